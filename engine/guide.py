@@ -1,0 +1,414 @@
+"""Markdown guide -> `Guide`: pure data in which every element keeps its source lines.
+
+This module owns reading a guide (bytes, front matter, the Markdown syntax tree) and nothing
+else: it does not decide what is a step or a command (`engine.compile.structural` does), and it
+does not judge quality (`engine.compile.lint`). The syntax tree comes from markdown-it-py
+(CommonMark plus GFM tables); no line-regex parsing stands in for it.
+
+A guide is a flat list of `Element`s in document order. Nesting is kept by indices:
+`Element.parent` is the list item (or blockquote) that contains an element, and
+`Element.section` is the heading it sits under. Lines are 1-based and absolute in the file,
+front matter included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+import unicodedata
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.errors import GuideError
+from engine.plan import InputSpec, Span, Trigger
+
+MAX_GUIDE_BYTES = 2 * 1024 * 1024
+"""Larger guides are refused: no person writes a 2 MB runbook, and none should run one."""
+
+ElementKind = Literal["heading", "paragraph", "list_item", "code", "table", "html", "quote"]
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    text: str
+    href: str
+
+
+class Element(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    kind: ElementKind
+    span: Span
+    text: str = Field(description="Plain text (inline code kept verbatim); code for `code`.")
+    level: int = Field(default=0, description="Heading level 1-6.")
+    anchor: str | None = Field(default=None, description="Heading slug, GitHub style.")
+    lang: str | None = Field(default=None, description="Fenced code info string's first word.")
+    fenced: bool = False
+    depth: int = Field(default=0, description="List nesting depth; 1 for a top-level item.")
+    ordered: bool = False
+    number: int | None = Field(default=None, description="Position in its list, 1-based.")
+    parent: int | None = Field(default=None, description="Containing list item or quote.")
+    section: int | None = Field(default=None, description="Heading this element sits under.")
+    inline_code: list[str] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list)
+
+
+class GuideInput(BaseModel):
+    """An input as written in front matter: `inputs: [{name: ns, type: string, default: x}]`."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    type: Literal["string", "integer", "number", "boolean"] = "string"
+    default: str | int | float | bool | None = None
+    description: str = ""
+
+    def to_spec(self) -> InputSpec:
+        return InputSpec(
+            name=self.name, type=self.type, default=self.default,
+            required=self.default is None, description=self.description,
+        )
+
+
+class FrontMatter(BaseModel):
+    """Mendflow's front matter keys; other keys (Hugo's `weight`, ...) are kept in `extra`."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str | None = None
+    title: str | None = None
+    kind: Literal["sre", "robot"] = "sre"
+    triggers: list[Trigger] = Field(default_factory=list)
+    inputs: list[GuideInput] = Field(default_factory=list)
+    owners: list[str] = Field(default_factory=list)
+
+
+class Guide(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    sha256: str
+    front: FrontMatter
+    front_lines: int = Field(description="Lines taken by front matter (0 if none).")
+    elements: list[Element]
+    line_count: int
+
+    @property
+    def id(self) -> str:
+        if self.front.id:
+            return self.front.id
+        return slugify(Path(self.path).stem) or "guide"
+
+    @property
+    def title(self) -> str:
+        if self.front.title:
+            return self.front.title
+        for el in self.elements:
+            if el.kind == "heading":
+                return el.text
+        return Path(self.path).stem
+
+    def headings(self) -> list[Element]:
+        return [e for e in self.elements if e.kind == "heading"]
+
+    def anchors(self) -> dict[str, Element]:
+        return {e.anchor: e for e in self.elements if e.kind == "heading" and e.anchor}
+
+    def children(self, index: int) -> list[Element]:
+        return [e for e in self.elements if e.parent == index]
+
+    def section_path(self, el: Element) -> list[Element]:
+        """The chain of headings above `el`, outermost first."""
+        chain: list[Element] = []
+        idx = el.section
+        while idx is not None:
+            heading = self.elements[idx]
+            chain.append(heading)
+            idx = heading.section
+        return list(reversed(chain))
+
+
+# -- public entry points --------------------------------------------------------------------
+
+
+def load_guide(path: str | Path) -> Guide:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise GuideError("no such guide", file=str(p), hint="Check the path") from None
+    except IsADirectoryError:
+        raise GuideError("is a directory, not a guide", file=str(p),
+                         hint="Pass a Markdown file, or use a command that takes a folder") from None
+    except OSError as exc:
+        raise GuideError(f"cannot read guide: {exc.strerror}", file=str(p)) from exc
+    return parse_guide(data, path=p.as_posix())
+
+
+def parse_guide(data: bytes | str, *, path: str = "<guide>") -> Guide:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    text = _decode(raw, path)
+    front, front_lines, body = _split_front_matter(text, path)
+    if not body.strip():
+        raise GuideError("guide is empty: no Markdown after the front matter", file=path,
+                         line=front_lines + 1 if front_lines else 1,
+                         hint="Write the steps as headings, numbered lists and code blocks")
+    elements = _Builder(body, offset=front_lines, path=path).build()
+    return Guide(
+        path=path, sha256=hashlib.sha256(raw).hexdigest(), front=front, front_lines=front_lines,
+        elements=elements, line_count=text.count("\n") + 1,
+    )
+
+
+def slugify(text: str) -> str:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    text = unicodedata.normalize("NFKC", text).strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+# -- reading bytes and front matter ---------------------------------------------------------
+
+
+def _decode(raw: bytes, path: str) -> str:
+    if len(raw) > MAX_GUIDE_BYTES:
+        raise GuideError(
+            f"guide is {len(raw) / 1e6:.1f} MB; the limit is {MAX_GUIDE_BYTES / 1e6:.0f} MB",
+            file=path, line=1, hint="Split it into several guides and link them",
+        )
+    if b"\x00" in raw[:8192]:
+        raise GuideError("not a text file (it contains NUL bytes)", file=path, line=1,
+                         hint="Guides are UTF-8 Markdown files")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise GuideError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x})", file=path, line=line,
+                         hint="Save the guide as UTF-8") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+_FENCES = {"---": "yaml", "+++": "toml"}
+
+
+def _split_front_matter(text: str, path: str) -> tuple[FrontMatter, int, str]:
+    lines = text.split("\n")
+    marker = lines[0].strip() if lines else ""
+    if marker not in _FENCES:
+        return FrontMatter(), 0, text
+    try:
+        close = next(i for i in range(1, len(lines)) if lines[i].strip() == marker)
+    except StopIteration:
+        raise GuideError(f"front matter opened with '{marker}' is never closed", file=path, line=1,
+                         hint=f"End the front matter with a line '{marker}'") from None
+    raw = "\n".join(lines[1:close])
+    data = _parse_front(raw, _FENCES[marker], path)
+    try:
+        front = FrontMatter.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        key = str(err["loc"][0]) if err["loc"] else ""
+        line = next((i + 2 for i, ln in enumerate(lines[1:close]) if ln.startswith(f"{key}:")), 1)
+        raise GuideError(f"front matter '{where}': {err['msg']}", file=path, line=line,
+                         hint="See guides/README.md for the front matter keys") from None
+    # Keep line numbers absolute: blank out the front matter instead of cutting it.
+    body = "\n" * (close + 1) + "\n".join(lines[close + 1 :])
+    return front, close + 1, body
+
+
+def _parse_front(raw: str, fmt: str, path: str) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(raw) if fmt == "toml" else yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise GuideError(f"malformed front matter: {problem}", file=path, line=line,
+                         hint="Fix the YAML between the '---' lines") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise GuideError(f"malformed front matter: {exc}", file=path, line=1,
+                         hint="Fix the TOML between the '+++' lines") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise GuideError("front matter must be a mapping of keys to values", file=path, line=2,
+                         hint="Write it as 'key: value' lines")
+    return data
+
+
+# -- the syntax tree -> elements --------------------------------------------------------------
+
+
+_MD = MarkdownIt("commonmark", {"html": True}).enable("table")
+_FENCE_OPEN = re.compile(r"^\s*(`{3,}|~{3,})")
+
+
+class _Builder:
+    """Walks markdown-it's token stream once, keeping a stack of open containers."""
+
+    def __init__(self, body: str, *, offset: int, path: str) -> None:
+        self.body = body
+        self.lines = body.split("\n")
+        self.path = path
+        self.offset = offset  # front matter lines are blanked, so offset only matters for errors
+        self.out: list[Element] = []
+        self.section: int | None = None
+        self.headings: list[tuple[int, int]] = []  # (level, element index)
+        self.anchor_counts: dict[str, int] = {}
+
+    def build(self) -> list[Element]:
+        tokens = _MD.parse(self.body)
+        # containers: ("list", ordered, counter) or ("item", element index) or ("quote", idx)
+        stack: list[list[Any]] = []
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            t = tok.type
+            if t in ("bullet_list_open", "ordered_list_open"):
+                stack.append(["list", t == "ordered_list_open", 0])
+            elif t in ("bullet_list_close", "ordered_list_close"):
+                stack.pop()
+            elif t == "list_item_open":
+                lst = next(c for c in reversed(stack) if c[0] == "list")
+                lst[2] += 1
+                depth = sum(1 for c in stack if c[0] == "list")
+                text, code, links, end = self._item_lead(tokens, i + 1)
+                idx = self._add(
+                    "list_item", tok, text=text, inline_code=code, links=links, depth=depth,
+                    ordered=lst[1], number=lst[2], parent=self._container(stack),
+                )
+                stack.append(["item", idx])
+                i = end
+                continue
+            elif t == "list_item_close":
+                stack.pop()
+            elif t == "blockquote_open":
+                idx = self._add("quote", tok, text="", parent=self._container(stack))
+                stack.append(["quote", idx])
+            elif t == "blockquote_close":
+                stack.pop()
+            elif t == "heading_open":
+                self._heading(tok, tokens[i + 1])
+                i += 3
+                continue
+            elif t == "paragraph_open":
+                text, code, links = _inline(tokens[i + 1])
+                self._add("paragraph", tok, text=text, inline_code=code, links=links,
+                          parent=self._container(stack))
+                i += 3
+                continue
+            elif t in ("fence", "code_block"):
+                self._code(tok, stack)
+            elif t == "html_block":
+                self._add("html", tok, text=tok.content.strip(), parent=self._container(stack))
+            elif t == "table_open":
+                end = next(j for j in range(i, len(tokens)) if tokens[j].type == "table_close")
+                cells = [_inline(x)[0] for x in tokens[i:end] if x.type == "inline"]
+                code = [c for x in tokens[i:end] if x.type == "inline" for c in _inline(x)[1]]
+                self._add("table", tok, text=" | ".join(cells), inline_code=code,
+                          parent=self._container(stack))
+                i = end + 1
+                continue
+            i += 1
+        return self.out
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _container(self, stack: list[list[Any]]) -> int | None:
+        for c in reversed(stack):
+            if c[0] in ("item", "quote"):
+                return c[1]
+        return None
+
+    def _span(self, tok: Token) -> Span:
+        start, end = tok.map if tok.map else (0, 1)
+        # markdown-it's map end is exclusive and may include trailing blank lines
+        while end - 1 > start and not self.lines[end - 1].strip():
+            end -= 1
+        return Span(start=start + 1, end=max(end, start + 1))
+
+    def _add(self, kind: ElementKind, tok: Token, **fields: Any) -> int:
+        idx = len(self.out)
+        self.out.append(Element(index=idx, kind=kind, span=self._span(tok),
+                                section=self.section, **fields))
+        return idx
+
+    def _heading(self, tok: Token, inline: Token) -> None:
+        level = int(tok.tag[1])
+        text, code, links = _inline(inline)
+        base = slugify(text)
+        n = self.anchor_counts.get(base, 0)
+        self.anchor_counts[base] = n + 1
+        anchor = base if n == 0 else f"{base}-{n}"
+        while self.headings and self.headings[-1][0] >= level:
+            self.headings.pop()
+        self.section = self.headings[-1][1] if self.headings else None
+        idx = self._add("heading", tok, text=text, level=level, anchor=anchor,
+                        inline_code=code, links=links)
+        self.headings.append((level, idx))
+        self.section = idx
+
+    def _code(self, tok: Token, stack: list[list[Any]]) -> None:
+        fenced = tok.type == "fence"
+        lang = tok.info.strip().split()[0].lower() if fenced and tok.info.strip() else None
+        if fenced:
+            self._check_closed(tok)
+        self._add("code", tok, text=tok.content.rstrip("\n"), lang=lang, fenced=fenced,
+                  parent=self._container(stack))
+
+    def _check_closed(self, tok: Token) -> None:
+        start, end = tok.map if tok.map else (0, 0)
+        opener = _FENCE_OPEN.match(self.lines[start])
+        closing = self.lines[end - 1].strip() if end - 1 > start else ""
+        marker = opener.group(1) if opener else tok.markup
+        if not (closing.startswith(marker[0] * len(marker)) and not closing.strip(marker[0])):
+            raise GuideError(
+                f"code block opened with {marker} is never closed", file=self.path,
+                line=start + 1, hint=f"Add a closing {marker} line after the block's last line",
+            )
+
+    def _item_lead(self, tokens: list[Token], i: int) -> tuple[str, list[str], list[Link], int]:
+        """Text of the item's leading paragraphs; returns where the rest of the item starts."""
+        texts: list[str] = []
+        code: list[str] = []
+        links: list[Link] = []
+        while i < len(tokens) and tokens[i].type == "paragraph_open":
+            t, c, lk = _inline(tokens[i + 1])
+            texts.append(t)
+            code += c
+            links += lk
+            i += 3
+        return " ".join(texts), code, links, i
+
+
+def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
+    """Plain text of an inline token (code spans kept with backticks), its code spans, links."""
+    parts: list[str] = []
+    code: list[str] = []
+    links: list[Link] = []
+    link_stack: list[tuple[str, int]] = []
+    for child in tok.children or []:
+        kind = child.type
+        if kind == "text":
+            parts.append(child.content)
+        elif kind == "code_inline":
+            parts.append(f"`{child.content}`")
+            code.append(child.content)
+        elif kind in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif kind == "link_open":
+            link_stack.append((str(child.attrs.get("href", "")), len(parts)))
+        elif kind == "link_close" and link_stack:
+            href, start = link_stack.pop()
+            links.append(Link(text="".join(parts[start:]).strip(), href=href))
+        elif kind == "image":
+            parts.append(child.content)
+        elif kind == "html_inline":
+            continue
+    return re.sub(r"[ \t]+", " ", "".join(parts)).strip(), code, links

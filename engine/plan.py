@@ -1,0 +1,259 @@
+"""The execution plan: a versioned, immutable DAG of steps compiled from a guide.
+
+This module owns the plan's data model and its canonical JSON form. It does not compile guides
+(see `engine.compile`), validate graph structure (`engine.compile.validate`), or run anything
+(`engine.scheduler`, `engine.runtime`).
+
+Vocabulary
+----------
+- A **step** is one thing to do: run a query or a command, watch a detector, decide, ask for an
+  approval, ask a person to do something by hand (`manual`), run another guide (`call`), or end
+  the run with an outcome (`end`).
+- An **edge** says "after `source`, `target` may run". It may carry a **condition**: the guide's
+  own words, plus a deterministic expression over run memory where one could be derived. A
+  condition with no expression is a **judgment** for a person (or, later, an LLM) at run time.
+  An edge with `on="failure"` is an error path: it is taken only when its source failed.
+
+Join semantics
+--------------
+An edge is *decided* once its source step is finished (succeeded, failed or skipped):
+
+- from a succeeded step, a `success` edge is taken iff its condition holds (or it has none);
+  a `failure` edge is not taken;
+- from a failed step, a `failure` edge is taken iff its condition holds; a `success` edge is
+  not taken, unless the step's `on_error` is `continue`, when the failure counts as success;
+- from a skipped step, no edge is taken.
+
+A step becomes **ready** when none of its incoming edges is still undecided and at least one
+was taken. If every incoming edge is decided and none was taken, the step is **skipped**, and
+the skip propagates along its own edges. The entry step has no incoming edges and is ready at
+start. Reaching an `end` step whose outcome is terminal ends the run; in-flight steps are
+cancelled.
+
+Memory keys
+-----------
+Templates (Jinja2, sandboxed, StrictUndefined) and condition expressions read run memory:
+
+- `inputs.<name>`: the run's declared inputs (`Plan.inputs`), read-only;
+- `alert.labels.<name>`, `alert.annotations.<name>`: the incident that triggered the run;
+- `steps.<step_id>.<field>`: what a step produced (for the shell plugin: `exit_code`, `stdout`,
+  `stderr`, `lines`), written when the step finishes;
+- `vars.<NAME>`: a value a step binds for later steps (`export NAMESPACE=$(...)`), listed in
+  that step's `writes`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine.errors import PlanError, SchemaVersionError
+
+SCHEMA_VERSION = 1
+"""Bump when a plan written by this version cannot be read by the previous one."""
+
+STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StepKind(StrEnum):
+    QUERY = "query"  # read-only question to a data source (PromQL, SQL, HTTP, logs)
+    COMMAND = "command"  # runs a command; read-only or mutating
+    DETECT = "detect"  # a failure detector over a stream
+    DECIDE = "decide"  # chooses a branch; does nothing itself
+    APPROVE = "approve"  # gate before a step that changes the world
+    MANUAL = "manual"  # a person does this by hand and confirms
+    CALL = "call"  # runs another guide
+    END = "end"  # ends the run with an outcome
+
+
+class Outcome(StrEnum):
+    RESOLVED = "resolved"
+    MITIGATED = "mitigated"
+    ESCALATE = "escalate"
+    NO_ACTION = "no_action"
+
+
+class OnError(StrEnum):
+    FAIL = "fail"  # the step fails; failure edges are taken, or the run fails if there are none
+    CONTINUE = "continue"  # the failure is recorded, and the step's success edges are taken
+
+
+class Span(_Frozen):
+    """Where a step came from: 1-based, inclusive line numbers in the guide."""
+
+    start: int = Field(ge=1)
+    end: int = Field(ge=1)
+
+    def __str__(self) -> str:
+        return f"{self.start}" if self.start == self.end else f"{self.start}-{self.end}"
+
+
+class Retry(_Frozen):
+    """How often a step is tried, and how long to wait between tries (exponential, jittered)."""
+
+    attempts: int = Field(default=1, ge=1, le=100)
+    backoff_s: float = Field(default=1.0, ge=0)
+    max_backoff_s: float = Field(default=60.0, ge=0)
+    jitter: bool = True
+
+
+class Condition(_Frozen):
+    """When an edge is taken. `expr` is a Jinja2 expression over memory; None means judgment."""
+
+    text: str = Field(description="The guide's own words for this condition.")
+    expr: str | None = Field(default=None, description="Deterministic expression, if derived.")
+
+    @property
+    def is_judgment(self) -> bool:
+        return self.expr is None
+
+
+class Step(_Frozen):
+    id: str = Field(pattern=STEP_ID_PATTERN)
+    title: str
+    kind: StepKind
+    plugin: str | None = Field(default=None, description="Plugin that runs it (shell, sql, ...).")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Plugin parameters; strings are Jinja2 templates."
+    )
+    writes: list[str] = Field(default_factory=list, description="Memory keys the step binds.")
+    mutating: bool = Field(default=False, description="Changes the world (needs an approval).")
+    timeout_s: float | None = Field(default=None, gt=0, description="None: the default.")
+    retry: Retry = Field(default_factory=Retry)
+    on_error: OnError = OnError.FAIL
+    outcome: Outcome | None = Field(default=None, description="Only on `end` steps.")
+    call: str | None = Field(default=None, description="Guide id, only on `call` steps.")
+    queue: str | None = Field(default=None, description="Pin the step to a worker queue.")
+    text: str = Field(default="", description="The guide's instruction for this step.")
+    source: Span
+
+
+class Edge(_Frozen):
+    source: str
+    target: str
+    condition: Condition | None = None
+    on: Literal["success", "failure"] = "success"
+    kind: Literal["next", "branch", "else", "jump", "error"] = "next"
+
+
+class InputSpec(_Frozen):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    type: Literal["string", "integer", "number", "boolean"] = "string"
+    default: str | int | float | bool | None = None
+    required: bool = True
+    description: str = ""
+
+
+class Trigger(_Frozen):
+    alert: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Reference(_Frozen):
+    """A link the guide makes that is not an executable step (another guide, a doc page)."""
+
+    text: str
+    target: str
+    line: int
+
+
+class SourceInfo(_Frozen):
+    path: str = Field(description="Guide path as given to the compiler (posix).")
+    sha256: str = Field(description="Hash of the guide's bytes.")
+
+
+class Plan(_Frozen):
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    title: str
+    kind: Literal["sre", "robot"] = "sre"
+    compiler: str = Field(description="What produced it, e.g. 'structural/1'.")
+    source: SourceInfo
+    owners: list[str] = Field(default_factory=list)
+    triggers: list[Trigger] = Field(default_factory=list)
+    inputs: list[InputSpec] = Field(default_factory=list)
+    entry: str
+    steps: list[Step]
+    edges: list[Edge] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, v: int) -> int:
+        if v != SCHEMA_VERSION:
+            raise ValueError(f"schema version {v} is not {SCHEMA_VERSION}")
+        return v
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    @property
+    def step_map(self) -> dict[str, Step]:
+        return {s.id: s for s in self.steps}
+
+    def incoming(self, step_id: str) -> list[tuple[int, Edge]]:
+        return [(i, e) for i, e in enumerate(self.edges) if e.target == step_id]
+
+    def outgoing(self, step_id: str) -> list[tuple[int, Edge]]:
+        return [(i, e) for i, e in enumerate(self.edges) if e.source == step_id]
+
+    # -- canonical form --------------------------------------------------------------------
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """Canonical JSON: sorted keys, stable separators; same plan, same bytes."""
+        data = self.model_dump(mode="json")
+        return json.dumps(data, indent=indent, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def content_hash(self) -> str:
+        compact = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(compact.encode()).hexdigest()
+
+    @classmethod
+    def from_json(cls, text: str, *, file: str | None = None) -> Plan:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError(
+                f"not a plan: invalid JSON ({exc.msg})", file=file, line=exc.lineno,
+                hint="Recompile the guide with `mendflow compile`",
+            ) from exc
+        if not isinstance(data, dict):
+            raise PlanError("not a plan: expected a JSON object", file=file)
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"plan has schema version {version!r}; this Mendflow reads version "
+                f"{SCHEMA_VERSION}",
+                file=file,
+                hint="Recompile the plan from its guide with `mendflow compile GUIDE`",
+            )
+        try:
+            return cls.model_validate(data)
+        except Exception as exc:  # pydantic.ValidationError: translate at the boundary
+            raise PlanError(f"not a valid plan: {exc}", file=file) from exc
+
+    @classmethod
+    def load(cls, path: str | Path) -> Plan:
+        p = Path(path)
+        return cls.from_json(p.read_text(encoding="utf-8"), file=str(p))
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a plan, for `mendflow schema` and for LLM structured output."""
+    schema = Plan.model_json_schema()
+    schema["$id"] = f"https://mendflow.dev/schema/plan-v{SCHEMA_VERSION}.json"
+    return schema

@@ -1,0 +1,48 @@
+"""Typed settings: the only place Mendflow reads its environment (`MENDFLOW_*`).
+
+Settings are read once, at the edge (the CLI, the worker), and passed in as values; engine code
+never calls `os.environ` itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    """Per-user data directory, following the XDG base directory convention."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "mendflow"
+
+
+class Settings(BaseSettings):
+    """Mendflow settings; each field reads `MENDFLOW_<NAME>` from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MENDFLOW_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Store and artifacts.")
+    max_concurrency: int = Field(default=16, ge=1, description="Steps running at once, in all.")
+    plugin_concurrency: int = Field(default=8, ge=1, description="Steps at once per plugin.")
+    default_timeout_s: float = Field(default=60.0, gt=0, description="Step timeout if unset.")
+    output_cap_bytes: int = Field(default=1_000_000, ge=1024, description="Per-stream cap.")
+    llm: str | None = Field(default=None, description="LLM provider:model, e.g. openai:gpt-4o.")
+    database_url: str | None = Field(default=None, description="PostgreSQL store (scale-out).")
+    broker_url: str | None = Field(default=None, description="Celery broker (scale-out).")
+    config_file: Path = Field(default=Path("mendflow.toml"), description="Data sources.")
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "mendflow.sqlite3"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once; keyword overrides win (the CLI passes its flags here)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
