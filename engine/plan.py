@@ -38,8 +38,15 @@ Templates (Jinja2, sandboxed, StrictUndefined) and condition expressions read ru
 - `alert.labels.<name>`, `alert.annotations.<name>`: the incident that triggered the run;
 - `steps.<step_id>.<field>`: what a step produced (for the shell plugin: `exit_code`, `stdout`,
   `stderr`, `lines`), written when the step finishes;
-- `vars.<NAME>`: a value a step binds for later steps (`export NAMESPACE=$(...)`), listed in
-  that step's `writes`.
+- `vars.<NAME>`: a value a step binds for later steps (`export NAMESPACE=$(...)`): the step's
+  `binds` maps the key to an expression over `result` (its own outputs), and `writes` lists it.
+
+Plugin parameters
+-----------------
+`Step.params` is the plugin's parameter object; every string in it is a Jinja2 template,
+rendered from memory just before the step runs and used as one whole value. For `shell`:
+`{"pipeline": [["kubectl", "get", "pods", "-n", "{{ vars.NAMESPACE }}"], ["grep", "virt"]],
+"ok_exit_codes": [0]}`: each inner list is one argv, connected stdout -> stdin, no shell.
 """
 
 from __future__ import annotations
@@ -125,7 +132,15 @@ class Step(_Frozen):
     params: dict[str, Any] = Field(
         default_factory=dict, description="Plugin parameters; strings are Jinja2 templates."
     )
-    writes: list[str] = Field(default_factory=list, description="Memory keys the step binds.")
+    writes: list[str] = Field(
+        default_factory=list,
+        description="Memory keys the step writes: 'steps.<id>' and each key of `binds`.",
+    )
+    binds: dict[str, str] = Field(
+        default_factory=dict,
+        description="Memory key (e.g. 'vars.NAMESPACE') -> expression over `result`, the "
+        "step's own outputs (e.g. 'result.stdout | trim').",
+    )
     mutating: bool = Field(default=False, description="Changes the world (needs an approval).")
     timeout_s: float | None = Field(default=None, gt=0, description="None: the default.")
     retry: Retry = Field(default_factory=Retry)

@@ -1,0 +1,171 @@
+"""Plugin protocols and the registry: how a step's `plugin` name becomes code that runs.
+
+A plugin is a class with a few class attributes and one keyword-only async method:
+
+    class ShellPlugin:
+        name = "shell"
+        Params = ShellParams          # a pydantic model: the parameter schema
+        read_only = False             # may change the world (per step, `Step.mutating` says)
+        supports_dry_run = False
+
+        async def run(self, *, params: ShellParams, ctx: StepContext) -> StepResult: ...
+
+Plugins are discovered through Python entry points (`mendflow.queries`, `mendflow.detectors`,
+`mendflow.actions`) and loaded lazily: naming a plugin costs nothing until a step uses it. A
+third-party package adds a plugin by declaring an entry point; Mendflow does not change.
+
+This module does not run plugins (the executor does, and contains their failures) and knows
+no concrete plugin.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from engine.errors import PluginError
+
+GROUPS = ("mendflow.queries", "mendflow.detectors", "mendflow.actions")
+
+MAX_SUMMARY_CHARS = 4000
+"""A step's outputs in memory are summaries; whole outputs are artifacts."""
+
+
+class StepResult(BaseModel):
+    """What a plugin returns: `outputs` become memory at `steps.<step_id>`.
+
+    `outputs` must be JSON-serialisable and small (summaries); large payloads go to
+    `artifacts` (name -> bytes), which the executor stores and replaces with references.
+    `ok=False` records a failure that is the world's answer (a non-zero exit status), as
+    opposed to an exception, which is the plugin failing to get an answer.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    ok: bool = True
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    artifacts: dict[str, bytes] = Field(default_factory=dict)
+    summary: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    """What a plugin may know about the step it runs. Read-only."""
+
+    run_id: str
+    step_id: str
+    attempt: int
+    idempotency_key: str
+    deadline_s: float  # seconds the step may take, from its start
+    dry_run: bool = False
+    data_source: Mapping[str, Any] | None = None
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("mendflow.plugin"))
+    output_cap_bytes: int = 1_000_000
+
+
+@runtime_checkable
+class Plugin(Protocol):
+    name: ClassVar[str]
+    Params: ClassVar[type[BaseModel]]
+    read_only: ClassVar[bool]
+    supports_dry_run: ClassVar[bool]
+
+    async def run(self, *, params: Any, ctx: StepContext) -> StepResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    name: str
+    group: str
+    origin: str  # "module:attr" and the distribution that provides it
+
+
+class Registry:
+    """Plugins by name. Entry points are read on first use; classes are imported on first get."""
+
+    def __init__(self, *, extra: Mapping[str, type] | None = None,
+                 discover: bool = True) -> None:
+        self._discover = discover
+        self._points: dict[str, tuple[str, EntryPoint]] | None = None
+        self._loaded: dict[str, type] = dict(extra or {})
+        self._factories: dict[str, Callable[[], Any]] = {}
+
+    def _entry_points(self) -> dict[str, tuple[str, EntryPoint]]:
+        if self._points is None:
+            self._points = {}
+            if self._discover:
+                for group in GROUPS:
+                    for ep in entry_points(group=group):
+                        self._points.setdefault(ep.name, (group, ep))
+        return self._points
+
+    def register(self, cls: type) -> None:
+        self._loaded[cls.name] = cls
+
+    def names(self) -> set[str]:
+        return set(self._loaded) | set(self._entry_points())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self.names()
+
+    def info(self) -> list[PluginInfo]:
+        rows = [PluginInfo(n, "registered", f"{c.__module__}:{c.__qualname__}")
+                for n, c in self._loaded.items()]
+        for n, (group, ep) in sorted(self._entry_points().items()):
+            if n not in self._loaded:
+                dist = ep.dist.name if ep.dist else "?"
+                rows.append(PluginInfo(n, group, f"{ep.value} ({dist})"))
+        return sorted(rows, key=lambda r: r.name)
+
+    def get(self, name: str) -> type:
+        if name in self._loaded:
+            return self._loaded[name]
+        point = self._entry_points().get(name)
+        if point is None:
+            known = ", ".join(sorted(self.names())) or "none"
+            raise PluginError(f"unknown plugin {name!r} (installed: {known})",
+                              hint="Install the package that provides it, or fix the step")
+        try:
+            cls = point[1].load()
+        except Exception as exc:
+            raise PluginError(f"plugin {name!r} failed to load from {point[1].value}: {exc}",
+                              hint="Reinstall the package that provides it") from exc
+        for attr in ("Params", "run"):
+            if not hasattr(cls, attr):
+                raise PluginError(f"plugin {name!r} ({point[1].value}) has no {attr}",
+                                  hint="A plugin class needs Params and an async run()")
+        self._loaded[name] = cls
+        return cls
+
+    def instance(self, name: str) -> Any:
+        if name not in self._factories:
+            cls = self.get(name)
+            self._factories[name] = cls
+        return self._factories[name]()
+
+
+def parse_params(plugin_cls: type, params: Mapping[str, Any], *, step: str | None = None) -> Any:
+    """Validate rendered parameters against the plugin's schema; errors name the step."""
+    try:
+        return plugin_cls.Params.model_validate(dict(params))
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "params"
+        raise PluginError(f"bad parameter {where!r} for plugin {plugin_cls.name!r}: "
+                          f"{first['msg']}", step=step) from None
+
+
+_default: Registry | None = None
+
+
+def default_registry() -> Registry:
+    global _default
+    if _default is None:
+        _default = Registry()
+    return _default

@@ -1,0 +1,172 @@
+"""Templates and condition expressions over run memory: the only module that imports jinja2.
+
+Every template and expression runs in Jinja2's `ImmutableSandboxedEnvironment` with
+`StrictUndefined`: a template can read memory but not call into Python internals or mutate
+anything, and a name nothing defines is an error, never an empty string. Rendered values are
+always used as whole values (one argv element, one bound SQL parameter), never spliced into a
+shell or SQL string by this module's callers.
+
+What this module does not own: where memory comes from (`engine.runtime.memory`), or when a
+template is rendered (the executor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from engine.errors import ConditionError, TemplateError
+
+_ENV = ImmutableSandboxedEnvironment(
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=True,
+)
+
+ROOTS = frozenset({"inputs", "alert", "steps", "vars", "run"})
+"""Top-level names a template may read; see `engine.plan` for what each holds."""
+
+
+def is_template(text: str) -> bool:
+    return "{{" in text or "{%" in text or "{#" in text
+
+
+def literal(text: str) -> str:
+    """Escape `text` so that it renders to itself (kubectl go-templates contain `{{`)."""
+    if not is_template(text):
+        return text
+    # Jinja has no escape character; split the delimiters so no `{{`, `{%` or `{#` survives.
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        pair = text[i : i + 2]
+        if pair in ("{{", "{%", "{#"):
+            out.append("{{ '" + pair + "' }}")
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def _compile(template: str) -> jinja2.Template:
+    try:
+        return _ENV.from_string(template)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}",
+                            hint=f"Check the template {template!r}") from None
+
+
+@lru_cache(maxsize=4096)
+def _compile_expr(expr: str) -> Any:
+    try:
+        return _ENV.compile_expression(expr, undefined_to_none=False)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConditionError(f"condition syntax error: {exc.message}",
+                             hint=f"Check the expression {expr!r}") from None
+
+
+def check_template(template: str) -> None:
+    """Raise TemplateError if `template` does not parse."""
+    _compile(template)
+
+
+def check_expression(expr: str) -> None:
+    """Raise ConditionError if `expr` does not parse."""
+    _compile_expr(expr)
+
+
+def render(template: str, memory: Mapping[str, Any]) -> str:
+    """Render one template string; undefined names and sandbox violations are TemplateErrors."""
+    if not is_template(template):
+        return template
+    try:
+        return _compile(template).render(memory)
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"template refers to something not in memory: {exc.message}",
+                            hint="Make an earlier step write it, or declare it as an input") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(f"template blocked by the sandbox: {exc}") from None
+    except TemplateError:
+        raise
+    except Exception as exc:  # a filter raising on a bad type, for example
+        raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
+
+
+def render_value(value: Any, memory: Mapping[str, Any]) -> Any:
+    """Render every string inside a JSON-like value (dicts, lists), leaving other types alone."""
+    if isinstance(value, str):
+        return render(value, memory)
+    if isinstance(value, list):
+        return [render_value(v, memory) for v in value]
+    if isinstance(value, dict):
+        return {k: render_value(v, memory) for k, v in value.items()}
+    return value
+
+
+def evaluate(expr: str, memory: Mapping[str, Any]) -> bool:
+    """Evaluate a condition expression to a bool."""
+    try:
+        value = _compile_expr(expr)(**memory)
+    except jinja2.UndefinedError as exc:
+        raise ConditionError(f"condition refers to something not in memory: {exc.message}",
+                             hint=f"Check the expression {expr!r}") from None
+    except ConditionError:
+        raise
+    except Exception as exc:
+        raise ConditionError(f"condition {expr!r} failed: {type(exc).__name__}: {exc}") from None
+    if isinstance(value, jinja2.Undefined):
+        raise ConditionError(f"condition {expr!r} is undefined over this memory")
+    return bool(value)
+
+
+def references(template_or_expr: str, *, expression: bool = False) -> set[str]:
+    """Dotted memory paths a template (or expression) reads, e.g. {'steps.disk.stdout'}.
+
+    Only attribute and constant-subscript chains from a root name are followed; a chain is cut
+    where it stops being static (a filter, a call, a computed index).
+    """
+    if not expression and not is_template(template_or_expr):
+        return set()
+    source = "{{ " + template_or_expr + " }}" if expression else template_or_expr
+    try:
+        ast = _ENV.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        error = ConditionError if expression else TemplateError
+        raise error(f"syntax error: {exc.message}", hint=f"Check {template_or_expr!r}") from None
+    local_names = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    found: set[str] = set()
+    for node in _outermost_chains(ast):
+        path = _dotted(node)
+        if path and path.split(".")[0] not in local_names:
+            found.add(path)
+    return found
+
+
+def _outermost_chains(node: nodes.Node, parent_is_chain: bool = False) -> Iterator[nodes.Node]:
+    is_chain = isinstance(node, (nodes.Getattr, nodes.Getitem, nodes.Name))
+    if is_chain and not parent_is_chain and _dotted(node):
+        yield node
+    for child in node.iter_child_nodes():
+        child_in_chain = is_chain and isinstance(node, (nodes.Getattr, nodes.Getitem)) and (
+            child is getattr(node, "node", None)
+        )
+        yield from _outermost_chains(child, child_in_chain)
+
+
+def _dotted(node: nodes.Node) -> str | None:
+    if isinstance(node, nodes.Name):
+        return node.name if node.ctx == "load" else None
+    if isinstance(node, nodes.Getattr):
+        base = _dotted(node.node)
+        return f"{base}.{node.attr}" if base else None
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        base = _dotted(node.node)
+        return f"{base}.{node.arg.value}" if base else None
+    return None

@@ -1,0 +1,132 @@
+"""The Store protocol: where runs, their state, memory, events and artifacts are kept.
+
+The engine talks only to this protocol; `engine.store.sqlite` (embedded default) and, later,
+`engine.store.postgres` implement it, and both must pass the same contract tests
+(`tests/engine/store/contract.py`).
+
+Rules every implementation keeps:
+
+- `commit()` is one transaction: the new scheduler state, the events that led to it and the
+  memory entries those events wrote are saved together or not at all. It is a compare-and-set
+  on `RunRecord.version`: if another writer advanced the run first, `StaleState` is raised and
+  nothing is written. The executor persists a transition *before* acting on it, so a crash
+  between commit and action re-does the action (with the same idempotency key) on resume, and a
+  crash before commit loses nothing that was acted on.
+- `claim_step()` succeeds at most once per (run, step, attempt): the exactly-once gate for
+  effects under at-least-once delivery.
+- Stores hold no secrets: callers redact before they write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.errors import StoreError
+from engine.plan import Plan
+
+RunStatus = Literal["running", "succeeded", "failed", "cancelled", "interrupted"]
+
+
+class StaleState(StoreError):
+    """Another writer advanced the run since it was read; re-read and re-apply the event."""
+
+
+class RunRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    plan_id: str
+    plan_hash: str
+    guide_path: str
+    title: str = ""
+    status: RunStatus = "running"
+    outcome: str | None = None
+    reason: str | None = Field(default=None, description="Why the run ended as it did.")
+    created_at: datetime
+    updated_at: datetime
+    version: int = 0
+    state: dict[str, Any] = Field(default_factory=dict, description="Scheduler state (JSON).")
+    context: dict[str, Any] = Field(default_factory=dict,
+                                    description="Read-only incident context: inputs, alert.")
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="How it was started: dry_run, executor, ...")
+
+
+class MemoryEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(description="Dotted memory path, e.g. 'steps.disk' or 'vars.NAMESPACE'.")
+    value: Any
+    step_id: str
+    attempt: int
+    at: datetime
+
+
+class EventRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    seq: int = Field(description="1-based, per run, assigned by the store.")
+    at: datetime
+    type: str
+    step_id: str | None = None
+    attempt: int | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ArtifactRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    step_id: str
+    attempt: int
+    name: str
+    size: int
+    sha256: str
+
+
+@runtime_checkable
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    # plans, by content hash
+    async def save_plan(self, plan: Plan) -> str: ...
+
+    async def load_plan(self, plan_hash: str) -> Plan: ...
+
+    # runs
+    async def create_run(self, record: RunRecord) -> None: ...
+
+    async def get_run(self, run_id: str) -> RunRecord: ...
+
+    async def list_runs(self, *, limit: int = 50) -> list[RunRecord]: ...
+
+    async def commit(
+        self,
+        run_id: str,
+        *,
+        expected_version: int,
+        state: dict[str, Any],
+        status: RunStatus,
+        outcome: str | None = None,
+        reason: str | None = None,
+        events: list[tuple[str, str | None, int | None, dict[str, Any]]] = (),  # type: ignore[assignment]
+        memory: list[MemoryEntry] = (),  # type: ignore[assignment]
+    ) -> RunRecord: ...
+
+    async def events(self, run_id: str, *, after: int = 0) -> list[EventRecord]: ...
+
+    async def memory(self, run_id: str) -> list[MemoryEntry]: ...
+
+    # exactly-once claims
+    async def claim_step(self, run_id: str, step_id: str, attempt: int, owner: str) -> bool: ...
+
+    # artifacts
+    async def put_artifact(self, run_id: str, step_id: str, attempt: int, name: str,
+                           data: bytes) -> ArtifactRef: ...
+
+    async def get_artifact(self, ref: ArtifactRef) -> bytes: ...
