@@ -13,7 +13,10 @@ Rules every implementation keeps:
   between commit and action re-does the action (with the same idempotency key) on resume, and a
   crash before commit loses nothing that was acted on.
 - `claim_step()` succeeds at most once per (run, step, attempt): the exactly-once gate for
-  effects under at-least-once delivery.
+  effects under at-least-once delivery. Two exceptions keep a run resumable: a claim by the
+  owner that already holds it succeeds again (re-entrant, and renews its lease), and a claim
+  made with `lease_s` may be taken by another owner once the lease has expired. A claim
+  without a lease never expires.
 - Stores hold no secrets: callers redact before they write.
 """
 
@@ -123,7 +126,8 @@ class Store(Protocol):
     async def memory(self, run_id: str) -> list[MemoryEntry]: ...
 
     # exactly-once claims
-    async def claim_step(self, run_id: str, step_id: str, attempt: int, owner: str) -> bool: ...
+    async def claim_step(self, run_id: str, step_id: str, attempt: int, owner: str, *,
+                         lease_s: float | None = None) -> bool: ...
 
     # artifacts
     async def put_artifact(self, run_id: str, step_id: str, attempt: int, name: str,
