@@ -12,6 +12,7 @@ template is rendered (the executor).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -27,6 +28,29 @@ _ENV = ImmutableSandboxedEnvironment(
     autoescape=False,
     keep_trailing_newline=True,
 )
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+def _numbers(value: Any) -> list[float]:
+    """Every number in a text, in order: `"/ 91%\n/var 40%" | numbers` -> [91.0, 40.0]."""
+    return [float(m) for m in _NUMBER.findall(str(value))]
+
+
+def _lines(value: Any) -> list[str]:
+    """Non-empty lines of a text, stripped."""
+    return [ln.strip() for ln in str(value).splitlines() if ln.strip()]
+
+
+def _matching(values: Any, pattern: str) -> list[str]:
+    """Items (or lines) that match a regular expression: `stdout | matching('Killed process')`."""
+    items = _lines(values) if isinstance(values, str) else [str(v) for v in values]
+    rx = re.compile(pattern)
+    return [v for v in items if rx.search(v)]
+
+
+# Small, pure, total helpers so conditions over command output stay one readable expression.
+_ENV.filters.update(numbers=_numbers, lines=_lines, matching=_matching)
 
 ROOTS = frozenset({"inputs", "alert", "steps", "vars", "run"})
 """Top-level names a template may read; see `engine.plan` for what each holds."""

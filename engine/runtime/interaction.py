@@ -1,0 +1,108 @@
+"""Questions a run puts to a person: approvals, manual steps, and judgment conditions.
+
+The executor asks through the `Interaction` protocol and never knows who answers. This module
+provides the answers that need no terminal: `--yes`, `--answer STEP=...`, and a policy of steps
+that may run unapproved. The terminal prompt lives in the CLI (the only rich/typer importer);
+the LLM judge arrives with the LLM compiler.
+
+An unanswerable question (no terminal, no answer given) is never guessed: it raises
+`NeedsAnswer`, and the step fails saying which flag would answer it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from engine.errors import InputError, MendflowError
+from engine.plan import Edge, Step
+
+YES = frozenset({"y", "yes", "true", "approve", "approved", "done", "1", "ok"})
+NO = frozenset({"n", "no", "false", "deny", "denied", "0", "skip"})
+
+
+class NeedsAnswer(MendflowError):
+    """A question had no answer: the run was not interactive and no flag answered it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    yes: bool
+    by: str
+
+
+class Interaction(Protocol):
+    async def approve(self, *, step: Step, action: str) -> Answer:
+        """May `action` (the rendered command of the step after this gate) run?"""
+        ...
+
+    async def confirm_manual(self, *, step: Step, instructions: str) -> Answer:
+        """Did a person do this manual step?"""
+        ...
+
+    async def judge(self, *, step: Step, edge: Edge, evidence: str) -> Answer:
+        """Does the condition on `edge` hold, given what `step` found?"""
+        ...
+
+
+def parse_answers(pairs: Iterable[str]) -> dict[str, bool]:
+    """`--answer STEP=yes` flags -> {step or edge key: bool}."""
+    out: dict[str, bool] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        v = value.strip().lower()
+        if not sep or not key.strip() or v not in YES | NO:
+            raise InputError(f"bad --answer {pair!r}",
+                             hint="Write --answer STEP=yes or --answer STEP=no")
+        out[key.strip()] = v in YES
+    return out
+
+
+@dataclass
+class Answers:
+    """Non-interactive answers: `--yes`, `--answer`, and an auto-approve policy."""
+
+    answers: Mapping[str, bool] = field(default_factory=dict)
+    assume_yes: bool = False
+    auto_approve: tuple[str, ...] = ()
+    fallback: Interaction | None = None  # e.g. the terminal prompt
+
+    def _lookup(self, *keys: str) -> bool | None:
+        for k in keys:
+            if k in self.answers:
+                return self.answers[k]
+        return None
+
+    async def approve(self, *, step: Step, action: str) -> Answer:
+        given = self._lookup(step.id)
+        if given is not None:
+            return Answer(given, "--answer")
+        if any(fnmatch.fnmatchcase(step.id, pat) for pat in self.auto_approve):
+            return Answer(True, "policy")
+        if self.assume_yes:
+            return Answer(True, "--yes")
+        if self.fallback is not None:
+            return await self.fallback.approve(step=step, action=action)
+        raise NeedsAnswer(f"approval needed before: {action}", step=step.id,
+                          hint=f"Run interactively, or pass --yes or --answer {step.id}=yes")
+
+    async def confirm_manual(self, *, step: Step, instructions: str) -> Answer:
+        given = self._lookup(step.id)
+        if given is not None:
+            return Answer(given, "--answer")
+        if self.fallback is not None:
+            return await self.fallback.confirm_manual(step=step, instructions=instructions)
+        raise NeedsAnswer("a person must do this step and confirm it", step=step.id,
+                          hint=f"Run interactively, or pass --answer {step.id}=done once done")
+
+    async def judge(self, *, step: Step, edge: Edge, evidence: str) -> Answer:
+        given = self._lookup(f"{step.id}->{edge.target}", edge.target)
+        if given is not None:
+            return Answer(given, "--answer")
+        if self.fallback is not None:
+            return await self.fallback.judge(step=step, edge=edge, evidence=evidence)
+        text = edge.condition.text if edge.condition else ""
+        raise NeedsAnswer(f"a person must judge: {text!r}", step=step.id,
+                          hint=f"Run interactively, or pass --answer {edge.target}=yes|no")

@@ -1,0 +1,160 @@
+"""Run memory: what the incident gave us and what each step found, with provenance.
+
+Memory is a tree of JSON values read by templates and conditions (see `engine.plan` for the
+roots). The incident context (`inputs`, `alert`, `run`) is read-only: steps write only under
+`steps.<id>` and the `vars.*` keys their `binds` declare. Every write is a `MemoryEntry` with
+the step, attempt and time it came from, so a report can say where each value was found.
+
+This module owns the in-process view; persistence is the store's (`Store.commit(memory=...)`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.errors import InputError
+from engine.plan import InputSpec, Plan
+from engine.store.base import MemoryEntry
+
+READ_ONLY_ROOTS = ("inputs", "alert", "run")
+WRITABLE_ROOTS = ("steps", "vars")
+MAX_VALUE_BYTES = 64_000
+"""A single memory value larger than this is cut (with a marker); whole outputs are artifacts."""
+
+
+class Memory:
+    def __init__(self, context: Mapping[str, Any]) -> None:
+        self._context = copy.deepcopy(dict(context))
+        self._written: dict[str, dict[str, Any]] = {"steps": {}, "vars": {}}
+        self._provenance: dict[str, MemoryEntry] = {}
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def entry(self, key: str, value: Any, *, step_id: str, attempt: int,
+              at: datetime | None = None) -> MemoryEntry:
+        """Make (but do not apply) a write; the executor persists it, then applies it."""
+        root = key.split(".", 1)[0]
+        if root not in WRITABLE_ROOTS or "." not in key:
+            raise ValueError(f"memory key {key!r} is not writable (use steps.<id> or vars.<NAME>)")
+        return MemoryEntry(key=key, value=_bounded(value), step_id=step_id, attempt=attempt,
+                           at=at or datetime.now(UTC))
+
+    def apply(self, entries: Iterable[MemoryEntry]) -> None:
+        for e in entries:
+            root, rest = e.key.split(".", 1)
+            self._written[root][rest] = e.value
+            self._provenance[e.key] = e
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def view(self) -> dict[str, Any]:
+        """The mapping templates and expressions see. Callers must not mutate it."""
+        return {**self._context, "steps": self._written["steps"], "vars": self._written["vars"]}
+
+    def provenance(self, key: str) -> MemoryEntry | None:
+        return self._provenance.get(key)
+
+    def entries(self) -> list[MemoryEntry]:
+        return list(self._provenance.values())
+
+    @classmethod
+    def restore(cls, context: Mapping[str, Any], entries: Iterable[MemoryEntry]) -> Memory:
+        mem = cls(context)
+        mem.apply(sorted(entries, key=lambda e: e.at))
+        return mem
+
+
+def build_context(plan: Plan, *, run_id: str, inputs: Mapping[str, str],
+                  alert: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The read-only part of memory: typed inputs (defaults applied), the alert, the run."""
+    alert = dict(alert or {})
+    labels = dict(alert.get("labels") or {})
+    return {
+        "inputs": coerce_inputs(plan.inputs, inputs, labels=labels),
+        "alert": {"labels": labels, "annotations": dict(alert.get("annotations") or {}),
+                  "status": alert.get("status", "firing")},
+        "run": {"id": run_id, "plan": plan.id},
+    }
+
+
+def coerce_inputs(specs: list[InputSpec], given: Mapping[str, str],
+                  *, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Check `--input` values against the plan's declared inputs and convert their types.
+
+    An input that was not given falls back to an alert label of the same name, then to its
+    default. Unknown names and missing required inputs are InputErrors saying what to pass.
+    """
+    known = {s.name: s for s in specs}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        names = ", ".join(sorted(known)) or "none"
+        raise InputError(f"unknown input(s) {', '.join(unknown)}; this guide takes: {names}",
+                         hint="Check the names in the guide's front matter `inputs`")
+    labels = labels or {}
+    out: dict[str, Any] = {}
+    missing: list[str] = []
+    for spec in specs:
+        if spec.name in given:
+            raw: Any = given[spec.name]
+        elif spec.name in labels:
+            raw = labels[spec.name]
+        elif spec.default is not None:
+            raw = spec.default
+        elif not spec.required:
+            raw = None
+        else:
+            missing.append(spec.name)
+            continue
+        out[spec.name] = _convert(spec, raw)
+    if missing:
+        flags = " ".join(f"--input {m}=..." for m in missing)
+        raise InputError(f"missing required input(s): {', '.join(missing)}",
+                         hint=f"Pass {flags}, or an --alert whose labels carry them")
+    return out
+
+
+def _convert(spec: InputSpec, raw: Any) -> Any:
+    if raw is None or spec.type == "string":
+        return raw if raw is None else str(raw)
+    try:
+        if spec.type == "integer":
+            return int(raw)
+        if spec.type == "number":
+            return float(raw)
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("true", "yes", "1", "on"):
+            return True
+        if text in ("false", "no", "0", "off"):
+            return False
+        raise ValueError(text)
+    except ValueError:
+        raise InputError(f"input {spec.name}={raw!r} is not a valid {spec.type}",
+                         hint=f"Pass a {spec.type} value") from None
+
+
+def _bounded(value: Any) -> Any:
+    text = json.dumps(value, default=str)
+    if len(text.encode()) <= MAX_VALUE_BYTES:
+        return json.loads(text)  # normalise to plain JSON types
+    if isinstance(value, str):
+        return value[: MAX_VALUE_BYTES // 2] + "\n... [cut: full value kept as an artifact]"
+    if isinstance(value, dict):
+        return {k: _bounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        kept: list[Any] = []
+        size = 0
+        for item in value:
+            item = _bounded(item)
+            size += len(json.dumps(item, default=str))
+            if size > MAX_VALUE_BYTES:
+                kept.append(f"... [{len(value) - len(kept)} more items cut]")
+                break
+            kept.append(item)
+        return kept
+    return str(value)[:MAX_VALUE_BYTES]
