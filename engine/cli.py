@@ -1,0 +1,510 @@
+"""The `mendflow` command: the only module that imports typer and rich.
+
+Owns argument parsing, reading settings once, the live view of a run, terminal prompts, and
+turning errors and outcomes into exit codes. It holds no engine logic: each command calls the
+engine's public functions and prints what they return.
+
+Exit codes: 0 the run ended resolved / mitigated / no_action (or the command succeeded);
+1 the run failed, or lint found errors; 2 bad input (guide, plan, flags); 3 the run ended
+with `escalate`, or the store failed; 130 interrupted (the run stays resumable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.prompt import Confirm
+from rich.table import Table
+from rich.text import Text
+
+from engine.errors import InputError, MendflowError
+from engine.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="mendflow",
+    help="Compile troubleshooting guides into execution plans, and run them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+OUTCOME_EXIT = {"resolved": 0, "mitigated": 0, "no_action": 0, "escalate": 3}
+STATUS_STYLE = {
+    "pending": ("·", "dim"), "running": ("▶", "cyan"), "waiting": ("…", "yellow"),
+    "succeeded": ("✔", "green"), "failed": ("✘", "red"), "skipped": ("-", "dim"),
+    "cancelled": ("■", "yellow"),
+}
+
+
+def main() -> None:
+    try:
+        app()
+    except MendflowError as exc:
+        err.print(f"[red]error:[/red] {Text(str(exc))}", highlight=False)
+        raise SystemExit(exc.exit_code) from None
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except Exception as exc:  # pydantic-settings validation of MENDFLOW_* values
+        raise InputError(f"bad MENDFLOW_* setting: {exc}") from None
+
+
+# -- compile, lint, graph, schema ----------------------------------------------------------------
+
+
+def _guide_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(x for x in p.rglob("*.md") if x.name.lower() != "readme.md")
+        else:
+            files.append(p)
+    return files
+
+
+@app.command()
+def compile(
+    guides: Annotated[list[Path], typer.Argument(help="Guide files or folders of guides.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o",
+                                                    help="Write plans to this folder.")] = None,
+    stdout: Annotated[bool, typer.Option("--stdout", help="Print the plan JSON.")] = False,
+) -> None:
+    """Compile guides into plans (GUIDE.plan.json beside each guide, or in --out)."""
+    from engine.compile import compile_many
+
+    files = _guide_files(guides)
+    results = compile_many(files)
+    failed = 0
+    for res in results:
+        if res.plan is None:
+            failed += 1
+            err.print(f"[red]✘[/red] {Text(str(res.error))}", highlight=False)
+            continue
+        if stdout:
+            sys.stdout.write(res.plan.to_json())
+            continue
+        target = _plan_path(Path(res.path), out_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(res.plan.to_json(), encoding="utf-8")
+        n = len(res.plan.steps)
+        out.print(f"[green]✔[/green] {res.path} -> {target} ({n} steps)", highlight=False)
+    if len(results) > 1:
+        out.print(f"{len(results) - failed} compiled, {failed} failed")
+    if failed:
+        raise typer.Exit(2)
+
+
+def _plan_path(guide: Path, out_dir: Path | None) -> Path:
+    name = guide.with_suffix(".plan.json").name
+    return (out_dir / name) if out_dir else guide.with_suffix(".plan.json")
+
+
+@app.command()
+def lint(
+    guides: Annotated[list[Path], typer.Argument(help="Guide files or folders.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+) -> None:
+    """Review guides: clarity, control flow, data flow, queries, structure."""
+    from engine.compile import lint as linter
+
+    findings = []
+    for path in _guide_files(guides):
+        findings += linter.lint_path(path)
+    if format == "json":
+        sys.stdout.write(linter.format_json(findings))
+    elif format == "text":
+        text = linter.format_text(findings)
+        if text:
+            out.print(text, highlight=False, markup=False)
+        errors = sum(1 for f in findings if f.severity == "error")
+        out.print(f"{len(findings)} findings, {errors} errors", highlight=False)
+    else:
+        raise InputError(f"unknown --format {format!r}", hint="Use text or json")
+    raise typer.Exit(linter.exit_code(findings))
+
+
+@app.command()
+def graph(
+    guide: Annotated[Path, typer.Argument(help="A guide or a compiled plan (.json).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="mermaid or dot")] = "mermaid",
+) -> None:
+    """Draw a guide's plan as Mermaid or Graphviz DOT."""
+    from engine.compile.graph import to_dot, to_mermaid
+
+    plan = _load_plan(guide)
+    if format == "mermaid":
+        sys.stdout.write(to_mermaid(plan))
+    elif format == "dot":
+        sys.stdout.write(to_dot(plan))
+    else:
+        raise InputError(f"unknown --format {format!r}", hint="Use mermaid or dot")
+
+
+@app.command()
+def schema() -> None:
+    """Print the plan's JSON Schema."""
+    from engine.plan import plan_json_schema
+
+    sys.stdout.write(json.dumps(plan_json_schema(), indent=2, sort_keys=True) + "\n")
+
+
+@app.command()
+def plugins() -> None:
+    """List installed plugins and where they come from."""
+    from engine.plugins import default_registry
+
+    table = Table("plugin", "group", "from")
+    for info in default_registry().info():
+        table.add_row(info.name, info.group, info.origin)
+    out.print(table)
+
+
+def _load_plan(path: Path):  # noqa: ANN202 - Plan, imported lazily
+    from engine.compile import compile_path
+    from engine.plan import Plan
+
+    if path.suffix == ".json":
+        return Plan.load(path)
+    return compile_path(path)
+
+
+# -- run, resume, runs, show, report -------------------------------------------------------------
+
+
+def _parse_inputs(pairs: list[str]) -> dict[str, str]:
+    inputs: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"bad --input {pair!r}", hint="Write --input NAME=VALUE")
+        inputs[key.strip()] = value
+    return inputs
+
+
+def _load_alert(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no such alert file", file=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"alert is not JSON: {exc.msg}", file=str(path), line=exc.lineno,
+                         hint="Pass an Alertmanager alert or webhook payload") from None
+    if isinstance(data, dict) and isinstance(data.get("alerts"), list) and data["alerts"]:
+        data = data["alerts"][0]  # an Alertmanager webhook: take its first alert
+    if not isinstance(data, dict):
+        raise InputError("alert must be a JSON object with labels and annotations",
+                         file=str(path))
+    return data
+
+
+class _LiveView:
+    """Steps with status, duration and what each found, redrawn as the run goes."""
+
+    def __init__(self, plan: Any, *, interactive: bool) -> None:
+        self.plan = plan
+        self.rows: dict[str, dict[str, Any]] = {
+            s.id: {"status": "pending", "duration": None, "summary": "", "attempt": 0}
+            for s in plan.steps
+        }
+        self.interactive = interactive
+        self.live: Live | None = None
+
+    def table(self) -> Table:
+        table = Table(title=self.plan.title, expand=True, show_edge=False)
+        table.add_column("", width=1)
+        table.add_column("step", no_wrap=True)
+        table.add_column("s", justify="right", width=7)
+        table.add_column("found", overflow="ellipsis", no_wrap=True, ratio=1)
+        for step in self.plan.steps:
+            row = self.rows[step.id]
+            icon, style = STATUS_STYLE.get(row["status"], ("?", ""))
+            dur = f"{row['duration']:.2f}" if row["duration"] is not None else ""
+            table.add_row(Text(icon, style=style), Text(step.id, style=style), dur,
+                          Text(" ".join(str(row["summary"]).split())[:200]))
+        return table
+
+    def __call__(self, update: Any) -> None:
+        if update.record is not None and update.record.state:
+            for sid, st in (update.record.state.get("steps") or {}).items():
+                if sid in self.rows:
+                    self.rows[sid]["status"] = st.get("status", "pending")
+        if update.kind == "step_started" and update.step_id in self.rows:
+            self.rows[update.step_id]["status"] = "running"
+        if update.kind == "step_finished" and update.step_id in self.rows:
+            row = self.rows[update.step_id]
+            row["duration"] = update.duration_s
+            row["summary"] = update.summary
+            if not self.interactive:
+                icon, _ = STATUS_STYLE.get(row["status"], ("?", ""))
+                dur = f"{update.duration_s:.2f}s" if update.duration_s is not None else ""
+                out.print(f"{icon} {update.step_id} {row['status']} {dur} "
+                          f"{' '.join(str(update.summary).split())[:160]}", highlight=False,
+                          markup=False)
+        if self.live is not None:
+            self.live.update(self.table())
+
+    def pause(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def resume(self) -> None:
+        if self.live is not None:
+            self.live.start()
+
+
+class _TerminalPrompt:
+    """Asks a person at the terminal; the live view pauses while it asks."""
+
+    def __init__(self, view: _LiveView) -> None:
+        self.view = view
+
+    async def _ask(self, question: str, detail: str) -> bool:
+        from engine.runtime.interaction import Answer  # noqa: F401 - documents the return
+
+        self.view.pause()
+        try:
+            out.print(detail, highlight=False, markup=False)
+            return await asyncio.to_thread(Confirm.ask, question, console=out)
+        finally:
+            self.view.resume()
+
+    async def approve(self, *, step: Any, action: str) -> Any:
+        from engine.runtime.interaction import Answer
+
+        ok = await self._ask(f"[bold]Approve[/bold] {step.id}?", f"\nAbout to run: {action}")
+        return Answer(ok, "terminal")
+
+    async def confirm_manual(self, *, step: Any, instructions: str) -> Any:
+        from engine.runtime.interaction import Answer
+
+        ok = await self._ask(f"Done with [bold]{step.id}[/bold]?",
+                             f"\nDo this by hand: {instructions}")
+        return Answer(ok, "terminal")
+
+    async def judge(self, *, step: Any, edge: Any, evidence: str) -> Any:
+        from engine.runtime.interaction import Answer
+
+        text = edge.condition.text if edge.condition else edge.target
+        ok = await self._ask(f"Is it so? [bold]{text}[/bold]",
+                             f"\n{step.id} found:\n{evidence[:1500]}")
+        return Answer(ok, "terminal")
+
+
+def _build_executor(settings: Settings, store: Any, *, observer: Any, interaction: Any) -> Any:
+    from engine.plugins import default_registry
+    from engine.runtime.executor import LocalExecutor
+
+    datasources, redact = _datasources(settings)
+    return LocalExecutor(store=store, registry=default_registry(), settings=settings,
+                         interaction=interaction, observer=observer, datasources=datasources,
+                         redact=redact)
+
+
+def _datasources(settings: Settings) -> tuple[Any, Any]:
+    """Data sources from mendflow.toml and the environment, and a redactor of their secrets."""
+    try:
+        from engine.datasources import load_datasources
+    except ImportError:  # data sources arrive with the query plugins
+        return None, None
+    import os
+
+    sources = load_datasources(settings, environ=os.environ)
+    redactor = sources.redactor()
+    return sources, redactor.redact_obj
+
+
+def _open_store(settings: Settings) -> Any:
+    from engine.store import open_store
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return open_store(settings.database_url or settings.store_path)
+
+
+def _exit_for(record: Any) -> int:
+    if record.status == "succeeded":
+        return OUTCOME_EXIT.get(record.outcome or "", 0)
+    if record.status in ("cancelled", "interrupted"):
+        return 130
+    return 1
+
+
+def _print_end(record: Any) -> None:
+    colour = "green" if _exit_for(record) == 0 else "red" if record.status == "failed" else "yellow"
+    outcome = record.outcome or record.status
+    out.print(f"\n[{colour}]{outcome}[/{colour}] {Text(record.reason or '')}", highlight=False)
+    out.print(f"run {record.run_id}: `mendflow show {record.run_id}` · "
+              f"`mendflow report {record.run_id}`", highlight=False, markup=False)
+
+
+async def _drive(settings: Settings, plan: Any, *, runner: Any, interactive: bool,
+                 answers: Any) -> Any:
+    view = _LiveView(plan, interactive=interactive)
+    if interactive:
+        answers.fallback = _TerminalPrompt(view)
+    store = _open_store(settings)
+    await store.open()
+    try:
+        executor = _build_executor(settings, store, observer=view, interaction=answers)
+        if interactive:
+            with Live(view.table(), console=out, refresh_per_second=8, transient=False) as live:
+                view.live = live
+                return await runner(executor)
+        return await runner(executor)
+    finally:
+        await store.close()
+
+
+@app.command()
+def run(
+    guide: Annotated[Path, typer.Argument(help="A guide (.md) or a compiled plan (.json).")],
+    input: Annotated[list[str], typer.Option("--input", "-i", help="NAME=VALUE")] = [],  # noqa: B006
+    alert: Annotated[Optional[Path], typer.Option(help="Alert JSON (labels, annotations).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Run only read-only steps.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every gated step.")] = False,
+    answer: Annotated[list[str], typer.Option("--answer", help="STEP=yes|no")] = [],  # noqa: B006
+) -> None:
+    """Run a guide: compile it, run its steps (independent ones in parallel), report."""
+    from engine.runtime.interaction import Answers, parse_answers
+
+    settings = _settings()
+    plan = _load_plan(guide)
+    inputs = _parse_inputs(input)
+    alert_data = _load_alert(alert)
+    answers = Answers(answers=parse_answers(answer), assume_yes=yes)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    if not interactive:
+        mode = " (dry run)" if dry_run else ""
+        out.print(f"{plan.title}{mode}: {len(plan.steps)} steps", highlight=False)
+
+    async def runner(executor: Any) -> Any:
+        return await executor.start(plan, guide_path=guide.as_posix(), inputs=inputs,
+                                    alert=alert_data, dry_run=dry_run)
+
+    record = _run_async(_drive(settings, plan, runner=runner, interactive=interactive,
+                               answers=answers))
+    _print_end(record)
+    raise typer.Exit(_exit_for(record))
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(help="The run to continue.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every gated step.")] = False,
+    answer: Annotated[list[str], typer.Option("--answer", help="STEP=yes|no")] = [],  # noqa: B006
+) -> None:
+    """Continue a run that was interrupted or killed; finished steps are not run again."""
+    from engine.runtime.interaction import Answers, parse_answers
+
+    settings = _settings()
+    plan = asyncio.run(_with_store(settings, lambda s: _plan_of(s, run_id)))
+    answers = Answers(answers=parse_answers(answer), assume_yes=yes)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+
+    async def runner(executor: Any) -> Any:
+        return await executor.resume(run_id)
+
+    record = _run_async(_drive(settings, plan, runner=runner, interactive=interactive,
+                               answers=answers))
+    _print_end(record)
+    raise typer.Exit(_exit_for(record))
+
+
+def _run_async(coro: Any) -> Any:
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        err.print("\n[yellow]interrupted[/yellow]: the run is resumable with `mendflow resume`")
+        raise typer.Exit(130) from None
+
+
+async def _with_store(settings: Settings, fn: Any) -> Any:
+    store = _open_store(settings)
+    await store.open()
+    try:
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+async def _plan_of(store: Any, run_id: str) -> Any:
+    record = await store.get_run(run_id)
+    return await store.load_plan(record.plan_hash)
+
+
+async def _view_of(store: Any, run_id: str) -> Any:
+    from engine.report import build_view
+
+    record = await store.get_run(run_id)
+    plan = await store.load_plan(record.plan_hash)
+    return build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+
+
+@app.command()
+def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
+    """List recent runs."""
+    settings = _settings()
+    records = asyncio.run(_with_store(settings, lambda s: s.list_runs(limit=limit)))
+    table = Table("run", "guide", "status", "outcome", "started", "why")
+    for r in records:
+        table.add_row(r.run_id, r.plan_id, r.status, r.outcome or "",
+                      r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                      Text((r.reason or "")[:60]))
+    out.print(table)
+
+
+@app.command()
+def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> None:
+    """Show a run: steps, what they found, timings, the critical path, the outcome and why."""
+    settings = _settings()
+    view = asyncio.run(_with_store(settings, lambda s: _view_of(s, run_id)))
+    r = view.record
+    out.print(f"[bold]{r.title}[/bold]  run {r.run_id}", highlight=False)
+    out.print(f"outcome: {r.outcome or '-'} ({r.status})  why: {Text(r.reason or '-')}",
+              highlight=False)
+    if view.makespan_s is not None:
+        out.print(f"took {view.makespan_s:.2f} s; critical path {view.critical_path_s:.2f} s: "
+                  + " -> ".join(view.critical_path), highlight=False)
+    table = Table("", "step", "kind", "line", "tries", "s", "found", expand=True)
+    for row in view.rows:
+        icon, style = STATUS_STYLE.get(row.status, ("?", ""))
+        dur = f"{row.duration_s:.2f}" if row.duration_s is not None else ""
+        found = row.error if row.status == "failed" and row.error else row.summary
+        table.add_row(Text(icon, style=style), row.step_id, row.kind, row.line,
+                      str(row.attempts or ""), dur, Text(" ".join(str(found).split())[:120]))
+    out.print(table)
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(help="The run to report on.")],
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to a file.")] = None,
+) -> None:
+    """Write a Markdown report of a run, with a timeline of its steps."""
+    from engine.compile.graph import to_mermaid
+    from engine.report import render_markdown
+
+    settings = _settings()
+    view = asyncio.run(_with_store(settings, lambda s: _view_of(s, run_id)))
+    text = render_markdown(view, graph=to_mermaid(view.plan))
+    if output:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""What a run did, for people: a timeline of its steps and a Markdown report.
+
+Owns turning a stored run (record, plan, events, memory) into a `RunView` (per-step rows with
+timings, what each found, the critical path) and rendering that view as Markdown. It reads no
+store itself (callers pass what they loaded) and prints nothing (the CLI does).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from engine import scheduler as sched
+from engine.plan import Plan
+from engine.store.base import EventRecord, MemoryEntry, RunRecord
+
+FINISH_EVENTS = {"StepSucceeded", "StepFailed", "StepTimedOut", "Approval",
+                 "step_succeeded", "step_failed", "step_timed_out", "approval"}
+
+
+@dataclass
+class StepRow:
+    step_id: str
+    title: str
+    kind: str
+    status: str
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    summary: str = ""
+    error: str | None = None
+    line: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunView:
+    record: RunRecord
+    plan: Plan
+    rows: list[StepRow]
+    critical_path: list[str]
+    critical_path_s: float
+    started_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def makespan_s(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
+               memory: list[MemoryEntry]) -> RunView:
+    state = sched.RunState.from_json_dict(record.state) if record.state else None
+    outputs = {e.key.split(".", 1)[1]: e.value for e in memory if e.key.startswith("steps.")}
+    rows: dict[str, StepRow] = {}
+    for step in plan.steps:
+        st = state.steps.get(step.id) if state else None
+        rows[step.id] = StepRow(
+            step_id=step.id, title=step.title, kind=str(step.kind),
+            status=str(st.status) if st else "pending", attempts=st.attempt if st else 0,
+            error=st.error if st else None, line=str(step.source),
+            outputs=outputs.get(step.id) or {},
+        )
+    for ev in events:
+        row = rows.get(ev.step_id or "")
+        if row is None:
+            continue
+        if ev.type == "step_started":
+            if row.started_at is None:
+                row.started_at = ev.at
+        elif ev.type.lower().replace("_", "") in {e.lower().replace("_", "") for e in
+                                                   FINISH_EVENTS}:
+            row.finished_at = ev.at
+            if ev.data.get("duration_s") is not None:
+                row.duration_s = (row.duration_s or 0.0) + float(ev.data["duration_s"])
+            row.summary = str(ev.data.get("summary") or row.summary)
+            if ev.data.get("error"):
+                row.error = str(ev.data["error"])
+    durations = {sid: r.duration_s or 0.0 for sid, r in rows.items()
+                 if r.status == "succeeded" or r.status == "failed"}
+    path, length = sched.critical_path(plan, durations) if durations else ([], 0.0)
+    finished = record.updated_at if record.status != "running" else None
+    return RunView(record=record, plan=plan, rows=list(rows.values()), critical_path=path,
+                   critical_path_s=length, started_at=record.created_at, finished_at=finished)
+
+
+def render_markdown(view: RunView, *, graph: str | None = None) -> str:
+    r = view.record
+    out: list[str] = [f"# Run {r.run_id}: {r.title or view.plan.title}", ""]
+    outcome = r.outcome or "none"
+    out += [
+        f"- **Outcome:** {outcome} ({r.status})",
+        f"- **Why:** {r.reason or '-'}",
+        f"- **Guide:** `{r.guide_path}` (plan `{r.plan_hash[:12]}`, {view.plan.compiler})",
+        f"- **Started:** {r.created_at.isoformat(timespec='seconds')}",
+    ]
+    if view.makespan_s is not None:
+        out.append(f"- **Took:** {view.makespan_s:.2f} s "
+                   f"(critical path {view.critical_path_s:.2f} s)")
+    if r.options.get("dry_run"):
+        out.append("- **Dry run:** only read-only steps ran; nothing was changed")
+    inputs = r.context.get("inputs") or {}
+    if inputs:
+        out.append("- **Inputs:** " + ", ".join(f"`{k}={v}`" for k, v in sorted(inputs.items())))
+    labels = (r.context.get("alert") or {}).get("labels") or {}
+    if labels:
+        out.append("- **Alert:** " + ", ".join(f"`{k}={v}`" for k, v in sorted(labels.items())))
+    out += ["", "## What each step found", ""]
+    ran = [row for row in view.rows if row.status not in ("pending", "skipped")]
+    for row in ran:
+        mark = {"succeeded": "ok", "failed": "FAILED", "cancelled": "cancelled"}.get(
+            row.status, row.status)
+        out.append(f"### `{row.step_id}`: {row.title} ({mark})")
+        out.append("")
+        out.append(f"Guide line {row.line}; {row.kind}; attempts: {row.attempts}.")
+        if row.summary:
+            out += ["", f"> {_one_line(row.summary, 300)}"]
+        if row.error and row.status == "failed":
+            out += ["", f"Error: {_one_line(row.error, 300)}"]
+        found = _found(row.outputs)
+        if found:
+            out += ["", "```text", found, "```"]
+        out.append("")
+    skipped = [row.step_id for row in view.rows if row.status == "skipped"]
+    if skipped:
+        out += ["Skipped (their conditions did not hold): "
+                + ", ".join(f"`{s}`" for s in skipped), ""]
+    out += ["## Timeline", "", "| step | status | start (s) | duration (s) | attempts |",
+            "|---|---|---:|---:|---:|"]
+    timed = sorted((row for row in ran if row.started_at),
+                   key=lambda row: (row.started_at, row.step_id))
+    for row in timed:
+        start = (row.started_at - view.started_at).total_seconds()  # type: ignore[operator]
+        dur = f"{row.duration_s:.3f}" if row.duration_s is not None else "-"
+        out.append(f"| `{row.step_id}` | {row.status} | {start:.3f} | {dur} | {row.attempts} |")
+    if timed:
+        out += ["", "```mermaid", "gantt", "  dateFormat x", "  axisFormat %M:%S"]
+        for row in timed:
+            start_ms = int(row.started_at.timestamp() * 1000)  # type: ignore[union-attr]
+            dur_ms = max(1, int((row.duration_s or 0) * 1000))
+            out.append(f"  {row.step_id} : {start_ms}, {dur_ms}ms")
+        out.append("```")
+    if view.critical_path:
+        out += ["", "## Critical path", "",
+                " -> ".join(f"`{s}`" for s in view.critical_path)
+                + f" ({view.critical_path_s:.2f} s)"]
+    if graph:
+        out += ["", "## Plan", "", "```mermaid", graph.rstrip(), "```"]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _one_line(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _found(outputs: dict[str, Any], *, limit: int = 1200) -> str:
+    if not outputs:
+        return ""
+    if "stdout" in outputs:
+        text = str(outputs.get("stdout") or "").rstrip()
+        if not text and outputs.get("stderr"):
+            text = str(outputs["stderr"]).rstrip()
+    else:
+        shown = {k: v for k, v in outputs.items() if k != "artifacts"}
+        text = json.dumps(shown, indent=2, sort_keys=True, default=str)
+    if len(text) > limit:
+        text = text[:limit] + "\n… (full output in the run's artifacts)"
+    return text
