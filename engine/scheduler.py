@@ -1,0 +1,663 @@
+"""The pure scheduler: (plan, run state, event) -> (new run state, actions for the executor).
+
+This module owns the rules of what may run when: join semantics (see `engine.plan`), skip
+propagation, retries with deterministic backoff, failure and error paths, the end of a run,
+cancellation and resumption after a crash. It does no I/O, reads no clock and draws no random
+numbers (backoff jitter is a hash of the run seed); the executor (`engine.runtime`) does the
+work and reports back with events, and the store persists `RunState.to_json_dict()`.
+
+How the executor talks to it
+----------------------------
+- `apply(plan, state, Start())` starts a pending run; every later report is an event
+  (`StepSucceeded`, `StepFailed`, `StepTimedOut`, `Approval`, `Cancel`).
+- Each `StartStep(step, attempt, delay_s)` is already reflected in the returned state: the step
+  is RUNNING with that attempt, or WAITING (a retry whose backoff `delay_s` has not elapsed).
+  There is no "retry started" event: the next report for the pending attempt is accepted
+  whether the step is WAITING or RUNNING.
+- Reports for another attempt, for a step that is not RUNNING/WAITING, or for a finished run
+  are ignored (same state, no actions), so at-least-once delivery is safe.
+- `resume(plan, state)` re-issues the in-flight work after a crash.
+
+Cost: an event costs O(degree of its step), not O(plan). A `PlanIndex` (incoming/outgoing
+edges per step) is built once per plan and cached; `RunState.steps`/`.edges` are `FrozenMap`s,
+persistent maps that share structure between versions, so an update copies O(log32 n) slots
+instead of the whole dict. Each state also carries, off the record, per-step join counters
+(undecided and taken incoming edges); a state read back from JSON rebuilds them once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from engine.errors import ConditionError, InputError, PlanError
+from engine.plan import Edge, OnError, Plan, Step, StepKind
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+STATE_VERSION = 1
+"""Bump when a state written by this version cannot be read by the previous one."""
+
+# -- a persistent map ------------------------------------------------------------------------
+
+_BITS = 5
+_WIDTH = 1 << _BITS
+_MASK = _WIDTH - 1
+
+
+class FrozenMap(Mapping[K, V]):
+    """An immutable mapping over a fixed key set; `set_many` returns a new map sharing structure.
+
+    Values live in a 32-way radix trie indexed by each key's position (fixed at creation), so
+    replacing one value copies one path of small tuples: O(log32 n), about 64 slots for a
+    1,000-key map, where copying a dict would be O(n). Reading is a dict lookup plus a short
+    walk. Iteration follows the keys' creation order.
+    """
+
+    __slots__ = ("_keys", "_pos", "_root", "_shift")
+
+    def __init__(self, items: Iterable[tuple[K, V]] = ()) -> None:
+        pairs = list(items)
+        self._keys: tuple[K, ...] = tuple(k for k, _ in pairs)
+        self._pos: dict[K, int] = {k: i for i, k in enumerate(self._keys)}
+        if len(self._pos) != len(self._keys):
+            raise ValueError("FrozenMap keys must be unique")
+        self._root, self._shift = _build([v for _, v in pairs])
+
+    def __getitem__(self, key: K) -> V:
+        pos = self._pos[key]
+        node, shift = self._root, self._shift
+        while shift:
+            node = node[(pos >> shift) & _MASK]
+            shift -= _BITS
+        return node[pos & _MASK]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._pos
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def values_in_order(self) -> list[V]:
+        out: list[Any] = [self._root]
+        for _ in range(self._shift // _BITS):
+            out = [child for node in out for child in node]
+        return [v for leaf in out for v in leaf]
+
+    def items(self) -> Iterable[tuple[K, V]]:  # type: ignore[override]
+        return list(zip(self._keys, self.values_in_order(), strict=True))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FrozenMap) and other._keys == self._keys:
+            return other._root is self._root or self.values_in_order() == other.values_in_order()
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({dict(self.items())!r})"
+
+    def set_many(self, changes: Mapping[K, V]) -> FrozenMap[K, V]:
+        """A new map with `changes` applied; every key must already be in the map."""
+        if not changes:
+            return self
+        new = FrozenMap.__new__(FrozenMap)
+        new._keys, new._pos, new._shift = self._keys, self._pos, self._shift
+        if len(changes) * 8 > len(self._keys):  # most of it changes: rebuilding is cheaper
+            values = self.values_in_order()
+            for key, value in changes.items():
+                values[self._pos[key]] = value
+            new._root, _ = _build(values)
+        else:
+            root = self._root
+            for key, value in changes.items():
+                root = _assoc(root, self._shift, self._pos[key], value)
+            new._root = root
+        return new
+
+
+def _build(values: list[Any]) -> tuple[tuple[Any, ...], int]:
+    nodes = [tuple(values[i:i + _WIDTH]) for i in range(0, len(values), _WIDTH)] or [()]
+    shift = 0
+    while len(nodes) > 1:
+        nodes = [tuple(nodes[i:i + _WIDTH]) for i in range(0, len(nodes), _WIDTH)]
+        shift += _BITS
+    return nodes[0], shift
+
+
+def _assoc(node: tuple[Any, ...], shift: int, pos: int, value: Any) -> tuple[Any, ...]:
+    i = (pos >> shift) & _MASK
+    child = value if shift == 0 else _assoc(node[i], shift - _BITS, pos, value)
+    return node[:i] + (child,) + node[i + 1:]
+
+
+# -- state -----------------------------------------------------------------------------------
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"  # a retry is scheduled; its backoff has not elapsed yet
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+_IN_FLIGHT = (StepStatus.RUNNING, StepStatus.WAITING)
+
+
+@dataclass(frozen=True, slots=True)
+class StepState:
+    status: StepStatus = StepStatus.PENDING
+    attempt: int = 0  # the attempt running, or about to run when WAITING; 0 before the first
+    error: str | None = None
+    note: str | None = None
+
+
+_PENDING = StepState()
+
+RunStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Joins:
+    """Derived, never persisted: per-step (undecided, taken) incoming edges and steps in flight."""
+
+    counts: FrozenMap[str, tuple[int, int]]
+    active: int
+
+
+@dataclass(frozen=True)
+class RunState:
+    """One run's scheduling state. Plain dicts given for `steps`/`edges` become `FrozenMap`s."""
+
+    status: RunStatus = "pending"
+    seed: str = ""  # the run id; seeds backoff jitter
+    outcome: str | None = None  # the Outcome of the end step reached
+    end_step: str | None = None
+    reason: str | None = None  # one sentence: why the run ended as it did
+    steps: Mapping[str, StepState] = field(default_factory=FrozenMap)
+    edges: Mapping[int, bool | None] = field(default_factory=FrozenMap)  # index in plan.edges
+    _joins: _Joins | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.steps, FrozenMap):
+            object.__setattr__(self, "steps", FrozenMap(self.steps.items()))
+        if not isinstance(self.edges, FrozenMap):
+            object.__setattr__(self, "edges", FrozenMap(sorted(self.edges.items())))
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled")
+
+    def in_flight(self) -> list[tuple[str, StepState]]:
+        """Steps RUNNING or WAITING, in plan order."""
+        return [(sid, st) for sid, st in self.steps.items() if st.status in _IN_FLIGHT]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        steps: dict[str, dict[str, Any]] = {}
+        for sid, st in self.steps.items():
+            entry: dict[str, Any] = {"status": st.status.value, "attempt": st.attempt}
+            if st.error is not None:
+                entry["error"] = st.error
+            if st.note is not None:
+                entry["note"] = st.note
+            steps[sid] = entry
+        return {
+            "version": STATE_VERSION, "status": self.status, "seed": self.seed,
+            "outcome": self.outcome, "end_step": self.end_step, "reason": self.reason,
+            "steps": steps, "edges": {str(i): v for i, v in self.edges.items()},
+        }
+
+    @classmethod
+    def from_json_dict(cls, d: Mapping[str, Any]) -> RunState:
+        version = d.get("version", STATE_VERSION)
+        if version != STATE_VERSION:
+            raise PlanError(f"run state has version {version!r}; this Mendflow reads "
+                            f"{STATE_VERSION}", hint="Finish the run with the Mendflow that "
+                            "started it")
+        steps = FrozenMap(
+            (sid, StepState(StepStatus(s.get("status", "pending")), int(s.get("attempt", 0)),
+                            s.get("error"), s.get("note")))
+            for sid, s in d.get("steps", {}).items()
+        )
+        edges = FrozenMap(sorted((int(i), v) for i, v in d.get("edges", {}).items()))
+        return cls(status=d.get("status", "pending"), seed=d.get("seed", ""),
+                   outcome=d.get("outcome"), end_step=d.get("end_step"),
+                   reason=d.get("reason"), steps=steps, edges=edges)
+
+
+# -- events and actions ----------------------------------------------------------------------
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Start(_Message):
+    type: Literal["start"] = "start"
+
+
+class StepSucceeded(_Message):
+    type: Literal["step_succeeded"] = "step_succeeded"
+    step: str
+    attempt: int
+    branches: dict[int, bool] = Field(default_factory=dict,
+                                      description="Value of every conditional outgoing edge.")
+    note: str | None = None
+
+
+class StepFailed(_Message):
+    type: Literal["step_failed"] = "step_failed"
+    step: str
+    attempt: int
+    error: str
+    retryable: bool = True
+    branches: dict[int, bool] = Field(default_factory=dict)
+
+
+class StepTimedOut(_Message):
+    """A retryable failure with the error 'timed out after N s'."""
+
+    type: Literal["step_timed_out"] = "step_timed_out"
+    step: str
+    attempt: int
+    timeout_s: float = 0
+    branches: dict[int, bool] = Field(default_factory=dict)
+
+
+class Approval(_Message):
+    """The answer for an `approve` or `manual` step: granted succeeds, denied fails for good."""
+
+    type: Literal["approval"] = "approval"
+    step: str
+    attempt: int
+    granted: bool
+    by: str = ""
+    branches: dict[int, bool] = Field(default_factory=dict)
+
+
+class Cancel(_Message):
+    type: Literal["cancel"] = "cancel"
+    reason: str = "cancelled by user"
+
+
+Event = Annotated[Start | StepSucceeded | StepFailed | StepTimedOut | Approval | Cancel,
+                  Field(discriminator="type")]
+_EVENTS: TypeAdapter[Any] = TypeAdapter(Event)
+
+
+def event_from_dict(d: Mapping[str, Any]) -> Event:
+    """Read back an event persisted with `.model_dump()`."""
+    return _EVENTS.validate_python(dict(d))
+
+
+class StartStep(_Message):
+    type: Literal["start_step"] = "start_step"
+    step: str
+    attempt: int
+    delay_s: float = 0.0
+
+
+class CancelStep(_Message):
+    type: Literal["cancel_step"] = "cancel_step"
+    step: str
+    attempt: int
+
+
+Action = Annotated[StartStep | CancelStep, Field(discriminator="type")]
+
+
+# -- the plan index --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class PlanIndex:
+    """What `apply` needs to look up in O(1): steps, and edges in and out of each step."""
+
+    steps: Mapping[str, Step]
+    outgoing: Mapping[str, tuple[tuple[int, Edge], ...]]
+    incoming: Mapping[str, tuple[int, ...]]
+    orphans: tuple[str, ...]  # steps other than the entry with no incoming edge: never reached
+    initial: RunState
+
+    @classmethod
+    def build(cls, plan: Plan) -> PlanIndex:
+        steps = {s.id: s for s in plan.steps}
+        if plan.entry not in steps:
+            raise PlanError(f"entry step '{plan.entry}' is not a step of the plan",
+                            file=plan.source.path, hint="Recompile the guide")
+        outgoing: dict[str, list[tuple[int, Edge]]] = {sid: [] for sid in steps}
+        incoming: dict[str, list[int]] = {sid: [] for sid in steps}
+        for i, edge in enumerate(plan.edges):
+            for end in (edge.source, edge.target):
+                if end not in steps:
+                    raise PlanError(f"edge {i} ({edge.source} -> {edge.target}) names unknown "
+                                    f"step '{end}'", file=plan.source.path,
+                                    hint="Recompile the guide")
+            outgoing[edge.source].append((i, edge))
+            incoming[edge.target].append(i)
+        counts = FrozenMap((sid, (len(incoming[sid]), 0)) for sid in steps)
+        initial = RunState(
+            steps=FrozenMap((sid, _PENDING) for sid in steps),
+            edges=FrozenMap((i, None) for i in range(len(plan.edges))),
+            _joins=_Joins(counts, 0),
+        )
+        return cls(
+            steps=steps,
+            outgoing={sid: tuple(out) for sid, out in outgoing.items()},
+            incoming={sid: tuple(inc) for sid, inc in incoming.items()},
+            orphans=tuple(sid for sid in steps if not incoming[sid] and sid != plan.entry),
+            initial=initial,
+        )
+
+    def joins_of(self, state: RunState) -> _Joins:
+        """Rebuild the join counters of a state read back from JSON: O(plan), once."""
+        if state._joins is not None:
+            return state._joins
+        counts = {
+            sid: (sum(1 for i in inc if state.edges[i] is None),
+                  sum(1 for i in inc if state.edges[i]))
+            for sid, inc in self.incoming.items()
+        }
+        active = sum(1 for st in state.steps.values() if st.status in _IN_FLIGHT)
+        return _Joins(FrozenMap(counts.items()), active)
+
+
+_INDEX_CACHE: dict[int, tuple[Plan, PlanIndex]] = {}
+_INDEX_CACHE_SIZE = 32
+
+
+def plan_index(plan: Plan) -> PlanIndex:
+    """The index of `plan`, built once and kept in a small cache (keyed by identity)."""
+    hit = _INDEX_CACHE.get(id(plan))
+    if hit is not None and hit[0] is plan:
+        return hit[1]
+    index = PlanIndex.build(plan)
+    while len(_INDEX_CACHE) >= _INDEX_CACHE_SIZE:
+        _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
+    _INDEX_CACHE[id(plan)] = (plan, index)
+    return index
+
+
+# -- the rules -------------------------------------------------------------------------------
+
+
+def initial_state(plan: Plan, *, seed: str = "") -> RunState:
+    init = plan_index(plan).initial
+    return RunState(seed=seed, steps=init.steps, edges=init.edges, _joins=init._joins)
+
+
+def apply(plan: Plan, state: RunState, event: Event, *,
+          index: PlanIndex | None = None) -> tuple[RunState, list[StartStep | CancelStep]]:
+    """Apply one event; return the new state and what the executor must start or cancel."""
+    index = index or plan_index(plan)
+    if state.finished:
+        return state, []
+    if isinstance(event, Start):
+        if state.status != "pending":
+            return state, []
+        txn = _Txn(plan, index, state)
+        txn.status = "running"
+        txn.skip(index.orphans)
+        txn.launch([plan.entry])
+        return txn.commit()
+    if isinstance(event, Cancel):
+        txn = _Txn(plan, index, state)
+        txn.end("cancelled", event.reason)
+        return txn.commit()
+
+    sid = event.step
+    if sid not in index.steps:
+        raise InputError(f"event {event.type} names step '{sid}', which is not in plan "
+                         f"'{plan.id}'", step=sid, hint="Resume the run with the plan it "
+                         "was started with")
+    current = state.steps[sid]
+    if current.status not in _IN_FLIGHT or current.attempt != event.attempt:
+        return state, []  # stale or duplicate: at-least-once delivery
+    txn = _Txn(plan, index, state)
+    if isinstance(event, StepSucceeded):
+        txn.succeed(sid, event.attempt, event.branches, event.note)
+    elif isinstance(event, StepFailed):
+        txn.fail(sid, event.attempt, event.error, event.retryable, event.branches)
+    elif isinstance(event, StepTimedOut):
+        txn.fail(sid, event.attempt, f"timed out after {event.timeout_s:g} s", True,
+                 event.branches)
+    elif isinstance(event, Approval):
+        kind = index.steps[sid].kind
+        if kind not in (StepKind.APPROVE, StepKind.MANUAL):
+            raise InputError(f"an approval was given for step '{sid}', a {kind} step",
+                             step=sid, hint="Only approve and manual steps take approvals")
+        who = f" by {event.by}" if event.by else ""
+        if event.granted:
+            txn.succeed(sid, event.attempt, event.branches, f"approved{who}")
+        else:
+            txn.fail(sid, event.attempt, f"denied{who}", False, event.branches)
+    else:  # pragma: no cover - the Event union is closed
+        raise TypeError(f"unknown event {event!r}")
+    return txn.commit()
+
+
+def resume(plan: Plan, state: RunState) -> list[StartStep | CancelStep]:
+    """After a crash: start again what was in flight, with the same attempt numbers."""
+    if state.status != "running":
+        return []
+    actions: list[StartStep | CancelStep] = []
+    for sid, st in state.in_flight():
+        delay = 0.0
+        if st.status == StepStatus.WAITING:
+            delay = backoff_delay(plan, sid, st.attempt - 1, seed=state.seed)
+        actions.append(StartStep(step=sid, attempt=st.attempt, delay_s=delay))
+    return actions
+
+
+def backoff_delay(plan: Plan, step_id: str, attempt: int, *, seed: str) -> float:
+    """Seconds to wait after `attempt` (1-based) of `step_id` failed, before the next one.
+
+    `backoff_s * 2**(attempt-1)`, capped at `max_backoff_s`; with `jitter`, scaled into
+    [1/2, 1] of that by a hash of (seed, step, attempt): spread out, yet the same on replay.
+    """
+    retry = plan_index(plan).steps[step_id].retry
+    base = min(retry.backoff_s * 2.0 ** (max(attempt, 1) - 1), retry.max_backoff_s)
+    if not retry.jitter or base == 0:
+        return base
+    digest = hashlib.blake2b(f"{seed}\0{step_id}\0{attempt}".encode(), digest_size=8).digest()
+    fraction = int.from_bytes(digest, "big") / 2.0**64
+    return base * (0.5 + 0.5 * fraction)
+
+
+def critical_path(plan: Plan, durations: Mapping[str, float]) -> tuple[list[str], float]:
+    """The longest path from the entry, weighting each step by `durations` (missing: 0)."""
+    index = plan_index(plan)
+    indegree = {sid: len(inc) for sid, inc in index.incoming.items()}
+    order: list[str] = [sid for sid, d in indegree.items() if d == 0]
+    for sid in order:  # Kahn's algorithm; `order` grows while we walk it
+        for _, edge in index.outgoing[sid]:
+            indegree[edge.target] -= 1
+            if indegree[edge.target] == 0:
+                order.append(edge.target)
+    if len(order) != len(index.steps):
+        raise PlanError("the plan has a cycle; no critical path", file=plan.source.path,
+                        hint="Run `mendflow validate` on the guide")
+    best: dict[str, tuple[float, str | None]] = {plan.entry: (durations.get(plan.entry, 0.0),
+                                                              None)}
+    for sid in order:
+        if sid not in best:
+            continue  # not reachable from the entry
+        total = best[sid][0]
+        for _, edge in index.outgoing[sid]:
+            candidate = total + durations.get(edge.target, 0.0)
+            if edge.target not in best or candidate > best[edge.target][0]:
+                best[edge.target] = (candidate, sid)
+    # On ties prefer the step latest in topological order, so zero-length tails are included.
+    last = max(reversed([s for s in order if s in best]), key=lambda s: best[s][0])
+    path: list[str] = []
+    node: str | None = last
+    while node is not None:
+        path.append(node)
+        node = best[node][1]
+    return path[::-1], best[last][0]
+
+
+class _Txn:
+    """The changes one event makes, applied to the persistent maps in one go at `commit`."""
+
+    def __init__(self, plan: Plan, index: PlanIndex, state: RunState) -> None:
+        self.plan, self.index, self.base = plan, index, state
+        joins = index.joins_of(state)
+        self.base_counts, self.active = joins.counts, joins.active
+        self.steps: dict[str, StepState] = {}
+        self.edges: dict[int, bool] = {}
+        self.counts: dict[str, tuple[int, int]] = {}
+        self.status: RunStatus = state.status
+        self.outcome, self.end_step, self.reason = state.outcome, state.end_step, state.reason
+        self.actions: list[StartStep | CancelStep] = []
+        self.last: str | None = None  # the step whose report this is, for the reason
+
+    def step(self, sid: str) -> StepState:
+        st = self.steps.get(sid)
+        return self.base.steps[sid] if st is None else st
+
+    def put(self, sid: str, st: StepState) -> None:
+        self.active += (st.status in _IN_FLIGHT) - (self.step(sid).status in _IN_FLIGHT)
+        self.steps[sid] = st
+
+    # -- steps finishing ---------------------------------------------------------------------
+
+    def succeed(self, sid: str, attempt: int, branches: Mapping[int, bool],
+                note: str | None) -> None:
+        self.last = sid
+        self.put(sid, StepState(StepStatus.SUCCEEDED, attempt, None, note))
+        self.launch(self.decide(sid, "success", branches))
+
+    def fail(self, sid: str, attempt: int, error: str, retryable: bool,
+             branches: Mapping[int, bool]) -> None:
+        self.last = sid
+        step = self.index.steps[sid]
+        if retryable and attempt < step.retry.attempts:
+            delay = backoff_delay(self.plan, sid, attempt, seed=self.base.seed)
+            note = f"retry {attempt + 1} of {step.retry.attempts} after {delay:.3g} s"
+            self.start(sid, attempt + 1, delay, error=error, note=note)
+            return
+        if step.on_error == OnError.CONTINUE:
+            self.put(sid, StepState(StepStatus.FAILED, attempt, error, "continued (on_error)"))
+            self.launch(self.decide(sid, "success", branches))
+            return
+        self.put(sid, StepState(StepStatus.FAILED, attempt, error, None))
+        ready = self.decide(sid, "failure", branches)
+        if not any(self.edges.get(i) for i, _ in self.index.outgoing[sid]):
+            tries = f" after {attempt} attempts" if attempt > 1 else ""
+            self.end("failed", f"step '{sid}' failed{tries} and has no error path: {error}")
+            return
+        self.launch(ready)
+
+    def decide(self, sid: str, on: str, branches: Mapping[int, bool]) -> list[str]:
+        """Decide `sid`'s outgoing edges as if it finished `on` success or failure; propagate
+        skips iteratively. Returns the steps that became ready, in edge order."""
+        ready: list[str] = []
+        skipped: list[str] = []
+        for i, edge in self.index.outgoing[sid]:
+            if edge.on != on:
+                taken = False
+            elif edge.condition is None:
+                taken = True
+            elif i in branches:
+                taken = bool(branches[i])
+            else:
+                step = self.index.steps[sid]
+                raise ConditionError(
+                    f"no value for the condition of edge {i} ({sid} -> {edge.target}: "
+                    f"'{edge.condition.text}')", file=self.plan.source.path,
+                    line=step.source.start, step=sid,
+                    hint="The executor must pass every conditional outgoing edge in `branches`")
+            self._settle(i, edge.target, taken, ready, skipped)
+        self._propagate_skips(skipped, ready)
+        return ready
+
+    def skip(self, sids: Iterable[str]) -> None:
+        skipped: list[str] = []
+        for sid in sids:
+            if self.step(sid).status == StepStatus.PENDING:
+                self.put(sid, StepState(StepStatus.SKIPPED))
+                skipped.append(sid)
+        self._propagate_skips(skipped, [])
+
+    def _propagate_skips(self, skipped: list[str], ready: list[str]) -> None:
+        while skipped:  # a worklist, not recursion: 1,000-step chains skip fine
+            sid = skipped.pop()
+            for i, edge in self.index.outgoing[sid]:
+                self._settle(i, edge.target, False, ready, skipped)
+
+    def _settle(self, i: int, target: str, taken: bool, ready: list[str],
+                skipped: list[str]) -> None:
+        if i in self.edges or self.base.edges[i] is not None:
+            return  # decided already (a duplicate report never gets this far; be safe anyway)
+        self.edges[i] = taken
+        counts = self.counts.get(target)
+        undecided, n_taken = self.base_counts[target] if counts is None else counts
+        undecided, n_taken = undecided - 1, n_taken + taken
+        self.counts[target] = (undecided, n_taken)
+        if undecided == 0 and self.step(target).status == StepStatus.PENDING:
+            if n_taken:
+                ready.append(target)
+            else:
+                self.put(target, StepState(StepStatus.SKIPPED))
+                skipped.append(target)
+
+    # -- steps starting, the run ending ------------------------------------------------------
+
+    def launch(self, ready: list[str]) -> None:
+        if self.status != "running":
+            return
+        for sid in ready:  # an end step wins over the other steps ready with it
+            step = self.index.steps[sid]
+            if step.kind == StepKind.END:
+                self.put(sid, StepState(StepStatus.SUCCEEDED, 1, None, None))
+                self.outcome = step.outcome.value if step.outcome else None
+                self.end_step = sid
+                outcome = f" with outcome '{self.outcome}'" if self.outcome else ""
+                self.end("succeeded", f"reached end step '{sid}' ({step.title}){outcome}")
+                return
+        for sid in ready:
+            self.start(sid, self.step(sid).attempt + 1, 0.0)
+
+    def start(self, sid: str, attempt: int, delay: float, *, error: str | None = None,
+              note: str | None = None) -> None:
+        status = StepStatus.WAITING if delay > 0 else StepStatus.RUNNING
+        self.put(sid, StepState(status, attempt, error, note))
+        self.actions.append(StartStep(step=sid, attempt=attempt, delay_s=delay))
+
+    def end(self, status: RunStatus, reason: str) -> None:
+        self.status, self.reason = status, reason
+        if self.active == 0:
+            return
+        for sid, st in self.base.steps.items():  # O(plan), once per run
+            st = self.steps.get(sid, st)
+            if st.status in _IN_FLIGHT:
+                self.put(sid, StepState(StepStatus.CANCELLED, st.attempt, st.error, reason))
+                self.actions.append(CancelStep(step=sid, attempt=st.attempt))
+
+    def commit(self) -> tuple[RunState, list[StartStep | CancelStep]]:
+        if self.status == "running" and self.active == 0:
+            after = f" after step '{self.last}' finished" if self.last else ""
+            self.end("failed", f"no end step was reached: no step is left to run{after}")
+        base = self.base
+        state = RunState(
+            status=self.status, seed=base.seed, outcome=self.outcome, end_step=self.end_step,
+            reason=self.reason, steps=base.steps.set_many(self.steps),
+            edges=base.edges.set_many(self.edges),
+            _joins=_Joins(self.base_counts.set_many(self.counts), self.active),
+        )
+        return state, self.actions
