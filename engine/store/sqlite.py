@@ -1,0 +1,496 @@
+"""The embedded store: one SQLite file (stdlib `sqlite3`, no server) plus an artifacts directory.
+
+This module owns the SQLite schema, its migrations, and the translation of every `sqlite3`
+exception into `StoreError`. It implements `engine.store.base.Store` and nothing more; which
+store a target names is decided by `engine.store.open_store`.
+
+Concurrency. The engine is async and `sqlite3` blocks, so each store has one connection and one
+worker thread; every call is run there, one at a time, which also serialises commits made by
+tasks of the same process. Other processes (a run in one, `mendflow runs` in another) share the
+file through SQLite's own locks: writes take the write lock up front (`BEGIN IMMEDIATE`) and
+wait up to `busy_timeout_s` for it. WAL mode lets readers proceed while a writer commits. The
+file must be on a local filesystem (WAL needs shared memory; not NFS).
+
+Durability. WAL with `synchronous=NORMAL`: a commit that returned survives a crash or `kill -9`
+of the process; only a power loss or OS crash may lose the last commits (the file stays
+consistent either way).
+
+Artifacts are files under `<artifacts_dir>/<run_id>/<step_id>/<attempt>/<name>`, written to a
+temporary file and renamed into place; their size and sha256 are kept in SQLite, and
+`get_artifact` refuses bytes whose hash does not match.
+
+Datetimes are stored as ISO 8601 text in UTC and read back timezone-aware; a naive datetime
+given to the store is taken to be UTC already.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar, get_args
+
+from engine.errors import PlanError, RunNotFound, StoreError
+from engine.plan import Plan
+from engine.store.base import (
+    ArtifactRef,
+    EventRecord,
+    MemoryEntry,
+    RunRecord,
+    RunStatus,
+    StaleState,
+)
+
+T = TypeVar("T")
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: plans, runs, their events, memory, step claims and artifact refs
+    (
+        """CREATE TABLE plans (
+            hash TEXT PRIMARY KEY, plan_id TEXT NOT NULL, json TEXT NOT NULL,
+            saved_at TEXT NOT NULL)""",
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY, plan_id TEXT NOT NULL, plan_hash TEXT NOT NULL,
+            guide_path TEXT NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL,
+            outcome TEXT, reason TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            version INTEGER NOT NULL, state TEXT NOT NULL, context TEXT NOT NULL,
+            options TEXT NOT NULL)""",
+        "CREATE INDEX runs_newest_first ON runs (created_at DESC)",
+        """CREATE TABLE events (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL, at TEXT NOT NULL, type TEXT NOT NULL, step_id TEXT,
+            attempt INTEGER, data TEXT NOT NULL, PRIMARY KEY (run_id, seq))""",
+        """CREATE TABLE memory (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            key TEXT NOT NULL, value TEXT NOT NULL, step_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL, at TEXT NOT NULL)""",
+        "CREATE INDEX memory_by_run ON memory (run_id, id)",
+        """CREATE TABLE claims (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            step_id TEXT NOT NULL, attempt INTEGER NOT NULL, owner TEXT NOT NULL,
+            claimed_at TEXT NOT NULL, expires_at REAL,
+            PRIMARY KEY (run_id, step_id, attempt))""",
+        """CREATE TABLE artifacts (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            step_id TEXT NOT NULL, attempt INTEGER NOT NULL, name TEXT NOT NULL,
+            size INTEGER NOT NULL, sha256 TEXT NOT NULL, created_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, step_id, attempt, name))""",
+    ),
+)
+"""Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_RUN_STATUSES = frozenset(get_args(RunStatus))
+_RUN_COLUMNS = ("run_id, plan_id, plan_hash, guide_path, title, status, outcome, reason, "
+                "created_at, updated_at, version, state, context, options")
+
+
+class SqliteStore:
+    """The embedded `Store`: `async with SqliteStore(path) as store: ...`."""
+
+    def __init__(self, path: str | Path, *, artifacts_dir: str | Path | None = None,
+                 busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path).expanduser()
+        self.artifacts_dir = (Path(artifacts_dir).expanduser() if artifacts_dir is not None
+                              else self.path.parent / "artifacts")
+        self.busy_timeout_s = busy_timeout_s
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+    async def __aenter__(self) -> SqliteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._executor is not None:
+            return
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mendflow-sqlite")
+        try:
+            await self._run(self._open)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._close)
+        finally:
+            executor.shutdown(wait=True)
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store directory {self.path.parent}: "
+                             f"{exc.strerror}",
+                             hint="Check the path and its permissions (MENDFLOW_DATA_DIR)") from exc
+        # isolation_level=None: no implicit transactions; each write says BEGIN IMMEDIATE.
+        self._conn = sqlite3.connect(self.path, isolation_level=None,
+                                     timeout=self.busy_timeout_s)
+        conn = self._conn
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{self.path}: SQLite refused WAL mode (journal_mode={mode})",
+                             hint="Put the store on a local filesystem")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        self._migrate(conn)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        with _transaction(conn):  # re-read under the write lock: another process may migrate
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has store schema {version}; this Mendflow reads up to "
+                    f"{SCHEMA_VERSION}",
+                    hint="Upgrade Mendflow, or point MENDFLOW_DATA_DIR at another directory")
+            if version == 0 and conn.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+            ).fetchone()[0]:
+                raise StoreError(f"{self.path} is an SQLite database but not a Mendflow store",
+                                 hint="Point MENDFLOW_DATA_DIR (or the store URL) elsewhere")
+            for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn` on the store's thread, translating sqlite3 errors into StoreError."""
+        if self._executor is None:
+            raise StoreError(f"{self!r} is not open", hint="Call `await store.open()` first")
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._translated, fn, args)
+
+    def _translated(self, fn: Callable[..., T], args: Sequence[Any]) -> T:
+        try:
+            if self._conn is None and fn != self._open:
+                raise StoreError(f"{self!r} is closed", hint="Open it again")
+            return fn(*args)
+        except sqlite3.Error as exc:
+            raise self._store_error(exc) from exc
+
+    def _store_error(self, exc: sqlite3.Error) -> StoreError:
+        detail = str(exc) or type(exc).__name__
+        text = detail.lower()
+        if "locked" in text or "busy" in text:
+            return StoreError(
+                f"{self.path}: the store stayed locked by another process for more than "
+                f"{self.busy_timeout_s:g}s", hint="Retry; if it persists, find the process "
+                "holding it (fuser on the file)")
+        if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
+            return StoreError(f"cannot open the store {self.path}: {detail}",
+                              hint="Check the path and its permissions (MENDFLOW_DATA_DIR)")
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+                exc, sqlite3.OperationalError | sqlite3.IntegrityError):
+            return StoreError(
+                f"{self.path} is corrupted or not a Mendflow store ({detail})",
+                hint=f"Move it and any {self.path.name}-wal / -shm files beside it aside "
+                "(e.g. add .corrupt) and rerun to start a new store; the runs in it are lost")
+        return StoreError(f"{self.path}: {detail}")
+
+    def _db(self) -> sqlite3.Connection:
+        assert self._conn is not None  # _translated checked it
+        return self._conn
+
+    # -- plans -----------------------------------------------------------------------------
+
+    async def save_plan(self, plan: Plan) -> str:
+        plan_hash = plan.content_hash()
+        text = plan.to_json(indent=None)
+
+        def save() -> None:
+            self._db().execute("INSERT OR IGNORE INTO plans (hash, plan_id, json, saved_at) "
+                               "VALUES (?, ?, ?, ?)", (plan_hash, plan.id, text, _now_text()))
+        await self._run(save)
+        return plan_hash
+
+    async def load_plan(self, plan_hash: str) -> Plan:
+        def load() -> str | None:
+            row = self._db().execute("SELECT json FROM plans WHERE hash = ?",
+                                     (plan_hash,)).fetchone()
+            return None if row is None else row[0]
+        text = await self._run(load)
+        if text is None:
+            raise StoreError(f"no plan with hash {plan_hash} in {self.path}",
+                             hint="Recompile the guide and start a new run")
+        try:
+            return Plan.from_json(text, file=f"{self.path}#plan/{plan_hash}")
+        except PlanError as exc:
+            raise StoreError(f"the stored plan {plan_hash} cannot be read: {exc.message}",
+                             hint=exc.hint) from exc
+
+    # -- runs ------------------------------------------------------------------------------
+
+    async def create_run(self, record: RunRecord) -> None:
+        row = (record.run_id, record.plan_id, record.plan_hash, record.guide_path, record.title,
+               record.status, record.outcome, record.reason, _time_text(record.created_at),
+               _time_text(record.updated_at), record.version, _dumps(record.state),
+               _dumps(record.context), _dumps(record.options))
+
+        def create() -> None:
+            try:
+                self._db().execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES "
+                                   f"({', '.join('?' * len(row))})", row)
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(f"a run with id {record.run_id!r} already exists",
+                                 hint="Run ids must be unique; generate a new one") from exc
+        await self._run(create)
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        return await self._run(self._get_run, run_id)
+
+    def _get_run(self, run_id: str) -> RunRecord:
+        row = self._db().execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?",
+                                 (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(f"no run {run_id!r} in {self.path}",
+                              hint="`mendflow runs` lists the runs it holds")
+        return _run_record(row)
+
+    async def list_runs(self, *, limit: int = 50) -> list[RunRecord]:
+        if limit <= 0:
+            return []
+
+        def select() -> list[RunRecord]:
+            rows = self._db().execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at "
+                                      "DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
+            return [_run_record(row) for row in rows]
+        return await self._run(select)
+
+    async def commit(
+        self,
+        run_id: str,
+        *,
+        expected_version: int,
+        state: dict[str, Any],
+        status: RunStatus,
+        outcome: str | None = None,
+        reason: str | None = None,
+        events: Sequence[tuple[str, str | None, int | None, dict[str, Any]]] = (),
+        memory: Sequence[MemoryEntry] = (),
+    ) -> RunRecord:
+        if status not in _RUN_STATUSES:
+            raise StoreError(f"unknown run status {status!r}",
+                             hint=f"Use one of {', '.join(sorted(_RUN_STATUSES))}")
+        # Encode everything before the transaction: a value that is not JSON writes nothing.
+        state_text = _dumps(state)
+        event_rows = [(type_, step_id, attempt, _dumps(data))
+                      for type_, step_id, attempt, data in events]
+        memory_rows = [(m.key, _dumps(m.value), m.step_id, m.attempt, _time_text(m.at))
+                       for m in memory]
+
+        def write() -> RunRecord:
+            db = self._db()
+            with _transaction(db):
+                row = db.execute("SELECT version, coalesce((SELECT max(seq) FROM events "
+                                 "WHERE run_id = ?), 0) FROM runs WHERE run_id = ?",
+                                 (run_id, run_id)).fetchone()
+                if row is None:
+                    raise RunNotFound(f"no run {run_id!r} in {self.path}",
+                                      hint="`mendflow runs` lists the runs it holds")
+                version, last_seq = row
+                if version != expected_version:
+                    raise StaleState(
+                        f"run {run_id} is at version {version}, not {expected_version}",
+                        hint="Re-read the run and apply the event to its current state")
+                now = _now_text()
+                db.execute("UPDATE runs SET state = ?, status = ?, outcome = ?, reason = ?, "
+                           "updated_at = ?, version = version + 1 WHERE run_id = ?",
+                           (state_text, status, outcome, reason, now, run_id))
+                db.executemany(
+                    "INSERT INTO events (run_id, seq, at, type, step_id, attempt, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(run_id, last_seq + i, now, *ev) for i, ev in enumerate(event_rows, 1)])
+                db.executemany("INSERT INTO memory (run_id, key, value, step_id, attempt, at) "
+                               "VALUES (?, ?, ?, ?, ?, ?)",
+                               [(run_id, *m) for m in memory_rows])
+                return self._get_run(run_id)
+        return await self._run(write)
+
+    async def events(self, run_id: str, *, after: int = 0) -> list[EventRecord]:
+        def select() -> list[EventRecord]:
+            rows = self._db().execute(
+                "SELECT seq, at, type, step_id, attempt, data FROM events "
+                "WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, after)).fetchall()
+            if not rows:
+                self._get_run(run_id)  # RunNotFound for an unknown run, [] for a quiet one
+            return [EventRecord(seq=seq, at=_parse_time(at), type=type_, step_id=step_id,
+                                attempt=attempt, data=json.loads(data))
+                    for seq, at, type_, step_id, attempt, data in rows]
+        return await self._run(select)
+
+    async def memory(self, run_id: str) -> list[MemoryEntry]:
+        """Every entry written, oldest first; a key written twice appears twice (last wins)."""
+        def select() -> list[MemoryEntry]:
+            rows = self._db().execute(
+                "SELECT key, value, step_id, attempt, at FROM memory WHERE run_id = ? "
+                "ORDER BY id", (run_id,)).fetchall()
+            if not rows:
+                self._get_run(run_id)
+            return [MemoryEntry(key=key, value=json.loads(value), step_id=step_id,
+                                attempt=attempt, at=_parse_time(at))
+                    for key, value, step_id, attempt, at in rows]
+        return await self._run(select)
+
+    # -- exactly-once claims ---------------------------------------------------------------
+
+    async def claim_step(self, run_id: str, step_id: str, attempt: int, owner: str, *,
+                         lease_s: float | None = None) -> bool:
+        def claim() -> bool:
+            db = self._db()
+            with _transaction(db):
+                self._get_run(run_id)
+                now = datetime.now(UTC)
+                expires = None if lease_s is None else now.timestamp() + lease_s
+                held = db.execute("SELECT owner, expires_at FROM claims WHERE run_id = ? AND "
+                                  "step_id = ? AND attempt = ?",
+                                  (run_id, step_id, attempt)).fetchone()
+                if held is not None:
+                    holder, expires_at = held
+                    lapsed = expires_at is not None and expires_at <= now.timestamp()
+                    if holder != owner and not lapsed:
+                        return False
+                db.execute("INSERT OR REPLACE INTO claims (run_id, step_id, attempt, owner, "
+                           "claimed_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                           (run_id, step_id, attempt, owner, _time_text(now), expires))
+                return True
+        return await self._run(claim)
+
+    # -- artifacts -------------------------------------------------------------------------
+
+    def _artifact_path(self, run_id: str, step_id: str, attempt: int, name: str) -> Path:
+        for part in (run_id, step_id, name):
+            if part in ("", ".", "..") or any(c in part for c in "/\\\0"):
+                raise StoreError(f"artifact path part {part!r} is not a plain file name",
+                                 hint="Use names without slashes, NUL or '..'")
+        return self.artifacts_dir / run_id / step_id / str(int(attempt)) / name
+
+    async def put_artifact(self, run_id: str, step_id: str, attempt: int, name: str,
+                           data: bytes) -> ArtifactRef:
+        target = self._artifact_path(run_id, step_id, attempt, name)
+        ref = ArtifactRef(run_id=run_id, step_id=step_id, attempt=attempt, name=name,
+                          size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+        def put() -> ArtifactRef:
+            self._get_run(run_id)
+            try:
+                _write_atomically(target, data)
+            except OSError as exc:
+                raise StoreError(f"cannot write artifact {target}: {exc.strerror}",
+                                 hint="Check free space and permissions of the artifacts "
+                                 "directory") from exc
+            self._db().execute(
+                "INSERT OR REPLACE INTO artifacts (run_id, step_id, attempt, name, size, "
+                "sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, step_id, attempt, name, ref.size, ref.sha256, _now_text()))
+            return ref
+        return await self._run(put)
+
+    async def get_artifact(self, ref: ArtifactRef) -> bytes:
+        source = self._artifact_path(ref.run_id, ref.step_id, ref.attempt, ref.name)
+
+        def get() -> bytes:
+            try:
+                data = source.read_bytes()
+            except FileNotFoundError as exc:
+                raise StoreError(f"artifact {source} is missing",
+                                 hint="It was deleted outside Mendflow; rerun the step") from exc
+            except OSError as exc:
+                raise StoreError(f"cannot read artifact {source}: {exc.strerror}") from exc
+            if len(data) != ref.size or hashlib.sha256(data).hexdigest() != ref.sha256:
+                raise StoreError(f"artifact {source} does not match its recorded sha256 "
+                                 f"{ref.sha256}: it was changed after it was written",
+                                 hint="Do not trust its content; rerun the step to recreate it")
+            return data
+        return await self._run(get)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+class _transaction:
+    """BEGIN IMMEDIATE (take the write lock now, not on first write) ... COMMIT or ROLLBACK."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"cannot store a value that is not JSON: {exc}",
+                         hint="Store only dicts, lists, strings, finite numbers, booleans "
+                         "and None") from exc
+
+
+def _time_text(at: datetime) -> str:
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.isoformat(timespec="microseconds")
+
+
+def _now_text() -> str:
+    return _time_text(datetime.now(UTC))
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _run_record(row: Sequence[Any]) -> RunRecord:
+    (run_id, plan_id, plan_hash, guide_path, title, status, outcome, reason, created_at,
+     updated_at, version, state, context, options) = row
+    return RunRecord(run_id=run_id, plan_id=plan_id, plan_hash=plan_hash,
+                     guide_path=guide_path, title=title, status=status, outcome=outcome,
+                     reason=reason, created_at=_parse_time(created_at),
+                     updated_at=_parse_time(updated_at), version=version,
+                     state=json.loads(state), context=json.loads(context),
+                     options=json.loads(options))

@@ -1,0 +1,389 @@
+"""The store contract: behaviour every `engine.store.base.Store` backend must show.
+
+A backend's test module subclasses `StoreContract` and provides two async fixtures:
+
+- `store`: an opened, empty store;
+- `peer_store`: a second, independently opened handle on the *same* data (another connection,
+  as another process would have), so that races between writers are real, not serialised by
+  one handle;
+
+and overrides `tamper_with_artifact`, which changes an artifact's stored bytes behind the
+store's back (as a disk error or a person with a shell would).
+
+Nothing here may know which backend it runs against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from engine.errors import RunNotFound, StoreError
+from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step, StepKind
+from engine.store.base import ArtifactRef, MemoryEntry, RunRecord, StaleState, Store
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+def make_plan(title: str = "Disk full on a node") -> Plan:
+    return Plan(
+        id="disk-full",
+        title=title,
+        compiler="test/1",
+        source=SourceInfo(path="guides/disk-full.md", sha256="0" * 64),
+        entry="check",
+        steps=[
+            Step(id="check", title="Check disk", kind=StepKind.QUERY, plugin="shell",
+                 params={"pipeline": [["df", "-h"]], "ok_exit_codes": [0]},
+                 writes=["steps.check"], source=Span(start=3, end=5)),
+            Step(id="clean", title="Clean logs", kind=StepKind.COMMAND, plugin="shell",
+                 mutating=True, params={"pipeline": [["rm", "-rf", "/var/log/old"]]},
+                 source=Span(start=7, end=9)),
+            Step(id="done", title="Done", kind=StepKind.END, outcome="resolved",
+                 source=Span(start=11, end=11)),
+        ],
+        edges=[
+            Edge(source="check", target="clean", kind="branch",
+                 condition=Condition(text="disk is over 90% full",
+                                     expr="steps.check.exit_code == 0")),
+            Edge(source="clean", target="done"),
+        ],
+    )
+
+
+def make_run(run_id: str | None = None, *, created_at: datetime = T0,
+             plan_hash: str = "h" * 64) -> RunRecord:
+    return RunRecord(
+        run_id=run_id or uuid.uuid4().hex,
+        plan_id="disk-full",
+        plan_hash=plan_hash,
+        guide_path="guides/disk-full.md",
+        title="Disk full on node-7",
+        created_at=created_at,
+        updated_at=created_at,
+        context={"inputs": {"NODE": "node-7"}, "alert": {"labels": {"sev": "2"}}},
+        options={"dry_run": False},
+    )
+
+
+def assert_same_json(got: Any, want: Any) -> None:
+    """Equal *and* of the same JSON types (1 == 1.0 == True in Python, not in JSON)."""
+    assert type(got) is type(want), (got, want)
+    if isinstance(want, dict):
+        assert got.keys() == want.keys()
+        for key in want:
+            assert_same_json(got[key], want[key])
+    elif isinstance(want, list):
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            assert_same_json(g, w)
+    else:
+        assert got == want
+
+
+async def commit_with_retry(store: Store, run_id: str, *, events: list[Any],
+                            memory: list[MemoryEntry]) -> int:
+    """What the executor does: re-read and re-apply until the compare-and-set lands."""
+    tries = 0
+    while True:
+        tries += 1
+        run = await store.get_run(run_id)
+        await asyncio.sleep(0)  # let the other writers read the same version
+        try:
+            await store.commit(run_id, expected_version=run.version,
+                               state={**run.state, "n": run.state.get("n", 0) + 1},
+                               status="running", events=events, memory=memory)
+            return tries
+        except StaleState:
+            continue
+
+
+class StoreContract:
+    async def tamper_with_artifact(self, store: Store, ref: ArtifactRef) -> None:
+        raise NotImplementedError("a backend's contract tests say how its artifacts are kept")
+
+    # -- runs ------------------------------------------------------------------------------
+
+    async def test_created_run_reads_back_equal(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        got = await store.get_run(run.run_id)
+        assert got == run
+        assert got.created_at.tzinfo is not None
+        assert got.created_at.utcoffset() == timedelta(0)
+
+    async def test_run_ids_are_unique(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        with pytest.raises(StoreError, match=run.run_id):
+            await store.create_run(run)
+
+    async def test_unknown_run_is_run_not_found(self, store: Store) -> None:
+        with pytest.raises(RunNotFound):
+            await store.get_run("no-such-run")
+        with pytest.raises(RunNotFound):
+            await store.commit("no-such-run", expected_version=0, state={}, status="running")
+        with pytest.raises(RunNotFound):
+            await store.events("no-such-run")
+
+    async def test_list_runs_newest_first_and_limited(self, store: Store) -> None:
+        runs = [make_run(f"run-{i}", created_at=T0 + timedelta(minutes=i)) for i in range(5)]
+        for run in [runs[2], runs[0], runs[4], runs[1], runs[3]]:
+            await store.create_run(run)
+        assert [r.run_id for r in await store.list_runs()] == [
+            "run-4", "run-3", "run-2", "run-1", "run-0"]
+        assert [r.run_id for r in await store.list_runs(limit=2)] == ["run-4", "run-3"]
+
+    # -- commit: one compare-and-set transaction -------------------------------------------
+
+    async def test_commit_writes_state_status_events_memory_and_bumps_version(
+            self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        entry = MemoryEntry(key="steps.check", value={"exit_code": 0}, step_id="check",
+                            attempt=1, at=T0)
+        after = await store.commit(
+            run.run_id, expected_version=0, state={"done": ["check"]}, status="succeeded",
+            outcome="resolved", reason="disk cleaned",
+            events=[("step_started", "check", 1, {}), ("step_succeeded", "check", 1, {"x": 1})],
+            memory=[entry])
+        assert after.version == 1
+        assert await store.get_run(run.run_id) == after
+        assert (after.status, after.outcome, after.reason) == ("succeeded", "resolved",
+                                                               "disk cleaned")
+        assert after.state == {"done": ["check"]}
+        assert after.updated_at >= after.created_at
+        assert [(e.type, e.step_id, e.attempt, e.data) for e in await store.events(run.run_id)
+                ] == [("step_started", "check", 1, {}), ("step_succeeded", "check", 1, {"x": 1})]
+        assert await store.memory(run.run_id) == [entry]
+
+    async def test_stale_commit_raises_and_writes_nothing(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        await store.commit(run.run_id, expected_version=0, state={"a": 1}, status="running",
+                           events=[("started", None, None, {})])
+        before = (await store.get_run(run.run_id), await store.events(run.run_id),
+                  await store.memory(run.run_id))
+        # Given a writer that read version 0, when it commits after version 1 was written...
+        with pytest.raises(StaleState):
+            await store.commit(
+                run.run_id, expected_version=0, state={"a": 2}, status="failed",
+                events=[("lost", "x", 1, {})],
+                memory=[MemoryEntry(key="vars.X", value=1, step_id="x", attempt=1, at=T0)])
+        # ...then nothing of it is visible.
+        after = (await store.get_run(run.run_id), await store.events(run.run_id),
+                 await store.memory(run.run_id))
+        assert after == before
+
+    async def test_commit_of_a_value_that_is_not_json_writes_nothing(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        with pytest.raises(StoreError):
+            await store.commit(run.run_id, expected_version=0, state={"ok": 1},
+                               status="running", events=[("e", None, None, {"bad": object()})])
+        with pytest.raises(StoreError):
+            await store.commit(run.run_id, expected_version=0, state={"nan": math.nan},
+                               status="running")
+        assert await store.get_run(run.run_id) == run
+        assert await store.events(run.run_id) == []
+
+    async def test_event_seqs_are_contiguous_from_one_and_filtered_by_after(
+            self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        version = 0
+        for batch in ([("a", None, None, {})], [], [("b", "s", 1, {}), ("c", "s", 2, {})],
+                      [("d", None, None, {"k": "v"})]):
+            version = (await store.commit(run.run_id, expected_version=version, state={},
+                                          status="running", events=batch)).version
+        events = await store.events(run.run_id)
+        assert [(e.seq, e.type) for e in events] == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+        assert all(e.at.utcoffset() == timedelta(0) for e in events)
+        assert [e.seq for e in await store.events(run.run_id, after=2)] == [3, 4]
+        assert await store.events(run.run_id, after=4) == []
+
+    async def test_events_of_runs_are_numbered_separately(self, store: Store) -> None:
+        one, two = make_run(), make_run()
+        for run in (one, two):
+            await store.create_run(run)
+            await store.commit(run.run_id, expected_version=0, state={}, status="running",
+                               events=[("a", None, None, {}), ("b", None, None, {})])
+        assert [e.seq for e in await store.events(two.run_id)] == [1, 2]
+
+    async def test_memory_keeps_json_value_types_and_write_order(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        values: list[Any] = [
+            {"nested": {"list": [1, 2.5, None, True, "x"], "empty": {}}},
+            [0.1, -0.0, 1e300, 3],
+            1.0,
+            7,
+            None,
+            False,
+            "résumé ✓ 🚑 日本語",
+            "",
+        ]
+        entries = [MemoryEntry(key=f"vars.V{i}", value=v, step_id="check", attempt=1,
+                               at=T0 + timedelta(seconds=i)) for i, v in enumerate(values)]
+        # a key written again by a later attempt is kept as a second entry
+        entries.append(MemoryEntry(key="vars.V0", value="again", step_id="check", attempt=2,
+                                   at=T0 + timedelta(seconds=99)))
+        await store.commit(run.run_id, expected_version=0, state={}, status="running",
+                           memory=entries[:4])
+        await store.commit(run.run_id, expected_version=1, state={}, status="running",
+                           memory=entries[4:])
+        got = await store.memory(run.run_id)
+        assert got == entries
+        for g, want in zip(got, entries, strict=True):
+            assert_same_json(g.value, want.value)
+            assert g.at.utcoffset() == timedelta(0)
+
+    async def test_run_context_state_and_options_keep_json_types(self, store: Store) -> None:
+        run = make_run().model_copy(update={"context": {"alert": {"value": 1.0, "n": 1}}})
+        await store.create_run(run)
+        await store.commit(run.run_id, expected_version=0,
+                           state={"f": 2.0, "i": 2, "u": "ü", "l": [None]}, status="running")
+        got = await store.get_run(run.run_id)
+        assert_same_json(got.context, {"alert": {"value": 1.0, "n": 1}})
+        assert_same_json(got.state, {"f": 2.0, "i": 2, "u": "ü", "l": [None]})
+
+    async def test_concurrent_commits_with_retry_all_land_exactly_once(
+            self, store: Store, peer_store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        writers = 20
+        # Given 20 tasks on two handles, each committing one event and one memory entry...
+        tries = await asyncio.gather(*(
+            commit_with_retry(
+                (store, peer_store)[i % 2], run.run_id,
+                events=[("tick", None, None, {"writer": i})],
+                memory=[MemoryEntry(key=f"vars.W{i}", value=i, step_id="w", attempt=1,
+                                    at=T0)])
+            for i in range(writers)))
+        # ...then each landed once: no lost update, no duplicate.
+        final = await store.get_run(run.run_id)
+        assert final.version == writers
+        assert final.state == {"n": writers}
+        events = await store.events(run.run_id)
+        assert [e.seq for e in events] == list(range(1, writers + 1))
+        assert sorted(e.data["writer"] for e in events) == list(range(writers))
+        assert sorted(m.value for m in await store.memory(run.run_id)) == list(range(writers))
+        assert sum(tries) > writers  # the race was real: some writers had to retry
+
+    # -- plans -----------------------------------------------------------------------------
+
+    async def test_plan_round_trips_by_content_hash(self, store: Store) -> None:
+        plan = make_plan()
+        plan_hash = await store.save_plan(plan)
+        assert plan_hash == plan.content_hash()
+        loaded = await store.load_plan(plan_hash)
+        assert loaded == plan
+        assert loaded.content_hash() == plan_hash
+        assert await store.save_plan(plan) == plan_hash  # saving again is harmless
+
+    async def test_different_plans_are_kept_apart(self, store: Store) -> None:
+        one, two = make_plan("One"), make_plan("Two")
+        h1, h2 = await store.save_plan(one), await store.save_plan(two)
+        assert h1 != h2
+        assert (await store.load_plan(h1)).title == "One"
+        assert (await store.load_plan(h2)).title == "Two"
+
+    async def test_unknown_plan_hash_is_a_store_error(self, store: Store) -> None:
+        with pytest.raises(StoreError, match="f" * 64):
+            await store.load_plan("f" * 64)
+
+    # -- claims ----------------------------------------------------------------------------
+
+    async def test_claim_is_granted_exactly_once_among_concurrent_claimers(
+            self, store: Store, peer_store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        granted = await asyncio.gather(*(
+            (store, peer_store)[i % 2].claim_step(run.run_id, "clean", 1, f"worker-{i}")
+            for i in range(50)))
+        assert granted.count(True) == 1
+
+    async def test_each_attempt_is_claimed_separately(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        assert await store.claim_step(run.run_id, "clean", 1, "a")
+        assert await store.claim_step(run.run_id, "clean", 2, "b")
+        assert await store.claim_step(run.run_id, "check", 1, "b")
+        assert not await store.claim_step(run.run_id, "clean", 1, "b")
+
+    async def test_claim_is_reentrant_for_its_owner(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        assert await store.claim_step(run.run_id, "clean", 1, "worker-a")
+        assert await store.claim_step(run.run_id, "clean", 1, "worker-a")  # resume
+        assert not await store.claim_step(run.run_id, "clean", 1, "worker-b")
+
+    async def test_claim_without_lease_never_lapses(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        assert await store.claim_step(run.run_id, "clean", 1, "a")
+        await asyncio.sleep(0.2)
+        assert not await store.claim_step(run.run_id, "clean", 1, "b", lease_s=0.01)
+
+    async def test_expired_lease_may_be_taken_by_another_owner(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        assert await store.claim_step(run.run_id, "clean", 1, "a", lease_s=0.2)
+        assert not await store.claim_step(run.run_id, "clean", 1, "b")  # lease still held
+        await asyncio.sleep(0.3)
+        assert await store.claim_step(run.run_id, "clean", 1, "b")  # a is presumed dead
+        assert not await store.claim_step(run.run_id, "clean", 1, "a", lease_s=0.2)
+
+    async def test_owner_renews_its_lease_by_claiming_again(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        assert await store.claim_step(run.run_id, "clean", 1, "a", lease_s=0.3)
+        await asyncio.sleep(0.2)
+        assert await store.claim_step(run.run_id, "clean", 1, "a", lease_s=0.3)
+        await asyncio.sleep(0.2)  # 0.4s after the first claim, 0.2s after the renewal
+        assert not await store.claim_step(run.run_id, "clean", 1, "b")
+
+    async def test_claim_on_unknown_run_is_run_not_found(self, store: Store) -> None:
+        with pytest.raises(RunNotFound):
+            await store.claim_step("no-such-run", "clean", 1, "a")
+
+    # -- artifacts -------------------------------------------------------------------------
+
+    async def test_artifact_round_trips(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        data = bytes(range(256)) * 100
+        ref = await store.put_artifact(run.run_id, "check", 1, "stdout.txt", data)
+        assert (ref.size, ref.name, ref.attempt) == (len(data), "stdout.txt", 1)
+        assert await store.get_artifact(ref) == data
+        empty = await store.put_artifact(run.run_id, "check", 2, "stdout.txt", b"")
+        assert await store.get_artifact(empty) == b""
+        assert await store.get_artifact(ref) == data  # attempt 2 did not overwrite attempt 1
+
+    async def test_tampered_artifact_is_refused(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        ref = await store.put_artifact(run.run_id, "check", 1, "out", b"the real bytes")
+        await self.tamper_with_artifact(store, ref)
+        with pytest.raises(StoreError):
+            await store.get_artifact(ref)
+
+    async def test_artifact_ref_with_wrong_hash_is_refused(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        ref = await store.put_artifact(run.run_id, "check", 1, "out", b"the real bytes")
+        forged = ArtifactRef(**{**ref.model_dump(), "sha256": "0" * 64})
+        with pytest.raises(StoreError):
+            await store.get_artifact(forged)
+
+    async def test_artifact_name_cannot_escape_its_directory(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        for name in ("../../escape", "a/b", "..", ""):
+            with pytest.raises(StoreError):
+                await store.put_artifact(run.run_id, "check", 1, name, b"x")

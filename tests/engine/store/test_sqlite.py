@@ -1,0 +1,288 @@
+"""The SQLite store: the store contract, plus what only an embedded file store can get wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sqlite3
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from engine.errors import ConfigError, StoreError
+from engine.store import SqliteStore, open_store
+from engine.store.base import ArtifactRef, MemoryEntry, Store
+from engine.store.sqlite import SCHEMA_VERSION
+from tests.engine.store.contract import T0, StoreContract, make_plan, make_run
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+class TestSqliteStoreContract(StoreContract):
+    @pytest.fixture
+    async def store(self, tmp_path: Path) -> AsyncIterator[SqliteStore]:
+        async with SqliteStore(tmp_path / "mendflow.sqlite3") as store:
+            yield store
+
+    @pytest.fixture
+    async def peer_store(self, store: SqliteStore) -> AsyncIterator[SqliteStore]:
+        async with SqliteStore(store.path, artifacts_dir=store.artifacts_dir) as peer:
+            yield peer
+
+    async def tamper_with_artifact(self, store: Store, ref: ArtifactRef) -> None:
+        assert isinstance(store, SqliteStore)
+        path = store.artifacts_dir / ref.run_id / ref.step_id / str(ref.attempt) / ref.name
+        path.write_bytes(path.read_bytes().replace(b"real", b"fake"))
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+async def test_artifacts_are_files_beside_the_store(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "db" / "m.sqlite3") as store:
+        run = make_run("r1")
+        await store.create_run(run)
+        await store.put_artifact("r1", "check", 2, "stdout.txt", b"hello")
+    assert (tmp_path / "db" / "artifacts" / "r1" / "check" / "2" / "stdout.txt").read_bytes() \
+        == b"hello"
+    # no temporary file is left behind by the atomic write
+    assert [p.name for p in (tmp_path / "db" / "artifacts" / "r1" / "check" / "2").iterdir()] \
+        == ["stdout.txt"]
+
+
+async def test_reopened_store_keeps_everything(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    plan = make_plan()
+    entry = MemoryEntry(key="vars.X", value={"a": [1.5]}, step_id="check", attempt=1, at=T0)
+    async with SqliteStore(path) as store:
+        plan_hash = await store.save_plan(plan)
+        await store.create_run(make_run("r1", plan_hash=plan_hash))
+        committed = await store.commit("r1", expected_version=0, state={"s": 1},
+                                       status="interrupted", reason="worker died",
+                                       events=[("started", None, None, {"k": "ü"})],
+                                       memory=[entry])
+        ref = await store.put_artifact("r1", "check", 1, "out", b"bytes")
+        assert await store.claim_step("r1", "clean", 1, "worker-a")
+
+    async with SqliteStore(path) as again:
+        assert await again.get_run("r1") == committed
+        assert await again.load_plan(plan_hash) == plan
+        assert [e.data for e in await again.events("r1")] == [{"k": "ü"}]
+        assert await again.memory("r1") == [entry]
+        assert await again.get_artifact(ref) == b"bytes"
+        assert not await again.claim_step("r1", "clean", 1, "worker-b")
+
+
+async def test_closed_store_says_so(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "m.sqlite3")
+    with pytest.raises(StoreError, match="not open"):
+        await store.list_runs()
+    await store.open()
+    await store.close()
+    await store.close()  # closing twice is harmless
+    with pytest.raises(StoreError, match="not open"):
+        await store.get_run("x")
+
+
+# -- schema and migrations -----------------------------------------------------------------
+
+
+def _schema(path: Path) -> tuple[int, list[tuple[str, str]]]:
+    with sqlite3.connect(path) as conn:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        objects = conn.execute("SELECT type, name FROM sqlite_master ORDER BY name").fetchall()
+    return version, objects
+
+
+async def test_migrations_are_applied_once_and_reopening_changes_nothing(
+        tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    async with SqliteStore(path) as store:
+        await store.create_run(make_run("r1"))
+    first = _schema(path)
+    assert first[0] == SCHEMA_VERSION
+    assert ("table", "runs") in first[1]
+    async with SqliteStore(path):
+        pass
+    assert _schema(path) == first
+
+
+async def test_stores_opening_a_new_file_at_once_migrate_it_once(tmp_path: Path) -> None:
+    stores = [SqliteStore(tmp_path / "m.sqlite3") for _ in range(4)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        await stores[0].create_run(make_run("r1"))
+        assert [r.run_id for r in await stores[3].list_runs()] == ["r1"]
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+    assert _schema(tmp_path / "m.sqlite3")[0] == SCHEMA_VERSION
+
+
+async def test_store_written_by_a_newer_mendflow_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    async with SqliteStore(path):
+        pass
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="Upgrade Mendflow"):
+        await SqliteStore(path).open()
+
+
+async def test_another_apps_database_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE runs (id INTEGER)")
+    with pytest.raises(StoreError, match="not a Mendflow store"):
+        await SqliteStore(path).open()
+    assert _schema(path) == (0, [("table", "runs")])
+
+
+# -- corruption ----------------------------------------------------------------------------
+
+
+def _random_bytes(path: Path) -> None:
+    path.write_bytes(bytes((i * 7919 + 13) % 256 for i in range(8192)))
+
+
+def _text(path: Path) -> None:
+    path.write_text("this is my shopping list\n")
+
+
+def _truncated(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode = DELETE")  # no WAL: all bytes in the main file
+        conn.execute("CREATE TABLE t (x TEXT)")
+        conn.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 200)
+    conn.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+@pytest.mark.parametrize("damage", [_random_bytes, _text, _truncated])
+async def test_corrupted_file_is_a_store_error_that_says_what_to_do(
+        tmp_path: Path, damage) -> None:
+    path = tmp_path / "m.sqlite3"
+    damage(path)
+    with pytest.raises(StoreError) as caught:
+        async with SqliteStore(path) as store:
+            await store.list_runs()
+    message = str(caught.value)
+    assert str(path) in message
+    assert "aside" in message and "lost" in message
+    assert not isinstance(caught.value.__cause__, StoreError)  # translated from sqlite3
+
+
+async def test_unwritable_location_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match="cannot create the store directory"):
+        await SqliteStore(blocker / "sub" / "m.sqlite3").open()
+
+
+# -- other processes -----------------------------------------------------------------------
+
+
+async def _python(code: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", textwrap.dedent(code), cwd=REPO,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.slow
+async def test_another_process_reads_and_writes_while_this_one_has_it_open(
+        tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    async with SqliteStore(path) as store:
+        await store.create_run(make_run("r1"))
+        await store.commit("r1", expected_version=0, state={}, status="running",
+                           events=[("started", None, None, {})])
+        # Given this process keeps the store open, when `mendflow runs` runs elsewhere...
+        code, out, err = await _python(f"""
+            import asyncio, json
+            from engine.store import SqliteStore
+            async def main():
+                async with SqliteStore({str(path)!r}) as store:
+                    runs = await store.list_runs()
+                    print(json.dumps([[r.run_id, r.version] for r in runs]))
+                    await store.commit("r1", expected_version=1, state={{}}, status="running",
+                                       events=[("from-the-other-process", None, None, {{}})])
+            asyncio.run(main())
+        """)
+        assert code == 0, err
+        assert json.loads(out) == [["r1", 1]]
+        # ...then its writes are visible here too.
+        assert (await store.get_run("r1")).version == 2
+        assert [e.type for e in await store.events("r1")] == ["started",
+                                                              "from-the-other-process"]
+
+
+@pytest.mark.slow
+async def test_commit_survives_the_process_being_killed(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    code, _, err = await _python(f"""
+        import asyncio, os, signal
+        from datetime import UTC, datetime
+        from engine.store import RunRecord, SqliteStore
+        async def main():
+            store = SqliteStore({str(path)!r})
+            await store.open()
+            now = datetime.now(UTC)
+            await store.create_run(RunRecord(run_id="r1", plan_id="p", plan_hash="h",
+                                             guide_path="g.md", created_at=now, updated_at=now))
+            await store.commit("r1", expected_version=0, state={{"x": 1}}, status="running")
+            os.kill(os.getpid(), signal.SIGKILL)  # no close, no checkpoint
+        asyncio.run(main())
+    """)
+    assert code == -signal.SIGKILL, err
+    async with SqliteStore(path) as store:
+        run = await store.get_run("r1")
+    assert (run.version, run.state) == (1, {"x": 1})
+
+
+# -- open_store ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("sqlite:////abs/dir/m.sqlite3", Path("/abs/dir/m.sqlite3")),
+    ("sqlite:///rel/m.sqlite3", Path("rel/m.sqlite3")),
+    ("/abs/dir/m.sqlite3", Path("/abs/dir/m.sqlite3")),
+    (Path("/abs/dir/m.sqlite3"), Path("/abs/dir/m.sqlite3")),
+])
+def test_open_store_gives_sqlite_with_artifacts_beside_it(target, expected: Path) -> None:
+    store = open_store(target)
+    assert isinstance(store, SqliteStore)
+    assert store.path == expected
+    assert store.artifacts_dir == expected.parent / "artifacts"
+
+
+def test_open_store_takes_an_artifacts_dir(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "m.sqlite3", artifacts_dir=tmp_path / "blobs")
+    assert isinstance(store, SqliteStore)
+    assert store.artifacts_dir == tmp_path / "blobs"
+
+
+async def test_open_store_result_is_usable(tmp_path: Path) -> None:
+    async with open_store(f"sqlite:///{tmp_path}/m.sqlite3") as store:  # type: ignore[attr-defined]
+        await store.create_run(make_run("r1"))
+        assert [r.run_id for r in await store.list_runs()] == ["r1"]
+    assert (tmp_path / "m.sqlite3").exists()
+
+
+@pytest.mark.parametrize("url", ["postgresql://u@db/mendflow", "postgres://db/x",
+                                 "postgresql+asyncpg://db/x"])
+def test_postgresql_store_is_not_available_yet(url: str) -> None:
+    with pytest.raises(ConfigError, match="PostgreSQL store is not available yet"):
+        open_store(url)
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:",
+                                 "redis://localhost"])
+def test_store_url_without_a_usable_file_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError):
+        open_store(url)
