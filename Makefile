@@ -1,0 +1,30 @@
+# Two commands on a fresh machine:
+#   make demo   runs the main job (a real triage of this Linux host) on the embedded default
+#   make test   runs the whole test suite (installs what it needs, starts missing services)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: demo test bench lint-guides clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/mendflow run guides/sre/linux-host-triage.md --yes
+
+test: $(STAMP)
+	bash scripts/ensure-system.sh
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint-guides: $(STAMP)
+	$(VENV)/bin/mendflow lint guides
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,78 @@
+"""The shape of the house, asserted so it cannot drift (see ../shared/STYLE.md).
+
+Dependencies point one way (worker -> plugins -> engine), and each third-party library lives
+behind the one module that translates its errors.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("engine", "plugins", "worker")
+
+# library -> the only modules (path prefixes) allowed to import it
+ONLY_IMPORTERS = {
+    "jinja2": ("engine/runtime/templating.py",),
+    "networkx": ("engine/compile/validate.py",),
+    "typer": ("engine/cli.py",),
+    "rich": ("engine/cli.py",),
+    "langgraph": ("engine/compile/llm",),
+    "asyncpg": ("engine/store/postgres.py", "plugins/sql.py"),
+    "celery": ("worker/",),
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def _sources() -> list[Path]:
+    return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
+
+
+def test_each_library_has_one_importer() -> None:
+    offenders = []
+    for path in _sources():
+        rel = path.relative_to(ROOT).as_posix()
+        for lib in _imports(path) & set(ONLY_IMPORTERS):
+            if not rel.startswith(ONLY_IMPORTERS[lib]):
+                offenders.append(f"{rel} imports {lib}")
+    assert offenders == []
+
+
+def test_engine_imports_neither_plugins_nor_worker() -> None:
+    offenders = [
+        f"{p.relative_to(ROOT)} imports {lib}"
+        for p in sorted((ROOT / "engine").rglob("*.py"))
+        for lib in _imports(p) & {"plugins", "worker"}
+    ]
+    assert offenders == []
+
+
+def test_plugins_do_not_import_worker() -> None:
+    offenders = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "plugins").rglob("*.py"))
+                 if "worker" in _imports(p)]
+    assert offenders == []
+
+
+def test_import_linter_layers_contract() -> None:
+    exe = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    if not Path(exe).exists():
+        pytest.skip("import-linter is not installed (pip install -e '.[dev]')")
+    proc = subprocess.run([exe, "--config", str(ROOT / "pyproject.toml")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
