@@ -87,7 +87,8 @@ _COMMANDS = (
 _PROMPT = re.compile(r"^\s*(?:\[[^\]\n]*\]\s*|[\w.@~:/-]+)?\$\s+")
 _ROLE_WORDS = {
     "diagnosis": re.compile(r"^(diagnos|troubleshoot|investigat|debug|triage|verification"
-                            r"|how to (check|investigate|diagnose))", re.I),
+                            r"|(possible |pre-?)?checks\b|identify|data gathering|gather|how to (check|investigate"
+                            r"|diagnose|debug|identify))", re.I),
     "mitigation": re.compile(r"^(mitigat|remediat|resolution|resolv|fix|recover|workaround"
                              r"|solution|repair|how to (fix|resolve|mitigate))", re.I),
     "about": re.compile(r"^(meaning|impact|summary|overview|description|background|about"
@@ -240,6 +241,13 @@ def looks_like_output(text: str) -> bool:
     return stamped >= max(1, len(lines) // 2)
 
 
+def _looks_like_logs(text: str) -> bool:
+    """Stricter than `looks_like_output`: a timestamp alone may be a command's argument."""
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    return bool(lines) and (_TABLE_HEADER.match(lines[0]) is not None or sum(
+        1 for ln in lines if _LOG_LEVEL.search(ln)) >= max(1, len(lines) // 2))
+
+
 def sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z`])", text) if s.strip()]
 
@@ -259,7 +267,8 @@ def is_step(ctx: Context, el: Element) -> bool:
 _VAGUE = re.compile(
     r"\b(high(er)?|low(er)?|too (many|much|few|long|high|low|slow)|a lot of|lots of|large|huge"
     r"|slow(ly)?|recently|excessive(ly)?|elevated|significant(ly)?)\b", re.I)
-_CONDITION = re.compile(r"\b(if|when|whether|unless|until|exceeds?)\b", re.I)
+_DECISION = re.compile(r"\W*(?:if|when|whenever|unless|once)\b(.*?)(?:,|\bthen\b|:|$)", re.I)
+"""The condition clause of a decision sentence: 'If <clause>, do ...'."""
 
 
 @_rule(("MF101", "clarity", "warning",
@@ -269,9 +278,10 @@ def vague_threshold(ctx: Context) -> Iterator[tuple[str, Element | int, str, str
         if not is_step(ctx, el):
             continue
         for sent in sentences(el.text):
-            if not _CONDITION.search(sent) or re.search(r"\d|`", sent):
+            cond = _DECISION.match(sent)
+            if not cond or re.search(r"\d|`|\balert\b", cond.group(1), re.I):
                 continue
-            m = _VAGUE.search(sent)
+            m = _VAGUE.search(cond.group(1))
             if m:
                 word = m.group(0)
                 yield ("MF101", el, f"condition uses '{word}' with no threshold: "
@@ -282,8 +292,7 @@ def vague_threshold(ctx: Context) -> Iterator[tuple[str, Element | int, str, str
 
 
 _PRONOUN_SUBJECT = re.compile(
-    r"^(It|They|This|That|These|Those)\s+(should|must|needs? to|has to|have to|can|could|will"
-    r"|may|might)\b")
+    r"^(It|They|This|That|These|Those)\s+(should|must|needs? to|has to|have to)\b")
 
 
 @_rule(("MF102", "clarity", "info", "A step's subject is a pronoun ('It should be ...')."))
@@ -345,7 +354,9 @@ _ACTION_WORD = re.compile(
     r"\b(run|check|restart|delete|escalate|contact|page|see|go|skip|follow|continue|proceed|"
     r"open|create|scale|increase|decrease|remove|stop|start|use|try|apply|rollback|roll back|"
     r"revert|drain|cordon|reboot|investigate|review|ask|notify|wait|retry|file|raise|consult|"
-    r"refer|reach out|verify|ensure|make sure|inspect|look|set|update|fix|resolve|move|add)\b",
+    r"refer|reach out|verify|ensure|make sure|inspect|look|set|update|fix|resolve|move|add|"
+    r"send|post|announce|kill|terminate|purge|consider|tell|ping|means?|points? to|indicates?|"
+    r"suggests?|likely|probably|need|must|should)\b",
     re.I)
 
 
@@ -359,7 +370,7 @@ def if_without_action(ctx: Context) -> Iterator[tuple[str, Element | int, str, s
             if not m:
                 continue
             rest = m.group(2)
-            if re.search(r",|\bthen\b|:\s*\S", rest) or _ACTION_WORD.search(rest):
+            if re.search(r",|\bthen\b|:", rest) or _ACTION_WORD.search(rest):
                 continue
             yield ("MF201", el, f"\"{_clip(sent)}\" says when but not what to do",
                    "Finish the sentence with the action, e.g. 'If the pod is Pending, "
@@ -396,19 +407,23 @@ _STEP_JUMP = re.compile(
     r"(?:to|from|with)\s+step\s+(\d+)", re.I)
 _SECTION_JUMP = re.compile(
     r"\b(?:skip|go|jump|proceed|continue|move)\s+(?:directly\s+)?to\s+(?:the\s+)?"
-    r"[\"'“]?([A-Z][\w -]{2,40}?)[\"'”]?\s+section\b")
+    r"[\"'“]?((?:Diagnos|Mitigat|Troubleshoot|Resolution|Remediat|Verif|Escalat|Meaning|Impact"
+    r"|Rollback|Recover)[\w -]{0,30}?)[\"'”]?(?:\s+section\b|\s*[.,;:]|$)")
 
 
 @_rule(("MF203", "control_flow", "error",
         "A jump to an anchor, step number or section that does not exist."))
 def missing_jump_target(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
     anchors = ctx.guide.anchors()
+    known = {_loose(a) for a in anchors} | {
+        _loose(m) for el in ctx.elements if el.kind == "html"
+        for m in re.findall(r"\b(?:name|id)=[\"']([^\"']+)", el.text)}
     titles = {h.text.strip().lower() for h in ctx.guide.headings()}
     for el in ctx.elements:
         for link in el.links:
             if link.href.startswith("#") and len(link.href) > 1:
                 target = link.href[1:]
-                if target not in anchors and target.lower() not in anchors:
+                if _loose(target) not in known:
                     near = _closest(target, list(anchors))
                     yield ("MF203", el, f"link '{link.text}' jumps to missing anchor "
                            f"'#{target}'",
@@ -426,6 +441,11 @@ def missing_jump_target(ctx: Context) -> Iterator[tuple[str, Element | int, str,
             if name.lower() not in titles and slugify(name) not in anchors:
                 yield ("MF203", el, f"'{m.group(0)}' but there is no '{name}' heading",
                        f"Add a '## {name}' heading or correct the section name")
+
+
+def _loose(anchor: str) -> str:
+    """Anchor compared the way GitHub and GitLab both resolve it (they differ on '-', '_')."""
+    return re.sub(r"[^a-z0-9]", "", anchor.lower())
 
 
 def _last_step_number(ctx: Context, el: Element) -> int | None:
@@ -485,12 +505,10 @@ def unreachable_steps(ctx: Context) -> Iterator[tuple[str, Element | int, str, s
 # -- 3. data flow ---------------------------------------------------------------------------
 
 _VAR_USE = re.compile(r"(?<![\\$])\$\{?([A-Za-z_][A-Za-z0-9_]*)")
-_VAR_SET = re.compile(
-    r"(?:^|[;&|(`]\s*|\b(?:export|local|declare|readonly|do|then)\s+(?:-\w+\s+)*)"
-    r"([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=")
+_VAR_SET = re.compile(r"(?:^|(?<=[\s;&|(`]))([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=")
 _VAR_LOOP = re.compile(r"\b(?:for|select)\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b")
 _VAR_READ = re.compile(r"\bread\s+(?:-\w+\s+)*((?:[A-Za-z_][A-Za-z0-9_]*\s*)+)")
-_EXPORT = re.compile(r"\bexport\s+([A-Za-z_][A-Za-z0-9_]*)=")
+_EXPORT = re.compile(r"\bexport\s+([A-Za-z_][A-Za-z0-9_]*)=[\"']?(?:\$\(|`)")
 _PLACEHOLDER = re.compile(r"(?<![<\w])<([A-Za-z][\w.:-]*(?: [\w.:-]+){0,3})>(?!>)")
 _SINGLE_QUOTED = re.compile(r"'[^']*'")
 _ENV = set(
@@ -514,10 +532,14 @@ def _defined(ctx: Context) -> set[str]:
     return names
 
 
-def _explained(ctx: Context, name: str) -> bool:
+def _explained(ctx: Context, name: str, *, placeholder: bool) -> bool:
     inputs = {i.name.lower() for i in ctx.guide.front.inputs}
     if name.lower() in inputs:
         return True
+    if placeholder:
+        return f"<{name}>" in ctx.prose
+    if name.islower():
+        return f"${name}" in ctx.prose or f"`{name}`" in ctx.prose
     return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", ctx.prose) is not None
 
 
@@ -539,7 +561,10 @@ def value_never_obtained(ctx: Context) -> Iterator[tuple[str, Element | int, str
     reported: set[str] = set()
 
     def judge(token: str, name: str) -> bool:
-        if name in defined or token in reported or _explained(ctx, name):
+        placeholder = token.startswith("<")
+        if (not placeholder and name in defined) or token in reported:
+            return False
+        if _explained(ctx, name, placeholder=placeholder):
             return False
         reported.add(token)
         return True
@@ -563,7 +588,8 @@ def _obtain_hint(token: str, name: str) -> str:
             f"{token} comes from (e.g. the alert's labels)")
 
 
-@_rule(("MF303", "data_flow", "info", "A variable is exported but nothing uses it."))
+@_rule(("MF303", "data_flow", "info",
+        "A value is captured (`export X=$(...)`) but no command uses it."))
 def exported_unused(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
     used: set[str] = set()
     exports: list[tuple[str, Command]] = []
@@ -620,17 +646,18 @@ def untagged_block(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]
 _SOURCE_WORDS = re.compile(
     r"\b(prometheus|thanos|grafana|mimir|victoria\w*|datasource|data source|database|postgres"
     r"\w*|psql|mysql|replica|primary|clickhouse|console|explore|db|dashboard|metrics|elastic"
-    r"\w*|kibana|bigquery|redis|sentry|loki|logs?)\b", re.I)
+    r"\w*|kibana|bigquery|redis|sentry|loki|logs?|pg_\w+|gitlab-\w+|rails)\b", re.I)
 
 
 @_rule(("MF402", "query", "warning",
         "A query does not say which data source (Prometheus, database) it runs against."))
 def query_without_source(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    reported: set[str] = set()  # once per query language: the fix is usually one sentence
     for el in ctx.elements:
         if el.kind != "code":
             continue
         kind = _block_kind(el)
-        if kind not in ("promql", "sql"):
+        if kind not in ("promql", "sql") or kind in reported:
             continue
         near = [el.text] if kind == "sql" and "psql" in el.text else []
         near += [h.text for h in ctx.guide.section_path(el)]
@@ -643,6 +670,7 @@ def query_without_source(ctx: Context) -> Iterator[tuple[str, Element | int, str
             continue
         example = ("'In Thanos (https://thanos.example/), run:'" if kind == "promql"
                    else "'On the primary database (`gitlab-psql`), run:'")
+        reported.add(kind)
         yield ("MF402", el, f"{kind} query with no data source said",
                f"Say where it runs just before the block, e.g. {example}, or name a data "
                "source configured in Mendflow's settings")
@@ -765,7 +793,10 @@ def missing_section(ctx: Context) -> Iterator[tuple[str, Element | int, str, str
     heads = ctx.guide.headings()
     have = {role for h in heads for role in ("diagnosis", "mitigation", "about")
             if _ROLE_WORDS[role].match(h.text.strip())}
-    if not ({"diagnosis", "mitigation"} & have) or {"diagnosis", "mitigation"} <= have:
+    alert_shaped = any(_ALERT_SECTION.match(h.text.strip()) for h in heads)
+    if not alert_shaped or not {"diagnosis", "mitigation"} & have:
+        return
+    if {"diagnosis", "mitigation"} <= have:
         return
     missing = "Mitigation" if "diagnosis" in have else "Diagnosis"
     where: Element | int = heads[0] if heads else 1
@@ -774,6 +805,8 @@ def missing_section(ctx: Context) -> Iterator[tuple[str, Element | int, str, str
                " saying what to do once the cause is known" if missing == "Mitigation"
                else " saying how to find the cause before acting"))
 
+
+_ALERT_SECTION = re.compile(r"^(meaning|impact|symptoms?)\s*$", re.I)
 
 LONG_STEP_LINES = 25
 """A list item longer than this (code blocks not counted) is several steps in one."""
@@ -814,9 +847,10 @@ def unmarked_output(ctx: Context) -> Iterator[tuple[str, Element | int, str, str
             continue
         first = next((ln for ln in el.text.split("\n") if ln.strip()), "")
         untagged_output = el.lang is None and _block_kind(el) == "output"
-        shell_output = (el.lang in SHELL_LANGS and el.lang != "console"
+        shell_output = (el.lang in SHELL_LANGS and el.lang != "console" and first
                         and not any(_PROMPT.match(ln) for ln in el.text.split("\n"))
-                        and looks_like_output(el.text) and first.split()[0] not in _COMMANDS)
+                        and _looks_like_logs(el.text) and "/" not in first.split()[0]
+                        and first.split()[0] not in _COMMANDS)
         if untagged_output or shell_output:
             yield ("MF505", el, "this block looks like sample output but "
                    + ("has no tag" if untagged_output else f"is tagged '{el.lang}'"),
