@@ -1,0 +1,181 @@
+"""The prometheus plugin against a real Prometheus, backfilled with two hours of requests."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from engine.errors import PluginError, StepFailed
+from engine.plugins import StepContext, parse_params
+from plugins.prometheus import PrometheusPlugin, parse_duration, parse_time
+from tests.support.prometheus import (  # noqa: F401  (fixtures)
+    PrometheusServer,
+    free_port,
+    openmetrics_document,
+    prometheus_binary,
+    prometheus_factory,
+    rising_counter,
+    start_prometheus,
+)
+
+PASSWORD = "planted-S3cret!"
+
+
+@pytest.fixture(scope="module")
+def prom(prometheus_binary, tmp_path_factory) -> Iterator[PrometheusServer]:  # noqa: F811
+    # 500s rise at 0.5/s and 200s at 10/s over the last two hours
+    doc = openmetrics_document({"http_requests": ("counter", [
+        *rising_counter("http_requests_total", {"code": "500", "job": "api"}, per_second=0.5),
+        *rising_counter("http_requests_total", {"code": "200", "job": "api"}, per_second=10),
+    ])})
+    server = start_prometheus(tmp_path_factory.mktemp("prom"), openmetrics=doc)
+    yield server
+    server.stop()
+
+
+def ctx(url: str, *, deadline_s: float = 10.0, secrets: dict | None = None) -> StepContext:
+    return StepContext(run_id="r1", step_id="error_rate", attempt=1, idempotency_key="k",
+                       deadline_s=deadline_s,
+                       data_source={"type": "prometheus", "url": url, "secrets": secrets or {}})
+
+
+async def query(url: str, **params):
+    plugin = PrometheusPlugin()
+    return await plugin.run(params=parse_params(PrometheusPlugin, params), ctx=ctx(url))
+
+
+async def test_instant_query_gives_a_single_value_a_condition_can_test(prom) -> None:
+    result = await query(prom.url, query='sum(rate(http_requests_total{code="500"}[5m]))')
+    assert result.outputs["value"] == pytest.approx(0.5, rel=0.01)
+    assert result.outputs["value"] > 0.05
+    assert result.outputs["count"] == 1
+
+
+async def test_instant_query_by_label_gives_values_by_label(prom) -> None:
+    result = await query(prom.url, query="sum by (code) (rate(http_requests_total[5m]))")
+    out = result.outputs
+    assert out["count"] == 2 and out["value"] is None
+    assert out["values_by"]['{code="500"}'] == pytest.approx(0.5, rel=0.01)
+    assert out["series"][0]["labels"] == {"code": "200"}  # the largest first
+
+
+async def test_instant_query_at_a_past_time(prom) -> None:
+    result = await query(prom.url, query='http_requests_total{code="500"}', time="90m")
+    # Half an hour into the series, the counter stood at about 1800s * 0.5
+    assert result.outputs["value"] == pytest.approx(1800 * 0.5, rel=0.02)
+
+
+async def test_range_query_summarizes_series_and_keeps_samples_as_artifact(prom) -> None:
+    result = await query(prom.url, query='rate(http_requests_total{code="500"}[5m])',
+                         type="range", start="1h", end="now", step="1m")
+    out = result.outputs
+    assert out["result_type"] == "matrix"
+    entry = out["series"][0]
+    assert entry["mean"] == pytest.approx(0.5, rel=0.01)
+    assert entry["samples"] == pytest.approx(61, abs=1)
+    lines = [json.loads(line) for line in result.artifacts["samples"].splitlines()]
+    assert len(lines[0]["values"]) == entry["samples"]
+
+
+async def test_bad_promql_is_not_retried(prom) -> None:
+    with pytest.raises(StepFailed) as err:
+        await query(prom.url, query="sum(rate(http_requests_total[5m])")
+    assert err.value.message.startswith("bad PromQL: ")
+    assert err.value.retryable is False
+
+
+async def test_nan_fails_unless_kept(prom) -> None:
+    with pytest.raises(StepFailed, match=r"non-finite value \(NaN for \{\}\)"):
+        await query(prom.url, query="vector(0) / vector(0)")
+    result = await query(prom.url, query="vector(0) / vector(0)", non_finite="keep")
+    assert result.outputs["value"] == "NaN"
+
+
+async def test_oversized_response_is_cut_off(prom) -> None:
+    with pytest.raises(StepFailed, match="more than 1024 bytes"):
+        await query(prom.url, query="http_requests_total", type="range", start="2h",
+                    step="15s", max_bytes=1024)
+
+
+async def test_stopped_server_is_a_retryable_failure_naming_the_masked_url(
+        prometheus_factory) -> None:  # noqa: F811
+    server = prometheus_factory()
+    server.stop()
+    url = f"http://mendflow:{PASSWORD}@127.0.0.1:{server.port}"
+    with pytest.raises(StepFailed) as err:
+        await query(url, query="up")
+    assert err.value.retryable is True
+    assert f"http://mendflow:***@127.0.0.1:{server.port}" in str(err.value)
+    assert PASSWORD not in str(err.value)
+
+
+async def test_credentials_never_reach_outputs_or_artifacts(prom) -> None:
+    url = prom.url.replace("http://", f"http://mendflow:{PASSWORD}@")
+    result = await query(url, query="http_requests_total", type="range", start="10m")
+    dumped = result.model_dump_json() + b"".join(result.artifacts.values()).decode()
+    assert result.outputs["count"] == 2
+    assert PASSWORD not in dumped
+
+
+class _Stub(http.server.BaseHTTPRequestHandler):
+    body = b""
+    content_type = "text/html"
+    delay_s = 0.0
+
+    def do_POST(self) -> None:  # noqa: N802
+        time.sleep(self.delay_s)
+        self.send_response(200)
+        self.send_header("Content-Type", self.content_type)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def stub() -> Iterator[type[_Stub]]:
+    handler = type("Handler", (_Stub,), {})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    handler.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+async def test_html_instead_of_json_says_so(stub) -> None:
+    stub.body = b"<html><body>Please log in</body></html>"
+    with pytest.raises(StepFailed) as err:
+        await query(stub.url, query="up")
+    assert "text/html, not JSON" in err.value.message
+    assert "Prometheus server itself" in str(err.value)
+
+
+async def test_slow_server_times_out(stub) -> None:
+    stub.delay_s, stub.content_type = 2.0, "application/json"
+    stub.body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
+    with pytest.raises(StepFailed, match="timed out after 0.3s") as err:
+        await query(stub.url, query="up", timeout_s=0.3)
+    assert err.value.retryable is True
+
+
+def test_params_are_checked_before_anything_runs() -> None:
+    with pytest.raises(PluginError, match="'time'"):
+        parse_params(PrometheusPlugin, {"query": "up", "time": "yesterday"})
+    with pytest.raises(PluginError, match="step applies to range"):
+        parse_params(PrometheusPlugin, {"query": "up", "step": "1m"})
+
+
+def test_times_and_durations() -> None:
+    assert parse_duration("1h30m") == 5400
+    assert parse_time("now-5m", now=1000.0) == 700.0
+    assert parse_time("1h", now=7200.0) == 3600.0
+    assert parse_time("2024-05-01T00:00:00Z", now=0) == 1714521600.0
