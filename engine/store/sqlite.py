@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
+import pydantic
+
 from engine.errors import PlanError, RunNotFound, StoreError
 from engine.plan import Plan
 from engine.store.base import (
@@ -196,6 +198,9 @@ class SqliteStore:
             return fn(*args)
         except sqlite3.Error as exc:
             raise self._store_error(exc) from exc
+        except (json.JSONDecodeError, pydantic.ValidationError) as exc:
+            raise StoreError(f"{self.path} holds a record this Mendflow cannot read: {exc}",
+                             hint="Was it edited by hand? Restore it from a backup") from exc
 
     def _store_error(self, exc: sqlite3.Error) -> StoreError:
         detail = str(exc) or type(exc).__name__

@@ -17,7 +17,13 @@ from engine.errors import ConfigError, StoreError
 from engine.store import SqliteStore, open_store
 from engine.store.base import ArtifactRef, MemoryEntry, Store
 from engine.store.sqlite import SCHEMA_VERSION
-from tests.engine.store.contract import T0, StoreContract, make_plan, make_run
+from tests.engine.store.contract import (
+    T0,
+    StoreContract,
+    commit_with_retry,
+    make_plan,
+    make_run,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -152,28 +158,68 @@ def _text(path: Path) -> None:
     path.write_text("this is my shopping list\n")
 
 
+def _full_store(path: Path) -> bytes:
+    async def fill() -> None:
+        async with SqliteStore(path) as store:
+            for i in range(200):
+                await store.create_run(make_run(f"r{i}").model_copy(
+                    update={"state": {"pad": "x" * 400}}))
+    asyncio.run(fill())  # closing the last connection folds the WAL into the main file
+    return path.read_bytes()
+
+
 def _truncated(path: Path) -> None:
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA journal_mode = DELETE")  # no WAL: all bytes in the main file
-        conn.execute("CREATE TABLE t (x TEXT)")
-        conn.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 200)
-    conn.close()
-    data = path.read_bytes()
+    data = _full_store(path)
     path.write_bytes(data[: len(data) // 3])
 
 
+async def _first_read(path: Path) -> None:
+    async with SqliteStore(path) as store:
+        await store.list_runs(limit=1000)
+
+
+def _assert_says_what_to_do(err: StoreError, path: Path) -> None:
+    message = str(err)
+    assert str(path) in message
+    assert "aside" in message and "lost" in message
+    assert isinstance(err.__cause__, sqlite3.DatabaseError)  # translated, not leaked
+
+
 @pytest.mark.parametrize("damage", [_random_bytes, _text, _truncated])
-async def test_corrupted_file_is_a_store_error_that_says_what_to_do(
-        tmp_path: Path, damage) -> None:
+def test_corrupted_file_is_a_store_error_that_says_what_to_do(tmp_path: Path, damage) -> None:
     path = tmp_path / "m.sqlite3"
     damage(path)
     with pytest.raises(StoreError) as caught:
-        async with SqliteStore(path) as store:
-            await store.list_runs()
-    message = str(caught.value)
-    assert str(path) in message
-    assert "aside" in message and "lost" in message
-    assert not isinstance(caught.value.__cause__, StoreError)  # translated from sqlite3
+        asyncio.run(_first_read(path))
+    _assert_says_what_to_do(caught.value, path)
+
+
+def test_damage_found_after_opening_is_a_store_error_too(tmp_path: Path) -> None:
+    # Given a store whose header is intact but whose later pages are garbage...
+    path = tmp_path / "m.sqlite3"
+    data = bytearray(_full_store(path))
+    middle = len(data) // 2
+    data[middle:middle + 40960] = bytes((i * 31 + 7) % 256 for i in range(40960))
+    path.write_bytes(bytes(data))
+
+    async def open_then_read() -> None:
+        async with SqliteStore(path) as store:  # opening reads only the first pages
+            await store.get_run("r0")
+            await store.list_runs(limit=1000)  # ...reading every run hits the damage
+
+    with pytest.raises(StoreError) as caught:
+        asyncio.run(open_then_read())
+    _assert_says_what_to_do(caught.value, path)
+
+
+def test_a_hand_edited_record_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    _full_store(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE runs SET state = '{not json' WHERE run_id = 'r1'")
+    conn.close()
+    with pytest.raises(StoreError, match="cannot read"):
+        asyncio.run(_first_read(path))
 
 
 async def test_unwritable_location_is_a_store_error(tmp_path: Path) -> None:
@@ -286,3 +332,28 @@ def test_postgresql_store_is_not_available_yet(url: str) -> None:
 def test_store_url_without_a_usable_file_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError):
         open_store(url)
+
+
+async def test_naive_datetimes_are_taken_as_utc(tmp_path: Path) -> None:
+    naive = T0.replace(tzinfo=None)
+    async with SqliteStore(tmp_path / "m.sqlite3") as store:
+        await store.create_run(make_run("r1", created_at=naive))
+        assert (await store.get_run("r1")).created_at == T0
+
+
+async def test_writers_on_many_connections_do_not_trip_over_locks(tmp_path: Path) -> None:
+    # Given several handles (as several processes would have) committing to one run at once,
+    # then none of them sees "database is locked": writers queue for the lock instead.
+    stores = [SqliteStore(tmp_path / "m.sqlite3") for _ in range(6)]
+    for s in stores:
+        await s.open()
+    try:
+        await stores[0].create_run(make_run("r1"))
+        await asyncio.gather(*(
+            commit_with_retry(stores[i % len(stores)], "r1",
+                              events=[("tick", None, None, {"i": i})], memory=[])
+            for i in range(60)))
+        assert (await stores[0].get_run("r1")).version == 60
+    finally:
+        for s in stores:
+            await s.close()
