@@ -137,6 +137,8 @@ class Context:
         """A list item with nested content, or a paragraph followed by a block of code/list."""
         if self.guide.children(el.index):
             return True
+        if el.kind == "list_item":
+            return False
         nxt = self.next_sibling(el)
         return nxt is not None and nxt.kind in ("code", "list_item", "table", "quote")
 
@@ -645,8 +647,8 @@ def untagged_block(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]
 
 _SOURCE_WORDS = re.compile(
     r"\b(prometheus|thanos|grafana|mimir|victoria\w*|datasource|data source|database|postgres"
-    r"\w*|psql|mysql|replica|primary|clickhouse|console|explore|db|dashboard|metrics|elastic"
-    r"\w*|kibana|bigquery|redis|sentry|loki|logs?|pg_\w+|gitlab-\w+|rails)\b", re.I)
+    r"\w*|psql|mysql|replica|primary|clickhouse|console|explore|db|dashboard|elastic"
+    r"\w*|kibana|bigquery|redis|sentry|loki|pg_\w+|gitlab-\w+|rails)\b", re.I)
 
 
 @_rule(("MF402", "query", "warning",
@@ -661,7 +663,8 @@ def query_without_source(ctx: Context) -> Iterator[tuple[str, Element | int, str
             continue
         near = [el.text] if kind == "sql" and "psql" in el.text else []
         near += [h.text for h in ctx.guide.section_path(el)]
-        before = [e for e in ctx.elements[max(0, el.index - 3): el.index] if e.kind != "code"]
+        before = [e for e in ctx.elements[max(0, el.index - 2): el.index]
+                  if e.kind != "code" and e.parent == el.parent]
         near += [e.text for e in before]
         if el.parent is not None:
             near.append(ctx.elements[el.parent].text)

@@ -1,0 +1,257 @@
+"""The guide linter: each rule fires where it should, at the right line, and not on a near miss."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.compile.lint import (
+    RULES,
+    Finding,
+    exit_code,
+    format_json,
+    format_text,
+    lint_guide,
+    lint_path,
+)
+from engine.guide import parse_guide
+from engine.plan import Edge, Plan, SourceInfo, Span, Step, StepKind
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "guides" / "lint"
+CORPUS = Path("/work/shared/corpus")
+
+
+def fired(text: str, rule: str) -> list[int]:
+    """Lines at which `rule` fires on the guide `text`."""
+    guide = parse_guide(text, path="g.md")
+    return [f.line for f in lint_guide(guide) if f.rule == rule]
+
+
+RUNBOOK = "# Alert\n\n## Meaning\n\nSomething broke.\n\n## Diagnosis\n\n{body}\n"
+"""A body of steps inside an otherwise clean alert runbook: line 9 is the body's first line."""
+
+
+def runbook(body: str) -> str:
+    return RUNBOOK.format(body=body) + "\n## Mitigation\n\nThe alert clears; else escalate.\n"
+
+
+# (rule, guide text where it fires, the lines, a near miss where it must not fire)
+CASES = [
+    ("MF101",
+     runbook("1. If the CPU usage is high, restart the pod."),
+     [9],
+     runbook("1. If the CPU usage is above 90% for 5m, restart the pod.")),
+    ("MF102",
+     runbook("1. Look at `kubectl get pods`.\n2. It should be restarted by hand."),
+     [10],
+     runbook("1. Look at `kubectl get pods`.\n2. The pod should be restarted by hand.")),
+    ("MF103",
+     runbook("1. The pod status should be checked."),
+     [9],
+     runbook("1. The pod status should be checked with `kubectl get pods`.")),
+    ("MF104",
+     runbook("1. Check the dashboard."),
+     [9],
+     runbook("1. Check the dashboard for a drop in requests per second.")),
+    ("MF201",
+     runbook("1. Run `kubectl get pods`.\n2. If the pod is Pending."),
+     [10],
+     runbook("1. Run `kubectl get pods`.\n2. If the pod is Pending, describe it.")),
+    ("MF202",
+     RUNBOOK.format(body="1. Run `kubectl get pods`.") + "\n## Mitigation\n\nRestart it.\n",
+     [11],
+     RUNBOOK.format(body="1. Run `kubectl get pods`.")
+     + "\n## Mitigation\n\nRestart it. The alert clears within 10 minutes.\n"),
+    ("MF203",
+     runbook("1. Run `kubectl get pods`.\n2. If it is down, go to [fix](#mitigaton)."),
+     [10],
+     runbook("1. Run `kubectl get pods`.\n2. If it is down, go to [fix](#mitigation).")),
+    ("MF203",
+     runbook("1. Run `kubectl get pods`.\n2. If all are Running, skip to step 5."),
+     [10],
+     runbook("1. Run `kubectl get pods`.\n2. If all are Running, skip to step 3.\n3. Done.")),
+    ("MF203",
+     runbook("1. Run `kubectl get pods`.\n2. If all are Running, skip to the Remediation section."),
+     [10],
+     runbook("1. Run `kubectl get pods`.\n2. If all are Running, skip to the Mitigation section.")),
+    ("MF204",
+     "# A\n\n## Meaning\n\nx\n\n## Mitigation\n\nRestart; the alert clears.\n\n## Diagnosis\n\n"
+     "Run `kubectl get pods`.\n",
+     [7],
+     "# A\n\n## Meaning\n\nx\n\n## Diagnosis\n\nRun `kubectl get pods`.\n\n## Mitigation\n\n"
+     "Restart; the alert clears.\n"),
+    ("MF301",
+     runbook("1. List pods:\n\n   ```bash\n   kubectl -n $NAMESPACE get pods\n   ```"),
+     [12],
+     runbook("1. Set `NAMESPACE`:\n\n   ```bash\n   export NAMESPACE=kubevirt\n   "
+             "kubectl -n $NAMESPACE get pods\n   ```")),
+    ("MF301",
+     runbook("1. Logs:\n\n   ```bash\n   kubectl logs <pod-name>\n   ```"),
+     [12],
+     runbook("1. Logs, where `<pod-name>` is the pod from step 1:\n\n   ```bash\n"
+             "   kubectl logs <pod-name>\n   ```")),
+    ("MF302",
+     runbook("- Run `kubectl -n $NAMESPACE get pods`."),
+     [9],
+     runbook("- Run `kubectl -n $NAMESPACE get pods`, NAMESPACE being the alert's namespace.")),
+    ("MF303",
+     runbook("1. Find it:\n\n   ```bash\n   export POD=$(kubectl get pods -o name)\n   "
+             "kubectl get nodes\n   ```"),
+     [12],
+     runbook("1. Find it:\n\n   ```bash\n   export POD=$(kubectl get pods -o name)\n   "
+             "kubectl logs $POD\n   ```")),
+    ("MF401",
+     runbook("1. List pods:\n\n   ```\n   kubectl get pods -A\n   ```"),
+     [11],
+     runbook("1. List pods:\n\n   ```bash\n   kubectl get pods -A\n   ```")),
+    ("MF402",
+     runbook("1. Restarts:\n\n   ```promql\n   rate(restarts_total[5m])\n   ```"),
+     [11],
+     runbook("1. In Thanos, restarts:\n\n   ```promql\n   rate(restarts_total[5m])\n   ```")),
+    ("MF403",
+     runbook("1. Logs:\n\n   ```bash\n   kubectl logs virt-handler-7x9kq\n   ```"),
+     [12],
+     runbook("1. Logs:\n\n   ```bash\n   kubectl logs -l kubevirt.io=virt-handler --since=5m\n"
+             "   ```")),
+    ("MF403",
+     runbook("1. Ping:\n\n   ```bash\n   ping -c 3 10.45.2.8\n   ```"),
+     [12],
+     runbook("1. Ping:\n\n   ```bash\n   ping -c 3 127.0.0.1\n   ```")),
+    ("MF404",
+     runbook("1. Restart:\n\n   ```bash\n   kubectl delete pod -l app=web\n   ```"),
+     [12],
+     runbook("1. Restart (warning: drops live connections):\n\n   ```bash\n"
+             "   kubectl delete pod -l app=web\n   ```")),
+    ("MF501",
+     "## Diagnosis\n\nRun `kubectl get pods`.\n",
+     [1],
+     "---\ntitle: Pods\n---\n\n## Diagnosis\n\nRun `kubectl get pods`.\n"),
+    ("MF502",
+     "# A\n\n#### Deep\n\nx\n",
+     [3],
+     "# A\n\n## Less deep\n\nx\n"),
+    ("MF503",
+     "# A\n\n## Meaning\n\nx\n\n## Diagnosis\n\nRun `kubectl get pods`.\n",
+     [1],
+     "# A\n\n## Overview\n\nx\n\n## Diagnosis\n\nRun `kubectl get pods`.\n"),
+    ("MF504",
+     runbook("1. Read this.\n" + "   More words here.\n" * 30),
+     [9],
+     runbook("1. Read this.\n" + "   More words here.\n" * 10)),
+    ("MF505",
+     runbook("Logs look like:\n\n```\n2024-05-01T10:00:00Z ERROR crashed\n```"),
+     [11],
+     runbook("Logs look like:\n\n```text\n2024-05-01T10:00:00Z ERROR crashed\n```")),
+    ("MF506",
+     runbook("1. Run `kubectl get pods`.\n\n<!-- TODO finish"),
+     [11],
+     runbook("1. Run `kubectl get pods`.\n\n<!-- TODO finish -->")),
+]
+
+
+@pytest.mark.parametrize(("rule", "bad", "lines", "near_miss"), CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_rule_fires_at_its_line_and_not_on_the_near_miss(rule, bad, lines, near_miss):
+    assert fired(bad, rule) == lines
+    assert fired(near_miss, rule) == []
+
+
+def test_every_rule_is_documented_and_exercised():
+    exercised = {c[0] for c in CASES} | {"MF000", "MF205"}  # those two: tests below
+    assert set(RULES) == exercised
+    assert all(r.severity in ("error", "warning", "info") and r.description for r in RULES.values())
+
+
+def test_a_clean_runbook_has_no_findings():
+    assert lint_path(FIXTURES / "good.md") == []
+
+
+def test_a_bad_guide_reports_each_problem_where_it_is():
+    findings = lint_path(FIXTURES / "bad.md")
+    assert [(f.line, f.rule) for f in findings] == [
+        (1, "MF501"), (7, "MF202"), (7, "MF204"), (12, "MF301"), (12, "MF404"),
+        (17, "MF101"), (17, "MF203"), (18, "MF104"), (19, "MF103"), (22, "MF401"),
+        (23, "MF403"), (28, "MF402"), (29, "MF403"), (32, "MF502"), (34, "MF505"),
+    ]
+    jump = next(f for f in findings if f.rule == "MF203")
+    assert jump.severity == "error" and "#mitigation" in jump.suggestion
+    assert exit_code(findings) == 1
+
+
+def test_only_execution_breaking_rules_are_errors():
+    errors = {rid for rid, r in RULES.items() if r.severity == "error"}
+    assert errors == {"MF000", "MF203", "MF301", "MF506"}
+
+
+def test_unreadable_guides_become_one_error_finding_and_never_raise(tmp_path):
+    fence = lint_path(FIXTURES / "unterminated-fence.md")
+    assert [(f.rule, f.severity, f.line) for f in fence] == [("MF000", "error", 7)]
+    assert "closing ```" in fence[0].suggestion
+    missing = lint_path(tmp_path / "nope.md")
+    assert [(f.rule, f.file) for f in missing] == [("MF000", (tmp_path / "nope.md").as_posix())]
+    assert [f.rule for f in lint_path(tmp_path)] == ["MF000"]
+    assert [f.rule for f in lint_path(FIXTURES / "unterminated-comment.md")] == ["MF506"]
+
+
+def _plan(guide_path: str) -> Plan:
+    def step(sid: str, start: int, end: int) -> Step:
+        return Step(id=sid, title=sid, kind=StepKind.MANUAL, source=Span(start=start, end=end))
+
+    return Plan(
+        id="g", title="g", compiler="test/1", source=SourceInfo(path=guide_path, sha256="0" * 64),
+        entry="diag-1", steps=[step("diag-1", 9, 9), step("diag-2", 10, 13),
+                               step("orphan", 16, 16)],
+        edges=[Edge(source="diag-1", target="diag-2")],
+    )
+
+
+def test_with_a_plan_unreachable_steps_are_reported_and_findings_name_their_step():
+    # Given a plan whose 'orphan' step has no incoming edge, and a finding inside 'diag-2'
+    text = runbook("1. Run `kubectl get pods`.\n2. Logs:\n\n   ```\n   kubectl logs -l app=x\n"
+                   "   ```")
+    findings = lint_guide(parse_guide(text, path="g.md"), plan=_plan("g.md"))
+    by_rule = {f.rule: f for f in findings}
+    assert (by_rule["MF205"].line, by_rule["MF205"].step) == (16, "orphan")
+    assert by_rule["MF401"].step == "diag-2"
+    # Without a plan, nothing is said about reachability and no step is named
+    plain = lint_guide(parse_guide(text, path="g.md"))
+    assert "MF205" not in {f.rule for f in plain}
+    assert all(f.step is None for f in plain)
+
+
+def test_text_format_says_where_what_and_what_to_do():
+    f = Finding(rule="MF101", category="clarity", severity="warning", file="g.md", line=9,
+                message="vague", suggestion="say a number", step="diag-1")
+    assert format_text([f]) == ("g.md:9: [step diag-1] warning MF101 [clarity] vague\n"
+                                "    suggestion: say a number\n")
+
+
+def test_json_format_round_trips_and_is_deterministic():
+    findings = lint_path(FIXTURES / "bad.md")
+    text = format_json(findings)
+    assert [Finding.model_validate(d) for d in json.loads(text)] == findings
+    assert format_json(list(reversed(findings))) == text
+
+
+def test_exit_code_is_one_only_with_errors():
+    warn = Finding(rule="MF101", category="clarity", severity="warning", file="g", line=1,
+                   message="m", suggestion="s")
+    assert exit_code([]) == 0
+    assert exit_code([warn]) == 0
+    assert exit_code([warn, warn.model_copy(update={"severity": "error"})]) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="development corpus not present")
+def test_whole_corpus_lints_without_raising_and_deterministically():
+    paths = sorted(CORPUS.rglob("*.md"))
+    assert len(paths) > 500
+    first = [f for p in paths for f in lint_path(p)]
+    again = [f for p in paths for f in lint_path(p)]
+    assert format_json(first) == format_json(again)
+    assert {f.rule for f in first} <= set(RULES)
+    for p in paths[:50]:
+        findings = lint_path(p)
+        assert findings == sorted(findings, key=lambda f: (f.line, f.rule, f.message))
