@@ -141,73 +141,64 @@ class LocalExecutor:
 
         if state.status == "pending":
             state, actions = sched.apply(plan, state, sched.Start())
-            record = await self._commit(record, state, [("start", None, None, {})], [])
+            first: list[Any] = [("start", None, None, {})]
         else:
             actions = sched.resume(plan, state)
-            if record.status == "interrupted":
-                record = await self._commit(record, state, [("resumed", None, None, {})], [])
+            first = [("resumed", None, None, {})]
         try:
-            record = await self._act(plan, record, actions, memory, tasks, queue, dry_run)
+            record = await self._commit(record, state, first + _started(actions), [])
+            self._launch(plan, record, actions, memory, tasks, queue, dry_run)
             while record.status == "running" and tasks:
                 step_id, attempt, outcome = await queue.get()
                 task = tasks.pop((step_id, attempt), None)
                 if task is not None:
                     await asyncio.gather(task, return_exceptions=True)
-                state = sched.RunState.from_json_dict(record.state)
-                new_state, actions = sched.apply(plan, state, outcome.event)
+                state, actions = sched.apply(plan, state, outcome.event)
                 event_data = {**outcome.event.model_dump(mode="json"), **outcome.data}
                 event_data.pop("type", None)
-                record = await self._commit(
-                    record, new_state,
-                    [(outcome.event.type, step_id, attempt, self.redact(event_data))],
-                    outcome.memory,
-                )
+                finished = (outcome.event.type, step_id, attempt, self.redact(event_data))
+                record = await self._commit(record, state, [finished, *_started(actions)],
+                                            outcome.memory)
                 memory.apply(outcome.memory)
-                step_status = new_state.steps[step_id].status if step_id in new_state.steps else ""
+                step_status = state.steps[step_id].status if step_id in state.steps else ""
                 self.observer(Update(
                     "step_finished", run_id, step_id=step_id, attempt=attempt,
                     status=str(step_status), summary=str(outcome.data.get("summary", "")),
                     duration_s=outcome.data.get("duration_s"), record=record,
                 ))
-                record = await self._act(plan, record, actions, memory, tasks, queue, dry_run)
+                self._launch(plan, record, actions, memory, tasks, queue, dry_run)
         except (asyncio.CancelledError, KeyboardInterrupt):
             # Ctrl-C: stop in-flight steps, keep the run resumable (state says they were running).
             await _cancel_all(tasks)
             with contextlib.suppress(Exception):
-                record = await asyncio.shield(self._mark(record, "interrupted",
-                                                         "interrupted by the user; resumable"))
+                record = await asyncio.shield(self._mark(
+                    record, state, "interrupted", "interrupted by the user; resumable"))
             raise
         await _cancel_all(tasks)
         if record.status == "running":  # the scheduler ended nothing and nothing runs
-            state = sched.RunState.from_json_dict(record.state)
-            record = await self._mark(record, "failed", state.reason or "no step left to run")
+            record = await self._mark(record, state, "failed",
+                                      state.reason or "no step left to run")
         self.observer(Update("run_finished", run_id, status=record.status, record=record))
         return record
 
-    async def _act(self, plan: Plan, record: RunRecord, actions: list[Any], memory: Memory,
-                   tasks: dict[tuple[str, int], asyncio.Task[None]],
-                   queue: asyncio.Queue[tuple[str, int, _Outcome]], dry_run: bool) -> RunRecord:
-        starts: list[sched.StartStep] = []
+    def _launch(self, plan: Plan, record: RunRecord, actions: list[Any], memory: Memory,
+                tasks: dict[tuple[str, int], asyncio.Task[None]],
+                queue: asyncio.Queue[tuple[str, int, _Outcome]], dry_run: bool) -> None:
+        """Act on committed actions: cancel steps the scheduler stopped, start the ready ones."""
         for action in actions:
             if isinstance(action, sched.CancelStep):
                 task = tasks.pop((action.step, action.attempt), None)
                 if task is not None:
                     task.cancel()
             elif isinstance(action, sched.StartStep):
-                starts.append(action)
-        if starts:
-            events = [("step_started", a.step, a.attempt, {"delay_s": a.delay_s}) for a in starts]
-            state = sched.RunState.from_json_dict(record.state)
-            record = await self._commit(record, state, events, [])
-        for a in starts:
-            step = plan.step(a.step)
-            self.observer(Update("step_started", record.run_id, step_id=a.step, attempt=a.attempt))
-            tasks[(a.step, a.attempt)] = asyncio.create_task(
-                self._step_task(plan, record.run_id, step, a.attempt, a.delay_s, memory, queue,
-                                dry_run),
-                name=f"step:{a.step}:{a.attempt}",
-            )
-        return record
+                step = plan.step(action.step)
+                self.observer(Update("step_started", record.run_id, step_id=action.step,
+                                     attempt=action.attempt))
+                tasks[(action.step, action.attempt)] = asyncio.create_task(
+                    self._step_task(plan, record.run_id, step, action.attempt, action.delay_s,
+                                    memory, queue, dry_run),
+                    name=f"step:{action.step}:{action.attempt}",
+                )
 
     async def _commit(self, record: RunRecord, state: sched.RunState,
                       events: list[tuple[str, str | None, int | None, dict[str, Any]]],
@@ -225,8 +216,8 @@ class LocalExecutor:
                 hint="Only one process may drive a run; wait for it or stop it, then resume",
             ) from None
 
-    async def _mark(self, record: RunRecord, status: str, reason: str) -> RunRecord:
-        state = sched.RunState.from_json_dict(record.state)
+    async def _mark(self, record: RunRecord, state: sched.RunState, status: str,
+                    reason: str) -> RunRecord:
         return await self.store.commit(
             record.run_id, expected_version=record.version, state=state.to_json_dict(),
             status=status, outcome=state.outcome, reason=reason,  # type: ignore[arg-type]
@@ -438,6 +429,11 @@ class LocalExecutor:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _started(actions: list[Any]) -> list[tuple[str, str | None, int | None, dict[str, Any]]]:
+    return [("step_started", a.step, a.attempt, {"delay_s": a.delay_s})
+            for a in actions if isinstance(a, sched.StartStep)]
 
 
 def new_run_id() -> str:

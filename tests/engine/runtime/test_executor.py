@@ -1,0 +1,231 @@
+"""The local executor against a real SQLite store and real processes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from engine.runtime.interaction import Answers
+from engine.settings import Settings
+from engine.store.base import EventRecord
+
+from .conftest import edge, end, plan, sh, step
+
+
+def _kinds(events: list[EventRecord]) -> list[tuple[str, str | None]]:
+    return [(e.type, e.step_id) for e in events]
+
+
+async def test_independent_steps_run_at_the_same_time(make_executor, store) -> None:
+    # Given five 0.3 s steps that depend only on the entry step
+    fan = [sh(f"s{i}", "sleep", "0.3") for i in range(5)]
+    p = plan([sh("a", "true"), *fan, end("done")],
+             [edge("a", s.id) for s in fan] + [edge(s.id, "done") for s in fan])
+    ex, _ = make_executor()
+    # When the plan runs
+    record = await ex.start(p, guide_path="t.md")
+    # Then all five started before any of them finished
+    assert record.status == "succeeded" and record.outcome == "resolved"
+    events = await store.events(record.run_id)
+    first_finish = min(e.seq for e in events if e.type == "step_succeeded" and e.step_id != "a")
+    started = [e for e in events if e.type == "step_started" and e.step_id.startswith("s")]
+    assert len(started) == 5 and all(e.seq < first_finish for e in started)
+
+
+async def test_condition_chooses_the_branch_and_the_other_is_skipped(make_executor) -> None:
+    p = plan(
+        [sh("probe", "echo", "91%"), sh("full", "echo", "cleanup"), sh("fine", "echo", "ok"),
+         end("escalate", "escalate"), end("healthy", "no_action")],
+        [edge("probe", "full", "steps.probe.stdout | numbers | max > 90"),
+         edge("probe", "fine", "steps.probe.stdout | numbers | max <= 90", kind="else"),
+         edge("full", "escalate"), edge("fine", "healthy")],
+    )
+    ex, _ = make_executor()
+    record = await ex.start(p, guide_path="t.md")
+    assert (record.status, record.outcome) == ("succeeded", "escalate")
+    steps = record.state["steps"]
+    assert steps["fine"]["status"] == "skipped" and steps["healthy"]["status"] == "skipped"
+
+
+async def test_a_failing_command_takes_the_error_path(make_executor) -> None:
+    p = plan([sh("check", "false"), end("ok"), end("help", "escalate")],
+             [edge("check", "ok"), edge("check", "help", on="failure", kind="error")])
+    ex, _ = make_executor()
+    record = await ex.start(p, guide_path="t.md")
+    assert (record.status, record.outcome) == ("succeeded", "escalate")
+    assert record.state["steps"]["check"]["status"] == "failed"
+
+
+async def test_a_failure_with_no_error_path_fails_the_run_and_says_why(make_executor) -> None:
+    p = plan([sh("check", "ls", "/definitely/not/here"), end("ok")], [edge("check", "ok")])
+    ex, _ = make_executor()
+    record = await ex.start(p, guide_path="t.md")
+    assert record.status == "failed"
+    assert "check" in (record.reason or "")
+
+
+async def test_a_plugin_that_raises_or_returns_garbage_is_contained(make_executor) -> None:
+    for bad in ("raising", "garbage"):
+        p = plan([step("q", plugin=bad, params={}), end("ok"), end("err", "escalate")],
+                 [edge("q", "ok"), edge("q", "err", on="failure", kind="error")])
+        ex, _ = make_executor()
+        record = await ex.start(p, guide_path="t.md")
+        assert (record.status, record.outcome) == ("succeeded", "escalate"), bad
+        assert record.state["steps"]["q"]["error"]
+
+
+async def test_retries_until_the_step_succeeds(make_executor, store) -> None:
+    p = plan([step("q", plugin="flaky", params={"fail_times": 2},
+                   retry={"attempts": 3, "backoff_s": 0.01, "jitter": False}), end("ok")],
+             [edge("q", "ok")])
+    ex, _ = make_executor()
+    record = await ex.start(p, guide_path="t.md")
+    assert record.outcome == "resolved"
+    assert record.state["steps"]["q"]["attempt"] == 3
+    from .conftest import FlakyPlugin
+    keys = FlakyPlugin.calls["flaky"]
+    assert keys == [f"{record.run_id}:q:{n}" for n in (1, 2, 3)]  # one key per attempt
+
+
+async def test_a_hanging_command_times_out_and_is_killed(make_executor, tmp_path) -> None:
+    p = plan([sh("hang", "sleep", "30", timeout_s=0.3), end("ok"), end("err", "escalate")],
+             [edge("hang", "ok"), edge("hang", "err", on="failure", kind="error")])
+    ex, _ = make_executor()
+    record = await asyncio.wait_for(ex.start(p, guide_path="t.md"), 10)
+    assert record.outcome == "escalate"
+    assert "timed out" in record.state["steps"]["hang"]["error"]
+
+
+async def test_template_values_never_become_shell_syntax(make_executor, store) -> None:
+    hostile = "x; touch /tmp/mendflow-pwned $(id) `id` | cat"
+    p = plan([sh("echo", "echo", "{{ inputs.name }}"), end("ok")], [edge("echo", "ok")],
+             inputs=[{"name": "name"}])
+    ex, _ = make_executor()
+    record = await ex.start(p, guide_path="t.md", inputs={"name": hostile})
+    memory = {m.key: m.value for m in await store.memory(record.run_id)}
+    assert memory["steps.echo"]["stdout"].strip() == hostile
+    assert not Path("/tmp/mendflow-pwned").exists()
+
+
+async def test_an_undefined_template_variable_fails_before_anything_runs(make_executor,
+                                                                         tmp_path) -> None:
+    marker = tmp_path / "ran"
+    p = plan([sh("t", "touch", str(marker), "{{ vars.NOPE }}"), end("ok"),
+              end("err", "escalate")],
+             [edge("t", "ok"), edge("t", "err", on="failure", kind="error")])
+    ex, _ = make_executor()
+    record = await ex.start(p, guide_path="t.md")
+    assert record.outcome == "escalate"
+    assert "NOPE" in record.state["steps"]["t"]["error"]
+    assert not marker.exists()
+
+
+async def test_binds_pass_a_value_to_later_steps(make_executor, store) -> None:
+    p = plan([sh("ns", "echo", "kube-system", binds={"vars.NS": "result.stdout | trim"},
+                 writes=["steps.ns", "vars.NS"]),
+              sh("use", "echo", "ns={{ vars.NS }}"), end("ok")],
+             [edge("ns", "use"), edge("use", "ok")])
+    ex, _ = make_executor()
+    record = await ex.start(p, guide_path="t.md")
+    memory = {m.key: m for m in await store.memory(record.run_id)}
+    assert memory["vars.NS"].value == "kube-system" and memory["vars.NS"].step_id == "ns"
+    assert memory["steps.use"].value["stdout"].strip() == "ns=kube-system"
+
+
+def _gated(tmp_path: Path):  # noqa: ANN202
+    marker = tmp_path / "changed"
+    return marker, plan(
+        [step("gate", kind="approve"), sh("change", "touch", str(marker), mutating=True),
+         end("done", "mitigated"), end("denied", "escalate")],
+        [edge("gate", "change"), edge("gate", "denied", on="failure", kind="error"),
+         edge("change", "done")],
+    )
+
+
+async def test_a_mutating_step_waits_for_approval(make_executor, tmp_path) -> None:
+    marker, p = _gated(tmp_path)
+    # Non-interactive and unanswered: the question is not guessed; the gate fails.
+    ex, _ = make_executor()
+    record = await ex.start(p, guide_path="t.md")
+    assert record.outcome == "escalate" and not marker.exists()
+    assert "--yes" in record.state["steps"]["gate"]["error"]
+    # Denied explicitly
+    ex, _ = make_executor(interaction=Answers(answers={"gate": False}))
+    record = await ex.start(p, guide_path="t.md")
+    assert record.outcome == "escalate" and not marker.exists()
+    # Approved with --yes
+    ex, _ = make_executor(interaction=Answers(assume_yes=True))
+    record = await ex.start(p, guide_path="t.md")
+    assert record.outcome == "mitigated" and marker.exists()
+
+
+async def test_dry_run_has_no_side_effects_and_shows_what_would_run(make_executor, store,
+                                                                    tmp_path) -> None:
+    marker, p = _gated(tmp_path)
+    ex, _ = make_executor()
+    record = await ex.start(p, guide_path="t.md", dry_run=True)
+    assert not marker.exists()
+    memory = {m.key: m.value for m in await store.memory(record.run_id)}
+    assert memory["steps.change"]["dry_run"] is True
+    assert str(marker) in memory["steps.change"]["would_run"]
+
+
+async def test_redaction_applies_to_memory_and_events(make_executor, store) -> None:
+    secret = "s3cr3t-token-value"
+    p = plan([sh("leak", "echo", secret), end("ok")], [edge("leak", "ok")])
+    ex, _ = make_executor(redact=_redactor(secret))
+    record = await ex.start(p, guide_path="t.md")
+    memory = await store.memory(record.run_id)
+    events = await store.events(record.run_id)
+    blob = repr([m.value for m in memory]) + repr([e.data for e in events])
+    assert secret not in blob and "***" in blob
+
+
+def _redactor(secret: str):  # noqa: ANN202
+    def redact(value):  # noqa: ANN001, ANN202
+        if isinstance(value, str):
+            return value.replace(secret, "***")
+        if isinstance(value, dict):
+            return {k: redact(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [redact(v) for v in value]
+        return value
+    return redact
+
+
+async def test_an_interrupted_run_resumes_without_redoing_finished_steps(make_executor, store,
+                                                                         tmp_path) -> None:
+    ledger = tmp_path / "ledger"
+    p = plan([sh("first", "sh", "-c", f"echo first >> {ledger}"),
+              sh("slow", "sh", "-c", f"echo slow >> {ledger}; sleep 0.5"),
+              end("ok")],
+             [edge("first", "slow"), edge("slow", "ok")])
+    ex, updates = make_executor()
+    run = asyncio.create_task(ex.start(p, guide_path="t.md", run_id="r-interrupt"))
+    while not any(u.kind == "step_started" and u.step_id == "slow" for u in updates):
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    run.cancel()  # what Ctrl-C does
+    await asyncio.gather(run, return_exceptions=True)
+    assert (await store.get_run("r-interrupt")).status == "interrupted"
+    ex2, _ = make_executor()
+    record = await ex2.resume("r-interrupt")
+    assert record.outcome == "resolved"
+    lines = ledger.read_text().split()
+    assert lines.count("first") == 1  # completed: never run again
+    assert lines.count("slow") == 2  # in flight at the interruption: run again, same attempt
+    assert record.state["steps"]["slow"]["attempt"] == 1
+
+
+async def test_global_concurrency_limit_is_respected(make_executor, store, tmp_path) -> None:
+    fan = [sh(f"s{i}", "sleep", "0.2") for i in range(4)]
+    p = plan([sh("a", "true"), *fan, end("done")],
+             [edge("a", s.id) for s in fan] + [edge(s.id, "done") for s in fan])
+    ex, _ = make_executor(settings=Settings(data_dir=tmp_path, max_concurrency=2))
+    record = await ex.start(p, guide_path="t.md")
+    assert record.outcome == "resolved"
+    # plugin start/finish order from durations: with 2 slots the fan takes two rounds
+    memory = {m.key: m.value for m in await store.memory(record.run_id)}
+    assert all(memory[f"steps.s{i}"]["exit_code"] == 0 for i in range(4))
+    events = await store.events(record.run_id)
+    assert (events[-1].at - events[0].at).total_seconds() >= 0.4
