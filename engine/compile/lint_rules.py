@@ -15,9 +15,10 @@ MF5xx presentation and structure. MF000 is a guide that cannot be parsed at all.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal, NamedTuple
 
@@ -87,8 +88,8 @@ _COMMANDS = (
 _PROMPT = re.compile(r"^\s*(?:\[[^\]\n]*\]\s*|[\w.@~:/-]+)?\$\s+")
 _ROLE_WORDS = {
     "diagnosis": re.compile(r"^(diagnos|troubleshoot|investigat|debug|triage|verification"
-                            r"|(possible |pre-?)?checks\b|identify|data gathering|gather|how to (check|investigate"
-                            r"|diagnose|debug|identify))", re.I),
+                            r"|(possible |pre-?)?checks\b|identify|data gathering|gather"
+                            r"|how to (check|investigate|diagnose|debug|identify))", re.I),
     "mitigation": re.compile(r"^(mitigat|remediat|resolution|resolv|fix|recover|workaround"
                              r"|solution|repair|how to (fix|resolve|mitigate))", re.I),
     "about": re.compile(r"^(meaning|impact|summary|overview|description|background|about"
@@ -109,7 +110,6 @@ class Command:
 class Context:
     guide: Guide
     plan: Plan | None = None
-    _cache: dict[str, object] = field(default_factory=dict)
 
     @property
     def elements(self) -> list[Element]:
@@ -228,7 +228,8 @@ def looks_like_sql(text: str) -> bool:
                          text, re.I))
 
 
-_TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?|\b\w{3} [ \d]\d \d{2}:\d{2}:\d{2}")
+_TIMESTAMP = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?|\b\w{3} [ \d]\d \d{2}:\d{2}:\d{2}")
 _LOG_LEVEL = re.compile(r"\b(INFO|WARN|WARNING|ERROR|DEBUG|FATAL|TRACE)\b|level=\w+")
 _TABLE_HEADER = re.compile(r"^\s*[A-Z][A-Z_-]+(?:\s{2,}[A-Z][A-Z_()-]+(?: [A-Z]+)?){2,}\s*$")
 
@@ -427,10 +428,11 @@ def missing_jump_target(ctx: Context) -> Iterator[tuple[str, Element | int, str,
                 target = link.href[1:]
                 if _loose(target) not in known:
                     near = _closest(target, list(anchors))
+                    guess = f" (did you mean #{near}?)" if near else ""
                     yield ("MF203", el, f"link '{link.text}' jumps to missing anchor "
                            f"'#{target}'",
-                           f"Point it at an existing heading{f' (did you mean #{near}?)' if near else ''}"
-                           f" or add a heading whose slug is '{target}'")
+                           f"Point it at an existing heading{guess} or add a heading whose "
+                           f"slug is '{target}'")
         for m in _STEP_JUMP.finditer(el.text):
             n = int(m.group(1))
             last = _last_step_number(ctx, el)
@@ -460,8 +462,6 @@ def _last_step_number(ctx: Context, el: Element) -> int | None:
 
 
 def _closest(target: str, options: list[str]) -> str | None:
-    import difflib
-
     near = difflib.get_close_matches(target, options, n=1, cutoff=0.75)
     return near[0] if near else None
 
@@ -680,7 +680,7 @@ def query_without_source(ctx: Context) -> Iterator[tuple[str, Element | int, str
 
 
 _K8S_SUFFIX = "[bcdfghjklmnpqrstvwxz2456789]"
-_HARD_CODED = [
+_HARD_CODED = [  # (what, pattern, fix); IPs and hosts only count in alert runbooks
     ("pod name with a generated suffix", re.compile(
         rf"\b[a-z][a-z0-9]*(?:-[a-z0-9]+)*?(?:-{_K8S_SUFFIX}{{8,10}})?-(?={_K8S_SUFFIX}*\d)"
         rf"(?={_K8S_SUFFIX}*[a-z]){_K8S_SUFFIX}{{5}}\b(?![.-])"),
@@ -699,6 +699,10 @@ _HARD_CODED = [
 @_rule(("MF403", "query", "warning",
         "A command or query hard-codes a value (pod name, IP, host, timestamp) of one incident."))
 def hard_coded_values(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    # In a how-to, `ssh deploy-01-sv-gprd...` names fixed infrastructure; in an alert's
+    # runbook the host is whichever one fired, so there it should come from the alert.
+    per_alert = any(_ALERT_SECTION.match(h.text.strip()) for h in ctx.guide.headings())
+    checks = [c for c in _HARD_CODED if per_alert or c[0] not in ("IP address", "host name")]
     for el in ctx.elements:
         if el.kind != "code":
             continue
@@ -711,7 +715,7 @@ def hard_coded_values(ctx: Context) -> Iterator[tuple[str, Element | int, str, s
             continue
         found: set[str] = set()
         for no, text in lines:
-            for what, pattern, fix in _HARD_CODED:
+            for what, pattern, fix in checks:
                 m = pattern.search(text)
                 if m and what not in found:
                     found.add(what)

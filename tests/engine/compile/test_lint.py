@@ -119,6 +119,10 @@ CASES = [
      runbook("1. Ping:\n\n   ```bash\n   ping -c 3 10.45.2.8\n   ```"),
      [12],
      runbook("1. Ping:\n\n   ```bash\n   ping -c 3 127.0.0.1\n   ```")),
+    ("MF403",  # a host in an alert's runbook is the one that fired; in a how-to it is fixed
+     runbook("1. Log in:\n\n   ```bash\n   ssh web-03-sv-gprd.c.prod.internal\n   ```"),
+     [12],
+     "# Deploy how-to\n\n## Steps\n\n```bash\nssh web-03-sv-gprd.c.prod.internal\n```\n"),
     ("MF404",
      runbook("1. Restart:\n\n   ```bash\n   kubectl delete pod -l app=web\n   ```"),
      [12],
