@@ -171,11 +171,14 @@ def plugins() -> None:
 
 
 def _load_plan(path: Path):  # noqa: ANN202 - Plan, imported lazily
-    from engine.compile import compile_path
     from engine.plan import Plan
 
     if path.suffix == ".json":
+        if not path.exists():
+            raise InputError("no such plan file", file=str(path))
         return Plan.load(path)
+    from engine.compile import compile_path
+
     return compile_path(path)
 
 
