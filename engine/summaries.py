@@ -162,6 +162,44 @@ def _num(value: float | None) -> int | float | None:
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
+class RowSummary:
+    """An incremental `summarize_rows`: `add` rows one at a time (from an async cursor, say),
+    then read `result()`. Memory is bounded as for `summarize_rows`."""
+
+    def __init__(self, columns: Sequence[str], *, keep: int = 5, top_k: int = 5,
+                 distinct_cap: int = 1000) -> None:
+        self.columns = [str(c) for c in columns]
+        self._tracked = self.columns[:MAX_COLUMNS]
+        self._stats = [_ColumnStats(distinct_cap) for _ in self._tracked]
+        self._keep, self._top_k = keep, top_k
+        self._first: list[list[Any]] = []
+        self._last: deque[list[Any]] = deque(maxlen=keep)
+        self.row_count = 0
+
+    def add(self, row: Sequence[Any] | Mapping[str, Any]) -> None:
+        values = [row.get(n) for n in self.columns] if isinstance(row, Mapping) else list(row)
+        for column, value in zip(self._stats, values, strict=False):
+            column.add(value)
+        self.row_count += 1
+        if len(self._first) < self._keep:
+            self._first.append(_row_json(values))
+        elif self._keep:
+            self._last.append(values)
+
+    def result(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "row_count": self.row_count,
+            "columns": list(self.columns),
+            "stats": {name: column.result(self._top_k)
+                      for name, column in zip(self._tracked, self._stats, strict=True)},
+            "first_rows": list(self._first),
+            "last_rows": [_row_json(values) for values in self._last],
+        }
+        if len(self.columns) > len(self._tracked):
+            summary["stats_columns_omitted"] = len(self.columns) - len(self._tracked)
+        return summary
+
+
 def summarize_rows(
     columns: Sequence[str],
     rows: Iterable[Sequence[Any] | Mapping[str, Any]],
@@ -177,31 +215,10 @@ def summarize_rows(
     a column has more than `distinct_cap` distinct texts, `distinct_exact` is false and the
     `top` counts cover only the values seen before that.
     """
-    names = [str(c) for c in columns]
-    tracked = names[:MAX_COLUMNS]
-    stats = [_ColumnStats(distinct_cap) for _ in tracked]
-    first: list[list[Any]] = []
-    last: deque[list[Any]] = deque(maxlen=keep)
-    count = 0
+    summary = RowSummary(columns, keep=keep, top_k=top_k, distinct_cap=distinct_cap)
     for row in rows:
-        values = [row.get(n) for n in names] if isinstance(row, Mapping) else list(row)
-        for column, value in zip(stats, values, strict=False):
-            column.add(value)
-        count += 1
-        if len(first) < keep:
-            first.append(_row_json(values))
-        elif keep:
-            last.append(values)
-    summary: dict[str, Any] = {
-        "row_count": count,
-        "columns": names,
-        "stats": {name: column.result(top_k) for name, column in zip(tracked, stats, strict=True)},
-        "first_rows": first,
-        "last_rows": [_row_json(values) for values in last],
-    }
-    if len(names) > len(tracked):
-        summary["stats_columns_omitted"] = len(names) - len(tracked)
-    return summary
+        summary.add(row)
+    return summary.result()
 
 
 def _row_json(values: Sequence[Any]) -> list[Any]:

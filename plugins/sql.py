@@ -1,0 +1,429 @@
+"""The `sql` query plugin: one fixed SQL statement with bound arguments, on PostgreSQL or SQLite.
+
+    - id: slow_requests
+      plugin: sql
+      params:
+        source: requests_db
+        query: SELECT count(*) FROM requests WHERE service = $1 AND latency_ms > $2
+        args: ["{{ inputs.service }}", 500]
+
+The query text is fixed: it may not be a template, and values reach the database only as bound
+parameters ($1.. for PostgreSQL, ? or :name for SQLite; named args on PostgreSQL are mapped
+to $n). Steps are read-only unless they say `read_only: false` (a READ ONLY transaction on
+PostgreSQL, `query_only` and a read-only open on SQLite), rows are capped at `max_rows`, and
+the statement has a deadline (`statement_timeout`, or SQLite's progress handler).
+
+Outputs: the summary of `engine.summaries.summarize_rows`, `truncated`, `rows` (the first few
+rows as dicts) and `value` (the cell, when the result is one row of one column); every row
+fetched goes to the artifact `rows` (JSON lines).
+
+This is the plugin's only asyncpg/sqlite3 importer; it translates their exceptions into
+`StepFailed`/`PluginError` and never shows a URL with its password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import decimal
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine.datasources import mask_url
+from engine.errors import PluginError, StepFailed
+from engine.plugins import StepContext, StepResult
+from engine.summaries import RowSummary, to_jsonable
+
+CONNECT_TIMEOUT_S = 10.0
+_READ_ONLY_HINT = ("Set read_only: false on a step marked mutating if the write is intended; "
+                   "otherwise fix the query")
+
+
+class SqlParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, description="Fixed SQL text; values go in `args`.")
+    args: list[Any] | dict[str, Any] = Field(default_factory=list,
+                                             description="Bound values: a list ($1, ?) or a "
+                                             "mapping (:name).")
+    source: str | None = Field(default=None, description="Data source name (resolved upstream).")
+    timeout_s: float | None = Field(default=None, gt=0, description="Statement timeout.")
+    max_rows: int = Field(default=10_000, ge=1, le=1_000_000, description="Rows fetched at most.")
+    read_only: bool = Field(default=True, description="Refuse writes (default).")
+    keep: int = Field(default=5, ge=0, le=50, description="Rows shown in memory.")
+
+    @field_validator("query")
+    @classmethod
+    def _fixed_text(cls, query: str) -> str:
+        if "{{" in query or "{%" in query:
+            raise ValueError("the SQL query must be fixed text, not a template: put values in "
+                             "`args` and refer to them as $1, $2 (PostgreSQL) or ?, :name (SQLite)")
+        return query
+
+
+class SqlPlugin:
+    name: ClassVar[str] = "sql"
+    Params: ClassVar[type[BaseModel]] = SqlParams
+    read_only: ClassVar[bool] = True
+    supports_dry_run: ClassVar[bool] = True  # read-only queries run; writes are only described
+    untemplated_params: ClassVar[frozenset[str]] = frozenset({"query"})
+    """Parameters the executor must pass through unrendered (so the check above can see them)."""
+
+    async def run(self, *, params: SqlParams, ctx: StepContext) -> StepResult:
+        source = ctx.data_source
+        if not source or not source.get("url"):
+            raise PluginError("the sql step has no data source",
+                              hint="Configure a [datasources.<name>] of type postgresql or "
+                              "sqlite, or name one with `source`")
+        kind, url = str(source.get("type", "")), str(source["url"])
+        if ctx.dry_run and not params.read_only:
+            return StepResult(outputs={"dry_run": True, "executed": False},
+                              summary="dry run: write statement not executed")
+        timeout = min(params.timeout_s or ctx.deadline_s, ctx.deadline_s)
+        if kind == "postgresql" or urlsplit(url).scheme in ("postgresql", "postgres"):
+            collector = await _run_postgres(params, url, timeout=timeout)
+        elif kind == "sqlite" or url.startswith("sqlite:"):
+            collector = await asyncio.to_thread(_run_sqlite, params, url, timeout=timeout)
+        else:
+            raise PluginError(f"the sql plugin cannot query a {kind or 'untyped'} data source",
+                              hint="Use a postgresql or sqlite source")
+        return collector.result()
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+class _Collector:
+    """Rows as they arrive: the summary, the JSON-lines artifact, the cap."""
+
+    def __init__(self, columns: Sequence[str], *, max_rows: int, keep: int) -> None:
+        self.columns = _unique(columns)
+        self.summary = RowSummary(self.columns, keep=keep)
+        self.max_rows = max_rows
+        self.keep = keep
+        self.truncated = False
+        self.preview: list[dict[str, Any]] = []
+        self._lines: list[bytes] = []
+        self.status: str | None = None
+        self.affected: int | None = None
+
+    def add(self, row: Sequence[Any]) -> bool:
+        """Take one row; False (and `truncated`) once the cap is reached."""
+        if self.summary.row_count >= self.max_rows:
+            self.truncated = True
+            return False
+        self.summary.add(row)
+        record = {c: to_jsonable(v) for c, v in zip(self.columns, row, strict=False)}
+        self._lines.append(json.dumps(record, allow_nan=False, default=str).encode() + b"\n")
+        if len(self.preview) < self.keep:
+            self.preview.append({c: to_jsonable(v, max_chars=200)
+                                 for c, v in zip(self.columns, row, strict=False)})
+        return True
+
+    def result(self) -> StepResult:
+        if self.status is not None and not self.columns:
+            outputs = {"status": self.status, "affected_rows": self.affected, "row_count": 0,
+                       "value": None}
+            return StepResult(outputs=outputs, summary=self.status)
+        outputs = self.summary.result()
+        one_cell = outputs["row_count"] == 1 and len(self.columns) == 1 and not self.truncated
+        outputs.update(truncated=self.truncated, rows=self.preview,
+                       value=self.preview[0][self.columns[0]] if one_cell else None)
+        if self.truncated:
+            outputs["max_rows"] = self.max_rows
+        more = f" (truncated at max_rows={self.max_rows})" if self.truncated else ""
+        summary = (f"value {outputs['value']}" if one_cell
+                   else f"{outputs['row_count']} rows{more}")
+        return StepResult(outputs=outputs, artifacts={"rows": b"".join(self._lines)},
+                          summary=summary)
+
+
+def _unique(columns: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in columns:
+        name = str(name)
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
+
+
+def _clip(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------
+
+
+async def _run_postgres(params: SqlParams, url: str, *, timeout: float) -> _Collector:
+    shown = mask_url(url)
+    query, args = params.query, params.args
+    if isinstance(args, Mapping):
+        query, args = named_to_positional(query, args)
+    try:
+        conn = await asyncpg.connect(dsn=url, timeout=min(CONNECT_TIMEOUT_S, timeout))
+    except (OSError, asyncio.TimeoutError) as exc:
+        raise StepFailed(f"cannot connect to {shown}: {_reason(exc) or 'timed out'}",
+                         retryable=True, hint="Check the data source url and that the "
+                         "database is up") from None
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StepFailed(f"cannot connect to {shown}: {_reason(exc)}", retryable=False,
+                         hint="Check the data source user, password and database") from None
+    try:
+        # The statement timeout is server-side; the client deadline is a backstop a bit later.
+        async with asyncio.timeout(timeout + 2):
+            return await _pg_execute(conn, params, query, list(args), timeout=timeout)
+    except TimeoutError:
+        raise StepFailed(f"query on {shown} did not finish within {timeout:g}s", retryable=True,
+                         hint="Raise timeout_s, or make the query cheaper") from None
+    except asyncpg.exceptions.QueryCanceledError:
+        raise StepFailed(f"query exceeded the statement timeout of {timeout:g}s", retryable=True,
+                         hint="Raise timeout_s, or make the query cheaper") from None
+    except asyncpg.exceptions.ReadOnlySQLTransactionError as exc:
+        raise StepFailed(f"the query tried to write in a read-only step: {_reason(exc)}",
+                         retryable=False, hint=_READ_ONLY_HINT) from None
+    except asyncpg.PostgresError as exc:
+        state = getattr(exc, "sqlstate", "") or ""
+        transient = state[:2] in ("08", "40", "53", "57") and state != "57014"
+        raise StepFailed(f"SQL error [{state}]: {_reason(exc)}", retryable=transient,
+                         hint=getattr(exc, "hint", None) or "Fix the query") from None
+    except (asyncpg.InterfaceError, OSError) as exc:
+        raise StepFailed(f"lost {shown}: {_reason(exc)}", retryable=True) from None
+    finally:
+        await _close(conn)
+
+
+async def _close(conn: Any) -> None:
+    """Close politely; a connection stuck mid-query (client deadline) is cut off."""
+    try:
+        await asyncio.wait_for(conn.close(), timeout=1.0)
+    except (asyncio.TimeoutError, asyncpg.InterfaceError, OSError):
+        pass
+    if not conn.is_closed():
+        conn.terminate()
+
+
+async def _pg_execute(conn: Any, params: SqlParams, query: str, args: list[Any], *,
+                      timeout: float) -> _Collector:
+    async with conn.transaction(readonly=params.read_only):
+        await conn.execute("SELECT set_config('statement_timeout', $1, true)",
+                           str(max(1, int(timeout * 1000))))
+        try:
+            statement = await conn.prepare(query)
+        except asyncpg.exceptions.PostgresSyntaxError as exc:
+            raise StepFailed(f"SQL syntax error: {_reason(exc)}", retryable=False,
+                             hint="Fix the query") from None
+        args = _coerce_args(statement.get_parameters(), args)
+        attributes = statement.get_attributes()
+        collector = _Collector([a.name for a in attributes], max_rows=params.max_rows,
+                               keep=params.keep)
+        if not attributes:
+            await statement.fetch(*args)
+            collector.status = statement.get_statusmsg()
+            collector.affected = _affected(collector.status)
+            return collector
+        prefetch = min(params.max_rows + 1, 500)
+        async for record in statement.cursor(*args, prefetch=prefetch):
+            if not collector.add(tuple(record)):
+                break
+        return collector
+
+
+def _affected(status: str | None) -> int | None:
+    last = (status or "").rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else None
+
+
+_PG_COERCE = {
+    **dict.fromkeys(("int2", "int4", "int8", "oid"), int),
+    **dict.fromkeys(("float4", "float8"), float),
+    "numeric": decimal.Decimal,
+    "bool": lambda s: {"true": True, "t": True, "1": True, "yes": True, "on": True,
+                       "false": False, "f": False, "0": False, "no": False, "off": False}[s.lower()],
+    "date": dt.date.fromisoformat,
+    "timestamp": lambda s: dt.datetime.fromisoformat(s).replace(tzinfo=None),
+    "timestamptz": lambda s: _aware(dt.datetime.fromisoformat(s.replace("Z", "+00:00"))),
+    "uuid": uuid.UUID,
+}
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _coerce_args(types: Sequence[Any], args: list[Any]) -> list[Any]:
+    """Rendered templates are text; turn text into the type each $n is declared as.
+
+    The value stays a bound parameter whatever happens: text that is not a valid number, say,
+    is refused here rather than reaching the query.
+    """
+    if len(types) != len(args):
+        raise PluginError(f"the query has {len(types)} parameter(s) ($1..) but args has "
+                          f"{len(args)} value(s)", hint="Give one arg per $n")
+    out = []
+    for n, (kind, value) in enumerate(zip(types, args, strict=True), start=1):
+        convert = _PG_COERCE.get(kind.name)
+        if isinstance(value, str) and convert is not None:
+            try:
+                value = convert(value.strip())
+            except (ValueError, KeyError, decimal.InvalidOperation):
+                raise PluginError(f"argument ${n} ({_clip(value)}) is not a valid {kind.name}",
+                                  hint="Check the value the template rendered") from None
+        elif kind.name in ("json", "jsonb") and not isinstance(value, str):
+            value = json.dumps(value)
+        elif kind.name in ("text", "varchar", "bpchar", "name") and isinstance(value, int | float):
+            value = str(value)
+        out.append(value)
+    return out
+
+
+def named_to_positional(query: str, args: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """Rewrite `:name` placeholders to `$n` (PostgreSQL), skipping string literals, quoted
+    identifiers, comments, dollar-quoted bodies and `::type` casts. Only placeholders are
+    rewritten; values stay bound parameters."""
+    order: dict[str, int] = {}
+    out: list[str] = []
+    i, n = 0, len(query)
+    while i < n:
+        ch = query[i]
+        if ch in ("'", '"'):
+            end = _quoted_end(query, i, ch)
+            out.append(query[i:end])
+            i = end
+        elif query.startswith("--", i):
+            end = query.find("\n", i)
+            end = n if end < 0 else end
+            out.append(query[i:end])
+            i = end
+        elif query.startswith("/*", i):
+            end = query.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            out.append(query[i:end])
+            i = end
+        elif ch == "$" and (tag_end := _dollar_tag_end(query, i)) is not None:
+            tag = query[i:tag_end]
+            close = query.find(tag, tag_end)
+            end = n if close < 0 else close + len(tag)
+            out.append(query[i:end])
+            i = end
+        elif query.startswith("::", i):
+            out.append("::")
+            i += 2
+        elif ch == ":" and i + 1 < n and (query[i + 1].isalpha() or query[i + 1] == "_"):
+            j = i + 1
+            while j < n and (query[j].isalnum() or query[j] == "_"):
+                j += 1
+            name = query[i + 1:j]
+            if name not in args:
+                raise PluginError(f"the query uses :{name} but args has no {name!r}",
+                                  hint=f"Add {name} to args (known: "
+                                  f"{', '.join(sorted(args)) or 'none'})")
+            order.setdefault(name, len(order) + 1)
+            out.append(f"${order[name]}")
+            i = j
+        else:
+            out.append(ch)
+            i += 1
+    unused = sorted(set(args) - set(order))
+    if unused:
+        raise PluginError(f"args has {', '.join(unused)} but the query never uses "
+                          f"{', '.join(':' + u for u in unused)}", hint="Remove it or use it")
+    return "".join(out), [args[name] for name in order]
+
+
+def _quoted_end(query: str, start: int, quote: str) -> int:
+    i = start + 1
+    while i < len(query):
+        if query[i] == quote:
+            if i + 1 < len(query) and query[i + 1] == quote:  # doubled quote: an escaped one
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return len(query)
+
+
+def _dollar_tag_end(query: str, start: int) -> int | None:
+    """End of a `$tag$` opener at `start`, or None when `$` starts no dollar quote ($1)."""
+    j = start + 1
+    while j < len(query) and (query[j].isalnum() or query[j] == "_"):
+        j += 1
+    if j < len(query) and query[j] == "$" and not query[start + 1:j].isdigit():
+        return j + 1
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""
+
+
+# -- SQLite -----------------------------------------------------------------------------------
+
+
+def sqlite_path(url: str) -> str:
+    """`sqlite:////abs/path.db` -> /abs/path.db; `sqlite:///rel.db` -> rel.db; a bare path."""
+    if not url.startswith("sqlite:"):
+        return url
+    rest = url[len("sqlite:"):]
+    if rest.startswith("//"):
+        rest = rest[2:]
+        rest = rest[1:] if rest.startswith("/") else rest
+    return unquote(rest.split("?", 1)[0])
+
+
+def _run_sqlite(params: SqlParams, url: str, *, timeout: float) -> _Collector:
+    """Runs in a worker thread: the connection is created, used and closed here."""
+    path = sqlite_path(url)
+    deadline = time.monotonic() + timeout
+    mode = "ro" if params.read_only else "rw"
+    uri = f"{Path(path).absolute().as_uri()}?mode={mode}"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=min(timeout, 5.0))
+    except sqlite3.Error as exc:
+        raise StepFailed(f"cannot open SQLite database {path}: {exc}", retryable=False,
+                         hint="Check the data source path; it must exist") from None
+    try:
+        if params.read_only:
+            conn.execute("PRAGMA query_only = ON")
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+        args = params.args if isinstance(params.args, Mapping) else tuple(params.args)
+        cursor = conn.execute(params.query, args)
+        if cursor.description is None:
+            collector = _Collector([], max_rows=params.max_rows, keep=params.keep)
+            collector.affected = cursor.rowcount if cursor.rowcount >= 0 else None
+            collector.status = f"{params.query.split(None, 1)[0].upper()} {collector.affected}"
+        else:
+            collector = _Collector([d[0] for d in cursor.description],
+                                   max_rows=params.max_rows, keep=params.keep)
+            while batch := cursor.fetchmany(500):
+                if not all(collector.add(row) for row in batch):
+                    break
+        if not params.read_only:
+            conn.commit()
+        return collector
+    except sqlite3.OperationalError as exc:
+        text = str(exc)
+        if text == "interrupted":
+            raise StepFailed(f"query exceeded the timeout of {timeout:g}s", retryable=True,
+                             hint="Raise timeout_s, or make the query cheaper") from None
+        if "readonly" in text or "read-only" in text:
+            raise StepFailed(f"the query tried to write in a read-only step: {text}",
+                             retryable=False, hint=_READ_ONLY_HINT) from None
+        if "locked" in text or "busy" in text:
+            raise StepFailed(f"SQLite database {path} is busy: {text}", retryable=True) from None
+        raise StepFailed(f"SQL error: {text}", retryable=False, hint="Fix the query") from None
+    except sqlite3.Error as exc:
+        raise StepFailed(f"SQL error: {exc}", retryable=False, hint="Fix the query") from None
+    finally:
+        conn.close()
