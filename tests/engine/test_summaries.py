@@ -108,3 +108,14 @@ def test_nan_instant_value_is_json_safe() -> None:
 
 def test_label_string_escapes_quotes() -> None:
     assert label_string({"__name__": "up", "job": 'a"b'}) == 'up{job="a\\"b"}'
+
+
+def test_incremental_summary_matches_the_one_pass_summary() -> None:
+    from engine.summaries import RowSummary
+
+    rows = [(i, f"s{i % 3}") for i in range(50)]
+    incremental = RowSummary(["n", "s"], keep=3)
+    for row in rows:
+        incremental.add(row)
+    assert incremental.result() == summarize_rows(["n", "s"], rows, keep=3)
+    assert incremental.row_count == 50
