@@ -1,0 +1,129 @@
+"""The `shell` plugin: run a command pipeline from a guide, with no shell in between.
+
+A step's `pipeline` is a list of argv lists, connected stdout -> stdin like `a | b`. Every
+element is passed to the program as one argument, exactly as rendered: a template value such
+as `; rm -rf /` or `$(id)` stays a literal string, because nothing parses it. The exit status
+is the last stage's; `pipestatus` reports every stage's (what `set -o pipefail` would look at).
+
+Outputs (memory): `exit_code`, `pipestatus`, `stdout` (first ~4000 chars), `stderr` (last
+~2000 chars), `lines` (first 200 stdout lines), `line_count`, `truncated`, `stdout_bytes`,
+`stderr_bytes`, `duration_s`, `argv`. Artifacts: `stdout` and `stderr`, each capped at
+`ctx.output_cap_bytes`; output beyond the cap is read and discarded so the program never stalls.
+
+A missing program raises StepFailed (not retryable); an exit status outside `ok_exit_codes`
+is the world's answer: `ok=False`, outputs kept as evidence. On timeout or cancellation every
+process the step started, grandchildren included, is ended (see `plugins._process`).
+
+This module does not render templates, decide `mutating`, or enforce approvals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import time
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine.errors import StepFailed
+from engine.plugins import MAX_SUMMARY_CHARS, StepContext, StepResult
+from plugins._process import CommandNotFound, PipelineResult, run_pipeline
+
+STDERR_TAIL_CHARS = 2000
+MAX_LINES = 200
+
+
+class ShellParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pipeline: list[Annotated[list[str], Field(min_length=1)]] = Field(
+        min_length=1, description="argv per stage, connected stdout -> stdin; no shell.")
+    ok_exit_codes: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    stdin: str | None = Field(default=None, description="Text fed to the first stage.")
+    env: dict[str, str] = Field(default_factory=dict, description="Added to the environment.")
+    cwd: str | None = None
+
+    @field_validator("pipeline")
+    @classmethod
+    def _programs_named(cls, pipeline: list[list[str]]) -> list[list[str]]:
+        for i, argv in enumerate(pipeline):
+            if not argv[0].strip():
+                raise ValueError(f"stage {i} names no program (its first element is empty)")
+        return pipeline
+
+
+def describe_pipeline(pipeline: list[list[str]]) -> str:
+    """The pipeline as a person would type it, quoted so that pasting it is safe."""
+    return " | ".join(shlex.join(argv) for argv in pipeline)
+
+
+class ShellPlugin:
+    name: ClassVar[str] = "shell"
+    Params: ClassVar[type[BaseModel]] = ShellParams
+    read_only: ClassVar[bool] = False  # per step, Step.mutating decides
+    supports_dry_run: ClassVar[bool] = False
+
+    def describe(self, *, params: ShellParams) -> str:
+        return describe_pipeline(params.pipeline)
+
+    async def run(self, *, params: ShellParams, ctx: StepContext) -> StepResult:
+        command = describe_pipeline(params.pipeline)
+        if params.cwd is not None and not os.path.isdir(params.cwd):
+            raise StepFailed(f"working directory does not exist: {params.cwd}",
+                             retryable=False, step=ctx.step_id)
+        env = {**os.environ, **params.env} if params.env else None
+        started = time.monotonic()
+        ctx.logger.debug("step %s runs: %s", ctx.step_id, command)
+        try:
+            async with asyncio.timeout(ctx.deadline_s):
+                result = await run_pipeline(
+                    params.pipeline, cap=ctx.output_cap_bytes, env=env, cwd=params.cwd,
+                    stdin=params.stdin.encode() if params.stdin is not None else None)
+        except CommandNotFound as exc:
+            raise StepFailed(f"command not found: {exc.program} (is it installed and on "
+                             f"PATH?)" if exc.reason == "not found" else
+                             f"command not executable: {exc.program} (check its permissions)",
+                             retryable=False, step=ctx.step_id) from None
+        except TimeoutError:
+            raise StepFailed(f"timed out after {ctx.deadline_s:g}s: {command} (every process "
+                             f"it started was ended)", step=ctx.step_id) from None
+        return _result(params, result, command, time.monotonic() - started)
+
+
+def _result(params: ShellParams, res: PipelineResult, command: str,
+            duration_s: float) -> StepResult:
+    out = res.stdout.data.decode("utf-8", errors="replace")
+    err = res.stderr.data.decode("utf-8", errors="replace")
+    lines = out.splitlines()
+    exit_code = res.returncodes[-1]
+    outputs: dict[str, Any] = {
+        "exit_code": exit_code,
+        "pipestatus": res.returncodes,
+        "stdout": out[:MAX_SUMMARY_CHARS],
+        "stderr": err[-STDERR_TAIL_CHARS:],
+        "lines": lines[:MAX_LINES],
+        "line_count": res.stdout.lines,
+        "truncated": res.stdout.truncated or res.stderr.truncated,
+        "stdout_bytes": res.stdout.total,
+        "stderr_bytes": res.stderr.total,
+        "duration_s": round(duration_s, 3),
+        "argv": [list(argv) for argv in params.pipeline],
+    }
+    artifacts = {"stdout": bytes(res.stdout.data), "stderr": bytes(res.stderr.data)}
+    ok = exit_code in params.ok_exit_codes
+    error = None
+    if not ok:
+        last_err = next((ln for ln in reversed(err.splitlines()) if ln.strip()), "")
+        error = f"{command} exited with status {_status(exit_code)}"
+        if last_err:
+            error += f": {last_err[:500]}"
+    summary = f"exit {_status(exit_code)}, {outputs['line_count']} lines"
+    return StepResult(ok=ok, outputs=outputs, artifacts=artifacts, summary=summary, error=error)
+
+
+def _status(code: int) -> str:
+    if code < 0:
+        return f"{code} (killed by signal {-code})"
+    return str(code)

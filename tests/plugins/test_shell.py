@@ -1,0 +1,211 @@
+"""The shell plugin runs real processes: injection, pipelines, exit codes, cleanup, caps."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from engine.errors import PluginError, StepFailed
+from engine.plugins import Registry, StepContext, parse_params
+from plugins.shell import ShellParams, ShellPlugin
+
+pytestmark = pytest.mark.slow
+
+
+def ctx(deadline_s: float = 10.0, cap: int = 1_000_000) -> StepContext:
+    return StepContext(run_id="r1", step_id="s1", attempt=1, idempotency_key="k",
+                       deadline_s=deadline_s, output_cap_bytes=cap)
+
+
+async def run(pipeline, *, deadline_s: float = 10.0, cap: int = 1_000_000, **params):
+    p = parse_params(ShellPlugin, {"pipeline": pipeline, **params})
+    return await ShellPlugin().run(params=p, ctx=ctx(deadline_s, cap))
+
+
+def alive(pid: int) -> bool:
+    """A process counts as alive unless it is gone or a zombie waiting for init to reap it."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+async def wait_for_pids(path: Path, n: int) -> list[int]:
+    for _ in range(200):
+        if path.exists():
+            pids = path.read_text().split()
+            if len(pids) >= n:
+                return [int(p) for p in pids]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the test command never wrote {n} pids to {path}")
+
+
+SPAWN_TWO = 'sleep 100 & echo $! >> "$1"; sleep 100 & echo $! >> "$1"; echo $$ >> "$1"; wait'
+
+
+@pytest.mark.parametrize("evil", ["; rm -rf /", "$(id)", "`id`", "a | b", "&& echo pwned",
+                                  "> /tmp/x", "*", "'\"", "$HOME", "\n"])
+async def test_a_rendered_value_stays_one_literal_argument(evil):
+    res = await run([["printf", "%s\\n", evil]])
+    assert res.ok
+    assert res.outputs["stdout"] == evil + "\n"
+    assert res.outputs["argv"] == [["printf", "%s\\n", evil]]
+
+
+async def test_pipeline_connects_stages_like_a_pipe():
+    res = await run([["printf", "a\\nb\\nc\\n"], ["grep", "b"], ["wc", "-l"]])
+    assert res.ok
+    assert res.outputs["stdout"].strip() == "1"
+    assert res.outputs["pipestatus"] == [0, 0, 0]
+
+
+async def test_outputs_lines_and_counts():
+    res = await run([["seq", "1", "500"]])
+    assert res.outputs["lines"] == [str(i) for i in range(1, 201)]
+    assert res.outputs["line_count"] == 500
+    assert res.outputs["exit_code"] == 0
+    assert res.artifacts["stdout"].endswith(b"499\n500\n")
+    assert res.outputs["truncated"] is False
+
+
+async def test_nonzero_exit_is_a_failed_result_with_evidence():
+    res = await run([["sh", "-c", "echo partial; echo first >&2; echo 'disk full' >&2; exit 3"]])
+    assert not res.ok
+    assert res.outputs["exit_code"] == 3
+    assert res.outputs["stdout"] == "partial\n"
+    assert "status 3" in res.error and "disk full" in res.error and "sh -c" in res.error
+
+
+async def test_ok_exit_codes_accepts_listed_status():
+    # grep exits 1 when nothing matches: for "is anything wrong?" that is a fine answer
+    res = await run([["printf", "x\\n"], ["grep", "nomatch"]], ok_exit_codes=[0, 1])
+    assert res.ok and res.outputs["exit_code"] == 1
+
+
+async def test_status_is_the_last_stages_and_every_stage_is_reported():
+    res = await run([["false"], ["cat"]])
+    assert res.ok
+    assert res.outputs["pipestatus"] == [1, 0]
+    res = await run([["true"], ["false"]])
+    assert not res.ok and res.outputs["exit_code"] == 1
+
+
+async def test_missing_command_is_a_clear_non_retryable_failure():
+    with pytest.raises(StepFailed) as err:
+        await run([["printf", "x"], ["kubectl-not-installed", "get", "pods"]])
+    assert "command not found: kubectl-not-installed" in str(err.value)
+    assert "PATH" in str(err.value)
+    assert err.value.retryable is False
+
+
+async def test_stdin_env_and_cwd(tmp_path):
+    res = await run([["sh", "-c", 'cat; echo "$MF_X"; pwd']], stdin="from stdin\n",
+                    env={"MF_X": "from env"}, cwd=str(tmp_path))
+    assert res.outputs["lines"] == ["from stdin", "from env", str(tmp_path)]
+
+
+async def test_stdin_ignored_by_the_program_is_not_an_error():
+    res = await run([["true"]], stdin="x" * 1_000_000)
+    assert res.ok
+
+
+async def test_missing_cwd_is_named():
+    with pytest.raises(StepFailed, match="working directory does not exist"):
+        await run([["true"]], cwd="/nonexistent/dir")
+
+
+async def test_timeout_kills_the_process_group_including_grandchildren(tmp_path):
+    pidfile = tmp_path / "pids"
+    task = asyncio.create_task(run([["sh", "-c", SPAWN_TWO, "sh", str(pidfile)]],
+                                   deadline_s=1.0))
+    pids = await wait_for_pids(pidfile, 3)
+    assert all(alive(p) for p in pids)
+    with pytest.raises(StepFailed, match="timed out after 1s"):
+        await task
+    assert not any(alive(p) for p in pids)
+
+
+async def test_cancellation_cleans_up(tmp_path):
+    pidfile = tmp_path / "pids"
+    task = asyncio.create_task(run([["sh", "-c", SPAWN_TWO, "sh", str(pidfile)],
+                                    ["cat"]]))
+    pids = await wait_for_pids(pidfile, 3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not any(alive(p) for p in pids)
+
+
+async def test_executor_wait_for_timeout_cleans_up(tmp_path):
+    # Given the executor's own timeout is shorter than the plugin's deadline
+    pidfile = tmp_path / "pids"
+    coro = run([["sh", "-c", SPAWN_TWO, "sh", str(pidfile)]], deadline_s=60)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(coro, 1.0)
+    pids = await wait_for_pids(pidfile, 3)
+    assert not any(alive(p) for p in pids)
+
+
+async def test_background_children_end_with_the_step(tmp_path):
+    # A command that leaves a daemon behind would otherwise hold the pipe (and the step) open
+    pidfile = tmp_path / "pids"
+    res = await run([["sh", "-c", 'sleep 100 & echo $! > "$1"; echo done', "sh", str(pidfile)]])
+    assert res.ok and res.outputs["stdout"] == "done\n"
+    assert not alive(int(pidfile.read_text()))
+
+
+async def test_flood_until_timeout_is_capped_with_bounded_memory():
+    tracemalloc.start()
+    try:
+        with pytest.raises(StepFailed, match="timed out"):
+            await run([["yes"]], deadline_s=1.5, cap=64 * 1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024
+
+
+async def test_output_beyond_cap_is_read_discarded_and_counted():
+    # 5 MB through a 64 KB cap: the writer must not block on a full pipe
+    res = await run([["head", "-c", "5000000", "/dev/zero"], ["tr", "\\0", "a"]],
+                    cap=64 * 1024)
+    assert res.ok
+    assert res.outputs["truncated"] is True
+    assert res.outputs["stdout_bytes"] == 5_000_000
+    assert len(res.artifacts["stdout"]) == 64 * 1024
+    assert len(res.outputs["stdout"]) <= 4000
+
+
+async def test_invalid_utf8_is_replaced_not_fatal():
+    res = await run([["printf", "ok \\377\\376 end\\n"]])
+    assert res.outputs["stdout"] == "ok \ufffd\ufffd end\n"
+
+
+async def test_stderr_is_a_tail():
+    res = await run([["sh", "-c", "seq 1 5000 >&2"]])
+    assert res.outputs["stderr"].endswith("4999\n5000\n")
+    assert len(res.outputs["stderr"]) <= 2000
+
+
+def test_describe_quotes_each_stage():
+    p = ShellParams(pipeline=[["kubectl", "get", "pods", "-n", "a b; rm -rf /"], ["grep", "x"]])
+    assert ShellPlugin().describe(params=p) == "kubectl get pods -n 'a b; rm -rf /' | grep x"
+
+
+@pytest.mark.parametrize("bad", [[], [[]], [[""]]])
+def test_empty_pipeline_or_stage_is_rejected(bad):
+    with pytest.raises(PluginError, match="pipeline"):
+        parse_params(ShellPlugin, {"pipeline": bad})
+
+
+def test_registry_resolves_the_shell_entry_point():
+    assert Registry().get("shell") is ShellPlugin
