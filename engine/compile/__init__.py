@@ -1,0 +1,82 @@
+"""Guides -> validated plans: the public entry points of the compilers.
+
+`compile_guide` runs the structural compiler (`engine.compile.structural`) and validation
+(`engine.compile.validate`); `compile_many` compiles a batch where one bad file never stops the
+rest. Every failure is a `MendflowError` with a location; an unexpected exception inside the
+compiler is reported as `CompilerBug` (a `PlanError`) naming the guide, never as a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.compile.graph import to_dot, to_mermaid
+from engine.compile.structural import COMPILER, compile_structural
+from engine.compile.validate import Problem, check_plan, parallel_groups, validate_plan
+from engine.errors import MendflowError, PlanError
+from engine.guide import Guide, load_guide
+from engine.plan import Plan
+
+__all__ = [
+    "COMPILER", "CompileResult", "CompilerBug", "Problem", "check_plan", "compile_guide",
+    "compile_many", "compile_path", "parallel_groups", "to_dot", "to_mermaid", "validate_plan",
+]
+
+
+class CompilerBug(PlanError):
+    """The compiler failed on a guide in a way it should not: a bug to report, with the file."""
+
+
+def compile_guide(guide: Guide, *, known_plugins: set[str] | None = None) -> Plan:
+    """Compile and validate; raises the first problem as `ValidationError`."""
+    try:
+        plan = compile_structural(guide)
+    except MendflowError:
+        raise
+    except Exception as exc:  # translate at the boundary: a located report, not a traceback
+        raise CompilerBug(f"the compiler failed: {type(exc).__name__}: {exc}", file=guide.path,
+                          line=1, hint="Please report this guide as a compiler bug") from exc
+    return validate_plan(plan, known_plugins=known_plugins)
+
+
+def compile_path(path: str | Path, **kw: object) -> Plan:
+    return compile_guide(load_guide(path), **kw)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    path: str
+    plan: Plan | None = None
+    error: MendflowError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.plan is not None
+
+
+def compile_many(paths: Iterable[str | Path], *,
+                 known_plugins: set[str] | None = None) -> list[CompileResult]:
+    """Compile each guide (a directory means every *.md under it, sorted); one result each."""
+    results: list[CompileResult] = []
+    for path in _expand(paths):
+        try:
+            plan = compile_path(path, known_plugins=known_plugins)
+        except MendflowError as exc:
+            results.append(CompileResult(path.as_posix(), error=exc))
+        except Exception as exc:  # load_guide's own bugs: still one result, never a traceback
+            results.append(CompileResult(path.as_posix(), error=CompilerBug(
+                f"the compiler failed: {type(exc).__name__}: {exc}", file=path.as_posix(),
+                line=1, hint="Please report this guide as a compiler bug")))
+        else:
+            results.append(CompileResult(path.as_posix(), plan=plan))
+    return results
+
+
+def _expand(paths: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        out.extend(sorted(p.rglob("*.md")) if p.is_dir() else [p])
+    return out

@@ -1,0 +1,448 @@
+"""Guide -> outline: a tree of actions, guarded branches and jumps, in source order.
+
+This module owns reading the guide's structure: which headings and list items are steps, which
+code blocks and inline commands belong to which item (including kubevirt's code blocks that
+end a list item and follow it as a sibling), what each command becomes (a command, a query, a
+binding, a manual step), and what guards and jumps the prose adds. It does not draw edges or
+name memory keys for results (`engine.compile.wiring` does).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.compile import blocks, phrases, verbs
+from engine.compile.phrases import Guard, JumpRef, SectionClass
+from engine.compile.scope import Scope
+from engine.compile.shellwords import parse_line
+from engine.guide import Element, Guide, slugify
+from engine.plan import Span, StepKind
+from engine.runtime.templating import literal
+
+_PREFIX = {"diag": "diag", "mit": "mit", "step": "step"}
+_STOP = frozenset("""the a an of for to by and or in on with from is are be that this these those
+following command commands running run using use via any all your you if its it as at which
+whether then there their following below above""".split())
+_SQL_WRITE = re.compile(r"^\s*(update|delete|insert|alter|drop|truncate|create|grant|revoke|"
+                        r"vacuum|reindex|cluster|copy|set)\b", re.I | re.M)
+
+
+@dataclass
+class Action:
+    id: str
+    kind: StepKind
+    title: str
+    text: str
+    span: Span
+    pos: int  # element index, for ordering and jump targets
+    section: SectionClass
+    plugin: str | None = None
+    params: dict = field(default_factory=dict)
+    mutating: bool = False
+    bind: str | None = None
+    uses: frozenset[str] = frozenset()
+    block: int | None = None  # code element index: steps of one block stay sequential
+    call: str | None = None
+
+
+@dataclass
+class IfNode:
+    guard: Guard
+    then: list
+    span: Span
+    pos: int
+    else_: list | None = None
+    else_text: str | None = None
+    synthetic: bool = False  # added by the compiler (not the guide's words): not a jump target
+
+
+@dataclass
+class EndNode:
+    outcome: str
+    title: str
+    text: str
+    span: Span
+
+
+@dataclass
+class JumpNode:
+    ref: JumpRef
+    span: Span
+    pos: int
+
+
+Node = Action | IfNode | JumpNode | EndNode
+
+
+@dataclass
+class Outline:
+    sections: list[tuple[SectionClass, Element | None, list[Node]]]
+    scope: Scope
+    escalation: tuple[str, Span] | None
+    call_links: set[tuple[int, str]]  # (element index, href) used as call steps
+    items_by_heading: dict[int | None, list[Element]]
+
+
+def build_outline(guide: Guide) -> Outline:
+    return _OutlineBuilder(guide).build()
+
+
+class _OutlineBuilder:
+    def __init__(self, guide: Guide) -> None:
+        self.g = guide
+        self.els = guide.elements
+        self.scope = Scope()
+        self.ids: set[str] = set()
+        self.counters: dict[str, int] = {}
+        self.escalation: tuple[str, Span] | None = None
+        self.call_links: set[tuple[int, str]] = set()
+        self.cls: dict[int, SectionClass] = {}
+        self.owner: dict[int, int | None] = {}
+        self.children: dict[int | None, list[int]] = {}
+        self.items_by_heading: dict[int | None, list[Element]] = {}
+        self.h1_count = sum(1 for e in self.els if e.kind == "heading" and e.level == 1)
+
+    # -- structure ---------------------------------------------------------------------
+
+    def build(self) -> Outline:
+        self._classify_headings()
+        self._assign_owners()
+        h1 = [e for e in self.els if e.kind == "heading" and e.level == 1]
+        title = h1[0].index if len(h1) == 1 and self.owner[h1[0].index] is None else None
+        sections: list[tuple[SectionClass, Element | None, list[Node]]] = []
+        intro = self._content(None, "step", headings=False)
+        if title is not None:
+            intro += self._content(title, "step", headings=False)
+        if intro:
+            sections.append(("step", None, intro))
+        for idx in self.children.get(title, []):
+            el = self.els[idx]
+            if el.kind != "heading" or self.cls[idx] == "info":
+                continue
+            nodes = self._heading(el)
+            if nodes:
+                sections.append((self.cls[idx], el, nodes))
+        return Outline(sections, self.scope, self.escalation, self.call_links,
+                       self.items_by_heading)
+
+    def _classify_headings(self) -> None:
+        for el in self.els:
+            if el.kind != "heading":
+                continue
+            cls = phrases.section_class(el.text)
+            parent = el.section
+            inherit = parent is not None and self.els[parent].level < el.level and not (
+                self.els[parent].level == 1 and self.owner_is_title(parent))
+            if inherit and (cls == "step" or self.cls[parent] == "info"):
+                cls = self.cls[parent]
+            self.cls[el.index] = cls
+
+    def owner_is_title(self, idx: int) -> bool:
+        return self.h1_count == 1
+
+    def _assign_owners(self) -> None:
+        """Who contains each element; a top-level code block after a list item joins it."""
+        last_item: int | None = None
+        state = None
+        for el in self.els:
+            if el.kind == "heading":
+                owner = el.section
+                last_item, state = None, None
+            elif el.parent is not None:
+                owner = el.parent
+            elif el.kind == "list_item":
+                owner = el.section
+                last_item, state = el.index, "item"
+                self.items_by_heading.setdefault(el.section, []).append(el)
+            elif el.kind == "code" and last_item is not None and state in ("item", "attached"):
+                owner, state = last_item, "attached"
+            elif el.kind == "paragraph" and state == "attached":
+                owner = last_item
+            else:
+                owner, state = el.section, None
+            self.owner[el.index] = owner
+            self.children.setdefault(owner, []).append(el.index)
+
+    def _heading(self, el: Element) -> list[Node]:
+        cls = self.cls[el.index]
+        nodes = self._content(el.index, cls)
+        guard = phrases.guard_of(el.text) if el.level > 2 else None
+        if guard and nodes:
+            return [IfNode(guard, nodes, el.span, el.index)]
+        return nodes
+
+    def _content(self, owner: int | None, cls: SectionClass, *,
+                 headings: bool = True) -> list[Node]:
+        """Nodes for everything `owner` (a heading, list item or quote, or the root) holds."""
+        nodes: list[Node] = []
+        guarded: tuple[Guard, list[Node], Element] | None = None
+        prose: list[Element] = []
+
+        def flush() -> None:
+            nonlocal guarded
+            if guarded and guarded[1]:
+                self._append(nodes, IfNode(guarded[0], guarded[1], guarded[2].span,
+                                           guarded[2].index))
+            guarded = None
+
+        for idx in self.children.get(owner, []):
+            el = self.els[idx]
+            if el.kind == "heading":
+                flush()
+                if headings and self.cls[idx] != "info":
+                    nodes.extend(self._heading(el))
+                continue
+            if el.kind == "paragraph":
+                flush()
+                prose.append(el)
+                new = self._prose(el, cls, owner)
+                guard = phrases.guard_of(el.text)
+                if guard is not None:
+                    guarded = (guard, new, el)
+                else:
+                    nodes.extend(new)
+                continue
+            if el.kind == "code":
+                target = guarded[1] if guarded else nodes
+                target.extend(self._code(el, cls, owner))
+                continue
+            if el.kind in ("list_item", "quote"):
+                flush()
+                if el.kind == "list_item" and not el.ordered and not self._has_actions(el, cls):
+                    prose.append(el)
+                nodes.extend(self._item(el, cls) if el.kind == "list_item"
+                             else self._content(idx, cls))
+        flush()
+        if owner is not None and self.els[owner].kind == "heading" and cls in ("diag", "mit") \
+                and not _has_action(nodes) and prose:
+            text = "\n".join(p.text for p in prose if not phrases.is_escalation(p.text))[:2000]
+            if text.strip():
+                span = Span(start=prose[0].span.start, end=prose[-1].span.end)
+                title = self.els[owner].text
+                nodes.insert(0, self._manual(owner, cls, title, text, span, prose[0].index))
+        return nodes
+
+    def _has_actions(self, el: Element, cls: SectionClass) -> bool:
+        if any(verbs.looks_like_command(c) for c in el.inline_code) and cls in ("diag", "mit"):
+            return True
+        return any(self.els[c].kind in ("code", "list_item") and (
+            self.els[c].kind == "list_item" or blocks.read_block(self.els[c]).cls in (
+                "command", "query", "script")) for c in self.children.get(el.index, []))
+
+    def _item(self, el: Element, cls: SectionClass) -> list[Node]:
+        nodes: list[Node] = []
+        guard = phrases.guard_of(el.text)
+        lead_jumps = self._jumps(el, guard)
+        if cls in ("diag", "mit", "step"):
+            nodes.extend(self._inline(el, cls, el.index))
+        nodes.extend(self._call(el, cls, el.index))
+        nodes.extend(self._content(el.index, cls))
+        if not _has_action(nodes) and (el.ordered or cls in ("diag", "mit") and guard) \
+                and not (phrases.is_escalation(el.text) and not el.ordered):
+            nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,
+                                         el.index))
+        nodes.extend(lead_jumps)
+        if guard and nodes:
+            return [IfNode(guard, nodes, el.span, el.index)]
+        return nodes
+
+    def _item_text(self, el: Element) -> str:
+        parts = [el.text] + [self.els[c].text for c in self.children.get(el.index, [])
+                             if self.els[c].kind == "paragraph"]
+        return "\n".join(parts)[:2000]
+
+    def _append(self, nodes: list[Node], node: IfNode) -> None:
+        last = nodes[-1] if nodes else None
+        if node.guard.is_else and isinstance(last, IfNode) and last.else_ is None:
+            last.else_ = node.then
+            last.else_text = node.guard.text
+        else:
+            nodes.append(node)
+
+    # -- prose -------------------------------------------------------------------------
+
+    def _prose(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
+        if phrases.is_escalation(el.text) and self.escalation is None and cls != "info":
+            self.escalation = (el.text, el.span)
+            return []
+        nodes: list[Node] = []
+        if cls in ("diag", "mit"):
+            nodes.extend(self._inline(el, cls, owner if owner is not None else el.index))
+        nodes.extend(self._call(el, cls, owner if owner is not None else el.index))
+        guard = phrases.guard_of(el.text)
+        nodes.extend(self._jumps(el, guard))
+        return nodes
+
+    def _jumps(self, el: Element, guard: Guard | None) -> list[Node]:
+        out: list[Node] = []
+        links = [(lk.text, lk.href) for lk in el.links]
+        sentences = phrases._sentences(el.text)
+        for ref in phrases.jumps_in(el.text, links):
+            if ref.kind == "heading" and not any(
+                    h.text.lower().startswith(ref.value.lower()) for h in self.g.headings()):
+                continue  # "skip to mitigation" in prose, with no such heading: not a jump
+            if guard is not None:
+                node: Node = JumpNode(ref, el.span, el.index)  # the caller wraps it in the guard
+                out.append(node)
+                continue
+            text = ref.sentence
+            i = sentences.index(ref.sentence) if ref.sentence in sentences else -1
+            before = next((g for s in reversed(sentences[:max(i, 0)])
+                           if (g := phrases.guard_in(s)) is not None), None)
+            if before is not None and phrases.guard_in(ref.sentence) is None:
+                text = f"{before.text}: {text}"
+            out.append(IfNode(Guard(text=text), [JumpNode(ref, el.span, el.index)], el.span,
+                              el.index))
+        return out
+
+    def _inline(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
+        nodes: list[Node] = []
+        for code in el.inline_code:
+            if len(code.split()) < 2 or not verbs.looks_like_command(code):
+                continue
+            nodes.extend(self._commands([blocks.CommandLine(code, el.span.start, el.span.end)],
+                                        el, cls, owner, block=None))
+        return nodes
+
+    def _call(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
+        if cls == "info" or not phrases.is_call_sentence(el.text):
+            return []
+        out: list[Node] = []
+        for link in el.links:
+            href = link.href.split("#", 1)[0]
+            if not href or "://" in href or not href.endswith(".md"):
+                continue
+            target = (Path(self.g.path).parent / href)
+            if not target.is_file():
+                continue
+            self.call_links.add((el.index, link.href))
+            sid = self._id(owner, cls, link.text or target.stem)
+            out.append(Action(sid, StepKind.CALL, f"Run guide: {link.text}", el.text, el.span,
+                              el.index, cls, params={"guide": literal(target.as_posix())},
+                              call=slugify(target.stem) or "guide"))
+        return out
+
+    # -- code --------------------------------------------------------------------------
+
+    def _code(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
+        block = blocks.read_block(el)
+        own = owner if owner is not None else el.index
+        span = Span(start=block.start, end=block.end)
+        title = self._title(own, el)
+        if block.cls == "query":
+            mutating = block.plugin == "sql" and bool(_SQL_WRITE.search(block.text))
+            kind = StepKind.COMMAND if mutating else StepKind.QUERY
+            return [Action(self._id(own, cls, title), kind, title, block.text, span, el.index,
+                           cls, plugin=block.plugin, params={"query": literal(block.text)},
+                           mutating=mutating, block=el.index)]
+        if block.cls == "script":
+            return [self._manual(own, cls, title, block.text, span, el.index,
+                                 script=block.text)]
+        if block.cls != "command":
+            return []
+        return self._commands(block.lines, el, cls, own, block=el.index)
+
+    def _commands(self, lines: list[blocks.CommandLine], el: Element, cls: SectionClass,
+                  owner: int, *, block: int | None) -> list[Node]:
+        nodes: list[Node] = []
+        title = self._title(owner, el)
+        manual: list[blocks.CommandLine] = []
+        session = False  # after `ssh host` or `kubectl debug`, later lines run in that session
+
+        def flush_manual() -> None:
+            if manual:
+                script = "\n".join(m.text for m in manual)
+                span = Span(start=manual[0].start, end=manual[-1].end)
+                nodes.append(self._manual(owner, cls, title, script, span, el.index,
+                                          script=script))
+                manual.clear()
+
+        for line in lines:
+            parsed = parse_line(line.text)
+            if parsed.assign and not session:
+                self.scope.assign(*parsed.assign)
+                continue
+            if session or parsed.unsupported or not parsed.pipelines:
+                if parsed.unsupported or session:
+                    manual.append(line)
+                continue
+            effects = [verbs.pipeline_effect([[w.plain() for w in st] for st in p.stages])
+                       for p in parsed.pipelines]
+            if "interactive" in effects:
+                manual.append(line)
+                session = True
+                continue
+            flush_manual()
+            for pipeline, eff in zip(parsed.pipelines, effects):
+                argv = [[self.scope.word(w) for w in stage] for stage in pipeline.stages]
+                uses = frozenset(v for st in pipeline.stages for w in st
+                                 for v in self.scope.refs(w))
+                span = Span(start=line.start, end=line.end)
+                sid = self._id(owner, cls, title)
+                nodes.append(Action(sid, StepKind.COMMAND, title, line.text, span, el.index, cls,
+                                    plugin="shell", params={"pipeline": argv},
+                                    mutating=eff == "mutate", bind=parsed.bind, uses=uses,
+                                    block=block))
+            if parsed.bind:
+                self.scope.bind(parsed.bind)
+        flush_manual()
+        return nodes
+
+    def _manual(self, owner: int, cls: SectionClass, title: str, text: str, span: Span,
+                pos: int, *, script: str | None = None) -> Action:
+        params = {"script": literal(script)} if script is not None else {}
+        return Action(self._id(owner, cls, title), StepKind.MANUAL, _short(title), text, span,
+                      pos, cls, params=params)
+
+    # -- names -------------------------------------------------------------------------
+
+    def _title(self, owner: int, el: Element) -> str:
+        container = self.els[owner]
+        if container.kind in ("list_item", "heading", "paragraph") and container.text:
+            return _short(container.text)
+        return _short(el.text.split("\n")[0])
+
+    _bases: dict[int, str]
+
+    def _id(self, owner: int, cls: SectionClass, title: str) -> str:
+        if not hasattr(self, "_bases"):
+            self._bases = {}
+            self._uses: dict[str, int] = {}
+        base = self._bases.get(owner)
+        if base is None:
+            prefix = _PREFIX.get(cls, "step")
+            self.counters[prefix] = self.counters.get(prefix, 0) + 1
+            slug = _slug(title)
+            base = f"{prefix}-{self.counters[prefix]}" + (f"-{slug}" if slug else "")
+            self._bases[owner] = base
+        n = self._uses.get(base, 0) + 1
+        self._uses[base] = n
+        sid = base if n == 1 else f"{base}-{n}"
+        while sid in self.ids:
+            n += 1
+            sid = f"{base}-{n}"
+        self.ids.add(sid)
+        return sid
+
+
+def _has_action(nodes: list[Node]) -> bool:
+    for n in nodes:
+        if isinstance(n, Action):
+            return True
+        if isinstance(n, IfNode) and (_has_action(n.then) or _has_action(n.else_ or [])):
+            return True
+    return False
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = text.replace("**", "").strip()
+    first = re.split(r"(?<=[.:!?])\s|:\s*$|\n", text, maxsplit=1)[0].rstrip(":. ")
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
+def _slug(text: str, words: int = 4) -> str:
+    text = re.sub(r"`[^`]*`", lambda m: m.group(0).strip("`"), text)
+    tokens = [t for t in re.findall(r"[a-z0-9]+", text.lower()) if t not in _STOP]
+    return "-".join(tokens[:words])[:40].strip("-")

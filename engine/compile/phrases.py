@@ -1,0 +1,218 @@
+"""The guide's words that shape control flow: sections, guards, jumps, escalation.
+
+This module owns the phrase rules, all deterministic and offline: which headings hold actions
+(Diagnosis, Mitigation) and which are only context (Meaning, Impact, Notes), which sentences
+guard what follows ("If ...", "When ...", "Otherwise ..."), which are jumps ("skip to
+[Mitigation](#mitigation)", "go to step 4"), which send the run to a person ("open a support
+case"), and the few conditions whose expression can be derived from the data ("if the output
+is empty"). Anything else is a judgment: a condition with no expression.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+SectionClass = Literal["info", "diag", "mit", "step"]
+
+_INFO = re.compile(
+    r"^(?:meaning|impact|notes?|overview|background|summary|context|about|description|"
+    r"introduction|symptoms?|references?|see also|related|further reading|resources|links|"
+    r"glossary|faq|history|changelog|architecture|prerequisites?|table of contents|contents|"
+    r"toc|alert details?|alert|severity|dashboards?|metrics?|useful links|contacts?|owners?|"
+    r"ownership|escalation|services?|monitoring|logging|documentation|docs|what is)\b",
+    re.I)
+_DIAG = re.compile(r"\b(?:diagnos\w*|troubleshoot\w*|investigat\w*|debug\w*|triage|"
+                   r"identify\w*|verif\w*|check\w*|inspect\w*|how to check)\b", re.I)
+_MIT = re.compile(r"\b(?:mitigat\w*|resolution|resolv\w*|remediat\w*|fix\w*|recover\w*|"
+                  r"workaround\w*|solution\w*|repair\w*|restor\w*|how to fix)\b", re.I)
+
+
+def section_class(heading: str) -> SectionClass:
+    text = _strip_enumerator(heading).strip().lower()
+    if _INFO.match(text):
+        return "info"
+    if _MIT.search(text):
+        return "mit"
+    if _DIAG.search(text):
+        return "diag"
+    return "step"
+
+
+_ENUM = re.compile(r"^\s*(?:\(?[0-9]{1,2}[.)]|\(?[a-hA-H][.)]|step \d+[.:)]?)\s+", re.I)
+
+
+def _strip_enumerator(text: str) -> str:
+    return _ENUM.sub("", text, count=1)
+
+
+# -- guards ------------------------------------------------------------------------------
+
+_GUARD_START = re.compile(r"^(?:if|when|whenever|in case|in the case|unless|should|otherwise|"
+                          r"else|if not|if so|for the case)\b", re.I)
+_ELSE_START = re.compile(r"^(?:otherwise|else|if not|if this is not the case|if that does not)\b",
+                         re.I)
+
+
+@dataclass(frozen=True)
+class Guard:
+    text: str  # the condition in the guide's words
+    is_else: bool = False
+
+
+def guard_of(text: str) -> Guard | None:
+    """The guard a sentence, list item or heading opens with, if any."""
+    t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    if not _GUARD_START.match(t) or is_escalation(t):
+        return None
+    clause = _clause(t)
+    return Guard(text=clause, is_else=bool(_ELSE_START.match(t)))
+
+
+def guard_in(sentence: str) -> Guard | None:
+    """A guard that opens a sentence or follows its lead-in ("Check the labels: If ...")."""
+    direct = guard_of(sentence)
+    if direct is not None:
+        return direct
+    m = re.search(r"(?:^|[:;]\s+)(?=(?:If|When|In case|Otherwise)\b)", sentence)
+    return guard_of(sentence[m.end():]) if m else None
+
+
+def _clause(text: str) -> str:
+    """The condition part: up to the first comma or colon outside code spans, or the sentence."""
+    code = False
+    parens = 0
+    for i, c in enumerate(text):
+        if c == "`":
+            code = not code
+        elif code:
+            continue
+        elif c == "(":
+            parens += 1
+        elif c == ")":
+            parens = max(0, parens - 1)
+        elif not parens and c in ",:;" and i > 2:
+            return text[:i].strip()
+        elif not parens and c == "." and (i + 1 == len(text) or text[i + 1] == " "):
+            return text[:i].strip()
+    return text.strip()
+
+
+Expr = tuple[Literal["expr", "failure", "success"], str | None]
+
+
+def derive_condition(clause: str, step: str | None) -> Expr:
+    """What a guard means over the previous step's result, if that can be derived.
+
+    Returns ("failure", None) for "if the command fails" (an error edge), ("expr", e) for a
+    derived Jinja2 expression over `steps.<step>`, or ("expr", None) for a judgment.
+    """
+    t = clause.lower()
+    if step is None:
+        return ("expr", None)
+    if re.search(r"\b(command|it|this|that|step)\s+(fails|failed|returns an error|errors)\b|"
+                 r"\bnon-?zero\b|\bexits? with an error\b", t):
+        return ("failure", None)
+    out = f"(steps[{json.dumps(step)}].stdout | trim)"
+    negative = re.search(r"\b(not empty|isn't empty|is non-?empty|returns (?:any|some|a|an)\b|"
+                         r"lists (?:any|some)|shows (?:any|some)|there (?:are|is) (?:any|some)\b"
+                         r"(?! (?:no|not)))", t)
+    empty = re.search(r"\b(output is empty|is empty|returns nothing|returns no\b|no output|"
+                      r"nothing is returned|does not return anything|doesn't return anything|"
+                      r"returns an empty|shows nothing|prints nothing|no results?)\b", t)
+    if negative and "not empty" in negative.group(0) or negative and not empty:
+        return ("expr", f'{out} != ""')
+    if empty:
+        return ("expr", f'{out} == ""')
+    code = re.findall(r"`([^`]{1,80})`", clause)
+    contains = re.search(r"\b(contains?|shows?|includes?|displays?|lists?|returns?|"
+                         r"(?:output|status|value|phase|result) is)\b", t)
+    if code and contains and not re.search(r"\b(label|annotation|alert)\b", t):
+        needle = json.dumps(code[0])
+        negated = re.search(r"\b(not|n't|no)\b", t[: contains.end() + 1])
+        op = "not in" if negated else "in"
+        return ("expr", f"{needle} {op} steps[{json.dumps(step)}].stdout")
+    return ("expr", None)
+
+
+def negate(expr: str | None) -> str | None:
+    return None if expr is None else f"not ({expr})"
+
+
+# -- jumps -------------------------------------------------------------------------------
+
+_JUMP = re.compile(
+    r"\b(?:skip(?:ping)?|go(?:ing)?(?: back)?|jump|proceed|continue|move on|return|turn)"
+    r"\s+(?:directly\s+|straight\s+|ahead\s+)?(?:on\s+)?(?:to|with|at)\s+"
+    r"(?:the\s+)?(?P<target>\[[^\]]+\]\([^)]*\)|step\s+\d+|\S+(?:\s+\S+)?)", re.I)
+_SKIP_NEXT = re.compile(r"\bskip\s+the\s+next\s+(?P<n>\d+\s+|two\s+|three\s+)?steps?\b", re.I)
+_LINK = re.compile(r"\[(?P<text>[^\]]+)\]\((?P<href>[^)]*)\)")
+
+
+@dataclass(frozen=True)
+class JumpRef:
+    kind: Literal["anchor", "step", "skip", "heading"]
+    value: str  # anchor without '#', step number, number of steps to skip, or heading words
+    sentence: str
+
+
+def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
+    """Jumps in a piece of prose; `links` are its (text, href) pairs from the syntax tree."""
+    found: list[JumpRef] = []
+    for sentence in _sentences(text):
+        skip = _SKIP_NEXT.search(sentence)
+        if skip:
+            n = (skip.group("n") or "1").strip()
+            found.append(JumpRef("skip", {"two": "2", "three": "3"}.get(n, n), sentence))
+            continue
+        m = _JUMP.search(sentence)
+        if not m:
+            continue
+        target = m.group("target")
+        if target.lower().startswith(("the steps below", "steps below", "the next", "next")):
+            continue
+        step = re.match(r"step\s+(\d+)", target, re.I)
+        if step:
+            found.append(JumpRef("step", step.group(1), sentence))
+            continue
+        rest = sentence[m.start("target"):]
+        href = next((h for t, h in links if t and rest.startswith(t)), None)
+        if href is None and _LINK.match(rest):
+            href = _LINK.match(rest).group("href")
+        if href is not None:
+            if href.startswith("#"):
+                found.append(JumpRef("anchor", href[1:], sentence))
+            continue  # a link to another page is a reference or a call, not a jump
+        words = re.sub(r"[^\w\s-]", "", target).strip()
+        if words and words.split()[0].lower() in ("mitigation", "diagnosis", "resolution",
+                                                   "remediation", "troubleshooting"):
+            found.append(JumpRef("heading", words.split()[0], sentence))
+    return found
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\[`*])", text) if s.strip()]
+
+
+# -- escalation --------------------------------------------------------------------------
+
+_ESCALATE = re.compile(
+    r"\b(?:open (?:a )?(?:support )?(?:case|ticket)|contact (?:\w+ )?(?:support|the on-?call|"
+    r"your|the team)|escalat\w+|page (?:the|an?) |cannot resolve the issue|can't resolve|"
+    r"unable to resolve|file (?:a|an) (?:bug|issue)|reach out to)\b", re.I)
+
+
+def is_escalation(text: str) -> bool:
+    return bool(_ESCALATE.search(text))
+
+
+# -- inline commands ---------------------------------------------------------------------
+
+_IMPERATIVE_LINK = re.compile(r"^(?:follow|run|execute|use|see|refer to|consult|check|apply|"
+                              r"perform|go through)\b", re.I)
+
+
+def is_call_sentence(text: str) -> bool:
+    return bool(_IMPERATIVE_LINK.match(_strip_enumerator(text.replace("**", "")).strip()))

@@ -1,0 +1,136 @@
+"""The structural compiler: a guide's syntax tree -> a Plan, offline and deterministic.
+
+This module owns the shape of the whole plan: diagnosis before mitigation, the judgment
+"did the diagnosis find a cause?" between them (else `end-no-action`), the ending (`resolved`,
+or a judgment between `resolved` and `escalate` when the guide says what to do if the issue
+persists), the plan's inputs, triggers, references and source. Reading sections and commands is
+`engine.compile.outline`'s job, drawing edges `engine.compile.wiring`'s; it does not validate
+(`engine.compile.validate`).
+
+A guide with no step Mendflow can run still compiles: to one `manual` step, "Follow the guide by
+hand" (its span is the whole guide), then `end-no-action`. A person reading the plan sees at
+once that nothing in it is automated, and the run still records who handled the incident.
+"""
+
+from __future__ import annotations
+
+import re
+
+from engine.compile.outline import Action, EndNode, IfNode, Node, Outline, build_outline
+from engine.compile.phrases import Guard
+from engine.compile.wiring import Wiring
+from engine.guide import Guide
+from engine.plan import InputSpec, Plan, Reference, SourceInfo, Span, StepKind, Trigger
+
+COMPILER = "structural/1"
+_ALERT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]+$")
+
+
+def compile_structural(guide: Guide) -> Plan:
+    """Compile without validating; `engine.compile.compile_guide` validates."""
+    outline = build_outline(guide)
+    wiring = Wiring(guide, outline.items_by_heading)
+    if outline.escalation:
+        wiring.escalate_text, wiring.escalate_span = outline.escalation
+    tree, final = _tree(guide, outline)
+    entry_frontier = wiring.seq(tree, [])
+    assert not entry_frontier, "the tree ends every path"
+    wiring.resolve_jumps(final)
+    steps = wiring.build_steps()
+    # The tree's first node holds the entry step, added first; end steps are added as they
+    # are first needed, so list them last for a reader.
+    steps = [s for s in steps if s.kind != StepKind.END] + \
+        sorted((s for s in steps if s.kind == StepKind.END), key=lambda s: s.id)
+    return Plan(
+        id=guide.id, title=guide.title, kind=guide.front.kind, compiler=COMPILER,
+        source=SourceInfo(path=guide.path, sha256=guide.sha256), owners=guide.front.owners,
+        triggers=guide.front.triggers or _triggers(guide), inputs=_inputs(guide, outline),
+        entry=steps[0].id, steps=steps, edges=wiring.edges,
+        references=_references(guide, outline),
+    )
+
+
+def _tree(guide: Guide, outline: Outline) -> tuple[list[Node], str]:
+    sections = list(outline.sections)
+    first_mit = next((i for i, s in enumerate(sections) if s[0] == "mit"), None)
+    if first_mit is not None:
+        late_diag = [s for s in sections[first_mit:] if s[0] == "diag"]
+        rest = [s for s in sections[first_mit:] if s[0] != "diag"]
+        sections = sections[:first_mit] + late_diag + rest
+        first_mit += len(late_diag)
+    nodes: list[Node] = [n for s in sections for n in s[2]]
+    actions = list(_actions(nodes))
+    if not actions:
+        span = Span(start=1, end=max(1, guide.line_count))
+        manual = Action("follow-guide", StepKind.MANUAL, "Follow the guide by hand",
+                        "No step in this guide can run automatically: read it and act on it.",
+                        span, 0, "step")
+        return [manual, EndNode("no_action", "Nothing automated", "", span)], "end-no-action"
+
+    mitigates = any(a.section == "mit" or a.mutating or
+                    (a.kind == StepKind.MANUAL and a.section != "diag") for a in actions)
+    final_outcome = "resolved" if mitigates else "no_action"
+    last_span = actions[-1].span
+    if outline.escalation:
+        text, span = outline.escalation
+        ending: list[Node] = [IfNode(
+            Guard(text="The issue is resolved"), [EndNode("resolved", "Resolved", "", last_span)],
+            span, 10**9, else_=[EndNode("escalate", "Escalate to a person", text, span)],
+            else_text=text, synthetic=True)]
+    else:
+        ending = [EndNode(final_outcome, "", "", last_span)]
+
+    if first_mit is not None:
+        before = [n for s in sections[:first_mit] for n in s[2]]
+        after = [n for s in sections[first_mit:] for n in s[2]]
+        if any(True for _ in _actions(before)) and any(True for _ in _actions(after)):
+            heading = sections[first_mit][1]
+            span = heading.span if heading is not None else last_span
+            gate = IfNode(
+                Guard(text="The diagnosis found a cause that the mitigation addresses"),
+                after + ending, span, heading.index if heading is not None else 0,
+                else_=[EndNode("no_action", "No action needed", "Diagnosis found nothing to "
+                               "mitigate", span)],
+                else_text="Otherwise: nothing to mitigate", synthetic=True)
+            return before + [gate], f"end-{final_outcome.replace('_', '-')}"
+    return nodes + ending, f"end-{final_outcome.replace('_', '-')}"
+
+
+def _actions(nodes: list[Node]):
+    for n in nodes:
+        if isinstance(n, Action):
+            yield n
+        elif isinstance(n, IfNode):
+            yield from _actions(n.then)
+            yield from _actions(n.else_ or [])
+
+
+def _inputs(guide: Guide, outline: Outline) -> list[InputSpec]:
+    declared = [i.to_spec() for i in guide.front.inputs]
+    names = {i.name for i in declared}
+    return declared + [spec for name, spec in outline.scope.inputs.items() if name not in names]
+
+
+def _triggers(guide: Guide) -> list[Trigger]:
+    """Alert runbooks are titled with the alert's name (`# KubePodCrashLooping`)."""
+    h1 = next((e for e in guide.elements if e.kind == "heading"), None)
+    if h1 is not None and h1.level == 1 and _ALERT_NAME.match(h1.text) and \
+            any(c.isupper() for c in h1.text[1:]):
+        return [Trigger(alert=h1.text)]
+    return []
+
+
+def _references(guide: Guide, outline: Outline) -> list[Reference]:
+    seen: set[tuple[str, str, int]] = set()
+    out: list[Reference] = []
+    for el in guide.elements:
+        for link in el.links:
+            if not link.href or link.href.startswith("#") or \
+                    (el.index, link.href) in outline.call_links:
+                continue
+            key = (link.text, link.href, el.span.start)
+            if key not in seen:
+                seen.add(key)
+                out.append(Reference(text=link.text or link.href, target=link.href,
+                                     line=el.span.start))
+    return out

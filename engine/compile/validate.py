@@ -1,0 +1,300 @@
+"""Structural rules every plan must meet, checked before anything runs: the only networkx importer.
+
+This module owns plan validation, whoever produced the plan (the structural compiler, the LLM
+compiler, a hand edit): one entry, acyclic, every step reachable, every path ending in an `end`
+step, no dangling edge, no unknown plugin, no template reading something nothing defines, binds
+consistent with writes, an approval in front of every mutating step. Each `Problem` names the
+guide file, the line (the step's span) and the step, and says what to change in the guide.
+
+It does not compile (`engine.compile.structural`) or schedule (`engine.scheduler`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from engine.errors import ConditionError, TemplateError, ValidationError
+from engine.plan import Plan, Step, StepKind
+from engine.runtime.templating import check_expression, references
+
+_NEEDS_PLUGIN = (StepKind.COMMAND, StepKind.QUERY, StepKind.DETECT)
+_ALWAYS = ("alert", "run")
+
+
+@dataclass(frozen=True)
+class Problem:
+    rule: str
+    message: str
+    hint: str
+    file: str | None = None
+    line: int | None = None
+    step: str | None = None
+
+    def to_error(self) -> ValidationError:
+        return ValidationError(self.message, file=self.file, line=self.line, step=self.step,
+                               hint=self.hint)
+
+    def __str__(self) -> str:
+        return str(self.to_error())
+
+
+def check_plan(plan: Plan, *, known_plugins: set[str] | None = None) -> list[Problem]:
+    """Every problem, in a stable order (structure first, then per step in plan order)."""
+    if known_plugins is None:
+        from engine.plugins import default_registry
+
+        known_plugins = default_registry().names()
+    return list(_Checker(plan, known_plugins).run())
+
+
+def validate_plan(plan: Plan, *, known_plugins: set[str] | None = None) -> Plan:
+    problems = check_plan(plan, known_plugins=known_plugins)
+    if problems:
+        raise problems[0].to_error()
+    return plan
+
+
+def graph(plan: Plan) -> nx.MultiDiGraph:
+    g = nx.MultiDiGraph()
+    for s in plan.steps:
+        g.add_node(s.id)
+    for i, e in enumerate(plan.edges):
+        g.add_edge(e.source, e.target, key=i)
+    return g
+
+
+def parallel_groups(plan: Plan) -> list[list[str]]:
+    """Sets of steps that may run at the same time: unconditional fan-outs that join again.
+
+    Two steps are in one group when the same edges (source, condition, kind) lead into both
+    and they lead to the same steps: a branch and its else differ in condition, so they are
+    never grouped.
+    """
+    order = {s.id: i for i, s in enumerate(plan.steps)}
+    succs: dict[str, set[str]] = {s.id: set() for s in plan.steps}
+    incoming: dict[str, set[tuple[Any, ...]]] = {s.id: set() for s in plan.steps}
+    for e in plan.edges:
+        if e.source in succs and e.target in incoming:
+            succs[e.source].add(e.target)
+            cond = (e.condition.text, e.condition.expr) if e.condition else None
+            incoming[e.target].add((e.source, cond, e.on, e.kind))
+    groups: dict[tuple[frozenset[Any], frozenset[str]], list[str]] = {}
+    for s in plan.steps:
+        if s.kind == StepKind.END or not incoming[s.id]:
+            continue
+        key = (frozenset(incoming[s.id]), frozenset(succs[s.id]))
+        groups.setdefault(key, []).append(s.id)
+    found = [sorted(ids, key=order.__getitem__) for ids in groups.values() if len(ids) > 1]
+    return sorted(found, key=lambda ids: order[ids[0]])
+
+
+class _Checker:
+    def __init__(self, plan: Plan, known: set[str]) -> None:
+        self.plan = plan
+        self.known = known
+        self.file = plan.source.path
+        self.steps = {}
+        for s in plan.steps:
+            self.steps.setdefault(s.id, s)
+
+    def problem(self, rule: str, message: str, hint: str, step: Step | None = None,
+                step_id: str | None = None) -> Problem:
+        return Problem(rule, message, hint, file=self.file,
+                       line=step.source.start if step is not None else None,
+                       step=step.id if step is not None else step_id)
+
+    def run(self) -> Iterator[Problem]:
+        yield from self._ids_and_edges()
+        g = graph(self.plan)
+        g.remove_nodes_from([n for n in list(g.nodes) if n not in self.steps])
+        cycle = self._cycle(g)
+        if cycle is not None:
+            yield cycle
+            return  # ancestry below needs a DAG
+        yield from self._entry_and_reach(g)
+        yield from self._endings()
+        yield from self._per_step(g)
+
+    def _ids_and_edges(self) -> Iterator[Problem]:
+        seen: set[str] = set()
+        for s in self.plan.steps:
+            if s.id in seen:
+                yield self.problem("duplicate-id", f"two steps are named {s.id!r}",
+                                   "Give each step a unique id", s)
+            seen.add(s.id)
+        for e in self.plan.edges:
+            for end, name in ((e.source, "from"), (e.target, "to")):
+                if end not in self.steps:
+                    src = self.steps.get(e.source)
+                    yield self.problem(
+                        "dangling-edge", f"{e.kind} edge {name} missing step {end!r}",
+                        "Point the jump or link at a heading or step that exists in the guide",
+                        src, step_id=e.source)
+
+    def _cycle(self, g: nx.MultiDiGraph) -> Problem | None:
+        try:
+            cycle = nx.find_cycle(g)
+        except nx.NetworkXNoCycle:
+            return None
+        edges = [self.plan.edges[key] for _, _, key in cycle]
+        back = next((e for e in edges if e.kind == "jump"), edges[-1])
+        src = self.steps[back.source]
+        path = " -> ".join([e.source for e in edges] + [edges[0].source])
+        return self.problem(
+            "cycle", f"the plan loops ({path}): a {back.kind} edge goes back to "
+            f"{back.target!r}", "Jump only forward (a later step or heading); to repeat a "
+            "check, write the steps again or describe the retry in the step", src)
+
+    def _entry_and_reach(self, g: nx.MultiDiGraph) -> Iterator[Problem]:
+        entry = self.steps.get(self.plan.entry)
+        if entry is None:
+            yield self.problem("entry", f"the entry step {self.plan.entry!r} does not exist",
+                               "Set the plan's entry to its first step", step_id=self.plan.entry)
+            return
+        if g.in_degree(entry.id):
+            yield self.problem("entry", "the entry step has incoming edges",
+                               "The first step of the guide cannot be a jump target", entry)
+        reach = nx.descendants(g, entry.id) | {entry.id}
+        for s in self.plan.steps:
+            if s.id not in reach:
+                yield self.problem(
+                    "unreachable", f"step {s.id!r} cannot be reached from the entry step",
+                    "Connect it: an earlier step, a branch or a jump must lead to it", s)
+
+    def _endings(self) -> Iterator[Problem]:
+        for s in self.plan.steps:
+            out = self.plan.outgoing(s.id)
+            if s.kind == StepKind.END:
+                if s.outcome is None:
+                    yield self.problem("end-outcome", "end step has no outcome",
+                                       "Say how the run ends: resolved, mitigated, escalate or "
+                                       "no_action", s)
+                if out:
+                    yield self.problem("end-outgoing", "end step has outgoing edges",
+                                       "Nothing runs after an end step; remove the edges", s)
+                continue
+            if s.outcome is not None:
+                yield self.problem("outcome", "only end steps have an outcome",
+                                   "Remove the outcome or make it an end step", s)
+            if not any(e.on == "success" for _, e in out):
+                yield self.problem(
+                    "dead-end", f"step {s.id!r} leads nowhere when it succeeds",
+                    "Every path must end in an end step: add what comes next, or an ending "
+                    "(resolved, escalate)", s)
+
+    def _per_step(self, g: nx.MultiDiGraph) -> Iterator[Problem]:
+        inputs = {i.name for i in self.plan.inputs}
+        for s in self.plan.steps:
+            ancestors = nx.ancestors(g, s.id)
+            if s.kind in _NEEDS_PLUGIN and s.plugin is None:
+                yield self.problem("plugin", f"{s.kind} step has no plugin",
+                                   "Tag the code block (bash, promql, sql) so the compiler "
+                                   "knows what runs it", s)
+            if s.plugin is not None and s.plugin not in self.known:
+                known = ", ".join(sorted(self.known)) or "none"
+                yield self.problem("plugin", f"unknown plugin {s.plugin!r} (known: {known})",
+                                   "Install the plugin, or change the code block's language "
+                                   "tag", s)
+            if s.kind == StepKind.CALL and not s.call:
+                yield self.problem("call", "call step names no guide",
+                                   "Link to the guide to run", s)
+            yield from self._binds(s)
+            for ref in self._template_refs(s):
+                yield from self._check_ref(s, ref, ancestors, inputs,
+                                           "parameter")
+            for _, e in self.plan.outgoing(s.id):
+                if e.condition is None or e.condition.expr is None:
+                    continue
+                try:
+                    check_expression(e.condition.expr)
+                    refs = references(e.condition.expr, expression=True)
+                except ConditionError as exc:
+                    yield self.problem("condition", f"condition {e.condition.expr!r} does not "
+                                       f"parse: {exc.message}", "Fix the condition", s)
+                    continue
+                for ref in sorted(refs):
+                    yield from self._check_ref(s, ref, ancestors | {s.id}, inputs, "condition")
+            if s.mutating:
+                yield from self._gated(s)
+
+    def _template_refs(self, s: Step) -> list[str]:
+        refs: set[str] = set()
+        for text in _strings(s.params):
+            try:
+                refs |= references(text)
+            except TemplateError:
+                refs.add("<syntax error>")
+        return sorted(refs)
+
+    def _check_ref(self, s: Step, ref: str, ancestors: set[str], inputs: set[str],
+                   where: str) -> Iterator[Problem]:
+        if ref == "<syntax error>":
+            yield self.problem("template", f"a {where} template does not parse",
+                               "Escape literal '{{' in the command", s)
+            return
+        root, _, rest = ref.partition(".")
+        name = rest.split(".")[0]
+        if root in _ALWAYS:
+            return
+        if root == "inputs":
+            if name not in inputs:
+                yield self.problem("undefined", f"{where} reads inputs.{name}, which is not "
+                                   "declared", f"Declare '{name}' under inputs: in the front "
+                                   "matter", s)
+        elif root == "vars":
+            key = f"vars.{name}"
+            if not any(key in self.steps[a].binds for a in ancestors if a in self.steps):
+                yield self.problem("undefined", f"{where} reads {key}, which no earlier step "
+                                   "binds", f"Set {name} in an earlier step (export "
+                                   f"{name}=$(...)) or use an input", s)
+        elif root == "steps":
+            if name not in ancestors:
+                yield self.problem("undefined", f"{where} reads steps.{name}, which does not "
+                                   "run before this step", "Only read results of steps that "
+                                   "come earlier on every path", s)
+        else:
+            yield self.problem("undefined", f"{where} reads {ref!r}: unknown name {root!r}",
+                               "Templates may read inputs, vars, steps, alert and run", s)
+
+    def _binds(self, s: Step) -> Iterator[Problem]:
+        for key in s.binds:
+            if not key.startswith("vars."):
+                yield self.problem("binds", f"bind key {key!r} is not under vars.",
+                                   "Bind values as vars.NAME", s)
+            if key not in s.writes:
+                yield self.problem("binds", f"binds {key} but does not list it in writes",
+                                   f"Add {key!r} to the step's writes", s)
+        for key in s.writes:
+            if key.startswith("vars.") and key not in s.binds:
+                yield self.problem("binds", f"writes {key} but binds no value to it",
+                                   f"Add a bind for {key!r} or drop it from writes", s)
+
+    def _gated(self, s: Step) -> Iterator[Problem]:
+        incoming = self.plan.incoming(s.id)
+        if not incoming or any(self.steps.get(e.source) is None or
+                               self.steps[e.source].kind != StepKind.APPROVE
+                               for _, e in incoming):
+            yield self.problem("approval", f"mutating step {s.id!r} has no approval in front "
+                               "of it", "Every change needs an approve step right before it", s)
+        for _, e in incoming:
+            gate = self.steps.get(e.source)
+            if gate is not None and gate.kind == StepKind.APPROVE and not any(
+                    o.on == "failure" for _, o in self.plan.outgoing(gate.id)):
+                yield self.problem("approval", f"approval {gate.id!r} has no path for a denial",
+                                   "Give the approval a failure edge to an escalate end step",
+                                   gate)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, dict):
+        for k in sorted(value):
+            yield from _strings(value[k])

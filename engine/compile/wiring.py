@@ -1,0 +1,276 @@
+"""Outline -> steps and edges: sequence, fan-out/join, branches, approvals, jumps, ends.
+
+This module owns the control flow of a compiled plan. Read-only diagnostics with no data
+dependency fan out from the previous step and join after; a step that reads a var waits for the
+step that binds it; a mutating step is gated by an `approve` step whose denial (and the step's
+own failure) leads to `end-escalate`; every guard becomes a `decide` step with a `branch` edge
+and an `else` edge, so that exactly one side is taken; a jump is a `decide` branch whose edge
+targets the step its anchor or step number names. It does not read the guide's text
+(`engine.compile.outline`) nor check the result (`engine.compile.validate`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from engine.compile.outline import Action, EndNode, IfNode, JumpNode, Node, _slug
+from engine.compile.phrases import JumpRef, derive_condition, negate
+from engine.errors import ValidationError
+from engine.guide import Element, Guide, slugify
+from engine.plan import Condition, Edge, OnError, Outcome, Span, Step, StepKind
+
+_PARALLEL_KINDS = (StepKind.COMMAND, StepKind.QUERY)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An edge waiting for its target."""
+
+    source: str
+    cond: Condition | None = None
+    on: str = "success"
+    kind: str = "next"
+
+
+class Wiring:
+    def __init__(self, guide: Guide, items_by_heading: dict[int | None, list[Element]]) -> None:
+        self.guide = guide
+        self.items_by_heading = items_by_heading
+        self.steps: dict[str, dict[str, Any]] = {}
+        self.edges: list[Edge] = []
+        self.jumps: list[tuple[Pending, JumpNode]] = []
+        self.entries: list[tuple[int, int, str]] = []  # (element index, order, step id)
+        self.last_exec: Action | None = None
+        self.escalate_span: Span | None = None
+        self.escalate_text = "A person declined or a change failed: hand over to a person"
+
+    # -- building ----------------------------------------------------------------------
+
+    def seq(self, nodes: list[Node], frontier: list[Pending]) -> list[Pending]:
+        i = 0
+        while i < len(nodes):
+            node = nodes[i]
+            if isinstance(node, Action) and self._parallel(node):
+                group = [node]
+                while i + 1 < len(nodes) and isinstance(nodes[i + 1], Action) and \
+                        self._joins(group, nodes[i + 1]):
+                    group.append(nodes[i + 1])
+                    i += 1
+                if not frontier and len(group) > 1:  # one entry step: the first runs alone
+                    frontier = self._action(group.pop(0), frontier)
+                frontier = self._group(group, frontier) if len(group) > 1 else \
+                    self._action(group[0], frontier)
+            elif isinstance(node, Action):
+                frontier = self._action(node, frontier)
+            elif isinstance(node, IfNode):
+                frontier = self._if(node, frontier)
+            elif isinstance(node, JumpNode):
+                self.jumps.extend((p, node) for p in frontier)
+                frontier = []
+            elif isinstance(node, EndNode):
+                self._connect(frontier, self.end(node.outcome, node.title, node.text, node.span))
+                frontier = []
+            i += 1
+        return frontier
+
+    def _parallel(self, a: Action) -> bool:
+        return a.section == "diag" and a.kind in _PARALLEL_KINDS and not a.mutating and \
+            a.plugin is not None
+
+    def _joins(self, group: list[Action], a: Action) -> bool:
+        if not self._parallel(a):
+            return False
+        if a.block is not None and any(g.block == a.block for g in group):
+            return False
+        bound = {g.bind for g in group if g.bind}
+        return not (a.uses & bound)
+
+    def _group(self, group: list[Action], frontier: list[Pending]) -> list[Pending]:
+        out: list[Pending] = []
+        for a in group:
+            out.extend(self._action(a, frontier))
+        self.last_exec = group[-1]
+        return out
+
+    def _action(self, a: Action, frontier: list[Pending]) -> list[Pending]:
+        writes = [f"steps.{a.id}"]
+        binds: dict[str, str] = {}
+        if a.bind:
+            writes.append(f"vars.{a.bind}")
+            binds[f"vars.{a.bind}"] = "result.stdout | trim"
+        read_only_check = a.kind in _PARALLEL_KINDS and not a.mutating and not a.bind
+        gate = f"approve-{a.id}"
+        if a.mutating:
+            self._add(gate, pos=a.pos, title=f"Approve: {a.title}", kind=StepKind.APPROVE,
+                      text=f"Approve before it runs: {a.text}", source=a.span, entry=True)
+        self._add(a.id, pos=a.pos, title=a.title, kind=a.kind, plugin=a.plugin, params=a.params,
+                  writes=writes, binds=binds, mutating=a.mutating, call=a.call, text=a.text,
+                  on_error=OnError.CONTINUE if read_only_check else OnError.FAIL,
+                  source=a.span, entry=not a.mutating)
+        if a.mutating:
+            self._connect(frontier, gate)
+            self._connect([Pending(gate)], a.id)
+            escalate = self.end(Outcome.ESCALATE.value)
+            self.edges.append(Edge(source=gate, target=escalate, on="failure", kind="error"))
+            self.edges.append(Edge(source=a.id, target=escalate, on="failure", kind="error"))
+        else:
+            self._connect(frontier, a.id)
+        if a.kind in _PARALLEL_KINDS and a.plugin:
+            self.last_exec = a
+        return [Pending(a.id)]
+
+    def _if(self, node: IfNode, frontier: list[Pending]) -> list[Pending]:
+        if not node.then:
+            return frontier
+        prev = self.last_exec
+        step = prev.id if prev is not None and prev.plugin == "shell" else None
+        kind, expr = derive_condition(node.guard.text, step) if not node.synthetic else \
+            ("expr", None)
+        else_cond = Condition(text=node.else_text or f"Otherwise (not: {node.guard.text})",
+                              expr=negate(expr))
+        if kind == "failure" and prev is not None and frontier == [Pending(prev.id)]:
+            self.steps[prev.id]["on_error"] = OnError.FAIL
+            source = prev.id
+            branch = Pending(source, Condition(text=node.guard.text), on="failure",
+                             kind="branch")
+            other = Pending(source, else_cond, kind="else") if node.else_ else Pending(source)
+        else:
+            source = self._unique(f"if-{_slug(node.guard.text, 5) or 'condition'}")
+            self._add(source, pos=node.pos, title=node.guard.text, kind=StepKind.DECIDE,
+                      text=node.guard.text, source=node.span, entry=not node.synthetic)
+            self._connect(frontier, source)
+            branch = Pending(source, Condition(text=node.guard.text, expr=expr), kind="branch")
+            other = Pending(source, else_cond, kind="else")
+        then_front = self.seq(node.then, [branch])
+        if not then_front:
+            self.last_exec = prev  # the branch does not flow on: its steps are not ancestors
+        saved = self.last_exec
+        if node.else_:
+            self.last_exec = prev
+            else_front = self.seq(node.else_, [other])
+            if not else_front:
+                self.last_exec = saved
+        else:
+            else_front = [other]
+        return then_front + else_front
+
+    def end(self, outcome: str, title: str | None = None, text: str = "",
+            span: Span | None = None) -> str:
+        sid = f"end-{outcome.replace('_', '-')}"
+        if sid not in self.steps:
+            titles = {"resolved": "Resolved", "mitigated": "Mitigated",
+                      "escalate": "Escalate to a person", "no_action": "No action needed"}
+            if outcome == Outcome.ESCALATE.value:
+                text = text or self.escalate_text
+                span = span or self.escalate_span
+            self._add(sid, pos=10**9, title=title or titles[outcome], kind=StepKind.END,
+                      outcome=Outcome(outcome), text=text,
+                      source=span or Span(start=self.guide.line_count,
+                                          end=self.guide.line_count), entry=False)
+        return sid
+
+    # -- jumps -------------------------------------------------------------------------
+
+    def resolve_jumps(self, final_end: str) -> None:
+        entries = sorted(self.entries)
+        for pending, node in self.jumps:
+            target = self._jump_target(node, entries, final_end)
+            self.edges.append(Edge(source=pending.source, target=target, condition=pending.cond,
+                                   on=pending.on, kind="jump"))
+
+    def _jump_target(self, node: JumpNode, entries: list[tuple[int, int, str]],
+                     final_end: str) -> str:
+        ref: JumpRef = node.ref
+        els = self.guide.elements
+        source_el = els[node.pos]
+        if ref.kind in ("anchor", "heading"):
+            anchors = self.guide.anchors()
+            heading = anchors.get(ref.value.lower()) or anchors.get(slugify(ref.value))
+            if heading is None and ref.kind == "heading":
+                heading = next((h for h in self.guide.headings()
+                                if h.text.lower().startswith(ref.value.lower())), None)
+            if heading is None:
+                known = ", ".join(f"#{a}" for a in anchors) or "none"
+                raise ValidationError(
+                    f"jump to missing anchor '#{ref.value}'", file=self.guide.path,
+                    line=node.span.start, step=self._step_at(node.pos),
+                    hint=f"Fix the link to one of the guide's headings: {known}")
+            return self._first_at(heading.index, entries, final_end)
+        items = self._sibling_items(source_el)
+        if ref.kind == "step":
+            n = int(ref.value)
+            if not 1 <= n <= len(items):
+                raise ValidationError(
+                    f"jump to step {n}, but this list has {len(items)} steps",
+                    file=self.guide.path, line=node.span.start, step=self._step_at(node.pos),
+                    hint=f"Use a step number from 1 to {len(items)}, or link to a heading")
+            return self._first_at(items[n - 1].index, entries, final_end)
+        # "skip the next (n) step(s)"
+        here = self._item_of(source_el)
+        k = next((i for i, it in enumerate(items) if here is not None and it.index == here), -1)
+        later = k + 1 + int(ref.value)
+        if k >= 0 and later < len(items):
+            return self._first_at(items[later].index, entries, final_end)
+        last = items[min(len(items) - 1, k + int(ref.value))].index if items and k >= 0 else \
+            node.pos
+        after = self._subtree_end(last)
+        return self._first_at(after + 1, entries, final_end)
+
+    def _first_at(self, pos: int, entries: list[tuple[int, int, str]], final_end: str) -> str:
+        return next((sid for p, _, sid in entries if p >= pos), final_end)
+
+    def _item_of(self, el: Element) -> int | None:
+        idx: int | None = el.index
+        while idx is not None:
+            e = self.guide.elements[idx]
+            if e.kind == "list_item" and e.parent is None:
+                return e.index
+            idx = e.parent
+        items = [i for i in self.items_by_heading.get(el.section, []) if i.index <= el.index]
+        return items[-1].index if items else None
+
+    def _sibling_items(self, el: Element) -> list[Element]:
+        return self.items_by_heading.get(el.section, [])
+
+    def _subtree_end(self, idx: int) -> int:
+        end = idx
+        for e in self.guide.elements[idx + 1 :]:
+            p = e.parent
+            inside = False
+            while p is not None:
+                if p == idx:
+                    inside = True
+                    break
+                p = self.guide.elements[p].parent
+            if not inside:
+                break
+            end = e.index
+        return end
+
+    def _step_at(self, pos: int) -> str | None:
+        return next((sid for p, _, sid in sorted(self.entries) if p >= pos), None)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _add(self, sid: str, *, pos: int, entry: bool, **fields: Any) -> None:
+        self.steps[sid] = {"id": sid, **{k: v for k, v in fields.items() if v is not None}}
+        if entry:
+            self.entries.append((pos, len(self.entries), sid))
+
+    def _connect(self, frontier: list[Pending], target: str) -> None:
+        for p in frontier:
+            self.edges.append(Edge(source=p.source, target=target, condition=p.cond, on=p.on,
+                                   kind=p.kind))
+
+    def _unique(self, base: str) -> str:
+        base = re.sub(r"-+", "-", base).strip("-")[:48].strip("-")
+        sid, n = base, 1
+        while sid in self.steps:
+            n += 1
+            sid = f"{base}-{n}"
+        return sid
+
+    def build_steps(self) -> list[Step]:
+        return [Step(**fields) for fields in self.steps.values()]
