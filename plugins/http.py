@@ -1,0 +1,326 @@
+"""The `http` plugin: one HTTP request, a bounded response, fields extracted from its JSON.
+
+This module is the only httpx importer among the plugins and translates httpx's exceptions
+into StepFailed. It owns: joining a relative `url` onto the step's data source, the bearer
+token, the response size bound, JSON decoding, `extract` paths, and keeping credentials out of
+everything it reports.
+
+Data source: the executor resolves `source` into `ctx.data_source`, a mapping that may carry
+`url` (base URL), `headers` and `token`. A relative `url` ("api/v1/query") is appended to the
+base URL with one slash between them; the token becomes `Authorization: Bearer <token>` and is
+sent only to the data source's own origin (scheme, host, port), never to an absolute URL
+elsewhere.
+
+`extract` maps an output name to a path into the JSON body: keys separated by dots, list
+indexes as numbers, e.g. "data.result.0.value.1" (or "data.result[0].value[1]"). A path that
+does not resolve yields None (a Prometheus query with no series is an answer, not an error).
+
+Outcomes: a status outside `expect_status` (default: any 2xx) is the world's answer,
+`ok=False` with the outputs kept; a network error or timeout raises StepFailed (retryable);
+a body over `max_bytes`, or non-JSON where JSON is expected, raises StepFailed (not
+retryable). Outputs: `status`, `headers` (a fixed, credential-free subset), `json` (only if
+it serialises to at most ~4000 chars; otherwise None and `json_truncated`), each `extract`
+name under `extracted`, `bytes`, `duration_s`; artifact `body`.
+
+Mutating: the class says `read_only = False` because a POST/PUT/PATCH/DELETE changes the
+world; a guide step using any method other than GET or HEAD must be marked mutating.
+
+Credentials (token, Authorization/Cookie/API-key header values, URL user info and secret-like
+query values) never appear in outputs, errors, the body artifact or log records. httpx itself
+logs each request URL at INFO on the "httpx" logger; importing this module adds a filter there
+that masks secret-looking query values (`?api_key=***`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import ssl
+import time
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine.errors import StepFailed
+from engine.plugins import MAX_SUMMARY_CHARS, StepContext, StepResult
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+KEPT_HEADERS = ("content-type", "content-length", "content-encoding", "date", "etag",
+                "last-modified", "location", "retry-after", "x-request-id")
+SECRET_NAME = re.compile(r"auth|token|secret|password|passwd|api[-_]?key|cookie|session|sig",
+                         re.IGNORECASE)
+PATH_TOKEN = re.compile(r"[^.\[\]]+|\[(\d+)\]")
+SECRET_QUERY = re.compile(
+    r"([?&][^=&#\s]*(?:auth|token|secret|password|passwd|api[-_]?key|session|sig)[^=&#\s]*=)"
+    r"[^&#\s\"']*", re.IGNORECASE)
+
+
+class _RedactQueryFilter(logging.Filter):
+    """httpx logs every request URL at INFO; secret-looking query values become '***'."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = SECRET_QUERY.sub(r"\1***", record.getMessage())
+            record.args = None
+        return True
+
+
+if not any(isinstance(f, _RedactQueryFilter) for f in logging.getLogger("httpx").filters):
+    logging.getLogger("httpx").addFilter(_RedactQueryFilter())
+
+Scalar = str | int | float | bool
+
+
+class HttpParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    url: str = Field(min_length=1, description="Absolute, or relative to the data source url.")
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict,
+                                                    description="Query string parameters.")
+    json_body: Any = Field(default=None, alias="json", description="JSON request body.")
+    timeout_s: float | None = Field(default=None, gt=0, description="Capped by the step's.")
+    verify_tls: bool = True
+    ca_file: str | None = None
+    expect_status: list[Annotated[int, Field(ge=100, le=599)]] | None = Field(
+        default=None, description="Statuses that count as success; default any 2xx.")
+    expect_json: bool | None = Field(
+        default=None, description="Require a JSON body; default: only if `extract` is set.")
+    extract: dict[str, str] = Field(default_factory=dict,
+                                    description='Output name -> path, e.g. "data.result.0".')
+    max_bytes: int = Field(default=DEFAULT_MAX_BYTES, gt=0)
+    source: str | None = Field(default=None, description="Data source name.")
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+    @field_validator("extract")
+    @classmethod
+    def _paths_parse(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, path in v.items():
+            parse_path(path)
+        return v
+
+
+def parse_path(path: str) -> list[str | int]:
+    """'data.result[0].value.1' -> ['data', 'result', 0, 'value', 1]."""
+    if not path or path.strip() != path or ".." in path or path.startswith("."):
+        raise ValueError(f"bad extract path {path!r}: use keys and indexes like 'data.items.0'")
+    parts: list[str | int] = []
+    for m in PATH_TOKEN.finditer(path):
+        tok = m.group(1) if m.group(1) is not None else m.group(0)
+        parts.append(int(tok) if tok.isdigit() else tok)
+    return parts
+
+
+def extract_path(doc: Any, path: str) -> Any:
+    """The value at `path` in `doc`, or None if any step of the path is missing."""
+    cur = doc
+    for part in parse_path(path):
+        if isinstance(cur, Mapping):
+            key = str(part)
+            if key not in cur:
+                return None
+            cur = cur[key]
+        elif isinstance(cur, list) and isinstance(part, int):
+            if part >= len(cur):
+                return None
+            cur = cur[part]
+        else:
+            return None
+    return cur
+
+
+class _Redactor:
+    """Replaces every known secret with '***' in text, bytes and JSON-like values."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Longest first, so that a secret containing another is replaced whole
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def text(self, s: str) -> str:
+        for secret in self.secrets:
+            s = s.replace(secret, "***")
+        return s
+
+    def data(self, b: bytes) -> bytes:
+        for secret in self.secrets:
+            b = b.replace(secret.encode(), b"***")
+        return b
+
+    def value(self, v: Any) -> Any:
+        if isinstance(v, str):
+            return self.text(v)
+        if isinstance(v, list):
+            return [self.value(x) for x in v]
+        if isinstance(v, dict):
+            return {self.text(str(k)): self.value(x) for k, x in v.items()}
+        return v
+
+
+def _secrets_in(url: httpx.URL, headers: Mapping[str, str], query: Mapping[str, Any],
+                token: str | None) -> list[str]:
+    found = [token] if token else []
+    for name, value in headers.items():
+        if SECRET_NAME.search(name):  # "Bearer abc" leaks "abc" on its own too
+            found += [value, value.split(" ", 1)[-1]]
+    if url.password:
+        found.append(url.password)
+    for k, v in list(url.params.multi_items()) + [(k, str(v)) for k, v in query.items()]:
+        if SECRET_NAME.search(k):
+            found.append(str(v))
+    return found
+
+
+def _target(params: HttpParams, ds: Mapping[str, Any] | None) -> tuple[httpx.URL, bool]:
+    """The URL to request, and whether the data source's credentials may go with it."""
+    base = str(ds.get("url") or "") if ds else ""
+    if "://" in params.url:
+        url = httpx.URL(params.url)
+        same_origin = bool(base) and _origin(url) == _origin(httpx.URL(base))
+        return url, same_origin
+    if not base:
+        raise StepFailed(f"relative url {params.url!r} needs a data source with a url",
+                         retryable=False, hint="Set `source` on the step, or use a full URL")
+    return httpx.URL(base.rstrip("/") + "/" + params.url.lstrip("/")), True
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+class HttpPlugin:
+    name: ClassVar[str] = "http"
+    Params: ClassVar[type[BaseModel]] = HttpParams
+    read_only: ClassVar[bool] = False  # GET/HEAD read; any other method must be `mutating`
+    supports_dry_run: ClassVar[bool] = False
+
+    def describe(self, *, params: HttpParams) -> str:
+        return f"{params.method} {params.url}"
+
+    async def run(self, *, params: HttpParams, ctx: StepContext) -> StepResult:
+        ds = ctx.data_source or {}
+        url, with_credentials = _target(params, ds)
+        headers: dict[str, str] = {}
+        token = None
+        if with_credentials:
+            headers.update({str(k): str(v) for k, v in (ds.get("headers") or {}).items()})
+            token = str(ds["token"]) if ds.get("token") else None
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+        headers.update(params.headers)
+        redact = _Redactor(_secrets_in(url, headers, params.query, token))
+        shown_url = redact.text(str(url.copy_with(username=None, password=None)))
+        timeout = min(params.timeout_s or ctx.deadline_s, ctx.deadline_s)
+        ca_file = params.ca_file or ds.get("ca_file")
+        check_tls = params.verify_tls and ds.get("verify_tls", True) is not False
+        ctx.logger.debug("step %s: %s %s", ctx.step_id, params.method, shown_url)
+        started = time.monotonic()
+
+        def failed(message: str, *, retryable: bool) -> StepFailed:
+            return StepFailed(redact.text(message), retryable=retryable, step=ctx.step_id)
+
+        try:
+            verify: ssl.SSLContext | bool = check_tls
+            if check_tls and ca_file:
+                verify = ssl.create_default_context(cafile=str(ca_file))
+            async with asyncio.timeout(timeout):
+                async with httpx.AsyncClient(verify=verify, timeout=timeout,
+                                             follow_redirects=False) as client:
+                    request = client.build_request(
+                        params.method, url, headers=headers, params=params.query or None,
+                        json=params.json_body)
+                    response = await client.send(request, stream=True)
+                    try:
+                        body = await _read_bounded(response, params.max_bytes)
+                    finally:
+                        await response.aclose()
+        except TimeoutError:
+            raise failed(f"{params.method} {shown_url} timed out after {timeout:g}s",
+                         retryable=True) from None
+        except httpx.TimeoutException:
+            raise failed(f"{params.method} {shown_url} timed out after {timeout:g}s",
+                         retryable=True) from None
+        except _TooLarge:
+            raise failed(f"response larger than {params.max_bytes} bytes from "
+                         f"{params.method} {shown_url}; raise max_bytes or narrow the query",
+                         retryable=False) from None
+        except (httpx.HTTPError, OSError) as exc:  # OSError: a bad ca_file, TLS, DNS
+            raise failed(f"{params.method} {shown_url} failed: {type(exc).__name__}: {exc}",
+                         retryable=True) from None
+        duration = time.monotonic() - started
+        return _result(params, response, body, shown_url, duration, redact, failed)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_bounded(response: httpx.Response, max_bytes: int) -> bytes:
+    """The decoded body, or _TooLarge as soon as it passes `max_bytes` (memory stays bounded)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes \
+            and "content-encoding" not in response.headers:
+        raise _TooLarge
+    chunks = bytearray()
+    async for chunk in response.aiter_bytes():
+        chunks += chunk
+        if len(chunks) > max_bytes:
+            raise _TooLarge
+    return bytes(chunks)
+
+
+def _result(params: HttpParams, response: httpx.Response, body: bytes, shown_url: str,
+            duration: float, redact: _Redactor, failed: Any) -> StepResult:
+    content_type = response.headers.get("content-type", "")
+    mime = content_type.split(";", 1)[0].strip().lower()
+    is_json_type = mime == "application/json" or mime.endswith("+json")
+    want_json = params.expect_json if params.expect_json is not None else bool(params.extract)
+    doc: Any = None
+    parsed = False
+    if body and (is_json_type or want_json) and params.method != "HEAD":
+        try:
+            doc = json.loads(body)
+            parsed = True
+        except ValueError:
+            if want_json or is_json_type:
+                snippet = body[:200].decode("utf-8", errors="replace")
+                what = f"invalid JSON ({mime or 'no content type'})" if is_json_type else \
+                    f"{mime or 'no content type'}"
+                raise failed(f"expected JSON, got {what} from {params.method} {shown_url} "
+                             f"(first 200 chars: {snippet!r})", retryable=False) from None
+    elif want_json and params.method != "HEAD":
+        raise failed(f"expected JSON, got an empty body from {params.method} {shown_url}",
+                     retryable=False)
+    doc = redact.value(doc)
+    shown_json = doc if parsed and len(json.dumps(doc)) <= MAX_SUMMARY_CHARS else None
+    outputs: dict[str, Any] = {
+        "status": response.status_code,
+        "headers": {k: redact.text(response.headers[k]) for k in KEPT_HEADERS
+                    if k in response.headers},
+        "json": shown_json,
+        "json_truncated": parsed and shown_json is None,
+        "extracted": {name: extract_path(doc, path) for name, path in params.extract.items()},
+        "bytes": len(body),
+        "duration_s": round(duration, 3),
+        "url": shown_url,
+    }
+    expected = params.expect_status
+    ok = response.status_code in expected if expected else 200 <= response.status_code < 300
+    error = None
+    if not ok:
+        snippet = redact.text(body[:200].decode("utf-8", errors="replace")).strip()
+        error = (f"{params.method} {shown_url} returned {response.status_code} "
+                 f"{response.reason_phrase}".rstrip())
+        if snippet:
+            error += f": {snippet}"
+    return StepResult(ok=ok, outputs=outputs, artifacts={"body": redact.data(body)},
+                      summary=f"{params.method} {shown_url} -> {response.status_code}",
+                      error=error)

@@ -1,0 +1,250 @@
+"""The http plugin against a real local HTTP server (http.server in a thread)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from engine.errors import PluginError, StepFailed
+from engine.plugins import Registry, StepContext, parse_params
+from plugins.http import HttpPlugin, extract_path
+
+TOKEN = "tok-s3cr3t-PLANTED-0123456789"
+
+PROM = {"status": "success", "data": {"resultType": "vector", "result": [
+    {"metric": {"pod": "api-1"}, "value": [1732584714.5, "0.93"]}]}}
+
+
+class Handler(BaseHTTPRequestHandler):
+    seen: list[dict] = []
+
+    def log_message(self, *args: object) -> None:  # keep test output quiet
+        pass
+
+    def send(self, status: int, body: bytes, ctype: str, extra: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Set-Cookie", "session=should-not-leak")
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        Handler.seen.append({"path": self.path, "headers": dict(self.headers)})
+        path = self.path.split("?", 1)[0]
+        if path.endswith("/api/v1/query"):
+            self.send(200, json.dumps(PROM).encode(), "application/json")
+        elif path == "/html":
+            self.send(200, b"<html><body>Login required</body></html>", "text/html")
+        elif path == "/broken-json":
+            self.send(200, b'{"data": [1, 2', "application/json")
+        elif path == "/error":
+            self.send(500, b'{"error": "boom"}', "application/json")
+        elif path == "/slow":
+            time.sleep(3)
+            self.send(200, b"{}", "application/json")
+        elif path == "/huge":  # 50 MB, streamed with no Content-Length
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            try:
+                for _ in range(50):
+                    self.wfile.write(b"x" * 1_000_000)
+            except OSError:
+                pass
+        elif path == "/echo-auth":  # a server that echoes what it was sent, token included
+            body = {"you_sent": self.headers.get("Authorization"), "big": "y" * 5000}
+            self.send(200, json.dumps(body).encode(), "application/json")
+        elif path == "/query-echo":
+            self.send(200, json.dumps({"path": self.path}).encode(), "application/json")
+        else:
+            self.send(404, b"not found", "text/plain")
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length", 0))
+        body = json.loads(self.rfile.read(length))
+        self.send(201, json.dumps({"received": body}).encode(), "application/json")
+
+
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # clients that time out or stop reading are what some tests do on purpose
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    srv = QuietServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def ctx(data_source: dict | None = None, deadline_s: float = 10.0) -> StepContext:
+    return StepContext(run_id="r1", step_id="s1", attempt=1, idempotency_key="k",
+                       deadline_s=deadline_s, data_source=data_source,
+                       logger=logging.getLogger("mendflow.plugin.test"))
+
+
+async def run(params: dict, **kw):
+    return await HttpPlugin().run(params=parse_params(HttpPlugin, params), ctx=ctx(**kw))
+
+
+async def test_json_response_and_extraction(server):
+    res = await run({"url": f"{server}/api/v1/query", "query": {"query": "up == 0"},
+                     "extract": {"value": "data.result.0.value.1",
+                                 "pod": "data.result[0].metric.pod",
+                                 "absent": "data.result.5.value"}})
+    assert res.ok
+    assert res.outputs["status"] == 200
+    assert res.outputs["extracted"] == {"value": "0.93", "pod": "api-1", "absent": None}
+    assert res.outputs["json"] == PROM
+    assert json.loads(res.artifacts["body"]) == PROM
+    assert res.outputs["headers"]["content-type"] == "application/json"
+    assert "set-cookie" not in res.outputs["headers"]
+    assert Handler.seen[-1]["path"] == "/api/v1/query?query=up+%3D%3D+0"
+
+
+async def test_html_where_json_expected_is_a_clear_failure(server):
+    with pytest.raises(StepFailed) as err:
+        await run({"url": f"{server}/html", "extract": {"x": "data"}})
+    assert "expected JSON, got text/html" in str(err.value)
+    assert "Login required" in str(err.value)
+    assert err.value.retryable is False
+
+
+async def test_html_is_fine_when_no_json_is_expected(server):
+    res = await run({"url": f"{server}/html"})
+    assert res.ok and res.outputs["json"] is None
+    assert b"Login required" in res.artifacts["body"]
+
+
+async def test_malformed_json_is_named(server):
+    with pytest.raises(StepFailed, match="invalid JSON"):
+        await run({"url": f"{server}/broken-json"})
+
+
+async def test_unexpected_status_is_a_failed_result_with_the_body(server):
+    res = await run({"url": f"{server}/error"})
+    assert not res.ok
+    assert res.outputs["status"] == 500
+    assert "500" in res.error and "boom" in res.error
+    assert res.outputs["json"] == {"error": "boom"}
+
+
+async def test_expect_status_accepts_listed_statuses(server):
+    res = await run({"url": f"{server}/missing", "expect_status": [404]})
+    assert res.ok and res.outputs["status"] == 404
+
+
+async def test_slow_response_times_out(server):
+    started = time.monotonic()
+    with pytest.raises(StepFailed, match="timed out after 0.5s") as err:
+        await run({"url": f"{server}/slow", "timeout_s": 0.5})
+    assert err.value.retryable is True
+    assert time.monotonic() - started < 2.5  # gave up before the server answered (3 s)
+
+
+async def test_step_deadline_caps_the_request_timeout(server):
+    with pytest.raises(StepFailed, match="timed out after 0.5s"):
+        await run({"url": f"{server}/slow", "timeout_s": 30}, deadline_s=0.5)
+
+
+async def test_huge_body_stops_at_max_bytes(server):
+    with pytest.raises(StepFailed, match="response larger than 1000000 bytes") as err:
+        await run({"url": f"{server}/huge", "max_bytes": 1_000_000})
+    assert err.value.retryable is False
+
+
+async def test_connection_refused_is_retryable():
+    with pytest.raises(StepFailed, match="failed: ConnectError") as err:
+        await run({"url": "http://127.0.0.1:9/"})
+    assert err.value.retryable is True
+
+
+async def test_post_sends_json(server):
+    res = await run({"method": "post", "url": f"{server}/items", "json": {"a": [1, 2]},
+                     "expect_status": [201]})
+    assert res.ok and res.outputs["json"] == {"received": {"a": [1, 2]}}
+
+
+async def test_relative_url_joins_the_data_source_and_sends_its_token(server):
+    ds = {"url": f"{server}/prom/", "token": TOKEN, "headers": {"X-Org": "7"}}
+    res = await run({"url": "/api/v1/query", "extract": {"v": "data.result.0.value.1"}},
+                    data_source=ds)
+    assert res.outputs["extracted"]["v"] == "0.93"
+    sent = Handler.seen[-1]
+    assert sent["path"] == "/prom/api/v1/query"
+    assert sent["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert sent["headers"]["X-Org"] == "7"
+
+
+async def test_token_is_not_sent_to_another_origin(server):
+    ds = {"url": "http://prometheus.invalid:9090", "token": TOKEN}
+    await run({"url": f"{server}/query-echo"}, data_source=ds)
+    assert "Authorization" not in Handler.seen[-1]["headers"]
+
+
+async def test_relative_url_without_data_source_is_explained():
+    with pytest.raises(StepFailed, match="needs a data source"):
+        await run({"url": "api/v1/query"})
+
+
+async def test_planted_token_never_leaks(server, caplog):
+    # Given a server that echoes the token back, and requests that fail in several ways
+    caplog.set_level(logging.DEBUG)
+    ds = {"url": server, "token": TOKEN}
+    reports: list[str] = []
+    res = await run({"url": "echo-auth", "extract": {"auth": "you_sent"}}, data_source=ds)
+    echoed = res.outputs["extracted"]["auth"]
+    reports += [json.dumps(res.outputs), res.artifacts["body"].decode(), res.summary]
+    res = await run({"url": "error", "query": {"api_key": TOKEN}}, data_source=ds)
+    reports += [json.dumps(res.outputs), res.error]
+    for params in ({"url": "slow", "timeout_s": 0.3}, {"url": "html", "extract": {"x": "y"}}):
+        with pytest.raises(StepFailed) as err:
+            await run(params, data_source=ds)
+        reports.append(str(err.value))
+    with pytest.raises(StepFailed) as err:  # a credential in the URL itself
+        await run({"url": f"http://user:{TOKEN}@127.0.0.1:9/?api_key={TOKEN}"})
+    reports.append(str(err.value))
+    reports += [r.getMessage() for r in caplog.records]
+    # Then the token appears nowhere, and the echoed one was replaced
+    assert all(TOKEN not in r for r in reports), [r for r in reports if TOKEN in r]
+    assert echoed == "***"
+    assert any("api_key=***" in r for r in reports)  # httpx's own request log, masked
+
+
+async def test_large_json_is_kept_out_of_memory_but_extractable(server):
+    res = await run({"url": f"{server}/echo-auth", "extract": {"n": "big"}})
+    assert res.outputs["json"] is None and res.outputs["json_truncated"] is True
+    assert res.outputs["extracted"]["n"] == "y" * 5000
+
+
+def test_extract_path_semantics():
+    doc = {"a": [{"b": 1}, {"b": [10, 20]}], "0": "key-zero"}
+    assert extract_path(doc, "a.1.b.1") == 20
+    assert extract_path(doc, "a[1].b[0]") == 10
+    assert extract_path(doc, "0") == "key-zero"  # a number names a key inside an object
+    assert extract_path(doc, "a.9") is None
+    assert extract_path(doc, "a.0.b.c") is None
+
+
+@pytest.mark.parametrize("bad", ["", ".a", "a..b", " a"])
+def test_bad_extract_path_is_rejected_at_validation(bad):
+    with pytest.raises(PluginError, match="extract"):
+        parse_params(HttpPlugin, {"url": "http://x", "extract": {"v": bad}})
+
+
+def test_registered_by_name():
+    assert Registry(extra={"http": HttpPlugin}, discover=False).get("http") is HttpPlugin
