@@ -192,7 +192,11 @@ class _OutlineBuilder:
             if el.kind == "heading":
                 flush()
                 if headings and self.cls[idx] != "info":
-                    nodes.extend(self._heading(el))
+                    for node in self._heading(el):
+                        if isinstance(node, IfNode):
+                            self._append(nodes, node)
+                        else:
+                            nodes.append(node)
                 continue
             if el.kind == "paragraph":
                 flush()
@@ -212,8 +216,12 @@ class _OutlineBuilder:
                 flush()
                 if el.kind == "list_item" and not el.ordered and not self._has_actions(el, cls):
                     prose.append(el)
-                nodes.extend(self._item(el, cls) if el.kind == "list_item"
-                             else self._content(idx, cls))
+                for node in (self._item(el, cls) if el.kind == "list_item"
+                             else self._content(idx, cls)):
+                    if isinstance(node, IfNode):
+                        self._append(nodes, node)
+                    else:
+                        nodes.append(node)
         flush()
         if owner is not None and self.els[owner].kind == "heading" and cls in ("diag", "mit") \
                 and not _has_action(nodes) and prose:
@@ -235,12 +243,13 @@ class _OutlineBuilder:
         nodes: list[Node] = []
         guard = phrases.guard_of(el.text)
         lead_jumps = self._jumps(el, guard)
-        if cls in ("diag", "mit", "step"):
+        if cls in ("diag", "mit"):
             nodes.extend(self._inline(el, cls, el.index))
         nodes.extend(self._call(el, cls, el.index))
         nodes.extend(self._content(el.index, cls))
+        only_jumps = guard is not None and lead_jumps
         if not _has_action(nodes) and (el.ordered or cls in ("diag", "mit") and guard) \
-                and not (phrases.is_escalation(el.text) and not el.ordered):
+                and not only_jumps and not (phrases.is_escalation(el.text) and not el.ordered):
             nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,
                                          el.index))
         nodes.extend(lead_jumps)
@@ -300,7 +309,8 @@ class _OutlineBuilder:
     def _inline(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
         nodes: list[Node] = []
         for code in el.inline_code:
-            if len(code.split()) < 2 or not verbs.looks_like_command(code):
+            if len(code.split()) < 2 or not verbs.looks_like_command(code) or \
+                    not phrases.asks_to_run(el.text, code):
                 continue
             nodes.extend(self._commands([blocks.CommandLine(code, el.span.start, el.span.end)],
                                         el, cls, owner, block=None))
@@ -443,6 +453,9 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def _slug(text: str, words: int = 4) -> str:
-    text = re.sub(r"`[^`]*`", lambda m: m.group(0).strip("`"), text)
+    prose = re.sub(r"`[^`]*`", " ", text)
+    if len(re.findall(r"[a-z0-9]+", prose.lower())) >= 2:
+        text = prose  # name the step by its words, not by the command quoted in them
+    text = text.replace("`", "")
     tokens = [t for t in re.findall(r"[a-z0-9]+", text.lower()) if t not in _STOP]
     return "-".join(tokens[:words])[:40].strip("-")

@@ -216,3 +216,18 @@ _IMPERATIVE_LINK = re.compile(r"^(?:follow|run|execute|use|see|refer to|consult|
 
 def is_call_sentence(text: str) -> bool:
     return bool(_IMPERATIVE_LINK.match(_strip_enumerator(text.replace("**", "")).strip()))
+
+
+_IMPERATIVE = re.compile(r"^(?:check|run|execute|use|look|review|inspect|verify|list|get|describe|"
+                         r"view|find|confirm|query|restart|delete|remove|scale|try|see|examine|"
+                         r"investigate|ensure|make sure|compare|test|watch|monitor|print|show|"
+                         r"fetch|collect|gather|obtain|set|patch|edit|apply|drain|cordon)\b", re.I)
+_RUN_CUE = re.compile(r"\b(?:run|running|execute|executing|via|using|with|command|by)\W*$", re.I)
+
+
+def asks_to_run(text: str, code: str) -> bool:
+    """Whether a sentence tells the reader to run an inline command (not just mentions it)."""
+    plain = _strip_enumerator(text.replace("**", "")).strip()
+    at = plain.find(f"`{code}`")
+    before = plain[:at] if at >= 0 else ""
+    return bool(_IMPERATIVE.match(plain)) or bool(_RUN_CUE.search(before))

@@ -73,7 +73,8 @@ def parse_line(line: str) -> Parsed:
     if not text:
         return Parsed()
     assign = _ASSIGN.match(text)
-    if assign and not re.search(r"\s", _strip_quoted(assign.group(2)).strip()):
+    if assign and (not re.search(r"\s", _strip_quoted(assign.group(2)).strip()) or
+                   _PLACEHOLDER.fullmatch(assign.group(2).strip())):
         return _assignment(assign.group(1), assign.group(2).strip(), text)
     try:
         pipelines = _split(text)
