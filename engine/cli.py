@@ -240,10 +240,10 @@ class _LiveView:
         return table
 
     def __call__(self, update: Any) -> None:
-        if update.record is not None and update.record.state:
-            for sid, st in (update.record.state.get("steps") or {}).items():
+        if update.state is not None:
+            for sid, st in update.state.steps.items():
                 if sid in self.rows:
-                    self.rows[sid]["status"] = st.get("status", "pending")
+                    self.rows[sid]["status"] = str(st.status)
         if update.kind == "step_started" and update.step_id in self.rows:
             self.rows[update.step_id]["status"] = "running"
         if update.kind == "step_finished" and update.step_id in self.rows:

@@ -54,6 +54,7 @@ from __future__ import annotations
 import hashlib
 import json
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -228,13 +229,21 @@ class Plan(_Frozen):
 
     # -- canonical form --------------------------------------------------------------------
 
+    @cached_property
+    def _json_data(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")  # a plan is immutable: dump it once
+
     def to_json(self, *, indent: int | None = 2) -> str:
         """Canonical JSON: sorted keys, stable separators; same plan, same bytes."""
-        data = self.model_dump(mode="json")
-        return json.dumps(data, indent=indent, sort_keys=True, ensure_ascii=False) + "\n"
+        return json.dumps(self._json_data, indent=indent, sort_keys=True,
+                          ensure_ascii=False) + "\n"
 
     def content_hash(self) -> str:
-        compact = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return self._content_hash
+
+    @cached_property
+    def _content_hash(self) -> str:
+        compact = json.dumps(self._json_data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(compact.encode()).hexdigest()
 
     @classmethod

@@ -79,8 +79,9 @@ def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
             if ev.data.get("duration_s") is not None:
                 row.duration_s = (row.duration_s or 0.0) + float(ev.data["duration_s"])
             row.summary = str(ev.data.get("summary") or row.summary)
-            if ev.data.get("error"):
-                row.error = str(ev.data["error"])
+            error = (ev.data.get("event") or {}).get("error")
+            if error:
+                row.error = str(error)
     durations = {sid: r.duration_s or 0.0 for sid, r in rows.items()
                  if r.status == "succeeded" or r.status == "failed"}
     path, length = sched.critical_path(plan, durations) if durations else ([], 0.0)

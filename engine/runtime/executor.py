@@ -42,6 +42,9 @@ from engine.store.base import MemoryEntry, RunRecord, StaleState, Store
 
 log = logging.getLogger("mendflow.executor")
 
+SNAPSHOT_EVERY = 64
+"""Finished steps between state snapshots; resume replays at most this many events."""
+
 Redact = Callable[[Any], Any]
 
 
@@ -57,6 +60,7 @@ class Update:
     summary: str = ""
     duration_s: float | None = None
     record: RunRecord | None = None
+    state: sched.RunState | None = None
 
 
 Observer = Callable[[Update], None]
@@ -134,39 +138,55 @@ class LocalExecutor:
         run_id = record.run_id
         dry_run = bool(record.options.get("dry_run"))
         memory = Memory.restore(record.context, await self.store.memory(run_id))
-        state = sched.RunState.from_json_dict(record.state)
+        state = await self._current_state(plan, record)
         queue: asyncio.Queue[tuple[str, int, _Outcome]] = asyncio.Queue()
         tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
-        self.observer(Update("run_started", run_id, record=record))
+        self.observer(Update("run_started", run_id, record=record, state=state))
 
         if state.status == "pending":
-            state, actions = sched.apply(plan, state, sched.Start())
-            first: list[Any] = [("start", None, None, {})]
+            start = sched.Start()
+            state, actions = sched.apply(plan, state, start)
+            first: list[Any] = [("start", None, None, {"event": start.model_dump(mode="json")})]
         else:
             actions = sched.resume(plan, state)
             first = [("resumed", None, None, {})]
+        unsnapped = 0
         try:
-            record = await self._commit(record, state, first + _started(actions), [])
-            self._launch(plan, record, actions, memory, tasks, queue, dry_run)
+            record = await self._commit(record, state, first + _started(actions), [],
+                                        snapshot=True)
+            self._launch(plan, record, state, actions, memory, tasks, queue, dry_run)
             while record.status == "running" and tasks:
-                step_id, attempt, outcome = await queue.get()
-                task = tasks.pop((step_id, attempt), None)
-                if task is not None:
-                    await asyncio.gather(task, return_exceptions=True)
-                state, actions = sched.apply(plan, state, outcome.event)
-                event_data = {**outcome.event.model_dump(mode="json"), **outcome.data}
-                event_data.pop("type", None)
-                finished = (outcome.event.type, step_id, attempt, self.redact(event_data))
-                record = await self._commit(record, state, [finished, *_started(actions)],
-                                            outcome.memory)
-                memory.apply(outcome.memory)
-                step_status = state.steps[step_id].status if step_id in state.steps else ""
-                self.observer(Update(
-                    "step_finished", run_id, step_id=step_id, attempt=attempt,
-                    status=str(step_status), summary=str(outcome.data.get("summary", "")),
-                    duration_s=outcome.data.get("duration_s"), record=record,
-                ))
-                self._launch(plan, record, actions, memory, tasks, queue, dry_run)
+                # Group commit: every report already waiting goes into one transaction.
+                reports = [await queue.get()]
+                while not queue.empty():
+                    reports.append(queue.get_nowait())
+                events: list[Any] = []
+                entries: list[MemoryEntry] = []
+                actions = []
+                for step_id, attempt, outcome in reports:
+                    task = tasks.pop((step_id, attempt), None)
+                    if task is not None:
+                        await asyncio.gather(task, return_exceptions=True)
+                    state, more = sched.apply(plan, state, outcome.event)
+                    actions = [a for a in actions if not _cancels(more, a)] + more
+                    data = {"event": outcome.event.model_dump(mode="json"), **outcome.data}
+                    events.append((outcome.event.type, step_id, attempt, self.redact(data)))
+                    entries += outcome.memory
+                unsnapped += len(reports)
+                snapshot = unsnapped >= SNAPSHOT_EVERY or state.finished
+                record = await self._commit(record, state, events + _started(actions),
+                                            entries, snapshot=snapshot)
+                if snapshot:
+                    unsnapped = 0
+                memory.apply(entries)
+                for step_id, attempt, outcome in reports:
+                    step_status = state.steps[step_id].status if step_id in state.steps else ""
+                    self.observer(Update(
+                        "step_finished", run_id, step_id=step_id, attempt=attempt,
+                        status=str(step_status), summary=str(outcome.data.get("summary", "")),
+                        duration_s=outcome.data.get("duration_s"), record=record, state=state,
+                    ))
+                self._launch(plan, record, state, actions, memory, tasks, queue, dry_run)
         except (asyncio.CancelledError, KeyboardInterrupt):
             # Ctrl-C: stop in-flight steps, keep the run resumable (state says they were running).
             await _cancel_all(tasks)
@@ -178,10 +198,21 @@ class LocalExecutor:
         if record.status == "running":  # the scheduler ended nothing and nothing runs
             record = await self._mark(record, state, "failed",
                                       state.reason or "no step left to run")
-        self.observer(Update("run_finished", run_id, status=record.status, record=record))
+        self.observer(Update("run_finished", run_id, status=record.status, record=record,
+                             state=state))
         return record
 
-    def _launch(self, plan: Plan, record: RunRecord, actions: list[Any], memory: Memory,
+    async def _current_state(self, plan: Plan, record: RunRecord) -> sched.RunState:
+        """The snapshot, with the scheduler events committed after it replayed on top."""
+        state = sched.RunState.from_json_dict(record.state)
+        for ev in await self.store.events(record.run_id, after=record.state_seq):
+            raw = ev.data.get("event")
+            if isinstance(raw, dict):
+                state, _ = sched.apply(plan, state, sched.event_from_dict(raw))
+        return state
+
+    def _launch(self, plan: Plan, record: RunRecord, state: sched.RunState,
+                actions: list[Any], memory: Memory,
                 tasks: dict[tuple[str, int], asyncio.Task[None]],
                 queue: asyncio.Queue[tuple[str, int, _Outcome]], dry_run: bool) -> None:
         """Act on committed actions: cancel steps the scheduler stopped, start the ready ones."""
@@ -191,9 +222,9 @@ class LocalExecutor:
                 if task is not None:
                     task.cancel()
             elif isinstance(action, sched.StartStep):
-                step = plan.step(action.step)
+                step = sched.plan_index(plan).steps[action.step]
                 self.observer(Update("step_started", record.run_id, step_id=action.step,
-                                     attempt=action.attempt))
+                                     attempt=action.attempt, state=state))
                 tasks[(action.step, action.attempt)] = asyncio.create_task(
                     self._step_task(plan, record.run_id, step, action.attempt, action.delay_s,
                                     memory, queue, dry_run),
@@ -202,12 +233,16 @@ class LocalExecutor:
 
     async def _commit(self, record: RunRecord, state: sched.RunState,
                       events: list[tuple[str, str | None, int | None, dict[str, Any]]],
-                      memory: list[MemoryEntry]) -> RunRecord:
-        status = state.status if state.status != "pending" else "running"
+                      memory: list[MemoryEntry], *, snapshot: bool,
+                      status: str | None = None, reason: str | None = None) -> RunRecord:
+        """Persist a transition; returns the record as it now stands (state when snapshot)."""
+        status = status or (state.status if state.status != "pending" else "running")
+        reason = reason if reason is not None else state.reason
+        state_json = state.to_json_dict() if snapshot else None
         try:
-            return await self.store.commit(
-                record.run_id, expected_version=record.version, state=state.to_json_dict(),
-                status=status, outcome=state.outcome, reason=state.reason,
+            version = await self.store.commit(
+                record.run_id, expected_version=record.version, state=state_json,
+                status=status, outcome=state.outcome, reason=reason,  # type: ignore[arg-type]
                 events=events, memory=memory,
             )
         except StaleState:
@@ -215,14 +250,17 @@ class LocalExecutor:
                 f"run {record.run_id} was advanced by another process",
                 hint="Only one process may drive a run; wait for it or stop it, then resume",
             ) from None
+        update: dict[str, Any] = {"version": version, "status": status,
+                                  "outcome": state.outcome, "reason": reason,
+                                  "updated_at": datetime.now(UTC)}
+        if state_json is not None:
+            update["state"] = state_json
+        return record.model_copy(update=update)
 
     async def _mark(self, record: RunRecord, state: sched.RunState, status: str,
                     reason: str) -> RunRecord:
-        return await self.store.commit(
-            record.run_id, expected_version=record.version, state=state.to_json_dict(),
-            status=status, outcome=state.outcome, reason=reason,  # type: ignore[arg-type]
-            events=[(status, None, None, {"reason": reason})], memory=[],
-        )
+        return await self._commit(record, state, [(status, None, None, {"reason": reason})],
+                                  [], snapshot=True, status=status, reason=reason)
 
     # -- one step ----------------------------------------------------------------------------
 
@@ -281,9 +319,10 @@ class LocalExecutor:
                                 summary=f"dry run: would run {would}")
             return await self._finish(plan, step, attempt, memory, result, note="dry run")
 
+        # No per-step claim here: this process is the run's only driver, because every start
+        # is committed compare-and-set first, and a second driver's commit fails (StaleState)
+        # before it starts anything. Claims guard the distributed executor's redeliveries.
         key = f"{run_id}:{step.id}:{attempt}"
-        if not await self.store.claim_step(run_id, step.id, attempt, f"local:{run_id}"):
-            raise StepFailed("step is claimed by another process", retryable=False, step=step.id)
         timeout = step.timeout_s or self.settings.default_timeout_s
         ctx = StepContext(
             run_id=run_id, step_id=step.id, attempt=attempt, idempotency_key=key,
@@ -295,7 +334,8 @@ class LocalExecutor:
                                           asyncio.Semaphore(self.settings.plugin_concurrency))
         async with self._global, sem:
             try:
-                result = await asyncio.wait_for(plugin.run(params=parsed, ctx=ctx), timeout)
+                async with asyncio.timeout(timeout):
+                    result = await plugin.run(params=parsed, ctx=ctx)
             except TimeoutError:
                 return _Outcome(sched.StepTimedOut(step=step.id, attempt=attempt,
                                                    timeout_s=timeout),
@@ -332,7 +372,8 @@ class LocalExecutor:
         on = "success" if result.ok else "failure"
         if note == "dry run":
             # What a step that did not run would have found is unknown: follow no branch on it.
-            branches = {i: False for i, e in plan.outgoing(step.id) if e.condition is not None}
+            branches = {i: False for i, e in sched.plan_index(plan).outgoing[step.id]
+                        if e.condition is not None}
         else:
             branches = await self._branches(plan, step, on, view, outputs)
         summary = self.redact(result.summary or result.error or "")
@@ -349,7 +390,7 @@ class LocalExecutor:
     async def _branches(self, plan: Plan, step: Step, on: str, view: Mapping[str, Any],
                         outputs: Mapping[str, Any]) -> dict[int, bool]:
         decided: dict[int, bool] = {}
-        for index, edge in plan.outgoing(step.id):
+        for index, edge in sched.plan_index(plan).outgoing[step.id]:
             if edge.condition is None:
                 continue
             if edge.on != on and not (on == "failure" and step.on_error == "continue"):
@@ -402,10 +443,10 @@ class LocalExecutor:
     def _gated_action(self, plan: Plan, gate: Step, memory: Memory) -> str:
         """Render what the step(s) after an approval gate will do, for the person to judge."""
         parts = []
-        for _, edge in plan.outgoing(gate.id):
+        for _, edge in sched.plan_index(plan).outgoing[gate.id]:
             if edge.on != "success":
                 continue
-            target = plan.step(edge.target)
+            target = sched.plan_index(plan).steps[edge.target]
             text = target.title
             if target.plugin:
                 try:
@@ -429,6 +470,13 @@ class LocalExecutor:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _cancels(later: list[Any], action: Any) -> bool:
+    """Whether a later action cancels an earlier StartStep of the same batch."""
+    return isinstance(action, sched.StartStep) and any(
+        isinstance(c, sched.CancelStep) and (c.step, c.attempt) == (action.step, action.attempt)
+        for c in later)
 
 
 def _started(actions: list[Any]) -> list[tuple[str, str | None, int | None, dict[str, Any]]]:

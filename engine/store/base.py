@@ -6,8 +6,11 @@ The engine talks only to this protocol; `engine.store.sqlite` (embedded default)
 
 Rules every implementation keeps:
 
-- `commit()` is one transaction: the new scheduler state, the events that led to it and the
-  memory entries those events wrote are saved together or not at all. It is a compare-and-set
+- `commit()` is one transaction: the events, the memory entries they wrote, the run's status
+  and, when given, a new snapshot of the scheduler state are saved together or not at all.
+  The snapshot is optional because writing a 1,000-step state on every event costs O(steps):
+  the executor snapshots now and then, and the state at any moment is the snapshot plus the
+  events after `RunRecord.state_seq`, replayed through the pure scheduler. It is a compare-and-set
   on `RunRecord.version`: if another writer advanced the run first, `StaleState` is raised and
   nothing is written. The executor persists a transition *before* acting on it, so a crash
   between commit and action re-does the action (with the same idempotency key) on resume, and a
@@ -51,7 +54,10 @@ class RunRecord(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int = 0
-    state: dict[str, Any] = Field(default_factory=dict, description="Scheduler state (JSON).")
+    state: dict[str, Any] = Field(default_factory=dict,
+                                  description="Scheduler state snapshot (JSON).")
+    state_seq: int = Field(default=0, description="Last event seq the snapshot includes; "
+                           "later events are replayed on top of it.")
     context: dict[str, Any] = Field(default_factory=dict,
                                     description="Read-only incident context: inputs, alert.")
     options: dict[str, Any] = Field(default_factory=dict,
@@ -113,13 +119,15 @@ class Store(Protocol):
         run_id: str,
         *,
         expected_version: int,
-        state: dict[str, Any],
+        state: dict[str, Any] | None,
         status: RunStatus,
         outcome: str | None = None,
         reason: str | None = None,
         events: list[tuple[str, str | None, int | None, dict[str, Any]]] = (),  # type: ignore[assignment]
         memory: list[MemoryEntry] = (),  # type: ignore[assignment]
-    ) -> RunRecord: ...
+    ) -> int:
+        """Compare-and-set; returns the run's new version. `state=None` keeps the snapshot."""
+        ...
 
     async def events(self, run_id: str, *, after: int = 0) -> list[EventRecord]: ...
 

@@ -86,6 +86,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             size INTEGER NOT NULL, sha256 TEXT NOT NULL, created_at TEXT NOT NULL,
             PRIMARY KEY (run_id, step_id, attempt, name))""",
     ),
+    # 2: the state snapshot is written now and then; events after state_seq are replayed
+    ("ALTER TABLE runs ADD COLUMN state_seq INTEGER NOT NULL DEFAULT 0",),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -93,7 +95,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 _RUN_STATUSES = frozenset(get_args(RunStatus))
 _RUN_COLUMNS = ("run_id, plan_id, plan_hash, guide_path, title, status, outcome, reason, "
-                "created_at, updated_at, version, state, context, options")
+                "created_at, updated_at, version, state, context, options, state_seq")
 
 
 class SqliteStore:
@@ -258,7 +260,7 @@ class SqliteStore:
         row = (record.run_id, record.plan_id, record.plan_hash, record.guide_path, record.title,
                record.status, record.outcome, record.reason, _time_text(record.created_at),
                _time_text(record.updated_at), record.version, _dumps(record.state),
-               _dumps(record.context), _dumps(record.options))
+               _dumps(record.context), _dumps(record.options), record.state_seq)
 
         def create() -> None:
             try:
@@ -295,24 +297,24 @@ class SqliteStore:
         run_id: str,
         *,
         expected_version: int,
-        state: dict[str, Any],
+        state: dict[str, Any] | None,
         status: RunStatus,
         outcome: str | None = None,
         reason: str | None = None,
         events: Sequence[tuple[str, str | None, int | None, dict[str, Any]]] = (),
         memory: Sequence[MemoryEntry] = (),
-    ) -> RunRecord:
+    ) -> int:
         if status not in _RUN_STATUSES:
             raise StoreError(f"unknown run status {status!r}",
                              hint=f"Use one of {', '.join(sorted(_RUN_STATUSES))}")
         # Encode everything before the transaction: a value that is not JSON writes nothing.
-        state_text = _dumps(state)
+        state_text = _dumps(state) if state is not None else None
         event_rows = [(type_, step_id, attempt, _dumps(data))
                       for type_, step_id, attempt, data in events]
         memory_rows = [(m.key, _dumps(m.value), m.step_id, m.attempt, _time_text(m.at))
                        for m in memory]
 
-        def write() -> RunRecord:
+        def write() -> int:
             db = self._db()
             with _transaction(db):
                 row = db.execute("SELECT version, coalesce((SELECT max(seq) FROM events "
@@ -327,9 +329,16 @@ class SqliteStore:
                         f"run {run_id} is at version {version}, not {expected_version}",
                         hint="Re-read the run and apply the event to its current state")
                 now = _now_text()
-                db.execute("UPDATE runs SET state = ?, status = ?, outcome = ?, reason = ?, "
-                           "updated_at = ?, version = version + 1 WHERE run_id = ?",
-                           (state_text, status, outcome, reason, now, run_id))
+                if state_text is None:
+                    db.execute("UPDATE runs SET status = ?, outcome = ?, reason = ?, "
+                               "updated_at = ?, version = version + 1 WHERE run_id = ?",
+                               (status, outcome, reason, now, run_id))
+                else:
+                    db.execute("UPDATE runs SET state = ?, state_seq = ?, status = ?, "
+                               "outcome = ?, reason = ?, updated_at = ?, version = version + 1 "
+                               "WHERE run_id = ?",
+                               (state_text, last_seq + len(event_rows), status, outcome,
+                                reason, now, run_id))
                 db.executemany(
                     "INSERT INTO events (run_id, seq, at, type, step_id, attempt, data) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -337,7 +346,7 @@ class SqliteStore:
                 db.executemany("INSERT INTO memory (run_id, key, value, step_id, attempt, at) "
                                "VALUES (?, ?, ?, ?, ?, ?)",
                                [(run_id, *m) for m in memory_rows])
-                return self._get_run(run_id)
+                return int(version) + 1
         return await self._run(write)
 
     async def events(self, run_id: str, *, after: int = 0) -> list[EventRecord]:
@@ -492,10 +501,10 @@ def _parse_time(text: str) -> datetime:
 
 def _run_record(row: Sequence[Any]) -> RunRecord:
     (run_id, plan_id, plan_hash, guide_path, title, status, outcome, reason, created_at,
-     updated_at, version, state, context, options) = row
+     updated_at, version, state, context, options, state_seq) = row
     return RunRecord(run_id=run_id, plan_id=plan_id, plan_hash=plan_hash,
                      guide_path=guide_path, title=title, status=status, outcome=outcome,
                      reason=reason, created_at=_parse_time(created_at),
                      updated_at=_parse_time(updated_at), version=version,
                      state=json.loads(state), context=json.loads(context),
-                     options=json.loads(options))
+                     options=json.loads(options), state_seq=state_seq)

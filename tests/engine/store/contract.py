@@ -141,19 +141,38 @@ class StoreContract:
 
     # -- commit: one compare-and-set transaction -------------------------------------------
 
+    async def test_commit_without_state_keeps_the_snapshot_and_its_seq(
+            self, store: Store) -> None:
+        # Given a snapshot taken after two events
+        run = make_run()
+        await store.create_run(run)
+        await store.commit(run.run_id, expected_version=0, state={"snap": 1}, status="running",
+                           events=[("a", None, None, {}), ("b", None, None, {})])
+        # When more events are committed without a state
+        version = await store.commit(run.run_id, expected_version=1, state=None,
+                                     status="failed", reason="r",
+                                     events=[("c", None, None, {})])
+        # Then the snapshot and its seq are unchanged, and the rest moved on
+        after = await store.get_run(run.run_id)
+        assert (version, after.version) == (2, 2)
+        assert (after.state, after.state_seq) == ({"snap": 1}, 2)
+        assert (after.status, after.reason) == ("failed", "r")
+        assert [e.type for e in await store.events(run.run_id, after=after.state_seq)] == ["c"]
+
     async def test_commit_writes_state_status_events_memory_and_bumps_version(
             self, store: Store) -> None:
         run = make_run()
         await store.create_run(run)
         entry = MemoryEntry(key="steps.check", value={"exit_code": 0}, step_id="check",
                             attempt=1, at=T0)
-        after = await store.commit(
+        version = await store.commit(
             run.run_id, expected_version=0, state={"done": ["check"]}, status="succeeded",
             outcome="resolved", reason="disk cleaned",
             events=[("step_started", "check", 1, {}), ("step_succeeded", "check", 1, {"x": 1})],
             memory=[entry])
-        assert after.version == 1
-        assert await store.get_run(run.run_id) == after
+        assert version == 1
+        after = await store.get_run(run.run_id)
+        assert after.version == 1 and after.state_seq == 2
         assert (after.status, after.outcome, after.reason) == ("succeeded", "resolved",
                                                                "disk cleaned")
         assert after.state == {"done": ["check"]}
@@ -199,8 +218,8 @@ class StoreContract:
         version = 0
         for batch in ([("a", None, None, {})], [], [("b", "s", 1, {}), ("c", "s", 2, {})],
                       [("d", None, None, {"k": "v"})]):
-            version = (await store.commit(run.run_id, expected_version=version, state={},
-                                          status="running", events=batch)).version
+            version = await store.commit(run.run_id, expected_version=version, state={},
+                                         status="running", events=batch)
         events = await store.events(run.run_id)
         assert [(e.seq, e.type) for e in events] == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
         assert all(e.at.utcoffset() == timedelta(0) for e in events)

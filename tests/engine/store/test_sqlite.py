@@ -67,10 +67,10 @@ async def test_reopened_store_keeps_everything(tmp_path: Path) -> None:
     async with SqliteStore(path) as store:
         plan_hash = await store.save_plan(plan)
         await store.create_run(make_run("r1", plan_hash=plan_hash))
-        committed = await store.commit("r1", expected_version=0, state={"s": 1},
-                                       status="interrupted", reason="worker died",
-                                       events=[("started", None, None, {"k": "ü"})],
-                                       memory=[entry])
+        await store.commit("r1", expected_version=0, state={"s": 1},
+                           status="interrupted", reason="worker died",
+                           events=[("started", None, None, {"k": "ü"})], memory=[entry])
+        committed = await store.get_run("r1")
         ref = await store.put_artifact("r1", "check", 1, "out", b"bytes")
         assert await store.claim_step("r1", "clean", 1, "worker-a")
 
