@@ -1,0 +1,606 @@
+"""The pure scheduler: each join/retry/end rule by example, then properties on random DAGs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine import scheduler as s
+from engine.errors import ConditionError, InputError, PlanError
+from engine.plan import Condition, Edge, Plan, Retry, SourceInfo, Span, Step
+from engine.scheduler import (
+    Approval,
+    Cancel,
+    CancelStep,
+    RunState,
+    Start,
+    StartStep,
+    StepFailed,
+    StepStatus,
+    StepSucceeded,
+    StepTimedOut,
+)
+
+# -- building plans --------------------------------------------------------------------------
+
+
+def step(sid: str, kind: str = "command", line: int = 1, **kw: Any) -> Step:
+    return Step(id=sid, title=sid.title(), kind=kind, source=Span(start=line, end=line), **kw)
+
+
+def end(sid: str, outcome: str = "resolved") -> Step:
+    return step(sid, "end", outcome=outcome)
+
+
+def edge(source: str, target: str, cond: str | None = None, on: str = "success",
+         kind: str = "next") -> Edge:
+    condition = Condition(text=cond, expr=None) if cond else None
+    return Edge(source=source, target=target, condition=condition, on=on, kind=kind)
+
+
+def plan(steps: list[Step], edges: list[Edge], entry: str | None = None) -> Plan:
+    return Plan(id="p", title="P", compiler="test/1",
+                source=SourceInfo(path="guides/p.md", sha256="0" * 64),
+                entry=entry or steps[0].id, steps=steps, edges=edges)
+
+
+def chain(n: int) -> Plan:
+    steps = [step(f"s{i}") for i in range(n - 1)] + [end(f"s{n - 1}")]
+    return plan(steps, [edge(f"s{i}", f"s{i + 1}") for i in range(n - 1)])
+
+
+class Run:
+    """Feeds events to the scheduler and keeps the latest state, like an executor would."""
+
+    def __init__(self, p: Plan, seed: str = "run-1") -> None:
+        self.plan = p
+        self.state = s.initial_state(p, seed=seed)
+
+    def send(self, event: Any) -> list[Any]:
+        self.state, actions = s.apply(self.plan, self.state, event)
+        return actions
+
+    def ok(self, sid: str, attempt: int = 1, **branches: bool) -> list[Any]:
+        return self.send(StepSucceeded(step=sid, attempt=attempt,
+                                       branches=self._branches(sid, branches)))
+
+    def fail(self, sid: str, attempt: int = 1, error: str = "boom", retryable: bool = False,
+             **branches: bool) -> list[Any]:
+        return self.send(StepFailed(step=sid, attempt=attempt, error=error, retryable=retryable,
+                                    branches=self._branches(sid, branches)))
+
+    def _branches(self, sid: str, by_target: dict[str, bool]) -> dict[int, bool]:
+        return {i: by_target[e.target] for i, e in enumerate(self.plan.edges)
+                if e.source == sid and e.target in by_target}
+
+    def status(self, sid: str) -> StepStatus:
+        return self.state.steps[sid].status
+
+
+def starts(actions: list[Any]) -> list[tuple[str, int]]:
+    return [(a.step, a.attempt) for a in actions if isinstance(a, StartStep)]
+
+
+def cancels(actions: list[Any]) -> list[tuple[str, int]]:
+    return [(a.step, a.attempt) for a in actions if isinstance(a, CancelStep)]
+
+
+# -- joins and branches ----------------------------------------------------------------------
+
+
+def test_start_runs_the_entry_step_once():
+    run = Run(plan([step("a"), end("z")], [edge("a", "z")]))
+    assert starts(run.send(Start())) == [("a", 1)]
+    assert run.state.status == "running"
+    assert run.send(Start()) == []  # a duplicated Start starts nothing again
+
+
+def test_diamond_join_waits_for_both_branches():
+    run = Run(plan([step("a"), step("b"), step("c"), step("d"), end("z")],
+                   [edge("a", "b"), edge("a", "c"), edge("b", "d"), edge("c", "d"),
+                    edge("d", "z")]))
+    run.send(Start())
+    assert starts(run.ok("a")) == [("b", 1), ("c", 1)]
+    assert run.ok("c") == []  # d still waits for b
+    assert run.status("d") == StepStatus.PENDING
+    assert starts(run.ok("b")) == [("d", 1)]
+    assert run.ok("d") == []
+    assert (run.state.status, run.state.outcome, run.state.end_step) == (
+        "succeeded", "resolved", "z")
+    assert "'z'" in run.state.reason
+
+
+def test_if_else_skips_the_branch_not_taken_and_its_successors():
+    # Given: a decides; 'then' leads to t1 -> t2, 'else' to e1; both meet at join.
+    run = Run(plan([step("a", "decide"), step("t1"), step("t2"), step("e1"), step("join"),
+                    end("z")],
+                   [edge("a", "t1", "disk is full", kind="branch"),
+                    edge("a", "e1", "otherwise", kind="else"),
+                    edge("t1", "t2"), edge("t2", "join"), edge("e1", "join"),
+                    edge("join", "z")]))
+    run.send(Start())
+    # When: the condition of the 'else' edge is false
+    assert starts(run.ok("a", t1=True, e1=False)) == [("t1", 1)]
+    # Then: e1 is skipped, and the join still runs once the taken branch finishes
+    assert run.status("e1") == StepStatus.SKIPPED
+    run.ok("t1")
+    assert starts(run.ok("t2")) == [("join", 1)]
+
+
+def test_skip_propagates_to_a_step_whose_every_input_was_skipped():
+    run = Run(plan([step("a", "decide"), step("b"), step("c"), step("d"), end("z"), end("y")],
+                   [edge("a", "b", "x"), edge("b", "c"), edge("c", "d"), edge("d", "y"),
+                    edge("a", "z", "not x")]))
+    run.send(Start())
+    run.ok("a", b=False, z=True)
+    assert [run.status(x) for x in "bcdy"] == [StepStatus.SKIPPED] * 4
+    assert run.state.end_step == "z"
+
+
+def test_missing_branch_value_is_a_condition_error_naming_the_step_and_line():
+    p = plan([step("a", "decide", line=7), step("b"), end("z")],
+             [edge("a", "b", "pods are crashing"), edge("b", "z")])
+    run = Run(p)
+    run.send(Start())
+    before = run.state
+    with pytest.raises(ConditionError) as err:
+        run.send(StepSucceeded(step="a", attempt=1))
+    assert err.value.location.step == "a" and err.value.location.line == 7
+    assert "pods are crashing" in str(err.value)
+    assert run.state is before
+
+
+def test_jump_skips_the_steps_in_between():
+    run = Run(plan([step("a", "decide"), step("b"), step("c"), end("z", "no_action")],
+                   [edge("a", "z", "nothing to do", kind="jump"),
+                    edge("a", "b", "otherwise", kind="else"), edge("b", "c"),
+                    edge("c", "z")]))
+    run.send(Start())
+    assert run.ok("a", z=True, b=False) == []
+    assert [run.status(x) for x in "bc"] == [StepStatus.SKIPPED] * 2
+    assert (run.state.status, run.state.outcome) == ("succeeded", "no_action")
+
+
+def test_steps_nothing_leads_to_are_skipped_at_start():
+    run = Run(plan([step("a"), step("orphan"), step("after"), end("z")],
+                   [edge("a", "z"), edge("orphan", "after")]))
+    run.send(Start())
+    assert run.status("orphan") == run.status("after") == StepStatus.SKIPPED
+
+
+def test_an_end_entry_ends_the_run_at_start():
+    run = Run(plan([end("z", "no_action")], []))
+    assert run.send(Start()) == []
+    assert (run.state.status, run.state.outcome) == ("succeeded", "no_action")
+
+
+# -- failures ----------------------------------------------------------------------------------
+
+
+def test_failure_edge_runs_the_error_path_and_skips_the_success_path():
+    run = Run(plan([step("a"), step("ok"), step("recover"), end("z"), end("esc", "escalate")],
+                   [edge("a", "ok"), edge("a", "recover", on="failure", kind="error"),
+                    edge("ok", "z"), edge("recover", "esc")]))
+    run.send(Start())
+    assert starts(run.fail("a")) == [("recover", 1)]
+    assert run.status("ok") == StepStatus.SKIPPED
+    assert run.state.steps["a"] == s.StepState(StepStatus.FAILED, 1, "boom", None)
+    run.ok("recover")
+    assert run.state.outcome == "escalate"
+
+
+def test_failure_without_error_path_fails_the_run_and_cancels_what_runs():
+    run = Run(plan([step("a"), step("b"), step("c"), end("z")],
+                   [edge("a", "b"), edge("a", "c"), edge("b", "z"), edge("c", "z")]))
+    run.send(Start())
+    run.ok("a")
+    actions = run.fail("b", error="exit status 2")
+    assert cancels(actions) == [("c", 1)] and starts(actions) == []
+    assert run.state.status == "failed"
+    assert "'b'" in run.state.reason and "exit status 2" in run.state.reason
+    assert run.status("c") == StepStatus.CANCELLED
+    assert run.ok("c") == []  # its late report changes nothing
+
+
+def test_conditional_failure_edge_not_taken_fails_the_run():
+    run = Run(plan([step("a"), step("fix"), end("z")],
+                   [edge("a", "z"), edge("a", "fix", "disk full", on="failure")]))
+    run.send(Start())
+    run.fail("a", fix=False)
+    assert run.state.status == "failed"
+
+
+def test_on_error_continue_takes_the_success_edges_and_records_the_failure():
+    run = Run(plan([step("a", on_error="continue"), step("b"), end("z")],
+                   [edge("a", "b"), edge("b", "z")]))
+    run.send(Start())
+    assert starts(run.fail("a", error="flaky")) == [("b", 1)]
+    assert run.state.steps["a"].status == StepStatus.FAILED
+    assert run.state.steps["a"].error == "flaky"
+
+
+def test_run_fails_when_no_end_step_can_be_reached():
+    run = Run(plan([step("a", "decide"), step("b"), end("z")],
+                   [edge("a", "b", "x"), edge("b", "z")]))
+    run.send(Start())
+    run.ok("a", b=False)
+    assert run.state.status == "failed"
+    assert run.state.reason.startswith("no end step was reached")
+
+
+# -- retries -----------------------------------------------------------------------------------
+
+
+RETRY = Retry(attempts=3, backoff_s=2.0, max_backoff_s=60.0, jitter=False)
+
+
+def test_retryable_failure_waits_with_exponential_backoff_then_fails_for_good():
+    run = Run(plan([step("a", retry=RETRY), end("z")], [edge("a", "z")]))
+    run.send(Start())
+    assert run.fail("a", 1, retryable=True) == [StartStep(step="a", attempt=2, delay_s=2.0)]
+    assert run.state.steps["a"].status == StepStatus.WAITING
+    assert run.state.steps["a"].attempt == 2
+    # The executor reports the waited attempt without a separate "started" event.
+    assert run.send(StepTimedOut(step="a", attempt=2, timeout_s=5)) == [
+        StartStep(step="a", attempt=3, delay_s=4.0)]
+    assert run.state.steps["a"].error == "timed out after 5 s"
+    run.fail("a", 3, error="still broken", retryable=True)
+    assert run.state.status == "failed"
+    assert "after 3 attempts" in run.state.reason and "still broken" in run.state.reason
+
+
+def test_a_retry_can_succeed():
+    run = Run(plan([step("a", retry=RETRY), end("z")], [edge("a", "z")]))
+    run.send(Start())
+    run.fail("a", 1, retryable=True)
+    run.ok("a", 2)
+    assert run.state.status == "succeeded"
+    assert run.state.steps["a"].attempt == 2
+
+
+def test_non_retryable_failure_is_not_retried():
+    run = Run(plan([step("a", retry=RETRY), end("z")], [edge("a", "z")]))
+    run.send(Start())
+    assert run.fail("a", 1, retryable=False) == []
+    assert run.state.status == "failed"
+
+
+def test_backoff_is_capped_and_jitter_is_deterministic_per_seed():
+    capped = Retry(attempts=10, backoff_s=1.0, max_backoff_s=5.0, jitter=False)
+    p = plan([step("a", retry=capped), step("b", retry=Retry(attempts=10)), end("z")],
+             [edge("a", "z"), edge("b", "z")])
+    assert [s.backoff_delay(p, "a", n, seed="r") for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
+    jittered = [s.backoff_delay(p, "b", 3, seed=f"run-{i}") for i in range(20)]
+    assert all(2.0 <= d <= 4.0 for d in jittered)  # backoff 1 s * 2**2, scaled into [1/2, 1]
+    assert len(set(jittered)) > 10  # runs spread out
+    assert s.backoff_delay(p, "b", 3, seed="run-1") == jittered[1]  # the same on replay
+
+
+# -- approvals -------------------------------------------------------------------------------
+
+
+def test_approval_granted_succeeds_and_denied_fails_for_good():
+    gate = plan([step("gate", "approve", retry=RETRY), step("act"), end("z")],
+                [edge("gate", "act"), edge("act", "z")])
+    run = Run(gate)
+    run.send(Start())
+    assert starts(run.send(Approval(step="gate", attempt=1, granted=True, by="ana"))) == [
+        ("act", 1)]
+    assert run.state.steps["gate"].note == "approved by ana"
+    run = Run(gate)
+    run.send(Start())
+    assert run.send(Approval(step="gate", attempt=1, granted=False, by="ana")) == []
+    assert run.state.status == "failed" and "denied by ana" in run.state.reason
+
+
+def test_approval_for_a_command_step_is_refused():
+    run = Run(plan([step("a"), end("z")], [edge("a", "z")]))
+    run.send(Start())
+    with pytest.raises(InputError):
+        run.send(Approval(step="a", attempt=1, granted=True))
+
+
+def test_event_for_a_step_not_in_the_plan_is_refused():
+    run = Run(plan([step("a"), end("z")], [edge("a", "z")]))
+    run.send(Start())
+    with pytest.raises(InputError):
+        run.ok("nope")
+
+
+# -- ending, cancelling, at-least-once delivery --------------------------------------------------
+
+
+def test_reaching_an_end_cancels_steps_still_running():
+    run = Run(plan([step("a"), step("slow"), step("fast"), end("z"), end("y")],
+                   [edge("a", "slow"), edge("a", "fast"), edge("fast", "z"), edge("slow", "y")]))
+    run.send(Start())
+    run.ok("a")
+    actions = run.ok("fast")
+    assert actions == [CancelStep(step="slow", attempt=1)]
+    assert run.state.end_step == "z"
+    assert run.ok("slow") == []  # the cancelled step's late success does not reach y
+    assert run.state.end_step == "z"
+
+
+def test_cancel_stops_in_flight_steps_and_ignores_later_events():
+    run = Run(plan([step("a"), step("b", retry=RETRY), step("c"), end("z")],
+                   [edge("a", "b"), edge("a", "c"), edge("b", "z"), edge("c", "z")]))
+    run.send(Start())
+    run.ok("a")
+    run.fail("b", 1, retryable=True)  # b now WAITING for attempt 2
+    actions = run.send(Cancel(reason="operator took over"))
+    assert cancels(actions) == [("b", 2), ("c", 1)]
+    assert (run.state.status, run.state.reason) == ("cancelled", "operator took over")
+    assert run.ok("c") == [] and run.send(Start()) == []
+
+
+def test_stale_and_duplicate_events_change_nothing():
+    run = Run(plan([step("a", retry=RETRY), step("b"), end("z")],
+                   [edge("a", "b"), edge("b", "z")]))
+    run.send(Start())
+    run.fail("a", 1, retryable=True)
+    before = run.state
+    assert run.ok("a", 1) == []  # stale: attempt 1 already failed
+    assert run.ok("a", 3) == []  # from the future
+    assert run.ok("b") == []  # b never started
+    assert run.state is before
+    run.ok("a", 2)
+    after = run.state
+    assert run.ok("a", 2) == [] and run.state is after  # duplicated delivery
+
+
+def test_resume_restarts_running_steps_with_the_same_attempt():
+    run = Run(plan([step("a"), step("b"), step("c", retry=RETRY), end("z")],
+                   [edge("a", "b"), edge("a", "c"), edge("b", "z"), edge("c", "z")]),
+              seed="r9")
+    run.send(Start())
+    run.ok("a")
+    run.fail("c", 1, retryable=True)
+    # Given: the process dies; the state comes back from the store
+    saved = RunState.from_json_dict(json.loads(json.dumps(run.state.to_json_dict())))
+    # Then: b restarts at once with attempt 1, c waits again before its attempt 2
+    assert s.resume(run.plan, saved) == [StartStep(step="b", attempt=1),
+                                         StartStep(step="c", attempt=2, delay_s=2.0)]
+    assert s.resume(run.plan, s.initial_state(run.plan)) == []
+
+
+def test_state_json_round_trip_continues_the_run_identically():
+    p = plan([step("a", "decide"), step("b", retry=RETRY), step("c"), end("z")],
+             [edge("a", "b", "x"), edge("a", "c", "y"), edge("b", "z"), edge("c", "z")])
+    run = Run(p, seed="seed-7")
+    run.send(Start())
+    run.ok("a", b=True, c=False)
+    run.fail("b", 1, retryable=True)
+    text = json.dumps(run.state.to_json_dict())
+    restored = RunState.from_json_dict(json.loads(text))
+    assert restored == run.state and json.dumps(restored.to_json_dict()) == text
+    event = StepSucceeded(step="b", attempt=2)
+    assert s.apply(p, restored, event) == s.apply(p, run.state, event)
+
+
+def test_state_from_another_version_is_refused():
+    with pytest.raises(PlanError):
+        RunState.from_json_dict({"version": 99})
+
+
+@pytest.mark.parametrize("event", [
+    Start(), StepSucceeded(step="a", attempt=2, branches={3: True}, note="n"),
+    StepFailed(step="a", attempt=1, error="e", retryable=False, branches={0: False}),
+    StepTimedOut(step="a", attempt=1, timeout_s=2.5),
+    Approval(step="a", attempt=1, granted=False, by="bob"), Cancel(reason="r"),
+])
+def test_events_round_trip_through_json(event):
+    assert s.event_from_dict(json.loads(json.dumps(event.model_dump(mode="json")))) == event
+
+
+# -- big plans ------------------------------------------------------------------------------
+
+
+def test_a_failure_at_the_head_of_a_1000_step_chain_skips_the_rest_in_one_event():
+    p = plan([step("s0"), end("esc", "escalate")]
+             + [step(f"s{i}") for i in range(1, 999)] + [end("done")],
+             [edge("s0", "esc", on="failure")] + [edge(f"s{i}", f"s{i + 1}") for i in range(998)]
+             + [edge("s998", "done")])
+    run = Run(p)
+    run.send(Start())
+    run.fail("s0")
+    assert run.state.outcome == "escalate"
+    assert all(run.status(f"s{i}") == StepStatus.SKIPPED for i in range(1, 999))
+
+
+def test_a_1000_step_chain_runs_to_its_end():
+    run = Run(chain(1000))
+    actions = run.send(Start())
+    while actions:
+        (sid, attempt), = starts(actions)
+        actions = run.ok(sid, attempt)
+    assert run.state.end_step == "s999"
+    assert sum(st.status == StepStatus.SUCCEEDED for st in run.state.steps.values()) == 1000
+
+
+def test_critical_path_follows_the_slowest_branch():
+    p = plan([step("a"), step("b"), step("c"), step("d"), end("z")],
+             [edge("a", "b"), edge("a", "c"), edge("b", "d"), edge("c", "d"), edge("d", "z")])
+    assert s.critical_path(p, {"a": 1, "b": 5, "c": 2, "d": 1}) == (["a", "b", "d", "z"], 7)
+    assert s.critical_path(p, {"a": 1, "b": 1, "c": 9}) == (["a", "c", "d", "z"], 10)
+
+
+def test_frozen_map_updates_leave_the_original_untouched():
+    # 3,000 keys: three trie levels
+    base = s.FrozenMap((f"k{i}", i) for i in range(3000))
+    changed = base.set_many({"k0": -1, "k1500": -2, "k2999": -3})
+    assert (base["k0"], base["k1500"], base["k2999"]) == (0, 1500, 2999)
+    assert (changed["k0"], changed["k1500"], changed["k2999"]) == (-1, -2, -3)
+    assert dict(changed.items()) == {**{f"k{i}": i for i in range(3000)},
+                                     "k0": -1, "k1500": -2, "k2999": -3}
+    rebuilt = base.set_many({f"k{i}": 0 for i in range(2000)})  # the bulk path
+    assert list(rebuilt.values())[1999:2001] == [0, 2000] and base["k1999"] == 1999
+    with pytest.raises(KeyError):
+        base.set_many({"new": 1})
+
+
+# -- properties on random DAGs --------------------------------------------------------------
+
+
+@st.composite
+def random_plans(draw: Any) -> Plan:
+    n = draw(st.integers(2, 12))
+    steps: list[Step] = []
+    for i in range(n):
+        sid = f"s{i}"
+        if i == n - 1 or (i > 0 and draw(st.integers(0, 5)) == 0):
+            steps.append(end(sid, draw(st.sampled_from(["resolved", "escalate"]))))
+            continue
+        steps.append(step(
+            sid, draw(st.sampled_from(["command", "command", "approve"])),
+            retry=Retry(attempts=draw(st.integers(1, 3)),
+                        backoff_s=draw(st.sampled_from([0.0, 1.0]))),
+            on_error=draw(st.sampled_from(["fail", "fail", "continue"])),
+        ))
+    edges: list[Edge] = []
+    for j in range(1, n):
+        # mostly connected, sometimes an orphan; edges from nearby steps make longer runs
+        low = max(0, j - 4)
+        sources = draw(st.lists(st.integers(low, j - 1), min_size=int(draw(st.integers(0, 9)) > 0),
+                                max_size=3, unique=True))
+        for i in sources:
+            if steps[i].kind == "end":
+                continue
+            conditional = draw(st.integers(0, 2)) == 0
+            edges.append(edge(f"s{i}", f"s{j}", "c" if conditional else None,
+                              on=draw(st.sampled_from(["success"] * 3 + ["failure"]))))
+    return plan(steps, edges)
+
+
+def expected_edge(p: Plan, state: RunState, i: int, branches: dict[int, bool]) -> bool:
+    e = p.edges[i]
+    src = state.steps[e.source]
+    if src.status == StepStatus.SKIPPED:
+        return False
+    as_success = src.status == StepStatus.SUCCEEDED or p.step(e.source).on_error == "continue"
+    if e.on != ("success" if as_success else "failure"):
+        return False
+    return e.condition is None or branches[i]
+
+
+def check_consistent(p: Plan, state: RunState, final_branches: dict[str, dict[int, bool]]):
+    finished = (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED)
+    for i, value in state.edges.items():
+        if value is not None:
+            src = p.edges[i].source
+            assert state.steps[src].status in finished
+            assert value == expected_edge(p, state, i, final_branches.get(src, {}))
+    if state.status != "running":
+        return
+    assert state.in_flight(), "a running run has something in flight"
+    for i, e in enumerate(p.edges):
+        if state.steps[e.source].status in finished:
+            assert state.edges[i] is not None, f"edge {i} from finished {e.source} undecided"
+    for st_ in p.steps:
+        incoming = [state.edges[i] for i, _ in p.incoming(st_.id)]
+        status = state.steps[st_.id].status
+        if st_.id == p.entry:
+            continue
+        if any(v is None for v in incoming):
+            assert status == StepStatus.PENDING, f"{st_.id} left pending before its inputs"
+        elif any(incoming):
+            assert status != StepStatus.PENDING, f"{st_.id} ready but not started"
+        else:
+            assert status == StepStatus.SKIPPED, f"{st_.id} should have been skipped"
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(p=random_plans(), data=st.data())
+def test_random_runs_obey_the_join_rules_and_terminate(p: Plan, data: st.DataObject):
+    state = s.initial_state(p, seed="prop")
+    in_flight: dict[str, int] = {}  # what the executor believes runs, from the actions alone
+    started: set[tuple[str, int]] = set()
+    sent: list[Any] = []  # events that were applied
+    final_branches: dict[str, dict[int, bool]] = {}
+
+    def feed(event: Any) -> bool:
+        """Apply `event`, check every invariant, and say whether it was ignored."""
+        nonlocal state
+        was_running = state.status == "running"
+        if data.draw(st.booleans(), label="through json first"):
+            restored = RunState.from_json_dict(json.loads(json.dumps(state.to_json_dict())))
+            assert restored == state
+            assert {a.step: a.attempt for a in s.resume(p, restored)} == (
+                in_flight if state.status == "running" else {})
+            assert s.apply(p, restored, event) == s.apply(p, state, event)
+            state = restored
+        new, actions = s.apply(p, state, event)
+        if not was_running and not isinstance(event, Start):
+            assert new is state and actions == []
+        for a in actions:
+            if isinstance(a, StartStep):
+                assert new.status == "running", "nothing starts once the run has ended"
+                assert (a.step, a.attempt) not in started, "started twice"
+                assert p.step(a.step).kind != "end", "end steps need no executor"
+                assert 1 <= a.attempt <= p.step(a.step).retry.attempts
+                if a.attempt > 1:
+                    assert a.delay_s == s.backoff_delay(p, a.step, a.attempt - 1, seed="prop")
+                started.add((a.step, a.attempt))
+                for i, _ in p.incoming(a.step):
+                    assert new.edges[i] is not None, "started before its inputs were decided"
+                assert a.step == p.entry or any(new.edges[i] for i, _ in p.incoming(a.step))
+                in_flight[a.step] = a.attempt
+            else:
+                assert in_flight.pop(a.step) == a.attempt
+        if hasattr(event, "step") and new.steps[event.step].status in (
+                StepStatus.SUCCEEDED, StepStatus.FAILED):
+            final_branches.setdefault(event.step, event.branches)
+            if (new.steps[event.step].status == StepStatus.FAILED
+                    and p.step(event.step).on_error == "fail"
+                    and not any(new.edges[i] for i, e in p.outgoing(event.step))):
+                assert new.status == "failed", "a failure with no error path fails the run"
+                assert f"'{event.step}'" in new.reason
+            if in_flight.get(event.step) == event.attempt:
+                del in_flight[event.step]
+        assert {sid: st_.attempt for sid, st_ in new.in_flight()} == in_flight
+        check_consistent(p, new, final_branches)
+        ignored = new is state and not actions
+        if not ignored:  # once applied, an event is stale forever: safe to deliver again
+            sent.append(event)
+        state = new
+        return ignored
+
+    feed(Start())
+    for _ in range(100):
+        if not in_flight:
+            break
+        sid = data.draw(st.sampled_from(sorted(in_flight)), label="step reporting")
+        attempt = in_flight[sid]
+        branches = {i: data.draw(st.booleans(), label=f"edge {i}")
+                    for i, e in p.outgoing(sid) if e.condition is not None}
+        kind = data.draw(st.sampled_from(["ok"] * 6 + ["fail", "fatal", "timeout", "stale",
+                                                       "replay", "cancel"]), label="report")
+        if kind == "ok" and p.step(sid).kind == "approve":
+            feed(Approval(step=sid, attempt=attempt, granted=True, branches=branches))
+        elif kind == "ok":
+            feed(StepSucceeded(step=sid, attempt=attempt, branches=branches))
+        elif kind in ("fail", "fatal"):
+            feed(StepFailed(step=sid, attempt=attempt, error="x", retryable=kind == "fail",
+                            branches=branches))
+        elif kind == "timeout":
+            feed(StepTimedOut(step=sid, attempt=attempt, timeout_s=1, branches=branches))
+        elif kind == "stale":
+            assert feed(StepSucceeded(step=sid, branches=branches,
+                                      attempt=attempt + data.draw(st.sampled_from([-1, 1]))))
+        elif kind == "replay":
+            assert feed(data.draw(st.sampled_from(sent), label="replayed event"))
+        elif kind == "cancel" and data.draw(st.integers(0, 4)) == 0:
+            feed(Cancel())
+
+    assert not in_flight, "the run did not finish in 100 reports"
+    assert state.status in ("succeeded", "failed", "cancelled")
+    if state.status == "succeeded":
+        assert p.step(state.end_step).kind == "end"
+        assert state.outcome == p.step(state.end_step).outcome
+    # After the end, nothing more starts, whatever arrives.
+    for event in sent:
+        assert s.apply(p, state, event) == (state, [])
