@@ -307,7 +307,7 @@ class LocalExecutor:
 
         plugin_cls = self.registry.get(step.plugin)
         try:
-            params = templating.render_value(step.params, memory.view())
+            params = _render_params(plugin_cls, step.params, memory.view())
         except TemplateError as exc:
             raise StepFailed(f"cannot render parameters: {exc.message}", retryable=False,
                              step=step.id, hint=exc.hint) from None
@@ -450,8 +450,8 @@ class LocalExecutor:
             text = target.title
             if target.plugin:
                 try:
-                    params = templating.render_value(target.params, memory.view())
                     plugin = self.registry.instance(target.plugin)
+                    params = _render_params(type(plugin), target.params, memory.view())
                     parsed = parse_params(type(plugin), params, step=target.id)
                     text = _describe(plugin, parsed, params)
                 except MendflowError as exc:
@@ -470,6 +470,15 @@ class LocalExecutor:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _render_params(plugin_cls: type, params: Mapping[str, Any],
+                   view: Mapping[str, Any]) -> dict[str, Any]:
+    """Render every template in a step's params, except those the plugin takes verbatim
+    (`untemplated_params`, e.g. SQL text, whose values travel as bound parameters)."""
+    verbatim = getattr(plugin_cls, "untemplated_params", frozenset())
+    return {k: v if k in verbatim else templating.render_value(v, view)
+            for k, v in params.items()}
 
 
 def _cancels(later: list[Any], action: Any) -> bool:
