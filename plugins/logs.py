@@ -1,0 +1,287 @@
+"""The `logs` plugin: count and collect the log lines matching a pattern in a time window.
+
+Sources: files named by glob patterns (`/var/log/app/*.log*`; rotated `*.gz` files are read
+through gzip), read oldest first by modification time so the last lines kept are the newest;
+and/or a systemd unit's journal (`journal_unit`), read by running
+`journalctl --unit=UNIT -o short-iso --no-pager [--since @T] [--until @T]` as an argv (no
+shell). Files are streamed line by line: memory stays bounded whatever their size, and a line
+longer than 64 KiB is matched on its first 64 KiB.
+
+Time window: `since`/`until` are ISO timestamps or durations back from now ("15m"); see
+`plugins._logtime` for the line formats recognised. A line with no timestamp of its own
+(a stack trace's continuation) has the time of the last timestamped line before it in the
+same source. With a window set, lines whose time is unknown are left out.
+
+`pattern` is a Python regular expression searched in each line (all lines if omitted). It is
+checked when the step's parameters are validated: it must compile, be at most 1000
+characters, and not nest unbounded repeats (`(a+)+`), the usual cause of a regex that never
+finishes. Python's `re` cannot be interrupted, so this guard matters.
+
+Outputs: `count`, `count_by_file`, `first_at`/`last_at` (ISO times of the first and last match,
+None if unknown), `last_lines` (the last `max_lines` matches, each cut to 500 chars), `files`;
+artifact `matches` (those lines whole). Read-only, supports dry run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import gzip
+import os
+import re
+import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from datetime import datetime
+from typing import IO, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from engine.errors import StepFailed
+from engine.plugins import StepContext, StepResult
+from plugins._logtime import line_time, parse_when
+from plugins._process import CommandNotFound, run_pipeline
+
+MAX_PATTERN_CHARS = 1000
+MAX_LINE_BYTES = 64 * 1024
+SHOWN_LINE_CHARS = 500
+CHECK_EVERY = 4096  # lines between looks at the stop flag and the deadline
+
+
+class LogsParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[str] = Field(default_factory=list, description="Glob patterns of log files.")
+    pattern: str | None = Field(default=None, description="Python regex; all lines if unset.")
+    ignore_case: bool = False
+    since: str | None = Field(default=None, description="ISO timestamp or duration ('15m').")
+    until: str | None = Field(default=None, description="ISO timestamp or duration ('5m').")
+    max_lines: int = Field(default=50, ge=1, le=10_000, description="Last N matches kept.")
+    journal_unit: str | None = Field(default=None, min_length=1,
+                                     description="systemd unit whose journal to read.")
+
+    @field_validator("pattern")
+    @classmethod
+    def _safe_regex(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if len(v) > MAX_PATTERN_CHARS:
+            raise ValueError(f"regex is {len(v)} characters; at most {MAX_PATTERN_CHARS}")
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"bad regex {v!r}: {exc}") from None
+        if _nests_unbounded_repeats(v):
+            raise ValueError(f"regex {v!r} nests unbounded repeats (like '(a+)+'), which can "
+                             f"take exponential time; simplify it")
+        return v
+
+    @field_validator("since", "until")
+    @classmethod
+    def _when(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_when(v, now=datetime.now().astimezone())
+        return v
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> LogsParams:
+        if not self.paths and not self.journal_unit:
+            raise ValueError("give `paths` (log file globs) or `journal_unit`")
+        return self
+
+
+def _nests_unbounded_repeats(pattern: str) -> bool:
+    try:
+        from re import _constants as c
+        from re import _parser as sre_parse
+        parsed = sre_parse.parse(pattern)
+    except Exception:  # private API moved: the guard is best effort
+        return False
+    repeats = (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None))
+
+    def walk(node: Any, inside: bool) -> bool:
+        if isinstance(node, tuple) and len(node) == 2 and node[0] in repeats:
+            _lo, hi, sub = node[1]
+            unbounded = hi == c.MAXREPEAT or hi > 1000
+            return (unbounded and inside) or walk(sub, inside or unbounded)
+        if isinstance(node, (list, tuple, sre_parse.SubPattern)):
+            return any(walk(child, inside) for child in node)
+        return False
+
+    return walk(parsed, False)
+
+
+class _Scan:
+    """Matches lines source by source; keeps counts and the last N matches."""
+
+    def __init__(self, params: LogsParams, *, now: datetime, deadline: float) -> None:
+        flags = re.IGNORECASE if params.ignore_case else 0
+        self.regex = re.compile(params.pattern, flags) if params.pattern else None
+        self.since = parse_when(params.since, now=now) if params.since else None
+        self.until = parse_when(params.until, now=now) if params.until else None
+        self.now = now
+        self.deadline = deadline
+        self.stop = threading.Event()
+        self.count = 0
+        self.count_by_file: dict[str, int] = {}
+        self.first_at: datetime | None = None
+        self.last_at: datetime | None = None
+        self.last: deque[str] = deque(maxlen=params.max_lines)
+        self._current: dict[str, datetime | None] = {}
+        self._seen = 0
+
+    def line(self, source: str, text: str) -> None:
+        self._seen += 1
+        if self._seen % CHECK_EVERY == 0 and (self.stop.is_set()
+                                             or time.monotonic() > self.deadline):
+            raise _OutOfTime
+        at = line_time(text, now=self.now) or self._current.get(source)
+        self._current[source] = at
+        if self.since or self.until:
+            if at is None or (self.since and at < self.since) or (self.until and at > self.until):
+                return
+        if self.regex is not None and not self.regex.search(text):
+            return
+        self.count += 1
+        self.count_by_file[source] = self.count_by_file.get(source, 0) + 1
+        self.first_at = self.first_at or at
+        self.last_at = at or self.last_at
+        self.last.append(text)
+
+    def scan_file(self, path: str) -> None:
+        self.count_by_file.setdefault(path, 0)
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            for raw in _lines(f):
+                self.line(path, raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def _lines(f: IO[bytes]) -> Iterator[bytes]:
+    """Lines of at most MAX_LINE_BYTES: the rest of a longer line is skipped, not kept."""
+    while line := f.readline(MAX_LINE_BYTES):
+        if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := f.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+        yield line
+
+
+def _files(patterns: list[str]) -> list[str]:
+    found = {p for pat in patterns for p in glob.glob(os.path.expanduser(pat), recursive=True)
+             if os.path.isfile(p)}
+
+    def age(p: str) -> tuple[float, str]:
+        try:
+            return os.stat(p).st_mtime, p
+        except OSError:
+            return 0.0, p
+
+    return sorted(found, key=age)
+
+
+class LogsPlugin:
+    name: ClassVar[str] = "logs"
+    Params: ClassVar[type[BaseModel]] = LogsParams
+    read_only: ClassVar[bool] = True
+    supports_dry_run: ClassVar[bool] = True
+
+    def describe(self, *, params: LogsParams) -> str:
+        where = ", ".join(params.paths + ([f"journal of {params.journal_unit}"]
+                                          if params.journal_unit else []))
+        return f"search {where} for {params.pattern or 'all lines'!r}"
+
+    async def run(self, *, params: LogsParams, ctx: StepContext) -> StepResult:
+        scan = _Scan(params, now=datetime.now().astimezone(),
+                     deadline=time.monotonic() + ctx.deadline_s)
+        files = _files(params.paths) if params.paths else []
+        if params.paths and not files:
+            raise StepFailed(f"no log file matches {', '.join(params.paths)}",
+                             retryable=False, step=ctx.step_id,
+                             hint="Check the paths, and that this host keeps those logs")
+        unreadable: list[str] = []
+        try:
+            if files:
+                unreadable = await asyncio.to_thread(_scan_files, scan, files)
+                if len(unreadable) == len(files):
+                    raise StepFailed(f"no log file could be read: {'; '.join(unreadable[:3])}",
+                                     retryable=False, step=ctx.step_id)
+            if params.journal_unit:
+                await _scan_journal(scan, params.journal_unit, ctx)
+        except _OutOfTime:
+            raise StepFailed(f"log search timed out after {ctx.deadline_s:g}s "
+                             f"({scan.count} matches so far)", step=ctx.step_id) from None
+        finally:
+            scan.stop.set()  # a thread still scanning after a cancellation stops soon
+        return _result(scan, files, unreadable)
+
+
+def _scan_files(scan: _Scan, files: list[str]) -> list[str]:
+    unreadable = []
+    for path in files:
+        try:
+            scan.scan_file(path)
+        except (OSError, EOFError) as exc:  # permissions, a truncated or corrupt .gz
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            unreadable.append(f"{path}: {reason}")
+    return unreadable
+
+
+async def _scan_journal(scan: _Scan, unit: str, ctx: StepContext) -> None:
+    if shutil.which("journalctl") is None:
+        raise StepFailed("journal not available here: journalctl is not installed",
+                         retryable=False, step=ctx.step_id, hint="Read log files with `paths`")
+    argv = ["journalctl", f"--unit={unit}", "-o", "short-iso", "--no-pager"]
+    if scan.since:
+        argv += ["--since", f"@{int(scan.since.timestamp())}"]
+    if scan.until:
+        argv += ["--until", f"@{int(scan.until.timestamp()) + 1}"]
+    source = f"journal:{unit}"
+    pending = bytearray()
+
+    def on_stdout(chunk: bytes) -> None:
+        pending.extend(chunk)
+        *complete, rest = pending.split(b"\n")
+        pending[:] = rest[:MAX_LINE_BYTES]
+        for raw in complete:
+            text = raw[:MAX_LINE_BYTES].decode("utf-8", errors="replace")
+            if not text.startswith("-- "):  # journalctl's own "-- No entries --" notes
+                scan.line(source, text)
+
+    remaining = max(scan.deadline - time.monotonic(), 0.001)
+    try:
+        async with asyncio.timeout(remaining):
+            res = await run_pipeline([argv], cap=64 * 1024, on_stdout=on_stdout)
+    except TimeoutError:
+        raise _OutOfTime from None
+    except CommandNotFound:
+        raise StepFailed("journal not available here: journalctl cannot run",
+                         retryable=False, step=ctx.step_id) from None
+    if pending:
+        scan.line(source, pending.decode("utf-8", errors="replace"))
+    err = res.stderr.data.decode("utf-8", errors="replace").strip()
+    if "No journal files were found" in err or res.returncodes[0] != 0:
+        last = err.splitlines()[-1] if err else f"exit status {res.returncodes[0]}"
+        raise StepFailed(f"journal not available here: journalctl: {last}",
+                         retryable=False, step=ctx.step_id)
+
+
+def _result(scan: _Scan, files: list[str], unreadable: list[str]) -> StepResult:
+    lines = list(scan.last)
+    outputs = {
+        "count": scan.count,
+        "count_by_file": scan.count_by_file,
+        "first_at": scan.first_at.isoformat() if scan.first_at else None,
+        "last_at": scan.last_at.isoformat() if scan.last_at else None,
+        "last_lines": [ln[:SHOWN_LINE_CHARS] for ln in lines],
+        "files": files,
+        "unreadable": unreadable,
+    }
+    summary = f"{scan.count} matching lines in {len(scan.count_by_file)} sources"
+    return StepResult(outputs=outputs, artifacts={"matches": "\n".join(lines).encode()},
+                      summary=summary)
+

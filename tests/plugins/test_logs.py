@@ -1,0 +1,234 @@
+"""The logs plugin over real files: formats, time windows, gzip, huge files, the journal."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import tracemalloc
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from engine.errors import PluginError, StepFailed
+from engine.plugins import Registry, StepContext, parse_params
+from plugins._logtime import line_time, parse_when
+from plugins.logs import LogsPlugin
+
+NOW = datetime.now(timezone.utc)
+
+
+def ctx(deadline_s: float = 30.0) -> StepContext:
+    return StepContext(run_id="r1", step_id="s1", attempt=1, idempotency_key="k",
+                       deadline_s=deadline_s, dry_run=True)
+
+
+async def run(params: dict, deadline_s: float = 30.0):
+    return await LogsPlugin().run(params=parse_params(LogsPlugin, params), ctx=ctx(deadline_s))
+
+
+def iso(minutes_ago: float) -> str:
+    return (NOW - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@pytest.fixture
+def app_log(tmp_path):
+    """An application log with a stack trace whose continuation lines carry no timestamp."""
+    path = tmp_path / "app.log"
+    path.write_text(
+        f"{iso(60)} INFO started\n"
+        f"{iso(50)} ERROR db timeout\n"
+        f"Traceback (most recent call last):\n"
+        f"  ConnectionError: db unreachable\n"
+        f"{iso(10)} ERROR db timeout again\n"
+        f"  ConnectionError: still unreachable\n"
+        f"{iso(1)} INFO recovered\n")
+    return path
+
+
+async def test_counts_matches_and_keeps_the_last_lines(app_log):
+    res = await run({"paths": [str(app_log)], "pattern": "ERROR|ConnectionError"})
+    assert res.outputs["count"] == 4
+    assert res.outputs["count_by_file"] == {str(app_log): 4}
+    assert res.outputs["last_lines"][-1] == "  ConnectionError: still unreachable"
+    assert datetime.fromisoformat(res.outputs["first_at"]) == NOW - timedelta(minutes=50)
+    assert datetime.fromisoformat(res.outputs["last_at"]) == NOW - timedelta(minutes=10)
+    assert res.ok
+
+
+async def test_max_lines_keeps_the_newest(app_log):
+    res = await run({"paths": [str(app_log)], "max_lines": 2})
+    assert res.outputs["count"] == 7
+    assert res.outputs["last_lines"] == ["  ConnectionError: still unreachable",
+                                         f"{iso(1)} INFO recovered"]
+
+
+async def test_since_duration_and_inherited_timestamps(app_log):
+    # The continuation line 'still unreachable' has no time: it inherits 10 minutes ago
+    res = await run({"paths": [str(app_log)], "pattern": "Connection", "since": "15m"})
+    assert res.outputs["count"] == 1
+    assert res.outputs["last_lines"] == ["  ConnectionError: still unreachable"]
+
+
+async def test_since_until_iso_window(app_log):
+    res = await run({"paths": [str(app_log)], "since": iso(55), "until": iso(5)})
+    lines = res.outputs["last_lines"]
+    assert [ln.split(" ", 1)[-1].strip() for ln in lines] == [
+        "ERROR db timeout", "(most recent call last):", "ConnectionError: db unreachable",
+        "ERROR db timeout again", "ConnectionError: still unreachable"]
+
+
+async def test_syslog_and_common_log_formats(tmp_path):
+    old, recent = NOW - timedelta(hours=3), NOW - timedelta(minutes=2)
+    syslog = tmp_path / "syslog"
+    syslog.write_text(
+        old.astimezone().strftime("%b %e %H:%M:%S") + " host kernel: oom-killer invoked\n" +
+        recent.astimezone().strftime("%b %e %H:%M:%S") + " host kernel: oom-killer invoked\n")
+    access = tmp_path / "access.log"
+    clf = "%d/%b/%Y:%H:%M:%S +0000"
+    access.write_text(
+        f'10.0.0.1 - - [{old.strftime(clf)}] "GET / HTTP/1.1" 502 0\n'
+        f'10.0.0.1 - - [{recent.strftime(clf)}] "GET / HTTP/1.1" 502 0\n'
+        f'10.0.0.1 - - [{recent.strftime(clf)}] "GET / HTTP/1.1" 200 0\n')
+    res = await run({"paths": [str(tmp_path / "*")], "pattern": r"oom|\" 502 ",
+                     "since": "1h"})
+    assert res.outputs["count_by_file"] == {str(syslog): 1, str(access): 1}
+
+
+async def test_gzipped_rotations_are_read_oldest_first(tmp_path):
+    rotated = tmp_path / "app.log.1.gz"
+    with gzip.open(rotated, "wt") as f:
+        f.write(f"{iso(120)} ERROR old one\n")
+    current = tmp_path / "app.log"
+    current.write_text(f"{iso(1)} ERROR new one\n")
+    os.utime(rotated, (NOW.timestamp() - 3600, NOW.timestamp() - 3600))
+    res = await run({"paths": [str(tmp_path / "app.log*")], "pattern": "ERROR"})
+    assert res.outputs["count"] == 2
+    assert res.outputs["last_lines"][-1].endswith("new one")
+    assert res.outputs["files"] == [str(rotated), str(current)]
+
+
+async def test_ignore_case(app_log):
+    res = await run({"paths": [str(app_log)], "pattern": "DB TIMEOUT", "ignore_case": True})
+    assert res.outputs["count"] == 2
+    res = await run({"paths": [str(app_log)], "pattern": "DB TIMEOUT"})
+    assert res.outputs["count"] == 0
+
+
+async def test_no_matching_file_is_a_clear_failure(tmp_path):
+    with pytest.raises(StepFailed, match="no log file matches"):
+        await run({"paths": [str(tmp_path / "nothing*.log")]})
+
+
+async def test_corrupt_gzip_is_reported_and_others_still_read(tmp_path, app_log):
+    (tmp_path / "bad.gz").write_bytes(b"not gzip at all")
+    res = await run({"paths": [str(tmp_path / "*")], "pattern": "recovered"})
+    assert res.outputs["count"] == 1
+    assert res.outputs["unreadable"][0].startswith(str(tmp_path / "bad.gz"))
+
+
+@pytest.mark.parametrize("pattern, message", [
+    ("(unclosed", "bad regex"),
+    ("x" * 1001, "at most 1000"),
+    (r"(\w+\s?)+$", "nests unbounded repeats"),
+])
+def test_bad_or_dangerous_patterns_are_rejected_at_validation(pattern, message):
+    with pytest.raises(PluginError, match="pattern") as err:
+        parse_params(LogsPlugin, {"paths": ["/x"], "pattern": pattern})
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("bad", [{"paths": ["/x"], "since": "yesterday"}, {}])
+def test_bad_window_or_no_source_is_rejected(bad):
+    with pytest.raises(PluginError):
+        parse_params(LogsPlugin, bad)
+
+
+@pytest.mark.slow
+async def test_fifty_megabyte_file_streams_in_bounded_memory(tmp_path):
+    # Given a ~50 MB log with one very long line (10 MB, no newline until the end)
+    path = tmp_path / "big.log"
+    line = f"{iso(30)} INFO request served in 12ms by worker-7 ok\n".encode()
+    with open(path, "wb") as f:
+        block = line * 10_000
+        for _ in range(40_000_000 // len(block)):
+            f.write(block)
+        f.write(b"x" * 10_000_000 + b" ERROR needle\n")
+        f.write(f"{iso(1)} ERROR needle again\n".encode())
+    assert path.stat().st_size > 45_000_000
+    tracemalloc.start()
+    try:
+        res = await run({"paths": [str(path)], "pattern": "needle|worker-7 ok",
+                         "max_lines": 5})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert res.outputs["count"] > 500_000
+    assert res.outputs["last_lines"][-1].endswith("ERROR needle again")
+    assert peak < 4 * 1024 * 1024
+
+
+async def test_journal_missing_is_a_clear_failure(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no journalctl on this PATH
+    with pytest.raises(StepFailed, match="journal not available here") as err:
+        await run({"journal_unit": "nginx.service", "since": "15m"})
+    assert err.value.retryable is False
+
+
+async def test_journal_is_read_through_journalctl_argv(monkeypatch, tmp_path):
+    # Given a stand-in journalctl that prints short-iso lines and records its argv
+    fake = tmp_path / "journalctl"
+    record = tmp_path / "argv"
+    fake.write_text("#!/bin/sh\n"
+                    f'printf "%s\\n" "$@" > {record}\n'
+                    f"echo '{iso(3)[:19]}+0000 host nginx[12]: upstream timed out'\n"
+                    f"echo '{iso(2)[:19]}+0000 host nginx[12]: reload ok'\n"
+                    "echo '-- No entries --'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    res = await run({"journal_unit": "nginx; rm -rf /", "pattern": "timed out",
+                     "since": "15m"})
+    assert res.outputs["count_by_file"] == {"journal:nginx; rm -rf /": 1}
+    argv = record.read_text().splitlines()
+    assert argv[:4] == ["--unit=nginx; rm -rf /", "-o", "short-iso", "--no-pager"]
+    assert argv[4] == "--since" and argv[5].startswith("@")
+
+
+@pytest.mark.skipif(shutil.which("journalctl") is None, reason="needs journalctl")
+async def test_real_journalctl_answers_or_says_why_not():
+    try:
+        res = await run({"journal_unit": "mendflow-test-nonexistent.service", "since": "1m"})
+    except StepFailed as exc:
+        assert "journal not available here" in str(exc)
+    else:
+        assert res.outputs["count"] == 0
+
+
+def test_line_time_formats():
+    now = datetime(2024, 11, 26, 12, 0, tzinfo=timezone.utc)
+    utc = timezone.utc
+    assert line_time("2024-11-26T01:31:54.5Z x", now=now) == \
+        datetime(2024, 11, 26, 1, 31, 54, 500000, tzinfo=utc)
+    assert line_time("[app] 2024-11-26 01:31:54,123+01:00 x", now=now) == \
+        datetime(2024, 11, 26, 0, 31, 54, 123000, tzinfo=utc)
+    assert line_time('1.2.3.4 - - [26/Nov/2024:01:31:54 +0000] "GET /"', now=now) == \
+        datetime(2024, 11, 26, 1, 31, 54, tzinfo=utc)
+    dec = line_time("Dec 31 23:59:59 host x", now=now.astimezone())
+    assert dec is not None and dec.year == 2023  # not a year in the future
+    assert line_time("2024-13-45T99:00:00 not a date", now=now) is None
+    assert line_time("plain line", now=now) is None
+
+
+def test_parse_when():
+    now = datetime(2024, 11, 26, 12, 0, tzinfo=timezone.utc)
+    assert parse_when("15m", now=now) == now - timedelta(minutes=15)
+    assert parse_when("1d", now=now) == now - timedelta(days=1)
+    assert parse_when("2024-11-26T01:00:00Z", now=now) == \
+        datetime(2024, 11, 26, 1, tzinfo=timezone.utc)
+    with pytest.raises(ValueError, match="duration"):
+        parse_when("soon", now=now)
+
+
+def test_read_only_and_registered():
+    assert LogsPlugin.read_only and LogsPlugin.supports_dry_run
+    assert Registry(extra={"logs": LogsPlugin}, discover=False).get("logs") is LogsPlugin
