@@ -17,26 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from engine import scheduler as sched
-from engine.errors import (
-    ConditionError,
-    MendflowError,
-    PluginError,
-    StepFailed,
-    TemplateError,
-)
-from engine.plan import Edge, Plan, Step, StepKind
-from engine.plugins import Registry, StepContext, StepResult, parse_params
-from engine.runtime import templating
-from engine.runtime.interaction import Answers, Interaction
+from engine.plan import Plan, Step
+from engine.plugins import Registry
+from engine.runtime.interaction import Interaction
 from engine.runtime.memory import Memory, build_context
+from engine.runtime.steps import Redact, StepReport, StepRunner
 from engine.settings import Settings
 from engine.store.base import MemoryEntry, RunRecord, StaleState, Store
 
@@ -44,9 +36,6 @@ log = logging.getLogger("mendflow.executor")
 
 SNAPSHOT_EVERY = 64
 """Finished steps between state snapshots; resume replays at most this many events."""
-
-Redact = Callable[[Any], Any]
-
 
 @dataclass(frozen=True, slots=True)
 class Update:
@@ -66,15 +55,6 @@ class Update:
 Observer = Callable[[Update], None]
 
 
-@dataclass
-class _Outcome:
-    """A finished step task's report to the driver."""
-
-    event: sched.Event
-    memory: list[MemoryEntry] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-
-
 class LocalExecutor:
     def __init__(
         self,
@@ -88,14 +68,11 @@ class LocalExecutor:
         redact: Redact | None = None,
     ) -> None:
         self.store = store
-        self.registry = registry
-        self.settings = settings
-        self.interaction = interaction or Answers()
         self.observer = observer or (lambda update: None)
-        self.datasources = datasources
         self.redact: Redact = redact or (lambda value: value)
-        self._global = asyncio.Semaphore(settings.max_concurrency)
-        self._per_plugin: dict[str, asyncio.Semaphore] = {}
+        self.runner = StepRunner(store=store, registry=registry, settings=settings,
+                                 interaction=interaction, datasources=datasources,
+                                 redact=self.redact)
 
     # -- public ----------------------------------------------------------------------------
 
@@ -139,7 +116,7 @@ class LocalExecutor:
         dry_run = bool(record.options.get("dry_run"))
         memory = Memory.restore(record.context, await self.store.memory(run_id))
         state = await self._current_state(plan, record)
-        queue: asyncio.Queue[tuple[str, int, _Outcome]] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[str, int, StepReport]] = asyncio.Queue()
         tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
         self.observer(Update("run_started", run_id, record=record, state=state))
 
@@ -214,7 +191,7 @@ class LocalExecutor:
     def _launch(self, plan: Plan, record: RunRecord, state: sched.RunState,
                 actions: list[Any], memory: Memory,
                 tasks: dict[tuple[str, int], asyncio.Task[None]],
-                queue: asyncio.Queue[tuple[str, int, _Outcome]], dry_run: bool) -> None:
+                queue: asyncio.Queue[tuple[str, int, StepReport]], dry_run: bool) -> None:
         """Act on committed actions: cancel steps the scheduler stopped, start the ready ones."""
         for action in actions:
             if isinstance(action, sched.CancelStep):
@@ -264,221 +241,17 @@ class LocalExecutor:
 
     # -- one step ----------------------------------------------------------------------------
 
-    async def _step_task(self, plan: Plan, run_id: str, step: Step, attempt: int, delay_s: float,
-                         memory: Memory, queue: asyncio.Queue[tuple[str, int, _Outcome]],
+    async def _step_task(self, plan: Plan, run_id: str, step: Step, attempt: int,
+                         delay_s: float, memory: Memory,
+                         queue: asyncio.Queue[tuple[str, int, StepReport]],
                          dry_run: bool) -> None:
-        started = time.monotonic()
-        try:
-            if delay_s > 0:
-                await asyncio.sleep(delay_s)
-            outcome = await self._run_step(plan, run_id, step, attempt, memory, dry_run)
-        except asyncio.CancelledError:
-            raise
-        except MendflowError as exc:
-            outcome = _Outcome(sched.StepFailed(
-                step=step.id, attempt=attempt, error=self.redact(str(exc)),
-                retryable=bool(getattr(exc, "retryable", False)),
-            ))
-        except Exception as exc:  # a plugin bug must not kill the run
-            log.exception("step %s raised", step.id)
-            outcome = _Outcome(sched.StepFailed(
-                step=step.id, attempt=attempt,
-                error=self.redact(f"{type(exc).__name__}: {exc}"), retryable=True,
-            ))
-        outcome.data.setdefault("duration_s", round(time.monotonic() - started - delay_s, 6))
-        await queue.put((step.id, attempt, outcome))
-
-    async def _run_step(self, plan: Plan, run_id: str, step: Step, attempt: int,
-                        memory: Memory, dry_run: bool) -> _Outcome:
-        kind = step.kind
-        if kind == StepKind.APPROVE:
-            return await self._approve(plan, step, attempt, memory, dry_run)
-        if kind == StepKind.MANUAL:
-            return await self._manual(step, attempt, memory, dry_run)
-        if kind == StepKind.DECIDE:
-            return await self._finish(plan, step, attempt, memory, StepResult(summary="decided"))
-        if kind == StepKind.CALL:
-            raise StepFailed(
-                f"calling another guide ({step.call}) is not supported by the local executor yet",
-                retryable=False, step=step.id, hint=f"Run the guide {step.call} separately",
-            )
-        if not step.plugin:
-            return await self._finish(plan, step, attempt, memory, StepResult(summary="no-op"))
-
-        plugin_cls = self.registry.get(step.plugin)
-        try:
-            params = _render_params(plugin_cls, step.params, memory.view())
-        except TemplateError as exc:
-            raise StepFailed(f"cannot render parameters: {exc.message}", retryable=False,
-                             step=step.id, hint=exc.hint) from None
-        parsed = parse_params(plugin_cls, params, step=step.id)
-        plugin = self.registry.instance(step.plugin)
-        if dry_run and step.mutating:
-            would = _describe(plugin, parsed, params)
-            result = StepResult(outputs={"dry_run": True, "would_run": would},
-                                summary=f"dry run: would run {would}")
-            return await self._finish(plan, step, attempt, memory, result, note="dry run")
-
-        # No per-step claim here: this process is the run's only driver, because every start
-        # is committed compare-and-set first, and a second driver's commit fails (StaleState)
-        # before it starts anything. Claims guard the distributed executor's redeliveries.
-        key = f"{run_id}:{step.id}:{attempt}"
-        timeout = step.timeout_s or self.settings.default_timeout_s
-        ctx = StepContext(
-            run_id=run_id, step_id=step.id, attempt=attempt, idempotency_key=key,
-            deadline_s=timeout, dry_run=dry_run, data_source=self._data_source(step, params),
-            logger=logging.getLogger(f"mendflow.plugin.{step.plugin}"),
-            output_cap_bytes=self.settings.output_cap_bytes,
-        )
-        sem = self._per_plugin.setdefault(step.plugin,
-                                          asyncio.Semaphore(self.settings.plugin_concurrency))
-        async with self._global, sem:
-            try:
-                async with asyncio.timeout(timeout):
-                    result = await plugin.run(params=parsed, ctx=ctx)
-            except TimeoutError:
-                return _Outcome(sched.StepTimedOut(step=step.id, attempt=attempt,
-                                                   timeout_s=timeout),
-                                data={"summary": f"timed out after {timeout:g} s"})
-        if not isinstance(result, StepResult):
-            raise PluginError(f"plugin {step.plugin!r} returned {type(result).__name__}, "
-                              "not a StepResult", step=step.id)
-        artifacts = {}
-        for name, data in result.artifacts.items():
-            data = _redact_bytes(self.redact, data)
-            ref = await self.store.put_artifact(run_id, step.id, attempt, name, data)
-            artifacts[name] = ref.model_dump(mode="json")
-        return await self._finish(plan, step, attempt, memory, result, artifacts=artifacts)
-
-    async def _finish(self, plan: Plan, step: Step, attempt: int, memory: Memory,
-                      result: StepResult, *, note: str | None = None,
-                      artifacts: dict[str, Any] | None = None) -> _Outcome:
-        """Write what the step found, evaluate its bindings and branches, and report."""
-        outputs = self.redact(dict(result.outputs))
-        if artifacts:
-            outputs["artifacts"] = artifacts
-        entries = [memory.entry(f"steps.{step.id}", outputs, step_id=step.id, attempt=attempt)]
-        scope = {**memory.view(), "result": outputs}
-        for key, expr in sorted(step.binds.items()):
-            if result.ok:
-                value = _evaluate_value(expr, scope, step)
-                entries.append(memory.entry(key, self.redact(value), step_id=step.id,
-                                            attempt=attempt))
-        # Conditions see this step's outputs as if already in memory.
-        view = dict(memory.view())
-        view["steps"] = {**view["steps"], step.id: outputs}
-        view["vars"] = {**view["vars"], **{e.key.split(".", 1)[1]: e.value for e in entries
-                                          if e.key.startswith("vars.")}}
-        on = "success" if result.ok else "failure"
-        if note == "dry run":
-            # What a step that did not run would have found is unknown: follow no branch on it.
-            branches = {i: False for i, e in sched.plan_index(plan).outgoing[step.id]
-                        if e.condition is not None}
-        else:
-            branches = await self._branches(plan, step, on, view, outputs)
-        summary = self.redact(result.summary or result.error or "")
-        data = {"summary": summary}
-        if result.ok:
-            event: sched.Event = sched.StepSucceeded(step=step.id, attempt=attempt,
-                                                     branches=branches, note=note)
-        else:
-            event = sched.StepFailed(step=step.id, attempt=attempt, branches=branches,
-                                     error=self.redact(result.error or "step failed"),
-                                     retryable=True)
-        return _Outcome(event, memory=entries, data=data)
-
-    async def _branches(self, plan: Plan, step: Step, on: str, view: Mapping[str, Any],
-                        outputs: Mapping[str, Any]) -> dict[int, bool]:
-        decided: dict[int, bool] = {}
-        for index, edge in sched.plan_index(plan).outgoing[step.id]:
-            if edge.condition is None:
-                continue
-            if edge.on != on and not (on == "failure" and step.on_error == "continue"):
-                continue
-            if edge.condition.expr is not None:
-                try:
-                    decided[index] = templating.evaluate(edge.condition.expr, view)
-                except ConditionError as exc:
-                    raise ConditionError(
-                        f"cannot decide {edge.condition.text!r}: {exc.message}",
-                        step=step.id, hint=exc.hint,
-                    ) from None
-            else:
-                answer = await self.interaction.judge(step=step, edge=edge,
-                                                      evidence=_evidence(outputs))
-                decided[index] = answer.yes
-        return decided
-
-    async def _approve(self, plan: Plan, step: Step, attempt: int, memory: Memory,
-                       dry_run: bool) -> _Outcome:
-        action = self._gated_action(plan, step, memory)
-        if dry_run:
-            return _Outcome(sched.Approval(step=step.id, attempt=attempt, granted=True,
-                                           by="dry run"),
-                            data={"summary": f"dry run: would ask to approve: {action}"})
-        answer = await self.interaction.approve(step=step, action=action)
-        verdict = "approved" if answer.yes else "denied"
-        return _Outcome(sched.Approval(step=step.id, attempt=attempt, granted=answer.yes,
-                                       by=answer.by),
-                        data={"summary": f"{verdict} by {answer.by}: {action}"})
-
-    async def _manual(self, step: Step, attempt: int, memory: Memory,
-                      dry_run: bool) -> _Outcome:
-        instructions = step.text or step.title
-        script = step.params.get("script")
-        if isinstance(script, str):
-            with contextlib.suppress(TemplateError):
-                script = templating.render(script, memory.view())
-            instructions = f"{instructions}\n{script}"
-        if dry_run:
-            return _Outcome(sched.Approval(step=step.id, attempt=attempt, granted=True,
-                                           by="dry run"),
-                            data={"summary": "dry run: a person would do this by hand"})
-        answer = await self.interaction.confirm_manual(step=step, instructions=instructions)
-        return _Outcome(sched.Approval(step=step.id, attempt=attempt, granted=answer.yes,
-                                       by=answer.by),
-                        data={"summary": ("done" if answer.yes else "not done")
-                              + f" ({answer.by})"})
-
-    def _gated_action(self, plan: Plan, gate: Step, memory: Memory) -> str:
-        """Render what the step(s) after an approval gate will do, for the person to judge."""
-        parts = []
-        for _, edge in sched.plan_index(plan).outgoing[gate.id]:
-            if edge.on != "success":
-                continue
-            target = sched.plan_index(plan).steps[edge.target]
-            text = target.title
-            if target.plugin:
-                try:
-                    plugin = self.registry.instance(target.plugin)
-                    params = _render_params(type(plugin), target.params, memory.view())
-                    parsed = parse_params(type(plugin), params, step=target.id)
-                    text = _describe(plugin, parsed, params)
-                except MendflowError as exc:
-                    text = f"{target.title} (cannot render yet: {exc.message})"
-            parts.append(text)
-        return "; ".join(parts) or gate.title
-
-    def _data_source(self, step: Step, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        if self.datasources is None or not step.plugin:
-            return None
-        name = params.get("source") if isinstance(params, Mapping) else None
-        resolve = getattr(self.datasources, "resolve_for_plugin", None)
-        if resolve is None:
-            return None
-        return resolve(name, step.plugin)
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
+        report = await self.runner.run(plan, run_id, step, attempt, memory, dry_run=dry_run)
+        await queue.put((step.id, attempt, report))
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _render_params(plugin_cls: type, params: Mapping[str, Any],
-                   view: Mapping[str, Any]) -> dict[str, Any]:
-    """Render every template in a step's params, except those the plugin takes verbatim
-    (`untemplated_params`, e.g. SQL text, whose values travel as bound parameters)."""
-    verbatim = getattr(plugin_cls, "untemplated_params", frozenset())
-    return {k: v if k in verbatim else templating.render_value(v, view)
-            for k, v in params.items()}
 
 
 def _cancels(later: list[Any], action: Any) -> bool:
@@ -506,34 +279,3 @@ async def _cancel_all(tasks: dict[tuple[str, int], asyncio.Task[None]]) -> None:
     tasks.clear()
 
 
-def _describe(plugin: Any, parsed: Any, params: Mapping[str, Any]) -> str:
-    describe = getattr(plugin, "describe", None)
-    if describe is not None:
-        try:
-            return str(describe(params=parsed))
-        except Exception:  # describing must never fail a step
-            pass
-    return f"{getattr(plugin, 'name', 'plugin')} {dict(params)}"
-
-
-def _evaluate_value(expr: str, scope: Mapping[str, Any], step: Step) -> Any:
-    try:
-        return templating.render("{{ " + expr + " }}", scope)
-    except TemplateError as exc:
-        raise StepFailed(f"cannot bind a value with {expr!r}: {exc.message}", retryable=False,
-                         step=step.id) from None
-
-
-def _evidence(outputs: Mapping[str, Any]) -> str:
-    for key in ("stdout", "summary", "value"):
-        if key in outputs and outputs[key] not in (None, ""):
-            return str(outputs[key])[:2000]
-    return str(dict(outputs))[:2000]
-
-
-def _redact_bytes(redact: Redact, data: bytes) -> bytes:
-    text = data.decode("utf-8", errors="surrogateescape")
-    cleaned = redact(text)
-    if cleaned == text:
-        return data
-    return str(cleaned).encode("utf-8", errors="surrogateescape")
