@@ -339,6 +339,10 @@ class _OutlineBuilder:
     def _code(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
         block = blocks.read_block(el)
         own = owner if owner is not None else el.index
+        intro = self.els[el.index - 1] if el.index else None
+        if intro is not None and intro.kind == "paragraph" and self.owner.get(intro.index) == \
+                owner and (owner is None or self.els[owner].kind == "heading"):
+            own = intro.index  # "Debug the node:" names the block that follows it
         span = Span(start=block.start, end=block.end)
         title = self._title(own, el)
         if block.cls == "query":
@@ -453,7 +457,8 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def _slug(text: str, words: int = 4) -> str:
-    prose = re.sub(r"`[^`]*`", " ", text)
+    prose = re.sub(r"`([^`]*)`", lambda m: " " if re.search(r"\s", m.group(1)) else m.group(1),
+                   text)  # drop a quoted command, keep a quoted identifier
     if len(re.findall(r"[a-z0-9]+", prose.lower())) >= 2:
         text = prose  # name the step by its words, not by the command quoted in them
     text = text.replace("`", "")

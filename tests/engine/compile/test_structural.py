@@ -210,10 +210,10 @@ def test_mutating_steps_are_never_concurrent():
 
 def test_if_otherwise_bullets_become_a_branch_and_its_else():
     plan = compile_path(FIXTURES / "if-otherwise.md", known_plugins=PLUGINS)
-    decide = plan.step("if-pod")
+    decide = plan.step("if-pod-crashloopbackoff")
     assert decide.kind == StepKind.DECIDE
-    branch = edge(plan, "if-pod", "approve-mit-1-pod")
-    other = edge(plan, "if-pod", "approve-mit-2-otherwise-restart-deployment")
+    branch = edge(plan, "if-pod-crashloopbackoff", "approve-mit-1-pod")
+    other = edge(plan, "if-pod-crashloopbackoff", "approve-mit-2-otherwise-restart-deployment")
     assert (branch.kind, branch.condition.text) == ("branch", "If the pod is in `CrashLoopBackOff`")
     assert branch.condition.expr is None  # a judgment
     assert other.kind == "else" and other.condition.text == "Otherwise"
@@ -221,7 +221,7 @@ def test_if_otherwise_bullets_become_a_branch_and_its_else():
 
 def test_if_output_is_empty_derives_an_expression_over_the_previous_step():
     plan = compile_path(FIXTURES / "if-otherwise.md", known_plugins=PLUGINS)
-    jump = edge(plan, "if-output-empty", "if-pod")
+    jump = edge(plan, "if-output-empty", "if-pod-crashloopbackoff")
     assert jump.kind == "jump"
     assert jump.condition.expr == '(steps["diag-2-describe"].stdout | trim) == ""'
     other = edge(plan, "if-output-empty", "diag-3-check-events-namespace")
