@@ -104,7 +104,7 @@ class HttpParams(BaseModel):
     @field_validator("extract")
     @classmethod
     def _paths_parse(cls, v: dict[str, str]) -> dict[str, str]:
-        for name, path in v.items():
+        for path in v.values():
             parse_path(path)
         return v
 

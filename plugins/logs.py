@@ -97,7 +97,7 @@ def _nests_unbounded_repeats(pattern: str) -> bool:
         from re import _constants as c
         from re import _parser as sre_parse
         parsed = sre_parse.parse(pattern)
-    except Exception:  # private API moved: the guard is best effort
+    except (ImportError, AttributeError, re.error):  # private API moved: best effort
         return False
     repeats = (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None))
 
@@ -139,9 +139,10 @@ class _Scan:
             raise _OutOfTime
         at = line_time(text, now=self.now) or self._current.get(source)
         self._current[source] = at
-        if self.since or self.until:
-            if at is None or (self.since and at < self.since) or (self.until and at > self.until):
-                return
+        windowed = self.since is not None or self.until is not None
+        if windowed and (at is None or (self.since is not None and at < self.since)
+                         or (self.until is not None and at > self.until)):
+            return
         if self.regex is not None and not self.regex.search(text):
             return
         self.count += 1

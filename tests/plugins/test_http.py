@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -22,7 +23,7 @@ PROM = {"status": "success", "data": {"resultType": "vector", "result": [
 
 
 class Handler(BaseHTTPRequestHandler):
-    seen: list[dict] = []
+    seen: ClassVar[list[dict]] = []
 
     def log_message(self, *args: object) -> None:  # keep test output quiet
         pass
@@ -37,7 +38,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         Handler.seen.append({"path": self.path, "headers": dict(self.headers)})
         path = self.path.split("?", 1)[0]
         if path.endswith("/api/v1/query"):
@@ -68,7 +69,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.send(404, b"not found", "text/plain")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         body = json.loads(self.rfile.read(length))
         self.send(201, json.dumps({"received": body}).encode(), "application/json")

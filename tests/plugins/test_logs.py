@@ -6,7 +6,7 @@ import gzip
 import os
 import shutil
 import tracemalloc
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from engine.plugins import Registry, StepContext, parse_params
 from plugins._logtime import line_time, parse_when
 from plugins.logs import LogsPlugin
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def ctx(deadline_s: float = 30.0) -> StepContext:
@@ -144,21 +144,25 @@ def test_bad_window_or_no_source_is_rejected(bad):
         parse_params(LogsPlugin, bad)
 
 
-@pytest.mark.slow
-async def test_fifty_megabyte_file_streams_in_bounded_memory(tmp_path):
-    # Given a ~50 MB log with one very long line (10 MB, no newline until the end)
+@pytest.fixture
+def big_log(tmp_path):
+    """~50 MB of log, with one 10 MB line that has no newline until its end."""
     path = tmp_path / "big.log"
     line = f"{iso(30)} INFO request served in 12ms by worker-7 ok\n".encode()
     with open(path, "wb") as f:
         block = line * 10_000
-        for _ in range(40_000_000 // len(block)):
-            f.write(block)
+        f.writelines(block for _ in range(40_000_000 // len(block)))
         f.write(b"x" * 10_000_000 + b" ERROR needle\n")
         f.write(f"{iso(1)} ERROR needle again\n".encode())
     assert path.stat().st_size > 45_000_000
+    return path
+
+
+@pytest.mark.slow
+async def test_fifty_megabyte_file_streams_in_bounded_memory(big_log):
     tracemalloc.start()
     try:
-        res = await run({"paths": [str(path)], "pattern": "needle|worker-7 ok",
+        res = await run({"paths": [str(big_log)], "pattern": "needle|worker-7 ok",
                          "max_lines": 5})
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -205,8 +209,8 @@ async def test_real_journalctl_answers_or_says_why_not():
 
 
 def test_line_time_formats():
-    now = datetime(2024, 11, 26, 12, 0, tzinfo=timezone.utc)
-    utc = timezone.utc
+    now = datetime(2024, 11, 26, 12, 0, tzinfo=UTC)
+    utc = UTC
     assert line_time("2024-11-26T01:31:54.5Z x", now=now) == \
         datetime(2024, 11, 26, 1, 31, 54, 500000, tzinfo=utc)
     assert line_time("[app] 2024-11-26 01:31:54,123+01:00 x", now=now) == \
@@ -220,11 +224,11 @@ def test_line_time_formats():
 
 
 def test_parse_when():
-    now = datetime(2024, 11, 26, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2024, 11, 26, 12, 0, tzinfo=UTC)
     assert parse_when("15m", now=now) == now - timedelta(minutes=15)
     assert parse_when("1d", now=now) == now - timedelta(days=1)
     assert parse_when("2024-11-26T01:00:00Z", now=now) == \
-        datetime(2024, 11, 26, 1, tzinfo=timezone.utc)
+        datetime(2024, 11, 26, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="duration"):
         parse_when("soon", now=now)
 
