@@ -212,7 +212,7 @@ def test_if_otherwise_bullets_become_a_branch_and_its_else():
     plan = compile_path(FIXTURES / "if-otherwise.md", known_plugins=PLUGINS)
     decide = plan.step("if-pod-crashloopbackoff")
     assert decide.kind == StepKind.DECIDE
-    branch = edge(plan, "if-pod-crashloopbackoff", "approve-mit-1-pod")
+    branch = edge(plan, "if-pod-crashloopbackoff", "approve-mit-1-pod-crashloopbackoff")
     other = edge(plan, "if-pod-crashloopbackoff", "approve-mit-2-otherwise-restart-deployment")
     assert (branch.kind, branch.condition.text) == ("branch", "If the pod is in `CrashLoopBackOff`")
     assert branch.condition.expr is None  # a judgment
