@@ -64,11 +64,20 @@ class FrozenMap(Mapping[K, V]):
 
     def __init__(self, items: Iterable[tuple[K, V]] = ()) -> None:
         pairs = list(items)
-        self._keys: tuple[K, ...] = tuple(k for k, _ in pairs)
-        self._pos: dict[K, int] = {k: i for i, k in enumerate(self._keys)}
-        if len(self._pos) != len(self._keys):
-            raise ValueError("FrozenMap keys must be unique")
-        self._root, self._shift = _build([v for _, v in pairs])
+        self._init([k for k, _ in pairs], [v for _, v in pairs])
+
+    @classmethod
+    def from_lists(cls, keys: list[K], values: list[V]) -> FrozenMap[K, V]:
+        new = cls.__new__(cls)
+        new._init(keys, values)
+        return new
+
+    def _init(self, keys: list[K], values: list[V]) -> None:
+        self._keys: tuple[K, ...] = tuple(keys)
+        self._pos: dict[K, int] = dict(zip(keys, range(len(keys))))
+        if len(self._pos) != len(self._keys) or len(values) != len(keys):
+            raise ValueError("FrozenMap needs unique keys, one value each")
+        self._root, self._shift = _build(values)
 
     def __getitem__(self, key: K) -> V:
         pos = self._pos[key]
@@ -167,6 +176,8 @@ class StepState:
 
 
 _PENDING = StepState()
+_STATUS_BY_TEXT = {status.value: status for status in StepStatus}
+_TEXT_BY_STATUS = {status: status.value for status in StepStatus}
 
 RunStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
 
@@ -208,8 +219,9 @@ class RunState:
 
     def to_json_dict(self) -> dict[str, Any]:
         steps: dict[str, dict[str, Any]] = {}
+        text = _TEXT_BY_STATUS
         for sid, st in self.steps.items():
-            entry: dict[str, Any] = {"status": st.status.value, "attempt": st.attempt}
+            entry: dict[str, Any] = {"status": text[st.status], "attempt": st.attempt}
             if st.error is not None:
                 entry["error"] = st.error
             if st.note is not None:
@@ -228,12 +240,21 @@ class RunState:
             raise PlanError(f"run state has version {version!r}; this Mendflow reads "
                             f"{STATE_VERSION}", hint="Finish the run with the Mendflow that "
                             "started it")
-        steps = FrozenMap(
-            (sid, StepState(StepStatus(s.get("status", "pending")), int(s.get("attempt", 0)),
-                            s.get("error"), s.get("note")))
-            for sid, s in d.get("steps", {}).items()
-        )
-        edges = FrozenMap(sorted((int(i), v) for i, v in d.get("edges", {}).items()))
+        shared: dict[tuple[str, int], StepState] = {}  # most steps look alike: share them
+        values: list[StepState] = []
+        for entry in d.get("steps", {}).values():
+            status, attempt = entry.get("status", "pending"), int(entry.get("attempt", 0))
+            error, note = entry.get("error"), entry.get("note")
+            if error is None and note is None:
+                st = shared.get((status, attempt))
+                if st is None:
+                    st = shared[status, attempt] = StepState(_STATUS_BY_TEXT[status], attempt)
+            else:
+                st = StepState(_STATUS_BY_TEXT[status], attempt, error, note)
+            values.append(st)
+        steps = FrozenMap.from_lists(list(d.get("steps", {})), values)
+        edge_items = sorted((int(i), v) for i, v in d.get("edges", {}).items())
+        edges = FrozenMap.from_lists([i for i, _ in edge_items], [v for _, v in edge_items])
         return cls(status=d.get("status", "pending"), seed=d.get("seed", ""),
                    outcome=d.get("outcome"), end_step=d.get("end_step"),
                    reason=d.get("reason"), steps=steps, edges=edges)
@@ -330,6 +351,7 @@ class PlanIndex:
     steps: Mapping[str, Step]
     outgoing: Mapping[str, tuple[tuple[int, Edge], ...]]
     incoming: Mapping[str, tuple[int, ...]]
+    targets: tuple[str, ...]  # the target of each edge, by index
     orphans: tuple[str, ...]  # steps other than the entry with no incoming edge: never reached
     initial: RunState
 
@@ -359,6 +381,7 @@ class PlanIndex:
             steps=steps,
             outgoing={sid: tuple(out) for sid, out in outgoing.items()},
             incoming={sid: tuple(inc) for sid, inc in incoming.items()},
+            targets=tuple(e.target for e in plan.edges),
             orphans=tuple(sid for sid in steps if not incoming[sid] and sid != plan.entry),
             initial=initial,
         )
@@ -367,13 +390,17 @@ class PlanIndex:
         """Rebuild the join counters of a state read back from JSON: O(plan), once."""
         if state._joins is not None:
             return state._joins
-        counts = {
-            sid: (sum(1 for i in inc if state.edges[i] is None),
-                  sum(1 for i in inc if state.edges[i]))
-            for sid, inc in self.incoming.items()
-        }
-        active = sum(1 for st in state.steps.values() if st.status in _IN_FLIGHT)
-        return _Joins(FrozenMap(counts.items()), active)
+        undecided = dict.fromkeys(self.incoming, 0)
+        taken = dict.fromkeys(self.incoming, 0)
+        for i, value in state.edges.items():
+            target = self.targets[i]
+            if value is None:
+                undecided[target] += 1
+            elif value:
+                taken[target] += 1
+        counts = [(undecided[sid], taken[sid]) for sid in self.incoming]
+        active = sum(1 for st in state.steps.values_in_order() if st.status in _IN_FLIGHT)
+        return _Joins(FrozenMap.from_lists(list(self.incoming), counts), active)
 
 
 _INDEX_CACHE: dict[int, tuple[Plan, PlanIndex]] = {}
