@@ -348,9 +348,15 @@ class _OutlineBuilder:
         if block.cls == "query":
             mutating = block.plugin == "sql" and bool(_SQL_WRITE.search(block.text))
             kind = StepKind.COMMAND if mutating else StepKind.QUERY
+            # The sql plugin takes its query text verbatim (values travel as bound args) and
+            # refuses writes unless told: say so for a write the guide asks for.
+            params: dict = {"query": block.text} if block.plugin == "sql" else \
+                {"query": literal(block.text)}
+            if mutating:
+                params["read_only"] = False
             return [Action(self._id(own, cls, title), kind, title, block.text, span, el.index,
-                           cls, plugin=block.plugin, params={"query": literal(block.text)},
-                           mutating=mutating, block=el.index)]
+                           cls, plugin=block.plugin, params=params, mutating=mutating,
+                           block=el.index)]
         if block.cls == "script":
             return [self._manual(own, cls, title, block.text, span, el.index,
                                  script=block.text)]

@@ -83,6 +83,14 @@ def test_language_tag_chooses_the_plugin():
         ("prometheus", "rate(http_errors_total[5m])"), ("sql", "SELECT count(*) FROM jobs;")]
 
 
+def test_sql_write_is_mutating_gated_and_marked_as_a_write_for_the_plugin():
+    plan = compile_text("# T\n\n## Mitigation\n\n```sql\nUPDATE jobs SET state = 'retry';\n```\n")
+    step = next(s for s in plan.steps if s.plugin == "sql")
+    assert (step.kind, step.mutating) == (StepKind.COMMAND, True)
+    assert step.params == {"query": "UPDATE jobs SET state = 'retry';", "read_only": False}
+    assert plan.step(plan.incoming(step.id)[0][1].source).kind == StepKind.APPROVE
+
+
 def test_pipes_become_stages_and_and_and_become_sequential_steps():
     plan = compile_text("# T\n\n## Diagnosis\n\n```bash\nps aux | grep nginx && df -h\n```\n")
     steps = argvs(plan)
