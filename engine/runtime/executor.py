@@ -28,14 +28,13 @@ from engine.plan import Plan, Step
 from engine.plugins import Registry
 from engine.runtime.interaction import Interaction
 from engine.runtime.memory import Memory, build_context
+from engine.runtime.replay import SNAPSHOT_EVERY, current_state
+from engine.runtime.replay import started_events as _started
 from engine.runtime.steps import Redact, StepReport, StepRunner
 from engine.settings import Settings
 from engine.store.base import MemoryEntry, RunRecord, StaleState, Store
 
 log = logging.getLogger("mendflow.executor")
-
-SNAPSHOT_EVERY = 64
-"""Finished steps between state snapshots; resume replays at most this many events."""
 
 @dataclass(frozen=True, slots=True)
 class Update:
@@ -181,11 +180,7 @@ class LocalExecutor:
 
     async def _current_state(self, plan: Plan, record: RunRecord) -> sched.RunState:
         """The snapshot, with the scheduler events committed after it replayed on top."""
-        state = sched.RunState.from_json_dict(record.state)
-        for ev in await self.store.events(record.run_id, after=record.state_seq):
-            raw = ev.data.get("event")
-            if isinstance(raw, dict):
-                state, _ = sched.apply(plan, state, sched.event_from_dict(raw))
+        state, _ = await current_state(self.store, plan, record)
         return state
 
     def _launch(self, plan: Plan, record: RunRecord, state: sched.RunState,
@@ -259,11 +254,6 @@ def _cancels(later: list[Any], action: Any) -> bool:
     return isinstance(action, sched.StartStep) and any(
         isinstance(c, sched.CancelStep) and (c.step, c.attempt) == (action.step, action.attempt)
         for c in later)
-
-
-def _started(actions: list[Any]) -> list[tuple[str, str | None, int | None, dict[str, Any]]]:
-    return [("step_started", a.step, a.attempt, {"delay_s": a.delay_s})
-            for a in actions if isinstance(a, sched.StartStep)]
 
 
 def new_run_id() -> str:
