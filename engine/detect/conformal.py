@@ -1,0 +1,177 @@
+"""Split conformal thresholds for detectors, computed exactly.
+
+Given n calibration scores from successful runs (exchangeable with a new successful run),
+the threshold is the k-th smallest score with k = ceil((n+1)(1-alpha)). For a new successful
+run, P(score > threshold) = 1 - k/(n+1) <= alpha when scores are continuous (at most that
+with ties). When k > n the threshold is +inf: n is too small for that alpha, and a finite
+threshold needs n >= ceil(1/alpha) - 1. `numpy.quantile` interpolates between order
+statistics and does not carry this guarantee for small n; it is not used here.
+
+Three calibrations:
+
+- `fit_max`: one score per run, the run's maximum windowed aggregate; alarm when the
+  aggregate crosses the threshold at any time.
+- `fit_band`: a time-varying band mu(t) + h * sigma(t) (functional conformal prediction).
+  mu and sigma are fitted on one split of the successful runs; the scale h is the conformal
+  threshold of max_t (a(t) - mu(t)) / sigma(t) on a disjoint split.
+- `combine_alarms`: AND / OR of two calibrated indicators (FIPER: an OOD score and an
+  uncertainty score). AND fires only when both do, so its false-alarm rate is at most
+  min(alpha1, alpha2); OR is bounded by alpha1 + alpha2 (union bound).
+
+This module does not score runs or read files.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.detect.errors import TooFewRuns
+
+SPREAD_FLOOR = 1e-9
+
+
+def min_calibration_runs(alpha: float) -> int:
+    """The fewest calibration runs for which the threshold at `alpha` is finite."""
+    _check_alpha(alpha)
+    return max(math.ceil(1 / alpha - 1e-12) - 1, 1)
+
+
+def conformal_rank(n: int, alpha: float) -> int:
+    """k = ceil((n+1)(1-alpha)): the rank (1-based) of the threshold among n scores."""
+    _check_alpha(alpha)
+    # Guard the ceiling against float noise: (n+1)(1-alpha) = 19.000000000000004 is 19.
+    return math.ceil(round((n + 1) * (1 - alpha), 9))
+
+
+def exact_false_alarm_rate(n: int, alpha: float) -> float:
+    """The false-alarm rate of the conformal threshold for continuous scores: 1 - k/(n+1)."""
+    k = conformal_rank(n, alpha)
+    return 0.0 if k > n else 1 - k / (n + 1)
+
+
+def conformal_threshold(scores: Sequence[float] | np.ndarray, alpha: float, *,
+                        strict: bool = True) -> float:
+    """The k-th smallest of the scores; +inf (or TooFewRuns if `strict`) when k > n."""
+    s = np.sort(np.asarray(scores, dtype=float).ravel())
+    if s.size and not np.isfinite(s).all():
+        raise TooFewRuns("calibration scores contain NaN or infinity",
+                         hint="Clean the calibration runs (see clean_stream) first")
+    n = int(s.size)
+    k = conformal_rank(n, alpha)
+    if k > n:
+        if strict:
+            need = min_calibration_runs(alpha)
+            raise TooFewRuns(
+                f"{n} calibration runs are too few for alpha={alpha:g}: the threshold "
+                f"would be infinite (rank {k} of {n})",
+                hint=f"Record at least {need} successful runs (n >= ceil(1/alpha) - 1), or "
+                     f"raise alpha to at least {1 / (n + 1):.3g}")
+        return math.inf
+    return float(s[k - 1])
+
+
+@dataclass(frozen=True, slots=True)
+class MaxFit:
+    threshold: float
+    n: int
+    k: int
+
+
+def fit_max(aggregates: Sequence[np.ndarray], alpha: float) -> MaxFit:
+    """Calibrate on each run's maximum windowed aggregate."""
+    maxima = [float(np.max(a)) if len(a) else 0.0 for a in aggregates]
+    threshold = conformal_threshold(maxima, alpha)
+    return MaxFit(threshold=threshold, n=len(maxima), k=conformal_rank(len(maxima), alpha))
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """mu(t) + h * sigma(t), t in steps; beyond the fitted horizon the last value holds."""
+
+    mean: np.ndarray
+    spread: np.ndarray
+    h: float
+    n_fit: int
+    n_cal: int
+    k: int
+
+    def upper(self, length: int) -> np.ndarray:
+        return _extend(self.mean, length) + self.h * _extend(self.spread, length)
+
+
+def band_scores(aggregates: Sequence[np.ndarray], mean: np.ndarray,
+                spread: np.ndarray) -> np.ndarray:
+    """Each run's worst standardized excess, max_t (a(t) - mu(t)) / sigma(t)."""
+    out = []
+    for a in aggregates:
+        a = np.asarray(a, dtype=float)
+        if a.size == 0:
+            out.append(-math.inf)
+            continue
+        out.append(float(np.max((a - _extend(mean, a.size)) / _extend(spread, a.size))))
+    return np.asarray(out)
+
+
+def fit_band(fit: Sequence[np.ndarray], calibrate: Sequence[np.ndarray],
+             alpha: float) -> Band:
+    """Fit mu, sigma on `fit` runs; calibrate h conformally on the disjoint `calibrate` runs."""
+    if len(fit) < 2:
+        raise TooFewRuns(f"a band needs at least 2 runs to fit its mean and spread, got "
+                         f"{len(fit)}", hint="Record more successful runs")
+    horizon = max(len(a) for a in fit)
+    stacked = np.full((len(fit), horizon), np.nan)
+    for i, a in enumerate(fit):
+        stacked[i, :len(a)] = a
+    counts = np.sum(~np.isnan(stacked), axis=0)
+    # Where fewer than two runs still go on, carry the last well-estimated value forward.
+    usable = int(np.max(np.flatnonzero(counts >= 2))) + 1 if np.any(counts >= 2) else 1
+    mean = np.nanmean(stacked[:, :usable], axis=0)
+    spread = np.maximum(np.nanstd(stacked[:, :usable], axis=0, ddof=1), SPREAD_FLOOR)
+    # A spread that dips to ~0 somewhere makes the band hair-triggered there: floor it at a
+    # small fraction of its typical size.
+    spread = np.maximum(spread, 0.05 * float(np.median(spread)) + SPREAD_FLOOR)
+    scores = band_scores(calibrate, mean, spread)
+    h = conformal_threshold(scores, alpha)
+    return Band(mean=mean, spread=spread, h=h, n_fit=len(fit), n_cal=len(calibrate),
+                k=conformal_rank(len(calibrate), alpha))
+
+
+def combine_alarms(first: bool, second: bool, rule: str) -> bool:
+    """AND / OR of two calibrated indicators."""
+    if rule == "and":
+        return first and second
+    if rule == "or":
+        return first or second
+    raise ValueError(f"rule must be 'and' or 'or', got {rule!r}")
+
+
+def combined_alarm_index(first: int | None, second: int | None, rule: str) -> int | None:
+    """When the combination fires, given each indicator's first alarm step.
+
+    AND fires once both have fired (indicators latch), OR once either has.
+    """
+    if rule == "and":
+        return None if first is None or second is None else max(first, second)
+    if rule == "or":
+        hits = [i for i in (first, second) if i is not None]
+        return min(hits) if hits else None
+    raise ValueError(f"rule must be 'and' or 'or', got {rule!r}")
+
+
+def combined_alpha_bound(alpha1: float, alpha2: float, rule: str) -> float:
+    return min(alpha1, alpha2) if rule == "and" else min(alpha1 + alpha2, 1.0)
+
+
+def _extend(values: np.ndarray, length: int) -> np.ndarray:
+    if length <= len(values):
+        return values[:length]
+    return np.concatenate([values, np.full(length - len(values), values[-1])])
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
