@@ -49,6 +49,7 @@ class Element(BaseModel):
     text: str = Field(description="Plain text (inline code kept verbatim); code for `code`.")
     level: int = Field(default=0, description="Heading level 1-6.")
     anchor: str | None = Field(default=None, description="Heading slug, GitHub style.")
+    name: str | None = Field(default=None, description="Author's `{#name}` for this step.")
     lang: str | None = Field(default=None, description="Fenced code info string's first word.")
     fenced: bool = False
     depth: int = Field(default=0, description="List nesting depth; 1 for a top-level item.")
@@ -246,6 +247,15 @@ def _parse_front(raw: str, fmt: str, path: str) -> dict[str, Any]:
 
 
 _MD = MarkdownIt("commonmark", {"html": True}).enable("table")
+_NAME = re.compile(r"\s*\{#([A-Za-z_][A-Za-z0-9_-]{0,63})\}")
+
+
+def _take_name(text: str) -> tuple[str, str | None]:
+    """`Check disk usage {#disk}:` -> ("Check disk usage:", "disk") (kramdown/pandoc style)."""
+    m = _NAME.search(text)
+    if m is None:
+        return text, None
+    return (text[: m.start()] + text[m.end():]).strip(), m.group(1)
 _FENCE_OPEN = re.compile(r"^\s*(`{3,}|~{3,})")
 
 
@@ -279,9 +289,10 @@ class _Builder:
                 lst[2] += 1
                 depth = sum(1 for c in stack if c[0] == "list")
                 text, code, links, end = self._item_lead(tokens, i + 1)
+                text, name = _take_name(text)
                 idx = self._add(
                     "list_item", tok, text=text, inline_code=code, links=links, depth=depth,
-                    ordered=lst[1], number=lst[2], parent=self._container(stack),
+                    ordered=lst[1], number=lst[2], parent=self._container(stack), name=name,
                 )
                 stack.append(["item", idx])
                 i = end
@@ -342,7 +353,8 @@ class _Builder:
     def _heading(self, tok: Token, inline: Token) -> None:
         level = int(tok.tag[1])
         text, code, links = _inline(inline)
-        base = slugify(text)
+        text, name = _take_name(text)
+        base = name or slugify(text)
         n = self.anchor_counts.get(base, 0)
         self.anchor_counts[base] = n + 1
         anchor = base if n == 0 else f"{base}-{n}"
@@ -350,7 +362,7 @@ class _Builder:
             self.headings.pop()
         self.section = self.headings[-1][1] if self.headings else None
         idx = self._add("heading", tok, text=text, level=level, anchor=anchor,
-                        inline_code=code, links=links)
+                        inline_code=code, links=links, name=name)
         self.headings.append((level, idx))
         self.section = idx
 

@@ -17,6 +17,7 @@ from engine.compile import blocks, phrases, verbs
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
 from engine.compile.shellwords import parse_line
+from engine.errors import ValidationError
 from engine.guide import Element, Guide, slugify
 from engine.plan import Span, StepKind
 from engine.runtime.templating import literal
@@ -243,18 +244,34 @@ class _OutlineBuilder:
         nodes: list[Node] = []
         guard = phrases.guard_of(el.text)
         lead_jumps = self._jumps(el, guard)
+        # "If <checkable condition>, ... escalate / no action is needed": the branch ends there,
+        # and "... Otherwise, escalate." in the same item ends the other branch.
+        ending = else_ending = None
+        if guard and (guard.is_else or phrases.explicit_expr(guard.text)):
+            then_text, else_text = _split_otherwise(self._item_text(el)[len(guard.text):])
+            ending = phrases.outcome_of(then_text)
+            else_ending = phrases.outcome_of(else_text) if else_text else None
         if cls in ("diag", "mit"):
             nodes.extend(self._inline(el, cls, el.index))
         nodes.extend(self._call(el, cls, el.index))
+        outer, self._ending_item = self._ending_item, ending is not None
         nodes.extend(self._content(el.index, cls))
+        self._ending_item = outer
         only_jumps = guard is not None and lead_jumps
         if not _has_action(nodes) and (el.ordered or cls in ("diag", "mit") and guard) \
-                and not only_jumps and not (phrases.is_escalation(el.text) and not el.ordered):
+                and not only_jumps and ending is None \
+                and not (phrases.is_escalation(el.text) and not el.ordered):
             nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,
                                          el.index))
         nodes.extend(lead_jumps)
+        if ending is not None:
+            nodes.append(EndNode(ending, _short(el.text), self._item_text(el), el.span))
         if guard and nodes:
-            return [IfNode(guard, nodes, el.span, el.index)]
+            node = IfNode(guard, nodes, el.span, el.index)
+            if else_ending is not None:
+                node.else_ = [EndNode(else_ending, "Otherwise", self._item_text(el), el.span)]
+                node.else_text = f"Otherwise (not: {guard.text})"
+            return [node]
         return nodes
 
     def _item_text(self, el: Element) -> str:
@@ -272,7 +289,11 @@ class _OutlineBuilder:
 
     # -- prose -------------------------------------------------------------------------
 
+    _ending_item = False  # inside an item whose guarded branch ends the run itself
+
     def _prose(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
+        if self._ending_item and phrases.outcome_of(el.text):
+            return []  # "Then escalate: ..." closes its item's branch (an EndNode)
         if phrases.is_escalation(el.text) and self.escalation is None and cls != "info":
             self.escalation = (el.text, el.span)
             return []
@@ -431,6 +452,13 @@ class _OutlineBuilder:
             self._bases = {}
             self._uses: dict[str, int] = {}
         base = self._bases.get(owner)
+        named = self.els[owner].name if owner is not None and owner < len(self.els) else None
+        if base is None and named:
+            if named in self.ids:
+                raise ValidationError(
+                    f"two steps are named {{#{named}}}", file=self.g.path,
+                    line=self.els[owner].span.start, hint="Give each step its own {#name}")
+            self._bases[owner] = base = named
         if base is None:
             prefix = _PREFIX.get(cls, "step")
             self.counters[prefix] = self.counters.get(prefix, 0) + 1
@@ -445,6 +473,12 @@ class _OutlineBuilder:
             sid = f"{base}-{n}"
         self.ids.add(sid)
         return sid
+
+
+def _split_otherwise(text: str) -> tuple[str, str | None]:
+    """'..., the issue is mitigated. Otherwise, escalate.' -> (then part, else part)."""
+    m = re.search(r"(?<=[.;!])\s+(?=(?:Otherwise|Else|If not)\b)", text)
+    return (text[: m.start()], text[m.end():]) if m else (text, None)
 
 
 def _has_action(nodes: list[Node]) -> bool:

@@ -15,6 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from engine.errors import MendflowError
+from engine.runtime.templating import references
+
 SectionClass = Literal["info", "diag", "mit", "step"]
 
 _INFO = re.compile(
@@ -63,12 +66,56 @@ class Guard:
 
 
 def guard_of(text: str) -> Guard | None:
-    """The guard a sentence, list item or heading opens with, if any."""
+    """The guard a sentence, list item or heading opens with, if any.
+
+    "If you cannot resolve the issue, escalate" is the guide's ending, not a guard; but a
+    condition the author made checkable (`If the disk is full (`expr`), escalate`) is a guard
+    whose branch ends the run.
+    """
     t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
-    if not _GUARD_START.match(t) or is_escalation(t):
+    if not _GUARD_START.match(t):
         return None
     clause = _clause(t)
+    if is_escalation(t) and explicit_expr(clause) is None:
+        return None
     return Guard(text=clause, is_else=bool(_ELSE_START.match(t)))
+
+
+_MEMORY_ROOTS = frozenset({"steps", "inputs", "vars", "alert"})
+
+
+def explicit_expr(clause: str) -> str | None:
+    """An inline-code span that is an expression over run memory, written by the author:
+    "If the disk is full (`steps.disk.stdout | numbers | max > 90`)"."""
+    for code in re.findall(r"`([^`]{3,400})`", clause):
+        try:
+            refs = references(code, expression=True)
+        except MendflowError:
+            continue
+        roots = {r.split(".", 1)[0] for r in refs}
+        if roots and roots <= _MEMORY_ROOTS:
+            return code.strip()
+    return None
+
+
+_OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("escalate", re.compile(r"\b(?:escalat\w*|hand (?:it )?over to|page (?:the|an?) |"
+                            r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
+                            r"open (?:a )?(?:support )?(?:case|ticket))", re.I)),
+    ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
+                             r"\bnothing (?:else )?(?:needs to be done|to do)\b", re.I)),
+    ("mitigated", re.compile(r"\b(?:is|are|has been) (?:now )?mitigated\b", re.I)),
+    ("resolved", re.compile(r"\b(?:is|are|has been) (?:now )?resolved\b", re.I)),
+)
+
+
+def outcome_of(text: str) -> str | None:
+    """The outcome a guarded instruction ends the run with ("..., escalate", "no action is
+    needed", "the issue is mitigated"), if it says one."""
+    for outcome, rx in _OUTCOMES:
+        if rx.search(text):
+            return outcome
+    return None
 
 
 def guard_in(sentence: str) -> Guard | None:
@@ -107,8 +154,12 @@ def derive_condition(clause: str, step: str | None) -> Expr:
     """What a guard means over the previous step's result, if that can be derived.
 
     Returns ("failure", None) for "if the command fails" (an error edge), ("expr", e) for a
-    derived Jinja2 expression over `steps.<step>`, or ("expr", None) for a judgment.
+    derived Jinja2 expression over `steps.<step>` or the author's own expression, or
+    ("expr", None) for a judgment.
     """
+    written = explicit_expr(clause)
+    if written is not None:
+        return ("expr", written)
     t = clause.lower()
     if step is None:
         return ("expr", None)

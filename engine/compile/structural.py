@@ -83,7 +83,10 @@ def _tree(guide: Guide, outline: Outline) -> tuple[list[Node], str]:
     if first_mit is not None:
         before = [n for s in sections[:first_mit] for n in s[2]]
         after = [n for s in sections[first_mit:] for n in s[2]]
-        if any(True for _ in _actions(before)) and any(True for _ in _actions(after)):
+        # The guide's own first mitigation guard already says when to mitigate.
+        guarded = bool(after) and isinstance(after[0], IfNode) and not after[0].synthetic
+        if any(True for _ in _actions(before)) and any(True for _ in _actions(after)) \
+                and not guarded:
             heading = sections[first_mit][1]
             span = heading.span if heading is not None else last_span
             gate = IfNode(

@@ -58,8 +58,12 @@ class Wiring:
                         self._joins(group, nodes[i + 1]):
                     group.append(nodes[i + 1])
                     i += 1
-                if not frontier and len(group) > 1:  # one entry step: the first runs alone
-                    frontier = self._action(group.pop(0), frontier)
+                if not frontier and len(group) > 1:
+                    # A plan has one entry: a no-op `start` step lets the whole group fan out.
+                    self._add("start", pos=-1, title="Start", kind=StepKind.DECIDE,
+                              text="Start the independent checks below at once",
+                              source=group[0].span, entry=False)
+                    frontier = [Pending("start")]
                 frontier = self._group(group, frontier) if len(group) > 1 else \
                     self._action(group[0], frontier)
             elif isinstance(node, Action):
@@ -70,7 +74,9 @@ class Wiring:
                 self.jumps.extend((p, node) for p in frontier)
                 frontier = []
             elif isinstance(node, EndNode):
-                self._connect(frontier, self.end(node.outcome, node.title, node.text, node.span))
+                if frontier:
+                    self._connect(frontier, self.end(node.outcome, node.title, node.text,
+                                                     node.span))
                 frontier = []
             i += 1
         return frontier
@@ -159,6 +165,11 @@ class Wiring:
     def end(self, outcome: str, title: str | None = None, text: str = "",
             span: Span | None = None) -> str:
         sid = f"end-{outcome.replace('_', '-')}"
+        if title and sid in self.steps and self.steps[sid].get("title") != title:
+            # The guide names this ending in its own words: keep it apart, so the run's
+            # reason says which ending it reached.
+            sid = next(f"{sid}-{n}" for n in range(2, 10**6) if f"{sid}-{n}" not in self.steps
+                       or self.steps[f"{sid}-{n}"].get("title") == title)
         if sid not in self.steps:
             titles = {"resolved": "Resolved", "mitigated": "Mitigated",
                       "escalate": "Escalate to a person", "no_action": "No action needed"}

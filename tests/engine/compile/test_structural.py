@@ -36,7 +36,9 @@ def test_numbered_steps_become_steps_in_source_order_with_auto_numbering():
     commands = [s for s in plan.steps if s.kind == StepKind.COMMAND]
     assert [s.id for s in commands] == ["diag-1-check-nodes", "diag-2-check-pods"]
     assert commands[0].source.start == 8
-    assert plan.entry == "diag-1-check-nodes"
+    # Two independent checks: a no-op `start` entry lets both run at once
+    assert plan.entry == "start"
+    assert {e.target for e in plan.edges if e.source == "start"} == {s.id for s in commands}
     assert plan.compiler == "structural/1"
 
 
@@ -203,7 +205,8 @@ def test_read_only_diagnostics_fan_out_and_join_but_a_var_reader_waits():
             "   ```\n")
     plan = compile_text(text)
     # Then events run beside pods; pods (reading NS) runs only after the step that binds NS
-    assert parallel_groups(plan) == [["diag-3-pods", "diag-4-events"]]
+    assert parallel_groups(plan) == [["diag-1-set", "diag-2-nodes"],
+                                     ["diag-3-pods", "diag-4-events"]]
     from engine.compile.validate import graph
     import networkx as nx
     assert "diag-1-set" in nx.ancestors(graph(plan), "diag-3-pods")
@@ -341,3 +344,60 @@ def test_compile_many_reports_each_file_and_one_bad_file_never_stops_the_rest(tm
         if not r.ok:
             assert isinstance(r.error, MendflowError) and r.error.location.file
             assert r.error.location.line is not None
+
+
+# -- authors' names, checkable conditions and endings --------------------------------------
+
+def test_named_steps_take_their_names_and_a_duplicate_name_is_a_located_error():
+    plan = compile_text("# T\n\n## Diagnosis\n\n1. Check disk {#disk}:\n   ```bash\n   df -h\n"
+                        "   ```\n2. Check memory {#mem}:\n   ```bash\n   free -m\n   ```\n")
+    assert {"disk", "mem"} <= {s.id for s in plan.steps}
+    assert plan.step("disk").title == "Check disk"
+    with pytest.raises(ValidationError) as err:
+        compile_text("# T\n\n## Diagnosis\n\n1. A {#x}:\n   ```bash\n   df -h\n   ```\n"
+                     "2. B {#x}:\n   ```bash\n   free -m\n   ```\n")
+    assert err.value.location.line == 9 and "{#x}" in err.value.message
+
+
+def test_an_inline_expression_makes_a_guard_deterministic_and_the_branch_ends_the_run():
+    text = ("# T\n\n## Diagnosis\n\n1. Check disk {#disk}:\n   ```bash\n   df --output=pcent /\n"
+            "   ```\n\n## Assessment\n\n1. If the disk is full (`steps.disk.stdout | numbers | "
+            "max > 90`), escalate.\n2. Otherwise, no action is needed.\n")
+    plan = compile_text(text)
+    branch = next(e for e in plan.edges if e.kind == "branch")
+    assert branch.condition.expr == "steps.disk.stdout | numbers | max > 90"
+    assert plan.step(branch.target).outcome == "escalate"
+    other = next(e for e in plan.edges if e.kind == "else" and e.source == branch.source)
+    assert other.condition.expr == f"not ({branch.condition.expr})"
+    assert plan.step(other.target).outcome == "no_action"
+    assert not [s for s in plan.steps if s.kind == "manual"]  # no "escalate" chore for a person
+
+
+def test_an_expression_over_unknown_roots_is_not_taken_for_a_condition():
+    text = ("# T\n\n## Diagnosis\n\n1. Check disk {#disk}:\n   ```bash\n   df -h\n   ```\n\n"
+            "## Assessment\n\n1. If `os.system('x') > 1`, escalate to the owner.\n")
+    plan = compile_text(text)
+    assert all(e.condition is None or e.condition.expr is None or "os." not in e.condition.expr
+               for e in plan.edges)
+
+
+def test_otherwise_in_the_same_item_ends_the_other_branch():
+    text = ("# T\n\n## Mitigation\n\n1. Restart it:\n   ```bash\n   systemctl restart nginx\n"
+            "   ```\n2. Check it {#after}:\n   ```bash\n   systemctl is-active nginx\n   ```\n"
+            "3. If it is active (`steps.after.stdout | trim == 'active'`), the issue is "
+            "mitigated. Otherwise, escalate to the web team.\n")
+    plan = compile_text(text)
+    decide = next(s for s in plan.steps if s.kind == "decide" and s.id.startswith("if-"))
+    ends = {e.kind: plan.step(e.target).outcome for _, e in plan.outgoing(decide.id)}
+    assert ends == {"branch": "mitigated", "else": "escalate"}
+
+
+def test_a_guarded_mitigation_needs_no_extra_judgment_before_it():
+    text = ("# T\n\n## Diagnosis\n\n1. Size {#size}:\n   ```bash\n   du -sm /tmp\n   ```\n\n"
+            "## Mitigation\n\n1. If it is small (`steps.size.stdout | numbers | first < 10`), no "
+            "action is needed.\n2. Otherwise, clean it:\n   ```bash\n   rm -rf /tmp/cache\n"
+            "   ```\n")
+    plan = compile_text(text)
+    judgments = [e for e in plan.edges if e.condition is not None and e.condition.expr is None
+                 and e.kind == "branch"]
+    assert judgments == []

@@ -102,7 +102,8 @@ def test_cdi_data_import_cron_outdated():
     assert plan.step("mit-1-set-default-storage-class").kind == "manual"
     assert plan.step("mit-2-issue-does-not-resolve").kind == "manual"
     assert parallel_groups(plan) == [
-        ["diag-1-check-cluster-default-kubernetes-2", "diag-2-list-dataimportcron-objects-not"],
+        ["diag-1-check-cluster-default-kubernetes", "diag-1-check-cluster-default-kubernetes-2",
+         "diag-2-list-dataimportcron-objects-not"],
         ["diag-4-obtain-name-datavolume-associated", "diag-5-check-datavolume-status",
          "diag-6-set-cdi-namespace-environment"]]
 
@@ -131,7 +132,8 @@ def test_kube_pod_crash_looping_inline_commands():
                                       "pod", "{{ inputs.pod }}"]]),
         ("diag-3-check-pod-logs", [["kubectl", "-n", "{{ inputs.namespace }}", "logs",
                                     "{{ inputs.pod }}", "-c", "{{ inputs.container }}"]])]
-    assert parallel_groups(plan) == [["diag-2-check-pod-events", "diag-3-check-pod-logs"]]
+    assert parallel_groups(plan) == [["diag-1-check-template", "diag-2-check-pod-events",
+                                      "diag-3-check-pod-logs"]]
     assert plan.step("mit-1-mitigation").kind == "manual"  # "Talk with developers ..."
     assert [r.target for r in plan.references][-1].startswith("https://kubernetes.io/docs/")
 
