@@ -34,8 +34,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 OUTCOME_EXIT = {"resolved": 0, "mitigated": 0, "no_action": 0, "escalate": 3}
 STATUS_STYLE = {
@@ -460,7 +460,10 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
     """List recent runs."""
     settings = _settings()
     records = asyncio.run(_with_store(settings, lambda s: s.list_runs(limit=limit)))
-    table = Table("run", "guide", "status", "outcome", "started", "why")
+    table = Table()
+    table.add_column("run", no_wrap=True)
+    for name in ("guide", "status", "outcome", "started", "why"):
+        table.add_column(name)
     for r in records:
         table.add_row(r.run_id, r.plan_id, r.status, r.outcome or "",
                       r.created_at.strftime("%Y-%m-%d %H:%M:%S"),

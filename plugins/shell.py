@@ -54,6 +54,16 @@ class ShellParams(BaseModel):
         return pipeline
 
 
+def _gist(lines: list[str], limit: int = 160) -> str:
+    """The first lines of the output, on one line, for a live view or a report row."""
+    shown = " ⏎ ".join(" ".join(line.split()) for line in lines[:4] if line.strip())
+    if len(lines) > 4:
+        shown += f" ⏎ … ({len(lines)} lines)"
+    if not shown:
+        return "no output"
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
 def describe_pipeline(pipeline: list[list[str]]) -> str:
     """The pipeline as a person would type it, quoted so that pasting it is safe."""
     return " | ".join(shlex.join(argv) for argv in pipeline)
@@ -119,7 +129,7 @@ def _result(params: ShellParams, res: PipelineResult, command: str,
         error = f"{command} exited with status {_status(exit_code)}"
         if last_err:
             error += f": {last_err[:500]}"
-    summary = f"exit {_status(exit_code)}, {outputs['line_count']} lines"
+    summary = f"exit {_status(exit_code)}: {_gist(outputs['lines'])}"
     return StepResult(ok=ok, outputs=outputs, artifacts=artifacts, summary=summary, error=error)
 
 

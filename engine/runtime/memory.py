@@ -135,7 +135,7 @@ def _convert(spec: InputSpec, raw: Any) -> Any:
         raise ValueError(text)
     except ValueError:
         raise InputError(f"input {spec.name}={raw!r} is not a valid {spec.type}",
-                         hint=f"Pass a {spec.type} value") from None
+                         hint=f"Pass {'an' if spec.type[0] in 'aeiou' else 'a'} {spec.type} value") from None
 
 
 def _bounded(value: Any) -> Any:

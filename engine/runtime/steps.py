@@ -92,6 +92,8 @@ class StepRunner:
                 error=self.redact(f"{type(exc).__name__}: {exc}"), retryable=True,
             ))
         report.data.setdefault("duration_s", round(time.monotonic() - started, 6))
+        if isinstance(report.event, sched.StepFailed):
+            report.data.setdefault("summary", report.event.error)
         return report
 
     async def _run_step(self, plan: Plan, run_id: str, step: Step, attempt: int,
@@ -100,7 +102,7 @@ class StepRunner:
         if kind == StepKind.APPROVE:
             return await self._approve(plan, step, attempt, memory, dry_run)
         if kind == StepKind.MANUAL:
-            return await self._manual(step, attempt, memory, dry_run)
+            return await self._manual(plan, step, attempt, memory, dry_run)
         if kind == StepKind.DECIDE:
             return await self._finish(plan, step, attempt, memory, StepResult(summary="decided"))
         if kind == StepKind.CALL:
@@ -180,6 +182,11 @@ class StepRunner:
         else:
             branches = await self._branches(plan, step, on, view, outputs)
         summary = self.redact(result.summary or result.error or "")
+        if step.kind == StepKind.DECIDE and branches:
+            edges = sched.plan_index(plan).outgoing[step.id]
+            said = [f"{'yes' if branches[i] else 'no'}: {e.condition.text}"
+                    for i, e in edges if i in branches and e.kind == "branch" and e.condition]
+            summary = "; ".join(said) or summary
         data = {"summary": summary}
         if result.ok:
             event: sched.Event = sched.StepSucceeded(step=step.id, attempt=attempt,
@@ -216,16 +223,14 @@ class StepRunner:
                        dry_run: bool) -> StepReport:
         action = self._gated_action(plan, step, memory)
         if dry_run:
-            return StepReport(sched.Approval(step=step.id, attempt=attempt, granted=True,
-                                           by="dry run"),
-                            data={"summary": f"dry run: would ask to approve: {action}"})
+            return await self._answered(plan, step, attempt, memory, True, "dry run",
+                                        f"dry run: would ask to approve: {action}")
         answer = await self.interaction.approve(step=step, action=action)
         verdict = "approved" if answer.yes else "denied"
-        return StepReport(sched.Approval(step=step.id, attempt=attempt, granted=answer.yes,
-                                       by=answer.by),
-                        data={"summary": f"{verdict} by {answer.by}: {action}"})
+        return await self._answered(plan, step, attempt, memory, answer.yes, answer.by,
+                                    f"{verdict} by {answer.by}: {action}")
 
-    async def _manual(self, step: Step, attempt: int, memory: Memory,
+    async def _manual(self, plan: Plan, step: Step, attempt: int, memory: Memory,
                       dry_run: bool) -> StepReport:
         instructions = step.text or step.title
         script = step.params.get("script")
@@ -234,14 +239,24 @@ class StepRunner:
                 script = templating.render(script, memory.view())
             instructions = f"{instructions}\n{script}"
         if dry_run:
-            return StepReport(sched.Approval(step=step.id, attempt=attempt, granted=True,
-                                           by="dry run"),
-                            data={"summary": "dry run: a person would do this by hand"})
+            return await self._answered(plan, step, attempt, memory, True, "dry run",
+                                        "dry run: a person would do this by hand")
         answer = await self.interaction.confirm_manual(step=step, instructions=instructions)
-        return StepReport(sched.Approval(step=step.id, attempt=attempt, granted=answer.yes,
-                                       by=answer.by),
-                        data={"summary": ("done" if answer.yes else "not done")
-                              + f" ({answer.by})"})
+        return await self._answered(plan, step, attempt, memory, answer.yes, answer.by,
+                                    ("done" if answer.yes else "not done") + f" ({answer.by})")
+
+    async def _answered(self, plan: Plan, step: Step, attempt: int, memory: Memory,
+                        granted: bool, by: str, summary: str) -> StepReport:
+        """A person's answer, with the conditions on the step's edges decided as usual."""
+        outputs = {"granted": granted, "by": by}
+        entries = [memory.entry(f"steps.{step.id}", outputs, step_id=step.id, attempt=attempt)]
+        view = dict(memory.view())
+        view["steps"] = {**view["steps"], step.id: outputs}
+        branches = await self._branches(plan, step, "success" if granted else "failure", view,
+                                        outputs)
+        return StepReport(sched.Approval(step=step.id, attempt=attempt, granted=granted, by=by,
+                                         branches=branches),
+                          memory=entries, data={"summary": summary})
 
     def _gated_action(self, plan: Plan, gate: Step, memory: Memory) -> str:
         """Render what the step(s) after an approval gate will do, for the person to judge."""
