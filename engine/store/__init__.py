@@ -1,7 +1,8 @@
 """Where runs are kept: the `Store` protocol, its record types, and `open_store(target)`.
 
 This package's `__init__` owns only the choice of backend from a target (a path or a URL); the
-protocol lives in `engine.store.base`, the embedded SQLite store in `engine.store.sqlite`.
+protocol lives in `engine.store.base`, the embedded SQLite store in `engine.store.sqlite`, the
+scale-out PostgreSQL store in `engine.store.postgres` (imported only when a URL names it).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def open_store(target: str | Path, *, artifacts_dir: str | Path | None = None) -
 
     - a `Path`, or a string without a scheme: an SQLite file;
     - `sqlite:///relative/path` or `sqlite:////absolute/path` (SQLAlchemy's spelling);
-    - `postgresql://...`: the scale-out store, not available yet (ConfigError).
+    - `postgresql://...` (or `postgres://`): the scale-out PostgreSQL store.
 
     Artifacts go to `artifacts_dir`, by default an `artifacts/` directory beside the file.
     """
@@ -49,8 +50,11 @@ def open_store(target: str | Path, *, artifacts_dir: str | Path | None = None) -
     text = str(target).strip()
     scheme = text.partition("://")[0].lower() if "://" in text else ""
     if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
-        raise ConfigError("the PostgreSQL store is not available yet",
-                          hint="Unset MENDFLOW_DATABASE_URL to use the embedded SQLite store")
+        from engine.store.postgres import PostgresStore
+
+        if scheme.startswith("postgresql+"):  # SQLAlchemy's driver suffix: asyncpg needs none
+            text = "postgresql" + text[len(scheme):]
+        return PostgresStore(text)
     if scheme == "":
         return SqliteStore(Path(text), artifacts_dir=artifacts_dir)
     if scheme == "sqlite":

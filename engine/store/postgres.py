@@ -1,0 +1,518 @@
+"""The scale-out store: PostgreSQL through asyncpg (the only asyncpg importer in engine/).
+
+This module owns the PostgreSQL schema, its versioned migrations, the connection pool, and the
+translation of every asyncpg and socket exception into `StoreError`. It implements
+`engine.store.base.Store` (the same contract tests as SQLite) plus `stalled_runs`, which the
+distributed executor's reconciler uses. Which store a target names is `engine.store.open_store`'s
+business.
+
+Migrations. `MIGRATIONS[n-1]` brings the schema from version n-1 to n; the applied versions are
+rows of `mendflow_migrations`. `open()` applies the missing ones in one transaction under a
+transaction-level advisory lock (keyed by the schema), so two processes starting at once
+migrate once: the second waits for the lock, then finds nothing left to do.
+
+Connections. One asyncpg pool per store, living on the event loop that opened it. A query that
+fails because the connection went away (PostgreSQL restarted, a socket reset, the server still
+starting) is retried on a fresh connection, with backoff, for up to `reconnect_s`; then it is a
+`StoreError`. A failed connection at `open()` is not retried: the URL (password masked) and what
+to check are reported at once. A commit whose connection broke after it was sent may have landed;
+retrying it then raises `StaleState`, which callers already handle by re-reading.
+
+Values are JSON text (not jsonb, which would turn 1.0 into 1 or 1e300 into an integer), times
+are `timestamptz`, artifacts are `bytea` rows checked against their sha256 on the way out.
+Claim leases are measured on the database's clock, so workers with skewed clocks agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar, get_args
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pydantic
+
+from engine.errors import PlanError, RunNotFound, StoreError
+from engine.plan import Plan
+from engine.store.base import (
+    ArtifactRef,
+    EventRecord,
+    MemoryEntry,
+    RunRecord,
+    RunStatus,
+    StaleState,
+)
+
+T = TypeVar("T")
+log = logging.getLogger("mendflow.store.postgres")
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: plans, runs, their events, memory, step claims and artifacts (bytes in the table)
+    (
+        """CREATE TABLE plans (
+            hash text PRIMARY KEY, plan_id text NOT NULL, json text NOT NULL,
+            saved_at timestamptz NOT NULL DEFAULT now())""",
+        """CREATE TABLE runs (
+            run_id text PRIMARY KEY, row_no bigserial, plan_id text NOT NULL,
+            plan_hash text NOT NULL, guide_path text NOT NULL, title text NOT NULL,
+            status text NOT NULL, outcome text, reason text, created_at timestamptz NOT NULL,
+            updated_at timestamptz NOT NULL, version bigint NOT NULL, state text NOT NULL,
+            state_seq bigint NOT NULL DEFAULT 0, last_seq bigint NOT NULL DEFAULT 0,
+            context text NOT NULL, options text NOT NULL)""",
+        "CREATE INDEX runs_newest_first ON runs (created_at DESC, row_no DESC)",
+        "CREATE INDEX runs_running ON runs (updated_at) WHERE status = 'running'",
+        """CREATE TABLE events (
+            run_id text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            seq bigint NOT NULL, at timestamptz NOT NULL, type text NOT NULL, step_id text,
+            attempt integer, data text NOT NULL, PRIMARY KEY (run_id, seq))""",
+        """CREATE TABLE memory (
+            id bigserial PRIMARY KEY,
+            run_id text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            key text NOT NULL, value text NOT NULL, step_id text NOT NULL,
+            attempt integer NOT NULL, at timestamptz NOT NULL)""",
+        "CREATE INDEX memory_by_run ON memory (run_id, id)",
+        """CREATE TABLE claims (
+            run_id text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            step_id text NOT NULL, attempt integer NOT NULL, owner text NOT NULL,
+            claimed_at timestamptz NOT NULL, expires_at timestamptz,
+            PRIMARY KEY (run_id, step_id, attempt))""",
+        """CREATE TABLE artifacts (
+            run_id text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            step_id text NOT NULL, attempt integer NOT NULL, name text NOT NULL,
+            size bigint NOT NULL, sha256 text NOT NULL, data bytea NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (run_id, step_id, attempt, name))""",
+    ),
+)
+"""Migration N (1-based) brings the schema from version N-1 to N. Append, never edit."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_RUN_STATUSES = frozenset(get_args(RunStatus))
+_RUN_COLUMNS = ("run_id, plan_id, plan_hash, guide_path, title, status, outcome, reason, "
+                "created_at, updated_at, version, state, context, options, state_seq")
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+# Errors after which a fresh connection may succeed: the server restarted, is starting, or the
+# socket went away. Anything else (a constraint, bad SQL, auth) is not retried.
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.exceptions.CannotConnectNowError,  # 57P03: the server is starting up
+    asyncpg.exceptions.AdminShutdownError,  # 57P01: terminated by the administrator
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,  # "connection is closed", pool torn down mid-call
+    asyncpg.exceptions.InternalClientError,  # a socket that died mid-protocol
+)
+
+
+def mask_password(url: str) -> str:
+    """The URL with its password replaced by ***, fit for an error message or a log."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+class PostgresStore:
+    """The scale-out `Store`: `async with PostgresStore(url) as store: ...`.
+
+    `schema` puts the tables in their own PostgreSQL schema (created if missing), so that
+    several stores can share one database (tests do this).
+    """
+
+    def __init__(self, url: str, *, schema: str | None = None, min_size: int = 1,
+                 max_size: int = 4, connect_timeout_s: float = 10.0,
+                 reconnect_s: float = 30.0) -> None:
+        if schema is not None and not _SCHEMA_NAME.match(schema):
+            raise StoreError(f"schema name {schema!r} is not a plain lower-case identifier",
+                             hint="Use letters, digits and underscores")
+        self.url = url
+        self.schema = schema
+        self.min_size, self.max_size = min_size, max_size
+        self.connect_timeout_s = connect_timeout_s
+        self.reconnect_s = reconnect_s
+        self._pool: asyncpg.Pool | None = None
+
+    def __repr__(self) -> str:
+        where = f", schema={self.schema!r}" if self.schema else ""
+        return f"PostgresStore({mask_password(self.url)!r}{where})"
+
+    async def __aenter__(self) -> PostgresStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        settings = {"search_path": self.schema} if self.schema else None
+        try:
+            conn = await asyncpg.connect(self.url, timeout=self.connect_timeout_s)
+            try:
+                await self._migrate(conn)
+            finally:
+                await conn.close()
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=self.min_size, max_size=self.max_size,
+                timeout=self.connect_timeout_s, server_settings=settings,
+                command_timeout=None)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._open_error(exc) from exc
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), timeout=5)
+        except Exception:  # a dead server cannot say goodbye; drop the sockets
+            pool.terminate()
+
+    def _open_error(self, exc: BaseException) -> StoreError:
+        where = mask_password(self.url)
+        detail = str(exc) or type(exc).__name__
+        if isinstance(exc, asyncpg.exceptions.InvalidPasswordError | asyncpg.exceptions
+                      .InvalidAuthorizationSpecificationError):
+            return StoreError(f"PostgreSQL at {where} refused the login: {detail}",
+                              hint="Check the user and password in MENDFLOW_DATABASE_URL and "
+                              "the server's pg_hba.conf")
+        if isinstance(exc, asyncpg.exceptions.InvalidCatalogNameError):
+            return StoreError(f"PostgreSQL at {where}: {detail}",
+                              hint="Create the database (createdb) or fix its name in "
+                              "MENDFLOW_DATABASE_URL")
+        if isinstance(exc, _TRANSIENT):
+            return StoreError(f"cannot connect to PostgreSQL at {where}: {detail}",
+                              hint="Check that PostgreSQL is running and reachable at that "
+                              "host and port, and MENDFLOW_DATABASE_URL")
+        if isinstance(exc, StoreError):
+            return exc
+        return StoreError(f"cannot open the PostgreSQL store at {where}: {detail}",
+                          hint="Check MENDFLOW_DATABASE_URL")
+
+    async def _migrate(self, conn: asyncpg.Connection) -> None:
+        lock_key = int.from_bytes(hashlib.blake2b(
+            f"mendflow-migrate:{self.schema or ''}".encode(), digest_size=8).digest(),
+            "big", signed=True)
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key)
+            if self.schema:  # under the lock: CREATE SCHEMA IF NOT EXISTS races otherwise
+                await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+                await conn.execute(f"SET LOCAL search_path TO {self.schema}")
+            await conn.execute("CREATE TABLE IF NOT EXISTS mendflow_migrations ("
+                               "version integer PRIMARY KEY, "
+                               "applied_at timestamptz NOT NULL DEFAULT now())")
+            version = await conn.fetchval(
+                "SELECT coalesce(max(version), 0) FROM mendflow_migrations")
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self!r} has store schema {version}; this Mendflow reads up to "
+                    f"{SCHEMA_VERSION}", hint="Upgrade Mendflow, or point "
+                    "MENDFLOW_DATABASE_URL at another database")
+            for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in statements:
+                    await conn.execute(statement)
+                await conn.execute("INSERT INTO mendflow_migrations (version) VALUES ($1)",
+                                   number)
+                log.info("%r: applied store migration %d", self, number)
+
+    async def _call(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run `fn` on a pooled connection, retrying transient connection failures."""
+        if self._pool is None:
+            raise StoreError(f"{self!r} is not open", hint="Call `await store.open()` first")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.reconnect_s
+        delay = 0.05
+        while True:
+            pool = self._pool
+            if pool is None:
+                raise StoreError(f"{self!r} is closed", hint="Open it again")
+            try:
+                async with pool.acquire(timeout=self.connect_timeout_s) as conn:
+                    return await fn(conn)
+            except StoreError:
+                raise
+            except _TRANSIENT as exc:
+                if loop.time() + delay > deadline:
+                    raise StoreError(
+                        f"lost PostgreSQL at {mask_password(self.url)} for more than "
+                        f"{self.reconnect_s:g}s: {str(exc) or type(exc).__name__}",
+                        hint="Check that PostgreSQL is running; the run resumes from its "
+                        "last commit once it is back") from exc
+                log.warning("%r: %s; retrying in %.2fs", self, type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            except asyncpg.PostgresError as exc:
+                raise StoreError(f"{self!r}: {exc.sqlstate} {exc}") from exc
+            except (json.JSONDecodeError, pydantic.ValidationError) as exc:
+                raise StoreError(f"{self!r} holds a record this Mendflow cannot read: {exc}",
+                                 hint="Was it edited by hand? Restore it from a backup") from exc
+
+    # -- plans -----------------------------------------------------------------------------
+
+    async def save_plan(self, plan: Plan) -> str:
+        plan_hash = plan.content_hash()
+        text = plan.to_json(indent=None)
+
+        async def save(conn: asyncpg.Connection) -> None:
+            await conn.execute("INSERT INTO plans (hash, plan_id, json) VALUES ($1, $2, $3) "
+                               "ON CONFLICT (hash) DO NOTHING", plan_hash, plan.id, text)
+        await self._call(save)
+        return plan_hash
+
+    async def load_plan(self, plan_hash: str) -> Plan:
+        async def load(conn: asyncpg.Connection) -> str | None:
+            return await conn.fetchval("SELECT json FROM plans WHERE hash = $1", plan_hash)
+        text = await self._call(load)
+        if text is None:
+            raise StoreError(f"no plan with hash {plan_hash} in {self!r}",
+                             hint="Recompile the guide and start a new run")
+        try:
+            return Plan.from_json(text, file=f"postgres#plan/{plan_hash}")
+        except PlanError as exc:
+            raise StoreError(f"the stored plan {plan_hash} cannot be read: {exc.message}",
+                             hint=exc.hint) from exc
+
+    # -- runs ------------------------------------------------------------------------------
+
+    async def create_run(self, record: RunRecord) -> None:
+        row = (record.run_id, record.plan_id, record.plan_hash, record.guide_path, record.title,
+               record.status, record.outcome, record.reason, _utc(record.created_at),
+               _utc(record.updated_at), record.version, _dumps(record.state),
+               _dumps(record.context), _dumps(record.options), record.state_seq)
+
+        async def create(conn: asyncpg.Connection) -> None:
+            try:
+                await conn.execute(
+                    f"INSERT INTO runs ({_RUN_COLUMNS}, last_seq) VALUES "
+                    f"({', '.join(f'${i}' for i in range(1, len(row) + 1))}, $15)", *row)
+            except asyncpg.UniqueViolationError as exc:
+                raise StoreError(f"a run with id {record.run_id!r} already exists",
+                                 hint="Run ids must be unique; generate a new one") from exc
+        await self._call(create)
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        async def get(conn: asyncpg.Connection) -> RunRecord:
+            return await self._get_run(conn, run_id)
+        return await self._call(get)
+
+    async def _get_run(self, conn: asyncpg.Connection, run_id: str) -> RunRecord:
+        row = await conn.fetchrow(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = $1", run_id)
+        if row is None:
+            raise RunNotFound(f"no run {run_id!r} in {self!r}",
+                              hint="`mendflow runs` lists the runs it holds")
+        return _run_record(row)
+
+    async def list_runs(self, *, limit: int = 50) -> list[RunRecord]:
+        if limit <= 0:
+            return []
+
+        async def select(conn: asyncpg.Connection) -> list[RunRecord]:
+            rows = await conn.fetch(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at "
+                                    "DESC, row_no DESC LIMIT $1", limit)
+            return [_run_record(row) for row in rows]
+        return await self._call(select)
+
+    async def stalled_runs(self, *, idle_s: float, limit: int = 100) -> list[RunRecord]:
+        """Runs still `running` that no one has committed to for `idle_s` seconds, oldest
+        first: the reconciler re-dispatches their in-flight steps."""
+        async def select(conn: asyncpg.Connection) -> list[RunRecord]:
+            rows = await conn.fetch(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE status = 'running' AND updated_at < "
+                "clock_timestamp() - $1 * interval '1 second' ORDER BY updated_at LIMIT $2",
+                float(idle_s), limit)
+            return [_run_record(row) for row in rows]
+        return await self._call(select)
+
+    async def commit(
+        self,
+        run_id: str,
+        *,
+        expected_version: int,
+        state: dict[str, Any] | None,
+        status: RunStatus,
+        outcome: str | None = None,
+        reason: str | None = None,
+        events: Sequence[tuple[str, str | None, int | None, dict[str, Any]]] = (),
+        memory: Sequence[MemoryEntry] = (),
+    ) -> int:
+        if status not in _RUN_STATUSES:
+            raise StoreError(f"unknown run status {status!r}",
+                             hint=f"Use one of {', '.join(sorted(_RUN_STATUSES))}")
+        # Encode everything before the transaction: a value that is not JSON writes nothing.
+        state_text = _dumps(state) if state is not None else None
+        ev_types = [e[0] for e in events]
+        ev_steps = [e[1] for e in events]
+        ev_attempts = [e[2] for e in events]
+        ev_data = [_dumps(e[3]) for e in events]
+        mem = ([m.key for m in memory], [_dumps(m.value) for m in memory],
+               [m.step_id for m in memory], [m.attempt for m in memory],
+               [_utc(m.at) for m in memory])
+
+        async def write(conn: asyncpg.Connection) -> int:
+            async with conn.transaction():
+                row = await conn.fetchrow("SELECT version, last_seq FROM runs WHERE run_id = $1 "
+                                          "FOR UPDATE", run_id)
+                if row is None:
+                    raise RunNotFound(f"no run {run_id!r} in {self!r}",
+                                      hint="`mendflow runs` lists the runs it holds")
+                version, last_seq = row["version"], row["last_seq"]
+                if version != expected_version:
+                    raise StaleState(
+                        f"run {run_id} is at version {version}, not {expected_version}",
+                        hint="Re-read the run and apply the event to its current state")
+                new_seq = last_seq + len(ev_types)
+                await conn.execute(
+                    "UPDATE runs SET state = coalesce($2, state), state_seq = CASE WHEN $2 IS "
+                    "NULL THEN state_seq ELSE $3 END, last_seq = $3, status = $4, "
+                    "outcome = $5, reason = $6, updated_at = clock_timestamp(), "
+                    "version = version + 1 WHERE run_id = $1",
+                    run_id, state_text, new_seq, status, outcome, reason)
+                if ev_types:
+                    await conn.execute(
+                        "INSERT INTO events (run_id, seq, at, type, step_id, attempt, data) "
+                        "SELECT $1, $2 + n, clock_timestamp(), t, s, a, d FROM unnest("
+                        "$3::text[], $4::text[], $5::int[], $6::text[]) WITH ORDINALITY "
+                        "AS x(t, s, a, d, n)",
+                        run_id, last_seq, ev_types, ev_steps, ev_attempts, ev_data)
+                if mem[0]:
+                    await conn.execute(
+                        "INSERT INTO memory (run_id, key, value, step_id, attempt, at) "
+                        "SELECT $1, k, v, s, a, t FROM unnest($2::text[], $3::text[], "
+                        "$4::text[], $5::int[], $6::timestamptz[]) WITH ORDINALITY "
+                        "AS x(k, v, s, a, t, n) ORDER BY n", run_id, *mem)
+                return int(version) + 1
+        return await self._call(write)
+
+    async def events(self, run_id: str, *, after: int = 0) -> list[EventRecord]:
+        async def select(conn: asyncpg.Connection) -> list[EventRecord]:
+            rows = await conn.fetch(
+                "SELECT seq, at, type, step_id, attempt, data FROM events "
+                "WHERE run_id = $1 AND seq > $2 ORDER BY seq", run_id, after)
+            if not rows:
+                await self._get_run(conn, run_id)  # RunNotFound, or [] for a quiet run
+            return [EventRecord(seq=r["seq"], at=r["at"], type=r["type"],
+                                step_id=r["step_id"], attempt=r["attempt"],
+                                data=json.loads(r["data"])) for r in rows]
+        return await self._call(select)
+
+    async def memory(self, run_id: str) -> list[MemoryEntry]:
+        """Every entry written, oldest first; a key written twice appears twice (last wins)."""
+        async def select(conn: asyncpg.Connection) -> list[MemoryEntry]:
+            rows = await conn.fetch("SELECT key, value, step_id, attempt, at FROM memory "
+                                    "WHERE run_id = $1 ORDER BY id", run_id)
+            if not rows:
+                await self._get_run(conn, run_id)
+            return [MemoryEntry(key=r["key"], value=json.loads(r["value"]),
+                                step_id=r["step_id"], attempt=r["attempt"], at=r["at"])
+                    for r in rows]
+        return await self._call(select)
+
+    # -- exactly-once claims ---------------------------------------------------------------
+
+    async def claim_step(self, run_id: str, step_id: str, attempt: int, owner: str, *,
+                         lease_s: float | None = None) -> bool:
+        async def claim(conn: asyncpg.Connection) -> bool:
+            try:
+                got = await conn.fetchval(
+                    "INSERT INTO claims AS c (run_id, step_id, attempt, owner, claimed_at, "
+                    "expires_at) VALUES ($1, $2, $3, $4, clock_timestamp(), "
+                    "clock_timestamp() + $5::float8 * interval '1 second') "
+                    "ON CONFLICT (run_id, step_id, attempt) DO UPDATE SET owner = "
+                    "excluded.owner, claimed_at = excluded.claimed_at, expires_at = "
+                    "excluded.expires_at WHERE c.owner = excluded.owner OR "
+                    "c.expires_at <= clock_timestamp() RETURNING 1",
+                    run_id, step_id, attempt, owner, lease_s)
+            except asyncpg.ForeignKeyViolationError as exc:
+                raise RunNotFound(f"no run {run_id!r} in {self!r}",
+                                  hint="`mendflow runs` lists the runs it holds") from exc
+            return got is not None
+        return await self._call(claim)
+
+    # -- artifacts -------------------------------------------------------------------------
+
+    async def put_artifact(self, run_id: str, step_id: str, attempt: int, name: str,
+                           data: bytes) -> ArtifactRef:
+        for part in (run_id, step_id, name):
+            if part in ("", ".", "..") or any(c in part for c in "/\\\0"):
+                raise StoreError(f"artifact name part {part!r} is not a plain file name",
+                                 hint="Use names without slashes, NUL or '..'")
+        ref = ArtifactRef(run_id=run_id, step_id=step_id, attempt=attempt, name=name,
+                          size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+        async def put(conn: asyncpg.Connection) -> None:
+            try:
+                await conn.execute(
+                    "INSERT INTO artifacts (run_id, step_id, attempt, name, size, sha256, "
+                    "data) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, step_id, "
+                    "attempt, name) DO UPDATE SET size = excluded.size, sha256 = "
+                    "excluded.sha256, data = excluded.data, created_at = now()",
+                    run_id, step_id, attempt, name, ref.size, ref.sha256, data)
+            except asyncpg.ForeignKeyViolationError as exc:
+                raise RunNotFound(f"no run {run_id!r} in {self!r}") from exc
+        await self._call(put)
+        return ref
+
+    async def get_artifact(self, ref: ArtifactRef) -> bytes:
+        async def get(conn: asyncpg.Connection) -> bytes | None:
+            return await conn.fetchval(
+                "SELECT data FROM artifacts WHERE run_id = $1 AND step_id = $2 AND "
+                "attempt = $3 AND name = $4", ref.run_id, ref.step_id, ref.attempt, ref.name)
+        data = await self._call(get)
+        where = f"{ref.run_id}/{ref.step_id}/{ref.attempt}/{ref.name}"
+        if data is None:
+            raise StoreError(f"artifact {where} is missing from {self!r}",
+                             hint="It was deleted outside Mendflow; rerun the step")
+        if len(data) != ref.size or hashlib.sha256(data).hexdigest() != ref.sha256:
+            raise StoreError(f"artifact {where} does not match its recorded sha256 "
+                             f"{ref.sha256}: it was changed after it was written",
+                             hint="Do not trust its content; rerun the step to recreate it")
+        return bytes(data)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"cannot store a value that is not JSON: {exc}",
+                         hint="Store only dicts, lists, strings, finite numbers, booleans "
+                         "and None") from exc
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _run_record(row: asyncpg.Record) -> RunRecord:
+    return RunRecord(run_id=row["run_id"], plan_id=row["plan_id"], plan_hash=row["plan_hash"],
+                     guide_path=row["guide_path"], title=row["title"], status=row["status"],
+                     outcome=row["outcome"], reason=row["reason"],
+                     created_at=row["created_at"].astimezone(UTC),
+                     updated_at=row["updated_at"].astimezone(UTC), version=row["version"],
+                     state=json.loads(row["state"]), context=json.loads(row["context"]),
+                     options=json.loads(row["options"]), state_seq=row["state_seq"])
