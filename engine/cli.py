@@ -49,7 +49,7 @@ def main() -> None:
     try:
         app()
     except MendflowError as exc:
-        err.print(f"[red]error:[/red] {Text(str(exc))}", highlight=False)
+        err.print(f"[red]error:[/red] {Text(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(exc.exit_code) from None
 
 
@@ -89,7 +89,7 @@ def compile(
     for res in results:
         if res.plan is None:
             failed += 1
-            err.print(f"[red]✘[/red] {Text(str(res.error))}", highlight=False)
+            err.print(f"[red]✘[/red] {Text(str(res.error))}", highlight=False, soft_wrap=True)
             continue
         if stdout:
             sys.stdout.write(res.plan.to_json())

@@ -29,7 +29,8 @@ _READ_ONLY = frozenset("""
 cat grep egrep zgrep head ls df du ps free dmesg jq yq dig nslookup ping traceroute mtr netstat ss
 lsof iostat vmstat awk sort uniq wc echo uptime hostname uname date printenv stat file
 systemd-analyze pgrep pidof sar nvidia-smi zcat cut tr column base64 md5sum sha256sum which
-whoami id getent lsblk findmnt nproc lscpu ethtool true
+whoami id getent lsblk findmnt nproc lscpu ethtool true sleep false test getconf basename
+dirname realpath readlink tac nl od hexdump strings diff cmp comm sum cksum seq
 """.split())
 
 _INTERACTIVE = frozenset("""
