@@ -1,0 +1,190 @@
+"""The run loop every stream detector shares, and the parameters of a `detect` step.
+
+    ```detect
+    detector: ft_jam_slip            # the compiler maps this block to kind=detect, plugin=it
+    source: opcua://127.0.0.1:4840   # or a recorded run file, or mqtt://HOST:PORT/TOPIC
+    calibration: calibrations/peg.json
+    ```
+
+The loop reads blocks from the source, drops NaN samples (refusing a stream with too many
+or with a time gap, `engine.detect.clean_stream`), scores every sample with the detector's
+`score()`, sums the scores over the trailing window, and fires when the sum crosses the
+calibrated threshold (or band). It stops at the first alarm (unless `stop_on_alarm` is off)
+or when the stream ends.
+
+Outputs (memory `steps.<id>`): `alarm` (bool), `score` (the largest windowed score seen),
+`detected_at` (seconds into the stream, null without an alarm), `threshold`, `window`,
+`samples`, `dropped` (NaN samples), `stream_s`, `cell_state` (live sources: the cell's state
+when the step ended), `calibration`, `false_alarm_bound`.
+
+A bad stream, calibration or model raises StepFailed with the detector's hint; the
+playbook's failure edge then stops the cell. This module knows no concrete detector.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.detect import DetectError, clean_stream, load_calibration
+from engine.detect.commands import alarm_index, threshold_at
+from engine.detect.windows import window_sum
+from engine.errors import StepFailed
+from engine.plugins import StepContext, StepResult
+from plugins.detectors.sources import open_source
+
+DEFAULT_WINDOW = 25
+COMMON = frozenset({"source", "calibration", "threshold", "window", "max_gap_s",
+                    "max_nan_fraction", "stop_on_alarm", "rate_hz", "poll_s", "timeout_s",
+                    "max_stream_s"})
+
+
+class DetectParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(default=None, description="Recorded run, opcua:// or mqtt://.")
+    calibration: str | None = Field(default=None, description="Calibration artifact (JSON).")
+    threshold: float | None = Field(default=None, description="Fixed threshold, uncalibrated.")
+    window: int | None = Field(default=None, ge=1, description="Default: the calibration's.")
+    max_gap_s: float = Field(default=0.5, gt=0)
+    max_nan_fraction: float = Field(default=0.05, ge=0, le=1)
+    stop_on_alarm: bool = True
+    rate_hz: float = Field(default=50.0, gt=0, description="Live sources' sample rate.")
+    poll_s: float = Field(default=0.02, gt=0)
+    timeout_s: float = Field(default=2.0, gt=0, description="A live source's reply timeout.")
+    max_stream_s: float | None = Field(default=None, gt=0,
+                                       description="Stop watching after this much stream.")
+
+
+class StreamDetector:
+    """Base of the stream detectors: subclasses set name, Params and score()."""
+
+    name: ClassVar[str] = "stream"
+    Params: ClassVar[type[BaseModel]] = DetectParams
+    read_only: ClassVar[bool] = True
+    supports_dry_run: ClassVar[bool] = True
+
+    def score(self, *, params: Any, t: np.ndarray, x: np.ndarray,
+              channels: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def describe(self, *, params: Any) -> str:
+        return f"watch {params.source} with {self.name}"
+
+    async def run(self, *, params: Any, ctx: StepContext) -> StepResult:
+        try:
+            return await self._watch(params, ctx)
+        except DetectError as exc:
+            raise StepFailed(f"{self.name}: {exc.message}", retryable=False, step=ctx.step_id,
+                             hint=exc.hint) from None
+
+    async def _watch(self, params: Any, ctx: StepContext) -> StepResult:
+        if not params.source:
+            raise StepFailed(f"{self.name}: no source to watch", retryable=False,
+                             step=ctx.step_id, hint="Give source: a recorded run file or "
+                             "opcua://HOST:PORT")
+        scorer_params, cal, window, fixed = self._resolve(params, ctx)
+        source = open_source(params.source, rate_hz=params.rate_hz, poll_s=params.poll_s,
+                             timeout_s=params.timeout_s)
+        ts: list[np.ndarray] = []
+        xs: list[np.ndarray] = []
+        idx, agg, state, dropped = None, np.zeros(0), None, 0
+        t = np.zeros(0)
+        async for block in source.blocks():
+            state = block.state
+            if len(block.t) == 0:
+                continue
+            ts.append(block.t)
+            xs.append(block.x)
+            t_all, x_all = np.concatenate(ts), np.concatenate(xs)
+            # The NaN share is judged once enough samples are in; a gap at once.
+            nan_cap = params.max_nan_fraction if len(t_all) >= 100 else 1.0
+            t, x, dropped = clean_stream(t_all, x_all, max_gap_s=params.max_gap_s,
+                                         max_nan_fraction=nan_cap)
+            if len(t) == 0:
+                continue
+            scores = self.score(params=scorer_params, t=t, x=x, channels=source.channels)
+            agg = window_sum(np.nan_to_num(np.asarray(scores, dtype=float)), window)
+            idx = (alarm_index(cal, agg) if cal is not None else
+                   (int(np.argmax(agg > fixed)) if np.any(agg > fixed) else None))
+            if idx is not None and params.stop_on_alarm:
+                break
+            if params.max_stream_s is not None and t[-1] - t[0] >= params.max_stream_s:
+                break
+        if ts and len(t):
+            t_all, x_all = np.concatenate(ts), np.concatenate(xs)
+            clean_stream(t_all, x_all, max_gap_s=params.max_gap_s,
+                         max_nan_fraction=params.max_nan_fraction)
+        return self._result(params, t, agg, idx, cal, fixed, window, dropped, state)
+
+    def _resolve(self, params: Any, ctx: StepContext) -> tuple[Any, Any, int, float]:
+        """The scorer's params, the calibration (or None), the window, a fixed threshold."""
+        own = {k: getattr(params, k) for k in params.model_fields_set if k not in COMMON}
+        if params.calibration:
+            cal = load_calibration(params.calibration, detector=self.name,
+                                   window=params.window)
+            clash = {k: (v, cal.params[k]) for k, v in own.items()
+                     if k in cal.params and cal.params[k] != v}
+            if clash:
+                k, (mine, theirs) = next(iter(clash.items()))
+                raise DetectError(f"parameter {k}={mine!r} differs from the calibration's "
+                                  f"{theirs!r}", hint="Drop it from the step (the calibration "
+                                  "carries it) or recalibrate with it")
+            merged = {**cal.params, **own}
+            scorer_params = type(params).model_validate(merged)
+            return scorer_params, cal, cal.window, math.nan
+        if params.threshold is None:
+            raise DetectError("no threshold: the step names neither a calibration nor a "
+                              "threshold", hint="Calibrate with `mendflow detector calibrate` "
+                              "and give calibration: FILE, or give threshold: NUMBER")
+        return params, None, params.window or DEFAULT_WINDOW, float(params.threshold)
+
+    def _result(self, params: Any, t: np.ndarray, agg: np.ndarray, idx: int | None, cal: Any,
+                fixed: float, window: int, dropped: int, state: str | None) -> StepResult:
+        alarm = idx is not None
+        detected_at = round(float(t[idx] - t[0]), 4) if alarm else None
+        if cal is not None:
+            threshold = threshold_at(cal, idx if alarm else max(len(agg) - 1, 0))
+        else:
+            threshold = fixed
+        top = float(np.max(agg)) if len(agg) else 0.0
+        stream_s = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+        outputs = {
+            "alarm": alarm, "score": round(top, 6), "detected_at": detected_at,
+            "threshold": round(float(threshold), 6), "window": window, "samples": int(len(t)),
+            "dropped": dropped, "stream_s": round(stream_s, 4), "cell_state": state,
+            "calibration": params.calibration,
+            "false_alarm_bound": cal.false_alarm_rate if cal is not None else None,
+            "detector": self.name,
+        }
+        summary = (f"{self.name}: alarm at {detected_at:.2f} s (score {top:.3g} > "
+                   f"{threshold:.3g})" if alarm else
+                   f"{self.name}: no alarm in {stream_s:.2f} s (max score {top:.3g}, "
+                   f"threshold {threshold:.3g})")
+        return StepResult(outputs=outputs, summary=summary)
+
+
+def tare(x: np.ndarray, t: np.ndarray, tare_s: float) -> np.ndarray:
+    """Subtract the mean of the first `tare_s` seconds (a sensor bias cancels); causal: the
+    samples inside the tare window are compared with what has been seen so far."""
+    if tare_s <= 0 or len(t) == 0:
+        return x
+    n = int(np.searchsorted(t, t[0] + tare_s, side="left"))
+    n = max(n, 1)
+    base = x[:n].mean(axis=0)
+    out = x - base
+    if n > 1:  # inside the tare window only past samples are known: running mean
+        run = np.cumsum(x[:n], axis=0) / np.arange(1, n + 1)[:, None]
+        out[:n] = x[:n] - run
+    return out
+
+
+def channel_index(channels: list[str], name: str) -> int:
+    try:
+        return channels.index(name)
+    except ValueError:
+        raise DetectError(f"the stream has no channel {name!r} (it has "
+                          f"{', '.join(channels)})", hint="Fix `channel` in the step") from None

@@ -1,0 +1,1 @@
+"""Robot-cell plugins: the OPC UA action plugin, the MQTT transport, the simulated cell."""
