@@ -306,14 +306,28 @@ class _TerminalPrompt:
         return Answer(ok, "terminal")
 
 
-def _build_executor(settings: Settings, store: Any, *, observer: Any, interaction: Any) -> Any:
+def _build_executor(settings: Settings, store: Any, *, observer: Any, interaction: Any,
+                    executor: str = "local") -> Any:
     from engine.plugins import default_registry
     from engine.runtime.executor import LocalExecutor
 
     datasources, redact = _datasources(settings)
-    return LocalExecutor(store=store, registry=default_registry(), settings=settings,
-                         interaction=interaction, observer=observer, datasources=datasources,
-                         redact=redact)
+    cls: Any = LocalExecutor if executor == "local" else _executor_class(executor)
+    return cls(store=store, registry=default_registry(), settings=settings,
+               interaction=interaction, observer=observer, datasources=datasources,
+               redact=redact)
+
+
+def _executor_class(name: str) -> Any:
+    """Another executor, from the `mendflow.executors` entry points (celery: worker/)."""
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep for ep in entry_points(group="mendflow.executors")}
+    if name not in found:
+        raise InputError(f"unknown --executor {name!r} (installed: local"
+                         f"{''.join(', ' + n for n in sorted(found))})",
+                         hint="Use local, or install the package that provides it")
+    return found[name].load()
 
 
 def _datasources(settings: Settings) -> tuple[Any, Any]:
@@ -353,14 +367,15 @@ def _print_end(record: Any) -> None:
 
 
 async def _drive(settings: Settings, plan: Any, *, runner: Any, interactive: bool,
-                 answers: Any) -> Any:
+                 answers: Any, executor_name: str = "local") -> Any:
     view = _LiveView(plan, interactive=interactive)
     if interactive:
         answers.fallback = _TerminalPrompt(view)
     store = _open_store(settings)
     await store.open()
     try:
-        executor = _build_executor(settings, store, observer=view, interaction=answers)
+        executor = _build_executor(settings, store, observer=view, interaction=answers,
+                                   executor=executor_name)
         if interactive:
             with Live(view.table(), console=out, refresh_per_second=8, transient=False) as live:
                 view.live = live
@@ -378,6 +393,9 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Run only read-only steps.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every gated step.")] = False,
     answer: Annotated[list[str], typer.Option("--answer", help="STEP=yes|no")] = [],  # noqa: B006
+    executor: Annotated[str, typer.Option(help="local, or celery (steps run on workers; "
+                                          "needs MENDFLOW_DATABASE_URL and BROKER_URL).")
+                        ] = "local",
 ) -> None:
     """Run a guide: compile it, run its steps (independent ones in parallel), report."""
     from engine.runtime.interaction import Answers, parse_answers
@@ -397,7 +415,7 @@ def run(
                                     alert=alert_data, dry_run=dry_run)
 
     record = _run_async(_drive(settings, plan, runner=runner, interactive=interactive,
-                               answers=answers))
+                               answers=answers, executor_name=executor))
     _print_end(record)
     raise typer.Exit(_exit_for(record))
 
@@ -423,6 +441,28 @@ def resume(
                                answers=answers))
     _print_end(record)
     raise typer.Exit(_exit_for(record))
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Processes running steps at once.")] = 2,
+    queues: Annotated[Optional[str], typer.Option(help="q1,q2: the queues to take steps "
+                                                  "from (default: the default queue).")] = None,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Run a Celery worker that executes steps of runs started with --executor celery."""
+    import os
+
+    settings = _settings()
+    if not settings.database_url:
+        raise InputError("a worker needs the shared store: MENDFLOW_DATABASE_URL is not set",
+                         hint="Set it to postgresql://user:password@host:5432/db")
+    argv = [sys.executable, "-m", "celery", "-A", "worker.app", "worker",
+            f"--concurrency={concurrency}", f"--loglevel={loglevel}"]
+    if queues:
+        argv.append(f"--queues={queues}")
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
 
 
 def _run_async(coro: Any) -> Any:
