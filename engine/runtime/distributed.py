@@ -1,0 +1,366 @@
+"""Distributed execution: many worker processes drive runs together, with no coordinator.
+
+Owns the engine side of running plans on a task queue: starting a run, executing one step
+delivered as a task (ids only), advancing the run when that step finishes, sweeping for runs
+whose next task was lost, and following a run from the outside. It imports no queue library:
+tasks leave through a `Dispatcher`, which `worker/` implements with Celery.
+
+How a run moves
+---------------
+Starting a run creates its record, applies `Start`, commits, and only then dispatches the
+entry step. A worker that receives `(run_id, step_id, attempt)`:
+
+1. reads the run and its state (snapshot + events after `state_seq`, `engine.runtime.replay`);
+   a task for a step that is no longer in flight with that attempt is a duplicate: nothing;
+2. claims the step (`Store.claim_step`, lease = step timeout + grace, renewed while it works);
+   a claim held by someone else is a live owner, or a dead one whose lease has not lapsed:
+   the task is re-dispatched for when the lease would have lapsed, and does nothing now;
+3. runs it (`engine.runtime.steps.StepRunner`, idempotency key `run:step:attempt`);
+4. advances the run: applies the step's event to the current state and commits with
+   compare-and-set; on `StaleState` it re-reads and re-applies (another step of the same run
+   finished first). Only after the commit does it dispatch the steps that became ready.
+
+Every worker is the same; the process that started a run may exit. The store is the source of
+truth and the broker a doorbell: a task lost between a commit and its dispatch (a worker killed
+there, a broker restarted without persistence) is found by `reconcile`, which every worker runs
+now and then: a `running` run no one committed to for `idle_s` gets its in-flight steps
+dispatched again (a compare-and-set "touch" first, so one sweeper wins). Re-dispatching is
+always safe: duplicates do nothing.
+
+Poison steps. Each time a worker starts executing an attempt it counts the start in the store
+(a permanent claim on a numbered marker, `step#runN`); a step whose worker died mid-run
+`max_deliveries` times is not run again but reported failed (retryable: the scheduler's retry
+budget decides what happens next, then the error path).
+
+Cancelled steps (a run ended while others were in flight) are not interrupted on their
+workers; their reports are ignored by the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from engine import scheduler as sched
+from engine.errors import RunNotFound, StoreError
+from engine.plan import Plan, Step
+from engine.plugins import Registry
+from engine.runtime.interaction import Answers
+from engine.runtime.memory import Memory, build_context
+from engine.runtime.replay import SNAPSHOT_EVERY, current_state, started_events
+from engine.runtime.steps import Redact, StepReport, StepRunner
+from engine.settings import Settings
+from engine.store.base import MemoryEntry, RunRecord, StaleState, Store
+
+log = logging.getLogger("mendflow.distributed")
+
+MAX_COMMIT_TRIES = 200
+"""Compare-and-set retries before an advance gives up (each lost race means another step of
+the run committed first, so this bounds contention, not time)."""
+
+
+class Dispatcher(Protocol):
+    """Sends one step of one run to a worker. Implemented by `worker/` (Celery)."""
+
+    async def dispatch(self, *, run_id: str, step_id: str, attempt: int, delay_s: float,
+                       queue: str | None) -> None: ...
+
+
+class Outcome(StrEnum):
+    RAN = "ran"  # the step ran and the run advanced
+    DUPLICATE = "duplicate"  # the step is finished or superseded: nothing to do
+    DEFERRED = "deferred"  # someone holds the claim: checked again when its lease lapses
+    RUN_OVER = "run_over"  # the run has ended
+    REJECTED = "rejected"  # unknown run, plan or step: recorded, never retried
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    outcome: Outcome
+    detail: str = ""
+
+
+class DistributedRunner:
+    """The engine side of one worker process (or of the process that starts runs)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        registry: Registry,
+        settings: Settings,
+        dispatcher: Dispatcher,
+        owner: str | None = None,
+        max_deliveries: int = 3,
+        lease_grace_s: float = 30.0,
+        datasources: Any | None = None,
+        redact: Redact | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
+        self.max_deliveries = max_deliveries
+        self.lease_grace_s = lease_grace_s
+        self.datasources = datasources
+        self.redact: Redact = redact or (lambda value: value)
+        self._plans: dict[str, Plan] = {}
+
+    # -- starting a run ------------------------------------------------------------------------
+
+    async def start(self, plan: Plan, *, guide_path: str, run_id: str,
+                    inputs: Mapping[str, str] | None = None,
+                    alert: Mapping[str, Any] | None = None, dry_run: bool = False,
+                    answers: Mapping[str, bool] | None = None,
+                    assume_yes: bool = False) -> RunRecord:
+        """Create the run, commit its start, dispatch its entry step; return at once."""
+        context = build_context(plan, run_id=run_id, inputs=inputs or {}, alert=alert)
+        plan_hash = await self.store.save_plan(plan)
+        self._plans[plan_hash] = plan
+        now = datetime.now(UTC)
+        record = RunRecord(
+            run_id=run_id, plan_id=plan.id, plan_hash=plan_hash, guide_path=guide_path,
+            title=plan.title, status="running", created_at=now, updated_at=now, version=0,
+            state=sched.initial_state(plan, seed=run_id).to_json_dict(),
+            context=self.redact(context),
+            options={"dry_run": dry_run, "executor": "celery", "answers": dict(answers or {}),
+                     "assume_yes": assume_yes},
+        )
+        await self.store.create_run(record)
+        return await self.advance(plan, run_id, sched.Start())
+
+    # -- one task ------------------------------------------------------------------------------
+
+    async def execute(self, run_id: str, step_id: str, attempt: int) -> TaskResult:
+        """Run one delivered task: at most one execution of (run, step, attempt) has effects."""
+        try:
+            record = await self.store.get_run(run_id)
+        except RunNotFound:
+            log.error("rejected task %s:%s:%s: no such run", run_id, step_id, attempt)
+            return TaskResult(Outcome.REJECTED, f"no run {run_id!r}")
+        try:
+            plan = await self._plan(record.plan_hash)
+        except StoreError as exc:
+            reason = f"its plan {record.plan_hash[:12]} cannot be loaded: {exc.message}"
+            await self._reject(record, step_id, attempt, reason,
+                               end_run=record.status == "running")
+            return TaskResult(Outcome.REJECTED, reason)
+        index = sched.plan_index(plan)
+        if step_id not in index.steps:
+            reason = f"plan {plan.id} ({record.plan_hash[:12]}) has no step {step_id!r}"
+            await self._reject(record, step_id, attempt, reason, end_run=False)
+            return TaskResult(Outcome.REJECTED, reason)
+        if record.status != "running":
+            return TaskResult(Outcome.RUN_OVER, record.status)
+        step = index.steps[step_id]
+        state, replayed = await current_state(self.store, plan, record)
+        if not _pending(state, step_id, attempt):
+            return TaskResult(Outcome.DUPLICATE)
+
+        lease = (step.timeout_s or self.settings.default_timeout_s) + self.lease_grace_s
+        if not await self.store.claim_step(run_id, step_id, attempt, self.owner, lease_s=lease):
+            await self._send(run_id, step, attempt, lease)
+            return TaskResult(Outcome.DEFERRED, f"claimed by another worker; again in {lease:g}s")
+        starts = await self._count_start(run_id, step_id, attempt)
+        keep_claim = asyncio.create_task(self._renew(run_id, step_id, attempt, lease))
+        try:
+            if starts > self.max_deliveries:
+                report = StepReport(sched.StepFailed(
+                    step=step_id, attempt=attempt, retryable=True,
+                    error=f"its worker was lost {starts - 1} times while running it "
+                          f"(max_deliveries={self.max_deliveries}); not running it again"),
+                    data={"summary": "poison step: workers kept dying on it"})
+            else:
+                memory = Memory.restore(record.context, await self.store.memory(run_id))
+                report = await self._runner(record).run(
+                    plan, run_id, step, attempt, memory,
+                    dry_run=bool(record.options.get("dry_run")))
+            report.data["worker"] = self.owner
+            await self.advance(plan, run_id, report.event, memory=report.memory,
+                               data=report.data, seen=(record, state, replayed))
+        finally:
+            keep_claim.cancel()
+        return TaskResult(Outcome.RAN)
+
+    # -- advancing a run -----------------------------------------------------------------------
+
+    async def advance(self, plan: Plan, run_id: str, event: sched.Event, *,
+                      memory: Sequence[MemoryEntry] = (), data: Mapping[str, Any] | None = None,
+                      seen: tuple[RunRecord, sched.RunState, int] | None = None) -> RunRecord:
+        """Apply `event` to the run's current state, commit (compare-and-set, re-reading on a
+        lost race), then dispatch the steps it started. `seen` is a read to try first."""
+        for tries in range(1, MAX_COMMIT_TRIES + 1):
+            if seen is not None:
+                record, state, replayed = seen
+                seen = None
+            else:
+                record = await self.store.get_run(run_id)
+                state, replayed = await current_state(self.store, plan, record)
+            if record.status != "running":
+                return record
+            new_state, actions = sched.apply(plan, state, event)
+            if new_state is state:
+                return record  # a duplicate report: the scheduler ignored it
+            row = (event.type, getattr(event, "step", None), getattr(event, "attempt", None),
+                   self.redact({"event": event.model_dump(mode="json"), **(data or {})}))
+            snapshot = new_state.finished or replayed + 1 >= SNAPSHOT_EVERY
+            status = new_state.status if new_state.status != "pending" else "running"
+            try:
+                version = await self.store.commit(
+                    run_id, expected_version=record.version,
+                    state=new_state.to_json_dict() if snapshot else None,
+                    status=status, outcome=new_state.outcome,  # type: ignore[arg-type]
+                    reason=new_state.reason, events=[row, *started_events(actions)],
+                    memory=list(memory))
+            except StaleState:
+                await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
+                continue
+            await self._dispatch(plan, run_id, actions)
+            return record.model_copy(update={"version": version, "status": status,
+                                             "outcome": new_state.outcome,
+                                             "reason": new_state.reason})
+        raise StoreError(f"run {run_id}: {MAX_COMMIT_TRIES} commits in a row lost the race",
+                         hint="Too many writers on one run; the reconciler will resume it")
+
+    # -- finding lost work ---------------------------------------------------------------------
+
+    async def reconcile(self, *, idle_s: float, limit: int = 100) -> int:
+        """Dispatch again the in-flight steps of runs idle for `idle_s`; returns how many runs.
+
+        Needs a store that can list stalled runs (`PostgresStore.stalled_runs`)."""
+        stalled = getattr(self.store, "stalled_runs", None)
+        if stalled is None:
+            return 0
+        touched = 0
+        for record in await stalled(idle_s=idle_s, limit=limit):
+            try:
+                plan = await self._plan(record.plan_hash)
+            except StoreError as exc:
+                await self._reject(record, None, None, f"its plan cannot be loaded: "
+                                   f"{exc.message}", end_run=True)
+                continue
+            state, _ = await current_state(self.store, plan, record)
+            if state.status == "pending":  # the starter died before committing Start
+                await self.advance(plan, record.run_id, sched.Start())
+                touched += 1
+                continue
+            actions = sched.resume(plan, state)
+            try:  # the touch: one sweeper wins, and the run is not idle any more
+                await self.store.commit(
+                    record.run_id, expected_version=record.version, state=None,
+                    status="running", outcome=record.outcome, reason=record.reason,
+                    events=[("redispatched", None, None,
+                             {"steps": [[a.step, a.attempt] for a in actions
+                                        if isinstance(a, sched.StartStep)],
+                              "by": self.owner})])
+            except StaleState:
+                continue  # it moved: not stalled after all
+            log.warning("run %s was idle for %gs: dispatching %d in-flight steps again",
+                        record.run_id, idle_s, len(actions))
+            await self._dispatch(plan, record.run_id, actions)
+            touched += 1
+        return touched
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _plan(self, plan_hash: str) -> Plan:
+        plan = self._plans.get(plan_hash)
+        if plan is None:
+            plan = self._plans[plan_hash] = await self.store.load_plan(plan_hash)
+        return plan
+
+    def _runner(self, record: RunRecord) -> StepRunner:
+        options = record.options
+        answers = Answers(answers=dict(options.get("answers") or {}),
+                          assume_yes=bool(options.get("assume_yes")))
+        return StepRunner(store=self.store, registry=self.registry, settings=self.settings,
+                          interaction=answers, datasources=self.datasources, redact=self.redact)
+
+    async def _count_start(self, run_id: str, step_id: str, attempt: int) -> int:
+        """Record that an execution of this attempt starts; return how many have (1-based)."""
+        marker_owner = f"{self.owner}/{uuid.uuid4().hex[:8]}"
+        for n in range(1, self.max_deliveries + 1):
+            if await self.store.claim_step(run_id, f"{step_id}#run{n}", attempt, marker_owner):
+                return n
+        return self.max_deliveries + 1
+
+    async def _renew(self, run_id: str, step_id: str, attempt: int, lease: float) -> None:
+        """Keep the claim while this worker is alive: a dead worker's lapses within `lease`."""
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                if not await self.store.claim_step(run_id, step_id, attempt, self.owner,
+                                                   lease_s=lease):
+                    log.error("lost the claim on %s:%s:%s", run_id, step_id, attempt)
+                    return
+            except StoreError as exc:
+                log.warning("could not renew the claim on %s:%s:%s: %s", run_id, step_id,
+                            attempt, exc)
+
+    async def _dispatch(self, plan: Plan, run_id: str, actions: list[Any]) -> None:
+        steps = sched.plan_index(plan).steps
+        for action in actions:
+            if isinstance(action, sched.StartStep):
+                await self._send(run_id, steps[action.step], action.attempt, action.delay_s)
+
+    async def _send(self, run_id: str, step: Step, attempt: int, delay_s: float) -> None:
+        try:
+            await self.dispatcher.dispatch(run_id=run_id, step_id=step.id, attempt=attempt,
+                                           delay_s=delay_s, queue=step.queue)
+        except Exception as exc:  # committed already: the reconciler sends it again later
+            log.error("could not dispatch %s:%s:%s (%s); the reconciler will retry",
+                      run_id, step.id, attempt, exc)
+
+    async def _reject(self, record: RunRecord, step_id: str | None, attempt: int | None,
+                      reason: str, *, end_run: bool) -> None:
+        """Record a task that cannot be run; end the run if it can never progress."""
+        log.error("rejected task %s:%s:%s: %s", record.run_id, step_id, attempt, reason)
+        for _ in range(20):
+            try:
+                await self.store.commit(
+                    record.run_id, expected_version=record.version, state=None,
+                    status="failed" if end_run else record.status,
+                    outcome=record.outcome,
+                    reason=f"a task was rejected: {reason}" if end_run else record.reason,
+                    events=[("task_rejected", step_id, attempt, {"reason": reason})])
+                return
+            except StaleState:
+                record = await self.store.get_run(record.run_id)
+                if record.status != "running" and end_run:
+                    return
+
+
+def _pending(state: sched.RunState, step_id: str, attempt: int) -> bool:
+    st = state.steps.get(step_id)
+    return (st is not None and st.attempt == attempt
+            and st.status in (sched.StepStatus.RUNNING, sched.StepStatus.WAITING))
+
+
+async def follow(store: Store, run_id: str, *, poll_s: float = 0.25,
+                 on_event: Callable[[Any, sched.RunState], None] | None = None) -> RunRecord:
+    """Poll the store until the run ends; call `on_event(event_record, state)` for each new
+    event, with the scheduler state as it stands after it. Returns the final record."""
+    record = await store.get_run(run_id)
+    plan = await store.load_plan(record.plan_hash)
+    state = sched.RunState.from_json_dict(record.state)
+    seen = record.state_seq
+    while True:
+        record = await store.get_run(run_id)  # first: the events it covers are committed
+        for ev in await store.events(run_id, after=seen):
+            seen = ev.seq
+            raw = ev.data.get("event")
+            if isinstance(raw, dict):
+                state, _ = sched.apply(plan, state, sched.event_from_dict(raw))
+            if on_event is not None:
+                on_event(ev, state)
+        if record.status != "running":
+            return record
+        await asyncio.sleep(poll_s)

@@ -1,0 +1,174 @@
+"""The Celery app: `celery -A worker.app worker` (or `mendflow worker`) runs Mendflow steps.
+
+Owns the Celery configuration that at-least-once delivery needs (late acks, requeue when a pool
+process dies, prefetch of one, a visibility timeout longer than any step), the one task
+`mendflow.step(run_id, step_id, attempt)`, which carries ids only and calls
+`engine.runtime.distributed.DistributedRunner.execute`, and each worker process's runtime: an
+event-loop thread (`worker.bridge`), a PostgreSQL pool on it, the runner, and the reconciler
+sweeping for lost tasks. Every DAG decision stays in the engine: Celery runs single steps, never
+chords or groups (a step feeding two branches would run twice).
+
+At start the main process checks the broker and the store (and applies store migrations once);
+if either is unreachable it prints which URL (password masked) and what to check, and exits 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import random
+import socket
+import sys
+import uuid
+from typing import Any
+
+from celery import Celery, signals
+
+from engine.errors import MendflowError, StoreError
+from engine.plugins import Registry
+from engine.runtime.distributed import DistributedRunner
+from engine.store.postgres import PostgresStore
+from worker.bridge import EventLoopThread
+from worker.config import WorkerSettings, load_worker_settings
+from worker.dispatch import CeleryDispatcher, check_broker
+
+log = logging.getLogger("mendflow.worker")
+
+settings: WorkerSettings = load_worker_settings()
+
+app = Celery("mendflow", broker=settings.broker, set_as_current=False)
+app.conf.update(
+    task_acks_late=True,  # ack after the step ran: a killed worker's task is delivered again
+    task_reject_on_worker_lost=True,  # a pool process that died: requeue, do not ack
+    worker_prefetch_multiplier=1,
+    task_default_queue=settings.default_queue,
+    task_create_missing_queues=True,
+    task_ignore_result=True,
+    task_serializer="json",
+    accept_content=["json"],
+    broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+    broker_connection_retry_on_startup=True,
+    worker_send_task_events=False,
+)
+
+
+@app.task(name="mendflow.step", bind=True, acks_late=True, reject_on_worker_lost=True)
+def step(self: Any, run_id: str, step_id: str, attempt: int) -> str:
+    """Run one attempt of one step of one run, at most once in effect (see the engine)."""
+    rt = runtime()
+    try:
+        result = rt.bridge.run(rt.runner.execute(str(run_id), str(step_id), int(attempt)))
+    except StoreError as exc:  # PostgreSQL away for longer than the pool's reconnect window
+        log.warning("step %s:%s:%s: %s; retrying the task", run_id, step_id, attempt, exc)
+        raise self.retry(exc=exc, countdown=5, max_retries=12) from None
+    return result.outcome.value
+
+
+@app.task(name="mendflow.noop")
+def noop(payload: Any = None) -> Any:
+    """Does nothing: the benchmark's floor (a raw Celery round trip)."""
+    return payload
+
+
+# -- one runtime per worker process ----------------------------------------------------------
+
+
+class Runtime:
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.bridge = EventLoopThread()
+        assert settings.database_url is not None  # WorkerSettings.check
+        self.store = PostgresStore(settings.database_url, min_size=1,
+                                   max_size=settings.db_pool_size)
+        self.bridge.run(self.store.open())
+        self.dispatcher = CeleryDispatcher(step, default_queue=settings.default_queue)
+        datasources, redact = _datasources(settings)
+        self.runner = DistributedRunner(
+            store=self.store, registry=Registry(extra=_extra_plugins(settings.worker_plugins)),
+            settings=settings, dispatcher=self.dispatcher,
+            owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
+            max_deliveries=settings.max_deliveries, lease_grace_s=settings.lease_grace_s,
+            datasources=datasources, redact=redact)
+        self.sweeper = self.bridge.submit(self._sweep())
+
+    async def _sweep(self) -> None:
+        every = self.settings.reconcile_every_s
+        while True:
+            await asyncio.sleep(every * random.uniform(0.5, 1.5))  # spread the processes out
+            try:
+                await self.runner.reconcile(idle_s=self.settings.stall_after_s)
+            except MendflowError as exc:
+                log.warning("reconcile failed: %s", exc)
+            except Exception:
+                log.exception("reconcile failed")
+
+    def close(self) -> None:
+        self.sweeper.cancel()
+        try:
+            self.bridge.run(self.store.close(), timeout=10)
+        finally:
+            self.dispatcher.close()
+            self.bridge.stop()
+
+
+_runtime: tuple[int, Runtime] | None = None
+
+
+def runtime() -> Runtime:
+    """This process's runtime, made on first use (after a fork, anew)."""
+    global _runtime
+    if _runtime is None or _runtime[0] != os.getpid():
+        _runtime = (os.getpid(), Runtime(settings))
+    return _runtime[1]
+
+
+@signals.worker_init.connect
+def _preflight(**_: Any) -> None:
+    try:
+        check_broker(settings.broker)
+        asyncio.run(_check_store(settings))
+    except MendflowError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.flush()
+        os._exit(exc.exit_code or 2)
+
+
+async def _check_store(settings: WorkerSettings) -> None:
+    assert settings.database_url is not None
+    store = PostgresStore(settings.database_url)
+    await store.open()  # also applies migrations, once, before the pool processes start
+    await store.close()
+
+
+@signals.worker_process_init.connect
+def _start_process(**_: Any) -> None:
+    runtime()
+
+
+@signals.worker_process_shutdown.connect
+def _stop_process(**_: Any) -> None:
+    global _runtime
+    if _runtime is not None and _runtime[0] == os.getpid():
+        rt, _runtime = _runtime[1], None
+        rt.close()
+
+
+def _extra_plugins(spec: str) -> dict[str, type]:
+    """`module:Class,...` -> {Class.name: Class}: the worker-side plugin hook (tests use it)."""
+    found: dict[str, type] = {}
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        module, _, attr = item.partition(":")
+        cls = getattr(importlib.import_module(module), attr)
+        found[cls.name] = cls
+    return found
+
+
+def _datasources(settings: WorkerSettings) -> tuple[Any, Any]:
+    try:
+        from engine.datasources import load_datasources
+    except ImportError:
+        return None, None
+    sources = load_datasources(settings, environ=os.environ)
+    return sources, sources.redactor().redact_obj

@@ -1,0 +1,56 @@
+"""The worker's settings: Mendflow's own (`engine.settings.Settings`) plus what only a Celery
+worker needs, each read once from `MENDFLOW_<NAME>`.
+
+Owns the defaults that make at-least-once delivery safe: the broker's visibility timeout must
+exceed the longest step (default timeout + claim grace), or Redis would hand a running task to
+a second worker before the first is done (the claim would still stop it running twice, at the
+cost of a wasted delivery).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from engine.errors import ConfigError
+from engine.settings import Settings
+
+DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+
+
+class WorkerSettings(Settings):
+    default_queue: str = Field(default="mendflow", description="Queue of steps with no queue.")
+    visibility_timeout_s: float = Field(default=3600.0, gt=0,
+                                        description="Redis redelivers an unacked task after.")
+    max_deliveries: int = Field(default=3, ge=1,
+                                description="Executions of one attempt before it is poison.")
+    lease_grace_s: float = Field(default=30.0, ge=0, description="Claim lease past timeout.")
+    reconcile_every_s: float = Field(default=30.0, gt=0, description="Sweep for lost tasks.")
+    stall_after_s: float = Field(default=120.0, gt=0,
+                                 description="A running run idle this long is swept.")
+    db_pool_size: int = Field(default=2, ge=1, description="PostgreSQL connections/process.")
+    worker_plugins: str = Field(default="", description="Extra plugin classes for workers, "
+                                "'module:Class,...' (tests register theirs this way).")
+
+    @property
+    def broker(self) -> str:
+        return self.broker_url or DEFAULT_BROKER
+
+    def check(self) -> None:
+        longest = self.default_timeout_s + self.lease_grace_s
+        if self.visibility_timeout_s <= longest:
+            raise ConfigError(
+                f"MENDFLOW_VISIBILITY_TIMEOUT_S={self.visibility_timeout_s:g} does not exceed "
+                f"the longest step lease ({longest:g}s = default timeout + lease grace)",
+                hint="Raise MENDFLOW_VISIBILITY_TIMEOUT_S, or lower the timeout or the grace")
+        if not self.database_url:
+            raise ConfigError("workers need a shared store: MENDFLOW_DATABASE_URL is not set",
+                              hint="Set it to postgresql://user:password@host:5432/db")
+
+
+def load_worker_settings() -> WorkerSettings:
+    try:
+        settings = WorkerSettings()
+    except Exception as exc:  # pydantic validation of MENDFLOW_* values
+        raise ConfigError(f"bad MENDFLOW_* setting: {exc}") from None
+    settings.check()
+    return settings
