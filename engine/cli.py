@@ -137,18 +137,31 @@ def lint(
 @app.command()
 def graph(
     guide: Annotated[Path, typer.Argument(help="A guide or a compiled plan (.json).")],
-    format: Annotated[str, typer.Option("--format", "-f", help="mermaid or dot")] = "mermaid",
+    format: Annotated[str, typer.Option("--format", "-f",
+                                        help="mermaid, dot, svg or png")] = "mermaid",
+    output: Annotated[Optional[Path], typer.Option("--out", "-o",
+                                                   help="Write to a file.")] = None,
 ) -> None:
-    """Draw a guide's plan as Mermaid or Graphviz DOT."""
-    from engine.compile.graph import to_dot, to_mermaid
+    """Draw a guide's plan: Mermaid or Graphviz DOT text, or an SVG/PNG picture."""
+    from engine.compile.graph import render_graphviz, to_dot, to_mermaid
 
+    if format not in ("mermaid", "dot", "svg", "png"):
+        raise InputError(f"unknown --format {format!r}", hint="Use mermaid, dot, svg or png")
     plan = _load_plan(guide)
     if format == "mermaid":
-        sys.stdout.write(to_mermaid(plan))
+        data = to_mermaid(plan).encode()
     elif format == "dot":
-        sys.stdout.write(to_dot(plan))
+        data = to_dot(plan).encode()
     else:
-        raise InputError(f"unknown --format {format!r}", hint="Use mermaid or dot")
+        data = render_graphviz(to_dot(plan), format)
+        if output is None and sys.stdout.isatty():
+            raise InputError(f"a {format} picture would garble the terminal",
+                             hint="Pass --out FILE")
+    if output is not None:
+        output.write_bytes(data)
+        out.print(f"wrote {output}", highlight=False)
+    else:
+        sys.stdout.buffer.write(data)
 
 
 @app.command()

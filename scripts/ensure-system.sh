@@ -5,6 +5,7 @@ set -euo pipefail
 
 need_apt=()
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         echo "installing ${need_apt[*]} (Debian packages)"

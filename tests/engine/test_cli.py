@@ -90,8 +90,14 @@ def test_graph_draws_mermaid_and_dot(tmp_path: Path) -> None:
     assert "disk" in mermaid.stdout and "end-no-action" in mermaid.stdout
     dot = mendflow("graph", triage, "--format", "dot", data=tmp_path)
     assert dot.returncode == 0 and dot.stdout.lstrip().startswith("digraph")
-    bad = mendflow("graph", triage, "--format", "png", data=tmp_path)
-    assert bad.returncode == 2 and "mermaid or dot" in bad.stderr
+    bad = mendflow("graph", triage, "--format", "gif", data=tmp_path)
+    assert bad.returncode == 2 and "mermaid, dot, svg or png" in bad.stderr
+    picture = tmp_path / "plan.svg"
+    svg = mendflow("graph", triage, "--format", "svg", "--out", str(picture), data=tmp_path)
+    if "Graphviz is not installed" in svg.stderr:
+        pytest.skip("graphviz is not installed here (scripts/ensure-system.sh installs it)")
+    assert svg.returncode == 0 and picture.read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert "(no_action)" in picture.read_text()  # graphviz escapes the hyphens of ids
 
 
 def test_schema_is_json_schema_of_the_plan(tmp_path: Path) -> None:
