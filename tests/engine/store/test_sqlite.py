@@ -322,9 +322,10 @@ async def test_open_store_result_is_usable(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("url", ["postgresql://u@db/mendflow", "postgres://db/x",
                                  "postgresql+asyncpg://db/x"])
-def test_postgresql_store_is_not_available_yet(url: str) -> None:
-    with pytest.raises(ConfigError, match="PostgreSQL store is not available yet"):
-        open_store(url)
+def test_postgresql_urls_choose_the_postgresql_store(url: str) -> None:
+    from engine.store.postgres import PostgresStore
+
+    assert isinstance(open_store(url), PostgresStore)  # not opened: nothing is contacted
 
 
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:",
