@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.compile import blocks, phrases, verbs
+from engine.compile import blocks, phrases, queries, verbs
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
 from engine.compile.shellwords import parse_line
@@ -369,15 +369,15 @@ class _OutlineBuilder:
         if block.cls == "query":
             mutating = block.plugin == "sql" and bool(_SQL_WRITE.search(block.text))
             kind = StepKind.COMMAND if mutating else StepKind.QUERY
-            # The sql plugin takes its query text verbatim (values travel as bound args) and
-            # refuses writes unless told: say so for a write the guide asks for.
-            params: dict = {"query": block.text} if block.plugin == "sql" else \
-                {"query": literal(block.text)}
+            # SQL text stays fixed (values become bound args); PromQL values pass the `promql`
+            # filter. The sql plugin refuses writes unless told: say so for a write asked for.
+            query = queries.query_params(block.plugin or "", block.text, self.scope)
+            params = dict(query.params)
             if mutating:
                 params["read_only"] = False
             return [Action(self._id(own, cls, title), kind, title, block.text, span, el.index,
                            cls, plugin=block.plugin, params=params, mutating=mutating,
-                           block=el.index)]
+                           uses=query.uses, block=el.index)]
         if block.cls == "script":
             return [self._manual(own, cls, title, block.text, span, el.index,
                                  script=block.text)]

@@ -1,0 +1,170 @@
+"""Parameterised query blocks: SQL values become bound args, PromQL values pass the `promql` filter.
+
+The injection tests go all the way: the compiled step's params are rendered the way the
+executor renders them, and the SQL is run by the real sql plugin on a real SQLite database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from engine.compile import compile_guide
+from engine.compile.queries import query_params
+from engine.compile.scope import Scope
+from engine.errors import TemplateError
+from engine.guide import parse_guide
+from engine.plan import Plan
+from engine.plugins import StepContext
+from engine.runtime.steps import _render_params
+from plugins.prometheus import PrometheusPlugin
+from plugins.sql import SqlPlugin
+
+PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}
+FRONT = ("---\ninputs:\n  - name: service\n  - name: window\n    default: 1 hour\n---\n")
+ATTACKS = ["x' OR '1'='1", "x'; DROP TABLE requests; --", "shop\"} or vector(1) #",
+           "a b", "{{ 7 * 7 }}", "", "v1\n"]
+
+
+def compile_text(text: str) -> Plan:
+    return compile_guide(parse_guide(text, path="guide.md"), known_plugins=PLUGINS)
+
+
+def query_step(plan: Plan, plugin: str):  # noqa: ANN201
+    return next(s for s in plan.steps if s.plugin == plugin)
+
+
+def sql_guide(query: str) -> Plan:
+    return compile_text(f"{FRONT}# T\n\n## Diagnosis\n\n1. Count requests:\n\n   ```sql\n"
+                        f"   {query}\n   ```\n")
+
+
+def promql_guide(query: str) -> Plan:
+    return compile_text(f"{FRONT}# T\n\n## Diagnosis\n\n1. Error rate in Prometheus:\n\n"
+                        f"   ```promql\n   {query}\n   ```\n")
+
+
+# -- SQL ---------------------------------------------------------------------------------------
+
+
+def test_sql_templates_and_placeholders_become_named_parameters_in_fixed_text():
+    plan = sql_guide("SELECT count(*) FROM requests WHERE service = '{{ inputs.service }}' "
+                     "AND ts > now() - interval '$WINDOW' AND path = <path> AND host = $SERVICE")
+    step = query_step(plan, "sql")
+    assert step.params["query"] == (
+        "SELECT count(*) FROM requests WHERE service = :p1 AND ts > now() - "
+        "CAST(CAST(:p2 AS text) AS interval) AND path = :p3 AND host = :p1")
+    assert step.params["args"] == {"p1": "{{ inputs.service }}", "p2": "{{ inputs.window }}",
+                                   "p3": "{{ inputs.path }}"}
+    assert {i.name for i in plan.inputs} == {"service", "window", "path"}
+
+
+def test_sql_value_inside_a_literal_is_concatenated_not_formatted():
+    text = query_params("sql", "SELECT * FROM t WHERE path LIKE '/api/$PREFIX%'", Scope())
+    assert text.params["query"] == \
+        "SELECT * FROM t WHERE path LIKE ('/api/' || CAST(:p1 AS text) || '%')"
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT 1 -- where service = $SERVICE",
+    "SELECT 1 /* {{ inputs.service }} */",
+    'SELECT "$weird" FROM t',
+    "SELECT $1::int",
+    "SELECT $fn$ $SERVICE $fn$",
+    "SELECT x::text FROM t WHERE a<b AND c>d",
+    "SELECT 'it''s $5'",
+])
+def test_sql_leaves_comments_identifiers_dollar_quotes_and_casts_alone(query: str):
+    compiled = query_params("sql", query, Scope())
+    assert compiled.params == {"query": query}
+
+
+def test_sql_existing_named_parameters_are_not_reused():
+    compiled = query_params("sql", "SELECT :p1, '{{ inputs.a }}'", Scope())
+    assert compiled.params["query"] == "SELECT :p1, :p2"
+    assert compiled.params["args"] == {"p2": "{{ inputs.a }}"}
+
+
+def test_sql_reading_a_bound_var_waits_for_it():
+    text = ("# T\n\n## Diagnosis\n\n1. Find the tenant:\n\n   ```bash\n   export TENANT=$(cat "
+            "/etc/tenant)\n   ```\n\n2. Count its jobs:\n\n   ```sql\n   SELECT count(*) FROM "
+            "jobs WHERE tenant = $TENANT\n   ```\n")
+    plan = compile_text(text)
+    step = query_step(plan, "sql")
+    assert step.params["args"] == {"p1": "{{ vars.TENANT }}"}
+    binder = next(s for s in plan.steps if "vars.TENANT" in s.binds)
+    assert any(e.source == binder.id and e.target == step.id for e in plan.edges)
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_sql_injection_through_an_input_or_alert_label_never_changes_the_query(
+        attack: str, tmp_path: Path):
+    # Given a guide whose query names the service from an input and the host from the alert
+    plan = sql_guide("SELECT count(*) FROM requests WHERE service = '$SERVICE' "
+                     "AND host = '<host label from the alert>'")
+    step = query_step(plan, "sql")
+    db = tmp_path / "r.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE requests (service TEXT, host TEXT)")
+        conn.executemany("INSERT INTO requests VALUES (?, ?)", [("shop", "a"), ("shop", "b")])
+    memory = {"inputs": {"service": attack, "window": "1 hour"},
+              "alert": {"labels": {"host": attack}}}
+    # When the executor renders the params and the sql plugin runs them
+    params = _render_params(SqlPlugin, step.params, memory)
+    result = asyncio.run(SqlPlugin().run(params=SqlPlugin.Params(**params), ctx=StepContext(
+        run_id="r", step_id=step.id, attempt=1, idempotency_key="k", deadline_s=5,
+        data_source={"type": "sqlite", "url": f"sqlite:///{db}"})))
+    # Then the text is the compiled text, the attack is one bound value, and it matches nothing
+    assert params["query"] == step.params["query"]
+    assert attack not in params["query"] or attack == ""
+    assert params["args"] == {"p1": attack, "p2": attack}
+    assert result.outputs["value"] == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM requests").fetchone() == (2,)
+
+
+# -- PromQL ------------------------------------------------------------------------------------
+
+
+def test_promql_values_are_templates_through_the_promql_filter():
+    plan = promql_guide('sum(rate(http_requests_total{service="$SERVICE", '
+                        'instance="<value of instance label from the alert>"}[{{ inputs.window '
+                        '| default("5m") }}])) > 0.05')
+    step = query_step(plan, "prometheus")
+    assert step.params["query"] == (
+        'sum(rate(http_requests_total{service="{{ (inputs.service) | promql }}", '
+        'instance="{{ (alert.labels.instance) | promql }}"}'
+        '[{{ (inputs.window | default("5m")) | promql }}])) > 0.05')
+
+
+@pytest.mark.parametrize("query", [
+    'rate(x{a="$1"}[5m])',                 # label_replace-style $1 is not a variable
+    'up{job=~"api|web"} < 1 and up > 0',   # comparisons are not placeholders
+    'count(x{a="{{ $labels.x }}"})',       # a Go template is not run memory
+])
+def test_promql_text_without_memory_values_renders_to_itself(query: str):
+    compiled = query_params("prometheus", query, Scope())
+    params = _render_params(PrometheusPlugin, compiled.params, {})
+    assert params["query"] == query
+
+
+@pytest.mark.parametrize("value", ["shop-web", "host-1.example:9100", "v2.1.0", "15m",
+                                   "0.05", "team/a@b", "50%", 7])
+def test_promql_safe_values_pass(value):  # noqa: ANN001
+    plan = promql_guide('up{service="{{ inputs.service }}"}')
+    params = _render_params(PrometheusPlugin, query_step(plan, "prometheus").params,
+                            {"inputs": {"service": value}})
+    assert params["query"] == f'up{{service="{value}"}}'
+
+
+@pytest.mark.parametrize("attack", ATTACKS + ['a"', "a\\", "x}", "a,b", "(1)", None, True,
+                                              ["a"]])
+def test_promql_injection_through_an_alert_label_is_refused_with_the_reason(attack):  # noqa: ANN001
+    plan = promql_guide('up{instance="<instance label from the alert>"}')
+    step = query_step(plan, "prometheus")
+    with pytest.raises(TemplateError, match="promql: .*(refused|cannot be put)") as info:
+        _render_params(PrometheusPlugin, step.params, {"alert": {"labels": {"instance": attack}}})
+    assert "only" in info.value.message
