@@ -16,7 +16,12 @@ is one cycle's length (the last cycle has no reset, which the success term refle
     E[M_preempt] = E[C] / (s (1 - FPR))
     E[M_none]    = T_S + (f / s)(T_F + r)               (TPR = FPR = 0)
 
-Subtracting, preemption shortens the expected makespan iff
+Exactly, T_S in the first term is the mean time of the successes the detector lets run and
+T_F in the last that of the failures it misses; a detector fires more often on long
+attempts, so these differ from the overall means. `estimate_from_history` estimates both
+(`t_s_kept`, `t_f_missed`); with them left unset the formula is the one above.
+
+Subtracting (with the overall means), preemption shortens the expected makespan iff
 
     f TPR (T_F - tau_TP) > FPR [f (T_F + r) + s (tau_FP + r)]
 
@@ -50,6 +55,8 @@ class CellStats:
     fpr: float = 0.0
     tau_tp: float = 0.0  # mean alarm time on failures (s)
     tau_fp: float = 0.0  # mean alarm time on successes (s)
+    t_s_kept: float | None = None  # mean time of successes the detector lets run (else t_s)
+    t_f_missed: float | None = None  # mean time of failures it misses (else t_f)
 
     def __post_init__(self) -> None:
         if not 0 < self.s <= 1:
@@ -73,8 +80,10 @@ def makespan_with_preemption(c: CellStats) -> float:
     kept = s * (1 - c.fpr)
     if kept <= 0:
         return math.inf  # every success is aborted: the task never ends
-    cycle = (kept * c.t_s + s * c.fpr * (c.tau_fp + c.reset)
-             + f * c.tpr * (c.tau_tp + c.reset) + f * (1 - c.tpr) * (c.t_f + c.reset))
+    t_s = c.t_s if c.t_s_kept is None else c.t_s_kept
+    t_f = c.t_f if c.t_f_missed is None else c.t_f_missed
+    cycle = (kept * t_s + s * c.fpr * (c.tau_fp + c.reset)
+             + f * c.tpr * (c.tau_tp + c.reset) + f * (1 - c.tpr) * (t_f + c.reset))
     return cycle / kept
 
 
@@ -114,11 +123,14 @@ def estimate_from_history(attempts: Sequence[Attempt], *, reset_s: float) -> Cel
 
     tp = [a.alarm_s for a in bad if fired(a)]
     fp = [a.alarm_s for a in ok if fired(a)]
+    kept = [a.duration_s for a in ok if not fired(a)]
+    missed = [a.duration_s for a in bad if not fired(a)]
     return CellStats(
         s=len(ok) / len(attempts), t_s=_mean([a.duration_s for a in ok]),
         t_f=_mean([a.duration_s for a in bad]) if bad else 0.0, reset=reset_s,
         tpr=len(tp) / len(bad) if bad else 0.0, fpr=len(fp) / len(ok),
-        tau_tp=_mean(tp) if tp else 0.0, tau_fp=_mean(fp) if fp else 0.0)  # type: ignore[arg-type]
+        tau_tp=_mean(tp) if tp else 0.0, tau_fp=_mean(fp) if fp else 0.0,  # type: ignore[arg-type]
+        t_s_kept=_mean(kept) if kept else None, t_f_missed=_mean(missed) if missed else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +146,11 @@ class Decision:
 
 
 def decide(stats: CellStats) -> Decision:
+    """Both expected makespans; preempt iff that is shorter (with the overall means this
+    is exactly `preemption_pays`)."""
     without, pre = makespan_without_detector(stats), makespan_with_preemption(stats)
-    return Decision(stats=stats, without=without, preemptive=pre,
-                    preempt=preemption_pays(stats), gain_s=without - pre)
+    return Decision(stats=stats, without=without, preemptive=pre, preempt=pre < without,
+                    gain_s=without - pre)
 
 
 def load_history(path: str | Path) -> list[Attempt]:
