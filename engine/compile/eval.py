@@ -1,0 +1,443 @@
+"""Scoring compiled plans against what a guide's own syntax proves: deterministic, no LLM.
+
+This module owns `mendflow eval`. The expected facts come from the guide's Markdown syntax
+tree, read here independently of the compiler's outline:
+
+- commands: each line of a code block tagged as shell (`bash`, `sh`, `console`, ...; prompts
+  and `\\` continuations handled, pure `X=value` assignments skipped) and each block tagged
+  as a query (`promql`, `sql`, ...); untagged blocks prove nothing and are not expected;
+- sample output: blocks tagged `text`, `log`, `output`, ...;
+- guards: paragraphs, list items and headings opening with If / When / In case / Otherwise /
+  Unless, outside context sections (Meaning, Impact, ...);
+- jumps: a sentence that says skip / go / proceed / jump / continue to a `#anchor` link, or to
+  "step N";
+- bindings: `export X=$(...)` in a shell block and a later block using `$X`;
+- independent checks: sibling bullets of a diagnosis section, each with a read-only command.
+
+Metrics (per guide, then totals as sums): command recall and precision (a plan command not in
+the guide is invented), sample output compiled as an action (should be 0), order preserved
+(no later command runs before an earlier one), branch recall, jump recall, def -> use bindings
+kept, read-only diagnostics left parallel, mutating steps made concurrent (0), mutating steps
+without an approval in front (0, judged by the command's verb as well as the step's flag), and
+hard gates: valid, acyclic, one entry, every step reached, spans inside the guide,
+deterministic (compiling twice gives the same bytes).
+It does not compile (it is given a compile function) and does not print (the CLI does).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.compile.blocks import OUTPUT_TAGS, QUERY_TAGS, SHELL_TAGS
+from engine.compile.llm.grounding import Grounding, contains, guide_tokens, step_commands
+from engine.compile.phrases import section_class
+from engine.compile.validate import check_plan, parallel_groups
+from engine.compile.verbs import pipeline_effect
+from engine.errors import MendflowError
+from engine.guide import Element, Guide, load_guide
+from engine.plan import Plan, Step, StepKind
+
+RATIOS = ("command_recall", "command_precision", "order_preserved", "branch_recall",
+          "jump_recall", "bindings", "diagnostics_parallel")
+COUNTS = ("sample_output_as_action", "mutating_concurrent", "mutating_unapproved")
+GATES = ("valid", "acyclic", "one_entry", "all_reached", "spans", "deterministic")
+
+_GUARD = re.compile(r"^\s*(?:[a-z0-9]{1,3}[.)]\s+)?\**\s*(?:if|when|in case|otherwise|unless|"
+                    r"else)\b", re.I)
+_JUMP = re.compile(r"\b(?:skip|go|proceed|jump|continue|move|return)\s+(?:directly\s+|straight\s+)?"
+                   r"(?:to|with)\b[^.]*?(?:\]\(#(?P<anchor>[^)]+)\)|\bstep\s+(?P<step>\d+))", re.I)
+_DEF = re.compile(r"^\s*(?:export\s+)?([A-Za-z_]\w*)=(?:\$\(|`)")
+_ASSIGN = re.compile(r"^\s*(?:export\s+)?[A-Za-z_]\w*=\S*\s*$")
+_PROMPT = re.compile(r"^\s*(?:\$|[\w.@-]+:[^\s$#]*[$#])\s+")
+
+
+@dataclass
+class Ratio:
+    hit: int = 0
+    total: int = 0
+
+    @property
+    def value(self) -> float | None:
+        return self.hit / self.total if self.total else None
+
+    def __iadd__(self, other: Ratio) -> Ratio:
+        self.hit += other.hit
+        self.total += other.total
+        return self
+
+    def __str__(self) -> str:
+        v = self.value
+        return "-" if v is None else f"{v:.3f} ({self.hit}/{self.total})"
+
+
+@dataclass
+class GuideScore:
+    path: str
+    error: str | None = None
+    ratios: dict[str, Ratio] = field(default_factory=lambda: {k: Ratio() for k in RATIOS})
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    gates: dict[str, bool | None] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "error": self.error,
+                "ratios": {k: {"hit": r.hit, "total": r.total, "value": r.value}
+                           for k, r in self.ratios.items()},
+                "counts": self.counts, "gates": self.gates}
+
+
+@dataclass
+class Report:
+    guides: list[GuideScore]
+
+    def totals(self) -> dict[str, object]:
+        ratios = {k: Ratio() for k in RATIOS}
+        counts = dict.fromkeys(COUNTS, 0)
+        gates = {k: 0 for k in GATES}
+        scored = [g for g in self.guides if g.error is None]
+        for g in scored:
+            for k in RATIOS:
+                ratios[k] += g.ratios[k]
+            for k in COUNTS:
+                counts[k] += g.counts[k]
+            for k in GATES:
+                gates[k] += 1 if g.gates.get(k) else 0
+        return {"guides": len(self.guides), "compiled": len(scored),
+                "ratios": {k: {"hit": r.hit, "total": r.total, "value": r.value}
+                           for k, r in ratios.items()},
+                "counts": counts, "gates_passed": gates}
+
+
+# -- what the guide proves ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expected:
+    line: int
+    tokens: tuple[str, ...]
+    text: str
+
+
+def expected_commands(guide: Guide) -> list[Expected]:
+    out: list[Expected] = []
+    for el in guide.elements:
+        if el.kind != "code" or not el.fenced:
+            continue
+        lang = (el.lang or "").lower()
+        if lang in QUERY_TAGS and el.text.strip():
+            out.append(Expected(el.span.start + 1, tuple(guide_tokens(el.text)), el.text))
+        elif lang in SHELL_TAGS:
+            out += _shell_lines(el)
+    return out
+
+
+def _shell_lines(el: Element) -> list[Expected]:
+    raw = el.text.split("\n")
+    prompted = any(_PROMPT.match(ln) for ln in raw) or el.lang in ("console", "terminal")
+    out: list[Expected] = []
+    i = 0
+    while i < len(raw):
+        start = i
+        line = raw[i]
+        while line.rstrip().endswith("\\") and i + 1 < len(raw):
+            i += 1
+            line = line.rstrip()[:-1] + " " + raw[i]
+        i += 1
+        if prompted:
+            m = _PROMPT.match(line)
+            if not m:
+                continue  # output of a console session
+            line = line[m.end():]
+        text = line.strip()
+        if not text or text.startswith("#") or _ASSIGN.match(text):
+            continue
+        tokens = guide_tokens(text)
+        if tokens:
+            out.append(Expected(el.span.start + 1 + start, tuple(tokens), text))
+    return out
+
+
+def _guards(guide: Guide) -> list[Element]:
+    out = []
+    for el in guide.elements:
+        if el.kind not in ("paragraph", "list_item", "heading") or not _GUARD.match(el.text):
+            continue
+        section = guide.elements[el.section] if el.section is not None else None
+        if section is not None and section_class(section.text) == "info":
+            continue
+        out.append(el)
+    return out
+
+
+def _jumps(guide: Guide) -> list[Element]:
+    out = []
+    for el in guide.elements:
+        if el.kind not in ("paragraph", "list_item"):
+            continue
+        raw = el.text
+        for link in el.links:
+            raw = raw.replace(link.text, f"[{link.text}]({link.href})", 1)
+        if _JUMP.search(raw):
+            out.append(el)
+    return out
+
+
+# -- scoring one plan ---------------------------------------------------------------------------
+
+
+def score_plan(guide: Guide, plan: Plan, *, again: Plan | None = None,
+               known_plugins: set[str] | None = None) -> GuideScore:
+    """Score `plan` against `guide`; `again` is a second compile, for the determinism gate."""
+    score = GuideScore(guide.path)
+    g = _Graph(plan)
+    expected = expected_commands(guide)
+    runs = [(s, toks) for s in plan.steps if s.kind in (StepKind.COMMAND, StepKind.QUERY)
+            for toks, _ in step_commands(s)]
+
+    cover: list[str | None] = []
+    for exp in expected:
+        sid = _covering(plan, runs, exp)
+        cover.append(sid)
+        score.ratios["command_recall"] += Ratio(sid is not None, 1)
+    grounding = Grounding(guide)
+    for _, toks in runs:
+        score.ratios["command_precision"] += Ratio(grounding.found(toks), 1)
+
+    outputs = [el.span for el in guide.elements if el.kind == "code" and el.fenced
+               and (el.lang or "").lower() in OUTPUT_TAGS]
+    score.counts["sample_output_as_action"] = sum(
+        1 for s in plan.steps if s.kind in (StepKind.COMMAND, StepKind.QUERY) and
+        any(sp.start <= s.source.start and s.source.end <= sp.end for sp in outputs))
+
+    pairs = [(a, b) for a, b in zip(cover, cover[1:]) if a and b and a != b]
+    for a, b in pairs:
+        score.ratios["order_preserved"] += Ratio(b not in g.ancestors(a), 1)
+
+    conditional = [e for e in plan.edges if e.condition is not None]
+    steps = plan.step_map
+    for el in _guards(guide):
+        words = set(re.findall(r"[a-z0-9]{3,}", el.text.lower()))
+        hit = any(_overlaps(steps.get(e.target), el) or _overlaps(steps.get(e.source), el) or
+                  _mostly(e.condition.text, words) for e in conditional)  # type: ignore[union-attr]
+        score.ratios["branch_recall"] += Ratio(hit, 1)
+    for el in _jumps(guide):
+        hit = any(e.kind == "jump" and _overlaps(steps.get(e.source), el) for e in plan.edges) \
+            or any(e.kind == "jump" and e.condition is not None and
+                   _mostly(e.condition.text, set(re.findall(r"[a-z0-9]{3,}", el.text.lower())))
+                   for e in plan.edges)
+        score.ratios["jump_recall"] += Ratio(hit, 1)
+
+    _bindings(score, plan, g, expected, cover)
+    _parallel(score, guide, plan, g, expected, cover)
+
+    grouped = {sid for group in parallel_groups(plan) for sid in group}
+    score.counts["mutating_concurrent"] = sum(1 for s in plan.steps
+                                              if _changes(s) and s.id in grouped)
+    score.counts["mutating_unapproved"] = sum(
+        1 for s in plan.steps if _changes(s) and (not plan.incoming(s.id) or any(
+            steps.get(e.source) is None or steps[e.source].kind != StepKind.APPROVE
+            for _, e in plan.incoming(s.id))))
+
+    score.gates = {
+        "valid": not check_plan(plan, known_plugins=known_plugins),
+        "acyclic": g.acyclic(),
+        "one_entry": [s.id for s in plan.steps if not plan.incoming(s.id)] == [plan.entry],
+        "all_reached": g.reach(plan.entry) >= set(steps),
+        "spans": all(1 <= s.source.start <= s.source.end <= guide.line_count
+                     for s in plan.steps),
+        "deterministic": None if again is None else again.to_json() == plan.to_json(),
+    }
+    return score
+
+
+def _covering(plan: Plan, runs: list[tuple[Step, list[str]]], exp: Expected) -> str | None:
+    for s, toks in runs:
+        if s.source.start <= exp.line <= s.source.end and contains(list(exp.tokens), toks):
+            return s.id
+    for s in plan.steps:
+        if s.kind == StepKind.MANUAL and s.source.start <= exp.line <= s.source.end:
+            held = guide_tokens(str(s.params.get("script", "")) + "\n" + s.text)
+            if contains(held, list(exp.tokens)):
+                return s.id
+    return None
+
+
+def _bindings(score: GuideScore, plan: Plan, g: _Graph, expected: list[Expected],
+              cover: list[str | None]) -> None:
+    steps = plan.step_map
+    for i, exp in enumerate(expected):
+        m = _DEF.match(exp.text)
+        if not m:
+            continue
+        name = m.group(1)
+        use = re.compile(r"\$\{?" + re.escape(name) + r"\b")
+        for j in range(i + 1, len(expected)):
+            if not use.search(expected[j].text) or cover[j] is None:
+                if use.search(expected[j].text):
+                    score.ratios["bindings"] += Ratio(0, 1)
+                continue
+            user = steps[cover[j]]
+            text = json.dumps(user.params)
+            ok = any(key.split(".", 1)[1] in text and
+                     steps[a].source.start <= exp.line <= steps[a].source.end
+                     for a in g.ancestors(user.id) for key in steps[a].binds)
+            score.ratios["bindings"] += Ratio(ok, 1)
+
+
+def _parallel(score: GuideScore, guide: Guide, plan: Plan, g: _Graph,
+              expected: list[Expected], cover: list[str | None]) -> None:
+    by_item: dict[int, list[int]] = {}
+    items = [el for el in guide.elements if el.kind == "list_item" and not el.ordered and
+             el.depth == 1 and el.section is not None and
+             section_class(guide.elements[el.section].text) == "diag"]
+    for k, exp in enumerate(expected):
+        for el in items:
+            if el.span.start <= exp.line <= el.span.end:
+                by_item.setdefault(el.index, []).append(k)
+    for a, b in zip(items, items[1:]):
+        if a.section != b.section or a.parent != b.parent or a.index not in by_item or \
+                b.index not in by_item:
+            continue
+        ka, kb = by_item[a.index], by_item[b.index]
+        if any(_effect(expected[k]) != "read" for k in ka + kb):
+            continue
+        defs = {m.group(1) for k in ka if (m := _DEF.match(expected[k].text))}
+        if any(re.search(r"\$\{?" + re.escape(d) + r"\b", expected[k].text)
+               for d in defs for k in kb):
+            continue
+        sa, sb = cover[ka[0]], cover[kb[0]]
+        if sa is None or sb is None:
+            continue
+        ordered = sa in g.ancestors(sb) or sb in g.ancestors(sa)
+        score.ratios["diagnostics_parallel"] += Ratio(not ordered, 1)
+
+
+def _effect(exp: Expected) -> str:
+    stages = [st.split() for st in exp.text.split("|") if st.strip()]
+    return pipeline_effect(stages) if stages else "read"
+
+
+def _changes(s: Step) -> bool:
+    if s.mutating:
+        return True
+    if s.kind == StepKind.COMMAND and s.plugin == "shell" and \
+            isinstance(s.params.get("pipeline"), list):
+        stages = [[str(a) for a in st] for st in s.params["pipeline"] if isinstance(st, list)]
+        return bool(stages) and pipeline_effect(stages) == "mutate"
+    return s.plugin == "sql" and s.params.get("read_only") is False
+
+
+def _overlaps(step: Step | None, el: Element) -> bool:
+    return step is not None and step.source.start <= el.span.end and \
+        step.source.end >= el.span.start
+
+
+def _mostly(text: str, words: set[str]) -> bool:
+    mine = set(re.findall(r"[a-z0-9]{3,}", text.lower()))
+    return bool(mine) and len(mine & words) >= 0.6 * len(mine)
+
+
+class _Graph:
+    def __init__(self, plan: Plan) -> None:
+        self.succ: dict[str, set[str]] = {s.id: set() for s in plan.steps}
+        self.pred: dict[str, set[str]] = {s.id: set() for s in plan.steps}
+        for e in plan.edges:
+            if e.source in self.succ and e.target in self.succ:
+                self.succ[e.source].add(e.target)
+                self.pred[e.target].add(e.source)
+        self._anc: dict[str, set[str]] = {}
+
+    def reach(self, start: str, *, back: bool = False) -> set[str]:
+        nxt = self.pred if back else self.succ
+        seen, todo = {start}, [start]
+        while todo:
+            for n in nxt.get(todo.pop(), ()):
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return seen
+
+    def ancestors(self, sid: str) -> set[str]:
+        if sid not in self._anc:
+            self._anc[sid] = self.reach(sid, back=True) - {sid}
+        return self._anc[sid]
+
+    def acyclic(self) -> bool:
+        indeg = {n: len(p) for n, p in self.pred.items()}
+        todo = [n for n, d in indeg.items() if d == 0]
+        seen = 0
+        while todo:
+            n = todo.pop()
+            seen += 1
+            for m in self.succ[n]:
+                indeg[m] -= 1
+                if indeg[m] == 0:
+                    todo.append(m)
+        return seen == len(indeg)
+
+
+# -- a corpus -----------------------------------------------------------------------------------
+
+Compile = Callable[[Guide], Plan]
+
+
+def guide_files(paths: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        out += sorted(x for x in p.rglob("*.md")) if p.is_dir() else [p]
+    return out
+
+
+def evaluate(paths: Iterable[str | Path], *, compile: Compile | None = None,
+             known_plugins: set[str] | None = None) -> Report:
+    """Compile each guide twice (determinism) and score it; one bad guide never stops the rest."""
+    if compile is None:
+        from engine.compile import compile_guide
+
+        def compile(guide: Guide) -> Plan:
+            return compile_guide(guide, known_plugins=known_plugins)
+    rows: list[GuideScore] = []
+    for path in guide_files(paths):
+        try:
+            guide = load_guide(path)
+            plan = compile(guide)
+            again = compile(guide)
+        except MendflowError as exc:
+            rows.append(GuideScore(path.as_posix(), error=str(exc)))
+            continue
+        rows.append(score_plan(guide, plan, again=again, known_plugins=known_plugins))
+    return Report(rows)
+
+
+def to_json(report: Report) -> str:
+    return json.dumps({"totals": report.totals(), "guides": [g.to_dict() for g in
+                                                             report.guides]},
+                      indent=2, sort_keys=True) + "\n"
+
+
+def table_rows(report: Report) -> list[list[str]]:
+    """Header, one row per guide, and a totals row, as text cells (the CLI draws them)."""
+    head = ["guide", *RATIOS, *COUNTS, "gates"]
+    rows = [head]
+    for g in report.guides:
+        if g.error is not None:
+            rows.append([g.path, *(["-"] * (len(RATIOS) + len(COUNTS))), "not compiled"])
+            continue
+        failed = [k for k, v in g.gates.items() if v is False]
+        rows.append([g.path, *(_pct(g.ratios[k]) for k in RATIOS),
+                     *(str(g.counts[k]) for k in COUNTS), "ok" if not failed else
+                     "FAIL " + ",".join(failed)])
+    t = report.totals()
+    ratios = t["ratios"]  # type: ignore[index]
+    rows.append([f"TOTAL ({t['compiled']}/{t['guides']} compiled)",
+                 *(_pct(Ratio(ratios[k]["hit"], ratios[k]["total"])) for k in RATIOS),
+                 *(str(t["counts"][k]) for k in COUNTS),  # type: ignore[index]
+                 ", ".join(f"{k} {v}" for k, v in t["gates_passed"].items())])  # type: ignore[union-attr]
+    return rows
+
+
+def _pct(r: Ratio) -> str:
+    return "-" if r.value is None else f"{100 * r.value:.1f}% ({r.hit}/{r.total})"

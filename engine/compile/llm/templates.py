@@ -1,0 +1,106 @@
+"""Query templates with typed parameters: each step's params rendered with sample values.
+
+The LLM turns a guide's code block into a Jinja2 template whose varying values (namespace, host,
+time range) are declared plan inputs with a type, a default, and whether they are required.
+This module checks such a template the way it will run: it renders every string in the step's
+params in the sandbox (`engine.runtime.templating`) from sample memory (each input's default,
+or a sample of its type; "1" for anything an earlier step writes), then validates the result
+with the target plugin's own `Params` model (`engine.plugins.parse_params`). A template that
+does not render, or renders to parameters the plugin refuses, is a `Problem` for the repair
+loop. It does not check which names exist (the validator does) or where a command came from
+(`engine.compile.llm.grounding`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from engine.compile.validate import Problem
+from engine.errors import MendflowError
+from engine.plan import InputSpec, Plan, Step
+from engine.plugins import Registry, default_registry, parse_params
+from engine.runtime.templating import references, render_value
+
+SAMPLE_BY_TYPE: dict[str, Any] = {"string": "sample", "integer": 1, "number": 1.5,
+                                  "boolean": True}
+_SAMPLE_RESULT = "1"  # parses as text, a number, and a line
+
+
+def sample_memory(plan: Plan, step: Step) -> dict[str, Any]:
+    """Memory in which every name `step`'s params read has a plausible value."""
+    memory: dict[str, Any] = {"inputs": {}, "vars": {}, "steps": {},
+                              "alert": {"labels": {}, "annotations": {}}, "run": {"id": "r1"}}
+    for spec in plan.inputs:
+        memory["inputs"][spec.name] = sample_value(spec)
+    for text in _strings(step.params):
+        try:
+            refs = references(text)
+        except MendflowError:
+            continue  # the validator reports the syntax error
+        for ref in refs:
+            parts = ref.split(".")
+            if parts[0] not in ("vars", "steps", "alert") or len(parts) < 2:
+                continue
+            node = memory
+            for key in parts[:-1]:
+                nxt = node.get(key)
+                if not isinstance(nxt, dict):
+                    nxt = node[key] = {}
+                node = nxt
+            node.setdefault(parts[-1], _SAMPLE_RESULT)
+    return memory
+
+
+def sample_value(spec: InputSpec) -> Any:
+    return spec.default if spec.default is not None else SAMPLE_BY_TYPE[spec.type]
+
+
+def check_templates(plan: Plan, *, registry: Registry | None = None) -> list[Problem]:
+    return list(_check(plan, registry or default_registry()))
+
+
+def _check(plan: Plan, registry: Registry) -> Iterator[Problem]:
+    file = plan.source.path
+    for spec in plan.inputs:
+        if not spec.required and spec.default is None:
+            yield Problem("input", f"input {spec.name!r} is optional but has no default",
+                          "Give it a default, or make it required", file=file)
+        if spec.default is not None and not _fits(spec):
+            yield Problem("input", f"input {spec.name!r} default {spec.default!r} is not a "
+                          f"{spec.type}", "Make the default match the declared type", file=file)
+    for s in plan.steps:
+        if s.plugin is None or s.plugin not in registry:
+            continue  # no plugin, or an unknown one: the validator says so
+        where = {"file": file, "line": s.source.start, "step": s.id}
+        try:
+            rendered = render_value(s.params, sample_memory(plan, s))
+        except MendflowError as exc:
+            yield Problem("template", f"params do not render with sample values: "
+                          f"{exc.message}", "Fix the template; declare each parameter it "
+                          "uses as an input", **where)
+            continue
+        try:
+            parse_params(registry.get(s.plugin), rendered, step=s.id)
+        except MendflowError as exc:
+            yield Problem("params", f"{exc.message} (after rendering with sample values)",
+                          f"Give the {s.plugin} plugin the parameters its schema declares",
+                          **where)
+
+
+def _fits(spec: InputSpec) -> bool:
+    v = spec.default
+    return {"string": isinstance(v, str), "boolean": isinstance(v, bool),
+            "integer": isinstance(v, int) and not isinstance(v, bool),
+            "number": isinstance(v, (int, float)) and not isinstance(v, bool)}[spec.type]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
