@@ -3,7 +3,7 @@
 The executor asks through the `Interaction` protocol and never knows who answers. This module
 provides the answers that need no terminal: `--yes`, `--answer STEP=...`, and a policy of steps
 that may run unapproved. The terminal prompt lives in the CLI (the only rich/typer importer);
-the LLM judge arrives with the LLM compiler.
+the LLM judge (`engine.compile.llm.judge`) chains in front of the terminal prompt.
 
 An unanswerable question (no terminal, no answer given) is never guessed: it raises
 `NeedsAnswer`, and the step fails saying which flag would answer it.
@@ -30,7 +30,8 @@ class NeedsAnswer(MendflowError):
 @dataclass(frozen=True, slots=True)
 class Answer:
     yes: bool
-    by: str
+    by: str  # "terminal", "--answer", "--yes", "policy", "llm:openai:gpt-4o-mini", ...
+    rationale: str = ""  # why, when the answerer says (the LLM judge does)
 
 
 class Interaction(Protocol):
