@@ -1,0 +1,54 @@
+"""compose.yaml and the Dockerfile, checked with what runs here (Docker does not): the file
+parses, the services a scale-out needs are there with healthchecks, workers wait for healthy
+dependencies and can be scaled, and every MENDFLOW_* variable is a real setting."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from worker.config import WorkerSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
+
+
+def test_services_have_healthchecks_and_workers_wait_for_healthy_dependencies() -> None:
+    services = _compose()["services"]
+    assert {"postgres", "redis", "worker"} <= set(services)
+    for name in ("postgres", "redis", "worker"):
+        assert services[name]["healthcheck"]["test"], name
+    assert services["worker"]["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"}}
+    # scalable with --scale worker=N: no fixed name or published port
+    assert "container_name" not in services["worker"] and "ports" not in services["worker"]
+    assert services["worker"]["command"][:2] == ["mendflow", "worker"]
+
+
+def test_every_mendflow_variable_is_a_setting_and_urls_name_the_services() -> None:
+    compose = _compose()
+    fields = {f"MENDFLOW_{name.upper()}" for name in WorkerSettings.model_fields}
+    used = set()
+    for service in compose["services"].values():
+        used |= {k for k in (service.get("environment") or {}) if k.startswith("MENDFLOW_")}
+    assert used and used <= fields, used - fields
+    env = compose["services"]["worker"]["environment"]
+    assert "@postgres:5432/" in env["MENDFLOW_DATABASE_URL"]
+    assert env["MENDFLOW_BROKER_URL"].startswith("redis://redis:6379/")
+    settings = WorkerSettings(**{k[len("MENDFLOW_"):].lower(): v for k, v in env.items()})
+    settings.check()  # the visibility timeout exceeds the longest step lease
+
+
+def test_dockerfile_copies_what_exists_and_runs_a_worker() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    for src in re.findall(r"^COPY (.+?) \S+$", text, flags=re.M):
+        for path in src.split():
+            assert (ROOT / path).exists(), path
+    assert 'CMD ["mendflow", "worker"' in text
+    assert "celery[redis]" in text
