@@ -191,12 +191,17 @@ async def serve(cell: SimCell, *, host: str = "127.0.0.1", port: int = 4840,
                 ready: asyncio.Event | None = None, mqtt: str | None = None) -> None:
     """Serve the cell until cancelled."""
 
+    nodes: dict[str, Any] = {}
+
     def guarded(fn: Any) -> Any:
         async def call(_parent: Any, *args: Any) -> Any:
             try:
-                return await fn(*args)
+                result = await fn(*args)
             except InvalidState as exc:
                 raise ua_invalid_state(str(exc)) from None
+            if nodes:  # a read right after a call sees what the call did
+                await set_values(nodes, cell.status())
+            return result
         return call
 
     methods = {
@@ -210,7 +215,8 @@ async def serve(cell: SimCell, *, host: str = "127.0.0.1", port: int = 4840,
         "ReadSamples": (guarded(cell.read_samples), [int], [int, int, float, str]),
         "QueueAttempt": (guarded(cell.queue_attempt), [bool, str], [bool]),
     }
-    server, nodes = await serve_cell(host, port, variables=cell.status(), methods=methods)
+    server, served = await serve_cell(host, port, variables=cell.status(), methods=methods)
+    nodes.update(served)
     publisher = None
     if mqtt:
         from plugins.robot.mqtt import CellPublisher
