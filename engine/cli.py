@@ -79,11 +79,16 @@ def compile(
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o",
                                                     help="Write plans to this folder.")] = None,
     stdout: Annotated[bool, typer.Option("--stdout", help="Print the plan JSON.")] = False,
+    llm: Annotated[bool, typer.Option("--llm", help="Refine each plan with the LLM "
+                                      "(MENDFLOW_LLM); writes GUIDE.llm.plan.json.")] = False,
 ) -> None:
     """Compile guides into plans (GUIDE.plan.json beside each guide, or in --out)."""
     from engine.compile import compile_many
 
     files = _guide_files(guides)
+    if llm:
+        _compile_llm(files, out_dir, stdout)
+        return
     results = compile_many(files)
     failed = 0
     for res in results:
@@ -105,6 +110,64 @@ def compile(
         raise typer.Exit(2)
 
 
+def _llm_setup(settings: Settings) -> tuple[Any, Any, Any]:
+    """(spec, chat model, compile cache) for MENDFLOW_LLM; a clear error if unusable."""
+    from engine.compile.cache import PlanCache
+    from engine.compile.llm import chat_model_from_settings
+
+    spec, model = chat_model_from_settings(settings.llm)
+    return spec, model, PlanCache(settings.data_dir / "plans")
+
+
+def _fresh_llm_plan(guide: Any, spec: Any, model: Any) -> Any:
+    from engine.compile.llm import LlmOptions, compile_with_llm
+
+    result = compile_with_llm(guide, model=model, model_label=spec.label,
+                              options=LlmOptions(context_tokens=spec.context_tokens))
+    for note in result.notes:
+        err.print(f"[yellow]note:[/yellow] {Text(note)}", highlight=False)
+    err.print(f"{guide.path}: {spec.label}, {result.attempts} attempt(s), "
+              f"{result.usage.describe()}", highlight=False)
+    return result.plan
+
+
+def _compile_llm(files: list[Path], out_dir: Path | None, stdout: bool) -> None:
+    from engine.compile import compile_guide
+    from engine.compile.cache import choose_plan, llm_plan_path
+    from engine.compile.llm import compiler_name
+    from engine.guide import load_guide
+
+    settings = _settings()
+    spec, model, cache = _llm_setup(settings)
+    failed = 0
+    for path in files:
+        try:
+            guide = load_guide(path)
+            base = compile_guide(guide)
+        except MendflowError as exc:
+            failed += 1
+            err.print(f"[red]✘[/red] {Text(str(exc))}", highlight=False, soft_wrap=True)
+            continue
+        choice = choose_plan(guide, structural=lambda b=base: b, cache=cache,
+                             compiler=compiler_name(spec.label),
+                             fresh=lambda g=guide: _fresh_llm_plan(g, spec, model))
+        if choice.origin == "structural":
+            failed += 1
+            err.print(f"[red]✘[/red] {path}: {Text(choice.note)}", highlight=False,
+                      soft_wrap=True)
+            continue
+        if stdout:
+            sys.stdout.write(choice.plan.to_json())
+            continue
+        target = llm_plan_path(path, out_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(choice.plan.to_json(), encoding="utf-8")
+        out.print(f"[green]✔[/green] {path} -> {target} ({len(choice.plan.steps)} steps; "
+                  f"{Text(choice.describe())})", highlight=False)
+    if failed:
+        raise typer.Exit(2)
+
+
 def _plan_path(guide: Path, out_dir: Path | None) -> Path:
     name = guide.with_suffix(".plan.json").name
     return (out_dir / name) if out_dir else guide.with_suffix(".plan.json")
@@ -114,13 +177,21 @@ def _plan_path(guide: Path, out_dir: Path | None) -> Path:
 def lint(
     guides: Annotated[list[Path], typer.Argument(help="Guide files or folders.")],
     format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    llm: Annotated[bool, typer.Option("--llm", help="Add the LLM's rewrite suggestions "
+                                      "(MENDFLOW_LLM).")] = False,
 ) -> None:
     """Review guides: clarity, control flow, data flow, queries, structure."""
     from engine.compile import lint as linter
 
     findings = []
+    spec = model = None
+    if llm:
+        spec, model, _ = _llm_setup(_settings())
     for path in _guide_files(guides):
-        findings += linter.lint_path(path)
+        found = linter.lint_path(path)
+        if model is not None:
+            found += _llm_lint(path, found, spec, model)
+        findings += found
     if format == "json":
         sys.stdout.write(linter.format_json(findings))
     elif format == "text":
@@ -132,6 +203,42 @@ def lint(
     else:
         raise InputError(f"unknown --format {format!r}", hint="Use text or json")
     raise typer.Exit(linter.exit_code(findings))
+
+
+def _llm_lint(path: Path, found: list[Any], spec: Any, model: Any) -> list[Any]:
+    from engine.compile.llm import LlmError, llm_findings
+    from engine.guide import load_guide
+
+    try:
+        return llm_findings(load_guide(path), found, model=model, label=spec.label)
+    except MendflowError as exc:  # GuideError is already a finding; LlmError: say, go on
+        if isinstance(exc, LlmError):
+            err.print(f"[yellow]no LLM suggestions for {path}:[/yellow] {Text(str(exc))}",
+                      highlight=False)
+        return []
+
+
+@app.command(name="eval")
+def eval_(
+    corpus: Annotated[list[Path], typer.Argument(help="Guides or folders of guides.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+    """Score the structural compiler's plans against what each guide's syntax proves."""
+    from engine.compile.eval import evaluate, table_rows, to_json, totals_lines
+
+    if format not in ("table", "json"):
+        raise InputError(f"unknown --format {format!r}", hint="Use table or json")
+    report = evaluate(corpus)
+    if format == "json":
+        sys.stdout.write(to_json(report))
+        return
+    rows = table_rows(report)
+    table = Table(*rows[0], show_lines=False)
+    for row in rows[1:]:
+        table.add_row(*(Text(c) for c in row))
+    out.print(table)
+    for line in totals_lines(report):
+        out.print(line, highlight=False, markup=False)
 
 
 @app.command()
@@ -383,7 +490,11 @@ async def _drive(settings: Settings, plan: Any, *, runner: Any, interactive: boo
                  answers: Any, executor_name: str = "local") -> Any:
     view = _LiveView(plan, interactive=interactive)
     if interactive:
-        answers.fallback = _TerminalPrompt(view)
+        prompt = _TerminalPrompt(view)
+        if hasattr(answers.fallback, "judge") and hasattr(answers.fallback, "fallback"):
+            answers.fallback.fallback = prompt  # the LLM judge asks a person when unsure
+        else:
+            answers.fallback = prompt
     store = _open_store(settings)
     await store.open()
     try:
@@ -414,10 +525,11 @@ def run(
     from engine.runtime.interaction import Answers, parse_answers
 
     settings = _settings()
-    plan = _load_plan(guide)
+    plan = _run_plan(guide, settings)
     inputs = _parse_inputs(input)
     alert_data = _load_alert(alert)
-    answers = Answers(answers=parse_answers(answer), assume_yes=yes)
+    answers = Answers(answers=parse_answers(answer), assume_yes=yes,
+                      fallback=_llm_judge(settings))
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not interactive:
         mode = " (dry run)" if dry_run else ""
@@ -431,6 +543,52 @@ def run(
                                answers=answers, executor_name=executor))
     _print_end(record)
     raise typer.Exit(_exit_for(record))
+
+
+def _run_plan(guide: Path, settings: Settings) -> Any:
+    """A reviewed or cached LLM plan whose guide hash matches, a fresh one, or the structural
+    plan; says which runs."""
+    if guide.suffix == ".json":
+        return _load_plan(guide)
+    from engine.compile import compile_guide
+    from engine.compile.cache import PlanCache, choose_plan
+    from engine.guide import load_guide
+
+    loaded = load_guide(guide)
+    kw: dict[str, Any] = {}
+    if settings.llm:
+        from engine.compile.llm import LlmError, compiler_name
+
+        try:
+            spec, model, cache = _llm_setup(settings)
+        except LlmError as exc:
+            err.print(f"[yellow]LLM unavailable, the structural plan runs:[/yellow] "
+                      f"{Text(str(exc))}", highlight=False)
+        else:
+            kw = {"cache": cache, "compiler": compiler_name(spec.label),
+                  "fresh": lambda: _fresh_llm_plan(loaded, spec, model)}
+    choice = choose_plan(loaded, structural=lambda: compile_guide(loaded), **kw)
+    err.print(f"plan: {Text(choice.describe())}", highlight=False)
+    return choice.plan
+
+
+def _llm_judge(settings: Settings) -> Any:
+    """With MENDFLOW_LLM, judgment conditions go to the model first (a person if unsure)."""
+    if not settings.llm:
+        return None
+    from engine.compile.llm import LlmError, LlmJudge, chat_model_from_settings
+
+    try:
+        spec, model = chat_model_from_settings(settings.llm)
+    except LlmError:
+        return None  # already said when the plan was chosen
+
+    def said(d: Any) -> None:
+        verdict = {True: "yes", False: "no", None: "undecided, asking a person"}[d.holds]
+        err.print(f"[cyan]judged[/cyan] {d.step} -> {d.target}: {Text(d.condition)}: "
+                  f"{verdict} ({d.by}: {Text(d.rationale)})", highlight=False)
+
+    return LlmJudge(model, spec.label, on_decision=said)
 
 
 @app.command()
