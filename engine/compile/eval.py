@@ -27,6 +27,7 @@ It does not compile (it is given a compile function) and does not print (the CLI
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -420,9 +421,13 @@ def to_json(report: Report) -> str:
 
 def table_rows(report: Report) -> list[list[str]]:
     """Header, one row per guide, and a totals row, as text cells (the CLI draws them)."""
-    head = ["guide", *RATIOS, *COUNTS, "gates"]
+    head = ["guide", *(SHORT[k] for k in (*RATIOS, *COUNTS)), "gates"]
     rows = [head]
+    root = os.path.commonpath([g.path for g in report.guides]) if report.guides else ""
+    root = root if len(report.guides) > 1 else os.path.dirname(root)
     for g in report.guides:
+        g = GuideScore(os.path.relpath(g.path, root) if root else g.path, g.error, g.ratios,
+                       g.counts, g.gates)
         if g.error is not None:
             rows.append([g.path, *(["-"] * (len(RATIOS) + len(COUNTS))), "not compiled"])
             continue
@@ -432,12 +437,32 @@ def table_rows(report: Report) -> list[list[str]]:
                      "FAIL " + ",".join(failed)])
     t = report.totals()
     ratios = t["ratios"]  # type: ignore[index]
-    rows.append([f"TOTAL ({t['compiled']}/{t['guides']} compiled)",
+    rows.append(["TOTAL",
                  *(_pct(Ratio(ratios[k]["hit"], ratios[k]["total"])) for k in RATIOS),
                  *(str(t["counts"][k]) for k in COUNTS),  # type: ignore[index]
-                 ", ".join(f"{k} {v}" for k, v in t["gates_passed"].items())])  # type: ignore[union-attr]
+                 f"{min(t['gates_passed'].values())}/{t['compiled']}"])  # type: ignore[union-attr]
     return rows
 
 
 def _pct(r: Ratio) -> str:
-    return "-" if r.value is None else f"{100 * r.value:.1f}% ({r.hit}/{r.total})"
+    return "-" if r.value is None else f"{100 * r.value:.0f}%"
+
+
+SHORT = {"command_recall": "recall", "command_precision": "precision",
+         "order_preserved": "order", "branch_recall": "branches", "jump_recall": "jumps",
+         "bindings": "bindings", "diagnostics_parallel": "parallel",
+         "sample_output_as_action": "output run", "mutating_concurrent": "concurrent",
+         "mutating_unapproved": "unapproved"}
+
+
+def totals_lines(report: Report) -> list[str]:
+    """The totals, one metric a line, with counts: what `mendflow eval` ends with."""
+    t = report.totals()
+    lines = [f"guides: {t['guides']}, compiled: {t['compiled']}"]
+    for k, r in t["ratios"].items():  # type: ignore[union-attr]
+        lines.append(f"{k}: {Ratio(r['hit'], r['total'])}")
+    for k, v in t["counts"].items():  # type: ignore[union-attr]
+        lines.append(f"{k}: {v}")
+    lines.append("gates passed: " + ", ".join(f"{k} {v}" for k, v in
+                                              t["gates_passed"].items()))  # type: ignore[union-attr]
+    return lines

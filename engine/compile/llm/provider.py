@@ -96,8 +96,8 @@ def make_chat_model(spec: ModelSpec, *, timeout_s: float = 120.0,
         package = PROVIDERS[spec.provider]
         raise ProviderConfigError(f"the {spec.provider} provider needs {package}",
                                   provider=spec.label,
-                                  hint=f"pip install 'mendflow[llm-{spec.provider}]' (or "
-                                  f"{package})") from None
+                                  hint=f"pip install {package} (the mendflow extra "
+                                  f"llm-{spec.provider})") from None
     except Exception as exc:  # a missing API key is raised by the constructor
         raise translate(exc, spec.label) from exc
 
