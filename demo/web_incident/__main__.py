@@ -1,4 +1,4 @@
-"""`python -m demo.web_incident up|down|status`: the one command a user runs."""
+"""`python -m demo.web_incident up|run|down|status`: the one command a user runs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from demo.web_incident import environment, traffic
 
-DEFAULT_DIR = Path(os.environ.get("MENDFLOW_DEMO_DIR", ".demo/web-incident"))
+DEFAULT_DIR = Path(os.environ.get("MENDFLOW_DEMO_DIR", ".mendflow/demo/web-incident"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,9 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--admin-url", default=os.environ.get("MENDFLOW_DEMO_ADMIN_URL",
                                                              environment.ADMIN_URL),
                        help="a PostgreSQL superuser URL to create them with")
+    sub.add_parser("run", help="run the guide against the incident (the printed command); "
+                   "extra arguments go to `mendflow run`")
     sub.add_parser("down", help="stop Prometheus, drop the database, remove the files")
     sub.add_parser("status", help="say what is running")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.action != "run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
 
     if args.action == "up":
         began = time.monotonic()
@@ -46,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nInvestigate with:\n")
         print(f"  {env.command()}\n")
         print("The incident stays live for about an hour; `up` again refreshes it.")
+        print("Or simply: python -m demo.web_incident run")
         print("Stop it with: python -m demo.web_incident down")
         return 0
     if args.action == "down":
@@ -56,8 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     env = environment.load(args.dir.resolve())
     if env is None:
-        print(f"no web incident is up in {args.dir}")
+        print(f"no web incident is up in {args.dir}: python -m demo.web_incident up")
         return 1
+    if args.action == "run":
+        argv_run = [*environment.mendflow_argv(env), *extra]
+        os.execvpe(argv_run[0], argv_run, {**os.environ, **env.env()})
     print(f"{env.scenario}: Prometheus {env.prometheus_url} (pid {env.prometheus_pid}), "
           f"PostgreSQL {env.db_url}")
     print(env.command())

@@ -65,11 +65,16 @@ class Environment:
                 PASSWORD_ENV: self.password}
 
     def command(self) -> str:
-        mendflow = Path(sys.executable).with_name("mendflow")
-        exe = str(mendflow) if mendflow.exists() else "mendflow"
+        """The shell command that investigates this incident (the password read from its file)."""
         return (f"MENDFLOW_CONFIG_FILE={self.config_file} MENDFLOW_DATA_DIR={self.data_dir} "
-                f"{PASSWORD_ENV}=\"$(cat {self.password_file})\" \\\n  {exe} run {GUIDE} "
-                f"--alert {self.alert_file}")
+                f"{PASSWORD_ENV}=\"$(cat {self.password_file})\" \\\n  "
+                + " ".join(mendflow_argv(self)))
+
+
+def mendflow_argv(env: Environment) -> list[str]:
+    mendflow = Path(sys.executable).with_name("mendflow")
+    exe = str(mendflow) if mendflow.exists() else "mendflow"
+    return [exe, "run", str(GUIDE), "--alert", env.alert_file]
 
 
 def load(directory: Path) -> Environment | None:
