@@ -188,7 +188,8 @@ class SimCell:
 
 
 async def serve(cell: SimCell, *, host: str = "127.0.0.1", port: int = 4840,
-                ready: asyncio.Event | None = None, mqtt: str | None = None) -> None:
+                ready: asyncio.Event | None = None, mqtt: str | None = None,
+                mqtt_prefix: str | None = None) -> None:
     """Serve the cell until cancelled."""
 
     nodes: dict[str, Any] = {}
@@ -220,7 +221,7 @@ async def serve(cell: SimCell, *, host: str = "127.0.0.1", port: int = 4840,
     publisher = None
     if mqtt:
         from plugins.robot.mqtt import CellPublisher
-        publisher = CellPublisher(mqtt)
+        publisher = CellPublisher(mqtt, **({"prefix": mqtt_prefix} if mqtt_prefix else {}))
     try:
         if ready is not None:
             ready.set()
@@ -252,6 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--nan-rate", type=float, default=0.0,
                    help="share of samples the sensor drops (published as NaN)")
     p.add_argument("--mqtt", default=None, help="also publish over MQTT, e.g. 127.0.0.1:1883")
+    p.add_argument("--mqtt-prefix", default=None, help="topic prefix (mendflow/cell/sim)")
     args = p.parse_args(argv)
     cfg = CellConfig(success_p=args.success_p, mean_success_s=args.mean_success_s,
                      mean_failure_s=args.mean_failure_s, reset_s=args.reset_s)
@@ -260,7 +262,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"sim cell on opcua://{args.host}:{args.port} (time scale {args.time_scale:g}, "
           f"seed {args.seed})", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(cell, host=args.host, port=args.port, mqtt=args.mqtt))
+        asyncio.run(serve(cell, host=args.host, port=args.port, mqtt=args.mqtt,
+                          mqtt_prefix=args.mqtt_prefix))
 
 
 if __name__ == "__main__":
