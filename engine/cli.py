@@ -20,6 +20,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.prompt import Confirm
 from rich.table import Table
 from rich.text import Text
@@ -49,7 +50,7 @@ def main() -> None:
     try:
         app()
     except MendflowError as exc:
-        err.print(f"[red]error:[/red] {Text(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(exc.exit_code) from None
 
 
@@ -94,7 +95,7 @@ def compile(
     for res in results:
         if res.plan is None:
             failed += 1
-            err.print(f"[red]✘[/red] {Text(str(res.error))}", highlight=False, soft_wrap=True)
+            err.print(f"[red]✘[/red] {escape(str(res.error))}", highlight=False, soft_wrap=True)
             continue
         if stdout:
             sys.stdout.write(res.plan.to_json())
@@ -125,7 +126,7 @@ def _fresh_llm_plan(guide: Any, spec: Any, model: Any) -> Any:
     result = compile_with_llm(guide, model=model, model_label=spec.label,
                               options=LlmOptions(context_tokens=spec.context_tokens))
     for note in result.notes:
-        err.print(f"[yellow]note:[/yellow] {Text(note)}", highlight=False)
+        err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
     err.print(f"{guide.path}: {spec.label}, {result.attempts} attempt(s), "
               f"{result.usage.describe()}", highlight=False)
     return result.plan
@@ -146,14 +147,14 @@ def _compile_llm(files: list[Path], out_dir: Path | None, stdout: bool) -> None:
             base = compile_guide(guide)
         except MendflowError as exc:
             failed += 1
-            err.print(f"[red]✘[/red] {Text(str(exc))}", highlight=False, soft_wrap=True)
+            err.print(f"[red]✘[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             continue
         choice = choose_plan(guide, structural=lambda b=base: b, cache=cache,
                              compiler=compiler_name(spec.label),
                              fresh=lambda g=guide: _fresh_llm_plan(g, spec, model))
         if choice.origin == "structural":
             failed += 1
-            err.print(f"[red]✘[/red] {path}: {Text(choice.note)}", highlight=False,
+            err.print(f"[red]✘[/red] {path}: {escape(choice.note)}", highlight=False,
                       soft_wrap=True)
             continue
         if stdout:
@@ -163,7 +164,7 @@ def _compile_llm(files: list[Path], out_dir: Path | None, stdout: bool) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(choice.plan.to_json(), encoding="utf-8")
         out.print(f"[green]✔[/green] {path} -> {target} ({len(choice.plan.steps)} steps; "
-                  f"{Text(choice.describe())})", highlight=False)
+                  f"{escape(choice.describe())})", highlight=False)
     if failed:
         raise typer.Exit(2)
 
@@ -213,7 +214,7 @@ def _llm_lint(path: Path, found: list[Any], spec: Any, model: Any) -> list[Any]:
         return llm_findings(load_guide(path), found, model=model, label=spec.label)
     except MendflowError as exc:  # GuideError is already a finding; LlmError: say, go on
         if isinstance(exc, LlmError):
-            err.print(f"[yellow]no LLM suggestions for {path}:[/yellow] {Text(str(exc))}",
+            err.print(f"[yellow]no LLM suggestions for {path}:[/yellow] {escape(str(exc))}",
                       highlight=False)
         return []
 
@@ -481,7 +482,7 @@ def _exit_for(record: Any) -> int:
 def _print_end(record: Any) -> None:
     colour = "green" if _exit_for(record) == 0 else "red" if record.status == "failed" else "yellow"
     outcome = record.outcome or record.status
-    out.print(f"\n[{colour}]{outcome}[/{colour}] {Text(record.reason or '')}", highlight=False)
+    out.print(f"\n[{colour}]{outcome}[/{colour}] {escape(record.reason or '')}", highlight=False)
     out.print(f"run {record.run_id}: `mendflow show {record.run_id}` · "
               f"`mendflow report {record.run_id}`", highlight=False, markup=False)
 
@@ -551,7 +552,7 @@ def _run_plan(guide: Path, settings: Settings) -> Any:
     if guide.suffix == ".json":
         return _load_plan(guide)
     from engine.compile import compile_guide
-    from engine.compile.cache import PlanCache, choose_plan
+    from engine.compile.cache import choose_plan
     from engine.guide import load_guide
 
     loaded = load_guide(guide)
@@ -563,12 +564,12 @@ def _run_plan(guide: Path, settings: Settings) -> Any:
             spec, model, cache = _llm_setup(settings)
         except LlmError as exc:
             err.print(f"[yellow]LLM unavailable, the structural plan runs:[/yellow] "
-                      f"{Text(str(exc))}", highlight=False)
+                      f"{escape(str(exc))}", highlight=False)
         else:
             kw = {"cache": cache, "compiler": compiler_name(spec.label),
                   "fresh": lambda: _fresh_llm_plan(loaded, spec, model)}
     choice = choose_plan(loaded, structural=lambda: compile_guide(loaded), **kw)
-    err.print(f"plan: {Text(choice.describe())}", highlight=False)
+    err.print(f"plan: {escape(choice.describe())}", highlight=False)
     return choice.plan
 
 
@@ -585,8 +586,8 @@ def _llm_judge(settings: Settings) -> Any:
 
     def said(d: Any) -> None:
         verdict = {True: "yes", False: "no", None: "undecided, asking a person"}[d.holds]
-        err.print(f"[cyan]judged[/cyan] {d.step} -> {d.target}: {Text(d.condition)}: "
-                  f"{verdict} ({d.by}: {Text(d.rationale)})", highlight=False)
+        err.print(f"[cyan]judged[/cyan] {d.step} -> {d.target}: {escape(d.condition)}: "
+                  f"{verdict} ({d.by}: {escape(d.rationale)})", highlight=False)
 
     return LlmJudge(model, spec.label, on_decision=said)
 
@@ -689,7 +690,7 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
     view = asyncio.run(_with_store(settings, lambda s: _view_of(s, run_id)))
     r = view.record
     out.print(f"[bold]{r.title}[/bold]  run {r.run_id}", highlight=False)
-    out.print(f"outcome: {r.outcome or '-'} ({r.status})  why: {Text(r.reason or '-')}",
+    out.print(f"outcome: {r.outcome or '-'} ({r.status})  why: {escape(r.reason or '-')}",
               highlight=False)
     if view.makespan_s is not None:
         out.print(f"took {view.makespan_s:.2f} s; critical path {view.critical_path_s:.2f} s: "

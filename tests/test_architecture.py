@@ -24,6 +24,11 @@ ONLY_IMPORTERS = {
     "typer": ("engine/cli.py",),
     "rich": ("engine/cli.py",),
     "langgraph": ("engine/compile/llm",),
+    # the VLM judge detector talks to a multimodal chat model itself (images, not plans)
+    "langchain_core": ("engine/compile/llm", "plugins/detectors/vlm_judge.py"),
+    "langchain_openai": ("engine/compile/llm",),
+    "langchain_anthropic": ("engine/compile/llm",),
+    "langchain_ollama": ("engine/compile/llm",),
     "asyncpg": ("engine/store/postgres.py", "plugins/sql.py"),
     "celery": ("worker/",),
 }

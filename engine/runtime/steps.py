@@ -175,19 +175,26 @@ class StepRunner:
         view["vars"] = {**view["vars"], **{e.key.split(".", 1)[1]: e.value for e in entries
                                           if e.key.startswith("vars.")}}
         on = "success" if result.ok else "failure"
+        judged: list[dict[str, Any]] = []
         if note == "dry run":
             # What a step that did not run would have found is unknown: follow no branch on it.
             branches = {i: False for i, e in sched.plan_index(plan).outgoing[step.id]
                         if e.condition is not None}
         else:
-            branches = await self._branches(plan, step, on, view, outputs)
+            branches = await self._branches(plan, step, on, view, outputs, judged)
         summary = self.redact(result.summary or result.error or "")
         if step.kind == StepKind.DECIDE and branches:
             edges = sched.plan_index(plan).outgoing[step.id]
             said = [f"{'yes' if branches[i] else 'no'}: {e.condition.text}"
                     for i, e in edges if i in branches and e.kind == "branch" and e.condition]
             summary = "; ".join(said) or summary
-        data = {"summary": summary}
+        data: dict[str, Any] = {"summary": summary}
+        if judged:
+            data["judgments"] = self.redact(judged)
+            data["summary"] = "; ".join(
+                f"{'yes' if j['yes'] else 'no'} ({j['by']}"
+                + (f": {j['rationale']}" if j["rationale"] else "") + f"): {j['condition']}"
+                for j in judged) + (f" | {summary}" if summary else "")
         if result.ok:
             event: sched.Event = sched.StepSucceeded(step=step.id, attempt=attempt,
                                                      branches=branches, note=note)
@@ -198,7 +205,10 @@ class StepRunner:
         return StepReport(event, memory=entries, data=data)
 
     async def _branches(self, plan: Plan, step: Step, on: str, view: Mapping[str, Any],
-                        outputs: Mapping[str, Any]) -> dict[int, bool]:
+                        outputs: Mapping[str, Any],
+                        judged: list[dict[str, Any]] | None = None) -> dict[int, bool]:
+        """Decide the conditions on the step's outgoing edges; judgments (no expression) are
+        put to the Interaction, and who answered, and why, is appended to `judged`."""
         decided: dict[int, bool] = {}
         for index, edge in sched.plan_index(plan).outgoing[step.id]:
             if edge.condition is None:
@@ -217,6 +227,10 @@ class StepRunner:
                 answer = await self.interaction.judge(step=step, edge=edge,
                                                       evidence=_evidence(outputs))
                 decided[index] = answer.yes
+                if judged is not None:
+                    judged.append({"target": edge.target, "condition": edge.condition.text,
+                                   "yes": answer.yes, "by": answer.by,
+                                   "rationale": getattr(answer, "rationale", "")})
         return decided
 
     async def _approve(self, plan: Plan, step: Step, attempt: int, memory: Memory,

@@ -229,3 +229,23 @@ async def test_global_concurrency_limit_is_respected(make_executor, store, tmp_p
     assert all(memory[f"steps.s{i}"]["exit_code"] == 0 for i in range(4))
     events = await store.events(record.run_id)
     assert (events[-1].at - events[0].at).total_seconds() >= 0.4
+
+
+async def test_a_judgment_is_put_to_a_person_and_who_answered_is_recorded(make_executor,
+                                                                           store) -> None:
+    p = plan([sh("look", "echo", "CrashLoopBackOff"), sh("fix", "true"), end("ok"),
+              end("fine", "no_action")],
+             [edge("look", "fix", text="If the pod is crash-looping", kind="branch"),
+              edge("look", "fine", text="Otherwise", kind="else"), edge("fix", "ok")])
+    # Unanswered: the run does not guess
+    ex, _ = make_executor()
+    record = await ex.start(p, guide_path="t.md")
+    assert record.status == "failed" and "--answer" in record.state["steps"]["look"]["error"]
+    # Answered with --answer: the branch is taken and the answer is on record
+    ex, _ = make_executor(interaction=Answers(answers={"fix": True, "fine": False}))
+    record = await ex.start(p, guide_path="t.md")
+    assert record.outcome == "resolved"
+    look = next(e for e in await store.events(record.run_id)
+                if e.type == "step_succeeded" and e.step_id == "look")
+    assert {(j["target"], j["yes"], j["by"]) for j in look.data["judgments"]} == {
+        ("fix", True, "--answer"), ("fine", False, "--answer")}
