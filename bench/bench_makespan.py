@@ -20,16 +20,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.detect import RecordedRun  # noqa: E402
-from engine.detect.artifact import Calibration, now_iso  # noqa: E402
-from engine.detect.commands import calibrate  # noqa: E402
-from engine.plugins import Registry  # noqa: E402
-from engine.policy import CellStats, decide, makespan_without_detector  # noqa: E402
-from plugins.detectors.ewma import EwmaDetector  # noqa: E402
-from plugins.detectors.ft_jam_slip import FtJamSlipDetector  # noqa: E402
-from plugins.detectors.threshold import ThresholdDetector  # noqa: E402
-from plugins.robot.campaign import calibrated_alarm, cell_stats, run_tasks  # noqa: E402
-from plugins.robot.cell_model import CHANNELS, CellConfig, generate_attempt  # noqa: E402
+from engine.detect import RecordedRun
+from engine.detect.artifact import Calibration, now_iso
+from engine.detect.commands import calibrate
+from engine.plugins import Registry
+from engine.policy import CellStats, decide, makespan_without_detector
+from plugins.detectors.ewma import EwmaDetector
+from plugins.detectors.ft_jam_slip import FtJamSlipDetector
+from plugins.detectors.threshold import ThresholdDetector
+from plugins.robot.campaign import calibrated_alarm, cell_stats, run_tasks
+from plugins.robot.cell_model import CHANNELS, CellConfig, generate_attempt
 
 DETECTORS = {c.name: c for c in (FtJamSlipDetector, EwmaDetector, ThresholdDetector)}
 REGISTRY = Registry(extra=DETECTORS, discover=False)
@@ -98,10 +98,10 @@ def plot(path: Path, cal: Calibration) -> None:
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(12)
-    cases = [("success (with sensor offset)", dict(success=True, offset=True)),
-             ("jam", dict(success=False, mode="jam")),
-             ("slip", dict(success=False, mode="slip")),
-             ("misalignment", dict(success=False, mode="misalignment"))]
+    cases = [("success (with sensor offset)", {"success": True, "offset": True}),
+             ("jam", {"success": False, "mode": "jam"}),
+             ("slip", {"success": False, "mode": "slip"}),
+             ("misalignment", {"success": False, "mode": "misalignment"})]
     alarm = calibrated_alarm(FtJamSlipDetector, cal)
     fig, axes = plt.subplots(len(cases), 1, figsize=(9, 9), sharex=True)
     for ax, (title, kw) in zip(axes, cases, strict=True):

@@ -192,11 +192,11 @@ def policy_report(attempts: Iterable[Attempt] | str | Path, *, reset_s: float = 
                "successes than it saves time)")
     head = f"{title}: " if title else ""
     return "\n".join([
-        f"{head}{len(history)} attempts, success rate {c.s:.3f}, T_S {c.t_s:.2f} s, "
-        f"T_F {c.t_f:.2f} s, reset {c.reset:g} s",
+        (f"{head}{len(history)} attempts, success rate {c.s:.3f}, T_S {c.t_s:.2f} s, "
+        f"T_F {c.t_f:.2f} s, reset {c.reset:g} s"),
         f"detector: TPR {c.tpr:.3f} at {c.tau_tp:.2f} s, FPR {c.fpr:.3f} at {c.tau_fp:.2f} s",
-        f"expected makespan without preemption {d.without:.2f} s, with preemption "
-        f"{d.preemptive:.2f} s ({d.gain_s:+.2f} s saved)",
+        (f"expected makespan without preemption {d.without:.2f} s, with preemption "
+        f"{d.preemptive:.2f} s ({d.gain_s:+.2f} s saved)"),
         f"decision: {verdict}",
     ])
 

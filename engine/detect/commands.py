@@ -130,8 +130,11 @@ def calibrate(runs: Sequence[RecordedRun], *, detector: str, params: Mapping[str
     for r in ok:
         t, x, _ = clean_stream(r.t, r.x, max_gap_s=max_gap_s)
         aggs.append(bound.aggregate(t, x, r.channels))
-    common = dict(detector=detector, params=dict(params or {}), alpha=alpha, window=window,
-                  data_hash=hash_, created_at=now_iso(), runs_used=len(ok))
+    # Every parameter the score used, defaults included, so a step can be checked against it.
+    used = bound.params.model_dump(mode="json", exclude_none=True) \
+        if hasattr(bound.params, "model_dump") else dict(params or {})
+    common = {"detector": detector, "params": used, "alpha": alpha, "window": window,
+                  "data_hash": hash_, "created_at": now_iso(), "runs_used": len(ok)}
     if method == "max":
         fit = fit_max(aggs, alpha)
         return Calibration(method="max", n=fit.n, k=fit.k, threshold=fit.threshold,
@@ -139,7 +142,7 @@ def calibrate(runs: Sequence[RecordedRun], *, detector: str, params: Mapping[str
     if method == "band":
         order = list(range(len(aggs)))
         random.Random(seed).shuffle(order)
-        n_fit = max(2, int(round(fit_fraction * len(order))))
+        n_fit = max(2, round(fit_fraction * len(order)))
         fit_part = [aggs[i] for i in order[:n_fit]]
         cal_part = [aggs[i] for i in order[n_fit:]]
         if len(cal_part) < min_calibration_runs(alpha):
@@ -213,12 +216,12 @@ def evaluate_cmd(runs: Path, *, calibration: Path, registry: Registry | None = N
     cal = load_calibration(calibration)
     m, _ = evaluate([read_run(p) for p in run_files(runs)], cal, registry=registry)
     return "\n".join([
-        f"detector {cal.detector} ({cal.method}, alpha={cal.alpha:g}, window {cal.window}) "
-        f"on {m.n_failure} failed and {m.n_success} successful runs",
-        f"TPR {m.tpr:.3f}   TNR {m.tnr:.3f}   balanced accuracy {m.balanced_accuracy:.3f}"
-        f"   F1 {m.f1:.3f}",
-        f"mean detection time {m.mean_detection_fraction:.3f} of the run "
-        f"(true alarms at {m.tau_tp_s:.2f} s, false alarms at {m.tau_fp_s:.2f} s)",
+        (f"detector {cal.detector} ({cal.method}, alpha={cal.alpha:g}, window {cal.window}) "
+        f"on {m.n_failure} failed and {m.n_success} successful runs"),
+        (f"TPR {m.tpr:.3f}   TNR {m.tnr:.3f}   balanced accuracy {m.balanced_accuracy:.3f}"
+        f"   F1 {m.f1:.3f}"),
+        (f"mean detection time {m.mean_detection_fraction:.3f} of the run "
+        f"(true alarms at {m.tau_tp_s:.2f} s, false alarms at {m.tau_fp_s:.2f} s)"),
     ])
 
 

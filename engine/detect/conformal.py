@@ -50,7 +50,7 @@ def conformal_rank(n: int, alpha: float) -> int:
 def exact_false_alarm_rate(n: int, alpha: float) -> float:
     """The false-alarm rate of the conformal threshold for continuous scores: 1 - k/(n+1)."""
     k = conformal_rank(n, alpha)
-    return 0.0 if k > n else 1 - k / (n + 1)
+    return 0.0 if k > n else round(1 - k / (n + 1), 12)
 
 
 def conformal_threshold(scores: Sequence[float] | np.ndarray, alpha: float, *,

@@ -154,7 +154,7 @@ class StreamDetector:
         stream_s = float(t[-1] - t[0]) if len(t) > 1 else 0.0
         outputs = {
             "alarm": alarm, "score": round(top, 6), "detected_at": detected_at,
-            "threshold": round(float(threshold), 6), "window": window, "samples": int(len(t)),
+            "threshold": round(float(threshold), 6), "window": window, "samples": len(t),
             "dropped": dropped, "stream_s": round(stream_s, 4), "cell_state": state,
             "calibration": params.calibration,
             "false_alarm_bound": cal.false_alarm_rate if cal is not None else None,

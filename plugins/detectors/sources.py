@@ -88,7 +88,7 @@ def open_source(source: str, *, rate_hz: float = 50.0, poll_s: float = 0.02,
     if source.startswith("mqtt://"):
         from plugins.robot.mqtt import MqttSource
         return MqttSource(source, rate_hz=rate_hz, timeout_s=timeout_s)
-    path = source[len("file:"):] if source.startswith("file:") else source
+    path = source.removeprefix("file:")
     if "://" in path:
         raise StepFailed(f"unknown source {source!r}", retryable=False,
                          hint="Use a recorded run path, opcua://HOST:PORT or "

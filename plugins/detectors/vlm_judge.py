@@ -102,7 +102,7 @@ class VlmJudgeDetector:
             {"type": "image_url", "image_url": {"url": url}}])]
         try:
             reply = await model.ainvoke(messages)
-        except Exception as exc:  # a provider's own error types: contained here
+        except Exception as exc:  # noqa: BLE001 - a provider's own error types, contained here
             raise StepFailed(f"the chat model failed: {type(exc).__name__}: {exc}",
                              step=ctx.step_id, hint="Check the model and its credentials") \
                 from None

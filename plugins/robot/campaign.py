@@ -17,12 +17,13 @@ from engine.detect import window_sum
 from engine.detect.commands import alarm_index
 from engine.plugins import parse_params
 from engine.policy import Attempt, CellStats, estimate_from_history
-from plugins.robot.cell_model import CHANNELS, Attempt as CellAttempt, CellConfig, generate_attempt
+from plugins.robot.cell_model import CHANNELS, DEFAULT_CELL, CellConfig, generate_attempt
+from plugins.robot.cell_model import Attempt as CellAttempt
 
 AlarmFn = Callable[[CellAttempt], float | None]
 
 
-def calibrated_alarm(detector: type, cal) -> AlarmFn:  # noqa: ANN001 - Calibration
+def calibrated_alarm(detector: type, cal) -> AlarmFn:
     """An alarm function from a detector class and its calibration."""
     det, params = detector(), parse_params(detector, cal.params)
 
@@ -35,7 +36,7 @@ def calibrated_alarm(detector: type, cal) -> AlarmFn:  # noqa: ANN001 - Calibrat
 
 
 def shadow_history(rng: np.random.Generator, n: int, alarm: AlarmFn | None,
-                   cfg: CellConfig = CellConfig(), *,
+                   cfg: CellConfig = DEFAULT_CELL, *,
                    success: bool | None = None) -> list[Attempt]:
     out = []
     for _ in range(n):
@@ -45,7 +46,7 @@ def shadow_history(rng: np.random.Generator, n: int, alarm: AlarmFn | None,
 
 
 def cell_stats(rng: np.random.Generator, n_each: int, alarm: AlarmFn | None,
-               cfg: CellConfig = CellConfig()) -> CellStats:
+               cfg: CellConfig = DEFAULT_CELL) -> CellStats:
     """The policy's inputs for a detector on the cell: s is the cell's own; the detector's
     rates, alarm times and durations are estimated from n_each successes and n_each
     failures (stratified, so that no estimate waits on the rarer outcome)."""
@@ -69,7 +70,7 @@ class Campaign:
 
 
 def run_tasks(rng: np.random.Generator, tasks: int, alarm: AlarmFn | None, *,
-              preempt: bool, cfg: CellConfig = CellConfig(), max_attempts: int = 1000) -> Campaign:
+              preempt: bool, cfg: CellConfig = DEFAULT_CELL, max_attempts: int = 1000) -> Campaign:
     """Makespan of each of `tasks` tasks (attempts until one succeeds)."""
     spans, counts = [], []
     for _ in range(tasks):

@@ -54,6 +54,9 @@ class CellConfig:
     modes: tuple[str, ...] = MODES
 
 
+DEFAULT_CELL = CellConfig()
+
+
 @dataclass
 class Attempt:
     success: bool
@@ -75,7 +78,7 @@ def draw_duration(rng: np.random.Generator, mean: float, shape: float, floor: fl
     return max(float(rng.gamma(shape, mean / shape)), floor)
 
 
-def generate_attempt(rng: np.random.Generator, cfg: CellConfig = CellConfig(), *,
+def generate_attempt(rng: np.random.Generator, cfg: CellConfig = DEFAULT_CELL, *,
                      success: bool | None = None, mode: str | None = None,
                      offset: bool | None = None) -> Attempt:
     """Draw one attempt; `success`, `mode` and `offset` force what is otherwise random."""

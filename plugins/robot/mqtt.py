@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -39,7 +39,7 @@ class CellPublisher:
         self._state: str | None = None
         self._attempt = 0
 
-    async def __aenter__(self) -> CellPublisher:
+    async def __aenter__(self) -> Self:
         try:
             await self._client.__aenter__()
         except aiomqtt.MqttError as exc:
@@ -47,7 +47,7 @@ class CellPublisher:
                             hint="Is mosquitto running? (127.0.0.1:1883)") from None
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self._client.__aexit__(*exc)
 
     async def publish(self, cell: Any, sent: int) -> int:

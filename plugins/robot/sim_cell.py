@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-
 import time
 from dataclasses import dataclass, field
 from typing import Any

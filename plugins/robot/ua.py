@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 from asyncua import Client, Server, ua
 from asyncua.common.methods import uamethod
@@ -58,7 +58,7 @@ class CellClient:
         self._ns: int | None = None
         self._nodes: dict[str, Any] = {}
 
-    async def __aenter__(self) -> CellClient:
+    async def __aenter__(self) -> Self:
         async with self._translate("connect to"):
             await asyncio.wait_for(self._client.connect(), self.timeout_s * 2)
             self._ns = await self._client.get_namespace_index(NAMESPACE)
@@ -75,7 +75,7 @@ class CellClient:
             yield
         except CellError:
             raise
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise CellError(f"the cell at {self.url} did not answer within "
                             f"{self.timeout_s:g} s ({doing})",
                             hint="Check that the cell controller is running and reachable; "

@@ -24,7 +24,7 @@ from engine.policy import (
     preemption_pays,
 )
 
-PAPER = dict(s=0.53, t_s=29.85, t_f=68.86, reset=1.0)
+PAPER = {"s": 0.53, "t_s": 29.85, "t_f": 68.86, "reset": 1.0}
 
 
 def test_without_detector_is_the_geometric_sum() -> None:

@@ -12,7 +12,7 @@ SEEN: list[Any] = []
 
 
 class RecordingFake(GenericFakeChatModel):
-    async def ainvoke(self, input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
+    async def ainvoke(self, input: Any, *args: Any, **kwargs: Any) -> Any:
         SEEN.append(input)
         return await super().ainvoke(input, *args, **kwargs)
 

@@ -13,7 +13,7 @@ from plugins.detectors.ewma import EwmaDetector
 from plugins.detectors.ft_jam_slip import FtJamSlipDetector
 from plugins.detectors.model_score import ModelScoreDetector
 from plugins.detectors.threshold import ThresholdDetector
-from plugins.robot.cell_model import CHANNELS, CellConfig, generate_attempt
+from plugins.robot.cell_model import CHANNELS, DEFAULT_CELL, CellConfig, generate_attempt
 
 DETECTORS = {c.name: c for c in (FtJamSlipDetector, EwmaDetector, ThresholdDetector,
                                  ModelScoreDetector)}
@@ -26,7 +26,7 @@ def ctx(step: str = "watch") -> StepContext:
 
 
 def record(rng: np.random.Generator, directory: Path, n: int, *, success: bool | None = None,
-           cfg: CellConfig = CellConfig(), prefix: str = "run", **kw: object) -> list[Path]:
+           cfg: CellConfig = DEFAULT_CELL, prefix: str = "run", **kw: object) -> list[Path]:
     out = []
     for i in range(n):
         a = generate_attempt(rng, cfg, success=success, **kw)  # type: ignore[arg-type]

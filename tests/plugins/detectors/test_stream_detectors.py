@@ -25,7 +25,7 @@ def cal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return peg_calibration(tmp_path_factory.mktemp("cal"))
 
 
-async def _watch(detector: type, **params: object):  # noqa: ANN202
+async def _watch(detector: type, **params: object):
     return await detector().run(params=parse_params(detector, params), ctx=ctx())
 
 

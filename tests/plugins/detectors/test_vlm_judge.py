@@ -24,7 +24,7 @@ def image(tmp_path: Path) -> Path:
     return p
 
 
-async def _judge(image: Path, model: str, question: str = "Did the insertion fail?"):  # noqa: ANN202
+async def _judge(image: Path, model: str, question: str = "Did the insertion fail?"):
     params = parse_params(VlmJudgeDetector, {"image": str(image), "question": question,
                                              "model": f"{MODELS}:{model}"})
     return await VlmJudgeDetector().run(params=params, ctx=ctx())

@@ -8,8 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step
 from engine.plugins import Registry
 from engine.runtime.executor import LocalExecutor
