@@ -26,14 +26,14 @@ import re
 from dataclasses import dataclass
 
 from engine.compile.scope import Scope
-from engine.errors import TemplateError
+from engine.errors import MendflowError
 from engine.runtime.templating import ROOTS, literal, references
 
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
-_TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.S)
+_TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _PLACEHOLDER_IN_STRING = re.compile(r"<([A-Za-z][^<>'\"`\n]*)>")
 _PLACEHOLDER_BARE = re.compile(r"<([A-Za-z][A-Za-z0-9_-]*)>")
-_TYPED_LITERAL = re.compile(r"\b(interval|timestamptz|timestamp|date|time)\s*$", re.I)
+_TYPED_LITERAL = re.compile(r"\b(interval|timestamptz|timestamp|date|time)\s*$", re.IGNORECASE)
 _NAMED = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -59,7 +59,7 @@ def _memory_expr(expr: str) -> str | None:
     expr = expr.strip()
     try:
         refs = references(expr, expression=True)
-    except Exception:  # noqa: BLE001 - not Jinja (e.g. Go template `{{ $labels.x }}`)
+    except MendflowError:  # not Jinja (e.g. a Go template, `{{ $labels.x }}`)
         return None
     if not refs or any(r.split(".")[0] not in ROOTS for r in refs):
         return None
@@ -69,7 +69,7 @@ def _memory_expr(expr: str) -> str | None:
 def _uses(expr: str) -> set[str]:
     try:
         refs = references(expr, expression=True)
-    except TemplateError:
+    except MendflowError:
         return set()
     return {r.split(".")[1] for r in refs if r.startswith("vars.") and "." in r}
 

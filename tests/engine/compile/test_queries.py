@@ -33,7 +33,7 @@ def compile_text(text: str) -> Plan:
     return compile_guide(parse_guide(text, path="guide.md"), known_plugins=PLUGINS)
 
 
-def query_step(plan: Plan, plugin: str):  # noqa: ANN201
+def query_step(plan: Plan, plugin: str):
     return next(s for s in plan.steps if s.plugin == plugin)
 
 
@@ -153,7 +153,7 @@ def test_promql_text_without_memory_values_renders_to_itself(query: str):
 
 @pytest.mark.parametrize("value", ["shop-web", "host-1.example:9100", "v2.1.0", "15m",
                                    "0.05", "team/a@b", "50%", 7])
-def test_promql_safe_values_pass(value):  # noqa: ANN001
+def test_promql_safe_values_pass(value):
     plan = promql_guide('up{service="{{ inputs.service }}"}')
     params = _render_params(PrometheusPlugin, query_step(plan, "prometheus").params,
                             {"inputs": {"service": value}})
@@ -162,7 +162,7 @@ def test_promql_safe_values_pass(value):  # noqa: ANN001
 
 @pytest.mark.parametrize("attack", ATTACKS + ['a"', "a\\", "x}", "a,b", "(1)", None, True,
                                               ["a"]])
-def test_promql_injection_through_an_alert_label_is_refused_with_the_reason(attack):  # noqa: ANN001
+def test_promql_injection_through_an_alert_label_is_refused_with_the_reason(attack):
     plan = promql_guide('up{instance="<instance label from the alert>"}')
     step = query_step(plan, "prometheus")
     with pytest.raises(TemplateError, match="promql: .*(refused|cannot be put)") as info:
