@@ -12,7 +12,10 @@
     ├── StoreError                the run store is unreachable, corrupted or inconsistent
     │   └── RunNotFound           no run with that id
     ├── ConfigError               settings or data sources are wrong
-    └── InputError                a run was given a bad --input, --alert or answer
+    ├── InputError                a run was given a bad --input, --alert or answer
+    └── DetectError               detectors, their data or calibrations (engine.detect.errors:
+                                  TooFewRuns, StreamDataError, ModelLoadError,
+                                  CalibrationFileError)
 
 Control-flow signals (a run cancelled by the user) are not failures and do not derive from
 MendflowError; see `Cancelled`.

@@ -31,6 +31,9 @@ ONLY_IMPORTERS = {
     "langchain_ollama": ("engine/compile/llm",),
     "asyncpg": ("engine/store/postgres.py", "plugins/sql.py"),
     "celery": ("worker/",),
+    "asyncua": ("plugins/robot/ua.py",),
+    "aiomqtt": ("plugins/robot/mqtt.py",),
+    "matplotlib": ("bench/",),
 }
 
 
