@@ -223,7 +223,7 @@ async def main() -> None:
         spans = []
         for _ in range(6):
             rec = await runner.start(slow, guide_path="b.md", run_id=uuid.uuid4().hex)
-            (done,) = await wait_runs(store, [rec.run_id])
+            await wait_runs(store, [rec.run_id])
             events = await store.events(rec.run_id)
             spans.append(events[-1].at.timestamp() - events[0].at.timestamp())
         span = statistics.median(spans[1:])

@@ -83,7 +83,15 @@ def worker_env(database: str, tmp_path_factory: pytest.TempPathFactory) -> dict[
                                    "tests.worker.plugins:CrashPlugin",
         "MENDFLOW_TEST_LEDGER_URL": database,
     }
-    os.environ.update(env)  # this process dispatches too: worker.app reads the same settings
+    # This process dispatches too: worker.app reads its settings once, at import. Set them for
+    # that import only, so that no other test's subprocess inherits them.
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        import worker.app  # noqa: F401
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     return env
 
 
