@@ -28,7 +28,8 @@ A step becomes **ready** when none of its incoming edges is still undecided and 
 was taken. If every incoming edge is decided and none was taken, the step is **skipped**, and
 the skip propagates along its own edges. The entry step has no incoming edges and is ready at
 start. Reaching an `end` step whose outcome is terminal ends the run; in-flight steps are
-cancelled.
+cancelled. Then the plan's `cleanup` steps, if any, run one after another whatever the ending
+(an outcome, a failure, a cancel), and the run keeps the ending it had.
 
 Memory keys
 -----------
@@ -201,6 +202,13 @@ class Plan(_Frozen):
     steps: list[Step]
     edges: list[Edge] = Field(default_factory=list)
     references: list[Reference] = Field(default_factory=list)
+    cleanup: list[str] = Field(
+        default_factory=list,
+        description="Steps that always run, one after another, once the run is over: after "
+        "any outcome, a failure or a cancel. No edge leads to them; they are approved by being "
+        "written here (they exist to leave things safe), and a failure in one does not stop "
+        "the next.",
+    )
 
     @field_validator("schema_version")
     @classmethod

@@ -202,6 +202,9 @@ class RunState:
     reason: str | None = None  # one sentence: why the run ended as it did
     steps: Mapping[str, StepState] = field(default_factory=FrozenMap)
     edges: Mapping[int, bool | None] = field(default_factory=FrozenMap)  # index in plan.edges
+    # While the plan's clean-up steps run: the ending they are running for
+    # (status, outcome, end_step, reason), which the run takes when the last one is done.
+    closing: tuple[str, str | None, str | None, str | None] | None = None
     _joins: _Joins | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -232,6 +235,7 @@ class RunState:
             "version": STATE_VERSION, "status": self.status, "seed": self.seed,
             "outcome": self.outcome, "end_step": self.end_step, "reason": self.reason,
             "steps": steps, "edges": {str(i): v for i, v in self.edges.items()},
+            "closing": list(self.closing) if self.closing is not None else None,
         }
 
     @classmethod
@@ -256,9 +260,11 @@ class RunState:
         steps = FrozenMap.from_lists(list(d.get("steps", {})), values)
         edge_items = sorted((int(i), v) for i, v in d.get("edges", {}).items())
         edges = FrozenMap.from_lists([i for i, _ in edge_items], [v for _, v in edge_items])
+        closing = d.get("closing")
         return cls(status=d.get("status", "pending"), seed=d.get("seed", ""),
                    outcome=d.get("outcome"), end_step=d.get("end_step"),
-                   reason=d.get("reason"), steps=steps, edges=edges)
+                   reason=d.get("reason"), steps=steps, edges=edges,
+                   closing=tuple(closing) if closing else None)  # type: ignore[arg-type]
 
 
 # -- events and actions ----------------------------------------------------------------------
@@ -354,6 +360,7 @@ class PlanIndex:
     incoming: Mapping[str, tuple[int, ...]]
     targets: tuple[str, ...]  # the target of each edge, by index
     orphans: tuple[str, ...]  # steps other than the entry with no incoming edge: never reached
+    cleanup: tuple[str, ...]  # the plan's clean-up steps, in order
     initial: RunState
 
     @classmethod
@@ -383,7 +390,9 @@ class PlanIndex:
             outgoing={sid: tuple(out) for sid, out in outgoing.items()},
             incoming={sid: tuple(inc) for sid, inc in incoming.items()},
             targets=tuple(e.target for e in plan.edges),
-            orphans=tuple(sid for sid in steps if not incoming[sid] and sid != plan.entry),
+            orphans=tuple(sid for sid in steps if not incoming[sid] and sid != plan.entry
+                          and sid not in plan.cleanup),
+            cleanup=tuple(sid for sid in plan.cleanup if sid in steps),
             initial=initial,
         )
 
@@ -443,6 +452,8 @@ def apply(plan: Plan, state: RunState, event: Event, *,
         txn.launch([plan.entry])
         return txn.commit()
     if isinstance(event, Cancel):
+        if state.closing is not None:
+            return state, []  # the clean-up is what a cancel waits for: it is not cancelled
         txn = _Txn(plan, index, state)
         txn.end("cancelled", event.reason)
         return txn.commit()
@@ -456,6 +467,13 @@ def apply(plan: Plan, state: RunState, event: Event, *,
     if current.status not in _IN_FLIGHT or current.attempt != event.attempt:
         return state, []  # stale or duplicate: at-least-once delivery
     txn = _Txn(plan, index, state)
+    if sid in index.cleanup:
+        ok = isinstance(event, StepSucceeded) or (isinstance(event, Approval) and event.granted)
+        error = None if ok else getattr(event, "error", None) or (
+            f"timed out after {event.timeout_s:g} s" if isinstance(event, StepTimedOut)
+            else "denied")
+        txn.cleaned(sid, event.attempt, error, getattr(event, "retryable", True))
+        return txn.commit()
     if isinstance(event, StepSucceeded):
         txn.succeed(sid, event.attempt, event.branches, event.note)
     elif isinstance(event, StepFailed):
@@ -551,6 +569,7 @@ class _Txn:
         self.counts: dict[str, tuple[int, int]] = {}
         self.status: RunStatus = state.status
         self.outcome, self.end_step, self.reason = state.outcome, state.end_step, state.reason
+        self.closing = state.closing
         self.actions: list[StartStep | CancelStep] = []
         self.last: str | None = None  # the step whose report this is, for the reason
 
@@ -669,13 +688,43 @@ class _Txn:
 
     def end(self, status: RunStatus, reason: str) -> None:
         self.status, self.reason = status, reason
-        if self.active == 0:
+        if self.active:
+            for sid, st in self.base.steps.items():  # O(plan), once per run
+                st = self.steps.get(sid, st)
+                if st.status in _IN_FLIGHT:
+                    self.put(sid, StepState(StepStatus.CANCELLED, st.attempt, st.error, reason))
+                    self.actions.append(CancelStep(step=sid, attempt=st.attempt))
+        if self.index.cleanup and self.closing is None:
+            # Hold the ending; the clean-up runs first, whatever the ending is.
+            self.closing = (self.status, self.outcome, self.end_step, self.reason)
+            self.status = "running"
+            self._next_cleanup()
+
+    def cleaned(self, sid: str, attempt: int, error: str | None, retryable: bool) -> None:
+        """A clean-up step finished: retry it within its budget, else go on to the next."""
+        self.last = sid
+        step = self.index.steps[sid]
+        if error is not None and retryable and attempt < step.retry.attempts:
+            delay = backoff_delay(self.plan, sid, attempt, seed=self.base.seed)
+            self.start(sid, attempt + 1, delay, error=error,
+                       note=f"retry {attempt + 1} of {step.retry.attempts} after {delay:.3g} s")
             return
-        for sid, st in self.base.steps.items():  # O(plan), once per run
-            st = self.steps.get(sid, st)
-            if st.status in _IN_FLIGHT:
-                self.put(sid, StepState(StepStatus.CANCELLED, st.attempt, st.error, reason))
-                self.actions.append(CancelStep(step=sid, attempt=st.attempt))
+        status = StepStatus.SUCCEEDED if error is None else StepStatus.FAILED
+        self.put(sid, StepState(status, attempt, error, "clean-up"))
+        self._next_cleanup()
+
+    def _next_cleanup(self) -> None:
+        for sid in self.index.cleanup:
+            if self.step(sid).status == StepStatus.PENDING:
+                self.start(sid, 1, 0.0, note="clean-up")
+                return
+        assert self.closing is not None
+        status, outcome, end_step, reason = self.closing
+        failed = [sid for sid in self.index.cleanup
+                  if self.step(sid).status == StepStatus.FAILED]
+        note = f"; clean-up failed at {', '.join(failed)}" if failed else "; clean-up done"
+        self.status, self.outcome, self.end_step = status, outcome, end_step  # type: ignore
+        self.reason = (reason or "") + note
 
     def commit(self) -> tuple[RunState, list[StartStep | CancelStep]]:
         if self.status == "running" and self.active == 0:
@@ -684,7 +733,7 @@ class _Txn:
         base = self.base
         state = RunState(
             status=self.status, seed=base.seed, outcome=self.outcome, end_step=self.end_step,
-            reason=self.reason, steps=base.steps.set_many(self.steps),
+            reason=self.reason, closing=self.closing, steps=base.steps.set_many(self.steps),
             edges=base.edges.set_many(self.edges),
             _joins=_Joins(self.base_counts.set_many(self.counts), self.active),
         )

@@ -17,7 +17,7 @@ from typing import Literal
 from engine.compile.verbs import looks_like_command
 from engine.guide import Element
 
-BlockClass = Literal["command", "query", "config", "output", "script", "other"]
+BlockClass = Literal["command", "query", "config", "output", "script", "plugin", "other"]
 
 SHELL_TAGS = frozenset({"bash", "sh", "shell", "zsh", "console", "shell-session", "terminal"})
 QUERY_TAGS = {"promql": "prometheus", "sql": "sql", "postgresql": "sql", "psql": "sql",
@@ -28,6 +28,8 @@ SCRIPT_TAGS = frozenset({"ruby", "rb", "irb", "python", "py", "js", "javascript"
                          "lua", "perl", "rails"})
 OUTPUT_TAGS = frozenset({"text", "txt", "plaintext", "log", "logs", "output", "none"})
 OTHER_TAGS = frozenset({"mermaid", "plantuml", "math", "markdown", "md", "dot", "graphviz"})
+# Blocks whose body is a plugin's parameters in YAML (`detect` names its detector inside).
+PLUGIN_TAGS = {"detect": None, "opcua": "opcua", "http": "http", "logs": "logs"}
 
 _PROMPT = re.compile(r"^\s*(?:\$|[\w.@-]+(?:@[\w.-]+)?:[^\s$#]*[$#]|\[[^\]\n]{1,60}\][$#]|"
                      r"[\w.-]+-\d[\d.]*[$#]|PS>)\s+")
@@ -73,6 +75,9 @@ def read_block(el: Element) -> Block:
     meaningful = [ln for ln in raw.split("\n") if ln.strip()]
     if not meaningful:
         return Block("other", start=start, end=end)
+    if tag in PLUGIN_TAGS or tag.startswith("mendflow:"):
+        plugin = tag.split(":", 1)[1] if tag.startswith("mendflow:") else PLUGIN_TAGS[tag]
+        return Block("plugin", plugin=plugin, text=raw, start=start, end=end)
     if tag in QUERY_TAGS:
         query = _strip_comments(raw, "--" if QUERY_TAGS[tag] == "sql" else "#")
         cls: BlockClass = "query" if query.strip() else "other"

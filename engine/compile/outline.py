@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from engine.compile import blocks, phrases, queries, verbs
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
@@ -280,12 +282,23 @@ class _OutlineBuilder:
         return "\n".join(parts)[:2000]
 
     def _append(self, nodes: list[Node], node: IfNode) -> None:
+        """Attach "Otherwise ..." to the open `if` before it; "Otherwise, if <expr> ..." is an
+        else-if, and a later "Otherwise" attaches to the innermost open one."""
         last = nodes[-1] if nodes else None
-        if node.guard.is_else and isinstance(last, IfNode) and last.else_ is None:
+        while isinstance(last, IfNode) and last.else_ is not None and len(last.else_) == 1 \
+                and isinstance(last.else_[0], IfNode) and node.guard.is_else:
+            last = last.else_[0]
+        if not (node.guard.is_else and isinstance(last, IfNode) and last.else_ is None):
+            nodes.append(node)
+            return
+        if phrases.explicit_expr(node.guard.text):  # "Otherwise, if (`expr`), ..."
+            inner = IfNode(phrases.Guard(text=node.guard.text), node.then, node.span, node.pos,
+                           else_=node.else_, else_text=node.else_text)
+            last.else_ = [inner]
+            last.else_text = f"Otherwise (not: {last.guard.text})"
+        else:
             last.else_ = node.then
             last.else_text = node.guard.text
-        else:
-            nodes.append(node)
 
     # -- prose -------------------------------------------------------------------------
 
@@ -294,7 +307,8 @@ class _OutlineBuilder:
     def _prose(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
         if self._ending_item and phrases.outcome_of(el.text):
             return []  # "Then escalate: ..." closes its item's branch (an EndNode)
-        if phrases.is_escalation(el.text) and self.escalation is None and cls != "info":
+        if phrases.is_escalation(el.text) and self.escalation is None and \
+                cls not in ("info", "cleanup"):
             self.escalation = (el.text, el.span)
             return []
         nodes: list[Node] = []
@@ -378,12 +392,49 @@ class _OutlineBuilder:
             return [Action(self._id(own, cls, title), kind, title, block.text, span, el.index,
                            cls, plugin=block.plugin, params=params, mutating=mutating,
                            uses=query.uses, block=el.index)]
+        if block.cls == "plugin":
+            return [self._plugin_step(block, el, cls, own, title)]
         if block.cls == "script":
             return [self._manual(own, cls, title, block.text, span, el.index,
                                  script=block.text)]
         if block.cls != "command":
             return []
         return self._commands(block.lines, el, cls, own, block=el.index)
+
+    def _plugin_step(self, block: blocks.Block, el: Element, cls: SectionClass, owner: int,
+                     title: str) -> Action:
+        """A block whose body is a plugin's parameters (YAML): ```detect, ```opcua, ...
+
+        Its string values are templates as written. A `detect` block names its detector; an
+        action that calls something (`call:`, or an HTTP method other than GET/HEAD) changes
+        the world."""
+        where = {"file": self.g.path, "line": block.start}
+        try:
+            params = yaml.safe_load(block.text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = block.start + 1 + (mark.line if mark is not None else 0)
+            raise ValidationError(f"the {el.lang} block is not valid YAML: "
+                                  f"{getattr(exc, 'problem', None) or exc}", file=self.g.path,
+                                  line=line, hint="Write the block as 'key: value' lines") from None
+        if not isinstance(params, dict):
+            raise ValidationError(f"the {el.lang} block must be 'key: value' lines", **where,
+                                  hint="See guides/README.md for plugin blocks")
+        plugin = block.plugin
+        kind = StepKind.QUERY
+        mutating = False
+        if plugin is None:  # ```detect
+            plugin = params.pop("detector", None) or params.pop("plugin", None)
+            if not isinstance(plugin, str) or not plugin:
+                raise ValidationError("a detect block must name its detector", **where,
+                                      hint="Add 'detector: ft_jam_slip' (or another detector)")
+            kind = StepKind.DETECT
+        elif "call" in params or str(params.get("method", "GET")).upper() not in (
+                "GET", "HEAD"):
+            kind, mutating = StepKind.COMMAND, True
+        span = Span(start=block.start, end=block.end)
+        return Action(self._id(owner, cls, title), kind, title, block.text, span, el.index, cls,
+                      plugin=plugin, params=params, mutating=mutating, block=el.index)
 
     def _commands(self, lines: list[blocks.CommandLine], el: Element, cls: SectionClass,
                   owner: int, *, block: int | None) -> list[Node]:

@@ -18,7 +18,11 @@ from typing import Literal
 from engine.errors import MendflowError
 from engine.runtime.templating import references
 
-SectionClass = Literal["info", "diag", "mit", "step"]
+SectionClass = Literal["info", "diag", "mit", "step", "cleanup"]
+
+# Only an explicit "always" makes a clean-up section: a plain "Cleanup" heading in a how-to is
+# the procedure's last step, and must keep its approval gates.
+_CLEANUP = re.compile(r"^(?:always|finally)\b|\(always\)|\balways runs?\b", re.I)
 
 _INFO = re.compile(
     r"^(?:meaning|impact|notes?|overview|background|summary|context|about|description|"
@@ -35,6 +39,8 @@ _MIT = re.compile(r"\b(?:mitigat\w*|resolution|resolv\w*|remediat\w*|fix\w*|reco
 
 def section_class(heading: str) -> SectionClass:
     text = _strip_enumerator(heading).strip().lower()
+    if _CLEANUP.search(text):
+        return "cleanup"
     if _INFO.match(text):
         return "info"
     if _MIT.search(text):
@@ -104,8 +110,10 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"open (?:a )?(?:support )?(?:case|ticket))", re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
                              r"\bnothing (?:else )?(?:needs to be done|to do)\b", re.I)),
-    ("mitigated", re.compile(r"\b(?:is|are|has been) (?:now )?mitigated\b", re.I)),
-    ("resolved", re.compile(r"\b(?:is|are|has been) (?:now )?resolved\b", re.I)),
+    ("mitigated", re.compile(r"\b(?:is|are|has been) (?:now )?mitigated\b|"
+                             r"[:;,]\s*mitigated\W*$", re.I)),
+    ("resolved", re.compile(r"\b(?:is|are|has been) (?:now )?resolved\b|"
+                            r"[:;,]\s*resolved\W*$", re.I)),
 )
 
 

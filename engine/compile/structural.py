@@ -32,10 +32,12 @@ def compile_structural(guide: Guide) -> Plan:
     wiring = Wiring(guide, outline.items_by_heading)
     if outline.escalation:
         wiring.escalate_text, wiring.escalate_span = outline.escalation
+    cleanup = _cleanup_actions(outline)
     tree, final = _tree(guide, outline)
     entry_frontier = wiring.seq(tree, [])
     assert not entry_frontier, "the tree ends every path"
     wiring.resolve_jumps(final)
+    cleanup_ids = [wiring.loose(a) for a in cleanup]
     steps = wiring.build_steps()
     # The tree's first node holds the entry step, added first; end steps are added as they
     # are first needed, so list them last for a reader.
@@ -46,12 +48,20 @@ def compile_structural(guide: Guide) -> Plan:
         source=SourceInfo(path=guide.path, sha256=guide.sha256), owners=guide.front.owners,
         triggers=guide.front.triggers or _triggers(guide), inputs=_inputs(guide, outline),
         entry=steps[0].id, steps=steps, edges=wiring.edges,
-        references=_references(guide, outline),
+        references=_references(guide, outline), cleanup=cleanup_ids,
     )
 
 
+def _cleanup_actions(outline: Outline) -> list[Action]:
+    """Actions of "Always" / "Clean-up" sections: they run after the run, whatever its end.
+    A manual step with nothing to run is left out: nobody may be there to answer."""
+    found = [a for cls, _, nodes in outline.sections if cls == "cleanup"
+             for a in _actions(nodes)]
+    return [a for a in found if a.kind != StepKind.MANUAL or a.params.get("script")]
+
+
 def _tree(guide: Guide, outline: Outline) -> tuple[list[Node], str]:
-    sections = list(outline.sections)
+    sections = [s for s in outline.sections if s[0] != "cleanup"]
     first_mit = next((i for i, s in enumerate(sections) if s[0] == "mit"), None)
     if first_mit is not None:
         late_diag = [s for s in sections[first_mit:] if s[0] == "diag"]

@@ -98,6 +98,7 @@ class _Checker:
         self.known = known
         self.file = plan.source.path
         self.steps = {}
+        self.cleanup: set[str] = set()
         for s in plan.steps:
             self.steps.setdefault(s.id, s)
 
@@ -115,9 +116,27 @@ class _Checker:
         if cycle is not None:
             yield cycle
             return  # ancestry below needs a DAG
+        yield from self._cleanup()
         yield from self._entry_and_reach(g)
         yield from self._endings()
         yield from self._per_step(g)
+
+    def _cleanup(self) -> Iterator[Problem]:
+        """Clean-up steps run on their own, after the run: no edge may touch them."""
+        self.cleanup = set(self.plan.cleanup)
+        for sid in self.plan.cleanup:
+            s = self.steps.get(sid)
+            if s is None:
+                yield self.problem("cleanup", f"clean-up names a missing step {sid!r}",
+                                   "List only steps of the plan under cleanup", step_id=sid)
+                continue
+            if s.kind in (StepKind.END, StepKind.DECIDE, StepKind.APPROVE, StepKind.CALL):
+                yield self.problem("cleanup", f"a {s.kind} step cannot be a clean-up step",
+                                   "Clean-up steps are commands, queries or manual steps", s)
+            if self.plan.incoming(sid) or self.plan.outgoing(sid):
+                yield self.problem("cleanup", f"clean-up step {sid!r} has edges",
+                                   "Clean-up steps run after the run, one after another; "
+                                   "nothing leads to or from them", s)
 
     def _ids_and_edges(self) -> Iterator[Problem]:
         seen: set[str] = set()
@@ -160,7 +179,7 @@ class _Checker:
                                "The first step of the guide cannot be a jump target", entry)
         reach = nx.descendants(g, entry.id) | {entry.id}
         for s in self.plan.steps:
-            if s.id not in reach:
+            if s.id not in reach and s.id not in self.cleanup:
                 yield self.problem(
                     "unreachable", f"step {s.id!r} cannot be reached from the entry step",
                     "Connect it: an earlier step, a branch or a jump must lead to it", s)
@@ -180,7 +199,7 @@ class _Checker:
             if s.outcome is not None:
                 yield self.problem("outcome", "only end steps have an outcome",
                                    "Remove the outcome or make it an end step", s)
-            if not any(e.on == "success" for _, e in out):
+            if not any(e.on == "success" for _, e in out) and s.id not in self.cleanup:
                 yield self.problem(
                     "dead-end", f"step {s.id!r} leads nowhere when it succeeds",
                     "Every path must end in an end step: add what comes next, or an ending "
@@ -218,7 +237,7 @@ class _Checker:
                     continue
                 for ref in sorted(refs):
                     yield from self._check_ref(s, ref, ancestors | {s.id}, inputs, "condition")
-            if s.mutating:
+            if s.mutating and s.id not in self.cleanup:  # clean-up is approved by the guide
                 yield from self._gated(s)
 
     def _template_refs(self, s: Step) -> list[str]:

@@ -69,7 +69,8 @@ class Wiring:
             elif isinstance(node, Action):
                 frontier = self._action(node, frontier)
             elif isinstance(node, IfNode):
-                frontier = self._if(node, frontier)
+                if frontier or not node.synthetic:  # the compiler's own ending needs a way in
+                    frontier = self._if(node, frontier)
             elif isinstance(node, JumpNode):
                 self.jumps.extend((p, node) for p in frontier)
                 frontier = []
@@ -282,6 +283,14 @@ class Wiring:
             n += 1
             sid = f"{base}-{n}"
         return sid
+
+    def loose(self, a: Action) -> str:
+        """A clean-up step: no edges, no approval gate (the guide approves it by listing it
+        under Always), and a failure does not stop the clean-up after it."""
+        self._add(a.id, pos=a.pos, title=a.title, kind=a.kind, plugin=a.plugin,
+                  params=a.params, writes=[f"steps.{a.id}"], mutating=a.mutating, text=a.text,
+                  on_error=OnError.CONTINUE, source=a.span, entry=False)
+        return a.id
 
     def build_steps(self) -> list[Step]:
         return [Step(**fields) for fields in self.steps.values()]

@@ -604,3 +604,57 @@ def test_random_runs_obey_the_join_rules_and_terminate(p: Plan, data: st.DataObj
     # After the end, nothing more starts, whatever arrives.
     for event in sent:
         assert s.apply(p, state, event) == (state, [])
+
+
+# -- clean-up: the steps that always run --------------------------------------------------------
+
+
+def _with_cleanup() -> Plan:
+    steps = [step("move"), step("grip"), end("done"), step("stop"), step("release")]
+    p = plan(steps, [edge("move", "grip"), edge("grip", "done")])
+    return p.model_copy(update={"cleanup": ["stop", "release"]})
+
+
+def _starts(actions: list[Any]) -> list[str]:
+    return [a.step for a in actions if isinstance(a, StartStep)]
+
+
+def test_clean_up_runs_in_order_after_the_end_and_the_run_keeps_its_outcome() -> None:
+    run = Run(_with_cleanup())
+    assert _starts(run.send(Start())) == ["move"]  # clean-up steps are not orphans to skip
+    run.ok("move")
+    assert _starts(run.ok("grip")) == ["stop"]
+    assert run.state.status == "running"  # still running: the clean-up is part of the run
+    assert _starts(run.ok("stop")) == ["release"]
+    run.ok("release")
+    assert (run.state.status, run.state.outcome) == ("succeeded", "resolved")
+    assert run.state.reason.endswith("clean-up done")
+
+
+def test_a_cancel_stops_the_work_but_not_the_clean_up() -> None:
+    run = Run(_with_cleanup())
+    run.send(Start())
+    actions = run.send(Cancel(reason="operator pressed stop"))
+    assert [a.step for a in actions if isinstance(a, CancelStep)] == ["move"]
+    assert _starts(actions) == ["stop"]
+    # A second cancel, or the cancelled step's late report, changes nothing
+    assert run.send(Cancel()) == [] and run.ok("move") == []
+    run.fail("stop", error="already stopped")  # a failing clean-up step does not stop the rest
+    assert run.status("release") == StepStatus.RUNNING
+    run.ok("release")
+    assert run.state.status == "cancelled"
+    assert "operator pressed stop" in run.state.reason and "stop" in run.state.reason
+    assert "clean-up failed at stop" in run.state.reason
+
+
+def test_a_failure_without_error_path_still_cleans_up_and_resume_restarts_it() -> None:
+    run = Run(_with_cleanup())
+    run.send(Start())
+    assert _starts(run.fail("move", error="jammed")) == ["stop"]
+    # After a crash mid-clean-up, the state read back restarts the clean-up step in flight
+    again = RunState.from_json_dict(json.loads(json.dumps(run.state.to_json_dict())))
+    assert [(a.step, a.attempt) for a in s.resume(run.plan, again)] == [("stop", 1)]
+    run.state = again
+    run.ok("stop")
+    run.ok("release")
+    assert run.state.status == "failed" and "jammed" in run.state.reason
