@@ -12,7 +12,9 @@ with `escalate`, or the store failed; 130 interrupted (the run stays resumable).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -501,6 +503,7 @@ async def _drive(settings: Settings, plan: Any, *, runner: Any, interactive: boo
     try:
         executor = _build_executor(settings, store, observer=view, interaction=answers,
                                    executor=executor_name)
+        _on_ctrl_c(plan, executor, view)
         if interactive:
             with Live(view.table(), console=out, refresh_per_second=8, transient=False) as live:
                 view.live = live
@@ -523,13 +526,14 @@ def run(
                         ] = "local",
 ) -> None:
     """Run a guide: compile it, run its steps (independent ones in parallel), report."""
-    from engine.runtime.interaction import Answers, parse_answers
+    from engine.runtime.interaction import Answers, load_auto_approve, parse_answers
 
     settings = _settings()
     plan = _run_plan(guide, settings)
     inputs = _parse_inputs(input)
     alert_data = _load_alert(alert)
     answers = Answers(answers=parse_answers(answer), assume_yes=yes,
+                      auto_approve=load_auto_approve(settings.config_file),
                       fallback=_llm_judge(settings))
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not interactive:
@@ -599,11 +603,12 @@ def resume(
     answer: Annotated[list[str], typer.Option("--answer", help="STEP=yes|no")] = [],  # noqa: B006
 ) -> None:
     """Continue a run that was interrupted or killed; finished steps are not run again."""
-    from engine.runtime.interaction import Answers, parse_answers
+    from engine.runtime.interaction import Answers, load_auto_approve, parse_answers
 
     settings = _settings()
     plan = asyncio.run(_with_store(settings, lambda s: _plan_of(s, run_id)))
-    answers = Answers(answers=parse_answers(answer), assume_yes=yes)
+    answers = Answers(answers=parse_answers(answer), assume_yes=yes,
+                      auto_approve=load_auto_approve(settings.config_file))
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
 
     async def runner(executor: Any) -> Any:
@@ -637,10 +642,34 @@ def worker(
     os.execvp(argv[0], argv)
 
 
+def _on_ctrl_c(plan: Any, executor: Any, view: Any) -> None:
+    """First Ctrl-C: a plan with clean-up steps is cancelled, so they run (a robot cell is
+    left safe); any other plan stops at once and stays resumable. Second Ctrl-C: stop now."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    pressed = 0
+
+    def handler() -> None:
+        nonlocal pressed
+        pressed += 1
+        cancel = getattr(executor, "cancel", None)
+        if pressed == 1 and plan.cleanup and cancel is not None:
+            view.pause()
+            err.print("\n[yellow]cancelling[/yellow]: running the clean-up steps "
+                      f"({', '.join(plan.cleanup)}); Ctrl-C again to stop at once")
+            view.resume()
+            cancel("cancelled by the user (Ctrl-C)")
+        elif main is not None:
+            main.cancel()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
+        loop.add_signal_handler(signal.SIGINT, handler)
+
+
 def _run_async(coro: Any) -> Any:
     try:
         return asyncio.run(coro)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         err.print("\n[yellow]interrupted[/yellow]: the run is resumable with `mendflow resume`")
         raise typer.Exit(130) from None
 

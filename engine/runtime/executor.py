@@ -116,6 +116,7 @@ class LocalExecutor:
         memory = Memory.restore(record.context, await self.store.memory(run_id))
         state = await self._current_state(plan, record)
         queue: asyncio.Queue[tuple[str, int, StepReport]] = asyncio.Queue()
+        self._queue = queue
         tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
         self.observer(Update("run_started", run_id, record=record, state=state))
 
@@ -146,7 +147,8 @@ class LocalExecutor:
                     state, more = sched.apply(plan, state, outcome.event)
                     actions = [a for a in actions if not _cancels(more, a)] + more
                     data = {"event": outcome.event.model_dump(mode="json"), **outcome.data}
-                    events.append((outcome.event.type, step_id, attempt, self.redact(data)))
+                    events.append((outcome.event.type, step_id or None, attempt or None,
+                                   self.redact(data)))
                     entries += outcome.memory
                 unsnapped += len(reports)
                 snapshot = unsnapped >= SNAPSHOT_EVERY or state.finished
@@ -156,6 +158,8 @@ class LocalExecutor:
                     unsnapped = 0
                 memory.apply(entries)
                 for step_id, attempt, outcome in reports:
+                    if not step_id:
+                        continue  # a cancel, not a step
                     step_status = state.steps[step_id].status if step_id in state.steps else ""
                     self.observer(Update(
                         "step_finished", run_id, step_id=step_id, attempt=attempt,
@@ -177,6 +181,15 @@ class LocalExecutor:
         self.observer(Update("run_finished", run_id, status=record.status, record=record,
                              state=state))
         return record
+
+    def cancel(self, reason: str = "cancelled by the user") -> bool:
+        """Cancel the run being driven: steps in flight stop, the plan's clean-up steps run,
+        and the run ends `cancelled`. Returns False if no run is being driven."""
+        queue = getattr(self, "_queue", None)
+        if queue is None:
+            return False
+        queue.put_nowait(("", 0, StepReport(sched.Cancel(reason=reason))))
+        return True
 
     async def _current_state(self, plan: Plan, record: RunRecord) -> sched.RunState:
         """The snapshot, with the scheduler events committed after it replayed on top."""

@@ -172,3 +172,43 @@ def test_ctrl_c_leaves_a_resumable_run(tmp_path: Path) -> None:
     run_id = next(w for w in listing.stdout.split() if w.startswith("20"))
     resumed = mendflow("resume", run_id, data=tmp_path)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+
+
+def test_first_ctrl_c_cancels_and_runs_the_always_steps(tmp_path: Path) -> None:
+    marker = tmp_path / "safe"
+    guide = tmp_path / "cell.md"
+    guide.write_text("# Cell\n\n## Steps\n\n1. Work {#work}:\n\n   ```bash\n   sleep 20\n"
+                     f"   ```\n\n## Always: make it safe\n\n1. Park {{#park}}:\n\n   ```bash\n"
+                     f"   touch {marker}\n   ```\n")
+    config = tmp_path / "mendflow.toml"
+    config.write_text('[policy]\nauto_approve = ["approve-*"]\n')  # `sleep` is read-only anyway
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path), "MENDFLOW_CONFIG_FILE": str(config)}
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(guide)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)  # the 20 s step is cancelled, not waited for
+    assert proc.returncode == 130, out + err
+    assert "running the clean-up steps (park)" in err
+    assert marker.exists()
+    assert "cancelled" in mendflow("runs", data=tmp_path).stdout
+
+
+def test_an_operator_policy_approves_gates_without_a_terminal(tmp_path: Path) -> None:
+    target = tmp_path / "gone"
+    target.write_text("x")
+    guide = tmp_path / "fix.md"
+    guide.write_text(f"# Fix\n\n## Mitigation\n\n1. Remove it:\n\n   ```bash\n   rm {target}\n"
+                     "   ```\n")
+    denied = mendflow("run", str(guide), data=tmp_path)
+    assert denied.returncode == 3 and target.exists()
+    config = tmp_path / "mendflow.toml"
+    config.write_text('[policy]\nauto_approve = ["approve-mit-*"]\n')
+    approved = mendflow("run", str(guide), data=tmp_path,
+                        env={"MENDFLOW_CONFIG_FILE": str(config)})
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert not target.exists() and "approved by policy" in approved.stdout
+    config.write_text("[policy]\nauto_approve = 'approve-*'\n")
+    bad = mendflow("run", str(guide), data=tmp_path, env={"MENDFLOW_CONFIG_FILE": str(config)})
+    assert bad.returncode == 2 and "auto_approve must be a list" in bad.stderr

@@ -249,3 +249,21 @@ async def test_a_judgment_is_put_to_a_person_and_who_answered_is_recorded(make_e
                 if e.type == "step_succeeded" and e.step_id == "look")
     assert {(j["target"], j["yes"], j["by"]) for j in look.data["judgments"]} == {
         ("fix", True, "--answer"), ("fine", False, "--answer")}
+
+
+async def test_cancelling_a_run_stops_its_steps_and_still_runs_the_clean_up(make_executor,
+                                                                           store,
+                                                                           tmp_path) -> None:
+    marker = tmp_path / "safe"
+    p = plan([sh("work", "sleep", "30"), end("ok"), sh("stop", "touch", str(marker))],
+             [edge("work", "ok")]).model_copy(update={"cleanup": ["stop"]})
+    ex, updates = make_executor()
+    run = asyncio.create_task(ex.start(p, guide_path="t.md"))
+    while not any(u.kind == "step_started" and u.step_id == "work" for u in updates):
+        await asyncio.sleep(0.01)
+    assert ex.cancel("operator pressed stop")
+    record = await asyncio.wait_for(run, 10)  # the 30 s step does not hold the cancel up
+    assert record.status == "cancelled" and marker.exists()
+    assert "operator pressed stop" in record.reason and "clean-up done" in record.reason
+    types = [(e.type, e.step_id) for e in await store.events(record.run_id)]
+    assert ("cancel", None) in types and ("step_succeeded", "stop") in types
