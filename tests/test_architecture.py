@@ -21,8 +21,8 @@ PACKAGES = ("engine", "plugins", "worker")
 ONLY_IMPORTERS = {
     "jinja2": ("engine/runtime/templating.py",),
     "networkx": ("engine/compile/validate.py",),
-    "typer": ("engine/cli.py",),
-    "rich": ("engine/cli.py",),
+    "typer": ("engine/cli/",),
+    "rich": ("engine/cli/",),
     "langgraph": ("engine/compile/llm",),
     # the VLM judge detector talks to a multimodal chat model itself (images, not plans)
     "langchain_core": ("engine/compile/llm", "plugins/detectors/vlm_judge.py"),

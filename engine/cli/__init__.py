@@ -1,0 +1,19 @@
+"""The `mendflow` command: the only package that imports typer and rich.
+
+Owns argument parsing, reading settings once, the live view of a run, terminal prompts, and
+turning errors and outcomes into exit codes. It holds no engine logic: each command calls the
+engine's public functions and prints what they return. One module per group of commands:
+`guides` (compile, lint, eval, graph, schema, plugins), `runs` (run, resume, worker, runs,
+show, report), `robot` (detector, policy); `live` draws a run as it goes.
+"""
+
+from __future__ import annotations
+
+from engine.cli._app import app, main
+
+# Each module registers its commands, in the order `mendflow --help` lists them.
+from engine.cli import guides  # noqa: E402, F401, I001
+from engine.cli import runs  # noqa: E402, F401
+from engine.cli import robot  # noqa: E402, F401
+
+__all__ = ["app", "main"]

@@ -1,0 +1,49 @@
+"""The command's shared parts: the Typer app, the consoles, settings, exit codes.
+
+Exit codes: 0 the run ended resolved / mitigated / no_action (or the command succeeded);
+1 the run failed, or lint found errors; 2 bad input (guide, plan, flags); 3 the run ended
+with `escalate`, or the store failed; 130 interrupted (the run stays resumable).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from engine.errors import InputError, MendflowError
+from engine.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="mendflow",
+    help="Compile troubleshooting guides into execution plans, and run them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+
+OUTCOME_EXIT = {"resolved": 0, "mitigated": 0, "no_action": 0, "escalate": 3}
+STATUS_STYLE = {
+    "pending": ("·", "dim"), "running": ("▶", "cyan"), "waiting": ("…", "yellow"),
+    "succeeded": ("✔", "green"), "failed": ("✘", "red"), "skipped": ("-", "dim"),
+    "cancelled": ("■", "yellow"),
+}
+
+
+def main() -> None:
+    try:
+        app()
+    except MendflowError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise SystemExit(exc.exit_code) from None
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except Exception as exc:  # pydantic-settings validation of MENDFLOW_* values
+        raise InputError(f"bad MENDFLOW_* setting: {exc}") from None

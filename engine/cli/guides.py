@@ -1,0 +1,258 @@
+"""Commands about guides and plans: compile, lint, eval, graph, schema, plugins."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from engine.cli._app import _settings, app, err, out
+from engine.errors import InputError, MendflowError
+from engine.settings import Settings
+
+# -- compile, lint, graph, schema ----------------------------------------------------------------
+
+
+def _guide_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(x for x in p.rglob("*.md") if x.name.lower() != "readme.md")
+        else:
+            files.append(p)
+    return files
+
+
+@app.command()
+def compile(
+    guides: Annotated[list[Path], typer.Argument(help="Guide files or folders of guides.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o",
+                                                    help="Write plans to this folder.")] = None,
+    stdout: Annotated[bool, typer.Option("--stdout", help="Print the plan JSON.")] = False,
+    llm: Annotated[bool, typer.Option("--llm", help="Refine each plan with the LLM "
+                                      "(MENDFLOW_LLM); writes GUIDE.llm.plan.json.")] = False,
+) -> None:
+    """Compile guides into plans (GUIDE.plan.json beside each guide, or in --out)."""
+    from engine.compile import compile_many
+
+    files = _guide_files(guides)
+    if llm:
+        _compile_llm(files, out_dir, stdout)
+        return
+    results = compile_many(files)
+    failed = 0
+    for res in results:
+        if res.plan is None:
+            failed += 1
+            err.print(f"[red]✘[/red] {escape(str(res.error))}", highlight=False, soft_wrap=True)
+            continue
+        if stdout:
+            sys.stdout.write(res.plan.to_json())
+            continue
+        target = _plan_path(Path(res.path), out_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(res.plan.to_json(), encoding="utf-8")
+        n = len(res.plan.steps)
+        out.print(f"[green]✔[/green] {res.path} -> {target} ({n} steps)", highlight=False)
+    if len(results) > 1:
+        out.print(f"{len(results) - failed} compiled, {failed} failed")
+    if failed:
+        raise typer.Exit(2)
+
+
+def _llm_setup(settings: Settings) -> tuple[Any, Any, Any]:
+    """(spec, chat model, compile cache) for MENDFLOW_LLM; a clear error if unusable."""
+    from engine.compile.cache import PlanCache
+    from engine.compile.llm import chat_model_from_settings
+
+    spec, model = chat_model_from_settings(settings.llm)
+    return spec, model, PlanCache(settings.data_dir / "plans")
+
+
+def _fresh_llm_plan(guide: Any, spec: Any, model: Any) -> Any:
+    from engine.compile.llm import LlmOptions, compile_with_llm
+
+    result = compile_with_llm(guide, model=model, model_label=spec.label,
+                              options=LlmOptions(context_tokens=spec.context_tokens))
+    for note in result.notes:
+        err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
+    err.print(f"{guide.path}: {spec.label}, {result.attempts} attempt(s), "
+              f"{result.usage.describe()}", highlight=False)
+    return result.plan
+
+
+def _compile_llm(files: list[Path], out_dir: Path | None, stdout: bool) -> None:
+    from engine.compile import compile_guide
+    from engine.compile.cache import choose_plan, llm_plan_path
+    from engine.compile.llm import compiler_name
+    from engine.guide import load_guide
+
+    settings = _settings()
+    spec, model, cache = _llm_setup(settings)
+    failed = 0
+    for path in files:
+        try:
+            guide = load_guide(path)
+            base = compile_guide(guide)
+        except MendflowError as exc:
+            failed += 1
+            err.print(f"[red]✘[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            continue
+        choice = choose_plan(guide, structural=lambda b=base: b, cache=cache,
+                             compiler=compiler_name(spec.label),
+                             fresh=lambda g=guide: _fresh_llm_plan(g, spec, model))
+        if choice.origin == "structural":
+            failed += 1
+            err.print(f"[red]✘[/red] {path}: {escape(choice.note)}", highlight=False,
+                      soft_wrap=True)
+            continue
+        if stdout:
+            sys.stdout.write(choice.plan.to_json())
+            continue
+        target = llm_plan_path(path, out_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(choice.plan.to_json(), encoding="utf-8")
+        out.print(f"[green]✔[/green] {path} -> {target} ({len(choice.plan.steps)} steps; "
+                  f"{escape(choice.describe())})", highlight=False)
+    if failed:
+        raise typer.Exit(2)
+
+
+def _plan_path(guide: Path, out_dir: Path | None) -> Path:
+    name = guide.with_suffix(".plan.json").name
+    return (out_dir / name) if out_dir else guide.with_suffix(".plan.json")
+
+
+@app.command()
+def lint(
+    guides: Annotated[list[Path], typer.Argument(help="Guide files or folders.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    llm: Annotated[bool, typer.Option("--llm", help="Add the LLM's rewrite suggestions "
+                                      "(MENDFLOW_LLM).")] = False,
+) -> None:
+    """Review guides: clarity, control flow, data flow, queries, structure."""
+    from engine.compile import lint as linter
+
+    findings = []
+    spec = model = None
+    if llm:
+        spec, model, _ = _llm_setup(_settings())
+    for path in _guide_files(guides):
+        found = linter.lint_path(path)
+        if model is not None:
+            found += _llm_lint(path, found, spec, model)
+        findings += found
+    if format == "json":
+        sys.stdout.write(linter.format_json(findings))
+    elif format == "text":
+        text = linter.format_text(findings)
+        if text:
+            out.print(text, highlight=False, markup=False)
+        errors = sum(1 for f in findings if f.severity == "error")
+        out.print(f"{len(findings)} findings, {errors} errors", highlight=False)
+    else:
+        raise InputError(f"unknown --format {format!r}", hint="Use text or json")
+    raise typer.Exit(linter.exit_code(findings))
+
+
+def _llm_lint(path: Path, found: list[Any], spec: Any, model: Any) -> list[Any]:
+    from engine.compile.llm import LlmError, llm_findings
+    from engine.guide import load_guide
+
+    try:
+        return llm_findings(load_guide(path), found, model=model, label=spec.label)
+    except MendflowError as exc:  # GuideError is already a finding; LlmError: say, go on
+        if isinstance(exc, LlmError):
+            err.print(f"[yellow]no LLM suggestions for {path}:[/yellow] {escape(str(exc))}",
+                      highlight=False)
+        return []
+
+
+@app.command(name="eval")
+def eval_(
+    corpus: Annotated[list[Path], typer.Argument(help="Guides or folders of guides.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+    """Score the structural compiler's plans against what each guide's syntax proves."""
+    from engine.compile.eval import evaluate, table_rows, to_json, totals_lines
+
+    if format not in ("table", "json"):
+        raise InputError(f"unknown --format {format!r}", hint="Use table or json")
+    report = evaluate(corpus)
+    if format == "json":
+        sys.stdout.write(to_json(report))
+        return
+    rows = table_rows(report)
+    table = Table(*rows[0], show_lines=False)
+    for row in rows[1:]:
+        table.add_row(*(Text(c) for c in row))
+    out.print(table)
+    for line in totals_lines(report):
+        out.print(line, highlight=False, markup=False)
+
+
+@app.command()
+def graph(
+    guide: Annotated[Path, typer.Argument(help="A guide or a compiled plan (.json).")],
+    format: Annotated[str, typer.Option("--format", "-f",
+                                        help="mermaid, dot, svg or png")] = "mermaid",
+    output: Annotated[Optional[Path], typer.Option("--out", "-o",
+                                                   help="Write to a file.")] = None,
+) -> None:
+    """Draw a guide's plan: Mermaid or Graphviz DOT text, or an SVG/PNG picture."""
+    from engine.compile.graph import render_graphviz, to_dot, to_mermaid
+
+    if format not in ("mermaid", "dot", "svg", "png"):
+        raise InputError(f"unknown --format {format!r}", hint="Use mermaid, dot, svg or png")
+    plan = _load_plan(guide)
+    if format == "mermaid":
+        data = to_mermaid(plan).encode()
+    elif format == "dot":
+        data = to_dot(plan).encode()
+    else:
+        data = render_graphviz(to_dot(plan), format)
+        if output is None and sys.stdout.isatty():
+            raise InputError(f"a {format} picture would garble the terminal",
+                             hint="Pass --out FILE")
+    if output is not None:
+        output.write_bytes(data)
+        out.print(f"wrote {output}", highlight=False)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@app.command()
+def schema() -> None:
+    """Print the plan's JSON Schema."""
+    from engine.plan import plan_json_schema
+
+    sys.stdout.write(json.dumps(plan_json_schema(), indent=2, sort_keys=True) + "\n")
+
+
+@app.command()
+def plugins() -> None:
+    """List installed plugins and where they come from."""
+    from engine.plugins import default_registry
+
+    table = Table("plugin", "group", "from")
+    for info in default_registry().info():
+        table.add_row(info.name, info.group, info.origin)
+    out.print(table)
+
+
+def _load_plan(path: Path):  # noqa: ANN202 - Plan, imported lazily
+    from engine.plan import Plan
+
+    if path.suffix == ".json":
+        if not path.exists():
+            raise InputError("no such plan file", file=str(path))
+        return Plan.load(path)
+    from engine.compile import compile_path
+
+    return compile_path(path)

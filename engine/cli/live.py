@@ -1,0 +1,106 @@
+"""What a person sees and answers while a run goes: the live table and terminal prompts."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rich.live import Live
+from rich.prompt import Confirm
+from rich.table import Table
+from rich.text import Text
+
+from engine.cli._app import STATUS_STYLE, out
+
+
+class _LiveView:
+    """Steps with status, duration and what each found, redrawn as the run goes."""
+
+    def __init__(self, plan: Any, *, interactive: bool) -> None:
+        self.plan = plan
+        self.rows: dict[str, dict[str, Any]] = {
+            s.id: {"status": "pending", "duration": None, "summary": "", "attempt": 0}
+            for s in plan.steps
+        }
+        self.interactive = interactive
+        self.live: Live | None = None
+
+    def table(self) -> Table:
+        table = Table(title=self.plan.title, expand=True, show_edge=False)
+        table.add_column("", width=1)
+        table.add_column("step", no_wrap=True)
+        table.add_column("s", justify="right", width=7)
+        table.add_column("found", overflow="ellipsis", no_wrap=True, ratio=1)
+        for step in self.plan.steps:
+            row = self.rows[step.id]
+            icon, style = STATUS_STYLE.get(row["status"], ("?", ""))
+            dur = f"{row['duration']:.2f}" if row["duration"] is not None else ""
+            table.add_row(Text(icon, style=style), Text(step.id, style=style), dur,
+                          Text(" ".join(str(row["summary"]).split())[:200]))
+        return table
+
+    def __call__(self, update: Any) -> None:
+        if update.state is not None:
+            for sid, st in update.state.steps.items():
+                if sid in self.rows:
+                    self.rows[sid]["status"] = str(st.status)
+        if update.kind == "step_started" and update.step_id in self.rows:
+            self.rows[update.step_id]["status"] = "running"
+        if update.kind == "step_finished" and update.step_id in self.rows:
+            row = self.rows[update.step_id]
+            row["duration"] = update.duration_s
+            row["summary"] = update.summary
+            if not self.interactive:
+                icon, _ = STATUS_STYLE.get(row["status"], ("?", ""))
+                dur = f"{update.duration_s:.2f}s" if update.duration_s is not None else ""
+                out.print(f"{icon} {update.step_id} {row['status']} {dur} "
+                          f"{' '.join(str(update.summary).split())[:160]}", highlight=False,
+                          markup=False)
+        if self.live is not None:
+            self.live.update(self.table())
+
+    def pause(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def resume(self) -> None:
+        if self.live is not None:
+            self.live.start()
+
+
+class _TerminalPrompt:
+    """Asks a person at the terminal; the live view pauses while it asks."""
+
+    def __init__(self, view: _LiveView) -> None:
+        self.view = view
+
+    async def _ask(self, question: str, detail: str) -> bool:
+        from engine.runtime.interaction import Answer  # noqa: F401 - documents the return
+
+        self.view.pause()
+        try:
+            out.print(detail, highlight=False, markup=False)
+            return await asyncio.to_thread(Confirm.ask, question, console=out)
+        finally:
+            self.view.resume()
+
+    async def approve(self, *, step: Any, action: str) -> Any:
+        from engine.runtime.interaction import Answer
+
+        ok = await self._ask(f"[bold]Approve[/bold] {step.id}?", f"\nAbout to run: {action}")
+        return Answer(ok, "terminal")
+
+    async def confirm_manual(self, *, step: Any, instructions: str) -> Any:
+        from engine.runtime.interaction import Answer
+
+        ok = await self._ask(f"Done with [bold]{step.id}[/bold]?",
+                             f"\nDo this by hand: {instructions}")
+        return Answer(ok, "terminal")
+
+    async def judge(self, *, step: Any, edge: Any, evidence: str) -> Any:
+        from engine.runtime.interaction import Answer
+
+        text = edge.condition.text if edge.condition else edge.target
+        ok = await self._ask(f"Is it so? [bold]{text}[/bold]",
+                             f"\n{step.id} found:\n{evidence[:1500]}")
+        return Answer(ok, "terminal")

@@ -1,0 +1,88 @@
+"""Commands for robot cells: detector calibrate | combine | evaluate, and policy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from engine.cli._app import app, out
+from engine.errors import InputError
+
+detector_app = typer.Typer(help="Failure detectors: calibrate, combine, evaluate.",
+                            no_args_is_help=True)
+app.add_typer(detector_app, name="detector")
+
+
+@detector_app.command("calibrate")
+def detector_calibrate(
+    runs: Annotated[Path, typer.Argument(help="Folder of recorded runs (JSON lines).")],
+    detector: Annotated[str, typer.Option(help="Detector plugin, e.g. ft_jam_slip.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Calibration file to write.")],
+    alpha: Annotated[float, typer.Option(help="False-alarm rate to guarantee.")] = 0.1,
+    window: Annotated[int, typer.Option(help="Steps summed by the window.")] = 25,
+    method: Annotated[str, typer.Option(help="max or band")] = "max",
+    params: Annotated[Optional[str], typer.Option(help="Detector params as JSON.")] = None,
+    fit_fraction: Annotated[float, typer.Option(help="Share of runs that fit the "
+                                                     "score model/band.")] = 0.5,
+    seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
+) -> None:
+    """Calibrate a detector's alarm threshold on successful runs (split conformal)."""
+    from engine.detect.commands import calibrate_cmd
+
+    try:
+        parsed = json.loads(params) if params else None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--params is not JSON: {exc.msg}",
+                         hint='Write --params \'{"k": 1}\'') from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out_text = calibrate_cmd(runs, detector=detector, out=out, alpha=alpha, window=window,
+                             method=method, params=parsed, fit_fraction=fit_fraction, seed=seed)
+    _say(out_text)
+
+
+@detector_app.command("combine")
+def detector_combine(
+    first: Annotated[Path, typer.Argument(help="First calibration.")],
+    second: Annotated[Path, typer.Argument(help="Second calibration.")],
+    rule: Annotated[str, typer.Option(help="and (fewer false alarms) or or")] = "and",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Combined file to write.")] = Path(
+        "combined.json"),
+) -> None:
+    """Combine two calibrated indicators with AND or OR."""
+    from engine.detect.commands import combine_cmd
+
+    _say(combine_cmd(first, second, rule=rule, out=out))
+
+
+@detector_app.command("evaluate")
+def detector_evaluate(
+    runs: Annotated[Path, typer.Argument(help="Folder of labelled recorded runs.")],
+    calibration: Annotated[Path, typer.Option(help="Calibration file.")],
+) -> None:
+    """TPR, TNR, balanced accuracy, F1 and detection time of a calibrated detector."""
+    from engine.detect.commands import evaluate_cmd
+
+    _say(evaluate_cmd(runs, calibration=calibration))
+
+
+@app.command()
+def policy(
+    guide: Annotated[Path, typer.Argument(help="The robot playbook the history is for.")],
+    history: Annotated[Path, typer.Option(help="Attempts recorded with the detector "
+                                               "watching (JSON lines).")],
+    reset: Annotated[float, typer.Option(help="Seconds to reset the cell.")] = 1.0,
+) -> None:
+    """Should an alarm abort the attempt? Estimates, both expected makespans, the decision."""
+    from engine.policy import policy_report
+
+    if not history.exists():
+        raise InputError("no such history file", file=str(history),
+                         hint="Record attempts as JSON lines: success, duration_s, alarm_s")
+    _say(policy_report(history, reset_s=reset, title=guide.stem))
+
+
+def _say(text: str) -> None:
+    out.print(text, highlight=False, markup=False, soft_wrap=True)

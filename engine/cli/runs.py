@@ -1,0 +1,380 @@
+"""Commands that run plans and look at runs: run, resume, worker, runs, show, report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from engine.cli._app import OUTCOME_EXIT, STATUS_STYLE, _settings, app, err, out
+from engine.cli.guides import _fresh_llm_plan, _llm_setup, _load_plan
+from engine.cli.live import _LiveView, _TerminalPrompt
+from engine.errors import InputError
+from engine.settings import Settings
+
+# -- run, resume, runs, show, report -------------------------------------------------------------
+
+
+def _parse_inputs(pairs: list[str]) -> dict[str, str]:
+    inputs: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"bad --input {pair!r}", hint="Write --input NAME=VALUE")
+        inputs[key.strip()] = value
+    return inputs
+
+
+def _load_alert(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no such alert file", file=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"alert is not JSON: {exc.msg}", file=str(path), line=exc.lineno,
+                         hint="Pass an Alertmanager alert or webhook payload") from None
+    if isinstance(data, dict) and isinstance(data.get("alerts"), list) and data["alerts"]:
+        data = data["alerts"][0]  # an Alertmanager webhook: take its first alert
+    if not isinstance(data, dict):
+        raise InputError("alert must be a JSON object with labels and annotations",
+                         file=str(path))
+    return data
+
+
+
+def _build_executor(settings: Settings, store: Any, *, observer: Any, interaction: Any,
+                    executor: str = "local") -> Any:
+    from engine.plugins import default_registry
+    from engine.runtime.executor import LocalExecutor
+
+    datasources, redact = _datasources(settings)
+    cls: Any = LocalExecutor if executor == "local" else _executor_class(executor)
+    return cls(store=store, registry=default_registry(), settings=settings,
+               interaction=interaction, observer=observer, datasources=datasources,
+               redact=redact)
+
+
+def _executor_class(name: str) -> Any:
+    """Another executor, from the `mendflow.executors` entry points (celery: worker/)."""
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep for ep in entry_points(group="mendflow.executors")}
+    if name not in found:
+        raise InputError(f"unknown --executor {name!r} (installed: local"
+                         f"{''.join(', ' + n for n in sorted(found))})",
+                         hint="Use local, or install the package that provides it")
+    return found[name].load()
+
+
+def _datasources(settings: Settings) -> tuple[Any, Any]:
+    """Data sources from mendflow.toml and the environment, and a redactor of their secrets."""
+    try:
+        from engine.datasources import load_datasources
+    except ImportError:  # data sources arrive with the query plugins
+        return None, None
+    import os
+
+    sources = load_datasources(settings, environ=os.environ)
+    redactor = sources.redactor()
+    return sources, redactor.redact_obj
+
+
+def _open_store(settings: Settings) -> Any:
+    from engine.store import open_store
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return open_store(settings.database_url or settings.store_path)
+
+
+def _exit_for(record: Any) -> int:
+    if record.status == "succeeded":
+        return OUTCOME_EXIT.get(record.outcome or "", 0)
+    if record.status in ("cancelled", "interrupted"):
+        return 130
+    return 1
+
+
+def _print_end(record: Any) -> None:
+    colour = "green" if _exit_for(record) == 0 else "red" if record.status == "failed" else "yellow"
+    outcome = record.outcome or record.status
+    out.print(f"\n[{colour}]{outcome}[/{colour}] {escape(record.reason or '')}", highlight=False)
+    out.print(f"run {record.run_id}: `mendflow show {record.run_id}` · "
+              f"`mendflow report {record.run_id}`", highlight=False, markup=False)
+
+
+async def _drive(settings: Settings, plan: Any, *, runner: Any, interactive: bool,
+                 answers: Any, executor_name: str = "local") -> Any:
+    view = _LiveView(plan, interactive=interactive)
+    if interactive:
+        prompt = _TerminalPrompt(view)
+        if hasattr(answers.fallback, "judge") and hasattr(answers.fallback, "fallback"):
+            answers.fallback.fallback = prompt  # the LLM judge asks a person when unsure
+        else:
+            answers.fallback = prompt
+    store = _open_store(settings)
+    await store.open()
+    try:
+        executor = _build_executor(settings, store, observer=view, interaction=answers,
+                                   executor=executor_name)
+        _on_ctrl_c(plan, executor, view)
+        if interactive:
+            with Live(view.table(), console=out, refresh_per_second=8, transient=False) as live:
+                view.live = live
+                return await runner(executor)
+        return await runner(executor)
+    finally:
+        await store.close()
+
+
+@app.command()
+def run(
+    guide: Annotated[Path, typer.Argument(help="A guide (.md) or a compiled plan (.json).")],
+    input: Annotated[list[str], typer.Option("--input", "-i", help="NAME=VALUE")] = [],  # noqa: B006
+    alert: Annotated[Optional[Path], typer.Option(help="Alert JSON (labels, annotations).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Run only read-only steps.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every gated step.")] = False,
+    answer: Annotated[list[str], typer.Option("--answer", help="STEP=yes|no")] = [],  # noqa: B006
+    executor: Annotated[str, typer.Option(help="local, or celery (steps run on workers; "
+                                          "needs MENDFLOW_DATABASE_URL and BROKER_URL).")
+                        ] = "local",
+) -> None:
+    """Run a guide: compile it, run its steps (independent ones in parallel), report."""
+    from engine.runtime.interaction import Answers, load_auto_approve, parse_answers
+
+    settings = _settings()
+    plan = _run_plan(guide, settings)
+    inputs = _parse_inputs(input)
+    alert_data = _load_alert(alert)
+    answers = Answers(answers=parse_answers(answer), assume_yes=yes,
+                      auto_approve=load_auto_approve(settings.config_file),
+                      fallback=_llm_judge(settings))
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    if not interactive:
+        mode = " (dry run)" if dry_run else ""
+        out.print(f"{plan.title}{mode}: {len(plan.steps)} steps", highlight=False)
+
+    async def runner(executor: Any) -> Any:
+        return await executor.start(plan, guide_path=guide.as_posix(), inputs=inputs,
+                                    alert=alert_data, dry_run=dry_run)
+
+    record = _run_async(_drive(settings, plan, runner=runner, interactive=interactive,
+                               answers=answers, executor_name=executor))
+    _print_end(record)
+    raise typer.Exit(_exit_for(record))
+
+
+def _run_plan(guide: Path, settings: Settings) -> Any:
+    """A reviewed or cached LLM plan whose guide hash matches, a fresh one, or the structural
+    plan; says which runs."""
+    if guide.suffix == ".json":
+        return _load_plan(guide)
+    from engine.compile import compile_guide
+    from engine.compile.cache import choose_plan
+    from engine.guide import load_guide
+
+    loaded = load_guide(guide)
+    kw: dict[str, Any] = {}
+    if settings.llm:
+        from engine.compile.llm import LlmError, compiler_name
+
+        try:
+            spec, model, cache = _llm_setup(settings)
+        except LlmError as exc:
+            err.print(f"[yellow]LLM unavailable, the structural plan runs:[/yellow] "
+                      f"{escape(str(exc))}", highlight=False)
+        else:
+            kw = {"cache": cache, "compiler": compiler_name(spec.label),
+                  "fresh": lambda: _fresh_llm_plan(loaded, spec, model)}
+    choice = choose_plan(loaded, structural=lambda: compile_guide(loaded), **kw)
+    err.print(f"plan: {escape(choice.describe())}", highlight=False)
+    return choice.plan
+
+
+def _llm_judge(settings: Settings) -> Any:
+    """With MENDFLOW_LLM, judgment conditions go to the model first (a person if unsure)."""
+    if not settings.llm:
+        return None
+    from engine.compile.llm import LlmError, LlmJudge, chat_model_from_settings
+
+    try:
+        spec, model = chat_model_from_settings(settings.llm)
+    except LlmError:
+        return None  # already said when the plan was chosen
+
+    def said(d: Any) -> None:
+        verdict = {True: "yes", False: "no", None: "undecided, asking a person"}[d.holds]
+        err.print(f"[cyan]judged[/cyan] {d.step} -> {d.target}: {escape(d.condition)}: "
+                  f"{verdict} ({d.by}: {escape(d.rationale)})", highlight=False)
+
+    return LlmJudge(model, spec.label, on_decision=said)
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(help="The run to continue.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every gated step.")] = False,
+    answer: Annotated[list[str], typer.Option("--answer", help="STEP=yes|no")] = [],  # noqa: B006
+) -> None:
+    """Continue a run that was interrupted or killed; finished steps are not run again."""
+    from engine.runtime.interaction import Answers, load_auto_approve, parse_answers
+
+    settings = _settings()
+    plan = asyncio.run(_with_store(settings, lambda s: _plan_of(s, run_id)))
+    answers = Answers(answers=parse_answers(answer), assume_yes=yes,
+                      auto_approve=load_auto_approve(settings.config_file))
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+
+    async def runner(executor: Any) -> Any:
+        return await executor.resume(run_id)
+
+    record = _run_async(_drive(settings, plan, runner=runner, interactive=interactive,
+                               answers=answers))
+    _print_end(record)
+    raise typer.Exit(_exit_for(record))
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Processes running steps at once.")] = 2,
+    queues: Annotated[Optional[str], typer.Option(help="q1,q2: the queues to take steps "
+                                                  "from (default: the default queue).")] = None,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Run a Celery worker that executes steps of runs started with --executor celery."""
+    import os
+
+    settings = _settings()
+    if not settings.database_url:
+        raise InputError("a worker needs the shared store: MENDFLOW_DATABASE_URL is not set",
+                         hint="Set it to postgresql://user:password@host:5432/db")
+    argv = [sys.executable, "-m", "celery", "-A", "worker.app", "worker",
+            f"--concurrency={concurrency}", f"--loglevel={loglevel}"]
+    if queues:
+        argv.append(f"--queues={queues}")
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
+
+
+def _on_ctrl_c(plan: Any, executor: Any, view: Any) -> None:
+    """First Ctrl-C: a plan with clean-up steps is cancelled, so they run (a robot cell is
+    left safe); any other plan stops at once and stays resumable. Second Ctrl-C: stop now."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    pressed = 0
+
+    def handler() -> None:
+        nonlocal pressed
+        pressed += 1
+        cancel = getattr(executor, "cancel", None)
+        if pressed == 1 and plan.cleanup and cancel is not None:
+            view.pause()
+            err.print("\n[yellow]cancelling[/yellow]: running the clean-up steps "
+                      f"({', '.join(plan.cleanup)}); Ctrl-C again to stop at once")
+            view.resume()
+            cancel("cancelled by the user (Ctrl-C)")
+        elif main is not None:
+            main.cancel()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
+        loop.add_signal_handler(signal.SIGINT, handler)
+
+
+def _run_async(coro: Any) -> Any:
+    try:
+        return asyncio.run(coro)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        err.print("\n[yellow]interrupted[/yellow]: the run is resumable with `mendflow resume`")
+        raise typer.Exit(130) from None
+
+
+async def _with_store(settings: Settings, fn: Any) -> Any:
+    store = _open_store(settings)
+    await store.open()
+    try:
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+async def _plan_of(store: Any, run_id: str) -> Any:
+    record = await store.get_run(run_id)
+    return await store.load_plan(record.plan_hash)
+
+
+async def _view_of(store: Any, run_id: str) -> Any:
+    from engine.report import build_view
+
+    record = await store.get_run(run_id)
+    plan = await store.load_plan(record.plan_hash)
+    return build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+
+
+
+@app.command()
+def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
+    """List recent runs."""
+    settings = _settings()
+    records = asyncio.run(_with_store(settings, lambda s: s.list_runs(limit=limit)))
+    table = Table()
+    table.add_column("run", no_wrap=True)
+    for name in ("guide", "status", "outcome", "started", "why"):
+        table.add_column(name)
+    for r in records:
+        table.add_row(r.run_id, r.plan_id, r.status, r.outcome or "",
+                      r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                      Text((r.reason or "")[:60]))
+    out.print(table)
+
+
+@app.command()
+def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> None:
+    """Show a run: steps, what they found, timings, the critical path, the outcome and why."""
+    settings = _settings()
+    view = asyncio.run(_with_store(settings, lambda s: _view_of(s, run_id)))
+    r = view.record
+    out.print(f"[bold]{r.title}[/bold]  run {r.run_id}", highlight=False)
+    out.print(f"outcome: {r.outcome or '-'} ({r.status})  why: {escape(r.reason or '-')}",
+              highlight=False)
+    if view.makespan_s is not None:
+        out.print(f"took {view.makespan_s:.2f} s; critical path {view.critical_path_s:.2f} s: "
+                  + " -> ".join(view.critical_path), highlight=False)
+    table = Table("", "step", "kind", "line", "tries", "s", "found", expand=True)
+    for row in view.rows:
+        icon, style = STATUS_STYLE.get(row.status, ("?", ""))
+        dur = f"{row.duration_s:.2f}" if row.duration_s is not None else ""
+        found = row.error if row.status == "failed" and row.error else row.summary
+        table.add_row(Text(icon, style=style), row.step_id, row.kind, row.line,
+                      str(row.attempts or ""), dur, Text(" ".join(str(found).split())[:120]))
+    out.print(table)
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(help="The run to report on.")],
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to a file.")] = None,
+) -> None:
+    """Write a Markdown report of a run, with a timeline of its steps."""
+    from engine.compile.graph import to_mermaid
+    from engine.report import render_markdown
+
+    settings = _settings()
+    view = asyncio.run(_with_store(settings, lambda s: _view_of(s, run_id)))
+    text = render_markdown(view, graph=to_mermaid(view.plan))
+    if output:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+
