@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test bench lint-guides clean
+.PHONY: demo demo-web demo-web-down test bench lint-guides clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,6 +15,16 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/mendflow run guides/sre/linux-host-triage.md --yes
+
+# A real incident: HTTP 5xx after a deploy, on a real Prometheus and PostgreSQL.
+# SCENARIO=healthy or SCENARIO=upstream reach the guide's other conclusions.
+demo-web: $(STAMP)
+	bash scripts/ensure-system.sh
+	$(PY) -m demo.web_incident up --scenario $(or $(SCENARIO),regression)
+	-$(PY) -m demo.web_incident run
+
+demo-web-down: $(STAMP)
+	$(PY) -m demo.web_incident down
 
 test: $(STAMP)
 	bash scripts/ensure-system.sh

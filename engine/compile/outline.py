@@ -249,6 +249,7 @@ class _OutlineBuilder:
         # "If <checkable condition>, ... escalate / no action is needed": the branch ends there,
         # and "... Otherwise, escalate." in the same item ends the other branch.
         ending = else_ending = None
+        then_text = else_text = ""
         if guard and (guard.is_else or phrases.explicit_expr(guard.text)):
             then_text, else_text = _split_otherwise(self._item_text(el)[len(guard.text):])
             ending = phrases.outcome_of(then_text)
@@ -267,11 +268,13 @@ class _OutlineBuilder:
                                          el.index))
         nodes.extend(lead_jumps)
         if ending is not None:
-            nodes.append(EndNode(ending, _short(el.text), self._item_text(el), el.span))
+            nodes.append(EndNode(ending, _conclusion(then_text) or _short(el.text),
+                                 self._item_text(el), el.span))
         if guard and nodes:
             node = IfNode(guard, nodes, el.span, el.index)
             if else_ending is not None:
-                node.else_ = [EndNode(else_ending, "Otherwise", self._item_text(el), el.span)]
+                node.else_ = [EndNode(else_ending, _conclusion(else_text or "") or "Otherwise",
+                                      self._item_text(el), el.span)]
                 node.else_text = f"Otherwise (not: {guard.text})"
             return [node]
         return nodes
@@ -524,6 +527,19 @@ class _OutlineBuilder:
             sid = f"{base}-{n}"
         self.ids.add(sid)
         return sid
+
+
+def _conclusion(text: str, limit: int = 100) -> str:
+    """What an ending says, as its step's title: 'the new version causes the errors:
+    escalate to the deploy owner' (code spans and the leading comma dropped)."""
+    words = re.sub(r"\s*\(`[^`]*`\)|`[^`]*`", "", text)
+    words = re.sub(r"^(?:otherwise|else)\b[\s,:]*", "", words.strip(" ,.:;\n"), flags=re.I)
+    words = " ".join(words.split())
+    if not words:
+        return ""
+    words = words[0].upper() + words[1:]
+    first = re.split(r"(?<=[.!?])\s", words, maxsplit=1)[0].rstrip(".")
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
 def _split_otherwise(text: str) -> tuple[str, str | None]:
