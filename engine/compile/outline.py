@@ -533,13 +533,17 @@ def _conclusion(text: str, limit: int = 100) -> str:
     """What an ending says, as its step's title: 'the new version causes the errors:
     escalate to the deploy owner' (code spans and the leading comma dropped)."""
     words = re.sub(r"\s*\(`[^`]*`\)|`[^`]*`", "", text)
-    words = re.sub(r"^(?:otherwise|else)\b[\s,:]*", "", words.strip(" ,.:;\n"), flags=re.I)
-    words = " ".join(words.split())
-    if not words:
+    sentences = [" ".join(part.split()).strip(" ,.:;") for part in
+                 re.split(r"(?<=[.!?])\s+|\n+", words)]
+    sentences = [x for x in sentences if x]
+    if not sentences:
         return ""
-    words = words[0].upper() + words[1:]
-    first = re.split(r"(?<=[.!?])\s", words, maxsplit=1)[0].rstrip(".")
-    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+    said = next((x for x in sentences if phrases.outcome_of(x)), sentences[0])
+    said = re.sub(r"^(?:otherwise|else|then)\b[\s,:]*", "", said, flags=re.I)
+    if not said:
+        return ""
+    said = said[0].upper() + said[1:]
+    return said if len(said) <= limit else said[: limit - 1].rstrip() + "…"
 
 
 def _split_otherwise(text: str) -> tuple[str, str | None]:
