@@ -19,7 +19,7 @@ import networkx as nx
 
 from engine.errors import ConditionError, TemplateError, ValidationError
 from engine.plan import Plan, Step, StepKind
-from engine.runtime.templating import check_expression, references
+from engine.runtime.templating import check_expression, references, strings_in
 
 _NEEDS_PLUGIN = (StepKind.COMMAND, StepKind.QUERY, StepKind.DETECT)
 _ALWAYS = ("alert", "run")
@@ -242,7 +242,7 @@ class _Checker:
 
     def _template_refs(self, s: Step) -> list[str]:
         refs: set[str] = set()
-        for text in _strings(s.params):
+        for text in strings_in(s.params):
             try:
                 refs |= references(text)
             except TemplateError:
@@ -307,13 +307,3 @@ class _Checker:
                                    "Give the approval a failure edge to an escalate end step",
                                    gate)
 
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-    elif isinstance(value, dict):
-        for k in sorted(value):
-            yield from _strings(value[k])

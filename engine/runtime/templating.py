@@ -160,6 +160,19 @@ def render(template: str, memory: Mapping[str, Any]) -> str:
         raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
 
 
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string inside a JSON-like value (the templates of a step's params), in a stable
+    order: dict keys sorted."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings_in(v)
+    elif isinstance(value, dict):
+        for k in sorted(value):
+            yield from strings_in(value[k])
+
+
 def render_value(value: Any, memory: Mapping[str, Any]) -> Any:
     """Render every string inside a JSON-like value (dicts, lists), leaving other types alone."""
     if isinstance(value, str):

@@ -20,7 +20,7 @@ from engine.compile.validate import Problem
 from engine.errors import MendflowError
 from engine.plan import InputSpec, Plan, Step
 from engine.plugins import Registry, default_registry, parse_params
-from engine.runtime.templating import references, render_value
+from engine.runtime.templating import references, render_value, strings_in
 
 SAMPLE_BY_TYPE: dict[str, Any] = {"string": "sample", "integer": 1, "number": 1.5,
                                   "boolean": True}
@@ -33,7 +33,7 @@ def sample_memory(plan: Plan, step: Step) -> dict[str, Any]:
                               "alert": {"labels": {}, "annotations": {}}, "run": {"id": "r1"}}
     for spec in plan.inputs:
         memory["inputs"][spec.name] = sample_value(spec)
-    for text in _strings(step.params):
+    for text in strings_in(step.params):
         try:
             refs = references(text)
         except MendflowError:
@@ -94,13 +94,3 @@ def _fits(spec: InputSpec) -> bool:
             "integer": isinstance(v, int) and not isinstance(v, bool),
             "number": isinstance(v, (int, float)) and not isinstance(v, bool)}[spec.type]
 
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
