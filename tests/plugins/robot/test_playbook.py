@@ -1,101 +1,254 @@
-"""A peg-in-hole playbook run by the local executor against the real simulated cell:
-alarm -> abort -> reset; a stream that cannot be read -> safe stop. The plan is built by
-hand to mirror guides/robot/peg-in-hole.md (one attempt) until the compiler reads ```detect
-and ```opcua blocks."""
+"""The robot playbooks as shipped: compiled by the real compiler, run against the simulated
+cell over real OPC UA (a subprocess on a TCP port), with a detector calibration written by
+`mendflow detector calibrate` and approvals given by an operator policy in mendflow.toml.
+
+The peg-in-hole runs use the LocalExecutor in this process, except the cancel, which sends
+SIGINT to a real `mendflow run`. Cells are seeded and each test queues the outcomes of its
+attempts, so the force traces the detector sees are the same on every run."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step
+import numpy as np
+import pytest
+
+from engine.compile import compile_guide
+from engine.compile.lint import lint_path
+from engine.guide import load_guide
+from engine.plan import Plan
 from engine.plugins import Registry
-from engine.runtime.executor import LocalExecutor
-from engine.runtime.interaction import Answers
+from engine.runtime.executor import LocalExecutor, Update
+from engine.runtime.interaction import Answers, load_auto_approve
 from engine.settings import Settings
 from engine.store import open_store
-from plugins.detectors.ft_jam_slip import FtJamSlipDetector
-from plugins.robot.opcua import OpcUaPlugin
 from plugins.robot.ua import CellClient
-from tests.plugins.robot.conftest import start_cell, stop_cell
+from tests.plugins.detectors.helpers import record
+from tests.plugins.robot.conftest import ROOT, start_cell, stop_cell
 
-SPAN = Span(start=1, end=1)
-
-
-def _plan(cell: str, cal: Path) -> Plan:
-    def ua(id: str, call: str, **kw: Any) -> Step:
-        extra = {k: kw.pop(k) for k in ("wait_for",) if k in kw}
-        return Step(id=id, title=call, kind="command", plugin="opcua", mutating=True,
-                    params={"endpoint": cell, "call": call, **extra}, source=SPAN, **kw)
-
-    def end(id: str, outcome: str) -> Step:
-        return Step(id=id, title=id, kind="end", outcome=outcome, source=SPAN)
-
-    def cond(expr: str) -> Condition:
-        return Condition(text=expr, expr=expr)
-
-    steps = [
-        ua("start", "StartAttempt"),
-        Step(id="watch", title="watch", kind="detect", plugin="ft_jam_slip", source=SPAN,
-             params={"source": cell, "calibration": str(cal)}),
-        ua("abort", "Abort"), ua("reset", "Reset", wait_for={"State": ["idle"]}),
-        end("retry", "mitigated"), end("seated", "resolved"), end("gave-up", "escalate"),
-        ua("stop", "Stop", on_error="continue"),
-        ua("release", "OpenGripper", on_error="continue"), end("stopped", "escalate"),
-    ]
-    edges = [
-        Edge(source="start", target="watch"),
-        Edge(source="watch", target="abort", condition=cond("steps.watch.alarm"),
-             kind="branch"),
-        Edge(source="abort", target="reset"), Edge(source="reset", target="retry"),
-        Edge(source="watch", target="seated", kind="else", condition=cond(
-            "not steps.watch.alarm and steps.watch.cell_state == 'success'")),
-        Edge(source="watch", target="gave-up", kind="else", condition=cond(
-            "not steps.watch.alarm and steps.watch.cell_state != 'success'")),
-        Edge(source="watch", target="stop", on="failure", kind="error"),
-        Edge(source="start", target="stop", on="failure", kind="error"),
-        Edge(source="stop", target="release"), Edge(source="release", target="stopped"),
-    ]
-    return Plan(id="peg-in-hole", title="peg", kind="robot", compiler="test/1",
-                source=SourceInfo(path="guides/robot/peg-in-hole.md", sha256="0" * 64),
-                entry="start", steps=steps, edges=edges)
+GUIDES = sorted((ROOT / "guides" / "robot").glob("*.md"))
+PEG = ROOT / "guides" / "robot" / "peg-in-hole.md"
+MENDFLOW = str(Path(sys.executable).with_name("mendflow"))
 
 
-async def _run(plan: Plan, tmp: Path) -> Any:
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ft_jam_slip calibrated by the CLI on 59 recorded successful simulated attempts."""
+    tmp = tmp_path_factory.mktemp("peg-cal")
+    record(np.random.default_rng(101), tmp / "runs", 59, success=True)
+    out = tmp / "peg.json"
+    subprocess.run([MENDFLOW, "detector", "calibrate", str(tmp / "runs"), "--detector",
+                    "ft_jam_slip", "--out", str(out), "--alpha", "0.05", "--window", "25"],
+                   cwd=ROOT, check=True, capture_output=True, timeout=60)
+    return out
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("operator") / "mendflow.toml"
+    path.write_text('[policy]\nauto_approve = ["approve-*"]\n', encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def peg_plan() -> Plan:
+    return compile_guide(load_guide(PEG))
+
+
+class Run:
+    """A finished run: its record, final scheduler state and memory."""
+
+    def __init__(self, record: Any, state: Any, memory: dict[str, Any]) -> None:
+        self.record, self.state, self.memory = record, state, memory
+
+    def status(self, step: str) -> str:
+        return str(self.state.steps[step].status) if step in self.state.steps else "pending"
+
+    def out(self, step: str) -> dict[str, Any]:
+        return self.memory.get(f"steps.{step}", {})
+
+
+async def run_playbook(plan: Plan, cell: str, cal: Path, policy: Path, tmp: Path, *,
+                       on_update: Any = None) -> Run:
+    """Run `plan` with the operator's policy (approvals), to its end."""
     store = open_store(tmp / "store.sqlite3")
     await store.open()
+    final: list[Any] = []
+
+    def observe(update: Update) -> None:
+        if update.kind == "run_finished":
+            final.append(update.state)
+        if on_update is not None:
+            on_update(update, executor)
+
     try:
-        registry = Registry(discover=False, extra={"opcua": OpcUaPlugin,
-                                                   "ft_jam_slip": FtJamSlipDetector})
-        ex = LocalExecutor(store=store, registry=registry,
-                           settings=Settings(data_dir=tmp, default_timeout_s=30),
-                           interaction=Answers(assume_yes=True))
-        return await ex.start(plan, guide_path="guides/robot/peg-in-hole.md")
+        executor = LocalExecutor(
+            store=store, registry=Registry(),
+            settings=Settings(data_dir=tmp, default_timeout_s=30, config_file=policy),
+            interaction=Answers(auto_approve=load_auto_approve(policy)), observer=observe)
+        done = await executor.start(plan, guide_path=str(PEG),
+                                    inputs={"cell": cell, "calibration": str(cal)})
+        memory = {e.key: e.value for e in await store.memory(done.run_id)}
+        return Run(done, final[-1], memory)
     finally:
         await store.close()
 
 
-async def test_a_jam_is_aborted_and_the_cell_reset(cell: str, peg_cal: Path,
-                                                   tmp_path: Path) -> None:
-    async with CellClient(cell) as c:
-        if await c.read("State") == "running":
-            await c.call("Abort")
-        await c.call("Reset")
-        await c.call("QueueAttempt", False, "jam")
-    record = await _run(_plan(cell, peg_cal), tmp_path)
-    assert record.status == "succeeded" and record.outcome == "mitigated"
-    async with CellClient(cell) as c:
-        assert await c.read("State") == "idle" and await c.read("LastTruth") == "failure:jam"
+async def cell_state(url: str) -> dict[str, Any]:
+    async with CellClient(url) as c:
+        return {k: await c.read(k) for k in ("State", "GripperOpen", "Attempt", "LastTruth")}
 
 
-async def test_an_unreadable_stream_stops_the_cell_safely(peg_cal: Path,
-                                                          tmp_path: Path) -> None:
-    proc, url = start_cell("--seed", "5", "--nan-rate", "0.3")
+async def queue(url: str, *attempts: tuple[bool, str]) -> None:
+    async with CellClient(url) as c:
+        for success, mode in attempts:
+            await c.call("QueueAttempt", success, mode)
+
+
+def assert_left_safe(run: Run, state: dict[str, Any]) -> None:
+    assert run.status("stop") == "succeeded" and run.status("release") == "succeeded"
+    assert state["State"] == "stopped" and state["GripperOpen"] is True
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.stem)
+def test_each_robot_guide_compiles_and_lints_clean(guide: Path) -> None:
+    plan = compile_guide(load_guide(guide))
+    assert plan.kind == "robot"
+    assert plan.cleanup == ["stop", "release"]  # "Always": stop motion, open the gripper
+    assert [plan.step(s).params["call"] for s in plan.cleanup] == ["Stop", "OpenGripper"]
+    outcomes = {s.outcome for s in plan.steps if s.kind == "end"}
+    assert "escalate" in outcomes and outcomes & {"resolved", "no_action"}
+    assert not [f for f in lint_path(guide) if f.severity == "error"]
+
+
+def test_cable_routing_spells_out_two_presses_per_clip_then_asks_a_person() -> None:
+    plan = compile_guide(load_guide(ROOT / "guides" / "robot" / "cable-routing.md"))
+    ids = {s.id for s in plan.steps}
+    for clip in "abc":
+        assert {f"press_{clip}_1", f"press_{clip}_2", f"retension_{clip}"} <= ids
+        assert f"press_{clip}_3" not in ids
+        # after the recovery action, the stage's path ends with a person
+        after = [e.target for _, e in plan.outgoing(f"retension_{clip}-2") if e.on == "success"]
+        assert [plan.step(t).outcome for t in after] == ["escalate"]
+
+
+async def test_a_failing_attempt_is_aborted_on_the_alarm_then_a_success_resolves(
+        cell: str, calibration: Path, policy: Path, peg_plan: Plan, tmp_path: Path) -> None:
+    # Given a cell whose next attempt jams and the one after succeeds
+    await queue(cell, (False, "jam"), (True, ""))
+    run = await run_playbook(peg_plan, cell, calibration, policy, tmp_path)
+    # Then the detector fired during attempt 1, which was aborted before it ended by itself
+    assert run.out("watch_1")["alarm"] is True and run.out("watch_1")["cell_state"] == "running"
+    assert run.status("abort_1") == "succeeded" and run.status("reset_1") == "succeeded"
+    assert run.out("abort_1")["result"] >= run.out("watch_1")["detected_at"]
+    # and attempt 2 seated the peg
+    assert run.out("watch_2")["alarm"] is False and run.out("watch_2")["cell_state"] == "success"
+    assert run.record.status == "succeeded" and run.record.outcome == "resolved"
+    assert run.status("start_3") != "succeeded"
+    assert_left_safe(run, await cell_state(cell))
+
+
+async def test_three_failures_escalate(cell: str, calibration: Path, policy: Path,
+                                       peg_plan: Plan, tmp_path: Path) -> None:
+    before = (await cell_state(cell))["Attempt"]
+    await queue(cell, (False, "jam"), (False, "obstruction"), (False, "jam"))
+    run = await run_playbook(peg_plan, cell, calibration, policy, tmp_path)
+    assert run.record.status == "succeeded" and run.record.outcome == "escalate"
+    assert [run.out(f"watch_{i}")["cell_state"] == "success" for i in (1, 2, 3)] == [False] * 3
+    state = await cell_state(cell)
+    assert state["Attempt"] == before + 3 and state["LastTruth"].startswith("failure:")
+    assert_left_safe(run, state)
+
+
+async def test_a_cell_that_stops_answering_fails_the_run_and_the_clean_up_runs(
+        calibration: Path, policy: Path, peg_plan: Plan, tmp_path: Path) -> None:
+    # Given a cell whose controller freezes (SIGSTOP: TCP stays open, nothing answers) while
+    # attempt 1 is watched, and answers again once the stream has broken
+    proc, url = start_cell("--seed", "4", time_scale=0.05)
+    frozen = False
+
+    def freeze_then_thaw(update: Update, _executor: LocalExecutor) -> None:
+        nonlocal frozen
+        if update.kind == "step_finished" and update.step_id == "start_1":
+            asyncio.get_running_loop().call_later(0.3, os.kill, proc.pid, signal.SIGSTOP)
+            frozen = True
+        elif update.kind == "step_finished" and update.step_id == "watch_1" and frozen:
+            os.kill(proc.pid, signal.SIGCONT)  # before the clean-up steps are started
+
     try:
-        record = await _run(_plan(url, peg_cal), tmp_path)
-        assert record.outcome == "escalate"
-        async with CellClient(url) as c:
-            assert await c.read("State") == "stopped"
-            assert await c.read("GripperOpen") is True
+        await queue(url, (True, ""))
+        run = await run_playbook(peg_plan, url, calibration, policy, tmp_path,
+                                 on_update=freeze_then_thaw)
+        # Then the watch failed, the run failed (no ending was reached) ...
+        assert frozen and run.status("watch_1") == "failed"
+        assert "did not answer" in (run.state.steps["watch_1"].error or "")
+        assert run.record.status == "failed" and run.record.outcome is None
+        # ... and the clean-up stopped the cell and opened the gripper
+        assert_left_safe(run, await cell_state(url))
     finally:
+        os.kill(proc.pid, signal.SIGCONT)
         stop_cell(proc)
+
+
+async def test_a_cancel_mid_attempt_runs_the_clean_up(
+        cell: str, calibration: Path, policy: Path, peg_plan: Plan, tmp_path: Path) -> None:
+    await queue(cell, (True, ""))
+    before = (await cell_state(cell))["Attempt"]
+
+    def cancel_while_watching(update: Update, executor: LocalExecutor) -> None:
+        if update.kind == "step_finished" and update.step_id == "start_1":
+            asyncio.get_running_loop().call_later(0.2, executor.cancel, "operator cancel")
+
+    run = await run_playbook(peg_plan, cell, calibration, policy, tmp_path,
+                             on_update=cancel_while_watching)
+    assert run.record.status == "cancelled" and run.record.outcome is None
+    assert run.status("watch_1") == "cancelled" and run.status("start_2") == "pending"
+    state = await cell_state(cell)
+    assert state["Attempt"] == before + 1 and state["LastTruth"] == "success"
+    assert_left_safe(run, state)  # stopped mid-attempt, gripper open
+
+
+@pytest.mark.xfail(strict=True, reason="engine.datasources resolves a detect step's `source:` "
+                   "(opcua://...) as a named data source under `mendflow run`, so the first "
+                   "watch fails with 'unknown data source'; remove this mark once it is fixed")
+async def test_sigint_to_mendflow_run_cancels_and_runs_the_clean_up(
+        cell: str, calibration: Path, policy: Path, tmp_path: Path) -> None:
+    # Given `mendflow run` watching a (long, successful) attempt
+    async with CellClient(cell) as c:
+        await c.call("QueueAttempt", True, "")
+        before = await c.read("Attempt")
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data"),
+           "MENDFLOW_CONFIG_FILE": str(policy)}
+    proc = await asyncio.create_subprocess_exec(
+        MENDFLOW, "run", str(PEG), "--input", f"cell={cell}",
+        "--input", f"calibration={calibration}",
+        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    try:
+        async with CellClient(cell) as c:
+            for _ in range(400):
+                if await c.read("State") == "running" and await c.read("Attempt") > before:
+                    break
+                await asyncio.sleep(0.025)
+            else:
+                pytest.fail("the run never started an attempt")
+        # When the operator presses Ctrl-C
+        proc.send_signal(signal.SIGINT)
+        raw, _ = await asyncio.wait_for(proc.communicate(), 30)
+        output = raw.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    # Then the run ends cancelled (exit 130) and its Always steps left the cell safe
+    assert proc.returncode == 130, output
+    assert "cancelled" in output
+    state = await cell_state(cell)
+    assert state["State"] == "stopped" and state["GripperOpen"] is True
+    assert state["Attempt"] == before + 1  # stopped mid-attempt: no second attempt began
