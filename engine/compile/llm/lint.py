@@ -12,7 +12,7 @@ from __future__ import annotations
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from engine.compile.lint_rules import Finding
+from engine.compile.lint.base import Finding
 from engine.compile.llm import prompts
 from engine.compile.llm.pipeline import guide_text
 from engine.compile.llm.provider import Usage, ask

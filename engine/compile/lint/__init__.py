@@ -1,6 +1,6 @@
 """The guide linter's entry points: run every rule over a guide and report the findings.
 
-This module owns running the rules (`engine.compile.lint_rules` owns what they check), turning
+This package owns running the rules (one module per category owns what they check), turning
 a guide that cannot be parsed into a finding, ordering findings, and the text and JSON forms
 `mendflow lint` prints. It never raises on a bad guide: a linter that crashes on the input it
 exists to criticise is no help. It does not compile guides; a compiled `Plan` may be passed in
@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.compile.lint_rules import CHECKS, RULES, Context, Finding, Rule
+from engine.compile.lint import clarity, data, flow, queries, structure  # noqa: F401
+from engine.compile.lint.base import CHECKS, RULES, Context, Finding, Rule
 from engine.errors import GuideError
 from engine.guide import Element, Guide, load_guide
 from engine.plan import Plan
@@ -61,8 +62,8 @@ def format_text(findings: list[Finding]) -> str:
 
 def format_json(findings: list[Finding]) -> str:
     """A JSON array of findings; the same findings always give the same bytes."""
-    data = [f.model_dump(mode="json") for f in sorted(findings, key=_order)]
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    rows = [f.model_dump(mode="json") for f in sorted(findings, key=_order)]
+    return json.dumps(rows, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def exit_code(findings: list[Finding]) -> int:

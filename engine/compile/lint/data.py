@@ -1,0 +1,123 @@
+"""Rules MF3xx, data flow: a value used but never obtained, a value obtained but never used."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from engine.compile.lint.base import (
+    Command,
+    Context,
+    _clip,
+    rule,
+    shell_commands,
+)
+from engine.guide import Element
+
+# -- 3. data flow ---------------------------------------------------------------------------
+
+_VAR_USE = re.compile(r"(?<![\\$])\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+_VAR_SET = re.compile(r"(?:^|(?<=[\s;&|(`]))([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=")
+_VAR_LOOP = re.compile(r"\b(?:for|select)\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b")
+_VAR_READ = re.compile(r"\bread\s+(?:-\w+\s+)*((?:[A-Za-z_][A-Za-z0-9_]*\s*)+)")
+_EXPORT = re.compile(r"\bexport\s+([A-Za-z_][A-Za-z0-9_]*)=[\"']?(?:\$\(|`)")
+_PLACEHOLDER = re.compile(r"(?<![<\w])<([A-Za-z][\w.:-]*(?: [\w.:-]+){0,3})>(?!>)")
+_SINGLE_QUOTED = re.compile(r"'[^']*'")
+_ENV = set(
+    "HOME PATH USER PWD OLDPWD SHELL HOSTNAME TERM LANG TMPDIR EDITOR PAGER KUBECONFIG UID "
+    "EUID RANDOM SECONDS LINENO IFS BASH_SOURCE PS1 HISTFILE DISPLAY SSH_AUTH_SOCK GOPATH "
+    "REPLY PPID BASHPID OPTARG OPTIND".split())
+_HTML_TAGS = {"br", "code", "pre", "b", "i", "p", "div", "span", "none", "nil", "null",
+              "unknown", "pending", "details", "summary"}
+
+
+def _defined(ctx: Context) -> set[str]:
+    names = {i.name for i in ctx.guide.front.inputs}
+    for _, cmds in ctx.shell_blocks:
+        for cmd in cmds:
+            names.update(_VAR_SET.findall(cmd.text))
+            names.update(_VAR_LOOP.findall(cmd.text))
+            for group in _VAR_READ.findall(cmd.text):
+                names.update(group.split())
+    for _, code in ctx.inline_commands:
+        names.update(_VAR_SET.findall(code))
+    return names
+
+
+def _explained(ctx: Context, name: str, *, placeholder: bool) -> bool:
+    inputs = {i.name.lower() for i in ctx.guide.front.inputs}
+    if name.lower() in inputs:
+        return True
+    if placeholder:
+        return f"<{name}>" in ctx.prose
+    if name.islower():
+        return f"${name}" in ctx.prose or f"`{name}`" in ctx.prose
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", ctx.prose) is not None
+
+
+def _uses(text: str) -> Iterator[tuple[str, str]]:
+    """('$NAME' | '<name>', name) for each value a command needs but does not contain."""
+    for m in _VAR_USE.finditer(_SINGLE_QUOTED.sub("''", text)):
+        yield f"${m.group(1)}", m.group(1)
+    for m in _PLACEHOLDER.finditer(text):
+        if m.group(1).lower() not in _HTML_TAGS:
+            yield f"<{m.group(1)}>", m.group(1)
+
+
+@rule(("MF301", "data_flow", "error",
+        "A command uses a value ($VAR or <placeholder>) nothing sets, declares or explains."),
+       ("MF302", "data_flow", "info",
+        "A command written inline in prose uses a value nothing sets, declares or explains."))
+def value_never_obtained(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    defined = _defined(ctx) | _ENV
+    reported: set[str] = set()
+
+    def judge(token: str, name: str) -> bool:
+        placeholder = token.startswith("<")
+        if (not placeholder and name in defined) or token in reported:
+            return False
+        if _explained(ctx, name, placeholder=placeholder):
+            return False
+        reported.add(token)
+        return True
+
+    for el, cmds in ctx.shell_blocks:
+        for cmd in cmds:
+            for token, name in _uses(cmd.text):
+                if judge(token, name):
+                    yield ("MF301", cmd.line, f"'{token}' is used in a command but never set",
+                           _obtain_hint(token, name))
+    for el, code in ctx.inline_commands:
+        for token, name in _uses(code):
+            if judge(token, name):
+                yield ("MF302", el, f"'{token}' in `{_clip(code, 50)}` is never set",
+                       _obtain_hint(token, name))
+
+
+def _obtain_hint(token: str, name: str) -> str:
+    return (f"Set it in an earlier block (`export {name}=$(kubectl get ...)`), declare it in the "
+            f"front matter (`inputs: [{{name: {name}}}]`), or say in the text where "
+            f"{token} comes from (e.g. the alert's labels)")
+
+
+@rule(("MF303", "data_flow", "info",
+        "A value is captured (`export X=$(...)`) but no command uses it."))
+def exported_unused(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    used: set[str] = set()
+    exports: list[tuple[str, Command]] = []
+    for _, cmds in ctx.shell_blocks:
+        for cmd in cmds:
+            used.update(_VAR_USE.findall(cmd.text))
+            exports.extend((name, cmd) for name in _EXPORT.findall(cmd.text))
+    for el in ctx.elements:
+        if el.kind == "code" and not shell_commands(el):
+            used.update(_VAR_USE.findall(el.text))
+        for code in el.inline_code:
+            used.update(_VAR_USE.findall(code))
+    seen: set[str] = set()
+    for name, cmd in exports:
+        if name not in used and name not in _ENV and name not in seen:
+            seen.add(name)
+            yield ("MF303", cmd.line, f"'{name}' is exported but no later command uses "
+                   f"${name}",
+                   f"Use ${name} in the commands that need it, or drop the export")

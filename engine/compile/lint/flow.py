@@ -1,0 +1,170 @@
+"""Rules MF2xx, control flow: a condition with no action, no ending, jumps to nowhere,
+mitigation before diagnosis, unreachable steps."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+
+from engine.compile.lint.base import (
+    _ROLE_WORDS,
+    Context,
+    _clip,
+    is_step,
+    rule,
+    sentences,
+)
+from engine.guide import Element, slugify
+
+# -- 2. control flow --------------------------------------------------------------------------
+
+_ACTION_WORD = re.compile(
+    r"\b(run|check|restart|delete|escalate|contact|page|see|go|skip|follow|continue|proceed|"
+    r"open|create|scale|increase|decrease|remove|stop|start|use|try|apply|rollback|roll back|"
+    r"revert|drain|cordon|reboot|investigate|review|ask|notify|wait|retry|file|raise|consult|"
+    r"refer|reach out|verify|ensure|make sure|inspect|look|set|update|fix|resolve|move|add|"
+    r"send|post|announce|kill|terminate|purge|consider|tell|ping|means?|points? to|indicates?|"
+    r"suggests?|likely|probably|need|must|should)\b",
+    re.I)
+
+
+@rule(("MF201", "control_flow", "warning", "An 'If ...' gives a condition but no action."))
+def if_without_action(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    for el in ctx.elements:
+        if not is_step(ctx, el) or ctx.has_body(el):
+            continue
+        for sent in sentences(el.text):
+            m = re.match(r"(If|When)\s+(.*)", sent.strip())
+            if not m:
+                continue
+            rest = m.group(2)
+            if re.search(r",|\bthen\b|:", rest) or _ACTION_WORD.search(rest):
+                continue
+            yield ("MF201", el, f"\"{_clip(sent)}\" says when but not what to do",
+                   "Finish the sentence with the action, e.g. 'If the pod is Pending, "
+                   "describe it with `kubectl describe pod ...`', and say what to do otherwise "
+                   "if it is not simply the next step")
+            break
+
+
+_END_WORDS = re.compile(
+    r"\b(resolv\w*|escalat\w*|contact|support|reach out|open an? (issue|ticket|case|incident)|"
+    r"page|done|complete[sd]?|fixed|clears?|stops? firing|no longer|back to normal|recover\w*|"
+    r"help|slack|on-?call)\b", re.I)
+
+
+@rule(("MF202", "control_flow", "warning",
+        "A runbook never says when it is done, resolved, or when to escalate."))
+def no_end(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    mitigation = [h for h in ctx.guide.headings() if ctx.role(h) == "mitigation"
+                  and _ROLE_WORDS["mitigation"].match(h.text)]
+    if not mitigation:
+        return
+    start = mitigation[0].index
+    for el in ctx.elements[start:]:
+        if _END_WORDS.search(el.text) or any(_END_WORDS.search(lk.text) for lk in el.links):
+            return
+    yield ("MF202", mitigation[0], "the guide never says when the incident is resolved or "
+           "when to escalate",
+           "End the Mitigation section with how to tell it worked (e.g. 'the alert clears "
+           "within 10m') and whom to escalate to if it does not")
+
+
+_STEP_JUMP = re.compile(
+    r"\b(?:skip|go|jump|proceed|continue|return|move|back|repeat)\s+(?:directly\s+|back\s+)?"
+    r"(?:to|from|with)\s+step\s+(\d+)", re.I)
+_SECTION_JUMP = re.compile(
+    r"\b(?:skip|go|jump|proceed|continue|move)\s+(?:directly\s+)?to\s+(?:the\s+)?"
+    r"[\"'“]?((?:Diagnos|Mitigat|Troubleshoot|Resolution|Remediat|Verif|Escalat|Meaning|Impact"
+    r"|Rollback|Recover)[\w -]{0,30}?)[\"'”]?(?:\s+section\b|\s*[.,;:]|$)")
+
+
+@rule(("MF203", "control_flow", "error",
+        "A jump to an anchor, step number or section that does not exist."))
+def missing_jump_target(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    anchors = ctx.guide.anchors()
+    known = {_loose(a) for a in anchors} | {
+        _loose(m) for el in ctx.elements if el.kind == "html"
+        for m in re.findall(r"\b(?:name|id)=[\"']([^\"']+)", el.text)}
+    titles = {h.text.strip().lower() for h in ctx.guide.headings()}
+    for el in ctx.elements:
+        for link in el.links:
+            if link.href.startswith("#") and len(link.href) > 1:
+                target = link.href[1:]
+                if _loose(target) not in known:
+                    near = _closest(target, list(anchors))
+                    guess = f" (did you mean #{near}?)" if near else ""
+                    yield ("MF203", el, f"link '{link.text}' jumps to missing anchor "
+                           f"'#{target}'",
+                           f"Point it at an existing heading{guess} or add a heading whose "
+                           f"slug is '{target}'")
+        for m in _STEP_JUMP.finditer(el.text):
+            n = int(m.group(1))
+            last = _last_step_number(ctx, el)
+            if last is not None and n > last:
+                yield ("MF203", el, f"'{m.group(0)}' but the list has only {last} steps",
+                       f"Jump to a step between 1 and {last}, or link the target heading "
+                       f"with [text](#anchor) so renumbering cannot break it")
+        for m in _SECTION_JUMP.finditer(el.text):
+            name = m.group(1).strip()
+            if name.lower() not in titles and slugify(name) not in anchors:
+                yield ("MF203", el, f"'{m.group(0)}' but there is no '{name}' heading",
+                       f"Add a '## {name}' heading or correct the section name")
+
+
+def _loose(anchor: str) -> str:
+    """Anchor compared the way GitHub and GitLab both resolve it (they differ on '-', '_')."""
+    return re.sub(r"[^a-z0-9]", "", anchor.lower())
+
+
+def _last_step_number(ctx: Context, el: Element) -> int | None:
+    numbers = [e.number for e in ctx.elements
+               if e.kind == "list_item" and e.ordered and e.number and e.section == el.section]
+    if not numbers:
+        numbers = [e.number for e in ctx.elements
+                   if e.kind == "list_item" and e.ordered and e.number]
+    return max(numbers) if numbers else None
+
+
+def _closest(target: str, options: list[str]) -> str | None:
+    near = difflib.get_close_matches(target, options, n=1, cutoff=0.75)
+    return near[0] if near else None
+
+
+@rule(("MF204", "control_flow", "warning", "Mitigation comes before Diagnosis."))
+def mitigation_first(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    first: dict[str, Element] = {}
+    for h in ctx.guide.headings():
+        for role in ("diagnosis", "mitigation"):
+            if _ROLE_WORDS[role].match(h.text.strip()) and len(h.text.split()) <= 4:
+                first.setdefault(role, h)
+    if "diagnosis" in first and "mitigation" in first:
+        mit, diag = first["mitigation"], first["diagnosis"]
+        if mit.index < diag.index and mit.level == diag.level:
+            yield ("MF204", mit, f"'{mit.text}' (line {mit.span.start}) comes before "
+                   f"'{diag.text}' (line {diag.span.start})",
+                   "Move the Diagnosis section above Mitigation: find the cause before "
+                   "changing anything")
+
+
+@rule(("MF205", "control_flow", "warning",
+        "A compiled step can never run: nothing leads to it from the entry step."))
+def unreachable_steps(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    plan = ctx.plan
+    if plan is None:
+        return
+    seen = {plan.entry}
+    frontier = [plan.entry]
+    while frontier:
+        sid = frontier.pop()
+        for _, edge in plan.outgoing(sid):
+            if edge.target not in seen:
+                seen.add(edge.target)
+                frontier.append(edge.target)
+    for step in plan.steps:
+        if step.id not in seen:
+            yield ("MF205", step.source.start, f"step '{step.id}' ({_clip(step.title)}) is "
+                   "unreachable: no path leads to it from the start",
+                   "Link to it from the step that should lead there (e.g. 'If ..., go to "
+                   "[this section](#anchor)') or delete it")

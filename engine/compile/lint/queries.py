@@ -1,0 +1,158 @@
+"""Rules MF4xx, query instructions: untagged blocks, queries without a data source,
+hard-coded values that should be inputs, changes without a warning."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from engine.compile.lint.base import (
+    _ALERT_SECTION,
+    Context,
+    _block_kind,
+    _clip,
+    code_lines,
+    rule,
+    shell_commands,
+)
+from engine.guide import Element
+
+# -- 4. query instructions ------------------------------------------------------------------
+
+
+@rule(("MF401", "query", "warning", "A command or query block has no language tag."))
+def untagged_block(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    tags = {"shell": "bash", "promql": "promql", "sql": "sql"}
+    for el in ctx.elements:
+        if el.kind != "code" or el.lang is not None:
+            continue
+        kind = _block_kind(el)
+        if kind not in tags:
+            continue
+        how = "fenced block" if el.fenced else "indented block"
+        yield ("MF401", el, f"{kind} {how} has no language tag",
+               f"Fence it as ```{tags[kind]} so it is run by the right plugin and not "
+               f"mistaken for sample output")
+
+
+_SOURCE_WORDS = re.compile(
+    r"\b(prometheus|thanos|grafana|mimir|victoria\w*|datasource|data source|database|postgres"
+    r"\w*|psql|mysql|replica|primary|clickhouse|console|explore|db|dashboard|elastic"
+    r"\w*|kibana|bigquery|redis|sentry|loki|pg_\w+|gitlab-\w+|rails)\b", re.I)
+
+
+@rule(("MF402", "query", "warning",
+        "A query does not say which data source (Prometheus, database) it runs against."))
+def query_without_source(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    reported: set[str] = set()  # once per query language: the fix is usually one sentence
+    for el in ctx.elements:
+        if el.kind != "code":
+            continue
+        kind = _block_kind(el)
+        if kind not in ("promql", "sql") or kind in reported:
+            continue
+        near = [el.text] if kind == "sql" and "psql" in el.text else []
+        near += [h.text for h in ctx.guide.section_path(el)]
+        before = [e for e in ctx.elements[max(0, el.index - 2): el.index]
+                  if e.kind != "code" and e.parent == el.parent]
+        near += [e.text for e in before]
+        if el.parent is not None:
+            near.append(ctx.elements[el.parent].text)
+        has_link = any(e.links for e in before)
+        if has_link or any(_SOURCE_WORDS.search(t) for t in near):
+            continue
+        example = ("'In Thanos (https://thanos.example/), run:'" if kind == "promql"
+                   else "'On the primary database (`gitlab-psql`), run:'")
+        reported.add(kind)
+        yield ("MF402", el, f"{kind} query with no data source said",
+               f"Say where it runs just before the block, e.g. {example}, or name a data "
+               "source configured in Mendflow's settings")
+
+
+_K8S_SUFFIX = "[bcdfghjklmnpqrstvwxz2456789]"
+_HARD_CODED = [  # (what, pattern, fix); IPs and hosts only count in alert runbooks
+    ("pod name with a generated suffix", re.compile(
+        rf"\b[a-z][a-z0-9]*(?:-[a-z0-9]+)*?(?:-{_K8S_SUFFIX}{{8,10}})?-(?={_K8S_SUFFIX}*\d)"
+        rf"(?={_K8S_SUFFIX}*[a-z]){_K8S_SUFFIX}{{5}}\b(?![.-])"),
+     "use a label selector (`-l app=...`) or a variable set by an earlier step"),
+    ("IP address", re.compile(r"(?<![\w.])(?!127\.0\.0\.1|0\.0\.0\.0)(?:\d{1,3}\.){3}\d{1,3}"
+                              r"(?![\w./])"),
+     "make it an input (`inputs: [{name: HOST_IP}]`) or look it up in an earlier step"),
+    ("absolute timestamp", re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"),
+     "use a relative window (`--since=1h`, `now-1h`) or the alert's start time"),
+    ("host name", re.compile(r"\b[a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d{2,}[a-z0-9-]*"
+                             r"(?:\.[a-z0-9-]+){2,}\b"),
+     "make the host an input, or take it from the alert's `instance` label"),
+]
+
+
+@rule(("MF403", "query", "warning",
+        "A command or query hard-codes a value (pod name, IP, host, timestamp) of one incident."))
+def hard_coded_values(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    # In a how-to, `ssh deploy-01-sv-gprd...` names fixed infrastructure; in an alert's
+    # runbook the host is whichever one fired, so there it should come from the alert.
+    per_alert = any(_ALERT_SECTION.match(h.text.strip()) for h in ctx.guide.headings())
+    checks = [c for c in _HARD_CODED if per_alert or c[0] not in ("IP address", "host name")]
+    for el in ctx.elements:
+        if el.kind != "code":
+            continue
+        kind = _block_kind(el)
+        if kind == "shell":
+            lines = [(c.line, c.text) for c in shell_commands(el)]
+        elif kind in ("promql", "sql"):
+            lines = code_lines(el)
+        else:
+            continue
+        found: set[str] = set()
+        for no, text in lines:
+            for what, pattern, fix in checks:
+                m = pattern.search(text)
+                if m and what not in found:
+                    found.add(what)
+                    yield ("MF403", no, f"hard-coded {what} '{m.group(0)}' belongs to one "
+                           "incident", f"Do not copy one incident's values: {fix}")
+
+
+_MUTATING = re.compile(
+    r"\b(kubectl|oc)\s+(?:-\S+\s+(?:\S+\s+)?)*(delete|apply|patch|edit|scale|drain|cordon"
+    r"|uncordon|replace|taint|label|annotate|rollout\s+(?:restart|undo)|set\s+image)\b"
+    r"|\bvirtctl\s+(stop|restart|migrate|pause)\b|\bhelm\s+(upgrade|uninstall|rollback|delete)\b"
+    r"|\brm\s+-\w*[rf]|\bsystemctl\s+(restart|stop|disable)\b|\b(reboot|shutdown)\b"
+    r"|\bgitlab-ctl\s+(restart|stop|reconfigure)\b|\bterraform\s+(apply|destroy)\b"
+    r"|\bdocker\s+(rm|kill|stop)\b|\bkill\s+-9\b"
+    r"|^\s*(delete\s+from|update\s+\w+\s+set|drop\s+|truncate\s|alter\s+table)", re.I)
+_CAUTION = re.compile(
+    r"\b(warning|caution|careful|carefully|approv\w*|destructive|disrupt\w*|downtime|outage"
+    r"|irreversibl\w*|permanent\w*|danger\w*|backup|back up|make sure|ensure|impact|risk\w*"
+    r"|important|dry-run|change request|maintenance)\b|⚠|:warning:", re.I)
+
+
+@rule(("MF404", "query", "warning",
+        "A command that changes the system has no warning or approval note."))
+def unguarded_mutation(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    for el in ctx.elements:
+        if el.kind != "code":
+            continue
+        kind = _block_kind(el)
+        lines = ([(c.line, c.text) for c in shell_commands(el)] if kind == "shell"
+                 else code_lines(el) if kind == "sql" else [])
+        hit = next(((no, t) for no, t in lines if _MUTATING.search(t) and "--dry-run" not in t),
+                   None)
+        if hit is None or _CAUTION.search(_surroundings(ctx, el)):
+            continue
+        verb = _MUTATING.search(hit[1]).group(0).strip()  # type: ignore[union-attr]
+        yield ("MF404", hit[0], f"'{_clip(verb, 40)}' changes the system and the guide gives "
+               "no warning", "Say what it changes and what could go wrong just before it "
+               "(e.g. '> **Warning:** this restarts every virt-handler pod'); Mendflow asks for "
+               "an approval before mutating steps")
+
+
+def _surroundings(ctx: Context, el: Element) -> str:
+    """The step around a code block: its item, the elements just before it, its heading."""
+    parts = [h.text for h in ctx.guide.section_path(el)[-1:]]
+    parts += [e.text for e in ctx.elements[max(0, el.index - 3): el.index]]
+    idx = el.parent
+    while idx is not None:
+        parts.append(ctx.elements[idx].text)
+        idx = ctx.elements[idx].parent
+    return "\n".join(parts)

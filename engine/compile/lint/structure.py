@@ -1,0 +1,124 @@
+"""Rules MF5xx, presentation and structure: title, heading levels, the sections an alert
+runbook needs, overlong steps, unmarked sample output, unclosed comments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from engine.compile.lint.base import (
+    _ALERT_SECTION,
+    _COMMANDS,
+    _PROMPT,
+    _ROLE_WORDS,
+    SHELL_LANGS,
+    Context,
+    _block_kind,
+    _clip,
+    _looks_like_logs,
+    rule,
+)
+from engine.guide import Element
+
+# -- 5. presentation and structure -----------------------------------------------------------
+
+
+@rule(("MF501", "structure", "warning", "The guide has no title heading."))
+def no_title(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    headings = ctx.guide.headings()
+    if ctx.guide.front.title or any(h.level == 1 for h in headings):
+        return
+    where: Element | int = headings[0] if headings else ctx.guide.front_lines + 1
+    yield ("MF501", where, "the guide has no title: no '# ' heading and no front matter title",
+           "Start the guide with '# <what went wrong>', e.g. '# VirtHandlerDaemonSetDown'")
+
+
+@rule(("MF502", "structure", "info", "A heading skips a level (## then ####)."))
+def heading_skip(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    previous = 0
+    for h in ctx.guide.headings():
+        if previous and h.level > previous + 1:
+            yield ("MF502", h, f"heading '{_clip(h.text, 50)}' is level {h.level} right after "
+                   f"level {previous}", f"Make it a level {previous + 1} heading "
+                   f"('{'#' * (previous + 1)} {_clip(h.text, 40)}')")
+        previous = h.level
+
+
+@rule(("MF503", "structure", "warning",
+        "An alert runbook has Diagnosis but no Mitigation section, or the reverse."))
+def missing_section(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    if ctx.guide.front.kind != "sre":
+        return
+    heads = ctx.guide.headings()
+    have = {role for h in heads for role in ("diagnosis", "mitigation", "about")
+            if _ROLE_WORDS[role].match(h.text.strip())}
+    alert_shaped = any(_ALERT_SECTION.match(h.text.strip()) for h in heads)
+    if not alert_shaped or not {"diagnosis", "mitigation"} & have:
+        return
+    if {"diagnosis", "mitigation"} <= have:
+        return
+    missing = "Mitigation" if "diagnosis" in have else "Diagnosis"
+    where: Element | int = heads[0] if heads else 1
+    yield ("MF503", where, f"the runbook has no {missing} section",
+           f"Add a '## {missing}' section" + (
+               " saying what to do once the cause is known" if missing == "Mitigation"
+               else " saying how to find the cause before acting"))
+
+
+
+LONG_STEP_LINES = 25
+"""A list item longer than this (code blocks not counted) is several steps in one."""
+
+
+@rule(("MF504", "structure", "info",
+        f"A step runs over {LONG_STEP_LINES} lines of prose; split it."))
+def long_step(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    for el in ctx.elements:
+        if el.kind != "list_item" or not el.ordered:
+            continue
+        lines = set(range(el.span.start, el.span.end + 1))
+        for child in ctx.elements[el.index + 1:]:
+            if child.kind == "code" and _inside(ctx, child, el):
+                lines -= set(range(child.span.start, child.span.end + 1))
+            elif child.span.start > el.span.end:
+                break
+        if len(lines) > LONG_STEP_LINES:
+            yield ("MF504", el, f"step {el.number} runs over {len(lines)} lines of prose",
+                   "Split it into numbered steps that each do one thing and end with what "
+                   "to look for")
+
+
+def _inside(ctx: Context, el: Element, container: Element) -> bool:
+    idx = el.parent
+    while idx is not None:
+        if idx == container.index:
+            return True
+        idx = ctx.elements[idx].parent
+    return False
+
+
+@rule(("MF505", "structure", "warning",
+        "Sample output or logs are not marked as output (untagged, or tagged as shell)."))
+def unmarked_output(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    for el in ctx.elements:
+        if el.kind != "code":
+            continue
+        first = next((ln for ln in el.text.split("\n") if ln.strip()), "")
+        untagged_output = el.lang is None and _block_kind(el) == "output"
+        shell_output = (el.lang in SHELL_LANGS and el.lang != "console" and first
+                        and not any(_PROMPT.match(ln) for ln in el.text.split("\n"))
+                        and _looks_like_logs(el.text) and "/" not in first.split()[0]
+                        and first.split()[0] not in _COMMANDS)
+        if untagged_output or shell_output:
+            yield ("MF505", el, "this block looks like sample output but "
+                   + ("has no tag" if untagged_output else f"is tagged '{el.lang}'"),
+                   "Tag it ```text (or put it under 'Example output:') so it is never run; "
+                   "keep commands and their output in separate blocks")
+
+
+@rule(("MF506", "structure", "error",
+        "An HTML comment or block is never closed and hides the rest of the guide."))
+def unterminated_html(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    for el in ctx.elements:
+        if el.kind == "html" and "<!--" in el.text and "-->" not in el.text.split("<!--")[-1]:
+            yield ("MF506", el, "'<!--' is never closed: everything after it is hidden",
+                   "Close the comment with '-->' where it should end")
