@@ -10,15 +10,23 @@ How a run moves
 Starting a run creates its record, applies `Start`, commits, and only then dispatches the
 entry step. A worker that receives `(run_id, step_id, attempt)`:
 
-1. reads the run and its state (snapshot + events after `state_seq`, `engine.runtime.replay`);
-   a task for a step that is no longer in flight with that attempt is a duplicate: nothing;
-2. claims the step (`Store.claim_step`, lease = step timeout + grace, renewed while it works);
-   a claim held by someone else is a live owner, or a dead one whose lease has not lapsed:
-   the task is re-dispatched for when the lease would have lapsed, and does nothing now;
-3. runs it (`engine.runtime.steps.StepRunner`, idempotency key `run:step:attempt`);
-4. advances the run: applies the step's event to the current state and commits with
-   compare-and-set; on `StaleState` it re-reads and re-applies (another step of the same run
-   finished first). Only after the commit does it dispatch the steps that became ready.
+1. claims the step (`Store.claim_step`, lease = step timeout + grace, renewed while it works),
+   counts the start, and reads the run and its state (snapshot + events after `state_seq`,
+   `engine.runtime.replay`) and memory. A task for a step that is no longer in flight with that
+   attempt is a duplicate: nothing (claiming it first is harmless: attempt numbers only grow,
+   so a finished attempt never runs again). A claim held by someone else is a live owner, or a
+   dead one whose lease has not lapsed: the task is re-dispatched for when the lease would
+   have lapsed, and does nothing now;
+2. runs it (`engine.runtime.steps.StepRunner`, idempotency key `run:step:attempt`);
+3. advances the run: applies the step's event to the state it read and commits with
+   compare-and-set; if another step of the run committed meanwhile (`StaleState`), it applies
+   the event again under the run's row lock, on the state as it then is. Only after the commit
+   does it dispatch the steps that became ready.
+
+On PostgreSQL step 1 is one statement (`PostgresStore.begin_step`), the commit another, and the
+locked re-apply `PostgresStore.commit_locked`; with another store each part is its own call
+(`claim_step`, `get_run`, `events`, `memory`) and a lost race re-reads and retries. Plans are
+immutable and kept by hash in each process, as is each run's plan hash.
 
 Every worker is the same; the process that started a run may exit. The store is the source of
 truth and the broker a doorbell: a task lost between a commit and its dispatch (a worker killed
@@ -54,7 +62,7 @@ from engine.plan import Plan, Step
 from engine.plugins import Registry
 from engine.runtime.interaction import Answers
 from engine.runtime.memory import Memory, build_context
-from engine.runtime.replay import SNAPSHOT_EVERY, current_state, started_events
+from engine.runtime.replay import current_state, replay, snapshot_due, started_events
 from engine.runtime.steps import Redact, StepReport, StepRunner
 from engine.settings import Settings
 from engine.store.base import MemoryEntry, RunRecord, StaleState, Store
@@ -64,6 +72,11 @@ log = logging.getLogger("mendflow.distributed")
 MAX_COMMIT_TRIES = 200
 """Compare-and-set retries before an advance gives up (each lost race means another step of
 the run committed first, so this bounds contention, not time)."""
+
+
+RUN_PLANS_KEPT = 10_000
+"""Runs whose plan hash a process remembers (a run never changes plan): with it known, a task
+needs no read before its claim, whose lease depends on the step."""
 
 
 class Dispatcher(Protocol):
@@ -85,6 +98,32 @@ class Outcome(StrEnum):
 class TaskResult:
     outcome: Outcome
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Begun:
+    """What a worker knows before it runs a step; None: not read yet (ask the store)."""
+
+    record: RunRecord
+    state: sched.RunState
+    replayed: int
+    claimed: bool
+    starts: int | None
+    memory: list[MemoryEntry] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Transition:
+    """An event applied to a run's state: what to commit, then what to dispatch."""
+
+    state: sched.RunState
+    actions: list[Any]
+    commit: dict[str, Any]  # `Store.commit`'s keyword arguments after `expected_version`
+
+    def committed(self, record: RunRecord, version: int) -> RunRecord:
+        return record.model_copy(update={"version": version, "status": self.commit["status"],
+                                         "outcome": self.state.outcome,
+                                         "reason": self.state.reason})
 
 
 class DistributedRunner:
@@ -113,6 +152,7 @@ class DistributedRunner:
         self.datasources = datasources
         self.redact: Redact = redact or (lambda value: value)
         self._plans: dict[str, Plan] = {}
+        self._run_plans: dict[str, str] = {}
 
     # -- starting a run ------------------------------------------------------------------------
 
@@ -135,41 +175,54 @@ class DistributedRunner:
                      "assume_yes": assume_yes},
         )
         await self.store.create_run(record)
-        return await self.advance(plan, run_id, sched.Start())
+        initial = sched.RunState.from_json_dict(record.state)
+        return await self.advance(plan, run_id, sched.Start(), seen=(record, initial, 0))
 
     # -- one task ------------------------------------------------------------------------------
 
     async def execute(self, run_id: str, step_id: str, attempt: int) -> TaskResult:
         """Run one delivered task: at most one execution of (run, step, attempt) has effects."""
+        record: RunRecord | None = None
+        plan_hash = self._run_plans.get(run_id)
+        if plan_hash is None:
+            try:
+                record = await self.store.get_run(run_id)
+            except RunNotFound:
+                log.error("rejected task %s:%s:%s: no such run", run_id, step_id, attempt)
+                return TaskResult(Outcome.REJECTED, f"no run {run_id!r}")
+            plan_hash = record.plan_hash
         try:
-            record = await self.store.get_run(run_id)
-        except RunNotFound:
-            log.error("rejected task %s:%s:%s: no such run", run_id, step_id, attempt)
-            return TaskResult(Outcome.REJECTED, f"no run {run_id!r}")
-        try:
-            plan = await self._plan(record.plan_hash)
+            plan = await self._plan(plan_hash)
         except StoreError as exc:
-            reason = f"its plan {record.plan_hash[:12]} cannot be loaded: {exc.message}"
+            record = record or await self.store.get_run(run_id)
+            reason = f"its plan {plan_hash[:12]} cannot be loaded: {exc.message}"
             await self._reject(record, step_id, attempt, reason,
                                end_run=record.status == "running")
             return TaskResult(Outcome.REJECTED, reason)
         index = sched.plan_index(plan)
         if step_id not in index.steps:
-            reason = f"plan {plan.id} ({record.plan_hash[:12]}) has no step {step_id!r}"
+            record = record or await self.store.get_run(run_id)
+            reason = f"plan {plan.id} ({plan_hash[:12]}) has no step {step_id!r}"
             await self._reject(record, step_id, attempt, reason, end_run=False)
             return TaskResult(Outcome.REJECTED, reason)
-        if record.status != "running":
-            return TaskResult(Outcome.RUN_OVER, record.status)
+        self._remember_plan(run_id, plan_hash)
         step = index.steps[step_id]
-        state, replayed = await current_state(self.store, plan, record)
-        if not _pending(state, step_id, attempt):
-            return TaskResult(Outcome.DUPLICATE)
 
         lease = (step.timeout_s or self.settings.default_timeout_s) + self.lease_grace_s
-        if not await self.store.claim_step(run_id, step_id, attempt, self.owner, lease_s=lease):
+        try:
+            begun = await self._begin(plan, run_id, step_id, attempt, lease)
+        except RunNotFound:
+            log.error("rejected task %s:%s:%s: no such run", run_id, step_id, attempt)
+            return TaskResult(Outcome.REJECTED, f"no run {run_id!r}")
+        record = begun.record
+        if record.status != "running":
+            return TaskResult(Outcome.RUN_OVER, record.status)
+        if not _pending(begun.state, step_id, attempt):
+            return TaskResult(Outcome.DUPLICATE)
+        if not begun.claimed:
             await self._send(run_id, step, attempt, lease)
             return TaskResult(Outcome.DEFERRED, f"claimed by another worker; again in {lease:g}s")
-        starts = await self._count_start(run_id, step_id, attempt)
+        starts = begun.starts or await self._count_start(run_id, step_id, attempt)
         keep_claim = asyncio.create_task(self._renew(run_id, step_id, attempt, lease))
         try:
             if starts > self.max_deliveries:
@@ -179,56 +232,127 @@ class DistributedRunner:
                           f"(max_deliveries={self.max_deliveries}); not running it again"),
                     data={"summary": "poison step: workers kept dying on it"})
             else:
-                memory = Memory.restore(record.context, await self.store.memory(run_id))
+                entries = begun.memory
+                if entries is None:
+                    entries = await self.store.memory(run_id)
+                memory = Memory.restore(record.context, entries)
                 report = await self._runner(record).run(
                     plan, run_id, step, attempt, memory,
                     dry_run=bool(record.options.get("dry_run")))
             report.data["worker"] = self.owner
             await self.advance(plan, run_id, report.event, memory=report.memory,
-                               data=report.data, seen=(record, state, replayed))
+                               data=report.data,
+                               seen=(record, begun.state, begun.replayed))
         finally:
             keep_claim.cancel()
         return TaskResult(Outcome.RAN)
+
+    async def _begin(self, plan: Plan, run_id: str, step_id: str, attempt: int,
+                     lease: float) -> _Begun:
+        """Claim the step for this worker, then read the run; count the start when the claim
+        was won (the count and memory may be left for the caller to read: None)."""
+        begin = getattr(self.store, "begin_step", None)
+        if begin is not None:  # PostgreSQL: one statement
+            got = await begin(run_id, step_id, attempt, self.owner, lease_s=lease,
+                              marker_owner=f"{self.owner}/{uuid.uuid4().hex[:8]}",
+                              max_starts=self.max_deliveries)
+            return _Begun(got.record, replay(plan, got.record, got.events), len(got.events),
+                          got.claimed, got.starts if got.claimed else None,
+                          got.memory if got.claimed else None)
+        claimed = await self.store.claim_step(run_id, step_id, attempt, self.owner,
+                                              lease_s=lease)
+        record = await self.store.get_run(run_id)
+        state, replayed = await current_state(self.store, plan, record)
+        return _Begun(record, state, replayed, claimed, None, None)
 
     # -- advancing a run -----------------------------------------------------------------------
 
     async def advance(self, plan: Plan, run_id: str, event: sched.Event, *,
                       memory: Sequence[MemoryEntry] = (), data: Mapping[str, Any] | None = None,
                       seen: tuple[RunRecord, sched.RunState, int] | None = None) -> RunRecord:
-        """Apply `event` to the run's current state, commit (compare-and-set, re-reading on a
-        lost race), then dispatch the steps it started. `seen` is a read to try first."""
-        for tries in range(1, MAX_COMMIT_TRIES + 1):
-            if seen is not None:
-                record, state, replayed = seen
-                seen = None
-            else:
-                record = await self.store.get_run(run_id)
-                state, replayed = await current_state(self.store, plan, record)
+        """Apply `event` to the run's current state, commit, then dispatch the steps it started.
+
+        `seen` is a read to try first (compare-and-set against its version). If it is stale, or
+        not given, the event is applied under the run's row lock where the store has one
+        (`commit_locked`), else by re-reading and retrying compare-and-set."""
+        if seen is not None:
+            record, state, replayed = seen
             if record.status != "running":
                 return record
-            new_state, actions = sched.apply(plan, state, event)
-            if new_state is state:
+            change = self._transition(plan, record, state, replayed, event, memory, data)
+            if change is None:
                 return record  # a duplicate report: the scheduler ignored it
-            row = (event.type, getattr(event, "step", None), getattr(event, "attempt", None),
-                   self.redact({"event": event.model_dump(mode="json"), **(data or {})}))
-            snapshot = new_state.finished or replayed + 1 >= SNAPSHOT_EVERY
-            status = new_state.status if new_state.status != "pending" else "running"
             try:
-                version = await self.store.commit(
-                    run_id, expected_version=record.version,
-                    state=new_state.to_json_dict() if snapshot else None,
-                    status=status, outcome=new_state.outcome,  # type: ignore[arg-type]
-                    reason=new_state.reason, events=[row, *started_events(actions)],
-                    memory=list(memory))
+                version = await self.store.commit(run_id, expected_version=record.version,
+                                                  **change.commit)
+            except StaleState:
+                pass  # another step of the run committed since `seen` was read
+            else:
+                await self._dispatch(plan, run_id, change.actions)
+                return change.committed(record, version)
+        if getattr(self.store, "commit_locked", None) is not None:
+            return await self._advance_locked(plan, run_id, event, memory, data)
+        for tries in range(1, MAX_COMMIT_TRIES + 1):
+            record = await self.store.get_run(run_id)
+            state, replayed = await current_state(self.store, plan, record)
+            if record.status != "running":
+                return record
+            change = self._transition(plan, record, state, replayed, event, memory, data)
+            if change is None:
+                return record
+            try:
+                version = await self.store.commit(run_id, expected_version=record.version,
+                                                  **change.commit)
             except StaleState:
                 await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
                 continue
-            await self._dispatch(plan, run_id, actions)
-            return record.model_copy(update={"version": version, "status": status,
-                                             "outcome": new_state.outcome,
-                                             "reason": new_state.reason})
+            await self._dispatch(plan, run_id, change.actions)
+            return change.committed(record, version)
         raise StoreError(f"run {run_id}: {MAX_COMMIT_TRIES} commits in a row lost the race",
                          hint="Too many writers on one run; the reconciler will resume it")
+
+    async def _advance_locked(self, plan: Plan, run_id: str, event: sched.Event,
+                              memory: Sequence[MemoryEntry],
+                              data: Mapping[str, Any] | None) -> RunRecord:
+        """`advance` under the run's row lock: no race to lose, so no retry."""
+        decided: dict[str, Any] = {}
+
+        def decide(record: RunRecord, events: list[Any]) -> dict[str, Any] | None:
+            decided.clear()  # called again if the connection broke: the last call counts
+            decided["record"] = record
+            if record.status != "running":
+                return None
+            state = replay(plan, record, events)
+            change = self._transition(plan, record, state, len(events), event, memory, data)
+            if change is None:
+                return None
+            decided["change"] = change
+            return change.commit
+
+        version = await self.store.commit_locked(run_id, decide)  # type: ignore[attr-defined]
+        record: RunRecord = decided["record"]
+        if version is None:
+            return record
+        change: _Transition = decided["change"]
+        await self._dispatch(plan, run_id, change.actions)
+        return change.committed(record, version)
+
+    def _transition(self, plan: Plan, record: RunRecord, state: sched.RunState, replayed: int,
+                    event: sched.Event, memory: Sequence[MemoryEntry],
+                    data: Mapping[str, Any] | None) -> _Transition | None:
+        """`event` applied to `state` (the run as `record` holds it, `replayed` events past its
+        snapshot): the commit to make, or None when the scheduler ignores the event."""
+        new_state, actions = sched.apply(plan, state, event)
+        if new_state is state:
+            return None
+        row = (event.type, getattr(event, "step", None), getattr(event, "attempt", None),
+               self.redact({"event": event.model_dump(mode="json"), **(data or {})}))
+        snapshot = new_state.finished or snapshot_due(plan, replayed + 1)
+        status = new_state.status if new_state.status != "pending" else "running"
+        return _Transition(new_state, actions, {
+            "state": new_state.to_json_dict() if snapshot else None, "status": status,
+            "outcome": new_state.outcome, "reason": new_state.reason,
+            "events": [row, *started_events(actions)], "memory": list(memory)})
 
     # -- finding lost work ---------------------------------------------------------------------
 
@@ -271,6 +395,12 @@ class DistributedRunner:
 
     # -- helpers -------------------------------------------------------------------------------
 
+    def _remember_plan(self, run_id: str, plan_hash: str) -> None:
+        if run_id not in self._run_plans:
+            if len(self._run_plans) >= RUN_PLANS_KEPT:
+                del self._run_plans[next(iter(self._run_plans))]  # the oldest
+            self._run_plans[run_id] = plan_hash
+
     async def _plan(self, plan_hash: str) -> Plan:
         plan = self._plans.get(plan_hash)
         if plan is None:
@@ -306,10 +436,11 @@ class DistributedRunner:
                             attempt, exc)
 
     async def _dispatch(self, plan: Plan, run_id: str, actions: list[Any]) -> None:
+        """Send every started step at once (a fan-out publishes back to back, not one after
+        another's round trip); each failure is logged on its own."""
         steps = sched.plan_index(plan).steps
-        for action in actions:
-            if isinstance(action, sched.StartStep):
-                await self._send(run_id, steps[action.step], action.attempt, action.delay_s)
+        await asyncio.gather(*(self._send(run_id, steps[a.step], a.attempt, a.delay_s)
+                               for a in actions if isinstance(a, sched.StartStep)))
 
     async def _send(self, run_id: str, step: Step, attempt: int, delay_s: float) -> None:
         try:

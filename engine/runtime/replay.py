@@ -7,14 +7,26 @@ the steps a transition starts. It does not commit anything; the callers do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from engine import scheduler as sched
 from engine.plan import Plan
-from engine.store.base import RunRecord, Store
+from engine.store.base import EventRecord, RunRecord, Store
 
 SNAPSHOT_EVERY = 64
 """Finished steps between state snapshots; resume replays at most this many events."""
+
+STEPS_PER_REPLAYED_EVENT = 16
+"""Replaying one event through the scheduler costs about what writing and reading 16 steps of
+a snapshot does (measured: ~30 us against ~2 us a step), so a small plan snapshots sooner."""
+
+
+def snapshot_due(plan: Plan, replayed: int) -> bool:
+    """Whether a commit after `replayed` events past the snapshot should write a new one: every
+    `SNAPSHOT_EVERY` events, sooner for plans small enough that a snapshot is cheaper than
+    replaying (each reader of the run replays those events again)."""
+    return replayed >= min(SNAPSHOT_EVERY, len(plan.steps) // STEPS_PER_REPLAYED_EVENT)
 
 EventRow = tuple[str, str | None, int | None, dict[str, Any]]
 
@@ -23,13 +35,19 @@ async def current_state(store: Store, plan: Plan,
                         record: RunRecord) -> tuple[sched.RunState, int]:
     """The snapshot, with the scheduler events committed after it replayed on top; and how many
     events were read past the snapshot (a caller snapshots again when that grows large)."""
-    state = sched.RunState.from_json_dict(record.state)
     events = await store.events(record.run_id, after=record.state_seq)
+    return replay(plan, record, events), len(events)
+
+
+def replay(plan: Plan, record: RunRecord, events: Sequence[EventRecord]) -> sched.RunState:
+    """The snapshot with `events` (those after `record.state_seq`, already read) applied."""
+    state = sched.RunState.from_json_dict(record.state)
+    index = sched.plan_index(plan)
     for ev in events:
         raw = ev.data.get("event")
         if isinstance(raw, dict):
-            state, _ = sched.apply(plan, state, sched.event_from_dict(raw))
-    return state, len(events)
+            state, _ = sched.apply(plan, state, sched.event_from_dict(raw), index=index)
+    return state
 
 
 def started_events(actions: list[Any]) -> list[EventRow]:

@@ -18,6 +18,14 @@ starting) is retried on a fresh connection, with backoff, for up to `reconnect_s
 to check are reported at once. A commit whose connection broke after it was sent may have landed;
 retrying it then raises `StaleState`, which callers already handle by re-reading.
 
+Round trips. A worker's handoff is two statements: `begin_step` (claim the step, count the
+start, read the run, the events after its snapshot and its memory) and `commit` (one
+statement: the compare-and-set update, the events and the memory, atomic as any statement is).
+When several steps of one run finish at once, `commit_locked` applies an event under the run
+row's lock instead of retrying compare-and-set. Connections go back to the pool without
+asyncpg's reset query (an open transaction is still rolled back): the store sets no session
+state, so that query was one wasted round trip per call.
+
 Values are JSON text (not jsonb, which would turn 1.0 into 1 or 1e300 into an integer), times
 are `timestamptz`, artifacts are `bytea` rows checked against their sha256 on the way out.
 Claim leases are measured on the database's clock, so workers with skewed clocks agree.
@@ -30,9 +38,9 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar, get_args
+from typing import Any, NamedTuple, TypeVar, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -99,6 +107,85 @@ _RUN_COLUMNS = ("run_id, plan_id, plan_hash, guide_path, title, status, outcome,
                 "created_at, updated_at, version, state, context, options, state_seq")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
+# Events and memory come back as one JSON array each (one round trip, one parse); `data::json`
+# and `value::json` embed the stored text verbatim (json, unlike jsonb, keeps 1.0 as 1.0).
+_EVENTS_AFTER_SNAPSHOT = (
+    "(SELECT json_agg(json_build_object('seq', e.seq, 'at', e.at, 'type', e.type, "
+    "'step_id', e.step_id, 'attempt', e.attempt, 'data', e.data::json) ORDER BY e.seq) "
+    "FROM events e WHERE e.run_id = r.run_id AND e.seq > r.state_seq)")
+_MEMORY = (
+    "(SELECT json_agg(json_build_object('key', m.key, 'value', m.value::json, 'step_id', "
+    "m.step_id, 'attempt', m.attempt, 'at', m.at) ORDER BY m.id) FROM memory m "
+    "WHERE m.run_id = r.run_id)")
+
+# The compare-and-set commit as one statement: the run row (only at the expected version; a
+# concurrent writer makes it match nothing), then its events and memory entries, which are
+# written only if the row was. $n are `_commit_args`.
+_COMMIT = """
+WITH r AS (
+    UPDATE runs SET state = coalesce($3, state),
+        state_seq = CASE WHEN $3 IS NULL THEN state_seq ELSE last_seq + cardinality($7::text[])
+                    END,
+        last_seq = last_seq + cardinality($7::text[]), status = $4, outcome = $5, reason = $6,
+        updated_at = clock_timestamp(), version = version + 1
+    WHERE run_id = $1 AND version = $2
+    RETURNING version, last_seq - cardinality($7::text[]) AS base
+), ev AS (
+    INSERT INTO events (run_id, seq, at, type, step_id, attempt, data)
+    SELECT $1, r.base + x.n, clock_timestamp(), x.t, x.s, x.a, x.d
+    FROM r, unnest($7::text[], $8::text[], $9::int[], $10::text[]) WITH ORDINALITY
+        AS x(t, s, a, d, n)
+), mem AS (
+    INSERT INTO memory (run_id, key, value, step_id, attempt, at)
+    SELECT $1, x.k, x.v, x.s, x.a, x.t
+    FROM r, unnest($11::text[], $12::text[], $13::text[], $14::int[], $15::timestamptz[])
+        WITH ORDINALITY AS x(k, v, s, a, t, n)
+    ORDER BY x.n
+)
+SELECT version FROM r
+"""
+
+# Claim (run, step, attempt), count the start (the first free `step#runN` marker, when the
+# claim was won), and read the run, the events after its snapshot and, for the claimant, its
+# memory: one statement, one snapshot. $7 are the marker names `step#run1..K`.
+_BEGIN_STEP = f"""
+WITH r AS (
+    SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = $1
+), claim AS (
+    INSERT INTO claims AS c (run_id, step_id, attempt, owner, claimed_at, expires_at)
+    SELECT $1, $2, $3, $4, clock_timestamp(),
+        clock_timestamp() + $5::float8 * interval '1 second'
+    FROM r
+    ON CONFLICT (run_id, step_id, attempt) DO UPDATE SET owner = excluded.owner,
+        claimed_at = excluded.claimed_at, expires_at = excluded.expires_at
+    WHERE c.owner = excluded.owner OR c.expires_at <= clock_timestamp()
+    RETURNING 1
+), counted AS (
+    SELECT count(*) AS n FROM claims
+    WHERE run_id = $1 AND attempt = $3 AND step_id = ANY($7::text[])
+), start AS (
+    INSERT INTO claims (run_id, step_id, attempt, owner, claimed_at)
+    SELECT $1, $2 || '#run' || (counted.n + 1), $3, $6, clock_timestamp()
+    FROM counted
+    WHERE EXISTS (SELECT 1 FROM claim) AND counted.n < cardinality($7::text[])
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT r.*, EXISTS (SELECT 1 FROM claim) AS claimed, (SELECT n FROM counted) AS counted,
+    EXISTS (SELECT 1 FROM start) AS marked, {_EVENTS_AFTER_SNAPSHOT} AS events,
+    CASE WHEN EXISTS (SELECT 1 FROM claim) THEN {_MEMORY} END AS memory
+FROM r
+"""
+
+# The run row under a row lock (`NO KEY UPDATE`: claims and events referencing the run are not
+# blocked), with the events after its snapshot as this statement's snapshot saw them. After
+# waiting for the lock the row is the newest version but the events may be older: the caller
+# checks that they reach `last_seq`, and reads them again if not.
+_LOCK_RUN = f"""
+SELECT {_RUN_COLUMNS}, last_seq, {_EVENTS_AFTER_SNAPSHOT} AS events
+FROM runs r WHERE r.run_id = $1 FOR NO KEY UPDATE OF r
+"""
+
 # Errors after which a fresh connection may succeed: the server restarted, is starting, or the
 # socket went away. Anything else (a constraint, bad SQL, auth) is not retried.
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -113,6 +200,17 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InterfaceError,  # "connection is closed", pool torn down mid-call
     asyncpg.exceptions.InternalClientError,  # a socket that died mid-protocol
 )
+
+
+class StepStart(NamedTuple):
+    """What `PostgresStore.begin_step` read and decided, in one statement."""
+
+    record: RunRecord
+    events: list[EventRecord]  # after record.state_seq: replay them on the snapshot
+    memory: list[MemoryEntry]  # every entry, when the claim was won; else []
+    claimed: bool
+    starts: int | None  # executions of this attempt counted so far, this one included;
+    # None when it could not be counted in the same statement (the caller counts it)
 
 
 def mask_password(url: str) -> str:
@@ -176,7 +274,7 @@ class PostgresStore:
             self._pool = await asyncpg.create_pool(
                 self.url, min_size=self.min_size, max_size=self.max_size,
                 timeout=self.connect_timeout_s, server_settings=settings,
-                command_timeout=None)
+                command_timeout=None, reset=_keep_session)
         except StoreError:
             raise
         except Exception as exc:
@@ -358,65 +456,83 @@ class PostgresStore:
         events: Sequence[tuple[str, str | None, int | None, dict[str, Any]]] = (),
         memory: Sequence[MemoryEntry] = (),
     ) -> int:
-        if status not in _RUN_STATUSES:
-            raise StoreError(f"unknown run status {status!r}",
-                             hint=f"Use one of {', '.join(sorted(_RUN_STATUSES))}")
-        # Encode everything before the transaction: a value that is not JSON writes nothing.
-        state_text = _dumps(state) if state is not None else None
-        ev_types = [e[0] for e in events]
-        ev_steps = [e[1] for e in events]
-        ev_attempts = [e[2] for e in events]
-        ev_data = [_dumps(e[3]) for e in events]
-        mem = ([m.key for m in memory], [_dumps(m.value) for m in memory],
-               [m.step_id for m in memory], [m.attempt for m in memory],
-               [_utc(m.at) for m in memory])
+        # Encode everything first: a value that is not JSON writes nothing.
+        args = self._commit_args(run_id, expected_version, state=state, status=status,
+                                 outcome=outcome, reason=reason, events=events, memory=memory)
 
         async def write(conn: asyncpg.Connection) -> int:
+            version = await conn.fetchval(_COMMIT, *args)
+            if version is None:
+                current = await conn.fetchval("SELECT version FROM runs WHERE run_id = $1",
+                                              run_id)
+                if current is None:
+                    raise RunNotFound(f"no run {run_id!r} in {self!r}",
+                                      hint="`mendflow runs` lists the runs it holds")
+                raise StaleState(
+                    f"run {run_id} is at version {current}, not {expected_version}",
+                    hint="Re-read the run and apply the event to its current state")
+            return int(version)
+        return await self._call(write)
+
+    async def commit_locked(
+        self, run_id: str,
+        decide: Callable[[RunRecord, list[EventRecord]], Mapping[str, Any] | None],
+    ) -> int | None:
+        """Lock the run's row, read it and the events after its snapshot, and commit what
+        `decide(record, events)` returns (the keyword arguments of `commit` after
+        `expected_version`), in one transaction; returns the new version, or None when
+        `decide` returned None (nothing written). Writers of one run queue on the lock instead
+        of losing compare-and-set races. `decide` may be called again if the connection
+        breaks, so it must be pure."""
+        async def locked(conn: asyncpg.Connection) -> int | None:
             async with conn.transaction():
-                row = await conn.fetchrow("SELECT version, last_seq FROM runs WHERE run_id = $1 "
-                                          "FOR UPDATE", run_id)
+                row = await conn.fetchrow(_LOCK_RUN, run_id)
                 if row is None:
                     raise RunNotFound(f"no run {run_id!r} in {self!r}",
                                       hint="`mendflow runs` lists the runs it holds")
-                version, last_seq = row["version"], row["last_seq"]
-                if version != expected_version:
-                    raise StaleState(
-                        f"run {run_id} is at version {version}, not {expected_version}",
-                        hint="Re-read the run and apply the event to its current state")
-                new_seq = last_seq + len(ev_types)
-                await conn.execute(
-                    "UPDATE runs SET state = coalesce($2, state), state_seq = CASE WHEN $2 IS "
-                    "NULL THEN state_seq ELSE $3 END, last_seq = $3, status = $4, "
-                    "outcome = $5, reason = $6, updated_at = clock_timestamp(), "
-                    "version = version + 1 WHERE run_id = $1",
-                    run_id, state_text, new_seq, status, outcome, reason)
-                if ev_types:
-                    await conn.execute(
-                        "INSERT INTO events (run_id, seq, at, type, step_id, attempt, data) "
-                        "SELECT $1, $2 + n, clock_timestamp(), t, s, a, d FROM unnest("
-                        "$3::text[], $4::text[], $5::int[], $6::text[]) WITH ORDINALITY "
-                        "AS x(t, s, a, d, n)",
-                        run_id, last_seq, ev_types, ev_steps, ev_attempts, ev_data)
-                if mem[0]:
-                    await conn.execute(
-                        "INSERT INTO memory (run_id, key, value, step_id, attempt, at) "
-                        "SELECT $1, k, v, s, a, t FROM unnest($2::text[], $3::text[], "
-                        "$4::text[], $5::int[], $6::timestamptz[]) WITH ORDINALITY "
-                        "AS x(k, v, s, a, t, n) ORDER BY n", run_id, *mem)
-                return int(version) + 1
-        return await self._call(write)
+                record = _run_record(row)
+                events = _event_records(row["events"])
+                if len(events) != row["last_seq"] - record.state_seq:  # we waited for the lock
+                    events = await self._events_after(conn, run_id, record.state_seq)
+                todo = decide(record, events)
+                if todo is None:
+                    return None
+                args = self._commit_args(run_id, record.version, **todo)
+                version = await conn.fetchval(_COMMIT, *args)
+                assert version is not None, "the row is locked"
+                return int(version)
+        return await self._call(locked)
+
+    def _commit_args(self, run_id: str, expected_version: int, *,
+                     state: dict[str, Any] | None, status: RunStatus,
+                     outcome: str | None = None, reason: str | None = None,
+                     events: Sequence[tuple[str, str | None, int | None, dict[str, Any]]] = (),
+                     memory: Sequence[MemoryEntry] = ()) -> tuple[Any, ...]:
+        if status not in _RUN_STATUSES:
+            raise StoreError(f"unknown run status {status!r}",
+                             hint=f"Use one of {', '.join(sorted(_RUN_STATUSES))}")
+        return (run_id, expected_version, _dumps(state) if state is not None else None,
+                status, outcome, reason, [e[0] for e in events], [e[1] for e in events],
+                [e[2] for e in events], [_dumps(e[3]) for e in events],
+                [m.key for m in memory], [_dumps(m.value) for m in memory],
+                [m.step_id for m in memory], [m.attempt for m in memory],
+                [_utc(m.at) for m in memory])
 
     async def events(self, run_id: str, *, after: int = 0) -> list[EventRecord]:
         async def select(conn: asyncpg.Connection) -> list[EventRecord]:
-            rows = await conn.fetch(
-                "SELECT seq, at, type, step_id, attempt, data FROM events "
-                "WHERE run_id = $1 AND seq > $2 ORDER BY seq", run_id, after)
-            if not rows:
+            events = await self._events_after(conn, run_id, after)
+            if not events:
                 await self._get_run(conn, run_id)  # RunNotFound, or [] for a quiet run
-            return [EventRecord(seq=r["seq"], at=r["at"], type=r["type"],
-                                step_id=r["step_id"], attempt=r["attempt"],
-                                data=json.loads(r["data"])) for r in rows]
+            return events
         return await self._call(select)
+
+    async def _events_after(self, conn: asyncpg.Connection, run_id: str,
+                            after: int) -> list[EventRecord]:
+        rows = await conn.fetch(
+            "SELECT seq, at, type, step_id, attempt, data FROM events "
+            "WHERE run_id = $1 AND seq > $2 ORDER BY seq", run_id, after)
+        return [EventRecord(seq=r["seq"], at=r["at"], type=r["type"], step_id=r["step_id"],
+                            attempt=r["attempt"], data=json.loads(r["data"])) for r in rows]
 
     async def memory(self, run_id: str) -> list[MemoryEntry]:
         """Every entry written, oldest first; a key written twice appears twice (last wins)."""
@@ -450,6 +566,35 @@ class PostgresStore:
                                   hint="`mendflow runs` lists the runs it holds") from exc
             return got is not None
         return await self._call(claim)
+
+    async def begin_step(self, run_id: str, step_id: str, attempt: int, owner: str, *,
+                         lease_s: float | None, marker_owner: str,
+                         max_starts: int) -> StepStart:
+        """What a worker does before running a step, in one statement: `claim_step` for
+        `owner`; if won, count the start as a permanent claim on the first free marker
+        `step#run1..max_starts` (held by `marker_owner`); read the run, the events after its
+        snapshot and, if the claim was won, its memory. `starts` is `max_starts + 1` when every
+        marker is taken, and None when a concurrent start took the same marker (count again
+        with `claim_step`). RunNotFound for an unknown run (nothing is claimed)."""
+        markers = [f"{step_id}#run{n}" for n in range(1, max_starts + 1)]
+
+        async def begin(conn: asyncpg.Connection) -> StepStart:
+            row = await conn.fetchrow(_BEGIN_STEP, run_id, step_id, attempt, owner, lease_s,
+                                      marker_owner, markers)
+            if row is None:
+                raise RunNotFound(f"no run {run_id!r} in {self!r}",
+                                  hint="`mendflow runs` lists the runs it holds")
+            starts: int | None = None
+            if row["marked"]:
+                starts = row["counted"] + 1
+            elif row["counted"] >= max_starts:
+                starts = max_starts + 1
+            memory = [MemoryEntry(key=m["key"], value=m["value"], step_id=m["step_id"],
+                                  attempt=m["attempt"], at=_parse_time(m["at"]))
+                      for m in json.loads(row["memory"] or "[]")]
+            return StepStart(record=_run_record(row), events=_event_records(row["events"]),
+                             memory=memory, claimed=row["claimed"], starts=starts)
+        return await self._call(begin)
 
     # -- artifacts -------------------------------------------------------------------------
 
@@ -502,6 +647,22 @@ def _dumps(value: Any) -> str:
         raise StoreError(f"cannot store a value that is not JSON: {exc}",
                          hint="Store only dicts, lists, strings, finite numbers, booleans "
                          "and None") from exc
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset: nothing beyond asyncpg's own rollback of an open transaction. The
+    store sets no session state (no SET, LISTEN, cursors or session advisory locks)."""
+
+
+def _event_records(text: str | None) -> list[EventRecord]:
+    """Events from a `json_agg` column (NULL when there are none)."""
+    return [EventRecord(seq=e["seq"], at=_parse_time(e["at"]), type=e["type"],
+                        step_id=e["step_id"], attempt=e["attempt"], data=e["data"])
+            for e in json.loads(text or "[]")]
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _utc(at: datetime) -> datetime:

@@ -12,13 +12,22 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
 
-from engine.errors import StoreError
+from engine.errors import RunNotFound, StoreError
 from engine.store import open_store
-from engine.store.base import ArtifactRef, Store
+from engine.store.base import (
+    ArtifactRef,
+    EventRecord,
+    MemoryEntry,
+    RunRecord,
+    StaleState,
+    Store,
+)
 from engine.store.postgres import SCHEMA_VERSION, PostgresStore, mask_password
 from tests.engine.store.contract import StoreContract, make_plan, make_run
 
@@ -151,3 +160,119 @@ async def test_stalled_runs_lists_only_idle_running_runs(schema: str) -> None:
         await asyncio.sleep(0.3)
         await store.commit("busy", expected_version=0, state=None, status="running")
         assert [r.run_id for r in await store.stalled_runs(idle_s=0.2)] == ["idle"]
+
+
+# -- the worker's fast path: begin_step, the one-statement commit, commit_locked -------------
+
+
+def _event(seq_type: str, step: str = "check") -> tuple[str, str, int, dict[str, object]]:
+    return (seq_type, step, 1, {"n": 1.0})
+
+
+async def test_begin_step_claims_counts_the_start_and_reads_the_run(schema: str) -> None:
+    async with PostgresStore(URL, schema=schema) as store:
+        run = make_run()
+        await store.create_run(run)
+        entry = MemoryEntry(key="steps.check", value={"free": 1.0}, step_id="check", attempt=1,
+                            at=datetime.now(UTC))
+        await store.commit(run.run_id, expected_version=0, state=None, status="running",
+                           events=[_event("step_started")], memory=[entry])
+        # When a worker begins a step
+        got = await store.begin_step(run.run_id, "check", 1, "w1", lease_s=30,
+                                     marker_owner="w1/a", max_starts=2)
+        # Then it holds the claim, its start is the first, and it read the run as committed
+        assert (got.claimed, got.starts) == (True, 1)
+        assert got.record.version == 1 and got.record.context == run.context
+        assert [(e.seq, e.type, e.data) for e in got.events] == [
+            (1, "step_started", {"n": 1.0})]
+        assert [(m.key, m.value) for m in got.memory] == [("steps.check", {"free": 1.0})]
+        assert got.memory[0].at == entry.at
+        # And a second worker is refused the claim, counts nothing and gets no memory
+        other = await store.begin_step(run.run_id, "check", 1, "w2", lease_s=30,
+                                       marker_owner="w2/a", max_starts=2)
+        assert (other.claimed, other.starts, other.memory) == (False, None, [])
+        # And once every marker is taken, the next start is one past the limit (poison)
+        assert await store.claim_step(run.run_id, "check#run2", 1, "someone")
+        again = await store.begin_step(run.run_id, "check", 1, "w1", lease_s=30,
+                                       marker_owner="w1/b", max_starts=2)
+        assert (again.claimed, again.starts) == (True, 3)
+
+
+async def test_begin_step_counts_starts_up_to_the_poison_limit(schema: str) -> None:
+    async with PostgresStore(URL, schema=schema) as store:
+        run = make_run()
+        await store.create_run(run)
+        starts = []
+        for n in range(4):  # each worker died with the claim: its lease lapsed (0 s)
+            got = await store.begin_step(run.run_id, "check", 1, f"w{n}", lease_s=0,
+                                         marker_owner=f"w{n}/m", max_starts=2)
+            assert got.claimed
+            starts.append(got.starts)
+        assert starts == [1, 2, 3, 3]  # max_starts + 1 once every marker is taken
+        # A claim without a lease is never taken over
+        other = await store.begin_step(run.run_id, "other", 1, "a", lease_s=None,
+                                       marker_owner="a/m", max_starts=2)
+        late = await store.begin_step(run.run_id, "other", 1, "b", lease_s=None,
+                                      marker_owner="b/m", max_starts=2)
+        assert (other.claimed, late.claimed) == (True, False)
+
+
+async def test_begin_step_for_an_unknown_run_claims_nothing(schema: str) -> None:
+    async with PostgresStore(URL, schema=schema) as store:
+        with pytest.raises(RunNotFound):
+            await store.begin_step("nope", "check", 1, "w", lease_s=1, marker_owner="w/m",
+                                   max_starts=2)
+
+
+async def test_commit_locked_serialises_writers_without_lost_updates(schema: str) -> None:
+    async with PostgresStore(URL, schema=schema, max_size=8) as store, \
+            PostgresStore(URL, schema=schema, max_size=8) as peer:
+        run = make_run()
+        await store.create_run(run)
+        seen_versions: list[int] = []
+
+        def add_one(step: str) -> Any:
+            def decide(record: RunRecord, events: list[EventRecord]) -> dict[str, Any]:
+                # the events past the snapshot are always all of them: none is missed
+                assert len(events) == record.version
+                seen_versions.append(record.version)
+                return {"state": None, "status": "running", "events": [_event("e", step)]}
+            return decide
+
+        # When 24 writers on two pools apply an event to the same run at once
+        versions = await asyncio.gather(*(
+            (store if i % 2 else peer).commit_locked(run.run_id, add_one(f"s{i}"))
+            for i in range(24)))
+        # Then each committed once, in turn, and every event is there in order
+        assert sorted(versions) == list(range(1, 25))
+        events = await store.events(run.run_id)
+        assert [e.seq for e in events] == list(range(1, 25))
+        assert sorted(e.step_id for e in events) == sorted(f"s{i}" for i in range(24))
+        # And a decision to write nothing writes nothing
+        assert await store.commit_locked(run.run_id, lambda record, events: None) is None
+        assert (await store.get_run(run.run_id)).version == 24
+        with pytest.raises(RunNotFound):
+            await store.commit_locked("nope", lambda record, events: None)
+
+
+async def test_commit_is_atomic_and_compare_and_set(schema: str) -> None:
+    async with PostgresStore(URL, schema=schema) as store:
+        run = make_run()
+        await store.create_run(run)
+        await store.commit(run.run_id, expected_version=0, state={"a": 1}, status="running",
+                           events=[_event("x"), _event("y")])
+        # A stale writer writes nothing, events and memory included
+        entry = MemoryEntry(key="vars.X", value=1, step_id="check", attempt=1,
+                            at=datetime.now(UTC))
+        with pytest.raises(StaleState):
+            await store.commit(run.run_id, expected_version=0, state=None, status="failed",
+                               events=[_event("z")], memory=[entry])
+        record = await store.get_run(run.run_id)
+        assert (record.version, record.status, record.state_seq) == (1, "running", 2)
+        assert [e.type for e in await store.events(run.run_id)] == ["x", "y"]
+        assert await store.memory(run.run_id) == []
+        # A value that is not JSON writes nothing either
+        with pytest.raises(StoreError):
+            await store.commit(run.run_id, expected_version=1, state=None, status="running",
+                               events=[("bad", None, None, {"x": float("nan")})])
+        assert (await store.get_run(run.run_id)).version == 1
