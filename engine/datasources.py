@@ -193,6 +193,8 @@ class DataSources:
         if types is None:
             if name is None:
                 return None
+            if name not in self._sources and "://" in name:
+                return None  # an address the plugin reads itself (opcua://cell, a stream URL)
             source = self._sources.get(name)
             types = (source.type,) if source else ("any",)
         return self.resolve(name, types).connect_info()

@@ -534,7 +534,7 @@ def _conclusion(text: str, limit: int = 100) -> str:
     escalate to the deploy owner' (code spans and the leading comma dropped)."""
     words = re.sub(r"\s*\(`[^`]*`\)|`[^`]*`", "", text)
     sentences = [" ".join(part.split()).strip(" ,.:;") for part in
-                 re.split(r"(?<=[.!?])\s+|\n+", words)]
+                 re.split(r"(?<=[.!?])\s+|\n+|:\s+(?=Then\b)", words)]
     sentences = [x for x in sentences if x]
     if not sentences:
         return ""

@@ -81,7 +81,8 @@ def guard_of(text: str) -> Guard | None:
     t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
     if not _GUARD_START.match(t):
         return None
-    clause = _clause(t)
+    else_if = re.match(r"(?:otherwise|else)\s*,?\s*(?=if\b)", t, re.I)
+    clause = f"{t[:else_if.end()]}{_clause(t[else_if.end():])}" if else_if else _clause(t)
     if is_escalation(t) and explicit_expr(clause) is None:
         return None
     return Guard(text=clause, is_else=bool(_ELSE_START.match(t)))

@@ -119,7 +119,9 @@ class Wiring:
         if a.mutating:
             self._connect(frontier, gate)
             self._connect([Pending(gate)], a.id)
-            escalate = self.end(Outcome.ESCALATE.value)
+            # A denial or a failed change has its own ending, not one the guide wrote for
+            # another reason, so the run's reason says what happened.
+            escalate = self.end(Outcome.ESCALATE.value, "Escalate to a person")
             self.edges.append(Edge(source=gate, target=escalate, on="failure", kind="error"))
             self.edges.append(Edge(source=a.id, target=escalate, on="failure", kind="error"))
         else:

@@ -118,3 +118,12 @@ def test_datasources_redactor_covers_passwords_embedded_in_urls(settings) -> Non
                "MENDFLOW_DATASOURCE_PROM_URL": "http://user:in-url@prom:9090"}
     redactor = load_datasources(settings, environ).redactor()
     assert redactor.redact("from-env in-url") == "*** ***"
+
+
+def test_an_address_is_not_taken_for_a_data_source_name() -> None:
+    # A detector or OPC UA step names the cell it reads by its address, not by a source name
+    from engine.datasources import DataSources
+
+    sources = DataSources({})
+    assert sources.resolve_for_plugin("opcua://127.0.0.1:4840", "ft_jam_slip") is None
+    assert sources.resolve_for_plugin(None, "opcua") is None

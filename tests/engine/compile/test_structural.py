@@ -401,3 +401,21 @@ def test_a_guarded_mitigation_needs_no_extra_judgment_before_it():
     judgments = [e for e in plan.edges if e.condition is not None and e.condition.expr is None
                  and e.kind == "branch"]
     assert judgments == []
+
+
+def test_otherwise_comma_if_is_an_else_if_and_a_denial_has_its_own_ending():
+    text = ("# T\n\n## Mitigation\n\n1. Watch {#watch}:\n   ```bash\n   grep -c slip /var/log/cell\n"
+            "   ```\n2. If it slipped (`steps.watch.stdout | trim != '0'`), regrasp:\n"
+            "   ```bash\n   systemctl restart gripper\n   ```\n"
+            "3. Otherwise, if the log is empty (`steps.watch.stdout | trim == ''`), escalate: "
+            "the sensor is silent.\n")
+    plan = compile_text(text)
+    # the else-if keeps its condition and ends the run with the guide's words
+    elif_edges = [e for e in plan.edges if e.condition and e.condition.expr and
+                  "== ''" in e.condition.expr and e.kind == "branch"]
+    assert len(elif_edges) == 1
+    assert plan.step(elif_edges[0].target).title.startswith("Escalate: the sensor is silent")
+    # a refused approval does not claim the guide's reason
+    gate = next(s for s in plan.steps if s.kind == StepKind.APPROVE)
+    denied = next(e for _, e in plan.outgoing(gate.id) if e.on == "failure")
+    assert plan.step(denied.target).title == "Escalate to a person"

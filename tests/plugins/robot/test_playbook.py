@@ -214,9 +214,6 @@ async def test_a_cancel_mid_attempt_runs_the_clean_up(
     assert_left_safe(run, state)  # stopped mid-attempt, gripper open
 
 
-@pytest.mark.xfail(strict=True, reason="engine.datasources resolves a detect step's `source:` "
-                   "(opcua://...) as a named data source under `mendflow run`, so the first "
-                   "watch fails with 'unknown data source'; remove this mark once it is fixed")
 async def test_sigint_to_mendflow_run_cancels_and_runs_the_clean_up(
         cell: str, calibration: Path, policy: Path, tmp_path: Path) -> None:
     # Given `mendflow run` watching a (long, successful) attempt
