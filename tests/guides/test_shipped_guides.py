@@ -56,7 +56,7 @@ def test_every_shipped_guide_compiles_and_lints_without_errors(tmp_path: Path) -
 
 def test_host_triage_checks_run_in_parallel_and_branch_deterministically() -> None:
     plan = compile_path(TRIAGE)
-    checks = {"disk", "inodes", "memory", "load", "top", "oom"}
+    checks = {"disk", "inodes", "memory", "load", "top", "oom", "services"}
     assert {e.target for e in plan.edges if e.source == plan.entry} == checks
     decisions = [e for e in plan.edges if e.kind == "branch"]
     assert decisions and all(e.condition.expr for e in decisions)  # no person needed
@@ -88,6 +88,13 @@ def test_host_triage_tells_the_truth_about_this_host(tmp_path: Path) -> None:
     # OOM kills since boot, against /proc/vmstat
     vmstat = dict(ln.split() for ln in Path("/proc/vmstat").read_text().splitlines())
     assert memory["steps.oom"]["stdout"].split() == ["oom_kill", vmstat.get("oom_kill", "0")]
+
+    # failed services only where systemd is the init system
+    services = memory.get("steps.services")
+    if Path("/run/systemd/system").is_dir():
+        assert services is not None and services["exit_code"] == 0
+    else:
+        assert services is None or services["exit_code"] != 0
 
     # and the outcome follows from the thresholds
     over = max(float(x.rstrip("%")) for x in
