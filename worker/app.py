@@ -21,6 +21,7 @@ import os
 import random
 import socket
 import sys
+import threading
 import uuid
 from typing import Any
 
@@ -114,14 +115,21 @@ class Runtime:
 
 
 _runtime: tuple[int, Runtime] | None = None
+_runtime_lock = threading.Lock()
 
 
 def runtime() -> Runtime:
-    """This process's runtime, made on first use (after a fork, anew)."""
+    """This process's runtime, made on first use (after a fork, anew). With `--pool threads`
+    the tasks of a process share it: one event loop runs all their steps concurrently (steps
+    are async, so threads only wait), and the first tasks must not make two."""
     global _runtime
-    if _runtime is None or _runtime[0] != os.getpid():
-        _runtime = (os.getpid(), Runtime(settings))
-    return _runtime[1]
+    current = _runtime
+    if current is not None and current[0] == os.getpid():
+        return current[1]
+    with _runtime_lock:
+        if _runtime is None or _runtime[0] != os.getpid():
+            _runtime = (os.getpid(), Runtime(settings))
+        return _runtime[1]
 
 
 @signals.worker_init.connect
