@@ -19,13 +19,24 @@ entry step. A worker that receives `(run_id, step_id, attempt)`:
    have lapsed, and does nothing now;
 2. runs it (`engine.runtime.steps.StepRunner`, idempotency key `run:step:attempt`);
 3. advances the run: applies the step's event to the state it read and commits with
-   compare-and-set; if another step of the run committed meanwhile (`StaleState`), it applies
-   the event again under the run's row lock, on the state as it then is. Only after the commit
-   does it dispatch the steps that became ready.
+   compare-and-set. Only after the commit does it dispatch the steps that became ready.
 
-On PostgreSQL step 1 is one statement (`PostgresStore.begin_step`), the commit another, and the
-locked re-apply `PostgresStore.commit_locked`; with another store each part is its own call
-(`claim_step`, `get_run`, `events`, `memory`) and a lost race re-reads and retries. Plans are
+If another step of the run committed meanwhile, on PostgreSQL the same statement parks the
+step's report instead (`commit_or_park`: its event row and memory, keyed by run, step and
+attempt, so a report is parked once), and the worker then tries to become the run's applier
+(`apply_reports`): under the run's advisory lock and row lock it takes every parked report,
+applies them one after another to the state as it then is, and commits them together (a group
+commit: siblings finishing together no longer queue on the row lock one commit each); then it
+dispatches what they started and looks for parked reports again, until none is left. A worker
+that finds the applier's lock busy just returns: its report was committed before it looked,
+so the applier, which looks again after releasing the lock, sees it. The reconciler applies
+reports left parked by an applier that died. Replay is unchanged: the group commit writes
+each report's event row followed by the steps it started, as one commit each would have.
+
+On PostgreSQL step 1 is one statement (`PostgresStore.begin_step`) and the commit another;
+with another store each part is its own call (`claim_step`, `get_run`, `events`, `memory`)
+and a lost race re-reads and retries. Other events than a step's report (a run's `Start`)
+that lose the race are applied under the row lock (`PostgresStore.commit_locked`). Plans are
 immutable and kept by hash in each process, as is each run's plan hash.
 
 Every worker is the same; the process that started a run may exit. The store is the source of
@@ -272,8 +283,10 @@ class DistributedRunner:
                       seen: tuple[RunRecord, sched.RunState, int] | None = None) -> RunRecord:
         """Apply `event` to the run's current state, commit, then dispatch the steps it started.
 
-        `seen` is a read to try first (compare-and-set against its version). If it is stale, or
-        not given, the event is applied under the run's row lock where the store has one
+        `seen` is a read to try first (compare-and-set against its version). If it is stale, a
+        step's report is parked for the run's applier where the store can (`commit_or_park`,
+        `_apply_reports`; then the record returned is `seen`'s); otherwise, or without `seen`,
+        the event is applied under the run's row lock where the store has one
         (`commit_locked`), else by re-reading and retrying compare-and-set."""
         if seen is not None:
             record, state, replayed = seen
@@ -282,6 +295,15 @@ class DistributedRunner:
             change = self._transition(plan, record, state, replayed, event, memory, data)
             if change is None:
                 return record  # a duplicate report: the scheduler ignored it
+            park = getattr(self.store, "commit_or_park", None)
+            if park is not None and getattr(event, "step", None) is not None:
+                version = await park(run_id, expected_version=record.version,
+                                     **change.commit)
+                if version is None:  # parked: a sibling committed since `seen` was read
+                    await self._apply_reports(plan, run_id)
+                    return record
+                await self._dispatch(plan, run_id, change.actions)
+                return change.committed(record, version)
             try:
                 version = await self.store.commit(run_id, expected_version=record.version,
                                                   **change.commit)
@@ -337,6 +359,69 @@ class DistributedRunner:
         await self._dispatch(plan, run_id, change.actions)
         return change.committed(record, version)
 
+    async def _apply_reports(self, plan: Plan, run_id: str) -> bool:
+        """Apply the run's parked reports, several per commit, unless another worker is doing
+        so (it looks again after it is done, so a report parked before now is not stranded).
+        Each commit's started steps are dispatched before looking again. Returns whether this
+        call applied any."""
+        applied = False
+        decided: dict[str, _Transition] = {}
+
+        def decide(record: RunRecord, events: list[Any],
+                   reports: list[Any]) -> dict[str, Any] | None:
+            decided.clear()  # called again if the connection broke: the last call counts
+            if record.status != "running" or not reports:
+                return None  # an ended run ignores its reports (they are dropped)
+            change = self._transitions(plan, record, events, reports)
+            if change is None:
+                return None
+            decided["change"] = change
+            return change.commit
+
+        while True:
+            took, version = await self.store.apply_reports(  # type: ignore[attr-defined]
+                run_id, decide)
+            if not took:
+                return applied
+            if version is not None:
+                applied = True
+                await self._dispatch(plan, run_id, decided["change"].actions)
+            if not await self.store.has_reports(run_id):  # type: ignore[attr-defined]
+                return applied
+
+    def _transitions(self, plan: Plan, record: RunRecord, events: list[Any],
+                     reports: list[Any]) -> _Transition | None:
+        """Parked `reports` applied one after another to the run's state (the snapshot and
+        `events`): one commit with each report's event row followed by the steps it started,
+        as separate commits would have written them. None if the scheduler ignored them all."""
+        state = first = replay(plan, record, events)
+        index = sched.plan_index(plan)
+        rows: list[Any] = []
+        memory: list[MemoryEntry] = []
+        actions: list[Any] = []
+        applied = 0
+        for report in reports:
+            raw = report.data.get("event")
+            if not isinstance(raw, dict):
+                continue
+            new_state, started = sched.apply(plan, state, sched.event_from_dict(raw),
+                                             index=index)
+            if new_state is state:
+                continue  # a duplicate or a cancelled step's report
+            state, applied = new_state, applied + 1
+            rows += [(report.type, report.step_id, report.attempt, report.data),
+                     *started_events(started)]
+            memory += report.memory
+            actions += started
+        if state is first:
+            return None
+        snapshot = state.finished or snapshot_due(plan, len(events) + applied)
+        status = state.status if state.status != "pending" else "running"
+        return _Transition(state, actions, {
+            "state": state.to_json_dict() if snapshot else None, "status": status,
+            "outcome": state.outcome, "reason": state.reason, "events": rows,
+            "memory": memory})
+
     def _transition(self, plan: Plan, record: RunRecord, state: sched.RunState, replayed: int,
                     event: sched.Event, memory: Sequence[MemoryEntry],
                     data: Mapping[str, Any] | None) -> _Transition | None:
@@ -370,6 +455,10 @@ class DistributedRunner:
             except StoreError as exc:
                 await self._reject(record, None, None, f"its plan cannot be loaded: "
                                    f"{exc.message}", end_run=True)
+                continue
+            if (getattr(self.store, "apply_reports", None) is not None
+                    and await self._apply_reports(plan, record.run_id)):
+                touched += 1  # a report was left parked (its applier died): now applied
                 continue
             state, _ = await current_state(self.store, plan, record)
             if state.status == "pending":  # the starter died before committing Start

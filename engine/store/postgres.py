@@ -21,8 +21,11 @@ retrying it then raises `StaleState`, which callers already handle by re-reading
 Round trips. A worker's handoff is two statements: `begin_step` (claim the step, count the
 start, read the run, the events after its snapshot and its memory) and `commit` (one
 statement: the compare-and-set update, the events and the memory, atomic as any statement is).
-When several steps of one run finish at once, `commit_locked` applies an event under the run
-row's lock instead of retrying compare-and-set. Connections go back to the pool without
+When several steps of one run finish at once, those that lose compare-and-set park their
+reports in the same statement (`commit_or_park`, table `reports`), and one applier at a time
+(`apply_reports`, under a transaction-level advisory lock keyed by schema and run, then the row
+lock) takes every parked report and commits them together; `commit_locked` applies any other
+event under the run row's lock instead of retrying compare-and-set. Connections go back to the pool without
 asyncpg's reset query (an open transaction is still rolled back): the store sets no session
 state, so that query was one wasted round trip per call.
 
@@ -97,6 +100,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (run_id, step_id, attempt, name))""",
     ),
+    # 2: finished steps' reports parked for the run's applier (`park_report`, `apply_reports`)
+    (
+        """CREATE TABLE reports (
+            run_id text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            step_id text NOT NULL, attempt integer NOT NULL, no bigserial, type text NOT NULL,
+            data text NOT NULL, memory text NOT NULL, at timestamptz NOT NULL,
+            PRIMARY KEY (run_id, step_id, attempt))""",
+    ),
 )
 """Migration N (1-based) brings the schema from version N-1 to N. Append, never edit."""
 
@@ -121,7 +132,7 @@ _MEMORY = (
 # The compare-and-set commit as one statement: the run row (only at the expected version; a
 # concurrent writer makes it match nothing), then its events and memory entries, which are
 # written only if the row was. $n are `_commit_args`.
-_COMMIT = """
+_COMMIT_CTES = """
 WITH r AS (
     UPDATE runs SET state = coalesce($3, state),
         state_seq = CASE WHEN $3 IS NULL THEN state_seq ELSE last_seq + cardinality($7::text[])
@@ -141,8 +152,41 @@ WITH r AS (
     FROM r, unnest($11::text[], $12::text[], $13::text[], $14::int[], $15::timestamptz[])
         WITH ORDINALITY AS x(k, v, s, a, t, n)
     ORDER BY x.n
+)"""
+_COMMIT = _COMMIT_CTES + "\nSELECT version FROM r"
+
+# The compare-and-set commit, or else (a sibling committed first) the step's report parked for
+# the run's applier: one statement, so the report is durable before its writer looks for the
+# applier's lock. A report already parked for (run, step, attempt) stays (the scheduler would
+# ignore a second one). $16.. are the report: step, attempt, type, data, memory.
+_COMMIT_OR_PARK = _COMMIT_CTES + """, park AS (
+    INSERT INTO reports (run_id, step_id, attempt, type, data, memory, at)
+    SELECT $1, $16, $17, $18, $19, $20, clock_timestamp()
+    WHERE NOT EXISTS (SELECT 1 FROM r)
+    ON CONFLICT DO NOTHING
 )
 SELECT version FROM r
+"""
+
+# The run's applier: the run's advisory lock if free (transaction-scoped; the key is the schema
+# and run), then the row lock, the run, its events after the snapshot and the parked reports,
+# taken (deleted) in this transaction. No row: another applier holds the lock (it looks for
+# reports again after it releases it). A DELETE skips rows a concurrent applier took.
+_TAKE_REPORTS = f"""
+WITH got AS (
+    SELECT pg_try_advisory_xact_lock(hashtextextended(current_schema() || ':' || $1, 0)) AS ok
+), r AS (
+    SELECT {_RUN_COLUMNS}, last_seq FROM runs, got
+    WHERE got.ok AND run_id = $1 FOR NO KEY UPDATE OF runs
+), taken AS (
+    DELETE FROM reports p WHERE p.run_id = $1 AND EXISTS (SELECT 1 FROM r)
+    RETURNING p.no, p.step_id, p.attempt, p.type, p.data, p.memory
+)
+SELECT r.*, {_EVENTS_AFTER_SNAPSHOT} AS events,
+    (SELECT json_agg(json_build_object('step_id', t.step_id, 'attempt', t.attempt,
+        'type', t.type, 'data', t.data::json, 'memory', t.memory::json) ORDER BY t.no)
+     FROM taken t) AS reports
+FROM r
 """
 
 # Claim (run, step, attempt), count the start (the first free `step#runN` marker, when the
@@ -200,6 +244,16 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InterfaceError,  # "connection is closed", pool torn down mid-call
     asyncpg.exceptions.InternalClientError,  # a socket that died mid-protocol
 )
+
+
+class Report(NamedTuple):
+    """A finished step's report, parked until the run's applier applies it."""
+
+    step_id: str
+    attempt: int
+    type: str  # the event's type, as its event row will have it
+    data: dict[str, Any]  # the event row's data: {"event": ..., "summary": ..., ...}
+    memory: list[MemoryEntry]
 
 
 class StepStart(NamedTuple):
@@ -503,6 +557,71 @@ class PostgresStore:
                 return int(version)
         return await self._call(locked)
 
+    async def commit_or_park(self, run_id: str, *, expected_version: int,
+                             **commit: Any) -> int | None:
+        """`commit` a step's report (the keyword arguments after `expected_version`; the first
+        event row is the step's, the memory its), or, if the run is no longer at
+        `expected_version`, park that report (the row and the memory) for the run's applier
+        instead: one statement. Returns the new version, or None when the report was parked
+        (then call `apply_reports`, which applies it unless another applier is at work)."""
+        kind, step_id, attempt, data = commit["events"][0]
+        if step_id is None or attempt is None:
+            raise StoreError(f"run {run_id}: a {kind} event is not a step's report",
+                             hint="Only a step's report can be parked")
+        args = self._commit_args(run_id, expected_version, **commit) + (
+            step_id, attempt, kind, _dumps(data), _dumps(_memory_json(commit.get("memory", ()))))
+
+        async def write(conn: asyncpg.Connection) -> int | None:
+            try:
+                version = await conn.fetchval(_COMMIT_OR_PARK, *args)
+            except asyncpg.ForeignKeyViolationError as exc:
+                raise RunNotFound(f"no run {run_id!r} in {self!r}",
+                                  hint="`mendflow runs` lists the runs it holds") from exc
+            return None if version is None else int(version)
+        return await self._call(write)
+
+    async def apply_reports(
+        self, run_id: str,
+        decide: Callable[[RunRecord, list[EventRecord], list[Report]], Mapping[str, Any] | None],
+    ) -> tuple[bool, int | None]:
+        """Become the run's applier if no one else is: in one transaction, under the run's
+        advisory lock and row lock, take every parked report and commit what
+        `decide(record, events, reports)` returns (as `commit_locked`'s `decide` does; the
+        reports are taken even when it returns None). Returns (whether this call was the
+        applier, the new version or None).
+
+        An applier looks for parked reports again after it returns (`has_reports`) and
+        applies those too: a report parked before its writer found the lock busy is then
+        visible, so none is stranded. `decide` may be called again if the connection breaks,
+        so it must be pure."""
+        async def take(conn: asyncpg.Connection) -> tuple[bool, int | None]:
+            async with conn.transaction():
+                row = await conn.fetchrow(_TAKE_REPORTS, run_id)
+                if row is None:  # another applier has the run (or there is no such run)
+                    return False, None
+                record = _run_record(row)
+                events = _event_records(row["events"])
+                if len(events) != row["last_seq"] - record.state_seq:  # we waited for the row
+                    events = await self._events_after(conn, run_id, record.state_seq)
+                reports = [Report(step_id=r["step_id"], attempt=r["attempt"], type=r["type"],
+                                  data=r["data"], memory=_memory_entries(r["memory"]))
+                           for r in json.loads(row["reports"] or "[]")]
+                todo = decide(record, events, reports)
+                if todo is None:
+                    return True, None
+                args = self._commit_args(run_id, record.version, **todo)
+                version = await conn.fetchval(_COMMIT, *args)
+                assert version is not None, "the row is locked"
+                return True, int(version)
+        return await self._call(take)
+
+    async def has_reports(self, run_id: str) -> bool:
+        """Whether reports are parked for the run (an applier asks after it is done)."""
+        async def select(conn: asyncpg.Connection) -> bool:
+            return bool(await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM reports WHERE run_id = $1)", run_id))
+        return await self._call(select)
+
     def _commit_args(self, run_id: str, expected_version: int, *,
                      state: dict[str, Any] | None, status: RunStatus,
                      outcome: str | None = None, reason: str | None = None,
@@ -589,9 +708,7 @@ class PostgresStore:
                 starts = row["counted"] + 1
             elif row["counted"] >= max_starts:
                 starts = max_starts + 1
-            memory = [MemoryEntry(key=m["key"], value=m["value"], step_id=m["step_id"],
-                                  attempt=m["attempt"], at=_parse_time(m["at"]))
-                      for m in json.loads(row["memory"] or "[]")]
+            memory = _memory_entries(json.loads(row["memory"] or "[]"))
             return StepStart(record=_run_record(row), events=_event_records(row["events"]),
                              memory=memory, claimed=row["claimed"], starts=starts)
         return await self._call(begin)
@@ -659,6 +776,17 @@ def _event_records(text: str | None) -> list[EventRecord]:
     return [EventRecord(seq=e["seq"], at=_parse_time(e["at"]), type=e["type"],
                         step_id=e["step_id"], attempt=e["attempt"], data=e["data"])
             for e in json.loads(text or "[]")]
+
+
+def _memory_entries(items: list[dict[str, Any]]) -> list[MemoryEntry]:
+    """Memory entries from JSON objects (`_MEMORY`'s, or a parked report's)."""
+    return [MemoryEntry(key=m["key"], value=m["value"], step_id=m["step_id"],
+                        attempt=m["attempt"], at=_parse_time(m["at"])) for m in items]
+
+
+def _memory_json(entries: Sequence[MemoryEntry]) -> list[dict[str, Any]]:
+    return [{"key": m.key, "value": m.value, "step_id": m.step_id, "attempt": m.attempt,
+             "at": _utc(m.at).isoformat()} for m in entries]
 
 
 def _parse_time(text: str) -> datetime:

@@ -255,6 +255,58 @@ async def test_commit_locked_serialises_writers_without_lost_updates(schema: str
             await store.commit_locked("nope", lambda record, events: None)
 
 
+async def test_parked_reports_are_applied_once_by_one_applier_in_order(schema: str) -> None:
+    async with PostgresStore(URL, schema=schema, max_size=8) as store, \
+            PostgresStore(URL, schema=schema, max_size=8) as peer:
+        run = make_run()
+        await store.create_run(run)
+        entry = MemoryEntry(key="steps.s0", value={"n": 1.0}, step_id="s0", attempt=1,
+                            at=datetime.now(UTC))
+        # Given a report committed by compare-and-set, and 12 that lost the race (version 0)
+        assert await store.commit_or_park(run.run_id, expected_version=0, state=None,
+                                          status="running", events=[_event("done", "first")])
+        for i in range(12):
+            version = await (store if i % 2 else peer).commit_or_park(
+                run.run_id, expected_version=0, state=None, status="running",
+                events=[_event("done", f"s{i}"), _event("step_started", f"next{i}")],
+                memory=[entry] if i == 0 else [])
+            assert version is None  # parked, nothing written to the run
+        # A second report for the same (run, step, attempt) is not parked twice
+        assert await store.commit_or_park(run.run_id, expected_version=0, state=None,
+                                          status="running",
+                                          events=[_event("done", "s0")]) is None
+        assert await store.has_reports(run.run_id)
+        applied: list[list[str]] = []
+
+        def decide(record: RunRecord, events: list[EventRecord],
+                   reports: list[Any]) -> dict[str, Any] | None:
+            # every committed event, none missed: the first, and each report applied before
+            assert len(events) == 1 + sum(len(batch) for batch in applied)
+            applied.append([r.step_id for r in reports])
+            return {"state": None, "status": "running", "memory": [
+                        m for r in reports for m in r.memory],
+                    "events": [(r.type, r.step_id, r.attempt, r.data) for r in reports]}
+
+        # When several appliers on two pools try at once
+        results = await asyncio.gather(*((store if i % 2 else peer).apply_reports(
+            run.run_id, decide) for i in range(6)))
+        while await store.has_reports(run.run_id):  # what an applier does after releasing
+            results.append(await store.apply_reports(run.run_id, decide))
+        # Then each report was applied once, in the order parked, the memory with it
+        assert sorted(s for batch in applied for s in batch) == sorted(
+            f"s{i}" for i in range(12))
+        events = await store.events(run.run_id)
+        assert [e.step_id for e in events] == ["first", *(f"s{i}" for i in range(12))]
+        assert [(m.key, m.value, m.at) for m in await store.memory(run.run_id)] == [
+            ("steps.s0", {"n": 1.0}, entry.at)]
+        # And an applier that found none has nothing to write, and a busy lock is no error
+        assert any(took for took, _ in results)
+        assert await store.apply_reports(run.run_id, lambda *a: None) == (True, None)
+        with pytest.raises(RunNotFound):
+            await store.commit_or_park("nope", expected_version=0, state=None,
+                                       status="running", events=[_event("done")])
+
+
 async def test_commit_is_atomic_and_compare_and_set(schema: str) -> None:
     async with PostgresStore(URL, schema=schema) as store:
         run = make_run()
