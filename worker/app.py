@@ -3,7 +3,8 @@
 Owns the Celery configuration that at-least-once delivery needs (late acks, requeue when a pool
 process dies, prefetch of one, a visibility timeout longer than any step), the one task
 `mendflow.step(run_id, step_id, attempt)`, which carries ids only and calls
-`engine.runtime.distributed.DistributedRunner.execute`, and each worker process's runtime: an
+`engine.runtime.distributed.DistributedRunner.execute` (then publishes the steps it started,
+from the task's own thread), and each worker process's runtime: an
 event-loop thread (`worker.bridge`), a PostgreSQL pool on it, the runner, and the reconciler
 sweeping for lost tasks. Every DAG decision stays in the engine: Celery runs single steps, never
 chords or groups (a step feeding two branches would run twice).
@@ -33,7 +34,7 @@ from engine.runtime.distributed import DistributedRunner
 from engine.store.postgres import PostgresStore
 from worker.bridge import EventLoopThread
 from worker.config import WorkerSettings, load_worker_settings
-from worker.dispatch import CeleryDispatcher, check_broker
+from worker.dispatch import CeleryDispatcher, Message, check_broker
 
 log = logging.getLogger("mendflow.worker")
 
@@ -59,11 +60,15 @@ app.conf.update(
 def step(self: Any, run_id: str, step_id: str, attempt: int) -> str:
     """Run one attempt of one step of one run, at most once in effect (see the engine)."""
     rt = runtime()
+    outbox: list[Message] = []  # the steps its commits started, sent from this thread
     try:
-        result = rt.bridge.run(rt.runner.execute(str(run_id), str(step_id), int(attempt)))
+        result = rt.bridge.run(rt.dispatcher.collecting(
+            outbox, rt.runner.execute(str(run_id), str(step_id), int(attempt))))
     except StoreError as exc:  # PostgreSQL away for longer than the pool's reconnect window
         log.warning("step %s:%s:%s: %s; retrying the task", run_id, step_id, attempt, exc)
         raise self.retry(exc=exc, countdown=5, max_retries=12) from None
+    finally:
+        rt.dispatcher.publish(outbox)
     return result.outcome.value
 
 

@@ -1,22 +1,34 @@
 """The Celery side of `engine.runtime.distributed.Dispatcher`, and broker errors translated.
 
 Owns publishing one step task (`apply_async(args=(run_id, step_id, attempt), countdown=delay,
-queue=step.queue or default)`) from async code: publishing blocks, so it happens on one
-dedicated thread per process (kombu's producers are not to be shared across threads freely).
-Publishing retries a refused connection a bounded number of times; then it is a BrokerError.
+queue=step.queue or default)`) from async code. Publishing blocks, so it does not happen on the
+event loop: a task's own publishes (the steps its commit started) are collected in its outbox
+while the engine runs on the loop and sent from the task's thread once the engine returns
+(every one after its commit, without two more thread handoffs per step); any other (the
+reconciler's, the starting process's) goes through one dedicated publishing thread. Publishing
+retries a refused connection a bounded number of times; then it is a BrokerError.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 import kombu
 from kombu.exceptions import KombuError, OperationalError
 
 from engine.errors import MendflowError
 from engine.store.postgres import mask_password
+
+T = TypeVar("T")
+log = logging.getLogger("mendflow.worker.dispatch")
+
+Message = tuple[str, str, int, float, str | None]  # run, step, attempt, delay, queue
+_OUTBOX: ContextVar[list[Message] | None] = ContextVar("mendflow_outbox", default=None)
 
 RETRY_POLICY = {"max_retries": 6, "interval_start": 0.1, "interval_step": 0.5,
                 "interval_max": 2.0}
@@ -47,16 +59,50 @@ class CeleryDispatcher:
 
     async def dispatch(self, *, run_id: str, step_id: str, attempt: int, delay_s: float,
                        queue: str | None) -> None:
+        outbox = _OUTBOX.get()
+        if outbox is not None:  # sent by the task's thread when the engine returns
+            outbox.append((run_id, step_id, attempt, delay_s, queue))
+            return
         await asyncio.get_running_loop().run_in_executor(
             self._thread, self._publish, run_id, step_id, attempt, delay_s, queue)
 
+    @staticmethod
+    async def collecting(outbox: list[Message], work: Awaitable[T]) -> T:
+        """Run `work` (on the loop) with its dispatches appended to `outbox` instead of sent;
+        the caller sends them with `publish` (even if `work` failed after a commit)."""
+        _OUTBOX.set(outbox)  # this task's context, and that of the tasks it starts
+        return await work
+
+    def publish(self, outbox: list[Message]) -> None:
+        """Send collected messages from the calling thread, a fan-out in one Redis round trip
+        (kombu's publish batch: its steps arrive together, not one publish apart while the
+        first ones' workers compete for the CPU). If the batch fails, each message is sent on
+        its own with retries (a message sent twice is a duplicate task, which does nothing);
+        each failure then is logged on its own (committed already: the reconciler sends it
+        again later)."""
+        if len(outbox) > 1:
+            try:
+                with self.task.app.producer_or_acquire() as producer, producer.batch():
+                    for message in outbox:
+                        self._publish(*message, producer=producer)
+                return
+            except Exception as exc:  # noqa: BLE001 - kombu's or redis's: try one by one
+                log.warning("could not publish %d steps at once (%s); one by one",
+                            len(outbox), exc)
+        for message in outbox:
+            try:
+                self._publish(*message)
+            except Exception as exc:  # noqa: BLE001 - never raised into the task: logged
+                log.error("could not dispatch %s:%s:%s (%s); the reconciler will retry",
+                          *message[:3], exc)
+
     def _publish(self, run_id: str, step_id: str, attempt: int, delay_s: float,
-                 queue: str | None) -> None:
+                 queue: str | None, producer: Any = None) -> None:
         try:
             self.task.apply_async(args=(run_id, step_id, attempt),
                                   countdown=delay_s if delay_s > 0 else None,
                                   queue=queue or self.default_queue, retry=True,
-                                  retry_policy=RETRY_POLICY)
+                                  retry_policy=RETRY_POLICY, producer=producer)
         except (OperationalError, KombuError, OSError) as exc:
             url = mask_password(str(self.task.app.conf.broker_url))
             raise BrokerError(f"cannot publish step {step_id} of run {run_id} to {url}: {exc}",
