@@ -2,7 +2,8 @@
 
 1. per-step handoff: a raw Celery task that publishes the next one (the floor) vs Mendflow's
    finish -> advance (commit) -> next step starts, on chains of no-op steps; median and p99;
-2. makespan of a 20-step parallel plan with 100 ms steps vs its critical path;
+2. makespan of a 20-step parallel plan with 100 ms steps vs its critical path, and how long
+   raw Celery itself takes to start 18 tasks published at once on the same workers;
 3. steps per second, 200 concurrent runs of a 20-step parallel plan on 2 workers, vs raw
    Celery no-op throughput on the same workers and broker.
 
@@ -185,6 +186,25 @@ async def raw_throughput(n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+async def raw_fanout(width: int, runs: int) -> list[float]:
+    """Raw Celery's own fan-out on the same workers: `width` no-op tasks published at once
+    (one Redis round trip, as the worker publishes a fan-out); per run, how long after the
+    publish began the last of them started. The makespan's floor beyond the critical path."""
+    lasts = []
+    for _ in range(runs):
+        key = f"bench:{uuid.uuid4().hex}"
+        t0 = time.time()
+        with worker_app.app.producer_or_acquire() as producer, producer.batch():
+            for _ in range(width):
+                hop.apply_async((0, key), queue=QUEUE, producer=producer)
+        while r.llen(key) < width:
+            await asyncio.sleep(0.005)
+        lasts.append(max(float(x) for x in r.lrange(key, 0, -1)) - t0)
+        r.delete(key)
+        await asyncio.sleep(0.2)
+    return lasts
+
+
 def med(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -283,6 +303,10 @@ async def main() -> None:
             print(f"2. makespan, 20-step parallel plan with 100 ms steps, --pool={pool}: "
                   f"{what} ({2 * n} slots for 18 parallel steps)")
             await makespan(runner, store, db, slow, 1)  # warm up every pool process
+            await raw_fanout(18, 2)
+            fanout = await raw_fanout(18, 5 * opts.repeat)
+            print(f"   raw Celery: 18 no-op tasks published at once, the last starts "
+                  f"{med(fanout) * 1e3:.1f} ms after (median of {len(fanout)})")
             reps, breakdown = [], []
             for rep in range(opts.repeat):
                 spans, parts = await makespan(runner, store, db, slow, 5)
