@@ -43,14 +43,21 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypeVar, get_args
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pydantic
 
-from engine.errors import PlanError, RunNotFound, StoreError
+from engine.errors import RunNotFound, StoreError
 from engine.plan import Plan
+from engine.store._codec import (
+    RUN_COLUMNS,
+    check_status,
+    dumps,
+    run_values,
+    stored_plan,
+)
 from engine.store.base import (
     ArtifactRef,
     EventRecord,
@@ -113,9 +120,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_RUN_STATUSES = frozenset(get_args(RunStatus))
-_RUN_COLUMNS = ("run_id, plan_id, plan_hash, guide_path, title, status, outcome, reason, "
-                "created_at, updated_at, version, state, context, options, state_seq")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 # Events and memory come back as one JSON array each (one round trip, one parse); `data::json`
@@ -176,7 +180,7 @@ _TAKE_REPORTS = f"""
 WITH got AS (
     SELECT pg_try_advisory_xact_lock(hashtextextended(current_schema() || ':' || $1, 0)) AS ok
 ), r AS (
-    SELECT {_RUN_COLUMNS}, last_seq FROM runs, got
+    SELECT {RUN_COLUMNS}, last_seq FROM runs, got
     WHERE got.ok AND run_id = $1 FOR NO KEY UPDATE OF runs
 ), taken AS (
     DELETE FROM reports p WHERE p.run_id = $1 AND EXISTS (SELECT 1 FROM r)
@@ -194,7 +198,7 @@ FROM r
 # memory: one statement, one snapshot. $7 are the marker names `step#run1..K`.
 _BEGIN_STEP = f"""
 WITH r AS (
-    SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = $1
+    SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $1
 ), claim AS (
     INSERT INTO claims AS c (run_id, step_id, attempt, owner, claimed_at, expires_at)
     SELECT $1, $2, $3, $4, clock_timestamp(),
@@ -226,7 +230,7 @@ FROM r
 # waiting for the lock the row is the newest version but the events may be older: the caller
 # checks that they reach `last_seq`, and reads them again if not.
 _LOCK_RUN = f"""
-SELECT {_RUN_COLUMNS}, last_seq, {_EVENTS_AFTER_SNAPSHOT} AS events
+SELECT {RUN_COLUMNS}, last_seq, {_EVENTS_AFTER_SNAPSHOT} AS events
 FROM runs r WHERE r.run_id = $1 FOR NO KEY UPDATE OF r
 """
 
@@ -438,27 +442,17 @@ class PostgresStore:
         async def load(conn: asyncpg.Connection) -> str | None:
             return await conn.fetchval("SELECT json FROM plans WHERE hash = $1", plan_hash)
         text = await self._call(load)
-        if text is None:
-            raise StoreError(f"no plan with hash {plan_hash} in {self!r}",
-                             hint="Recompile the guide and start a new run")
-        try:
-            return Plan.from_json(text, file=f"postgres#plan/{plan_hash}")
-        except PlanError as exc:
-            raise StoreError(f"the stored plan {plan_hash} cannot be read: {exc.message}",
-                             hint=exc.hint) from exc
+        return stored_plan(text, plan_hash, str(repr(self)))
 
     # -- runs ------------------------------------------------------------------------------
 
     async def create_run(self, record: RunRecord) -> None:
-        row = (record.run_id, record.plan_id, record.plan_hash, record.guide_path, record.title,
-               record.status, record.outcome, record.reason, _utc(record.created_at),
-               _utc(record.updated_at), record.version, _dumps(record.state),
-               _dumps(record.context), _dumps(record.options), record.state_seq)
+        row = run_values(record, _utc)
 
         async def create(conn: asyncpg.Connection) -> None:
             try:
                 await conn.execute(
-                    f"INSERT INTO runs ({_RUN_COLUMNS}, last_seq) VALUES "
+                    f"INSERT INTO runs ({RUN_COLUMNS}, last_seq) VALUES "
                     f"({', '.join(f'${i}' for i in range(1, len(row) + 1))}, $15)", *row)
             except asyncpg.UniqueViolationError as exc:
                 raise StoreError(f"a run with id {record.run_id!r} already exists",
@@ -471,7 +465,7 @@ class PostgresStore:
         return await self._call(get)
 
     async def _get_run(self, conn: asyncpg.Connection, run_id: str) -> RunRecord:
-        row = await conn.fetchrow(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = $1", run_id)
+        row = await conn.fetchrow(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $1", run_id)
         if row is None:
             raise RunNotFound(f"no run {run_id!r} in {self!r}",
                               hint="`mendflow runs` lists the runs it holds")
@@ -482,7 +476,7 @@ class PostgresStore:
             return []
 
         async def select(conn: asyncpg.Connection) -> list[RunRecord]:
-            rows = await conn.fetch(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at "
+            rows = await conn.fetch(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at "
                                     "DESC, row_no DESC LIMIT $1", limit)
             return [_run_record(row) for row in rows]
         return await self._call(select)
@@ -492,7 +486,7 @@ class PostgresStore:
         first: the reconciler re-dispatches their in-flight steps."""
         async def select(conn: asyncpg.Connection) -> list[RunRecord]:
             rows = await conn.fetch(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE status = 'running' AND updated_at < "
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' AND updated_at < "
                 "clock_timestamp() - $1 * interval '1 second' ORDER BY updated_at LIMIT $2",
                 float(idle_s), limit)
             return [_run_record(row) for row in rows]
@@ -569,7 +563,7 @@ class PostgresStore:
             raise StoreError(f"run {run_id}: a {kind} event is not a step's report",
                              hint="Only a step's report can be parked")
         args = self._commit_args(run_id, expected_version, **commit) + (
-            step_id, attempt, kind, _dumps(data), _dumps(_memory_json(commit.get("memory", ()))))
+            step_id, attempt, kind, dumps(data), dumps(_memory_json(commit.get("memory", ()))))
 
         async def write(conn: asyncpg.Connection) -> int | None:
             try:
@@ -627,13 +621,11 @@ class PostgresStore:
                      outcome: str | None = None, reason: str | None = None,
                      events: Sequence[tuple[str, str | None, int | None, dict[str, Any]]] = (),
                      memory: Sequence[MemoryEntry] = ()) -> tuple[Any, ...]:
-        if status not in _RUN_STATUSES:
-            raise StoreError(f"unknown run status {status!r}",
-                             hint=f"Use one of {', '.join(sorted(_RUN_STATUSES))}")
-        return (run_id, expected_version, _dumps(state) if state is not None else None,
+        check_status(status)
+        return (run_id, expected_version, dumps(state) if state is not None else None,
                 status, outcome, reason, [e[0] for e in events], [e[1] for e in events],
-                [e[2] for e in events], [_dumps(e[3]) for e in events],
-                [m.key for m in memory], [_dumps(m.value) for m in memory],
+                [e[2] for e in events], [dumps(e[3]) for e in events],
+                [m.key for m in memory], [dumps(m.value) for m in memory],
                 [m.step_id for m in memory], [m.attempt for m in memory],
                 [_utc(m.at) for m in memory])
 
@@ -757,13 +749,6 @@ class PostgresStore:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _dumps(value: Any) -> str:
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"cannot store a value that is not JSON: {exc}",
-                         hint="Store only dicts, lists, strings, finite numbers, booleans "
-                         "and None") from exc
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

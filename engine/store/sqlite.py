@@ -36,12 +36,19 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar
 
 import pydantic
 
-from engine.errors import PlanError, RunNotFound, StoreError
+from engine.errors import RunNotFound, StoreError
 from engine.plan import Plan
+from engine.store._codec import (
+    RUN_COLUMNS,
+    check_status,
+    dumps,
+    run_values,
+    stored_plan,
+)
 from engine.store.base import (
     ArtifactRef,
     EventRecord,
@@ -94,9 +101,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_RUN_STATUSES = frozenset(get_args(RunStatus))
-_RUN_COLUMNS = ("run_id, plan_id, plan_hash, guide_path, title, status, outcome, reason, "
-                "created_at, updated_at, version, state, context, options, state_seq")
 
 
 class SqliteStore:
@@ -258,26 +262,16 @@ class SqliteStore:
                                      (plan_hash,)).fetchone()
             return None if row is None else row[0]
         text = await self._run(load)
-        if text is None:
-            raise StoreError(f"no plan with hash {plan_hash} in {self.path}",
-                             hint="Recompile the guide and start a new run")
-        try:
-            return Plan.from_json(text, file=f"{self.path}#plan/{plan_hash}")
-        except PlanError as exc:
-            raise StoreError(f"the stored plan {plan_hash} cannot be read: {exc.message}",
-                             hint=exc.hint) from exc
+        return stored_plan(text, plan_hash, str(self.path))
 
     # -- runs ------------------------------------------------------------------------------
 
     async def create_run(self, record: RunRecord) -> None:
-        row = (record.run_id, record.plan_id, record.plan_hash, record.guide_path, record.title,
-               record.status, record.outcome, record.reason, _time_text(record.created_at),
-               _time_text(record.updated_at), record.version, _dumps(record.state),
-               _dumps(record.context), _dumps(record.options), record.state_seq)
+        row = run_values(record, _time_text)
 
         def create() -> None:
             try:
-                self._db().execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES "
+                self._db().execute(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES "
                                    f"({', '.join('?' * len(row))})", row)
             except sqlite3.IntegrityError as exc:
                 raise StoreError(f"a run with id {record.run_id!r} already exists",
@@ -288,7 +282,7 @@ class SqliteStore:
         return await self._run(self._get_run, run_id)
 
     def _get_run(self, run_id: str) -> RunRecord:
-        row = self._db().execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?",
+        row = self._db().execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?",
                                  (run_id,)).fetchone()
         if row is None:
             raise RunNotFound(f"no run {run_id!r} in {self.path}",
@@ -300,7 +294,7 @@ class SqliteStore:
             return []
 
         def select() -> list[RunRecord]:
-            rows = self._db().execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at "
+            rows = self._db().execute(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at "
                                       "DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
             return [_run_record(row) for row in rows]
         return await self._run(select)
@@ -317,14 +311,12 @@ class SqliteStore:
         events: Sequence[tuple[str, str | None, int | None, dict[str, Any]]] = (),
         memory: Sequence[MemoryEntry] = (),
     ) -> int:
-        if status not in _RUN_STATUSES:
-            raise StoreError(f"unknown run status {status!r}",
-                             hint=f"Use one of {', '.join(sorted(_RUN_STATUSES))}")
+        check_status(status)
         # Encode everything before the transaction: a value that is not JSON writes nothing.
-        state_text = _dumps(state) if state is not None else None
-        event_rows = [(type_, step_id, attempt, _dumps(data))
+        state_text = dumps(state) if state is not None else None
+        event_rows = [(type_, step_id, attempt, dumps(data))
                       for type_, step_id, attempt, data in events]
-        memory_rows = [(m.key, _dumps(m.value), m.step_id, m.attempt, _time_text(m.at))
+        memory_rows = [(m.key, dumps(m.value), m.step_id, m.attempt, _time_text(m.at))
                        for m in memory]
 
         def write() -> int:
@@ -490,13 +482,6 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
-def _dumps(value: Any) -> str:
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"cannot store a value that is not JSON: {exc}",
-                         hint="Store only dicts, lists, strings, finite numbers, booleans "
-                         "and None") from exc
 
 
 def _time_text(at: datetime) -> str:

@@ -1,0 +1,56 @@
+"""What every store backend encodes the same way: run rows, JSON values, stored plans, statuses.
+
+A backend owns its connections, SQL dialect and time type; this module owns the parts that
+must not differ between backends (the contract suite would catch a difference, but one copy
+cannot drift in the first place).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, get_args
+
+from engine.errors import PlanError, StoreError
+from engine.plan import Plan
+from engine.store.base import RunRecord, RunStatus
+
+RUN_STATUSES = frozenset(get_args(RunStatus))
+RUN_COLUMNS = ("run_id, plan_id, plan_hash, guide_path, title, status, outcome, reason, "
+               "created_at, updated_at, version, state, context, options, state_seq")
+
+
+def dumps(value: Any) -> str:
+    """Strict JSON (no NaN): a value that is not JSON is refused before anything is written."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"cannot store a value that is not JSON: {exc}",
+                         hint="Store only dicts, lists, strings, finite numbers, booleans "
+                         "and None") from exc
+
+
+def check_status(status: str) -> None:
+    if status not in RUN_STATUSES:
+        raise StoreError(f"unknown run status {status!r}",
+                         hint=f"Use one of {', '.join(sorted(RUN_STATUSES))}")
+
+
+def run_values(record: RunRecord, at: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    """The run's columns in RUN_COLUMNS order; `at` turns a datetime into the backend's type."""
+    return (record.run_id, record.plan_id, record.plan_hash, record.guide_path, record.title,
+            record.status, record.outcome, record.reason, at(record.created_at),
+            at(record.updated_at), record.version, dumps(record.state), dumps(record.context),
+            dumps(record.options), record.state_seq)
+
+
+def stored_plan(text: str | None, plan_hash: str, where: str) -> Plan:
+    if text is None:
+        raise StoreError(f"no plan with hash {plan_hash} in {where}",
+                         hint="Recompile the guide and start a new run")
+    try:
+        return Plan.from_json(text, file=f"{where}#plan/{plan_hash}")
+    except PlanError as exc:
+        raise StoreError(f"the stored plan {plan_hash} cannot be read: {exc.message}",
+                         hint=exc.hint) from exc
