@@ -70,6 +70,16 @@ from engine.store.base import (
 T = TypeVar("T")
 log = logging.getLogger("mendflow.store.postgres")
 
+# Statements are composed once, here, from constants; every value is a bound $n parameter.
+_INSERT_RUN = (f"INSERT INTO runs ({RUN_COLUMNS}, last_seq) VALUES "
+               "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)")
+_SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $1"
+_SELECT_NEWEST_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, row_no DESC "
+                       "LIMIT $1")
+_SELECT_STALLED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' AND updated_at "
+                        "< clock_timestamp() - $1 * interval '1 second' ORDER BY updated_at "
+                        "LIMIT $2")
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: plans, runs, their events, memory, step claims and artifacts (bytes in the table)
     (
@@ -451,9 +461,7 @@ class PostgresStore:
 
         async def create(conn: asyncpg.Connection) -> None:
             try:
-                await conn.execute(
-                    f"INSERT INTO runs ({RUN_COLUMNS}, last_seq) VALUES "
-                    f"({', '.join(f'${i}' for i in range(1, len(row) + 1))}, $15)", *row)
+                await conn.execute(_INSERT_RUN, *row)
             except asyncpg.UniqueViolationError as exc:
                 raise StoreError(f"a run with id {record.run_id!r} already exists",
                                  hint="Run ids must be unique; generate a new one") from exc
@@ -465,7 +473,7 @@ class PostgresStore:
         return await self._call(get)
 
     async def _get_run(self, conn: asyncpg.Connection, run_id: str) -> RunRecord:
-        row = await conn.fetchrow(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $1", run_id)
+        row = await conn.fetchrow(_SELECT_RUN, run_id)
         if row is None:
             raise RunNotFound(f"no run {run_id!r} in {self!r}",
                               hint="`mendflow runs` lists the runs it holds")
@@ -476,8 +484,7 @@ class PostgresStore:
             return []
 
         async def select(conn: asyncpg.Connection) -> list[RunRecord]:
-            rows = await conn.fetch(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at "
-                                    "DESC, row_no DESC LIMIT $1", limit)
+            rows = await conn.fetch(_SELECT_NEWEST_RUNS, limit)
             return [_run_record(row) for row in rows]
         return await self._call(select)
 
@@ -485,10 +492,7 @@ class PostgresStore:
         """Runs still `running` that no one has committed to for `idle_s` seconds, oldest
         first: the reconciler re-dispatches their in-flight steps."""
         async def select(conn: asyncpg.Connection) -> list[RunRecord]:
-            rows = await conn.fetch(
-                f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' AND updated_at < "
-                "clock_timestamp() - $1 * interval '1 second' ORDER BY updated_at LIMIT $2",
-                float(idle_s), limit)
+            rows = await conn.fetch(_SELECT_STALLED_RUNS, float(idle_s), limit)
             return [_run_record(row) for row in rows]
         return await self._call(select)
 

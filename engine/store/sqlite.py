@@ -60,6 +60,13 @@ from engine.store.base import (
 
 T = TypeVar("T")
 
+# Statements are composed once, here, from constants; every value is a bound ? parameter.
+_INSERT_RUN = (f"INSERT INTO runs ({RUN_COLUMNS}) VALUES "
+               f"({', '.join('?' for _ in RUN_COLUMNS.split(','))})")
+_SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?"
+_SELECT_NEWEST_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC "
+                       "LIMIT ?")
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: plans, runs, their events, memory, step claims and artifact refs
     (
@@ -271,8 +278,7 @@ class SqliteStore:
 
         def create() -> None:
             try:
-                self._db().execute(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES "
-                                   f"({', '.join('?' * len(row))})", row)
+                self._db().execute(_INSERT_RUN, row)
             except sqlite3.IntegrityError as exc:
                 raise StoreError(f"a run with id {record.run_id!r} already exists",
                                  hint="Run ids must be unique; generate a new one") from exc
@@ -282,8 +288,7 @@ class SqliteStore:
         return await self._run(self._get_run, run_id)
 
     def _get_run(self, run_id: str) -> RunRecord:
-        row = self._db().execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?",
-                                 (run_id,)).fetchone()
+        row = self._db().execute(_SELECT_RUN, (run_id,)).fetchone()
         if row is None:
             raise RunNotFound(f"no run {run_id!r} in {self.path}",
                               hint="`mendflow runs` lists the runs it holds")
@@ -294,8 +299,7 @@ class SqliteStore:
             return []
 
         def select() -> list[RunRecord]:
-            rows = self._db().execute(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at "
-                                      "DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
+            rows = self._db().execute(_SELECT_NEWEST_RUNS, (limit,)).fetchall()
             return [_run_record(row) for row in rows]
         return await self._run(select)
 
