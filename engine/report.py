@@ -16,8 +16,8 @@ from engine import scheduler as sched
 from engine.plan import Plan
 from engine.store.base import EventRecord, MemoryEntry, RunRecord
 
-FINISH_EVENTS = {"StepSucceeded", "StepFailed", "StepTimedOut", "Approval",
-                 "step_succeeded", "step_failed", "step_timed_out", "approval"}
+FINISH_EVENTS = frozenset({"step_succeeded", "step_failed", "step_timed_out", "approval"})
+"""The scheduler event types that end an attempt of a step."""
 
 
 @dataclass
@@ -73,8 +73,7 @@ def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
         if ev.type == "step_started":
             if row.started_at is None:
                 row.started_at = ev.at
-        elif ev.type.lower().replace("_", "") in {e.lower().replace("_", "") for e in
-                                                   FINISH_EVENTS}:
+        elif ev.type in FINISH_EVENTS:
             row.finished_at = ev.at
             if ev.data.get("duration_s") is not None:
                 row.duration_s = (row.duration_s or 0.0) + float(ev.data["duration_s"])

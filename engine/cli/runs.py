@@ -119,8 +119,8 @@ async def _drive(settings: Settings, plan: Any, *, runner: Any, interactive: boo
     view = _LiveView(plan, interactive=interactive)
     if interactive:
         prompt = _TerminalPrompt(view)
-        if hasattr(answers.fallback, "judge") and hasattr(answers.fallback, "fallback"):
-            answers.fallback.fallback = prompt  # the LLM judge asks a person when unsure
+        if answers.fallback is not None:  # the LLM judge (run set it) asks a person when unsure
+            answers.fallback.fallback = prompt
         else:
             answers.fallback = prompt
     store = _open_store(settings)

@@ -72,6 +72,7 @@ class LocalExecutor:
         self.runner = StepRunner(store=store, registry=registry, settings=settings,
                                  interaction=interaction, datasources=datasources,
                                  redact=self.redact)
+        self._queue: asyncio.Queue[tuple[str, int, StepReport]] | None = None  # while driving
 
     # -- public ----------------------------------------------------------------------------
 
@@ -98,7 +99,7 @@ class LocalExecutor:
             options={"dry_run": dry_run, "executor": "local"},
         )
         await self.store.create_run(record)
-        return await self._drive(plan, record)
+        return await self._drive_once(plan, record)
 
     async def resume(self, run_id: str) -> RunRecord:
         """Continue a run that was interrupted or killed, from its last committed state."""
@@ -106,15 +107,21 @@ class LocalExecutor:
         if record.status not in ("running", "interrupted"):
             return record
         plan = await self.store.load_plan(record.plan_hash)
-        return await self._drive(plan, record)
+        return await self._drive_once(plan, record)
 
     # -- the driver: the only writer of run state ---------------------------------------------
+
+    async def _drive_once(self, plan: Plan, record: RunRecord) -> RunRecord:
+        try:
+            return await self._drive(plan, record)
+        finally:
+            self._queue = None  # cancel() only reaches a run being driven
 
     async def _drive(self, plan: Plan, record: RunRecord) -> RunRecord:
         run_id = record.run_id
         dry_run = bool(record.options.get("dry_run"))
         memory = Memory.restore(record.context, await self.store.memory(run_id))
-        state = await self._current_state(plan, record)
+        state, _ = await current_state(self.store, plan, record)
         queue: asyncio.Queue[tuple[str, int, StepReport]] = asyncio.Queue()
         self._queue = queue
         tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
@@ -185,16 +192,11 @@ class LocalExecutor:
     def cancel(self, reason: str = "cancelled by the user") -> bool:
         """Cancel the run being driven: steps in flight stop, the plan's clean-up steps run,
         and the run ends `cancelled`. Returns False if no run is being driven."""
-        queue = getattr(self, "_queue", None)
+        queue = self._queue
         if queue is None:
             return False
         queue.put_nowait(("", 0, StepReport(sched.Cancel(reason=reason))))
         return True
-
-    async def _current_state(self, plan: Plan, record: RunRecord) -> sched.RunState:
-        """The snapshot, with the scheduler events committed after it replayed on top."""
-        state, _ = await current_state(self.store, plan, record)
-        return state
 
     def _launch(self, plan: Plan, record: RunRecord, state: sched.RunState,
                 actions: list[Any], memory: Memory,

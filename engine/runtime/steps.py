@@ -295,11 +295,7 @@ class StepRunner:
         if self.datasources is None or not step.plugin:
             return None
         name = params.get("source") if isinstance(params, Mapping) else None
-        resolve = getattr(self.datasources, "resolve_for_plugin", None)
-        if resolve is None:
-            return None
-        return resolve(name, step.plugin)
-
+        return self.datasources.resolve_for_plugin(name, step.plugin)
 
 
 # -- helpers ---------------------------------------------------------------------------------
