@@ -23,10 +23,11 @@ from typing import Any, Literal
 import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.errors import GuideError
 from engine.plan import InputSpec, Span, Trigger
+from engine.values import InputType, infer, spec_problem
 
 MAX_GUIDE_BYTES = 2 * 1024 * 1024
 """Larger guides are refused: no person writes a 2 MB runbook, and none should run one."""
@@ -66,15 +67,32 @@ class GuideInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str
-    type: Literal["string", "integer", "number", "boolean"] = "string"
+    type: InputType | None = None  # None: inferred from the default (engine.values.infer)
     default: str | int | float | bool | None = None
     description: str = ""
+    choices: list[str] = Field(default_factory=list)
+    roots: list[str] = Field(default_factory=list)
+
+    @property
+    def resolved_type(self) -> InputType:
+        if self.type is not None:
+            return self.type
+        return "enum" if self.choices else infer(self.default)
 
     def to_spec(self) -> InputSpec:
         return InputSpec(
-            name=self.name, type=self.type, default=self.default,
+            name=self.name, type=self.resolved_type, default=self.default,
             required=self.default is None, description=self.description,
+            choices=self.choices, roots=self.roots,
         )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GuideInput:
+        problem = spec_problem(self.name, self.resolved_type, self.default, self.choices,
+                               self.roots)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class FrontMatter(BaseModel):

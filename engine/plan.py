@@ -59,9 +59,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.errors import PlanError, SchemaVersionError
+from engine.values import InputType, spec_problem
 
 SCHEMA_VERSION = 1
 """Bump when a plan written by this version cannot be read by the previous one."""
@@ -163,11 +164,27 @@ class Edge(_Frozen):
 
 
 class InputSpec(_Frozen):
+    """A value a run is given (`--input`, or an alert label or annotation of the same name).
+
+    Every input has a type (`engine.values`): a value that does not fit it fails the run
+    before any step. `string` is the old name of `name`; free text must say `text`, and is
+    then only ever passed as data (a SQL bound value, an HTTP body field)."""
+
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    type: Literal["string", "integer", "number", "boolean"] = "string"
+    type: InputType = "name"
     default: str | int | float | bool | None = None
     required: bool = True
     description: str = ""
+    choices: list[str] = Field(default_factory=list, description="The values an enum takes.")
+    roots: list[str] = Field(default_factory=list,
+                             description="A path input must resolve under one of these.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InputSpec:
+        problem = spec_problem(self.name, self.type, self.default, self.choices, self.roots)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class Trigger(_Frozen):

@@ -22,7 +22,8 @@ from engine.compile.shellwords import parse_line
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, slugify
 from engine.plan import Span, StepKind
-from engine.runtime.templating import literal
+from engine.runtime import placement
+from engine.runtime.templating import is_template, literal
 
 _PREFIX = {"diag": "diag", "mit": "mit", "step": "step"}
 _STOP = frozenset("""the a an of for to by and or in on with from is are be that this these those
@@ -469,9 +470,13 @@ class _OutlineBuilder:
                 manual.append(line)
                 session = True
                 continue
+            argvs = [[[self.scope.word(w) for w in stage] for stage in pipeline.stages]
+                     for pipeline in parsed.pipelines]
+            if any(_value_in_code(stage) for argv in argvs for stage in argv):
+                manual.append(line)  # a value would pick the program or become program text
+                continue
             flush_manual()
-            for pipeline, eff in zip(parsed.pipelines, effects):
-                argv = [[self.scope.word(w) for w in stage] for stage in pipeline.stages]
+            for pipeline, eff, argv in zip(parsed.pipelines, effects, argvs):
                 uses = frozenset(v for st in pipeline.stages for w in st
                                  for v in self.scope.refs(w))
                 span = Span(start=line.start, end=line.end)
@@ -575,3 +580,9 @@ def _slug(text: str, words: int = 4) -> str:
     text = text.replace("`", "")
     tokens = [t for t in re.findall(r"[a-z0-9]+", text.lower()) if t not in _STOP]
     return "-".join(tokens[:words])[:40].strip("-")
+
+
+def _value_in_code(argv: list[str]) -> bool:
+    """Whether a template in `argv` sits where a value would be code (`placement`)."""
+    return any(sink in ("program", "script") and is_template(word)
+               for word, sink in zip(argv, placement.argv_sinks(argv)))

@@ -2,9 +2,10 @@
 
 This module owns the compiler's view of names while it reads a guide top to bottom: `$VAR`,
 `${VAR}` and `<PLACEHOLDER>` become `{{ vars.VAR }}` when an earlier step binds VAR,
-`{{ alert.labels.x }}` when the placeholder names an alert label, and a declared input
-(`{{ inputs.snake_name }}`) otherwise. Literal text is escaped with `templating.literal`, so
-kubectl go-templates (`{{.metadata.name}}`) reach the command unchanged.
+and a declared input (`{{ inputs.snake_name }}`) otherwise; a placeholder that names an alert
+label ("the namespace label from the alert") is the input of that name, which a run fills from
+the alert's label and checks against its type like any other. Literal text is escaped with
+`templating.literal`, so kubectl go-templates (`{{.metadata.name}}`) reach the command unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from engine.compile.shellwords import Word
+from engine import values
 from engine.plan import InputSpec
 from engine.runtime.templating import literal
 
@@ -38,8 +40,8 @@ class Scope:
 
     def declare(self, name: str, *, default: str | None = None, description: str = "") -> str:
         if name not in self.inputs:
-            self.inputs[name] = InputSpec(name=name, default=default, required=default is None,
-                                          description=description)
+            self.inputs[name] = InputSpec(name=name, type=values.infer(default), default=default,
+                                          required=default is None, description=description)
         return f"inputs.{name}"
 
     def assign(self, var: str, value: str) -> None:
@@ -66,8 +68,9 @@ class Scope:
 
     def placeholder(self, text: str, *, hint: str | None = None) -> str:
         label = _ALERT_LABEL.match(text.strip())
-        if label:
-            return f"alert.labels.{label.group('label').lower()}"
+        if label:  # an input filled from the alert's label of the same name, and typed
+            name = label.group("label").lower()
+            return self.declare(name, description=f"the {name} label of the alert")
         return self.declare(snake(hint or text), description=f"<{text}>")
 
     def word(self, word: Word) -> str:

@@ -19,6 +19,7 @@ import networkx as nx
 
 from engine.errors import ConditionError, TemplateError, ValidationError
 from engine.plan import Plan, Step, StepKind
+from engine.runtime import placement
 from engine.runtime.templating import check_expression, references, strings_in
 
 _NEEDS_PLUGIN = (StepKind.COMMAND, StepKind.QUERY, StepKind.DETECT)
@@ -120,6 +121,12 @@ class _Checker:
         yield from self._entry_and_reach(g)
         yield from self._endings()
         yield from self._per_step(g)
+        yield from self._placement()
+
+    def _placement(self) -> Iterator[Problem]:
+        """No template puts a value where its type may not go (`engine.runtime.placement`)."""
+        for m in placement.problems(self.plan):
+            yield self.problem("placement", m.message, m.hint, self.steps.get(m.step))
 
     def _cleanup(self) -> Iterator[Problem]:
         """Clean-up steps run on their own, after the run: no edge may touch them."""

@@ -16,7 +16,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.errors import InputError
+from engine import values
+from engine.errors import InputError, PlanError
+from engine.runtime import placement
 from engine.plan import InputSpec, Plan
 from engine.store.base import MemoryEntry
 
@@ -71,22 +73,30 @@ class Memory:
 def build_context(plan: Plan, *, run_id: str, inputs: Mapping[str, str],
                   alert: Mapping[str, Any] | None) -> dict[str, Any]:
     """The read-only part of memory: typed inputs (defaults applied), the alert, the run."""
+    misplaced = placement.problems(plan)
+    if misplaced:
+        first = misplaced[0]
+        raise PlanError(first.message, file=plan.source.path, step=first.step,
+                        line=plan.step(first.step).source.start, hint=first.hint)
     alert = dict(alert or {})
-    labels = dict(alert.get("labels") or {})
+    labels = _strings(alert.get("labels"), "labels")
+    annotations = _strings(alert.get("annotations"), "annotations")
     return {
-        "inputs": coerce_inputs(plan.inputs, inputs, labels=labels),
-        "alert": {"labels": labels, "annotations": dict(alert.get("annotations") or {}),
-                  "status": alert.get("status", "firing")},
+        "inputs": coerce_inputs(plan.inputs, inputs, labels=labels, annotations=annotations),
+        "alert": {"labels": labels, "annotations": annotations,
+                  "status": str(alert.get("status", "firing"))},
         "run": {"id": run_id, "plan": plan.id},
     }
 
 
 def coerce_inputs(specs: list[InputSpec], given: Mapping[str, str],
-                  *, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Check `--input` values against the plan's declared inputs and convert their types.
+                  *, labels: Mapping[str, str] | None = None,
+                  annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Check every input against its declared type (`engine.values`) and convert it.
 
-    An input that was not given falls back to an alert label of the same name, then to its
-    default. Unknown names and missing required inputs are InputErrors saying what to pass.
+    An input that was not given falls back to an alert label of the same name, then to an
+    annotation, then to its default. Unknown names, missing required inputs and values that do
+    not fit their type are InputErrors saying which input, the value (escaped) and the rule.
     """
     known = {s.name: s for s in specs}
     unknown = sorted(set(given) - set(known))
@@ -95,21 +105,37 @@ def coerce_inputs(specs: list[InputSpec], given: Mapping[str, str],
         raise InputError(f"unknown input(s) {', '.join(unknown)}; this guide takes: {names}",
                          hint="Check the names in the guide's front matter `inputs`")
     labels = labels or {}
+    annotations = annotations or {}
     out: dict[str, Any] = {}
     missing: list[str] = []
     for spec in specs:
         if spec.name in given:
             raw: Any = given[spec.name]
+            origin = f"--input {spec.name}"
         elif spec.name in labels:
-            raw = labels[spec.name]
+            raw, origin = labels[spec.name], f"the alert's label {spec.name}"
+        elif spec.name in annotations:
+            raw, origin = annotations[spec.name], f"the alert's annotation {spec.name}"
         elif spec.default is not None:
-            raw = spec.default
+            raw, origin = spec.default, "its default"
         elif not spec.required:
-            raw = None
+            out[spec.name] = None
+            continue
         else:
             missing.append(spec.name)
             continue
-        out[spec.name] = _convert(spec, raw)
+        try:
+            out[spec.name] = values.check(spec.type, raw, choices=spec.choices,
+                                          roots=spec.roots)
+        except values.ValueRejected as exc:
+            kind = "name" if spec.type == "string" else spec.type
+            raise InputError(
+                f"input {spec.name}={values.shown(raw)} (from {origin}) is not a valid "
+                f"{kind}: {exc.rule}",
+                hint=f"Pass {values.type_hint(spec.type, choices=spec.choices, roots=spec.roots)}"
+                + ("; declare the input as `type: text` if it is free text (it is then only "
+                   "passed as data)" if spec.type in ("name", "string") else ""),
+            ) from None
     if missing:
         flags = " ".join(f"--input {m}=..." for m in missing)
         raise InputError(f"missing required input(s): {', '.join(missing)}",
@@ -117,25 +143,21 @@ def coerce_inputs(specs: list[InputSpec], given: Mapping[str, str],
     return out
 
 
-def _convert(spec: InputSpec, raw: Any) -> Any:
-    if raw is None or spec.type == "string":
-        return raw if raw is None else str(raw)
-    try:
-        if spec.type == "integer":
-            return int(raw)
-        if spec.type == "number":
-            return float(raw)
-        if isinstance(raw, bool):
-            return raw
-        text = str(raw).strip().lower()
-        if text in ("true", "yes", "1", "on"):
-            return True
-        if text in ("false", "no", "0", "off"):
-            return False
-        raise ValueError(text)
-    except ValueError:
-        raise InputError(f"input {spec.name}={raw!r} is not a valid {spec.type}",
-                         hint=f"Pass {'an' if spec.type[0] in 'aeiou' else 'a'} {spec.type} value") from None
+def _strings(value: Any, what: str) -> dict[str, str]:
+    """An alert's labels or annotations: a mapping of names to strings, or an InputError."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError(f"the alert's {what} must be a mapping of names to strings, not a "
+                         f"{type(value).__name__}", hint="Pass an Alertmanager alert")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, (str, int, float)) or \
+                isinstance(item, bool):
+            raise InputError(f"the alert's {what} {values.shown(key)} is not a string",
+                             hint="Alert labels and annotations are strings")
+        out[key] = str(item)
+    return out
 
 
 def _bounded(value: Any) -> Any:

@@ -32,7 +32,7 @@ from engine.errors import (
 )
 from engine.plan import Plan, Step, StepKind
 from engine.plugins import Registry, StepContext, StepResult, parse_params
-from engine.runtime import templating
+from engine.runtime import placement, templating
 from engine.runtime.interaction import Answers, Interaction
 from engine.runtime.memory import Memory
 from engine.settings import Settings
@@ -119,6 +119,10 @@ class StepRunner:
         except TemplateError as exc:
             raise StepFailed(f"cannot render parameters: {exc.message}", retryable=False,
                              step=step.id, hint=exc.hint) from None
+        refused = placement.rendered_problem(step.plugin, step.params, params)
+        if refused:
+            raise StepFailed(f"refused to run: {refused}", retryable=False, step=step.id,
+                             hint="Check the input or the step that produced the value")
         parsed = parse_params(plugin_cls, params, step=step.id)
         plugin = self.registry.instance(step.plugin)
         if dry_run and step.mutating:

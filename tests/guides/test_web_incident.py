@@ -155,16 +155,16 @@ def test_errors_on_every_version_go_to_the_service_owner(
     assert_checks_ran_in_parallel(events)
     assert_password_nowhere(incident, proc, record.run_id)
 
-    # An alert label crafted to inject PromQL (and SQL) changes no query: PromQL refuses it,
-    # SQL binds it as a value that matches no row, and the run fails rather than guess.
+    # An alert label crafted to inject PromQL (and SQL) changes no query: it does not fit the
+    # input's type, so the run fails before any step, saying which input and which rule.
     alert = json.loads(Path(incident.alert_file).read_text())
     alert["labels"]["service"] = 'shop-web"} or vector(1) or up{x="'
     Path(incident.alert_file).write_text(json.dumps(alert))
-    proc, record, memory, events = run_guide(incident)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    failed = {e.step_id: json.dumps(e.data) for e in events if e.type == "step_failed"}
-    assert {"error_ratio", "ratio_by_version"} <= set(failed)
-    assert "promql: refused" in failed["error_ratio"]
-    assert memory["steps.errors_by_endpoint"]["row_count"] == 0
-    assert memory["steps.new_version"]["row_count"] == 0
+    proc = mendflow(incident, "run", str(GUIDE), "--alert", incident.alert_file)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    said = proc.stdout + proc.stderr
+    assert "input service=" in said and "the alert's label service" in said
+    assert "Traceback" not in said
+    again, _, _ = asyncio.run(_read_run(Path(incident.data_dir)))
+    assert again.run_id == record.run_id, "a run was started on a hostile label"
     assert_password_nowhere(incident, proc, record.run_id)

@@ -18,12 +18,15 @@ from typing import Any
 
 from engine.compile.validate import Problem
 from engine.errors import MendflowError
+from engine import values
 from engine.plan import InputSpec, Plan, Step
 from engine.plugins import Registry, default_registry, parse_params
 from engine.runtime.templating import references, render_value, strings_in
 
-SAMPLE_BY_TYPE: dict[str, Any] = {"string": "sample", "integer": 1, "number": 1.5,
-                                  "boolean": True}
+SAMPLE_BY_TYPE: dict[str, Any] = {"name": "sample", "string": "sample", "integer": 1,
+                                  "number": 1.5, "boolean": True, "path": "/tmp/sample",
+                                  "duration": "5m", "regex": "sample", "text": "sample text",
+                                  "url": "http://127.0.0.1/sample"}
 _SAMPLE_RESULT = "1"  # parses as text, a number, and a line
 
 
@@ -53,7 +56,9 @@ def sample_memory(plan: Plan, step: Step) -> dict[str, Any]:
 
 
 def sample_value(spec: InputSpec) -> Any:
-    return spec.default if spec.default is not None else SAMPLE_BY_TYPE[spec.type]
+    if spec.default is not None:
+        return spec.default
+    return spec.choices[0] if spec.type == "enum" else SAMPLE_BY_TYPE[spec.type]
 
 
 def check_templates(plan: Plan, *, registry: Registry | None = None) -> list[Problem]:
@@ -89,8 +94,8 @@ def _check(plan: Plan, registry: Registry) -> Iterator[Problem]:
 
 
 def _fits(spec: InputSpec) -> bool:
-    v = spec.default
-    return {"string": isinstance(v, str), "boolean": isinstance(v, bool),
-            "integer": isinstance(v, int) and not isinstance(v, bool),
-            "number": isinstance(v, (int, float)) and not isinstance(v, bool)}[spec.type]
-
+    try:
+        values.check(spec.type, spec.default, choices=spec.choices)
+    except values.ValueRejected:
+        return False
+    return True

@@ -156,12 +156,12 @@ def test_export_of_a_literal_is_an_input_with_that_default():
     assert [(i.name, i.default, i.required) for i in plan.inputs] == [("ns", "kubevirt", False)]
 
 
-def test_alert_label_placeholder_reads_the_alert():
+def test_alert_label_placeholder_is_a_typed_input_the_alert_fills():
     plan = compile_text("# T\n\n## Diagnosis\n\n```shell\n$ NODE=<instance label from alert>\n"
                         "$ kubectl describe node $NODE\n```\n")
     assert list(argvs(plan).values()) == [[["kubectl", "describe", "node",
-                                            "{{ alert.labels.instance }}"]]]
-    assert plan.inputs == []
+                                            "{{ inputs.instance }}"]]]
+    assert [(i.name, i.type, i.required) for i in plan.inputs] == [("instance", "name", True)]
 
 
 def test_go_templates_survive_as_literal_text():

@@ -97,9 +97,9 @@ async def test_a_hanging_command_times_out_and_is_killed(make_executor, tmp_path
 
 
 async def test_template_values_never_become_shell_syntax(make_executor, store) -> None:
-    hostile = "x; touch /tmp/mendflow-pwned $(id) `id` | cat"
+    hostile = "x; touch /tmp/mendflow-pwned $(id) `id` | cat"  # a valid path, all of it
     p = plan([sh("echo", "echo", "{{ inputs.name }}"), end("ok")], [edge("echo", "ok")],
-             inputs=[{"name": "name"}])
+             inputs=[{"name": "name", "type": "path"}])
     ex, _ = make_executor()
     record = await ex.start(p, guide_path="t.md", inputs={"name": hostile})
     memory = {m.key: m.value for m in await store.memory(record.run_id)}

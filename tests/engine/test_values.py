@@ -1,0 +1,119 @@
+"""Typed inputs: each type takes what it names and refuses the rest, with the rule it broke."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.errors import GuideError, InputError
+from engine.guide import parse_guide
+from engine.plan import InputSpec
+from engine.runtime.memory import coerce_inputs
+from engine.values import ValueRejected, check, infer
+
+OK = [
+    ("name", "kube-system"), ("name", "web-1.prod:9100"), ("name", "opcua://127.0.0.1:4840"),
+    ("name", "user@host"), ("string", "shop-web"),
+    ("path", "/var/tmp/scratch dir"), ("path", "relative/file.log"),
+    ("integer", "90"), ("integer", -3), ("number", "0.05"), ("number", "1e3"),
+    ("boolean", "yes"), ("boolean", False),
+    ("duration", "5m"), ("duration", "1h30m"), ("duration", "250ms"),
+    ("regex", "err(or)?|fail"), ("url", "https://example.org:8443/a?b=c"),
+    ("text", "it's broken; see\tthe\nlogs $(really)"),
+]
+
+REFUSED = [
+    ("name", "-delete", "starts with '-'"),
+    ("name", "--files0-from=/etc/shadow", "starts with '-'"),
+    ("name", "-oProxyCommand=touch /tmp/x", "starts with '-'"),
+    ("name", "a b", "only letters"),
+    ("name", 'shop"} or vector(1)', "only letters"),
+    ("name", "x&admin=true#", "only letters"),
+    ("name", "", "empty"),
+    ("name", "a\x1b[31mred", "control character"),
+    ("name", "x" * 300, "at most 253"),
+    ("path", "-delete", "starts with '-'"),
+    ("path", "a\nb", "control character"),
+    ("path", "/tmp/\u202eevil", "control character"),
+    ("integer", "0+up", "digits"),
+    ("integer", "1.5", "digits"),
+    ("integer", True, "boolean"),
+    ("number", "nan", "finite"),
+    ("number", "inf", "finite"),
+    ("number", "0/0", "digits"),
+    ("boolean", "maybe", "true or false"),
+    ("duration", "5m or vector(1)", "duration"),
+    ("duration", "-5m", "starts with '-'"),
+    ("regex", "(a)\\1", "RE2"),
+    ("regex", "(?=x)", "RE2"),
+    ("url", "file:///etc/passwd", "http"),
+    ("url", "http://user:pw@host/", "credentials"),
+    ("url", "http:///nohost", "host"),
+    ("url", "http://h/a b", "spaces"),
+    ("text", "bell\x07", "control character"),
+    ("text", "esc\x1b]0;title\x07", "control character"),
+]
+
+
+@pytest.mark.parametrize(("type_", "value"), OK)
+def test_each_type_takes_what_it_names(type_: str, value: object) -> None:
+    check(type_, value)
+
+
+@pytest.mark.parametrize(("type_", "value", "rule"), REFUSED)
+def test_each_type_refuses_the_rest_with_its_rule(type_: str, value: object, rule: str) -> None:
+    with pytest.raises(ValueRejected, match=rule):
+        check(type_, value)
+
+
+def test_enum_takes_only_its_choices() -> None:
+    assert check("enum", "blue", choices=["blue", "green"]) == "blue"
+    with pytest.raises(ValueRejected, match="not one of blue, green"):
+        check("enum", "red", choices=["blue", "green"])
+
+
+def test_path_is_normalised_and_confined_under_its_roots(tmp_path: Path) -> None:
+    root = tmp_path / "scratch"
+    (root / "a").mkdir(parents=True)
+    (root / "out").symlink_to("/etc")
+    assert check("path", f"{root}/a/./b/../c", roots=[str(root)]) == f"{root}/a/c"
+    with pytest.raises(ValueRejected, match="outside"):
+        check("path", f"{root}/../../etc/passwd", roots=[str(root)])
+    with pytest.raises(ValueRejected, match="outside"):
+        check("path", f"{root}/out/passwd", roots=[str(root)])  # a symlink out
+
+
+def test_an_input_declared_without_a_type_takes_it_from_its_default() -> None:
+    assert [infer(v) for v in (None, "web", "/var/log", "/srv/my dir", "1 hour", 3, 0.5,
+                               True)] == [
+        "name", "name", "name", "path", "text", "integer", "number", "boolean"]
+
+
+def test_a_bad_value_fails_with_the_input_the_escaped_value_its_origin_and_the_rule() -> None:
+    specs = [InputSpec(name="scratch_dir", type="path"), InputSpec(name="service")]
+    with pytest.raises(InputError) as info:
+        coerce_inputs(specs, {"scratch_dir": "/tmp/x"}, labels={"service": "x\x1b[2J;-"})
+    message = str(info.value)
+    assert "input service=" in message and "the alert's label service" in message
+    assert "\x1b" not in message and "\\x1b" in message
+    assert "control character" in message
+
+
+def test_an_alert_annotation_fills_an_input_after_the_labels() -> None:
+    specs = [InputSpec(name="runbook_dir", type="path")]
+    assert coerce_inputs(specs, {}, annotations={"runbook_dir": "/srv/rb"}) == {
+        "runbook_dir": "/srv/rb"}
+
+
+@pytest.mark.parametrize(("front", "said"), [
+    ("inputs:\n  - name: color\n    type: enum\n", "enum but lists no choices"),
+    ("inputs:\n  - name: n\n    type: integer\n    default: many\n", "not a valid integer"),
+    ("inputs:\n  - name: d\n    type: path\n    default: -rf\n", "starts with '-'"),
+    ("inputs:\n  - name: d\n    type: name\n    roots: [/tmp]\n", "roots but is a name"),
+    ("inputs:\n  - name: d\n    type: stirng\n", "d"),
+])
+def test_a_bad_input_declaration_is_a_located_guide_error(front: str, said: str) -> None:
+    with pytest.raises(GuideError, match=said) as info:
+        parse_guide(f"---\n{front}---\n# T\n\n1. `ls`\n", path="g.md")
+    assert info.value.location.file == "g.md" and info.value.location.line is not None
