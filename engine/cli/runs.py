@@ -145,21 +145,21 @@ def run(
     alert: Annotated[Optional[Path], typer.Option(help="Alert JSON (labels, annotations).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Run only read-only steps.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every gated step.")] = False,
-    answer: Annotated[list[str], typer.Option("--answer", help="STEP=yes|no")] = [],  # noqa: B006
+    approve: Annotated[list[str], typer.Option("--approve", help="STEP: approve this gate.")
+                       ] = [],  # noqa: B006
+    answer: Annotated[list[str], typer.Option("--answer", help="DECISION=yes|no, or "
+                                              "MANUAL=done; never approves.")] = [],  # noqa: B006
     executor: Annotated[str, typer.Option(help="local, or celery (steps run on workers; "
                                           "needs MENDFLOW_DATABASE_URL and BROKER_URL).")
                         ] = "local",
 ) -> None:
     """Run a guide: compile it, run its steps (independent ones in parallel), report."""
-    from engine.runtime.interaction import Answers, load_auto_approve, parse_answers
-
     settings = _settings()
     plan = _run_plan(guide, settings)
     inputs = _parse_inputs(input)
     alert_data = _load_alert(alert)
-    answers = Answers(answers=parse_answers(answer), assume_yes=yes,
-                      auto_approve=load_auto_approve(settings.config_file),
-                      fallback=_llm_judge(settings))
+    answers = _answers(settings, plan, answer=answer, approve=approve, yes=yes)
+    answers.fallback = _llm_judge(settings)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not interactive:
         mode = " (dry run)" if dry_run else ""
@@ -173,6 +173,23 @@ def run(
                                answers=answers, executor_name=executor))
     _print_end(record)
     raise typer.Exit(_exit_for(record))
+
+
+def _answers(settings: Settings, plan: Any, *, answer: list[str], approve: list[str],
+             yes: bool) -> Any:
+    """The non-interactive answers, checked against the plan: an `--answer` that names no
+    question, or an approval gate, is refused before anything runs."""
+    from engine.runtime.interaction import (
+        Answers,
+        check_answer_keys,
+        load_auto_approve,
+        parse_answers,
+    )
+
+    given = parse_answers(answer)
+    check_answer_keys(plan, given, approve)
+    return Answers(answers=given, assume_yes=yes, approvals=tuple(approve),
+                   auto_approve=load_auto_approve(settings.config_file))
 
 
 def _run_plan(guide: Path, settings: Settings) -> Any:
@@ -225,15 +242,15 @@ def _llm_judge(settings: Settings) -> Any:
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run to continue.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every gated step.")] = False,
-    answer: Annotated[list[str], typer.Option("--answer", help="STEP=yes|no")] = [],  # noqa: B006
+    approve: Annotated[list[str], typer.Option("--approve", help="STEP: approve this gate.")
+                       ] = [],  # noqa: B006
+    answer: Annotated[list[str], typer.Option("--answer", help="DECISION=yes|no, or "
+                                              "MANUAL=done; never approves.")] = [],  # noqa: B006
 ) -> None:
     """Continue a run that was interrupted or killed; finished steps are not run again."""
-    from engine.runtime.interaction import Answers, load_auto_approve, parse_answers
-
     settings = _settings()
     plan = asyncio.run(_with_store(settings, lambda s: _plan_of(s, run_id)))
-    answers = Answers(answers=parse_answers(answer), assume_yes=yes,
-                      auto_approve=load_auto_approve(settings.config_file))
+    answers = _answers(settings, plan, answer=answer, approve=approve, yes=yes)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
 
     async def runner(executor: Any) -> Any:

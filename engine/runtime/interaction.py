@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from engine.errors import ConfigError, InputError, MendflowError
-from engine.plan import Edge, Step
+from engine.plan import Edge, Plan, Step, StepKind
 
 YES = frozenset({"y", "yes", "true", "approve", "approved", "done", "1", "ok"})
 NO = frozenset({"n", "no", "false", "deny", "denied", "0", "skip"})
@@ -87,23 +87,23 @@ def parse_answers(pairs: Iterable[str]) -> dict[str, bool]:
 
 @dataclass
 class Answers:
-    """Non-interactive answers: `--yes`, `--answer`, and an auto-approve policy."""
+    """Non-interactive answers: `--approve`, `--yes`, a policy, and `--answer`.
+
+    Approvals and answers are different things. An approval gate is passed only by
+    `--approve STEP`, the operator's `auto_approve` policy, or `--yes`; never by an answer.
+    A judgment is answered by its decision's own id (`--answer DECIDE=yes`, the step whose
+    outgoing edges carry the question; an `else` edge takes the opposite), or for one edge
+    by `--answer DECIDE->TARGET=yes`. A manual step is confirmed by `--answer STEP=done`."""
 
     answers: Mapping[str, bool] = field(default_factory=dict)
     assume_yes: bool = False
     auto_approve: tuple[str, ...] = ()
+    approvals: tuple[str, ...] = ()  # --approve STEP (globs, like the policy)
     fallback: Interaction | None = None  # e.g. the terminal prompt
 
-    def _lookup(self, *keys: str) -> bool | None:
-        for k in keys:
-            if k in self.answers:
-                return self.answers[k]
-        return None
-
     async def approve(self, *, step: Step, action: str) -> Answer:
-        given = self._lookup(step.id)
-        if given is not None:
-            return Answer(given, "--answer")
+        if any(fnmatch.fnmatchcase(step.id, pat) for pat in self.approvals):
+            return Answer(True, "--approve")
         if any(fnmatch.fnmatchcase(step.id, pat) for pat in self.auto_approve):
             return Answer(True, "policy")
         if self.assume_yes:
@@ -111,10 +111,10 @@ class Answers:
         if self.fallback is not None:
             return await self.fallback.approve(step=step, action=action)
         raise NeedsAnswer(f"approval needed before: {action}", step=step.id,
-                          hint=f"Run interactively, or pass --yes or --answer {step.id}=yes")
+                          hint=f"Run interactively, or pass --approve {step.id} (or --yes)")
 
     async def confirm_manual(self, *, step: Step, instructions: str) -> Answer:
-        given = self._lookup(step.id)
+        given = self.answers.get(step.id)
         if given is not None:
             return Answer(given, "--answer")
         if self.fallback is not None:
@@ -123,11 +123,39 @@ class Answers:
                           hint=f"Run interactively, or pass --answer {step.id}=done once done")
 
     async def judge(self, *, step: Step, edge: Edge, evidence: str) -> Answer:
-        given = self._lookup(f"{step.id}->{edge.target}", edge.target)
+        given = self.answers.get(f"{step.id}->{edge.target}")
+        if given is None and step.id in self.answers:
+            given = self.answers[step.id] != (edge.kind == "else")
         if given is not None:
             return Answer(given, "--answer")
         if self.fallback is not None:
             return await self.fallback.judge(step=step, edge=edge, evidence=evidence)
         text = edge.condition.text if edge.condition else ""
         raise NeedsAnswer(f"a person must judge: {text!r}", step=step.id,
-                          hint=f"Run interactively, or pass --answer {edge.target}=yes|no")
+                          hint=f"Run interactively, or pass --answer {step.id}=yes|no")
+
+
+def check_answer_keys(plan: Plan, answers: Mapping[str, bool],
+                      approvals: Iterable[str] = ()) -> None:
+    """Refuse `--answer` keys that name no question of the plan, or an approval gate (an
+    answer never approves: that is `--approve`), and `--approve` ids that name no gate."""
+    steps = {s.id: s for s in plan.steps}
+    questions = {e.source for e in plan.edges if e.condition is not None and
+                 e.condition.expr is None}
+    questions |= {s.id for s in plan.steps if s.kind == StepKind.MANUAL}
+    edges = {f"{e.source}->{e.target}" for e in plan.edges
+             if e.condition is not None and e.condition.expr is None}
+    for key in answers:
+        if key in edges or key in questions:
+            continue
+        if key in steps and steps[key].kind == StepKind.APPROVE:
+            raise InputError(f"--answer {key}=...: an answer never approves a step",
+                             hint=f"Pass --approve {key} to approve it")
+        asked = ", ".join(sorted(questions)) or "none"
+        raise InputError(f"--answer {key}=...: this plan asks no question {key!r}",
+                         hint=f"Answer one of: {asked}")
+    gates = {s.id for s in plan.steps if s.kind == StepKind.APPROVE}
+    for pattern in approvals:
+        if not any(fnmatch.fnmatchcase(g, pattern) for g in gates):
+            raise InputError(f"--approve {pattern}: this plan has no approval step {pattern!r}",
+                             hint="Approve one of: " + (", ".join(sorted(gates)) or "none"))

@@ -25,6 +25,8 @@ from plugins.sql import SqlPlugin
 
 PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}
 FRONT = ("---\ninputs:\n  - name: service\n  - name: window\n    default: 1 hour\n---\n")
+PROM_FRONT = ("---\ninputs:\n  - name: service\n  - name: window\n    type: duration\n"
+              "    default: 5m\n---\n")
 ATTACKS = ["x' OR '1'='1", "x'; DROP TABLE requests; --", "shop\"} or vector(1) #",
            "a b", "{{ 7 * 7 }}", "", "v1\n"]
 
@@ -43,7 +45,7 @@ def sql_guide(query: str) -> Plan:
 
 
 def promql_guide(query: str) -> Plan:
-    return compile_text(f"{FRONT}# T\n\n## Diagnosis\n\n1. Error rate in Prometheus:\n\n"
+    return compile_text(f"{PROM_FRONT}# T\n\n## Diagnosis\n\n1. Error rate in Prometheus:\n\n"
                         f"   ```promql\n   {query}\n   ```\n")
 
 

@@ -149,10 +149,15 @@ async def test_a_mutating_step_waits_for_approval(make_executor, tmp_path) -> No
     record = await ex.start(p, guide_path="t.md")
     assert record.outcome == "escalate" and not marker.exists()
     assert "--yes" in record.state["steps"]["gate"]["error"]
-    # Denied explicitly
-    ex, _ = make_executor(interaction=Answers(answers={"gate": False}))
+    # An answer never approves, whatever it says
+    ex, _ = make_executor(interaction=Answers(answers={"gate": True}))
     record = await ex.start(p, guide_path="t.md")
     assert record.outcome == "escalate" and not marker.exists()
+    # Approved by --approve of that gate
+    ex, _ = make_executor(interaction=Answers(approvals=("gate",)))
+    record = await ex.start(p, guide_path="t.md")
+    assert record.outcome == "mitigated" and marker.exists()
+    marker.unlink()
     # Approved with --yes
     ex, _ = make_executor(interaction=Answers(assume_yes=True))
     record = await ex.start(p, guide_path="t.md")
@@ -240,9 +245,10 @@ async def test_a_judgment_is_put_to_a_person_and_who_answered_is_recorded(make_e
     # Unanswered: the run does not guess
     ex, _ = make_executor()
     record = await ex.start(p, guide_path="t.md")
-    assert record.status == "failed" and "--answer" in record.state["steps"]["look"]["error"]
-    # Answered with --answer: the branch is taken and the answer is on record
-    ex, _ = make_executor(interaction=Answers(answers={"fix": True, "fine": False}))
+    assert record.status == "failed" and "--answer look=yes|no" in \
+        record.state["steps"]["look"]["error"]
+    # Answered by the decision's own id: the branch is taken, its else is not, on record
+    ex, _ = make_executor(interaction=Answers(answers={"look": True}))
     record = await ex.start(p, guide_path="t.md")
     assert record.outcome == "resolved"
     look = next(e for e in await store.events(record.run_id)
