@@ -14,6 +14,7 @@ from typing import Any
 
 from engine import scheduler as sched
 from engine.plan import Plan
+from engine.printable import visible
 from engine.store.base import EventRecord, MemoryEntry, RunRecord
 
 FINISH_EVENTS = frozenset({"step_succeeded", "step_failed", "step_timed_out", "approval"})
@@ -151,7 +152,7 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
                 + f" ({view.critical_path_s:.2f} s)"]
     if graph:
         out += ["", "## Plan", "", "```mermaid", graph.rstrip(), "```"]
-    return "\n".join(out).rstrip() + "\n"
+    return visible("\n".join(out).rstrip() + "\n")  # no value writes a terminal escape
 
 
 def _one_line(text: str, limit: int) -> str:

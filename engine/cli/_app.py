@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import sys
 
+from collections.abc import Iterable
+
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
+from rich.segment import Segment
 
 from engine.errors import InputError, MendflowError
+from engine.printable import visible
 from engine.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -23,8 +27,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+class _Console(Console):
+    """A console on which no value can write a terminal escape: every segment of text is
+    passed through `engine.printable.visible`; rich's own styling and cursor control (kept
+    apart from the text, in styles and control segments) are untouched."""
+
+    def render(self, renderable: RenderableType,
+               options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control is None and segment.text:
+                text = visible(segment.text)
+                if text is not segment.text:
+                    segment = Segment(text, segment.style)
+            yield segment
+
+
+out = _Console(width=None if sys.stdout.isatty() else 120)
+err = _Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 OUTCOME_EXIT = {"resolved": 0, "mitigated": 0, "no_action": 0, "escalate": 3}
 STATUS_STYLE = {
