@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import scheduler as sched
+from engine.datasources import DataSources, RedactingLogger, Redactor
 from engine.errors import (
     ConditionError,
     MendflowError,
@@ -70,6 +71,9 @@ class StepRunner:
         self.interaction = interaction or Answers()
         self.datasources = datasources
         self.redact: Redact = redact or (lambda value: value)
+        # What plugins redact with before they cut text: every data source's secrets.
+        self.secrets = datasources.redactor() if isinstance(datasources, DataSources) \
+            else Redactor()
         self._global = asyncio.Semaphore(settings.max_concurrency)
         self._per_plugin: dict[str, asyncio.Semaphore] = {}
 
@@ -86,7 +90,7 @@ class StepRunner:
                 retryable=bool(getattr(exc, "retryable", False)),
             ))
         except Exception as exc:  # a plugin bug must not kill the run
-            log.exception("step %s raised", step.id)
+            RedactingLogger(log, self.secrets).exception("step %s raised", step.id)
             report = StepReport(sched.StepFailed(
                 step=step.id, attempt=attempt,
                 error=self.redact(f"{type(exc).__name__}: {exc}"), retryable=True,
@@ -132,8 +136,10 @@ class StepRunner:
         ctx = StepContext(
             run_id=run_id, step_id=step.id, attempt=attempt, idempotency_key=key,
             deadline_s=timeout, dry_run=dry_run, data_source=self._data_source(step, params),
-            logger=logging.getLogger(f"mendflow.plugin.{step.plugin}"),
-            output_cap_bytes=self.settings.output_cap_bytes,
+            logger=RedactingLogger(logging.getLogger(f"mendflow.plugin.{step.plugin}"),
+                                   self.secrets),
+            output_cap_bytes=self.settings.output_cap_bytes, secrets=self.secrets,
+            mutating=step.mutating,
         )
         sem = self._per_plugin.setdefault(step.plugin,
                                           asyncio.Semaphore(self.settings.plugin_concurrency))
