@@ -310,9 +310,13 @@ class StepRunner:
 def _render_params(plugin_cls: type, params: Mapping[str, Any],
                    view: Mapping[str, Any]) -> dict[str, Any]:
     """Render every template in a step's params, except those the plugin takes verbatim
-    (`untemplated_params`, e.g. SQL text, whose values travel as bound parameters)."""
+    (`untemplated_params`, e.g. SQL text, whose values travel as bound parameters). A param
+    the plugin guards (`template_guards`, e.g. a PromQL query) is rewritten by its guard
+    first, so that every value in it is escaped for where it sits, whoever wrote the plan."""
     verbatim = getattr(plugin_cls, "untemplated_params", frozenset())
-    return {k: v if k in verbatim else templating.render_value(v, view)
+    guards = getattr(plugin_cls, "template_guards", {})
+    return {k: v if k in verbatim else templating.render_value(
+                guards[k](v) if k in guards and isinstance(v, str) else v, view)
             for k, v in params.items()}
 
 
