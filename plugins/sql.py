@@ -55,6 +55,9 @@ from engine.datasources import mask_url
 from engine.errors import PluginError, StepFailed
 from engine.plugins import StepContext, StepResult
 from engine.summaries import RowSummary, to_jsonable
+from plugins._sqltext import named_to_positional
+
+__all__ = ["SqlParams", "SqlPlugin", "named_to_positional", "sqlite_path"]
 
 CONNECT_TIMEOUT_S = 10.0
 _GATED_HINT = ("A write or any other effect needs a gated step: mark the step mutating (an "
@@ -371,82 +374,6 @@ def _coerce_args(types: Sequence[Any], args: list[Any], ctx: StepContext) -> lis
             value = str(value)
         out.append(value)
     return out
-
-
-def named_to_positional(query: str, args: Mapping[str, Any]) -> tuple[str, list[Any]]:
-    """Rewrite `:name` placeholders to `$n` (PostgreSQL), skipping string literals, quoted
-    identifiers, comments, dollar-quoted bodies and `::type` casts. Only placeholders are
-    rewritten; values stay bound parameters."""
-    order: dict[str, int] = {}
-    out: list[str] = []
-    i, n = 0, len(query)
-    while i < n:
-        ch = query[i]
-        if ch in ("'", '"'):
-            end = _quoted_end(query, i, ch)
-            out.append(query[i:end])
-            i = end
-        elif query.startswith("--", i):
-            end = query.find("\n", i)
-            end = n if end < 0 else end
-            out.append(query[i:end])
-            i = end
-        elif query.startswith("/*", i):
-            end = query.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            out.append(query[i:end])
-            i = end
-        elif ch == "$" and (tag_end := _dollar_tag_end(query, i)) is not None:
-            tag = query[i:tag_end]
-            close = query.find(tag, tag_end)
-            end = n if close < 0 else close + len(tag)
-            out.append(query[i:end])
-            i = end
-        elif query.startswith("::", i):
-            out.append("::")
-            i += 2
-        elif ch == ":" and i + 1 < n and (query[i + 1].isalpha() or query[i + 1] == "_"):
-            j = i + 1
-            while j < n and (query[j].isalnum() or query[j] == "_"):
-                j += 1
-            name = query[i + 1:j]
-            if name not in args:
-                raise PluginError(f"the query uses :{name} but args has no {name!r}",
-                                  hint=f"Add {name} to args (known: "
-                                  f"{', '.join(sorted(args)) or 'none'})")
-            order.setdefault(name, len(order) + 1)
-            out.append(f"${order[name]}")
-            i = j
-        else:
-            out.append(ch)
-            i += 1
-    unused = sorted(set(args) - set(order))
-    if unused:
-        raise PluginError(f"args has {', '.join(unused)} but the query never uses "
-                          f"{', '.join(':' + u for u in unused)}", hint="Remove it or use it")
-    return "".join(out), [args[name] for name in order]
-
-
-def _quoted_end(query: str, start: int, quote: str) -> int:
-    i = start + 1
-    while i < len(query):
-        if query[i] == quote:
-            if i + 1 < len(query) and query[i + 1] == quote:  # doubled quote: an escaped one
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return len(query)
-
-
-def _dollar_tag_end(query: str, start: int) -> int | None:
-    """End of a `$tag$` opener at `start`, or None when `$` starts no dollar quote ($1)."""
-    j = start + 1
-    while j < len(query) and (query[j].isalnum() or query[j] == "_"):
-        j += 1
-    if j < len(query) and query[j] == "$" and not query[start + 1:j].isdigit():
-        return j + 1
-    return None
 
 
 def _reason(exc: BaseException, ctx: StepContext) -> str:
