@@ -10,6 +10,11 @@ A plugin is a class with a few class attributes and one keyword-only async metho
 
         async def run(self, *, params: ShellParams, ctx: StepContext) -> StepResult: ...
 
+Two optional class attributes shape how the executor renders a step's params before `run`:
+`untemplated_params` (names passed through unrendered: SQL text, an HTTP url, log roots, which
+the plugin refuses to take as templates) and `template_guards` (name -> a function that
+rewrites that param's template so every value in it is escaped for where it sits: PromQL).
+
 Plugins are discovered through Python entry points (`mendflow.queries`, `mendflow.detectors`,
 `mendflow.actions`) and loaded lazily: naming a plugin costs nothing until a step uses it. A
 third-party package adds a plugin by declaring an entry point; Mendflow does not change.
