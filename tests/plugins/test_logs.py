@@ -340,3 +340,19 @@ async def test_a_slow_scan_never_blocks_a_parallel_step_and_times_out_at_its_dea
     assert steps["healthy"]["status"] == "succeeded"
     assert steps["scan"]["status"] in ("timed_out", "failed")
     assert elapsed < 4, elapsed
+
+
+@pytest.mark.parametrize("pattern, ignore_case", [
+    ("^ERROR", False), ("timeout$", False), ("", False), ("DB.*Timeout", True),
+    ("caf\u00e9", True), (r"\bworker-\d+\b", False), ("x*", False),
+])
+def test_the_fast_match_agrees_with_re2_search(pattern, ignore_case):
+    from plugins.logs import _matcher, compile_pattern
+
+    regex = compile_pattern(pattern, ignore_case=ignore_case)
+    fast = _matcher(regex)
+    for line in ["ERROR db timeout", "an ERROR", "db TIMEOUT", "CAF\u00c9 ok", "worker-7 ok",
+                 "", "\xff\xfe not utf-8"]:
+        raw = line.encode("utf-8", errors="surrogateescape") if "\xff" not in line \
+            else b"\xff\xfe not utf-8"
+        assert fast(raw) == (regex.search(raw) is not None), (pattern, line)
