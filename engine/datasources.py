@@ -7,13 +7,21 @@ Sources are declared in the config file (`mendflow.toml`, `Settings.config_file`
     url = "postgresql://mendflow@127.0.0.1:5432/test"
     password_env = "REQUESTS_DB_PASSWORD"   # credentials come from the environment
 
-and from `MENDFLOW_DATASOURCE_<NAME>_URL`, `_TYPE` and `_PASSWORD`, which override the file or
-declare a source of their own. The environment is read once, by `load_datasources`, called at
+and from `MENDFLOW_DATASOURCE_<NAME>_URL`, `_TYPE`, `_PASSWORD` and `_TOKEN`, which override the
+file or declare a source of their own. An HTTP API (or a Prometheus behind a proxy) that wants
+a token says so:
+
+    [datasources.status_api]
+    type = "http"
+    url = "https://status.internal/api"
+    token_env = "STATUS_API_TOKEN"   # sent as `Authorization: Bearer <token>`
+    auth = "bearer"                  # optional: bearer with a token, basic with a password The environment is read once, by `load_datasources`, called at
 the edge (the CLI); everything else receives a `DataSources` value.
 
 A `DataSource` never shows its secrets: `public()` masks them, `connect_info()` is what a
-plugin gets, and `Redactor` scrubs every secret (and its URL-encoded form) out of memory,
-errors, logs and artifacts.
+plugin gets, and `Redactor` scrubs every secret, and every form it travels in (URL-encoded,
+JSON-escaped, base64, the whole Basic or Bearer header value), out of memory, errors, logs and
+artifacts.
 
 What this module does not own: connecting to anything (the plugins), reading settings
 (`engine.settings`).
@@ -21,8 +29,13 @@ What this module does not own: connecting to anything (the plugins), reading set
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
 import re
+import sys
 import tomllib
+import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +54,8 @@ PLUGIN_TYPES: dict[str, tuple[str, ...]] = {
 }
 """The source types each query plugin can talk to (for `resolve_for_plugin`)."""
 
+AUTH_SCHEMES = ("basic", "bearer")
+_KEYS = ("type", "url", "password_env", "token_env", "auth")
 _SCHEME_TYPES = {"postgresql": "postgresql", "postgres": "postgresql", "sqlite": "sqlite"}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
@@ -66,7 +81,8 @@ def _with_password(url: str, password: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class DataSource:
-    """One configured source. `secrets` holds values never to be shown (e.g. a password)."""
+    """One configured source. `secrets` holds values never to be shown: `password` (for the
+    URL's user: a database login, or HTTP Basic auth) and `token` (HTTP Bearer auth)."""
 
     name: str
     type: str
@@ -74,49 +90,100 @@ class DataSource:
     secrets: dict[str, str] = field(default_factory=dict)
     origin: str = ""  # where it was declared, for error messages
 
+    @property
+    def auth(self) -> str | None:
+        """How an HTTP client authenticates: "bearer" (a token), "basic" (user and password in
+        the URL), or None."""
+        if self.secrets.get("token"):
+            return "bearer"
+        if self.secrets.get("password") or urlsplit(self.url).password:
+            return "basic"
+        return None
+
     def public(self) -> dict[str, Any]:
         """What may be printed or stored: no secrets, the URL password masked."""
         return {"name": self.name, "type": self.type, "url": mask_url(self.url)}
 
     def connect_info(self) -> dict[str, Any]:
         """What a plugin needs to connect: the URL with its password, and the secrets."""
-        return {
+        info = {
             "name": self.name,
             "type": self.type,
             "url": _with_password(self.url, self.secrets.get("password", "")),
             "public_url": mask_url(self.url),
             "secrets": dict(self.secrets),
+            "auth": self.auth,
         }
+        if self.secrets.get("token"):
+            info["token"] = self.secrets["token"]
+        return info
 
     def secret_values(self) -> list[str]:
+        """Every secret, and `user:password` (what a Basic auth header encodes)."""
         values = [v for v in self.secrets.values() if v]
-        embedded = urlsplit(self.url).password
-        if embedded:
-            values.append(unquote(embedded))
+        parts = urlsplit(self.url)
+        if parts.password:
+            values.append(unquote(parts.password))
+        password = self.secrets.get("password") or unquote(parts.password or "")
+        if password:
+            values.append(f"{unquote(parts.username or '')}:{password}")
         return values
 
 
 class Redactor:
-    """Replaces every occurrence of any secret (and its URL-encoded forms) with `***`.
+    """Replaces every secret, and every form it travels in, with `***`.
+
+    The forms: the secret itself; URL-encoded (`quote`, `quote_plus`); JSON- and repr-escaped;
+    base64 (standard and URL-safe, padded or not, and the run of characters that encode the
+    secret wherever it sits inside a longer base64 text, e.g. the password in
+    `base64(user:password)`); and the whole `Basic <base64>` / `Bearer <token>` header values.
+    A data source declares `user:password` as one of its secrets so that its Basic header is
+    known whole.
+
+    Redact first, cut after: text cut before redaction can leave part of a secret at the cut.
+    Where the cut is not ours (a capture cap, a line-length limit), `redact_cut` also masks
+    the start or end of a secret left at the cut (`PARTIAL_MIN` characters or more).
 
     Calling the redactor is `redact_obj`, so it can be handed to the executor as a function.
     Every non-empty secret is redacted, however short: a leak costs more than a mangled log.
     """
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    PARTIAL_MIN = 4
+    """The shortest piece of a secret, left at a cut, that `redact_cut` masks."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets: tuple[str, ...] = tuple(sorted({s for s in secrets if s}))
         forms: set[str] = set()
-        for secret in secrets:
-            if not secret:
-                continue
-            forms.update({secret, quote(secret, safe=""), quote_plus(secret), quote(secret)})
-        ordered = sorted(forms, key=len, reverse=True)  # longest first: no partial leftovers
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        for secret in self.secrets:
+            forms |= _forms(secret)
+        self._forms = sorted(forms, key=len, reverse=True)  # longest first: no leftovers
+        self._pattern = re.compile("|".join(map(re.escape, self._forms))) if forms else None
         self._bytes_pattern = (
-            re.compile(b"|".join(re.escape(f.encode()) for f in ordered)) if ordered else None
+            re.compile(b"|".join(re.escape(f.encode()) for f in self._forms)) if forms else None
         )
+
+    def __bool__(self) -> bool:
+        return bool(self.secrets)
+
+    def with_secrets(self, more: Iterable[str]) -> Redactor:
+        """This redactor and `more` (a plugin's own credentials: a header it sends)."""
+        extra = [s for s in more if s]
+        return Redactor([*self.secrets, *extra]) if extra else self
 
     def redact(self, text: str) -> str:
         return self._pattern.sub(MASK, text) if self._pattern else text
+
+    def redact_cut(self, text: str, *, start: bool = False, end: bool = True) -> str:
+        """Redact `text`, which was cut (before this redactor saw it) at its start and/or end:
+        the tail or head of a secret left at a cut is masked too."""
+        text = self.redact(text)
+        if not self._forms:
+            return text
+        if end:
+            text = _mask_edge(text, self._forms, self.PARTIAL_MIN, at_end=True)
+        if start:
+            text = _mask_edge(text, self._forms, self.PARTIAL_MIN, at_end=False)
+        return text
 
     def redact_bytes(self, data: bytes) -> bytes:
         return self._bytes_pattern.sub(MASK.encode(), data) if self._bytes_pattern else data
@@ -136,6 +203,61 @@ class Redactor:
         return value
 
     __call__ = redact_obj
+
+
+class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger whose records are redacted before any handler sees them: the message is
+    formatted with its arguments, redacted, and logged with none (exception text included)."""
+
+    def __init__(self, logger: logging.Logger, redactor: Redactor) -> None:
+        super().__init__(logger, {})
+        self.redactor = redactor
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        exc_info = kwargs.pop("exc_info", None)
+        if exc_info:
+            info = exc_info if isinstance(exc_info, tuple) else sys.exc_info()
+            if isinstance(exc_info, BaseException):
+                info = (type(exc_info), exc_info, exc_info.__traceback__)
+            text += "\n" + "".join(traceback.format_exception(*info))
+        kwargs.setdefault("stacklevel", 2)
+        self.logger.log(level, self.redactor.redact(text), **kwargs)
+
+
+def _forms(secret: str) -> set[str]:
+    """Every text in which `secret` is known to travel."""
+    raw = secret.encode()
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret),
+             json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+             repr(secret)[1:-1], f"Bearer {secret}"}
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        whole = encode(raw).decode()
+        forms |= {whole, whole.rstrip("="), f"Basic {whole}"}
+        for offset in range(3):  # the secret after 0, 1 or 2 other bytes of a base64 text
+            encoded = encode(bytes(offset) + raw).decode().rstrip("=")
+            first = -(-8 * offset // 6)  # the first character that encodes only the secret
+            last = (8 * (offset + len(raw))) // 6  # past the last such character
+            core = encoded[first:last]
+            if len(core) >= Redactor.PARTIAL_MIN:
+                forms.add(core)
+    return {f for f in forms if f}
+
+
+def _mask_edge(text: str, forms: list[str], shortest: int, *, at_end: bool) -> str:
+    """`text` with the longest proper piece of a form at one edge (a cut secret) masked."""
+    cut = 0
+    for form in forms:
+        for size in range(min(len(form) - 1, len(text)), max(shortest, cut + 1) - 1, -1):
+            piece = form[:size] if at_end else form[-size:]
+            if text.endswith(piece) if at_end else text.startswith(piece):
+                cut = size
+                break
+    if not cut:
+        return text
+    return text[:-cut] + MASK if at_end else MASK + text[cut:]
 
 
 class DataSources:
@@ -227,11 +349,11 @@ def load_datasources(settings: Settings, environ: Mapping[str, str]) -> DataSour
         if not _NAME.match(name) or not isinstance(table, Mapping):
             raise ConfigError(f"{path}: [datasources.{name}] must be a table with a simple name",
                               hint="Use letters, digits, '_' and '-'")
-        unknown = set(table) - {"type", "url", "password_env"}
+        unknown = set(table) - set(_KEYS)
         if unknown:
             raise ConfigError(f"{path}: [datasources.{name}] has unknown keys "
                               f"{', '.join(sorted(unknown))}",
-                              hint="Allowed: type, url, password_env (secrets come from the "
+                              hint=f"Allowed: {', '.join(_KEYS)} (secrets come from the "
                               "environment, never the file)")
         declared[name] = {**table, "origin": str(path)}
 
@@ -240,7 +362,7 @@ def load_datasources(settings: Settings, environ: Mapping[str, str]) -> DataSour
         if not var.startswith(ENV_PREFIX):
             continue
         rest = var[len(ENV_PREFIX):]
-        for suffix in ("_URL", "_TYPE", "_PASSWORD"):
+        for suffix in ("_URL", "_TYPE", "_PASSWORD", "_TOKEN"):
             if rest.endswith(suffix) and len(rest) > len(suffix):
                 key = rest[: -len(suffix)]
                 name = by_env_key.get(key) or key.lower()
@@ -260,17 +382,39 @@ def load_datasources(settings: Settings, environ: Mapping[str, str]) -> DataSour
             raise ConfigError(f"data source {name!r} ({entry['origin']}) has no type",
                               hint="Set type = \"prometheus\", \"postgresql\" or \"sqlite\"")
         secrets: dict[str, str] = {}
-        if "password" in entry:
-            secrets["password"] = entry["password"]
-        elif entry.get("password_env"):
-            env = entry["password_env"]
-            if env in environ:
-                secrets["password"] = environ[env]
-            else:
-                problems[name] = f"its password variable {env} is not set"
+        for secret in ("password", "token"):
+            if secret in entry:
+                secrets[secret] = entry[secret]
+            elif entry.get(f"{secret}_env"):
+                env = entry[f"{secret}_env"]
+                if env in environ:
+                    secrets[secret] = environ[env]
+                else:
+                    problems[name] = f"its {secret} variable {env} is not set"
+        _check_auth(name, entry, path)
         sources.append(DataSource(name=name, type=str(kind), url=str(url), secrets=secrets,
                                   origin=str(entry["origin"])))
     return DataSources(sources, config_file=path, problems=problems)
+
+
+def _check_auth(name: str, entry: Mapping[str, Any], path: Path) -> None:
+    """`auth`, when given, must name a scheme the source has the secret for."""
+    auth = entry.get("auth")
+    if auth is None:
+        return
+    needs = {"bearer": "token", "basic": "password"}.get(str(auth))
+    if needs is None:
+        raise ConfigError(f"{path}: [datasources.{name}] auth = {auth!r} is not one of "
+                          f"{', '.join(AUTH_SCHEMES)}", hint='Write auth = "bearer" (a token) '
+                          'or auth = "basic" (user and password)')
+    if needs not in entry and not entry.get(f"{needs}_env"):
+        raise ConfigError(f"{path}: [datasources.{name}] auth = {auth!r} needs a {needs}",
+                          hint=f"Add {needs}_env = \"VARIABLE\" naming the environment "
+                          f"variable that holds it")
+    other = "password" if needs == "token" else "token"
+    if other in entry or entry.get(f"{other}_env"):
+        raise ConfigError(f"{path}: [datasources.{name}] auth = {auth!r} but a {other} is "
+                          f"set too", hint=f"Remove {other}_env, or the auth line")
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -10,6 +10,11 @@ A plugin is a class with a few class attributes and one keyword-only async metho
 
         async def run(self, *, params: ShellParams, ctx: StepContext) -> StepResult: ...
 
+Two optional class attributes shape how the executor renders a step's params before `run`:
+`untemplated_params` (names passed through unrendered: SQL text, an HTTP url, log roots, which
+the plugin refuses to take as templates) and `template_guards` (name -> a function that
+rewrites that param's template so every value in it is escaped for where it sits: PromQL).
+
 Plugins are discovered through Python entry points (`mendflow.queries`, `mendflow.detectors`,
 `mendflow.actions`) and loaded lazily: naming a plugin costs nothing until a step uses it. A
 third-party package adds a plugin by declaring an entry point; Mendflow does not change.
@@ -29,6 +34,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from engine.datasources import Redactor
 from engine.errors import PluginError
 
 GROUPS = ("mendflow.queries", "mendflow.detectors", "mendflow.actions")
@@ -56,7 +62,15 @@ class StepResult(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class StepContext:
-    """What a plugin may know about the step it runs. Read-only."""
+    """What a plugin may know about the step it runs. Read-only.
+
+    `secrets` knows every data-source secret. A plugin redacts raw text with `redact` BEFORE
+    it cuts, summarises or quotes it (a cut made first can leave part of a secret at the cut);
+    `redact_cut` is for text that was cut before the plugin saw it (a capture cap). The
+    executor redacts outputs, events and artifacts again: the plugin's pass is the one that
+    makes cuts safe. `mutating` is the plan's word that this step changes the world (it ran
+    behind an approval gate); a plugin that can refuse effects does so when it is False.
+    """
 
     run_id: str
     step_id: str
@@ -65,8 +79,24 @@ class StepContext:
     deadline_s: float  # seconds the step may take, from its start
     dry_run: bool = False
     data_source: Mapping[str, Any] | None = None
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("mendflow.plugin"))
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = field(
+        default_factory=lambda: logging.getLogger("mendflow.plugin"))
     output_cap_bytes: int = 1_000_000
+    secrets: Redactor = field(default_factory=Redactor)
+    mutating: bool = False
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret (and its encoded forms) masked; redact before cutting."""
+        return self.secrets.redact(text)
+
+    def redact_cut(self, text: str, *, start: bool = False, end: bool = True) -> str:
+        """`redact` for text already cut at its start and/or end: a piece of a secret left
+        at the cut is masked too."""
+        return self.secrets.redact_cut(text, start=start, end=end)
+
+    def redact_obj(self, value: Any) -> Any:
+        """Every string inside a JSON-like value redacted."""
+        return self.secrets.redact_obj(value)
 
 
 @runtime_checkable

@@ -1,15 +1,22 @@
 """The `http` plugin: one HTTP request, a bounded response, fields extracted from its JSON.
 
 This module is the only httpx importer among the plugins and translates httpx's exceptions
-into StepFailed. It owns: joining a relative `url` onto the step's data source, the bearer
-token, the response size bound, JSON decoding, `extract` paths, and keeping credentials out of
-everything it reports.
+into StepFailed. It owns: building the request URL so that no value can change where it goes,
+joining a relative `url` onto the step's data source, the bearer token, the response size
+bound, JSON decoding, `extract` paths, and keeping credentials out of everything it reports.
+
+Where a request goes is fixed text. `url` is never a template (the executor passes it
+unrendered, and a template there is refused): the scheme, host and port come from it or from
+the data source, never from a value. Values go in `path`, a list of segments appended to the
+url's path, each percent-encoded as ONE segment (`/`, `?`, `#` and `%` cannot change the path;
+a segment that is `.` or `..` is refused), and in `query`, a mapping that httpx encodes
+(`q=x&admin=true#` stays the value of `q`). A `Host` header is refused for the same reason.
 
 Data source: the executor resolves `source` into `ctx.data_source`, a mapping that may carry
-`url` (base URL), `headers` and `token`. A relative `url` ("api/v1/query") is appended to the
-base URL with one slash between them; the token becomes `Authorization: Bearer <token>` and is
-sent only to the data source's own origin (scheme, host, port), never to an absolute URL
-elsewhere.
+`url` (base URL, possibly with user and password: HTTP Basic auth), `headers` and `token`
+(from `token_env`: `Authorization: Bearer <token>`). A relative `url` ("api/v1/query") is
+appended to the base URL with one slash between them; credentials are sent only to the data
+source's own origin (scheme, host, port), never to an absolute URL elsewhere.
 
 `extract` maps an output name to a path into the JSON body: keys separated by dots, list
 indexes as numbers, e.g. "data.result.0.value.1" (or "data.result[0].value[1]"). A path that
@@ -25,26 +32,31 @@ name under `extracted`, `bytes`, `duration_s`; artifact `body`.
 Mutating: the class says `read_only = False` because a POST/PUT/PATCH/DELETE changes the
 world; a guide step using any method other than GET or HEAD must be marked mutating.
 
-Credentials (token, Authorization/Cookie/API-key header values, URL user info and secret-like
-query values) never appear in outputs, errors, the body artifact or log records. httpx itself
-logs each request URL at INFO on the "httpx" logger; importing this module adds a filter there
-that masks secret-looking query values (`?api_key=***`).
+Credentials (the data source's secrets from `ctx.secrets`, and the step's own: Authorization,
+Cookie and API-key header values, URL user info, secret-like query values) never appear in
+outputs, errors, the body artifact or log records, in any form they travel in (a Basic header's
+base64 included): everything is redacted before it is cut. httpx itself logs each request URL
+at INFO on the "httpx" logger; importing this module adds a filter there that masks
+secret-looking query values (`?api_key=***`) and the running step's secrets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import re
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import quote, unquote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from engine.datasources import Redactor
 from engine.errors import StepFailed
 from engine.plugins import MAX_SUMMARY_CHARS, StepContext, StepResult
 
@@ -59,13 +71,20 @@ SECRET_QUERY = re.compile(
     r"[^&#\s\"']*", re.IGNORECASE)
 
 
+_RUNNING: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar("http_redactor",
+                                                                          default=None)
+"""The redactor of the request this task is making (httpx logs from inside it)."""
+
+
 class _RedactQueryFilter(logging.Filter):
-    """httpx logs every request URL at INFO; secret-looking query values become '***'."""
+    """httpx logs every request URL at INFO; secret-looking query values become '***', and so
+    does every secret of the step making the request."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = SECRET_QUERY.sub(r"\1***", record.getMessage())
-            record.args = None
+        text = SECRET_QUERY.sub(r"\1***", record.getMessage())
+        redactor = _RUNNING.get()
+        record.msg = redactor.redact(text) if redactor is not None else text
+        record.args = None
         return True
 
 
@@ -79,10 +98,14 @@ class HttpParams(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
-    url: str = Field(min_length=1, description="Absolute, or relative to the data source url.")
+    url: str = Field(min_length=1, description="Fixed text (never a template): absolute, or "
+                     "relative to the data source url. Values go in `path` and `query`.")
+    path: list[str | int] = Field(default_factory=list, description="Segments appended to the "
+                                  "url's path, each percent-encoded as one segment.")
     headers: dict[str, str] = Field(default_factory=dict)
-    query: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict,
-                                                    description="Query string parameters.")
+    query: dict[str, Scalar | list[Scalar]] = Field(
+        default_factory=dict, alias="params",
+        description="Query string parameters (also accepted as `params`), encoded by httpx.")
     json_body: Any = Field(default=None, alias="json", description="JSON request body.")
     timeout_s: float | None = Field(default=None, gt=0, description="Capped by the step's.")
     verify_tls: bool = True
@@ -100,6 +123,35 @@ class HttpParams(BaseModel):
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
+
+    @field_validator("url")
+    @classmethod
+    def _fixed_url(cls, v: str) -> str:
+        if "{{" in v or "{%" in v:
+            raise ValueError("the url must be fixed text, not a template: a value could change "
+                             "the host or the path. Put values in `path` (segments) and "
+                             "`query` (parameters)")
+        return v
+
+    @field_validator("path")
+    @classmethod
+    def _whole_segments(cls, v: list[str | int]) -> list[str | int]:
+        for segment in v:
+            text = str(segment)
+            if not text:
+                raise ValueError("a path segment is empty")
+            if unquote(text) in (".", ".."):
+                raise ValueError(f"path segment {text!r} would move up or stay in the path; "
+                                 "a segment names one thing")
+        return v
+
+    @field_validator("headers")
+    @classmethod
+    def _no_host(cls, v: dict[str, str]) -> dict[str, str]:
+        if any(name.strip().lower() == "host" for name in v):
+            raise ValueError("a Host header is not allowed: where a request goes comes from "
+                             "the url or the data source")
+        return v
 
     @field_validator("extract")
     @classmethod
@@ -138,41 +190,15 @@ def extract_path(doc: Any, path: str) -> Any:
     return cur
 
 
-class _Redactor:
-    """Replaces every known secret with '***' in text, bytes and JSON-like values."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        # Longest first, so that a secret containing another is replaced whole
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def text(self, s: str) -> str:
-        for secret in self.secrets:
-            s = s.replace(secret, "***")
-        return s
-
-    def data(self, b: bytes) -> bytes:
-        for secret in self.secrets:
-            b = b.replace(secret.encode(), b"***")
-        return b
-
-    def value(self, v: Any) -> Any:
-        if isinstance(v, str):
-            return self.text(v)
-        if isinstance(v, list):
-            return [self.value(x) for x in v]
-        if isinstance(v, dict):
-            return {self.text(str(k)): self.value(x) for k, x in v.items()}
-        return v
-
-
 def _secrets_in(url: httpx.URL, headers: Mapping[str, str], query: Mapping[str, Any],
                 token: str | None) -> list[str]:
+    """The step's own credentials: what it sends that is secret, beyond the data source's."""
     found = [token] if token else []
     for name, value in headers.items():
         if SECRET_NAME.search(name):  # "Bearer abc" leaks "abc" on its own too
             found += [value, value.split(" ", 1)[-1]]
     if url.password:
-        found.append(url.password)
+        found += [url.password, f"{url.username}:{url.password}"]
     for k, v in list(url.params.multi_items()) + [(k, str(v)) for k, v in query.items()]:
         if SECRET_NAME.search(k):
             found.append(str(v))
@@ -180,16 +206,23 @@ def _secrets_in(url: httpx.URL, headers: Mapping[str, str], query: Mapping[str, 
 
 
 def _target(params: HttpParams, ds: Mapping[str, Any] | None) -> tuple[httpx.URL, bool]:
-    """The URL to request, and whether the data source's credentials may go with it."""
+    """The URL to request, and whether the data source's credentials may go with it.
+
+    Only fixed text (the url, the data source's url) decides the scheme, host, port and the
+    path up to the step's `path` segments; each segment is encoded whole."""
     base = str(ds.get("url") or "") if ds else ""
     if "://" in params.url:
         url = httpx.URL(params.url)
         same_origin = bool(base) and _origin(url) == _origin(httpx.URL(base))
-        return url, same_origin
-    if not base:
+    elif not base:
         raise StepFailed(f"relative url {params.url!r} needs a data source with a url",
                          retryable=False, hint="Set `source` on the step, or use a full URL")
-    return httpx.URL(base.rstrip("/") + "/" + params.url.lstrip("/")), True
+    else:
+        url, same_origin = httpx.URL(base.rstrip("/") + "/" + params.url.lstrip("/")), True
+    if params.path:
+        segments = "/".join(quote(str(s), safe="") for s in params.path)
+        url = url.copy_with(path=url.path.rstrip("/") + "/" + segments)
+    return url, same_origin
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -202,8 +235,12 @@ class HttpPlugin:
     read_only: ClassVar[bool] = False  # GET/HEAD read; any other method must be `mutating`
     supports_dry_run: ClassVar[bool] = False
 
+    untemplated_params: ClassVar[frozenset[str]] = frozenset({"url"})
+    """The url is fixed text: the executor passes it unrendered (and a template is refused)."""
+
     def describe(self, *, params: HttpParams) -> str:
-        return f"{params.method} {params.url}"
+        segments = "".join("/" + quote(str(s), safe="") for s in params.path)
+        return f"{params.method} {params.url.rstrip('/') if segments else params.url}{segments}"
 
     async def run(self, *, params: HttpParams, ctx: StepContext) -> StepResult:
         ds = ctx.data_source or {}
@@ -216,8 +253,8 @@ class HttpPlugin:
             if token:
                 headers["Authorization"] = f"Bearer {token}"
         headers.update(params.headers)
-        redact = _Redactor(_secrets_in(url, headers, params.query, token))
-        shown_url = redact.text(str(url.copy_with(username=None, password=None)))
+        redact = ctx.secrets.with_secrets(_secrets_in(url, headers, params.query, token))
+        shown_url = redact.redact(str(url.copy_with(username=None, password=None)))
         timeout = min(params.timeout_s or ctx.deadline_s, ctx.deadline_s)
         ca_file = params.ca_file or ds.get("ca_file")
         check_tls = params.verify_tls and ds.get("verify_tls", True) is not False
@@ -225,8 +262,9 @@ class HttpPlugin:
         started = time.monotonic()
 
         def failed(message: str, *, retryable: bool) -> StepFailed:
-            return StepFailed(redact.text(message), retryable=retryable, step=ctx.step_id)
+            return StepFailed(redact.redact(message), retryable=retryable, step=ctx.step_id)
 
+        running = _RUNNING.set(redact)
         try:
             verify: ssl.SSLContext | bool = check_tls
             if check_tls and ca_file:
@@ -255,6 +293,8 @@ class HttpPlugin:
         except (httpx.HTTPError, OSError) as exc:  # OSError: a bad ca_file, TLS, DNS
             raise failed(f"{params.method} {shown_url} failed: {type(exc).__name__}: {exc}",
                          retryable=True) from None
+        finally:
+            _RUNNING.reset(running)
         duration = time.monotonic() - started
         return _result(params, response, body, shown_url, duration, redact, failed)
 
@@ -278,7 +318,9 @@ async def _read_bounded(response: httpx.Response, max_bytes: int) -> bytes:
 
 
 def _result(params: HttpParams, response: httpx.Response, body: bytes, shown_url: str,
-            duration: float, redact: _Redactor, failed: Any) -> StepResult:
+            duration: float, redact: Redactor, failed: Any) -> StepResult:
+    """Outputs from the response; every text is redacted before it is cut or summarised."""
+    text = redact.redact(body.decode("utf-8", errors="replace"))
     content_type = response.headers.get("content-type", "")
     mime = content_type.split(";", 1)[0].strip().lower()
     is_json_type = mime == "application/json" or mime.endswith("+json")
@@ -291,7 +333,7 @@ def _result(params: HttpParams, response: httpx.Response, body: bytes, shown_url
             parsed = True
         except ValueError:
             if want_json or is_json_type:
-                snippet = body[:200].decode("utf-8", errors="replace")
+                snippet = text[:200]
                 what = f"invalid JSON ({mime or 'no content type'})" if is_json_type else \
                     f"{mime or 'no content type'}"
                 raise failed(f"expected JSON, got {what} from {params.method} {shown_url} "
@@ -299,11 +341,11 @@ def _result(params: HttpParams, response: httpx.Response, body: bytes, shown_url
     elif want_json and params.method != "HEAD":
         raise failed(f"expected JSON, got an empty body from {params.method} {shown_url}",
                      retryable=False)
-    doc = redact.value(doc)
+    doc = redact.redact_obj(doc)
     shown_json = doc if parsed and len(json.dumps(doc)) <= MAX_SUMMARY_CHARS else None
     outputs: dict[str, Any] = {
         "status": response.status_code,
-        "headers": {k: redact.text(response.headers[k]) for k in KEPT_HEADERS
+        "headers": {k: redact.redact(response.headers[k]) for k in KEPT_HEADERS
                     if k in response.headers},
         "json": shown_json,
         "json_truncated": parsed and shown_json is None,
@@ -316,11 +358,11 @@ def _result(params: HttpParams, response: httpx.Response, body: bytes, shown_url
     ok = response.status_code in expected if expected else 200 <= response.status_code < 300
     error = None
     if not ok:
-        snippet = redact.text(body[:200].decode("utf-8", errors="replace")).strip()
+        snippet = text[:200].strip()
         error = (f"{params.method} {shown_url} returned {response.status_code} "
                  f"{response.reason_phrase}".rstrip())
         if snippet:
             error += f": {snippet}"
-    return StepResult(ok=ok, outputs=outputs, artifacts={"body": redact.data(body)},
+    return StepResult(ok=ok, outputs=outputs, artifacts={"body": redact.redact_bytes(body)},
                       summary=f"{params.method} {shown_url} -> {response.status_code}",
                       error=error)

@@ -12,14 +12,23 @@ Time window: `since`/`until` are ISO timestamps or durations back from now ("15m
 (a stack trace's continuation) has the time of the last timestamped line before it in the
 same source. With a window set, lines whose time is unknown are left out.
 
-`pattern` is a Python regular expression searched in each line (all lines if omitted). It is
-checked when the step's parameters are validated: it must compile, be at most 1000
-characters, and not nest unbounded repeats (`(a+)+`), the usual cause of a regex that never
-finishes. Python's `re` cannot be interrupted, so this guard matters.
+Where files may be read: under `roots` (fixed text, never a template; default `/var/log`).
+Every file a glob finds is resolved (`os.path.realpath`, symlinks followed) and must lie under
+the resolved form of a root: `../../etc/shadow` or a symlink that leads out is refused with a
+one-line error naming the file and the roots. A value in `paths` can choose a file under the
+roots, never one outside them.
+
+`pattern` is a regular expression in RE2 syntax (Python's for everyday patterns: classes,
+groups, alternation, repeats; no backreferences or lookaround), searched in each line (all
+lines if omitted), at most 1000 characters. RE2 runs in time linear in the line, so a pattern
+from an alert label (`(a|a)*c`) cannot stall a scan. The scan runs in a worker thread and
+checks, line by line, the step's deadline and whether the step was cancelled: a long scan
+never blocks the event loop (so never a parallel step), and stops at the step's deadline.
 
 Outputs: `count`, `count_by_file`, `first_at`/`last_at` (ISO times of the first and last match,
-None if unknown), `last_lines` (the last `max_lines` matches, each cut to 500 chars), `files`;
-artifact `matches` (those lines whole). Read-only, supports dry run.
+None if unknown), `last_lines` (the last `max_lines` matches, each cut to 500 chars after
+redaction), `files`; artifact `matches` (those lines whole, redacted). Read-only, supports dry
+run.
 """
 
 from __future__ import annotations
@@ -28,15 +37,15 @@ import asyncio
 import glob
 import gzip
 import os
-import re
 import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import IO, Any, ClassVar
 
+import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.errors import StepFailed
@@ -47,14 +56,19 @@ from plugins._process import CommandNotFound, run_pipeline
 MAX_PATTERN_CHARS = 1000
 MAX_LINE_BYTES = 64 * 1024
 SHOWN_LINE_CHARS = 500
-CHECK_EVERY = 4096  # lines between looks at the stop flag and the deadline
+DEFAULT_ROOTS = ("/var/log",)
+CHECK_EVERY = 256
+"""Lines between looks at the deadline and the stop flag: RE2 bounds a line's cost (a line is
+at most 64 KiB), so a stop is noticed within a few milliseconds."""
 
 
 class LogsParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     paths: list[str] = Field(default_factory=list, description="Glob patterns of log files.")
-    pattern: str | None = Field(default=None, description="Python regex; all lines if unset.")
+    roots: list[str] = Field(default_factory=lambda: list(DEFAULT_ROOTS), min_length=1,
+                             description="Directories files must resolve under (fixed text).")
+    pattern: str | None = Field(default=None, description="RE2 regex; all lines if unset.")
     ignore_case: bool = False
     since: str | None = Field(default=None, description="ISO timestamp or duration ('15m').")
     until: str | None = Field(default=None, description="ISO timestamp or duration ('5m').")
@@ -64,18 +78,23 @@ class LogsParams(BaseModel):
 
     @field_validator("pattern")
     @classmethod
-    def _safe_regex(cls, v: str | None) -> str | None:
+    def _linear_regex(cls, v: str | None) -> str | None:
         if v is None:
             return v
         if len(v) > MAX_PATTERN_CHARS:
             raise ValueError(f"regex is {len(v)} characters; at most {MAX_PATTERN_CHARS}")
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"bad regex {v!r}: {exc}") from None
-        if _nests_unbounded_repeats(v):
-            raise ValueError(f"regex {v!r} nests unbounded repeats (like '(a+)+'), which can "
-                             f"take exponential time; simplify it")
+        compile_pattern(v, ignore_case=False)
+        return v
+
+    @field_validator("roots")
+    @classmethod
+    def _fixed_roots(cls, v: list[str]) -> list[str]:
+        for root in v:
+            if "{{" in root or "{%" in root:
+                raise ValueError("roots must be fixed text, not a template: they bound what a "
+                                 "value in `paths` may reach")
+            if not os.path.isabs(os.path.expanduser(root)):
+                raise ValueError(f"root {root!r} is not an absolute path")
         return v
 
     @field_validator("since", "until")
@@ -92,33 +111,58 @@ class LogsParams(BaseModel):
         return self
 
 
-def _nests_unbounded_repeats(pattern: str) -> bool:
+def compile_pattern(pattern: str, *, ignore_case: bool) -> Any:
+    """`pattern` compiled by RE2 (linear time), or a ValueError saying what RE2 refused."""
+    options = re2.Options()
+    options.log_errors = False
+    options.case_sensitive = not ignore_case
+    options.never_capture = True  # only whether a line matches is wanted: faster
     try:
-        from re import _constants as c
-        from re import _parser as sre_parse
-        parsed = sre_parse.parse(pattern)
-    except (ImportError, AttributeError, re.error):  # private API moved: best effort
-        return False
-    repeats = (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None))
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(
+            exc.args[0], bytes) else str(exc)
+        raise ValueError(f"regex {pattern!r} is not valid RE2 syntax ({detail}); log patterns "
+                         "run on RE2, which matches in linear time and has no backreferences "
+                         "or lookaround") from None
 
-    def walk(node: Any, inside: bool) -> bool:
-        if isinstance(node, tuple) and len(node) == 2 and node[0] in repeats:
-            _lo, hi, sub = node[1]
-            unbounded = hi == c.MAXREPEAT or hi > 1000
-            return (unbounded and inside) or walk(sub, inside or unbounded)
-        if isinstance(node, (list, tuple, sre_parse.SubPattern)):
-            return any(walk(child, inside) for child in node)
-        return False
 
-    return walk(parsed, False)
+def _matcher(regex: Any) -> Callable[[bytes], bool]:
+    """Whether a line (bytes: nothing to re-encode) holds a match. RE2's own `Match` is called
+    when the wrapper exposes it: its `search` builds a match object per call, which doubles the
+    cost of a scan that tests every line."""
+    match = getattr(getattr(regex, "_regexp", None), "Match", None)
+    anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+    if match is None or anchor is None:
+        return lambda raw: regex.search(raw) is not None
+    return lambda raw: match(anchor, raw, 0, len(raw))[0][0] != -1
+
+
+def confined(files: list[str], roots: list[str]) -> list[str]:
+    """`files` resolved (symlinks followed); a file outside every root is refused."""
+    bases = [os.path.realpath(os.path.expanduser(r)) for r in roots]
+    kept = []
+    for path in files:
+        real = os.path.realpath(path)
+        if not any(real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+                   for base in bases):
+            raise _Outside(path, real)
+        kept.append(path)
+    return kept
+
+
+class _Outside(Exception):
+    def __init__(self, path: str, real: str) -> None:
+        super().__init__(path)
+        self.path, self.real = path, real
 
 
 class _Scan:
     """Matches lines source by source; keeps counts and the last N matches."""
 
     def __init__(self, params: LogsParams, *, now: datetime, deadline: float) -> None:
-        flags = re.IGNORECASE if params.ignore_case else 0
-        self.regex = re.compile(params.pattern, flags) if params.pattern else None
+        self.matches = _matcher(compile_pattern(params.pattern, ignore_case=params.ignore_case)) \
+            if params.pattern else None
         self.since = parse_when(params.since, now=now) if params.since else None
         self.until = parse_when(params.until, now=now) if params.until else None
         self.now = now
@@ -130,20 +174,22 @@ class _Scan:
         self.last_at: datetime | None = None
         self.last: deque[str] = deque(maxlen=params.max_lines)
         self._current: dict[str, datetime | None] = {}
+        self.windowed = self.since is not None or self.until is not None
         self._seen = 0
 
-    def line(self, source: str, text: str) -> None:
+    def line(self, source: str, raw: bytes) -> None:
         self._seen += 1
         if self._seen % CHECK_EVERY == 0 and (self.stop.is_set()
                                              or time.monotonic() > self.deadline):
             raise _OutOfTime
+        raw = raw.rstrip(b"\r\n")
+        text = raw.decode("utf-8", errors="replace")
         at = line_time(text, now=self.now) or self._current.get(source)
         self._current[source] = at
-        windowed = self.since is not None or self.until is not None
-        if windowed and (at is None or (self.since is not None and at < self.since)
-                         or (self.until is not None and at > self.until)):
+        if self.windowed and (at is None or (self.since is not None and at < self.since)
+                              or (self.until is not None and at > self.until)):
             return
-        if self.regex is not None and not self.regex.search(text):
+        if self.matches is not None and not self.matches(raw):
             return
         self.count += 1
         self.count_by_file[source] = self.count_by_file.get(source, 0) + 1
@@ -156,7 +202,7 @@ class _Scan:
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rb") as f:
             for raw in _lines(f):
-                self.line(path, raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+                self.line(path, raw)
 
 
 class _OutOfTime(Exception):
@@ -191,6 +237,9 @@ class LogsPlugin:
     read_only: ClassVar[bool] = True
     supports_dry_run: ClassVar[bool] = True
 
+    untemplated_params: ClassVar[frozenset[str]] = frozenset({"roots"})
+    """Roots bound what `paths` may reach: fixed text, passed unrendered."""
+
     def describe(self, *, params: LogsParams) -> str:
         where = ", ".join(params.paths + ([f"journal of {params.journal_unit}"]
                                           if params.journal_unit else []))
@@ -204,6 +253,14 @@ class LogsPlugin:
             raise StepFailed(f"no log file matches {', '.join(params.paths)}",
                              retryable=False, step=ctx.step_id,
                              hint="Check the paths, and that this host keeps those logs")
+        try:
+            files = confined(files, params.roots)
+        except _Outside as out:
+            shown = out.path if out.real == out.path else f"{out.path} (which is {out.real})"
+            raise StepFailed(f"refused to read {shown}: it is outside the step's roots "
+                             f"({', '.join(params.roots)})", retryable=False, step=ctx.step_id,
+                             hint="Add its directory to the step's `roots` if it is meant to "
+                             "be read") from None
         unreadable: list[str] = []
         try:
             if files:
@@ -218,7 +275,7 @@ class LogsPlugin:
                              f"({scan.count} matches so far)", step=ctx.step_id) from None
         finally:
             scan.stop.set()  # a thread still scanning after a cancellation stops soon
-        return _result(scan, files, unreadable)
+        return _result(scan, files, unreadable, ctx)
 
 
 def _scan_files(scan: _Scan, files: list[str]) -> list[str]:
@@ -249,9 +306,8 @@ async def _scan_journal(scan: _Scan, unit: str, ctx: StepContext) -> None:
         *complete, rest = pending.split(b"\n")
         pending[:] = rest[:MAX_LINE_BYTES]
         for raw in complete:
-            text = raw[:MAX_LINE_BYTES].decode("utf-8", errors="replace")
-            if not text.startswith("-- "):  # journalctl's own "-- No entries --" notes
-                scan.line(source, text)
+            if not raw.startswith(b"-- "):  # journalctl's own "-- No entries --" notes
+                scan.line(source, bytes(raw[:MAX_LINE_BYTES]))
 
     remaining = max(scan.deadline - time.monotonic(), 0.001)
     try:
@@ -263,7 +319,7 @@ async def _scan_journal(scan: _Scan, unit: str, ctx: StepContext) -> None:
         raise StepFailed("journal not available here: journalctl cannot run",
                          retryable=False, step=ctx.step_id) from None
     if pending:
-        scan.line(source, pending.decode("utf-8", errors="replace"))
+        scan.line(source, bytes(pending))
     err = res.stderr.data.decode("utf-8", errors="replace").strip()
     if "No journal files were found" in err or res.returncodes[0] != 0:
         last = err.splitlines()[-1] if err else f"exit status {res.returncodes[0]}"
@@ -271,8 +327,10 @@ async def _scan_journal(scan: _Scan, unit: str, ctx: StepContext) -> None:
                          retryable=False, step=ctx.step_id)
 
 
-def _result(scan: _Scan, files: list[str], unreadable: list[str]) -> StepResult:
-    lines = list(scan.last)
+def _result(scan: _Scan, files: list[str], unreadable: list[str],
+            ctx: StepContext) -> StepResult:
+    # Lines longer than MAX_LINE_BYTES were cut when read: redacted as cut, then shortened.
+    lines = [ctx.redact_cut(ln, end=len(ln.encode()) >= MAX_LINE_BYTES) for ln in scan.last]
     outputs = {
         "count": scan.count,
         "count_by_file": scan.count_by_file,

@@ -23,13 +23,14 @@ import json
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from engine import promql
 from engine.datasources import mask_url
 from engine.errors import PluginError, StepFailed
 from engine.plugins import StepContext, StepResult
@@ -121,19 +122,31 @@ class PrometheusPlugin:
     Params: ClassVar[type[BaseModel]] = PrometheusParams
     read_only: ClassVar[bool] = True
     supports_dry_run: ClassVar[bool] = True  # a query changes nothing: dry runs run it
+    template_guards: ClassVar[dict[str, Any]] = {"query": promql.guard}
+    """Before the query renders, every value in it is sent through the `promql` filter for
+    where it sits (a label value, a duration, a number), or the step fails: whatever wrote
+    the plan (the compiler, an LLM, a person), a value never changes the query's structure."""
 
     async def run(self, *, params: PrometheusParams, ctx: StepContext) -> StepResult:
-        base, auth, shown = _endpoint(ctx.data_source)
+        base, auth, shown, sent = _endpoint(ctx.data_source)
+        # What the server says (an error that echoes the Authorization header, say) is
+        # redacted before any of it is cut: the data source's secrets and what was sent.
+        redactor = ctx.secrets.with_secrets(sent)
         timeout = min(params.timeout_s or ctx.deadline_s, ctx.deadline_s)
         form = _query_form(params, now=time.time(), timeout=timeout)
         path = "/api/v1/query_range" if params.type == "range" else "/api/v1/query"
-        body = await _post(base + path, form, auth=auth, shown=shown, timeout=timeout,
-                           max_bytes=params.max_bytes)
-        return _result(params, body, shown=shown)
+        try:
+            body = await _post(base + path, form, auth=auth, shown=shown, timeout=timeout,
+                               max_bytes=params.max_bytes, redact=redactor.redact)
+        except StepFailed as exc:
+            exc.message = redactor.redact(exc.message)
+            raise
+        return _result(params, redactor.redact_obj(body), shown=shown)
 
 
-def _endpoint(source: Mapping[str, Any] | None) -> tuple[str, httpx.Auth | None, str]:
-    """Base URL without credentials, the auth to send, and the URL to show in messages."""
+def _endpoint(source: Mapping[str, Any] | None) -> tuple[str, httpx.Auth | None, str, list[str]]:
+    """Base URL without credentials, the auth to send, the URL to show in messages, and the
+    secrets sent (password, `user:password`, token)."""
     if not source or not source.get("url"):
         raise PluginError("the prometheus step has no data source",
                           hint="Configure a [datasources.<name>] of type prometheus, or name "
@@ -143,12 +156,16 @@ def _endpoint(source: Mapping[str, Any] | None) -> tuple[str, httpx.Auth | None,
     parts = urlsplit(url)
     shown = mask_url(url)
     auth: httpx.Auth | None = None
+    sent: list[str] = []
     if parts.username is not None or parts.password is not None:
-        auth = httpx.BasicAuth(unquote(parts.username or ""), unquote(parts.password or ""))
+        user, password = unquote(parts.username or ""), unquote(parts.password or "")
+        auth = httpx.BasicAuth(user, password)
         url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        sent += [password, f"{user}:{password}"] if password else []
     elif secrets.get("token"):
         auth = _Bearer(str(secrets["token"]))
-    return url, auth, shown
+        sent.append(str(secrets["token"]))
+    return url, auth, shown, sent
 
 
 class _Bearer(httpx.Auth):
@@ -177,28 +194,30 @@ def _query_form(params: PrometheusParams, *, now: float, timeout: float) -> dict
 
 
 async def _post(url: str, form: dict[str, str], *, auth: httpx.Auth | None, shown: str,
-                timeout: float, max_bytes: int) -> dict[str, Any]:
-    """POST the query and read a bounded JSON body; every failure becomes a StepFailed."""
+                timeout: float, max_bytes: int, redact: Callable[[str], str]) -> dict[str, Any]:
+    """POST the query and read a bounded JSON body; every failure becomes a StepFailed whose
+    text was redacted before it was cut."""
     try:
         async with httpx.AsyncClient(timeout=timeout, auth=auth, follow_redirects=False) as client:
             async with client.stream("POST", url, data=form,
                                      headers={"Accept": "application/json"}) as response:
                 raw = await _read_bounded(response, max_bytes=max_bytes, shown=shown)
-                return _decode(response, raw, shown=shown)
+                return _decode(response, raw, shown=shown, redact=redact)
     except httpx.TimeoutException as exc:
         kind = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "querying"
         raise StepFailed(f"timed out after {timeout:g}s {kind} Prometheus at {shown}",
                          retryable=True, hint="Raise timeout_s, or narrow the query") from None
     except httpx.ConnectError as exc:
-        raise StepFailed(f"Prometheus at {shown} is unreachable: {_reason(exc)}", retryable=True,
+        raise StepFailed(f"Prometheus at {shown} is unreachable: {_reason(exc, redact)}",
+                         retryable=True,
                          hint="Check the data source url and that Prometheus is up") from None
     except httpx.HTTPError as exc:
-        raise StepFailed(f"HTTP error talking to Prometheus at {shown}: {_reason(exc)}",
+        raise StepFailed(f"HTTP error talking to Prometheus at {shown}: {_reason(exc, redact)}",
                          retryable=True) from None
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
+def _reason(exc: Exception, redact: Callable[[str], str]) -> str:
+    text = redact(str(exc) or type(exc).__name__)
     return text.splitlines()[0][:300]
 
 
@@ -221,7 +240,8 @@ def _too_large(size: int, max_bytes: int, shown: str) -> None:
                      hint="Aggregate the query (sum by, topk) or raise max_bytes")
 
 
-def _decode(response: httpx.Response, raw: bytes, *, shown: str) -> dict[str, Any]:
+def _decode(response: httpx.Response, raw: bytes, *, shown: str,
+            redact: Callable[[str], str]) -> dict[str, Any]:
     status = response.status_code
     content_type = response.headers.get("content-type", "")
     try:
@@ -236,8 +256,8 @@ def _decode(response: httpx.Response, raw: bytes, *, shown: str) -> dict[str, An
                          "UI, a login page or a proxy)?") from None
     if body.get("status") == "success" and status < 400:
         return body
-    error_type = body.get("errorType", "")
-    message = str(body.get("error") or f"HTTP {status}")
+    error_type = redact(str(body.get("errorType", "")))[:100]
+    message = redact(str(body.get("error") or f"HTTP {status}"))[:2000]
     if error_type == "bad_data":
         raise StepFailed(f"bad PromQL: {message}", retryable=False,
                          hint="Fix the query; try it in the Prometheus UI first")

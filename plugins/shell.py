@@ -9,6 +9,8 @@ Outputs (memory): `exit_code`, `pipestatus`, `stdout` (first ~4000 chars), `stde
 ~2000 chars), `lines` (first 200 stdout lines), `line_count`, `truncated`, `stdout_bytes`,
 `stderr_bytes`, `duration_s`, `argv`. Artifacts: `stdout` and `stderr`, each capped at
 `ctx.output_cap_bytes`; output beyond the cap is read and discarded so the program never stalls.
+Every one of them is cut from output already redacted (`ctx.redact`): a secret the program
+prints is masked whole, never cut in two with a piece left at the cut.
 
 A missing program raises StepFailed (not retryable); an exit status outside `ok_exit_codes`
 is the world's answer: `ok=False`, outputs kept as evidence. On timeout or cancellation every
@@ -29,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.errors import StepFailed
 from engine.plugins import MAX_SUMMARY_CHARS, StepContext, StepResult
-from plugins._process import CommandNotFound, PipelineResult, run_pipeline
+from plugins._process import Capture, CommandNotFound, PipelineResult, run_pipeline
 
 STDERR_TAIL_CHARS = 2000
 MAX_LINES = 200
@@ -99,13 +101,16 @@ class ShellPlugin:
         except TimeoutError:
             raise StepFailed(f"timed out after {ctx.deadline_s:g}s: {command} (every process "
                              f"it started was ended)", step=ctx.step_id) from None
-        return _result(params, result, command, time.monotonic() - started)
+        return _result(params, result, command, time.monotonic() - started, ctx)
 
 
-def _result(params: ShellParams, res: PipelineResult, command: str,
-            duration_s: float) -> StepResult:
-    out = res.stdout.data.decode("utf-8", errors="replace")
-    err = res.stderr.data.decode("utf-8", errors="replace")
+def _result(params: ShellParams, res: PipelineResult, command: str, duration_s: float,
+            ctx: StepContext) -> StepResult:
+    """Outputs, artifacts, summary and error, every one cut from text already redacted: a
+    secret the program printed never leaves a piece of itself at a cut."""
+    out_bytes, err_bytes = _redacted(res.stdout, ctx), _redacted(res.stderr, ctx)
+    out = out_bytes.decode("utf-8", errors="replace")
+    err = err_bytes.decode("utf-8", errors="replace")
     lines = out.splitlines()
     exit_code = res.returncodes[-1]
     outputs: dict[str, Any] = {
@@ -121,16 +126,24 @@ def _result(params: ShellParams, res: PipelineResult, command: str,
         "duration_s": round(duration_s, 3),
         "argv": [list(argv) for argv in params.pipeline],
     }
-    artifacts = {"stdout": bytes(res.stdout.data), "stderr": bytes(res.stderr.data)}
+    artifacts = {"stdout": out_bytes, "stderr": err_bytes}
     ok = exit_code in params.ok_exit_codes
     error = None
+    shown = ctx.redact(command)
     if not ok:
         last_err = next((ln for ln in reversed(err.splitlines()) if ln.strip()), "")
-        error = f"{command} exited with status {_status(exit_code)}"
+        error = f"{shown} exited with status {_status(exit_code)}"
         if last_err:
             error += f": {last_err[:500]}"
     summary = f"exit {_status(exit_code)}: {_gist(outputs['lines'])}"
     return StepResult(ok=ok, outputs=outputs, artifacts=artifacts, summary=summary, error=error)
+
+
+def _redacted(capture: Capture, ctx: StepContext) -> bytes:
+    """A captured stream, redacted (bytes that are not UTF-8 kept as they were); a capture
+    cut at its cap is redacted as cut."""
+    text = capture.data.decode("utf-8", errors="surrogateescape")
+    return ctx.redact_cut(text, end=capture.truncated).encode("utf-8", errors="surrogateescape")
 
 
 def _status(code: int) -> str:

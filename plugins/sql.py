@@ -9,9 +9,22 @@
 
 The query text is fixed: it may not be a template, and values reach the database only as bound
 parameters ($1.. for PostgreSQL, ? or :name for SQLite; named args on PostgreSQL are mapped
-to $n). Steps are read-only unless they say `read_only: false` (a READ ONLY transaction on
-PostgreSQL, `query_only` and a read-only open on SQLite), rows are capped at `max_rows`, and
-the statement has a deadline (`statement_timeout`, or SQLite's progress handler).
+to $n). Rows are capped at `max_rows`, and the statement has a deadline (`statement_timeout`,
+or SQLite's progress handler).
+
+Read-only is enforced by the database, whatever the text says. A step runs its statement with
+effects only when the plan marks it `read_only: false` AND the step is mutating (it ran behind
+an approval gate: `ctx.mutating`); every other step:
+- PostgreSQL: a READ ONLY transaction, on a login that cannot act beyond the database. A READ
+  ONLY transaction alone still lets a superuser (or a member of pg_execute_server_program or
+  pg_signal_backend) run `COPY ... TO PROGRAM` and `pg_terminate_backend`, and `SET ROLE`
+  cannot take that back: `set_config('role', ...)` restores the login's rights inside the
+  same statement. So the plugin asks the database which of those rights the login can act
+  with, and refuses to run an ungated statement on such a login. Left to a plain login: ending
+  its OWN other sessions (`pg_terminate_backend` of a session of the same role); give
+  Mendflow a login of its own.
+- SQLite: a read-only open, `query_only`, and an authorizer that allows reading and nothing
+  else (no ATTACH, which would create a file; no VACUUM INTO, no PRAGMA that sets anything).
 
 Outputs: the summary of `engine.summaries.summarize_rows`, `truncated`, `rows` (the first few
 rows as dicts) and `value` (the cell, when the result is one row of one column); every row
@@ -42,10 +55,21 @@ from engine.datasources import mask_url
 from engine.errors import PluginError, StepFailed
 from engine.plugins import StepContext, StepResult
 from engine.summaries import RowSummary, to_jsonable
+from plugins._sqltext import named_to_positional
+
+__all__ = ["SqlParams", "SqlPlugin", "named_to_positional", "sqlite_path"]
 
 CONNECT_TIMEOUT_S = 10.0
-_READ_ONLY_HINT = ("Set read_only: false on a step marked mutating if the write is intended; "
-                   "otherwise fix the query")
+_GATED_HINT = ("A write or any other effect needs a gated step: mark the step mutating (an "
+               "approval gate in front of it) with read_only: false; otherwise fix the query")
+_PG_ROLES_BEYOND_THE_DATABASE = ("pg_execute_server_program", "pg_signal_backend",
+                                 "pg_write_server_files")
+"""Roles whose rights a READ ONLY transaction does not take away: running programs, ending
+other sessions, writing server files."""
+_PG_POWERFUL_LOGIN = (
+    "SELECT rolname, rolsuper FROM pg_roles "
+    "WHERE (rolsuper OR rolname = ANY($1::text[])) AND pg_has_role(session_user, oid, 'MEMBER') "
+    "ORDER BY NOT rolsuper, rolname")
 
 
 class SqlParams(BaseModel):
@@ -58,7 +82,8 @@ class SqlParams(BaseModel):
     source: str | None = Field(default=None, description="Data source name (resolved upstream).")
     timeout_s: float | None = Field(default=None, gt=0, description="Statement timeout.")
     max_rows: int = Field(default=10_000, ge=1, le=1_000_000, description="Rows fetched at most.")
-    read_only: bool = Field(default=True, description="Refuse writes (default).")
+    read_only: bool = Field(default=True, description="Refuse writes and every other effect "
+                            "(default); false only on a mutating (gated) step.")
     keep: int = Field(default=5, ge=0, le=50, description="Rows shown in memory.")
 
     @field_validator("query")
@@ -85,14 +110,19 @@ class SqlPlugin:
                               hint="Configure a [datasources.<name>] of type postgresql or "
                               "sqlite, or name one with `source`")
         kind, url = str(source.get("type", "")), str(source["url"])
+        if not params.read_only and not ctx.mutating:
+            raise PluginError(f"step {ctx.step_id} asks to write (read_only: false) but is not "
+                              "gated: a statement with effects runs only on a mutating step, "
+                              "behind an approval", hint=_GATED_HINT)
         if ctx.dry_run and not params.read_only:
             return StepResult(outputs={"dry_run": True, "executed": False},
                               summary="dry run: write statement not executed")
         timeout = min(params.timeout_s or ctx.deadline_s, ctx.deadline_s)
         if kind == "postgresql" or urlsplit(url).scheme in ("postgresql", "postgres"):
-            collector = await _run_postgres(params, url, timeout=timeout)
+            collector = await _run_postgres(params, url, timeout=timeout, ctx=ctx)
         elif kind == "sqlite" or url.startswith("sqlite:"):
-            collector = await asyncio.to_thread(_run_sqlite, params, url, timeout=timeout)
+            collector = await asyncio.to_thread(_run_sqlite, params, url, timeout=timeout,
+                                                ctx=ctx)
         else:
             raise PluginError(f"the sql plugin cannot query a {kind or 'untyped'} data source",
                               hint="Use a postgresql or sqlite source")
@@ -103,10 +133,13 @@ class SqlPlugin:
 
 
 class _Collector:
-    """Rows as they arrive: the summary, the JSON-lines artifact, the cap."""
+    """Rows as they arrive: the summary, the JSON-lines artifact, the cap. Every value is
+    redacted as it arrives, before anything clips it to a preview."""
 
-    def __init__(self, columns: Sequence[str], *, max_rows: int, keep: int) -> None:
-        self.columns = _unique(columns)
+    def __init__(self, columns: Sequence[str], *, max_rows: int, keep: int,
+                 ctx: StepContext) -> None:
+        self.ctx = ctx
+        self.columns = _unique([ctx.redact(str(c)) for c in columns])
         self.summary = RowSummary(self.columns, keep=keep)
         self.max_rows = max_rows
         self.keep = keep
@@ -121,6 +154,7 @@ class _Collector:
         if self.summary.row_count >= self.max_rows:
             self.truncated = True
             return False
+        row = [_redacted(v, self.ctx) for v in row]
         self.summary.add(row)
         record = {c: to_jsonable(v) for c, v in zip(self.columns, row, strict=False)}
         self._lines.append(json.dumps(record, allow_nan=False, default=str).encode() + b"\n")
@@ -157,32 +191,54 @@ def _unique(columns: Sequence[str]) -> list[str]:
     return out
 
 
-def _clip(value: Any) -> str:
-    text = repr(value)
+def _redacted(value: Any, ctx: StepContext) -> Any:
+    """A database value with its text redacted (nested values too); numbers, times and the
+    like pass unchanged, anything else becomes its redacted text."""
+    if value is None or isinstance(value, bool | int | float | decimal.Decimal | uuid.UUID
+                                   | dt.date | dt.time | dt.timedelta):
+        return value
+    if isinstance(value, str):
+        return ctx.redact(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return ctx.secrets.redact_bytes(bytes(value))
+    if isinstance(value, Mapping):
+        return {ctx.redact(str(k)): _redacted(v, ctx) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redacted(v, ctx) for v in value]
+    return ctx.redact(str(value))
+
+
+def _clip(value: Any, ctx: StepContext) -> str:
+    text = ctx.redact(repr(value))
     return text if len(text) <= 80 else text[:77] + "..."
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------
 
 
-async def _run_postgres(params: SqlParams, url: str, *, timeout: float) -> _Collector:
+async def _run_postgres(params: SqlParams, url: str, *, timeout: float,
+                        ctx: StepContext) -> _Collector:
     shown = mask_url(url)
     query, args = params.query, params.args
     if isinstance(args, Mapping):
         query, args = named_to_positional(query, args)
+
+    def reason(exc: BaseException) -> str:
+        return _reason(exc, ctx)
+
     try:
         conn = await asyncpg.connect(dsn=url, timeout=min(CONNECT_TIMEOUT_S, timeout))
     except (OSError, asyncio.TimeoutError) as exc:
-        raise StepFailed(f"cannot connect to {shown}: {_reason(exc) or 'timed out'}",
+        raise StepFailed(f"cannot connect to {shown}: {reason(exc) or 'timed out'}",
                          retryable=True, hint="Check the data source url and that the "
                          "database is up") from None
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise StepFailed(f"cannot connect to {shown}: {_reason(exc)}", retryable=False,
+        raise StepFailed(f"cannot connect to {shown}: {reason(exc)}", retryable=False,
                          hint="Check the data source user, password and database") from None
     try:
         # The statement timeout is server-side; the client deadline is a backstop a bit later.
         async with asyncio.timeout(timeout + 2):
-            return await _pg_execute(conn, params, query, list(args), timeout=timeout)
+            return await _pg_execute(conn, params, query, list(args), timeout=timeout, ctx=ctx)
     except TimeoutError:
         raise StepFailed(f"query on {shown} did not finish within {timeout:g}s", retryable=True,
                          hint="Raise timeout_s, or make the query cheaper") from None
@@ -190,15 +246,22 @@ async def _run_postgres(params: SqlParams, url: str, *, timeout: float) -> _Coll
         raise StepFailed(f"query exceeded the statement timeout of {timeout:g}s", retryable=True,
                          hint="Raise timeout_s, or make the query cheaper") from None
     except asyncpg.exceptions.ReadOnlySQLTransactionError as exc:
-        raise StepFailed(f"the query tried to write in a read-only step: {_reason(exc)}",
-                         retryable=False, hint=_READ_ONLY_HINT) from None
+        raise StepFailed(f"refused by the database: the statement tried to write in a "
+                         f"read-only step ({reason(exc)})", retryable=False,
+                         hint=_GATED_HINT) from None
+    except asyncpg.exceptions.InsufficientPrivilegeError as exc:
+        raise StepFailed(f"refused by the database: {reason(exc)} (a read-only step runs with "
+                         f"the data source login's rights only)" if params.read_only else
+                         f"refused by the database: {reason(exc)}", retryable=False,
+                         hint=_GATED_HINT if params.read_only else
+                         "Grant the data source login the right, or do this by hand") from None
     except asyncpg.PostgresError as exc:
         state = getattr(exc, "sqlstate", "") or ""
         transient = state[:2] in ("08", "40", "53", "57") and state != "57014"
-        raise StepFailed(f"SQL error [{state}]: {_reason(exc)}", retryable=transient,
-                         hint=getattr(exc, "hint", None) or "Fix the query") from None
+        raise StepFailed(f"SQL error [{state}]: {reason(exc)}", retryable=transient,
+                         hint=ctx.redact(getattr(exc, "hint", None) or "Fix the query")) from None
     except (asyncpg.InterfaceError, OSError) as exc:
-        raise StepFailed(f"lost {shown}: {_reason(exc)}", retryable=True) from None
+        raise StepFailed(f"lost {shown}: {reason(exc)}", retryable=True) from None
     finally:
         await _close(conn)
 
@@ -214,19 +277,21 @@ async def _close(conn: Any) -> None:
 
 
 async def _pg_execute(conn: Any, params: SqlParams, query: str, args: list[Any], *,
-                      timeout: float) -> _Collector:
+                      timeout: float, ctx: StepContext) -> _Collector:
     async with conn.transaction(readonly=params.read_only):
+        if params.read_only:
+            await _refuse_a_login_beyond_the_database(conn, ctx)
         await conn.execute("SELECT set_config('statement_timeout', $1, true)",
                            str(max(1, int(timeout * 1000))))
         try:
             statement = await conn.prepare(query)
         except asyncpg.exceptions.PostgresSyntaxError as exc:
-            raise StepFailed(f"SQL syntax error: {_reason(exc)}", retryable=False,
+            raise StepFailed(f"SQL syntax error: {_reason(exc, ctx)}", retryable=False,
                              hint="Fix the query") from None
-        args = _coerce_args(statement.get_parameters(), args)
+        args = _coerce_args(statement.get_parameters(), args, ctx)
         attributes = statement.get_attributes()
         collector = _Collector([a.name for a in attributes], max_rows=params.max_rows,
-                               keep=params.keep)
+                               keep=params.keep, ctx=ctx)
         if not attributes:
             await statement.fetch(*args)
             collector.status = statement.get_statusmsg()
@@ -237,6 +302,29 @@ async def _pg_execute(conn: Any, params: SqlParams, query: str, args: list[Any],
             if not collector.add(tuple(record)):
                 break
         return collector
+
+
+async def _refuse_a_login_beyond_the_database(conn: Any, ctx: StepContext) -> None:
+    """Refuse an ungated statement on a login that a READ ONLY transaction cannot hold in:
+    one that is (or may become) a superuser, or may act as a role that runs programs, ends
+    other sessions or writes server files. Asked of the database, so roles granted through
+    other roles count."""
+    rows = await conn.fetch(_PG_POWERFUL_LOGIN, list(_PG_ROLES_BEYOND_THE_DATABASE))
+    if not rows:
+        return
+    login = await conn.fetchval("SELECT session_user")
+    supers = [r["rolname"] for r in rows if r["rolsuper"]]
+    rights = ("is a superuser" if login in supers else
+              f"may act as the superuser {supers[0]}" if supers else
+              "may act as " + ", ".join(r["rolname"] for r in rows))
+    source = (ctx.data_source or {}).get("name") or "the data source"
+    raise StepFailed(
+        f"refused: {source} logs in as {login}, which {rights}; PostgreSQL lets such a login "
+        "run programs (COPY ... TO PROGRAM) and end other sessions even in a read-only "
+        "transaction, so this read-only step does not run on it", retryable=False,
+        hint="Point the data source at a login without those rights, e.g. CREATE ROLE "
+        "mendflow_reader LOGIN IN ROLE pg_read_all_data; a write needs a gated step "
+        "(mutating, read_only: false)")
 
 
 def _affected(status: str | None) -> int | None:
@@ -261,7 +349,7 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _coerce_args(types: Sequence[Any], args: list[Any]) -> list[Any]:
+def _coerce_args(types: Sequence[Any], args: list[Any], ctx: StepContext) -> list[Any]:
     """Rendered templates are text; turn text into the type each $n is declared as.
 
     The value stays a bound parameter whatever happens: text that is not a valid number, say,
@@ -277,7 +365,8 @@ def _coerce_args(types: Sequence[Any], args: list[Any]) -> list[Any]:
             try:
                 value = convert(value.strip())
             except (ValueError, KeyError, decimal.InvalidOperation):
-                raise PluginError(f"argument ${n} ({_clip(value)}) is not a valid {kind.name}",
+                raise PluginError(f"argument ${n} ({_clip(value, ctx)}) is not a valid "
+                                  f"{kind.name}",
                                   hint="Check the value the template rendered") from None
         elif kind.name in ("json", "jsonb") and not isinstance(value, str):
             value = json.dumps(value)
@@ -287,84 +376,9 @@ def _coerce_args(types: Sequence[Any], args: list[Any]) -> list[Any]:
     return out
 
 
-def named_to_positional(query: str, args: Mapping[str, Any]) -> tuple[str, list[Any]]:
-    """Rewrite `:name` placeholders to `$n` (PostgreSQL), skipping string literals, quoted
-    identifiers, comments, dollar-quoted bodies and `::type` casts. Only placeholders are
-    rewritten; values stay bound parameters."""
-    order: dict[str, int] = {}
-    out: list[str] = []
-    i, n = 0, len(query)
-    while i < n:
-        ch = query[i]
-        if ch in ("'", '"'):
-            end = _quoted_end(query, i, ch)
-            out.append(query[i:end])
-            i = end
-        elif query.startswith("--", i):
-            end = query.find("\n", i)
-            end = n if end < 0 else end
-            out.append(query[i:end])
-            i = end
-        elif query.startswith("/*", i):
-            end = query.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            out.append(query[i:end])
-            i = end
-        elif ch == "$" and (tag_end := _dollar_tag_end(query, i)) is not None:
-            tag = query[i:tag_end]
-            close = query.find(tag, tag_end)
-            end = n if close < 0 else close + len(tag)
-            out.append(query[i:end])
-            i = end
-        elif query.startswith("::", i):
-            out.append("::")
-            i += 2
-        elif ch == ":" and i + 1 < n and (query[i + 1].isalpha() or query[i + 1] == "_"):
-            j = i + 1
-            while j < n and (query[j].isalnum() or query[j] == "_"):
-                j += 1
-            name = query[i + 1:j]
-            if name not in args:
-                raise PluginError(f"the query uses :{name} but args has no {name!r}",
-                                  hint=f"Add {name} to args (known: "
-                                  f"{', '.join(sorted(args)) or 'none'})")
-            order.setdefault(name, len(order) + 1)
-            out.append(f"${order[name]}")
-            i = j
-        else:
-            out.append(ch)
-            i += 1
-    unused = sorted(set(args) - set(order))
-    if unused:
-        raise PluginError(f"args has {', '.join(unused)} but the query never uses "
-                          f"{', '.join(':' + u for u in unused)}", hint="Remove it or use it")
-    return "".join(out), [args[name] for name in order]
-
-
-def _quoted_end(query: str, start: int, quote: str) -> int:
-    i = start + 1
-    while i < len(query):
-        if query[i] == quote:
-            if i + 1 < len(query) and query[i + 1] == quote:  # doubled quote: an escaped one
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return len(query)
-
-
-def _dollar_tag_end(query: str, start: int) -> int | None:
-    """End of a `$tag$` opener at `start`, or None when `$` starts no dollar quote ($1)."""
-    j = start + 1
-    while j < len(query) and (query[j].isalnum() or query[j] == "_"):
-        j += 1
-    if j < len(query) and query[j] == "$" and not query[start + 1:j].isdigit():
-        return j + 1
-    return None
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip()
+def _reason(exc: BaseException, ctx: StepContext) -> str:
+    """The first line of an error, redacted before it is cut to 300 characters."""
+    text = ctx.redact(str(exc)).strip()
     return text.splitlines()[0][:300] if text else ""
 
 
@@ -382,7 +396,26 @@ def sqlite_path(url: str) -> str:
     return unquote(rest.split("?", 1)[0])
 
 
-def _run_sqlite(params: SqlParams, url: str, *, timeout: float) -> _Collector:
+_SQLITE_READS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
+                           getattr(sqlite3, "SQLITE_RECURSIVE", 33)})
+_SQLITE_READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "table_list", "index_list",
+                                  "index_info", "index_xinfo", "foreign_key_list"})
+"""Pragmas that only describe the schema; any other pragma (which may set something) is
+refused in a read-only step."""
+
+
+def _sqlite_read_only(action: int, arg1: str | None, arg2: str | None, _db: str | None,
+                      _trigger: str | None) -> int:
+    """SQLite's authorizer for a read-only step: reading yes, anything else no (ATTACH would
+    create a file, VACUUM INTO would write one, PRAGMA query_only = OFF would undo the rest)."""
+    if action in _SQLITE_READS:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _SQLITE_READ_PRAGMAS:
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
+def _run_sqlite(params: SqlParams, url: str, *, timeout: float, ctx: StepContext) -> _Collector:
     """Runs in a worker thread: the connection is created, used and closed here."""
     path = sqlite_path(url)
     deadline = time.monotonic() + timeout
@@ -391,39 +424,42 @@ def _run_sqlite(params: SqlParams, url: str, *, timeout: float) -> _Collector:
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=min(timeout, 5.0))
     except sqlite3.Error as exc:
-        raise StepFailed(f"cannot open SQLite database {path}: {exc}", retryable=False,
-                         hint="Check the data source path; it must exist") from None
+        raise StepFailed(f"cannot open SQLite database {path}: {ctx.redact(str(exc))}",
+                         retryable=False, hint="Check the data source path; it must exist") from None
     try:
         if params.read_only:
             conn.execute("PRAGMA query_only = ON")
+            conn.set_authorizer(_sqlite_read_only)
         conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
         args = params.args if isinstance(params.args, Mapping) else tuple(params.args)
         cursor = conn.execute(params.query, args)
         if cursor.description is None:
-            collector = _Collector([], max_rows=params.max_rows, keep=params.keep)
+            collector = _Collector([], max_rows=params.max_rows, keep=params.keep, ctx=ctx)
             collector.affected = cursor.rowcount if cursor.rowcount >= 0 else None
             collector.status = f"{params.query.split(None, 1)[0].upper()} {collector.affected}"
         else:
             collector = _Collector([d[0] for d in cursor.description],
-                                   max_rows=params.max_rows, keep=params.keep)
+                                   max_rows=params.max_rows, keep=params.keep, ctx=ctx)
             while batch := cursor.fetchmany(500):
                 if not all(collector.add(row) for row in batch):
                     break
         if not params.read_only:
             conn.commit()
         return collector
-    except sqlite3.OperationalError as exc:
-        text = str(exc)
+    except sqlite3.Error as exc:
+        text = ctx.redact(str(exc))
         if text == "interrupted":
             raise StepFailed(f"query exceeded the timeout of {timeout:g}s", retryable=True,
                              hint="Raise timeout_s, or make the query cheaper") from None
-        if "readonly" in text or "read-only" in text:
-            raise StepFailed(f"the query tried to write in a read-only step: {text}",
-                             retryable=False, hint=_READ_ONLY_HINT) from None
+        if params.read_only and ("readonly" in text or "read-only" in text
+                                 or "not authorized" in text or "authorization denied" in text):
+            raise StepFailed(f"refused by the database: the statement tried to write "
+                             f"in a read-only step ({text[:300]})", retryable=False,
+                             hint=_GATED_HINT) from None
         if "locked" in text or "busy" in text:
-            raise StepFailed(f"SQLite database {path} is busy: {text}", retryable=True) from None
-        raise StepFailed(f"SQL error: {text}", retryable=False, hint="Fix the query") from None
-    except sqlite3.Error as exc:
-        raise StepFailed(f"SQL error: {exc}", retryable=False, hint="Fix the query") from None
+            raise StepFailed(f"SQLite database {path} is busy: {text[:300]}",
+                             retryable=True) from None
+        raise StepFailed(f"SQL error: {text[:300]}", retryable=False,
+                         hint="Fix the query") from None
     finally:
         conn.close()

@@ -389,7 +389,8 @@ class _OutlineBuilder:
             kind = StepKind.COMMAND if mutating else StepKind.QUERY
             # SQL text stays fixed (values become bound args); PromQL values pass the `promql`
             # filter. The sql plugin refuses writes unless told: say so for a write asked for.
-            query = queries.query_params(block.plugin or "", block.text, self.scope)
+            query = queries.query_params(block.plugin or "", block.text, self.scope,
+                                         file=self.g.path, line=block.start)
             params = dict(query.params)
             if mutating:
                 params["read_only"] = False

@@ -12,8 +12,10 @@ memory: inputs, alert, steps, vars, run), `$SERVICE` / `${SERVICE}`, or `<servic
   quoted identifiers, dollar-quoted bodies, `$1` and `::type` are left alone. No rendered
   value ever reaches the SQL text.
 - `promql`: PromQL has no bound parameters, so the text stays a template, but every value goes
-  through the `promql` filter (`engine.runtime.templating`), which lets only one safe token
-  through and fails the step otherwise. `<placeholder>` is read only inside quoted strings
+  through the `promql` filter for where it sits (`engine.promql`): a label matcher's value
+  (escaped as a string, and regex-quoted after `=~`/`!~`), a duration (`[...]`, `offset`) or a
+  number. A value anywhere else (a metric or label name, another string, a comment) is a
+  ValidationError naming the line. `<placeholder>` is read only inside quoted strings
   (outside them `<` and `>` are comparisons).
 
 What this module does not own: which blocks are queries (`engine.compile.blocks`), step ids
@@ -25,8 +27,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from engine import promql
 from engine.compile.scope import Scope
-from engine.errors import MendflowError
+from engine.errors import MendflowError, ValidationError
 from engine.runtime.templating import ROOTS, literal, references
 
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -43,11 +46,13 @@ class QueryParams:
     uses: frozenset[str]  # vars the query reads (names of `vars.X`), for wiring
 
 
-def query_params(plugin: str, text: str, scope: Scope) -> QueryParams:
+def query_params(plugin: str, text: str, scope: Scope, *, file: str | None = None,
+                 line: int | None = None) -> QueryParams:
+    """The step params of a query block; `file` and `line` (the block's) locate errors."""
     if plugin == "sql":
         return _Sql(text, scope).params()
     if plugin == "prometheus":
-        return _promql(text, scope)
+        return _promql(text, scope, file=file, line=line)
     return QueryParams({"query": literal(text)}, frozenset())
 
 
@@ -224,43 +229,33 @@ def _dollar_tag_end(text: str, start: int) -> int | None:
 # -- PromQL ----------------------------------------------------------------------------------
 
 
-def _promql(text: str, scope: Scope) -> QueryParams:
-    pieces: list[tuple[bool, str]] = []  # (is a value, text)
+def _promql(text: str, scope: Scope, *, file: str | None, line: int | None) -> QueryParams:
+    """The query as a template whose every value goes through the `promql` filter for where it
+    sits (`engine.promql`); a value where none may sit is a ValidationError."""
     uses: set[str] = set()
-    quote: str | None = None
-    literal_start = i = 0
-    while i < len(text):
-        ch = text[i]
-        if quote is not None:
-            if ch == "\\" and quote != "`":
-                i += 2
-                continue
-            if ch == quote:
-                quote = None
-                i += 1
-                continue
-        elif ch in "\"'`":
-            quote = ch
-            i += 1
-            continue
-        found = _next_value(text, i, scope, in_string=quote is not None)
-        if found is None or found[1] is None:
-            i = i + 1 if found is None else found[0]
-            continue
+
+    def find(template: str, i: int, in_string: bool) -> promql.Found | None:
+        found = _next_value(template, i, scope, in_string=in_string)
+        if found is None:
+            return None
         end, expr = found
-        if i > literal_start:
-            pieces.append((False, text[literal_start:i]))
-        pieces.append((True, expr))
-        uses |= _uses(expr)
-        literal_start = i = end
-    if literal_start < len(text):
-        pieces.append((False, text[literal_start:]))
+        if expr is None:  # a Go template or other text that is not a value: kept as written
+            return end, promql.Text("")
+        uses.update(_uses(expr))
+        return end, promql.Value(expr)
+
+    try:
+        pieces = promql.positions(text, find)
+    except promql.PositionError as exc:
+        where = text[:exc.offset].count("\n") + 1
+        raise ValidationError(f"promql block, line {where} of the query: {exc.message}",
+                              file=file, line=line, hint=exc.hint) from None
     out: list[str] = []
-    for k, (is_value, piece) in enumerate(pieces):
-        if is_value:
-            out.append("{{ (" + piece + ") | promql }}")
+    for k, piece in enumerate(pieces):
+        if piece.kind is not None:
+            out.append("{{ (" + piece.text + ") | " + promql.filter_call(piece) + " }}")
             continue
-        escaped = literal(piece)
+        escaped = literal(piece.text)
         if escaped.endswith("{") and k + 1 < len(pieces):  # `{` + `{{ ...` would read as `{{{`
             escaped = escaped[:-1] + "{{ '{' }}"
         out.append(escaped)

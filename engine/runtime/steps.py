@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import scheduler as sched
+from engine.datasources import DataSources, RedactingLogger, Redactor
 from engine.errors import (
     ConditionError,
     MendflowError,
@@ -70,6 +71,9 @@ class StepRunner:
         self.interaction = interaction or Answers()
         self.datasources = datasources
         self.redact: Redact = redact or (lambda value: value)
+        # What plugins redact with before they cut text: every data source's secrets.
+        self.secrets = datasources.redactor() if isinstance(datasources, DataSources) \
+            else Redactor()
         self._global = asyncio.Semaphore(settings.max_concurrency)
         self._per_plugin: dict[str, asyncio.Semaphore] = {}
 
@@ -86,7 +90,7 @@ class StepRunner:
                 retryable=bool(getattr(exc, "retryable", False)),
             ))
         except Exception as exc:  # a plugin bug must not kill the run
-            log.exception("step %s raised", step.id)
+            RedactingLogger(log, self.secrets).exception("step %s raised", step.id)
             report = StepReport(sched.StepFailed(
                 step=step.id, attempt=attempt,
                 error=self.redact(f"{type(exc).__name__}: {exc}"), retryable=True,
@@ -136,8 +140,10 @@ class StepRunner:
         ctx = StepContext(
             run_id=run_id, step_id=step.id, attempt=attempt, idempotency_key=key,
             deadline_s=timeout, dry_run=dry_run, data_source=self._data_source(step, params),
-            logger=logging.getLogger(f"mendflow.plugin.{step.plugin}"),
-            output_cap_bytes=self.settings.output_cap_bytes,
+            logger=RedactingLogger(logging.getLogger(f"mendflow.plugin.{step.plugin}"),
+                                   self.secrets),
+            output_cap_bytes=self.settings.output_cap_bytes, secrets=self.secrets,
+            mutating=step.mutating,
         )
         sem = self._per_plugin.setdefault(step.plugin,
                                           asyncio.Semaphore(self.settings.plugin_concurrency))
@@ -308,9 +314,13 @@ class StepRunner:
 def _render_params(plugin_cls: type, params: Mapping[str, Any],
                    view: Mapping[str, Any]) -> dict[str, Any]:
     """Render every template in a step's params, except those the plugin takes verbatim
-    (`untemplated_params`, e.g. SQL text, whose values travel as bound parameters)."""
+    (`untemplated_params`, e.g. SQL text, whose values travel as bound parameters). A param
+    the plugin guards (`template_guards`, e.g. a PromQL query) is rewritten by its guard
+    first, so that every value in it is escaped for where it sits, whoever wrote the plan."""
     verbatim = getattr(plugin_cls, "untemplated_params", frozenset())
-    return {k: v if k in verbatim else templating.render_value(v, view)
+    guards = getattr(plugin_cls, "template_guards", {})
+    return {k: v if k in verbatim else templating.render_value(
+                guards[k](v) if k in guards and isinstance(v, str) else v, view)
             for k, v in params.items()}
 
 

@@ -5,8 +5,9 @@ Every template and expression runs in Jinja2's `ImmutableSandboxedEnvironment` w
 anything, and a name nothing defines is an error, never an empty string. Rendered values are
 always used as whole values (one argv element, one bound SQL parameter), never spliced into a
 shell or SQL string by this module's callers. PromQL has no bound parameters: there a value is
-spliced into the query text, and only through the `promql` filter, which lets one safe token
-through and fails the step on anything else.
+spliced into the query text, and only through the `promql` filter (`engine.promql.escape`),
+which writes it for its position: an escaped label value, a regex-quoted one, a validated
+duration or number; the step fails on anything else.
 
 What this module does not own: where memory comes from (`engine.runtime.memory`), or when a
 template is rendered (the executor).
@@ -23,6 +24,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from engine import promql
 from engine.errors import ConditionError, TemplateError
 
 _ENV = ImmutableSandboxedEnvironment(
@@ -51,43 +53,10 @@ def _matching(values: Any, pattern: str) -> list[str]:
     return [v for v in items if rx.search(v)]
 
 
-_PROMQL_SAFE = re.compile(r"[A-Za-z0-9_.:/@%+-]+")
-
-
-def _promql(value: Any) -> str:
-    """A value spliced into PromQL text (which has no bound parameters), or a TemplateError.
-
-    Only one token of label-value characters passes: service names, `host:9100`, `v2.1.0`,
-    durations (`15m`), numbers. No quote, brace, bracket, space, comma, parenthesis or
-    backslash gets through, so a value can neither close the string it sits in nor add a
-    matcher or an operator: an alert label can never inject PromQL.
-    """
-    if isinstance(value, bool) or value is None or not isinstance(value, str | int | float):
-        raise TemplateError(f"promql: {type(value).__name__} value {_show(value)} cannot be "
-                            "put into a PromQL query; only a single word (a label value, "
-                            "instance, duration or number) can",
-                            hint="Pass a plain string or number")
-    text = str(value)
-    if not _PROMQL_SAFE.fullmatch(text):
-        bad = sorted({c for c in text if not _PROMQL_SAFE.fullmatch(c)})
-        why = "it is empty" if not text else \
-            f"it contains {', '.join(repr(c) for c in bad[:5])}"
-        raise TemplateError(f"promql: refused to put {_show(text)} into a PromQL query: {why}; "
-                            "only letters, digits and _ . : / @ % + - are allowed",
-                            hint="A value from an input or alert label must be one label value "
-                            "(service name, host:port, version, duration); check where it "
-                            "came from")
-    return text
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 # Small, pure, total helpers so conditions over command output stay one readable expression;
-# `promql` is the one that refuses: the guard between memory and PromQL text.
-_ENV.filters.update(numbers=_numbers, lines=_lines, matching=_matching, promql=_promql)
+# `promql` is the one that refuses: the guard between memory and PromQL text, which writes a
+# value for where it sits (`promql('label')`, 'regex', 'duration', 'offset', 'number').
+_ENV.filters.update(numbers=_numbers, lines=_lines, matching=_matching, promql=promql.escape)
 
 ROOTS = frozenset({"inputs", "alert", "steps", "vars", "run"})
 """Top-level names a template may read; see `engine.plan` for what each holds."""

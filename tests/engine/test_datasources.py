@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -127,3 +130,79 @@ def test_an_address_is_not_taken_for_a_data_source_name() -> None:
     sources = DataSources({})
     assert sources.resolve_for_plugin("opcua://127.0.0.1:4840", "ft_jam_slip") is None
     assert sources.resolve_for_plugin(None, "opcua") is None
+
+
+# -- derived forms and cuts -----------------------------------------------------------------
+
+PLANTED = 'Zq7/pl@nt"ed+K9 w'
+
+
+@pytest.mark.parametrize("form", [
+    PLANTED, quote(PLANTED, safe=""), quote(PLANTED), quote_plus(PLANTED),
+    json.dumps(PLANTED)[1:-1], repr(PLANTED)[1:-1],
+    base64.b64encode(PLANTED.encode()).decode(),
+    base64.urlsafe_b64encode(PLANTED.encode()).decode().rstrip("="),
+    "Basic " + base64.b64encode(f"alice:{PLANTED}".encode()).decode(),
+    f"Bearer {PLANTED}",
+])
+def test_every_form_a_secret_travels_in_is_redacted(form: str) -> None:
+    redactor = Redactor([PLANTED, f"alice:{PLANTED}"])
+    assert redactor.redact(f"before {form} after") == "before *** after"
+
+
+@pytest.mark.parametrize("prefix", [b"", b"x", b"xy", b"some longer text: "])
+def test_a_secret_inside_a_longer_base64_text_is_redacted(prefix: bytes) -> None:
+    # Wherever the secret sits in the encoded bytes, the characters encoding it are masked
+    encoded = base64.b64encode(prefix + PLANTED.encode() + b" and more").decode()
+    redacted = Redactor([PLANTED]).redact(encoded)
+    assert "***" in redacted
+    assert PLANTED.encode() not in base64.b64decode(redacted.replace("***", "AAAA") + "==")
+
+
+@pytest.mark.parametrize("kept", range(4, len(PLANTED)))
+def test_a_secret_cut_at_the_end_or_start_leaves_no_piece(kept: int) -> None:
+    redactor = Redactor([PLANTED])
+    assert redactor.redact_cut("text " + PLANTED[:kept], end=True) == "text ***"
+    assert redactor.redact_cut(PLANTED[-kept:] + " text", start=True, end=False) == "*** text"
+    assert redactor.redact_cut("text " + PLANTED[:3]) == "text " + PLANTED[:3]  # too short
+
+
+def test_a_token_source_is_bearer_and_its_secrets_include_user_and_password(tmp_path) -> None:
+    path = tmp_path / "mendflow.toml"
+    path.write_text('[datasources.api]\ntype = "http"\nurl = "https://api.example"\n'
+                    'token_env = "API_TOKEN"\nauth = "bearer"\n\n'
+                    '[datasources.basic]\ntype = "http"\nurl = "https://bob@api.example"\n'
+                    'password_env = "PW"\n')
+    sources = load_datasources(Settings(config_file=path), {"API_TOKEN": "t0k", "PW": "pw1"})
+    api = sources.resolve_for_plugin("api", "http")
+    assert api["token"] == "t0k" and api["auth"] == "bearer"
+    basic = sources.resolve("basic", "http")
+    assert basic.auth == "basic" and "bob:pw1" in basic.secret_values()
+
+
+@pytest.mark.parametrize("table, message", [
+    ('auth = "bearer"\npassword_env = "PW"\n', "needs a token"),
+    ('auth = "digest"\n', "is not one of basic, bearer"),
+    ('auth = "basic"\npassword_env = "PW"\ntoken_env = "T"\n', "a token is set too"),
+])
+def test_auth_must_match_the_secret_given(tmp_path, table: str, message: str) -> None:
+    path = tmp_path / "mendflow.toml"
+    path.write_text(f'[datasources.api]\ntype = "http"\nurl = "https://x"\n{table}')
+    with pytest.raises(ConfigError, match=message):
+        load_datasources(Settings(config_file=path), {"PW": "p", "T": "t"})
+
+
+def test_the_redacting_logger_redacts_arguments_and_tracebacks(caplog) -> None:
+    import logging
+
+    from engine.datasources import RedactingLogger
+
+    caplog.set_level(logging.DEBUG)
+    log = RedactingLogger(logging.getLogger("mendflow.test"), Redactor([PLANTED]))
+    log.debug("sent %s", f"Bearer {PLANTED}")
+    try:
+        raise RuntimeError(f"echoed {PLANTED}")
+    except RuntimeError:
+        log.exception("failed")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert PLANTED not in text and "sent ***" in text and "RuntimeError: echoed ***" in text

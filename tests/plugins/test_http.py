@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -9,9 +10,11 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
+from engine.datasources import DataSource, Redactor
 from engine.errors import PluginError, StepFailed
 from engine.plugins import Registry, StepContext, parse_params
 from plugins.http import HttpPlugin, extract_path
@@ -24,6 +27,7 @@ PROM = {"status": "success", "data": {"resultType": "vector", "result": [
 
 class Handler(BaseHTTPRequestHandler):
     seen: ClassVar[list[dict]] = []
+    body_override: ClassVar[bytes] = b""
 
     def log_message(self, *args: object) -> None:  # keep test output quiet
         pass
@@ -41,7 +45,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         Handler.seen.append({"path": self.path, "headers": dict(self.headers)})
         path = self.path.split("?", 1)[0]
-        if path.endswith("/api/v1/query"):
+        if path.startswith("/rec/"):  # records the exact request line's target
+            self.send(200, json.dumps({"target": self.path}).encode(), "application/json")
+        elif path.endswith("/api/v1/query"):
             self.send(200, json.dumps(PROM).encode(), "application/json")
         elif path == "/html":
             self.send(200, b"<html><body>Login required</body></html>", "text/html")
@@ -64,6 +70,8 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/echo-auth":  # a server that echoes what it was sent, token included
             body = {"you_sent": self.headers.get("Authorization"), "big": "y" * 5000}
             self.send(200, json.dumps(body).encode(), "application/json")
+        elif path == "/override":  # an error whose body the test chose
+            self.send(500, Handler.body_override, "text/plain")
         elif path == "/query-echo":
             self.send(200, json.dumps({"path": self.path}).encode(), "application/json")
         else:
@@ -92,10 +100,12 @@ def server() -> Iterator[str]:
     srv.server_close()
 
 
-def ctx(data_source: dict | None = None, deadline_s: float = 10.0) -> StepContext:
+def ctx(data_source: dict | None = None, deadline_s: float = 10.0,
+        secrets: Redactor | None = None) -> StepContext:
     return StepContext(run_id="r1", step_id="s1", attempt=1, idempotency_key="k",
                        deadline_s=deadline_s, data_source=data_source,
-                       logger=logging.getLogger("mendflow.plugin.test"))
+                       logger=logging.getLogger("mendflow.plugin.test"),
+                       secrets=secrets or Redactor())
 
 
 async def run(params: dict, **kw):
@@ -249,3 +259,100 @@ def test_bad_extract_path_is_rejected_at_validation(bad):
 
 def test_registered_by_name():
     assert Registry(extra={"http": HttpPlugin}, discover=False).get("http") is HttpPlugin
+
+
+# -- where a request goes is fixed text; values are one segment or one parameter -------------
+
+PATH_ATTACKS = ["../../admin", "a/../../admin", "x#frag", "x?admin=true", "a/b", "%2fadmin",
+                "50%", "caf\u00e9 bar", "x\nHost: evil"]
+
+
+@pytest.mark.parametrize("value", PATH_ATTACKS)
+async def test_a_value_is_one_path_segment_whatever_it_holds(server, value):
+    # Given a step whose url is fixed and whose last segment comes from an alert label
+    res = await run({"url": "rec/services", "path": [value, "status"]},
+                    data_source={"url": server})
+    # Then the server got exactly one segment holding the value, under the fixed path
+    target = Handler.seen[-1]["path"]
+    assert res.outputs["json"]["target"] == target
+    assert target == "/rec/services/" + quote(value, safe="") + "/status"
+    assert "?" not in target and "#" not in target
+
+
+@pytest.mark.parametrize("value", [".", "..", "%2E%2E", ""])
+def test_a_segment_that_moves_in_the_path_is_refused(value):
+    with pytest.raises(PluginError, match="path"):
+        parse_params(HttpPlugin, {"url": "http://x/", "path": [value]})
+
+
+async def test_a_query_value_stays_one_parameter(server):
+    res = await run({"url": "rec/search", "params": {"q": "x&admin=true#", "n": 2}},
+                    data_source={"url": server})
+    target = res.outputs["json"]["target"]
+    assert target == "/rec/search?q=x%26admin%3Dtrue%23&n=2"
+    assert parse_qs(urlsplit(target).query) == {"q": ["x&admin=true#"], "n": ["2"]}
+
+
+@pytest.mark.parametrize("url", ["http://{{ inputs.host }}/x", "/api/{{ inputs.svc }}/status",
+                                 "{{ alert.annotations.runbook_url }}"])
+def test_a_templated_url_is_refused_with_advice(url):
+    # The executor passes url unrendered; a template there could choose the host or the path
+    assert "url" in HttpPlugin.untemplated_params
+    with pytest.raises(PluginError, match="fixed text.*`path`.*`query`"):
+        parse_params(HttpPlugin, {"url": url})
+
+
+def test_a_host_header_is_refused():
+    with pytest.raises(PluginError, match="Host header"):
+        parse_params(HttpPlugin, {"url": "http://x/", "headers": {"host": "evil"}})
+
+
+# -- credentials: Basic (base64) and Bearer never leak, whole or cut -------------------------
+
+SECRET = "Zx7-planted-k9Q-4471"
+
+
+async def test_a_basic_auth_header_echoed_back_never_leaks(server, caplog):
+    # Given a data source with user and password (HTTP Basic), and a server echoing the header
+    caplog.set_level(logging.DEBUG)
+    source = DataSource("api", "http", server.replace("://", "://alice@"),
+                        secrets={"password": SECRET})
+    info = source.connect_info()
+    secrets = Redactor(source.secret_values())
+    res = await run({"url": "echo-auth", "extract": {"auth": "you_sent"}}, data_source=info,
+                    secrets=secrets)
+    sent = Handler.seen[-1]["headers"]["Authorization"]
+    assert sent == "Basic " + base64.b64encode(f"alice:{SECRET}".encode()).decode()
+    seen = [json.dumps(res.outputs), res.artifacts["body"].decode(), res.summary]
+    seen += [r.getMessage() for r in caplog.records]
+    b64 = sent.split(" ", 1)[1]
+    for text in seen:
+        assert SECRET not in text and b64 not in text and b64[4:-4] not in text, text
+    assert res.outputs["extracted"]["auth"] == "***"
+
+
+async def test_a_token_source_sends_a_bearer_token(server, tmp_path):
+    # Given a token-authenticated source declared in mendflow.toml, the token in the environment
+    from engine.datasources import load_datasources
+    from engine.settings import Settings
+
+    config = tmp_path / "mendflow.toml"
+    config.write_text(f'[datasources.api]\ntype = "http"\nurl = "{server}"\n'
+                      'token_env = "API_TOKEN"\nauth = "bearer"\n')
+    sources = load_datasources(Settings(config_file=config), {"API_TOKEN": SECRET})
+    info = sources.resolve_for_plugin("api", "http")
+    res = await run({"url": "echo-auth", "extract": {"auth": "you_sent"}}, data_source=info,
+                    secrets=sources.redactor())
+    assert Handler.seen[-1]["headers"]["Authorization"] == f"Bearer {SECRET}"
+    assert res.outputs["extracted"]["auth"] == "***"
+    assert SECRET not in json.dumps(res.outputs) + res.artifacts["body"].decode()
+
+
+async def test_an_error_body_is_redacted_before_its_200_character_cut(server):
+    # A secret straddling the 200th character of an error body leaves no piece at the cut
+    for before in range(185, 201, 3):
+        Handler.body_override = b"e" * before + SECRET.encode()
+        res = await run({"url": "override"}, data_source={"url": server},
+                        secrets=Redactor([SECRET]))
+        assert not res.ok
+        assert not any(SECRET[i:i + 4] in res.error for i in range(len(SECRET) - 3)), res.error

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
 import shutil
+import tempfile
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +26,8 @@ def ctx(deadline_s: float = 30.0) -> StepContext:
 
 
 async def run(params: dict, deadline_s: float = 30.0):
+    # The files these tests write live under the temporary directory: the step's root
+    params = {"roots": [tempfile.gettempdir()], **params}
     return await LogsPlugin().run(params=parse_params(LogsPlugin, params), ctx=ctx(deadline_s))
 
 
@@ -128,9 +132,10 @@ async def test_corrupt_gzip_is_reported_and_others_still_read(tmp_path, app_log)
 
 
 @pytest.mark.parametrize("pattern, message", [
-    ("(unclosed", "bad regex"),
+    ("(unclosed", "not valid RE2 syntax"),
     ("x" * 1001, "at most 1000"),
-    (r"(\w+\s?)+$", "nests unbounded repeats"),
+    (r"(a)\1", "no backreferences or lookaround"),
+    (r"(?=a)b", "not valid RE2 syntax"),
 ])
 def test_bad_or_dangerous_patterns_are_rejected_at_validation(pattern, message):
     with pytest.raises(PluginError, match="pattern") as err:
@@ -162,8 +167,9 @@ def big_log(tmp_path):
 async def test_fifty_megabyte_file_streams_in_bounded_memory(big_log):
     tracemalloc.start()
     try:
+        # (tracemalloc slows every allocation several-fold: a deadline for memory, not speed)
         res = await run({"paths": [str(big_log)], "pattern": "needle|worker-7 ok",
-                         "max_lines": 5})
+                         "max_lines": 5}, deadline_s=180)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -236,3 +242,117 @@ def test_parse_when():
 def test_read_only_and_registered():
     assert LogsPlugin.read_only and LogsPlugin.supports_dry_run
     assert Registry(extra={"logs": LogsPlugin}, discover=False).get("logs") is LogsPlugin
+
+
+# -- where files may be read ------------------------------------------------------------------
+
+
+@pytest.fixture
+def confined_tree(tmp_path):
+    """logs/app.log inside the root; secret.txt beside it, outside; a symlink leading out."""
+    root = tmp_path / "logs"
+    root.mkdir()
+    (root / "app.log").write_text(f"{iso(1)} ERROR inside\n")
+    (tmp_path / "secret.txt").write_text("ERROR outside: the private file\n")
+    (root / "leak.log").symlink_to(tmp_path / "secret.txt")
+    return root
+
+
+@pytest.mark.parametrize("path", ["{root}/../secret.txt", "{root}/../../{name}/secret.txt",
+                                  "{root}/leak.log", "{root}/*.log"])
+async def test_a_path_that_resolves_outside_the_roots_is_refused(confined_tree, path):
+    pattern = path.format(root=confined_tree, name=confined_tree.parent.name)
+    with pytest.raises(StepFailed, match="outside the step's roots") as err:
+        await LogsPlugin().run(params=parse_params(LogsPlugin, {
+            "paths": [pattern], "roots": [str(confined_tree)]}), ctx=ctx())
+    assert "\n" not in str(err.value)
+    assert str(confined_tree) in str(err.value)
+
+
+async def test_a_file_under_the_root_is_read(confined_tree):
+    res = await LogsPlugin().run(params=parse_params(LogsPlugin, {
+        "paths": [f"{confined_tree}/app.log"], "roots": [str(confined_tree)]}), ctx=ctx())
+    assert res.outputs["count"] == 1
+
+
+async def test_the_default_root_is_var_log(tmp_path):
+    (tmp_path / "x.log").write_text("line\n")
+    params = parse_params(LogsPlugin, {"paths": [str(tmp_path / "x.log")]})
+    assert params.roots == ["/var/log"]
+    with pytest.raises(StepFailed, match=r"outside the step's roots \(/var/log\)"):
+        await LogsPlugin().run(params=params, ctx=ctx())
+
+
+def test_roots_are_fixed_text():
+    assert "roots" in LogsPlugin.untemplated_params
+    with pytest.raises(PluginError, match="fixed text"):
+        parse_params(LogsPlugin, {"paths": ["/x"], "roots": ["{{ inputs.dir }}"]})
+
+
+# -- a pattern from an alert label cannot stall the run ---------------------------------------
+
+
+@pytest.fixture
+def pathological_log(tmp_path):
+    # Lines that make a backtracking engine explode on (a|a)*c: 2^40 ways to fail per line
+    path = tmp_path / "aaa.log"
+    path.write_text(("a" * 40 + "\n") * 2000)
+    return path
+
+
+async def test_a_catastrophic_regex_runs_in_linear_time(pathological_log):
+    res = await run({"paths": [str(pathological_log)], "pattern": "(a|a)*c"}, deadline_s=5)
+    assert res.outputs["count"] == 0
+
+
+async def test_a_slow_scan_never_blocks_a_parallel_step_and_times_out_at_its_deadline(
+        tmp_path):
+    # Given a logs step over a big file with a 1 s deadline, beside a healthy 0.5 s step
+    from engine.runtime.executor import LocalExecutor
+    from engine.settings import Settings
+    from engine.store import open_store
+    from plugins.shell import ShellPlugin
+    from tests.engine.runtime.conftest import edge, end, plan, sh, step
+
+    big = tmp_path / "big.log"
+    with open(big, "wb") as f:
+        f.writelines([("a" * 30 + " " + "b" * 30 + "\n").encode() * 100_000] * 20)
+    logs = step("scan", kind="query", plugin="logs", timeout_s=1.0, params={
+        "paths": [str(big)], "roots": [str(tmp_path)], "pattern": "(a|a)*c|(b|b)*d"})
+    healthy = sh("healthy", "sleep", "0.5", timeout_s=2.0)
+    p = plan([sh("start", "true"), logs, healthy, end("done")],
+             [edge("start", "scan"), edge("start", "healthy"), edge("scan", "done"),
+              edge("healthy", "done")])
+    store = open_store(tmp_path / "store.sqlite3")
+    await store.open()
+    try:
+        ex = LocalExecutor(store=store, settings=Settings(data_dir=tmp_path),
+                           registry=Registry(discover=False, extra={"shell": ShellPlugin,
+                                                                    "logs": LogsPlugin}))
+        # When both run at once
+        started = asyncio.get_running_loop().time()
+        record = await ex.start(p, guide_path="t.md")
+        elapsed = asyncio.get_running_loop().time() - started
+    finally:
+        await store.close()
+    steps = record.state["steps"]
+    # Then the healthy step succeeded, the scan stopped at its deadline and said so
+    assert steps["healthy"]["status"] == "succeeded"
+    assert steps["scan"]["status"] in ("timed_out", "failed")
+    assert elapsed < 4, elapsed
+
+
+@pytest.mark.parametrize("pattern, ignore_case", [
+    ("^ERROR", False), ("timeout$", False), ("", False), ("DB.*Timeout", True),
+    ("caf\u00e9", True), (r"\bworker-\d+\b", False), ("x*", False),
+])
+def test_the_fast_match_agrees_with_re2_search(pattern, ignore_case):
+    from plugins.logs import _matcher, compile_pattern
+
+    regex = compile_pattern(pattern, ignore_case=ignore_case)
+    fast = _matcher(regex)
+    for line in ["ERROR db timeout", "an ERROR", "db TIMEOUT", "CAF\u00c9 ok", "worker-7 ok",
+                 "", "\xff\xfe not utf-8"]:
+        raw = line.encode("utf-8", errors="surrogateescape") if "\xff" not in line \
+            else b"\xff\xfe not utf-8"
+        assert fast(raw) == (regex.search(raw) is not None), (pattern, line)

@@ -7,10 +7,12 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 
-from engine.errors import PluginError, StepFailed
+from engine.errors import PluginError, StepFailed, TemplateError
 from engine.plugins import StepContext, parse_params
 from plugins.prometheus import PrometheusPlugin, parse_duration, parse_time
 from tests.support.prometheus import (  # noqa: F401  (fixtures)
@@ -179,3 +181,94 @@ def test_times_and_durations() -> None:
     assert parse_time("now-5m", now=1000.0) == 700.0
     assert parse_time("1h", now=7200.0) == 3600.0
     assert parse_time("2024-05-01T00:00:00Z", now=0) == 1714521600.0
+
+
+# -- a value never changes the query's structure (checked by a real Prometheus) ---------------
+
+LABEL_ATTACKS = ["0+up", "0/0", ".+", '"} or vector(1)', '"} or vector(1) #', "a\\b", "\\",
+                 "x\ny", "it's", "`raw`", "{{ 7 * 7 }}", 'a"} or probe{who=~".+', "v1.2", ""]
+
+
+def _om_label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@pytest.fixture(scope="module")
+def labelled(prometheus_binary, tmp_path_factory) -> Iterator[PrometheusServer]:  # noqa: F811
+    # One `probe` series per attack, its `who` label holding the attack's exact text
+    now = time.time()
+    lines = [f'probe{{who="{_om_label(v)}"}} 1 {t:.3f}'
+             for v in [*LABEL_ATTACKS, "other", "shop"] if v
+             for t in (now - 60, now - 30)]
+    doc = f"# TYPE probe gauge\n" + "\n".join(lines) + "\n# EOF\n"
+    server = start_prometheus(tmp_path_factory.mktemp("labelled"), openmetrics=doc)
+    yield server
+    server.stop()
+
+
+async def render_and_query(url: str, template: str, value) -> tuple[str, Any]:  # noqa: ANN001
+    """Render `template` the way the executor does (guard, then Jinja), then run it."""
+    from engine.runtime.steps import _render_params
+
+    params = _render_params(PrometheusPlugin, {"query": template}, {"inputs": {"v": value}})
+    result = await PrometheusPlugin().run(params=parse_params(PrometheusPlugin, params),
+                                          ctx=ctx(url))
+    return params["query"], result
+
+
+def formatted(url: str, query_text: str) -> str:
+    """Prometheus's own reading of a query: its canonical text (the parsed structure)."""
+    response = httpx.get(f"{url}/api/v1/format_query", params={"query": query_text})
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+@pytest.mark.parametrize("attack", [a for a in LABEL_ATTACKS if a])
+@pytest.mark.parametrize("op", ["=", "=~"])
+async def test_a_label_value_matches_only_itself_whatever_it_holds(labelled, attack, op):
+    # Given a hand-written template (no filter: the plugin's guard adds the right one)
+    rendered, result = await render_and_query(
+        labelled.url, f'count(probe{{who{op}"{{{{ inputs.v }}}}"}})', attack)
+    # Then Prometheus parses the query the author wrote with the attack as one literal value
+    intended = f"count(probe{{who{op}{json.dumps(attack if op == '=' else _quote_meta(attack))}}})"
+    assert formatted(labelled.url, rendered) == formatted(labelled.url, intended)
+    # And it matches exactly the one series whose label is that text (.+ does not match all)
+    assert result.outputs["value"] == 1
+
+
+def _quote_meta(text: str) -> str:  # Go's regexp.QuoteMeta, written out independently
+    return "".join("\\" + c if c in "\\.+*?()|[]{}^$" else c for c in text)
+
+
+@pytest.mark.parametrize("attack", ["0+up", "0/0", "1 or vector(1)", "1) or (vector(1)",
+                                    "-1 or probe", "probe", "5m", ""])
+async def test_a_threshold_is_only_ever_a_number(labelled, attack):
+    with pytest.raises(TemplateError, match="where a number belongs"):
+        await render_and_query(labelled.url, "count(probe > {{ inputs.v }})", attack)
+    rendered, result = await render_and_query(labelled.url, "count(probe > {{ inputs.v }})",
+                                              "0.5")
+    assert formatted(labelled.url, rendered) == formatted(labelled.url, "count(probe > 0.5)")
+    assert result.outputs["value"] == len([a for a in LABEL_ATTACKS if a]) + 2
+
+
+@pytest.mark.parametrize("attack", ["5m] or vector(1) #", "5m:1m", "1h offset 1d", "300"])
+async def test_a_range_is_only_ever_a_duration(labelled, attack):
+    with pytest.raises(TemplateError, match="where a duration belongs"):
+        await render_and_query(labelled.url, "count(max_over_time(probe[{{ inputs.v }}]))",
+                               attack)
+
+
+async def test_a_prometheus_error_that_echoes_the_basic_header_is_redacted(stub) -> None:
+    # Given a proxy in front of Prometheus that echoes the Authorization header in its error
+    import base64
+
+    header = "Basic " + base64.b64encode(f"mendflow:{PASSWORD}".encode()).decode()
+    stub.content_type = "application/json"
+    stub.body = json.dumps({"status": "error", "errorType": "bad_data",
+                            "error": "x" * 290 + f" rejected Authorization: {header}"}).encode()
+    url = stub.url.replace("http://", f"http://mendflow:{PASSWORD}@")
+    with pytest.raises(StepFailed) as err:
+        await query(url, query="up")
+    text = str(err.value)
+    b64 = header.split(" ", 1)[1]
+    assert PASSWORD not in text and b64 not in text and b64[4:-4] not in text, text

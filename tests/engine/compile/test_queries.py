@@ -15,7 +15,7 @@ import pytest
 from engine.compile import compile_guide
 from engine.compile.queries import query_params
 from engine.compile.scope import Scope
-from engine.errors import TemplateError
+from engine.errors import TemplateError, ValidationError
 from engine.guide import parse_guide
 from engine.plan import Plan
 from engine.plugins import StepContext
@@ -133,15 +133,30 @@ def test_sql_injection_through_an_input_or_alert_label_never_changes_the_query(
 # -- PromQL ------------------------------------------------------------------------------------
 
 
-def test_promql_values_are_templates_through_the_promql_filter():
+def test_promql_values_go_through_the_promql_filter_for_their_position():
     plan = promql_guide('sum(rate(http_requests_total{service="$SERVICE", '
-                        'instance="<value of instance label from the alert>"}[{{ inputs.window '
-                        '| default("5m") }}])) > 0.05')
+                        'instance=~"<value of instance label from the alert>"}[{{ inputs.window '
+                        '| default("5m") }}])) > $THRESHOLD')
     step = query_step(plan, "prometheus")
     assert step.params["query"] == (
-        'sum(rate(http_requests_total{service="{{ (inputs.service) | promql }}", '
-        'instance="{{ (inputs.instance) | promql }}"}'
-        '[{{ (inputs.window | default("5m")) | promql }}])) > 0.05')
+        'sum(rate(http_requests_total{service="{{ (inputs.service) | promql(\'label\') }}", '
+        'instance=~"{{ (inputs.instance) | promql(\'regex\') }}"}'
+        '[{{ (inputs.window | default("5m")) | promql(\'duration\') }}])) > '
+        '{{ (inputs.threshold) | promql(\'number\') }}')
+
+
+@pytest.mark.parametrize("query, where", [
+    ('$METRIC{job="api"}', "metric or function name"),
+    ("sum by ($LABEL) (up)", "label list"),
+    ('label_replace(up, "dst", "$VALUE", "src", "(.*)")', "not a label matcher"),
+    ("http_{{ inputs.service }}_total", "inside a name"),
+    ('up{ {{ inputs.service }}="x"}', "label name"),
+    ('up # {{ inputs.service }}', "comment"),
+])
+def test_a_promql_value_where_none_may_sit_is_a_located_compile_error(query, where):
+    with pytest.raises(ValidationError, match=where) as err:
+        promql_guide(query)
+    assert err.value.location.file == "guide.md" and err.value.location.line == 14
 
 
 @pytest.mark.parametrize("query", [
@@ -164,11 +179,27 @@ def test_promql_safe_values_pass(value):
     assert params["query"] == f'up{{service="{value}"}}'
 
 
-@pytest.mark.parametrize("attack", ATTACKS + ['a"', "a\\", "x}", "a,b", "(1)", None, True,
-                                              ["a"]])
-def test_promql_injection_through_an_alert_label_is_refused_with_the_reason(attack):
+@pytest.mark.parametrize("attack", ATTACKS + ['a"', "a\\", "x}", "a,b", "(1)"])
+def test_promql_an_alert_label_in_a_matcher_is_one_escaped_label_value(attack):
     plan = promql_guide('up{instance="<instance label from the alert>"}')
     step = query_step(plan, "prometheus")
-    with pytest.raises(TemplateError, match="promql: .*(refused|cannot be put)") as info:
+    params = _render_params(PrometheusPlugin, step.params,
+                            {"inputs": {"instance": attack}})
+    escaped = attack.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    assert params["query"] == f'up{{instance="{escaped}"}}'
+
+
+@pytest.mark.parametrize("attack", [None, True, ["a"], {"a": 1}])
+def test_promql_a_value_that_is_not_text_or_a_number_is_refused(attack):
+    plan = promql_guide('up{instance="<instance label from the alert>"}')
+    step = query_step(plan, "prometheus")
+    with pytest.raises(TemplateError, match="promql: .*cannot be put"):
         _render_params(PrometheusPlugin, step.params, {"inputs": {"instance": attack}})
-    assert "only" in info.value.message
+
+
+@pytest.mark.parametrize("attack", ["0+up", "0/0", "1 or vector(1)", "5m", "Inf", "", "1e3)"])
+def test_promql_a_threshold_is_a_number_and_nothing_else(attack):
+    plan = promql_guide("rate(errors_total[5m]) > $THRESHOLD")
+    step = query_step(plan, "prometheus")
+    with pytest.raises(TemplateError, match="where a number belongs"):
+        _render_params(PrometheusPlugin, step.params, {"inputs": {"threshold": attack}})
