@@ -163,7 +163,8 @@ def test_ctrl_c_leaves_a_resumable_run(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(slow)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL)
-    time.sleep(1.2)
+    assert "Slow" in proc.stdout.readline()  # type: ignore[union-attr] - the run has begun
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "resumable" in err
@@ -186,7 +187,8 @@ def test_first_ctrl_c_cancels_and_runs_the_always_steps(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(guide)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL)
-    time.sleep(1.5)
+    assert "Cell" in proc.stdout.readline()  # type: ignore[union-attr] - the run has begun
+    time.sleep(0.8)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)  # the 20 s step is cancelled, not waited for
     assert proc.returncode == 130, out + err
