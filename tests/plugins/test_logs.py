@@ -20,6 +20,14 @@ from plugins.logs import LogsPlugin
 NOW = datetime.now(UTC)
 
 
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """Each test's log lines are written relative to its own start: a module-level time goes
+    stale in a long session, and `since: 15m` windows then miss the lines they should catch."""
+    global NOW
+    NOW = datetime.now(UTC)
+
+
 def ctx(deadline_s: float = 30.0) -> StepContext:
     return StepContext(run_id="r1", step_id="s1", attempt=1, idempotency_key="k",
                        deadline_s=deadline_s, dry_run=True)
