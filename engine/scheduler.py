@@ -89,6 +89,7 @@ class _Joins:
 
     counts: FrozenMap[str, tuple[int, int]]
     active: int
+    doubted: int = 0  # of the active steps, those IN_DOUBT
 
 
 @dataclass(frozen=True)
@@ -339,8 +340,10 @@ class PlanIndex:
             elif value:
                 taken[target] += 1
         counts = [(undecided[sid], taken[sid]) for sid in self.incoming]
-        active = sum(1 for st in state.steps.values_in_order() if st.status in _ACTIVE)
-        return _Joins(FrozenMap.from_lists(list(self.incoming), counts), active)
+        statuses = [st.status for st in state.steps.values_in_order()]
+        active = sum(1 for status in statuses if status in _ACTIVE)
+        doubted = sum(1 for status in statuses if status == StepStatus.IN_DOUBT)
+        return _Joins(FrozenMap.from_lists(list(self.incoming), counts), active, doubted)
 
 
 _INDEX_CACHE: dict[int, tuple[Plan, PlanIndex]] = {}
@@ -464,6 +467,15 @@ def in_doubt_after_crash(plan: Plan, state: RunState, *, repeatable: Callable[[S
             for sid, st in state.in_flight() if not repeatable(steps[sid])]
 
 
+def stalled_on_doubt(plan: Plan, state: RunState) -> bool:
+    """Whether the run can go no further until a person answers for its steps in doubt: it
+    is running, and every active step is in doubt. O(1) on a state `apply` returned."""
+    if state.status != "running":
+        return False
+    joins = plan_index(plan).joins_of(state)
+    return joins.doubted > 0 and joins.active == joins.doubted
+
+
 def backoff_delay(plan: Plan, step_id: str, attempt: int, *, seed: str) -> float:
     """Seconds to wait after `attempt` (1-based) of `step_id` failed, before the next one.
 
@@ -518,7 +530,7 @@ class _Txn:
     def __init__(self, plan: Plan, index: PlanIndex, state: RunState) -> None:
         self.plan, self.index, self.base = plan, index, state
         joins = index.joins_of(state)
-        self.base_counts, self.active = joins.counts, joins.active
+        self.base_counts, self.active, self.doubted = joins.counts, joins.active, joins.doubted
         self.steps: dict[str, StepState] = {}
         self.edges: dict[int, bool] = {}
         self.counts: dict[str, tuple[int, int]] = {}
@@ -533,7 +545,9 @@ class _Txn:
         return self.base.steps[sid] if st is None else st
 
     def put(self, sid: str, st: StepState) -> None:
-        self.active += (st.status in _ACTIVE) - (self.step(sid).status in _ACTIVE)
+        before = self.step(sid).status
+        self.active += (st.status in _ACTIVE) - (before in _ACTIVE)
+        self.doubted += (st.status == StepStatus.IN_DOUBT) - (before == StepStatus.IN_DOUBT)
         self.steps[sid] = st
 
     def answered(self, sid: str, answer: InDoubtAnswer) -> None:
@@ -711,6 +725,6 @@ class _Txn:
             status=self.status, seed=base.seed, outcome=self.outcome, end_step=self.end_step,
             reason=self.reason, closing=self.closing, steps=base.steps.set_many(self.steps),
             edges=base.edges.set_many(self.edges),
-            _joins=_Joins(self.base_counts.set_many(self.counts), self.active),
+            _joins=_Joins(self.base_counts.set_many(self.counts), self.active, self.doubted),
         )
         return state, self.actions

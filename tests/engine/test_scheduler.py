@@ -585,6 +585,8 @@ def test_random_runs_obey_the_join_rules_and_terminate(p: Plan, data: st.DataObj
                 del in_flight[event.step]
         assert {sid: st_.attempt for sid, st_ in new.in_flight()} == in_flight
         assert {sid: st_.attempt for sid, st_ in new.in_doubt()} == doubted
+        assert s.stalled_on_doubt(p, new) == (new.status == "running" and bool(doubted)
+                                              and not in_flight)
         check_consistent(p, new, final_branches)
         ignored = new is state and not actions
         if not ignored:  # once applied, an event is stale forever: safe to deliver again
