@@ -4,9 +4,10 @@ Each trial runs three steps in parallel on one real `mendflow worker` (its queue
 worker at a time): `effect` (gated, its plugin not idempotent: each execution adds a row to
 `effects`), `keyed` (gated, its plugin idempotent for its key: `ledger`) and `look`
 (read-only: `probe`). The worker is SIGKILLed (pool processes and all) at a random point while
-all three run; a new worker on the queue takes their redelivered tasks. Then: `effect` never runs again unasked (the run stops `interrupted`, naming
-`--rerun effect`), `keyed` is applied exactly once, `look` ran at least once; a person's
-answer (`--rerun` or `--mark-done`, alternately) finishes the run. Redelivery is made quick by
+all three run; a new worker on the queue takes their redelivered tasks. Then: `effect` never
+runs again unasked (the run stops `interrupted`, naming `--rerun effect`), `keyed` is applied
+exactly once, `look` ran at least once; a person's answer (`--rerun` or `--mark-done`,
+alternately) finishes the run. Redelivery is made quick by
 settings (short leases and sweeps), not by changing the code under test.
 """
 

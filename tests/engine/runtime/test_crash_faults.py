@@ -180,3 +180,4 @@ def test_two_resumes_of_one_run_drive_it_once(tmp_path: Path) -> None:
         assert "is being driven by pid" in refused.stderr and " since " in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
         assert probes == 2  # the crashed run's start, and one resume's
+
