@@ -244,6 +244,7 @@ def resume(
     --mark-done or --mark-failed; `--yes` does not answer it. Exit 2 if another live process
     drives the run."""
     from engine.runtime.interaction import (
+        IN_DOUBT_FLAGS,
         Answers,
         load_auto_approve,
         parse_answers,
@@ -253,6 +254,13 @@ def resume(
     settings = _settings()
     in_doubt = parse_in_doubt(rerun=rerun, done=mark_done, failed=mark_failed)
     record, plan = asyncio.run(_with_store(settings, lambda s: _run_and_plan(s, run_id)))
+    gated = {step.id for step in plan.steps if step.mutating}
+    for step_id, decision in in_doubt.items():
+        if step_id not in gated:
+            flag = IN_DOUBT_FLAGS[decision]
+            known = ", ".join(sorted(gated)) or "this plan has none"
+            raise InputError(f"{flag} {step_id}: plan {plan.id} has no gated step {step_id!r}",
+                             hint=f"Only a gated step can be in doubt: {known}")
     answers = Answers(answers=parse_answers(answer), assume_yes=yes,
                       auto_approve=load_auto_approve(settings.config_file), in_doubt=in_doubt)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()

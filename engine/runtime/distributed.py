@@ -207,7 +207,8 @@ class DistributedRunner:
     # -- one task ------------------------------------------------------------------------------
 
     async def execute(self, run_id: str, step_id: str, attempt: int) -> TaskResult:
-        """Run one delivered task: at most one execution of (run, step, attempt) has effects."""
+        """Run one delivered task. One execution of (run, step, attempt) at a time; after one
+        died mid-step, a read-only or idempotent step runs again and a gated one is in doubt."""
         record: RunRecord | None = None
         plan_hash = self._run_plans.get(run_id)
         if plan_hash is None:

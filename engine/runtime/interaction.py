@@ -16,10 +16,11 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 from engine.errors import ConfigError, InputError, MendflowError
 from engine.plan import Edge, Step
+from engine.scheduler import InDoubtDecision
 
 YES = frozenset({"y", "yes", "true", "approve", "approved", "done", "1", "ok"})
 NO = frozenset({"n", "no", "false", "deny", "denied", "0", "skip"})
@@ -36,7 +37,6 @@ class Answer:
     rationale: str = ""  # why, when the answerer says (the LLM judge does)
 
 
-InDoubtDecision = Literal["rerun", "done", "failed"]
 IN_DOUBT_FLAGS: Mapping[InDoubtDecision, str] = {
     "rerun": "--rerun", "done": "--mark-done", "failed": "--mark-failed"}
 """The `mendflow resume` flag that gives each answer for a step in doubt."""

@@ -181,3 +181,14 @@ def test_two_resumes_of_one_run_drive_it_once(tmp_path: Path) -> None:
         assert len(refused.stderr.strip().splitlines()) == 1
         assert probes == 2  # the crashed run's start, and one resume's
 
+
+
+def test_an_answer_for_a_step_that_cannot_be_in_doubt_is_bad_input(tmp_path: Path) -> None:
+    p = plan([sh("look", "true"), end("ok")], [edge("look", "ok")])
+    data, proc = _start(tmp_path, p)
+    proc.wait(timeout=60)
+    refused = _resume(data, _run_id(data), "--rerun", "look")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "--rerun look: plan test has no gated step 'look'" in refused.stderr
+    twice = _resume(data, _run_id(data), "--rerun", "x", "--mark-done", "x")
+    assert twice.returncode == 2 and "is given two answers" in twice.stderr
