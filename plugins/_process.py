@@ -15,9 +15,12 @@ When the process running the steps dies (`kill -9` of `mendflow run`, of a Celer
 nothing above runs, so each stage is also bound to its parent by the kernel: it gets SIGKILL
 when the thread that started it exits (`prctl(PR_SET_PDEATHSIG)` in the child, before
 exec; the event loop's thread, which lives as long as the runner does). That reaches the
-stage processes only; their own children are orphaned, not killed. Inside a sandbox (below)
-the stage runs in its own PID namespace with `--die-with-parent`, and then every process it
-started dies with the runner, grandchildren and `setsid` escapes included.
+stage processes only; their own children are orphaned, not killed, until whoever takes over
+the run on this host ends them (`engine.runtime.driving.reap_leftovers` finds them by the
+step key, `tag`, that every stage carries in its environment and passes on to its
+children). Inside a sandbox (below) the stage runs in its own PID namespace with
+`--die-with-parent`, and then every process it started dies with the runner at once,
+grandchildren and `setsid` escapes included.
 
 Read-only sandbox (`read_only=True`, what a dry run asks for): each stage runs under
 bubblewrap with a read-only view of the whole filesystem (`--ro-bind / /`, which keeps /proc
@@ -40,6 +43,8 @@ import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from engine.runtime.driving import STEP_KEY_ENV
 
 KILL_GRACE_S = 0.5
 """Time between SIGTERM and SIGKILL for a process group that has to go."""
@@ -188,11 +193,14 @@ async def run_pipeline(
     cap: int,
     on_stdout: Callable[[bytes], None] | None = None,
     read_only: bool = False,
+    tag: str | None = None,
 ) -> PipelineResult:
     """Run `pipeline` to completion; stdout of stage i feeds stdin of stage i+1.
 
     With `read_only`, every stage runs in the read-only sandbox when one can be made here
-    (`sandbox_problem()` is None); otherwise as usual. Raises CommandNotFound if a stage
+    (`sandbox_problem()` is None); otherwise as usual. `tag` (the step's idempotency key) goes
+    into every stage's environment as `STEP_KEY_ENV`, so that what a stage leaves running
+    can be found after its runner died. Raises CommandNotFound if a stage
     cannot be started (the stages already started are ended first). Cancelling the awaiting
     task ends every process before it returns.
     """
@@ -209,6 +217,8 @@ async def run_pipeline(
             parent_fds.discard(fd)
             os.close(fd)
 
+    if tag is not None:
+        env = {**(os.environ if env is None else env), STEP_KEY_ENV: tag}
     out_r, out_w = pipe()
     err_r, err_w = pipe()
     drains: list[asyncio.Task[None]] = []

@@ -104,7 +104,7 @@ class ShellPlugin:
                 result = await run_pipeline(
                     params.pipeline, cap=ctx.output_cap_bytes, env=env, cwd=params.cwd,
                     stdin=params.stdin.encode() if params.stdin is not None else None,
-                    read_only=read_only)
+                    read_only=read_only, tag=ctx.idempotency_key)
         except CommandNotFound as exc:
             raise StepFailed(f"command not found: {exc.program} (is it installed and on "
                              f"PATH?)" if exc.reason == "not found" else

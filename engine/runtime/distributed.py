@@ -78,7 +78,7 @@ from engine import scheduler as sched
 from engine.errors import RunNotFound, StoreError
 from engine.plan import Plan, Step
 from engine.plugins import Registry
-from engine.runtime.driving import in_doubt_reason, repeatable
+from engine.runtime.driving import in_doubt_reason, reap_leftovers, repeatable
 from engine.runtime.interaction import Answers, Interaction, NeedsAnswer
 from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import (
@@ -252,6 +252,8 @@ class DistributedRunner:
         starts = begun.starts or await self._count_start(run_id, step_id, attempt)
         keep_claim = asyncio.create_task(self._renew(run_id, step_id, attempt, lease))
         try:
+            if starts > 1:  # an execution died mid-step: end what it left running here
+                await asyncio.to_thread(reap_leftovers, f"{run_id}:{step_id}:{attempt}")
             if starts > 1 and not repeatable(self.registry, step):
                 reason = in_doubt_reason(step_id, lost="worker")
                 log.warning("run %s: %s; asking a person instead of running it again",

@@ -10,7 +10,10 @@ Owns:
   driving task;
 - the rule for which steps left in flight by a dead runner or worker may simply run again
   (`repeatable`: read-only steps, and gated steps whose plugin declares its effect idempotent
-  for its key), and the sentence that tells a person how to answer for the others.
+  for its key), and the sentence that tells a person how to answer for the others;
+- ending what a dead runner's steps left running on this host (`reap_leftovers`): processes
+  that carry a step's key in their environment (`STEP_KEY_ENV`, which the process plugins set
+  on every process they start and which their children inherit), found in /proc.
 
 It does not decide how a run proceeds (`engine.scheduler`) or talk to people
 (`engine.runtime.interaction`).
@@ -22,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -34,6 +38,10 @@ from engine.runtime.interaction import in_doubt_hint
 from engine.store.base import Lease, LeaseHeld, Store
 
 log = logging.getLogger("mendflow.driving")
+
+STEP_KEY_ENV = "MENDFLOW_STEP_KEY"
+"""Set to a step's idempotency key (`run:step:attempt`) in the environment of every process a
+step starts, so that processes it leaves behind can be found and ended."""
 
 LEASE_TTL_S = 15.0
 """A driver renews its lease every third of this; a driver that stops renewing (killed,
@@ -148,3 +156,39 @@ def interrupted_reason(reasons: list[tuple[str, str]]) -> str:
     """The run's reason while it waits for answers: each (step, note), and the flags."""
     return "; ".join(f"{note}: not run again unless a person says so ({in_doubt_hint(sid)})"
                      for sid, note in reasons)
+
+
+def reap_leftovers(key_prefix: str) -> list[int]:
+    """SIGKILL every process on this host whose environment says it belongs to a step whose
+    key starts with `key_prefix` (`"RUN:"`: the whole run; `"RUN:STEP:N"`: one attempt), but
+    not this process. Called by whoever takes over from a dead runner or worker, before it
+    runs anything: a step's processes that outlived their runner (children of a stage, which
+    the parent-death signal does not reach, even `setsid` ones) end here. Processes of other
+    users cannot be read unless this one is root; returns the pids ended."""
+    needle = f"{STEP_KEY_ENV}={key_prefix}".encode()
+    ended: list[int] = []
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return ended  # no /proc: nothing can be found
+    for pid in pids:
+        if pid == os.getpid():
+            continue
+        try:
+            handle = os.pidfd_open(pid)  # first: a pid reused after this is not signalled
+        except OSError:
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read()
+            if any(entry.startswith(needle) for entry in environ.split(b"\0")):
+                signal.pidfd_send_signal(handle, signal.SIGKILL)
+                ended.append(pid)
+        except OSError:
+            continue  # gone, or not ours to read
+        finally:
+            os.close(handle)
+    if ended:
+        log.warning("ended %d process(es) left running by steps of %s: %s", len(ended),
+                    key_prefix.rstrip(":"), ", ".join(map(str, ended)))
+    return ended

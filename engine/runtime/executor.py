@@ -36,6 +36,7 @@ from engine.runtime.driving import (
     drive_lease,
     in_doubt_reason,
     interrupted_reason,
+    reap_leftovers,
     repeatable,
 )
 from engine.runtime.interaction import Answers, Interaction, NeedsAnswer
@@ -133,6 +134,8 @@ class LocalExecutor:
                 record = await self.store.get_run(record.run_id)  # as its last driver left it
                 if record.status not in ("running", "interrupted"):
                     return record
+                if record.version > 0:  # resuming: end what the last driver's steps left
+                    await asyncio.to_thread(reap_leftovers, f"{record.run_id}:")
                 return await self._drive(plan, record)
         finally:
             self._queue = None  # cancel() only reaches a run being driven

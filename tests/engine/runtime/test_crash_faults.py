@@ -192,3 +192,26 @@ def test_an_answer_for_a_step_that_cannot_be_in_doubt_is_bad_input(tmp_path: Pat
     assert "--rerun look: plan test has no gated step 'look'" in refused.stderr
     twice = _resume(data, _run_id(data), "--rerun", "x", "--mark-done", "x")
     assert twice.returncode == 2 and "is given two answers" in twice.stderr
+
+
+def test_what_a_killed_runners_step_left_running_ends_when_the_run_is_resumed(
+        tmp_path: Path) -> None:
+    # Given a read-only step whose shell starts a child in a session of its own (which no
+    # parent-death signal reaches), then waits for it
+    pids, late = tmp_path / "pids", tmp_path / "late"
+    child = f'sleep 4; echo late >> {late}'
+    p = plan([sh("first", "true"),
+              sh("look", "sh", "-c", f'setsid sh -c "{child}" & echo $! >> {pids}; wait'),
+              end("ok")], [edge("first", "look"), edge("look", "ok")])
+    data, proc = _start(tmp_path, p)
+    _wait_for(pids, proc)
+    # When the runner is SIGKILLed: the stage dies, its setsid child does not
+    proc.kill()
+    proc.wait(timeout=10)
+    (orphan,) = map(int, _lines(pids))
+    assert not _dead(orphan)
+    # Then resuming ends it before the step runs again: only the re-run writes
+    resumed = _resume(data, _run_id(data))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert _dead(orphan)
+    assert _lines(late) == ["late"]

@@ -86,3 +86,21 @@ def test_what_may_run_again_after_a_crash() -> None:
     assert not repeatable(registry, step("act", plugin="plain", mutating=True))
     assert repeatable(registry, step("act", plugin="keyed", mutating=True))
     assert not repeatable(registry, step("gate", kind="manual", mutating=True))
+
+
+def test_leftovers_are_found_by_their_step_key_and_only_theirs() -> None:
+    from engine.runtime.driving import STEP_KEY_ENV, reap_leftovers
+
+    def sleeper(key: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(["sleep", "30"], env={**os.environ, STEP_KEY_ENV: key})
+
+    mine, attempt2, other = sleeper("run-x:s:1"), sleeper("run-x:s:2"), sleeper("run-xy:s:1")
+    try:
+        assert reap_leftovers("run-x:s:1") == [mine.pid]
+        assert mine.wait(timeout=5) == -9
+        assert reap_leftovers("run-x:") == [attempt2.pid]  # the whole run; not run-xy
+        assert attempt2.wait(timeout=5) == -9 and other.poll() is None
+    finally:
+        for proc in (mine, attempt2, other):
+            proc.kill()
+            proc.wait()
