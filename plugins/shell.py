@@ -97,8 +97,8 @@ class ShellPlugin:
         started = time.monotonic()
         ctx.logger.debug("step %s runs: %s", ctx.step_id, command)
         read_only = ctx.dry_run and self.sandbox_dry_runs
-        if read_only:
-            self._warn_if_unsandboxed(ctx)
+        if read_only:  # the first call probes bubblewrap (a process): not on the event loop
+            self._warn_if_unsandboxed(ctx, await asyncio.to_thread(sandbox_problem))
         try:
             async with asyncio.timeout(ctx.deadline_s):
                 result = await run_pipeline(
@@ -122,8 +122,7 @@ class ShellPlugin:
         return outcome
 
     @classmethod
-    def _warn_if_unsandboxed(cls, ctx: StepContext) -> None:
-        problem = sandbox_problem()
+    def _warn_if_unsandboxed(cls, ctx: StepContext, problem: str | None) -> None:
         if problem is not None and not cls._warned_unsandboxed:
             cls._warned_unsandboxed = True
             ctx.logger.warning("dry run not enforced by the OS: %s; ungated steps run with "
