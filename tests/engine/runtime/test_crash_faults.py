@@ -106,7 +106,8 @@ def _trial(tmp: Path, trial: Trial) -> Trial:
     data, proc = _start(tmp, p)
     # Given `mendflow run` SIGKILLed at a random point while both steps are in flight
     started = _wait_for(starts, proc)
-    time.sleep(trial.kill_after_s)
+    _wait_for(probes, proc)
+    time.sleep(max(0.0, started + trial.kill_after_s - time.monotonic()))
     proc.kill()
     proc.wait(timeout=10)
     # Then the step's own process dies with it, at once
