@@ -7,6 +7,7 @@ A plugin is a class with a few class attributes and one keyword-only async metho
         Params = ShellParams          # a pydantic model: the parameter schema
         read_only = False             # may change the world (per step, `Step.mutating` says)
         supports_dry_run = False
+        idempotent = False            # running it twice with one idempotency key: one effect?
 
         async def run(self, *, params: ShellParams, ctx: StepContext) -> StepResult: ...
 
@@ -105,6 +106,11 @@ class Plugin(Protocol):
     Params: ClassVar[type[BaseModel]]
     read_only: ClassVar[bool]
     supports_dry_run: ClassVar[bool]
+    # True: a second run with the same `ctx.idempotency_key` has no further effect (the
+    # plugin or the system it calls deduplicates by key). Then a gated step left in flight by
+    # a dead runner or worker is run again automatically, exactly once in effect; otherwise
+    # its outcome is in doubt and a person decides. A plugin that does not say is not.
+    idempotent: ClassVar[bool]
 
     async def run(self, *, params: Any, ctx: StepContext) -> StepResult: ...
 

@@ -16,7 +16,12 @@ How the executor talks to it
   whether the step is WAITING or RUNNING.
 - Reports for another attempt, for a step that is not RUNNING/WAITING, or for a finished run
   are ignored (same state, no actions), so at-least-once delivery is safe.
-- `resume(plan, state)` re-issues the in-flight work after a crash.
+- `resume(plan, state)` re-issues the in-flight work after a crash. Before it, an executor
+  asks `in_doubt_after_crash` which in-flight steps must not simply run again (a gated step
+  whose effect may have happened, unless its plugin repeats it safely) and applies the
+  `StepInDoubt` events it returns: such a step is IN_DOUBT, which is not in flight (nothing
+  restarts it) yet keeps the run from ending, until a person's `InDoubtAnswer` re-runs it
+  (a new attempt), or says it is done or failed.
 
 Cost: an event costs O(degree of its step), not O(plan). A `PlanIndex` (incoming/outgoing
 edges per step) is built once per plan and cached; `RunState.steps`/`.edges` are `FrozenMap`s,
@@ -29,7 +34,7 @@ measures it. Each state also carries, off the record, per-step join counters
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -40,8 +45,11 @@ from engine._frozenmap import FrozenMap
 from engine.errors import ConditionError, InputError, PlanError
 from engine.plan import Edge, OnError, Plan, Step, StepKind
 
-STATE_VERSION = 1
-"""Bump when a state written by this version cannot be read by the previous one."""
+STATE_VERSION = 2
+"""Bump when a state written by this version cannot be read by the previous one.
+2: a step may be `in_doubt`. A version-1 state is read as it is (it has no such step)."""
+
+_READABLE_VERSIONS = (1, STATE_VERSION)
 
 class StepStatus(StrEnum):
     PENDING = "pending"
@@ -51,9 +59,13 @@ class StepStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    # Was in flight when its runner or worker died; its effect may or may not have happened.
+    # Not restarted: it waits for a person's InDoubtAnswer, and keeps the run from ending.
+    IN_DOUBT = "in_doubt"
 
 
 _IN_FLIGHT = (StepStatus.RUNNING, StepStatus.WAITING)
+_ACTIVE = (*_IN_FLIGHT, StepStatus.IN_DOUBT)  # what keeps a running run from ending
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +89,7 @@ class _Joins:
 
     counts: FrozenMap[str, tuple[int, int]]
     active: int
+    doubted: int = 0  # of the active steps, those IN_DOUBT
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,11 @@ class RunState:
         """Steps RUNNING or WAITING, in plan order."""
         return [(sid, st) for sid, st in self.steps.items() if st.status in _IN_FLIGHT]
 
+    def in_doubt(self) -> list[tuple[str, StepState]]:
+        """Steps IN_DOUBT (waiting for a person to say re-run, done or failed), in plan order."""
+        return [(sid, st) for sid, st in self.steps.items()
+                if st.status == StepStatus.IN_DOUBT]
+
     def to_json_dict(self) -> dict[str, Any]:
         steps: dict[str, dict[str, Any]] = {}
         text = _TEXT_BY_STATUS
@@ -129,7 +147,7 @@ class RunState:
     @classmethod
     def from_json_dict(cls, d: Mapping[str, Any]) -> RunState:
         version = d.get("version", STATE_VERSION)
-        if version != STATE_VERSION:
+        if version not in _READABLE_VERSIONS:
             raise PlanError(f"run state has version {version!r}; this Mendflow reads "
                             f"{STATE_VERSION}", hint="Finish the run with the Mendflow that "
                             "started it")
@@ -210,8 +228,33 @@ class Cancel(_Message):
     reason: str = "cancelled by user"
 
 
-Event = Annotated[Start | StepSucceeded | StepFailed | StepTimedOut | Approval | Cancel,
-                  Field(discriminator="type")]
+class StepInDoubt(_Message):
+    """The attempt was in flight when whatever ran it died, and must not simply run again:
+    the step becomes IN_DOUBT until a person answers (`InDoubtAnswer`)."""
+
+    type: Literal["step_in_doubt"] = "step_in_doubt"
+    step: str
+    attempt: int
+    reason: str
+
+
+InDoubtDecision = Literal["rerun", "done", "failed"]
+
+
+class InDoubtAnswer(_Message):
+    """A person's answer for an IN_DOUBT step: run it again (a new attempt), or take it as
+    done or failed without running it. Its conditional edges are not taken on done/failed:
+    what it would have found is unknown."""
+
+    type: Literal["in_doubt_answer"] = "in_doubt_answer"
+    step: str
+    attempt: int
+    decision: InDoubtDecision
+    by: str = ""
+
+
+Event = Annotated[Start | StepSucceeded | StepFailed | StepTimedOut | Approval | Cancel
+                  | StepInDoubt | InDoubtAnswer, Field(discriminator="type")]
 _EVENTS: TypeAdapter[Any] = TypeAdapter(Event)
 
 
@@ -297,8 +340,10 @@ class PlanIndex:
             elif value:
                 taken[target] += 1
         counts = [(undecided[sid], taken[sid]) for sid in self.incoming]
-        active = sum(1 for st in state.steps.values_in_order() if st.status in _IN_FLIGHT)
-        return _Joins(FrozenMap.from_lists(list(self.incoming), counts), active)
+        statuses = [st.status for st in state.steps.values_in_order()]
+        active = sum(1 for status in statuses if status in _ACTIVE)
+        doubted = sum(1 for status in statuses if status == StepStatus.IN_DOUBT)
+        return _Joins(FrozenMap.from_lists(list(self.incoming), counts), active, doubted)
 
 
 _INDEX_CACHE: dict[int, tuple[Plan, PlanIndex]] = {}
@@ -352,9 +397,20 @@ def apply(plan: Plan, state: RunState, event: Event, *,
                          f"'{plan.id}'", step=sid, hint="Resume the run with the plan it "
                          "was started with")
     current = state.steps[sid]
-    if current.status not in _IN_FLIGHT or current.attempt != event.attempt:
+    if current.attempt != event.attempt:
+        return state, []  # stale or duplicate: at-least-once delivery
+    if isinstance(event, InDoubtAnswer):
+        if current.status != StepStatus.IN_DOUBT:
+            return state, []  # answered already, or never in doubt
+        txn = _Txn(plan, index, state)
+        txn.answered(sid, event)
+        return txn.commit()
+    if current.status not in _IN_FLIGHT:
         return state, []  # stale or duplicate: at-least-once delivery
     txn = _Txn(plan, index, state)
+    if isinstance(event, StepInDoubt):
+        txn.put(sid, StepState(StepStatus.IN_DOUBT, event.attempt, current.error, event.reason))
+        return txn.commit()
     if sid in index.cleanup:
         ok = isinstance(event, StepSucceeded) or (isinstance(event, Approval) and event.granted)
         error = None if ok else getattr(event, "error", None) or (
@@ -395,6 +451,29 @@ def resume(plan: Plan, state: RunState) -> list[StartStep | CancelStep]:
             delay = backoff_delay(plan, sid, st.attempt - 1, seed=state.seed)
         actions.append(StartStep(step=sid, attempt=st.attempt, delay_s=delay))
     return actions
+
+
+def in_doubt_after_crash(plan: Plan, state: RunState, *, repeatable: Callable[[Step], bool],
+                         reason: str) -> list[StepInDoubt]:
+    """After a crash, before `resume`: the events that put in doubt every in-flight step that
+    must not simply run again, i.e. those for which `repeatable(step)` is False (the executor
+    says: a gated step whose plugin does not repeat its effect safely). A WAITING step counts
+    too: its backoff may have elapsed and its attempt begun. `reason` (one sentence) becomes
+    the step's note; "{step}" in it is replaced by the step's id."""
+    if state.status != "running":
+        return []
+    steps = plan_index(plan).steps
+    return [StepInDoubt(step=sid, attempt=st.attempt, reason=reason.replace("{step}", sid))
+            for sid, st in state.in_flight() if not repeatable(steps[sid])]
+
+
+def stalled_on_doubt(plan: Plan, state: RunState) -> bool:
+    """Whether the run can go no further until a person answers for its steps in doubt: it
+    is running, and every active step is in doubt. O(1) on a state `apply` returned."""
+    if state.status != "running":
+        return False
+    joins = plan_index(plan).joins_of(state)
+    return joins.doubted > 0 and joins.active == joins.doubted
 
 
 def backoff_delay(plan: Plan, step_id: str, attempt: int, *, seed: str) -> float:
@@ -451,7 +530,7 @@ class _Txn:
     def __init__(self, plan: Plan, index: PlanIndex, state: RunState) -> None:
         self.plan, self.index, self.base = plan, index, state
         joins = index.joins_of(state)
-        self.base_counts, self.active = joins.counts, joins.active
+        self.base_counts, self.active, self.doubted = joins.counts, joins.active, joins.doubted
         self.steps: dict[str, StepState] = {}
         self.edges: dict[int, bool] = {}
         self.counts: dict[str, tuple[int, int]] = {}
@@ -466,8 +545,30 @@ class _Txn:
         return self.base.steps[sid] if st is None else st
 
     def put(self, sid: str, st: StepState) -> None:
-        self.active += (st.status in _IN_FLIGHT) - (self.step(sid).status in _IN_FLIGHT)
+        before = self.step(sid).status
+        self.active += (st.status in _ACTIVE) - (before in _ACTIVE)
+        self.doubted += (st.status == StepStatus.IN_DOUBT) - (before == StepStatus.IN_DOUBT)
         self.steps[sid] = st
+
+    def answered(self, sid: str, answer: InDoubtAnswer) -> None:
+        """A person's answer for an IN_DOUBT step (a clean-up step goes on with the clean-up)."""
+        who = f" by {answer.by}" if answer.by else ""
+        attempt = answer.attempt
+        if answer.decision == "rerun":
+            self.start(sid, attempt + 1, 0.0, note=f"run again as confirmed{who}")
+            return
+        unknown = {i: False for i, e in self.index.outgoing[sid] if e.condition is not None}
+        if answer.decision == "done":
+            if sid in self.index.cleanup:
+                self.cleaned(sid, attempt, None, False)
+            else:
+                self.succeed(sid, attempt, unknown, f"taken as done{who}; not run again")
+            return
+        error = f"taken as failed{who}; its outcome was unknown"
+        if sid in self.index.cleanup:
+            self.cleaned(sid, attempt, error, False)
+        else:
+            self.fail(sid, attempt, error, False, unknown)
 
     # -- steps finishing ---------------------------------------------------------------------
 
@@ -579,9 +680,10 @@ class _Txn:
         if self.active:
             for sid, st in self.base.steps.items():  # O(plan), once per run
                 st = self.steps.get(sid, st)
-                if st.status in _IN_FLIGHT:
+                if st.status in _ACTIVE:
                     self.put(sid, StepState(StepStatus.CANCELLED, st.attempt, st.error, reason))
-                    self.actions.append(CancelStep(step=sid, attempt=st.attempt))
+                    if st.status in _IN_FLIGHT:  # an IN_DOUBT step runs nowhere
+                        self.actions.append(CancelStep(step=sid, attempt=st.attempt))
         if self.index.cleanup and self.closing is None:
             # Hold the ending; the clean-up runs first, whatever the ending is.
             self.closing = (self.status, self.outcome, self.end_step, self.reason)
@@ -623,6 +725,6 @@ class _Txn:
             status=self.status, seed=base.seed, outcome=self.outcome, end_step=self.end_step,
             reason=self.reason, closing=self.closing, steps=base.steps.set_many(self.steps),
             edges=base.edges.set_many(self.edges),
-            _joins=_Joins(self.base_counts.set_many(self.counts), self.active),
+            _joins=_Joins(self.base_counts.set_many(self.counts), self.active, self.doubted),
         )
         return state, self.actions

@@ -14,7 +14,13 @@ prints is masked whole, never cut in two with a piece left at the cut.
 
 A missing program raises StepFailed (not retryable); an exit status outside `ok_exit_codes`
 is the world's answer: `ok=False`, outputs kept as evidence. On timeout or cancellation every
-process the step started, grandchildren included, is ended (see `plugins._process`).
+process the step started, grandchildren included, is ended (see `plugins._process`); if the
+process running the step dies, the step's processes die with it.
+
+In a dry run the steps that run at all are the ungated ones, and the OS holds them to that:
+they run with a read-only view of the filesystem (`run_pipeline(read_only=True)`: bubblewrap),
+so a step wrongly taken for read-only fails saying it could not write, instead of writing.
+Where no sandbox can be made, the dry run says so once (a warning) and is not enforced.
 
 This module does not render templates, decide `mutating`, or enforce approvals.
 """
@@ -31,7 +37,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.errors import StepFailed
 from engine.plugins import MAX_SUMMARY_CHARS, StepContext, StepResult
-from plugins._process import Capture, CommandNotFound, PipelineResult, run_pipeline
+from plugins._process import (
+    Capture,
+    CommandNotFound,
+    PipelineResult,
+    run_pipeline,
+    sandbox_problem,
+)
 
 STDERR_TAIL_CHARS = 2000
 MAX_LINES = 200
@@ -76,6 +88,10 @@ class ShellPlugin:
     Params: ClassVar[type[BaseModel]] = ShellParams
     read_only: ClassVar[bool] = False  # per step, Step.mutating decides
     supports_dry_run: ClassVar[bool] = False
+    idempotent: ClassVar[bool] = False  # a command run twice does what it does twice
+    # The steps a dry run lets through are the ungated ones: run them in a read-only view.
+    sandbox_dry_runs: ClassVar[bool] = True
+    _warned_unsandboxed: ClassVar[bool] = False
 
     def describe(self, *, params: ShellParams) -> str:
         return describe_pipeline(params.pipeline)
@@ -88,11 +104,15 @@ class ShellPlugin:
         env = {**os.environ, **params.env} if params.env else None
         started = time.monotonic()
         ctx.logger.debug("step %s runs: %s", ctx.step_id, command)
+        read_only = ctx.dry_run and self.sandbox_dry_runs
+        if read_only:  # the first call probes bubblewrap (a process): not on the event loop
+            self._warn_if_unsandboxed(ctx, await asyncio.to_thread(sandbox_problem))
         try:
             async with asyncio.timeout(ctx.deadline_s):
                 result = await run_pipeline(
                     params.pipeline, cap=ctx.output_cap_bytes, env=env, cwd=params.cwd,
-                    stdin=params.stdin.encode() if params.stdin is not None else None)
+                    stdin=params.stdin.encode() if params.stdin is not None else None,
+                    read_only=read_only, tag=ctx.idempotency_key)
         except CommandNotFound as exc:
             raise StepFailed(f"command not found: {exc.program} (is it installed and on "
                              f"PATH?)" if exc.reason == "not found" else
@@ -101,7 +121,20 @@ class ShellPlugin:
         except TimeoutError:
             raise StepFailed(f"timed out after {ctx.deadline_s:g}s: {command} (every process "
                              f"it started was ended)", step=ctx.step_id) from None
-        return _result(params, result, command, time.monotonic() - started, ctx)
+        outcome = _result(params, result, command, time.monotonic() - started, ctx)
+        if read_only and not outcome.ok and sandbox_problem() is None:
+            stderr = result.stderr.data.decode("utf-8", errors="replace")
+            tried = "it tried to write, and " if "Read-only file system" in stderr else ""
+            outcome.error = (f"{outcome.error} ({tried}the filesystem was read-only: a dry run "
+                             "runs ungated steps in a read-only sandbox)")
+        return outcome
+
+    @classmethod
+    def _warn_if_unsandboxed(cls, ctx: StepContext, problem: str | None) -> None:
+        if problem is not None and not cls._warned_unsandboxed:
+            cls._warned_unsandboxed = True
+            ctx.logger.warning("dry run not enforced by the OS: %s; ungated steps run with "
+                               "write access (install bubblewrap to enforce it)", problem)
 
 
 def _result(params: ShellParams, res: PipelineResult, command: str, duration_s: float,

@@ -6,6 +6,8 @@ set -euo pipefail
 need_apt=()
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
+# A dry run's ungated steps run in a read-only sandbox (plugins/_process.py)
+command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         echo "installing ${need_apt[*]} (Debian packages)"

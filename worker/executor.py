@@ -18,6 +18,7 @@ from engine.plan import Plan
 from engine.plugins import Registry
 from engine.runtime.distributed import DistributedRunner, follow
 from engine.runtime.executor import Update, new_run_id
+from engine.runtime.interaction import Answers
 from engine.settings import Settings
 from engine.store.base import RunRecord, Store
 
@@ -66,7 +67,17 @@ class CeleryExecutor:
         return await self._follow(record.run_id)
 
     async def resume(self, run_id: str) -> RunRecord:
-        """Workers drive the run; resuming it from here means following it."""
+        """Workers drive the run; resuming it from here means answering for its steps in
+        doubt (`--rerun`, `--mark-done`, `--mark-failed`, or the terminal), then following
+        it. With a question unanswered the run stays `interrupted`, as it was."""
+        runner = self._runner()
+        try:
+            record = await runner.settle_in_doubt(run_id, self.interaction or Answers())
+        finally:
+            runner.dispatcher.close()  # type: ignore[attr-defined]
+        if record.status != "running":
+            self.observer(Update("run_finished", run_id, status=record.status, record=record))
+            return record
         return await self._follow(run_id)
 
     async def _follow(self, run_id: str) -> RunRecord:

@@ -97,6 +97,18 @@ class _TerminalPrompt:
                              f"\nDo this by hand: {instructions}")
         return Answer(ok, "terminal")
 
+    async def settle_in_doubt(self, *, step: Any, reason: str) -> Any:
+        from engine.runtime.interaction import IN_DOUBT_FLAGS, InDoubtReply
+
+        again = await self._ask(f"Run [bold]{step.id}[/bold] again?",
+                                f"\n{reason}: {step.title}")
+        if again:
+            return InDoubtReply("rerun", "terminal")
+        done = await self._ask(f"Take [bold]{step.id}[/bold] as done (no: as failed)?",
+                               f"\nNot run again. (Or resume with {IN_DOUBT_FLAGS['done']} / "
+                               f"{IN_DOUBT_FLAGS['failed']} {step.id}.)")
+        return InDoubtReply("done" if done else "failed", "terminal")
+
     async def judge(self, *, step: Any, edge: Any, evidence: str) -> Any:
         from engine.runtime.interaction import Answer
 

@@ -246,18 +246,45 @@ def resume(
                        ] = [],  # noqa: B006
     answer: Annotated[list[str], typer.Option("--answer", help="DECISION=yes|no, or "
                                               "MANUAL=done; never approves.")] = [],  # noqa: B006
+    rerun: Annotated[list[str], typer.Option(
+        "--rerun", help="STEP: a step in doubt (it was running when its runner or worker "
+        "died) runs again.")] = [],  # noqa: B006
+    mark_done: Annotated[list[str], typer.Option(
+        "--mark-done", help="STEP: a step in doubt is taken as done; it does not run "
+        "again.")] = [],  # noqa: B006
+    mark_failed: Annotated[list[str], typer.Option(
+        "--mark-failed", help="STEP: a step in doubt is taken as failed; it does not run "
+        "again.")] = [],  # noqa: B006
 ) -> None:
-    """Continue a run that was interrupted or killed; finished steps are not run again."""
+    """Continue a run that was interrupted or killed; finished steps are not run again.
+
+    Steps that were running when the run's process (or a worker) died run again if they are
+    read-only or their plugin is idempotent. A gated step whose outcome is unknown is never
+    run again unasked: it is asked about (interactively), or answered with --rerun,
+    --mark-done or --mark-failed; `--yes` does not answer it. Exit 2 if another live process
+    drives the run."""
+    from engine.runtime.interaction import IN_DOUBT_FLAGS, parse_in_doubt
+
     settings = _settings()
-    plan = asyncio.run(_with_store(settings, lambda s: _plan_of(s, run_id)))
+    in_doubt = parse_in_doubt(rerun=rerun, done=mark_done, failed=mark_failed)
+    record, plan = asyncio.run(_with_store(settings, lambda s: _run_and_plan(s, run_id)))
+    gated = {step.id for step in plan.steps if step.mutating}
+    for step_id, decision in in_doubt.items():
+        if step_id not in gated:
+            flag = IN_DOUBT_FLAGS[decision]
+            known = ", ".join(sorted(gated)) or "this plan has none"
+            raise InputError(f"{flag} {step_id}: plan {plan.id} has no gated step {step_id!r}",
+                             hint=f"Only a gated step can be in doubt: {known}")
     answers = _answers(settings, plan, answer=answer, approve=approve, yes=yes)
+    answers.in_doubt = in_doubt
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
 
     async def runner(executor: Any) -> Any:
         return await executor.resume(run_id)
 
     record = _run_async(_drive(settings, plan, runner=runner, interactive=interactive,
-                               answers=answers))
+                               answers=answers,
+                               executor_name=str(record.options.get("executor") or "local")))
     _print_end(record)
     raise typer.Exit(_exit_for(record))
 
@@ -325,9 +352,9 @@ async def _with_store(settings: Settings, fn: Any) -> Any:
         await store.close()
 
 
-async def _plan_of(store: Any, run_id: str) -> Any:
+async def _run_and_plan(store: Any, run_id: str) -> tuple[Any, Any]:
     record = await store.get_run(run_id)
-    return await store.load_plan(record.plan_hash)
+    return record, await store.load_plan(record.plan_hash)
 
 
 async def _view_of(store: Any, run_id: str) -> Any:

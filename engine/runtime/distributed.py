@@ -51,6 +51,13 @@ Poison steps. Each time a worker starts executing an attempt it counts the start
 `max_deliveries` times is not run again but reported failed (retryable: the scheduler's retry
 budget decides what happens next, then the error path).
 
+Steps in doubt. A start counted twice means an earlier execution of the attempt began and its
+worker died (or lost its claim) before reporting: its effect may have happened. A read-only
+step, or a gated one whose plugin is idempotent for its key, runs again. Any other gated step
+is not run: the worker reports it in doubt (`StepInDoubt`), and once nothing else of the run
+is in flight the run stops `interrupted`, its reason naming the flags of `mendflow resume`
+that answer for it; `settle_in_doubt` applies those answers and dispatches what they start.
+
 Cancelled steps (a run ended while others were in flight) are not interrupted on their
 workers; their reports are ignored by the scheduler.
 """
@@ -71,9 +78,16 @@ from engine import scheduler as sched
 from engine.errors import RunNotFound, StoreError
 from engine.plan import Plan, Step
 from engine.plugins import Registry
-from engine.runtime.interaction import Answers
+from engine.runtime.driving import in_doubt_reason, reap_leftovers, repeatable
+from engine.runtime.interaction import Answers, Interaction, NeedsAnswer
 from engine.runtime.memory import Memory, build_context
-from engine.runtime.replay import current_state, replay, snapshot_due, started_events
+from engine.runtime.replay import (
+    current_state,
+    replay,
+    run_status,
+    snapshot_due,
+    started_events,
+)
 from engine.runtime.steps import Redact, StepReport, StepRunner
 from engine.settings import Settings
 from engine.store.base import MemoryEntry, RunRecord, StaleState, Store
@@ -102,6 +116,7 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # the step is finished or superseded: nothing to do
     DEFERRED = "deferred"  # someone holds the claim: checked again when its lease lapses
     RUN_OVER = "run_over"  # the run has ended
+    IN_DOUBT = "in_doubt"  # an earlier execution died mid-step: not run again unasked
     REJECTED = "rejected"  # unknown run, plan or step: recorded, never retried
 
 
@@ -134,7 +149,7 @@ class _Transition:
     def committed(self, record: RunRecord, version: int) -> RunRecord:
         return record.model_copy(update={"version": version, "status": self.commit["status"],
                                          "outcome": self.state.outcome,
-                                         "reason": self.state.reason})
+                                         "reason": self.commit["reason"]})
 
 
 class DistributedRunner:
@@ -192,7 +207,8 @@ class DistributedRunner:
     # -- one task ------------------------------------------------------------------------------
 
     async def execute(self, run_id: str, step_id: str, attempt: int) -> TaskResult:
-        """Run one delivered task: at most one execution of (run, step, attempt) has effects."""
+        """Run one delivered task. One execution of (run, step, attempt) at a time; after one
+        died mid-step, a read-only or idempotent step runs again and a gated one is in doubt."""
         record: RunRecord | None = None
         plan_hash = self._run_plans.get(run_id)
         if plan_hash is None:
@@ -236,6 +252,18 @@ class DistributedRunner:
         starts = begun.starts or await self._count_start(run_id, step_id, attempt)
         keep_claim = asyncio.create_task(self._renew(run_id, step_id, attempt, lease))
         try:
+            if starts > 1:  # an execution died mid-step: end what it left running here
+                await asyncio.to_thread(reap_leftovers, f"{run_id}:{step_id}:{attempt}")
+            if starts > 1 and not repeatable(self.registry, step):
+                reason = in_doubt_reason(step_id, lost="worker")
+                log.warning("run %s: %s; asking a person instead of running it again",
+                            run_id, reason)
+                await self.advance(plan, run_id,
+                                   sched.StepInDoubt(step=step_id, attempt=attempt,
+                                                     reason=reason),
+                                   data={"summary": reason, "worker": self.owner},
+                                   seen=(record, begun.state, begun.replayed))
+                return TaskResult(Outcome.IN_DOUBT, reason)
             if starts > self.max_deliveries:
                 report = StepReport(sched.StepFailed(
                     step=step_id, attempt=attempt, retryable=True,
@@ -416,10 +444,10 @@ class DistributedRunner:
         if state is first:
             return None
         snapshot = state.finished or snapshot_due(plan, len(events) + applied)
-        status = state.status if state.status != "pending" else "running"
+        status, reason = run_status(plan, state)
         return _Transition(state, actions, {
             "state": state.to_json_dict() if snapshot else None, "status": status,
-            "outcome": state.outcome, "reason": state.reason, "events": rows,
+            "outcome": state.outcome, "reason": reason, "events": rows,
             "memory": memory})
 
     def _transition(self, plan: Plan, record: RunRecord, state: sched.RunState, replayed: int,
@@ -433,11 +461,61 @@ class DistributedRunner:
         row = (event.type, getattr(event, "step", None), getattr(event, "attempt", None),
                self.redact({"event": event.model_dump(mode="json"), **(data or {})}))
         snapshot = new_state.finished or snapshot_due(plan, replayed + 1)
-        status = new_state.status if new_state.status != "pending" else "running"
+        status, reason = run_status(plan, new_state)
         return _Transition(new_state, actions, {
             "state": new_state.to_json_dict() if snapshot else None, "status": status,
-            "outcome": new_state.outcome, "reason": new_state.reason,
+            "outcome": new_state.outcome, "reason": reason,
             "events": [row, *started_events(actions)], "memory": list(memory)})
+
+    # -- answers for steps in doubt --------------------------------------------------------
+
+    async def settle_in_doubt(self, run_id: str, interaction: Interaction) -> RunRecord:
+        """`mendflow resume` of a distributed run: ask `interaction` about every step in
+        doubt and, when each has an answer, commit them and dispatch what they start (a
+        re-run as a new attempt, or the steps after one taken as done). With any question
+        unanswered nothing is written and the record is returned as it is."""
+        for tries in range(1, MAX_COMMIT_TRIES + 1):
+            record = await self.store.get_run(run_id)
+            if record.status not in ("running", "interrupted"):
+                return record
+            plan = await self._plan(record.plan_hash)
+            state, replayed = await current_state(self.store, plan, record)
+            steps = sched.plan_index(plan).steps
+            answers: list[sched.InDoubtAnswer] = []
+            for sid, st in state.in_doubt():
+                try:
+                    reply = await interaction.settle_in_doubt(
+                        step=steps[sid], reason=st.note or in_doubt_reason(sid, lost="worker"))
+                except NeedsAnswer:
+                    return record
+                answers.append(sched.InDoubtAnswer(step=sid, attempt=st.attempt,
+                                                   decision=reply.decision, by=reply.by))
+            if not answers:
+                return record
+            rows: list[Any] = []
+            actions: list[Any] = []
+            for answer in answers:
+                state, started = sched.apply(plan, state, answer)
+                rows += [(answer.type, answer.step, answer.attempt,
+                          {"event": answer.model_dump(mode="json"),
+                           "summary": f"{answer.decision} ({answer.by})"}),
+                         *started_events(started)]
+                actions += started
+            status, reason = run_status(plan, state)
+            snapshot = state.finished or snapshot_due(plan, replayed + len(answers))
+            try:
+                version = await self.store.commit(
+                    run_id, expected_version=record.version,
+                    state=state.to_json_dict() if snapshot else None, status=status,
+                    outcome=state.outcome, reason=reason, events=rows)
+            except StaleState:
+                await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
+                continue
+            await self._dispatch(plan, run_id, actions)
+            return record.model_copy(update={"version": version, "status": status,
+                                             "outcome": state.outcome, "reason": reason})
+        raise StoreError(f"run {run_id}: {MAX_COMMIT_TRIES} commits in a row lost the race",
+                         hint="Too many writers on one run; try again")
 
     # -- finding lost work ---------------------------------------------------------------------
 

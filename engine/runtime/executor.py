@@ -8,8 +8,13 @@ them itself.
 
 One coroutine, `_drive`, is the only writer of a run's state: step tasks report their results
 on a queue, and `_drive` applies each to the scheduler, commits, and then starts or cancels
-steps. A run killed at any point resumes from its last commit: steps that were in flight run
-again with the same attempt number and idempotency key; completed steps never run again.
+steps. Only one process drives a run at a time: `_drive` runs under the run's lease
+(`engine.runtime.driving.drive_lease`), so a second `resume` of a run being driven is refused
+with who drives it. A run killed at any point resumes from its last commit: completed steps
+never run again; steps that were in flight run again with the same attempt number and
+idempotency key if they may (read-only, or a plugin idempotent for its key); a gated step that
+may not is in doubt, and only a person's answer (`Interaction.settle_in_doubt`: re-run it,
+or take it as done or failed) lets the run go on; with no answer the run stops `interrupted`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,15 @@ from typing import Any
 from engine import scheduler as sched
 from engine.plan import Plan, Step
 from engine.plugins import Registry
-from engine.runtime.interaction import Interaction
+from engine.runtime.driving import (
+    LEASE_TTL_S,
+    drive_lease,
+    in_doubt_reason,
+    interrupted_reason,
+    reap_leftovers,
+    repeatable,
+)
+from engine.runtime.interaction import Answers, Interaction, NeedsAnswer
 from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import SNAPSHOT_EVERY, current_state
 from engine.runtime.replay import started_events as _started
@@ -65,8 +78,12 @@ class LocalExecutor:
         observer: Observer | None = None,
         datasources: Any | None = None,
         redact: Redact | None = None,
+        lease_ttl_s: float = LEASE_TTL_S,
     ) -> None:
         self.store = store
+        self.registry = registry
+        self.interaction: Interaction = interaction or Answers()
+        self.lease_ttl_s = lease_ttl_s
         self.observer = observer or (lambda update: None)
         self.redact: Redact = redact or (lambda value: value)
         self.runner = StepRunner(store=store, registry=registry, settings=settings,
@@ -113,7 +130,13 @@ class LocalExecutor:
 
     async def _drive_once(self, plan: Plan, record: RunRecord) -> RunRecord:
         try:
-            return await self._drive(plan, record)
+            async with drive_lease(self.store, record.run_id, ttl_s=self.lease_ttl_s):
+                record = await self.store.get_run(record.run_id)  # as its last driver left it
+                if record.status not in ("running", "interrupted"):
+                    return record
+                if record.version > 0:  # resuming: end what the last driver's steps left
+                    await asyncio.to_thread(reap_leftovers, f"{record.run_id}:")
+                return await self._drive(plan, record)
         finally:
             self._queue = None  # cancel() only reaches a run being driven
 
@@ -132,8 +155,17 @@ class LocalExecutor:
             state, actions = sched.apply(plan, state, start)
             first: list[Any] = [("start", None, None, {"event": start.model_dump(mode="json")})]
         else:
+            state, settled, waiting = await self._settle_in_doubt(plan, state)
+            first = [("resumed", None, None, {}), *settled]
+            if waiting:  # a gated step's outcome is unknown and no one said what to do
+                reason = interrupted_reason(waiting)
+                record = await self._commit(
+                    record, state, [*first, ("interrupted", None, None, {"reason": reason})],
+                    [], snapshot=True, status="interrupted", reason=reason)
+                self.observer(Update("run_finished", run_id, status=record.status,
+                                     record=record, state=state))
+                return record
             actions = sched.resume(plan, state)
-            first = [("resumed", None, None, {})]
         unsnapped = 0
         try:
             record = await self._commit(record, state, first + _started(actions), [],
@@ -188,6 +220,40 @@ class LocalExecutor:
         self.observer(Update("run_finished", run_id, status=record.status, record=record,
                              state=state))
         return record
+
+    async def _settle_in_doubt(self, plan: Plan, state: sched.RunState) -> tuple[
+            sched.RunState, list[Any], list[tuple[str, str]]]:
+        """Before resuming: put in doubt the gated steps the dead runner left in flight that
+        may not simply run again, and ask for an answer for every step in doubt. Returns the
+        state, the event rows to commit, and the (step, note) of each step left unanswered;
+        if any is, no answer is applied (nothing may start before all are answered)."""
+        rows: list[Any] = []
+        for doubt in sched.in_doubt_after_crash(
+                plan, state, repeatable=lambda step: repeatable(self.registry, step),
+                reason=in_doubt_reason("{step}", lost="runner")):
+            state, _ = sched.apply(plan, state, doubt)
+            rows.append((doubt.type, doubt.step, doubt.attempt,
+                         {"event": doubt.model_dump(mode="json"), "summary": doubt.reason}))
+        answers: list[sched.InDoubtAnswer] = []
+        waiting: list[tuple[str, str]] = []
+        steps = sched.plan_index(plan).steps
+        for sid, st in state.in_doubt():
+            note = st.note or in_doubt_reason(sid, lost="runner")
+            try:
+                reply = await self.interaction.settle_in_doubt(step=steps[sid], reason=note)
+            except NeedsAnswer:
+                waiting.append((sid, note))
+                continue
+            answers.append(sched.InDoubtAnswer(step=sid, attempt=st.attempt,
+                                               decision=reply.decision, by=reply.by))
+        if waiting:
+            return state, rows, waiting
+        for answer in answers:
+            state, _ = sched.apply(plan, state, answer)
+            rows.append((answer.type, answer.step, answer.attempt,
+                         {"event": answer.model_dump(mode="json"),
+                          "summary": f"{answer.decision} ({answer.by})"}))
+        return state, rows, []
 
     def cancel(self, reason: str = "cancelled by the user") -> bool:
         """Cancel the run being driven: steps in flight stop, the plan's clean-up steps run,

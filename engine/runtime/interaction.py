@@ -20,6 +20,7 @@ from typing import Protocol
 
 from engine.errors import ConfigError, InputError, MendflowError
 from engine.plan import Edge, Plan, Step, StepKind
+from engine.scheduler import InDoubtDecision
 
 YES = frozenset({"y", "yes", "true", "approve", "approved", "done", "1", "ok"})
 NO = frozenset({"n", "no", "false", "deny", "denied", "0", "skip"})
@@ -36,6 +37,27 @@ class Answer:
     rationale: str = ""  # why, when the answerer says (the LLM judge does)
 
 
+IN_DOUBT_FLAGS: Mapping[InDoubtDecision, str] = {
+    "rerun": "--rerun", "done": "--mark-done", "failed": "--mark-failed"}
+"""The `mendflow resume` flag that gives each answer for a step in doubt."""
+
+
+@dataclass(frozen=True, slots=True)
+class InDoubtReply:
+    """What a person says of a step whose outcome is unknown: run it again, or take it as
+    done or failed without running it."""
+
+    decision: InDoubtDecision
+    by: str
+
+
+def in_doubt_hint(step_id: str) -> str:
+    """The flags that answer the question about `step_id`, as one sentence."""
+    return (f"pass {IN_DOUBT_FLAGS['rerun']} {step_id} to run it again, or "
+            f"{IN_DOUBT_FLAGS['done']} {step_id} / {IN_DOUBT_FLAGS['failed']} {step_id} to go "
+            "on without running it")
+
+
 class Interaction(Protocol):
     async def approve(self, *, step: Step, action: str) -> Answer:
         """May `action` (the rendered command of the step after this gate) run?"""
@@ -47,6 +69,11 @@ class Interaction(Protocol):
 
     async def judge(self, *, step: Step, edge: Edge, evidence: str) -> Answer:
         """Does the condition on `edge` hold, given what `step` found?"""
+        ...
+
+    async def settle_in_doubt(self, *, step: Step, reason: str) -> InDoubtReply:
+        """`step` (a gated one) was running when its runner or worker died, so its outcome is
+        unknown (`reason` says so): run it again, or take it as done or failed?"""
         ...
 
 
@@ -85,21 +112,45 @@ def parse_answers(pairs: Iterable[str]) -> dict[str, bool]:
     return out
 
 
+def parse_in_doubt(*, rerun: Iterable[str] = (), done: Iterable[str] = (),
+                   failed: Iterable[str] = ()) -> dict[str, InDoubtDecision]:
+    """`--rerun X --mark-done Y --mark-failed Z` -> {step: decision}; one answer per step."""
+    out: dict[str, InDoubtDecision] = {}
+    given: list[tuple[InDoubtDecision, Iterable[str]]] = [
+        ("rerun", rerun), ("done", done), ("failed", failed)]
+    for decision, steps in given:
+        for step_id in steps:
+            step_id = step_id.strip()
+            if not step_id:
+                raise InputError(f"{IN_DOUBT_FLAGS[decision]} needs a step id",
+                                 hint=f"Write {IN_DOUBT_FLAGS[decision]} STEP")
+            if out.get(step_id, decision) != decision:
+                raise InputError(f"step {step_id!r} is given two answers: "
+                                 f"{IN_DOUBT_FLAGS[out[step_id]]} and "
+                                 f"{IN_DOUBT_FLAGS[decision]}", hint="Give it one")
+            out[step_id] = decision
+    return out
+
+
 @dataclass
 class Answers:
-    """Non-interactive answers: `--approve`, `--yes`, a policy, and `--answer`.
+    """Non-interactive answers: `--approve`, `--yes`, a policy, `--answer`, and the answers
+    for steps in doubt.
 
     Approvals and answers are different things. An approval gate is passed only by
     `--approve STEP`, the operator's `auto_approve` policy, or `--yes`; never by an answer.
     A judgment is answered by its decision's own id (`--answer DECIDE=yes`, the step whose
     outgoing edges carry the question; an `else` edge takes the opposite), or for one edge
-    by `--answer DECIDE->TARGET=yes`. A manual step is confirmed by `--answer STEP=done`."""
+    by `--answer DECIDE->TARGET=yes`. A manual step is confirmed by `--answer STEP=done`.
+    A step in doubt after a crash is answered only by `--rerun`, `--mark-done` or
+    `--mark-failed`: not `--yes`, not `--answer`, not the policy."""
 
     answers: Mapping[str, bool] = field(default_factory=dict)
     assume_yes: bool = False
     auto_approve: tuple[str, ...] = ()
     approvals: tuple[str, ...] = ()  # --approve STEP (globs, like the policy)
     fallback: Interaction | None = None  # e.g. the terminal prompt
+    in_doubt: Mapping[str, InDoubtDecision] = field(default_factory=dict)
 
     async def approve(self, *, step: Step, action: str) -> Answer:
         if any(fnmatch.fnmatchcase(step.id, pat) for pat in self.approvals):
@@ -133,6 +184,15 @@ class Answers:
         text = edge.condition.text if edge.condition else ""
         raise NeedsAnswer(f"a person must judge: {text!r}", step=step.id,
                           hint=f"Run interactively, or pass --answer {step.id}=yes|no")
+
+    async def settle_in_doubt(self, *, step: Step, reason: str) -> InDoubtReply:
+        decision = self.in_doubt.get(step.id)
+        if decision is not None:
+            return InDoubtReply(decision, IN_DOUBT_FLAGS[decision])
+        if self.fallback is not None:
+            return await self.fallback.settle_in_doubt(step=step, reason=reason)
+        raise NeedsAnswer(f"{reason}: it is not run again unless a person says so",
+                          step=step.id, hint=f"Resume interactively, or {in_doubt_hint(step.id)}")
 
 
 def check_answer_keys(plan: Plan, answers: Mapping[str, bool],

@@ -1,8 +1,10 @@
 """A run's scheduler state as the store holds it: the snapshot plus the events after it.
 
 Owns the one way both executors (the local one, `engine.runtime.executor`, and the distributed
-one, `engine.runtime.distributed`) rebuild `RunState` from a `RunRecord`, and how they record
-the steps a transition starts. It does not commit anything; the callers do.
+one, `engine.runtime.distributed`) rebuild `RunState` from a `RunRecord`, how they record
+the steps a transition starts, and which status the record takes for a state (`run_status`:
+a run that waits on answers for steps in doubt is `interrupted`). It does not commit
+anything; the callers do.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any
 
 from engine import scheduler as sched
 from engine.plan import Plan
-from engine.store.base import EventRecord, RunRecord, Store
+from engine.runtime.driving import interrupted_reason
+from engine.store.base import EventRecord, RunRecord, RunStatus, Store
 
 SNAPSHOT_EVERY = 64
 """Finished steps between state snapshots; resume replays at most this many events."""
@@ -54,3 +57,12 @@ def started_events(actions: list[Any]) -> list[EventRow]:
     """The `step_started` rows committed with a transition, one per StartStep it asks for."""
     return [("step_started", a.step, a.attempt, {"delay_s": a.delay_s})
             for a in actions if isinstance(a, sched.StartStep)]
+
+
+def run_status(plan: Plan, state: sched.RunState) -> tuple[RunStatus, str | None]:
+    """The record's status and reason for `state`: `interrupted` (resumable, saying which
+    flags answer it) when nothing is left to run but steps in doubt, else the state's own."""
+    if sched.stalled_on_doubt(plan, state):
+        return "interrupted", interrupted_reason(
+            [(sid, st.note or f"step '{sid}' is in doubt") for sid, st in state.in_doubt()])
+    return ("running" if state.status == "pending" else state.status), state.reason

@@ -13,6 +13,8 @@ from engine.errors import ConfigError
 from engine.store.base import (
     ArtifactRef,
     EventRecord,
+    Lease,
+    LeaseHeld,
     MemoryEntry,
     RunRecord,
     RunStatus,
@@ -24,6 +26,8 @@ from engine.store.sqlite import SqliteStore
 __all__ = [
     "ArtifactRef",
     "EventRecord",
+    "Lease",
+    "LeaseHeld",
     "MemoryEntry",
     "RunRecord",
     "RunStatus",

@@ -20,6 +20,11 @@ Rules every implementation keeps:
   owner that already holds it succeeds again (re-entrant, and renews its lease), and a claim
   made with `lease_s` may be taken by another owner once the lease has expired. A claim
   without a lease never expires.
+- `take_lease()` makes one process the driver of a run: it succeeds when the run has no
+  lease, when this holder has it already (re-entrant; it renews), when the lease has lapsed
+  (its holder stopped renewing it: `renew_lease` is the heartbeat), or when the caller names
+  the current holder in `replacing` (it has seen that holder die); otherwise it raises
+  `LeaseHeld`, naming the holder. Leases are measured on the store's clock.
 - Stores hold no secrets: callers redact before they write.
 """
 
@@ -38,6 +43,39 @@ RunStatus = Literal["running", "succeeded", "failed", "cancelled", "interrupted"
 
 class StaleState(StoreError):
     """Another writer advanced the run since it was read; re-read and re-apply the event."""
+
+
+class Lease(BaseModel):
+    """Who drives a run: one process at a time, renewing its lease while it drives."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    holder: str = Field(description="Unique per driving process (host, pid, start, nonce).")
+    host: str
+    pid: int
+    since: datetime
+    expires_at: datetime
+    taken_over: Lease | None = Field(default=None, description="The lapsed or dead holder's "
+                                     "lease this one replaced, when it did.")
+
+    def describe(self) -> str:
+        return (f"pid {self.pid} on {self.host} since "
+                f"{self.since.astimezone().strftime('%Y-%m-%d %H:%M:%S %Z')}")
+
+
+class LeaseHeld(StoreError):
+    """Another live process drives the run (its lease is held and renewed)."""
+
+    exit_code = 2
+
+    def __init__(self, lease: Lease) -> None:
+        until = lease.expires_at.astimezone().strftime("%H:%M:%S")
+        super().__init__(
+            f"run {lease.run_id} is being driven by {lease.describe()}",
+            hint=f"Wait for it or stop it; if it died, its lease lapses at {until} and the "
+                 "run can be resumed then")
+        self.lease = lease
 
 
 class RunRecord(BaseModel):
@@ -136,6 +174,16 @@ class Store(Protocol):
     # exactly-once claims
     async def claim_step(self, run_id: str, step_id: str, attempt: int, owner: str, *,
                          lease_s: float | None = None) -> bool: ...
+
+    # one driver per run
+    async def take_lease(self, run_id: str, *, holder: str, host: str, pid: int, ttl_s: float,
+                         replacing: str | None = None) -> Lease: ...
+
+    async def renew_lease(self, run_id: str, *, holder: str, ttl_s: float) -> bool:
+        """Extend the lease by `ttl_s` from now; False if `holder` no longer holds it."""
+        ...
+
+    async def release_lease(self, run_id: str, *, holder: str) -> None: ...
 
     # artifacts
     async def put_artifact(self, run_id: str, step_id: str, attempt: int, name: str,

@@ -61,6 +61,8 @@ from engine.store._codec import (
 from engine.store.base import (
     ArtifactRef,
     EventRecord,
+    Lease,
+    LeaseHeld,
     MemoryEntry,
     RunRecord,
     RunStatus,
@@ -124,6 +126,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             step_id text NOT NULL, attempt integer NOT NULL, no bigserial, type text NOT NULL,
             data text NOT NULL, memory text NOT NULL, at timestamptz NOT NULL,
             PRIMARY KEY (run_id, step_id, attempt))""",
+    ),
+    # 3: one driver per run: its lease, renewed while it drives (`take_lease`)
+    (
+        """CREATE TABLE leases (
+            run_id text PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+            holder text NOT NULL, host text NOT NULL, pid integer NOT NULL,
+            since timestamptz NOT NULL, expires_at timestamptz NOT NULL)""",
     ),
 )
 """Migration N (1-based) brings the schema from version N-1 to N. Append, never edit."""
@@ -708,6 +717,57 @@ class PostgresStore:
             return StepStart(record=_run_record(row), events=_event_records(row["events"]),
                              memory=memory, claimed=row["claimed"], starts=starts)
         return await self._call(begin)
+
+    # -- one driver per run ----------------------------------------------------------------
+
+    async def take_lease(self, run_id: str, *, holder: str, host: str, pid: int, ttl_s: float,
+                         replacing: str | None = None) -> Lease:
+        async def take(conn: asyncpg.Connection) -> Lease:
+            async with conn.transaction():
+                try:  # a run with no lease: ours at once
+                    row = await conn.fetchrow(
+                        "INSERT INTO leases (run_id, holder, host, pid, since, expires_at) "
+                        "VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp() + "
+                        "$5::float8 * interval '1 second') ON CONFLICT DO NOTHING "
+                        "RETURNING since, expires_at", run_id, holder, host, pid, ttl_s)
+                except asyncpg.ForeignKeyViolationError as exc:
+                    raise RunNotFound(f"no run {run_id!r} in {self!r}",
+                                      hint="`mendflow runs` lists the runs it holds") from exc
+                if row is not None:
+                    return Lease(run_id=run_id, holder=holder, host=host, pid=pid,
+                                 since=row["since"], expires_at=row["expires_at"])
+                row = await conn.fetchrow(
+                    "SELECT holder, host, pid, since, expires_at, expires_at > "
+                    "clock_timestamp() AS live FROM leases WHERE run_id = $1 FOR UPDATE",
+                    run_id)
+                held = Lease(run_id=run_id, holder=row["holder"], host=row["host"],
+                             pid=row["pid"], since=row["since"], expires_at=row["expires_at"])
+                if held.holder not in (holder, replacing) and row["live"]:
+                    raise LeaseHeld(held)
+                ours = held.holder == holder
+                row = await conn.fetchrow(
+                    "UPDATE leases SET holder = $2, host = $3, pid = $4, since = CASE WHEN $6 "
+                    "THEN since ELSE clock_timestamp() END, expires_at = clock_timestamp() + "
+                    "$5::float8 * interval '1 second' WHERE run_id = $1 "
+                    "RETURNING since, expires_at", run_id, holder, host, pid, ttl_s, ours)
+                return Lease(run_id=run_id, holder=holder, host=host, pid=pid,
+                             since=row["since"], expires_at=row["expires_at"],
+                             taken_over=None if ours else held)
+        return await self._call(take)
+
+    async def renew_lease(self, run_id: str, *, holder: str, ttl_s: float) -> bool:
+        async def renew(conn: asyncpg.Connection) -> bool:
+            return await conn.fetchval(
+                "UPDATE leases SET expires_at = clock_timestamp() + $3::float8 * "
+                "interval '1 second' WHERE run_id = $1 AND holder = $2 RETURNING true",
+                run_id, holder, ttl_s) is not None
+        return await self._call(renew)
+
+    async def release_lease(self, run_id: str, *, holder: str) -> None:
+        async def release(conn: asyncpg.Connection) -> None:
+            await conn.execute("DELETE FROM leases WHERE run_id = $1 AND holder = $2",
+                               run_id, holder)
+        await self._call(release)
 
     # -- artifacts -------------------------------------------------------------------------
 

@@ -52,6 +52,8 @@ from engine.store._codec import (
 from engine.store.base import (
     ArtifactRef,
     EventRecord,
+    Lease,
+    LeaseHeld,
     MemoryEntry,
     RunRecord,
     RunStatus,
@@ -103,6 +105,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: the state snapshot is written now and then; events after state_seq are replayed
     ("ALTER TABLE runs ADD COLUMN state_seq INTEGER NOT NULL DEFAULT 0",),
+    # 3: one driver per run: its lease, renewed while it drives
+    ("""CREATE TABLE leases (
+            run_id TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+            holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+            since TEXT NOT NULL, expires_at REAL NOT NULL)""",),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -407,6 +414,48 @@ class SqliteStore:
                 return True
         return await self._run(claim)
 
+    # -- one driver per run ----------------------------------------------------------------
+
+    async def take_lease(self, run_id: str, *, holder: str, host: str, pid: int, ttl_s: float,
+                         replacing: str | None = None) -> Lease:
+        def take() -> Lease:
+            db = self._db()
+            with _transaction(db):
+                self._get_run(run_id)
+                now = datetime.now(UTC)
+                row = db.execute("SELECT holder, host, pid, since, expires_at FROM leases "
+                                 "WHERE run_id = ?", (run_id,)).fetchone()
+                held = None if row is None else _lease(run_id, row)
+                if (held is not None and held.holder not in (holder, replacing)
+                        and held.expires_at > now):
+                    raise LeaseHeld(held)
+                ours = held is not None and held.holder == holder
+                since = held.since if ours and held is not None else now
+                expires = now.timestamp() + ttl_s
+                db.execute("INSERT OR REPLACE INTO leases (run_id, holder, host, pid, since, "
+                           "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                           (run_id, holder, host, pid, _time_text(since), expires))
+                return Lease(run_id=run_id, holder=holder, host=host, pid=pid, since=since,
+                             expires_at=datetime.fromtimestamp(expires, UTC),
+                             taken_over=None if ours else held)
+        return await self._run(take)
+
+    async def renew_lease(self, run_id: str, *, holder: str, ttl_s: float) -> bool:
+        def renew() -> bool:
+            with _transaction(self._db()):
+                cur = self._db().execute(
+                    "UPDATE leases SET expires_at = ? WHERE run_id = ? AND holder = ?",
+                    (time.time() + ttl_s, run_id, holder))
+                return cur.rowcount == 1
+        return await self._run(renew)
+
+    async def release_lease(self, run_id: str, *, holder: str) -> None:
+        def release() -> None:
+            with _transaction(self._db()):
+                self._db().execute("DELETE FROM leases WHERE run_id = ? AND holder = ?",
+                                   (run_id, holder))
+        await self._run(release)
+
     # -- artifacts -------------------------------------------------------------------------
 
     def _artifact_path(self, run_id: str, step_id: str, attempt: int, name: str) -> Path:
@@ -499,6 +548,12 @@ def _now_text() -> str:
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _lease(run_id: str, row: Sequence[Any]) -> Lease:
+    holder, host, pid, since, expires_at = row
+    return Lease(run_id=run_id, holder=holder, host=host, pid=pid, since=_parse_time(since),
+                 expires_at=datetime.fromtimestamp(expires_at, UTC))
 
 
 def _run_record(row: Sequence[Any]) -> RunRecord:

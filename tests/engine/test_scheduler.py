@@ -392,6 +392,8 @@ def test_state_from_another_version_is_refused():
     StepFailed(step="a", attempt=1, error="e", retryable=False, branches={0: False}),
     StepTimedOut(step="a", attempt=1, timeout_s=2.5),
     Approval(step="a", attempt=1, granted=False, by="bob"), Cancel(reason="r"),
+    s.StepInDoubt(step="a", attempt=1, reason="r"),
+    s.InDoubtAnswer(step="a", attempt=1, decision="rerun", by="--rerun"),
 ])
 def test_events_round_trip_through_json(event):
     assert s.event_from_dict(json.loads(json.dumps(event.model_dump(mode="json")))) == event
@@ -496,7 +498,7 @@ def check_consistent(p: Plan, state: RunState, final_branches: dict[str, dict[in
             assert value == expected_edge(p, state, i, final_branches.get(src, {}))
     if state.status != "running":
         return
-    assert state.in_flight(), "a running run has something in flight"
+    assert state.in_flight() or state.in_doubt(), "a running run has something in flight"
     for i, e in enumerate(p.edges):
         if state.steps[e.source].status in finished:
             assert state.edges[i] is not None, f"edge {i} from finished {e.source} undecided"
@@ -518,6 +520,8 @@ def check_consistent(p: Plan, state: RunState, final_branches: dict[str, dict[in
 def test_random_runs_obey_the_join_rules_and_terminate(p: Plan, data: st.DataObject):
     state = s.initial_state(p, seed="prop")
     in_flight: dict[str, int] = {}  # what the executor believes runs, from the actions alone
+    doubted: dict[str, int] = {}  # put in doubt by a crash, not answered yet
+    reruns: set[tuple[str, int]] = set()  # attempts started because a person said "rerun"
     started: set[tuple[str, int]] = set()
     sent: list[Any] = []  # events that were applied
     final_branches: dict[str, dict[int, bool]] = {}
@@ -536,13 +540,21 @@ def test_random_runs_obey_the_join_rules_and_terminate(p: Plan, data: st.DataObj
         new, actions = s.apply(p, state, event)
         if not was_running and not isinstance(event, Start):
             assert new is state and actions == []
+        rerun = (isinstance(event, s.InDoubtAnswer) and event.decision == "rerun"
+                 and doubted.get(event.step) == event.attempt)
         for a in actions:
             if isinstance(a, StartStep):
                 assert new.status == "running", "nothing starts once the run has ended"
                 assert (a.step, a.attempt) not in started, "started twice"
                 assert p.step(a.step).kind != "end", "end steps need no executor"
-                assert 1 <= a.attempt <= p.step(a.step).retry.attempts
-                if a.attempt > 1:
+                assert a.step not in doubted or (rerun and a.step == event.step), \
+                    "a step in doubt starts again only when a person says so"
+                if rerun and a.step == event.step:
+                    assert a.attempt == event.attempt + 1 and a.delay_s == 0
+                    reruns.add((a.step, a.attempt))
+                    del doubted[a.step]
+                elif a.attempt > 1 and (a.step, a.attempt - 1) not in reruns:
+                    assert a.attempt <= p.step(a.step).retry.attempts
                     assert a.delay_s == s.backoff_delay(p, a.step, a.attempt - 1, seed="prop")
                 started.add((a.step, a.attempt))
                 for i, _ in p.incoming(a.step):
@@ -551,9 +563,19 @@ def test_random_runs_obey_the_join_rules_and_terminate(p: Plan, data: st.DataObj
                 in_flight[a.step] = a.attempt
             else:
                 assert in_flight.pop(a.step) == a.attempt
+        if isinstance(event, s.StepInDoubt) and new is not state:
+            assert in_flight.pop(event.step) == event.attempt
+            doubted[event.step] = event.attempt
+        if (isinstance(event, s.InDoubtAnswer) and event.decision != "rerun"
+                and new is not state):
+            assert doubted.pop(event.step) == event.attempt
+        if new.status != "running":
+            assert all(new.steps[sid].status == StepStatus.CANCELLED for sid in doubted)
+            doubted.clear()
         if hasattr(event, "step") and new.steps[event.step].status in (
                 StepStatus.SUCCEEDED, StepStatus.FAILED):
-            final_branches.setdefault(event.step, event.branches)
+            final_branches.setdefault(event.step, getattr(event, "branches", None) or {
+                i: False for i, e in p.outgoing(event.step) if e.condition is not None})
             if (new.steps[event.step].status == StepStatus.FAILED
                     and p.step(event.step).on_error == "fail"
                     and not any(new.edges[i] for i, e in p.outgoing(event.step))):
@@ -562,6 +584,9 @@ def test_random_runs_obey_the_join_rules_and_terminate(p: Plan, data: st.DataObj
             if in_flight.get(event.step) == event.attempt:
                 del in_flight[event.step]
         assert {sid: st_.attempt for sid, st_ in new.in_flight()} == in_flight
+        assert {sid: st_.attempt for sid, st_ in new.in_doubt()} == doubted
+        assert s.stalled_on_doubt(p, new) == (new.status == "running" and bool(doubted)
+                                              and not in_flight)
         check_consistent(p, new, final_branches)
         ignored = new is state and not actions
         if not ignored:  # once applied, an event is stale forever: safe to deliver again
@@ -570,9 +595,27 @@ def test_random_runs_obey_the_join_rules_and_terminate(p: Plan, data: st.DataObj
         return ignored
 
     feed(Start())
+    crashes = 0
     for _ in range(100):
-        if not in_flight:
+        if not in_flight and not doubted:
             break
+        if crashes < 2 and in_flight and data.draw(st.integers(0, 9), label="crash?") == 0:
+            crashes += 1
+            # The executor died: the steps it may not repeat unasked are put in doubt, and
+            # resuming restarts only the others.
+            gated = data.draw(st.sets(st.sampled_from(sorted(in_flight))), label="gated")
+            doubts = s.in_doubt_after_crash(p, state, repeatable=lambda x: x.id not in gated,
+                                            reason="{step} was running when its runner died")
+            assert {d.step for d in doubts} == gated
+            for d in doubts:
+                feed(d)
+            assert {a.step for a in s.resume(p, state)}.isdisjoint(gated)
+            continue
+        if doubted and (not in_flight or data.draw(st.booleans(), label="answer?")):
+            sid = data.draw(st.sampled_from(sorted(doubted)), label="step answered")
+            decision = data.draw(st.sampled_from(["rerun", "done", "failed"]))
+            feed(s.InDoubtAnswer(step=sid, attempt=doubted[sid], decision=decision, by="t"))
+            continue
         sid = data.draw(st.sampled_from(sorted(in_flight)), label="step reporting")
         attempt = in_flight[sid]
         branches = {i: data.draw(st.booleans(), label=f"edge {i}")
@@ -596,7 +639,7 @@ def test_random_runs_obey_the_join_rules_and_terminate(p: Plan, data: st.DataObj
         elif kind == "cancel" and data.draw(st.integers(0, 4)) == 0:
             feed(Cancel())
 
-    assert not in_flight, "the run did not finish in 100 reports"
+    assert not in_flight and not doubted, "the run did not finish in 100 reports"
     assert state.status in ("succeeded", "failed", "cancelled")
     if state.status == "succeeded":
         assert p.step(state.end_step).kind == "end"
@@ -658,3 +701,84 @@ def test_a_failure_without_error_path_still_cleans_up_and_resume_restarts_it() -
     run.ok("stop")
     run.ok("release")
     assert run.state.status == "failed" and "jammed" in run.state.reason
+
+
+# -- steps in doubt after a crash ------------------------------------------------------------------
+
+
+def _parallel() -> Plan:
+    """a -> (gated b, read-only c) -> d (end)."""
+    p = plan([step("a"), step("b", mutating=True), step("c"), end("d")],
+             [edge("a", "b"), edge("a", "c"), edge("b", "d"), edge("c", "d")])
+    return p
+
+
+def _crashed(p: Plan) -> Run:
+    run = Run(p)
+    run.send(Start())
+    run.ok("a")  # b and c are in flight when the executor dies
+    doubts = s.in_doubt_after_crash(p, run.state, repeatable=lambda x: not x.mutating,
+                                    reason="step '{step}' was running when its runner died")
+    assert [(d.step, d.attempt) for d in doubts] == [("b", 1)]
+    assert doubts[0].reason == "step 'b' was running when its runner died"
+    for d in doubts:
+        run.send(d)
+    return run
+
+
+def test_a_gated_step_in_flight_at_a_crash_is_in_doubt_and_never_restarted() -> None:
+    run = _crashed(_parallel())
+    assert run.status("b") == StepStatus.IN_DOUBT
+    assert [(a.step, a.attempt) for a in s.resume(run.plan, run.state)] == [("c", 1)]
+    # The read-only step finishing does not end the run: the join waits on the doubt
+    assert run.ok("c") == [] and run.state.status == "running"
+    assert run.state.in_doubt() == [("b", s.StepState(StepStatus.IN_DOUBT, 1, None,
+                                                       "step 'b' was running when its runner "
+                                                       "died"))]
+    assert s.resume(run.plan, run.state) == []
+    # A late report of the dead attempt is ignored
+    assert run.ok("b") == [] and run.status("b") == StepStatus.IN_DOUBT
+
+
+def test_in_doubt_answers_rerun_done_and_failed() -> None:
+    run = _crashed(_parallel())
+    assert run.send(s.InDoubtAnswer(step="b", attempt=1, decision="rerun", by="--rerun")) == [
+        StartStep(step="b", attempt=2)]
+    assert run.send(s.InDoubtAnswer(step="b", attempt=1, decision="done")) == []  # answered
+    run.ok("c")
+    run.ok("b", attempt=2)
+    assert (run.state.status, run.state.end_step) == ("succeeded", "d")
+
+    done = _crashed(_parallel())
+    done.send(s.InDoubtAnswer(step="b", attempt=1, decision="done", by="--mark-done"))
+    assert done.status("b") == StepStatus.SUCCEEDED
+    assert done.state.steps["b"].note == "taken as done by --mark-done; not run again"
+    done.ok("c")
+    assert done.state.status == "succeeded"
+
+    failed = _crashed(_parallel())
+    failed.send(s.InDoubtAnswer(step="b", attempt=1, decision="failed", by="--mark-failed"))
+    assert failed.state.status == "failed" and "'b' failed" in failed.state.reason
+    assert failed.status("c") == StepStatus.CANCELLED
+
+
+def test_a_step_in_doubt_is_cancelled_when_the_run_ends_elsewhere() -> None:
+    p = plan([step("a"), step("b", mutating=True), end("quick")],
+             [edge("a", "b"), edge("a", "quick", "over?")])
+    run = Run(p)
+    run.send(Start())
+    run.ok("a", quick=False)
+    run.send(s.StepInDoubt(step="b", attempt=1, reason="died"))
+    run.send(Cancel(reason="stop"))
+    assert run.state.status == "cancelled" and run.status("b") == StepStatus.CANCELLED
+
+
+def test_state_with_a_step_in_doubt_round_trips_and_version_1_states_still_read() -> None:
+    run = _crashed(_parallel())
+    data = json.loads(json.dumps(run.state.to_json_dict()))
+    assert data["version"] == 2 and data["steps"]["b"]["status"] == "in_doubt"
+    assert RunState.from_json_dict(data) == run.state
+    old = Run(_parallel())
+    old.send(Start())
+    v1 = {**old.state.to_json_dict(), "version": 1}
+    assert RunState.from_json_dict(v1) == old.state

@@ -209,3 +209,142 @@ def test_empty_pipeline_or_stage_is_rejected(bad):
 
 def test_registry_resolves_the_shell_entry_point():
     assert Registry().get("shell") is ShellPlugin
+
+
+# -- the runner dies: its steps die with it ----------------------------------------------------
+
+RUNNER = """
+import asyncio, sys
+from plugins._process import run_pipeline
+asyncio.run(run_pipeline([["sh", "-c", sys.argv[1], "sh", sys.argv[2]]], cap=1000))
+"""
+
+
+async def test_a_step_process_dies_with_the_process_running_it(tmp_path):
+    # Given a runner (as `mendflow run` or a worker) whose step writes its pid, then waits
+    import signal
+    import subprocess
+    import sys
+
+    pids = tmp_path / "pids"
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, 'echo $$ >> "$1"; sleep 30; echo late >> "$1"',
+         str(pids)], env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    (pid,) = await wait_for_pids(pids, 1)
+    # When the runner is SIGKILLed (nothing of its clean-up runs)
+    runner.send_signal(signal.SIGKILL)
+    runner.wait(timeout=10)
+    # Then the kernel ends the step's process at once (PR_SET_PDEATHSIG)
+    for _ in range(100):
+        if not alive(pid):
+            break
+        await asyncio.sleep(0.02)
+    assert not alive(pid), "the step's process outlived its runner"
+    assert pids.read_text().split() == [str(pid)]
+
+
+# -- the dry run is enforced by the OS ---------------------------------------------------------
+
+
+def dry_ctx() -> StepContext:
+    return StepContext(run_id="r1", step_id="s1", attempt=1, idempotency_key="k",
+                       deadline_s=10, dry_run=True)
+
+
+async def dry(pipeline, **params):
+    p = parse_params(ShellPlugin, {"pipeline": pipeline, **params})
+    return await ShellPlugin().run(params=p, ctx=dry_ctx())
+
+
+def canaries(tmp_path: Path) -> tuple[Path, dict[Path, bytes]]:
+    root = tmp_path / "canary"
+    (root / "sub").mkdir(parents=True)
+    files = {root / "a.txt": b"keep me", root / "sub" / "b.bin": b"\x00\x01"}
+    for path, data in files.items():
+        path.write_bytes(data)
+    return root, files
+
+
+def test_this_machine_can_sandbox_a_dry_run():
+    from plugins._process import sandbox_problem
+
+    assert sandbox_problem() is None, (
+        f"{sandbox_problem()}: run scripts/ensure-system.sh as root (it installs bubblewrap)")
+
+
+@pytest.mark.parametrize("command", [
+    ["find", "{root}", "-delete"],
+    ["touch", "{root}/new"],
+    ["sh", "-c", "echo x > {root}/a.txt"],
+    ["rm", "-rf", "{root}/sub"],
+    ["sh", "-c", "(sleep 0.2; rm {root}/a.txt) & setsid sh -c 'rm {root}/sub/b.bin'; wait"],
+])
+async def test_a_step_wrongly_taken_for_read_only_cannot_write_in_a_dry_run(tmp_path, command):
+    root, files = canaries(tmp_path)
+    res = await dry([[part.replace("{root}", str(root)) for part in command]])
+    assert {p: p.read_bytes() for p in files} == files
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == [
+        "a.txt", "sub", "sub/b.bin"]
+    if command[0] != "sh" or "rm -rf" in command:
+        assert not res.ok
+    if not res.ok:
+        assert "the filesystem was read-only" in res.error
+
+
+async def test_a_dry_run_still_reads_the_real_files_and_processes(tmp_path):
+    root, _ = canaries(tmp_path)
+    res = await dry([["find", str(root), "-type", "f"]], )
+    assert res.ok and sorted(res.outputs["lines"]) == sorted(
+        str(p) for p in (root / "a.txt", root / "sub" / "b.bin"))
+    ps = await dry([["sh", "-c", f"test -d /proc/{os.getpid()} && echo seen"]])
+    assert ps.outputs["stdout"] == "seen\n"  # the host's processes are visible, read-only
+    tmp = await dry([["sh", "-c", 'echo scratch > "$TMPDIR/x" && cat "$TMPDIR/x"']])
+    assert tmp.ok and tmp.outputs["stdout"] == "scratch\n"  # a private writable $TMPDIR
+
+
+async def test_a_dry_run_without_a_sandbox_warns_once_and_runs(tmp_path, monkeypatch, caplog):
+    import plugins._process as process
+    import plugins.shell as shell
+
+    monkeypatch.setattr(shell, "sandbox_problem", lambda: "bubblewrap (bwrap) is not installed")
+    monkeypatch.setattr(process, "sandbox_problem", lambda: "bubblewrap (bwrap) is not installed")
+    monkeypatch.setattr(ShellPlugin, "_warned_unsandboxed", False)
+    with caplog.at_level("WARNING"):
+        first = await dry([["touch", str(tmp_path / "written")]])
+        await dry([["true"]])
+    assert first.ok and (tmp_path / "written").exists()  # not enforced: said so
+    warnings = [r.getMessage() for r in caplog.records if "not enforced" in r.getMessage()]
+    assert warnings == ["dry run not enforced by the OS: bubblewrap (bwrap) is not installed; "
+                        "ungated steps run with write access (install bubblewrap to enforce "
+                        "it)"]
+
+
+def test_a_dry_run_of_a_hand_edited_plan_leaves_the_canaries_alone(tmp_path):
+    # Given a plan whose ungated step deletes (hand-edited: `mutating: false` on find -delete)
+    import subprocess
+    import sys
+
+    from engine.plan import Edge, Plan, SourceInfo, Span, Step
+
+    root, files = canaries(tmp_path)
+    steps = [Step(id="look", title="look", kind="command", plugin="shell", mutating=False,
+                  params={"pipeline": [["find", str(root), "-type", "f", "-delete"]]},
+                  source=Span(start=1, end=1)),
+             Step(id="done", title="done", kind="end", outcome="resolved",
+                  source=Span(start=2, end=2))]
+    plan = Plan(id="canary", title="canary", compiler="test/1",
+                source=SourceInfo(path="canary.md", sha256="0" * 64), entry="look",
+                steps=steps, edges=[Edge(source="look", target="done")])
+    plan_file = tmp_path / "canary.plan.json"
+    plan_file.write_text(plan.to_json())
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data"),
+           "PYTHONPATH": str(Path(__file__).parents[2])}
+    # When it is dry-run
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "run", str(plan_file),
+                           "--dry-run"], env=env, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, cwd=tmp_path)
+    # Then nothing is deleted, and the step fails saying the filesystem was read-only
+    assert {p: p.read_bytes() for p in files} == files
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the filesystem was read-only" in done.stdout
+

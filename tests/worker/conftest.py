@@ -80,6 +80,8 @@ def worker_env(database: str, tmp_path_factory: pytest.TempPathFactory) -> dict[
         "MENDFLOW_STALL_AFTER_S": "5",
         "MENDFLOW_MAX_DELIVERIES": "2",
         "MENDFLOW_WORKER_PLUGINS": "tests.worker.plugins:LedgerPlugin,"
+                                   "tests.worker.plugins:EffectPlugin,"
+                                   "tests.worker.plugins:ProbePlugin,"
                                    "tests.worker.plugins:CrashPlugin",
         "MENDFLOW_TEST_LEDGER_URL": database,
     }

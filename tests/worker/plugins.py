@@ -5,8 +5,11 @@ installed Mendflow never ships them.
 
 `ledger` is a mutating step with an observable effect: it notes every call in `calls` (no
 constraint: a step run twice shows up twice), then applies its effect to `ledger` keyed by the
-idempotency key (UNIQUE, `ON CONFLICT DO NOTHING`, as a real idempotent action would).
-`crash` kills its worker process outright, as a segfaulting driver would.
+idempotency key (UNIQUE, `ON CONFLICT DO NOTHING`, as a real idempotent action would), so it
+declares itself `idempotent`. `effect` does the same but applies its effect to `effects` with
+no key (as a restart or a page does): running it twice does it twice; it is not idempotent.
+`probe` is read-only: it notes its call and waits. `crash` kills its worker process outright,
+as a segfaulting driver would.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ SCHEMA = (
     "step_id text NOT NULL, attempt int NOT NULL, at timestamptz NOT NULL DEFAULT now())",
     "CREATE TABLE IF NOT EXISTS calls (key text NOT NULL, pid int NOT NULL, "
     "at timestamptz NOT NULL DEFAULT now())",
+    "CREATE TABLE IF NOT EXISTS effects (key text NOT NULL, run_id text NOT NULL, "
+    "step_id text NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT now())",
 )
 
 
 class LedgerParams(BaseModel):
     sleep_s: float = 0.0
+    effect_at_s: float = 0.0  # `effect`: when, after it starts, its effect is applied
 
 
 class LedgerPlugin:
@@ -37,6 +43,7 @@ class LedgerPlugin:
     Params = LedgerParams
     read_only = False
     supports_dry_run = False
+    idempotent: ClassVar[bool] = True  # its effect is keyed by the idempotency key
     _pool: ClassVar[asyncpg.Pool | None] = None
 
     @classmethod
@@ -66,6 +73,34 @@ class LedgerPlugin:
             "ON CONFLICT (key) DO NOTHING RETURNING true",
             ctx.idempotency_key, ctx.run_id, ctx.step_id, ctx.attempt)
         return StepResult(outputs={"applied": bool(applied)}, summary="ledger")
+
+
+class EffectPlugin(LedgerPlugin):
+    name: ClassVar[str] = "effect"
+    idempotent: ClassVar[bool] = False
+
+    async def run(self, *, params: LedgerParams, ctx: StepContext) -> StepResult:
+        await self._execute("INSERT INTO calls (key, pid) VALUES ($1, $2)",
+                            ctx.idempotency_key, os.getpid())
+        await asyncio.sleep(params.effect_at_s)
+        await self._execute("INSERT INTO effects (key, run_id, step_id, pid) VALUES "
+                            "($1, $2, $3, $4)", ctx.idempotency_key, ctx.run_id, ctx.step_id,
+                            os.getpid())
+        await asyncio.sleep(max(0.0, params.sleep_s - params.effect_at_s))
+        return StepResult(outputs={"applied": True}, summary="effect")
+
+
+class ProbePlugin(LedgerPlugin):
+    name: ClassVar[str] = "probe"
+    read_only = True
+    supports_dry_run = True
+    idempotent: ClassVar[bool] = False
+
+    async def run(self, *, params: LedgerParams, ctx: StepContext) -> StepResult:
+        await self._execute("INSERT INTO calls (key, pid) VALUES ($1, $2)",
+                            ctx.idempotency_key, os.getpid())
+        await asyncio.sleep(params.sleep_s)
+        return StepResult(outputs={"looked": True}, summary="probe")
 
 
 class CrashPlugin:

@@ -22,7 +22,7 @@ from engine.compile.llm import prompts
 from engine.compile.llm.errors import LlmError
 from engine.compile.llm.provider import Usage, ask
 from engine.plan import Edge, Step
-from engine.runtime.interaction import Answer, Interaction, NeedsAnswer
+from engine.runtime.interaction import Answer, InDoubtReply, Interaction, NeedsAnswer
 
 JUDGE_SCHEMA = {
     "title": "Judgment", "type": "object",
@@ -55,6 +55,9 @@ class LlmJudge:
 
     async def confirm_manual(self, *, step: Step, instructions: str) -> Answer:
         return await self._fallback().confirm_manual(step=step, instructions=instructions)
+
+    async def settle_in_doubt(self, *, step: Step, reason: str) -> InDoubtReply:
+        return await self._fallback().settle_in_doubt(step=step, reason=reason)
 
     async def judge(self, *, step: Step, edge: Edge, evidence: str) -> Answer:
         text = edge.condition.text if edge.condition else edge.target

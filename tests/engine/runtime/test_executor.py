@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
+
+import pytest
 
 from engine.runtime.interaction import Answers
 from engine.settings import Settings
-from engine.store.base import EventRecord
+from engine.store.base import EventRecord, LeaseHeld
 
 from .conftest import edge, end, plan, sh, step
 
@@ -273,3 +276,66 @@ async def test_cancelling_a_run_stops_its_steps_and_still_runs_the_clean_up(make
     assert "operator pressed stop" in record.reason and "clean-up done" in record.reason
     types = [(e.type, e.step_id) for e in await store.events(record.run_id)]
     assert ("cancel", None) in types and ("step_succeeded", "stop") in types
+
+
+# -- a gated step cut off mid-way: in doubt until a person answers ---------------------------------
+
+
+async def _cut_off(make_executor, store, ledger) -> None:
+    """A run whose gated step is interrupted after its effect: its outcome is unknown."""
+    p = plan([sh("first", "true"),
+              sh("restart", "sh", "-c", f"echo restart >> {ledger}; sleep 1", mutating=True),
+              end("ok")],
+             [edge("first", "restart"), edge("restart", "ok")])
+    ex, updates = make_executor()
+    run = asyncio.create_task(ex.start(p, guide_path="t.md", run_id="r-doubt"))
+    while not ledger.exists():
+        await asyncio.sleep(0.01)
+    run.cancel()
+    await asyncio.gather(run, return_exceptions=True)
+
+
+async def test_yes_and_answers_do_not_answer_for_a_step_in_doubt(make_executor, store,
+                                                                 tmp_path) -> None:
+    ledger = tmp_path / "ledger"
+    await _cut_off(make_executor, store, ledger)
+    ex, _ = make_executor(interaction=Answers(assume_yes=True, answers={"restart": True},
+                                              auto_approve=("*",)))
+    record = await ex.resume("r-doubt")
+    assert record.status == "interrupted"
+    assert record.reason == (
+        "step 'restart' was running when its runner died; its outcome is unknown: not run "
+        "again unless a person says so (pass --rerun restart to run it again, or --mark-done "
+        "restart / --mark-failed restart to go on without running it)")
+    assert ledger.read_text().split() == ["restart"]
+    assert record.state["steps"]["restart"]["status"] == "in_doubt"
+
+
+@pytest.mark.parametrize("decision, runs, status", [
+    ("rerun", 2, "succeeded"), ("done", 1, "succeeded"), ("failed", 1, "failed")])
+async def test_an_answer_for_a_step_in_doubt_reruns_it_or_not(make_executor, store, tmp_path,
+                                                              decision, runs, status) -> None:
+    ledger = tmp_path / "ledger"
+    await _cut_off(make_executor, store, ledger)
+    ex, _ = make_executor(interaction=Answers(in_doubt={"restart": decision}))
+    record = await asyncio.wait_for(ex.resume("r-doubt"), timeout=30)
+    assert record.status == status, record.reason
+    assert ledger.read_text().split() == ["restart"] * runs
+    events = [(e.type, e.step_id) for e in await store.events("r-doubt")]
+    assert ("step_in_doubt", "restart") in events and ("in_doubt_answer", "restart") in events
+
+
+async def test_a_second_driver_is_refused_naming_the_first(make_executor, store,
+                                                           tmp_path) -> None:
+    p = plan([sh("wait", "sleep", "1"), end("ok")], [edge("wait", "ok")])
+    ex, updates = make_executor()
+    first = asyncio.create_task(ex.start(p, guide_path="t.md", run_id="r-lease"))
+    while not any(u.kind == "step_started" for u in updates):
+        await asyncio.sleep(0.01)
+    ex2, _ = make_executor()
+    with pytest.raises(LeaseHeld) as refused:
+        await ex2.resume("r-lease")
+    assert f"run r-lease is being driven by pid {os.getpid()} on " in str(refused.value)
+    assert refused.value.exit_code == 2
+    assert (await first).outcome == "resolved"
+    assert (await ex2.resume("r-lease")).outcome == "resolved"  # released: nothing to do

@@ -25,7 +25,14 @@ import pytest
 
 from engine.errors import RunNotFound, StoreError
 from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step, StepKind
-from engine.store.base import ArtifactRef, MemoryEntry, RunRecord, StaleState, Store
+from engine.store.base import (
+    ArtifactRef,
+    LeaseHeld,
+    MemoryEntry,
+    RunRecord,
+    StaleState,
+    Store,
+)
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
@@ -370,6 +377,78 @@ class StoreContract:
     async def test_claim_on_unknown_run_is_run_not_found(self, store: Store) -> None:
         with pytest.raises(RunNotFound):
             await store.claim_step("no-such-run", "clean", 1, "a")
+
+    # -- one driver per run ----------------------------------------------------------------
+
+    async def test_one_lease_among_concurrent_drivers_and_the_refusal_names_the_holder(
+            self, store: Store, peer_store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+
+        async def take(i: int) -> Any:
+            try:
+                return await (store, peer_store)[i % 2].take_lease(
+                    run.run_id, holder=f"h{i}", host=f"host-{i}", pid=1000 + i, ttl_s=30)
+            except LeaseHeld as exc:
+                return exc
+        got = await asyncio.gather(*(take(i) for i in range(20)))
+        leases = [g for g in got if not isinstance(g, LeaseHeld)]
+        assert len(leases) == 1 and leases[0].taken_over is None
+        winner = leases[0]
+        refused = [g for g in got if isinstance(g, LeaseHeld)]
+        assert {r.lease.holder for r in refused} == {winner.holder}
+        assert f"pid {winner.pid} on {winner.host} since" in str(refused[0])
+        assert refused[0].exit_code == 2
+
+    async def test_lease_is_reentrant_and_keeps_its_start(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        first = await store.take_lease(run.run_id, holder="a", host="h", pid=1, ttl_s=0.3)
+        again = await store.take_lease(run.run_id, holder="a", host="h", pid=1, ttl_s=30)
+        assert again.since == first.since and again.expires_at > first.expires_at
+        assert again.taken_over is None
+
+    async def test_renewed_lease_holds_and_a_lapsed_one_is_taken_over(
+            self, store: Store, peer_store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        await store.take_lease(run.run_id, holder="a", host="ha", pid=1, ttl_s=0.4)
+        await asyncio.sleep(0.25)
+        assert await store.renew_lease(run.run_id, holder="a", ttl_s=0.4)  # the heartbeat
+        await asyncio.sleep(0.25)  # 0.5 s after it was taken, 0.25 s after the renewal
+        with pytest.raises(LeaseHeld):
+            await peer_store.take_lease(run.run_id, holder="b", host="hb", pid=2, ttl_s=30)
+        await asyncio.sleep(0.3)  # a stopped renewing: it died
+        taken = await peer_store.take_lease(run.run_id, holder="b", host="hb", pid=2, ttl_s=30)
+        assert (taken.holder, taken.taken_over.holder, taken.taken_over.pid) == ("b", "a", 1)
+        assert not await store.renew_lease(run.run_id, holder="a", ttl_s=30)  # a lost it
+
+    async def test_a_holder_seen_dead_is_replaced_at_once(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        await store.take_lease(run.run_id, holder="a", host="h", pid=1, ttl_s=30)
+        with pytest.raises(LeaseHeld):
+            await store.take_lease(run.run_id, holder="b", host="h", pid=2, ttl_s=30,
+                                   replacing="someone-else")
+        taken = await store.take_lease(run.run_id, holder="b", host="h", pid=2, ttl_s=30,
+                                       replacing="a")
+        assert taken.taken_over is not None and taken.taken_over.holder == "a"
+
+    async def test_released_lease_is_free_and_only_its_holder_releases_it(
+            self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        await store.take_lease(run.run_id, holder="a", host="h", pid=1, ttl_s=30)
+        await store.release_lease(run.run_id, holder="b")  # not b's: nothing happens
+        with pytest.raises(LeaseHeld):
+            await store.take_lease(run.run_id, holder="b", host="h", pid=2, ttl_s=30)
+        await store.release_lease(run.run_id, holder="a")
+        taken = await store.take_lease(run.run_id, holder="b", host="h", pid=2, ttl_s=30)
+        assert taken.taken_over is None
+
+    async def test_lease_on_unknown_run_is_run_not_found(self, store: Store) -> None:
+        with pytest.raises(RunNotFound):
+            await store.take_lease("no-such-run", holder="a", host="h", pid=1, ttl_s=30)
 
     # -- artifacts -------------------------------------------------------------------------
 
