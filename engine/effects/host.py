@@ -41,7 +41,7 @@ def _sed(p: Parsed, name: str) -> None:
         _script(p, name, script)
         problem = sed_problem(script)
         if problem:
-            raise NotRead(f"{name}: {problem}", cause="script")
+            raise NotRead(f"{name}'s program: {problem}", cause="script")
 
 
 def _awk(p: Parsed, name: str) -> None:
@@ -54,7 +54,7 @@ def _awk(p: Parsed, name: str) -> None:
         _script(p, name, program)
         problem = awk_problem(program)
         if problem:
-            raise NotRead(f"{name}: {problem}", cause="script")
+            raise NotRead(f"{name}'s program: {problem}", cause="script")
 
 
 def _top(p: Parsed, name: str) -> None:

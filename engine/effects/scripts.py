@@ -27,7 +27,7 @@ def sed_problem(script: str) -> str | None:
             continue
         i = _sed_address(script, i)
         if i < 0:
-            return "its sed script could not be checked (an address it cannot read)"
+            return "it could not be checked (an address it cannot read)"
         while i < n and script[i] in " \t!":
             i += 1
         if i >= n:
@@ -42,9 +42,9 @@ def sed_problem(script: str) -> str | None:
             while i < n and (script[i] in " \t" or script[i].isdigit()):
                 i += 1
         elif c in "wW":
-            return f"its sed script's `{c}` command writes a file"
+            return f"its `{c}` command writes a file"
         elif c == "e":
-            return "its sed script's `e` command runs a program"
+            return "its `e` command runs a program"
         elif c in ":btTv":
             while i < n and script[i] not in ";\n":
                 i += 1
@@ -53,20 +53,20 @@ def sed_problem(script: str) -> str | None:
         elif c in "sy":
             end = _sed_parts(script, i, 2)
             if end < 0:
-                return "its sed script could not be checked (an unterminated s or y command)"
+                return "it could not be checked (an unterminated s or y command)"
             i = end
             if c == "s":
                 while i < n and script[i] not in ";\n}#":
                     flag = script[i]
                     if flag == "w":
-                        return "its sed script's s///w flag writes a file"
+                        return "its s///w flag writes a file"
                     if flag == "e":
-                        return "its sed script's s///e flag runs the result as a program"
+                        return "its s///e flag runs the result as a program"
                     if flag not in "gpiImM0123456789 \t":
-                        return f"its sed script could not be checked (s flag {flag!r})"
+                        return f"it could not be checked (s flag {flag!r})"
                     i += 1
         else:
-            return f"its sed script could not be checked (command {c!r})"
+            return f"it could not be checked (command {c!r})"
     return None
 
 
@@ -170,13 +170,13 @@ def awk_problem(program: str) -> str | None:
         if c == '"':
             i = _delimited(program, i + 1, '"')
             if i < 0:
-                return "its awk program could not be checked (an unterminated string)"
+                return "it could not be checked (an unterminated string)"
             operand = True
             continue
         if c == "/" and not operand:
             end = _delimited(program, i + 1, "/")
             if end < 0:
-                return "its awk program could not be checked (an unterminated regex)"
+                return "it could not be checked (an unterminated regex)"
             found = _awk_words(program[i + 1:end])
             if found:
                 return found
@@ -199,19 +199,19 @@ def awk_problem(program: str) -> str | None:
         elif not c.isspace():
             operand = False
         if c == "@":
-            return "its awk program uses an @ directive (@include, @load) or an indirect call"
+            return "it uses an @ directive (@include, @load) or an indirect call"
         if c == "|":
             if program.startswith("||", i):
                 i += 2
                 continue
-            return "its awk program pipes to or from a command (`|`)"
+            return "it pipes to or from a command (`|`)"
         if printing:
             if c == "(":
                 depth += 1
             elif c == ")":
                 depth -= 1
             elif c == ">" and depth <= 0:
-                return "its awk program redirects print output to a file (`>`)"
+                return "it redirects print output to a file (`>`)"
             elif c in ";\n}":
                 printing = False
         i += 1
@@ -226,6 +226,6 @@ def _awk_words(text: str) -> str | None:
             end = start + len(call)
             after = text[end] if end < len(text) else " "
             if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
-                return f"its awk program calls {call}, which runs a command or reads its output"
+                return f"it calls {call}, which runs a command or reads its output"
             start = text.find(call, end)
     return None
