@@ -104,12 +104,12 @@ def _judge(argv: list[str]) -> None:
         raise NotRead(f"{name} needs a person at a terminal", cause="interactive",
                       effect="interactive")
     if name in _INTERPRETERS:
-        raise NotRead(f"{name} runs a program, and a script is never read-only", cause="script")
+        raise NotRead(f"{name} runs a program, and a script is never read-only", cause="tool")
     if name in ("gitlab-rails", "rails"):
         if args[:1] in (["console"], ["c"], ["dbconsole"], ["db"]):
             raise NotRead(f"{name} {args[0]} opens a console: a person's job",
                           cause="interactive", effect="interactive")
-        raise NotRead(f"{name} runs Ruby code, and a script is never read-only", cause="script")
+        raise NotRead(f"{name} runs Ruby code, and a script is never read-only", cause="tool")
     rule = TABLE.get(name)
     if rule is None:
         raise NotRead(f"{name} is not on the read-only list", cause="tool")
@@ -171,14 +171,11 @@ def _xargs(name: str, args: list[str]) -> None:
                       f"-delete can make it write", cause="wrapper")
 
 
-_SSH = F("46CqTtvnyb:c:i:J:l:m:o:p:", posix=True, why={
-    "-f": "goes to the background", "-E": "writes a log file",
-    "-F": "reads a configuration that can run commands (ProxyCommand)",
-    "-L": "forwards a port", "-R": "forwards a port", "-D": "forwards a port",
-    "-W": "forwards a connection", "-w": "forwards a tunnel", "-M": "shares connections",
-    "-S": "shares connections", "-O": "controls a shared connection",
-    "-N": "opens a tunnel", "-X": "forwards X11", "-Y": "forwards X11",
-    "-A": "forwards the agent", "-G": "prints a configuration"})
+_SSH = F("46CqTtvnyfNMb:c:i:J:l:m:o:p:L:R:D:W:w:S:O:", posix=True, why={
+    "-E": "writes a log file", "-F": "reads a configuration that can run commands "
+    "(ProxyCommand)", "-X": "forwards X11", "-Y": "forwards X11", "-A": "forwards the agent",
+    "-G": "prints a configuration"})
+_TUNNEL = ("-L", "-R", "-D", "-W", "-w", "-N")
 _SSH_OPTIONS = frozenset(o.lower() for o in """ConnectTimeout BatchMode LogLevel Port User
     IdentityFile IdentitiesOnly ServerAliveInterval ServerAliveCountMax ConnectionAttempts
     StrictHostKeyChecking UserKnownHostsFile Compression HostKeyAlgorithms
@@ -190,6 +187,13 @@ _REMOTE_EXPANDS = set("$`*?[]{}~\\!#\n")
 
 def _ssh(name: str, args: list[str]) -> None:
     p = parse(args, _SSH, name)
+    tunnel = next((f for f, _ in p.flags if f in _TUNNEL), None)
+    if tunnel:
+        raise NotRead(f"{name} {tunnel} holds a tunnel open: a person's job",
+                      cause="interactive", effect="interactive")
+    if p.has("-f", "-M", "-S", "-O"):
+        raise NotRead(f"{name} -f, -M, -S or -O leaves or controls a connection in the "
+                      "background", cause="flag")
     for option in p.values("-o"):
         key = option.replace("=", " ").split(" ", 1)[0].strip().lower()
         if key not in _SSH_OPTIONS:
@@ -277,8 +281,9 @@ def _exec(name: str, args: list[str]) -> bool:
     if head.operands[:1] != ["exec"]:
         return False
     rest = head.operands[1:]
-    flags = F(exec_short + "it", exec_long + " stdin tty interactive" +
-              (" " + global_long if kube else ""), go=kube, posix=not kube, why={
+    flags = F(exec_short + "it" + (global_short if kube else ""), exec_long +
+              " stdin tty interactive" + (" " + global_long if kube else ""), go=kube,
+              posix=not kube, why={
                   "-e": "sets the environment of the command", "--env": "sets the environment "
                   "of the command", "-d": "runs in the background", "--detach": "runs in the "
                   "background", "--privileged": "runs with every privilege"})

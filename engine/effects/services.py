@@ -141,7 +141,8 @@ _LOG = F("pn:sS:G:L:U::M::C::B::iEFPz", """oneline abbrev-commit no-abbrev-commi
     source show-notes=? no-notes notes=? expand-tabs=? no-expand-tabs encoding= cc diff-merges=
     remerge-diff cached staged merge-base ignore-submodules=? submodule=? color-moved=?
     no-ext-diff no-textconv stat-width= stat-name-width= stat-count= line-prefix= exclude= glob=
-    not dirstat=? compact-summary count objects""", numeric=True, why={
+    not dirstat=? compact-summary count objects max-parents= min-parents= no-max-parents
+    no-min-parents""", numeric=True, why={
     "--output": "writes a file", "--ext-diff": "runs an external diff program"})
 
 
