@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.effects.options import Cause, Effect, Flags, NotRead, parse
-from engine.effects.rules import Tool, judge
+from engine.effects.rules import Grammar, Tool, judge
 from engine.effects.table import APPENDABLE, TABLE
 from engine.effects.words import Templated
 
@@ -142,7 +142,7 @@ def _sudo(name: str, args: list[str]) -> None:
     _judge(p.operands)
 
 
-def _inner(flags: Flags, skip: int = 0):  # type: ignore[no-untyped-def]
+def _inner(flags: Flags, skip: int = 0) -> Grammar:
     """A wrapper that takes flags, `skip` operands of its own, then the command it runs."""
     def wrapper(name: str, args: list[str]) -> None:
         p = parse(args, flags, name)
@@ -238,7 +238,7 @@ def _remote_pipelines(text: str, name: str) -> list[list[list[str]]]:
     return pipelines
 
 
-_WRAPPERS = {
+_WRAPPERS: dict[str, Grammar] = {
     "sudo": _sudo,
     "timeout": _inner(F("k:s:v", "kill-after= signal= preserve-status foreground verbose",
                         posix=True), skip=1),

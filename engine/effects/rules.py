@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeVar, Union
 
 from engine.effects.options import Effect, Flags, NotRead, Parsed, parse
 
@@ -34,6 +34,7 @@ class Tool:
 
 Grammar = Callable[[str, list[str]], None]  # a tool with its own syntax (find): raises NotRead
 Rule = Union["Tool", Grammar]
+R = TypeVar("R", "Tool", Grammar)
 
 
 def judge(name: str, tool: Tool, args: list[str], inherited: Flags | None = None) -> None:
@@ -48,8 +49,8 @@ def judge(name: str, tool: Tool, args: list[str], inherited: Flags | None = None
         # cobra reads a subcommand's flags wherever they stand, even before its name
         finding = flags
         if tool.inherit:
-            for row in tool.subcommands.values():
-                finding = finding | row.flags
+            for each in tool.subcommands.values():
+                finding = finding | each.flags
         head = parse(args, finding, name, stop_at_operand=True)
         _follow(name, tool, head)
         if not head.operands:
@@ -82,7 +83,7 @@ def _follow(name: str, tool: Tool, parsed: Parsed) -> None:
                       cause="interactive", effect="interactive")
 
 
-def rows(names: str, tool: Tool) -> dict[str, Tool]:
+def rows(names: str, rule: R) -> dict[str, R]:
     """The same row under several names (aliases, tool families)."""
-    return {name: tool for name in names.split()}
+    return {name: rule for name in names.split()}
 

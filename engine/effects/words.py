@@ -21,6 +21,11 @@ def marked(words: Sequence[str], templated: Sequence[bool]) -> list[str]:
     return [Templated(w) if t else str(w) for w, t in zip(words, templated, strict=True)]
 
 
+_ESCAPES = ("{{ '{{' }}", "{{ '{%' }}", "{{ '{#' }}")  # literal braces, as the compiler writes them
+
+
 def has_template(text: str) -> bool:
-    """Whether plan text holds a template (the compiler writes values as `{{ ... }}`)."""
+    """Whether plan text holds a value (`{{ inputs.x }}`), not only escaped literal braces."""
+    for escape in _ESCAPES:
+        text = text.replace(escape, "")
     return "{{" in text or "{%" in text

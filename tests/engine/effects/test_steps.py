@@ -15,6 +15,13 @@ def test_shell_steps_by_their_rendered_pipeline_with_templated_words_marked():
     assert verdict.effect == "mutate" and "comes from a value" in verdict.reason
 
 
+def test_escaped_literal_braces_are_the_guides_text_not_a_value():
+    # `sed 's/{{x}}/y/'` in a guide: the compiler escapes the braces so they render as written
+    plan = {"pipeline": [["sed", "s/{{ '{{' }}x}}/y/", "f"]]}
+    assert step_verdict("shell", {"pipeline": [["sed", "s/{{x}}/y/", "f"]]},
+                        plan_params=plan).read
+
+
 def test_a_shell_step_that_sets_the_environment_is_not_read_only():
     verdict = step_verdict("shell", {"pipeline": [["ls"]], "env": {"LD_PRELOAD": "/x.so"}})
     assert verdict.effect == "mutate" and "LD_PRELOAD" in verdict.reason
