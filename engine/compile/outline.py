@@ -15,11 +15,17 @@ from pathlib import Path
 
 import yaml
 
-from engine import effects
 from engine.compile import blocks, phrases, queries
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
 from engine.compile.shellwords import Word, parse_line
+from engine.effects import (
+    Templated,
+    classify_pipeline,
+    looks_like_command,
+    sql_verdict,
+    step_verdict,
+)
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, slugify
 from engine.plan import Span, StepKind
@@ -235,7 +241,7 @@ class _OutlineBuilder:
         return nodes
 
     def _has_actions(self, el: Element, cls: SectionClass) -> bool:
-        if any(effects.looks_like_command(c) for c in el.inline_code) and cls in ("diag", "mit"):
+        if any(looks_like_command(c) for c in el.inline_code) and cls in ("diag", "mit"):
             return True
         return any(self.els[c].kind in ("code", "list_item") and (
             self.els[c].kind == "list_item" or blocks.read_block(self.els[c]).cls in (
@@ -346,7 +352,7 @@ class _OutlineBuilder:
     def _inline(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
         nodes: list[Node] = []
         for code in el.inline_code:
-            if len(code.split()) < 2 or not effects.looks_like_command(code) or \
+            if len(code.split()) < 2 or not looks_like_command(code) or \
                     not phrases.asks_to_run(el.text, code):
                 continue
             nodes.extend(self._commands([blocks.CommandLine(code, el.span.start, el.span.end)],
@@ -383,7 +389,7 @@ class _OutlineBuilder:
         span = Span(start=block.start, end=block.end)
         title = self._title(own, el)
         if block.cls == "query":
-            mutating = block.plugin == "sql" and not effects.sql_verdict(block.text).read
+            mutating = block.plugin == "sql" and not sql_verdict(block.text).read
             kind = StepKind.COMMAND if mutating else StepKind.QUERY
             # SQL text stays fixed (values become bound args); PromQL values pass the `promql`
             # filter. The sql plugin refuses writes unless told: say so for a write asked for.
@@ -432,7 +438,7 @@ class _OutlineBuilder:
                 raise ValidationError("a detect block must name its detector", **where,
                                       hint="Add 'detector: ft_jam_slip' (or another detector)")
             kind = StepKind.DETECT
-        elif plugin == "shell" or not effects.step_verdict(plugin, params).read:
+        elif plugin == "shell" or not step_verdict(plugin, params).read:
             kind, mutating = StepKind.COMMAND, True
             if plugin == "sql":
                 params["read_only"] = False
@@ -464,14 +470,14 @@ class _OutlineBuilder:
                 if parsed.unsupported or session:
                     manual.append(line)
                 continue
-            found = [effects.classify_pipeline([[_judged(w) for w in st] for st in p.stages])
-                     .effect for p in parsed.pipelines]
-            if "interactive" in found:
+            effects = [classify_pipeline([[_judged(w) for w in st] for st in p.stages]).effect
+                       for p in parsed.pipelines]
+            if "interactive" in effects:
                 manual.append(line)
                 session = True
                 continue
             flush_manual()
-            for pipeline, eff in zip(parsed.pipelines, found):
+            for pipeline, eff in zip(parsed.pipelines, effects):
                 argv = [[self.scope.word(w) for w in stage] for stage in pipeline.stages]
                 uses = frozenset(v for st in pipeline.stages for w in st
                                  for v in self.scope.refs(w))
@@ -532,7 +538,7 @@ class _OutlineBuilder:
 
 def _judged(word: Word) -> str:
     """A word as the read-only table sees it: a `$VAR` or `<placeholder>` is a value."""
-    return word.plain() if word.is_literal else effects.Templated(word.plain())
+    return word.plain() if word.is_literal else Templated(word.plain())
 
 
 def _conclusion(text: str, limit: int = 100) -> str:
