@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from engine.compile.verbs import looks_like_command
+from engine.effects import looks_like_command
 from engine.guide import Element
 
 BlockClass = Literal["command", "query", "config", "output", "script", "plugin", "other"]

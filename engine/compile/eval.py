@@ -37,7 +37,7 @@ from engine.compile.blocks import OUTPUT_TAGS, QUERY_TAGS, SHELL_TAGS
 from engine.compile.llm.grounding import Grounding, contains, guide_tokens, step_commands
 from engine.compile.phrases import section_class
 from engine.compile.validate import check_plan, parallel_groups
-from engine.compile.verbs import pipeline_effect
+from engine.effects import classify_pipeline, step_verdict
 from engine.errors import MendflowError
 from engine.guide import Element, Guide, load_guide
 from engine.plan import Plan, Step, StepKind
@@ -318,17 +318,15 @@ def _parallel(score: GuideScore, guide: Guide, plan: Plan, g: _Graph,
 
 def _effect(exp: Expected) -> str:
     stages = [st.split() for st in exp.text.split("|") if st.strip()]
-    return pipeline_effect(stages) if stages else "read"
+    return classify_pipeline(stages).effect if stages else "read"
 
 
 def _changes(s: Step) -> bool:
     if s.mutating:
         return True
-    if s.kind == StepKind.COMMAND and s.plugin == "shell" and \
-            isinstance(s.params.get("pipeline"), list):
-        stages = [[str(a) for a in st] for st in s.params["pipeline"] if isinstance(st, list)]
-        return bool(stages) and pipeline_effect(stages) == "mutate"
-    return s.plugin == "sql" and s.params.get("read_only") is False
+    if s.kind not in (StepKind.COMMAND, StepKind.QUERY) or not s.plugin:
+        return False
+    return step_verdict(s.plugin, s.params, plan_params=s.params).effect == "mutate"
 
 
 def _overlaps(step: Step | None, el: Element) -> bool:

@@ -15,10 +15,17 @@ from pathlib import Path
 
 import yaml
 
-from engine.compile import blocks, phrases, queries, verbs
+from engine.compile import blocks, phrases, queries
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
-from engine.compile.shellwords import parse_line
+from engine.compile.shellwords import Word, parse_line
+from engine.effects import (
+    Templated,
+    classify_pipeline,
+    looks_like_command,
+    sql_verdict,
+    step_verdict,
+)
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, slugify
 from engine.plan import Span, StepKind
@@ -29,8 +36,6 @@ _PREFIX = {"diag": "diag", "mit": "mit", "step": "step"}
 _STOP = frozenset("""the a an of for to by and or in on with from is are be that this these those
 following command commands running run using use via any all your you if its it as at which
 whether then there their following below above""".split())
-_SQL_WRITE = re.compile(r"^\s*(update|delete|insert|alter|drop|truncate|create|grant|revoke|"
-                        r"vacuum|reindex|cluster|copy|set)\b", re.I | re.M)
 
 
 @dataclass
@@ -237,7 +242,7 @@ class _OutlineBuilder:
         return nodes
 
     def _has_actions(self, el: Element, cls: SectionClass) -> bool:
-        if any(verbs.looks_like_command(c) for c in el.inline_code) and cls in ("diag", "mit"):
+        if any(looks_like_command(c) for c in el.inline_code) and cls in ("diag", "mit"):
             return True
         return any(self.els[c].kind in ("code", "list_item") and (
             self.els[c].kind == "list_item" or blocks.read_block(self.els[c]).cls in (
@@ -348,7 +353,7 @@ class _OutlineBuilder:
     def _inline(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
         nodes: list[Node] = []
         for code in el.inline_code:
-            if len(code.split()) < 2 or not verbs.looks_like_command(code) or \
+            if len(code.split()) < 2 or not looks_like_command(code) or \
                     not phrases.asks_to_run(el.text, code):
                 continue
             nodes.extend(self._commands([blocks.CommandLine(code, el.span.start, el.span.end)],
@@ -385,7 +390,7 @@ class _OutlineBuilder:
         span = Span(start=block.start, end=block.end)
         title = self._title(own, el)
         if block.cls == "query":
-            mutating = block.plugin == "sql" and bool(_SQL_WRITE.search(block.text))
+            mutating = block.plugin == "sql" and not sql_verdict(block.text).read
             kind = StepKind.COMMAND if mutating else StepKind.QUERY
             # SQL text stays fixed (values become bound args); PromQL values pass the `promql`
             # filter. The sql plugin refuses writes unless told: say so for a write asked for.
@@ -410,9 +415,10 @@ class _OutlineBuilder:
                      title: str) -> Action:
         """A block whose body is a plugin's parameters (YAML): ```detect, ```opcua, ...
 
-        Its string values are templates as written. A `detect` block names its detector; an
-        action that calls something (`call:`, or an HTTP method other than GET/HEAD) changes
-        the world."""
+        Its string values are templates as written. A `detect` block names its detector; what
+        any other block does is the read-only table's call (`engine.effects.step_verdict`): an
+        action (`call:`), an HTTP method other than GET/HEAD, SQL that is not one reading
+        statement change the world, and a `mendflow:shell` block is a script, never read-only."""
         where = {"file": self.g.path, "line": block.start}
         try:
             params = yaml.safe_load(block.text)
@@ -434,9 +440,10 @@ class _OutlineBuilder:
                 raise ValidationError("a detect block must name its detector", **where,
                                       hint="Add 'detector: ft_jam_slip' (or another detector)")
             kind = StepKind.DETECT
-        elif "call" in params or str(params.get("method", "GET")).upper() not in (
-                "GET", "HEAD"):
+        elif plugin == "shell" or not step_verdict(plugin, params).read:
             kind, mutating = StepKind.COMMAND, True
+            if plugin == "sql":
+                params["read_only"] = False
         span = Span(start=block.start, end=block.end)
         return Action(self._id(owner, cls, title), kind, title, block.text, span, el.index, cls,
                       plugin=plugin, params=params, mutating=mutating, block=el.index)
@@ -465,7 +472,7 @@ class _OutlineBuilder:
                 if parsed.unsupported or session:
                     manual.append(line)
                 continue
-            effects = [verbs.pipeline_effect([[w.plain() for w in st] for st in p.stages])
+            effects = [classify_pipeline([[_judged(w) for w in st] for st in p.stages]).effect
                        for p in parsed.pipelines]
             if "interactive" in effects:
                 manual.append(line)
@@ -533,6 +540,11 @@ class _OutlineBuilder:
             sid = f"{base}-{n}"
         self.ids.add(sid)
         return sid
+
+
+def _judged(word: Word) -> str:
+    """A word as the read-only table sees it: a `$VAR` or `<placeholder>` is a value."""
+    return word.plain() if word.is_literal else Templated(word.plain())
 
 
 def _conclusion(text: str, limit: int = 100) -> str:

@@ -7,7 +7,7 @@ pipes (`|`, pipeline stages), sequences (`&&`, `;`, separate commands), and assi
 redirections, `||`, backgrounding, command substitution inside an argument, globs, subshells)
 is reported as unsupported, with the reason, so the compiler can turn it into a `manual` step.
 
-It does not decide what a command does (`engine.compile.verbs`) nor how a word becomes a
+It does not decide what a command does (`engine.effects`) nor how a word becomes a
 template (`engine.compile.structural`).
 """
 

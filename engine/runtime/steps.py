@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import effects
 from engine import scheduler as sched
 from engine.datasources import DataSources, RedactingLogger, Redactor
 from engine.errors import (
@@ -129,7 +130,16 @@ class StepRunner:
                              hint="Check the input or the step that produced the value")
         parsed = parse_params(plugin_cls, params, step=step.id)
         plugin = self.registry.instance(step.plugin)
-        if dry_run and step.mutating:
+        verdict = _effect(plugin_cls, step, parsed)
+        if not step.mutating and not verdict.read:
+            # The plan says this step only reads, but what it would really do is not on the
+            # read-only list (a hand-edited plan, or a value that changed the command).
+            raise StepFailed(
+                f"refused: `{_describe(plugin, parsed, params)}` is not on the read-only list "
+                f"({verdict.reason}); a step that changes the world needs an approval gate "
+                "in the plan", retryable=False, step=step.id,
+                hint="Mark the step mutating behind an approve step, or make it a read")
+        if dry_run and (step.mutating or not verdict.read):
             would = _describe(plugin, parsed, params)
             result = StepResult(outputs={"dry_run": True, "would_run": would},
                                 summary=f"dry run: would run {would}")
@@ -322,6 +332,14 @@ def _render_params(plugin_cls: type, params: Mapping[str, Any],
     return {k: v if k in verbatim else templating.render_value(
                 guards[k](v) if k in guards and isinstance(v, str) else v, view)
             for k, v in params.items()}
+
+
+def _effect(plugin_cls: Any, step: Step, parsed: Any) -> effects.Verdict:
+    """What the step will really do, by the read-only table, from its rendered parameters."""
+    return effects.step_verdict(step.plugin, parsed.model_dump(),
+                                declared_read_only=plugin_cls.read_only,
+                                fields=plugin_cls.Params.model_fields.keys(),
+                                plan_params=step.params)
 
 
 def _describe(plugin: Any, parsed: Any, params: Mapping[str, Any]) -> str:

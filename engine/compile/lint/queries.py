@@ -1,11 +1,13 @@
 """Rules MF4xx, query instructions: untagged blocks, queries without a data source,
-hard-coded values that should be inputs, changes without a warning."""
+hard-coded values that should be inputs, changes without a warning, and commands that look
+like reads but are gated (the read-only table of `engine.effects` says why)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 
+from engine.compile.blocks import read_block
 from engine.compile.lint.base import (
     _ALERT_SECTION,
     Context,
@@ -15,6 +17,8 @@ from engine.compile.lint.base import (
     rule,
     shell_commands,
 )
+from engine.compile.shellwords import parse_line
+from engine.effects import Templated, Verdict, classify_pipeline, sql_verdict
 from engine.guide import Element
 
 # -- 4. query instructions ------------------------------------------------------------------
@@ -156,3 +160,45 @@ def _surroundings(ctx: Context, el: Element) -> str:
         parts.append(ctx.elements[idx].text)
         idx = ctx.elements[idx].parent
     return "\n".join(parts)
+
+
+# Causes that make a command on the read-only table need an approval: what it says, not what
+# it is (`kubectl delete` or an unknown tool is a change nobody would mistake for a read).
+_LOOKS_LIKE_A_READ = ("flag", "operand", "script", "wrapper", "sql")
+
+
+@rule(("MF405", "query", "info",
+        "A command that looks like a read needs an approval: the read-only table says why."))
+def gated_read(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    for el in ctx.elements:
+        if el.kind != "code" or ctx.role(el) == "mitigation":
+            continue  # in a mitigation, an approval is what the author expects
+        block = read_block(el)
+        if block.cls == "command":
+            found = [(line.start, line.text, _shell_verdict(line.text)) for line in block.lines]
+        elif block.cls == "query" and block.plugin == "sql" and _SQL_READ.match(block.text):
+            found = [(block.start + 1, block.text, sql_verdict(block.text))]
+        else:
+            continue
+        for line, text, verdict in found:
+            if verdict is not None and verdict.effect == "mutate" and \
+                    verdict.cause in _LOOKS_LIKE_A_READ:
+                yield ("MF405", line, f"`{_clip(text, 60)}`: {verdict.reason}: this step "
+                       "needs an approval",
+                       "If it should only read, drop what writes or runs (print to stdout, no "
+                       "in-place edit, no script from a value); if the change is meant, say so "
+                       "before it: Mendflow asks for an approval before it runs")
+
+
+_SQL_READ = re.compile(r"\s*(select|with|show|explain|values|table)\b", re.I)
+
+
+def _shell_verdict(text: str) -> Verdict | None:
+    """The verdict on a command line's first pipeline that is not read-only, if any."""
+    parsed = parse_line(text)
+    for pipeline in parsed.pipelines:
+        verdict = classify_pipeline([[w.plain() if w.is_literal else Templated(w.plain())
+                                      for w in stage] for stage in pipeline.stages])
+        if not verdict.read:
+            return verdict
+    return None

@@ -16,8 +16,8 @@ from pydantic import ValidationError as PydanticValidationError
 from engine.compile.llm.grounding import Grounding, contains, step_commands
 from engine.compile.llm.templates import check_templates
 from engine.compile.validate import Problem, check_plan
-from engine.compile.verbs import pipeline_effect
-from engine.plan import Plan
+from engine.effects import step_verdict
+from engine.plan import Plan, StepKind
 from engine.plugins import Registry
 
 # What the model may change; the rest (id, title, source hash, triggers, ...) is the guide's.
@@ -60,21 +60,17 @@ def check_candidate(plan: Plan, *, structural: Plan, grounding: Grounding,
 
 
 def unmarked_changes(plan: Plan) -> list[Problem]:
-    """A command that changes the world must say so, or it would run without an approval."""
+    """A step that is not read-only by the read-only table must say so, or the runtime refuses
+    to run it (and it would otherwise run without an approval)."""
     out: list[Problem] = []
     for s in plan.steps:
-        if s.mutating:
+        if s.mutating or not s.plugin or s.kind not in (StepKind.COMMAND, StepKind.QUERY):
             continue
-        changes = False
-        if s.plugin == "shell" and isinstance(s.params.get("pipeline"), list):
-            stages = [[str(a) for a in st] for st in s.params["pipeline"] if isinstance(st, list)]
-            changes = pipeline_effect(stages) == "mutate"
-        elif s.plugin == "sql":
-            changes = s.params.get("read_only") is False
-        if changes:
+        verdict = step_verdict(s.plugin, s.params, plan_params=s.params)
+        if verdict.effect == "mutate":
             out.append(Problem("mutating", f"step {s.id!r} changes the world but is not marked "
-                               "mutating", "Set mutating: true and put an approve step (with a "
-                               "failure edge to escalate) right before it",
+                               f"mutating ({verdict.reason})", "Set mutating: true and put an "
+                               "approve step (with a failure edge to escalate) right before it",
                                file=plan.source.path, line=s.source.start, step=s.id))
     return out
 

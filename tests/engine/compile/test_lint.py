@@ -128,6 +128,16 @@ CASES = [
      [12],
      runbook("1. Restart (warning: drops live connections):\n\n   ```bash\n"
              "   kubectl delete pod -l app=web\n   ```")),
+    ("MF405",  # a read that writes a file: gated, and the linter says why
+     runbook("1. List old files:\n\n   ```bash\n   find /srv -mtime +7 -fprint /tmp/old\n"
+             "   ```"),
+     [12],
+     runbook("1. List old files:\n\n   ```bash\n   find /srv -mtime +7 -print\n   ```")),
+    ("MF405",
+     runbook("1. Sessions:\n\n   ```sql\n   SELECT pg_terminate_backend(pid) FROM "
+             "pg_stat_activity;\n   ```"),
+     [12],
+     runbook("1. Sessions:\n\n   ```sql\n   SELECT pid FROM pg_stat_activity;\n   ```")),
     ("MF501",
      "## Diagnosis\n\nRun `kubectl get pods`.\n",
      [1],
@@ -170,6 +180,14 @@ def test_every_rule_is_documented_and_exercised():
 
 def test_a_clean_runbook_has_no_findings():
     assert lint_path(FIXTURES / "good.md") == []
+
+
+def test_the_gated_read_finding_gives_the_tables_reason():
+    found = [f for f in lint_guide(parse_guide(runbook(
+        "1. Sort:\n\n   ```bash\n   sort -o /tmp/sorted /var/log/x\n   ```"), path="g.md"))
+             if f.rule == "MF405"]
+    assert [f.message for f in found] == [
+        "`sort -o /tmp/sorted /var/log/x`: sort's -o writes a file: this step needs an approval"]
 
 
 def test_a_bad_guide_reports_each_problem_where_it_is():

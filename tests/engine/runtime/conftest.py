@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from pydantic import BaseModel
@@ -85,6 +89,48 @@ class GarbagePlugin:
 
     async def run(self, *, params: FlakyParams, ctx: StepContext) -> Any:
         return {"not": "a StepResult"}
+
+
+class Recorder:
+    """A local HTTP server that notes every GET: a read-only step (`curl -s URL`) whose runs a
+    test can count, without the step writing anything. `?sleep=S` answers after S seconds."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                url = urlsplit(self.path)
+                recorder.paths.append(url.path.strip("/"))
+                time.sleep(float(parse_qs(url.query).get("sleep", ["0"])[0]))
+                try:
+                    self.send_response(200)
+                    self.end_headers()
+                    self.wfile.write(b"ok\n")
+                except OSError:
+                    pass  # the step was killed while it waited
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def get(self, id: str, name: str, sleep_s: float = 0, **kw: Any) -> Step:
+        """A read-only shell step that GETs /name (after `sleep_s` seconds)."""
+        return sh(id, "curl", "-sf", f"{self.url}/{name}?sleep={sleep_s}", **kw)
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    rec = Recorder()
+    thread = threading.Thread(target=rec.server.serve_forever, daemon=True)
+    thread.start()
+    yield rec
+    rec.server.shutdown()
+    rec.server.server_close()
 
 
 @pytest.fixture

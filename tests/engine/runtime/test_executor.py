@@ -202,11 +202,8 @@ def _redactor(secret: str):  # noqa: ANN202
 
 
 async def test_an_interrupted_run_resumes_without_redoing_finished_steps(make_executor, store,
-                                                                         tmp_path) -> None:
-    ledger = tmp_path / "ledger"
-    p = plan([sh("first", "sh", "-c", f"echo first >> {ledger}"),
-              sh("slow", "sh", "-c", f"echo slow >> {ledger}; sleep 0.5"),
-              end("ok")],
+                                                                         recorder) -> None:
+    p = plan([recorder.get("first", "first"), recorder.get("slow", "slow", 0.5), end("ok")],
              [edge("first", "slow"), edge("slow", "ok")])
     ex, updates = make_executor()
     run = asyncio.create_task(ex.start(p, guide_path="t.md", run_id="r-interrupt"))
@@ -219,7 +216,7 @@ async def test_an_interrupted_run_resumes_without_redoing_finished_steps(make_ex
     ex2, _ = make_executor()
     record = await ex2.resume("r-interrupt")
     assert record.outcome == "resolved"
-    lines = ledger.read_text().split()
+    lines = recorder.paths
     assert lines.count("first") == 1  # completed: never run again
     assert lines.count("slow") == 2  # in flight at the interruption: run again, same attempt
     assert record.state["steps"]["slow"]["attempt"] == 1
@@ -264,7 +261,8 @@ async def test_cancelling_a_run_stops_its_steps_and_still_runs_the_clean_up(make
                                                                            store,
                                                                            tmp_path) -> None:
     marker = tmp_path / "safe"
-    p = plan([sh("work", "sleep", "30"), end("ok"), sh("stop", "touch", str(marker))],
+    p = plan([sh("work", "sleep", "30"), end("ok"),
+              sh("stop", "touch", str(marker), mutating=True)],
              [edge("work", "ok")]).model_copy(update={"cleanup": ["stop"]})
     ex, updates = make_executor()
     run = asyncio.create_task(ex.start(p, guide_path="t.md"))

@@ -14,7 +14,7 @@ import pytest
 
 from engine.store import open_store
 
-from .conftest import edge, end, plan, sh
+from .conftest import edge, end, plan
 
 pytestmark = pytest.mark.slow
 MENDFLOW = [sys.executable, "-m", "engine.cli"]
@@ -36,12 +36,11 @@ async def _only_run(data_dir: Path):  # noqa: ANN202
         await store.close()
 
 
-def test_kill_9_then_resume_never_reruns_completed_steps(tmp_path: Path) -> None:
-    ledger = tmp_path / "ledger"
+def test_kill_9_then_resume_never_reruns_completed_steps(tmp_path: Path, recorder) -> None:
+    # read-only steps (GETs of a local recorder): the recorder counts their runs
     p = plan(
-        [sh("first", "sh", "-c", f"echo first >> {ledger}"),
-         sh("slow", "sh", "-c", f"echo slow >> {ledger}; sleep 3"),
-         sh("last", "sh", "-c", f"echo last >> {ledger}"), end("ok")],
+        [recorder.get("first", "first"), recorder.get("slow", "slow", 3),
+         recorder.get("last", "last"), end("ok")],
         [edge("first", "slow"), edge("slow", "last"), edge("last", "ok")],
     )
     plan_file = tmp_path / "plan.json"
@@ -53,7 +52,7 @@ def test_kill_9_then_resume_never_reruns_completed_steps(tmp_path: Path) -> None
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 30
-    while "slow" not in (ledger.read_text() if ledger.exists() else ""):
+    while "slow" not in recorder.paths:
         assert proc.poll() is None, proc.stdout.read().decode()  # type: ignore[union-attr]
         assert time.monotonic() < deadline, "the run never reached its second step"
         time.sleep(0.05)
@@ -72,5 +71,5 @@ def test_kill_9_then_resume_never_reruns_completed_steps(tmp_path: Path) -> None
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     final, _ = asyncio.run(_only_run(data))
     assert (final.status, final.outcome) == ("succeeded", "resolved")
-    assert ledger.read_text().split() == ["first", "slow", "slow", "last"]
+    assert recorder.paths == ["first", "slow", "slow", "last"]
     assert final.state["steps"]["slow"]["attempt"] == 1

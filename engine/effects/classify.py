@@ -1,0 +1,305 @@
+"""One argv or pipeline -> what it does to the world: read, mutate or interactive, and why.
+
+This module owns the dispatch over the read-only table (`engine.effects.table`): the program's
+name (a bare name, or a path in a system directory: `./cat` is not cat), programs that are a
+person's job (shells, editors, pagers, consoles), interpreters (a script is never read-only),
+and wrappers, whose inner command is what gets judged: sudo, timeout, nice, nohup, time,
+stdbuf, ionice, xargs (with its own flags, and only for tools that words appended at run time
+cannot turn into writers), ssh (the remote command, as the remote shell would split it), and
+`kubectl/oc/docker/podman/crictl exec` (the command after `--`).
+
+A command is "read" only when every part of it is on the table; everything else is "mutate"
+(an approval gate) or "interactive" (a manual step).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from engine.effects.options import Cause, Effect, Flags, NotRead, parse
+from engine.effects.rules import Grammar, Tool, judge
+from engine.effects.table import APPENDABLE, TABLE
+from engine.effects.words import Templated
+
+F = Flags.of
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a command does: its effect and, unless it only reads, the one-line reason."""
+
+    effect: Effect
+    reason: str = ""
+    cause: Cause | None = None
+
+    @property
+    def read(self) -> bool:
+        return self.effect == "read"
+
+
+READ = Verdict("read")
+
+
+def classify(argv: Sequence[str]) -> Verdict:
+    """The effect of one argv (words the guide wrote; `Templated` words come from values)."""
+    try:
+        _judge(list(argv))
+    except NotRead as exc:
+        return Verdict(exc.effect, exc.reason, exc.cause)
+    return READ
+
+
+def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
+    """A pipeline changes the world if any stage does; it needs a person if its first does."""
+    if not stages:
+        return Verdict("mutate", "an empty pipeline", "tool")
+    verdicts = [classify(stage) for stage in stages]
+    if verdicts[0].effect == "interactive":
+        return verdicts[0]
+    worst = next((v for v in verdicts if not v.read), None)
+    if worst is None:
+        return READ
+    return Verdict("mutate", worst.reason, worst.cause)
+
+
+# -- programs --------------------------------------------------------------------------------
+
+_SYSTEM_DIRS = frozenset({"/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/local/bin",
+                          "/usr/local/sbin", "/opt/gitlab/bin", "/opt/gitlab/embedded/bin"})
+_PERSON = frozenset("""
+bash sh zsh dash ksh fish su cd chroot exit logout htop iotop atop less more most view vi vim
+nvim nano emacs ed man watch telnet tmux screen gdb strace ltrace ftp sftp irb
+""".split())
+_INTERPRETERS = frozenset("""
+python python2 python3 perl ruby node nodejs php lua Rscript pwsh powershell deno bun tclsh
+expect osascript
+""".split())
+
+
+def _program(word: str) -> str:
+    if isinstance(word, Templated):
+        raise NotRead("the program's name comes from a value, not from the guide", cause="tool")
+    if "/" not in word:
+        return word
+    directory, name = word.rsplit("/", 1)
+    if directory not in _SYSTEM_DIRS:
+        raise NotRead(f"{word} is a program given by its path, not the {name} the read-only "
+                      "list knows", cause="tool")
+    return name
+
+
+def _judge(argv: list[str]) -> None:
+    if not argv:
+        raise NotRead("an empty command", cause="tool")
+    name, args = _program(argv[0]), argv[1:]
+    wrapper = _WRAPPERS.get(name)
+    if wrapper is not None:
+        wrapper(name, args)
+        return
+    if name in _EXEC_TOOLS and _exec(name, args):
+        return
+    if name in _PERSON:
+        raise NotRead(f"{name} needs a person at a terminal", cause="interactive",
+                      effect="interactive")
+    if name in _INTERPRETERS:
+        raise NotRead(f"{name} runs a program, and a script is never read-only", cause="tool")
+    if name in ("gitlab-rails", "rails"):
+        if args[:1] in (["console"], ["c"], ["dbconsole"], ["db"]):
+            raise NotRead(f"{name} {args[0]} opens a console: a person's job",
+                          cause="interactive", effect="interactive")
+        raise NotRead(f"{name} runs Ruby code, and a script is never read-only", cause="tool")
+    rule = TABLE.get(name)
+    if rule is None:
+        raise NotRead(f"{name} is not on the read-only list", cause="tool")
+    if isinstance(rule, Tool):
+        judge(name, rule, args)
+    else:
+        rule(name, args)
+
+
+# -- wrappers: the command they run is what is judged ---------------------------------------------
+
+_SUDO = F("EHnPSkVlu:g:C:h::p:r:t:T:D:U:is", """preserve-env=? set-home non-interactive
+    preserve-groups stdin reset-timestamp user= group= close-from= host= prompt= role= type=
+    command-timeout= chdir= other-user= list login shell""", posix=True, why={
+    "-e": "edits files", "--edit": "edits files", "-b": "runs the command in the background",
+    "--background": "runs the command in the background", "-A": "runs an askpass program",
+    "-R": "runs in another root directory", "--chroot": "runs in another root directory"})
+
+
+def _sudo(name: str, args: list[str]) -> None:
+    p = parse(args, _SUDO, name)
+    if not p.operands:
+        if p.has("-l", "--list", "-V"):
+            return
+        raise NotRead(f"{name} with no command opens a root shell: a person's job",
+                      cause="interactive", effect="interactive")
+    if "=" in p.operands[0]:
+        raise NotRead(f"{name} {p.operands[0]} sets the environment of the command it runs",
+                      cause="wrapper")
+    _judge(p.operands)
+
+
+def _inner(flags: Flags, skip: int = 0) -> Grammar:
+    """A wrapper that takes flags, `skip` operands of its own, then the command it runs."""
+    def wrapper(name: str, args: list[str]) -> None:
+        p = parse(args, flags, name)
+        if len(p.operands) <= skip:
+            raise NotRead(f"{name} names no command to run", cause="wrapper")
+        _judge(p.operands[skip:])
+    return wrapper
+
+
+_XARGS = F("0a:d:E:e::I:i::L:l::n:P:rs:tx", """null arg-file= delimiter= eof=? replace=?
+    max-lines=? max-args= max-procs= no-run-if-empty max-chars= verbose exit
+    process-slot-var=""", posix=True, why={
+    "-p": "asks a person before each command", "--interactive": "asks a person before each "
+    "command", "-o": "gives the command the terminal", "--open-tty": "gives the command the "
+    "terminal"})
+
+
+def _xargs(name: str, args: list[str]) -> None:
+    p = parse(args, _XARGS, name)
+    inner = p.operands or ["echo"]
+    _judge(inner)
+    tool = _program(inner[0])
+    rule = TABLE.get(tool)
+    if tool not in APPENDABLE and not (isinstance(rule, Tool) and rule.any_args):
+        raise NotRead(f"{name} adds words read at run time to {tool}, and a word such as "
+                      f"-delete can make it write", cause="wrapper")
+
+
+_SSH = F("46CqTtvnyfNMb:c:i:J:l:m:o:p:L:R:D:W:w:S:O:", posix=True, why={
+    "-E": "writes a log file", "-F": "reads a configuration that can run commands "
+    "(ProxyCommand)", "-X": "forwards X11", "-Y": "forwards X11", "-A": "forwards the agent",
+    "-G": "prints a configuration"})
+_TUNNEL = ("-L", "-R", "-D", "-W", "-w", "-N")
+_SSH_OPTIONS = frozenset(o.lower() for o in """ConnectTimeout BatchMode LogLevel Port User
+    IdentityFile IdentitiesOnly ServerAliveInterval ServerAliveCountMax ConnectionAttempts
+    StrictHostKeyChecking UserKnownHostsFile Compression HostKeyAlgorithms
+    PubkeyAcceptedKeyTypes PubkeyAcceptedAlgorithms PreferredAuthentications
+    PasswordAuthentication AddressFamily CheckHostIP HashKnownHosts""".split())
+_REMOTE_SEPARATORS = frozenset({";", "&&", "||", "|"})
+_REMOTE_EXPANDS = set("$`*?[]{}~\\!#\n")
+
+
+def _ssh(name: str, args: list[str]) -> None:
+    p = parse(args, _SSH, name)
+    tunnel = next((f for f, _ in p.flags if f in _TUNNEL), None)
+    if tunnel:
+        raise NotRead(f"{name} {tunnel} holds a tunnel open: a person's job",
+                      cause="interactive", effect="interactive")
+    if p.has("-f", "-M", "-S", "-O"):
+        raise NotRead(f"{name} -f, -M, -S or -O leaves or controls a connection in the "
+                      "background", cause="flag")
+    for option in p.values("-o"):
+        key = option.replace("=", " ").split(" ", 1)[0].strip().lower()
+        if key not in _SSH_OPTIONS:
+            raise NotRead(f"{name} -o {key} is not a read-only ssh option (ProxyCommand and "
+                          "LocalCommand run programs)", cause="flag")
+    if len(p.operands) < 2:
+        raise NotRead(f"{name} with no remote command opens a shell: a person's job",
+                      cause="interactive", effect="interactive")
+    remote = " ".join(p.operands[1:])
+    for pipeline in _remote_pipelines(remote, name):
+        verdict = classify_pipeline(pipeline)
+        if not verdict.read:
+            raise NotRead(f"{name}'s remote command: {verdict.reason}", cause=verdict.cause or
+                          "wrapper", effect=verdict.effect)
+
+
+def _remote_pipelines(text: str, name: str) -> list[list[list[str]]]:
+    """The remote shell's reading of `text`, when it is plain words, pipes and sequences."""
+    if _REMOTE_EXPANDS & set(text):
+        raise NotRead(f"{name}'s remote command holds characters its shell expands "
+                      "($, globs, quotes escapes)", cause="wrapper")
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|<>()")
+    lexer.whitespace_split = True
+    pipelines: list[list[list[str]]] = [[[]]]
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        raise NotRead(f"{name}'s remote command has an unclosed quote", cause="wrapper") from None
+    for token in tokens:
+        if token in _REMOTE_SEPARATORS:
+            if token == "|":
+                pipelines[-1].append([])
+            else:
+                pipelines.append([[]])
+        elif token and set(token) <= set(";&|<>()"):
+            raise NotRead(f"{name}'s remote command uses shell redirection or grouping "
+                          f"({token})", cause="wrapper")
+        else:
+            pipelines[-1][-1].append(token)
+    if any(not stage for pipeline in pipelines for stage in pipeline):
+        raise NotRead(f"{name}'s remote command has an empty part", cause="wrapper")
+    return pipelines
+
+
+_WRAPPERS: dict[str, Grammar] = {
+    "sudo": _sudo,
+    "timeout": _inner(F("k:s:v", "kill-after= signal= preserve-status foreground verbose",
+                        posix=True), skip=1),
+    "nice": _inner(F("n:", "adjustment=", posix=True, numeric=True)),
+    "nohup": _inner(F("", posix=True)),
+    "time": _inner(F("pvqf:", "portability verbose quiet format=", posix=True,
+                     why={"-o": "writes a file", "--output": "writes a file"})),
+    "stdbuf": _inner(F("i:o:e:", "input= output= error=", posix=True)),
+    "ionice": _inner(F("c:n:tu:", "class= classdata= ignore", posix=True,
+                       why={"-p": "changes another process", "-P": "changes other processes"})),
+    "xargs": _xargs,
+    "ssh": _ssh,
+}
+
+# -- `exec` subcommands: the command after `--` (or after the container) is judged ------------
+
+_EXEC_TOOLS = {
+    "kubectl": ("n:s:v:", "namespace= context= kubeconfig= cluster= user= server= as= token= "
+                "request-timeout= insecure-skip-tls-verify", "c:f:", "container= filename= "
+                "pod-running-timeout= quiet q"),
+    "docker": ("H:c:l:D", "host= context= config= log-level= tls tlsverify debug", "u:w:",
+               "user= workdir="),
+    "crictl": ("r:i:t:D", "runtime-endpoint= image-endpoint= timeout= debug config=", "s",
+               "sync timeout="),
+}
+_EXEC_TOOLS.update({"oc": _EXEC_TOOLS["kubectl"], "podman": _EXEC_TOOLS["docker"],
+                    "nerdctl": _EXEC_TOOLS["docker"]})
+_TTY = ("-i", "-t", "--stdin", "--tty", "--interactive")
+
+
+def _exec(name: str, args: list[str]) -> bool:
+    """Judge `name exec ... -- cmd` by cmd; False if it is not an exec command."""
+    global_short, global_long, exec_short, exec_long = _EXEC_TOOLS[name]
+    kube = name in ("kubectl", "oc")
+    try:
+        head = parse(args, F(global_short, global_long, posix=True), name,
+                     stop_at_operand=True)
+    except NotRead:
+        return False  # not an exec this reading knows: the table judges it
+    if head.operands[:1] != ["exec"]:
+        return False
+    rest = head.operands[1:]
+    flags = F(exec_short + "it" + (global_short if kube else ""), exec_long +
+              " stdin tty interactive" + (" " + global_long if kube else ""), go=kube,
+              posix=not kube, why={
+                  "-e": "sets the environment of the command", "--env": "sets the environment "
+                  "of the command", "-d": "runs in the background", "--detach": "runs in the "
+                  "background", "--privileged": "runs with every privilege"})
+    if kube and "--" not in rest:
+        raise NotRead(f"{name} exec without `--` runs a session: a person's job",
+                      cause="interactive", effect="interactive")
+    if kube:
+        cut = rest.index("--")
+        own, inner = parse(rest[:cut], flags, f"{name} exec"), rest[cut + 1:]
+    else:
+        own = parse(rest, flags, f"{name} exec")
+        inner = own.operands[1:]
+    if own.has(*_TTY):
+        raise NotRead(f"{name} exec -it opens a terminal session: a person's job",
+                      cause="interactive", effect="interactive")
+    if not inner:
+        raise NotRead(f"{name} exec names no command", cause="wrapper")
+    _judge(inner)
+    return True

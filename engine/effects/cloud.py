@@ -1,0 +1,85 @@
+"""Read-only rows for cloud command lines: gcloud, gsutil, aws.
+
+gcloud and aws name a command by a path of groups ending in a verb (`gcloud compute disks
+list`, `aws ec2 describe-vpcs`); by their own design the verb decides the effect: `list`,
+`describe` and `list-*`/`describe-*` operations read whatever flags follow them. So a command
+reads when every word before the verb is a known group (or a known global flag) and the verb
+is a reading one; the flags after the verb are the verb's. An unknown group, an unknown flag
+before the verb, or any other verb is not read-only.
+"""
+
+from __future__ import annotations
+
+from engine.effects.options import Flags, NotRead, parse
+from engine.effects.rules import Rule, Tool
+
+F = Flags.of
+
+_GCLOUD_GROUPS = frozenset("""
+compute instances disks snapshots images zones regions operations networks subnets
+firewall-rules routers routes addresses forwarding-rules backend-services target-pools
+health-checks instance-groups managed unmanaged ssl-certificates url-maps target-http-proxies
+target-https-proxies instance-templates machine-types container clusters node-pools sql
+databases users backups projects config configurations auth iam service-accounts keys roles
+logging logs sinks storage buckets objects dns managed-zones record-sets redis memcache pubsub
+topics subscriptions kms keyrings secrets versions run services revisions functions app alpha
+beta organizations billing accounts artifacts repositories docker builds monitoring channels
+policies dashboards spanner bigtable filestore resource-manager folders os-login
+""".split())
+_GCLOUD_VERBS = frozenset("list describe get-iam-policy get-health get-server-config get-value "
+                          "read info version".split())
+_GCLOUD_GLOBAL = F("q", """project= zone= region= account= configuration= format= filter=
+    limit= sort-by= page-size= verbosity= impersonate-service-account= billing-project=
+    flatten= quiet log-http user-output-enabled""")
+
+
+def gcloud(name: str, args: list[str]) -> None:
+    """gcloud [GLOBAL FLAGS] GROUP... VERB [...]: the verb must read."""
+    i = 0
+    path: list[str] = []
+    while i < len(args):
+        word = args[i]
+        if word.startswith("-"):
+            head = parse(args[i:], _GCLOUD_GLOBAL, name, stop_at_operand=True)
+            used = len(args) - i - len(head.operands)
+            i += max(used, 1)
+            continue
+        path.append(word)
+        if word in _GCLOUD_VERBS or word.startswith(("list-", "describe-")):
+            return
+        if word not in _GCLOUD_GROUPS:
+            raise NotRead(f"`{name} {' '.join(path)}` is not a reading gcloud command (only "
+                          "list, describe, get-value, ... read)", cause="subcommand")
+        i += 1
+    raise NotRead(f"`{name} {' '.join(path)}` names no reading verb", cause="subcommand")
+
+
+_AWS_GLOBAL = F("", """region= profile= output= query= endpoint-url= no-paginate debug
+    no-verify-ssl no-cli-pager color= cli-read-timeout= cli-connect-timeout= no-sign-request
+    ca-bundle= cli-binary-format=""", posix=True)
+
+
+def aws(name: str, args: list[str]) -> None:
+    """aws [GLOBAL FLAGS] SERVICE OPERATION [...]: describe-*, list-*, s3 ls read."""
+    head = parse(args, _AWS_GLOBAL, name, stop_at_operand=True)
+    ops = head.operands
+    if len(ops) < 2:
+        raise NotRead(f"{name} names no operation", cause="subcommand")
+    service, op = ops[0], ops[1]
+    if op.startswith(("describe-", "list-")) or op == "get-caller-identity" or \
+            (service == "s3" and op == "ls"):
+        return
+    raise NotRead(f"`{name} {service} {op}` is not a reading operation (describe-*, list-*)",
+                  cause="subcommand")
+
+
+_GSUTIL_SUBS = {
+    "ls": Tool(F("abdehlLp:rR")), "cat": Tool(F("hr:")), "stat": Tool(),
+    "du": Tool(F("0ace:hsX:")), "hash": Tool(F("chm")), "version": Tool(F("l")),
+}
+
+CLOUD: dict[str, Rule] = {
+    "gcloud": gcloud,
+    "aws": aws,
+    "gsutil": Tool(F("mqDdu:o:h:", posix=True), subcommands=_GSUTIL_SUBS),
+}

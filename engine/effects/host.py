@@ -1,0 +1,324 @@
+"""Read-only rows for the tools that look at one host: files, text, processes, disks, network.
+
+Each row lists the flags that keep its tool read-only; `why` names the well-known flags that do
+not, so that a refusal can say what they do (`sort -o` writes a file). Tools with no mode that
+writes at all (`ps`, `dig`) take any arguments. Special grammars (find, sed, awk) are functions.
+It does not run wrappers (`engine.effects.classify`) or cluster and service tools
+(`engine.effects.services`, `engine.effects.kube`).
+"""
+
+from __future__ import annotations
+
+from engine.effects.options import Flags, NotRead, Parsed
+from engine.effects.rules import Check, Rule, Tool, rows
+from engine.effects.scripts import awk_problem, sed_problem
+from engine.effects.words import Templated
+
+F = Flags.of
+ANY = Tool(any_args=True)
+
+
+def _date(p: Parsed, name: str) -> None:
+    for op in p.operands:
+        if not op.startswith("+"):
+            raise NotRead(f"{name} {op} sets the clock (only +FORMAT reads it)", cause="operand")
+
+
+def _script(p: Parsed, name: str, text: str) -> None:
+    if isinstance(text, Templated):
+        raise NotRead(f"{name}'s program comes from a value, not from the guide: a value can "
+                      "turn it into another program", cause="script")
+
+
+def _sed(p: Parsed, name: str) -> None:
+    scripts = p.values("-e", "--expression")
+    operands = p.operands
+    if not scripts:
+        if not operands:
+            raise NotRead(f"{name} has no script", cause="script")
+        scripts, operands = [operands[0]], operands[1:]
+    for script in scripts:
+        _script(p, name, script)
+        problem = sed_problem(script)
+        if problem:
+            raise NotRead(f"{name}'s program: {problem}", cause="script")
+
+
+def _awk(p: Parsed, name: str) -> None:
+    programs = p.values("-e", "--source")
+    if not programs:
+        if not p.operands:
+            raise NotRead(f"{name} has no program", cause="script")
+        programs = [p.operands[0]]
+    for program in programs:
+        _script(p, name, program)
+        problem = awk_problem(program)
+        if problem:
+            raise NotRead(f"{name}'s program: {problem}", cause="script")
+
+
+def _top(p: Parsed, name: str) -> None:
+    if not (p.has("-b") and p.has("-n")):
+        raise NotRead(f"{name} without -b -n N is a live screen: a person's job",
+                      cause="interactive", effect="interactive")
+
+
+def _free(p: Parsed, name: str) -> None:
+    if p.has("-s", "--seconds") and not p.has("-c", "--count"):
+        raise NotRead(f"{name} -s without -c repeats until someone stops it: a person's job",
+                      cause="interactive", effect="interactive")
+
+
+def _sysctl(p: Parsed, name: str) -> None:
+    for op in p.operands:
+        if "=" in op:
+            raise NotRead(f"{name} {op} sets a kernel parameter", cause="operand")
+
+
+def _needs(*flags: str, what: str) -> Check:
+    def check(p: Parsed, name: str) -> None:
+        if not p.has(*flags):
+            raise NotRead(f"{name} without {flags[0]} {what}", cause="operand")
+    return check
+
+
+FIND_VALUE = frozenset("""
+-name -iname -path -ipath -wholename -iwholename -lname -ilname -regex -iregex -type -xtype -size
+-mtime -mmin -atime -amin -ctime -cmin -used -newer -anewer -cnewer -user -group -uid -gid -perm
+-links -inum -samefile -maxdepth -mindepth -fstype -printf -context -regextype
+""".split())
+FIND_BARE = frozenset("""
+-print -print0 -ls -prune -quit -empty -true -false -readable -writable -executable -nouser
+-nogroup -xdev -mount -depth -daystart -follow -noleaf -ignore_readdir_race
+-noignore_readdir_race -not -a -and -o -or ! ( ) , -warn -nowarn
+""".split())
+FIND_WHY = {
+    "-delete": "deletes files", "-exec": "runs a program", "-execdir": "runs a program",
+    "-ok": "runs a program", "-okdir": "runs a program", "-fprint": "writes a file",
+    "-fprint0": "writes a file", "-fprintf": "writes a file", "-fls": "writes a file",
+}
+
+
+def find(name: str, args: list[str]) -> None:
+    """find [-H -L -P -D x -Ox] [path...] [expression]: every primary must be a reading one."""
+    i = 0
+    while i < len(args) and (args[i] in ("-H", "-L", "-P") or args[i].startswith("-O")
+                             or args[i] == "-D"):
+        i += 2 if args[i] == "-D" else 1
+    while i < len(args) and not args[i].startswith("-") and args[i] not in ("(", ")", "!", ","):
+        i += 1  # the paths
+    while i < len(args):
+        word = args[i]
+        if word in FIND_VALUE or (word.startswith("-newer") and len(word) == 8):
+            if i + 1 >= len(args):
+                raise NotRead(f"{name}'s {word} needs a value", cause="flag")
+            i += 2
+        elif word in FIND_BARE:
+            i += 1
+        elif word in FIND_WHY:
+            raise NotRead(f"{name}'s {word} {FIND_WHY[word]}", cause="flag")
+        else:
+            raise NotRead(f"{word} is not a read-only part of a find expression", cause="flag")
+
+
+GREP = Tool(F("EFGPe:f:iyvwxcLlm:oqsbHhnTZzA:B:C:aId:D:rRUV", """extended-regexp fixed-strings
+    basic-regexp perl-regexp regexp= file= ignore-case no-ignore-case word-regexp line-regexp
+    null-data no-messages invert-match version help max-count= byte-offset line-number
+    line-buffered with-filename no-filename label= only-matching quiet silent binary-files= text
+    directories= devices= recursive dereference-recursive include= exclude= exclude-from=
+    exclude-dir= files-without-match files-with-matches count initial-tab null before-context=
+    after-context= context= color=? colour=? binary""", numeric=True))
+
+HOST: dict[str, Rule] = {
+    **rows("grep egrep fgrep zgrep", GREP),
+    "cat": Tool(F("AbeEnstTuv", "show-all number-nonblank show-ends number squeeze-blank "
+                  "show-tabs show-nonprinting")),
+    "zcat": Tool(F("fqvlt", "force quiet verbose list test")),
+    "ls": Tool(F("aAbBcCdDfFgGhHiI:klLmnNopqQrRsStT:uUvw:xXZ1", """all almost-all author escape
+        block-size= ignore-backups color=? directory dired classify=? file-type format= full-time
+        group-directories-first no-group human-readable si dereference-command-line
+        dereference-command-line-symlink-to-dir hide= hyperlink=? indicator-style= inode ignore=
+        kibibytes literal numeric-uid-gid hide-control-chars show-control-chars quote-name
+        quoting-style= reverse recursive size sort= time= time-style= tabsize= width= context
+        zero dereference""")),
+    "df": Tool(F("aB:hHiklPt:Tx:v", "all block-size= human-readable si inodes local output=? "
+                 "portability print-type sync no-sync total type= exclude-type=")),
+    "du": Tool(F("0abB:cd:DhHklLmPsSt:xX:", """null all apparent-size block-size= bytes total
+        max-depth= human-readable inodes si dereference-args dereference count-links
+        no-dereference separate-dirs summarize threshold= time=? time-style= exclude=
+        exclude-from= one-file-system""")),
+    "head": Tool(F("c:n:qvz", "bytes= lines= quiet silent verbose zero-terminated",
+                   numeric=True)),
+    "tail": Tool(F("c:n:qvzs:fF", "bytes= lines= quiet silent verbose zero-terminated follow=? "
+                   "retry pid= sleep-interval= max-unchanged-stats=", numeric=True),
+                 follow=frozenset({"-f", "-F", "--follow"})),
+    "wc": Tool(F("clmwL", "bytes chars lines words max-line-length total=")),
+    "cut": Tool(F("b:c:d:f:nsz", "bytes= characters= delimiter= fields= complement "
+                  "only-delimited output-delimiter= zero-terminated")),
+    "tr": Tool(F("cCdst", "complement delete squeeze-repeats truncate-set1"), max_operands=2,
+               too_many="takes at most two sets"),
+    "column": Tool(F("ts:o:c:xneJN:R:H:W:l:dL", "table separator= output-separator= "
+                     "output-width= json table-columns= table-right= table-hide= table-name= "
+                     "fillrows keep-empty-lines")),
+    "base64": Tool(F("diw:", "decode ignore-garbage wrap="), max_operands=1),
+    **rows("md5sum sha1sum sha224sum sha256sum sha384sum sha512sum b2sum",
+           Tool(F("bctzw", "binary check tag text zero ignore-missing quiet status strict "
+                  "warn"))),
+    "cksum": Tool(F("a:lz", "algorithm= length= raw tag untagged zero base64 check")),
+    "sum": Tool(F("rs", "sysv")),
+    "sort": Tool(F("bdfgiMhnRrVk:t:uszcCmS:T:", """ignore-leading-blanks dictionary-order
+        ignore-case general-numeric-sort ignore-nonprinting month-sort human-numeric-sort
+        numeric-sort random-sort reverse version-sort key= field-separator= unique stable
+        zero-terminated check=? merge buffer-size= temporary-directory= parallel= batch-size=
+        debug sort=""", why={"-o": "writes a file", "--output": "writes a file",
+                             "--compress-program": "runs a program"})),
+    "uniq": Tool(F("cdDf:is:uw:z", "count repeated all-repeated=? skip-fields= ignore-case "
+                   "skip-chars= unique zero-terminated check-chars= group=?", numeric=True),
+                 max_operands=1, too_many="writes its second operand (the output file)"),
+    "tee": Tool(F("aip", "append ignore-interrupts output-error=?"), max_operands=0,
+                too_many="writes each file it names"),
+    "date": Tool(F("d:f:I::r:Ru", "date= file= iso-8601=? rfc-email rfc-3339= reference= utc "
+                   "universal debug resolution", why={"-s": "sets the clock",
+                                                      "--set": "sets the clock"}),
+                 check=_date),
+    "sed": Tool(F("ne:EsruzlN:", "quiet silent expression= regexp-extended separate unbuffered "
+                  "null-data line-length= posix debug sandbox", why={
+                      "-i": "edits files in place", "--in-place": "edits files in place",
+                      "-f": "runs a script from a file it cannot check",
+                      "--file": "runs a script from a file it cannot check"}), check=_sed),
+    **rows("awk gawk mawk nawk", Tool(F("F:v:e:bcCnNOPrSt", """field-separator= assign= source=
+        characters-as-bytes traditional copyright use-lc-numeric non-decimal-data optimize posix
+        re-interval sandbox lint=? no-optimize""", why={
+        "-f": "runs a program from a file it cannot check",
+        "--file": "runs a program from a file it cannot check",
+        "-i": "loads a library", "--include": "loads a library", "-l": "loads an extension",
+        "--load": "loads an extension", "-o": "writes a file", "--pretty-print": "writes a file",
+        "-p": "writes a profile file", "--profile": "writes a profile file",
+        "-d": "writes a file", "--dump-variables": "writes a file"}), check=_awk)),
+    "jq": ANY,  # jq has no output file, no program execution: every flag reads
+    "yq": Tool(F("CMPe:jNrv0no:p:I:", """colors no-colors prettyPrint exit-status tojson no-doc
+        raw-output verbose nul-output null-input output-format= input-format= indent=
+        unwrapScalar=? expression= front-matter=""", why={
+        "-i": "edits files in place", "--inplace": "edits files in place",
+        "-s": "writes files", "--split-exp": "writes files"})),
+    **rows("echo printf true false sleep test [ getconf seq nproc whoami", ANY),
+    "id": Tool(F("aZgGnruz", "context group groups name real user zero")),
+    "uname": Tool(F("asnrvmpio", "all kernel-name nodename kernel-release kernel-version "
+                    "machine processor hardware-platform operating-system")),
+    "uptime": Tool(F("ps", "pretty since")),
+    "hostname": Tool(F("aAdfiIsy", "alias all-fqdns all-ip-addresses domain fqdn long "
+                       "ip-address short yp nis", why={"-F": "sets the host name",
+                                                       "--file": "sets the host name",
+                                                       "-b": "sets the host name"}),
+                     max_operands=0, too_many="NAME sets the host name"),
+    "free": Tool(F("bkmghltws:c:vL", "bytes kilo mega giga tera peta kibi mebi gibi tebi pebi "
+                   "human lohi total wide si seconds= count= committed line"), check=_free),
+    "stat": Tool(F("Lfc:t", "dereference file-system format= printf= terse cached=")),
+    "file": Tool(F("bEhiklLNnprsz0e:f:F:m:P:S", """brief mime mime-type mime-encoding
+        keep-going list dereference no-dereference no-pad no-buffer preserve-date raw
+        special-files uncompress uncompress-noreport exclude= exclude-quiet= files-from=
+        separator= magic-file= parameter= print0 extension apple""",
+                         why={"-C": "writes a compiled magic file",
+                              "--compile": "writes a compiled magic file"})),
+    "which": Tool(F("as", "all")),
+    "basename": Tool(F("as:z", "multiple suffix= zero")),
+    "dirname": Tool(F("z", "zero")),
+    "realpath": Tool(F("emLPqsz", "canonicalize-existing canonicalize-missing logical physical "
+                       "quiet strip no-symlinks zero relative-to= relative-base=")),
+    "readlink": Tool(F("femnqsvz", "canonicalize canonicalize-existing canonicalize-missing "
+                       "no-newline quiet silent verbose zero")),
+    "tac": Tool(F("brs:", "before regex separator=")),
+    "nl": Tool(F("b:d:f:h:i:l:n:ps:v:w:", "body-numbering= section-delimiter= "
+                 "footer-numbering= header-numbering= line-increment= join-blank-lines= "
+                 "number-format= no-renumber number-separator= starting-line-number= "
+                 "number-width=")),
+    "od": Tool(F("A:j:N:t:vw::abcdfilosx", "address-radix= skip-bytes= read-bytes= format= "
+                 "output-duplicates width=? traditional endian=")),
+    "hexdump": Tool(F("bcCdoxe:n:s:vL::", "canonical length= skip= no-squeezing color=?")),
+    "strings": Tool(F("adn:t:e:wfoT:s:", "all data bytes= radix= encoding= print-file-name "
+                      "include-all-whitespace output-separator= target=")),
+    "diff": Tool(F("qscC:uU:enyW:ltTiEZbwBI:arNx:X:S:dpF:D:", """brief report-identical-files
+        context=? unified=? ed normal side-by-side width= ignore-case ignore-tab-expansion
+        ignore-trailing-space ignore-space-change ignore-all-space ignore-blank-lines
+        ignore-matching-lines= text recursive new-file unidirectional-new-file exclude=
+        exclude-from= starting-file= minimal speed-large-files strip-trailing-cr color=? label=
+        suppress-common-lines show-c-function show-function-line= no-dereference expand-tabs
+        initial-tab tabsize= from-file= to-file= ifdef=""", numeric=True)),
+    "cmp": Tool(F("bi:ln:s", "print-bytes ignore-initial= verbose bytes= quiet silent")),
+    "comm": Tool(F("123z", "check-order nocheck-order output-delimiter= total "
+                   "zero-terminated")),
+    "printenv": Tool(F("0", "null")),
+    "env": Tool(F("0", "null"), max_operands=0,
+                too_many="runs a command in a changed environment"),
+    "find": find,
+    **rows("ps pgrep pidof pstree last lastlog w who users lsof lsblk findmnt lscpu lsmod "
+           "lspci lsusb dig nslookup host drill ping ping6 traceroute tracepath mtr iostat "
+           "vmstat mpstat pidstat getenforce sestatus getent", ANY),
+    "netstat": Tool(F("atulpnrisecoWvx46gMw", "all tcp udp listening program numeric route "
+                      "interfaces statistics extend timers continuous wide numeric-hosts "
+                      "numeric-ports numeric-users verbose groups raw unix"),
+                    follow=frozenset({"-c", "--continuous"})),
+    "ss": Tool(F("hVHnraloemipsEZzN:b460tSudwxA:OMT", """numeric resolve all listening options
+        extended memory processes threads info tos cgroup summary events context contexts net=
+        bpf no-header oneline ipv4 ipv6 packet tcp sctp udp dccp raw unix vsock xdp mptcp
+        family= query= socket= tipc""",
+                 why={"-K": "closes sockets", "--kill": "closes sockets",
+                      "-D": "writes a file", "--diag": "writes a file",
+                      "-F": "reads a filter file it cannot check"})),
+    "sar": Tool(F("ABbdFHhI:i:j:m:n:P:pqr::Su::vWwyf:s::e::", "dev= fs= iface= human",
+                  why={"-o": "saves the data to a file"})),
+    "top": Tool(F("bcd:Hin:o:O:p:sSu:U:w::1E:e:"), check=_top),
+    "dmesg": Tool(F("TtrxkuHLl:f:s:ewW", """ctime notime raw decode kernel userspace human
+        color=? level= facility= buffer-size= reltime show-delta since= until= time-format=
+        nopager syslog decode force-prefix file= json follow follow-new""", why={
+        "-c": "clears the kernel ring buffer", "--read-clear": "clears the kernel ring buffer",
+        "-C": "clears the kernel ring buffer", "--clear": "clears the kernel ring buffer",
+        "-D": "turns console logging off", "-E": "turns console logging on",
+        "-n": "sets the console log level", "--console-level": "sets the console log level"}),
+                  follow=frozenset({"-w", "--follow", "-W", "--follow-new"})),
+    "sysctl": Tool(F("aAbNneqr:Xd", "all binary names values ignore quiet pattern=",
+                     why={"-w": "sets kernel parameters", "--write": "sets kernel parameters",
+                          "-p": "loads and sets kernel parameters",
+                          "--load": "loads and sets kernel parameters",
+                          "--system": "loads and sets kernel parameters"}), check=_sysctl),
+    "mount": Tool(F("lt:", "show-labels types="), max_operands=0,
+                  too_many="mounts a filesystem"),
+    "nvidia-smi": Tool(F("Lqxd:i:ul:", "list-gpus query xml-format display= id= query-gpu= "
+                         "query-compute-apps= query-supported-clocks= format= unit loop= "
+                         "loop-ms=",
+                         why={"-f": "writes a file", "--filename": "writes a file",
+                              "-r": "resets the GPU", "--gpu-reset": "resets the GPU",
+                              "-pm": "sets persistence mode", "-pl": "sets the power limit"}),
+                       max_operands=0, follow=frozenset({"-l", "--loop", "--loop-ms"})),
+    "ethtool": Tool(F("ikSacglmPTe", """driver show-features show-offload statistics show-pause
+        show-coalesce show-ring show-channels module-info dump-module-eeprom show-permaddr
+        show-time-stamping show-eee show-fec show-priv-flags eeprom-dump""", why={
+        "-s": "changes the link settings", "-K": "changes offloads", "-A": "changes pause "
+        "settings", "-C": "changes coalescing", "-G": "changes ring sizes", "-L": "changes "
+        "channels", "-r": "restarts negotiation", "-p": "blinks the port", "-f": "flashes "
+        "firmware", "-E": "writes the EEPROM"}), max_operands=1,
+                    too_many="with more than a device name changes settings"),
+    "smartctl": Tool(F("axHiAcl:j::P:d:q:T:g:", "all xall health info attributes capabilities "
+                       "log= json=? device= scan scan-open quietmode= tolerance= badsum= "
+                       "format= identify=? get=", why={
+                           "-s": "turns SMART on or off", "-t": "starts a self-test",
+                           "--test": "starts a self-test", "-X": "aborts a self-test",
+                           "-o": "changes offline testing", "-S": "changes attribute "
+                           "autosave"})),
+    "mdadm": Tool(F("DEQvbs", "detail examine query misc scan verbose brief export test "
+                    "detail-platform"), check=_needs("-D", "--detail", "-E", "--examine", "-Q",
+                                                      "--query", what="changes arrays")),
+    **rows("iptables ip6tables", Tool(F("L::S::nvxt:w::", "list=? list-rules=? numeric verbose "
+                                        "exact table= wait=? line-numbers"),
+                                      check=_needs("-L", "--list", "-S", "--list-rules",
+                                                   what="changes the firewall"))),
+    **rows("iptables-save ip6tables-save", Tool(F("ct:M:", "counters table= modprobe="),
+                                                max_operands=0)),
+}
+# Whatever words are appended to these at run time (`xargs`), they stay read-only: no flag of
+# theirs writes, runs a program, or waits for ever.
+APPENDABLE = frozenset("""
+grep egrep fgrep zgrep cat zcat ls wc cut stat file du df basename dirname realpath readlink
+md5sum sha1sum sha256sum sha512sum echo printf id uname head
+""".split())
+

@@ -1,0 +1,128 @@
+"""Read-only rows for Kubernetes tools: kubectl, oc, virtctl, helm.
+
+kubectl and oc take their global flags anywhere (cobra), so every subcommand row inherits them.
+`exec` is a wrapper (the command it runs is judged: `engine.effects.classify`); `logs -f`,
+`get -w` and `events -w` follow until stopped, a person's job; `attach`, `port-forward`,
+`proxy`, `debug`, `rsh` and `console` need a person at a terminal.
+"""
+
+from __future__ import annotations
+
+from engine.effects.options import Flags
+from engine.effects.rules import Tool, rows
+
+F = Flags.of
+NONE = Tool()
+LIVE = Tool(live=True)
+
+GLOBAL = F("n:s:v:", """namespace= context= kubeconfig= cluster= user= server= as= as-group=
+    as-uid= token= request-timeout= certificate-authority= client-certificate= client-key=
+    tls-server-name= username= password= log-flush-frequency= vmodule= cache-dir=
+    insecure-skip-tls-verify match-server-version warnings-as-errors disable-compression""",
+           go=True, why={"--profile": "writes a profile file",
+                         "--profile-output": "writes a profile file"})
+_SELECT = F("Al:f:k:R", "all-namespaces selector= field-selector= filename= kustomize= recursive "
+            "chunk-size=", go=True)
+_OUTPUT = F("o:", "output= template= allow-missing-template-keys show-managed-fields", go=True)
+_WATCH = frozenset({"-w", "--watch", "--watch-only"})
+
+GET = Tool(_SELECT | _OUTPUT | F("L:wa", """label-columns= no-headers output-watch-events raw=
+    server-print show-kind show-labels sort-by= subresource= ignore-not-found watch
+    watch-only show-all""", go=True), follow=_WATCH)
+LOGS = Tool(F("c:fpl:", """all-containers container= follow ignore-errors
+    insecure-skip-tls-verify-backend limit-bytes= max-log-requests= pod-running-timeout= prefix
+    previous selector= since= since-time= tail= timestamps all-pods""", go=True),
+            follow=frozenset({"-f", "--follow"}))
+TOP = Tool(F("Al:", "all-namespaces containers no-headers selector= field-selector= sort-by= "
+             "use-protocol-buffers show-capacity sum", go=True))
+
+KUBECTL: dict[str, Tool] = {
+    "get": GET,
+    "describe": Tool(_SELECT | F("", "show-events", go=True)),
+    "logs": LOGS,
+    "top": TOP,
+    "explain": Tool(_OUTPUT | F("", "recursive api-version=", go=True)),
+    "api-resources": Tool(_OUTPUT | F("", "api-group= cached categories= namespaced no-headers "
+                                      "sort-by= verbs=", go=True)),
+    "api-versions": NONE,
+    "version": Tool(_OUTPUT | F("", "client short", go=True)),
+    "cluster-info": Tool(bare="read", subcommands={
+        "dump": Tool(_OUTPUT | F("A", "all-namespaces namespaces= pod-running-timeout=", go=True,
+                                 why={"--output-directory": "writes files"}))}),
+    "auth": Tool(subcommands={
+        "can-i": Tool(F("Aq", "all-namespaces list no-headers quiet subresource=", go=True)),
+        "whoami": Tool(_OUTPUT)}),
+    "events": Tool(_OUTPUT | F("Aw", "all-namespaces chunk-size= for= no-headers types= watch",
+                               go=True), follow=_WATCH),
+    "wait": Tool(_SELECT | _OUTPUT | F("", "all for= timeout= local", go=True)),
+    "diff": Tool(F("f:k:Rl:", "filename= kustomize= recursive selector= server-side "
+                   "field-manager= force-conflicts concurrency= show-managed-fields", go=True)),
+    "rollout": Tool(subcommands={
+        "status": Tool(_SELECT | F("w", "revision= timeout= watch", go=True)),
+        "history": Tool(_SELECT | _OUTPUT | F("", "revision=", go=True))}),
+    "config": Tool(subcommands={
+        "view": Tool(_OUTPUT | F("", "flatten minify raw merge", go=True)),
+        "get-contexts": Tool(_OUTPUT | F("", "no-headers", go=True)),
+        **rows("current-context get-clusters get-users", NONE)}),
+    **rows("attach port-forward proxy debug", LIVE),
+}
+
+OC: dict[str, Tool] = {
+    **KUBECTL,
+    "status": Tool(_OUTPUT | F("", "suggest", go=True)),
+    "whoami": Tool(F("t", "show-token show-server show-console show-context", go=True)),
+    "project": Tool(F("q", "short", go=True), max_operands=0,
+                    too_many="NAME switches the current project"),
+    "projects": Tool(F("q", "short", go=True)),
+    "adm": Tool(subcommands={
+        "top": Tool(subcommands=rows("node nodes pod pods images imagestreams", TOP)),
+        "node-logs": Tool(F("u:g:l:", "unit= path= since= until= tail= role= grep= "
+                            "case-sensitive raw boot= selector=", go=True)),
+        "upgrade": Tool(F("", "include-not-recommended", go=True), max_operands=0)}),
+    **rows("rsh observe", LIVE),
+}
+
+_VIRTCTL: dict[str, Tool] = {
+    **rows("version guestosinfo fslist userlist", NONE),
+    **rows("console vnc ssh scp port-forward", LIVE),
+}
+
+_HELM_GLOBAL = F("n:", """namespace= kube-context= kubeconfig= kube-apiserver= kube-as-user=
+    kube-as-group= kube-ca-file= kube-token= kube-insecure-skip-tls-verify debug
+    registry-config= repository-cache= repository-config= burst-limit= qps=
+    kube-tls-server-name=""", go=True)
+_HELM_OUT = F("o:", "output=", go=True)
+_HELM_REV = F("", "revision=", go=True)
+_HELM_SHOW = Tool(F("", "version= repo= devel jsonpath= username= password= ca-file= "
+                    "insecure-skip-tls-verify", go=True))
+HELM: dict[str, Tool] = {
+    **rows("list ls", Tool(_HELM_OUT | F("aAdf:m:qrl:", """all all-namespaces date deployed
+        failed filter= max= offset= pending reverse selector= short superseded time-format=
+        uninstalled uninstalling no-headers""", go=True))),
+    "status": Tool(_HELM_OUT | _HELM_REV | F("", "show-desc show-resources", go=True)),
+    "get": Tool(subcommands={
+        **rows("manifest notes hooks", Tool(_HELM_REV)),
+        **rows("all values metadata", Tool(_HELM_OUT | _HELM_REV | F("a", "all template=",
+                                                                       go=True)))}),
+    **rows("history hist", Tool(_HELM_OUT | F("", "max=", go=True))),
+    **rows("show inspect", Tool(subcommands=rows("chart values readme all crds", _HELM_SHOW))),
+    "template": Tool(F("f:", """values= set= set-string= set-file= set-json= version= repo=
+        name-template= include-crds skip-crds skip-tests show-only= api-versions= kube-version=
+        is-upgrade validate devel dependency-update""", go=True,
+                       why={"--output-dir": "writes files", "--post-renderer": "runs a program"})),
+    "version": Tool(F("", "short template= client", go=True)),
+    "search": Tool(subcommands=rows("hub repo", Tool(_HELM_OUT | F(
+        "lr", "max-col-width= version= versions regexp devel", go=True)))),
+    "env": NONE,
+    "repo": Tool(subcommands=rows("list ls", Tool(_HELM_OUT))),
+    "plugin": Tool(subcommands=rows("list ls", NONE)),
+    **rows("dependency dep", Tool(subcommands=rows("list ls", NONE))),
+    "lint": Tool(F("f:", "strict values= set= set-string= with-subcharts quiet", go=True)),
+}
+
+KUBE: dict[str, Tool] = {
+    "kubectl": Tool(GLOBAL, inherit=True, subcommands=KUBECTL),
+    "oc": Tool(GLOBAL, inherit=True, subcommands=OC),
+    "virtctl": Tool(GLOBAL, inherit=True, subcommands=_VIRTCTL),
+    "helm": Tool(_HELM_GLOBAL, inherit=True, subcommands=HELM),
+}

@@ -1,0 +1,156 @@
+"""Read-only rows for network tools: ip, curl, wget, openssl.
+
+`ip` reads only with a show/list/get command on an object that has one; curl reads only as a
+GET (or HEAD) of an http(s) URL that sends no data, uploads nothing and writes no file; wget
+only when its download goes to stdout (`-O -`) or nowhere (`--spider`). It does not cover ssh
+(a wrapper: `engine.effects.classify`).
+"""
+
+from __future__ import annotations
+
+from engine.effects.options import Flags, NotRead, Parsed, parse
+from engine.effects.rules import Rule, Tool
+
+F = Flags.of
+
+# ip's objects that have a show command, with the shortest prefix ip accepts for each (ip takes
+# any prefix and picks the first object, in its own order, that the word starts).
+_IP_OBJECTS = {"address": "a", "addrlabel": "addrl", "maddress": "m", "route": "r",
+               "rule": "ru", "neighbor": "n", "neighbour": "neighbou", "ntable": "nt",
+               "link": "l", "netconf": "netc", "nexthop": "ne", "tuntap": "tu", "vrf": "vr",
+               "tcpmetrics": "tc", "mroute": "mr", "stats": "st", "netns": "netn"}
+_IP_READ = ("show", "list", "lst")
+_IP_FLAGS = F("46sdhjpocrafn:NtbV", "stats statistics details human human-readable iec json "
+              "pretty oneline resolve color=? brief all family= netns= numeric timestamp "
+              "tshort br echo", one_dash=True,
+              why={"-b": "runs the commands of a file", "-batch": "runs the commands of a file",
+                   "-force": "runs the commands of a file"})
+
+
+def ip(name: str, args: list[str]) -> None:
+    """ip [OPTIONS] OBJECT [show|list|get ...]: anything after the command selects, never sets."""
+    parsed = parse(args, _IP_FLAGS, name, stop_at_operand=True)
+    if not parsed.operands:
+        raise NotRead(f"{name} needs an object to show", cause="subcommand")
+    word, rest = parsed.operands[0], parsed.operands[1:]
+    obj = next((o for o, short in _IP_OBJECTS.items()
+                if o.startswith(word) and word.startswith(short)), None)
+    if obj is None:
+        raise NotRead(f"`{name} {word}` is not an object ip can only show", cause="subcommand")
+    if not rest:
+        return  # `ip addr`: show
+    command = rest[0]
+    if obj == "netns" and command in ("list", "ls", "identify", "list-id", "pids"):
+        return
+    if obj != "netns" and (any(r.startswith(command) for r in _IP_READ) or
+                           (command == "get" and obj in ("route", "neighbor", "neighbour"))):
+        return
+    raise NotRead(f"`{name} {obj} {command}` changes the network (only show, list and get "
+                  "read)", cause="subcommand")
+
+
+def _http_url(url: str, name: str) -> None:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in ("", "http", "https"):
+        raise NotRead(f"{name} to a {scheme}:// URL can send anything to any service (only "
+                      "http and https GETs read)", cause="operand")
+
+
+_CURL_SEND = ("-d", "--data", "--data-raw", "--data-binary", "--data-ascii", "--data-urlencode")
+_CURL = F("sSfLkviIGg46nNqZ#X:H:d:u:o:D:m:w:x:U:A:e:b:E:Y:y:r:z:", """silent show-error fail
+    fail-with-body location location-trusted insecure verbose include head get globoff ipv4
+    ipv6 netrc netrc-optional no-buffer disable parallel progress-bar no-progress-meter
+    compressed basic digest negotiate ntlm anyauth path-as-is raw tr-encoding no-keepalive
+    tlsv1.2 tlsv1.3 ssl-no-revoke retry-connrefused retry-all-errors http1.0 http1.1 http2
+    http2-prior-knowledge http3 request= header= data= data-raw= data-binary= data-ascii=
+    data-urlencode= user= output= dump-header= max-time= write-out= proxy= proxy-user=
+    user-agent= referer= cookie= cert= cacert= capath= key= cert-type= key-type= pass=
+    noproxy= oauth2-bearer= aws-sigv4= url= resolve= connect-to= interface= local-port=
+    connect-timeout= retry= retry-delay= retry-max-time= max-redirs= tls-max= ciphers=
+    keepalive-time= limit-rate= max-filesize= speed-limit= speed-time= unix-socket=
+    abstract-unix-socket= netrc-file= parallel-max= range= time-cond= proxy-insecure socks5=
+    socks5-hostname= proxy-header=""", why={
+    "-o": "writes the response to a file", "--output": "writes the response to a file",
+    "-O": "writes the response to a file", "--remote-name": "writes the response to a file",
+    "--remote-name-all": "writes the responses to files", "-J": "writes a file",
+    "-T": "uploads a file", "--upload-file": "uploads a file",
+    "-F": "posts a form", "--form": "posts a form", "--form-string": "posts a form",
+    "--json": "sends JSON (a POST)", "-K": "reads more flags from a file it cannot check",
+    "--config": "reads more flags from a file it cannot check",
+    "-c": "writes cookies to a file", "--cookie-jar": "writes cookies to a file",
+    "--trace": "writes a file", "--trace-ascii": "writes a file", "--stderr": "writes a file",
+    "--libcurl": "writes a file", "--etag-save": "writes a file", "--hsts": "writes a file",
+    "--alt-svc": "writes a file", "--create-dirs": "creates directories",
+    "-C": "resumes a download into a file", "--continue-at": "resumes a download into a file",
+    **{flag: "sends data (a POST) unless -G or -X GET keeps it a GET" for flag in _CURL_SEND}})
+_STDOUT = ("-", "/dev/stdout", "/dev/null")
+
+
+def _curl(p: Parsed, name: str) -> None:
+    # data goes into the query with -G; with an explicit -X GET it is the body of a GET
+    methods = [v.upper() for v in p.values("-X", "--request")]
+    get = p.has("-G", "--get") or (bool(methods) and methods[-1] in ("GET", "HEAD"))
+    for flag, value in p.flags:
+        value = value or ""
+        if flag in ("-X", "--request") and value.upper() not in ("GET", "HEAD", "OPTIONS"):
+            raise NotRead(f"{name} -X {value} is not a GET", cause="flag")
+        if flag in _CURL_SEND:
+            if not get:
+                raise NotRead(f"{name}'s {flag} sends data (a POST) unless -G or -X GET "
+                              "keeps it a GET", cause="flag")
+            if value.split("=", 1)[0].find("@") >= 0 or value.startswith("@"):
+                raise NotRead(f"{name}'s {flag} @FILE sends a file's content", cause="flag")
+        if flag in ("-o", "--output", "-D", "--dump-header") and value not in _STDOUT:
+            raise NotRead(f"{name}'s {flag} writes a file", cause="flag")
+        if flag in ("-w", "--write-out") and "%output{" in value:
+            raise NotRead(f"{name}'s {flag} %output{{}} writes a file", cause="flag")
+        if flag == "--url":
+            _http_url(value, name)
+    for url in p.operands:
+        _http_url(url, name)
+
+
+def _wget(p: Parsed, name: str) -> None:
+    to_stdout = any(v in _STDOUT for v in p.values("-O", "--output-document"))
+    if not (to_stdout or p.has("--spider")):
+        raise NotRead(f"{name} writes the download to a file (only -O - or --spider read)",
+                      cause="operand")
+    for url in p.operands:
+        _http_url(url, name)
+
+
+_OPENSSL_SUBS = {
+    "x509": Tool(F("", "noout text dates subject issuer enddate startdate serial fingerprint "
+                   "hash subject_hash issuer_hash modulus pubkey ocsp_uri email purpose sha1 "
+                   "sha256 md5 nocert in= inform= ext= checkend= nameopt= certopt=",
+                   one_dash=True, why={"-out": "writes a file", "-signkey": "signs a "
+                                       "certificate", "-req": "signs a certificate"})),
+    "s_client": Tool(F("", "connect= servername= showcerts brief tls1_2 tls1_3 tls1_1 CAfile= "
+                       "CApath= verify_return_error cert= key= starttls= proxy= quiet status "
+                       "alpn= verify= ign_eof no_ign_eof crlf prexit", one_dash=True,
+                       why={"-sess_out": "writes a file", "-keylogfile": "writes a file",
+                            "-msgfile": "writes a file"})),
+    "req": Tool(F("", "text noout in= inform= verify pubkey subject modulus nameopt=",
+                  one_dash=True, why={"-new": "creates a request", "-x509": "creates a "
+                                      "certificate", "-out": "writes a file"})),
+    "verify": Tool(F("", "CAfile= CApath= untrusted= show_chain verbose purpose= crl_check "
+                     "partial_chain no-CAfile no-CApath x509_strict", one_dash=True)),
+    "crl": Tool(F("", "in= inform= noout text", one_dash=True,
+                  why={"-out": "writes a file"})),
+    "version": Tool(F("", "a b v o f p d e", one_dash=True)),
+    "ciphers": Tool(F("", "v V s tls1_2 tls1_3 stdname", one_dash=True)),
+    "asn1parse": Tool(F("", "in= inform= i dump", one_dash=True)),
+}
+
+NETWORK: dict[str, Rule] = {
+    "ip": ip,
+    "curl": Tool(_CURL, check=_curl),
+    "wget": Tool(F("qvSO:T:t:U:", "quiet verbose server-response output-document= spider "
+                   "timeout= tries= user-agent= header= user= password= no-check-certificate "
+                   "ca-certificate= no-verbose nv", one_dash=True,
+                   why={"-o": "writes a log file", "--output-file": "writes a log file",
+                        "-P": "writes into a directory", "--post-data": "sends data (a POST)",
+                        "--post-file": "sends a file", "--method": "may not be a GET",
+                        "-i": "reads URLs from a file"}), check=_wget),
+    "openssl": Tool(subcommands=_OPENSSL_SUBS),
+}

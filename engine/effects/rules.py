@@ -1,0 +1,89 @@
+"""What one table entry says, and how an argv is judged against it.
+
+A `Tool` is one row of the read-only table: the flags that keep the tool read-only, how many
+operands it may take (`uniq IN OUT` writes OUT), a check on what the flags and operands say
+(`date +%s` reads the clock, `date 0101` sets it), the subcommands that read (`kubectl get`),
+and the flags that make it run until someone stops it (`tail -f`). Anything the row does not
+list is not read-only. It holds no rows itself (`engine.effects.table` does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar, Union
+
+from engine.effects.options import Effect, Flags, NotRead, Parsed, parse
+
+Check = Callable[[Parsed, str], None]  # raises NotRead; the str names the command ("git branch")
+
+
+@dataclass(frozen=True)
+class Tool:
+    flags: Flags = field(default_factory=Flags)
+    max_operands: int | None = None
+    too_many: str = "takes an operand that it writes"  # said after the command's name
+    check: Check | None = None
+    subcommands: Mapping[str, Tool] | None = None
+    inherit: bool = False  # the tool's flags still apply after its subcommand (cobra, systemctl)
+    bare: Effect = "mutate"  # a subcommand tool given no subcommand
+    follow: frozenset[str] = frozenset()  # flags that run it until stopped: a person's job
+    any_args: bool = False  # no flag or operand of this tool writes (ps, dig): all are fine
+    live: bool = False  # a live view or stream whatever its arguments (`gitlab-ctl tail`)
+
+
+Grammar = Callable[[str, list[str]], None]  # a tool with its own syntax (find): raises NotRead
+Rule = Union["Tool", Grammar]
+R = TypeVar("R", "Tool", Grammar)
+
+
+def judge(name: str, tool: Tool, args: list[str], inherited: Flags | None = None) -> None:
+    """Raise NotRead unless `name args` is read-only by `tool`'s row."""
+    if tool.live:
+        raise NotRead(f"{name} runs until someone stops it: a person's job",
+                      cause="interactive", effect="interactive")
+    if tool.any_args:
+        return
+    flags = tool.flags | inherited if inherited is not None else tool.flags
+    if tool.subcommands is not None:
+        # cobra reads a subcommand's flags wherever they stand, even before its name
+        finding = flags
+        if tool.inherit:
+            for each in tool.subcommands.values():
+                finding = finding | each.flags
+        head = parse(args, finding, name, stop_at_operand=True)
+        _follow(name, tool, head)
+        if not head.operands:
+            if tool.bare != "read":
+                raise NotRead(f"{name} needs a subcommand that reads", cause="subcommand",
+                              effect=tool.bare)
+            return
+        sub = head.operands[0]
+        at = len(args) - len(head.operands)
+        row = tool.subcommands.get(sub)
+        if row is None:
+            raise NotRead(f"`{name} {sub}` is not a read-only subcommand", cause="subcommand")
+        if tool.inherit:  # the flags before the subcommand are the subcommand's too
+            judge(f"{name} {sub}", row, args[:at] + args[at + 1:], flags)
+        else:
+            judge(f"{name} {sub}", row, args[at + 1:], inherited)
+        return
+    parsed = parse(args, flags, name)
+    _follow(name, tool, parsed)
+    if tool.max_operands is not None and len(parsed.operands) > tool.max_operands:
+        raise NotRead(f"{name} {tool.too_many}", cause="operand")
+    if tool.check is not None:
+        tool.check(parsed, name)
+
+
+def _follow(name: str, tool: Tool, parsed: Parsed) -> None:
+    flag = next((f for f, _ in parsed.flags if f in tool.follow), None)
+    if flag is not None:
+        raise NotRead(f"{name} {flag} runs until someone stops it: a person's job",
+                      cause="interactive", effect="interactive")
+
+
+def rows(names: str, rule: R) -> dict[str, R]:
+    """The same row under several names (aliases, tool families)."""
+    return {name: rule for name in names.split()}
+

@@ -1,0 +1,446 @@
+"""Read-only rows for service managers, containers, git, databases and key-value stores.
+
+systemctl, journalctl, service, sv, gitlab-ctl; docker, podman, nerdctl, crictl, ctr; git;
+psql, gitlab-psql, mysql (their `-c`/`-e` SQL judged by `engine.effects.sql`); redis-cli;
+etcdctl, consul, vault; promtool, amtool; knife. Each lists the subcommands that read and
+their flags. It does not cover Kubernetes tools (`engine.effects.kube`) or clouds
+(`engine.effects.cloud`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from engine.effects.options import Flags, NotRead, Parsed, parse
+from engine.effects.rules import Rule, Tool, rows
+from engine.effects.sql import sql_problem
+
+F = Flags.of
+NONE = Tool()  # a subcommand that reads and takes any operands but no flags of its own
+
+# -- systemd and service supervisors -----------------------------------------------------------
+
+_SYSTEMCTL = F("at:p:P:lqn:o:H:M:r", """all type= state= property= value full lines= output=
+    no-pager no-legend plain quiet host= machine= user system global failed recursive reverse
+    after before with-dependencies show-types no-ask-password""")
+_SYSTEMCTL_READ = rows("""status show cat is-active is-enabled is-failed is-system-running
+    list-units list-unit-files list-timers list-sockets list-dependencies list-jobs list-machines
+    list-paths list-automounts show-environment get-default help""", NONE)
+
+_JOURNALCTL = F("u:n::b::kS:U:p:g:o:t:T:D:M:mF:NrexaqlfI", """unit= user-unit= lines=? boot=?
+    dmesg since= until= priority= grep= case-sensitive=? output= output-fields= identifier=
+    exclude-identifier= facility= directory= file= machine= merge system user field= fields
+    reverse pager-end catalog all quiet no-pager no-hostname no-full full utc header disk-usage
+    list-boots cursor= after-cursor= show-cursor verify namespace= image= root= this-boot
+    list-namespaces no-tail truncate-newline follow""", numeric=True, why={
+    **{f"--vacuum-{k}": "deletes journal files" for k in ("size", "time", "files")},
+    "--rotate": "archives the journal files", "--flush": "moves the journal to disk",
+    "--sync": "writes the journal to disk", "--relinquish-var": "moves the journal",
+    "--smart-relinquish-var": "moves the journal", "--setup-keys": "creates sealing keys",
+    "--update-catalog": "rewrites the message catalog",
+    "--cursor-file": "writes a cursor file"})
+
+
+def _service(p: Parsed, name: str) -> None:
+    """`service NAME status` or `service --status-all`."""
+    if p.has("--status-all") and not p.operands:
+        return
+    if len(p.operands) != 2 or p.operands[1] != "status":
+        verb = p.operands[1] if len(p.operands) > 1 else "(none)"
+        raise NotRead(f"`{name} ... {verb}` is not `service NAME status`", cause="subcommand")
+
+
+# -- containers ---------------------------------------------------------------------------------
+
+_DOCKER_GLOBAL = F("H:c:l:D", "host= context= config= log-level= tls tlscacert= tlscert= "
+                   "tlskey= tlsverify debug", posix=True)
+_PS = F("aqn:lsf:", "all quiet last= latest size filter= format= no-trunc ns external")
+_LOGS = F("tn:f", "details since= until= tail= timestamps follow")
+_FOLLOW = frozenset({"-f", "--follow"})
+_INSPECT = F("f:s", "format= size type=")
+_LIST = F("aqf:", "all quiet filter= format= no-trunc digests")
+
+
+def _stats(p: Parsed, name: str) -> None:
+    if not p.has("--no-stream"):
+        raise NotRead(f"{name} without --no-stream runs until someone stops it: a person's job",
+                      cause="interactive", effect="interactive")
+
+
+_CONTAINER_READ = {
+    **rows("ps ls list", Tool(_PS)),
+    "logs": Tool(_LOGS, follow=_FOLLOW),
+    "inspect": Tool(_INSPECT),
+    "top": Tool(any_args=True),  # `docker top C [ps options]`: ps reads
+    "stats": Tool(F("a", "all format= no-stream no-trunc"), check=_stats),
+    "port": NONE, "diff": NONE,
+}
+_DOCKER_SUBS: dict[str, Tool] = {
+    **_CONTAINER_READ,
+    "images": Tool(_LIST),
+    "info": Tool(F("f:", "format=")),
+    "version": Tool(F("f:", "format=")),
+    "history": Tool(F("Hq", "human= no-trunc quiet format=")),
+    "container": Tool(subcommands=_CONTAINER_READ),
+    "image": Tool(subcommands={**rows("ls list", Tool(_LIST)), "inspect": Tool(_INSPECT),
+                               "history": Tool(F("Hq", "human= no-trunc quiet format="))}),
+    **rows("network volume", Tool(subcommands={**rows("ls list", Tool(_LIST)),
+                                                "inspect": Tool(_INSPECT)})),
+    "system": Tool(subcommands={"df": Tool(F("v", "verbose format=")),
+                                "info": Tool(F("f:", "format="))}),
+    "context": Tool(subcommands={**rows("ls list", Tool(_LIST)), "show": NONE,
+                                 "inspect": Tool(_INSPECT)}),
+    "compose": Tool(F("f:p:", "file= project-name= project-directory= env-file= profile=",
+                      posix=True),
+                    subcommands={"ps": Tool(_PS), "logs": Tool(_LOGS, follow=_FOLLOW),
+                                 "config": Tool(F("q", "quiet services volumes format=")),
+                                 "ls": Tool(_LIST), "images": Tool(_LIST), "top": NONE,
+                                 "version": NONE}),
+    "pod": Tool(subcommands={**rows("ps ls list", Tool(_PS)), "inspect": Tool(_INSPECT),
+                             "top": Tool(any_args=True),
+                             "stats": Tool(F("a", "all format= no-stream no-trunc"),
+                                           check=_stats)}),
+}
+_CRICTL_GLOBAL = F("r:i:t:D", "runtime-endpoint= image-endpoint= timeout= debug config=",
+                   go=True)
+_CRICTL_LIST = F("aqo:n:p:s:lv", "all quiet output= name= namespace= pod= state= label= "
+                 "no-trunc verbose last= latest image= id=", go=True)
+_CRICTL_SUBS: dict[str, Tool] = {
+    **rows("ps pods images img image", Tool(_CRICTL_LIST)),
+    **rows("inspect inspecti inspectp info version imagefsinfo",
+           Tool(F("o:", "output= template= quiet", go=True))),
+    "logs": Tool(F("ptrf", "previous timestamps tail= since= limit-bytes= reverse follow",
+                   go=True), follow=frozenset({"-f", "--follow"})),
+    **rows("stats statsp", Tool(F("ao:p:s:", "all output= id= label= pod= seconds=", go=True),
+                                follow=frozenset({"-w", "--watch"}))),
+}
+_CTR_LS = Tool(F("q", "quiet"))
+_CTR_SUBS: dict[str, Tool] = {
+    **rows("containers c container", Tool(subcommands={**rows("ls list", _CTR_LS),
+                                                        "info": NONE})),
+    **rows("images i image", Tool(subcommands={**rows("ls list", _CTR_LS), "check": _CTR_LS})),
+    **rows("tasks t task", Tool(subcommands={**rows("ls list", _CTR_LS), "ps": NONE,
+                                             "metrics": NONE})),
+    **rows("namespaces ns namespace", Tool(subcommands=rows("ls list", _CTR_LS))),
+    **rows("plugins plugin", Tool(subcommands=rows("ls list", _CTR_LS))),
+    "version": NONE,
+}
+
+# -- git ------------------------------------------------------------------------------------------
+
+_LOG = F("pn:sS:G:L:U::M::C::B::iEFPz", """oneline abbrev-commit no-abbrev-commit abbrev=? stat=?
+    shortstat numstat name-only name-status summary patch no-patch graph decorate=? no-decorate
+    all branches=? tags=? remotes=? no-merges merges first-parent reverse follow since= after=
+    until= before= author= committer= grep= all-match invert-grep regexp-ignore-case max-count=
+    skip= format= pretty=? date= relative-date left-right cherry-pick cherry-mark cherry boundary
+    color=? no-color word-diff=? ignore-space-change ignore-all-space ignore-blank-lines unified=
+    full-index raw patch-with-stat patch-with-raw minimal patience histogram diff-algorithm=
+    find-renames=? find-copies=? no-renames text exit-code quiet relative=? src-prefix=
+    dst-prefix= no-prefix full-history simplify-by-decoration ancestry-path=? show-signature
+    topo-order date-order author-date-order log-size use-mailmap mailmap no-walk=? walk-reflogs
+    source show-notes=? no-notes notes=? expand-tabs=? no-expand-tabs encoding= cc diff-merges=
+    remerge-diff cached staged merge-base ignore-submodules=? submodule=? color-moved=?
+    no-ext-diff no-textconv stat-width= stat-name-width= stat-count= line-prefix= exclude= glob=
+    not dirstat=? compact-summary count objects max-parents= min-parents= no-max-parents
+    no-min-parents""", numeric=True, why={
+    "--output": "writes a file", "--ext-diff": "runs an external diff program"})
+
+
+def _only_with_list(p: Parsed, name: str) -> None:
+    if p.operands and not p.has("-l", "--list"):
+        raise NotRead(f"{name} {p.operands[0]} creates it (only listing reads)", cause="operand")
+
+
+def _git_config(p: Parsed, name: str) -> None:
+    if p.has("--get", "--get-all", "--get-regexp", "--get-urlmatch", "-l", "--list"):
+        return
+    ops = p.operands
+    if ops and ops[0] in ("get", "list"):
+        return
+    if len(ops) == 1 and "." in ops[0]:
+        return  # `git config user.name` prints it
+    raise NotRead(f"{name} {' '.join(ops) or '(no name)'} sets or edits the configuration",
+                  cause="operand")
+
+
+_GIT_GLOBAL = F("C:Pp", """no-pager paginate git-dir= work-tree= namespace= bare
+    no-replace-objects literal-pathspecs glob-pathspecs noglob-pathspecs icase-pathspecs
+    no-optional-locks""", posix=True, why={
+    "-c": "sets configuration, which can run programs (core.pager, core.sshCommand)",
+    "--config-env": "sets configuration, which can run programs",
+    "--exec-path": "runs git's programs from another directory"})
+_GIT_SUBS: dict[str, Tool] = {
+    **rows("log show diff whatchanged rev-list", Tool(_LOG)),
+    "shortlog": Tool(_LOG | F("nsecw::", "numbered summary email committer group=")),
+    "status": Tool(F("sbzu::v", "short branch porcelain=? long untracked-files=? "
+                     "ignore-submodules=? ignored=? column=? no-column ahead-behind "
+                     "no-ahead-behind renames no-renames find-renames=? verbose show-stash")),
+    "rev-parse": Tool(F("q", """abbrev-ref=? verify quiet short=? show-toplevel git-dir
+        absolute-git-dir show-prefix show-cdup is-inside-work-tree is-inside-git-dir
+        is-bare-repository is-shallow-repository symbolic-full-name symbolic all branches=?
+        tags=? remotes=? show-superproject-working-tree git-common-dir sq revs-only no-revs
+        flags no-flags default= since= after= until= before= local-env-vars
+        show-object-format=? path-format= git-path= show-ref-format""")),
+    "ls-files": Tool(F("cdoisukmtvfzx:X:", """cached deleted others ignored stage unmerged killed
+        modified full-name error-unmatch with-tree= abbrev=? debug eol deduplicate
+        recurse-submodules format= sparse exclude= exclude-from= exclude-standard directory
+        no-empty-directory""")),
+    "ls-tree": Tool(F("drtlz", "name-only name-status object-only full-name full-tree "
+                      "abbrev=? long format=")),
+    "grep": Tool(F("EFGPeif:vwcLlm:oqhHnzA:B:C:aIrW", """extended-regexp fixed-strings
+        basic-regexp perl-regexp ignore-case word-regexp invert-match count files-with-matches
+        files-without-match max-count= only-matching quiet line-number column null
+        before-context= after-context= context= function-context text cached untracked
+        no-index recurse-submodules threads= break heading show-function max-depth= all-match
+        and or not no-exclude-standard exclude-standard full-name""", numeric=True)),
+    "blame": Tool(F("L:sewM::C::plbtS:fncp", """porcelain line-porcelain incremental root
+        show-stats show-name show-number show-email date= abbrev= contents= ignore-rev=
+        ignore-revs-file= color-lines color-by-age progress no-progress reverse= first-parent
+        encoding= score-debug""")),
+    "describe": Tool(F("", "all tags contains abbrev= candidates= exact-match debug long match= "
+                       "exclude= always first-parent dirty=? broken=?")),
+    "cat-file": Tool(F("tsep", "batch=? batch-check=? batch-all-objects allow-unknown-type "
+                       "follow-symlinks unordered buffer")),
+    "show-ref": Tool(F("dqs", "heads tags verify hash=? abbrev=? dereference quiet head "
+                       "exists")),
+    "for-each-ref": Tool(F("", "format= sort= count= points-at= merged=? no-merged=? contains= "
+                           "no-contains= color=? ignore-case omit-empty")),
+    "name-rev": Tool(F("", "tags refs= exclude= all annotate-stdin name-only no-undefined "
+                       "always")),
+    "merge-base": Tool(F("a", "all octopus independent is-ancestor fork-point")),
+    "count-objects": Tool(F("vH", "verbose human-readable")),
+    "version": Tool(F("", "build-options")),
+    "fsck": Tool(F("v", "unreachable dangling no-dangling root tags cache no-reflogs full "
+                   "no-full connectivity-only strict verbose progress no-progress "
+                   "name-objects", why={"--lost-found": "writes objects into .git/lost-found"})),
+    "ls-remote": Tool(F("qo:", "heads tags refs quiet exit-code get-url symref sort= "
+                        "server-option=", why={"--upload-pack": "runs a program"})),
+    "branch": Tool(F("arvli", "all remotes verbose list contains= no-contains= merged=? "
+                     "no-merged=? points-at= sort= format= color=? no-color column=? no-column "
+                     "show-current abbrev= no-abbrev ignore-case omit-empty"),
+                   check=_only_with_list),
+    "tag": Tool(F("ln::i", "list contains= no-contains= merged=? no-merged=? points-at= sort= "
+                  "format= color=? column=? no-column ignore-case omit-empty"),
+                check=_only_with_list),
+    "remote": Tool(F("v", "verbose"), bare="read",
+                   subcommands={"show": Tool(F("n")), "get-url": Tool(F("", "push all"))}),
+    "config": Tool(F("lf:z", """get get-all get-regexp get-urlmatch list name-only show-origin
+        show-scope global system local worktree file= blob= type= bool int bool-or-int path
+        expiry-date null includes no-includes default= value= fixed-value"""),
+                   check=_git_config),
+    "stash": Tool(subcommands={"list": Tool(_LOG), "show": Tool(_LOG | F("u", "include-untracked "
+                                                                         "only-untracked"))}),
+    "reflog": Tool(_LOG, bare="read", subcommands={"show": Tool(_LOG)}),
+}
+
+# -- databases ------------------------------------------------------------------------------------
+
+_PSQL_META = re.compile(r"\\(?:d[A-Za-z]*\+?|l\+?|conninfo|encoding)(?:\s+[\w.\"*]+)*\s*")
+_PSQL = F("h:p:U:d:wXAtxqP:F:R:v:c:lVeEa1nzS0", """host= port= username= dbname= no-password
+    no-psqlrc no-align tuples-only expanded quiet pset= field-separator= record-separator= set=
+    variable= command= list version echo-queries echo-hidden echo-all single-transaction csv
+    field-separator-zero record-separator-zero""", why={
+    "-f": "runs SQL from a file it cannot check", "--file": "runs SQL from a file it cannot check",
+    "-o": "writes a file", "--output": "writes a file", "-L": "writes a log file",
+    "--log-file": "writes a log file", "-s": "asks a person before each statement",
+    "-W": "asks a person for a password"})
+
+
+def _psql(p: Parsed, name: str) -> None:
+    commands = p.values("-c", "--command")
+    if not commands and not p.has("-l", "--list", "-V", "--version"):
+        raise NotRead(f"{name} without -c opens an interactive SQL session: a person's job",
+                      cause="interactive", effect="interactive")
+    if len(p.operands) > 2:
+        raise NotRead(f"{name} takes at most a database and a user", cause="operand")
+    for command in commands:
+        if command.lstrip().startswith("\\"):
+            if not _PSQL_META.fullmatch(command.strip()):
+                raise NotRead(f"{name} -c {command.split()[0]} is not a read-only psql "
+                              "command (only \\d..., \\l and \\conninfo)", cause="sql")
+            continue
+        problem = sql_problem(command)
+        if problem:
+            raise NotRead(f"{name} -c: {problem}", cause="sql")
+
+
+def _mysql(p: Parsed, name: str) -> None:
+    statements = p.values("-e", "--execute")
+    if not statements:
+        raise NotRead(f"{name} without -e opens an interactive SQL session: a person's job",
+                      cause="interactive", effect="interactive")
+    for statement in statements:
+        problem = ("it holds a backslash (a client command such as \\! runs a program)"
+                   if "\\" in statement else sql_problem(statement))
+        if problem:
+            raise NotRead(f"{name} -e: {problem}", cause="sql")
+
+
+# -- redis ------------------------------------------------------------------------------------
+
+_REDIS = F("h:p:s:a:u:n:r:i:d:D:c3eR", """user= pass= askpass tls sni= cacert= cacertdir= cert=
+    key= insecure raw no-raw csv quoted-input json quoted-json no-auth-warning verbose version
+    bigkeys memkeys memkeys-samples= hotkeys scan pattern= count= quoted-pattern= stat latency
+    latency-history latency-dist""", why={
+    "--rdb": "writes a backup file", "--functions-rdb": "writes a backup file",
+    "--pipe": "writes keys read from stdin", "--eval": "runs a Lua script",
+    "--cluster": "administers a cluster", "-x": "takes its last argument from stdin",
+    "--replica": "streams replication", "--slave": "streams replication"})
+_REDIS_READ = frozenset("""
+get mget exists ttl pttl type strlen getrange llen lrange lindex lpos scard smembers sismember
+smismember srandmember sinter sunion sdiff sintercard zcard zrange zrangebyscore zrangebylex
+zrevrange zrevrangebyscore zrevrangebylex zscore zmscore zrank zrevrank zcount zlexcount
+hget hmget hgetall hkeys hvals hlen hexists hstrlen hrandfield keys scan sscan hscan zscan info
+ping dbsize time lastsave role echo randomkey bitcount getbit bitpos xlen xrange xrevrange
+pfcount geopos geodist geohash geosearch substr lcs object memory dump touch
+""".split())
+_REDIS_READ_SUBS = {
+    "client": {"list", "info", "getname", "id", "getredir", "trackinginfo", "no-evict"},
+    "config": {"get"}, "slowlog": {"get", "len"}, "memory": {"usage", "stats", "doctor",
+                                                              "malloc-stats"},
+    "object": {"encoding", "freq", "idletime", "refcount"}, "latency": {"latest", "history",
+                                                                       "doctor", "graph"},
+    "cluster": {"info", "nodes", "slots", "shards", "myid", "countkeysinslot", "keyslot",
+                "getkeysinslot", "links"},
+    "command": {"count", "info", "docs", "list", "getkeys"}, "xinfo": {"stream", "groups",
+                                                                        "consumers"},
+    "acl": {"whoami", "list", "users", "cat", "getuser"}, "function": {"list", "stats"},
+    "script": {"exists"}, "pubsub": {"channels", "numsub", "numpat", "shardchannels"},
+    "module": {"list"}, "sentinel": {"masters", "master", "replicas", "slaves", "sentinels",
+                                     "get-master-addr-by-name", "ckquorum", "info-cache"},
+}
+_REDIS_FOLLOW = ("--stat", "--latency", "--latency-history", "--latency-dist")
+
+
+def redis_cli(name: str, args: list[str]) -> None:
+    """redis-cli [flags] [COMMAND args...]: the command (and its subcommand) must read."""
+    p = parse(args, _REDIS, name)
+    mode = next((f for f, _ in p.flags if f in _REDIS_FOLLOW), None)
+    if mode:
+        raise NotRead(f"{name} {mode} runs until someone stops it: a person's job",
+                      cause="interactive", effect="interactive")
+    if p.has("--bigkeys", "--memkeys", "--hotkeys", "--scan") and not p.operands:
+        return
+    if not p.operands:
+        raise NotRead(f"{name} without a command opens an interactive session: a person's job",
+                      cause="interactive", effect="interactive")
+    command = p.operands[0].lower()
+    if command in ("monitor", "subscribe", "psubscribe", "ssubscribe"):
+        raise NotRead(f"{name} {command.upper()} streams until someone stops it: a person's "
+                      "job", cause="interactive", effect="interactive")
+    if command in _REDIS_READ:
+        return
+    sub = p.operands[1].lower() if len(p.operands) > 1 else ""
+    if sub in _REDIS_READ_SUBS.get(command, ()):
+        return
+    said = f"{command.upper()} {sub.upper()}".strip() if command in _REDIS_READ_SUBS \
+        else command.upper()
+    raise NotRead(f"{name} {said} is not a read-only Redis command", cause="subcommand")
+
+
+# -- etcd, consul, vault ------------------------------------------------------------------------
+
+_ETCD = F("w:", """endpoints= cacert= cert= key= user= password= write-out= hex command-timeout=
+    dial-timeout= keepalive-time= keepalive-timeout= insecure-skip-tls-verify insecure-transport
+    insecure-discovery discovery-srv= discovery-srv-name= debug""", go=True)
+_ETCD_SUBS: dict[str, Tool] = {
+    "get": Tool(F("", "prefix keys-only limit= rev= sort-by= order= from-key print-value-only "
+                  "count-only consistency= max-create-rev= max-mod-rev= min-create-rev= "
+                  "min-mod-rev=", go=True)),
+    "endpoint": Tool(subcommands=rows("health status hashkv",
+                                      Tool(F("", "cluster", go=True)))),
+    "member": Tool(subcommands={"list": NONE}), "alarm": Tool(subcommands={"list": NONE}),
+    "version": NONE, "cluster-health": NONE, "ls": Tool(F("rp", "recursive sort")),
+    "lease": Tool(subcommands={"list": NONE, "timetolive": Tool(F("", "keys"))}),
+    **rows("user role", Tool(subcommands=rows("list get", NONE))),
+    "auth": Tool(subcommands={"status": NONE}),
+    "snapshot": Tool(subcommands={"status": NONE}),
+    "watch": Tool(live=True),
+}
+# Go's flag package: one dash or two, `-flag=value` or `-flag value`.
+_CONSUL = F("", """http-addr= token= token-file= ca-file= ca-path= client-cert= client-key=
+    tls-server-name= datacenter= stale namespace= partition= format= detailed status= segment=
+    wan node= service= tags near= filter= node-meta= recurse keys separator= base64""",
+            one_dash=True, go=True)
+_CONSUL_SUBS: dict[str, Tool] = {
+    "members": NONE, "info": NONE, "version": NONE, "monitor": Tool(live=True),
+    "catalog": Tool(subcommands=rows("services nodes datacenters", NONE)),
+    "kv": Tool(subcommands={"get": NONE, "export": NONE}),
+    "operator": Tool(subcommands={"raft": Tool(subcommands={"list-peers": NONE}),
+                                  "autopilot": Tool(subcommands={"get-config": NONE,
+                                                                 "state": NONE})}),
+}
+_VAULT = F("", """address= namespace= format= field= mount= version= tls-skip-verify ca-cert=
+    ca-path= client-cert= client-key= tls-server-name= detailed""", one_dash=True, go=True)
+_VAULT_SUBS: dict[str, Tool] = {
+    "status": NONE, "version": NONE, "list": NONE,
+    "kv": Tool(subcommands={"get": NONE, "list": NONE,
+                            "metadata": Tool(subcommands={"get": NONE})}),
+    "token": Tool(subcommands={"lookup": NONE}),
+    **rows("auth secrets audit", Tool(subcommands={"list": NONE})),
+    "policy": Tool(subcommands={"list": NONE, "read": NONE}),
+    "operator": Tool(subcommands={"raft": Tool(subcommands={"list-peers": NONE}),
+                                  "members": NONE}),
+}
+
+# -- monitoring and configuration tools ------------------------------------------------------------
+
+_PROMTOOL = Tool(subcommands={
+    "check": Tool(subcommands=rows("config rules metrics web-config healthy ready "
+                                   "service-discovery", Tool(F("", "syntax-only lint= "
+                                                                "lint-fatal extended")))),
+    "query": Tool(subcommands=rows("instant range series labels",
+                                   Tool(F("o:", "format= start= end= step= match= time=")))),
+    "test": Tool(subcommands={"rules": Tool(F("", "run= diff debug"))}),
+    "tsdb": Tool(subcommands=rows("analyze list dump", Tool(F("l", "human-readable limit= "
+                                                             "extended min-time= max-time= "
+                                                             "match=")))),
+    "version": NONE})
+_AMTOOL_GLOBAL = F("o:", "alertmanager.url= output= timeout= http.config.file= verbose",
+                   go=True)
+_AMTOOL = Tool(_AMTOOL_GLOBAL, inherit=True, subcommands={
+    "alert": Tool(F("aq", "active inhibited silenced unprocessed receiver= query"), bare="read",
+                  subcommands={"query": Tool(F("aq", "active inhibited silenced unprocessed "
+                                                     "receiver= expired within="))}),
+    "silence": Tool(F("q", "quiet expired within="), bare="read",
+                    subcommands={"query": Tool(F("q", "quiet expired within= id"))}),
+    "check-config": NONE, "config": Tool(bare="read", subcommands={"show": NONE,
+                                                                   "routes": NONE}),
+    "cluster": Tool(subcommands={"show": NONE}), "version": NONE})
+
+_KNIFE_FLAGS = F("a:F:lirmE:c:k:u:s:Vz", "attribute= format= long id-only run-list medium "
+                 "environment= config= key= user= server-url= verbose local-mode")
+_KNIFE_SUBS: dict[str, Tool] = {
+    **rows("node role environment client cookbook", Tool(subcommands=rows(
+        "show list", Tool(_KNIFE_FLAGS)))),
+    "search": Tool(_KNIFE_FLAGS), "status": Tool(_KNIFE_FLAGS),
+    "data": Tool(subcommands={"bag": Tool(subcommands=rows("show list", Tool(_KNIFE_FLAGS)))}),
+    "vault": Tool(subcommands=rows("show list", Tool(_KNIFE_FLAGS))),
+}
+
+SERVICES: dict[str, Rule] = {
+    "systemctl": Tool(_SYSTEMCTL, inherit=True, bare="read", subcommands=_SYSTEMCTL_READ),
+    "journalctl": Tool(_JOURNALCTL, follow=frozenset({"-f", "--follow"})),
+    "service": Tool(F("", "status-all"), check=_service),
+    "sv": Tool(F("vw:"), subcommands={"status": NONE, "s": NONE, "check": NONE}),
+    "gitlab-ctl": Tool(subcommands={"status": NONE, "service-list": NONE, "show-config": NONE,
+                                    "tail": Tool(live=True)}),
+    **rows("docker podman nerdctl", Tool(_DOCKER_GLOBAL, subcommands=_DOCKER_SUBS)),
+    "crictl": Tool(_CRICTL_GLOBAL, inherit=True, subcommands=_CRICTL_SUBS),
+    "ctr": Tool(F("n:a:", "namespace= address= debug timeout= connect-timeout=", posix=True),
+                subcommands=_CTR_SUBS),
+    "git": Tool(_GIT_GLOBAL, subcommands=_GIT_SUBS),
+    **rows("psql gitlab-psql", Tool(_PSQL, check=_psql)),
+    "mysql": Tool(F("h:P:u:p::D:e:BNsrtEH", "host= port= user= password=? database= execute= "
+                    "batch skip-column-names silent raw table vertical html protocol= socket= "
+                    "ssl-mode=", why={"--tee": "writes a file", "--pager": "runs a program",
+                                      "--defaults-file": "reads a file that can run a pager"}),
+                  check=_mysql),
+    **rows("redis-cli gitlab-redis-cli", redis_cli),
+    "etcdctl": Tool(_ETCD, inherit=True, subcommands=_ETCD_SUBS),
+    "consul": Tool(_CONSUL, inherit=True, subcommands=_CONSUL_SUBS),
+    "vault": Tool(_VAULT, inherit=True, subcommands=_VAULT_SUBS),
+    "promtool": _PROMTOOL,
+    "amtool": _AMTOOL,
+    "knife": Tool(_KNIFE_FLAGS, inherit=True, subcommands=_KNIFE_SUBS),
+}

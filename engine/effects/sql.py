@@ -1,0 +1,164 @@
+"""SQL text: whether a query only reads, judged from its text (PostgreSQL's lexical rules).
+
+A query is read-only when, with its comments stripped (`--` lines and nested `/* */`), it is
+ONE statement that starts with SELECT, WITH, SHOW, EXPLAIN (without ANALYZE), VALUES or TABLE,
+holds no INTO (SELECT INTO creates a table), no data-changing statement inside (a WITH ...
+DELETE), no COPY, no row lock (FOR UPDATE / FOR SHARE), and calls none of the server-side
+functions that act on the server (end a session, reload its configuration, read or write its
+files, change a setting or a sequence, reach another database).
+
+This is the compiler's and the runtime's reading of the text; the database-side enforcement
+(a read-only transaction) is the sql plugin's, and catches what a text reading cannot (a
+user-defined function that writes). String literals, quoted identifiers and dollar-quoted
+bodies are data here, never keywords.
+"""
+
+from __future__ import annotations
+
+import re
+
+from engine.effects.options import NotRead
+
+_STARTS = frozenset({"select", "with", "show", "explain", "values", "table"})
+# Keywords that make a statement that starts like a read change something.
+_WRITES = {
+    "insert": "inserts rows", "update": "updates rows (or locks them: FOR UPDATE)",
+    "delete": "deletes rows", "merge": "merges rows", "into": "SELECT INTO creates a table",
+    "copy": "COPY reads or writes files and programs", "share": "FOR SHARE locks rows",
+    "analyze": "EXPLAIN ANALYZE runs the statement", "analyse": "EXPLAIN ANALYSE runs the "
+    "statement", "truncate": "truncates a table", "call": "calls a procedure",
+}
+# Functions that act on the server. pg_sleep only waits: allowed, and worth knowing.
+_EFFECT_FUNCTIONS = frozenset("""
+pg_terminate_backend pg_cancel_backend pg_reload_conf pg_rotate_logfile pg_read_file
+pg_read_binary_file pg_file_write pg_file_rename pg_file_unlink pg_file_sync lo_import lo_export
+lo_unlink lo_create lo_creat lo_from_bytea lo_put lo_truncate set_config nextval setval
+pg_advisory_lock pg_advisory_lock_shared pg_advisory_xact_lock pg_advisory_xact_lock_shared
+pg_try_advisory_lock pg_try_advisory_lock_shared pg_try_advisory_xact_lock
+pg_try_advisory_xact_lock_shared pg_advisory_unlock pg_advisory_unlock_shared
+pg_advisory_unlock_all pg_switch_wal pg_switch_xlog pg_create_restore_point pg_start_backup
+pg_stop_backup pg_backup_start pg_backup_stop pg_promote pg_wal_replay_pause pg_wal_replay_resume
+pg_xlog_replay_pause pg_xlog_replay_resume pg_create_physical_replication_slot
+pg_create_logical_replication_slot pg_drop_replication_slot pg_replication_slot_advance
+pg_copy_physical_replication_slot pg_copy_logical_replication_slot pg_logical_slot_get_changes
+pg_logical_slot_get_binary_changes pg_logical_emit_message pg_replication_origin_create
+pg_replication_origin_drop pg_replication_origin_advance pg_replication_origin_session_setup
+pg_replication_origin_session_reset pg_replication_origin_xact_setup pg_stat_reset
+pg_stat_reset_shared pg_stat_reset_single_table_counters pg_stat_reset_single_function_counters
+pg_stat_reset_slru pg_stat_reset_replication_slot pg_stat_reset_subscription_stats
+pg_stat_statements_reset pg_import_system_collations pg_notify pg_log_backend_memory_contexts
+pg_truncate_visibility_map pg_drop_all_replication_slots query_to_xml query_to_xmlschema
+query_to_xml_and_xmlschema cursor_to_xml ts_stat
+""".split())
+_EFFECT_PREFIXES = ("dblink",)
+
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|\S")
+
+
+def sql_problem(text: str) -> str | None:
+    """Why this SQL text is not read-only, or None if it only reads."""
+    try:
+        statements = _statements(text)
+    except NotRead as exc:
+        return exc.reason
+    if not statements:
+        return "the SQL holds no statement"
+    if len(statements) > 1:
+        return f"the SQL holds {len(statements)} statements; only one read can run unasked"
+    tokens = _TOKEN.findall(statements[0])
+    words = [t.lower() for t in tokens]
+    if words[0] not in _STARTS:
+        return f"the SQL starts with {tokens[0].upper()}, not SELECT, WITH, SHOW, EXPLAIN, " \
+               "VALUES or TABLE"
+    for k, word in enumerate(words):
+        if word in _WRITES:
+            return f"the SQL says {tokens[k].upper()}: {_WRITES[word]}"
+        if k + 1 < len(words) and words[k + 1] == "(" and _effect_function(word):
+            return f"the SQL calls {word}(), which acts on the server"
+    return None
+
+
+def _effect_function(name: str) -> bool:
+    return name in _EFFECT_FUNCTIONS or name.startswith(_EFFECT_PREFIXES)
+
+
+def _statements(text: str) -> list[str]:
+    """The statements of `text`, comments removed and literals blanked (so no keyword hides in
+    them); raises NotRead on an unterminated literal or comment."""
+    out: list[str] = []
+    current: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("--", i):
+            i = _end_of_line(text, i)
+            current.append(" ")
+        elif text.startswith("/*", i):
+            i = _end_of_block_comment(text, i)
+            current.append(" ")
+        elif c == "'":
+            escapes = i > 0 and text[i - 1] in "eE" and (i < 2 or not text[i - 2].isalnum())
+            i = _end_of_quote(text, i, "'", backslash=escapes)
+            current.append(" '' ")
+        elif c == '"':
+            if text[max(0, i - 2):i].lower() == "u&":
+                raise NotRead("the SQL has a Unicode-escaped name (U&\"...\"), which hides "
+                              "what it calls", cause="sql")
+            start, i = i, _end_of_quote(text, i, '"', backslash=False)
+            name = text[start + 1:i - 1]
+            # a quoted name is a name, not a keyword; but a quoted function name still calls it
+            current.append(f" {name} " if _effect_function(name) else ' "x" ')
+        elif c == "$" and (m := re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", text[i:])) and \
+                not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
+            tag = m.group(0)
+            end = text.find(tag, i + len(tag))
+            if end < 0:
+                raise NotRead("the SQL has an unterminated dollar-quoted string", cause="sql")
+            i = end + len(tag)
+            current.append(" '' ")
+        elif c == ";":
+            out.append("".join(current))
+            current = []
+            i += 1
+        else:
+            current.append(c)
+            i += 1
+    out.append("".join(current))
+    return [s for s in out if s.strip()]
+
+
+def _end_of_line(text: str, i: int) -> int:
+    end = text.find("\n", i)
+    return len(text) if end < 0 else end
+
+
+def _end_of_block_comment(text: str, i: int) -> int:
+    depth = 0
+    while i < len(text):
+        if text.startswith("/*", i):
+            depth += 1
+            i += 2
+        elif text.startswith("*/", i):
+            depth -= 1
+            i += 2
+            if depth == 0:
+                return i
+        else:
+            i += 1
+    raise NotRead("the SQL has an unterminated /* comment", cause="sql")
+
+
+def _end_of_quote(text: str, i: int, quote: str, *, backslash: bool) -> int:
+    i += 1
+    while i < len(text):
+        c = text[i]
+        if backslash and c == "\\":
+            i += 2
+            continue
+        if c == quote:
+            if text.startswith(quote * 2, i):
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    raise NotRead("the SQL has an unterminated quoted string or name", cause="sql")

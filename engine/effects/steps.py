@@ -1,0 +1,76 @@
+"""What a plan step will do, judged from its plugin and parameters with the read-only table.
+
+The compiler asks before it decides whether a step needs an approval gate; the runtime asks
+again with the rendered parameters, just before an ungated step runs. The rules:
+
+- shell: the pipeline, stage by stage (`engine.effects.classify`); words whose plan text holds
+  a template are marked as values; an `env` is not read-only (LD_PRELOAD, PAGER run programs);
+- sql: the query text (`engine.effects.sql`), and `read_only: false` asks for a write;
+- http: GET and HEAD read; any other method changes the world;
+- a step whose parameters `call` something (an OPC UA method) acts; a plugin whose schema has
+  a `call` field and a step that names none (it only reads variables) reads;
+- any other plugin: what its class declares (`read_only`); at compile time, with no class at
+  hand, a block naming no action reads, and the runtime asks the class again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from engine.effects.classify import READ, Verdict, classify_pipeline
+from engine.effects.sql import sql_problem
+from engine.effects.words import has_template, marked
+
+
+def shell_verdict(pipeline: Sequence[Sequence[str]], *,
+                  plan_pipeline: Sequence[Sequence[Any]] | None = None,
+                  env: Mapping[str, str] | None = None) -> Verdict:
+    """A shell step's pipeline (rendered); `plan_pipeline` is the same before rendering."""
+    if env:
+        return Verdict("mutate", f"it sets environment variables ({', '.join(sorted(env))}), "
+                       "which can change what a program runs", "flag")
+    stages = [list(stage) for stage in pipeline]
+    if plan_pipeline is not None and len(plan_pipeline) == len(stages):
+        stages = [marked(stage, [has_template(str(w)) for w in raw])
+                  if len(raw) == len(stage) else stage
+                  for stage, raw in zip(stages, plan_pipeline)]
+    return classify_pipeline(stages)
+
+
+def sql_verdict(query: str, *, read_only: bool = True) -> Verdict:
+    if not read_only:
+        return Verdict("mutate", "the step says read_only: false, a write", "sql")
+    problem = sql_problem(query)
+    return READ if problem is None else Verdict("mutate", problem, "sql")
+
+
+def step_verdict(plugin: str | None, params: Mapping[str, Any], *,
+                 declared_read_only: bool | None = None,
+                 fields: Collection[str] = (),
+                 plan_params: Mapping[str, Any] | None = None) -> Verdict:
+    """The effect of one plugin step; `declared_read_only` and `fields` (its parameter names)
+    come from the plugin's class, when known."""
+    if plugin == "shell":
+        pipeline = params.get("pipeline")
+        if not isinstance(pipeline, list):
+            return Verdict("mutate", "a shell step with no pipeline", "plugin")
+        raw = (plan_params or {}).get("pipeline")
+        return shell_verdict(pipeline, plan_pipeline=raw if isinstance(raw, list) else None,
+                             env=params.get("env") or None)
+    if plugin == "sql":
+        return sql_verdict(str(params.get("query", "")),
+                           read_only=params.get("read_only", True) is not False)
+    if params.get("call"):
+        return Verdict("mutate", f"it calls {params['call']}, an action", "plugin")
+    if plugin == "http" or "method" in params:
+        method = str(params.get("method", "GET")).upper()
+        if method in ("GET", "HEAD"):
+            return READ
+        return Verdict("mutate", f"an HTTP {method} changes the world", "plugin")
+    if "call" in fields:
+        return READ  # the plugin acts through `call`, and this step calls nothing
+    if declared_read_only is False:
+        return Verdict("mutate", f"the {plugin} plugin declares that it may change the world",
+                       "plugin")
+    return READ

@@ -1,0 +1,84 @@
+"""Dispatch over the table: wrappers judge the command they run, programs are who they say,
+values never make a program, and pipelines are as strong as their weakest stage."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from engine.effects import Templated, classify, classify_pipeline, looks_like_command
+
+
+def effect(line: str) -> str:
+    return classify(shlex.split(line)).effect
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("sudo -u postgres cat /etc/hosts", "read"), ("sudo rm -f x", "mutate"),
+    ("sudo -i", "interactive"), ("sudo", "interactive"), ("sudo -l", "read"),
+    ("sudo LD_PRELOAD=x ls", "mutate"), ("sudo -e /etc/hosts", "mutate"),
+    ("timeout 5 cat x", "read"), ("timeout -s KILL 5 rm x", "mutate"),
+    ("nice -n 10 df -h", "read"), ("nohup rm x", "mutate"), ("time ls", "read"),
+    ("time -o F ls", "mutate"), ("stdbuf -oL grep x f", "read"),
+    ("xargs -E cat rm -f F", "mutate"), ("xargs grep -l error", "read"), ("xargs", "read"),
+    ("xargs -0 -n1 stat", "read"), ("xargs find .", "mutate"),  # `-delete` could arrive
+    ("xargs kubectl describe", "mutate"), ("xargs -p ls", "mutate"),
+    ("ssh host df -h", "read"), ("ssh host 'df -h; uptime'", "read"),
+    ("ssh host 'ls | wc -l'", "read"), ("ssh host rm -rf /x", "mutate"),
+    ("ssh host 'cat x > y'", "mutate"), ("ssh host 'echo $(id)'", "mutate"),
+    ("ssh host", "interactive"), ("ssh -oProxyCommand=x host ls", "mutate"),
+    ("ssh -o ConnectTimeout=5 host uptime", "read"), ("ssh -L 80:x:80 host", "interactive"),
+    ("ssh -F cfg host ls", "mutate"), ("ssh -fN -L 80:x:80 host", "interactive"),
+    ("ssh -f host ls", "mutate"),
+    ("kubectl exec p -- cat /x", "read"), ("kubectl -n ns exec p -c c -- ls /", "read"),
+    ("kubectl exec p -- sh -c 'rm -rf /'", "interactive"), ("kubectl exec p -- rm x", "mutate"),
+    ("kubectl exec -it p -- sh", "interactive"), ("oc exec p -- ps aux", "read"),
+    ("docker exec c ps aux", "read"), ("docker exec -it c sh", "interactive"),
+    ("docker exec -e LD_PRELOAD=x c ls", "mutate"), ("crictl exec c cat /x", "read"),
+    ("./cat x", "mutate"), ("/tmp/cat x", "mutate"), ("/usr/bin/cat x", "read"),
+    ("bash", "interactive"), ("bash -c ls", "interactive"), ("vim f", "interactive"),
+    ("python3 -c 'print(1)'", "mutate"), ("perl -e 1", "mutate"),
+    ("gitlab-rails console", "interactive"), ("gitlab-rails runner 'User.delete_all'", "mutate"),
+    ("frobnicate --all", "mutate"), ("rm -rf /tmp/x", "mutate"),
+])
+def test_wrappers_programs_and_people(line, expected):
+    assert effect(line) == expected, classify(shlex.split(line)).reason
+
+
+def test_a_program_named_by_a_value_is_not_read_only():
+    verdict = classify([Templated("{{ inputs.tool }}"), "-h"])
+    assert verdict.effect == "mutate" and "value" in verdict.reason
+
+
+def test_a_sed_or_awk_program_from_a_value_is_not_read_only_but_its_operands_may_be():
+    assert classify(["sed", "-n", Templated("{{ inputs.expr }}"), "f"]).effect == "mutate"
+    assert classify(["awk", Templated("{{ inputs.prog }}")]).effect == "mutate"
+    assert classify(["sed", "-n", "1p", Templated("{{ inputs.file }}")]).read
+    assert classify(["kubectl", "get", "pod", Templated("{{ inputs.pod }}")]).read
+
+
+def test_pipelines():
+    assert classify_pipeline([["ps", "aux"], ["grep", "x"]]).read
+    assert classify_pipeline([["cat", "f"], ["tee", "F"]]).effect == "mutate"
+    assert classify_pipeline([["top"], ["grep", "x"]]).effect == "interactive"
+    late = classify_pipeline([["cat", "f"], ["less"]])
+    assert late.effect == "mutate" and "less" in late.reason
+
+
+def test_reasons_name_the_argv_part_and_the_rule():
+    assert classify(shlex.split("find /x -delete")).reason == "find's -delete deletes files"
+    assert classify(shlex.split("find /x -fprint F")).reason == "find's -fprint writes a file"
+    assert classify(shlex.split("uniq a b")).reason == \
+        "uniq writes its second operand (the output file)"
+    assert classify(shlex.split("kubectl delete pod x")).reason == \
+        "`kubectl delete` is not a read-only subcommand"
+    assert classify(["frob"]).reason == "frob is not on the read-only list"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("kubectl get pods", True), ("uptime", True), ("sudo df -h", True), ("kubectl", False),
+    ("the pods are fine", False), ("/usr/bin/df -h", True),
+])
+def test_commands_are_recognised_in_prose(text, expected):
+    assert looks_like_command(text) is expected
