@@ -1,7 +1,7 @@
 """No effect repeats after `kill -9` of `mendflow run`, with real processes and a ledger.
 
 Each trial runs a plan with a gated step (its effect: a line appended to a ledger file) and a
-read-only step in parallel, SIGKILLs the `mendflow run` process at a random point while both
+read-only step (a GET that a local server counts) in parallel, SIGKILLs the `mendflow run` process at a random point while both
 are in flight, and resumes it. What is counted: effect lines (never two), the step's own
 process (it dies with the runner), and read-only starts (again after the crash). Trials run
 a few at a time, each in its own data directory.
@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import pytest
 
 from engine.store import open_store
 
-from .conftest import edge, end, plan, sh
+from .conftest import Recorder, edge, end, plan, sh
 
 pytestmark = pytest.mark.slow
 MENDFLOW = [sys.executable, "-m", "engine.cli"]
@@ -43,6 +44,16 @@ def _wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 60) ->
     while not _lines(path):
         assert proc.poll() is None, proc.stdout.read().decode()  # type: ignore[union-attr]
         assert time.monotonic() < deadline, f"{path.name} never written"
+        time.sleep(0.02)
+    return time.monotonic()
+
+
+def _wait_until(seen: Callable[[], bool], proc: subprocess.Popen[bytes],
+                timeout: float = 60) -> float:
+    deadline = time.monotonic() + timeout
+    while not seen():
+        assert proc.poll() is None, proc.stdout.read().decode()  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "the read-only step never started"
         time.sleep(0.02)
     return time.monotonic()
 
@@ -94,19 +105,20 @@ class Trial:
 EFFECT_AT_S = 0.4  # the gated step writes its effect this long after it starts
 
 
-def _trial(tmp: Path, trial: Trial) -> Trial:
-    effects, starts, probes = tmp / "effects", tmp / "effect-starts", tmp / "probes"
+def _trial(tmp: Path, trial: Trial, recorder: Recorder) -> Trial:
+    effects, starts = tmp / "effects", tmp / "effect-starts"
+    probe = tmp.name  # this trial's path on the recording server
     p = plan(
         [sh("first", "true"),
          sh("effect", "sh", "-c", f"echo $$ >> {starts}; sleep {EFFECT_AT_S}; "
             f"echo done >> {effects}; sleep 1.2", mutating=True, title="Restart the service"),
-         sh("probe", "sh", "-c", f"echo $$ >> {probes}; sleep 1.6"), end("ok")],
+         recorder.get("probe", probe, sleep_s=1.6), end("ok")],
         [edge("first", "effect"), edge("first", "probe"), edge("effect", "ok"),
          edge("probe", "ok")])
     data, proc = _start(tmp, p)
     # Given `mendflow run` SIGKILLed at a random point while both steps are in flight
     started = _wait_for(starts, proc)
-    _wait_for(probes, proc)
+    _wait_until(lambda: probe in recorder.paths, proc)
     time.sleep(max(0.0, started + trial.kill_after_s - time.monotonic()))
     proc.kill()
     proc.wait(timeout=10)
@@ -132,16 +144,17 @@ def _trial(tmp: Path, trial: Trial) -> Trial:
     answered = _resume(data, run_id, trial.answer, "effect")
     assert answered.returncode == 0, answered.stdout + answered.stderr
     trial.effects_at_end = len(_lines(effects))
-    trial.probes = len(_lines(probes))
+    trial.probes = recorder.paths.count(probe)
     return trial
 
 
-def test_sigkill_of_mendflow_run_then_resume_repeats_no_gated_effect(tmp_path: Path) -> None:
+def test_sigkill_of_mendflow_run_then_resume_repeats_no_gated_effect(
+        tmp_path: Path, recorder: Recorder) -> None:
     rng = random.Random()
     trials = [Trial(kill_after_s=rng.uniform(0.0, 1.0),
                     answer="--rerun" if i % 2 == 0 else "--mark-done") for i in range(TRIALS)]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        done = list(pool.map(lambda it: _trial(tmp_path / f"t{it[0]}", it[1]),
+        done = list(pool.map(lambda it: _trial(tmp_path / f"t{it[0]}", it[1], recorder),
                              enumerate(trials)))
     print("\ntrial: kill after s, effects after kill / after resume / at end, answer, probes")
     for t in done:
@@ -156,23 +169,25 @@ def test_sigkill_of_mendflow_run_then_resume_repeats_no_gated_effect(tmp_path: P
         assert t.probes == 2  # the read-only step ran again after the crash: at least once
 
 
-def _concurrent_resumes(tmp: Path) -> tuple[int, list[subprocess.CompletedProcess[str]]]:
-    probes = tmp / "probes"
-    p = plan([sh("first", "true"), sh("probe", "sh", "-c", f"echo $$ >> {probes}; sleep 1.5"),
-              end("ok")], [edge("first", "probe"), edge("probe", "ok")])
+def _concurrent_resumes(tmp: Path, recorder: Recorder
+                        ) -> tuple[int, list[subprocess.CompletedProcess[str]]]:
+    probe = tmp.name
+    p = plan([sh("first", "true"), recorder.get("probe", probe, sleep_s=1.5), end("ok")],
+             [edge("first", "probe"), edge("probe", "ok")])
     data, proc = _start(tmp, p)
-    _wait_for(probes, proc)
+    _wait_until(lambda: probe in recorder.paths, proc)
     proc.kill()
     proc.wait(timeout=10)
     run_id = _run_id(data)
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda _: _resume(data, run_id), range(2)))
-    return len(_lines(probes)), results
+    return recorder.paths.count(probe), results
 
 
-def test_two_resumes_of_one_run_drive_it_once(tmp_path: Path) -> None:
+def test_two_resumes_of_one_run_drive_it_once(tmp_path: Path, recorder: Recorder) -> None:
     with ThreadPoolExecutor(max_workers=3) as pool:
-        outcomes = list(pool.map(lambda i: _concurrent_resumes(tmp_path / f"c{i}"), range(3)))
+        outcomes = list(pool.map(lambda i: _concurrent_resumes(tmp_path / f"c{i}", recorder),
+                                 range(3)))
     for probes, results in outcomes:
         codes = sorted(r.returncode for r in results)
         # One resume drives the run; the other is refused, naming who drives it
@@ -197,12 +212,13 @@ def test_an_answer_for_a_step_that_cannot_be_in_doubt_is_bad_input(tmp_path: Pat
 
 def test_what_a_killed_runners_step_left_running_ends_when_the_run_is_resumed(
         tmp_path: Path) -> None:
-    # Given a read-only step whose shell starts a child in a session of its own (which no
+    # Given a (gated) step whose shell starts a child in a session of its own (which no
     # parent-death signal reaches), then waits for it
     pids, late = tmp_path / "pids", tmp_path / "late"
     child = f'sleep 4; echo late >> {late}'
     p = plan([sh("first", "true"),
-              sh("look", "sh", "-c", f'setsid sh -c "{child}" & echo $! >> {pids}; wait'),
+              sh("look", "sh", "-c", f'setsid sh -c "{child}" & echo $! >> {pids}; wait',
+                 mutating=True),
               end("ok")], [edge("first", "look"), edge("look", "ok")])
     data, proc = _start(tmp_path, p)
     _wait_for(pids, proc)
@@ -211,8 +227,8 @@ def test_what_a_killed_runners_step_left_running_ends_when_the_run_is_resumed(
     proc.wait(timeout=10)
     (orphan,) = map(int, _lines(pids))
     assert not _dead(orphan)
-    # Then resuming ends it before the step runs again: only the re-run writes
-    resumed = _resume(data, _run_id(data))
+    # Then resuming (a person says: run it again) ends it first: only the re-run writes
+    resumed = _resume(data, _run_id(data), "--rerun", "look")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert _dead(orphan)
     assert _lines(late) == ["late"]

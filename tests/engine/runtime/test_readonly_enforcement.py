@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
 from pydantic import BaseModel
 
+from engine.errors import InputError, PlanError
 from engine.plan import Step
 from engine.plugins import Registry, StepContext, StepResult
 from engine.runtime.executor import LocalExecutor
@@ -95,7 +97,9 @@ async def test_an_ungated_step_that_writes_is_refused_before_it_runs(store, tmp_
 
 
 async def test_a_value_that_turns_a_read_into_a_write_is_refused(store, tmp_path) -> None:
-    # The scratch-dir case: `find "$SCRATCH_DIR" ... -print` with the value -delete
+    # The scratch-dir case: `find "$SCRATCH_DIR" ... -print` with the value -delete.
+    # Three layers stand in the way: the input's type, the rendered-word check for values an
+    # earlier step bound, and (for literal words) the read-only table.
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     (scratch / "keep").write_text("x")
@@ -106,13 +110,27 @@ async def test_a_value_that_turns_a_read_into_a_write_is_refused(store, tmp_path
                                                  "-print"]], "cwd": str(here)})
     p = plan([listing, end("ok"), end("err", "escalate")],
              [edge("list", "ok"), edge("list", "err", on="failure", kind="error")],
-             inputs=[{"name": "dir"}])
+             inputs=[{"name": "dir", "type": "path"}])
     ex = executor(store, tmp_path)
-    record = await ex.start(p, guide_path="t.md", inputs={"dir": "-delete"})
-    assert (scratch / "keep").exists() and (here / "canary").exists()
+    with pytest.raises(InputError, match="starts with '-'"):
+        await ex.start(p, guide_path="t.md", inputs={"dir": "-delete"})
+    # a value bound by an earlier step has no declared type: the rendered word is checked
+    bound = plan([sh("pick", "echo", "-delete", binds={"vars.DIR": "result.stdout | trim"},
+                     writes=["steps.pick", "vars.DIR"]),
+                  step("list", params={"pipeline": [["find", "{{ vars.DIR }}", "-print"]],
+                                       "cwd": str(here)}),
+                  end("ok"), end("err", "escalate")],
+                 [edge("pick", "list"), edge("list", "ok"),
+                  edge("list", "err", on="failure", kind="error")])
+    record = await ex.start(bound, guide_path="t.md")
+    assert "starts with '-'" in record.state["steps"]["list"]["error"]
+    # a literal word is the table's: `find ... -delete` written into a read is refused
+    literal = one(step("list", params={"pipeline": [["find", str(scratch), "-delete"]]}))
+    record = await ex.start(literal, guide_path="t.md")
     error = record.state["steps"]["list"]["error"]
-    assert error.startswith("[step list]: refused: `find -delete -maxdepth 1 -print`")
+    assert error.startswith(f"[step list]: refused: `find {scratch} -delete`")
     assert "find's -delete deletes files" in error
+    assert (scratch / "keep").exists() and (here / "canary").exists()
     # and the honest value reads
     record = await ex.start(p, guide_path="t.md", inputs={"dir": str(scratch)})
     assert record.outcome == "resolved"
@@ -125,11 +143,16 @@ async def test_program_text_from_a_value_is_refused(store, tmp_path) -> None:
     p = plan([sh("peek", "sed", "-n", "{{ inputs.expr }}", str(hosts)), end("ok"),
               end("err", "escalate")],
              [edge("peek", "ok"), edge("peek", "err", on="failure", kind="error")],
-             inputs=[{"name": "expr"}])
-    record = await executor(store, tmp_path).start(
-        p, guide_path="t.md", inputs={"expr": f"1p;w {target}"})
+             inputs=[{"name": "expr", "type": "path"}])
+    with pytest.raises(PlanError, match="must never become code"):
+        await executor(store, tmp_path).start(p, guide_path="t.md",
+                                              inputs={"expr": f"1p;w {target}"})
     assert not target.exists()
-    assert "program comes from a value" in record.state["steps"]["peek"]["error"]
+    # and the table says the same of a sed program that reads a value, in a plan's own terms
+    from engine.effects import Templated, classify
+
+    verdict = classify(["sed", "-n", Templated("{{ inputs.expr }}"), str(hosts)])
+    assert verdict.effect != "read" and "program comes from a value" in verdict.reason
 
 
 async def test_sql_http_and_plugins_are_judged_by_what_they_will_do(store, tmp_path) -> None:
@@ -199,7 +222,7 @@ async def test_the_approval_shows_and_records_the_rendered_argv(store, tmp_path)
               sh("clean", "rm", "-rf", "{{ inputs.dir }}", mutating=True),
               end("done", "mitigated"), end("denied", "escalate")],
              [edge("gate", "clean"), edge("gate", "denied", on="failure", kind="error"),
-              edge("clean", "done")], inputs=[{"name": "dir"}])
+              edge("clean", "done")], inputs=[{"name": "dir", "type": "path"}])
     answers = Recording()
     record = await executor(store, tmp_path, interaction=answers).start(
         p, guide_path="t.md", inputs={"dir": str(victim)})
