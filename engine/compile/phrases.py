@@ -97,7 +97,7 @@ def explicit_expr(clause: str) -> str | None:
     for code in re.findall(r"`([^`]{3,400})`", clause):
         try:
             refs = references(code, expression=True)
-        except MendflowError:
+        except (MendflowError, RecursionError):  # not an expression (or too deep to be one)
             continue
         roots = {r.split(".", 1)[0] for r in refs}
         if roots and roots <= _MEMORY_ROOTS:

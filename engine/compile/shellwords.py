@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r"<([A-Za-z][^<>|;&\n]{0,80}?)>")
 _ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
+_STOP = frozenset(" \t\n\\'\"$`<>|&;()*")
+_PLAIN = re.compile(r"[^ \t\n\\'\"$`<>|&;()*]+")
+_DOUBLE_QUOTED_STOP = re.compile(r'["\\$`]')
 _KEYWORDS = frozenset({"for", "while", "until", "if", "then", "else", "elif", "fi", "do", "done",
                        "case", "esac", "function", "select", "{", "}", "[[", "]]"})
 
@@ -187,6 +190,14 @@ def _split(text: str) -> list[Pipeline]:
 
     while i < n:
         c = text[i]
+        if c not in _STOP and (in_word or not (c in "#~" or c.isdigit() and
+                                               text[i + 1 : i + 2] == ">")):
+            run = _PLAIN.match(text, i)  # ordinary characters, taken as one piece
+            assert run is not None
+            parts.append(("lit", run.group()))
+            in_word = True
+            i = run.end()
+            continue
         if c in " \t\n":
             end_word()
             i += 1
@@ -258,6 +269,12 @@ def _split(text: str) -> list[Pipeline]:
 def _double_quoted(text: str, i: int, parts: list[tuple[str, str]]) -> int:
     n = len(text)
     while i < n:
+        stop = _DOUBLE_QUOTED_STOP.search(text, i)
+        if stop is None:
+            break
+        if stop.start() > i:
+            parts.append(("lit", text[i : stop.start()]))
+        i = stop.start()
         c = text[i]
         if c == '"':
             return i + 1
@@ -297,10 +314,17 @@ def _dollar(text: str, i: int, parts: list[tuple[str, str]]) -> int:
 
 
 def _merge(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Adjacent literal pieces as one (joined once: adding them one by one is quadratic)."""
     out: list[tuple[str, str]] = []
+    run: list[str] = []
     for kind, text in parts:
-        if kind == "lit" and out and out[-1][0] == "lit":
-            out[-1] = ("lit", out[-1][1] + text)
-        else:
-            out.append((kind, text))
+        if kind == "lit":
+            run.append(text)
+            continue
+        if run:
+            out.append(("lit", "".join(run)))
+            run = []
+        out.append((kind, text))
+    if run:
+        out.append(("lit", "".join(run)))
     return out or [("lit", "")]

@@ -18,7 +18,7 @@ from typing import Any
 import networkx as nx
 
 from engine.errors import ConditionError, TemplateError, ValidationError
-from engine.plan import Plan, Step, StepKind
+from engine.plan import Edge, Plan, Step, StepKind
 from engine.runtime.templating import check_expression, references, strings_in
 
 _NEEDS_PLUGIN = (StepKind.COMMAND, StepKind.QUERY, StepKind.DETECT)
@@ -97,10 +97,16 @@ class _Checker:
         self.plan = plan
         self.known = known
         self.file = plan.source.path
-        self.steps = {}
+        self.steps: dict[str, Step] = {}
         self.cleanup: set[str] = set()
         for s in plan.steps:
             self.steps.setdefault(s.id, s)
+        # Edges by step, built once: asking the plan per step scans every edge (n squared).
+        self.out: dict[str, list[Edge]] = {}
+        self.into: dict[str, list[Edge]] = {}
+        for e in plan.edges:
+            self.out.setdefault(e.source, []).append(e)
+            self.into.setdefault(e.target, []).append(e)
 
     def problem(self, rule: str, message: str, hint: str, step: Step | None = None,
                 step_id: str | None = None) -> Problem:
@@ -133,7 +139,7 @@ class _Checker:
             if s.kind in (StepKind.END, StepKind.DECIDE, StepKind.APPROVE, StepKind.CALL):
                 yield self.problem("cleanup", f"a {s.kind} step cannot be a clean-up step",
                                    "Clean-up steps are commands, queries or manual steps", s)
-            if self.plan.incoming(sid) or self.plan.outgoing(sid):
+            if self.into.get(sid) or self.out.get(sid):
                 yield self.problem("cleanup", f"clean-up step {sid!r} has edges",
                                    "Clean-up steps run after the run, one after another; "
                                    "nothing leads to or from them", s)
@@ -186,7 +192,7 @@ class _Checker:
 
     def _endings(self) -> Iterator[Problem]:
         for s in self.plan.steps:
-            out = self.plan.outgoing(s.id)
+            out = self.out.get(s.id, [])
             if s.kind == StepKind.END:
                 if s.outcome is None:
                     yield self.problem("end-outcome", "end step has no outcome",
@@ -199,7 +205,7 @@ class _Checker:
             if s.outcome is not None:
                 yield self.problem("outcome", "only end steps have an outcome",
                                    "Remove the outcome or make it an end step", s)
-            if not any(e.on == "success" for _, e in out) and s.id not in self.cleanup:
+            if not any(e.on == "success" for e in out) and s.id not in self.cleanup:
                 yield self.problem(
                     "dead-end", f"step {s.id!r} leads nowhere when it succeeds",
                     "Every path must end in an end step: add what comes next, or an ending "
@@ -207,8 +213,13 @@ class _Checker:
 
     def _per_step(self, g: nx.MultiDiGraph) -> Iterator[Problem]:
         inputs = {i.name for i in self.plan.inputs}
-        for s in self.plan.steps:
-            ancestors = nx.ancestors(g, s.id)
+        params = [self._template_refs(s) for s in self.plan.steps]
+        conditions = [self._condition_refs(s) for s in self.plan.steps]
+        read = {ref for refs in params for ref in refs} | {
+            ref for refs in conditions for _, found in refs if isinstance(found, set)
+            for ref in found}
+        before = _Before(g, self.steps, read)
+        for s, param_refs, condition_refs in zip(self.plan.steps, params, conditions):
             if s.kind in _NEEDS_PLUGIN and s.plugin is None:
                 yield self.problem("plugin", f"{s.kind} step has no plugin",
                                    "Tag the code block (bash, promql, sql) so the compiler "
@@ -222,21 +233,16 @@ class _Checker:
                 yield self.problem("call", "call step names no guide",
                                    "Link to the guide to run", s)
             yield from self._binds(s)
-            for ref in self._template_refs(s):
-                yield from self._check_ref(s, ref, ancestors, inputs,
-                                           "parameter")
-            for _, e in self.plan.outgoing(s.id):
-                if e.condition is None or e.condition.expr is None:
-                    continue
-                try:
-                    check_expression(e.condition.expr)
-                    refs = references(e.condition.expr, expression=True)
-                except ConditionError as exc:
-                    yield self.problem("condition", f"condition {e.condition.expr!r} does not "
-                                       f"parse: {exc.message}", "Fix the condition", s)
+            for ref in param_refs:
+                yield from self._check_ref(s, ref, before, inputs, "parameter")
+            for expr, refs in condition_refs:
+                if isinstance(refs, str):
+                    yield self.problem("condition", f"condition {expr!r} does not parse: "
+                                       f"{refs}", "Fix the condition", s)
                     continue
                 for ref in sorted(refs):
-                    yield from self._check_ref(s, ref, ancestors | {s.id}, inputs, "condition")
+                    yield from self._check_ref(s, ref, before, inputs, "condition",
+                                               including_self=True)
             if s.mutating and s.id not in self.cleanup:  # clean-up is approved by the guide
                 yield from self._gated(s)
 
@@ -246,14 +252,35 @@ class _Checker:
             try:
                 refs |= references(text)
             except TemplateError:
-                refs.add("<syntax error>")
+                refs.add(_SYNTAX_ERROR)
+            except RecursionError:  # Jinja's parser recurses once per bracket
+                refs.add(_TOO_DEEP)
         return sorted(refs)
 
-    def _check_ref(self, s: Step, ref: str, ancestors: set[str], inputs: set[str],
-                   where: str) -> Iterator[Problem]:
-        if ref == "<syntax error>":
+    def _condition_refs(self, s: Step) -> list[tuple[str, set[str] | str]]:
+        """Each condition on `s`'s edges with what it reads, or why it does not parse."""
+        out: list[tuple[str, set[str] | str]] = []
+        for e in self.out.get(s.id, []):
+            if e.condition is None or e.condition.expr is None:
+                continue
+            try:
+                check_expression(e.condition.expr)
+                out.append((e.condition.expr, references(e.condition.expr, expression=True)))
+            except ConditionError as exc:
+                out.append((e.condition.expr, exc.message))
+            except RecursionError:  # Jinja's parser recurses once per bracket
+                out.append((e.condition.expr, "nested too deeply"))
+        return out
+
+    def _check_ref(self, s: Step, ref: str, before: _Before, inputs: set[str], where: str,
+                   *, including_self: bool = False) -> Iterator[Problem]:
+        if ref == _SYNTAX_ERROR:
             yield self.problem("template", f"a {where} template does not parse",
                                "Escape literal '{{' in the command", s)
+            return
+        if ref == _TOO_DEEP:
+            yield self.problem("template", f"a {where} template is nested too deeply to parse",
+                               "Write a simpler expression (fewer brackets)", s)
             return
         root, _, rest = ref.partition(".")
         name = rest.split(".")[0]
@@ -266,12 +293,12 @@ class _Checker:
                                    "matter", s)
         elif root == "vars":
             key = f"vars.{name}"
-            if not any(key in self.steps[a].binds for a in ancestors if a in self.steps):
+            if not before.binds(s.id, key, including_self=including_self):
                 yield self.problem("undefined", f"{where} reads {key}, which no earlier step "
                                    "binds", f"Set {name} in an earlier step (export "
                                    f"{name}=$(...)) or use an input", s)
         elif root == "steps":
-            if name not in ancestors:
+            if not before.runs(s.id, name, including_self=including_self):
                 yield self.problem("undefined", f"{where} reads steps.{name}, which does not "
                                    "run before this step", "Only read results of steps that "
                                    "come earlier on every path", s)
@@ -293,17 +320,64 @@ class _Checker:
                                    f"Add a bind for {key!r} or drop it from writes", s)
 
     def _gated(self, s: Step) -> Iterator[Problem]:
-        incoming = self.plan.incoming(s.id)
+        incoming = self.into.get(s.id, [])
         if not incoming or any(self.steps.get(e.source) is None or
                                self.steps[e.source].kind != StepKind.APPROVE
-                               for _, e in incoming):
+                               for e in incoming):
             yield self.problem("approval", f"mutating step {s.id!r} has no approval in front "
                                "of it", "Every change needs an approve step right before it", s)
-        for _, e in incoming:
+        for e in incoming:
             gate = self.steps.get(e.source)
             if gate is not None and gate.kind == StepKind.APPROVE and not any(
-                    o.on == "failure" for _, o in self.plan.outgoing(gate.id)):
+                    o.on == "failure" for o in self.out.get(gate.id, [])):
                 yield self.problem("approval", f"approval {gate.id!r} has no path for a denial",
                                    "Give the approval a failure edge to an escalate end step",
                                    gate)
 
+
+
+_SYNTAX_ERROR = "<syntax error>"
+_TOO_DEEP = "<too deep>"
+
+
+class _Before:
+    """What runs before each step, asked only about the names templates read.
+
+    One bit per name read anywhere (`steps.X`, `vars.X`); in topological order, a step's mask
+    is the union of its predecessors' masks and what each of them is or binds. That is one pass
+    over the edges (times the names read, in 64-bit words), where asking networkx for each
+    step's ancestors walks the whole graph once per step: quadratic on a long guide."""
+
+    def __init__(self, g: nx.MultiDiGraph, steps: dict[str, Step], read: set[str]) -> None:
+        self.bit: dict[str, int] = {}
+        for ref in sorted(read):
+            root, _, rest = ref.partition(".")
+            if root in ("steps", "vars") and rest:
+                self.bit.setdefault(f"{root}.{rest.split('.')[0]}", len(self.bit))
+        self.own: dict[str, int] = {}
+        for sid in g.nodes:
+            mask = 1 << self.bit[f"steps.{sid}"] if f"steps.{sid}" in self.bit else 0
+            for key in steps[sid].binds if sid in steps else ():
+                if key in self.bit:
+                    mask |= 1 << self.bit[key]
+            self.own[sid] = mask
+        self.before: dict[str, int] = {}
+        if self.bit:
+            for sid in nx.topological_sort(g):
+                mask = 0
+                for p in g.predecessors(sid):
+                    mask |= self.before[p] | self.own[p]
+                self.before[sid] = mask
+
+    def _has(self, sid: str, key: str, including_self: bool) -> bool:
+        bit = self.bit.get(key)
+        if bit is None:
+            return False
+        mask = self.before.get(sid, 0) | (self.own.get(sid, 0) if including_self else 0)
+        return bool(mask >> bit & 1)
+
+    def runs(self, sid: str, step: str, *, including_self: bool = False) -> bool:
+        return self._has(sid, f"steps.{step}", including_self)
+
+    def binds(self, sid: str, key: str, *, including_self: bool = False) -> bool:
+        return self._has(sid, key, including_self)
