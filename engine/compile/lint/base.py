@@ -166,7 +166,8 @@ class Context:
         return out
 
 
-_LONG_CODE_SPAN = re.compile(r"`[^`]*\s[^`]*`")
+_LONG_CODE_SPAN = re.compile(r"`[^`\s]*\s[^`]*`")  # a code span with a blank in it; the
+# first part may not hold blanks, or an unclosed "`a a a ..." backtracks quadratically
 
 
 def code_lines(el: Element) -> list[tuple[int, str]]:

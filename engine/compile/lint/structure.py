@@ -76,7 +76,8 @@ def long_step(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
         if el.kind != "list_item" or not el.ordered:
             continue
         lines = set(range(el.span.start, el.span.end + 1))
-        for child in ctx.elements[el.index + 1:]:
+        for k in range(el.index + 1, len(ctx.elements)):  # no slice: a copy per item is O(n²)
+            child = ctx.elements[k]
             if child.kind == "code" and _inside(ctx, child, el):
                 lines -= set(range(child.span.start, child.span.end + 1))
             elif child.span.start > el.span.end:
