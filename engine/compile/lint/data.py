@@ -11,7 +11,6 @@ from engine.compile.lint.base import (
     Context,
     _clip,
     rule,
-    shell_commands,
 )
 from engine.guide import Element
 
@@ -125,7 +124,7 @@ def exported_unused(ctx: Context) -> Iterator[tuple[str, Element | int, str, str
             used.update(_VAR_USE.findall(cmd.text))
             exports.extend((name, cmd) for name in _EXPORT.findall(cmd.text))
     for el in ctx.elements:
-        if el.kind == "code" and not shell_commands(el):
+        if el.kind == "code" and not ctx.commands(el):
             used.update(_VAR_USE.findall(el.text))
         for code in el.inline_code:
             used.update(_VAR_USE.findall(code))

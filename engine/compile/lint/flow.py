@@ -133,18 +133,20 @@ def _last_step_numbers(ctx: Context) -> dict[int | str | None, int]:
 class _Suggestions:
     """'Did you mean #...?' for a missing anchor: the closest heading by difflib's ratio.
 
-    Each answer compares the target with every anchor, so a guide with thousands of broken
-    links and headings would take quadratic time for a nicety: answers are kept per target,
-    and after `LIMIT` distinct targets the linter stops suggesting."""
+    Each answer compares the target with every anchor, so thousands of broken links in a
+    guide with thousands of headings would take quadratic time for a nicety: answers are kept
+    per target, and once `BUDGET` comparisons are spent the linter stops suggesting."""
 
-    LIMIT = 50
+    BUDGET = 20_000
 
     def __init__(self, anchors: list[str]) -> None:
         self.anchors = anchors
         self.known: dict[str, str | None] = {}
+        self.left = self.BUDGET
 
     def __call__(self, target: str) -> str | None:
-        if target not in self.known and len(self.known) < self.LIMIT:
+        if target not in self.known and self.left >= len(self.anchors):
+            self.left -= len(self.anchors)
             near = difflib.get_close_matches(target, self.anchors, n=1, cutoff=0.75)
             self.known[target] = near[0] if near else None
         return self.known.get(target)

@@ -9,11 +9,9 @@ from collections.abc import Iterator
 from engine.compile.lint.base import (
     _ALERT_SECTION,
     Context,
-    _block_kind,
     _clip,
     code_lines,
     rule,
-    shell_commands,
 )
 from engine.guide import Element
 
@@ -26,7 +24,7 @@ def untagged_block(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]
     for el in ctx.elements:
         if el.kind != "code" or el.lang is not None:
             continue
-        kind = _block_kind(el)
+        kind = ctx.block_kind(el)
         if kind not in tags:
             continue
         how = "fenced block" if el.fenced else "indented block"
@@ -48,7 +46,7 @@ def query_without_source(ctx: Context) -> Iterator[tuple[str, Element | int, str
     for el in ctx.elements:
         if el.kind != "code":
             continue
-        kind = _block_kind(el)
+        kind = ctx.block_kind(el)
         if kind not in ("promql", "sql") or kind in reported:
             continue
         near = [el.text] if kind == "sql" and "psql" in el.text else []
@@ -102,9 +100,9 @@ def hard_coded_values(ctx: Context) -> Iterator[tuple[str, Element | int, str, s
     for el in ctx.elements:
         if el.kind != "code":
             continue
-        kind = _block_kind(el)
+        kind = ctx.block_kind(el)
         if kind == "shell":
-            lines = [(c.line, c.text) for c in shell_commands(el)]
+            lines = [(c.line, c.text) for c in ctx.commands(el)]
         elif kind in ("promql", "sql"):
             lines = code_lines(el)
         else:
@@ -143,8 +141,8 @@ def unguarded_mutation(ctx: Context) -> Iterator[tuple[str, Element | int, str, 
     for el in ctx.elements:
         if el.kind != "code":
             continue
-        kind = _block_kind(el)
-        lines = ([(c.line, c.text) for c in shell_commands(el)] if kind == "shell"
+        kind = ctx.block_kind(el)
+        lines = ([(c.line, c.text) for c in ctx.commands(el)] if kind == "shell"
                  else code_lines(el) if kind == "sql" else [])
         hit = next(((no, t) for no, t in lines if _MUTATING.search(t) and "--dry-run" not in t),
                    None)
