@@ -570,17 +570,23 @@ def _has_action(nodes: list[Node]) -> bool:
     return False
 
 
+_FIRST_SENTENCE_END = re.compile(r"(?<=[.:!?])\s|:\s*$|\n")
+_CODE_SPAN = re.compile(r"`([^`]*)`")
+_BLANK = re.compile(r"\s")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
 def _short(text: str, limit: int = 80) -> str:
     text = text.replace("**", "").strip()
-    first = re.split(r"(?<=[.:!?])\s|:\s*$|\n", text, maxsplit=1)[0].rstrip(":. ")
+    first = _FIRST_SENTENCE_END.split(text, maxsplit=1)[0].rstrip(":. ")
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
 def _slug(text: str, words: int = 4) -> str:
-    prose = re.sub(r"`([^`]*)`", lambda m: " " if re.search(r"\s", m.group(1)) else m.group(1),
-                   text)  # drop a quoted command, keep a quoted identifier
-    if len(re.findall(r"[a-z0-9]+", prose.lower())) >= 2:
+    prose = _CODE_SPAN.sub(lambda m: " " if _BLANK.search(m.group(1)) else m.group(1),
+                           text)  # drop a quoted command, keep a quoted identifier
+    if len(_WORD.findall(prose.lower())) >= 2:
         text = prose  # name the step by its words, not by the command quoted in them
     text = text.replace("`", "")
-    tokens = [t for t in re.findall(r"[a-z0-9]+", text.lower()) if t not in _STOP]
+    tokens = [t for t in _WORD.findall(text.lower()) if t not in _STOP]
     return "-".join(tokens[:words])[:40].strip("-")

@@ -252,8 +252,11 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
     return found
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\[`*])")
+
+
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\[`*])", text) if s.strip()]
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 # -- escalation --------------------------------------------------------------------------

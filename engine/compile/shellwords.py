@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r"<([A-Za-z][^<>|;&\n]{0,80}?)>")
@@ -33,6 +34,10 @@ class Word:
     parts: tuple[tuple[str, str], ...]
 
     def plain(self) -> str:
+        return self._plain
+
+    @cached_property
+    def _plain(self) -> str:  # asked several times per word (keywords, assignments, verbs)
         out = []
         for kind, text in self.parts:
             out.append(text if kind == "lit" else f"${{{text}}}" if kind == "var" else f"<{text}>")

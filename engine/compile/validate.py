@@ -101,6 +101,8 @@ class _Checker:
         self.cleanup: set[str] = set()
         for s in plan.steps:
             self.steps.setdefault(s.id, s)
+        # A condition's text -> what it reads, or why it does not parse.
+        self.conditions: dict[str, set[str] | str] = {}
         # Edges by step, built once: asking the plan per step scans every edge (n squared).
         self.out: dict[str, list[Edge]] = {}
         self.into: dict[str, list[Edge]] = {}
@@ -116,11 +118,9 @@ class _Checker:
 
     def run(self) -> Iterator[Problem]:
         yield from self._ids_and_edges()
-        g = graph(self.plan)
-        g.remove_nodes_from([n for n in list(g.nodes) if n not in self.steps])
-        cycle = self._cycle(g)
-        if cycle is not None:
-            yield cycle
+        g = _Graph(self.steps, self.plan.edges)
+        if g.order is None:
+            yield self._cycle()
             return  # ancestry below needs a DAG
         yield from self._cleanup()
         yield from self._entry_and_reach(g)
@@ -160,11 +160,11 @@ class _Checker:
                         "Point the jump or link at a heading or step that exists in the guide",
                         src, step_id=e.source)
 
-    def _cycle(self, g: nx.MultiDiGraph) -> Problem | None:
-        try:
-            cycle = nx.find_cycle(g)
-        except nx.NetworkXNoCycle:
-            return None
+    def _cycle(self) -> Problem:
+        """The loop, as networkx finds it (asked only once a loop is known to exist)."""
+        g = graph(self.plan)
+        g.remove_nodes_from([n for n in list(g.nodes) if n not in self.steps])
+        cycle = nx.find_cycle(g)
         edges = [self.plan.edges[key] for _, _, key in cycle]
         back = next((e for e in edges if e.kind == "jump"), edges[-1])
         src = self.steps[back.source]
@@ -174,16 +174,16 @@ class _Checker:
             f"{back.target!r}", "Jump only forward (a later step or heading); to repeat a "
             "check, write the steps again or describe the retry in the step", src)
 
-    def _entry_and_reach(self, g: nx.MultiDiGraph) -> Iterator[Problem]:
+    def _entry_and_reach(self, g: _Graph) -> Iterator[Problem]:
         entry = self.steps.get(self.plan.entry)
         if entry is None:
             yield self.problem("entry", f"the entry step {self.plan.entry!r} does not exist",
                                "Set the plan's entry to its first step", step_id=self.plan.entry)
             return
-        if g.in_degree(entry.id):
+        if g.pred[entry.id]:
             yield self.problem("entry", "the entry step has incoming edges",
                                "The first step of the guide cannot be a jump target", entry)
-        reach = nx.descendants(g, entry.id) | {entry.id}
+        reach = g.reachable(entry.id)
         for s in self.plan.steps:
             if s.id not in reach and s.id not in self.cleanup:
                 yield self.problem(
@@ -211,7 +211,7 @@ class _Checker:
                     "Every path must end in an end step: add what comes next, or an ending "
                     "(resolved, escalate)", s)
 
-    def _per_step(self, g: nx.MultiDiGraph) -> Iterator[Problem]:
+    def _per_step(self, g: _Graph) -> Iterator[Problem]:
         inputs = {i.name for i in self.plan.inputs}
         params = [self._template_refs(s) for s in self.plan.steps]
         conditions = [self._condition_refs(s) for s in self.plan.steps]
@@ -259,18 +259,28 @@ class _Checker:
 
     def _condition_refs(self, s: Step) -> list[tuple[str, set[str] | str]]:
         """Each condition on `s`'s edges with what it reads, or why it does not parse."""
-        out: list[tuple[str, set[str] | str]] = []
-        for e in self.out.get(s.id, []):
-            if e.condition is None or e.condition.expr is None:
-                continue
+        return [(e.condition.expr, self._condition(e.condition.expr))
+                for e in self.out.get(s.id, [])
+                if e.condition is not None and e.condition.expr is not None]
+
+    def _condition(self, expr: str) -> set[str] | str:
+        if expr in self.conditions:
+            return self.conditions[expr]
+        inner = expr[len("not ("):-1] if expr.startswith("not (") and expr.endswith(")") else None
+        if inner is not None and isinstance(self.conditions.get(inner), set):
+            # The compiler's else of `X` is `not (X)`: it parses and reads what `X` reads,
+            # so it need not go through Jinja again (a parse is most of a guard's cost).
+            found: set[str] | str = self.conditions[inner]
+        else:
             try:
-                check_expression(e.condition.expr)
-                out.append((e.condition.expr, references(e.condition.expr, expression=True)))
+                check_expression(expr)
+                found = references(expr, expression=True)
             except ConditionError as exc:
-                out.append((e.condition.expr, exc.message))
+                found = exc.message
             except RecursionError:  # Jinja's parser recurses once per bracket
-                out.append((e.condition.expr, "nested too deeply"))
-        return out
+                found = "nested too deeply"
+        self.conditions[expr] = found
+        return found
 
     def _check_ref(self, s: Step, ref: str, before: _Before, inputs: set[str], where: str,
                    *, including_self: bool = False) -> Iterator[Problem]:
@@ -348,26 +358,27 @@ class _Before:
     over the edges (times the names read, in 64-bit words), where asking networkx for each
     step's ancestors walks the whole graph once per step: quadratic on a long guide."""
 
-    def __init__(self, g: nx.MultiDiGraph, steps: dict[str, Step], read: set[str]) -> None:
+    def __init__(self, g: _Graph, steps: dict[str, Step], read: set[str]) -> None:
         self.bit: dict[str, int] = {}
         for ref in sorted(read):
             root, _, rest = ref.partition(".")
             if root in ("steps", "vars") and rest:
                 self.bit.setdefault(f"{root}.{rest.split('.')[0]}", len(self.bit))
         self.own: dict[str, int] = {}
-        for sid in g.nodes:
+        self.before: dict[str, int] = {}
+        if not self.bit:
+            return
+        for sid, step in steps.items():
             mask = 1 << self.bit[f"steps.{sid}"] if f"steps.{sid}" in self.bit else 0
-            for key in steps[sid].binds if sid in steps else ():
+            for key in step.binds:
                 if key in self.bit:
                     mask |= 1 << self.bit[key]
             self.own[sid] = mask
-        self.before: dict[str, int] = {}
-        if self.bit:
-            for sid in nx.topological_sort(g):
-                mask = 0
-                for p in g.predecessors(sid):
-                    mask |= self.before[p] | self.own[p]
-                self.before[sid] = mask
+        for sid in g.order or []:
+            mask = 0
+            for p in g.pred[sid]:
+                mask |= self.before[p] | self.own[p]
+            self.before[sid] = mask
 
     def _has(self, sid: str, key: str, including_self: bool) -> bool:
         bit = self.bit.get(key)
@@ -381,3 +392,38 @@ class _Before:
 
     def binds(self, sid: str, key: str, *, including_self: bool = False) -> bool:
         return self._has(sid, key, including_self)
+
+
+class _Graph:
+    """The plan's steps and edges as adjacency lists, with a topological order (`order` is
+    None when the plan loops). Edges to or from a missing step are left out: they are
+    reported as dangling. Plain lists, not networkx: on a plan of 20,000 steps, building and
+    walking a networkx graph was most of the validation time."""
+
+    def __init__(self, steps: dict[str, Step], edges: list[Edge]) -> None:
+        self.succ: dict[str, list[str]] = {sid: [] for sid in steps}
+        self.pred: dict[str, list[str]] = {sid: [] for sid in steps}
+        for e in edges:
+            if e.source in steps and e.target in steps:
+                self.succ[e.source].append(e.target)
+                self.pred[e.target].append(e.source)
+        waiting = {sid: len(p) for sid, p in self.pred.items()}
+        ready = [sid for sid, n in waiting.items() if n == 0]
+        order: list[str] = []
+        while ready:
+            sid = ready.pop()
+            order.append(sid)
+            for t in self.succ[sid]:
+                waiting[t] -= 1
+                if waiting[t] == 0:
+                    ready.append(t)
+        self.order = order if len(order) == len(self.succ) else None
+
+    def reachable(self, start: str) -> set[str]:
+        seen, todo = {start}, [start]
+        while todo:
+            for t in self.succ[todo.pop()]:
+                if t not in seen:
+                    seen.add(t)
+                    todo.append(t)
+        return seen
