@@ -13,10 +13,13 @@ front matter included.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import re
 import tomllib
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -229,7 +232,29 @@ def load_guide(path: str | Path) -> Guide:
     return parse_guide(data, path=p.as_posix())
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a guide is read, compiled or linted.
+
+    Those allocate many small objects that live as long as the guide; the collector's passes
+    over them find nothing to free and were 30% of the time on a 20,000-item list.
+    Reference counting still frees what is dropped. Nested uses leave it to the outermost."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def parse_guide(data: bytes | str, *, path: str = "<guide>") -> Guide:
+    with collector_paused():
+        return _parse_guide(data, path)
+
+
+def _parse_guide(data: bytes | str, path: str) -> Guide:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     text = _decode(raw, path)
     front, front_lines, body = _split_front_matter(text, path)

@@ -16,7 +16,7 @@ from engine.compile.graph import to_dot, to_mermaid
 from engine.compile.structural import COMPILER, compile_structural
 from engine.compile.validate import Problem, check_plan, parallel_groups, validate_plan
 from engine.errors import MendflowError, PlanError
-from engine.guide import Guide, load_guide
+from engine.guide import Guide, collector_paused, load_guide
 from engine.plan import Plan
 
 __all__ = [
@@ -32,7 +32,8 @@ class CompilerBug(PlanError):
 def compile_guide(guide: Guide, *, known_plugins: set[str] | None = None) -> Plan:
     """Compile and validate; raises the first problem as `ValidationError`."""
     try:
-        return validate_plan(compile_structural(guide), known_plugins=known_plugins)
+        with collector_paused():
+            return validate_plan(compile_structural(guide), known_plugins=known_plugins)
     except MendflowError:
         raise
     except Exception as exc:  # translate at the boundary: a located report, not a traceback

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r"<([A-Za-z][^<>|;&\n]{0,80}?)>")
@@ -32,16 +31,15 @@ class Word:
     """One argv element as fragments: ("lit", text), ("var", NAME) or ("ph", placeholder)."""
 
     parts: tuple[tuple[str, str], ...]
+    _text: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:  # asked several times per word: keywords, assignments, verbs
+        object.__setattr__(self, "_text", "".join(
+            text if kind == "lit" else f"${{{text}}}" if kind == "var" else f"<{text}>"
+            for kind, text in self.parts))
 
     def plain(self) -> str:
-        return self._plain
-
-    @cached_property
-    def _plain(self) -> str:  # asked several times per word (keywords, assignments, verbs)
-        out = []
-        for kind, text in self.parts:
-            out.append(text if kind == "lit" else f"${{{text}}}" if kind == "var" else f"<{text}>")
-        return "".join(out)
+        return self._text
 
     @property
     def is_literal(self) -> bool:
@@ -171,8 +169,8 @@ def _split(text: str) -> list[Pipeline]:
 
     def end_word() -> None:
         nonlocal parts, in_word
-        if in_word:
-            words.append(Word(tuple(_merge(parts))))
+        if in_word:  # most words are one piece: nothing to merge
+            words.append(Word(tuple(parts) if len(parts) == 1 else tuple(_merge(parts))))
         parts, in_word = [], False
 
     def end_stage() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from engine.compile.lint import clarity, data, flow, queries, structure  # noqa: F401
 from engine.compile.lint.base import CHECKS, RULES, Context, Finding, Rule
 from engine.errors import GuideError
-from engine.guide import Element, Guide, load_guide
+from engine.guide import Element, Guide, collector_paused, load_guide
 from engine.plan import Plan
 
 __all__ = ["RULES", "Finding", "Rule", "exit_code", "format_json", "format_text", "lint_guide",
@@ -24,6 +24,11 @@ __all__ = ["RULES", "Finding", "Rule", "exit_code", "format_json", "format_text"
 
 def lint_guide(guide: Guide, *, plan: Plan | None = None) -> list[Finding]:
     """Every finding for `guide`, sorted by line then rule; with `plan`, steps are named."""
+    with collector_paused():
+        return _lint(guide, plan)
+
+
+def _lint(guide: Guide, plan: Plan | None) -> list[Finding]:
     ctx = Context(guide=guide, plan=plan)
     step_at = _StepsByLine(plan)
     findings: list[Finding] = []
