@@ -16,7 +16,7 @@ from engine.compile.graph import to_dot, to_mermaid
 from engine.compile.structural import COMPILER, compile_structural
 from engine.compile.validate import Problem, check_plan, parallel_groups, validate_plan
 from engine.errors import MendflowError, PlanError
-from engine.guide import Guide, load_guide
+from engine.guide import Guide, collector_paused, load_guide
 from engine.plan import Plan
 
 __all__ = [
@@ -32,13 +32,18 @@ class CompilerBug(PlanError):
 def compile_guide(guide: Guide, *, known_plugins: set[str] | None = None) -> Plan:
     """Compile and validate; raises the first problem as `ValidationError`."""
     try:
-        plan = compile_structural(guide)
+        with collector_paused():
+            return validate_plan(compile_structural(guide), known_plugins=known_plugins)
     except MendflowError:
         raise
     except Exception as exc:  # translate at the boundary: a located report, not a traceback
-        raise CompilerBug(f"the compiler failed: {type(exc).__name__}: {exc}", file=guide.path,
-                          line=1, hint="Please report this guide as a compiler bug") from exc
-    return validate_plan(plan, known_plugins=known_plugins)
+        raise _bug(exc, guide.path) from exc
+
+
+def _bug(exc: Exception, path: str) -> CompilerBug:
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return CompilerBug(f"the compiler failed: {type(exc).__name__}: {first}", file=path, line=1,
+                       hint="Please report this guide as a compiler bug")
 
 
 def compile_path(path: str | Path, **kw: object) -> Plan:
@@ -66,9 +71,7 @@ def compile_many(paths: Iterable[str | Path], *,
         except MendflowError as exc:
             results.append(CompileResult(path.as_posix(), error=exc))
         except Exception as exc:  # load_guide's own bugs: still one result, never a traceback
-            results.append(CompileResult(path.as_posix(), error=CompilerBug(
-                f"the compiler failed: {type(exc).__name__}: {exc}", file=path.as_posix(),
-                line=1, hint="Please report this guide as a compiler bug")))
+            results.append(CompileResult(path.as_posix(), error=_bug(exc, path.as_posix())))
         else:
             results.append(CompileResult(path.as_posix(), plan=plan))
     return results

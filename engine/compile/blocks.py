@@ -38,7 +38,6 @@ _LOG_LINE = re.compile(
     r"^\s*(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\[?\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} [ \d]\d \d{2}:|"
     r"(?:level|lvl|ts|time)=|\{\s*\"|I\d{4} \d{2}:|E\d{4} \d{2}:|W\d{4} \d{2}:|"
     r"(?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL|PANIC)\b)")
-_TABLE_HEADER = re.compile(r"^\s*[A-Z][A-Z_-]+(?:\s{2,}[A-Z][A-Z_ -]*)+\s*$")
 _CONFIG_LINE = re.compile(r"^\s*(?:[\w.\"-]+\s*:\s|[\w.-]+\s*=\s|\[[\w. \"-]+\]\s*$|[{}\[\]]|<\?xml|"
                           r"apiVersion:|kind:|- [\w\"])")
 _CONTROL_OPEN = re.compile(r"^\s*(for|while|until|if|case|select)\b")
@@ -129,7 +128,29 @@ def _untagged(lines: list[str], first_line: int, prompted: bool) -> list[Command
 
 def _looks_like_output(lines: list[str]) -> bool:
     logs = sum(1 for ln in lines if _LOG_LINE.match(ln))
-    return bool(_TABLE_HEADER.match(lines[0])) or logs * 2 >= len(lines)
+    return _table_header(lines[0]) or logs * 2 >= len(lines)
+
+
+_RUNS = re.compile(r"\s+|\S+")
+_FIRST_COLUMN = re.compile(r"[A-Z][A-Z_-]+")
+_CAPITALS = re.compile(r"[A-Z_-]+")
+
+
+def _table_header(line: str) -> bool:
+    """`NAME   READY   STATUS`: capitalised column names two or more blanks apart (a single
+    space may join words of one column). Read run by run: the regular expression that said
+    this backtracked exponentially on a line of `  A  A  A ... x`."""
+    parts = _RUNS.findall(line.strip())
+    if len(parts) < 3 or not _FIRST_COLUMN.fullmatch(parts[0]):
+        return False
+    for k in range(1, len(parts), 2):
+        blank, word = parts[k], parts[k + 1]
+        if not _CAPITALS.fullmatch(word):
+            return False
+        new_column = len(blank) >= 2 and "A" <= word[0] <= "Z"
+        if not new_column and (k == 1 or blank.strip(" ")):
+            return False
+    return True
 
 
 def _looks_like_config(lines: list[str]) -> bool:
@@ -180,53 +201,184 @@ def _gather(lines: list[str], i: int, text: str) -> tuple[str, int]:
     j = i
     control = _CONTROL_OPEN.match(text)
     heredoc = _HEREDOC.search(text)
+    line = _LogicalLine(text, marker=heredoc.group(1) if heredoc else None,
+                        keyword=control.group(1) if control else None)
     while j + 1 < len(lines):
-        stripped = text.rstrip()
-        if stripped.endswith("\\"):
-            text = stripped[:-1] + " " + _PROMPT_CONT.sub("", lines[j + 1]).strip()
-        elif stripped.endswith(("|", "&&", "||")) or _open_quote(text):
-            text = text + ("\n" if _open_quote(text) else " ") + lines[j + 1].strip()
-        elif heredoc and not _heredoc_closed(text, heredoc.group(1)):
-            text = text + "\n" + lines[j + 1]
-        elif control and not _control_closed(text, control.group(1)):
-            text = text + "\n" + lines[j + 1]
+        if line.ends_with_backslash():
+            line.drop_backslash()
+            line.append(" " + _PROMPT_CONT.sub("", lines[j + 1]).strip())
+        elif line.ends_with_join() or line.quote_open():
+            line.append(("\n" if line.quote_open() else " ") + lines[j + 1].strip())
+        elif heredoc and not line.heredoc_closed():
+            line.append("\n" + lines[j + 1])
+        elif control and not line.control_closed():
+            line.append("\n" + lines[j + 1])
         else:
             break
         j += 1
-    return text, j
+    return line.text(), j
 
 
 _PROMPT_CONT = re.compile(r"^\s*>\s")
 
 
-def _open_quote(text: str) -> bool:
-    quote = ""
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\" and quote == '"':
-                i += 2
-                continue
-            if c == quote:
-                quote = ""
-        elif c == "\\":
-            i += 2
-            continue
-        elif c in "'\"":
-            quote = c
-        elif c == "#" and (i == 0 or text[i - 1] in " \t"):
+class _LogicalLine:
+    """The line `_gather` builds, with the answers to its questions kept up to date.
+
+    After each line it joins, `_gather` asks: does the text (right-stripped) end with `\\`, a
+    pipe or `&&`; is a quote open; has the heredoc's marker line come; are the loop's keywords
+    balanced. Asking each question of the whole text again made a block with thousands of lines
+    under an open quote, heredoc or loop quadratic; here each character is looked at a bounded
+    number of times, and the answers are the same as for the whole text.
+    """
+
+    def __init__(self, first: str, *, marker: str | None, keyword: str | None) -> None:
+        self.chars: list[str] = []
+        self.last = -1  # index of the last non-blank character (-1: none)
+        self.last_settled = True  # False after a `\\` is dropped, until asked
+        self.line_start = 0  # where the current (last) line begins
+        self.marker = marker
+        self.marker_seen = False  # a finished line after the first one is the heredoc marker
+        self.opens = re.compile(rf"(?:^|[;\s]){keyword}\b") if keyword else None
+        self.closes = re.compile(rf"(?:^|[;\s]){_CONTROL_CLOSE[keyword]}\b") if keyword else None
+        self.opened = self.closed = 0
+        self.quotes = _Quotes()
+        self.append(first)
+
+    def text(self) -> str:
+        return "".join(self.chars)
+
+    def append(self, piece: str) -> None:
+        start = len(self.chars)
+        self.chars.extend(piece)
+        nl = piece.rfind("\n")
+        if nl >= 0:
+            self._finish_lines(start, piece)
+            self.line_start = start + nl + 1
+        body = piece.rstrip()
+        if body:
+            self.last, self.last_settled = start + len(body) - 1, True
+        self.quotes.feed(piece, self.chars[start - 1] if start else None)
+        if self.opens is not None and self.closes is not None:
+            # A piece after the first starts with a blank: no keyword straddles two pieces.
+            self.opened += len(self.opens.findall(piece))
+            self.closed += len(self.closes.findall(piece))
+
+    def _finish_lines(self, start: int, piece: str) -> None:
+        """Lines that a newline in `piece` ends: is one of them (not the first) the marker?"""
+        if self.marker is None or self.marker_seen:
+            return
+        begin = self.line_start
+        for k, c in enumerate(piece):
+            if c == "\n":
+                end = start + k
+                if begin > 0 and "".join(self.chars[begin:end]).strip() == self.marker:
+                    self.marker_seen = True
+                    return
+                begin = end + 1
+
+    def _settle(self) -> None:
+        while not self.last_settled:
+            if self.last < 0 or not self.chars[self.last].isspace():
+                self.last_settled = True
+            else:
+                self.last -= 1
+
+    def ends_with_backslash(self) -> bool:
+        self._settle()
+        return self.last >= 0 and self.chars[self.last] == "\\"
+
+    def ends_with_join(self) -> bool:
+        """Ends (right-stripped) with `|`, `||` or `&&`: the command goes on."""
+        self._settle()
+        if self.last < 0:
             return False
-        i += 1
-    return bool(quote)
+        c = self.chars[self.last]
+        return c == "|" or c == "&" and self.last > 0 and self.chars[self.last - 1] == "&"
+
+    def drop_backslash(self) -> None:
+        """`text.rstrip()[:-1]`: the continuation's backslash and the blanks after it go."""
+        at = self.last
+        self.quotes.unfeed_backslash(self.chars, at)
+        del self.chars[at:]
+        self.last, self.last_settled = at - 1, False
+        if self.line_start > at:  # cannot happen (a newline after `\\` ends a line first)
+            self.line_start = "".join(self.chars).rfind("\n") + 1
+
+    def quote_open(self) -> bool:
+        return self.quotes.open
+
+    def heredoc_closed(self) -> bool:
+        if self.marker_seen:
+            return True
+        return self.line_start > 0 and \
+            "".join(self.chars[self.line_start:]).strip() == self.marker
+
+    def control_closed(self) -> bool:
+        return self.closed >= self.opened
 
 
-def _heredoc_closed(text: str, marker: str) -> bool:
-    return any(ln.strip() == marker for ln in text.split("\n")[1:])
+_DOUBLE_QUOTED_STOP = re.compile(r'[\\"]')
+_UNQUOTED_STOP = re.compile(r"[\\'\"#]")
 
 
-def _control_closed(text: str, keyword: str) -> bool:
-    close = _CONTROL_CLOSE[keyword]
-    opened = len(re.findall(rf"(?:^|[;\s]){keyword}\b", text))
-    closed = len(re.findall(rf"(?:^|[;\s]){close}\b", text))
-    return closed >= opened
+class _Quotes:
+    """Whether a quote is open at the end of a text fed piece by piece (a `#` comment outside
+    quotes closes the question: nothing after it counts)."""
+
+    def __init__(self) -> None:
+        self.quote = ""
+        self.skip = False  # the next character is escaped by a backslash
+        self.comment = False
+        self._run: tuple[int, int] | None = None  # (index, backslashes just before it)
+
+    @property
+    def open(self) -> bool:
+        return bool(self.quote) and not self.comment
+
+    def feed(self, text: str, before: str | None) -> None:
+        """Scan `text`; `before` is the character ahead of it (None at the very start)."""
+        i, n = 0, len(text)
+        while i < n and not self.comment:
+            if self.skip:
+                self.skip = False
+                i += 1
+                continue
+            if self.quote == "'":
+                close = text.find("'", i)
+                if close < 0:
+                    return
+                self.quote, i = "", close + 1
+                continue
+            m = (_DOUBLE_QUOTED_STOP if self.quote else _UNQUOTED_STOP).search(text, i)
+            if m is None:
+                return
+            i = m.start()
+            c = text[i]
+            if c == "\\":
+                self.skip = True
+            elif self.quote:
+                self.quote = ""
+            elif c == "#":
+                prev = text[i - 1] if i else before
+                if prev is None or prev in " \t":
+                    self.comment = True
+                    return
+            else:
+                self.quote = c
+            i += 1
+
+    def unfeed_backslash(self, chars: list[str], at: int) -> None:
+        """The state before `chars[at]`, a backslash followed only by blanks: the quote is as
+        it is (a backslash and blanks open or close none), and the backslash was escaped
+        itself exactly when an odd run of backslashes comes before it."""
+        if self.comment:
+            return
+        if self._run is not None and self._run[0] == at + 1:
+            count = self._run[1] - 1
+        else:
+            count = 0
+            while at - count - 1 >= 0 and chars[at - count - 1] == "\\":
+                count += 1
+        self._run = (at, count)
+        self.skip = self.quote != "'" and count % 2 == 1

@@ -13,8 +13,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from engine.compile import blocks, phrases, queries
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
@@ -27,7 +25,7 @@ from engine.effects import (
     step_verdict,
 )
 from engine.errors import ValidationError
-from engine.guide import Element, Guide, slugify
+from engine.guide import Element, Guide, load_yaml, slugify
 from engine.plan import Span, StepKind
 from engine.runtime import placement
 from engine.runtime.templating import is_template, literal
@@ -112,6 +110,8 @@ class _OutlineBuilder:
         self.children: dict[int | None, list[int]] = {}
         self.items_by_heading: dict[int | None, list[Element]] = {}
         self.h1_count = sum(1 for e in self.els if e.kind == "heading" and e.level == 1)
+        self._heading_words: dict[str, bool] = {}
+        self._open_else: dict[int, tuple[IfNode, IfNode]] = {}  # id(if) -> (if, its tail)
 
     # -- structure ---------------------------------------------------------------------
 
@@ -293,10 +293,16 @@ class _OutlineBuilder:
     def _append(self, nodes: list[Node], node: IfNode) -> None:
         """Attach "Otherwise ..." to the open `if` before it; "Otherwise, if <expr> ..." is an
         else-if, and a later "Otherwise" attaches to the innermost open one."""
-        last = nodes[-1] if nodes else None
-        while isinstance(last, IfNode) and last.else_ is not None and len(last.else_) == 1 \
-                and isinstance(last.else_[0], IfNode) and node.guard.is_else:
-            last = last.else_[0]
+        top = last = nodes[-1] if nodes else None
+        if isinstance(top, IfNode) and node.guard.is_else:
+            # Resume where the last walk down this chain ended: only its tail ever changes,
+            # so a chain of n else-ifs costs n steps in all, not n squared.
+            seen = self._open_else.get(id(top))
+            last = seen[1] if seen is not None and seen[0] is top else top
+            while isinstance(last, IfNode) and last.else_ is not None and len(last.else_) == 1 \
+                    and isinstance(last.else_[0], IfNode):
+                last = last.else_[0]
+            self._open_else[id(top)] = (top, last)
         if not (node.guard.is_else and isinstance(last, IfNode) and last.else_ is None):
             nodes.append(node)
             return
@@ -333,8 +339,7 @@ class _OutlineBuilder:
         links = [(lk.text, lk.href) for lk in el.links]
         sentences = phrases._sentences(el.text)
         for ref in phrases.jumps_in(el.text, links):
-            if ref.kind == "heading" and not any(
-                    h.text.lower().startswith(ref.value.lower()) for h in self.g.headings()):
+            if ref.kind == "heading" and not self._heading_starts(ref.value):
                 continue  # "skip to mitigation" in prose, with no such heading: not a jump
             if guard is not None:
                 node: Node = JumpNode(ref, el.span, el.index)  # the caller wraps it in the guard
@@ -349,6 +354,13 @@ class _OutlineBuilder:
             out.append(IfNode(Guard(text=text), [JumpNode(ref, el.span, el.index)], el.span,
                               el.index))
         return out
+
+    def _heading_starts(self, words: str) -> bool:
+        key = words.lower()
+        if key not in self._heading_words:  # once per phrase, not once per jump
+            self._heading_words[key] = any(h.text.lower().startswith(key)
+                                           for h in self.g.headings())
+        return self._heading_words[key]
 
     def _inline(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
         nodes: list[Node] = []
@@ -420,14 +432,8 @@ class _OutlineBuilder:
         action (`call:`), an HTTP method other than GET/HEAD, SQL that is not one reading
         statement change the world, and a `mendflow:shell` block is a script, never read-only."""
         where = {"file": self.g.path, "line": block.start}
-        try:
-            params = yaml.safe_load(block.text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = block.start + 1 + (mark.line if mark is not None else 0)
-            raise ValidationError(f"the {el.lang} block is not valid YAML: "
-                                  f"{getattr(exc, 'problem', None) or exc}", file=self.g.path,
-                                  line=line, hint="Write the block as 'key: value' lines") from None
+        params = load_yaml(block.text, file=self.g.path, line=block.start + 1,
+                           what=f"the {el.lang} block is not valid YAML")
         if not isinstance(params, dict):
             raise ValidationError(f"the {el.lang} block must be 'key: value' lines", **where,
                                   hint="See guides/README.md for plugin blocks")
@@ -571,27 +577,36 @@ def _split_otherwise(text: str) -> tuple[str, str | None]:
 
 
 def _has_action(nodes: list[Node]) -> bool:
-    for n in nodes:
+    todo = list(nodes)  # a loop, not recursion: "Otherwise, if" chains nest without bound
+    while todo:
+        n = todo.pop()
         if isinstance(n, Action):
             return True
-        if isinstance(n, IfNode) and (_has_action(n.then) or _has_action(n.else_ or [])):
-            return True
+        if isinstance(n, IfNode):
+            todo.extend(n.then)
+            todo.extend(n.else_ or [])
     return False
+
+
+_FIRST_SENTENCE_END = re.compile(r"(?<=[.:!?])\s|:\s*$|\n")
+_CODE_SPAN = re.compile(r"`([^`]*)`")
+_BLANK = re.compile(r"\s")
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 def _short(text: str, limit: int = 80) -> str:
     text = text.replace("**", "").strip()
-    first = re.split(r"(?<=[.:!?])\s|:\s*$|\n", text, maxsplit=1)[0].rstrip(":. ")
+    first = _FIRST_SENTENCE_END.split(text, maxsplit=1)[0].rstrip(":. ")
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
 def _slug(text: str, words: int = 4) -> str:
-    prose = re.sub(r"`([^`]*)`", lambda m: " " if re.search(r"\s", m.group(1)) else m.group(1),
-                   text)  # drop a quoted command, keep a quoted identifier
-    if len(re.findall(r"[a-z0-9]+", prose.lower())) >= 2:
+    prose = _CODE_SPAN.sub(lambda m: " " if _BLANK.search(m.group(1)) else m.group(1),
+                           text)  # drop a quoted command, keep a quoted identifier
+    if len(_WORD.findall(prose.lower())) >= 2:
         text = prose  # name the step by its words, not by the command quoted in them
     text = text.replace("`", "")
-    tokens = [t for t in re.findall(r"[a-z0-9]+", text.lower()) if t not in _STOP]
+    tokens = [t for t in _WORD.findall(text.lower()) if t not in _STOP]
     return "-".join(tokens[:words])[:40].strip("-")
 
 

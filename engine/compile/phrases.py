@@ -97,7 +97,7 @@ def explicit_expr(clause: str) -> str | None:
     for code in re.findall(r"`([^`]{3,400})`", clause):
         try:
             refs = references(code, expression=True)
-        except MendflowError:
+        except (MendflowError, RecursionError):  # not an expression (or too deep to be one)
             continue
         roots = {r.split(".", 1)[0] for r in refs}
         if roots and roots <= _MEMORY_ROOTS:
@@ -252,8 +252,11 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
     return found
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\[`*])")
+
+
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\[`*])", text) if s.strip()]
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 # -- escalation --------------------------------------------------------------------------

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r"<([A-Za-z][^<>|;&\n]{0,80}?)>")
 _ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
+_STOP = frozenset(" \t\n\\'\"$`<>|&;()*")
+_PLAIN = re.compile(r"[^ \t\n\\'\"$`<>|&;()*]+")
+_DOUBLE_QUOTED_STOP = re.compile(r'["\\$`]')
 _KEYWORDS = frozenset({"for", "while", "until", "if", "then", "else", "elif", "fi", "do", "done",
                        "case", "esac", "function", "select", "{", "}", "[[", "]]"})
 
@@ -28,12 +31,15 @@ class Word:
     """One argv element as fragments: ("lit", text), ("var", NAME) or ("ph", placeholder)."""
 
     parts: tuple[tuple[str, str], ...]
+    _text: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:  # asked several times per word: keywords, assignments, verbs
+        object.__setattr__(self, "_text", "".join(
+            text if kind == "lit" else f"${{{text}}}" if kind == "var" else f"<{text}>"
+            for kind, text in self.parts))
 
     def plain(self) -> str:
-        out = []
-        for kind, text in self.parts:
-            out.append(text if kind == "lit" else f"${{{text}}}" if kind == "var" else f"<{text}>")
-        return "".join(out)
+        return self._text
 
     @property
     def is_literal(self) -> bool:
@@ -163,8 +169,8 @@ def _split(text: str) -> list[Pipeline]:
 
     def end_word() -> None:
         nonlocal parts, in_word
-        if in_word:
-            words.append(Word(tuple(_merge(parts))))
+        if in_word:  # most words are one piece: nothing to merge
+            words.append(Word(tuple(parts) if len(parts) == 1 else tuple(_merge(parts))))
         parts, in_word = [], False
 
     def end_stage() -> None:
@@ -187,6 +193,14 @@ def _split(text: str) -> list[Pipeline]:
 
     while i < n:
         c = text[i]
+        if c not in _STOP and (in_word or not (c in "#~" or c.isdigit() and
+                                               text[i + 1 : i + 2] == ">")):
+            run = _PLAIN.match(text, i)  # ordinary characters, taken as one piece
+            assert run is not None
+            parts.append(("lit", run.group()))
+            in_word = True
+            i = run.end()
+            continue
         if c in " \t\n":
             end_word()
             i += 1
@@ -258,6 +272,12 @@ def _split(text: str) -> list[Pipeline]:
 def _double_quoted(text: str, i: int, parts: list[tuple[str, str]]) -> int:
     n = len(text)
     while i < n:
+        stop = _DOUBLE_QUOTED_STOP.search(text, i)
+        if stop is None:
+            break
+        if stop.start() > i:
+            parts.append(("lit", text[i : stop.start()]))
+        i = stop.start()
         c = text[i]
         if c == '"':
             return i + 1
@@ -297,10 +317,17 @@ def _dollar(text: str, i: int, parts: list[tuple[str, str]]) -> int:
 
 
 def _merge(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Adjacent literal pieces as one (joined once: adding them one by one is quadratic)."""
     out: list[tuple[str, str]] = []
+    run: list[str] = []
     for kind, text in parts:
-        if kind == "lit" and out and out[-1][0] == "lit":
-            out[-1] = ("lit", out[-1][1] + text)
-        else:
-            out.append((kind, text))
+        if kind == "lit":
+            run.append(text)
+            continue
+        if run:
+            out.append(("lit", "".join(run)))
+            run = []
+        out.append((kind, text))
+    if run:
+        out.append(("lit", "".join(run)))
     return out or [("lit", "")]

@@ -15,6 +15,7 @@ once that nothing in it is automated, and the run still records who handled the 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from engine.compile.outline import Action, EndNode, IfNode, Node, Outline, build_outline
 from engine.compile.phrases import Guard
@@ -109,13 +110,16 @@ def _tree(guide: Guide, outline: Outline) -> tuple[list[Node], str]:
     return nodes + ending, f"end-{final_outcome.replace('_', '-')}"
 
 
-def _actions(nodes: list[Node]):
-    for n in nodes:
+def _actions(nodes: list[Node]) -> Iterator[Action]:
+    """The actions under `nodes`, in document order; a loop, not recursion: a chain of
+    "Otherwise, if ..." nests as deep as the guide is long."""
+    todo: list[Node] = list(reversed(nodes))
+    while todo:
+        n = todo.pop()
         if isinstance(n, Action):
             yield n
         elif isinstance(n, IfNode):
-            yield from _actions(n.then)
-            yield from _actions(n.else_ or [])
+            todo.extend(reversed([*n.then, *(n.else_ or [])]))
 
 
 def _inputs(guide: Guide, outline: Outline) -> list[InputSpec]:

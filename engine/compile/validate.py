@@ -18,7 +18,7 @@ from typing import Any
 import networkx as nx
 
 from engine.errors import ConditionError, TemplateError, ValidationError
-from engine.plan import Plan, Step, StepKind
+from engine.plan import Edge, Plan, Step, StepKind
 from engine.runtime import placement
 from engine.runtime.templating import check_expression, references, strings_in
 
@@ -98,10 +98,18 @@ class _Checker:
         self.plan = plan
         self.known = known
         self.file = plan.source.path
-        self.steps = {}
+        self.steps: dict[str, Step] = {}
         self.cleanup: set[str] = set()
         for s in plan.steps:
             self.steps.setdefault(s.id, s)
+        # A condition's text -> what it reads, or why it does not parse.
+        self.conditions: dict[str, set[str] | str] = {}
+        # Edges by step, built once: asking the plan per step scans every edge (n squared).
+        self.out: dict[str, list[Edge]] = {}
+        self.into: dict[str, list[Edge]] = {}
+        for e in plan.edges:
+            self.out.setdefault(e.source, []).append(e)
+            self.into.setdefault(e.target, []).append(e)
 
     def problem(self, rule: str, message: str, hint: str, step: Step | None = None,
                 step_id: str | None = None) -> Problem:
@@ -111,11 +119,9 @@ class _Checker:
 
     def run(self) -> Iterator[Problem]:
         yield from self._ids_and_edges()
-        g = graph(self.plan)
-        g.remove_nodes_from([n for n in list(g.nodes) if n not in self.steps])
-        cycle = self._cycle(g)
-        if cycle is not None:
-            yield cycle
+        g = _Graph(self.steps, self.plan.edges)
+        if g.order is None:
+            yield self._cycle()
             return  # ancestry below needs a DAG
         yield from self._cleanup()
         yield from self._entry_and_reach(g)
@@ -140,7 +146,7 @@ class _Checker:
             if s.kind in (StepKind.END, StepKind.DECIDE, StepKind.APPROVE, StepKind.CALL):
                 yield self.problem("cleanup", f"a {s.kind} step cannot be a clean-up step",
                                    "Clean-up steps are commands, queries or manual steps", s)
-            if self.plan.incoming(sid) or self.plan.outgoing(sid):
+            if self.into.get(sid) or self.out.get(sid):
                 yield self.problem("cleanup", f"clean-up step {sid!r} has edges",
                                    "Clean-up steps run after the run, one after another; "
                                    "nothing leads to or from them", s)
@@ -161,11 +167,11 @@ class _Checker:
                         "Point the jump or link at a heading or step that exists in the guide",
                         src, step_id=e.source)
 
-    def _cycle(self, g: nx.MultiDiGraph) -> Problem | None:
-        try:
-            cycle = nx.find_cycle(g)
-        except nx.NetworkXNoCycle:
-            return None
+    def _cycle(self) -> Problem:
+        """The loop, as networkx finds it (asked only once a loop is known to exist)."""
+        g = graph(self.plan)
+        g.remove_nodes_from([n for n in list(g.nodes) if n not in self.steps])
+        cycle = nx.find_cycle(g)
         edges = [self.plan.edges[key] for _, _, key in cycle]
         back = next((e for e in edges if e.kind == "jump"), edges[-1])
         src = self.steps[back.source]
@@ -175,16 +181,16 @@ class _Checker:
             f"{back.target!r}", "Jump only forward (a later step or heading); to repeat a "
             "check, write the steps again or describe the retry in the step", src)
 
-    def _entry_and_reach(self, g: nx.MultiDiGraph) -> Iterator[Problem]:
+    def _entry_and_reach(self, g: _Graph) -> Iterator[Problem]:
         entry = self.steps.get(self.plan.entry)
         if entry is None:
             yield self.problem("entry", f"the entry step {self.plan.entry!r} does not exist",
                                "Set the plan's entry to its first step", step_id=self.plan.entry)
             return
-        if g.in_degree(entry.id):
+        if g.pred[entry.id]:
             yield self.problem("entry", "the entry step has incoming edges",
                                "The first step of the guide cannot be a jump target", entry)
-        reach = nx.descendants(g, entry.id) | {entry.id}
+        reach = g.reachable(entry.id)
         for s in self.plan.steps:
             if s.id not in reach and s.id not in self.cleanup:
                 yield self.problem(
@@ -193,7 +199,7 @@ class _Checker:
 
     def _endings(self) -> Iterator[Problem]:
         for s in self.plan.steps:
-            out = self.plan.outgoing(s.id)
+            out = self.out.get(s.id, [])
             if s.kind == StepKind.END:
                 if s.outcome is None:
                     yield self.problem("end-outcome", "end step has no outcome",
@@ -206,16 +212,21 @@ class _Checker:
             if s.outcome is not None:
                 yield self.problem("outcome", "only end steps have an outcome",
                                    "Remove the outcome or make it an end step", s)
-            if not any(e.on == "success" for _, e in out) and s.id not in self.cleanup:
+            if not any(e.on == "success" for e in out) and s.id not in self.cleanup:
                 yield self.problem(
                     "dead-end", f"step {s.id!r} leads nowhere when it succeeds",
                     "Every path must end in an end step: add what comes next, or an ending "
                     "(resolved, escalate)", s)
 
-    def _per_step(self, g: nx.MultiDiGraph) -> Iterator[Problem]:
+    def _per_step(self, g: _Graph) -> Iterator[Problem]:
         inputs = {i.name for i in self.plan.inputs}
-        for s in self.plan.steps:
-            ancestors = nx.ancestors(g, s.id)
+        params = [self._template_refs(s) for s in self.plan.steps]
+        conditions = [self._condition_refs(s) for s in self.plan.steps]
+        read = {ref for refs in params for ref in refs} | {
+            ref for refs in conditions for _, found in refs if isinstance(found, set)
+            for ref in found}
+        before = _Before(g, self.steps, read)
+        for s, param_refs, condition_refs in zip(self.plan.steps, params, conditions):
             if s.kind in _NEEDS_PLUGIN and s.plugin is None:
                 yield self.problem("plugin", f"{s.kind} step has no plugin",
                                    "Tag the code block (bash, promql, sql) so the compiler "
@@ -229,21 +240,16 @@ class _Checker:
                 yield self.problem("call", "call step names no guide",
                                    "Link to the guide to run", s)
             yield from self._binds(s)
-            for ref in self._template_refs(s):
-                yield from self._check_ref(s, ref, ancestors, inputs,
-                                           "parameter")
-            for _, e in self.plan.outgoing(s.id):
-                if e.condition is None or e.condition.expr is None:
-                    continue
-                try:
-                    check_expression(e.condition.expr)
-                    refs = references(e.condition.expr, expression=True)
-                except ConditionError as exc:
-                    yield self.problem("condition", f"condition {e.condition.expr!r} does not "
-                                       f"parse: {exc.message}", "Fix the condition", s)
+            for ref in param_refs:
+                yield from self._check_ref(s, ref, before, inputs, "parameter")
+            for expr, refs in condition_refs:
+                if isinstance(refs, str):
+                    yield self.problem("condition", f"condition {expr!r} does not parse: "
+                                       f"{refs}", "Fix the condition", s)
                     continue
                 for ref in sorted(refs):
-                    yield from self._check_ref(s, ref, ancestors | {s.id}, inputs, "condition")
+                    yield from self._check_ref(s, ref, before, inputs, "condition",
+                                               including_self=True)
             if s.mutating and s.id not in self.cleanup:  # clean-up is approved by the guide
                 yield from self._gated(s)
 
@@ -253,14 +259,45 @@ class _Checker:
             try:
                 refs |= references(text)
             except TemplateError:
-                refs.add("<syntax error>")
+                refs.add(_SYNTAX_ERROR)
+            except RecursionError:  # Jinja's parser recurses once per bracket
+                refs.add(_TOO_DEEP)
         return sorted(refs)
 
-    def _check_ref(self, s: Step, ref: str, ancestors: set[str], inputs: set[str],
-                   where: str) -> Iterator[Problem]:
-        if ref == "<syntax error>":
+    def _condition_refs(self, s: Step) -> list[tuple[str, set[str] | str]]:
+        """Each condition on `s`'s edges with what it reads, or why it does not parse."""
+        return [(e.condition.expr, self._condition(e.condition.expr))
+                for e in self.out.get(s.id, [])
+                if e.condition is not None and e.condition.expr is not None]
+
+    def _condition(self, expr: str) -> set[str] | str:
+        if expr in self.conditions:
+            return self.conditions[expr]
+        inner = expr[len("not ("):-1] if expr.startswith("not (") and expr.endswith(")") else None
+        if inner is not None and isinstance(self.conditions.get(inner), set):
+            # The compiler's else of `X` is `not (X)`: it parses and reads what `X` reads,
+            # so it need not go through Jinja again (a parse is most of a guard's cost).
+            found: set[str] | str = self.conditions[inner]
+        else:
+            try:
+                check_expression(expr)
+                found = references(expr, expression=True)
+            except ConditionError as exc:
+                found = exc.message
+            except RecursionError:  # Jinja's parser recurses once per bracket
+                found = "nested too deeply"
+        self.conditions[expr] = found
+        return found
+
+    def _check_ref(self, s: Step, ref: str, before: _Before, inputs: set[str], where: str,
+                   *, including_self: bool = False) -> Iterator[Problem]:
+        if ref == _SYNTAX_ERROR:
             yield self.problem("template", f"a {where} template does not parse",
                                "Escape literal '{{' in the command", s)
+            return
+        if ref == _TOO_DEEP:
+            yield self.problem("template", f"a {where} template is nested too deeply to parse",
+                               "Write a simpler expression (fewer brackets)", s)
             return
         root, _, rest = ref.partition(".")
         name = rest.split(".")[0]
@@ -273,12 +310,12 @@ class _Checker:
                                    "matter", s)
         elif root == "vars":
             key = f"vars.{name}"
-            if not any(key in self.steps[a].binds for a in ancestors if a in self.steps):
+            if not before.binds(s.id, key, including_self=including_self):
                 yield self.problem("undefined", f"{where} reads {key}, which no earlier step "
                                    "binds", f"Set {name} in an earlier step (export "
                                    f"{name}=$(...)) or use an input", s)
         elif root == "steps":
-            if name not in ancestors:
+            if not before.runs(s.id, name, including_self=including_self):
                 yield self.problem("undefined", f"{where} reads steps.{name}, which does not "
                                    "run before this step", "Only read results of steps that "
                                    "come earlier on every path", s)
@@ -300,17 +337,100 @@ class _Checker:
                                    f"Add a bind for {key!r} or drop it from writes", s)
 
     def _gated(self, s: Step) -> Iterator[Problem]:
-        incoming = self.plan.incoming(s.id)
+        incoming = self.into.get(s.id, [])
         if not incoming or any(self.steps.get(e.source) is None or
                                self.steps[e.source].kind != StepKind.APPROVE
-                               for _, e in incoming):
+                               for e in incoming):
             yield self.problem("approval", f"mutating step {s.id!r} has no approval in front "
                                "of it", "Every change needs an approve step right before it", s)
-        for _, e in incoming:
+        for e in incoming:
             gate = self.steps.get(e.source)
             if gate is not None and gate.kind == StepKind.APPROVE and not any(
-                    o.on == "failure" for _, o in self.plan.outgoing(gate.id)):
+                    o.on == "failure" for o in self.out.get(gate.id, [])):
                 yield self.problem("approval", f"approval {gate.id!r} has no path for a denial",
                                    "Give the approval a failure edge to an escalate end step",
                                    gate)
 
+
+
+_SYNTAX_ERROR = "<syntax error>"
+_TOO_DEEP = "<too deep>"
+
+
+class _Before:
+    """What runs before each step, asked only about the names templates read.
+
+    One bit per name read anywhere (`steps.X`, `vars.X`); in topological order, a step's mask
+    is the union of its predecessors' masks and what each of them is or binds. That is one pass
+    over the edges (times the names read, in 64-bit words), where asking networkx for each
+    step's ancestors walks the whole graph once per step: quadratic on a long guide."""
+
+    def __init__(self, g: _Graph, steps: dict[str, Step], read: set[str]) -> None:
+        self.bit: dict[str, int] = {}
+        for ref in sorted(read):
+            root, _, rest = ref.partition(".")
+            if root in ("steps", "vars") and rest:
+                self.bit.setdefault(f"{root}.{rest.split('.')[0]}", len(self.bit))
+        self.own: dict[str, int] = {}
+        self.before: dict[str, int] = {}
+        if not self.bit:
+            return
+        for sid, step in steps.items():
+            mask = 1 << self.bit[f"steps.{sid}"] if f"steps.{sid}" in self.bit else 0
+            for key in step.binds:
+                if key in self.bit:
+                    mask |= 1 << self.bit[key]
+            self.own[sid] = mask
+        for sid in g.order or []:
+            mask = 0
+            for p in g.pred[sid]:
+                mask |= self.before[p] | self.own[p]
+            self.before[sid] = mask
+
+    def _has(self, sid: str, key: str, including_self: bool) -> bool:
+        bit = self.bit.get(key)
+        if bit is None:
+            return False
+        mask = self.before.get(sid, 0) | (self.own.get(sid, 0) if including_self else 0)
+        return bool(mask >> bit & 1)
+
+    def runs(self, sid: str, step: str, *, including_self: bool = False) -> bool:
+        return self._has(sid, f"steps.{step}", including_self)
+
+    def binds(self, sid: str, key: str, *, including_self: bool = False) -> bool:
+        return self._has(sid, key, including_self)
+
+
+class _Graph:
+    """The plan's steps and edges as adjacency lists, with a topological order (`order` is
+    None when the plan loops). Edges to or from a missing step are left out: they are
+    reported as dangling. Plain lists, not networkx: on a plan of 20,000 steps, building and
+    walking a networkx graph was most of the validation time."""
+
+    def __init__(self, steps: dict[str, Step], edges: list[Edge]) -> None:
+        self.succ: dict[str, list[str]] = {sid: [] for sid in steps}
+        self.pred: dict[str, list[str]] = {sid: [] for sid in steps}
+        for e in edges:
+            if e.source in steps and e.target in steps:
+                self.succ[e.source].append(e.target)
+                self.pred[e.target].append(e.source)
+        waiting = {sid: len(p) for sid, p in self.pred.items()}
+        ready = [sid for sid, n in waiting.items() if n == 0]
+        order: list[str] = []
+        while ready:
+            sid = ready.pop()
+            order.append(sid)
+            for t in self.succ[sid]:
+                waiting[t] -= 1
+                if waiting[t] == 0:
+                    ready.append(t)
+        self.order = order if len(order) == len(self.succ) else None
+
+    def reachable(self, start: str) -> set[str]:
+        seen, todo = {start}, [start]
+        while todo:
+            for t in self.succ[todo.pop()]:
+                if t not in seen:
+                    seen.add(t)
+                    todo.append(t)
+        return seen

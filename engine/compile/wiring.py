@@ -12,6 +12,7 @@ targets the step its anchor or step number names. It does not read the guide's t
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,10 @@ class Wiring:
         self.last_exec: Action | None = None
         self.escalate_span: Span | None = None
         self.escalate_text = "A person declined or a change failed: hand over to a person"
+        self._titled_ends: dict[tuple[str, str], str] = {}  # (end id, the guide's title) -> id
+        self._next_suffix: dict[str, int] = {}
+        self._heading_by_words: dict[str, Element | None] = {}
+        self._item_positions: dict[int | None, list[int]] = {}
 
     # -- building ----------------------------------------------------------------------
 
@@ -54,10 +59,14 @@ class Wiring:
             node = nodes[i]
             if isinstance(node, Action) and self._parallel(node):
                 group = [node]
-                while i + 1 < len(nodes) and isinstance(nodes[i + 1], Action) and \
-                        self._joins(group, nodes[i + 1]):
-                    group.append(nodes[i + 1])
+                blocks = {node.block} - {None}  # kept as the group grows: joining is O(1)
+                bound = {node.bind} - {None}
+                while i + 1 < len(nodes) and isinstance(nxt := nodes[i + 1], Action) and \
+                        self._joins(blocks, bound, nxt):
                     i += 1
+                    group.append(nxt)
+                    blocks.add(nxt.block)
+                    bound.add(nxt.bind)
                 if not frontier and len(group) > 1:
                     # A plan has one entry: a no-op `start` step lets the whole group fan out.
                     self._add("start", pos=-1, title="Start", kind=StepKind.DECIDE,
@@ -86,12 +95,13 @@ class Wiring:
         return a.section == "diag" and a.kind in _PARALLEL_KINDS and not a.mutating and \
             a.plugin is not None
 
-    def _joins(self, group: list[Action], a: Action) -> bool:
+    def _joins(self, blocks: set[int | None], bound: set[str | None], a: Action) -> bool:
+        """Whether `a` may run alongside a group: parallel, not from a block already in it
+        (a block's lines stay in order), and reading nothing the group binds."""
         if not self._parallel(a):
             return False
-        if a.block is not None and any(g.block == a.block for g in group):
+        if a.block is not None and a.block in blocks:
             return False
-        bound = {g.bind for g in group if g.bind}
         return not (a.uses & bound)
 
     def _group(self, group: list[Action], frontier: list[Pending]) -> list[Pending]:
@@ -131,9 +141,45 @@ class Wiring:
         return [Pending(a.id)]
 
     def _if(self, node: IfNode, frontier: list[Pending]) -> list[Pending]:
-        if not node.then:
-            return frontier
-        prev = self.last_exec
+        # An "Otherwise, if ..." chain is an else holding one `if`: walk it in a loop, not by
+        # recursion (a guide can test one value against thousands of cases), and settle each
+        # level's result on the way back out, innermost first.
+        chain: list[tuple[list[Pending], Action | None]] = []
+        while True:
+            if not node.then:
+                result = frontier
+                break
+            prev = self.last_exec
+            then_front, other = self._branch(node, frontier, prev)
+            if not then_front:
+                self.last_exec = prev  # the branch does not flow on: its steps are not ancestors
+            saved = self.last_exec
+            else_if = node.else_[0] if node.else_ is not None and len(node.else_) == 1 and \
+                isinstance(node.else_[0], IfNode) else None
+            if else_if is not None:
+                self.last_exec = prev
+                chain.append((then_front, saved))
+                node, frontier = else_if, [other]
+                continue
+            if node.else_:
+                self.last_exec = prev
+                else_front = self.seq(node.else_, [other])
+                if not else_front:
+                    self.last_exec = saved
+            else:
+                else_front = [other]
+            result = then_front + else_front
+            break
+        for then_front, saved in reversed(chain):
+            if not result:
+                self.last_exec = saved
+            result = then_front + result
+        return result
+
+    def _branch(self, node: IfNode, frontier: list[Pending],
+                prev: Action | None) -> tuple[list[Pending], Pending]:
+        """The guard's decision (or the previous step's failure edge) and its `then` side;
+        returns the frontier after `then` and the pending edge of the other side."""
         step = prev.id if prev is not None and prev.plugin == "shell" else None
         kind, expr = derive_condition(node.guard.text, step) if not node.synthetic else \
             ("expr", None)
@@ -152,18 +198,7 @@ class Wiring:
             self._connect(frontier, source)
             branch = Pending(source, Condition(text=node.guard.text, expr=expr), kind="branch")
             other = Pending(source, else_cond, kind="else")
-        then_front = self.seq(node.then, [branch])
-        if not then_front:
-            self.last_exec = prev  # the branch does not flow on: its steps are not ancestors
-        saved = self.last_exec
-        if node.else_:
-            self.last_exec = prev
-            else_front = self.seq(node.else_, [other])
-            if not else_front:
-                self.last_exec = saved
-        else:
-            else_front = [other]
-        return then_front + else_front
+        return self.seq(node.then, [branch]), other
 
     def end(self, outcome: str, title: str | None = None, text: str = "",
             span: Span | None = None) -> str:
@@ -171,8 +206,9 @@ class Wiring:
         if title and sid in self.steps and self.steps[sid].get("title") != title:
             # The guide names this ending in its own words: keep it apart, so the run's
             # reason says which ending it reached.
-            sid = next(f"{sid}-{n}" for n in range(2, 10**6) if f"{sid}-{n}" not in self.steps
-                       or self.steps[f"{sid}-{n}"].get("title") == title)
+            base = sid
+            sid = self._titled_ends.get((base, title)) or self._free_id(base)
+            self._titled_ends[(base, title)] = sid
         if sid not in self.steps:
             titles = {"resolved": "Resolved", "mitigated": "Mitigated",
                       "escalate": "Escalate to a person", "no_action": "No action needed"}
@@ -184,6 +220,14 @@ class Wiring:
                       source=span or Span(start=self.guide.line_count,
                                           end=self.guide.line_count), entry=False)
         return sid
+
+    def _free_id(self, base: str) -> str:
+        """`base-2`, `base-3`, ...: the first not taken (ids are never freed, so count on)."""
+        n = self._next_suffix.get(base, 2)
+        while f"{base}-{n}" in self.steps:
+            n += 1
+        self._next_suffix[base] = n
+        return f"{base}-{n}"
 
     # -- jumps -------------------------------------------------------------------------
 
@@ -203,8 +247,7 @@ class Wiring:
             anchors = self.guide.anchors()
             heading = anchors.get(ref.value.lower()) or anchors.get(slugify(ref.value))
             if heading is None and ref.kind == "heading":
-                heading = next((h for h in self.guide.headings()
-                                if h.text.lower().startswith(ref.value.lower())), None)
+                heading = self._heading_starting(ref.value)
             if heading is None:
                 known = ", ".join(f"#{a}" for a in anchors) or "none"
                 raise ValidationError(
@@ -232,8 +275,18 @@ class Wiring:
         after = self._subtree_end(last)
         return self._first_at(after + 1, entries, final_end)
 
+    def _heading_starting(self, words: str) -> Element | None:
+        """The first heading whose text starts with `words` ("skip to mitigation")."""
+        key = words.lower()
+        if key not in self._heading_by_words:
+            self._heading_by_words[key] = next(
+                (h for h in self.guide.headings() if h.text.lower().startswith(key)), None)
+        return self._heading_by_words[key]
+
     def _first_at(self, pos: int, entries: list[tuple[int, int, str]], final_end: str) -> str:
-        return next((sid for p, _, sid in entries if p >= pos), final_end)
+        """The first step at or after element `pos` (`entries` is sorted)."""
+        at = bisect_left(entries, (pos,))
+        return entries[at][2] if at < len(entries) else final_end
 
     def _item_of(self, el: Element) -> int | None:
         idx: int | None = el.index
@@ -242,8 +295,12 @@ class Wiring:
             if e.kind == "list_item" and e.parent is None:
                 return e.index
             idx = e.parent
-        items = [i for i in self.items_by_heading.get(el.section, []) if i.index <= el.index]
-        return items[-1].index if items else None
+        if el.section not in self._item_positions:
+            self._item_positions[el.section] = [
+                i.index for i in self.items_by_heading.get(el.section, [])]
+        positions = self._item_positions[el.section]
+        at = bisect_right(positions, el.index)
+        return positions[at - 1] if at else None
 
     def _sibling_items(self, el: Element) -> list[Element]:
         return self.items_by_heading.get(el.section, [])
@@ -264,7 +321,7 @@ class Wiring:
         return end
 
     def _step_at(self, pos: int) -> str | None:
-        return next((sid for p, _, sid in sorted(self.entries) if p >= pos), None)
+        return self._first_at(pos, sorted(self.entries), "") or None
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -280,11 +337,7 @@ class Wiring:
 
     def _unique(self, base: str) -> str:
         base = re.sub(r"-+", "-", base).strip("-")[:48].strip("-")
-        sid, n = base, 1
-        while sid in self.steps:
-            n += 1
-            sid = f"{base}-{n}"
-        return sid
+        return base if base not in self.steps else self._free_id(base)
 
     def loose(self, a: Action) -> str:
         """A clean-up step: no edges, no approval gate (the guide approves it by listing it

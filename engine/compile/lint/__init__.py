@@ -15,7 +15,7 @@ from pathlib import Path
 from engine.compile.lint import clarity, data, flow, queries, structure  # noqa: F401
 from engine.compile.lint.base import CHECKS, RULES, Context, Finding, Rule
 from engine.errors import GuideError
-from engine.guide import Element, Guide, load_guide
+from engine.guide import Element, Guide, collector_paused, load_guide
 from engine.plan import Plan
 
 __all__ = ["RULES", "Finding", "Rule", "exit_code", "format_json", "format_text", "lint_guide",
@@ -24,7 +24,13 @@ __all__ = ["RULES", "Finding", "Rule", "exit_code", "format_json", "format_text"
 
 def lint_guide(guide: Guide, *, plan: Plan | None = None) -> list[Finding]:
     """Every finding for `guide`, sorted by line then rule; with `plan`, steps are named."""
+    with collector_paused():
+        return _lint(guide, plan)
+
+
+def _lint(guide: Guide, plan: Plan | None) -> list[Finding]:
     ctx = Context(guide=guide, plan=plan)
+    step_at = _StepsByLine(plan)
     findings: list[Finding] = []
     for check in CHECKS:
         for rule_id, where, message, suggestion in check(ctx):
@@ -32,7 +38,7 @@ def lint_guide(guide: Guide, *, plan: Plan | None = None) -> list[Finding]:
             rule = RULES[rule_id]
             findings.append(Finding(
                 rule=rule_id, category=rule.category, severity=rule.severity, file=guide.path,
-                line=line, message=message, suggestion=suggestion, step=_step_at(plan, line),
+                line=line, message=message, suggestion=suggestion, step=step_at(line),
             ))
     return sorted(set(findings), key=_order)
 
@@ -75,10 +81,33 @@ def _order(f: Finding) -> tuple[str, int, str, str]:
     return (f.file, f.line, f.rule, f.message)
 
 
-def _step_at(plan: Plan | None, line: int) -> str | None:
-    if plan is None:
-        return None
-    holding = [s for s in plan.steps if s.source.start <= line <= s.source.end]
-    if not holding:
-        return None
-    return min(holding, key=lambda s: (s.source.end - s.source.start, s.id)).id
+class _StepsByLine:
+    """The step a line belongs to: of the steps whose span holds it, the narrowest (then the
+    first by id). Built once: each line is given to the first step, narrowest first, that
+    holds it, skipping lines already given, so the cost is steps plus lines, not their product.
+    """
+
+    def __init__(self, plan: Plan | None) -> None:
+        self.owner: dict[int, str] = {}
+        if plan is None:
+            return
+        skip: dict[int, int] = {}  # a line already given -> a later line that may not be
+
+        def next_free(line: int) -> int:
+            path = []
+            while line in skip:
+                path.append(line)
+                line = skip[line]
+            for seen in path:
+                skip[seen] = line
+            return line
+
+        for s in sorted(plan.steps, key=lambda s: (s.source.end - s.source.start, s.id)):
+            line = next_free(s.source.start)
+            while line <= s.source.end:
+                self.owner[line] = s.id
+                skip[line] = line + 1
+                line = next_free(line + 1)
+
+    def __call__(self, line: int) -> str | None:
+        return self.owner.get(line)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal, NamedTuple
 
@@ -104,8 +104,14 @@ class Command:
 
 @dataclass
 class Context:
+    """The guide, read once for all rules: what several rules ask about an element (its role,
+    a block's kind and commands) is worked out once, not once per rule and element."""
+
     guide: Guide
     plan: Plan | None = None
+    _roles: dict[int, str | None] = field(default_factory=dict, repr=False)
+    _kinds: dict[int, str | None] = field(default_factory=dict, repr=False)
+    _commands: dict[int, list[Command]] = field(default_factory=dict, repr=False)
 
     @property
     def elements(self) -> list[Element]:
@@ -113,17 +119,33 @@ class Context:
 
     def role(self, el: Element) -> str | None:
         """'diagnosis', 'mitigation' or 'about' from the nearest heading that says which."""
-        chain = self.guide.section_path(el)
-        if el.kind == "heading":
-            chain = [*chain, el]
-        for heading in reversed(chain):
-            for role, pattern in _ROLE_WORDS.items():
-                if pattern.match(heading.text.strip()):
-                    return role
-        return None
+        heading = el.index if el.kind == "heading" else el.section
+        return None if heading is None else self._heading_role(heading)
+
+    def _heading_role(self, index: int) -> str | None:
+        if index not in self._roles:
+            heading = self.elements[index]
+            text = heading.text.strip()
+            own = next((role for role, pattern in _ROLE_WORDS.items() if pattern.match(text)),
+                       None)
+            self._roles[index] = own if own is not None or heading.section is None else \
+                self._heading_role(heading.section)
+        return self._roles[index]
+
+    def block_kind(self, el: Element) -> str | None:
+        if el.index not in self._kinds:
+            self._kinds[el.index] = _block_kind(el)
+        return self._kinds[el.index]
+
+    def commands(self, el: Element) -> list[Command]:
+        """`shell_commands(el)`, once per block."""
+        if el.index not in self._commands:
+            self._commands[el.index] = shell_commands(el)
+        return self._commands[el.index]
 
     def next_sibling(self, el: Element) -> Element | None:
-        for other in self.elements[el.index + 1 :]:
+        for k in range(el.index + 1, len(self.elements)):  # no slice: a copy per call is O(n)
+            other = self.elements[k]
             if other.parent == el.index:
                 continue
             return other if other.parent == el.parent and other.kind != "heading" else None
@@ -151,7 +173,7 @@ class Context:
     @cached_property
     def shell_blocks(self) -> list[tuple[Element, list[Command]]]:
         return [(el, cmds) for el in self.elements if el.kind == "code"
-                if (cmds := shell_commands(el))]
+                if (cmds := self.commands(el))]
 
     @cached_property
     def inline_commands(self) -> list[tuple[Element, str]]:
@@ -166,7 +188,8 @@ class Context:
         return out
 
 
-_LONG_CODE_SPAN = re.compile(r"`[^`]*\s[^`]*`")
+_LONG_CODE_SPAN = re.compile(r"`[^`\s]*\s[^`]*`")  # a code span with a blank in it; the
+# first part may not hold blanks, or an unclosed "`a a a ..." backtracks quadratically
 
 
 def code_lines(el: Element) -> list[tuple[int, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 
 from engine.compile.lint.base import (
@@ -10,7 +11,6 @@ from engine.compile.lint.base import (
     Context,
     _clip,
     rule,
-    shell_commands,
 )
 from engine.guide import Element
 
@@ -44,15 +44,28 @@ def _defined(ctx: Context) -> set[str]:
     return names
 
 
-def _explained(ctx: Context, name: str, *, placeholder: bool) -> bool:
-    inputs = {i.name.lower() for i in ctx.guide.front.inputs}
-    if name.lower() in inputs:
-        return True
-    if placeholder:
-        return f"<{name}>" in ctx.prose
-    if name.islower():
-        return f"${name}" in ctx.prose or f"`{name}`" in ctx.prose
-    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", ctx.prose) is not None
+class _Explanations:
+    """What the guide's prose mentions, read once: asking "does the prose say `<name>`?" by
+    searching the whole prose for each use made a guide with many commands quadratic."""
+
+    def __init__(self, ctx: Context) -> None:
+        prose = ctx.prose
+        self.inputs = {i.name.lower() for i in ctx.guide.front.inputs}
+        self.placeholders = set(re.findall(r"<([^<>]*)>", prose))
+        self.dollars = sorted(set(re.findall(r"\$([A-Za-z0-9_]*)", prose)))
+        self.quoted = set(prose.split("`")[1:-1])
+        self.words = set(re.findall(r"[\w-]+", prose))
+
+    def __call__(self, name: str, *, placeholder: bool) -> bool:
+        if name.lower() in self.inputs:
+            return True
+        if placeholder:
+            return name in self.placeholders  # "<name>" in the prose
+        if name.islower():  # "$name..." or "`name`" in the prose
+            at = bisect_left(self.dollars, name)
+            return at < len(self.dollars) and self.dollars[at].startswith(name) or \
+                name in self.quoted
+        return name in self.words  # the name as a word of its own
 
 
 def _uses(text: str) -> Iterator[tuple[str, str]]:
@@ -70,13 +83,14 @@ def _uses(text: str) -> Iterator[tuple[str, str]]:
         "A command written inline in prose uses a value nothing sets, declares or explains."))
 def value_never_obtained(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
     defined = _defined(ctx) | _ENV
+    explained = _Explanations(ctx)
     reported: set[str] = set()
 
     def judge(token: str, name: str) -> bool:
         placeholder = token.startswith("<")
         if (not placeholder and name in defined) or token in reported:
             return False
-        if _explained(ctx, name, placeholder=placeholder):
+        if explained(name, placeholder=placeholder):
             return False
         reported.add(token)
         return True
@@ -110,7 +124,7 @@ def exported_unused(ctx: Context) -> Iterator[tuple[str, Element | int, str, str
             used.update(_VAR_USE.findall(cmd.text))
             exports.extend((name, cmd) for name in _EXPORT.findall(cmd.text))
     for el in ctx.elements:
-        if el.kind == "code" and not shell_commands(el):
+        if el.kind == "code" and not ctx.commands(el):
             used.update(_VAR_USE.findall(el.text))
         for code in el.inline_code:
             used.update(_VAR_USE.findall(code))

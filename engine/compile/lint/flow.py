@@ -88,12 +88,14 @@ def missing_jump_target(ctx: Context) -> Iterator[tuple[str, Element | int, str,
         _loose(m) for el in ctx.elements if el.kind == "html"
         for m in re.findall(r"\b(?:name|id)=[\"']([^\"']+)", el.text)}
     titles = {h.text.strip().lower() for h in ctx.guide.headings()}
+    last_numbers = _last_step_numbers(ctx)
+    closest = _Suggestions(list(anchors))
     for el in ctx.elements:
         for link in el.links:
             if link.href.startswith("#") and len(link.href) > 1:
                 target = link.href[1:]
                 if _loose(target) not in known:
-                    near = _closest(target, list(anchors))
+                    near = closest(target)
                     guess = f" (did you mean #{near}?)" if near else ""
                     yield ("MF203", el, f"link '{link.text}' jumps to missing anchor "
                            f"'#{target}'",
@@ -101,7 +103,7 @@ def missing_jump_target(ctx: Context) -> Iterator[tuple[str, Element | int, str,
                            f"slug is '{target}'")
         for m in _STEP_JUMP.finditer(el.text):
             n = int(m.group(1))
-            last = _last_step_number(ctx, el)
+            last = last_numbers.get(el.section, last_numbers.get("any"))
             if last is not None and n > last:
                 yield ("MF203", el, f"'{m.group(0)}' but the list has only {last} steps",
                        f"Jump to a step between 1 and {last}, or link the target heading "
@@ -118,18 +120,36 @@ def _loose(anchor: str) -> str:
     return re.sub(r"[^a-z0-9]", "", anchor.lower())
 
 
-def _last_step_number(ctx: Context, el: Element) -> int | None:
-    numbers = [e.number for e in ctx.elements
-               if e.kind == "list_item" and e.ordered and e.number and e.section == el.section]
-    if not numbers:
-        numbers = [e.number for e in ctx.elements
-                   if e.kind == "list_item" and e.ordered and e.number]
-    return max(numbers) if numbers else None
+def _last_step_numbers(ctx: Context) -> dict[int | str | None, int]:
+    """The highest step number of each section's ordered lists (key "any": of the guide)."""
+    out: dict[int | str | None, int] = {}
+    for e in ctx.elements:
+        if e.kind == "list_item" and e.ordered and e.number:
+            out[e.section] = max(out.get(e.section, 0), e.number)
+            out["any"] = max(out.get("any", 0), e.number)
+    return out
 
 
-def _closest(target: str, options: list[str]) -> str | None:
-    near = difflib.get_close_matches(target, options, n=1, cutoff=0.75)
-    return near[0] if near else None
+class _Suggestions:
+    """'Did you mean #...?' for a missing anchor: the closest heading by difflib's ratio.
+
+    Each answer compares the target with every anchor, so thousands of broken links in a
+    guide with thousands of headings would take quadratic time for a nicety: answers are kept
+    per target, and once `BUDGET` comparisons are spent the linter stops suggesting."""
+
+    BUDGET = 20_000
+
+    def __init__(self, anchors: list[str]) -> None:
+        self.anchors = anchors
+        self.known: dict[str, str | None] = {}
+        self.left = self.BUDGET
+
+    def __call__(self, target: str) -> str | None:
+        if target not in self.known and self.left >= len(self.anchors):
+            self.left -= len(self.anchors)
+            near = difflib.get_close_matches(target, self.anchors, n=1, cutoff=0.75)
+            self.known[target] = near[0] if near else None
+        return self.known.get(target)
 
 
 @rule(("MF204", "control_flow", "warning", "Mitigation comes before Diagnosis."))
@@ -154,14 +174,16 @@ def unreachable_steps(ctx: Context) -> Iterator[tuple[str, Element | int, str, s
     plan = ctx.plan
     if plan is None:
         return
+    targets: dict[str, list[str]] = {}
+    for edge in plan.edges:
+        targets.setdefault(edge.source, []).append(edge.target)
     seen = {plan.entry}
     frontier = [plan.entry]
     while frontier:
-        sid = frontier.pop()
-        for _, edge in plan.outgoing(sid):
-            if edge.target not in seen:
-                seen.add(edge.target)
-                frontier.append(edge.target)
+        for target in targets.get(frontier.pop(), []):
+            if target not in seen:
+                seen.add(target)
+                frontier.append(target)
     for step in plan.steps:
         if step.id not in seen:
             yield ("MF205", step.source.start, f"step '{step.id}' ({_clip(step.title)}) is "

@@ -11,11 +11,9 @@ from engine.compile.blocks import read_block
 from engine.compile.lint.base import (
     _ALERT_SECTION,
     Context,
-    _block_kind,
     _clip,
     code_lines,
     rule,
-    shell_commands,
 )
 from engine.compile.shellwords import parse_line
 from engine.effects import Templated, Verdict, classify_pipeline, sql_verdict
@@ -30,7 +28,7 @@ def untagged_block(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]
     for el in ctx.elements:
         if el.kind != "code" or el.lang is not None:
             continue
-        kind = _block_kind(el)
+        kind = ctx.block_kind(el)
         if kind not in tags:
             continue
         how = "fenced block" if el.fenced else "indented block"
@@ -52,7 +50,7 @@ def query_without_source(ctx: Context) -> Iterator[tuple[str, Element | int, str
     for el in ctx.elements:
         if el.kind != "code":
             continue
-        kind = _block_kind(el)
+        kind = ctx.block_kind(el)
         if kind not in ("promql", "sql") or kind in reported:
             continue
         near = [el.text] if kind == "sql" and "psql" in el.text else []
@@ -74,18 +72,24 @@ def query_without_source(ctx: Context) -> Iterator[tuple[str, Element | int, str
 
 
 _K8S_SUFFIX = "[bcdfghjklmnpqrstvwxz2456789]"
-_HARD_CODED = [  # (what, pattern, fix); IPs and hosts only count in alert runbooks
-    ("pod name with a generated suffix", re.compile(
-        rf"\b[a-z][a-z0-9]*(?:-[a-z0-9]+)*?(?:-{_K8S_SUFFIX}{{8,10}})?-(?={_K8S_SUFFIX}*\d)"
-        rf"(?={_K8S_SUFFIX}*[a-z]){_K8S_SUFFIX}{{5}}\b(?![.-])"),
+_SEGMENTS = 16  # dash-separated words of a name: bounded, or `a-a-a-...` scans quadratically
+_HARD_CODED = [  # (what, a cheap sign of it, pattern, fix); IPs and hosts only count in alert
+    # runbooks. The sign is tried first: most lines have none, and a long `a-a-a-...` line
+    # then costs one quick scan instead of one bounded scan per word.
+    ("pod name with a generated suffix", re.compile(rf"-{_K8S_SUFFIX}{{5}}\b(?![.-])"),
+     re.compile(
+        rf"\b[a-z][a-z0-9]*(?:-[a-z0-9]+){{0,{_SEGMENTS}}}?(?:-{_K8S_SUFFIX}{{8,10}})?-"
+        rf"(?={_K8S_SUFFIX}*\d)(?={_K8S_SUFFIX}*[a-z]){_K8S_SUFFIX}{{5}}\b(?![.-])"),
      "use a label selector (`-l app=...`) or a variable set by an earlier step"),
-    ("IP address", re.compile(r"(?<![\w.])(?!127\.0\.0\.1|0\.0\.0\.0)(?:\d{1,3}\.){3}\d{1,3}"
-                              r"(?![\w./])"),
+    ("IP address", re.compile(r"\d\.\d"),
+     re.compile(r"(?<![\w.])(?!127\.0\.0\.1|0\.0\.0\.0)(?:\d{1,3}\.){3}\d{1,3}(?![\w./])"),
      "make it an input (`inputs: [{name: HOST_IP}]`) or look it up in an earlier step"),
-    ("absolute timestamp", re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"),
+    ("absolute timestamp", re.compile(r"\d-\d\d[T ]"),
+     re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"),
      "use a relative window (`--since=1h`, `now-1h`) or the alert's start time"),
-    ("host name", re.compile(r"\b[a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d{2,}[a-z0-9-]*"
-                             r"(?:\.[a-z0-9-]+){2,}\b"),
+    ("host name", re.compile(r"-\d\d[a-z0-9-]{0,63}\.[a-z0-9-]"),
+     re.compile(rf"\b[a-z][a-z0-9]*(?:-[a-z0-9]+){{0,{_SEGMENTS}}}-\d{{2,}}"
+                r"[a-z0-9-]{0,63}(?:\.[a-z0-9-]+){2,}\b"),
      "make the host an input, or take it from the alert's `instance` label"),
 ]
 
@@ -100,25 +104,29 @@ def hard_coded_values(ctx: Context) -> Iterator[tuple[str, Element | int, str, s
     for el in ctx.elements:
         if el.kind != "code":
             continue
-        kind = _block_kind(el)
+        kind = ctx.block_kind(el)
         if kind == "shell":
-            lines = [(c.line, c.text) for c in shell_commands(el)]
+            lines = [(c.line, c.text) for c in ctx.commands(el)]
         elif kind in ("promql", "sql"):
             lines = code_lines(el)
         else:
             continue
         found: set[str] = set()
         for no, text in lines:
-            for what, pattern, fix in checks:
+            for what, sign, pattern, fix in checks:
+                if what in found or not sign.search(text):
+                    continue
                 m = pattern.search(text)
-                if m and what not in found:
+                if m:
                     found.add(what)
                     yield ("MF403", no, f"hard-coded {what} '{m.group(0)}' belongs to one "
                            "incident", f"Do not copy one incident's values: {fix}")
 
 
+# An option's value is a word not starting with '-': when it may be any word, `-a -a -a ...`
+# splits in exponentially many ways before the match fails.
 _MUTATING = re.compile(
-    r"\b(kubectl|oc)\s+(?:-\S+\s+(?:\S+\s+)?)*(delete|apply|patch|edit|scale|drain|cordon"
+    r"\b(kubectl|oc)\s+(?:-\S+\s+(?:[^-\s]\S*\s+)?)*(delete|apply|patch|edit|scale|drain|cordon"
     r"|uncordon|replace|taint|label|annotate|rollout\s+(?:restart|undo)|set\s+image)\b"
     r"|\bvirtctl\s+(stop|restart|migrate|pause)\b|\bhelm\s+(upgrade|uninstall|rollback|delete)\b"
     r"|\brm\s+-\w*[rf]|\bsystemctl\s+(restart|stop|disable)\b|\b(reboot|shutdown)\b"
@@ -137,8 +145,8 @@ def unguarded_mutation(ctx: Context) -> Iterator[tuple[str, Element | int, str, 
     for el in ctx.elements:
         if el.kind != "code":
             continue
-        kind = _block_kind(el)
-        lines = ([(c.line, c.text) for c in shell_commands(el)] if kind == "shell"
+        kind = ctx.block_kind(el)
+        lines = ([(c.line, c.text) for c in ctx.commands(el)] if kind == "shell"
                  else code_lines(el) if kind == "sql" else [])
         hit = next(((no, t) for no, t in lines if _MUTATING.search(t) and "--dry-run" not in t),
                    None)

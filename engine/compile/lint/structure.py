@@ -12,7 +12,6 @@ from engine.compile.lint.base import (
     _ROLE_WORDS,
     SHELL_LANGS,
     Context,
-    _block_kind,
     _clip,
     _looks_like_logs,
     rule,
@@ -76,7 +75,8 @@ def long_step(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
         if el.kind != "list_item" or not el.ordered:
             continue
         lines = set(range(el.span.start, el.span.end + 1))
-        for child in ctx.elements[el.index + 1:]:
+        for k in range(el.index + 1, len(ctx.elements)):  # no slice: a copy per item is O(n²)
+            child = ctx.elements[k]
             if child.kind == "code" and _inside(ctx, child, el):
                 lines -= set(range(child.span.start, child.span.end + 1))
             elif child.span.start > el.span.end:
@@ -103,7 +103,7 @@ def unmarked_output(ctx: Context) -> Iterator[tuple[str, Element | int, str, str
         if el.kind != "code":
             continue
         first = next((ln for ln in el.text.split("\n") if ln.strip()), "")
-        untagged_output = el.lang is None and _block_kind(el) == "output"
+        untagged_output = el.lang is None and ctx.block_kind(el) == "output"
         shell_output = (el.lang in SHELL_LANGS and el.lang != "console" and first
                         and not any(_PROMPT.match(ln) for ln in el.text.split("\n"))
                         and _looks_like_logs(el.text) and "/" not in first.split()[0]

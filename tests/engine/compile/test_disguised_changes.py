@@ -112,8 +112,11 @@ def test_honest_reads_stay_ungated(command):
     assert not step.mutating, command
 
 
-def test_a_sed_program_from_a_value_is_gated():
-    # Given a sed script spliced from an input, which a value can turn into `s/x/y/e`
+def test_a_sed_program_from_a_value_is_never_run_by_mendflow():
+    # Given a sed script spliced from an input, which a value can turn into `s/x/y/e`: it is
+    # not even a gated command (an approval would still run the value as code) but a manual
+    # step, with the guide's line as its script
     plan = compile_text("# T\n\n## Diagnosis\n\n```bash\nsed \"s/$FROM/x/\" /etc/hosts\n```\n")
-    [step] = [s for s in plan.steps if s.kind == StepKind.COMMAND]
-    assert step.mutating
+    assert [s for s in plan.steps if s.kind == StepKind.COMMAND] == []
+    [manual] = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert 'sed "s/$FROM/x/" /etc/hosts' in manual.params["script"]
