@@ -14,6 +14,8 @@ A command is "read" only when every part of it is on the table; everything else 
 
 from __future__ import annotations
 
+import functools
+
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -269,24 +271,32 @@ _EXEC_TOOLS.update({"oc": _EXEC_TOOLS["kubectl"], "podman": _EXEC_TOOLS["docker"
 _TTY = ("-i", "-t", "--stdin", "--tty", "--interactive")
 
 
-def _exec(name: str, args: list[str]) -> bool:
-    """Judge `name exec ... -- cmd` by cmd; False if it is not an exec command."""
+@functools.cache
+def _exec_flags(name: str) -> tuple[Flags, Flags]:
+    """`name`'s global flags (before `exec`) and its exec flags, built once per tool."""
     global_short, global_long, exec_short, exec_long = _EXEC_TOOLS[name]
     kube = name in ("kubectl", "oc")
+    head = F(global_short, global_long, posix=True)
+    own = F(exec_short + "it" + (global_short if kube else ""), exec_long +
+            " stdin tty interactive" + (" " + global_long if kube else ""), go=kube,
+            posix=not kube, why={
+                "-e": "sets the environment of the command", "--env": "sets the environment "
+                "of the command", "-d": "runs in the background", "--detach": "runs in the "
+                "background", "--privileged": "runs with every privilege"})
+    return head, own
+
+
+def _exec(name: str, args: list[str]) -> bool:
+    """Judge `name exec ... -- cmd` by cmd; False if it is not an exec command."""
+    kube = name in ("kubectl", "oc")
+    head_flags, flags = _exec_flags(name)
     try:
-        head = parse(args, F(global_short, global_long, posix=True), name,
-                     stop_at_operand=True)
+        head = parse(args, head_flags, name, stop_at_operand=True)
     except NotRead:
         return False  # not an exec this reading knows: the table judges it
     if head.operands[:1] != ["exec"]:
         return False
     rest = head.operands[1:]
-    flags = F(exec_short + "it" + (global_short if kube else ""), exec_long +
-              " stdin tty interactive" + (" " + global_long if kube else ""), go=kube,
-              posix=not kube, why={
-                  "-e": "sets the environment of the command", "--env": "sets the environment "
-                  "of the command", "-d": "runs in the background", "--detach": "runs in the "
-                  "background", "--privileged": "runs with every privilege"})
     if kube and "--" not in rest:
         raise NotRead(f"{name} exec without `--` runs a session: a person's job",
                       cause="interactive", effect="interactive")

@@ -89,12 +89,25 @@ class Flags:
                    frozenset(long_value), frozenset(long_optional), **kw)  # type: ignore[arg-type]
 
     def __or__(self, other: Flags) -> Flags:
+        # Tables are built once and merged on every judgement (a cobra tool merges all its
+        # subcommands' flags): keep each merge, keyed by the operands' identities (kept alive
+        # with it, so an id is never reused while its entry stands).
+        key = (id(self), id(other))
+        kept = _MERGED.get(key)
+        if kept is None:
+            kept = _MERGED[key] = (self, other, self._merge(other))
+        return kept[2]
+
+    def _merge(self, other: Flags) -> Flags:
         return Flags(self.short | other.short, self.short_value | other.short_value,
                      self.short_optional | other.short_optional, self.long | other.long,
                      self.long_value | other.long_value, self.long_optional | other.long_optional,
                      self.numeric or other.numeric, self.one_dash or other.one_dash,
                      self.go or other.go, self.posix and other.posix,
                      {**self.why, **other.why})
+
+
+_MERGED: dict[tuple[int, int], tuple[Flags, Flags, Flags]] = {}
 
 
 @dataclass

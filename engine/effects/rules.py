@@ -47,10 +47,7 @@ def judge(name: str, tool: Tool, args: list[str], inherited: Flags | None = None
     flags = tool.flags | inherited if inherited is not None else tool.flags
     if tool.subcommands is not None:
         # cobra reads a subcommand's flags wherever they stand, even before its name
-        finding = flags
-        if tool.inherit:
-            for each in tool.subcommands.values():
-                finding = finding | each.flags
+        finding = _all_flags(tool, flags) if tool.inherit else flags
         head = parse(args, finding, name, stop_at_operand=True)
         _follow(name, tool, head)
         if not head.operands:
@@ -74,6 +71,21 @@ def judge(name: str, tool: Tool, args: list[str], inherited: Flags | None = None
         raise NotRead(f"{name} {tool.too_many}", cause="operand")
     if tool.check is not None:
         tool.check(parsed, name)
+
+
+_ALL_FLAGS: dict[tuple[int, int], tuple[Tool, Flags, Flags]] = {}
+
+
+def _all_flags(tool: Tool, flags: Flags) -> Flags:
+    """`flags` and every subcommand's, merged once per (tool, flags): tables never change."""
+    key = (id(tool), id(flags))
+    kept = _ALL_FLAGS.get(key)
+    if kept is None:
+        merged = flags
+        for each in (tool.subcommands or {}).values():
+            merged = merged | each.flags
+        kept = _ALL_FLAGS[key] = (tool, flags, merged)
+    return kept[2]
 
 
 def _follow(name: str, tool: Tool, parsed: Parsed) -> None:
