@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.errors import PluginError
+from engine.sqltext import dollar_tag_end, quoted_end
 
 
 def named_to_positional(query: str, args: Mapping[str, Any]) -> tuple[str, list[Any]]:
@@ -25,7 +26,7 @@ def named_to_positional(query: str, args: Mapping[str, Any]) -> tuple[str, list[
     while i < n:
         ch = query[i]
         if ch in ("'", '"'):
-            end = _quoted_end(query, i, ch)
+            end = quoted_end(query, i, ch)
             out.append(query[i:end])
             i = end
         elif query.startswith("--", i):
@@ -38,7 +39,7 @@ def named_to_positional(query: str, args: Mapping[str, Any]) -> tuple[str, list[
             end = n if end < 0 else end + 2
             out.append(query[i:end])
             i = end
-        elif ch == "$" and (tag_end := _dollar_tag_end(query, i)) is not None:
+        elif ch == "$" and (tag_end := dollar_tag_end(query, i)) is not None:
             tag = query[i:tag_end]
             close = query.find(tag, tag_end)
             end = n if close < 0 else close + len(tag)
@@ -69,23 +70,3 @@ def named_to_positional(query: str, args: Mapping[str, Any]) -> tuple[str, list[
     return "".join(out), [args[name] for name in order]
 
 
-def _quoted_end(query: str, start: int, quote: str) -> int:
-    i = start + 1
-    while i < len(query):
-        if query[i] == quote:
-            if i + 1 < len(query) and query[i + 1] == quote:  # doubled quote: an escaped one
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return len(query)
-
-
-def _dollar_tag_end(query: str, start: int) -> int | None:
-    """End of a `$tag$` opener at `start`, or None when `$` starts no dollar quote ($1)."""
-    j = start + 1
-    while j < len(query) and (query[j].isalnum() or query[j] == "_"):
-        j += 1
-    if j < len(query) and query[j] == "$" and not query[start + 1:j].isdigit():
-        return j + 1
-    return None

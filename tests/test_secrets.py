@@ -43,6 +43,7 @@ from plugins.logs import LogsPlugin
 from plugins.prometheus import PrometheusPlugin
 from plugins.shell import ShellPlugin
 from plugins.sql import SqlPlugin
+from tests.support.plans import gate_changes
 from tests.engine.runtime.conftest import edge, end, plan, sh, step
 
 SECRET = 'Zq7/pl@nt"ed+K9 w'  # quote, quote_plus and JSON each write it differently
@@ -158,14 +159,18 @@ def the_plan(tmp: Path, schema: str):  # noqa: ANN201
     (logs / "app.log").write_text("f" * 492 + SECRET + "\n" + "g" * (65536 - 8) + SECRET + "\n")
     checks = [
         # stdout cut at 4,000 and the summary at 160
-        sh("stdout_cuts", *py("print('b' * 150 + S); print('a' * (4000 - 160 - 8) + S)")),
+        # (a program is never read-only: these steps are gated, and the hand-made plan runs
+        # them without a gate in front)
+        sh("stdout_cuts", *py("print('b' * 150 + S); print('a' * (4000 - 160 - 8) + S)"),
+           mutating=True),
         # the stderr tail: its last 2,000 characters start inside the password
-        sh("stderr_tail", *py("sys.stderr.write(S + 'c' * (2000 - 8))")),
+        sh("stderr_tail", *py("sys.stderr.write(S + 'c' * (2000 - 8))"), mutating=True),
         # the error line cut at 500
         step("error_line", params={"pipeline": [py(
-            "sys.stderr.write('d' * 492 + S + chr(10)); sys.exit(3)")]}, on_error="continue"),
+            "sys.stderr.write('d' * 492 + S + chr(10)); sys.exit(3)")]}, on_error="continue",
+             mutating=True),
         # the capture cap
-        sh("capture_cap", *py(f"sys.stdout.write('e' * ({CAP} - 8) + S)")),
+        sh("capture_cap", *py(f"sys.stdout.write('e' * ({CAP} - 8) + S)"), mutating=True),
         step("logs", kind="query", plugin="logs",
              params={"paths": [str(logs / "app.log")], "roots": [str(logs)]}),
         step("basic_echo", kind="query", plugin="http",
@@ -200,7 +205,7 @@ def world(tmp_path: Path, echo: str, database: str) -> dict[str, object]:
         f'[datasources.db]\ntype = "postgresql"\nurl = "postgresql://{READER}@127.0.0.1:5432/test"\n'
         'password_env = "MF_TEST_PW"\n')
     plan_file = tmp_path / "secrets.plan.json"
-    plan_file.write_text(the_plan(tmp_path, database).to_json())
+    plan_file.write_text(gate_changes(the_plan(tmp_path, database)).to_json())
     env = {"MF_TEST_PW": SECRET, "MF_TEST_TOKEN": TOKEN, "MENDFLOW_CONFIG_FILE": str(config),
            "MENDFLOW_OUTPUT_CAP_BYTES": str(CAP), "MENDFLOW_DATA_DIR": str(tmp_path / "data")}
     return {"config": config, "plan": plan_file, "env": env, "data": tmp_path / "data"}
@@ -219,7 +224,7 @@ def mendflow(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
 def test_no_secret_leaves_through_any_output_at_any_cut(world) -> None:
     env = world["env"]
     # When the plan runs through the real command, and is shown and reported
-    ran = mendflow("run", str(world["plan"]), env=env)
+    ran = mendflow("run", str(world["plan"]), "--yes", env=env)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     run_id = _last_run(world["data"])
     shown = mendflow("show", run_id, env=env)

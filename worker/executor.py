@@ -61,7 +61,8 @@ class CeleryExecutor:
                 plan, guide_path=guide_path, run_id=run_id or new_run_id(), inputs=inputs,
                 alert=alert, dry_run=dry_run,
                 answers=dict(getattr(self.interaction, "answers", {}) or {}),
-                assume_yes=bool(getattr(self.interaction, "assume_yes", False)))
+                assume_yes=bool(getattr(self.interaction, "assume_yes", False)),
+                approvals=tuple(getattr(self.interaction, "approvals", ()) or ()))
         finally:
             runner.dispatcher.close()  # type: ignore[attr-defined]
         return await self._follow(record.run_id)

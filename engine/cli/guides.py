@@ -246,13 +246,21 @@ def plugins() -> None:
     out.print(table)
 
 
-def _load_plan(path: Path):  # noqa: ANN202 - Plan, imported lazily
+def _load_plan(path: Path, *, plugins_elsewhere: bool = False):  # noqa: ANN202 - Plan
+    """A plan file or a guide, checked. With `plugins_elsewhere` (steps run on workers, whose
+    plugins this process may not have), whether each plugin is known is the workers' call."""
     from engine.plan import Plan
 
     if path.suffix == ".json":
         if not path.exists():
             raise InputError("no such plan file", file=str(path))
-        return Plan.load(path)
+        from engine.compile import validate_plan
+
+        # A plan file may have been written by hand or by another tool: it meets the same
+        # rules as a compiled one (every change behind an approval, no value where code goes)
+        plan = Plan.load(path)
+        known = {s.plugin for s in plan.steps if s.plugin} if plugins_elsewhere else None
+        return validate_plan(plan, known_plugins=known)
     from engine.compile import compile_path
 
     return compile_path(path)

@@ -155,7 +155,7 @@ def run(
 ) -> None:
     """Run a guide: compile it, run its steps (independent ones in parallel), report."""
     settings = _settings()
-    plan = _run_plan(guide, settings)
+    plan = _run_plan(guide, settings, plugins_elsewhere=executor != "local")
     inputs = _parse_inputs(input)
     alert_data = _load_alert(alert)
     answers = _answers(settings, plan, answer=answer, approve=approve, yes=yes)
@@ -192,11 +192,11 @@ def _answers(settings: Settings, plan: Any, *, answer: list[str], approve: list[
                    auto_approve=load_auto_approve(settings.config_file))
 
 
-def _run_plan(guide: Path, settings: Settings) -> Any:
+def _run_plan(guide: Path, settings: Settings, *, plugins_elsewhere: bool = False) -> Any:
     """A reviewed or cached LLM plan whose guide hash matches, a fresh one, or the structural
     plan; says which runs."""
     if guide.suffix == ".json":
-        return _load_plan(guide)
+        return _load_plan(guide, plugins_elsewhere=plugins_elsewhere)
     from engine.compile import compile_guide
     from engine.compile.cache import choose_plan
     from engine.guide import load_guide

@@ -31,6 +31,7 @@ from engine import promql
 from engine.compile.scope import Scope
 from engine.errors import MendflowError, ValidationError
 from engine.runtime.templating import ROOTS, literal, references
+from engine.sqltext import dollar_tag_end, quoted_end
 
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -140,12 +141,12 @@ class _Sql:
         while i < n:
             ch = text[i]
             if ch == "'":
-                end = _quoted_end(text, i, "'")
+                end = quoted_end(text, i, "'")
                 out.append(self._literal(text[i + 1:end - 1] if text[end - 1:end] == "'"
                                          and end - 1 > i else None, text[i:end], out))
                 i = end
             elif ch == '"':
-                end = _quoted_end(text, i, '"')
+                end = quoted_end(text, i, '"')
                 out.append(text[i:end])
                 i = end
             elif text.startswith("--", i):
@@ -158,7 +159,7 @@ class _Sql:
                 end = n if end < 0 else end + 2
                 out.append(text[i:end])
                 i = end
-            elif ch == "$" and (tag_end := _dollar_tag_end(text, i)) is not None:
+            elif ch == "$" and (tag_end := dollar_tag_end(text, i)) is not None:
                 close = text.find(text[i:tag_end], tag_end)
                 end = n if close < 0 else close + tag_end - i
                 out.append(text[i:end])
@@ -202,28 +203,6 @@ class _Sql:
         # Each value is cast to text: `'%' || $1` alone leaves PostgreSQL unsure of $1's type.
         return "(" + " || ".join(f"CAST({p} AS text)" if is_value else f"'{p}'"
                                  for is_value, p in pieces) + ")"
-
-
-def _quoted_end(text: str, start: int, quote: str) -> int:
-    i = start + 1
-    while i < len(text):
-        if text[i] == quote:
-            if text[i + 1:i + 2] == quote:  # a doubled quote is an escaped one
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return len(text)
-
-
-def _dollar_tag_end(text: str, start: int) -> int | None:
-    """End of a `$tag$` opener at `start`, or None when `$` starts no dollar quote."""
-    j = start + 1
-    while j < len(text) and (text[j].isalnum() or text[j] == "_"):
-        j += 1
-    if j < len(text) and text[j] == "$" and not text[start + 1:j].isdigit():
-        return j + 1
-    return None
 
 
 # -- PromQL ----------------------------------------------------------------------------------

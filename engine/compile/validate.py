@@ -18,7 +18,7 @@ from typing import Any
 import networkx as nx
 
 from engine.errors import ConditionError, TemplateError, ValidationError
-from engine.plan import Edge, Plan, Step, StepKind
+from engine.plan import Edge, OnError, Plan, Step, StepKind
 from engine.runtime import placement
 from engine.runtime.templating import check_expression, references, strings_in
 
@@ -345,6 +345,11 @@ class _Checker:
                                "of it", "Every change needs an approve step right before it", s)
         for e in incoming:
             gate = self.steps.get(e.source)
+            if gate is not None and gate.kind == StepKind.APPROVE and \
+                    gate.on_error == OnError.CONTINUE:
+                yield self.problem("approval", f"approval {gate.id!r} goes on when denied "
+                                   "(on_error: continue)", "A denial must never lead to the "
+                                   "change: drop on_error from the approve step", gate)
             if gate is not None and gate.kind == StepKind.APPROVE and not any(
                     o.on == "failure" for o in self.out.get(gate.id, [])):
                 yield self.problem("approval", f"approval {gate.id!r} has no path for a denial",

@@ -214,3 +214,26 @@ def test_an_operator_policy_approves_gates_without_a_terminal(tmp_path: Path) ->
     config.write_text("[policy]\nauto_approve = 'approve-*'\n")
     bad = mendflow("run", str(guide), data=tmp_path, env={"MENDFLOW_CONFIG_FILE": str(config)})
     assert bad.returncode == 2 and "auto_approve must be a list" in bad.stderr
+
+
+def test_a_plan_file_meets_the_compilers_rules_before_it_runs(tmp_path: Path) -> None:
+    # Given a hand-written plan whose change has no approval in front of it
+    from engine.plan import Edge, Plan, SourceInfo, Span, Step
+
+    victim = tmp_path / "victim"
+    victim.write_text("x")
+    span = Span(start=1, end=1)
+    steps = [Step(id="rm", title="rm", kind="command", plugin="shell", mutating=True,
+                  params={"pipeline": [["rm", str(victim)]]}, source=span),
+             Step(id="ok", title="ok", kind="end", outcome="resolved", source=span)]
+    plan = Plan(id="hand", title="hand", compiler="hand/1", entry="rm", steps=steps,
+                edges=[Edge(source="rm", target="ok")],
+                source=SourceInfo(path="hand.md", sha256="0" * 64))
+    plan_file = tmp_path / "hand.plan.json"
+    plan_file.write_text(plan.to_json())
+    # When it is run, even with --yes
+    done = mendflow("run", str(plan_file), "--yes", data=tmp_path)
+    # Then it is refused before anything runs, saying what the plan lacks
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "mutating step 'rm' has no approval in front of it" in done.stderr
+    assert victim.exists()

@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 
 from engine.plan import Edge, Retry, Step
+from tests.support.plans import gate_changes
 from tests.worker.conftest import (
     ROOT,
     SPAN,
@@ -79,11 +80,11 @@ async def test_killing_the_process_that_started_the_run(workers, store, worker_e
     workers.start("w1")
     plan = chain_plan(4, sleep_s=0.5).model_copy(update={"id": f"starter-{uuid.uuid4().hex[:6]}"})
     plan_file = tmp_path / "chain.plan.json"
-    plan_file.write_text(plan.to_json())
+    plan_file.write_text(gate_changes(plan).to_json())
     env = {**os.environ, **worker_env, "PYTHONPATH": str(ROOT)}
     # Given `mendflow run --executor celery` following its run
     cli = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(plan_file),
-                            "--executor", "celery"], cwd=ROOT, env=env,
+                            "--executor", "celery", "--yes"], cwd=ROOT, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     conn = await asyncpg.connect(url)
     try:
@@ -109,7 +110,7 @@ async def test_killing_the_process_that_started_the_run(workers, store, worker_e
     assert set(calls.values()) == {1}
     # And a CLI run that is left alone exits 0 with the run's outcome
     done = subprocess.run([sys.executable, "-m", "engine.cli", "run", str(plan_file),
-                           "--executor", "celery"], cwd=ROOT, env=env, capture_output=True,
+                           "--executor", "celery", "--yes"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=90)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "resolved" in done.stdout

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.plans import gate_changes
 from tests.worker.conftest import ROOT, chain_plan
 
 
@@ -36,7 +37,7 @@ def test_worker_with_unreachable_database_says_which_and_exits(worker_env) -> No
 def test_celery_run_with_unreachable_broker_exits_3_before_creating_a_run(
         worker_env, tmp_path: Path) -> None:
     plan_file = tmp_path / "p.plan.json"
-    plan_file.write_text(chain_plan(1).to_json())
+    plan_file.write_text(gate_changes(chain_plan(1)).to_json())
     done = _mendflow("run", str(plan_file), "--executor", "celery",
                      env={**worker_env, "MENDFLOW_BROKER_URL": "redis://:pw@127.0.0.1:1/0"})
     assert done.returncode == 3, done.stdout + done.stderr
@@ -45,7 +46,7 @@ def test_celery_run_with_unreachable_broker_exits_3_before_creating_a_run(
 
 def test_unknown_executor_is_bad_input(tmp_path: Path) -> None:
     plan_file = tmp_path / "p.plan.json"
-    plan_file.write_text(chain_plan(1).to_json())
+    plan_file.write_text(gate_changes(chain_plan(1)).to_json())
     done = _mendflow("run", str(plan_file), "--executor", "nope",
                      env={"MENDFLOW_DATA_DIR": str(tmp_path)})
     assert done.returncode == 2 and "unknown --executor 'nope'" in done.stderr

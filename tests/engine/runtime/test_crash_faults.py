@@ -24,6 +24,7 @@ import pytest
 
 from engine.store import open_store
 
+from tests.support.plans import gate_changes
 from .conftest import Recorder, edge, end, plan, sh
 
 pytestmark = pytest.mark.slow
@@ -77,7 +78,7 @@ def _run_id(data: Path) -> str:
 def _start(tmp: Path, steps_plan: object) -> tuple[Path, subprocess.Popen[bytes]]:
     tmp.mkdir(parents=True, exist_ok=True)
     plan_file = tmp / "plan.json"
-    plan_file.write_text(steps_plan.to_json())  # type: ignore[attr-defined]
+    plan_file.write_text(gate_changes(steps_plan).to_json())  # type: ignore[arg-type]
     data = tmp / "data"
     # --yes approves gated steps of this run; it must not answer for a step in doubt later
     proc = subprocess.Popen([*MENDFLOW, "run", str(plan_file), "--yes"], env=_env(data),
