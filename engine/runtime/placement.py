@@ -31,6 +31,8 @@ the world (the read-only table).
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -328,8 +330,10 @@ def argv_problem(template: str, rendered: str) -> str | None:
 
 
 def rendered_problem(plugin: str | None, templates: Mapping[str, Any],
-                     rendered: Mapping[str, Any]) -> str | None:
-    """The first rendered argv word that may not be passed (see `argv_problem`), or None.
+                     rendered: Mapping[str, Any],
+                     memory: Mapping[str, Any] | None = None) -> str | None:
+    """The first rendered argv word that may not be passed (see `argv_problem` and
+    `url_value_problem`), or None.
 
     Sinks are read from the templates, never from the rendered values: a value that renders
     to `--` must not change how the words after it are read."""
@@ -340,7 +344,46 @@ def rendered_problem(plugin: str | None, templates: Mapping[str, Any],
         value = values.get(where)
         if value is None:
             continue
-        problem = argv_problem(template, value)
+        problem = argv_problem(template, value) or (
+            url_value_problem(template, memory) if memory is not None else None)
         if problem:
             return f"{where}: {problem}"
     return None
+
+
+_URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_URL_BREAKERS = ("/", "?", "#", "@", "\\", "..", "%")
+
+
+def url_value_problem(template: str, memory: Mapping[str, Any]) -> str | None:
+    """A value put into a URL the guide wrote (`curl "https://api/v1/items/$ID"`) may not add
+    a path segment, a query, a fragment or a user: it must stay within the place it was put.
+    Only words whose own text starts with `scheme://` are URLs here."""
+    if not is_template(template) or not _URL_START.match(template):
+        return None
+    for ref in sorted(_refs(template)):
+        value = _lookup(memory, ref)
+        if value is None:
+            continue
+        text = str(value)
+        bad = next((b for b in _URL_BREAKERS if b in text), None)
+        if bad is not None:
+            return (f"the value {shown(text)} of {ref} would change the URL it is put into "
+                    f"(it contains {bad!r})")
+    return None
+
+
+def _refs(text: str) -> set[str]:
+    try:
+        return references(text)
+    except Exception:  # a template that does not parse is the validator's to report
+        return set()
+
+
+def _lookup(memory: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = memory
+    for key in dotted.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node if isinstance(node, (str, int, float)) else None

@@ -124,7 +124,7 @@ class StepRunner:
         except TemplateError as exc:
             raise StepFailed(f"cannot render parameters: {exc.message}", retryable=False,
                              step=step.id, hint=exc.hint) from None
-        refused = placement.rendered_problem(step.plugin, step.params, params)
+        refused = placement.rendered_problem(step.plugin, step.params, params, memory.view())
         if refused:
             raise StepFailed(f"refused to run: {refused}", retryable=False, step=step.id,
                              hint="Check the input or the step that produced the value")

@@ -138,3 +138,17 @@ def test_the_validator_reports_a_misplaced_value_with_the_line() -> None:
     with pytest.raises(ValidationError, match="must never become code") as info:
         validate_plan(_plan("bash", "-c", V), known_plugins={"shell"})
     assert info.value.location.step == "s"
+
+
+@pytest.mark.parametrize(("value", "refused"), [
+    ("42", False), ("web-1", False), ("v2.1", False),
+    ("../../admin", True), ("x/y", True), ("x?admin=true", True), ("x#frag", True),
+    ("evil.com@", True), ("%2e%2e", True),
+])
+def test_a_value_in_a_url_the_guide_wrote_stays_in_its_place(value: str, refused: bool) -> None:
+    template = "https://api.example/v1/items/{{ inputs.id }}?verbose=1"
+    rendered = template.replace("{{ inputs.id }}", value)
+    problem = rendered_problem("shell", {"pipeline": [["curl", "-s", template]]},
+                               {"pipeline": [["curl", "-s", rendered]]},
+                               {"inputs": {"id": value}})
+    assert (problem is not None) == refused, problem
