@@ -29,6 +29,19 @@ do; `str(err)` renders them as one line a person can act on, e.g.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What `mendflow` exits with: one meaning each (the README's table; a test reads both)."""
+
+    OK = 0  # resolved, mitigated or no_action (or the command did what it was asked)
+    FAILED = 1  # a step (a change) or the engine failed; lint found errors
+    BAD_INPUT = 2  # bad input or usage: guide, plan, flags, config, alert, unknown run id
+    ESCALATE = 3  # the run ended with `escalate`: a person must act
+    INCONCLUSIVE = 4  # the evidence failed: the run drew no conclusion
+    UNAVAILABLE = 5  # infrastructure unavailable: the store, the broker
+    INTERRUPTED = 130  # interrupted or cancelled (the run stays resumable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +64,7 @@ class Location:
 class MendflowError(Exception):
     """Root of every error Mendflow raises on purpose."""
 
-    exit_code: int = 1
+    exit_code: int = ExitCode.FAILED
 
     def __init__(
         self,
@@ -88,13 +101,13 @@ class MendflowError(Exception):
 class GuideError(MendflowError):
     """A guide cannot be read or parsed."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class PlanError(MendflowError):
     """A plan is invalid or cannot be loaded."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class ValidationError(PlanError):
@@ -128,23 +141,25 @@ class StepFailed(PluginError):
 class StoreError(MendflowError):
     """The run store is unreachable, corrupted or inconsistent."""
 
-    exit_code = 3
+    exit_code = ExitCode.UNAVAILABLE
 
 
 class RunNotFound(StoreError):
     """No run with that id exists in the store."""
 
+    exit_code = ExitCode.BAD_INPUT
+
 
 class ConfigError(MendflowError):
     """Settings or data sources are wrong."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class InputError(MendflowError):
     """A run was given a bad --input, --alert or answer."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class Cancelled(Exception):

@@ -90,6 +90,7 @@ class Outcome(StrEnum):
     MITIGATED = "mitigated"
     ESCALATE = "escalate"
     NO_ACTION = "no_action"
+    INCONCLUSIVE = "inconclusive"  # the evidence failed: nothing can be concluded
 
 
 class OnError(StrEnum):

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from engine._frozenmap import FrozenMap
 from engine.errors import ConditionError, InputError, PlanError
-from engine.plan import Edge, OnError, Plan, Step, StepKind
+from engine.plan import Edge, OnError, Outcome, Plan, Step, StepKind
 
 STATE_VERSION = 2
 """Bump when a state written by this version cannot be read by the previous one.
@@ -293,6 +293,7 @@ class PlanIndex:
     orphans: tuple[str, ...]  # steps other than the entry with no incoming edge: never reached
     cleanup: tuple[str, ...]  # the plan's clean-up steps, in order
     initial: RunState
+    reads: Mapping[int, frozenset[str]]  # edge index -> steps its condition expression reads
 
     @classmethod
     def build(cls, plan: Plan) -> PlanIndex:
@@ -325,6 +326,7 @@ class PlanIndex:
                           and sid not in plan.cleanup),
             cleanup=tuple(sid for sid in plan.cleanup if sid in steps),
             initial=initial,
+            reads=_condition_reads(plan, steps),
         )
 
     def joins_of(self, state: RunState) -> _Joins:
@@ -350,6 +352,33 @@ _INDEX_CACHE: dict[int, tuple[Plan, PlanIndex]] = {}
 _INDEX_CACHE_SIZE = 32
 
 
+def _condition_reads(plan: Plan, steps: Mapping[str, Step]) -> dict[int, frozenset[str]]:
+    """For each edge whose condition has an expression, the steps whose output it reads
+    without testing their exit status."""
+    from engine.runtime.templating import references  # pure: parses, never renders
+
+    reads: dict[int, frozenset[str]] = {}
+    for i, edge in enumerate(plan.edges):
+        if edge.condition is None or edge.condition.expr is None:
+            continue
+        try:
+            paths = references(edge.condition.expr, expression=True)
+        except ConditionError:
+            continue  # the step that decides it reports the syntax error
+        read = {p.split(".")[1] for p in paths
+                if p.startswith("steps.") and p.split(".")[1] in steps}
+        # A condition that tests a step's exit status handles its failure itself
+        # (`steps.x.exit_code == 0 and ...`): it is not misled by a failed step's output.
+        handled = {p.split(".")[1] for p in paths
+                   if p.count(".") >= 2 and p.split(".")[2] in _STATUS_FIELDS}
+        if read - handled:
+            reads[i] = frozenset(read - handled)
+    return reads
+
+
+_STATUS_FIELDS = frozenset({"exit_code", "pipestatus", "ok", "error", "failed"})
+
+
 def plan_index(plan: Plan) -> PlanIndex:
     """The index of `plan`, built once and kept in a small cache (keyed by identity)."""
     hit = _INDEX_CACHE.get(id(plan))
@@ -363,6 +392,16 @@ def plan_index(plan: Plan) -> PlanIndex:
 
 
 # -- the rules -------------------------------------------------------------------------------
+
+
+def _is_evidence(step: Step) -> bool:
+    """A step that finds something out (a read-only query, command or detector, or a decision
+    over what they found): when it fails, the run cannot conclude; when a change fails, the
+    run has failed."""
+    if step.kind == StepKind.DECIDE:
+        return True
+    return step.kind in (StepKind.QUERY, StepKind.COMMAND, StepKind.DETECT) and \
+        not step.mutating
 
 
 def initial_state(plan: Plan, *, seed: str = "") -> RunState:
@@ -576,7 +615,33 @@ class _Txn:
                 note: str | None) -> None:
         self.last = sid
         self.put(sid, StepState(StepStatus.SUCCEEDED, attempt, None, note))
+        unsound = self._reads_failed(sid, branches)
+        if unsound:
+            self.inconclusive(unsound)
+            return
         self.launch(self.decide(sid, "success", branches))
+
+    def _reads_failed(self, sid: str, branches: Mapping[int, bool]) -> str | None:
+        """Why the conditions `sid` just decided cannot be trusted: one reads a step that
+        failed (its output is an error, not evidence). None when they can."""
+        for i, edge in self.index.outgoing[sid]:
+            if i not in branches or i not in self.index.reads:
+                continue
+            for read in sorted(self.index.reads[i]):
+                st = self.step(read)
+                if st.status == StepStatus.FAILED:
+                    why = f": {st.error}" if st.error else ""
+                    text = edge.condition.text if edge.condition else ""
+                    return (f"'{text}' ({sid}) reads step '{read}', which failed{why}; "
+                            "nothing can be concluded from it")
+        return None
+
+    def inconclusive(self, reason: str) -> None:
+        """End the run with the outcome `inconclusive`: the evidence a conclusion needs is
+        missing, so no healthy (or any other) conclusion is drawn."""
+        self.outcome = Outcome.INCONCLUSIVE.value
+        self.end_step = None
+        self.end("succeeded", f"inconclusive: {reason}")
 
     def fail(self, sid: str, attempt: int, error: str, retryable: bool,
              branches: Mapping[int, bool]) -> None:
@@ -595,7 +660,10 @@ class _Txn:
         ready = self.decide(sid, "failure", branches)
         if not any(self.edges.get(i) for i, _ in self.index.outgoing[sid]):
             tries = f" after {attempt} attempts" if attempt > 1 else ""
-            self.end("failed", f"step '{sid}' failed{tries} and has no error path: {error}")
+            if _is_evidence(step):
+                self.inconclusive(f"step '{sid}' failed{tries}: {error}")
+            else:
+                self.end("failed", f"step '{sid}' failed{tries} and has no error path: {error}")
             return
         self.launch(ready)
 

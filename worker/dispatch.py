@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import kombu
 from kombu.exceptions import KombuError, OperationalError
 
-from engine.errors import MendflowError
+from engine.errors import ExitCode, MendflowError
 from engine.store.postgres import mask_password
 
 T = TypeVar("T")
@@ -37,7 +37,7 @@ RETRY_POLICY = {"max_retries": 6, "interval_start": 0.1, "interval_step": 0.5,
 class BrokerError(MendflowError):
     """The task broker (Redis) is unreachable or refused a message."""
 
-    exit_code = 3
+    exit_code = ExitCode.UNAVAILABLE
 
 
 def check_broker(url: str, *, timeout_s: float = 5.0) -> None:

@@ -1,12 +1,15 @@
 """The command's shared parts: the Typer app, the consoles, settings, exit codes.
 
-Exit codes: 0 the run ended resolved / mitigated / no_action (or the command succeeded);
-1 the run failed, or lint found errors; 2 bad input (guide, plan, flags); 3 the run ended
-with `escalate`, or the store failed; 130 interrupted (the run stays resumable).
+Exit codes (`engine.errors.ExitCode`, one meaning each): 0 the run ended resolved, mitigated or
+no_action (or the command did what it was asked); 1 a step or the engine failed, or lint found
+errors; 2 bad input or usage; 3 the run ended `escalate`; 4 the run was inconclusive (its
+evidence failed); 5 infrastructure unavailable (the store, the broker); 130 interrupted or
+cancelled (the run stays resumable).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from collections.abc import Iterable
@@ -16,7 +19,7 @@ from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
 from rich.segment import Segment
 
-from engine.errors import InputError, MendflowError
+from engine.errors import ExitCode, InputError, MendflowError
 from engine.printable import visible
 from engine.settings import Settings, load_settings
 
@@ -45,7 +48,8 @@ class _Console(Console):
 out = _Console(width=None if sys.stdout.isatty() else 120)
 err = _Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
-OUTCOME_EXIT = {"resolved": 0, "mitigated": 0, "no_action": 0, "escalate": 3}
+OUTCOME_EXIT = {"resolved": ExitCode.OK, "mitigated": ExitCode.OK, "no_action": ExitCode.OK,
+                "escalate": ExitCode.ESCALATE, "inconclusive": ExitCode.INCONCLUSIVE}
 STATUS_STYLE = {
     "pending": ("·", "dim"), "running": ("▶", "cyan"), "waiting": ("…", "yellow"),
     "succeeded": ("✔", "green"), "failed": ("✘", "red"), "skipped": ("-", "dim"),
@@ -58,7 +62,16 @@ def main() -> None:
         app()
     except MendflowError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise SystemExit(exc.exit_code) from None
+        raise SystemExit(int(exc.exit_code)) from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # an engine bug: one line, and the traceback on request
+        if os.environ.get("MENDFLOW_DEBUG"):
+            raise
+        err.print(f"[red]internal error:[/red] {escape(type(exc).__name__)}: "
+                  f"{escape(str(exc))}. This is a Mendflow bug: please report it (set "
+                  "MENDFLOW_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)
+        raise SystemExit(int(ExitCode.FAILED)) from None
 
 
 def _settings() -> Settings:

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.cli._app import _settings, app, err, out
-from engine.errors import InputError, MendflowError
+from engine.errors import ExitCode, InputError, MendflowError
 from engine.settings import Settings
 
 # -- compile, lint, graph, schema ----------------------------------------------------------------
@@ -63,7 +63,7 @@ def compile(
     if len(results) > 1:
         out.print(f"{len(results) - failed} compiled, {failed} failed")
     if failed:
-        raise typer.Exit(2)
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
 
 
 def _llm_setup(settings: Settings) -> tuple[Any, Any, Any]:
@@ -121,7 +121,7 @@ def _compile_llm(files: list[Path], out_dir: Path | None, stdout: bool) -> None:
         out.print(f"[green]✔[/green] {path} -> {target} ({len(choice.plan.steps)} steps; "
                   f"{escape(choice.describe())})", highlight=False)
     if failed:
-        raise typer.Exit(2)
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
 
 
 def _plan_path(guide: Path, out_dir: Path | None) -> Path:

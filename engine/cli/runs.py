@@ -19,7 +19,7 @@ from rich.text import Text
 from engine.cli._app import OUTCOME_EXIT, STATUS_STYLE, _settings, app, err, out
 from engine.cli.guides import _fresh_llm_plan, _llm_setup, _load_plan
 from engine.cli.live import _LiveView, _TerminalPrompt
-from engine.errors import InputError
+from engine.errors import ExitCode, InputError
 from engine.settings import Settings
 
 # -- run, resume, runs, show, report -------------------------------------------------------------
@@ -100,10 +100,10 @@ def _open_store(settings: Settings) -> Any:
 
 def _exit_for(record: Any) -> int:
     if record.status == "succeeded":
-        return OUTCOME_EXIT.get(record.outcome or "", 0)
+        return int(OUTCOME_EXIT.get(record.outcome or "", ExitCode.OK))
     if record.status in ("cancelled", "interrupted"):
-        return 130
-    return 1
+        return int(ExitCode.INTERRUPTED)
+    return int(ExitCode.FAILED)
 
 
 def _print_end(record: Any) -> None:
@@ -340,7 +340,7 @@ def _run_async(coro: Any) -> Any:
         return asyncio.run(coro)
     except (KeyboardInterrupt, asyncio.CancelledError):
         err.print("\n[yellow]interrupted[/yellow]: the run is resumable with `mendflow resume`")
-        raise typer.Exit(130) from None
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
 async def _with_store(settings: Settings, fn: Any) -> Any:

@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
-from engine.errors import MendflowError
+from engine.errors import ExitCode, MendflowError
 
 
 class DetectError(MendflowError):
     """A detector, its data or its calibration is unusable."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class TooFewRuns(DetectError):

@@ -35,14 +35,18 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.errors import StoreError
+from engine.errors import ExitCode, StoreError
 from engine.plan import Plan
 
 RunStatus = Literal["running", "succeeded", "failed", "cancelled", "interrupted"]
 
 
 class StaleState(StoreError):
-    """Another writer advanced the run since it was read; re-read and re-apply the event."""
+    """Another writer advanced the run since it was read; re-read and re-apply the event.
+    Reaching the command, it means another process drives the run: a usage error, not an
+    outage."""
+
+    exit_code = ExitCode.BAD_INPUT
 
 
 class Lease(BaseModel):
@@ -67,7 +71,7 @@ class Lease(BaseModel):
 class LeaseHeld(StoreError):
     """Another live process drives the run (its lease is held and renewed)."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
     def __init__(self, lease: Lease) -> None:
         until = lease.expires_at.astimezone().strftime("%H:%M:%S")

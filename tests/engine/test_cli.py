@@ -136,7 +136,7 @@ def test_bad_inputs_and_a_corrupted_store_are_clear_errors(tmp_path: Path) -> No
     broken.mkdir()
     (broken / "mendflow.sqlite3").write_bytes(os.urandom(8192))
     proc = mendflow("run", triage, data=broken)
-    assert proc.returncode == 3 and "aside" in proc.stderr and "corrupted" in proc.stderr
+    assert proc.returncode == 5 and "aside" in proc.stderr and "corrupted" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -152,7 +152,7 @@ def test_runs_show_and_report_describe_a_finished_run(tmp_path: Path) -> None:
     for section in ("## What each step found", "## Timeline", "gantt", "## Plan"):
         assert section in report.stdout
     missing = mendflow("show", "no-such-run", data=tmp_path)
-    assert missing.returncode == 3 and "mendflow runs" in missing.stderr
+    assert missing.returncode == 2 and "mendflow runs" in missing.stderr
 
 
 def test_ctrl_c_leaves_a_resumable_run(tmp_path: Path) -> None:
@@ -237,3 +237,17 @@ def test_a_plan_file_meets_the_compilers_rules_before_it_runs(tmp_path: Path) ->
     assert done.returncode == 2, done.stdout + done.stderr
     assert "mutating step 'rm' has no approval in front of it" in done.stderr
     assert victim.exists()
+
+
+def test_the_readme_exit_code_table_is_the_one_the_command_uses() -> None:
+    import re
+
+    from engine.cli._app import OUTCOME_EXIT
+    from engine.errors import ExitCode
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = dict(re.findall(r"^\| (\d+) \| (.+) \|$", readme, re.M))
+    assert sorted(int(code) for code in table) == sorted(int(c) for c in ExitCode)
+    for outcome, code in OUTCOME_EXIT.items():
+        assert f"`{outcome}`" in table[str(int(code))], (outcome, code)
+    assert "bad input" in table["2"] and "unavailable" in table["5"]

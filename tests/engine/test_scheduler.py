@@ -194,7 +194,7 @@ def test_failure_edge_runs_the_error_path_and_skips_the_success_path():
 
 
 def test_failure_without_error_path_fails_the_run_and_cancels_what_runs():
-    run = Run(plan([step("a"), step("b"), step("c"), end("z")],
+    run = Run(plan([step("a"), step("b", mutating=True), step("c"), end("z")],
                    [edge("a", "b"), edge("a", "c"), edge("b", "z"), edge("c", "z")]))
     run.send(Start())
     run.ok("a")
@@ -207,7 +207,7 @@ def test_failure_without_error_path_fails_the_run_and_cancels_what_runs():
 
 
 def test_conditional_failure_edge_not_taken_fails_the_run():
-    run = Run(plan([step("a"), step("fix"), end("z")],
+    run = Run(plan([step("a", mutating=True), step("fix"), end("z")],
                    [edge("a", "z"), edge("a", "fix", "disk full", on="failure")]))
     run.send(Start())
     run.fail("a", fix=False)
@@ -232,6 +232,64 @@ def test_run_fails_when_no_end_step_can_be_reached():
     assert run.state.reason.startswith("no end step was reached")
 
 
+# -- outcome integrity: never healthy on failed evidence -----------------------------------------
+
+
+@pytest.mark.parametrize("outcome", ["resolved", "no_action", "escalate"])
+def test_a_failed_check_with_no_error_path_ends_inconclusive_never_healthy(outcome: str):
+    # Given a read-only check whose failure the guide gave no path for
+    run = Run(plan([step("check"), end("z", outcome)], [edge("check", "z")]))
+    run.send(Start())
+    # When it fails
+    run.fail("check", error="cat: /var/log/app.log: No such file or directory")
+    # Then the run draws no conclusion, and says what failed and why
+    assert (run.state.status, run.state.outcome) == ("succeeded", "inconclusive")
+    assert "'check' failed" in run.state.reason and "No such file" in run.state.reason
+    assert run.state.end_step is None
+
+
+def test_a_decision_that_reads_a_failed_step_is_inconclusive_not_a_guess():
+    # Given a check the guide lets fail (on_error: continue) and a decision over its output
+    run = Run(plan([step("disk", on_error="continue"), step("d", "decide"), end("fine", "no_action"),
+                    end("full", "escalate")],
+                   [edge("disk", "d"),
+                    Edge(source="d", target="full", kind="branch", condition=Condition(
+                        text="If the disk is full", expr="steps.disk.stdout | numbers | max > 90")),
+                    Edge(source="d", target="fine", kind="else", condition=Condition(
+                        text="Otherwise", expr="not (steps.disk.stdout | numbers | max > 90)"))]))
+    run.send(Start())
+    run.fail("disk", error="df: cannot read table of mounted file systems")
+    # When the decision decides (any way: the numbers it read are an error's)
+    run.ok("d", full=False, fine=True)
+    # Then no end is reached: the run is inconclusive, naming the step it read
+    assert run.state.outcome == "inconclusive"
+    assert "reads step 'disk', which failed" in run.state.reason
+
+
+def test_a_decision_that_tests_a_steps_exit_status_handles_its_failure_itself():
+    # "where systemd does not run, the check fails and is left out": the guide's condition
+    # reads the exit status, so the failure is the guide's to judge
+    run = Run(plan([step("svc", on_error="continue"), step("d", "decide"),
+                    end("fine", "no_action"), end("bad", "escalate")],
+                   [edge("svc", "d"),
+                    Edge(source="d", target="bad", kind="branch", condition=Condition(
+                        text="If a service failed",
+                        expr="steps.svc.exit_code == 0 and steps.svc.line_count > 0")),
+                    Edge(source="d", target="fine", kind="else", condition=Condition(
+                        text="Otherwise", expr=None))]))
+    run.send(Start())
+    run.fail("svc", error="System has not been booted with systemd")
+    run.ok("d", bad=False, fine=True)
+    assert (run.state.outcome, run.state.end_step) == ("no_action", "fine")
+
+
+def test_a_failed_change_with_no_error_path_fails_the_run():
+    run = Run(plan([step("fix", mutating=True), end("z")], [edge("fix", "z")]))
+    run.send(Start())
+    run.fail("fix", error="exit 1")
+    assert (run.state.status, run.state.outcome) == ("failed", None)
+
+
 # -- retries -----------------------------------------------------------------------------------
 
 
@@ -249,7 +307,7 @@ def test_retryable_failure_waits_with_exponential_backoff_then_fails_for_good():
         StartStep(step="a", attempt=3, delay_s=4.0)]
     assert run.state.steps["a"].error == "timed out after 5 s"
     run.fail("a", 3, error="still broken", retryable=True)
-    assert run.state.status == "failed"
+    assert (run.state.status, run.state.outcome) == ("succeeded", "inconclusive")
     assert "after 3 attempts" in run.state.reason and "still broken" in run.state.reason
 
 
@@ -266,7 +324,7 @@ def test_non_retryable_failure_is_not_retried():
     run = Run(plan([step("a", retry=RETRY), end("z")], [edge("a", "z")]))
     run.send(Start())
     assert run.fail("a", 1, retryable=False) == []
-    assert run.state.status == "failed"
+    assert run.state.outcome == "inconclusive"
 
 
 def test_backoff_is_capped_and_jitter_is_deterministic_per_seed():
@@ -579,7 +637,12 @@ def test_random_runs_obey_the_join_rules_and_terminate(p: Plan, data: st.DataObj
             if (new.steps[event.step].status == StepStatus.FAILED
                     and p.step(event.step).on_error == "fail"
                     and not any(new.edges[i] for i, e in p.outgoing(event.step))):
-                assert new.status == "failed", "a failure with no error path fails the run"
+                # a failure with no error path ends the run: failed for a change, and
+                # inconclusive (no conclusion drawn) for evidence
+                if s._is_evidence(p.step(event.step)):
+                    assert (new.status, new.outcome) == ("succeeded", "inconclusive")
+                else:
+                    assert new.status == "failed", "a failed change with no error path"
                 assert f"'{event.step}'" in new.reason
             if in_flight.get(event.step) == event.attempt:
                 del in_flight[event.step]
@@ -641,7 +704,9 @@ def test_random_runs_obey_the_join_rules_and_terminate(p: Plan, data: st.DataObj
 
     assert not in_flight and not doubted, "the run did not finish in 100 reports"
     assert state.status in ("succeeded", "failed", "cancelled")
-    if state.status == "succeeded":
+    if state.status == "succeeded" and state.outcome == "inconclusive":
+        assert state.end_step is None  # no ending the guide wrote was reached
+    elif state.status == "succeeded":
         assert p.step(state.end_step).kind == "end"
         assert state.outcome == p.step(state.end_step).outcome
     # After the end, nothing more starts, whatever arrives.
@@ -700,7 +765,7 @@ def test_a_failure_without_error_path_still_cleans_up_and_resume_restarts_it() -
     run.state = again
     run.ok("stop")
     run.ok("release")
-    assert run.state.status == "failed" and "jammed" in run.state.reason
+    assert run.state.outcome == "inconclusive" and "jammed" in run.state.reason
 
 
 # -- steps in doubt after a crash ------------------------------------------------------------------

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from engine.errors import MendflowError
+from engine.errors import ExitCode, MendflowError
 
 
 class LlmError(MendflowError):
@@ -29,7 +29,7 @@ class LlmError(MendflowError):
 class ProviderConfigError(LlmError):
     """MENDFLOW_LLM cannot be used as written."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class ProviderUnavailable(LlmError):

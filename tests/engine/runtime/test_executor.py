@@ -59,12 +59,23 @@ async def test_a_failing_command_takes_the_error_path(make_executor) -> None:
     assert record.state["steps"]["check"]["status"] == "failed"
 
 
-async def test_a_failure_with_no_error_path_fails_the_run_and_says_why(make_executor) -> None:
+async def test_a_failed_check_with_no_error_path_is_inconclusive_and_says_why(
+        make_executor) -> None:
     p = plan([sh("check", "ls", "/definitely/not/here"), end("ok")], [edge("check", "ok")])
     ex, _ = make_executor()
     record = await ex.start(p, guide_path="t.md")
-    assert record.status == "failed"
-    assert "check" in (record.reason or "")
+    assert (record.status, record.outcome) == ("succeeded", "inconclusive")
+    assert "'check' failed" in (record.reason or "")
+    assert "No such file or directory" in (record.reason or "")  # the error, not "exit 2"
+
+
+async def test_a_failed_change_with_no_error_path_fails_the_run(make_executor,
+                                                                tmp_path) -> None:
+    p = plan([sh("fix", "rm", str(tmp_path / "nothing"), mutating=True), end("ok")],
+             [edge("fix", "ok")])
+    ex, _ = make_executor()
+    record = await ex.start(p, guide_path="t.md")
+    assert record.status == "failed" and "'fix'" in (record.reason or "")
 
 
 async def test_a_plugin_that_raises_or_returns_garbage_is_contained(make_executor) -> None:
@@ -242,10 +253,10 @@ async def test_a_judgment_is_put_to_a_person_and_who_answered_is_recorded(make_e
               end("fine", "no_action")],
              [edge("look", "fix", text="If the pod is crash-looping", kind="branch"),
               edge("look", "fine", text="Otherwise", kind="else"), edge("fix", "ok")])
-    # Unanswered: the run does not guess
+    # Unanswered: the run does not guess; it concludes nothing, and says what would answer
     ex, _ = make_executor()
     record = await ex.start(p, guide_path="t.md")
-    assert record.status == "failed" and "--answer look=yes|no" in \
+    assert record.outcome == "inconclusive" and "--answer look=yes|no" in \
         record.state["steps"]["look"]["error"]
     # Answered by the decision's own id: the branch is taken, its else is not, on record
     ex, _ = make_executor(interaction=Answers(answers={"look": True}))

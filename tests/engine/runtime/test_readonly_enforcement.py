@@ -245,7 +245,7 @@ def test_mendflow_run_refuses_a_hand_edited_plan_that_calls_rm_a_read(tmp_path: 
                           env={**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data")},
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
                           cwd=tmp_path)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == 4, proc.stdout + proc.stderr  # no conclusion was drawn
     assert victim.exists()
     assert "refused: `rm -rf" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr

@@ -166,7 +166,7 @@ async def test_three_failures_escalate(cell: str, calibration: Path, policy: Pat
     assert_left_safe(run, state)
 
 
-async def test_a_cell_that_stops_answering_fails_the_run_and_the_clean_up_runs(
+async def test_a_cell_that_stops_answering_is_inconclusive_and_the_clean_up_runs(
         calibration: Path, policy: Path, peg_plan: Plan, tmp_path: Path) -> None:
     # Given a cell whose controller freezes (SIGSTOP: TCP stays open, nothing answers) while
     # attempt 1 is watched, and answers again once the stream has broken
@@ -188,7 +188,8 @@ async def test_a_cell_that_stops_answering_fails_the_run_and_the_clean_up_runs(
         # Then the watch failed, the run failed (no ending was reached) ...
         assert frozen and run.status("watch_1") == "failed"
         assert "did not answer" in (run.state.steps["watch_1"].error or "")
-        assert run.record.status == "failed" and run.record.outcome is None
+        # the watch could not tell how the attempt went: no conclusion is drawn
+        assert (run.record.status, run.record.outcome) == ("succeeded", "inconclusive")
         # ... and the clean-up stopped the cell and opened the gripper
         assert_left_safe(run, await cell_state(url))
     finally:
