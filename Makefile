@@ -13,8 +13,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+# A triage that concludes (healthy, or escalate: it found something) did its job: exit 0.
 demo: $(STAMP)
-	$(VENV)/bin/mendflow run guides/sre/linux-host-triage.md --yes
+	@rc=0; $(VENV)/bin/mendflow run guides/sre/linux-host-triage.md --yes $(DEMO_ARGS) || rc=$$?; \
+	case $$rc in \
+	  0) echo "demo: the triage concluded: this host is healthy";; \
+	  3) echo "demo: the triage concluded: it found problems (above); a person should look";; \
+	  *) echo "demo: the triage did not conclude (exit $$rc)"; exit $$rc;; \
+	esac
 
 # A real incident: HTTP 5xx after a deploy, on a real Prometheus and PostgreSQL.
 # SCENARIO=healthy or SCENARIO=upstream reach the guide's other conclusions.
