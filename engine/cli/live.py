@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from rich.live import Live
 from rich.prompt import Confirm
@@ -11,6 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.cli._app import STATUS_STYLE, out
+
+T = TypeVar("T")
 
 
 class _LiveView:
@@ -24,6 +29,7 @@ class _LiveView:
         }
         self.interactive = interactive
         self.live: Live | None = None
+        self.run_id: str | None = None  # known once the run has started
 
     def table(self) -> Table:
         table = Table(title=self.plan.title, expand=True, show_edge=False)
@@ -40,6 +46,7 @@ class _LiveView:
         return table
 
     def __call__(self, update: Any) -> None:
+        self.run_id = update.run_id or self.run_id
         if update.state is not None:
             for sid, st in update.state.steps.items():
                 if sid in self.rows:
@@ -75,12 +82,13 @@ class _TerminalPrompt:
         self.view = view
 
     async def _ask(self, question: str, detail: str) -> bool:
-        from engine.runtime.interaction import Answer  # noqa: F401 - documents the return
-
         self.view.pause()
         try:
             out.print(detail, highlight=False, markup=False)
-            return await asyncio.to_thread(Confirm.ask, question, console=out)
+            return await _in_daemon_thread(Confirm.ask, question, console=out)
+        except asyncio.CancelledError:
+            out.print("\n(no answer: the run was stopped)", highlight=False)
+            raise
         finally:
             self.view.resume()
 
@@ -116,3 +124,30 @@ class _TerminalPrompt:
         ok = await self._ask(f"Is it so? [bold]{text}[/bold]",
                              f"\n{step.id} found:\n{evidence[:1500]}")
         return Answer(ok, "terminal")
+
+
+async def _in_daemon_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking prompt in a daemon thread. Unlike `asyncio.to_thread`, a Ctrl-C or
+    SIGTERM while it waits for a keypress stops the run at once: the thread blocked on the
+    terminal is abandoned (it dies with the process) instead of being waited for."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            result, error = fn(*args, **kwargs), None
+        except BaseException as exc:  # noqa: BLE001 - handed over to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="mendflow-prompt", daemon=True).start()
+    return await future

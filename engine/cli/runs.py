@@ -114,9 +114,9 @@ def _print_end(record: Any) -> None:
               f"`mendflow report {record.run_id}`", highlight=False, markup=False)
 
 
-async def _drive(settings: Settings, plan: Any, *, runner: Any, interactive: bool,
+async def _drive(settings: Settings, plan: Any, *, runner: Any, view: _LiveView,
                  answers: Any, executor_name: str = "local") -> Any:
-    view = _LiveView(plan, interactive=interactive)
+    interactive = view.interactive
     if interactive:
         prompt = _TerminalPrompt(view)
         if answers.fallback is not None:  # the LLM judge (run set it) asks a person when unsure
@@ -169,8 +169,9 @@ def run(
         return await executor.start(plan, guide_path=guide.as_posix(), inputs=inputs,
                                     alert=alert_data, dry_run=dry_run)
 
-    record = _run_async(_drive(settings, plan, runner=runner, interactive=interactive,
-                               answers=answers, executor_name=executor))
+    view = _LiveView(plan, interactive=interactive)
+    record = _run_async(_drive(settings, plan, runner=runner, view=view, answers=answers,
+                               executor_name=executor), view)
     _print_end(record)
     raise typer.Exit(_exit_for(record))
 
@@ -282,9 +283,10 @@ def resume(
     async def runner(executor: Any) -> Any:
         return await executor.resume(run_id)
 
-    record = _run_async(_drive(settings, plan, runner=runner, interactive=interactive,
-                               answers=answers,
-                               executor_name=str(record.options.get("executor") or "local")))
+    view = _LiveView(plan, interactive=interactive)
+    record = _run_async(_drive(settings, plan, runner=runner, view=view, answers=answers,
+                               executor_name=str(record.options.get("executor") or "local")),
+                        view)
     _print_end(record)
     raise typer.Exit(_exit_for(record))
 
@@ -311,35 +313,49 @@ def worker(
     os.execvp(argv[0], argv)
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _on_ctrl_c(plan: Any, executor: Any, view: Any) -> None:
-    """First Ctrl-C: a plan with clean-up steps is cancelled, so they run (a robot cell is
-    left safe); any other plan stops at once and stays resumable. Second Ctrl-C: stop now."""
+    """First Ctrl-C (or SIGTERM, SIGHUP: systemd, a container or a CI timeout stopping us): a
+    plan with clean-up steps is cancelled, so they run (a robot cell is left safe); any other
+    plan stops at once and stays resumable. Second signal: stop now. Either way the steps'
+    processes are ended and the store says how the run stopped."""
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     pressed = 0
 
-    def handler() -> None:
+    def handler(sig: signal.Signals) -> None:
         nonlocal pressed
         pressed += 1
         cancel = getattr(executor, "cancel", None)
+        what = "Ctrl-C" if sig == signal.SIGINT else sig.name
         if pressed == 1 and plan.cleanup and cancel is not None:
             view.pause()
-            err.print("\n[yellow]cancelling[/yellow]: running the clean-up steps "
+            err.print(f"\n[yellow]cancelling[/yellow] ({what}): running the clean-up steps "
                       f"({', '.join(plan.cleanup)}); Ctrl-C again to stop at once")
             view.resume()
-            cancel("cancelled by the user (Ctrl-C)")
-        elif main is not None:
+            if cancel(f"cancelled by the user ({what})"):
+                return
+        if main is not None:
             main.cancel()
 
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
-        loop.add_signal_handler(signal.SIGINT, handler)
+    for sig in _STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, handler, sig)
 
 
-def _run_async(coro: Any) -> Any:
+def _run_async(coro: Any, view_of: Any = None) -> Any:
     try:
         return asyncio.run(coro)
     except (KeyboardInterrupt, asyncio.CancelledError):
-        err.print("\n[yellow]interrupted[/yellow]: the run is resumable with `mendflow resume`")
+        run_id = getattr(view_of, "run_id", None) if view_of is not None else None
+        if run_id:
+            err.print(f"\n[yellow]interrupted[/yellow]: run {run_id} is resumable with "
+                      f"`mendflow resume {run_id}`", highlight=False)
+        else:
+            err.print("\n[yellow]interrupted[/yellow]: the run is resumable with "
+                      "`mendflow resume`")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
