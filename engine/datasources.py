@@ -34,7 +34,6 @@ import json
 import logging
 import re
 import sys
-import tomllib
 import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
+from engine.config import as_tables, read_config
 from engine.errors import ConfigError
 from engine.settings import Settings
 
@@ -55,7 +55,6 @@ PLUGIN_TYPES: dict[str, tuple[str, ...]] = {
 """The source types each query plugin can talk to (for `resolve_for_plugin`)."""
 
 AUTH_SCHEMES = ("basic", "bearer")
-_KEYS = ("type", "url", "password_env", "token_env", "auth")
 _SCHEME_TYPES = {"postgresql": "postgresql", "postgres": "postgresql", "sqlite": "sqlite"}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
@@ -343,18 +342,12 @@ def _env_key(name: str) -> str:
 def load_datasources(settings: Settings, environ: Mapping[str, str]) -> DataSources:
     """Read the config file and the environment once; called by the CLI and the worker."""
     path = Path(settings.config_file)
-    tables = _read_file(path)
+    tables = as_tables(read_config(path, required=settings.config_required))
     declared: dict[str, dict[str, Any]] = {}
     for name, table in tables.items():
-        if not _NAME.match(name) or not isinstance(table, Mapping):
-            raise ConfigError(f"{path}: [datasources.{name}] must be a table with a simple name",
+        if not _NAME.match(name):
+            raise ConfigError(f"[datasources.{name}] needs a simple name", file=str(path),
                               hint="Use letters, digits, '_' and '-'")
-        unknown = set(table) - set(_KEYS)
-        if unknown:
-            raise ConfigError(f"{path}: [datasources.{name}] has unknown keys "
-                              f"{', '.join(sorted(unknown))}",
-                              hint=f"Allowed: {', '.join(_KEYS)} (secrets come from the "
-                              "environment, never the file)")
         declared[name] = {**table, "origin": str(path)}
 
     by_env_key = {_env_key(n): n for n in declared}
@@ -417,17 +410,3 @@ def _check_auth(name: str, entry: Mapping[str, Any], path: Path) -> None:
                           f"set too", hint=f"Remove {other}_env, or the auth line")
 
 
-def _read_file(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", file=str(path)) from exc
-    tables = data.get("datasources", {})
-    if not isinstance(tables, Mapping):
-        raise ConfigError(f"{path}: `datasources` must be a table of tables",
-                          hint="Write [datasources.<name>] sections")
-    return dict(tables)

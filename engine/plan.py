@@ -59,7 +59,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from engine.errors import PlanError, SchemaVersionError
 from engine.values import InputType, spec_problem
@@ -293,13 +300,24 @@ class Plan(_Frozen):
             )
         try:
             return cls.model_validate(data)
-        except Exception as exc:  # pydantic.ValidationError: translate at the boundary
-            raise PlanError(f"not a valid plan: {exc}", file=file) from exc
+        except ValidationError as exc:  # translate at the boundary, in one line
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "the plan"
+            more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+            raise PlanError(f"not a valid plan: {where}: {first['msg']}{more}", file=file,
+                            hint="Recompile the guide with `mendflow compile`") from None
 
     @classmethod
     def load(cls, path: str | Path) -> Plan:
         p = Path(path)
-        return cls.from_json(p.read_text(encoding="utf-8"), file=str(p))
+        try:
+            text = p.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PlanError(f"not a plan: not UTF-8 JSON (byte {exc.start})", file=str(p),
+                            hint="Compile a guide with `mendflow compile`") from None
+        except OSError as exc:
+            raise PlanError(f"cannot read the plan: {exc.strerror}", file=str(p)) from None
+        return cls.from_json(text, file=str(p))
 
 
 def plan_json_schema() -> dict[str, Any]:

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InputError
+from engine.files import read_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +157,8 @@ def decide(stats: CellStats) -> Decision:
 def load_history(path: str | Path) -> list[Attempt]:
     """JSON lines, one attempt each: {"success": true, "duration_s": 31.2, "alarm_s": null}."""
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(f"cannot read history {p}: {exc.strerror}", file=str(p),
-                         hint="Record attempts first (one JSON object per line)") from None
+    lines = read_text(p, what="history file", error=InputError,
+                      hint="Record attempts first (one JSON object per line)").splitlines()
     out = []
     for i, line in enumerate(lines, start=1):
         if not line.strip():
@@ -175,7 +173,9 @@ def load_history(path: str | Path) -> list[Attempt]:
     return out
 
 
-def _attempt(row: Mapping[str, Any]) -> Attempt:
+def _attempt(row: Any) -> Attempt:
+    if not isinstance(row, Mapping):
+        raise ValueError(f"a record is a JSON object, not a {type(row).__name__}")
     alarm = row.get("alarm_s")
     return Attempt(success=bool(row["success"]), duration_s=float(row["duration_s"]),
                    alarm_s=None if alarm is None else float(alarm))

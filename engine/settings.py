@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     config_file: Path = Field(default=Path("mendflow.toml"), description="Data sources.")
 
     @property
+    def config_required(self) -> bool:
+        """Whether the config file was named (MENDFLOW_CONFIG_FILE): then it must exist."""
+        return "config_file" in self.model_fields_set
+
+    @property
     def store_path(self) -> Path:
         return self.data_dir / "mendflow.sqlite3"
 

@@ -32,6 +32,12 @@ def detector_calibrate(
     """Calibrate a detector's alarm threshold on successful runs (split conformal)."""
     from engine.detect.commands import calibrate_cmd
 
+    if not 0.0 < alpha < 1.0:  # also false for nan
+        raise InputError(f"--alpha {alpha:g} is not a false-alarm rate: it must lie strictly "
+                         "between 0 and 1", hint="Write --alpha 0.1 for at most 10% false alarms")
+    if not 0.0 < fit_fraction < 1.0:
+        raise InputError(f"--fit-fraction {fit_fraction:g} must lie strictly between 0 and 1",
+                         hint="Write --fit-fraction 0.5")
     try:
         parsed = json.loads(params) if params else None
     except json.JSONDecodeError as exc:

@@ -36,22 +36,30 @@ def _parse_inputs(pairs: list[str]) -> dict[str, str]:
 
 
 def _load_alert(path: Path | None) -> dict[str, Any] | None:
+    """An Alertmanager alert (or a webhook payload: its first alert), as a JSON object.
+    Labels and annotations are checked when the run's context is built."""
     if path is None:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise InputError("no such alert file", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"alert is not UTF-8 JSON (byte {exc.start})", file=str(path),
+                         hint="Pass an Alertmanager alert or webhook payload") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"alert is not JSON: {exc.msg}", file=str(path), line=exc.lineno,
                          hint="Pass an Alertmanager alert or webhook payload") from None
-    if isinstance(data, dict) and isinstance(data.get("alerts"), list) and data["alerts"]:
-        data = data["alerts"][0]  # an Alertmanager webhook: take its first alert
+    if isinstance(data, dict) and "alerts" in data:
+        alerts = data["alerts"]
+        if not isinstance(alerts, list) or not alerts:
+            raise InputError("the webhook payload's `alerts` must be a non-empty list",
+                             file=str(path), hint="Pass an Alertmanager webhook payload")
+        data = alerts[0]  # an Alertmanager webhook: take its first alert
     if not isinstance(data, dict):
         raise InputError("alert must be a JSON object with labels and annotations",
                          file=str(path))
     return data
-
 
 
 def _build_executor(settings: Settings, store: Any, *, observer: Any, interaction: Any,
@@ -190,7 +198,8 @@ def _answers(settings: Settings, plan: Any, *, answer: list[str], approve: list[
     given = parse_answers(answer)
     check_answer_keys(plan, given, approve)
     return Answers(answers=given, assume_yes=yes, approvals=tuple(approve),
-                   auto_approve=load_auto_approve(settings.config_file))
+                   auto_approve=load_auto_approve(settings.config_file,
+                                                   required=settings.config_required))
 
 
 def _run_plan(guide: Path, settings: Settings, *, plugins_elsewhere: bool = False) -> Any:

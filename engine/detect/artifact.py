@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from engine.detect.errors import CalibrationFileError
+from engine.files import read_text
 
 FORMAT = "mendflow-calibration/1"
 
@@ -82,14 +83,13 @@ def load_calibration(path: str | Path, *, detector: str | None = None,
                      window: int | None = None) -> Calibration:
     """Read an artifact; refuse one for another detector or window, with a hint."""
     p = Path(path)
+    text = read_text(p, what="calibration", error=CalibrationFileError,
+                     hint="Run `mendflow detector calibrate` to write it")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CalibrationFileError(f"no calibration at {p}", file=str(p),
-                                   hint="Run `mendflow detector calibrate` first") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CalibrationFileError(f"cannot read calibration {p}: {exc}", file=str(p),
-                                   hint="Recalibrate to rewrite it") from None
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CalibrationFileError(f"the calibration is not JSON: {exc.msg}", file=str(p),
+                                   line=exc.lineno, hint="Recalibrate to rewrite it") from None
     try:
         cal = Calibration.model_validate(data)
     except PydanticValidationError as exc:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from engine.detect.errors import StreamDataError
+from engine.files import read_text
 
 FORMAT_VERSION = 1
 
@@ -57,11 +58,8 @@ def write_run(run: RecordedRun, path: str | Path) -> Path:
 
 def read_run(path: str | Path) -> RecordedRun:
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise StreamDataError(f"cannot read recorded run {p}: {exc.strerror}",
-                              file=str(p)) from None
+    lines = read_text(p, what="recorded run", error=StreamDataError,
+                      hint="Record runs with `mendflow detector` or the sim cell").splitlines()
     try:
         header = json.loads(lines[0]) if lines else {}
     except json.JSONDecodeError:

@@ -12,13 +12,13 @@ An unanswerable question (no terminal, no answer given) is never guessed: it rai
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from engine.errors import ConfigError, InputError, MendflowError
+from engine.config import read_config
+from engine.errors import InputError, MendflowError
 from engine.plan import Edge, Plan, Step, StepKind
 from engine.scheduler import InDoubtDecision
 
@@ -77,26 +77,16 @@ class Interaction(Protocol):
         ...
 
 
-def load_auto_approve(config_file: Path) -> tuple[str, ...]:
+def load_auto_approve(config_file: Path, *, required: bool = False) -> tuple[str, ...]:
     """The operator's approval policy from `mendflow.toml`:
 
         [policy]
         auto_approve = ["approve-start_*", "approve-reset_*"]   # globs over approval steps
 
     Approval belongs to whoever runs the guide, never to the guide itself, so it lives in the
-    operator's config file, not in front matter. A missing file means no policy."""
-    try:
-        data = tomllib.loads(config_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return ()
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read the config file: {exc}", file=str(config_file),
-                          hint="Fix the TOML, or point MENDFLOW_CONFIG_FILE elsewhere") from None
-    patterns = (data.get("policy") or {}).get("auto_approve", [])
-    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise ConfigError("[policy] auto_approve must be a list of step-id patterns",
-                          file=str(config_file), hint='Write auto_approve = ["approve-*"]')
-    return tuple(patterns)
+    operator's config file, not in front matter. A missing file means no policy, unless it
+    was named (`required`)."""
+    return tuple(read_config(config_file, required=required).policy.auto_approve)
 
 
 def parse_answers(pairs: Iterable[str]) -> dict[str, bool]:
