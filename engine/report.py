@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from engine import scheduler as sched
+from engine.findings import Finding, findings
 from engine.plan import Plan
 from engine.printable import visible
+from engine.runtime.memory import Memory
 from engine.store.base import EventRecord, MemoryEntry, RunRecord
 
 FINISH_EVENTS = frozenset({"step_succeeded", "step_failed", "step_timed_out", "approval"})
@@ -46,6 +48,7 @@ class RunView:
     critical_path_s: float
     started_at: datetime
     finished_at: datetime | None
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def makespan_s(self) -> float | None:
@@ -86,8 +89,20 @@ def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
                  if r.status == "succeeded" or r.status == "failed"}
     path, length = sched.critical_path(plan, durations) if durations else ([], 0.0)
     finished = record.updated_at if record.status != "running" else None
+    found = findings(plan, state, run_memory(record, memory).view()) if state else []
     return RunView(record=record, plan=plan, rows=list(rows.values()), critical_path=path,
-                   critical_path_s=length, started_at=record.created_at, finished_at=finished)
+                   critical_path_s=length, started_at=record.created_at, finished_at=finished,
+                   findings=found)
+
+
+def run_memory(record: RunRecord, memory: list[MemoryEntry]) -> Memory:
+    return Memory.restore(record.context, memory)
+
+
+def findings_lines(found: list[Finding]) -> list[str]:
+    """One line per finding, the one the run ended on first."""
+    ordered = sorted(found, key=lambda f: not f.taken)
+    return [f"{f.line()} -> {f.conclusion}" for f in ordered]
 
 
 def render_markdown(view: RunView, *, graph: str | None = None) -> str:
@@ -97,6 +112,8 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     out += [
         f"- **Outcome:** {outcome} ({r.status})",
         f"- **Why:** {r.reason or '-'}",
+        *(["- **Found:**", *(f"  - {line}" for line in findings_lines(view.findings))]
+          if view.findings else []),
         f"- **Guide:** `{r.guide_path}` (plan `{r.plan_hash[:12]}`, {view.plan.compiler})",
         f"- **Started:** {r.created_at.isoformat(timespec='seconds')}",
     ]

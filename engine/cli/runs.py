@@ -114,10 +114,11 @@ def _exit_for(record: Any) -> int:
     return int(ExitCode.FAILED)
 
 
-def _print_end(record: Any) -> None:
+def _print_end(record: Any, settings: Settings) -> None:
     colour = "green" if _exit_for(record) == 0 else "red" if record.status == "failed" else "yellow"
     outcome = record.outcome or record.status
     out.print(f"\n[{colour}]{outcome}[/{colour}] {escape(record.reason or '')}", highlight=False)
+    _print_findings(asyncio.run(_with_store(settings, lambda s: _view_of(s, record.run_id))))
     out.print(f"run {record.run_id}: `mendflow show {record.run_id}` · "
               f"`mendflow report {record.run_id}`", highlight=False, markup=False)
 
@@ -180,7 +181,7 @@ def run(
     view = _LiveView(plan, interactive=interactive)
     record = _run_async(_drive(settings, plan, runner=runner, view=view, answers=answers,
                                executor_name=executor), view)
-    _print_end(record)
+    _print_end(record, settings)
     raise typer.Exit(_exit_for(record))
 
 
@@ -296,7 +297,7 @@ def resume(
     record = _run_async(_drive(settings, plan, runner=runner, view=view, answers=answers,
                                executor_name=str(record.options.get("executor") or "local")),
                         view)
-    _print_end(record)
+    _print_end(record, settings)
     raise typer.Exit(_exit_for(record))
 
 
@@ -391,6 +392,18 @@ async def _view_of(store: Any, run_id: str) -> Any:
 
 
 
+def _print_findings(view: Any) -> None:
+    """Every problem the guide's conditions prove on what the run found, not only the first."""
+    from engine.report import findings_lines
+
+    lines = findings_lines(view.findings)
+    if not lines:
+        return
+    out.print(f"found {len(lines)} problem{'s' if len(lines) > 1 else ''}:", highlight=False)
+    for line in lines:
+        out.print(Text(f"  - {line}"), highlight=False)
+
+
 @app.command()
 def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
     """List recent runs."""
@@ -401,7 +414,8 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
     for name in ("guide", "status", "outcome", "started", "why"):
         table.add_column(name)
     for r in records:
-        table.add_row(r.run_id, r.plan_id, r.status, r.outcome or "",
+        outcome = (r.outcome or "") + (" (dry run)" if r.options.get("dry_run") else "")
+        table.add_row(r.run_id, r.plan_id, r.status, outcome,
                       r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                       Text((r.reason or "")[:60]))
     out.print(table)
@@ -414,8 +428,10 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
     view = asyncio.run(_with_store(settings, lambda s: _view_of(s, run_id)))
     r = view.record
     out.print(f"[bold]{r.title}[/bold]  run {r.run_id}", highlight=False)
-    out.print(f"outcome: {r.outcome or '-'} ({r.status})  why: {escape(r.reason or '-')}",
+    dry = " [dry run: nothing was changed; not a real outcome]" if r.options.get("dry_run") else ""
+    out.print(f"outcome: {r.outcome or '-'} ({r.status}){dry}  why: {escape(r.reason or '-')}",
               highlight=False)
+    _print_findings(view)
     if view.makespan_s is not None:
         out.print(f"took {view.makespan_s:.2f} s; critical path {view.critical_path_s:.2f} s: "
                   + " -> ".join(view.critical_path), highlight=False)
