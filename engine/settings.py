@@ -26,7 +26,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=_default_data_dir, description="Store and artifacts.")
     max_concurrency: int = Field(default=16, ge=1, description="Steps running at once, in all.")
-    plugin_concurrency: int = Field(default=8, ge=1, description="Steps at once per plugin.")
+    plugin_concurrency: int | None = Field(
+        default=None, ge=1, description="Steps at once per plugin; unset: the global limit, so "
+        "that a fan-out of one plugin's steps is never throttled below it.")
     default_timeout_s: float = Field(default=60.0, gt=0, description="Step timeout if unset.")
     output_cap_bytes: int = Field(default=1_000_000, ge=1024, description="Per-stream cap.")
     llm: str | None = Field(default=None, description="LLM provider:model, e.g. openai:gpt-4o.")

@@ -30,6 +30,7 @@ class _LiveView:
         self.interactive = interactive
         self.live: Live | None = None
         self.run_id: str | None = None  # known once the run has started
+        self.waiting: set[str] = set()  # steps queued for a concurrency slot
 
     def table(self) -> Table:
         table = Table(title=self.plan.title, expand=True, show_edge=False)
@@ -50,10 +51,19 @@ class _LiveView:
         if update.state is not None:
             for sid, st in update.state.steps.items():
                 if sid in self.rows:
-                    self.rows[sid]["status"] = str(st.status)
+                    status = str(st.status)
+                    self.rows[sid]["status"] = (
+                        "queued" if status == "running" and sid in self.waiting else status)
         if update.kind == "step_started" and update.step_id in self.rows:
             self.rows[update.step_id]["status"] = "running"
+        if update.kind in ("step_waiting", "step_working") and update.step_id in self.rows:
+            waiting = update.kind == "step_waiting"
+            (self.waiting.add if waiting else self.waiting.discard)(update.step_id)
+            row = self.rows[update.step_id]
+            row["status"] = "queued" if waiting else "running"
+            row["summary"] = "waiting for a concurrency slot" if waiting else ""
         if update.kind == "step_finished" and update.step_id in self.rows:
+            self.waiting.discard(update.step_id)
             row = self.rows[update.step_id]
             row["duration"] = update.duration_s
             row["summary"] = update.summary

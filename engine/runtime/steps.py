@@ -77,6 +77,9 @@ class StepRunner:
             else Redactor()
         self._global = asyncio.Semaphore(settings.max_concurrency)
         self._per_plugin: dict[str, asyncio.Semaphore] = {}
+        # Told (run id, step id, waiting) when a step queues for a concurrency slot and when
+        # it gets one, so that a person sees the wait rather than a step that seems slow.
+        self.on_wait: Callable[[str, str, bool], None] | None = None
 
     async def run(self, plan: Plan, run_id: str, step: Step, attempt: int, memory: Memory,
                   *, dry_run: bool = False) -> StepReport:
@@ -96,7 +99,9 @@ class StepRunner:
                 step=step.id, attempt=attempt,
                 error=self.redact(f"{type(exc).__name__}: {exc}"), retryable=True,
             ))
-        report.data.setdefault("duration_s", round(time.monotonic() - started, 6))
+        # A step's time is its work; the wait for a concurrency slot is shown apart.
+        waited = float(report.data.get("waited_s") or 0.0)
+        report.data.setdefault("duration_s", round(time.monotonic() - started - waited, 6))
         if isinstance(report.event, sched.StepFailed):
             report.data.setdefault("summary", report.event.error)
         return report
@@ -155,16 +160,23 @@ class StepRunner:
             output_cap_bytes=self.settings.output_cap_bytes, secrets=self.secrets,
             mutating=step.mutating,
         )
-        sem = self._per_plugin.setdefault(step.plugin,
-                                          asyncio.Semaphore(self.settings.plugin_concurrency))
+        limit = self.settings.plugin_concurrency or self.settings.max_concurrency
+        sem = self._per_plugin.setdefault(step.plugin, asyncio.Semaphore(limit))
+        queued = time.monotonic()
+        blocked = self._global.locked() or sem.locked()
+        if blocked and self.on_wait:
+            self.on_wait(run_id, step.id, True)
         async with self._global, sem:
+            waited = {"waited_s": round(time.monotonic() - queued, 6)}
+            if blocked and self.on_wait:
+                self.on_wait(run_id, step.id, False)
             try:
                 async with asyncio.timeout(timeout):
                     result = await plugin.run(params=parsed, ctx=ctx)
             except TimeoutError:
                 return StepReport(sched.StepTimedOut(step=step.id, attempt=attempt,
                                                    timeout_s=timeout),
-                                data={"summary": f"timed out after {timeout:g} s"})
+                                data={"summary": f"timed out after {timeout:g} s", **waited})
         if not isinstance(result, StepResult):
             raise PluginError(f"plugin {step.plugin!r} returned {type(result).__name__}, "
                               "not a StepResult", step=step.id)
@@ -173,7 +185,9 @@ class StepRunner:
             data = _redact_bytes(self.redact, data)
             ref = await self.store.put_artifact(run_id, step.id, attempt, name, data)
             artifacts[name] = ref.model_dump(mode="json")
-        return await self._finish(plan, step, attempt, memory, result, artifacts=artifacts)
+        report = await self._finish(plan, step, attempt, memory, result, artifacts=artifacts)
+        report.data.update(waited)
+        return report
 
     async def _finish(self, plan: Plan, step: Step, attempt: int, memory: Memory,
                       result: StepResult, *, note: str | None = None,
