@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from rich.live import Live
+from rich.markup import escape
 from rich.prompt import Confirm
 from rich.table import Table
 from rich.text import Text
@@ -131,8 +132,9 @@ class _TerminalPrompt:
         from engine.runtime.interaction import Answer
 
         text = edge.condition.text if edge.condition else edge.target
-        ok = await self._ask(f"Is it so? [bold]{text}[/bold]",
-                             f"\n{step.id} found:\n{evidence[:1500]}")
+        ok = await self._ask(f"Does this hold? [bold]{escape(text)}[/bold] "
+                             f"(--answer {step.id}=yes|no)",
+                             f"\nThe evidence:\n{evidence[:1500]}")
         return Answer(ok, "terminal")
 
 

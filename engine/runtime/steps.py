@@ -32,7 +32,7 @@ from engine.errors import (
     StepFailed,
     TemplateError,
 )
-from engine.plan import Plan, Step, StepKind
+from engine.plan import Edge, Plan, Step, StepKind
 from engine.plugins import Registry, StepContext, StepResult, parse_params
 from engine.runtime import placement, templating
 from engine.runtime.interaction import Answers, Interaction
@@ -244,6 +244,7 @@ class StepRunner:
         """Decide the conditions on the step's outgoing edges; judgments (no expression) are
         put to the Interaction, and who answered, and why, is appended to `judged`."""
         decided: dict[int, bool] = {}
+        questions: list[tuple[int, Edge]] = []
         for index, edge in sched.plan_index(plan).outgoing[step.id]:
             if edge.condition is None:
                 continue
@@ -258,13 +259,25 @@ class StepRunner:
                         step=step.id, hint=exc.hint,
                     ) from None
             else:
-                answer = await self.interaction.judge(step=step, edge=edge,
-                                                      evidence=_evidence(outputs))
-                decided[index] = answer.yes
-                if judged is not None:
-                    judged.append({"target": edge.target, "condition": edge.condition.text,
-                                   "yes": answer.yes, "by": answer.by,
-                                   "rationale": getattr(answer, "rationale", "")})
+                questions.append((index, edge))
+        if not questions:
+            return decided
+        # One question per decision: each If is asked once; its Otherwise is the answer's
+        # opposite (it holds when no If does), never a second question that could say yes
+        # to both branches or no to both.
+        asked = [(i, e) for i, e in questions if e.kind != "else"] or questions[:1]
+        evidence = _decision_evidence(plan, step, view, outputs)
+        for index, edge in asked:
+            answer = await self.interaction.judge(step=step, edge=edge, evidence=evidence)
+            decided[index] = answer.yes
+            if judged is not None:
+                judged.append({"target": edge.target, "condition": edge.condition.text,
+                               "yes": answer.yes, "by": answer.by,
+                               "rationale": getattr(answer, "rationale", "")})
+        said_yes = any(decided[i] for i, _ in asked)
+        for index, edge in questions:
+            if index not in decided:
+                decided[index] = not said_yes
         return decided
 
     async def _approve(self, plan: Plan, step: Step, attempt: int, memory: Memory,
@@ -372,6 +385,37 @@ def _evaluate_value(expr: str, scope: Mapping[str, Any], step: Step) -> Any:
     except TemplateError as exc:
         raise StepFailed(f"cannot bind a value with {expr!r}: {exc.message}", retryable=False,
                          step=step.id) from None
+
+
+def _decision_evidence(plan: Plan, step: Step, view: Mapping[str, Any],
+                       outputs: Mapping[str, Any], *, limit: int = 2000) -> str:
+    """What a person (or the judge) needs to answer a decision: what the steps it follows
+    found (a decide step finds nothing itself), nearest first, each bounded; decide and
+    approval steps on the way are looked through."""
+    own = {k: v for k, v in outputs.items() if k not in ("granted", "by")}
+    if own and step.kind != StepKind.DECIDE:
+        return _evidence(own)
+    index = sched.plan_index(plan)
+    found: list[str] = []
+    seen = {step.id}
+    frontier = [step.id]
+    steps_view = view.get("steps") or {}
+    while frontier and sum(map(len, found)) < limit:
+        nxt: list[str] = []
+        for sid in frontier:
+            for i in index.incoming[sid]:
+                src = plan.edges[i].source
+                if src in seen:
+                    continue
+                seen.add(src)
+                out = steps_view.get(src)
+                if index.steps[src].kind in (StepKind.DECIDE, StepKind.APPROVE) or not out:
+                    nxt.append(src)
+                    continue
+                found.append(f"{src} ({index.steps[src].title}) found:\n{_evidence(out)}")
+        frontier = nxt
+    text = "\n\n".join(found) if found else "(no step before this question found anything)"
+    return text[:limit]
 
 
 def _evidence(outputs: Mapping[str, Any]) -> str:
