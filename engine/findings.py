@@ -72,7 +72,8 @@ def findings(plan: Plan, state: sched.RunState, view: Mapping[str, Any]) -> list
         taken = bool(state.edges.get(i))
         evidence = tuple((sid, _short(view, sid)) for sid in sorted(reads))
         found.append((order.get(edge.source, 0), i, Finding(
-            decision=edge.source, condition=cond.text or cond.expr, conclusion=end.title,
+            decision=edge.source, condition=cond.text or cond.expr,
+            conclusion=_rendered(end.title, view),
             taken=taken, evidence=evidence)))
     found.sort(key=lambda t: (t[0], t[1]))
     return [f for _, _, f in found]
@@ -97,6 +98,17 @@ def _conclusion(plan: Plan, index: sched.PlanIndex, start: str) -> Step | None:
                 seen.add(edge.target)
                 queue.append(edge.target)
     return None
+
+
+def _rendered(text: str, view: Mapping[str, Any]) -> str:
+    """A conclusion the guide wrote as a template, with its values; as written if it names
+    something the run did not find."""
+    if not templating.is_template(text):
+        return text
+    try:
+        return " ".join(templating.render(text, view).split())
+    except MendflowError:
+        return text
 
 
 def _short(view: Mapping[str, Any], sid: str) -> str:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from collections.abc import Mapping
 from typing import Any
 
 from engine import scheduler as sched
+from engine.errors import MendflowError
 from engine.findings import Finding, findings
 from engine.plan import Plan
 from engine.printable import visible
+from engine.runtime import templating
 from engine.runtime.memory import Memory
 from engine.store.base import EventRecord, MemoryEntry, RunRecord
 
@@ -51,6 +54,7 @@ class RunView:
     started_at: datetime
     finished_at: datetime | None
     findings: list[Finding] = field(default_factory=list)
+    conclusion: str | None = None  # the end step's words, rendered from memory
 
     @property
     def makespan_s(self) -> float | None:
@@ -97,10 +101,32 @@ def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
             row.started_at = row.queued_at
     path, length = ran_critical_path(plan, rows)
     finished = record.updated_at if record.status != "running" else None
-    found = findings(plan, state, run_memory(record, memory).view()) if state else []
+    mem = run_memory(record, memory).view()
+    found = findings(plan, state, mem) if state else []
     return RunView(record=record, plan=plan, rows=list(rows.values()), critical_path=path,
                    critical_path_s=length, started_at=record.created_at, finished_at=finished,
-                   findings=found)
+                   findings=found,
+                   conclusion=conclusion(plan, state.end_step if state else None, mem))
+
+
+def conclusion(plan: Plan, end_step: str | None, view: Mapping[str, Any]) -> str | None:
+    """The end step's own words with what the run found filled in, when the guide wrote them
+    as a template (`{{ steps.scenarios.rows[0].scenario_name }} fails at ...`); rendered in
+    the sandbox, values already redacted. None when the end step says nothing templated;
+    its template as written when a value it names is missing."""
+    if not end_step:
+        return None
+    try:
+        step = plan.step(end_step)
+    except Exception:  # noqa: BLE001 - a plan without that step: nothing to render
+        return None
+    text = step.text or step.title
+    if not templating.is_template(text):
+        return None
+    try:
+        return " ".join(templating.render(text, view).split())
+    except MendflowError:
+        return " ".join(text.split())
 
 
 _RUNNING = frozenset({"running", "in_doubt"})
@@ -150,6 +176,7 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     out += [
         f"- **Outcome:** {outcome} ({r.status})",
         f"- **Why:** {r.reason or '-'}",
+        *([f"- **Conclusion:** {view.conclusion}"] if view.conclusion else []),
         *(["- **Found:**", *(f"  - {line}" for line in findings_lines(view.findings))]
           if view.findings else []),
         f"- **Guide:** `{r.guide_path}` (plan `{r.plan_hash[:12]}`, {view.plan.compiler})",
@@ -209,6 +236,24 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     if graph:
         out += ["", "## Plan", "", "```mermaid", graph.rstrip(), "```"]
     return visible("\n".join(out).rstrip() + "\n")  # no value writes a terminal escape
+
+
+def small_values(outputs: Mapping[str, Any], *, lines: int = 3) -> str:
+    """What a step found, as values, when it is small enough to read in one line: one row of
+    a query (`scenario=checkout, completion=53.7`), a few lines of output. '' otherwise, and
+    the step's summary is shown instead."""
+    rows = outputs.get("rows")
+    if isinstance(rows, list):
+        if len(rows) == 1 and isinstance(rows[0], Mapping):
+            return ", ".join(f"{k}={v}" for k, v in rows[0].items())
+        if len(rows) == 1 and isinstance(rows[0], list):
+            return ", ".join(str(v) for v in rows[0])
+        return ""
+    text = outputs.get("stdout")
+    if isinstance(text, str) and text.strip():
+        found = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        return " ⏎ ".join(found) if len(found) <= lines else ""
+    return ""
 
 
 def _one_line(text: str, limit: int) -> str:

@@ -393,8 +393,12 @@ async def _view_of(store: Any, run_id: str) -> Any:
 
 
 def _print_findings(view: Any) -> None:
-    """Every problem the guide's conditions prove on what the run found, not only the first."""
+    """The conclusion in the guide's words with its values, and every problem the guide's
+    conditions prove on what the run found, not only the first."""
     from engine.report import findings_lines
+
+    if view.conclusion:
+        out.print(Text(f"conclusion: {view.conclusion}"), highlight=False)
 
     lines = findings_lines(view.findings)
     if not lines:
@@ -424,6 +428,8 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
 @app.command()
 def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> None:
     """Show a run: steps, what they found, timings, the critical path, the outcome and why."""
+    from engine.report import small_values
+
     settings = _settings()
     view = asyncio.run(_with_store(settings, lambda s: _view_of(s, run_id)))
     r = view.record
@@ -439,7 +445,10 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
     for row in view.rows:
         icon, style = STATUS_STYLE.get(row.status, ("?", ""))
         dur = f"{row.duration_s:.2f}" if row.duration_s is not None else ""
-        found = row.error if row.status == "failed" and row.error else row.summary
+        if row.waited_s >= 0.05:  # the wait for a concurrency slot, apart from the work
+            dur += f" +{row.waited_s:.1f} wait"
+        found = row.error if row.status == "failed" and row.error else (
+            small_values(row.outputs) or row.summary)
         table.add_row(Text(icon, style=style), row.step_id, row.kind, row.line,
                       str(row.attempts or ""), dur, Text(" ".join(str(found).split())[:120]))
     out.print(table)

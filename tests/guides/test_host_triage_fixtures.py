@@ -132,3 +132,26 @@ def test_run_show_and_report_list_every_problem(tmp_path: Path) -> None:
     assert "found 3 problems" in shown and "memory is under pressure" in shown
     report = mendflow("report", run_id).stdout
     assert "**Found:**" in report and "host is overloaded" in report
+
+
+def test_the_conclusion_says_what_was_found_in_the_guides_words(tmp_path: Path) -> None:
+    # Given a guide whose escalation names the value it found, and a one-line result
+    guide = tmp_path / "completion.md"
+    guide.write_text(
+        "# Checkout completion\n\n## Diagnosis\n\n1. Count the orders {#orders}:\n\n"
+        "   ```bash\n   echo \"checkout 53.7\"\n   ```\n\n"
+        "2. If the completion is low (`steps.orders.stdout | numbers | first < 90`), "
+        "escalate: {{ steps.orders.stdout | trim }} is below target.\n\n"
+        "3. Otherwise, no action is needed.\n")
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "run", str(guide)], env=env,
+                          text=True, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    # Then the outcome carries the finding with its value, rendered from memory
+    assert "checkout 53.7 is below target" in proc.stdout
+    run_id = proc.stdout.split("run ", 2)[-1].split(":", 1)[0].strip()
+    shown = subprocess.run([sys.executable, "-m", "engine.cli", "show", run_id], env=env,
+                           text=True, capture_output=True, timeout=120).stdout
+    assert "conclusion:" in shown and "checkout 53.7 is below target" in shown
+    # and the one-line result is shown as its value, not as "1 lines"
+    assert "│ checkout 53.7" in shown
