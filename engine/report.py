@@ -55,6 +55,7 @@ class RunView:
     finished_at: datetime | None
     findings: list[Finding] = field(default_factory=list)
     conclusion: str | None = None  # the end step's words, rendered from memory
+    driver: str | None = None  # for a run still marked running: who drives it, if anyone
 
     @property
     def makespan_s(self) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -388,7 +389,34 @@ async def _view_of(store: Any, run_id: str) -> Any:
 
     record = await store.get_run(run_id)
     plan = await store.load_plan(record.plan_hash)
-    return build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+    view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+    if record.status == "running":
+        view.driver = _driver(await store.lease(run_id), run_id)
+    return view
+
+
+def _dead_here(lease: Any) -> bool:
+    """The lease's holder ran on this host and its process is gone (killed before its lease
+    lapsed)."""
+    import socket
+
+    if lease.host != socket.gethostname():
+        return False
+    try:
+        os.kill(lease.pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _driver(lease: Any, run_id: str) -> str:
+    """Whether anything still drives a run the store says is running."""
+    if lease is not None and lease[1] and not _dead_here(lease[0]):
+        return f"live: driven by {lease[0].describe()}"
+    return (f"no process drives it (its driver stopped without ending it; steps shown running "
+            f"were in flight then): `mendflow resume {run_id}` continues it")
 
 
 
@@ -438,6 +466,8 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
     out.print(f"outcome: {r.outcome or '-'} ({r.status}){dry}  why: {escape(r.reason or '-')}",
               highlight=False)
     _print_findings(view)
+    if view.driver:
+        out.print(Text(f"run state: {view.driver}"), highlight=False)
     if view.makespan_s is not None:
         out.print(f"took {view.makespan_s:.2f} s; critical path {view.critical_path_s:.2f} s: "
                   + " -> ".join(view.critical_path), highlight=False)
