@@ -160,13 +160,14 @@ class StepRunner:
             output_cap_bytes=self.settings.output_cap_bytes, secrets=self.secrets,
             mutating=step.mutating,
         )
-        limit = self.settings.plugin_concurrency or self.settings.max_concurrency
-        sem = self._per_plugin.setdefault(step.plugin, asyncio.Semaphore(limit))
+        sem = self._per_plugin.setdefault(step.plugin, asyncio.Semaphore(
+            self.settings.plugin_concurrency or self.settings.max_concurrency))
+        source = self._source_slots(ctx.data_source)
         queued = time.monotonic()
-        blocked = self._global.locked() or sem.locked()
+        blocked = self._global.locked() or sem.locked() or source.locked()
         if blocked and self.on_wait:
             self.on_wait(run_id, step.id, True)
-        async with self._global, sem:
+        async with self._global, sem, source:
             waited = {"waited_s": round(time.monotonic() - queued, 6)}
             if blocked and self.on_wait:
                 self.on_wait(run_id, step.id, False)
@@ -338,6 +339,16 @@ class StepRunner:
             parts.append(text)
         return "; ".join(parts) or gate.title
 
+    def _source_slots(self, info: Mapping[str, Any] | None) -> asyncio.Semaphore:
+        """The slots of the data source a step uses, when mendflow.toml limits it
+        (`concurrency = 4` in its table); else a semaphore that never blocks."""
+        name = info.get("name") if info else None
+        limit = self.datasources.limit(name) if isinstance(self.datasources, DataSources) \
+            else None
+        if not limit:
+            return _UNLIMITED
+        return self._per_plugin.setdefault(f"source:{name}", asyncio.Semaphore(limit))
+
     def _data_source(self, step: Step, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if self.datasources is None or not step.plugin:
             return None
@@ -346,6 +357,8 @@ class StepRunner:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+_UNLIMITED = asyncio.Semaphore(1 << 30)
 
 
 def _render_params(plugin_cls: type, params: Mapping[str, Any],

@@ -66,3 +66,22 @@ async def test_the_critical_path_names_only_steps_that_ran(make_executor, store)
     assert view.critical_path[-1] in ("judge", "check")
     assert "check" in view.critical_path
     assert 0.15 < view.critical_path_s < 2.0
+
+
+async def test_a_data_source_limit_from_the_config_file_bounds_its_steps(
+        make_executor, tmp_path) -> None:
+    from engine.datasources import load_datasources
+
+    # Given a data source limited to one step at a time, and two steps that use it
+    config = tmp_path / "mendflow.toml"
+    config.write_text('[datasources.slow]\ntype = "http"\nurl = "http://127.0.0.1:9"\n'
+                      "concurrency = 1\n")
+    settings = Settings(data_dir=tmp_path, config_file=config)
+    sources = load_datasources(settings, {})
+    assert sources.limit("slow") == 1 and sources.limit("other") is None
+    ex, _ = make_executor(settings=settings, datasources=sources)
+    slot = ex.runner._source_slots({"name": "slow"})
+    # Then steps of that source share one slot: a second would wait for the first
+    async with slot:
+        assert slot.locked() and ex.runner._source_slots({"name": "slow"}) is slot
+    assert not ex.runner._source_slots({"name": "other"}).locked()
