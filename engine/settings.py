@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     default_timeout_s: float = Field(default=60.0, gt=0, description="Step timeout if unset.")
     output_cap_bytes: int = Field(default=1_000_000, ge=1024, description="Per-stream cap.")
     llm: str | None = Field(default=None, description="LLM provider:model, e.g. openai:gpt-4o.")
+    llm_timeout_s: float = Field(default=30.0, gt=0, description="Seconds one LLM call may take.")
+    llm_attempts: int = Field(default=2, ge=1, le=5, description="Tries per LLM call.")
+    llm_budget_s: float = Field(default=300.0, gt=0, description="LLM time a run may spend "
+                                "judging; then a person decides the rest.")
+    llm_min_confidence: float = Field(default=0.6, ge=0, le=1, description="Below this, the "
+                                      "judge's answer goes to a person.")
     database_url: str | None = Field(default=None, description="PostgreSQL store (scale-out).")
     broker_url: str | None = Field(default=None, description="Celery broker (scale-out).")
     config_file: Path = Field(default=Path("mendflow.toml"), description="Data sources.")

@@ -169,7 +169,7 @@ def run(
     inputs = _parse_inputs(input)
     alert_data = _load_alert(alert)
     answers = _answers(settings, plan, answer=answer, approve=approve, yes=yes)
-    answers.fallback = _llm_judge(settings)
+    judge = answers.fallback = _llm_judge(settings)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not interactive:
         mode = " (dry run)" if dry_run else ""
@@ -182,6 +182,7 @@ def run(
     view = _LiveView(plan, interactive=interactive)
     record = _run_async(_drive(settings, plan, runner=runner, view=view, answers=answers,
                                executor_name=executor), view)
+    _print_judge_usage(judge)
     _print_end(record, settings)
     raise typer.Exit(_exit_for(record))
 
@@ -238,16 +239,30 @@ def _llm_judge(settings: Settings) -> Any:
     from engine.compile.llm import LlmError, LlmJudge, chat_model_from_settings
 
     try:
-        spec, model = chat_model_from_settings(settings.llm)
+        spec, model = chat_model_from_settings(settings.llm, timeout_s=settings.llm_timeout_s,
+                                               attempts=settings.llm_attempts)
     except LlmError:
         return None  # already said when the plan was chosen
+    broken_said: list[str] = []
 
     def said(d: Any) -> None:
+        if judge.broken and judge.broken in d.rationale:
+            if not broken_said:  # the breaker opened: say it once, not per judgment
+                broken_said.append(judge.broken)
+                err.print(f"[yellow]judge:[/yellow] {escape(judge.broken)}", highlight=False)
+            return
         verdict = {True: "yes", False: "no", None: "undecided, asking a person"}[d.holds]
-        err.print(f"[cyan]judged[/cyan] {d.step} -> {d.target}: {escape(d.condition)}: "
+        err.print(f"[cyan]judged[/cyan] {d.step}: {escape(d.condition)}: "
                   f"{verdict} ({d.by}: {escape(d.rationale)})", highlight=False)
 
-    return LlmJudge(model, spec.label, on_decision=said)
+    judge = LlmJudge(model, spec.label, on_decision=said,
+                     min_confidence=settings.llm_min_confidence, budget_s=settings.llm_budget_s)
+    return judge
+
+
+def _print_judge_usage(judge: Any) -> None:
+    if judge is not None and judge.usage.calls:
+        err.print(f"judge: {judge.label}, {judge.usage.describe()}", highlight=False)
 
 
 @app.command()
@@ -289,6 +304,7 @@ def resume(
                              hint=f"Only a gated step can be in doubt: {known}")
     answers = _answers(settings, plan, answer=answer, approve=approve, yes=yes)
     answers.in_doubt = in_doubt
+    answers.fallback = _llm_judge(settings)  # the judge decides on resume as on run
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
 
     async def runner(executor: Any) -> Any:
@@ -298,6 +314,7 @@ def resume(
     record = _run_async(_drive(settings, plan, runner=runner, view=view, answers=answers,
                                executor_name=str(record.options.get("executor") or "local")),
                         view)
+    _print_judge_usage(answers.fallback)
     _print_end(record, settings)
     raise typer.Exit(_exit_for(record))
 

@@ -274,7 +274,8 @@ class StepRunner:
             if judged is not None:
                 judged.append({"target": edge.target, "condition": edge.condition.text,
                                "yes": answer.yes, "by": answer.by,
-                               "rationale": getattr(answer, "rationale", "")})
+                               "rationale": getattr(answer, "rationale", ""),
+                               "evidence": evidence[:1000]})
         said_yes = any(decided[i] for i, _ in asked)
         for index, edge in questions:
             if index not in decided:
