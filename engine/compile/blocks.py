@@ -88,9 +88,11 @@ _LOG_LINE = re.compile(
     r"(?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL|PANIC|TRACE|NOTICE|CRITICAL)\b)")
 _OUTPUT_LINE = re.compile(
     r"^\s*(?:\{\s*\"[^\"]+\"\s*:.*\}\s*$|(?:error|warning|warn|fatal|panic|info|debug|err)\s*[:\]]"
-    r"|HTTP/\d|\"[^\"]*\"?,?\s*$|(?:Normal|Warning)\s+[A-Z]\w+\s|[\w.-]+\s+=\s+\S)"
-    r"|\blevel=\w+|\bts=\d{4}-|\bmsg=\"|\"msg\"=|\b[1-5]\d\d (?:OK|Internal Server Error|Not Found|"
-    r"Forbidden|Unauthorized|Bad Request|Service Unavailable|Bad Gateway)\b", re.I)
+    r"|HTTP/\d|\"[^\"]*\"?,?\s*$|(?:Normal|Warning)\s+[A-Z]\w+\s|[\w.-]+\s+=\s+\S)", re.I)
+# Signs of output anywhere in a line: weaker, a line that starts with a known tool is a command.
+_OUTPUT_WORDS = re.compile(
+    r"\blevel=\w+|\bts=\d{4}-|\bmsg=\"|\"msg\"=|\b[1-5]\d\d (?:OK|Internal Server Error|Not Found|"
+    r"Forbidden|Unauthorized|Bad Request|Service Unavailable|Bad Gateway)\b")
 _KEY_VALUE = re.compile(r"^\s*-?\s*[\w\"'./()-]+(?: [\w\"'./()-]+){0,3}:(?:\s|$)")
 _PS_ROW = re.compile(r"^\s*\S+(?:\s+\d[\d.]*){3}\s")
 _METRIC_SAMPLE = re.compile(r"^\s*[a-zA-Z_:][\w:]*(?:\{[^}]*\})?\s+[-+\d.eE]+(?:\s+\d+)?\s*$")
@@ -175,13 +177,15 @@ it on we our can should must may then when which was were has have from by as or
 
 
 def _outputish(line: str) -> bool:
-    """A line that reads as a program's output: logs, errors, `Key: value`, JSON, ps rows."""
+    """A line that reads as a program's output: logs, errors, `Key: value`, JSON, ps rows,
+    column-aligned fields (weaker signs yield to a line that starts with a known tool)."""
     s = line.strip()
     if not s:
         return False
-    if _LOG_LINE.match(s) or _OUTPUT_LINE.search(s) or _table_header(s) or _PS_ROW.match(s):
+    if _LOG_LINE.match(s) or _OUTPUT_LINE.match(s) or _table_header(s) or _PS_ROW.match(s):
         return True
-    if _COLUMNS.search(_QUOTED.sub("''", s.split(" #", 1)[0])):
+    if (_OUTPUT_WORDS.search(s) or _COLUMNS.search(_QUOTED.sub("''", s.split(" #", 1)[0]))) \
+            and not _shape(s, strict=True):
         return True
     if _KEY_VALUE.match(s) and not _ASSIGN0.match(s) and "://" not in s.split(":", 1)[0] + ":":
         return True
@@ -402,12 +406,12 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
             roots[i] = ("sh", m.end())
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     m = _GT_PROMPT.match(lines[first]) if first is not None else None
-    if m and not found:
+    if m and not any(i < first for i in found):
         # A block that opens with `> cmd` uses `>` as its prompt: a shell's when what follows
         # is a shell command, else a program's console (`> info replication` in redis-cli).
         for i, ln in enumerate(lines):
             m = _GT_PROMPT.match(ln)
-            if m:
+            if m and i not in found:
                 found[i] = ("sh" if _shape(ln[m.end():], strict=True) else "db", m.end())
     if roots and not found:
         # `# cmd` is a root prompt unless the block also has unprompted commands (then the
