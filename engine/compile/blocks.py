@@ -88,7 +88,8 @@ _LOG_LINE = re.compile(
     r"(?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL|PANIC|TRACE|NOTICE|CRITICAL)\b)")
 _OUTPUT_LINE = re.compile(
     r"^\s*(?:\{\s*\"[^\"]+\"\s*:.*\}\s*$|(?:error|warning|warn|fatal|panic|info|debug|err)\s*[:\]]"
-    r"|HTTP/\d|\"[^\"]*\"?,?\s*$|(?:Normal|Warning)\s+[A-Z]\w+\s|[\w.-]+\s+=\s+\S)", re.I)
+    r"|HTTP/\d|\"[^\"]*\"?,?\s*$|(?:Normal|Warning)\s+[A-Z]\w+\s|[\w.-]+(?:\s[\w.-]+){0,3}\s+=\s)", re.I)
+_SEPARATOR = re.compile(r"^\s*[-=]{2,}(?:[+|][-=]+)+[+|]?\s*$|^\s*\+[-=+]+\+\s*$")  # ---+--- under a header
 # Signs of output anywhere in a line: weaker, a line that starts with a known tool is a command.
 _OUTPUT_WORDS = re.compile(
     r"\blevel=\w+|\bts=\d{4}-|\bmsg=\"|\"msg\"=|\b[1-5]\d\d (?:OK|Internal Server Error|Not Found|"
@@ -214,7 +215,7 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
     if first.endswith(":") or (len(words) > 1 and words[1] in ("=", ":")):
         return False  # `key: value`, `name = value`
     if first in _KEYWORD0:
-        return len(words) > 1 or first in ("exit", "set", "{", "(")
+        return _keyword_command(first, words)
     if first in _WRAPPER0 and len(words) > 1:
         rest = words[1:]
         while rest and rest[0].startswith("-"):
@@ -244,6 +245,30 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
     prose = sum(1 for w in code.split() if w.lower() in _PROSE_WORDS)
     s = code.rstrip()
     return prose < 2 and not s.endswith((".", ":", "?", "!")) or technical and prose < 3
+
+
+_TECHNICAL = re.compile(r"""^[-/$.~"'\d{(\[<]|.*[=/.:@|]""")
+
+
+def _keyword_command(first: str, words: list[str]) -> bool:
+    """A line that starts with a shell keyword or builtin reads as shell, not prose: `for X in`,
+    `while [ ...`, `export X=..`, `source ./env`, `set -e`; `set your own domain` is prose."""
+    if len(words) == 1:
+        return first in ("exit", "set", "{", "(")
+    second = words[1].rstrip(";")
+    if first == "for":
+        return len(words) > 3 and words[2] == "in" or second.startswith("((")
+    if first in ("while", "until", "if"):
+        return second in ("[", "[[", "true", "false", ":", "!", "test", "read") or \
+            second[0] in "$([!" or _shape(" ".join(words[1:]), strict=True)
+    if first in ("export", "local", "declare", "readonly", "let"):
+        return "=" in second or second.startswith("-") or bool(_ASSIGN0.match(second)) or \
+            bool(re.fullmatch(r"[A-Za-z_]\w*", second)) and len(words) == 2
+    if first in ("case", "select", "function"):
+        return True
+    if first in ("{", "(", "!", "time", "exec"):
+        return _shape(" ".join(words[1:]), strict=True)
+    return bool(_TECHNICAL.match(second))
 
 
 _SQL_START = re.compile(r"(?is)^\s*(?:select\b.*\bfrom\b|select\s+[\w(*'\"]|with\b.*\bas\s*\(|"
@@ -470,7 +495,7 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
         if s.startswith("#"):
             i += 1
             continue
-        if _table_header(s):
+        if _table_header(s) or i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
             in_table = True
         if in_table or _outputish(s) or not _shape(s, strict=False):
             if _PSQL_META.match(s):
@@ -497,7 +522,7 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
         if not s:
             i, in_table = i + 1, False
             continue
-        if _table_header(s):
+        if _table_header(s) or i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
             in_table = True
         if s.startswith("#") or in_table or _outputish(s) or not _shape(s, strict=True):
             i += 1
