@@ -204,6 +204,8 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
     if not s or depth > 3 or not (_FIRST_CHAR_OK.match(s) or _ASSIGN0.match(s)
                                   or s[0] in "[!({" or _REDIRECT_FIRST.match(s)):
         return False
+    if _SQL_START.match(s) or _SQL_STATEMENT.match(s):
+        return False  # SQL typed into a database console, not a shell line
     words = s.split()
     first = words[0]
     if _ASSIGN0.match(first):
@@ -247,6 +249,10 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
     return prose < 2 and not s.endswith((".", ":", "?", "!")) or technical and prose < 3
 
 
+_SQL_STATEMENT = re.compile(r"(?i)^\s*(?:set|show|select|with|grant|revoke|create|drop|alter|insert|"
+                            r"update|delete|vacuum|analyze|begin|commit|rollback|lock|reset)\s+"
+                            r"(?!-)[^;]*;\s*$")
+_LOGQL = re.compile(r'^\s*(?:\w+\s*\(\s*)*\{\s*\w+\s*[=!]~?\s*"[^"]*"[^}]*\}\s*(?:\||!=|!~|\[|\)|$)')
 _TECHNICAL = re.compile(r"""^[-/$.~"'\d{(\[<]|.*[=/.:@|]""")
 
 
@@ -264,8 +270,10 @@ def _keyword_command(first: str, words: list[str]) -> bool:
     if first in ("export", "local", "declare", "readonly", "let"):
         return "=" in second or second.startswith("-") or bool(_ASSIGN0.match(second)) or \
             bool(re.fullmatch(r"[A-Za-z_]\w*", second)) and len(words) == 2
-    if first in ("case", "select", "function"):
+    if first in ("case", "function"):
         return True
+    if first == "select":
+        return len(words) > 2 and words[2] == "in"
     if first in ("{", "(", "!", "time", "exec"):
         return _shape(" ".join(words[1:]), strict=True)
     return bool(_TECHNICAL.match(second))
@@ -397,11 +405,15 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
     cmds = _untagged_commands(lines, first_line)
     if cmds:
         return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)
+    if _LOGQL.match("\n".join(meaningful)):
+        return Block("script", text=raw.strip("\n"), start=start, end=end)  # LogQL: no plugin
     query = _query_of(meaningful)
     if query:
         text = _strip_comments(raw, "--" if query == "sql" else "#").strip()
-        if query == "sql" and not _SQL_READ.match(text) or "{{" in text:
-            # The author did not say which database: a write is shown to a person.
+        if query == "sql" and (not _SQL_READ.match(text) or re.search(r"<[A-Za-z][^<>\n]*>", text)) \
+                or "{{" in text:
+            # The author did not say which database: a write, or a query with holes to fill
+            # in (`'<table_zpath>'`), is shown to a person.
             return Block("script", text=raw.strip("\n"), start=start, end=end)
         return Block("query", plugin=query, text=text, start=start, end=end)
     if any(_PSQL_META.match(ln) for ln in meaningful) and \

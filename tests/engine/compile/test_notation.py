@@ -155,3 +155,26 @@ def test_a_block_that_opens_with_a_gt_prompt_uses_it():
 def test_a_prompt_after_a_working_directory_is_stripped():
     plan = compile_text("```\nchef-repo $ knife node show web-1\n```\n")
     assert runs(plan) == [["knife", "node", "show", "web-1"]]
+
+
+def test_sql_in_an_untagged_block_is_a_query_not_a_shell_line():
+    plan = compile_text("```\nselect indexdef from pg_indexes where indexname = 'ix';\n```\n")
+    assert runs(plan) == [] and [p for p, _ in queries(plan)] == ["sql"]
+
+
+def test_untagged_logql_is_shown_to_a_person():
+    plan = compile_text("```\n{cluster=\"prod\",container=\"compactor\"} |= \"skipped\"\n```\n")
+    assert queries(plan) == [] and manual_scripts(plan) == [
+        "{cluster=\"prod\",container=\"compactor\"} |= \"skipped\""]
+
+
+def test_a_psql_table_under_a_separator_is_output():
+    plan = compile_text("```\nid | name | status\n---+------+--------\n3  | main | ok\n"
+                        "(1 row)\n```\n")
+    assert runs(plan) == [] and queries(plan) == []
+
+
+def test_a_keyword_followed_by_prose_is_a_comment_not_a_root_prompt():
+    plan = compile_text("```\nroot@web-1:~# cat /etc/idmapd.conf\n[General]\n"
+                        "# set your own domain here, if it differs\nDomain = localdomain\n```\n")
+    assert runs(plan) == [["cat", "/etc/idmapd.conf"]]
