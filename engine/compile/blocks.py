@@ -1,11 +1,29 @@
 """Code blocks -> what they are (command, query, configuration, sample output, script).
 
 This module owns reading one fenced or indented block: choosing its class and plugin from the
-language tag or, when untagged, from its content (`$`/`#` prompts, known tools, log-line and
-table shapes), stripping prompts, joining `\\` continuations and multi-line constructs, and
-dropping the output lines of `console` sessions. Only `command` and `query` blocks become
-executable steps; `script` blocks (Ruby for a Rails console, ...) become manual steps; the rest
-become nothing. Turning lines into argv is `engine.compile.shellwords`'s job.
+language tag or, when untagged, from its content, and picking out the lines that run. The
+rules, each one a guide author would recognise:
+
+- A prompt makes a line a command: `$ `, `user@host:~$ `, `[root@host ~]# `, `sh-5.1# `,
+  `PS C:\\> `, and `# ` when what follows is a command (a known tool, a path, a shell
+  keyword; `# Check the pods` is a comment). A block with prompts is a transcript: only its
+  prompted lines run, everything else is their output.
+- A database console's prompt (`db=# `, `mysql> `, `irb(main)> `) or a psql meta-command
+  (`\\dt`) marks a line typed into that console: a person's step (manual), never a shell line.
+- A shell-tagged block without prompts (`bash`, `sh`, `console`, ...) is read as commands,
+  line by line, unless a line looks like output (log lines, tables, `Key: value`, JSON, error
+  messages, `ps` rows) or like prose (a capitalised first word).
+- An untagged block runs the lines that clearly are commands (a known tool, a path, a loop, an
+  assignment); one that clearly holds PromQL or SQL is a query; YAML/JSON is configuration;
+  the rest is output.
+- A block after "Example output:" / "should look like" / "the output" is output (unless it
+  carries prompts).
+- `promql` and `sql` blocks are queries; `logql`, `kql` and other query languages Mendflow
+  has no plugin for, and database transcripts, are shown to a person (`script`: a manual step
+  holding the text), never dropped.
+
+Only `command` and `query` blocks become executable steps; `script` blocks become manual
+steps; the rest become nothing. Turning lines into argv is `engine.compile.shellwords`'s job.
 """
 
 from __future__ import annotations
@@ -14,45 +32,320 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from engine.effects import looks_like_command
+from engine.effects import KNOWN_CLIS
 from engine.guide import Element
 
 BlockClass = Literal["command", "query", "config", "output", "script", "plugin", "other"]
 
-SHELL_TAGS = frozenset({"bash", "sh", "shell", "zsh", "console", "shell-session", "terminal"})
+SHELL_TAGS = frozenset({"bash", "sh", "shell", "zsh", "ksh", "console", "shell-session",
+                        "shellsession", "terminal", "sudo"})
 QUERY_TAGS = {"promql": "prometheus", "sql": "sql", "postgresql": "sql", "psql": "sql",
-              "pgsql": "sql", "logql": "logs"}
-CONFIG_TAGS = frozenset({"yaml", "yml", "json", "toml", "ini", "conf", "xml", "hcl", "terraform",
-                         "jsonnet", "nginx", "cron", "properties", "diff", "dockerfile"})
-SCRIPT_TAGS = frozenset({"ruby", "rb", "irb", "python", "py", "js", "javascript", "go", "groovy",
-                         "lua", "perl", "rails"})
-OUTPUT_TAGS = frozenset({"text", "txt", "plaintext", "log", "logs", "output", "none"})
-OTHER_TAGS = frozenset({"mermaid", "plantuml", "math", "markdown", "md", "dot", "graphviz"})
+              "pgsql": "sql", "postgres": "sql", "plpgsql": "sql", "mysql": "sql",
+              "metricsql": "prometheus"}
+# Query languages with no plugin: the query is shown to a person (a manual step).
+MANUAL_QUERY_TAGS = frozenset({"logql", "kql", "traceql", "esql", "influxql", "flux", "cql",
+                               "cypher", "spl", "lucene", "kusto"})
+CONFIG_TAGS = frozenset({"yaml", "yml", "json", "jsonc", "json5", "toml", "ini", "conf", "cfg",
+                         "xml", "hcl", "tf", "terraform", "jsonnet", "libsonnet", "nginx", "cron",
+                         "properties", "diff", "patch", "dockerfile", "apache", "systemd",
+                         "csv", "html", "css"})
+SCRIPT_TAGS = frozenset({"ruby", "rb", "irb", "python", "py", "python3", "js", "javascript",
+                         "ts", "typescript", "go", "golang", "groovy", "lua", "perl", "rails",
+                         "java", "rust", "c", "cpp", "php", "powershell", "ps1", "pwsh", "cmd",
+                         "bat", "batch", "fish", "tcl", "expect", "gdb", "redis", "mongo",
+                         "mongodb", "javascript-repl", "pycon", "rbconsole", "vim"})
+OUTPUT_TAGS = frozenset({"text", "txt", "plaintext", "plain", "log", "logs", "output", "none",
+                         "nohighlight", "fatal", "error", "stdout", "stderr", "out"})
+OTHER_TAGS = frozenset({"mermaid", "plantuml", "math", "markdown", "md", "dot", "graphviz",
+                        "latex", "tex", "ascii", "svg"})
 # Blocks whose body is a plugin's parameters in YAML (`detect` names its detector inside).
 PLUGIN_TAGS = {"detect": None, "opcua": "opcua", "http": "http", "logs": "logs"}
 
-_PROMPT = re.compile(r"^\s*(?:\$|[\w.@-]+(?:@[\w.-]+)?:[^\s$#]*[$#]|\[[^\]\n]{1,60}\][$#]|"
-                     r"[\w.-]+-\d[\d.]*[$#]|PS>)\s+")
+# -- prompts ------------------------------------------------------------------------------------
+
+_PROMPT = re.compile(
+    r"^\s*(?:\$>?"
+    r"|[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?[$#%]"      # user@host:~$ , user@host$
+    r"|[\w.-]+:(?:~|/)[^\s$#]*\s?[$#]"              # host:~$ , host:/srv#
+    r"|\[[^\]\n]{1,60}\]\s?[$#]"                    # [root@host ~]#
+    r"|[\w.-]+-\d[\d.]*[$#]"                        # sh-5.1# , bash-4.2$
+    r"|PS(?: [^>\n]{0,40})?>"                       # PS C:\>
+    r"|[\u276f\u279c]"                             # ❯ ➜
+    r"|[\w.~/-]+\s+[$%])\s+(?=\S)")                 # chef-repo $ , /prometheus $
+_DB_PROMPT = re.compile(
+    r"^\s*(?:[\w.-]+[=-]#|[\w.-]+=>|mysql>|MariaDB \[[^\]\n]*\]>|sqlite>|cqlsh(?::[\w.]+)?>"
+    r"|(?:\d{1,3}\.){3}\d{1,3}:\d+>|redis[\w.:-]*>|irb\([^)\n]*\)[\w:]*[>*]"
+    r"|(?:\[[^\]\n]+\]\s*)?pry\([^)\n]*\)>|>>>|[\w./:()][\w./:()-]{0,30}>)\s*(?=\S)")
 _ROOT_PROMPT = re.compile(r"^\s*#\s+(?=\S)")
+_GT_PROMPT = re.compile(r"^\s*>\s+(?=\S)")
+_PSQL_META = re.compile(r"^\s*\\[a-zA-Z?!]")
+
+# -- what a line looks like --------------------------------------------------------------------
+
 _LOG_LINE = re.compile(
-    r"^\s*(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\[?\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} [ \d]\d \d{2}:|"
-    r"(?:level|lvl|ts|time)=|\{\s*\"|I\d{4} \d{2}:|E\d{4} \d{2}:|W\d{4} \d{2}:|"
-    r"(?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL|PANIC)\b)")
-_CONFIG_LINE = re.compile(r"^\s*(?:[\w.\"-]+\s*:\s|[\w.-]+\s*=\s|\[[\w. \"-]+\]\s*$|[{}\[\]]|<\?xml|"
-                          r"apiVersion:|kind:|- [\w\"])")
-_CONTROL_OPEN = re.compile(r"^\s*(for|while|until|if|case|select)\b")
-_CONTROL_CLOSE = {"for": "done", "while": "done", "until": "done", "select": "done", "if": "fi",
-                  "case": "esac"}
-_HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
+    r"^\s*(?:\[?\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}|\[?\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} [ \d]\d \d{2}:|"
+    r"(?:level|lvl|ts|time)=|\{\s*\"|[IWEF]\d{4} \d{2}:|"
+    r"(?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL|PANIC|TRACE|NOTICE|CRITICAL)\b)")
+_OUTPUT_LINE = re.compile(
+    r"^\s*(?:\{\s*\"[^\"]+\"\s*:.*\}\s*$|(?:error|warning|warn|fatal|panic|info|debug|err)\s*[:\]]"
+    r"|HTTP/\d|\"[^\"]*\"?,?\s*$|(?:Normal|Warning)\s+[A-Z]\w+\s|[\w.-]+(?:\s[\w.-]+){0,3}\s+=\s)", re.I)
+_SEPARATOR = re.compile(r"^\s*[-=]{2,}(?:[+|][-=]+)+[+|]?\s*$|^\s*\+[-=+]+\+\s*$")  # ---+--- under a header
+# Signs of output anywhere in a line: weaker, a line that starts with a known tool is a command.
+_OUTPUT_WORDS = re.compile(
+    r"\blevel=\w+|\bts=\d{4}-|\bmsg=\"|\"msg\"=|\b[1-5]\d\d (?:OK|Internal Server Error|Not Found|"
+    r"Forbidden|Unauthorized|Bad Request|Service Unavailable|Bad Gateway)\b")
+_KEY_VALUE = re.compile(r"^\s*-?\s*[\w\"'./()-]+(?: [\w\"'./()-]+){0,3}:(?:\s|$)")
+_PS_ROW = re.compile(r"^\s*\S+(?:\s+\d[\d.]*){3}\s")
+_METRIC_SAMPLE = re.compile(r"^\s*[a-zA-Z_:][\w:]*(?:\{[^}]*\})?\s+[-+\d.eE]+(?:\s+\d+)?\s*$")
+_FIRST_CHAR_OK = re.compile(r"^\s*(?:[a-z_./~\\]|\$\{?[A-Za-z_])")
+_WORD0 = re.compile(r"^[a-z_][\w+.-]*$")
+_PATH0 = re.compile(r"^(?:\./|\.\./|~/|/(?:[\w.@+-]+/)*(?:s?bin|libexec|scripts?|opt/[\w.@+-]+)/)"
+                    r"[\w.@+~/-]*\w$|^/[\w.@+~/-]+\.(?:sh|py|rb|pl)$")  # a program, not a file
+_COLUMNS = re.compile(r"\S {3,}[^\s#\\|&>]")  # column-aligned fields: output, not a command
+_REDIRECT_FIRST = re.compile(r"^<\s*[\w./~$-]+\s+[a-z]")  # `< file cmd`
+_RELATIVE0 = re.compile(r"^(?:s?bin|scripts?|tools|hack|util|utils)/[\w.@+/-]*\w$")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_ASSIGN0 = re.compile(r"^[A-Za-z_]\w*(?:\[[^\]]*\])?\+?=")
+_KEYWORD0 = frozenset({"for", "while", "until", "if", "case", "function", "select", "export",
+                       "source", ".", "alias", "unset", "cd", "pushd", "popd", "set", "eval",
+                       "exec", "trap", "ulimit", "umask", "local", "declare", "readonly", "[",
+                       "[[", "test", "let", "read", "time", "!", "{", "(", "exit"})
+_WRAPPER0 = frozenset({"sudo", "env", "nohup", "time", "timeout", "nice", "ionice", "stdbuf",
+                       "watch", "command", "exec", "doas", "xargs", "chroot", "strace"})
+# Tools whose name is enough to read a line as a command (with KNOWN_CLIS).
+_TOOLS = KNOWN_CLIS | frozenset("""
+egrep fgrep zgrep zcat zless bzcat xzcat gunzip gzip unzip zip base64 openssl nc ncat telnet
+tcpdump iptables ip6tables nft lsof vmstat iostat mpstat pidstat sar dmesg uptime pkill
+killall pgrep rmdir ln cp dd truncate shred wipefs mkfs blkid lsblk fdisk parted growpart
+resize2fs xfs_growfs e2fsck fsck xfs_repair tune2fs findmnt losetup blockdev multipath
+iscsiadm nvme smartctl hdparm sysctl modprobe lsmod rmmod insmod ldconfig ldd
+useradd usermod userdel groupadd passwd chpasswd chage id whoami who w last su
+semanage restorecon chcon getenforce setenforce setsebool getsebool ausearch audit2allow
+journalctl systemctl loginctl hostnamectl timedatectl localectl networkctl resolvectl
+coredumpctl systemd-run systemd-cgls systemd-cgtop busctl service chkconfig update-rc.d
+initctl supervisorctl sv svc runsv svlogd runit chpst
+apt apt-get apt-cache aptitude dpkg dpkg-reconfigure yum dnf rpm zypper apk snap flatpak
+pip pip3 gem npm npx yarn go cargo make cmake bundle rake rails rspec
+kubectl oc kubeadm kubelet kubens kubectx kustomize helm helmfile k9s kind minikube k3s
+k3d crictl ctr nerdctl docker docker-compose podman buildah skopeo runc crun conmon
+virtctl virsh qemu-img istioctl linkerd cilium hubble calicoctl flux argocd velero
+tkn kn knative stern kubeseal kubecolor krew odf odf-cli rook ceph rados rbd radosgw-admin
+ceph-volume ceph-bluestore-tool ceph-objectstore-tool ceph-mon ceph-osd monmaptool crushtool
+cephadm etcdctl etcdutl consul nomad vault terraform terragrunt packer ansible
+ansible-playbook ansible-vault salt salt-call puppet chef-client knife chef-shell
+chef-solo berks kitchen gcloud gsutil bq aws az eksctl doctl ibmcloud oci s3cmd rclone
+mc rsync scp sftp ssh ssh-add ssh-keygen ssh-keyscan sshpass mosh tmux screen
+curl wget http httpie grpcurl dig nslookup host whois ping ping6 traceroute tracepath
+mtr arping ss netstat ip ifconfig route arp ethtool brctl bridge tc nmcli iw
+conntrack ipvsadm ovs-vsctl ovs-ofctl ovs-appctl ovn-nbctl ovn-sbctl ovn-trace
+ovn-appctl openssl certbot step keytool gpg gpg2 age sops cosign
+psql pg_dump pg_dumpall pg_restore pg_basebackup pg_ctl pg_ctlcluster pg_isready
+pg_controldata pg_resetwal pg_upgrade pg_repack pgbench pgbouncer patronictl
+gitlab-psql gitlab-ctl gitlab-rake gitlab-rails gitlab-backup gitlab-redis-cli
+mysql mysqladmin mysqldump mysqlcheck mariadb mongosh mongo mongodump mongorestore
+redis-cli redis-server valkey-cli sqlite3 clickhouse-client clickhouse cqlsh nodetool
+kafka-topics kafka-consumer-groups kafka-console-consumer kafka-configs zkCli.sh
+elasticsearch-plugin opensearch-plugin cockroach influx promtool amtool thanos
+mimirtool cortextool logcli lokitool tempo-cli vmctl vmbackup vmrestore
+jq yq xq jid fx grep awk gawk sed perl python python3 ruby node bash sh zsh
+cat tac head tail less more wc sort uniq cut tr tee xargs find locate stat file du df
+ls tree realpath readlink basename dirname mktemp touch mv rm mkdir chmod chown chgrp
+tar split diff cmp md5sum sha256sum sha1sum cksum date cal env printenv echo printf
+sleep seq yes true false kill nohup watch timeout uname hostname lscpu lspci lsusb
+free top htop atop iotop iftop nethogs dstat glances perf strace ltrace gdb pstack
+gcore jstack jmap jcmd rbspy py-spy bpftrace numactl taskset chrt renice prlimit
+ulimit nproc getconf dmidecode lshw nvidia-smi ipmitool racadm vi vim nano emacs
+git gh glab hub svn openssl reboot shutdown poweroff halt crontab at
+runuser sudo su doas chroot nsenter unshare toolbox machinectl
+mount umount swapon swapoff sync fstrim lvs vgs pvs lvdisplay vgdisplay pvdisplay
+lvcreate lvextend lvresize vgextend pvcreate pvresize mdadm dmsetup cryptsetup zpool zfs
+btrfs xfs_info xfs_admin veracrypt gpgconf pass op
+aptly hatop whois rspec time openstack nova neutron cinder swift glance
+""".split())
+# English-like tool names: a command only with an argument that looks technical.
+_WEAK = frozenset("""
+top free cat tail head less more echo export mount umount ping host date find sort cut tr
+kill touch mv cp ln dd tee watch sleep cd source env set unset read test file stat which
+wc uniq printf make id time yes true false w who last step pass at more help http
+""".split())
+_ALONE = frozenset("""
+uptime df free top htop dmesg date hostname ps lsblk who w id whoami pwd ls env printenv
+uname lscpu nproc sync exit logout iostat vmstat mpstat ifconfig route arp netstat ss
+lsmod mount ip crontab tmux screen bash sh zsh history collect_results sudo reboot
+""".split())
+_PROSE_WORDS = frozenset("""the a an to is are of and in for with this that you your be will
+it on we our can should must may then when which was were has have from by as or not""".split())
+
+
+def _outputish(line: str) -> bool:
+    """A line that reads as a program's output: logs, errors, `Key: value`, JSON, ps rows,
+    column-aligned fields (weaker signs yield to a line that starts with a known tool)."""
+    s = line.strip()
+    if not s:
+        return False
+    if _LOG_LINE.match(s) or _OUTPUT_LINE.match(s) or _table_header(s) or _PS_ROW.match(s):
+        return True
+    if (_OUTPUT_WORDS.search(s) or _COLUMNS.search(_QUOTED.sub("''", s.split(" #", 1)[0]))) \
+            and not _shape(s, strict=True):
+        return True
+    if _KEY_VALUE.match(s) and not _ASSIGN0.match(s) and "://" not in s.split(":", 1)[0] + ":":
+        return True
+    if _REDIRECT_FIRST.match(s):
+        return False
+    return s[0] in "[{}]|+=*\"<>()…^" and not s.startswith(("[ ", "[[ ", "( ", "((", "{ ")) \
+        or s.startswith(("...", "---", "--- ", "==")) or s[0].isdigit()
+
+
+def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
+    """Whether `text` reads as a shell command. Strict: a known tool, a path, a shell keyword
+    or an assignment (untagged blocks, `# ` prompts). Loose: also any lowercase program name
+    with arguments that do not read as prose (shell-tagged blocks)."""
+    s = text.strip()
+    if not s or depth > 3 or not (_FIRST_CHAR_OK.match(s) or _ASSIGN0.match(s)
+                                  or s[0] in "[!({" or _REDIRECT_FIRST.match(s)):
+        return False
+    if _SQL_START.match(s) or _SQL_STATEMENT.match(s):
+        return False  # SQL typed into a database console, not a shell line
+    words = s.split()
+    first = words[0]
+    if _ASSIGN0.match(first):
+        rest = " ".join(words[1:])
+        if len(words) > 1 and not rest.startswith(("#", ";", "&")) and \
+                re.match(r"^[A-Za-z_]\w*=(?:\"[^\"]*\"|'[^']*'|\S*)$", first):
+            _shape(rest, strict=strict, depth=depth + 1)  # `VAR=x cmd`
+        return True
+    if first.endswith(":") or (len(words) > 1 and words[1] in ("=", ":")):
+        return False  # `key: value`, `name = value`
+    if first in _KEYWORD0:
+        return _keyword_command(first, words)
+    if first in _WRAPPER0 and len(words) > 1:
+        rest = words[1:]
+        while rest and rest[0].startswith("-"):
+            takes = first == "sudo" and rest[0] in ("-u", "-g", "-C", "-D", "-h", "-p", "-r",
+                                                    "-t", "-U")
+            rest = rest[2:] if takes else rest[1:]
+        return not rest or _shape(" ".join(rest), strict=False, depth=depth + 1) or \
+            first == "sudo"
+    if not strict and re.match(r"^\$\{?[A-Za-z_]\w*\}?$", first) and len(words) > 1:
+        return True  # `$EDITOR file`: a program named by a value (a person's step)
+    if _PATH0.match(first) or _RELATIVE0.match(first) or s[0] == "<" and _REDIRECT_FIRST.match(s):
+        return True
+    if first.startswith("\\") or not _WORD0.match(first) and not re.match(r"^[\w.-]+\.(?:sh|py|rb|pl)$", first):
+        return False
+    if len(words) == 1:
+        return first in _ALONE or (not strict and first in _TOOLS)
+    arg = words[1]
+    technical = bool(re.match(r"""^[-/$.~"'\d{(\[<]|.*[=/.:@|]""", arg)) or arg in ("|", ">", ">>")
+    if first in _WEAK and (strict or technical):
+        return technical
+    if first in _TOOLS or first.startswith(("gitlab-", "chef-", "kube", "ceph-", "pg_", "pg-",
+                                             "mkfs.", "fsck.", "ovs-", "ovn-")):
+        return True
+    if strict:
+        return False
+    code = _QUOTED.sub("''", s).split(" #", 1)[0]  # a trailing comment is prose by right
+    prose = sum(1 for w in code.split() if w.lower() in _PROSE_WORDS)
+    s = code.rstrip()
+    return prose < 2 and not s.endswith((".", ":", "?", "!")) or technical and prose < 3
+
+
+_SQL_STATEMENT = re.compile(r"(?i)^\s*(?:set|show|select|with|grant|revoke|create|drop|alter|insert|"
+                            r"update|delete|vacuum|analyze|begin|commit|rollback|lock|reset)\s+"
+                            r"(?!-)[^;]*;\s*$")
+_LOGQL = re.compile(r'^\s*(?:\w+\s*\(\s*)*\{\s*\w+\s*[=!]~?\s*"[^"]*"[^}]*\}\s*(?:\||!=|!~|\[|\)|$)')
+_TECHNICAL = re.compile(r"""^[-/$.~"'\d{(\[<]|.*[=/.:@|]""")
+
+
+def _keyword_command(first: str, words: list[str]) -> bool:
+    """A line that starts with a shell keyword or builtin reads as shell, not prose: `for X in`,
+    `while [ ...`, `export X=..`, `source ./env`, `set -e`; `set your own domain` is prose."""
+    if len(words) == 1:
+        return first in ("exit", "set", "{", "(")
+    second = words[1].rstrip(";")
+    if first == "for":
+        return len(words) > 3 and words[2] == "in" or second.startswith("((")
+    if first in ("while", "until", "if"):
+        return second in ("[", "[[", "true", "false", ":", "!", "test", "read") or \
+            second[0] in "$([!" or _shape(" ".join(words[1:]), strict=True)
+    if first in ("export", "local", "declare", "readonly", "let"):
+        return "=" in second or second.startswith("-") or bool(_ASSIGN0.match(second)) or \
+            bool(re.fullmatch(r"[A-Za-z_]\w*", second)) and len(words) == 2
+    if first in ("case", "function"):
+        return True
+    if first == "select":
+        return len(words) > 2 and words[2] == "in"
+    if first in ("{", "(", "!", "time", "exec"):
+        return _shape(" ".join(words[1:]), strict=True)
+    return bool(_TECHNICAL.match(second))
+
+
+_SQL_START = re.compile(r"(?is)^\s*(?:select\b.*\bfrom\b|select\s+[\w(*'\"]|with\b.*\bas\s*\(|"
+                        r"explain\b|show\s+\w|update\b.*\bset\b|delete\s+from\b|insert\s+into\b|"
+                        r"alter\s+(?:table|system|database|role|user|index)\b|"
+                        r"drop\s+(?:table|index|database|view|role|user)\b|vacuum\b|analyze\s+\w|"
+                        r"create\s+(?:table|index|view|role|user|database|extension)\b|"
+                        r"grant\b|revoke\b|truncate\b|reindex\b|begin\b|optimize\s+table\b|"
+                        r"system\s+\w+|detach\s+\w|attach\s+\w)")
+_SQL_READ = re.compile(r"(?is)^\s*(?:select\b|with\b(?!.*\b(?:insert|update|delete)\b)|show\b|explain\b(?!\s+analy[sz]e)|describe\b|desc\b)")
+_PROMQL = re.compile(
+    r"(?m)^[\s(]*[a-z][a-z0-9]*(?:_[a-z0-9]+){2,}(?:\{[^}]*\})?\s*(?:[-+*/><=!]|$)|\b(?:sum|rate|irate|"
+    r"increase|count|avg|max|min|histogram_quantile|topk|bottomk|absent|\w+_over_time|label_replace|"
+    r"predict_linear|delta|deriv|ceil|floor|round|clamp_max|clamp_min|quantile|stddev|"
+    r"count_values|group)\s*(?:(?:by|without)\s*\([^)]*\)\s*)?\(|^[a-zA-Z_:][\w:]*\{[^}]*\}")
+_PROMQL_NOT = re.compile(r"[;`]|^\s*(?:#|//|--)|\|\s*\w|\$\(|:=|::|^\s*\w+\s*=\s*[^~=]", re.M)
+
+
+def _query_of(meaningful: list[str]) -> str | None:
+    """'sql' or 'prometheus' when an untagged block clearly holds one query."""
+    code = [ln for ln in meaningful if not ln.strip().startswith(("--", "//"))]
+    if not code:
+        return None
+    text = "\n".join(code)
+    if _SQL_START.match(text) and not any(_table_header(ln) or ln.strip().startswith(("|", "+-", "---", "("))
+                                          for ln in code):
+        return "sql"
+    if any(_METRIC_SAMPLE.match(ln) for ln in code) or _PROMQL_NOT.search(text):
+        return None
+    if _PROMQL.search(text) and text.count("(") == text.count(")") and \
+            text.count("{") == text.count("}"):
+        return "prometheus"
+    return None
+
+
+_YAML_KEY = re.compile(r"""^\s*-?\s*(?:"[^"]+"|'[^']+'|[\w./-]+(?: [\w./-]+){0,2}):(\s|$)""")
+
+
+def _looks_like_config(lines: list[str]) -> bool:
+    text = "\n".join(lines)
+    return bool(re.search(r"^\s*(apiVersion|kind):", text, re.M) or
+                re.match(r"^\s*[\[{][\s\S]*[\]}]\s*$", text) or
+                sum(bool(_YAML_KEY.match(x)) for x in lines) >= 0.6 * max(1, len(lines)) or
+                re.match(r"^\s*[\w.-]+\+?::?\s*\{", text))
+
+
+_OUTPUT_CUE = re.compile(r"\b(output|logged|logs?( like)? the following|following (error|message|log|"
+                         r"output|lines?)s?|(expect|see) (logs|output|messages)|looks? like|"
+                         r"similar to|should (?:look|be|show|return|print|read)|result(?:s)?)\b[^.:]{0,40}[:.]?\s*$",
+                         re.I)
+_CUE_NOT = re.compile(r"\b(command|run|execut|enter|type|typing|paste|use\b|using)", re.I)
+
+
+def output_cue(paragraph: str) -> bool:
+    """Whether a paragraph announces that the block after it is output ("Example output:",
+    "The result should look like:", "For example, the output is similar to:")."""
+    tail = paragraph.strip()[-90:]
+    return bool(_OUTPUT_CUE.search(tail)) and not _CUE_NOT.search(paragraph)
 
 
 @dataclass(frozen=True)
 class CommandLine:
-    """One logical command: continuation lines joined, prompt stripped, absolute lines."""
+    """One logical command: continuation lines joined, prompt stripped, absolute lines.
+    `console`: typed into a program's own console (`db=# `, `\\dt`): a person's step."""
 
     text: str
     start: int
     end: int
+    console: bool = False
 
 
 @dataclass
@@ -65,75 +358,196 @@ class Block:
     end: int = 1
 
 
-def read_block(el: Element) -> Block:
-    """Classify a code element and extract what runs."""
+def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
+    """Classify a code element and extract what runs. `after_output_cue`: the paragraph before
+    it announced output ("Example output:")."""
     first_line = el.span.start + 1 if el.fenced else el.span.start
     raw = el.text
-    tag = (el.lang or "").lower()
+    tag = (el.lang or "").lower().strip("{}.")
     start, end = el.span.start, el.span.end
-    meaningful = [ln for ln in raw.split("\n") if ln.strip()]
+    lines = raw.split("\n")
+    meaningful = [ln for ln in lines if ln.strip()]
     if not meaningful:
         return Block("other", start=start, end=end)
     if tag in PLUGIN_TAGS or tag.startswith("mendflow:"):
         plugin = tag.split(":", 1)[1] if tag.startswith("mendflow:") else PLUGIN_TAGS[tag]
         return Block("plugin", plugin=plugin, text=raw, start=start, end=end)
     if tag in QUERY_TAGS:
+        if any(_DB_PROMPT.match(ln) or _PSQL_META.match(ln) for ln in lines):
+            return Block("script", text=raw, start=start, end=end)  # a console transcript
         query = _strip_comments(raw, "--" if QUERY_TAGS[tag] == "sql" else "#")
         cls: BlockClass = "query" if query.strip() else "other"
         return Block(cls, plugin=QUERY_TAGS[tag], text=query.strip(), start=start, end=end)
+    if tag in MANUAL_QUERY_TAGS:
+        return Block("script", text=raw.strip("\n"), start=start, end=end)
     if tag in CONFIG_TAGS:
         return Block("config", text=raw, start=start, end=end)
     if tag in SCRIPT_TAGS:
         return Block("script", text=raw, start=start, end=end)
-    if tag in OUTPUT_TAGS:
-        return Block("output", text=raw, start=start, end=end)
     if tag in OTHER_TAGS:
         return Block("other", text=raw, start=start, end=end)
-    lines = raw.split("\n")
-    prompted = any(_PROMPT.match(ln) for ln in lines)
-    if tag in SHELL_TAGS:
-        if prompted or tag in ("console", "shell-session", "terminal"):
-            cmds = _prompted_lines(lines, first_line)
-        else:
-            cmds = _script_lines(lines, first_line)
-    else:
-        cmds = _untagged(lines, first_line, prompted)
-        if cmds is None:
-            cls = "output" if _looks_like_output(meaningful) else (
-                "config" if _looks_like_config(meaningful) else "output")
-            return Block(cls, text=raw, start=start, end=end)
-    if not cmds:
+    shell = tag in SHELL_TAGS or (tag not in OUTPUT_TAGS and "sh" in tag)
+    prompts = _prompts(lines)
+    if prompts:
+        cmds = _transcript(lines, first_line, prompts)
+        if cmds:
+            return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)
         return Block("output", text=raw, start=start, end=end)
-    return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)
+    if after_output_cue:
+        return Block("output", text=raw, start=start, end=end)
+    if tag in OUTPUT_TAGS:  # the author said it is text: only prompted lines run
+        return Block("output", text=raw, start=start, end=end)
+    if shell:
+        cmds = _shell_lines(lines, first_line)
+        if cmds:
+            return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)
+        return Block("output", text=raw, start=start, end=end)
+    cmds = _untagged_commands(lines, first_line)
+    if cmds:
+        return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)
+    if _LOGQL.match("\n".join(meaningful)):
+        return Block("script", text=raw.strip("\n"), start=start, end=end)  # LogQL: no plugin
+    query = _query_of(meaningful)
+    if query:
+        text = _strip_comments(raw, "--" if query == "sql" else "#").strip()
+        if query == "sql" and (not _SQL_READ.match(text) or re.search(r"<[A-Za-z][^<>\n]*>", text)) \
+                or "{{" in text:
+            # The author did not say which database: a write, or a query with holes to fill
+            # in (`'<table_zpath>'`), is shown to a person.
+            return Block("script", text=raw.strip("\n"), start=start, end=end)
+        return Block("query", plugin=query, text=text, start=start, end=end)
+    if any(_PSQL_META.match(ln) for ln in meaningful) and \
+            all(_PSQL_META.match(ln) or _SQL_START.match(ln) or ln.strip().startswith("--")
+                for ln in meaningful):
+        return Block("script", text=raw.strip("\n"), start=start, end=end)  # psql session
+    if _looks_like_config(meaningful):
+        return Block("config", text=raw, start=start, end=end)
+    return Block("output", text=raw, start=start, end=end)
 
 
-def _untagged(lines: list[str], first_line: int, prompted: bool) -> list[CommandLine] | None:
-    meaningful = [ln for ln in lines if ln.strip()]
-    if prompted:
-        cmds = _prompted_lines(lines, first_line, root_prompt=True)
-        return [c for c in cmds if looks_like_command(c.text)] or None
-    if _looks_like_output(meaningful):
-        return None
-    if any(_ROOT_PROMPT.match(ln) and looks_like_command(_ROOT_PROMPT.sub("", ln))
-           for ln in meaningful):
-        cmds = _prompted_lines(lines, first_line, root_prompt=True)
-        return [c for c in cmds if looks_like_command(c.text)] or None
-    code = [ln for ln in meaningful if not ln.lstrip().startswith("#")]
-    if not code or not looks_like_command(code[0]):
-        return None
-    cmds = _script_lines(lines, first_line)
-    # An untagged block mixing commands with other text: keep only lines that look like commands.
-    return [c for c in cmds if looks_like_command(c.text) or c.text.split()[0] == "export"]
+def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
+    """Prompted lines: index -> (kind 'sh'/'db', where the command starts)."""
+    found: dict[int, tuple[str, int]] = {}
+    roots: dict[int, tuple[str, int]] = {}
+    for i, ln in enumerate(lines):
+        m = _PROMPT.match(ln)
+        if m:
+            found[i] = ("sh", m.end())
+            continue
+        m = _DB_PROMPT.match(ln)
+        if m:
+            found[i] = ("db", m.end())
+            continue
+        m = _ROOT_PROMPT.match(ln)
+        if m and _shape(ln[m.end():], strict=True) and not _outputish(ln[m.end():]):
+            roots[i] = ("sh", m.end())
+    first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+    m = _GT_PROMPT.match(lines[first]) if first is not None else None
+    if m and not any(i < first for i in found):
+        # A block that opens with `> cmd` uses `>` as its prompt: a shell's when what follows
+        # is a shell command, else a program's console (`> info replication` in redis-cli).
+        for i, ln in enumerate(lines):
+            m = _GT_PROMPT.match(ln)
+            if m and i not in found:
+                found[i] = ("sh" if _shape(ln[m.end():], strict=True) else "db", m.end())
+    if roots and not found:
+        # `# cmd` is a root prompt unless the block also has unprompted commands (then the
+        # `#` lines are comments: commented-out alternatives in a script).
+        if any(i not in roots and ln.strip() and not ln.lstrip().startswith("#")
+               and _shape(ln, strict=True) and not _outputish(ln) for i, ln in enumerate(lines)):
+            return {}
+    found.update(roots)
+    return found
 
 
-def _looks_like_output(lines: list[str]) -> bool:
-    logs = sum(1 for ln in lines if _LOG_LINE.match(ln))
-    return _table_header(lines[0]) or logs * 2 >= len(lines)
+def _transcript(lines: list[str], first_line: int,
+                prompts: dict[int, tuple[str, int]]) -> list[CommandLine]:
+    """A console session: prompted lines are commands (with their continuations, `> ` lines
+    included); the other lines are their output."""
+    out: list[CommandLine] = []
+    i = 0
+    while i < len(lines):
+        if i not in prompts:
+            ln = lines[i]
+            # An unprompted command that opens a paragraph of the transcript (the block's first
+            # line, or after a blank line) is a command the author left the prompt off; a line
+            # right after a command is its output.
+            if (i == 0 or not lines[i - 1].strip()) and _shape(ln, strict=True) and \
+                    not _outputish(ln) and not ln.lstrip().startswith("#"):
+                text, j = _gather(lines, i, ln)
+                out.append(CommandLine(text.strip(), first_line + i, first_line + j))
+                i = j + 1
+                continue
+            i += 1
+            continue
+        kind, at = prompts[i]
+        ln = lines[i]
+        if kind == "db" or _PSQL_META.match(ln[at:]):
+            out.append(CommandLine(ln[at:].strip(), first_line + i, first_line + i, console=True))
+            i += 1
+            continue
+        text, j = _gather(lines, i, ln[at:])
+        if text.strip():
+            out.append(CommandLine(text.strip(), first_line + i, first_line + j))
+        i = j + 1
+    return out
+
+
+def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
+    """A shell-tagged block without prompts: each line (with continuations) is a command
+    unless it looks like output or prose; a table's rows are output."""
+    out: list[CommandLine] = []
+    i, in_table = 0, False
+    while i < len(lines):
+        ln = lines[i]
+        s = ln.strip()
+        if not s:
+            i, in_table = i + 1, False
+            continue
+        if s.startswith("#"):
+            i += 1
+            continue
+        if _table_header(s) or i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
+            in_table = True
+        if in_table or _outputish(s) or not _shape(s, strict=False):
+            if _PSQL_META.match(s):
+                out.append(CommandLine(s, first_line + i, first_line + i, console=True))
+            i += 1
+            continue
+        text, j = _gather(lines, i, ln)
+        out.append(CommandLine(text.strip(), first_line + i, first_line + j))
+        i = j + 1
+    return out
+
+
+def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
+    """An untagged block: the lines that clearly are commands (a known tool, a path, a shell
+    keyword or an assignment); the other lines are output or prose."""
+    meaningful = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not meaningful:
+        return []
+    out: list[CommandLine] = []
+    i, in_table = 0, False
+    while i < len(lines):
+        ln = lines[i]
+        s = ln.strip()
+        if not s:
+            i, in_table = i + 1, False
+            continue
+        if _table_header(s) or i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
+            in_table = True
+        if s.startswith("#") or in_table or _outputish(s) or not _shape(s, strict=True):
+            i += 1
+            continue
+        text, j = _gather(lines, i, ln)
+        out.append(CommandLine(text.strip(), first_line + i, first_line + j))
+        i = j + 1
+    return out
 
 
 _RUNS = re.compile(r"\s+|\S+")
 _FIRST_COLUMN = re.compile(r"[A-Z][A-Z_-]+")
-_CAPITALS = re.compile(r"[A-Z_-]+")
+_CAPITALS = re.compile(r"[A-Z_()%/.-]+")
 
 
 def _table_header(line: str) -> bool:
@@ -153,52 +567,21 @@ def _table_header(line: str) -> bool:
     return True
 
 
-def _looks_like_config(lines: list[str]) -> bool:
-    return sum(1 for ln in lines if _CONFIG_LINE.match(ln)) * 2 >= len(lines)
-
-
 def _strip_comments(text: str, marker: str) -> str:
     return "\n".join(ln for ln in text.split("\n") if not ln.strip().startswith(marker))
 
 
-def _prompted_lines(lines: list[str], first_line: int, *,
-                    root_prompt: bool = False) -> list[CommandLine]:
-    """Console sessions: prompted lines are commands (with their continuations); others output."""
-    out: list[CommandLine] = []
-    i = 0
-    while i < len(lines):
-        ln = lines[i]
-        m = _PROMPT.match(ln)
-        if not m and root_prompt:
-            m = _ROOT_PROMPT.match(ln)
-        if not m:
-            i += 1
-            continue
-        text, j = _gather(lines, i, ln[m.end():])
-        if text.strip():
-            out.append(CommandLine(text.strip(), first_line + i, first_line + j))
-        i = j + 1
-    return out
-
-
-def _script_lines(lines: list[str], first_line: int) -> list[CommandLine]:
-    """A script with no prompts: each non-comment line (with continuations) is a command."""
-    out: list[CommandLine] = []
-    i = 0
-    while i < len(lines):
-        ln = lines[i]
-        if not ln.strip() or ln.lstrip().startswith("#"):
-            i += 1
-            continue
-        text, j = _gather(lines, i, _PROMPT.sub("", ln, count=1))
-        out.append(CommandLine(text.strip(), first_line + i, first_line + j))
-        i = j + 1
-    return out
+_CONTROL_OPEN = re.compile(r"^\s*(for|while|until|if|case|select)\b")
+_CONTROL_CLOSE = {"for": "done", "while": "done", "until": "done", "select": "done", "if": "fi",
+                  "case": "esac"}
+_HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
 
 
 def _gather(lines: list[str], i: int, text: str) -> tuple[str, int]:
     """Join continuations, open quotes, trailing pipes, heredocs and loops into one line."""
     j = i
+    if text.rstrip().endswith("{") and _BRACE_OPEN.match(text):
+        return _gather_braces(lines, i, text)
     control = _CONTROL_OPEN.match(text)
     heredoc = _HEREDOC.search(text)
     line = _LogicalLine(text, marker=heredoc.group(1) if heredoc else None,
@@ -220,6 +603,18 @@ def _gather(lines: list[str], i: int, text: str) -> tuple[str, int]:
 
 
 _PROMPT_CONT = re.compile(r"^\s*>\s")
+_BRACE_OPEN = re.compile(r"^\s*(?:function\s+[\w-]+|[\w-]+\s*\(\s*\))")
+
+
+def _gather_braces(lines: list[str], i: int, text: str) -> tuple[str, int]:
+    """A shell function (`name() {` ... `}`): one logical line, up to its closing brace."""
+    depth, parts, j = 1, [text], i
+    while j + 1 < len(lines) and depth > 0:
+        j += 1
+        s = lines[j].strip()
+        depth += s.endswith("{") - s.startswith("}")
+        parts.append(lines[j])
+    return "\n".join(parts), j
 
 
 class _LogicalLine:

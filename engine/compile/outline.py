@@ -393,9 +393,10 @@ class _OutlineBuilder:
     # -- code --------------------------------------------------------------------------
 
     def _code(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
-        block = blocks.read_block(el)
-        own = owner if owner is not None else el.index
         intro = self.els[el.index - 1] if el.index else None
+        cue = intro is not None and intro.kind == "paragraph" and blocks.output_cue(intro.text)
+        block = blocks.read_block(el, after_output_cue=cue)
+        own = owner if owner is not None else el.index
         if intro is not None and intro.kind == "paragraph" and self.owner.get(intro.index) == \
                 owner and (owner is None or self.els[owner].kind == "heading"):
             own = intro.index  # "Debug the node:" names the block that follows it
@@ -406,8 +407,16 @@ class _OutlineBuilder:
             kind = StepKind.COMMAND if mutating else StepKind.QUERY
             # SQL text stays fixed (values become bound args); PromQL values pass the `promql`
             # filter. The sql plugin refuses writes unless told: say so for a write asked for.
-            query = queries.query_params(block.plugin or "", block.text, self.scope,
-                                         file=self.g.path, line=block.start)
+            try:
+                query = queries.query_params(block.plugin or "", block.text, self.scope,
+                                             file=self.g.path, line=block.start)
+            except ValidationError:
+                if (el.lang or "").lower() in blocks.QUERY_TAGS and el.lang != "metricsql":
+                    raise  # the author said it is PromQL/SQL: the error names the line
+                # A query whose values cannot be placed safely (or that Mendflow cannot read):
+                # a person runs it, with the text as the guide wrote it.
+                return [self._manual(own, cls, title, block.text, span, el.index,
+                                     script=block.text)]
             params = dict(query.params)
             if mutating:
                 params["read_only"] = False
@@ -470,13 +479,15 @@ class _OutlineBuilder:
                 manual.clear()
 
         for line in lines:
+            if line.console:  # typed into a database console (`db=# `, `\\dt`): a person's job
+                manual.append(line)
+                continue
             parsed = parse_line(line.text)
             if parsed.assign and not session:
                 self.scope.assign(*parsed.assign)
                 continue
             if session or parsed.unsupported or not parsed.pipelines:
-                if parsed.unsupported or session:
-                    manual.append(line)
+                manual.append(line)  # what cannot run is shown to a person, never dropped
                 continue
             effects = [classify_pipeline([[_judged(w) for w in st] for st in p.stages]).effect
                        for p in parsed.pipelines]
