@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.compile import blocks, phrases, queries
+from engine.compile.sessions import SessionReader
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
 from engine.compile.shellwords import Word, parse_line
@@ -112,6 +113,7 @@ class _OutlineBuilder:
         self.h1_count = sum(1 for e in self.els if e.kind == "heading" and e.level == 1)
         self._heading_words: dict[str, bool] = {}
         self._open_else: dict[int, tuple[IfNode, IfNode]] = {}  # id(if) -> (if, its tail)
+        self.sessions = SessionReader()  # `ssh host`, `oc debug node/X`...: where lines run
 
     # -- structure ---------------------------------------------------------------------
 
@@ -470,6 +472,11 @@ class _OutlineBuilder:
                 manual.clear()
 
         for line in lines:
+            taken = self.sessions.take(self, line, el, cls, owner, block)
+            if taken is not None:  # a session's line runs in the session, not here
+                flush_manual()
+                nodes.extend(taken)
+                continue
             parsed = parse_line(line.text)
             if parsed.assign and not session:
                 self.scope.assign(*parsed.assign)

@@ -237,7 +237,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "oc": (["oc get clusterversion", "oc adm top nodes", "oc whoami", "oc project",
             "oc adm node-logs n -u kubelet"],
            ["oc project other", "oc adm drain n", "oc adm must-gather", "!oc rsh p",
-            "!oc debug node/n"]),
+            "!oc debug node/n", "!oc debug node/n --image=x -q",
+            # a command given: run in a debug pod that `oc debug` starts, never read-only
+            "oc debug node/n -- chroot /host crictl ps", "kubectl debug node/n --image=b -- ls",
+            "!kubectl debug node/n -it --image=b"]),
     "virtctl": (["virtctl version"], ["virtctl migrate vm", "virtctl stop vm",
                                       "!virtctl console vm"]),
     "helm": (["helm list -A", "helm status r -n ns", "helm get values r --all", "helm history r",
