@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.compile import blocks, phrases, queries
+from engine.compile import blocks, phrases, powershell, queries
 from engine.compile.sessions import SessionReader
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
@@ -403,6 +403,8 @@ class _OutlineBuilder:
             own = intro.index  # "Debug the node:" names the block that follows it
         span = Span(start=block.start, end=block.end)
         title = self._title(own, el)
+        if powershell.dialect(el):  # PowerShell and cmd blocks: engine.compile.powershell
+            return powershell.steps(self, el, cls, own, title)
         if block.cls == "query":
             mutating = block.plugin == "sql" and not sql_verdict(block.text).read
             kind = StepKind.COMMAND if mutating else StepKind.QUERY
