@@ -122,10 +122,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "ip6tables-save": (["ip6tables-save"], ["ip6tables-save x"]),
     # -- network tools
     "ip": (["ip a", "ip addr show dev eth0", "ip -s link", "ip -br a", "ip r",
-            "ip route get 1.1.1.1", "ip -6 route show table all", "ip neigh", "ip netns list"],
+            "ip a sh eth0", "ip link ls", "ip route get 1.1.1.1", "ip -6 route show table all", "ip neigh", "ip netns list"],
            ["ip link set eth0 down", "ip addr add 1.2.3.4/24 dev eth0", "ip route flush all",
             "ip neigh del 1.2.3.4 dev eth0", "ip netns exec x ls", "ip -batch F",
-            "ip monitor"]),
+            "ip monitor", "ip link set eth0 up", "ip l s eth0 up", "ip a s"]),
     "curl": (["curl -s http://x/health", "curl -sSfL https://x", "curl -I https://x",
               "curl -s -o /dev/null -w '%{http_code}' https://x", "curl -G --data-urlencode "
               "query=up http://prom/api/v1/query", "curl -X GET http://es/_search -d '{}'",
