@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.compile import blocks, phrases, queries
+from engine.compile import blocks, phrases, powershell, queries
+from engine.compile.sessions import SessionReader
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
 from engine.compile.shellwords import Word, parse_line
@@ -112,6 +113,7 @@ class _OutlineBuilder:
         self.h1_count = sum(1 for e in self.els if e.kind == "heading" and e.level == 1)
         self._heading_words: dict[str, bool] = {}
         self._open_else: dict[int, tuple[IfNode, IfNode]] = {}  # id(if) -> (if, its tail)
+        self.sessions = SessionReader()  # `ssh host`, `oc debug node/X`...: where lines run
 
     # -- structure ---------------------------------------------------------------------
 
@@ -402,6 +404,8 @@ class _OutlineBuilder:
             own = intro.index  # "Debug the node:" names the block that follows it
         span = Span(start=block.start, end=block.end)
         title = self._title(own, el)
+        if powershell.dialect(el):  # PowerShell and cmd blocks: engine.compile.powershell
+            return powershell.steps(self, el, cls, own, title)
         if block.cls == "query":
             mutating = block.plugin == "sql" and not sql_verdict(block.text).read
             kind = StepKind.COMMAND if mutating else StepKind.QUERY
@@ -479,6 +483,11 @@ class _OutlineBuilder:
                 manual.clear()
 
         for line in lines:
+            taken = self.sessions.take(self, line, el, cls, owner, block)
+            if taken is not None:  # a session's line runs in the session, not here
+                flush_manual()
+                nodes.extend(taken)
+                continue
             if line.console:  # typed into a database console (`db=# `, `\\dt`): a person's job
                 manual.append(line)
                 continue

@@ -10,7 +10,7 @@ one reading statement. Everything else is "mutate", or "interactive" when it nee
 a terminal (shells, editors, `-f` follow, `exec -it`).
 
     classify(argv), classify_pipeline(stages)  -> Verdict(effect, reason, cause)
-    sql_verdict(query), step_verdict(plugin, params, ...)
+    sql_verdict(query), step_verdict(plugin, params, ...), powershell_verdict(script)
     looks_like_command(text)                     recognition of commands in prose
 
 It does not parse shell syntax (`engine.compile.shellwords`) or run anything.
@@ -21,10 +21,11 @@ from __future__ import annotations
 from engine.effects.classify import READ, Verdict, classify, classify_pipeline
 from engine.effects.names import KNOWN_CLIS, looks_like_command
 from engine.effects.options import Effect
+from engine.effects.powershell import powershell_verdict
 from engine.effects.steps import shell_verdict, sql_verdict, step_verdict
 from engine.effects.table import TABLE
 from engine.effects.words import Templated
 
 __all__ = ["KNOWN_CLIS", "READ", "TABLE", "Effect", "Templated", "Verdict", "classify",
-           "classify_pipeline", "looks_like_command", "shell_verdict", "sql_verdict",
-           "step_verdict"]
+           "classify_pipeline", "looks_like_command", "powershell_verdict", "shell_verdict",
+           "sql_verdict", "step_verdict"]

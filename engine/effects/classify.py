@@ -201,10 +201,13 @@ def _ssh(name: str, args: list[str]) -> None:
         if key not in _SSH_OPTIONS:
             raise NotRead(f"{name} -o {key} is not a read-only ssh option (ProxyCommand and "
                           "LocalCommand run programs)", cause="flag")
-    if len(p.operands) < 2:
+    remote_words = p.operands[1:]
+    if remote_words[:1] == ["--"]:  # `ssh HOST -- CMD`: ssh's getopt ends its flags there
+        remote_words = remote_words[1:]
+    if not remote_words:
         raise NotRead(f"{name} with no remote command opens a shell: a person's job",
                       cause="interactive", effect="interactive")
-    remote = " ".join(p.operands[1:])
+    remote = " ".join(remote_words)
     for pipeline in _remote_pipelines(remote, name):
         verdict = classify_pipeline(pipeline)
         if not verdict.read:

@@ -3,12 +3,15 @@
 kubectl and oc take their global flags anywhere (cobra), so every subcommand row inherits them.
 `exec` is a wrapper (the command it runs is judged: `engine.effects.classify`); `logs -f`,
 `get -w` and `events -w` follow until stopped, a person's job; `attach`, `port-forward`,
-`proxy`, `debug`, `rsh` and `console` need a person at a terminal.
+`proxy`, `rsh` and `console` need a person at a terminal, and so does `debug` unless it is given
+a command (`oc debug node/X -- chroot /host crictl ps`), which it runs in a debug pod it starts
+for the purpose: never read-only, whatever the command, since the pod is a change to the cluster
+(and on a node, a privileged one).
 """
 
 from __future__ import annotations
 
-from engine.effects.options import Flags
+from engine.effects.options import Flags, NotRead, Parsed
 from engine.effects.rules import Tool, rows
 
 F = Flags.of
@@ -35,6 +38,21 @@ LOGS = Tool(F("c:fpl:", """all-containers container= follow ignore-errors
             follow=frozenset({"-f", "--follow"}))
 TOP = Tool(F("Al:", "all-namespaces containers no-headers selector= field-selector= sort-by= "
              "use-protocol-buffers show-capacity sum", go=True))
+
+
+
+def _debug(p: Parsed, name: str) -> None:
+    if len(p.operands) <= 1:  # `oc debug node/X`: a shell in a debug pod
+        raise NotRead(f"{name} opens a shell in a debug pod: a person's job",
+                      cause="interactive", effect="interactive")
+    raise NotRead(f"{name} starts a debug pod to run its command (a change to the cluster, "
+                  "privileged on a node)", cause="subcommand")
+
+
+DEBUG = Tool(F("itqc:", """stdin tty quiet image= container= to-namespace= profile= one-container
+    keep-annotations keep-labels keep-init-containers keep-liveness keep-readiness keep-startup
+    as-root as-user= node-name= preserve-pod image-pull-policy= attach share-processes copy-to=
+    replace set-image= target= env= custom=""", go=True), check=_debug)
 
 KUBECTL: dict[str, Tool] = {
     "get": GET,
@@ -64,7 +82,8 @@ KUBECTL: dict[str, Tool] = {
         "view": Tool(_OUTPUT | F("", "flatten minify raw merge", go=True)),
         "get-contexts": Tool(_OUTPUT | F("", "no-headers", go=True)),
         **rows("current-context get-clusters get-users", NONE)}),
-    **rows("attach port-forward proxy debug", LIVE),
+    **rows("attach port-forward proxy", LIVE),
+    "debug": DEBUG,
 }
 
 OC: dict[str, Tool] = {

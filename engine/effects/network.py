@@ -42,7 +42,9 @@ def ip(name: str, args: list[str]) -> None:
     command = rest[0]
     if obj == "netns" and command in ("list", "ls", "identify", "list-id", "pids"):
         return
-    if obj != "netns" and (any(r.startswith(command) for r in _IP_READ) or
+    # ip takes any prefix of a command and picks the first that it starts, in its own order:
+    # `ip link s` is `set` (set comes before show there), so one letter never reads
+    if obj != "netns" and (len(command) >= 2 and any(r.startswith(command) for r in _IP_READ) or
                            (command == "get" and obj in ("route", "neighbor", "neighbour"))):
         return
     raise NotRead(f"`{name} {obj} {command}` changes the network (only show, list and get "

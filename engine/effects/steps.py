@@ -6,6 +6,7 @@ again with the rendered parameters, just before an ungated step runs. The rules:
 - shell: the pipeline, stage by stage (`engine.effects.classify`); words whose plan text holds
   a template are marked as values; an `env` is not read-only (LD_PRELOAD, PAGER run programs);
 - sql: the query text (`engine.effects.sql`), and `read_only: false` asks for a write;
+- powershell: the script (`engine.effects.powershell`: reading cmdlets only); its args are data;
 - http: GET and HEAD read; any other method changes the world;
 - a step whose parameters `call` something (an OPC UA method) acts; a plugin whose schema has
   a `call` field and a step that names none (it only reads variables) reads;
@@ -19,6 +20,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from engine.effects.classify import READ, Verdict, classify_pipeline
+from engine.effects.powershell import powershell_verdict
 from engine.effects.sql import sql_problem
 from engine.effects.words import has_template, marked
 
@@ -58,6 +60,8 @@ def step_verdict(plugin: str | None, params: Mapping[str, Any], *,
         raw = (plan_params or {}).get("pipeline")
         return shell_verdict(pipeline, plan_pipeline=raw if isinstance(raw, list) else None,
                              env=params.get("env") or None)
+    if plugin == "powershell":
+        return powershell_verdict(str(params.get("script", "")))
     if plugin == "sql":
         return sql_verdict(str(params.get("query", "")),
                            read_only=params.get("read_only", True) is not False)

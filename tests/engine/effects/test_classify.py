@@ -31,6 +31,9 @@ def effect(line: str) -> str:
     ("ssh -o ConnectTimeout=5 host uptime", "read"), ("ssh -L 80:x:80 host", "interactive"),
     ("ssh -F cfg host ls", "mutate"), ("ssh -fN -L 80:x:80 host", "interactive"),
     ("ssh -f host ls", "mutate"),
+    # `ssh HOST -- CMD` (a session's command, as the compiler writes it): `--` ends ssh's flags
+    ("ssh host -- 'ip link show | grep -i down'", "read"), ("ssh host -- reboot", "mutate"),
+    ("ssh host --", "interactive"),
     ("kubectl exec p -- cat /x", "read"), ("kubectl -n ns exec p -c c -- ls /", "read"),
     ("kubectl exec p -- sh -c 'rm -rf /'", "interactive"), ("kubectl exec p -- rm x", "mutate"),
     ("kubectl exec -it p -- sh", "interactive"), ("oc exec p -- ps aux", "read"),

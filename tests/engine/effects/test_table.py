@@ -122,10 +122,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "ip6tables-save": (["ip6tables-save"], ["ip6tables-save x"]),
     # -- network tools
     "ip": (["ip a", "ip addr show dev eth0", "ip -s link", "ip -br a", "ip r",
-            "ip route get 1.1.1.1", "ip -6 route show table all", "ip neigh", "ip netns list"],
+            "ip a sh eth0", "ip link ls", "ip route get 1.1.1.1", "ip -6 route show table all", "ip neigh", "ip netns list"],
            ["ip link set eth0 down", "ip addr add 1.2.3.4/24 dev eth0", "ip route flush all",
             "ip neigh del 1.2.3.4 dev eth0", "ip netns exec x ls", "ip -batch F",
-            "ip monitor"]),
+            "ip monitor", "ip link set eth0 up", "ip l s eth0 up", "ip a s"]),
     "curl": (["curl -s http://x/health", "curl -sSfL https://x", "curl -I https://x",
               "curl -s -o /dev/null -w '%{http_code}' https://x", "curl -G --data-urlencode "
               "query=up http://prom/api/v1/query", "curl -X GET http://es/_search -d '{}'",
@@ -237,7 +237,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "oc": (["oc get clusterversion", "oc adm top nodes", "oc whoami", "oc project",
             "oc adm node-logs n -u kubelet"],
            ["oc project other", "oc adm drain n", "oc adm must-gather", "!oc rsh p",
-            "!oc debug node/n"]),
+            "!oc debug node/n", "!oc debug node/n --image=x -q",
+            # a command given: run in a debug pod that `oc debug` starts, never read-only
+            "oc debug node/n -- chroot /host crictl ps", "kubectl debug node/n --image=b -- ls",
+            "!kubectl debug node/n -it --image=b"]),
     "virtctl": (["virtctl version"], ["virtctl migrate vm", "virtctl stop vm",
                                       "!virtctl console vm"]),
     "helm": (["helm list -A", "helm status r -n ns", "helm get values r --all", "helm history r",

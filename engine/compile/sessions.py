@@ -1,0 +1,421 @@
+"""Commands a guide runs inside a session it opened: they run there, never on this machine.
+
+A guide that says `oc debug node/X`, then `chroot /host`, then `crictl ps` means crictl to run
+on the node; `ssh host` then `journalctl -u kubelet` means journalctl on that host; `kubectl
+exec -it POD -- bash` (or `oc rsh POD`) then `ceph status` means ceph in the pod; `sudo -i`
+then `docker ps` means docker as root. A session lasts until `exit` (or `logout`), until a
+new session, or until the section ends. A workstation tool (`oc`, `kubectl`, `gcloud` ...)
+between a session's commands runs here and leaves the session open: `kubectl top nodes`, then
+`sensors`, after `kubectl debug node/X` reads the node's sensors.
+
+Each command of a session becomes one non-interactive step where the session's tool has a
+form for it, the command given as argv words (never text for a local shell):
+
+    oc debug node/X [+ chroot /host]   oc debug node/X -- [chroot /host] CMD
+    oc rsh POD, kubectl|oc exec -it    kubectl|oc exec POD -- CMD
+      POD -- bash
+    ssh HOST                           ssh HOST -- 'CMD'   (the guide's literal text: the remote
+                                                            shell splits it; no values in it)
+    sudo -i, sudo su [-] [USER]        sudo [-u USER] CMD
+
+The wrapped argv goes through the read-only table like any other (`engine.effects`): a session
+whose wrapper is not read-only (`oc debug` starts a pod) is gated whatever it runs. Only a
+pipeline's first stage runs in the session; later stages run here, so they must be filters of
+what it prints (grep, head, sort ... reading no file). Any other session (`kubectl debug`,
+`toolbox`, `psql`, `mysql`, `redis-cli`, a shell state change such as `cd` or `export` inside a
+session, a value spliced into the remote shell's text) is one manual step holding the session's
+script. It does not parse shell syntax (`engine.compile.shellwords`) or judge effects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from engine.compile.shellwords import Parsed, Word, parse_line
+from engine.effects import Templated, classify, classify_pipeline
+from engine.effects.options import NotRead, parse
+from engine.effects.rules import Tool
+from engine.effects.table import TABLE
+from engine.plan import Span, StepKind
+from engine.runtime import placement
+from engine.runtime.templating import is_template, literal
+
+if TYPE_CHECKING:
+    from engine.compile.blocks import CommandLine
+    from engine.compile.outline import Action, _OutlineBuilder
+    from engine.guide import Element
+
+_TTY = frozenset({"-i", "-t", "-it", "-ti", "--stdin", "--tty", "--stdin=true", "--tty=true"})
+_SHELLS = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/bash", "zsh", "ash"})
+_WORKSTATION = frozenset("""oc kubectl ocm virtctl knife gcloud gsutil aws az scp helm firefox
+open xdg-open""".split())
+_CLOSE = frozenset({"exit", "logout", "\\q", "quit", "exit;", "quit;"})
+# an interactive program whose lines follow it in the guide: a session with no form to run them
+_CONSOLES = frozenset("""psql gitlab-psql mysql mariadb redis-cli mongo mongosh sqlite3 toolbox
+mariadb clickhouse-client cqlsh gitlab-rails rails irb""".split())
+_RUNS = ("-c", "-e", "-f", "--command", "--execute", "--eval", "--file")  # a console given its work
+_STATE = frozenset("""cd export source . set unset alias pushd popd umask ulimit su""".split())
+# local filters after a remote first stage: tool -> operands it takes when it reads stdin
+_FILTERS = {"grep": 1, "egrep": 1, "fgrep": 1, "awk": 1, "sed": 1, "jq": 1, "tr": 2,
+            "head": 0, "tail": 0, "sort": 0, "uniq": 0, "wc": 0, "cut": 0, "column": 0}
+_OPENERS = frozenset({"oc", "kubectl", "ssh", "sudo", "chroot", *_CONSOLES})
+_SHELL_INTO = re.compile(r"\s*(?:sudo\s+)?(?:oc|kubectl)\s(?!.*\s--\s+\S).*\b(?:rsh|debug)\b"
+                         r"|\s*(?:sudo\s+)?(?:oc|kubectl)\s.*\bexec\b.*\s-\w*i\w*\b.*\s(?:ba)?sh\s*$")
+_KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--kubeconfig", "--cluster",
+                               "--user", "-s", "--server", "--as", "--token", "-v"})
+_FIRST_WORD = re.compile(r"\s*(\S+)")
+
+
+@dataclass
+class Session:
+    """An open session: how to run a command in it, or None when only a person can."""
+
+    opener: str  # the guide's lines that opened it (for manual scripts)
+    start: int
+    section: int | None
+    prefix: list[Word] | None  # exec-style: argv words before the command
+    ssh: list[Word] | None = None  # ssh HOST --: the command goes as one remote text
+    remote: str = ""  # text before the command in the remote shell ("sudo ")
+    debug_node: bool = False  # `oc debug node/X`: `chroot /host` may follow
+    broken: bool = False  # a line changed the session's state: the rest is a person's
+    fresh: bool = True  # the opener's manual step holds only the opening lines so far
+    last: Action | None = None  # the session's latest step, for manual lines to join
+    outer: Session | None = None  # the session a console was opened in (`sudo -i`, `psql`)
+    depth: int = 1  # a person's session holds the shells opened in it: one `exit` each
+    steps: list[Action] = field(default_factory=list)
+
+
+def _w(text: str) -> Word:
+    return Word((("lit", text),))
+
+
+def _plain(words: tuple[Word, ...] | list[Word]) -> list[str]:
+    return [w.plain() for w in words]
+
+
+def _opener(parsed: Parsed, text: str) -> tuple[list[Word] | None, dict] | None:
+    """(prefix words or None, extra Session fields) if `parsed` opens a session, else None."""
+    if parsed.unsupported and _SHELL_INTO.match(text):
+        return None, {}  # `oc rsh $(oc get pods -o name | head -1)`: a person opens it
+    if len(parsed.pipelines) != 1 or len(parsed.pipelines[0].stages) != 1:
+        return None
+    words = list(parsed.pipelines[0].stages[0])
+    argv = _plain(words)
+    tool = argv[0].rsplit("/", 1)[-1]
+    if tool in ("oc", "kubectl"):
+        return _kube_opener(words, argv)
+    if tool == "sudo":
+        return _sudo_opener(words, argv)
+    if tool == "ssh":
+        verdict = classify(argv)
+        if verdict.effect == "interactive" and "opens a shell" in verdict.reason:
+            return None, {"ssh": words + [_w("--")]}
+        return None
+    if tool == "chroot" and argv[1:] == ["/host"] or tool == "toolbox" and len(argv) == 1:
+        return None, {}
+    if tool in _CONSOLES and not any(a.startswith(_RUNS) for a in argv[1:]) and \
+            (tool != "redis-cli" or _redis_bare(argv)):
+        return None, {}  # a console: what follows it is typed into it
+    return None
+
+
+def _redis_bare(argv: list[str]) -> bool:
+    """redis-cli with flags only (`-h H -p 6379`): its commands follow it."""
+    i = 1
+    while i < len(argv):
+        if not argv[i].startswith("-"):
+            return False
+        i += 1 if argv[i] in ("--no-auth-warning", "--tls", "-c", "--raw", "--no-raw") else 2
+    return True
+
+
+def _subcommand(argv: list[str]) -> tuple[int, str] | None:
+    """Where kubectl's subcommand stands, past its global flags (`kubectl -n ns debug ...`)."""
+    i = 1
+    while i < len(argv):
+        a = argv[i]
+        if not a.startswith("-"):
+            return i, a
+        i += 2 if a in _KUBE_VALUE_FLAGS else 1
+    return None
+
+
+def _kube_opener(words: list[Word], argv: list[str]) -> tuple[list[Word] | None, dict] | None:
+    found = _subcommand(argv)
+    if found is None:
+        return None
+    i, sub = found
+    if "--" in argv:
+        cut = argv.index("--")
+        inner = argv[cut + 1:]
+        if sub == "exec" and len(inner) == 1 and inner[0] in _SHELLS and \
+                any(a in _TTY for a in argv[:cut]):
+            kept = [w for w in words[:cut] if w.plain() not in _TTY]
+            return kept + [_w("--")], {}
+        return None
+    if sub == "debug":
+        operands = [a for a in argv[i + 1:] if not a.startswith("-")]
+        if argv[0].endswith("oc") and operands[:1] and operands[0].startswith("node/"):
+            kept = [w for w in words if w.plain() not in _TTY]
+            return kept + [_w("--")], {"debug_node": True}
+        return None, {}  # kubectl debug leaves its pod behind: a person runs that session
+    if sub == "rsh":
+        kept, j = [], 1
+        while j < len(words):
+            a = argv[j]
+            if a in ("-T", "-t", "--no-tty", "-q", "--quiet") or a.startswith("--shell="):
+                j += 1
+                continue
+            if a == "--shell":
+                j += 2
+                continue
+            kept.append(words[j])
+            j += 1
+        if argv[0].endswith("oc") and len([a for a in _plain(kept) if a != "rsh" and
+                                           not a.startswith("-")]) >= 1:
+            rest = [w if w.plain() != "rsh" else _w("exec") for w in kept]
+            return [words[0], *rest, _w("--")], {}
+        return None, {}
+    return None
+
+
+def _sudo_opener(words: list[Word], argv: list[str]) -> tuple[list[Word] | None, dict] | None:
+    rest = argv[1:]
+    user: list[Word] = []
+    if rest in (["-i"], ["-s"], ["su"], ["su", "-"], ["bash"], ["-i", "bash"], ["su", "-l"]):
+        pass
+    elif len(rest) == 3 and rest[:2] in (["su", "-"], ["su", "-l"]) or \
+            len(rest) == 2 and rest[0] == "su" and not rest[1].startswith("-"):
+        user = [_w("-u"), words[-1]]
+    elif len(rest) == 3 and rest[0] == "-i" and rest[1] == "-u" or \
+            len(rest) == 3 and rest[0] == "-u" and rest[2] == "-i":
+        user = [_w("-u"), words[3] if rest[0] == "-i" else words[2]]
+    elif len(rest) == 2 and rest[0] in ("-iu", "-ui"):
+        user = [_w("-u"), words[2]]
+    else:
+        return None
+    return [words[0], *user], {"remote": " ".join(["sudo", *_plain(user)]) + " "}
+
+
+class SessionReader:
+    """The session a guide has open, and the steps its commands become."""
+
+    def __init__(self) -> None:
+        self.open: Session | None = None
+
+    def take(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: str, owner: int,
+             block: int | None) -> list[Action] | None:
+        """Steps for `line` if it opens, runs in or closes a session; None if it is not one's."""
+        first = _FIRST_WORD.match(line.text)
+        if first is None:
+            return None
+        s = self.open
+        if s is not None and s.section != el.section:
+            s = self.open = None  # sessions end with their section
+        tool = first.group(1).rsplit("/", 1)[-1]
+        if (s is None or tool in _WORKSTATION) and tool not in _OPENERS:
+            return None
+        parsed = parse_line(line.text)
+        if s is None:
+            return self._start(b, line, el, cls, owner, parsed)
+        if tool in _WORKSTATION and _opener(parsed, line.text) is None:
+            return None  # `kubectl get pods` between a session's commands runs here
+        if line.text.strip() in _CLOSE:
+            s.depth -= 1
+            if s.depth <= 0:
+                self.open = s.outer
+            if s.last is not None and s.last.kind == StepKind.MANUAL:
+                self._join(s.last, line)
+            return []
+        return self._inside(b, s, line, el, cls, owner, block, parsed)
+
+    def _start(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: str, owner: int,
+               parsed: Parsed | None = None, found: tuple[list[Word] | None, dict] | None = None
+               ) -> list[Action] | None:
+        found = found or (_opener(parsed, line.text) if parsed is not None else None)
+        if found is None:
+            return None
+        prefix, extra = found
+        s = Session(line.text.strip(), line.start, el.section, prefix, **extra)
+        self.open = s
+        step = b._manual(owner, cls, b._title(owner, el), line.text, Span(
+            start=line.start, end=line.end), el.index, script=line.text.strip())
+        s.last = step
+        s.steps.append(step)
+        return [step]
+
+    def _inside(self, b: _OutlineBuilder, s: Session, line: CommandLine, el: Element,
+                cls: str, owner: int, block: int | None, parsed: Parsed) -> list[Action]:
+        text = line.text.strip()
+        if not (parsed.pipelines or parsed.assign or parsed.unsupported):
+            return []  # nothing to run
+        argv = _plain(parsed.pipelines[0].stages[0]) if parsed.pipelines else []
+        if s.debug_node and argv == ["chroot", "/host"] and len(parsed.pipelines) == 1 and \
+                len(parsed.pipelines[0].stages) == 1 and s.prefix is not None:
+            s.prefix = s.prefix + [_w("chroot"), _w("/host")]
+            s.debug_node = False
+            s.opener += "\n" + text
+            return self._opening_line(s, line)
+        nested = _sudo_opener(list(parsed.pipelines[0].stages[0]), argv) \
+            if argv[:1] == ["sudo"] and len(parsed.pipelines) == 1 else None
+        if nested is not None and not s.remote and (s.prefix is not None or s.ssh is not None):
+            user = nested[0][1:]
+            if s.prefix is not None:
+                s.prefix = s.prefix + [_w("sudo"), *user]
+            s.remote = nested[1]["remote"]
+            s.opener += "\n" + text
+            return self._opening_line(s, line)
+        found = _opener(parsed, line.text)
+        if found is not None and s.prefix is None and s.ssh is None:
+            s.depth += 1  # a shell within a person's session: its lines are theirs too
+            return self._manual(b, s, line, el, cls, owner)
+        if found is not None:
+            return self._reopen(b, s, found, line, el, cls, owner)
+        if parsed.assign or parsed.unsupported or any(_plain(st)[:1] and _plain(st)[0] in _STATE
+                    for p in parsed.pipelines for st in p.stages):
+            s.broken = True
+        steps = None if s.broken else self._wrapped(b, s, parsed, line)
+        if steps is None:
+            return self._manual(b, s, line, el, cls, owner)
+        out: list[Action] = []
+        for text_, argv_, mutating, uses in steps:
+            step = self._placeholder(s)
+            span = Span(start=s.start, end=line.end)
+            if step is not None:  # the opener's manual step becomes the session's first run
+                step.kind, step.text, step.span, step.plugin = StepKind.COMMAND, text_, span, \
+                    "shell"
+                step.params, step.mutating, step.uses, step.block = {"pipeline": argv_}, \
+                    mutating, uses, block
+            else:
+                title = b._title(owner, el)
+                from engine.compile.outline import Action
+                step = Action(b._id(owner, cls, title), StepKind.COMMAND, title, text_, span,
+                              el.index, cls, plugin="shell", params={"pipeline": argv_},
+                              mutating=mutating, uses=uses, block=block)
+                out.append(step)
+            s.last = step
+            s.steps.append(step)
+        return out
+
+    def _reopen(self, b: _OutlineBuilder, s: Session, found: tuple[list[Word] | None, dict],
+                line: CommandLine, el: Element, cls: str, owner: int) -> list[Action]:
+        """A session opened inside another: a console (`psql` after `sudo -i`) is a person's
+        session within it; any other replaces it (the guide has moved on)."""
+        prefix, extra = found
+        nested = prefix is None and not extra
+        self.open = None
+        steps = self._start(b, line, el, cls, owner, found=found) or []
+        if nested and self.open is not None:
+            self.open.outer = s
+            self.open.opener = s.opener + "\n" + self.open.opener
+            for step in steps:
+                step.params = {"script": literal(self.open.opener)}
+                step.text = self.open.opener
+        return steps
+
+    def _opening_line(self, s: Session, line: CommandLine) -> list[Action]:
+        """`chroot /host`, `sudo -i` inside a session: part of how its commands run."""
+        if s.fresh and s.steps:
+            self._join(s.steps[0], line)
+        return []
+
+    @staticmethod
+    def _placeholder(s: Session) -> Action | None:
+        """The opener's manual step while it holds only the opening lines: the step the
+        session's first command takes over (a session that runs nothing stays a manual step)."""
+        if s.fresh and s.steps:
+            s.fresh = False
+            return s.steps[0]
+        return None
+
+    @staticmethod
+    def _join(step: Action, line: CommandLine) -> None:
+        script = str(step.params.get("script") or step.text)
+        script = script + "\n" + line.text.strip()
+        step.text = script
+        step.params = {"script": literal(script)}
+        step.span = Span(start=min(step.span.start, line.start), end=max(step.span.end, line.end))
+
+    def _manual(self, b: _OutlineBuilder, s: Session, line: CommandLine, el: Element, cls: str,
+                owner: int) -> list[Action]:
+        last = s.last
+        if last is not None and last.kind == StepKind.MANUAL and (last.pos == el.index or s.fresh):
+            s.fresh = False  # the session is a person's: its opener's step holds its script
+            self._join(last, line)
+            return []
+        script = s.opener + "\n" + line.text.strip()
+        step = b._manual(owner, cls, b._title(owner, el), script,
+                         Span(start=line.start, end=line.end), el.index, script=script)
+        s.last = step
+        s.steps.append(step)
+        return [step]
+
+    def _wrapped(self, b: _OutlineBuilder, s: Session, parsed: Parsed, line: CommandLine
+                 ) -> list[tuple[str, list[list[str]], bool, frozenset[str]]] | None:
+        """(text, argv stages, mutating, uses) per pipeline, or None if only a person can."""
+        if s.prefix is None and s.ssh is None:
+            return None
+        if s.ssh is not None:
+            return self._over_ssh(b, s, parsed, line)
+        out = []
+        for pipeline in parsed.pipelines:
+            first, *rest = pipeline.stages
+            if not all(_filter(stage) for stage in rest):
+                return None
+            words = [list(s.prefix) + list(first), *[list(st) for st in rest]]
+            argv = [[b.scope.word(w) for w in stage] for stage in words]
+            if any(_value_in_code(stage) for stage in argv):
+                return None
+            judged = [[w.plain() if w.is_literal else Templated(w.plain()) for w in stage]
+                      for stage in words]
+            effect = classify_pipeline(judged).effect
+            if effect == "interactive":
+                return None
+            uses = frozenset(v for st in words for w in st for v in b.scope.refs(w))
+            text = " ".join(_plain(s.prefix)) + " " + " | ".join(
+                " ".join(_plain(st)) for st in pipeline.stages)
+            out.append((text, argv, effect == "mutate", uses))
+        return out
+
+    def _over_ssh(self, b: _OutlineBuilder, s: Session, parsed: Parsed, line: CommandLine
+                  ) -> list[tuple[str, list[list[str]], bool, frozenset[str]]] | None:
+        """ssh HOST -- 'TEXT': the guide's own literal text, for the remote shell to split."""
+        text = line.text.strip()
+        if "\n" in text or "#" in text or not all(
+                w.is_literal for p in parsed.pipelines for st in p.stages for w in st):
+            return None  # a value in a remote shell's text would be code
+        remote = s.remote + text
+        head = [b.scope.word(w) for w in s.ssh or []]
+        argv = [head + [literal(remote)]]
+        if _value_in_code(argv[0]):
+            return None
+        judged = [w.plain() if w.is_literal else Templated(w.plain()) for w in s.ssh or []]
+        effect = classify(judged + [remote]).effect
+        if effect == "interactive":
+            return None
+        uses = frozenset(v for w in s.ssh or [] for v in b.scope.refs(w))
+        return [(" ".join(_plain(s.ssh or [])) + " " + remote, argv, effect == "mutate", uses)]
+
+
+def _filter(stage: tuple[Word, ...]) -> bool:
+    """A later pipeline stage that only filters what the session printed (reads no file)."""
+    argv = _plain(stage)
+    limit = _FILTERS.get(argv[0]) if argv else None
+    rule = TABLE.get(argv[0]) if argv else None
+    if limit is None or not isinstance(rule, Tool) or classify(argv).effect != "read":
+        return False
+    try:
+        parsed = parse(argv[1:], rule.flags, argv[0])
+    except NotRead:
+        return False
+    if argv[0] in ("grep", "egrep", "fgrep", "sed") and parsed.has("-e", "--regexp", "-f",
+                                                                   "--expression", "--file"):
+        limit = 0
+    return len(parsed.operands) <= limit
+
+
+def _value_in_code(argv: list[str]) -> bool:
+    return any(sink in ("program", "script") and is_template(word)
+               for word, sink in zip(argv, placement.argv_sinks(argv)))

@@ -1,0 +1,225 @@
+"""What a PowerShell script does to the world: read only for an allow-list of reading cmdlets.
+
+PowerShell names its commands Verb-Noun, and its approved verbs say what a cmdlet does: `Get`
+retrieves, `Test` verifies, `Select`, `Measure`, `Sort`, `Group`, `Format`, `ConvertTo` and
+`ConvertFrom` reshape what a pipeline carries, `Resolve` looks up. A script is read-only only
+when every statement is a pipeline of such cmdlets (or their common aliases: `gci`, `select`,
+`where`, `ft` ...), an assignment of one to a variable, or a literal; with no parameter that
+writes, waits or prompts (`-OutFile`, `-Wait`, `-Repair`, `-Online`), no script block that does
+more than compare properties of `$_` (`Where-Object { $_.Status -eq 'Running' }`), no method
+call other than a few pure ones (`(Get-Date).AddHours(-1)`), no .NET static call (`[IO.File]::
+WriteAllText`), no redirection to a file, no call operator (`&`), dot-sourcing or subexpression.
+Everything else is "mutate"; `Get-Credential`, `Read-Host` and `-Wait` need a person.
+
+It does not run PowerShell (`plugins.powershell` does) or read Windows `cmd` scripts, which are
+never read-only here (the compiler makes them manual steps).
+"""
+
+from __future__ import annotations
+
+import re
+
+from engine.effects.classify import READ, Verdict
+
+_READ_VERBS = frozenset("""get test select measure sort group format convertto convertfrom
+resolve compare find where out-string""".split())
+_READ_CMDLETS = frozenset(c.lower() for c in """Where-Object Sort-Object Select-Object
+Group-Object Measure-Object Compare-Object ForEach-Object Out-String Out-Host Write-Output
+Write-Host Format-Table Format-List Format-Wide ConvertTo-Json ConvertTo-Csv ConvertTo-Html
+ConvertTo-Xml ConvertFrom-Json ConvertFrom-Csv Select-String Resolve-DnsName Resolve-Path
+Join-Path Split-Path""".split())
+_ALIASES = frozenset("""gci ls dir gc cat type gps ps gsv gwmi gcim select where ? sort group
+measure ft fl fw echo write sls gi gp gm gl pwd gcm gal gdr history h ghy""".split())
+_PERSON = frozenset({"get-credential", "read-host", "get-help", "help", "man", "out-gridview",
+                     "ogv", "enter-pssession", "etsn", "start-transcript", "pause"})
+_NOT_READ = frozenset({"get-secret", "get-azaccesstoken"})  # read, but print a credential
+_REFUSED_PARAMS = {"-outfile": "writes a file", "-repair": "repairs what it tests",
+                   "-wait": "runs until someone stops it", "-online": "opens a browser",
+                   "-asjob": "runs in the background", "-credential": "may prompt",
+                   "-fix": "changes what it tests"}
+_PURE_METHODS = frozenset(m.lower() for m in """AddDays AddHours AddMinutes AddSeconds
+AddMonths AddYears ToString ToUniversalTime ToLocalTime ToLower ToUpper Trim TrimEnd TrimStart
+Split Substring Contains StartsWith EndsWith Replace IndexOf GetType Equals""".split())
+_COMPARE = frozenset("""eq ne gt ge lt le like notlike match notmatch contains notcontains in
+notin and or not xor is isnot ceq cne clike cmatch ieq ine ilike imatch""".split())
+_AUTOMATIC = frozenset({"_", "psitem", "true", "false", "null"})
+
+_STRING = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"`$]|`.)*\"")
+_TOKEN = re.compile(r"\s+|'(?:[^']|'')*'|\"(?:[^\"`]|`.)*\"|\$\w+(?::\w+)?|\.\w+|-?\w[\w.-]*|\S")
+
+
+def powershell_verdict(script: str) -> Verdict:
+    """The effect of a PowerShell script (the text a guide wrote; backtick continuations ok)."""
+    text = re.sub(r"`\r?\n", " ", script)
+    try:
+        for statement in _statements(text):
+            _statement(statement)
+    except _NotRead as exc:
+        return Verdict(exc.effect, exc.reason, exc.cause)  # type: ignore[arg-type]
+    return READ
+
+
+class _NotRead(Exception):
+    def __init__(self, reason: str, cause: str = "tool", effect: str = "mutate") -> None:
+        super().__init__(reason)
+        self.reason, self.cause, self.effect = reason, cause, effect
+
+
+def _statements(text: str) -> list[str]:
+    """Statements split at newlines and `;` outside quotes, braces and parentheses; comments
+    dropped."""
+    out, buf, depth, quote, i = [], [], 0, "", 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            buf.append(c)
+            if c == "`" and quote == '"' and i + 1 < len(text):
+                buf.append(text[i + 1])
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+            buf.append(c)
+        elif text.startswith("<#", i):
+            end = text.find("#>", i + 2)
+            i = len(text) if end < 0 else end + 2
+            continue
+        elif c == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+            continue
+        elif c in "{(":
+            depth += 1
+            buf.append(c)
+        elif c in "})":
+            depth -= 1
+            buf.append(c)
+        elif c in ";\n" and depth <= 0:
+            out.append("".join(buf))
+            buf = []
+        else:
+            buf.append(c)
+        i += 1
+    if quote or depth:
+        raise _NotRead("the script has an unclosed quote, brace or parenthesis", "script")
+    out.append("".join(buf))
+    return [s.strip() for s in out if s.strip()]
+
+
+def _statement(statement: str) -> None:
+    for danger, why in ((r"\$\(", "a subexpression $( ) runs whatever it holds"),
+                        (r"::", "a .NET static call can do anything"),
+                        (r"(?<![\w-])&(?!&)", "the call operator & runs a program"),
+                        (r"^\.\s", "dot-sourcing runs a script")):
+        if re.search(danger, _STRING.sub("''", statement)):
+            raise _NotRead(f"PowerShell: {why}", "script")
+    redirect = re.search(r"(?<![-\w])(\d|\*)?>>?(?!\s*&\d)\s*(\S*)", _STRING.sub("''", statement))
+    if redirect and redirect.group(2).lower() != "$null":
+        raise _NotRead("PowerShell: a redirection writes a file", "flag")
+    assign = re.match(r"\$(\w+)\s*=(?!=)\s*(.*)$", statement, re.S)
+    if assign:
+        if assign.group(1).lower() in ("env", "global", "script"):
+            raise _NotRead("PowerShell: it sets an environment or global variable", "script")
+        statement = assign.group(2)
+    if not statement or _literal(statement):
+        return
+    for element in _pipeline(statement):
+        _command(element)
+
+
+def _literal(text: str) -> bool:
+    return bool(re.fullmatch(r"\s*(?:'(?:[^']|'')*'|\"[^\"$`]*\"|-?\d+(?:\.\d+)?|\$\w+)\s*", text))
+
+
+def _pipeline(statement: str) -> list[str]:
+    out, buf, depth, quote = [], [], 0, ""
+    for c in statement:
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in "{(":
+            depth += 1
+        elif c in "})":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            out.append("".join(buf).strip())
+            buf = []
+            continue
+        buf.append(c)
+    out.append("".join(buf).strip())
+    if any(not part for part in out):
+        raise _NotRead("PowerShell: an empty pipeline element", "script")
+    return out
+
+
+def _command(element: str) -> None:
+    if element.startswith("(") or re.fullmatch(r"\$\w+(?:\.\w+)*", element):
+        _expression(element)  # `(Get-Date).AddHours(-1)`, `$svc.Status`: values, not commands
+        return
+    name = element.split(None, 1)[0]
+    rest = element[len(name):]
+    low = name.lower()
+    if low in _PERSON:
+        raise _NotRead(f"{name} needs a person at a terminal", "interactive", "interactive")
+    if low in _NOT_READ:
+        raise _NotRead(f"{name} prints a credential", "tool")
+    verb = low.split("-", 1)[0] if "-" in low else ""
+    if not (low in _READ_CMDLETS or low in _ALIASES or verb in _READ_VERBS and "-" in low):
+        raise _NotRead(f"{name} is not a reading cmdlet (Get-, Test-, Select-, Measure- ...)",
+                       "tool")
+    for word in re.findall(r"(?<![\w$])-\w+", _STRING.sub("''", re.sub(r"\{.*\}", "", rest,
+                                                                          flags=re.S))):
+        why = _REFUSED_PARAMS.get(word.lower().split(":")[0])
+        if why is not None:
+            effect = "interactive" if word.lower() == "-wait" else "mutate"
+            raise _NotRead(f"{name} {word} {why}", "flag", effect)
+    _expression(rest)
+
+
+def _expression(text: str) -> None:
+    """Arguments, script blocks and parenthesised expressions: only data, property reads,
+    comparisons, pure methods and nested reading cmdlets."""
+    stripped = _STRING.sub("''", text)
+    for table in re.findall(r"@\{([^{}]*)\}", stripped):  # @{LogName='System'; Level=2}
+        if not all(re.fullmatch(r"\s*\w+\s*=\s*(?:''|-?[\w.]+|\$\w+)\s*", part)
+                   for part in table.split(";") if part.strip()):
+            raise _NotRead("PowerShell: a hashtable computes its values", "script")
+    stripped = re.sub(r"@\{[^{}]*\}", "''", stripped)
+    for m in re.finditer(r"\.(\w+)\s*\(", stripped):
+        if m.group(1).lower() not in _PURE_METHODS:
+            raise _NotRead(f"PowerShell: the method {m.group(1)}() may change what it is "
+                           "called on", "script")
+    for block in re.findall(r"\{([^{}]*)\}", stripped):
+        _script_block(block)
+    if re.search(r"\{[^{}]*\{", stripped):
+        raise _NotRead("PowerShell: nested script blocks", "script")
+    for inner in re.findall(r"(?<![\w.\]])\(([^()]*)\)", stripped):
+        if re.match(r"\s*[A-Za-z]+-[A-Za-z]", inner):
+            for element in _pipeline(inner):
+                _command(element)
+
+
+def _script_block(body: str) -> None:
+    """A script block may compare and read properties of `$_`, and calculate a property
+    (`@{n='MB'; e={$_.WS / 1MB}}` is read elsewhere); nothing that names a command."""
+    for token in _TOKEN.findall(body):
+        t = token.strip()
+        if not t or t in "()!,.+*/%[]=<>" or re.fullmatch(r"\d[\w.]*", t) or t.startswith("'"):
+            continue
+        if t.startswith("$"):
+            name = t[1:].split(":", 1)[0].lower()
+            if name not in _AUTOMATIC and not re.fullmatch(r"\w+", name):
+                raise _NotRead("PowerShell: a script block reads an unusual variable", "script")
+            continue
+        if t.startswith('"'):
+            if "$" in t:
+                raise _NotRead("PowerShell: a string in a script block expands variables",
+                               "script")
+            continue
+        if t.startswith("-") and t[1:].lower() in _COMPARE or t.startswith("."):
+            continue
+        if t == "-" or re.fullmatch(r"-\d[\w.]*", t):
+            continue
+        raise _NotRead(f"PowerShell: a script block runs {t}", "script")

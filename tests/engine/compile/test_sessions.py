@@ -1,0 +1,223 @@
+"""Commands a guide runs inside a session it opened run in that session, never on this machine.
+
+Each guide here opens a session (`oc debug node/X`, `ssh host`, `kubectl exec -it POD -- bash`,
+`sudo -i`, `psql`) in one block and runs commands in it, often in a later block of the same
+section. Before, those commands became steps of their own that ran on the operator's machine
+(or, within one block, a manual step)."""
+
+from __future__ import annotations
+
+from engine.compile import compile_guide
+from engine.guide import parse_guide
+from engine.plan import Plan, Step, StepKind
+
+PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}
+
+
+def compile_text(text: str) -> Plan:
+    return compile_guide(parse_guide(text, path="guide.md"), known_plugins=PLUGINS)
+
+
+def runs(plan: Plan) -> list[Step]:
+    return [s for s in plan.steps if s.kind == StepKind.COMMAND]
+
+
+def pipelines(plan: Plan) -> list[list[list[str]]]:
+    return [s.params["pipeline"] for s in runs(plan)]
+
+
+def gated(plan: Plan, step_id: str) -> bool:
+    return any(plan.step(e.source).kind == StepKind.APPROVE for _, e in plan.incoming(step_id))
+
+
+def manual_scripts(plan: Plan) -> list[str]:
+    return [str(s.params.get("script", "")) for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+DEBUG_NODE = """# Kubelet down
+
+## Diagnosis
+
+1. Open a shell on the node:
+
+   ```bash
+   oc debug node/<node>
+   chroot /host
+   ```
+
+2. List the containers and read the kubelet's log:
+
+   ```bash
+   crictl ps | grep kubelet
+   journalctl -u kubelet --no-pager
+   ```
+"""
+
+
+def test_commands_after_oc_debug_node_and_chroot_run_on_the_node() -> None:
+    # Given a debug shell opened in one block and commands typed into it in the next
+    plan = compile_text(DEBUG_NODE)
+    # Then each command runs through `oc debug node/X -- chroot /host`, and only grep runs here
+    assert pipelines(plan) == [
+        [["oc", "debug", "node/{{ inputs.node }}", "--", "chroot", "/host", "crictl", "ps"],
+         ["grep", "kubelet"]],
+        [["oc", "debug", "node/{{ inputs.node }}", "--", "chroot", "/host", "journalctl", "-u",
+          "kubelet", "--no-pager"]]]
+    # and `oc debug` starts a pod on the node: gated, though crictl ps only reads
+    assert all(s.mutating and gated(plan, s.id) for s in runs(plan))
+    # and the step says where it came from: the opener through the command
+    assert (runs(plan)[0].source.start, runs(plan)[0].source.end) == (8, 15)
+
+
+SSH = """# Interface down
+
+## Diagnosis
+
+Log in to the node:
+
+```bash
+ssh <node-address>
+```
+
+Then look at the links and the kernel's log:
+
+```bash
+ip link show | grep -i down
+dmesg | grep -i eth
+ethtool <interface-name>
+```
+"""
+
+
+def test_commands_after_ssh_run_on_the_host_as_the_guide_wrote_them() -> None:
+    plan = compile_text(SSH)
+    # the remote shell splits the command: it gets the guide's own text, never a value
+    assert pipelines(plan) == [
+        [["ssh", "{{ inputs.node_address }}", "--", "ip link show | grep -i down"]],
+        [["ssh", "{{ inputs.node_address }}", "--", "dmesg | grep -i eth"]]]
+    assert not any(s.mutating for s in runs(plan))  # ssh is judged by the remote command
+    # a placeholder would be spliced into the remote shell's text: a person runs that one
+    assert "ssh <node-address>\nethtool <interface-name>" in manual_scripts(plan)
+
+
+def test_ssh_session_command_that_changes_things_is_gated() -> None:
+    plan = compile_text(SSH.replace("dmesg | grep -i eth", "systemctl restart kubelet"))
+    restart = next(s for s in runs(plan) if "restart" in s.text)
+    assert restart.params["pipeline"] == [["ssh", "{{ inputs.node_address }}", "--",
+                                           "systemctl restart kubelet"]]
+    assert restart.mutating and gated(plan, restart.id)
+
+
+EXEC = """# Ceph degraded
+
+## Mitigation
+
+```bash
+kubectl exec -it rook-tools -n rook-ceph -- bash
+ceph status
+ceph osd tree | head -20
+exit
+kubectl get pods -n rook-ceph
+```
+"""
+
+
+def test_commands_in_kubectl_exec_shell_run_in_the_pod_until_exit() -> None:
+    plan = compile_text(EXEC)
+    assert pipelines(plan) == [
+        [["kubectl", "exec", "rook-tools", "-n", "rook-ceph", "--", "ceph", "status"]],
+        [["kubectl", "exec", "rook-tools", "-n", "rook-ceph", "--", "ceph", "osd", "tree"],
+         ["head", "-20"]],
+        [["kubectl", "get", "pods", "-n", "rook-ceph"]]]  # after exit: back on this machine
+
+
+def test_oc_rsh_becomes_oc_exec() -> None:
+    plan = compile_text(EXEC.replace("kubectl exec -it rook-tools -n rook-ceph -- bash",
+                                     "oc rsh -n rook-ceph rook-tools"))
+    assert pipelines(plan)[0] == [["oc", "exec", "-n", "rook-ceph", "rook-tools", "--", "ceph",
+                                   "status"]]
+
+
+def test_a_filter_that_reads_a_file_here_makes_the_command_a_persons() -> None:
+    # `| xargs cat` or `| grep x /etc/hosts` would read this machine's files: not the session's
+    plan = compile_text(EXEC.replace("ceph osd tree | head -20", "ceph osd tree | grep x /etc/hosts"))
+    assert not any("/etc/hosts" in " ".join(sum(p, [])) for p in pipelines(plan))
+    assert any("ceph osd tree | grep x /etc/hosts" in m for m in manual_scripts(plan))
+
+
+def test_cd_inside_a_session_hands_the_rest_of_it_to_a_person() -> None:
+    plan = compile_text(EXEC.replace("ceph osd tree | head -20", "cd /var/lib/ceph\nls"))
+    assert pipelines(plan)[0][0][-2:] == ["ceph", "status"]
+    assert any(m.endswith("cd /var/lib/ceph\nls\nexit") for m in manual_scripts(plan))
+    assert not any(p[0][:1] == ["ls"] for p in pipelines(plan))
+
+
+SUDO = """# Restart the app
+
+## Mitigation
+
+```bash
+sudo -i
+docker restart app
+```
+
+```bash
+sudo su - gitlab-psql
+pg_ctl status
+```
+"""
+
+
+def test_commands_after_sudo_i_run_with_sudo() -> None:
+    plan = compile_text(SUDO)
+    assert pipelines(plan) == [[["sudo", "docker", "restart", "app"]],
+                               [["sudo", "-u", "gitlab-psql", "pg_ctl", "status"]]]
+    assert gated(plan, runs(plan)[0].id)
+
+
+CONSOLE = """# Stuck jobs
+
+## Diagnosis
+
+```bash
+kubectl debug node/<node> -it --image=busybox
+cat /proc/loadavg
+exit
+```
+
+Then check the queue in the database:
+
+```bash
+psql -h db -U app jobs
+SELECT count(*) FROM jobs;
+\\q
+uptime
+```
+"""
+
+
+def test_a_session_with_no_command_form_is_one_manual_step_with_its_script() -> None:
+    plan = compile_text(CONSOLE)
+    # kubectl debug leaves its pod behind and psql reads SQL: a person runs those sessions
+    assert "kubectl debug node/<node> -it --image=busybox\ncat /proc/loadavg\nexit" in \
+        manual_scripts(plan)
+    assert "psql -h db -U app jobs\nSELECT count(*) FROM jobs;\n\\q" in manual_scripts(plan)
+    # nothing of either ran here; `uptime` after `\\q` does
+    assert pipelines(plan) == [[["uptime"]]]
+
+
+def test_a_session_ends_with_its_section() -> None:
+    plan = compile_text(SSH + "\n## Mitigation\n\n```bash\nsystemctl restart kubelet\n```\n")
+    assert [["systemctl", "restart", "kubelet"]] in pipelines(plan)
+
+
+def test_a_workstation_tool_between_session_commands_runs_here_and_keeps_the_session() -> None:
+    plan = compile_text(SSH.replace("dmesg | grep -i eth", "kubectl get nodes\ndmesg"))
+    assert [["kubectl", "get", "nodes"]] in pipelines(plan)
+    assert [["ssh", "{{ inputs.node_address }}", "--", "dmesg"]] in pipelines(plan)
+
+
+def test_an_opener_with_nothing_after_it_stays_a_manual_step() -> None:
+    plan = compile_text("# X\n\n## Diagnosis\n\n```bash\nssh db-01\n```\n")
+    assert manual_scripts(plan) == ["ssh db-01"]
+    assert not runs(plan)
