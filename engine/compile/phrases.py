@@ -201,6 +201,19 @@ def negate(expr: str | None) -> str | None:
     return None if expr is None else f"not ({expr})"
 
 
+_MAY_FAIL = re.compile(
+    r"\b(?:may|might|can|could|is allowed to|is expected to) fail\b|"
+    r"\b(?:a |its |any )?failure (?:here )?is (?:expected|harmless|fine|ok)\b|"
+    r"\bignore (?:any |the )?(?:errors?|failures?)\b|"
+    r"\b(?:command|check|query) fails\b[^.]{0,40}\b(?:left out|ignored|skipped|harmless)\b",
+    re.I)
+
+
+def may_fail(text: str) -> bool:
+    """The guide lets a check fail and go on: "(may fail)", "this can fail", "ignore errors"."""
+    return bool(_MAY_FAIL.search(text))
+
+
 # -- jumps -------------------------------------------------------------------------------
 
 _JUMP = re.compile(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.compile.outline import Action, EndNode, IfNode, JumpNode, Node, _slug
-from engine.compile.phrases import JumpRef, derive_condition, negate
+from engine.compile.phrases import JumpRef, derive_condition, may_fail, negate
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, slugify
 from engine.plan import Condition, Edge, OnError, Outcome, Span, Step, StepKind
@@ -117,14 +117,16 @@ class Wiring:
         if a.bind:
             writes.append(f"vars.{a.bind}")
             binds[f"vars.{a.bind}"] = "result.stdout | trim"
-        read_only_check = a.kind in _PARALLEL_KINDS and not a.mutating and not a.bind
+        # A failed check is failed evidence: the run goes on past it only where the guide
+        # says the check may fail ("(may fail)", "ignore errors"), never by default.
+        lets_fail = a.kind in _PARALLEL_KINDS and not a.mutating and self._may_fail(a)
         gate = f"approve-{a.id}"
         if a.mutating:
             self._add(gate, pos=a.pos, title=f"Approve: {a.title}", kind=StepKind.APPROVE,
                       text=f"Approve before it runs: {a.text}", source=a.span, entry=True)
         self._add(a.id, pos=a.pos, title=a.title, kind=a.kind, plugin=a.plugin, params=a.params,
                   writes=writes, binds=binds, mutating=a.mutating, call=a.call, text=a.text,
-                  on_error=OnError.CONTINUE if read_only_check else OnError.FAIL,
+                  on_error=OnError.CONTINUE if lets_fail else OnError.FAIL,
                   source=a.span, entry=not a.mutating)
         if a.mutating:
             self._connect(frontier, gate)
@@ -139,6 +141,22 @@ class Wiring:
         if a.kind in _PARALLEL_KINDS and a.plugin:
             self.last_exec = a
         return [Pending(a.id)]
+
+    def _may_fail(self, a: Action) -> bool:
+        """Whether the guide's words around `a` (its line, its block's intro, its list item)
+        let it fail."""
+        els = self.guide.elements
+        if may_fail(a.text):
+            return True
+        if not 0 <= a.pos < len(els):
+            return False
+        el = els[a.pos]
+        near = [el]
+        if el.parent is not None:
+            near.append(els[el.parent])
+        if a.pos and els[a.pos - 1].kind == "paragraph":
+            near.append(els[a.pos - 1])
+        return any(e.kind != "code" and may_fail(e.text) for e in near)
 
     def _if(self, node: IfNode, frontier: list[Pending]) -> list[Pending]:
         # An "Otherwise, if ..." chain is an else holding one `if`: walk it in a loop, not by
