@@ -284,7 +284,8 @@ class _OutlineBuilder:
                 ending = phrases.outcome_of(then_text)
             else_ending = phrases.outcome_of(else_text) if else_text else None
         inline = self._inline(el, cls, el.index) if cls in ("diag", "mit") else []
-        nodes.extend(n for n in inline if not any(_said_in(n, t) for _, t, _ in tails))
+        nodes.extend(n for n in inline if _said_in(n, head) or
+                     not any(_said_in(n, t) for _, t, _ in tails))
         nodes.extend(self._call(el, cls, el.index))
         outer, self._ending_item = self._ending_item, ending is not None
         nodes.extend(self._content(el.index, cls))
@@ -296,8 +297,10 @@ class _OutlineBuilder:
             nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,
                                          el.index))
         nodes.extend(lead_jumps)
+        taken = [n for n in nodes if isinstance(n, Action)]
         for g, text, span in tails:  # "Check X. If Y, do Z.": Y guards Z within the item
-            mine = [n for n in inline if _said_in(n, text)]
+            mine = [n for n in inline if _said_in(n, text) and not any(n is t for t in taken)]
+            taken.extend(mine)
             if not mine and _goes_on(_consequent(text, g)) and nodes and \
                     isinstance(nodes[-1], IfNode) and nodes[-1].else_ is None:
                 nodes[-1].else_text = text
@@ -387,6 +390,7 @@ class _OutlineBuilder:
         open_: tuple[Guard, list[Node], Element] | None = None
         for k, (guard, text, span) in enumerate(groups):
             mine = [n for n in found if _said_in(n, text)]
+            found = [n for n in found if not any(n is m for m in mine)]  # each said once
             if guard is None:
                 nodes.extend(mine)
                 nodes.extend(self._jumps_in(text, links, el, None))
@@ -420,7 +424,7 @@ class _OutlineBuilder:
             if ending is not None:
                 then.append(EndNode(ending, _conclusion(rest) or _short(text), text, span))
                 return then
-        if not then and cls in ("diag", "mit") and not self._ending_item and \
+        if not then and cls not in ("info", "cleanup") and not self._ending_item and \
                 phrases.is_instruction(rest or text):
             then.append(self._manual(owner, cls, rest or text, text, span, el.index))
             then[-1].prose = True

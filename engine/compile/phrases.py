@@ -347,12 +347,30 @@ _INSTRUCTION = re.compile(
     r"problem|cause))\b|^(?:no|nothing)\b|\broot cause\b|\bresolution\b", re.I)
 
 
+_CUE = re.compile(r"\b(?:you|we)\s+(?:\w+\s+){0,2}(?:should|must|need|needs|have to|has to|"
+                  r"can|could|will need|want to|may want|might want)\b|\b(?:most |very )?likely\b|"
+                  r"\bprobably\b|\bit(?: is|'s) (?:possible|worth|best|better|recommended)\b", re.I)
+_SUBJECT = re.compile(r"^(?:the|a|an|this|that|it|its|it's|they|there|these|those|their|some|"
+                      r"all|each|any|both|one|such|his|her|our|other|another|only|every|most|"
+                      r"many|several)\b|^[A-Z][\w.-]*\s+(?:will|would|can|cannot|can't|could|may|"
+                      r"might|is|are|was|were|has|have|does|do|did|uses?|returns?|shows?|"
+                      r"reports?|fails?|tries|attempts?|starts?|stops?|continues?)\b", re.I)
+
+
 def is_instruction(consequent: str) -> bool:
     """Whether what a guard says to do is an instruction or a finding ("delete the pod",
     "you should restart it", "this means the disk is full"), not a description of what
-    happens ("the PVC will be Pending", "a second mon may attempt to start")."""
-    plain = re.sub(r"[*_`]", "", consequent).strip()
-    return bool(_INSTRUCTION.search(plain)) or outcome_of(plain) is not None
+    happens ("the PVC will be Pending", "Ceph will use large packets"): a clause that opens
+    with a subject other than "you" or "we" and gives no cue to act describes."""
+    plain = re.sub(r"[*_`]", "", consequent).strip(" ,;:-")
+    if not plain:
+        return False
+    if _INSTRUCTION.search(plain) or _CUE.search(plain) or outcome_of(plain) is not None:
+        return True
+    first = plain.split()[0]
+    if first[0].isupper() and re.fullmatch(rf"(?:{_DO})", first.lower()):
+        return True
+    return not _SUBJECT.match(plain)
 
 
 _SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9])")

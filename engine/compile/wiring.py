@@ -25,6 +25,10 @@ from engine.plan import Condition, Edge, OnError, Outcome, Span, Step, StepKind
 _PARALLEL_KINDS = (StepKind.COMMAND, StepKind.QUERY)
 
 
+def _loose(anchor: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", anchor.lower())
+
+
 @dataclass(frozen=True)
 class Pending:
     """An edge waiting for its target."""
@@ -336,6 +340,9 @@ class Wiring:
             heading = anchors.get(ref.value.lower()) or anchors.get(slugify(ref.value))
             if heading is None and ref.kind == "heading":
                 heading = self._heading_starting(ref.value)
+            if heading is None:  # GitHub and GitLab differ on '-' and '_': compare loosely
+                loose = _loose(ref.value)
+                heading = next((h for a, h in anchors.items() if _loose(a) == loose), None)
             if heading is None:
                 known = ", ".join(f"#{a}" for a in anchors) or "none"
                 raise ValidationError(
