@@ -318,9 +318,7 @@ class _OutlineBuilder:
                                       self._item_text(el), el.span)]
                 node.else_text = f"Otherwise (not: {guard.text})"
             elif else_text and cls in ("diag", "mit"):
-                node.else_ = [self._manual(el.index, cls, _short(else_text), else_text, el.span,
-                                           el.index)]
-                node.else_[0].prose = True
+                node.else_ = [self._said(cls, else_text, else_text, el.span, el.index)]
                 node.else_text = else_text
             return [node]
         return nodes
@@ -379,6 +377,16 @@ class _OutlineBuilder:
             found.extend(self._inline(el, cls, own))
         found.extend(self._call(el, cls, own))
         if not any(g is not None for g, _, _ in groups):
+            prev = nodes[-1] if nodes else None
+            if isinstance(prev, IfNode) and not prev.guard.is_else and prev.else_ is None and \
+                    not prev.synthetic and self.els[prev.pos].kind == "paragraph" and \
+                    self._introduces(self.els[prev.pos]) and self.owner.get(prev.pos) == owner \
+                    and not phrases.is_escalation(el.text):
+                # "For the case that X:" guards the paragraphs and blocks after it too
+                nodes.pop()
+                prev.then.extend(found)
+                prev.then.extend(self._jumps(el, prev.guard))
+                return (prev.guard, prev.then, self.els[prev.pos])
             if phrases.is_escalation(el.text) and self.escalation is None and \
                     cls not in ("info", "cleanup"):
                 self.escalation = (el.text, el.span)
@@ -426,9 +434,19 @@ class _OutlineBuilder:
                 return then
         if not then and cls not in ("info", "cleanup") and not self._ending_item and \
                 phrases.is_instruction(rest or text):
-            then.append(self._manual(owner, cls, rest or text, text, span, el.index))
-            then[-1].prose = True
+            then.append(self._said(cls, rest or text, text, span, el.index))
         return then
+
+    def _said(self, cls: SectionClass, title: str, text: str, span: Span, pos: int) -> Action:
+        """A person's step holding a guard's words. Its id does not count as a numbered step
+        (it gives way to the commands the guard introduces, if any follow)."""
+        base = f"{_PREFIX.get(cls, 'step')}-then-{_slug(title) or 'act'}"
+        sid, n = base, 1
+        while sid in self.ids:
+            n += 1
+            sid = f"{base}-{n}"
+        self.ids.add(sid)
+        return Action(sid, StepKind.MANUAL, _short(title), text, span, pos, cls, prose=True)
 
     def _groups(self, text: str, span: Span) -> list[tuple[Guard | None, str, Span]]:
         """`text` cut at each sentence that opens a guard: (guard or None, words, lines)."""
