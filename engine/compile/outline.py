@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.compile import blocks, phrases, queries
+from engine.compile import blocks, phrases, placeholders, queries
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
 from engine.compile.shellwords import Word, parse_line
@@ -145,8 +145,41 @@ class _OutlineBuilder:
             nodes = self._heading(el)
             if nodes:
                 sections.append((self.cls[idx], el, nodes))
+        sections = self._forks(sections)
         return Outline(sections, self.scope, self.escalation, self.call_links,
                        self.items_by_heading)
+
+    def _forks(self, sections: list[tuple[SectionClass, Element | None, list[Node]]]
+               ) -> list[tuple[SectionClass, Element | None, list[Node]]]:
+        """"Steps 2-4 can be executed in parallel": the "Step N" sections it names become the
+        branches of one fork, in the place of the first; the section after them joins."""
+        numbered = {phrases.step_number(el.text): i for i, (_, el, _) in enumerate(sections)
+                    if el is not None and phrases.step_number(el.text) is not None}
+        if len(numbered) < 2:
+            return sections
+        merged: dict[int, list[int]] = {}
+        for el in self.els:
+            if el.kind not in ("paragraph", "list_item", "quote"):
+                continue
+            for first, last in phrases.parallel_steps(el.text):
+                members = [numbered[n] for n in range(first, last + 1) if n in numbered]
+                if len(members) > 1 and not any(m in merged or any(m in v for v in
+                                                                   merged.values())
+                                                for m in members):
+                    merged[members[0]] = members
+        if not merged:
+            return sections
+        gone = {m for ms in merged.values() for m in ms[1:]}
+        out: list[tuple[SectionClass, Element | None, list[Node]]] = []
+        for i, (cls, el, nodes) in enumerate(sections):
+            if i in gone:
+                continue
+            if i in merged:
+                branches = [sections[m][2] for m in merged[i]]
+                assert el is not None
+                nodes = [Fork(branches, el.span, el.index)]
+            out.append((cls, el, nodes))
+        return out
 
     def _classify_headings(self) -> None:
         for el in self.els:
@@ -561,7 +594,8 @@ class _OutlineBuilder:
             kind = StepKind.COMMAND if mutating else StepKind.QUERY
             # SQL text stays fixed (values become bound args); PromQL values pass the `promql`
             # filter. The sql plugin refuses writes unless told: say so for a write asked for.
-            query = queries.query_params(block.plugin or "", block.text, self.scope,
+            text = placeholders.normalize(block.text) if block.plugin == "sql" else block.text
+            query = queries.query_params(block.plugin or "", text, self.scope,
                                          file=self.g.path, line=block.start)
             params = dict(query.params)
             if mutating:

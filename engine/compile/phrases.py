@@ -319,6 +319,29 @@ _FALLBACK = re.compile(
     r"\bnot (?:resolved|fixed|mitigated)\b|\bin doubt\b|\bunsure\b|\bnot sure\b", re.I)
 
 
+_PARALLEL = re.compile(
+    r"\bsteps?\s+(?P<a>\d{1,3})\s*(?:-|\u2013|\u2014|to|through|thru|and)\s*(?:step\s+)?"
+    r"(?P<b>\d{1,3})\b(?P<rest>[^.]{0,80}?)\b(?:in parallel|concurrently|simultaneously|"
+    r"at the same time|independently|in any order)\b"
+    r"|\b(?:in parallel|concurrently|simultaneously|at the same time)\b[^.]{0,40}?\bsteps?\s+"
+    r"(?P<c>\d{1,3})\s*(?:-|\u2013|\u2014|to|through|thru|and)\s*(?:step\s+)?(?P<d>\d{1,3})\b",
+    re.I)
+
+
+def parallel_steps(text: str) -> list[tuple[int, int]]:
+    """"Steps 2-10 can be executed in parallel", "run steps 3 to 5 concurrently": the ranges
+    of step numbers the guide lets run at once."""
+    out: list[tuple[int, int]] = []
+    for m in _PARALLEL.finditer(text):
+        a, b = (m.group("a"), m.group("b")) if m.group("a") else (m.group("c"), m.group("d"))
+        if m.group("a") and re.search(r"\b(?:not|never|cannot|can't)\b", m.group("rest") or ""):
+            continue  # "steps 2-4 must not run in parallel"
+        lo, hi = int(a), int(b)
+        if lo < hi:
+            out.append((lo, hi))
+    return out
+
+
 def is_fallback(text: str) -> bool:
     """"If you cannot resolve the issue / if this does not help / if the issue persists":
     a condition over the whole procedure, not over one check."""

@@ -323,6 +323,8 @@ class Wiring:
         entries = sorted(self.entries)
         for pending, node in self.jumps:
             target = self._jump_target(node, entries, final_end)
+            if target not in self.steps:  # a jump past the last step: the guide's ending
+                target = self.end(target.removeprefix("end-").replace("-", "_"))
             self.edges.append(Edge(source=pending.source, target=target, condition=pending.cond,
                                    on=pending.on, kind="jump"))
 
