@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.compile import blocks, phrases, powershell, queries
+from engine.compile import blocks, phrases, placeholders, powershell, queries
 from engine.compile.sessions import SessionReader
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
@@ -53,6 +53,7 @@ class Action:
     uses: frozenset[str] = frozenset()
     block: int | None = None  # code element index: steps of one block stay sequential
     call: str | None = None
+    prose: bool = False  # a person's step standing for a guard's words, not for a command
 
 
 @dataclass
@@ -79,9 +80,20 @@ class JumpNode:
     ref: JumpRef
     span: Span
     pos: int
+    unconditional: bool = False  # "Proceed to Step 5." on its own: an edge, not a question
 
 
-Node = Action | IfNode | JumpNode | EndNode
+@dataclass
+class Fork:
+    """"Steps 2-4 can be executed in parallel": each branch starts at once, the next node
+    joins them; a branch that ends the run (an early exit) cancels the others."""
+
+    branches: list[list]
+    span: Span
+    pos: int
+
+
+Node = Action | IfNode | JumpNode | EndNode | Fork
 
 
 @dataclass
@@ -135,8 +147,41 @@ class _OutlineBuilder:
             nodes = self._heading(el)
             if nodes:
                 sections.append((self.cls[idx], el, nodes))
+        sections = self._forks(sections)
         return Outline(sections, self.scope, self.escalation, self.call_links,
                        self.items_by_heading)
+
+    def _forks(self, sections: list[tuple[SectionClass, Element | None, list[Node]]]
+               ) -> list[tuple[SectionClass, Element | None, list[Node]]]:
+        """"Steps 2-4 can be executed in parallel": the "Step N" sections it names become the
+        branches of one fork, in the place of the first; the section after them joins."""
+        numbered = {phrases.step_number(el.text): i for i, (_, el, _) in enumerate(sections)
+                    if el is not None and phrases.step_number(el.text) is not None}
+        if len(numbered) < 2:
+            return sections
+        merged: dict[int, list[int]] = {}
+        for el in self.els:
+            if el.kind not in ("paragraph", "list_item", "quote"):
+                continue
+            for first, last in phrases.parallel_steps(el.text):
+                members = [numbered[n] for n in range(first, last + 1) if n in numbered]
+                if len(members) > 1 and not any(m in merged or any(m in v for v in
+                                                                   merged.values())
+                                                for m in members):
+                    merged[members[0]] = members
+        if not merged:
+            return sections
+        gone = {m for ms in merged.values() for m in ms[1:]}
+        out: list[tuple[SectionClass, Element | None, list[Node]]] = []
+        for i, (cls, el, nodes) in enumerate(sections):
+            if i in gone:
+                continue
+            if i in merged:
+                branches = [sections[m][2] for m in merged[i]]
+                assert el is not None
+                nodes = [Fork(branches, el.span, el.index)]
+            out.append((cls, el, nodes))
+        return out
 
     def _classify_headings(self) -> None:
         for el in self.els:
@@ -212,18 +257,20 @@ class _OutlineBuilder:
             if el.kind == "paragraph":
                 flush()
                 prose.append(el)
-                new = self._prose(el, cls, owner)
-                guard = phrases.guard_of(el.text)
-                if guard is not None:
-                    guarded = (guard, new, el)
-                else:
-                    nodes.extend(new)
+                guarded = self._prose(el, cls, owner, nodes)  # (guards: outline._prose)
                 continue
             if el.kind == "code":
                 target = guarded[1] if guarded else nodes
                 target.extend(self._code(el, cls, owner))
                 continue
             if el.kind in ("list_item", "quote"):
+                if guarded and self._introduces(guarded[2]) and el.kind == "list_item":
+                    for node in self._item(el, cls):  # "If X:" guards the list it opens
+                        if isinstance(node, IfNode):
+                            self._append(guarded[1], node)
+                        else:
+                            guarded[1].append(node)
+                    continue
                 flush()
                 if el.kind == "list_item" and not el.ordered and not self._has_actions(el, cls):
                     prose.append(el)
@@ -253,17 +300,27 @@ class _OutlineBuilder:
     def _item(self, el: Element, cls: SectionClass) -> list[Node]:
         nodes: list[Node] = []
         guard = phrases.guard_of(el.text)
-        lead_jumps = self._jumps(el, guard)
-        # "If <checkable condition>, ... escalate / no action is needed": the branch ends there,
-        # and "... Otherwise, escalate." in the same item ends the other branch.
+        groups = self._groups(el.text, el.span)
+        lead = bool(groups) and (groups[0][0] is None or guard is not None)
+        head = groups[0][1] if lead else ""
+        tails = [g for g in (groups[1:] if lead else groups) if g[0] is not None]
+        links = [(lk.text, lk.href) for lk in el.links]
+        lead_jumps = self._jumps_in(head, links, el, guard) if tails else self._jumps(el, guard)
+        # "If <condition>, ... escalate / no action is needed / the issue is mitigated": the
+        # branch ends there, and "... Otherwise, escalate." in the same item ends the other.
         ending = else_ending = None
         then_text = else_text = ""
-        if guard and (guard.is_else or phrases.explicit_expr(guard.text)):
-            then_text, else_text = _split_otherwise(self._item_text(el)[len(guard.text):])
-            ending = phrases.outcome_of(then_text)
+        if guard:
+            then_text, else_text = _split_otherwise(
+                _consequent(head if tails else self._item_text(el), guard))
+            if tails and tails[0][0].is_else:
+                else_text = tails.pop(0)[1]
+            if not lead_jumps:
+                ending = phrases.outcome_of(then_text)
             else_ending = phrases.outcome_of(else_text) if else_text else None
-        if cls in ("diag", "mit"):
-            nodes.extend(self._inline(el, cls, el.index))
+        inline = self._inline(el, cls, el.index) if cls in ("diag", "mit") else []
+        nodes.extend(n for n in inline if _said_in(n, head) or
+                     not any(_said_in(n, t) for _, t, _ in tails))
         nodes.extend(self._call(el, cls, el.index))
         outer, self._ending_item = self._ending_item, ending is not None
         nodes.extend(self._content(el.index, cls))
@@ -275,6 +332,17 @@ class _OutlineBuilder:
             nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,
                                          el.index))
         nodes.extend(lead_jumps)
+        taken = [n for n in nodes if isinstance(n, Action)]
+        for g, text, span in tails:  # "Check X. If Y, do Z.": Y guards Z within the item
+            mine = [n for n in inline if _said_in(n, text) and not any(n is t for t in taken)]
+            taken.extend(mine)
+            if not mine and _goes_on(_consequent(text, g)) and nodes and \
+                    isinstance(nodes[-1], IfNode) and nodes[-1].else_ is None:
+                nodes[-1].else_text = text
+                continue
+            then = self._guarded(g, text, span, el, cls, el.index, mine, links)
+            if then:
+                self._append(nodes, IfNode(g, then, span, el.index))
         if ending is not None:
             nodes.append(EndNode(ending, _conclusion(then_text) or _short(el.text),
                                  self._item_text(el), el.span))
@@ -284,6 +352,9 @@ class _OutlineBuilder:
                 node.else_ = [EndNode(else_ending, _conclusion(else_text or "") or "Otherwise",
                                       self._item_text(el), el.span)]
                 node.else_text = f"Otherwise (not: {guard.text})"
+            elif else_text and cls in ("diag", "mit"):
+                node.else_ = [self._said(cls, else_text, else_text, el.span, el.index)]
+                node.else_text = else_text
             return [node]
         return nodes
 
@@ -295,6 +366,8 @@ class _OutlineBuilder:
     def _append(self, nodes: list[Node], node: IfNode) -> None:
         """Attach "Otherwise ..." to the open `if` before it; "Otherwise, if <expr> ..." is an
         else-if, and a later "Otherwise" attaches to the innermost open one."""
+        if any(isinstance(n, Action) and not n.prose for n in node.then):
+            node.then = [n for n in node.then if not (isinstance(n, Action) and n.prose)]
         top = last = nodes[-1] if nodes else None
         if isinstance(top, IfNode) and node.guard.is_else:
             # Resume where the last walk down this chain ended: only its tail ever changes,
@@ -321,20 +394,115 @@ class _OutlineBuilder:
 
     _ending_item = False  # inside an item whose guarded branch ends the run itself
 
-    def _prose(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
+    def _prose(self, el: Element, cls: SectionClass, owner: int | None,
+               nodes: list[Node]) -> tuple[Guard, list[Node], Element] | None:
+        """A paragraph's nodes, appended to `nodes`; returns the guard it leaves open for the
+        code blocks (and, after "If X:", the list) that follow it.
+
+        Each If/When sentence guards itself and the sentences after it up to the next guard;
+        an "Otherwise" sentence pairs with the If before it. In Diagnosis and Mitigation a
+        guard whose words hold no command is a person's step under a decision, never dropped;
+        "..., escalate" / "no action is needed" / "the issue is mitigated" end its branch."""
         if self._ending_item and phrases.outcome_of(el.text):
-            return []  # "Then escalate: ..." closes its item's branch (an EndNode)
-        if phrases.is_escalation(el.text) and self.escalation is None and \
-                cls not in ("info", "cleanup"):
-            self.escalation = (el.text, el.span)
-            return []
-        nodes: list[Node] = []
+            return None  # "Then escalate: ..." closes its item's branch (an EndNode)
+        groups = self._groups(el.text, el.span)
+        own = owner if owner is not None else el.index
+        found: list[Node] = []
         if cls in ("diag", "mit"):
-            nodes.extend(self._inline(el, cls, owner if owner is not None else el.index))
-        nodes.extend(self._call(el, cls, owner if owner is not None else el.index))
-        guard = phrases.guard_of(el.text)
-        nodes.extend(self._jumps(el, guard))
-        return nodes
+            found.extend(self._inline(el, cls, own))
+        found.extend(self._call(el, cls, own))
+        if not any(g is not None for g, _, _ in groups):
+            prev = nodes[-1] if nodes else None
+            if isinstance(prev, IfNode) and not prev.guard.is_else and prev.else_ is None and \
+                    not prev.synthetic and self.els[prev.pos].kind == "paragraph" and \
+                    self._introduces(self.els[prev.pos]) and self.owner.get(prev.pos) == owner \
+                    and not phrases.is_escalation(el.text):
+                # "For the case that X:" guards the paragraphs and blocks after it too
+                nodes.pop()
+                prev.then.extend(found)
+                prev.then.extend(self._jumps(el, prev.guard))
+                return (prev.guard, prev.then, self.els[prev.pos])
+            if phrases.is_escalation(el.text) and self.escalation is None and \
+                    cls not in ("info", "cleanup"):
+                self.escalation = (el.text, el.span)
+                return None
+            nodes.extend(found)
+            nodes.extend(self._jumps(el, None))
+            return None
+        links = [(lk.text, lk.href) for lk in el.links]
+        open_: tuple[Guard, list[Node], Element] | None = None
+        for k, (guard, text, span) in enumerate(groups):
+            mine = [n for n in found if _said_in(n, text)]
+            found = [n for n in found if not any(n is m for m in mine)]  # each said once
+            if guard is None:
+                nodes.extend(mine)
+                nodes.extend(self._jumps_in(text, links, el, None))
+                continue
+            if phrases.is_fallback(guard.text) and phrases.outcome_of(text) == "escalate" and \
+                    self.escalation is None and cls not in ("info", "cleanup") and \
+                    phrases.explicit_expr(guard.text) is None:
+                self.escalation = (text, span)  # the guide's last word: the run's ending
+                continue
+            if not mine and _goes_on(_consequent(text, guard)) and nodes and \
+                    isinstance(nodes[-1], IfNode) and nodes[-1].else_ is None:
+                nodes[-1].else_text = text  # "If not, continue with the steps below."
+                continue
+            then = self._guarded(guard, text, span, el, cls, own, mine, links)
+            last = k == len(groups) - 1
+            if last and not any(isinstance(n, (EndNode, JumpNode)) for n in then):
+                open_ = (guard, then, el)
+            elif then:
+                self._append(nodes, IfNode(guard, then, span, el.index))
+        return open_
+
+    def _guarded(self, guard: Guard, text: str, span: Span, el: Element, cls: SectionClass,
+                 owner: int, mine: list[Node], links: list[tuple[str, str]]) -> list[Node]:
+        """What one guard of a paragraph or item does: its commands and jumps, else its
+        ending, else (in an action section) a person's step with its words."""
+        then: list[Node] = list(mine)
+        then.extend(self._jumps_in(text, links, el, guard))
+        rest = _consequent(text, guard)
+        if not any(isinstance(n, JumpNode) for n in then):
+            ending = phrases.outcome_of(rest)
+            if ending is not None:
+                then.append(EndNode(ending, _conclusion(rest) or _short(text), text, span))
+                return then
+        if not then and cls not in ("info", "cleanup") and not self._ending_item and \
+                phrases.is_instruction(rest or text):
+            then.append(self._said(cls, rest or text, text, span, el.index))
+        return then
+
+    def _said(self, cls: SectionClass, title: str, text: str, span: Span, pos: int) -> Action:
+        """A person's step holding a guard's words. Its id does not count as a numbered step
+        (it gives way to the commands the guard introduces, if any follow)."""
+        base = f"{_PREFIX.get(cls, 'step')}-then-{_slug(title) or 'act'}"
+        sid, n = base, 1
+        while sid in self.ids:
+            n += 1
+            sid = f"{base}-{n}"
+        self.ids.add(sid)
+        return Action(sid, StepKind.MANUAL, _short(title), text, span, pos, cls, prose=True)
+
+    def _groups(self, text: str, span: Span) -> list[tuple[Guard | None, str, Span]]:
+        """`text` cut at each sentence that opens a guard: (guard or None, words, lines)."""
+        out: list[tuple[Guard | None, str, Span]] = []
+        for a, b in phrases.sentence_offsets(text):
+            sentence = text[a:b]
+            guard = phrases.guard_in(sentence)
+            first = span.start + text.count("\n", 0, a)
+            last = min(span.end, span.start + text.count("\n", 0, b))
+            if guard is not None or not out:
+                out.append((guard, sentence, Span(start=first, end=max(first, last))))
+            else:
+                g, words, where = out[-1]
+                out[-1] = (g, f"{words} {sentence}", Span(start=where.start,
+                                                          end=max(where.start, last)))
+        return out
+
+    @staticmethod
+    def _introduces(el: Element) -> bool:
+        """A paragraph or item that ends with ':' introduces what follows it."""
+        return el.text.rstrip(" *_").endswith(":")
 
     def _jumps(self, el: Element, guard: Guard | None) -> list[Node]:
         out: list[Node] = []
@@ -351,10 +519,30 @@ class _OutlineBuilder:
             i = sentences.index(ref.sentence) if ref.sentence in sentences else -1
             before = next((g for s in reversed(sentences[:max(i, 0)])
                            if (g := phrases.guard_in(s)) is not None), None)
+            if before is None and phrases.is_unconditional_jump(ref.sentence):
+                out.append(JumpNode(ref, el.span, el.index, unconditional=True))
+                continue
             if before is not None and phrases.guard_in(ref.sentence) is None:
                 text = f"{before.text}: {text}"
             out.append(IfNode(Guard(text=text), [JumpNode(ref, el.span, el.index)], el.span,
                               el.index))
+        return out
+
+    def _jumps_in(self, text: str, links: list[tuple[str, str]], el: Element,
+                  guard: Guard | None) -> list[Node]:
+        """Jumps said in `text` (part of `el`): under a guard, bare jumps its branch takes;
+        unguarded, "Proceed to Step 5." is an edge, and any other a judged question."""
+        out: list[Node] = []
+        for ref in phrases.jumps_in(text, links):
+            if ref.kind == "heading" and not self._heading_starts(ref.value):
+                continue
+            if guard is not None:
+                out.append(JumpNode(ref, el.span, el.index))
+            elif phrases.is_unconditional_jump(ref.sentence):
+                out.append(JumpNode(ref, el.span, el.index, unconditional=True))
+            else:
+                out.append(IfNode(Guard(text=ref.sentence), [JumpNode(ref, el.span, el.index)],
+                                  el.span, el.index))
         return out
 
     def _heading_starts(self, words: str) -> bool:
@@ -411,8 +599,9 @@ class _OutlineBuilder:
             kind = StepKind.COMMAND if mutating else StepKind.QUERY
             # SQL text stays fixed (values become bound args); PromQL values pass the `promql`
             # filter. The sql plugin refuses writes unless told: say so for a write asked for.
+            text = placeholders.normalize(block.text) if block.plugin == "sql" else block.text
             try:
-                query = queries.query_params(block.plugin or "", block.text, self.scope,
+                query = queries.query_params(block.plugin or "", text, self.scope,
                                              file=self.g.path, line=block.start)
             except ValidationError:
                 if (el.lang or "").lower() in blocks.QUERY_TAGS and el.lang != "metricsql":
@@ -590,6 +779,33 @@ def _conclusion(text: str, limit: int = 100) -> str:
     return said if len(said) <= limit else said[: limit - 1].rstrip() + "…"
 
 
+def _said_in(node: Node, text: str) -> bool:
+    """Whether an inline command or guide call of a paragraph is said in `text`, a part of it."""
+    if not isinstance(node, Action):
+        return False
+    if node.kind == StepKind.CALL:
+        return node.title.removeprefix("Run guide: ") in text
+    return node.text in text
+
+
+_GOES_ON = re.compile(r"^(?:please\s+)?(?:continue|proceed|go on|carry on|move on)\b(?:\s+"
+                      r"(?:with|to)\s+(?:the\s+)?(?:next|following|remaining)?\s*(?:steps?|"
+                      r"section)?(?:\s+(?:below|above))?)?\W*$", re.I)
+
+
+def _goes_on(consequent: str) -> bool:
+    """"continue with the steps below": the guide's words for the other side of an If."""
+    return bool(_GOES_ON.match(consequent))
+
+
+def _consequent(text: str, guard: Guard) -> str:
+    """What a guard's sentence says to do: 'If the pod is stuck, delete it.' -> 'delete it.'"""
+    plain = text.replace("**", "").replace("__", "")
+    at = plain.find(guard.text)
+    rest = plain[at + len(guard.text):] if at >= 0 else plain
+    return re.sub(r"^[\s,:;]*(?:then\b[\s,]*)?", "", rest).strip()
+
+
 def _split_otherwise(text: str) -> tuple[str, str | None]:
     """'..., the issue is mitigated. Otherwise, escalate.' -> (then part, else part)."""
     m = re.search(r"(?<=[.;!])\s+(?=(?:Otherwise|Else|If not)\b)", text)
@@ -600,11 +816,13 @@ def _has_action(nodes: list[Node]) -> bool:
     todo = list(nodes)  # a loop, not recursion: "Otherwise, if" chains nest without bound
     while todo:
         n = todo.pop()
-        if isinstance(n, Action):
+        if isinstance(n, Action) and not n.prose:
             return True
         if isinstance(n, IfNode):
             todo.extend(n.then)
             todo.extend(n.else_ or [])
+        elif isinstance(n, Fork):
+            todo.extend(x for branch in n.branches for x in branch)
     return False
 
 

@@ -50,7 +50,16 @@ def section_class(heading: str) -> SectionClass:
     return "step"
 
 
-_ENUM = re.compile(r"^\s*(?:\(?[0-9]{1,2}[.)]|\(?[a-hA-H][.)]|step \d+[.:)]?)\s+", re.I)
+_ENUM = re.compile(r"^\s*(?:\(?[0-9]{1,2}[.)]|\(?[a-hA-H][.)]|step \d+(?:\s*[-\u2013\u2014:.)])?)\s+",
+                   re.I)
+_NOTE = re.compile(r"^(?:note|important|tip|warning|caution)\s*:\s*", re.I)
+_STEP_HEADING = re.compile(r"^\s*step\s+(\d{1,3})\b", re.I)
+
+
+def step_number(heading: str) -> int | None:
+    """N of a TSG's "Step N - Check ..." heading."""
+    m = _STEP_HEADING.match(heading.replace("**", ""))
+    return int(m.group(1)) if m else None
 
 
 def _strip_enumerator(text: str) -> str:
@@ -79,11 +88,12 @@ def guard_of(text: str) -> Guard | None:
     whose branch ends the run.
     """
     t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    t = _NOTE.sub("", t, count=1)
     if not _GUARD_START.match(t):
         return None
     else_if = re.match(r"(?:otherwise|else)\s*,?\s*(?=if\b)", t, re.I)
     clause = f"{t[:else_if.end()]}{_clause(t[else_if.end():])}" if else_if else _clause(t)
-    if is_escalation(t) and explicit_expr(clause) is None:
+    if is_escalation(t) and is_fallback(clause) and explicit_expr(clause) is None:
         return None
     return Guard(text=clause, is_else=bool(_ELSE_START.match(t)))
 
@@ -113,6 +123,8 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                              r"\bnothing (?:else )?(?:needs to be done|to do)\b", re.I)),
     ("mitigated", re.compile(r"\b(?:is|are|has been) (?:now )?mitigated\b|"
                              r"[:;,]\s*mitigated\W*$", re.I)),
+    ("escalate", re.compile(r"\b(?:is|was) (?:likely |probably )?the root cause\b|"
+                            r"\bpotential (?:resolution|fix|mitigation)\b", re.I)),
     ("resolved", re.compile(r"\b(?:is|are|has been) (?:now )?resolved\b|"
                             r"[:;,]\s*resolved\W*$", re.I)),
 )
@@ -152,6 +164,8 @@ def _clause(text: str) -> str:
         elif not parens and c in ",:;" and i > 2:
             return text[:i].strip()
         elif not parens and c == "." and (i + 1 == len(text) or text[i + 1] == " "):
+            return text[:i].strip()
+        elif not parens and c == " " and text.startswith(" then ", i) and i > 2:
             return text[:i].strip()
     return text.strip()
 
@@ -199,6 +213,19 @@ def derive_condition(clause: str, step: str | None) -> Expr:
 
 def negate(expr: str | None) -> str | None:
     return None if expr is None else f"not ({expr})"
+
+
+_MAY_FAIL = re.compile(
+    r"\b(?:may|might|can|could|is allowed to|is expected to) fail\b|"
+    r"\b(?:a |its |any )?failure (?:here )?is (?:expected|harmless|fine|ok)\b|"
+    r"\bignore (?:any |the )?(?:errors?|failures?)\b|"
+    r"\b(?:command|check|query) fails\b[^.]{0,40}\b(?:left out|ignored|skipped|harmless)\b",
+    re.I)
+
+
+def may_fail(text: str) -> bool:
+    """The guide lets a check fail and go on: "(may fail)", "this can fail", "ignore errors"."""
+    return bool(_MAY_FAIL.search(text))
 
 
 # -- jumps -------------------------------------------------------------------------------
@@ -252,6 +279,18 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
     return found
 
 
+_UNCONDITIONAL = re.compile(r"^\W*(?:then|now|next|afterwards|after that|finally)?[\s,]*"
+                            r"(?:please\s+)?(?:proceed|go|continue|skip|jump|move on)\b"
+                            r"(?![^.]*\b(?:for (?:more )?(?:details|information|reference)|"
+                            r"if|when|unless|otherwise)\b)", re.I)
+
+
+def is_unconditional_jump(sentence: str) -> bool:
+    """"Proceed to Step 5." / "Then go to [Mitigation](#mitigation).": a jump the guide
+    always takes, not a question."""
+    return bool(_UNCONDITIONAL.match(sentence.replace("**", "")))
+
+
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\[`*])")
 
 
@@ -269,6 +308,111 @@ _ESCALATE = re.compile(
 
 def is_escalation(text: str) -> bool:
     return bool(_ESCALATE.search(text))
+
+
+_FALLBACK = re.compile(
+    r"\b(?:cannot|can't|can not|unable to|could not|couldn't|fail(?:s|ed)? to) (?:resolve|fix|"
+    r"mitigate)|\b(?:does not|doesn't|did not|didn't|do not|don't) (?:resolve|fix|help|work|"
+    r"solve|mitigate)|\b(?:issue|problem|alert|error)s? (?:still )?(?:persists?|remains?|"
+    r"continues?)|\bstill (?:fail\w*|firing|occur\w*|happen\w*|see\w*|persist\w*)|"
+    r"\bnone of (?:the|these|this)|\bnothing (?:above |else )?(?:works|helps)|"
+    r"\bnot (?:resolved|fixed|mitigated)\b|\bin doubt\b|\bunsure\b|\bnot sure\b", re.I)
+
+
+_PARALLEL = re.compile(
+    r"\bsteps?\s+(?P<a>\d{1,3})\s*(?:-|\u2013|\u2014|to|through|thru|and)\s*(?:step\s+)?"
+    r"(?P<b>\d{1,3})\b(?P<rest>[^.]{0,80}?)\b(?:in parallel|concurrently|simultaneously|"
+    r"at the same time|independently|in any order)\b"
+    r"|\b(?:in parallel|concurrently|simultaneously|at the same time)\b[^.]{0,40}?\bsteps?\s+"
+    r"(?P<c>\d{1,3})\s*(?:-|\u2013|\u2014|to|through|thru|and)\s*(?:step\s+)?(?P<d>\d{1,3})\b",
+    re.I)
+
+
+def parallel_steps(text: str) -> list[tuple[int, int]]:
+    """"Steps 2-10 can be executed in parallel", "run steps 3 to 5 concurrently": the ranges
+    of step numbers the guide lets run at once."""
+    out: list[tuple[int, int]] = []
+    for m in _PARALLEL.finditer(text):
+        a, b = (m.group("a"), m.group("b")) if m.group("a") else (m.group("c"), m.group("d"))
+        if m.group("a") and re.search(r"\b(?:not|never|cannot|can't)\b", m.group("rest") or ""):
+            continue  # "steps 2-4 must not run in parallel"
+        lo, hi = int(a), int(b)
+        if lo < hi:
+            out.append((lo, hi))
+    return out
+
+
+def is_fallback(text: str) -> bool:
+    """"If you cannot resolve the issue / if this does not help / if the issue persists":
+    a condition over the whole procedure, not over one check."""
+    return bool(_FALLBACK.search(text))
+
+
+_DO = (r"add|address|adjust|allow|apply|ask|assign|avoid|back ?up|bump|call|cancel|change|check|"
+       r"clean|clear|collect|compare|configure|confirm|consider|consult|contact|copy|cordon|"
+       r"create|debug|decrease|delete|deploy|describe|disable|drain|drop|edit|enable|ensure|"
+       r"escalate|evict|examine|execute|expand|export|file|find|fix|follow|force|gather|get|"
+       r"grant|identify|increase|inspect|install|investigate|kill|launch|list|locate|log ?in|"
+       r"look|make sure|manually|mark|migrate|modify|monitor|mount|move|notify|open|page|patch|"
+       r"pause|perform|ping|please|post|prune|pull|purge|push|query|raise|re-?run|rebalance|"
+       r"reboot|rebuild|recreate|reduce|refer|reinstall|reload|remove|rename|repair|replace|"
+       r"report|request|reset|resize|restart|restore|resume|retry|revert|review|roll ?back|run|"
+       r"scale|search|see|send|set|ssh|start|stop|switch|take|terminate|try|uncordon|unmount|"
+       r"update|upgrade|use|validate|verify|wait|watch|wipe|work")
+_INSTRUCTION = re.compile(
+    rf"^(?:then\s+|and\s+|just\s+|simply\s+|first\s+|also\s+|immediately\s+)*(?:{_DO})\b|"
+    r"^(?:you|we|the operator|an? (?:operator|admin\w*|engineer))\s+(?:\w+\s+)?(?:should|must|"
+    r"can|could|need|needs|have to|has to|may want|might want|will (?:need|have)|are advised|"
+    r"want)\b|\b(?:should|must|needs? to|has to|have to) be (?:\w+ed|done|run|rebuilt|"
+    r"taken)\b|^(?:it|this|that) (?:is|'s) (?:recommended|advised|best|safe|necessary)\b|"
+    r"\b(?:means?|indicates?|suggests?|is (?:likely|probably)|you (?:have hit|are hitting|"
+    r"are affected|hit)|can (?:only )?be (?:only )?(?:a |an |the )?\w+ (?:failure|issue|"
+    r"problem|cause))\b|^(?:no|nothing)\b|\broot cause\b|\bresolution\b", re.I)
+
+
+_CUE = re.compile(r"\b(?:you|we)\s+(?:\w+\s+){0,2}(?:should|must|need|needs|have to|has to|"
+                  r"can|could|will need|want to|may want|might want)\b|\b(?:most |very )?likely\b|"
+                  r"\bprobably\b|\bit(?: is|'s) (?:possible|worth|best|better|recommended)\b", re.I)
+_SUBJECT = re.compile(r"^(?:the|a|an|this|that|it|its|it's|they|there|these|those|their|some|"
+                      r"all|each|any|both|one|such|his|her|our|other|another|only|every|most|"
+                      r"many|several)\b|^[A-Z][\w.-]*\s+(?:will|would|can|cannot|can't|could|may|"
+                      r"might|is|are|was|were|has|have|does|do|did|uses?|returns?|shows?|"
+                      r"reports?|fails?|tries|attempts?|starts?|stops?|continues?)\b", re.I)
+
+
+def is_instruction(consequent: str) -> bool:
+    """Whether what a guard says to do is an instruction or a finding ("delete the pod",
+    "you should restart it", "this means the disk is full"), not a description of what
+    happens ("the PVC will be Pending", "Ceph will use large packets"): a clause that opens
+    with a subject other than "you" or "we" and gives no cue to act describes."""
+    plain = re.sub(r"[*_`]", "", consequent).strip(" ,;:-")
+    if not plain:
+        return False
+    if _INSTRUCTION.search(plain) or _CUE.search(plain) or outcome_of(plain) is not None:
+        return True
+    first = plain.split()[0]
+    if first[0].isupper() and re.fullmatch(rf"(?:{_DO})", first.lower()):
+        return True
+    return not _SUBJECT.match(plain)
+
+
+_SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9])")
+
+
+def sentence_offsets(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, code spans never split."""
+    masked = re.sub(r"`[^`]*`", lambda m: "x" * len(m.group(0)), text)
+    out: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_AT.finditer(masked):
+        if re.search(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$",
+                     masked[max(0, m.start() - 7):m.start()], re.I):
+            continue
+        out.append((start, m.start()))
+        start = m.end()
+    if text[start:].strip():
+        out.append((start, len(text)))
+    return [(a, b) for a, b in out if text[a:b].strip()]
 
 
 # -- inline commands ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from engine.compile import placeholders
 from engine.compile.shellwords import Word
 from engine import values
 from engine.plan import InputSpec
@@ -77,7 +78,11 @@ class Scope:
         pieces: list[tuple[bool, str]] = []
         for kind, text in word.parts:
             if kind == "lit":
-                pieces.append((False, literal(text)))
+                for is_ph, piece in placeholders.split(text):  # `{x}`, `YOUR_X` (TSG style)
+                    if is_ph:
+                        pieces.append((True, "{{ " + self.placeholder(piece) + " }}"))
+                    else:
+                        pieces.append((False, literal(piece)))
             else:
                 ref = self.var(text) if kind == "var" else self.placeholder(text)
                 pieces.append((True, "{{ " + ref + " }}"))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from engine.compile.outline import Action, EndNode, IfNode, Node, Outline, build_outline
+from engine.compile.outline import Action, EndNode, Fork, IfNode, Node, Outline, build_outline
 from engine.compile.phrases import Guard
 from engine.compile.wiring import Wiring
 from engine.guide import Guide
@@ -120,6 +120,8 @@ def _actions(nodes: list[Node]) -> Iterator[Action]:
             yield n
         elif isinstance(n, IfNode):
             todo.extend(reversed([*n.then, *(n.else_ or [])]))
+        elif isinstance(n, Fork):  # (guards: a parallel instruction's branches)
+            todo.extend(reversed([x for branch in n.branches for x in branch]))
 
 
 def _inputs(guide: Guide, outline: Outline) -> list[InputSpec]:

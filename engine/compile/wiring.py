@@ -16,13 +16,17 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any
 
-from engine.compile.outline import Action, EndNode, IfNode, JumpNode, Node, _slug
-from engine.compile.phrases import JumpRef, derive_condition, negate
+from engine.compile.outline import Action, EndNode, Fork, IfNode, JumpNode, Node, _slug
+from engine.compile.phrases import Guard, JumpRef, derive_condition, may_fail, negate, step_number
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, slugify
 from engine.plan import Condition, Edge, OnError, Outcome, Span, Step, StepKind
 
 _PARALLEL_KINDS = (StepKind.COMMAND, StepKind.QUERY)
+
+
+def _loose(anchor: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", anchor.lower())
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,14 @@ class Wiring:
         self._next_suffix: dict[str, int] = {}
         self._heading_by_words: dict[str, Element | None] = {}
         self._item_positions: dict[int | None, list[int]] = {}
+        self._depth = 0  # > 0 inside a branch: a path that stops there strands nothing
+        self._targets: list[int] | None = None  # element indices that some jump lands on
 
     # -- building ----------------------------------------------------------------------
 
     def seq(self, nodes: list[Node], frontier: list[Pending]) -> list[Pending]:
+        if self._targets is None:
+            self._targets = sorted(self._landings(nodes))
         i = 0
         while i < len(nodes):
             node = nodes[i]
@@ -80,9 +88,18 @@ class Wiring:
             elif isinstance(node, IfNode):
                 if frontier or not node.synthetic:  # the compiler's own ending needs a way in
                     frontier = self._if(node, frontier)
+            elif isinstance(node, JumpNode) and node.unconditional and \
+                    not self._may_stop(nodes, i):
+                # Nothing else leads to what follows: keep the guide's words as a question
+                # rather than strand the rest of the guide.
+                frontier = self._if(IfNode(Guard(text=node.ref.sentence),
+                                           [JumpNode(node.ref, node.span, node.pos)],
+                                           node.span, node.pos), frontier)
             elif isinstance(node, JumpNode):
                 self.jumps.extend((p, node) for p in frontier)
                 frontier = []
+            elif isinstance(node, Fork):
+                frontier = self._fork(node, frontier)
             elif isinstance(node, EndNode):
                 if frontier:
                     self._connect(frontier, self.end(node.outcome, node.title, node.text,
@@ -90,6 +107,54 @@ class Wiring:
                 frontier = []
             i += 1
         return frontier
+
+    def _fork(self, node: Fork, frontier: list[Pending]) -> list[Pending]:
+        """Each branch starts from the same frontier; the next node joins what they leave."""
+        if not frontier:
+            self._add("start", pos=-1, title="Start", kind=StepKind.DECIDE,
+                      text="Start the independent checks below at once", source=node.span,
+                      entry=False)
+            frontier = [Pending("start")]
+        prev = self.last_exec
+        out: list[Pending] = []
+        self._depth += 1
+        for branch in node.branches:
+            self.last_exec = prev
+            out.extend(self.seq(branch, frontier))
+        self._depth -= 1
+        self.last_exec = prev
+        return out
+
+    def _may_stop(self, nodes: list[Node], i: int) -> bool:
+        """Whether an unconditional jump at nodes[i] may end its path: inside a branch, at
+        the end of the guide, or when another jump leads to the node after it."""
+        if self._depth or i + 1 >= len(nodes):
+            return True
+        nxt = nodes[i + 1]
+        at = getattr(nxt, "pos", None)
+        if at is None:
+            return False
+        here = nodes[i].pos  # type: ignore[union-attr]
+        k = bisect_right(self._targets or [], here)
+        return k < len(self._targets or []) and (self._targets or [])[k] <= at
+
+    def _landings(self, nodes: list[Node]) -> set[int]:
+        """Element indices where the guide's jumps land (before any step exists)."""
+        out: set[int] = set()
+        todo = list(nodes)
+        while todo:
+            n = todo.pop()
+            if isinstance(n, IfNode):
+                todo.extend(n.then)
+                todo.extend(n.else_ or [])
+            elif isinstance(n, Fork):
+                todo.extend(x for b in n.branches for x in b)
+            elif isinstance(n, JumpNode) and not n.unconditional:
+                try:
+                    out.add(self._target_pos(n))
+                except ValidationError:
+                    continue
+        return out
 
     def _parallel(self, a: Action) -> bool:
         return a.section == "diag" and a.kind in _PARALLEL_KINDS and not a.mutating and \
@@ -117,14 +182,16 @@ class Wiring:
         if a.bind:
             writes.append(f"vars.{a.bind}")
             binds[f"vars.{a.bind}"] = "result.stdout | trim"
-        read_only_check = a.kind in _PARALLEL_KINDS and not a.mutating and not a.bind
+        # A failed check is failed evidence: the run goes on past it only where the guide
+        # says the check may fail ("(may fail)", "ignore errors"), never by default.
+        lets_fail = a.kind in _PARALLEL_KINDS and not a.mutating and self._may_fail(a)
         gate = f"approve-{a.id}"
         if a.mutating:
             self._add(gate, pos=a.pos, title=f"Approve: {a.title}", kind=StepKind.APPROVE,
                       text=f"Approve before it runs: {a.text}", source=a.span, entry=True)
         self._add(a.id, pos=a.pos, title=a.title, kind=a.kind, plugin=a.plugin, params=a.params,
                   writes=writes, binds=binds, mutating=a.mutating, call=a.call, text=a.text,
-                  on_error=OnError.CONTINUE if read_only_check else OnError.FAIL,
+                  on_error=OnError.CONTINUE if lets_fail else OnError.FAIL,
                   source=a.span, entry=not a.mutating)
         if a.mutating:
             self._connect(frontier, gate)
@@ -139,6 +206,22 @@ class Wiring:
         if a.kind in _PARALLEL_KINDS and a.plugin:
             self.last_exec = a
         return [Pending(a.id)]
+
+    def _may_fail(self, a: Action) -> bool:
+        """Whether the guide's words around `a` (its line, its block's intro, its list item)
+        let it fail."""
+        els = self.guide.elements
+        if may_fail(a.text):
+            return True
+        if not 0 <= a.pos < len(els):
+            return False
+        el = els[a.pos]
+        near = [el]
+        if el.parent is not None:
+            near.append(els[el.parent])
+        if a.pos and els[a.pos - 1].kind == "paragraph":
+            near.append(els[a.pos - 1])
+        return any(e.kind != "code" and may_fail(e.text) for e in near)
 
     def _if(self, node: IfNode, frontier: list[Pending]) -> list[Pending]:
         # An "Otherwise, if ..." chain is an else holding one `if`: walk it in a loop, not by
@@ -163,7 +246,9 @@ class Wiring:
                 continue
             if node.else_:
                 self.last_exec = prev
+                self._depth += 1
                 else_front = self.seq(node.else_, [other])
+                self._depth -= 1
                 if not else_front:
                     self.last_exec = saved
             else:
@@ -198,7 +283,10 @@ class Wiring:
             self._connect(frontier, source)
             branch = Pending(source, Condition(text=node.guard.text, expr=expr), kind="branch")
             other = Pending(source, else_cond, kind="else")
-        return self.seq(node.then, [branch]), other
+        self._depth += 1
+        then_front = self.seq(node.then, [branch])
+        self._depth -= 1
+        return then_front, other
 
     def end(self, outcome: str, title: str | None = None, text: str = "",
             span: Span | None = None) -> str:
@@ -235,11 +323,17 @@ class Wiring:
         entries = sorted(self.entries)
         for pending, node in self.jumps:
             target = self._jump_target(node, entries, final_end)
+            if target not in self.steps:  # a jump past the last step: the guide's ending
+                target = self.end(target.removeprefix("end-").replace("-", "_"))
             self.edges.append(Edge(source=pending.source, target=target, condition=pending.cond,
                                    on=pending.on, kind="jump"))
 
     def _jump_target(self, node: JumpNode, entries: list[tuple[int, int, str]],
                      final_end: str) -> str:
+        return self._first_at(self._target_pos(node), entries, final_end)
+
+    def _target_pos(self, node: JumpNode) -> int:
+        """The element a jump lands on: a heading (anchor, words, "Step N"), a list item."""
         ref: JumpRef = node.ref
         els = self.guide.elements
         source_el = els[node.pos]
@@ -248,32 +342,56 @@ class Wiring:
             heading = anchors.get(ref.value.lower()) or anchors.get(slugify(ref.value))
             if heading is None and ref.kind == "heading":
                 heading = self._heading_starting(ref.value)
+            if heading is None:  # GitHub and GitLab differ on '-' and '_': compare loosely
+                loose = _loose(ref.value)
+                heading = next((h for a, h in anchors.items() if _loose(a) == loose), None)
             if heading is None:
                 known = ", ".join(f"#{a}" for a in anchors) or "none"
                 raise ValidationError(
                     f"jump to missing anchor '#{ref.value}'", file=self.guide.path,
                     line=node.span.start, step=self._step_at(node.pos),
                     hint=f"Fix the link to one of the guide's headings: {known}")
-            return self._first_at(heading.index, entries, final_end)
+            return heading.index
         items = self._sibling_items(source_el)
         if ref.kind == "step":
             n = int(ref.value)
+            step_heading = self._step_heading(n)
+            in_list = self._item_of(source_el) is not None and 1 <= n <= len(items)
+            if step_heading is not None and not in_list:
+                return step_heading.index  # "proceed to Step 5": the "## Step 5 - ..." heading
             if not 1 <= n <= len(items):
+                numbered = sorted(self._step_headings())
+                where = (f"Use a step number from 1 to {len(items)}, or link to a heading"
+                         if items or not numbered else
+                         f"Use a step number the guide's 'Step N' headings have: "
+                         f"{', '.join(str(k) for k in numbered)}")
                 raise ValidationError(
-                    f"jump to step {n}, but this list has {len(items)} steps",
+                    f"jump to step {n}, but this list has {len(items)} steps"
+                    + (" and no heading is 'Step " + str(n) + "'" if numbered else ""),
                     file=self.guide.path, line=node.span.start, step=self._step_at(node.pos),
-                    hint=f"Use a step number from 1 to {len(items)}, or link to a heading")
-            return self._first_at(items[n - 1].index, entries, final_end)
+                    hint=where)
+            return items[n - 1].index
         # "skip the next (n) step(s)"
         here = self._item_of(source_el)
         k = next((i for i, it in enumerate(items) if here is not None and it.index == here), -1)
         later = k + 1 + int(ref.value)
         if k >= 0 and later < len(items):
-            return self._first_at(items[later].index, entries, final_end)
+            return items[later].index
         last = items[min(len(items) - 1, k + int(ref.value))].index if items and k >= 0 else \
             node.pos
-        after = self._subtree_end(last)
-        return self._first_at(after + 1, entries, final_end)
+        return self._subtree_end(last) + 1
+
+    def _step_headings(self) -> dict[int, Element]:
+        if not hasattr(self, "_numbered"):
+            self._numbered: dict[int, Element] = {}
+            for h in self.guide.headings():
+                n = step_number(h.text)
+                if n is not None:
+                    self._numbered.setdefault(n, h)
+        return self._numbered
+
+    def _step_heading(self, n: int) -> Element | None:
+        return self._step_headings().get(n)
 
     def _heading_starting(self, words: str) -> Element | None:
         """The first heading whose text starts with `words` ("skip to mitigation")."""

@@ -15,7 +15,10 @@ from engine.compile.lint.base import (
     rule,
     sentences,
 )
+from engine.compile.phrases import explicit_expr, guard_in, step_number
 from engine.guide import Element, slugify
+from engine.errors import MendflowError
+from engine.runtime.templating import check_expression, references
 
 # -- 2. control flow --------------------------------------------------------------------------
 
@@ -89,6 +92,8 @@ def missing_jump_target(ctx: Context) -> Iterator[tuple[str, Element | int, str,
         for m in re.findall(r"\b(?:name|id)=[\"']([^\"']+)", el.text)}
     titles = {h.text.strip().lower() for h in ctx.guide.headings()}
     last_numbers = _last_step_numbers(ctx)
+    numbered = {n: h for h in reversed(ctx.guide.headings())
+                if (n := step_number(h.text)) is not None}
     closest = _Suggestions(list(anchors))
     for el in ctx.elements:
         for link in el.links:
@@ -103,16 +108,35 @@ def missing_jump_target(ctx: Context) -> Iterator[tuple[str, Element | int, str,
                            f"slug is '{target}'")
         for m in _STEP_JUMP.finditer(el.text):
             n = int(m.group(1))
+            if n in numbered and not _in_list(ctx, el):
+                continue  # "proceed to Step 5": the "## Step 5 - ..." heading
             last = last_numbers.get(el.section, last_numbers.get("any"))
-            if last is not None and n > last:
+            if numbered and (last is None or n > last):
+                near = numbered[max(k for k in numbered if k <= n)] if min(numbered) <= n \
+                    else numbered[min(numbered)]
+                yield ("MF203", el, f"'{m.group(0)}' but no heading is 'Step {n}' (the guide's "
+                       f"steps: {', '.join(str(k) for k in sorted(numbered))})",
+                       f"Jump to a step that exists, e.g. 'proceed to "
+                       f"[{near.text}](#{slugify(near.text)})'")
+            elif last is not None and n > last:
                 yield ("MF203", el, f"'{m.group(0)}' but the list has only {last} steps",
-                       f"Jump to a step between 1 and {last}, or link the target heading "
-                       f"with [text](#anchor) so renumbering cannot break it")
+                       f"Jump to a step between 1 and {last}: 'skip to step {last}'")
         for m in _SECTION_JUMP.finditer(el.text):
             name = m.group(1).strip()
             if name.lower() not in titles and slugify(name) not in anchors:
                 yield ("MF203", el, f"'{m.group(0)}' but there is no '{name}' heading",
                        f"Add a '## {name}' heading or correct the section name")
+
+
+def _in_list(ctx: Context, el: Element) -> bool:
+    """Whether `el` sits in a list item: there "step N" means the list's N-th item."""
+    idx: int | None = el.index
+    while idx is not None:
+        e = ctx.elements[idx]
+        if e.kind == "list_item":
+            return True
+        idx = e.parent
+    return False
 
 
 def _loose(anchor: str) -> str:
@@ -190,3 +214,66 @@ def unreachable_steps(ctx: Context) -> Iterator[tuple[str, Element | int, str, s
                    "unreachable: no path leads to it from the start",
                    "Link to it from the step that should lead there (e.g. 'If ..., go to "
                    "[this section](#anchor)') or delete it")
+
+
+_MEMORY_CODE = re.compile(r"`\s*((?:steps|inputs|vars|alert)\s*(?:\.|\[)[^`]{1,400})`")
+
+
+@rule(("MF206", "control_flow", "error",
+        "A condition reads a step, filter or input that does not exist."))
+def condition_reads_nothing(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    """An author's expression in an If/When (`steps.disk.stdout | int > 90`) that does not
+    parse, uses an unknown filter, or names a step or input the guide does not have would
+    otherwise be read as a person's judgment: a silent question instead of a check."""
+    steps = {e.name for e in ctx.elements if e.name}
+    if ctx.plan is not None:
+        steps |= {s.id for s in ctx.plan.steps}
+    inputs = {i.name for i in ctx.guide.front.inputs}
+    if ctx.plan is not None:
+        inputs |= {i.name for i in ctx.plan.inputs}
+    for el in ctx.elements:
+        if el.kind not in ("paragraph", "list_item", "heading") or "`" not in el.text:
+            continue
+        for sent in sentences(el.text):
+            guard = guard_in(sent)
+            if guard is None:
+                continue
+            for code in _MEMORY_CODE.findall(guard.text):
+                code = code.strip()
+                try:
+                    check_expression(code)
+                    refs = references(code, expression=True)
+                except (MendflowError, RecursionError) as exc:
+                    why = getattr(exc, "message", "nested too deeply")
+                    yield ("MF206", el, f"condition `{_clip(code)}` is not an expression Mendflow "
+                           f"can evaluate ({why}): it would be asked as a judgment",
+                           _fix_expression(code, why))
+                    continue
+                for ref in sorted(refs):
+                    root, _, rest = ref.partition(".")
+                    name = rest.split(".", 1)[0]
+                    if root == "steps" and name and name not in steps:
+                        near = difflib.get_close_matches(name, sorted(steps), n=1, cutoff=0.6)
+                        fix = code.replace(f"steps.{name}", f"steps.{near[0]}") if near else None
+                        yield ("MF206", el, f"condition `{_clip(code)}` reads step '{name}', "
+                               "which the guide does not have",
+                               f"Write `{fix}`" if fix else
+                               f"Name the step it reads with {{#{name}}} on its heading or item")
+                    elif root == "inputs" and name and name not in inputs and \
+                            explicit_expr(f"`{code}`") is not None and ctx.plan is not None:
+                        yield ("MF206", el, f"condition `{_clip(code)}` reads input '{name}', "
+                               "which the guide does not declare",
+                               f"Declare it in the front matter: 'inputs: [{{name: {name}}}]'")
+
+
+def _fix_expression(code: str, why: str) -> str:
+    m = re.search(r"No filter named '([^']+)'", why)
+    if m:
+        known = ("int", "float", "trim", "length", "lower", "upper", "numbers", "lines", "max",
+                 "min", "first", "last")
+        near = difflib.get_close_matches(m.group(1), known, n=1, cutoff=0.5)
+        if near:
+            return f"Write `{code.replace(m.group(1), near[0])}`"
+        return f"Use a filter Mendflow has (e.g. {', '.join(known[:6])})"
+    return "Write a Jinja2 expression over steps.<id>, inputs, vars or alert, e.g. " \
+        "`steps.disk.stdout | int > 90`"

@@ -76,6 +76,12 @@ CASES = [
      runbook("1. Run `kubectl get pods`.\n2. If all are Running, skip to the Remediation section."),
      [10],
      runbook("1. Run `kubectl get pods`.\n2. If all are Running, skip to the Mitigation section.")),
+    ("MF206",  # (guards) a condition naming a step the guide does not have
+     runbook("1. Check the disk {#disk}: `df -h`.\n2. If it is full (`steps.dsk.stdout | "
+             "int > 90`), escalate."),
+     [10],
+     runbook("1. Check the disk {#disk}: `df -h`.\n2. If it is full (`steps.disk.stdout | "
+             "int > 90`), escalate.")),
     ("MF204",
      "# A\n\n## Meaning\n\nx\n\n## Mitigation\n\nRestart; the alert clears.\n\n## Diagnosis\n\n"
      "Run `kubectl get pods`.\n",
@@ -204,7 +210,7 @@ def test_a_bad_guide_reports_each_problem_where_it_is():
 
 def test_only_execution_breaking_rules_are_errors():
     errors = {rid for rid, r in RULES.items() if r.severity == "error"}
-    assert errors == {"MF000", "MF203", "MF301", "MF506"}
+    assert errors == {"MF000", "MF203", "MF206", "MF301", "MF506"}  # MF206: compile refuses it
 
 
 def test_unreadable_guides_become_one_error_finding_and_never_raise(tmp_path):

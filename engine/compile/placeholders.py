@@ -1,0 +1,67 @@
+"""Placeholders a guide writes in its commands and queries, in the notations TSGs use.
+
+This module owns recognising `{x}`, `{{x}}`, `'{x}'` and `YOUR_X` as values the reader fills
+in (`<X>`, `$X` and `${X}` are `engine.compile.shellwords`' and `engine.compile.queries`'
+job). It only finds them: `engine.compile.scope` makes each one a declared plan input, typed by
+`engine.values`, and the value is always passed as an argv word or a bound SQL parameter,
+never spliced into a shell or SQL string.
+
+What is not a placeholder: `{.metadata.name}` and `{range ...}{end}` (kubectl JSONPath), `{}`
+(find -exec), `{a,b}` and `{1..3}` (brace expansion), `{ print $1 }` (awk), `{{ .Status }}`
+(Go templates) and `{{ inputs.x }}` (Mendflow's own templates).
+"""
+
+from __future__ import annotations
+
+import re
+
+# One identifier in braces; not part of a JSONPath or Go/Jinja template with dots or spaces.
+_BRACED = re.compile(r"(?<![{$\w])\{\{(?P<double>[A-Za-z_][A-Za-z0-9_]*)\}\}(?![}\w])|"
+                     r"(?<![{$\w])\{(?P<single>[A-Za-z_][A-Za-z0-9_]*)\}(?![}\w])")
+_YOUR = re.compile(r"\bYOUR_[A-Z0-9_]*[A-Z0-9]\b")
+_JSONPATH = re.compile(r"\{\s*(?:\.|range\b|end\b|@|\$)|\{\{\s*\.")
+_RESERVED = frozenset({"end", "range", "if", "else", "with", "define", "template", "block"})
+
+
+def find(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each placeholder in `text`, in order."""
+    if _JSONPATH.search(text):
+        return []  # a JSONPath or Go template: its braces are the tool's, not the reader's
+    out: list[tuple[int, int, str]] = []
+    for m in _BRACED.finditer(text):
+        name = m.group("double") or m.group("single")
+        if name.lower() not in _RESERVED:
+            out.append((m.start(), m.end(), name))
+    out.extend((m.start(), m.end(), m.group(0)) for m in _YOUR.finditer(text))
+    return sorted(out)
+
+
+def normalize(text: str) -> str:
+    """`text` with each placeholder written `<name>`, the form the query readers bind."""
+    found = find(text)
+    if not found:
+        return text
+    out, at = [], 0
+    for start, end, name in found:
+        out.append(text[at:start])
+        out.append(f"<{name}>")
+        at = end
+    out.append(text[at:])
+    return "".join(out)
+
+
+def split(text: str) -> list[tuple[bool, str]]:
+    """`text` cut into (is_placeholder, piece): literal pieces and placeholder names."""
+    found = find(text)
+    if not found:
+        return [(False, text)]
+    out: list[tuple[bool, str]] = []
+    at = 0
+    for start, end, name in found:
+        if start > at:
+            out.append((False, text[at:start]))
+        out.append((True, name))
+        at = end
+    if at < len(text):
+        out.append((False, text[at:]))
+    return out

@@ -1,0 +1,93 @@
+"""Guards scope what they introduce; a failed check is failed evidence unless the guide lets it
+fail. Each test is a small guide written here, not taken from the corpus."""
+
+from __future__ import annotations
+
+from engine.compile import compile_guide
+from engine.guide import parse_guide
+from engine.plan import Plan, StepKind
+
+PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}
+
+
+def compile_text(text: str, path: str = "guide.md") -> Plan:
+    return compile_guide(parse_guide(text, path=path), known_plugins=PLUGINS)
+
+
+def outs(plan: Plan, sid: str) -> dict[str, object]:
+    return {e.target: e for e in plan.edges if e.source == sid}
+
+
+def decides(plan: Plan) -> list:
+    return [s for s in plan.steps if s.kind == StepKind.DECIDE and s.id != "start"]
+
+
+# -- issue #12: a failed read-only check no longer continues by default -------------------------
+
+def test_a_failed_check_stops_the_run_unless_the_guide_says_it_may_fail():
+    plan = compile_text("# T\n\n## Diagnosis\n\n1. Check the nodes:\n\n   ```bash\n   kubectl get "
+                        "nodes\n   ```\n\n2. List failed units (this may fail where systemd is not "
+                        "running):\n\n   ```bash\n   systemctl list-units --state=failed\n   ```\n")
+    by_title = {s.title: s for s in plan.steps if s.kind == StepKind.COMMAND}
+    assert by_title["Check the nodes"].on_error == "fail"
+    assert by_title["List failed units (this may fail where systemd is not running)"].on_error \
+        == "continue"
+
+
+# -- guards scope what they introduce ----------------------------------------------------------
+
+def test_if_paragraph_with_a_colon_guards_the_list_it_introduces():
+    plan = compile_text("# T\n\n## Mitigation\n\nIf the pod is stuck in `Terminating`:\n\n"
+                        "- Delete it by force:\n\n  ```bash\n  kubectl delete pod web-1 --force\n"
+                        "  ```\n")
+    decide = next(s for s in decides(plan) if s.title == "If the pod is stuck in `Terminating`")
+    approve = next(s for s in plan.steps if s.kind == StepKind.APPROVE)
+    # Then the deletion is only reached through the branch, not unconditionally
+    assert outs(plan, decide.id)[approve.id].kind == "branch"
+    assert not [e for e in plan.edges if e.target == approve.id and e.source != decide.id]
+
+
+def test_prose_guards_become_decisions_over_a_persons_step_with_their_words():
+    plan = compile_text("# T\n\n## Mitigation\n\nLook at the operator logs. If the logs show a "
+                        "syntax error, correct the ServiceMonitor that has it.\n")
+    decide = next(s for s in decides(plan) if "syntax error" in s.title)
+    (then,) = [plan.step(e.target) for e in plan.edges
+               if e.source == decide.id and e.kind == "branch"]
+    assert then.kind == StepKind.MANUAL and then.title == "correct the ServiceMonitor that has it"
+
+
+def test_guarded_endings_keep_their_outcome_and_otherwise_pairs_with_the_if():
+    plan = compile_text("# T\n\n## Diagnosis\n\n```bash\nkubectl get nodes\n```\n\n"
+                        "If all nodes are `Ready`, the issue is mitigated. Otherwise, escalate to "
+                        "the platform team.\n")
+    decide = next(s for s in decides(plan) if "Ready" in s.title)
+    ends = {e.kind: plan.step(e.target).outcome for e in plan.edges if e.source == decide.id}
+    assert ends == {"branch": "mitigated", "else": "escalate"}
+
+
+def test_if_x_escalate_in_a_paragraph_is_an_escalate_branch_not_a_resolved_run():
+    plan = compile_text("# T\n\n## Diagnosis\n\n```bash\nkubectl get pods -n web\n```\n\n"
+                        "If the pods are crash looping, escalate to the web team.\n\n"
+                        "If the pods are healthy, no action is needed.\n")
+    by_title = {s.title: s.id for s in decides(plan)}
+
+    def branch_outcomes(decide: str) -> list[str | None]:
+        return [plan.step(e.target).outcome for e in plan.edges
+                if e.source == by_title[decide] and e.kind == "branch"]
+    assert branch_outcomes("If the pods are crash looping") == ["escalate"]
+    assert branch_outcomes("If the pods are healthy") == ["no_action"]
+
+
+def test_a_guard_that_describes_what_happens_is_not_a_branch():
+    plan = compile_text("# T\n\n## Diagnosis\n\n```bash\nkubectl get pvc -A\n```\n\n"
+                        "If the default storage class does not exist, the new PVC will be in "
+                        "`Pending` phase.\n\n## Impact\n\nWhen the disk fills, writes fail.\n")
+    assert decides(plan) == []
+
+
+def test_if_this_does_not_resolve_the_issue_escalate_ends_the_run_in_escalate():
+    plan = compile_text("# T\n\n## Mitigation\n\n```bash\nkubectl rollout restart deploy/web\n"
+                        "```\n\nIf this does not resolve the issue, escalate to the web team.\n")
+    outcomes = {plan.step(e.target).outcome for e in plan.edges if e.kind in ("branch", "else")
+                and plan.step(e.target).kind == StepKind.END}
+    assert outcomes == {"resolved", "escalate"}
