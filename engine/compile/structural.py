@@ -78,8 +78,10 @@ def _tree(guide: Guide, outline: Outline) -> tuple[list[Node], str]:
                         span, 0, "step")
         return [manual, EndNode("no_action", "Nothing automated", "", span)], "end-no-action"
 
-    mitigates = any(a.section == "mit" or a.mutating or
-                    (a.kind == StepKind.MANUAL and a.section != "diag") for a in actions)
+    # What a describing section shows (Meaning, Overview, ...) mitigates nothing.
+    mitigates = any(a.section == "mit" or a.mutating and a.section != "info" or
+                    (a.kind == StepKind.MANUAL and a.section not in ("diag", "info"))
+                    for a in actions)
     final_outcome = "resolved" if mitigates else "no_action"
     last_span = actions[-1].span
     if outline.escalation:
