@@ -40,6 +40,7 @@ _LOG_LINE = re.compile(
     r"(?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL|PANIC)\b)")
 _CONFIG_LINE = re.compile(r"^\s*(?:[\w.\"-]+\s*:\s|[\w.-]+\s*=\s|\[[\w. \"-]+\]\s*$|[{}\[\]]|<\?xml|"
                           r"apiVersion:|kind:|- [\w\"])")
+_PARAM_LINE = re.compile(r"^\s*(?:#|[\w.-]+\s*:(?:\s|$))")
 _CONTROL_OPEN = re.compile(r"^\s*(for|while|until|if|case|select)\b")
 _CONTROL_CLOSE = {"for": "done", "while": "done", "until": "done", "select": "done", "if": "fi",
                   "case": "esac"}
@@ -74,7 +75,9 @@ def read_block(el: Element) -> Block:
     meaningful = [ln for ln in raw.split("\n") if ln.strip()]
     if not meaningful:
         return Block("other", start=start, end=end)
-    if tag in PLUGIN_TAGS or tag.startswith("mendflow:"):
+    if (tag in PLUGIN_TAGS and _PARAM_LINE.match(meaningful[0])) or tag.startswith("mendflow:"):
+        # (hook, explain helper: an ```http block holding `HTTP/1.1 200 OK` is a sample message,
+        # not the plugin's `key: value` parameters; it is read like an untagged block)
         plugin = tag.split(":", 1)[1] if tag.startswith("mendflow:") else PLUGIN_TAGS[tag]
         return Block("plugin", plugin=plugin, text=raw, start=start, end=end)
     if tag in QUERY_TAGS:

@@ -73,8 +73,9 @@ def _tree(guide: Guide, outline: Outline) -> tuple[list[Node], str]:
     actions = list(_actions(nodes))
     if not actions:
         span = Span(start=1, end=max(1, guide.line_count))
-        manual = Action("follow-guide", StepKind.MANUAL, "Follow the guide by hand",
-                        "No step in this guide can run automatically: read it and act on it.",
+        said = "No step in this guide can run automatically: read it and act on it." \
+            if guide.elements else "The guide is empty: it has nothing after its front matter."
+        manual = Action("follow-guide", StepKind.MANUAL, "Follow the guide by hand", said,
                         span, 0, "step")
         return [manual, EndNode("no_action", "Nothing automated", "", span)], "end-no-action"
 

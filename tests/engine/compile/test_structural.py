@@ -338,7 +338,7 @@ def test_compiling_twice_gives_identical_bytes_and_source_hash():
 def test_compile_many_reports_each_file_and_one_bad_file_never_stops_the_rest(tmp_path):
     (tmp_path / "good.md").write_text("# G\n\n```bash\nkubectl get pods\n```\n")
     (tmp_path / "bin.md").write_bytes(b"\x00\x01binary")
-    (tmp_path / "open.md").write_text("# O\n\n```bash\nkubectl get pods\n")
+    (tmp_path / "open.md").write_text("---\ntitle: [unclosed\n---\n# O\n")
     results = compile_many([tmp_path], known_plugins=PLUGINS)
     assert [(Path(r.path).name, r.ok) for r in results] == [
         ("bin.md", False), ("good.md", True), ("open.md", False)]
