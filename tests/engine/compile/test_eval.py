@@ -119,7 +119,7 @@ def test_reordered_commands_and_a_cycle_fail_their_checks(guide, good):
     assert s.ratios["branch_recall"].hit == 0
 
 
-CORPUS = Path("/work/shared/corpus")
+from tests.support.corpora import CORPUS  # noqa: E402
 
 
 @pytest.mark.slow

@@ -18,9 +18,10 @@ from engine.compile.lint import (
 )
 from engine.guide import parse_guide
 from engine.plan import Edge, Plan, SourceInfo, Span, Step, StepKind
+from tests.support import corpora
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "guides" / "lint"
-CORPUS = Path("/work/shared/corpus")
+CORPUS = corpora.CORPUS
 
 
 def fired(text: str, rule: str) -> list[int]:
