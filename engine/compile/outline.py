@@ -404,12 +404,13 @@ class _OutlineBuilder:
         shown: list[str] = []
         at = 0
         commands = [c for c in el.inline_code if _inline_command(c)]
+        lead = self._lead(el)
         for code in commands:
             line = _PROMPT_MARK.sub("", code).strip()
             new: list[Node] = []
             if phrases.asks_to_run(_sentence_of(el.text, code), code) and \
                     not _alternative(el.text, code, commands):
-                new = self._commands([blocks.CommandLine(line, el.span.start, el.span.end)],
+                new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
                                      el, cls, owner, block=None)
                 if cls == "info" and any(isinstance(n, Action) and n.mutating for n in new):
                     new = []
@@ -421,9 +422,16 @@ class _OutlineBuilder:
             nodes.extend(new)
         if shown:
             script = "\n".join(dict.fromkeys(shown))
-            nodes.insert(at, self._manual(owner, cls, self._title(owner, el), el.text, el.span,
+            nodes.insert(at, self._manual(owner, cls, self._title(owner, el), el.text, lead,
                                           el.index, script=script))
         return nodes
+
+    def _lead(self, el: Element) -> Span:
+        """The lines of an element's own text: a list item's lead, before the blocks it holds
+        (a command named in "Check `x`:" is not the sample output printed under it)."""
+        inner = self.g.children(el.index)
+        end = inner[0].span.start - 1 if inner else el.span.end
+        return Span(start=el.span.start, end=max(el.span.start, min(end, el.span.end)))
 
     def _call(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
         if cls == "info" or not phrases.is_call_sentence(el.text):

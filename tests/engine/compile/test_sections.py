@@ -77,3 +77,10 @@ def test_a_prompt_before_an_inline_command_is_not_part_of_it():
     plan = compile_text("# T\n\n## Diagnosis\n\nRun `$ kubectl get pods`.\n")
     [step] = [s for s in plan.steps if s.kind == StepKind.COMMAND]
     assert step.params["pipeline"] == [["kubectl", "get", "pods"]]
+
+
+def test_an_item_s_inline_command_spans_the_item_s_words_not_the_output_under_it():
+    plan = compile_text("# T\n\n## Diagnosis\n\n1. Check `kubectl get pods -n foo`:\n\n"
+                        "   ```text\n   NAME   READY\n   web-1  1/1\n   ```\n")
+    [step] = holding(plan, "kubectl get pods -n foo")
+    assert (step.source.start, step.source.end) == (5, 6)
