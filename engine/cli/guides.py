@@ -207,22 +207,24 @@ def eval_(
     corpus: Annotated[list[Path], typer.Argument(help="Guides or folders of guides.")],
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
 ) -> None:
-    """Score the structural compiler's plans against what each guide's syntax proves."""
-    from engine.compile.eval import evaluate, table_rows, to_json, totals_lines
+    """Score the structural compiler's plans against the gold facts of each guide, by the
+    reference scorer's definitions (kept, run automatically, queries run, ...), per source."""
+    from engine.compile.eval import fidelity_report, fidelity_rows
 
     if format not in ("table", "json"):
         raise InputError(f"unknown --format {format!r}", hint="Use table or json")
-    report = evaluate(corpus)
+    report = fidelity_report(corpus)
     if format == "json":
-        sys.stdout.write(to_json(report))
+        sys.stdout.write(report.to_json())
         return
-    rows = table_rows(report)
+    rows = fidelity_rows(report)
     table = Table(*rows[0], show_lines=False)
     for row in rows[1:]:
         table.add_row(*(Text(c) for c in row))
     out.print(table)
-    for line in totals_lines(report):
-        out.print(line, highlight=False, markup=False)
+    for guide, error in report.errors:
+        err.print(f"[yellow]not compiled:[/yellow] {escape(error)}", highlight=False,
+                  soft_wrap=True)
 
 
 @app.command()
