@@ -397,13 +397,12 @@ class _OutlineBuilder:
 
         It runs when the sentence asks for it ("Run `kubectl get pods`") and it is one command
         on its own (not one of "`a` or `b`"); in a describing section only a read-only one
-        runs. Any other (a command the text mentions, shows or offers) joins one manual step
-        that holds the text and, as its script, those commands: a person reads it, and
-        nothing the guide wrote is lost."""
+        runs. Any other (a command the text mentions, shows or offers) is kept in one manual
+        step that holds the text: a person reads it, and nothing the guide wrote is lost."""
         nodes: list[Node] = []
         shown: list[str] = []
         at = 0
-        commands = [c for c in el.inline_code if _inline_command(c)]
+        commands = [c for c in el.inline_code if inline_command(c)]
         lead = self._lead(el)
         for code in commands:
             line = _PROMPT_MARK.sub("", code).strip()
@@ -420,10 +419,9 @@ class _OutlineBuilder:
                 shown.append(line)
                 continue
             nodes.extend(new)
-        if shown:
-            script = "\n".join(dict.fromkeys(shown))
+        if shown:  # no script: the text says what to do with them ("kill `x` processes")
             nodes.insert(at, self._manual(owner, cls, self._title(owner, el), el.text, lead,
-                                          el.index, script=script))
+                                          el.index))
         return nodes
 
     def _lead(self, el: Element) -> Span:
@@ -612,11 +610,17 @@ class _OutlineBuilder:
 _PROMPT_MARK = re.compile(r"^\s*\$\s+")
 
 
-def _inline_command(code: str) -> bool:
-    """An inline code span that is a command: two words or more, a known tool first (the block
-    reader's recogniser), after an optional `$ ` prompt."""
+_PROGRAM_PATH = re.compile(r"^(?:\./|~/|/usr/|/bin/|/sbin/|/opt/)\S")
+
+
+def inline_command(code: str) -> bool:
+    """An inline code span that is a command: two words or more, after an optional `$ `
+    prompt, starting with a known tool (the block reader's recogniser), `sudo` (which only
+    ever runs a program) or a program's path (`./bin/x`, `/opt/chef/bin/chef-client`)."""
     line = _PROMPT_MARK.sub("", code).strip()
-    return len(line.split()) >= 2 and looks_like_command(line)
+    words = line.split()
+    return len(words) >= 2 and (looks_like_command(line) or words[0] == "sudo" or
+                                bool(_PROGRAM_PATH.match(words[0])))
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`*\[(])|\n\s*\n")

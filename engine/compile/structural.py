@@ -18,11 +18,18 @@ import re
 from collections.abc import Iterator
 
 from engine.compile import blocks, phrases
-from engine.compile.outline import Action, EndNode, IfNode, Node, Outline, build_outline
+from engine.compile.outline import (
+    Action,
+    EndNode,
+    IfNode,
+    Node,
+    Outline,
+    inline_command,
+    build_outline,
+)
 from engine.compile.phrases import Guard
 from engine.compile.wiring import Wiring
 from engine.guide import Guide
-from engine.effects import looks_like_command
 from engine.plan import (
     Edge,
     Ignored,
@@ -223,7 +230,7 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
             held_text = "\n".join(s.text + "\n" + str(s.params.get("script", "")) for s in near)
             for code in el.inline_code:
                 line = _PROMPTED.sub("", code).strip()
-                if len(line.split()) >= 2 and looks_like_command(line) and line not in held_text:
+                if inline_command(code) and line not in held_text:
                     out.append(Ignored(span=span, kind="inline", reason="descriptive section"
                                        if info else "reference: named, not asked for",
                                        text=line[:120]))

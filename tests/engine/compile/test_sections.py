@@ -26,8 +26,9 @@ def test_a_command_the_text_only_mentions_is_a_manual_step_holding_the_text():
     plan = compile_text("# T\n\n## Examples\n\nThe `kubectl top pods` command shows usage.\n")
     [step] = holding(plan, "kubectl top pods")
     assert step.kind == StepKind.MANUAL
-    assert "shows usage" in step.text
-    assert step.params["script"] == "kubectl top pods"
+    assert "shows usage" in step.text and "`kubectl top pods`" in step.text
+    # no script: the text says what to do with it ("kill the `x` processes" is not "run x")
+    assert "script" not in step.params
 
 
 def test_a_command_the_sentence_asks_to_run_runs_in_any_section():
@@ -84,3 +85,10 @@ def test_an_item_s_inline_command_spans_the_item_s_words_not_the_output_under_it
                         "   ```text\n   NAME   READY\n   web-1  1/1\n   ```\n")
     [step] = holding(plan, "kubectl get pods -n foo")
     assert (step.source.start, step.source.end) == (5, 6)
+
+
+def test_sudo_and_a_program_path_make_an_inline_span_a_command():
+    plan = compile_text("# T\n\n## Steps\n\nOn the node, `sudo gitlab-psql` opens a console; "
+                        "`./bin/vault-show secrets gprd` prints them.\n")
+    [step] = holding(plan, "sudo gitlab-psql")
+    assert step.kind == StepKind.MANUAL and "./bin/vault-show secrets gprd" in step.text
