@@ -153,6 +153,9 @@ class Guide(BaseModel):
     front_lines: int = Field(description="Lines taken by front matter (0 if none).")
     elements: list[Element]
     line_count: int
+    unclosed_fences: list[int] = Field(
+        default_factory=list, description="Lines of code fences never closed: as CommonMark "
+        "says, each runs to the end of its list item, quote or the guide (lint warns).")
 
     @property
     def id(self) -> str:
@@ -186,7 +189,12 @@ class Guide(BaseModel):
 
     @cached_property
     def _anchors(self) -> dict[str, Element]:
-        return {e.anchor: e for e in self._headings if e.anchor}
+        found = {e.anchor: e for e in self._headings if e.anchor}
+        # "Mitigation 1 - hot key" is #mitigation-1---hot-key on GitHub but
+        # #mitigation-1-hot-key on sites whose slugs collapse hyphens (Jekyll, Hugo, MkDocs).
+        for anchor, el in list(found.items()):
+            found.setdefault(re.sub(r"-{2,}", "-", anchor), el)
+        return found
 
     @cached_property
     def _children(self) -> dict[int, list[Element]]:
@@ -250,14 +258,13 @@ def _parse_guide(data: bytes | str, path: str) -> Guide:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     text = _decode(raw, path)
     front, front_lines, body = _split_front_matter(text, path)
-    if not body.strip():
-        raise GuideError("guide is empty: no Markdown after the front matter", file=path,
-                         line=front_lines + 1 if front_lines else 1,
-                         hint="Write the steps as headings, numbered lists and code blocks")
-    elements = _Builder(body, offset=front_lines, path=path).build()
+    # An empty guide (a Hugo `_index.md` is front matter only) still reads: it has no elements,
+    # its plan says there is nothing to do, and lint says it is empty.
+    builder = _Builder(body, offset=front_lines, path=path)
+    elements = builder.build()
     return Guide(
         path=path, sha256=hashlib.sha256(raw).hexdigest(), front=front, front_lines=front_lines,
-        elements=elements, line_count=text.count("\n") + 1,
+        elements=elements, line_count=text.count("\n") + 1, unclosed_fences=builder.unclosed,
     )
 
 
@@ -365,6 +372,9 @@ def _parse_front(raw: str, fmt: str, path: str) -> tuple[dict[str, Any], yaml.No
         if _depth(data) > MAX_YAML_DEPTH:
             raise _too_deep(path)
     else:
+        # Trailing blanks are invisible and other YAML readers (Hugo's) accept them: a tab
+        # after a value is no reason to refuse a guide.
+        raw = "\n".join(line.rstrip() for line in raw.split("\n"))
         data, node = _load_yaml(raw, file=path, line=2, what="malformed front matter",
                                 hint="Fix the YAML between the '---' lines")
     if data is None:
@@ -511,6 +521,7 @@ class _Builder:
         self.section: int | None = None
         self.headings: list[tuple[int, int]] = []  # (level, element index)
         self.anchor_counts: dict[str, int] = {}
+        self.unclosed: list[int] = []
 
     def build(self) -> list[Element]:
         tokens = _MD.parse(self.body)
@@ -620,10 +631,7 @@ class _Builder:
         closing = self.lines[end - 1].strip() if end - 1 > start else ""
         marker = opener.group(1) if opener else tok.markup
         if not (closing.startswith(marker[0] * len(marker)) and not closing.strip(marker[0])):
-            raise GuideError(
-                f"code block opened with {marker} is never closed", file=self.path,
-                line=start + 1, hint=f"Add a closing {marker} line after the block's last line",
-            )
+            self.unclosed.append(start + 1)
 
     def _item_lead(self, tokens: list[Token], i: int) -> tuple[str, list[str], list[Link], int]:
         """Text of the item's leading paragraphs; returns where the rest of the item starts."""

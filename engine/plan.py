@@ -208,6 +208,19 @@ class Reference(_Frozen):
     line: int
 
 
+class Ignored(_Frozen):
+    """A part of the guide that became no step, and why: nothing a guide says is lost silently.
+
+    `kind` is what it is (a code block, a list item, an inline command, an If/When/Otherwise
+    sentence); `reason` says why nothing runs it: "sample output", "configuration",
+    "illustration", "reference", "descriptive section", ..."""
+
+    span: Span
+    kind: Literal["code", "item", "inline", "guard"]
+    reason: str
+    text: str = Field(default="", description="The part's first words, for a reader.")
+
+
 class SourceInfo(_Frozen):
     path: str = Field(description="Guide path as given to the compiler (posix).")
     sha256: str = Field(description="Hash of the guide's bytes.")
@@ -233,6 +246,11 @@ class Plan(_Frozen):
         "any outcome, a failure or a cancel. No edge leads to them; they are approved by being "
         "written here (they exist to leave things safe), and a failure in one does not stop "
         "the next.",
+    )
+    ignored: list[Ignored] = Field(
+        default_factory=list,
+        description="Parts of the guide that became no step, each with its lines and why "
+        "(`mendflow compile --explain` prints them beside the steps).",
     )
 
     @field_validator("schema_version")

@@ -37,11 +37,16 @@ def compile(
     stdout: Annotated[bool, typer.Option("--stdout", help="Print the plan JSON.")] = False,
     llm: Annotated[bool, typer.Option("--llm", help="Refine each plan with the LLM "
                                       "(MENDFLOW_LLM); writes GUIDE.llm.plan.json.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Print, line range by line range, "
+                                          "what each part of the guide became and why.")] = False,
 ) -> None:
     """Compile guides into plans (GUIDE.plan.json beside each guide, or in --out)."""
     from engine.compile import compile_many
 
     files = _guide_files(guides)
+    if explain:
+        _explain(files)
+        return
     if llm:
         _compile_llm(files, out_dir, stdout)
         return
@@ -62,6 +67,29 @@ def compile(
         out.print(f"[green]✔[/green] {res.path} -> {target} ({n} steps)", highlight=False)
     if len(results) > 1:
         out.print(f"{len(results) - failed} compiled, {failed} failed")
+    if failed:
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
+
+
+def _explain(files: list[Path]) -> None:
+    """Each guide's parts and what they became; writes no plan."""
+    from engine.compile import compile_guide
+    from engine.compile.explain import explain, format_rows
+    from engine.guide import load_guide
+
+    failed = 0
+    for path in files:
+        try:
+            guide = load_guide(path)
+            plan = compile_guide(guide)
+        except MendflowError as exc:
+            failed += 1
+            err.print(f"[red]✘[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            continue
+        sys.stdout.write(f"{guide.path}: {len(plan.steps)} steps, {len(plan.ignored)} parts "
+                         f"ignored\n")
+        text = path.read_text(encoding="utf-8", errors="replace")
+        sys.stdout.write(format_rows(explain(guide, plan, text)))
     if failed:
         raise typer.Exit(int(ExitCode.BAD_INPUT))
 
@@ -180,22 +208,24 @@ def eval_(
     corpus: Annotated[list[Path], typer.Argument(help="Guides or folders of guides.")],
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
 ) -> None:
-    """Score the structural compiler's plans against what each guide's syntax proves."""
-    from engine.compile.eval import evaluate, table_rows, to_json, totals_lines
+    """Score the structural compiler's plans against the gold facts of each guide, by the
+    reference scorer's definitions (kept, run automatically, queries run, ...), per source."""
+    from engine.compile.eval import fidelity_report, fidelity_rows
 
     if format not in ("table", "json"):
         raise InputError(f"unknown --format {format!r}", hint="Use table or json")
-    report = evaluate(corpus)
+    report = fidelity_report(corpus)
     if format == "json":
-        sys.stdout.write(to_json(report))
+        sys.stdout.write(report.to_json())
         return
-    rows = table_rows(report)
+    rows = fidelity_rows(report)
     table = Table(*rows[0], show_lines=False)
     for row in rows[1:]:
         table.add_row(*(Text(c) for c in row))
     out.print(table)
-    for line in totals_lines(report):
-        out.print(line, highlight=False, markup=False)
+    for guide, error in report.errors:
+        err.print(f"[yellow]not compiled:[/yellow] {escape(error)}", highlight=False,
+                  soft_wrap=True)
 
 
 @app.command()

@@ -79,6 +79,7 @@ _DB_PROMPT = re.compile(
 _ROOT_PROMPT = re.compile(r"^\s*#\s+(?=\S)")
 _GT_PROMPT = re.compile(r"^\s*>\s+(?=\S)")
 _PSQL_META = re.compile(r"^\s*\\[a-zA-Z?!]")
+_PARAM_LINE = re.compile(r"^\s*(?:#|[\w.-]+\s*:(?:\s|$))")  # a plugin block's `key: value`
 
 # -- what a line looks like --------------------------------------------------------------------
 
@@ -369,7 +370,9 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
     meaningful = [ln for ln in lines if ln.strip()]
     if not meaningful:
         return Block("other", start=start, end=end)
-    if tag in PLUGIN_TAGS or tag.startswith("mendflow:"):
+    if (tag in PLUGIN_TAGS and _PARAM_LINE.match(meaningful[0])) or tag.startswith("mendflow:"):
+        # An ```http block holding `HTTP/1.1 200 OK` is a sample message, not the plugin's
+        # `key: value` parameters; it is read like an untagged block.
         plugin = tag.split(":", 1)[1] if tag.startswith("mendflow:") else PLUGIN_TAGS[tag]
         return Block("plugin", plugin=plugin, text=raw, start=start, end=end)
     if tag in QUERY_TAGS:

@@ -1,27 +1,28 @@
 """Scoring compiled plans against what a guide's own syntax proves: deterministic, no LLM.
 
-This module owns `mendflow eval`. The expected facts come from the guide's Markdown syntax
-tree, read here independently of the compiler's outline:
+This module owns `mendflow eval`. Its measures are the reference scorer's (../shared/fidelity),
+by the same definitions, computed by ports of its two halves: `engine.compile.gold` (the gold
+facts of a guide, from the markdown-it syntax tree) and `engine.compile.fidelity` (the matcher
+from plan steps to those facts). `fidelity_report` compiles each guide in memory, scores it,
+and sums the counters per source (the top-level folder under the folder given); `MEASURES`
+names what `mendflow eval` prints:
 
-- commands: each line of a code block tagged as shell (`bash`, `sh`, `console`, ...; prompts
-  and `\\` continuations handled, pure `X=value` assignments skipped) and each block tagged
-  as a query (`promql`, `sql`, ...); untagged blocks prove nothing and are not expected;
-- sample output: blocks tagged `text`, `log`, `output`, ...;
-- guards: paragraphs, list items and headings opening with If / When / In case / Otherwise /
-  Unless, outside context sections (Meaning, Impact, ...);
-- jumps: a sentence that says skip / go / proceed / jump / continue to a `#anchor` link, or to
-  "step N";
-- bindings: `export X=$(...)` in a shell block and a later block using `$X`;
-- independent checks: sibling bullets of a diagnosis section, each with a read-only command.
+- kept: gold command lines executed or given to a person as a manual step, over all lines but
+  constant assignments (absorbed as inputs); run automatically: executed only;
+- queries run: gold query units an executed step runs;
+- output run: gold output/config units an executed step overlaps (must be 0);
+- invented: executed steps running text found nowhere in the guide (must be 0);
+- mutating lost: gold mutating lines neither executed nor manual (dropped, split, mangled, or in
+  a guide that did not compile);
+- gated: executed mutating lines whose every path from the entry passes their own approval;
+- actionable guards: If/When/Otherwise guards of Diagnosis/Mitigation sections the plan keeps as
+  a decide step or a conditional edge;
+- run outside session: executed lines the guide runs inside a session it opened (information).
 
-Metrics (per guide, then totals as sums): command recall and precision (a plan command not in
-the guide is invented), sample output compiled as an action (should be 0), order preserved
-(no later command runs before an earlier one), branch recall, jump recall, def -> use bindings
-kept, read-only diagnostics left parallel, mutating steps made concurrent (0), mutating steps
-without an approval in front (0, judged by the command's verb as well as the step's flag), and
-hard gates: valid, acyclic, one entry, every step reached, spans inside the guide,
-deterministic (compiling twice gives the same bytes).
-It does not compile (it is given a compile function) and does not print (the CLI does).
+The older per-plan checks (`score_plan`: hard gates such as valid, acyclic, deterministic, and
+generous recall ratios) stay for the fuzz tests; `mendflow eval` no longer prints their recall.
+It does not compile by itself (it is given a compile function, or uses the structural compiler)
+and does not print (the CLI does).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -464,3 +466,113 @@ def totals_lines(report: Report) -> list[str]:
     lines.append("gates passed: " + ", ".join(f"{k} {v}" for k, v in
                                               t["gates_passed"].items()))  # type: ignore[union-attr]
     return lines
+
+
+# -- fidelity by the reference definitions ------------------------------------------------------
+
+MEASURES = ("kept", "run automatically", "queries run", "output run", "invented",
+            "mutating lost", "gated", "actionable guards", "run outside session")
+
+
+@dataclass
+class FidelityReport:
+    """The reference scorer's counters, per source and in total, and the guides not compiled."""
+
+    sources: dict[str, Counter] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (guide, message)
+
+    def total(self) -> Counter:
+        out: Counter = Counter()
+        for c in self.sources.values():
+            out.update(c)
+        return out
+
+    def to_json(self) -> str:
+        data = {"measures": {name: measures(c) for name, c in
+                             [("TOTAL", self.total()), *sorted(self.sources.items())]},
+                "counts": {name: dict(sorted(c.items())) for name, c in
+                           sorted(self.sources.items())},
+                "not_compiled": [{"guide": g, "error": e} for g, e in self.errors]}
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def measures(c: Counter) -> dict[str, object]:
+    """The headline measures of a counter, as numbers (ratios None when nothing to count)."""
+    lines = sum(c[f"cmd_{s}"] for s in ("executed", "mangled", "partial", "manual", "dropped",
+                                         "noplan"))
+    queries = sum(c[f"query_{s}"] for s in ("executed", "manual", "dropped", "noplan"))
+    mutating = c["mut_executed"] + c["mut_manual"]
+    lost = c["mut_dropped"] + c["mut_partial"] + c["mut_mangled"] + c["mut_noplan"]
+    gated_of = c["mut_exec_steps"] - c["mut_exec_cleanup"]
+
+    def ratio(hit: int, total: int) -> dict[str, object]:
+        return {"hit": hit, "total": total, "value": round(hit / total, 4) if total else None}
+
+    return {
+        "files": c["files"], "without a plan": c["files_noplan"],
+        "kept": ratio(c["cmd_executed"] + c["cmd_manual"], lines),
+        "run automatically": ratio(c["cmd_executed"], lines),
+        "queries run": ratio(c["query_executed"], queries),
+        "output run": {"units": c["outact_units"], "steps": c["outact_steps"]},
+        "invented": c["invented"],
+        "mutating lost": {"lost": lost, "total": mutating + lost},
+        "gated": ratio(c["mut_exec_gated"], gated_of),
+        "actionable guards": ratio(c["guard_action_hit"], c["guard_action"]),
+        "run outside session": c["exec_outside_session"],
+    }
+
+
+def fidelity_report(paths: Iterable[str | Path], *, compile: Compile | None = None,
+                    known_plugins: set[str] | None = None) -> FidelityReport:
+    """Compile each guide (README.md files left out, as `mendflow compile DIR` does), extract
+    its gold facts and score the plan against them; a guide that does not compile scores every
+    fact as "no plan", as the reference does."""
+    from engine.compile import fidelity, gold
+
+    if compile is None:
+        from engine.compile import compile_guide
+
+        def compile(guide: Guide) -> Plan:
+            return compile_guide(guide, known_plugins=known_plugins)
+    report = FidelityReport()
+    for root in map(Path, paths):
+        files = [root] if not root.is_dir() else sorted(
+            p for p in root.rglob("*.md") if p.name.lower() != "readme.md")
+        base = root if root.is_dir() else root.parent
+        for path in files:
+            rel = path.relative_to(base)
+            source = rel.parts[0] if len(rel.parts) > 1 else base.name or "."
+            facts = gold.Runbook(str(path), rel.as_posix(), str(base)).extract()
+            try:
+                plan: dict | None = json.loads(compile(load_guide(path)).to_json())
+            except MendflowError as exc:
+                plan = None
+                report.errors.append((path.as_posix(), str(exc)))
+            lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+            scored = fidelity.score_file(facts, plan, lines)
+            counts = report.sources.setdefault(source, Counter())
+            counts.update(scored["counts"])
+            counts["files"] += 1
+            counts["files_noplan"] += plan is None
+    return report
+
+
+def fidelity_rows(report: FidelityReport) -> list[list[str]]:
+    """Header, one row per source, then the total: the text cells `mendflow eval` prints."""
+    head = ["source", "files", "no plan", *MEASURES]
+    rows = [head]
+    for name, c in [*sorted(report.sources.items()), ("TOTAL", report.total())]:
+        m = measures(c)
+        rows.append([name, str(m["files"]), str(m["without a plan"]),
+                     *(_cell(m[k]) for k in MEASURES)])
+    return rows
+
+
+def _cell(v: object) -> str:
+    if isinstance(v, dict) and "value" in v:
+        return "-" if v["value"] is None else f"{100 * v['value']:.1f}% ({v['hit']}/{v['total']})"
+    if isinstance(v, dict) and "units" in v:
+        return f"{v['units']} ({v['steps']} steps)"
+    if isinstance(v, dict) and "lost" in v:
+        return f"{v['lost']}/{v['total']}"
+    return str(v)

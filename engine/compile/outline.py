@@ -142,9 +142,10 @@ class _OutlineBuilder:
             sections.append(("step", None, intro))
         for idx in self.children.get(title, []):
             el = self.els[idx]
-            if el.kind != "heading" or self.cls[idx] == "info":
+            if el.kind != "heading":
                 continue
-            nodes = self._heading(el)
+            # A describing section (Meaning, Overview, ...) keeps its commands, not its flow.
+            nodes = self._content(idx, "info") if self.cls[idx] == "info" else self._heading(el)
             if nodes:
                 sections.append((self.cls[idx], el, nodes))
         sections = self._forks(sections)
@@ -232,6 +233,8 @@ class _OutlineBuilder:
     def _content(self, owner: int | None, cls: SectionClass, *,
                  headings: bool = True) -> list[Node]:
         """Nodes for everything `owner` (a heading, list item or quote, or the root) holds."""
+        if cls == "info":
+            return self._described(owner)
         nodes: list[Node] = []
         guarded: tuple[Guard, list[Node], Element] | None = None
         prose: list[Element] = []
@@ -247,7 +250,9 @@ class _OutlineBuilder:
             el = self.els[idx]
             if el.kind == "heading":
                 flush()
-                if headings and self.cls[idx] != "info":
+                if headings and self.cls[idx] == "info":
+                    nodes.extend(self._described(idx))
+                elif headings:
                     for node in self._heading(el):
                         if isinstance(node, IfNode):
                             self._append(nodes, node)
@@ -262,6 +267,10 @@ class _OutlineBuilder:
             if el.kind == "code":
                 target = guarded[1] if guarded else nodes
                 target.extend(self._code(el, cls, owner))
+                continue
+            if el.kind == "table":
+                flush()
+                nodes.extend(self._inline(el, cls, owner if owner is not None else el.index))
                 continue
             if el.kind in ("list_item", "quote"):
                 if guarded and self._introduces(guarded[2]) and el.kind == "list_item":
@@ -289,6 +298,29 @@ class _OutlineBuilder:
                 title = self.els[owner].text
                 nodes.insert(0, self._manual(owner, cls, title, text, span, prose[0].index))
         return nodes
+
+    def _described(self, owner: int | None) -> list[Node]:
+        """The commands of a section that describes (Meaning, Impact, Overview, ...), in order.
+
+        Its prose is context, never control flow: no guard, jump or ending is read from it. Its
+        commands are kept: a read-only one runs (evidence for the reader), anything else is a
+        manual step a person may follow, never run by the plan."""
+        nodes: list[Node] = []
+        for idx in self.children.get(owner, []):
+            el = self.els[idx]
+            if el.kind == "code":
+                nodes.extend(self._code(el, "info", owner))
+            elif el.kind in ("paragraph", "table", "list_item"):
+                nodes.extend(self._inline(el, "info", owner if owner is not None else el.index))
+            if el.kind in ("heading", "list_item", "quote"):
+                nodes.extend(self._described(idx))
+        return [self._shown(n) if isinstance(n, Action) and n.mutating else n for n in nodes]
+
+    def _shown(self, action: Action) -> Action:
+        """A step that would change something, as a manual step holding what it would run."""
+        script = action.text
+        return Action(action.id, StepKind.MANUAL, action.title, script, action.span, action.pos,
+                      action.section, params={"script": literal(script)})
 
     def _has_actions(self, el: Element, cls: SectionClass) -> bool:
         if any(looks_like_command(c) for c in el.inline_code) and cls in ("diag", "mit"):
@@ -318,7 +350,7 @@ class _OutlineBuilder:
             if not lead_jumps:
                 ending = phrases.outcome_of(then_text)
             else_ending = phrases.outcome_of(else_text) if else_text else None
-        inline = self._inline(el, cls, el.index) if cls in ("diag", "mit") else []
+        inline = self._inline(el, cls, el.index)  # every section's inline commands count
         nodes.extend(n for n in inline if _said_in(n, head) or
                      not any(_said_in(n, t) for _, t, _ in tails))
         nodes.extend(self._call(el, cls, el.index))
@@ -408,8 +440,7 @@ class _OutlineBuilder:
         groups = self._groups(el.text, el.span)
         own = owner if owner is not None else el.index
         found: list[Node] = []
-        if cls in ("diag", "mit"):
-            found.extend(self._inline(el, cls, own))
+        found.extend(self._inline(el, cls, own))  # every section's inline commands count
         found.extend(self._call(el, cls, own))
         if not any(g is not None for g, _, _ in groups):
             prev = nodes[-1] if nodes else None
@@ -553,14 +584,43 @@ class _OutlineBuilder:
         return self._heading_words[key]
 
     def _inline(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
+        """Every inline command of a paragraph, item or table becomes part of a step.
+
+        It runs when the sentence asks for it ("Run `kubectl get pods`") and it is one command
+        on its own (not one of "`a` or `b`"); in a describing section only a read-only one
+        runs. Any other (a command the text mentions, shows or offers) is kept in one manual
+        step that holds the text: a person reads it, and nothing the guide wrote is lost."""
         nodes: list[Node] = []
-        for code in el.inline_code:
-            if len(code.split()) < 2 or not looks_like_command(code) or \
-                    not phrases.asks_to_run(el.text, code):
+        shown: list[str] = []
+        at = 0
+        commands = [c for c in el.inline_code if inline_command(c)]
+        lead = self._lead(el)
+        for code in commands:
+            line = _PROMPT_MARK.sub("", code).strip()
+            new: list[Node] = []
+            if phrases.asks_to_run(_sentence_of(el.text, code), code) and \
+                    not _alternative(el.text, code, commands):
+                new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
+                                     el, cls, owner, block=None)
+                if cls == "info" and any(isinstance(n, Action) and n.mutating for n in new):
+                    new = []
+            if not any(isinstance(n, Action) for n in new):
+                if not shown:
+                    at = len(nodes)
+                shown.append(line)
                 continue
-            nodes.extend(self._commands([blocks.CommandLine(code, el.span.start, el.span.end)],
-                                        el, cls, owner, block=None))
+            nodes.extend(new)
+        if shown:  # no script: the text says what to do with them ("kill `x` processes")
+            nodes.insert(at, self._manual(owner, cls, self._title(owner, el), el.text, lead,
+                                          el.index))
         return nodes
+
+    def _lead(self, el: Element) -> Span:
+        """The lines of an element's own text: a list item's lead, before the blocks it holds
+        (a command named in "Check `x`:" is not the sample output printed under it)."""
+        inner = self.g.children(el.index)
+        end = inner[0].span.start - 1 if inner else el.span.end
+        return Span(start=el.span.start, end=max(el.span.start, min(end, el.span.end)))
 
     def _call(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
         if cls == "info" or not phrases.is_call_sentence(el.text):
@@ -755,6 +815,42 @@ class _OutlineBuilder:
             sid = f"{base}-{n}"
         self.ids.add(sid)
         return sid
+
+
+_PROMPT_MARK = re.compile(r"^\s*\$\s+")
+
+
+_PROGRAM_PATH = re.compile(r"^(?:\./|~/|/usr/|/bin/|/sbin/|/opt/)\S")
+
+
+def inline_command(code: str) -> bool:
+    """An inline code span that is a command: two words or more, after an optional `$ `
+    prompt, starting with a known tool (the block reader's recogniser), `sudo` (which only
+    ever runs a program) or a program's path (`./bin/x`, `/opt/chef/bin/chef-client`)."""
+    line = _PROMPT_MARK.sub("", code).strip()
+    words = line.split()
+    return len(words) >= 2 and (looks_like_command(line) or words[0] == "sudo" or
+                                bool(_PROGRAM_PATH.match(words[0])))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`*\[(])|\n\s*\n")
+
+
+def _sentence_of(text: str, code: str) -> str:
+    """The sentence of `text` that holds the code span `code` (the text if none does)."""
+    quoted = f"`{code}`"
+    return next((s for s in _SENTENCE_END.split(text) if quoted in s), text)
+
+
+def _alternative(text: str, code: str, commands: list[str]) -> bool:
+    """Whether `code` is one of alternatives ("`pidstat 1` or `top -H`"): a person chooses."""
+    for other in commands:
+        if other == code:
+            continue
+        for a, b in ((code, other), (other, code)):
+            if re.search(re.escape(f"`{a}`") + r"\s*,?\s+or\s+" + re.escape(f"`{b}`"), text):
+                return True
+    return False
 
 
 def _judged(word: Word) -> str:

@@ -17,11 +17,32 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from engine.compile.outline import Action, EndNode, Fork, IfNode, Node, Outline, build_outline
+from engine.compile import blocks, phrases
+from engine.compile.outline import (
+    Action,
+    EndNode,
+    Fork,
+    IfNode,
+    Node,
+    Outline,
+    build_outline,
+    inline_command,
+)
 from engine.compile.phrases import Guard
 from engine.compile.wiring import Wiring
 from engine.guide import Guide
-from engine.plan import InputSpec, Plan, Reference, SourceInfo, Span, StepKind, Trigger
+from engine.plan import (
+    Edge,
+    Ignored,
+    InputSpec,
+    Plan,
+    Reference,
+    SourceInfo,
+    Span,
+    Step,
+    StepKind,
+    Trigger,
+)
 
 COMPILER = "structural/1"
 _ALERT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]+$")
@@ -50,6 +71,7 @@ def compile_structural(guide: Guide) -> Plan:
         triggers=guide.front.triggers or _triggers(guide), inputs=_inputs(guide, outline),
         entry=steps[0].id, steps=steps, edges=wiring.edges,
         references=_references(guide, outline), cleanup=cleanup_ids,
+        ignored=ignored_parts(guide, steps, wiring.edges),
     )
 
 
@@ -73,13 +95,16 @@ def _tree(guide: Guide, outline: Outline) -> tuple[list[Node], str]:
     actions = list(_actions(nodes))
     if not actions:
         span = Span(start=1, end=max(1, guide.line_count))
-        manual = Action("follow-guide", StepKind.MANUAL, "Follow the guide by hand",
-                        "No step in this guide can run automatically: read it and act on it.",
+        said = "No step in this guide can run automatically: read it and act on it." \
+            if guide.elements else "The guide is empty: it has nothing after its front matter."
+        manual = Action("follow-guide", StepKind.MANUAL, "Follow the guide by hand", said,
                         span, 0, "step")
         return [manual, EndNode("no_action", "Nothing automated", "", span)], "end-no-action"
 
-    mitigates = any(a.section == "mit" or a.mutating or
-                    (a.kind == StepKind.MANUAL and a.section != "diag") for a in actions)
+    # What a describing section shows (Meaning, Overview, ...) mitigates nothing.
+    mitigates = any(a.section == "mit" or a.mutating and a.section != "info" or
+                    (a.kind == StepKind.MANUAL and a.section not in ("diag", "info"))
+                    for a in actions)
     final_outcome = "resolved" if mitigates else "no_action"
     last_span = actions[-1].span
     if outline.escalation:
@@ -153,3 +178,109 @@ def _references(guide: Guide, outline: Outline) -> list[Reference]:
                 out.append(Reference(text=link.text or link.href, target=link.href,
                                      line=el.span.start))
     return out
+
+
+# -- what became no step ---------------------------------------------------------------------
+
+_BLOCK_REASON = {"output": "sample output", "config": "configuration", "other": "illustration",
+                 "plugin": "plugin parameters", "script": "script", "query": "query",
+                 "command": "commands"}
+_GUARD_SENTENCE = re.compile(r"(?:^|(?<=[.!?:])\s+)(?:[*_]{0,2}\s*)((?:if|when|whenever|otherwise|"
+                             r"else|unless|in case|in the case|should)\b[^.!?\n]*)", re.I)
+_PROMPTED = re.compile(r"^\s*\$\s+")
+
+
+def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ignored]:
+    """Every code block, list item, inline command and If/When/Otherwise sentence of `guide`
+    that no step holds, with why: the post-pass that makes sure nothing is lost silently.
+
+    A block is held by a step made from it (its span inside the block); an item by any step
+    over its lines; an inline command by a step over its element whose text or script holds
+    it; a condition by a decide step over its element, an edge carrying its words, or a
+    manual step whose text a person reads. Linear: steps are indexed by their first line."""
+    starting: dict[int, list[Step]] = {}
+    for s in steps:
+        if s.kind != StepKind.END:
+            starting.setdefault(s.source.start, []).append(s)
+    spans = sorted((s.source.start, s.source.end) for s in steps if s.kind != StepKind.END)
+    cover = _Coverage(spans, guide.line_count)
+    conditions = " ".join(e.condition.text.lower() for e in edges if e.condition is not None)
+    describing = _describing_sections(guide)
+    out: list[Ignored] = []
+
+    def within(a: int, b: int) -> list[Step]:
+        return [s for line in range(a, b + 1) for s in starting.get(line, ())]
+
+    for el in guide.elements:
+        span = Span(start=el.span.start, end=el.span.end)
+        info = el.section in describing
+        if el.kind == "code":
+            held = [s for s in within(el.span.start, el.span.end) if s.source.end <= el.span.end]
+            if not held:
+                cls = blocks.read_block(el).cls
+                reason = _BLOCK_REASON.get(cls, cls)
+                if cls in ("command", "query", "script"):
+                    reason = "descriptive section" if info else \
+                        f"{reason} the plan does not run (assignments become inputs)"
+                out.append(Ignored(span=span, kind="code", reason=reason,
+                                   text=_first(el.text)))
+            continue
+        if el.kind == "list_item" and not cover.any(el.span.start, el.span.end):
+            out.append(Ignored(span=span, kind="item", reason="descriptive section" if info
+                               else "prose: nothing to run or decide", text=_first(el.text)))
+        if el.kind in ("paragraph", "list_item", "table"):
+            near = within(el.span.start, el.span.end)
+            held_text = "\n".join(s.text + "\n" + str(s.params.get("script", "")) for s in near)
+            for code in el.inline_code:
+                line = _PROMPTED.sub("", code).strip()
+                if inline_command(code) and line not in held_text:
+                    out.append(Ignored(span=span, kind="inline", reason="descriptive section"
+                                       if info else "reference: named, not asked for",
+                                       text=line[:120]))
+        if el.kind in ("paragraph", "list_item", "heading"):
+            decided = any(s.kind == StepKind.DECIDE for s in near) if el.kind != "heading" \
+                else cover.any(el.span.start, el.span.end)
+            for m in _GUARD_SENTENCE.finditer(el.text.replace("**", "")):
+                sentence = m.group(1).strip()
+                if decided or sentence.lower()[:40] in conditions or (
+                        el.kind != "heading" and any(s.kind == StepKind.MANUAL and
+                                                     sentence[:40] in s.text for s in near)):
+                    continue
+                out.append(Ignored(span=span, kind="guard", reason="descriptive section" if info
+                                   else "condition with nothing to guard", text=sentence[:120]))
+    return out
+
+
+def _first(text: str, limit: int = 80) -> str:
+    line = next((x.strip() for x in text.split("\n") if x.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _describing_sections(guide: Guide) -> set[int]:
+    """Headings of sections that describe (Meaning, Overview, ...), sub-sections included."""
+    out: set[int] = set()
+    for h in guide.headings():
+        if phrases.section_class(h.text) == "info" or h.section in out:
+            out.add(h.index)
+    return out
+
+
+class _Coverage:
+    """Which lines some step's span holds, answered in O(1) per range after O(lines) setup."""
+
+    def __init__(self, spans: list[tuple[int, int]], lines: int) -> None:
+        diff = [0] * (lines + 3)
+        for a, b in spans:
+            a, b = max(1, a), min(lines, b)
+            if a <= b:
+                diff[a] += 1
+                diff[b + 1] -= 1
+        self.prefix = [0] * (lines + 2)
+        run = 0
+        for i in range(1, lines + 2):
+            run += diff[i]
+            self.prefix[i] = self.prefix[i - 1] + (run > 0)
+
+    def any(self, a: int, b: int) -> bool:
+        a, b = max(1, a), min(len(self.prefix) - 1, b)
+        return a <= b and self.prefix[b] - self.prefix[a - 1] > 0

@@ -52,11 +52,11 @@ def test_a_folder_compiles_file_by_file_and_bad_files_say_where(guides: Path,
     errors = proc.stderr
     assert "Traceback" not in errors
     assert "binary.md:1: not a text file" in errors
-    assert "empty.md" in errors and "empty" in errors
-    assert "fence.md:3: code block opened with ``` is never closed" in errors
+    # An empty guide and a fence never closed compile (as CommonMark reads them); lint warns.
+    assert (out / "empty.plan.json").exists() and (out / "fence.plan.json").exists()
     assert "front.md:2: malformed front matter" in errors
     assert "anchor.md:9" in errors and "#mitigaton" in errors and "#mitigation" in errors
-    assert "1 compiled, 5 failed" in proc.stdout
+    assert "3 compiled, 3 failed" in proc.stdout
 
 
 def test_compiling_twice_gives_the_same_bytes(guides: Path, tmp_path: Path) -> None:

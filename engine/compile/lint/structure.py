@@ -122,3 +122,21 @@ def unterminated_html(ctx: Context) -> Iterator[tuple[str, Element | int, str, s
         if el.kind == "html" and "<!--" in el.text and "-->" not in el.text.split("<!--")[-1]:
             yield ("MF506", el, "'<!--' is never closed: everything after it is hidden",
                    "Close the comment with '-->' where it should end")
+
+
+@rule(("MF507", "structure", "warning",
+        "A code fence is never closed: it runs to the end of its list item, quote or the guide."))
+def unclosed_fence(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    for line in ctx.guide.unclosed_fences:
+        yield ("MF507", line, "this code block is never closed: it runs to the end of its list "
+               "item, quote or the guide, and the text after it is read as code",
+               "Add a closing ``` line (as many backticks as the opening) after the block's "
+               "last line")
+
+
+@rule(("MF508", "structure", "warning", "The guide is empty: nothing after the front matter."))
+def empty_guide(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    if not ctx.guide.elements:
+        yield ("MF508", ctx.guide.front_lines + 1 if ctx.guide.front_lines else 1,
+               "the guide is empty: it compiles to one 'follow the guide by hand' step",
+               "Write the steps as headings, numbered lists and code blocks")

@@ -1,7 +1,7 @@
 """Hypothesis strategies for hostile guides: real runbooks, mutated the way fuzzing found bugs.
 
 A mutated guide starts from a seed (a shipped guide, a test fixture, or a runbook of the
-development corpora under /work/shared when they are present) and goes through a few edits:
+development corpora under ../shared when they are present) and goes through a few edits:
 a fragment of guide syntax spliced in (fences, heredocs, open quotes, loops, `{#names}`, jumps,
 plugin blocks, templates), a slice deleted or repeated many times, lines shuffled, or the front
 matter replaced by one drawn from valid and invalid keys and values (input names that are not
@@ -18,9 +18,10 @@ import yaml
 from hypothesis import strategies as st
 
 from engine.errors import MendflowError
+from tests.support import corpora
 
 ROOT = Path(__file__).resolve().parents[3]
-CORPORA = (Path("/work/shared/corpus"), Path("/work/shared/corpus2"))
+CORPORA = corpora.CORPORA
 
 
 def seed_paths() -> list[Path]:

@@ -1,4 +1,8 @@
-"""Every real runbook in the development corpus compiles to a valid plan or fails located."""
+"""Every real guide of both shared corpora compiles to a valid plan or fails located.
+
+The corpora live in ../shared beside the repository (tests/support/corpora.py); under CI a
+missing corpus fails these tests instead of skipping them.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +12,22 @@ import pytest
 
 from engine.compile import CompilerBug, compile_many, compile_path
 from engine.errors import MendflowError
+from tests.support import corpora
 
-CORPUS = Path("/work/shared/corpus")
 PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus folder {CORPUS} is absent")
+pytestmark = corpora.needs(*corpora.CORPORA)
 
 
-@pytest.fixture(scope="module")
-def results():
-    paths = sorted(CORPUS.rglob("*.md"))
-    assert len(paths) > 500
-    return compile_many(paths, known_plugins=PLUGINS)
+@pytest.fixture(scope="module", params=corpora.CORPORA, ids=lambda p: p.name)
+def corpus(request) -> tuple[Path, list]:
+    paths = corpora.guides(request.param)
+    assert len(paths) > 250
+    return request.param, compile_many(paths, known_plugins=PLUGINS)
 
 
-def test_every_runbook_compiles_or_fails_with_a_file_and_line(results):
-    for r in results:
+def test_every_guide_compiles_or_fails_with_a_file_and_line(corpus):
+    for r in corpus[1]:
         if r.ok:
             continue
         assert isinstance(r.error, MendflowError), r.path
@@ -31,22 +35,30 @@ def test_every_runbook_compiles_or_fails_with_a_file_and_line(results):
         assert r.error.location.file and r.error.location.line is not None, str(r.error)
 
 
-def test_a_healthy_share_compiles(results):
+def test_nearly_every_guide_compiles(corpus):
+    root, results = corpus
     ok = [r for r in results if r.ok]
     by_source: dict[str, list[bool]] = {}
     for r in results:
-        by_source.setdefault(Path(r.path).relative_to(CORPUS).parts[0], []).append(r.ok)
-    print(f"\ncompiled {len(ok)}/{len(results)}")
+        by_source.setdefault(Path(r.path).relative_to(root).parts[0], []).append(r.ok)
+    print(f"\n{root.name}: compiled {len(ok)}/{len(results)}")
     for source, oks in sorted(by_source.items()):
         print(f"  {source}: {sum(oks)}/{len(oks)}")
-    assert len(ok) / len(results) >= 0.9
-    # and the plans do real work: most kubevirt runbooks run kubectl commands
-    kubevirt = [r for r in ok if "kubevirt" in r.path]
+    # Each guide that does not compile breaks a rule a lint finding names; a few remain.
+    # (corpus2: one Altinity script whose shell functions are read as commands.)
+    assert len(results) - len(ok) <= 1, [str(r.error) for r in results if not r.ok]
+
+
+def test_the_plans_do_real_work():
+    # most kubevirt runbooks run kubectl commands
+    paths = corpora.guides(corpora.CORPUS)
+    kubevirt = [r for r in compile_many([p for p in paths if "kubevirt" in str(p)],
+                                        known_plugins=PLUGINS) if r.ok]
     with_commands = [r for r in kubevirt if any(s.plugin == "shell" for s in r.plan.steps)]
     assert len(with_commands) / len(kubevirt) >= 0.8
 
 
-def test_compilation_is_deterministic(results):
-    for r in [r for r in results if r.ok][::7]:
+def test_compilation_is_deterministic(corpus):
+    for r in [r for r in corpus[1] if r.ok][::7]:
         again = compile_path(r.path, known_plugins=PLUGINS)
         assert again.to_json() == r.plan.to_json(), r.path

@@ -4,14 +4,18 @@ structural compiler's totals over the corpus."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from engine.compile import compile_guide
-from engine.compile.eval import evaluate, score_plan
+from engine.compile.eval import score_plan
 from engine.guide import parse_guide
 from engine.plan import Plan
+from tests.support import corpora
 
 KNOWN = {"shell", "prometheus", "sql", "http", "logs"}
 GUIDE = """# DiskFull
@@ -119,16 +123,115 @@ def test_reordered_commands_and_a_cycle_fail_their_checks(guide, good):
     assert s.ratios["branch_recall"].hit == 0
 
 
-CORPUS = Path("/work/shared/corpus")
+# -- the reference measures (kept, run automatically, ...) ---------------------------------------
+
+FIDELITY_GUIDE = """# DiskFull
+
+## Diagnosis
+
+1. Check the disk:
+
+   ```bash
+   df -h /var
+   ```
+
+2. If the disk is full, go on; otherwise stop.
+
+## Mitigation
+
+1. Delete the old logs:
+
+   ```bash
+   rm -rf /var/log/old
+   ```
+
+Example output:
+
+```text
+Filesystem  Size  Used
+/dev/sda1   10G   9G
+```
+"""
+
+
+@pytest.fixture
+def fidelity_guide(tmp_path: Path) -> Path:
+    path = tmp_path / "src" / "disk.md"
+    path.parent.mkdir()
+    path.write_text(FIDELITY_GUIDE)
+    return path
+
+
+def _measures(path: Path, compile=None) -> dict:
+    from engine.compile.eval import fidelity_report, measures
+    return measures(fidelity_report([path.parent.parent], compile=compile).sources["src"])
+
+
+def test_the_structural_plan_keeps_and_gates_every_command(fidelity_guide):
+    m = _measures(fidelity_guide)
+    assert m["kept"]["hit"] == m["kept"]["total"] == 2
+    assert m["gated"] == {"hit": 1, "total": 1, "value": 1.0}
+    assert m["mutating lost"] == {"lost": 0, "total": 1}
+    assert m["output run"] == {"units": 0, "steps": 0} and m["invented"] == 0
+
+
+def test_a_lost_change_an_invented_step_and_output_run_are_counted(fidelity_guide):
+    from engine.compile import compile_guide
+    from engine.plan import Span, Step, StepKind
+
+    def worse(guide):
+        plan = compile_guide(guide)
+        steps = [s for s in plan.steps if "rm -rf" not in s.text and not s.id.startswith(
+            "approve-")]
+        kept = {s.id for s in steps}
+        steps.append(Step(id="odd", title="odd", kind=StepKind.COMMAND, plugin="shell",
+                          text="reboot now", params={"pipeline": [["reboot", "now"]]},
+                          source=Span(start=25, end=27)))
+        edges = [e for e in plan.edges if e.source in kept and e.target in kept]
+        return plan.model_copy(update={"steps": steps, "edges": edges})
+
+    m = _measures(fidelity_guide, compile=worse)
+    assert m["mutating lost"] == {"lost": 1, "total": 1}
+    assert m["kept"]["hit"] == 1
+    assert m["invented"] == 1
+    assert m["output run"]["units"] == 1
+
+
+def test_a_guide_that_does_not_compile_loses_everything_and_is_reported(fidelity_guide):
+    from engine.compile.eval import fidelity_report
+    from engine.errors import ValidationError
+
+    def refuse(guide):
+        raise ValidationError("no", file=guide.path, line=1)
+
+    report = fidelity_report([fidelity_guide.parent.parent], compile=refuse)
+    assert report.total()["files_noplan"] == 1 and report.total()["cmd_noplan"] == 2
+    assert [g for g, _ in report.errors] == [fidelity_guide.as_posix()]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not CORPUS.exists(), reason="the corpus is not here")
-def test_structural_totals_over_the_corpus():
-    t = evaluate([CORPUS], known_plugins=KNOWN).totals()
-    assert t["guides"] > 550 and t["compiled"] >= 0.95 * t["guides"]
-    assert t["counts"] == {"sample_output_as_action": 0, "mutating_concurrent": 0,
-                           "mutating_unapproved": 0}
-    assert set(t["gates_passed"].values()) == {t["compiled"]}
-    assert t["ratios"]["command_recall"]["value"] > 0.9
-    assert t["ratios"]["command_precision"]["value"] > 0.98
+@corpora.needs(corpora.FIDELITY, *corpora.CORPORA)
+@pytest.mark.parametrize("corpus", corpora.CORPORA, ids=lambda p: p.name)
+def test_eval_agrees_with_the_reference_scorer(corpus: Path, tmp_path: Path):
+    """`mendflow eval`'s counters equal those of ../shared/fidelity run as its README says
+    (plans compiled beside a copy of the guides, README.md files excluded): same numbers,
+    no tolerance, since both apply the same definitions to the same plans."""
+    from engine.compile import compile_many
+    from engine.compile.eval import fidelity_report
+
+    corpora.require(corpora.FIDELITY)
+    copy = tmp_path / "c"
+    shutil.copytree(corpora.require(corpus), copy)
+    for r in compile_many(sorted(p for p in copy.rglob("*.md") if p.name.lower() != "readme.md")):
+        if r.ok:
+            Path(r.path).with_suffix(".plan.json").write_text(r.plan.to_json())
+    gold, scored = tmp_path / "gold.json", tmp_path / "score.json"
+    ref = corpora.FIDELITY
+    subprocess.run([sys.executable, str(ref / "gold.py"), str(copy), "-o", str(gold)],
+                   check=True, capture_output=True)
+    subprocess.run([sys.executable, str(ref / "score.py"), str(gold), str(copy), "--guides",
+                    str(copy), "--exclude", "*README.md", "--json", str(scored)],
+                   check=True, capture_output=True)
+    reference = json.loads(scored.read_text())["total"]
+    ours = fidelity_report([corpus]).total()
+    assert {k: v for k, v in ours.items() if v} == {k: v for k, v in reference.items() if v}

@@ -271,10 +271,12 @@ def test_escalation_sentence_gives_a_resolved_or_escalate_ending():
     assert "open a support case" in outs["end-escalate"].condition.text
 
 
-def test_meaning_and_impact_sections_produce_no_steps():
+def test_meaning_and_impact_sections_run_nothing_that_changes_the_world():
+    # Their commands are kept (tests/engine/compile/test_sections.py), as manual steps.
     plan = compile_text("# T\n\n## Meaning\n\nRun `kubectl delete pod x` to see.\n\n```bash\n"
                         "kubectl delete pod x\n```\n\n## Diagnosis\n\n```bash\nkubectl get pods\n```\n")
-    assert [s.kind for s in plan.steps if s.kind != StepKind.END] == [StepKind.COMMAND]
+    assert [s.kind for s in plan.steps if s.kind != StepKind.END] == \
+        [StepKind.MANUAL, StepKind.MANUAL, StepKind.COMMAND]
 
 
 def test_guide_without_actions_is_one_manual_step_then_no_action():
@@ -336,7 +338,7 @@ def test_compiling_twice_gives_identical_bytes_and_source_hash():
 def test_compile_many_reports_each_file_and_one_bad_file_never_stops_the_rest(tmp_path):
     (tmp_path / "good.md").write_text("# G\n\n```bash\nkubectl get pods\n```\n")
     (tmp_path / "bin.md").write_bytes(b"\x00\x01binary")
-    (tmp_path / "open.md").write_text("# O\n\n```bash\nkubectl get pods\n")
+    (tmp_path / "open.md").write_text("---\ntitle: [unclosed\n---\n# O\n")
     results = compile_many([tmp_path], known_plugins=PLUGINS)
     assert [(Path(r.path).name, r.ok) for r in results] == [
         ("bin.md", False), ("good.md", True), ("open.md", False)]

@@ -14,8 +14,9 @@ import pytest
 
 from engine.compile import compile_path, parallel_groups
 from engine.plan import Plan
+from tests.support import corpora
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = corpora.CORPUS
 KUBEVIRT = CORPUS / "kubevirt-monitoring/docs/runbooks"
 PROM = CORPUS / "prometheus-operator-runbooks/content/runbooks"
 GITLAB = CORPUS / "gitlab-com-runbooks/docs"

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from engine.settings import load_settings
+from tests.support import corpora
 
-CORPUS = Path("/work/shared/corpus/kubevirt-monitoring/docs/runbooks")
+CORPUS = corpora.CORPUS / "kubevirt-monitoring/docs/runbooks"
 LLM = load_settings().llm
 pytestmark = pytest.mark.skipif(not LLM, reason="MENDFLOW_LLM is not set: no live LLM to test")
 

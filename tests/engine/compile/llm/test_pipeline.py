@@ -15,8 +15,9 @@ from engine.compile.llm import (LlmOptions, ModelOutputError, ProviderTimeout, c
 from engine.compile.llm.sections import sections
 from engine.guide import load_guide
 from tests.engine.compile.llm.scripted import ScriptedChatModel
+from tests.support import corpora
 
-CORPUS = Path("/work/shared/corpus/kubevirt-monitoring/docs/runbooks")
+CORPUS = corpora.CORPUS / "kubevirt-monitoring/docs/runbooks"
 GUIDE = CORPUS / "VirtControllerDown.md"
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "llm"
 KNOWN = {"shell", "prometheus", "sql", "http", "logs"}

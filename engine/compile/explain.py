@@ -1,0 +1,171 @@
+"""What each part of a guide became: `mendflow compile GUIDE --explain`.
+
+This module owns accounting for a guide line by line against its plan: every element the
+Markdown reader found (heading, paragraph, list item, code block, table, quote, HTML) gets a
+row with its lines and what it became (the steps made from it, by id and kind) or why it
+became none (the plan's `ignored` records, or what the element is: a heading, context prose).
+Lines no element holds (front matter, link definitions) get rows of their own, so that every
+non-blank line of the guide is accounted for. It neither compiles nor prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.guide import Element, Guide
+from engine.plan import Plan, Step, StepKind
+
+
+@dataclass(frozen=True)
+class Row:
+    start: int
+    end: int
+    depth: int  # list nesting, for indenting
+    part: str  # what the lines are: "code (bash)", "list item", "paragraph", ...
+    became: str  # "diag-1 (command), approve-diag-1 (approve)" or "ignored: sample output"
+
+    def __str__(self) -> str:
+        lines = f"{self.start}" if self.start == self.end else f"{self.start}-{self.end}"
+        return f"{lines:>9}  {'  ' * self.depth}{self.part}: {self.became}"
+
+
+def explain(guide: Guide, plan: Plan, text: str | None = None) -> list[Row]:
+    """One row per element (document order) and per run of lines no element holds (with the
+    guide's `text`, runs of blank lines are left out)."""
+    starting: dict[int, list[Step]] = {}
+    for s in plan.steps:
+        if s.kind != StepKind.END:
+            starting.setdefault(s.source.start, []).append(s)
+    narrowest = _narrowest(plan.steps, guide.line_count)
+    ignored = {}
+    for ig in plan.ignored:
+        ignored.setdefault((ig.span.start, ig.span.end), []).append(ig)
+    rows: list[Row] = []
+    if guide.front_lines:
+        rows.append(Row(1, guide.front_lines, 0, "front matter", "the guide's settings "
+                        "(id, title, owners, inputs, triggers), not steps"))
+    for el in guide.elements:
+        made = _made(el, starting)
+        said = [f"ignored {ig.kind} '{ig.text}': {ig.reason}" if ig.text else
+                f"ignored {ig.kind}: {ig.reason}"
+                for ig in ignored.get((el.span.start, el.span.end), [])]
+        became = ", ".join(f"{s.id} ({s.kind.value})" for s in made)
+        holder = narrowest.get(el.span.start)
+        if not became and not said and holder is not None and el.kind != "heading":
+            became = f"part of {holder.id} ({holder.kind.value}), which spans " \
+                f"{holder.source}"
+        if said:
+            became = "; ".join(([became] if became else []) + said)
+        rows.append(Row(el.span.start, el.span.end, el.depth, _part(el),
+                        became or _default(el, plan)))
+    blank = None if text is None else [True] + [not x.strip() for x in text.split("\n")]
+    rows.extend(_gaps(guide, rows, blank))
+    rows.sort(key=lambda r: (r.start, -r.end))
+    return rows
+
+
+def unaccounted(guide_text: str, rows: list[Row]) -> list[int]:
+    """Non-blank lines of the guide that no row holds (the test's check; empty when sound)."""
+    held = _held(rows, guide_text.count("\n") + 1)
+    return [i for i, line in enumerate(guide_text.split("\n"), 1) if line.strip() and not held[i]]
+
+
+def format_rows(rows: list[Row]) -> str:
+    return "".join(f"{r}\n" for r in rows)
+
+
+def _made(el: Element, starting: dict[int, list[Step]]) -> list[Step]:
+    """Steps made from `el`: those that start on its lines and end within them (a step over a
+    whole list item is the item's; a block's steps are the block's)."""
+    out = []
+    for line in range(el.span.start, el.span.end + 1):
+        for s in starting.get(line, ()):
+            if s.source.end <= el.span.end and (el.kind != "list_item" or s.source.start ==
+                                                el.span.start):
+                out.append(s)
+    return out
+
+
+def _part(el: Element) -> str:
+    if el.kind == "code":
+        return f"code ({el.lang})" if el.lang else "code"
+    if el.kind == "heading":
+        return f"heading '{_clip(el.text)}'"
+    if el.kind == "list_item":
+        return f"{'numbered ' if el.ordered else ''}list item '{_clip(el.text)}'"
+    return f"{el.kind} '{_clip(el.text)}'" if el.text else el.kind
+
+
+def _default(el: Element, plan: Plan) -> str:
+    """Why an element with no step and no ignored record is none: what it is."""
+    if el.kind == "heading":
+        return "a section of the guide (its steps are listed under it)"
+    if el.kind == "list_item":
+        return "its parts are listed under it"
+    if el.kind == "html":
+        return "HTML, not read"
+    if el.kind == "quote":
+        return "a quote (its parts are listed under it)"
+    if el.kind == "code":
+        return "nothing to run"
+    return "context for a reader: no command, condition or jump in it"
+
+
+def _narrowest(steps: list[Step], lines: int) -> dict[int, Step]:
+    """Each line's narrowest step (not an end): steps widest last, each line given once, with
+    pointers past given lines so that the cost is steps plus lines."""
+    owner: dict[int, Step] = {}
+    skip: dict[int, int] = {}
+
+    def next_free(line: int) -> int:
+        path = []
+        while line in skip:
+            path.append(line)
+            line = skip[line]
+        for seen in path:
+            skip[seen] = line
+        return line
+
+    for s in sorted((s for s in steps if s.kind != StepKind.END),
+                    key=lambda s: (s.source.end - s.source.start, s.id)):
+        line = next_free(s.source.start)
+        while line <= min(s.source.end, lines):
+            owner[line] = s
+            skip[line] = line + 1
+            line = next_free(line + 1)
+    return owner
+
+
+def _gaps(guide: Guide, rows: list[Row], blank: list[bool] | None) -> list[Row]:
+    held = _held(rows, guide.line_count)
+    out: list[Row] = []
+    start = None
+    for line in range(1, guide.line_count + 2):
+        free = line <= guide.line_count and not held[line] and not (
+            blank is not None and line < len(blank) and blank[line])
+        if free and start is None:
+            start = line
+        elif not free and start is not None:
+            out.append(Row(start, line - 1, 0, "other lines", "no Markdown element (link "
+                           "definitions and the like): nothing to run"))
+            start = None
+    return out
+
+
+def _held(rows: list[Row], lines: int) -> list[bool]:
+    diff = [0] * (lines + 3)
+    for r in rows:
+        a, b = max(1, r.start), min(lines, r.end)
+        if a <= b:
+            diff[a] += 1
+            diff[b + 1] -= 1
+    held, run = [False] * (lines + 2), 0
+    for i in range(1, lines + 1):
+        run += diff[i]
+        held[i] = run > 0
+    return held
+
+
+def _clip(text: str, width: int = 50) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -1,0 +1,125 @@
+"""`mendflow compile --explain` and the plan's `ignored` records: every part of a guide is
+accounted for, as a step or as ignored with a reason (issue 11: nothing silently lost)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.compile import compile_guide, compile_many
+from engine.compile.explain import explain, format_rows, unaccounted
+from engine.guide import load_guide, parse_guide
+from engine.plan import Plan, plan_json_schema
+from tests.support import corpora
+
+GUIDE = """# Disk full
+
+## Meaning
+
+When the disk fills, writes fail.
+
+## Diagnosis
+
+1. Check the pods:
+
+   ```bash
+   kubectl get pods -n foo
+   ```
+
+   Example output:
+
+   ```text
+   NAME   READY   STATUS
+   web-1  1/1     Running
+   ```
+
+2. The config looks like:
+
+   ```yaml
+   size: 10Gi
+   ```
+
+```mermaid
+graph TD; a-->b
+```
+
+[docs]: https://example.com/docs
+"""
+
+
+def compile_text(text: str) -> Plan:
+    return compile_guide(parse_guide(text, path="guide.md"))
+
+
+def test_blocks_that_run_nothing_are_ignored_with_their_reason():
+    plan = compile_text(GUIDE)
+    reasons = {(i.span.start, i.kind): i.reason for i in plan.ignored}
+    assert reasons[(17, "code")] == "sample output"
+    assert reasons[(24, "code")] == "configuration"
+    assert reasons[(28, "code")] == "illustration"
+
+
+def test_a_descriptive_when_is_ignored_as_context_not_lost():
+    plan = compile_text(GUIDE)
+    [guard] = [i for i in plan.ignored if i.kind == "guard"]
+    assert guard.span.start == 5 and guard.reason == "descriptive section"
+    assert guard.text.startswith("When the disk fills")
+
+
+def test_the_ignored_field_is_in_the_schema_and_round_trips():
+    plan = compile_text(GUIDE)
+    assert "ignored" in plan_json_schema()["properties"]
+    assert Plan.from_json(plan.to_json()) == plan
+    # a plan written before the field existed still loads
+    old = json.loads(plan.to_json())
+    del old["ignored"]
+    assert Plan.from_json(json.dumps(old)).ignored == []
+
+
+def test_explain_says_what_each_line_range_became():
+    plan = compile_text(GUIDE)
+    rows = explain(parse_guide(GUIDE, path="guide.md"), plan, GUIDE)
+    text = format_rows(rows)
+    step = next(s for s in plan.steps if s.plugin == "shell")
+    assert f"{step.id} (command)" in next(r.became for r in rows if r.start == 11)
+    assert next(r.became for r in rows if r.start == 17).endswith("sample output")
+    assert "ignored" in text
+    assert any("link definitions" in r.became for r in rows)
+    assert unaccounted(GUIDE, rows) == []
+
+
+def test_the_cli_prints_the_explanation(tmp_path: Path):
+    guide = tmp_path / "g.md"
+    guide.write_text(GUIDE)
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "compile", "--explain", str(guide)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "17-20" in proc.stdout and "sample output" in proc.stdout
+    assert not (tmp_path / "g.plan.json").exists()  # explaining writes no plan
+
+
+@corpora.needs(*corpora.CORPORA)
+@pytest.mark.parametrize("corpus", corpora.CORPORA, ids=lambda p: p.name)
+def test_every_line_range_of_every_corpus_guide_is_accounted_for(corpus: Path):
+    paths = corpora.guides(corpus)
+    checked = 0
+    for r in compile_many(paths):
+        if not r.ok:
+            continue
+        guide = load_guide(r.path)
+        text = Path(r.path).read_text(encoding="utf-8", errors="replace")
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        rows = explain(guide, r.plan, text)
+        assert unaccounted(text, rows) == [], r.path
+        # every code block is a step, part of one, or ignored with a reason
+        for row in rows:
+            if row.part.startswith("code"):
+                assert row.became != "nothing to run", (r.path, row)
+        checked += 1
+    assert checked >= len(paths) - 1

@@ -1,0 +1,94 @@
+"""Every section's commands reach the plan: describing sections, other sections, inline code.
+
+Rule: an inline code span that is a command (two words or more, a known tool first) becomes
+part of a step: it runs when its sentence asks for it and it stands alone, else a manual step
+holds the text and the command. A describing section (Meaning, Overview, ...) keeps its
+commands: read-only ones run, the rest are manual steps; its prose is never control flow.
+"""
+
+from __future__ import annotations
+
+from engine.compile import compile_guide
+from engine.guide import parse_guide
+from engine.plan import Plan, Step, StepKind
+
+
+def compile_text(text: str) -> Plan:
+    return compile_guide(parse_guide(text, path="guide.md"))
+
+
+def holding(plan: Plan, command: str) -> list[Step]:
+    return [s for s in plan.steps if s.kind != StepKind.END and
+            (command in s.text or command in str(s.params.get("script", "")))]
+
+
+def test_a_command_the_text_only_mentions_is_a_manual_step_holding_the_text():
+    plan = compile_text("# T\n\n## Examples\n\nThe `kubectl top pods` command shows usage.\n")
+    [step] = holding(plan, "kubectl top pods")
+    assert step.kind == StepKind.MANUAL
+    assert "shows usage" in step.text and "`kubectl top pods`" in step.text
+    # no script: the text says what to do with it ("kill the `x` processes" is not "run x")
+    assert "script" not in step.params
+
+
+def test_a_command_the_sentence_asks_to_run_runs_in_any_section():
+    plan = compile_text("# T\n\n## Examples\n\nTo see events, run `kubectl get events -n foo`.\n")
+    [step] = holding(plan, "kubectl get events -n foo")
+    assert step.kind == StepKind.COMMAND
+    assert step.params["pipeline"] == [["kubectl", "get", "events", "-n", "foo"]]
+
+
+def test_only_the_sentence_holding_the_command_decides_whether_it_runs():
+    # "Run" opens the paragraph, but the second sentence only names a command.
+    plan = compile_text("# T\n\n## Diagnosis\n\nRun `kubectl get pods`. The `kubectl top pods` "
+                        "command is handy too.\n")
+    assert [s.kind for s in holding(plan, "kubectl top pods")] == [StepKind.MANUAL]
+    assert StepKind.COMMAND in [s.kind for s in holding(plan, "kubectl get pods")]
+
+
+def test_alternatives_are_for_a_person_to_choose():
+    plan = compile_text("# T\n\n## Diagnosis\n\nRun `kubectl top pods` or `kubectl get pods -o wide`.\n")
+    assert [s.kind for s in holding(plan, "kubectl top pods")] == [StepKind.MANUAL]
+
+
+def test_a_describing_section_keeps_its_commands_and_runs_only_read_only_ones():
+    plan = compile_text("# T\n\n## Overview\n\nIf the disk fills, someone ran `rm -rf /var/log/x`."
+                        "\n\n```bash\nkubectl get pods -n foo\nkubectl delete pod x -n foo\n```\n\n"
+                        "## Diagnosis\n\n```bash\nkubectl get nodes\n```\n")
+    assert [s.kind for s in holding(plan, "rm -rf /var/log/x")] == [StepKind.MANUAL]
+    assert [s.kind for s in holding(plan, "kubectl get pods -n foo")] == [StepKind.COMMAND]
+    assert [s.kind for s in holding(plan, "kubectl delete pod x")] == [StepKind.MANUAL]
+    # Its "If ..." is context, not a branch.
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE]
+
+
+def test_what_a_describing_section_shows_mitigates_nothing():
+    plan = compile_text("# T\n\n## Meaning\n\n```bash\nkubectl delete pod x\n```\n\n"
+                        "## Diagnosis\n\n```bash\nkubectl get pods\n```\n")
+    assert "end-no-action" in {s.id for s in plan.steps}
+
+
+def test_commands_in_a_table_are_kept():
+    plan = compile_text("# T\n\n## Commands\n\n| what | how |\n|---|---|\n"
+                        "| services | `kubectl get svc -A` |\n")
+    assert [s.kind for s in holding(plan, "kubectl get svc -A")] == [StepKind.MANUAL]
+
+
+def test_a_prompt_before_an_inline_command_is_not_part_of_it():
+    plan = compile_text("# T\n\n## Diagnosis\n\nRun `$ kubectl get pods`.\n")
+    [step] = [s for s in plan.steps if s.kind == StepKind.COMMAND]
+    assert step.params["pipeline"] == [["kubectl", "get", "pods"]]
+
+
+def test_an_item_s_inline_command_spans_the_item_s_words_not_the_output_under_it():
+    plan = compile_text("# T\n\n## Diagnosis\n\n1. Check `kubectl get pods -n foo`:\n\n"
+                        "   ```text\n   NAME   READY\n   web-1  1/1\n   ```\n")
+    [step] = holding(plan, "kubectl get pods -n foo")
+    assert (step.source.start, step.source.end) == (5, 6)
+
+
+def test_sudo_and_a_program_path_make_an_inline_span_a_command():
+    plan = compile_text("# T\n\n## Steps\n\nOn the node, `sudo gitlab-psql` opens a console; "
+                        "`./bin/vault-show secrets gprd` prints them.\n")
+    [step] = holding(plan, "sudo gitlab-psql")
+    assert step.kind == StepKind.MANUAL and "./bin/vault-show secrets gprd" in step.text
