@@ -96,8 +96,9 @@ def test_a_hung_server_costs_one_bounded_wait_and_the_hint_is_exact(tmp_path: Pa
         proc = _run(["run", str(guide)], env)
         took = time.monotonic() - started
     judged = [b for b in server.requests if _is_judgment(b)]
-    # One judgment request, cut at the 1 s timeout: seconds, not 120 s x 3
-    assert len(judged) == 1 and took < 15, (took, proc.stderr)
+    # One judgment request, cut at the 1 s timeout: seconds (start-up included on a busy
+    # machine), not the 120 s x 3 attempts it took before
+    assert len(judged) == 1 and took < 60, (took, proc.stderr)
     # and with no person at the terminal, the run stops with the exact flag that answers it
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "--answer if-pods-crash-looping=yes|no" in proc.stdout + proc.stderr
