@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.compile import blocks, phrases, placeholders, powershell, queries
+from engine.compile import blocks, exits, phrases, placeholders, powershell, queries
 from engine.compile.sessions import SessionReader
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
@@ -765,7 +765,7 @@ class _OutlineBuilder:
                 span = Span(start=line.start, end=line.end)
                 sid = self._id(owner, cls, title)
                 nodes.append(Action(sid, StepKind.COMMAND, title, line.text, span, el.index, cls,
-                                    plugin="shell", params={"pipeline": argv},
+                                    plugin="shell", params=_shell_params(argv),
                                     mutating=eff == "mutate", bind=parsed.bind, uses=uses,
                                     block=block))
             if parsed.bind:
@@ -948,3 +948,10 @@ def _value_in_code(argv: list[str]) -> bool:
     """Whether a template in `argv` sits where a value would be code (`placement`)."""
     return any(sink in ("program", "script") and is_template(word)
                for word, sink in zip(argv, placement.argv_sinks(argv)))
+
+
+def _shell_params(argv: list[list[str]]) -> dict[str, object]:
+    """A shell step's parameters; a tool whose "no" is an exit status (grep 1, systemctl
+    is-active 3) accepts it, so that a check that finds nothing is evidence, not a failure."""
+    codes = exits.ok_exit_codes(argv)
+    return {"pipeline": argv, **({"ok_exit_codes": codes} if codes else {})}
