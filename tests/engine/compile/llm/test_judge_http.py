@@ -107,8 +107,9 @@ def test_a_hung_server_costs_one_bounded_wait_and_the_hint_is_exact(tmp_path: Pa
 
 def test_resume_asks_the_judge(tmp_path: Path) -> None:
     guide = tmp_path / "pods.md"
-    guide.write_text(GUIDE.replace('echo "web-1 CrashLoopBackOff 7 restarts"',
-                                   'sh -c "sleep 3; echo web-1 CrashLoopBackOff"'))
+    guide.write_text(GUIDE.replace("1. List the pods {#pods}:", "1. Let the pods settle:\n\n"
+                                   "   ```bash\n   sleep 3\n   ```\n\n"
+                                   "2. List the pods {#pods}:"))
 
     def script(body: dict[str, Any]) -> Any:
         if _is_judgment(body):
