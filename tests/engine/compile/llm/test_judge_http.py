@@ -166,3 +166,22 @@ def test_a_model_that_returns_the_shipped_guides_own_plan_is_accepted(tmp_path: 
     # Then it passes the checks at the first attempt: nothing is "hallucinated"
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(server.requests) == 1 and "1 attempt(s)" in proc.stderr, proc.stderr
+
+
+def test_a_cut_reply_and_a_refused_json_mode_say_so(tmp_path: Path) -> None:
+    guide = tmp_path / "pods.md"
+    guide.write_text(GUIDE)
+    env = _env(tmp_path, "", MENDFLOW_LLM_ATTEMPTS="1")
+    # A reply cut at the output limit is reported as cut, not as a schema problem
+    with openai_server(lambda body: ("length", '{"steps": [{"id": "a", "kind": "comm')) as server:
+        env["OPENAI_BASE_URL"] = server.base_url
+        proc = _run(["compile", "--llm", str(guide), "-o", str(tmp_path / "o1")], env)
+    said = " ".join(proc.stderr.split())
+    assert proc.returncode != 0 and "cut at the model's output limit" in said, said
+    # A server that refuses JSON mode gets a hint about JSON mode
+    refusal = ("status", 400, "response_format of type json_object is not supported")
+    with openai_server(lambda body: refusal) as server:
+        env["OPENAI_BASE_URL"] = server.base_url
+        proc = _run(["compile", "--llm", str(guide), "-o", str(tmp_path / "o2")], env)
+    said = " ".join(proc.stderr.split())
+    assert proc.returncode != 0 and "refuses JSON mode" in said, said
