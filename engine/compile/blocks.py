@@ -325,16 +325,24 @@ def _looks_like_config(lines: list[str]) -> bool:
 
 _OUTPUT_CUE = re.compile(r"\b(output|logged|logs?( like)? the following|following (error|message|log|"
                          r"output|lines?)s?|(expect|see) (logs|output|messages)|looks? like|"
-                         r"similar to|should (?:look|be|show|return|print|read)|result(?:s)?)\b[^.:]{0,40}[:.]?\s*$",
+                         r"similar to|should look)\b[^.:]{0,40}[:.]?\s*$",
                          re.I)
-_CUE_NOT = re.compile(r"\b(command|run|execut|enter|type|typing|paste|use\b|using)", re.I)
+_CUE_NOT = re.compile(r"\b(?:by (?:simply )?running|(?:to|and|then|please|now) run|run (?:the|this|these)|"
+                      r"running the following|commands?|execut\w*|enter|paste)\b|\brun(?:ning)?\s*:?\s*$",
+                      re.I)
+
+
+_OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:example|sample|expected|typical|the)?\s*(?:command\s+)?output\b"
+                          r"(?!\s+(?:of|from)\s+(?:the\s+)?(?:following|this|these)\s+command)")
 
 
 def output_cue(paragraph: str) -> bool:
     """Whether a paragraph announces that the block after it is output ("Example output:",
     "The result should look like:", "For example, the output is similar to:")."""
-    tail = paragraph.strip()[-90:]
-    return bool(_OUTPUT_CUE.search(tail)) and not _CUE_NOT.search(paragraph)
+    text = paragraph.strip()
+    if _OUTPUT_HEAD.match(text):
+        return True
+    return bool(_OUTPUT_CUE.search(text[-90:])) and not _CUE_NOT.search(paragraph)
 
 
 @dataclass(frozen=True)
@@ -388,12 +396,18 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
         return Block("other", text=raw, start=start, end=end)
     shell = tag in SHELL_TAGS or (tag not in OUTPUT_TAGS and "sh" in tag)
     prompts = _prompts(lines)
+    if after_output_cue:
+        # "Example output:": the block is output, unless it opens with the command that
+        # printed it (a transcript: that command runs, the rest is its output).
+        first = next(i for i, ln in enumerate(lines) if ln.strip())
+        if first not in prompts and not (_shape(lines[first], strict=True)
+                                         and not _outputish(lines[first])):
+            return Block("output", text=raw, start=start, end=end)
+        prompts = dict(prompts) if first in prompts else {first: ("sh", 0), **prompts}
     if prompts:
         cmds = _transcript(lines, first_line, prompts)
         if cmds:
             return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)
-        return Block("output", text=raw, start=start, end=end)
-    if after_output_cue:
         return Block("output", text=raw, start=start, end=end)
     if tag in OUTPUT_TAGS:  # the author said it is text: only prompted lines run
         return Block("output", text=raw, start=start, end=end)

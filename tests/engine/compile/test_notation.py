@@ -95,10 +95,16 @@ def test_an_untagged_block_of_prose_or_output_does_not_run():
 
 
 def test_a_block_after_example_output_is_output():
-    plan = compile_text("Example output:\n\n```\nkubectl-1234 get pods ok\n```\n\n"
-                        "The output should look like:\n\n```console\nsystemctl status nginx\n"
-                        "```\n")
-    assert runs(plan) == []
+    plan = compile_text("Example output:\n\n```\nweb-1234  2/2  Running\n```\n\n"
+                        "The output should look like:\n\n```console\nnginx.service - A web server\n"
+                        "   Active: active (running)\n```\n")
+    assert runs(plan) == [] and manual_scripts(plan) == []
+
+
+def test_an_output_block_that_opens_with_its_command_runs_only_that_command():
+    plan = compile_text("Output:\n\n```\ngitlab-patronictl list\n+--------+--------+\n"
+                        "| Member | Role   |\n+--------+--------+\n```\n")
+    assert runs(plan) == [["gitlab-patronictl", "list"]]
 
 
 def test_a_block_after_a_paragraph_that_says_to_run_it_is_not_output():
@@ -178,3 +184,12 @@ def test_a_keyword_followed_by_prose_is_a_comment_not_a_root_prompt():
     plan = compile_text("```\nroot@web-1:~# cat /etc/idmapd.conf\n[General]\n"
                         "# set your own domain here, if it differs\nDomain = localdomain\n```\n")
     assert runs(plan) == [["cat", "/etc/idmapd.conf"]]
+
+
+def test_a_transcript_after_example_output_is_an_illustration_not_steps():
+    plan = compile_text("Example output using version 1.4 (with e2fsprogs 1.46):\n\n```\n"
+                        "-> kl exec -it node-1 bash\n\nnode-1:/ # fsck.ext4 /dev/sdb\n"
+                        "fsck from util-linux 2.23.2\n```\n\n"
+                        "For example, this is the output when running the agent:\n\n```bash\n"
+                        "agent run app.js\nStarting agent on port 5000\n```\n")
+    assert runs(plan) == [] and manual_scripts(plan) == []
