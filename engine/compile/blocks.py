@@ -479,14 +479,16 @@ def _transcript(lines: list[str], first_line: int,
     """A console session: prompted lines are commands (with their continuations, `> ` lines
     included); the other lines are their output."""
     out: list[CommandLine] = []
+    first_prompt = min(prompts)
     i = 0
     while i < len(lines):
         if i not in prompts:
             ln = lines[i]
-            # An unprompted command that opens a paragraph of the transcript (the block's first
-            # line, or after a blank line) is a command the author left the prompt off; a line
-            # right after a command is its output.
-            if (i == 0 or not lines[i - 1].strip()) and _shape(ln, strict=True) and \
+            # An unprompted command above the first prompt (at the block's top, or after a
+            # blank line) is one the author left the prompt off; after a prompted command,
+            # unprompted lines are its output (`$ cat x.sh` shows the script, not steps).
+            if i < first_prompt and (i == 0 or not lines[i - 1].strip()) and \
+                    _shape(ln, strict=True) and \
                     not _outputish(ln) and not ln.lstrip().startswith("#"):
                 text, j = _gather(lines, i, ln)
                 out.append(CommandLine(text.strip(), first_line + i, first_line + j))

@@ -193,3 +193,9 @@ def test_a_transcript_after_example_output_is_an_illustration_not_steps():
                         "For example, this is the output when running the agent:\n\n```bash\n"
                         "agent run app.js\nStarting agent on port 5000\n```\n")
     assert runs(plan) == [] and manual_scripts(plan) == []
+
+
+def test_a_script_shown_by_cat_in_a_transcript_is_output():
+    plan = compile_text("```shell\n$ cat collect.sh\n#!/bin/bash\n\necho \"Starting\"\n"
+                        "rm -f /tmp/out\n```\n")
+    assert runs(plan) == [["cat", "collect.sh"]]
