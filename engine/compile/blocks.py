@@ -295,6 +295,21 @@ _PROMQL = re.compile(
 _PROMQL_NOT = re.compile(r"[;`]|^\s*(?:#|//|--)|\|\s*\w|\$\(|:=|::|^\s*\w+\s*=\s*[^~=]", re.M)
 
 
+def _sql_over_its_result(meaningful: list[str]) -> list[str] | None:
+    """The statement's lines when a block holds one SQL statement followed by the table it
+    printed (a header over a `---+---` separator, rows, `(1 row)`)."""
+    if not _SQL_START.match(meaningful[0]):
+        return None
+    end = next((k for k, ln in enumerate(meaningful) if ln.rstrip().endswith(";")), None)
+    if end is None or end + 2 >= len(meaningful):
+        return None
+    rest = meaningful[end + 1:]
+    if not (_SEPARATOR.match(rest[1]) or _SEPARATOR.match(rest[0])) or \
+            any(_SQL_START.match(ln) for ln in rest):
+        return None
+    return meaningful[:end + 1]
+
+
 def _query_of(meaningful: list[str]) -> str | None:
     """'sql' or 'prometheus' when an untagged block clearly holds one query."""
     code = [ln for ln in meaningful if not ln.strip().startswith(("--", "//"))]
@@ -421,9 +436,15 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
         return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)
     if _LOGQL.match("\n".join(meaningful)):
         return Block("script", text=raw.strip("\n"), start=start, end=end)  # LogQL: no plugin
+    statement = _sql_over_its_result(meaningful)
+    if statement is not None:
+        meaningful = statement  # `select ...;` then the table it printed: the query runs
+    elif _SQL_START.match(meaningful[0]) and any(_SEPARATOR.match(ln) for ln in meaningful):
+        return Block("script", text=raw.strip("\n"), start=start, end=end)  # a psql session
     query = _query_of(meaningful)
     if query:
-        text = _strip_comments(raw, "--" if query == "sql" else "#").strip()
+        text = _strip_comments("\n".join(meaningful) if statement else raw,
+                               "--" if query == "sql" else "#").strip()
         if query == "sql" and (not _SQL_READ.match(text) or re.search(r"<[A-Za-z][^<>\n]*>", text)) \
                 or "{{" in text:
             # The author did not say which database: a write, or a query with holes to fill

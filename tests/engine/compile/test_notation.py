@@ -199,3 +199,12 @@ def test_a_script_shown_by_cat_in_a_transcript_is_output():
     plan = compile_text("```shell\n$ cat collect.sh\n#!/bin/bash\n\necho \"Starting\"\n"
                         "rm -f /tmp/out\n```\n")
     assert runs(plan) == [["cat", "collect.sh"]]
+
+
+def test_an_untagged_sql_statement_over_its_result_table_is_the_query():
+    plan = compile_text("```\nselect relname\nfrom pg_class where oid = 1;\n\n relname\n"
+                        "---------\n users\n(1 row)\n```\n\n```\nshow log_destination;\n"
+                        " log_destination\n-----------------\n csvlog\n(1 row)\n\nshow logging_collector;"
+                        "\n logging_collector\n-------------------\n on\n```\n")
+    assert queries(plan) == [("sql", "select relname\nfrom pg_class where oid = 1;")]
+    assert len(manual_scripts(plan)) == 1  # two statements and their results: a psql session
