@@ -304,7 +304,8 @@ def _sql_over_its_result(meaningful: list[str]) -> list[str] | None:
     if end is None or end + 2 >= len(meaningful):
         return None
     rest = meaningful[end + 1:]
-    if not (_SEPARATOR.match(rest[1]) or _SEPARATOR.match(rest[0])) or \
+    rule = re.compile(r"^\s*-{3,}\s*$")
+    if not any(_SEPARATOR.match(ln) or rule.match(ln) for ln in rest[:2]) or \
             any(_SQL_START.match(ln) for ln in rest):
         return None
     return meaningful[:end + 1]
