@@ -295,6 +295,9 @@ _PROMQL = re.compile(
 _PROMQL_NOT = re.compile(r"[;`]|^\s*(?:#|//|--)|\|\s*\w|\$\(|:=|::|^\s*\w+\s*=\s*[^~=]", re.M)
 
 
+_RULE = re.compile(r"^\s*-{3,}\s*$")  # the rule under a one-column result's header
+
+
 def _sql_over_its_result(meaningful: list[str]) -> list[str] | None:
     """The statement's lines when a block holds one SQL statement followed by the table it
     printed (a header over a `---+---` separator, rows, `(1 row)`)."""
@@ -304,8 +307,7 @@ def _sql_over_its_result(meaningful: list[str]) -> list[str] | None:
     if end is None or end + 2 >= len(meaningful):
         return None
     rest = meaningful[end + 1:]
-    rule = re.compile(r"^\s*-{3,}\s*$")
-    if not any(_SEPARATOR.match(ln) or rule.match(ln) for ln in rest[:2]) or \
+    if not any(_SEPARATOR.match(ln) or _RULE.match(ln) for ln in rest[:2]) or \
             any(_SQL_START.match(ln) for ln in rest):
         return None
     return meaningful[:end + 1]
@@ -440,7 +442,8 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
     statement = _sql_over_its_result(meaningful)
     if statement is not None:
         meaningful = statement  # `select ...;` then the table it printed: the query runs
-    elif _SQL_START.match(meaningful[0]) and any(_SEPARATOR.match(ln) for ln in meaningful):
+    elif _SQL_START.match(meaningful[0]) and any(_SEPARATOR.match(ln) or _RULE.match(ln)
+                                                 for ln in meaningful):
         return Block("script", text=raw.strip("\n"), start=start, end=end)  # a psql session
     query = _query_of(meaningful)
     if query:
