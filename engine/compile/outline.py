@@ -486,8 +486,11 @@ class _OutlineBuilder:
             if parsed.assign and not session:
                 self.scope.assign(*parsed.assign)
                 continue
-            if session or parsed.unsupported or not parsed.pipelines:
-                manual.append(line)  # what cannot run is shown to a person, never dropped
+            if session or parsed.unsupported or not parsed.pipelines or \
+                    any(_shell_builtin(p) for p in parsed.pipelines):
+                # What cannot run is shown to a person, never dropped; a shell builtin
+                # (`source`, `alias`, `export` after `&&`) changes only the shell it runs in.
+                manual.append(line)
                 continue
             effects = [classify_pipeline([[_judged(w) for w in st] for st in p.stages]).effect
                        for p in parsed.pipelines]
@@ -557,6 +560,15 @@ class _OutlineBuilder:
             sid = f"{base}-{n}"
         self.ids.add(sid)
         return sid
+
+
+_BUILTINS = frozenset("""export alias unalias source . set unset ulimit eval shopt declare local
+readonly pushd popd umask trap""".split())
+
+
+def _shell_builtin(pipeline) -> bool:
+    """Whether a pipeline's program is a shell builtin: no program of that name runs it."""
+    return any(stage and stage[0].plain() in _BUILTINS for stage in pipeline.stages)
 
 
 def _judged(word: Word) -> str:

@@ -208,3 +208,11 @@ def test_an_untagged_sql_statement_over_its_result_table_is_the_query():
                         "\n logging_collector\n-------------------\n on\n```\n")
     assert queries(plan) == [("sql", "select relname\nfrom pg_class where oid = 1;")]
     assert len(manual_scripts(plan)) == 1  # two statements and their results: a psql session
+
+
+def test_a_shell_builtin_is_shown_to_a_person_not_run_as_a_program():
+    plan = compile_text("```bash\nsource /srv/app/bin/activate\nalias k=kubectl\n"
+                        "git clone https://example.com/x.git && export PATH=$PWD/x:$PATH\n```\n")
+    assert runs(plan) == []
+    assert manual_scripts(plan) == ["source /srv/app/bin/activate\nalias k=kubectl\n"
+                                    "git clone https://example.com/x.git && export PATH=$PWD/x:$PATH"]
