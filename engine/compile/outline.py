@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 from engine.compile import blocks, phrases, queries
 from engine.compile.phrases import Guard, JumpRef, SectionClass
@@ -500,8 +501,11 @@ class _OutlineBuilder:
                 continue
             argvs = [[[self.scope.word(w) for w in stage] for stage in pipeline.stages]
                      for pipeline in parsed.pipelines]
-            if any(_value_in_code(stage) for argv in argvs for stage in argv):
-                manual.append(line)  # a value would pick the program or become program text
+            if any(_value_in_code(stage) for argv in argvs for stage in argv) or \
+                    any(self._misplaced(argv) for argv in argvs):
+                # A value would pick the program or become program text, or free text would
+                # become an argument: a person runs it, with the guide's words.
+                manual.append(line)
                 continue
             flush_manual()
             for pipeline, eff, argv in zip(parsed.pipelines, effects, argvs):
@@ -517,6 +521,12 @@ class _OutlineBuilder:
                 self.scope.bind(parsed.bind)
         flush_manual()
         return nodes
+
+    def _misplaced(self, pipeline: list[list[str]]) -> bool:
+        """Whether an input's value would sit where its type may not (free text as an argv
+        word): `engine.runtime.placement` would refuse the plan."""
+        step = SimpleNamespace(id="-", plugin="shell", params={"pipeline": pipeline})
+        return bool(placement.step_problems(step, self.scope.inputs))  # type: ignore[arg-type]
 
     def _manual(self, owner: int, cls: SectionClass, title: str, text: str, span: Span,
                 pos: int, *, script: str | None = None) -> Action:

@@ -216,3 +216,10 @@ def test_a_shell_builtin_is_shown_to_a_person_not_run_as_a_program():
     assert runs(plan) == []
     assert manual_scripts(plan) == ["source /srv/app/bin/activate\nalias k=kubectl\n"
                                     "git clone https://example.com/x.git && export PATH=$PWD/x:$PATH"]
+
+
+def test_free_text_that_would_become_an_argument_makes_the_line_manual():
+    plan = compile_text("```bash\nNOTE=\"a dummy description\"\ncurl -sS -d \"$NOTE\" "
+                        "https://example.com/v1/bundles\nkubectl get pods\n```\n")
+    assert runs(plan) == [["kubectl", "get", "pods"]]
+    assert manual_scripts(plan) == ['curl -sS -d "$NOTE" https://example.com/v1/bundles']
