@@ -553,12 +553,19 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
         if in_table or _outputish(s) or not _shape(s, strict=False):
             if _PSQL_META.match(s):
                 out.append(CommandLine(s, first_line + i, first_line + i, console=True))
-            i += 1
+            i = _past_continuations(lines, i)
             continue
         text, j = _gather(lines, i, ln)
         out.append(CommandLine(text.strip(), first_line + i, first_line + j))
         i = j + 1
     return out
+
+
+def _past_continuations(lines: list[str], i: int) -> int:
+    """The index after line i and the lines its trailing backslashes continue it onto."""
+    while i + 1 < len(lines) and lines[i].rstrip().endswith("\\"):
+        i += 1
+    return i + 1
 
 
 def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
@@ -578,7 +585,7 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
         if _table_header(s) or i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
             in_table = True
         if s.startswith("#") or in_table or _outputish(s) or not _shape(s, strict=True):
-            i += 1
+            i = _past_continuations(lines, i)  # a `\` line's rest is not a command of its own
             continue
         text, j = _gather(lines, i, ln)
         out.append(CommandLine(text.strip(), first_line + i, first_line + j))

@@ -223,3 +223,9 @@ def test_free_text_that_would_become_an_argument_makes_the_line_manual():
                         "https://example.com/v1/bundles\nkubectl get pods\n```\n")
     assert runs(plan) == [["kubectl", "get", "pods"]]
     assert manual_scripts(plan) == ['curl -sS -d "$NOTE" https://example.com/v1/bundles']
+
+
+def test_the_continuation_of_a_line_that_is_not_a_command_does_not_run_alone():
+    plan = compile_text("```\nk exec deploy/api -- \\\n  rake 'cache:clear[1]'\n```\n\n"
+                        "```bash\nSome prose that is not a command \\\n  rm -rf /tmp/x\n```\n")
+    assert runs(plan) == []
