@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from engine.effects import KNOWN_CLIS
+from engine.effects import KNOWN_CLIS, sql_verdict
 from engine.guide import Element
 
 BlockClass = Literal["command", "query", "config", "output", "script", "plugin", "other"]
@@ -449,7 +449,8 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
     if query:
         text = _strip_comments("\n".join(meaningful) if statement else raw,
                                "--" if query == "sql" else "#").strip()
-        if query == "sql" and (not _SQL_READ.match(text) or re.search(r"<[A-Za-z][^<>\n]*>", text)) \
+        if query == "sql" and (not _SQL_READ.match(text) or not sql_verdict(text).read or
+                               re.search(r"<[A-Za-z][^<>\n]*>", text)) \
                 or "{{" in text:
             # The author did not say which database: a write, or a query with holes to fill
             # in (`'<table_zpath>'`), is shown to a person.

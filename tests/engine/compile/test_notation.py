@@ -229,3 +229,9 @@ def test_the_continuation_of_a_line_that_is_not_a_command_does_not_run_alone():
     plan = compile_text("```\nk exec deploy/api -- \\\n  rake 'cache:clear[1]'\n```\n\n"
                         "```bash\nSome prose that is not a command \\\n  rm -rf /tmp/x\n```\n")
     assert runs(plan) == []
+
+
+def test_untagged_sql_that_only_starts_with_a_read_is_still_a_write():
+    plan = compile_text("```\nselect pg_stat_reset();\ndrop table if exists t;\n```\n")
+    assert queries(plan) == [] and [s.kind for s in plan.steps if s.plugin == "sql"] == []
+    assert manual_scripts(plan) == ["select pg_stat_reset();\ndrop table if exists t;"]
