@@ -103,7 +103,7 @@ def choose_plan(guide: Guide, *, structural: Callable[[], Plan], cache: PlanCach
         try:
             plan = fresh()
         except MendflowError as exc:
-            notes.append(f"the LLM compile failed, so the structural plan runs: {exc}")
+            notes.append(f"the LLM compile failed, so the structural plan is used: {exc}")
         else:
             if cache is not None:
                 cache.put(plan)

@@ -3,7 +3,8 @@
 It is a real HTTP server on 127.0.0.1 (the client, its retries, timeouts and JSON mode all
 run as they would against vLLM or Ollama's /v1); what it answers is scripted per request:
 a dict (sent as the reply's JSON content), a string (sent as content as is), an int (that
-HTTP status, an error), or ("hang", seconds). Every request body is kept in `requests`.
+HTTP status, an error), ("hang", seconds), ("length", text) (a reply cut at max tokens) or
+("status", code, message) (an API error with that message). Every request body is kept in `requests`.
 """
 
 from __future__ import annotations
@@ -37,11 +38,18 @@ class OpenAIServer:
                     self._send(reply, {"error": {"message": "scripted failure",
                                                  "type": "server_error"}})
                     return
+                finish = "stop"
+                if isinstance(reply, tuple) and reply[0] == "length":  # cut at max tokens
+                    finish, reply = "length", reply[1]
+                if isinstance(reply, tuple) and reply[0] == "status":  # (status, message)
+                    self._send(reply[1], {"error": {"message": reply[2],
+                                                    "type": "invalid_request_error"}})
+                    return
                 content = reply if isinstance(reply, str) else json.dumps(reply)
                 self._send(200, {
                     "id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion",
                     "created": int(time.time()), "model": body.get("model", "m"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
+                    "choices": [{"index": 0, "finish_reason": finish,
                                  "message": {"role": "assistant", "content": content}}],
                     "usage": {"prompt_tokens": 100, "completion_tokens": 20,
                               "total_tokens": 120},

@@ -183,15 +183,30 @@ def ask(model: BaseChatModel, messages: list[BaseMessage], *, schema: dict[str, 
     if structured and isinstance(out, dict):
         raw = out.get("raw")
         usage.add(raw)
-        if out.get("parsed") is not None:
+        if _cut(raw):
+            return Reply(raw, None, _CUT)
+        # The reply's text is read here, not by LangChain's lenient parser: a partial object
+        # it would accept is bad JSON, and the model is told so (not about schema fields).
+        text = _text(raw)
+        if text.strip():
+            return parse_json(text, raw)
+        if out.get("parsed") is not None:  # tool calling: the object is in the call
             return Reply(raw, out["parsed"])
-        parsed = parse_json(_text(raw))  # some parsers give up where a lenient read succeeds
-        err = out.get("parsing_error")
-        return Reply(raw, parsed.data, None if parsed.data is not None else
-                     f"{parsed.error or err}")
+        return Reply(raw, None, f"the reply is empty ({out.get('parsing_error') or 'no text'})")
     raw = out if isinstance(out, AIMessage) else AIMessage(content=str(out))
     usage.add(raw)
+    if _cut(raw):
+        return Reply(raw, None, _CUT)
     return parse_json(_text(raw), raw)
+
+
+_CUT = ("the reply was cut at the model's output limit (finish_reason: length), so its JSON is "
+        "incomplete: raise the server's max tokens, or use a model with a longer output")
+
+
+def _cut(message: Any) -> bool:
+    meta = getattr(message, "response_metadata", None) or {}
+    return meta.get("finish_reason") == "length" or meta.get("stop_reason") == "max_tokens"
 
 
 def _text(message: Any) -> str:
@@ -259,6 +274,15 @@ def translate(exc: BaseException, provider: str) -> LlmError:
 
         return GuideTooLong(f"{provider}: the prompt exceeds the context window ({detail})",
                             provider=provider, hint="Use a model with a larger context")
+    if "LengthFinishReason" in name or "length limit was reached" in detail:
+        return ProviderUnavailable(f"{provider}: {_CUT}", provider=provider,
+                                   hint="Raise the server's max tokens (vLLM --max-model-len, "
+                                   "Ollama num_predict) or use a model with a longer output")
+    if "response_format" in detail or "json_object" in detail or "json mode" in detail.lower():
+        return ProviderConfigError(f"{provider} refuses JSON mode ({detail})", provider=provider,
+                                   hint="Use a server and model that support response_format "
+                                   "json_object (vLLM, Ollama and llama.cpp do with recent "
+                                   "versions), or the ollama provider")
     if "RateLimit" in name:
         return ProviderUnavailable(f"{provider} is rate-limiting requests ({detail})",
                                    provider=provider, hint="Wait and retry, or raise the quota")

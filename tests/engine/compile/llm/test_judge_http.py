@@ -96,17 +96,20 @@ def test_a_hung_server_costs_one_bounded_wait_and_the_hint_is_exact(tmp_path: Pa
         proc = _run(["run", str(guide)], env)
         took = time.monotonic() - started
     judged = [b for b in server.requests if _is_judgment(b)]
-    # One judgment request, cut at the 1 s timeout: seconds, not 120 s x 3
-    assert len(judged) == 1 and took < 15, (took, proc.stderr)
+    # One judgment request, cut at the 1 s timeout: seconds (start-up included on a busy
+    # machine), not the 120 s x 3 attempts it took before
+    assert len(judged) == 1 and took < 60, (took, proc.stderr)
     # and with no person at the terminal, the run stops with the exact flag that answers it
     assert proc.returncode == 4, proc.stdout + proc.stderr
-    assert "--answer if-pods-crash-looping=yes|no" in proc.stdout + proc.stderr
+    said = " ".join((proc.stdout + proc.stderr).split())  # the console wraps long lines
+    assert "--answer if-pods-crash-looping=yes|no" in said
 
 
 def test_resume_asks_the_judge(tmp_path: Path) -> None:
     guide = tmp_path / "pods.md"
-    guide.write_text(GUIDE.replace('echo "web-1 CrashLoopBackOff 7 restarts"',
-                                   'sh -c "sleep 1.5; echo web-1 CrashLoopBackOff"'))
+    guide.write_text(GUIDE.replace("1. List the pods {#pods}:", "1. Let the pods settle:\n\n"
+                                   "   ```bash\n   sleep 3\n   ```\n\n"
+                                   "2. List the pods {#pods}:"))
 
     def script(body: dict[str, Any]) -> Any:
         if _is_judgment(body):
@@ -119,10 +122,13 @@ def test_resume_asks_the_judge(tmp_path: Path) -> None:
         proc = subprocess.Popen([*MENDFLOW, "run", str(guide)], env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(1.0)
+        deadline = time.monotonic() + 60
+        while not (run_id := _only_run(tmp_path / "data")):  # the check has started
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(0.3)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        run_id = _only_run(tmp_path / "data")
         assert not [b for b in server.requests if _is_judgment(b)]
         # When it is resumed, the judge decides the decision, as on `run`
         resumed = _run(["resume", run_id], env)
@@ -134,10 +140,13 @@ def _only_run(data: Path) -> str:
     import asyncio
 
     async def read() -> str:
+        if not (data / "mendflow.sqlite3").exists():
+            return ""
         store = open_store(data / "mendflow.sqlite3")
         await store.open()
         try:
-            return (await store.list_runs(limit=1))[0].run_id
+            runs = await store.list_runs(limit=1)
+            return runs[0].run_id if runs else ""
         finally:
             await store.close()
 
@@ -157,3 +166,22 @@ def test_a_model_that_returns_the_shipped_guides_own_plan_is_accepted(tmp_path: 
     # Then it passes the checks at the first attempt: nothing is "hallucinated"
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(server.requests) == 1 and "1 attempt(s)" in proc.stderr, proc.stderr
+
+
+def test_a_cut_reply_and_a_refused_json_mode_say_so(tmp_path: Path) -> None:
+    guide = tmp_path / "pods.md"
+    guide.write_text(GUIDE)
+    env = _env(tmp_path, "", MENDFLOW_LLM_ATTEMPTS="1")
+    # A reply cut at the output limit is reported as cut, not as a schema problem
+    with openai_server(lambda body: ("length", '{"steps": [{"id": "a", "kind": "comm')) as server:
+        env["OPENAI_BASE_URL"] = server.base_url
+        proc = _run(["compile", "--llm", str(guide), "-o", str(tmp_path / "o1")], env)
+    said = " ".join(proc.stderr.split())
+    assert proc.returncode != 0 and "cut at the model's output limit" in said, said
+    # A server that refuses JSON mode gets a hint about JSON mode
+    refusal = ("status", 400, "response_format of type json_object is not supported")
+    with openai_server(lambda body: refusal) as server:
+        env["OPENAI_BASE_URL"] = server.base_url
+        proc = _run(["compile", "--llm", str(guide), "-o", str(tmp_path / "o2")], env)
+    said = " ".join(proc.stderr.split())
+    assert proc.returncode != 0 and "refuses JSON mode" in said, said
