@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from engine.effects import KNOWN_CLIS
+from engine.effects import KNOWN_CLIS, sql_verdict
 from engine.guide import Element
 
 BlockClass = Literal["command", "query", "config", "output", "script", "plugin", "other"]
@@ -296,6 +296,24 @@ _PROMQL = re.compile(
 _PROMQL_NOT = re.compile(r"[;`]|^\s*(?:#|//|--)|\|\s*\w|\$\(|:=|::|^\s*\w+\s*=\s*[^~=]", re.M)
 
 
+_RULE = re.compile(r"^\s*-{3,}\s*$")  # the rule under a one-column result's header
+
+
+def _sql_over_its_result(meaningful: list[str]) -> list[str] | None:
+    """The statement's lines when a block holds one SQL statement followed by the table it
+    printed (a header over a `---+---` separator, rows, `(1 row)`)."""
+    if not _SQL_START.match(meaningful[0]):
+        return None
+    end = next((k for k, ln in enumerate(meaningful) if ln.rstrip().endswith(";")), None)
+    if end is None or end + 2 >= len(meaningful):
+        return None
+    rest = meaningful[end + 1:]
+    if not any(_SEPARATOR.match(ln) or _RULE.match(ln) for ln in rest[:2]) or \
+            any(_SQL_START.match(ln) for ln in rest):
+        return None
+    return meaningful[:end + 1]
+
+
 def _query_of(meaningful: list[str]) -> str | None:
     """'sql' or 'prometheus' when an untagged block clearly holds one query."""
     code = [ln for ln in meaningful if not ln.strip().startswith(("--", "//"))]
@@ -326,16 +344,24 @@ def _looks_like_config(lines: list[str]) -> bool:
 
 _OUTPUT_CUE = re.compile(r"\b(output|logged|logs?( like)? the following|following (error|message|log|"
                          r"output|lines?)s?|(expect|see) (logs|output|messages)|looks? like|"
-                         r"similar to|should (?:look|be|show|return|print|read)|result(?:s)?)\b[^.:]{0,40}[:.]?\s*$",
+                         r"similar to|should look)\b[^.:]{0,40}[:.]?\s*$",
                          re.I)
-_CUE_NOT = re.compile(r"\b(command|run|execut|enter|type|typing|paste|use\b|using)", re.I)
+_CUE_NOT = re.compile(r"\b(?:by (?:simply )?running|(?:to|and|then|please|now) run|run (?:the|this|these)|"
+                      r"running the following|commands?|execut\w*|enter|paste)\b|\brun(?:ning)?\s*:?\s*$",
+                      re.I)
+
+
+_OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:example|sample|expected|typical|the)?\s*(?:command\s+)?output\b"
+                          r"(?!\s+(?:of|from)\s+(?:the\s+)?(?:following|this|these)\s+command)")
 
 
 def output_cue(paragraph: str) -> bool:
     """Whether a paragraph announces that the block after it is output ("Example output:",
     "The result should look like:", "For example, the output is similar to:")."""
-    tail = paragraph.strip()[-90:]
-    return bool(_OUTPUT_CUE.search(tail)) and not _CUE_NOT.search(paragraph)
+    text = paragraph.strip()
+    if _OUTPUT_HEAD.match(text):
+        return True
+    return bool(_OUTPUT_CUE.search(text[-90:])) and not _CUE_NOT.search(paragraph)
 
 
 @dataclass(frozen=True)
@@ -391,12 +417,18 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
         return Block("other", text=raw, start=start, end=end)
     shell = tag in SHELL_TAGS or (tag not in OUTPUT_TAGS and "sh" in tag)
     prompts = _prompts(lines)
+    if after_output_cue:
+        # "Example output:": the block is output, unless it opens with the command that
+        # printed it (a transcript: that command runs, the rest is its output).
+        first = next(i for i, ln in enumerate(lines) if ln.strip())
+        if first not in prompts and not (_shape(lines[first], strict=True)
+                                         and not _outputish(lines[first])):
+            return Block("output", text=raw, start=start, end=end)
+        prompts = dict(prompts) if first in prompts else {first: ("sh", 0), **prompts}
     if prompts:
         cmds = _transcript(lines, first_line, prompts)
         if cmds:
             return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)
-        return Block("output", text=raw, start=start, end=end)
-    if after_output_cue:
         return Block("output", text=raw, start=start, end=end)
     if tag in OUTPUT_TAGS:  # the author said it is text: only prompted lines run
         return Block("output", text=raw, start=start, end=end)
@@ -410,10 +442,18 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
         return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)
     if _LOGQL.match("\n".join(meaningful)):
         return Block("script", text=raw.strip("\n"), start=start, end=end)  # LogQL: no plugin
+    statement = _sql_over_its_result(meaningful)
+    if statement is not None:
+        meaningful = statement  # `select ...;` then the table it printed: the query runs
+    elif _SQL_START.match(meaningful[0]) and any(_SEPARATOR.match(ln) or _RULE.match(ln)
+                                                 for ln in meaningful):
+        return Block("script", text=raw.strip("\n"), start=start, end=end)  # a psql session
     query = _query_of(meaningful)
     if query:
-        text = _strip_comments(raw, "--" if query == "sql" else "#").strip()
-        if query == "sql" and (not _SQL_READ.match(text) or re.search(r"<[A-Za-z][^<>\n]*>", text)) \
+        text = _strip_comments("\n".join(meaningful) if statement else raw,
+                               "--" if query == "sql" else "#").strip()
+        if query == "sql" and (not _SQL_READ.match(text) or not sql_verdict(text).read or
+                               re.search(r"<[A-Za-z][^<>\n]*>", text)) \
                 or "{{" in text:
             # The author did not say which database: a write, or a query with holes to fill
             # in (`'<table_zpath>'`), is shown to a person.
@@ -468,14 +508,16 @@ def _transcript(lines: list[str], first_line: int,
     """A console session: prompted lines are commands (with their continuations, `> ` lines
     included); the other lines are their output."""
     out: list[CommandLine] = []
+    first_prompt = min(prompts)
     i = 0
     while i < len(lines):
         if i not in prompts:
             ln = lines[i]
-            # An unprompted command that opens a paragraph of the transcript (the block's first
-            # line, or after a blank line) is a command the author left the prompt off; a line
-            # right after a command is its output.
-            if (i == 0 or not lines[i - 1].strip()) and _shape(ln, strict=True) and \
+            # An unprompted command above the first prompt (at the block's top, or after a
+            # blank line) is one the author left the prompt off; after a prompted command,
+            # unprompted lines are its output (`$ cat x.sh` shows the script, not steps).
+            if i < first_prompt and (i == 0 or not lines[i - 1].strip()) and \
+                    _shape(ln, strict=True) and \
                     not _outputish(ln) and not ln.lstrip().startswith("#"):
                 text, j = _gather(lines, i, ln)
                 out.append(CommandLine(text.strip(), first_line + i, first_line + j))
@@ -515,12 +557,19 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
         if in_table or _outputish(s) or not _shape(s, strict=False):
             if _PSQL_META.match(s):
                 out.append(CommandLine(s, first_line + i, first_line + i, console=True))
-            i += 1
+            i = _past_continuations(lines, i)
             continue
         text, j = _gather(lines, i, ln)
         out.append(CommandLine(text.strip(), first_line + i, first_line + j))
         i = j + 1
     return out
+
+
+def _past_continuations(lines: list[str], i: int) -> int:
+    """The index after line i and the lines its trailing backslashes continue it onto."""
+    while i + 1 < len(lines) and lines[i].rstrip().endswith("\\"):
+        i += 1
+    return i + 1
 
 
 def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
@@ -540,7 +589,7 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
         if _table_header(s) or i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
             in_table = True
         if s.startswith("#") or in_table or _outputish(s) or not _shape(s, strict=True):
-            i += 1
+            i = _past_continuations(lines, i)  # a `\` line's rest is not a command of its own
             continue
         text, j = _gather(lines, i, ln)
         out.append(CommandLine(text.strip(), first_line + i, first_line + j))

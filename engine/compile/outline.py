@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 from engine.compile import blocks, exits, phrases, placeholders, powershell, queries
 from engine.compile.sessions import SessionReader
@@ -744,8 +745,11 @@ class _OutlineBuilder:
             if parsed.assign and not session:
                 self.scope.assign(*parsed.assign)
                 continue
-            if session or parsed.unsupported or not parsed.pipelines:
-                manual.append(line)  # what cannot run is shown to a person, never dropped
+            if session or parsed.unsupported or not parsed.pipelines or \
+                    any(_shell_builtin(p) for p in parsed.pipelines):
+                # What cannot run is shown to a person, never dropped; a shell builtin
+                # (`source`, `alias`, `export` after `&&`) changes only the shell it runs in.
+                manual.append(line)
                 continue
             effects = [classify_pipeline([[_judged(w) for w in st] for st in p.stages]).effect
                        for p in parsed.pipelines]
@@ -755,8 +759,11 @@ class _OutlineBuilder:
                 continue
             argvs = [[[self.scope.word(w) for w in stage] for stage in pipeline.stages]
                      for pipeline in parsed.pipelines]
-            if any(_value_in_code(stage) for argv in argvs for stage in argv):
-                manual.append(line)  # a value would pick the program or become program text
+            if any(_value_in_code(stage) for argv in argvs for stage in argv) or \
+                    any(self._misplaced(argv) for argv in argvs):
+                # A value would pick the program or become program text, or free text would
+                # become an argument: a person runs it, with the guide's words.
+                manual.append(line)
                 continue
             flush_manual()
             for pipeline, eff, argv in zip(parsed.pipelines, effects, argvs):
@@ -772,6 +779,12 @@ class _OutlineBuilder:
                 self.scope.bind(parsed.bind)
         flush_manual()
         return nodes
+
+    def _misplaced(self, pipeline: list[list[str]]) -> bool:
+        """Whether an input's value would sit where its type may not (free text as an argv
+        word): `engine.runtime.placement` would refuse the plan."""
+        step = SimpleNamespace(id="-", plugin="shell", params={"pipeline": pipeline})
+        return bool(placement.step_problems(step, self.scope.inputs))  # type: ignore[arg-type]
 
     def _manual(self, owner: int, cls: SectionClass, title: str, text: str, span: Span,
                 pos: int, *, script: str | None = None) -> Action:
@@ -851,6 +864,15 @@ def _alternative(text: str, code: str, commands: list[str]) -> bool:
             if re.search(re.escape(f"`{a}`") + r"\s*,?\s+or\s+" + re.escape(f"`{b}`"), text):
                 return True
     return False
+
+
+_BUILTINS = frozenset("""export alias unalias source . set unset ulimit eval shopt declare local
+readonly pushd popd umask trap""".split())
+
+
+def _shell_builtin(pipeline) -> bool:
+    """Whether a pipeline's program is a shell builtin: no program of that name runs it."""
+    return any(stage and stage[0].plain() in _BUILTINS for stage in pipeline.stages)
 
 
 def _judged(word: Word) -> str:

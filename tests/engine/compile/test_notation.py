@@ -95,10 +95,16 @@ def test_an_untagged_block_of_prose_or_output_does_not_run():
 
 
 def test_a_block_after_example_output_is_output():
-    plan = compile_text("Example output:\n\n```\nkubectl-1234 get pods ok\n```\n\n"
-                        "The output should look like:\n\n```console\nsystemctl status nginx\n"
-                        "```\n")
-    assert runs(plan) == []
+    plan = compile_text("Example output:\n\n```\nweb-1234  2/2  Running\n```\n\n"
+                        "The output should look like:\n\n```console\nnginx.service - A web server\n"
+                        "   Active: active (running)\n```\n")
+    assert runs(plan) == [] and manual_scripts(plan) == []
+
+
+def test_an_output_block_that_opens_with_its_command_runs_only_that_command():
+    plan = compile_text("Output:\n\n```\ngitlab-patronictl list\n+--------+--------+\n"
+                        "| Member | Role   |\n+--------+--------+\n```\n")
+    assert runs(plan) == [["gitlab-patronictl", "list"]]
 
 
 def test_a_block_after_a_paragraph_that_says_to_run_it_is_not_output():
@@ -178,3 +184,54 @@ def test_a_keyword_followed_by_prose_is_a_comment_not_a_root_prompt():
     plan = compile_text("```\nroot@web-1:~# cat /etc/idmapd.conf\n[General]\n"
                         "# set your own domain here, if it differs\nDomain = localdomain\n```\n")
     assert runs(plan) == [["cat", "/etc/idmapd.conf"]]
+
+
+def test_a_transcript_after_example_output_is_an_illustration_not_steps():
+    plan = compile_text("Example output using version 1.4 (with e2fsprogs 1.46):\n\n```\n"
+                        "-> kl exec -it node-1 bash\n\nnode-1:/ # fsck.ext4 /dev/sdb\n"
+                        "fsck from util-linux 2.23.2\n```\n\n"
+                        "For example, this is the output when running the agent:\n\n```bash\n"
+                        "agent run app.js\nStarting agent on port 5000\n```\n")
+    assert runs(plan) == [] and manual_scripts(plan) == []
+
+
+def test_a_script_shown_by_cat_in_a_transcript_is_output():
+    plan = compile_text("```shell\n$ cat collect.sh\n#!/bin/bash\n\necho \"Starting\"\n"
+                        "rm -f /tmp/out\n```\n")
+    assert runs(plan) == [["cat", "collect.sh"]]
+
+
+def test_an_untagged_sql_statement_over_its_result_table_is_the_query():
+    plan = compile_text("```\nselect relname\nfrom pg_class where oid = 1;\n\n relname\n"
+                        "---------\n users\n(1 row)\n```\n\n```\nshow log_destination;\n"
+                        " log_destination\n-----------------\n csvlog\n(1 row)\n\nshow logging_collector;"
+                        "\n logging_collector\n-------------------\n on\n```\n")
+    assert queries(plan) == [("sql", "select relname\nfrom pg_class where oid = 1;")]
+    assert len(manual_scripts(plan)) == 1  # two statements and their results: a psql session
+
+
+def test_a_shell_builtin_is_shown_to_a_person_not_run_as_a_program():
+    plan = compile_text("```bash\nsource /srv/app/bin/activate\nalias k=kubectl\n"
+                        "git clone https://example.com/x.git && export PATH=$PWD/x:$PATH\n```\n")
+    assert runs(plan) == []
+    assert manual_scripts(plan) == ["source /srv/app/bin/activate\nalias k=kubectl\n"
+                                    "git clone https://example.com/x.git && export PATH=$PWD/x:$PATH"]
+
+
+def test_free_text_that_would_become_an_argument_makes_the_line_manual():
+    plan = compile_text("```bash\nNOTE=\"a dummy description\"\ncurl -sS -d \"$NOTE\" "
+                        "https://example.com/v1/bundles\nkubectl get pods\n```\n")
+    assert runs(plan) == [["kubectl", "get", "pods"]]
+    assert manual_scripts(plan) == ['curl -sS -d "$NOTE" https://example.com/v1/bundles']
+
+
+def test_the_continuation_of_a_line_that_is_not_a_command_does_not_run_alone():
+    plan = compile_text("```\nk exec deploy/api -- \\\n  rake 'cache:clear[1]'\n```\n\n"
+                        "```bash\nSome prose that is not a command \\\n  rm -rf /tmp/x\n```\n")
+    assert runs(plan) == []
+
+
+def test_untagged_sql_that_only_starts_with_a_read_is_still_a_write():
+    plan = compile_text("```\nselect pg_stat_reset();\ndrop table if exists t;\n```\n")
+    assert queries(plan) == [] and [s.kind for s in plan.steps if s.plugin == "sql"] == []
+    assert manual_scripts(plan) == ["select pg_stat_reset();\ndrop table if exists t;"]
