@@ -221,3 +221,23 @@ def test_an_opener_with_nothing_after_it_stays_a_manual_step() -> None:
     plan = compile_text("# X\n\n## Diagnosis\n\n```bash\nssh db-01\n```\n")
     assert manual_scripts(plan) == ["ssh db-01"]
     assert not runs(plan)
+
+
+def test_a_wrapped_step_says_what_the_guide_wrote_opener_and_command() -> None:
+    plan = compile_text(DEBUG_NODE)
+    assert runs(plan)[0].text == "oc debug node/<node>\nchroot /host\ncrictl ps | grep kubelet"
+
+
+def test_lines_that_read_as_output_inside_a_session_never_run() -> None:
+    # a shell tag makes every line a command line; inside a session only commands run
+    plan = compile_text(EXEC.replace("ceph osd tree | head -20",
+                                     "apiVersion: v1\ncluster1-pxc-0\nrook-ceph-mon-a   1/1   Running"))
+    assert not any("apiVersion" in s.text or "cluster1" in s.text or "Running" in s.text
+                   for s in runs(plan))
+    assert any("apiVersion: v1" in m for m in manual_scripts(plan))
+
+
+def test_a_console_given_its_work_is_no_session() -> None:
+    plan = compile_text("# X\n\n## Diagnosis\n\n```bash\ngitlab-psql -qtc 'SELECT 1'\n"
+                        "toolbox apt install -y jq\nuptime\n```\n")
+    assert [["uptime"]] in pipelines(plan)
