@@ -304,7 +304,7 @@ class SessionReader:
             return self._manual(b, s, line, el, cls, owner)
         if found is not None:
             return self._reopen(b, s, found, line, el, cls, owner)
-        if parsed.assign or parsed.unsupported or any(_plain(st)[:1] and _plain(st)[0] in _STATE
+        if parsed.assign or parsed.bind or parsed.unsupported or any(_plain(st)[:1] and _plain(st)[0] in _STATE
                     for p in parsed.pipelines for st in p.stages):
             s.broken = True
         steps = None if s.broken or not _command_like(text) else self._wrapped(b, s, parsed, line)

@@ -7,6 +7,8 @@ section. Before, those commands became steps of their own that ran on the operat
 
 from __future__ import annotations
 
+import pytest
+
 from engine.compile import compile_guide
 from engine.guide import parse_guide
 from engine.plan import Plan, Step, StepKind
@@ -145,11 +147,12 @@ def test_a_filter_that_reads_a_file_here_makes_the_command_a_persons() -> None:
     assert any("ceph osd tree | grep x /etc/hosts" in m for m in manual_scripts(plan))
 
 
-def test_cd_inside_a_session_hands_the_rest_of_it_to_a_person() -> None:
-    plan = compile_text(EXEC.replace("ceph osd tree | head -20", "cd /var/lib/ceph\nls"))
+@pytest.mark.parametrize("change", ["cd /var/lib/ceph", "export X=1", "X=$(hostname)"])
+def test_a_state_change_inside_a_session_hands_the_rest_of_it_to_a_person(change: str) -> None:
+    plan = compile_text(EXEC.replace("ceph osd tree | head -20", f"{change}\nls"))
     assert pipelines(plan)[0][0][-2:] == ["ceph", "status"]
-    assert any(m.endswith("cd /var/lib/ceph\nls\nexit") for m in manual_scripts(plan))
-    assert not any(p[0][:1] == ["ls"] for p in pipelines(plan))
+    assert any(m.endswith(f"{change}\nls\nexit") for m in manual_scripts(plan))
+    assert not any(p[0][-1:] == ["ls"] for p in pipelines(plan))
 
 
 SUDO = """# Restart the app
