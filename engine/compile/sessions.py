@@ -74,6 +74,7 @@ _KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--kubeconfig",
                                "--user", "-s", "--server", "--as", "--token", "-v"})
 _PROGRAM = re.compile(r"(?:\./|/)?[a-z][a-z0-9_.+/-]*")
 _COLUMNS = re.compile(r"\S {2,}(?=\S)")
+_KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec)\s")
 _FIRST_WORD = re.compile(r"\s*(\S+)")
 
 
@@ -246,8 +247,10 @@ class SessionReader:
         if s is not None and s.section != el.section:
             s = self.open = None  # sessions end with their section
         tool = first.group(1).rsplit("/", 1)[-1]
-        if (s is None or tool in _WORKSTATION) and tool not in _OPENERS:
-            return None
+        if (s is None or tool in _WORKSTATION) and (
+                tool not in _OPENERS or tool in ("oc", "kubectl") and not _KUBE_SHELL.search(
+                    line.text)):
+            return None  # most lines: no session, and none opened (no second parse)
         parsed = parse_line(line.text)
         if s is None:
             return self._start(b, line, el, cls, owner, parsed)
