@@ -14,6 +14,8 @@ form for it, the command given as argv words (never text for a local shell):
     oc debug node/X [+ chroot /host]   oc debug node/X -- [chroot /host] CMD
     oc rsh POD, kubectl|oc exec -it    kubectl|oc exec POD -- CMD
       POD -- bash
+    docker|podman|crictl exec -it      docker|podman|crictl exec C CMD
+      C bash
     ssh HOST                           ssh HOST -- 'CMD'   (the guide's literal text: the remote
                                                             shell splits it; no values in it)
     ssh HOST + sudo -i                 ssh HOST -- sudo 'CMD'
@@ -67,14 +69,16 @@ _STATE = frozenset("""cd export source . set unset alias pushd popd umask ulimit
 # local filters after a remote first stage: tool -> operands it takes when it reads stdin
 _FILTERS = {"grep": 1, "egrep": 1, "fgrep": 1, "awk": 1, "sed": 1, "jq": 1, "tr": 2,
             "head": 0, "tail": 0, "sort": 0, "uniq": 0, "wc": 0, "cut": 0, "column": 0}
-_OPENERS = frozenset({"oc", "kubectl", "ssh", "sudo", "chroot", *_CONSOLES})
+_OPENERS = frozenset({"oc", "kubectl", "ssh", "sudo", "chroot", "docker", "podman", "nerdctl",
+                      "crictl", *_CONSOLES})
 _SHELL_INTO = re.compile(r"\s*(?:sudo\s+)?(?:oc|kubectl)\s(?!.*\s--\s+\S).*\b(?:rsh|debug)\b"
                          r"|\s*(?:sudo\s+)?(?:oc|kubectl)\s.*\bexec\b.*\s-\w*i\w*\b.*\s(?:ba)?sh\s*$")
 _KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--kubeconfig", "--cluster",
                                "--user", "-s", "--server", "--as", "--token", "-v"})
 _PROGRAM = re.compile(r"(?:\./|/)?[a-z][a-z0-9_.+/-]*")
 _COLUMNS = re.compile(r"\S {2,}(?=\S)")
-_KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec)\s")
+_KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec)\s")  # kubectl, oc, docker ... that may open one
+_EXECS = frozenset({"oc", "kubectl", "docker", "podman", "nerdctl", "crictl"})
 _FIRST_WORD = re.compile(r"\s*(\S+)")
 
 
@@ -118,6 +122,9 @@ def _opener(parsed: Parsed, text: str) -> tuple[list[Word] | None, dict] | None:
         return _kube_opener(words, argv)
     if tool == "sudo":
         return _sudo_opener(words, argv)
+    if tool in ("docker", "podman", "nerdctl", "crictl") and argv[1:2] == ["exec"] and \
+            argv[-1] in _SHELLS and any(a in _TTY for a in argv[2:-1]):
+        return [w for w in words[:-1] if w.plain() not in _TTY], {}  # docker exec C -- CMD
     if tool == "ssh":
         verdict = classify(argv)
         if verdict.effect == "interactive" and "opens a shell" in verdict.reason:
@@ -248,7 +255,7 @@ class SessionReader:
             s = self.open = None  # sessions end with their section
         tool = first.group(1).rsplit("/", 1)[-1]
         if (s is None or tool in _WORKSTATION) and (
-                tool not in _OPENERS or tool in ("oc", "kubectl") and not _KUBE_SHELL.search(
+                tool not in _OPENERS or tool in _EXECS and not _KUBE_SHELL.search(
                     line.text)):
             return None  # most lines: no session, and none opened (no second parse)
         parsed = parse_line(line.text)

@@ -244,3 +244,9 @@ def test_a_console_given_its_work_is_no_session() -> None:
     plan = compile_text("# X\n\n## Diagnosis\n\n```bash\ngitlab-psql -qtc 'SELECT 1'\n"
                         "toolbox apt install -y jq\nuptime\n```\n")
     assert [["uptime"]] in pipelines(plan)
+
+
+def test_commands_in_docker_exec_shell_run_in_the_container() -> None:
+    plan = compile_text(EXEC.replace("kubectl exec -it rook-tools -n rook-ceph -- bash",
+                                     "docker exec -it -u git gitlab bash"))
+    assert pipelines(plan)[0] == [["docker", "exec", "-u", "git", "gitlab", "ceph", "status"]]
