@@ -57,7 +57,7 @@ open xdg-open""".split())
 _CLOSE = frozenset({"exit", "logout", "\\q", "quit", "exit;", "quit;"})
 # an interactive program whose lines follow it in the guide: a session with no form to run them
 _CONSOLES = frozenset("""psql gitlab-psql mysql mariadb redis-cli mongo mongosh sqlite3 toolbox
-mariadb clickhouse-client cqlsh gitlab-rails rails irb""".split())
+clickhouse-client cqlsh gitlab-rails rails irb""".split())
 # a console given its work on its command line: the flags (short letters, long names) that do it
 _PSQL = ("cfl", ("--command", "--file", "--list"))
 _GIVEN = {"psql": _PSQL, "gitlab-psql": _PSQL, "mysql": ("eB", ("--execute", "--batch")),
@@ -71,8 +71,9 @@ _FILTERS = {"grep": 1, "egrep": 1, "fgrep": 1, "awk": 1, "sed": 1, "jq": 1, "tr"
             "head": 0, "tail": 0, "sort": 0, "uniq": 0, "wc": 0, "cut": 0, "column": 0}
 _OPENERS = frozenset({"oc", "kubectl", "ssh", "sudo", "chroot", "docker", "podman", "nerdctl",
                       "crictl", *_CONSOLES})
-_SHELL_INTO = re.compile(r"\s*(?:sudo\s+)?(?:oc|kubectl)\s(?!.*\s--\s+\S).*\b(?:rsh|debug)\b"
-                         r"|\s*(?:sudo\s+)?(?:oc|kubectl)\s.*\bexec\b.*\s-\w*i\w*\b.*\s(?:ba)?sh\s*$")
+_SHELL_INTO = re.compile(r"\s*(?:sudo\s+)?(?:oc|kubectl)\s(?!.*\s--\s+\S).*\b(?:rsh|debug)\b|"
+                         r"\s*(?:sudo\s+)?(?:oc|kubectl)\s.*\bexec\b.*\s-\w*i\w*\b.*\s(?:ba)?sh"
+                         r"\s*$")
 _KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--kubeconfig", "--cluster",
                                "--user", "-s", "--server", "--as", "--token", "-v"})
 _PROGRAM = re.compile(r"(?:\./|/)?[a-z][a-z0-9_.+/-]*")
@@ -90,7 +91,7 @@ class Session:
     start: int
     section: int | None
     prefix: list[Word] | None  # exec-style: argv words before the command
-    ssh: list[Word] | None = None  # ssh HOST --: the command goes as one remote text
+    ssh: list[Word] | None = None  # `ssh HOST --`: the command goes as one remote text
     remote: list[str] = field(default_factory=list)  # words before it remotely: sudo -u U
     debug_node: bool = False  # `oc debug node/X`: `chroot /host` may follow
     broken: bool = False  # a line changed the session's state: the rest is a person's
@@ -124,7 +125,7 @@ def _opener(parsed: Parsed, text: str) -> tuple[list[Word] | None, dict] | None:
         return _sudo_opener(words, argv)
     if tool in ("docker", "podman", "nerdctl", "crictl") and argv[1:2] == ["exec"] and \
             argv[-1] in _SHELLS and any(a in _TTY for a in argv[2:-1]):
-        return [w for w in words[:-1] if w.plain() not in _TTY], {}  # docker exec C -- CMD
+        return [w for w in words[:-1] if w.plain() not in _TTY], {}  # docker exec C CMD
     if tool == "ssh":
         verdict = classify(argv)
         if verdict.effect == "interactive" and "opens a shell" in verdict.reason:
@@ -314,9 +315,9 @@ class SessionReader:
             return self._manual(b, s, line, el, cls, owner)
         if found is not None:
             return self._reopen(b, s, found, line, el, cls, owner)
-        if parsed.assign or parsed.bind or parsed.unsupported or any(_plain(st)[:1] and _plain(st)[0] in _STATE
-                    for p in parsed.pipelines for st in p.stages):
-            s.broken = True
+        if parsed.assign or parsed.bind or parsed.unsupported or any(
+                st and st[0].plain() in _STATE for p in parsed.pipelines for st in p.stages):
+            s.broken = True  # cd, export, X=$(..): what follows depends on the session's state
         steps = None if s.broken or not _command_like(text) else self._wrapped(b, s, parsed, line)
         if steps is None:
             return self._manual(b, s, line, el, cls, owner)
