@@ -14,8 +14,11 @@ form for it, the command given as argv words (never text for a local shell):
     oc debug node/X [+ chroot /host]   oc debug node/X -- [chroot /host] CMD
     oc rsh POD, kubectl|oc exec -it    kubectl|oc exec POD -- CMD
       POD -- bash
+    docker|podman|crictl exec -it      docker|podman|crictl exec C CMD
+      C bash
     ssh HOST                           ssh HOST -- 'CMD'   (the guide's literal text: the remote
                                                             shell splits it; no values in it)
+    ssh HOST + sudo -i                 ssh HOST -- sudo 'CMD'
     sudo -i, sudo su [-] [USER]        sudo [-u USER] CMD
 
 The wrapped argv goes through the read-only table like any other (`engine.effects`): a session
@@ -34,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from engine.compile.shellwords import Parsed, Word, parse_line
-from engine.effects import Templated, classify, classify_pipeline
+from engine.effects import Templated, classify, classify_pipeline, looks_like_command
 from engine.effects.options import NotRead, parse
 from engine.effects.rules import Tool
 from engine.effects.table import TABLE
@@ -54,17 +57,29 @@ open xdg-open""".split())
 _CLOSE = frozenset({"exit", "logout", "\\q", "quit", "exit;", "quit;"})
 # an interactive program whose lines follow it in the guide: a session with no form to run them
 _CONSOLES = frozenset("""psql gitlab-psql mysql mariadb redis-cli mongo mongosh sqlite3 toolbox
-mariadb clickhouse-client cqlsh gitlab-rails rails irb""".split())
-_RUNS = ("-c", "-e", "-f", "--command", "--execute", "--eval", "--file")  # a console given its work
+clickhouse-client cqlsh gitlab-rails rails irb""".split())
+# a console given its work on its command line: the flags (short letters, long names) that do it
+_PSQL = ("cfl", ("--command", "--file", "--list"))
+_GIVEN = {"psql": _PSQL, "gitlab-psql": _PSQL, "mysql": ("eB", ("--execute", "--batch")),
+          "mariadb": ("eB", ("--execute", "--batch")),
+          "clickhouse-client": ("q", ("--query", "--queries-file")),
+          "mongo": ("", ("--eval", "--file")), "mongosh": ("f", ("--eval", "--file")),
+          "cqlsh": ("ef", ("--execute", "--file"))}
 _STATE = frozenset("""cd export source . set unset alias pushd popd umask ulimit su""".split())
 # local filters after a remote first stage: tool -> operands it takes when it reads stdin
 _FILTERS = {"grep": 1, "egrep": 1, "fgrep": 1, "awk": 1, "sed": 1, "jq": 1, "tr": 2,
             "head": 0, "tail": 0, "sort": 0, "uniq": 0, "wc": 0, "cut": 0, "column": 0}
-_OPENERS = frozenset({"oc", "kubectl", "ssh", "sudo", "chroot", *_CONSOLES})
-_SHELL_INTO = re.compile(r"\s*(?:sudo\s+)?(?:oc|kubectl)\s(?!.*\s--\s+\S).*\b(?:rsh|debug)\b"
-                         r"|\s*(?:sudo\s+)?(?:oc|kubectl)\s.*\bexec\b.*\s-\w*i\w*\b.*\s(?:ba)?sh\s*$")
+_OPENERS = frozenset({"oc", "kubectl", "ssh", "sudo", "chroot", "docker", "podman", "nerdctl",
+                      "crictl", *_CONSOLES})
+_SHELL_INTO = re.compile(r"\s*(?:sudo\s+)?(?:oc|kubectl)\s(?!.*\s--\s+\S).*\b(?:rsh|debug)\b|"
+                         r"\s*(?:sudo\s+)?(?:oc|kubectl)\s.*\bexec\b.*\s-\w*i\w*\b.*\s(?:ba)?sh"
+                         r"\s*$")
 _KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--kubeconfig", "--cluster",
                                "--user", "-s", "--server", "--as", "--token", "-v"})
+_PROGRAM = re.compile(r"(?:\./|/)?[a-z][a-z0-9_.+/-]*")
+_COLUMNS = re.compile(r"\S {2,}(?=\S)")
+_KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec)\s")  # kubectl, oc, docker ... that may open one
+_EXECS = frozenset({"oc", "kubectl", "docker", "podman", "nerdctl", "crictl"})
 _FIRST_WORD = re.compile(r"\s*(\S+)")
 
 
@@ -76,8 +91,8 @@ class Session:
     start: int
     section: int | None
     prefix: list[Word] | None  # exec-style: argv words before the command
-    ssh: list[Word] | None = None  # ssh HOST --: the command goes as one remote text
-    remote: str = ""  # text before the command in the remote shell ("sudo ")
+    ssh: list[Word] | None = None  # `ssh HOST --`: the command goes as one remote text
+    remote: list[str] = field(default_factory=list)  # words before it remotely: sudo -u U
     debug_node: bool = False  # `oc debug node/X`: `chroot /host` may follow
     broken: bool = False  # a line changed the session's state: the rest is a person's
     fresh: bool = True  # the opener's manual step holds only the opening lines so far
@@ -108,6 +123,9 @@ def _opener(parsed: Parsed, text: str) -> tuple[list[Word] | None, dict] | None:
         return _kube_opener(words, argv)
     if tool == "sudo":
         return _sudo_opener(words, argv)
+    if tool in ("docker", "podman", "nerdctl", "crictl") and argv[1:2] == ["exec"] and \
+            argv[-1] in _SHELLS and any(a in _TTY for a in argv[2:-1]):
+        return [w for w in words[:-1] if w.plain() not in _TTY], {}  # docker exec C CMD
     if tool == "ssh":
         verdict = classify(argv)
         if verdict.effect == "interactive" and "opens a shell" in verdict.reason:
@@ -115,10 +133,32 @@ def _opener(parsed: Parsed, text: str) -> tuple[list[Word] | None, dict] | None:
         return None
     if tool == "chroot" and argv[1:] == ["/host"] or tool == "toolbox" and len(argv) == 1:
         return None, {}
-    if tool in _CONSOLES and not any(a.startswith(_RUNS) for a in argv[1:]) and \
-            (tool != "redis-cli" or _redis_bare(argv)):
+    if tool in _CONSOLES and _console(tool, argv):
         return None, {}  # a console: what follows it is typed into it
     return None
+
+
+def _console(tool: str, argv: list[str]) -> bool:
+    """Whether `argv` opens the tool's console rather than giving it its work (`psql -c`,
+    `psql -qtc`, `mysql -e`, `clickhouse-client --query`, `gitlab-rails runner`)."""
+    args = argv[1:]
+    if tool in ("gitlab-rails", "rails"):
+        return args[:1] in (["console"], ["c"], ["dbconsole"], ["db"])
+    if tool == "redis-cli":
+        return _redis_bare(argv)
+    if tool in ("toolbox", "irb"):
+        return not args  # `toolbox apt install jq` runs one command in the toolbox
+    if tool == "sqlite3":
+        return len([a for a in args if not a.startswith("-")]) <= 1
+    shorts, longs = _GIVEN.get(tool, ("", ()))
+    for a in args:
+        if a.startswith("--"):
+            if a.split("=", 1)[0] in longs:
+                return False
+        elif a.startswith("-") and len(a) <= 5 and a[1:].isalpha() and \
+                any(c in shorts for c in a[1:]):
+            return False  # `-c SQL`, and bundles that end in it: `-qtc SQL`, `-tAc SQL`
+    return True
 
 
 def _redis_bare(argv: list[str]) -> bool:
@@ -196,7 +236,7 @@ def _sudo_opener(words: list[Word], argv: list[str]) -> tuple[list[Word] | None,
         user = [_w("-u"), words[2]]
     else:
         return None
-    return [words[0], *user], {"remote": " ".join(["sudo", *_plain(user)]) + " "}
+    return [words[0], *user], {"remote": ["sudo", *_plain(user)]}
 
 
 class SessionReader:
@@ -215,8 +255,10 @@ class SessionReader:
         if s is not None and s.section != el.section:
             s = self.open = None  # sessions end with their section
         tool = first.group(1).rsplit("/", 1)[-1]
-        if (s is None or tool in _WORKSTATION) and tool not in _OPENERS:
-            return None
+        if (s is None or tool in _WORKSTATION) and (
+                tool not in _OPENERS or tool in _EXECS and not _KUBE_SHELL.search(
+                    line.text)):
+            return None  # most lines: no session, and none opened (no second parse)
         parsed = parse_line(line.text)
         if s is None:
             return self._start(b, line, el, cls, owner, parsed)
@@ -273,10 +315,10 @@ class SessionReader:
             return self._manual(b, s, line, el, cls, owner)
         if found is not None:
             return self._reopen(b, s, found, line, el, cls, owner)
-        if parsed.assign or parsed.unsupported or any(_plain(st)[:1] and _plain(st)[0] in _STATE
-                    for p in parsed.pipelines for st in p.stages):
-            s.broken = True
-        steps = None if s.broken else self._wrapped(b, s, parsed, line)
+        if parsed.assign or parsed.bind or parsed.unsupported or any(
+                st and st[0].plain() in _STATE for p in parsed.pipelines for st in p.stages):
+            s.broken = True  # cd, export, X=$(..): what follows depends on the session's state
+        steps = None if s.broken or not _command_like(text) else self._wrapped(b, s, parsed, line)
         if steps is None:
             return self._manual(b, s, line, el, cls, owner)
         out: list[Action] = []
@@ -374,9 +416,8 @@ class SessionReader:
             if effect == "interactive":
                 return None
             uses = frozenset(v for st in words for w in st for v in b.scope.refs(w))
-            text = " ".join(_plain(s.prefix)) + " " + " | ".join(
-                " ".join(_plain(st)) for st in pipeline.stages)
-            out.append((text, argv, effect == "mutate", uses))
+            # the step says what the guide wrote: the session's opening lines and the command
+            out.append((s.opener + "\n" + line.text.strip(), argv, effect == "mutate", uses))
         return out
 
     def _over_ssh(self, b: _OutlineBuilder, s: Session, parsed: Parsed, line: CommandLine
@@ -386,17 +427,26 @@ class SessionReader:
         if "\n" in text or "#" in text or not all(
                 w.is_literal for p in parsed.pipelines for st in p.stages for w in st):
             return None  # a value in a remote shell's text would be code
-        remote = s.remote + text
         head = [b.scope.word(w) for w in s.ssh or []]
-        argv = [head + [literal(remote)]]
+        argv = [head + [literal(w) for w in s.remote] + [literal(text)]]
         if _value_in_code(argv[0]):
             return None
         judged = [w.plain() if w.is_literal else Templated(w.plain()) for w in s.ssh or []]
-        effect = classify(judged + [remote]).effect
+        effect = classify(judged + s.remote + [text]).effect
         if effect == "interactive":
             return None
         uses = frozenset(v for w in s.ssh or [] for v in b.scope.refs(w))
-        return [(" ".join(_plain(s.ssh or [])) + " " + remote, argv, effect == "mutate", uses)]
+        return [(s.opener + "\n" + text, argv, effect == "mutate", uses)]
+
+
+def _command_like(text: str) -> bool:
+    """A line that reads as a command typed into the session, not a line of what it printed
+    (`apiVersion: v1`, `cluster1-pxc-0`, a table row): only those run by themselves."""
+    if looks_like_command(text):
+        return True
+    words = text.split()
+    return len(words) >= 2 and bool(_PROGRAM.fullmatch(words[0])) and \
+        not words[1].endswith(":") and len(_COLUMNS.findall(text)) < 2
 
 
 def _filter(stage: tuple[Word, ...]) -> bool:

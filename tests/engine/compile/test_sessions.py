@@ -7,6 +7,8 @@ section. Before, those commands became steps of their own that ran on the operat
 
 from __future__ import annotations
 
+import pytest
+
 from engine.compile import compile_guide
 from engine.guide import parse_guide
 from engine.plan import Plan, Step, StepKind
@@ -145,11 +147,12 @@ def test_a_filter_that_reads_a_file_here_makes_the_command_a_persons() -> None:
     assert any("ceph osd tree | grep x /etc/hosts" in m for m in manual_scripts(plan))
 
 
-def test_cd_inside_a_session_hands_the_rest_of_it_to_a_person() -> None:
-    plan = compile_text(EXEC.replace("ceph osd tree | head -20", "cd /var/lib/ceph\nls"))
+@pytest.mark.parametrize("change", ["cd /var/lib/ceph", "export X=1", "X=$(hostname)"])
+def test_a_state_change_inside_a_session_hands_the_rest_of_it_to_a_person(change: str) -> None:
+    plan = compile_text(EXEC.replace("ceph osd tree | head -20", f"{change}\nls"))
     assert pipelines(plan)[0][0][-2:] == ["ceph", "status"]
-    assert any(m.endswith("cd /var/lib/ceph\nls\nexit") for m in manual_scripts(plan))
-    assert not any(p[0][:1] == ["ls"] for p in pipelines(plan))
+    assert any(m.endswith(f"{change}\nls\nexit") for m in manual_scripts(plan))
+    assert not any(p[0][-1:] == ["ls"] for p in pipelines(plan))
 
 
 SUDO = """# Restart the app
@@ -221,3 +224,29 @@ def test_an_opener_with_nothing_after_it_stays_a_manual_step() -> None:
     plan = compile_text("# X\n\n## Diagnosis\n\n```bash\nssh db-01\n```\n")
     assert manual_scripts(plan) == ["ssh db-01"]
     assert not runs(plan)
+
+
+def test_a_wrapped_step_says_what_the_guide_wrote_opener_and_command() -> None:
+    plan = compile_text(DEBUG_NODE)
+    assert runs(plan)[0].text == "oc debug node/<node>\nchroot /host\ncrictl ps | grep kubelet"
+
+
+def test_lines_that_read_as_output_inside_a_session_never_run() -> None:
+    # a shell tag makes every line a command line; inside a session only commands run
+    plan = compile_text(EXEC.replace("ceph osd tree | head -20",
+                                     "apiVersion: v1\ncluster1-pxc-0\nrook-ceph-mon-a   1/1   Running"))
+    assert not any("apiVersion" in s.text or "cluster1" in s.text or "Running" in s.text
+                   for s in runs(plan))
+    assert any("apiVersion: v1" in m for m in manual_scripts(plan))
+
+
+def test_a_console_given_its_work_is_no_session() -> None:
+    plan = compile_text("# X\n\n## Diagnosis\n\n```bash\ngitlab-psql -qtc 'SELECT 1'\n"
+                        "toolbox apt install -y jq\nuptime\n```\n")
+    assert [["uptime"]] in pipelines(plan)
+
+
+def test_commands_in_docker_exec_shell_run_in_the_container() -> None:
+    plan = compile_text(EXEC.replace("kubectl exec -it rook-tools -n rook-ceph -- bash",
+                                     "docker exec -it -u git gitlab bash"))
+    assert pipelines(plan)[0] == [["docker", "exec", "-u", "git", "gitlab", "ceph", "status"]]
