@@ -467,7 +467,10 @@ class _OutlineBuilder:
                 return then
         if not then and cls not in ("info", "cleanup") and not self._ending_item and \
                 phrases.is_instruction(rest or text):
-            then.append(self._said(cls, rest or text, text, span, el.index))
+            title = rest or text
+            if phrases.is_finding(title) and not phrases.is_instruction_only(title):
+                title = f"Record the finding: {title}"
+            then.append(self._said(cls, title, text, span, el.index))
         return then
 
     def _said(self, cls: SectionClass, title: str, text: str, span: Span, pos: int) -> Action:

@@ -231,7 +231,7 @@ def may_fail(text: str) -> bool:
 # -- jumps -------------------------------------------------------------------------------
 
 _JUMP = re.compile(
-    r"\b(?:skip(?:ping)?|go(?:ing)?(?: back)?|jump|proceed|continue|move on|return|turn)"
+    r"\b(?:skip(?:ping)?|go(?:ing)?(?: back)?|jump|proceed|continue|move(?: on)?|return|turn)"
     r"\s+(?:directly\s+|straight\s+|ahead\s+)?(?:on\s+)?(?:to|with|at)\s+"
     r"(?:the\s+)?(?P<target>\[[^\]]+\]\([^)]*\)|step\s+\d+|\S+(?:\s+\S+)?)", re.I)
 _SKIP_NEXT = re.compile(r"\bskip\s+the\s+next\s+(?P<n>\d+\s+|two\s+|three\s+)?steps?\b", re.I)
@@ -272,6 +272,12 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
             if href.startswith("#"):
                 found.append(JumpRef("anchor", href[1:], sentence))
             continue  # a link to another page is a reference or a call, not a jump
+        near = sentence[m.start("target"):m.start("target") + 40 + 80]
+        linked = next((h for t, h in links if t and h.startswith("#") and
+                       0 <= near.find(t) <= 40), None)
+        if linked is not None:  # "proceed to check for a [popular key log](#a-popular-key)"
+            found.append(JumpRef("anchor", linked[1:], sentence))
+            continue
         words = re.sub(r"[^\w\s-]", "", target).strip()
         if words and words.split()[0].lower() in ("mitigation", "diagnosis", "resolution",
                                                    "remediation", "troubleshooting"):
@@ -380,6 +386,30 @@ _SUBJECT = re.compile(r"^(?:the|a|an|this|that|it|its|it's|they|there|these|thos
                       r"reports?|fails?|tries|attempts?|starts?|stops?|continues?)\b", re.I)
 
 
+_FINDING = re.compile(
+    r"^(?:then\s+)?(?:it|this|that|there|the\s+[\w./-]+(?:\s+[\w./-]+){0,3}|[A-Za-z][\w./-]*"
+    r"(?:\s+[\w./-]+){0,2})\s+(?:is|are|isn't|aren't|is not|are not|was|were|has|have|hasn't|"
+    r"haven't|does not|doesn't|do not|don't|cannot|can't|can only be|(?:may|might|must|could) "
+    r"(?:be|have|not be)|means?|indicates?|shows?|suggests?)\b", re.I)
+_HABIT = re.compile(r"\b(?:will|would|otherwise|automatically|by default|usually|typically|"
+                    r"normally|always|each time|every time)\b", re.I)
+
+
+def is_finding(consequent: str) -> bool:
+    """"the service is down", "there may be problems with Sentinel", "the channel does not
+    exist": what a check's result tells the reader, a conclusion the run should record; not
+    what the system does by itself ("the operator will retry", "it is set to False otherwise")."""
+    plain = re.sub(r"[*_`]", "", consequent).strip(" ,;:-")
+    return bool(_FINDING.match(plain)) and not _HABIT.search(plain)
+
+
+def is_instruction_only(consequent: str) -> bool:
+    """An instruction proper (not a finding)."""
+    plain = re.sub(r"[*_`]", "", consequent).strip(" ,;:-")
+    return bool(_INSTRUCTION.search(plain) or _CUE.search(plain)) or \
+        outcome_of(plain) is not None
+
+
 def is_instruction(consequent: str) -> bool:
     """Whether what a guard says to do is an instruction or a finding ("delete the pod",
     "you should restart it", "this means the disk is full"), not a description of what
@@ -388,7 +418,8 @@ def is_instruction(consequent: str) -> bool:
     plain = re.sub(r"[*_`]", "", consequent).strip(" ,;:-")
     if not plain:
         return False
-    if _INSTRUCTION.search(plain) or _CUE.search(plain) or outcome_of(plain) is not None:
+    if _INSTRUCTION.search(plain) or _CUE.search(plain) or outcome_of(plain) is not None or \
+            is_finding(plain):
         return True
     first = plain.split()[0]
     if first[0].isupper() and re.fullmatch(rf"(?:{_DO})", first.lower()):
