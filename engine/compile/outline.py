@@ -487,11 +487,17 @@ class _OutlineBuilder:
     def _groups(self, text: str, span: Span) -> list[tuple[Guard | None, str, Span]]:
         """`text` cut at each sentence that opens a guard: (guard or None, words, lines)."""
         out: list[tuple[Guard | None, str, Span]] = []
+        exact = text.count("\n") >= span.end - span.start  # else the lines were joined
+        lines = span.end - span.start
         for a, b in phrases.sentence_offsets(text):
             sentence = text[a:b]
             guard = phrases.guard_in(sentence)
-            first = span.start + text.count("\n", 0, a)
-            last = min(span.end, span.start + text.count("\n", 0, b))
+            if exact:
+                first = span.start + text.count("\n", 0, a)
+                last = min(span.end, span.start + text.count("\n", 0, b))
+            else:  # where the sentence sits, by its share of the text (one line either way)
+                first = max(span.start, span.start + lines * a // max(len(text), 1) - 1)
+                last = min(span.end, span.start + -(-lines * b // max(len(text), 1)) + 1)
             if guard is not None or not out:
                 out.append((guard, sentence, Span(start=first, end=max(first, last))))
             else:
