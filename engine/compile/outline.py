@@ -486,6 +486,8 @@ class _OutlineBuilder:
 
     def _groups(self, text: str, span: Span) -> list[tuple[Guard | None, str, Span]]:
         """`text` cut at each sentence that opens a guard: (guard or None, words, lines)."""
+        if not phrases.may_guard(text):
+            return [(None, text, span)]  # most prose has no guard word: no sentences to cut
         out: list[tuple[Guard | None, str, Span]] = []
         exact = text.count("\n") >= span.end - span.start  # else the lines were joined
         lines = span.end - span.start
@@ -514,8 +516,11 @@ class _OutlineBuilder:
     def _jumps(self, el: Element, guard: Guard | None) -> list[Node]:
         out: list[Node] = []
         links = [(lk.text, lk.href) for lk in el.links]
+        refs = phrases.jumps_in(el.text, links)
+        if not refs:
+            return out
         sentences = phrases._sentences(el.text)
-        for ref in phrases.jumps_in(el.text, links):
+        for ref in refs:
             if ref.kind == "heading" and not self._heading_starts(ref.value):
                 continue  # "skip to mitigation" in prose, with no such heading: not a jump
             if guard is not None:

@@ -139,12 +139,15 @@ def outcome_of(text: str) -> str | None:
     return None
 
 
+_LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:If|When|In case|Otherwise)\b)")
+
+
 def guard_in(sentence: str) -> Guard | None:
     """A guard that opens a sentence or follows its lead-in ("Check the labels: If ...")."""
     direct = guard_of(sentence)
     if direct is not None:
         return direct
-    m = re.search(r"(?:^|[:;]\s+)(?=(?:If|When|In case|Otherwise)\b)", sentence)
+    m = _LEAD_IN.search(sentence)
     return guard_of(sentence[m.end():]) if m else None
 
 
@@ -248,6 +251,8 @@ class JumpRef:
 def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
     """Jumps in a piece of prose; `links` are its (text, href) pairs from the syntax tree."""
     found: list[JumpRef] = []
+    if _JUMP.search(text) is None and _SKIP_NEXT.search(text) is None:
+        return found  # no jump verb at all: no sentences to cut
     for sentence in _sentences(text):
         skip = _SKIP_NEXT.search(sentence)
         if skip:
@@ -427,17 +432,31 @@ def is_instruction(consequent: str) -> bool:
     return not _SUBJECT.match(plain)
 
 
+_GUARD_WORD = re.compile(r"\b(?:if|when|whenever|in case|in the case|unless|should|otherwise|"
+                         r"else|for the case)\b", re.I)
+
+
+_GUARD_HINTS = ("if", "when", "unless", "should", "otherwise", "else", "case")
+
+
+def may_guard(text: str) -> bool:
+    """A cheap test before cutting `text` into sentences: does any guard word occur?"""
+    low = text.lower()
+    return any(w in low for w in _GUARD_HINTS) and _GUARD_WORD.search(text) is not None
+
+
+_CODE_SPAN_TEXT = re.compile(r"`[^`]*`")
+_ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$", re.I)
 _SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9])")
 
 
 def sentence_offsets(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of `text`, code spans never split."""
-    masked = re.sub(r"`[^`]*`", lambda m: "x" * len(m.group(0)), text)
+    masked = _CODE_SPAN_TEXT.sub(lambda m: "x" * len(m.group(0)), text)
     out: list[tuple[int, int]] = []
     start = 0
     for m in _SENTENCE_AT.finditer(masked):
-        if re.search(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$",
-                     masked[max(0, m.start() - 7):m.start()], re.I):
+        if _ABBREV_END.search(masked[max(0, m.start() - 7):m.start()]):
             continue
         out.append((start, m.start()))
         start = m.end()

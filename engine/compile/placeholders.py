@@ -25,6 +25,8 @@ _RESERVED = frozenset({"end", "range", "if", "else", "with", "define", "template
 
 def find(text: str) -> list[tuple[int, int, str]]:
     """(start, end, name) of each placeholder in `text`, in order."""
+    if "{" not in text and "YOUR_" not in text:
+        return []
     if _JSONPATH.search(text):
         return []  # a JSONPath or Go template: its braces are the tool's, not the reader's
     out: list[tuple[int, int, str]] = []
