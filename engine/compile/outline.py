@@ -469,7 +469,7 @@ class _OutlineBuilder:
                 phrases.is_instruction(rest or text):
             title = rest or text
             if phrases.is_finding(title) and not phrases.is_instruction_only(title):
-                title = f"Record the finding: {title}"
+                title = f"Record the finding that {title}"
             then.append(self._said(cls, title, text, span, el.index))
         return then
 
