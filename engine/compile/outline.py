@@ -608,7 +608,8 @@ class _OutlineBuilder:
             kind = StepKind.COMMAND if mutating else StepKind.QUERY
             # SQL text stays fixed (values become bound args); PromQL values pass the `promql`
             # filter. The sql plugin refuses writes unless told: say so for a write asked for.
-            text = placeholders.normalize(block.text) if block.plugin == "sql" else block.text
+            text = placeholders.normalize_sql(block.text) if block.plugin == "sql" else \
+                block.text
             query = queries.query_params(block.plugin or "", text, self.scope,
                                          file=self.g.path, line=block.start)
             params = dict(query.params)
