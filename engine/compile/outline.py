@@ -501,7 +501,10 @@ class _OutlineBuilder:
                 return then
         if not then and cls not in ("info", "cleanup") and not self._ending_item and \
                 phrases.is_instruction(rest or text):
-            then.append(self._said(cls, rest or text, text, span, el.index))
+            title = rest or text
+            if phrases.is_finding(title) and not phrases.is_instruction_only(title):
+                title = f"Record the finding that {title}"
+            then.append(self._said(cls, title, text, span, el.index))
         return then
 
     def _said(self, cls: SectionClass, title: str, text: str, span: Span, pos: int) -> Action:
@@ -517,12 +520,20 @@ class _OutlineBuilder:
 
     def _groups(self, text: str, span: Span) -> list[tuple[Guard | None, str, Span]]:
         """`text` cut at each sentence that opens a guard: (guard or None, words, lines)."""
+        if not phrases.may_guard(text):
+            return [(None, text, span)]  # most prose has no guard word: no sentences to cut
         out: list[tuple[Guard | None, str, Span]] = []
+        exact = text.count("\n") >= span.end - span.start  # else the lines were joined
+        lines = span.end - span.start
         for a, b in phrases.sentence_offsets(text):
             sentence = text[a:b]
             guard = phrases.guard_in(sentence)
-            first = span.start + text.count("\n", 0, a)
-            last = min(span.end, span.start + text.count("\n", 0, b))
+            if exact:
+                first = span.start + text.count("\n", 0, a)
+                last = min(span.end, span.start + text.count("\n", 0, b))
+            else:  # where the sentence sits, by its share of the text (one line either way)
+                first = max(span.start, span.start + lines * a // max(len(text), 1) - 1)
+                last = min(span.end, span.start + -(-lines * b // max(len(text), 1)) + 1)
             if guard is not None or not out:
                 out.append((guard, sentence, Span(start=first, end=max(first, last))))
             else:
@@ -539,8 +550,11 @@ class _OutlineBuilder:
     def _jumps(self, el: Element, guard: Guard | None) -> list[Node]:
         out: list[Node] = []
         links = [(lk.text, lk.href) for lk in el.links]
+        refs = phrases.jumps_in(el.text, links)
+        if not refs:
+            return out
         sentences = phrases._sentences(el.text)
-        for ref in phrases.jumps_in(el.text, links):
+        for ref in refs:
             if ref.kind == "heading" and not self._heading_starts(ref.value):
                 continue  # "skip to mitigation" in prose, with no such heading: not a jump
             if guard is not None:
@@ -660,7 +674,8 @@ class _OutlineBuilder:
             kind = StepKind.COMMAND if mutating else StepKind.QUERY
             # SQL text stays fixed (values become bound args); PromQL values pass the `promql`
             # filter. The sql plugin refuses writes unless told: say so for a write asked for.
-            text = placeholders.normalize(block.text) if block.plugin == "sql" else block.text
+            text = placeholders.normalize_sql(block.text) if block.plugin == "sql" else \
+                block.text
             try:
                 query = queries.query_params(block.plugin or "", text, self.scope,
                                              file=self.g.path, line=block.start)

@@ -139,12 +139,15 @@ def outcome_of(text: str) -> str | None:
     return None
 
 
+_LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:If|When|In case|Otherwise)\b)")
+
+
 def guard_in(sentence: str) -> Guard | None:
     """A guard that opens a sentence or follows its lead-in ("Check the labels: If ...")."""
     direct = guard_of(sentence)
     if direct is not None:
         return direct
-    m = re.search(r"(?:^|[:;]\s+)(?=(?:If|When|In case|Otherwise)\b)", sentence)
+    m = _LEAD_IN.search(sentence)
     return guard_of(sentence[m.end():]) if m else None
 
 
@@ -231,7 +234,7 @@ def may_fail(text: str) -> bool:
 # -- jumps -------------------------------------------------------------------------------
 
 _JUMP = re.compile(
-    r"\b(?:skip(?:ping)?|go(?:ing)?(?: back)?|jump|proceed|continue|move on|return|turn)"
+    r"\b(?:skip(?:ping)?|go(?:ing)?(?: back)?|jump|proceed|continue|move(?: on)?|return|turn)"
     r"\s+(?:directly\s+|straight\s+|ahead\s+)?(?:on\s+)?(?:to|with|at)\s+"
     r"(?:the\s+)?(?P<target>\[[^\]]+\]\([^)]*\)|step\s+\d+|\S+(?:\s+\S+)?)", re.I)
 _SKIP_NEXT = re.compile(r"\bskip\s+the\s+next\s+(?P<n>\d+\s+|two\s+|three\s+)?steps?\b", re.I)
@@ -248,6 +251,8 @@ class JumpRef:
 def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
     """Jumps in a piece of prose; `links` are its (text, href) pairs from the syntax tree."""
     found: list[JumpRef] = []
+    if _JUMP.search(text) is None and _SKIP_NEXT.search(text) is None:
+        return found  # no jump verb at all: no sentences to cut
     for sentence in _sentences(text):
         skip = _SKIP_NEXT.search(sentence)
         if skip:
@@ -272,6 +277,12 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
             if href.startswith("#"):
                 found.append(JumpRef("anchor", href[1:], sentence))
             continue  # a link to another page is a reference or a call, not a jump
+        near = sentence[m.start("target"):m.start("target") + 40 + 80]
+        linked = next((h for t, h in links if t and h.startswith("#") and
+                       0 <= near.find(t) <= 40), None)
+        if linked is not None:  # "proceed to check for a [popular key log](#a-popular-key)"
+            found.append(JumpRef("anchor", linked[1:], sentence))
+            continue
         words = re.sub(r"[^\w\s-]", "", target).strip()
         if words and words.split()[0].lower() in ("mitigation", "diagnosis", "resolution",
                                                    "remediation", "troubleshooting"):
@@ -380,6 +391,30 @@ _SUBJECT = re.compile(r"^(?:the|a|an|this|that|it|its|it's|they|there|these|thos
                       r"reports?|fails?|tries|attempts?|starts?|stops?|continues?)\b", re.I)
 
 
+_FINDING = re.compile(
+    r"^(?:then\s+)?(?:it|this|that|there|the\s+[\w./-]+(?:\s+[\w./-]+){0,3}|[A-Za-z][\w./-]*"
+    r"(?:\s+[\w./-]+){0,2})\s+(?:is|are|isn't|aren't|is not|are not|was|were|has|have|hasn't|"
+    r"haven't|does not|doesn't|do not|don't|cannot|can't|can only be|(?:may|might|must|could) "
+    r"(?:be|have|not be)|means?|indicates?|shows?|suggests?)\b", re.I)
+_HABIT = re.compile(r"\b(?:will|would|otherwise|automatically|by default|usually|typically|"
+                    r"normally|always|each time|every time)\b", re.I)
+
+
+def is_finding(consequent: str) -> bool:
+    """"the service is down", "there may be problems with Sentinel", "the channel does not
+    exist": what a check's result tells the reader, a conclusion the run should record; not
+    what the system does by itself ("the operator will retry", "it is set to False otherwise")."""
+    plain = re.sub(r"[*_`]", "", consequent).strip(" ,;:-")
+    return bool(_FINDING.match(plain)) and not _HABIT.search(plain)
+
+
+def is_instruction_only(consequent: str) -> bool:
+    """An instruction proper (not a finding)."""
+    plain = re.sub(r"[*_`]", "", consequent).strip(" ,;:-")
+    return bool(_INSTRUCTION.search(plain) or _CUE.search(plain)) or \
+        outcome_of(plain) is not None
+
+
 def is_instruction(consequent: str) -> bool:
     """Whether what a guard says to do is an instruction or a finding ("delete the pod",
     "you should restart it", "this means the disk is full"), not a description of what
@@ -388,7 +423,8 @@ def is_instruction(consequent: str) -> bool:
     plain = re.sub(r"[*_`]", "", consequent).strip(" ,;:-")
     if not plain:
         return False
-    if _INSTRUCTION.search(plain) or _CUE.search(plain) or outcome_of(plain) is not None:
+    if _INSTRUCTION.search(plain) or _CUE.search(plain) or outcome_of(plain) is not None or \
+            is_finding(plain):
         return True
     first = plain.split()[0]
     if first[0].isupper() and re.fullmatch(rf"(?:{_DO})", first.lower()):
@@ -396,17 +432,31 @@ def is_instruction(consequent: str) -> bool:
     return not _SUBJECT.match(plain)
 
 
+_GUARD_WORD = re.compile(r"\b(?:if|when|whenever|in case|in the case|unless|should|otherwise|"
+                         r"else|for the case)\b", re.I)
+
+
+_GUARD_HINTS = ("if", "when", "unless", "should", "otherwise", "else", "case")
+
+
+def may_guard(text: str) -> bool:
+    """A cheap test before cutting `text` into sentences: does any guard word occur?"""
+    low = text.lower()
+    return any(w in low for w in _GUARD_HINTS) and _GUARD_WORD.search(text) is not None
+
+
+_CODE_SPAN_TEXT = re.compile(r"`[^`]*`")
+_ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$", re.I)
 _SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9])")
 
 
 def sentence_offsets(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of `text`, code spans never split."""
-    masked = re.sub(r"`[^`]*`", lambda m: "x" * len(m.group(0)), text)
+    masked = _CODE_SPAN_TEXT.sub(lambda m: "x" * len(m.group(0)), text)
     out: list[tuple[int, int]] = []
     start = 0
     for m in _SENTENCE_AT.finditer(masked):
-        if re.search(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$",
-                     masked[max(0, m.start() - 7):m.start()], re.I):
+        if _ABBREV_END.search(masked[max(0, m.start() - 7):m.start()]):
             continue
         out.append((start, m.start()))
         start = m.end()

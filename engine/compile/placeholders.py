@@ -21,33 +21,35 @@ _BRACED = re.compile(r"(?<![{$\w])\{\{(?P<double>[A-Za-z_][A-Za-z0-9_]*)\}\}(?![
 _YOUR = re.compile(r"\bYOUR_[A-Z0-9_]*[A-Z0-9]\b")
 _JSONPATH = re.compile(r"\{\s*(?:\.|range\b|end\b|@|\$)|\{\{\s*\.")
 _RESERVED = frozenset({"end", "range", "if", "else", "with", "define", "template", "block"})
+# ClickHouse macros: the server fills them in (`ON CLUSTER '{cluster}'`, `'/tables/{shard}'`)
+_SERVER_MACROS = frozenset({"cluster", "shard", "replica", "layer", "uuid", "database", "table"})
+_WHOLE_LITERAL = re.compile(r"'\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}'")
 
 
 def find(text: str) -> list[tuple[int, int, str]]:
     """(start, end, name) of each placeholder in `text`, in order."""
+    if "{" not in text and "YOUR_" not in text:
+        return []
     if _JSONPATH.search(text):
         return []  # a JSONPath or Go template: its braces are the tool's, not the reader's
     out: list[tuple[int, int, str]] = []
     for m in _BRACED.finditer(text):
         name = m.group("double") or m.group("single")
-        if name.lower() not in _RESERVED:
+        if name.lower() not in _RESERVED and name.lower() not in _SERVER_MACROS:
             out.append((m.start(), m.end(), name))
     out.extend((m.start(), m.end(), m.group(0)) for m in _YOUR.finditer(text))
     return sorted(out)
 
 
-def normalize(text: str) -> str:
-    """`text` with each placeholder written `<name>`, the form the query readers bind."""
-    found = find(text)
-    if not found:
+def normalize_sql(text: str) -> str:
+    """SQL with each `'{name}'` literal written `'<name>'`, the form `engine.compile.queries`
+    binds as a parameter. Only a whole literal is a value: `{x}` inside a longer string or
+    as a name may be the server's own macro, and is left as written."""
+    if "'{" not in text:
         return text
-    out, at = [], 0
-    for start, end, name in found:
-        out.append(text[at:start])
-        out.append(f"<{name}>")
-        at = end
-    out.append(text[at:])
-    return "".join(out)
+    return _WHOLE_LITERAL.sub(
+        lambda m: m.group(0) if m.group("name").lower() in _SERVER_MACROS
+        else f"'<{m.group('name')}>'", text)
 
 
 def split(text: str) -> list[tuple[bool, str]]:

@@ -356,7 +356,7 @@ class Wiring:
         if ref.kind == "step":
             n = int(ref.value)
             step_heading = self._step_heading(n)
-            in_list = self._item_of(source_el) is not None and 1 <= n <= len(items)
+            in_list = self._in_item(source_el) and 1 <= n <= len(items)
             if step_heading is not None and not in_list:
                 return step_heading.index  # "proceed to Step 5": the "## Step 5 - ..." heading
             if not 1 <= n <= len(items):
@@ -380,6 +380,16 @@ class Wiring:
         last = items[min(len(items) - 1, k + int(ref.value))].index if items and k >= 0 else \
             node.pos
         return self._subtree_end(last) + 1
+
+    def _in_item(self, el: Element) -> bool:
+        """Whether `el` sits in a list item (there "step N" is the list's N-th item)."""
+        idx: int | None = el.index
+        while idx is not None:
+            e = self.guide.elements[idx]
+            if e.kind == "list_item":
+                return True
+            idx = e.parent
+        return False
 
     def _step_headings(self) -> dict[int, Element]:
         if not hasattr(self, "_numbered"):

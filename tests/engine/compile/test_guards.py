@@ -91,3 +91,35 @@ def test_if_this_does_not_resolve_the_issue_escalate_ends_the_run_in_escalate():
     outcomes = {plan.step(e.target).outcome for e in plan.edges if e.kind in ("branch", "else")
                 and plan.step(e.target).kind == StepKind.END}
     assert outcomes == {"resolved", "escalate"}
+
+
+def test_a_later_sentence_of_an_item_guards_its_own_words_within_the_item():
+    plan = compile_text("# T\n\n## Diagnosis\n\n1. Check the replication lag on the dashboard. "
+                        "If the lag keeps growing, restart the replica by hand.\n")
+    decide = next(s for s in decides(plan) if s.title == "If the lag keeps growing")
+    item = next(s for s in plan.steps if s.kind == StepKind.MANUAL
+                and s.title.startswith("Check the replication lag"))
+    (then,) = [e.target for e in plan.edges if e.source == decide.id and e.kind == "branch"]
+    # Then the item's step comes first, and the guarded words are a step of their own
+    assert [e.target for e in plan.edges if e.source == item.id] == [decide.id]
+    assert plan.step(then).title == "restart the replica by hand"
+
+
+def test_a_guard_paragraph_ending_with_a_colon_keeps_guarding_what_follows_it():
+    plan = compile_text("# T\n\n## Mitigation\n\nFor the case that the mount is `/var`, removing "
+                        "unused images solves it:\n\nClean the images on the node:\n\n```bash\n"
+                        "crictl rmi --prune\n```\n")
+    decide = next(s for s in decides(plan) if "/var" in s.title)
+    approve = next(s for s in plan.steps if s.kind == StepKind.APPROVE)
+    assert [e.source for e in plan.edges if e.target == approve.id] == [decide.id]
+    # the guard's own words gave way to the command it introduces: no extra person's step
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+def test_a_finding_under_a_guard_is_recorded_by_a_person_not_dropped():
+    plan = compile_text("# T\n\n## Diagnosis\n\n```bash\njournalctl -u praefect -n 100\n```\n\n"
+                        "If you see no logs, the replication manager is not processing jobs.\n")
+    decide = next(s for s in decides(plan) if s.title == "If you see no logs")
+    (then,) = [plan.step(e.target) for e in plan.edges
+               if e.source == decide.id and e.kind == "branch"]
+    assert then.kind == StepKind.MANUAL and then.title == "Record the finding that the replication manager is not processing jobs"

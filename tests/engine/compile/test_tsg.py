@@ -107,3 +107,12 @@ def test_placeholders_in_tsg_notations_are_inputs_and_jsonpath_braces_are_not():
     assert argv[0] == ["kubectl", "-n", "{{ inputs.namespace }}", "get", "pod",
                        "{{ inputs.pod }}", "-o", "jsonpath={.status.phase}"]
     assert argv[1][-1] == "{{ inputs.your_project }}"
+
+
+def test_clickhouse_macros_are_the_servers_and_stay_as_written():
+    plan = compile_text("# T\n\n## Diagnosis\n\n```sql\nSELECT count() FROM system.replicas "
+                        "WHERE cluster = '{cluster}' AND zk_path LIKE '/clickhouse/{shard}/%'\n"
+                        "```\n")
+    (query,) = [s for s in plan.steps if s.kind == StepKind.QUERY]
+    assert "'{cluster}'" in query.params["query"] and "{shard}" in query.params["query"]
+    assert plan.inputs == []
