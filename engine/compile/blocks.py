@@ -219,6 +219,8 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
         return False  # `key: value`, `name = value`
     if first in _KEYWORD0:
         return _keyword_command(first, words)
+    if first == "chroot" and len(words) == 2 and words[1].startswith("/"):
+        return True  # `chroot /host`: opens a shell in that root (a session)
     if first in _WRAPPER0 and len(words) > 1:
         rest = words[1:]
         while rest and rest[0].startswith("-"):
@@ -555,7 +557,9 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
         if _table_header(s) or i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
             in_table = True
         if in_table or _outputish(s) or not _shape(s, strict=False):
-            if _PSQL_META.match(s):
+            if _PSQL_META.match(s) or _SQL_START.match(s) or _SQL_STATEMENT.match(s):
+                # typed into a database console the block opened: a person's (or the
+                # session's) line, never a shell line and never dropped
                 out.append(CommandLine(s, first_line + i, first_line + i, console=True))
             i = _past_continuations(lines, i)
             continue

@@ -70,8 +70,8 @@ def test_only_the_prompted_lines_of_a_transcript_run():
 def test_a_transcript_command_left_unprompted_at_its_start_still_runs():
     plan = compile_text("```\nssh db-1.example.com\n\n$ sudo gitlab-ctl status\nrun: "
                         "postgresql: (pid 1) 10s\n```\n")
-    assert [s.params["script"] for s in plan.steps if s.kind == StepKind.MANUAL] == \
-        ["ssh db-1.example.com\nsudo gitlab-ctl status"]  # a session: a person runs both
+    # The unprompted opener is a command, and the prompted line runs in the session it opened
+    assert runs(plan) == [["ssh", "db-1.example.com", "--", "sudo gitlab-ctl status"]]
 
 
 def test_database_console_lines_are_manual_steps_never_shell():
