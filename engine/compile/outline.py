@@ -587,9 +587,12 @@ class _OutlineBuilder:
         named = self.els[owner].name if owner is not None and owner < len(self.els) else None
         if base is None and named:
             if named in self.ids:
+                free = next(f"{named}-{n}" for n in range(2, len(self.ids) + 3)
+                            if f"{named}-{n}" not in self.ids)
                 raise ValidationError(
                     f"two steps are named {{#{named}}}", file=self.g.path,
-                    line=self.els[owner].span.start, hint="Give each step its own {#name}")
+                    line=self.els[owner].span.start,
+                    hint=f"Give each step its own name: write {{#{free}}} here")
             self._bases[owner] = base = named
         if base is None:
             prefix = _PREFIX.get(cls, "step")

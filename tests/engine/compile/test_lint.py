@@ -167,6 +167,10 @@ CASES = [
      runbook("1. Check:\n\n   ```bash\n   kubectl get pods"),
      [11],
      runbook("1. Check:\n\n   ```bash\n   kubectl get pods\n   ```")),
+    ("MF509",
+     runbook("1. Check:\n\n   ```\n   kubectl get pods\n   ```"),
+     [11],
+     runbook("1. Check:\n\n   ```bash\n   kubectl get pods\n   ```")),
     ("MF508",
      "---\ntitle: Index\n---\n\n",
      [4],
@@ -182,7 +186,7 @@ def test_rule_fires_at_its_line_and_not_on_the_near_miss(rule, bad, lines, near_
 
 
 def test_every_rule_is_documented_and_exercised():
-    exercised = {c[0] for c in CASES} | {"MF000", "MF205"}  # those two: tests below
+    exercised = {c[0] for c in CASES} | {"MF000", "MF001", "MF205"}  # those: tests below
     assert set(RULES) == exercised
     assert all(r.severity in ("error", "warning", "info") and r.description for r in RULES.values())
 
@@ -204,7 +208,7 @@ def test_a_bad_guide_reports_each_problem_where_it_is():
     assert [(f.line, f.rule) for f in findings] == [
         (1, "MF501"), (7, "MF202"), (7, "MF204"), (12, "MF301"), (12, "MF404"),
         (17, "MF101"), (17, "MF203"), (18, "MF104"), (19, "MF103"), (22, "MF401"),
-        (23, "MF403"), (28, "MF402"), (29, "MF403"), (32, "MF502"), (34, "MF505"),
+        (22, "MF509"), (23, "MF403"), (28, "MF402"), (29, "MF403"), (32, "MF502"), (34, "MF505"),
     ]
     jump = next(f for f in findings if f.rule == "MF203")
     assert jump.severity == "error" and "#mitigation" in jump.suggestion
@@ -213,7 +217,7 @@ def test_a_bad_guide_reports_each_problem_where_it_is():
 
 def test_only_execution_breaking_rules_are_errors():
     errors = {rid for rid, r in RULES.items() if r.severity == "error"}
-    assert errors == {"MF000", "MF203", "MF301", "MF506"}
+    assert errors == {"MF000", "MF001", "MF203", "MF301", "MF506"}
 
 
 def test_unreadable_guides_become_one_error_finding_and_never_raise(tmp_path):
@@ -288,3 +292,49 @@ def test_whole_corpus_lints_without_raising_and_deterministically():
     for p in paths[:50]:
         findings = lint_path(p)
         assert findings == sorted(findings, key=lambda f: (f.line, f.rule, f.message))
+
+
+# -- lint = compile: what compile refuses, lint reports first, and its fix compiles ------------
+
+REFUSED = [
+    # (guide, line compile stops at, the fix a reader applies from the suggestion)
+    ("# T\n\n## Diagnosis\n\n1. Check:\n   ```bash\n   ls\n   ```\n"
+     "2. If it is empty, skip to [Mitigation](#mitigaton).\n\n## Mitigation\n\n"
+     "1. Fix:\n   ```bash\n   kubectl delete pod x\n   ```\n",
+     9, ("#mitigaton", "#mitigation")),
+    ("# T\n\n## Diagnosis\n\n1. Check: `kubectl get pods` {#check}\n"
+     "2. Check again: `kubectl get nodes` {#check}\n",
+     6, ("nodes` {#check}", "nodes` {#check-2}")),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "fix"), REFUSED, ids=["anchor", "names"])
+def test_lint_reports_what_compile_refuses_first_and_the_suggested_fix_compiles(text, line, fix):
+    from engine.compile import compile_guide
+    from engine.errors import MendflowError
+
+    guide = parse_guide(text, path="g.md")
+    with pytest.raises(MendflowError) as refused:
+        compile_guide(guide)
+    findings = lint_guide(guide)
+    first = findings[0]
+    assert (first.rule, first.severity, first.line) == ("MF001", "error", line)
+    assert first.line == refused.value.location.line
+    assert first.suggestion == refused.value.hint
+    # the suggestion names what to write: applying it, the guide compiles
+    assert fix[1].split("{#")[-1].rstrip("}") in first.suggestion or fix[1] in first.suggestion
+    compile_guide(parse_guide(text.replace(*fix), path="g.md"))
+    assert [f.rule for f in lint_guide(parse_guide(text.replace(*fix), path="g.md"))
+            if f.rule == "MF001"] == []
+
+
+def test_a_console_block_without_prompts_read_as_commands_is_an_ambiguous_call(monkeypatch):
+    from engine.compile.blocks import Block
+    from engine.compile.lint import structure
+
+    text = runbook("1. Check:\n\n   ```console\n   kubectl get pods\n   ```")
+    # however the block reader decides, lint says so when it decides "commands"
+    monkeypatch.setattr(structure, "read_block", lambda el: Block("command"))
+    [found] = [f for f in lint_guide(parse_guide(text, path="g.md")) if f.rule == "MF509"]
+    assert found.message == "console block without prompts at 11-13 read as commands"
+    assert "$ " in found.suggestion and "```text" in found.suggestion
