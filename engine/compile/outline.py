@@ -396,7 +396,9 @@ class _OutlineBuilder:
         """Every inline command of a paragraph, item or table becomes part of a step.
 
         It runs when the sentence asks for it ("Run `kubectl get pods`") and it is one command
-        on its own (not one of "`a` or `b`"); in a describing section only a read-only one
+        on its own (not one of "`a` or `b`", nor the start of a longer span of the same text:
+        "prepend `podman unshare`, i.e. `podman unshare ls`"); in a describing section only a
+        read-only one
         runs. Any other (a command the text mentions, shows or offers) is kept in one manual
         step that holds the text: a person reads it, and nothing the guide wrote is lost."""
         nodes: list[Node] = []
@@ -407,7 +409,8 @@ class _OutlineBuilder:
         for code in commands:
             line = _PROMPT_MARK.sub("", code).strip()
             new: list[Node] = []
-            if phrases.asks_to_run(_sentence_of(el.text, code), code) and \
+            fragment = any(o != code and o.startswith(code + " ") for o in commands)
+            if phrases.asks_to_run(_sentence_of(el.text, code), code) and not fragment and \
                     not _alternative(el.text, code, commands):
                 new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
                                      el, cls, owner, block=None)

@@ -92,3 +92,9 @@ def test_sudo_and_a_program_path_make_an_inline_span_a_command():
                         "`./bin/vault-show secrets gprd` prints them.\n")
     [step] = holding(plan, "sudo gitlab-psql")
     assert step.kind == StepKind.MANUAL and "./bin/vault-show secrets gprd" in step.text
+
+
+def test_a_span_that_only_begins_longer_spans_is_a_fragment_not_a_command():
+    plan = compile_text("# T\n\n## Fix\n\nPrefix the command with `kubectl exec`, i.e. "
+                        "`kubectl exec web-1 -- ls /data`.\n")
+    assert not [s for s in plan.steps if s.text == "kubectl exec"]
