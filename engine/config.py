@@ -41,6 +41,7 @@ class DataSourceEntry(_Strict):
     password_env: str | None = None
     token_env: str | None = None
     auth: Literal["bearer", "basic"] | None = None
+    concurrency: int | None = Field(default=None, ge=1)
 
 
 class Policy(_Strict):

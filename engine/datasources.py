@@ -88,6 +88,7 @@ class DataSource:
     url: str
     secrets: dict[str, str] = field(default_factory=dict)
     origin: str = ""  # where it was declared, for error messages
+    concurrency: int | None = None  # steps at once against this source; None: no own limit
 
     @property
     def auth(self) -> str | None:
@@ -320,6 +321,12 @@ class DataSources:
             types = (source.type,) if source else ("any",)
         return self.resolve(name, types).connect_info()
 
+    def limit(self, name: str | None) -> int | None:
+        """How many steps may use the data source `name` at once (`concurrency` in its
+        table of mendflow.toml); None when it sets no limit of its own."""
+        source = self._sources.get(name or "")
+        return source.concurrency if source else None
+
     def redactor(self) -> Redactor:
         return Redactor(v for s in self._sources.values() for v in s.secret_values())
 
@@ -386,7 +393,8 @@ def load_datasources(settings: Settings, environ: Mapping[str, str]) -> DataSour
                     problems[name] = f"its {secret} variable {env} is not set"
         _check_auth(name, entry, path)
         sources.append(DataSource(name=name, type=str(kind), url=str(url), secrets=secrets,
-                                  origin=str(entry["origin"])))
+                                  origin=str(entry["origin"]),
+                                  concurrency=entry.get("concurrency")))
     return DataSources(sources, config_file=path, problems=problems)
 
 

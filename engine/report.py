@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from collections.abc import Mapping
 from typing import Any
 
 from engine import scheduler as sched
+from engine.errors import MendflowError
+from engine.findings import Finding, findings
 from engine.plan import Plan
 from engine.printable import visible
+from engine.runtime import templating
+from engine.runtime.memory import Memory
 from engine.store.base import EventRecord, MemoryEntry, RunRecord
 
 FINISH_EVENTS = frozenset({"step_succeeded", "step_failed", "step_timed_out", "approval"})
@@ -28,9 +33,11 @@ class StepRow:
     kind: str
     status: str
     attempts: int = 0
-    started_at: datetime | None = None
+    queued_at: datetime | None = None  # the scheduler started it (it may wait for a slot)
+    started_at: datetime | None = None  # its work began
     finished_at: datetime | None = None
-    duration_s: float | None = None
+    duration_s: float | None = None  # its work, retries summed; the wait is apart
+    waited_s: float = 0.0  # waiting for a concurrency slot
     summary: str = ""
     error: str | None = None
     line: str = ""
@@ -46,6 +53,9 @@ class RunView:
     critical_path_s: float
     started_at: datetime
     finished_at: datetime | None
+    findings: list[Finding] = field(default_factory=list)
+    conclusion: str | None = None  # the end step's words, rendered from memory
+    driver: str | None = None  # for a run still marked running: who drives it, if anyone
 
     @property
     def makespan_s(self) -> float | None:
@@ -72,22 +82,92 @@ def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
         if row is None:
             continue
         if ev.type == "step_started":
-            if row.started_at is None:
-                row.started_at = ev.at
+            if row.queued_at is None:
+                row.queued_at = ev.at
         elif ev.type in FINISH_EVENTS:
             row.finished_at = ev.at
-            if ev.data.get("duration_s") is not None:
-                row.duration_s = (row.duration_s or 0.0) + float(ev.data["duration_s"])
+            work = ev.data.get("duration_s")
+            if work is not None:
+                row.duration_s = (row.duration_s or 0.0) + float(work)
+            row.waited_s += float(ev.data.get("waited_s") or 0.0)
+            if row.started_at is None:  # the first attempt's work began after its wait
+                row.started_at = (row.queued_at + timedelta(seconds=row.waited_s)
+                                  if row.queued_at else ev.at - timedelta(seconds=work or 0))
             row.summary = str(ev.data.get("summary") or row.summary)
             error = (ev.data.get("event") or {}).get("error")
             if error:
                 row.error = str(error)
-    durations = {sid: r.duration_s or 0.0 for sid, r in rows.items()
-                 if r.status == "succeeded" or r.status == "failed"}
-    path, length = sched.critical_path(plan, durations) if durations else ([], 0.0)
+    for row in rows.values():
+        if row.started_at is None and row.queued_at is not None and row.status in _RUNNING:
+            row.started_at = row.queued_at
+    path, length = ran_critical_path(plan, rows)
     finished = record.updated_at if record.status != "running" else None
+    mem = run_memory(record, memory).view()
+    found = findings(plan, state, mem) if state else []
     return RunView(record=record, plan=plan, rows=list(rows.values()), critical_path=path,
-                   critical_path_s=length, started_at=record.created_at, finished_at=finished)
+                   critical_path_s=length, started_at=record.created_at, finished_at=finished,
+                   findings=found,
+                   conclusion=conclusion(plan, state.end_step if state else None, mem))
+
+
+def conclusion(plan: Plan, end_step: str | None, view: Mapping[str, Any]) -> str | None:
+    """The end step's own words with what the run found filled in, when the guide wrote them
+    as a template (`{{ steps.scenarios.rows[0].scenario_name }} fails at ...`); rendered in
+    the sandbox, values already redacted. None when the end step says nothing templated;
+    its template as written when a value it names is missing."""
+    if not end_step:
+        return None
+    try:
+        step = plan.step(end_step)
+    except Exception:  # noqa: BLE001 - a plan without that step: nothing to render
+        return None
+    text = step.text or step.title
+    if not templating.is_template(text):
+        return None
+    try:
+        return " ".join(templating.render(text, view).split())
+    except MendflowError:
+        return " ".join(text.split())
+
+
+_RUNNING = frozenset({"running", "in_doubt"})
+
+
+def ran_critical_path(plan: Plan, rows: dict[str, StepRow]) -> tuple[list[str], float]:
+    """The chain of steps that really held the run up: from the step that finished last, back
+    through the predecessor (along the plan's edges, among steps that ran) that finished last
+    before it started, to a step with none. Its length is wall time, first start to last end.
+    Steps that never ran are never on it."""
+    ran = {sid: r for sid, r in rows.items() if r.started_at and r.finished_at}
+    if not ran:
+        return [], 0.0
+    preds: dict[str, list[str]] = {sid: [] for sid in ran}
+    for e in plan.edges:
+        if e.source in ran and e.target in ran:
+            preds[e.target].append(e.source)
+    node = max(ran, key=lambda sid: (ran[sid].finished_at, sid))
+    path = [node]
+    while True:
+        begun = ran[node].queued_at or ran[node].started_at
+        before = [p for p in preds[node] if p not in path
+                  and ran[p].finished_at <= begun + timedelta(milliseconds=5)]  # type: ignore
+        if not before:
+            break
+        node = max(before, key=lambda sid: (ran[sid].finished_at, sid))
+        path.append(node)
+    path.reverse()
+    first, last = ran[path[0]], ran[path[-1]]
+    return path, (last.finished_at - first.started_at).total_seconds()  # type: ignore
+
+
+def run_memory(record: RunRecord, memory: list[MemoryEntry]) -> Memory:
+    return Memory.restore(record.context, memory)
+
+
+def findings_lines(found: list[Finding]) -> list[str]:
+    """One line per finding, the one the run ended on first."""
+    ordered = sorted(found, key=lambda f: not f.taken)
+    return [f"{f.line()} -> {f.conclusion}" for f in ordered]
 
 
 def render_markdown(view: RunView, *, graph: str | None = None) -> str:
@@ -97,6 +177,9 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     out += [
         f"- **Outcome:** {outcome} ({r.status})",
         f"- **Why:** {r.reason or '-'}",
+        *([f"- **Conclusion:** {view.conclusion}"] if view.conclusion else []),
+        *(["- **Found:**", *(f"  - {line}" for line in findings_lines(view.findings))]
+          if view.findings else []),
         f"- **Guide:** `{r.guide_path}` (plan `{r.plan_hash[:12]}`, {view.plan.compiler})",
         f"- **Started:** {r.created_at.isoformat(timespec='seconds')}",
     ]
@@ -131,14 +214,15 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     if skipped:
         out += ["Skipped (their conditions did not hold): "
                 + ", ".join(f"`{s}`" for s in skipped), ""]
-    out += ["## Timeline", "", "| step | status | start (s) | duration (s) | attempts |",
-            "|---|---|---:|---:|---:|"]
+    out += ["## Timeline", "", "| step | status | start (s) | waited (s) | duration (s) | attempts |",
+            "|---|---|---:|---:|---:|---:|"]
     timed = sorted((row for row in ran if row.started_at),
                    key=lambda row: (row.started_at, row.step_id))
     for row in timed:
         start = (row.started_at - view.started_at).total_seconds()  # type: ignore[operator]
         dur = f"{row.duration_s:.3f}" if row.duration_s is not None else "-"
-        out.append(f"| `{row.step_id}` | {row.status} | {start:.3f} | {dur} | {row.attempts} |")
+        out.append(f"| `{row.step_id}` | {row.status} | {start:.3f} | {row.waited_s:.3f} | {dur} "
+                   f"| {row.attempts} |")
     if timed:
         out += ["", "```mermaid", "gantt", "  dateFormat x", "  axisFormat %M:%S"]
         for row in timed:
@@ -153,6 +237,24 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     if graph:
         out += ["", "## Plan", "", "```mermaid", graph.rstrip(), "```"]
     return visible("\n".join(out).rstrip() + "\n")  # no value writes a terminal escape
+
+
+def small_values(outputs: Mapping[str, Any], *, lines: int = 3) -> str:
+    """What a step found, as values, when it is small enough to read in one line: one row of
+    a query (`scenario=checkout, completion=53.7`), a few lines of output. '' otherwise, and
+    the step's summary is shown instead."""
+    rows = outputs.get("rows")
+    if isinstance(rows, list):
+        if len(rows) == 1 and isinstance(rows[0], Mapping):
+            return ", ".join(f"{k}={v}" for k, v in rows[0].items())
+        if len(rows) == 1 and isinstance(rows[0], list):
+            return ", ".join(str(v) for v in rows[0])
+        return ""
+    text = outputs.get("stdout")
+    if isinstance(text, str) and text.strip():
+        found = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        return " ⏎ ".join(found) if len(found) <= lines else ""
+    return ""
 
 
 def _one_line(text: str, limit: int) -> str:

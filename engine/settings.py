@@ -26,10 +26,18 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=_default_data_dir, description="Store and artifacts.")
     max_concurrency: int = Field(default=16, ge=1, description="Steps running at once, in all.")
-    plugin_concurrency: int = Field(default=8, ge=1, description="Steps at once per plugin.")
+    plugin_concurrency: int | None = Field(
+        default=None, ge=1, description="Steps at once per plugin; unset: the global limit, so "
+        "that a fan-out of one plugin's steps is never throttled below it.")
     default_timeout_s: float = Field(default=60.0, gt=0, description="Step timeout if unset.")
     output_cap_bytes: int = Field(default=1_000_000, ge=1024, description="Per-stream cap.")
     llm: str | None = Field(default=None, description="LLM provider:model, e.g. openai:gpt-4o.")
+    llm_timeout_s: float = Field(default=30.0, gt=0, description="Seconds one LLM call may take.")
+    llm_attempts: int = Field(default=2, ge=1, le=5, description="Tries per LLM call.")
+    llm_budget_s: float = Field(default=300.0, gt=0, description="LLM time a run may spend "
+                                "judging; then a person decides the rest.")
+    llm_min_confidence: float = Field(default=0.6, ge=0, le=1, description="Below this, the "
+                                      "judge's answer goes to a person.")
     database_url: str | None = Field(default=None, description="PostgreSQL store (scale-out).")
     broker_url: str | None = Field(default=None, description="Celery broker (scale-out).")
     config_file: Path = Field(default=Path("mendflow.toml"), description="Data sources.")

@@ -99,7 +99,8 @@ def _llm_setup(settings: Settings) -> tuple[Any, Any, Any]:
     from engine.compile.cache import PlanCache
     from engine.compile.llm import chat_model_from_settings
 
-    spec, model = chat_model_from_settings(settings.llm)
+    spec, model = chat_model_from_settings(settings.llm, timeout_s=settings.llm_timeout_s,
+                                           attempts=settings.llm_attempts)
     return spec, model, PlanCache(settings.data_dir / "plans")
 
 

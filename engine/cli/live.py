@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from rich.live import Live
+from rich.markup import escape
 from rich.prompt import Confirm
 from rich.table import Table
 from rich.text import Text
@@ -30,6 +31,7 @@ class _LiveView:
         self.interactive = interactive
         self.live: Live | None = None
         self.run_id: str | None = None  # known once the run has started
+        self.waiting: set[str] = set()  # steps queued for a concurrency slot
 
     def table(self) -> Table:
         table = Table(title=self.plan.title, expand=True, show_edge=False)
@@ -50,10 +52,19 @@ class _LiveView:
         if update.state is not None:
             for sid, st in update.state.steps.items():
                 if sid in self.rows:
-                    self.rows[sid]["status"] = str(st.status)
+                    status = str(st.status)
+                    self.rows[sid]["status"] = (
+                        "queued" if status == "running" and sid in self.waiting else status)
         if update.kind == "step_started" and update.step_id in self.rows:
             self.rows[update.step_id]["status"] = "running"
+        if update.kind in ("step_waiting", "step_working") and update.step_id in self.rows:
+            waiting = update.kind == "step_waiting"
+            (self.waiting.add if waiting else self.waiting.discard)(update.step_id)
+            row = self.rows[update.step_id]
+            row["status"] = "queued" if waiting else "running"
+            row["summary"] = "waiting for a concurrency slot" if waiting else ""
         if update.kind == "step_finished" and update.step_id in self.rows:
+            self.waiting.discard(update.step_id)
             row = self.rows[update.step_id]
             row["duration"] = update.duration_s
             row["summary"] = update.summary
@@ -121,8 +132,9 @@ class _TerminalPrompt:
         from engine.runtime.interaction import Answer
 
         text = edge.condition.text if edge.condition else edge.target
-        ok = await self._ask(f"Is it so? [bold]{text}[/bold]",
-                             f"\n{step.id} found:\n{evidence[:1500]}")
+        ok = await self._ask(f"Does this hold? [bold]{escape(text)}[/bold] "
+                             f"(--answer {step.id}=yes|no)",
+                             f"\nThe evidence:\n{evidence[:1500]}")
         return Answer(ok, "terminal")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -114,10 +115,11 @@ def _exit_for(record: Any) -> int:
     return int(ExitCode.FAILED)
 
 
-def _print_end(record: Any) -> None:
+def _print_end(record: Any, settings: Settings) -> None:
     colour = "green" if _exit_for(record) == 0 else "red" if record.status == "failed" else "yellow"
     outcome = record.outcome or record.status
     out.print(f"\n[{colour}]{outcome}[/{colour}] {escape(record.reason or '')}", highlight=False)
+    _print_findings(asyncio.run(_with_store(settings, lambda s: _view_of(s, record.run_id))))
     out.print(f"run {record.run_id}: `mendflow show {record.run_id}` · "
               f"`mendflow report {record.run_id}`", highlight=False, markup=False)
 
@@ -167,7 +169,7 @@ def run(
     inputs = _parse_inputs(input)
     alert_data = _load_alert(alert)
     answers = _answers(settings, plan, answer=answer, approve=approve, yes=yes)
-    answers.fallback = _llm_judge(settings)
+    judge = answers.fallback = _llm_judge(settings)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not interactive:
         mode = " (dry run)" if dry_run else ""
@@ -180,7 +182,8 @@ def run(
     view = _LiveView(plan, interactive=interactive)
     record = _run_async(_drive(settings, plan, runner=runner, view=view, answers=answers,
                                executor_name=executor), view)
-    _print_end(record)
+    _print_judge_usage(judge)
+    _print_end(record, settings)
     raise typer.Exit(_exit_for(record))
 
 
@@ -236,16 +239,30 @@ def _llm_judge(settings: Settings) -> Any:
     from engine.compile.llm import LlmError, LlmJudge, chat_model_from_settings
 
     try:
-        spec, model = chat_model_from_settings(settings.llm)
+        spec, model = chat_model_from_settings(settings.llm, timeout_s=settings.llm_timeout_s,
+                                               attempts=settings.llm_attempts)
     except LlmError:
         return None  # already said when the plan was chosen
+    broken_said: list[str] = []
 
     def said(d: Any) -> None:
+        if judge.broken and judge.broken in d.rationale:
+            if not broken_said:  # the breaker opened: say it once, not per judgment
+                broken_said.append(judge.broken)
+                err.print(f"[yellow]judge:[/yellow] {escape(judge.broken)}", highlight=False)
+            return
         verdict = {True: "yes", False: "no", None: "undecided, asking a person"}[d.holds]
-        err.print(f"[cyan]judged[/cyan] {d.step} -> {d.target}: {escape(d.condition)}: "
+        err.print(f"[cyan]judged[/cyan] {d.step}: {escape(d.condition)}: "
                   f"{verdict} ({d.by}: {escape(d.rationale)})", highlight=False)
 
-    return LlmJudge(model, spec.label, on_decision=said)
+    judge = LlmJudge(model, spec.label, on_decision=said,
+                     min_confidence=settings.llm_min_confidence, budget_s=settings.llm_budget_s)
+    return judge
+
+
+def _print_judge_usage(judge: Any) -> None:
+    if judge is not None and judge.usage.calls:
+        err.print(f"judge: {judge.label}, {judge.usage.describe()}", highlight=False)
 
 
 @app.command()
@@ -287,6 +304,7 @@ def resume(
                              hint=f"Only a gated step can be in doubt: {known}")
     answers = _answers(settings, plan, answer=answer, approve=approve, yes=yes)
     answers.in_doubt = in_doubt
+    answers.fallback = _llm_judge(settings)  # the judge decides on resume as on run
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
 
     async def runner(executor: Any) -> Any:
@@ -296,7 +314,8 @@ def resume(
     record = _run_async(_drive(settings, plan, runner=runner, view=view, answers=answers,
                                executor_name=str(record.options.get("executor") or "local")),
                         view)
-    _print_end(record)
+    _print_judge_usage(answers.fallback)
+    _print_end(record, settings)
     raise typer.Exit(_exit_for(record))
 
 
@@ -387,8 +406,51 @@ async def _view_of(store: Any, run_id: str) -> Any:
 
     record = await store.get_run(run_id)
     plan = await store.load_plan(record.plan_hash)
-    return build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+    view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+    if record.status == "running":
+        view.driver = _driver(await store.lease(run_id), run_id)
+    return view
 
+
+def _dead_here(lease: Any) -> bool:
+    """The lease's holder ran on this host and its process is gone (killed before its lease
+    lapsed)."""
+    import socket
+
+    if lease.host != socket.gethostname():
+        return False
+    try:
+        os.kill(lease.pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _driver(lease: Any, run_id: str) -> str:
+    """Whether anything still drives a run the store says is running."""
+    if lease is not None and lease[1] and not _dead_here(lease[0]):
+        return f"live: driven by {lease[0].describe()}"
+    return (f"no process drives it (its driver stopped without ending it; steps shown running "
+            f"were in flight then): `mendflow resume {run_id}` continues it")
+
+
+
+def _print_findings(view: Any) -> None:
+    """The conclusion in the guide's words with its values, and every problem the guide's
+    conditions prove on what the run found, not only the first."""
+    from engine.report import findings_lines
+
+    if view.conclusion:
+        out.print(Text(f"conclusion: {view.conclusion}"), highlight=False)
+
+    lines = findings_lines(view.findings)
+    if not lines:
+        return
+    out.print(f"found {len(lines)} problem{'s' if len(lines) > 1 else ''}:", highlight=False)
+    for line in lines:
+        out.print(Text(f"  - {line}"), highlight=False)
 
 
 @app.command()
@@ -401,7 +463,8 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
     for name in ("guide", "status", "outcome", "started", "why"):
         table.add_column(name)
     for r in records:
-        table.add_row(r.run_id, r.plan_id, r.status, r.outcome or "",
+        outcome = (r.outcome or "") + (" (dry run)" if r.options.get("dry_run") else "")
+        table.add_row(r.run_id, r.plan_id, r.status, outcome,
                       r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                       Text((r.reason or "")[:60]))
     out.print(table)
@@ -410,12 +473,18 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
 @app.command()
 def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> None:
     """Show a run: steps, what they found, timings, the critical path, the outcome and why."""
+    from engine.report import small_values
+
     settings = _settings()
     view = asyncio.run(_with_store(settings, lambda s: _view_of(s, run_id)))
     r = view.record
     out.print(f"[bold]{r.title}[/bold]  run {r.run_id}", highlight=False)
-    out.print(f"outcome: {r.outcome or '-'} ({r.status})  why: {escape(r.reason or '-')}",
+    dry = " [dry run: nothing was changed; not a real outcome]" if r.options.get("dry_run") else ""
+    out.print(f"outcome: {r.outcome or '-'} ({r.status}){dry}  why: {escape(r.reason or '-')}",
               highlight=False)
+    _print_findings(view)
+    if view.driver:
+        out.print(Text(f"run state: {view.driver}"), highlight=False)
     if view.makespan_s is not None:
         out.print(f"took {view.makespan_s:.2f} s; critical path {view.critical_path_s:.2f} s: "
                   + " -> ".join(view.critical_path), highlight=False)
@@ -423,7 +492,10 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
     for row in view.rows:
         icon, style = STATUS_STYLE.get(row.status, ("?", ""))
         dur = f"{row.duration_s:.2f}" if row.duration_s is not None else ""
-        found = row.error if row.status == "failed" and row.error else row.summary
+        if row.waited_s >= 0.05:  # the wait for a concurrency slot, apart from the work
+            dur += f" +{row.waited_s:.1f} wait"
+        found = row.error if row.status == "failed" and row.error else (
+            small_values(row.outputs) or row.summary)
         table.add_row(Text(icon, style=style), row.step_id, row.kind, row.line,
                       str(row.attempts or ""), dur, Text(" ".join(str(found).split())[:120]))
     out.print(table)

@@ -53,7 +53,7 @@ log = logging.getLogger("mendflow.executor")
 class Update:
     """What the executor tells an observer (the CLI's live view, a test)."""
 
-    kind: str  # run_started | step_started | step_finished | run_finished
+    kind: str  # run_started | step_started | step_waiting | step_working | step_finished | run_finished
     run_id: str
     step_id: str | None = None
     attempt: int | None = None
@@ -89,6 +89,8 @@ class LocalExecutor:
         self.runner = StepRunner(store=store, registry=registry, settings=settings,
                                  interaction=interaction, datasources=datasources,
                                  redact=self.redact)
+        self.runner.on_wait = lambda run_id, sid, waiting: self.observer(Update(
+            "step_waiting" if waiting else "step_working", run_id, step_id=sid))
         self._queue: asyncio.Queue[tuple[str, int, StepReport]] | None = None  # while driving
 
     # -- public ----------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from engine.errors import (
     StepFailed,
     TemplateError,
 )
-from engine.plan import Plan, Step, StepKind
+from engine.plan import Edge, Plan, Step, StepKind
 from engine.plugins import Registry, StepContext, StepResult, parse_params
 from engine.runtime import placement, templating
 from engine.runtime.interaction import Answers, Interaction
@@ -77,6 +77,9 @@ class StepRunner:
             else Redactor()
         self._global = asyncio.Semaphore(settings.max_concurrency)
         self._per_plugin: dict[str, asyncio.Semaphore] = {}
+        # Told (run id, step id, waiting) when a step queues for a concurrency slot and when
+        # it gets one, so that a person sees the wait rather than a step that seems slow.
+        self.on_wait: Callable[[str, str, bool], None] | None = None
 
     async def run(self, plan: Plan, run_id: str, step: Step, attempt: int, memory: Memory,
                   *, dry_run: bool = False) -> StepReport:
@@ -96,7 +99,9 @@ class StepRunner:
                 step=step.id, attempt=attempt,
                 error=self.redact(f"{type(exc).__name__}: {exc}"), retryable=True,
             ))
-        report.data.setdefault("duration_s", round(time.monotonic() - started, 6))
+        # A step's time is its work; the wait for a concurrency slot is shown apart.
+        waited = float(report.data.get("waited_s") or 0.0)
+        report.data.setdefault("duration_s", round(time.monotonic() - started - waited, 6))
         if isinstance(report.event, sched.StepFailed):
             report.data.setdefault("summary", report.event.error)
         return report
@@ -155,16 +160,24 @@ class StepRunner:
             output_cap_bytes=self.settings.output_cap_bytes, secrets=self.secrets,
             mutating=step.mutating,
         )
-        sem = self._per_plugin.setdefault(step.plugin,
-                                          asyncio.Semaphore(self.settings.plugin_concurrency))
-        async with self._global, sem:
+        sem = self._per_plugin.setdefault(step.plugin, asyncio.Semaphore(
+            self.settings.plugin_concurrency or self.settings.max_concurrency))
+        source = self._source_slots(ctx.data_source)
+        queued = time.monotonic()
+        blocked = self._global.locked() or sem.locked() or source.locked()
+        if blocked and self.on_wait:
+            self.on_wait(run_id, step.id, True)
+        async with self._global, sem, source:
+            waited = {"waited_s": round(time.monotonic() - queued, 6)}
+            if blocked and self.on_wait:
+                self.on_wait(run_id, step.id, False)
             try:
                 async with asyncio.timeout(timeout):
                     result = await plugin.run(params=parsed, ctx=ctx)
             except TimeoutError:
                 return StepReport(sched.StepTimedOut(step=step.id, attempt=attempt,
                                                    timeout_s=timeout),
-                                data={"summary": f"timed out after {timeout:g} s"})
+                                data={"summary": f"timed out after {timeout:g} s", **waited})
         if not isinstance(result, StepResult):
             raise PluginError(f"plugin {step.plugin!r} returned {type(result).__name__}, "
                               "not a StepResult", step=step.id)
@@ -173,7 +186,9 @@ class StepRunner:
             data = _redact_bytes(self.redact, data)
             ref = await self.store.put_artifact(run_id, step.id, attempt, name, data)
             artifacts[name] = ref.model_dump(mode="json")
-        return await self._finish(plan, step, attempt, memory, result, artifacts=artifacts)
+        report = await self._finish(plan, step, attempt, memory, result, artifacts=artifacts)
+        report.data.update(waited)
+        return report
 
     async def _finish(self, plan: Plan, step: Step, attempt: int, memory: Memory,
                       result: StepResult, *, note: str | None = None,
@@ -230,6 +245,7 @@ class StepRunner:
         """Decide the conditions on the step's outgoing edges; judgments (no expression) are
         put to the Interaction, and who answered, and why, is appended to `judged`."""
         decided: dict[int, bool] = {}
+        questions: list[tuple[int, Edge]] = []
         for index, edge in sched.plan_index(plan).outgoing[step.id]:
             if edge.condition is None:
                 continue
@@ -244,13 +260,26 @@ class StepRunner:
                         step=step.id, hint=exc.hint,
                     ) from None
             else:
-                answer = await self.interaction.judge(step=step, edge=edge,
-                                                      evidence=_evidence(outputs))
-                decided[index] = answer.yes
-                if judged is not None:
-                    judged.append({"target": edge.target, "condition": edge.condition.text,
-                                   "yes": answer.yes, "by": answer.by,
-                                   "rationale": getattr(answer, "rationale", "")})
+                questions.append((index, edge))
+        if not questions:
+            return decided
+        # One question per decision: each If is asked once; its Otherwise is the answer's
+        # opposite (it holds when no If does), never a second question that could say yes
+        # to both branches or no to both.
+        asked = [(i, e) for i, e in questions if e.kind != "else"] or questions[:1]
+        evidence = _decision_evidence(plan, step, view, outputs)
+        for index, edge in asked:
+            answer = await self.interaction.judge(step=step, edge=edge, evidence=evidence)
+            decided[index] = answer.yes
+            if judged is not None:
+                judged.append({"target": edge.target, "condition": edge.condition.text,
+                               "yes": answer.yes, "by": answer.by,
+                               "rationale": getattr(answer, "rationale", ""),
+                               "evidence": evidence[:1000]})
+        said_yes = any(decided[i] for i, _ in asked)
+        for index, edge in questions:
+            if index not in decided:
+                decided[index] = not said_yes
         return decided
 
     async def _approve(self, plan: Plan, step: Step, attempt: int, memory: Memory,
@@ -311,6 +340,16 @@ class StepRunner:
             parts.append(text)
         return "; ".join(parts) or gate.title
 
+    def _source_slots(self, info: Mapping[str, Any] | None) -> asyncio.Semaphore:
+        """The slots of the data source a step uses, when mendflow.toml limits it
+        (`concurrency = 4` in its table); else a semaphore that never blocks."""
+        name = info.get("name") if info else None
+        limit = self.datasources.limit(name) if isinstance(self.datasources, DataSources) \
+            else None
+        if not limit:
+            return _UNLIMITED
+        return self._per_plugin.setdefault(f"source:{name}", asyncio.Semaphore(limit))
+
     def _data_source(self, step: Step, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if self.datasources is None or not step.plugin:
             return None
@@ -319,6 +358,8 @@ class StepRunner:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+_UNLIMITED = asyncio.Semaphore(1 << 30)
 
 
 def _render_params(plugin_cls: type, params: Mapping[str, Any],
@@ -358,6 +399,37 @@ def _evaluate_value(expr: str, scope: Mapping[str, Any], step: Step) -> Any:
     except TemplateError as exc:
         raise StepFailed(f"cannot bind a value with {expr!r}: {exc.message}", retryable=False,
                          step=step.id) from None
+
+
+def _decision_evidence(plan: Plan, step: Step, view: Mapping[str, Any],
+                       outputs: Mapping[str, Any], *, limit: int = 2000) -> str:
+    """What a person (or the judge) needs to answer a decision: what the steps it follows
+    found (a decide step finds nothing itself), nearest first, each bounded; decide and
+    approval steps on the way are looked through."""
+    own = {k: v for k, v in outputs.items() if k not in ("granted", "by")}
+    if own and step.kind != StepKind.DECIDE:
+        return _evidence(own)
+    index = sched.plan_index(plan)
+    found: list[str] = []
+    seen = {step.id}
+    frontier = [step.id]
+    steps_view = view.get("steps") or {}
+    while frontier and sum(map(len, found)) < limit:
+        nxt: list[str] = []
+        for sid in frontier:
+            for i in index.incoming[sid]:
+                src = plan.edges[i].source
+                if src in seen:
+                    continue
+                seen.add(src)
+                out = steps_view.get(src)
+                if index.steps[src].kind in (StepKind.DECIDE, StepKind.APPROVE) or not out:
+                    nxt.append(src)
+                    continue
+                found.append(f"{src} ({index.steps[src].title}) found:\n{_evidence(out)}")
+        frontier = nxt
+    text = "\n\n".join(found) if found else "(no step before this question found anything)"
+    return text[:limit]
 
 
 def _evidence(outputs: Mapping[str, Any]) -> str:

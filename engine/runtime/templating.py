@@ -46,6 +46,17 @@ def _lines(value: Any) -> list[str]:
     return [ln.strip() for ln in str(value).splitlines() if ln.strip()]
 
 
+def _column(value: Any, n: int) -> list[str]:
+    """The n-th whitespace-separated field of each line, as awk's `$n` (1 is the first, -1 the
+    last); lines too short are left out: `df --output=pcent,target | column(1) | numbers`
+    reads the percentages and never the digits of a mount path."""
+    if not isinstance(n, int) or isinstance(n, bool) or n == 0:
+        raise TemplateError(f"column({n!r}): give a field number, 1 for the first, -1 the last")
+    items = str(value).splitlines() if isinstance(value, str) else [str(v) for v in value]
+    fields = (line.split() for line in items)
+    return [f[n - 1 if n > 0 else n] for f in fields if len(f) >= abs(n)]
+
+
 def _matching(values: Any, pattern: str) -> list[str]:
     """Items (or lines) that match a regular expression: `stdout | matching('Killed process')`."""
     items = _lines(values) if isinstance(values, str) else [str(v) for v in values]
@@ -56,7 +67,8 @@ def _matching(values: Any, pattern: str) -> list[str]:
 # Small, pure, total helpers so conditions over command output stay one readable expression;
 # `promql` is the one that refuses: the guard between memory and PromQL text, which writes a
 # value for where it sits (`promql('label')`, 'regex', 'duration', 'offset', 'number').
-_ENV.filters.update(numbers=_numbers, lines=_lines, matching=_matching, promql=promql.escape)
+_ENV.filters.update(numbers=_numbers, lines=_lines, column=_column, matching=_matching,
+                    promql=promql.escape)
 
 ROOTS = frozenset({"inputs", "alert", "steps", "vars", "run"})
 """Top-level names a template may read; see `engine.plan` for what each holds."""

@@ -183,6 +183,11 @@ class Store(Protocol):
     async def take_lease(self, run_id: str, *, holder: str, host: str, pid: int, ttl_s: float,
                          replacing: str | None = None) -> Lease: ...
 
+    async def lease(self, run_id: str) -> tuple[Lease, bool] | None:
+        """The run's driver lease and whether it is live (its holder renews it); None when
+        no process holds one (the run ended, or never started driving)."""
+        ...
+
     async def renew_lease(self, run_id: str, *, holder: str, ttl_s: float) -> bool:
         """Extend the lease by `ttl_s` from now; False if `holder` no longer holds it."""
         ...

@@ -755,6 +755,17 @@ class PostgresStore:
                              taken_over=None if ours else held)
         return await self._call(take)
 
+    async def lease(self, run_id: str) -> tuple[Lease, bool] | None:
+        async def read(conn: asyncpg.Connection) -> tuple[Lease, bool] | None:
+            row = await conn.fetchrow(
+                "SELECT holder, host, pid, since, expires_at, expires_at > clock_timestamp() "
+                "AS live FROM leases WHERE run_id = $1", run_id)
+            if row is None:
+                return None
+            return Lease(run_id=run_id, holder=row["holder"], host=row["host"], pid=row["pid"],
+                         since=row["since"], expires_at=row["expires_at"]), bool(row["live"])
+        return await self._call(read)
+
     async def renew_lease(self, run_id: str, *, holder: str, ttl_s: float) -> bool:
         async def renew(conn: asyncpg.Connection) -> bool:
             return await conn.fetchval(

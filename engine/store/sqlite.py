@@ -440,6 +440,16 @@ class SqliteStore:
                              taken_over=None if ours else held)
         return await self._run(take)
 
+    async def lease(self, run_id: str) -> tuple[Lease, bool] | None:
+        def read() -> tuple[Lease, bool] | None:
+            row = self._db().execute("SELECT holder, host, pid, since, expires_at FROM leases "
+                                     "WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                return None
+            held = _lease(run_id, row)
+            return held, held.expires_at > datetime.now(UTC)
+        return await self._run(read)
+
     async def renew_lease(self, run_id: str, *, holder: str, ttl_s: float) -> bool:
         def renew() -> bool:
             with _transaction(self._db()):

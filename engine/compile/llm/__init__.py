@@ -34,8 +34,10 @@ __all__ = [
 ]
 
 
-def chat_model_from_settings(llm: str | None, *, timeout_s: float = 120.0,
-                             max_retries: int = 2):  # noqa: ANN201 - BaseChatModel
-    """`Settings.llm` -> (ModelSpec, chat model); ProviderConfigError if unusable."""
+def chat_model_from_settings(llm: str | None, *, timeout_s: float = 30.0,
+                             attempts: int = 2):  # noqa: ANN201 - BaseChatModel
+    """`Settings.llm` -> (ModelSpec, chat model); ProviderConfigError if unusable. A call
+    waits at most `timeout_s` per attempt, `attempts` times (MENDFLOW_LLM_TIMEOUT_S,
+    MENDFLOW_LLM_ATTEMPTS): a hung server costs a minute, not six."""
     spec = parse_spec(llm)
-    return spec, make_chat_model(spec, timeout_s=timeout_s, max_retries=max_retries)
+    return spec, make_chat_model(spec, timeout_s=timeout_s, max_retries=attempts - 1)

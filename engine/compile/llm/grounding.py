@@ -15,6 +15,7 @@ It does not check structure (`engine.compile.validate` does) or templates' types
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from functools import lru_cache
@@ -26,7 +27,13 @@ from engine.plan import Plan, Step, StepKind
 WILD = "\x00"
 _ESCAPED = re.compile(r"\{\{\s*'(\{\{|\{%|\{#)'\s*\}\}")
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
-_GUIDE_PLACEHOLDER = re.compile(r"\$\{\w+\}|\$[A-Za-z_]\w*|<[A-Za-z][\w .-]{0,40}>")
+# The guide's own placeholders: Jinja templates it already wrote (`{{ inputs.service }}`),
+# `${X}`, `$X`, `<name>` and the TSG style `{start_time}`.
+_GUIDE_PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\$\{\w+\}|\$[A-Za-z_]\w*|<[A-Za-z][\w .-]{0,40}>"
+                                r"|\{[A-Za-z_]\w{0,40}\}")
+# A bound SQL parameter (`:p1`, `:service`) stands for a value, as a template does; `::int`
+# casts and `job:metric:rate5m` recording-rule names are not parameters.
+_BOUND = re.compile(r"(?<![\w:]):[A-Za-z_]\w*")
 _TOKEN = re.compile(r"[^\s|;&()=,`'\"]+")
 _PROMPT = re.compile(r"(?m)^\s*(?:\$|#|>)\s+")
 _WORD = re.compile(r"[a-z0-9]{3,}")
@@ -38,6 +45,7 @@ def plan_tokens(text: str) -> list[str]:
     """A plan's template string -> tokens; each template becomes one wildcard."""
     marked = _ESCAPED.sub(lambda m: "\x01" + m.group(1)[1], text)
     marked = _TEMPLATE.sub(WILD, marked)
+    marked = _BOUND.sub(WILD, marked)
     marked = marked.replace("\x01{", "{{").replace("\x01%", "{%").replace("\x01#", "{#")
     return _tokens(marked)
 
@@ -113,6 +121,10 @@ class Grounding:
         file = plan.source.path
         trusted = {(s.id, s.text, s.source.start, s.source.end) for s in
                    (baseline.steps if baseline else [])}
+        # The structural compiler's own rendering of a command (a quoted placeholder made a
+        # bound parameter, a LIKE pattern a concatenation) is grounded by construction.
+        rendered = {(s.id, s.plugin, _params_key(s)) for s in
+                    (baseline.steps if baseline else [])}
         last = self.guide.line_count
         for s in plan.steps:
             def problem(rule: str, msg: str, hint: str, s: Step = s) -> Problem:
@@ -123,7 +135,7 @@ class Grounding:
                 yield problem("span", f"span {s.source} is not inside the guide (1-{last})",
                               "Give the lines of the guide the step comes from")
                 continue
-            if s.kind in _RUNS:
+            if s.kind in _RUNS and (s.id, s.plugin, _params_key(s)) not in rendered:
                 for tokens, text in step_commands(s):
                     yield from self._command(s, tokens, text, problem)
             if s.kind in _WORDED and s.text and \
@@ -154,3 +166,7 @@ class Grounding:
         yield problem("ungrounded", f"command {text!r} is not in the guide (hallucinated?)",
                       "Run only commands the guide gives; drop this step or copy the guide's "
                       "command exactly")
+
+
+def _params_key(step: Step) -> str:
+    return json.dumps(step.params, sort_keys=True, default=str)

@@ -73,14 +73,17 @@ def section_request(guide_text: str, start: int, end: int, steps_json: str,
             "\"inputs\": [...] for any new parameter.")
 
 
-JUDGE_SYSTEM = """You decide one condition of an SRE runbook from what a step found.
-Answer ONE JSON object: {"holds": true|false|null, "rationale": "one or two sentences"}.
+JUDGE_SYSTEM = """You decide one condition of an SRE runbook from what earlier steps found.
+Answer ONE JSON object:
+{"holds": true|false|null, "confidence": 0.0-1.0, "rationale": "one or two sentences"}.
 Use null when the evidence does not decide it; a person will be asked instead."""
 
 
-def judge_request(condition: str, step_title: str, step_text: str, evidence: str) -> str:
-    return (f"Condition: {condition}\nStep: {step_title}\nInstruction: {step_text}\n"
-            f"What the step found:\n{evidence}")
+def judge_request(condition: str, step_title: str, step_text: str, evidence: str,
+                  otherwise: str = "") -> str:
+    alt = f"\nIf it does not hold: {otherwise}" if otherwise else ""
+    return (f"Condition: {condition}{alt}\nDecision: {step_title}\nInstruction: {step_text}\n"
+            f"What the steps before it found:\n{evidence}")
 
 
 LINT_SYSTEM = """You review an SRE troubleshooting guide so that it compiles into a clear,

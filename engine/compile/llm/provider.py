@@ -15,6 +15,7 @@ approximate, go stale, and are only a guide; an unknown model's cost is reported
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,6 +222,14 @@ def parse_json(text: str, raw: AIMessage | None = None) -> Reply:
     return Reply(raw, data)
 
 
+_UNREACHABLE = {
+    "openai": "Check that the server is running and OPENAI_BASE_URL points at it (vLLM and "
+              "Ollama serve the OpenAI API under /v1)",
+    "anthropic": "Check the network to the Anthropic API (and ANTHROPIC_BASE_URL, if set)",
+    "ollama": "Check that `ollama serve` is running and OLLAMA_HOST points at it",
+}
+
+
 def translate(exc: BaseException, provider: str) -> LlmError:
     """Provider and transport exceptions -> LlmError subclasses saying what to check."""
     name = type(exc).__name__
@@ -237,8 +246,14 @@ def translate(exc: BaseException, provider: str) -> LlmError:
                                    provider=provider, hint="Check the provider's API key "
                                    "environment variable (OPENAI_API_KEY, ANTHROPIC_API_KEY)")
     if "NotFound" in name or "model_not_found" in detail:
+        hint = "Check the model name in MENDFLOW_LLM"
+        if provider.startswith("openai:"):
+            base = os.environ.get("OPENAI_BASE_URL", "")
+            if base and not base.rstrip("/").endswith("/v1"):
+                hint = (f"OPENAI_BASE_URL={base} does not end in /v1; OpenAI-compatible "
+                        "servers (vLLM, Ollama, llama.cpp) serve the API under /v1")
         return ProviderConfigError(f"{provider} does not know this model ({detail})",
-                                   provider=provider, hint="Check the model name in MENDFLOW_LLM")
+                                   provider=provider, hint=hint)
     if "context" in detail.lower() and ("length" in detail.lower() or "window" in detail.lower()):
         from engine.compile.llm.errors import GuideTooLong
 
@@ -250,7 +265,7 @@ def translate(exc: BaseException, provider: str) -> LlmError:
     if names & {"ConnectionError", "ConnectError", "APIConnectionError", "OSError"} or \
             "Connect" in name:
         return ProviderUnavailable(f"cannot reach {provider} ({detail})", provider=provider,
-                                   hint="Check that the server is running and OPENAI_BASE_URL "
-                                   "(or the Ollama host) points at it")
+                                   hint=_UNREACHABLE.get(provider.partition(":")[0],
+                                                         _UNREACHABLE["openai"]))
     return ProviderUnavailable(f"{provider} failed: {name}: {detail}", provider=provider,
                                hint="Check the provider's status and the model name")

@@ -258,14 +258,15 @@ async def test_a_judgment_is_put_to_a_person_and_who_answered_is_recorded(make_e
     record = await ex.start(p, guide_path="t.md")
     assert record.outcome == "inconclusive" and "--answer look=yes|no" in \
         record.state["steps"]["look"]["error"]
-    # Answered by the decision's own id: the branch is taken, its else is not, on record
+    # Answered by the decision's own id: one question (the If), its else the opposite
     ex, _ = make_executor(interaction=Answers(answers={"look": True}))
     record = await ex.start(p, guide_path="t.md")
     assert record.outcome == "resolved"
     look = next(e for e in await store.events(record.run_id)
                 if e.type == "step_succeeded" and e.step_id == "look")
     assert {(j["target"], j["yes"], j["by"]) for j in look.data["judgments"]} == {
-        ("fix", True, "--answer"), ("fine", False, "--answer")}
+        ("fix", True, "--answer")}
+    assert record.state["steps"]["fine"]["status"] == "skipped"
 
 
 async def test_cancelling_a_run_stops_its_steps_and_still_runs_the_clean_up(make_executor,

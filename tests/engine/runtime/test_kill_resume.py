@@ -61,6 +61,10 @@ def test_kill_9_then_resume_never_reruns_completed_steps(tmp_path: Path, recorde
     killed, events = asyncio.run(_only_run(data))
     assert killed.status == "running"
     assert ("step_succeeded", "first") in events and ("step_succeeded", "slow") not in events
+    # and `show` says so rather than showing a run that looks alive
+    shown = subprocess.run([*MENDFLOW, "show", killed.run_id], env=_env(data),
+                           capture_output=True, text=True, timeout=60).stdout
+    assert "no process drives it" in shown and f"mendflow resume {killed.run_id}" in shown
 
     # When it is resumed
     resumed = subprocess.run([*MENDFLOW, "resume", killed.run_id], env=_env(data),

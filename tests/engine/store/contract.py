@@ -400,6 +400,18 @@ class StoreContract:
         assert f"pid {winner.pid} on {winner.host} since" in str(refused[0])
         assert refused[0].exit_code == 2
 
+    async def test_a_lease_can_be_read_live_or_lapsed(self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        assert await store.lease(run.run_id) is None
+        await store.take_lease(run.run_id, holder="a", host="h", pid=7, ttl_s=0.3)
+        held, live = await store.lease(run.run_id)
+        assert (held.holder, held.pid, live) == ("a", 7, True)
+        await asyncio.sleep(0.4)
+        assert (await store.lease(run.run_id))[1] is False
+        await store.release_lease(run.run_id, holder="a")
+        assert await store.lease(run.run_id) is None
+
     async def test_lease_is_reentrant_and_keeps_its_start(self, store: Store) -> None:
         run = make_run()
         await store.create_run(run)
