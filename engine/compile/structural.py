@@ -7,8 +7,14 @@ persists), the plan's inputs, triggers, references and source. Reading sections 
 `engine.compile.outline`'s job, drawing edges `engine.compile.wiring`'s; it does not validate
 (`engine.compile.validate`).
 
+Nothing is lost silently: a post-pass (`ignored_parts`) compares the guide's code blocks, list
+items, inline commands and If/When/Otherwise sentences with the steps' spans, and records each
+part that became no step in `Plan.ignored`, with its lines and why (sample output,
+configuration, illustration, descriptive section, ...); `mendflow compile --explain`
+(`engine.compile.explain`) prints them beside the steps.
+
 A guide with no step Mendflow can run still compiles: to one `manual` step, "Follow the guide by
-hand" (its span is the whole guide), then `end-no-action`. A person reading the plan sees at
+hand" (its span is the whole guide), then `end-no-action`; so does an empty guide. A person reading the plan sees at
 once that nothing in it is automated, and the run still records who handled the incident.
 """
 
