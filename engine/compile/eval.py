@@ -506,7 +506,7 @@ def measures(c: Counter) -> dict[str, object]:
     gated_of = c["mut_exec_steps"] - c["mut_exec_cleanup"]
 
     def ratio(hit: int, total: int) -> dict[str, object]:
-        return {"hit": hit, "total": total, "value": round(hit / total, 4) if total else None}
+        return {"hit": hit, "total": total, "value": round(hit / total, 6) if total else None}
 
     return {
         "files": c["files"], "without a plan": c["files_noplan"],
