@@ -241,10 +241,15 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
             continue
         near = within(el.span.start, el.span.end) if el.kind != "heading" else []
         if commands:
-            held_text = "\n".join(s.text + "\n" + str(s.params.get("script", "")) for s in near)
+            # A manual step holding the element's text holds all its commands; else each is
+            # held by a step that runs it (its text) or lists it (a script line).
+            whole = any(s.kind == StepKind.MANUAL and s.text.startswith(el.text[:200])
+                        for s in near)
+            held = {s.text for s in near} | {
+                ln.strip() for s in near for ln in str(s.params.get("script", "")).split("\n")}
             for code in commands:
                 line = _PROMPTED.sub("", code).strip()
-                if line not in held_text:
+                if not whole and line not in held:
                     out.append(Ignored(span=span, kind="inline", reason="descriptive section"
                                        if info else "reference: named, not asked for",
                                        text=line[:120]))
