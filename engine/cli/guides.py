@@ -219,7 +219,8 @@ def eval_(
         sys.stdout.write(report.to_json())
         return
     rows = fidelity_rows(report)
-    table = Table(*rows[0], show_lines=False)
+    table = Table(*rows[0], show_lines=False, caption="ratios of gold facts; output run in units, "
+                  "mutating lost as lost/all; --format json for every count")
     for row in rows[1:]:
         table.add_row(*(Text(c) for c in row))
     out.print(table)

@@ -506,7 +506,7 @@ def measures(c: Counter) -> dict[str, object]:
     gated_of = c["mut_exec_steps"] - c["mut_exec_cleanup"]
 
     def ratio(hit: int, total: int) -> dict[str, object]:
-        return {"hit": hit, "total": total, "value": round(hit / total, 4) if total else None}
+        return {"hit": hit, "total": total, "value": round(hit / total, 6) if total else None}
 
     return {
         "files": c["files"], "without a plan": c["files_noplan"],
@@ -569,10 +569,11 @@ def fidelity_rows(report: FidelityReport) -> list[list[str]]:
 
 
 def _cell(v: object) -> str:
+    """Short enough for a table of nine measures (`--format json` has every count)."""
     if isinstance(v, dict) and "value" in v:
-        return "-" if v["value"] is None else f"{100 * v['value']:.1f}% ({v['hit']}/{v['total']})"
+        return "-" if v["value"] is None else f"{100 * v['value']:.1f}%"
     if isinstance(v, dict) and "units" in v:
-        return f"{v['units']} ({v['steps']} steps)"
+        return str(v["units"])
     if isinstance(v, dict) and "lost" in v:
         return f"{v['lost']}/{v['total']}"
     return str(v)

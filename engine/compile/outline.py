@@ -602,19 +602,26 @@ class _OutlineBuilder:
         """Every inline command of a paragraph, item or table becomes part of a step.
 
         It runs when the sentence asks for it ("Run `kubectl get pods`") and it is one command
-        on its own (not one of "`a` or `b`"); in a describing section only a read-only one
+        on its own (not one of "`a` or `b`", nor the start of a longer span of the same text:
+        "prepend `podman unshare`, i.e. `podman unshare ls`"); in a describing section only a
+        read-only one
         runs. Any other (a command the text mentions, shows or offers) is kept in one manual
         step that holds the text: a person reads it, and nothing the guide wrote is lost."""
         nodes: list[Node] = []
         shown: list[str] = []
         at = 0
         commands = [c for c in el.inline_code if inline_command(c)]
+        if not commands:
+            return nodes
         lead = self._lead(el)
+        sentence = _sentences_of(el.text)
+        choices = _alternatives(el.text)
+        fragments = _fragments(commands)
         for code in commands:
             line = _PROMPT_MARK.sub("", code).strip()
             new: list[Node] = []
-            if phrases.asks_to_run(_sentence_of(el.text, code), code) and \
-                    not _alternative(el.text, code, commands):
+            if phrases.asks_to_run(sentence.get(code, el.text), code) and \
+                    code not in fragments and code not in choices:
                 new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
                                      el, cls, owner, block=None)
                 if cls == "info" and any(isinstance(n, Action) and n.mutating for n in new):
@@ -825,9 +832,12 @@ class _OutlineBuilder:
         named = self.els[owner].name if owner is not None and owner < len(self.els) else None
         if base is None and named:
             if named in self.ids:
+                free = next(f"{named}-{n}" for n in range(2, len(self.ids) + 3)
+                            if f"{named}-{n}" not in self.ids)
                 raise ValidationError(
                     f"two steps are named {{#{named}}}", file=self.g.path,
-                    line=self.els[owner].span.start, hint="Give each step its own {#name}")
+                    line=self.els[owner].span.start,
+                    hint=f"Give each step its own name: write {{#{free}}} here")
             self._bases[owner] = base = named
         if base is None:
             prefix = _PREFIX.get(cls, "step")
@@ -862,23 +872,32 @@ def inline_command(code: str) -> bool:
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`*\[(])|\n\s*\n")
+_CODE = re.compile(r"`([^`]+)`")
+_OR_NEXT = re.compile(r"`([^`]+)`(?=\s*,?\s+or\s+`([^`]+)`)")
 
 
-def _sentence_of(text: str, code: str) -> str:
-    """The sentence of `text` that holds the code span `code` (the text if none does)."""
-    quoted = f"`{code}`"
-    return next((s for s in _SENTENCE_END.split(text) if quoted in s), text)
+def _sentences_of(text: str) -> dict[str, str]:
+    """Each code span of `text` -> the first sentence that holds it (one pass over the text)."""
+    out: dict[str, str] = {}
+    for sentence in _SENTENCE_END.split(text):
+        for m in _CODE.finditer(sentence):
+            out.setdefault(m.group(1), sentence)
+    return out
 
 
-def _alternative(text: str, code: str, commands: list[str]) -> bool:
-    """Whether `code` is one of alternatives ("`pidstat 1` or `top -H`"): a person chooses."""
-    for other in commands:
-        if other == code:
-            continue
-        for a, b in ((code, other), (other, code)):
-            if re.search(re.escape(f"`{a}`") + r"\s*,?\s+or\s+" + re.escape(f"`{b}`"), text):
-                return True
-    return False
+def _alternatives(text: str) -> set[str]:
+    """Code spans offered as alternatives ("`pidstat 1` or `top -H`"): a person chooses."""
+    out: set[str] = set()
+    for m in _OR_NEXT.finditer(text):
+        out.update((m.group(1), m.group(2)))
+    return out
+
+
+def _fragments(commands: list[str]) -> set[str]:
+    """Spans that only begin a longer span of the same text (sorted: a span's extensions
+    follow it)."""
+    ordered = sorted(set(commands))
+    return {c for c, nxt in zip(ordered, ordered[1:]) if nxt.startswith(c + " ")}
 
 
 _BUILTINS = frozenset("""export alias unalias source . set unset ulimit eval shopt declare local

@@ -7,8 +7,14 @@ persists), the plan's inputs, triggers, references and source. Reading sections 
 `engine.compile.outline`'s job, drawing edges `engine.compile.wiring`'s; it does not validate
 (`engine.compile.validate`).
 
+Nothing is lost silently: a post-pass (`ignored_parts`) compares the guide's code blocks, list
+items, inline commands and If/When/Otherwise sentences with the steps' spans, and records each
+part that became no step in `Plan.ignored`, with its lines and why (sample output,
+configuration, illustration, descriptive section, ...); `mendflow compile --explain`
+(`engine.compile.explain`) prints them beside the steps.
+
 A guide with no step Mendflow can run still compiles: to one `manual` step, "Follow the guide by
-hand" (its span is the whole guide), then `end-no-action`. A person reading the plan sees at
+hand" (its span is the whole guide), then `end-no-action`; so does an empty guide. A person reading the plan sees at
 once that nothing in it is automated, and the run still records who handled the incident.
 """
 
@@ -204,7 +210,7 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
             starting.setdefault(s.source.start, []).append(s)
     spans = sorted((s.source.start, s.source.end) for s in steps if s.kind != StepKind.END)
     cover = _Coverage(spans, guide.line_count)
-    conditions = " ".join(e.condition.text.lower() for e in edges if e.condition is not None)
+    conditions = {_clause_key(e.condition.text) for e in edges if e.condition is not None}
     describing = _describing_sections(guide)
     out: list[Ignored] = []
 
@@ -228,27 +234,53 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
         if el.kind == "list_item" and not cover.any(el.span.start, el.span.end):
             out.append(Ignored(span=span, kind="item", reason="descriptive section" if info
                                else "prose: nothing to run or decide", text=_first(el.text)))
-        if el.kind in ("paragraph", "list_item", "table"):
-            near = within(el.span.start, el.span.end)
-            held_text = "\n".join(s.text + "\n" + str(s.params.get("script", "")) for s in near)
-            for code in el.inline_code:
+        if el.kind not in ("paragraph", "list_item", "table", "heading"):
+            continue
+        commands = [c for c in el.inline_code if inline_command(c)] \
+            if el.kind != "heading" else []
+        guards = list(_GUARD_SENTENCE.finditer(el.text.replace("**", ""))) \
+            if el.kind != "table" else []
+        if not commands and not guards:
+            continue
+        near = within(el.span.start, el.span.end) if el.kind != "heading" else []
+        if commands:
+            # A manual step holding the element's text holds all its commands; else each is
+            # held by a step that runs it (its text) or lists it (a script line).
+            whole = any(s.kind == StepKind.MANUAL and s.text.startswith(el.text[:200])
+                        for s in near)
+            held = {s.text for s in near} | {
+                ln.strip() for s in near for ln in str(s.params.get("script", "")).split("\n")}
+            for code in commands:
                 line = _PROMPTED.sub("", code).strip()
-                if inline_command(code) and line not in held_text:
+                if not whole and line not in held:
                     out.append(Ignored(span=span, kind="inline", reason="descriptive section"
                                        if info else "reference: named, not asked for",
                                        text=line[:120]))
-        if el.kind in ("paragraph", "list_item", "heading"):
+        if guards:
             decided = any(s.kind == StepKind.DECIDE for s in near) if el.kind != "heading" \
                 else cover.any(el.span.start, el.span.end)
-            for m in _GUARD_SENTENCE.finditer(el.text.replace("**", "")):
+            for m in guards:
                 sentence = m.group(1).strip()
-                if decided or sentence.lower()[:40] in conditions or (
+                if decided or _clause_key(sentence) in conditions or (
                         el.kind != "heading" and any(s.kind == StepKind.MANUAL and
                                                      sentence[:40] in s.text for s in near)):
                     continue
                 out.append(Ignored(span=span, kind="guard", reason="descriptive section" if info
                                    else "condition with nothing to guard", text=sentence[:120]))
     return out
+
+
+_CLAUSE_WORDS = re.compile(r"[a-z0-9]+")
+_LEAD_WORDS = frozenset("if when whenever otherwise else unless in case the should not".split())
+
+
+def _clause_key(text: str) -> str:
+    """A condition's first words, its opening If/When/Otherwise dropped: an edge's condition
+    and the sentence it came from share it (set lookup, not a scan of every edge)."""
+    words = _CLAUSE_WORDS.findall(text.lower())
+    while words and words[0] in _LEAD_WORDS:
+        words = words[1:]
+    return " ".join(words[:5])
 
 
 def _first(text: str, limit: int = 80) -> str:

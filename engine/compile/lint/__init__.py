@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine.compile.lint import clarity, data, flow, queries, structure  # noqa: F401
 from engine.compile.lint.base import CHECKS, RULES, Context, Finding, Rule
-from engine.errors import GuideError
+from engine.errors import GuideError, MendflowError
 from engine.guide import Element, Guide, collector_paused, load_guide
 from engine.plan import Plan
 
@@ -32,6 +32,7 @@ def _lint(guide: Guide, plan: Plan | None) -> list[Finding]:
     ctx = Context(guide=guide, plan=plan)
     step_at = _StepsByLine(plan)
     findings: list[Finding] = []
+    refused = _compile_error(guide) if plan is None else None
     for check in CHECKS:
         for rule_id, where, message, suggestion in check(ctx):
             line = where.span.start if isinstance(where, Element) else where
@@ -40,7 +41,24 @@ def _lint(guide: Guide, plan: Plan | None) -> list[Finding]:
                 rule=rule_id, category=rule.category, severity=rule.severity, file=guide.path,
                 line=line, message=message, suggestion=suggestion, step=step_at(line),
             ))
-    return sorted(set(findings), key=_order)
+    # Lint = compile: what compile refuses comes first, at compile's line, with its fix.
+    return ([refused] if refused else []) + sorted(set(findings), key=_order)
+
+
+def _compile_error(guide: Guide) -> Finding | None:
+    """The error compiling `guide` would stop at, as an MF001 finding (None: it compiles)."""
+    from engine.compile import compile_guide
+
+    try:
+        compile_guide(guide)
+    except MendflowError as exc:
+        where = exc.location
+        return Finding(rule="MF001", category="structure", severity="error",
+                       file=where.file or guide.path, line=where.line or 1,
+                       message=f"the guide does not compile: {exc.message}",
+                       suggestion=exc.hint or "Fix the guide so that it compiles",
+                       step=where.step)
+    return None
 
 
 def lint_path(path: str | Path) -> list[Finding]:

@@ -7,7 +7,8 @@ element's text, never at the whole file. Rules favour precision over recall: a r
 fires on text a careful SRE would call fine is a defect of the rule.
 
 Rule ids: MF1xx clarity, MF2xx control flow, MF3xx data flow, MF4xx query instructions,
-MF5xx presentation and structure. MF000 is a guide that cannot be parsed at all.
+MF5xx presentation and structure. MF000 is a guide that cannot be parsed at all; MF001 one that
+parses but does not compile (lint = compile: what compile refuses, lint reports first).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class Rule(NamedTuple):
 
 RULES: dict[str, Rule] = {
     "MF000": Rule("structure", "error", "The guide cannot be read or parsed."),
+    "MF001": Rule("structure", "error", "The guide does not compile (reported first, at the "
+                  "line compile stops at, with compile's fix)."),
 }
 Check = Callable[["Context"], Iterator[tuple[str, Element | int, str, str]]]
 CHECKS: list[Check] = []

@@ -16,6 +16,7 @@ from engine.compile.lint.base import (
     _looks_like_logs,
     rule,
 )
+from engine.compile.blocks import read_block
 from engine.guide import Element
 
 # -- 5. presentation and structure -----------------------------------------------------------
@@ -140,3 +141,28 @@ def empty_guide(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
         yield ("MF508", ctx.guide.front_lines + 1 if ctx.guide.front_lines else 1,
                "the guide is empty: it compiles to one 'follow the guide by hand' step",
                "Write the steps as headings, numbered lists and code blocks")
+
+
+_CONSOLE_TAGS = ("console", "shell-session", "shellsession", "terminal")
+
+
+@rule(("MF509", "structure", "warning",
+        "A console block without prompts, or an untagged block, is read as commands: an "
+        "ambiguous call the author should confirm."))
+def ambiguous_block(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    for el in ctx.elements:
+        if el.kind != "code" or (el.lang is not None and el.lang not in _CONSOLE_TAGS):
+            continue
+        lines = el.text.split("\n")
+        if el.lang is not None and any(_PROMPT.match(ln) for ln in lines):
+            continue
+        if read_block(el).cls != "command":
+            continue
+        where = f"{el.span.start}-{el.span.end}"
+        if el.lang is None:
+            yield ("MF509", el, f"untagged block at {where} read as commands",
+                   "Tag it ```bash if it is commands to run, or ```text if it is output")
+        else:
+            yield ("MF509", el, f"{el.lang} block without prompts at {where} read as commands",
+                   "Add `$ ` before each command (its output lines then stay output), or "
+                   "tag it ```text if nothing in it is to be run")

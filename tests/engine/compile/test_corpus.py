@@ -62,3 +62,13 @@ def test_compilation_is_deterministic(corpus):
     for r in [r for r in corpus[1] if r.ok][::7]:
         again = compile_path(r.path, known_plugins=PLUGINS)
         assert again.to_json() == r.plan.to_json(), r.path
+
+
+def test_a_missing_corpus_fails_under_ci_and_is_skipped_elsewhere(monkeypatch, tmp_path):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="../shared"):
+        corpora.require(tmp_path / "corpus")
+    assert not corpora.needs(tmp_path / "corpus").args[0]  # not skipped: it runs and fails
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        corpora.require(tmp_path / "corpus")

@@ -235,3 +235,19 @@ def test_eval_agrees_with_the_reference_scorer(corpus: Path, tmp_path: Path):
     reference = json.loads(scored.read_text())["total"]
     ours = fidelity_report([corpus]).total()
     assert {k: v for k, v in ours.items() if v} == {k: v for k, v in reference.items() if v}
+
+
+def test_mendflow_eval_prints_the_measures_per_source(fidelity_guide: Path, tmp_path: Path):
+    import os
+
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
+    root = str(fidelity_guide.parent.parent)
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "eval", root, "--format", "json"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data["measures"]) == {"TOTAL", "src"}
+    assert data["measures"]["src"]["kept"]["value"] == 1.0
+    table = subprocess.run([sys.executable, "-m", "engine.cli", "eval", root],
+                           capture_output=True, text=True, env=env, timeout=120).stdout
+    assert "src" in table and "kept" in table and "100.0%" in table

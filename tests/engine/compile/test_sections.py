@@ -92,3 +92,18 @@ def test_sudo_and_a_program_path_make_an_inline_span_a_command():
                         "`./bin/vault-show secrets gprd` prints them.\n")
     [step] = holding(plan, "sudo gitlab-psql")
     assert step.kind == StepKind.MANUAL and "./bin/vault-show secrets gprd" in step.text
+
+
+def test_a_span_that_only_begins_longer_spans_is_a_fragment_not_a_command():
+    plan = compile_text("# T\n\n## Fix\n\nPrefix the command with `kubectl exec`, i.e. "
+                        "`kubectl exec web-1 -- ls /data`.\n")
+    assert not [s for s in plan.steps if s.text == "kubectl exec"]
+
+
+def test_a_paragraph_of_many_inline_commands_compiles_in_linear_time():
+    from tests.engine.compile.test_robustness import LINEAR, _compile, growth
+
+    def paragraph(n: int) -> str:
+        return "# T\n\n## Examples\n\n" + " ".join(
+            f"See `kubectl get pods -n ns{i}` or `kubectl get svc -n ns{i}`." for i in range(n))
+    assert growth(paragraph, 300, _compile) < LINEAR

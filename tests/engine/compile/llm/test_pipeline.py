@@ -21,7 +21,7 @@ CORPUS = corpora.CORPUS / "kubevirt-monitoring/docs/runbooks"
 GUIDE = CORPUS / "VirtControllerDown.md"
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "llm"
 KNOWN = {"shell", "prometheus", "sql", "http", "logs"}
-pytestmark = pytest.mark.skipif(not GUIDE.exists(), reason="the corpus is not here")
+pytestmark = corpora.needs(GUIDE)
 
 
 @pytest.fixture(scope="module")
