@@ -257,8 +257,11 @@ def parse_guide(data: bytes | str, *, path: str = "<guide>") -> Guide:
 def _parse_guide(data: bytes | str, path: str) -> Guide:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     text = _decode(raw, path)
+    if not text.strip():
+        raise GuideError("the guide is empty", file=path, line=1,
+                         hint="Write the guide's steps in it, or pass the right file")
     front, front_lines, body = _split_front_matter(text, path)
-    # An empty guide (a Hugo `_index.md` is front matter only) still reads: it has no elements,
+    # A guide with nothing but front matter (a Hugo `_index.md` is front matter only) still reads: it has no elements,
     # its plan says there is nothing to do, and lint says it is empty.
     builder = _Builder(body, offset=front_lines, path=path)
     elements = builder.build()
