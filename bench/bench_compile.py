@@ -39,7 +39,8 @@ from engine.errors import MendflowError
 from engine.guide import collector_paused, load_guide, parse_guide
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"  # the development corpora live beside the repository
+# the development corpora live beside the repository (or where MENDFLOW_SHARED_DIR says)
+SHARED = Path(os.environ.get("MENDFLOW_SHARED_DIR") or ROOT.parent / "shared")
 CORPORA = (SHARED / "corpus", SHARED / "corpus2")
 CORPUS = CORPORA[0]
 PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
+# Beside the repository; a checkout elsewhere (a CI clone) names them in MENDFLOW_SHARED_DIR.
+SHARED = Path(os.environ.get("MENDFLOW_SHARED_DIR") or ROOT.parent / "shared")
 CORPUS = SHARED / "corpus"
 CORPUS2 = SHARED / "corpus2"
 CORPORA = (CORPUS, CORPUS2)
