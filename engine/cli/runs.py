@@ -461,7 +461,7 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
     table = Table()
     table.add_column("run", no_wrap=True)
     for name in ("guide", "status", "outcome", "started", "why"):
-        table.add_column(name)
+        table.add_column(name, no_wrap=name in ("outcome", "started"))
     for r in records:
         outcome = (r.outcome or "") + (" (dry run)" if r.options.get("dry_run") else "")
         table.add_row(r.run_id, r.plan_id, r.status, outcome,
@@ -479,7 +479,8 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
     view = asyncio.run(_with_store(settings, lambda s: _view_of(s, run_id)))
     r = view.record
     out.print(f"[bold]{r.title}[/bold]  run {r.run_id}", highlight=False)
-    dry = " [dry run: nothing was changed; not a real outcome]" if r.options.get("dry_run") else ""
+    dry = " (dry run: nothing was changed; not a real outcome)" if r.options.get("dry_run") \
+        else ""
     out.print(f"outcome: {r.outcome or '-'} ({r.status}){dry}  why: {escape(r.reason or '-')}",
               highlight=False)
     _print_findings(view)

@@ -168,3 +168,17 @@ def test_make_demo_treats_a_concluded_triage_as_success(tmp_path: Path) -> None:
     # ... and `make demo`, whose job is to triage, says what it found and succeeds
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "the triage concluded: it found problems" in proc.stdout
+
+
+def test_a_dry_run_is_marked_in_history_and_never_looks_real(tmp_path: Path) -> None:
+    scratch = _scratch(tmp_path)
+    proc = mendflow(tmp_path, "run", str(CLEANUP), "-i", f"scratch_dir={scratch}",
+                    "-i", "max_size_mb=1", "--dry-run")
+    assert proc.returncode in (0, 3, 4), proc.stdout + proc.stderr
+    record, _ = last_run(tmp_path)
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path), "COLUMNS": "250"}
+    history = subprocess.run([sys.executable, "-m", "engine.cli", "runs"], env=env, text=True,
+                             capture_output=True, timeout=60).stdout
+    assert "(dry run)" in history, history
+    shown = " ".join(mendflow(tmp_path, "show", record.run_id).stdout.split())
+    assert "dry run: nothing was changed; not a real outcome" in shown
