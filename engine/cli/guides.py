@@ -194,13 +194,20 @@ def _llm_lint(path: Path, found: list[Any], spec: Any, model: Any) -> list[Any]:
     from engine.compile.llm import LlmError, llm_findings
     from engine.guide import load_guide
 
+    from engine.compile.llm import Usage
+
+    usage = Usage(model=spec.label)
     try:
-        return llm_findings(load_guide(path), found, model=model, label=spec.label)
+        return llm_findings(load_guide(path), found, model=model, label=spec.label,
+                            usage=usage)
     except MendflowError as exc:  # GuideError is already a finding; LlmError: say, go on
         if isinstance(exc, LlmError):
             err.print(f"[yellow]no LLM suggestions for {path}:[/yellow] {escape(str(exc))}",
                       highlight=False)
         return []
+    finally:
+        if usage.calls:  # what the review cost, on stderr so --format json stays clean
+            err.print(f"{path}: lint {spec.label}, {usage.describe()}", highlight=False)
 
 
 @app.command(name="eval")

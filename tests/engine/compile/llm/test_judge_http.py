@@ -185,3 +185,14 @@ def test_a_cut_reply_and_a_refused_json_mode_say_so(tmp_path: Path) -> None:
         proc = _run(["compile", "--llm", str(guide), "-o", str(tmp_path / "o2")], env)
     said = " ".join(proc.stderr.split())
     assert proc.returncode != 0 and "refuses JSON mode" in said, said
+
+
+def test_lint_with_the_llm_says_what_it_cost(tmp_path: Path) -> None:
+    guide = tmp_path / "pods.md"
+    guide.write_text(GUIDE)
+    reply = {"suggestions": [{"line": 13, "message": "vague", "suggestion": "say which pods"}]}
+    with openai_server(lambda body: reply) as server:
+        proc = _run(["lint", "--llm", str(guide)], _env(tmp_path, server.base_url))
+    assert "say which pods" in proc.stdout, proc.stdout + proc.stderr
+    said = " ".join(proc.stderr.split())
+    assert "lint openai:test-model, 1 call(s), 100 in / 20 out tokens" in said, said
