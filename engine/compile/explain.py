@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.compile.lines import narrowest_steps
 from engine.guide import Element, Guide
 from engine.plan import Plan, Step, StepKind
 
@@ -36,7 +37,8 @@ def explain(guide: Guide, plan: Plan, text: str | None = None) -> list[Row]:
     for s in plan.steps:
         if s.kind != StepKind.END:
             starting.setdefault(s.source.start, []).append(s)
-    narrowest = _narrowest(plan.steps, guide.line_count)
+    narrowest = narrowest_steps((s for s in plan.steps if s.kind != StepKind.END),
+                                last=guide.line_count)
     ignored = {}
     for ig in plan.ignored:
         ignored.setdefault((ig.span.start, ig.span.end), []).append(ig)
@@ -109,31 +111,6 @@ def _default(el: Element, plan: Plan) -> str:
     if el.kind == "code":
         return "nothing to run"
     return "context for a reader: no command, condition or jump in it"
-
-
-def _narrowest(steps: list[Step], lines: int) -> dict[int, Step]:
-    """Each line's narrowest step (not an end): steps widest last, each line given once, with
-    pointers past given lines so that the cost is steps plus lines."""
-    owner: dict[int, Step] = {}
-    skip: dict[int, int] = {}
-
-    def next_free(line: int) -> int:
-        path = []
-        while line in skip:
-            path.append(line)
-            line = skip[line]
-        for seen in path:
-            skip[seen] = line
-        return line
-
-    for s in sorted((s for s in steps if s.kind != StepKind.END),
-                    key=lambda s: (s.source.end - s.source.start, s.id)):
-        line = next_free(s.source.start)
-        while line <= min(s.source.end, lines):
-            owner[line] = s
-            skip[line] = line + 1
-            line = next_free(line + 1)
-    return owner
 
 
 def _gaps(guide: Guide, rows: list[Row], blank: list[bool] | None) -> list[Row]:

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from engine.compile.lint import clarity, data, flow, queries, structure  # noqa: F401
+from engine.compile.lines import narrowest_steps
 from engine.compile.lint.base import CHECKS, RULES, Context, Finding, Rule
 from engine.errors import GuideError, MendflowError
 from engine.guide import Element, Guide, collector_paused, load_guide
@@ -101,31 +102,11 @@ def _order(f: Finding) -> tuple[str, int, str, str]:
 
 class _StepsByLine:
     """The step a line belongs to: of the steps whose span holds it, the narrowest (then the
-    first by id). Built once: each line is given to the first step, narrowest first, that
-    holds it, skipping lines already given, so the cost is steps plus lines, not their product.
-    """
+    first by id; `engine.compile.lines`)."""
 
     def __init__(self, plan: Plan | None) -> None:
-        self.owner: dict[int, str] = {}
-        if plan is None:
-            return
-        skip: dict[int, int] = {}  # a line already given -> a later line that may not be
-
-        def next_free(line: int) -> int:
-            path = []
-            while line in skip:
-                path.append(line)
-                line = skip[line]
-            for seen in path:
-                skip[seen] = line
-            return line
-
-        for s in sorted(plan.steps, key=lambda s: (s.source.end - s.source.start, s.id)):
-            line = next_free(s.source.start)
-            while line <= s.source.end:
-                self.owner[line] = s.id
-                skip[line] = line + 1
-                line = next_free(line + 1)
+        self.owner: dict[int, str] = {} if plan is None else {
+            line: s.id for line, s in narrowest_steps(plan.steps).items()}
 
     def __call__(self, line: int) -> str | None:
         return self.owner.get(line)
