@@ -19,6 +19,7 @@ from engine.compile.sessions import SessionReader
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
 from engine.compile.shellwords import Word, parse_line
+from engine.effects.bash import read_script
 from engine.effects import (
     Templated,
     classify_pipeline,
@@ -767,6 +768,12 @@ class _OutlineBuilder:
             if parsed.assign and not session:
                 self.scope.assign(*parsed.assign)
                 continue
+            if parsed.unsupported and not session:
+                script = self._script(line, el, cls, owner, title, block)
+                if script is not None:  # a line that needs a shell runs in bash, verbatim
+                    flush_manual()
+                    nodes.append(script)
+                    continue
             if session or parsed.unsupported or not parsed.pipelines or \
                     any(_shell_builtin(p) for p in parsed.pipelines):
                 # What cannot run is shown to a person, never dropped; a shell builtin
@@ -801,6 +808,27 @@ class _OutlineBuilder:
                 self.scope.bind(parsed.bind)
         flush_manual()
         return nodes
+
+    def _script(self, line: blocks.CommandLine, el: Element, cls: SectionClass, owner: int,
+                title: str, block: int | None) -> Action | None:
+        """A line only a shell can run (`$(...)`, a loop, a redirection, a glob) as a `bash`
+        step: the guide's text verbatim, the shell variables it reads bound from inputs or
+        earlier results as data (`plugins.bash`). None when it cannot be one (a background
+        job, a heredoc, `<placeholder>`s, a person's program): the caller keeps it manual."""
+        text = line.text.strip()
+        if "{{" in text or "{%" in text or placeholders.find(text):
+            return None
+        found = read_script(text)
+        if found is None:
+            return None
+        args = {name: "{{ " + self.scope.var(name) + " }}" for name in sorted(found.reads)}
+        uses = frozenset(n for n in found.reads if n in self.scope.bound)
+        params: dict = {"script": found.text}
+        if args:
+            params["args"] = args
+        return Action(self._id(owner, cls, title), StepKind.COMMAND, title, found.text,
+                      Span(start=line.start, end=line.end), el.index, cls, plugin="bash",
+                      params=params, mutating=not found.verdict.read, uses=uses, block=block)
 
     def _misplaced(self, pipeline: list[list[str]]) -> bool:
         """Whether an input's value would sit where its type may not (free text as an argv

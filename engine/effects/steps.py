@@ -7,6 +7,7 @@ again with the rendered parameters, just before an ungated step runs. The rules:
   a template are marked as values; an `env` is not read-only (LD_PRELOAD, PAGER run programs);
 - sql: the query text (`engine.effects.sql`), and `read_only: false` asks for a write;
 - powershell: the script (`engine.effects.powershell`: reading cmdlets only); its args are data;
+- bash: the one-line script (`engine.effects.bash`), every command in it; its args are data;
 - http: GET and HEAD read; any other method changes the world;
 - a step whose parameters `call` something (an OPC UA method) acts; a plugin whose schema has
   a `call` field and a step that names none (it only reads variables) reads;
@@ -19,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from engine.effects.bash import bash_verdict
 from engine.effects.classify import READ, Verdict, classify_pipeline
 from engine.effects.powershell import powershell_verdict
 from engine.effects.sql import sql_problem
@@ -62,6 +64,8 @@ def step_verdict(plugin: str | None, params: Mapping[str, Any], *,
                              env=params.get("env") or None)
     if plugin == "powershell":
         return powershell_verdict(str(params.get("script", "")))
+    if plugin == "bash":
+        return bash_verdict(str(params.get("script", "")))
     if plugin == "sql":
         return sql_verdict(str(params.get("query", "")),
                            read_only=params.get("read_only", True) is not False)

@@ -14,7 +14,7 @@ from engine.compile import CompilerBug, compile_many, compile_path
 from engine.errors import MendflowError
 from tests.support import corpora
 
-PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}
+PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs"}
 
 pytestmark = corpora.needs(*corpora.CORPORA)
 

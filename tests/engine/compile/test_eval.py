@@ -17,7 +17,7 @@ from engine.guide import parse_guide
 from engine.plan import Plan
 from tests.support import corpora
 
-KNOWN = {"shell", "prometheus", "sql", "http", "logs"}
+KNOWN = {"shell", "bash", "prometheus", "sql", "http", "logs"}
 GUIDE = """# DiskFull
 
 ## Diagnosis

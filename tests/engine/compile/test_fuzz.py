@@ -20,7 +20,7 @@ from engine.compile.lint import lint_guide
 from engine.guide import parse_guide
 from tests.engine.compile.guide_mutations import assert_located, mutated_guides, seed_paths
 
-PLUGINS = {"shell", "prometheus", "sql", "http", "logs", "opcua"}
+PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs", "opcua"}
 EXAMPLES = int(os.environ.get("MENDFLOW_FUZZ_EXAMPLES", "150"))
 SEEDS = seed_paths()
 

@@ -12,7 +12,7 @@ from engine.compile.lint import lint_guide
 from engine.errors import ValidationError
 from engine.guide import parse_guide
 
-PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}
+PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs"}
 
 
 def findings(text: str, rule: str):

@@ -23,7 +23,7 @@ from engine.runtime.steps import _render_params
 from plugins.prometheus import PrometheusPlugin
 from plugins.sql import SqlPlugin
 
-PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}
+PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs"}
 FRONT = ("---\ninputs:\n  - name: service\n  - name: window\n    default: 1 hour\n---\n")
 PROM_FRONT = ("---\ninputs:\n  - name: service\n  - name: window\n    type: duration\n"
               "    default: 5m\n---\n")

@@ -25,7 +25,7 @@ from engine.errors import MendflowError
 from engine.guide import Guide, parse_guide
 from engine.plan import Plan
 
-PLUGINS = {"shell", "prometheus", "sql", "http", "logs", "opcua"}
+PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs", "opcua"}
 HEAD = "# T\n\n## Diagnosis\n\n"
 
 

@@ -13,7 +13,7 @@ from engine.compile import compile_guide, powershell
 from engine.guide import parse_guide
 from engine.plan import Plan, StepKind
 
-PLUGINS = {"shell", "prometheus", "sql", "http", "logs", "powershell"}
+PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs", "powershell"}
 
 GUIDE = """# Time sync broken
 

@@ -11,7 +11,7 @@ from engine.errors import MendflowError, ValidationError
 from engine.guide import parse_guide
 from engine.plan import Plan, StepKind
 
-PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}
+PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs"}
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "guides" / "compile"
 
 
@@ -102,20 +102,30 @@ def test_pipes_become_stages_and_and_and_become_sequential_steps():
     assert parallel_groups(plan) == []  # one line: sequential, never concurrent
 
 
+@pytest.mark.parametrize("line, reason, reads", [
+    ("for p in $(kubectl get pods -o name); do echo $p; done", "loop", True),
+    ("kubectl logs web > /tmp/web.log", "redirection", False),
+    ("kubectl get pods || echo none", "or", True),
+    ("kubectl delete pod $(kubectl get pods -o name | head -1)", "substitution in argument", False),
+])
+def test_what_needs_a_shell_runs_verbatim_in_bash_never_as_argv(line, reason, reads):
+    plan = compile_text(f"# T\n\n## Mitigation\n\n```bash\n{line}\n```\n")
+    bash = [s for s in plan.steps if s.plugin == "bash"]
+    assert [s.params["script"] for s in bash] == [line], reason
+    assert bash[0].mutating is not reads
+    assert not argvs(plan), "nothing that needs a shell is ever split into argv"
+
+
 @pytest.mark.parametrize("line, reason", [
-    ("for p in $(kubectl get pods -o name); do echo $p; done", "loop"),
-    ("kubectl logs web > /tmp/web.log", "redirection"),
-    ("kubectl get pods || echo none", "or"),
     ("sleep 10 &", "background"),
-    ("kubectl delete pod $(kubectl get pods -o name | head -1)", "substitution in argument"),
     ("cat <<EOF | kubectl apply -f -\napiVersion: v1\nEOF", "heredoc"),
 ])
-def test_what_needs_a_shell_becomes_a_manual_step_carrying_the_script(line, reason):
+def test_what_no_step_can_run_becomes_a_manual_step_carrying_the_script(line, reason):
     plan = compile_text(f"# T\n\n## Mitigation\n\n```bash\n{line}\n```\n")
     manual = [s for s in plan.steps if s.kind == StepKind.MANUAL]
     assert len(manual) == 1, reason
     assert manual[0].params["script"].startswith(line.split("\n")[0].split(" ")[0])
-    assert not argvs(plan), "nothing that needs a shell is ever executed"
+    assert not argvs(plan) and not any(s.plugin == "bash" for s in plan.steps)
 
 
 def test_ssh_with_a_quoted_remote_command_is_plain_argv():

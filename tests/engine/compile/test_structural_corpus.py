@@ -20,7 +20,7 @@ CORPUS = corpora.CORPUS
 KUBEVIRT = CORPUS / "kubevirt-monitoring/docs/runbooks"
 PROM = CORPUS / "prometheus-operator-runbooks/content/runbooks"
 GITLAB = CORPUS / "gitlab-com-runbooks/docs"
-PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}
+PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs"}
 
 pytestmark = corpora.needs(CORPUS)  # under CI=true a missing corpus fails
 

@@ -10,7 +10,7 @@ from engine.compile.phrases import parallel_steps
 from engine.guide import parse_guide
 from engine.plan import Plan, StepKind
 
-PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}
+PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs"}
 TSG = Path(__file__).parents[2] / "fixtures" / "guides" / "tsg" / "checkout-latency.md"
 
 

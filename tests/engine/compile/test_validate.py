@@ -8,7 +8,7 @@ from engine.compile import check_plan, parallel_groups, to_dot, to_mermaid, vali
 from engine.errors import ValidationError
 from engine.plan import Condition, Edge, InputSpec, Plan, SourceInfo, Span, Step
 
-PLUGINS = {"shell", "prometheus"}
+PLUGINS = {"shell", "bash", "prometheus"}
 
 
 def step(sid: str, kind: str = "command", line: int = 1, **kw) -> Step:

@@ -20,7 +20,7 @@ from tests.support import corpora
 CORPUS = corpora.CORPUS / "kubevirt-monitoring/docs/runbooks"
 GUIDE = CORPUS / "VirtControllerDown.md"
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "llm"
-KNOWN = {"shell", "prometheus", "sql", "http", "logs"}
+KNOWN = {"shell", "bash", "prometheus", "sql", "http", "logs"}
 pytestmark = corpora.needs(GUIDE)
 
 

@@ -1,0 +1,309 @@
+"""A one-line shell script from a guide -> what it does to the world, and the names it reads.
+
+Some guide lines need a shell to mean what they say: `for p in $(pgrep haproxy); do ps -o
+pid,etimes $p; done`, `kubectl logs $(kubectl get po -l app=x -oname) > /tmp/x.log`,
+`ls /var/log/*.gz`, `FOO=1 ./bin/tool`. The `bash` plugin runs such a line as the guide wrote
+it; this module reads it with tree-sitter's bash grammar and judges it with the same read-only
+table as every argv (`engine.effects.classify`):
+
+- every simple command (inside pipelines, lists, loops, conditions, `$( )` and `<( )`) is
+  judged as an argv; a word that expands anything (`$X`, `$(...)`, a glob) is a value
+  (`Templated`): it never picks a program and never counts as a literal operand;
+- a redirection that writes (`>`, `>>`, `&>`, `>|`) to anything but `/dev/null` writes a file;
+- an environment prefix (`FOO=1 cmd`), `eval`/`source`/`exec`, a function definition, or any
+  construct this reader does not know is not read-only;
+- a program that needs a person (an editor, `ssh host`, `watch`) makes the script
+  interactive: a manual step.
+
+`read_script` returns None for what cannot become a script step at all: text the grammar cannot
+parse completely, a background job (`&`: the step would end before the work), a heredoc (its
+body is on later lines), `<placeholder>` notation (the shell would read it as a redirection),
+positional parameters (`$1`: there are none), or a line that only changes the shell's own state
+(`cd x`, `export X=1`). The caller keeps such a line as a manual step.
+
+It does not run anything and does not decide where a name's value comes from.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+import tree_sitter_bash
+from tree_sitter import Language, Node, Parser
+
+from engine.effects.classify import READ, Verdict, classify_pipeline
+from engine.effects.words import Templated
+
+# Where programs live: `./bin/x`, `/usr/local/bin/x`, `/opt/gitlab/bin/x`, `~/bin/x`.
+_PROGRAM_PATH = re.compile(r"(?:\.{1,2}/|~/|/usr/|/bin/|/sbin/|/opt/|/var/opt/|/etc/init\.d/|"
+                           r"[A-Za-z0-9_.-]+/)")
+_PLACEHOLDER = re.compile(r"<[A-Za-z][^<>\n|;&]{0,80}?>")
+# Names the shell itself gives a meaning; a step never sets them (`PATH`, `IFS` would change
+# what runs) and a script reads them from its own environment.
+SHELL_NAMES = frozenset("""
+PATH IFS ENV BASH_ENV CDPATH GLOBIGNORE SHELLOPTS BASHOPTS PS1 PS2 PS3 PS4 PROMPT_COMMAND HOME
+OLDPWD PWD SHELL TMPDIR HISTFILE MAIL MAILPATH OPTIND OPTARG OPTERR FUNCNEST EXECIGNORE
+POSIXLY_CORRECT TIMEFORMAT HOSTNAME USER LOGNAME UID EUID PPID RANDOM SECONDS LINENO REPLY
+LANG TERM EDITOR VISUAL PAGER
+""".split())
+_SHELL_PREFIXES = ("BASH", "LD_", "LC_", "SRANDOM", "EPOCH")
+# Builtins that only read or only touch the script's own shell state.
+_SHELL_STATE = frozenset("cd export local declare readonly set unset shift pushd popd alias "
+                         "unalias umask".split())
+_READING_BUILTINS = frozenset("echo printf true false test [ [[ read sleep wait pwd type "
+                              ": break continue return".split())
+_RUNS_CODE = frozenset("eval source . exec trap command builtin enable coproc".split())
+_WRITES = frozenset({">", ">>", "&>", "&>>", ">|"})
+_COMPOUND = frozenset({
+    "program", "list", "pipeline", "subshell", "compound_statement", "do_group",
+    "for_statement", "c_style_for_statement", "while_statement", "if_statement",
+    "elif_clause", "else_clause", "case_statement", "case_item", "negated_command",
+    "redirected_statement", "command_substitution", "process_substitution", "comment",
+})
+
+
+@dataclass(frozen=True)
+class Script:
+    """A line that runs as a script: its effect, the outside names it reads (`$NS`), and the
+    names it sets for itself (`for p in ...`, `X=1; ...`)."""
+
+    text: str
+    verdict: Verdict
+    reads: frozenset[str]
+
+
+def is_shell_name(name: str) -> bool:
+    return name in SHELL_NAMES or name.startswith(_SHELL_PREFIXES)
+
+
+@functools.cache
+def _parser() -> Parser:
+    return Parser(Language(tree_sitter_bash.language()))
+
+
+class _NotScript(Exception):
+    pass
+
+
+def read_script(line: str) -> Script | None:
+    """The line as a script step, or None when it cannot be one (the module says which)."""
+    text = line.strip()
+    if not text or "\n" in text or _PLACEHOLDER.search(text) or "<<" in text:
+        return None
+    tree = _parser().parse(text.encode())
+    root = tree.root_node
+    if root.has_error:
+        return None
+    statements = [c for c in root.named_children if c.type != "comment"]
+    if any(c.type in ("variable_assignment", "variable_assignments", "declaration_command")
+           for c in statements):
+        return None  # `X=$(...)`: the value is the point, and a script's shell ends with it
+    comments = [c for c in root.named_children if c.type == "comment"]
+    if comments:  # what runs is the command, not the note after it
+        text = text.encode()[:comments[0].start_byte].decode().rstrip()
+        if not text:
+            return None
+    walk = _Walk(text.encode())
+    try:
+        walk.node(root)
+    except _NotScript:
+        return None
+    if not walk.commands or walk.commands <= walk.state_only:
+        return None  # only `cd`/`export`: nothing happens outside the shell
+    reads = frozenset(n for n in walk.used - walk.defined if not is_shell_name(n))
+    return Script(text=text, verdict=walk.verdict(), reads=reads)
+
+
+class _Walk:
+    def __init__(self, source: bytes) -> None:
+        self.src = source
+        self.used: set[str] = set()
+        self.defined: set[str] = set()
+        self.worst: Verdict = READ
+        self.commands: set[int] = set()
+        self.state_only: set[int] = set()
+
+    def text(self, node: Node) -> str:
+        return self.src[node.start_byte:node.end_byte].decode()
+
+    def verdict(self) -> Verdict:
+        return self.worst
+
+    def judge(self, verdict: Verdict) -> None:
+        if verdict.effect == "interactive":
+            raise _NotScript  # a person's job: the whole line stays manual
+        if self.worst.read and not verdict.read:
+            self.worst = verdict
+
+    def node(self, node: Node) -> None:
+        kind = node.type
+        if kind == "&":
+            raise _NotScript  # a background job outlives the step
+        if kind in ("while_statement", "until_statement") and self.endless(node):
+            raise _NotScript  # `while true; do ...; sleep 5; done`: a person watches it
+        if kind == "pipeline":
+            self.pipeline(node)
+        elif kind == "command":
+            self.pipeline_of([node])
+        elif kind in ("test_command", "unary_expression", "binary_expression",
+                      "parenthesized_expression", "arithmetic_expansion", "string",
+                      "simple_expansion", "expansion", "concatenation", "word", "number",
+                      "raw_string", "ansi_c_string", "translated_string", "string_content",
+                      "test_operator", "regex", "extglob_pattern", "variable_name",
+                      "special_variable_name", "heredoc_body"):
+            self.words(node)
+        elif kind == "variable_assignment":
+            self.assignment(node)
+        elif kind in ("file_redirect", "herestring_redirect"):
+            self.redirect(node)
+        elif kind == "heredoc_redirect":
+            raise _NotScript
+        elif kind == "for_statement":
+            var = node.child_by_field_name("variable")
+            if var is not None:
+                self.defined.add(self.text(var))
+            self.children(node)
+        elif kind in _COMPOUND or not node.is_named:
+            self.children(node)
+        else:  # a function definition, `declare -f`, anything this reader does not know
+            self.judge(Verdict("mutate", f"the script holds shell syntax ({kind}) that is not "
+                               "checked", "tool"))
+            self.children(node)
+
+    def endless(self, node: Node) -> bool:
+        """A loop that only a person ends: `while true`, `while :`, `while sleep 5`, `until
+        false`, with no `break` in it."""
+        cond = node.child_by_field_name("condition")
+        said = self.text(cond).strip().rstrip(";").strip() if cond is not None else ""
+        forever = ("false",) if node.type == "until_statement" else ("true", ":", "[ 1 ]")
+        endless = said in forever or (node.type == "while_statement" and
+                                      said.startswith("sleep "))
+        return endless and not re.search(r"\bbreak\b|\bexit\b", self.text(node))
+
+    def children(self, node: Node) -> None:
+        for child in node.children:
+            self.node(child)
+
+    def pipeline(self, node: Node) -> None:
+        stages = [c for c in node.named_children if c.type == "command"]
+        others = [c for c in node.children if c.type != "command"]
+        self.pipeline_of(stages)
+        for other in others:
+            self.node(other)
+
+    def pipeline_of(self, commands: list[Node]) -> None:
+        stages: list[list[str]] = []
+        for cmd in commands:
+            argv = self.command(cmd)
+            if argv:
+                stages.append(argv)
+        if stages:
+            self.judge(classify_pipeline(stages))
+
+    def command(self, node: Node) -> list[str]:
+        """One simple command's argv (values marked); its builtins judged here, not by the
+        table; its substitutions and redirections walked."""
+        self.commands.add(node.id)
+        name_node = node.child_by_field_name("name")
+        argv: list[str] = []
+        for child in node.children:
+            kind = child.type
+            if kind == "variable_assignment":
+                self.assignment(child)
+                self.judge(Verdict("mutate", "it sets an environment variable for a program, "
+                                   "which can change what the program runs", "flag"))
+            elif kind in ("file_redirect", "herestring_redirect"):
+                self.redirect(child)
+            elif kind == "heredoc_redirect":
+                raise _NotScript
+            elif child.is_named:
+                argv.append(self.word(child))
+        if name_node is None or not argv:
+            return []
+        name = argv[0]
+        if isinstance(name, Templated):
+            self.judge(Verdict("mutate", "the program's name comes from a value", "tool"))
+            return []
+        if "/" in name and not _PROGRAM_PATH.match(name):
+            raise _NotScript  # `/mnt/file-09 ext4 defaults`: a line of a file, not a command
+        if name in _SHELL_STATE:
+            self.state_only.add(node.id)
+            if name in ("export", "local", "declare", "readonly"):
+                for word in argv[1:]:
+                    self.defined.add(word.split("=", 1)[0])
+            return []
+        if name == "read":
+            self.defined.update(w for w in argv[1:] if not w.startswith("-"))
+            return []
+        if name in _READING_BUILTINS:
+            return []
+        if name in _RUNS_CODE:
+            self.judge(Verdict("mutate", f"`{name}` runs code the guide does not show", "tool"))
+            return []
+        return argv
+
+    def word(self, node: Node) -> str:
+        """An argument as the table sees it: literal text, or `Templated` when it expands."""
+        if node.type == "command_name" and node.named_child_count == 1:
+            node = node.named_children[0]
+        self.words(node)
+        text = self.text(node)
+        if node.type == "word" and not any(c in text for c in "*?[~"):
+            return text.replace("\\", "")
+        if node.type == "raw_string":
+            return text[1:-1]
+        if node.type == "string" and not any(c.type not in ('"', "string_content")
+                                              for c in node.children):
+            return text[1:-1]
+        return Templated(text)
+
+    def words(self, node: Node) -> None:
+        """The names a word reads, and the commands it substitutes."""
+        kind = node.type
+        if kind in ("simple_expansion", "expansion"):
+            for child in node.named_children:
+                if child.type == "variable_name":
+                    self.used.add(self.text(child))
+                elif child.type == "special_variable_name":
+                    if self.text(child) in ("@", "*", "#"):
+                        raise _NotScript  # positional parameters: a script step has none
+                else:
+                    self.words(child)
+            if re.fullmatch(r"\$\{?\d+\}?", self.text(node)):
+                raise _NotScript
+            return
+        if kind in ("command_substitution", "process_substitution"):
+            self.children(node)
+            return
+        for child in node.named_children:
+            self.words(child)
+
+    def assignment(self, node: Node) -> None:
+        name = node.child_by_field_name("name")
+        if name is not None:
+            self.defined.add(self.text(name))
+        value = node.child_by_field_name("value")
+        if value is not None:
+            self.words(value)
+
+    def redirect(self, node: Node) -> None:
+        op = next((c.type for c in node.children if not c.is_named), "")
+        dest = node.child_by_field_name("destination")
+        target = self.text(dest) if dest is not None else ""
+        if dest is not None:
+            self.words(dest)
+        if op in _WRITES and target != "/dev/null":
+            self.judge(Verdict("mutate", f"it writes to {target or 'a file'}", "flag"))
+        elif op in (">&", "<&") and not re.fullmatch(r"\d+|-", target):
+            self.judge(Verdict("mutate", f"it writes to {target}", "flag"))
+
+
+def bash_verdict(script: str) -> Verdict:
+    """A bash step's effect: its script's, or not read-only when it cannot be a script."""
+    found = read_script(script)
+    if found is None:
+        return Verdict("mutate", "the script cannot be checked (a background job, a heredoc, "
+                       "or syntax the reader does not follow)", "tool")
+    return found.verdict
