@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo demo-web demo-web-down test bench lint-guides clean
+.PHONY: demo demo-web demo-web-down test test-quick bench lint-guides clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,6 +35,11 @@ demo-web-down: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure-system.sh
 	$(PY) -m pytest -q
+
+# The quick tier: everything not marked slow (no real servers started, no corpora), in about a
+# minute; `make test` (the README's command and CI) runs all of it.
+test-quick: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" -x
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
