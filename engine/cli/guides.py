@@ -100,19 +100,32 @@ def _llm_setup(settings: Settings) -> tuple[Any, Any, Any]:
     from engine.compile.llm import chat_model_from_settings
 
     spec, model = chat_model_from_settings(settings.llm, timeout_s=settings.llm_timeout_s,
-                                           attempts=settings.llm_attempts)
+                                           attempts=settings.llm_attempts,
+                                           record_dir=settings.llm_record)
     return spec, model, PlanCache(settings.data_dir / "plans")
 
 
-def _fresh_llm_plan(guide: Any, spec: Any, model: Any) -> Any:
-    from engine.compile.llm import LlmOptions, compile_with_llm
+def _fresh_llm_plan(guide: Any, spec: Any, model: Any, spent: list[Any] | None = None) -> Any:
+    """A fresh LLM plan; what it cost (failed attempts included) is said and, given `spent`,
+    appended to it for the run's accounting."""
+    from engine.compile.llm import LlmError, LlmOptions, compile_with_llm
 
-    result = compile_with_llm(guide, model=model, model_label=spec.label,
-                              options=LlmOptions(context_tokens=spec.context_tokens))
+    try:
+        result = compile_with_llm(guide, model=model, model_label=spec.label,
+                                  options=LlmOptions(context_tokens=spec.context_tokens))
+    except LlmError as exc:
+        if exc.usage is not None and exc.usage.calls:
+            err.print(f"{guide.path}: {spec.label}, {exc.usage.describe()} (no plan)",
+                      highlight=False)
+            if spent is not None:
+                spent.append(exc.usage)
+        raise
     for note in result.notes:
         err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
     err.print(f"{guide.path}: {spec.label}, {result.attempts} attempt(s), "
               f"{result.usage.describe()}", highlight=False)
+    if spent is not None:
+        spent.append(result.usage)
     return result.plan
 
 
