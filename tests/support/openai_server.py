@@ -8,7 +8,7 @@ HTTP status, an error), ("hang", seconds), ("length", text) (a reply cut at max 
 JSON body as sent by a real server: usage, finish_reason and all). Every request body is kept
 in `requests`.
 
-`Replay(DIR)` is a script that answers from recorded exchanges (fixtures written by
+`Replay(DIR, ...)` is a script that answers from recorded exchanges (fixtures written by
 `MENDFLOW_LLM_RECORD=DIR`, `engine.compile.llm.recording`, or by hand in the same shape),
 keyed by the hash of the normalised request; a request with no recording is answered 400
 "no recorded reply" and kept in `misses`.
@@ -31,9 +31,11 @@ Script = Callable[[dict[str, Any]], Any]
 
 
 class Replay:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.exchanges = load_exchanges(directory)
+    def __init__(self, *directories: Path) -> None:
+        self.directory = ", ".join(map(str, directories))
+        self.exchanges: dict[str, dict[str, Any]] = {}
+        for directory in directories:
+            self.exchanges.update(load_exchanges(directory))
         self.misses: list[str] = []
         self.hits: list[str] = []
 

@@ -139,6 +139,14 @@ class Usage:
         self.input_tokens += int(meta.get("input_tokens", 0))
         self.output_tokens += int(meta.get("output_tokens", 0))
 
+    def merge(self, other: Usage) -> None:
+        """Add another account of the same model (one guide's compile to an eval's total)."""
+        self.model = self.model or other.model
+        self.calls += other.calls
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.unknown_usage += other.unknown_usage
+
     @property
     def cost_usd(self) -> float | None:
         name = self.model.partition(":")[2] or self.model
