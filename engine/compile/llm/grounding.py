@@ -1,14 +1,14 @@
 """Grounding: every command and query an LLM plan would run must come from the guide's text.
 
 This module owns the rule that keeps a model from inventing work. A step's command (a shell
-pipeline, a PromQL or SQL query, an HTTP URL, a log pattern, a PowerShell script) is normalised (quotes, prompts,
-`\\` continuations and whitespace dropped; shell separators split) and must appear, token by
-token, in one element of the guide that the step's span covers. Templates (`{{ inputs.ns }}`)
-and the guide's own placeholders (`$NS`, `${NS}`, `<namespace>`) match any one token, so a
-hard-coded value may become a parameter; a program name must stay literal. Spans must lie
-within the guide, and a step's text must be words from its span (or unchanged from the
-structural plan: its commands, as the structural compiler rendered them, and its texts, such as
-the synthetic "Nothing automated", are grounded by construction: `Baseline`).
+pipeline, a PromQL or SQL query, an HTTP URL, a log pattern, a PowerShell script) is
+normalised (quotes, prompts, `\\` continuations and whitespace dropped; shell separators
+split) and must appear, token by token, in one element of the guide that the step's span
+covers. Templates (`{{ inputs.ns }}`) and the guide's own placeholders (`$NS`, `${NS}`,
+`<namespace>`) match any one token, so a hard-coded value may become a parameter; a program
+name must stay literal. Spans must lie within the guide, and a step's text must be words from
+its span. The structural plan's commands, as its compiler rendered them, and its texts (the
+synthetic "Nothing automated" included) are grounded by construction (`Baseline`).
 
 It does not check structure (`engine.compile.validate` does) or templates' types
 (`engine.compile.llm.templates`).
