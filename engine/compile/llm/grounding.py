@@ -152,6 +152,9 @@ class Grounding:
             yield problem("span", f"command {text!r} is in the guide but not in lines "
                           f"{s.source}", "Set the step's span to the lines the command is on")
             return
+        if any(a <= s.source.end and b >= s.source.start and contains(rendered, tokens)
+               for a, b, rendered in base.tokens):
+            return  # the compiler's rendering with a value made a template, or a part of it
         literal = [t for t in tokens if WILD not in t]
         if not tokens or not literal:
             yield problem("ungrounded", f"command {text!r} is only placeholders",
@@ -179,9 +182,11 @@ class Baseline:
 
     def __init__(self, plan: Plan | None) -> None:
         self.commands: dict[str, list[tuple[int, int]]] = {}
+        self.tokens: list[tuple[int, int, list[str]]] = []
         self.texts: set[str] = set()
         for s in plan.steps if plan is not None else ():
             self.texts.add(s.text)
             if s.kind in _RUNS:
-                for _, text in step_commands(s):
+                for tokens, text in step_commands(s):
                     self.commands.setdefault(text, []).append((s.source.start, s.source.end))
+                    self.tokens.append((s.source.start, s.source.end, tokens))

@@ -154,3 +154,45 @@ def test_a_powershell_script_is_grounded_like_any_command(rate) -> None:
     assert any("not in the guide (hallucinated?)" in p for p in invented), invented
     kept = _check(guide, structural, as_command("Get-Service -Name W3SVC"))
     assert not [p for p in kept if "ungrounded" in p or "hallucinated" in p], kept
+
+
+SESSION = """# Interface down
+
+## Diagnosis
+
+1. Log in to the node:
+
+   ```bash
+   ssh <node-address>
+   ```
+
+   ```bash
+   ip link show eth0
+   ```
+"""
+
+
+def test_a_rendered_command_with_a_value_made_a_template_stays_grounded(tmp_path: Path) -> None:
+    path = tmp_path / "down.md"
+    path.write_text(SESSION)
+    guide = load_guide(path)
+    structural = compile_guide(guide)
+    # The compiler runs the command inside the guide's ssh session: text the guide never
+    # wrote in one piece
+    step = next(s for s in structural.steps if "eth0" in json.dumps(s.params))
+    argv = step.params["pipeline"][0]
+    assert argv[0] == "ssh" and "ip link show eth0" in argv
+
+    def with_argv(new: list[str]) -> Plan:
+        changed = step.model_copy(update={"params": {**step.params, "pipeline": [new]}})
+        return structural.model_copy(update={
+            "steps": [changed if s.id == step.id else s for s in structural.steps]})
+
+    # A model that makes the interface a parameter keeps it grounded
+    templated = [a.replace("eth0", "{{ inputs.interface }}") for a in argv]
+    problems = [p for p in _check(guide, structural, with_argv(templated))
+                if "hallucinated" in p]
+    assert problems == []
+    # one that changes the program is still caught
+    invented = [a.replace("ip link show", "ip link delete") for a in argv]
+    assert any("hallucinated" in p for p in _check(guide, structural, with_argv(invented)))
