@@ -20,7 +20,7 @@ from rich.text import Text
 from engine.cli._app import OUTCOME_EXIT, STATUS_STYLE, _settings, app, err, out
 from engine.cli.guides import _fresh_llm_plan, _llm_setup, _load_plan
 from engine.cli.live import _LiveView, _TerminalPrompt
-from engine.errors import ExitCode, InputError
+from engine.errors import ExitCode, InputError, MendflowError
 from engine.settings import Settings
 
 # -- run, resume, runs, show, report -------------------------------------------------------------
@@ -149,11 +149,14 @@ async def _drive(settings: Settings, plan: Any, *, runner: Any, view: _LiveView,
         try:
             if llm_spent is not None and view.run_id:  # interrupted runs' spending included
                 await _save_llm_usage(store, view.run_id, llm_spent())
+        except MendflowError as exc:  # never hides the run's own error, nor fails a run
+            err.print(f"[yellow]LLM use not stored:[/yellow] {escape(str(exc))}",
+                      highlight=False)
         finally:
             await store.close()
 
 
-def _llm_spent(judge: Any, compiled: list[Any] = ()) -> Any:  # type: ignore[assignment]
+def _llm_spent(judge: Any, compiled: tuple[Any, ...] | list[Any] = ()) -> Any:
     """What this process spent on LLMs for the run, as (purpose, Usage) pairs, read late."""
     return lambda: [*(("compile", u) for u in compiled),
                     *([("judge", judge.usage)] if judge is not None else [])]
