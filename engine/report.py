@@ -20,7 +20,7 @@ from engine.plan import Plan
 from engine.printable import visible
 from engine.runtime import templating
 from engine.runtime.memory import Memory
-from engine.store.base import EventRecord, MemoryEntry, RunRecord
+from engine.store.base import EventRecord, LlmUsage, MemoryEntry, RunRecord
 
 FINISH_EVENTS = frozenset({"step_succeeded", "step_failed", "step_timed_out", "approval"})
 """The scheduler event types that end an attempt of a step."""
@@ -56,6 +56,7 @@ class RunView:
     findings: list[Finding] = field(default_factory=list)
     conclusion: str | None = None  # the end step's words, rendered from memory
     driver: str | None = None  # for a run still marked running: who drives it, if anyone
+    llm_usage: list[LlmUsage] = field(default_factory=list)  # what it spent on LLMs
 
     @property
     def makespan_s(self) -> float | None:
@@ -188,6 +189,7 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
                    f"(critical path {view.critical_path_s:.2f} s)")
     if r.options.get("dry_run"):
         out.append("- **Dry run:** only read-only steps ran; nothing was changed")
+    out += [f"- **LLM:** {line}" for line in llm_lines(view.llm_usage)]
     inputs = r.context.get("inputs") or {}
     if inputs:
         out.append("- **Inputs:** " + ", ".join(f"`{k}={v}`" for k, v in sorted(inputs.items())))
@@ -237,6 +239,18 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     if graph:
         out += ["", "## Plan", "", "```mermaid", graph.rstrip(), "```"]
     return visible("\n".join(out).rstrip() + "\n")  # no value writes a terminal escape
+
+
+def llm_lines(usage: list[LlmUsage]) -> list[str]:
+    """One line per (purpose, model) a run spent LLM calls on, and the total cost when there
+    are several and every price is known."""
+    lines = [u.describe() for u in usage]
+    costs = [u.cost_usd for u in usage]
+    if len(usage) > 1:
+        known = None if None in costs else sum(c for c in costs if c is not None)
+        lines.append("total: " + ("cost unknown (a model's price is not known)"
+                                  if known is None else f"~${known:.4f}"))
+    return lines
 
 
 def small_values(outputs: Mapping[str, Any], *, lines: int = 3) -> str:

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
                                 "judging; then a person decides the rest.")
     llm_min_confidence: float = Field(default=0.6, ge=0, le=1, description="Below this, the "
                                       "judge's answer goes to a person.")
+    llm_record: Path | None = Field(default=None, description="Write every LLM exchange "
+                                    "(OpenAI protocol) to this folder as a replayable fixture.")
     database_url: str | None = Field(default=None, description="PostgreSQL store (scale-out).")
     broker_url: str | None = Field(default=None, description="Celery broker (scale-out).")
     config_file: Path = Field(default=Path("mendflow.toml"), description="Data sources.")

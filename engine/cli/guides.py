@@ -100,19 +100,32 @@ def _llm_setup(settings: Settings) -> tuple[Any, Any, Any]:
     from engine.compile.llm import chat_model_from_settings
 
     spec, model = chat_model_from_settings(settings.llm, timeout_s=settings.llm_timeout_s,
-                                           attempts=settings.llm_attempts)
+                                           attempts=settings.llm_attempts,
+                                           record_dir=settings.llm_record)
     return spec, model, PlanCache(settings.data_dir / "plans")
 
 
-def _fresh_llm_plan(guide: Any, spec: Any, model: Any) -> Any:
-    from engine.compile.llm import LlmOptions, compile_with_llm
+def _fresh_llm_plan(guide: Any, spec: Any, model: Any, spent: list[Any] | None = None) -> Any:
+    """A fresh LLM plan; what it cost (failed attempts included) is said and, given `spent`,
+    appended to it for the run's accounting."""
+    from engine.compile.llm import LlmError, LlmOptions, compile_with_llm
 
-    result = compile_with_llm(guide, model=model, model_label=spec.label,
-                              options=LlmOptions(context_tokens=spec.context_tokens))
+    try:
+        result = compile_with_llm(guide, model=model, model_label=spec.label,
+                                  options=LlmOptions(context_tokens=spec.context_tokens))
+    except LlmError as exc:
+        if exc.usage is not None and exc.usage.calls:
+            err.print(f"{guide.path}: {spec.label}, {exc.usage.describe()} (no plan)",
+                      highlight=False)
+            if spent is not None:
+                spent.append(exc.usage)
+        raise
     for note in result.notes:
         err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
     err.print(f"{guide.path}: {spec.label}, {result.attempts} attempt(s), "
               f"{result.usage.describe()}", highlight=False)
+    if spent is not None:
+        spent.append(result.usage)
     return result.plan
 
 
@@ -214,26 +227,48 @@ def _llm_lint(path: Path, found: list[Any], spec: Any, model: Any) -> list[Any]:
 def eval_(
     corpus: Annotated[list[Path], typer.Argument(help="Guides or folders of guides.")],
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    llm: Annotated[bool, typer.Option("--llm", help="Score the LLM's plans (MENDFLOW_LLM) "
+                                      "instead of the structural compiler's.")] = False,
 ) -> None:
     """Score the structural compiler's plans against the gold facts of each guide, by the
-    reference scorer's definitions (kept, run automatically, queries run, ...), per source."""
-    from engine.compile.eval import fidelity_report, fidelity_rows
+    reference scorer's definitions (kept, run automatically, queries run, ...), per source.
+
+    With --llm, each guide is compiled by the configured model (MENDFLOW_LLM; the structural
+    plan where it gives no acceptable one, listed on stderr) and scored by the same measures.
+    Exit 2 if no model is configured; a provider failure (unreachable, timeout) stops the
+    eval with its error."""
+    from engine.compile.eval import EvalStopped, fidelity_report, fidelity_rows, llm_compiler
 
     if format not in ("table", "json"):
         raise InputError(f"unknown --format {format!r}", hint="Use table or json")
-    report = fidelity_report(corpus)
+    notes = None
+    kw: dict[str, Any] = {}
+    if llm:
+        spec, model, _ = _llm_setup(_settings())  # exit 2, one line, without MENDFLOW_LLM
+        kw["compile"], notes = llm_compiler(model, spec.label,
+                                            context_tokens=spec.context_tokens)
+    try:
+        report = fidelity_report(corpus, **kw)
+    except EvalStopped as stop:
+        raise stop.error from None
+    report.llm = notes
     if format == "json":
         sys.stdout.write(report.to_json())
-        return
-    rows = fidelity_rows(report)
-    table = Table(*rows[0], show_lines=False, caption="ratios of gold facts; output run in units, "
-                  "mutating lost as lost/all; --format json for every count")
-    for row in rows[1:]:
-        table.add_row(*(Text(c) for c in row))
-    out.print(table)
+    else:
+        rows = fidelity_rows(report)
+        table = Table(*rows[0], show_lines=False, caption="ratios of gold facts; output run in "
+                      "units, mutating lost as lost/all; --format json for every count")
+        for row in rows[1:]:
+            table.add_row(*(Text(c) for c in row))
+        out.print(table)
     for guide, error in report.errors:
         err.print(f"[yellow]not compiled:[/yellow] {escape(error)}", highlight=False,
                   soft_wrap=True)
+    if notes is not None:
+        for guide, why in notes.fell_back:
+            err.print(f"[yellow]structural plan scored:[/yellow] {escape(guide)}: "
+                      f"{escape(why)}", highlight=False, soft_wrap=True)
+        err.print(notes.describe(), highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -20,7 +20,7 @@ from rich.text import Text
 from engine.cli._app import OUTCOME_EXIT, STATUS_STYLE, _settings, app, err, out
 from engine.cli.guides import _fresh_llm_plan, _llm_setup, _load_plan
 from engine.cli.live import _LiveView, _TerminalPrompt
-from engine.errors import ExitCode, InputError
+from engine.errors import ExitCode, InputError, MendflowError
 from engine.settings import Settings
 
 # -- run, resume, runs, show, report -------------------------------------------------------------
@@ -125,7 +125,8 @@ def _print_end(record: Any, settings: Settings) -> None:
 
 
 async def _drive(settings: Settings, plan: Any, *, runner: Any, view: _LiveView,
-                 answers: Any, executor_name: str = "local") -> Any:
+                 answers: Any, executor_name: str = "local",
+                 llm_spent: Any = None) -> Any:
     interactive = view.interactive
     if interactive:
         prompt = _TerminalPrompt(view)
@@ -145,7 +146,31 @@ async def _drive(settings: Settings, plan: Any, *, runner: Any, view: _LiveView,
                 return await runner(executor)
         return await runner(executor)
     finally:
-        await store.close()
+        try:
+            if llm_spent is not None and view.run_id:  # interrupted runs' spending included
+                await _save_llm_usage(store, view.run_id, llm_spent())
+        except MendflowError as exc:  # never hides the run's own error, nor fails a run
+            err.print(f"[yellow]LLM use not stored:[/yellow] {escape(str(exc))}",
+                      highlight=False)
+        finally:
+            await store.close()
+
+
+def _llm_spent(judge: Any, compiled: tuple[Any, ...] | list[Any] = ()) -> Any:
+    """What this process spent on LLMs for the run, as (purpose, Usage) pairs, read late."""
+    return lambda: [*(("compile", u) for u in compiled),
+                    *([("judge", judge.usage)] if judge is not None else [])]
+
+
+async def _save_llm_usage(store: Any, run_id: str, spent: list[Any]) -> None:
+    from engine.store import LlmUsage
+
+    for purpose, usage in spent:
+        if usage.calls:
+            await store.add_llm_usage(run_id, LlmUsage(
+                purpose=purpose, model=usage.model, calls=usage.calls,
+                input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                cost_usd=usage.cost_usd))
 
 
 @app.command()
@@ -165,7 +190,8 @@ def run(
 ) -> None:
     """Run a guide: compile it, run its steps (independent ones in parallel), report."""
     settings = _settings()
-    plan = _run_plan(guide, settings, plugins_elsewhere=executor != "local")
+    compiled: list[Any] = []
+    plan = _run_plan(guide, settings, plugins_elsewhere=executor != "local", spent=compiled)
     inputs = _parse_inputs(input)
     alert_data = _load_alert(alert)
     answers = _answers(settings, plan, answer=answer, approve=approve, yes=yes)
@@ -181,7 +207,8 @@ def run(
 
     view = _LiveView(plan, interactive=interactive)
     record = _run_async(_drive(settings, plan, runner=runner, view=view, answers=answers,
-                               executor_name=executor), view)
+                               executor_name=executor, llm_spent=_llm_spent(judge, compiled)),
+                        view)
     _print_judge_usage(judge)
     _print_end(record, settings)
     raise typer.Exit(_exit_for(record))
@@ -205,7 +232,8 @@ def _answers(settings: Settings, plan: Any, *, answer: list[str], approve: list[
                                                    required=settings.config_required))
 
 
-def _run_plan(guide: Path, settings: Settings, *, plugins_elsewhere: bool = False) -> Any:
+def _run_plan(guide: Path, settings: Settings, *, plugins_elsewhere: bool = False,
+              spent: list[Any] | None = None) -> Any:
     """A reviewed or cached LLM plan whose guide hash matches, a fresh one, or the structural
     plan; says which runs."""
     if guide.suffix == ".json":
@@ -226,7 +254,7 @@ def _run_plan(guide: Path, settings: Settings, *, plugins_elsewhere: bool = Fals
                       f"{escape(str(exc))}", highlight=False)
         else:
             kw = {"cache": cache, "compiler": compiler_name(spec.label),
-                  "fresh": lambda: _fresh_llm_plan(loaded, spec, model)}
+                  "fresh": lambda: _fresh_llm_plan(loaded, spec, model, spent)}
     choice = choose_plan(loaded, structural=lambda: compile_guide(loaded), **kw)
     err.print(f"plan: {escape(choice.describe())}", highlight=False)
     return choice.plan
@@ -240,7 +268,8 @@ def _llm_judge(settings: Settings) -> Any:
 
     try:
         spec, model = chat_model_from_settings(settings.llm, timeout_s=settings.llm_timeout_s,
-                                               attempts=settings.llm_attempts)
+                                               attempts=settings.llm_attempts,
+                                               record_dir=settings.llm_record)
     except LlmError:
         return None  # already said when the plan was chosen
     broken_said: list[str] = []
@@ -311,9 +340,10 @@ def resume(
         return await executor.resume(run_id)
 
     view = _LiveView(plan, interactive=interactive)
+    view.run_id = run_id
     record = _run_async(_drive(settings, plan, runner=runner, view=view, answers=answers,
-                               executor_name=str(record.options.get("executor") or "local")),
-                        view)
+                               executor_name=str(record.options.get("executor") or "local"),
+                               llm_spent=_llm_spent(answers.fallback)), view)
     _print_judge_usage(answers.fallback)
     _print_end(record, settings)
     raise typer.Exit(_exit_for(record))
@@ -407,6 +437,7 @@ async def _view_of(store: Any, run_id: str) -> Any:
     record = await store.get_run(run_id)
     plan = await store.load_plan(record.plan_hash)
     view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+    view.llm_usage = await store.llm_usage(run_id)
     if record.status == "running":
         view.driver = _driver(await store.lease(run_id), run_id)
     return view
@@ -473,7 +504,7 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
 @app.command()
 def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> None:
     """Show a run: steps, what they found, timings, the critical path, the outcome and why."""
-    from engine.report import small_values
+    from engine.report import llm_lines, small_values
 
     settings = _settings()
     view = asyncio.run(_with_store(settings, lambda s: _view_of(s, run_id)))
@@ -484,6 +515,8 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
     out.print(f"outcome: {r.outcome or '-'} ({r.status}){dry}  why: {escape(r.reason or '-')}",
               highlight=False)
     _print_findings(view)
+    for line in llm_lines(view.llm_usage):
+        out.print(Text(f"LLM: {line}"), highlight=False)
     if view.driver:
         out.print(Text(f"run state: {view.driver}"), highlight=False)
     if view.makespan_s is not None:

@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.compile.blocks import OUTPUT_TAGS, QUERY_TAGS, SHELL_TAGS
 from engine.compile.llm.grounding import Grounding, contains, guide_tokens, step_commands
@@ -480,6 +481,7 @@ class FidelityReport:
 
     sources: dict[str, Counter] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (guide, message)
+    llm: LlmEval | None = None  # with `mendflow eval --llm`: who compiled, what it cost
 
     def total(self) -> Counter:
         out: Counter = Counter()
@@ -493,6 +495,8 @@ class FidelityReport:
                 "counts": {name: dict(sorted(c.items())) for name, c in
                            sorted(self.sources.items())},
                 "not_compiled": [{"guide": g, "error": e} for g, e in self.errors]}
+        if self.llm is not None:
+            data["llm"] = self.llm.to_dict()
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
@@ -555,6 +559,70 @@ def fidelity_report(paths: Iterable[str | Path], *, compile: Compile | None = No
             counts["files"] += 1
             counts["files_noplan"] += plan is None
     return report
+
+
+class EvalStopped(Exception):
+    """The model's provider failed: the eval stops (`error` says why); not a guide's fault,
+    so it is not caught as one guide not compiling."""
+
+    def __init__(self, error: MendflowError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class LlmEval:
+    """`mendflow eval --llm`: the plans scored are the model's; a guide the model gave no
+    acceptable plan for (every repair rejected, or too long) is scored on the structural plan
+    a run would fall back to, and listed in `fell_back`. A provider failure (unreachable, a
+    timeout, refused credentials) stops the eval: scores of plans nobody refined would pass
+    for the model's."""
+
+    label: str
+    usage: Any  # engine.compile.llm.Usage, summed over the guides
+    by_model: int = 0
+    fell_back: list[tuple[str, str]] = field(default_factory=list)  # (guide, why)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"model": self.label, "compiled_by_model": self.by_model,
+                "fell_back": [{"guide": g, "why": w} for g, w in self.fell_back],
+                "usage": self.usage.to_dict()}
+
+    def describe(self) -> str:
+        return (f"LLM plans by {self.label}: {self.by_model} compiled by the model, "
+                f"{len(self.fell_back)} fell back to the structural plan; "
+                f"{self.usage.describe()}")
+
+
+def llm_compiler(model: Any, label: str, *, context_tokens: int = 32_000,
+                 known_plugins: set[str] | None = None) -> tuple[Compile, LlmEval]:
+    """A `Compile` that refines each structural plan with `model` (the path `compile --llm`
+    and `run` take, without the cache or reviewed plans: the model is what is measured)."""
+    from engine.compile import compile_guide
+    from engine.compile.llm import (GuideTooLong, LlmError, LlmOptions, ModelOutputError,
+                                    Usage, compile_with_llm)
+
+    notes = LlmEval(label, Usage(model=label))
+    options = LlmOptions(context_tokens=context_tokens, known_plugins=known_plugins)
+
+    def compile(guide: Guide) -> Plan:
+        structural = compile_guide(guide, known_plugins=known_plugins)
+        try:
+            result = compile_with_llm(guide, model=model, model_label=label, options=options,
+                                      structural=structural)
+        except (ModelOutputError, GuideTooLong) as exc:
+            if exc.usage is not None:
+                notes.usage.merge(exc.usage)
+            notes.fell_back.append((guide.path, exc.message))
+            return structural
+        except LlmError as exc:
+            if exc.usage is not None:
+                notes.usage.merge(exc.usage)
+            raise EvalStopped(exc) from exc
+        notes.usage.merge(result.usage)
+        notes.by_model += 1
+        return result.plan
+    return compile, notes
 
 
 def fidelity_rows(report: FidelityReport) -> list[list[str]]:

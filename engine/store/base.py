@@ -127,6 +127,26 @@ class EventRecord(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class LlmUsage(BaseModel):
+    """What a run spent on one model for one purpose (`judge`: its decisions; `compile`: the
+    LLM plan it ran, when compiled fresh for it): calls, tokens and the approximate cost in
+    USD at the time (None: the model's price is unknown)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    purpose: str
+    model: str
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+
+    def describe(self) -> str:
+        money = "cost unknown" if self.cost_usd is None else f"~${self.cost_usd:.4f}"
+        return (f"{self.purpose} {self.model}: {self.calls} call(s), {self.input_tokens} in / "
+                f"{self.output_tokens} out tokens, {money}")
+
+
 class ArtifactRef(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -193,6 +213,16 @@ class Store(Protocol):
         ...
 
     async def release_lease(self, run_id: str, *, holder: str) -> None: ...
+
+    # LLM accounting
+    async def add_llm_usage(self, run_id: str, usage: LlmUsage) -> None:
+        """Add `usage` to what the run spent on (purpose, model); RunNotFound for an unknown
+        run. An unknown cost on either side makes the sum unknown."""
+        ...
+
+    async def llm_usage(self, run_id: str) -> list[LlmUsage]:
+        """What the run spent on LLMs, by purpose then model; [] if nothing."""
+        ...
 
     # artifacts
     async def put_artifact(self, run_id: str, step_id: str, attempt: int, name: str,

@@ -63,6 +63,7 @@ from engine.store.base import (
     EventRecord,
     Lease,
     LeaseHeld,
+    LlmUsage,
     MemoryEntry,
     RunRecord,
     RunStatus,
@@ -78,6 +79,12 @@ _INSERT_RUN = (f"INSERT INTO runs ({RUN_COLUMNS}, last_seq) VALUES "
 _SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $1"
 _SELECT_NEWEST_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, row_no DESC "
                        "LIMIT $1")
+_ADD_LLM_USAGE = (
+    "INSERT INTO llm_usage AS u (run_id, purpose, model, calls, input_tokens, output_tokens, "
+    "cost_usd) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, purpose, model) DO "
+    "UPDATE SET calls = u.calls + excluded.calls, input_tokens = u.input_tokens + "
+    "excluded.input_tokens, output_tokens = u.output_tokens + excluded.output_tokens, "
+    "cost_usd = u.cost_usd + excluded.cost_usd")
 _SELECT_STALLED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' AND updated_at "
                         "< clock_timestamp() - $1 * interval '1 second' ORDER BY updated_at "
                         "LIMIT $2")
@@ -133,6 +140,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             run_id text PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
             holder text NOT NULL, host text NOT NULL, pid integer NOT NULL,
             since timestamptz NOT NULL, expires_at timestamptz NOT NULL)""",
+    ),
+    # 4: what a run spent on LLMs (judge, compile): calls, tokens, approximate cost
+    (
+        """CREATE TABLE llm_usage (
+            run_id text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            purpose text NOT NULL, model text NOT NULL, calls bigint NOT NULL,
+            input_tokens bigint NOT NULL, output_tokens bigint NOT NULL,
+            cost_usd double precision, PRIMARY KEY (run_id, purpose, model))""",
     ),
 )
 """Migration N (1-based) brings the schema from version N-1 to N. Append, never edit."""
@@ -779,6 +794,29 @@ class PostgresStore:
             await conn.execute("DELETE FROM leases WHERE run_id = $1 AND holder = $2",
                                run_id, holder)
         await self._call(release)
+
+    # -- LLM accounting --------------------------------------------------------------------
+
+    async def add_llm_usage(self, run_id: str, usage: LlmUsage) -> None:
+        async def add(conn: asyncpg.Connection) -> None:
+            try:
+                await conn.execute(_ADD_LLM_USAGE, run_id, usage.purpose, usage.model,
+                                   usage.calls, usage.input_tokens, usage.output_tokens,
+                                   usage.cost_usd)
+            except asyncpg.ForeignKeyViolationError as exc:
+                raise RunNotFound(f"no run {run_id!r} in {self!r}",
+                                  hint="`mendflow runs` lists the runs it holds") from exc
+        await self._call(add)
+
+    async def llm_usage(self, run_id: str) -> list[LlmUsage]:
+        async def read(conn: asyncpg.Connection) -> list[LlmUsage]:
+            rows = await conn.fetch(
+                "SELECT purpose, model, calls, input_tokens, output_tokens, cost_usd FROM "
+                "llm_usage WHERE run_id = $1 ORDER BY purpose, model", run_id)
+            return [LlmUsage(purpose=r["purpose"], model=r["model"], calls=r["calls"],
+                             input_tokens=r["input_tokens"], output_tokens=r["output_tokens"],
+                             cost_usd=r["cost_usd"]) for r in rows]
+        return await self._call(read)
 
     # -- artifacts -------------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ from engine.store.base import (
     EventRecord,
     Lease,
     LeaseHeld,
+    LlmUsage,
     MemoryEntry,
     RunRecord,
     RunStatus,
@@ -68,6 +69,12 @@ _INSERT_RUN = (f"INSERT INTO runs ({RUN_COLUMNS}) VALUES "
 _SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?"
 _SELECT_NEWEST_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC "
                        "LIMIT ?")
+_ADD_LLM_USAGE = (
+    "INSERT INTO llm_usage (run_id, purpose, model, calls, input_tokens, output_tokens, "
+    "cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, purpose, model) DO UPDATE SET "
+    "calls = calls + excluded.calls, input_tokens = input_tokens + excluded.input_tokens, "
+    "output_tokens = output_tokens + excluded.output_tokens, "
+    "cost_usd = cost_usd + excluded.cost_usd")
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: plans, runs, their events, memory, step claims and artifact refs
@@ -110,6 +117,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             run_id TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
             holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
             since TEXT NOT NULL, expires_at REAL NOT NULL)""",),
+    # 4: what a run spent on LLMs (judge, compile): calls, tokens, approximate cost
+    ("""CREATE TABLE llm_usage (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            purpose TEXT NOT NULL, model TEXT NOT NULL, calls INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, cost_usd REAL,
+            PRIMARY KEY (run_id, purpose, model))""",),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -465,6 +478,26 @@ class SqliteStore:
                 self._db().execute("DELETE FROM leases WHERE run_id = ? AND holder = ?",
                                    (run_id, holder))
         await self._run(release)
+
+    # -- LLM accounting --------------------------------------------------------------------
+
+    async def add_llm_usage(self, run_id: str, usage: LlmUsage) -> None:
+        def add() -> None:
+            with _transaction(self._db()):
+                self._get_run(run_id)  # RunNotFound for an unknown run
+                self._db().execute(_ADD_LLM_USAGE, (
+                    run_id, usage.purpose, usage.model, usage.calls, usage.input_tokens,
+                    usage.output_tokens, usage.cost_usd))
+        await self._run(add)
+
+    async def llm_usage(self, run_id: str) -> list[LlmUsage]:
+        def read() -> list[LlmUsage]:
+            rows = self._db().execute(
+                "SELECT purpose, model, calls, input_tokens, output_tokens, cost_usd FROM "
+                "llm_usage WHERE run_id = ? ORDER BY purpose, model", (run_id,)).fetchall()
+            return [LlmUsage(purpose=r[0], model=r[1], calls=r[2], input_tokens=r[3],
+                             output_tokens=r[4], cost_usd=r[5]) for r in rows]
+        return await self._run(read)
 
     # -- artifacts -------------------------------------------------------------------------
 

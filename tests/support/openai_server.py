@@ -4,7 +4,14 @@ It is a real HTTP server on 127.0.0.1 (the client, its retries, timeouts and JSO
 run as they would against vLLM or Ollama's /v1); what it answers is scripted per request:
 a dict (sent as the reply's JSON content), a string (sent as content as is), an int (that
 HTTP status, an error), ("hang", seconds), ("length", text) (a reply cut at max tokens) or
-("status", code, message) (an API error with that message). Every request body is kept in `requests`.
+("status", code, message) (an API error with that message), or ("recorded", status, body) (that
+JSON body as sent by a real server: usage, finish_reason and all). Every request body is kept
+in `requests`.
+
+`Replay(DIR, ...)` is a script that answers from recorded exchanges (fixtures written by
+`MENDFLOW_LLM_RECORD=DIR`, `engine.compile.llm.recording`, or by hand in the same shape),
+keyed by the hash of the normalised request; a request with no recording is answered 400
+"no recorded reply" and kept in `misses`.
 """
 
 from __future__ import annotations
@@ -15,9 +22,32 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+from engine.compile.llm.recording import load_exchanges, request_key
+
 Script = Callable[[dict[str, Any]], Any]
+
+
+class Replay:
+    def __init__(self, *directories: Path) -> None:
+        self.directory = ", ".join(map(str, directories))
+        self.exchanges: dict[str, dict[str, Any]] = {}
+        for directory in directories:
+            self.exchanges.update(load_exchanges(directory))
+        self.misses: list[str] = []
+        self.hits: list[str] = []
+
+    def __call__(self, body: dict[str, Any]) -> Any:
+        key = request_key(body)
+        recorded = self.exchanges.get(key)
+        if recorded is None:
+            self.misses.append(key)
+            return ("status", 400, f"no recorded reply for request {key} in {self.directory} "
+                    "(record it with MENDFLOW_LLM_RECORD)")
+        self.hits.append(key)
+        return ("recorded", recorded.get("status", 200), recorded["response"])
 
 
 class OpenAIServer:
@@ -34,6 +64,9 @@ class OpenAIServer:
                 if isinstance(reply, tuple) and reply[0] == "hang":
                     time.sleep(reply[1])
                     reply = {"holds": None, "rationale": "too late"}
+                if isinstance(reply, tuple) and reply[0] == "recorded":
+                    self._send(reply[1], reply[2])
+                    return
                 if isinstance(reply, int):
                     self._send(reply, {"error": {"message": "scripted failure",
                                                  "type": "server_error"}})

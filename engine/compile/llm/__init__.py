@@ -5,6 +5,7 @@ Public API:
 - `compile_with_llm(guide, model=..., model_label=...)` -> `LlmCompileResult`: the structural
   plan refined by a chat model, checked by the same validator, grounded in the guide
   (`pipeline`, `checks`, `grounding`, `templates`, `sections`);
+- `recording`: `MENDFLOW_LLM_RECORD=DIR` writes each exchange as a fixture tests replay;
 - `chat_model_from_settings(settings)` / `parse_spec` / `make_chat_model`: `MENDFLOW_LLM` ->
   a LangChain chat model (`provider`), with `Usage` for tokens and approximate cost;
 - `LlmJudge`: run-time judgment conditions decided by the model, with a rationale (`judge`);
@@ -16,6 +17,8 @@ Nothing here runs at import time beyond langchain-core and langgraph; provider p
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from engine.compile.llm.errors import (GuideTooLong, LlmError, ModelOutputError,
                                        ProviderConfigError, ProviderTimeout, ProviderUnavailable)
@@ -34,10 +37,12 @@ __all__ = [
 ]
 
 
-def chat_model_from_settings(llm: str | None, *, timeout_s: float = 30.0,
-                             attempts: int = 2):  # noqa: ANN201 - BaseChatModel
+def chat_model_from_settings(llm: str | None, *, timeout_s: float = 30.0, attempts: int = 2,
+                             record_dir: Path | None = None):  # noqa: ANN201 - BaseChatModel
     """`Settings.llm` -> (ModelSpec, chat model); ProviderConfigError if unusable. A call
     waits at most `timeout_s` per attempt, `attempts` times (MENDFLOW_LLM_TIMEOUT_S,
-    MENDFLOW_LLM_ATTEMPTS): a hung server costs a minute, not six."""
+    MENDFLOW_LLM_ATTEMPTS): a hung server costs a minute, not six. With `record_dir`
+    (MENDFLOW_LLM_RECORD), every exchange is written there as a replayable fixture."""
     spec = parse_spec(llm)
-    return spec, make_chat_model(spec, timeout_s=timeout_s, max_retries=attempts - 1)
+    return spec, make_chat_model(spec, timeout_s=timeout_s, max_retries=attempts - 1,
+                                 record_dir=record_dir)

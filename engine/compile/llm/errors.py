@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.errors import ExitCode, MendflowError
 
 
@@ -24,6 +26,7 @@ class LlmError(MendflowError):
     def __init__(self, message: str, *, provider: str | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.provider = provider
+        self.usage: Any = None  # a compile's `Usage` so far, when it failed midway
 
 
 class ProviderConfigError(LlmError):

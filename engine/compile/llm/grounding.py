@@ -1,13 +1,14 @@
 """Grounding: every command and query an LLM plan would run must come from the guide's text.
 
 This module owns the rule that keeps a model from inventing work. A step's command (a shell
-pipeline, a PromQL or SQL query, an HTTP URL, a log pattern) is normalised (quotes, prompts,
-`\\` continuations and whitespace dropped; shell separators split) and must appear, token by
-token, in one element of the guide that the step's span covers. Templates (`{{ inputs.ns }}`)
-and the guide's own placeholders (`$NS`, `${NS}`, `<namespace>`) match any one token, so a
-hard-coded value may become a parameter; a program name must stay literal. Spans must lie
-within the guide, and a step's text must be words from its span (or unchanged from the
-structural plan, whose synthetic texts such as "Nothing automated" are trusted).
+pipeline, a PromQL or SQL query, an HTTP URL, a log pattern, a PowerShell script) is
+normalised (quotes, prompts, `\\` continuations and whitespace dropped; shell separators
+split) and must appear, token by token, in one element of the guide that the step's span
+covers. Templates (`{{ inputs.ns }}`) and the guide's own placeholders (`$NS`, `${NS}`,
+`<namespace>`) match any one token, so a hard-coded value may become a parameter; a program
+name must stay literal. Spans must lie within the guide, and a step's text must be words from
+its span. The structural plan's commands, as its compiler rendered them, and its texts (the
+synthetic "Nothing automated" included) are grounded by construction (`Baseline`).
 
 It does not check structure (`engine.compile.validate` does) or templates' types
 (`engine.compile.llm.templates`).
@@ -15,7 +16,6 @@ It does not check structure (`engine.compile.validate` does) or templates' types
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from functools import lru_cache
@@ -95,7 +95,7 @@ def step_commands(step: Step) -> list[tuple[list[str], str]]:
                 text = " ".join(str(a) for a in stage)
                 out.append((plan_tokens(text), text))
         return out
-    for key in ("query", "url", "pattern", "journal_unit"):
+    for key in ("query", "url", "pattern", "journal_unit", "script"):
         if isinstance(p.get(key), str) and p[key].strip():
             out.append((plan_tokens(p[key]), p[key]))
     return out
@@ -115,16 +115,10 @@ class Grounding:
                    if s <= end and e >= start)
 
     def check(self, plan: Plan, *, baseline: Plan | None = None) -> list[Problem]:
-        return list(self._check(plan, baseline))
+        return list(self._check(plan, Baseline(baseline)))
 
-    def _check(self, plan: Plan, baseline: Plan | None) -> Iterator[Problem]:
+    def _check(self, plan: Plan, base: Baseline) -> Iterator[Problem]:
         file = plan.source.path
-        trusted = {(s.id, s.text, s.source.start, s.source.end) for s in
-                   (baseline.steps if baseline else [])}
-        # The structural compiler's own rendering of a command (a quoted placeholder made a
-        # bound parameter, a LIKE pattern a concatenation) is grounded by construction.
-        rendered = {(s.id, s.plugin, _params_key(s)) for s in
-                    (baseline.steps if baseline else [])}
         last = self.guide.line_count
         for s in plan.steps:
             def problem(rule: str, msg: str, hint: str, s: Step = s) -> Problem:
@@ -135,11 +129,10 @@ class Grounding:
                 yield problem("span", f"span {s.source} is not inside the guide (1-{last})",
                               "Give the lines of the guide the step comes from")
                 continue
-            if s.kind in _RUNS and (s.id, s.plugin, _params_key(s)) not in rendered:
+            if s.kind in _RUNS:
                 for tokens, text in step_commands(s):
-                    yield from self._command(s, tokens, text, problem)
-            if s.kind in _WORDED and s.text and \
-                    (s.id, s.text, s.source.start, s.source.end) not in trusted:
+                    yield from self._command(s, tokens, text, problem, base)
+            if s.kind in _WORDED and s.text and s.text not in base.texts:
                 words = set(_WORD.findall(s.text.lower()))
                 span_words = set().union(*([w for a, b, _, w in self.elements
                                             if a <= s.source.end and b >= s.source.start]
@@ -150,7 +143,18 @@ class Grounding:
                                   f"{s.source} (words not there: {', '.join(missing[:6])})",
                                   "Quote the guide's own instruction in `text`, or fix the span")
 
-    def _command(self, s: Step, tokens: list[str], text: str, problem) -> Iterator[Problem]:
+    def _command(self, s: Step, tokens: list[str], text: str, problem,
+                 base: Baseline) -> Iterator[Problem]:
+        spans = base.commands.get(text)
+        if spans is not None:  # the structural compiler's own rendering of a guide command
+            if any(a <= s.source.end and b >= s.source.start for a, b in spans):
+                return
+            yield problem("span", f"command {text!r} is in the guide but not in lines "
+                          f"{s.source}", "Set the step's span to the lines the command is on")
+            return
+        if any(a <= s.source.end and b >= s.source.start and contains(rendered, tokens)
+               for a, b, rendered in base.tokens):
+            return  # the compiler's rendering with a value made a template, or a part of it
         literal = [t for t in tokens if WILD not in t]
         if not tokens or not literal:
             yield problem("ungrounded", f"command {text!r} is only placeholders",
@@ -168,5 +172,21 @@ class Grounding:
                       "command exactly")
 
 
-def _params_key(step: Step) -> str:
-    return json.dumps(step.params, sort_keys=True, default=str)
+class Baseline:
+    """What the structural plan already says, grounded by construction: the commands it
+    renders from the guide (a quoted placeholder made a bound parameter or a template, a LIKE
+    pattern a concatenation, `--` before a remote command), each with the lines it comes from,
+    and its steps' texts (its synthetic ones, such as "Nothing automated", included). A model
+    may keep them, move them to other steps or rename those steps; a command must still sit
+    in a step whose span covers the lines it was rendered from."""
+
+    def __init__(self, plan: Plan | None) -> None:
+        self.commands: dict[str, list[tuple[int, int]]] = {}
+        self.tokens: list[tuple[int, int, list[str]]] = []
+        self.texts: set[str] = set()
+        for s in plan.steps if plan is not None else ():
+            self.texts.add(s.text)
+            if s.kind in _RUNS:
+                for tokens, text in step_commands(s):
+                    self.commands.setdefault(text, []).append((s.source.start, s.source.end))
+                    self.tokens.append((s.source.start, s.source.end, tokens))

@@ -24,7 +24,7 @@ from langgraph.graph import END, START, StateGraph
 from engine.compile import compile_guide
 from engine.compile.llm import prompts
 from engine.compile.llm.checks import candidate, check_candidate
-from engine.compile.llm.errors import ModelOutputError
+from engine.compile.llm.errors import LlmError, ModelOutputError
 from engine.compile.llm.grounding import Grounding
 from engine.compile.llm.provider import Reply, Usage, ask
 from engine.guide import Guide
@@ -82,9 +82,19 @@ def compile_with_llm(guide: Guide, *, model: BaseChatModel, model_label: str,
                      structural: Plan | None = None) -> LlmCompileResult:
     """Refine the structural plan of `guide` with `model`; raises an `LlmError` on failure."""
     opts = options or LlmOptions()
+    usage = Usage(model=model_label)
+    try:
+        return _compile(guide, model=model, model_label=model_label, text=text, opts=opts,
+                        structural=structural, usage=usage)
+    except LlmError as exc:  # what the failed attempts cost is still counted by the caller
+        exc.usage = usage
+        raise
+
+
+def _compile(guide: Guide, *, model: BaseChatModel, model_label: str, text: str | None,
+             opts: LlmOptions, structural: Plan | None, usage: Usage) -> LlmCompileResult:
     source = guide_text(guide, text)
     base = structural or compile_guide(guide, known_plugins=opts.known_plugins)
-    usage = Usage(model=model_label)
     grounding = Grounding(guide)
     schema = plan_json_schema()
     request = prompts.compile_request(source, base.to_json(indent=None), schema)

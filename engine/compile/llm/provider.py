@@ -18,6 +18,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -75,15 +76,28 @@ def parse_spec(text: str | None) -> ModelSpec:
     return ModelSpec(provider, model)
 
 
-def make_chat_model(spec: ModelSpec, *, timeout_s: float = 120.0,
-                    max_retries: int = 2) -> BaseChatModel:
-    """Build the provider's chat model; its package is imported here, lazily."""
+def make_chat_model(spec: ModelSpec, *, timeout_s: float = 120.0, max_retries: int = 2,
+                    record_dir: Path | None = None) -> BaseChatModel:
+    """Build the provider's chat model; its package is imported here, lazily. With
+    `record_dir` (MENDFLOW_LLM_RECORD), every exchange is also written there
+    (`engine.compile.llm.recording`)."""
+    if record_dir is not None and spec.provider != "openai":
+        raise ProviderConfigError(f"MENDFLOW_LLM_RECORD records the OpenAI protocol; "
+                                  f"{spec.label} does not speak it", provider=spec.label,
+                                  hint="Record with openai:MODEL and OPENAI_BASE_URL (vLLM, "
+                                  "Ollama's /v1, llama.cpp serve it), or unset "
+                                  "MENDFLOW_LLM_RECORD")
     try:
         if spec.provider == "openai":
             from langchain_openai import ChatOpenAI
 
+            extra: dict[str, Any] = {}
+            if record_dir is not None:
+                from engine.compile.llm.recording import recording_client
+
+                extra["http_client"] = recording_client(record_dir, timeout_s)
             return ChatOpenAI(model=spec.model, temperature=0, timeout=timeout_s,
-                              max_retries=max_retries)
+                              max_retries=max_retries, **extra)
         if spec.provider == "anthropic":
             from langchain_anthropic import ChatAnthropic
 
@@ -124,6 +138,14 @@ class Usage:
             return
         self.input_tokens += int(meta.get("input_tokens", 0))
         self.output_tokens += int(meta.get("output_tokens", 0))
+
+    def merge(self, other: Usage) -> None:
+        """Add another account of the same model (one guide's compile to an eval's total)."""
+        self.model = self.model or other.model
+        self.calls += other.calls
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.unknown_usage += other.unknown_usage
 
     @property
     def cost_usd(self) -> float | None:

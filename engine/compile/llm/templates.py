@@ -13,6 +13,7 @@ loop. It does not check which names exist (the validator does) or where a comman
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +29,11 @@ SAMPLE_BY_TYPE: dict[str, Any] = {"name": "sample", "string": "sample", "integer
                                   "duration": "5m", "regex": "sample", "text": "sample text",
                                   "url": "http://127.0.0.1/sample"}
 _SAMPLE_RESULT = "1"  # parses as text, a number, and a line
+# An input written into PromQL through `promql('duration')` (or 'offset', 'number') stands for
+# a duration (a number), whatever its declared type: its sample is one, so that a `name` input
+# used as a range (`[{{ inputs.rate_interval | promql('duration') }}]`) renders.
+_PROMQL_USE = re.compile(r"inputs\.(\w+)\)?\s*\|\s*promql\(\s*['\"](\w+)['\"]")
+SAMPLE_BY_PROMQL_KIND: dict[str, Any] = {"duration": "5m", "offset": "5m", "number": 1}
 
 
 def sample_memory(plan: Plan, step: Step) -> dict[str, Any]:
@@ -37,6 +43,11 @@ def sample_memory(plan: Plan, step: Step) -> dict[str, Any]:
     for spec in plan.inputs:
         memory["inputs"][spec.name] = sample_value(spec)
     for text in strings_in(step.params):
+        for name, kind in _PROMQL_USE.findall(text):
+            spec = next((i for i in plan.inputs if i.name == name), None)
+            if spec is not None and spec.default is None and kind in SAMPLE_BY_PROMQL_KIND \
+                    and _fits_type(spec, SAMPLE_BY_PROMQL_KIND[kind]):
+                memory["inputs"][name] = SAMPLE_BY_PROMQL_KIND[kind]
         try:
             refs = references(text)
         except MendflowError:
@@ -94,8 +105,12 @@ def _check(plan: Plan, registry: Registry) -> Iterator[Problem]:
 
 
 def _fits(spec: InputSpec) -> bool:
+    return _fits_type(spec, spec.default)
+
+
+def _fits_type(spec: InputSpec, value: Any) -> bool:
     try:
-        values.check(spec.type, spec.default, choices=spec.choices)
+        values.check(spec.type, value, choices=spec.choices)
     except values.ValueRejected:
         return False
     return True

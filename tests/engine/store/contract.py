@@ -28,6 +28,7 @@ from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step, StepKind
 from engine.store.base import (
     ArtifactRef,
     LeaseHeld,
+    LlmUsage,
     MemoryEntry,
     RunRecord,
     StaleState,
@@ -461,6 +462,33 @@ class StoreContract:
     async def test_lease_on_unknown_run_is_run_not_found(self, store: Store) -> None:
         with pytest.raises(RunNotFound):
             await store.take_lease("no-such-run", holder="a", host="h", pid=1, ttl_s=30)
+
+    # -- LLM accounting --------------------------------------------------------------------
+
+    async def test_llm_usage_adds_up_per_purpose_and_model(self, store: Store,
+                                                           peer_store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        assert await store.llm_usage(run.run_id) == []
+        judge = LlmUsage(purpose="judge", model="openai:gpt-4o-mini", calls=1,
+                         input_tokens=100, output_tokens=20, cost_usd=0.000027)
+        await store.add_llm_usage(run.run_id, judge)
+        await peer_store.add_llm_usage(run.run_id, judge)  # a resume, from another process
+        await store.add_llm_usage(run.run_id, LlmUsage(
+            purpose="compile", model="openai:local", calls=3, input_tokens=9000,
+            output_tokens=1200, cost_usd=None))
+        got = await peer_store.llm_usage(run.run_id)
+        assert [u.purpose for u in got] == ["compile", "judge"]
+        assert got[0].cost_usd is None and got[0].input_tokens == 9000
+        assert (got[1].calls, got[1].input_tokens, got[1].output_tokens) == (2, 200, 40)
+        assert got[1].cost_usd is not None and math.isclose(got[1].cost_usd, 0.000054)
+        # an unknown price on one side makes the sum unknown, not a wrong number
+        await store.add_llm_usage(run.run_id, judge.model_copy(update={"cost_usd": None}))
+        assert (await store.llm_usage(run.run_id))[1].cost_usd is None
+
+    async def test_llm_usage_of_an_unknown_run_is_run_not_found(self, store: Store) -> None:
+        with pytest.raises(RunNotFound):
+            await store.add_llm_usage("no-such-run", LlmUsage(purpose="judge", model="m"))
 
     # -- artifacts -------------------------------------------------------------------------
 
