@@ -82,8 +82,14 @@ Use null when the evidence does not decide it; a person will be asked instead.""
 def judge_request(condition: str, step_title: str, step_text: str, evidence: str,
                   otherwise: str = "") -> str:
     alt = f"\nIf it does not hold: {otherwise}" if otherwise else ""
-    return (f"Condition: {condition}{alt}\nDecision: {step_title}\nInstruction: {step_text}\n"
-            f"What the steps before it found:\n{evidence}")
+    said = [condition]
+    extra = ""
+    for label, text in (("Decision", step_title), ("Instruction", step_text)):
+        # a decision's title and text are often the condition itself: say each thing once
+        if text and not any(text.strip() in s for s in said):
+            extra += f"\n{label}: {text}"
+            said.append(text)
+    return f"Condition: {condition}{alt}{extra}\nWhat the steps before it found:\n{evidence}"
 
 
 LINT_SYSTEM = """You review an SRE troubleshooting guide so that it compiles into a clear,

@@ -127,3 +127,14 @@ def _guide(folder: Path) -> Path:
     path = folder / "pods.md"
     path.write_text(GUIDE)
     return path
+
+
+def test_the_judge_is_told_each_thing_once() -> None:
+    from engine.compile.llm.prompts import judge_request
+
+    cond = "If the pods are crash-looping because they ran out of memory"
+    asked = judge_request(cond, cond, cond, "pods found: OOMKilled")
+    assert asked.count(cond) == 1 and "Decision:" not in asked
+    richer = judge_request("memory is short", "Check memory", "If memory is short, restart",
+                           "free found: 10 MB")
+    assert "Decision: Check memory" in richer and "Instruction: If memory is short" in richer
