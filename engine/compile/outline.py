@@ -755,6 +755,9 @@ class _OutlineBuilder:
                 manual.clear()
 
         for line in lines:
+            if line.shown:  # a commented-out command: an alternative for a person to run
+                manual.append(line)
+                continue
             taken = self.sessions.take(self, line, el, cls, owner, block)
             if taken is not None:  # a session's line runs in the session, not here
                 flush_manual()
