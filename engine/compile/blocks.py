@@ -29,7 +29,7 @@ steps; the rest become nothing. Turning lines into argv is `engine.compile.shell
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from engine.effects import KNOWN_CLIS, sql_verdict
@@ -77,6 +77,7 @@ _DB_PROMPT = re.compile(
     r"|(?:\d{1,3}\.){3}\d{1,3}:\d+>|redis[\w.:-]*>|irb\([^)\n]*\)[\w:]*[>*]"
     r"|(?:\[[^\]\n]+\]\s*)?pry\([^)\n]*\)>|>>>|[\w./:()][\w./:()-]{0,30}>)\s*(?=\S)")
 _ROOT_PROMPT = re.compile(r"^\s*#\s+(?=\S)")
+_NAMED_PROMPT = re.compile(r"^\s*[A-Za-z][\w.-]*[#$]\s+(?=\S)")  # `mon-a# `: a command follows
 _GT_PROMPT = re.compile(r"^\s*>\s+(?=\S)")
 _PSQL_META = re.compile(r"^\s*\\[a-zA-Z?!]")
 _PARAM_LINE = re.compile(r"^\s*(?:#|[\w.-]+\s*:(?:\s|$))")  # a plugin block's `key: value`
@@ -381,6 +382,7 @@ class CommandLine:
     end: int
     console: bool = False
     shown: bool = False
+    prompt: str = ""  # the prompt it was typed at (`$`, `#`, `mon-a#`), if the guide shows one
 
 
 @dataclass
@@ -489,6 +491,10 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
         if m:
             found[i] = ("db", m.end())
             continue
+        m = _NAMED_PROMPT.match(ln)
+        if m and _shape(ln[m.end():], strict=True) and not _outputish(ln[m.end():]):
+            found[i] = ("sh", m.end())
+            continue
         m = _ROOT_PROMPT.match(ln)
         if m and _shape(ln[m.end():], strict=True) and not _outputish(ln[m.end():]) and \
                 not _continues_comment(lines, i, roots):
@@ -540,6 +546,13 @@ _ASKS = re.compile(
     r"|\[enter\]\s*$|[\[(](?:y/n|yes/no)[\])]|\w\?(?:\s+(?:\[[^\]]*\]|\([^)]*\)))?(?:\s+\S+)?\s*$")
 
 
+def _prompt_of(head: str) -> str:
+    """A prompt as the place it names: `user@host:~$` and `user@host:/tmp$` are one place."""
+    head = head.strip()
+    m = re.match(r"^([\w.-]+@[\w.-]+)", head)
+    return (m.group(1) + head[-1:]) if m else re.sub(r"\s+", " ", head)
+
+
 def _asking(lines: list[str], cmds: list[CommandLine], first_line: int) -> list[CommandLine]:
     """A command whose printed lines ask the reader (`Enter password:`, `Your selection? 8`,
     `Is this correct? (y/N)`) or that opens a console the next lines type into (`gpg> `)
@@ -553,7 +566,7 @@ def _asking(lines: list[str], cmds: list[CommandLine], first_line: int) -> list[
         asks = any(_ASKS.search(lines[j - first_line]) for j in range(cl.end + 1, stop)
                    if 0 <= j - first_line < len(lines))
         if asks or nxt is not None and nxt.console:
-            out[k] = CommandLine(cl.text, cl.start, cl.end, shown=True)
+            out[k] = replace(cl, shown=True)
     return out
 
 
@@ -593,7 +606,8 @@ def _transcript(lines: list[str], first_line: int,
             continue
         text, j = _gather(lines, i, ln[at:])
         if text.strip():
-            out.append(CommandLine(text.strip(), first_line + i, first_line + j))
+            out.append(CommandLine(text.strip(), first_line + i, first_line + j,
+                                   prompt=_prompt_of(ln[:at])))
         i = j + 1
     return _asking(lines, out, first_line)
 

@@ -87,3 +87,44 @@ def test_a_question_mark_in_output_that_asks_nothing_keeps_the_command():
     plan = compile_text("```\n$ curl -s https://example.com/api?x=1\n"
                         "GET /api?x=1 200\n```\n")
     assert runs(plan) == [["curl", "-s", "https://example.com/api?x=1"]]
+
+
+def test_a_named_root_prompt_runs_in_the_pod_and_its_exit_ends_the_session():
+    plan = compile_text(
+        "1. Run `kubectl -n rook-ceph exec -it rook-ceph-mon-a -- bash` to enter the pod,\n\n"
+        "    ```console\n    mon-a# cat /etc/ceph/keyring-store/keyring\n    mon-a# exit\n"
+        "    ```\n\n"
+        "2. Stop the operator with `kubectl -n rook-ceph scale deploy/rook-ceph-operator "
+        "--replicas=0`.\n")
+    assert runs(plan) == [
+        ["kubectl", "-n", "rook-ceph", "exec", "rook-ceph-mon-a", "--", "cat",
+         "/etc/ceph/keyring-store/keyring"],
+        ["kubectl", "-n", "rook-ceph", "scale", "deploy/rook-ceph-operator", "--replicas=0"]]
+
+
+def test_a_shell_in_a_new_container_is_a_persons_session():
+    plan = compile_text(
+        "Run `docker run -it --rm -v /var/lib/rook:/var/lib/rook ceph/ceph:v14 bash`:\n\n"
+        "```console\ntouch /etc/ceph/ceph.conf\nmonmaptool --rm a monmap\nexit\n```\n\n"
+        "Then run:\n\n```console\nkubectl run -it --rm dbg --image=busybox -- sh\n"
+        "nslookup kubernetes.default\n```\n")
+    assert runs(plan) == []
+    scripts = manual_scripts(plan)
+    assert any("docker run -it" in m and "touch /etc/ceph/ceph.conf" in m
+               and "monmaptool --rm a monmap" in m for m in scripts)
+    assert any("kubectl run -it" in m and "nslookup kubernetes.default" in m for m in scripts)
+
+
+def test_back_at_the_openers_prompt_the_session_is_over():
+    plan = compile_text(
+        "```bash\n$ docker run -it docker:git /bin/sh\n"
+        "# git clone https://gitlab.com/gitlab-org/gitlab-foss\n```\n\n"
+        "Afterward tear down the machine:\n\n```bash\n$ docker-machine rm test-machine\n```\n")
+    assert runs(plan) == [["docker-machine", "rm", "test-machine"]]
+    assert any("git clone" in m for m in manual_scripts(plan))
+
+
+def test_one_prompt_throughout_keeps_the_session_open():
+    plan = compile_text("```\n$ ssh redis-03.example.internal\n\n$ pgrep -a redis-server\n"
+                        "2997 /opt/redis-server 0.0.0.0:6379\n```\n")
+    assert runs(plan) == [["ssh", "redis-03.example.internal", "--", "pgrep -a redis-server"]]
