@@ -26,6 +26,7 @@ from engine.effects import (
     sql_verdict,
     step_verdict,
 )
+from engine.effects.rules import EDITOR
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, load_yaml, slugify
 from engine.plan import Span, StepKind
@@ -776,11 +777,14 @@ class _OutlineBuilder:
                 # (`source`, `alias`, `export` after `&&`) changes only the shell it runs in.
                 manual.append(line)
                 continue
-            effects = [classify_pipeline([[_judged(w) for w in st] for st in p.stages]).effect
-                       for p in parsed.pipelines]
+            verdicts = [classify_pipeline([[_judged(w) for w in st] for st in p.stages])
+                        for p in parsed.pipelines]
+            effects = [v.effect for v in verdicts]
             if "interactive" in effects:
                 manual.append(line)
-                session = True
+                # an editor closes when the person saves: the lines after it run here again
+                session = session or any(v.effect == "interactive" and EDITOR not in v.reason
+                                         for v in verdicts)
                 continue
             argvs = [[[self.scope.word(w) for w in stage] for stage in pipeline.stages]
                      for pipeline in parsed.pipelines]

@@ -128,3 +128,14 @@ def test_one_prompt_throughout_keeps_the_session_open():
     plan = compile_text("```\n$ ssh redis-03.example.internal\n\n$ pgrep -a redis-server\n"
                         "2997 /opt/redis-server 0.0.0.0:6379\n```\n")
     assert runs(plan) == [["ssh", "redis-03.example.internal", "--", "pgrep -a redis-server"]]
+
+
+def test_a_command_that_opens_an_editor_is_a_persons_and_the_block_goes_on():
+    plan = compile_text(
+        "Edit the secrets, then check the operator:\n\n"
+        "```\nbin/gkms-vault-edit praefect-omnibus-secrets gprd\n"
+        "kubectl -n rook-ceph edit deploy/rook-ceph-operator\n"
+        "kubectl -n rook-ceph get deploy/rook-ceph-operator\n```\n")
+    assert runs(plan) == [["kubectl", "-n", "rook-ceph", "get", "deploy/rook-ceph-operator"]]
+    assert any("bin/gkms-vault-edit" in m and "kubectl -n rook-ceph edit" in m
+               for m in manual_scripts(plan))
