@@ -464,6 +464,7 @@ class _OutlineBuilder:
             return None
         links = [(lk.text, lk.href) for lk in el.links]
         open_: tuple[Guard, list[Node], Element] | None = None
+        at = len(nodes)
         for k, (guard, text, span) in enumerate(groups):
             mine = [n for n in found if _said_in(n, text)]
             found = [n for n in found if not any(n is m for m in mine)]  # each said once
@@ -486,6 +487,9 @@ class _OutlineBuilder:
                 open_ = (guard, then, el)
             elif then:
                 self._append(nodes, IfNode(guard, then, span, el.index))
+        # What no one sentence holds (a command wrapped over a line break, the step that shows
+        # the paragraph's commands) comes before its guards: never dropped.
+        nodes[at:at] = [n for n in found if isinstance(n, Action)]
         return open_
 
     def _guarded(self, guard: Guard, text: str, span: Span, el: Element, cls: SectionClass,

@@ -139,3 +139,27 @@ def test_a_command_that_opens_an_editor_is_a_persons_and_the_block_goes_on():
     assert runs(plan) == [["kubectl", "-n", "rook-ceph", "get", "deploy/rook-ceph-operator"]]
     assert any("bin/gkms-vault-edit" in m and "kubectl -n rook-ceph edit" in m
                for m in manual_scripts(plan))
+
+
+def test_a_command_wrapped_over_a_line_break_beside_a_guard_is_never_dropped():
+    plan = compile_guide(parse_guide(
+        "# T\n\n## Overlapping blocks\n\n"
+        "Then, restart thanos-compact. While we're still running this in GCE: `systemctl\n"
+        "restart thanos-compact`. This will likely hang on shutdown. If you don't want to\n"
+        "wait for the systemd timeout, `kill -9` the process.\n", path="guide.md"),
+        known_plugins=PLUGINS)
+    kept = [s for s in plan.steps if "systemctl restart thanos-compact" in
+            " ".join((s.params.get("script") or s.text).split())
+            or s.params.get("pipeline") == [["systemctl", "restart", "thanos-compact"]]]
+    assert kept
+
+
+def test_a_disk_or_package_command_named_in_prose_is_kept_for_a_person():
+    plan = compile_text(
+        "1. Use `dd` to wipe the first sectors of the partitions. E.g.,\n"
+        "    * `dd if=/dev/zero of=/dev/sdb2 bs=1M`\n"
+        "2. Re-install gitlab-ee manually: `dpkg -r gitlab-ee && apt-get -y install gitlab-ee`\n")
+    text = "\n".join(s.params.get("script") or s.text for s in plan.steps)
+    assert "dd if=/dev/zero of=/dev/sdb2 bs=1M" in text
+    assert "dpkg -r gitlab-ee" in text
+    assert not any(st[0] == "dd" for st in runs(plan))
