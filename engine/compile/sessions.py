@@ -70,7 +70,7 @@ _STATE = frozenset("""cd export source . set unset alias pushd popd umask ulimit
 _FILTERS = {"grep": 1, "egrep": 1, "fgrep": 1, "awk": 1, "sed": 1, "jq": 1, "tr": 2,
             "head": 0, "tail": 0, "sort": 0, "uniq": 0, "wc": 0, "cut": 0, "column": 0}
 _OPENERS = frozenset({"oc", "kubectl", "ssh", "sudo", "chroot", "docker", "podman", "nerdctl",
-                      "crictl", *_CONSOLES})
+                      "crictl", "machinectl", "su", *_CONSOLES})
 _SHELL_INTO = re.compile(r"\s*(?:sudo\s+)?(?:oc|kubectl)\s(?!.*\s--\s+\S).*\b(?:rsh|debug)\b|"
                          r"\s*(?:sudo\s+)?(?:oc|kubectl)\s.*\bexec\b.*\s-\w*i\w*\b.*\s(?:ba)?sh"
                          r"\s*$")
@@ -139,6 +139,10 @@ def _opener(parsed: Parsed, text: str) -> tuple[list[Word] | None, dict] | None:
         return None
     if tool == "chroot" and argv[1:] == ["/host"] or tool == "toolbox" and len(argv) == 1:
         return None, {}
+    if tool == "machinectl" and argv[1:2] in (["shell"], ["login"]) or \
+            tool == "su" and not any(a in ("-c", "--command") or a.startswith("--command=")
+                                     for a in argv[1:]):
+        return None, {}  # a login shell as another user: a person's session
     if tool in _CONSOLES and _console(tool, argv):
         return None, {}  # a console: what follows it is typed into it
     return None

@@ -163,3 +163,11 @@ def test_a_disk_or_package_command_named_in_prose_is_kept_for_a_person():
     assert "dd if=/dev/zero of=/dev/sdb2 bs=1M" in text
     assert "dpkg -r gitlab-ee" in text
     assert not any(st[0] == "dd" for st in runs(plan))
+
+
+def test_a_login_shell_as_another_user_is_a_persons_session():
+    plan = compile_text("```console\n$ sudo -i\n# machinectl shell username@\n"
+                        "$ podman run --rm docker.io/library/alpine echo hello\n```\n")
+    assert runs(plan) == []
+    assert any("machinectl shell username@" in m and "podman run --rm" in m
+               for m in manual_scripts(plan))
