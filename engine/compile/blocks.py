@@ -17,7 +17,16 @@ rules, each one a guide author would recognise:
   assignment); one that clearly holds PromQL or SQL is a query; YAML/JSON is configuration;
   the rest is output.
 - A block after "Example output:" / "should look like" / "the output" is output (unless it
-  carries prompts).
+  carries prompts). A word in a code span (`client-output-buffer-limit`) is a name, no cue.
+- A commented-out command (`# kubectl annotate hco -n "$NS" key-`, a whole command with an
+  option or path, not words about one) is an alternative the author offers: shown to a person,
+  never run, never lost. `#` and two blanks under a comment line continue that comment
+  (`# Examples: mv a b` / `#           mv a c`): no root prompt.
+- A command whose printed lines ask the reader (`Enter password:`, `Your selection? 8`,
+  `(y/N)`, `Press enter`) or that opens a console the next lines type into (`gpg> `) waits
+  for a person: a person's step.
+- `name# cmd` / `name$ cmd` (`mon-a# cat /etc/ceph/keyring`) is a prompt when a command
+  follows it.
 - `promql` and `sql` blocks are queries; `logql`, `kql` and other query languages Mendflow
   has no plugin for, and database transcripts, are shown to a person (`script`: a manual step
   holding the text), never dropped.

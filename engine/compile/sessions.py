@@ -4,7 +4,9 @@ A guide that says `oc debug node/X`, then `chroot /host`, then `crictl ps` means
 on the node; `ssh host` then `journalctl -u kubelet` means journalctl on that host; `kubectl
 exec -it POD -- bash` (or `oc rsh POD`) then `ceph status` means ceph in the pod; `sudo -i`
 then `docker ps` means docker as root. A session lasts until `exit` (or `logout`), until a
-new session, or until the section ends. A workstation tool (`oc`, `kubectl`, `gcloud` ...)
+new session, until the section ends, or until a line is typed at the opener's prompt again
+after the session's lines showed another one (`$ docker run -it img sh`, `# git clone ..`,
+then `$ docker-machine rm`: back on the machine that opened it). A workstation tool (`oc`, `kubectl`, `gcloud` ...)
 between a session's commands runs here and leaves the session open: `kubectl top nodes`, then
 `sensors`, after `kubectl debug node/X` reads the node's sensors.
 
@@ -20,6 +22,9 @@ form for it, the command given as argv words (never text for a local shell):
                                                             shell splits it; no values in it)
     ssh HOST + sudo -i                 ssh HOST -- sudo 'CMD'
     sudo -i, sudo su [-] [USER]        sudo [-u USER] CMD
+    docker|podman run -it IMG sh,      (none: each run is a new container or pod; a person's
+      kubectl run -it -- sh,            session, one manual step holding its lines)
+      machinectl shell U@, su [U]
 
 The wrapped argv goes through the read-only table like any other (`engine.effects`): a session
 whose wrapper is not read-only (`oc debug` starts a pod) is gated whatever it runs. Only a
