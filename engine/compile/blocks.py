@@ -17,7 +17,16 @@ rules, each one a guide author would recognise:
   assignment); one that clearly holds PromQL or SQL is a query; YAML/JSON is configuration;
   the rest is output.
 - A block after "Example output:" / "should look like" / "the output" is output (unless it
-  carries prompts).
+  carries prompts). A word in a code span (`client-output-buffer-limit`) is a name, no cue.
+- A commented-out command (`# kubectl annotate hco -n "$NS" key-`, a whole command with an
+  option or path, not words about one) is an alternative the author offers: shown to a person,
+  never run, never lost. `#` and two blanks under a comment line continue that comment
+  (`# Examples: mv a b` / `#           mv a c`): no root prompt.
+- A command whose printed lines ask the reader (`Enter password:`, `Your selection? 8`,
+  `(y/N)`, `Press enter`) or that opens a console the next lines type into (`gpg> `) waits
+  for a person: a person's step.
+- `name# cmd` / `name$ cmd` (`mon-a# cat /etc/ceph/keyring`) is a prompt when a command
+  follows it.
 - `promql` and `sql` blocks are queries; `logql`, `kql` and other query languages Mendflow
   has no plugin for, and database transcripts, are shown to a person (`script`: a manual step
   holding the text), never dropped.
@@ -29,7 +38,7 @@ steps; the rest become nothing. Turning lines into argv is `engine.compile.shell
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from engine.effects import KNOWN_CLIS, sql_verdict
@@ -77,6 +86,7 @@ _DB_PROMPT = re.compile(
     r"|(?:\d{1,3}\.){3}\d{1,3}:\d+>|redis[\w.:-]*>|irb\([^)\n]*\)[\w:]*[>*]"
     r"|(?:\[[^\]\n]+\]\s*)?pry\([^)\n]*\)>|>>>|[\w./:()][\w./:()-]{0,30}>)\s*(?=\S)")
 _ROOT_PROMPT = re.compile(r"^\s*#\s+(?=\S)")
+_NAMED_PROMPT = re.compile(r"^\s*[A-Za-z][\w.-]*[#$]\s+(?=\S)")  # `mon-a# `: a command follows
 _GT_PROMPT = re.compile(r"^\s*>\s+(?=\S)")
 _PSQL_META = re.compile(r"^\s*\\[a-zA-Z?!]")
 _PARAM_LINE = re.compile(r"^\s*(?:#|[\w.-]+\s*:(?:\s|$))")  # a plugin block's `key: value`
@@ -353,6 +363,7 @@ _CUE_NOT = re.compile(r"\b(?:by (?:simply )?running|(?:to|and|then|please|now) r
                       re.I)
 
 
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
 _OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:example|sample|expected|typical|the)?\s*(?:command\s+)?output\b"
                           r"(?!\s+(?:of|from)\s+(?:the\s+)?(?:following|this|these)\s+command)")
 
@@ -360,21 +371,27 @@ _OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:example|sample|expected|typical|the)?\s
 def output_cue(paragraph: str) -> bool:
     """Whether a paragraph announces that the block after it is output ("Example output:",
     "The result should look like:", "For example, the output is similar to:")."""
-    text = paragraph.strip()
+    # A word in a code span is a name (`client-output-buffer-limit`), not the author's word.
+    text = _CODE_SPAN.sub("`x`", paragraph).strip()
     if _OUTPUT_HEAD.match(text):
         return True
-    return bool(_OUTPUT_CUE.search(text[-90:])) and not _CUE_NOT.search(paragraph)
+    return bool(_OUTPUT_CUE.search(text[-90:])) and not _CUE_NOT.search(text)
 
 
 @dataclass(frozen=True)
 class CommandLine:
     """One logical command: continuation lines joined, prompt stripped, absolute lines.
-    `console`: typed into a program's own console (`db=# `, `\\dt`): a person's step."""
+    `console`: typed into a program's own console (`db=# `, `\\dt`): a person's step.
+    `shown`: a person's step, never run: a commented-out command (`# kubectl annotate ...`),
+    an alternative the author offers; or a command whose printed lines ask questions the
+    guide answers (`Enter password:`, `Your selection? 8`, a `gpg> ` console it opens)."""
 
     text: str
     start: int
     end: int
     console: bool = False
+    shown: bool = False
+    prompt: str = ""  # the prompt it was typed at (`$`, `#`, `mon-a#`), if the guide shows one
 
 
 @dataclass
@@ -483,8 +500,13 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
         if m:
             found[i] = ("db", m.end())
             continue
-        m = _ROOT_PROMPT.match(ln)
+        m = _NAMED_PROMPT.match(ln)
         if m and _shape(ln[m.end():], strict=True) and not _outputish(ln[m.end():]):
+            found[i] = ("sh", m.end())
+            continue
+        m = _ROOT_PROMPT.match(ln)
+        if m and _shape(ln[m.end():], strict=True) and not _outputish(ln[m.end():]) and \
+                not _continues_comment(lines, i, roots):
             roots[i] = ("sh", m.end())
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     m = _GT_PROMPT.match(lines[first]) if first is not None else None
@@ -505,6 +527,58 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
     return found
 
 
+def _continues_comment(lines: list[str], i: int, roots: dict[int, tuple[str, int]]) -> bool:
+    """`#` then two or more blanks, right under a comment line: the comment goes on, aligned
+    under its own words (`# Examples: mv a b` / `#           mv a c`), no root prompt."""
+    return bool(i and re.match(r"^\s*#\s{2,}\S", lines[i]) and i - 1 not in roots
+                and lines[i - 1].lstrip().startswith("#"))
+
+
+_OPTIONISH = re.compile(r"""^-|[/=$]""")
+
+
+def _commented_command(line: str, first_line: int, i: int) -> CommandLine | None:
+    """A comment that is a whole command (`# kubectl annotate hco -n "$NS" key-`), not words
+    about one: an alternative the author leaves for a person (shown, never run)."""
+    body = line.strip().lstrip("#").strip()
+    words = body.split()
+    if len(words) < 2 or not _shape(body, strict=True) or _outputish(body) or \
+            body.endswith((".", ":", "?", "!")) or \
+            not any(_OPTIONISH.search(w) for w in words[1:]) or \
+            sum(1 for w in words if w.lower() in _PROSE_WORDS) >= 2:
+        return None
+    return CommandLine(body, first_line + i, first_line + i, shown=True)
+
+
+_ASKS = re.compile(
+    r"(?i)\b(?:password|passphrase|pin|pim)(?: for [^:]*)?:\s*(?:\[enter\])?\s*$|\bpress (?:enter|return|any key)\b"
+    r"|\[enter\]\s*$|[\[(](?:y/n|yes/no)[\])]|\w\?(?:\s+(?:\[[^\]]*\]|\([^)]*\)))?(?:\s+\S+)?\s*$")
+
+
+def _prompt_of(head: str) -> str:
+    """A prompt as the place it names: `user@host:~$` and `user@host:/tmp$` are one place."""
+    head = head.strip()
+    m = re.match(r"^([\w.-]+@[\w.-]+)", head)
+    return (m.group(1) + head[-1:]) if m else re.sub(r"\s+", " ", head)
+
+
+def _asking(lines: list[str], cmds: list[CommandLine], first_line: int) -> list[CommandLine]:
+    """A command whose printed lines ask the reader (`Enter password:`, `Your selection? 8`,
+    `Is this correct? (y/N)`) or that opens a console the next lines type into (`gpg> `)
+    waits for a person: it is a person's step, never a plan's."""
+    out = list(cmds)
+    for k, cl in enumerate(cmds):
+        if cl.console or cl.shown:
+            continue
+        nxt = cmds[k + 1] if k + 1 < len(cmds) else None
+        stop = nxt.start if nxt is not None else first_line + len(lines)
+        asks = any(_ASKS.search(lines[j - first_line]) for j in range(cl.end + 1, stop)
+                   if 0 <= j - first_line < len(lines))
+        if asks or nxt is not None and nxt.console:
+            out[k] = replace(cl, shown=True)
+    return out
+
+
 def _transcript(lines: list[str], first_line: int,
                 prompts: dict[int, tuple[str, int]]) -> list[CommandLine]:
     """A console session: prompted lines are commands (with their continuations, `> ` lines
@@ -518,6 +592,12 @@ def _transcript(lines: list[str], first_line: int,
             # An unprompted command above the first prompt (at the block's top, or after a
             # blank line) is one the author left the prompt off; after a prompted command,
             # unprompted lines are its output (`$ cat x.sh` shows the script, not steps).
+            shown = _commented_command(ln, first_line, i) if i and ln.lstrip().startswith("#") \
+                and lines[i - 1].lstrip().startswith("#") and i - 1 not in prompts else None
+            if shown is not None:  # a commented-out command under a comment: an example
+                out.append(shown)
+                i += 1
+                continue
             if i < first_prompt and (i == 0 or not lines[i - 1].strip()) and \
                     _shape(ln, strict=True) and \
                     not _outputish(ln) and not ln.lstrip().startswith("#"):
@@ -535,9 +615,10 @@ def _transcript(lines: list[str], first_line: int,
             continue
         text, j = _gather(lines, i, ln[at:])
         if text.strip():
-            out.append(CommandLine(text.strip(), first_line + i, first_line + j))
+            out.append(CommandLine(text.strip(), first_line + i, first_line + j,
+                                   prompt=_prompt_of(ln[:at])))
         i = j + 1
-    return out
+    return _asking(lines, out, first_line)
 
 
 def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
@@ -552,6 +633,9 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
             i, in_table = i + 1, False
             continue
         if s.startswith("#"):
+            shown = _commented_command(s, first_line, i)
+            if shown is not None:
+                out.append(shown)
             i += 1
             continue
         if _table_header(s) or i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
@@ -566,7 +650,7 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
         text, j = _gather(lines, i, ln)
         out.append(CommandLine(text.strip(), first_line + i, first_line + j))
         i = j + 1
-    return out
+    return _asking(lines, out, first_line)
 
 
 def _past_continuations(lines: list[str], i: int) -> int:
@@ -592,6 +676,12 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
             continue
         if _table_header(s) or i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
             in_table = True
+        shown = _commented_command(s, first_line, i) if s.startswith("#") and not in_table \
+            else None
+        if shown is not None:
+            out.append(shown)
+            i += 1
+            continue
         if s.startswith("#") or in_table or _outputish(s) or not _shape(s, strict=True):
             i = _past_continuations(lines, i)  # a `\` line's rest is not a command of its own
             continue

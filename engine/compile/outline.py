@@ -27,6 +27,7 @@ from engine.effects import (
     sql_verdict,
     step_verdict,
 )
+from engine.effects.rules import EDITOR
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, load_yaml, slugify
 from engine.plan import Span, StepKind
@@ -464,6 +465,7 @@ class _OutlineBuilder:
             return None
         links = [(lk.text, lk.href) for lk in el.links]
         open_: tuple[Guard, list[Node], Element] | None = None
+        at = len(nodes)
         for k, (guard, text, span) in enumerate(groups):
             mine = [n for n in found if _said_in(n, text)]
             found = [n for n in found if not any(n is m for m in mine)]  # each said once
@@ -486,6 +488,9 @@ class _OutlineBuilder:
                 open_ = (guard, then, el)
             elif then:
                 self._append(nodes, IfNode(guard, then, span, el.index))
+        # What no one sentence holds (a command wrapped over a line break, the step that shows
+        # the paragraph's commands) comes before its guards: never dropped.
+        nodes[at:at] = [n for n in found if isinstance(n, Action)]
         return open_
 
     def _guarded(self, guard: Guard, text: str, span: Span, el: Element, cls: SectionClass,
@@ -756,6 +761,9 @@ class _OutlineBuilder:
                 manual.clear()
 
         for line in lines:
+            if line.shown:  # a commented-out command: an alternative for a person to run
+                manual.append(line)
+                continue
             taken = self.sessions.take(self, line, el, cls, owner, block)
             if taken is not None:  # a session's line runs in the session, not here
                 flush_manual()
@@ -780,11 +788,14 @@ class _OutlineBuilder:
                 # (`source`, `alias`, `export` after `&&`) changes only the shell it runs in.
                 manual.append(line)
                 continue
-            effects = [classify_pipeline([[_judged(w) for w in st] for st in p.stages]).effect
-                       for p in parsed.pipelines]
+            verdicts = [classify_pipeline([[_judged(w) for w in st] for st in p.stages])
+                        for p in parsed.pipelines]
+            effects = [v.effect for v in verdicts]
             if "interactive" in effects:
                 manual.append(line)
-                session = True
+                # an editor closes when the person saves: the lines after it run here again
+                session = session or any(v.effect == "interactive" and EDITOR not in v.reason
+                                         for v in verdicts)
                 continue
             argvs = [[[self.scope.word(w) for w in stage] for stage in pipeline.stages]
                      for pipeline in parsed.pipelines]

@@ -4,7 +4,9 @@ A guide that says `oc debug node/X`, then `chroot /host`, then `crictl ps` means
 on the node; `ssh host` then `journalctl -u kubelet` means journalctl on that host; `kubectl
 exec -it POD -- bash` (or `oc rsh POD`) then `ceph status` means ceph in the pod; `sudo -i`
 then `docker ps` means docker as root. A session lasts until `exit` (or `logout`), until a
-new session, or until the section ends. A workstation tool (`oc`, `kubectl`, `gcloud` ...)
+new session, until the section ends, or until a line is typed at the opener's prompt again
+after the session's lines showed another one (`$ docker run -it img sh`, `# git clone ..`,
+then `$ docker-machine rm`: back on the machine that opened it). A workstation tool (`oc`, `kubectl`, `gcloud` ...)
 between a session's commands runs here and leaves the session open: `kubectl top nodes`, then
 `sensors`, after `kubectl debug node/X` reads the node's sensors.
 
@@ -20,6 +22,9 @@ form for it, the command given as argv words (never text for a local shell):
                                                             shell splits it; no values in it)
     ssh HOST + sudo -i                 ssh HOST -- sudo 'CMD'
     sudo -i, sudo su [-] [USER]        sudo [-u USER] CMD
+    docker|podman run -it IMG sh,      (none: each run is a new container or pod; a person's
+      kubectl run -it -- sh,            session, one manual step holding its lines)
+      machinectl shell U@, su [U]
 
 The wrapped argv goes through the read-only table like any other (`engine.effects`): a session
 whose wrapper is not read-only (`oc debug` starts a pod) is gated whatever it runs. Only a
@@ -70,7 +75,7 @@ _STATE = frozenset("""cd export source . set unset alias pushd popd umask ulimit
 _FILTERS = {"grep": 1, "egrep": 1, "fgrep": 1, "awk": 1, "sed": 1, "jq": 1, "tr": 2,
             "head": 0, "tail": 0, "sort": 0, "uniq": 0, "wc": 0, "cut": 0, "column": 0}
 _OPENERS = frozenset({"oc", "kubectl", "ssh", "sudo", "chroot", "docker", "podman", "nerdctl",
-                      "crictl", *_CONSOLES})
+                      "crictl", "machinectl", "su", *_CONSOLES})
 _SHELL_INTO = re.compile(r"\s*(?:sudo\s+)?(?:oc|kubectl)\s(?!.*\s--\s+\S).*\b(?:rsh|debug)\b|"
                          r"\s*(?:sudo\s+)?(?:oc|kubectl)\s.*\bexec\b.*\s-\w*i\w*\b.*\s(?:ba)?sh"
                          r"\s*$")
@@ -78,7 +83,7 @@ _KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--kubeconfig",
                                "--user", "-s", "--server", "--as", "--token", "-v"})
 _PROGRAM = re.compile(r"(?:\./|/)?[a-z][a-z0-9_.+/-]*")
 _COLUMNS = re.compile(r"\S {2,}(?=\S)")
-_KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec)\s")  # kubectl, oc, docker ... that may open one
+_KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec|run)\s")  # kubectl, oc, docker ... that may open one
 _EXECS = frozenset({"oc", "kubectl", "docker", "podman", "nerdctl", "crictl"})
 _FIRST_WORD = re.compile(r"\s*(\S+)")
 
@@ -100,6 +105,9 @@ class Session:
     outer: Session | None = None  # the session a console was opened in (`sudo -i`, `psql`)
     depth: int = 1  # a person's session holds the shells opened in it: one `exit` each
     steps: list[Action] = field(default_factory=list)
+    joined: int | None = None  # the element whose lines `last` (a manual step) holds
+    prompt: str = ""  # the prompt the opener was typed at (`$`)
+    moved: bool = False  # a line in the session showed another prompt (`#` in the container)
 
 
 def _w(text: str) -> Word:
@@ -126,6 +134,9 @@ def _opener(parsed: Parsed, text: str) -> tuple[list[Word] | None, dict] | None:
     if tool in ("docker", "podman", "nerdctl", "crictl") and argv[1:2] == ["exec"] and \
             argv[-1] in _SHELLS and any(a in _TTY for a in argv[2:-1]):
         return [w for w in words[:-1] if w.plain() not in _TTY], {}  # docker exec C CMD
+    if tool in ("docker", "podman", "nerdctl") and argv[1:2] == ["run"] and \
+            argv[-1] in _SHELLS and any(a in _TTY for a in argv[2:-1]):
+        return None, {}  # a shell in a new container: each run would be another container
     if tool == "ssh":
         verdict = classify(argv)
         if verdict.effect == "interactive" and "opens a shell" in verdict.reason:
@@ -133,6 +144,10 @@ def _opener(parsed: Parsed, text: str) -> tuple[list[Word] | None, dict] | None:
         return None
     if tool == "chroot" and argv[1:] == ["/host"] or tool == "toolbox" and len(argv) == 1:
         return None, {}
+    if tool == "machinectl" and argv[1:2] in (["shell"], ["login"]) or \
+            tool == "su" and not any(a in ("-c", "--command") or a.startswith("--command=")
+                                     for a in argv[1:]):
+        return None, {}  # a login shell as another user: a person's session
     if tool in _CONSOLES and _console(tool, argv):
         return None, {}  # a console: what follows it is typed into it
     return None
@@ -194,6 +209,9 @@ def _kube_opener(words: list[Word], argv: list[str]) -> tuple[list[Word] | None,
                 any(a in _TTY for a in argv[:cut]):
             kept = [w for w in words[:cut] if w.plain() not in _TTY]
             return kept + [_w("--")], {}
+        if sub == "run" and len(inner) == 1 and inner[0] in _SHELLS and \
+                any(a in _TTY or a.startswith(("-it", "-ti")) for a in argv[:cut]):
+            return None, {}  # a shell in a new pod: a person's session
         return None
     if sub == "debug":
         operands = [a for a in argv[i + 1:] if not a.startswith("-")]
@@ -254,6 +272,14 @@ class SessionReader:
         s = self.open
         if s is not None and s.section != el.section:
             s = self.open = None  # sessions end with their section
+        if s is not None and line.prompt and s.prompt:
+            if line.prompt != s.prompt:
+                s.moved = True
+            elif s.moved:
+                # back at the opener's prompt (`$ docker run -it img sh`, `# git clone`, then
+                # `$ docker-machine rm`): the line runs where the opener did; the session is over
+                s = self.open = s.outer if s.outer is not None and s.outer.prompt != \
+                    line.prompt else None
         tool = first.group(1).rsplit("/", 1)[-1]
         if (s is None or tool in _WORKSTATION) and (
                 tool not in _OPENERS or tool in _EXECS and not _KUBE_SHELL.search(
@@ -280,7 +306,8 @@ class SessionReader:
         if found is None:
             return None
         prefix, extra = found
-        s = Session(line.text.strip(), line.start, el.section, prefix, **extra)
+        s = Session(line.text.strip(), line.start, el.section, prefix, prompt=line.prompt,
+                    **extra)
         self.open = s
         step = b._manual(owner, cls, b._title(owner, el), line.text, Span(
             start=line.start, end=line.end), el.index, script=line.text.strip())
@@ -383,8 +410,10 @@ class SessionReader:
     def _manual(self, b: _OutlineBuilder, s: Session, line: CommandLine, el: Element, cls: str,
                 owner: int) -> list[Action]:
         last = s.last
-        if last is not None and last.kind == StepKind.MANUAL and (last.pos == el.index or s.fresh):
+        if last is not None and last.kind == StepKind.MANUAL and (
+                last.pos == el.index or s.fresh or s.joined == el.index):
             s.fresh = False  # the session is a person's: its opener's step holds its script
+            s.joined = el.index  # the block's next lines join the same step
             self._join(last, line)
             return []
         script = s.opener + "\n" + line.text.strip()

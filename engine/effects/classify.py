@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.effects.options import Cause, Effect, Flags, NotRead, parse
-from engine.effects.rules import Grammar, Tool, judge
+from engine.effects.rules import EDITOR, Grammar, Tool, judge
 from engine.effects.table import APPENDABLE, TABLE
 from engine.effects.words import Templated
 
@@ -74,6 +74,7 @@ _PERSON = frozenset("""
 bash sh zsh dash ksh fish su cd chroot exit logout htop iotop atop less more most view vi vim
 nvim nano emacs ed man watch telnet tmux screen gdb strace ltrace ftp sftp irb
 """.split())
+_EDITORS = frozenset({"visudo", "vipw", "vigr", "sudoedit", "vidir", "edquota"})
 _INTERPRETERS = frozenset("""
 python python2 python3 perl ruby node nodejs php lua Rscript pwsh powershell deno bun tclsh
 expect osascript
@@ -95,6 +96,10 @@ def _program(word: str) -> str:
 def _judge(argv: list[str]) -> None:
     if not argv:
         raise NotRead("an empty command", cause="tool")
+    base = argv[0].rsplit("/", 1)[-1] if isinstance(argv[0], str) and \
+        not isinstance(argv[0], Templated) else ""
+    if base in _EDITORS or base.endswith("-edit"):  # bin/gkms-vault-edit: wherever it lives
+        raise NotRead(f"{base} {EDITOR}", cause="interactive", effect="interactive")
     name, args = _program(argv[0]), argv[1:]
     wrapper = _WRAPPERS.get(name)
     if wrapper is not None:
@@ -105,6 +110,8 @@ def _judge(argv: list[str]) -> None:
     if name in _PERSON:
         raise NotRead(f"{name} needs a person at a terminal", cause="interactive",
                       effect="interactive")
+    if name == "crontab" and "-e" in args:
+        raise NotRead(f"{name} {EDITOR}", cause="interactive", effect="interactive")
     if name in _INTERPRETERS:
         raise NotRead(f"{name} runs a program, and a script is never read-only", cause="tool")
     if name in ("gitlab-rails", "rails"):

@@ -15,6 +15,7 @@ from typing import TypeVar, Union
 
 from engine.effects.options import Effect, Flags, NotRead, Parsed, parse
 
+EDITOR = "opens an editor for a person to change the text in: a person's job"
 Check = Callable[[Parsed, str], None]  # raises NotRead; the str names the command ("git branch")
 
 
@@ -58,6 +59,8 @@ def judge(name: str, tool: Tool, args: list[str], inherited: Flags | None = None
         sub = head.operands[0]
         at = len(args) - len(head.operands)
         row = tool.subcommands.get(sub)
+        if row is None and sub == "edit":  # kubectl edit, systemctl edit, virsh edit
+            raise NotRead(f"`{name} edit` {EDITOR}", cause="interactive", effect="interactive")
         if row is None:
             raise NotRead(f"`{name} {sub}` is not a read-only subcommand", cause="subcommand")
         if tool.inherit:  # the flags before the subcommand are the subcommand's too
