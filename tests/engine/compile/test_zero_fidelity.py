@@ -8,7 +8,7 @@ from engine.compile import compile_guide
 from engine.guide import parse_guide
 from engine.plan import Plan, StepKind
 
-PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}
+PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs"}
 
 
 def compile_text(body: str) -> Plan:
