@@ -13,9 +13,8 @@ to do when the LLM path fails (the caller falls back to the structural plan and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -27,36 +26,19 @@ from engine.compile.llm.checks import candidate, check_candidate
 from engine.compile.llm.errors import LlmError, ModelOutputError
 from engine.compile.llm.grounding import Grounding
 from engine.compile.llm.provider import Reply, Usage, ask
+from engine.compile.llm.results import (
+    PROMPT_SHARE,
+    LlmCompileResult,
+    LlmOptions,
+    compiler_name,
+    estimate_tokens,
+)
+from engine.compile.llm.sections import compile_by_section
 from engine.guide import Guide
 from engine.plan import Plan, plan_json_schema
-from engine.plugins import Registry
 
-CHARS_PER_TOKEN = 3.5  # conservative for English and code; no tokenizer download needed
-PROMPT_SHARE = 0.5  # of the context window: the rest is left for the answer
-
-
-def compiler_name(model_label: str) -> str:
-    """Recorded in `Plan.compiler`; the cache key's model and prompt version come from it."""
-    return f"llm/{prompts.PROMPT_VERSION}/{model_label}"
-
-
-@dataclass(frozen=True)
-class LlmOptions:
-    max_repairs: int = 2
-    context_tokens: int = 32_000
-    known_plugins: set[str] | None = None
-    registry: Registry | None = None
-
-
-@dataclass
-class LlmCompileResult:
-    plan: Plan
-    structural: Plan
-    model: str
-    attempts: int
-    usage: Usage
-    mode: Literal["whole", "sections"] = "whole"
-    notes: list[str] = field(default_factory=list)
+__all__ = ["LlmCompileResult", "LlmOptions", "compile_with_llm", "compiler_name",
+           "estimate_tokens", "guide_text"]
 
 
 class _State(TypedDict, total=False):
@@ -71,10 +53,6 @@ def guide_text(guide: Guide, text: str | None = None) -> str:
     if text is not None:
         return text
     return Path(guide.path).read_text(encoding="utf-8-sig").replace("\r\n", "\n")
-
-
-def estimate_tokens(text: str) -> int:
-    return int(len(text) / CHARS_PER_TOKEN) + 1
 
 
 def compile_with_llm(guide: Guide, *, model: BaseChatModel, model_label: str,
@@ -100,7 +78,6 @@ def _compile(guide: Guide, *, model: BaseChatModel, model_label: str, text: str 
     request = prompts.compile_request(source, base.to_json(indent=None), schema)
     budget = int(opts.context_tokens * PROMPT_SHARE)
     if estimate_tokens(prompts.SYSTEM + request) > budget:
-        from engine.compile.llm.sections import compile_by_section
 
         return compile_by_section(guide, source, base, model=model, model_label=model_label,
                                   usage=usage, grounding=grounding, options=opts, budget=budget)

@@ -12,7 +12,7 @@ alone exceeds the budget raises `GuideTooLong`.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -23,11 +23,11 @@ from engine.compile.llm.checks import check_candidate
 from engine.compile.llm.errors import GuideTooLong, ModelOutputError
 from engine.compile.llm.grounding import Grounding
 from engine.compile.llm.provider import Usage, ask
+from engine.compile.llm.results import (LlmCompileResult, LlmOptions, compiler_name,
+                                       estimate_tokens)
 from engine.guide import Guide
 from engine.plan import Condition, InputSpec, Plan, Step
 
-if TYPE_CHECKING:
-    from engine.compile.llm.pipeline import LlmCompileResult, LlmOptions
 
 
 def sections(guide: Guide) -> list[tuple[int, int, str]]:
@@ -48,8 +48,6 @@ def sections(guide: Guide) -> list[tuple[int, int, str]]:
 def compile_by_section(guide: Guide, text: str, base: Plan, *, model: BaseChatModel,
                        model_label: str, usage: Usage, grounding: Grounding,
                        options: LlmOptions, budget: int) -> LlmCompileResult:
-    from engine.compile.llm.pipeline import LlmCompileResult, compiler_name, estimate_tokens
-
     plan = _replace(base, compiler=compiler_name(model_label))
     notes: list[str] = []
     refined = 0
