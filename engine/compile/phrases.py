@@ -479,12 +479,87 @@ _IMPERATIVE = re.compile(r"^(?:check|run|execute|use|look|review|inspect|verify|
                          r"view|find|confirm|query|restart|delete|remove|scale|try|see|examine|"
                          r"investigate|ensure|make sure|compare|test|watch|monitor|print|show|"
                          r"fetch|collect|gather|obtain|set|patch|edit|apply|drain|cordon)\b", re.I)
-_RUN_CUE = re.compile(r"\b(?:run|running|execute|executing|via|using|with|command|by)\W*$", re.I)
+
+# What an instruction opens with, for an inline command: the verbs above and the guide's other
+# imperatives (`_DO`), less those that never ask for a command ("avoid", "contact", "page").
+_RUN_VERB = re.compile(
+    rf"^(?:{_IMPERATIVE.pattern[4:-3]}|{_DO}|invoke|issue|do|reconfigure|converge|upload|download|"
+    r"clone|record|dump|capture|flush|generate|import|extend|rotate|promote|trigger|open|enter|"
+    r"type|convert|connect|attach|exec|tail|backup|back up|unmount|umount|uncordon|shut ?down|"
+    r"determine|note|save|write|count|measure|load|unload|login|sign in|go|navigate|start up|"
+    r"bring up|spin up|take down|re-?start|double-check|cross-check|figure out|sync|refresh|"
+    r"rerun|retrieve|read|inspect|tear down|cat)\b", re.I)
+_NOT_RUN_VERB = re.compile(r"^(?:avoid|ask|contact|escalate|notify|page|file|refer|consult|"
+                           r"report|request)\b", re.I)
+_RUN_CUE = re.compile(r"(?:\b(?:run|execute|executing|invoke|invoking|issue|issuing|type|typing|"
+                      r"via|using|with|command|by|use|(?:by|with|try|trying|consider|keep|start|"
+                      r"then|and|first|also|simply|just) running)\s*(?:the\s+|a\s+|an\s+)?"
+                      r"(?:command\s*)?|\b(?:run|execute|issue|invoke|type|enter) (?:this|the "
+                      r"following|these)(?: commands?)?)\W*$", re.I)
+# Words that make a command a mention: a negation, a comparison, an example, a hypothesis.
+_MENTION = re.compile(r"(?:\b(?:not|never|no longer|cannot|avoid\w*|instead of|rather than|"
+                      r"without|mistakenly|accidentally|would|such as|like|e\.g\.?|i\.e\.?|"
+                      r"for example|for instance|similar to|equivalent|prefix(?:ed)?|wrap\w*|"
+                      r"unlike|except|either|one of|example|alternatively)\b|n't\b)", re.I)
+_CHECKBOX = re.compile(r"^\[[ xX]\]\s*")
+_LEAD_WORDS = re.compile(r"^(?:(?:then|next|now|first|second|third|finally|afterwards|after that|"
+                         r"also|again|just|simply|please|lastly|optionally|manually)\b[\s,:]*)+",
+                         re.I)
+_PLACE = re.compile(r"^(?:on|in|from|inside|within|at)\s+[^`,:;.]{1,80}?(?:[,:]\s*|\s+(?=`))",
+                    re.I)
+_PURPOSE = re.compile(r"^to\s+[^`,:;.]{1,100}?[,:]\s*", re.I)
+_SUBORDINATE = re.compile(r"^(?:if|when|whenever|once|after|before|while|since|because|although|"
+                          r"as soon as|in case|unless|until|otherwise|else)\b", re.I)
+_OPEN_CLAUSE = re.compile(r"^(?:if|when|whenever|once|after|in case|unless|otherwise|else|"
+                          r"if not|if so|as soon as)\b[^`;:]*?(?:`[^`]*`[^`;:]*?)*?[,:]\s*"
+                          r"(?:then\b[\s,]*)?", re.I)
+_CODE_LIST = re.compile(r"^(?:`[^`]*`\s*(?:,|;|&&|\band\b|\bthen\b|->|\u2192)?\s*)*$", re.I)
+_LEADS_ON = re.compile(r"^(?:$|\s*[.,;:!)(\u2013\u2014\u2192-]|\s+(?:to|and|then|on|in|from|"
+                       r"inside|within|as|for|at|with|under|against|via|over|across|again|first|"
+                       r"now|if|until|so|once|from)\b)", re.I)
+_COMMA = re.compile(r"^.*(?:[;(]|\band then\b|, then\b|\bthen\b|, and\b)\s*", re.I)
 
 
-def asks_to_run(text: str, code: str) -> bool:
-    """Whether a sentence tells the reader to run an inline command (not just mentions it)."""
-    plain = _strip_enumerator(text.replace("**", "")).strip()
+def _instruction_clause(before: str) -> str:
+    """The clause a command sits in, with what opens it and asks nothing set aside: a
+    condition ("If it hangs, "), a purpose ("To convert the timestamp, "), a place ("On all
+    nodes, ", "In GCE: ") and linking words ("Then", "Next,")."""
+    clause = before.strip()
+    for _ in range(4):  # each kind of opener once, in any order
+        was = clause
+        for rx in (_LEAD_WORDS, _OPEN_CLAUSE, _PURPOSE, _PLACE):
+            clause = rx.sub("", clause, count=1).lstrip()
+        if clause == was:
+            break
+    return clause
+
+
+def asks_to_run(text: str, code: str, lead: str = "") -> bool:
+    """Whether a sentence tells the reader to run an inline command (not just mentions it).
+
+    It asks when the command is the sentence (or item): "`gitlab-ctl stop`", "On all nodes,
+    `sudo gitlab-ctl reconfigure`", "Reload patroni: `sudo systemctl reload patroni`" (`lead`
+    is the words the sentence follows when they end with ":"); when the clause holding it opens
+    with an imperative ("Restart teleport: ...", "Follow the logs (`journalctl -u x`)", "... and
+    then check the report `sudo perf report`"); or when a word before it says to run it ("with",
+    "by running", "use", "invoke"). It does not when the sentence asks a question, negates,
+    compares or gives an example ("commands like `git clone`", "would", "instead of", "e.g."),
+    when a condition or "after ..." still holds it ("After running `perf record`, ..."), or when
+    the command is the subject of what follows ("`git fsck` will provide ...")."""
+    plain = _CHECKBOX.sub("", _strip_enumerator(text.replace("**", "").replace("__", "")).strip())
     at = plain.find(f"`{code}`")
-    before = plain[:at] if at >= 0 else ""
-    return bool(_IMPERATIVE.match(plain)) or bool(_RUN_CUE.search(before))
+    if at < 0:
+        return bool(_IMPERATIVE.match(plain))
+    before, after = plain[:at], plain[at + len(code) + 2:]
+    if plain.rstrip(" *_").endswith("?"):
+        return False
+    clause = _instruction_clause(before)
+    if _MENTION.search(clause) or _SUBORDINATE.match(clause):
+        return False
+    if _CODE_LIST.match(clause):  # the command is the sentence, or one of a list of commands
+        return bool(_LEADS_ON.match(after)) and not _MENTION.search(lead)
+    inner = _instruction_clause(_COMMA.sub("", clause, count=1))  # "(check `x`", "and then see"
+    for part in (clause, inner):
+        if _RUN_VERB.match(part) and not _NOT_RUN_VERB.match(part):
+            return True
+    return bool(_RUN_CUE.search(clause))
