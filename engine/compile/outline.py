@@ -462,6 +462,11 @@ class _OutlineBuilder:
             nodes.extend(self._jumps(el, None))
             return None
         links = [(lk.text, lk.href) for lk in el.links]
+        # What no one sentence says (the manual step holding the paragraph's mentioned
+        # commands) is kept as it is, before the paragraph's branches.
+        unsaid = [n for n in found if not any(_said_in(n, t) for _, t, _ in groups)]
+        nodes.extend(unsaid)
+        found = [n for n in found if not any(n is u for u in unsaid)]
         open_: tuple[Guard, list[Node], Element] | None = None
         for k, (guard, text, span) in enumerate(groups):
             mine = [n for n in found if _said_in(n, text)]
@@ -622,7 +627,8 @@ class _OutlineBuilder:
             line = _PROMPT_MARK.sub("", code).strip()
             new: list[Node] = []
             said, after = sentence.get(code, (el.text, ""))
-            if el.kind != "table" and phrases.asks_to_run(said, code, after or intro) and \
+            if el.kind != "table" and not _prose_words(line) and \
+                    phrases.asks_to_run(said, code, after or intro) and \
                     code not in fragments and code not in choices:
                 new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
                                      el, cls, owner, block=None)
@@ -908,6 +914,15 @@ def inline_command(code: str) -> bool:
     words = line.split()
     return len(words) >= 2 and (looks_like_command(line) or words[0] in _INLINE_TOOLS or
                                 words[0] == "sudo" or bool(_PROGRAM_PATH.match(words[0])))
+
+
+_PROSE_WORD = re.compile(r"^[A-Za-z][\w-]*[,:]$|^%[sd]$")
+
+
+def _prose_words(line: str) -> bool:
+    """A span that reads as words, not a command line: a word ending with ',' or ':' ("file
+    write stall detected: %s", "rbd map, rbd unmap, mkfs") or a printf mark. Kept, not run."""
+    return any(_PROSE_WORD.match(w) for w in line.split())
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`*\[(])|\n\s*\n")

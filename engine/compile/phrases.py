@@ -490,17 +490,36 @@ _RUN_VERB = re.compile(
     r"bring up|spin up|take down|re-?start|double-check|cross-check|figure out|sync|refresh|"
     r"rerun|retrieve|read|inspect|tear down|cat)\b", re.I)
 _NOT_RUN_VERB = re.compile(r"^(?:avoid|ask|contact|escalate|notify|page|file|refer|consult|"
-                           r"report|request)\b", re.I)
+                           r"report|request|see)\b", re.I)  # "See the manpage for `perf record`"
+# Verbs whose object is a command's text, not its run: "Replace `/bin/cat x` with ...".
+_TEXT_VERB = re.compile(r"^(?:replace|substitute|prefix|prepend|append|wrap|change|rename|copy|"
+                        r"paste|mention|search for|look for|grep for|add)\s+(?:the\s+|a\s+)?$",
+                        re.I)
 _RUN_CUE = re.compile(r"(?:\b(?:run|execute|executing|invoke|invoking|issue|issuing|type|typing|"
-                      r"via|using|with|command|by|use|(?:by|with|try|trying|consider|keep|start|"
-                      r"then|and|first|also|simply|just) running)\s*(?:the\s+|a\s+|an\s+)?"
-                      r"(?:command\s*)?|\b(?:run|execute|issue|invoke|type|enter) (?:this|the "
-                      r"following|these)(?: commands?)?)\W*$", re.I)
+                      r"(?:by|with|try|trying|consider|keep|start|then|and|first|also|simply|just) "
+                      r"running)\s*(?:the\s+|a\s+|an\s+)?(?:command\s*)?|\b(?:run|execute|"
+                      r"issue|invoke|type|enter) (?:this|the following|these)(?: commands?)?)\W*$",
+                      re.I)
+# Weaker cues ("with", "via", "use"): an instruction's, not a description's ("This document
+# describes how to use `gsutil signurl`").
+_WEAK_CUE = re.compile(r"\b(?:via|using|with|command|by|use)\s*(?:the\s+|a\s+|an\s+)?"
+                       r"(?:command\s*)?\W*$", re.I)
+_DESCRIBED = re.compile(r"^(?:the|a|an|this|that|these|those|it|its|it's|they|there|each|"
+                        r"every|some|any|all|[A-Z][\w.-]*\s+(?:is|are|was|were|has|have|does|"
+                        r"do|will|would|can|may|uses?|runs?|calls?|describes?|shows?))\b", re.I)
+# The command as a name: "the `git pack-objects` processes", "`kubectl drain` command marks".
+_NAMED = re.compile(r"^\s*(?:process(?:es)?|commands?|output|binary|binaries|tool|utility|"
+                    r"subcommand|invocations?|calls?|requests?|jobs?|flags?|options?|"
+                    r"man ?page|manual|documentation|docs|syntax|line|lines|error|errors)\b",
+                    re.I)
+_INSIDE = re.compile(r"\b(?:when|whenever|if|after|before|while|once|since|because|although|"
+                     r"unless|until|whether|where)\b[^,;:]*$", re.I)
 # Words that make a command a mention: a negation, a comparison, an example, a hypothesis.
 _MENTION = re.compile(r"(?:\b(?:not|never|no longer|cannot|avoid\w*|instead of|rather than|"
                       r"without|mistakenly|accidentally|would|such as|like|e\.g\.?|i\.e\.?|"
                       r"for example|for instance|similar to|equivalent|prefix(?:ed)?|wrap\w*|"
-                      r"unlike|except|either|one of|example|alternatively)\b|n't\b)", re.I)
+                      r"unlike|except|either|one of|example|alternatively|alternative|ex\.)(?!\w)|n't\b)",
+                      re.I)
 _CHECKBOX = re.compile(r"^\[[ xX]\]\s*")
 _LEAD_WORDS = re.compile(r"^(?:(?:then|next|now|first|second|third|finally|afterwards|after that|"
                          r"also|again|just|simply|please|lastly|optionally|manually)\b[\s,:]*)+",
@@ -554,12 +573,19 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
     if plain.rstrip(" *_").endswith("?"):
         return False
     clause = _instruction_clause(before)
-    if _MENTION.search(clause) or _SUBORDINATE.match(clause):
+    if _MENTION.search(clause) or _SUBORDINATE.match(clause) or _INSIDE.search(clause):
         return False
+    named = _NAMED.match(after)
+    if named and not (named.group(0).strip().lower().startswith("command") and
+                      _RUN_CUE.search(clause)):
+        return False  # "kill the `x` processes", but "run the `ceph status` command"
     if _CODE_LIST.match(clause):  # the command is the sentence, or one of a list of commands
         return bool(_LEADS_ON.match(after)) and not _MENTION.search(lead)
     inner = _instruction_clause(_COMMA.sub("", clause, count=1))  # "(check `x`", "and then see"
     for part in (clause, inner):
+        if _TEXT_VERB.match(part):
+            return False
         if _RUN_VERB.match(part) and not _NOT_RUN_VERB.match(part):
             return True
-    return bool(_RUN_CUE.search(clause))
+    return bool(_RUN_CUE.search(clause)) or (bool(_WEAK_CUE.search(clause)) and
+                                             not _DESCRIBED.match(clause))
