@@ -493,16 +493,17 @@ _NOT_RUN_VERB = re.compile(r"^(?:avoid|ask|contact|escalate|notify|page|file|ref
                            r"report|request|see)\b", re.I)  # "See the manpage for `perf record`"
 # Verbs whose object is a command's text, not its run: "Replace `/bin/cat x` with ...".
 _TEXT_VERB = re.compile(r"^(?:replace|substitute|prefix|prepend|append|wrap|change|rename|copy|"
-                        r"paste|mention|search for|look for|grep for|add)\s+(?:the\s+|a\s+)?$",
+                        r"paste|mention|search for|look for|grep for|add)\b\s*"
+                        r"(?:(?:the|a|an)\b\s*)?$",
                         re.I)
 _RUN_CUE = re.compile(r"(?:\b(?:run|execute|executing|invoke|invoking|issue|issuing|type|typing|"
                       r"(?:by|with|try|trying|consider|keep|start|then|and|first|also|simply|just) "
-                      r"running)\s*(?:the\s+|a\s+|an\s+)?(?:command\s*)?|\b(?:run|execute|"
+                      r"running)\s*(?:(?:the|a|an)\b\s*)?(?:command\s*)?|\b(?:run|execute|"
                       r"issue|invoke|type|enter) (?:this|the following|these)(?: commands?)?)\W*$",
                       re.I)
 # Weaker cues ("with", "via", "use"): an instruction's, not a description's ("This document
 # describes how to use `gsutil signurl`").
-_WEAK_CUE = re.compile(r"\b(?:via|using|with|command|by|use)\s*(?:the\s+|a\s+|an\s+)?"
+_WEAK_CUE = re.compile(r"\b(?:via|using|with|command|by|use)\s*(?:(?:the|a|an)\b\s*)?"
                        r"(?:command\s*)?\W*$", re.I)
 _DESCRIBED = re.compile(r"^(?:the|a|an|this|that|these|those|it|its|it's|they|there|each|"
                         r"every|some|any|all|[A-Z][\w.-]*\s+(?:is|are|was|were|has|have|does|"
@@ -513,19 +514,30 @@ _NAMED = re.compile(r"^\s*(?:process(?:es)?|commands?|output|binary|binaries|too
                     r"man ?page|manual|documentation|docs|syntax|line|lines|error|errors)\b",
                     re.I)
 _INSIDE = re.compile(r"\b(?:when|whenever|if|after|before|while|once|since|because|although|"
-                     r"unless|until|whether|where)\b[^,;:]*$", re.I)
+                     r"unless|until|whether)\b[^,;:]*$", re.I)
 # Words that make a command a mention: a negation, a comparison, an example, a hypothesis.
 _MENTION = re.compile(r"(?:\b(?:not|never|no longer|cannot|avoid\w*|instead of|rather than|"
                       r"without|mistakenly|accidentally|would|such as|like|e\.g\.?|i\.e\.?|"
                       r"for example|for instance|similar to|equivalent|prefix(?:ed)?|wrap\w*|"
                       r"unlike|except|either|one of|example|alternatively|alternative|ex\.)(?!\w)|n't\b)",
                       re.I)
+# What makes the commands a lead-in introduces examples or choices, not steps ("Example:",
+# "run either:", "Avoid the following:").
+_MENTION_LEAD = re.compile(r"(?:\b(?:either|one of|such as|like|e\.g|i\.e|for example|"
+                           r"for instance|examples?|alternatively|alternatives?|instead|avoid|"
+                           r"never|not|would|similar)\b|n't\b)", re.I)
+_LAST_SENTENCE = re.compile(r"^.*[.!?]\s+", re.S)
+_ASIDE = re.compile(r"\s*\([^()`]*\)")  # "you can execute (on any node)"
+_MODAL = re.compile(r"^(?:you|we|one)\s+(?:can|could|should|may|might|must|will|need to|"
+                    r"needs to|have to|will need to|will have to|want to|may want to|might want "
+                    r"to|'ll need to|'ll have to|are able to)\s+(?:(?:also|then|simply|just|"
+                    r"now|first|still|even)\s+)?", re.I)
+_LABELLED = re.compile(r"^[A-Za-z][\w/-]*(?:\s+[\w/-]+){0,4}\s*\(\s*(?:`[^`]*`\s*,?\s*)*$")
 _CHECKBOX = re.compile(r"^\[[ xX]\]\s*")
 _LEAD_WORDS = re.compile(r"^(?:(?:then|next|now|first|second|third|finally|afterwards|after that|"
                          r"also|again|just|simply|please|lastly|optionally|manually)\b[\s,:]*)+",
                          re.I)
-_PLACE = re.compile(r"^(?:on|in|from|inside|within|at)\s+[^`,:;.]{1,80}?(?:[,:]\s*|\s+(?=`))",
-                    re.I)
+_PLACE = re.compile(r"^(?:on|in|from|inside|within|at)\s+[^`,:;.]{1,80}?(?:[,:]\s*|$)", re.I)
 _PURPOSE = re.compile(r"^to\s+[^`,:;.]{1,100}?[,:]\s*", re.I)
 _SUBORDINATE = re.compile(r"^(?:if|when|whenever|once|after|before|while|since|because|although|"
                           r"as soon as|in case|unless|until|otherwise|else)\b", re.I)
@@ -536,17 +548,18 @@ _CODE_LIST = re.compile(r"^(?:`[^`]*`\s*(?:,|;|&&|\band\b|\bthen\b|->|\u2192)?\s
 _LEADS_ON = re.compile(r"^(?:$|\s*[.,;:!)(\u2013\u2014\u2192-]|\s+(?:to|and|then|on|in|from|"
                        r"inside|within|as|for|at|with|under|against|via|over|across|again|first|"
                        r"now|if|until|so|once|from)\b)", re.I)
-_COMMA = re.compile(r"^.*(?:[;(]|\band then\b|, then\b|\bthen\b|, and\b)\s*", re.I)
+_COMMA = re.compile(r"^.*(?:[;(]|\band then\b|, then\b|\bthen\b|, and\b|, so\b|, but\b)\s*",
+                    re.I)
 
 
 def _instruction_clause(before: str) -> str:
     """The clause a command sits in, with what opens it and asks nothing set aside: a
     condition ("If it hangs, "), a purpose ("To convert the timestamp, "), a place ("On all
     nodes, ", "In GCE: ") and linking words ("Then", "Next,")."""
-    clause = before.strip()
+    clause = _ASIDE.sub("", before).strip()
     for _ in range(4):  # each kind of opener once, in any order
         was = clause
-        for rx in (_LEAD_WORDS, _OPEN_CLAUSE, _PURPOSE, _PLACE):
+        for rx in (_LEAD_WORDS, _OPEN_CLAUSE, _PURPOSE, _PLACE, _MODAL):
             clause = rx.sub("", clause, count=1).lstrip()
         if clause == was:
             break
@@ -580,7 +593,10 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
                       _RUN_CUE.search(clause)):
         return False  # "kill the `x` processes", but "run the `ceph status` command"
     if _CODE_LIST.match(clause):  # the command is the sentence, or one of a list of commands
-        return bool(_LEADS_ON.match(after)) and not _MENTION.search(lead)
+        return bool(_LEADS_ON.match(after) or _RUN_VERB.match(after.strip())) and \
+            not _MENTION_LEAD.search(_LAST_SENTENCE.sub("", lead))
+    if _LABELLED.match(clause) and re.match(r"\s*[),]", after):
+        return True  # "- Disk space (`df -hT`)": a check named, the command to do it in brackets
     inner = _instruction_clause(_COMMA.sub("", clause, count=1))  # "(check `x`", "and then see"
     for part in (clause, inner):
         if _TEXT_VERB.match(part):
