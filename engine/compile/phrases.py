@@ -528,11 +528,12 @@ _MENTION_LEAD = re.compile(r"(?:\b(?:either|one of|such as|like|e\.g|i\.e|for ex
                            r"never|not|would|similar)\b|n't\b)", re.I)
 _LAST_SENTENCE = re.compile(r"^.*[.!?]\s+", re.S)
 _ASIDE = re.compile(r"\s*\([^()`]*\)")  # "you can execute (on any node)"
-_MODAL = re.compile(r"^(?:you|we|one)\s+(?:can|could|should|may|might|must|will|need to|"
+_MODAL = re.compile(r"^(?:you|we|one)(?:'ll\s+|\s+)(?:can|could|should|may|might|must|will|need to|"
                     r"needs to|have to|will need to|will have to|want to|may want to|might want "
                     r"to|'ll need to|'ll have to|are able to)\s+(?:(?:also|then|simply|just|"
                     r"now|first|still|even)\s+)?", re.I)
 _LABELLED = re.compile(r"^[A-Za-z][\w/-]*(?:\s+[\w/-]+){0,4}\s*\(\s*(?:`[^`]*`\s*,?\s*)*$")
+_MAIN = re.compile(r"\b(?:you|we)(?:'ll| will| must| should| need to| have to)\b", re.I)
 _CHECKBOX = re.compile(r"^\[[ xX]\]\s*")
 _LEAD_WORDS = re.compile(r"^(?:(?:then|next|now|first|second|third|finally|afterwards|after that|"
                          r"also|again|just|simply|please|lastly|optionally|manually)\b[\s,:]*)+",
@@ -586,6 +587,9 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
     if plain.rstrip(" *_").endswith("?"):
         return False
     clause = _instruction_clause(before)
+    main = _MAIN.search(clause) if _SUBORDINATE.match(clause) else None
+    if main:  # "Once the settings are applied you'll need to run `x`": the main clause asks
+        clause = _instruction_clause(clause[main.start():])
     if _MENTION.search(clause) or _SUBORDINATE.match(clause) or _INSIDE.search(clause):
         return False
     named = _NAMED.match(after)
@@ -594,7 +598,7 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
         return False  # "kill the `x` processes", but "run the `ceph status` command"
     if _CODE_LIST.match(clause):  # the command is the sentence, or one of a list of commands
         return bool(_LEADS_ON.match(after) or _RUN_VERB.match(after.strip())) and \
-            not _MENTION_LEAD.search(_LAST_SENTENCE.sub("", lead))
+            not _MENTION_LEAD.search(_instruction_clause(_LAST_SENTENCE.sub("", lead)))
     if _LABELLED.match(clause) and re.match(r"\s*[),]", after):
         return True  # "- Disk space (`df -hT`)": a check named, the command to do it in brackets
     inner = _instruction_clause(_COMMA.sub("", clause, count=1))  # "(check `x`", "and then see"

@@ -222,3 +222,17 @@ def test_explain_accounts_for_every_line_of_inline_commands():
     said = {r.start: r.became for r in rows}
     assert "command" in said[5] and "approve" in said[5]
     assert "manual" in said[6]
+
+
+def test_a_main_clause_that_asks_after_a_condition_without_a_comma_runs():
+    plan = compile_text("# T\n\n## Fix\n\nOnce the settings have been applied you'll need to "
+                        "run `sudo chef-client` on all nodes.\n\nWhen you run `kubectl get pods "
+                        "-n web` it lists the pods.\n")
+    assert gated(plan, "sudo chef-client")
+    assert kept_not_run(plan, "kubectl get pods -n web")
+
+
+def test_a_lead_in_s_condition_or_purpose_does_not_make_its_command_a_mention():
+    plan = compile_text("# T\n\n## Fix\n\nSessions end at logout. To avoid this, use the "
+                        "following command before logging out: `loginctl enable-linger`.\n")
+    assert gated(plan, "loginctl enable-linger")
