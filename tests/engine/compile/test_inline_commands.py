@@ -30,7 +30,9 @@ def compile_text(text: str) -> Plan:
 
 
 def holding(plan: Plan, command: str) -> list[Step]:
-    return [s for s in plan.steps if s.kind not in (StepKind.END, StepKind.APPROVE) and
+    """Steps that hold the command (a decision's words may quote it: not a step that runs)."""
+    return [s for s in plan.steps if s.kind not in (StepKind.END, StepKind.APPROVE,
+                                                    StepKind.DECIDE) and
             (command in s.text or command in str(s.params.get("script", "")))]
 
 
