@@ -538,7 +538,9 @@ _CHECKBOX = re.compile(r"^\[[ xX]\]\s*")
 _LEAD_WORDS = re.compile(r"^(?:(?:then|next|now|first|second|third|finally|afterwards|after that|"
                          r"also|again|just|simply|please|lastly|optionally|manually)\b[\s,:]*)+",
                          re.I)
-_PLACE = re.compile(r"^(?:on|in|from|inside|within|at)\s+[^`,:;.]{1,80}?(?:[,:]\s*|$)", re.I)
+_PLACE = re.compile(r"^(?:(?:on|in|from|inside|within|at)\s+[^`,:;.]{1,80}?[,:]\s*|"
+                    r"on\s+(?:the|all|each|every|any|that|this|your|a)\s+[^`,:;.]{1,60}?$)",
+                    re.I)  # "On all nodes, ", "In GCE: ", "On the consul server `x`"
 _PURPOSE = re.compile(r"^to\s+[^`,:;.]{1,100}?[,:]\s*", re.I)
 _SUBORDINATE = re.compile(r"^(?:if|when|whenever|once|after|before|while|since|because|although|"
                           r"as soon as|in case|unless|until|otherwise|else)\b", re.I)

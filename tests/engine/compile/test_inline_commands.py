@@ -238,3 +238,9 @@ def test_a_lead_in_s_condition_or_purpose_does_not_make_its_command_a_mention():
     plan = compile_text("# T\n\n## Fix\n\nSessions end at logout. To avoid this, use the "
                         "following command before logging out: `loginctl enable-linger`.\n")
     assert gated(plan, "loginctl enable-linger")
+
+
+def test_a_phrase_that_is_not_a_place_does_not_make_the_command_the_sentence():
+    plan = compile_text("# T\n\n## Trace\n\nIn addition to the normal output of `git clone -q x`"
+                        ", we can see several interesting things.\n")
+    assert kept_not_run(plan, "git clone -q x")
