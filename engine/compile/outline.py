@@ -626,9 +626,10 @@ class _OutlineBuilder:
         for code in commands:
             line = _PROMPT_MARK.sub("", code).strip()
             new: list[Node] = []
-            said, after = sentence.get(code, (el.text, ""))
+            spaced = code if code in sentence else " ".join(code.split())  # text's spacing
+            said, after = sentence.get(spaced, (el.text, ""))
             if el.kind != "table" and not _prose_words(line) and \
-                    phrases.asks_to_run(said, code, after or intro) and \
+                    phrases.asks_to_run(said, spaced, after or intro) and \
                     code not in fragments and code not in choices:
                 new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
                                      el, cls, owner, block=None)

@@ -499,7 +499,8 @@ _TEXT_VERB = re.compile(r"^(?:replace|substitute|prefix|prepend|append|wrap|chan
 _RUN_CUE = re.compile(r"(?:\b(?:run|execute|executing|invoke|invoking|issue|issuing|type|typing|"
                       r"(?:by|with|try|trying|consider|keep|start|then|and|first|also|simply|just) "
                       r"running)\s*(?:(?:the|a|an)\b\s*)?(?:command\s*)?|\b(?:run|execute|"
-                      r"issue|invoke|type|enter) (?:this|the following|these)(?: commands?)?)\W*$",
+                      r"issue|invoke|type|enter) (?:this|the following|these)(?: commands?)?|"
+                      r"\bby (?:checking|calling|using))\W*$",
                       re.I)
 # Weaker cues ("with", "via", "use"): an instruction's, not a description's ("This document
 # describes how to use `gsutil signurl`").
@@ -536,7 +537,9 @@ _LABELLED = re.compile(r"^[A-Za-z][\w/-]*(?:\s+[\w/-]+){0,4}\s*\(\s*(?:`[^`]*`\s
 _MAIN = re.compile(r"\b(?:you|we)(?:'ll| will| must| should| need to| have to)\b", re.I)
 _CHECKBOX = re.compile(r"^\[[ xX]\]\s*")
 _LEAD_WORDS = re.compile(r"^(?:(?:then|next|now|first|second|third|finally|afterwards|after that|"
-                         r"also|again|just|simply|please|lastly|optionally|manually)\b[\s,:]*)+",
+                         r"also|again|just|simply|please|lastly|optionally|manually|"
+                         r"remember to|be sure to|make sure to|(?:don't|do not) forget to)\b"
+                         r"[\s,:]*)+",
                          re.I)
 _PLACE = re.compile(r"^(?:(?:on|in|from|inside|within|at)\s+[^`,:;.]{1,80}?[,:]\s*|"
                     r"on\s+(?:the|all|each|every|any|that|this|your|a)\s+[^`,:;.]{1,60}?$)",

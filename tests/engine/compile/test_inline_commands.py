@@ -244,3 +244,17 @@ def test_a_phrase_that_is_not_a_place_does_not_make_the_command_the_sentence():
     plan = compile_text("# T\n\n## Trace\n\nIn addition to the normal output of `git clone -q x`"
                         ", we can see several interesting things.\n")
     assert kept_not_run(plan, "git clone -q x")
+
+
+def test_remember_to_opens_an_instruction():
+    plan = compile_text("# T\n\n## Apply\n\nRemember to run the chef-client in all the LBs\n"
+                        "`knife ssh -C 1 role:lb 'sudo chef-client'`\n\nDon't forget to check "
+                        "the pods: `kubectl get pods -n lb`\n")
+    assert gated(plan, "knife ssh -C 1 role:lb 'sudo chef-client'")
+    assert runs(plan, "kubectl get pods -n lb")
+
+
+def test_a_command_with_doubled_spaces_is_judged_by_its_sentence():
+    plan = compile_text("# T\n\n## Apply\n\nRun the chef-client on the LBs "
+                        "`knife ssh role:lb  'sudo chef-client'`\n")
+    assert [s.kind for s in holding(plan, "sudo chef-client")] == [StepKind.COMMAND]
