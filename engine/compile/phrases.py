@@ -534,6 +534,11 @@ _MODAL = re.compile(r"^(?:you|we|one)(?:'ll\s+|\s+)(?:can|could|should|may|might
                     r"to|'ll need to|'ll have to|are able to)\s+(?:(?:also|then|simply|just|"
                     r"now|first|still|even)\s+)?", re.I)
 _LABELLED = re.compile(r"^[A-Za-z][\w/-]*(?:\s+[\w/-]+){0,4}\s*\(\s*(?:`[^`]*`\s*,?\s*)*$")
+_SHOWN_BELOW = re.compile(r"^\s*(?:as follows|as (?:shown|described|seen) below|below|like so|"
+                          r"like this)\b", re.I)
+# "Linux: `a`. macOS: `b`.": one command per platform, a person's choice.
+_PLATFORM = re.compile(r"^\W*(?:on\s+|for\s+)?(?:linux|mac\s?os(?:\s?x)?|os\s?x|mac|windows|"
+                       r"ubuntu|debian|rhel|centos|fedora|alpine|freebsd)\W*:\W*$", re.I)
 _MAIN = re.compile(r"\b(?:you|we)(?:'ll| will| must| should| need to| have to)\b", re.I)
 _CHECKBOX = re.compile(r"^\[[ xX]\]\s*")
 _LEAD_WORDS = re.compile(r"^(?:(?:then|next|now|first|second|third|finally|afterwards|after that|"
@@ -597,13 +602,16 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
         clause = _instruction_clause(clause[main.start():])
     if _MENTION.search(clause) or _SUBORDINATE.match(clause) or _INSIDE.search(clause):
         return False
+    if _SHOWN_BELOW.match(after):
+        return False  # "through `kubectl cp` as follows:": the block below is what runs
     named = _NAMED.match(after)
     if named and not (named.group(0).strip().lower().startswith("command") and
                       _RUN_CUE.search(clause)):
         return False  # "kill the `x` processes", but "run the `ceph status` command"
     if _CODE_LIST.match(clause):  # the command is the sentence, or one of a list of commands
+        led = _LAST_SENTENCE.sub("", lead)
         return bool(_LEADS_ON.match(after) or _RUN_VERB.match(after.strip())) and \
-            not _MENTION_LEAD.search(_instruction_clause(_LAST_SENTENCE.sub("", lead)))
+            not _MENTION_LEAD.search(_instruction_clause(led)) and not _PLATFORM.match(led)
     if _LABELLED.match(clause) and re.match(r"\s*[),]", after):
         return True  # "- Disk space (`df -hT`)": a check named, the command to do it in brackets
     inner = _instruction_clause(_COMMA.sub("", clause, count=1))  # "(check `x`", "and then see"

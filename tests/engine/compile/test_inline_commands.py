@@ -258,3 +258,17 @@ def test_a_command_with_doubled_spaces_is_judged_by_its_sentence():
     plan = compile_text("# T\n\n## Apply\n\nRun the chef-client on the LBs "
                         "`knife ssh role:lb  'sudo chef-client'`\n")
     assert [s.kind for s in holding(plan, "sudo chef-client")] == [StepKind.COMMAND]
+
+
+def test_one_command_per_platform_is_a_choice_not_two_steps():
+    plan = compile_text("# T\n\n## Fix\n\n* Unmount the volume. Linux: `sudo veracrypt -d "
+                        "~/secrets`. macOS: `umount /Volumes/secrets`.\n")
+    assert kept_not_run(plan, "sudo veracrypt -d ~/secrets")
+    assert kept_not_run(plan, "umount /Volumes/secrets")
+
+
+def test_a_command_named_before_the_block_that_shows_it_is_not_run_bare():
+    plan = compile_text("# T\n\n## Fix\n\nCollect the core dump through `kubectl cp` as "
+                        "follows:\n\n```sh\nkubectl cp db-1:/core ./core\n```\n")
+    assert not runs(plan, "kubectl cp")
+    assert runs(plan, "kubectl cp db-1:/core ./core")
