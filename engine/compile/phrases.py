@@ -486,11 +486,11 @@ _RUN_VERB = re.compile(
     rf"^(?:{_IMPERATIVE.pattern[4:-3]}|{_DO}|invoke|issue|do|reconfigure|converge|upload|download|"
     r"clone|record|dump|capture|flush|generate|import|extend|rotate|promote|trigger|open|enter|"
     r"type|convert|connect|attach|exec|tail|backup|back up|unmount|umount|uncordon|shut ?down|"
-    r"determine|note|save|write|count|measure|load|unload|login|sign in|go|navigate|start up|"
+    r"determine|save|count|measure|load|unload|login|sign in|start up|"
     r"bring up|spin up|take down|re-?start|double-check|cross-check|figure out|sync|refresh|"
-    r"rerun|retrieve|read|inspect|tear down|cat)\b", re.I)
+    r"rerun|retrieve|inspect|tear down)\b", re.I)
 _NOT_RUN_VERB = re.compile(r"^(?:avoid|ask|contact|escalate|notify|page|file|refer|consult|"
-                           r"report|request|see)\b", re.I)  # "See the manpage for `perf record`"
+                           r"report|request|see|wait)\b", re.I)  # "See the manpage for `perf record`"
 # Verbs whose object is a command's text, not its run: "Replace `/bin/cat x` with ...".
 _TEXT_VERB = re.compile(r"^(?:replace|substitute|prefix|prepend|append|wrap|change|rename|copy|"
                         r"paste|mention|search for|look for|grep for|add)\b\s*"

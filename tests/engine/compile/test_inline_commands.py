@@ -272,3 +272,14 @@ def test_a_command_named_before_the_block_that_shows_it_is_not_run_bare():
                         "follows:\n\n```sh\nkubectl cp db-1:/core ./core\n```\n")
     assert not runs(plan, "kubectl cp")
     assert runs(plan, "kubectl cp db-1:/core ./core")
+
+
+def test_note_that_describes_a_command_it_does_not_run_it():
+    plan = compile_text("# T\n\n## Fix\n\nNote that `gitlab-ctl reconfigure` restarts every "
+                        "service.\n")
+    assert kept_not_run(plan, "gitlab-ctl reconfigure")
+
+
+def test_waiting_for_a_command_does_not_run_it_again():
+    plan = compile_text("# T\n\n## Fix\n\nWait for `gitlab-rake db:migrate` to finish.\n")
+    assert kept_not_run(plan, "gitlab-rake db:migrate")
