@@ -489,8 +489,9 @@ _RUN_VERB = re.compile(
     r"determine|save|count|measure|load|unload|login|sign in|start up|"
     r"bring up|spin up|take down|re-?start|double-check|cross-check|figure out|sync|refresh|"
     r"rerun|retrieve|inspect|tear down)\b", re.I)
+# "See the manpage for `perf record`", "Wait for `x` to finish": no run asked.
 _NOT_RUN_VERB = re.compile(r"^(?:avoid|ask|contact|escalate|notify|page|file|refer|consult|"
-                           r"report|request|see|wait)\b", re.I)  # "See the manpage for `perf record`"
+                           r"report|request|see|wait)\b", re.I)
 # Verbs whose object is a command's text, not its run: "Replace `/bin/cat x` with ...".
 _TEXT_VERB = re.compile(r"^(?:replace|substitute|prefix|prepend|append|wrap|change|rename|copy|"
                         r"paste|mention|search for|look for|grep for|add)\b\s*"
@@ -520,8 +521,8 @@ _INSIDE = re.compile(r"\b(?:when|whenever|if|after|before|while|once|since|becau
 _MENTION = re.compile(r"(?:\b(?:not|never|no longer|cannot|avoid\w*|instead of|rather than|"
                       r"without|mistakenly|accidentally|would|such as|like|e\.g\.?|i\.e\.?|"
                       r"for example|for instance|similar to|equivalent|prefix(?:ed)?|wrap\w*|"
-                      r"unlike|except|either|one of|example|alternatively|alternative|ex\.)(?!\w)|n't\b)",
-                      re.I)
+                      r"unlike|except|either|one of|example|alternatively|alternative|ex\.)"
+                      r"(?!\w)|n't\b)", re.I)
 # What makes the commands a lead-in introduces examples or choices, not steps ("Example:",
 # "run either:", "Avoid the following:").
 _MENTION_LEAD = re.compile(r"(?:\b(?:either|one of|such as|like|e\.g|i\.e|for example|"
