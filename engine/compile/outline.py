@@ -464,6 +464,11 @@ class _OutlineBuilder:
             nodes.extend(self._jumps(el, None))
             return None
         links = [(lk.text, lk.href) for lk in el.links]
+        # What no one sentence says (the manual step holding the paragraph's mentioned
+        # commands) is kept as it is, before the paragraph's branches.
+        unsaid = [n for n in found if not any(_said_in(n, t) for _, t, _ in groups)]
+        nodes.extend(unsaid)
+        found = [n for n in found if not any(n is u for u in unsaid)]
         open_: tuple[Guard, list[Node], Element] | None = None
         at = len(nodes)
         for k, (guard, text, span) in enumerate(groups):
@@ -623,10 +628,14 @@ class _OutlineBuilder:
         sentence = _sentences_of(el.text)
         choices = _alternatives(el.text)
         fragments = _fragments(commands)
+        intro = self._intro(el)
         for code in commands:
             line = _PROMPT_MARK.sub("", code).strip()
             new: list[Node] = []
-            if phrases.asks_to_run(sentence.get(code, el.text), code) and \
+            spaced = code if code in sentence else " ".join(code.split())  # text's spacing
+            said, after = sentence.get(spaced, (el.text, ""))
+            if el.kind != "table" and not _prose_words(line) and \
+                    phrases.asks_to_run(said, spaced, after or intro) and \
                     code not in fragments and code not in choices:
                 new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
                                      el, cls, owner, block=None)
@@ -642,6 +651,35 @@ class _OutlineBuilder:
             nodes.insert(at, self._manual(owner, cls, self._title(owner, el), el.text, lead,
                                           el.index))
         return nodes
+
+    _intros: dict[int, str] | None = None
+
+    def _intro(self, el: Element) -> str:
+        """The words that introduce an element when they end with ':': for a list item, the
+        item it is nested in or the paragraph before its list; for a paragraph, the paragraph
+        before it ("This is done via:" then "`gpg --armor --export <KEYID>`")."""
+        if self._intros is None:  # one pass over the guide, the first time it is asked
+            self._intros = {}
+            before_list: dict[int | None, str] = {}  # container -> its last non-item text
+            previous: dict[int | None, str] = {}  # container -> the text just before
+            for e in self.els:
+                if e.kind == "heading":
+                    before_list.clear()
+                    previous.clear()
+                    continue
+                if e.kind == "list_item" and e.parent is not None and \
+                        self.els[e.parent].kind == "list_item":
+                    text = self.els[e.parent].text
+                elif e.kind == "list_item":
+                    text = before_list.get(e.parent, "")
+                else:
+                    text = previous.get(e.parent, "")
+                if text.rstrip(" *_").endswith(":"):
+                    self._intros[e.index] = text
+                previous[e.parent] = e.text if e.kind == "paragraph" else ""
+                if e.kind != "list_item":
+                    before_list[e.parent] = previous[e.parent]
+        return self._intros.get(el.index, "")
 
     def _lead(self, el: Element) -> Span:
         """The lines of an element's own text: a list item's lead, before the blocks it holds
@@ -900,27 +938,56 @@ _PROMPT_MARK = re.compile(r"^\s*\$\s+")
 _PROGRAM_PATH = re.compile(r"^(?:\./|~/|/usr/|/bin/|/sbin/|/opt/)\S")
 
 
+# Tools that a sentence names with their arguments often enough (`ceph status`, `gpg -k x`,
+# `telnet host 26257`) but that the block reader does not need to know by name.
+_INLINE_TOOLS = frozenset("""ceph rados rbd radosgw-admin perf gpg dd dpkg telnet sysctl loginctl
+nsenter modprobe pg_ctl python python3 patronictl gitlab-patronictl chef-server-ctl
+packagecloud-ctl firewall-cmd tctl mkfs blkid fdisk parted sgdisk wipefs rpm zypper""".split())
+
+
 def inline_command(code: str) -> bool:
     """An inline code span that is a command: two words or more, after an optional `$ `
-    prompt, starting with a known tool (the block reader's recogniser), `sudo` (which only
-    ever runs a program) or a program's path (`./bin/x`, `/opt/chef/bin/chef-client`)."""
+    prompt, starting with a known tool (the block reader's recogniser, or a tool prose names
+    with its arguments), `sudo` (which only ever runs a program) or a program's path
+    (`./bin/x`, `/opt/chef/bin/chef-client`)."""
     line = _PROMPT_MARK.sub("", code).strip()
     words = line.split()
-    return len(words) >= 2 and (looks_like_command(line) or words[0] == "sudo" or
-                                bool(_PROGRAM_PATH.match(words[0])))
+    return len(words) >= 2 and (looks_like_command(line) or words[0] in _INLINE_TOOLS or
+                                words[0] == "sudo" or bool(_PROGRAM_PATH.match(words[0])))
+
+
+_PROSE_WORD = re.compile(r"^[A-Za-z][\w-]*[,:]$|^%[sd]$")
+
+
+def _prose_words(line: str) -> bool:
+    """A span that reads as words, not a command line: a word ending with ',' or ':' ("file
+    write stall detected: %s", "rbd map, rbd unmap, mkfs") or a printf mark. Kept, not run."""
+    return any(_PROSE_WORD.match(w) for w in line.split())
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`*\[(])|\n\s*\n")
 _CODE = re.compile(r"`([^`]+)`")
 _OR_NEXT = re.compile(r"`([^`]+)`(?=\s*,?\s+or\s+`([^`]+)`)")
+_ABBREVIATED = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf|ex)\.$", re.I)
 
 
-def _sentences_of(text: str) -> dict[str, str]:
-    """Each code span of `text` -> the first sentence that holds it (one pass over the text)."""
-    out: dict[str, str] = {}
-    for sentence in _SENTENCE_END.split(text):
+def _sentences_of(text: str) -> dict[str, tuple[str, str]]:
+    """Each code span of `text` -> the first sentence that holds it, and the words it follows
+    when they end with ':' ("Reload patroni: `x`"), else "" (one pass over the text). "e.g."
+    does not end a sentence: what follows it is the example it gives."""
+    out: dict[str, tuple[str, str]] = {}
+    parts = _SENTENCE_END.split(text)
+    merged: list[str] = []
+    for part in parts:
+        if merged and _ABBREVIATED.search(merged[-1]):
+            merged[-1] = f"{merged[-1]} {part}"
+        else:
+            merged.append(part)
+    lead = ""
+    for sentence in merged:
         for m in _CODE.finditer(sentence):
-            out.setdefault(m.group(1), sentence)
+            out.setdefault(m.group(1), (sentence, lead))
+        lead = sentence if sentence.rstrip(" *_").endswith(":") else ""
     return out
 
 

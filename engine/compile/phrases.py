@@ -479,12 +479,147 @@ _IMPERATIVE = re.compile(r"^(?:check|run|execute|use|look|review|inspect|verify|
                          r"view|find|confirm|query|restart|delete|remove|scale|try|see|examine|"
                          r"investigate|ensure|make sure|compare|test|watch|monitor|print|show|"
                          r"fetch|collect|gather|obtain|set|patch|edit|apply|drain|cordon)\b", re.I)
-_RUN_CUE = re.compile(r"\b(?:run|running|execute|executing|via|using|with|command|by)\W*$", re.I)
+
+# What an instruction opens with, for an inline command: the verbs above and the guide's other
+# imperatives (`_DO`), less those that never ask for a command ("avoid", "contact", "page").
+_RUN_VERB = re.compile(
+    rf"^(?:{_IMPERATIVE.pattern[4:-3]}|{_DO}|invoke|issue|do|reconfigure|converge|upload|download|"
+    r"clone|record|dump|capture|flush|generate|import|extend|rotate|promote|trigger|open|enter|"
+    r"type|convert|connect|attach|exec|tail|backup|back up|unmount|umount|uncordon|shut ?down|"
+    r"determine|save|count|measure|load|unload|login|sign in|start up|"
+    r"bring up|spin up|take down|re-?start|double-check|cross-check|figure out|sync|refresh|"
+    r"rerun|retrieve|inspect|tear down)\b", re.I)
+# "See the manpage for `perf record`", "Wait for `x` to finish": no run asked.
+_NOT_RUN_VERB = re.compile(r"^(?:avoid|ask|contact|escalate|notify|page|file|refer|consult|"
+                           r"report|request|see|wait)\b", re.I)
+# Verbs whose object is a command's text, not its run: "Replace `/bin/cat x` with ...".
+_TEXT_VERB = re.compile(r"^(?:replace|substitute|prefix|prepend|append|wrap|change|rename|copy|"
+                        r"paste|mention|search for|look for|grep for|add)\b\s*"
+                        r"(?:(?:the|a|an)\b\s*)?$",
+                        re.I)
+_RUN_CUE = re.compile(r"(?:\b(?:run|execute|executing|invoke|invoking|issue|issuing|type|typing|"
+                      r"(?:by|with|try|trying|consider|keep|start|then|and|first|also|simply|just) "
+                      r"running)\s*(?:(?:the|a|an)\b\s*)?(?:command\s*)?|\b(?:run|execute|"
+                      r"issue|invoke|type|enter) (?:this|the following|these)(?: commands?)?|"
+                      r"\bby (?:checking|calling|using))\W*$",
+                      re.I)
+# Weaker cues ("with", "via", "use"): an instruction's, not a description's ("This document
+# describes how to use `gsutil signurl`").
+_WEAK_CUE = re.compile(r"\b(?:via|using|with|command|by|use)\s*(?:(?:the|a|an)\b\s*)?"
+                       r"(?:command\s*)?\W*$", re.I)
+_DESCRIBED = re.compile(r"^(?:the|a|an|this|that|these|those|it|its|it's|they|there|each|"
+                        r"every|some|any|all|[A-Z][\w.-]*\s+(?:is|are|was|were|has|have|does|"
+                        r"do|will|would|can|may|uses?|runs?|calls?|describes?|shows?))\b", re.I)
+# The command as a name: "the `git pack-objects` processes", "`kubectl drain` command marks".
+_NAMED = re.compile(r"^\s*(?:process(?:es)?|commands?|output|binary|binaries|tool|utility|"
+                    r"subcommand|invocations?|calls?|requests?|jobs?|flags?|options?|"
+                    r"man ?page|manual|documentation|docs|syntax|line|lines|error|errors)\b",
+                    re.I)
+_INSIDE = re.compile(r"\b(?:when|whenever|if|after|before|while|once|since|because|although|"
+                     r"unless|until|whether)\b[^,;:]*$", re.I)
+# Words that make a command a mention: a negation, a comparison, an example, a hypothesis.
+_MENTION = re.compile(r"(?:\b(?:not|never|no longer|cannot|avoid\w*|instead of|rather than|"
+                      r"without|mistakenly|accidentally|would|such as|like|e\.g\.?|i\.e\.?|"
+                      r"for example|for instance|similar to|equivalent|prefix(?:ed)?|wrap\w*|"
+                      r"unlike|except|either|one of|example|alternatively|alternative|ex\.)"
+                      r"(?!\w)|n't\b)", re.I)
+# What makes the commands a lead-in introduces examples or choices, not steps ("Example:",
+# "run either:", "Avoid the following:").
+_MENTION_LEAD = re.compile(r"(?:\b(?:either|one of|such as|like|e\.g|i\.e|for example|"
+                           r"for instance|examples?|alternatively|alternatives?|instead|avoid|"
+                           r"never|not|would|similar)\b|n't\b)", re.I)
+_LAST_SENTENCE = re.compile(r"^.*[.!?]\s+", re.S)
+_ASIDE = re.compile(r"\s*\([^()`]*\)")  # "you can execute (on any node)"
+_MODAL = re.compile(r"^(?:you|we|one)(?:'ll\s+|\s+)(?:can|could|should|may|might|must|will|need to|"
+                    r"needs to|have to|will need to|will have to|want to|may want to|might want "
+                    r"to|'ll need to|'ll have to|are able to)\s+(?:(?:also|then|simply|just|"
+                    r"now|first|still|even)\s+)?", re.I)
+_LABELLED = re.compile(r"^[A-Za-z][\w/-]*(?:\s+[\w/-]+){0,4}\s*\(\s*(?:`[^`]*`\s*,?\s*)*$")
+_SHOWN_BELOW = re.compile(r"^\s*(?:as follows|as (?:shown|described|seen) below|below|like so|"
+                          r"like this)\b", re.I)
+# "Linux: `a`. macOS: `b`.": one command per platform, a person's choice.
+_PLATFORM = re.compile(r"^\W*(?:on\s+|for\s+)?(?:linux|mac\s?os(?:\s?x)?|os\s?x|mac|windows|"
+                       r"ubuntu|debian|rhel|centos|fedora|alpine|freebsd)\W*:\W*$", re.I)
+_MAIN = re.compile(r"\b(?:you|we)(?:'ll| will| must| should| need to| have to)\b", re.I)
+_CHECKBOX = re.compile(r"^\[[ xX]\]\s*")
+_LEAD_WORDS = re.compile(r"^(?:(?:then|next|now|first|second|third|finally|afterwards|after that|"
+                         r"also|again|just|simply|please|lastly|optionally|manually|"
+                         r"remember to|be sure to|make sure to|(?:don't|do not) forget to)\b"
+                         r"[\s,:]*)+",
+                         re.I)
+_PLACE = re.compile(r"^(?:(?:on|in|from|inside|within|at)\s+[^`,:;.]{1,80}?[,:]\s*|"
+                    r"on\s+(?:the|all|each|every|any|that|this|your|a)\s+[^`,:;.]{1,60}?$)",
+                    re.I)  # "On all nodes, ", "In GCE: ", "On the consul server `x`"
+_PURPOSE = re.compile(r"^to\s+[^`,:;.]{1,100}?[,:]\s*", re.I)
+_SUBORDINATE = re.compile(r"^(?:if|when|whenever|once|after|before|while|since|because|although|"
+                          r"as soon as|in case|unless|until|otherwise|else)\b", re.I)
+_OPEN_CLAUSE = re.compile(r"^(?:if|when|whenever|once|after|in case|unless|otherwise|else|"
+                          r"if not|if so|as soon as)\b[^`;:]*?(?:`[^`]*`[^`;:]*?)*?[,:]\s*"
+                          r"(?:then\b[\s,]*)?", re.I)
+_CODE_LIST = re.compile(r"^(?:`[^`]*`\s*(?:,|;|&&|\band\b|\bthen\b|->|\u2192)?\s*)*$", re.I)
+_LEADS_ON = re.compile(r"^(?:$|\s*[.,;:!)(\u2013\u2014\u2192-]|\s+(?:to|and|then|on|in|from|"
+                       r"inside|within|as|for|at|with|under|against|via|over|across|again|first|"
+                       r"now|if|until|so|once|from)\b)", re.I)
+_COMMA = re.compile(r"^.*(?:[;(]|\band then\b|, then\b|\bthen\b|, and\b|, so\b|, but\b)\s*",
+                    re.I)
 
 
-def asks_to_run(text: str, code: str) -> bool:
-    """Whether a sentence tells the reader to run an inline command (not just mentions it)."""
-    plain = _strip_enumerator(text.replace("**", "")).strip()
+def _instruction_clause(before: str) -> str:
+    """The clause a command sits in, with what opens it and asks nothing set aside: a
+    condition ("If it hangs, "), a purpose ("To convert the timestamp, "), a place ("On all
+    nodes, ", "In GCE: ") and linking words ("Then", "Next,")."""
+    clause = _ASIDE.sub("", before).strip()
+    for _ in range(4):  # each kind of opener once, in any order
+        was = clause
+        for rx in (_LEAD_WORDS, _OPEN_CLAUSE, _PURPOSE, _PLACE, _MODAL):
+            clause = rx.sub("", clause, count=1).lstrip()
+        if clause == was:
+            break
+    return clause
+
+
+def asks_to_run(text: str, code: str, lead: str = "") -> bool:
+    """Whether a sentence tells the reader to run an inline command (not just mentions it).
+
+    It asks when the command is the sentence (or item): "`gitlab-ctl stop`", "On all nodes,
+    `sudo gitlab-ctl reconfigure`", "Reload patroni: `sudo systemctl reload patroni`" (`lead`
+    is the words the sentence follows when they end with ":"); when the clause holding it opens
+    with an imperative ("Restart teleport: ...", "Follow the logs (`journalctl -u x`)", "... and
+    then check the report `sudo perf report`"); or when a word before it says to run it ("with",
+    "by running", "use", "invoke"). It does not when the sentence asks a question, negates,
+    compares or gives an example ("commands like `git clone`", "would", "instead of", "e.g."),
+    when a condition or "after ..." still holds it ("After running `perf record`, ..."), or when
+    the command is the subject of what follows ("`git fsck` will provide ...")."""
+    plain = _CHECKBOX.sub("", _strip_enumerator(text.replace("**", "").replace("__", "")).strip())
     at = plain.find(f"`{code}`")
-    before = plain[:at] if at >= 0 else ""
-    return bool(_IMPERATIVE.match(plain)) or bool(_RUN_CUE.search(before))
+    if at < 0:
+        return bool(_IMPERATIVE.match(plain))
+    before, after = plain[:at], plain[at + len(code) + 2:]
+    if plain.rstrip(" *_").endswith("?"):
+        return False
+    clause = _instruction_clause(before)
+    main = _MAIN.search(clause) if _SUBORDINATE.match(clause) else None
+    if main:  # "Once the settings are applied you'll need to run `x`": the main clause asks
+        clause = _instruction_clause(clause[main.start():])
+    if _MENTION.search(clause) or _SUBORDINATE.match(clause) or _INSIDE.search(clause):
+        return False
+    if _SHOWN_BELOW.match(after):
+        return False  # "through `kubectl cp` as follows:": the block below is what runs
+    named = _NAMED.match(after)
+    if named and not (named.group(0).strip().lower().startswith("command") and
+                      _RUN_CUE.search(clause)):
+        return False  # "kill the `x` processes", but "run the `ceph status` command"
+    if _CODE_LIST.match(clause):  # the command is the sentence, or one of a list of commands
+        led = _LAST_SENTENCE.sub("", lead)
+        return bool(_LEADS_ON.match(after) or _RUN_VERB.match(after.strip())) and \
+            not _MENTION_LEAD.search(_instruction_clause(led)) and not _PLATFORM.match(led)
+    if _LABELLED.match(clause) and re.match(r"\s*[),]", after):
+        return True  # "- Disk space (`df -hT`)": a check named, the command to do it in brackets
+    inner = _instruction_clause(_COMMA.sub("", clause, count=1))  # "(check `x`", "and then see"
+    for part in (clause, inner):
+        if _TEXT_VERB.match(part):
+            return False
+        if _RUN_VERB.match(part) and not _NOT_RUN_VERB.match(part):
+            return True
+    return bool(_RUN_CUE.search(clause)) or (bool(_WEAK_CUE.search(clause)) and
+                                             not _DESCRIBED.match(clause))
