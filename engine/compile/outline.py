@@ -674,7 +674,7 @@ class _OutlineBuilder:
                     text = before_list.get(e.parent, "")
                 else:
                     text = previous.get(e.parent, "")
-                if text.rstrip(" *_").endswith(":"):
+                if text.rstrip(" *_").endswith(":") or _GIVES_EXAMPLE.search(text):
                     self._intros[e.index] = text
                 previous[e.parent] = e.text if e.kind == "paragraph" else ""
                 if e.kind != "list_item":
@@ -933,6 +933,9 @@ class _OutlineBuilder:
 
 
 _PROMPT_MARK = re.compile(r"^\s*\$\s+")
+# "Use `dd` to wipe the partitions. E.g.,": what follows is an example, not a step.
+_GIVES_EXAMPLE = re.compile(r"\b(?:e\.g\.?|for example|for instance|example|ex\.)\s*[,:]?[\s*_]*$",
+                            re.I)
 
 
 _PROGRAM_PATH = re.compile(r"^(?:\./|~/|/usr/|/bin/|/sbin/|/opt/)\S")

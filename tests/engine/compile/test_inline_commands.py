@@ -283,3 +283,12 @@ def test_note_that_describes_a_command_it_does_not_run_it():
 def test_waiting_for_a_command_does_not_run_it_again():
     plan = compile_text("# T\n\n## Fix\n\nWait for `gitlab-rake db:migrate` to finish.\n")
     assert kept_not_run(plan, "gitlab-rake db:migrate")
+
+
+def test_items_after_a_lead_in_that_gives_an_example_are_examples():
+    plan = compile_text("# T\n\n## Mitigation\n\n"
+                        "Delete the stuck pod in its namespace. For example,\n\n"
+                        "* `kubectl -n web delete pod web-0`\n")
+    assert not runs(plan, "kubectl -n web delete pod web-0")
+    assert any("kubectl -n web delete pod web-0" in (s.params.get("script") or s.text)
+               for s in plan.steps if s.kind == StepKind.MANUAL)
