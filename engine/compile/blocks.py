@@ -88,6 +88,8 @@ _DB_PROMPT = re.compile(
 _ROOT_PROMPT = re.compile(r"^\s*#\s+(?=\S)")
 _NAMED_PROMPT = re.compile(r"^\s*[A-Za-z][\w.-]*[#$]\s+(?=\S)")  # `mon-a# `: a command follows
 _GT_PROMPT = re.compile(r"^\s*>\s+(?=\S)")
+# zsh/csh `% cmd`: a prompt only before a known tool (curl's `% Total  % Received` is output)
+_PERCENT_PROMPT = re.compile(r"^\s*%\s+(?=\S)")
 _PSQL_META = re.compile(r"^\s*\\[a-zA-Z?!]")
 _PARAM_LINE = re.compile(r"^\s*(?:#|[\w.-]+\s*:(?:\s|$))")  # a plugin block's `key: value`
 
@@ -199,8 +201,9 @@ def _outputish(line: str) -> bool:
     if (_OUTPUT_WORDS.search(s) or _COLUMNS.search(_QUOTED.sub("''", s.split(" #", 1)[0]))) \
             and not _shape(s, strict=True):
         return True
-    if _KEY_VALUE.match(s) and not _ASSIGN0.match(s) and "://" not in s.split(":", 1)[0] + ":":
-        return True
+    if _KEY_VALUE.match(_QUOTED.sub("''", s)) and not _ASSIGN0.match(s) and \
+            "://" not in s.split(":", 1)[0] + ":" and not _shape(s, strict=True):
+        return True  # `Status: Running`, but not `curl -H 'Accept: text/plain' URL`
     if _REDIRECT_FIRST.match(s):
         return False
     return s[0] in "[{}]|+=*\"<>()…^" and not s.startswith(("[ ", "[[ ", "( ", "((", "{ ")) \
@@ -500,7 +503,7 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
         if m:
             found[i] = ("db", m.end())
             continue
-        m = _NAMED_PROMPT.match(ln)
+        m = _NAMED_PROMPT.match(ln) or _PERCENT_PROMPT.match(ln)
         if m and _shape(ln[m.end():], strict=True) and not _outputish(ln[m.end():]):
             found[i] = ("sh", m.end())
             continue

@@ -1,0 +1,50 @@
+"""Two notations the block reader misread: a quoted `Header: value` inside a command is not
+`Key: value` output, and `% ` (zsh, csh) is a prompt before a known tool."""
+
+from __future__ import annotations
+
+from engine.compile import compile_guide
+from engine.guide import parse_guide
+from engine.plan import Plan, StepKind
+
+PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs"}
+
+
+def compile_text(text: str) -> Plan:
+    return compile_guide(parse_guide(text, path="guide.md"), known_plugins=PLUGINS)
+
+
+def argvs(plan: Plan) -> list[list[str]]:
+    return [s.params["pipeline"][0] for s in plan.steps
+            if s.kind == StepKind.COMMAND and s.plugin == "shell"]
+
+
+def test_a_header_in_quotes_does_not_make_a_command_output() -> None:
+    plan = compile_text("# Mirrors\n\n## Diagnosis\n\nFetch a page from each mirror:\n\n"
+                        "```bash\n# Primary mirror\n"
+                        "curl -H 'Backend-Override: mirrorS3' https://www.example.org/\n\n"
+                        "# Secondary mirror\n"
+                        "curl -H 'Backend-Override: mirrorGCS' https://www.example.org/\n```\n")
+    assert argvs(plan) == [["curl", "-H", "Backend-Override: mirrorS3", "https://www.example.org/"],
+                           ["curl", "-H", "Backend-Override: mirrorGCS", "https://www.example.org/"]]
+
+
+def test_key_value_output_is_still_output() -> None:
+    plan = compile_text("# T\n\n## Diagnosis\n\n```bash\nkubectl describe pod web-0\n"
+                        "Status: Running\nNode: worker-1\n```\n")
+    assert argvs(plan) == [["kubectl", "describe", "pod", "web-0"]]
+
+
+def test_a_percent_prompt_marks_the_command_and_not_its_output() -> None:
+    plan = compile_text("# Ingress\n\n## Diagnosis\n\nNote the restart count in the example "
+                        "output below.\n\n```\n% kubectl get pods -n ingress -l app=nginx\n"
+                        "NAME                 READY   STATUS    RESTARTS   AGE\n"
+                        "nginx-7f9c-cjd9b     1/1     Running   0          24h\n```\n")
+    assert argvs(plan) == [["kubectl", "get", "pods", "-n", "ingress", "-l", "app=nginx"]]
+
+
+def test_curl_progress_is_not_a_percent_prompt() -> None:
+    plan = compile_text("# T\n\n## Diagnosis\n\n```console\n$ curl -O https://example.org/x\n"
+                        "  % Total    % Received % Xferd  Average Speed   Time\n"
+                        "100  1256  100  1256    0     0   5000      0 --:--:--\n```\n")
+    assert [a[0] for a in argvs(plan)] == ["curl"]
