@@ -114,7 +114,7 @@ class ComputePlugin:
         for name, step_id in reads.items():
             tables[name] = await _table_of(name, step_id, ctx)
             outputs = ctx.results.get(step_id)
-            if isinstance(outputs, Mapping) and outputs.get("truncated"):
+            if isinstance(outputs, Mapping) and (outputs.get("truncated") or outputs.get("cut")):
                 cut.append(name)
         query, args = params.query, params.args
         if isinstance(args, Mapping):
