@@ -27,7 +27,7 @@ no concrete plugin.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -53,7 +53,8 @@ class StepResult(BaseModel):
     opposed to an exception, which is the plugin failing to get an answer.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    # Artifacts may be binary (a Parquet table): as JSON they are base64.
+    model_config = ConfigDict(arbitrary_types_allowed=True, ser_json_bytes="base64")
     ok: bool = True
     outputs: dict[str, Any] = Field(default_factory=dict)
     artifacts: dict[str, bytes] = Field(default_factory=dict)
@@ -85,6 +86,14 @@ class StepContext:
     output_cap_bytes: int = 1_000_000
     secrets: Redactor = field(default_factory=Redactor)
     mutating: bool = False
+    # A query's whole result is kept up to these bounds (settings `result_cap_rows`/`_bytes`).
+    result_cap_rows: int = 100_000
+    result_cap_bytes: int = 64_000_000
+    # What earlier steps of this run found (memory's `steps.<id>`, read-only), and their
+    # artifacts: `await read_artifact(step_id, name)` is the bytes that step stored under
+    # `name` (None when it stored none). For steps that compute over earlier results.
+    results: Mapping[str, Any] = field(default_factory=dict)
+    read_artifact: Callable[[str, str], Awaitable[bytes | None]] | None = None
 
     def redact(self, text: str) -> str:
         """`text` with every secret (and its encoded forms) masked; redact before cutting."""

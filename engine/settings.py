@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         "that a fan-out of one plugin's steps is never throttled below it.")
     default_timeout_s: float = Field(default=60.0, gt=0, description="Step timeout if unset.")
     output_cap_bytes: int = Field(default=1_000_000, ge=1024, description="Per-stream cap.")
+    result_cap_rows: int = Field(default=100_000, ge=1, description="Rows of a query's result "
+                                 "kept whole (the run artifact `rows.parquet` that compute steps "
+                                 "read); beyond it the result is cut, and memory says so.")
+    result_cap_bytes: int = Field(default=64_000_000, ge=1024, description="Bytes (about: the "
+                                  "rows as JSON) of a query's result kept whole; beyond it the "
+                                  "result is cut, and memory says so.")
     llm: str | None = Field(default=None, description="LLM provider:model, e.g. openai:gpt-4o.")
     llm_timeout_s: float = Field(default=30.0, gt=0, description="Seconds one LLM call may take.")
     llm_attempts: int = Field(default=2, ge=1, le=5, description="Tries per LLM call.")

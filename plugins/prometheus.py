@@ -10,6 +10,9 @@ Outputs (see `engine.summaries.summarize_series`): `result_type`, `count`, `seri
 largest first, bounded), `values_by` (label string -> value), and `value` when exactly one
 series came back, so a guide can branch on `steps.error_rate.value > 0.05`. Range queries
 keep per-series last/min/max/mean; every sample goes to the artifact `samples` (JSON lines).
+The result is also kept as a table, `rows.parquet` (a column per label, `time`, `value`; a
+row per sample), bounded by the settings `result_cap_rows`/`_bytes` (`cut` in memory says
+where), for compute steps to read as `steps.<name>`.
 
 This is the only module that imports httpx, and it translates httpx's exceptions and
 Prometheus's error responses into `StepFailed` with a message a person can act on. It never
@@ -35,6 +38,7 @@ from engine.datasources import mask_url
 from engine.errors import PluginError, StepFailed
 from engine.plugins import StepContext, StepResult
 from engine.summaries import label_string, summarize_series, to_jsonable
+from plugins._table import RESULT_ARTIFACT, TableBuilder
 
 MAX_POINTS = 11_000  # Prometheus refuses range queries with more points per series
 
@@ -141,7 +145,7 @@ class PrometheusPlugin:
         except StepFailed as exc:
             exc.message = redactor.redact(exc.message)
             raise
-        return _result(params, redactor.redact_obj(body), shown=shown)
+        return _result(params, redactor.redact_obj(body), shown=shown, ctx=ctx)
 
 
 def _endpoint(source: Mapping[str, Any] | None) -> tuple[str, httpx.Auth | None, str, list[str]]:
@@ -273,7 +277,8 @@ def _decode(response: httpx.Response, raw: bytes, *, shown: str,
                      retryable=status >= 500 or status == 429)
 
 
-def _result(params: PrometheusParams, body: dict[str, Any], *, shown: str) -> StepResult:
+def _result(params: PrometheusParams, body: dict[str, Any], *, shown: str,
+            ctx: StepContext | None = None) -> StepResult:
     data = body.get("data") or {}
     result_type = data.get("resultType")
     result = data.get("result")
@@ -305,8 +310,37 @@ def _result(params: PrometheusParams, body: dict[str, Any], *, shown: str) -> St
         _refuse_non_finite(series)
     if body.get("warnings"):
         outputs["warnings"] = [str(w)[:300] for w in body["warnings"][:5]]
+    if ctx is not None and result_type in ("vector", "matrix", "scalar"):
+        table = _table(result_type, result, ctx)
+        artifacts[RESULT_ARTIFACT] = table.parquet()
+        if table.cut:
+            outputs["cut"] = table.cut
     summary = _one_line(params, outputs)
     return StepResult(outputs=outputs, artifacts=artifacts, summary=summary)
+
+
+def _table(result_type: str, result: Any, ctx: StepContext) -> TableBuilder:
+    """The result as rows: a column per label, then `time` and `value`; a matrix has a row
+    per sample. A label named `time` or `value` is the column `label_time`/`label_value`."""
+    if result_type == "scalar":
+        items: list[dict[str, Any]] = [{"metric": {}, "values": [result]}]
+    elif result_type == "vector":
+        items = [{"metric": item.get("metric") or {}, "values": [item["value"]]}
+                 for item in result]
+    else:
+        items = [{"metric": item.get("metric") or {}, "values": item.get("values") or []}
+                 for item in result]
+    names = sorted({str(k) for item in items for k in item["metric"]})
+    columns = [f"label_{n}" if n in ("time", "value") else n for n in names]
+    table = TableBuilder([*columns, "time", "value"], cap_rows=ctx.result_cap_rows,
+                         cap_bytes=ctx.result_cap_bytes)
+    for item in items:
+        labels = [item["metric"].get(n) for n in names]
+        for ts, value in item["values"]:
+            at = dt.datetime.fromtimestamp(float(ts), tz=dt.UTC)
+            if not table.add([*labels, at, _number(value)]):
+                return table
+    return table
 
 
 def _number(text: Any) -> float:

@@ -28,7 +28,8 @@ an approval gate: `ctx.mutating`); every other step:
 
 Outputs: the summary of `engine.summaries.summarize_rows`, `truncated`, `rows` (the first few
 rows as dicts) and `value` (the cell, when the result is one row of one column); every row
-fetched goes to the artifact `rows` (JSON lines).
+fetched goes to the artifacts `rows` (JSON lines) and `rows.parquet` (the table a compute step
+reads), up to `max_rows` and the settings `result_cap_rows`/`_bytes` (`plugins._rows`).
 
 This is the plugin's only asyncpg/sqlite3 importer; it translates their exceptions into
 `StepFailed`/`PluginError` and never shows a URL with its password.
@@ -54,7 +55,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from engine.datasources import mask_url
 from engine.errors import PluginError, StepFailed
 from engine.plugins import StepContext, StepResult
-from engine.summaries import RowSummary, to_jsonable
+from plugins._rows import RowCollector
 from plugins._sqltext import named_to_positional
 
 __all__ = ["SqlParams", "SqlPlugin", "named_to_positional", "sqlite_path"]
@@ -81,7 +82,8 @@ class SqlParams(BaseModel):
                                              "mapping (:name).")
     source: str | None = Field(default=None, description="Data source name (resolved upstream).")
     timeout_s: float | None = Field(default=None, gt=0, description="Statement timeout.")
-    max_rows: int = Field(default=10_000, ge=1, le=1_000_000, description="Rows fetched at most.")
+    max_rows: int | None = Field(default=None, ge=1, le=1_000_000, description="Rows fetched "
+                                 "at most; unset: the setting result_cap_rows.")
     read_only: bool = Field(default=True, description="Refuse writes and every other effect "
                             "(default); false only on a mutating (gated) step.")
     keep: int = Field(default=5, ge=0, le=50, description="Rows shown in memory.")
@@ -129,85 +131,6 @@ class SqlPlugin:
         return collector.result()
 
 
-# -- results ----------------------------------------------------------------------------------
-
-
-class _Collector:
-    """Rows as they arrive: the summary, the JSON-lines artifact, the cap. Every value is
-    redacted as it arrives, before anything clips it to a preview."""
-
-    def __init__(self, columns: Sequence[str], *, max_rows: int, keep: int,
-                 ctx: StepContext) -> None:
-        self.ctx = ctx
-        self.columns = _unique([ctx.redact(str(c)) for c in columns])
-        self.summary = RowSummary(self.columns, keep=keep)
-        self.max_rows = max_rows
-        self.keep = keep
-        self.truncated = False
-        self.preview: list[dict[str, Any]] = []
-        self._lines: list[bytes] = []
-        self.status: str | None = None
-        self.affected: int | None = None
-
-    def add(self, row: Sequence[Any]) -> bool:
-        """Take one row; False (and `truncated`) once the cap is reached."""
-        if self.summary.row_count >= self.max_rows:
-            self.truncated = True
-            return False
-        row = [_redacted(v, self.ctx) for v in row]
-        self.summary.add(row)
-        record = {c: to_jsonable(v) for c, v in zip(self.columns, row, strict=False)}
-        self._lines.append(json.dumps(record, allow_nan=False, default=str).encode() + b"\n")
-        if len(self.preview) < self.keep:
-            self.preview.append({c: to_jsonable(v, max_chars=200)
-                                 for c, v in zip(self.columns, row, strict=False)})
-        return True
-
-    def result(self) -> StepResult:
-        if self.status is not None and not self.columns:
-            outputs = {"status": self.status, "affected_rows": self.affected, "row_count": 0,
-                       "value": None}
-            return StepResult(outputs=outputs, summary=self.status)
-        outputs = self.summary.result()
-        one_cell = outputs["row_count"] == 1 and len(self.columns) == 1 and not self.truncated
-        outputs.update(truncated=self.truncated, rows=self.preview,
-                       value=self.preview[0][self.columns[0]] if one_cell else None)
-        if self.truncated:
-            outputs["max_rows"] = self.max_rows
-        more = f" (truncated at max_rows={self.max_rows})" if self.truncated else ""
-        summary = (f"value {outputs['value']}" if one_cell
-                   else f"{outputs['row_count']} rows{more}")
-        return StepResult(outputs=outputs, artifacts={"rows": b"".join(self._lines)},
-                          summary=summary)
-
-
-def _unique(columns: Sequence[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for name in columns:
-        name = str(name)
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
-    return out
-
-
-def _redacted(value: Any, ctx: StepContext) -> Any:
-    """A database value with its text redacted (nested values too); numbers, times and the
-    like pass unchanged, anything else becomes its redacted text."""
-    if value is None or isinstance(value, bool | int | float | decimal.Decimal | uuid.UUID
-                                   | dt.date | dt.time | dt.timedelta):
-        return value
-    if isinstance(value, str):
-        return ctx.redact(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return ctx.secrets.redact_bytes(bytes(value))
-    if isinstance(value, Mapping):
-        return {ctx.redact(str(k)): _redacted(v, ctx) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_redacted(v, ctx) for v in value]
-    return ctx.redact(str(value))
-
-
 def _clip(value: Any, ctx: StepContext) -> str:
     text = ctx.redact(repr(value))
     return text if len(text) <= 80 else text[:77] + "..."
@@ -217,7 +140,7 @@ def _clip(value: Any, ctx: StepContext) -> str:
 
 
 async def _run_postgres(params: SqlParams, url: str, *, timeout: float,
-                        ctx: StepContext) -> _Collector:
+                        ctx: StepContext) -> RowCollector:
     shown = mask_url(url)
     query, args = params.query, params.args
     if isinstance(args, Mapping):
@@ -277,7 +200,7 @@ async def _close(conn: Any) -> None:
 
 
 async def _pg_execute(conn: Any, params: SqlParams, query: str, args: list[Any], *,
-                      timeout: float, ctx: StepContext) -> _Collector:
+                      timeout: float, ctx: StepContext) -> RowCollector:
     async with conn.transaction(readonly=params.read_only):
         if params.read_only:
             await _refuse_a_login_beyond_the_database(conn, ctx)
@@ -290,14 +213,14 @@ async def _pg_execute(conn: Any, params: SqlParams, query: str, args: list[Any],
                              hint="Fix the query") from None
         args = _coerce_args(statement.get_parameters(), args, ctx)
         attributes = statement.get_attributes()
-        collector = _Collector([a.name for a in attributes], max_rows=params.max_rows,
-                               keep=params.keep, ctx=ctx)
+        collector = RowCollector([a.name for a in attributes], max_rows=params.max_rows,
+                                 keep=params.keep, ctx=ctx)
         if not attributes:
             await statement.fetch(*args)
             collector.status = statement.get_statusmsg()
             collector.affected = _affected(collector.status)
             return collector
-        prefetch = min(params.max_rows + 1, 500)
+        prefetch = min(collector.max_rows + 1, 500)
         async for record in statement.cursor(*args, prefetch=prefetch):
             if not collector.add(tuple(record)):
                 break
@@ -415,7 +338,7 @@ def _sqlite_read_only(action: int, arg1: str | None, arg2: str | None, _db: str 
     return sqlite3.SQLITE_DENY
 
 
-def _run_sqlite(params: SqlParams, url: str, *, timeout: float, ctx: StepContext) -> _Collector:
+def _run_sqlite(params: SqlParams, url: str, *, timeout: float, ctx: StepContext) -> RowCollector:
     """Runs in a worker thread: the connection is created, used and closed here."""
     path = sqlite_path(url)
     deadline = time.monotonic() + timeout
@@ -434,12 +357,12 @@ def _run_sqlite(params: SqlParams, url: str, *, timeout: float, ctx: StepContext
         args = params.args if isinstance(params.args, Mapping) else tuple(params.args)
         cursor = conn.execute(params.query, args)
         if cursor.description is None:
-            collector = _Collector([], max_rows=params.max_rows, keep=params.keep, ctx=ctx)
+            collector = RowCollector([], max_rows=params.max_rows, keep=params.keep, ctx=ctx)
             collector.affected = cursor.rowcount if cursor.rowcount >= 0 else None
             collector.status = f"{params.query.split(None, 1)[0].upper()} {collector.affected}"
         else:
-            collector = _Collector([d[0] for d in cursor.description],
-                                   max_rows=params.max_rows, keep=params.keep, ctx=ctx)
+            collector = RowCollector([d[0] for d in cursor.description],
+                                     max_rows=params.max_rows, keep=params.keep, ctx=ctx)
             while batch := cursor.fetchmany(500):
                 if not all(collector.add(row) for row in batch):
                     break

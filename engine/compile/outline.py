@@ -741,7 +741,8 @@ class _OutlineBuilder:
             if mutating:
                 params["read_only"] = False
             return [Action(self._id(own, cls, title), kind, title, block.text, span, el.index,
-                           cls, plugin=block.plugin, params=params, mutating=mutating,
+                           cls, plugin=query.plugin or block.plugin, params=params,
+                           mutating=mutating,
                            uses=query.uses, block=el.index)]
         if block.cls == "plugin":
             return [self._plugin_step(block, el, cls, own, title)]

@@ -18,6 +18,10 @@ memory: inputs, alert, steps, vars, run), `$SERVICE` / `${SERVICE}`, or `<servic
   ValidationError naming the line. `<placeholder>` is read only inside quoted strings
   (outside them `<` and `>` are comparisons).
 
+- a `sql` block that reads earlier steps' results (`FROM steps.dump_runs`) and nothing else is
+  a compute step (`plugins.compute`, DuckDB over those results): one SELECT or WITH, values
+  bound as for `sql`, `tables` naming the steps it reads.
+
 What this module does not own: which blocks are queries (`engine.compile.blocks`), step ids
 and wiring (`engine.compile.outline`, `engine.compile.wiring`), rendering (the executor).
 """
@@ -29,9 +33,10 @@ from dataclasses import dataclass
 
 from engine import promql
 from engine.compile.scope import Scope
+from engine.effects.sql import sql_problem
 from engine.errors import MendflowError, ValidationError
 from engine.runtime.templating import ROOTS, literal, references
-from engine.sqltext import dollar_tag_end, quoted_end
+from engine.sqltext import TablesRead, dollar_tag_end, quoted_end, tables_read
 
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -45,12 +50,19 @@ _NAMED = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 class QueryParams:
     params: dict
     uses: frozenset[str]  # vars the query reads (names of `vars.X`), for wiring
+    plugin: str | None = None  # the plugin that runs it, when not the block's own (compute)
 
 
 def query_params(plugin: str, text: str, scope: Scope, *, file: str | None = None,
                  line: int | None = None) -> QueryParams:
-    """The step params of a query block; `file` and `line` (the block's) locate errors."""
+    """The step params of a query block; `file` and `line` (the block's) locate errors.
+
+    A `sql` block whose tables are earlier steps' results (`FROM steps.dump_runs`) is a
+    compute step (`plugin == "compute"`): SQL over those results, never a database query."""
     if plugin == "sql":
+        read = tables_read(text)
+        if read.steps:
+            return _compute(text, read, scope, file=file, line=line)
         return _Sql(text, scope).params()
     if plugin == "prometheus":
         return _promql(text, scope, file=file, line=line)
@@ -203,6 +215,32 @@ class _Sql:
         # Each value is cast to text: `'%' || $1` alone leaves PostgreSQL unsure of $1's type.
         return "(" + " || ".join(f"CAST({p} AS text)" if is_value else f"'{p}'"
                                  for is_value, p in pieces) + ")"
+
+
+# -- compute ---------------------------------------------------------------------------------
+
+
+def _compute(text: str, read: TablesRead, scope: Scope, *, file: str | None,
+             line: int | None) -> QueryParams:
+    """A query over earlier steps' results: it reads nothing else, and only reads."""
+    first = f"steps.{read.steps[0]}"
+    if read.others:
+        raise ValidationError(
+            f"the sql block reads {first} (an earlier step's result) and the table "
+            f"{read.others[0]} at once: a query over earlier steps reads nothing else",
+            file=file, line=line, hint="Query the database in a step of its own, then read "
+            "its result here as steps.<that step's name>")
+    problem = sql_problem(text, starts=_COMPUTE_STARTS)
+    if problem:
+        raise ValidationError(f"the sql block reads {first}, so it computes over earlier "
+                              f"results, and that is one SELECT (or WITH): {problem}",
+                              file=file, line=line, hint="Write one SELECT over steps.<name>")
+    query = _Sql(text, scope).params()
+    params = {**query.params, "tables": {name: name for name in read.steps}}
+    return QueryParams(params, query.uses, plugin="compute")
+
+
+_COMPUTE_STARTS = frozenset({"select", "with"})
 
 
 # -- PromQL ----------------------------------------------------------------------------------

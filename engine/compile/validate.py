@@ -21,6 +21,7 @@ from engine.errors import ConditionError, TemplateError, ValidationError
 from engine.plan import Edge, OnError, Plan, Step, StepKind
 from engine.runtime import placement
 from engine.runtime.templating import check_expression, references, strings_in
+from engine.sqltext import steps_read
 
 _NEEDS_PLUGIN = (StepKind.COMMAND, StepKind.QUERY, StepKind.DETECT)
 _ALWAYS = ("alert", "run")
@@ -222,9 +223,11 @@ class _Checker:
         inputs = {i.name for i in self.plan.inputs}
         params = [self._template_refs(s) for s in self.plan.steps]
         conditions = [self._condition_refs(s) for s in self.plan.steps]
+        computes = {s.id: _computed_from(s) for s in self.plan.steps if s.plugin == "compute"}
         read = {ref for refs in params for ref in refs} | {
             ref for refs in conditions for _, found in refs if isinstance(found, set)
-            for ref in found}
+            for ref in found} | {f"steps.{sid}" for reads in computes.values()
+                                 for sid in reads.values()}
         before = _Before(g, self.steps, read)
         for s, param_refs, condition_refs in zip(self.plan.steps, params, conditions):
             if s.kind in _NEEDS_PLUGIN and s.plugin is None:
@@ -240,6 +243,8 @@ class _Checker:
                 yield self.problem("call", "call step names no guide",
                                    "Link to the guide to run", s)
             yield from self._binds(s)
+            for name, sid in computes.get(s.id, {}).items():
+                yield from self._computed(s, name, sid, before)
             for ref in param_refs:
                 yield from self._check_ref(s, ref, before, inputs, "parameter")
             for expr, refs in condition_refs:
@@ -323,6 +328,20 @@ class _Checker:
             yield self.problem("undefined", f"{where} reads {ref!r}: unknown name {root!r}",
                                "Templates may read inputs, vars, steps, alert and run", s)
 
+    def _computed(self, s: Step, name: str, sid: str, before: _Before) -> Iterator[Problem]:
+        """A compute step reads `steps.<name>`, the result of step `sid`: it must exist and
+        run before it on every path."""
+        table = f"steps.{name}" if name == sid else f"steps.{name} (step {sid})"
+        if sid not in self.steps:
+            yield self.problem("compute", f"the query reads {table}, but no step is named "
+                               f"{sid!r}", "Name the step you read with {#name} at the end of "
+                               "its heading or list item, or fix the name (`mendflow compile "
+                               "GUIDE --stdout` shows the step ids)", s)
+        elif sid == s.id or not before.runs(s.id, sid):
+            yield self.problem("compute", f"the query reads {table}, which does not run before "
+                               "this step", "A query over earlier results comes after the steps "
+                               "it reads, on every path to it", s)
+
     def _binds(self, s: Step) -> Iterator[Problem]:
         for key in s.binds:
             if not key.startswith("vars."):
@@ -356,6 +375,13 @@ class _Checker:
                                    "Give the approval a failure edge to an escalate end step",
                                    gate)
 
+
+
+def _computed_from(s: Step) -> dict[str, str]:
+    """What a compute step reads: table name -> step id (`engine.sqltext.steps_read`)."""
+    query, tables = s.params.get("query"), s.params.get("tables")
+    return steps_read(query if isinstance(query, str) else "",
+                      tables if isinstance(tables, dict) else None)
 
 
 _SYNTAX_ERROR = "<syntax error>"

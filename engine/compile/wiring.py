@@ -163,8 +163,8 @@ class Wiring:
     def _joins(self, blocks: set[int | None], bound: set[str | None], a: Action) -> bool:
         """Whether `a` may run alongside a group: parallel, not from a block already in it
         (a block's lines stay in order), and reading nothing the group binds."""
-        if not self._parallel(a):
-            return False
+        if not self._parallel(a) or a.plugin == "compute":
+            return False  # a compute step reads earlier results: it runs after them
         if a.block is not None and a.block in blocks:
             return False
         return not (a.uses & bound)

@@ -55,8 +55,9 @@ _EFFECT_PREFIXES = ("dblink",)
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|\S")
 
 
-def sql_problem(text: str) -> str | None:
-    """Why this SQL text is not read-only, or None if it only reads."""
+def sql_problem(text: str, *, starts: frozenset[str] = _STARTS) -> str | None:
+    """Why this SQL text is not read-only, or None if it only reads. `starts`: the words a
+    reading statement may start with (a compute step takes SELECT and WITH only)."""
     try:
         statements = _statements(text)
     except NotRead as exc:
@@ -67,9 +68,11 @@ def sql_problem(text: str) -> str | None:
         return f"the SQL holds {len(statements)} statements; only one read can run unasked"
     tokens = _TOKEN.findall(statements[0])
     words = [t.lower() for t in tokens]
-    if words[0] not in _STARTS:
-        return f"the SQL starts with {tokens[0].upper()}, not SELECT, WITH, SHOW, EXPLAIN, " \
-               "VALUES or TABLE"
+    if words[0] not in starts:
+        allowed = [w.upper() for w in ("select", "with", "show", "explain", "values", "table")
+                   if w in starts]
+        return f"the SQL starts with {tokens[0].upper()}, not " + \
+            ", ".join(allowed[:-1]) + (" or " if len(allowed) > 1 else "") + allowed[-1]
     for k, word in enumerate(words):
         if word in _WRITES:
             return f"the SQL says {tokens[k].upper()}: {_WRITES[word]}"

@@ -18,9 +18,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
 
 from engine import effects
 from engine import scheduler as sched
@@ -38,7 +40,7 @@ from engine.runtime import placement, templating
 from engine.runtime.interaction import Answers, Interaction
 from engine.runtime.memory import Memory
 from engine.settings import Settings
-from engine.store.base import MemoryEntry, Store
+from engine.store.base import ArtifactRef, MemoryEntry, Store
 
 log = logging.getLogger("mendflow.steps")
 
@@ -158,7 +160,10 @@ class StepRunner:
             logger=RedactingLogger(logging.getLogger(f"mendflow.plugin.{step.plugin}"),
                                    self.secrets),
             output_cap_bytes=self.settings.output_cap_bytes, secrets=self.secrets,
-            mutating=step.mutating,
+            mutating=step.mutating, result_cap_rows=self.settings.result_cap_rows,
+            result_cap_bytes=self.settings.result_cap_bytes,
+            results=memory.view()["steps"],
+            read_artifact=self._artifact_reader(run_id, memory.view()["steps"]),
         )
         sem = self._per_plugin.setdefault(step.plugin, asyncio.Semaphore(
             self.settings.plugin_concurrency or self.settings.max_concurrency))
@@ -339,6 +344,27 @@ class StepRunner:
                     text = f"{target.title} (cannot render yet: {exc.message})"
             parts.append(text)
         return "; ".join(parts) or gate.title
+
+    def _artifact_reader(self, run_id: str, results: Mapping[str, Any]
+                         ) -> Callable[[str, str], Awaitable[bytes | None]]:
+        """`ctx.read_artifact`: an artifact an earlier step of this run stored, found by the
+        reference memory keeps for it (`steps.<id>.artifacts.<name>`); None when none."""
+
+        async def read(step_id: str, name: str) -> bytes | None:
+            outputs = results.get(step_id)
+            refs = outputs.get("artifacts") if isinstance(outputs, Mapping) else None
+            ref = refs.get(name) if isinstance(refs, Mapping) else None
+            if not isinstance(ref, Mapping):
+                return None
+            try:
+                parsed = ArtifactRef.model_validate(dict(ref))
+            except PydanticValidationError:
+                return None
+            if parsed.run_id != run_id or parsed.step_id != step_id:
+                return None  # only this run's own results, as memory recorded them
+            return await self.store.get_artifact(parsed)
+
+        return read
 
     def _source_slots(self, info: Mapping[str, Any] | None) -> asyncio.Semaphore:
         """The slots of the data source a step uses, when mendflow.toml limits it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import dataclasses
 import json
 import threading
 import time
@@ -14,6 +15,7 @@ import pytest
 
 from engine.errors import PluginError, StepFailed, TemplateError
 from engine.plugins import StepContext, parse_params
+from plugins._table import RESULT_ARTIFACT, read_table
 from plugins.prometheus import PrometheusPlugin, parse_duration, parse_time
 from tests.support.prometheus import (  # noqa: F401  (fixtures)
     PrometheusServer,
@@ -84,6 +86,31 @@ async def test_range_query_summarizes_series_and_keeps_samples_as_artifact(prom)
     assert len(lines[0]["values"]) == entry["samples"]
 
 
+async def test_a_vector_is_kept_whole_as_a_table_of_labels_time_and_value(prom) -> None:
+    result = await query(prom.url, query="sum by (code) (rate(http_requests_total[5m]))")
+    rows = read_table(result.artifacts[RESULT_ARTIFACT]).to_pylist()
+    assert sorted(r["code"] for r in rows) == ["200", "500"]
+    by_code = {r["code"]: r["value"] for r in rows}
+    assert by_code["500"] == pytest.approx(0.5, rel=0.01)
+    assert all(r["time"].tzinfo is not None for r in rows)
+    assert "cut" not in result.outputs
+
+
+async def test_a_matrix_is_a_row_per_sample_and_the_table_is_cut_at_the_setting(prom) -> None:
+    params = {"query": "rate(http_requests_total[5m])", "type": "range", "start": "1h",
+              "end": "now", "step": "1m"}
+    plugin = PrometheusPlugin()
+    result = await plugin.run(params=parse_params(PrometheusPlugin, params), ctx=ctx(prom.url))
+    table = read_table(result.artifacts[RESULT_ARTIFACT])
+    assert table.column_names == ["code", "job", "time", "value"]
+    assert table.num_rows == pytest.approx(2 * 61, abs=2)
+    small = dataclasses.replace(ctx(prom.url), result_cap_rows=10)
+    cut = await plugin.run(params=parse_params(PrometheusPlugin, params), ctx=small)
+    assert read_table(cut.artifacts[RESULT_ARTIFACT]).num_rows == 10
+    assert cut.outputs["cut"] == "kept the first 10 rows (result_cap_rows = 10)"
+    assert cut.outputs["count"] == 2  # the summary in memory is of the whole result
+
+
 async def test_bad_promql_is_not_retried(prom) -> None:
     with pytest.raises(StepFailed) as err:
         await query(prom.url, query="sum(rate(http_requests_total[5m])")
@@ -119,7 +146,10 @@ async def test_stopped_server_is_a_retryable_failure_naming_the_masked_url(
 async def test_credentials_never_reach_outputs_or_artifacts(prom) -> None:
     url = prom.url.replace("http://", f"http://mendflow:{PASSWORD}@")
     result = await query(url, query="http_requests_total", type="range", start="10m")
-    dumped = result.model_dump_json() + b"".join(result.artifacts.values()).decode()
+    # the table (binary Parquet) is read as a table; the other artifacts are text
+    table = read_table(result.artifacts.pop(RESULT_ARTIFACT))
+    dumped = result.model_dump_json() + b"".join(result.artifacts.values()).decode() + \
+        str(table.to_pylist())
     assert result.outputs["count"] == 2
     assert PASSWORD not in dumped
 

@@ -8,6 +8,7 @@ gated write (and the fixtures) use.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import sqlite3
@@ -21,6 +22,7 @@ import pytest
 from engine.datasources import Redactor
 from engine.errors import PluginError, StepFailed
 from engine.plugins import StepContext, parse_params
+from plugins._table import RESULT_ARTIFACT, read_table
 from plugins.sql import SqlPlugin, named_to_positional, sqlite_path
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -422,3 +424,28 @@ async def test_sqlite_attach_cannot_create_a_file(sqlite_db: str, tmp_path: Path
     # Reading the schema is still a read
     result = await run(sqlite_db, kind="sqlite", query="PRAGMA table_info(requests)")
     assert result.outputs["row_count"] == 3
+
+
+# -- the whole result, as a table -------------------------------------------------------------
+
+
+async def test_every_row_is_kept_as_a_table_for_compute_steps(pg) -> None:
+    result = await run(READER_URL, query=f"SELECT * FROM {pg}.requests ORDER BY id", keep=1)
+    rows = read_table(result.artifacts[RESULT_ARTIFACT]).to_pylist()
+    assert [r["id"] for r in rows] == [1, 2, 3, 4] and rows[1]["latency_ms"] == 950.0
+    assert result.outputs["rows"] == [{"id": 1, "service": "api", "latency_ms": 120.0}]
+
+
+async def test_a_result_past_the_setting_is_cut_and_memory_says_where() -> None:
+    small = dataclasses.replace(ctx(READER_URL), result_cap_rows=100)
+    params = parse_params(SqlPlugin, {"query": "SELECT g FROM generate_series(1, 5000) g"})
+    result = await SqlPlugin().run(params=params, ctx=small)
+    out = result.outputs
+    assert out["truncated"] is True and out["row_count"] == 100
+    assert out["cut"] == "kept the first 100 rows (result_cap_rows = 100)"
+    assert read_table(result.artifacts[RESULT_ARTIFACT]).num_rows == 100
+    # a step's own max_rows below the setting is the bound it names
+    params = parse_params(SqlPlugin, {"query": "SELECT g FROM generate_series(1, 5000) g",
+                                      "max_rows": 10})
+    result = await SqlPlugin().run(params=params, ctx=small)
+    assert result.outputs["cut"] == "kept the first 10 rows (max_rows = 10)"

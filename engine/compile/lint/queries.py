@@ -18,6 +18,7 @@ from engine.compile.lint.base import (
 from engine.compile.shellwords import parse_line
 from engine.effects import Templated, Verdict, classify_pipeline, sql_verdict
 from engine.guide import Element
+from engine.sqltext import tables_read
 
 # -- 4. query instructions ------------------------------------------------------------------
 
@@ -53,6 +54,8 @@ def query_without_source(ctx: Context) -> Iterator[tuple[str, Element | int, str
         kind = ctx.block_kind(el)
         if kind not in ("promql", "sql") or kind in reported:
             continue
+        if kind == "sql" and tables_read(el.text).steps:
+            continue  # it computes over earlier steps' results: its source is those steps
         near = [el.text] if kind == "sql" and "psql" in el.text else []
         near += [h.text for h in ctx.guide.section_path(el)]
         before = [e for e in ctx.elements[max(0, el.index - 2): el.index]
