@@ -37,8 +37,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[bool
 
 
 def mendflow(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    path = [str(flaky.ROOT), str(flaky.compute_entry_point(directory / "ep"))]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path),
+    env = {**os.environ, "PYTHONPATH": str(flaky.ROOT),
            "MENDFLOW_DATA_DIR": str(directory / "data"),
            "MENDFLOW_CONFIG_FILE": str(directory / "mendflow.toml")}
     return subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=directory, env=env,

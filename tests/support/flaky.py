@@ -1,6 +1,5 @@
-"""The flaky-scenarios TSG's world: run records in a PostgreSQL schema, a reader login, a
-mendflow.toml naming them, and the compute plugin's entry point for a Mendflow whose installed
-metadata predates it.
+"""The flaky-scenarios TSG's world: run records in a PostgreSQL schema, a reader login, and a
+mendflow.toml naming them.
 
 `seed` writes one day of runs of three robot-cell scenarios (plus an older failed run that the
 guide's window leaves out): with `flaky`, peg_in_hole completes 12 of its 20 runs and fails
@@ -73,15 +72,3 @@ def config(directory: Path, schema: str) -> Path:
     path.write_text("[datasources.results]\ntype = \"postgresql\"\n"
                     f"url = \"postgresql://{READER}@127.0.0.1:5432/test?search_path={schema}\"\n")
     return path
-
-
-def compute_entry_point(directory: Path) -> Path:
-    """A directory to put on PYTHONPATH that declares the `compute` plugin's entry point, as
-    the installed package does once it is reinstalled (a second declaration is harmless)."""
-    info = directory / "mendflow_compute_test-0.dist-info"
-    info.mkdir(parents=True, exist_ok=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mendflow-compute-test\n"
-                                   "Version: 0\n")
-    (info / "entry_points.txt").write_text("[mendflow.queries]\n"
-                                           "compute = plugins.compute:ComputePlugin\n")
-    return directory
