@@ -714,8 +714,9 @@ class _OutlineBuilder:
         block = blocks.read_block(el, after_output_cue=cue)
         own = owner if owner is not None else el.index
         if intro is not None and intro.kind == "paragraph" and self.owner.get(intro.index) == \
-                owner and (owner is None or self.els[owner].kind == "heading"):
-            own = intro.index  # "Debug the node:" names the block that follows it
+                owner and (owner is None or self.els[owner].kind == "heading" and
+                           not self.els[owner].name):
+            own = intro.index  # "Debug the node:" names the block (a heading's {#name} wins)
         span = Span(start=block.start, end=block.end)
         title = self._title(own, el)
         if powershell.dialect(el):  # PowerShell and cmd blocks: engine.compile.powershell

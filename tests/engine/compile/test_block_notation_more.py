@@ -48,3 +48,9 @@ def test_curl_progress_is_not_a_percent_prompt() -> None:
                         "  % Total    % Received % Xferd  Average Speed   Time\n"
                         "100  1256  100  1256    0     0   5000      0 --:--:--\n```\n")
     assert [a[0] for a in argvs(plan)] == ["curl"]
+
+
+def test_a_named_heading_keeps_its_name_when_a_paragraph_introduces_its_block() -> None:
+    plan = compile_text("# T\n\n## Dump the runs {#dump}\n\nRead the last day of runs:\n\n"
+                        "```bash\nkubectl get jobs -A\n```\n")
+    assert [s.id for s in plan.steps if s.kind == StepKind.COMMAND] == ["dump"]
