@@ -57,6 +57,7 @@ class RunView:
     conclusion: str | None = None  # the end step's words, rendered from memory
     driver: str | None = None  # for a run still marked running: who drives it, if anyone
     llm_usage: list[LlmUsage] = field(default_factory=list)  # what it spent on LLMs
+    why: str | None = None  # the run's reason, the end step's title filled in from memory
 
     @property
     def makespan_s(self) -> float | None:
@@ -108,7 +109,28 @@ def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
     return RunView(record=record, plan=plan, rows=list(rows.values()), critical_path=path,
                    critical_path_s=length, started_at=record.created_at, finished_at=finished,
                    findings=found,
-                   conclusion=conclusion(plan, state.end_step if state else None, mem))
+                   conclusion=conclusion(plan, state.end_step if state else None, mem),
+                   why=filled_reason(plan, record.reason, state.end_step if state else None,
+                                     mem))
+
+
+def filled_reason(plan: Plan, reason: str | None, end_step: str | None,
+                  view: Mapping[str, Any]) -> str | None:
+    """The run's reason ("reached end step 'x' (TITLE) ...") with a templated TITLE rendered
+    from memory, as the conclusion is: never `{{ steps.x.rows[0].name }}` to a reader."""
+    if not reason or not end_step:
+        return reason
+    try:
+        title = plan.step(end_step).title
+    except Exception:  # noqa: BLE001 - a plan without that step: the reason as recorded
+        return reason
+    if not title or not templating.is_template(title) or title not in reason:
+        return reason
+    try:
+        shown = " ".join(templating.render(title, view).split())
+    except MendflowError:
+        return reason
+    return reason.replace(title, shown, 1)
 
 
 def conclusion(plan: Plan, end_step: str | None, view: Mapping[str, Any]) -> str | None:
@@ -177,7 +199,7 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     outcome = r.outcome or "none"
     out += [
         f"- **Outcome:** {outcome} ({r.status})",
-        f"- **Why:** {r.reason or '-'}",
+        f"- **Why:** {view.why or r.reason or '-'}",
         *([f"- **Conclusion:** {view.conclusion}"] if view.conclusion else []),
         *(["- **Found:**", *(f"  - {line}" for line in findings_lines(view.findings))]
           if view.findings else []),

@@ -118,8 +118,10 @@ def _exit_for(record: Any) -> int:
 def _print_end(record: Any, settings: Settings) -> None:
     colour = "green" if _exit_for(record) == 0 else "red" if record.status == "failed" else "yellow"
     outcome = record.outcome or record.status
-    out.print(f"\n[{colour}]{outcome}[/{colour}] {escape(record.reason or '')}", highlight=False)
-    _print_findings(asyncio.run(_with_store(settings, lambda s: _view_of(s, record.run_id))))
+    view = asyncio.run(_with_store(settings, lambda s: _view_of(s, record.run_id)))
+    why = view.why or record.reason or ""
+    out.print(f"\n[{colour}]{outcome}[/{colour}] {escape(why)}", highlight=False)
+    _print_findings(view)
     out.print(f"run {record.run_id}: `mendflow show {record.run_id}` · "
               f"`mendflow report {record.run_id}`", highlight=False, markup=False)
 
@@ -512,7 +514,8 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
     out.print(f"[bold]{r.title}[/bold]  run {r.run_id}", highlight=False)
     dry = " (dry run: nothing was changed; not a real outcome)" if r.options.get("dry_run") \
         else ""
-    out.print(f"outcome: {r.outcome or '-'} ({r.status}){dry}  why: {escape(r.reason or '-')}",
+    out.print(f"outcome: {r.outcome or '-'} ({r.status}){dry}  "
+              f"why: {escape(view.why or r.reason or '-')}",
               highlight=False)
     _print_findings(view)
     for line in llm_lines(view.llm_usage):

@@ -81,3 +81,9 @@ def test_the_root_cause_is_computed_from_the_dump(world: tuple[bool, Path]) -> N
         assert rates["rows"][0]["completion_rate"] == 0.95
         assert memory["steps.worst_step"]["value"] == "route_clip_2"
         assert (record.status, record.outcome) == ("succeeded", "no_action")
+    # why the run ended, as run, show and report say it, has the values filled in
+    shown = mendflow(directory, "show", record.run_id).stdout
+    report = mendflow(directory, "report", record.run_id).stdout
+    whys = [ln for ln in (proc.stdout + shown + report).splitlines()
+            if "reached end step" in ln]
+    assert len(whys) == 3 and not any("{{" in ln for ln in whys), whys
