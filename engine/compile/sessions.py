@@ -47,6 +47,7 @@ from engine.compile.shellwords import Parsed, Word, parse_line
 from engine.effects import Templated, classify, classify_pipeline, looks_like_command
 from engine.effects.options import NotRead, parse
 from engine.effects.rules import Tool
+from engine.effects.services import _REDIS_READ, _REDIS_READ_SUBS
 from engine.effects.table import TABLE
 from engine.plan import Span, StepKind
 from engine.runtime import placement
@@ -443,15 +444,19 @@ class SessionReader:
             if s.last is not None and s.last.kind == StepKind.MANUAL:
                 self._join(s.last, line)
             return []
-        tool = _console_tool(s.console)
+        console = s.console or []
+        tool = _console_tool(console)
         redis = tool in ("redis-cli", "gitlab-redis-cli")
+        if not line.console and first is not None and _shell_program(first.group(1), redis):
+            self.open = s.outer  # `knife ssh ...` after the console: back at a shell
+            return None
         if s.broken:
             return self._manual(b, s, line, el, cls, owner)
         kind = _console_kind(text, redis, line.console)
         if kind == "output":
             return []  # what the console printed (`(1 row)`, `OK`, `1) "x"`)
         if kind == "display" and tool in ("psql", "gitlab-psql"):
-            s.console = [*s.console, _w("-c"), _w(text)]  # `\\x`: how later results print
+            s.console = [*console, _w("-c"), _w(text)]  # `\\x`: how later results print
             if s.fresh and s.steps:
                 s.opener += "\n" + text
                 return self._opening_line(s, line)
@@ -473,7 +478,7 @@ class SessionReader:
         if argv is None or _holes(statement):
             # a value would be spliced into the statement: a person types it
             return self._manual(b, s, replace(line, text=statement, end=last), el, cls, owner)
-        words = list(s.console) + [_w(a) for a in argv]
+        words = list(console) + [_w(a) for a in argv]
         if s.outer is not None:  # a console opened in another session: wrapped as it wraps
             if s.outer.prefix is None or s.outer.broken:
                 return self._manual(b, s, replace(line, text=statement, end=last), el, cls,
@@ -693,6 +698,28 @@ def _console_kind(text: str, redis: bool, typed: bool) -> str:
     if not typed and (_PRINTED.match(text) or len(_COLUMNS.findall(text)) >= 1):
         return "output"
     return "state"  # typed at the console, but nothing this reader knows: a person's
+
+
+_REDIS_WRITES = frozenset("""set setex setnx psetex mset msetnx getset getdel getex append del
+unlink expire expireat pexpire pexpireat persist rename renamenx move copy incr incrby decr decrby
+incrbyfloat hset hsetnx hmset hdel hincrby hincrbyfloat lpush rpush lpushx rpushx lpop rpop lrem
+ltrim lset linsert lmove blpop brpop sadd srem spop smove zadd zrem zincrby zpopmin zpopmax
+zremrangebyrank zremrangebyscore xadd xdel xtrim xgroup xack xclaim pfadd pfmerge publish eval
+evalsha fcall config flushall flushdb bgsave save bgrewriteaof shutdown debug slaveof replicaof
+failover sentinel cluster client memory latency slowlog script acl module function swapdb wait
+migrate restore setrange setbit bitop bitfield geoadd""".split())
+
+
+def _shell_program(word: str, redis: bool) -> bool:
+    """A line in a console that starts with a program this machine runs (`knife`, `kubectl`,
+    `sudo`) and no word of the console's own: the guide is back at a shell."""
+    name = word.rsplit("/", 1)[-1]
+    low = name.lower()
+    if redis and (low in _REDIS_WRITES or low in _REDIS_READ or low in _REDIS_READ_SUBS):
+        return False
+    if not redis and (low.rstrip(";") in _SQL_RUNS or low.rstrip(";") in _SQL_STATE):
+        return False
+    return "/" in word or name in _WORKSTATION or name in TABLE or name in ("sudo", "env")
 
 
 def _ends(text: str) -> bool:
