@@ -228,9 +228,9 @@ def test_a_compiled_psql_console_guide_runs_end_to_end(tmp_path: Path) -> None:
     path.write_text(guide(f"$ psql -h {POSTGRES} -U postgres test\n"
                           "test=# select 'mendflow-' || 40 + 2 as answer;\n"
                           " answer\n(1 row)"), encoding="utf-8")
-    env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data"),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "run", str(path)],
+    repo = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(repo)}
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "run", str(path)], cwd=repo,
                          capture_output=True, text=True, timeout=120, env=env, check=False,
                          stdin=subprocess.DEVNULL)
     assert "mendflow-42" in out.stdout + out.stderr, out.stdout + out.stderr
