@@ -9,7 +9,9 @@ rules, each one a guide author would recognise:
   keyword; `# Check the pods` is a comment). A block with prompts is a transcript: only its
   prompted lines run, everything else is their output.
 - A database console's prompt (`db=# `, `mysql> `, `irb(main)> `) or a psql meta-command
-  (`\\dt`) marks a line typed into that console: a person's step (manual), never a shell line.
+  (`\\dt`) marks a line typed into that console, never a shell line: a person's step, unless
+  the guide opened the console (`engine.compile.sessions` runs it with the console's one-shot
+  form). After a console opener, `> cmd` and `db# select ...` lines are its prompts too.
 - A shell-tagged block without prompts (`bash`, `sh`, `console`, ...) is read as commands,
   line by line, unless a line looks like output (log lines, tables, `Key: value`, JSON, error
   messages, `ps` rows) or like prose (a capitalised first word).

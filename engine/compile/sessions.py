@@ -25,12 +25,27 @@ form for it, the command given as argv words (never text for a local shell):
     docker|podman run -it IMG sh,      (none: each run is a new container or pod; a person's
       kubectl run -it -- sh,            session, one manual step holding its lines)
       machinectl shell U@, su [U]
+    [sudo] psql|gitlab-psql ARGS       [sudo] psql ARGS -c STATEMENT [-c STATEMENT ...]
+    mysql|mariadb ARGS                 mysql ARGS -e STATEMENT
+    clickhouse-client ARGS             clickhouse-client ARGS --query STATEMENT
+    [sudo] [gitlab-]redis-cli ARGS     redis-cli ARGS WORDS...   (`> slowlog get 10`)
+
+A database console's statement is the guide's literal text, up to its `;` (it may span lines,
+after continuation prompts `db-# `); the console's printed lines (`(1 row)`, `OK`, `1) "x"`)
+never run. psql's display toggles (`\\x`, `\\timing`) go with the statements after them
+(`-c '\\x' -c STATEMENT`). A statement with a value to fill in (`<pid>`, `$VAR`, `{x}`), a
+meta-command only a person runs (`\\!`, `\\e`, `\\o`, `\\copy`), a change of the session's
+state (`BEGIN`, `SET`, `\\c db`, `USE db`, redis `SELECT 2`: what follows depends on it), an
+opener that asks for a password (`mysql -p`, `psql -W`), or a console opened over ssh (its
+statement would be text spliced into the remote shell) is a person's. The first statement's
+step says the opener's lines and the statement; later ones say the statement; each spans
+from the opener.
 
 The wrapped argv goes through the read-only table like any other (`engine.effects`): a session
 whose wrapper is not read-only (`oc debug` starts a pod) is gated whatever it runs. Only a
 pipeline's first stage runs in the session; later stages run here, so they must be filters of
 what it prints (grep, head, sort ... reading no file). Any other session (`kubectl debug`,
-`toolbox`, `psql`, `mysql`, `redis-cli`, a shell state change such as `cd` or `export` inside a
+`toolbox`, `mongo`, `gitlab-rails console`, a shell state change such as `cd` or `export` inside a
 session, a value spliced into the remote shell's text) is one manual step holding the session's
 script. It does not parse shell syntax (`engine.compile.shellwords`) or judge effects.
 """
@@ -660,6 +675,7 @@ _REDIS_STATE = frozenset("""select multi exec discard watch unwatch auth hello r
 readwrite subscribe psubscribe ssubscribe monitor sync psync""".split())
 _REDIS_OUTPUT = frozenset({"OK", "PONG", "QUEUED"})
 _CONTINUED = re.compile(r"""^\s*(?:[\w.-]*[-'"(]#|[\w.-]*[-'"(]>|->|:-\])\s?""")
+_LONGEST = 200  # lines a statement may span: its reading stays linear in a block of SQL lines
 _HOLE = re.compile(r"<[A-Za-z][\w .:/-]{0,40}>|\$\{?[A-Za-z_]")
 _PRINTED = re.compile(r"""^\s*(?:[\d("'|+#\[{-]|\S+:|\S*\s*\|)""")
 
@@ -741,7 +757,7 @@ def _statement(text: str, line: CommandLine, el: Element) -> tuple[str, int] | N
         return text, line.end
     prompted = rows[at].strip() != text
     parts = [text]
-    for k in range(at + 1, len(rows)):
+    for k in range(at + 1, min(len(rows), at + _LONGEST)):
         raw = rows[k]
         if prompted:
             m = _CONTINUED.match(raw)
