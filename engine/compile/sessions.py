@@ -536,12 +536,22 @@ class SessionReader:
         self.open = None
         steps = self._start(b, line, el, cls, owner, found=found) or []
         if nested and self.open is not None:
-            self.open.outer = s
-            self.open.start = s.start
-            self.open.opener = s.opener + "\n" + self.open.opener
+            inner = self.open
+            inner.outer = s
+            inner.start = s.start
+            inner.opener = s.opener + "\n" + inner.opener
             for step in steps:
-                step.params = {"script": literal(self.open.opener)}
-                step.text = self.open.opener
+                step.params = {"script": literal(inner.opener)}
+                step.text = inner.opener
+            if inner.console is not None and s.fresh and s.steps and \
+                    s.steps[0].kind == StepKind.MANUAL and s.steps[0].pos == el.index:
+                # `sudo -i`, then `gitlab-psql`: the opener's step is the console's, which
+                # holds both lines (no step of `sudo -i` alone is left behind)
+                s.fresh = False
+                first = s.steps[0]
+                self._join(first, line)
+                inner.steps, inner.last = [first], first
+                return []
         return steps
 
     def _opening_line(self, s: Session, line: CommandLine) -> list[Action]:

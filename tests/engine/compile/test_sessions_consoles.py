@@ -179,6 +179,13 @@ def test_a_console_opened_in_a_pod_shell_runs_in_the_pod() -> None:
                                  "select count(*) from pg_stat_activity;"]]]
 
 
+def test_a_console_opened_after_sudo_i_runs_with_sudo_and_leaves_no_step_behind() -> None:
+    plan = compile_text(guide("sudo -i\ngitlab-psql\nselect 1;\nexit\nexit\nuptime", "bash"))
+    assert pipelines(plan) == [[["sudo", "gitlab-psql", "-c", "select 1;"]], [["uptime"]]]
+    assert runs(plan)[0].text == "sudo -i\ngitlab-psql\nselect 1;"
+    assert not manual_scripts(plan)
+
+
 def test_a_console_that_asks_for_a_password_is_a_persons() -> None:
     plan = compile_text(guide("$ mysql -u root -p\nEnter password:\nmysql> show processlist;"))
     assert not runs(plan)
