@@ -9,7 +9,9 @@ rules, each one a guide author would recognise:
   keyword; `# Check the pods` is a comment). A block with prompts is a transcript: only its
   prompted lines run, everything else is their output.
 - A database console's prompt (`db=# `, `mysql> `, `irb(main)> `) or a psql meta-command
-  (`\\dt`) marks a line typed into that console: a person's step (manual), never a shell line.
+  (`\\dt`) marks a line typed into that console, never a shell line: a person's step, unless
+  the guide opened the console (`engine.compile.sessions` runs it with the console's one-shot
+  form). After a console opener, `> cmd` and `db# select ...` lines are its prompts too.
 - A shell-tagged block without prompts (`bash`, `sh`, `console`, ...) is read as commands,
   line by line, unless a line looks like output (log lines, tables, `Key: value`, JSON, error
   messages, `ps` rows) or like prose (a capitalised first word).
@@ -527,6 +529,22 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
                and _shape(ln, strict=True) and not _outputish(ln) for i, ln in enumerate(lines)):
             return {}
     found.update(roots)
+    for i in sorted(k for k, (kind, _) in found.items() if kind == "sh"):
+        if not _console_opener(lines[i][found[i][1]:]):
+            continue
+        for j in range(i + 1, len(lines)):  # `$ redis-cli -h H`, then `> slowlog get 10`
+            if j in found and found[j][0] == "db":
+                continue
+            m = _NAMED_PROMPT.match(lines[j])
+            if m and (_SQL_START.match(lines[j][m.end():]) or
+                      _SQL_STATEMENT.match(lines[j][m.end():])):
+                found[j] = ("db", m.end())  # `template1# select ...`: SQL typed into the
+                continue                    # console, not a shell line
+            if j in found:
+                break
+            m = _GT_PROMPT.match(lines[j])
+            if m:
+                found[j] = ("db", m.end())
     return found
 
 
@@ -577,9 +595,17 @@ def _asking(lines: list[str], cmds: list[CommandLine], first_line: int) -> list[
         stop = nxt.start if nxt is not None else first_line + len(lines)
         asks = any(_ASKS.search(lines[j - first_line]) for j in range(cl.end + 1, stop)
                    if 0 <= j - first_line < len(lines))
-        if asks or nxt is not None and nxt.console:
+        if asks or nxt is not None and nxt.console and not _console_opener(cl.text):
             out[k] = replace(cl, shown=True)
     return out
+
+
+def _console_opener(text: str) -> bool:
+    """A database console with a one-shot form (`sudo gitlab-psql`): the session reader runs
+    the lines typed into it (`engine.compile.sessions`)."""
+    from engine.compile.sessions import console_opener
+
+    return console_opener(text)
 
 
 def _transcript(lines: list[str], first_line: int,
@@ -643,6 +669,11 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
             continue
         if _table_header(s) or i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
             in_table = True
+        if s.startswith("> ") and out and (out[-1].console or _console_opener(out[-1].text)):
+            # `redis-cli -h H`, then `> slowlog get 10`: typed at the console's prompt
+            out.append(CommandLine(s[2:].strip(), first_line + i, first_line + i, console=True))
+            i += 1
+            continue
         if in_table or _outputish(s) or not _shape(s, strict=False):
             if _PSQL_META.match(s) or _SQL_START.match(s) or _SQL_STATEMENT.match(s):
                 # typed into a database console the block opened: a person's (or the

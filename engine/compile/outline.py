@@ -801,7 +801,8 @@ class _OutlineBuilder:
                 manual.clear()
 
         for line in lines:
-            if line.shown:  # a commented-out command: an alternative for a person to run
+            if line.shown and not self.sessions.console_open(el):
+                # a commented-out command: an alternative for a person to run
                 manual.append(line)
                 continue
             taken = self.sessions.take(self, line, el, cls, owner, block)

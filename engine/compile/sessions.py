@@ -25,12 +25,27 @@ form for it, the command given as argv words (never text for a local shell):
     docker|podman run -it IMG sh,      (none: each run is a new container or pod; a person's
       kubectl run -it -- sh,            session, one manual step holding its lines)
       machinectl shell U@, su [U]
+    [sudo] psql|gitlab-psql ARGS       [sudo] psql ARGS -c STATEMENT [-c STATEMENT ...]
+    mysql|mariadb ARGS                 mysql ARGS -e STATEMENT
+    clickhouse-client ARGS             clickhouse-client ARGS --query STATEMENT
+    [sudo] [gitlab-]redis-cli ARGS     redis-cli ARGS WORDS...   (`> slowlog get 10`)
+
+A database console's statement is the guide's literal text, up to its `;` (it may span lines,
+after continuation prompts `db-# `); the console's printed lines (`(1 row)`, `OK`, `1) "x"`)
+never run. psql's display toggles (`\\x`, `\\timing`) go with the statements after them
+(`-c '\\x' -c STATEMENT`). A statement with a value to fill in (`<pid>`, `$VAR`, `{x}`), a
+meta-command only a person runs (`\\!`, `\\e`, `\\o`, `\\copy`), a change of the session's
+state (`BEGIN`, `SET`, `\\c db`, `USE db`, redis `SELECT 2`: what follows depends on it), an
+opener that asks for a password (`mysql -p`, `psql -W`), or a console opened over ssh (its
+statement would be text spliced into the remote shell) is a person's. The first statement's
+step says the opener's lines and the statement; later ones say the statement; each spans
+from the opener.
 
 The wrapped argv goes through the read-only table like any other (`engine.effects`): a session
 whose wrapper is not read-only (`oc debug` starts a pod) is gated whatever it runs. Only a
 pipeline's first stage runs in the session; later stages run here, so they must be filters of
 what it prints (grep, head, sort ... reading no file). Any other session (`kubectl debug`,
-`toolbox`, `psql`, `mysql`, `redis-cli`, a shell state change such as `cd` or `export` inside a
+`toolbox`, `mongo`, `gitlab-rails console`, a shell state change such as `cd` or `export` inside a
 session, a value spliced into the remote shell's text) is one manual step holding the session's
 script. It does not parse shell syntax (`engine.compile.shellwords`) or judge effects.
 """
@@ -38,13 +53,16 @@ script. It does not parse shell syntax (`engine.compile.shellwords`) or judge ef
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import shlex
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from engine.compile import placeholders
 from engine.compile.shellwords import Parsed, Word, parse_line
 from engine.effects import Templated, classify, classify_pipeline, looks_like_command
 from engine.effects.options import NotRead, parse
 from engine.effects.rules import Tool
+from engine.effects.services import _REDIS_READ, _REDIS_READ_SUBS
 from engine.effects.table import TABLE
 from engine.plan import Span, StepKind
 from engine.runtime import placement
@@ -62,7 +80,7 @@ open xdg-open""".split())
 _CLOSE = frozenset({"exit", "logout", "\\q", "quit", "exit;", "quit;"})
 # an interactive program whose lines follow it in the guide: a session with no form to run them
 _CONSOLES = frozenset("""psql gitlab-psql mysql mariadb redis-cli mongo mongosh sqlite3 toolbox
-clickhouse-client cqlsh gitlab-rails rails irb""".split())
+clickhouse-client cqlsh gitlab-rails rails irb gitlab-redis-cli""".split())
 # a console given its work on its command line: the flags (short letters, long names) that do it
 _PSQL = ("cfl", ("--command", "--file", "--list"))
 _GIVEN = {"psql": _PSQL, "gitlab-psql": _PSQL, "mysql": ("eB", ("--execute", "--batch")),
@@ -108,6 +126,9 @@ class Session:
     joined: int | None = None  # the element whose lines `last` (a manual step) holds
     prompt: str = ""  # the prompt the opener was typed at (`$`)
     moved: bool = False  # a line in the session showed another prompt (`#` in the container)
+    console: list[Word] | None = None  # a database console's opener (`sudo gitlab-psql -d x`)
+    upto: int = 0  # the last line a console statement took (a statement spans lines)
+    carried: list[str] = field(default_factory=list)  # `\\x` lines for the next statement's text
 
 
 def _w(text: str) -> Word:
@@ -130,7 +151,7 @@ def _opener(parsed: Parsed, text: str) -> tuple[list[Word] | None, dict] | None:
     if tool in ("oc", "kubectl"):
         return _kube_opener(words, argv)
     if tool == "sudo":
-        return _sudo_opener(words, argv)
+        return _sudo_opener(words, argv) or _sudo_console(words, argv)
     if tool in ("docker", "podman", "nerdctl", "crictl") and argv[1:2] == ["exec"] and \
             argv[-1] in _SHELLS and any(a in _TTY for a in argv[2:-1]):
         return [w for w in words[:-1] if w.plain() not in _TTY], {}  # docker exec C CMD
@@ -149,8 +170,49 @@ def _opener(parsed: Parsed, text: str) -> tuple[list[Word] | None, dict] | None:
                                      for a in argv[1:]):
         return None, {}  # a login shell as another user: a person's session
     if tool in _CONSOLES and _console(tool, argv):
-        return None, {}  # a console: what follows it is typed into it
+        # a console: what follows it is typed into it (one step each where it has a form)
+        return None, ({"console": words} if _one_shot(tool, argv) else {})
     return None
+
+
+# A console's one-shot form: the flag that gives it one statement (redis-cli takes the words)
+_ONE_SHOT = {"psql": "-c", "gitlab-psql": "-c", "mysql": "-e", "mariadb": "-e",
+             "clickhouse-client": "--query", "redis-cli": "", "gitlab-redis-cli": ""}
+_ASKS_PASSWORD = frozenset({"-W", "--password", "-p", "--askpass", "--ask-password"})
+
+
+def _one_shot(tool: str, argv: list[str]) -> bool:
+    """Whether the console has a one-shot form and its opener asks no one for a password
+    (`mysql -u root -p`, `psql -W`: a person types it)."""
+    if tool not in _ONE_SHOT:
+        return False
+    if tool in ("redis-cli", "gitlab-redis-cli"):
+        return "--askpass" not in argv
+    asks = _ASKS_PASSWORD if tool in ("mysql", "mariadb") else {"-W", "--password"}
+    return not any(a in asks for a in argv[1:])
+
+
+def _sudo_console(words: list[Word], argv: list[str]) -> tuple[None, dict] | None:
+    """`sudo [-u USER] [-H] gitlab-psql ...`: a console run as another user."""
+    i = 1
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] in ("-u", "--user", "-g", "--group") else 1
+    if i >= len(argv):
+        return None
+    tool = argv[i].rsplit("/", 1)[-1]
+    if tool not in _CONSOLES or not _console(tool, argv[i:]):
+        return None
+    return None, ({"console": words} if _one_shot(tool, argv[i:]) else {})
+
+
+def console_opener(text: str) -> bool:
+    """Whether a shell line opens a database console its next lines are typed into
+    (`sudo gitlab-psql`, `redis-cli -h H`), for the block reader's `> ` prompts."""
+    first = _FIRST_WORD.match(text)
+    if first is None or first.group(1).rsplit("/", 1)[-1] not in ("sudo", *_CONSOLES):
+        return False
+    found = _opener(parse_line(text), text)
+    return found is not None and found[0] is None and "console" in found[1]
 
 
 def _console(tool: str, argv: list[str]) -> bool:
@@ -272,6 +334,11 @@ class SessionReader:
         s = self.open
         if s is not None and s.section != el.section:
             s = self.open = None  # sessions end with their section
+        if s is not None and s.console is not None:
+            taken = self._console_line(b, s, line, el, cls, owner, block)
+            if taken is not None:
+                return taken
+            s = self.open  # back at the shell that opened the console
         if s is not None and line.prompt and s.prompt:
             if line.prompt != s.prompt:
                 s.moved = True
@@ -368,20 +435,123 @@ class SessionReader:
             s.steps.append(step)
         return out
 
+    def console_open(self, el: Element) -> bool:
+        """Whether a database console is open in `el`'s section: its lines are typed into it."""
+        return self.open is not None and self.open.console is not None and \
+            self.open.section == el.section
+
+    def _console_line(self, b: _OutlineBuilder, s: Session, line: CommandLine, el: Element,
+                      cls: str, owner: int, block: int | None) -> list[Action] | None:
+        """A line typed into a database console: one step running the console's one-shot form
+        with the statement, a person's step, or nothing (sample output). None when the line
+        is back at the shell (a shell prompt again): the console is over."""
+        text = line.text.strip()
+        if line.start <= s.upto:
+            return []  # a line of a statement already taken
+        first = _FIRST_WORD.match(text)
+        if line.prompt and not line.console or not line.console and first is not None and \
+                first.group(1).rsplit("/", 1)[-1] in _OPENERS and \
+                _opener(parse_line(text), text) is not None:
+            self.open = s.outer  # back at the shell, or another session opened from it
+            return None
+        if text in _CLOSE or text.rstrip(";").lower() in ("exit", "quit", "\\q"):
+            self.open = s.outer
+            if s.last is not None and s.last.kind == StepKind.MANUAL:
+                self._join(s.last, line)
+            return []
+        console = s.console or []
+        tool = _console_tool(console)
+        redis = tool in ("redis-cli", "gitlab-redis-cli")
+        if not line.console and first is not None and _shell_program(first.group(1), redis):
+            self.open = s.outer  # `knife ssh ...` after the console: back at a shell
+            return None
+        if s.broken:
+            return self._manual(b, s, line, el, cls, owner)
+        kind = _console_kind(text, redis, line.console)
+        if kind == "output":
+            return []  # what the console printed (`(1 row)`, `OK`, `1) "x"`)
+        if kind == "display" and tool in ("psql", "gitlab-psql"):
+            s.console = [*console, _w("-c"), _w(text)]  # `\\x`: how later results print
+            if s.fresh and s.steps:
+                s.opener += "\n" + text
+                return self._opening_line(s, line)
+            s.carried.append(text)
+            return []
+        if kind != "statement":
+            s.broken = True  # `\\c db`, `BEGIN`, `USE db`, `SELECT 2`: what follows depends on
+            return self._manual(b, s, line, el, cls, owner)  # the session's state
+        if redis:
+            statement, last = text, line.end
+        else:
+            found = _statement(text, line, el)
+            if found is None:
+                return self._manual(b, s, line, el, cls, owner)
+            statement, last = found
+        s.upto = last
+        whole = "\n".join([*s.carried, statement])
+        argv = _console_argv(tool, statement)
+        if argv is None or _holes(statement):
+            # a value would be spliced into the statement: a person types it
+            return self._manual(b, s, replace(line, text=statement, end=last), el, cls, owner)
+        words = list(console) + [_w(a) for a in argv]
+        if s.outer is not None:  # a console opened in another session: wrapped as it wraps
+            if s.outer.prefix is None or s.outer.broken:
+                return self._manual(b, s, replace(line, text=statement, end=last), el, cls,
+                                    owner)
+            words = list(s.outer.prefix) + words
+        stage = [b.scope.word(w) for w in words]
+        if _value_in_code(stage):
+            return self._manual(b, s, replace(line, text=statement, end=last), el, cls, owner)
+        judged = [w.plain() if w.is_literal else Templated(w.plain()) for w in words]
+        effect = classify_pipeline([judged]).effect
+        if effect == "interactive":
+            return self._manual(b, s, replace(line, text=statement, end=last), el, cls, owner)
+        s.carried = []
+        uses = frozenset(v for w in words for v in b.scope.refs(w))
+        span = Span(start=s.start, end=last)
+        step = self._placeholder(s)
+        if step is not None:  # the opener's step runs the first statement: it says both
+            step.kind, step.text, step.span, step.plugin = StepKind.COMMAND, \
+                s.opener + "\n" + whole, span, "shell"
+            step.params, step.mutating, step.uses, step.block = {"pipeline": [stage]}, \
+                effect == "mutate", uses, block
+            out: list[Action] = []
+        else:  # the statement as the guide wrote it; the step runs it in the console
+            from engine.compile.outline import Action
+            title = b._title(owner, el)
+            step = Action(b._id(owner, cls, title), StepKind.COMMAND, title, whole, span,
+                          el.index, cls, plugin="shell", params={"pipeline": [stage]},
+                          mutating=effect == "mutate", uses=uses, block=block)
+            out = [step]
+        s.last = step
+        s.steps.append(step)
+        return out
+
     def _reopen(self, b: _OutlineBuilder, s: Session, found: tuple[list[Word] | None, dict],
                 line: CommandLine, el: Element, cls: str, owner: int) -> list[Action]:
         """A session opened inside another: a console (`psql` after `sudo -i`) is a person's
         session within it; any other replaces it (the guide has moved on)."""
         prefix, extra = found
-        nested = prefix is None and not extra
+        nested = prefix is None and set(extra) <= {"console"}
         self.open = None
         steps = self._start(b, line, el, cls, owner, found=found) or []
         if nested and self.open is not None:
-            self.open.outer = s
-            self.open.opener = s.opener + "\n" + self.open.opener
+            inner = self.open
+            inner.outer = s
+            inner.start = s.start
+            inner.opener = s.opener + "\n" + inner.opener
             for step in steps:
-                step.params = {"script": literal(self.open.opener)}
-                step.text = self.open.opener
+                step.params = {"script": literal(inner.opener)}
+                step.text = inner.opener
+            if inner.console is not None and s.fresh and s.steps and \
+                    s.steps[0].kind == StepKind.MANUAL and s.steps[0].pos == el.index:
+                # `sudo -i`, then `gitlab-psql`: the opener's step is the console's, which
+                # holds both lines (no step of `sudo -i` alone is left behind)
+                s.fresh = False
+                first = s.steps[0]
+                self._join(first, line)
+                inner.steps, inner.last = [first], first
+                return []
         return steps
 
     def _opening_line(self, s: Session, line: CommandLine) -> list[Action]:
@@ -498,3 +668,167 @@ def _filter(stage: tuple[Word, ...]) -> bool:
 def _value_in_code(argv: list[str]) -> bool:
     return any(sink in ("program", "script") and is_template(word)
                for word, sink in zip(argv, placement.argv_sinks(argv)))
+
+
+# -- database consoles ---------------------------------------------------------------------------
+
+_SQL_RUNS = frozenset("""select with show explain insert update delete create drop alter truncate
+grant revoke vacuum analyze analyse reindex cluster checkpoint copy table values call do refresh
+comment kill describe desc optimize flush purge system detach attach rename exists check repair
+pragma notify replace load install uninstall stop change""".split())
+# statements whose effect is the session's own state: what follows them depends on it
+_SQL_STATE = frozenset("""begin start commit rollback end abort savepoint release set use lock
+prepare execute deallocate declare fetch close listen unlisten discard reset""".split())
+_PSQL_DISPLAY = re.compile(r"\\(?:x|a|t|timing)(?:\s+(?:on|off|auto))?")
+_PSQL_READ_META = re.compile(r"\\(?:d[A-Za-z]*\+?|l\+?|conninfo|encoding)(?:\s+[\w.\"*]+)*")
+_REDIS_STATE = frozenset("""select multi exec discard watch unwatch auth hello reset readonly
+readwrite subscribe psubscribe ssubscribe monitor sync psync""".split())
+_REDIS_OUTPUT = frozenset({"OK", "PONG", "QUEUED"})
+_CONTINUED = re.compile(r"""^\s*(?:[\w.-]*[-'"(]#|[\w.-]*[-'"(]>|->|:-\])\s?""")
+_LONGEST = 200  # lines a statement may span: its reading stays linear in a block of SQL lines
+_HOLE = re.compile(r"<[A-Za-z][\w .:/-]{0,40}>|\$\{?[A-Za-z_]")
+_PRINTED = re.compile(r"""^\s*(?:[\d("'|+#\[{-]|\S+:|\S*\s*\|)""")
+
+
+def _console_tool(words: list[Word]) -> str:
+    argv = _plain(words)
+    i = 0
+    if argv and argv[0] == "sudo":
+        i = 1
+        while i < len(argv) and argv[i].startswith("-"):
+            i += 2 if argv[i] in ("-u", "--user", "-g", "--group") else 1
+    return argv[i].rsplit("/", 1)[-1] if i < len(argv) else ""
+
+
+def _console_kind(text: str, redis: bool, typed: bool) -> str:
+    """What a line in a console is: "statement" (one step runs it), "display" (psql's `\\x`:
+    how results print), "state" (`BEGIN`, `\\c db`, `USE db`, `SELECT 2`, `\\! cmd`: later
+    lines depend on it, or a person runs it), "output" (what the console printed). `typed`:
+    the line stood at the console's prompt."""
+    first = text.split(None, 1)[0] if text.split() else ""
+    if redis:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z-]*", first) or first in _REDIS_OUTPUT or \
+                _PRINTED.match(text):
+            return "output"
+        return "state" if first.lower() in _REDIS_STATE else "statement"
+    if text.startswith("\\"):
+        if _PSQL_DISPLAY.fullmatch(text):
+            return "display"
+        return "statement" if _PSQL_READ_META.fullmatch(text) else "state"
+    word = first.lower().rstrip(";")
+    if word in _SQL_STATE and not (word == "set" and re.match(r"(?i)set\s+global\b", text)):
+        return "state"
+    if word in _SQL_RUNS and not (word == "start" and re.match(r"(?i)start\s+transaction\b",
+                                                                text)):
+        return "statement"
+    if not typed and (_PRINTED.match(text) or len(_COLUMNS.findall(text)) >= 1):
+        return "output"
+    return "state"  # typed at the console, but nothing this reader knows: a person's
+
+
+_REDIS_WRITES = frozenset("""set setex setnx psetex mset msetnx getset getdel getex append del
+unlink expire expireat pexpire pexpireat persist rename renamenx move copy incr incrby decr decrby
+incrbyfloat hset hsetnx hmset hdel hincrby hincrbyfloat lpush rpush lpushx rpushx lpop rpop lrem
+ltrim lset linsert lmove blpop brpop sadd srem spop smove zadd zrem zincrby zpopmin zpopmax
+zremrangebyrank zremrangebyscore xadd xdel xtrim xgroup xack xclaim pfadd pfmerge publish eval
+evalsha fcall config flushall flushdb bgsave save bgrewriteaof shutdown debug slaveof replicaof
+failover sentinel cluster client memory latency slowlog script acl module function swapdb wait
+migrate restore setrange setbit bitop bitfield geoadd""".split())
+
+
+def _shell_program(word: str, redis: bool) -> bool:
+    """A line in a console that starts with a program this machine runs (`knife`, `kubectl`,
+    `sudo`) and no word of the console's own: the guide is back at a shell."""
+    name = word.rsplit("/", 1)[-1]
+    low = name.lower()
+    if redis and (low in _REDIS_WRITES or low in _REDIS_READ or low in _REDIS_READ_SUBS):
+        return False
+    if not redis and (low.rstrip(";") in _SQL_RUNS or low.rstrip(";") in _SQL_STATE):
+        return False
+    return "/" in word or name in _WORKSTATION or name in TABLE or name in ("sudo", "env")
+
+
+def _ends(text: str) -> bool:
+    """Whether a line ends its SQL statement (`;`, or `\\G`, `\\g`), a `-- comment` after it."""
+    body = re.sub(r"\s+--[^'\"]*$", "", text).rstrip()
+    return body.endswith((";", "\\G", "\\g"))
+
+
+def _statement(text: str, line: CommandLine, el: Element) -> tuple[str, int] | None:
+    """The SQL statement typed from `line` on, up to its `;` (it may span lines: the block's
+    next lines, each after a continuation prompt `db-# ` when the console showed prompts),
+    and the line it ends on. None when its end cannot be told."""
+    if text.startswith("\\") or _ends(text):
+        return text, line.end
+    rows = el.text.split("\n")
+    base = el.span.start + 1 if el.fenced else el.span.start
+    at = line.end - base
+    if not 0 <= at < len(rows):
+        return text, line.end
+    prompted = rows[at].strip() != text
+    parts = [text]
+    for k in range(at + 1, min(len(rows), at + _LONGEST)):
+        raw = rows[k]
+        if prompted:
+            m = _CONTINUED.match(raw)
+            if m is None:
+                break
+            raw = raw[m.end():]
+        if not raw.strip() or raw.strip().startswith("\\"):
+            break
+        parts.append(raw.rstrip())
+        if _ends(raw):
+            return "\n".join(parts), base + k
+    if _complete(text):
+        return text, line.end  # `select 1` with its `;` left off, then what it printed
+    return None
+
+
+def _complete(text: str) -> bool:
+    return text.count("(") == text.count(")") and text.count("'") % 2 == 0 and not re.search(
+        r"(?i)(?:[,(=<>+*/-]|\b(?:from|where|and|or|by|join|on|select|set|in|not))\s*$", text)
+
+
+def _split_sql(text: str) -> list[str]:
+    """Statements of one input, cut at each `;` outside quotes."""
+    out, cur, quote = [], [], ""
+    for ch in text:
+        cur.append(ch)
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == ";":
+            out.append("".join(cur).strip())
+            cur = []
+    if "".join(cur).strip():
+        out.append("".join(cur).strip())
+    return out
+
+
+def _console_argv(tool: str, statement: str) -> list[str] | None:
+    """The one-shot words that give the console `statement`: `-c STATEMENT` (psql, once per
+    statement: they run in order in one session), `-e STATEMENT` (mysql), `--query STATEMENT`
+    (clickhouse-client, one statement), the command's words (redis-cli)."""
+    if tool in ("redis-cli", "gitlab-redis-cli"):
+        try:
+            return shlex.split(statement)
+        except ValueError:
+            return None
+    flag = _ONE_SHOT.get(tool)
+    if not flag:
+        return None
+    if tool in ("psql", "gitlab-psql") and not statement.startswith("\\"):
+        parts = _split_sql(statement)
+        if any(_console_kind(p, False, True) != "statement" for p in parts):
+            return None  # `select 1; begin;`: the session's state changes
+        return [w for p in parts for w in ("-c", p)]
+    if tool == "clickhouse-client" and len(_split_sql(statement)) > 1:
+        return None
+    return [flag, statement]
+
+
+def _holes(statement: str) -> bool:
+    """A value the reader fills in (`<pid>`, `$VAR`, `{x}`): never spliced into a statement."""
+    return bool(_HOLE.search(statement) or placeholders.find(statement) or
+                is_template(statement))

@@ -235,7 +235,8 @@ _GIT_SUBS: dict[str, Tool] = {
 
 # -- databases ------------------------------------------------------------------------------------
 
-_PSQL_META = re.compile(r"\\(?:d[A-Za-z]*\+?|l\+?|conninfo|encoding)(?:\s+[\w.\"*]+)*\s*")
+_PSQL_META = re.compile(r"\\(?:d[A-Za-z]*\+?|l\+?|conninfo|encoding)(?:\s+[\w.\"*]+)*\s*|"
+                        r"\\(?:x|a|t|timing)(?:\s+(?:on|off|auto))?\s*")  # how results print
 _PSQL = F("h:p:U:d:wXAtxqP:F:R:v:c:lVeEa1nzS0", """host= port= username= dbname= no-password
     no-psqlrc no-align tuples-only expanded quiet pset= field-separator= record-separator= set=
     variable= command= list version echo-queries echo-hidden echo-all single-transaction csv
@@ -257,7 +258,8 @@ def _psql(p: Parsed, name: str) -> None:
         if command.lstrip().startswith("\\"):
             if not _PSQL_META.fullmatch(command.strip()):
                 raise NotRead(f"{name} -c {command.split()[0]} is not a read-only psql "
-                              "command (only \\d..., \\l and \\conninfo)", cause="sql")
+                              "command (only \\d..., \\l, \\conninfo and the display "
+                              "toggles \\x, \\a, \\t, \\timing)", cause="sql")
             continue
         problem = sql_problem(command)
         if problem:
