@@ -340,7 +340,9 @@ def _query_of(meaningful: list[str]) -> str | None:
     if _SQL_START.match(text) and not any(_table_header(ln) or ln.strip().startswith(("|", "+-", "---", "("))
                                           for ln in code):
         return "sql"
-    if any(_METRIC_SAMPLE.match(ln) for ln in code) or _PROMQL_NOT.search(text):
+    promql = [ln for ln in code if not ln.strip().startswith("#")]  # PromQL's own comments
+    text = "\n".join(promql)
+    if not promql or any(_METRIC_SAMPLE.match(ln) for ln in promql) or _PROMQL_NOT.search(text):
         return None
     if _PROMQL.search(text) and text.count("(") == text.count(")") and \
             text.count("{") == text.count("}"):
@@ -426,9 +428,12 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
         plugin = tag.split(":", 1)[1] if tag.startswith("mendflow:") else PLUGIN_TAGS[tag]
         return Block("plugin", plugin=plugin, text=raw, start=start, end=end)
     if tag in QUERY_TAGS:
-        if any(_DB_PROMPT.match(ln) or _PSQL_META.match(ln) for ln in lines):
+        statement = _sql_over_its_result(meaningful) if QUERY_TAGS[tag] == "sql" else None
+        if any(_DB_PROMPT.match(ln) or _PSQL_META.match(ln) for ln in statement or lines):
             return Block("script", text=raw, start=start, end=end)  # a console transcript
-        query = _strip_comments(raw, "--" if QUERY_TAGS[tag] == "sql" else "#")
+        # `SELECT ...;` then the table it printed: the statement runs, the table is output
+        query = _strip_comments("\n".join(statement) if statement else raw,
+                                "--" if QUERY_TAGS[tag] == "sql" else "#")
         cls: BlockClass = "query" if query.strip() else "other"
         return Block(cls, plugin=QUERY_TAGS[tag], text=query.strip(), start=start, end=end)
     if tag in MANUAL_QUERY_TAGS:

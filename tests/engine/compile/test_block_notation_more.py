@@ -54,3 +54,23 @@ def test_a_named_heading_keeps_its_name_when_a_paragraph_introduces_its_block() 
     plan = compile_text("# T\n\n## Dump the runs {#dump}\n\nRead the last day of runs:\n\n"
                         "```bash\nkubectl get jobs -A\n```\n")
     assert [s.id for s in plan.steps if s.kind == StepKind.COMMAND] == ["dump"]
+
+
+def test_an_sql_block_with_the_table_its_statement_printed_runs_the_statement() -> None:
+    plan = compile_text("# T\n\n## Diagnosis\n\nFind the contended keys:\n\n```sql\n"
+                        "SELECT contending_key, count(*)\nFROM crdb_internal.contention_events\n"
+                        "GROUP BY contending_key ORDER BY count(*) DESC;\n\n"
+                        "  contending_key | count\n-----------------+--------\n"
+                        "  \\xf67f8a12     |  4756\n```\n")
+    [query] = [s for s in plan.steps if s.kind == StepKind.QUERY]
+    assert query.plugin == "sql" and query.params["query"].rstrip().endswith("DESC;")
+    assert "4756" not in query.params["query"]
+
+
+def test_an_untagged_promql_query_with_comment_lines_is_a_query() -> None:
+    plan = compile_text("# T\n\n## Diagnosis\n\nRun the following instant query:\n\n```\n(\n"
+                        "  sum by(user) (cortex_ingester_memory_series{namespace=\"<namespace>\"})\n"
+                        ")\n> 200000\n# Uncomment to see one shard only:\n"
+                        "# and count by(user) (cortex_ingester_active_series{pod=\"x\"})\n```\n")
+    [query] = [s for s in plan.steps if s.kind == StepKind.QUERY]
+    assert query.plugin == "prometheus" and "namespace" in [i.name for i in plan.inputs]
