@@ -32,7 +32,7 @@ _EXPORTS: dict[str, str] = {
     "to_dot": "engine.compile", "lint_guide": "engine.compile.lint",
     "lint_path": "engine.compile.lint",
     # running
-    "LocalExecutor": "engine.runtime.executor", "Answers": "engine.runtime.interaction",
+    "LocalExecutor": "engine.runtime.executor", "Answers": "engine.interaction",
     "open_store": "engine.store", "Store": "engine.store", "RunRecord": "engine.store",
     # plugins and data sources
     "Registry": "engine.plugins", "StepContext": "engine.plugins",

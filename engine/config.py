@@ -14,7 +14,7 @@ by `MENDFLOW_CONFIG_FILE` must exist; the default `./mendflow.toml` may be absen
 no policy).
 
 What this module does not own: what a data source means (`engine.datasources`) or how an
-approval is given (`engine.runtime.interaction`).
+approval is given (`engine.interaction`).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from typing import Any
 from engine import scheduler as sched
 from engine.errors import MendflowError
 from engine.plan import Outcome, Plan, Step, StepKind
-from engine.runtime import templating
+from engine import templating
 
 HEALTHY = frozenset({Outcome.RESOLVED, Outcome.MITIGATED, Outcome.NO_ACTION})
 _VALUE_CHARS = 160

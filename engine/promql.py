@@ -22,9 +22,9 @@ or one literal label value.
 and by `guard`, which the prometheus plugin applies to its query template before every render:
 each `{{ value }}` is sent through the `promql` filter for its position, whatever plan the
 template came from (structural, LLM, written by hand). The filter itself (`escape`) lives here
-and is registered in `engine.runtime.templating`.
+and is registered in `engine.templating`.
 
-What this module does not own: rendering (`engine.runtime.templating`), which blocks are
+What this module does not own: rendering (`engine.templating`), which blocks are
 PromQL (`engine.compile.blocks`), or talking to Prometheus (the plugin).
 """
 

@@ -18,7 +18,7 @@ from engine.errors import MendflowError
 from engine.findings import Finding, findings
 from engine.plan import Plan
 from engine.printable import visible
-from engine.runtime import templating
+from engine import templating
 from engine.runtime.memory import Memory
 from engine.store.base import EventRecord, LlmUsage, MemoryEntry, RunRecord
 

@@ -355,7 +355,7 @@ _INDEX_CACHE_SIZE = 32
 def _condition_reads(plan: Plan, steps: Mapping[str, Step]) -> dict[int, frozenset[str]]:
     """For each edge whose condition has an expression, the steps whose output it reads
     without testing their exit status."""
-    from engine.runtime.templating import references  # pure: parses, never renders
+    from engine.templating import references  # pure: parses, never renders
 
     reads: dict[int, frozenset[str]] = {}
     for i, edge in enumerate(plan.edges):

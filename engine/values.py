@@ -16,10 +16,10 @@ value (escaped) and the rule it broke:
     url       an http(s) URL with a host, no credentials, no spaces or control characters.
     text      free text (printable; tabs and newlines allowed). Only ever passed as data: a SQL
               bound value, an HTTP body or query field. Never an argv word, script text,
-              PromQL, a path or a URL segment (`engine.runtime.placement` enforces where).
+              PromQL, a path or a URL segment (`engine.placement` enforces where).
 
 What this module does not own: where a value may be put into a step (the placement rules),
-or how templates render (`engine.runtime.templating`).
+or how templates render (`engine.templating`).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ PACKAGES = ("engine", "plugins", "worker")
 
 # library -> the only modules (path prefixes) allowed to import it
 ONLY_IMPORTERS = {
-    "jinja2": ("engine/runtime/templating.py",),
+    "jinja2": ("engine/templating.py",),
     "networkx": ("engine/compile/validate.py",),
     "typer": ("engine/cli/",),
     "rich": ("engine/cli/",),
@@ -34,6 +34,9 @@ ONLY_IMPORTERS = {
     "asyncua": ("plugins/robot/ua.py",),
     "aiomqtt": ("plugins/robot/mqtt.py",),
     "matplotlib": ("bench/",),
+    "tree_sitter": ("engine/effects/bash.py",),
+    "tree_sitter_bash": ("engine/effects/bash.py",),
+    "duckdb": ("plugins/compute.py",),
 }
 
 
@@ -69,6 +72,27 @@ def test_engine_imports_neither_plugins_nor_worker() -> None:
         for lib in _imports(p) & {"plugins", "worker"}
     ]
     assert offenders == []
+
+
+def test_the_compiler_does_not_import_the_runtime() -> None:
+    """compile/ turns guides into plans; what both need (templating, placement, questions)
+    lives beside them in engine/, so a compiler change cannot reach into a running step."""
+    offenders = [f"{path.relative_to(ROOT)} imports {mod}"
+                 for path in sorted((ROOT / "engine" / "compile").rglob("*.py"))
+                 for mod in _modules(path) if mod.startswith("engine.runtime")]
+    assert offenders == []
+
+
+def _modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
 
 
 def test_plugins_do_not_import_worker() -> None:

@@ -18,7 +18,7 @@ from engine.plan import Plan
 from engine.plugins import Registry
 from engine.runtime.distributed import DistributedRunner, follow
 from engine.runtime.executor import Update, new_run_id
-from engine.runtime.interaction import Answers
+from engine.interaction import Answers
 from engine.settings import Settings
 from engine.store.base import RunRecord, Store
 

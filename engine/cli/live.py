@@ -104,20 +104,20 @@ class _TerminalPrompt:
             self.view.resume()
 
     async def approve(self, *, step: Any, action: str) -> Any:
-        from engine.runtime.interaction import Answer
+        from engine.interaction import Answer
 
         ok = await self._ask(f"[bold]Approve[/bold] {step.id}?", f"\nAbout to run: {action}")
         return Answer(ok, "terminal")
 
     async def confirm_manual(self, *, step: Any, instructions: str) -> Any:
-        from engine.runtime.interaction import Answer
+        from engine.interaction import Answer
 
         ok = await self._ask(f"Done with [bold]{step.id}[/bold]?",
                              f"\nDo this by hand: {instructions}")
         return Answer(ok, "terminal")
 
     async def settle_in_doubt(self, *, step: Any, reason: str) -> Any:
-        from engine.runtime.interaction import IN_DOUBT_FLAGS, InDoubtReply
+        from engine.interaction import IN_DOUBT_FLAGS, InDoubtReply
 
         again = await self._ask(f"Run [bold]{step.id}[/bold] again?",
                                 f"\n{reason}: {step.title}")
@@ -129,7 +129,7 @@ class _TerminalPrompt:
         return InDoubtReply("done" if done else "failed", "terminal")
 
     async def judge(self, *, step: Any, edge: Any, evidence: str) -> Any:
-        from engine.runtime.interaction import Answer
+        from engine.interaction import Answer
 
         text = edge.condition.text if edge.condition else edge.target
         ok = await self._ask(f"Does this hold? [bold]{escape(text)}[/bold] "

@@ -220,7 +220,7 @@ def _answers(settings: Settings, plan: Any, *, answer: list[str], approve: list[
              yes: bool) -> Any:
     """The non-interactive answers, checked against the plan: an `--answer` that names no
     question, or an approval gate, is refused before anything runs."""
-    from engine.runtime.interaction import (
+    from engine.interaction import (
         Answers,
         check_answer_keys,
         load_auto_approve,
@@ -321,7 +321,7 @@ def resume(
     run again unasked: it is asked about (interactively), or answered with --rerun,
     --mark-done or --mark-failed; `--yes` does not answer it. Exit 2 if another live process
     drives the run."""
-    from engine.runtime.interaction import IN_DOUBT_FLAGS, parse_in_doubt
+    from engine.interaction import IN_DOUBT_FLAGS, parse_in_doubt
 
     settings = _settings()
     in_doubt = parse_in_doubt(rerun=rerun, done=mark_done, failed=mark_failed)

@@ -31,8 +31,8 @@ from engine.effects.rules import EDITOR
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, load_yaml, slugify
 from engine.plan import Span, StepKind
-from engine.runtime import placement
-from engine.runtime.templating import is_template, literal
+from engine import placement
+from engine.templating import is_template, literal
 
 _PREFIX = {"diag": "diag", "mit": "mit", "step": "step"}
 _STOP = frozenset("""the a an of for to by and or in on with from is are be that this these those
@@ -884,7 +884,7 @@ class _OutlineBuilder:
 
     def _misplaced(self, pipeline: list[list[str]]) -> bool:
         """Whether an input's value would sit where its type may not (free text as an argv
-        word): `engine.runtime.placement` would refuse the plan."""
+        word): `engine.placement` would refuse the plan."""
         step = SimpleNamespace(id="-", plugin="shell", params={"pipeline": pipeline})
         return bool(placement.step_problems(step, self.scope.inputs))  # type: ignore[arg-type]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from engine.errors import MendflowError
-from engine.runtime.templating import references
+from engine.templating import references
 
 SectionClass = Literal["info", "diag", "mit", "step", "cleanup"]
 

@@ -35,7 +35,7 @@ from engine import promql
 from engine.compile.scope import Scope
 from engine.effects.sql import sql_problem
 from engine.errors import MendflowError, ValidationError
-from engine.runtime.templating import ROOTS, literal, references
+from engine.templating import ROOTS, literal, references
 from engine.sqltext import TablesRead, dollar_tag_end, quoted_end, tables_read
 
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")

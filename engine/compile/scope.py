@@ -17,7 +17,7 @@ from engine.compile import placeholders
 from engine.compile.shellwords import Word
 from engine import values
 from engine.plan import InputSpec
-from engine.runtime.templating import literal
+from engine.templating import literal
 
 _ALERT_LABEL = re.compile(r"^(?:the\s+)?(?:value\s+of\s+)?(?:the\s+)?[`'\"]?(?P<label>[a-z_][a-z0-9_]*)"
                           r"[`'\"]?\s+label\s+(?:from|of|in)\s+(?:the\s+)?alert$", re.I)

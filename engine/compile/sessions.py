@@ -65,8 +65,8 @@ from engine.effects.rules import Tool
 from engine.effects.services import _REDIS_READ, _REDIS_READ_SUBS
 from engine.effects.table import TABLE
 from engine.plan import Span, StepKind
-from engine.runtime import placement
-from engine.runtime.templating import is_template, literal
+from engine import placement
+from engine.templating import is_template, literal
 
 if TYPE_CHECKING:
     from engine.compile.blocks import CommandLine

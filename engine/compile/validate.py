@@ -19,8 +19,8 @@ import networkx as nx
 
 from engine.errors import ConditionError, TemplateError, ValidationError
 from engine.plan import Edge, OnError, Plan, Step, StepKind
-from engine.runtime import placement
-from engine.runtime.templating import check_expression, references, strings_in
+from engine import placement
+from engine.templating import check_expression, references, strings_in
 from engine.sqltext import steps_read
 
 _NEEDS_PLUGIN = (StepKind.COMMAND, StepKind.QUERY, StepKind.DETECT)
@@ -131,7 +131,7 @@ class _Checker:
         yield from self._placement()
 
     def _placement(self) -> Iterator[Problem]:
-        """No template puts a value where its type may not go (`engine.runtime.placement`)."""
+        """No template puts a value where its type may not go (`engine.placement`)."""
         for m in placement.problems(self.plan):
             yield self.problem("placement", m.message, m.hint, self.steps.get(m.step))
 

@@ -16,7 +16,7 @@ Owns:
   on every process they start and which their children inherit), found in /proc.
 
 It does not decide how a run proceeds (`engine.scheduler`) or talk to people
-(`engine.runtime.interaction`).
+(`engine.interaction`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from engine.plan import Step
 from engine.plugins import Registry
-from engine.runtime.interaction import in_doubt_hint
+from engine.interaction import in_doubt_hint
 from engine.store.base import Lease, LeaseHeld, Store
 
 log = logging.getLogger("mendflow.driving")

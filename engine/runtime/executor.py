@@ -39,7 +39,7 @@ from engine.runtime.driving import (
     reap_leftovers,
     repeatable,
 )
-from engine.runtime.interaction import Answers, Interaction, NeedsAnswer
+from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import SNAPSHOT_EVERY, current_state
 from engine.runtime.replay import started_events as _started

@@ -18,7 +18,7 @@ from typing import Any
 
 from engine import values
 from engine.errors import InputError, PlanError
-from engine.runtime import placement
+from engine import placement
 from engine.plan import InputSpec, Plan
 from engine.store.base import MemoryEntry
 

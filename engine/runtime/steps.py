@@ -36,8 +36,8 @@ from engine.errors import (
 )
 from engine.plan import Edge, Plan, Step, StepKind
 from engine.plugins import Registry, StepContext, StepResult, parse_params
-from engine.runtime import placement, templating
-from engine.runtime.interaction import Answers, Interaction
+from engine import placement, templating
+from engine.interaction import Answers, Interaction
 from engine.runtime.memory import Memory
 from engine.settings import Settings
 from engine.store.base import ArtifactRef, MemoryEntry, Store

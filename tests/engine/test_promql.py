@@ -6,7 +6,7 @@ import pytest
 
 from engine import promql
 from engine.errors import TemplateError
-from engine.runtime import templating
+from engine import templating
 
 
 def render(template: str, value: object) -> str:

@@ -19,7 +19,7 @@ from engine import scheduler as sched
 from engine.compile import compile_path
 from engine.findings import findings
 from engine.plan import Plan
-from engine.runtime import templating
+from engine import templating
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIAGE = ROOT / "guides" / "sre" / "linux-host-triage.md"

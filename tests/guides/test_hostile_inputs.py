@@ -21,7 +21,7 @@ from engine.compile import compile_path
 from engine.errors import MendflowError
 from engine.plugins import default_registry
 from engine.runtime.executor import LocalExecutor
-from engine.runtime.interaction import Answers
+from engine.interaction import Answers
 from engine.settings import Settings
 from engine.store import open_store
 

@@ -28,7 +28,7 @@ import asyncpg
 import pytest
 
 from engine.plan import Edge, Step
-from engine.runtime.interaction import Answers
+from engine.interaction import Answers
 from tests.worker.conftest import ROOT, SPAN, Workers, end, make_plan, wait_all
 
 TRIALS = 10

@@ -18,7 +18,7 @@ from engine.compile.lint.base import (
 from engine.compile.phrases import explicit_expr, guard_in, step_number
 from engine.guide import Element, slugify
 from engine.errors import MendflowError
-from engine.runtime.templating import check_expression, references
+from engine.templating import check_expression, references
 
 # -- 2. control flow --------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Judgment conditions decided by the configured LLM, with the model's rationale.
 
-`LlmJudge` implements the `Interaction` protocol (`engine.runtime.interaction`): it answers
+`LlmJudge` implements the `Interaction` protocol (`engine.interaction`): it answers
 `judge` by asking the model whether the condition's sentence holds given what the step found,
 and returns `Answer(yes, "llm:MODEL", rationale)`. Approvals and manual steps are never the
 model's to answer: they go to the fallback (the terminal prompt, or flags). When the model
@@ -23,7 +23,7 @@ from engine.compile.llm import prompts
 from engine.compile.llm.errors import LlmError
 from engine.compile.llm.provider import Usage, ask
 from engine.plan import Edge, Step
-from engine.runtime.interaction import Answer, InDoubtReply, Interaction, NeedsAnswer
+from engine.interaction import Answer, InDoubtReply, Interaction, NeedsAnswer
 
 JUDGE_SCHEMA = {
     "title": "Judgment", "type": "object",

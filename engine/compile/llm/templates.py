@@ -3,7 +3,7 @@
 The LLM turns a guide's code block into a Jinja2 template whose varying values (namespace, host,
 time range) are declared plan inputs with a type, a default, and whether they are required.
 This module checks such a template the way it will run: it renders every string in the step's
-params in the sandbox (`engine.runtime.templating`) from sample memory (each input's default,
+params in the sandbox (`engine.templating`) from sample memory (each input's default,
 or a sample of its type; "1" for anything an earlier step writes), then validates the result
 with the target plugin's own `Params` model (`engine.plugins.parse_params`). A template that
 does not render, or renders to parameters the plugin refuses, is a `Problem` for the repair
@@ -22,7 +22,7 @@ from engine.errors import MendflowError
 from engine import values
 from engine.plan import InputSpec, Plan, Step
 from engine.plugins import Registry, default_registry, parse_params
-from engine.runtime.templating import references, render_value, strings_in
+from engine.templating import references, render_value, strings_in
 
 SAMPLE_BY_TYPE: dict[str, Any] = {"name": "sample", "string": "sample", "integer": 1,
                                   "number": 1.5, "boolean": True, "path": "/tmp/sample",

@@ -177,7 +177,7 @@ def test_alert_label_placeholder_is_a_typed_input_the_alert_fills():
 def test_go_templates_survive_as_literal_text():
     plan = compile_text("# T\n\n## Diagnosis\n\n```bash\nkubectl get pods -o go-template="
                         "'{{range .items}}{{.metadata.name}}{{end}}'\n```\n")
-    from engine.runtime.templating import render
+    from engine.templating import render
     arg = plan.steps[0].params["pipeline"][0][-1]
     assert render(arg, {}) == "go-template={{range .items}}{{.metadata.name}}{{end}}"
 

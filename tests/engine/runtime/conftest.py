@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step
 from engine.plugins import Registry, StepContext, StepResult
 from engine.runtime.executor import LocalExecutor, Update
-from engine.runtime.interaction import Answers
+from engine.interaction import Answers
 from engine.settings import Settings
 from engine.store import open_store
 from plugins.shell import ShellPlugin

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.runtime.interaction import Answers
+from engine.interaction import Answers
 from engine.settings import Settings
 from engine.store.base import EventRecord, LeaseHeld
 

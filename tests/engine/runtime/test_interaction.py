@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import InputError
-from engine.runtime.interaction import Answers, check_answer_keys
+from engine.interaction import Answers, check_answer_keys
 
 from .conftest import edge, end, plan, sh, step
 

@@ -10,7 +10,7 @@ import pytest
 from engine.compile import compile_guide
 from engine.errors import PlanError, ValidationError
 from engine.guide import parse_guide
-from engine.runtime.placement import argv_sinks, problems, rendered_problem
+from engine.placement import argv_sinks, problems, rendered_problem
 
 from .conftest import edge, end, plan, sh, step
 

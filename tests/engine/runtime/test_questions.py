@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from engine.runtime.interaction import Answer, Answers
+from engine.interaction import Answer, Answers
 
 from .conftest import edge, end, plan, sh, step
 

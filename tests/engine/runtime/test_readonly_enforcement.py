@@ -21,7 +21,7 @@ from engine.errors import InputError, PlanError
 from engine.plan import Step
 from engine.plugins import Registry, StepContext, StepResult
 from engine.runtime.executor import LocalExecutor
-from engine.runtime.interaction import Answer, Answers
+from engine.interaction import Answer, Answers
 from engine.settings import Settings
 from plugins.http import HttpPlugin
 from plugins.shell import ShellPlugin

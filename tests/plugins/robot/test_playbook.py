@@ -25,7 +25,7 @@ from engine.guide import load_guide
 from engine.plan import Plan
 from engine.plugins import Registry
 from engine.runtime.executor import LocalExecutor, Update
-from engine.runtime.interaction import Answers, load_auto_approve
+from engine.interaction import Answers, load_auto_approve
 from engine.settings import Settings
 from engine.store import open_store
 from plugins.robot.ua import CellClient

@@ -12,7 +12,7 @@ from engine.compile.llm.errors import ProviderUnavailable
 from engine.compile.llm.provider import Usage
 from engine.guide import parse_guide
 from engine.plan import Condition, Edge, Span, Step, StepKind
-from engine.runtime.interaction import Answer
+from engine.interaction import Answer
 from tests.engine.compile.llm.scripted import ScriptedChatModel
 
 STEP = Step(id="disk", title="Check disk", kind=StepKind.COMMAND, source=Span(start=1, end=1))

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from engine.plan import InputSpec, Plan, Step
-from engine.runtime.templating import is_template, references
+from engine.templating import is_template, references
 from engine.values import control_characters, shown
 
 Sink = Literal["program", "script", "argv", "promql", "url", "path", "data"]
