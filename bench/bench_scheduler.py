@@ -51,7 +51,8 @@ def deep(n: int) -> Plan:
 
 
 def drive(plan: Plan, *, snapshot: bool = False) -> float:
-    """Run `plan` to its end; return the seconds spent in the scheduler (and snapshots, if asked)."""
+    """Run `plan` to its end; return the seconds spent in the scheduler (and snapshots, if
+    asked)."""
     events = {st.id: s.StepSucceeded(step=st.id, attempt=1) for st in plan.steps}
     s.plan_index(plan)  # built once per plan; timed separately below
     start = time.perf_counter()

@@ -174,7 +174,8 @@ def _wait_ready(server: PrometheusServer, timeout_s: float) -> bool:
 
 
 @contextmanager
-def running_prometheus(workdir: Path, *, openmetrics: str | None = None) -> Iterator[PrometheusServer]:
+def running_prometheus(workdir: Path, *,
+                       openmetrics: str | None = None) -> Iterator[PrometheusServer]:
     server = start_prometheus(workdir, openmetrics=openmetrics)
     try:
         yield server

@@ -15,8 +15,10 @@ a token says so:
     type = "http"
     url = "https://status.internal/api"
     token_env = "STATUS_API_TOKEN"   # sent as `Authorization: Bearer <token>`
-    auth = "bearer"                  # optional: bearer with a token, basic with a password The environment is read once, by `load_datasources`, called at
-the edge (the CLI); everything else receives a `DataSources` value.
+    auth = "bearer"                  # optional: bearer with a token, basic with a password
+
+The environment is read once, by `load_datasources`, called at the edge (the CLI); everything
+else receives a `DataSources` value.
 
 A `DataSource` never shows its secrets: `public()` masks them, `connect_info()` is what a
 plugin gets, and `Redactor` scrubs every secret, and every form it travels in (URL-encoded,
@@ -338,7 +340,8 @@ class DataSources:
 
     def _how_to_add(self, wanted: str, name: str | None = None) -> str:
         key = name or "<name>"
-        return (f"Add a [datasources.{key}] table (type = \"{wanted.split(' or ')[0]}\", url = ...) "
+        return (f"Add a [datasources.{key}] table "
+                f"(type = \"{wanted.split(' or ')[0]}\", url = ...) "
                 f"to {self._where()}, or set {ENV_PREFIX}{_env_key(key)}_URL")
 
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import scheduler as sched
+from engine import templating
 from engine.errors import MendflowError
 from engine.plan import Outcome, Plan, Step, StepKind
-from engine import templating
 
 HEALTHY = frozenset({Outcome.RESOLVED, Outcome.MITIGATED, Outcome.NO_ACTION})
 _VALUE_CHARS = 160

@@ -225,8 +225,9 @@ def load_guide(path: str | Path) -> Guide:
     except FileNotFoundError:
         raise GuideError("no such guide", file=str(p), hint="Check the path") from None
     except IsADirectoryError:
-        raise GuideError("is a directory, not a guide", file=str(p),
-                         hint="Pass a Markdown file, or use a command that takes a folder") from None
+        raise GuideError(
+            "is a directory, not a guide", file=str(p),
+            hint="Pass a Markdown file, or use a command that takes a folder") from None
     except OSError as exc:
         raise GuideError(f"cannot read guide: {exc.strerror}", file=str(p)) from exc
     return parse_guide(data, path=p.as_posix())
@@ -261,8 +262,8 @@ def _parse_guide(data: bytes | str, path: str) -> Guide:
         raise GuideError("the guide is empty", file=path, line=1,
                          hint="Write the guide's steps in it, or pass the right file")
     front, front_lines, body = _split_front_matter(text, path)
-    # A guide with nothing but front matter (a Hugo `_index.md` is front matter only) still reads: it has no elements,
-    # its plan says there is nothing to do, and lint says it is empty.
+    # A guide with nothing but front matter (a Hugo `_index.md` is front matter only) still
+    # reads: it has no elements, its plan says there is nothing to do, and lint says it is empty.
     builder = _Builder(body, offset=front_lines, path=path)
     elements = builder.build()
     return Guide(

@@ -8,17 +8,17 @@ store itself (callers pass what they loaded) and prints nothing (the CLI does).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from collections.abc import Mapping
 from typing import Any
 
 from engine import scheduler as sched
+from engine import templating
 from engine.errors import MendflowError
 from engine.findings import Finding, findings
 from engine.plan import Plan
 from engine.printable import visible
-from engine import templating
 from engine.runtime.memory import Memory
 from engine.store.base import EventRecord, LlmUsage, MemoryEntry, RunRecord
 
@@ -238,7 +238,8 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     if skipped:
         out += ["Skipped (their conditions did not hold): "
                 + ", ".join(f"`{s}`" for s in skipped), ""]
-    out += ["## Timeline", "", "| step | status | start (s) | waited (s) | duration (s) | attempts |",
+    out += ["## Timeline", "",
+            "| step | status | start (s) | waited (s) | duration (s) | attempts |",
             "|---|---|---:|---:|---:|---:|"]
     timed = sorted((row for row in ran if row.started_at),
                    key=lambda row: (row.started_at, row.step_id))

@@ -250,7 +250,8 @@ def summarize_series(
     one series; `values_by` maps each kept series' label string to its value. Non-finite
     values (NaN, ±Inf) are rendered as strings and left out of the numeric statistics.
     """
-    kept: list[tuple[float, int, dict[str, Any]]] = []  # a bounded min-heap would do; lists are small
+    # a bounded min-heap would do; lists are small
+    kept: list[tuple[float, int, dict[str, Any]]] = []
     count = 0
     all_stats = _ColumnStats(distinct_cap=0)
     for index, item in enumerate(series):
@@ -264,7 +265,8 @@ def summarize_series(
             entry = {"labels": labels, "value": to_jsonable(value)}
             rank_value = value
         all_stats.add(rank_value)
-        rank = rank_value if isinstance(rank_value, float) and math.isfinite(rank_value) else -math.inf
+        rank = (rank_value if isinstance(rank_value, float) and math.isfinite(rank_value)
+                else -math.inf)
         kept.append((rank, index, entry))
         if len(kept) > 4 * max_series:
             kept = sorted(kept, key=lambda t: (-t[0], t[1]))[:max_series]

@@ -131,8 +131,9 @@ def render(template: str, memory: Mapping[str, Any]) -> str:
     try:
         return _compile(template).render(memory)
     except jinja2.UndefinedError as exc:
-        raise TemplateError(f"template refers to something not in memory: {exc.message}",
-                            hint="Make an earlier step write it, or declare it as an input") from None
+        raise TemplateError(
+            f"template refers to something not in memory: {exc.message}",
+            hint="Make an earlier step write it, or declare it as an input") from None
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateError(f"template blocked by the sandbox: {exc}") from None
     except TemplateError:

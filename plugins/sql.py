@@ -260,7 +260,8 @@ _PG_COERCE = {
     **dict.fromkeys(("float4", "float8"), float),
     "numeric": decimal.Decimal,
     "bool": lambda s: {"true": True, "t": True, "1": True, "yes": True, "on": True,
-                       "false": False, "f": False, "0": False, "no": False, "off": False}[s.lower()],
+                       "false": False, "f": False, "0": False, "no": False,
+                       "off": False}[s.lower()],
     "date": dt.date.fromisoformat,
     "timestamp": lambda s: dt.datetime.fromisoformat(s).replace(tzinfo=None),
     "timestamptz": lambda s: _aware(dt.datetime.fromisoformat(s.replace("Z", "+00:00"))),
@@ -348,7 +349,8 @@ def _run_sqlite(params: SqlParams, url: str, *, timeout: float, ctx: StepContext
         conn = sqlite3.connect(uri, uri=True, timeout=min(timeout, 5.0))
     except sqlite3.Error as exc:
         raise StepFailed(f"cannot open SQLite database {path}: {ctx.redact(str(exc))}",
-                         retryable=False, hint="Check the data source path; it must exist") from None
+                         retryable=False,
+                         hint="Check the data source path; it must exist") from None
     try:
         if params.read_only:
             conn.execute("PRAGMA query_only = ON")

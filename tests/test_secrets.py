@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 from urllib.parse import quote, quote_plus
 
 import asyncpg
@@ -43,8 +42,8 @@ from plugins.logs import LogsPlugin
 from plugins.prometheus import PrometheusPlugin
 from plugins.shell import ShellPlugin
 from plugins.sql import SqlPlugin
-from tests.support.plans import gate_changes
 from tests.engine.runtime.conftest import edge, end, plan, sh, step
+from tests.support.plans import gate_changes
 
 SECRET = 'Zq7/pl@nt"ed+K9 w'  # quote, quote_plus and JSON each write it differently
 TOKEN = "Tk9-Qx7/zP3+vW8"

@@ -14,11 +14,11 @@ from typing import Any
 
 from engine import scheduler as sched
 from engine.errors import ConfigError
+from engine.interaction import Answers
 from engine.plan import Plan
 from engine.plugins import Registry
 from engine.runtime.distributed import DistributedRunner, follow
 from engine.runtime.executor import Update, new_run_id
-from engine.interaction import Answers
 from engine.settings import Settings
 from engine.store.base import RunRecord, Store
 

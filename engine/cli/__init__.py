@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from engine.cli._app import app, main
 
-# Each module registers its commands, in the order `mendflow --help` lists them.
-from engine.cli import guides  # noqa: E402, F401, I001
-from engine.cli import runs  # noqa: E402, F401
-from engine.cli import robot  # noqa: E402, F401
+# Each module registers its commands, in the order `mendflow --help` lists them: not sorted.
+# isort: off
+from engine.cli import guides  # noqa: F401
+from engine.cli import runs  # noqa: F401
+from engine.cli import robot  # noqa: F401
+# isort: on
 
 __all__ = ["app", "main"]

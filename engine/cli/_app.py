@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-
 from collections.abc import Iterable
 
 import typer
@@ -51,7 +50,8 @@ err = _Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 OUTCOME_EXIT = {"resolved": ExitCode.OK, "mitigated": ExitCode.OK, "no_action": ExitCode.OK,
                 "escalate": ExitCode.ESCALATE, "inconclusive": ExitCode.INCONCLUSIVE}
 STATUS_STYLE = {
-    "pending": ("·", "dim"), "queued": ("⧗", "yellow"), "running": ("▶", "cyan"), "waiting": ("…", "yellow"),
+    "pending": ("·", "dim"), "queued": ("⧗", "yellow"), "running": ("▶", "cyan"),
+    "waiting": ("…", "yellow"),
     "succeeded": ("✔", "green"), "failed": ("✘", "red"), "skipped": ("-", "dim"),
     "cancelled": ("■", "yellow"),
 }

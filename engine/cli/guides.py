@@ -204,10 +204,8 @@ def lint(
 
 
 def _llm_lint(path: Path, found: list[Any], spec: Any, model: Any) -> list[Any]:
-    from engine.compile.llm import LlmError, llm_findings
+    from engine.compile.llm import LlmError, Usage, llm_findings
     from engine.guide import load_guide
-
-    from engine.compile.llm import Usage
 
     usage = Usage(model=spec.label)
     try:

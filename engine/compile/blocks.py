@@ -98,13 +98,16 @@ _PARAM_LINE = re.compile(r"^\s*(?:#|[\w.-]+\s*:(?:\s|$))")  # a plugin block's `
 # -- what a line looks like --------------------------------------------------------------------
 
 _LOG_LINE = re.compile(
-    r"^\s*(?:\[?\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}|\[?\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} [ \d]\d \d{2}:|"
+    r"^\s*(?:\[?\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}|\[?\d{2}:\d{2}:\d{2}|"
+    r"[A-Z][a-z]{2} [ \d]\d \d{2}:|"
     r"(?:level|lvl|ts|time)=|\{\s*\"|[IWEF]\d{4} \d{2}:|"
     r"(?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL|PANIC|TRACE|NOTICE|CRITICAL)\b)")
 _OUTPUT_LINE = re.compile(
     r"^\s*(?:\{\s*\"[^\"]+\"\s*:.*\}\s*$|(?:error|warning|warn|fatal|panic|info|debug|err)\s*[:\]]"
-    r"|HTTP/\d|\"[^\"]*\"?,?\s*$|(?:Normal|Warning)\s+[A-Z]\w+\s|[\w.-]+(?:\s[\w.-]+){0,3}\s+=\s)", re.I)
-_SEPARATOR = re.compile(r"^\s*[-=]{2,}(?:[+|][-=]+)+[+|]?\s*$|^\s*\+[-=+]+\+\s*$")  # ---+--- under a header
+    r"|HTTP/\d|\"[^\"]*\"?,?\s*$|(?:Normal|Warning)\s+[A-Z]\w+\s|[\w.-]+(?:\s[\w.-]+){0,3}\s+=\s)",
+    re.I)
+# ---+--- under a header
+_SEPARATOR = re.compile(r"^\s*[-=]{2,}(?:[+|][-=]+)+[+|]?\s*$|^\s*\+[-=+]+\+\s*$")
 # Signs of output anywhere in a line: weaker, a line that starts with a known tool is a command.
 _OUTPUT_WORDS = re.compile(
     r"\blevel=\w+|\bts=\d{4}-|\bmsg=\"|\"msg\"=|\b[1-5]\d\d (?:OK|Internal Server Error|Not Found|"
@@ -248,7 +251,8 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
         return True  # `$EDITOR file`: a program named by a value (a person's step)
     if _PATH0.match(first) or _RELATIVE0.match(first) or s[0] == "<" and _REDIRECT_FIRST.match(s):
         return True
-    if first.startswith("\\") or not _WORD0.match(first) and not re.match(r"^[\w.-]+\.(?:sh|py|rb|pl)$", first):
+    if (first.startswith("\\")
+            or not _WORD0.match(first) and not re.match(r"^[\w.-]+\.(?:sh|py|rb|pl)$", first)):
         return False
     if len(words) == 1:
         return first in _ALONE or (not strict and first in _TOOLS)
@@ -267,10 +271,11 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
     return prose < 2 and not s.endswith((".", ":", "?", "!")) or technical and prose < 3
 
 
-_SQL_STATEMENT = re.compile(r"(?i)^\s*(?:set|show|select|with|grant|revoke|create|drop|alter|insert|"
-                            r"update|delete|vacuum|analyze|begin|commit|rollback|lock|reset)\s+"
-                            r"(?!-)[^;]*;\s*$")
-_LOGQL = re.compile(r'^\s*(?:\w+\s*\(\s*)*\{\s*\w+\s*[=!]~?\s*"[^"]*"[^}]*\}\s*(?:\||!=|!~|\[|\)|$)')
+_SQL_STATEMENT = re.compile(r"(?i)^\s*(?:set|show|select|with|grant|revoke|create|drop|alter|"
+                            r"insert|update|delete|vacuum|analyze|begin|commit|rollback|lock|"
+                            r"reset)\s+(?!-)[^;]*;\s*$")
+_LOGQL = re.compile(r'^\s*(?:\w+\s*\(\s*)*\{\s*\w+\s*[=!]~?\s*"[^"]*"[^}]*\}'
+                    r'\s*(?:\||!=|!~|\[|\)|$)')
 _TECHNICAL = re.compile(r"""^[-/$.~"'\d{(\[<]|.*[=/.:@|]""")
 
 
@@ -304,7 +309,8 @@ _SQL_START = re.compile(r"(?is)^\s*(?:select\b.*\bfrom\b|select\s+[\w(*'\"]|with
                         r"create\s+(?:table|index|view|role|user|database|extension)\b|"
                         r"grant\b|revoke\b|truncate\b|reindex\b|begin\b|optimize\s+table\b|"
                         r"system\s+\w+|detach\s+\w|attach\s+\w)")
-_SQL_READ = re.compile(r"(?is)^\s*(?:select\b|with\b(?!.*\b(?:insert|update|delete)\b)|show\b|explain\b(?!\s+analy[sz]e)|describe\b|desc\b)")
+_SQL_READ = re.compile(r"(?is)^\s*(?:select\b|with\b(?!.*\b(?:insert|update|delete)\b)|show\b|"
+                       r"explain\b(?!\s+analy[sz]e)|describe\b|desc\b)")
 _PROMQL = re.compile(
     r"(?m)^[\s(]*[a-z][a-z0-9]*(?:_[a-z0-9]+){2,}(?:\{[^}]*\})?\s*(?:[-+*/><=!]|$)|\b(?:sum|rate|irate|"
     r"increase|count|avg|max|min|histogram_quantile|topk|bottomk|absent|\w+_over_time|label_replace|"
@@ -337,8 +343,8 @@ def _query_of(meaningful: list[str]) -> str | None:
     if not code:
         return None
     text = "\n".join(code)
-    if _SQL_START.match(text) and not any(_table_header(ln) or ln.strip().startswith(("|", "+-", "---", "("))
-                                          for ln in code):
+    if _SQL_START.match(text) and not any(
+            _table_header(ln) or ln.strip().startswith(("|", "+-", "---", "(")) for ln in code):
         return "sql"
     promql = [ln for ln in code if not ln.strip().startswith("#")]  # PromQL's own comments
     text = "\n".join(promql)
@@ -361,17 +367,19 @@ def _looks_like_config(lines: list[str]) -> bool:
                 re.match(r"^\s*[\w.-]+\+?::?\s*\{", text))
 
 
-_OUTPUT_CUE = re.compile(r"\b(output|logged|logs?( like)? the following|following (error|message|log|"
-                         r"output|lines?)s?|(expect|see) (logs|output|messages)|looks? like|"
-                         r"similar to|should look)\b[^.:]{0,40}[:.]?\s*$",
+_OUTPUT_CUE = re.compile(r"\b(output|logged|logs?( like)? the following|following "
+                         r"(error|message|log|output|lines?)s?|(expect|see) (logs|output|messages)|"
+                         r"looks? like|similar to|should look)\b[^.:]{0,40}[:.]?\s*$",
                          re.I)
-_CUE_NOT = re.compile(r"\b(?:by (?:simply )?running|(?:to|and|then|please|now) run|run (?:the|this|these)|"
-                      r"running the following|commands?|execut\w*|enter|paste)\b|\brun(?:ning)?\s*:?\s*$",
+_CUE_NOT = re.compile(r"\b(?:by (?:simply )?running|(?:to|and|then|please|now) run|"
+                      r"run (?:the|this|these)|running the following|commands?|execut\w*|enter|"
+                      r"paste)\b|\brun(?:ning)?\s*:?\s*$",
                       re.I)
 
 
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
-_OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:example|sample|expected|typical|the)?\s*(?:command\s+)?output\b"
+_OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:example|sample|expected|typical|the)?\s*"
+                          r"(?:command\s+)?output\b"
                           r"(?!\s+(?:of|from)\s+(?:the\s+)?(?:following|this|these)\s+command)")
 
 
@@ -577,7 +585,8 @@ def _commented_command(line: str, first_line: int, i: int) -> CommandLine | None
 
 
 _ASKS = re.compile(
-    r"(?i)\b(?:password|passphrase|pin|pim)(?: for [^:]*)?:\s*(?:\[enter\])?\s*$|\bpress (?:enter|return|any key)\b"
+    r"(?i)\b(?:password|passphrase|pin|pim)(?: for [^:]*)?:\s*(?:\[enter\])?\s*$"
+    r"|\bpress (?:enter|return|any key)\b"
     r"|\[enter\]\s*$|[\[(](?:y/n|yes/no)[\])]|\w\?(?:\s+(?:\[[^\]]*\]|\([^)]*\)))?(?:\s+\S+)?\s*$")
 
 

@@ -599,8 +599,14 @@ def llm_compiler(model: Any, label: str, *, context_tokens: int = 32_000,
     """A `Compile` that refines each structural plan with `model` (the path `compile --llm`
     and `run` take, without the cache or reviewed plans: the model is what is measured)."""
     from engine.compile import compile_guide
-    from engine.compile.llm import (GuideTooLong, LlmError, LlmOptions, ModelOutputError,
-                                    Usage, compile_with_llm)
+    from engine.compile.llm import (
+        GuideTooLong,
+        LlmError,
+        LlmOptions,
+        ModelOutputError,
+        Usage,
+        compile_with_llm,
+    )
 
     notes = LlmEval(label, Usage(model=label))
     options = LlmOptions(context_tokens=context_tokens, known_plugins=known_plugins)

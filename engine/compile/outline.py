@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+from engine import placement
 from engine.compile import blocks, exits, phrases, placeholders, powershell, queries
-from engine.compile.sessions import SessionReader
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
+from engine.compile.sessions import SessionReader
 from engine.compile.shellwords import Word, parse_line
-from engine.effects.bash import read_script
 from engine.effects import (
     Templated,
     classify_pipeline,
@@ -27,11 +27,11 @@ from engine.effects import (
     sql_verdict,
     step_verdict,
 )
+from engine.effects.bash import read_script
 from engine.effects.rules import EDITOR
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, load_yaml, slugify
 from engine.plan import Span, StepKind
-from engine import placement
 from engine.templating import is_template, literal
 
 _PREFIX = {"diag": "diag", "mit": "mit", "step": "step"}

@@ -50,8 +50,8 @@ def section_class(heading: str) -> SectionClass:
     return "step"
 
 
-_ENUM = re.compile(r"^\s*(?:\(?[0-9]{1,2}[.)]|\(?[a-hA-H][.)]|step \d+(?:\s*[-\u2013\u2014:.)])?)\s+",
-                   re.I)
+_ENUM = re.compile(r"^\s*(?:\(?[0-9]{1,2}[.)]|\(?[a-hA-H][.)]|"
+                   r"step \d+(?:\s*[-\u2013\u2014:.)])?)\s+", re.I)
 _NOTE = re.compile(r"^(?:note|important|tip|warning|caution)\s*:\s*", re.I)
 _STEP_HEADING = re.compile(r"^\s*step\s+(\d{1,3})\b", re.I)
 

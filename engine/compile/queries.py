@@ -8,9 +8,9 @@ memory: inputs, alert, steps, vars, run), `$SERVICE` / `${SERVICE}`, or `<servic
   its template goes to `args` (`{"p1": "{{ inputs.service }}"}`), which the executor renders
   and the sql plugin binds. A placeholder that is a whole string literal (`'$SERVICE'`)
   replaces the literal; one inside a literal (`'%$NAME%'`) becomes a concatenation
-  (`('%' || CAST(:p1 AS text) || '%')`); a typed literal (`interval '$WINDOW'`) becomes a cast of the bound text. Comments,
-  quoted identifiers, dollar-quoted bodies, `$1` and `::type` are left alone. No rendered
-  value ever reaches the SQL text.
+  (`('%' || CAST(:p1 AS text) || '%')`); a typed literal (`interval '$WINDOW'`) becomes a
+  cast of the bound text. Comments, quoted identifiers, dollar-quoted bodies, `$1` and
+  `::type` are left alone. No rendered value ever reaches the SQL text.
 - `promql`: PromQL has no bound parameters, so the text stays a template, but every value goes
   through the `promql` filter for where it sits (`engine.promql`): a label matcher's value
   (escaped as a string, and regex-quoted after `=~`/`!~`), a duration (`[...]`, `offset`) or a
@@ -35,8 +35,8 @@ from engine import promql
 from engine.compile.scope import Scope
 from engine.effects.sql import sql_problem
 from engine.errors import MendflowError, ValidationError
-from engine.templating import ROOTS, literal, references
 from engine.sqltext import TablesRead, dollar_tag_end, quoted_end, tables_read
+from engine.templating import ROOTS, literal, references
 
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from engine import values
 from engine.compile import placeholders
 from engine.compile.shellwords import Word
-from engine import values
 from engine.plan import InputSpec
 from engine.templating import literal
 
-_ALERT_LABEL = re.compile(r"^(?:the\s+)?(?:value\s+of\s+)?(?:the\s+)?[`'\"]?(?P<label>[a-z_][a-z0-9_]*)"
+_ALERT_LABEL = re.compile(r"^(?:the\s+)?(?:value\s+of\s+)?(?:the\s+)?"
+                          r"[`'\"]?(?P<label>[a-z_][a-z0-9_]*)"
                           r"[`'\"]?\s+label\s+(?:from|of|in)\s+(?:the\s+)?alert$", re.I)
 
 

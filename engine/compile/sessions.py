@@ -6,9 +6,9 @@ exec -it POD -- bash` (or `oc rsh POD`) then `ceph status` means ceph in the pod
 then `docker ps` means docker as root. A session lasts until `exit` (or `logout`), until a
 new session, until the section ends, or until a line is typed at the opener's prompt again
 after the session's lines showed another one (`$ docker run -it img sh`, `# git clone ..`,
-then `$ docker-machine rm`: back on the machine that opened it). A workstation tool (`oc`, `kubectl`, `gcloud` ...)
-between a session's commands runs here and leaves the session open: `kubectl top nodes`, then
-`sensors`, after `kubectl debug node/X` reads the node's sensors.
+then `$ docker-machine rm`: back on the machine that opened it). A workstation tool (`oc`,
+`kubectl`, `gcloud` ...) between a session's commands runs here and leaves the session open:
+`kubectl top nodes`, then `sensors`, after `kubectl debug node/X` reads the node's sensors.
 
 Each command of a session becomes one non-interactive step where the session's tool has a
 form for it, the command given as argv words (never text for a local shell):
@@ -57,6 +57,7 @@ import shlex
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from engine import placement
 from engine.compile import placeholders
 from engine.compile.shellwords import Parsed, Word, parse_line
 from engine.effects import Templated, classify, classify_pipeline, looks_like_command
@@ -65,7 +66,6 @@ from engine.effects.rules import Tool
 from engine.effects.services import _REDIS_READ, _REDIS_READ_SUBS
 from engine.effects.table import TABLE
 from engine.plan import Span, StepKind
-from engine import placement
 from engine.templating import is_template, literal
 
 if TYPE_CHECKING:

@@ -14,8 +14,9 @@ configuration, illustration, descriptive section, ...); `mendflow compile --expl
 (`engine.compile.explain`) prints them beside the steps.
 
 A guide with no step Mendflow can run still compiles: to one `manual` step, "Follow the guide by
-hand" (its span is the whole guide), then `end-no-action`; so does an empty guide. A person reading the plan sees at
-once that nothing in it is automated, and the run still records who handled the incident.
+hand" (its span is the whole guide), then `end-no-action`; so does an empty guide. A person
+reading the plan sees at once that nothing in it is automated, and the run still records who
+handled the incident.
 """
 
 from __future__ import annotations

@@ -17,11 +17,11 @@ from typing import Any
 
 import networkx as nx
 
+from engine import placement
 from engine.errors import ConditionError, TemplateError, ValidationError
 from engine.plan import Edge, OnError, Plan, Step, StepKind
-from engine import placement
-from engine.templating import check_expression, references, strings_in
 from engine.sqltext import steps_read
+from engine.templating import check_expression, references, strings_in
 
 _NEEDS_PLUGIN = (StepKind.COMMAND, StepKind.QUERY, StepKind.DETECT)
 _ALWAYS = ("alert", "run")

@@ -15,7 +15,6 @@ A command is "read" only when every part of it is on the table; everything else 
 from __future__ import annotations
 
 import functools
-
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass

@@ -76,10 +76,10 @@ from typing import Any, Protocol
 
 from engine import scheduler as sched
 from engine.errors import RunNotFound, StoreError
+from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.plan import Plan, Step
 from engine.plugins import Registry
 from engine.runtime.driving import in_doubt_reason, reap_leftovers, repeatable
-from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import (
     current_state,

@@ -32,9 +32,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.interaction import in_doubt_hint
 from engine.plan import Step
 from engine.plugins import Registry
-from engine.interaction import in_doubt_hint
 from engine.store.base import Lease, LeaseHeld, Store
 
 log = logging.getLogger("mendflow.driving")

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine import scheduler as sched
+from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.plan import Plan, Step
 from engine.plugins import Registry
 from engine.runtime.driving import (
@@ -39,7 +40,6 @@ from engine.runtime.driving import (
     reap_leftovers,
     repeatable,
 )
-from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import SNAPSHOT_EVERY, current_state
 from engine.runtime.replay import started_events as _started
@@ -53,7 +53,8 @@ log = logging.getLogger("mendflow.executor")
 class Update:
     """What the executor tells an observer (the CLI's live view, a test)."""
 
-    kind: str  # run_started | step_started | step_waiting | step_working | step_finished | run_finished
+    # run_started | step_started | step_waiting | step_working | step_finished | run_finished
+    kind: str
     run_id: str
     step_id: str | None = None
     attempt: int | None = None

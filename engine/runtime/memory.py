@@ -16,9 +16,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from engine import values
+from engine import placement, values
 from engine.errors import InputError, PlanError
-from engine import placement
 from engine.plan import InputSpec, Plan
 from engine.store.base import MemoryEntry
 

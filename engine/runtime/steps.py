@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from engine import effects
+from engine import effects, placement, templating
 from engine import scheduler as sched
 from engine.datasources import DataSources, RedactingLogger, Redactor
 from engine.errors import (
@@ -34,10 +34,9 @@ from engine.errors import (
     StepFailed,
     TemplateError,
 )
+from engine.interaction import Answers, Interaction
 from engine.plan import Edge, Plan, Step, StepKind
 from engine.plugins import Registry, StepContext, StepResult, parse_params
-from engine import placement, templating
-from engine.interaction import Answers, Interaction
 from engine.runtime.memory import Memory
 from engine.settings import Settings
 from engine.store.base import ArtifactRef, MemoryEntry, Store

@@ -25,9 +25,9 @@ When several steps of one run finish at once, those that lose compare-and-set pa
 reports in the same statement (`commit_or_park`, table `reports`), and one applier at a time
 (`apply_reports`, under a transaction-level advisory lock keyed by schema and run, then the row
 lock) takes every parked report and commits them together; `commit_locked` applies any other
-event under the run row's lock instead of retrying compare-and-set. Connections go back to the pool without
-asyncpg's reset query (an open transaction is still rolled back): the store sets no session
-state, so that query was one wasted round trip per call.
+event under the run row's lock instead of retrying compare-and-set. Connections go back to the
+pool without asyncpg's reset query (an open transaction is still rolled back): the store sets
+no session state, so that query was one wasted round trip per call.
 
 Values are JSON text (not jsonb, which would turn 1.0 into 1 or 1e300 into an integer), times
 are `timestamptz`, artifacts are `bytea` rows checked against their sha256 on the way out.

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import promql
+from engine import promql, templating
 from engine.errors import TemplateError
-from engine import templating
 
 
 def render(template: str, value: object) -> str:

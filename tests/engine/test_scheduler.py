@@ -250,8 +250,8 @@ def test_a_failed_check_with_no_error_path_ends_inconclusive_never_healthy(outco
 
 def test_a_decision_that_reads_a_failed_step_is_inconclusive_not_a_guess():
     # Given a check the guide lets fail (on_error: continue) and a decision over its output
-    run = Run(plan([step("disk", on_error="continue"), step("d", "decide"), end("fine", "no_action"),
-                    end("full", "escalate")],
+    run = Run(plan([step("disk", on_error="continue"), step("d", "decide"),
+                    end("fine", "no_action"), end("full", "escalate")],
                    [edge("disk", "d"),
                     Edge(source="d", target="full", kind="branch", condition=Condition(
                         text="If the disk is full", expr="steps.disk.stdout | numbers | max > 90")),

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from engine import scheduler as sched
+from engine import templating
 from engine.compile import compile_path
 from engine.findings import findings
 from engine.plan import Plan
-from engine import templating
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIAGE = ROOT / "guides" / "sre" / "linux-host-triage.md"

@@ -19,9 +19,9 @@ import pytest
 
 from engine.compile import compile_path
 from engine.errors import MendflowError
+from engine.interaction import Answers
 from engine.plugins import default_registry
 from engine.runtime.executor import LocalExecutor
-from engine.interaction import Answers
 from engine.settings import Settings
 from engine.store import open_store
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import http.server
 import dataclasses
+import http.server
 import json
 import threading
 import time
@@ -230,7 +230,7 @@ def labelled(prometheus_binary, tmp_path_factory) -> Iterator[PrometheusServer]:
     lines = [f'probe{{who="{_om_label(v)}"}} 1 {t:.3f}'
              for v in [*LABEL_ATTACKS, "other", "shop"] if v
              for t in (now - 60, now - 30)]
-    doc = f"# TYPE probe gauge\n" + "\n".join(lines) + "\n# EOF\n"
+    doc = "# TYPE probe gauge\n" + "\n".join(lines) + "\n# EOF\n"
     server = start_prometheus(tmp_path_factory.mktemp("labelled"), openmetrics=doc)
     yield server
     server.stop()

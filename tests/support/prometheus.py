@@ -37,8 +37,9 @@ def prometheus_binary() -> str:
 
 
 @pytest.fixture
-def prometheus_factory(prometheus_binary: str,
-                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., PrometheusServer]]:
+def prometheus_factory(
+        prometheus_binary: str, tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., PrometheusServer]]:
     """`prometheus_factory(openmetrics=None)` starts a server; all are stopped after the test."""
     servers: list[PrometheusServer] = []
 

@@ -27,8 +27,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from engine.plan import Edge, Step
 from engine.interaction import Answers
+from engine.plan import Edge, Step
 from tests.worker.conftest import ROOT, SPAN, Workers, end, make_plan, wait_all
 
 TRIALS = 10

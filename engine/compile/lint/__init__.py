@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.compile.lint import clarity, data, flow, queries, structure  # noqa: F401
 from engine.compile.lines import narrowest_steps
+from engine.compile.lint import clarity, data, flow, queries, structure  # noqa: F401
 from engine.compile.lint.base import CHECKS, RULES, Context, Finding, Rule
 from engine.errors import GuideError, MendflowError
 from engine.guide import Element, Guide, collector_paused, load_guide

@@ -16,8 +16,8 @@ from engine.compile.lint.base import (
     sentences,
 )
 from engine.compile.phrases import explicit_expr, guard_in, step_number
-from engine.guide import Element, slugify
 from engine.errors import MendflowError
+from engine.guide import Element, slugify
 from engine.templating import check_expression, references
 
 # -- 2. control flow --------------------------------------------------------------------------

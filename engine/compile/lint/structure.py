@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from engine.compile.blocks import read_block
 from engine.compile.lint.base import (
     _ALERT_SECTION,
     _COMMANDS,
@@ -16,7 +17,6 @@ from engine.compile.lint.base import (
     _looks_like_logs,
     rule,
 )
-from engine.compile.blocks import read_block
 from engine.guide import Element
 
 # -- 5. presentation and structure -----------------------------------------------------------

@@ -20,12 +20,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.compile.llm.errors import (GuideTooLong, LlmError, ModelOutputError,
-                                       ProviderConfigError, ProviderTimeout, ProviderUnavailable)
+from engine.compile.llm.errors import (
+    GuideTooLong,
+    LlmError,
+    ModelOutputError,
+    ProviderConfigError,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 from engine.compile.llm.judge import Decision, LlmJudge
 from engine.compile.llm.lint import llm_findings
-from engine.compile.llm.pipeline import (LlmCompileResult, LlmOptions, compile_with_llm,
-                                         compiler_name)
+from engine.compile.llm.pipeline import (
+    LlmCompileResult,
+    LlmOptions,
+    compile_with_llm,
+    compiler_name,
+)
 from engine.compile.llm.prompts import PROMPT_VERSION
 from engine.compile.llm.provider import ModelSpec, Usage, make_chat_model, parse_spec
 

@@ -22,8 +22,8 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from engine.compile.llm import prompts
 from engine.compile.llm.errors import LlmError
 from engine.compile.llm.provider import Usage, ask
-from engine.plan import Edge, Step
 from engine.interaction import Answer, InDoubtReply, Interaction, NeedsAnswer
+from engine.plan import Edge, Step
 
 JUDGE_SCHEMA = {
     "title": "Judgment", "type": "object",

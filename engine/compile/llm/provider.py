@@ -24,8 +24,12 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
-from engine.compile.llm.errors import (LlmError, ProviderConfigError, ProviderTimeout,
-                                       ProviderUnavailable)
+from engine.compile.llm.errors import (
+    LlmError,
+    ProviderConfigError,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 
 PROVIDERS = {"openai": "langchain-openai", "anthropic": "langchain-anthropic",
              "ollama": "langchain-ollama"}

@@ -23,11 +23,9 @@ from engine.compile.llm.checks import check_candidate
 from engine.compile.llm.errors import GuideTooLong, ModelOutputError
 from engine.compile.llm.grounding import Grounding
 from engine.compile.llm.provider import Usage, ask
-from engine.compile.llm.results import (LlmCompileResult, LlmOptions, compiler_name,
-                                       estimate_tokens)
+from engine.compile.llm.results import LlmCompileResult, LlmOptions, compiler_name, estimate_tokens
 from engine.guide import Guide
 from engine.plan import Condition, InputSpec, Plan, Step
-
 
 
 def sections(guide: Guide) -> list[tuple[int, int, str]]:
@@ -81,8 +79,8 @@ def compile_by_section(guide: Guide, text: str, base: Plan, *, model: BaseChatMo
                 continue
         notes.append(f"lines {start}-{end} ({name}): kept the structural steps ({why})")
     if not refined:
-        raise ModelOutputError(f"{model_label} refined no section of the guide", provider=model_label,
-                               problems=notes, file=guide.path,
+        raise ModelOutputError(f"{model_label} refined no section of the guide",
+                               provider=model_label, problems=notes, file=guide.path,
                                hint="The structural plan still works: run without --llm")
     return LlmCompileResult(plan, base, model_label, refined, usage, mode="sections",
                             notes=notes)

@@ -17,9 +17,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from engine import values
 from engine.compile.validate import Problem
 from engine.errors import MendflowError
-from engine import values
 from engine.plan import InputSpec, Plan, Step
 from engine.plugins import Registry, default_registry, parse_params
 from engine.templating import references, render_value, strings_in

@@ -69,7 +69,8 @@ def test_an_sql_block_with_the_table_its_statement_printed_runs_the_statement() 
 
 def test_an_untagged_promql_query_with_comment_lines_is_a_query() -> None:
     plan = compile_text("# T\n\n## Diagnosis\n\nRun the following instant query:\n\n```\n(\n"
-                        "  sum by(user) (cortex_ingester_memory_series{namespace=\"<namespace>\"})\n"
+                        "  sum by(user) "
+                        "(cortex_ingester_memory_series{namespace=\"<namespace>\"})\n"
                         ")\n> 200000\n# Uncomment to see one shard only:\n"
                         "# and count by(user) (cortex_ingester_active_series{pod=\"x\"})\n```\n")
     [query] = [s for s in plan.steps if s.kind == StepKind.QUERY]

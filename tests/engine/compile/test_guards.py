@@ -122,4 +122,5 @@ def test_a_finding_under_a_guard_is_recorded_by_a_person_not_dropped():
     decide = next(s for s in decides(plan) if s.title == "If you see no logs")
     (then,) = [plan.step(e.target) for e in plan.edges
                if e.source == decide.id and e.kind == "branch"]
-    assert then.kind == StepKind.MANUAL and then.title == "Record the finding that the replication manager is not processing jobs"
+    assert then.kind == StepKind.MANUAL and then.title == (
+        "Record the finding that the replication manager is not processing jobs")

@@ -206,7 +206,8 @@ def test_a_script_shown_by_cat_in_a_transcript_is_output():
 def test_an_untagged_sql_statement_over_its_result_table_is_the_query():
     plan = compile_text("```\nselect relname\nfrom pg_class where oid = 1;\n\n relname\n"
                         "---------\n users\n(1 row)\n```\n\n```\nshow log_destination;\n"
-                        " log_destination\n-----------------\n csvlog\n(1 row)\n\nshow logging_collector;"
+                        " log_destination\n-----------------\n csvlog\n(1 row)\n\n"
+                        "show logging_collector;"
                         "\n logging_collector\n-------------------\n on\n```\n")
     assert queries(plan) == [("sql", "select relname\nfrom pg_class where oid = 1;")]
     assert len(manual_scripts(plan)) == 1  # two statements and their results: a psql session
@@ -217,7 +218,8 @@ def test_a_shell_builtin_is_shown_to_a_person_not_run_as_a_program():
                         "git clone https://example.com/x.git && export PATH=$PWD/x:$PATH\n```\n")
     assert runs(plan) == []
     assert manual_scripts(plan) == ["source /srv/app/bin/activate\nalias k=kubectl\n"
-                                    "git clone https://example.com/x.git && export PATH=$PWD/x:$PATH"]
+                                    "git clone https://example.com/x.git && "
+                                    "export PATH=$PWD/x:$PATH"]
 
 
 def test_free_text_that_would_become_an_argument_makes_the_line_manual():

@@ -47,7 +47,8 @@ def test_only_the_sentence_holding_the_command_decides_whether_it_runs():
 
 
 def test_alternatives_are_for_a_person_to_choose():
-    plan = compile_text("# T\n\n## Diagnosis\n\nRun `kubectl top pods` or `kubectl get pods -o wide`.\n")
+    plan = compile_text("# T\n\n## Diagnosis\n\n"
+                        "Run `kubectl top pods` or `kubectl get pods -o wide`.\n")
     assert [s.kind for s in holding(plan, "kubectl top pods")] == [StepKind.MANUAL]
 
 

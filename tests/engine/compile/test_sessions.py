@@ -142,7 +142,8 @@ def test_oc_rsh_becomes_oc_exec() -> None:
 
 def test_a_filter_that_reads_a_file_here_makes_the_command_a_persons() -> None:
     # `| xargs cat` or `| grep x /etc/hosts` would read this machine's files: not the session's
-    plan = compile_text(EXEC.replace("ceph osd tree | head -20", "ceph osd tree | grep x /etc/hosts"))
+    plan = compile_text(EXEC.replace("ceph osd tree | head -20",
+                                     "ceph osd tree | grep x /etc/hosts"))
     assert not any("/etc/hosts" in " ".join(sum(p, [])) for p in pipelines(plan))
     assert any("ceph osd tree | grep x /etc/hosts" in m for m in manual_scripts(plan))
 
@@ -235,7 +236,8 @@ def test_a_wrapped_step_says_what_the_guide_wrote_opener_and_command() -> None:
 def test_lines_that_read_as_output_inside_a_session_never_run() -> None:
     # a shell tag makes every line a command line; inside a session only commands run
     plan = compile_text(EXEC.replace("ceph osd tree | head -20",
-                                     "apiVersion: v1\ncluster1-pxc-0\nrook-ceph-mon-a   1/1   Running"))
+                                     "apiVersion: v1\ncluster1-pxc-0\n"
+                                     "rook-ceph-mon-a   1/1   Running"))
     assert not any("apiVersion" in s.text or "cluster1" in s.text or "Running" in s.text
                    for s in runs(plan))
     # (the block reader takes them for output: the plan records them as ignored, not run)

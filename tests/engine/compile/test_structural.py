@@ -65,7 +65,8 @@ def test_prompts_stripped_continuations_joined_and_console_output_dropped():
 def test_sample_output_and_configuration_never_become_steps():
     text = ("# T\n\n## Diagnosis\n\n```\n2024-01-01T10:00:00Z ERROR connection refused\n"
             "2024-01-01T10:00:01Z ERROR connection refused\n```\n\n```yaml\napiVersion: v1\n"
-            "kind: Pod\n```\n\n```\nNAME    READY   STATUS\nweb-1   0/1     CrashLoopBackOff\n```\n")
+            "kind: Pod\n```\n\n```\nNAME    READY   STATUS\n"
+            "web-1   0/1     CrashLoopBackOff\n```\n")
     plan = compile_text(text)
     assert not [s for s in plan.steps if s.kind in (StepKind.COMMAND, StepKind.QUERY)]
 
@@ -217,8 +218,9 @@ def test_read_only_diagnostics_fan_out_and_join_but_a_var_reader_waits():
     # Then events run beside pods; pods (reading NS) runs only after the step that binds NS
     assert parallel_groups(plan) == [["diag-1-set", "diag-2-nodes"],
                                      ["diag-3-pods", "diag-4-events"]]
-    from engine.compile.validate import graph
     import networkx as nx
+
+    from engine.compile.validate import graph
     assert "diag-1-set" in nx.ancestors(graph(plan), "diag-3-pods")
 
 
@@ -284,7 +286,8 @@ def test_escalation_sentence_gives_a_resolved_or_escalate_ending():
 def test_meaning_and_impact_sections_run_nothing_that_changes_the_world():
     # Their commands are kept (tests/engine/compile/test_sections.py), as manual steps.
     plan = compile_text("# T\n\n## Meaning\n\nRun `kubectl delete pod x` to see.\n\n```bash\n"
-                        "kubectl delete pod x\n```\n\n## Diagnosis\n\n```bash\nkubectl get pods\n```\n")
+                        "kubectl delete pod x\n```\n\n"
+                        "## Diagnosis\n\n```bash\nkubectl get pods\n```\n")
     assert [s.kind for s in plan.steps if s.kind != StepKind.END] == \
         [StepKind.MANUAL, StepKind.MANUAL, StepKind.COMMAND]
 
@@ -416,7 +419,8 @@ def test_a_guarded_mitigation_needs_no_extra_judgment_before_it():
 
 
 def test_otherwise_comma_if_is_an_else_if_and_a_denial_has_its_own_ending():
-    text = ("# T\n\n## Mitigation\n\n1. Watch {#watch}:\n   ```bash\n   grep -c slip /var/log/cell\n"
+    text = ("# T\n\n## Mitigation\n\n1. Watch {#watch}:\n"
+            "   ```bash\n   grep -c slip /var/log/cell\n"
             "   ```\n2. If it slipped (`steps.watch.stdout | trim != '0'`), regrasp:\n"
             "   ```bash\n   systemctl restart gripper\n   ```\n"
             "3. Otherwise, if the log is empty (`steps.watch.stdout | trim == ''`), escalate: "

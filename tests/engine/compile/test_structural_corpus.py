@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from engine.compile import compile_path, parallel_groups
 from engine.plan import Plan
 from tests.support import corpora
@@ -62,7 +60,8 @@ def test_virt_controller_down():
                                       "custom-columns=:.metadata.namespace"]]
     assert ns.binds == {"vars.NAMESPACE": "result.stdout | trim"}
     assert plan.step("diag-5-check-status-virt-controller").params["pipeline"] == [
-        ["kubectl", "-n", "{{ vars.NAMESPACE }}", "get", "pods", "-l", "kubevirt.io=virt-controller"]]
+        ["kubectl", "-n", "{{ vars.NAMESPACE }}", "get", "pods",
+         "-l", "kubevirt.io=virt-controller"]]
     # step 6 has two commands in one block: --previous first, then current logs
     assert plan.step("diag-6-review-logs-virt-controller").params["pipeline"][0][-1] == "--previous"
     assert plan.inputs == []

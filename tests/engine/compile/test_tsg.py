@@ -78,7 +78,8 @@ def test_parallel_instructions_in_their_usual_phrasings():
 
 def test_proceed_to_step_n_resolves_to_the_step_n_heading():
     plan = compile_text("# T\n\n## Step 1 - Check the disk\n\n```bash\ndf -h\n```\n\n"
-                        "If the disk is full, proceed to Step 3.\n\n## Step 2 - Check the memory\n\n"
+                        "If the disk is full, proceed to Step 3.\n\n"
+                        "## Step 2 - Check the memory\n\n"
                         "```bash\nfree -m\n```\n\n## Step 3 - Check the logs\n\n```bash\n"
                         "journalctl -n 50\n```\n")
     (jump,) = [e for e in plan.edges if e.kind == "jump"]

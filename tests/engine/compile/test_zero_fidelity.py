@@ -45,7 +45,8 @@ def test_the_output_cue_in_prose_still_holds_beside_a_code_span():
 
 def test_a_commented_out_command_is_shown_to_a_person_never_run_nor_lost():
     plan = compile_text(
-        "```bash\nkubectl annotate hco -n \"${NS}\" kubevirt-hyperconverged 'kubevirt.io/jsonpatch-'\n"
+        "```bash\n"
+        "kubectl annotate hco -n \"${NS}\" kubevirt-hyperconverged 'kubevirt.io/jsonpatch-'\n"
         "# Other examples (use if those annotations are present):\n"
         "# kubectl annotate hco -n \"${NS}\" kubevirt-hyperconverged 'cdi.kubevirt.io/jsonpatch-'\n"
         "# docker runtime\n```\n")

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import BaseModel
 
+from engine.interaction import Answers
 from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step
 from engine.plugins import Registry, StepContext, StepResult
 from engine.runtime.executor import LocalExecutor, Update
-from engine.interaction import Answers
 from engine.settings import Settings
 from engine.store import open_store
 from plugins.shell import ShellPlugin

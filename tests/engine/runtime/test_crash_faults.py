@@ -1,10 +1,10 @@
 """No effect repeats after `kill -9` of `mendflow run`, with real processes and a ledger.
 
 Each trial runs a plan with a gated step (its effect: a line appended to a ledger file) and a
-read-only step (a GET that a local server counts) in parallel, SIGKILLs the `mendflow run` process at a random point while both
-are in flight, and resumes it. What is counted: effect lines (never two), the step's own
-process (it dies with the runner), and read-only starts (again after the crash). Trials run
-a few at a time, each in its own data directory.
+read-only step (a GET that a local server counts) in parallel, SIGKILLs the `mendflow run`
+process at a random point while both are in flight, and resumes it. What is counted: effect
+lines (never two), the step's own process (it dies with the runner), and read-only starts
+(again after the crash). Trials run a few at a time, each in its own data directory.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ import random
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from engine.store import open_store
-
 from tests.support.plans import gate_changes
+
 from .conftest import Recorder, edge, end, plan, sh
 
 pytestmark = pytest.mark.slow

@@ -18,10 +18,10 @@ import pytest
 from pydantic import BaseModel
 
 from engine.errors import InputError, PlanError
+from engine.interaction import Answer, Answers
 from engine.plan import Step
 from engine.plugins import Registry, StepContext, StepResult
 from engine.runtime.executor import LocalExecutor
-from engine.interaction import Answer, Answers
 from engine.settings import Settings
 from plugins.http import HttpPlugin
 from plugins.shell import ShellPlugin

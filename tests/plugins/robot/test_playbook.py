@@ -22,10 +22,10 @@ import pytest
 from engine.compile import compile_guide
 from engine.compile.lint import lint_path
 from engine.guide import load_guide
+from engine.interaction import Answers, load_auto_approve
 from engine.plan import Plan
 from engine.plugins import Registry
 from engine.runtime.executor import LocalExecutor, Update
-from engine.interaction import Answers, load_auto_approve
 from engine.settings import Settings
 from engine.store import open_store
 from plugins.robot.ua import CellClient

@@ -11,8 +11,8 @@ from engine.compile.llm import LlmJudge, ProviderConfigError, parse_spec
 from engine.compile.llm.errors import ProviderUnavailable
 from engine.compile.llm.provider import Usage
 from engine.guide import parse_guide
-from engine.plan import Condition, Edge, Span, Step, StepKind
 from engine.interaction import Answer
+from engine.plan import Condition, Edge, Span, Step, StepKind
 from tests.engine.compile.llm.scripted import ScriptedChatModel
 
 STEP = Step(id="disk", title="Check disk", kind=StepKind.COMMAND, source=Span(start=1, end=1))

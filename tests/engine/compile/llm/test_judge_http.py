@@ -57,7 +57,8 @@ def _env(tmp_path: Path, base_url: str, **extra: str) -> dict[str, str]:
             "OPENAI_API_KEY": "sk-test", **extra}
 
 
-def _run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], env: dict[str, str],
+         timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*MENDFLOW, *args], env=env, text=True, capture_output=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 

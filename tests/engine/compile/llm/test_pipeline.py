@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 
 from engine.compile import compile_guide
-from engine.compile.llm import (LlmOptions, ModelOutputError, ProviderTimeout, compile_with_llm,
-                                compiler_name)
+from engine.compile.llm import (
+    LlmOptions,
+    ModelOutputError,
+    ProviderTimeout,
+    compile_with_llm,
+    compiler_name,
+)
 from engine.compile.llm.sections import sections
 from engine.guide import load_guide
 from tests.engine.compile.llm.scripted import ScriptedChatModel
