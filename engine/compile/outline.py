@@ -57,6 +57,7 @@ class Action:
     block: int | None = None  # code element index: steps of one block stay sequential
     call: str | None = None
     prose: bool = False  # a person's step standing for a guard's words, not for a command
+    context: str = ""  # what the text runs inside (a session's opening lines), for approvals
 
 
 @dataclass

@@ -419,6 +419,12 @@ class SessionReader:
         for text_, argv_, mutating, uses in steps:
             step = self._placeholder(s)
             span = Span(start=s.start, end=line.end)
+            context = ""
+            if step is None and any(x.kind == StepKind.COMMAND for x in s.steps) and \
+                    text_.startswith(s.opener + "\n"):
+                # the session's first step says how it was opened; later ones say their own
+                # line (their approval still names the session)
+                context, text_ = s.opener, text_[len(s.opener) + 1:]
             if step is not None:  # the opener's manual step becomes the session's first run
                 step.kind, step.text, step.span, step.plugin = StepKind.COMMAND, text_, span, \
                     "shell"
@@ -429,7 +435,7 @@ class SessionReader:
                 from engine.compile.outline import Action
                 step = Action(b._id(owner, cls, title), StepKind.COMMAND, title, text_, span,
                               el.index, cls, plugin="shell", params={"pipeline": argv_},
-                              mutating=mutating, uses=uses, block=block)
+                              mutating=mutating, uses=uses, block=block, context=context)
                 out.append(step)
             s.last = step
             s.steps.append(step)

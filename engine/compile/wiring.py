@@ -188,7 +188,8 @@ class Wiring:
         gate = f"approve-{a.id}"
         if a.mutating:
             self._add(gate, pos=a.pos, title=f"Approve: {a.title}", kind=StepKind.APPROVE,
-                      text=f"Approve before it runs: {a.text}", source=a.span, entry=True)
+                      text="Approve before it runs: " + (f"{a.context}\n" if a.context else "")
+                      + a.text, source=a.span, entry=True)
         self._add(a.id, pos=a.pos, title=a.title, kind=a.kind, plugin=a.plugin, params=a.params,
                   writes=writes, binds=binds, mutating=a.mutating, call=a.call, text=a.text,
                   on_error=OnError.CONTINUE if lets_fail else OnError.FAIL,

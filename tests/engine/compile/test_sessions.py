@@ -253,3 +253,14 @@ def test_commands_in_docker_exec_shell_run_in_the_container() -> None:
     plan = compile_text(EXEC.replace("kubectl exec -it rook-tools -n rook-ceph -- bash",
                                      "docker exec -it -u git gitlab bash"))
     assert pipelines(plan)[0] == [["docker", "exec", "-u", "git", "gitlab", "ceph", "status"]]
+
+
+def test_only_the_first_step_of_a_session_says_how_it_was_opened() -> None:
+    plan = compile_text(SSH.replace("dmesg | grep -i eth", "systemctl restart kubelet"))
+    first, restart = runs(plan)[:2]
+    assert first.text == "ssh <node-address>\nip link show | grep -i down"
+    assert restart.text == "systemctl restart kubelet"  # its own line: the guide's words
+    # what a person approves still names the session it runs in
+    approve = plan.step(f"approve-{restart.id}")
+    assert approve.text == "Approve before it runs: ssh <node-address>\nsystemctl restart kubelet"
+    assert restart.source.start == first.source.start  # the step spans from the opener
