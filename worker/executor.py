@@ -62,7 +62,8 @@ class CeleryExecutor:
                 alert=alert, dry_run=dry_run,
                 answers=dict(getattr(self.interaction, "answers", {}) or {}),
                 assume_yes=bool(getattr(self.interaction, "assume_yes", False)),
-                approvals=tuple(getattr(self.interaction, "approvals", ()) or ()))
+                approvals=tuple(getattr(self.interaction, "approvals", ()) or ()),
+                auto_approve=tuple(getattr(self.interaction, "auto_approve", ()) or ()))
         finally:
             runner.dispatcher.close()  # type: ignore[attr-defined]
         return await self._follow(record.run_id)

@@ -186,8 +186,11 @@ class DistributedRunner:
                     inputs: Mapping[str, str] | None = None,
                     alert: Mapping[str, Any] | None = None, dry_run: bool = False,
                     answers: Mapping[str, bool] | None = None,
-                    assume_yes: bool = False, approvals: Sequence[str] = ()) -> RunRecord:
-        """Create the run, commit its start, dispatch its entry step; return at once."""
+                    assume_yes: bool = False, approvals: Sequence[str] = (),
+                    auto_approve: Sequence[str] = ()) -> RunRecord:
+        """Create the run, commit its start, dispatch its entry step; return at once. The
+        starter's answers, approvals and approval policy are saved with the run: a worker
+        anywhere answers as the starter would."""
         context = build_context(plan, run_id=run_id, inputs=inputs or {}, alert=alert)
         plan_hash = await self.store.save_plan(plan)
         self._plans[plan_hash] = plan
@@ -198,7 +201,8 @@ class DistributedRunner:
             state=sched.initial_state(plan, seed=run_id).to_json_dict(),
             context=self.redact(context),
             options={"dry_run": dry_run, "executor": "celery", "answers": dict(answers or {}),
-                     "assume_yes": assume_yes, "approvals": list(approvals)},
+                     "assume_yes": assume_yes, "approvals": list(approvals),
+                     "auto_approve": list(auto_approve)},
         )
         await self.store.create_run(record)
         initial = sched.RunState.from_json_dict(record.state)
@@ -578,7 +582,8 @@ class DistributedRunner:
         options = record.options
         answers = Answers(answers=dict(options.get("answers") or {}),
                           assume_yes=bool(options.get("assume_yes")),
-                          approvals=tuple(options.get("approvals") or ()))
+                          approvals=tuple(options.get("approvals") or ()),
+                          auto_approve=tuple(options.get("auto_approve") or ()))
         return StepRunner(store=self.store, registry=self.registry, settings=self.settings,
                           interaction=answers, datasources=self.datasources, redact=self.redact)
 

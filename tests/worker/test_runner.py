@@ -113,3 +113,36 @@ async def test_both_store_paths_finish_runs_with_each_step_reported_once(
         reported = sorted(e.step_id for e in events if e.type == "step_succeeded")
         assert reported == sorted(tasks)
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+def gated_plan() -> Any:
+    """start -> approve-fix (an approval gate) -> fix -> done."""
+    span = end().source
+    steps = [Step(id="start", title="s", kind="command", source=span),
+             Step(id="approve-fix", title="Approve: fix", kind="approve", source=span),
+             Step(id="fix", title="fix", kind="command", source=span), end()]
+    edges = [Edge(source="start", target="approve-fix"), Edge(source="approve-fix", target="fix"),
+             Edge(source="fix", target="done")]
+    return make_plan(steps, edges, id="gated")
+
+
+@pytest.mark.parametrize("policy", [("approve-*",), ()], ids=["policy", "no-policy"])
+async def test_the_starters_approval_policy_is_saved_with_the_run_and_used_by_workers(
+        any_store: Store, policy: tuple[str, ...]) -> None:
+    dispatcher = ListDispatcher()
+    runners = [DistributedRunner(store=any_store, registry=Registry(discover=False),
+                                 settings=Settings(), dispatcher=dispatcher, owner=f"w{i}")
+               for i in range(2)]
+    run_id = f"g-{uuid.uuid4().hex[:6]}"
+    # the operator's `auto_approve` policy reaches the worker that meets the gate
+    await runners[0].start(gated_plan(), guide_path="t.md", run_id=run_id, auto_approve=policy)
+    await drive(runners[1:], dispatcher.sent, seed=3)
+    record = await any_store.get_run(run_id)
+    assert record.options["auto_approve"] == list(policy)
+    events = await any_store.events(run_id)
+    ran = {e.step_id for e in events if e.type == "step_succeeded"}
+    if policy:
+        assert (record.status, record.outcome) == ("succeeded", "resolved"), record.reason
+        assert "fix" in ran
+    else:  # nobody approved it: the change never ran
+        assert "fix" not in ran and record.outcome != "resolved"
