@@ -51,6 +51,14 @@ class CeleryExecutor:
                                  settings=self.settings, dispatcher=dispatcher,
                                  redact=self.redact)
 
+    def _judged(self) -> bool:
+        """Whether the starter judges prose conditions with the LLM (`run` chains the judge in
+        front of the person): then the workers do too, with the same model."""
+        from engine.compile.llm import LlmJudge
+
+        fallback = getattr(self.interaction, "fallback", None)
+        return bool(self.settings.llm) and isinstance(fallback, LlmJudge)
+
     async def start(self, plan: Plan, *, guide_path: str,
                     inputs: Mapping[str, str] | None = None,
                     alert: Mapping[str, Any] | None = None, dry_run: bool = False,
@@ -63,7 +71,8 @@ class CeleryExecutor:
                 answers=dict(getattr(self.interaction, "answers", {}) or {}),
                 assume_yes=bool(getattr(self.interaction, "assume_yes", False)),
                 approvals=tuple(getattr(self.interaction, "approvals", ()) or ()),
-                auto_approve=tuple(getattr(self.interaction, "auto_approve", ()) or ()))
+                auto_approve=tuple(getattr(self.interaction, "auto_approve", ()) or ()),
+                judge=self.settings.llm if self._judged() else None)
         finally:
             runner.dispatcher.close()  # type: ignore[attr-defined]
         return await self._follow(record.run_id)

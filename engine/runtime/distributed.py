@@ -187,10 +187,11 @@ class DistributedRunner:
                     alert: Mapping[str, Any] | None = None, dry_run: bool = False,
                     answers: Mapping[str, bool] | None = None,
                     assume_yes: bool = False, approvals: Sequence[str] = (),
-                    auto_approve: Sequence[str] = ()) -> RunRecord:
+                    auto_approve: Sequence[str] = (), judge: str | None = None) -> RunRecord:
         """Create the run, commit its start, dispatch its entry step; return at once. The
-        starter's answers, approvals and approval policy are saved with the run: a worker
-        anywhere answers as the starter would."""
+        starter's answers, approvals, approval policy and LLM judge (`MENDFLOW_LLM`'s
+        provider:model; each worker's own environment holds the endpoint and key) are saved
+        with the run: a worker anywhere answers as the starter would."""
         context = build_context(plan, run_id=run_id, inputs=inputs or {}, alert=alert)
         plan_hash = await self.store.save_plan(plan)
         self._plans[plan_hash] = plan
@@ -202,7 +203,7 @@ class DistributedRunner:
             context=self.redact(context),
             options={"dry_run": dry_run, "executor": "celery", "answers": dict(answers or {}),
                      "assume_yes": assume_yes, "approvals": list(approvals),
-                     "auto_approve": list(auto_approve)},
+                     "auto_approve": list(auto_approve), "judge": judge},
         )
         await self.store.create_run(record)
         initial = sched.RunState.from_json_dict(record.state)
@@ -583,9 +584,27 @@ class DistributedRunner:
         answers = Answers(answers=dict(options.get("answers") or {}),
                           assume_yes=bool(options.get("assume_yes")),
                           approvals=tuple(options.get("approvals") or ()),
-                          auto_approve=tuple(options.get("auto_approve") or ()))
+                          auto_approve=tuple(options.get("auto_approve") or ()),
+                          fallback=self._judge(options.get("judge")))
         return StepRunner(store=self.store, registry=self.registry, settings=self.settings,
                           interaction=answers, datasources=self.datasources, redact=self.redact)
+
+    def _judge(self, spec: Any) -> Interaction | None:
+        """The run's LLM judge on this worker (a person is asked when it is unsure, or when
+        this worker cannot reach the model: the run waits for an answer, as without one)."""
+        if not isinstance(spec, str) or not spec:
+            return None
+        from engine.compile.llm import LlmError, LlmJudge, chat_model_from_settings
+
+        try:
+            made, model = chat_model_from_settings(
+                spec, timeout_s=self.settings.llm_timeout_s, attempts=self.settings.llm_attempts,
+                record_dir=self.settings.llm_record)
+        except LlmError as exc:
+            log.warning("the run's judge %s is unusable on this worker: %s", spec, exc)
+            return None
+        return LlmJudge(model, made.label, min_confidence=self.settings.llm_min_confidence,
+                        budget_s=self.settings.llm_budget_s)
 
     async def _count_start(self, run_id: str, step_id: str, attempt: int) -> int:
         """Record that an execution of this attempt starts; return how many have (1-based)."""
