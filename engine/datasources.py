@@ -207,7 +207,7 @@ class Redactor:
     __call__ = redact_obj
 
 
-class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+class RedactingLogger(logging.LoggerAdapter):
     """A logger whose records are redacted before any handler sees them: the message is
     formatted with its arguments, redacted, and logged with none (exception text included)."""
 
@@ -271,7 +271,7 @@ class DataSources:
         self.config_file = str(config_file)
         self._problems = dict(problems or {})  # name -> why it cannot be used (missing env)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self._sources.values())
 
     def __len__(self) -> int:
@@ -284,6 +284,7 @@ class DataSources:
         """The source called `name`, or the only source of `type` when `name` is None."""
         types = (type,) if isinstance(type, str) else tuple(type)
         wanted = " or ".join(types)
+        source: DataSource | None
         if name is None:
             candidates = [s for s in self._sources.values() if s.type in types]
             if len(candidates) != 1:

@@ -450,7 +450,7 @@ class _GuideYamlLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
     def _as_text(self, node: yaml.Node) -> str:
-        return str(self.construct_scalar(node))  # type: ignore[arg-type]
+        return str(self.construct_scalar(node))
 
     def _refuse(self, node: yaml.Node) -> None:
         tag = node.tag.rsplit(":", 1)[-1]

@@ -124,6 +124,13 @@ class Plugin(Protocol):
     async def run(self, *, params: Any, ctx: StepContext) -> StepResult: ...
 
 
+class Registered(Protocol):
+    """What every class the registry holds has (query plugins, detectors, actions alike)."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[BaseModel]]
+
+
 @dataclass(frozen=True, slots=True)
 class PluginInfo:
     name: str
@@ -134,11 +141,11 @@ class PluginInfo:
 class Registry:
     """Plugins by name. Entry points are read on first use; classes are imported on first get."""
 
-    def __init__(self, *, extra: Mapping[str, type] | None = None,
+    def __init__(self, *, extra: Mapping[str, type[Any]] | None = None,
                  discover: bool = True) -> None:
         self._discover = discover
         self._points: dict[str, tuple[str, EntryPoint]] | None = None
-        self._loaded: dict[str, type] = dict(extra or {})
+        self._loaded: dict[str, type[Any]] = dict(extra or {})
         self._factories: dict[str, Callable[[], Any]] = {}
 
     def _entry_points(self) -> dict[str, tuple[str, EntryPoint]]:
@@ -150,7 +157,7 @@ class Registry:
                         self._points.setdefault(ep.name, (group, ep))
         return self._points
 
-    def register(self, cls: type) -> None:
+    def register(self, cls: type[Registered]) -> None:
         self._loaded[cls.name] = cls
 
     def names(self) -> set[str]:
@@ -168,7 +175,7 @@ class Registry:
                 rows.append(PluginInfo(n, group, f"{ep.value} ({dist})"))
         return sorted(rows, key=lambda r: r.name)
 
-    def get(self, name: str) -> type:
+    def get(self, name: str) -> type[Any]:
         if name in self._loaded:
             return self._loaded[name]
         point = self._entry_points().get(name)
@@ -195,7 +202,8 @@ class Registry:
         return self._factories[name]()
 
 
-def parse_params(plugin_cls: type, params: Mapping[str, Any], *, step: str | None = None) -> Any:
+def parse_params(plugin_cls: type[Registered], params: Mapping[str, Any], *,
+                 step: str | None = None) -> Any:
     """Validate rendered parameters against the plugin's schema; errors name the step."""
     try:
         return plugin_cls.Params.model_validate(dict(params))

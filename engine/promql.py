@@ -209,7 +209,7 @@ def positions(template: str, find: Finder) -> list[Piece]:
                                 f"from a value", offset=i, hint=_HINT)
         if i > literal_start:
             pieces.append(Piece(template[literal_start:i]))
-        pieces.append(Piece(what.expr.strip(), kind, reader.quote or '"'))  # type: ignore[arg-type]
+        pieces.append(Piece(what.expr.strip(), kind, reader.quote or '"'))
         literal_start = i = end
     if literal_start < len(template):
         pieces.append(Piece(template[literal_start:]))

@@ -37,7 +37,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -170,7 +170,7 @@ class RunState:
         return cls(status=d.get("status", "pending"), seed=d.get("seed", ""),
                    outcome=d.get("outcome"), end_step=d.get("end_step"),
                    reason=d.get("reason"), steps=steps, edges=edges,
-                   closing=tuple(closing) if closing else None)  # type: ignore[arg-type]
+                   closing=tuple(closing) if closing else None)
 
 
 # -- events and actions ----------------------------------------------------------------------
@@ -342,7 +342,9 @@ class PlanIndex:
             elif value:
                 taken[target] += 1
         counts = [(undecided[sid], taken[sid]) for sid in self.incoming]
-        statuses = [st.status for st in state.steps.values_in_order()]
+        # RunState.__post_init__ keeps its steps and edges as FrozenMaps
+        steps = cast("FrozenMap[str, StepState]", state.steps)
+        statuses = [st.status for st in steps.values_in_order()]
         active = sum(1 for status in statuses if status in _ACTIVE)
         doubted = sum(1 for status in statuses if status == StepStatus.IN_DOUBT)
         return _Joins(FrozenMap.from_lists(list(self.incoming), counts), active, doubted)
@@ -789,10 +791,13 @@ class _Txn:
             after = f" after step '{self.last}' finished" if self.last else ""
             self.end("failed", f"no end step was reached: no step is left to run{after}")
         base = self.base
+        # RunState.__post_init__ keeps its steps and edges as FrozenMaps
+        steps = cast("FrozenMap[str, StepState]", base.steps)
+        edges = cast("FrozenMap[int, bool | None]", base.edges)
         state = RunState(
             status=self.status, seed=base.seed, outcome=self.outcome, end_step=self.end_step,
-            reason=self.reason, closing=self.closing, steps=base.steps.set_many(self.steps),
-            edges=base.edges.set_many(self.edges),
+            reason=self.reason, closing=self.closing, steps=steps.set_many(self.steps),
+            edges=edges.set_many(self.edges),
             _joins=_Joins(self.base_counts.set_many(self.counts), self.active, self.doubted),
         )
         return state, self.actions

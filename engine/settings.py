@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,6 @@ class Settings(BaseSettings):
         return self.data_dir / "artifacts"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read the environment once; keyword overrides win (the CLI passes its flags here)."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})

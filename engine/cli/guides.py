@@ -146,9 +146,10 @@ def _compile_llm(files: list[Path], out_dir: Path | None, stdout: bool) -> None:
             failed += 1
             err.print(f"[red]✘[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             continue
-        choice = choose_plan(guide, structural=lambda b=base: b, cache=cache,
+        # choose_plan calls these before it returns: they see this iteration's guide and base
+        choice = choose_plan(guide, structural=lambda: base, cache=cache,
                              compiler=compiler_name(spec.label),
-                             fresh=lambda g=guide: _fresh_llm_plan(g, spec, model))
+                             fresh=lambda: _fresh_llm_plan(guide, spec, model))
         if choice.origin == "structural":
             failed += 1
             err.print(f"[red]✘[/red] {path}: {escape(choice.note)}", highlight=False,

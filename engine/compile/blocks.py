@@ -240,12 +240,12 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
     if first == "chroot" and len(words) == 2 and words[1].startswith("/"):
         return True  # `chroot /host`: opens a shell in that root (a session)
     if first in _WRAPPER0 and len(words) > 1:
-        rest = words[1:]
-        while rest and rest[0].startswith("-"):
-            takes = first == "sudo" and rest[0] in ("-u", "-g", "-C", "-D", "-h", "-p", "-r",
+        args = words[1:]
+        while args and args[0].startswith("-"):
+            takes = first == "sudo" and args[0] in ("-u", "-g", "-C", "-D", "-h", "-p", "-r",
                                                     "-t", "-U")
-            rest = rest[2:] if takes else rest[1:]
-        return not rest or _shape(" ".join(rest), strict=False, depth=depth + 1) or \
+            args = args[2:] if takes else args[1:]
+        return not args or _shape(" ".join(args), strict=False, depth=depth + 1) or \
             first == "sudo"
     if not strict and re.match(r"^\$\{?[A-Za-z_]\w*\}?$", first) and len(words) > 1:
         return True  # `$EDITOR file`: a program named by a value (a person's step)
@@ -440,10 +440,10 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
         if any(_DB_PROMPT.match(ln) or _PSQL_META.match(ln) for ln in statement or lines):
             return Block("script", text=raw, start=start, end=end)  # a console transcript
         # `SELECT ...;` then the table it printed: the statement runs, the table is output
-        query = _strip_comments("\n".join(statement) if statement else raw,
-                                "--" if QUERY_TAGS[tag] == "sql" else "#")
-        cls: BlockClass = "query" if query.strip() else "other"
-        return Block(cls, plugin=QUERY_TAGS[tag], text=query.strip(), start=start, end=end)
+        body = _strip_comments("\n".join(statement) if statement else raw,
+                               "--" if QUERY_TAGS[tag] == "sql" else "#")
+        cls: BlockClass = "query" if body.strip() else "other"
+        return Block(cls, plugin=QUERY_TAGS[tag], text=body.strip(), start=start, end=end)
     if tag in MANUAL_QUERY_TAGS:
         return Block("script", text=raw.strip("\n"), start=start, end=end)
     if tag in CONFIG_TAGS:
@@ -528,7 +528,7 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
             roots[i] = ("sh", m.end())
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     m = _GT_PROMPT.match(lines[first]) if first is not None else None
-    if m and not any(i < first for i in found):
+    if m and first is not None and not any(i < first for i in found):
         # A block that opens with `> cmd` uses `>` as its prompt: a shell's when what follows
         # is a shell command, else a program's console (`> info replication` in redis-cli).
         for i, ln in enumerate(lines):

@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from engine.compile.blocks import OUTPUT_TAGS, QUERY_TAGS, SHELL_TAGS
 from engine.compile.llm.grounding import Grounding, contains, guide_tokens, step_commands
@@ -57,6 +57,22 @@ _JUMP = re.compile(r"\b(?:skip|go|proceed|jump|continue|move|return)\s+(?:direct
 _DEF = re.compile(r"^\s*(?:export\s+)?([A-Za-z_]\w*)=(?:\$\(|`)")
 _ASSIGN = re.compile(r"^\s*(?:export\s+)?[A-Za-z_]\w*=\S*\s*$")
 _PROMPT = re.compile(r"^\s*(?:\$|[\w.@-]+:[^\s$#]*[$#])\s+")
+
+
+class RatioTotal(TypedDict):
+    hit: int
+    total: int
+    value: float | None
+
+
+class Totals(TypedDict):
+    """`Report.totals()`: what `mendflow eval --json` writes under "totals"."""
+
+    guides: int
+    compiled: int
+    ratios: dict[str, RatioTotal]
+    counts: dict[str, int]
+    gates_passed: dict[str, int]
 
 
 @dataclass
@@ -97,7 +113,7 @@ class GuideScore:
 class Report:
     guides: list[GuideScore]
 
-    def totals(self) -> dict[str, object]:
+    def totals(self) -> Totals:
         ratios = {k: Ratio() for k in RATIOS}
         counts = dict.fromkeys(COUNTS, 0)
         gates = {k: 0 for k in GATES}
@@ -283,7 +299,7 @@ def _bindings(score: GuideScore, plan: Plan, g: _Graph, expected: list[Expected]
                 if use.search(expected[j].text):
                     score.ratios["bindings"] += Ratio(0, 1)
                 continue
-            user = steps[cover[j]]
+            user = steps[cast(str, cover[j])]  # not None: checked above
             text = json.dumps(user.params)
             ok = any(key.split(".", 1)[1] in text and
                      steps[a].source.start <= exp.line <= steps[a].source.end
@@ -437,11 +453,11 @@ def table_rows(report: Report) -> list[list[str]]:
                      *(str(g.counts[k]) for k in COUNTS), "ok" if not failed else
                      "FAIL " + ",".join(failed)])
     t = report.totals()
-    ratios = t["ratios"]  # type: ignore[index]
+    ratios = t["ratios"]
     rows.append(["TOTAL",
                  *(_pct(Ratio(ratios[k]["hit"], ratios[k]["total"])) for k in RATIOS),
-                 *(str(t["counts"][k]) for k in COUNTS),  # type: ignore[index]
-                 f"{min(t['gates_passed'].values())}/{t['compiled']}"])  # type: ignore[union-attr]
+                 *(str(t["counts"][k]) for k in COUNTS),
+                 f"{min(t['gates_passed'].values())}/{t['compiled']}"])
     return rows
 
 
@@ -460,12 +476,12 @@ def totals_lines(report: Report) -> list[str]:
     """The totals, one metric a line, with counts: what `mendflow eval` ends with."""
     t = report.totals()
     lines = [f"guides: {t['guides']}, compiled: {t['compiled']}"]
-    for k, r in t["ratios"].items():  # type: ignore[union-attr]
+    for k, r in t["ratios"].items():
         lines.append(f"{k}: {Ratio(r['hit'], r['total'])}")
-    for k, v in t["counts"].items():  # type: ignore[union-attr]
+    for k, v in t["counts"].items():
         lines.append(f"{k}: {v}")
     lines.append("gates passed: " + ", ".join(f"{k} {v}" for k, v in
-                                              t["gates_passed"].items()))  # type: ignore[union-attr]
+                                              t["gates_passed"].items()))
     return lines
 
 

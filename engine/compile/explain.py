@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from engine.compile.lines import narrowest_steps
 from engine.guide import Element, Guide
-from engine.plan import Plan, Step, StepKind
+from engine.plan import Ignored, Plan, Step, StepKind
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def explain(guide: Guide, plan: Plan, text: str | None = None) -> list[Row]:
             starting.setdefault(s.source.start, []).append(s)
     narrowest = narrowest_steps((s for s in plan.steps if s.kind != StepKind.END),
                                 last=guide.line_count)
-    ignored = {}
+    ignored: dict[tuple[int, int], list[Ignored]] = {}
     for ig in plan.ignored:
         ignored.setdefault((ig.span.start, ig.span.end), []).append(ig)
     rows: list[Row] = []

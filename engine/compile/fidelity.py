@@ -108,6 +108,7 @@ METRICS (each counted per gold item)
 
 import re
 from collections import Counter, defaultdict
+from typing import Any
 
 EXEC_KINDS = ('command', 'query', 'detect')
 SESSION = re.compile(r'^\s*(?:sudo\s+)?(?:(?:oc|kubectl)\s+(?:-n\s+\S+\s+)?(?:rsh|debug)\b(?!.*\s--\s)'
@@ -338,7 +339,7 @@ def merge_continuations(d):
     """Matcher fix for a gold.py slip: in a block whose first word is a tool gold.py does not know (runc ..),
     `\\` continuation lines come out as commands of their own. Join them back to the line they continue."""
     for u in d['units']:
-        out = []
+        out: list[dict[str, Any]] = []
         for c in u.get('commands', []):
             prev = out[-1] if out else None
             if prev and not c.get('script') and prev['text'].endswith('\\') and c['span'][0] == prev['span'][1] + 1:
@@ -369,7 +370,7 @@ def score_file(d, plan, guide_lines):
     # --- 1. commands
     step_of_line = {}          # gold command (unit id, idx) -> [step ids executing it]
     mut_lines = []
-    claimed = set()            # executed step ids matched to some gold command/query
+    claimed: set[str] = set()  # executed step ids matched to some gold command/query
     for u in d['units']:
         if u['class'] != 'command':
             continue
@@ -455,7 +456,7 @@ def score_file(d, plan, guide_lines):
     sec_of = {}
     for sec in d['sections']:
         sec_of.update({ln: sec['id'] for ln in range(sec['span'][0], sec['span'][1] + 1)})
-    opened = {}
+    opened: dict[str | None, str] = {}
     for u in sorted((u for u in d['units'] if u['class'] == 'command'), key=lambda u: u['span'][0]):
         for k, c in enumerate(u['commands']):
             sec = sec_of.get(c['span'][0])
@@ -473,7 +474,8 @@ def score_file(d, plan, guide_lines):
     for s in execd:
         a, b = s['span']
         local = flat(span_text(a, b))
-        bad, far = [], []
+        bad: list[Any] = []  # pieces here; (step, step) pairs in section 6
+        far: list[str] = []
         for piece in step_code_texts(s):
             if piece in local:
                 continue
@@ -489,7 +491,7 @@ def score_file(d, plan, guide_lines):
             C['exec_value_from_elsewhere'] += 1
 
     # --- 3. output as action
-    cmd_lines = defaultdict(set)
+    cmd_lines: defaultdict[str, set[int]] = defaultdict(set)
     for u in d['units']:
         if u['class'] == 'command':
             for c in u['commands']:
@@ -520,32 +522,34 @@ def score_file(d, plan, guide_lines):
         grp = role_group(gd['role'])
         sa, sb = gd['span']
         ga, gb = gd['guarded']
-        hit, det = None, False
+        found, det = None, False
         if gd['kind'] == 'if':
             for s in decides:
                 if (overlap(s['span'], sa, sb) or inside(s['span'], ga, gb)) and text_match(s.get('text') or s['title'],
                                                                                             gd['text']):
-                    hit = s['id']
+                    found = s['id']
                     det = any(e['source'] == s['id'] and e.get('condition') and e['condition'].get('expr')
                               for e in plan['edges'])
                     break
-            if not hit:
+            if not found:
                 for e in cond_edges:
+                    assert pv is not None  # cond_edges is empty without a plan
                     t = pv.steps.get(e['target'])
                     if e['kind'] in ('branch', 'else', 'jump') and t and \
                             text_match(e['condition']['text'], gd['text']) \
                             and (inside(t['span'], ga, gb) or overlap(t['span'], sa, sb)):
-                        hit, det = f"edge {e['source']}->{e['target']}", bool(e['condition'].get('expr'))
+                        found, det = f"edge {e['source']}->{e['target']}", bool(e['condition'].get('expr'))
                         break
         else:
             for e in cond_edges:
+                assert pv is not None  # cond_edges is empty without a plan
                 t = pv.steps.get(e['target'])
                 if e['kind'] == 'else' and t and (text_match(e['condition']['text'], gd['text']) or
                                                   inside(t['span'], ga, gb) and t['kind'] != 'end'):
-                    hit, det = f"else {e['source']}->{e['target']}", bool(e['condition'].get('expr'))
+                    found, det = f"else {e['source']}->{e['target']}", bool(e['condition'].get('expr'))
                     break
         C[f'guard_{grp}'] += 1
-        if hit:
+        if found:
             C[f'guard_{grp}_hit'] += 1
             C[f'guard_{grp}_hit_{"expr" if det else "judgment"}'] += 1
         else:
@@ -582,6 +586,7 @@ def score_file(d, plan, guide_lines):
         in_target = [s for s in steps if s['kind'] != 'end' and ta <= s['span'][0] <= tb]
         ok = False
         for e in jedges:
+            assert pv is not None  # jedges is empty without a plan
             src, tgt = pv.steps.get(e['source']), pv.steps.get(e['target'])
             if not src or not tgt or src not in real:
                 continue
@@ -648,6 +653,7 @@ def score_file(d, plan, guide_lines):
         if status != 'executed':
             continue
         for s in hit:
+            assert pv is not None  # without a plan no command is 'executed'
             C['mut_exec_steps'] += 1
             if s['id'] in pv.cleanup:
                 C['mut_exec_cleanup'] += 1

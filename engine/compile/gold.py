@@ -62,6 +62,7 @@ links  links to .md files (relative, URLs, Hugo {{< ref "x.md" >}}) with target 
 import os
 import re
 import shlex
+from typing import Any, cast
 
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
@@ -292,7 +293,8 @@ class Runbook:
         return (self.section_of(line) or {'role': 'other'})['role']
 
     def build_sections(self):
-        heads = [n for n in self.tree.walk() if n.type == 'heading']
+        heads: list[Any] = [n for n in self.tree.walk() if n.type == 'heading']  # a heading always has .map
+        slugs: dict[str, int]
         last, slugs = max([i + 1 for i, l in enumerate(self.lines) if l.strip()] or [1]), {}
         for i, h in enumerate(heads):
             lvl = int(h.tag[1])
@@ -319,6 +321,7 @@ class Runbook:
     def classify(self, lang, body, cue=False):
         """(class, kind of each line: cmd/cont/out/comment/blank/text/script)."""
         shellish = lang in TAGS['shell'] or lang not in TAGS['text'] and 'sh' in lang or re.match(r'#!.*sh\b', body[0])
+        kinds: list[str]
         kinds, has_prompt, pending, in_table, strong = [], any(PROMPT.match(x) for x in body), None, False, False
         for i, l in enumerate(body):
             s = l.strip()
@@ -442,6 +445,7 @@ class Runbook:
         return max(inner, key=lambda g: g['guarded'][0]) if inner else None
 
     def pair_vars(self):
+        inputs: dict[str, dict[str, Any]]
         pairs, inputs = [], {}
         for u in self.uses:
             before = [d for d in self.defs if d['name'] == u['name'] and (d['line'], d['col']) < (u['line'], u['col'])]
@@ -460,7 +464,7 @@ class Runbook:
 
     # ---------- guards
     def add_guard(self, text, span, guarded, form, keys):
-        m = GUARD.match(text)
+        m = cast(re.Match[str], GUARD.match(text))   # callers pass text GUARD matched
         kind = 'else' if ELSE.match(text[m.start(1):m.start(1) + 40]) else 'if'
         g = {'id': f'g{len(self.guards) + 1}', 'kind': kind, 'word': ' '.join(m.group(1).lower().split()), 'form': form,
              'text': plain(text), 'span': span, 'guarded': guarded, 'introduces': text.rstrip('*_ ').endswith(':'),
@@ -595,12 +599,12 @@ class Runbook:
                 p = raw.find('](', cur) if raw.find('](', cur) >= 0 else cur
                 links.append((p, ch.attrs.get('href', ''), plain(''.join(c.content for c in ch.children))))
                 cur = p + 2
-        masked = list(raw)
+        chars = list(raw)
         for p, q, _ in codes:
-            masked[p:q] = [c if c == '\n' else 'x' for c in raw[p:q]]
-        masked = ''.join(masked)
-        if block.type == 'paragraph' and STEP_LABEL.match(raw):
-            self.steps.append({'n': int(STEP_LABEL.match(raw).group(1)), 'span': self.span(block),
+            chars[p:q] = [c if c == '\n' else 'x' for c in raw[p:q]]
+        masked = ''.join(chars)
+        if block.type == 'paragraph' and (label := STEP_LABEL.match(raw)):
+            self.steps.append({'n': int(label.group(1)), 'span': self.span(block),
                                'kind': 'paragraph', 'list': None, 'text': plain(raw)[:100]})
         for p, q, content in codes:
             ln, text = self.line_at(inline, raw, p), PROMPT.sub('', content).strip()

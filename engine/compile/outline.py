@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TypedDict
 
 from engine import placement
 from engine.compile import blocks, exits, phrases, placeholders, powershell, queries
@@ -38,6 +39,13 @@ _PREFIX = {"diag": "diag", "mit": "mit", "step": "step"}
 _STOP = frozenset("""the a an of for to by and or in on with from is are be that this these those
 following command commands running run using use via any all your you if its it as at which
 whether then there their following below above""".split())
+
+
+class _Where(TypedDict):
+    """Where a plugin block sits, for the errors about it."""
+
+    file: str
+    line: int
 
 
 @dataclass
@@ -178,14 +186,14 @@ class _OutlineBuilder:
             return sections
         gone = {m for ms in merged.values() for m in ms[1:]}
         out: list[tuple[SectionClass, Element | None, list[Node]]] = []
-        for i, (cls, el, nodes) in enumerate(sections):
+        for i, (cls, head, nodes) in enumerate(sections):
             if i in gone:
                 continue
             if i in merged:
                 branches = [sections[m][2] for m in merged[i]]
-                assert el is not None
-                nodes = [Fork(branches, el.span, el.index)]
-            out.append((cls, el, nodes))
+                assert head is not None
+                nodes = [Fork(branches, head.span, head.index)]
+            out.append((cls, head, nodes))
         return out
 
     def _classify_headings(self) -> None:
@@ -196,7 +204,7 @@ class _OutlineBuilder:
             parent = el.section
             inherit = parent is not None and self.els[parent].level < el.level and not (
                 self.els[parent].level == 1 and self.owner_is_title(parent))
-            if inherit and (cls == "step" or self.cls[parent] == "info"):
+            if inherit and parent is not None and (cls == "step" or self.cls[parent] == "info"):
                 cls = self.cls[parent]
             self.cls[el.index] = cls
 
@@ -339,13 +347,14 @@ class _OutlineBuilder:
         groups = self._groups(el.text, el.span)
         lead = bool(groups) and (groups[0][0] is None or guard is not None)
         head = groups[0][1] if lead else ""
-        tails = [g for g in (groups[1:] if lead else groups) if g[0] is not None]
+        tails = [(g, t, s) for g, t, s in (groups[1:] if lead else groups) if g is not None]
         links = [(lk.text, lk.href) for lk in el.links]
         lead_jumps = self._jumps_in(head, links, el, guard) if tails else self._jumps(el, guard)
         # "If <condition>, ... escalate / no action is needed / the issue is mitigated": the
         # branch ends there, and "... Otherwise, escalate." in the same item ends the other.
         ending = else_ending = None
-        then_text = else_text = ""
+        then_text = ""
+        else_text: str | None = ""
         if guard:
             then_text, else_text = _split_otherwise(
                 _consequent(head if tails else self._item_text(el), guard))
@@ -368,7 +377,7 @@ class _OutlineBuilder:
             nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,
                                          el.index))
         nodes.extend(lead_jumps)
-        taken = [n for n in nodes if isinstance(n, Action)]
+        taken: list[Node] = [n for n in nodes if isinstance(n, Action)]
         for g, text, span in tails:  # "Check X. If Y, do Z.": Y guards Z within the item
             mine = [n for n in inline if _said_in(n, text) and not any(n is t for t in taken)]
             taken.extend(mine)
@@ -763,7 +772,7 @@ class _OutlineBuilder:
         any other block does is the read-only table's call (`engine.effects.step_verdict`): an
         action (`call:`), an HTTP method other than GET/HEAD, SQL that is not one reading
         statement change the world, and a `mendflow:shell` block is a script, never read-only."""
-        where = {"file": self.g.path, "line": block.start}
+        where: _Where = {"file": self.g.path, "line": block.start}
         params = load_yaml(block.text, file=self.g.path, line=block.start + 1,
                            what=f"the {el.lang} block is not valid YAML")
         if not isinstance(params, dict):

@@ -271,8 +271,8 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
             continue
         rest = sentence[m.start("target"):]
         href = next((h for t, h in links if t and rest.startswith(t)), None)
-        if href is None and _LINK.match(rest):
-            href = _LINK.match(rest).group("href")
+        if href is None and (link := _LINK.match(rest)):
+            href = link.group("href")
         if href is not None:
             if href.startswith("#"):
                 found.append(JumpRef("anchor", href[1:], sentence))

@@ -30,7 +30,8 @@ from engine.effects.powershell import powershell_verdict
 from engine.plan import Span, StepKind
 
 if TYPE_CHECKING:
-    from engine.compile.outline import Action, _OutlineBuilder
+    from engine.compile.outline import Action, Node, _OutlineBuilder
+    from engine.compile.phrases import SectionClass
     from engine.guide import Element
 
 POWERSHELL_TAGS = frozenset({"powershell", "pwsh", "ps1", "ps", "posh", "pwsh-session",
@@ -124,7 +125,8 @@ def _open(text: str) -> bool:
         masked.count("'") % 2 == 1 or masked.count('"') % 2 == 1
 
 
-def steps(b: _OutlineBuilder, el: Element, cls: str, owner: int, title: str) -> list[Action]:
+def steps(b: _OutlineBuilder, el: Element, cls: SectionClass, owner: int,
+          title: str) -> list[Node]:
     """The block's steps: PowerShell runs (or is gated), `cmd` and the rest are manual."""
     kind = dialect(el)
     found = scripts(el)
@@ -160,7 +162,7 @@ def _uses(text: str) -> set[str]:
     return {(m.group(1) or m.group(2)).lower() for m in _VAR.finditer(masked)}
 
 
-def _step(b: _OutlineBuilder, s: Script, el: Element, cls: str, owner: int, title: str
+def _step(b: _OutlineBuilder, s: Script, el: Element, cls: SectionClass, owner: int, title: str
           ) -> Action:
     from engine.compile.outline import Action
 

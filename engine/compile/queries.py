@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from engine import promql
 from engine.compile.scope import Scope
@@ -149,6 +150,7 @@ class _Sql:
         return ":" + self.by_expr[expr]
 
     def _rewrite(self) -> str:
+        out: list[str]
         text, out, i, n = self.text, [], 0, len(self.text)
         while i < n:
             ch = text[i]
@@ -199,7 +201,7 @@ class _Sql:
             if i > start:
                 pieces.append((False, body[start:i]))
             end, expr = found
-            pieces.append((True, self._param(expr)))
+            pieces.append((True, self._param(cast(str, expr))))  # not None: checked above
             start = i = end
         if not any(is_value for is_value, _ in pieces):
             return raw

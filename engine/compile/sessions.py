@@ -71,6 +71,7 @@ from engine.templating import is_template, literal
 if TYPE_CHECKING:
     from engine.compile.blocks import CommandLine
     from engine.compile.outline import Action, _OutlineBuilder
+    from engine.compile.phrases import SectionClass
     from engine.guide import Element
 
 _TTY = frozenset({"-i", "-t", "-it", "-ti", "--stdin", "--tty", "--stdin=true", "--tty=true"})
@@ -301,7 +302,7 @@ def _kube_opener(words: list[Word], argv: list[str]) -> tuple[list[Word] | None,
     return None
 
 
-def _sudo_opener(words: list[Word], argv: list[str]) -> tuple[list[Word] | None, dict] | None:
+def _sudo_opener(words: list[Word], argv: list[str]) -> tuple[list[Word], dict] | None:
     rest = argv[1:]
     user: list[Word] = []
     if rest in (["-i"], ["-s"], ["su"], ["su", "-"], ["bash"], ["-i", "bash"], ["su", "-l"]):
@@ -325,8 +326,8 @@ class SessionReader:
     def __init__(self) -> None:
         self.open: Session | None = None
 
-    def take(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: str, owner: int,
-             block: int | None) -> list[Action] | None:
+    def take(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: SectionClass,
+             owner: int, block: int | None) -> list[Action] | None:
         """Steps for `line` if it opens, runs in or closes a session; None if it is not one's."""
         first = _FIRST_WORD.match(line.text)
         if first is None:
@@ -366,8 +367,9 @@ class SessionReader:
             return []
         return self._inside(b, s, line, el, cls, owner, block, parsed)
 
-    def _start(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: str, owner: int,
-               parsed: Parsed | None = None, found: tuple[list[Word] | None, dict] | None = None
+    def _start(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: SectionClass,
+               owner: int, parsed: Parsed | None = None,
+               found: tuple[list[Word] | None, dict] | None = None
                ) -> list[Action] | None:
         found = found or (_opener(parsed, line.text) if parsed is not None else None)
         if found is None:
@@ -383,7 +385,7 @@ class SessionReader:
         return [step]
 
     def _inside(self, b: _OutlineBuilder, s: Session, line: CommandLine, el: Element,
-                cls: str, owner: int, block: int | None, parsed: Parsed) -> list[Action]:
+                cls: SectionClass, owner: int, block: int | None, parsed: Parsed) -> list[Action]:
         text = line.text.strip()
         if not (parsed.pipelines or parsed.assign or parsed.unsupported):
             return []  # nothing to run
@@ -447,7 +449,7 @@ class SessionReader:
             self.open.section == el.section
 
     def _console_line(self, b: _OutlineBuilder, s: Session, line: CommandLine, el: Element,
-                      cls: str, owner: int, block: int | None) -> list[Action] | None:
+                      cls: SectionClass, owner: int, block: int | None) -> list[Action] | None:
         """A line typed into a database console: one step running the console's one-shot form
         with the statement, a person's step, or nothing (sample output). None when the line
         is back at the shell (a shell prompt again): the console is over."""
@@ -534,7 +536,7 @@ class SessionReader:
         return out
 
     def _reopen(self, b: _OutlineBuilder, s: Session, found: tuple[list[Word] | None, dict],
-                line: CommandLine, el: Element, cls: str, owner: int) -> list[Action]:
+                line: CommandLine, el: Element, cls: SectionClass, owner: int) -> list[Action]:
         """A session opened inside another: a console (`psql` after `sudo -i`) is a person's
         session within it; any other replaces it (the guide has moved on)."""
         prefix, extra = found
@@ -583,8 +585,8 @@ class SessionReader:
         step.params = {"script": literal(script)}
         step.span = Span(start=min(step.span.start, line.start), end=max(step.span.end, line.end))
 
-    def _manual(self, b: _OutlineBuilder, s: Session, line: CommandLine, el: Element, cls: str,
-                owner: int) -> list[Action]:
+    def _manual(self, b: _OutlineBuilder, s: Session, line: CommandLine, el: Element,
+                cls: SectionClass, owner: int) -> list[Action]:
         last = s.last
         if last is not None and last.kind == StepKind.MANUAL and (
                 last.pos == el.index or s.fresh or s.joined == el.index):
@@ -606,6 +608,7 @@ class SessionReader:
             return None
         if s.ssh is not None:
             return self._over_ssh(b, s, parsed, line)
+        assert s.prefix is not None  # neither None (returned above) nor ssh: a prefix
         out = []
         for pipeline in parsed.pipelines:
             first, *rest = pipeline.stages

@@ -249,11 +249,11 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
             # held by a step that runs it (its text) or lists it (a script line).
             whole = any(s.kind == StepKind.MANUAL and s.text.startswith(el.text[:200])
                         for s in near)
-            held = {s.text for s in near} | {
+            held_lines = {s.text for s in near} | {
                 ln.strip() for s in near for ln in str(s.params.get("script", "")).split("\n")}
             for code in commands:
                 line = _PROMPTED.sub("", code).strip()
-                if not whole and line not in held:
+                if not whole and line not in held_lines:
                     out.append(Ignored(span=span, kind="inline", reason="descriptive section"
                                        if info else "reference: named, not asked for",
                                        text=line[:120]))

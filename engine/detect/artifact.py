@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -23,7 +23,7 @@ from pydantic import ValidationError as PydanticValidationError
 from engine.detect.errors import CalibrationFileError
 from engine.files import read_text
 
-FORMAT = "mendflow-calibration/1"
+FORMAT: Final = "mendflow-calibration/1"
 
 
 class BandData(BaseModel):

@@ -190,7 +190,7 @@ def combine_cmd(first: Path, second: Path, *, rule: str, out: Path) -> str:
     bound = combined_alpha_bound(a.false_alarm_rate, b.false_alarm_rate, rule)
     cal = Calibration(detector=f"{a.detector}+{b.detector}", method="combined",
                       alpha=combined_alpha_bound(a.alpha, b.alpha, rule), n=min(a.n, b.n),
-                      k=0, window=max(a.window, b.window), rule=rule, components=[a, b],  # type: ignore[arg-type]
+                      k=0, window=max(a.window, b.window), rule=rule, components=[a, b],
                       false_alarm_rate=bound, data_hash=f"{a.data_hash}+{b.data_hash}",
                       created_at=now_iso(), runs_used=max(a.runs_used, b.runs_used))
     save_calibration(cal, out)

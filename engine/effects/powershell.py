@@ -133,6 +133,7 @@ def _literal(text: str) -> bool:
 
 
 def _pipeline(statement: str) -> list[str]:
+    buf: list[str]
     out, buf, depth, quote = [], [], 0, ""
     for c in statement:
         if quote:

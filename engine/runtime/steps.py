@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -276,6 +276,7 @@ class StepRunner:
             answer = await self.interaction.judge(step=step, edge=edge, evidence=evidence)
             decided[index] = answer.yes
             if judged is not None:
+                assert edge.condition is not None  # questions hold conditioned edges only
                 judged.append({"target": edge.target, "condition": edge.condition.text,
                                "yes": answer.yes, "by": answer.by,
                                "rationale": getattr(answer, "rationale", ""),
@@ -393,7 +394,7 @@ def _render_params(plugin_cls: type, params: Mapping[str, Any],
     (`untemplated_params`, e.g. SQL text, whose values travel as bound parameters). A param
     the plugin guards (`template_guards`, e.g. a PromQL query) is rewritten by its guard
     first, so that every value in it is escaped for where it sits, whoever wrote the plan."""
-    verbatim = getattr(plugin_cls, "untemplated_params", frozenset())
+    verbatim: Container[str] = getattr(plugin_cls, "untemplated_params", frozenset())
     guards = getattr(plugin_cls, "template_guards", {})
     return {k: v if k in verbatim else templating.render_value(
                 guards[k](v) if k in guards and isinstance(v, str) else v, view)

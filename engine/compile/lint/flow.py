@@ -112,12 +112,12 @@ def missing_jump_target(ctx: Context) -> Iterator[tuple[str, Element | int, str,
                 continue  # "proceed to Step 5": the "## Step 5 - ..." heading
             last = last_numbers.get(el.section, last_numbers.get("any"))
             if numbered and (last is None or n > last):
-                near = numbered[max(k for k in numbered if k <= n)] if min(numbered) <= n \
+                step = numbered[max(k for k in numbered if k <= n)] if min(numbered) <= n \
                     else numbered[min(numbered)]
                 yield ("MF203", el, f"'{m.group(0)}' but no heading is 'Step {n}' (the guide's "
                        f"steps: {', '.join(str(k) for k in sorted(numbered))})",
                        f"Jump to a step that exists, e.g. 'proceed to "
-                       f"[{near.text}](#{slugify(near.text)})'")
+                       f"[{step.text}](#{slugify(step.text)})'")
             elif last is not None and n > last:
                 yield ("MF203", el, f"'{m.group(0)}' but the list has only {last} steps",
                        f"Jump to a step between 1 and {last}: 'skip to step {last}'")

@@ -105,7 +105,7 @@ def make_chat_model(spec: ModelSpec, *, timeout_s: float = 120.0, max_retries: i
         if spec.provider == "anthropic":
             from langchain_anthropic import ChatAnthropic
 
-            return ChatAnthropic(model=spec.model, temperature=0,  # type: ignore[call-arg]
+            return ChatAnthropic(model=spec.model, temperature=0,
                                  default_request_timeout=timeout_s, max_retries=max_retries)
         from langchain_ollama import ChatOllama
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypedDict
 
 from engine import values
 from engine.compile.validate import Problem
@@ -44,9 +44,9 @@ def sample_memory(plan: Plan, step: Step) -> dict[str, Any]:
         memory["inputs"][spec.name] = sample_value(spec)
     for text in strings_in(step.params):
         for name, kind in _PROMQL_USE.findall(text):
-            spec = next((i for i in plan.inputs if i.name == name), None)
-            if spec is not None and spec.default is None and kind in SAMPLE_BY_PROMQL_KIND \
-                    and _fits_type(spec, SAMPLE_BY_PROMQL_KIND[kind]):
+            used = next((i for i in plan.inputs if i.name == name), None)
+            if used is not None and used.default is None and kind in SAMPLE_BY_PROMQL_KIND \
+                    and _fits_type(used, SAMPLE_BY_PROMQL_KIND[kind]):
                 memory["inputs"][name] = SAMPLE_BY_PROMQL_KIND[kind]
         try:
             refs = references(text)
@@ -76,6 +76,12 @@ def check_templates(plan: Plan, *, registry: Registry | None = None) -> list[Pro
     return list(_check(plan, registry or default_registry()))
 
 
+class _Where(TypedDict):
+    file: str | None
+    line: int
+    step: str
+
+
 def _check(plan: Plan, registry: Registry) -> Iterator[Problem]:
     file = plan.source.path
     for spec in plan.inputs:
@@ -88,7 +94,7 @@ def _check(plan: Plan, registry: Registry) -> Iterator[Problem]:
     for s in plan.steps:
         if s.plugin is None or s.plugin not in registry:
             continue  # no plugin, or an unknown one: the validator says so
-        where = {"file": file, "line": s.source.start, "step": s.id}
+        where: _Where = {"file": file, "line": s.source.start, "step": s.id}
         try:
             rendered = render_value(s.params, sample_memory(plan, s))
         except MendflowError as exc:
