@@ -34,9 +34,11 @@ demo-web-down: $(STAMP)
 
 LINTED := engine plugins worker tests bench demo
 
-# Lint first (ruff: pyflakes, pycodestyle, import order; well under a second), then the tests.
+# Lint first (ruff: pyflakes, pycodestyle, import order; well under a second), then type-check
+# engine/ and worker/ (mypy, configured in pyproject.toml), then the tests.
 test: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/mypy
 	bash scripts/ensure-system.sh
 	$(PY) -m pytest -q
 
