@@ -42,8 +42,8 @@ test: $(STAMP)
 	bash scripts/ensure-system.sh
 	$(PY) -m pytest -q
 
-# The quick tier: everything not marked slow (no real servers started, no corpora), in about a
-# minute; `make test` (the README's command and CI) runs all of it.
+# The quick tier: the tests not marked slow, stopping at the first failure; `make test` (the
+# README's command and CI) runs all of them.
 test-quick: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" -x
 
