@@ -10,13 +10,14 @@ name memory keys for results (`engine.compile.wiring` does).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TypedDict
 
 from engine import placement
 from engine.compile import blocks, exits, phrases, placeholders, powershell, queries
+from engine.compile.nodes import Action
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
 from engine.compile.sessions import SessionReader
@@ -46,26 +47,6 @@ class _Where(TypedDict):
 
     file: str
     line: int
-
-
-@dataclass
-class Action:
-    id: str
-    kind: StepKind
-    title: str
-    text: str
-    span: Span
-    pos: int  # element index, for ordering and jump targets
-    section: SectionClass
-    plugin: str | None = None
-    params: dict = field(default_factory=dict)
-    mutating: bool = False
-    bind: str | None = None
-    uses: frozenset[str] = frozenset()
-    block: int | None = None  # code element index: steps of one block stay sequential
-    call: str | None = None
-    prose: bool = False  # a person's step standing for a guard's words, not for a command
-    context: str = ""  # what the text runs inside (a session's opening lines), for approvals
 
 
 @dataclass

@@ -26,11 +26,12 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from engine.compile.nodes import Action
 from engine.effects.powershell import powershell_verdict
 from engine.plan import Span, StepKind
 
 if TYPE_CHECKING:
-    from engine.compile.outline import Action, Node, _OutlineBuilder
+    from engine.compile.outline import Node, _OutlineBuilder
     from engine.compile.phrases import SectionClass
     from engine.guide import Element
 
@@ -164,7 +165,6 @@ def _uses(text: str) -> set[str]:
 
 def _step(b: _OutlineBuilder, s: Script, el: Element, cls: SectionClass, owner: int, title: str
           ) -> Action:
-    from engine.compile.outline import Action
 
     span = Span(start=s.start, end=s.end)
     verdict = powershell_verdict(s.text)

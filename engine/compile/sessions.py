@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING
 
 from engine import placement
 from engine.compile import placeholders
+from engine.compile.nodes import Action
 from engine.compile.shellwords import Parsed, Word, parse_line
 from engine.effects import Templated, classify, classify_pipeline, looks_like_command
 from engine.effects.options import NotRead, parse
@@ -70,7 +71,7 @@ from engine.templating import is_template, literal
 
 if TYPE_CHECKING:
     from engine.compile.blocks import CommandLine
-    from engine.compile.outline import Action, _OutlineBuilder
+    from engine.compile.outline import _OutlineBuilder
     from engine.compile.phrases import SectionClass
     from engine.guide import Element
 
@@ -434,7 +435,6 @@ class SessionReader:
                     mutating, uses, block
             else:
                 title = b._title(owner, el)
-                from engine.compile.outline import Action
                 step = Action(b._id(owner, cls, title), StepKind.COMMAND, title, text_, span,
                               el.index, cls, plugin="shell", params={"pipeline": argv_},
                               mutating=mutating, uses=uses, block=block, context=context)
@@ -525,7 +525,6 @@ class SessionReader:
                 effect == "mutate", uses, block
             out: list[Action] = []
         else:  # the statement as the guide wrote it; the step runs it in the console
-            from engine.compile.outline import Action
             title = b._title(owner, el)
             step = Action(b._id(owner, cls, title), StepKind.COMMAND, title, whole, span,
                           el.index, cls, plugin="shell", params={"pipeline": [stage]},

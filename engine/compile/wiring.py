@@ -16,7 +16,8 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any
 
-from engine.compile.outline import Action, EndNode, Fork, IfNode, JumpNode, Node, _slug
+from engine.compile.nodes import Action
+from engine.compile.outline import EndNode, Fork, IfNode, JumpNode, Node, _slug
 from engine.compile.phrases import Guard, JumpRef, derive_condition, may_fail, negate, step_number
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, slugify

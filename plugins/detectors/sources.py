@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +20,7 @@ import numpy as np
 from engine.detect import read_run
 from engine.errors import StepFailed
 from plugins.robot.cell_model import CHANNELS
-
-LIVE_STATES_DONE = ("success", "failure", "aborted", "stopped", "idle", "resetting")
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    t: np.ndarray
-    x: np.ndarray
-    state: str | None = None  # the cell's state, for live sources
+from plugins.robot.stream import LIVE_STATES_DONE, Block
 
 
 class Source:

@@ -19,6 +19,7 @@ import aiomqtt
 import numpy as np
 
 from plugins.robot.cell_model import CHANNELS
+from plugins.robot.stream import LIVE_STATES_DONE, Block
 from plugins.robot.ua import CellError
 
 DEFAULT_PREFIX = "mendflow/cell/sim"
@@ -78,8 +79,6 @@ class MqttSource:
         self.label = None
 
     async def blocks(self) -> AsyncIterator[Any]:
-        from plugins.detectors.sources import LIVE_STATES_DONE, Block
-
         attempt = None
         try:
             async with aiomqtt.Client(self.host, self.port, timeout=self.timeout_s) as client:

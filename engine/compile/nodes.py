@@ -1,0 +1,31 @@
+"""A step the outline makes from a part of a guide, before wiring turns it into plan steps.
+
+Its own module so that the readers of special notations (`engine.compile.sessions`,
+`engine.compile.powershell`) make steps without importing the outline that calls them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.compile.phrases import SectionClass
+from engine.plan import Span, StepKind
+
+
+@dataclass
+class Action:
+    id: str
+    kind: StepKind
+    title: str
+    text: str
+    span: Span
+    pos: int  # element index, for ordering and jump targets
+    section: SectionClass
+    plugin: str | None = None
+    params: dict = field(default_factory=dict)
+    mutating: bool = False
+    bind: str | None = None
+    uses: frozenset[str] = frozenset()
+    block: int | None = None  # code element index: steps of one block stay sequential
+    call: str | None = None
+    prose: bool = False  # a person's step standing for a guard's words, not for a command
+    context: str = ""  # what the text runs inside (a session's opening lines), for approvals
