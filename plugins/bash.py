@@ -30,10 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from engine.effects.bash import is_shell_name
 from engine.errors import StepFailed
 from engine.plugins import StepContext, StepResult
+from plugins._bound import bound_env, checked_names
 from plugins.shell import ShellParams, ShellPlugin
 
 ENV_PREFIX = "MENDFLOW_SH_"
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _NOT_ONE_WORD = re.compile(r"[\s*?\[\]]")
 
 
@@ -48,12 +48,8 @@ class BashParams(BaseModel):
     @field_validator("args")
     @classmethod
     def _names(cls, args: dict[str, str]) -> dict[str, str]:
-        for name in args:
-            if not _NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a shell variable name")
-            if is_shell_name(name):
-                raise ValueError(f"{name!r} is a name the shell itself uses; a step may not "
-                                 "set it")
+        checked_names(args, "shell", lambda name: f"{name!r} is a name the shell itself "
+                      "uses; a step may not set it" if is_shell_name(name) else None)
         return args
 
 
@@ -61,7 +57,7 @@ def command(params: BashParams) -> tuple[list[str], dict[str, str]]:
     """(argv, environment) that run `params.script` with its args bound as variables."""
     prelude = "".join(f'{name}="${ENV_PREFIX}{name}"\n' for name in sorted(params.args))
     argv = ["bash", "--noprofile", "--norc", "-c", prelude + params.script]
-    env = {f"{ENV_PREFIX}{name}": value for name, value in params.args.items()}
+    env = bound_env(ENV_PREFIX, params.args)
     return argv, env
 
 

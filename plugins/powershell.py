@@ -20,7 +20,6 @@ table's call (`engine.effects.powershell`), not this plugin's.
 
 from __future__ import annotations
 
-import re
 import shutil
 from typing import ClassVar
 
@@ -28,10 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.errors import StepFailed
 from engine.plugins import StepContext, StepResult
+from plugins._bound import bound_env, checked_names
 from plugins.shell import ShellParams, ShellPlugin
 
 ENV_PREFIX = "MENDFLOW_PS_"
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class PowershellParams(BaseModel):
@@ -45,9 +44,7 @@ class PowershellParams(BaseModel):
     @field_validator("args")
     @classmethod
     def _names(cls, args: dict[str, str]) -> dict[str, str]:
-        for name in args:
-            if not _NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a PowerShell variable name")
+        checked_names(args, "PowerShell")
         return args
 
 
@@ -61,7 +58,7 @@ def command(params: PowershellParams, program: str = "pwsh") -> tuple[list[str],
     prelude = "$ErrorActionPreference = 'Stop'\n" + "".join(
         f"${name} = $env:{ENV_PREFIX}{name}\n" for name in sorted(params.args))
     argv = [program, "-NoProfile", "-NonInteractive", "-Command", prelude + params.script]
-    env = {f"{ENV_PREFIX}{name}": value for name, value in params.args.items()}
+    env = bound_env(ENV_PREFIX, params.args)
     return argv, env
 
 

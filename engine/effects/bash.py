@@ -113,7 +113,7 @@ def read_script(line: str) -> Script | None:
     if not walk.commands or walk.commands <= walk.state_only:
         return None  # only `cd`/`export`: nothing happens outside the shell
     reads = frozenset(n for n in walk.used - walk.defined if not is_shell_name(n))
-    return Script(text=text, verdict=walk.verdict(), reads=reads)
+    return Script(text=text, verdict=walk.worst, reads=reads)
 
 
 class _Walk:
@@ -127,9 +127,6 @@ class _Walk:
 
     def text(self, node: Node) -> str:
         return self.src[node.start_byte:node.end_byte].decode()
-
-    def verdict(self) -> Verdict:
-        return self.worst
 
     def judge(self, verdict: Verdict) -> None:
         if verdict.effect == "interactive":

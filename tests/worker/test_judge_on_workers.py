@@ -11,39 +11,19 @@ from typing import Any
 import pytest
 
 from engine.compile import compile_guide
-from engine.compile.llm import prompts
 from engine.guide import parse_guide
+from tests.support.judging import PODS_GUIDE as GUIDE
+from tests.support.judging import is_judgment
 from tests.support.openai_server import openai_server
 from tests.worker.conftest import Workers, wait_all
 
 pytest.importorskip("langchain_openai")
 
-GUIDE = """# Pods crash-looping
-
-## Diagnosis
-
-1. List the pods {#pods}:
-
-   ```bash
-   echo "web-1 CrashLoopBackOff 7 restarts"
-   ```
-
-## Assessment
-
-1. If the pods are crash-looping, escalate: ask the service owner.
-
-2. Otherwise, no action is needed.
-"""
-
-
-def _is_judgment(body: dict[str, Any]) -> bool:
-    return any(m["role"] == "system" and m["content"] == prompts.JUDGE_SYSTEM
-               for m in body["messages"])
 
 
 async def test_a_worker_asks_the_runs_judge(worker_env, store, starter, tmp_path: Path) -> None:
     def script(body: dict[str, Any]) -> Any:
-        if _is_judgment(body):
+        if is_judgment(body):
             return {"holds": True, "confidence": 0.9, "rationale": "web-1 is crash-looping"}
         return 500
 
@@ -63,7 +43,7 @@ async def test_a_worker_asks_the_runs_judge(worker_env, store, starter, tmp_path
             workers.stop_all()
     assert record.options["judge"] == "openai:test-model"
     assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason
-    judged = [p for b, p in zip(server.requests, server.prompts()) if _is_judgment(b)]
+    judged = [p for b, p in zip(server.requests, server.prompts()) if is_judgment(b)]
     assert len(judged) == 1 and "CrashLoopBackOff" in judged[0]
     events = await store.events(run.run_id)
     said = " ".join(str(e.data) for e in events)

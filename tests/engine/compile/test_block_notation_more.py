@@ -3,15 +3,8 @@
 
 from __future__ import annotations
 
-from engine.compile import compile_guide
-from engine.guide import parse_guide
 from engine.plan import Plan, StepKind
-
-PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs"}
-
-
-def compile_text(text: str) -> Plan:
-    return compile_guide(parse_guide(text, path="guide.md"), known_plugins=PLUGINS)
+from tests.support.plans import compile_text
 
 
 def argvs(plan: Plan) -> list[list[str]]:

@@ -3,11 +3,8 @@ verbatim, with the variables they read bound as data; lines that cannot stay a p
 
 from __future__ import annotations
 
-from engine.compile import compile_guide
-from engine.guide import parse_guide
-from engine.plan import Plan, StepKind
-
-PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs"}
+from engine.plan import StepKind
+from tests.support.plans import compile_text, gated
 
 GUIDE = """# HAProxy slow
 
@@ -43,14 +40,6 @@ GUIDE = """# HAProxy slow
    kubectl -n <namespace> get po $(hostname)
    ```
 """  # noqa: E501 (step 3's command line is the data under test)
-
-
-def compile_text(text: str) -> Plan:
-    return compile_guide(parse_guide(text, path="guide.md"), known_plugins=PLUGINS)
-
-
-def gated(plan: Plan, step_id: str) -> bool:
-    return any(plan.step(e.source).kind == StepKind.APPROVE for _, e in plan.incoming(step_id))
 
 
 def test_reading_shell_lines_run_as_bash_steps_without_a_gate() -> None:

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from engine.compile import compile_path
-from tests.engine.compile.llm.test_judge_http import GUIDE, _is_judgment
+from tests.support.judging import PODS_GUIDE as GUIDE
+from tests.support.judging import is_judgment as _is_judgment
 from tests.support.openai_server import openai_server
 
 MENDFLOW = [sys.executable, "-m", "engine.cli"]

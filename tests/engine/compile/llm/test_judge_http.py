@@ -20,35 +20,15 @@ from typing import Any
 import pytest
 
 from engine.compile import compile_path
-from engine.compile.llm import prompts
 from engine.store import open_store
+from tests.support.judging import PODS_GUIDE as GUIDE
+from tests.support.judging import is_judgment
 from tests.support.openai_server import openai_server
 
 ROOT = Path(__file__).resolve().parents[4]
 MENDFLOW = [sys.executable, "-m", "engine.cli"]
 pytest.importorskip("langchain_openai")
 
-GUIDE = """# Pods crash-looping
-
-## Diagnosis
-
-1. List the pods {#pods}:
-
-   ```bash
-   echo "web-1 CrashLoopBackOff 7 restarts"
-   ```
-
-## Assessment
-
-1. If the pods are crash-looping, escalate: ask the service owner.
-
-2. Otherwise, no action is needed.
-"""
-
-
-def _is_judgment(body: dict[str, Any]) -> bool:
-    return any(m["role"] == "system" and m["content"] == prompts.JUDGE_SYSTEM
-               for m in body["messages"])
 
 
 def _env(tmp_path: Path, base_url: str, **extra: str) -> dict[str, str]:
@@ -68,14 +48,14 @@ def test_the_judge_gets_one_question_with_the_evidence_it_is_about(tmp_path: Pat
     guide.write_text(GUIDE)
 
     def script(body: dict[str, Any]) -> Any:
-        if _is_judgment(body):
+        if is_judgment(body):
             return {"holds": True, "confidence": 0.9, "rationale": "web-1 is in CrashLoopBackOff"}
         return 500  # no LLM plan: the structural plan runs
 
     with openai_server(script) as server:
         proc = _run(["run", str(guide)], _env(tmp_path, server.base_url))
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    judged = [p for b, p in zip(server.requests, server.prompts()) if _is_judgment(b)]
+    judged = [p for b, p in zip(server.requests, server.prompts()) if is_judgment(b)]
     # One request for the decision (not one for the If and one for its Otherwise) ...
     assert len(judged) == 1, judged
     # ... showing what the step before it found, not the decision's own empty output
@@ -88,7 +68,7 @@ def test_a_hung_server_costs_one_bounded_wait_and_the_hint_is_exact(tmp_path: Pa
     guide.write_text(GUIDE)
 
     def script(body: dict[str, Any]) -> Any:
-        return ("hang", 20) if _is_judgment(body) else 500
+        return ("hang", 20) if is_judgment(body) else 500
 
     env = _env(tmp_path, "", MENDFLOW_LLM_TIMEOUT_S="1", MENDFLOW_LLM_ATTEMPTS="1")
     with openai_server(script) as server:
@@ -96,7 +76,7 @@ def test_a_hung_server_costs_one_bounded_wait_and_the_hint_is_exact(tmp_path: Pa
         started = time.monotonic()
         proc = _run(["run", str(guide)], env)
         took = time.monotonic() - started
-    judged = [b for b in server.requests if _is_judgment(b)]
+    judged = [b for b in server.requests if is_judgment(b)]
     # One judgment request, cut at the 1 s timeout: seconds (start-up included on a busy
     # machine), not the 120 s x 3 attempts it took before
     assert len(judged) == 1 and took < 60, (took, proc.stderr)
@@ -113,7 +93,7 @@ def test_resume_asks_the_judge(tmp_path: Path) -> None:
                                    "2. List the pods {#pods}:"))
 
     def script(body: dict[str, Any]) -> Any:
-        if _is_judgment(body):
+        if is_judgment(body):
             return {"holds": False, "confidence": 0.95, "rationale": "all pods run"}
         return 500
 
@@ -130,11 +110,11 @@ def test_resume_asks_the_judge(tmp_path: Path) -> None:
         time.sleep(0.3)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        assert not [b for b in server.requests if _is_judgment(b)]
+        assert not [b for b in server.requests if is_judgment(b)]
         # When it is resumed, the judge decides the decision, as on `run`
         resumed = _run(["resume", run_id], env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert len([b for b in server.requests if _is_judgment(b)]) == 1
+    assert len([b for b in server.requests if is_judgment(b)]) == 1
 
 
 def _only_run(data: Path) -> str:

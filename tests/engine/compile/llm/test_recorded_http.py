@@ -21,7 +21,8 @@ import pytest
 
 from engine.compile import compile_path
 from engine.compile.llm.recording import load_exchanges, normalise, request_key
-from tests.engine.compile.llm.test_judge_http import GUIDE, _is_judgment
+from tests.support.judging import PODS_GUIDE as GUIDE
+from tests.support.judging import is_judgment as _is_judgment
 from tests.support.openai_server import Replay, openai_server
 
 ROOT = Path(__file__).resolve().parents[4]
