@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from engine.plan import Plan, StepKind
-from tests.support.plans import compile_text
+from tests.support.compiling import compile_text
 
 
 def argvs(plan: Plan) -> list[list[str]]:

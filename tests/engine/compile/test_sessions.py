@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.plans import compile_text, gated, manual_scripts, pipelines, runs
+from tests.support.compiling import compile_text, gated, manual_scripts, pipelines, runs
 
 DEBUG_NODE = """# Kubelet down
 

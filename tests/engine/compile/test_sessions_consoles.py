@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.plans import compile_text, gated, manual_scripts, pipelines, runs
+from tests.support.compiling import compile_text, gated, manual_scripts, pipelines, runs
 
 
 def guide(block: str, tag: str = "") -> str:

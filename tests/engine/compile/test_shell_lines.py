@@ -4,7 +4,7 @@ verbatim, with the variables they read bound as data; lines that cannot stay a p
 from __future__ import annotations
 
 from engine.plan import StepKind
-from tests.support.plans import compile_text, gated
+from tests.support.compiling import compile_text, gated
 
 GUIDE = """# HAProxy slow
 
