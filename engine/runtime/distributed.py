@@ -80,6 +80,7 @@ from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.plan import Plan, Step
 from engine.plugins import Registry
 from engine.runtime.driving import in_doubt_reason, reap_leftovers, repeatable
+from engine.runtime.limits import StoreSlots
 from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import (
     current_state,
@@ -179,6 +180,8 @@ class DistributedRunner:
         self.redact: Redact = redact or (lambda value: value)
         self._plans: dict[str, Plan] = {}
         self._run_plans: dict[str, str] = {}
+        # Limits per plugin and per data source hold across every worker: kept in the store.
+        self.slots = StoreSlots(store, grace_s=lease_grace_s)
 
     # -- starting a run ------------------------------------------------------------------------
 
@@ -587,7 +590,8 @@ class DistributedRunner:
                           auto_approve=tuple(options.get("auto_approve") or ()),
                           fallback=self._judge(options.get("judge")))
         return StepRunner(store=self.store, registry=self.registry, settings=self.settings,
-                          interaction=answers, datasources=self.datasources, redact=self.redact)
+                          interaction=answers, datasources=self.datasources, redact=self.redact,
+                          slots=self.slots)
 
     def _judge(self, spec: Any) -> Interaction | None:
         """The run's LLM judge on this worker (a person is asked when it is unsure, or when

@@ -37,6 +37,7 @@ from engine.errors import (
 from engine.interaction import Answers, Interaction
 from engine.plan import Edge, Plan, Step, StepKind
 from engine.plugins import Registry, StepContext, StepResult, parse_params
+from engine.runtime.limits import Limit, LocalSlots, Slots
 from engine.runtime.memory import Memory
 from engine.settings import Settings
 from engine.store.base import ArtifactRef, MemoryEntry, Store
@@ -66,6 +67,7 @@ class StepRunner:
         interaction: Interaction | None = None,
         datasources: Any | None = None,
         redact: Redact | None = None,
+        slots: Slots | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -77,7 +79,9 @@ class StepRunner:
         self.secrets = datasources.redactor() if isinstance(datasources, DataSources) \
             else Redactor()
         self._global = asyncio.Semaphore(settings.max_concurrency)
-        self._per_plugin: dict[str, asyncio.Semaphore] = {}
+        # Per plugin and per data source: in this process (LocalSlots), or across every
+        # worker sharing the store (StoreSlots, on Celery).
+        self.slots: Slots = slots or LocalSlots()
         # Told (run id, step id, waiting) when a step queues for a concurrency slot and when
         # it gets one, so that a person sees the wait rather than a step that seems slow.
         self.on_wait: Callable[[str, str, bool], None] | None = None
@@ -164,17 +168,21 @@ class StepRunner:
             results=memory.view()["steps"],
             read_artifact=self._artifact_reader(run_id, memory.view()["steps"]),
         )
-        sem = self._per_plugin.setdefault(step.plugin, asyncio.Semaphore(
-            self.settings.plugin_concurrency or self.settings.max_concurrency))
-        source = self._source_slots(ctx.data_source)
         queued = time.monotonic()
-        blocked = self._global.locked() or sem.locked() or source.locked()
-        if blocked and self.on_wait:
-            self.on_wait(run_id, step.id, True)
-        async with self._global, sem, source:
+        shown = False
+
+        def waiting(now: bool) -> None:
+            nonlocal shown
+            if self.on_wait and now != shown:
+                shown = now
+                self.on_wait(run_id, step.id, now)
+
+        if self._global.locked():
+            waiting(True)
+        async with self._global, self.slots.hold(self._limits(step.plugin, ctx.data_source),
+                                                 holder=key, ttl_s=timeout, waiting=waiting):
+            waiting(False)
             waited = {"waited_s": round(time.monotonic() - queued, 6)}
-            if blocked and self.on_wait:
-                self.on_wait(run_id, step.id, False)
             try:
                 async with asyncio.timeout(timeout):
                     result = await plugin.run(params=parsed, ctx=ctx)
@@ -366,15 +374,19 @@ class StepRunner:
 
         return read
 
-    def _source_slots(self, info: Mapping[str, Any] | None) -> asyncio.Semaphore:
-        """The slots of the data source a step uses, when mendflow.toml limits it
-        (`concurrency = 4` in its table); else a semaphore that never blocks."""
-        name = info.get("name") if info else None
-        limit = self.datasources.limit(name) if isinstance(self.datasources, DataSources) \
+    def _limits(self, plugin: str, source: Mapping[str, Any] | None) -> tuple[Limit, ...]:
+        """The limits a step of `plugin` against data source `source` is under: its plugin's
+        (`plugin_concurrency`; unset: none of its own) and its data source's (`concurrency = 4`
+        in its table of mendflow.toml)."""
+        limits = []
+        if self.settings.plugin_concurrency:
+            limits.append(Limit(f"plugin:{plugin}", self.settings.plugin_concurrency))
+        name = source.get("name") if source else None
+        size = self.datasources.limit(name) if isinstance(self.datasources, DataSources) \
             else None
-        if not limit:
-            return _UNLIMITED
-        return self._per_plugin.setdefault(f"source:{name}", asyncio.Semaphore(limit))
+        if size:
+            limits.append(Limit(f"source:{name}", size))
+        return tuple(limits)
 
     def _data_source(self, step: Step, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if self.datasources is None or not step.plugin:
@@ -384,9 +396,6 @@ class StepRunner:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-_UNLIMITED = asyncio.Semaphore(1 << 30)
-
 
 def _render_params(plugin_cls: type, params: Mapping[str, Any],
                    view: Mapping[str, Any]) -> dict[str, Any]:

@@ -199,6 +199,17 @@ class Store(Protocol):
     async def claim_step(self, run_id: str, step_id: str, attempt: int, owner: str, *,
                          lease_s: float | None = None) -> bool: ...
 
+    # concurrency slots shared by every process that uses the store
+    async def take_slot(self, key: str, *, limit: int, holder: str, ttl_s: float) -> bool:
+        """Hold one of the `limit` slots of `key` for `holder` for `ttl_s` seconds: True when
+        held (a holder that already holds one renews it), False when all are held by others
+        and live. A lapsed slot is free: a holder that died gives its slot back by itself."""
+        ...
+
+    async def release_slot(self, key: str, *, holder: str) -> None:
+        """Give back what `holder` holds of `key` (nothing if it holds none)."""
+        ...
+
     # one driver per run
     async def take_lease(self, run_id: str, *, holder: str, host: str, pid: int, ttl_s: float,
                          replacing: str | None = None) -> Lease: ...
