@@ -31,6 +31,7 @@ from celery import Celery, signals
 from engine.errors import MendflowError, StoreError
 from engine.plugins import Registry
 from engine.runtime.distributed import DistributedRunner
+from engine.runtime.services import build_services
 from engine.store.postgres import PostgresStore
 from worker.bridge import EventLoopThread
 from worker.config import WorkerSettings, load_worker_settings
@@ -90,13 +91,12 @@ class Runtime:
                                    max_size=settings.db_pool_size)
         self.bridge.run(self.store.open())
         self.dispatcher = CeleryDispatcher(step, default_queue=settings.default_queue)
-        datasources, redact = _datasources(settings)
+        services = build_services(settings, self.store,
+                                  Registry(extra=_extra_plugins(settings.worker_plugins)))
         self.runner = DistributedRunner(
-            store=self.store, registry=Registry(extra=_extra_plugins(settings.worker_plugins)),
-            settings=settings, dispatcher=self.dispatcher,
+            services, dispatcher=self.dispatcher,
             owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
-            max_deliveries=settings.max_deliveries, lease_grace_s=settings.lease_grace_s,
-            datasources=datasources, redact=redact)
+            max_deliveries=settings.max_deliveries, lease_grace_s=settings.lease_grace_s)
         self.sweeper = self.bridge.submit(self._sweep())
 
     async def _sweep(self) -> None:
@@ -176,12 +176,3 @@ def _extra_plugins(spec: str) -> dict[str, type]:
         cls = getattr(importlib.import_module(module), attr)
         found[cls.name] = cls
     return found
-
-
-def _datasources(settings: WorkerSettings) -> tuple[Any, Any]:
-    try:
-        from engine.datasources import load_datasources
-    except ImportError:
-        return None, None
-    sources = load_datasources(settings, environ=os.environ)
-    return sources, sources.redactor().redact_obj

@@ -26,7 +26,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from engine import effects, placement, templating
 from engine import scheduler as sched
-from engine.datasources import DataSources, RedactingLogger, Redactor
+from engine.datasources import RedactingLogger, Redactor
 from engine.errors import (
     ConditionError,
     MendflowError,
@@ -36,15 +36,14 @@ from engine.errors import (
 )
 from engine.interaction import Answers, Interaction
 from engine.plan import Edge, Plan, Step, StepKind
-from engine.plugins import Registry, StepContext, StepResult, parse_params
+from engine.plugins import StepContext, StepResult, parse_params
 from engine.runtime.limits import Limit, LocalSlots, Slots
 from engine.runtime.memory import Memory
-from engine.settings import Settings
-from engine.store.base import ArtifactRef, MemoryEntry, Store
+from engine.runtime.services import Redact, Services
+from engine.store.base import ArtifactRef, MemoryEntry
 
 log = logging.getLogger("mendflow.steps")
 
-Redact = Callable[[Any], Any]
 
 
 @dataclass
@@ -60,24 +59,19 @@ class StepReport:
 class StepRunner:
     def __init__(
         self,
+        services: Services,
         *,
-        store: Store,
-        registry: Registry,
-        settings: Settings,
         interaction: Interaction | None = None,
-        datasources: Any | None = None,
-        redact: Redact | None = None,
         slots: Slots | None = None,
     ) -> None:
-        self.store = store
-        self.registry = registry
-        self.settings = settings
+        self.store = services.store
+        self.registry = services.registry
+        self.settings = settings = services.settings
         self.interaction = interaction or Answers()
-        self.datasources = datasources
-        self.redact: Redact = redact or (lambda value: value)
+        self.datasources = datasources = services.datasources
+        self.redact: Redact = services.redact
         # What plugins redact with before they cut text: every data source's secrets.
-        self.secrets = datasources.redactor() if isinstance(datasources, DataSources) \
-            else Redactor()
+        self.secrets = datasources.redactor() if datasources is not None else Redactor()
         self._global = asyncio.Semaphore(settings.max_concurrency)
         # Per plugin and per data source: in this process (LocalSlots), or across every
         # worker sharing the store (StoreSlots, on Celery).
@@ -382,8 +376,7 @@ class StepRunner:
         if self.settings.plugin_concurrency:
             limits.append(Limit(f"plugin:{plugin}", self.settings.plugin_concurrency))
         name = source.get("name") if source else None
-        size = self.datasources.limit(name) if isinstance(self.datasources, DataSources) \
-            else None
+        size = self.datasources.limit(name) if self.datasources is not None else None
         if size:
             limits.append(Limit(f"source:{name}", size))
         return tuple(limits)
