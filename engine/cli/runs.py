@@ -72,19 +72,21 @@ def _load_alert(path: Path | None) -> dict[str, Any] | None:
 def _build_executor(settings: Settings, store: Store, *, observer: Observer,
                     interaction: Interaction, executor: str = "local") -> Executor:
     from engine.plugins import default_registry
-    from engine.runtime.executor import LocalExecutor
     from engine.runtime.services import build_services
 
     services = build_services(settings, store, default_registry())
-    factory: ExecutorFactory = LocalExecutor if executor == "local" \
-        else _executor_factory(executor)
-    return factory(services, interaction=interaction, observer=observer)
+    return executor_factory(executor)(services, interaction=interaction, observer=observer)
 
 
-def _executor_factory(name: str) -> ExecutorFactory:
-    """Another executor, from the `mendflow.executors` entry points (celery: worker/)."""
+def executor_factory(name: str) -> ExecutorFactory:
+    """The executor called `name`: local, or one from the `mendflow.executors` entry points
+    (celery: worker/). `resume` uses the one the run's options name."""
     from importlib.metadata import entry_points
 
+    from engine.runtime.executor import LocalExecutor
+
+    if name == "local":
+        return LocalExecutor
     found = {ep.name: ep for ep in entry_points(group="mendflow.executors")}
     if name not in found:
         raise InputError(f"unknown --executor {name!r} (installed: local"

@@ -88,7 +88,7 @@ from engine.runtime.replay import (
     snapshot_due,
     started_events,
 )
-from engine.runtime.services import Redact, Services, answers_for
+from engine.runtime.services import Redact, Services, answers_for, judge_for
 from engine.runtime.steps import StepReport, StepRunner
 from engine.store.base import MemoryEntry, RunOptions, RunRecord, StaleState, Store
 
@@ -584,25 +584,9 @@ class DistributedRunner:
         return plan
 
     def _runner(self, record: RunRecord) -> StepRunner:
-        answers = answers_for(record.options, fallback=self._judge(record.options.judge))
+        judge = judge_for(record.options.judge, self.settings)
+        answers = answers_for(record.options, fallback=judge)
         return StepRunner(self.services, interaction=answers, slots=self.slots)
-
-    def _judge(self, spec: Any) -> Interaction | None:
-        """The run's LLM judge on this worker (a person is asked when it is unsure, or when
-        this worker cannot reach the model: the run waits for an answer, as without one)."""
-        if not isinstance(spec, str) or not spec:
-            return None
-        from engine.compile.llm import LlmError, LlmJudge, chat_model_from_settings
-
-        try:
-            made, model = chat_model_from_settings(
-                spec, timeout_s=self.settings.llm_timeout_s, attempts=self.settings.llm_attempts,
-                record_dir=self.settings.llm_record)
-        except LlmError as exc:
-            log.warning("the run's judge %s is unusable on this worker: %s", spec, exc)
-            return None
-        return LlmJudge(model, made.label, min_confidence=self.settings.llm_min_confidence,
-                        budget_s=self.settings.llm_budget_s)
 
     async def _count_start(self, run_id: str, step_id: str, attempt: int) -> int:
         """Record that an execution of this attempt starts; return how many have (1-based)."""

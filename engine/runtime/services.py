@@ -13,6 +13,7 @@ is resumed on the executor its options name.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -23,6 +24,8 @@ from engine.plan import Plan
 from engine.plugins import Registry
 from engine.settings import Settings
 from engine.store.base import RunOptions, RunRecord, Store
+
+log = logging.getLogger("mendflow.services")
 
 Redact = Callable[[Any], Any]
 """Masks every data source's secrets in a value (strings, and the strings inside mappings and
@@ -82,3 +85,22 @@ def answers_for(options: RunOptions, *, fallback: Interaction | None = None) -> 
     return Answers(answers=dict(options.answers), assume_yes=options.assume_yes,
                    approvals=options.approvals, auto_approve=options.auto_approve,
                    fallback=fallback)
+
+
+def judge_for(spec: str | None, settings: Settings) -> Interaction | None:
+    """The run's LLM judge (`provider:model`, as its options saved it) in this process, with
+    this process's endpoint and key; None without one, or when this process cannot reach the
+    model (said in the log): a person is asked then, as without a judge."""
+    if not spec:
+        return None
+    from engine.compile.llm import LlmError, LlmJudge, chat_model_from_settings
+
+    try:
+        made, model = chat_model_from_settings(
+            spec, timeout_s=settings.llm_timeout_s, attempts=settings.llm_attempts,
+            record_dir=settings.llm_record)
+    except LlmError as exc:
+        log.warning("the run's judge %s is unusable here: %s", spec, exc)
+        return None
+    return LlmJudge(model, made.label, min_confidence=settings.llm_min_confidence,
+                    budget_s=settings.llm_budget_s)
