@@ -496,7 +496,9 @@ class PostgresStore:
 
     async def load_plan(self, plan_hash: str) -> Plan:
         async def load(conn: asyncpg.Connection) -> str | None:
-            return await conn.fetchval("SELECT json FROM plans WHERE hash = $1", plan_hash)
+            text: str | None = await conn.fetchval("SELECT json FROM plans WHERE hash = $1",
+                                                   plan_hash)
+            return text
         text = await self._call(load)
         return stored_plan(text, plan_hash, str(repr(self)))
 
@@ -878,9 +880,10 @@ class PostgresStore:
 
     async def get_artifact(self, ref: ArtifactRef) -> bytes:
         async def get(conn: asyncpg.Connection) -> bytes | None:
-            return await conn.fetchval(
+            data: bytes | None = await conn.fetchval(
                 "SELECT data FROM artifacts WHERE run_id = $1 AND step_id = $2 AND "
                 "attempt = $3 AND name = $4", ref.run_id, ref.step_id, ref.attempt, ref.name)
+            return data
         data = await self._call(get)
         where = f"{ref.run_id}/{ref.step_id}/{ref.attempt}/{ref.name}"
         if data is None:
