@@ -857,9 +857,10 @@ class _OutlineBuilder:
         """A line only a shell can run (`$(...)`, a loop, a redirection, a glob) as a `bash`
         step: the guide's text verbatim, the shell variables it reads bound from inputs or
         earlier results as data (`plugins.bash`). None when it cannot be one (a background
-        job, a heredoc, `<placeholder>`s, a person's program): the caller keeps it manual."""
+        job, a file written from a heredoc, `<placeholder>`s, a person's program, `{#` that a
+        template would read): the caller keeps it manual."""
         text = line.text.strip()
-        if "{{" in text or "{%" in text or placeholders.find(text):
+        if "{{" in text or "{%" in text or "{#" in text or placeholders.find(text):
             return None
         found = read_script(text)
         if found is None:
