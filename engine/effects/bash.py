@@ -23,9 +23,9 @@ with tree-sitter's bash grammar and judges it with the same read-only table as e
 `read_script` returns None for what cannot become a script step at all: text the grammar cannot
 parse completely, several statements over several lines (each line is a step of its own), a
 background job (`&`: the step would end before the work), `<placeholder>` notation (the shell
-would read it as a redirection), positional parameters (`$1`: there are none), or a line that
-only changes the shell's own state (`cd x`, `export X=1`). The caller keeps such a line as a
-manual step.
+would read it as a redirection), positional parameters (`$1`: there are none), a function
+definition alone, or a line that only changes the shell's own state (`cd x`, `export X=1`).
+The caller keeps such a line as a manual step.
 
 It does not run anything and does not decide where a name's value comes from.
 """
@@ -108,6 +108,8 @@ def read_script(line: str) -> Script | None:
     if any(c.type in ("variable_assignment", "variable_assignments", "declaration_command")
            for c in statements):
         return None  # `X=$(...)`: the value is the point, and a script's shell ends with it
+    if all(c.type == "function_definition" for c in statements):
+        return None  # `collect() { ... }` over lines: it runs nothing; a person's shell keeps it
     comments = [c for c in root.named_children if c.type == "comment"]
     if comments:  # what runs is the command, not the note after it
         text = text.encode()[:comments[0].start_byte].decode().rstrip()

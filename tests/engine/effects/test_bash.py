@@ -51,6 +51,7 @@ def test_anything_that_writes_or_is_not_followed_is_not_read_only(line: str, why
     "cat > /etc/x.conf <<EOF\na: 1\nEOF",          # a file's content, for a person to adapt
     "tee /etc/x.yml <<EOF\na: 1\nEOF",
     "kubectl get pods\nkubectl get nodes",         # two statements: each line is a step
+    "collect() {\n  rm -f /tmp/out\n  date\n}",     # a function alone runs nothing
     "while true; do sudo pgb-console -c 'SHOW CLIENTS;' | wc -l; sleep 5; done",  # a person ends it
     "while sleep 1; do date; done",
     "vim $(which x)", "ssh host",                # a person's programs
