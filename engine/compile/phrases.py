@@ -29,7 +29,9 @@ _INFO = re.compile(
     r"introduction|symptoms?|references?|see also|related|further reading|resources|links|"
     r"glossary|faq|history|changelog|architecture|prerequisites?|table of contents|contents|"
     r"toc|alert details?|alert|severity|dashboards?|metrics?|useful links|contacts?|owners?|"
-    r"ownership|escalation|services?|monitoring|logging|documentation|docs|what is)\b",
+    r"ownership|escalation|services?|monitoring|logging|documentation|docs|"
+    # "What is Redis?" describes; "What is causing Redis to slow down?" asks what to check
+    r"what is(?!\s+(?:causing|wrong|happening|slowing|using|consuming|blocking)\b))\b",
     re.I)
 _DIAG = re.compile(r"\b(?:diagnos\w*|troubleshoot\w*|investigat\w*|debug\w*|triage|"
                    r"identify\w*|verif\w*|check\w*|inspect\w*|how to check)\b", re.I)

@@ -108,3 +108,14 @@ def test_a_paragraph_of_many_inline_commands_compiles_in_linear_time():
         return "# T\n\n## Examples\n\n" + " ".join(
             f"See `kubectl get pods -n ns{i}` or `kubectl get svc -n ns{i}`." for i in range(n))
     assert growth(paragraph, 300, _compile) < LINEAR
+
+
+def test_a_heading_asking_what_is_causing_something_is_a_procedure_not_a_description():
+    guide = ("# Redis\n\n## {0}\n\nCapture the traffic:\n\n```\n"
+             "sudo tcpdump -G 30 -W 1 -w redis.pcap -i ens4\n```\n")
+    asks = compile_text(guide.format("What is causing Redis to slow down?"))
+    [step] = [s for s in holding(asks, "tcpdump") if s.kind != StepKind.APPROVE]
+    assert step.kind == StepKind.COMMAND and step.mutating  # run, behind its approval
+    describes = compile_text(guide.format("What is Redis"))
+    [shown] = holding(describes, "tcpdump")
+    assert shown.kind == StepKind.MANUAL  # a describing section never runs a change
