@@ -217,6 +217,15 @@ def console_opener(text: str) -> bool:
     return found is not None and found[0] is None and "console" in found[1]
 
 
+def opens_session(text: str) -> bool:
+    """Whether a shell line opens a session its next lines run in (`ssh host`, `sudo -u git`,
+    `kubectl exec -it pod -- sh`, `gitlab-psql`)."""
+    first = _FIRST_WORD.match(text)
+    if first is None or first.group(1).rsplit("/", 1)[-1] not in _OPENERS:
+        return False
+    return _opener(parse_line(text), text) is not None
+
+
 def _console(tool: str, argv: list[str]) -> bool:
     """Whether `argv` opens the tool's console rather than giving it its work (`psql -c`,
     `psql -qtc`, `mysql -e`, `clickhouse-client --query`, `gitlab-rails runner`)."""
