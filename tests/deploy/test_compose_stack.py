@@ -1,18 +1,20 @@
 """compose.yaml and the Dockerfile, run for real on this machine's Docker engine.
 
 The images are built on a local base (`scripts/docker-local-base.sh`: debootstrap'd Debian with
-python3; no registry is reachable here), the stack comes up from compose.yaml with an override
-that only says where things are: every service on the host network, on free loopback ports
-(no bridge, no private-range address), PostgreSQL and Redis from Debian's packages in a local
-image (`services.Dockerfile`) instead of the official images, and shorter leases and sweeps so a
-lost step is found in seconds rather than minutes. The stack has its own store and broker: its
-workers never take tasks from the machine's Redis, which other tests use.
+python3; no registry is reachable here) and the stack comes up from compose.yaml with the
+shipped compose.local.yaml, which only says where things run: every service on the host
+network, on loopback ports (no bridge, no private-range address; the test picks free ones),
+PostgreSQL and Redis from Debian's packages (`deploy/local/`) instead of the official images.
+The test's own override adds one pool process per worker (2 shared cores), shorter leases and
+sweeps (a lost step is found in seconds rather than minutes) and its slow guide. The stack has
+its own store and broker: its workers never take tasks from the machine's Redis.
 
 Then, as an operator would: a shipped guide runs with `--executor celery` through
 `docker-compose run cli` on one worker; workers are scaled to 3; a run whose long step is in
 flight loses the worker container running it (`docker kill`), and still finishes. After each
-run the store's ledger is checked: every step finished exactly once, and only the killed step
-was started twice. Everything is torn down (containers, volumes) whatever happens.
+run the store's ledger is checked: every step finished exactly once and was executed once,
+but the killed step, executed twice. Everything is torn down (containers, volumes) whatever
+happens.
 
 Where Docker cannot be used the test skips, saying why, except under CI=true, where it fails.
 """
@@ -42,8 +44,6 @@ from engine.store.postgres import PostgresStore
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 BASE = os.environ.get("MENDFLOW_LOCAL_BASE", "mendflow-local-base:bookworm")
-APP_IMAGE = "mendflow-local:compose-test"
-SERVICES_IMAGE = "mendflow-local-services:compose-test"
 PROJECT = "mendflow-compose-test"
 SHIPPED_GUIDE = "guides/sre/linux-host-triage.md"
 SLOW_GUIDE = "tests/deploy/slow-step.md"  # mounted into the cli container
@@ -80,12 +80,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _override(pg_port: int, redis_port: int) -> dict[str, Any]:
-    """Where the stack runs on this machine; what it runs stays compose.yaml's."""
+def _override() -> dict[str, Any]:
+    """What only the test changes: one pool process per worker (2 shared cores), a dead
+    worker's claim lapsing in 13 s, a stalled run swept after 3 s idle, and the slow guide."""
     env = {
-        "MENDFLOW_DATABASE_URL": f"postgresql://mendflow:mendflow@127.0.0.1:{pg_port}/mendflow",
-        "MENDFLOW_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
-        # a dead worker's claim lapses in 13 s, a stalled run is swept after 3 s idle
         "MENDFLOW_DEFAULT_TIMEOUT_S": "12",
         "MENDFLOW_LEASE_GRACE_S": "1",
         "MENDFLOW_RECONCILE_EVERY_S": "1",
@@ -93,38 +91,22 @@ def _override(pg_port: int, redis_port: int) -> dict[str, Any]:
         "MENDFLOW_VISIBILITY_TIMEOUT_S": "60",
     }
     return {"services": {
-        "postgres": {
-            "image": SERVICES_IMAGE, "network_mode": "host",
-            "command": ["postgres", str(pg_port)],
-            "environment": {"PGPORT": str(pg_port)},  # compose.yaml's pg_isready finds it
-        },
-        "redis": {
-            "image": SERVICES_IMAGE, "network_mode": "host",
-            "command": ["redis", str(redis_port), "--appendonly", "yes"],
-            "healthcheck": {"test": ["CMD", "redis-cli", "-p", str(redis_port), "ping"]},
-        },
-        "worker": {
-            "image": APP_IMAGE, "network_mode": "host",
-            "build": {"context": ".", "network": "host", "args": {"BASE": BASE}},
-            "command": ["mendflow", "worker", "--concurrency", "1"],  # 2 cores, 3 workers
-            "environment": env,
-        },
-        "cli": {
-            "image": APP_IMAGE, "network_mode": "host", "environment": env,
-            "volumes": [f"{HERE}:/app/tests/deploy:ro"],
-        },
+        "worker": {"command": ["mendflow", "worker", "--concurrency", "1"],
+                   "environment": env},
+        "cli": {"environment": env, "volumes": [f"{HERE}:/app/tests/deploy:ro"]},
     }}
 
 
 @dataclass
 class Stack:
     files: list[str]
+    env: dict[str, str]  # compose.local.yaml's ports and base
     store_url: str
 
     def compose(self, *args: str, timeout: float = 300,
                 check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(["docker-compose", "-p", PROJECT, *self.files, *args], cwd=ROOT,
-                              capture_output=True, text=True, timeout=timeout)
+                              env=self.env, capture_output=True, text=True, timeout=timeout)
         if check and done.returncode != 0:
             raise AssertionError(f"docker-compose {' '.join(args)} exited {done.returncode}:\n"
                                  f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -132,8 +114,8 @@ class Stack:
 
     def run_cli(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(["docker-compose", "-p", PROJECT, *self.files, "run", "--rm",
-                                 "-T", "cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+                                 "-T", "cli", *args], cwd=ROOT, env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def workers(self) -> list[str]:
         return self.compose("ps", "-q", "worker").stdout.split()
@@ -152,15 +134,17 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         _unavailable(problem)
     pg_port, redis_port = _free_port(), _free_port()
     override = tmp_path / "compose.test.yaml"
-    override.write_text(yaml.safe_dump(_override(pg_port, redis_port)), encoding="utf-8")
-    s = Stack(files=["-f", str(ROOT / "compose.yaml"), "-f", str(override)],
+    override.write_text(yaml.safe_dump(_override()), encoding="utf-8")
+    env = {**os.environ, "MENDFLOW_LOCAL_PG_PORT": str(pg_port),
+           "MENDFLOW_LOCAL_REDIS_PORT": str(redis_port), "MENDFLOW_LOCAL_BASE": BASE}
+    s = Stack(files=["-f", str(ROOT / "compose.yaml"), "-f", str(ROOT / "compose.local.yaml"),
+                     "-f", str(override)], env=env,
               store_url=f"postgresql://mendflow:mendflow@127.0.0.1:{pg_port}/mendflow")
     s.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
     try:
-        # one build at a time (the cores are shared); the layer cache makes a rebuild quick
-        _docker("build", "--force-rm", "--network", "host", "--build-arg", f"BASE={BASE}",
-                "-f", str(HERE / "services.Dockerfile"), "-t", SERVICES_IMAGE, str(HERE),
-                timeout=1200)
+        # one build at a time (the cores are shared; redis and cli share these images); the
+        # layer cache makes a rebuild quick
+        s.compose("build", "--force-rm", "postgres", timeout=1200)
         s.compose("build", "--force-rm", "worker", timeout=1200)
         # compose waits for the store's and the broker's healthchecks (service_healthy)
         s.compose("up", "-d", "--scale", "worker=1", "worker", timeout=300)

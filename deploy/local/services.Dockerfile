@@ -1,6 +1,6 @@
 # compose.yaml's store and broker for a machine with no container registry: PostgreSQL and
-# Redis from Debian's packages, on the local base (scripts/docker-local-base.sh). Used by the
-# compose test's override in place of the postgres:16 and redis:7 images.
+# Redis from Debian's packages, on the local base (scripts/docker-local-base.sh), in place of
+# the postgres:16 and redis:7 images (compose.local.yaml builds and runs it).
 ARG BASE=mendflow-local-base:bookworm
 FROM ${BASE}
 RUN mkdir -p /etc/postgresql-common/createcluster.d && \
