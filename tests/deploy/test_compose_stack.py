@@ -248,7 +248,7 @@ def test_stack_runs_a_guide_on_celery_workers_and_survives_a_killed_worker(stack
     led = asyncio.run(_ledger(stack.store_url, run_id))
     print(f"shipped guide, run {run_id}:\n{led}")
     assert led.record.status == "succeeded", led.record
-    assert led.record.options.get("executor") == "celery", led.record
+    assert led.record.options.executor == "celery", led.record
     assert {"disk", "memory", "load"} <= set(led.finished), f"\n{led}"
     assert set(led.finished.values()) == {1}, f"a step finished more than once:\n{led}"
     assert set(led.finished) <= set(led.starts), f"\n{led}"  # every step that finished was started
