@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from engine import placement
 from engine.compile import blocks, exits, phrases, placeholders, powershell, queries
@@ -22,7 +22,7 @@ from engine.compile.nodes import Action
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
 from engine.compile.sessions import SessionReader, opens_session
-from engine.compile.shellwords import Parsed, Word, parse_line
+from engine.compile.shellwords import Parsed, Pipeline, Word, parse_line
 from engine.effects import (
     Templated,
     classify_pipeline,
@@ -53,10 +53,10 @@ class _Where(TypedDict):
 @dataclass
 class IfNode:
     guard: Guard
-    then: list
+    then: list[Node]
     span: Span
     pos: int
-    else_: list | None = None
+    else_: list[Node] | None = None
     else_text: str | None = None
     synthetic: bool = False  # added by the compiler (not the guide's words): not a jump target
 
@@ -82,7 +82,7 @@ class Fork:
     """"Steps 2-4 can be executed in parallel": each branch starts at once, the next node
     joins them; a branch that ends the run (an early exit) cancels the others."""
 
-    branches: list[list]
+    branches: list[list[Node]]
     span: Span
     pos: int
 
@@ -913,7 +913,7 @@ class _OutlineBuilder:
             return None
         args = {name: "{{ " + self.scope.var(name) + " }}" for name in sorted(found.reads)}
         uses = frozenset(n for n in found.reads if n in self.scope.bound)
-        params: dict = {"script": found.text}
+        params: dict[str, Any] = {"script": found.text}
         if args:
             params["args"] = args
         return Action(self._id(owner, cls, title), StepKind.COMMAND, title, found.text,
@@ -1071,7 +1071,7 @@ def _directory(parsed: Parsed) -> str | None:
     return target
 
 
-def _shell_builtin(pipeline) -> bool:
+def _shell_builtin(pipeline: Pipeline) -> bool:
     """Whether a pipeline's program is a shell builtin: no program of that name runs it."""
     return any(stage and stage[0].plain() in _BUILTINS for stage in pipeline.stages)
 

@@ -118,7 +118,8 @@ def explicit_expr(clause: str) -> str | None:
             continue
         roots = {r.split(".", 1)[0] for r in refs}
         if roots and roots <= _MEMORY_ROOTS:
-            return code.strip()
+            expr: str = code.strip()
+            return expr
     return None
 
 
