@@ -157,7 +157,8 @@ class Step(_Frozen):
     retry: Retry = Field(default_factory=Retry)
     on_error: OnError = OnError.FAIL
     outcome: Outcome | None = Field(default=None, description="Only on `end` steps.")
-    call: str | None = Field(default=None, description="Guide id, only on `call` steps.")
+    call: str | None = Field(default=None, description="Only on `call` steps: the key in "
+                             "`Plan.calls` of the linked guide's plan, run as a child run.")
     queue: str | None = Field(default=None, description="Pin the step to a worker queue.")
     text: str = Field(default="", description="The guide's instruction for this step.")
     source: Span
@@ -252,6 +253,12 @@ class Plan(_Frozen):
         description="Parts of the guide that became no step, each with its lines and why "
         "(`mendflow compile --explain` prints them beside the steps).",
     )
+    calls: dict[str, Plan] = Field(
+        default_factory=dict,
+        description="The plans of the guides its `call` steps run, by `Step.call`, compiled "
+        "with it: a run of this plan runs exactly these, whatever the linked files say later. "
+        "Left out of the JSON when empty (a plan that calls nothing reads as before).",
+    )
 
     @field_validator("schema_version")
     @classmethod
@@ -282,7 +289,9 @@ class Plan(_Frozen):
 
     @cached_property
     def _json_data(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")  # a plan is immutable: dump it once
+        data = self.model_dump(mode="json")  # a plan is immutable: dump it once
+        _drop_empty_calls(data)
+        return data
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """Canonical JSON: sorted keys, stable separators; same plan, same bytes."""
@@ -336,6 +345,16 @@ class Plan(_Frozen):
         except OSError as exc:
             raise PlanError(f"cannot read the plan: {exc.strerror}", file=str(p)) from None
         return cls.from_json(text, file=str(p))
+
+
+def _drop_empty_calls(data: dict[str, Any]) -> None:
+    """A plan that calls no guide has the JSON (and hash) it had before `calls` existed."""
+    calls = data.get("calls")
+    if not calls:
+        data.pop("calls", None)
+        return
+    for child in calls.values():
+        _drop_empty_calls(child)
 
 
 def plan_json_schema() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.compile.calls import Frame, bundle_calls
 from engine.compile.graph import to_dot, to_mermaid
 from engine.compile.structural import COMPILER, compile_structural
 from engine.compile.validate import Problem, check_plan, parallel_groups, validate_plan
@@ -30,10 +31,20 @@ class CompilerBug(PlanError):
 
 
 def compile_guide(guide: Guide, *, known_plugins: set[str] | None = None) -> Plan:
-    """Compile and validate; raises the first problem as `ValidationError`."""
+    """Compile and validate; raises the first problem as `ValidationError`. The guides its
+    call steps link to are compiled into the plan (`engine.compile.calls`)."""
+    return _compile(guide, known_plugins, ())
+
+
+def _compile(guide: Guide, known_plugins: set[str] | None, stack: tuple[Frame, ...]) -> Plan:
+    def child(path: str, chain: tuple[Frame, ...]) -> Plan:
+        return _compile(load_guide(path), known_plugins, chain)
+
     try:
         with collector_paused():
-            return validate_plan(compile_structural(guide), known_plugins=known_plugins)
+            plan = bundle_calls(compile_structural(guide), guide, stack=stack,
+                                compile_child=child)
+            return validate_plan(plan, known_plugins=known_plugins)
     except MendflowError:
         raise
     except Exception as exc:  # translate at the boundary: a located report, not a traceback

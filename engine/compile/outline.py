@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 
 from engine import placement
 from engine.compile import blocks, exits, phrases, placeholders, powershell, queries
+from engine.compile.links import guide_link
 from engine.compile.nodes import Action
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
@@ -681,20 +682,24 @@ class _OutlineBuilder:
         return Span(start=el.span.start, end=max(el.span.start, min(end, el.span.end)))
 
     def _call(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
+        """"Follow [the etcd backup](etcd-backup.md?cluster=...)": a step that runs the linked
+        guide as a child run (`engine.compile.calls` compiles it into the plan). A link to a
+        file that is not there is no call: the item stays a person's (and lint warns)."""
         if cls == "info" or not phrases.is_call_sentence(el.text):
             return []
         out: list[Node] = []
         for link in el.links:
-            href = link.href.split("#", 1)[0]
-            if not href or "://" in href or not href.endswith(".md"):
-                continue
-            target = (Path(self.g.path).parent / href)
-            if not target.is_file():
+            found = guide_link(link.href.split("#", 1)[0], file=self.g.path,
+                               line=el.span.start)
+            if found is None or not (Path(self.g.path).parent / found.path).is_file():
                 continue
             self.call_links.add((el.index, link.href))
+            target = Path(found.path)
             sid = self._id(owner, cls, link.text or target.stem)
             out.append(Action(sid, StepKind.CALL, f"Run guide: {link.text}", el.text, el.span,
-                              el.index, cls, params={"guide": literal(target.as_posix())},
+                              el.index, cls,
+                              params={"guide": literal(target.as_posix()),
+                                      "inputs": dict(found.inputs)},
                               call=slugify(target.stem) or "guide"))
         return out
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
+from engine.compile.links import guide_link
 from engine.compile.lint.base import (
     _ROLE_WORDS,
     Context,
@@ -15,7 +17,7 @@ from engine.compile.lint.base import (
     rule,
     sentences,
 )
-from engine.compile.phrases import explicit_expr, guard_in, step_number
+from engine.compile.phrases import explicit_expr, guard_in, is_call_sentence, step_number
 from engine.errors import MendflowError
 from engine.guide import Element, slugify
 from engine.templating import check_expression, references
@@ -277,3 +279,27 @@ def _fix_expression(code: str, why: str) -> str:
         return f"Use a filter Mendflow has (e.g. {', '.join(known[:6])})"
     return "Write a Jinja2 expression over steps.<id>, inputs, vars or alert, e.g. " \
         "`steps.disk.stdout | int > 90`"
+
+
+@rule(("MF207", "control_flow", "warning",
+        "An instruction to follow another guide links to a file that is not there."))
+def missing_linked_guide(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    """"Follow [the etcd backup](etcd-backup.md)" runs that guide as a child run; when the
+    file is missing (moved, renamed, a typo) the step stays a person's, silently: say so."""
+    here = Path(ctx.guide.path)
+    if not here.is_file():
+        return  # a guide given as text: links cannot be resolved
+    for el in ctx.elements:
+        if el.kind not in ("paragraph", "list_item") or not el.links or \
+                not is_call_sentence(el.text):
+            continue
+        for link in el.links:
+            try:
+                found = guide_link(link.href.split("#", 1)[0], file=ctx.guide.path,
+                                   line=el.span.start)
+            except MendflowError:
+                continue  # compile refuses it: MF001 says so
+            if found is not None and not (here.parent / found.path).is_file():
+                yield ("MF207", el, f"link '{link.text}' names {found.path}, which does not "
+                       "exist: the step stays a manual step instead of running that guide",
+                       f"Point the link at the guide's file, relative to {here.name}")
