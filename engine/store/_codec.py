@@ -18,7 +18,8 @@ from engine.store.base import RunRecord, RunStatus
 
 RUN_STATUSES = frozenset(get_args(RunStatus))
 RUN_COLUMNS = ("run_id, plan_id, plan_hash, guide_path, title, status, outcome, reason, "
-               "created_at, updated_at, version, state, context, options, state_seq")
+               "created_at, updated_at, version, state, context, options, state_seq, "
+               "parent_run_id, parent_step")
 
 
 def dumps(value: Any) -> str:
@@ -42,7 +43,8 @@ def run_values(record: RunRecord, at: Callable[[datetime], Any]) -> tuple[Any, .
     return (record.run_id, record.plan_id, record.plan_hash, record.guide_path, record.title,
             record.status, record.outcome, record.reason, at(record.created_at),
             at(record.updated_at), record.version, dumps(record.state), dumps(record.context),
-            dumps(record.options.model_dump(mode="json")), record.state_seq)
+            dumps(record.options.model_dump(mode="json")), record.state_seq,
+            record.parent_run_id, record.parent_step)
 
 
 def stored_plan(text: str | None, plan_hash: str, where: str) -> Plan:

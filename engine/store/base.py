@@ -124,6 +124,9 @@ class RunRecord(BaseModel):
                                     description="Read-only incident context: inputs, alert.")
     options: RunOptions = Field(default_factory=RunOptions,
                                 description="How it was started: executor, dry run, answers.")
+    parent_run_id: str | None = Field(default=None, description="The run whose `call` step "
+                                      "started this one (a linked guide's child run).")
+    parent_step: str | None = Field(default=None, description="That call step's id.")
 
 
 class MemoryEntry(BaseModel):
@@ -219,6 +222,10 @@ class Store(Protocol):
     async def get_run(self, run_id: str) -> RunRecord: ...
 
     async def list_runs(self, *, limit: int = 50) -> list[RunRecord]: ...
+
+    async def child_runs(self, run_id: str) -> list[RunRecord]:
+        """The runs the run's call steps started (`parent_run_id`), oldest first; [] if none."""
+        ...
 
     async def commit(
         self,

@@ -3,8 +3,8 @@
 This module owns the PostgreSQL schema, its versioned migrations, the connection pool, and the
 translation of every asyncpg and socket exception into `StoreError`. It implements
 `engine.store.base.Store` (the same contract tests as SQLite) plus `stalled_runs`, which the
-distributed executor's reconciler uses. Which store a target names is `engine.store.open_store`'s
-business.
+distributed executor's reconciler uses (never for a child run: the process running its call
+step drives it). Which store a target names is `engine.store.open_store`'s business.
 
 Migrations. `MIGRATIONS[n-1]` brings the schema from version n-1 to n; the applied versions are
 rows of `mendflow_migrations`. `open()` applies the missing ones in one transaction under a
@@ -76,8 +76,11 @@ log = logging.getLogger("mendflow.store.postgres")
 
 # Statements are composed once, here, from constants; every value is a bound $n parameter.
 _INSERT_RUN = (f"INSERT INTO runs ({RUN_COLUMNS}, last_seq) VALUES "
-               "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)")
+               "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+               "$15)")
 _SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $1"
+_SELECT_CHILD_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE parent_run_id = $1 "
+                      "ORDER BY created_at, row_no")
 _SELECT_NEWEST_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, row_no DESC "
                        "LIMIT $1")
 _ADD_LLM_USAGE = (
@@ -87,8 +90,8 @@ _ADD_LLM_USAGE = (
     "excluded.input_tokens, output_tokens = u.output_tokens + excluded.output_tokens, "
     "cost_usd = u.cost_usd + excluded.cost_usd")
 _SELECT_STALLED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' AND updated_at "
-                        "< clock_timestamp() - $1 * interval '1 second' ORDER BY updated_at "
-                        "LIMIT $2")
+                        "< clock_timestamp() - $1 * interval '1 second' AND parent_run_id IS "
+                        "NULL ORDER BY updated_at LIMIT $2")
 
 # A slot of `key` for `holder`: the one it already holds (renewed), else the lowest of 0..limit-1
 # that is free or lapsed. Two takers that pick the same free slot meet on its primary key: one
@@ -195,6 +198,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE alert_groups (
             group_key text PRIMARY KEY, run_id text NOT NULL, guide text NOT NULL,
             claimed_at timestamptz NOT NULL)""",
+    ),
+    # 7: a linked guide's child run names the run and call step that started it
+    (
+        "ALTER TABLE runs ADD COLUMN parent_run_id text, ADD COLUMN parent_step text",
+        "CREATE INDEX runs_children ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL",
     ),
 )
 """Migration N (1-based) brings the schema from version N-1 to N. Append, never edit."""
@@ -558,6 +566,12 @@ class PostgresStore:
 
         async def select(conn: asyncpg.Connection) -> list[RunRecord]:
             rows = await conn.fetch(_SELECT_NEWEST_RUNS, limit)
+            return [_run_record(row) for row in rows]
+        return await self._call(select)
+
+    async def child_runs(self, run_id: str) -> list[RunRecord]:
+        async def select(conn: asyncpg.Connection) -> list[RunRecord]:
+            rows = await conn.fetch(_SELECT_CHILD_RUNS, run_id)
             return [_run_record(row) for row in rows]
         return await self._call(select)
 
@@ -996,7 +1010,8 @@ def _run_record(row: asyncpg.Record) -> RunRecord:
                      created_at=row["created_at"].astimezone(UTC),
                      updated_at=row["updated_at"].astimezone(UTC), version=row["version"],
                      state=json.loads(row["state"]), context=json.loads(row["context"]),
-                     options=json.loads(row["options"]), state_seq=row["state_seq"])
+                     options=json.loads(row["options"]), state_seq=row["state_seq"],
+                     parent_run_id=row["parent_run_id"], parent_step=row["parent_step"])
 
 
 def _alert_record(row: dict[str, Any]) -> AlertRecord:

@@ -68,6 +68,8 @@ T = TypeVar("T")
 _INSERT_RUN = (f"INSERT INTO runs ({RUN_COLUMNS}) VALUES "
                f"({', '.join('?' for _ in RUN_COLUMNS.split(','))})")
 _SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?"
+_SELECT_CHILD_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE parent_run_id = ? "
+                      "ORDER BY created_at, rowid")
 _SELECT_NEWEST_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC "
                        "LIMIT ?")
 _ADD_LLM_USAGE = (
@@ -142,6 +144,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
      """CREATE TABLE alert_groups (
             group_key TEXT PRIMARY KEY, run_id TEXT NOT NULL, guide TEXT NOT NULL,
             claimed_at REAL NOT NULL)"""),
+    # 7: a linked guide's child run names the run and call step that started it
+    ("ALTER TABLE runs ADD COLUMN parent_run_id TEXT",
+     "ALTER TABLE runs ADD COLUMN parent_step TEXT",
+     "CREATE INDEX runs_children ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL"),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -339,6 +345,12 @@ class SqliteStore:
 
         def select() -> list[RunRecord]:
             rows = self._db().execute(_SELECT_NEWEST_RUNS, (limit,)).fetchall()
+            return [_run_record(row) for row in rows]
+        return await self._run(select)
+
+    async def child_runs(self, run_id: str) -> list[RunRecord]:
+        def select() -> list[RunRecord]:
+            rows = self._db().execute(_SELECT_CHILD_RUNS, (run_id,)).fetchall()
             return [_run_record(row) for row in rows]
         return await self._run(select)
 
@@ -689,10 +701,11 @@ def _lease(run_id: str, row: Sequence[Any]) -> Lease:
 
 def _run_record(row: Sequence[Any]) -> RunRecord:
     (run_id, plan_id, plan_hash, guide_path, title, status, outcome, reason, created_at,
-     updated_at, version, state, context, options, state_seq) = row
+     updated_at, version, state, context, options, state_seq, parent_run_id, parent_step) = row
     return RunRecord(run_id=run_id, plan_id=plan_id, plan_hash=plan_hash,
                      guide_path=guide_path, title=title, status=status, outcome=outcome,
                      reason=reason, created_at=_parse_time(created_at),
                      updated_at=_parse_time(updated_at), version=version,
                      state=json.loads(state), context=json.loads(context),
-                     options=json.loads(options), state_seq=state_seq)
+                     options=json.loads(options), state_seq=state_seq,
+                     parent_run_id=parent_run_id, parent_step=parent_step)

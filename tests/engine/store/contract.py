@@ -148,6 +148,23 @@ class StoreContract:
             "run-4", "run-3", "run-2", "run-1", "run-0"]
         assert [r.run_id for r in await store.list_runs(limit=2)] == ["run-4", "run-3"]
 
+    async def test_child_runs_name_their_parent_and_are_listed_oldest_first(
+            self, store: Store) -> None:
+        parent = make_run("parent")
+        await store.create_run(parent)
+        await store.create_run(make_run("unrelated"))
+        for i, step in ((2, "backup"), (1, "restore")):
+            await store.create_run(make_run(f"parent.{step}", created_at=T0 + timedelta(
+                minutes=i)).model_copy(update={"parent_run_id": "parent", "parent_step": step}))
+        children = await store.child_runs("parent")
+        assert [(c.run_id, c.parent_run_id, c.parent_step) for c in children] == [
+            ("parent.restore", "parent", "restore"), ("parent.backup", "parent", "backup")]
+        assert (await store.get_run("parent.backup")).parent_step == "backup"
+        got = await store.get_run("parent")
+        assert (got.parent_run_id, got.parent_step) == (None, None)
+        assert await store.child_runs("unrelated") == []
+        assert await store.child_runs("no-such-run") == []
+
     # -- commit: one compare-and-set transaction -------------------------------------------
 
     async def test_commit_without_state_keeps_the_snapshot_and_its_seq(

@@ -162,6 +162,17 @@ async def test_stalled_runs_lists_only_idle_running_runs(schema: str) -> None:
         assert [r.run_id for r in await store.stalled_runs(idle_s=0.2)] == ["idle"]
 
 
+async def test_stalled_runs_leave_child_runs_to_the_process_driving_them(schema: str) -> None:
+    # A linked guide's child run is driven by the worker running its call step, with no task
+    # of its own on the broker: a sweeper dispatching its steps would run them twice.
+    async with PostgresStore(URL, schema=schema) as store:
+        await store.create_run(make_run("parent"))
+        await store.create_run(make_run("parent.call").model_copy(
+            update={"parent_run_id": "parent", "parent_step": "call"}))
+        await asyncio.sleep(0.3)
+        assert [r.run_id for r in await store.stalled_runs(idle_s=0.2)] == ["parent"]
+
+
 # -- the worker's fast path: begin_step, the one-statement commit, commit_locked -------------
 
 

@@ -16,7 +16,7 @@ import pytest
 from engine.errors import ConfigError, StoreError
 from engine.store import SqliteStore, open_store
 from engine.store.base import ArtifactRef, MemoryEntry, Store
-from engine.store.sqlite import SCHEMA_VERSION
+from engine.store.sqlite import MIGRATIONS, SCHEMA_VERSION
 from tests.engine.store.contract import (
     T0,
     StoreContract,
@@ -115,6 +115,28 @@ async def test_migrations_are_applied_once_and_reopening_changes_nothing(
     async with SqliteStore(path):
         pass
     assert _schema(path) == first
+
+
+async def test_a_store_from_before_child_runs_is_migrated_and_keeps_its_runs(
+        tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:  # the schema as migration 6 left it, with a run
+        for statements in MIGRATIONS[:6]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 6")
+        conn.execute("INSERT INTO runs (run_id, plan_id, plan_hash, guide_path, title, status, "
+                     "created_at, updated_at, version, state, context, options) VALUES ('old', "
+                     "'p', 'h', 'g.md', 't', 'succeeded', ?, ?, 3, '{}', '{}', '{}')",
+                     (T0.isoformat(), T0.isoformat()))
+    async with SqliteStore(path) as store:
+        old = await store.get_run("old")
+        assert (old.status, old.version, old.parent_run_id, old.parent_step) == \
+            ("succeeded", 3, None, None)
+        await store.create_run(make_run("old.call").model_copy(
+            update={"parent_run_id": "old", "parent_step": "call"}))
+        assert [r.run_id for r in await store.child_runs("old")] == ["old.call"]
+    assert _schema(path)[0] == SCHEMA_VERSION == 7
 
 
 async def test_stores_opening_a_new_file_at_once_migrate_it_once(tmp_path: Path) -> None:
