@@ -79,6 +79,7 @@ from engine.errors import RunNotFound, StoreError
 from engine.interaction import Interaction, NeedsAnswer
 from engine.plan import Plan, Step
 from engine.runtime.driving import in_doubt_reason, reap_leftovers, repeatable
+from engine.runtime.executor import child_calls
 from engine.runtime.limits import StoreSlots
 from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import (
@@ -586,7 +587,10 @@ class DistributedRunner:
     def _runner(self, record: RunRecord) -> StepRunner:
         judge = judge_for(record.options.judge, self.settings)
         answers = answers_for(record.options, fallback=judge)
-        return StepRunner(self.services, interaction=answers, slots=self.slots)
+        runner = StepRunner(self.services, interaction=answers, slots=self.slots)
+        # A call step's child run is driven here, in this worker (`engine.runtime.children`).
+        runner.calls = child_calls(self.services, interaction=answers, slots=self.slots)
+        return runner
 
     async def _count_start(self, run_id: str, step_id: str, attempt: int) -> int:
         """Record that an execution of this attempt starts; return how many have (1-based)."""

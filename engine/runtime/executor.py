@@ -31,6 +31,7 @@ from typing import Any
 from engine import scheduler as sched
 from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.plan import Plan, Step
+from engine.runtime.children import ChildCalls
 from engine.runtime.driving import (
     LEASE_TTL_S,
     drive_lease,
@@ -39,6 +40,7 @@ from engine.runtime.driving import (
     reap_leftovers,
     repeatable,
 )
+from engine.runtime.limits import Slots
 from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import SNAPSHOT_EVERY, current_state
 from engine.runtime.replay import started_events as _started
@@ -85,6 +87,8 @@ class LocalExecutor:
         self.runner = StepRunner(services, interaction=self.interaction)
         self.runner.on_wait = lambda run_id, sid, waiting: self.observer(Update(
             "step_waiting" if waiting else "step_working", run_id, step_id=sid))
+        self.runner.calls = child_calls(services, interaction=self.interaction,
+                                        lease_ttl_s=lease_ttl_s)
         self._queue: asyncio.Queue[tuple[str, int, StepReport]] | None = None  # while driving
 
     # -- public ----------------------------------------------------------------------------
@@ -98,9 +102,11 @@ class LocalExecutor:
         alert: Mapping[str, Any] | None = None,
         options: RunOptions | None = None,
         run_id: str | None = None,
+        parent: tuple[str, str] | None = None,
     ) -> RunRecord:
         """Create a run of `plan` and drive it to the end. `options` are saved with the run
-        (on this executor, whatever executor they name)."""
+        (on this executor, whatever executor they name); `parent` is (run id, call step) for
+        a linked guide's child run."""
         run_id = run_id or new_run_id()
         context = build_context(plan, run_id=run_id, inputs=inputs or {}, alert=alert)
         plan_hash = await self.store.save_plan(plan)
@@ -111,6 +117,8 @@ class LocalExecutor:
             title=plan.title, status="running", created_at=now, updated_at=now, version=0,
             state=state.to_json_dict(), context=self.redact(context),
             options=(options or RunOptions()).model_copy(update={"executor": "local"}),
+            parent_run_id=parent[0] if parent else None,
+            parent_step=parent[1] if parent else None,
         )
         await self.store.create_run(record)
         return await self._drive_once(plan, record)
@@ -332,6 +340,23 @@ def _cancels(later: list[Any], action: Any) -> bool:
     return isinstance(action, sched.StartStep) and any(
         isinstance(c, sched.CancelStep) and (c.step, c.attempt) == (action.step, action.attempt)
         for c in later)
+
+
+def child_calls(services: Services, *, interaction: Interaction, slots: Slots | None = None,
+                lease_ttl_s: float = LEASE_TTL_S) -> ChildCalls:
+    """How a step runner runs linked guides: each child run on a local executor in this
+    process, answered as its caller is, its steps taking the caller's concurrency slots
+    (`slots`: the store's on a Celery worker). Used by the local executor and by workers."""
+
+    def driver() -> LocalExecutor:
+        executor = LocalExecutor(services, interaction=interaction, lease_ttl_s=lease_ttl_s)
+        if slots is not None:
+            executor.runner.slots = slots
+            executor.runner.calls = child_calls(services, interaction=interaction,
+                                                slots=slots, lease_ttl_s=lease_ttl_s)
+        return executor
+
+    return ChildCalls(services.store, driver)
 
 
 def new_run_id() -> str:

@@ -37,6 +37,7 @@ from engine.errors import (
 from engine.interaction import Answers, Interaction
 from engine.plan import Edge, Plan, Step, StepKind
 from engine.plugins import Plugin, StepContext, StepResult, parse_params
+from engine.runtime.children import ChildCalls
 from engine.runtime.limits import Limit, LocalSlots, Slots
 from engine.runtime.memory import Memory
 from engine.runtime.services import Redact, Services
@@ -79,6 +80,9 @@ class StepRunner:
         # Told (run id, step id, waiting) when a step queues for a concurrency slot and when
         # it gets one, so that a person sees the wait rather than a step that seems slow.
         self.on_wait: Callable[[str, str, bool], None] | None = None
+        # Runs a call step's linked guide as a child run; set by the executor that owns this
+        # runner (it knows how to drive a run), None where linked guides cannot run.
+        self.calls: ChildCalls | None = None
 
     async def run(self, plan: Plan, run_id: str, step: Step, attempt: int, memory: Memory,
                   *, dry_run: bool = False) -> StepReport:
@@ -115,10 +119,7 @@ class StepRunner:
         if kind == StepKind.DECIDE:
             return await self._finish(plan, step, attempt, memory, StepResult(summary="decided"))
         if kind == StepKind.CALL:
-            raise StepFailed(
-                f"calling another guide ({step.call}) is not supported by the local executor yet",
-                retryable=False, step=step.id, hint=f"Run the guide {step.call} separately",
-            )
+            return await self._call(plan, run_id, step, attempt, memory, dry_run)
         if not step.plugin:
             return await self._finish(plan, step, attempt, memory, StepResult(summary="no-op"))
 
@@ -288,6 +289,28 @@ class StepRunner:
             if index not in decided:
                 decided[index] = not said_yes
         return decided
+
+    async def _call(self, plan: Plan, run_id: str, step: Step, attempt: int, memory: Memory,
+                    dry_run: bool) -> StepReport:
+        """A linked guide, run as a child run (`engine.runtime.children`). It holds no
+        concurrency slot (its own steps take theirs) and has no default timeout (each of its
+        steps has one); a timeout the plan sets for the call bounds the whole child."""
+        if self.calls is None:
+            raise StepFailed(f"this runner cannot run the linked guide {step.call!r}",
+                             retryable=False, step=step.id,
+                             hint="Run the plan with `mendflow run` (local or celery)")
+        try:
+            async with asyncio.timeout(step.timeout_s):
+                result = await self.calls.run(plan, run_id, step, attempt, memory,
+                                              dry_run=dry_run)
+        except TimeoutError:
+            return StepReport(sched.StepTimedOut(step=step.id, attempt=attempt,
+                                                 timeout_s=step.timeout_s or 0.0),
+                              data={"summary": f"the linked guide's run timed out after "
+                                               f"{step.timeout_s:g} s"})
+        report = await self._finish(plan, step, attempt, memory, result)
+        report.data["child_run"] = result.outputs.get("run_id")
+        return report
 
     async def _approve(self, plan: Plan, step: Step, attempt: int, memory: Memory,
                        dry_run: bool) -> StepReport:

@@ -1,0 +1,179 @@
+"""Linked guides as child runs: what a `call` step does, on any executor.
+
+A call step ("Follow [the etcd backup](etcd-backup.md)") runs the linked guide's plan, compiled
+into the caller's (`Plan.calls`, `engine.compile.calls`), as a run of its own: its own record
+in the store, naming the run and step that started it (`RunRecord.parent_run_id`,
+`parent_step`), its own events, memory and lease. The process that runs the call step drives
+the child to its end on a local executor (the driver it is given) and reports:
+
+- outputs, at `steps.<call>`: `run_id`, `status`, `outcome`, `reason`, `findings` (what the
+  child's steps found, one short line each, in the order they finished) and `vars` (what its
+  steps bound), so conditions read `steps.<call>.outcome`;
+- success when the child ends `resolved`, `mitigated` or `no_action`; a child that fails, is
+  cancelled, stops interrupted or ends `escalate` / `inconclusive` fails the call step (its
+  outputs still written): the caller's failure edges, or `on_error: continue`, decide what
+  happens next, and with neither the caller fails too. Unless the guide branches on it: when
+  a condition of the caller reads the call's `outcome` or `status` ("If the backup did not
+  resolve (`steps.backup.outcome != "resolved"`)"), the call step succeeds whatever the
+  child's end, and that condition decides.
+
+The child's id is the caller's, the step's and, after the first, the attempt's
+(`RUN.STEP`, `RUN.STEP.2`): a call step run again after its runner or worker died finds its
+child. A finished child is not run again (its outcome is reported); an unfinished one is
+resumed, never restarted, so none of its steps' effects repeats. If the dead process's lease on
+the child has not lapsed yet (it died on another host), this waits for it.
+
+On Celery the worker that executes the call step drives the child itself (no task per child
+step): no worker slot waits on work that needs another slot, so a pool full of call steps
+cannot deadlock. Its claim on the call step is renewed while it does (`engine.runtime.
+distributed`). The child's inputs are the link's mapping (templates over the caller's memory,
+rendered now) and the caller's alert; it runs dry when the caller does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from engine import templating
+from engine.errors import MendflowError, RunNotFound, StepFailed, TemplateError
+from engine.plan import Outcome, Plan, Step
+from engine.plugins import StepResult
+from engine.runtime.driving import LEASE_TTL_S
+from engine.runtime.memory import Memory
+from engine.store.base import LeaseHeld, RunOptions, RunRecord, Store
+
+FINE = frozenset({Outcome.RESOLVED, Outcome.MITIGATED, Outcome.NO_ACTION})
+"""Child outcomes after which the call step succeeded."""
+
+FINDINGS_KEPT = 20
+FINDING_CHARS = 300
+
+
+class ChildDriver(Protocol):
+    """Drives one run to its end in this process (`engine.runtime.executor.LocalExecutor`)."""
+
+    async def start(self, plan: Plan, *, guide_path: str, inputs: Mapping[str, str] | None = ...,
+                    alert: Mapping[str, Any] | None = ..., options: RunOptions | None = ...,
+                    run_id: str | None = ..., parent: tuple[str, str] | None = ...
+                    ) -> RunRecord: ...
+
+    async def resume(self, run_id: str) -> RunRecord: ...
+
+
+def child_run_id(run_id: str, step_id: str, attempt: int) -> str:
+    return f"{run_id}.{step_id}" if attempt <= 1 else f"{run_id}.{step_id}.{attempt}"
+
+
+class ChildCalls:
+    """What a `StepRunner` does with a call step: start or resume the child, report it."""
+
+    def __init__(self, store: Store, driver: Callable[[], ChildDriver], *,
+                 lease_wait_s: float = 3 * LEASE_TTL_S) -> None:
+        self.store = store
+        self.driver = driver
+        self.lease_wait_s = lease_wait_s
+
+    async def run(self, plan: Plan, run_id: str, step: Step, attempt: int, memory: Memory,
+                  *, dry_run: bool) -> StepResult:
+        child_plan = plan.calls.get(step.call or "")
+        if child_plan is None:
+            raise StepFailed(f"the plan holds no compiled guide {step.call!r} for this call",
+                             retryable=False, step=step.id,
+                             hint="Recompile the calling guide with this Mendflow")
+        child_id = child_run_id(run_id, step.id, attempt)
+        try:
+            record: RunRecord | None = await self.store.get_run(child_id)
+        except RunNotFound:
+            record = None
+        if record is None:
+            inputs = _inputs(step, memory)
+            alert = memory.view().get("alert")
+            guide = str(step.params.get("guide") or child_plan.source.path)
+            # the caller's answers, approvals, policy and judge: a later `mendflow resume` of
+            # the child alone acts as its caller would
+            options = (await self.store.get_run(run_id)).options.model_copy(
+                update={"dry_run": dry_run})
+            try:
+                record = await self._drive(lambda d: d.start(
+                    child_plan, guide_path=guide, inputs=inputs, alert=alert, options=options,
+                    run_id=child_id, parent=(run_id, step.id)))
+            except MendflowError as exc:
+                if isinstance(exc, StepFailed):
+                    raise
+                raise StepFailed(f"the linked guide's run cannot start: {exc.message}",
+                                 retryable=False, step=step.id, hint=exc.hint) from None
+        elif record.status in ("running", "interrupted"):
+            record = await self._drive(lambda d: d.resume(child_id))
+        return await self._report(record, decided_by_guide=_branches_on(plan, step))
+
+    async def _drive(self, go: Callable[[ChildDriver], Awaitable[RunRecord]]) -> RunRecord:
+        """Drive the child; while a dead driver's lease on it has not lapsed, wait for it."""
+        deadline = time.monotonic() + self.lease_wait_s
+        while True:
+            try:
+                return await go(self.driver())
+            except LeaseHeld:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(min(1.0, LEASE_TTL_S / 10))
+
+    async def _report(self, record: RunRecord, *, decided_by_guide: bool) -> StepResult:
+        findings = await self._findings(record)
+        bound = {e.key.split(".", 1)[1]: e.value for e in await self.store.memory(record.run_id)
+                 if e.key.startswith("vars.")}
+        outputs = {"run_id": record.run_id, "status": record.status, "outcome": record.outcome,
+                   "reason": record.reason or "", "findings": findings, "vars": bound}
+        ended = record.outcome or record.status
+        summary = f"child run {record.run_id} ({record.title}): {ended}"
+        if record.status == "succeeded" and record.outcome in FINE or decided_by_guide:
+            return StepResult(outputs=outputs, summary=summary)
+        why = f"the linked guide's run {record.run_id} ended {ended}"
+        if record.reason:
+            why += f": {record.reason}"
+        return StepResult(ok=False, outputs=outputs, summary=summary, error=why)
+
+    async def _findings(self, record: RunRecord) -> list[dict[str, str]]:
+        """What each of the child's steps found, as its last report said, in finishing order."""
+        said: dict[str, str] = {}
+        for ev in await self.store.events(record.run_id):
+            summary = ev.data.get("summary")
+            if ev.step_id and isinstance(summary, str) and summary:
+                said.pop(ev.step_id, None)
+                said[ev.step_id] = summary[:FINDING_CHARS]
+        kept = list(said.items())[-FINDINGS_KEPT:]
+        return [{"step": sid, "summary": text} for sid, text in kept]
+
+
+def _branches_on(plan: Plan, step: Step) -> bool:
+    """Whether a condition anywhere in the plan reads how the call's child run ended."""
+    wanted = {f"steps.{step.id}.outcome", f"steps.{step.id}.status"}
+    for edge in plan.edges:
+        expr = edge.condition.expr if edge.condition else None
+        if expr and f"steps.{step.id}" in expr:
+            try:
+                if wanted & templating.references(expr, expression=True):
+                    return True
+            except MendflowError:
+                continue
+    return False
+
+
+def _inputs(step: Step, memory: Memory) -> dict[str, str]:
+    """The link's input mapping, each template rendered over the caller's memory."""
+    mapping = step.params.get("inputs") or {}
+    if not isinstance(mapping, Mapping):
+        raise StepFailed("the call step's inputs are not a mapping", retryable=False,
+                         step=step.id, hint="Recompile the calling guide")
+    view = memory.view()
+    out: dict[str, str] = {}
+    for name, template in mapping.items():
+        try:
+            value = templating.render(str(template), view)
+        except TemplateError as exc:
+            raise StepFailed(f"cannot render the linked guide's input {name!r}: {exc.message}",
+                             retryable=False, step=step.id, hint=exc.hint) from None
+        out[str(name)] = str(value)
+    return out
