@@ -58,6 +58,8 @@ class RunView:
     driver: str | None = None  # for a run still marked running: who drives it, if anyone
     llm_usage: list[LlmUsage] = field(default_factory=list)  # what it spent on LLMs
     why: str | None = None  # the run's reason, the end step's title filled in from memory
+    # The child run each call step started (its last attempt's), by the call step's id.
+    children: dict[str, RunView] = field(default_factory=dict)
 
     @property
     def makespan_s(self) -> float | None:
@@ -230,9 +232,13 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
             out += ["", f"> {_one_line(row.summary, 300)}"]
         if row.error and row.status == "failed":
             out += ["", f"Error: {_one_line(row.error, 300)}"]
-        found = _found(row.outputs)
-        if found:
-            out += ["", "```text", found, "```"]
+        child = view.children.get(row.step_id)
+        if child is not None:  # a linked guide's run: its steps, nested under the call
+            out += ["", *child_lines(child)]
+        else:
+            found = _found(row.outputs)
+            if found:
+                out += ["", "```text", found, "```"]
         out.append("")
     skipped = [row.step_id for row in view.rows if row.status == "skipped"]
     if skipped:
@@ -262,6 +268,26 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     if graph:
         out += ["", "## Plan", "", "```mermaid", graph.rstrip(), "```"]
     return visible("\n".join(out).rstrip() + "\n")  # no value writes a terminal escape
+
+
+def child_lines(view: RunView, *, depth: int = 0) -> list[str]:
+    """A call step's child run as a nested Markdown list: the run, then each step it ran with
+    what it found, and the runs its own call steps started, indented under them."""
+    r = view.record
+    pad = "  " * depth
+    lines = [f"{pad}- Child run `{r.run_id}` ({r.title or view.plan.title}, "
+             f"`{r.guide_path}`): {r.outcome or '-'} ({r.status}); "
+             f"`mendflow report {r.run_id}` for its own report"]
+    for row in view.rows:
+        if row.status in ("pending", "skipped"):
+            continue
+        said = row.error if row.status == "failed" and row.error else (
+            small_values(row.outputs) or row.summary)
+        lines.append(f"{pad}  - `{row.step_id}` ({row.status}): {row.title}"
+                     + (f": {_one_line(said, 200)}" if said else ""))
+        if row.step_id in view.children:
+            lines += child_lines(view.children[row.step_id], depth=depth + 2)
+    return lines
 
 
 def llm_lines(usage: list[LlmUsage]) -> list[str]:

@@ -462,7 +462,7 @@ async def _run_and_plan(store: Store, run_id: str) -> tuple[RunRecord, Plan]:
     return record, await store.load_plan(record.plan_hash)
 
 
-async def _view_of(store: Store, run_id: str) -> RunView:
+async def _view_of(store: Store, run_id: str, *, depth: int = 0) -> RunView:
     from engine.report import build_view
 
     record = await store.get_run(run_id)
@@ -471,7 +471,17 @@ async def _view_of(store: Store, run_id: str) -> RunView:
     view.llm_usage = await store.llm_usage(run_id)
     if record.status == "running":
         view.driver = _driver(await store.lease(run_id), run_id)
+    if depth < _CHILD_DEPTH:  # the linked guides' runs, nested under their call steps
+        for child in await store.child_runs(run_id):
+            if child.parent_step:
+                view.children[child.parent_step] = await _view_of(store, child.run_id,
+                                                                  depth=depth + 1)
     return view
+
+
+_CHILD_DEPTH = 8
+"""How deep `show` and `report` nest child runs (compile refuses cycles; this bounds a store
+edited by hand)."""
 
 
 def _dead_here(lease: Lease) -> bool:
@@ -555,16 +565,31 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
         out.print(f"took {view.makespan_s:.2f} s; critical path {view.critical_path_s:.2f} s: "
                   + " -> ".join(view.critical_path), highlight=False)
     table = Table("", "step", "kind", "line", "tries", "s", "found", expand=True)
+    _add_rows(table, view, small_values, depth=0)
+    out.print(table)
+
+
+def _add_rows(table: Table, view: Any, small_values: Any, *, depth: int) -> None:
+    """The run's steps; under a call step, the steps of the child run it started, indented
+    (its own id on a line of its own: `mendflow show CHILD` shows it alone)."""
+    pad = "  " * depth
     for row in view.rows:
+        if depth and row.status in ("pending", "skipped"):
+            continue
         icon, style = STATUS_STYLE.get(row.status, ("?", ""))
         dur = f"{row.duration_s:.2f}" if row.duration_s is not None else ""
         if row.waited_s >= 0.05:  # the wait for a concurrency slot, apart from the work
             dur += f" +{row.waited_s:.1f} wait"
         found = row.error if row.status == "failed" and row.error else (
             small_values(row.outputs) or row.summary)
-        table.add_row(Text(icon, style=style), row.step_id, row.kind, row.line,
+        table.add_row(Text(icon, style=style), Text(pad + row.step_id), row.kind, row.line,
                       str(row.attempts or ""), dur, Text(" ".join(str(found).split())[:120]))
-    out.print(table)
+        child = view.children.get(row.step_id)
+        if child is not None:
+            r = child.record
+            table.add_row("", Text(f"{pad}  ↳ run {r.run_id}"), "run", "", "", "",
+                          Text(f"{r.title}: {r.outcome or '-'} ({r.status})"))
+            _add_rows(table, child, small_values, depth=depth + 1)
 
 
 @app.command()

@@ -91,7 +91,7 @@ class ChildCalls:
         if record is None:
             inputs = _inputs(step, memory)
             alert = memory.view().get("alert")
-            guide = str(step.params.get("guide") or child_plan.source.path)
+            guide = child_plan.source.path
             # the caller's answers, approvals, policy and judge: a later `mendflow resume` of
             # the child alone acts as its caller would
             options = (await self.store.get_run(run_id)).options.model_copy(
