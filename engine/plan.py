@@ -157,8 +157,9 @@ class Step(_Frozen):
     retry: Retry = Field(default_factory=Retry)
     on_error: OnError = OnError.FAIL
     outcome: Outcome | None = Field(default=None, description="Only on `end` steps.")
-    call: str | None = Field(default=None, description="Only on `call` steps: the key in "
-                             "`Plan.calls` of the linked guide's plan, run as a child run.")
+    # The key of the linked guide's plan in `Plan.calls` (the description stays as it was:
+    # it is part of the schema recorded LLM exchanges were made with).
+    call: str | None = Field(default=None, description="Guide id, only on `call` steps.")
     queue: str | None = Field(default=None, description="Pin the step to a worker queue.")
     text: str = Field(default="", description="The guide's instruction for this step.")
     source: Span
@@ -357,8 +358,20 @@ def _drop_empty_calls(data: dict[str, Any]) -> None:
         _drop_empty_calls(child)
 
 
-def plan_json_schema() -> dict[str, Any]:
-    """The JSON Schema of a plan, for `mendflow schema` and for LLM structured output."""
-    schema = Plan.model_json_schema()
+def plan_json_schema(*, calls: bool = True) -> dict[str, Any]:
+    """The JSON Schema of a plan, for `mendflow schema` and for LLM structured output.
+
+    `calls=False` leaves out `Plan.calls` (the plans of linked guides, which the compiler
+    bundles and a model never writes): the schema an LLM is shown, as it was before plans
+    held other plans."""
+    full = Plan.model_json_schema()
+    defs = dict(full.get("$defs") or {})
+    plan = defs.pop("Plan", None) or {k: v for k, v in full.items() if k != "$defs"}
+    if not calls:
+        plan = {**plan, "properties": {k: v for k, v in plan["properties"].items()
+                                       if k != "calls"}}
+    else:
+        defs["Plan"] = plan  # `calls` refers to it
+    schema: dict[str, Any] = {"$defs": defs, **plan}
     schema["$id"] = f"https://mendflow.dev/schema/plan-v{SCHEMA_VERSION}.json"
     return schema

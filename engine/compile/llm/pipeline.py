@@ -74,7 +74,7 @@ def _compile(guide: Guide, *, model: BaseChatModel, model_label: str, text: str 
     source = guide_text(guide, text)
     base = structural or compile_guide(guide, known_plugins=opts.known_plugins)
     grounding = Grounding(guide)
-    schema = plan_json_schema()
+    schema = plan_json_schema(calls=False)  # linked guides' plans are bundled, not written
     request = prompts.compile_request(source, base.to_json(indent=None), schema)
     budget = int(opts.context_tokens * PROMPT_SHARE)
     if estimate_tokens(prompts.SYSTEM + request) > budget:

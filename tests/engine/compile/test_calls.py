@@ -117,3 +117,12 @@ def test_lint_reports_the_cycle_first_at_the_line_compile_refuses(name: str, lin
     first = findings[0]
     assert (first.rule, first.severity, first.line) == ("MF001", "error", line)
     assert "guide cycle" in first.message
+
+
+def test_the_schema_says_what_calls_holds_and_a_model_is_not_shown_it():
+    from engine.plan import plan_json_schema
+
+    full = plan_json_schema()
+    assert full["properties"]["calls"]["additionalProperties"] == {"$ref": "#/$defs/Plan"}
+    assert "calls" not in plan_json_schema(calls=False)["properties"]
+    assert "Plan" not in plan_json_schema(calls=False)["$defs"]
