@@ -45,12 +45,17 @@ class Problem:
 
 
 def check_plan(plan: Plan, *, known_plugins: set[str] | None = None) -> list[Problem]:
-    """Every problem, in a stable order (structure first, then per step in plan order)."""
+    """Every problem, in a stable order (structure first, then per step in plan order), then
+    those of the linked guides' plans it holds (a plan file's child plans meet the same rules:
+    no change without an approval, whoever wrote the file)."""
     if known_plugins is None:
         from engine.plugins import default_registry
 
         known_plugins = default_registry().names()
-    return list(_Checker(plan, known_plugins).run())
+    problems = list(_Checker(plan, known_plugins).run())
+    for child in plan.calls.values():
+        problems += check_plan(child, known_plugins=known_plugins)
+    return problems
 
 
 def validate_plan(plan: Plan, *, known_plugins: set[str] | None = None) -> Plan:
@@ -242,6 +247,9 @@ class _Checker:
             if s.kind == StepKind.CALL and not s.call:
                 yield self.problem("call", "call step names no guide",
                                    "Link to the guide to run", s)
+            elif s.kind == StepKind.CALL and s.call not in self.plan.calls:
+                yield self.problem("call", f"call step's guide {s.call!r} is not compiled into "
+                                   "the plan (`calls`)", "Recompile the calling guide", s)
             yield from self._binds(s)
             for name, sid in computes.get(s.id, {}).items():
                 yield from self._computed(s, name, sid, before)

@@ -126,3 +126,21 @@ def test_the_schema_says_what_calls_holds_and_a_model_is_not_shown_it():
     assert full["properties"]["calls"]["additionalProperties"] == {"$ref": "#/$defs/Plan"}
     assert "calls" not in plan_json_schema(calls=False)["properties"]
     assert "Plan" not in plan_json_schema(calls=False)["$defs"]
+
+
+def test_a_plan_file_is_checked_down_to_the_plans_it_calls(tmp_path: Path):
+    from engine.compile import check_plan
+
+    data = json.loads(compile_("parent.md").to_json())
+    for step in data["calls"]["backup"]["steps"]:
+        if step["id"] == "say":  # a hand edit: a change with no approval, inside the child
+            step.update(mutating=True, params={"pipeline": [["rm", "-rf", "/srv/backups"]]})
+    problems = check_plan(Plan.model_validate(data), known_plugins=PLUGINS)
+    assert [(Path(p.file or "").name, p.step) for p in problems] == [("backup.md", "say")]
+    assert "no approval" in problems[0].message
+    # a call whose guide the plan does not hold (a plan compiled before calls were bundled)
+    data = json.loads(compile_("parent.md").to_json())
+    del data["calls"]
+    problems = check_plan(Plan.model_validate(data), known_plugins=PLUGINS)
+    assert [(p.step, "not compiled into the plan" in p.message) for p in problems] == [
+        ("backup", True)]

@@ -243,3 +243,21 @@ def test_kill_9_then_resume_resumes_the_child_and_never_reruns_it(
     lines = shown.splitlines()
     at = next(i for i, ln in enumerate(lines) if f"↳ run {child.run_id}" in ln)
     assert [ln.split("│")[2].strip() for ln in lines[at + 1:at + 4]] == ["a", "b", "c"]
+
+
+def test_a_compiled_plan_file_runs_its_bundled_child_without_the_guides(tmp_path: Path) -> None:
+    # The plan file holds the child's plan: the guides may be gone by the time it runs.
+    plan_file = tmp_path / "parent.plan.json"
+    plan_file.write_text(compile_("parent.md").to_json())
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data")}
+
+    done = subprocess.run([*MENDFLOW, "run", str(plan_file), "--input", "cluster=prod"],
+                          env=env, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    runs = asyncio.run(_runs(tmp_path / "data"))
+    child = next(r for r in runs if r.parent_run_id)
+    assert (child.parent_step, child.status, child.outcome) == ("backup", "succeeded",
+                                                                "resolved")
+    assert child.guide_path.endswith("fixtures/guides/calls/backup.md")
