@@ -4,7 +4,8 @@ PostgreSQL store, and must end the same way.
 
 Scenarios: the approvals policy and the starter's answers (saved with the run as its
 `RunOptions`), a question nobody answered, concurrency limits, cancel with clean-up, compute
-steps over an earlier step's rows, and resuming a run that stopped for an approval.
+steps over an earlier step's rows, resuming a run that stopped for an approval, and a linked
+guide run as a child run (answered as its caller, its outcome back in the caller's memory).
 """
 
 from __future__ import annotations
@@ -321,3 +322,44 @@ async def test_a_stopped_run_resumes_on_its_executor_and_repeats_no_step(on: Har
     effects, calls = await ledger_rows(url, [record.run_id])
     assert set(effects.values()) == {1} and len(effects) == 3
     assert calls[f"{record.run_id}:s1:1"] == 1  # finished before the stop: never run again
+
+
+# -- linked guides: child runs ---------------------------------------------------------------
+
+
+def caller_plan(tag: str, child_ends: str) -> Plan:
+    """look -> call `backup` (a gated ledger change, then `child_ends`) -> after."""
+    child = make_plan([ledger("look"), Step(id="approve-fix", title="approve", kind="approve",
+                                             source=SPAN), ledger("fix"), end("done", child_ends)],
+                      [Edge(source="look", target="approve-fix"),
+                       Edge(source="approve-fix", target="fix"),
+                       Edge(source="fix", target="done")], id=f"child-{tag}")
+    call = Step(id="backup", title="Run guide: backup", kind="call", call="backup",
+                params={"guide": "backup.md", "inputs": {}}, source=SPAN)
+    plan = make_plan([ledger("first"), call, ledger("after"), end()],
+                     [Edge(source="first", target="backup"),
+                      Edge(source="backup", target="after"), Edge(source="after", target="done")],
+                     id=f"caller-{tag}")
+    return plan.model_copy(update={"calls": {"backup": child}})
+
+
+@pytest.mark.parametrize("child_ends", ["resolved", "escalate"])
+async def test_a_linked_guide_runs_as_a_child_run_answered_as_its_caller(
+        on: Harness, child_ends: str) -> None:
+    url = on.worker_env["MENDFLOW_DATABASE_URL"]
+    options = RunOptions(approvals=("approve-*",))
+    record = await on.run(caller_plan(child_ends, child_ends), options)
+
+    [child] = await on.store.child_runs(record.run_id)
+    assert (child.run_id, child.parent_step, child.status, child.outcome) == (
+        f"{record.run_id}.backup", "backup", "succeeded", child_ends)
+    assert child.options.approvals == ("approve-*",)  # the caller's approval reached it
+    assert await applied(url, child.run_id) == {"look", "fix"}
+    found = {m.key: m.value for m in await on.store.memory(record.run_id)}["steps.backup"]
+    assert (found["run_id"], found["outcome"]) == (child.run_id, child_ends)
+    if child_ends == "resolved":
+        assert (record.status, record.outcome) == ("succeeded", "resolved"), record.reason
+        assert await applied(url, record.run_id) == {"first", "after"}
+    else:  # the call step fails; the guide has no failure path for it, so the run fails
+        assert record.status == "failed" and "ended escalate" in (record.reason or "")
+        assert await applied(url, record.run_id) == {"first"}

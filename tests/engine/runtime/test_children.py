@@ -17,6 +17,7 @@ import pytest
 from engine.compile import compile_path
 from engine.plan import Plan
 from engine.store import open_store
+from engine.store.base import RunOptions
 
 GUIDES = Path(__file__).parents[2] / "fixtures" / "guides" / "calls"
 
@@ -84,14 +85,16 @@ async def test_a_guide_that_branches_on_the_childs_outcome_decides_itself(
     assert record.state["steps"]["count"]["status"] == "succeeded"
 
 
-async def test_a_dry_run_runs_its_child_dry(make_executor, store) -> None:
+async def test_a_child_runs_with_its_callers_options_dry_run_included(
+        make_executor, store) -> None:
     ex, _ = make_executor()
+    options = RunOptions(dry_run=True, approvals=("approve-*",), answers={"gate": True})
 
     record = await ex.start(compile_("parent.md"), guide_path="parent.md",
-                            inputs={"cluster": "prod"}, dry_run=True)
+                            inputs={"cluster": "prod"}, options=options)
 
     [child] = await store.child_runs(record.run_id)
-    assert child.options["dry_run"] is True
+    assert child.options == options.model_copy(update={"executor": "local"})
 
 
 async def test_a_child_that_cannot_start_fails_the_call_step_saying_why(
