@@ -27,7 +27,10 @@ On Celery the worker that executes the call step drives the child itself (no tas
 step): no worker slot waits on work that needs another slot, so a pool full of call steps
 cannot deadlock. Its claim on the call step is renewed while it does (`engine.runtime.
 distributed`). The child's inputs are the link's mapping (templates over the caller's memory,
-rendered now) and the caller's alert; it runs dry when the caller does.
+rendered now) and the caller's alert; it runs with the caller's run options (answers,
+approvals, policy, judge, dry run). When the caller's executor cancels the call step
+(`STEP_CANCELLED`: the run was cancelled, or ended while the call ran), the child is cancelled
+and its clean-up steps run; any other stop (Ctrl-C) leaves it interrupted and resumable.
 """
 
 from __future__ import annotations
@@ -48,6 +51,15 @@ from engine.store.base import LeaseHeld, RunOptions, RunRecord, Store
 FINE = frozenset({Outcome.RESOLVED, Outcome.MITIGATED, Outcome.NO_ACTION})
 """Child outcomes after which the call step succeeded."""
 
+STEP_CANCELLED = "mendflow: the scheduler cancelled this step"
+"""The message an executor cancels a step's task with when the run cancels the step (the run
+was cancelled, or ended while the step ran): a child run the step drives is then cancelled,
+its clean-up run. Any other cancellation (Ctrl-C, a lost lease) leaves the child interrupted,
+resumable, as it leaves the caller."""
+
+CANCEL_WAIT_S = 120.0
+"""How long a cancelled call step waits for its child's cancel (its clean-up steps) to end."""
+
 FINDINGS_KEPT = 20
 FINDING_CHARS = 300
 
@@ -61,6 +73,8 @@ class ChildDriver(Protocol):
                     ) -> RunRecord: ...
 
     async def resume(self, run_id: str) -> RunRecord: ...
+
+    def cancel(self, reason: str = ...) -> bool: ...
 
 
 def child_run_id(run_id: str, step_id: str, attempt: int) -> str:
@@ -113,12 +127,17 @@ class ChildCalls:
         """Drive the child; while a dead driver's lease on it has not lapsed, wait for it."""
         deadline = time.monotonic() + self.lease_wait_s
         while True:
+            driver = self.driver()
+            task = asyncio.ensure_future(go(driver))
             try:
-                return await go(self.driver())
+                return await asyncio.shield(task)
             except LeaseHeld:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(min(1.0, LEASE_TTL_S / 10))
+            except asyncio.CancelledError as exc:
+                await _stop(task, driver, cancel=STEP_CANCELLED in exc.args)
+                raise
 
     async def _report(self, record: RunRecord, *, decided_by_guide: bool) -> StepResult:
         findings = await self._findings(record)
@@ -145,6 +164,23 @@ class ChildCalls:
                 said[ev.step_id] = summary[:FINDING_CHARS]
         kept = list(said.items())[-FINDINGS_KEPT:]
         return [{"step": sid, "summary": text} for sid, text in kept]
+
+
+async def _stop(task: asyncio.Future[RunRecord], driver: ChildDriver, *, cancel: bool) -> None:
+    """The call step was cancelled: cancel the child (its clean-up runs, it ends `cancelled`)
+    when the run cancelled the step, else stop it at once (it stays resumable)."""
+    if task.done():
+        return
+    if cancel and driver.cancel("the run that called it cancelled the call"):
+        try:
+            await asyncio.wait_for(asyncio.shield(task), CANCEL_WAIT_S)
+            return
+        except (asyncio.CancelledError, TimeoutError):
+            pass  # stopped again, or the clean-up hangs: stop it at once
+        except Exception:  # noqa: BLE001 - its own failure is in its record
+            return
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def _branches_on(plan: Plan, step: Step) -> bool:

@@ -30,8 +30,8 @@ from typing import Any
 
 from engine import scheduler as sched
 from engine.interaction import Answers, Interaction, NeedsAnswer
-from engine.plan import Plan, Step
-from engine.runtime.children import ChildCalls
+from engine.plan import Plan, Step, StepKind
+from engine.runtime.children import STEP_CANCELLED, ChildCalls
 from engine.runtime.driving import (
     LEASE_TTL_S,
     drive_lease,
@@ -90,6 +90,9 @@ class LocalExecutor:
         self.runner.calls = child_calls(services, interaction=self.interaction,
                                         lease_ttl_s=lease_ttl_s)
         self._queue: asyncio.Queue[tuple[str, int, StepReport]] | None = None  # while driving
+        # Call steps the run cancelled, still cancelling their child runs (clean-up included):
+        # the run is not over until they are.
+        self._calls_stopping: list[asyncio.Task[None]] = []
 
     # -- public ----------------------------------------------------------------------------
 
@@ -214,11 +217,17 @@ class LocalExecutor:
         except (asyncio.CancelledError, KeyboardInterrupt):
             # Ctrl-C: stop in-flight steps, keep the run resumable (state says they were running).
             await _cancel_all(tasks)
+            stopping, self._calls_stopping = self._calls_stopping, []
+            for call in stopping:
+                call.cancel()  # at once: the children stay resumable, as this run does
+            await asyncio.gather(*stopping, return_exceptions=True)
             with contextlib.suppress(Exception):
                 record = await asyncio.shield(self._mark(
                     record, state, "interrupted", "interrupted by the user; resumable"))
             raise
         await _cancel_all(tasks)
+        stopping, self._calls_stopping = self._calls_stopping, []
+        await asyncio.gather(*stopping, return_exceptions=True)
         if record.status == "running":  # the scheduler ended nothing and nothing runs
             record = await self._mark(record, state, "failed",
                                       state.reason or "no step left to run")
@@ -278,7 +287,9 @@ class LocalExecutor:
             if isinstance(action, sched.CancelStep):
                 task = tasks.pop((action.step, action.attempt), None)
                 if task is not None:
-                    task.cancel()
+                    task.cancel(STEP_CANCELLED)  # a child run it drives is cancelled too
+                    if sched.plan_index(plan).steps[action.step].kind == StepKind.CALL:
+                        self._calls_stopping.append(task)
             elif isinstance(action, sched.StartStep):
                 step = sched.plan_index(plan).steps[action.step]
                 self.observer(Update("step_started", record.run_id, step_id=action.step,

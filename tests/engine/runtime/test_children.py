@@ -264,3 +264,38 @@ def test_a_compiled_plan_file_runs_its_bundled_child_without_the_guides(tmp_path
     assert (child.parent_step, child.status, child.outcome) == ("backup", "succeeded",
                                                                 "resolved")
     assert child.guide_path.endswith("fixtures/guides/calls/backup.md")
+
+
+async def test_cancelling_the_caller_cancels_its_child_and_runs_the_childs_clean_up(
+        make_executor, store) -> None:
+    from .conftest import edge, end, plan, sh, step
+
+    child = plan([sh("slow", "sleep", "5"), sh("tidy", "echo", "tidy"), end("done")],
+                 [edge("slow", "done")], id="child").model_copy(update={"cleanup": ["tidy"]})
+    call = step("backup", kind="call", call="child", plugin=None,
+                params={"guide": "child.md", "inputs": {}})
+    caller = plan([call, sh("after", "echo", "after"), end("done")],
+                  [edge("backup", "after"), edge("after", "done")], id="caller")
+    caller = caller.model_copy(update={"calls": {"child": child}})
+    ex, _ = make_executor()
+    started = asyncio.get_running_loop().time()
+    running = asyncio.ensure_future(ex.start(caller, guide_path="caller.md"))
+    while not (children := await store.child_runs(_caller_id(await store.list_runs()))) or \
+            "slow" not in {e.step_id for e in await store.events(children[0].run_id)}:
+        await asyncio.sleep(0.05)
+
+    assert ex.cancel("stop it")
+    record = await running
+
+    assert record.status == "cancelled"
+    child_record = await store.get_run(children[0].run_id)
+    assert child_record.status == "cancelled", child_record.reason
+    child_memory = await _memory(store, child_record.run_id)
+    assert child_memory["steps.tidy"]["stdout"] == "tidy\n"  # the child's clean-up ran
+    assert "steps.slow" not in child_memory
+    assert "steps.after" not in await _memory(store, record.run_id)
+    assert asyncio.get_running_loop().time() - started < 4  # its sleep was stopped
+
+
+def _caller_id(runs: list[Any]) -> str:
+    return next((r.run_id for r in runs if r.parent_run_id is None), "")
