@@ -545,7 +545,7 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
 @app.command()
 def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> None:
     """Show a run: steps, what they found, timings, the critical path, the outcome and why."""
-    from engine.report import llm_lines, small_values
+    from engine.report import llm_lines
 
     settings = _settings()
     view = asyncio.run(_with_store(settings, lambda s: _view_of(s, run_id)))
@@ -565,13 +565,15 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
         out.print(f"took {view.makespan_s:.2f} s; critical path {view.critical_path_s:.2f} s: "
                   + " -> ".join(view.critical_path), highlight=False)
     table = Table("", "step", "kind", "line", "tries", "s", "found", expand=True)
-    _add_rows(table, view, small_values, depth=0)
+    _add_rows(table, view, depth=0)
     out.print(table)
 
 
-def _add_rows(table: Table, view: Any, small_values: Any, *, depth: int) -> None:
+def _add_rows(table: Table, view: RunView, *, depth: int) -> None:
     """The run's steps; under a call step, the steps of the child run it started, indented
     (its own id on a line of its own: `mendflow show CHILD` shows it alone)."""
+    from engine.report import small_values
+
     pad = "  " * depth
     for row in view.rows:
         if depth and row.status in ("pending", "skipped"):
@@ -589,7 +591,7 @@ def _add_rows(table: Table, view: Any, small_values: Any, *, depth: int) -> None
             r = child.record
             table.add_row("", Text(f"{pad}  ↳ run {r.run_id}"), "run", "", "", "",
                           Text(f"{r.title}: {r.outcome or '-'} ({r.status})"))
-            _add_rows(table, child, small_values, depth=depth + 1)
+            _add_rows(table, child, depth=depth + 1)
 
 
 @app.command()
