@@ -20,7 +20,7 @@ from engine.findings import Finding, findings
 from engine.plan import Plan
 from engine.printable import visible
 from engine.runtime.memory import Memory
-from engine.store.base import EventRecord, LlmUsage, MemoryEntry, RunRecord
+from engine.store.base import EventRecord, LlmUsage, MemoryEntry, Question, RunRecord
 
 FINISH_EVENTS = frozenset({"step_succeeded", "step_failed", "step_timed_out", "approval"})
 """The scheduler event types that end an attempt of a step."""
@@ -60,6 +60,7 @@ class RunView:
     why: str | None = None  # the run's reason, the end step's title filled in from memory
     # The child run each call step started (its last attempt's), by the call step's id.
     children: dict[str, RunView] = field(default_factory=dict)
+    answers: list[Question] = field(default_factory=list)  # asked through the API: the audit
 
     @property
     def makespan_s(self) -> float | None:
@@ -261,6 +262,9 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
             dur_ms = max(1, int((row.duration_s or 0) * 1000))
             out.append(f"  {row.step_id} : {start_ms}, {dur_ms}ms")
         out.append("```")
+    if view.answers:
+        out += ["", "## Answers given through the API", ""]
+        out += [answer_line(q) for q in view.answers]
     if view.critical_path:
         out += ["", "## Critical path", "",
                 " -> ".join(f"`{s}`" for s in view.critical_path)
@@ -288,6 +292,16 @@ def child_lines(view: RunView, *, depth: int = 0) -> list[str]:
         if row.step_id in view.children:
             lines += child_lines(view.children[row.step_id], depth=depth + 2)
     return lines
+
+
+def answer_line(q: Question) -> str:
+    """Who answered a run's question, what, when and from where; or that it still waits."""
+    if q.yes is None or q.answered_at is None:
+        return f"- `{q.step_id}` ({q.kind}): waiting since {q.asked_at.isoformat('T', 'seconds')}"
+    said = {"approve": ("approved", "denied"), "manual": ("done", "not done"),
+            "judge": ("yes", "no")}[q.kind][0 if q.yes else 1]
+    return (f"- `{q.step_id}` ({q.kind}): {said} by {q.by} at "
+            f"{q.answered_at.isoformat('T', 'seconds')} from {q.source}")
 
 
 def llm_lines(usage: list[LlmUsage]) -> list[str]:

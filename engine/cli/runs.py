@@ -469,6 +469,7 @@ async def _view_of(store: Store, run_id: str, *, depth: int = 0) -> RunView:
     plan = await store.load_plan(record.plan_hash)
     view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
     view.llm_usage = await store.llm_usage(run_id)
+    view.answers = await store.questions(run_id=run_id, pending=False)
     if record.status == "running":
         view.driver = _driver(await store.lease(run_id), run_id)
     if depth < _CHILD_DEPTH:  # the linked guides' runs, nested under their call steps

@@ -586,7 +586,8 @@ class DistributedRunner:
 
     def _runner(self, record: RunRecord) -> StepRunner:
         judge = judge_for(record.options.judge, self.settings)
-        answers = answers_for(record.options, fallback=judge)
+        answers = answers_for(record.options, judge=judge, store=self.store,
+                              run_id=record.run_id)
         runner = StepRunner(self.services, interaction=answers, slots=self.slots)
         # A call step's child run is driven here, in this worker (`engine.runtime.children`).
         runner.calls = child_calls(self.services, interaction=answers, slots=self.slots)

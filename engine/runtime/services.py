@@ -79,12 +79,22 @@ def build_services(settings: Settings, store: Store, registry: Registry) -> Serv
                     redact=sources.redactor().redact_obj)
 
 
-def answers_for(options: RunOptions, *, fallback: Interaction | None = None) -> Answers:
-    """The non-interactive answers a run's options give: what a worker (or any driver with no
-    person at hand) answers with. `fallback` (the run's judge) is asked what they do not say."""
+def answers_for(options: RunOptions, *, judge: Interaction | None = None,
+                store: Store | None = None, run_id: str | None = None) -> Answers:
+    """The answers a run's options give: what a worker (or any driver with no terminal)
+    answers with. What they do not say goes to the run's judge (for a judgment), then, when
+    the options ask people (`ask_people`) and a store is given, to a person through the store
+    (`engine.runtime.questions`); else it fails the step, saying which flag answers it."""
+    from engine.compile.llm import LlmJudge
+    from engine.runtime.questions import StoreQuestions
+
+    people = StoreQuestions(store, run_id) if options.ask_people and store is not None \
+        and run_id is not None else None
+    if isinstance(judge, LlmJudge) and people is not None:
+        judge.fallback = people  # unsure: a person decides
     return Answers(answers=dict(options.answers), assume_yes=options.assume_yes,
                    approvals=options.approvals, auto_approve=options.auto_approve,
-                   fallback=fallback)
+                   fallback=judge or people)
 
 
 def judge_for(spec: str | None, settings: Settings) -> Interaction | None:

@@ -18,13 +18,16 @@ What it does with a notification (`POST /api/v1/alerts`):
 4. the alert group claims its run (`groupKey` + guide): a group whose run is live gets no
    second one (recorded `deduped`, with the live run); else the run starts in the background,
    with the operator's approval policy from mendflow.toml (`[policy] auto_approve`); a gate
-   the policy does not cover fails the run with the approval it needed, as `mendflow run`
-   without a terminal does;
+   the policy does not cover waits for an approver (below);
 5. a `resolved` notification is recorded; with `on_resolved = "cancel"` the group's live run
    started by this process is cancelled (its clean-up steps run).
 
-Not built yet (issue #15): approving and answering through the API, the web UI with live
-updates, notifications out. The endpoints that exist are listed in /docs (OpenAPI).
+Questions the options and policy do not answer (an approval, a manual step, a judgment) wait
+for a person: `GET /api/v1/questions`, answered by `POST /api/v1/runs/ID/steps/STEP/answer`
+(approvals by an approver), recorded with who, when and from where.
+
+Not built yet (issue #15): the web UI with live updates, notifications out. The endpoints
+that exist are listed in /docs (OpenAPI).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from engine.errors import MendflowError
 from engine.interaction import load_auto_approve
@@ -49,11 +52,16 @@ from engine.runtime.memory import build_context
 from engine.runtime.services import Executor, ExecutorFactory, Services, answers_for
 from engine.serve.alerts import Alert, Notification, Route, Router
 from engine.serve.auth import Caller, Tokens
-from engine.store.base import AlertRecord, RunOptions, RunRecord
+from engine.store.base import AlertRecord, Question, RunOptions, RunRecord
 
 log = logging.getLogger("mendflow.serve")
 
 MAX_BODY_BYTES = 1_000_000
+
+
+class Reply(BaseModel):
+    yes: bool = Field(description="approve / done / the condition holds (false: deny, not "
+                      "done, does not hold)")
 
 
 @dataclass
@@ -172,8 +180,9 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         return _said(record)
 
     def _start(route: Route, run_id: str, alert_data: dict[str, Any]) -> None:
-        options = RunOptions(executor=config.executor, auto_approve=policy)
-        executor = factory(services, interaction=answers_for(options))
+        options = RunOptions(executor=config.executor, auto_approve=policy, ask_people=True)
+        executor = factory(services, interaction=answers_for(options, store=store,
+                                                             run_id=run_id))
         guide = str(route.guide)
         live.executors[run_id] = executor
         live.per_guide[guide] = live.per_guide.get(guide, 0) + 1
@@ -216,7 +225,9 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         record = await _get_run(run_id)
         plan = await store.load_plan(record.plan_hash)
         view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+        asked = await store.questions(run_id=run_id, pending=False)
         return {**_run_summary(record), "conclusion": view.conclusion, "why": view.why,
+                "questions": [q.model_dump(mode="json") for q in asked],
                 "steps": [{"id": r.step_id, "title": r.title, "kind": r.kind,
                            "status": r.status, "attempts": r.attempts,
                            "duration_s": r.duration_s, "summary": r.summary,
@@ -230,7 +241,34 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         plan = await store.load_plan(record.plan_hash)
         view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
         view.llm_usage = await store.llm_usage(run_id)
+        view.answers = await store.questions(run_id=run_id, pending=False)
         return render_markdown(view)
+
+    @app.get("/api/v1/questions")
+    async def questions(who: Reader, run_id: str | None = None) -> list[Question]:
+        """Questions runs are waiting on (approvals, manual steps, judgments)."""
+        return await store.questions(run_id=run_id)
+
+    @app.post("/api/v1/runs/{run_id}/steps/{step_id}/answer")
+    async def answer(run_id: str, step_id: str, reply: Reply, request: Request,
+                     who: Operator) -> Question:
+        """Answer a waiting question: an approval needs the approver role; a manual step or
+        a judgment, an operator. Recorded with who, when and from where; the first answer
+        stands."""
+        asked = [q for q in await store.questions(run_id=run_id, pending=False)
+                 if q.step_id == step_id]
+        if not asked:
+            raise HTTPException(404, f"run {run_id} asked nothing at step {step_id}")
+        if asked[0].kind == "approve" and not who.may("approve"):
+            raise HTTPException(403, f"{who.name} ({who.role}) may not approve: an approver "
+                                     "must")
+        source = request.client.host if request.client else "unknown"
+        answered = await store.answer_question(run_id, step_id, yes=reply.yes, by=who.name,
+                                               source=source)
+        if answered is None:
+            raise HTTPException(409, f"already answered by {asked[0].by} at "
+                                     f"{asked[0].answered_at}")
+        return answered
 
     @app.post("/api/v1/runs/{run_id}/cancel")
     async def cancel(run_id: str, who: Operator) -> dict[str, Any]:

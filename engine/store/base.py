@@ -100,6 +100,9 @@ class RunOptions(BaseModel):
                                           "gates approved without asking.")
     judge: str | None = Field(default=None, description="provider:model of the LLM that "
                               "judges prose conditions; None: a person does.")
+    ask_people: bool = Field(default=False, description="What the above do not answer is "
+                             "asked through the API and waited for (mendflow serve); else it "
+                             "fails the step, saying which flag would answer it.")
 
 
 class RunRecord(BaseModel):
@@ -172,6 +175,26 @@ class AlertRecord(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     fingerprint: str = ""
+
+
+QuestionKind = Literal["approve", "manual", "judge"]
+
+
+class Question(BaseModel):
+    """A question a run put to a person through the API (`RunOptions.ask_people`), and its
+    answer once given: who answered, when and from where (the audit trail)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    step_id: str
+    kind: QuestionKind
+    text: str
+    asked_at: datetime
+    answered_at: datetime | None = None
+    yes: bool | None = None
+    by: str | None = None
+    source: str | None = None
 
 
 class LlmUsage(BaseModel):
@@ -290,6 +313,21 @@ class Store(Protocol):
                      disposition: str | None = None) -> list[AlertRecord]:
         """Newest first."""
         ...
+
+    # questions for people (`RunOptions.ask_people`)
+    async def ask_question(self, run_id: str, step_id: str, *, kind: QuestionKind,
+                           text: str) -> Question:
+        """Put the question (once: asking again returns it as it stands, answered or not)."""
+        ...
+
+    async def answer_question(self, run_id: str, step_id: str, *, yes: bool, by: str,
+                              source: str) -> Question | None:
+        """Answer a pending question; None when there is none (never asked, or answered
+        already: the first answer stands)."""
+        ...
+
+    async def questions(self, *, run_id: str | None = None,
+                        pending: bool = True) -> list[Question]: ...
 
     # LLM accounting
     async def add_llm_usage(self, run_id: str, usage: LlmUsage) -> None:

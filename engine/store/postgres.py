@@ -66,6 +66,8 @@ from engine.store.base import (
     LeaseHeld,
     LlmUsage,
     MemoryEntry,
+    Question,
+    QuestionKind,
     RunRecord,
     RunStatus,
     StaleState,
@@ -117,6 +119,7 @@ _CLAIM_ALERT_GROUP = (
     "runs r WHERE r.run_id = g.run_id AND r.status IN ('running', 'interrupted')) AND (EXISTS "
     "(SELECT 1 FROM runs r WHERE r.run_id = g.run_id) OR g.claimed_at < clock_timestamp() - "
     "interval '60 seconds') RETURNING run_id")
+_QUESTION_COLUMNS = ("run_id, step_id, kind, text, asked_at, answered_at, yes, by, source")
 _ALERT_COLUMNS = ("received_at, group_key, alertname, status, disposition, guide, run_id, "
                   "detail, labels, annotations, fingerprint")
 
@@ -203,6 +206,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "ALTER TABLE runs ADD COLUMN parent_run_id text, ADD COLUMN parent_step text",
         "CREATE INDEX runs_children ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL",
+    ),
+    # 8: questions put to people through the API, and who answered them, when, from where
+    (
+        """CREATE TABLE questions (
+            run_id text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            step_id text NOT NULL, kind text NOT NULL, text text NOT NULL,
+            asked_at timestamptz NOT NULL, answered_at timestamptz, yes boolean, by text,
+            source text, PRIMARY KEY (run_id, step_id))""",
+        "CREATE INDEX questions_pending ON questions (asked_at) WHERE answered_at IS NULL",
     ),
 )
 """Migration N (1-based) brings the schema from version N-1 to N. Append, never edit."""
@@ -799,6 +811,44 @@ class PostgresStore:
                 f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE $1::text IS NULL OR disposition "
                 "= $1 ORDER BY no DESC LIMIT $2", disposition, limit)
             return [_alert_record(dict(r)) for r in rows]
+        return await self._call(select)
+
+    # -- questions for people ----------------------------------------------------------------
+
+    async def ask_question(self, run_id: str, step_id: str, *, kind: QuestionKind,
+                           text: str) -> Question:
+        async def ask(conn: asyncpg.Connection) -> Question:
+            try:
+                await conn.execute(
+                    "INSERT INTO questions (run_id, step_id, kind, text, asked_at) VALUES "
+                    "($1, $2, $3, $4, clock_timestamp()) ON CONFLICT DO NOTHING",
+                    run_id, step_id, kind, text)
+            except asyncpg.ForeignKeyViolationError as exc:
+                raise RunNotFound(f"no run {run_id!r} in {self!r}",
+                                  hint="`mendflow runs` lists the runs it holds") from exc
+            row = await conn.fetchrow(f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE "
+                                      "run_id = $1 AND step_id = $2", run_id, step_id)
+            return Question(**dict(row))
+        return await self._call(ask)
+
+    async def answer_question(self, run_id: str, step_id: str, *, yes: bool, by: str,
+                              source: str) -> Question | None:
+        async def answer(conn: asyncpg.Connection) -> Question | None:
+            row = await conn.fetchrow(
+                "UPDATE questions SET answered_at = clock_timestamp(), yes = $3, by = $4, "
+                "source = $5 WHERE run_id = $1 AND step_id = $2 AND answered_at IS NULL "
+                f"RETURNING {_QUESTION_COLUMNS}", run_id, step_id, yes, by, source)
+            return None if row is None else Question(**dict(row))
+        return await self._call(answer)
+
+    async def questions(self, *, run_id: str | None = None,
+                        pending: bool = True) -> list[Question]:
+        async def select(conn: asyncpg.Connection) -> list[Question]:
+            rows = await conn.fetch(
+                f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE ($1::text IS NULL OR "
+                "run_id = $1) AND (NOT $2 OR answered_at IS NULL) ORDER BY asked_at",
+                run_id, pending)
+            return [Question(**dict(r)) for r in rows]
         return await self._call(select)
 
     # -- concurrency slots shared by every process ------------------------------------------

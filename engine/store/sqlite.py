@@ -57,6 +57,8 @@ from engine.store.base import (
     LeaseHeld,
     LlmUsage,
     MemoryEntry,
+    Question,
+    QuestionKind,
     RunRecord,
     RunStatus,
     StaleState,
@@ -79,6 +81,7 @@ _ADD_LLM_USAGE = (
     "output_tokens = output_tokens + excluded.output_tokens, "
     "cost_usd = cost_usd + excluded.cost_usd")
 
+_QUESTION_COLUMNS = "run_id, step_id, kind, text, asked_at, answered_at, yes, by, source"
 _ALERT_COLUMNS = ("received_at, group_key, alertname, status, disposition, guide, run_id, "
                   "detail, labels, annotations, fingerprint")
 
@@ -148,6 +151,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE runs ADD COLUMN parent_run_id TEXT",
      "ALTER TABLE runs ADD COLUMN parent_step TEXT",
      "CREATE INDEX runs_children ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL"),
+    # 8: questions put to people through the API, and who answered them, when, from where
+    ("""CREATE TABLE questions (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            step_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
+            asked_at TEXT NOT NULL, answered_at TEXT, yes INTEGER, by TEXT, source TEXT,
+            PRIMARY KEY (run_id, step_id))""",),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -501,6 +510,47 @@ class SqliteStore:
                     for r in rows]
         return await self._run(select)
 
+    # -- questions for people ----------------------------------------------------------------
+
+    def _question(self, run_id: str, step_id: str) -> Question | None:
+        row = self._db().execute(f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE run_id = ? "
+                                 "AND step_id = ?", (run_id, step_id)).fetchone()
+        return None if row is None else _question(row)
+
+    async def ask_question(self, run_id: str, step_id: str, *, kind: QuestionKind,
+                           text: str) -> Question:
+        def ask() -> Question:
+            with _transaction(self._db()):
+                self._get_run(run_id)  # RunNotFound for an unknown run
+                self._db().execute(
+                    "INSERT OR IGNORE INTO questions (run_id, step_id, kind, text, asked_at) "
+                    "VALUES (?, ?, ?, ?, ?)", (run_id, step_id, kind, text, _now_text()))
+                asked = self._question(run_id, step_id)
+                assert asked is not None  # inserted or there already, in this transaction
+                return asked
+        return await self._run(ask)
+
+    async def answer_question(self, run_id: str, step_id: str, *, yes: bool, by: str,
+                              source: str) -> Question | None:
+        def answer() -> Question | None:
+            with _transaction(self._db()):
+                cur = self._db().execute(
+                    "UPDATE questions SET answered_at = ?, yes = ?, by = ?, source = ? WHERE "
+                    "run_id = ? AND step_id = ? AND answered_at IS NULL",
+                    (_now_text(), int(yes), by, source, run_id, step_id))
+                return self._question(run_id, step_id) if cur.rowcount == 1 else None
+        return await self._run(answer)
+
+    async def questions(self, *, run_id: str | None = None,
+                        pending: bool = True) -> list[Question]:
+        def select() -> list[Question]:
+            rows = self._db().execute(
+                f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE (? IS NULL OR run_id = ?) "
+                "AND (NOT ? OR answered_at IS NULL) ORDER BY asked_at",
+                (run_id, run_id, int(pending))).fetchall()
+            return [_question(r) for r in rows]
+        return await self._run(select)
+
     # -- concurrency slots shared by every process ------------------------------------------
 
     async def take_slot(self, key: str, *, limit: int, holder: str, ttl_s: float) -> bool:
@@ -709,3 +759,11 @@ def _run_record(row: Sequence[Any]) -> RunRecord:
                      state=json.loads(state), context=json.loads(context),
                      options=json.loads(options), state_seq=state_seq,
                      parent_run_id=parent_run_id, parent_step=parent_step)
+
+
+def _question(row: Sequence[Any]) -> Question:
+    run_id, step_id, kind, text, asked_at, answered_at, yes, by, source = row
+    return Question(run_id=run_id, step_id=step_id, kind=kind, text=text,
+                    asked_at=_parse_time(asked_at),
+                    answered_at=_parse_time(answered_at) if answered_at else None,
+                    yes=None if yes is None else bool(yes), by=by, source=source)

@@ -21,7 +21,9 @@ from engine.store import open_store
 ALERTS_TOKEN = "am-" + "a" * 29
 VIEWER_TOKEN = "ann-" + "v" * 28
 OPERATOR_TOKEN = "oli-" + "o" * 28
-TOKENS = f"am:alerts:{ALERTS_TOKEN},ann:viewer:{VIEWER_TOKEN},oli:operator:{OPERATOR_TOKEN}"
+APPROVER_TOKEN = "pat-" + "p" * 28
+TOKENS = (f"am:alerts:{ALERTS_TOKEN},ann:viewer:{VIEWER_TOKEN},oli:operator:{OPERATOR_TOKEN},"
+          f"pat:approver:{APPROVER_TOKEN}")
 
 DISK = """---
 id: disk-full
@@ -68,11 +70,31 @@ inputs:
 """
 
 
+SCRATCH = """---
+id: scratch-full
+title: Scratch space full
+triggers:
+  - alert: ScratchFull
+---
+
+# Scratch space full
+
+## Mitigation
+
+1. Mark the scratch space for clean-up:
+
+   ```bash
+   touch MARKER
+   ```
+"""
+
+
 def write_guides(folder: Path, pause: float = 0.0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     disk = DISK.replace("{{ inputs.pause }}", f"{pause:g}")
     (folder / "disk.md").write_text(disk)
     (folder / "critical.md").write_text(CRITICAL)
+    (folder / "scratch.md").write_text(SCRATCH.replace("MARKER", str(folder / "marker")))
     return folder
 
 

@@ -15,6 +15,7 @@ from engine.serve.app import load_routes
 
 from .conftest import (
     ALERTS_TOKEN,
+    APPROVER_TOKEN,
     OPERATOR_TOKEN,
     VIEWER_TOKEN,
     bearer,
@@ -171,3 +172,56 @@ def test_label_matchers_match_exactly_or_by_full_regex() -> None:
                                                                     "env": "preprod-eu"}})
     assert router.route(prod).trigger.labels == {"env": "~prod-.*"}
     assert router.route(staging).trigger.labels == {}
+
+
+# -- questions: a gate waits for an approver ------------------------------------------------
+
+
+async def pending(client: httpx.AsyncClient, run_id: str) -> list[dict]:
+    for _ in range(200):
+        got = (await client.get(f"/api/v1/questions?run_id={run_id}",
+                                headers=bearer(VIEWER_TOKEN))).json()
+        if got:
+            return got
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"run {run_id} asked nothing")
+
+
+async def test_a_gate_waits_for_an_approver_who_is_recorded(client, tmp_path: Path) -> None:
+    marker = tmp_path / "guides" / "marker"
+    said = (await client.post(ALERTS, json=notification(group="s1", alertname="ScratchFull"),
+                              headers=bearer(ALERTS_TOKEN))).json()["alerts"][0]
+    run_id = said["run_id"]
+    (question,) = await pending(client, run_id)
+    assert question["kind"] == "approve" and "touch" in question["text"]
+    assert (await wait_run(client, run_id, over=False))["status"] == "running"  # waiting
+    assert not marker.exists()
+    url = f"/api/v1/runs/{run_id}/steps/{question['step_id']}/answer"
+    assert (await client.post(url, json={"yes": True},
+                              headers=bearer(VIEWER_TOKEN))).status_code == 403
+    operator = await client.post(url, json={"yes": True}, headers=bearer(OPERATOR_TOKEN))
+    assert operator.status_code == 403 and "approver" in operator.json()["detail"]
+    approved = await client.post(url, json={"yes": True}, headers=bearer(APPROVER_TOKEN))
+    assert approved.status_code == 200 and approved.json()["by"] == "pat"
+    late = await client.post(url, json={"yes": False}, headers=bearer(APPROVER_TOKEN))
+    assert late.status_code == 409  # the first answer stands
+    run = await wait_over(client, run_id)
+    assert run["status"] == "succeeded" and marker.exists()
+    (audit,) = run["questions"]
+    assert (audit["yes"], audit["by"], audit["source"]) == (True, "pat", "127.0.0.1")
+    report = (await client.get(f"/api/v1/runs/{run_id}/report",
+                               headers=bearer(VIEWER_TOKEN))).text
+    assert f"`{question['step_id']}` (approve): approved by pat at" in report
+
+
+async def test_a_denied_gate_changes_nothing(client, tmp_path: Path) -> None:
+    marker = tmp_path / "guides" / "marker"
+    said = (await client.post(ALERTS, json=notification(group="s2", alertname="ScratchFull"),
+                              headers=bearer(ALERTS_TOKEN))).json()["alerts"][0]
+    (question,) = await pending(client, said["run_id"])
+    denied = await client.post(
+        f"/api/v1/runs/{said['run_id']}/steps/{question['step_id']}/answer",
+        json={"yes": False}, headers=bearer(APPROVER_TOKEN))
+    assert denied.status_code == 200
+    run = await wait_over(client, said["run_id"])
+    assert run["outcome"] != "resolved" and not marker.exists(), run

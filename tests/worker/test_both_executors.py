@@ -80,7 +80,7 @@ class Harness:
         if self.kind == "local":
             judge = judge_for(options.judge, services.settings)
             self.executor = LocalExecutor(services,
-                                          interaction=answers_for(options, fallback=judge))
+                                          interaction=answers_for(options, judge=judge))
         else:
             from worker.executor import CeleryExecutor
 

@@ -438,6 +438,36 @@ class StoreContract:
         unmatched = await store.alerts(disposition="unmatched", limit=50)
         assert [a.alertname for a in unmatched if a.group_key.startswith(tag)] == ["A1"]
 
+    # -- questions for people --------------------------------------------------------------
+
+    async def test_a_question_is_asked_once_and_its_first_answer_stands(
+            self, store: Store, peer_store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        asked = await store.ask_question(run.run_id, "approve-fix", kind="approve",
+                                         text="rm -rf /var/log/old")
+        again = await store.ask_question(run.run_id, "approve-fix", kind="approve", text="x")
+        assert again.text == "rm -rf /var/log/old" and again.asked_at == asked.asked_at
+        assert [q.step_id for q in await store.questions(run_id=run.run_id)] == ["approve-fix"]
+        # two people answer at once: one answer stands, the other is told it came too late
+        got = await asyncio.gather(
+            store.answer_question(run.run_id, "approve-fix", yes=True, by="ann",
+                                  source="10.0.0.1"),
+            peer_store.answer_question(run.run_id, "approve-fix", yes=False, by="bob",
+                                       source="10.0.0.2"))
+        (answered,) = [g for g in got if g is not None]
+        assert answered.answered_at is not None and answered.by in ("ann", "bob")
+        assert answered.yes == (answered.by == "ann")
+        assert await store.questions(run_id=run.run_id) == []  # none pending
+        (kept,) = await store.questions(run_id=run.run_id, pending=False)
+        assert (kept.yes, kept.by, kept.source) == (answered.yes, answered.by, answered.source)
+        assert await store.answer_question(run.run_id, "nothing-asked", yes=True, by="ann",
+                                           source="x") is None
+
+    async def test_a_question_of_an_unknown_run_is_run_not_found(self, store: Store) -> None:
+        with pytest.raises(RunNotFound):
+            await store.ask_question("no-such-run", "s", kind="manual", text="do it")
+
     # -- concurrency slots shared by every process ----------------------------------------
 
     async def test_slots_hold_the_limit_among_concurrent_takers(self, store: Store,

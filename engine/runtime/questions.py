@@ -1,0 +1,51 @@
+"""Questions for people, through the store: what a run started by `mendflow serve` asks when
+its options and policy do not answer (`RunOptions.ask_people`).
+
+The question is written to the store (`Store.ask_question`) and the step waits, polling,
+until a person answers it through the API (`Store.answer_question`, with who, when and from
+where). Any process sharing the store may take the answer: the server that started the run,
+another server behind the same load balancer, or a Celery worker running the gate. The step
+waits as long as it takes; cancelling the run ends the wait.
+
+A step in doubt after a crash is not asked here: `mendflow resume` answers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine.interaction import Answer, InDoubtReply, NeedsAnswer, in_doubt_hint
+from engine.plan import Edge, Step
+from engine.store.base import QuestionKind, Store
+
+POLL_FIRST_S = 0.1
+POLL_MAX_S = 1.0
+
+
+class StoreQuestions:
+    def __init__(self, store: Store, run_id: str) -> None:
+        self.store = store
+        self.run_id = run_id
+
+    async def _ask(self, step: Step, kind: QuestionKind, text: str) -> Answer:
+        asked = await self.store.ask_question(self.run_id, step.id, kind=kind, text=text)
+        pause = POLL_FIRST_S
+        while asked.yes is None:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, POLL_MAX_S)
+            asked = await self.store.ask_question(self.run_id, step.id, kind=kind, text=text)
+        return Answer(asked.yes, f"api:{asked.by} from {asked.source}")
+
+    async def approve(self, *, step: Step, action: str) -> Answer:
+        return await self._ask(step, "approve", action)
+
+    async def confirm_manual(self, *, step: Step, instructions: str) -> Answer:
+        return await self._ask(step, "manual", instructions)
+
+    async def judge(self, *, step: Step, edge: Edge, evidence: str) -> Answer:
+        text = edge.condition.text if edge.condition else edge.target
+        return await self._ask(step, "judge", text)
+
+    async def settle_in_doubt(self, *, step: Step, reason: str) -> InDoubtReply:
+        raise NeedsAnswer(f"{reason}: it is not run again unless a person says so",
+                          step=step.id, hint=f"Resume it: {in_doubt_hint(step.id)}")
