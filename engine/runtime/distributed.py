@@ -67,12 +67,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from engine import scheduler as sched
 from engine.errors import RunNotFound, StoreError
@@ -90,7 +91,7 @@ from engine.runtime.replay import (
 )
 from engine.runtime.steps import Redact, StepReport, StepRunner
 from engine.settings import Settings
-from engine.store.base import MemoryEntry, RunRecord, StaleState, Store
+from engine.store.base import MemoryEntry, NextClaim, RunRecord, StaleState, Store
 
 log = logging.getLogger("mendflow.distributed")
 
@@ -109,6 +110,24 @@ class Dispatcher(Protocol):
 
     async def dispatch(self, *, run_id: str, step_id: str, attempt: int, delay_s: float,
                        queue: str | None) -> None: ...
+
+    async def flush(self) -> None:
+        """Send now what `dispatch` was given and holds back (a task's outbox): its worker
+        goes on running a step itself, and the others must not wait for that."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """How far a worker goes on with a run's steps itself. After a step, the commit that
+    makes successors ready claims one of them for this worker, which runs it at once (no
+    broker hop; a chain costs one commit per step) and publishes only the others. It stops,
+    publishing everything, after `max_steps` steps so continued or once a step would start
+    `max_s` seconds after the task began: one run's chain must not hold a worker while other
+    runs' tasks wait in its queue."""
+
+    max_steps: int = 100
+    max_s: float = 2.0
 
 
 class Outcome(StrEnum):
@@ -136,6 +155,18 @@ class _Begun:
     claimed: bool
     starts: int | None
     memory: list[MemoryEntry] | None
+
+    def _with_memory(self, memory: list[MemoryEntry]) -> _Begun:
+        return _Begun(self.record, self.state, self.replayed, self.claimed, self.starts,
+                      memory)
+
+
+class _Next(NamedTuple):
+    """A step a commit started and claimed for this worker: it runs it next (continuation)."""
+
+    step: str
+    attempt: int
+    begun: _Begun
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +198,7 @@ class DistributedRunner:
         lease_grace_s: float = 30.0,
         datasources: Any | None = None,
         redact: Redact | None = None,
+        continuation: Continuation | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -177,6 +209,7 @@ class DistributedRunner:
         self.lease_grace_s = lease_grace_s
         self.datasources = datasources
         self.redact: Redact = redact or (lambda value: value)
+        self.continuation = continuation or Continuation(max_steps=0, max_s=0.0)
         self._plans: dict[str, Plan] = {}
         self._run_plans: dict[str, str] = {}
 
@@ -211,9 +244,14 @@ class DistributedRunner:
 
     # -- one task ------------------------------------------------------------------------------
 
-    async def execute(self, run_id: str, step_id: str, attempt: int) -> TaskResult:
+    async def execute(self, run_id: str, step_id: str, attempt: int, *,
+                      here: Callable[[Step], bool] | None = None) -> TaskResult:
         """Run one delivered task. One execution of (run, step, attempt) at a time; after one
-        died mid-step, a read-only or idempotent step runs again and a gated one is in doubt."""
+        died mid-step, a read-only or idempotent step runs again and a gated one is in doubt.
+
+        `here` says which steps this worker may run itself (those routed to the queue the
+        task came from): with it, the steps the task's commits start are continued here, within
+        `self.continuation`'s bounds; without it, all are dispatched."""
         record: RunRecord | None = None
         plan_hash = self._run_plans.get(run_id)
         if plan_hash is None:
@@ -240,7 +278,7 @@ class DistributedRunner:
         self._remember_plan(run_id, plan_hash)
         step = index.steps[step_id]
 
-        lease = (step.timeout_s or self.settings.default_timeout_s) + self.lease_grace_s
+        lease = self._lease(step)
         try:
             begun = await self._begin(plan, run_id, step_id, attempt, lease)
         except RunNotFound:
@@ -254,6 +292,37 @@ class DistributedRunner:
         if not begun.claimed:
             await self._send(run_id, step, attempt, lease)
             return TaskResult(Outcome.DEFERRED, f"claimed by another worker; again in {lease:g}s")
+        # Continuation: the steps this task's commits start, and that may run here, are run
+        # here, each claimed in the commit that started it, within the bounds.
+        deadline = time.monotonic() + self.continuation.max_s
+        left = self.continuation.max_steps if here is not None else 0
+        continued = 0
+
+        def keep(step: Step) -> bool:  # asked when the commit is made, not before the step
+            return here is not None and time.monotonic() < deadline and here(step)
+
+        while True:
+            result, after = await self._run_claimed(plan, run_id, step, attempt, lease, begun,
+                                                    keep if left > 0 else None)
+            if after is None:
+                if continued and result.outcome is Outcome.RAN:
+                    return TaskResult(Outcome.RAN, f"and {continued} more step(s) here")
+                return result
+            step, attempt, begun = index.steps[after.step], after.attempt, after.begun
+            lease = self._lease(step)
+            left, continued = left - 1, continued + 1
+
+    def _lease(self, step: Step) -> float:
+        """A claim's lease on `step`: its timeout and the grace past it."""
+        return (step.timeout_s or self.settings.default_timeout_s) + self.lease_grace_s
+
+    async def _run_claimed(self, plan: Plan, run_id: str, step: Step, attempt: int,
+                           lease: float, begun: _Begun, keep: Callable[[Step], bool] | None
+                           ) -> tuple[TaskResult, _Next | None]:
+        """Run a step this worker has claimed (`begun`) and commit its report; with `keep`,
+        one of the steps that commit starts and `keep` accepts is claimed in it and returned,
+        for this worker to run next, and only the others are dispatched."""
+        step_id, record = step.id, begun.record
         starts = begun.starts or await self._count_start(run_id, step_id, attempt)
         keep_claim = asyncio.create_task(self._renew(run_id, step_id, attempt, lease))
         try:
@@ -268,7 +337,8 @@ class DistributedRunner:
                                                      reason=reason),
                                    data={"summary": reason, "worker": self.owner},
                                    seen=(record, begun.state, begun.replayed))
-                return TaskResult(Outcome.IN_DOUBT, reason)
+                return TaskResult(Outcome.IN_DOUBT, reason), None
+            entries: list[MemoryEntry] | None = None
             if starts > self.max_deliveries:
                 report = StepReport(sched.StepFailed(
                     step=step_id, attempt=attempt, retryable=True,
@@ -284,12 +354,16 @@ class DistributedRunner:
                     plan, run_id, step, attempt, memory,
                     dry_run=bool(record.options.get("dry_run")))
             report.data["worker"] = self.owner
-            await self.advance(plan, run_id, report.event, memory=report.memory,
-                               data=report.data,
-                               seen=(record, begun.state, begun.replayed))
+            _, after = await self._advance(
+                plan, run_id, report.event, memory=report.memory, data=report.data,
+                seen=(record, begun.state, begun.replayed),
+                keep=keep if entries is not None else None)
         finally:
             keep_claim.cancel()
-        return TaskResult(Outcome.RAN)
+        if after is not None:
+            assert entries is not None  # `keep` is only given with them
+            after = after._replace(begun=after.begun._with_memory([*entries, *report.memory]))
+        return TaskResult(Outcome.RAN), after
 
     async def _begin(self, plan: Plan, run_id: str, step_id: str, attempt: int,
                      lease: float) -> _Begun:
@@ -298,7 +372,7 @@ class DistributedRunner:
         begin = getattr(self.store, "begin_step", None)
         if begin is not None:  # PostgreSQL: one statement
             got = await begin(run_id, step_id, attempt, self.owner, lease_s=lease,
-                              marker_owner=f"{self.owner}/{uuid.uuid4().hex[:8]}",
+                              marker_owner=self._marker_owner(),
                               max_starts=self.max_deliveries)
             return _Begun(got.record, replay(plan, got.record, got.events), len(got.events),
                           got.claimed, got.starts if got.claimed else None,
@@ -321,40 +395,69 @@ class DistributedRunner:
         `_apply_reports`; then the record returned is `seen`'s); otherwise, or without `seen`,
         the event is applied under the run's row lock where the store has one
         (`commit_locked`), else by re-reading and retrying compare-and-set."""
+        record, _ = await self._advance(plan, run_id, event, memory=memory, data=data,
+                                        seen=seen)
+        return record
+
+    async def _advance(self, plan: Plan, run_id: str, event: sched.Event, *,
+                       memory: Sequence[MemoryEntry] = (),
+                       data: Mapping[str, Any] | None = None,
+                       seen: tuple[RunRecord, sched.RunState, int] | None = None,
+                       keep: Callable[[Step], bool] | None = None
+                       ) -> tuple[RunRecord, _Next | None]:
+        """`advance`; with `keep`, a step the commit starts that `keep` accepts is claimed for
+        this worker in the same commit (continuation: not dispatched, returned to be run here).
+        Only the first try, against `seen`, continues: a commit that lost the race to a
+        sibling dispatches everything it starts, as before."""
         if seen is not None:
             record, state, replayed = seen
             if record.status != "running":
-                return record
+                return record, None
             change = self._transition(plan, record, state, replayed, event, memory, data)
             if change is None:
-                return record  # a duplicate report: the scheduler ignored it
+                return record, None  # a duplicate report: the scheduler ignored it
+            nxt = self._successor(plan, change, keep)
             park = getattr(self.store, "commit_or_park", None)
             if park is not None and getattr(event, "step", None) is not None:
-                version = await park(run_id, expected_version=record.version,
-                                     **change.commit)
+                claim = None if nxt is None else NextClaim(
+                    nxt.step, nxt.attempt, self.owner,
+                    self._lease(sched.plan_index(plan).steps[nxt.step]), self._marker_owner())
+                version, claimed, counted = await park(
+                    run_id, expected_version=record.version, claim=claim, **change.commit)
                 if version is None:  # parked: a sibling committed since `seen` was read
                     await self._apply_reports(plan, run_id)
-                    return record
-                await self._dispatch(plan, run_id, change.actions)
-                return change.committed(record, version)
+                    return record, None
+                committed = change.committed(record, version)
+                return committed, await self._hand_on(plan, run_id, change, committed,
+                                                      replayed, nxt if claimed else None,
+                                                      starts=1 if counted else None)
             try:
                 version = await self.store.commit(run_id, expected_version=record.version,
                                                   **change.commit)
             except StaleState:
                 pass  # another step of the run committed since `seen` was read
             else:
-                await self._dispatch(plan, run_id, change.actions)
-                return change.committed(record, version)
+                committed = change.committed(record, version)
+                starts = None
+                if nxt is not None:  # a store without `commit_or_park`: claim it on its own
+                    lease = self._lease(sched.plan_index(plan).steps[nxt.step])
+                    if await self.store.claim_step(run_id, nxt.step, nxt.attempt, self.owner,
+                                                   lease_s=lease):
+                        starts = await self._count_start(run_id, nxt.step, nxt.attempt)
+                    else:
+                        nxt = None
+                return committed, await self._hand_on(plan, run_id, change, committed,
+                                                      replayed, nxt, starts=starts)
         if getattr(self.store, "commit_locked", None) is not None:
-            return await self._advance_locked(plan, run_id, event, memory, data)
+            return await self._advance_locked(plan, run_id, event, memory, data), None
         for tries in range(1, MAX_COMMIT_TRIES + 1):
             record = await self.store.get_run(run_id)
             state, replayed = await current_state(self.store, plan, record)
             if record.status != "running":
-                return record
+                return record, None
             change = self._transition(plan, record, state, replayed, event, memory, data)
             if change is None:
-                return record
+                return record, None
             try:
                 version = await self.store.commit(run_id, expected_version=record.version,
                                                   **change.commit)
@@ -362,9 +465,39 @@ class DistributedRunner:
                 await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
                 continue
             await self._dispatch(plan, run_id, change.actions)
-            return change.committed(record, version)
+            return change.committed(record, version), None
         raise StoreError(f"run {run_id}: {MAX_COMMIT_TRIES} commits in a row lost the race",
                          hint="Too many writers on one run; the reconciler will resume it")
+
+    def _successor(self, plan: Plan, change: _Transition,
+                   keep: Callable[[Step], bool] | None) -> sched.StartStep | None:
+        """The step a commit starts that this worker may run itself: the first one due now
+        (no retry delay) that `keep` accepts (its queue is served here), while the run goes
+        on; None without `keep`."""
+        if keep is None or change.commit["status"] != "running":
+            return None
+        steps = sched.plan_index(plan).steps
+        for action in change.actions:
+            if (isinstance(action, sched.StartStep) and action.delay_s <= 0
+                    and keep(steps[action.step])):
+                return action
+        return None
+
+    async def _hand_on(self, plan: Plan, run_id: str, change: _Transition,
+                       committed: RunRecord, replayed: int, kept: sched.StartStep | None,
+                       *, starts: int | None) -> _Next | None:
+        """After a commit: dispatch what it started but `kept` (claimed for this worker),
+        sent at once when this worker goes on (not when its task ends); return what it needs
+        to run `kept` (memory is added by the caller)."""
+        if kept is None:
+            await self._dispatch(plan, run_id, change.actions)
+            return None
+        await self._dispatch(plan, run_id, [a for a in change.actions if a is not kept])
+        await self.dispatcher.flush()
+        rows = len(change.commit["events"])
+        return _Next(kept.step, kept.attempt, _Begun(
+            committed, change.state, 0 if change.commit["state"] is not None else replayed + rows,
+            True, starts, None))
 
     async def _advance_locked(self, plan: Plan, run_id: str, event: sched.Event,
                               memory: Sequence[MemoryEntry],
@@ -606,9 +739,13 @@ class DistributedRunner:
         return LlmJudge(model, made.label, min_confidence=self.settings.llm_min_confidence,
                         budget_s=self.settings.llm_budget_s)
 
+    def _marker_owner(self) -> str:
+        """Who holds a start marker: this worker, and which of its executions."""
+        return f"{self.owner}/{uuid.uuid4().hex[:8]}"
+
     async def _count_start(self, run_id: str, step_id: str, attempt: int) -> int:
         """Record that an execution of this attempt starts; return how many have (1-based)."""
-        marker_owner = f"{self.owner}/{uuid.uuid4().hex[:8]}"
+        marker_owner = self._marker_owner()
         for n in range(1, self.max_deliveries + 1):
             if await self.store.claim_step(run_id, f"{step_id}#run{n}", attempt, marker_owner):
                 return n

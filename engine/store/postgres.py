@@ -21,7 +21,9 @@ retrying it then raises `StaleState`, which callers already handle by re-reading
 Round trips. A worker's handoff is two statements: `begin_step` (claim the step, count the
 start, read the run, the events after its snapshot and its memory) and `commit` (one
 statement: the compare-and-set update, the events and the memory, atomic as any statement is).
-When several steps of one run finish at once, those that lose compare-and-set park their
+A worker that goes on to run a step its commit started (continuation) claims it, and counts its
+start, in that same statement (`commit_or_park(claim=...)`): a chain then costs one statement
+per step. When several steps of one run finish at once, those that lose compare-and-set park their
 reports in the same statement (`commit_or_park`, table `reports`), and one applier at a time
 (`apply_reports`, under a transaction-level advisory lock keyed by schema and run, then the row
 lock) takes every parked report and commits them together; `commit_locked` applies any other
@@ -65,6 +67,7 @@ from engine.store.base import (
     LeaseHeld,
     LlmUsage,
     MemoryEntry,
+    NextClaim,
     RunRecord,
     RunStatus,
     StaleState,
@@ -196,14 +199,31 @@ _COMMIT = _COMMIT_CTES + "\nSELECT version FROM r"
 # The compare-and-set commit, or else (a sibling committed first) the step's report parked for
 # the run's applier: one statement, so the report is durable before its writer looks for the
 # applier's lock. A report already parked for (run, step, attempt) stays (the scheduler would
-# ignore a second one). $16.. are the report: step, attempt, type, data, memory.
+# ignore a second one). $16.. are the report: step, attempt, type, data, memory. When the commit
+# lands, it may also claim a step it started for its writer (continuation): step $21 (NULL:
+# none), attempt $22, for owner $23 with a lease of $24 s, and, if that claim was won, count
+# its first start (marker `step#run1`, held by $25), as `begin_step` would have.
 _COMMIT_OR_PARK = _COMMIT_CTES + """, park AS (
     INSERT INTO reports (run_id, step_id, attempt, type, data, memory, at)
     SELECT $1, $16, $17, $18, $19, $20, clock_timestamp()
     WHERE NOT EXISTS (SELECT 1 FROM r)
     ON CONFLICT DO NOTHING
+), claim AS (
+    INSERT INTO claims (run_id, step_id, attempt, owner, claimed_at, expires_at)
+    SELECT $1, $21, $22, $23, clock_timestamp(),
+        clock_timestamp() + $24::float8 * interval '1 second'
+    FROM r WHERE $21::text IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), counted AS (
+    INSERT INTO claims (run_id, step_id, attempt, owner, claimed_at)
+    SELECT $1, $21 || '#run1', $22, $25, clock_timestamp()
+    WHERE EXISTS (SELECT 1 FROM claim)
+    ON CONFLICT DO NOTHING
+    RETURNING 1
 )
-SELECT version FROM r
+SELECT version, EXISTS (SELECT 1 FROM claim) AS claimed,
+    EXISTS (SELECT 1 FROM counted) AS counted FROM r
 """
 
 # The run's applier: the run's advisory lock if free (transaction-scoped; the key is the schema
@@ -292,6 +312,16 @@ class Report(NamedTuple):
     type: str  # the event's type, as its event row will have it
     data: dict[str, Any]  # the event row's data: {"event": ..., "summary": ..., ...}
     memory: list[MemoryEntry]
+
+
+class Committed(NamedTuple):
+    """What `PostgresStore.commit_or_park` did: the new version (None: the report was parked);
+    whether the step it was asked to claim was claimed, and its first start counted (when
+    not, though claimed, the claimant counts it with `claim_step`)."""
+
+    version: int | None
+    claimed: bool
+    counted: bool
 
 
 class StepStart(NamedTuple):
@@ -580,26 +610,34 @@ class PostgresStore:
         return await self._call(locked)
 
     async def commit_or_park(self, run_id: str, *, expected_version: int,
-                             **commit: Any) -> int | None:
+                             claim: NextClaim | None = None, **commit: Any) -> Committed:
         """`commit` a step's report (the keyword arguments after `expected_version`; the first
         event row is the step's, the memory its), or, if the run is no longer at
         `expected_version`, park that report (the row and the memory) for the run's applier
         instead: one statement. Returns the new version, or None when the report was parked
-        (then call `apply_reports`, which applies it unless another applier is at work)."""
+        (then call `apply_reports`, which applies it unless another applier is at work); and
+        whether `claim` (a step this commit starts) was claimed with it (only when the commit
+        landed, and no one held it) and its first start counted."""
         kind, step_id, attempt, data = commit["events"][0]
         if step_id is None or attempt is None:
             raise StoreError(f"run {run_id}: a {kind} event is not a step's report",
                              hint="Only a step's report can be parked")
+        claims: tuple[Any, ...] = (None, 0, "", 0.0, "")
+        if claim is not None:
+            claims = tuple(claim)
         args = self._commit_args(run_id, expected_version, **commit) + (
-            step_id, attempt, kind, dumps(data), dumps(_memory_json(commit.get("memory", ()))))
+            step_id, attempt, kind, dumps(data),
+            dumps(_memory_json(commit.get("memory", ())))) + claims
 
-        async def write(conn: asyncpg.Connection) -> int | None:
+        async def write(conn: asyncpg.Connection) -> Committed:
             try:
-                version = await conn.fetchval(_COMMIT_OR_PARK, *args)
+                row = await conn.fetchrow(_COMMIT_OR_PARK, *args)
             except asyncpg.ForeignKeyViolationError as exc:
                 raise RunNotFound(f"no run {run_id!r} in {self!r}",
                                   hint="`mendflow runs` lists the runs it holds") from exc
-            return None if version is None else int(version)
+            if row is None:
+                return Committed(None, False, False)
+            return Committed(int(row["version"]), row["claimed"], row["counted"])
         return await self._call(write)
 
     async def apply_reports(
