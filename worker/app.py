@@ -5,10 +5,10 @@ process dies, prefetch of one, a visibility timeout longer than any step), the o
 `mendflow.step(run_id, step_id, attempt)`, which carries ids only and calls
 `engine.runtime.distributed.DistributedRunner.execute` (then publishes the steps it started,
 from the task's own thread; the steps on the queue the task came from may be continued in the
-same task first, within `MENDFLOW_CONTINUE_STEPS` and `MENDFLOW_CONTINUE_S`), and each worker
-process's runtime: an
-event-loop thread (`worker.bridge`), a PostgreSQL pool on it, the runner, and the reconciler
-sweeping for lost tasks. Every DAG decision stays in the engine: Celery runs single steps, never
+same task first, within `MENDFLOW_CONTINUE_STEPS`, `MENDFLOW_CONTINUE_S` and
+`MENDFLOW_CONTINUE_WIDTH`), and each worker process's runtime: an event-loop thread
+(`worker.bridge`), a PostgreSQL pool on it, the runner, and the reconciler sweeping for lost
+tasks. Every DAG decision stays in the engine: Celery runs single steps, never
 chords or groups (a step feeding two branches would run twice).
 
 At start the main process checks the broker and the store (and applies store migrations once);
@@ -103,7 +103,7 @@ class Runtime:
             max_deliveries=settings.max_deliveries, lease_grace_s=settings.lease_grace_s,
             datasources=datasources, redact=redact,
             continuation=Continuation(max_steps=settings.continue_steps,
-                                      max_s=settings.continue_s))
+                                      max_s=settings.continue_s, width=settings.continue_width))
         self.sweeper = self.bridge.submit(self._sweep())
 
     def served_here(self, queue: str | None) -> Callable[[Step], bool] | None:

@@ -33,6 +33,9 @@ class WorkerSettings(Settings):
                                 "publishes them instead; 0: always publish.")
     continue_s: float = Field(default=2.0, ge=0, description="No step is continued once a task "
                               "has run this long: it publishes them instead.")
+    continue_width: int = Field(default=1, ge=1, description="Of the steps one commit starts, "
+                                "how many a task keeps and runs at once itself (the others "
+                                "are published).")
     worker_plugins: str = Field(default="", description="Extra plugin classes for workers, "
                                 "'module:Class,...' (tests register theirs this way).")
 

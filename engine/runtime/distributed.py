@@ -120,14 +120,15 @@ class Dispatcher(Protocol):
 @dataclass(frozen=True, slots=True)
 class Continuation:
     """How far a worker goes on with a run's steps itself. After a step, the commit that
-    makes successors ready claims one of them for this worker, which runs it at once (no
-    broker hop; a chain costs one commit per step) and publishes only the others. It stops,
-    publishing everything, after `max_steps` steps so continued or once a step would start
-    `max_s` seconds after the task began: one run's chain must not hold a worker while other
-    runs' tasks wait in its queue."""
+    makes successors ready claims up to `width` of them for this worker, which runs them at
+    once, together on its event loop (no broker hop; a chain costs one commit per step), and
+    publishes only the others. It stops, publishing everything, after `max_steps` steps so
+    continued, or once a step would start `max_s` seconds after the task began: one run must
+    not hold a worker while other runs' tasks wait in its queue."""
 
     max_steps: int = 100
     max_s: float = 2.0
+    width: int = 1
 
 
 class Outcome(StrEnum):
@@ -296,21 +297,25 @@ class DistributedRunner:
         # here, each claimed in the commit that started it, within the bounds.
         deadline = time.monotonic() + self.continuation.max_s
         left = self.continuation.max_steps if here is not None else 0
-        continued = 0
 
-        def keep(step: Step) -> bool:  # asked when the commit is made, not before the step
-            return here is not None and time.monotonic() < deadline and here(step)
+        def keep(step: Step) -> bool:  # asked when a commit is made, not before its step
+            nonlocal left
+            if left <= 0 or here is None or time.monotonic() >= deadline or not here(step):
+                return False
+            left -= 1
+            return True
 
-        while True:
-            result, after = await self._run_claimed(plan, run_id, step, attempt, lease, begun,
-                                                    keep if left > 0 else None)
-            if after is None:
-                if continued and result.outcome is Outcome.RAN:
-                    return TaskResult(Outcome.RAN, f"and {continued} more step(s) here")
-                return result
-            step, attempt, begun = index.steps[after.step], after.attempt, after.begun
-            lease = self._lease(step)
-            left, continued = left - 1, continued + 1
+        async def go(step: Step, attempt: int, begun: _Begun) -> tuple[TaskResult, int]:
+            result, nexts = await self._run_claimed(plan, run_id, step, attempt,
+                                                    self._lease(step), begun, keep)
+            more = await asyncio.gather(*(go(index.steps[n.step], n.attempt, n.begun)
+                                          for n in nexts))
+            return result, len(nexts) + sum(n for _, n in more)
+
+        result, continued = await go(step, attempt, begun)
+        if continued and result.outcome is Outcome.RAN:
+            return TaskResult(Outcome.RAN, f"and {continued} more step(s) here")
+        return result
 
     def _lease(self, step: Step) -> float:
         """A claim's lease on `step`: its timeout and the grace past it."""
@@ -318,10 +323,11 @@ class DistributedRunner:
 
     async def _run_claimed(self, plan: Plan, run_id: str, step: Step, attempt: int,
                            lease: float, begun: _Begun, keep: Callable[[Step], bool] | None
-                           ) -> tuple[TaskResult, _Next | None]:
+                           ) -> tuple[TaskResult, list[_Next]]:
         """Run a step this worker has claimed (`begun`) and commit its report; with `keep`,
-        one of the steps that commit starts and `keep` accepts is claimed in it and returned,
-        for this worker to run next, and only the others are dispatched."""
+        the steps that commit starts and `keep` accepts (up to the continuation's width) are
+        claimed in it and returned, for this worker to run next, and only the others are
+        dispatched."""
         step_id, record = step.id, begun.record
         starts = begun.starts or await self._count_start(run_id, step_id, attempt)
         keep_claim = asyncio.create_task(self._renew(run_id, step_id, attempt, lease))
@@ -337,7 +343,7 @@ class DistributedRunner:
                                                      reason=reason),
                                    data={"summary": reason, "worker": self.owner},
                                    seen=(record, begun.state, begun.replayed))
-                return TaskResult(Outcome.IN_DOUBT, reason), None
+                return TaskResult(Outcome.IN_DOUBT, reason), []
             entries: list[MemoryEntry] | None = None
             if starts > self.max_deliveries:
                 report = StepReport(sched.StepFailed(
@@ -354,16 +360,17 @@ class DistributedRunner:
                     plan, run_id, step, attempt, memory,
                     dry_run=bool(record.options.get("dry_run")))
             report.data["worker"] = self.owner
-            _, after = await self._advance(
+            _, nexts = await self._advance(
                 plan, run_id, report.event, memory=report.memory, data=report.data,
                 seen=(record, begun.state, begun.replayed),
                 keep=keep if entries is not None else None)
         finally:
             keep_claim.cancel()
-        if after is not None:
+        if nexts:
             assert entries is not None  # `keep` is only given with them
-            after = after._replace(begun=after.begun._with_memory([*entries, *report.memory]))
-        return TaskResult(Outcome.RAN), after
+            memory_after = [*entries, *report.memory]
+            nexts = [n._replace(begun=n.begun._with_memory(memory_after)) for n in nexts]
+        return TaskResult(Outcome.RAN), nexts
 
     async def _begin(self, plan: Plan, run_id: str, step_id: str, attempt: int,
                      lease: float) -> _Begun:
@@ -404,33 +411,36 @@ class DistributedRunner:
                        data: Mapping[str, Any] | None = None,
                        seen: tuple[RunRecord, sched.RunState, int] | None = None,
                        keep: Callable[[Step], bool] | None = None
-                       ) -> tuple[RunRecord, _Next | None]:
-        """`advance`; with `keep`, a step the commit starts that `keep` accepts is claimed for
-        this worker in the same commit (continuation: not dispatched, returned to be run here).
-        Only the first try, against `seen`, continues: a commit that lost the race to a
-        sibling dispatches everything it starts, as before."""
+                       ) -> tuple[RunRecord, list[_Next]]:
+        """`advance`; with `keep`, the steps the commit starts that `keep` accepts (up to the
+        continuation's width) are claimed for this worker in the same commit (continuation:
+        not dispatched, returned to be run here). Only the first try, against `seen`,
+        continues: a commit that lost the race to a sibling dispatches everything it starts,
+        as before."""
         if seen is not None:
             record, state, replayed = seen
             if record.status != "running":
-                return record, None
+                return record, []
             change = self._transition(plan, record, state, replayed, event, memory, data)
             if change is None:
-                return record, None  # a duplicate report: the scheduler ignored it
-            nxt = self._successor(plan, change, keep)
+                return record, []  # a duplicate report: the scheduler ignored it
+            kept = self._successors(plan, change, keep)
+            steps = sched.plan_index(plan).steps
             park = getattr(self.store, "commit_or_park", None)
             if park is not None and getattr(event, "step", None) is not None:
-                claim = None if nxt is None else NextClaim(
-                    nxt.step, nxt.attempt, self.owner,
-                    self._lease(sched.plan_index(plan).steps[nxt.step]), self._marker_owner())
+                marker = self._marker_owner()
+                claims = [NextClaim(a.step, a.attempt, self.owner, self._lease(steps[a.step]),
+                                    marker) for a in kept]
                 version, claimed, counted = await park(
-                    run_id, expected_version=record.version, claim=claim, **change.commit)
+                    run_id, expected_version=record.version, claim=claims, **change.commit)
                 if version is None:  # parked: a sibling committed since `seen` was read
                     await self._apply_reports(plan, run_id)
-                    return record, None
+                    return record, []
                 committed = change.committed(record, version)
-                return committed, await self._hand_on(plan, run_id, change, committed,
-                                                      replayed, nxt if claimed else None,
-                                                      starts=1 if counted else None)
+                return committed, await self._hand_on(
+                    plan, run_id, change, committed, replayed,
+                    {a.step: 1 if a.step in counted else None
+                     for a in kept if a.step in claimed})
             try:
                 version = await self.store.commit(run_id, expected_version=record.version,
                                                   **change.commit)
@@ -438,26 +448,23 @@ class DistributedRunner:
                 pass  # another step of the run committed since `seen` was read
             else:
                 committed = change.committed(record, version)
-                starts = None
-                if nxt is not None:  # a store without `commit_or_park`: claim it on its own
-                    lease = self._lease(sched.plan_index(plan).steps[nxt.step])
-                    if await self.store.claim_step(run_id, nxt.step, nxt.attempt, self.owner,
-                                                   lease_s=lease):
-                        starts = await self._count_start(run_id, nxt.step, nxt.attempt)
-                    else:
-                        nxt = None
+                starts: dict[str, int | None] = {}
+                for a in kept:  # a store without `commit_or_park`: claim each on its own
+                    if await self.store.claim_step(run_id, a.step, a.attempt, self.owner,
+                                                   lease_s=self._lease(steps[a.step])):
+                        starts[a.step] = await self._count_start(run_id, a.step, a.attempt)
                 return committed, await self._hand_on(plan, run_id, change, committed,
-                                                      replayed, nxt, starts=starts)
+                                                      replayed, starts)
         if getattr(self.store, "commit_locked", None) is not None:
-            return await self._advance_locked(plan, run_id, event, memory, data), None
+            return await self._advance_locked(plan, run_id, event, memory, data), []
         for tries in range(1, MAX_COMMIT_TRIES + 1):
             record = await self.store.get_run(run_id)
             state, replayed = await current_state(self.store, plan, record)
             if record.status != "running":
-                return record, None
+                return record, []
             change = self._transition(plan, record, state, replayed, event, memory, data)
             if change is None:
-                return record, None
+                return record, []
             try:
                 version = await self.store.commit(run_id, expected_version=record.version,
                                                   **change.commit)
@@ -465,39 +472,44 @@ class DistributedRunner:
                 await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
                 continue
             await self._dispatch(plan, run_id, change.actions)
-            return change.committed(record, version), None
+            return change.committed(record, version), []
         raise StoreError(f"run {run_id}: {MAX_COMMIT_TRIES} commits in a row lost the race",
                          hint="Too many writers on one run; the reconciler will resume it")
 
-    def _successor(self, plan: Plan, change: _Transition,
-                   keep: Callable[[Step], bool] | None) -> sched.StartStep | None:
-        """The step a commit starts that this worker may run itself: the first one due now
-        (no retry delay) that `keep` accepts (its queue is served here), while the run goes
-        on; None without `keep`."""
+    def _successors(self, plan: Plan, change: _Transition,
+                    keep: Callable[[Step], bool] | None) -> list[sched.StartStep]:
+        """The steps a commit starts that this worker may run itself: those due now (no retry
+        delay) that `keep` accepts (their queue is served here), up to the continuation's
+        width, while the run goes on; none without `keep`."""
         if keep is None or change.commit["status"] != "running":
-            return None
+            return []
         steps = sched.plan_index(plan).steps
+        kept: list[sched.StartStep] = []
         for action in change.actions:
+            if len(kept) >= self.continuation.width:
+                break
             if (isinstance(action, sched.StartStep) and action.delay_s <= 0
                     and keep(steps[action.step])):
-                return action
-        return None
+                kept.append(action)
+        return kept
 
     async def _hand_on(self, plan: Plan, run_id: str, change: _Transition,
-                       committed: RunRecord, replayed: int, kept: sched.StartStep | None,
-                       *, starts: int | None) -> _Next | None:
-        """After a commit: dispatch what it started but `kept` (claimed for this worker),
-        sent at once when this worker goes on (not when its task ends); return what it needs
-        to run `kept` (memory is added by the caller)."""
-        if kept is None:
-            await self._dispatch(plan, run_id, change.actions)
-            return None
-        await self._dispatch(plan, run_id, [a for a in change.actions if a is not kept])
+                       committed: RunRecord, replayed: int,
+                       starts: Mapping[str, int | None]) -> list[_Next]:
+        """After a commit: dispatch what it started but the steps claimed for this worker
+        (`starts`: their start counts, None where not counted yet), sent at once when this
+        worker goes on (not when its task ends); return what it needs to run those (memory
+        is added by the caller)."""
+        kept = [a for a in change.actions
+                if isinstance(a, sched.StartStep) and a.step in starts]
+        await self._dispatch(plan, run_id, [a for a in change.actions if a not in kept])
+        if not kept:
+            return []
         await self.dispatcher.flush()
         rows = len(change.commit["events"])
-        return _Next(kept.step, kept.attempt, _Begun(
-            committed, change.state, 0 if change.commit["state"] is not None else replayed + rows,
-            True, starts, None))
+        replayed = 0 if change.commit["state"] is not None else replayed + rows
+        return [_Next(a.step, a.attempt, _Begun(committed, change.state, replayed, True,
+                                                 starts[a.step], None)) for a in kept]
 
     async def _advance_locked(self, plan: Plan, run_id: str, event: sched.Event,
                               memory: Sequence[MemoryEntry],

@@ -200,9 +200,9 @@ _COMMIT = _COMMIT_CTES + "\nSELECT version FROM r"
 # the run's applier: one statement, so the report is durable before its writer looks for the
 # applier's lock. A report already parked for (run, step, attempt) stays (the scheduler would
 # ignore a second one). $16.. are the report: step, attempt, type, data, memory. When the commit
-# lands, it may also claim a step it started for its writer (continuation): step $21 (NULL:
-# none), attempt $22, for owner $23 with a lease of $24 s, and, if that claim was won, count
-# its first start (marker `step#run1`, held by $25), as `begin_step` would have.
+# lands, it may also claim steps it started for its writer (continuation): steps $21, attempts
+# $22, leases $24 (s), for owner $23; and, for each claim won, count its first start (marker
+# `step#run1`, held by $25), as `begin_step` would have.
 _COMMIT_OR_PARK = _COMMIT_CTES + """, park AS (
     INSERT INTO reports (run_id, step_id, attempt, type, data, memory, at)
     SELECT $1, $16, $17, $18, $19, $20, clock_timestamp()
@@ -210,20 +210,19 @@ _COMMIT_OR_PARK = _COMMIT_CTES + """, park AS (
     ON CONFLICT DO NOTHING
 ), claim AS (
     INSERT INTO claims (run_id, step_id, attempt, owner, claimed_at, expires_at)
-    SELECT $1, $21, $22, $23, clock_timestamp(),
-        clock_timestamp() + $24::float8 * interval '1 second'
-    FROM r WHERE $21::text IS NOT NULL
+    SELECT $1, x.s, x.a, $23, clock_timestamp(),
+        clock_timestamp() + x.l * interval '1 second'
+    FROM r, unnest($21::text[], $22::int[], $24::float8[]) AS x(s, a, l)
     ON CONFLICT DO NOTHING
-    RETURNING 1
+    RETURNING step_id, attempt
 ), counted AS (
     INSERT INTO claims (run_id, step_id, attempt, owner, claimed_at)
-    SELECT $1, $21 || '#run1', $22, $25, clock_timestamp()
-    WHERE EXISTS (SELECT 1 FROM claim)
+    SELECT $1, c.step_id || '#run1', c.attempt, $25, clock_timestamp() FROM claim c
     ON CONFLICT DO NOTHING
-    RETURNING 1
+    RETURNING step_id
 )
-SELECT version, EXISTS (SELECT 1 FROM claim) AS claimed,
-    EXISTS (SELECT 1 FROM counted) AS counted FROM r
+SELECT version, (SELECT array_agg(step_id) FROM claim) AS claimed,
+    (SELECT array_agg(step_id) FROM counted) AS counted FROM r
 """
 
 # The run's applier: the run's advisory lock if free (transaction-scoped; the key is the schema
@@ -316,12 +315,12 @@ class Report(NamedTuple):
 
 class Committed(NamedTuple):
     """What `PostgresStore.commit_or_park` did: the new version (None: the report was parked);
-    whether the step it was asked to claim was claimed, and its first start counted (when
-    not, though claimed, the claimant counts it with `claim_step`)."""
+    which of the steps it was asked to claim were claimed, and which had their first start
+    counted (one claimed but not counted is counted by its claimant with `claim_step`)."""
 
     version: int | None
-    claimed: bool
-    counted: bool
+    claimed: frozenset[str]
+    counted: frozenset[str]
 
 
 class StepStart(NamedTuple):
@@ -610,21 +609,22 @@ class PostgresStore:
         return await self._call(locked)
 
     async def commit_or_park(self, run_id: str, *, expected_version: int,
-                             claim: NextClaim | None = None, **commit: Any) -> Committed:
+                             claim: Sequence[NextClaim] = (), **commit: Any) -> Committed:
         """`commit` a step's report (the keyword arguments after `expected_version`; the first
         event row is the step's, the memory its), or, if the run is no longer at
         `expected_version`, park that report (the row and the memory) for the run's applier
         instead: one statement. Returns the new version, or None when the report was parked
         (then call `apply_reports`, which applies it unless another applier is at work); and
-        whether `claim` (a step this commit starts) was claimed with it (only when the commit
-        landed, and no one held it) and its first start counted."""
+        which of the steps in `claim` (steps this commit starts; one owner) were claimed with it
+        (only when the commit landed, and no one held them) and had their first start
+        counted."""
         kind, step_id, attempt, data = commit["events"][0]
         if step_id is None or attempt is None:
             raise StoreError(f"run {run_id}: a {kind} event is not a step's report",
                              hint="Only a step's report can be parked")
-        claims: tuple[Any, ...] = (None, 0, "", 0.0, "")
-        if claim is not None:
-            claims = tuple(claim)
+        claims = ([c.step_id for c in claim], [c.attempt for c in claim],
+                  claim[0].owner if claim else "", [c.lease_s for c in claim],
+                  claim[0].marker_owner if claim else "")
         args = self._commit_args(run_id, expected_version, **commit) + (
             step_id, attempt, kind, dumps(data),
             dumps(_memory_json(commit.get("memory", ())))) + claims
@@ -636,8 +636,9 @@ class PostgresStore:
                 raise RunNotFound(f"no run {run_id!r} in {self!r}",
                                   hint="`mendflow runs` lists the runs it holds") from exc
             if row is None:
-                return Committed(None, False, False)
-            return Committed(int(row["version"]), row["claimed"], row["counted"])
+                return Committed(None, frozenset(), frozenset())
+            return Committed(int(row["version"]), frozenset(row["claimed"] or ()),
+                             frozenset(s.rsplit("#", 1)[0] for s in row["counted"] or ()))
         return await self._call(write)
 
     async def apply_reports(

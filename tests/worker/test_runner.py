@@ -165,10 +165,11 @@ def noop_chain(length: int, queue: str | None = None, at: int = -1) -> Any:
 
 
 def continuing(store: Store, dispatcher: ListDispatcher, owner: str, *, max_steps: int = 100,
-               max_s: float = 60.0) -> DistributedRunner:
+               max_s: float = 60.0, width: int = 1) -> DistributedRunner:
     return DistributedRunner(store=store, registry=Registry(discover=False),
                              settings=Settings(), dispatcher=dispatcher, owner=owner,
-                             continuation=Continuation(max_steps=max_steps, max_s=max_s))
+                             continuation=Continuation(max_steps=max_steps, max_s=max_s,
+                                                       width=width))
 
 
 def default_queue(step: Step) -> bool:
@@ -261,3 +262,29 @@ async def test_a_fan_out_continues_one_branch_and_publishes_the_others_at_once(
     assert outcomes.count(Outcome.RAN) == 3 + 1
     record = await any_store.get_run(run_id)
     assert (record.status, record.outcome) == ("succeeded", "resolved"), record.reason
+
+
+@pytest.mark.parametrize("width,max_steps,published", [(3, 100, 1), (8, 100, 0), (8, 2, 2)],
+                         ids=["width-3", "width-8", "steps-2"])
+async def test_a_wider_continuation_runs_several_branches_together_within_its_bounds(
+        any_store: Store, width: int, max_steps: int, published: int) -> None:
+    dispatcher = ListDispatcher()
+    worker = continuing(any_store, dispatcher, "w1", width=width, max_steps=max_steps)
+    run_id = f"w-{uuid.uuid4().hex[:6]}"
+    await worker.start(fan_plan(4), guide_path="t.md", run_id=run_id)
+    dispatcher.sent.clear()
+    await worker.execute(run_id, "start", 1, here=default_queue)
+    # Up to `width` branches (and no more than `max_steps` steps) ran here, the others were
+    # published (and the join, when the branch that made it ready had lost the race to commit
+    # to a sibling: the report was parked, and the run's applier dispatches what it starts)
+    branches = [s for _, s, _ in dispatcher.sent if s != "join"]
+    assert len(branches) == published
+    events = await any_store.events(run_id)
+    ran = [e.step_id for e in events if e.type == "step_succeeded"]
+    assert ran[0] == "start" and len([s for s in ran if s.startswith("b")]) == 4 - published
+    await drive([continuing(any_store, dispatcher, "w2")], dispatcher.sent, seed=1)
+    record = await any_store.get_run(run_id)
+    assert (record.status, record.outcome) == ("succeeded", "resolved"), record.reason
+    events = await any_store.events(run_id)
+    assert sorted(e.step_id for e in events if e.type == "step_succeeded") == sorted(
+        ["start", "join", "b00", "b01", "b02", "b03"])
