@@ -56,6 +56,7 @@ from pydantic import BaseModel  # noqa: E402
 from engine import scheduler as sched  # noqa: E402
 from engine.plan import Edge, Plan, SourceInfo, Span, Step  # noqa: E402
 from engine.plugins import Registry, StepContext, StepResult  # noqa: E402
+from engine.runtime.services import Services  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from worker import app as worker_app  # noqa: E402
 
@@ -258,8 +259,8 @@ async def main() -> None:
     await store.open()
     db = await asyncpg.connect(os.environ["MENDFLOW_DATABASE_URL"])
     dispatcher = CeleryDispatcher(worker_app.step, default_queue=QUEUE)
-    runner = DistributedRunner(store=store, registry=Registry(discover=False),
-                               settings=Settings(), dispatcher=dispatcher)
+    runner = DistributedRunner(Services(store=store, registry=Registry(discover=False),
+                                        settings=Settings()), dispatcher=dispatcher)
     try:
         only = set(opts.only.split(","))
         if only & {"handoff", "throughput"}:

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.plan import Edge, Plan, SourceInfo, Span, Step  # noqa: E402
 from engine.plugins import Registry, StepContext, StepResult  # noqa: E402
 from engine.runtime.executor import LocalExecutor  # noqa: E402
+from engine.runtime.services import Services
 from engine.settings import Settings  # noqa: E402
 from engine.store import open_store  # noqa: E402
 
@@ -112,9 +113,9 @@ async def run_mendflow(plan: Plan) -> float:
         store = open_store(Path(tmp) / "bench.sqlite3")
         await store.open()
         try:
-            ex = LocalExecutor(store=store, registry=Registry(discover=False,
-                                                               extra={"sleep": SleepPlugin}),
-                               settings=settings)
+            ex = LocalExecutor(Services(
+                store=store, registry=Registry(discover=False, extra={"sleep": SleepPlugin}),
+                settings=settings))
             t0 = time.perf_counter()
             record = await ex.start(plan, guide_path="bench")
             elapsed = time.perf_counter() - t0

@@ -52,7 +52,8 @@ class FrozenMap(Mapping[K, V]):
         while shift:
             node = node[(pos >> shift) & _MASK]
             shift -= _BITS
-        return node[pos & _MASK]
+        value: V = node[pos & _MASK]
+        return value
 
     def __contains__(self, key: object) -> bool:
         return key in self._pos

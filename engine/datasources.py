@@ -37,7 +37,7 @@ import logging
 import re
 import sys
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,7 +207,7 @@ class Redactor:
     __call__ = redact_obj
 
 
-class RedactingLogger(logging.LoggerAdapter):
+class RedactingLogger(logging.LoggerAdapter[logging.Logger]):
     """A logger whose records are redacted before any handler sees them: the message is
     formatted with its arguments, redacted, and logged with none (exception text included)."""
 
@@ -271,7 +271,7 @@ class DataSources:
         self.config_file = str(config_file)
         self._problems = dict(problems or {})  # name -> why it cannot be used (missing env)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[DataSource]:
         return iter(self._sources.values())
 
     def __len__(self) -> int:

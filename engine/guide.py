@@ -429,15 +429,20 @@ class _GuideYamlLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._level = 0
 
+    def _next_mark(self) -> Any:
+        """Where the next event starts (PyYAML's stubs leave `peek_event` unannotated)."""
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        return event.start_mark
+
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            raise _Refused("aliases (*name) are not allowed", self.peek_event().start_mark,
+            raise _Refused("aliases (*name) are not allowed", self._next_mark(),
                            "Write the value out where it is used instead of an &anchor/*alias")
         self._level += 1
         try:
             if self._level > MAX_YAML_DEPTH:
                 raise _Refused(f"nested deeper than {MAX_YAML_DEPTH} levels",
-                               self.peek_event().start_mark, "Flatten the structure")
+                               self._next_mark(), "Flatten the structure")
             return super().compose_node(parent, index)
         finally:
             self._level -= 1
@@ -447,9 +452,10 @@ class _GuideYamlLoader(yaml.SafeLoader):
             if key.tag not in _TEXT_TAGS:
                 raise _Refused(f"the key {key.value!r} is not text", key.start_mark,
                                f"Write the key in quotes: '{key.value}'")
-        return super().construct_mapping(node, deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+        return mapping
 
-    def _as_text(self, node: yaml.Node) -> str:
+    def _as_text(self, node: yaml.ScalarNode) -> str:
         return str(self.construct_scalar(node))
 
     def _refuse(self, node: yaml.Node) -> None:
@@ -589,7 +595,8 @@ class _Builder:
     def _container(self, stack: list[list[Any]]) -> int | None:
         for c in reversed(stack):
             if c[0] in ("item", "quote"):
-                return c[1]
+                depth: int = c[1]
+                return depth
         return None
 
     def _span(self, tok: Token) -> Span:

@@ -184,7 +184,7 @@ class Registry:
             raise PluginError(f"unknown plugin {name!r} (installed: {known})",
                               hint="Install the package that provides it, or fix the step")
         try:
-            cls = point[1].load()
+            cls: type[Any] = point[1].load()
         except Exception as exc:
             raise PluginError(f"plugin {name!r} failed to load from {point[1].value}: {exc}",
                               hint="Reinstall the package that provides it") from exc

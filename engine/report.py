@@ -209,7 +209,7 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     if view.makespan_s is not None:
         out.append(f"- **Took:** {view.makespan_s:.2f} s "
                    f"(critical path {view.critical_path_s:.2f} s)")
-    if r.options.get("dry_run"):
+    if r.options.dry_run:
         out.append("- **Dry run:** only read-only steps ran; nothing was changed")
     out += [f"- **LLM:** {line}" for line in llm_lines(view.llm_usage)]
     inputs = r.context.get("inputs") or {}

@@ -255,7 +255,7 @@ class InDoubtAnswer(_Message):
 
 Event = Annotated[Start | StepSucceeded | StepFailed | StepTimedOut | Approval | Cancel
                   | StepInDoubt | InDoubtAnswer, Field(discriminator="type")]
-_EVENTS: TypeAdapter[Any] = TypeAdapter(Event)
+_EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
 
 
 def event_from_dict(d: Mapping[str, Any]) -> Event:

@@ -26,10 +26,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MENDFLOW_", extra="ignore")
 
     data_dir: Path = Field(default_factory=_default_data_dir, description="Store and artifacts.")
-    max_concurrency: int = Field(default=16, ge=1, description="Steps running at once, in all.")
+    max_concurrency: int = Field(default=16, ge=1, description="Steps running at once in this "
+                                 "process, in all.")
     plugin_concurrency: int | None = Field(
-        default=None, ge=1, description="Steps at once per plugin; unset: the global limit, so "
-        "that a fan-out of one plugin's steps is never throttled below it.")
+        default=None, ge=1, description="Steps at once per plugin (on Celery: across every "
+        "worker); unset: no limit of its own, so that a fan-out of one plugin's steps is never "
+        "throttled below the global limit.")
     default_timeout_s: float = Field(default=60.0, gt=0, description="Step timeout if unset.")
     output_cap_bytes: int = Field(default=1_000_000, ge=1024, description="Per-stream cap.")
     result_cap_rows: int = Field(default=100_000, ge=1, description="Rows of a query's result "

@@ -35,6 +35,7 @@ import pytest
 from engine.datasources import load_datasources
 from engine.plugins import Registry
 from engine.runtime.executor import LocalExecutor
+from engine.runtime.services import Services
 from engine.settings import Settings
 from engine.store import open_store
 from plugins.http import HttpPlugin
@@ -270,8 +271,9 @@ async def test_no_secret_reaches_a_log_record(world, caplog, tmp_path: Path) -> 
     try:
         registry = Registry(discover=False, extra={p.name: p for p in (
             ShellPlugin, LogsPlugin, HttpPlugin, PrometheusPlugin, SqlPlugin)})
-        executor = LocalExecutor(store=store, registry=registry, settings=settings,
-                                 datasources=sources, redact=sources.redactor().redact_obj)
+        executor = LocalExecutor(Services(store=store, registry=registry, settings=settings,
+                                          datasources=sources,
+                                          redact=sources.redactor().redact_obj))
         record = await executor.start(_plan_from(world["plan"]), guide_path="secrets")
     finally:
         await store.close()

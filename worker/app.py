@@ -35,6 +35,7 @@ from engine.errors import MendflowError, StoreError
 from engine.plan import Step
 from engine.plugins import Registry
 from engine.runtime.distributed import Continuation, DistributedRunner
+from engine.runtime.services import build_services
 from engine.store.postgres import PostgresStore
 from worker.bridge import EventLoopThread
 from worker.config import WorkerSettings, load_worker_settings
@@ -95,13 +96,12 @@ class Runtime:
                                    max_size=settings.db_pool_size)
         self.bridge.run(self.store.open())
         self.dispatcher = CeleryDispatcher(step, default_queue=settings.default_queue)
-        datasources, redact = _datasources(settings)
+        services = build_services(settings, self.store,
+                                  Registry(extra=_extra_plugins(settings.worker_plugins)))
         self.runner = DistributedRunner(
-            store=self.store, registry=Registry(extra=_extra_plugins(settings.worker_plugins)),
-            settings=settings, dispatcher=self.dispatcher,
+            services, dispatcher=self.dispatcher,
             owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
             max_deliveries=settings.max_deliveries, lease_grace_s=settings.lease_grace_s,
-            datasources=datasources, redact=redact,
             continuation=Continuation(max_steps=settings.continue_steps,
                                       max_s=settings.continue_s, width=settings.continue_width))
         self.sweeper = self.bridge.submit(self._sweep())
@@ -192,12 +192,3 @@ def _extra_plugins(spec: str) -> dict[str, type]:
         cls = getattr(importlib.import_module(module), attr)
         found[cls.name] = cls
     return found
-
-
-def _datasources(settings: WorkerSettings) -> tuple[Any, Any]:
-    try:
-        from engine.datasources import load_datasources
-    except ImportError:
-        return None, None
-    sources = load_datasources(settings, environ=os.environ)
-    return sources, sources.redactor().redact_obj

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-import kombu
+from kombu.connection import Connection
 from kombu.exceptions import KombuError, OperationalError
 
 from engine.errors import ExitCode, MendflowError
@@ -45,7 +45,7 @@ class BrokerError(MendflowError):
 def check_broker(url: str, *, timeout_s: float = 5.0) -> None:
     """Connect once; a BrokerError naming the URL (password masked) if that fails."""
     try:
-        with kombu.Connection(url, connect_timeout=timeout_s) as conn:
+        with Connection(url, connect_timeout=timeout_s) as conn:
             conn.ensure_connection(max_retries=1, timeout=timeout_s)
     except Exception as exc:
         raise BrokerError(f"cannot reach the broker at {mask_password(url)}: {exc}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -15,6 +15,9 @@ from rich.text import Text
 from engine.cli._app import _settings, app, err, out
 from engine.errors import ExitCode, InputError, MendflowError
 from engine.settings import Settings
+
+if TYPE_CHECKING:
+    from engine.plan import Plan
 
 # -- compile, lint, graph, schema ----------------------------------------------------------------
 
@@ -319,7 +322,7 @@ def plugins() -> None:
     out.print(table)
 
 
-def _load_plan(path: Path, *, plugins_elsewhere: bool = False):  # noqa: ANN202 - Plan
+def _load_plan(path: Path, *, plugins_elsewhere: bool = False) -> Plan:
     """A plan file or a guide, checked. With `plugins_elsewhere` (steps run on workers, whose
     plugins this process may not have), whether each plugin is known is the workers' call."""
     from engine.plan import Plan

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.live import Live
@@ -22,6 +22,12 @@ from engine.cli.guides import _fresh_llm_plan, _llm_setup, _load_plan
 from engine.cli.live import _LiveView, _TerminalPrompt
 from engine.errors import ExitCode, InputError, MendflowError
 from engine.settings import Settings
+
+if TYPE_CHECKING:
+    from engine.interaction import Answers, Interaction
+    from engine.runtime.executor import Observer
+    from engine.runtime.services import Executor, ExecutorFactory
+    from engine.store.base import RunOptions, RunRecord, Store
 
 # -- run, resume, runs, show, report -------------------------------------------------------------
 
@@ -63,41 +69,44 @@ def _load_alert(path: Path | None) -> dict[str, Any] | None:
     return data
 
 
-def _build_executor(settings: Settings, store: Any, *, observer: Any, interaction: Any,
-                    executor: str = "local") -> Any:
+def _build_executor(settings: Settings, store: Store, *, observer: Observer,
+                    interaction: Interaction, executor: str = "local") -> Executor:
     from engine.plugins import default_registry
-    from engine.runtime.executor import LocalExecutor
+    from engine.runtime.services import build_services
 
-    datasources, redact = _datasources(settings)
-    cls: Any = LocalExecutor if executor == "local" else _executor_class(executor)
-    return cls(store=store, registry=default_registry(), settings=settings,
-               interaction=interaction, observer=observer, datasources=datasources,
-               redact=redact)
+    services = build_services(settings, store, default_registry())
+    return executor_factory(executor)(services, interaction=interaction, observer=observer)
 
 
-def _executor_class(name: str) -> Any:
-    """Another executor, from the `mendflow.executors` entry points (celery: worker/)."""
+def executor_factory(name: str) -> ExecutorFactory:
+    """The executor called `name`: local, or one from the `mendflow.executors` entry points
+    (celery: worker/). `resume` uses the one the run's options name."""
     from importlib.metadata import entry_points
 
+    from engine.runtime.executor import LocalExecutor
+
+    if name == "local":
+        return LocalExecutor
     found = {ep.name: ep for ep in entry_points(group="mendflow.executors")}
     if name not in found:
         raise InputError(f"unknown --executor {name!r} (installed: local"
                          f"{''.join(', ' + n for n in sorted(found))})",
                          hint="Use local, or install the package that provides it")
-    return found[name].load()
+    factory: ExecutorFactory = found[name].load()
+    return factory
 
 
-def _datasources(settings: Settings) -> tuple[Any, Any]:
-    """Data sources from mendflow.toml and the environment, and a redactor of their secrets."""
-    try:
-        from engine.datasources import load_datasources
-    except ImportError:  # data sources arrive with the query plugins
-        return None, None
-    import os
+def _run_options(settings: Settings, answers: Answers, *, executor: str,
+                 dry_run: bool) -> RunOptions:
+    """How this run is to be driven, saved with it: a worker anywhere (or a later `resume`)
+    answers, approves and judges as this command would. The judge travels as its
+    provider:model (`MENDFLOW_LLM`); each process's environment holds the endpoint and key."""
+    from engine.store.base import RunOptions
 
-    sources = load_datasources(settings, environ=os.environ)
-    redactor = sources.redactor()
-    return sources, redactor.redact_obj
+    return RunOptions(executor=executor, dry_run=dry_run, answers=dict(answers.answers),
+                      assume_yes=answers.assume_yes, approvals=tuple(answers.approvals),
+                      auto_approve=tuple(answers.auto_approve),
+                      judge=settings.llm if answers.fallback is not None else None)
 
 
 def _open_store(settings: Settings) -> Any:
@@ -203,9 +212,11 @@ def run(
         mode = " (dry run)" if dry_run else ""
         out.print(f"{plan.title}{mode}: {len(plan.steps)} steps", highlight=False)
 
-    async def runner(executor: Any) -> Any:
-        return await executor.start(plan, guide_path=guide.as_posix(), inputs=inputs,
-                                    alert=alert_data, dry_run=dry_run)
+    options = _run_options(settings, answers, executor=executor, dry_run=dry_run)
+
+    async def runner(run_with: Executor) -> RunRecord:
+        return await run_with.start(plan, guide_path=guide.as_posix(), inputs=inputs,
+                                    alert=alert_data, options=options)
 
     view = _LiveView(plan, interactive=interactive)
     record = _run_async(_drive(settings, plan, runner=runner, view=view, answers=answers,
@@ -338,13 +349,13 @@ def resume(
     answers.fallback = _llm_judge(settings)  # the judge decides on resume as on run
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
 
-    async def runner(executor: Any) -> Any:
+    async def runner(executor: Executor) -> RunRecord:
         return await executor.resume(run_id)
 
     view = _LiveView(plan, interactive=interactive)
     view.run_id = run_id
     record = _run_async(_drive(settings, plan, runner=runner, view=view, answers=answers,
-                               executor_name=str(record.options.get("executor") or "local"),
+                               executor_name=record.options.executor,
                                llm_spent=_llm_spent(answers.fallback)), view)
     _print_judge_usage(answers.fallback)
     _print_end(record, settings)
@@ -496,7 +507,7 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
     for name in ("guide", "status", "outcome", "started", "why"):
         table.add_column(name, no_wrap=name in ("outcome", "started"))
     for r in records:
-        outcome = (r.outcome or "") + (" (dry run)" if r.options.get("dry_run") else "")
+        outcome = (r.outcome or "") + (" (dry run)" if r.options.dry_run else "")
         table.add_row(r.run_id, r.plan_id, r.status, outcome,
                       r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                       Text((r.reason or "")[:60]))
@@ -512,7 +523,7 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
     view = asyncio.run(_with_store(settings, lambda s: _view_of(s, run_id)))
     r = view.record
     out.print(f"[bold]{r.title}[/bold]  run {r.run_id}", highlight=False)
-    dry = " (dry run: nothing was changed; not a real outcome)" if r.options.get("dry_run") \
+    dry = " (dry run: nothing was changed; not a real outcome)" if r.options.dry_run \
         else ""
     out.print(f"outcome: {r.outcome or '-'} ({r.status}){dry}  "
               f"why: {escape(view.why or r.reason or '-')}",

@@ -77,10 +77,10 @@ from typing import Any, NamedTuple, Protocol
 
 from engine import scheduler as sched
 from engine.errors import RunNotFound, StoreError
-from engine.interaction import Answers, Interaction, NeedsAnswer
+from engine.interaction import Interaction, NeedsAnswer
 from engine.plan import Plan, Step
-from engine.plugins import Registry
 from engine.runtime.driving import in_doubt_reason, reap_leftovers, repeatable
+from engine.runtime.limits import StoreSlots
 from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import (
     current_state,
@@ -89,9 +89,9 @@ from engine.runtime.replay import (
     snapshot_due,
     started_events,
 )
-from engine.runtime.steps import Redact, StepReport, StepRunner
-from engine.settings import Settings
-from engine.store.base import MemoryEntry, NextClaim, RunRecord, StaleState, Store
+from engine.runtime.services import Redact, Services, answers_for, judge_for
+from engine.runtime.steps import StepReport, StepRunner
+from engine.store.base import MemoryEntry, NextClaim, RunOptions, RunRecord, StaleState, Store
 
 log = logging.getLogger("mendflow.distributed")
 
@@ -189,43 +189,39 @@ class DistributedRunner:
 
     def __init__(
         self,
+        services: Services,
         *,
-        store: Store,
-        registry: Registry,
-        settings: Settings,
         dispatcher: Dispatcher,
         owner: str | None = None,
         max_deliveries: int = 3,
         lease_grace_s: float = 30.0,
-        datasources: Any | None = None,
-        redact: Redact | None = None,
         continuation: Continuation | None = None,
     ) -> None:
-        self.store = store
-        self.registry = registry
-        self.settings = settings
+        self.services = services
+        self.store = services.store
+        self.registry = services.registry
+        self.settings = services.settings
         self.dispatcher = dispatcher
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
         self.max_deliveries = max_deliveries
         self.lease_grace_s = lease_grace_s
-        self.datasources = datasources
-        self.redact: Redact = redact or (lambda value: value)
+        self.redact: Redact = services.redact
         self.continuation = continuation or Continuation(max_steps=0, max_s=0.0)
         self._plans: dict[str, Plan] = {}
         self._run_plans: dict[str, str] = {}
+        # Limits per plugin and per data source hold across every worker: kept in the store.
+        self.slots = StoreSlots(services.store, grace_s=lease_grace_s)
 
     # -- starting a run ------------------------------------------------------------------------
 
     async def start(self, plan: Plan, *, guide_path: str, run_id: str,
                     inputs: Mapping[str, str] | None = None,
-                    alert: Mapping[str, Any] | None = None, dry_run: bool = False,
-                    answers: Mapping[str, bool] | None = None,
-                    assume_yes: bool = False, approvals: Sequence[str] = (),
-                    auto_approve: Sequence[str] = (), judge: str | None = None) -> RunRecord:
+                    alert: Mapping[str, Any] | None = None,
+                    options: RunOptions | None = None) -> RunRecord:
         """Create the run, commit its start, dispatch its entry step; return at once. The
-        starter's answers, approvals, approval policy and LLM judge (`MENDFLOW_LLM`'s
-        provider:model; each worker's own environment holds the endpoint and key) are saved
-        with the run: a worker anywhere answers as the starter would."""
+        run's options (the starter's answers, approvals, approval policy and LLM judge:
+        `MENDFLOW_LLM`'s provider:model, each worker's own environment holding the endpoint
+        and key) are saved with it: a worker anywhere answers as the starter would."""
         context = build_context(plan, run_id=run_id, inputs=inputs or {}, alert=alert)
         plan_hash = await self.store.save_plan(plan)
         self._plans[plan_hash] = plan
@@ -235,13 +231,21 @@ class DistributedRunner:
             title=plan.title, status="running", created_at=now, updated_at=now, version=0,
             state=sched.initial_state(plan, seed=run_id).to_json_dict(),
             context=self.redact(context),
-            options={"dry_run": dry_run, "executor": "celery", "answers": dict(answers or {}),
-                     "assume_yes": assume_yes, "approvals": list(approvals),
-                     "auto_approve": list(auto_approve), "judge": judge},
+            options=(options or RunOptions()).model_copy(update={"executor": "celery"}),
         )
         await self.store.create_run(record)
         initial = sched.RunState.from_json_dict(record.state)
         return await self.advance(plan, run_id, sched.Start(), seen=(record, initial, 0))
+
+    async def cancel(self, run_id: str, reason: str = "cancelled by the user") -> RunRecord:
+        """Cancel a running run: the scheduler stops its steps in flight (their reports, when
+        their workers finish, are ignored) and starts the plan's clean-up steps, which workers
+        run as any other; the run ends `cancelled`. A run already over is left as it is."""
+        record = await self.store.get_run(run_id)
+        if record.status != "running":
+            return record
+        plan = await self._plan(record.plan_hash)
+        return await self.advance(plan, run_id, sched.Cancel(reason=reason))
 
     # -- one task ------------------------------------------------------------------------------
 
@@ -358,7 +362,7 @@ class DistributedRunner:
                 memory = Memory.restore(record.context, entries)
                 report = await self._runner(record).run(
                     plan, run_id, step, attempt, memory,
-                    dry_run=bool(record.options.get("dry_run")))
+                    dry_run=record.options.dry_run)
             report.data["worker"] = self.owner
             _, nexts = await self._advance(
                 plan, run_id, report.event, memory=report.memory, data=report.data,
@@ -725,31 +729,9 @@ class DistributedRunner:
         return plan
 
     def _runner(self, record: RunRecord) -> StepRunner:
-        options = record.options
-        answers = Answers(answers=dict(options.get("answers") or {}),
-                          assume_yes=bool(options.get("assume_yes")),
-                          approvals=tuple(options.get("approvals") or ()),
-                          auto_approve=tuple(options.get("auto_approve") or ()),
-                          fallback=self._judge(options.get("judge")))
-        return StepRunner(store=self.store, registry=self.registry, settings=self.settings,
-                          interaction=answers, datasources=self.datasources, redact=self.redact)
-
-    def _judge(self, spec: Any) -> Interaction | None:
-        """The run's LLM judge on this worker (a person is asked when it is unsure, or when
-        this worker cannot reach the model: the run waits for an answer, as without one)."""
-        if not isinstance(spec, str) or not spec:
-            return None
-        from engine.compile.llm import LlmError, LlmJudge, chat_model_from_settings
-
-        try:
-            made, model = chat_model_from_settings(
-                spec, timeout_s=self.settings.llm_timeout_s, attempts=self.settings.llm_attempts,
-                record_dir=self.settings.llm_record)
-        except LlmError as exc:
-            log.warning("the run's judge %s is unusable on this worker: %s", spec, exc)
-            return None
-        return LlmJudge(model, made.label, min_confidence=self.settings.llm_min_confidence,
-                        budget_s=self.settings.llm_budget_s)
+        judge = judge_for(record.options.judge, self.settings)
+        answers = answers_for(record.options, fallback=judge)
+        return StepRunner(self.services, interaction=answers, slots=self.slots)
 
     def _marker_owner(self) -> str:
         """Who holds a start marker: this worker, and which of its executions."""

@@ -31,7 +31,6 @@ from typing import Any
 from engine import scheduler as sched
 from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.plan import Plan, Step
-from engine.plugins import Registry
 from engine.runtime.driving import (
     LEASE_TTL_S,
     drive_lease,
@@ -43,9 +42,9 @@ from engine.runtime.driving import (
 from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import SNAPSHOT_EVERY, current_state
 from engine.runtime.replay import started_events as _started
-from engine.runtime.steps import Redact, StepReport, StepRunner
-from engine.settings import Settings
-from engine.store.base import MemoryEntry, RunRecord, StaleState, Store
+from engine.runtime.services import Redact, Services
+from engine.runtime.steps import StepReport, StepRunner
+from engine.store.base import MemoryEntry, RunOptions, RunRecord, StaleState
 
 log = logging.getLogger("mendflow.executor")
 
@@ -71,25 +70,19 @@ Observer = Callable[[Update], None]
 class LocalExecutor:
     def __init__(
         self,
+        services: Services,
         *,
-        store: Store,
-        registry: Registry,
-        settings: Settings,
         interaction: Interaction | None = None,
         observer: Observer | None = None,
-        datasources: Any | None = None,
-        redact: Redact | None = None,
         lease_ttl_s: float = LEASE_TTL_S,
     ) -> None:
-        self.store = store
-        self.registry = registry
+        self.services = services
+        self.store = services.store
         self.interaction: Interaction = interaction or Answers()
         self.lease_ttl_s = lease_ttl_s
         self.observer = observer or (lambda update: None)
-        self.redact: Redact = redact or (lambda value: value)
-        self.runner = StepRunner(store=store, registry=registry, settings=settings,
-                                 interaction=interaction, datasources=datasources,
-                                 redact=self.redact)
+        self.redact: Redact = services.redact
+        self.runner = StepRunner(services, interaction=self.interaction)
         self.runner.on_wait = lambda run_id, sid, waiting: self.observer(Update(
             "step_waiting" if waiting else "step_working", run_id, step_id=sid))
         self._queue: asyncio.Queue[tuple[str, int, StepReport]] | None = None  # while driving
@@ -103,10 +96,11 @@ class LocalExecutor:
         guide_path: str,
         inputs: Mapping[str, str] | None = None,
         alert: Mapping[str, Any] | None = None,
-        dry_run: bool = False,
+        options: RunOptions | None = None,
         run_id: str | None = None,
     ) -> RunRecord:
-        """Create a run of `plan` and drive it to the end."""
+        """Create a run of `plan` and drive it to the end. `options` are saved with the run
+        (on this executor, whatever executor they name)."""
         run_id = run_id or new_run_id()
         context = build_context(plan, run_id=run_id, inputs=inputs or {}, alert=alert)
         plan_hash = await self.store.save_plan(plan)
@@ -116,7 +110,7 @@ class LocalExecutor:
             run_id=run_id, plan_id=plan.id, plan_hash=plan_hash, guide_path=guide_path,
             title=plan.title, status="running", created_at=now, updated_at=now, version=0,
             state=state.to_json_dict(), context=self.redact(context),
-            options={"dry_run": dry_run, "executor": "local"},
+            options=(options or RunOptions()).model_copy(update={"executor": "local"}),
         )
         await self.store.create_run(record)
         return await self._drive_once(plan, record)
@@ -145,7 +139,7 @@ class LocalExecutor:
 
     async def _drive(self, plan: Plan, record: RunRecord) -> RunRecord:
         run_id = record.run_id
-        dry_run = bool(record.options.get("dry_run"))
+        dry_run = record.options.dry_run
         memory = Memory.restore(record.context, await self.store.memory(run_id))
         state, _ = await current_state(self.store, plan, record)
         queue: asyncio.Queue[tuple[str, int, StepReport]] = asyncio.Queue()
@@ -235,7 +229,7 @@ class LocalExecutor:
         if any is, no answer is applied (nothing may start before all are answered)."""
         rows: list[Any] = []
         for doubt in sched.in_doubt_after_crash(
-                plan, state, repeatable=lambda step: repeatable(self.registry, step),
+                plan, state, repeatable=lambda step: repeatable(self.services.registry, step),
                 reason=in_doubt_reason("{step}", lost="runner")):
             state, _ = sched.apply(plan, state, doubt)
             rows.append((doubt.type, doubt.step, doubt.attempt,

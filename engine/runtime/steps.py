@@ -26,7 +26,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from engine import effects, placement, templating
 from engine import scheduler as sched
-from engine.datasources import DataSources, RedactingLogger, Redactor
+from engine.datasources import RedactingLogger, Redactor
 from engine.errors import (
     ConditionError,
     MendflowError,
@@ -36,14 +36,14 @@ from engine.errors import (
 )
 from engine.interaction import Answers, Interaction
 from engine.plan import Edge, Plan, Step, StepKind
-from engine.plugins import Registry, StepContext, StepResult, parse_params
+from engine.plugins import StepContext, StepResult, parse_params
+from engine.runtime.limits import Limit, LocalSlots, Slots
 from engine.runtime.memory import Memory
-from engine.settings import Settings
-from engine.store.base import ArtifactRef, MemoryEntry, Store
+from engine.runtime.services import Redact, Services
+from engine.store.base import ArtifactRef, MemoryEntry
 
 log = logging.getLogger("mendflow.steps")
 
-Redact = Callable[[Any], Any]
 
 
 @dataclass
@@ -59,25 +59,23 @@ class StepReport:
 class StepRunner:
     def __init__(
         self,
+        services: Services,
         *,
-        store: Store,
-        registry: Registry,
-        settings: Settings,
         interaction: Interaction | None = None,
-        datasources: Any | None = None,
-        redact: Redact | None = None,
+        slots: Slots | None = None,
     ) -> None:
-        self.store = store
-        self.registry = registry
-        self.settings = settings
+        self.store = services.store
+        self.registry = services.registry
+        self.settings = settings = services.settings
         self.interaction = interaction or Answers()
-        self.datasources = datasources
-        self.redact: Redact = redact or (lambda value: value)
+        self.datasources = datasources = services.datasources
+        self.redact: Redact = services.redact
         # What plugins redact with before they cut text: every data source's secrets.
-        self.secrets = datasources.redactor() if isinstance(datasources, DataSources) \
-            else Redactor()
+        self.secrets = datasources.redactor() if datasources is not None else Redactor()
         self._global = asyncio.Semaphore(settings.max_concurrency)
-        self._per_plugin: dict[str, asyncio.Semaphore] = {}
+        # Per plugin and per data source: in this process (LocalSlots), or across every
+        # worker sharing the store (StoreSlots, on Celery).
+        self.slots: Slots = slots or LocalSlots()
         # Told (run id, step id, waiting) when a step queues for a concurrency slot and when
         # it gets one, so that a person sees the wait rather than a step that seems slow.
         self.on_wait: Callable[[str, str, bool], None] | None = None
@@ -164,17 +162,21 @@ class StepRunner:
             results=memory.view()["steps"],
             read_artifact=self._artifact_reader(run_id, memory.view()["steps"]),
         )
-        sem = self._per_plugin.setdefault(step.plugin, asyncio.Semaphore(
-            self.settings.plugin_concurrency or self.settings.max_concurrency))
-        source = self._source_slots(ctx.data_source)
         queued = time.monotonic()
-        blocked = self._global.locked() or sem.locked() or source.locked()
-        if blocked and self.on_wait:
-            self.on_wait(run_id, step.id, True)
-        async with self._global, sem, source:
+        shown = False
+
+        def waiting(now: bool) -> None:
+            nonlocal shown
+            if self.on_wait and now != shown:
+                shown = now
+                self.on_wait(run_id, step.id, now)
+
+        if self._global.locked():
+            waiting(True)
+        async with self._global, self.slots.hold(self._limits(step.plugin, ctx.data_source),
+                                                 holder=key, ttl_s=timeout, waiting=waiting):
+            waiting(False)
             waited = {"waited_s": round(time.monotonic() - queued, 6)}
-            if blocked and self.on_wait:
-                self.on_wait(run_id, step.id, False)
             try:
                 async with asyncio.timeout(timeout):
                     result = await plugin.run(params=parsed, ctx=ctx)
@@ -366,15 +368,18 @@ class StepRunner:
 
         return read
 
-    def _source_slots(self, info: Mapping[str, Any] | None) -> asyncio.Semaphore:
-        """The slots of the data source a step uses, when mendflow.toml limits it
-        (`concurrency = 4` in its table); else a semaphore that never blocks."""
-        name = info.get("name") if info else None
-        limit = self.datasources.limit(name) if isinstance(self.datasources, DataSources) \
-            else None
-        if not limit:
-            return _UNLIMITED
-        return self._per_plugin.setdefault(f"source:{name}", asyncio.Semaphore(limit))
+    def _limits(self, plugin: str, source: Mapping[str, Any] | None) -> tuple[Limit, ...]:
+        """The limits a step of `plugin` against data source `source` is under: its plugin's
+        (`plugin_concurrency`; unset: none of its own) and its data source's (`concurrency = 4`
+        in its table of mendflow.toml)."""
+        limits = []
+        if self.settings.plugin_concurrency:
+            limits.append(Limit(f"plugin:{plugin}", self.settings.plugin_concurrency))
+        name = source.get("name") if source else None
+        size = self.datasources.limit(name) if self.datasources is not None else None
+        if size:
+            limits.append(Limit(f"source:{name}", size))
+        return tuple(limits)
 
     def _data_source(self, step: Step, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if self.datasources is None or not step.plugin:
@@ -384,9 +389,6 @@ class StepRunner:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-_UNLIMITED = asyncio.Semaphore(1 << 30)
-
 
 def _render_params(plugin_cls: type, params: Mapping[str, Any],
                    view: Mapping[str, Any]) -> dict[str, Any]:

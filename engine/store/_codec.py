@@ -46,7 +46,7 @@ def run_values(record: RunRecord, at: Callable[[datetime], Any]) -> tuple[Any, .
     return (record.run_id, record.plan_id, record.plan_hash, record.guide_path, record.title,
             record.status, record.outcome, record.reason, at(record.created_at),
             at(record.updated_at), record.version, dumps(record.state), dumps(record.context),
-            dumps(record.options), record.state_seq)
+            dumps(record.options.model_dump(mode="json")), record.state_seq)
 
 
 def stored_plan(text: str | None, plan_hash: str, where: str) -> Plan:

@@ -82,6 +82,26 @@ class LeaseHeld(StoreError):
         self.lease = lease
 
 
+class RunOptions(BaseModel):
+    """How a run was started, saved with it so that whoever drives it later (a worker anywhere,
+    `mendflow resume`) acts as the starter would: the executor it runs on, dry run, and the
+    starter's non-interactive answers, approvals, approval policy and LLM judge."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    executor: str = Field(default="local", description="local, or an installed executor "
+                          "(celery): `resume` continues the run on it.")
+    dry_run: bool = False
+    answers: dict[str, bool] = Field(default_factory=dict,
+                                     description="Decisions answered in advance (--answer).")
+    assume_yes: bool = Field(default=False, description="--yes: every gate approved.")
+    approvals: tuple[str, ...] = Field(default=(), description="Gates approved (--approve).")
+    auto_approve: tuple[str, ...] = Field(default=(), description="The operator's policy: "
+                                          "gates approved without asking.")
+    judge: str | None = Field(default=None, description="provider:model of the LLM that "
+                              "judges prose conditions; None: a person does.")
+
+
 class RunRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -102,8 +122,8 @@ class RunRecord(BaseModel):
                            "later events are replayed on top of it.")
     context: dict[str, Any] = Field(default_factory=dict,
                                     description="Read-only incident context: inputs, alert.")
-    options: dict[str, Any] = Field(default_factory=dict,
-                                    description="How it was started: dry_run, executor, ...")
+    options: RunOptions = Field(default_factory=RunOptions,
+                                description="How it was started: executor, dry run, answers.")
 
 
 class MemoryEntry(BaseModel):
@@ -211,6 +231,17 @@ class Store(Protocol):
     # exactly-once claims
     async def claim_step(self, run_id: str, step_id: str, attempt: int, owner: str, *,
                          lease_s: float | None = None) -> bool: ...
+
+    # concurrency slots shared by every process that uses the store
+    async def take_slot(self, key: str, *, limit: int, holder: str, ttl_s: float) -> bool:
+        """Hold one of the `limit` slots of `key` for `holder` for `ttl_s` seconds: True when
+        held (a holder that already holds one renews it), False when all are held by others
+        and live. A lapsed slot is free: a holder that died gives its slot back by itself."""
+        ...
+
+    async def release_slot(self, key: str, *, holder: str) -> None:
+        """Give back what `holder` holds of `key` (nothing if it holds none)."""
+        ...
 
     # one driver per run
     async def take_lease(self, run_id: str, *, holder: str, host: str, pid: int, ttl_s: float,

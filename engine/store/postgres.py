@@ -92,6 +92,21 @@ _SELECT_STALLED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running
                         "< clock_timestamp() - $1 * interval '1 second' ORDER BY updated_at "
                         "LIMIT $2")
 
+# A slot of `key` for `holder`: the one it already holds (renewed), else the lowest of 0..limit-1
+# that is free or lapsed. Two takers that pick the same free slot meet on its primary key: one
+# inserts, the other's update finds the slot live and returns nothing (it tries again later).
+_TAKE_SLOT = (
+    "WITH mine AS (UPDATE slots SET expires_at = clock_timestamp() + $4::float8 * interval "
+    "'1 second' WHERE key = $1 AND holder = $3 AND slot < $2 RETURNING slot), "
+    "free AS (SELECT s FROM generate_series(0, $2 - 1) AS s WHERE NOT EXISTS (SELECT 1 FROM "
+    "mine) AND NOT EXISTS (SELECT 1 FROM slots WHERE key = $1 AND slot = s AND expires_at > "
+    "clock_timestamp()) ORDER BY s LIMIT 1), "
+    "taken AS (INSERT INTO slots AS t (key, slot, holder, expires_at) SELECT $1, s, $3, "
+    "clock_timestamp() + $4::float8 * interval '1 second' FROM free ON CONFLICT (key, slot) "
+    "DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE "
+    "t.expires_at <= clock_timestamp() RETURNING slot) "
+    "SELECT EXISTS (SELECT 1 FROM mine) OR EXISTS (SELECT 1 FROM taken)")
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: plans, runs, their events, memory, step claims and artifacts (bytes in the table)
     (
@@ -151,6 +166,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             purpose text NOT NULL, model text NOT NULL, calls bigint NOT NULL,
             input_tokens bigint NOT NULL, output_tokens bigint NOT NULL,
             cost_usd double precision, PRIMARY KEY (run_id, purpose, model))""",
+    ),
+    # 5: concurrency slots shared by every worker (`take_slot`): slot i of key k is held by
+    # one step attempt until it releases it or its lease lapses
+    (
+        """CREATE TABLE slots (
+            key text NOT NULL, slot integer NOT NULL, holder text NOT NULL,
+            expires_at timestamptz NOT NULL, PRIMARY KEY (key, slot))""",
     ),
 )
 """Migration N (1-based) brings the schema from version N-1 to N. Append, never edit."""
@@ -503,7 +525,9 @@ class PostgresStore:
 
     async def load_plan(self, plan_hash: str) -> Plan:
         async def load(conn: asyncpg.Connection) -> str | None:
-            return await conn.fetchval("SELECT json FROM plans WHERE hash = $1", plan_hash)
+            text: str | None = await conn.fetchval("SELECT json FROM plans WHERE hash = $1",
+                                                   plan_hash)
+            return text
         text = await self._call(load)
         return stored_plan(text, plan_hash, str(repr(self)))
 
@@ -745,6 +769,18 @@ class PostgresStore:
             return got is not None
         return await self._call(claim)
 
+    # -- concurrency slots shared by every process ------------------------------------------
+
+    async def take_slot(self, key: str, *, limit: int, holder: str, ttl_s: float) -> bool:
+        async def take(conn: asyncpg.Connection) -> bool:
+            return bool(await conn.fetchval(_TAKE_SLOT, key, limit, holder, ttl_s))
+        return await self._call(take)
+
+    async def release_slot(self, key: str, *, holder: str) -> None:
+        async def release(conn: asyncpg.Connection) -> None:
+            await conn.execute("DELETE FROM slots WHERE key = $1 AND holder = $2", key, holder)
+        await self._call(release)
+
     async def begin_step(self, run_id: str, step_id: str, attempt: int, owner: str, *,
                          lease_s: float | None, marker_owner: str,
                          max_starts: int) -> StepStart:
@@ -883,9 +919,10 @@ class PostgresStore:
 
     async def get_artifact(self, ref: ArtifactRef) -> bytes:
         async def get(conn: asyncpg.Connection) -> bytes | None:
-            return await conn.fetchval(
+            data: bytes | None = await conn.fetchval(
                 "SELECT data FROM artifacts WHERE run_id = $1 AND step_id = $2 AND "
                 "attempt = $3 AND name = $4", ref.run_id, ref.step_id, ref.attempt, ref.name)
+            return data
         data = await self._call(get)
         where = f"{ref.run_id}/{ref.step_id}/{ref.attempt}/{ref.name}"
         if data is None:

@@ -130,6 +130,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             purpose TEXT NOT NULL, model TEXT NOT NULL, calls INTEGER NOT NULL,
             input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, cost_usd REAL,
             PRIMARY KEY (run_id, purpose, model))""",),
+    # 5: concurrency slots (`take_slot`): slot i of key k is held by one step attempt until it
+    # releases it or its lease lapses
+    ("""CREATE TABLE slots (
+            key TEXT NOT NULL, slot INTEGER NOT NULL, holder TEXT NOT NULL,
+            expires_at REAL NOT NULL, PRIMARY KEY (key, slot))""",),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -480,6 +485,32 @@ class SqliteStore:
                            (run_id, step_id, attempt, owner, _time_text(now), expires))
                 return True
         return await self._run(claim)
+
+    # -- concurrency slots shared by every process ------------------------------------------
+
+    async def take_slot(self, key: str, *, limit: int, holder: str, ttl_s: float) -> bool:
+        def take() -> bool:
+            db = self._db()
+            with _transaction(db):
+                now = time.time()
+                rows = db.execute("SELECT slot, holder, expires_at FROM slots WHERE key = ? "
+                                  "AND slot < ?", (key, limit)).fetchall()
+                mine = [slot for slot, owner, _ in rows if owner == holder]
+                live = {slot for slot, owner, expires in rows if expires > now}
+                free = mine or [s for s in range(limit) if s not in live]
+                if not free:
+                    return False
+                db.execute("INSERT OR REPLACE INTO slots (key, slot, holder, expires_at) "
+                           "VALUES (?, ?, ?, ?)", (key, free[0], holder, now + ttl_s))
+                return True
+        return await self._run(take)
+
+    async def release_slot(self, key: str, *, holder: str) -> None:
+        def release() -> None:
+            with _transaction(self._db()):
+                self._db().execute("DELETE FROM slots WHERE key = ? AND holder = ?",
+                                   (key, holder))
+        await self._run(release)
 
     # -- one driver per run ----------------------------------------------------------------
 

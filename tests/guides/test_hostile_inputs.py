@@ -22,8 +22,10 @@ from engine.errors import MendflowError
 from engine.interaction import Answers
 from engine.plugins import default_registry
 from engine.runtime.executor import LocalExecutor
+from engine.runtime.services import Services
 from engine.settings import Settings
 from engine.store import open_store
+from engine.store.base import RunOptions
 
 from .test_shipped_guides import ROOT, mendflow
 
@@ -69,16 +71,18 @@ def test_hostile_values_for_every_input_change_nothing(guide: Path, tmp_path: Pa
             for spec in plan.inputs:
                 for value in HOSTILE:
                     for dry_run in (True, False):
-                        ex = LocalExecutor(store=store, registry=default_registry(),
-                                           settings=Settings(data_dir=tmp_path / "data",
-                                                             default_timeout_s=5),
+                        ex = LocalExecutor(Services(store=store, registry=default_registry(),
+                                                    settings=Settings(
+                                                        data_dir=tmp_path / "data",
+                                                        default_timeout_s=5)),
                                            interaction=Answers())
                         inputs = {s.name: str(s.default) if s.default is not None else
                                   str(canary) for s in plan.inputs}
                         inputs[spec.name] = value
                         try:
                             record = await ex.start(plan, guide_path=str(guide),
-                                                    inputs=inputs, dry_run=dry_run)
+                                                    inputs=inputs,
+                                                    options=RunOptions(dry_run=dry_run))
                             outcomes.append(f"{spec.name}={value!r}: {record.status}")
                         except MendflowError as exc:
                             assert "\n" not in str(exc) and "\x1b" not in str(exc)

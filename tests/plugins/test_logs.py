@@ -14,6 +14,7 @@ import pytest
 
 from engine.errors import PluginError, StepFailed
 from engine.plugins import Registry, StepContext, parse_params
+from engine.runtime.services import Services
 from plugins._logtime import line_time, parse_when
 from plugins.logs import LogsPlugin
 
@@ -334,9 +335,10 @@ async def test_a_slow_scan_never_blocks_a_parallel_step_and_times_out_at_its_dea
     store = open_store(tmp_path / "store.sqlite3")
     await store.open()
     try:
-        ex = LocalExecutor(store=store, settings=Settings(data_dir=tmp_path),
-                           registry=Registry(discover=False, extra={"shell": ShellPlugin,
-                                                                    "logs": LogsPlugin}))
+        ex = LocalExecutor(Services(
+            store=store, settings=Settings(data_dir=tmp_path),
+            registry=Registry(discover=False, extra={"shell": ShellPlugin,
+                                                     "logs": LogsPlugin})))
         # When both run at once
         started = asyncio.get_running_loop().time()
         record = await ex.start(p, guide_path="t.md")

@@ -23,6 +23,7 @@ import asyncpg
 import pytest
 
 from engine.plan import Edge, Plan, SourceInfo, Span, Step
+from engine.runtime.services import Services
 from engine.settings import Settings
 from engine.store.postgres import PostgresStore
 from tests.worker.plugins import SCHEMA
@@ -186,8 +187,8 @@ async def starter(store: PostgresStore, worker_env: dict[str, str]) -> AsyncIter
 
     dispatcher = CeleryDispatcher(worker_app.step,
                                   default_queue=worker_env["MENDFLOW_DEFAULT_QUEUE"])
-    yield DistributedRunner(store=store, registry=Registry(discover=False),
-                            settings=Settings(), dispatcher=dispatcher)
+    yield DistributedRunner(Services(store=store, registry=Registry(discover=False),
+                                     settings=Settings()), dispatcher=dispatcher)
     dispatcher.close()
 
 

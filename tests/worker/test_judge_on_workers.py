@@ -12,6 +12,7 @@ import pytest
 
 from engine.compile import compile_guide
 from engine.guide import parse_guide
+from engine.store.base import RunOptions
 from tests.support.judging import PODS_GUIDE as GUIDE
 from tests.support.judging import is_judgment
 from tests.support.openai_server import openai_server
@@ -37,11 +38,11 @@ async def test_a_worker_asks_the_runs_judge(worker_env, store, starter, tmp_path
             workers.start("w1")
             run = await starter.start(plan, guide_path=str(tmp_path / "pods.md"),
                                       run_id=f"judge-{uuid.uuid4().hex[:10]}",
-                                      judge="openai:test-model")
+                                      options=RunOptions(judge="openai:test-model"))
             (record,) = await wait_all(store, [run.run_id], timeout=90)
         finally:
             workers.stop_all()
-    assert record.options["judge"] == "openai:test-model"
+    assert record.options.judge == "openai:test-model"
     assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason
     judged = [p for b, p in zip(server.requests, server.prompts()) if is_judgment(b)]
     assert len(judged) == 1 and "CrashLoopBackOff" in judged[0]
@@ -51,15 +52,13 @@ async def test_a_worker_asks_the_runs_judge(worker_env, store, starter, tmp_path
 
 
 def test_the_cli_starter_saves_its_judge_only_when_it_judges_with_the_llm() -> None:
+    from engine.cli.runs import _run_options
     from engine.compile.llm import LlmJudge
     from engine.interaction import Answers
-    from engine.plugins import Registry
     from engine.settings import Settings
-    from worker.executor import CeleryExecutor
 
     settings = Settings(database_url="postgresql://127.0.0.1/test", llm="openai:test-model")
     judged = Answers(fallback=LlmJudge(model=object(), label="openai:test-model"))  # type: ignore[arg-type]
-    for interaction, expected in ((judged, True), (Answers(), False)):
-        executor = CeleryExecutor(store=object(), registry=Registry(discover=False),  # type: ignore[arg-type]
-                                  settings=settings, interaction=interaction)
-        assert executor._judged() is expected
+    for interaction, expected in ((judged, "openai:test-model"), (Answers(), None)):
+        options = _run_options(settings, interaction, executor="celery", dry_run=False)
+        assert options.judge == expected and options.executor == "celery"

@@ -22,8 +22,9 @@ import pytest
 from engine.plan import Edge, Step
 from engine.plugins import Registry
 from engine.runtime.distributed import Continuation, DistributedRunner, Outcome
+from engine.runtime.services import Services
 from engine.settings import Settings
-from engine.store.base import Store
+from engine.store.base import RunOptions, Store
 from engine.store.postgres import PostgresStore
 from engine.store.sqlite import SqliteStore
 from tests.worker.conftest import ADMIN_URL, chain_plan, end, make_plan
@@ -97,8 +98,9 @@ async def test_both_store_paths_finish_runs_with_each_step_reported_once(
         plan = plan.model_copy(update={"steps": [
             s.model_copy(update={"plugin": None, "mutating": False}) for s in plan.steps]})
     dispatcher = ListDispatcher()
-    runners = [DistributedRunner(store=any_store, registry=Registry(discover=False),
-                                 settings=Settings(), dispatcher=dispatcher, owner=f"w{i}")
+    runners = [DistributedRunner(Services(store=any_store, registry=Registry(discover=False),
+                                          settings=Settings()),
+                                 dispatcher=dispatcher, owner=f"w{i}")
                for i in range(8)]
     run_ids = [f"r{i}-{uuid.uuid4().hex[:6]}" for i in range(3)]
     for run_id in run_ids:
@@ -133,15 +135,17 @@ def gated_plan() -> Any:
 async def test_the_starters_approval_policy_is_saved_with_the_run_and_used_by_workers(
         any_store: Store, policy: tuple[str, ...]) -> None:
     dispatcher = ListDispatcher()
-    runners = [DistributedRunner(store=any_store, registry=Registry(discover=False),
-                                 settings=Settings(), dispatcher=dispatcher, owner=f"w{i}")
+    runners = [DistributedRunner(Services(store=any_store, registry=Registry(discover=False),
+                                          settings=Settings()),
+                                 dispatcher=dispatcher, owner=f"w{i}")
                for i in range(2)]
     run_id = f"g-{uuid.uuid4().hex[:6]}"
     # the operator's `auto_approve` policy reaches the worker that meets the gate
-    await runners[0].start(gated_plan(), guide_path="t.md", run_id=run_id, auto_approve=policy)
+    await runners[0].start(gated_plan(), guide_path="t.md", run_id=run_id,
+                           options=RunOptions(auto_approve=policy))
     await drive(runners[1:], dispatcher.sent, seed=3)
     record = await any_store.get_run(run_id)
-    assert record.options["auto_approve"] == list(policy)
+    assert record.options.auto_approve == policy
     events = await any_store.events(run_id)
     ran = {e.step_id for e in events if e.type == "step_succeeded"}
     if policy:
@@ -166,8 +170,9 @@ def noop_chain(length: int, queue: str | None = None, at: int = -1) -> Any:
 
 def continuing(store: Store, dispatcher: ListDispatcher, owner: str, *, max_steps: int = 100,
                max_s: float = 60.0, width: int = 1) -> DistributedRunner:
-    return DistributedRunner(store=store, registry=Registry(discover=False),
-                             settings=Settings(), dispatcher=dispatcher, owner=owner,
+    return DistributedRunner(Services(store=store, registry=Registry(discover=False),
+                                      settings=Settings()),
+                             dispatcher=dispatcher, owner=owner,
                              continuation=Continuation(max_steps=max_steps, max_s=max_s,
                                                        width=width))
 

@@ -17,6 +17,7 @@ from engine.interaction import Answers
 from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step
 from engine.plugins import Registry, StepContext, StepResult
 from engine.runtime.executor import LocalExecutor, Update
+from engine.runtime.services import Services
 from engine.settings import Settings
 from engine.store import open_store
 from plugins.shell import ShellPlugin
@@ -153,8 +154,9 @@ def make_executor(store: Any, tmp_path: Path):  # noqa: ANN201
         })
         settings = kw.pop("settings", None) or Settings(data_dir=tmp_path)
         interaction = kw.pop("interaction", None) or Answers()
-        ex = LocalExecutor(store=store, registry=registry, settings=settings,
-                           interaction=interaction, observer=updates.append, **kw)
+        services = Services(store=store, registry=registry, settings=settings,
+                            **{k: kw.pop(k) for k in ("datasources", "redact") if k in kw})
+        ex = LocalExecutor(services, interaction=interaction, observer=updates.append, **kw)
         return ex, updates
 
     return make

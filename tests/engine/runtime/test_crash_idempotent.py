@@ -28,6 +28,7 @@ import asyncio, os, sys
 from pathlib import Path
 from typing import ClassVar
 from pydantic import BaseModel
+from engine.runtime.services import Services
 from engine.plan import Plan
 from engine.plugins import Registry, StepContext, StepResult
 from engine.runtime.executor import LocalExecutor
@@ -65,8 +66,9 @@ class KeyedFile:
 
 async def main(command: str, data: str, plan_file: str) -> None:
     async with open_store(Path(data) / "mendflow.sqlite3") as store:
-        ex = LocalExecutor(store=store, settings=Settings(data_dir=Path(data)),
-                           registry=Registry(discover=False, extra={"keyed_file": KeyedFile}))
+        ex = LocalExecutor(Services(
+            store=store, settings=Settings(data_dir=Path(data)),
+            registry=Registry(discover=False, extra={"keyed_file": KeyedFile})))
         if command == "run":
             plan = Plan.from_json(Path(plan_file).read_text())
             record = await ex.start(plan, guide_path="t.md", run_id="r1")

@@ -10,7 +10,7 @@ import pytest
 
 from engine.interaction import Answers
 from engine.settings import Settings
-from engine.store.base import EventRecord, LeaseHeld
+from engine.store.base import EventRecord, LeaseHeld, RunOptions
 
 from .conftest import edge, end, plan, sh, step
 
@@ -182,7 +182,7 @@ async def test_dry_run_has_no_side_effects_and_shows_what_would_run(make_executo
                                                                     tmp_path) -> None:
     marker, p = _gated(tmp_path)
     ex, _ = make_executor()
-    record = await ex.start(p, guide_path="t.md", dry_run=True)
+    record = await ex.start(p, guide_path="t.md", options=RunOptions(dry_run=True))
     assert not marker.exists()
     memory = {m.key: m.value for m in await store.memory(record.run_id)}
     assert memory["steps.change"]["dry_run"] is True

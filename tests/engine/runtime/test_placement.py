@@ -11,6 +11,7 @@ from engine.compile import compile_guide
 from engine.errors import PlanError, ValidationError
 from engine.guide import parse_guide
 from engine.placement import argv_sinks, problems, rendered_problem
+from engine.runtime.services import Services
 
 from .conftest import edge, end, plan, sh, step
 
@@ -112,8 +113,8 @@ def test_a_misplaced_value_fails_the_run_before_any_step(tmp_path: Path) -> None
         store = open_store(tmp_path / "s.sqlite3")
         await store.open()
         try:
-            ex = LocalExecutor(store=store, registry=default_registry(),
-                               settings=Settings(data_dir=tmp_path))
+            ex = LocalExecutor(Services(store=store, registry=default_registry(),
+                                        settings=Settings(data_dir=tmp_path)))
             with pytest.raises(PlanError, match="is text but"):
                 await ex.start(p, guide_path="t.md", inputs={"v": "anything"})
             assert await store.list_runs() == []

@@ -22,7 +22,9 @@ from engine.interaction import Answer, Answers
 from engine.plan import Step
 from engine.plugins import Registry, StepContext, StepResult
 from engine.runtime.executor import LocalExecutor
+from engine.runtime.services import Services
 from engine.settings import Settings
+from engine.store.base import RunOptions
 from plugins.http import HttpPlugin
 from plugins.shell import ShellPlugin
 from plugins.sql import SqlPlugin
@@ -72,8 +74,9 @@ def executor(store: Any, tmp_path: Path, **kw: Any) -> LocalExecutor:
     registry = Registry(discover=False, extra={
         "shell": ShellPlugin, "sql": SqlPlugin, "http": HttpPlugin, "arm": ArmPlugin,
         "press": PressPlugin})
-    return LocalExecutor(store=store, registry=registry, settings=Settings(data_dir=tmp_path),
-                         interaction=kw.pop("interaction", Answers()), **kw)
+    services = Services(store=store, registry=registry, settings=Settings(data_dir=tmp_path),
+                        **{k: kw.pop(k) for k in ("datasources", "redact") if k in kw})
+    return LocalExecutor(services, interaction=kw.pop("interaction", Answers()), **kw)
 
 
 def one(s: Step) -> Any:
@@ -187,7 +190,8 @@ async def test_a_dry_run_runs_only_reads_and_shows_the_rest(store, tmp_path) -> 
              [edge("look", "gate"), edge("gate", "change"),
               edge("gate", "denied", on="failure", kind="error"), edge("change", "done")],
              inputs=[{"name": "path"}])
-    record = await executor(store, tmp_path).start(p, guide_path="t.md", dry_run=True,
+    record = await executor(store, tmp_path).start(p, guide_path="t.md",
+                                                   options=RunOptions(dry_run=True),
                                                    inputs={"path": str(marker)})
     memory = {m.key: m.value for m in await store.memory(record.run_id)}
     assert memory["steps.look"]["stdout"].strip() == "seen"  # a read runs
@@ -198,7 +202,8 @@ async def test_a_dry_run_runs_only_reads_and_shows_the_rest(store, tmp_path) -> 
 async def test_a_dry_run_refuses_an_ungated_write_as_a_run_would(store, tmp_path) -> None:
     marker = tmp_path / "changed"
     record = await executor(store, tmp_path).start(one(sh("t", "touch", str(marker))),
-                                                   guide_path="t.md", dry_run=True)
+                                                   guide_path="t.md",
+                                                   options=RunOptions(dry_run=True))
     assert not marker.exists()
     assert record.state["steps"]["t"]["error"].startswith(f"[step t]: refused: `touch {marker}`")
 

@@ -3,6 +3,7 @@ that ran, and no default that throttles a fan-out below the global limit."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from engine.report import build_view
@@ -80,8 +81,19 @@ async def test_a_data_source_limit_from_the_config_file_bounds_its_steps(
     sources = load_datasources(settings, {})
     assert sources.limit("slow") == 1 and sources.limit("other") is None
     ex, _ = make_executor(settings=settings, datasources=sources)
-    slot = ex.runner._source_slots({"name": "slow"})
-    # Then steps of that source share one slot: a second would wait for the first
-    async with slot:
-        assert slot.locked() and ex.runner._source_slots({"name": "slow"}) is slot
-    assert not ex.runner._source_slots({"name": "other"}).locked()
+    limits = ex.runner._limits("http", {"name": "slow"})
+    assert [(lim.key, lim.size) for lim in limits] == [("source:slow", 1)]
+    assert ex.runner._limits("http", {"name": "other"}) == ()
+    # Then steps of that source share one slot: a second waits for the first, and says so
+    waits: list[bool] = []
+    async with ex.runner.slots.hold(limits, holder="a", ttl_s=5, waiting=waits.append):
+        second = asyncio.ensure_future(_hold(ex.runner.slots, limits, waits))
+        await asyncio.sleep(0.05)
+        assert not second.done() and waits == [True]
+    await asyncio.wait_for(second, 1)
+    assert waits == [True, False]
+
+
+async def _hold(slots, limits, waits) -> None:
+    async with slots.hold(limits, holder="b", ttl_s=5, waiting=waits.append):
+        pass

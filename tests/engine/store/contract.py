@@ -379,6 +379,48 @@ class StoreContract:
         with pytest.raises(RunNotFound):
             await store.claim_step("no-such-run", "clean", 1, "a")
 
+    # -- concurrency slots shared by every process ----------------------------------------
+
+    async def test_slots_hold_the_limit_among_concurrent_takers(self, store: Store,
+                                                                peer_store: Store) -> None:
+        key = f"source:prom-{uuid.uuid4().hex[:6]}"
+        got = await asyncio.gather(*(
+            (store, peer_store)[i % 2].take_slot(key, limit=3, holder=f"h{i}", ttl_s=30)
+            for i in range(12)))
+        assert sum(got) == 3
+
+    async def test_a_released_slot_is_free_and_only_its_holder_releases_it(
+            self, store: Store) -> None:
+        key = f"plugin:sql-{uuid.uuid4().hex[:6]}"
+        assert await store.take_slot(key, limit=1, holder="a", ttl_s=30)
+        assert not await store.take_slot(key, limit=1, holder="b", ttl_s=30)
+        await store.release_slot(key, holder="b")  # not b's: nothing happens
+        assert not await store.take_slot(key, limit=1, holder="b", ttl_s=30)
+        await store.release_slot(key, holder="a")
+        assert await store.take_slot(key, limit=1, holder="b", ttl_s=30)
+
+    async def test_a_holder_taking_again_renews_its_one_slot(self, store: Store) -> None:
+        key = f"plugin:shell-{uuid.uuid4().hex[:6]}"
+        assert await store.take_slot(key, limit=2, holder="a", ttl_s=0.3)
+        await asyncio.sleep(0.2)
+        assert await store.take_slot(key, limit=2, holder="a", ttl_s=0.3)  # the same slot
+        assert await store.take_slot(key, limit=2, holder="b", ttl_s=30)  # the other one
+        await asyncio.sleep(0.2)  # 0.4 s after a's first take, 0.2 s after its renewal
+        assert not await store.take_slot(key, limit=2, holder="c", ttl_s=30)
+
+    async def test_a_lapsed_slot_is_taken_by_another_holder(self, store: Store) -> None:
+        key = f"source:db-{uuid.uuid4().hex[:6]}"
+        assert await store.take_slot(key, limit=1, holder="dead", ttl_s=0.2)
+        assert not await store.take_slot(key, limit=1, holder="b", ttl_s=30)
+        await asyncio.sleep(0.3)
+        assert await store.take_slot(key, limit=1, holder="b", ttl_s=30)
+        assert not await store.take_slot(key, limit=1, holder="dead", ttl_s=30)
+
+    async def test_slots_of_different_keys_do_not_share_a_limit(self, store: Store) -> None:
+        tag = uuid.uuid4().hex[:6]
+        assert await store.take_slot(f"plugin:a-{tag}", limit=1, holder="x", ttl_s=30)
+        assert await store.take_slot(f"plugin:b-{tag}", limit=1, holder="x", ttl_s=30)
+
     # -- one driver per run ----------------------------------------------------------------
 
     async def test_one_lease_among_concurrent_drivers_and_the_refusal_names_the_holder(

@@ -26,6 +26,7 @@ from engine.interaction import Answers, load_auto_approve
 from engine.plan import Plan
 from engine.plugins import Registry
 from engine.runtime.executor import LocalExecutor, Update
+from engine.runtime.services import Services
 from engine.settings import Settings
 from engine.store import open_store
 from plugins.robot.ua import CellClient
@@ -89,8 +90,8 @@ async def run_playbook(plan: Plan, cell: str, cal: Path, policy: Path, tmp: Path
 
     try:
         executor = LocalExecutor(
-            store=store, registry=Registry(),
-            settings=Settings(data_dir=tmp, default_timeout_s=30, config_file=policy),
+            Services(store=store, registry=Registry(),
+                     settings=Settings(data_dir=tmp, default_timeout_s=30, config_file=policy)),
             interaction=Answers(auto_approve=load_auto_approve(policy)), observer=observe)
         done = await executor.start(plan, guide_path=str(PEG),
                                     inputs={"cell": cell, "calibration": str(cal)})
