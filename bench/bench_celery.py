@@ -55,7 +55,7 @@ from pydantic import BaseModel  # noqa: E402
 
 from engine import scheduler as sched  # noqa: E402
 from engine.plan import Edge, Plan, SourceInfo, Span, Step  # noqa: E402
-from engine.plugins import Registry, StepContext, StepResult  # noqa: E402
+from engine.plugins import PluginBase, Registry, StepContext, StepResult  # noqa: E402
 from engine.runtime.services import Services  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from worker import app as worker_app  # noqa: E402
@@ -76,11 +76,10 @@ class SleepParams(BaseModel):
     sleep_s: float = 0.1
 
 
-class SleepPlugin:
+class SleepPlugin(PluginBase):
     name: ClassVar[str] = "sleep"
     Params = SleepParams
     read_only = True
-    supports_dry_run = True
 
     async def run(self, *, params: SleepParams, ctx: StepContext) -> StepResult:
         await asyncio.sleep(params.sleep_s)

@@ -37,7 +37,7 @@ from pydantic import BaseModel
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.plan import Edge, Plan, SourceInfo, Span, Step  # noqa: E402
-from engine.plugins import Registry, StepContext, StepResult  # noqa: E402
+from engine.plugins import PluginBase, Registry, StepContext, StepResult
 from engine.runtime.executor import LocalExecutor  # noqa: E402
 from engine.runtime.services import Services
 from engine.settings import Settings  # noqa: E402
@@ -50,11 +50,10 @@ class SleepParams(BaseModel):
     seconds: float = 0.0
 
 
-class SleepPlugin:
+class SleepPlugin(PluginBase):
     name: ClassVar[str] = "sleep"
     Params = SleepParams
     read_only = True
-    supports_dry_run = True
 
     async def run(self, *, params: SleepParams, ctx: StepContext) -> StepResult:
         if params.seconds:

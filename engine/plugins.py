@@ -1,20 +1,24 @@
 """Plugin protocols and the registry: how a step's `plugin` name becomes code that runs.
 
-A plugin is a class with a few class attributes and one keyword-only async method:
+A plugin is a class with a few class attributes and one keyword-only async method. It
+inherits `PluginBase`, which gives every attribute the engine reads a safe default, and sets
+what differs:
 
-    class ShellPlugin:
+    class ShellPlugin(PluginBase):
         name = "shell"
         Params = ShellParams          # a pydantic model: the parameter schema
         read_only = False             # may change the world (per step, `Step.mutating` says)
-        supports_dry_run = False
         idempotent = False            # running it twice with one idempotency key: one effect?
 
         async def run(self, *, params: ShellParams, ctx: StepContext) -> StepResult: ...
 
-Two optional class attributes shape how the executor renders a step's params before `run`:
+`Plugin` is the whole contract, and everything in it is read: `read_only` by the read-only
+check, `idempotent` when a step in flight was lost, `describe` for approvals, dry runs and
+refusals, and two attributes that shape how the executor renders a step's params before `run`:
 `untemplated_params` (names passed through unrendered: SQL text, an HTTP url, log roots, which
 the plugin refuses to take as templates) and `template_guards` (name -> a function that
-rewrites that param's template so every value in it is escaped for where it sits: PromQL).
+rewrites that param's template so every value in it is escaped for where it sits: PromQL). The
+registry refuses a class that lacks any of them, naming what is missing.
 
 Plugins are discovered through Python entry points (`mendflow.queries`, `mendflow.detectors`,
 `mendflow.actions`) and loaded lazily: naming a plugin costs nothing until a step uses it. A
@@ -30,6 +34,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -113,15 +118,41 @@ class StepContext:
 class Plugin(Protocol):
     name: ClassVar[str]
     Params: ClassVar[type[BaseModel]]
+    # False: what a step does is decided per step (`Step.mutating`, and the read-only table
+    # for what its parameters really ask); True: nothing it does changes the world.
     read_only: ClassVar[bool]
-    supports_dry_run: ClassVar[bool]
     # True: a second run with the same `ctx.idempotency_key` has no further effect (the
     # plugin or the system it calls deduplicates by key). Then a gated step left in flight by
     # a dead runner or worker is run again automatically, exactly once in effect; otherwise
-    # its outcome is in doubt and a person decides. A plugin that does not say is not.
+    # its outcome is in doubt and a person decides.
     idempotent: ClassVar[bool]
+    untemplated_params: ClassVar[frozenset[str]]
+    template_guards: ClassVar[Mapping[str, Callable[[str], str]]]
+
+    def describe(self, *, params: Any) -> str:
+        """What the step would do, in a line a person approving it reads."""
+        ...
 
     async def run(self, *, params: Any, ctx: StepContext) -> StepResult: ...
+
+
+class PluginBase:
+    """The defaults of what the engine reads of a plugin: not read-only, not idempotent, every
+    param rendered as a template, described by its name and parameters."""
+
+    name: ClassVar[str]
+    read_only: ClassVar[bool] = False
+    idempotent: ClassVar[bool] = False
+    untemplated_params: ClassVar[frozenset[str]] = frozenset()
+    template_guards: ClassVar[Mapping[str, Callable[[str], str]]] = MappingProxyType({})
+
+    def describe(self, *, params: Any) -> str:
+        shown = params.model_dump(mode="json") if isinstance(params, BaseModel) else params
+        return f"{self.name} {shown}"
+
+
+PLUGIN_MEMBERS = ("name", "Params", "read_only", "idempotent", "untemplated_params",
+                  "template_guards", "describe", "run")
 
 
 class Registered(Protocol):
@@ -145,7 +176,9 @@ class Registry:
                  discover: bool = True) -> None:
         self._discover = discover
         self._points: dict[str, tuple[str, EntryPoint]] | None = None
-        self._loaded: dict[str, type[Any]] = dict(extra or {})
+        self._loaded: dict[str, type[Any]] = {
+            name: _conforming(name, cls, f"{cls.__module__}:{cls.__qualname__}")
+            for name, cls in (extra or {}).items()}
         self._factories: dict[str, Callable[[], Any]] = {}
 
     def _entry_points(self) -> dict[str, tuple[str, EntryPoint]]:
@@ -158,7 +191,8 @@ class Registry:
         return self._points
 
     def register(self, cls: type[Registered]) -> None:
-        self._loaded[cls.name] = cls
+        self._loaded[cls.name] = _conforming(cls.name, cls, f"{cls.__module__}:"
+                                             f"{cls.__qualname__}")
 
     def names(self) -> set[str]:
         return set(self._loaded) | set(self._entry_points())
@@ -175,7 +209,7 @@ class Registry:
                 rows.append(PluginInfo(n, group, f"{ep.value} ({dist})"))
         return sorted(rows, key=lambda r: r.name)
 
-    def get(self, name: str) -> type[Any]:
+    def get(self, name: str) -> type[Plugin]:
         if name in self._loaded:
             return self._loaded[name]
         point = self._entry_points().get(name)
@@ -188,18 +222,14 @@ class Registry:
         except Exception as exc:
             raise PluginError(f"plugin {name!r} failed to load from {point[1].value}: {exc}",
                               hint="Reinstall the package that provides it") from exc
-        for attr in ("Params", "run"):
-            if not hasattr(cls, attr):
-                raise PluginError(f"plugin {name!r} ({point[1].value}) has no {attr}",
-                                  hint="A plugin class needs Params and an async run()")
-        self._loaded[name] = cls
+        self._loaded[name] = _conforming(name, cls, point[1].value)
         return cls
 
-    def instance(self, name: str) -> Any:
+    def instance(self, name: str) -> Plugin:
         if name not in self._factories:
-            cls = self.get(name)
-            self._factories[name] = cls
-        return self._factories[name]()
+            self._factories[name] = self.get(name)
+        made: Plugin = self._factories[name]()
+        return made
 
 
 def parse_params(plugin_cls: type[Registered], params: Mapping[str, Any], *,
@@ -222,3 +252,13 @@ def default_registry() -> Registry:
     if _default is None:
         _default = Registry()
     return _default
+
+
+def _conforming(name: str, cls: type[Any], origin: str) -> type[Any]:
+    """`cls` if it has everything of `Plugin`; else a PluginError naming what it lacks."""
+    missing = [m for m in PLUGIN_MEMBERS if not hasattr(cls, m)]
+    if missing:
+        raise PluginError(f"plugin {name!r} ({origin}) lacks {', '.join(missing)}",
+                          hint="Inherit engine.plugins.PluginBase (it gives the defaults) and "
+                               "define name, Params and an async run()")
+    return cls

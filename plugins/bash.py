@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.effects.bash import is_shell_name
 from engine.errors import StepFailed
-from engine.plugins import StepContext, StepResult
+from engine.plugins import PluginBase, StepContext, StepResult
 from plugins._bound import bound_env, checked_names
 from plugins.shell import ShellParams, ShellPlugin
 
@@ -61,11 +61,10 @@ def command(params: BashParams) -> tuple[list[str], dict[str, str]]:
     return argv, env
 
 
-class BashPlugin:
+class BashPlugin(PluginBase):
     name: ClassVar[str] = "bash"
     Params: ClassVar[type[BaseModel]] = BashParams
     read_only: ClassVar[bool] = False  # per step, Step.mutating decides
-    supports_dry_run: ClassVar[bool] = False
     idempotent: ClassVar[bool] = False
     untemplated_params: ClassVar[frozenset[str]] = frozenset({"script"})
 

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from engine.effects.sql import sql_problem
 from engine.errors import PluginError, StepFailed
 from engine.plan import STEP_ID_PATTERN
-from engine.plugins import StepContext, StepResult
+from engine.plugins import PluginBase, StepContext, StepResult
 from engine.sqltext import steps_read
 from plugins._rows import RowCollector
 from plugins._sqltext import named_to_positional
@@ -92,11 +92,10 @@ class ComputeParams(BaseModel):
         return tables
 
 
-class ComputePlugin:
+class ComputePlugin(PluginBase):
     name: ClassVar[str] = "compute"
     Params: ClassVar[type[BaseModel]] = ComputeParams
     read_only: ClassVar[bool] = True
-    supports_dry_run: ClassVar[bool] = True
     idempotent: ClassVar[bool] = True
     untemplated_params: ClassVar[frozenset[str]] = frozenset({"query", "tables"})
 

@@ -58,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.datasources import Redactor
 from engine.errors import StepFailed
-from engine.plugins import MAX_SUMMARY_CHARS, StepContext, StepResult
+from engine.plugins import MAX_SUMMARY_CHARS, PluginBase, StepContext, StepResult
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 KEPT_HEADERS = ("content-type", "content-length", "content-encoding", "date", "etag",
@@ -229,11 +229,10 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port
 
 
-class HttpPlugin:
+class HttpPlugin(PluginBase):
     name: ClassVar[str] = "http"
     Params: ClassVar[type[BaseModel]] = HttpParams
     read_only: ClassVar[bool] = False  # GET/HEAD read; any other method must be `mutating`
-    supports_dry_run: ClassVar[bool] = False
 
     untemplated_params: ClassVar[frozenset[str]] = frozenset({"url"})
     """The url is fixed text: the executor passes it unrendered (and a template is refused)."""

@@ -49,7 +49,7 @@ import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.errors import StepFailed
-from engine.plugins import StepContext, StepResult
+from engine.plugins import PluginBase, StepContext, StepResult
 from plugins._logtime import line_time, parse_when
 from plugins._process import CommandNotFound, run_pipeline
 
@@ -231,11 +231,10 @@ def _files(patterns: list[str]) -> list[str]:
     return sorted(found, key=age)
 
 
-class LogsPlugin:
+class LogsPlugin(PluginBase):
     name: ClassVar[str] = "logs"
     Params: ClassVar[type[BaseModel]] = LogsParams
     read_only: ClassVar[bool] = True
-    supports_dry_run: ClassVar[bool] = True
 
     untemplated_params: ClassVar[frozenset[str]] = frozenset({"roots"})
     """Roots bound what `paths` may reach: fixed text, passed unrendered."""

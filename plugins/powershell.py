@@ -26,7 +26,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.errors import StepFailed
-from engine.plugins import StepContext, StepResult
+from engine.plugins import PluginBase, StepContext, StepResult
 from plugins._bound import bound_env, checked_names
 from plugins.shell import ShellParams, ShellPlugin
 
@@ -62,11 +62,10 @@ def command(params: PowershellParams, program: str = "pwsh") -> tuple[list[str],
     return argv, env
 
 
-class PowershellPlugin:
+class PowershellPlugin(PluginBase):
     name: ClassVar[str] = "powershell"
     Params: ClassVar[type[BaseModel]] = PowershellParams
     read_only: ClassVar[bool] = False  # per step, Step.mutating decides
-    supports_dry_run: ClassVar[bool] = False
     idempotent: ClassVar[bool] = False
     untemplated_params: ClassVar[frozenset[str]] = frozenset({"script"})
 

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from engine import promql
 from engine.datasources import mask_url
 from engine.errors import PluginError, StepFailed
-from engine.plugins import StepContext, StepResult
+from engine.plugins import PluginBase, StepContext, StepResult
 from engine.summaries import label_string, summarize_series, to_jsonable
 from plugins._table import RESULT_ARTIFACT, TableBuilder
 
@@ -121,11 +121,10 @@ class PrometheusParams(BaseModel):
         return self
 
 
-class PrometheusPlugin:
+class PrometheusPlugin(PluginBase):
     name: ClassVar[str] = "prometheus"
     Params: ClassVar[type[BaseModel]] = PrometheusParams
     read_only: ClassVar[bool] = True
-    supports_dry_run: ClassVar[bool] = True  # a query changes nothing: dry runs run it
     template_guards: ClassVar[dict[str, Any]] = {"query": promql.guard}
     """Before the query renders, every value in it is sent through the `promql` filter for
     where it sits (a label value, a duration, a number), or the step fails: whatever wrote

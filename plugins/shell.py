@@ -36,7 +36,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.errors import StepFailed
-from engine.plugins import MAX_SUMMARY_CHARS, StepContext, StepResult
+from engine.plugins import MAX_SUMMARY_CHARS, PluginBase, StepContext, StepResult
 from plugins._process import (
     Capture,
     CommandNotFound,
@@ -83,11 +83,10 @@ def describe_pipeline(pipeline: list[list[str]]) -> str:
     return " | ".join(shlex.join(argv) for argv in pipeline)
 
 
-class ShellPlugin:
+class ShellPlugin(PluginBase):
     name: ClassVar[str] = "shell"
     Params: ClassVar[type[BaseModel]] = ShellParams
     read_only: ClassVar[bool] = False  # per step, Step.mutating decides
-    supports_dry_run: ClassVar[bool] = False
     idempotent: ClassVar[bool] = False  # a command run twice does what it does twice
     # The steps a dry run lets through are the ungated ones: run them in a read-only view.
     sandbox_dry_runs: ClassVar[bool] = True

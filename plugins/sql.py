@@ -54,7 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.datasources import mask_url
 from engine.errors import PluginError, StepFailed
-from engine.plugins import StepContext, StepResult
+from engine.plugins import PluginBase, StepContext, StepResult
 from plugins._rows import RowCollector
 from plugins._sqltext import named_to_positional
 
@@ -97,11 +97,10 @@ class SqlParams(BaseModel):
         return query
 
 
-class SqlPlugin:
+class SqlPlugin(PluginBase):
     name: ClassVar[str] = "sql"
     Params: ClassVar[type[BaseModel]] = SqlParams
     read_only: ClassVar[bool] = True
-    supports_dry_run: ClassVar[bool] = True  # read-only queries run; writes are only described
     untemplated_params: ClassVar[frozenset[str]] = frozenset({"query"})
     """Parameters the executor must pass through unrendered (so the check above can see them)."""
 

@@ -143,8 +143,7 @@ def repeatable(registry: Registry, step: Step) -> bool:
         return True
     if not step.plugin:
         return False
-    # A plugin written before the attribute existed does not declare it: not idempotent.
-    return bool(getattr(registry.get(step.plugin), "idempotent", False))
+    return bool(registry.get(step.plugin).idempotent)
 
 
 def in_doubt_reason(step_id: str, *, lost: str) -> str:

@@ -36,7 +36,7 @@ from engine.errors import (
 )
 from engine.interaction import Answers, Interaction
 from engine.plan import Edge, Plan, Step, StepKind
-from engine.plugins import StepContext, StepResult, parse_params
+from engine.plugins import Plugin, StepContext, StepResult, parse_params
 from engine.runtime.limits import Limit, LocalSlots, Slots
 from engine.runtime.memory import Memory
 from engine.runtime.services import Redact, Services
@@ -390,20 +390,20 @@ class StepRunner:
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _render_params(plugin_cls: type, params: Mapping[str, Any],
+def _render_params(plugin_cls: type[Plugin], params: Mapping[str, Any],
                    view: Mapping[str, Any]) -> dict[str, Any]:
     """Render every template in a step's params, except those the plugin takes verbatim
     (`untemplated_params`, e.g. SQL text, whose values travel as bound parameters). A param
     the plugin guards (`template_guards`, e.g. a PromQL query) is rewritten by its guard
     first, so that every value in it is escaped for where it sits, whoever wrote the plan."""
-    verbatim: Container[str] = getattr(plugin_cls, "untemplated_params", frozenset())
-    guards = getattr(plugin_cls, "template_guards", {})
+    verbatim: Container[str] = plugin_cls.untemplated_params
+    guards = plugin_cls.template_guards
     return {k: v if k in verbatim else templating.render_value(
                 guards[k](v) if k in guards and isinstance(v, str) else v, view)
             for k, v in params.items()}
 
 
-def _effect(plugin_cls: Any, step: Step, parsed: Any) -> effects.Verdict:
+def _effect(plugin_cls: type[Plugin], step: Step, parsed: Any) -> effects.Verdict:
     """What the step will really do, by the read-only table, from its rendered parameters."""
     return effects.step_verdict(step.plugin, parsed.model_dump(),
                                 declared_read_only=plugin_cls.read_only,
@@ -411,14 +411,11 @@ def _effect(plugin_cls: Any, step: Step, parsed: Any) -> effects.Verdict:
                                 plan_params=step.params)
 
 
-def _describe(plugin: Any, parsed: Any, params: Mapping[str, Any]) -> str:
-    describe = getattr(plugin, "describe", None)
-    if describe is not None:
-        try:
-            return str(describe(params=parsed))
-        except Exception:  # describing must never fail a step
-            pass
-    return f"{getattr(plugin, 'name', 'plugin')} {dict(params)}"
+def _describe(plugin: Plugin, parsed: Any, params: Mapping[str, Any]) -> str:
+    try:
+        return str(plugin.describe(params=parsed))
+    except Exception:  # describing must never fail a step
+        return f"{plugin.name} {dict(params)}"
 
 
 def _evaluate_value(expr: str, scope: Mapping[str, Any], step: Step) -> Any:

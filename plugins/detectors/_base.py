@@ -33,7 +33,7 @@ from engine.detect import DetectError, clean_stream, load_calibration
 from engine.detect.commands import alarm_index, threshold_at
 from engine.detect.windows import window_sum
 from engine.errors import StepFailed
-from engine.plugins import StepContext, StepResult
+from engine.plugins import PluginBase, StepContext, StepResult
 from plugins.detectors.sources import open_source
 
 DEFAULT_WINDOW = 25
@@ -59,13 +59,12 @@ class DetectParams(BaseModel):
                                        description="Stop watching after this much stream.")
 
 
-class StreamDetector:
+class StreamDetector(PluginBase):
     """Base of the stream detectors: subclasses set name, Params and score()."""
 
     name: ClassVar[str] = "stream"
     Params: ClassVar[type[BaseModel]] = DetectParams
     read_only: ClassVar[bool] = True
-    supports_dry_run: ClassVar[bool] = True
 
     def score(self, *, params: Any, t: np.ndarray, x: np.ndarray,
               channels: list[str]) -> np.ndarray:

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.detect import ModelLoadError
 from engine.errors import StepFailed
-from engine.plugins import StepContext, StepResult
+from engine.plugins import PluginBase, StepContext, StepResult
 
 SYSTEM = ("You judge robot task attempts from a camera image. Answer the question about "
           "whether the task FAILED. First line: 'yes' if it failed, 'no' if it did not. "
@@ -74,11 +74,10 @@ def parse_verdict(text: str) -> tuple[bool, str]:
     return m.group(1).lower() == "yes", m.group(2).strip()
 
 
-class VlmJudgeDetector:
+class VlmJudgeDetector(PluginBase):
     name: ClassVar[str] = "vlm_judge"
     Params: ClassVar[type[BaseModel]] = VlmJudgeParams
     read_only: ClassVar[bool] = True
-    supports_dry_run: ClassVar[bool] = False
 
     def describe(self, *, params: VlmJudgeParams) -> str:
         return f"ask {params.model} about {params.image}: {params.question}"

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.plugins import StepContext, StepResult
+from engine.plugins import PluginBase, StepContext, StepResult
 from plugins.robot.ua import CellClient
 
 
@@ -44,11 +44,10 @@ class OpcUaParams(BaseModel):
         return self
 
 
-class OpcUaPlugin:
+class OpcUaPlugin(PluginBase):
     name: ClassVar[str] = "opcua"
     Params: ClassVar[type[BaseModel]] = OpcUaParams
     read_only: ClassVar[bool] = False
-    supports_dry_run: ClassVar[bool] = False
 
     def describe(self, *, params: OpcUaParams) -> str:
         what = f"call {params.call}({', '.join(map(repr, params.args))})" if params.call \

@@ -249,7 +249,7 @@ def test_parse_when():
 
 
 def test_read_only_and_registered():
-    assert LogsPlugin.read_only and LogsPlugin.supports_dry_run
+    assert LogsPlugin.read_only
     assert Registry(extra={"logs": LogsPlugin}, discover=False).get("logs") is LogsPlugin
 
 

@@ -21,7 +21,7 @@ from typing import ClassVar
 import asyncpg
 from pydantic import BaseModel
 
-from engine.plugins import StepContext, StepResult
+from engine.plugins import PluginBase, StepContext, StepResult
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS ledger (key text PRIMARY KEY, run_id text NOT NULL, "
@@ -38,11 +38,10 @@ class LedgerParams(BaseModel):
     effect_at_s: float = 0.0  # `effect`: when, after it starts, its effect is applied
 
 
-class LedgerPlugin:
+class LedgerPlugin(PluginBase):
     name: ClassVar[str] = "ledger"
     Params = LedgerParams
     read_only = False
-    supports_dry_run = False
     idempotent: ClassVar[bool] = True  # its effect is keyed by the idempotency key
     _pool: ClassVar[asyncpg.Pool | None] = None
 
@@ -93,7 +92,6 @@ class EffectPlugin(LedgerPlugin):
 class ProbePlugin(LedgerPlugin):
     name: ClassVar[str] = "probe"
     read_only = True
-    supports_dry_run = True
     idempotent: ClassVar[bool] = False
 
     async def run(self, *, params: LedgerParams, ctx: StepContext) -> StepResult:
@@ -103,11 +101,10 @@ class ProbePlugin(LedgerPlugin):
         return StepResult(outputs={"looked": True}, summary="probe")
 
 
-class CrashPlugin:
+class CrashPlugin(PluginBase):
     name: ClassVar[str] = "crash"
     Params = LedgerParams
     read_only = True
-    supports_dry_run = True
 
     async def run(self, *, params: LedgerParams, ctx: StepContext) -> StepResult:
         os._exit(70)

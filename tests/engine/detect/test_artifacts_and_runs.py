@@ -23,7 +23,7 @@ from engine.detect import (
 )
 from engine.detect.commands import calibrate_cmd, combine_cmd, evaluate_cmd
 from engine.detect.metrics import Verdict, evaluate_alarms
-from engine.plugins import Registry
+from engine.plugins import PluginBase, Registry
 
 
 class LevelParams(BaseModel):
@@ -31,7 +31,7 @@ class LevelParams(BaseModel):
     channel: int = 0
 
 
-class LevelDetector:
+class LevelDetector(PluginBase):
     """Score = the channel's value; a failure is a late rise."""
 
     name: ClassVar[str] = "level"

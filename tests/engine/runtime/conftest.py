@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from engine.interaction import Answers
 from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step
-from engine.plugins import Registry, StepContext, StepResult
+from engine.plugins import PluginBase, Registry, StepContext, StepResult
 from engine.runtime.executor import LocalExecutor, Update
 from engine.runtime.services import Services
 from engine.settings import Settings
@@ -55,13 +55,12 @@ class FlakyParams(BaseModel):
     key: str = "flaky"
 
 
-class FlakyPlugin:
+class FlakyPlugin(PluginBase):
     """Fails its first `fail_times` calls per key, then succeeds; counts every call."""
 
     name: ClassVar[str] = "flaky"
     Params = FlakyParams
     read_only = True
-    supports_dry_run = True
     calls: ClassVar[dict[str, list[str]]] = {}
 
     async def run(self, *, params: FlakyParams, ctx: StepContext) -> StepResult:
@@ -72,21 +71,19 @@ class FlakyPlugin:
         return StepResult(outputs={"calls": len(seen)}, summary=f"ok after {len(seen)}")
 
 
-class RaisingPlugin:
+class RaisingPlugin(PluginBase):
     name: ClassVar[str] = "raising"
     Params = FlakyParams
     read_only = True
-    supports_dry_run = True
 
     async def run(self, *, params: FlakyParams, ctx: StepContext) -> StepResult:
         raise ZeroDivisionError("plugin bug")
 
 
-class GarbagePlugin:
+class GarbagePlugin(PluginBase):
     name: ClassVar[str] = "garbage"
     Params = FlakyParams
     read_only = True
-    supports_dry_run = True
 
     async def run(self, *, params: FlakyParams, ctx: StepContext) -> Any:
         return {"not": "a StepResult"}

@@ -30,7 +30,7 @@ from typing import ClassVar
 from pydantic import BaseModel
 from engine.runtime.services import Services
 from engine.plan import Plan
-from engine.plugins import Registry, StepContext, StepResult
+from engine.plugins import PluginBase, Registry, StepContext, StepResult
 from engine.runtime.executor import LocalExecutor
 from engine.settings import Settings
 from engine.store import open_store
@@ -39,13 +39,12 @@ class Params(BaseModel):
     dir: str
     sleep_s: float = 1.0
 
-class KeyedFile:
+class KeyedFile(PluginBase):
     '''A gated action whose effect is keyed by the idempotency key (O_EXCL), as an API
     taking an idempotency key would be: it declares itself idempotent.'''
     name: ClassVar[str] = "keyed_file"
     Params = Params
     read_only = False
-    supports_dry_run = False
     idempotent: ClassVar[bool] = True
 
     async def run(self, *, params: Params, ctx: StepContext) -> StepResult:

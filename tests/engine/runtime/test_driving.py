@@ -10,8 +10,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import BaseModel
 
-from engine.plugins import Registry
+from engine.plugins import PluginBase, Registry
 from engine.runtime.driving import drive_lease, holder_is_dead, repeatable, this_driver
 from engine.store.base import Lease, LeaseHeld
 
@@ -75,11 +76,17 @@ async def _run(store) -> str:  # noqa: ANN001
 
 
 def test_what_may_run_again_after_a_crash() -> None:
-    class Keyed:
+    class Keyed(PluginBase):
         name, idempotent = "keyed", True
+        Params = BaseModel
 
-    class Plain:
+        async def run(self, **_: object) -> None: ...
+
+    class Plain(PluginBase):  # says nothing of idempotency: not idempotent
         name = "plain"
+        Params = BaseModel
+
+        async def run(self, **_: object) -> None: ...
 
     registry = Registry(discover=False, extra={"keyed": Keyed, "plain": Plain})
     assert repeatable(registry, sh("look", "ls"))  # read-only

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from engine.errors import InputError, PlanError
 from engine.interaction import Answer, Answers
 from engine.plan import Step
-from engine.plugins import Registry, StepContext, StepResult
+from engine.plugins import PluginBase, Registry, StepContext, StepResult
 from engine.runtime.executor import LocalExecutor
 from engine.runtime.services import Services
 from engine.settings import Settings
@@ -40,13 +40,12 @@ class ArmParams(BaseModel):
     read: list[str] = []
 
 
-class ArmPlugin:
+class ArmPlugin(PluginBase):
     """An action plugin in the OPC UA mould: `call` acts, `read` only reads."""
 
     name: ClassVar[str] = "arm"
     Params = ArmParams
     read_only = False
-    supports_dry_run = False
     ran: ClassVar[list[str]] = []
 
     async def run(self, *, params: ArmParams, ctx: StepContext) -> StepResult:
@@ -58,13 +57,12 @@ class PressParams(BaseModel):
     force: float = 1.0
 
 
-class PressPlugin:
+class PressPlugin(PluginBase):
     """A plugin that declares it changes the world, with no parameter that says when."""
 
     name: ClassVar[str] = "press"
     Params = PressParams
     read_only = False
-    supports_dry_run = False
 
     async def run(self, *, params: PressParams, ctx: StepContext) -> StepResult:
         raise AssertionError("a refused step must never reach its plugin")
