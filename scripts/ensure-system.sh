@@ -5,6 +5,8 @@ set -euo pipefail
 
 need_apt=()
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+# mendflow serve's intake is tested against a real Alertmanager sending its webhook
+command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
 # A dry run's ungated steps run in a read-only sandbox (plugins/_process.py)
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
@@ -17,6 +19,7 @@ if ((${#need_apt[@]})); then
         # The package starts its own service on :9090; tests start their own servers.
         pkill -x prometheus 2>/dev/null || true
         pkill -x prometheus-node-exporter 2>/dev/null || true
+        pkill -x prometheus-alertmanager 2>/dev/null || true
     else
         echo "missing ${need_apt[*]}: run 'sudo apt-get install ${need_apt[*]}'" >&2
     fi

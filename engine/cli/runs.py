@@ -8,8 +8,9 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
 from rich.live import Live
@@ -23,8 +24,19 @@ from engine.cli.live import _LiveView, _TerminalPrompt
 from engine.errors import ExitCode, InputError, MendflowError
 from engine.settings import Settings
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
+    from engine.compile.llm import LlmJudge
+    from engine.compile.llm.judge import Decision
+    from engine.compile.llm.provider import Usage
     from engine.interaction import Answers, Interaction
+    from engine.plan import Plan
+    from engine.report import RunView
+    from engine.store.base import Lease
+
+    Spent = Callable[[], list[tuple[str, Usage]]]
+    """What this process spent on LLMs for a run, as (purpose, usage) pairs, read late."""
     from engine.runtime.executor import Observer
     from engine.runtime.services import Executor, ExecutorFactory
     from engine.store.base import RunOptions, RunRecord, Store
@@ -109,14 +121,14 @@ def _run_options(settings: Settings, answers: Answers, *, executor: str,
                       judge=settings.llm if answers.fallback is not None else None)
 
 
-def _open_store(settings: Settings) -> Any:
+def _open_store(settings: Settings) -> Store:
     from engine.store import open_store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return open_store(settings.database_url or settings.store_path)
 
 
-def _exit_for(record: Any) -> int:
+def _exit_for(record: RunRecord) -> int:
     if record.status == "succeeded":
         return int(OUTCOME_EXIT.get(record.outcome or "", ExitCode.OK))
     if record.status in ("cancelled", "interrupted"):
@@ -124,7 +136,7 @@ def _exit_for(record: Any) -> int:
     return int(ExitCode.FAILED)
 
 
-def _print_end(record: Any, settings: Settings) -> None:
+def _print_end(record: RunRecord, settings: Settings) -> None:
     colour = "green" if _exit_for(record) == 0 else "red" if record.status == "failed" else "yellow"
     outcome = record.outcome or record.status
     view = asyncio.run(_with_store(settings, lambda s: _view_of(s, record.run_id)))
@@ -135,13 +147,16 @@ def _print_end(record: Any, settings: Settings) -> None:
               f"`mendflow report {record.run_id}`", highlight=False, markup=False)
 
 
-async def _drive(settings: Settings, plan: Any, *, runner: Any, view: _LiveView,
-                 answers: Any, executor_name: str = "local",
-                 llm_spent: Any = None) -> Any:
+async def _drive(settings: Settings, plan: Plan, *,
+                 runner: Callable[[Executor], Awaitable[RunRecord]], view: _LiveView,
+                 answers: Answers, executor_name: str = "local",
+                 llm_spent: Spent | None = None) -> RunRecord:
     interactive = view.interactive
     if interactive:
         prompt = _TerminalPrompt(view)
-        if answers.fallback is not None:  # the LLM judge (run set it) asks a person when unsure
+        from engine.compile.llm import LlmJudge
+
+        if isinstance(answers.fallback, LlmJudge):  # the judge asks a person when unsure
             answers.fallback.fallback = prompt
         else:
             answers.fallback = prompt
@@ -167,13 +182,13 @@ async def _drive(settings: Settings, plan: Any, *, runner: Any, view: _LiveView,
             await store.close()
 
 
-def _llm_spent(judge: Any, compiled: tuple[Any, ...] | list[Any] = ()) -> Any:
+def _llm_spent(judge: LlmJudge | None, compiled: Sequence[Usage] = ()) -> Spent:
     """What this process spent on LLMs for the run, as (purpose, Usage) pairs, read late."""
     return lambda: [*(("compile", u) for u in compiled),
                     *([("judge", judge.usage)] if judge is not None else [])]
 
 
-async def _save_llm_usage(store: Any, run_id: str, spent: list[Any]) -> None:
+async def _save_llm_usage(store: Store, run_id: str, spent: list[tuple[str, Usage]]) -> None:
     from engine.store import LlmUsage
 
     for purpose, usage in spent:
@@ -201,7 +216,7 @@ def run(
 ) -> None:
     """Run a guide: compile it, run its steps (independent ones in parallel), report."""
     settings = _settings()
-    compiled: list[Any] = []
+    compiled: list[Usage] = []
     plan = _run_plan(guide, settings, plugins_elsewhere=executor != "local", spent=compiled)
     inputs = _parse_inputs(input)
     alert_data = _load_alert(alert)
@@ -227,8 +242,8 @@ def run(
     raise typer.Exit(_exit_for(record))
 
 
-def _answers(settings: Settings, plan: Any, *, answer: list[str], approve: list[str],
-             yes: bool) -> Any:
+def _answers(settings: Settings, plan: Plan, *, answer: list[str], approve: list[str],
+             yes: bool) -> Answers:
     """The non-interactive answers, checked against the plan: an `--answer` that names no
     question, or an approval gate, is refused before anything runs."""
     from engine.interaction import (
@@ -246,7 +261,7 @@ def _answers(settings: Settings, plan: Any, *, answer: list[str], approve: list[
 
 
 def _run_plan(guide: Path, settings: Settings, *, plugins_elsewhere: bool = False,
-              spent: list[Any] | None = None) -> Any:
+              spent: list[Usage] | None = None) -> Plan:
     """A reviewed or cached LLM plan whose guide hash matches, a fresh one, or the structural
     plan; says which runs."""
     if guide.suffix == ".json":
@@ -273,7 +288,7 @@ def _run_plan(guide: Path, settings: Settings, *, plugins_elsewhere: bool = Fals
     return choice.plan
 
 
-def _llm_judge(settings: Settings) -> Any:
+def _llm_judge(settings: Settings) -> LlmJudge | None:
     """With MENDFLOW_LLM, judgment conditions go to the model first (a person if unsure)."""
     if not settings.llm:
         return None
@@ -287,7 +302,7 @@ def _llm_judge(settings: Settings) -> Any:
         return None  # already said when the plan was chosen
     broken_said: list[str] = []
 
-    def said(d: Any) -> None:
+    def said(d: Decision) -> None:
         if judge.broken and judge.broken in d.rationale:
             if not broken_said:  # the breaker opened: say it once, not per judgment
                 broken_said.append(judge.broken)
@@ -302,8 +317,12 @@ def _llm_judge(settings: Settings) -> Any:
     return judge
 
 
-def _print_judge_usage(judge: Any) -> None:
-    if judge is not None and judge.usage.calls:
+def _print_judge_usage(judge: Interaction | None) -> None:
+    from engine.compile.llm import LlmJudge
+
+    if not isinstance(judge, LlmJudge):
+        return
+    if judge.usage.calls:
         err.print(f"judge: {judge.label}, {judge.usage.describe()}", highlight=False)
 
 
@@ -387,7 +406,7 @@ def worker(
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _on_ctrl_c(plan: Any, executor: Any, view: Any) -> None:
+def _on_ctrl_c(plan: Plan, executor: Executor, view: _LiveView) -> None:
     """First Ctrl-C (or SIGTERM, SIGHUP: systemd, a container or a CI timeout stopping us): a
     plan with clean-up steps is cancelled, so they run (a robot cell is left safe); any other
     plan stops at once and stays resumable. Second signal: stop now. Either way the steps'
@@ -399,14 +418,13 @@ def _on_ctrl_c(plan: Any, executor: Any, view: Any) -> None:
     def handler(sig: signal.Signals) -> None:
         nonlocal pressed
         pressed += 1
-        cancel = getattr(executor, "cancel", None)
         what = "Ctrl-C" if sig == signal.SIGINT else sig.name
-        if pressed == 1 and plan.cleanup and cancel is not None:
+        if pressed == 1 and plan.cleanup:
             view.pause()
             err.print(f"\n[yellow]cancelling[/yellow] ({what}): running the clean-up steps "
                       f"({', '.join(plan.cleanup)}); Ctrl-C again to stop at once")
             view.resume()
-            if cancel(f"cancelled by the user ({what})"):
+            if executor.cancel(f"cancelled by the user ({what})"):
                 return
         if main is not None:
             main.cancel()
@@ -416,11 +434,11 @@ def _on_ctrl_c(plan: Any, executor: Any, view: Any) -> None:
             loop.add_signal_handler(sig, handler, sig)
 
 
-def _run_async(coro: Any, view_of: Any = None) -> Any:
+def _run_async(coro: Any, view_of: _LiveView | None = None) -> Any:
     try:
         return asyncio.run(coro)
     except (KeyboardInterrupt, asyncio.CancelledError):
-        run_id = getattr(view_of, "run_id", None) if view_of is not None else None
+        run_id = view_of.run_id if view_of is not None else None
         if run_id:
             err.print(f"\n[yellow]interrupted[/yellow]: run {run_id} is resumable with "
                       f"`mendflow resume {run_id}`", highlight=False)
@@ -430,7 +448,7 @@ def _run_async(coro: Any, view_of: Any = None) -> Any:
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
-async def _with_store(settings: Settings, fn: Any) -> Any:
+async def _with_store(settings: Settings, fn: Callable[[Store], Awaitable[T]]) -> T:
     store = _open_store(settings)
     await store.open()
     try:
@@ -439,12 +457,12 @@ async def _with_store(settings: Settings, fn: Any) -> Any:
         await store.close()
 
 
-async def _run_and_plan(store: Any, run_id: str) -> tuple[Any, Any]:
+async def _run_and_plan(store: Store, run_id: str) -> tuple[RunRecord, Plan]:
     record = await store.get_run(run_id)
     return record, await store.load_plan(record.plan_hash)
 
 
-async def _view_of(store: Any, run_id: str) -> Any:
+async def _view_of(store: Store, run_id: str) -> RunView:
     from engine.report import build_view
 
     record = await store.get_run(run_id)
@@ -456,7 +474,7 @@ async def _view_of(store: Any, run_id: str) -> Any:
     return view
 
 
-def _dead_here(lease: Any) -> bool:
+def _dead_here(lease: Lease) -> bool:
     """The lease's holder ran on this host and its process is gone (killed before its lease
     lapsed)."""
     import socket
@@ -472,7 +490,7 @@ def _dead_here(lease: Any) -> bool:
     return False
 
 
-def _driver(lease: Any, run_id: str) -> str:
+def _driver(lease: tuple[Lease, bool] | None, run_id: str) -> str:
     """Whether anything still drives a run the store says is running."""
     if lease is not None and lease[1] and not _dead_here(lease[0]):
         return f"live: driven by {lease[0].describe()}"
@@ -481,7 +499,7 @@ def _driver(lease: Any, run_id: str) -> str:
 
 
 
-def _print_findings(view: Any) -> None:
+def _print_findings(view: RunView) -> None:
     """The conclusion in the guide's words with its values, and every problem the guide's
     conditions prove on what the run found, not only the first."""
     from engine.report import findings_lines

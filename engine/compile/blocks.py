@@ -456,10 +456,13 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
     prompts = _prompts(lines)
     if after_output_cue:
         # "Example output:": the block is output, unless it opens with the command that
-        # printed it (a transcript: that command runs, the rest is its output).
-        first = next(i for i, ln in enumerate(lines) if ln.strip())
-        if first not in prompts and not (_shape(lines[first], strict=True)
-                                         and not _outputish(lines[first])):
+        # printed it (a transcript: that command runs, the rest is its output); a comment
+        # above that command (`# Capture the profile`, then `$ sudo perf record ...`) is
+        # the author's note on it, not output.
+        first = next((i for i, ln in enumerate(lines) if ln.strip() and (
+            i in prompts or not ln.lstrip().startswith("#"))), None)
+        if first is None or first not in prompts and not (
+                _shape(lines[first], strict=True) and not _outputish(lines[first])):
             return Block("output", text=raw, start=start, end=end)
         prompts = dict(prompts) if first in prompts else {first: ("sh", 0), **prompts}
     if prompts:

@@ -495,12 +495,12 @@ MEASURES = ("kept", "run automatically", "queries run", "output run", "invented"
 class FidelityReport:
     """The reference scorer's counters, per source and in total, and the guides not compiled."""
 
-    sources: dict[str, Counter] = field(default_factory=dict)
+    sources: dict[str, Counter[str]] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (guide, message)
     llm: LlmEval | None = None  # with `mendflow eval --llm`: who compiled, what it cost
 
-    def total(self) -> Counter:
-        out: Counter = Counter()
+    def total(self) -> Counter[str]:
+        out: Counter[str] = Counter()
         for c in self.sources.values():
             out.update(c)
         return out
@@ -516,7 +516,7 @@ class FidelityReport:
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def measures(c: Counter) -> dict[str, object]:
+def measures(c: Counter[str]) -> dict[str, object]:
     """The headline measures of a counter, as numbers (ratios None when nothing to count)."""
     lines = sum(c[f"cmd_{s}"] for s in ("executed", "mangled", "partial", "manual", "dropped",
                                          "noplan"))
@@ -564,7 +564,7 @@ def fidelity_report(paths: Iterable[str | Path], *, compile: Compile | None = No
             source = rel.parts[0] if len(rel.parts) > 1 else base.name or "."
             facts = gold.Runbook(str(path), rel.as_posix(), str(base)).extract()
             try:
-                plan: dict | None = json.loads(compile(load_guide(path)).to_json())
+                plan: dict[str, Any] | None = json.loads(compile(load_guide(path)).to_json())
             except MendflowError as exc:
                 plan = None
                 report.errors.append((path.as_posix(), str(exc)))

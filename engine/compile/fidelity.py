@@ -108,7 +108,23 @@ METRICS (each counted per gold item)
 
 import re
 from collections import Counter, defaultdict
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
+from engine.compile.gold import Fact, Gold
+
+# Types only (the reference has none): a plan, a step, an edge or a miss is a JSON object.
+Json = dict[str, Any]
+
+
+class Scored(TypedDict):
+    """What `score_file` returns: the counters of one file and its misses."""
+
+    file: str
+    plan: bool
+    counts: Counter[str]
+    misses: list[Json]
+
 
 EXEC_KINDS = ('command', 'query', 'detect')
 SESSION = re.compile(r'^\s*(?:sudo\s+)?(?:(?:oc|kubectl)\s+(?:-n\s+\S+\s+)?(?:rsh|debug)\b(?!.*\s--\s)'
@@ -129,11 +145,11 @@ TEMPLATE = re.compile(r'\{\{.*?\}\}', re.S)
 
 
 # ---------------------------------------------------------------- text normalisation
-def unescape(s):
+def unescape(s: str | None) -> str:
     return ESCAPE.sub(lambda m: m.group(1), s or '')
 
 
-def mask_quotes(s):
+def mask_quotes(s: str) -> str:
     out, q = [], None
     for i, c in enumerate(s):
         out.append(c if not q or c == q else ' ')
@@ -144,12 +160,12 @@ def mask_quotes(s):
     return ''.join(out)
 
 
-def strip_comment(line):
+def strip_comment(line: str) -> str:
     m = re.search(r'(?:^|\s)#.*$', mask_quotes(line))
     return line[:m.start()] if m else line
 
 
-def norm(s, comments=True):
+def norm(s: str, comments: bool = True) -> tuple[str, ...]:
     s = unescape(s)
     s = re.sub(r'\\[ \t]*\n', ' ', s)
     if comments:
@@ -162,7 +178,7 @@ def norm(s, comments=True):
     return tuple(s.split())
 
 
-def holds(a, b):
+def holds(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """a's tokens contain b's tokens as a contiguous run."""
     if not b:
         return False
@@ -170,12 +186,12 @@ def holds(a, b):
     return any(a[i:i + n] == b for i in range(len(a) - n + 1))
 
 
-def words(text):
+def words(text: str | None) -> list[str]:
     t = re.sub(r'`[^`]*`', lambda m: m.group(0).strip('`'), text or '')
     return [w for w in re.findall(r'[a-z0-9]+', t.lower())]
 
 
-def text_match(x, y):
+def text_match(x: str | None, y: str | None) -> bool:
     """The two texts name the same condition: >= 60% of the shorter one's words (at least two) occur in the
     other (a decide step keeps the clause, gold the sentence; either may be cut short)."""
     a, b = words(x), words(y)
@@ -185,16 +201,16 @@ def text_match(x, y):
     return hits >= 2 and hits >= 0.6 * len(a)
 
 
-def flat(s):
+def flat(s: str) -> str:
     """Guide text or a piece for the invented check: no quotes, backslashes or whitespace runs."""
     return ' '.join(re.sub(r'[\'"\\`]', '', unescape(s)).split())
 
 
-def overlap(span, a, b):
+def overlap(span: Sequence[int], a: int, b: int) -> bool:
     return span[0] <= b and a <= span[1]
 
 
-def inside(span, a, b):
+def inside(span: Sequence[int], a: int, b: int) -> bool:
     return a <= span[0] and span[1] <= b
 
 
@@ -203,7 +219,7 @@ CONST_ASSIGN = re.compile(r'''^(?:export\s+|local\s+|readonly\s+)?[A-Za-z_]\w*=(
 BIND = re.compile(r'''^\s*(?:export\s+)?[A-Za-z_]\w*=(["']?)(?:\$\((.*)\)|`(.*)`)\1\s*$''', re.S)
 
 
-def squash(s):
+def squash(s: str) -> str:
     """A command as the characters that run: templates and placeholders one mark, no quotes, backslashes,
     whitespace, `;` or `&&` (the compiler runs `a && b` as two steps)."""
     s = TEMPLATE.sub('\x00', unescape(s))
@@ -212,12 +228,12 @@ def squash(s):
     return re.sub(r'[\'"\\\s;]|&&', '', s)
 
 
-def squash_cmd(text):
+def squash_cmd(text: str) -> str:
     m = BIND.match(text)
     return squash((m.group(2) or m.group(3) or '') if m else text)
 
 
-def squash_step(s):
+def squash_step(s: Json) -> str:
     """What an executed step runs, squashed: its argv stages joined by `|`, or its query."""
     p = s.get('params') or {}
     if 'pipeline' in p:
@@ -227,7 +243,13 @@ def squash_step(s):
 
 # ---------------------------------------------------------------- plans
 class PlanView:
-    def __init__(self, plan):
+    steps: dict[str, Json]
+    edges: list[Json]
+    succ: defaultdict[str, list[str]]
+    _reach: dict[str, set[str]]
+    cleanup: set[str]
+
+    def __init__(self, plan: Json) -> None:
         self.plan = plan
         self.steps = {s['id']: s for s in plan['steps']}
         for s in plan['steps']:
@@ -239,7 +261,7 @@ class PlanView:
         self._reach = {}
         self.cleanup = set(plan.get('cleanup', []))
 
-    def reach(self, sid, removed=None):
+    def reach(self, sid: str, removed: str | None = None) -> set[str]:
         if removed is None and sid in self._reach:
             return self._reach[sid]
         seen, todo = set(), [sid]
@@ -253,10 +275,10 @@ class PlanView:
             self._reach[sid] = seen
         return seen
 
-    def path(self, a, b):
+    def path(self, a: str, b: str) -> bool:
         return b in self.reach(a)
 
-    def required_edges(self):
+    def required_edges(self) -> tuple[set[str], defaultdict[str, set[int]]]:
         """{step: set of edge indexes on every path from the entry to it}, for the edges that can be
         exclusive (conditional, failure, or leaving a step that has such an edge)."""
         entry = self.plan['entry']
@@ -277,7 +299,7 @@ class PlanView:
                 req[x].add(i)
         return base, req
 
-    def exclusive_edges(self, i, k):
+    def exclusive_edges(self, i: int, k: int) -> bool:
         """Two edges from one step that are never both taken."""
         e, f = self.edges[i], self.edges[k]
         if i == k or e['source'] != f['source']:
@@ -287,7 +309,7 @@ class PlanView:
         ce, cf = e.get('condition'), f.get('condition')
         return bool(ce or cf) and (ce or {}).get('text') != (cf or {}).get('text')
 
-    def concurrent_pairs(self, kinds):
+    def concurrent_pairs(self, kinds: tuple[str, ...]) -> set[frozenset[str]]:
         """{frozenset(a, b)} of steps of `kinds` that can run at once (see metric 6): both reachable from the
         entry, no path between them, and not on two exclusive sides of one choice."""
         base, req = self.required_edges()
@@ -303,7 +325,7 @@ class PlanView:
         return pairs
 
 
-def step_code_texts(s):
+def step_code_texts(s: Json) -> list[str]:
     """What an executed step runs, as literal pieces (template parts cut out)."""
     p = s.get('params') or {}
     texts = []
@@ -324,18 +346,18 @@ def step_code_texts(s):
     return pieces
 
 
-def bind_args(query, params):
+def bind_args(query: str, params: Json) -> str:
     """The sql plugin's bound arguments (`:p1` -> args.p1) as the templates they stand for."""
     args = params.get('args') or {}
     return re.sub(r':(p\d+)\b', lambda m: str(args.get(m.group(1), m.group(0))), query) if args else query
 
 
 # ---------------------------------------------------------------- scoring one file
-def role_group(role):
+def role_group(role: str) -> str:
     return 'action' if role in ACTION_ROLES else 'descriptive' if role in DESCRIPTIVE_ROLES else 'other'
 
 
-def merge_continuations(d):
+def merge_continuations(d: Gold) -> None:
     """Matcher fix for a gold.py slip: in a block whose first word is a tool gold.py does not know (runc ..),
     `\\` continuation lines come out as commands of their own. Join them back to the line they continue."""
     for u in d['units']:
@@ -353,8 +375,9 @@ def merge_continuations(d):
             u['commands'] = out
 
 
-def score_file(d, plan, guide_lines):
+def score_file(d: Gold, plan: Json | None, guide_lines: list[str]) -> Scored:
     merge_continuations(d)
+    r: Scored
     r = {'file': d['file'], 'plan': plan is not None, 'counts': Counter(), 'misses': []}
     C = r['counts']
     miss = r['misses']
@@ -364,7 +387,7 @@ def score_file(d, plan, guide_lines):
     manual = [s for s in steps if s['kind'] == 'manual']
     guide_flat = flat('\n'.join(guide_lines))
 
-    def span_text(a, b):
+    def span_text(a: int, b: int) -> str:
         return '\n'.join(guide_lines[a - 1:b])
 
     # --- 1. commands
@@ -453,6 +476,8 @@ def score_file(d, plan, guide_lines):
     # --- 1b. session context (information): a command the guide runs inside an interactive session that an
     # earlier line of the same section opened (oc rsh, oc debug node, ssh HOST, chroot /host ..) but that the
     # plan executes as a step of its own, i.e. on the machine running the plan.
+    sec_of: dict[int, str]
+    sec: Fact | str | None   # a section, then a section's id, then a section again
     sec_of = {}
     for sec in d['sections']:
         sec_of.update({ln: sec['id'] for ln in range(sec['span'][0], sec['span'][1] + 1)})
@@ -528,6 +553,7 @@ def score_file(d, plan, guide_lines):
                 if (overlap(s['span'], sa, sb) or inside(s['span'], ga, gb)) and text_match(s.get('text') or s['title'],
                                                                                             gd['text']):
                     found = s['id']
+                    assert plan is not None  # decides is empty without a plan
                     det = any(e['source'] == s['id'] and e.get('condition') and e['condition'].get('expr')
                               for e in plan['edges'])
                     break
@@ -569,7 +595,7 @@ def score_file(d, plan, guide_lines):
     # --- 5. jumps
     secs = d['sections']
 
-    def section_of(line):
+    def section_of(line: int) -> Fact | None:
         return next((s for s in reversed(secs) if s['span'][0] <= line), None)
     jedges = [e for e in (plan['edges'] if plan else []) if e['kind'] == 'jump']
     for j in d['jumps']:
@@ -613,7 +639,7 @@ def score_file(d, plan, guide_lines):
         gold_mut_steps = {sid for (_, c, st, hit) in mut_lines for sid in (s['id'] for s in hit)}
         olists = d['ordered_lists']
 
-        def same_list(s, t):
+        def same_list(s: Json, t: Json) -> bool:
             return any(o['span'][0] <= s['span'][0] <= o['span'][1] and o['span'][0] <= t['span'][0] <= o['span'][1]
                        for o in olists)
         for pair in conc:
@@ -653,7 +679,7 @@ def score_file(d, plan, guide_lines):
         if status != 'executed':
             continue
         for s in hit:
-            assert pv is not None  # without a plan no command is 'executed'
+            assert pv is not None and plan is not None  # without a plan no command is 'executed'
             C['mut_exec_steps'] += 1
             if s['id'] in pv.cleanup:
                 C['mut_exec_cleanup'] += 1

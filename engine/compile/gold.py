@@ -62,13 +62,68 @@ links  links to .md files (relative, URLs, Hugo {{< ref "x.md" >}}) with target 
 import os
 import re
 import shlex
-from typing import Any, cast
+from collections.abc import Iterator
+from typing import Any, Protocol, TypedDict, cast
 
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
+# Types only (the reference has none). A fact (section, unit, command, guard, jump, ordered list, step,
+# link, variable def or use) stays a JSON-shaped dict, as the reference builds and later edits it.
+Fact = dict[str, Any]
+ChainKey = tuple[str, int] | tuple[str, str | None, int]   # ('l'|'c', id(node)) or ('h', parent, level)
 
-def W(s):
+
+class Node(Protocol):
+    """A markdown-it SyntaxTreeNode, as this file reads it. markdown-it types `map` and `parent` Optional
+    because the root and the inline children (text, code_inline, link) lack them; this file reads `map`
+    only on blocks and inline nodes, and `parent` only on list items, which all have them."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def tag(self) -> str: ...
+    @property
+    def map(self) -> tuple[int, int]: ...
+    @property
+    def parent(self) -> 'Node': ...
+    @property
+    def children(self) -> list['Node']: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def markup(self) -> str: ...
+    @property
+    def info(self) -> str: ...
+    @property
+    def attrs(self) -> dict[str, str | int | float]: ...
+    def walk(self) -> Iterator['Node']: ...
+
+
+class Variables(TypedDict):
+    """`Gold['variables']`: the defs and uses of variables, def -> use pairs, and the inputs."""
+
+    defs: list[Fact]
+    uses: list[Fact]
+    pairs: list[Fact]
+    inputs: list[Fact]
+
+
+class Gold(TypedDict):
+    """The gold facts of one guide: what `Runbook.extract` returns and `fidelity.score_file` reads."""
+
+    file: str
+    lines: int
+    sections: list[Fact]
+    units: list[Fact]
+    guards: list[Fact]
+    jumps: list[Fact]
+    ordered_lists: list[Fact]
+    variables: Variables
+    links: list[Fact]
+
+
+def W(s: str) -> frozenset[str]:
     return frozenset(s.split())
 
 
@@ -163,7 +218,7 @@ ABBREV = re.compile(r'\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$', re.I)
 HUGO_REF = re.compile(r'\{\{<\s*ref\s+"([^"#]+\.md)(#[^"]*)?"\s*>\}\}')
 
 
-def verb_level(text, assign=True):
+def verb_level(text: str, assign: bool = True) -> int:
     """2: tool name or path; 1: English-like verb with an argument, shell loop or assignment; 0: no command."""
     w = text.split()
     if not w:
@@ -176,7 +231,7 @@ def verb_level(text, assign=True):
     return int(w[0] in WEAK and len(w) > 1 and bool(re.match(r'''^[-/$.~"'\d{(\[]|.*[=/.]''', w[1])))
 
 
-def mask_quotes(s):
+def mask_quotes(s: str) -> tuple[str, str | None]:
     """(s with the insides of '..' and ".." blanked, offsets kept; the quote left open or None)."""
     out, q = [], None
     for i, c in enumerate(s):
@@ -188,7 +243,7 @@ def mask_quotes(s):
     return ''.join(out), q
 
 
-def mutating(cmd, depth=0):
+def mutating(cmd: str, depth: int = 0) -> tuple[bool, str]:
     """(mutating?, verb) of one normalized command line, looking into $( ) substitutions."""
     if depth > 4:
         return False, ''
@@ -213,7 +268,7 @@ def mutating(cmd, depth=0):
     return next(((True, v) for mut, v in found if mut), (False, next((v for _, v in found if v), '')))
 
 
-def segment_mutating(seg, depth):
+def segment_mutating(seg: str, depth: int) -> tuple[bool, str]:
     try:
         w = shlex.split(seg)
     except ValueError:
@@ -259,41 +314,52 @@ def segment_mutating(seg, depth):
     return False, ' '.join([v] + pos[:1])
 
 
-def slug(text):
+def slug(text: str) -> str:
     return re.sub(r'\s', '-', re.sub(r'[^\w\- ]', '', text.strip().lower()))
 
 
-def plain(md):
+def plain(md: str) -> str:
     s = re.sub(r'!?\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\[[^\]]*\]', lambda m: m.group(1) or m.group(2) or '', md)
     s = re.sub(r'\\([\\`*_{}\[\]()#+\-.!<>])', r'\1', s.replace('**', '').replace('__', '').replace('`', ''))
     return ' '.join(re.sub(r'(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])', '', s).split())
 
 
 class Runbook:
-    def __init__(self, path, rel, root):
+    sections: list[Fact]
+    units: list[Fact]
+    guards: list[Fact]
+    jumps: list[Fact]
+    olists: list[Fact]
+    links: list[Fact]
+    defs: list[Fact]
+    uses: list[Fact]
+    steps: list[Fact]
+    chains: dict[ChainKey, list[Fact]]
+
+    def __init__(self, path: str, rel: str, root: str) -> None:
         self.rel, self.root = rel, root
         self.lines = open(path, encoding='utf-8', errors='replace').read().split('\n')
         if self.lines[0].strip() in ('---', '+++'):
             end = next((i for i in range(1, len(self.lines)) if self.lines[i].strip() == self.lines[0].strip()), -1)
             self.lines[:end + 1] = [''] * (end + 1)
-        self.tree = SyntaxTreeNode(MarkdownIt('commonmark').enable('table').parse('\n'.join(self.lines)))
+        self.tree = cast(Node, SyntaxTreeNode(MarkdownIt('commonmark').enable('table').parse('\n'.join(self.lines))))
         self.sections, self.units, self.guards, self.jumps, self.olists, self.links = [], [], [], [], [], []
         self.defs, self.uses, self.steps, self.chains = [], [], [], {}
 
-    def span(self, node):
+    def span(self, node: Node) -> list[int]:
         s, e = node.map
         while e > s + 1 and not self.lines[e - 1].strip():
             e -= 1
         return [s + 1, e]
 
-    def section_of(self, line):   # the last heading at or before a line is its innermost section
+    def section_of(self, line: int) -> Fact | None:   # the last heading at or before a line is its innermost section
         return next((s for s in reversed(self.sections) if s['span'][0] <= line), None)
 
-    def role(self, line):
-        return (self.section_of(line) or {'role': 'other'})['role']
+    def role(self, line: int) -> str:
+        return cast(str, (self.section_of(line) or {'role': 'other'})['role'])   # a role is a str
 
-    def build_sections(self):
-        heads: list[Any] = [n for n in self.tree.walk() if n.type == 'heading']  # a heading always has .map
+    def build_sections(self) -> None:
+        heads = [n for n in self.tree.walk() if n.type == 'heading']
         slugs: dict[str, int]
         last, slugs = max([i + 1 for i, l in enumerate(self.lines) if l.strip()] or [1]), {}
         for i, h in enumerate(heads):
@@ -318,7 +384,7 @@ class Runbook:
                                    'text': s['text']})
 
     # ---------- code blocks
-    def classify(self, lang, body, cue=False):
+    def classify(self, lang: str, body: list[str], cue: bool = False) -> tuple[str, list[str]]:
         """(class, kind of each line: cmd/cont/out/comment/blank/text/script)."""
         shellish = lang in TAGS['shell'] or lang not in TAGS['text'] and 'sh' in lang or re.match(r'#!.*sh\b', body[0])
         kinds: list[str]
@@ -369,7 +435,7 @@ class Runbook:
         return cls, kinds
 
     @staticmethod
-    def cont_state(acc):
+    def cont_state(acc: str) -> str | None:
         """None when the accumulated command is complete, else the text to keep accumulating."""
         masked, q = mask_quotes(acc)
         lines = acc.split('\n')
@@ -380,7 +446,8 @@ class Runbook:
         opened = len(re.findall(r'(?:^|[;&|\s])(?:do|then|case)(?=$|[\s;])', masked))
         return acc if opened > len(re.findall(r'(?:^|[;&|\s])(?:done|fi|esac)(?=$|[\s;)])', masked)) else None
 
-    def commands(self, body, kinds, first_line):
+    def commands(self, body: list[str], kinds: list[str], first_line: int) -> list[Fact]:
+        cmds: list[Fact]
         cmds = []
         for i, (l, k) in enumerate(zip(body, kinds)):
             if k == 'cmd':
@@ -404,7 +471,9 @@ class Runbook:
                 out.append(dict(zip(('text', 'span', 'mutating', 'verb'), (text, c['span']) + mutating(text))))
         return out
 
-    def add_unit(self, kind, lang, cls, span, text, body, kinds, first, scan=None):
+    def add_unit(self, kind: str, lang: str, cls: str, span: list[int], text: str, body: list[str],
+                 kinds: list[str], first: int, scan: list[tuple[str, int]] | None = None) -> Fact:
+        u: Fact
         u = {'id': f'u{len(self.units) + 1}', 'kind': kind, 'lang': lang, 'class': cls, 'span': span,
              'role': self.role(span[0]), 'section': (self.section_of(span[0]) or {}).get('id'), 'text': text}
         if cls == 'command' and 'script' in kinds:
@@ -427,7 +496,7 @@ class Runbook:
         return u
 
     # ---------- variables
-    def scan_vars(self, line, ln, where, code):
+    def scan_vars(self, line: str, ln: int, where: str, code: bool) -> None:
         quotes = [i for i, c in enumerate(line) if c == "'"] if code else []
         if code:
             bare = PROMPT.sub('', ROOT_PROMPT.sub('', line))
@@ -440,11 +509,11 @@ class Runbook:
                 if name.lower() not in HTML_TAGS if rx is PLACEHOLDER else sum(q < m.start() for q in quotes) % 2 == 0:
                     self.uses.append({'name': name, 'form': m.group(0), 'line': ln, 'col': m.start(), 'in': where})
 
-    def guard_of(self, line):
+    def guard_of(self, line: int) -> Fact | None:
         inner = [g for g in self.guards if g['guarded'][0] <= line <= g['guarded'][1]]
         return max(inner, key=lambda g: g['guarded'][0]) if inner else None
 
-    def pair_vars(self):
+    def pair_vars(self) -> tuple[list[Fact], list[Fact]]:
         inputs: dict[str, dict[str, Any]]
         pairs, inputs = [], {}
         for u in self.uses:
@@ -463,9 +532,11 @@ class Runbook:
         return pairs, list(inputs.values())
 
     # ---------- guards
-    def add_guard(self, text, span, guarded, form, keys):
+    def add_guard(self, text: str, span: list[int], guarded: list[int], form: str,
+                  keys: list[ChainKey]) -> Fact:
         m = cast(re.Match[str], GUARD.match(text))   # callers pass text GUARD matched
         kind = 'else' if ELSE.match(text[m.start(1):m.start(1) + 40]) else 'if'
+        g: Fact
         g = {'id': f'g{len(self.guards) + 1}', 'kind': kind, 'word': ' '.join(m.group(1).lower().split()), 'form': form,
              'text': plain(text), 'span': span, 'guarded': guarded, 'introduces': text.rstrip('*_ ').endswith(':'),
              'role': self.role(span[0]), 'exclusive_with': []}
@@ -481,7 +552,7 @@ class Runbook:
         self.guards.append(g)
         return g
 
-    def sibling_end(self, item, end):
+    def sibling_end(self, item: Node, end: int) -> int:
         """End line after taking in the items that follow `item`, up to the next guard item."""
         sib = item.parent.children
         for nxt in sib[sib.index(item) + 1:]:
@@ -491,20 +562,23 @@ class Runbook:
         return end
 
     @staticmethod
-    def first_text(node):
+    def first_text(node: Node) -> str:
         return next((n.content for n in node.walk() if n.type == 'inline'), '')
 
     @staticmethod
-    def ancestors(n):
+    def ancestors(n: Node) -> Iterator[Node]:
         while n.parent is not None:
             n = n.parent
             yield n
 
-    def walk(self, node):
+    def walk(self, node: Node) -> None:
         """Guards, units, lists, links and jumps of one container (root, list item, blockquote), in order."""
+        open_g: Fact | None
+        prev_end: int | None
+        prev_ol: Fact | None
         kids, open_g, open_i, prev_end, prev_ol = node.children, None, -1, None, None
 
-        def close(end):
+        def close(end: int) -> None:
             if open_g:
                 open_g['guarded'][1] = max(open_g['guarded'][0], end)
         for i, ch in enumerate(kids):
@@ -553,6 +627,7 @@ class Runbook:
                     start = int(ch.attrs.get('start', 1))
                     items = [{'n': start + k, 'span': self.span(it), 'text': plain(self.first_text(it))[:100]}
                              for k, it in enumerate(ch.children)]
+                    cont: str | None
                     cont = prev_ol['id'] if prev_ol and start == prev_ol['items'][-1]['n'] + 1 else None
                     prev_ol = {'id': f'ol{len(self.olists) + 1}', 'span': self.span(ch), 'start': start,
                                'continues': cont, 'depth': sum(p.type.endswith('_list') for p in self.ancestors(ch)),
@@ -574,11 +649,11 @@ class Runbook:
             open_g['guarded'][1] = self.sibling_end(node, open_g['guarded'][1])
 
     # ---------- inline content
-    def line_at(self, inline, raw, off):
+    def line_at(self, inline: Node, raw: str, off: int) -> int:
         return inline.map[0] + 1 + raw.count('\n', 0, off)
 
     @staticmethod
-    def sentences(masked):
+    def sentences(masked: str) -> list[tuple[int, int]]:
         out, start = [], 0
         for m in re.finditer(r'[.!?]["\')\]*_]*\s+(?=[\[*_`"(]*[A-Z0-9])', masked):
             if not ABBREV.search(masked[max(0, m.start() - 7):m.start() + 1]):
@@ -586,7 +661,7 @@ class Runbook:
                 start = m.end()
         return out + ([(start, len(masked))] if masked[start:].strip() else [])
 
-    def inline(self, inline, block):
+    def inline(self, inline: Node, block: Node) -> tuple[str, str]:
         """Inline code units, placeholders, links and jumps of a paragraph, heading or table cell -> (raw, masked)."""
         raw, cur, codes, links = inline.content, 0, [], []
         for ch in inline.children:   # find each code span and link in the raw text, in order
@@ -634,7 +709,7 @@ class Runbook:
                                    'line': self.line_at(inline, raw, m.start()), 'm': m, 'block': block})
         return raw, masked
 
-    def resolve_jump(self, j):
+    def resolve_jump(self, j: Fact) -> None:
         m, block, line, kind, target = j.pop('m'), j.pop('block'), j['line'], j['kind'], None
         if kind in ('anchor', 'named'):
             a = m.group('anchor')[1:].lower() if kind == 'anchor' else m.group('name').strip().lower()
@@ -665,7 +740,7 @@ class Runbook:
         g = self.guard_of(line)
         j.update(target=target, resolved=bool(target), role=self.role(line), guard=g and g['id'])
 
-    def extract(self):
+    def extract(self) -> Gold:
         self.build_sections()
         self.walk(self.tree)
         for j in self.jumps:

@@ -6,6 +6,7 @@ Its own module so that the readers of special notations (`engine.compile.session
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.compile.phrases import SectionClass
 from engine.plan import Span, StepKind
@@ -21,7 +22,7 @@ class Action:
     pos: int  # element index, for ordering and jump targets
     section: SectionClass
     plugin: str | None = None
-    params: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
     mutating: bool = False
     bind: str | None = None
     uses: frozenset[str] = frozenset()

@@ -9,19 +9,20 @@ name memory keys for results (`engine.compile.wiring` does).
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from engine import placement
 from engine.compile import blocks, exits, phrases, placeholders, powershell, queries
 from engine.compile.nodes import Action
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
-from engine.compile.sessions import SessionReader
-from engine.compile.shellwords import Word, parse_line
+from engine.compile.sessions import SessionReader, opens_session
+from engine.compile.shellwords import Parsed, Pipeline, Word, parse_line
 from engine.effects import (
     Templated,
     classify_pipeline,
@@ -52,10 +53,10 @@ class _Where(TypedDict):
 @dataclass
 class IfNode:
     guard: Guard
-    then: list
+    then: list[Node]
     span: Span
     pos: int
-    else_: list | None = None
+    else_: list[Node] | None = None
     else_text: str | None = None
     synthetic: bool = False  # added by the compiler (not the guide's words): not a jump target
 
@@ -81,7 +82,7 @@ class Fork:
     """"Steps 2-4 can be executed in parallel": each branch starts at once, the next node
     joins them; a branch that ends the run (an early exit) cancels the others."""
 
-    branches: list[list]
+    branches: list[list[Node]]
     span: Span
     pos: int
 
@@ -782,6 +783,15 @@ class _OutlineBuilder:
         title = self._title(owner, el)
         manual: list[blocks.CommandLine] = []
         session = False  # after `ssh host` or `kubectl debug`, later lines run in that session
+        # after `cd /var/discourse`, the block's later commands run there: the directory, and
+        # the `cd` lines no step has said yet (the next step says them, as a session's opener)
+        cwd: str | None = None
+        moved: list[blocks.CommandLine] = []
+
+        def to_manual(line: blocks.CommandLine) -> None:
+            manual.extend(moved)  # a person's script says where it runs
+            moved.clear()
+            manual.append(line)
 
         def flush_manual() -> None:
             if manual:
@@ -794,7 +804,13 @@ class _OutlineBuilder:
         for line in lines:
             if line.shown and not self.sessions.console_open(el):
                 # a commented-out command: an alternative for a person to run
-                manual.append(line)
+                to_manual(line)
+                continue
+            if cwd is not None and self.sessions.open is None and opens_session(line.text):
+                # a session opened where `cd` went (`sudo -u git`, then `git fsck`): its
+                # commands need that directory, which no session form carries: a person's
+                to_manual(line)
+                session = True
                 continue
             taken = self.sessions.take(self, line, el, cls, owner, block)
             if taken is not None:  # a session's line runs in the session, not here
@@ -802,29 +818,53 @@ class _OutlineBuilder:
                 nodes.extend(taken)
                 continue
             if line.console:  # typed into a database console (`db=# `, `\\dt`): a person's job
-                manual.append(line)
+                to_manual(line)
                 continue
             parsed = parse_line(line.text)
+            # (a prompt naming a host or directory, `/ $ cd /prometheus`, is another shell's)
+            target = None if session or line.prompt not in ("", "$", "#") else \
+                _directory(parsed)
+            if target is not None:  # `cd DIR` on its own line: where the next lines run
+                cwd = target if cwd is None else os.path.normpath(os.path.join(cwd, target))
+                moved.append(line)
+                continue
+            # a directory change this reader cannot follow (`cd ~/x`, `cd $DIR && make`): the
+            # lines after it run where only a person's shell is
+            after_cd = not session and bool(_CHANGES_DIRECTORY.search(line.text))
+            if len(parsed.pipelines) > 1 and any(
+                    _directory(Parsed(pipelines=[p])) is not None or _shell_builtin(p)
+                    for p in parsed.pipelines[:-1]) and not session:
+                # `cd /tmp && tar -cf x .`, `export X=1; cmd`: the line's own shell keeps the
+                # state it sets for the commands after it: the line runs in bash, verbatim
+                script = None if cwd is not None else \
+                    self._script(line, el, cls, owner, title, block)
+                if script is not None:
+                    flush_manual()
+                    nodes.append(script)
+                    session = session or after_cd
+                    continue
             if parsed.assign and not session:
                 self.scope.assign(*parsed.assign)
                 continue
-            if parsed.unsupported and not session:
+            if parsed.unsupported and not session and cwd is None:  # (bash has no cwd)
                 script = self._script(line, el, cls, owner, title, block)
                 if script is not None:  # a line that needs a shell runs in bash, verbatim
                     flush_manual()
                     nodes.append(script)
+                    session = session or after_cd
                     continue
             if session or parsed.unsupported or not parsed.pipelines or \
                     any(_shell_builtin(p) for p in parsed.pipelines):
                 # What cannot run is shown to a person, never dropped; a shell builtin
                 # (`source`, `alias`, `export` after `&&`) changes only the shell it runs in.
-                manual.append(line)
+                to_manual(line)
+                session = session or after_cd
                 continue
             verdicts = [classify_pipeline([[_judged(w) for w in st] for st in p.stages])
                         for p in parsed.pipelines]
             effects = [v.effect for v in verdicts]
             if "interactive" in effects:
-                manual.append(line)
+                to_manual(line)
                 # an editor closes when the person saves: the lines after it run here again
                 session = session or any(v.effect == "interactive" and EDITOR not in v.reason
                                          for v in verdicts)
@@ -835,20 +875,26 @@ class _OutlineBuilder:
                     any(self._misplaced(argv) for argv in argvs):
                 # A value would pick the program or become program text, or free text would
                 # become an argument: a person runs it, with the guide's words.
-                manual.append(line)
+                to_manual(line)
                 continue
             flush_manual()
             for pipeline, eff, argv in zip(parsed.pipelines, effects, argvs):
                 uses = frozenset(v for st in pipeline.stages for w in st
                                  for v in self.scope.refs(w))
-                span = Span(start=line.start, end=line.end)
+                span = Span(start=(moved or [line])[0].start, end=line.end)
+                text = "\n".join([*(m.text for m in moved), line.text])
+                moved.clear()
+                params = _shell_params(argv)
+                if cwd is not None:
+                    params["cwd"] = literal(cwd)
                 sid = self._id(owner, cls, title)
-                nodes.append(Action(sid, StepKind.COMMAND, title, line.text, span, el.index, cls,
-                                    plugin="shell", params=_shell_params(argv),
+                nodes.append(Action(sid, StepKind.COMMAND, title, text, span, el.index, cls,
+                                    plugin="shell", params=params,
                                     mutating=eff == "mutate", bind=parsed.bind, uses=uses,
                                     block=block))
             if parsed.bind:
                 self.scope.bind(parsed.bind)
+        manual.extend(moved)  # a `cd` that no command followed: a person's, as written
         flush_manual()
         return nodes
 
@@ -857,16 +903,17 @@ class _OutlineBuilder:
         """A line only a shell can run (`$(...)`, a loop, a redirection, a glob) as a `bash`
         step: the guide's text verbatim, the shell variables it reads bound from inputs or
         earlier results as data (`plugins.bash`). None when it cannot be one (a background
-        job, a heredoc, `<placeholder>`s, a person's program): the caller keeps it manual."""
+        job, a file written from a heredoc, `<placeholder>`s, a person's program, `{#` that a
+        template would read): the caller keeps it manual."""
         text = line.text.strip()
-        if "{{" in text or "{%" in text or placeholders.find(text):
+        if "{{" in text or "{%" in text or "{#" in text or placeholders.find(text):
             return None
         found = read_script(text)
         if found is None:
             return None
         args = {name: "{{ " + self.scope.var(name) + " }}" for name in sorted(found.reads)}
         uses = frozenset(n for n in found.reads if n in self.scope.bound)
-        params: dict = {"script": found.text}
+        params: dict[str, Any] = {"script": found.text}
         if args:
             params["args"] = args
         return Action(self._id(owner, cls, title), StepKind.COMMAND, title, found.text,
@@ -1007,7 +1054,24 @@ _BUILTINS = frozenset("""export alias unalias source . set unset ulimit eval sho
 readonly pushd popd umask trap""".split())
 
 
-def _shell_builtin(pipeline) -> bool:
+_CHANGES_DIRECTORY = re.compile(r"(?:^|&&|;|\|\|)\s*(?:sudo\s+)?(?:cd|pushd|popd)(?:\s|$)")
+
+
+def _directory(parsed: Parsed) -> str | None:
+    """DIR of a line that is only `cd DIR`, DIR a path as written (not `~`, `-`, a variable or
+    a placeholder): None for any other line."""
+    if len(parsed.pipelines) != 1 or len(parsed.pipelines[0].stages) != 1:
+        return None
+    stage = parsed.pipelines[0].stages[0]
+    if len(stage) != 2 or stage[0].plain() != "cd" or not stage[1].is_literal:
+        return None
+    target = stage[1].plain()
+    if not target or target == "-" or target[0] in "~$<{" or placeholders.find(target):
+        return None
+    return target
+
+
+def _shell_builtin(pipeline: Pipeline) -> bool:
     """Whether a pipeline's program is a shell builtin: no program of that name runs it."""
     return any(stage and stage[0].plain() in _BUILTINS for stage in pipeline.stages)
 

@@ -25,11 +25,18 @@ SectionClass = Literal["info", "diag", "mit", "step", "cleanup"]
 _CLEANUP = re.compile(r"^(?:always|finally)\b|\(always\)|\balways runs?\b", re.I)
 
 _INFO = re.compile(
-    r"^(?:meaning|impact|notes?|overview|background|summary|context|about|description|"
-    r"introduction|symptoms?|references?|see also|related|further reading|resources|links|"
-    r"glossary|faq|history|changelog|architecture|prerequisites?|table of contents|contents|"
-    r"toc|alert details?|alert|severity|dashboards?|metrics?|useful links|contacts?|owners?|"
-    r"ownership|escalation|services?|monitoring|logging|documentation|docs|what is)\b",
+    r"^(?:meaning|impact|overview|introduction|symptoms?|see also|further reading|glossary|faq|"
+    r"changelog|prerequisites?|table of contents|toc|alert details?|useful links|"
+    # "What is Redis?" describes; "What is causing Redis to slow down?" asks what to check
+    r"what is(?!\s+(?:causing|wrong|happening|slowing|using|consuming|blocking)\b))\b"
+    # A noun that names what a section describes ("Services", "Monitoring & alerting",
+    # "Links:") only when it is the heading's subject, not the first word of a phrase about
+    # something else ("Service account required", "Logging into the node", "Context deadline
+    # exceeded", "about.gitlab.com is down").
+    r"|^(?:notes?|background|summary|context|about|description|references?|related|resources|"
+    r"links|history|architecture|contents|alert|severity|dashboards?|metrics?|contacts?|"
+    r"owners?|ownership|escalation|services?|monitoring|logging|documentation|docs)"
+    r"\s*(?:$|[:&,(/]|-\s|(?:and|or)\b)",
     re.I)
 _DIAG = re.compile(r"\b(?:diagnos\w*|troubleshoot\w*|investigat\w*|debug\w*|triage|"
                    r"identify\w*|verif\w*|check\w*|inspect\w*|how to check)\b", re.I)
@@ -111,7 +118,8 @@ def explicit_expr(clause: str) -> str | None:
             continue
         roots = {r.split(".", 1)[0] for r in refs}
         if roots and roots <= _MEMORY_ROOTS:
-            return code.strip()
+            expr: str = code.strip()
+            return expr
     return None
 
 

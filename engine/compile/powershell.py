@@ -24,7 +24,7 @@ import functools
 import re
 import shutil
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.compile.nodes import Action
 from engine.effects.powershell import powershell_verdict
@@ -177,7 +177,7 @@ def _step(b: _OutlineBuilder, s: Script, el: Element, cls: SectionClass, owner: 
     for low in free:
         name = next(n for n in sorted(names) if n.lower() == low)
         args[name] = "{{ " + b.scope.placeholder(name, hint=name) + " }}"
-    params: dict = {"script": s.text}
+    params: dict[str, Any] = {"script": s.text}
     if args:
         params["args"] = args
     mutating = not verdict.read

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from engine import promql
 from engine.compile.scope import Scope
@@ -49,7 +49,7 @@ _NAMED = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 
 @dataclass(frozen=True)
 class QueryParams:
-    params: dict
+    params: dict[str, Any]
     uses: frozenset[str]  # vars the query reads (names of `vars.X`), for wiring
     plugin: str | None = None  # the plugin that runs it, when not the block's own (compute)
 
@@ -132,7 +132,7 @@ class _Sql:
 
     def params(self) -> QueryParams:
         query = self._rewrite()
-        params: dict = {"query": query}
+        params: dict[str, Any] = {"query": query}
         if self.args:
             params["args"] = dict(self.args)
         return QueryParams(params, frozenset(self.uses))

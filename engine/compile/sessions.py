@@ -55,7 +55,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine import placement
 from engine.compile import placeholders
@@ -74,6 +74,9 @@ if TYPE_CHECKING:
     from engine.compile.outline import _OutlineBuilder
     from engine.compile.phrases import SectionClass
     from engine.guide import Element
+
+Opened = tuple[list[Word] | None, dict[str, Any]]
+"""What opens a session: its opener's words (None: a console of its own) and its params."""
 
 _TTY = frozenset({"-i", "-t", "-it", "-ti", "--stdin", "--tty", "--stdin=true", "--tty=true"})
 _SHELLS = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/bash", "zsh", "ash"})
@@ -141,7 +144,7 @@ def _plain(words: tuple[Word, ...] | list[Word]) -> list[str]:
     return [w.plain() for w in words]
 
 
-def _opener(parsed: Parsed, text: str) -> tuple[list[Word] | None, dict] | None:
+def _opener(parsed: Parsed, text: str) -> Opened | None:
     """(prefix words or None, extra Session fields) if `parsed` opens a session, else None."""
     if parsed.unsupported and _SHELL_INTO.match(text):
         return None, {}  # `oc rsh $(oc get pods -o name | head -1)`: a person opens it
@@ -194,7 +197,7 @@ def _one_shot(tool: str, argv: list[str]) -> bool:
     return not any(a in asks for a in argv[1:])
 
 
-def _sudo_console(words: list[Word], argv: list[str]) -> tuple[None, dict] | None:
+def _sudo_console(words: list[Word], argv: list[str]) -> tuple[None, dict[str, Any]] | None:
     """`sudo [-u USER] [-H] gitlab-psql ...`: a console run as another user."""
     i = 1
     while i < len(argv) and argv[i].startswith("-"):
@@ -215,6 +218,15 @@ def console_opener(text: str) -> bool:
         return False
     found = _opener(parse_line(text), text)
     return found is not None and found[0] is None and "console" in found[1]
+
+
+def opens_session(text: str) -> bool:
+    """Whether a shell line opens a session its next lines run in (`ssh host`, `sudo -u git`,
+    `kubectl exec -it pod -- sh`, `gitlab-psql`)."""
+    first = _FIRST_WORD.match(text)
+    if first is None or first.group(1).rsplit("/", 1)[-1] not in _OPENERS:
+        return False
+    return _opener(parse_line(text), text) is not None
 
 
 def _console(tool: str, argv: list[str]) -> bool:
@@ -261,7 +273,7 @@ def _subcommand(argv: list[str]) -> tuple[int, str] | None:
     return None
 
 
-def _kube_opener(words: list[Word], argv: list[str]) -> tuple[list[Word] | None, dict] | None:
+def _kube_opener(words: list[Word], argv: list[str]) -> Opened | None:
     found = _subcommand(argv)
     if found is None:
         return None
@@ -303,7 +315,7 @@ def _kube_opener(words: list[Word], argv: list[str]) -> tuple[list[Word] | None,
     return None
 
 
-def _sudo_opener(words: list[Word], argv: list[str]) -> tuple[list[Word], dict] | None:
+def _sudo_opener(words: list[Word], argv: list[str]) -> tuple[list[Word], dict[str, Any]] | None:
     rest = argv[1:]
     user: list[Word] = []
     if rest in (["-i"], ["-s"], ["su"], ["su", "-"], ["bash"], ["-i", "bash"], ["su", "-l"]):
@@ -370,7 +382,7 @@ class SessionReader:
 
     def _start(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: SectionClass,
                owner: int, parsed: Parsed | None = None,
-               found: tuple[list[Word] | None, dict] | None = None
+               found: Opened | None = None
                ) -> list[Action] | None:
         found = found or (_opener(parsed, line.text) if parsed is not None else None)
         if found is None:
@@ -534,7 +546,7 @@ class SessionReader:
         s.steps.append(step)
         return out
 
-    def _reopen(self, b: _OutlineBuilder, s: Session, found: tuple[list[Word] | None, dict],
+    def _reopen(self, b: _OutlineBuilder, s: Session, found: Opened,
                 line: CommandLine, el: Element, cls: SectionClass, owner: int) -> list[Action]:
         """A session opened inside another: a console (`psql` after `sudo -i`) is a person's
         session within it; any other replaces it (the guide has moved on)."""

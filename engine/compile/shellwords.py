@@ -79,14 +79,37 @@ def parse_line(line: str) -> Parsed:
     if not text:
         return Parsed()
     assign = _ASSIGN.match(text)
-    if assign and (not re.search(r"\s", _strip_quoted(assign.group(2)).strip()) or
-                   _PLACEHOLDER.fullmatch(assign.group(2).strip())):
-        return _assignment(assign.group(1), assign.group(2).strip(), text)
+    value = _uncommented(assign.group(2)) if assign else ""  # `Z=$(cmd)  # the zone`
+    if assign and (not re.search(r"\s", _strip_quoted(value).strip()) or
+                   _PLACEHOLDER.fullmatch(value.strip())):
+        return _assignment(assign.group(1), value.strip(), text)
     try:
         pipelines = _split(text)
     except _Unsupported as exc:
         return Parsed(unsupported=str(exc))
     return Parsed(pipelines=pipelines)
+
+
+def _uncommented(value: str) -> str:
+    """The value without a trailing `# comment` (a `#` after a blank, outside quotes and
+    `$(...)`): the author's note on the line, not part of what it sets."""
+    i, depth, quote = 0, 0, ""
+    while i < len(value):
+        c = value[i]
+        if quote:
+            if c == quote:
+                quote = ""
+        elif c in "'\"`":
+            quote = c
+        elif value.startswith("$(", i):
+            depth += 1
+            i += 1
+        elif c == ")" and depth:
+            depth -= 1
+        elif c == "#" and not depth and i and value[i - 1] in " \t":
+            return value[:i].rstrip()
+        i += 1
+    return value
 
 
 def _strip_quoted(value: str) -> str:

@@ -25,8 +25,8 @@ import re
 from collections.abc import Iterator
 
 from engine.compile import blocks, phrases
+from engine.compile.nodes import Action
 from engine.compile.outline import (
-    Action,
     EndNode,
     Fork,
     IfNode,

@@ -1,25 +1,31 @@
-"""A one-line shell script from a guide -> what it does to the world, and the names it reads.
+"""A shell statement from a guide -> what it does to the world, and the names it reads.
 
 Some guide lines need a shell to mean what they say: `for p in $(pgrep haproxy); do ps -o
 pid,etimes $p; done`, `kubectl logs $(kubectl get po -l app=x -oname) > /tmp/x.log`,
-`ls /var/log/*.gz`, `FOO=1 ./bin/tool`. The `bash` plugin runs such a line as the guide wrote
-it; this module reads it with tree-sitter's bash grammar and judges it with the same read-only
-table as every argv (`engine.effects.classify`):
+`ls /var/log/*.gz`, `FOO=1 ./bin/tool`; so does one statement written over several lines (a
+`for`/`while` loop or an `if` spelled out line by line, `kubectl apply -f - <<EOF` with its
+manifest). The `bash` plugin runs such a statement as the guide wrote it; this module reads it
+with tree-sitter's bash grammar and judges it with the same read-only table as every argv
+(`engine.effects.classify`):
 
 - every simple command (inside pipelines, lists, loops, conditions, `$( )` and `<( )`) is
   judged as an argv; a word that expands anything (`$X`, `$(...)`, a glob) is a value
   (`Templated`): it never picks a program and never counts as a literal operand;
 - a redirection that writes (`>`, `>>`, `&>`, `>|`) to anything but `/dev/null` writes a file;
+- a heredoc's body is the command's input (data); what it expands is read like any word; a
+  heredoc that only becomes a file (`cat > x.conf <<EOF`, `tee x.yml <<EOF`) is a
+  configuration for a person to adapt and write, not a script step;
 - an environment prefix (`FOO=1 cmd`), `eval`/`source`/`exec`, a function definition, or any
   construct this reader does not know is not read-only;
 - a program that needs a person (an editor, `ssh host`, `watch`) makes the script
   interactive: a manual step.
 
 `read_script` returns None for what cannot become a script step at all: text the grammar cannot
-parse completely, a background job (`&`: the step would end before the work), a heredoc (its
-body is on later lines), `<placeholder>` notation (the shell would read it as a redirection),
-positional parameters (`$1`: there are none), or a line that only changes the shell's own state
-(`cd x`, `export X=1`). The caller keeps such a line as a manual step.
+parse completely, several statements over several lines (each line is a step of its own), a
+background job (`&`: the step would end before the work), `<placeholder>` notation (the shell
+would read it as a redirection), positional parameters (`$1`: there are none), a function
+definition alone, or a line that only changes the shell's own state (`cd x`, `export X=1`).
+The caller keeps such a line as a manual step.
 
 It does not run anything and does not decide where a name's value comes from.
 """
@@ -90,16 +96,20 @@ class _NotScript(Exception):
 def read_script(line: str) -> Script | None:
     """The line as a script step, or None when it cannot be one (the module says which)."""
     text = line.strip()
-    if not text or "\n" in text or _PLACEHOLDER.search(text) or "<<" in text:
+    if not text or _PLACEHOLDER.search(text):
         return None
     tree = _parser().parse(text.encode())
     root = tree.root_node
     if root.has_error:
         return None
     statements = [c for c in root.named_children if c.type != "comment"]
+    if "\n" in text and (len(statements) != 1 or statements[0].start_point[0] != 0):
+        return None  # lines that are statements of their own: each is its own step
     if any(c.type in ("variable_assignment", "variable_assignments", "declaration_command")
            for c in statements):
         return None  # `X=$(...)`: the value is the point, and a script's shell ends with it
+    if all(c.type == "function_definition" for c in statements):
+        return None  # `collect() { ... }` over lines: it runs nothing; a person's shell keeps it
     comments = [c for c in root.named_children if c.type == "comment"]
     if comments:  # what runs is the command, not the note after it
         text = text.encode()[:comments[0].start_byte].decode().rstrip()
@@ -140,6 +150,8 @@ class _Walk:
             raise _NotScript  # a background job outlives the step
         if kind in ("while_statement", "until_statement") and self.endless(node):
             raise _NotScript  # `while true; do ...; sleep 5; done`: a person watches it
+        if kind == "redirected_statement" and self.writes_heredoc(node):
+            raise _NotScript  # a file's content for a person to adapt and write
         if kind == "pipeline":
             self.pipeline(node)
         elif kind == "command":
@@ -156,7 +168,7 @@ class _Walk:
         elif kind in ("file_redirect", "herestring_redirect"):
             self.redirect(node)
         elif kind == "heredoc_redirect":
-            raise _NotScript
+            self.heredoc(node)
         elif kind == "for_statement":
             var = node.child_by_field_name("variable")
             if var is not None:
@@ -214,7 +226,7 @@ class _Walk:
             elif kind in ("file_redirect", "herestring_redirect"):
                 self.redirect(child)
             elif kind == "heredoc_redirect":
-                raise _NotScript
+                self.heredoc(child)
             elif child.is_named:
                 argv.append(self.word(child))
         if name_node is None or not argv:
@@ -277,6 +289,32 @@ class _Walk:
         for child in node.named_children:
             self.words(child)
 
+    def writes_heredoc(self, node: Node) -> bool:
+        """`cat > /etc/x.conf <<EOF`, `tee x.yml <<EOF`: the heredoc is a file's content (a
+        configuration the guide shows, often with values to change), not a program's input."""
+        command = node.child_by_field_name("body")
+        heredoc = next((c for c in node.children if c.type == "heredoc_redirect"), None)
+        if command is None or command.type != "command" or heredoc is None or any(
+                c.type in ("pipeline", "list") for c in heredoc.children):
+            return False
+        name = command.child_by_field_name("name")
+        program = self.text(name).rsplit("/", 1)[-1] if name is not None else ""
+        return program == "tee" or program == "cat" and any(
+            c.type == "file_redirect" for n in (node, command, heredoc) for c in n.children)
+
+    def heredoc(self, node: Node) -> None:
+        """`cmd <<EOF ... EOF`: the body is the command's input, data; what it expands (`$X`,
+        `$(date)`, not under a quoted delimiter) is read and judged like any word. A pipeline
+        or redirection written after the delimiter (`cat <<EOF | kubectl apply -f -`) is
+        walked like the rest of the line."""
+        for child in node.children:
+            if child.type == "heredoc_body":
+                self.words(child)
+            elif child.type in ("heredoc_start", "heredoc_end", "<<", "<<-"):
+                continue
+            else:
+                self.node(child)
+
     def assignment(self, node: Node) -> None:
         name = node.child_by_field_name("name")
         if name is not None:
@@ -301,6 +339,6 @@ def bash_verdict(script: str) -> Verdict:
     """A bash step's effect: its script's, or not read-only when it cannot be a script."""
     found = read_script(script)
     if found is None:
-        return Verdict("mutate", "the script cannot be checked (a background job, a heredoc, "
-                       "or syntax the reader does not follow)", "tool")
+        return Verdict("mutate", "the script cannot be checked (a background job, or syntax "
+                       "the reader does not follow)", "tool")
     return found.verdict

@@ -73,6 +73,7 @@ _PERSON = frozenset("""
 bash sh zsh dash ksh fish su cd chroot exit logout htop iotop atop less more most view vi vim
 nvim nano emacs ed man watch telnet tmux screen gdb strace ltrace ftp sftp irb
 """.split())
+_SHELLS = frozenset("bash sh zsh dash ksh fish".split())
 _EDITORS = frozenset({"visudo", "vipw", "vigr", "sudoedit", "vidir", "edquota"})
 _INTERPRETERS = frozenset("""
 python python2 python3 perl ruby node nodejs php lua Rscript pwsh powershell deno bun tclsh
@@ -106,6 +107,10 @@ def _judge(argv: list[str]) -> None:
         return
     if name in _EXEC_TOOLS and _exec(name, args):
         return
+    if name in _SHELLS and ("-c" in args or any(not a.startswith("-") for a in args)):
+        # `sh wraparound.sh -p 95`, `sudo sh -c "echo 80 > /proc/..."`: a script runs, and a
+        # script is never read-only; a bare `sh` or `bash -l` is a person's terminal
+        raise NotRead(f"{name} runs a script, and a script is never read-only", cause="tool")
     if name in _PERSON:
         raise NotRead(f"{name} needs a person at a terminal", cause="interactive",
                       effect="interactive")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from engine.errors import ConfigError
 from engine.store.base import (
+    AlertRecord,
     ArtifactRef,
     EventRecord,
     Lease,
@@ -25,6 +26,7 @@ from engine.store.base import (
 from engine.store.sqlite import SqliteStore
 
 __all__ = [
+    "AlertRecord",
     "ArtifactRef",
     "EventRecord",
     "Lease",

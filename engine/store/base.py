@@ -147,6 +147,30 @@ class EventRecord(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+AlertDisposition = Literal["started", "deduped", "unmatched", "resolved", "refused"]
+
+
+class AlertRecord(BaseModel):
+    """One alert of one notification `mendflow serve` received, and what became of it:
+    `started` a run, `deduped` (its group already had a live run: noted on that run),
+    `unmatched` (no guide's trigger matches: kept, never dropped), `resolved` (Alertmanager
+    said it resolved), `refused` (the guide refused its inputs: `detail` says why)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    received_at: datetime
+    group_key: str
+    alertname: str
+    status: Literal["firing", "resolved"]
+    disposition: AlertDisposition
+    guide: str | None = None
+    run_id: str | None = None
+    detail: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    fingerprint: str = ""
+
+
 class LlmUsage(BaseModel):
     """What a run spent on one model for one purpose (`judge`: its decisions; `compile`: the
     LLM plan it ran, when compiled fresh for it): calls, tokens and the approximate cost in
@@ -257,6 +281,21 @@ class Store(Protocol):
         ...
 
     async def release_lease(self, run_id: str, *, holder: str) -> None: ...
+
+    # alerts (`mendflow serve`)
+    async def claim_alert_group(self, group_key: str, *, run_id: str, guide: str) -> str:
+        """The run that holds the alert group: `run_id` if this call claimed it (no run of
+        the group is live: running, interrupted, or claimed in the last minute and not yet
+        created), else the live run that holds it. One claim wins among any number of
+        concurrent callers, in any number of processes."""
+        ...
+
+    async def record_alert(self, record: AlertRecord) -> None: ...
+
+    async def alerts(self, *, limit: int = 100,
+                     disposition: str | None = None) -> list[AlertRecord]:
+        """Newest first."""
+        ...
 
     # LLM accounting
     async def add_llm_usage(self, run_id: str, usage: LlmUsage) -> None:

@@ -61,6 +61,7 @@ from engine.store._codec import (
     stored_plan,
 )
 from engine.store.base import (
+    AlertRecord,
     ArtifactRef,
     EventRecord,
     Lease,
@@ -106,6 +107,18 @@ _TAKE_SLOT = (
     "DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE "
     "t.expires_at <= clock_timestamp() RETURNING slot) "
     "SELECT EXISTS (SELECT 1 FROM mine) OR EXISTS (SELECT 1 FROM taken)")
+
+# The group's claim moves to a new run only when its run is not live (running or interrupted),
+# or was claimed more than a minute ago and never created (its claimer died in between).
+_CLAIM_ALERT_GROUP = (
+    "INSERT INTO alert_groups AS g (group_key, run_id, guide, claimed_at) VALUES ($1, $2, $3, "
+    "clock_timestamp()) ON CONFLICT (group_key) DO UPDATE SET run_id = excluded.run_id, "
+    "guide = excluded.guide, claimed_at = excluded.claimed_at WHERE NOT EXISTS (SELECT 1 FROM "
+    "runs r WHERE r.run_id = g.run_id AND r.status IN ('running', 'interrupted')) AND (EXISTS "
+    "(SELECT 1 FROM runs r WHERE r.run_id = g.run_id) OR g.claimed_at < clock_timestamp() - "
+    "interval '60 seconds') RETURNING run_id")
+_ALERT_COLUMNS = ("received_at, group_key, alertname, status, disposition, guide, run_id, "
+                  "detail, labels, annotations, fingerprint")
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: plans, runs, their events, memory, step claims and artifacts (bytes in the table)
@@ -173,6 +186,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE slots (
             key text NOT NULL, slot integer NOT NULL, holder text NOT NULL,
             expires_at timestamptz NOT NULL, PRIMARY KEY (key, slot))""",
+    ),
+    # 6: alerts `mendflow serve` received, and the one live run of each alert group
+    (
+        """CREATE TABLE alerts (
+            no bigserial PRIMARY KEY, received_at timestamptz NOT NULL,
+            group_key text NOT NULL, alertname text NOT NULL, status text NOT NULL,
+            disposition text NOT NULL, guide text, run_id text, detail text NOT NULL,
+            labels text NOT NULL, annotations text NOT NULL, fingerprint text NOT NULL)""",
+        "CREATE INDEX alerts_by_disposition ON alerts (disposition, no DESC)",
+        """CREATE TABLE alert_groups (
+            group_key text PRIMARY KEY, run_id text NOT NULL, guide text NOT NULL,
+            claimed_at timestamptz NOT NULL)""",
     ),
 )
 """Migration N (1-based) brings the schema from version N-1 to N. Append, never edit."""
@@ -769,6 +794,38 @@ class PostgresStore:
             return got is not None
         return await self._call(claim)
 
+    # -- alerts (`mendflow serve`) -----------------------------------------------------------
+
+    async def claim_alert_group(self, group_key: str, *, run_id: str, guide: str) -> str:
+        async def claim(conn: asyncpg.Connection) -> str:
+            async with conn.transaction():
+                won: str | None = await conn.fetchval(_CLAIM_ALERT_GROUP, group_key, run_id,
+                                                      guide)
+                if won is not None:
+                    return won
+                held: str = await conn.fetchval(
+                    "SELECT run_id FROM alert_groups WHERE group_key = $1", group_key)
+                return held
+        return await self._call(claim)
+
+    async def record_alert(self, record: AlertRecord) -> None:
+        async def insert(conn: asyncpg.Connection) -> None:
+            await conn.execute(
+                f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                "$8, $9, $10, $11)", record.received_at, record.group_key, record.alertname,
+                record.status, record.disposition, record.guide, record.run_id, record.detail,
+                json.dumps(record.labels), json.dumps(record.annotations), record.fingerprint)
+        await self._call(insert)
+
+    async def alerts(self, *, limit: int = 100,
+                     disposition: str | None = None) -> list[AlertRecord]:
+        async def select(conn: asyncpg.Connection) -> list[AlertRecord]:
+            rows = await conn.fetch(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE $1::text IS NULL OR disposition "
+                "= $1 ORDER BY no DESC LIMIT $2", disposition, limit)
+            return [_alert_record(dict(r)) for r in rows]
+        return await self._call(select)
+
     # -- concurrency slots shared by every process ------------------------------------------
 
     async def take_slot(self, key: str, *, limit: int, holder: str, ttl_s: float) -> bool:
@@ -979,3 +1036,8 @@ def _run_record(row: asyncpg.Record) -> RunRecord:
                      updated_at=row["updated_at"].astimezone(UTC), version=row["version"],
                      state=json.loads(row["state"]), context=json.loads(row["context"]),
                      options=json.loads(row["options"]), state_seq=row["state_seq"])
+
+
+def _alert_record(row: dict[str, Any]) -> AlertRecord:
+    return AlertRecord(**{**row, "labels": json.loads(row["labels"]),
+                          "annotations": json.loads(row["annotations"])})

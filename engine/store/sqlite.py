@@ -57,6 +57,7 @@ from engine.store._codec import (
     stored_plan,
 )
 from engine.store.base import (
+    AlertRecord,
     ArtifactRef,
     EventRecord,
     Lease,
@@ -82,6 +83,9 @@ _ADD_LLM_USAGE = (
     "calls = calls + excluded.calls, input_tokens = input_tokens + excluded.input_tokens, "
     "output_tokens = output_tokens + excluded.output_tokens, "
     "cost_usd = cost_usd + excluded.cost_usd")
+
+_ALERT_COLUMNS = ("received_at, group_key, alertname, status, disposition, guide, run_id, "
+                  "detail, labels, annotations, fingerprint")
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: plans, runs, their events, memory, step claims and artifact refs
@@ -135,6 +139,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("""CREATE TABLE slots (
             key TEXT NOT NULL, slot INTEGER NOT NULL, holder TEXT NOT NULL,
             expires_at REAL NOT NULL, PRIMARY KEY (key, slot))""",),
+    # 6: alerts `mendflow serve` received, and the one live run of each alert group
+    ("""CREATE TABLE alerts (
+            no INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT NOT NULL,
+            group_key TEXT NOT NULL, alertname TEXT NOT NULL, status TEXT NOT NULL,
+            disposition TEXT NOT NULL, guide TEXT, run_id TEXT, detail TEXT NOT NULL,
+            labels TEXT NOT NULL, annotations TEXT NOT NULL, fingerprint TEXT NOT NULL)""",
+     "CREATE INDEX alerts_by_disposition ON alerts (disposition, no DESC)",
+     """CREATE TABLE alert_groups (
+            group_key TEXT PRIMARY KEY, run_id TEXT NOT NULL, guide TEXT NOT NULL,
+            claimed_at REAL NOT NULL)"""),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -485,6 +499,49 @@ class SqliteStore:
                            (run_id, step_id, attempt, owner, _time_text(now), expires))
                 return True
         return await self._run(claim)
+
+    # -- alerts (`mendflow serve`) -----------------------------------------------------------
+
+    async def claim_alert_group(self, group_key: str, *, run_id: str, guide: str) -> str:
+        def claim() -> str:
+            db = self._db()
+            with _transaction(db):
+                now = time.time()
+                row = db.execute(
+                    "SELECT g.run_id, g.claimed_at, r.status FROM alert_groups g LEFT JOIN runs r "
+                    "ON r.run_id = g.run_id WHERE g.group_key = ?", (group_key,)).fetchone()
+                if row is not None:
+                    held, claimed_at, status = row
+                    if status in ("running", "interrupted") or (
+                            status is None and claimed_at > now - 60):
+                        return str(held)
+                db.execute("INSERT OR REPLACE INTO alert_groups (group_key, run_id, guide, "
+                           "claimed_at) VALUES (?, ?, ?, ?)", (group_key, run_id, guide, now))
+                return run_id
+        return await self._run(claim)
+
+    async def record_alert(self, record: AlertRecord) -> None:
+        def insert() -> None:
+            with _transaction(self._db()):
+                self._db().execute(
+                    f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?)", (_time_text(record.received_at), record.group_key,
+                              record.alertname, record.status, record.disposition, record.guide,
+                              record.run_id, record.detail, json.dumps(record.labels),
+                              json.dumps(record.annotations), record.fingerprint))
+        await self._run(insert)
+
+    async def alerts(self, *, limit: int = 100,
+                     disposition: str | None = None) -> list[AlertRecord]:
+        def select() -> list[AlertRecord]:
+            rows = self._db().execute(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE ? IS NULL OR disposition = ? "
+                "ORDER BY no DESC LIMIT ?", (disposition, disposition, limit)).fetchall()
+            names = [c.strip() for c in _ALERT_COLUMNS.split(",")]
+            return [AlertRecord(**{**dict(zip(names, r)), "received_at": _parse_time(r[0]),
+                                   "labels": json.loads(r[8]), "annotations": json.loads(r[9])})
+                    for r in rows]
+        return await self._run(select)
 
     # -- concurrency slots shared by every process ------------------------------------------
 

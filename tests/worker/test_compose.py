@@ -1,6 +1,7 @@
-"""compose.yaml and the Dockerfile, checked with what runs here (Docker does not): the file
-parses, the services a scale-out needs are there with healthchecks, workers wait for healthy
-dependencies and can be scaled, and every MENDFLOW_* variable is a real setting."""
+"""compose.yaml and the Dockerfile, read without Docker: the file parses, the services a
+scale-out needs are there with healthchecks, workers wait for healthy dependencies and can be
+scaled, and every MENDFLOW_* variable is a real setting. tests/deploy/test_compose_stack.py
+builds and runs them for real."""
 
 from __future__ import annotations
 
@@ -51,4 +52,30 @@ def test_dockerfile_copies_what_exists_and_runs_a_worker() -> None:
         for path in src.split():
             assert (ROOT / path).exists(), path
     assert 'CMD ["mendflow", "worker"' in text
-    assert "celery[redis]" in text
+    # the base is a build argument whose published default is an official Python image
+    assert re.search(r"^ARG BASE=python:3\.\d+-slim$", text, flags=re.M), "ARG BASE"
+    assert re.search(r"^FROM \$\{BASE\}$", text, flags=re.M), "FROM ${BASE}"
+    # the dependencies come from pyproject.toml, which has what a worker needs
+    assert '["project"]["dependencies"]' in text and "pip install --no-deps ." in text
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"celery[redis]' in pyproject
+
+
+def test_the_local_override_changes_where_things_run_not_what_runs() -> None:
+    """compose.local.yaml (no registry): every service of compose.yaml on the host network,
+    its images built on the local base; no service of its own, no command for the app."""
+    base = _compose()["services"]
+    local = yaml.safe_load((ROOT / "compose.local.yaml").read_text(encoding="utf-8"))
+    assert set(local["services"]) == set(base)
+    for name, service in local["services"].items():
+        assert service["network_mode"] == "host", name
+        assert service["build"]["network"] == "host", name
+        assert "MENDFLOW_LOCAL_BASE" in service["build"]["args"]["BASE"], name
+    for name in ("worker", "cli"):
+        assert "command" not in local["services"][name] and "entrypoint" not in \
+            local["services"][name], name
+        env = local["services"][name]["environment"]
+        assert set(env) == {"MENDFLOW_DATABASE_URL", "MENDFLOW_BROKER_URL"}, name
+        assert "@127.0.0.1:" in env["MENDFLOW_DATABASE_URL"], name
+    assert (ROOT / local["services"]["postgres"]["build"]["context"]
+            / local["services"]["postgres"]["build"]["dockerfile"]).exists()

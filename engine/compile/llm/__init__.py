@@ -19,6 +19,7 @@ Nothing here runs at import time beyond langchain-core and langgraph; provider p
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.compile.llm.errors import (
     GuideTooLong,
@@ -39,6 +40,9 @@ from engine.compile.llm.pipeline import (
 from engine.compile.llm.prompts import PROMPT_VERSION
 from engine.compile.llm.provider import ModelSpec, Usage, make_chat_model, parse_spec
 
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
 __all__ = [
     "PROMPT_VERSION", "Decision", "GuideTooLong", "LlmCompileResult", "LlmError", "LlmJudge",
     "LlmOptions", "ModelOutputError", "ModelSpec", "ProviderConfigError", "ProviderTimeout",
@@ -48,7 +52,8 @@ __all__ = [
 
 
 def chat_model_from_settings(llm: str | None, *, timeout_s: float = 30.0, attempts: int = 2,
-                             record_dir: Path | None = None):  # noqa: ANN201 - BaseChatModel
+                             record_dir: Path | None = None
+                             ) -> tuple[ModelSpec, BaseChatModel]:
     """`Settings.llm` -> (ModelSpec, chat model); ProviderConfigError if unusable. A call
     waits at most `timeout_s` per attempt, `attempts` times (MENDFLOW_LLM_TIMEOUT_S,
     MENDFLOW_LLM_ATTEMPTS): a hung server costs a minute, not six. With `record_dir`

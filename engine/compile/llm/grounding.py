@@ -17,7 +17,7 @@ It does not check structure (`engine.compile.validate` does) or templates' types
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 from engine.compile.validate import Problem
@@ -143,7 +143,8 @@ class Grounding:
                                   f"{s.source} (words not there: {', '.join(missing[:6])})",
                                   "Quote the guide's own instruction in `text`, or fix the span")
 
-    def _command(self, s: Step, tokens: list[str], text: str, problem,
+    def _command(self, s: Step, tokens: list[str], text: str,
+                 problem: Callable[[str, str, str], Problem],
                  base: Baseline) -> Iterator[Problem]:
         spans = base.commands.get(text)
         if spans is not None:  # the structural compiler's own rendering of a guide command

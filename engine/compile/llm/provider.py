@@ -105,12 +105,15 @@ def make_chat_model(spec: ModelSpec, *, timeout_s: float = 120.0, max_retries: i
         if spec.provider == "anthropic":
             from langchain_anthropic import ChatAnthropic
 
-            return ChatAnthropic(model=spec.model, temperature=0,
-                                 default_request_timeout=timeout_s, max_retries=max_retries)
+            anthropic: BaseChatModel = ChatAnthropic(
+                model=spec.model, temperature=0, default_request_timeout=timeout_s,
+                max_retries=max_retries)
+            return anthropic
         from langchain_ollama import ChatOllama
 
-        return ChatOllama(model=spec.model, temperature=0,
-                          client_kwargs={"timeout": timeout_s})
+        ollama: BaseChatModel = ChatOllama(model=spec.model, temperature=0,
+                                           client_kwargs={"timeout": timeout_s})
+        return ollama
     except ImportError:
         package = PROVIDERS[spec.provider]
         raise ProviderConfigError(f"the {spec.provider} provider needs {package}",

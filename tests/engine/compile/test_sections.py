@@ -108,3 +108,28 @@ def test_a_paragraph_of_many_inline_commands_compiles_in_linear_time():
         return "# T\n\n## Examples\n\n" + " ".join(
             f"See `kubectl get pods -n ns{i}` or `kubectl get svc -n ns{i}`." for i in range(n))
     assert growth(paragraph, 300, _compile) < LINEAR
+
+
+def test_a_heading_asking_what_is_causing_something_is_a_procedure_not_a_description():
+    guide = ("# Redis\n\n## {0}\n\nCapture the traffic:\n\n```\n"
+             "sudo tcpdump -G 30 -W 1 -w redis.pcap -i ens4\n```\n")
+    asks = compile_text(guide.format("What is causing Redis to slow down?"))
+    [step] = [s for s in holding(asks, "tcpdump") if s.kind != StepKind.APPROVE]
+    assert step.kind == StepKind.COMMAND and step.mutating  # run, behind its approval
+    describes = compile_text(guide.format("What is Redis"))
+    [shown] = holding(describes, "tcpdump")
+    assert shown.kind == StepKind.MANUAL  # a describing section never runs a change
+
+
+def test_a_describing_noun_heads_a_describing_section_only_as_the_heading_s_subject():
+    guide = ("# GCS\n\n## {0}\n\nCreate it:\n\n```\n"
+             "gcloud iam service-accounts create uploader\n```\n")
+    for heading in ("Service account required", "Logging into the node",
+                    "about.gitlab.com is down", "Monitoring number of slowlog entries"):
+        plan = compile_text(guide.format(heading))
+        [step] = [s for s in holding(plan, "service-accounts create")
+                  if s.kind != StepKind.APPROVE]
+        assert step.kind == StepKind.COMMAND and step.mutating, heading  # gated, run
+    for heading in ("Services", "Monitoring & alerting", "Links:", "Metrics and monitoring"):
+        [shown] = holding(compile_text(guide.format(heading)), "service-accounts create")
+        assert shown.kind == StepKind.MANUAL, heading  # described, never run

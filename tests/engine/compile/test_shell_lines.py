@@ -89,3 +89,12 @@ def test_a_variable_set_by_an_earlier_step_is_read_from_memory() -> None:
     finder = next(s for s in plan.steps if s.plugin == "shell" and "get" in s.text)
     assert finder.id in {e.source for _, e in plan.incoming(step.id)} or \
         any(finder.id == a for a in plan.ancestors(step.id))
+
+
+def test_a_comment_after_a_command_substitution_does_not_keep_it_from_binding():
+    plan = compile_text("# T\n\n## Diagnosis\n\n```bash\nCONTAINER_ID=$(crictl ps -q --name web)"
+                        "  # the container's id\ncrictl inspect $CONTAINER_ID\n```\n")
+    bind, inspect = [s for s in plan.steps if s.kind == StepKind.COMMAND]
+    assert bind.params["pipeline"] == [["crictl", "ps", "-q", "--name", "web"]]
+    assert bind.binds == {"vars.CONTAINER_ID": "result.stdout | trim"}
+    assert inspect.params["pipeline"] == [["crictl", "inspect", "{{ vars.CONTAINER_ID }}"]]

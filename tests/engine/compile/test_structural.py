@@ -119,7 +119,7 @@ def test_what_needs_a_shell_runs_verbatim_in_bash_never_as_argv(line, reason, re
 
 @pytest.mark.parametrize("line, reason", [
     ("sleep 10 &", "background"),
-    ("cat <<EOF | kubectl apply -f -\napiVersion: v1\nEOF", "heredoc"),
+    ("cat > /etc/x.conf <<EOF\napiVersion: v1\nEOF", "a heredoc that writes a file"),
 ])
 def test_what_no_step_can_run_becomes_a_manual_step_carrying_the_script(line, reason):
     plan = compile_text(f"# T\n\n## Mitigation\n\n```bash\n{line}\n```\n")

@@ -1,5 +1,5 @@
-"""A one-line shell script from a guide: what it does, judged by the read-only table, and the
-lines that cannot become a script step at all."""
+"""A shell statement from a guide (one line, or one loop/heredoc over several): what it does,
+judged by the read-only table, and the lines that cannot become a script step at all."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from engine.effects.bash import read_script
     "[ -f /etc/x ] && cat /etc/x || echo none",
     "grep -c Ready <(kubectl get nodes)",
     "sudo lsof -i -a -p $(pidof clickhouse-server) > /dev/null",
+    "for ns in a b; do\n  kubectl -n $ns get pods\ndone",       # one loop over three lines
+    "if [ -f /etc/x ]; then\n  cat /etc/x\nfi",
+    "cat <<'EOF' | grep -c x\n$(rm -rf /) is text here\nEOF",  # a quoted heredoc expands nothing
 ])
 def test_reading_lines_are_read_only(line: str) -> None:
     found = read_script(line)
@@ -32,6 +35,9 @@ def test_reading_lines_are_read_only(line: str) -> None:
     ("eval $(ssh-agent)", "ssh-agent"),
     ("$(which kubectl) get po", "program's name comes from a value"),
     ("f() { ls; }; f", "function_definition"),
+    ("kubectl apply -f - <<EOF\nkind: Issuer\nEOF", "kubectl apply"),
+    ("cat <<EOF | curl -d @- http://gw:9091/metrics\nm 1\nEOF", "-d sends data"),
+    ("cat <<EOF | grep -c x\nname: $(rm -rf /tmp/x)\nEOF", "rm"),  # what the body runs counts
 ])
 def test_anything_that_writes_or_is_not_followed_is_not_read_only(line: str, why: str) -> None:
     found = read_script(line)
@@ -41,7 +47,11 @@ def test_anything_that_writes_or_is_not_followed_is_not_read_only(line: str, why
 @pytest.mark.parametrize("line", [
     "kubectl -n <namespace> get po $(date)",     # a placeholder the shell reads as a redirection
     "nohup ./drain.sh &",                        # a background job outlives the step
-    "cat <<EOF > /etc/x.conf",                   # its body is on the lines below
+    "cat <<EOF > /etc/x.conf",                   # its body is not there: it does not parse
+    "cat > /etc/x.conf <<EOF\na: 1\nEOF",          # a file's content, for a person to adapt
+    "tee /etc/x.yml <<EOF\na: 1\nEOF",
+    "kubectl get pods\nkubectl get nodes",         # two statements: each line is a step
+    "collect() {\n  rm -f /tmp/out\n  date\n}",     # a function alone runs nothing
     "while true; do sudo pgb-console -c 'SHOW CLIENTS;' | wc -l; sleep 5; done",  # a person ends it
     "while sleep 1; do date; done",
     "vim $(which x)", "ssh host",                # a person's programs

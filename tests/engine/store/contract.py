@@ -26,6 +26,7 @@ import pytest
 from engine.errors import RunNotFound, StoreError
 from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step, StepKind
 from engine.store.base import (
+    AlertRecord,
     ArtifactRef,
     LeaseHeld,
     LlmUsage,
@@ -378,6 +379,47 @@ class StoreContract:
     async def test_claim_on_unknown_run_is_run_not_found(self, store: Store) -> None:
         with pytest.raises(RunNotFound):
             await store.claim_step("no-such-run", "clean", 1, "a")
+
+    # -- alerts (`mendflow serve`) ---------------------------------------------------------
+
+    async def test_one_claim_of_an_alert_group_wins_among_concurrent_servers(
+            self, store: Store, peer_store: Store) -> None:
+        group = f"{{}}:{{alertname=\"Disk-{uuid.uuid4().hex[:6]}\"}}"
+        got = await asyncio.gather(*(
+            (store, peer_store)[i % 2].claim_alert_group(group, run_id=f"r{i}", guide="g.md")
+            for i in range(10)))
+        assert len(set(got)) == 1 and got[0] in {f"r{i}" for i in range(10)}
+
+    async def test_an_alert_group_is_held_while_its_run_lives_and_freed_when_it_ends(
+            self, store: Store) -> None:
+        group = f"g-{uuid.uuid4().hex[:6]}"
+        run = make_run()
+        assert await store.claim_alert_group(group, run_id=run.run_id, guide="g.md") == \
+            run.run_id
+        # claimed but not yet created: held (its claimer is creating it)
+        assert await store.claim_alert_group(group, run_id="other", guide="g.md") == run.run_id
+        await store.create_run(run)  # running: held
+        assert await store.claim_alert_group(group, run_id="other", guide="g.md") == run.run_id
+        await store.commit(run.run_id, expected_version=0, state=None, status="succeeded",
+                           outcome="resolved")
+        # over: the next notification of the group starts a new run
+        assert await store.claim_alert_group(group, run_id="next", guide="g.md") == "next"
+
+    async def test_alerts_are_kept_newest_first_and_filtered_by_what_became_of_them(
+            self, store: Store) -> None:
+        tag = uuid.uuid4().hex[:6]
+        for i, disposition in enumerate(("started", "unmatched", "deduped")):
+            await store.record_alert(AlertRecord(
+                received_at=T0 + timedelta(seconds=i), group_key=f"{tag}-{i}",
+                alertname=f"A{i}", status="firing", disposition=disposition,
+                labels={"alertname": f"A{i}", "note": "<script>x</script>"},
+                annotations={"summary": "é"}))
+        newest = [a for a in await store.alerts(limit=50) if a.group_key.startswith(tag)]
+        assert [a.alertname for a in newest] == ["A2", "A1", "A0"]
+        assert newest[0].received_at == T0 + timedelta(seconds=2)
+        assert newest[1].labels["note"] == "<script>x</script>"  # kept as text, unchanged
+        unmatched = await store.alerts(disposition="unmatched", limit=50)
+        assert [a.alertname for a in unmatched if a.group_key.startswith(tag)] == ["A1"]
 
     # -- concurrency slots shared by every process ----------------------------------------
 

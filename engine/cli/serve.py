@@ -1,0 +1,73 @@
+"""`mendflow serve`: the alert-driven service (engine.serve), served by uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.cli._app import _settings, app, err
+from engine.errors import ConfigError, InputError
+
+
+@app.command()
+def serve(
+    guides: Annotated[Path, typer.Option(help="The guides whose triggers route alerts.")] =
+    Path("guides"),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    executor: Annotated[str, typer.Option(help="local, or celery (runs on workers).")] =
+    "local",
+    on_resolved: Annotated[str, typer.Option(help="record, or cancel: what a `resolved` "
+                                             "notification does to its group's live run.")] =
+    "record",
+) -> None:
+    """Take Alertmanager's webhook (POST /api/v1/alerts), run the guide each alert matches,
+    and serve runs, alerts and reports over a REST API (OpenAPI at /docs). Callers need
+    bearer tokens: MENDFLOW_API_TOKENS=name:role:token,... (roles: viewer, operator,
+    approver, alerts)."""
+    import uvicorn
+
+    from engine.cli.runs import _open_store, executor_factory
+    from engine.plugins import default_registry
+    from engine.runtime.services import build_services
+    from engine.serve.alerts import Router
+    from engine.serve.app import ServeConfig, create_app, load_routes
+    from engine.serve.auth import parse_tokens
+
+    if on_resolved not in ("record", "cancel"):
+        raise InputError(f"--on-resolved {on_resolved!r}: use record or cancel")
+    if not guides.is_dir():
+        raise InputError(f"--guides {guides}: no such folder",
+                         hint="Point it at the folder of guides whose triggers route alerts")
+    tokens = parse_tokens(os.environ.get("MENDFLOW_API_TOKENS", ""))
+    if not len(tokens):
+        raise ConfigError("no API tokens: every caller of mendflow serve needs one",
+                          hint="Set MENDFLOW_API_TOKENS=name:role:token,... (roles: viewer, "
+                               "operator, approver, alerts)")
+    settings = _settings()
+    factory = executor_factory(executor)
+    registry = default_registry()
+    router: Router = load_routes(guides, known_plugins=None if executor != "local"
+                                 else set(registry.names()))
+    err.print(f"serving {len(router.routes)} trigger(s) from {guides} on "
+              f"http://{host}:{port} (executor {executor})", highlight=False)
+    config = ServeConfig(guides=guides, tokens=tokens, executor=executor,
+                         on_resolved="cancel" if on_resolved == "cancel" else "record")
+
+    async def main() -> None:
+        store = _open_store(settings)
+        await store.open()
+        try:
+            application = create_app(config, build_services(settings, store, registry),
+                                     router, factory)
+            server = uvicorn.Server(uvicorn.Config(application, host=host, port=port,
+                                                   log_level="info", access_log=False))
+            await server.serve()
+        finally:
+            await store.close()
+
+    asyncio.run(main())

@@ -1,0 +1,311 @@
+"""`mendflow serve`: Alertmanager's alerts in, the matching guide run, runs and alerts out.
+
+An ASGI application (FastAPI) on the same run core and store as the CLI: the embedded store
+and local executor by default, PostgreSQL and Celery when configured. Built once per process
+by `create_app`; every request reads the store, so several `serve` processes behind a load
+balancer on one PostgreSQL agree (and never start two runs for one alert group: the claim is a
+unique key in the store, `Store.claim_alert_group`).
+
+What it does with a notification (`POST /api/v1/alerts`):
+
+1. the body (at most `max_body_bytes`) is validated as Alertmanager's webhook; a bad one is a
+   400 with the reason and nothing starts;
+2. each firing alert is routed to the most specific guide whose `triggers` match it; none:
+   recorded `unmatched`, never dropped;
+3. its labels and annotations are checked against the guide's typed inputs before anything
+   is claimed: a value that does not fit is recorded `refused` with the reason (an alert never
+   injects: values stay values);
+4. the alert group claims its run (`groupKey` + guide): a group whose run is live gets no
+   second one (recorded `deduped`, with the live run); else the run starts in the background,
+   with the operator's approval policy from mendflow.toml (`[policy] auto_approve`); a gate
+   the policy does not cover fails the run with the approval it needed, as `mendflow run`
+   without a terminal does;
+5. a `resolved` notification is recorded; with `on_resolved = "cancel"` the group's live run
+   started by this process is cancelled (its clean-up steps run).
+
+Not built yet (issue #15): approving and answering through the API, the web UI with live
+updates, notifications out. The endpoints that exist are listed in /docs (OpenAPI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import ValidationError
+
+from engine.errors import MendflowError
+from engine.interaction import load_auto_approve
+from engine.plan import Plan
+from engine.runtime.executor import new_run_id
+from engine.runtime.memory import build_context
+from engine.runtime.services import Executor, ExecutorFactory, Services, answers_for
+from engine.serve.alerts import Alert, Notification, Route, Router
+from engine.serve.auth import Caller, Tokens
+from engine.store.base import AlertRecord, RunOptions, RunRecord
+
+log = logging.getLogger("mendflow.serve")
+
+MAX_BODY_BYTES = 1_000_000
+
+
+@dataclass
+class ServeConfig:
+    guides: Path
+    tokens: Tokens
+    executor: str = "local"
+    on_resolved: Literal["record", "cancel"] = "record"
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_runs_per_guide: int = 4
+
+
+@dataclass
+class _Live:
+    """Runs this process started and still drives (or follows), by run id."""
+
+    executors: dict[str, Executor] = field(default_factory=dict)
+    tasks: set[asyncio.Task[RunRecord]] = field(default_factory=set)
+    per_guide: dict[str, int] = field(default_factory=dict)
+
+
+def _caller(right: str) -> Callable[[Request], Awaitable[Caller]]:
+    """A dependency: the caller of the request, if its bearer token grants `right`."""
+
+    async def check(request: Request) -> Caller:
+        tokens: Tokens = request.app.state.config.tokens
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        who = tokens.caller(token.strip()) if scheme.lower() == "bearer" else None
+        if who is None:
+            raise HTTPException(401, "a bearer token is needed (MENDFLOW_API_TOKENS)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if not who.may(right):
+            raise HTTPException(403, f"{who.name} ({who.role}) may not {right}")
+        return who
+    return check
+
+
+Reader = Annotated[Caller, Depends(_caller("read"))]
+Operator = Annotated[Caller, Depends(_caller("act"))]
+Alerter = Annotated[Caller, Depends(_caller("alerts"))]
+
+
+def create_app(config: ServeConfig, services: Services, router: Router,
+               factory: ExecutorFactory) -> FastAPI:
+    app = FastAPI(title="Mendflow", summary="Alerts in, guides run, runs out.",
+                  version="1")
+    app.state.config = config
+    live = _Live()
+    policy = load_auto_approve(services.settings.config_file,
+                               required=services.settings.config_required)
+    store = services.store
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/api/v1/alerts")
+    async def receive(request: Request, who: Alerter) -> dict[str, Any]:
+        body = await _limited_body(request, config.max_body_bytes)
+        try:
+            note = Notification.model_validate_json(body)
+        except ValidationError as exc:
+            raise HTTPException(400, f"not an Alertmanager webhook (version 4): "
+                                     f"{_first_error(exc)}") from None
+        results = [await _take(note, alert) for alert in note.alerts]
+        return {"groupKey": note.groupKey, "alerts": results}
+
+    async def _take(note: Notification, alert: Alert) -> dict[str, Any]:
+        route = router.route(alert)
+        base = AlertRecord(received_at=datetime.now(UTC), group_key=note.groupKey,
+                           alertname=alert.name, status=alert.status,
+                           disposition="unmatched", labels=alert.labels,
+                           annotations=alert.annotations, fingerprint=alert.fingerprint)
+        if alert.status == "resolved":
+            record = base.model_copy(update={"disposition": "resolved",
+                                             "guide": str(route.guide) if route else None})
+            if route is not None and config.on_resolved == "cancel":
+                held = await store.claim_alert_group(_group(note, route), run_id="",
+                                                     guide=str(route.guide))
+                executor = live.executors.get(held)
+                if executor is not None and executor.cancel("the alert resolved"):
+                    record = record.model_copy(update={"run_id": held,
+                                                       "detail": "its run was cancelled"})
+            await store.record_alert(record)
+            return _said(record)
+        if route is None:
+            await store.record_alert(base)
+            return _said(base)
+        guide = str(route.guide)
+        alert_data = {"labels": alert.labels, "annotations": alert.annotations,
+                      "status": alert.status}
+        try:  # typed inputs first: a label that does not fit refuses the run, not the server
+            build_context(route.plan, run_id="check", inputs={}, alert=alert_data)
+        except MendflowError as exc:
+            record = base.model_copy(update={"disposition": "refused", "guide": guide,
+                                             "detail": exc.message})
+            await store.record_alert(record)
+            return _said(record)
+        if live.per_guide.get(guide, 0) >= config.max_runs_per_guide:
+            record = base.model_copy(update={
+                "disposition": "refused", "guide": guide,
+                "detail": f"{config.max_runs_per_guide} runs of this guide are live here"})
+            await store.record_alert(record)
+            return _said(record)
+        run_id = new_run_id()
+        held = await store.claim_alert_group(_group(note, route), run_id=run_id, guide=guide)
+        if held != run_id:
+            record = base.model_copy(update={"disposition": "deduped", "guide": guide,
+                                             "run_id": held})
+            await store.record_alert(record)
+            return _said(record)
+        _start(route, run_id, alert_data)
+        record = base.model_copy(update={"disposition": "started", "guide": guide,
+                                         "run_id": run_id})
+        await store.record_alert(record)
+        return _said(record)
+
+    def _start(route: Route, run_id: str, alert_data: dict[str, Any]) -> None:
+        options = RunOptions(executor=config.executor, auto_approve=policy)
+        executor = factory(services, interaction=answers_for(options))
+        guide = str(route.guide)
+        live.executors[run_id] = executor
+        live.per_guide[guide] = live.per_guide.get(guide, 0) + 1
+
+        async def drive() -> RunRecord:
+            try:
+                return await executor.start(route.plan, guide_path=guide, alert=alert_data,
+                                            options=options, run_id=run_id)
+            except MendflowError as exc:  # recorded on the run where it has one
+                log.error("run %s of %s: %s", run_id, guide, exc)
+                raise
+            finally:
+                live.executors.pop(run_id, None)
+                live.per_guide[guide] -= 1
+
+        task = asyncio.get_running_loop().create_task(drive(), name=f"run:{run_id}")
+        live.tasks.add(task)
+        task.add_done_callback(live.tasks.discard)
+
+    @app.get("/api/v1/alerts")
+    async def alerts(who: Reader, disposition: str | None = None,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AlertRecord]:
+        return await store.alerts(limit=limit, disposition=disposition)
+
+    @app.get("/api/v1/runs")
+    async def runs(who: Reader, status: str | None = None, outcome: str | None = None,
+                   guide: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
+        found = await store.list_runs(limit=limit if not (status or outcome or guide)
+                                      else 1000)
+        chosen = [r for r in found if (status is None or r.status == status)
+                  and (outcome is None or r.outcome == outcome)
+                  and (guide is None or r.guide_path == guide)][:limit]
+        return [_run_summary(r) for r in chosen]
+
+    @app.get("/api/v1/runs/{run_id}")
+    async def one_run(run_id: str, who: Reader) -> dict[str, Any]:
+        from engine.report import build_view
+
+        record = await _get_run(run_id)
+        plan = await store.load_plan(record.plan_hash)
+        view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+        return {**_run_summary(record), "conclusion": view.conclusion, "why": view.why,
+                "steps": [{"id": r.step_id, "title": r.title, "kind": r.kind,
+                           "status": r.status, "attempts": r.attempts,
+                           "duration_s": r.duration_s, "summary": r.summary,
+                           "error": r.error} for r in view.rows]}
+
+    @app.get("/api/v1/runs/{run_id}/report", response_class=PlainTextResponse)
+    async def report(run_id: str, who: Reader) -> str:
+        from engine.report import build_view, render_markdown
+
+        record = await _get_run(run_id)
+        plan = await store.load_plan(record.plan_hash)
+        view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+        view.llm_usage = await store.llm_usage(run_id)
+        return render_markdown(view)
+
+    @app.post("/api/v1/runs/{run_id}/cancel")
+    async def cancel(run_id: str, who: Operator) -> dict[str, Any]:
+        record = await _get_run(run_id)
+        executor = live.executors.get(run_id)
+        if record.status != "running" or executor is None:
+            raise HTTPException(409, f"run {run_id} is {record.status} and not driven by this "
+                                     "server: it cannot be cancelled from here")
+        return {"run_id": run_id, "cancelling": executor.cancel(f"cancelled by {who.name}")}
+
+    @app.get("/api/v1/guides")
+    async def guides(who: Reader) -> list[dict[str, Any]]:
+        return [{"guide": str(r.guide), "plan": r.plan.id, "title": r.plan.title,
+                 "trigger": r.trigger.model_dump(), "steps": len(r.plan.steps)}
+                for r in router.routes]
+
+    async def _get_run(run_id: str) -> RunRecord:
+        try:
+            return await store.get_run(run_id)
+        except MendflowError:
+            raise HTTPException(404, f"no run {run_id}") from None
+
+    @app.exception_handler(MendflowError)
+    async def _mendflow_error(request: Request, exc: MendflowError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, "hint": exc.hint}, status_code=503)
+
+    app.state.live = live
+    return app
+
+
+def _group(note: Notification, route: Route) -> str:
+    return f"{note.groupKey}|{route.guide}"
+
+
+def _said(record: AlertRecord) -> dict[str, Any]:
+    return {"alertname": record.alertname, "disposition": record.disposition,
+            "guide": record.guide, "run_id": record.run_id, "detail": record.detail}
+
+
+def _run_summary(r: RunRecord) -> dict[str, Any]:
+    return {"run_id": r.run_id, "plan": r.plan_id, "guide": r.guide_path, "title": r.title,
+            "status": r.status, "outcome": r.outcome, "reason": r.reason,
+            "created_at": r.created_at, "updated_at": r.updated_at,
+            "executor": r.options.executor, "dry_run": r.options.dry_run}
+
+
+async def _limited_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"the body is larger than {limit} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"the body is larger than {limit} bytes")
+    return body
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+    return f"{where}: {first.get('msg', 'invalid')} ({exc.error_count()} problem(s) in all)"
+
+
+def load_routes(folder: Path, *, known_plugins: set[str] | None = None) -> Router:
+    """Every guide in `folder` with triggers, compiled; a guide that does not compile is an
+    error naming it (a server that silently skips a guide would leave its alerts unmatched)."""
+    from engine.compile import compile_guide
+    from engine.guide import load_guide
+
+    routes = []
+    for path in sorted(p for p in folder.rglob("*.md") if p.name.lower() != "readme.md"):
+        guide = load_guide(path)
+        if not guide.front.triggers:
+            continue
+        plan: Plan = compile_guide(guide, known_plugins=known_plugins)
+        routes += [Route(path, plan, trigger) for trigger in plan.triggers]
+    return Router(routes)

@@ -1,0 +1,56 @@
+"""`cd DIR` in a block: the block's later commands run in DIR (the shell step's `cwd`), the
+first of them saying the `cd` line it follows; `cd DIR && cmd` on one line runs verbatim in
+bash. What would run in the wrong place stays a person's: a `cd` to `~` or a variable, a
+session opened after it, a prompt that names another shell."""
+
+from __future__ import annotations
+
+from engine.plan import StepKind
+from tests.support.compiling import compile_text, gated, manual_scripts, runs
+
+
+def _guide(body: str) -> str:
+    return f"# T\n\n## Mitigation\n\n```bash\n{body}\n```\n"
+
+
+def test_commands_after_cd_run_in_that_directory():
+    plan = compile_text(_guide("cd /var/discourse\n./launcher rebuild app\ndu -sh shared"))
+    steps = runs(plan)
+    assert [s.params["pipeline"] for s in steps] == [[["./launcher", "rebuild", "app"]],
+                                                     [["du", "-sh", "shared"]]]
+    assert [s.params["cwd"] for s in steps] == ["/var/discourse", "/var/discourse"]
+    first, second = steps
+    assert first.text == "cd /var/discourse\n./launcher rebuild app"  # it says where it runs
+    assert (first.source.start, first.source.end) == (6, 7)
+    assert second.text == "du -sh shared" and not second.mutating
+    assert gated(plan, first.id)  # an unknown program: not read-only
+    assert not manual_scripts(plan)
+
+
+def test_a_relative_cd_moves_from_the_directory_before_it():
+    plan = compile_text(_guide("cd /var/log\ncd nginx/\nls -l"))
+    assert [s.params["cwd"] for s in runs(plan)] == ["/var/log/nginx"]
+
+
+def test_cd_and_a_command_on_one_line_run_verbatim_in_bash():
+    plan = compile_text(_guide("cd /var/lib/clickhouse && ls -l metadata"))
+    bash = [s for s in plan.steps if s.plugin == "bash"]
+    assert [s.params["script"] for s in bash] == ["cd /var/lib/clickhouse && ls -l metadata"]
+    assert not bash[0].mutating
+
+
+def test_a_cd_no_command_follows_is_kept_for_a_person():
+    plan = compile_text(_guide("cd /var/discourse"))
+    assert manual_scripts(plan) == ["cd /var/discourse"] and not runs(plan)
+
+
+def test_what_would_run_in_the_wrong_place_stays_a_person_s():
+    home = compile_text(_guide("cd ~/chef\nknife node list"))  # `~`: no step expands it
+    assert not runs(home) and manual_scripts(home) == ["cd ~/chef\nknife node list"]
+    session = compile_text(_guide("cd /var/opt/git\nsudo -u git\ngit fsck"))
+    assert not runs(session)  # the session's commands would lose the directory
+    assert manual_scripts(session) == ["cd /var/opt/git\nsudo -u git\ngit fsck"]
+    pod = compile_text("# T\n\n## Mitigation\n\n```\n/ $ cd /prometheus/\n"
+                       "/prometheus $ rm -rf wal/\n```\n")
+    assert not runs(pod)  # the prompt is another machine's shell, not this one
+    assert [s.kind for s in pod.steps if s.kind == StepKind.MANUAL] == [StepKind.MANUAL]
