@@ -4,9 +4,11 @@ Owns the Celery configuration that at-least-once delivery needs (late acks, requ
 process dies, prefetch of one, a visibility timeout longer than any step), the one task
 `mendflow.step(run_id, step_id, attempt)`, which carries ids only and calls
 `engine.runtime.distributed.DistributedRunner.execute` (then publishes the steps it started,
-from the task's own thread), and each worker process's runtime: an
-event-loop thread (`worker.bridge`), a PostgreSQL pool on it, the runner, and the reconciler
-sweeping for lost tasks. Every DAG decision stays in the engine: Celery runs single steps, never
+from the task's own thread; the steps on the queue the task came from may be continued in the
+same task first, within `MENDFLOW_CONTINUE_STEPS`, `MENDFLOW_CONTINUE_S` and
+`MENDFLOW_CONTINUE_WIDTH`), and each worker process's runtime: an event-loop thread
+(`worker.bridge`), a PostgreSQL pool on it, the runner, and the reconciler sweeping for lost
+tasks. Every DAG decision stays in the engine: Celery runs single steps, never
 chords or groups (a step feeding two branches would run twice).
 
 At start the main process checks the broker and the store (and applies store migrations once);
@@ -24,13 +26,15 @@ import socket
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, signals
 
 from engine.errors import MendflowError, StoreError
+from engine.plan import Step
 from engine.plugins import Registry
-from engine.runtime.distributed import DistributedRunner
+from engine.runtime.distributed import Continuation, DistributedRunner
 from engine.runtime.services import build_services
 from engine.store.postgres import PostgresStore
 from worker.bridge import EventLoopThread
@@ -62,9 +66,10 @@ def step(self: Any, run_id: str, step_id: str, attempt: int) -> str:
     """Run one attempt of one step of one run, at most once in effect (see the engine)."""
     rt = runtime()
     outbox: list[Message] = []  # the steps its commits started, sent from this thread
+    here = rt.served_here((self.request.delivery_info or {}).get("routing_key"))
     try:
         result = rt.bridge.run(rt.dispatcher.collecting(
-            outbox, rt.runner.execute(str(run_id), str(step_id), int(attempt))))
+            outbox, rt.runner.execute(str(run_id), str(step_id), int(attempt), here=here)))
     except StoreError as exc:  # PostgreSQL away for longer than the pool's reconnect window
         log.warning("step %s:%s:%s: %s; retrying the task", run_id, step_id, attempt, exc)
         raise self.retry(exc=exc, countdown=5, max_retries=12) from None
@@ -96,8 +101,19 @@ class Runtime:
         self.runner = DistributedRunner(
             services, dispatcher=self.dispatcher,
             owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
-            max_deliveries=settings.max_deliveries, lease_grace_s=settings.lease_grace_s)
+            max_deliveries=settings.max_deliveries, lease_grace_s=settings.lease_grace_s,
+            continuation=Continuation(max_steps=settings.continue_steps,
+                                      max_s=settings.continue_s, width=settings.continue_width))
         self.sweeper = self.bridge.submit(self._sweep())
+
+    def served_here(self, queue: str | None) -> Callable[[Step], bool] | None:
+        """Which steps a task delivered from `queue` may continue with in this process: those
+        routed to that same queue (a step with no queue goes to the default one). None (no
+        continuation) when the delivery does not say its queue."""
+        if not queue:
+            return None
+        default = self.settings.default_queue
+        return lambda step: (step.queue or default) == queue
 
     async def _sweep(self) -> None:
         every = self.settings.reconcile_every_s

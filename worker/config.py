@@ -2,9 +2,9 @@
 worker needs, each read once from `MENDFLOW_<NAME>`.
 
 Owns the defaults that make at-least-once delivery safe: the broker's visibility timeout must
-exceed the longest step (default timeout + claim grace), or Redis would hand a running task to
-a second worker before the first is done (the claim would still stop it running twice, at the
-cost of a wasted delivery).
+exceed the longest task (default timeout + claim grace + the time a task may go on continuing
+a run's steps), or Redis would hand a running task to a second worker before the first is done
+(the claim would still stop it running twice, at the cost of a wasted delivery).
 """
 
 from __future__ import annotations
@@ -28,6 +28,14 @@ class WorkerSettings(Settings):
     stall_after_s: float = Field(default=120.0, gt=0,
                                  description="A running run idle this long is swept.")
     db_pool_size: int = Field(default=2, ge=1, description="PostgreSQL connections/process.")
+    continue_steps: int = Field(default=100, ge=0, description="Steps a task may go on with "
+                                "itself (claimed in the commit that started them) before it "
+                                "publishes them instead; 0: always publish.")
+    continue_s: float = Field(default=2.0, ge=0, description="No step is continued once a task "
+                              "has run this long: it publishes them instead.")
+    continue_width: int = Field(default=1, ge=1, description="Of the steps one commit starts, "
+                                "how many a task keeps and runs at once itself (the others "
+                                "are published).")
     worker_plugins: str = Field(default="", description="Extra plugin classes for workers, "
                                 "'module:Class,...' (tests register theirs this way).")
 
@@ -36,12 +44,13 @@ class WorkerSettings(Settings):
         return self.broker_url or DEFAULT_BROKER
 
     def check(self) -> None:
-        longest = self.default_timeout_s + self.lease_grace_s
+        longest = self.default_timeout_s + self.lease_grace_s + self.continue_s
         if self.visibility_timeout_s <= longest:
             raise ConfigError(
                 f"MENDFLOW_VISIBILITY_TIMEOUT_S={self.visibility_timeout_s:g} does not exceed "
-                f"the longest step lease ({longest:g}s = default timeout + lease grace)",
-                hint="Raise MENDFLOW_VISIBILITY_TIMEOUT_S, or lower the timeout or the grace")
+                f"the longest task ({longest:g}s = default timeout + lease grace + "
+                "continuation time)", hint="Raise MENDFLOW_VISIBILITY_TIMEOUT_S, or lower the "
+                "timeout, the grace or MENDFLOW_CONTINUE_S")
         if not self.database_url:
             raise ConfigError("workers need a shared store: MENDFLOW_DATABASE_URL is not set",
                               hint="Set it to postgresql://user:password@host:5432/db")

@@ -4,9 +4,11 @@ Owns publishing one step task (`apply_async(args=(run_id, step_id, attempt), cou
 queue=step.queue or default)`) from async code. Publishing blocks, so it does not happen on the
 event loop: a task's own publishes (the steps its commit started) are collected in its outbox
 while the engine runs on the loop and sent from the task's thread once the engine returns
-(every one after its commit, without two more thread handoffs per step); any other (the
-reconciler's, the starting process's) goes through one dedicated publishing thread. Publishing
-retries a refused connection a bounded number of times; then it is a BrokerError.
+(every one after its commit, without two more thread handoffs per step), unless the task goes
+on running a step itself (continuation): then its engine flushes the outbox to the publishing
+thread after the commit, so that the other steps do not wait for that one. Any other publish
+(the reconciler's, the starting process's) goes through that one dedicated publishing thread.
+Publishing retries a refused connection a bounded number of times; then it is a BrokerError.
 """
 
 from __future__ import annotations
@@ -65,6 +67,15 @@ class CeleryDispatcher:
             return
         await asyncio.get_running_loop().run_in_executor(
             self._thread, self._publish, run_id, step_id, attempt, delay_s, queue)
+
+    async def flush(self) -> None:
+        """Hand what the current task's outbox holds to the publishing thread, now, without
+        waiting for it: the task's worker goes on running a step itself (continuation), and
+        the steps it published must not wait for that. Outside a task, nothing is held."""
+        outbox = _OUTBOX.get()
+        if outbox:
+            held, outbox[:] = outbox[:], []
+            self._thread.submit(self.publish, held)
 
     @staticmethod
     async def collecting(outbox: list[Message], work: Awaitable[T]) -> T:

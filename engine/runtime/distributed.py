@@ -67,12 +67,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from engine import scheduler as sched
 from engine.errors import RunNotFound, StoreError
@@ -91,7 +92,7 @@ from engine.runtime.replay import (
 )
 from engine.runtime.services import Redact, Services, answers_for, judge_for
 from engine.runtime.steps import StepReport, StepRunner
-from engine.store.base import MemoryEntry, RunOptions, RunRecord, StaleState, Store
+from engine.store.base import MemoryEntry, NextClaim, RunOptions, RunRecord, StaleState, Store
 
 log = logging.getLogger("mendflow.distributed")
 
@@ -110,6 +111,25 @@ class Dispatcher(Protocol):
 
     async def dispatch(self, *, run_id: str, step_id: str, attempt: int, delay_s: float,
                        queue: str | None) -> None: ...
+
+    async def flush(self) -> None:
+        """Send now what `dispatch` was given and holds back (a task's outbox): its worker
+        goes on running a step itself, and the others must not wait for that."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """How far a worker goes on with a run's steps itself. After a step, the commit that
+    makes successors ready claims up to `width` of them for this worker, which runs them at
+    once, together on its event loop (no broker hop; a chain costs one commit per step), and
+    publishes only the others. It stops, publishing everything, after `max_steps` steps so
+    continued, or once a step would start `max_s` seconds after the task began: one run must
+    not hold a worker while other runs' tasks wait in its queue."""
+
+    max_steps: int = 100
+    max_s: float = 2.0
+    width: int = 1
 
 
 class Outcome(StrEnum):
@@ -138,6 +158,18 @@ class _Begun:
     starts: int | None
     memory: list[MemoryEntry] | None
 
+    def _with_memory(self, memory: list[MemoryEntry]) -> _Begun:
+        return _Begun(self.record, self.state, self.replayed, self.claimed, self.starts,
+                      memory)
+
+
+class _Next(NamedTuple):
+    """A step a commit started and claimed for this worker: it runs it next (continuation)."""
+
+    step: str
+    attempt: int
+    begun: _Begun
+
 
 @dataclass(frozen=True, slots=True)
 class _Transition:
@@ -164,6 +196,7 @@ class DistributedRunner:
         owner: str | None = None,
         max_deliveries: int = 3,
         lease_grace_s: float = 30.0,
+        continuation: Continuation | None = None,
     ) -> None:
         self.services = services
         self.store = services.store
@@ -174,6 +207,7 @@ class DistributedRunner:
         self.max_deliveries = max_deliveries
         self.lease_grace_s = lease_grace_s
         self.redact: Redact = services.redact
+        self.continuation = continuation or Continuation(max_steps=0, max_s=0.0)
         self._plans: dict[str, Plan] = {}
         self._run_plans: dict[str, str] = {}
         # Limits per plugin and per data source hold across every worker: kept in the store.
@@ -216,9 +250,14 @@ class DistributedRunner:
 
     # -- one task ------------------------------------------------------------------------------
 
-    async def execute(self, run_id: str, step_id: str, attempt: int) -> TaskResult:
+    async def execute(self, run_id: str, step_id: str, attempt: int, *,
+                      here: Callable[[Step], bool] | None = None) -> TaskResult:
         """Run one delivered task. One execution of (run, step, attempt) at a time; after one
-        died mid-step, a read-only or idempotent step runs again and a gated one is in doubt."""
+        died mid-step, a read-only or idempotent step runs again and a gated one is in doubt.
+
+        `here` says which steps this worker may run itself (those routed to the queue the
+        task came from): with it, the steps the task's commits start are continued here, within
+        `self.continuation`'s bounds; without it, all are dispatched."""
         record: RunRecord | None = None
         plan_hash = self._run_plans.get(run_id)
         if plan_hash is None:
@@ -245,7 +284,7 @@ class DistributedRunner:
         self._remember_plan(run_id, plan_hash)
         step = index.steps[step_id]
 
-        lease = (step.timeout_s or self.settings.default_timeout_s) + self.lease_grace_s
+        lease = self._lease(step)
         try:
             begun = await self._begin(plan, run_id, step_id, attempt, lease)
         except RunNotFound:
@@ -259,6 +298,42 @@ class DistributedRunner:
         if not begun.claimed:
             await self._send(run_id, step, attempt, lease)
             return TaskResult(Outcome.DEFERRED, f"claimed by another worker; again in {lease:g}s")
+        # Continuation: the steps this task's commits start, and that may run here, are run
+        # here, each claimed in the commit that started it, within the bounds.
+        deadline = time.monotonic() + self.continuation.max_s
+        left = self.continuation.max_steps if here is not None else 0
+
+        def keep(step: Step) -> bool:  # asked when a commit is made, not before its step
+            nonlocal left
+            if left <= 0 or here is None or time.monotonic() >= deadline or not here(step):
+                return False
+            left -= 1
+            return True
+
+        async def go(step: Step, attempt: int, begun: _Begun) -> tuple[TaskResult, int]:
+            result, nexts = await self._run_claimed(plan, run_id, step, attempt,
+                                                    self._lease(step), begun, keep)
+            more = await asyncio.gather(*(go(index.steps[n.step], n.attempt, n.begun)
+                                          for n in nexts))
+            return result, len(nexts) + sum(n for _, n in more)
+
+        result, continued = await go(step, attempt, begun)
+        if continued and result.outcome is Outcome.RAN:
+            return TaskResult(Outcome.RAN, f"and {continued} more step(s) here")
+        return result
+
+    def _lease(self, step: Step) -> float:
+        """A claim's lease on `step`: its timeout and the grace past it."""
+        return (step.timeout_s or self.settings.default_timeout_s) + self.lease_grace_s
+
+    async def _run_claimed(self, plan: Plan, run_id: str, step: Step, attempt: int,
+                           lease: float, begun: _Begun, keep: Callable[[Step], bool] | None
+                           ) -> tuple[TaskResult, list[_Next]]:
+        """Run a step this worker has claimed (`begun`) and commit its report; with `keep`,
+        the steps that commit starts and `keep` accepts (up to the continuation's width) are
+        claimed in it and returned, for this worker to run next, and only the others are
+        dispatched."""
+        step_id, record = step.id, begun.record
         starts = begun.starts or await self._count_start(run_id, step_id, attempt)
         keep_claim = asyncio.create_task(self._renew(run_id, step_id, attempt, lease))
         try:
@@ -273,7 +348,8 @@ class DistributedRunner:
                                                      reason=reason),
                                    data={"summary": reason, "worker": self.owner},
                                    seen=(record, begun.state, begun.replayed))
-                return TaskResult(Outcome.IN_DOUBT, reason)
+                return TaskResult(Outcome.IN_DOUBT, reason), []
+            entries: list[MemoryEntry] | None = None
             if starts > self.max_deliveries:
                 report = StepReport(sched.StepFailed(
                     step=step_id, attempt=attempt, retryable=True,
@@ -289,12 +365,17 @@ class DistributedRunner:
                     plan, run_id, step, attempt, memory,
                     dry_run=record.options.dry_run)
             report.data["worker"] = self.owner
-            await self.advance(plan, run_id, report.event, memory=report.memory,
-                               data=report.data,
-                               seen=(record, begun.state, begun.replayed))
+            _, nexts = await self._advance(
+                plan, run_id, report.event, memory=report.memory, data=report.data,
+                seen=(record, begun.state, begun.replayed),
+                keep=keep if entries is not None else None)
         finally:
             keep_claim.cancel()
-        return TaskResult(Outcome.RAN)
+        if nexts:
+            assert entries is not None  # `keep` is only given with them
+            memory_after = [*entries, *report.memory]
+            nexts = [n._replace(begun=n.begun._with_memory(memory_after)) for n in nexts]
+        return TaskResult(Outcome.RAN), nexts
 
     async def _begin(self, plan: Plan, run_id: str, step_id: str, attempt: int,
                      lease: float) -> _Begun:
@@ -303,7 +384,7 @@ class DistributedRunner:
         begin = getattr(self.store, "begin_step", None)
         if begin is not None:  # PostgreSQL: one statement
             got = await begin(run_id, step_id, attempt, self.owner, lease_s=lease,
-                              marker_owner=f"{self.owner}/{uuid.uuid4().hex[:8]}",
+                              marker_owner=self._marker_owner(),
                               max_starts=self.max_deliveries)
             return _Begun(got.record, replay(plan, got.record, got.events), len(got.events),
                           got.claimed, got.starts if got.claimed else None,
@@ -326,40 +407,69 @@ class DistributedRunner:
         `_apply_reports`; then the record returned is `seen`'s); otherwise, or without `seen`,
         the event is applied under the run's row lock where the store has one
         (`commit_locked`), else by re-reading and retrying compare-and-set."""
+        record, _ = await self._advance(plan, run_id, event, memory=memory, data=data,
+                                        seen=seen)
+        return record
+
+    async def _advance(self, plan: Plan, run_id: str, event: sched.Event, *,
+                       memory: Sequence[MemoryEntry] = (),
+                       data: Mapping[str, Any] | None = None,
+                       seen: tuple[RunRecord, sched.RunState, int] | None = None,
+                       keep: Callable[[Step], bool] | None = None
+                       ) -> tuple[RunRecord, list[_Next]]:
+        """`advance`; with `keep`, the steps the commit starts that `keep` accepts (up to the
+        continuation's width) are claimed for this worker in the same commit (continuation:
+        not dispatched, returned to be run here). Only the first try, against `seen`,
+        continues: a commit that lost the race to a sibling dispatches everything it starts,
+        as before."""
         if seen is not None:
             record, state, replayed = seen
             if record.status != "running":
-                return record
+                return record, []
             change = self._transition(plan, record, state, replayed, event, memory, data)
             if change is None:
-                return record  # a duplicate report: the scheduler ignored it
+                return record, []  # a duplicate report: the scheduler ignored it
+            kept = self._successors(plan, change, keep)
+            steps = sched.plan_index(plan).steps
             park = getattr(self.store, "commit_or_park", None)
             if park is not None and getattr(event, "step", None) is not None:
-                version = await park(run_id, expected_version=record.version,
-                                     **change.commit)
+                marker = self._marker_owner()
+                claims = [NextClaim(a.step, a.attempt, self.owner, self._lease(steps[a.step]),
+                                    marker) for a in kept]
+                version, claimed, counted = await park(
+                    run_id, expected_version=record.version, claim=claims, **change.commit)
                 if version is None:  # parked: a sibling committed since `seen` was read
                     await self._apply_reports(plan, run_id)
-                    return record
-                await self._dispatch(plan, run_id, change.actions)
-                return change.committed(record, version)
+                    return record, []
+                committed = change.committed(record, version)
+                return committed, await self._hand_on(
+                    plan, run_id, change, committed, replayed,
+                    {a.step: 1 if a.step in counted else None
+                     for a in kept if a.step in claimed})
             try:
                 version = await self.store.commit(run_id, expected_version=record.version,
                                                   **change.commit)
             except StaleState:
                 pass  # another step of the run committed since `seen` was read
             else:
-                await self._dispatch(plan, run_id, change.actions)
-                return change.committed(record, version)
+                committed = change.committed(record, version)
+                starts: dict[str, int | None] = {}
+                for a in kept:  # a store without `commit_or_park`: claim each on its own
+                    if await self.store.claim_step(run_id, a.step, a.attempt, self.owner,
+                                                   lease_s=self._lease(steps[a.step])):
+                        starts[a.step] = await self._count_start(run_id, a.step, a.attempt)
+                return committed, await self._hand_on(plan, run_id, change, committed,
+                                                      replayed, starts)
         if getattr(self.store, "commit_locked", None) is not None:
-            return await self._advance_locked(plan, run_id, event, memory, data)
+            return await self._advance_locked(plan, run_id, event, memory, data), []
         for tries in range(1, MAX_COMMIT_TRIES + 1):
             record = await self.store.get_run(run_id)
             state, replayed = await current_state(self.store, plan, record)
             if record.status != "running":
-                return record
+                return record, []
             change = self._transition(plan, record, state, replayed, event, memory, data)
             if change is None:
-                return record
+                return record, []
             try:
                 version = await self.store.commit(run_id, expected_version=record.version,
                                                   **change.commit)
@@ -367,9 +477,44 @@ class DistributedRunner:
                 await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
                 continue
             await self._dispatch(plan, run_id, change.actions)
-            return change.committed(record, version)
+            return change.committed(record, version), []
         raise StoreError(f"run {run_id}: {MAX_COMMIT_TRIES} commits in a row lost the race",
                          hint="Too many writers on one run; the reconciler will resume it")
+
+    def _successors(self, plan: Plan, change: _Transition,
+                    keep: Callable[[Step], bool] | None) -> list[sched.StartStep]:
+        """The steps a commit starts that this worker may run itself: those due now (no retry
+        delay) that `keep` accepts (their queue is served here), up to the continuation's
+        width, while the run goes on; none without `keep`."""
+        if keep is None or change.commit["status"] != "running":
+            return []
+        steps = sched.plan_index(plan).steps
+        kept: list[sched.StartStep] = []
+        for action in change.actions:
+            if len(kept) >= self.continuation.width:
+                break
+            if (isinstance(action, sched.StartStep) and action.delay_s <= 0
+                    and keep(steps[action.step])):
+                kept.append(action)
+        return kept
+
+    async def _hand_on(self, plan: Plan, run_id: str, change: _Transition,
+                       committed: RunRecord, replayed: int,
+                       starts: Mapping[str, int | None]) -> list[_Next]:
+        """After a commit: dispatch what it started but the steps claimed for this worker
+        (`starts`: their start counts, None where not counted yet), sent at once when this
+        worker goes on (not when its task ends); return what it needs to run those (memory
+        is added by the caller)."""
+        kept = [a for a in change.actions
+                if isinstance(a, sched.StartStep) and a.step in starts]
+        await self._dispatch(plan, run_id, [a for a in change.actions if a not in kept])
+        if not kept:
+            return []
+        await self.dispatcher.flush()
+        rows = len(change.commit["events"])
+        replayed = 0 if change.commit["state"] is not None else replayed + rows
+        return [_Next(a.step, a.attempt, _Begun(committed, change.state, replayed, True,
+                                                 starts[a.step], None)) for a in kept]
 
     async def _advance_locked(self, plan: Plan, run_id: str, event: sched.Event,
                               memory: Sequence[MemoryEntry],
@@ -593,9 +738,13 @@ class DistributedRunner:
         runner.calls = child_calls(self.services, interaction=answers, slots=self.slots)
         return runner
 
+    def _marker_owner(self) -> str:
+        """Who holds a start marker: this worker, and which of its executions."""
+        return f"{self.owner}/{uuid.uuid4().hex[:8]}"
+
     async def _count_start(self, run_id: str, step_id: str, attempt: int) -> int:
         """Record that an execution of this attempt starts; return how many have (1-based)."""
-        marker_owner = f"{self.owner}/{uuid.uuid4().hex[:8]}"
+        marker_owner = self._marker_owner()
         for n in range(1, self.max_deliveries + 1):
             if await self.store.claim_step(run_id, f"{step_id}#run{n}", attempt, marker_owner):
                 return n

@@ -175,6 +175,9 @@ class LocalExecutor:
                 return record
             actions = sched.resume(plan, state)
         unsnapped = 0
+        # A snapshot costs O(steps): a large plan's comes less often (resume replays at most
+        # a quarter of its steps' events), so that a step's share of it stays small.
+        snapshot_every = max(SNAPSHOT_EVERY, len(plan.steps) // 4)
         try:
             record = await self._commit(record, state, first + _started(actions), [],
                                         snapshot=True)
@@ -189,7 +192,7 @@ class LocalExecutor:
                 actions = []
                 for step_id, attempt, outcome in reports:
                     task = tasks.pop((step_id, attempt), None)
-                    if task is not None:
+                    if task is not None and not task.done():  # it reported: it ends now
                         await asyncio.gather(task, return_exceptions=True)
                     state, more = sched.apply(plan, state, outcome.event)
                     actions = [a for a in actions if not _cancels(more, a)] + more
@@ -198,7 +201,7 @@ class LocalExecutor:
                                    self.redact(data)))
                     entries += outcome.memory
                 unsnapped += len(reports)
-                snapshot = unsnapped >= SNAPSHOT_EVERY or state.finished
+                snapshot = unsnapped >= snapshot_every or state.finished
                 record = await self._commit(record, state, events + _started(actions),
                                             entries, snapshot=snapshot)
                 if snapshot:

@@ -22,10 +22,14 @@ RUN_COLUMNS = ("run_id, plan_id, plan_hash, guide_path, title, status, outcome, 
                "parent_run_id, parent_step")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+"""One encoder for every value (`json.dumps` with options builds a new one per call)."""
+
+
 def dumps(value: Any) -> str:
     """Strict JSON (no NaN): a value that is not JSON is refused before anything is written."""
     try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"cannot store a value that is not JSON: {exc}",
                          hint="Store only dicts, lists, strings, finite numbers, booleans "

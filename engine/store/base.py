@@ -31,7 +31,7 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -215,6 +215,19 @@ class LlmUsage(BaseModel):
         money = "cost unknown" if self.cost_usd is None else f"~${self.cost_usd:.4f}"
         return (f"{self.purpose} {self.model}: {self.calls} call(s), {self.input_tokens} in / "
                 f"{self.output_tokens} out tokens, {money}")
+
+
+class NextClaim(NamedTuple):
+    """A step that a commit starts, claimed in the same transaction for the commit's writer,
+    which then runs it itself (a worker's continuation) instead of publishing it: the claim on
+    (step, attempt) for `owner` with a lease, and the attempt's first start marker
+    (`step#run1`) for `marker_owner`, as a worker's own claim and start count would be."""
+
+    step_id: str
+    attempt: int
+    owner: str
+    lease_s: float
+    marker_owner: str
 
 
 class ArtifactRef(BaseModel):

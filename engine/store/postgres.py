@@ -21,7 +21,9 @@ retrying it then raises `StaleState`, which callers already handle by re-reading
 Round trips. A worker's handoff is two statements: `begin_step` (claim the step, count the
 start, read the run, the events after its snapshot and its memory) and `commit` (one
 statement: the compare-and-set update, the events and the memory, atomic as any statement is).
-When several steps of one run finish at once, those that lose compare-and-set park their
+A worker that goes on to run a step its commit started (continuation) claims it, and counts its
+start, in that same statement (`commit_or_park(claim=...)`): a chain then costs one statement
+per step. When several steps of one run finish at once, those that lose compare-and-set park their
 reports in the same statement (`commit_or_park`, table `reports`), and one applier at a time
 (`apply_reports`, under a transaction-level advisory lock keyed by schema and run, then the row
 lock) takes every parked report and commits them together; `commit_locked` applies any other
@@ -66,6 +68,7 @@ from engine.store.base import (
     LeaseHeld,
     LlmUsage,
     MemoryEntry,
+    NextClaim,
     Question,
     QuestionKind,
     RunRecord,
@@ -263,14 +266,30 @@ _COMMIT = _COMMIT_CTES + "\nSELECT version FROM r"
 # The compare-and-set commit, or else (a sibling committed first) the step's report parked for
 # the run's applier: one statement, so the report is durable before its writer looks for the
 # applier's lock. A report already parked for (run, step, attempt) stays (the scheduler would
-# ignore a second one). $16.. are the report: step, attempt, type, data, memory.
+# ignore a second one). $16.. are the report: step, attempt, type, data, memory. When the commit
+# lands, it may also claim steps it started for its writer (continuation): steps $21, attempts
+# $22, leases $24 (s), for owner $23; and, for each claim won, count its first start (marker
+# `step#run1`, held by $25), as `begin_step` would have.
 _COMMIT_OR_PARK = _COMMIT_CTES + """, park AS (
     INSERT INTO reports (run_id, step_id, attempt, type, data, memory, at)
     SELECT $1, $16, $17, $18, $19, $20, clock_timestamp()
     WHERE NOT EXISTS (SELECT 1 FROM r)
     ON CONFLICT DO NOTHING
+), claim AS (
+    INSERT INTO claims (run_id, step_id, attempt, owner, claimed_at, expires_at)
+    SELECT $1, x.s, x.a, $23, clock_timestamp(),
+        clock_timestamp() + x.l * interval '1 second'
+    FROM r, unnest($21::text[], $22::int[], $24::float8[]) AS x(s, a, l)
+    ON CONFLICT DO NOTHING
+    RETURNING step_id, attempt
+), counted AS (
+    INSERT INTO claims (run_id, step_id, attempt, owner, claimed_at)
+    SELECT $1, c.step_id || '#run1', c.attempt, $25, clock_timestamp() FROM claim c
+    ON CONFLICT DO NOTHING
+    RETURNING step_id
 )
-SELECT version FROM r
+SELECT version, (SELECT array_agg(step_id) FROM claim) AS claimed,
+    (SELECT array_agg(step_id) FROM counted) AS counted FROM r
 """
 
 # The run's applier: the run's advisory lock if free (transaction-scoped; the key is the schema
@@ -359,6 +378,16 @@ class Report(NamedTuple):
     type: str  # the event's type, as its event row will have it
     data: dict[str, Any]  # the event row's data: {"event": ..., "summary": ..., ...}
     memory: list[MemoryEntry]
+
+
+class Committed(NamedTuple):
+    """What `PostgresStore.commit_or_park` did: the new version (None: the report was parked);
+    which of the steps it was asked to claim were claimed, and which had their first start
+    counted (one claimed but not counted is counted by its claimant with `claim_step`)."""
+
+    version: int | None
+    claimed: frozenset[str]
+    counted: frozenset[str]
 
 
 class StepStart(NamedTuple):
@@ -655,26 +684,36 @@ class PostgresStore:
         return await self._call(locked)
 
     async def commit_or_park(self, run_id: str, *, expected_version: int,
-                             **commit: Any) -> int | None:
+                             claim: Sequence[NextClaim] = (), **commit: Any) -> Committed:
         """`commit` a step's report (the keyword arguments after `expected_version`; the first
         event row is the step's, the memory its), or, if the run is no longer at
         `expected_version`, park that report (the row and the memory) for the run's applier
         instead: one statement. Returns the new version, or None when the report was parked
-        (then call `apply_reports`, which applies it unless another applier is at work)."""
+        (then call `apply_reports`, which applies it unless another applier is at work); and
+        which of the steps in `claim` (steps this commit starts; one owner) were claimed with it
+        (only when the commit landed, and no one held them) and had their first start
+        counted."""
         kind, step_id, attempt, data = commit["events"][0]
         if step_id is None or attempt is None:
             raise StoreError(f"run {run_id}: a {kind} event is not a step's report",
                              hint="Only a step's report can be parked")
+        claims = ([c.step_id for c in claim], [c.attempt for c in claim],
+                  claim[0].owner if claim else "", [c.lease_s for c in claim],
+                  claim[0].marker_owner if claim else "")
         args = self._commit_args(run_id, expected_version, **commit) + (
-            step_id, attempt, kind, dumps(data), dumps(_memory_json(commit.get("memory", ()))))
+            step_id, attempt, kind, dumps(data),
+            dumps(_memory_json(commit.get("memory", ())))) + claims
 
-        async def write(conn: asyncpg.Connection) -> int | None:
+        async def write(conn: asyncpg.Connection) -> Committed:
             try:
-                version = await conn.fetchval(_COMMIT_OR_PARK, *args)
+                row = await conn.fetchrow(_COMMIT_OR_PARK, *args)
             except asyncpg.ForeignKeyViolationError as exc:
                 raise RunNotFound(f"no run {run_id!r} in {self!r}",
                                   hint="`mendflow runs` lists the runs it holds") from exc
-            return None if version is None else int(version)
+            if row is None:
+                return Committed(None, frozenset(), frozenset())
+            return Committed(int(row["version"]), frozenset(row["claimed"] or ()),
+                             frozenset(s.rsplit("#", 1)[0] for s in row["counted"] or ()))
         return await self._call(write)
 
     async def apply_reports(

@@ -6,7 +6,14 @@ store a target names is decided by `engine.store.open_store`.
 
 Concurrency. The engine is async and `sqlite3` blocks, so each store has one connection and one
 worker thread; every call is run there, one at a time, which also serialises commits made by
-tasks of the same process. Other processes (a run in one, `mendflow runs` in another) share the
+tasks of the same process. A commit is the exception: it is first tried on the caller's thread
+(the event loop) on a second connection that never waits for SQLite's write lock (busy timeout
+0), which spares the two thread handoffs, which cost more than the commit itself (about 60 us);
+if the lock is held (by the store's thread or another process), the commit queues on the
+thread like any call and waits there. So that the loop never copies the WAL into the database,
+that connection does not checkpoint on commit; the thread does, before every
+`CHECKPOINT_EVERY`-th commit, which it then makes itself (a passive checkpoint, as SQLite's
+automatic one is). Other processes (a run in one, `mendflow runs` in another) share the
 file through SQLite's own locks: writes take the write lock up front (`BEGIN IMMEDIATE`) and
 wait up to `busy_timeout_s` for it. WAL mode lets readers proceed while a writer commits. The
 file must be on a local filesystem (WAL needs shared memory; not NFS).
@@ -160,6 +167,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
+CHECKPOINT_EVERY = 256
+"""Commits between the store thread's WAL checkpoints (at a few pages a commit, about what
+SQLite's automatic checkpoint at 1,000 pages would do)."""
+
+_INSERT_EVENTS = ("INSERT INTO events (run_id, seq, at, type, step_id, attempt, data) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?)")
+_INSERT_MEMORY = ("INSERT INTO memory (run_id, key, value, step_id, attempt, at) "
+                  "VALUES (?, ?, ?, ?, ?, ?)")
+_LAST_SEQ = "coalesce((SELECT max(seq) FROM events WHERE run_id = ?), 0)"
+# The compare-and-set: the run row only at the expected version, returning the run's last event
+# seq before this commit's (the events are written after it, in the same transaction).
+_ADVANCE = ("UPDATE runs SET status = ?, outcome = ?, reason = ?, updated_at = ?, "
+            "version = version + 1 WHERE run_id = ? AND version = ? RETURNING " + _LAST_SEQ)
+_ADVANCE_WITH_STATE = (
+    "UPDATE runs SET state = ?, state_seq = " + _LAST_SEQ + " + ?, status = ?, outcome = ?, "
+    "reason = ?, updated_at = ?, version = version + 1 WHERE run_id = ? AND version = ? "
+    "RETURNING " + _LAST_SEQ)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -175,6 +200,8 @@ class SqliteStore:
         self.busy_timeout_s = busy_timeout_s
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        self._loop_conn: sqlite3.Connection | None = None  # commits on the loop; no waiting
+        self._commits = 0  # on the loop, since the last checkpoint
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -226,6 +253,13 @@ class SqliteStore:
                              hint="Put the store on a local filesystem")
         conn.execute("PRAGMA synchronous = NORMAL")
         self._migrate(conn)
+        fast = sqlite3.connect(self.path, isolation_level=None, timeout=0,
+                               check_same_thread=False)  # used by the loop, one call at a time
+        fast.execute("PRAGMA busy_timeout = 0")
+        fast.execute("PRAGMA foreign_keys = ON")
+        fast.execute("PRAGMA synchronous = NORMAL")
+        fast.execute("PRAGMA wal_autocheckpoint = 0")  # the thread checkpoints (see above)
+        self._loop_conn = fast
 
     def _wal(self, conn: sqlite3.Connection) -> str:
         """Switch to WAL. SQLite answers BUSY at once, without waiting on busy_timeout, when
@@ -260,6 +294,9 @@ class SqliteStore:
                 conn.execute(f"PRAGMA user_version = {number}")
 
     def _close(self) -> None:
+        fast, self._loop_conn = self._loop_conn, None
+        if fast is not None:
+            fast.close()
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
@@ -300,6 +337,30 @@ class SqliteStore:
                 hint=f"Move it and any {self.path.name}-wal / -shm files beside it aside "
                 "(e.g. add .corrupt) and rerun to start a new store; the runs in it are lost")
         return StoreError(f"{self.path}: {detail}")
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run the write transaction `fn(connection)` here, on the loop, if SQLite's write lock
+        is free at once; else on the store's thread, waiting for it there. Every
+        `CHECKPOINT_EVERY` commits, one goes to the thread after a checkpoint there: with no
+        commit of ours in between, the log is then written again from its start."""
+        fast = self._loop_conn
+        self._commits += 1
+        if fast is not None and self._executor is not None and self._commits < CHECKPOINT_EVERY:
+            try:
+                return self._translated(fn, (fast,))
+            except StoreError as exc:
+                if fast.in_transaction:
+                    fast.execute("ROLLBACK")
+                if not _busy(exc):
+                    raise
+            return await self._run(lambda: fn(self._db()))
+        self._commits = 0
+
+        def checkpointed() -> T:
+            db = self._db()
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            return fn(db)
+        return await self._run(checkpointed)
 
     def _db(self) -> sqlite3.Connection:
         assert self._conn is not None  # _translated checked it
@@ -383,40 +444,33 @@ class SqliteStore:
         memory_rows = [(m.key, dumps(m.value), m.step_id, m.attempt, _time_text(m.at))
                        for m in memory]
 
-        def write() -> int:
-            db = self._db()
+        def write(db: sqlite3.Connection) -> int:
             with _transaction(db):
-                row = db.execute("SELECT version, coalesce((SELECT max(seq) FROM events "
-                                 "WHERE run_id = ?), 0) FROM runs WHERE run_id = ?",
-                                 (run_id, run_id)).fetchone()
-                if row is None:
-                    raise RunNotFound(f"no run {run_id!r} in {self.path}",
-                                      hint="`mendflow runs` lists the runs it holds")
-                version, last_seq = row
-                if version != expected_version:
-                    raise StaleState(
-                        f"run {run_id} is at version {version}, not {expected_version}",
-                        hint="Re-read the run and apply the event to its current state")
                 now = _now_text()
                 if state_text is None:
-                    db.execute("UPDATE runs SET status = ?, outcome = ?, reason = ?, "
-                               "updated_at = ?, version = version + 1 WHERE run_id = ?",
-                               (status, outcome, reason, now, run_id))
+                    row = db.execute(_ADVANCE, (status, outcome, reason, now, run_id,
+                                                expected_version, run_id)).fetchone()
                 else:
-                    db.execute("UPDATE runs SET state = ?, state_seq = ?, status = ?, "
-                               "outcome = ?, reason = ?, updated_at = ?, version = version + 1 "
-                               "WHERE run_id = ?",
-                               (state_text, last_seq + len(event_rows), status, outcome,
-                                reason, now, run_id))
-                db.executemany(
-                    "INSERT INTO events (run_id, seq, at, type, step_id, attempt, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(run_id, last_seq + i, now, *ev) for i, ev in enumerate(event_rows, 1)])
-                db.executemany("INSERT INTO memory (run_id, key, value, step_id, attempt, at) "
-                               "VALUES (?, ?, ?, ?, ?, ?)",
-                               [(run_id, *m) for m in memory_rows])
-                return int(version) + 1
-        return await self._run(write)
+                    row = db.execute(_ADVANCE_WITH_STATE, (
+                        state_text, run_id, len(event_rows), status, outcome, reason, now,
+                        run_id, expected_version, run_id)).fetchone()
+                if row is None:
+                    version = db.execute("SELECT version FROM runs WHERE run_id = ?",
+                                         (run_id,)).fetchone()
+                    if version is None:
+                        raise RunNotFound(f"no run {run_id!r} in {self.path}",
+                                          hint="`mendflow runs` lists the runs it holds")
+                    raise StaleState(
+                        f"run {run_id} is at version {version[0]}, not {expected_version}",
+                        hint="Re-read the run and apply the event to its current state")
+                last_seq = row[0]
+                if event_rows:
+                    db.executemany(_INSERT_EVENTS, [(run_id, last_seq + i, now, *ev)
+                                                    for i, ev in enumerate(event_rows, 1)])
+                if memory_rows:
+                    db.executemany(_INSERT_MEMORY, [(run_id, *m) for m in memory_rows])
+                return expected_version + 1
+        return await self._write(write)
 
     async def events(self, run_id: str, *, after: int = 0) -> list[EventRecord]:
         def select() -> list[EventRecord]:
@@ -728,6 +782,13 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
+
+
+def _busy(exc: StoreError) -> bool:
+    """Whether a store error is SQLite's write lock held by another connection."""
+    cause = exc.__cause__
+    return isinstance(cause, sqlite3.OperationalError) and (
+        "locked" in str(cause).lower() or "busy" in str(cause).lower())
 
 
 def _time_text(at: datetime) -> str:

@@ -21,7 +21,7 @@ import pytest
 
 from engine.plan import Edge, Step
 from engine.plugins import Registry
-from engine.runtime.distributed import DistributedRunner, Outcome
+from engine.runtime.distributed import Continuation, DistributedRunner, Outcome
 from engine.runtime.services import Services
 from engine.settings import Settings
 from engine.store.base import RunOptions, Store
@@ -37,6 +37,9 @@ class ListDispatcher:
     async def dispatch(self, *, run_id: str, step_id: str, attempt: int, delay_s: float,
                        queue: str | None) -> None:
         self.sent.append((run_id, step_id, attempt))
+
+    async def flush(self) -> None:
+        self.flushes = getattr(self, "flushes", 0) + 1
 
 
 def fan_plan(width: int) -> Any:
@@ -150,3 +153,143 @@ async def test_the_starters_approval_policy_is_saved_with_the_run_and_used_by_wo
         assert "fix" in ran
     else:  # nobody approved it: the change never ran
         assert "fix" not in ran and record.outcome != "resolved"
+
+
+# -- continuation: a worker runs the steps its own commits start -----------------------------
+
+
+def noop_chain(length: int, queue: str | None = None, at: int = -1) -> Any:
+    """s00 -> s01 -> ... -> done, no-op steps; step `at` routed to `queue`."""
+    span = end().source
+    steps = [Step(id=f"s{i:02d}", title="s", kind="command", source=span,
+                  queue=queue if i == at else None) for i in range(length)]
+    edges = [Edge(source=a.id, target=b.id) for a, b in zip(steps, steps[1:])]
+    edges.append(Edge(source=steps[-1].id, target="done"))
+    return make_plan([*steps, end()], edges, id=f"nchain-{length}-{at}")
+
+
+def continuing(store: Store, dispatcher: ListDispatcher, owner: str, *, max_steps: int = 100,
+               max_s: float = 60.0, width: int = 1) -> DistributedRunner:
+    return DistributedRunner(Services(store=store, registry=Registry(discover=False),
+                                      settings=Settings()),
+                             dispatcher=dispatcher, owner=owner,
+                             continuation=Continuation(max_steps=max_steps, max_s=max_s,
+                                                       width=width))
+
+
+def default_queue(step: Step) -> bool:
+    return step.queue is None  # this worker serves the default queue only
+
+
+async def test_a_chain_continues_on_the_worker_that_ran_its_first_step(any_store: Store) -> None:
+    dispatcher = ListDispatcher()
+    worker = continuing(any_store, dispatcher, "w1")
+    run_id = f"c-{uuid.uuid4().hex[:6]}"
+    await worker.start(noop_chain(6), guide_path="t.md", run_id=run_id)
+    assert dispatcher.sent == [(run_id, "s00", 1)]  # the starter publishes the entry step
+    dispatcher.sent.clear()
+    # When one task is delivered, for the first step
+    result = await worker.execute(run_id, "s00", 1, here=default_queue)
+    # Then the same task ran the whole chain: nothing else was published
+    assert (result.outcome, result.detail) == (Outcome.RAN, "and 5 more step(s) here")
+    assert dispatcher.sent == []
+    record = await any_store.get_run(run_id)
+    assert (record.status, record.outcome) == ("succeeded", "resolved"), record.reason
+    events = await any_store.events(run_id)
+    done = [e for e in events if e.type == "step_succeeded"]
+    assert [e.step_id for e in done] == [f"s{i:02d}" for i in range(6)]
+    assert {e.data["worker"] for e in done} == {"w1"}
+    # one commit per step: each step's report and the start of the next are one version apart
+    assert record.version == 1 + 6
+    # and each continued step was claimed, and its start counted, as a delivered one is
+    for i in range(1, 6):
+        assert not await any_store.claim_step(run_id, f"s{i:02d}", 1, "w2", lease_s=30)
+        assert not await any_store.claim_step(run_id, f"s{i:02d}#run1", 1, "w2")
+    # a redelivery of a continued step does nothing
+    assert (await worker.execute(run_id, "s03", 1)).outcome == Outcome.RUN_OVER
+
+
+@pytest.mark.parametrize("max_steps,max_s,ran_here", [(2, 60.0, 3), (100, 0.0, 1)],
+                         ids=["steps", "seconds"])
+async def test_continuation_stops_at_its_bound_and_publishes_the_next_step(
+        any_store: Store, max_steps: int, max_s: float, ran_here: int) -> None:
+    dispatcher = ListDispatcher()
+    worker = continuing(any_store, dispatcher, "w1", max_steps=max_steps, max_s=max_s)
+    run_id = f"b-{uuid.uuid4().hex[:6]}"
+    await worker.start(noop_chain(6), guide_path="t.md", run_id=run_id)
+    dispatcher.sent.clear()
+    # When a task continues a chain, bounded to a number of steps or a time
+    await worker.execute(run_id, "s00", 1, here=default_queue)
+    # Then it stops at the bound and publishes the next step for any worker to take
+    assert dispatcher.sent == [(run_id, f"s{ran_here:02d}", 1)]
+    events = await any_store.events(run_id)
+    assert [e.step_id for e in events if e.type == "step_succeeded"] == [
+        f"s{i:02d}" for i in range(ran_here)]
+    # which another worker claims as usual (nothing holds it) and continues to the end
+    other = continuing(any_store, ListDispatcher(), "w2")
+    result = await other.execute(*dispatcher.sent[0], here=default_queue)
+    assert result.outcome == Outcome.RAN
+    record = await any_store.get_run(run_id)
+    assert (record.status, record.outcome) == ("succeeded", "resolved")
+
+
+async def test_a_step_routed_to_another_queue_is_published_not_continued(
+        any_store: Store) -> None:
+    dispatcher = ListDispatcher()
+    worker = continuing(any_store, dispatcher, "w1")
+    run_id = f"q-{uuid.uuid4().hex[:6]}"
+    await worker.start(noop_chain(4, queue="cell7", at=2), guide_path="t.md", run_id=run_id)
+    dispatcher.sent.clear()
+    await worker.execute(run_id, "s00", 1, here=default_queue)
+    # s01 continued here; s02 belongs to the cell's queue: published, and not claimed
+    assert dispatcher.sent == [(run_id, "s02", 1)]
+    assert await any_store.claim_step(run_id, "s02", 1, "cell-worker", lease_s=30)
+    events = await any_store.events(run_id)
+    assert [e.step_id for e in events if e.type == "step_succeeded"] == ["s00", "s01"]
+
+
+async def test_a_fan_out_continues_one_branch_and_publishes_the_others_at_once(
+        any_store: Store) -> None:
+    dispatcher = ListDispatcher()
+    worker = continuing(any_store, dispatcher, "w1")
+    run_id = f"f-{uuid.uuid4().hex[:6]}"
+    await worker.start(fan_plan(4), guide_path="t.md", run_id=run_id)
+    dispatcher.sent.clear()
+    await worker.execute(run_id, "start", 1, here=default_queue)
+    # b00 ran here; the other branches were published, and flushed before b00 ran
+    assert sorted(dispatcher.sent) == [(run_id, f"b{i:02d}", 1) for i in range(1, 4)]
+    assert dispatcher.flushes >= 1
+    events = await any_store.events(run_id)
+    assert [e.step_id for e in events if e.type == "step_succeeded"] == ["start", "b00"]
+    # the others, and then the join, run on other workers (here without continuation)
+    outcomes = await drive([continuing(any_store, dispatcher, f"w{i}") for i in range(2, 5)],
+                           dispatcher.sent, seed=5)
+    assert outcomes.count(Outcome.RAN) == 3 + 1
+    record = await any_store.get_run(run_id)
+    assert (record.status, record.outcome) == ("succeeded", "resolved"), record.reason
+
+
+@pytest.mark.parametrize("width,max_steps,published", [(3, 100, 1), (8, 100, 0), (8, 2, 2)],
+                         ids=["width-3", "width-8", "steps-2"])
+async def test_a_wider_continuation_runs_several_branches_together_within_its_bounds(
+        any_store: Store, width: int, max_steps: int, published: int) -> None:
+    dispatcher = ListDispatcher()
+    worker = continuing(any_store, dispatcher, "w1", width=width, max_steps=max_steps)
+    run_id = f"w-{uuid.uuid4().hex[:6]}"
+    await worker.start(fan_plan(4), guide_path="t.md", run_id=run_id)
+    dispatcher.sent.clear()
+    await worker.execute(run_id, "start", 1, here=default_queue)
+    # Up to `width` branches (and no more than `max_steps` steps) ran here, the others were
+    # published (and the join, when the branch that made it ready had lost the race to commit
+    # to a sibling: the report was parked, and the run's applier dispatches what it starts)
+    branches = [s for _, s, _ in dispatcher.sent if s != "join"]
+    assert len(branches) == published
+    events = await any_store.events(run_id)
+    ran = [e.step_id for e in events if e.type == "step_succeeded"]
+    assert ran[0] == "start" and len([s for s in ran if s.startswith("b")]) == 4 - published
+    await drive([continuing(any_store, dispatcher, "w2")], dispatcher.sent, seed=1)
+    record = await any_store.get_run(run_id)
+    assert (record.status, record.outcome) == ("succeeded", "resolved"), record.reason
+    events = await any_store.events(run_id)
+    assert sorted(e.step_id for e in events if e.type == "step_succeeded") == sorted(
+        ["start", "join", "b00", "b01", "b02", "b03"])

@@ -24,6 +24,7 @@ from engine.store.base import (
     ArtifactRef,
     EventRecord,
     MemoryEntry,
+    NextClaim,
     RunRecord,
     StaleState,
     Store,
@@ -275,9 +276,11 @@ async def test_parked_reports_are_applied_once_by_one_applier_in_order(schema: s
                             at=datetime.now(UTC))
         # Given a report committed by compare-and-set, and 12 that lost the race (version 0)
         assert await store.commit_or_park(run.run_id, expected_version=0, state=None,
-                                          status="running", events=[_event("done", "first")])
+                                          status="running",
+                                          events=[_event("done", "first")]) == (
+            1, frozenset(), frozenset())
         for i in range(12):
-            version = await (store if i % 2 else peer).commit_or_park(
+            version, _, _ = await (store if i % 2 else peer).commit_or_park(
                 run.run_id, expected_version=0, state=None, status="running",
                 events=[_event("done", f"s{i}"), _event("step_started", f"next{i}")],
                 memory=[entry] if i == 0 else [])
@@ -285,7 +288,8 @@ async def test_parked_reports_are_applied_once_by_one_applier_in_order(schema: s
         # A second report for the same (run, step, attempt) is not parked twice
         assert await store.commit_or_park(run.run_id, expected_version=0, state=None,
                                           status="running",
-                                          events=[_event("done", "s0")]) is None
+                                          events=[_event("done", "s0")]) == (
+            None, frozenset(), frozenset())
         assert await store.has_reports(run.run_id)
         applied: list[list[str]] = []
 
@@ -316,6 +320,40 @@ async def test_parked_reports_are_applied_once_by_one_applier_in_order(schema: s
         with pytest.raises(RunNotFound):
             await store.commit_or_park("nope", expected_version=0, state=None,
                                        status="running", events=[_event("done")])
+
+
+async def test_a_commit_claims_the_steps_it_starts_for_its_writer_in_the_same_statement(
+        schema: str) -> None:
+    async with PostgresStore(URL, schema=schema) as store:
+        run = make_run()
+        await store.create_run(run)
+        claims = [NextClaim("next", 1, "w1", 30.0, "w1/x"), NextClaim("also", 2, "w1", 30.0,
+                                                                      "w1/x")]
+        # A commit that lands claims the steps it starts, and counts their first start
+        got = await store.commit_or_park(
+            run.run_id, expected_version=0, state=None, status="running", claim=claims,
+            events=[_event("done", "first"), _event("step_started", "next")])
+        assert got == (1, {"next", "also"}, {"next", "also"})
+        assert not await store.claim_step(run.run_id, "next", 1, "w2", lease_s=30)
+        assert not await store.claim_step(run.run_id, "also", 2, "w2", lease_s=30)
+        assert await store.claim_step(run.run_id, "next", 1, "w1", lease_s=30)  # its own
+        got2 = await store.begin_step(run.run_id, "next", 1, "w2", lease_s=30,
+                                      marker_owner="w2/y", max_starts=3)
+        assert (got2.claimed, got2.starts) == (False, None)
+        # A commit that loses the race parks its report and claims nothing
+        other = [NextClaim("other", 1, "w1", 30.0, "w1/z")]
+        got = await store.commit_or_park(
+            run.run_id, expected_version=0, state=None, status="running", claim=other,
+            events=[_event("done", "s1"), _event("step_started", "other")])
+        assert got == (None, frozenset(), frozenset())
+        assert await store.claim_step(run.run_id, "other", 1, "w2", lease_s=30)
+        # A step someone holds already is not claimed again, nor its start counted (the commit
+        # still lands)
+        got = await store.commit_or_park(
+            run.run_id, expected_version=1, state=None, status="running",
+            claim=[NextClaim("other", 1, "w1", 30.0, "w1/q")], events=[_event("done", "s2")])
+        assert got == (2, frozenset(), frozenset())
+        assert await store.claim_step(run.run_id, "other#run1", 1, "w2")
 
 
 async def test_commit_is_atomic_and_compare_and_set(schema: str) -> None:

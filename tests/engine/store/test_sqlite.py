@@ -380,3 +380,52 @@ async def test_writers_on_many_connections_do_not_trip_over_locks(tmp_path: Path
     finally:
         for s in stores:
             await s.close()
+
+
+# -- commits on the loop -------------------------------------------------------------------
+
+
+async def test_a_commit_waits_for_a_write_lock_held_elsewhere_without_blocking_the_loop(
+        tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "m.sqlite3") as store:
+        await store.create_run(make_run("r1"))
+        # Given another connection (another process, say) holding the write lock
+        other = sqlite3.connect(tmp_path / "m.sqlite3", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        # When a commit is made meanwhile, it waits for the lock (on the store's thread)
+        commit = asyncio.create_task(store.commit("r1", expected_version=0, state=None,
+                                                  status="running", events=[("x", None,
+                                                                             None, {})]))
+        await asyncio.sleep(0.3)
+        assert not commit.done()
+        assert ticks >= 10  # and the event loop went on meanwhile
+        other.execute("COMMIT")
+        # Then it lands once the lock is free
+        assert await asyncio.wait_for(commit, 10) == 1
+        ticker.cancel()
+        other.close()
+        assert [e.type for e in await store.events("r1")] == ["x"]
+
+
+async def test_the_store_checkpoints_its_log_itself(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    async with SqliteStore(path) as store:
+        await store.create_run(make_run("r1"))
+        for version in range(1200):
+            await store.commit("r1", expected_version=version, state=None, status="running",
+                               events=[("x", None, None, {"n": version})])
+        await store._run(lambda: None)  # the checkpoints queued on its thread are done
+        # The log holds the commits since the last checkpoint, not all 1,200 of them
+        peer = sqlite3.connect(path, isolation_level=None)
+        busy, frames, copied = peer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        peer.close()
+        assert busy == 0 and frames < 1200, frames
