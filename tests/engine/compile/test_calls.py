@@ -144,3 +144,12 @@ def test_a_plan_file_is_checked_down_to_the_plans_it_calls(tmp_path: Path):
     problems = check_plan(Plan.model_validate(data), known_plugins=PLUGINS)
     assert [(p.step, "not compiled into the plan" in p.message) for p in problems] == [
         ("backup", True)]
+
+
+def test_a_link_to_a_section_of_the_guide_itself_is_no_call():
+    # "Follow [X](this-guide.md#section)" points at a part of this guide (written with its own
+    # file name, as rendered docs do): a reference, not a run of the guide inside itself
+    plan = compile_("own-section.md")
+    assert not [s for s in plan.steps if s.kind == "call"] and not plan.calls
+    assert {"echo start", "echo mount"} <= {" ".join(s.params["pipeline"][0])
+                                            for s in plan.steps if s.plugin == "shell"}
