@@ -44,9 +44,10 @@ def test_nearly_every_guide_compiles(corpus):
     print(f"\n{root.name}: compiled {len(ok)}/{len(results)}")
     for source, oks in sorted(by_source.items()):
         print(f"  {source}: {sum(oks)}/{len(oks)}")
-    # Each guide that does not compile breaks a rule a lint finding names; a few remain.
-    # (corpus2: one Altinity script whose shell functions are read as commands.)
-    assert len(results) - len(ok) <= 1, [str(r.error) for r in results if not r.ok]
+    # The one guide that does not compile is empty (corpus: expanding-a-disk-in-gcp.md): any
+    # other failure is a regression (a section link read as a call of the guide itself was one).
+    failed = [str(r.error) for r in results if not r.ok]
+    assert all("the guide is empty" in f for f in failed) and len(failed) <= 1, failed
 
 
 def test_the_plans_do_real_work():
