@@ -691,8 +691,10 @@ class _OutlineBuilder:
         for link in el.links:
             found = guide_link(link.href.split("#", 1)[0], file=self.g.path,
                                line=el.span.start)
-            linked = Path(self.g.path).parent / found.path if found is not None else None
-            if linked is None or not linked.is_file():
+            if found is None:
+                continue
+            linked = Path(self.g.path).parent / found.path
+            if not linked.is_file():
                 continue
             if "#" in link.href and linked.resolve() == Path(self.g.path).resolve():
                 continue  # a section of this guide (its own file + #anchor): not a second run

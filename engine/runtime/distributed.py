@@ -92,7 +92,15 @@ from engine.runtime.replay import (
 )
 from engine.runtime.services import Redact, Services, answers_for, judge_for
 from engine.runtime.steps import StepReport, StepRunner
-from engine.store.base import MemoryEntry, NextClaim, RunOptions, RunRecord, StaleState, Store
+from engine.store.base import (
+    MemoryEntry,
+    NextClaim,
+    RunOptions,
+    RunRecord,
+    SharedStore,
+    StaleState,
+    Store,
+)
 
 log = logging.getLogger("mendflow.distributed")
 
@@ -207,6 +215,10 @@ class DistributedRunner:
         self.max_deliveries = max_deliveries
         self.lease_grace_s = lease_grace_s
         self.redact: Redact = services.redact
+        # What a store shared by many workers offers beyond `Store` (PostgreSQL); None: each
+        # part is its own call and a lost race is retried.
+        self.shared: SharedStore | None = services.store \
+            if isinstance(services.store, SharedStore) else None
         self.continuation = continuation or Continuation(max_steps=0, max_s=0.0)
         self._plans: dict[str, Plan] = {}
         self._run_plans: dict[str, str] = {}
@@ -381,11 +393,11 @@ class DistributedRunner:
                      lease: float) -> _Begun:
         """Claim the step for this worker, then read the run; count the start when the claim
         was won (the count and memory may be left for the caller to read: None)."""
-        begin = getattr(self.store, "begin_step", None)
-        if begin is not None:  # PostgreSQL: one statement
-            got = await begin(run_id, step_id, attempt, self.owner, lease_s=lease,
-                              marker_owner=self._marker_owner(),
-                              max_starts=self.max_deliveries)
+        if self.shared is not None:  # PostgreSQL: one statement
+            got = await self.shared.begin_step(run_id, step_id, attempt, self.owner,
+                                               lease_s=lease,
+                                               marker_owner=self._marker_owner(),
+                                               max_starts=self.max_deliveries)
             return _Begun(got.record, replay(plan, got.record, got.events), len(got.events),
                           got.claimed, got.starts if got.claimed else None,
                           got.memory if got.claimed else None)
@@ -431,12 +443,11 @@ class DistributedRunner:
                 return record, []  # a duplicate report: the scheduler ignored it
             kept = self._successors(plan, change, keep)
             steps = sched.plan_index(plan).steps
-            park = getattr(self.store, "commit_or_park", None)
-            if park is not None and getattr(event, "step", None) is not None:
+            if self.shared is not None and getattr(event, "step", None) is not None:
                 marker = self._marker_owner()
                 claims = [NextClaim(a.step, a.attempt, self.owner, self._lease(steps[a.step]),
                                     marker) for a in kept]
-                version, claimed, counted = await park(
+                version, claimed, counted = await self.shared.commit_or_park(
                     run_id, expected_version=record.version, claim=claims, **change.commit)
                 if version is None:  # parked: a sibling committed since `seen` was read
                     await self._apply_reports(plan, run_id)
@@ -460,8 +471,9 @@ class DistributedRunner:
                         starts[a.step] = await self._count_start(run_id, a.step, a.attempt)
                 return committed, await self._hand_on(plan, run_id, change, committed,
                                                       replayed, starts)
-        if getattr(self.store, "commit_locked", None) is not None:
-            return await self._advance_locked(plan, run_id, event, memory, data), []
+        if self.shared is not None:
+            return await self._advance_locked(self.shared, plan, run_id, event, memory,
+                                              data), []
         for tries in range(1, MAX_COMMIT_TRIES + 1):
             record = await self.store.get_run(run_id)
             state, replayed = await current_state(self.store, plan, record)
@@ -516,7 +528,8 @@ class DistributedRunner:
         return [_Next(a.step, a.attempt, _Begun(committed, change.state, replayed, True,
                                                  starts[a.step], None)) for a in kept]
 
-    async def _advance_locked(self, plan: Plan, run_id: str, event: sched.Event,
+    async def _advance_locked(self, shared: SharedStore, plan: Plan, run_id: str,
+                              event: sched.Event,
                               memory: Sequence[MemoryEntry],
                               data: Mapping[str, Any] | None) -> RunRecord:
         """`advance` under the run's row lock: no race to lose, so no retry."""
@@ -534,7 +547,7 @@ class DistributedRunner:
             decided["change"] = change
             return change.commit
 
-        version = await self.store.commit_locked(run_id, decide)  # type: ignore[attr-defined]
+        version = await shared.commit_locked(run_id, decide)
         record: RunRecord = decided["record"]
         if version is None:
             return record
@@ -547,6 +560,8 @@ class DistributedRunner:
         so (it looks again after it is done, so a report parked before now is not stranded).
         Each commit's started steps are dispatched before looking again. Returns whether this
         call applied any."""
+        if self.shared is None:
+            return False  # nothing is ever parked without a shared store
         applied = False
         decided: dict[str, _Transition] = {}
 
@@ -562,14 +577,13 @@ class DistributedRunner:
             return change.commit
 
         while True:
-            took, version = await self.store.apply_reports(  # type: ignore[attr-defined]
-                run_id, decide)
+            took, version = await self.shared.apply_reports(run_id, decide)
             if not took:
                 return applied
             if version is not None:
                 applied = True
                 await self._dispatch(plan, run_id, decided["change"].actions)
-            if not await self.store.has_reports(run_id):  # type: ignore[attr-defined]
+            if not await self.shared.has_reports(run_id):
                 return applied
 
     def _transitions(self, plan: Plan, record: RunRecord, events: list[Any],
@@ -678,19 +692,17 @@ class DistributedRunner:
         """Dispatch again the in-flight steps of runs idle for `idle_s`; returns how many runs.
 
         Needs a store that can list stalled runs (`PostgresStore.stalled_runs`)."""
-        stalled = getattr(self.store, "stalled_runs", None)
-        if stalled is None:
+        if self.shared is None:
             return 0
         touched = 0
-        for record in await stalled(idle_s=idle_s, limit=limit):
+        for record in await self.shared.stalled_runs(idle_s=idle_s, limit=limit):
             try:
                 plan = await self._plan(record.plan_hash)
             except StoreError as exc:
                 await self._reject(record, None, None, f"its plan cannot be loaded: "
                                    f"{exc.message}", end_run=True)
                 continue
-            if (getattr(self.store, "apply_reports", None) is not None
-                    and await self._apply_reports(plan, record.run_id)):
+            if await self._apply_reports(plan, record.run_id):
                 touched += 1  # a report was left parked (its applier died): now applied
                 continue
             state, _ = await current_state(self.store, plan, record)

@@ -30,6 +30,7 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
@@ -357,3 +358,66 @@ class Store(Protocol):
                            data: bytes) -> ArtifactRef: ...
 
     async def get_artifact(self, ref: ArtifactRef) -> bytes: ...
+
+
+class Report(NamedTuple):
+    """A finished step's report, parked until the run's applier applies it."""
+
+    step_id: str
+    attempt: int
+    type: str  # the event's type, as its event row will have it
+    data: dict[str, Any]  # the event row's data: {"event": ..., "summary": ..., ...}
+    memory: list[MemoryEntry]
+
+
+class Committed(NamedTuple):
+    """What `SharedStore.commit_or_park` did: the new version (None: the report was parked);
+    which of the steps it was asked to claim were claimed, and which had their first start
+    counted (one claimed but not counted is counted by its claimant with `claim_step`)."""
+
+    version: int | None
+    claimed: frozenset[str]
+    counted: frozenset[str]
+
+
+class StepStart(NamedTuple):
+    """What `SharedStore.begin_step` read and decided, in one statement."""
+
+    record: RunRecord
+    events: list[EventRecord]  # after record.state_seq: replay them on the snapshot
+    memory: list[MemoryEntry]  # every entry, when the claim was won; else []
+    claimed: bool
+    starts: int | None  # executions of this attempt counted so far, this one included;
+    # None when it could not be counted in the same statement (the caller counts it)
+
+@runtime_checkable
+class SharedStore(Store, Protocol):
+    """What a store shared by many workers offers distributed execution beyond `Store`
+    (`engine.runtime.distributed`): a step's claim, start count and reads in one statement,
+    a commit that parks a report it lost the race with (and claims the steps it starts), a
+    run's applier taking the parked reports under its lock, a commit under the run's row lock,
+    and the runs no one committed to lately. PostgreSQL offers it; with a store that does not
+    (SQLite), the runner does each part as separate `Store` calls and retries on a lost race,
+    and nothing reconciles stalled runs."""
+
+    async def begin_step(self, run_id: str, step_id: str, attempt: int, owner: str, *,
+                         lease_s: float | None, marker_owner: str,
+                         max_starts: int) -> StepStart: ...
+
+    async def commit_or_park(self, run_id: str, *, expected_version: int,
+                             claim: Sequence[NextClaim] = (), **commit: Any) -> Committed: ...
+
+    async def commit_locked(
+        self, run_id: str,
+        decide: Callable[[RunRecord, list[EventRecord]], Mapping[str, Any] | None],
+    ) -> int | None: ...
+
+    async def apply_reports(
+        self, run_id: str,
+        decide: Callable[[RunRecord, list[EventRecord], list[Report]],
+                         Mapping[str, Any] | None],
+    ) -> tuple[bool, int | None]: ...
+
+    async def has_reports(self, run_id: str) -> bool: ...
+
+    async def stalled_runs(self, *, idle_s: float, limit: int = 100) -> list[RunRecord]: ...

@@ -45,7 +45,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -63,6 +63,7 @@ from engine.store._codec import (
 from engine.store.base import (
     AlertRecord,
     ArtifactRef,
+    Committed,
     EventRecord,
     Lease,
     LeaseHeld,
@@ -71,9 +72,13 @@ from engine.store.base import (
     NextClaim,
     Question,
     QuestionKind,
+    Report,
     RunRecord,
     RunStatus,
+    SharedStore,
     StaleState,
+    StepStart,
+    Store,
 )
 
 T = TypeVar("T")
@@ -368,37 +373,6 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InterfaceError,  # "connection is closed", pool torn down mid-call
     asyncpg.exceptions.InternalClientError,  # a socket that died mid-protocol
 )
-
-
-class Report(NamedTuple):
-    """A finished step's report, parked until the run's applier applies it."""
-
-    step_id: str
-    attempt: int
-    type: str  # the event's type, as its event row will have it
-    data: dict[str, Any]  # the event row's data: {"event": ..., "summary": ..., ...}
-    memory: list[MemoryEntry]
-
-
-class Committed(NamedTuple):
-    """What `PostgresStore.commit_or_park` did: the new version (None: the report was parked);
-    which of the steps it was asked to claim were claimed, and which had their first start
-    counted (one claimed but not counted is counted by its claimant with `claim_step`)."""
-
-    version: int | None
-    claimed: frozenset[str]
-    counted: frozenset[str]
-
-
-class StepStart(NamedTuple):
-    """What `PostgresStore.begin_step` read and decided, in one statement."""
-
-    record: RunRecord
-    events: list[EventRecord]  # after record.state_seq: replay them on the snapshot
-    memory: list[MemoryEntry]  # every entry, when the claim was won; else []
-    claimed: bool
-    starts: int | None  # executions of this attempt counted so far, this one included;
-    # None when it could not be counted in the same statement (the caller counts it)
 
 
 def mask_password(url: str) -> str:
@@ -1106,3 +1080,8 @@ def _run_record(row: asyncpg.Record) -> RunRecord:
 def _alert_record(row: dict[str, Any]) -> AlertRecord:
     return AlertRecord(**{**row, "labels": json.loads(row["labels"]),
                           "annotations": json.loads(row["annotations"])})
+
+
+def _keeps_the_protocols(store: PostgresStore) -> tuple[Store, SharedStore]:
+    """Never called: the type checker holds PostgresStore to both protocols here."""
+    return store, store
