@@ -260,3 +260,19 @@ async def assert_exactly_once(url: str, plan: Plan, run_ids: list[str]) -> dict[
     assert set(effects) == expected, f"missing {sorted(expected - set(effects))[:5]}"
     assert {k: n for k, n in effects.items() if n != 1} == {}
     return calls
+
+
+async def call_started(url: str, key: str, timeout: float = 60) -> int:
+    """Wait until the ledger step with idempotency key `key` has started (its call is noted);
+    the pid of the process running it."""
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid = await conn.fetchval("SELECT pid FROM calls WHERE key = $1 LIMIT 1", key)
+            if pid is not None:
+                return int(pid)
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    raise AssertionError(f"{key} never started")

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from engine.compile import compile_path
@@ -36,7 +35,15 @@ from engine.settings import Settings
 from engine.store.base import RunOptions, RunRecord
 from engine.store.postgres import PostgresStore
 from tests.support import flaky
-from tests.worker.conftest import SPAN, Workers, end, ledger, ledger_rows, make_plan
+from tests.worker.conftest import (
+    SPAN,
+    Workers,
+    call_started,
+    end,
+    ledger,
+    ledger_rows,
+    make_plan,
+)
 
 EXECUTORS = ["local", "celery"]
 
@@ -133,19 +140,6 @@ class Harness:
     def close(self) -> None:
         if self.workers is not None:
             self.workers.stop_all()
-
-
-async def wait_for_call(url: str, key: str) -> None:
-    """Until the ledger step with idempotency key `key` has started."""
-    conn = await asyncpg.connect(url)
-    try:
-        for _ in range(400):
-            if await conn.fetchval("SELECT count(*) FROM calls WHERE key = $1", key):
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{key} never started")
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(params=EXECUTORS)
@@ -264,7 +258,7 @@ async def test_cancel_stops_the_run_and_runs_its_clean_up(on: Harness) -> None:
     plan = plan.model_copy(update={"cleanup": ["tidy"]})
 
     async def cancel_when_slow_runs(executor: Executor, run_id: str) -> None:
-        await wait_for_call(url, f"{run_id}:slow:1")
+        await call_started(url, f"{run_id}:slow:1")
         assert executor.cancel("cancelled by the test")
 
     record = await on.run(plan, during=cancel_when_slow_runs)
@@ -304,7 +298,7 @@ async def test_a_stopped_run_resumes_on_its_executor_and_repeats_no_step(on: Har
                       Edge(source="s3", target="done")], id="stopped")
 
     async def stop_in_s2(executor: Executor, run_id: str) -> None:
-        await wait_for_call(url, f"{run_id}:s2:1")
+        await call_started(url, f"{run_id}:s2:1")
         on.stop()  # the process driving the run is gone: this one, or every worker
 
     with pytest.raises(asyncio.CancelledError):

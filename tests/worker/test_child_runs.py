@@ -8,13 +8,10 @@ applied exactly once) and the caller ends as on the embedded executor."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from engine.compile import compile_path
@@ -23,6 +20,7 @@ from tests.worker.conftest import (
     SPAN,
     Workers,
     assert_exactly_once,
+    call_started,
     end,
     ledger,
     make_plan,
@@ -77,20 +75,6 @@ def _caller() -> tuple[Plan, Plan]:
     return parent.model_copy(update={"calls": {"child": child}}), child
 
 
-async def _pid_running(url: str, key: str, timeout: float = 60) -> int:
-    conn = await asyncpg.connect(url)
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pid = await conn.fetchval("SELECT pid FROM calls WHERE key = $1", key)
-            if pid is not None:
-                return int(pid)
-            await asyncio.sleep(0.05)
-    finally:
-        await conn.close()
-    raise AssertionError(f"{key} never started")
-
-
 @pytest.mark.slow
 async def test_sigkill_of_the_worker_driving_a_child_resumes_the_child_once(
         workers: Workers, store, starter, worker_env: dict[str, Any]) -> None:
@@ -103,7 +87,7 @@ async def test_sigkill_of_the_worker_driving_a_child_resumes_the_child_once(
     await starter.start(parent, guide_path="caller.md", run_id=run_id)
 
     # When the worker running the child's slow step (so, driving the child) is SIGKILLed
-    pid = await _pid_running(url, f"{child_id}:c2:1")
+    pid = await call_started(url, f"{child_id}:c2:1")
     killed = workers.kill_group_of(pid)
     workers.start("w3", concurrency=2)
 

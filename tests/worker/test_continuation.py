@@ -10,15 +10,19 @@ at INFO; each test starts its own workers), so "no broker hop" is observed, not 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
-from tests.worker.conftest import Workers, assert_exactly_once, chain_plan, wait_all
+from tests.worker.conftest import (
+    Workers,
+    assert_exactly_once,
+    call_started,
+    chain_plan,
+    wait_all,
+)
 
 
 def rid(tag: str) -> str:
@@ -30,21 +34,6 @@ def received(workers: Workers) -> int:
     return sum(line.startswith("[") and "Task mendflow.step[" in line and line.endswith(
         "] received") for proc in workers.procs.values()
         for line in proc.log.read_text(errors="replace").splitlines())  # type: ignore
-
-
-async def _wait_call(url: str, key: str, timeout: float = 30) -> int:
-    """Wait until the ledger step with idempotency key `key` has started; its pid."""
-    conn = await asyncpg.connect(url)
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pid = await conn.fetchval("SELECT pid FROM calls WHERE key = $1 LIMIT 1", key)
-            if pid is not None:
-                return int(pid)
-            await asyncio.sleep(0.05)
-    finally:
-        await conn.close()
-    raise AssertionError(f"{key} never started")
 
 
 @pytest.fixture
@@ -98,7 +87,7 @@ async def test_a_worker_killed_while_continuing_a_chain_is_recovered_from(
     plan = chain_plan(3, sleep_s=1, timeout_s=3)  # s01 starts within MENDFLOW_CONTINUE_S (2)
     run = await starter.start(plan, guide_path="t.md", run_id=rid("killcont"))
     # When the worker is SIGKILLed while it runs s01, a step it continued (never published)
-    pid = await _wait_call(url, f"{run.run_id}:s01:1")
+    pid = await call_started(url, f"{run.run_id}:s01:1")
     # Usually s01 is continued (1 delivery so far); in about one run in three here a second
     # delivery is already logged by then, cause not found (see the closing note): that the
     # chain is continued is test_a_chain_runs_on_the_worker_that_took_its_first_step's to prove,
