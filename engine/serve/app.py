@@ -81,6 +81,7 @@ class _Live:
     executors: dict[str, Executor] = field(default_factory=dict)
     tasks: set[asyncio.Task[RunRecord]] = field(default_factory=set)
     per_guide: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)  # alert group -> its live run here
 
 
 def _caller(right: str) -> Callable[[Request], Awaitable[Caller]]:
@@ -139,8 +140,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             record = base.model_copy(update={"disposition": "resolved",
                                              "guide": str(route.guide) if route else None})
             if route is not None and config.on_resolved == "cancel":
-                held = await store.claim_alert_group(_group(note, route), run_id="",
-                                                     guide=str(route.guide))
+                held = live.groups.get(_group(note, route), "")
                 executor = live.executors.get(held)
                 if executor is not None and executor.cancel("the alert resolved"):
                     record = record.model_copy(update={"run_id": held,
@@ -173,18 +173,19 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                                              "run_id": held})
             await store.record_alert(record)
             return _said(record)
-        _start(route, run_id, alert_data)
+        _start(route, run_id, alert_data, _group(note, route))
         record = base.model_copy(update={"disposition": "started", "guide": guide,
                                          "run_id": run_id})
         await store.record_alert(record)
         return _said(record)
 
-    def _start(route: Route, run_id: str, alert_data: dict[str, Any]) -> None:
+    def _start(route: Route, run_id: str, alert_data: dict[str, Any], group: str) -> None:
         options = RunOptions(executor=config.executor, auto_approve=policy, ask_people=True)
         executor = factory(services, interaction=answers_for(options, store=store,
                                                              run_id=run_id))
         guide = str(route.guide)
         live.executors[run_id] = executor
+        live.groups[group] = run_id
         live.per_guide[guide] = live.per_guide.get(guide, 0) + 1
 
         async def drive() -> RunRecord:
@@ -196,6 +197,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                 raise
             finally:
                 live.executors.pop(run_id, None)
+                if live.groups.get(group) == run_id:
+                    del live.groups[group]
                 live.per_guide[guide] -= 1
 
         task = asyncio.get_running_loop().create_task(drive(), name=f"run:{run_id}")

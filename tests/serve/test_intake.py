@@ -225,3 +225,21 @@ async def test_a_denied_gate_changes_nothing(client, tmp_path: Path) -> None:
     assert denied.status_code == 200
     run = await wait_over(client, said["run_id"])
     assert run["outcome"] != "resolved" and not marker.exists(), run
+
+
+async def test_a_resolved_alert_cancels_its_groups_live_run_and_claims_nothing(client) -> None:
+    client.app.state.config.on_resolved = "cancel"
+    said = (await client.post(ALERTS, json=notification(group="r1"),
+                              headers=bearer(ALERTS_TOKEN))).json()["alerts"][0]
+    await wait_run(client, said["run_id"], over=False)
+    resolved = (await client.post(ALERTS, json=notification(group="r1", status="resolved"),
+                                  headers=bearer(ALERTS_TOKEN))).json()["alerts"][0]
+    assert resolved["disposition"] == "resolved" and resolved["run_id"] == said["run_id"]
+    assert (await wait_over(client, said["run_id"]))["status"] == "cancelled"
+    # a resolved group with no live run claims nothing: its next firing starts a run at once
+    (await client.post(ALERTS, json=notification(group="r2", status="resolved"),
+                       headers=bearer(ALERTS_TOKEN)))
+    again = (await client.post(ALERTS, json=notification(group="r2"),
+                               headers=bearer(ALERTS_TOKEN))).json()["alerts"][0]
+    assert again["disposition"] == "started"
+    await wait_over(client, again["run_id"])
