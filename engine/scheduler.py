@@ -464,8 +464,13 @@ def apply(plan: Plan, state: RunState, event: Event, *,
     elif isinstance(event, StepFailed):
         txn.fail(sid, event.attempt, event.error, event.retryable, event.branches)
     elif isinstance(event, StepTimedOut):
-        txn.fail(sid, event.attempt, f"timed out after {event.timeout_s:g} s", True,
-                 event.branches)
+        if index.steps[sid].mutating:  # it may have changed the world: its effect is unknown
+            txn.fail(sid, event.attempt, f"timed out after {event.timeout_s:g} s; it changes "
+                     "the world and may have done so, so it is not tried again by itself",
+                     False, event.branches)
+        else:
+            txn.fail(sid, event.attempt, f"timed out after {event.timeout_s:g} s", True,
+                     event.branches)
     elif isinstance(event, Approval):
         kind = index.steps[sid].kind
         if kind not in (StepKind.APPROVE, StepKind.MANUAL):

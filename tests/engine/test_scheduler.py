@@ -847,3 +847,12 @@ def test_state_with_a_step_in_doubt_round_trips_and_version_1_states_still_read(
     old.send(Start())
     v1 = {**old.state.to_json_dict(), "version": 1}
     assert RunState.from_json_dict(v1) == old.state
+
+
+def test_a_change_that_timed_out_is_not_retried_whatever_its_budget():
+    run = Run(plan([step("fix", mutating=True, retry=RETRY), end("z")], [edge("fix", "z")]))
+    run.send(Start())
+    assert run.send(StepTimedOut(step="fix", attempt=1, timeout_s=5)) == []
+    assert run.state.steps["fix"].attempt == 1
+    assert "not tried again by itself" in run.state.steps["fix"].error
+    assert run.state.status == "failed"
