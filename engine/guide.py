@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError
 
 from engine.errors import GuideError
 from engine.plan import InputSpec, Span, Trigger
+from engine.policy import PolicySettings
 from engine.stepsettings import StepSettings, parse_tag_settings
 from engine.values import InputType, infer, spec_problem
 
@@ -136,6 +137,9 @@ class FrontMatter(BaseModel):
     owners: list[str] = Field(default_factory=list)
     defaults: dict[Literal["query", "command", "detect", "call"], StepSettings] = Field(
         default_factory=dict, description="Per step kind: `{detect: {timeout: 5m}}`.")
+    policy: PolicySettings | None = Field(
+        default=None, description="Robot playbooks: whether a detector's alarm aborts the "
+        "attempt, decided from shadow-mode history (engine.policy).")
 
     @field_validator("inputs")
     @classmethod

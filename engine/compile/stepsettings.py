@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 
 from engine.guide import Guide
-from engine.plan import Plan, Retry, Step
+from engine.plan import Plan, Retry, Step, StepKind
 from engine.stepsettings import TIMED_KINDS, StepSettings
 
 
@@ -20,9 +20,15 @@ def apply_step_settings(plan: Plan, guide: Guide) -> Plan:
     own = {el.name: el.settings for el in guide.elements
            if el.name is not None and el.settings is not None}
     defaults = {str(kind): given for kind, given in guide.front.defaults.items()}
-    if not own and not defaults:
+    policy = guide.front.policy
+    if not own and not defaults and policy is None:
         return plan
     steps = [_with(s, _settings_for(s, own, defaults)) for s in plan.steps]
+    if policy is not None:  # the front matter's policy, for each detect step without its own
+        said = policy.model_dump(mode="json")
+        steps = [s.model_copy(update={"params": {**s.params, "policy": said}})
+                 if s.kind == StepKind.DETECT and "policy" not in s.params else s
+                 for s in steps]
     return plan.model_copy(update={"steps": steps})
 
 

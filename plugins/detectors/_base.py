@@ -32,14 +32,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.detect import DetectError, clean_stream, load_calibration
 from engine.detect.commands import alarm_index, threshold_at
 from engine.detect.windows import window_sum
-from engine.errors import StepFailed
+from engine.errors import InputError, StepFailed
 from engine.plugins import PluginBase, StepContext, StepResult
+from engine.policy import PolicySettings, Verdict, verdict_for
 from plugins.detectors.sources import open_source
 
 DEFAULT_WINDOW = 25
 COMMON = frozenset({"source", "calibration", "threshold", "window", "max_gap_s",
                     "max_nan_fraction", "stop_on_alarm", "rate_hz", "poll_s", "timeout_s",
-                    "max_stream_s"})
+                    "max_stream_s", "policy"})
 
 
 class DetectParams(BaseModel):
@@ -57,6 +58,9 @@ class DetectParams(BaseModel):
     timeout_s: float = Field(default=2.0, gt=0, description="A live source's reply timeout.")
     max_stream_s: float | None = Field(default=None, gt=0,
                                        description="Stop watching after this much stream.")
+    policy: PolicySettings | None = Field(
+        default=None, description="Abort on an alarm only when the makespan policy says it "
+        "pays (engine.policy); otherwise watch on to the attempt's end.")
 
 
 class StreamDetector(PluginBase):
@@ -92,6 +96,7 @@ class StreamDetector(PluginBase):
         xs: list[np.ndarray] = []
         idx, agg, state, dropped = None, np.zeros(0), None, 0
         t = np.zeros(0)
+        decided: Verdict | None = None  # the policy's verdict, asked once, at the first alarm
         async for block in source.blocks():
             state = block.state
             if len(block.t) == 0:
@@ -109,7 +114,10 @@ class StreamDetector(PluginBase):
             agg = window_sum(np.nan_to_num(np.asarray(scores, dtype=float)), window)
             idx = (alarm_index(cal, agg) if cal is not None else
                    (int(np.argmax(agg > fixed)) if np.any(agg > fixed) else None))
-            if idx is not None and params.stop_on_alarm:
+            if idx is not None and params.policy is not None and decided is None:
+                decided = _ask_policy(params.policy, ctx)
+            if idx is not None and params.stop_on_alarm and (decided is None or
+                                                             decided.preempt):
                 break
             if params.max_stream_s is not None and t[-1] - t[0] >= params.max_stream_s:
                 break
@@ -117,7 +125,8 @@ class StreamDetector(PluginBase):
             t_all, x_all = np.concatenate(ts), np.concatenate(xs)
             clean_stream(t_all, x_all, max_gap_s=params.max_gap_s,
                          max_nan_fraction=params.max_nan_fraction)
-        return self._result(params, t, agg, idx, cal, fixed, window, dropped, state)
+        result = self._result(params, t, agg, idx, cal, fixed, window, dropped, state)
+        return _with_policy(result, params, decided)
 
     def _resolve(self, params: Any, ctx: StepContext) -> tuple[Any, Any, int, float]:
         """The scorer's params, the calibration (or None), the window, a fixed threshold."""
@@ -164,6 +173,26 @@ class StreamDetector(PluginBase):
                    f"{self.name}: no alarm in {stream_s:.2f} s (max score {top:.3g}, "
                    f"threshold {threshold:.3g})")
         return StepResult(outputs=outputs, summary=summary)
+
+
+def _ask_policy(policy: PolicySettings, ctx: StepContext) -> Verdict:
+    try:
+        return verdict_for(policy)
+    except InputError as exc:
+        raise StepFailed(f"the preemption policy's history is unreadable: {exc.message}",
+                         retryable=False, step=ctx.step_id, hint=exc.hint) from None
+
+
+def _with_policy(result: StepResult, params: Any, decided: Verdict | None) -> StepResult:
+    """`preempt`: the alarm aborts the attempt (always so without a policy); `policy`: the
+    verdict at the alarm, both expected makespans and why."""
+    alarm = bool(result.outputs["alarm"])
+    preempt = alarm and (decided is None or decided.preempt)
+    result.outputs["preempt"] = preempt
+    result.outputs["policy"] = decided.as_dict() if decided is not None else None
+    if decided is not None:
+        result.summary += f"; {'abort' if preempt else 'watch on'}: {decided.reason}"
+    return result
 
 
 def tare(x: np.ndarray, t: np.ndarray, tare_s: float) -> np.ndarray:

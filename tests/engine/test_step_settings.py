@@ -111,3 +111,12 @@ def test_a_bad_default_is_a_located_error() -> None:
     assert err.value.location.line == 3
     with pytest.raises(GuideError, match="defaults.approve"):
         parse_guide("---\ndefaults:\n  approve: {timeout: 1s}\n---\n# G\n", path="g.md")
+
+
+def test_the_front_matters_policy_reaches_every_detect_step_without_its_own() -> None:
+    from engine.compile import compile_path
+    plan = compile_path("guides/robot/peg-in-hole.md")
+    watches = [s for s in plan.steps if s.kind.value == "detect"]
+    assert len(watches) == 3
+    assert all(s.params["policy"] == {"history": "history/peg-in-hole.jsonl", "reset": 1.0,
+                                      "min_attempts": 20, "default": "abort"} for s in watches)
