@@ -29,13 +29,12 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.detect import DetectError, clean_stream, load_calibration
-from engine.detect.commands import alarm_index, threshold_at
-from engine.detect.windows import window_sum
+from engine.detect import DetectError, load_calibration
 from engine.errors import InputError, StepFailed
 from engine.plugins import PluginBase, StepContext, StepResult
 from engine.policy import PolicySettings, Verdict, verdict_for
 from plugins.detectors.sources import open_source
+from plugins.detectors.streaming import Rescoring, Scorer, Watch
 
 DEFAULT_WINDOW = 25
 COMMON = frozenset({"source", "calibration", "threshold", "window", "max_gap_s",
@@ -84,6 +83,11 @@ class StreamDetector(PluginBase):
             raise StepFailed(f"{self.name}: {exc.message}", retryable=False, step=ctx.step_id,
                              hint=exc.hint) from None
 
+    def scorer(self, *, params: Any, channels: list[str]) -> Scorer:
+        """The detector's state over one stream (`plugins.detectors.streaming`). A detector
+        that only defines `score()` is rescored whole on every block (O(n) per block)."""
+        return Rescoring(lambda t, x: self.score(params=params, t=t, x=x, channels=channels))
+
     async def _watch(self, params: Any, ctx: StepContext) -> StepResult:
         if not params.source:
             raise StepFailed(f"{self.name}: no source to watch", retryable=False,
@@ -92,41 +96,25 @@ class StreamDetector(PluginBase):
         scorer_params, cal, window, fixed = self._resolve(params, ctx)
         source = open_source(params.source, rate_hz=params.rate_hz, poll_s=params.poll_s,
                              timeout_s=params.timeout_s)
-        ts: list[np.ndarray] = []
-        xs: list[np.ndarray] = []
-        idx, agg, state, dropped = None, np.zeros(0), None, 0
-        t = np.zeros(0)
+        watch = Watch(scorer=self.scorer(params=scorer_params, channels=source.channels),
+                      window=window, cal=cal, fixed=fixed, max_gap_s=params.max_gap_s,
+                      max_nan_fraction=params.max_nan_fraction)
+        state = None
         decided: Verdict | None = None  # the policy's verdict, asked once, at the first alarm
         async for block in source.blocks():
             state = block.state
             if len(block.t) == 0:
                 continue
-            ts.append(block.t)
-            xs.append(block.x)
-            t_all, x_all = np.concatenate(ts), np.concatenate(xs)
-            # The NaN share is judged once enough samples are in; a gap at once.
-            nan_cap = params.max_nan_fraction if len(t_all) >= 100 else 1.0
-            t, x, dropped = clean_stream(t_all, x_all, max_gap_s=params.max_gap_s,
-                                         max_nan_fraction=nan_cap)
-            if len(t) == 0:
-                continue
-            scores = self.score(params=scorer_params, t=t, x=x, channels=source.channels)
-            agg = window_sum(np.nan_to_num(np.asarray(scores, dtype=float)), window)
-            idx = (alarm_index(cal, agg) if cal is not None else
-                   (int(np.argmax(agg > fixed)) if np.any(agg > fixed) else None))
-            if idx is not None and params.policy is not None and decided is None:
+            watch.add(block.t, block.x)
+            if watch.alarm is not None and params.policy is not None and decided is None:
                 decided = _ask_policy(params.policy, ctx)
-            if idx is not None and params.stop_on_alarm and (decided is None or
-                                                             decided.preempt):
+            if watch.alarm is not None and params.stop_on_alarm and (decided is None or
+                                                                     decided.preempt):
                 break
-            if params.max_stream_s is not None and t[-1] - t[0] >= params.max_stream_s:
+            if params.max_stream_s is not None and watch.stream_s >= params.max_stream_s:
                 break
-        if ts and len(t):
-            t_all, x_all = np.concatenate(ts), np.concatenate(xs)
-            clean_stream(t_all, x_all, max_gap_s=params.max_gap_s,
-                         max_nan_fraction=params.max_nan_fraction)
-        result = self._result(params, t, agg, idx, cal, fixed, window, dropped, state)
-        return _with_policy(result, params, decided)
+        watch.finish()
+        return _with_policy(self._result(params, watch, cal, state), params, decided)
 
     def _resolve(self, params: Any, ctx: StepContext) -> tuple[Any, Any, int, float]:
         """The scorer's params, the calibration (or None), the window, a fixed threshold."""
@@ -150,27 +138,23 @@ class StreamDetector(PluginBase):
                               "and give calibration: FILE, or give threshold: NUMBER")
         return params, None, params.window or DEFAULT_WINDOW, float(params.threshold)
 
-    def _result(self, params: Any, t: np.ndarray, agg: np.ndarray, idx: int | None, cal: Any,
-                fixed: float, window: int, dropped: int, state: str | None) -> StepResult:
-        alarm = idx is not None
-        detected_at = round(float(t[idx] - t[0]), 4) if alarm else None
-        if cal is not None:
-            threshold = threshold_at(cal, idx if alarm else max(len(agg) - 1, 0))
-        else:
-            threshold = fixed
-        top = float(np.max(agg)) if len(agg) else 0.0
-        stream_s = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+    def _result(self, params: Any, watch: Watch, cal: Any, state: str | None) -> StepResult:
+        alarm = watch.alarm is not None
+        detected_at = watch.detected_at
+        threshold = watch.threshold()
+        top = watch.top
         outputs = {
             "alarm": alarm, "score": round(top, 6), "detected_at": detected_at,
-            "threshold": round(float(threshold), 6), "window": window, "samples": len(t),
-            "dropped": dropped, "stream_s": round(stream_s, 4), "cell_state": state,
+            "threshold": round(float(threshold), 6), "window": watch.window,
+            "samples": watch.samples, "dropped": watch.dropped,
+            "stream_s": round(watch.stream_s, 4), "cell_state": state,
             "calibration": params.calibration,
             "false_alarm_bound": cal.false_alarm_rate if cal is not None else None,
             "detector": self.name,
         }
         summary = (f"{self.name}: alarm at {detected_at:.2f} s (score {top:.3g} > "
                    f"{threshold:.3g})" if alarm else
-                   f"{self.name}: no alarm in {stream_s:.2f} s (max score {top:.3g}, "
+                   f"{self.name}: no alarm in {watch.stream_s:.2f} s (max score {top:.3g}, "
                    f"threshold {threshold:.3g})")
         return StepResult(outputs=outputs, summary=summary)
 
