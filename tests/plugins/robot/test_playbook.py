@@ -198,6 +198,34 @@ async def test_a_cell_that_stops_answering_is_inconclusive_and_the_clean_up_runs
         stop_cell(proc)
 
 
+async def test_a_clean_up_step_is_retried_until_a_frozen_controller_answers_again(
+        calibration: Path, policy: Path, peg_plan: Plan, tmp_path: Path) -> None:
+    # Given a cell whose controller freezes during attempt 1 and is still frozen when the
+    # clean-up starts; it answers again a moment after the first try to stop it has failed
+    proc, url = start_cell("--seed", "4", time_scale=0.05)
+    tries: list[int] = []
+
+    def freeze_then_thaw_late(update: Update, _executor: LocalExecutor) -> None:
+        if update.kind == "step_finished" and update.step_id == "start_1":
+            asyncio.get_running_loop().call_later(0.3, os.kill, proc.pid, signal.SIGSTOP)
+        elif update.kind == "step_started" and update.step_id == "stop":
+            tries.append(update.attempt or 0)
+            if len(tries) == 1:
+                asyncio.get_running_loop().call_later(2.5, os.kill, proc.pid, signal.SIGCONT)
+
+    try:
+        await queue(url, (True, ""))
+        run = await run_playbook(peg_plan, url, calibration, policy, tmp_path,
+                                 on_update=freeze_then_thaw_late)
+        # Then the stop was tried again until the cell answered, and the cell is left safe
+        assert tries[:2] == [1, 2] and run.state.steps["stop"].attempt >= 2
+        assert_left_safe(run, await cell_state(url))
+        assert run.record.status != "failed"
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        stop_cell(proc)
+
+
 async def test_a_cancel_mid_attempt_runs_the_clean_up(
         cell: str, calibration: Path, policy: Path, peg_plan: Plan, tmp_path: Path) -> None:
     await queue(cell, (True, ""))
