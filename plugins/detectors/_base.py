@@ -31,10 +31,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.detect import DetectError, load_calibration
 from engine.errors import InputError, StepFailed
-from engine.plugins import PluginBase, StepContext, StepResult
+from engine.plugins import PluginBase, StepContext, StepResult, default_registry, parse_params
 from engine.policy import PolicySettings, Verdict, verdict_for
 from plugins.detectors.sources import open_source
-from plugins.detectors.streaming import Rescoring, Scorer, Watch
+from plugins.detectors.streaming import CombinedWatch, Rescoring, Scorer, Watch
 
 DEFAULT_WINDOW = 25
 COMMON = frozenset({"source", "calibration", "threshold", "window", "max_gap_s",
@@ -93,12 +93,20 @@ class StreamDetector(PluginBase):
             raise StepFailed(f"{self.name}: no source to watch", retryable=False,
                              step=ctx.step_id, hint="Give source: a recorded run file or "
                              "opcua://HOST:PORT")
-        scorer_params, cal, window, fixed = self._resolve(params, ctx)
-        source = open_source(params.source, rate_hz=params.rate_hz, poll_s=params.poll_s,
-                             timeout_s=params.timeout_s)
-        watch = Watch(scorer=self.scorer(params=scorer_params, channels=source.channels),
-                      window=window, cal=cal, fixed=fixed, max_gap_s=params.max_gap_s,
-                      max_nan_fraction=params.max_nan_fraction)
+        combined = (load_calibration(params.calibration, window=params.window)
+                    if params.calibration else None)
+        if combined is not None and combined.method == "combined":
+            cal: Any = combined
+            source = open_source(params.source, rate_hz=params.rate_hz, poll_s=params.poll_s,
+                                 timeout_s=params.timeout_s)
+            watch: Watch | CombinedWatch = self._combined(combined, params, source.channels)
+        else:
+            scorer_params, cal, window, fixed = self._resolve(params, ctx)
+            source = open_source(params.source, rate_hz=params.rate_hz,
+                                 poll_s=params.poll_s, timeout_s=params.timeout_s)
+            watch = Watch(scorer=self.scorer(params=scorer_params, channels=source.channels),
+                          window=window, cal=cal, fixed=fixed, max_gap_s=params.max_gap_s,
+                          max_nan_fraction=params.max_nan_fraction)
         state = None
         decided: Verdict | None = None  # the policy's verdict, asked once, at the first alarm
         async for block in source.blocks():
@@ -115,6 +123,28 @@ class StreamDetector(PluginBase):
                 break
         watch.finish()
         return _with_policy(self._result(params, watch, cal, state), params, decided)
+
+    def _combined(self, cal: Any, params: Any, channels: list[str]) -> CombinedWatch:
+        """FIPER-style AND/OR of two calibrated indicators, each watched as it was
+        calibrated (its own detector, parameters, window and threshold or band)."""
+        names = [c.detector for c in cal.components]
+        if self.name not in names:
+            raise DetectError(f"the combined calibration is of {' and '.join(names)}, not of "
+                              f"{self.name}", hint="Name one of its detectors in the step")
+        registry = default_registry()
+        parts = []
+        for c in cal.components:
+            if c.method == "combined":
+                raise DetectError("a combination of combinations is not supported",
+                                  hint="Combine two calibrations made by calibrate")
+            det = self if c.detector == self.name else registry.instance(c.detector)
+            scorer_params = type(params).model_validate(c.params) if det is self else \
+                parse_params(type(det), c.params)
+            parts.append(Watch(scorer=det.scorer(params=scorer_params, channels=channels),
+                               window=c.window, cal=c, fixed=math.nan,
+                               max_gap_s=params.max_gap_s,
+                               max_nan_fraction=params.max_nan_fraction))
+        return CombinedWatch(parts=parts, rule=cal.rule, window=cal.window)
 
     def _resolve(self, params: Any, ctx: StepContext) -> tuple[Any, Any, int, float]:
         """The scorer's params, the calibration (or None), the window, a fixed threshold."""
@@ -138,7 +168,8 @@ class StreamDetector(PluginBase):
                               "and give calibration: FILE, or give threshold: NUMBER")
         return params, None, params.window or DEFAULT_WINDOW, float(params.threshold)
 
-    def _result(self, params: Any, watch: Watch, cal: Any, state: str | None) -> StepResult:
+    def _result(self, params: Any, watch: Watch | CombinedWatch, cal: Any,
+                state: str | None) -> StepResult:
         alarm = watch.alarm is not None
         detected_at = watch.detected_at
         threshold = watch.threshold()
@@ -152,6 +183,9 @@ class StreamDetector(PluginBase):
             "false_alarm_bound": cal.false_alarm_rate if cal is not None else None,
             "detector": self.name,
         }
+        if isinstance(watch, CombinedWatch):
+            outputs["rule"] = watch.rule
+            outputs["components"] = watch.components()
         summary = (f"{self.name}: alarm at {detected_at:.2f} s (score {top:.3g} > "
                    f"{threshold:.3g})" if alarm else
                    f"{self.name}: no alarm in {watch.stream_s:.2f} s (max score {top:.3g}, "

@@ -23,6 +23,7 @@ import numpy as np
 
 from engine.detect import clean_stream
 from engine.detect.commands import threshold_at
+from engine.detect.conformal import combined_alarm_index
 from engine.detect.errors import StreamDataError
 
 
@@ -188,3 +189,58 @@ class Watch:
         at = self.alarm if self.alarm is not None else max(self.samples - 1, 0)
         value = threshold_at(self.cal, at)
         return value if math.isfinite(value) else math.nan
+
+
+@dataclass
+class CombinedWatch:
+    """Two calibrated indicators on one stream, FIPER-style: AND fires once both have fired
+    (indicators latch), OR once either has (`engine.detect.conformal.combined_alarm_index`,
+    what offline evaluation uses)."""
+
+    parts: list[Watch]
+    rule: str
+    window: int
+
+    def add(self, t: np.ndarray, x: np.ndarray) -> None:
+        for part in self.parts:
+            part.add(t, x)
+
+    def finish(self) -> None:
+        for part in self.parts:
+            part.finish()
+
+    @property
+    def alarm(self) -> int | None:
+        return combined_alarm_index(self.parts[0].alarm, self.parts[1].alarm, self.rule)
+
+    @property
+    def detected_at(self) -> float | None:
+        times = [p.detected_at for p in self.parts]
+        if self.alarm is None:
+            return None
+        hit = [x for x in times if x is not None]
+        return max(hit) if self.rule == "and" else min(hit)
+
+    @property
+    def samples(self) -> int:
+        return self.parts[0].samples
+
+    @property
+    def dropped(self) -> int:
+        return self.parts[0].dropped
+
+    @property
+    def stream_s(self) -> float:
+        return self.parts[0].stream_s
+
+    @property
+    def top(self) -> float:
+        return self.parts[0].top
+
+    def threshold(self) -> float:
+        return self.parts[0].threshold()
+
+    def components(self) -> list[dict[str, Any]]:
+        return [{"alarm": p.alarm is not None, "detected_at": p.detected_at,
+                 "score": round(p.top, 6), "threshold": round(p.threshold(), 6),
+                 "method": p.cal.method if p.cal is not None else None} for p in self.parts]
