@@ -239,3 +239,41 @@ def test_only_the_first_step_of_a_session_says_how_it_was_opened() -> None:
     approve = plan.step(f"approve-{restart.id}")
     assert approve.text == "Approve before it runs: ssh <node-address>\nsystemctl restart kubelet"
     assert restart.source.start == first.source.start  # the step spans from the opener
+
+
+CLOUD_SHELL = """# Node not ready
+
+## Diagnosis
+
+Connect to the instance and read the kubelet's log:
+
+```bash
+kubectl get node -l karpenter.sh/nodepool
+{opener}
+sudo journalctl -u kubelet
+```
+"""
+
+
+@pytest.mark.parametrize("opener", [
+    "aws ssm start-session --target i-0123456789abcdef0",
+    "gcloud compute ssh node-1 --zone europe-west1-b --tunnel-through-iap",
+    "gcloud --project prod compute ssh node-1",
+    "az ssh vm --resource-group rg --name node-1",
+    "virtctl console vm-1 -n guests",
+])
+def test_commands_after_a_cloud_cli_opens_a_remote_shell_are_a_persons(opener: str) -> None:
+    # Given a remote shell opened by a cloud CLI, then a command typed into it
+    plan = compile_text(CLOUD_SHELL.format(opener=opener))
+    # Then journalctl never runs on this machine: the session is one person's step
+    assert pipelines(plan) == [[["kubectl", "get", "node", "-l", "karpenter.sh/nodepool"]]]
+    assert f"{opener}\nsudo journalctl -u kubelet" in manual_scripts(plan)
+
+
+@pytest.mark.parametrize("opener", [
+    "aws ssm start-session --target i-0ab --document-name AWS-StartPortForwardingSession",
+    "gcloud compute ssh node-1 --command 'uptime'",
+])
+def test_a_cloud_cli_given_its_work_opens_no_session(opener: str) -> None:
+    plan = compile_text(CLOUD_SHELL.format(opener=opener))
+    assert [["sudo", "journalctl", "-u", "kubelet"]] in pipelines(plan)
