@@ -117,7 +117,8 @@ _PS_ROW = re.compile(r"^\s*\S+(?:\s+\d[\d.]*){3}\s")
 _METRIC_SAMPLE = re.compile(r"^\s*[a-zA-Z_:][\w:]*(?:\{[^}]*\})?\s+[-+\d.eE]+(?:\s+\d+)?\s*$")
 _FIRST_CHAR_OK = re.compile(r"^\s*(?:[a-z_./~\\]|\$\{?[A-Za-z_])")
 _WORD0 = re.compile(r"^[a-z_][\w+.-]*$")
-_PATH0 = re.compile(r"^(?:\./|\.\./|~/|/(?:[\w.@+-]+/)*(?:s?bin|libexec|scripts?|opt/[\w.@+-]+)/)"
+_PATH0 = re.compile(r"^(?:\./|\.\./|~/|/(?:[\w.@+-]+/)*(?:s?bin|libexec|scripts?|opt/[\w.@+-]+)/"
+                    r"|/etc/(?:rc\.d/)?init\.d/)"  # a SysV service script: `/etc/init.d/x start`
                     r"[\w.@+~/-]*\w$|^/[\w.@+~/-]+\.(?:sh|py|rb|pl)$")  # a program, not a file
 _COLUMNS = re.compile(r"\S {3,}[^\s#\\|&>]")  # column-aligned fields: output, not a command
 _REDIRECT_FIRST = re.compile(r"^<\s*[\w./~$-]+\s+[a-z]")  # `< file cmd`
@@ -130,6 +131,13 @@ _KEYWORD0 = frozenset({"for", "while", "until", "if", "case", "function", "selec
                        "[[", "test", "let", "read", "time", "!", "{", "(", "exit"})
 _WRAPPER0 = frozenset({"sudo", "env", "nohup", "time", "timeout", "nice", "ionice", "stdbuf",
                        "watch", "command", "exec", "doas", "xargs", "chroot", "strace"})
+# A wrapper's options that take a value (`sudo -u git`, `watch -n 30`, `nice -n 10`).
+_WRAPPER_VALUES = {"sudo": frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U"}),
+                   "watch": frozenset({"-n", "--interval"}),
+                   "nice": frozenset({"-n", "--adjustment"}),
+                   "ionice": frozenset({"-c", "-n", "-p", "--class", "--classdata"}),
+                   "timeout": frozenset({"-s", "--signal", "-k", "--kill-after"})}
+_DURATION = re.compile(r"^\d+(?:\.\d+)?[smhd]?$")
 # Tools whose name is enough to read a line as a command (with KNOWN_CLIS).
 _TOOLS = KNOWN_CLIS | frozenset("""
 egrep fgrep zgrep zcat zless bzcat xzcat gunzip gzip unzip zip base64 openssl nc ncat telnet
@@ -242,11 +250,14 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
     if first in _WRAPPER0 and len(words) > 1:
         args = words[1:]
         while args and args[0].startswith("-"):
-            takes = first == "sudo" and args[0] in ("-u", "-g", "-C", "-D", "-h", "-p", "-r",
-                                                    "-t", "-U")
+            takes = args[0] in _WRAPPER_VALUES.get(first, ())
             args = args[2:] if takes else args[1:]
-        return not args or _shape(" ".join(args), strict=False, depth=depth + 1) or \
-            first == "sudo"
+        if first == "timeout" and args and _DURATION.match(args[0]):
+            args = args[1:]  # `timeout 30s cmd`
+        rest = " ".join(args)
+        if len(rest) > 2 and rest[0] in "'\"" and rest[-1] == rest[0] and rest[0] not in rest[1:-1]:
+            rest = rest[1:-1]  # `watch -n 30 'patronictl list'`: the command it repeats
+        return not args or _shape(rest, strict=False, depth=depth + 1) or first == "sudo"
     if not strict and re.match(r"^\$\{?[A-Za-z_]\w*\}?$", first) and len(words) > 1:
         return True  # `$EDITOR file`: a program named by a value (a person's step)
     if _PATH0.match(first) or _RELATIVE0.match(first) or s[0] == "<" and _REDIRECT_FIRST.match(s):
@@ -299,9 +310,12 @@ def _keyword_command(first: str, words: list[str]) -> bool:
         return len(words) > 2 and words[2] == "in"
     if first in ("{", "(", "!", "time", "exec"):
         return _shape(" ".join(words[1:]), strict=True)
+    if first == "cd" and len(words) == 2 and _DIRECTORY.match(second):
+        return True  # `cd dapr` after `git clone .../dapr.git`: where the next lines run
     return bool(_TECHNICAL.match(second))
 
 
+_DIRECTORY = re.compile(r"^[\w@+-][\w.@+-]*(?:/[\w.@+-]+)*/?$")
 _SQL_START = re.compile(r"(?is)^\s*(?:select\b.*\bfrom\b|select\s+[\w(*'\"]|with\b.*\bas\s*\(|"
                         r"explain\b|show\s+\w|update\b.*\bset\b|delete\s+from\b|insert\s+into\b|"
                         r"alter\s+(?:table|system|database|role|user|index)\b|"

@@ -121,6 +121,7 @@ _COLUMNS = re.compile(r"\S {2,}(?=\S)")
 _KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec|run)\s")  # kubectl, oc, docker ... that may open one
 _EXECS = frozenset({"oc", "kubectl", "docker", "podman", "nerdctl", "crictl"})
 _FIRST_WORD = re.compile(r"\s*(\S+)")
+_BOUND_FROM = re.compile(r"""\s*[A-Za-z_]\w*=["']?\$\(\s*([^\s()]+)""")  # V=$(TOOL ...)
 
 
 @dataclass
@@ -388,6 +389,10 @@ class SessionReader:
                 s = self.open = s.outer if s.outer is not None and s.outer.prompt != \
                     line.prompt else None
         tool = first.group(1).rsplit("/", 1)[-1]
+        bound = _BOUND_FROM.match(line.text)
+        if bound is not None and s is not None and \
+                bound.group(1).rsplit("/", 1)[-1] in _WORKSTATION:
+            tool = bound.group(1).rsplit("/", 1)[-1]  # `ID=$(kubectl get ...)`: runs here
         if (s is None or tool in _WORKSTATION) and (
                 tool not in _OPENERS or tool in _EXECS and not _KUBE_SHELL.search(
                     line.text)):

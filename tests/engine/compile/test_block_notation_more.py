@@ -68,3 +68,25 @@ def test_an_untagged_promql_query_with_comment_lines_is_a_query() -> None:
                         "# and count by(user) (cortex_ingester_active_series{pod=\"x\"})\n```\n")
     [query] = [s for s in plan.steps if s.kind == StepKind.QUERY]
     assert query.plugin == "prometheus" and "namespace" in [i.name for i in plan.inputs]
+
+
+def test_a_sysv_service_script_is_a_command_in_any_block() -> None:
+    # `/etc/init.d/x start` names a program outside the bin folders: it was read as output
+    for fence in ("```bash", "```"):
+        plan = compile_text(f"# T\n\n## Mitigation\n\nStart the server:\n\n{fence}\n"
+                            "/etc/init.d/clickhouse-server start\n```\n")
+        [step] = [s for s in plan.steps if s.kind == StepKind.COMMAND]
+        assert step.params["pipeline"] == [["/etc/init.d/clickhouse-server", "start"]]
+        assert step.mutating  # a service start is gated like `systemctl start`
+
+
+def test_a_wrapper_with_an_option_value_and_a_quoted_command_is_a_command() -> None:
+    # `watch -n 30 'cmd'` was read as output (30 is not a command) and dropped; it never
+    # ends, so it is a person's step
+    plan = compile_text("# T\n\n## Diagnosis\n\nWatch the cluster:\n\n```\n"
+                        "watch -n 30 'patronictl list'\n```\n")
+    assert [s.params.get("script") for s in plan.steps if s.kind == StepKind.MANUAL] == \
+        ["watch -n 30 'patronictl list'"]
+    # `timeout 30s cmd` runs cmd
+    plan = compile_text("# T\n\n## Diagnosis\n\n```\ntimeout 30s kubectl get pods -A\n```\n")
+    assert argvs(plan) == [["timeout", "30s", "kubectl", "get", "pods", "-A"]]

@@ -277,3 +277,12 @@ def test_commands_after_a_cloud_cli_opens_a_remote_shell_are_a_persons(opener: s
 def test_a_cloud_cli_given_its_work_opens_no_session(opener: str) -> None:
     plan = compile_text(CLOUD_SHELL.format(opener=opener))
     assert [["sudo", "journalctl", "-u", "kubelet"]] in pipelines(plan)
+
+
+def test_a_workstation_tool_bound_to_a_variable_in_a_session_runs_here() -> None:
+    # Given an ssh session open in the section, then `ID=$(kubectl ...)` in a later block
+    plan = compile_text(SSH + "\n```bash\nNODE_ID=$(kubectl get node n1 -o name)\n"
+                        "kubectl describe $NODE_ID\n```\n")
+    # Then kubectl's value is bound here (kubectl reaches the cluster from this machine)
+    assert [["kubectl", "get", "node", "n1", "-o", "name"]] in pipelines(plan)
+    assert [["kubectl", "describe", "{{ vars.NODE_ID }}"]] in pipelines(plan)
