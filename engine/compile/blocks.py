@@ -87,6 +87,7 @@ _DB_PROMPT = re.compile(
     r"^\s*(?:[\w.-]+[=-]#|[\w.-]+=>|mysql>|MariaDB \[[^\]\n]*\]>|sqlite>|cqlsh(?::[\w.]+)?>"
     r"|(?:\d{1,3}\.){3}\d{1,3}:\d+>|redis[\w.:-]*>|irb\([^)\n]*\)[\w:]*[>*]"
     r"|(?:\[[^\]\n]+\]\s*)?pry\([^)\n]*\)>|>>>|[\w./:()][\w./:()-]{0,30}>)\s*(?=\S)")
+_DOLLAR = re.compile(r"^\s*\$\s+(?=\S)")  # a shell's `$ ` prompt
 _ROOT_PROMPT = re.compile(r"^\s*#\s+(?=\S)")
 _NAMED_PROMPT = re.compile(r"^\s*[A-Za-z][\w.-]*[#$]\s+(?=\S)")  # `mon-a# `: a command follows
 _GT_PROMPT = re.compile(r"^\s*>\s+(?=\S)")
@@ -449,6 +450,15 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
         # `key: value` parameters; it is read like an untagged block.
         plugin = tag.split(":", 1)[1] if tag.startswith("mendflow:") else PLUGIN_TAGS[tag]
         return Block("plugin", plugin=plugin, text=raw, start=start, end=end)
+    if tag in QUERY_TAGS and any(_DOLLAR.match(ln) for ln in meaningful):
+        # `$ kmp_mac_collisions > 1`: the query typed at a prompt; `$ cat schema.sql` then
+        # its text: a shell transcript, a person's (the shell line is no query)
+        if any(_DOLLAR.match(ln) and _shape(_DOLLAR.sub("", ln, count=1), strict=True)
+               for ln in meaningful):
+            return Block("script", text=raw.strip("\n"), start=start, end=end)
+        raw = "\n".join(_DOLLAR.sub("", ln, count=1) for ln in lines)
+        lines = raw.split("\n")
+        meaningful = [ln for ln in lines if ln.strip()]
     if tag in QUERY_TAGS:
         statement = _sql_over_its_result(meaningful) if QUERY_TAGS[tag] == "sql" else None
         if any(_DB_PROMPT.match(ln) or _PSQL_META.match(ln) for ln in statement or lines):

@@ -90,3 +90,19 @@ def test_a_wrapper_with_an_option_value_and_a_quoted_command_is_a_command() -> N
     # `timeout 30s cmd` runs cmd
     plan = compile_text("# T\n\n## Diagnosis\n\n```\ntimeout 30s kubectl get pods -A\n```\n")
     assert argvs(plan) == [["timeout", "30s", "kubectl", "get", "pods", "-A"]]
+
+
+def test_a_prompt_before_a_query_is_not_part_of_the_query() -> None:
+    # `$ expr` in a promql block: Prometheus was sent "$ kmp_mac_collisions > 1"
+    plan = compile_text("# T\n\n## Diagnosis\n\n```promql\n$ kmp_mac_collisions > 1\n```\n")
+    [query] = [s for s in plan.steps if s.kind == StepKind.QUERY]
+    assert query.params["query"] == "kmp_mac_collisions > 1"
+
+
+def test_a_shell_line_in_a_query_block_makes_it_a_transcript_for_a_person() -> None:
+    # `$ cat schema.sql` then the file's SQL: the shell line was sent to the database
+    plan = compile_text("# T\n\n## Mitigation\n\n```sql\n$ cat /home/ubuntu/schema.sql\n"
+                        "SELECT name FROM system.databases;\n```\n")
+    assert not [s for s in plan.steps if s.kind in (StepKind.QUERY, StepKind.COMMAND)]
+    assert [s.params.get("script") for s in plan.steps if s.kind == StepKind.MANUAL] == \
+        ["$ cat /home/ubuntu/schema.sql\nSELECT name FROM system.databases;"]
