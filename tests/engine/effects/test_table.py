@@ -213,7 +213,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                ["consul kv put k v", "consul kv delete k", "consul maint -enable",
                 "consul leave", "!consul monitor"]),
     "vault": (["vault status", "vault kv get -field=x secret/a", "vault list secret/"],
-              ["vault write x a=b", "vault kv put a b=c", "vault login", "vault read x"]),
+              ["vault write x a=b", "vault kv put a b=c", "!vault login", "vault read x"]),
     "promtool": (["promtool check config p.yml", "promtool query instant http://p up"],
                  ["promtool tsdb create-blocks-from x", "promtool push metrics x"]),
     "amtool": (["amtool alert query", "amtool silence", "amtool --alertmanager.url=http://a "
@@ -255,7 +255,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                 "instances describe x --zone z", "gcloud config get-value project",
                 "gcloud container node-pools list --cluster c", "gcloud auth list"],
                ["gcloud compute instances stop x", "gcloud container clusters get-credentials c",
-                "gcloud config set project p", "gcloud compute ssh x", "gcloud auth login",
+                "gcloud config set project p", "gcloud compute ssh x", "!gcloud auth login",
                 "gcloud compute instances delete list"]),
     "aws": (["aws ec2 describe-vpcs", "aws --region us-east-1 s3 ls s3://b",
              "aws sts get-caller-identity"],
