@@ -316,6 +316,11 @@ def _kube_opener(words: list[Word], argv: list[str]) -> Opened | None:
                 any(a in _TTY or a.startswith(("-it", "-ti")) for a in argv[:cut]):
             return None, {}  # a shell in a new pod: a person's session
         return None
+    if sub == "exec" and argv[-1] in _SHELLS and any(a in _TTY for a in argv[i + 1:-1]) and \
+            any(not a.startswith("-") for a in argv[i + 1:-1]):
+        # `kubectl exec -it POD -c C sh`, the form from before `--`: the same shell
+        kept = [w for w in words[:-1] if w.plain() not in _TTY]
+        return kept + [_w("--")], {}
     if sub == "debug":
         operands = [a for a in argv[i + 1:] if not a.startswith("-")]
         if argv[0].endswith("oc") and operands[:1] and operands[0].startswith("node/"):

@@ -286,3 +286,13 @@ def test_a_workstation_tool_bound_to_a_variable_in_a_session_runs_here() -> None
     # Then kubectl's value is bound here (kubectl reaches the cluster from this machine)
     assert [["kubectl", "get", "node", "n1", "-o", "name"]] in pipelines(plan)
     assert [["kubectl", "describe", "{{ vars.NODE_ID }}"]] in pipelines(plan)
+
+
+def test_kubectl_exec_into_a_shell_without_the_double_dash_is_the_same_session() -> None:
+    # Given the form from before `--` (`kubectl exec -it POD -c C sh`), then commands in it
+    plan = compile_text("# Vault\n\n## Diagnosis\n\n```bash\nkubectl -n vault exec -it vault-0 "
+                        "-c vault sh\nvault status\nvault login\n```\n")
+    # Then vault status runs in the pod, and the login (it asks for a token) is a person's
+    assert pipelines(plan) == [[["kubectl", "-n", "vault", "exec", "vault-0", "-c", "vault",
+                                 "--", "vault", "status"]]]
+    assert any(script.endswith("vault login") for script in manual_scripts(plan))
