@@ -453,8 +453,8 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
     if tag in QUERY_TAGS and any(_DOLLAR.match(ln) for ln in meaningful):
         # `$ kmp_mac_collisions > 1`: the query typed at a prompt; `$ cat schema.sql` then
         # its text: a shell transcript, a person's (the shell line is no query)
-        if any(_DOLLAR.match(ln) and _shape(_DOLLAR.sub("", ln, count=1), strict=True)
-               for ln in meaningful):
+        if any(_DOLLAR.match(ln) and _shape(rest := _DOLLAR.sub("", ln, count=1), strict=True)
+               and not (_SQL_START.match(rest) or _PROMQL.match(rest)) for ln in meaningful):
             return Block("script", text=raw.strip("\n"), start=start, end=end)
         raw = "\n".join(_DOLLAR.sub("", ln, count=1) for ln in lines)
         lines = raw.split("\n")

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.effects.options import Cause, Effect, Flags, NotRead, parse
-from engine.effects.rules import EDITOR, Grammar, Tool, judge
+from engine.effects.rules import EDITOR, LOGIN, Grammar, Tool, judge
 from engine.effects.table import APPENDABLE, TABLE
 from engine.effects.words import Templated
 
@@ -134,7 +134,7 @@ def _judge(argv: list[str]) -> None:
         raise NotRead(f"{name} needs a person at a terminal", cause="interactive",
                       effect="interactive")
     if _logs_in(name, args):
-        raise NotRead(f"a {name} login asks a person for a password, a token or a browser",
+        raise NotRead(f"a {name} {LOGIN}",
                       cause="interactive", effect="interactive")
     if name == "crontab" and "-e" in args:
         raise NotRead(f"{name} {EDITOR}", cause="interactive", effect="interactive")

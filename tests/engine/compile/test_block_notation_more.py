@@ -106,3 +106,19 @@ def test_a_shell_line_in_a_query_block_makes_it_a_transcript_for_a_person() -> N
     assert not [s for s in plan.steps if s.kind in (StepKind.QUERY, StepKind.COMMAND)]
     assert [s.params.get("script") for s in plan.steps if s.kind == StepKind.MANUAL] == \
         ["$ cat /home/ubuntu/schema.sql\nSELECT name FROM system.databases;"]
+
+
+def test_a_prompted_query_whose_metric_starts_like_a_tool_is_still_the_query() -> None:
+    plan = compile_text("# T\n\n## Diagnosis\n\n```promql\n"
+                        "$ kubevirt_vm_rbd_volume_without_rxbounce == 1\n```\n")
+    [query] = [s for s in plan.steps if s.kind == StepKind.QUERY]
+    assert query.params["query"] == "kubevirt_vm_rbd_volume_without_rxbounce == 1"
+
+
+def test_the_lines_after_a_login_run_here_again() -> None:
+    # a login is a person's step; it opens no shell, so the push after it runs (gated)
+    plan = compile_text("# T\n\n## Mitigation\n\n```bash\ndocker login\n"
+                        "docker push registry.example/app:debug\n```\n")
+    assert argvs(plan) == [["docker", "push", "registry.example/app:debug"]]
+    assert [s.params.get("script") for s in plan.steps if s.kind == StepKind.MANUAL] == \
+        ["docker login"]
