@@ -309,7 +309,18 @@ class _OutlineBuilder:
                 nodes.extend(self._inline(el, "info", owner if owner is not None else el.index))
             if el.kind in ("heading", "list_item", "quote"):
                 nodes.extend(self._described(idx))
-        return [self._shown(n) if isinstance(n, Action) and n.mutating else n for n in nodes]
+        # `a && b && c` is one line: if any part would change something, the whole line is
+        # a person's (b and c run only after a, which the plan does not run)
+        changing = {(n.span.start, n.span.end, n.text) for n in nodes
+                    if isinstance(n, Action) and n.mutating}
+        out: list[Node] = []
+        for n in nodes:
+            if not isinstance(n, Action) or (n.span.start, n.span.end, n.text) not in changing:
+                out.append(n)
+            elif not any(isinstance(m, Action) and m.span == n.span and m.text == n.text
+                         and m.kind == StepKind.MANUAL for m in out[-1:]):
+                out.append(self._shown(n))
+        return out
 
     def _shown(self, action: Action) -> Action:
         """A step that would change something, as a manual step holding what it would run."""
