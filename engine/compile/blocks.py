@@ -118,9 +118,9 @@ _PS_ROW = re.compile(r"^\s*\S+(?:\s+\d[\d.]*){3}\s")
 _METRIC_SAMPLE = re.compile(r"^\s*[a-zA-Z_:][\w:]*(?:\{[^}]*\})?\s+[-+\d.eE]+(?:\s+\d+)?\s*$")
 _FIRST_CHAR_OK = re.compile(r"^\s*(?:[a-z_./~\\]|\$\{?[A-Za-z_])")
 _WORD0 = re.compile(r"^[a-z_][\w+.-]*$")
-_PATH0 = re.compile(r"^(?:\./|\.\./|~/|/(?:[\w.@+-]+/)*(?:s?bin|libexec|scripts?|opt/[\w.@+-]+)/"
-                    r"|/etc/(?:rc\.d/)?init\.d/)"  # a SysV service script: `/etc/init.d/x start`
+_PATH0 = re.compile(r"^(?:\./|\.\./|~/|/(?:[\w.@+-]+/)*(?:s?bin|libexec|scripts?|opt/[\w.@+-]+)/)"
                     r"[\w.@+~/-]*\w$|^/[\w.@+~/-]+\.(?:sh|py|rb|pl)$")  # a program, not a file
+_SERVICE_SCRIPT = re.compile(r"^/etc/(?:rc\.d/)?init\.d/[\w.@+-]+$")
 _COLUMNS = re.compile(r"\S {3,}[^\s#\\|&>]")  # column-aligned fields: output, not a command
 _REDIRECT_FIRST = re.compile(r"^<\s*[\w./~$-]+\s+[a-z]")  # `< file cmd`
 _RELATIVE0 = re.compile(r"^(?:s?bin|scripts?|tools|hack|util|utils)/[\w.@+/-]*\w$")
@@ -263,6 +263,8 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
         return True  # `$EDITOR file`: a program named by a value (a person's step)
     if _PATH0.match(first) or _RELATIVE0.match(first) or s[0] == "<" and _REDIRECT_FIRST.match(s):
         return True
+    if _SERVICE_SCRIPT.match(first) and len(words) > 1:
+        return True  # a SysV service script and its action: `/etc/init.d/x start`
     if (first.startswith("\\")
             or not _WORD0.match(first) and not re.match(r"^[\w.-]+\.(?:sh|py|rb|pl)$", first)):
         return False
