@@ -63,14 +63,18 @@ def _csrf_for(token: str) -> str:
     return hmac.new(token.encode(), b"mendflow-ui-csrf", hashlib.sha256).hexdigest()
 
 
+def check_origin(request: Request) -> None:
+    """403 if the request says it comes from a page of another origin."""
+    origin = request.headers.get("origin")
+    if origin == "null":
+        raise HTTPException(403, "the form came from an opaque origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise HTTPException(403, "the form came from another site")
+
+
 def check_form(request: Request, form: dict[str, str]) -> None:
     """403 unless the form's CSRF token is this caller's and the Origin (when sent) is us."""
-    origin = request.headers.get("origin")
-    if origin is not None and origin != "null":
-        if urlsplit(origin).netloc != request.headers.get("host", ""):
-            raise HTTPException(403, "the form came from another site")
-    elif origin == "null":
-        raise HTTPException(403, "the form came from an opaque origin")
+    check_origin(request)
     given = form.get("csrf", "")
     if not given or not hmac.compare_digest(given, csrf_token(request)):
         raise HTTPException(403, "the form's CSRF token is missing or stale: reload the page")

@@ -123,6 +123,7 @@ def _routes(store: Store, router: Router) -> APIRouter:
 
     @ui.post("/ui/login")
     async def login(request: Request) -> Response:
+        session.check_origin(request)  # no other site logs a browser in as someone else
         form = await _form(request)
         target = _local(form.get("next", "/ui/runs"))
         token = form.get("token", "").strip()
