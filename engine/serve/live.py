@@ -13,7 +13,8 @@ It sends, as `event: NAME` with a JSON `data:` line:
 - `questions` `{"pending": [step ids]}` when the set of pending questions changed;
 - `end`   once the run is over, and the stream closes.
 
-The run list's stream sends `runs` whenever the newest runs' statuses change. Neither owns
+The run list's stream sends `runs` first and whenever the newest runs' statuses change. A
+stream that is not over closes after `STREAM_MAX_S` and the browser reconnects. Neither owns
 any state beyond one request: `changes` is pure.
 """
 
@@ -30,6 +31,10 @@ from engine.runtime.replay import current_state
 from engine.store.base import Store
 
 KEEPALIVE_S = 15.0
+STREAM_MAX_S = 30.0
+"""A stream closes after this long and the browser's EventSource opens it again (a run's
+stream starts with the whole state, the list's with `runs`): no connection is held so long
+that it delays a server's shutdown or pins a dead proxy path."""
 
 
 @dataclass(frozen=True)
@@ -93,10 +98,12 @@ class RunWatch:
 
 
 async def run_events(store: Store, run_id: str, *, interval_s: float,
-                     disconnected: Callable[[], Awaitable[bool]]) -> AsyncIterator[str]:
-    """The run's stream: its state first, then each change, until the run ends or the client
-    goes away."""
+                     disconnected: Callable[[], Awaitable[bool]],
+                     max_s: float = STREAM_MAX_S) -> AsyncIterator[str]:
+    """The run's stream: its state first, then each change, until the run ends, the client
+    goes away or `max_s` passed."""
     watch = RunWatch(store, run_id)
+    deadline = asyncio.get_running_loop().time() + max_s
     yield "retry: 2000\n\n"
     before: Seen | None = None
     quiet = 0.0
@@ -114,13 +121,16 @@ async def run_events(store: Store, run_id: str, *, interval_s: float,
             yield ": keepalive\n\n"
             quiet = 0.0
         await asyncio.sleep(interval_s)
-        if await disconnected():
+        if await disconnected() or asyncio.get_running_loop().time() >= deadline:
             return
 
 
 async def runs_events(store: Store, *, interval_s: float, limit: int,
-                      disconnected: Callable[[], Awaitable[bool]]) -> AsyncIterator[str]:
-    """The run list's stream: `runs` whenever the newest runs or their statuses change."""
+                      disconnected: Callable[[], Awaitable[bool]],
+                      max_s: float = STREAM_MAX_S) -> AsyncIterator[str]:
+    """The run list's stream: `runs` first (the page may have missed a change while it
+    connected), then whenever the newest runs or their statuses change."""
+    deadline = asyncio.get_running_loop().time() + max_s
     yield "retry: 3000\n\n"
     before: list[tuple[str, str, str | None]] | None = None
     quiet = 0.0
@@ -128,8 +138,7 @@ async def runs_events(store: Store, *, interval_s: float, limit: int,
         now = [(r.run_id, str(r.status), r.outcome)
                for r in await store.list_runs(limit=limit)]
         if now != before:
-            if before is not None:
-                yield sse("runs", {"count": len(now)})
+            yield sse("runs", {"count": len(now)})
             before = now
             quiet = 0.0
         else:
@@ -138,5 +147,5 @@ async def runs_events(store: Store, *, interval_s: float, limit: int,
             yield ": keepalive\n\n"
             quiet = 0.0
         await asyncio.sleep(interval_s)
-        if await disconnected():
+        if await disconnected() or asyncio.get_running_loop().time() >= deadline:
             return

@@ -322,6 +322,7 @@ async def test_the_run_list_stream_says_when_a_run_starts(client) -> None:
 
     stream = runs_events(client.store, interval_s=0.02, limit=10, disconnected=never)
     assert (await anext(stream)).startswith("retry:")
+    assert (await anext(stream)).startswith("event: runs\n")  # first: catch up
     next_event = asyncio.ensure_future(anext(stream))
     await asyncio.sleep(0.1)
     assert not next_event.done()  # nothing changed: nothing sent

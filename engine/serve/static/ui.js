@@ -77,6 +77,8 @@
       var d = JSON.parse(ev.data);
       setStatus(document.getElementById("run-status"), d.status);
       document.getElementById("run-outcome").textContent = d.outcome || "";
+      var cancel = document.getElementById("cancel-form");
+      if (cancel && d.status !== "running") { cancel.hidden = true; }
       refresh();
     });
     source.addEventListener("questions", function () { refresh(); });
