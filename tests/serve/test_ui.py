@@ -4,10 +4,15 @@ which button, hostile alert values shown as text, and the event stream following
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -22,6 +27,7 @@ from engine.serve.live import Seen, changes, runs_events
 from engine.serve.session import COOKIE
 from engine.settings import Settings
 from engine.store import open_store
+from engine.store.postgres import PostgresStore
 
 from .conftest import (
     ALERTS_TOKEN,
@@ -35,6 +41,7 @@ from .conftest import (
 )
 from .test_intake import pending, wait_over
 
+PG_URL = os.environ.get("MENDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 HOSTILE = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
@@ -272,33 +279,63 @@ def test_changes_sends_everything_first_then_only_what_changed() -> None:
     assert changes(later, later) == []
 
 
-async def test_a_runs_stream_read_by_another_server_follows_it_to_its_end(
-        client, tmp_path: Path) -> None:
-    # Given a second app (another `serve` process) on the same store file, which did not
-    # start the run
-    settings = Settings(data_dir=tmp_path / "data")
-    other_store = open_store(settings.store_path)
-    await other_store.open()
+@asynccontextmanager
+async def two_servers(backend: str, tmp_path: Path) -> AsyncIterator[
+        tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """Two apps (two `serve` processes) on one store: SQLite's file, or a PostgreSQL schema
+    of its own."""
+    guides = write_guides(tmp_path / "guides")
     registry = default_registry()
-    other = create_app(ServeConfig(guides=tmp_path / "guides", tokens=parse_tokens(TOKENS)),
-                       build_services(settings, other_store, registry),
-                       load_routes(tmp_path / "guides", known_plugins=set(registry.names())),
-                       LocalExecutor)
+    schema = f"mf_ui_{uuid.uuid4().hex[:12]}"
+    stores: list[Any] = []
+    apps = []
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=other),
-                                     base_url="http://other") as watcher:
-            run_id, gate = await gated_run(client, "ui-sse")
-            # When its event stream is open while an approver approves on the first server
-            stream = asyncio.create_task(watcher.get(f"/ui/runs/{run_id}/events",
-                                                     headers=bearer(VIEWER_TOKEN)))
-            await asyncio.sleep(1.0)
-            assert not stream.done()
-            approved = await client.post(f"/api/v1/runs/{run_id}/steps/{gate}/answer",
-                                         json={"yes": True}, headers=bearer(APPROVER_TOKEN))
-            assert approved.status_code == 200
-            got = await asyncio.wait_for(stream, 30)
+        for n in range(2):
+            settings = Settings(data_dir=tmp_path / f"data{n}")
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            store = PostgresStore(PG_URL, schema=schema) if backend == "postgres" else \
+                open_store(tmp_path / "shared.db")
+            await store.open()
+            stores.append(store)
+            apps.append(create_app(ServeConfig(guides=guides, tokens=parse_tokens(TOKENS)),
+                                   build_services(settings, store, registry),
+                                   load_routes(guides, known_plugins=set(registry.names())),
+                                   LocalExecutor))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[0]),
+                                     base_url="http://one") as one, \
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[1]),
+                                  base_url="http://two") as two:
+            yield one, two
     finally:
-        await other_store.close()
+        for app in apps:
+            for task in list(app.state.live.tasks):
+                await task
+        for store in stores:
+            await store.close()
+        if backend == "postgres":
+            conn = await asyncpg.connect(PG_URL)
+            try:
+                await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            finally:
+                await conn.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_runs_stream_read_by_another_server_follows_it_to_its_end(
+        backend: str, tmp_path: Path) -> None:
+    # Given two servers on one store, the first driving a run waiting at its gate
+    async with two_servers(backend, tmp_path) as (driver, watcher):
+        run_id, gate = await gated_run(driver, "ui-sse")
+        # When the second server's event stream is open while an approver approves on the
+        # first
+        stream = asyncio.create_task(watcher.get(f"/ui/runs/{run_id}/events",
+                                                 headers=bearer(VIEWER_TOKEN)))
+        await asyncio.sleep(1.0)
+        assert not stream.done()
+        approved = await driver.post(f"/api/v1/runs/{run_id}/steps/{gate}/answer",
+                                     json={"yes": True}, headers=bearer(APPROVER_TOKEN))
+        assert approved.status_code == 200
+        got = await asyncio.wait_for(stream, 30)
     # Then it sent the gate asking, then done, the run's end, and closed
     assert got.status_code == 200 and got.headers["content-type"].startswith("text/event-stream")
     events = parse_sse(got.text)
