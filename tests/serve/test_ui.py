@@ -371,3 +371,15 @@ async def test_the_run_list_stream_says_when_a_run_starts(client) -> None:
     table = (await client.get("/ui/runs/table")).text
     assert f'href="/ui/runs/{said["run_id"]}"' in table
     await wait_over(client, said["run_id"])
+
+
+def test_the_browser_is_skipped_without_chromium_only_outside_ci(monkeypatch) -> None:
+    from . import browser
+
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        browser.start()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="ensure-system.sh"):
+        browser.start()

@@ -6,9 +6,17 @@ waiting in the plan graph, approves it, and sees the run end; all without reload
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -21,7 +29,7 @@ from .conftest import (
     notification,
     write_guides,
 )
-from .test_real_alertmanager import free_port, serve, stop
+from .test_real_alertmanager import ADMIN_URL, ROOT, free_port, serve, stop
 
 pytestmark = pytest.mark.slow
 
@@ -35,20 +43,71 @@ def driver():
         d.quit()
 
 
-@pytest.fixture
-def server(tmp_path: Path):
+@pytest.fixture(params=["local", "celery"])
+def server(request: pytest.FixtureRequest, tmp_path: Path):
+    """A real `mendflow serve` on a free port: embedded (SQLite, local executor), or with
+    `--executor celery` on a database of its own, a queue of its own and one `mendflow worker`."""
     write_guides(tmp_path / "guides")
     port = free_port()
-    proc: subprocess.Popen[bytes] = serve(tmp_path, port,
-                                          {"MENDFLOW_DATA_DIR": str(tmp_path / "data")})
+    env = {"MENDFLOW_DATA_DIR": str(tmp_path / "data")}
+    if request.param == "local":
+        proc = serve(tmp_path, port, env)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(proc)
+        return
+    with celery_backend(tmp_path) as celery_env:
+        proc = serve(tmp_path, port, {**env, **celery_env}, extra_args=["--executor", "celery"])
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(proc)
+
+
+@contextmanager
+def celery_backend(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A throw-away PostgreSQL database, a unique queue on the local Redis, and a worker."""
+    name = f"mf_ui_{uuid.uuid4().hex[:10]}"
+    asyncio.run(admin(f"CREATE DATABASE {name}"))
+    env = {"MENDFLOW_DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + f"/{name}",
+           "MENDFLOW_BROKER_URL": f"redis://127.0.0.1:6379/{1 + uuid.uuid4().int % 15}",
+           "MENDFLOW_DEFAULT_QUEUE": f"mf-ui-{uuid.uuid4().hex[:8]}",
+           "MENDFLOW_DATA_DIR": str(tmp_path / "worker-data")}
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "worker", "--concurrency=2",
+         f"--queues={env['MENDFLOW_DEFAULT_QUEUE']}"], cwd=ROOT,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, stdout=log.open("wb"),
+        stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        yield f"http://127.0.0.1:{port}"
+        browser.wait_for("the worker", lambda: " ready." in log.read_text(errors="replace")
+                         or worker.poll() is not None, timeout=60)
+        assert worker.poll() is None, log.read_text()[-3000:]
+        yield env
     finally:
-        stop(proc)
+        with suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=15)
+        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+async def admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
 
 
 def test_an_approver_approves_a_gated_step_in_the_browser_and_watches_the_run_end(
-        driver, server: str, tmp_path: Path) -> None:
+        driver, server: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    executor = request.node.callspec.params["server"]
     browser.login(driver, server, APPROVER_TOKEN)
     driver.execute_script("window.notReloaded = true")
 
@@ -70,26 +129,28 @@ def test_an_approver_approves_a_gated_step_in_the_browser_and_watches_the_run_en
     browser.wait_step_status(driver, gate, "asking")
     assert browser.run_status(driver) == "running"
     assert not (tmp_path / "guides" / "marker").exists()
-    browser.screenshot(driver, "ui-run-waiting-for-approval")
+    browser.screenshot(driver, f"ui-run-waiting-for-approval-{executor}")
     driver.execute_script("window.notReloaded = true")
     browser.approve_step(driver, run_id, gate)
 
     # Then the page shows the gate passed and the run ended, without a reload
     browser.wait_run_status(driver, "succeeded")
     browser.wait_step_status(driver, gate, "succeeded")
-    commands = [s["id"] for s in httpx.get(f"{server}/api/v1/runs/{run_id}",
-                                           headers=bearer(VIEWER_TOKEN), timeout=5
-                                           ).json()["steps"] if s["kind"] == "command"]
+    run = httpx.get(f"{server}/api/v1/runs/{run_id}", headers=bearer(VIEWER_TOKEN),
+                    timeout=5).json()
+    assert run["executor"] == executor
+    commands = [s["id"] for s in run["steps"] if s["kind"] == "command"]
     for step in commands:
         browser.wait_step_status(driver, step, "succeeded")
     assert driver.execute_script("return window.notReloaded === true")
     assert (tmp_path / "guides" / "marker").exists()
     browser.wait_for("the answer in the run's audit", lambda: "yes by pat from" in
                      driver.find_element("id", "run-detail").text)
-    shot = browser.screenshot(driver, "ui-run-approved-and-ended")
+    shot = browser.screenshot(driver, f"ui-run-approved-and-ended-{executor}")
     assert shot.stat().st_size > 10_000
 
 
+@pytest.mark.parametrize("server", ["local"], indirect=True)
 def test_a_viewer_sees_the_gate_but_no_button(driver, server: str) -> None:
     said = httpx.post(f"{server}/api/v1/alerts",
                       json=notification(group="browser-2", alertname="ScratchFull"),
