@@ -52,6 +52,8 @@ from engine.store.base import RunRecord, Store
 MAX_FORM_BYTES = 4096
 POLL_S = 0.5
 LIST_POLL_S = 2.0
+RUN_STATUSES = ("running", "succeeded", "failed", "cancelled", "interrupted")
+OUTCOMES = ("resolved", "mitigated", "no_action", "escalate", "inconclusive")
 DISPOSITIONS = ("started", "deduped", "unmatched", "refused", "resolved")
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -144,12 +146,21 @@ def _routes(store: Store, router: Router) -> APIRouter:
         return response
 
     @ui.get("/ui/runs")
-    async def runs_page(request: Request, who: Viewer) -> Response:
-        return _page(request, "runs.html", who, runs=await store.list_runs(limit=100))
+    async def runs_page(request: Request, who: Viewer, status: str = "",
+                        outcome: str = "") -> Response:
+        return _page(request, "runs.html", who, runs=await _runs(status, outcome),
+                     run_status=status, run_outcome=outcome, statuses=RUN_STATUSES,
+                     outcomes=OUTCOMES)
 
     @ui.get("/ui/runs/table")
-    async def runs_table(request: Request, who: Viewer) -> Response:
-        return _page(request, "_runs_table.html", who, runs=await store.list_runs(limit=100))
+    async def runs_table(request: Request, who: Viewer, status: str = "",
+                         outcome: str = "") -> Response:
+        return _page(request, "_runs_table.html", who, runs=await _runs(status, outcome))
+
+    async def _runs(status: str, outcome: str) -> list[RunRecord]:
+        found = await store.list_runs(limit=1000 if status or outcome else 100)
+        return [r for r in found if (not status or r.status == status)
+                and (not outcome or r.outcome == outcome)][:100]
 
     @ui.get("/ui/runs/events")
     async def runs_stream(request: Request, who: Viewer) -> Response:

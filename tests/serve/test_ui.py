@@ -383,3 +383,14 @@ def test_the_browser_is_skipped_without_chromium_only_outside_ci(monkeypatch) ->
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="ensure-system.sh"):
         browser.start()
+
+
+async def test_the_run_list_filters_by_status_and_outcome(client) -> None:
+    said = (await client.post("/api/v1/alerts", json=notification(group="ui-filter"),
+                              headers=bearer(ALERTS_TOKEN))).json()["alerts"][0]
+    await wait_over(client, said["run_id"])
+    await login(client, VIEWER_TOKEN)
+    link = f'href="/ui/runs/{said["run_id"]}"'
+    assert link in (await client.get("/ui/runs?status=succeeded")).text
+    assert link not in (await client.get("/ui/runs?status=failed")).text
+    assert link not in (await client.get("/ui/runs/table?outcome=escalate")).text

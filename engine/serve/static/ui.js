@@ -88,11 +88,21 @@
       refresh();
     });
     source.onopen = function () { body.setAttribute("data-live", "open"); };
+    // A click on a step of the graph shows its row in the table below.
+    var graph = document.getElementById("graph");
+    if (graph) {
+      graph.addEventListener("click", function (ev) {
+        var node = ev.target.closest ? ev.target.closest("g.step") : null;
+        if (!node) { return; }
+        var row = document.getElementById("row-" + node.id.slice("step-".length));
+        if (row) { row.scrollIntoView({ behavior: "smooth", block: "center" }); }
+      });
+    }
   }
 
   if (page === "runs") {
     var tbody = document.getElementById("runs-body");
-    var refreshRuns = refresher("/ui/runs/table", tbody);
+    var refreshRuns = refresher("/ui/runs/table" + window.location.search, tbody);
     var runs = new EventSource("/ui/runs/events");
     runs.addEventListener("runs", function () { refreshRuns(); });
     runs.onopen = function () { body.setAttribute("data-live", "open"); };
