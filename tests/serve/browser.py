@@ -72,7 +72,7 @@ def wait_for(what: str, check: Callable[[], Any], *, timeout: float = 30) -> Any
                 return last
         except Exception as exc:  # a stale element while a fragment is swapped: look again
             last = exc
-        time.sleep(0.1)
+        time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")
 
 
@@ -89,12 +89,18 @@ def login(driver: Any, base: str, token: str) -> None:
              lambda: driver.execute_script("return document.body.dataset.page") == "runs")
 
 
-def open_run(driver: Any, base: str, run_id: str) -> None:
-    """Navigate to the run's page and wait until its event stream is open."""
-    driver.get(f"{base}/ui/runs/{quote(run_id)}")
+def open_run(driver: Any, base: str, run_id: str, *, timeout: float = 30) -> None:
+    """Navigate to the run's page and wait until its event stream is open. A run id the
+    intake just answered with may not be in the store yet: the page is asked for again until
+    it is."""
+    def shown() -> bool:
+        driver.get(f"{base}/ui/runs/{quote(run_id)}")
+        return bool(driver.execute_script("return document.body.dataset.page") == "run")
+
+    wait_for(f"run {run_id}'s page", shown, timeout=timeout)
     wait_for(f"run {run_id}'s event stream",
              lambda: driver.execute_script("return document.body.dataset.live") in
-             ("open", "ended"))
+             ("open", "ended"), timeout=timeout)
 
 
 def step_status(driver: Any, step_id: str) -> str | None:
