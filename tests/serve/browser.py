@@ -135,9 +135,12 @@ def approve_step(driver: Any, run_id: str, step_id: str, *, yes: bool = True) ->
     assert page_run == run_id, f"the page open is run {page_run}, not {run_id}"
     kind = "approve" if yes else "deny"
     selector = f'div.question[data-step="{step_id}"] button.{kind}'
-    button = wait_for(f"the {kind} button of step {step_id}",
-                      lambda: driver.find_element(By.CSS_SELECTOR, selector))
-    button.click()
+
+    def click() -> bool:  # found and clicked in one go: the live page may swap the button
+        driver.find_element(By.CSS_SELECTOR, selector).click()
+        return True
+
+    wait_for(f"a click on the {kind} button of step {step_id}", click)
     wait_for(f"the question of step {step_id} to be answered",
              lambda: not driver.find_elements(By.CSS_SELECTOR, selector))
 
