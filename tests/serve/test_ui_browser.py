@@ -252,7 +252,9 @@ alerting:
                tmp_path / "alertmanager.log")
     prom = start(["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
                   f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                  f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
+                  f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn",
+                  # its first notification waits out this delay (1 min by default)
+                  "--rules.alert.resend-delay=1s"],
                  tmp_path / "prometheus.log")
     try:
         wait_http(f"http://127.0.0.1:{am_port}/-/ready", am, tmp_path / "alertmanager.log")
