@@ -102,6 +102,7 @@ async def test_a_known_token_logs_in_with_a_strict_httponly_cookie(client) -> No
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
     page = await client.get("/ui/runs")
     assert page.status_code == 200 and "ann (viewer)" in page.text
+    assert VIEWER_TOKEN not in page.text  # the cookie carries it; no page ever shows it
     assert "script-src 'self'" in page.headers["content-security-policy"]
     out = await client.post("/ui/logout", data={"csrf": csrf_of(page.text)})
     assert out.status_code == 303 and 'max-age=0' in out.headers["set-cookie"].lower()
@@ -140,6 +141,7 @@ async def test_only_an_approver_gets_and_may_use_the_approve_button(client,
     await login(client, APPROVER_TOKEN)
     page = await client.get(page_url)
     assert "Approve</button>" in page.text and "Deny</button>" in page.text
+    assert APPROVER_TOKEN not in page.text
     # Given an approver's cookie, a form without this caller's CSRF token, or from another
     # site, is refused: the cookie alone approves nothing
     for data, headers in [({"yes": "yes"}, {}),
