@@ -39,7 +39,7 @@ from .conftest import (
     notification,
     write_guides,
 )
-from .test_intake import pending, wait_over
+from .test_intake import pending, wait_over, wait_run
 
 PG_URL = os.environ.get("MENDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 HOSTILE = "<script>alert(1)</script>"
@@ -286,7 +286,7 @@ async def two_servers(backend: str, tmp_path: Path) -> AsyncIterator[
         tuple[httpx.AsyncClient, httpx.AsyncClient]]:
     """Two apps (two `serve` processes) on one store: SQLite's file, or a PostgreSQL schema
     of its own."""
-    guides = write_guides(tmp_path / "guides")
+    guides = write_guides(tmp_path / "guides")  # beside any guide the test wrote there
     registry = default_registry()
     schema = f"mf_ui_{uuid.uuid4().hex[:12]}"
     stores: list[Any] = []
@@ -396,3 +396,73 @@ async def test_the_run_list_filters_by_status_and_outcome(client) -> None:
     assert link in (await client.get("/ui/runs?status=succeeded")).text
     assert link not in (await client.get("/ui/runs?status=failed")).text
     assert link not in (await client.get("/ui/runs/table?outcome=escalate")).text
+
+
+async def test_an_operator_cancels_a_run_from_its_page_and_a_viewer_cannot(client) -> None:
+    said = (await client.post("/api/v1/alerts", json=notification(group="ui-cancel"),
+                              headers=bearer(ALERTS_TOKEN))).json()["alerts"][0]
+    run_id = said["run_id"]
+    await wait_run(client, run_id, over=False)  # the guide pauses 1 s in its first step
+    await login(client, VIEWER_TOKEN)
+    page = (await client.get(f"/ui/runs/{run_id}")).text
+    assert "Cancel run" not in page
+    refused = await client.post(f"/ui/runs/{run_id}/cancel", data={"csrf": csrf_of(page)})
+    assert refused.status_code == 403
+    await login(client, OPERATOR_TOKEN)
+    page = (await client.get(f"/ui/runs/{run_id}")).text
+    assert "Cancel run" in page
+    cancelled = await client.post(f"/ui/runs/{run_id}/cancel", data={"csrf": csrf_of(page)})
+    assert cancelled.status_code == 303
+    assert (await wait_over(client, run_id))["status"] == "cancelled"
+
+
+JUDGED = """---
+id: judged
+title: A fix a person judges
+triggers:
+  - alert: NeedsJudgment
+---
+
+# A fix a person judges
+
+## Diagnosis
+
+1. Look at the node {#look}:
+
+   ```bash
+   echo looking
+   ```
+
+## Mitigation
+
+1. Note the fix {#note}:
+
+   ```bash
+   echo noted
+   ```
+"""
+
+
+async def test_an_operator_answers_a_judgment_from_the_page(tmp_path: Path) -> None:
+    # Given a guide whose mitigation waits on a person's judgment
+    (tmp_path / "guides").mkdir(exist_ok=True)
+    (tmp_path / "guides" / "judged.md").write_text(JUDGED)
+    async with two_servers("sqlite", tmp_path) as (ui, _):
+        said = (await ui.post("/api/v1/alerts",
+                              json=notification(group="ui-judge", alertname="NeedsJudgment"),
+                              headers=bearer(ALERTS_TOKEN))).json()["alerts"][0]
+        (question,) = await pending(ui, said["run_id"])
+        assert question["kind"] == "judge"
+        page_url = f"/ui/runs/{said['run_id']}"
+        await login(ui, VIEWER_TOKEN)
+        assert "Yes / done</button>" not in (await ui.get(page_url)).text
+        # When an operator (not an approver) answers it on the page
+        await login(ui, OPERATOR_TOKEN)
+        page = (await ui.get(page_url)).text
+        assert "Yes / done</button>" in page and "An operator must" not in page
+        answered = await ui.post(f"{page_url}/steps/{question['step_id']}/answer",
+                                 data={"yes": "yes", "csrf": csrf_of(page)})
+        assert answered.status_code == 303
+        # Then the run goes on and ends
+        run = await wait_over(ui, said["run_id"])
+        assert run["status"] == "succeeded" and run["outcome"] == "resolved", run
