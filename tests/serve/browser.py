@@ -56,6 +56,7 @@ def start(*, width: int = 1400, height: int = 1000) -> Any:
                 f"--window-size={width},{height}", "--disable-extensions",
                 "--no-first-run", "--password-store=basic"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # for console_errors
     driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
     driver.set_page_load_timeout(30)
     return driver
@@ -143,6 +144,13 @@ def approve_step(driver: Any, run_id: str, step_id: str, *, yes: bool = True) ->
     wait_for(f"a click on the {kind} button of step {step_id}", click)
     wait_for(f"the question of step {step_id} to be answered",
              lambda: not driver.find_elements(By.CSS_SELECTOR, selector))
+
+
+def console_errors(driver: Any) -> list[str]:
+    """The page's console errors since the last call: a script error, or anything the
+    Content-Security-Policy blocked."""
+    return [entry["message"] for entry in driver.get_log("browser")
+            if entry.get("level") == "SEVERE"]
 
 
 def screenshot(driver: Any, name: str) -> Path:

@@ -157,6 +157,7 @@ def test_an_approver_approves_a_gated_step_in_the_browser_and_watches_the_run_en
                      driver.find_element("id", "run-detail").text)
     shot = browser.screenshot(driver, f"ui-run-approved-and-ended-{executor}")
     assert shot.stat().st_size > 10_000
+    assert browser.console_errors(driver) == []  # no script error, nothing the CSP blocked
 
 
 @pytest.mark.parametrize("server", ["local"], indirect=True)
