@@ -44,7 +44,7 @@ from engine.errors import MendflowError
 from engine.plan import Plan
 from engine.report import build_view, render_markdown, run_memory
 from engine.serve import pages, session
-from engine.serve.alerts import Router
+from engine.serve.alerts import Route, Router
 from engine.serve.auth import Caller
 from engine.serve.live import RunWatch, run_events, runs_events
 from engine.store.base import RunRecord, Store
@@ -94,9 +94,12 @@ def _local(target: str) -> str:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise HTTPException(413, "the form is too large")
+    """The posted form (urlencoded), read no further than `MAX_FORM_BYTES`."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413, "the form is too large")
     return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 
@@ -256,8 +259,9 @@ def _routes(store: Store, router: Router) -> APIRouter:
                              svg=pages.plan_svg(plan, f"guide:{first.guide}:{plan.id}"))
         raise HTTPException(404, f"no guide with the plan id {plan_id}")
 
-    def _guides() -> list[tuple[Any, list[Any]]]:
-        by_path: dict[Path, list[Any]] = {}
+    def _guides() -> list[tuple[Route, list[Route]]]:
+        """Each guide once (its first route), with all its routes (one per trigger)."""
+        by_path: dict[Path, list[Route]] = {}
         for route in router.routes:
             by_path.setdefault(route.guide, []).append(route)
         return [(routes[0], routes) for _, routes in sorted(by_path.items())]

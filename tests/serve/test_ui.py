@@ -115,6 +115,11 @@ async def test_login_goes_back_only_to_a_page_of_the_ui(client, target: str) -> 
     assert got.headers["location"] == "/ui/runs"
 
 
+async def test_a_form_over_the_limit_is_refused(client) -> None:
+    got = await client.post("/ui/login", data={"token": "x" * 10_000})
+    assert got.status_code == 413
+
+
 async def test_a_login_posted_from_another_site_is_refused(client) -> None:
     got = await client.post("/ui/login", data={"token": VIEWER_TOKEN},
                             headers={"Origin": "https://evil.example"})
