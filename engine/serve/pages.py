@@ -18,6 +18,7 @@ commands, this renders pages, and the two never share an environment.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("
 _SVG_ELEMENTS = frozenset({"svg", "g", "title", "polygon", "polyline", "ellipse", "path",
                            "text", "rect", "circle", "line", "defs", "desc"})
 _svgs: OrderedDict[str, str | None] = OrderedDict()
+_svgs_lock = threading.Lock()
 _SVG_CACHE = 64
 
 
@@ -55,16 +57,20 @@ def markdown_html(text: str) -> Markup:
 
 def plan_svg(plan: Plan, plan_hash: str) -> Markup | None:
     """The plan's picture as inline SVG (cached by plan hash); None without Graphviz."""
-    if plan_hash not in _svgs:
-        try:
-            raw = render_graphviz(to_dot(plan, node_ids=True), "svg").decode()
-        except MendflowError:
-            raw = ""
-        start = raw.find("<svg")
-        _svgs[plan_hash] = raw[start:] if start >= 0 and _plain_svg(raw[start:]) else None
+    with _svgs_lock:  # pages ask from worker threads (Graphviz runs as a subprocess)
+        if plan_hash in _svgs:
+            found = _svgs[plan_hash]
+            return Markup(found) if found is not None else None
+    try:
+        raw = render_graphviz(to_dot(plan, node_ids=True), "svg").decode()
+    except MendflowError:
+        raw = ""
+    start = raw.find("<svg")
+    found = raw[start:] if start >= 0 and _plain_svg(raw[start:]) else None
+    with _svgs_lock:
+        _svgs[plan_hash] = found
         while len(_svgs) > _SVG_CACHE:
             _svgs.popitem(last=False)
-    found = _svgs[plan_hash]
     return Markup(found) if found is not None else None
 
 

@@ -23,6 +23,7 @@ Not here: the REST API and the intake (`engine.serve.app`), which this module do
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 from datetime import datetime
 from pathlib import Path
@@ -174,7 +175,7 @@ def _routes(store: Store, router: Router) -> APIRouter:
     async def run_page(request: Request, run_id: str, who: Viewer) -> Response:
         record, plan = await _run(run_id)
         return _page(request, "run.html", who, record=record,
-                     svg=pages.plan_svg(plan, record.plan_hash),
+                     svg=await asyncio.to_thread(pages.plan_svg, plan, record.plan_hash),
                      alerts=[a for a in await store.alerts(limit=1000) if a.run_id == run_id],
                      **await _detail(record, plan))
 
@@ -247,7 +248,8 @@ def _routes(store: Store, router: Router) -> APIRouter:
     @ui.get("/ui/guides")
     async def guides_page(request: Request, who: Viewer) -> Response:
         return _page(request, "guides.html", who,
-                     guides=[(g, routes, _lint(g.guide)) for g, routes in _guides()])
+                     guides=[(g, routes, await asyncio.to_thread(_lint, g.guide))
+                             for g, routes in _guides()])
 
     @ui.get("/ui/guides/{plan_id}")
     async def guide_page(request: Request, plan_id: str, who: Viewer) -> Response:
@@ -255,8 +257,9 @@ def _routes(store: Store, router: Router) -> APIRouter:
             if first.plan.id == plan_id:
                 plan = first.plan
                 return _page(request, "guide.html", who, route=first, routes=routes,
-                             findings=_lint(first.guide),
-                             svg=pages.plan_svg(plan, f"guide:{first.guide}:{plan.id}"))
+                             findings=await asyncio.to_thread(_lint, first.guide),
+                             svg=await asyncio.to_thread(pages.plan_svg, plan,
+                                                         f"guide:{first.guide}:{plan.id}"))
         raise HTTPException(404, f"no guide with the plan id {plan_id}")
 
     def _guides() -> list[tuple[Route, list[Route]]]:
