@@ -81,9 +81,7 @@ class RunWatch:
         if self._plan is None:
             self._plan = await self.store.load_plan(record.plan_hash)
         fresh = await self.store.events(self.run_id, after=max(self._last_seq, 0))
-        if not record.state:  # no scheduler state written yet: nothing has started
-            self._steps = {step.id: "pending" for step in self._plan.steps}
-        elif fresh or self._last_seq < 0 or record.status != "running":
+        if fresh or self._last_seq < 0 or record.status != "running":
             state, _ = await current_state(self.store, self._plan, record)
             self._steps = {step.id: str(state.steps[step.id].status)
                            if step.id in state.steps else "pending"
