@@ -471,3 +471,18 @@ async def test_an_operator_answers_a_judgment_from_the_page(tmp_path: Path) -> N
         # Then the run goes on and ends
         run = await wait_over(ui, said["run_id"])
         assert run["status"] == "succeeded" and run["outcome"] == "resolved", run
+
+
+async def test_a_run_without_a_snapshot_yet_shows_its_steps_pending(client, tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from engine.serve.live import RunWatch
+    from engine.store.base import RunRecord
+
+    plan = next(r.plan for r in load_routes(write_guides(tmp_path / "g")).routes)
+    now = datetime.now(UTC)
+    await client.store.create_run(RunRecord(
+        run_id="no-snapshot", plan_id=plan.id, plan_hash=await client.store.save_plan(plan),
+        guide_path="g.md", created_at=now, updated_at=now))
+    seen = await RunWatch(client.store, "no-snapshot").look()
+    assert seen.status == "running" and set(seen.steps.values()) == {"pending"}
