@@ -387,9 +387,10 @@ def test_the_browser_is_skipped_without_chromium_only_outside_ci(monkeypatch) ->
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception):
         browser.start()
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="ensure-system.sh"):
-        browser.start()
+    for ci in ("true", "1"):
+        monkeypatch.setenv("CI", ci)
+        with pytest.raises(pytest.fail.Exception, match="ensure-system.sh"):
+            browser.start()
 
 
 async def test_the_run_list_filters_by_status_and_outcome(client) -> None:
