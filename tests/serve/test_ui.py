@@ -314,6 +314,9 @@ async def two_servers(backend: str, tmp_path: Path) -> AsyncIterator[
                                   base_url="http://two") as two:
             yield one, two
     finally:
+        for question in await stores[0].questions() if stores else []:
+            await stores[0].answer_question(question.run_id, question.step_id, yes=False,
+                                            by="teardown", source="test")  # nothing waits
         for app in apps:
             for task in list(app.state.live.tasks):
                 await task
