@@ -10,6 +10,9 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-aler
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
 # A dry run's ungated steps run in a read-only sandbox (plugins/_process.py)
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
+# mendflow serve's web UI is tested in a real headless browser (tests/serve/browser.py)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         echo "installing ${need_apt[*]} (Debian packages)"

@@ -19,7 +19,8 @@ PACKAGES = ("engine", "plugins", "worker")
 
 # library -> the only modules (path prefixes) allowed to import it
 ONLY_IMPORTERS = {
-    "jinja2": ("engine/templating.py",),
+    # runbook templating of step parameters; the web UI's HTML pages, apart (autoescaped)
+    "jinja2": ("engine/templating.py", "engine/serve/pages.py"),
     "networkx": ("engine/compile/validate.py",),
     "typer": ("engine/cli/",),
     "rich": ("engine/cli/",),

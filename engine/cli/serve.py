@@ -65,7 +65,9 @@ def serve(
             application = create_app(config, build_services(settings, store, registry),
                                      router, factory)
             server = uvicorn.Server(uvicorn.Config(application, host=host, port=port,
-                                                   log_level="info", access_log=False))
+                                                   log_level="info", access_log=False,
+                                                   # the UI's open event streams end then
+                                                   timeout_graceful_shutdown=3))
             await server.serve()
         finally:
             await store.close()

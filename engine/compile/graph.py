@@ -91,7 +91,9 @@ def to_mermaid(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_dot(plan: Plan) -> str:
+def to_dot(plan: Plan, *, node_ids: bool = False) -> str:
+    """With `node_ids`, each step's node carries `id="step-<step id>"` and the classes
+    `step kind-<kind>`, which Graphviz keeps in its SVG (the web UI recolours nodes by them)."""
     lines = [f"digraph {_q(plan.id)} {{", "  rankdir=TB;",
              '  node [fontname="Helvetica", fontsize=10]; edge [fontname="Helvetica", fontsize=9];']
     for s in plan.steps:
@@ -99,8 +101,10 @@ def to_dot(plan: Plan) -> str:
         fill = {"ok": "#d8f3dc", "warn": "#ffe5b4"}.get(
             _OUTCOME_CLASS.get(str(s.outcome), ""), "#e0e7ff" if s.kind == StepKind.APPROVE
             else "white")
+        ids = f", id={_q('step-' + s.id)}, class={_q('step kind-' + s.kind)}" if node_ids \
+            else ""
         lines.append(f"  {_q(s.id)} [shape={shape}, style=filled, fillcolor="
-                     f"{_q(fill)}, label={_q(_label(plan, s.id))}];")
+                     f"{_q(fill)}, label={_q(_label(plan, s.id))}{ids}];")
     for e in plan.edges:
         attrs = []
         label = _edge_label(e)

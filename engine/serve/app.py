@@ -52,6 +52,7 @@ from engine.runtime.memory import build_context
 from engine.runtime.services import Executor, ExecutorFactory, Services, answers_for
 from engine.serve.alerts import Alert, Notification, Route, Router
 from engine.serve.auth import Caller, Tokens
+from engine.serve.ui import mount_ui
 from engine.store.base import AlertRecord, Question, RunOptions, RunRecord
 
 log = logging.getLogger("mendflow.serve")
@@ -298,6 +299,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     async def _mendflow_error(request: Request, exc: MendflowError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, "hint": exc.hint}, status_code=503)
 
+    mount_ui(app, store=store, router=router)  # the web UI: engine.serve.ui
     app.state.live = live
     return app
 

@@ -64,11 +64,11 @@ def stop(*procs: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def serve(tmp: Path, port: int, extra_env: dict[str, str], name: str = "serve"
-          ) -> subprocess.Popen[bytes]:
+def serve(tmp: Path, port: int, extra_env: dict[str, str], name: str = "serve",
+          extra_args: list[str] | None = None) -> subprocess.Popen[bytes]:
     log = tmp / f"{name}.log"
     proc = start([sys.executable, "-m", "engine.cli", "serve", "--guides", str(tmp / "guides"),
-                  "--port", str(port)], log,
+                  "--port", str(port), *(extra_args or [])], log,
                  {"MENDFLOW_API_TOKENS": TOKENS, "PYTHONPATH": str(ROOT), **extra_env})
     wait_http(f"http://127.0.0.1:{port}/healthz", proc, log)
     return proc
