@@ -29,7 +29,7 @@ from plugins.detectors.ewma import EwmaDetector
 from plugins.detectors.ft_jam_slip import FtJamSlipDetector
 from plugins.detectors.threshold import ThresholdDetector
 from plugins.robot.campaign import calibrated_alarm, cell_stats, run_tasks
-from plugins.robot.cell_model import CHANNELS, CellConfig, generate_attempt
+from plugins.robot.cell_model import CHANNELS, SCENARIOS, CellConfig, generate_attempt
 
 DETECTORS = {c.name: c for c in (FtJamSlipDetector, EwmaDetector, ThresholdDetector)}
 REGISTRY = Registry(extra=DETECTORS, discover=False)
@@ -46,7 +46,12 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=2500)
     ap.add_argument("--stats", type=int, default=3000, help="attempts per outcome")
     ap.add_argument("--plot", type=Path, default=None)
+    ap.add_argument("--sweep", action="store_true",
+                    help="only the sweep: the gain across easy / paper-like / hard cells")
     args = ap.parse_args()
+    if args.sweep:
+        sweep(args.stats)
+        return
     cfg = CellConfig()
     rng = np.random.default_rng(1)
     ok = []
@@ -90,6 +95,36 @@ def main() -> None:
     print(f"\n(campaigns took {time.monotonic() - started:.0f} s)")
     if args.plot:
         plot(args.plot, cals["preemptive: ft_jam_slip (max)"])
+
+
+PAPER_GAIN = 0.20  # the paper's cell: 101 s -> 81 s measured with preemptive retry
+
+
+def sweep(stats: int) -> None:
+    """The ft_jam_slip detector (max, alpha 0.05), calibrated on each cell's own successful
+    attempts, and the expected makespan it gives, as failures get harder to see."""
+    print("Gain of preemption with ft_jam_slip (max, alpha 0.05) as failures get harder to "
+          f"see; TPR/FPR/tau from {stats} + {stats} attempts, closed form (engine.policy)\n")
+    print("| cell | severity | onset (share of search) | noise | TPR | FPR | tau_TP (s) "
+          "| without (s) | preemptive (s) | gain |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, cfg in SCENARIOS.items():
+        rng = np.random.default_rng(1)
+        ok = []
+        for _ in range(199):
+            a = generate_attempt(rng, cfg, success=True)
+            ok.append(RecordedRun(a.t, a.wrench, list(CHANNELS), "success"))
+        cal = calibrate(ok, detector="ft_jam_slip", params={}, alpha=0.05, window=25,
+                        registry=REGISTRY)
+        alarm = calibrated_alarm(FtJamSlipDetector, cal)
+        d = decide(cell_stats(np.random.default_rng(2), stats, alarm, cfg))
+        c = d.stats
+        gain = (d.without - min(d.preemptive, d.without)) / d.without
+        print(f"| {name} | {cfg.severity[0]:g}-{cfg.severity[1]:g} | {cfg.onset[0]:g}-"
+              f"{cfg.onset[1]:g} | x{cfg.noise:g} | {c.tpr:.3f} | {c.fpr:.3f} | "
+              f"{c.tau_tp:.1f} | {d.without:.1f} | {d.preemptive:.1f} | {gain:.0%}"
+              f"{'' if d.preempt else ' (do not preempt)'} |")
+    print(f"| the paper's cell (measured) | | | | | | | 101 | 81 | {PAPER_GAIN:.0%} |")
 
 
 def plot(path: Path, cal: Calibration) -> None:

@@ -24,7 +24,7 @@ Channels: fx, fy, fz (N), tx, ty, tz (N m), sampled at `rate_hz`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -52,9 +52,26 @@ class CellConfig:
     force_noise: float = 0.3
     torque_noise: float = 0.02
     modes: tuple[str, ...] = MODES
+    # How hard failures are to see: a failure's severity is drawn from `severity`; its onset
+    # (all but obstruction) falls at a fraction of the search phase drawn from `onset`; the
+    # sensor noise is scaled by `noise`. These decide how well any detector can do, so they
+    # are settings, swept by bench/bench_makespan.py --sweep (easy / paper-like / hard).
+    severity: tuple[float, float] = (0.1, 1.2)
+    onset: tuple[float, float] = (0.05, 0.35)
+    noise: float = 1.0
 
 
 DEFAULT_CELL = CellConfig()
+
+# The sweep: the same cell statistics (s, T_S, T_F, r: the paper's), failures easier or
+# harder to see. "easy" is the default the tests use (failures early and gross); "paper-like"
+# puts the onset halfway through the search, as in the paper's cell; "hard" also makes the
+# failures a third as severe on a sensor twice as noisy.
+SCENARIOS = {
+    "easy": DEFAULT_CELL,
+    "paper-like": replace(DEFAULT_CELL, onset=(0.35, 0.65)),
+    "hard": replace(DEFAULT_CELL, onset=(0.35, 0.65), severity=(0.03, 0.36), noise=2.0),
+}
 
 
 @dataclass
@@ -121,11 +138,11 @@ def generate_attempt(rng: np.random.Generator, cfg: CellConfig = DEFAULT_CELL, *
     onset = None
     if not success:
         mode = mode or str(rng.choice(cfg.modes))
-        sev = float(rng.uniform(0.1, 1.2))
+        sev = float(rng.uniform(*cfg.severity))
         if mode == "obstruction":
             onset = contact_at + float(rng.uniform(0.0, 0.8))
         else:
-            onset = search_at + float(rng.uniform(0.05, 0.35)) * (duration - search_at)
+            onset = search_at + float(rng.uniform(*cfg.onset)) * (duration - search_at)
         _inject(rng, mode, sev, onset, t, w)
     else:
         mode = None
@@ -134,7 +151,8 @@ def generate_attempt(rng: np.random.Generator, cfg: CellConfig = DEFAULT_CELL, *
     if offset if offset is not None else rng.random() < cfg.offset_p:
         bias[:3] = rng.uniform(-cfg.offset_n, cfg.offset_n, 3)
         bias[3:] = rng.uniform(-0.3, 0.3, 3)
-    noise = rng.normal(0, 1, (n, 6)) * np.array([cfg.force_noise] * 3 + [cfg.torque_noise] * 3)
+    noise = rng.normal(0, 1, (n, 6)) * cfg.noise * np.array([cfg.force_noise] * 3
+                                                            + [cfg.torque_noise] * 3)
     return Attempt(success=success, mode=mode, duration_s=duration, onset_s=onset,
                    offset=bias, t=t, wrench=w + bias + noise, phase=phase)
 

@@ -127,3 +127,21 @@ async def test_a_cell_that_stops_answering_mid_attempt(peg_cal: Path) -> None:
     finally:
         os.kill(proc.pid, signal.SIGCONT)
         stop_cell(proc)
+
+
+def test_how_hard_failures_are_to_see_is_a_setting() -> None:
+    from dataclasses import replace
+
+    from plugins.robot.cell_model import APPROACH_S, CONTACT_S, DEFAULT_CELL, SCENARIOS
+
+    late = replace(DEFAULT_CELL, onset=(0.6, 0.6), modes=("jam",))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a = generate_attempt(rng, late, success=False)
+        search = APPROACH_S + CONTACT_S
+        assert a.onset_s == pytest.approx(search + 0.6 * (a.duration_s - search))
+    quiet = replace(DEFAULT_CELL, noise=0.0, offset_p=0.0, bump_p=0.0)
+    a = generate_attempt(np.random.default_rng(1), quiet, success=True)
+    assert float(np.std(np.diff(a.wrench[:20, 5]))) == 0.0  # no sensor noise at all
+    assert SCENARIOS["easy"] == DEFAULT_CELL
+    assert SCENARIOS["hard"].severity[1] < SCENARIOS["easy"].severity[1]
