@@ -24,11 +24,16 @@ def serve(
     on_resolved: Annotated[str, typer.Option(help="record, or cancel: what a `resolved` "
                                              "notification does to its group's live run.")] =
     "record",
+    base_url: Annotated[str | None, typer.Option(
+        help="Where people reach this server: the run links notifications carry "
+             "(MENDFLOW_BASE_URL, mendflow.toml [serve] base_url; default http://HOST:PORT)."
+    )] = None,
 ) -> None:
     """Take Alertmanager's webhook (POST /api/v1/alerts), run the guide each alert matches,
     and serve runs, alerts and reports over a REST API (OpenAPI at /docs). Callers need
     bearer tokens: MENDFLOW_API_TOKENS=name:role:token,... (roles: viewer, operator,
-    approver, alerts)."""
+    approver, alerts). Webhooks told when a run needs a person and when it ends:
+    mendflow.toml [[serve.webhooks]] and MENDFLOW_WEBHOOKS."""
     import uvicorn
 
     from engine.cli.runs import _open_store, executor_factory
@@ -37,6 +42,7 @@ def serve(
     from engine.serve.alerts import Router
     from engine.serve.app import ServeConfig, create_app, load_routes
     from engine.serve.auth import parse_tokens
+    from engine.serve.notify import NotifyConfig, checked_base_url, load_webhooks
 
     if on_resolved not in ("record", "cancel"):
         raise InputError(f"--on-resolved {on_resolved!r}: use record or cancel")
@@ -55,8 +61,17 @@ def serve(
                                  else set(registry.names()))
     err.print(f"serving {len(router.routes)} trigger(s) from {guides} on "
               f"http://{host}:{port} (executor {executor})", highlight=False)
+    webhooks, file_base_url = load_webhooks(settings.config_file,
+                                            required=settings.config_required,
+                                            environ=os.environ, spec=settings.webhooks)
+    link_base = checked_base_url(base_url or settings.base_url or file_base_url
+                                 or f"http://{host}:{port}")
     config = ServeConfig(guides=guides, tokens=tokens, executor=executor,
-                         on_resolved="cancel" if on_resolved == "cancel" else "record")
+                         on_resolved="cancel" if on_resolved == "cancel" else "record",
+                         notify=NotifyConfig(webhooks=tuple(webhooks), base_url=link_base))
+    if webhooks:
+        err.print(f"notifying {len(webhooks)} webhook(s): "
+                  f"{', '.join(h.shown for h in webhooks)}", highlight=False)
 
     async def main() -> None:
         store = _open_store(settings)
@@ -67,6 +82,7 @@ def serve(
             server = uvicorn.Server(uvicorn.Config(application, host=host, port=port,
                                                    log_level="info", access_log=False))
             await server.serve()
+            await application.state.notifier.aclose()
         finally:
             await store.close()
 

@@ -26,7 +26,10 @@ Questions the options and policy do not answer (an approval, a manual step, a ju
 for a person: `GET /api/v1/questions`, answered by `POST /api/v1/runs/ID/steps/STEP/answer`
 (approvals by an approver), recorded with who, when and from where.
 
-Not built yet (issue #15): the web UI with live updates, notifications out. The endpoints
+When a run asks a person and when it ends, the configured webhooks are told, with a link to
+the run (`engine.serve.notify`), off the run's path.
+
+Not built yet (issue #15): the web UI with live updates. The endpoints
 that exist are listed in /docs (OpenAPI).
 """
 
@@ -52,6 +55,7 @@ from engine.runtime.memory import build_context
 from engine.runtime.services import Executor, ExecutorFactory, Services, answers_for
 from engine.serve.alerts import Alert, Notification, Route, Router
 from engine.serve.auth import Caller, Tokens
+from engine.serve.notify import Delivery, Notifier, NotifyConfig
 from engine.store.base import AlertRecord, Question, RunOptions, RunRecord
 
 log = logging.getLogger("mendflow.serve")
@@ -72,6 +76,7 @@ class ServeConfig:
     on_resolved: Literal["record", "cancel"] = "record"
     max_body_bytes: int = MAX_BODY_BYTES
     max_runs_per_guide: int = 4
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
 
 @dataclass
@@ -114,6 +119,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     policy = load_auto_approve(services.settings.config_file,
                                required=services.settings.config_required)
     store = services.store
+    notifier = Notifier(config.notify, store, services.redact)
+    app.state.notifier = notifier
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -190,18 +197,22 @@ def create_app(config: ServeConfig, services: Services, router: Router,
 
         async def drive() -> RunRecord:
             try:
-                return await executor.start(route.plan, guide_path=guide, alert=alert_data,
-                                            options=options, run_id=run_id)
+                record = await executor.start(route.plan, guide_path=guide, alert=alert_data,
+                                              options=options, run_id=run_id)
             except MendflowError as exc:  # recorded on the run where it has one
                 log.error("run %s of %s: %s", run_id, guide, exc)
+                notifier.failed(run_id, guide, exc.message)
                 raise
             finally:
                 live.executors.pop(run_id, None)
                 if live.groups.get(group) == run_id:
                     del live.groups[group]
                 live.per_guide[guide] -= 1
+            notifier.ended(record)
+            return record
 
         task = asyncio.get_running_loop().create_task(drive(), name=f"run:{run_id}")
+        notifier.watch(run_id)
         live.tasks.add(task)
         task.add_done_callback(live.tasks.discard)
 
@@ -281,6 +292,11 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             raise HTTPException(409, f"run {run_id} is {record.status} and not driven by this "
                                      "server: it cannot be cancelled from here")
         return {"run_id": run_id, "cancelling": executor.cancel(f"cancelled by {who.name}")}
+
+    @app.get("/api/v1/notifications")
+    async def notifications(who: Reader, run_id: str | None = None) -> list[Delivery]:
+        """This process's recent webhook delivery attempts, newest first (URLs not shown)."""
+        return [d for d in reversed(notifier.deliveries) if run_id in (None, d.run_id)]
 
     @app.get("/api/v1/guides")
     async def guides(who: Reader) -> list[dict[str, Any]]:
