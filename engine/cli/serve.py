@@ -73,6 +73,8 @@ def serve(
         err.print(f"notifying {len(webhooks)} webhook(s): "
                   f"{', '.join(h.shown for h in webhooks)}", highlight=False)
 
+    _log_to_stderr()
+
     async def main() -> None:
         store = _open_store(settings)
         await store.open()
@@ -87,3 +89,15 @@ def serve(
             await store.close()
 
     asyncio.run(main())
+
+
+def _log_to_stderr() -> None:
+    """The server's own log lines (runs, notifications: `mendflow.*`) on stderr beside
+    uvicorn's, from INFO up."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("mendflow")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
