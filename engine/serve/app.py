@@ -15,7 +15,9 @@ What it does with a notification (`POST /api/v1/alerts`):
 3. its labels and annotations are checked against the guide's typed inputs before anything
    is claimed: a value that does not fit is recorded `refused` with the reason (an alert never
    injects: values stay values);
-4. the alert group claims its run (`groupKey` + guide): a group whose run is live gets no
+4. the run takes one of its guide's slots (`max_runs_per_guide` live runs of a guide across
+   every process on the store, `engine.serve.slots`; none free: recorded `refused`), then the
+   alert group claims its run (`groupKey` + guide): a group whose run is live gets no
    second one (recorded `deduped`, with the live run); else the run starts in the background,
    with the operator's approval policy from mendflow.toml (`[policy] auto_approve`); a gate
    the policy does not cover waits for an approver (below);
@@ -56,6 +58,7 @@ from engine.runtime.services import Executor, ExecutorFactory, Services, answers
 from engine.serve.alerts import Alert, Notification, Route, Router
 from engine.serve.auth import Caller, Tokens
 from engine.serve.notify import Delivery, Notifier, NotifyConfig
+from engine.serve.slots import GuideSlots
 from engine.store.base import AlertRecord, Question, RunOptions, RunRecord
 
 log = logging.getLogger("mendflow.serve")
@@ -75,7 +78,7 @@ class ServeConfig:
     executor: str = "local"
     on_resolved: Literal["record", "cancel"] = "record"
     max_body_bytes: int = MAX_BODY_BYTES
-    max_runs_per_guide: int = 4
+    max_runs_per_guide: int = 4  # live runs of one guide, across every process on the store
     notify: NotifyConfig = field(default_factory=NotifyConfig)
 
 
@@ -85,7 +88,6 @@ class _Live:
 
     executors: dict[str, Executor] = field(default_factory=dict)
     tasks: set[asyncio.Task[RunRecord]] = field(default_factory=set)
-    per_guide: dict[str, int] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)  # alert group -> its live run here
 
 
@@ -120,6 +122,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                                required=services.settings.config_required)
     store = services.store
     notifier = Notifier(config.notify, store, services.redact)
+    slots = GuideSlots(store, config.max_runs_per_guide)
     app.state.notifier = notifier
 
     @app.get("/healthz", include_in_schema=False)
@@ -167,15 +170,19 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                                              "detail": exc.message})
             await store.record_alert(record)
             return _said(record)
-        if live.per_guide.get(guide, 0) >= config.max_runs_per_guide:
+        run_id = new_run_id()
+        held_here = live.groups.get(_group(note, route))
+        if held_here is None and not await slots.take(route.plan.id, run_id):
             record = base.model_copy(update={
                 "disposition": "refused", "guide": guide,
-                "detail": f"{config.max_runs_per_guide} runs of this guide are live here"})
+                "detail": f"{config.max_runs_per_guide} runs of this guide are live"})
             await store.record_alert(record)
             return _said(record)
-        run_id = new_run_id()
-        held = await store.claim_alert_group(_group(note, route), run_id=run_id, guide=guide)
+        held = held_here or await store.claim_alert_group(_group(note, route), run_id=run_id,
+                                                          guide=guide)
         if held != run_id:
+            if held_here is None:
+                await slots.release(route.plan.id, run_id)
             record = base.model_copy(update={"disposition": "deduped", "guide": guide,
                                              "run_id": held})
             await store.record_alert(record)
@@ -193,7 +200,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         guide = str(route.guide)
         live.executors[run_id] = executor
         live.groups[group] = run_id
-        live.per_guide[guide] = live.per_guide.get(guide, 0) + 1
+        holding = asyncio.get_running_loop().create_task(slots.hold(route.plan.id, run_id))
 
         async def drive() -> RunRecord:
             try:
@@ -207,7 +214,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                 live.executors.pop(run_id, None)
                 if live.groups.get(group) == run_id:
                     del live.groups[group]
-                live.per_guide[guide] -= 1
+                holding.cancel()
+                await slots.release(route.plan.id, run_id)
             notifier.ended(record)
             return record
 

@@ -1,0 +1,118 @@
+"""The REST API beyond intake and questions (issue 15 part 3), through the ASGI app on the
+embedded store: a guide's run limit that holds across two servers on one store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from engine.plugins import default_registry
+from engine.runtime.executor import LocalExecutor
+from engine.runtime.services import build_services
+from engine.serve.app import ServeConfig, create_app, load_routes
+from engine.serve.auth import parse_tokens
+from engine.settings import Settings
+from engine.store import open_store
+
+from .conftest import (
+    ALERTS_TOKEN,
+    OPERATOR_TOKEN,
+    TOKENS,
+    VIEWER_TOKEN,
+    bearer,
+    notification,
+    write_guides,
+)
+
+Server = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Server:
+    """`mendflow serve` as an app on the embedded store in tmp_path (every server made by one
+    test shares it, as servers behind a load balancer share PostgreSQL)."""
+    write_guides(tmp_path / "guides", pause=2.0)
+
+    @asynccontextmanager
+    async def make(**config: Any) -> AsyncIterator[httpx.AsyncClient]:
+        settings = Settings(data_dir=tmp_path / "data")
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = open_store(settings.store_path)
+        await store.open()
+        registry = default_registry()
+        router = load_routes(tmp_path / "guides", known_plugins=set(registry.names()))
+        app = create_app(ServeConfig(guides=tmp_path / "guides", tokens=parse_tokens(TOKENS),
+                                     **config),
+                         build_services(settings, store, registry), router, LocalExecutor)
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                         base_url="http://mendflow") as c:
+                c.app = app  # type: ignore[attr-defined]
+                c.store = store  # type: ignore[attr-defined]
+                yield c
+        finally:
+            for task in list(app.state.live.tasks):
+                await task
+            await store.close()
+    return make
+
+
+async def fire(client: httpx.AsyncClient, group: str, **labels: str) -> dict[str, Any]:
+    got = await client.post("/api/v1/alerts", json=notification(group=group, **labels),
+                            headers=bearer(ALERTS_TOKEN))
+    assert got.status_code == 200, got.text
+    return dict(got.json()["alerts"][0])
+
+
+async def over(client: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
+    for _ in range(600):
+        got = await client.get(f"/api/v1/runs/{run_id}", headers=bearer(VIEWER_TOKEN))
+        if got.status_code == 200 and got.json()["status"] != "running":
+            return dict(got.json())
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"run {run_id} never ended")
+
+
+# -- a guide's run limit holds across servers -------------------------------------------------
+
+
+async def test_a_guides_run_limit_holds_across_two_servers_on_one_store(server: Server) -> None:
+    async with server(max_runs_per_guide=1) as one, server(max_runs_per_guide=1) as two:
+        first = await fire(one, "g1")
+        assert first["disposition"] == "started"
+        second = await fire(two, "g2")  # another group, the same guide, the other server
+        assert second["disposition"] == "refused", second
+        assert "1 runs of this guide are live" in second["detail"]
+        other_guide = await fire(two, "g3", alertname="ScratchFull")
+        assert other_guide["disposition"] == "started"  # the limit is per guide
+        repeat = await fire(one, "g1")  # its own group's repeat is deduped, not refused
+        assert (repeat["disposition"], repeat["run_id"]) == ("deduped", first["run_id"])
+        await over(one, first["run_id"])
+        await asyncio.sleep(0.1)  # the slot is given back as the run's task ends
+        third = await fire(two, "g4")
+        assert third["disposition"] == "started", third  # the ended run gave its slot back
+        await over(two, third["run_id"])
+        # the gated ScratchFull run waits for an approver: not this test's business
+        cancelled = await two.post(f"/api/v1/runs/{other_guide['run_id']}/cancel",
+                                   headers=bearer(OPERATOR_TOKEN))
+        assert cancelled.status_code == 200
+
+
+async def test_a_lapsed_slot_of_a_dead_server_is_free_again(server: Server) -> None:
+    async with server(max_runs_per_guide=1) as client:
+        store = client.store
+        # a server that died holding the guide's one slot: its slot lapses by itself
+        assert await store.take_slot("serve:guide:disk-full", limit=1, holder="dead-run",
+                                     ttl_s=0.2)
+        refused = await fire(client, "d1")
+        assert refused["disposition"] == "refused"
+        await asyncio.sleep(0.3)
+        started = await fire(client, "d2")
+        assert started["disposition"] == "started"
+        await over(client, started["run_id"])
