@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from engine.errors import MendflowError
@@ -55,6 +55,7 @@ from engine.plan import Plan
 from engine.runtime.executor import new_run_id
 from engine.runtime.memory import build_context
 from engine.runtime.services import Executor, ExecutorFactory, Services, answers_for
+from engine.serve import views
 from engine.serve.alerts import Alert, Notification, Route, Router
 from engine.serve.auth import Caller, Tokens
 from engine.serve.notify import Delivery, Notifier, NotifyConfig
@@ -123,6 +124,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     store = services.store
     notifier = Notifier(config.notify, store, services.redact)
     slots = GuideSlots(store, config.max_runs_per_guide)
+    lint = views.LintStatus()
     app.state.notifier = notifier
 
     @app.get("/healthz", include_in_schema=False)
@@ -257,6 +259,16 @@ def create_app(config: ServeConfig, services: Services, router: Router,
 
     @app.get("/api/v1/runs/{run_id}/report", response_class=PlainTextResponse)
     async def report(run_id: str, who: Reader) -> str:
+        return (await _report(run_id))[0]
+
+    @app.get("/api/v1/runs/{run_id}/report.html", response_class=HTMLResponse)
+    async def report_page(run_id: str, who: Reader) -> HTMLResponse:
+        """The report as a page (no script runs in it: its values are text)."""
+        markdown, record = await _report(run_id)
+        return HTMLResponse(views.report_html(markdown, f"{record.title} ({run_id})"),
+                            headers={"Content-Security-Policy": views.REPORT_CSP})
+
+    async def _report(run_id: str) -> tuple[str, RunRecord]:
         from engine.report import build_view, render_markdown
 
         record = await _get_run(run_id)
@@ -264,7 +276,18 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
         view.llm_usage = await store.llm_usage(run_id)
         view.answers = await store.questions(run_id=run_id, pending=False)
-        return render_markdown(view)
+        return render_markdown(view), record
+
+    @app.get("/api/v1/runs/{run_id}/graph")
+    async def run_graph(run_id: str, who: Reader) -> dict[str, Any]:
+        """The run's plan as nodes and edges, each step with its status in the run."""
+        from engine.report import build_view
+
+        record = await _get_run(run_id)
+        plan = await store.load_plan(record.plan_hash)
+        view = build_view(record, plan, [], [])
+        return {"run_id": run_id, "status": record.status,
+                **views.graph(plan, {r.step_id: r.status for r in view.rows})}
 
     @app.get("/api/v1/questions")
     async def questions(who: Reader, run_id: str | None = None) -> list[Question]:
@@ -308,9 +331,18 @@ def create_app(config: ServeConfig, services: Services, router: Router,
 
     @app.get("/api/v1/guides")
     async def guides(who: Reader) -> list[dict[str, Any]]:
+        """One entry per trigger, with its guide's lint status (`mendflow lint`)."""
         return [{"guide": str(r.guide), "plan": r.plan.id, "title": r.plan.title,
-                 "trigger": r.trigger.model_dump(), "steps": len(r.plan.steps)}
+                 "trigger": r.trigger.model_dump(), "steps": len(r.plan.steps),
+                 "lint": await lint.of(r.guide)}
                 for r in router.routes]
+
+    @app.get("/api/v1/guides/{plan_id}/graph")
+    async def guide_graph(plan_id: str, who: Reader) -> dict[str, Any]:
+        route = next((r for r in router.routes if r.plan.id == plan_id), None)
+        if route is None:
+            raise HTTPException(404, f"no guide {plan_id} among the routed guides")
+        return views.graph(route.plan)
 
     async def _get_run(run_id: str) -> RunRecord:
         try:

@@ -116,3 +116,62 @@ async def test_a_lapsed_slot_of_a_dead_server_is_free_again(server: Server) -> N
         started = await fire(client, "d2")
         assert started["disposition"] == "started"
         await over(client, started["run_id"])
+
+
+# -- the plan graph, the HTML report, guides with their lint status ---------------------------
+
+
+async def test_a_runs_graph_shows_each_steps_status(server: Server) -> None:
+    async with server() as client:
+        said = await fire(client, "p1")
+        await over(client, said["run_id"])
+        got = (await client.get(f"/api/v1/runs/{said['run_id']}/graph",
+                                headers=bearer(VIEWER_TOKEN))).json()
+        assert got["plan"] == "disk-full" and got["status"] == "succeeded"
+        by_id = {n["id"]: n for n in got["nodes"]}
+        assert any(n["kind"] == "command" and n["status"] == "succeeded"
+                   for n in by_id.values()), by_id
+        assert all(e["source"] in by_id and e["target"] in by_id for e in got["edges"])
+        assert got["mermaid"].startswith("flowchart TD")
+        guide = (await client.get("/api/v1/guides/disk-full/graph",
+                                  headers=bearer(VIEWER_TOKEN))).json()
+        assert [n["id"] for n in guide["nodes"]] == list(by_id)
+        assert all("status" not in n for n in guide["nodes"])
+        missing = await client.get("/api/v1/guides/nope/graph", headers=bearer(VIEWER_TOKEN))
+        assert missing.status_code == 404
+        assert (await client.get(f"/api/v1/runs/{said['run_id']}/graph")).status_code == 401
+
+
+async def test_the_html_report_renders_a_hostile_label_as_text(server: Server) -> None:
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    async with server() as client:
+        said = await fire(client, "h1", team=hostile)
+        await over(client, said["run_id"])
+        page = await client.get(f"/api/v1/runs/{said['run_id']}/report.html",
+                                headers=bearer(VIEWER_TOKEN))
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "script-src" not in page.headers["content-security-policy"]  # no script at all
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    text = page.text
+    assert "&lt;script&gt;" in text and "<script" not in text and "<img" not in text
+    assert f"<h1>Run {said['run_id']}" in text
+
+
+async def test_guides_are_listed_with_their_lint_status(server: Server, tmp_path: Path) -> None:
+    from engine.compile import lint as linter
+
+    async with server() as client:
+        listed = (await client.get("/api/v1/guides", headers=bearer(VIEWER_TOKEN))).json()
+        disk = next(g for g in listed if g["plan"] == "disk-full")
+        expected = linter.lint_path(tmp_path / "guides" / "disk.md")
+        assert disk["lint"]["errors"] == sum(f.severity == "error" for f in expected)
+        assert [f["rule"] for f in disk["lint"]["findings"]] == [f.rule for f in expected]
+        assert disk["lint"]["status"] in ("clean", "warning", "error")
+        # a guide edited while the server runs is linted again
+        path = tmp_path / "guides" / "disk.md"
+        path.write_text(path.read_text() + "\n## Mitigation\n\n1. Do the thing.\n   `\n")
+        again = (await client.get("/api/v1/guides", headers=bearer(VIEWER_TOKEN))).json()
+        relinted = next(g for g in again if g["plan"] == "disk-full")["lint"]
+        assert relinted["findings"] == [f.model_dump(mode="json")
+                                        for f in linter.lint_path(path)]
+        assert relinted != disk["lint"]
