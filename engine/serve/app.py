@@ -60,7 +60,7 @@ from engine.serve.alerts import Alert, Notification, Route, Router
 from engine.serve.auth import Caller, Tokens
 from engine.serve.notify import Delivery, Notifier, NotifyConfig
 from engine.serve.slots import GuideSlots
-from engine.store.base import AlertRecord, Question, RunOptions, RunRecord
+from engine.store.base import AlertRecord, EventRecord, Question, RunOptions, RunRecord
 
 log = logging.getLogger("mendflow.serve")
 
@@ -157,7 +157,11 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                 if executor is not None and executor.cancel("the alert resolved"):
                     record = record.model_copy(update={"run_id": held,
                                                        "detail": "its run was cancelled"})
+            elif route is not None and _group(note, route) in live.groups:
+                record = record.model_copy(update={"run_id": live.groups[_group(note, route)]})
             await store.record_alert(record)
+            if record.run_id:
+                await _note(record.run_id, "alert_resolved", record)
             return _said(record)
         if route is None:
             await store.record_alert(base)
@@ -188,12 +192,24 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             record = base.model_copy(update={"disposition": "deduped", "guide": guide,
                                              "run_id": held})
             await store.record_alert(record)
+            await _note(held, "alert_repeated", record)
             return _said(record)
         _start(route, run_id, alert_data, _group(note, route))
         record = base.model_copy(update={"disposition": "started", "guide": guide,
                                          "run_id": run_id})
         await store.record_alert(record)
         return _said(record)
+
+    async def _note(run_id: str, kind: str, record: AlertRecord) -> None:
+        """The notification, on its run's events (a group claimed by a run not yet written
+        has none to note it on: the alert record keeps it)."""
+        try:
+            await store.add_note(run_id, kind, {
+                "group_key": record.group_key, "alertname": record.alertname,
+                "status": record.status, "fingerprint": record.fingerprint,
+                "received_at": record.received_at.isoformat(), "detail": record.detail})
+        except MendflowError as exc:
+            log.info("alert %s of run %s not noted on the run: %s", kind, run_id, exc.message)
 
     def _start(route: Route, run_id: str, alert_data: dict[str, Any], group: str) -> None:
         options = RunOptions(executor=config.executor, auto_approve=policy, ask_people=True)
@@ -256,6 +272,14 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                            "status": r.status, "attempts": r.attempts,
                            "duration_s": r.duration_s, "summary": r.summary,
                            "error": r.error} for r in view.rows]}
+
+    @app.get("/api/v1/runs/{run_id}/events")
+    async def run_events(run_id: str, who: Reader,
+                         after: Annotated[int, Query(ge=0)] = 0) -> list[EventRecord]:
+        """The run's events after seq `after`: its steps' transitions, and notes such as a
+        repeat of its alert (`alert_repeated`) or its resolution (`alert_resolved`)."""
+        await _get_run(run_id)
+        return await store.events(run_id, after=after)
 
     @app.get("/api/v1/runs/{run_id}/report", response_class=PlainTextResponse)
     async def report(run_id: str, who: Reader) -> str:

@@ -281,6 +281,13 @@ class Store(Protocol):
 
     async def events(self, run_id: str, *, after: int = 0) -> list[EventRecord]: ...
 
+    async def add_note(self, run_id: str, type: str, data: dict[str, Any]) -> int:
+        """Append an event that is not a step of the run (a repeat of its alert, say) to its
+        events, from any process, without changing its version: whoever drives the run
+        commits on as if nothing happened (notes carry no scheduler `event`, so replaying
+        them changes no state). Returns its seq; RunNotFound for an unknown run."""
+        ...
+
     async def memory(self, run_id: str) -> list[MemoryEntry]: ...
 
     # exactly-once claims

@@ -175,3 +175,37 @@ async def test_guides_are_listed_with_their_lint_status(server: Server, tmp_path
         assert relinted["findings"] == [f.model_dump(mode="json")
                                         for f in linter.lint_path(path)]
         assert relinted != disk["lint"]
+
+
+# -- repeats and resolutions of a live run's alert are on the run's events ---------------------
+
+
+async def test_a_repeat_and_the_resolution_of_a_live_runs_alert_are_noted_on_the_run(
+        server: Server) -> None:
+    async with server() as client:
+        first = await fire(client, "r1")
+        for _ in range(100):  # the intake answers before the run's record is written
+            if (await client.get(f"/api/v1/runs/{first['run_id']}",
+                                 headers=bearer(VIEWER_TOKEN))).status_code == 200:
+                break
+            await asyncio.sleep(0.02)
+        repeat = await fire(client, "r1")
+        assert (repeat["disposition"], repeat["run_id"]) == ("deduped", first["run_id"])
+        resolved = await client.post("/api/v1/alerts", json=notification(
+            group="r1", status="resolved"), headers=bearer(ALERTS_TOKEN))
+        assert resolved.json()["alerts"][0]["run_id"] == first["run_id"]
+        run = await over(client, first["run_id"])
+        assert run["status"] == "succeeded"  # the notes changed nothing about the run
+        events = (await client.get(f"/api/v1/runs/{first['run_id']}/events",
+                                   headers=bearer(VIEWER_TOKEN))).json()
+        notes = [(e["type"], e["data"]["group_key"], e["data"]["status"]) for e in events
+                 if e["type"].startswith("alert_")]
+        assert notes == [("alert_repeated", "r1", "firing"),
+                         ("alert_resolved", "r1", "resolved")]
+        seqs = [e["seq"] for e in events]
+        assert seqs == list(range(1, len(seqs) + 1))
+        later = (await client.get(f"/api/v1/runs/{first['run_id']}/events?after={seqs[-2]}",
+                                  headers=bearer(VIEWER_TOKEN))).json()
+        assert [e["seq"] for e in later] == [seqs[-1]]
+        assert (await client.get("/api/v1/runs/nope/events",
+                                 headers=bearer(VIEWER_TOKEN))).status_code == 404
