@@ -59,6 +59,7 @@ from engine.serve import views
 from engine.serve.alerts import Alert, Notification, Route, Router
 from engine.serve.auth import Caller, Tokens
 from engine.serve.notify import Delivery, Notifier, NotifyConfig
+from engine.serve.resuming import ResumeRequest, check_resumable
 from engine.serve.slots import GuideSlots
 from engine.store.base import AlertRecord, EventRecord, Question, RunOptions, RunRecord
 
@@ -216,24 +217,31 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         executor = factory(services, interaction=answers_for(options, store=store,
                                                              run_id=run_id))
         guide = str(route.guide)
-        live.executors[run_id] = executor
         live.groups[group] = run_id
-        holding = asyncio.get_running_loop().create_task(slots.hold(route.plan.id, run_id))
+        _launch(executor, run_id, route.plan.id, guide, group,
+                lambda: executor.start(route.plan, guide_path=guide, alert=alert_data,
+                                       options=options, run_id=run_id))
+
+    def _launch(executor: Executor, run_id: str, plan_id: str, guide: str, group: str | None,
+                go: Callable[[], Awaitable[RunRecord]]) -> None:
+        """Drive (or follow) the run in the background, holding its guide's slot (taken by
+        the caller), told to the webhooks when it asks a person and when it ends."""
+        live.executors[run_id] = executor
+        holding = asyncio.get_running_loop().create_task(slots.hold(plan_id, run_id))
 
         async def drive() -> RunRecord:
             try:
-                record = await executor.start(route.plan, guide_path=guide, alert=alert_data,
-                                              options=options, run_id=run_id)
+                record = await go()
             except MendflowError as exc:  # recorded on the run where it has one
                 log.error("run %s of %s: %s", run_id, guide, exc)
                 notifier.failed(run_id, guide, exc.message)
                 raise
             finally:
                 live.executors.pop(run_id, None)
-                if live.groups.get(group) == run_id:
+                if group is not None and live.groups.get(group) == run_id:
                     del live.groups[group]
                 holding.cancel()
-                await slots.release(route.plan.id, run_id)
+                await slots.release(plan_id, run_id)
             notifier.ended(record)
             return record
 
@@ -352,6 +360,31 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     async def notifications(who: Reader, run_id: str | None = None) -> list[Delivery]:
         """This process's recent webhook delivery attempts, newest first (URLs not shown)."""
         return [d for d in reversed(notifier.deliveries) if run_id in (None, d.run_id)]
+
+    @app.post("/api/v1/runs/{run_id}/resume")
+    async def resume(run_id: str, request: Request, who: Operator,
+                     body: ResumeRequest | None = None) -> dict[str, Any]:
+        """Continue a run that stopped without ending (interrupted, or its driver died);
+        finished steps do not run again. A step in doubt runs again, or is taken as done or
+        failed, only as `rerun` / `mark_done` / `mark_failed` say (an approver's call)."""
+        record = await _get_run(run_id)
+        plan = await store.load_plan(record.plan_hash)
+        in_doubt = await check_resumable(store, record, plan, body or ResumeRequest(), who=who,
+                                         executor=config.executor,
+                                         driven_here=run_id in live.executors)
+        if not await slots.take(plan.id, run_id):
+            raise HTTPException(409, f"{config.max_runs_per_guide} runs of this guide are "
+                                     "live: resume it when one ends")
+        source = request.client.host if request.client else "unknown"
+        await store.add_note(run_id, "resume_asked", {
+            "by": who.name, "source": source,
+            "in_doubt": {step: str(decision) for step, decision in in_doubt.items()}})
+        answers = answers_for(record.options, store=store, run_id=run_id)
+        answers.in_doubt = in_doubt
+        executor = factory(services, interaction=answers)
+        _launch(executor, run_id, plan.id, record.guide_path, None,
+                lambda: executor.resume(run_id))
+        return {"run_id": run_id, "resuming": True, "by": who.name}
 
     @app.get("/api/v1/guides")
     async def guides(who: Reader) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from engine.store import open_store
 
 from .conftest import (
     ALERTS_TOKEN,
+    APPROVER_TOKEN,
     OPERATOR_TOKEN,
     TOKENS,
     VIEWER_TOKEN,
@@ -209,3 +210,47 @@ async def test_a_repeat_and_the_resolution_of_a_live_runs_alert_are_noted_on_the
         assert [e["seq"] for e in later] == [seqs[-1]]
         assert (await client.get("/api/v1/runs/nope/events",
                                  headers=bearer(VIEWER_TOKEN))).status_code == 404
+
+
+# -- resume -------------------------------------------------------------------------------------
+
+
+async def test_a_run_whose_driver_died_is_resumed_by_an_operator(server: Server) -> None:
+    async with server() as client:
+        said = await fire(client, "u1")
+        run_id = said["run_id"]
+        for _ in range(200):  # until its step runs (it sleeps 2 s)
+            got = await client.get(f"/api/v1/runs/{run_id}", headers=bearer(VIEWER_TOKEN))
+            if got.status_code == 200 and any(s["status"] == "running"
+                                              for s in got.json()["steps"]):
+                break
+            await asyncio.sleep(0.02)
+        url = f"/api/v1/runs/{run_id}/resume"
+        busy = await client.post(url, headers=bearer(OPERATOR_TOKEN))
+        assert busy.status_code == 409 and "driven by this server" in busy.json()["detail"]
+
+        (task,) = [t for t in client.app.state.live.tasks if t.get_name() == f"run:{run_id}"]
+        task.cancel()  # what drove the run is gone
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        stopped = (await client.get(f"/api/v1/runs/{run_id}",
+                                    headers=bearer(VIEWER_TOKEN))).json()
+        assert stopped["status"] in ("running", "interrupted")
+
+        assert (await client.post(url, headers=bearer(VIEWER_TOKEN))).status_code == 403
+        unknown = await client.post(url, json={"mark_done": ["nope"]},
+                                    headers=bearer(APPROVER_TOKEN))
+        assert unknown.status_code == 400 and "no gated step 'nope'" in unknown.json()["detail"]
+        resumed = await client.post(url, headers=bearer(OPERATOR_TOKEN))
+        assert resumed.status_code == 200, resumed.text
+        assert resumed.json() == {"run_id": run_id, "resuming": True, "by": "oli"}
+        (driving,) = client.app.state.live.tasks  # this server drives the run again
+        assert (await driving).status == "succeeded"
+        run = await over(client, run_id)
+        assert run["status"] == "succeeded", (run["reason"], run["steps"])
+        events = (await client.get(f"/api/v1/runs/{run_id}/events",
+                                   headers=bearer(VIEWER_TOKEN))).json()
+        (asked,) = [e for e in events if e["type"] == "resume_asked"]
+        assert (asked["data"]["by"], asked["data"]["source"]) == ("oli", "127.0.0.1")
+        ended = await client.post(url, headers=bearer(OPERATOR_TOKEN))
+        assert ended.status_code == 409 and "ended succeeded" in ended.json()["detail"]
