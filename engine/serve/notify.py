@@ -18,8 +18,8 @@ Delivery is off the run's path: a notification is a background task of this proc
 in number, so a slow or failing webhook never delays or fails a run. Each is tried up to
 `attempts` times with exponential backoff (tenacity) on a connection error, a timeout, a 5xx,
 408 or 429; another 4xx is final. Every attempt is recorded: in the log
-(`mendflow.serve.notify`) and in the process's recent deliveries (`Notifier.deliveries`,
-`GET /api/v1/notifications`).
+(`mendflow.serve.notify`), on the run's events (`notification`, through `Store.add_note`) and
+in the process's recent deliveries (`Notifier.deliveries`, `GET /api/v1/notifications`).
 
 Questions are found by polling the store for the runs this process started and still drives
 or follows: the same for a run on the local executor and for one on Celery workers (whose
@@ -199,7 +199,7 @@ class Notifier:
         self.store = store
         self.redact = redact
         self.deliveries: deque[Delivery] = deque(maxlen=MAX_RECORDED)
-        self._watched: dict[str, set[tuple[str, str]]] = {}  # run -> questions told
+        self._watched: dict[str, set[tuple[str, str, str]]] = {}  # run -> questions told
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(config.concurrency)
@@ -249,8 +249,8 @@ class Notifier:
                 log.warning("notifications: cannot read pending questions: %s", exc)
                 pending = []
             for q in pending:
-                told = self._watched.get(q.run_id)
-                key = (q.step_id, q.asked_at.isoformat())
+                told = self._watched.get(q.run_id)  # a linked guide's asks as its caller
+                key = (q.run_id, q.step_id, q.asked_at.isoformat())
                 if told is None or key in told:
                     continue
                 told.add(key)
@@ -306,7 +306,7 @@ class Notifier:
         body = self.body(hook, message)
         attempt = 0
 
-        def record(ok: bool, status: int | None, error: str, final: bool) -> None:
+        async def record(ok: bool, status: int | None, error: str, final: bool) -> None:
             entry = Delivery(at=datetime.now(UTC), run_id=message.run_id,
                              event=message.event, webhook=hook.shown, attempt=attempt,
                              ok=ok, status=status, error=error, final=final)
@@ -321,6 +321,11 @@ class Notifier:
                 said, level = f"{error}; refused, not tried again", logging.ERROR
             log.log(level, "notification %s of run %s to %s, attempt %d: %s", message.event,
                     message.run_id, hook.shown, attempt, said, extra={"run_id": message.run_id})
+            try:  # and on the run's events, where its page shows it
+                await self.store.add_note(message.run_id, "notification",
+                                          entry.model_dump(mode="json", exclude={"run_id"}))
+            except Exception as exc:  # the log has it
+                log.info("notification attempt not noted on run %s: %s", message.run_id, exc)
 
         async def one() -> None:
             nonlocal attempt
@@ -331,14 +336,14 @@ class Notifier:
             except httpx.HTTPError as exc:
                 error = _scrub(f"{type(exc).__name__}: {exc}", hook.url)
                 last = attempt >= self.config.attempts
-                record(False, None, error, last)
+                await record(False, None, error, last)
                 raise _Retryable(error) from None
             if got.is_success:
-                record(True, got.status_code, "", True)
+                await record(True, got.status_code, "", True)
                 return
             retry = got.status_code >= 500 or got.status_code in (408, 429)
             last = attempt >= self.config.attempts or not retry
-            record(False, got.status_code, f"HTTP {got.status_code}", last)
+            await record(False, got.status_code, f"HTTP {got.status_code}", last)
             raise (_Retryable if retry else _Final)(f"HTTP {got.status_code}")
 
         async with self._slots:

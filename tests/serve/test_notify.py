@@ -68,8 +68,10 @@ def app_with(tmp_path: Path) -> App:
                 c.app = app  # type: ignore[attr-defined]
                 yield c
         finally:
-            for task in list(app.state.live.tasks):
-                await task
+            if app.state.live.tasks:  # a test that failed may leave a run waiting for a person
+                _, waiting = await asyncio.wait(set(app.state.live.tasks), timeout=30)
+                for task in waiting:
+                    task.cancel()
             await app.state.notifier.aclose(timeout_s=5)
             await store.close()
     return make
@@ -147,8 +149,14 @@ async def test_a_receiver_failing_twice_gets_the_third_attempt(app_with: App, ca
             await client.app.state.notifier.drain()
             tried = (await client.get(f"/api/v1/notifications?run_id={run_id}",
                                       headers=bearer(VIEWER_TOKEN))).json()
+            events = (await client.get(f"/api/v1/runs/{run_id}/events",
+                                       headers=bearer(VIEWER_TOKEN))).json()
     assert [(d["attempt"], d["ok"], d["status"]) for d in reversed(tried)] == [
         (1, False, 500), (2, False, 503), (3, True, 200)]
+    noted = [(e["data"]["attempt"], e["data"]["ok"], e["data"]["webhook"]) for e in events
+             if e["type"] == "notification"]
+    shown = f"{flaky.url}/..."  # the host, never the URL's secret path
+    assert noted == [(1, False, shown), (2, False, shown), (3, True, shown)]
     assert len(flaky.posts) == 3
     said = "\n".join(r.getMessage() for r in caplog.records)
     assert "attempt 3: delivered" in said and f"to http://127.0.0.1:{flaky.url[-5:]}" in said
@@ -246,3 +254,59 @@ def test_a_bad_environment_entry_names_its_position_not_its_url() -> None:
     with pytest.raises(ConfigError, match="MENDFLOW_WEBHOOKS entry 2") as caught:
         parse_webhooks("http://ok.example/a slack=mailto:T0SECRET")
     assert "T0SECRET" not in str(caught.value)
+
+
+PARENT = """---
+id: parent-cleanup
+title: Clean up by the linked guide
+triggers:
+  - alert: NeedsLinkedCleanup
+---
+
+# Clean up by the linked guide
+
+## Mitigation
+
+1. Follow [the clean-up guide](cleanup.md) {#cleanup}.
+"""
+
+CHILD = """---
+id: linked-cleanup
+title: The linked clean-up
+---
+
+# The linked clean-up
+
+## Mitigation
+
+1. Mark the clean-up:
+
+   ```bash
+   touch MARKER
+   ```
+"""
+
+
+async def test_a_linked_guides_gate_is_told_as_its_child_runs_question(
+        app_with: App, tmp_path: Path) -> None:
+    guides = write_guides(tmp_path / "guides")
+    (guides / "parent.md").write_text(PARENT)
+    (guides / "cleanup.md").write_text(CHILD.replace("MARKER", str(tmp_path / "cleaned")))
+    with receiving(Receiver()) as hook:
+        async with app_with(Webhook(hook.url)) as client:
+            run_id = await start_run(client, "NeedsLinkedCleanup", "c1")
+            (asked,) = await until(hook, lambda got: len(got) >= 1)
+            # a linked guide's gate is asked through its caller: told as the caller's
+            asker = asked["run"]["id"]
+            assert asker == run_id
+            assert asked["question"]["kind"] == "approve" and "touch" in asked["question"]["text"]
+            assert asked["run"]["url"] == f"{BASE}/runs/{asker}"
+            answered = await client.post(
+                f"/api/v1/runs/{asker}/steps/{asked['question']['step_id']}/answer",
+                json={"yes": True}, headers=bearer(APPROVER_TOKEN))
+            assert answered.status_code == 200
+            assert (await run_over(client, run_id))["status"] == "succeeded"
+            told = await until(hook, lambda got: len(got) >= 2)
+    assert [(b["event"], b["run"]["id"]) for b in told] == [("question", asker),
+                                                            ("run_ended", run_id)]
+    assert (tmp_path / "cleaned").exists()
