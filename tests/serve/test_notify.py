@@ -310,3 +310,24 @@ async def test_a_linked_guides_gate_is_told_as_its_child_runs_question(
     assert [(b["event"], b["run"]["id"]) for b in told] == [("question", asker),
                                                             ("run_ended", run_id)]
     assert (tmp_path / "cleaned").exists()
+
+
+def test_the_slack_body_escapes_what_slack_would_read_as_markup() -> None:
+    from datetime import UTC, datetime
+
+    from engine.serve.notify import Notifier, _Message
+    from engine.store.base import RunRecord
+
+    now = datetime.now(UTC)
+    record = RunRecord(run_id="r1", plan_id="p", plan_hash="h", guide_path="g.md",
+                       title="Disk <!channel> & <https://evil.example|click>", status="failed",
+                       reason="node <@U123> said <script>", created_at=now, updated_at=now)
+    notifier = Notifier(NotifyConfig(base_url=BASE), store=None)  # type: ignore[arg-type]
+    message = _Message("run_ended", record, "r1", f"Run r1 ({record.title}) ended: failed: "
+                       f"{record.reason}")
+    slack = notifier.body(Webhook("https://hooks.example/x", "slack"), message)
+    assert "<!channel>" not in slack["text"] and "<@U123>" not in slack["text"]
+    assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;" in slack["text"]
+    assert slack["text"].endswith(f"<{BASE}/runs/r1|Open run r1>")  # the one real link
+    plain = notifier.body(Webhook("https://hooks.example/y"), message)
+    assert plain["run"]["title"] == record.title  # JSON carries values as they are
