@@ -15,10 +15,11 @@ What it does with a notification (`POST /api/v1/alerts`):
 3. its labels and annotations are checked against the guide's typed inputs before anything
    is claimed: a value that does not fit is recorded `refused` with the reason (an alert never
    injects: values stay values);
-4. the run takes one of its guide's slots (`max_runs_per_guide` live runs of a guide across
-   every process on the store, `engine.serve.slots`; none free: recorded `refused`), then the
-   alert group claims its run (`groupKey` + guide): a group whose run is live gets no
-   second one (recorded `deduped`, with the live run); else the run starts in the background,
+4. the alert group claims its run (`groupKey` + guide): a group whose run is live gets no
+   second one (recorded `deduped`, with the live run); else the run takes one of its guide's
+   slots (`max_runs_per_guide` live runs of a guide across every process on the store,
+   `engine.serve.slots`; none free: recorded `refused`, the claim given back); then the run
+   starts in the background,
    with the operator's approval policy from mendflow.toml (`[policy] auto_approve`); a gate
    the policy does not cover waits for an approver (below);
 5. a `resolved` notification is recorded; with `on_resolved = "cancel"` the group's live run
@@ -178,18 +179,17 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             await store.record_alert(record)
             return _said(record)
         run_id = new_run_id()
-        held_here = live.groups.get(_group(note, route))
-        if held_here is None and not await slots.take(route.plan.id, run_id):
+        group = _group(note, route)
+        held = live.groups.get(group) or await store.claim_alert_group(group, run_id=run_id,
+                                                                       guide=guide)
+        if held == run_id and not await slots.take(route.plan.id, run_id):
+            await store.release_alert_group(group, run_id=run_id)  # no run: the group is free
             record = base.model_copy(update={
                 "disposition": "refused", "guide": guide,
                 "detail": f"{config.max_runs_per_guide} runs of this guide are live"})
             await store.record_alert(record)
             return _said(record)
-        held = held_here or await store.claim_alert_group(_group(note, route), run_id=run_id,
-                                                          guide=guide)
         if held != run_id:
-            if held_here is None:
-                await slots.release(route.plan.id, run_id)
             record = base.model_copy(update={"disposition": "deduped", "guide": guide,
                                              "run_id": held})
             await store.record_alert(record)

@@ -328,6 +328,11 @@ class Store(Protocol):
         concurrent callers, in any number of processes."""
         ...
 
+    async def release_alert_group(self, group_key: str, *, run_id: str) -> None:
+        """Give up a claim that started no run (its guide had no free slot): the group's next
+        notification may claim it at once. Nothing if `run_id` does not hold it."""
+        ...
+
     async def record_alert(self, record: AlertRecord) -> None: ...
 
     async def alerts(self, *, limit: int = 100,

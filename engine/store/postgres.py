@@ -831,6 +831,12 @@ class PostgresStore:
                 return held
         return await self._call(claim)
 
+    async def release_alert_group(self, group_key: str, *, run_id: str) -> None:
+        async def release(conn: asyncpg.Connection) -> None:
+            await conn.execute("DELETE FROM alert_groups WHERE group_key = $1 AND run_id = $2",
+                               group_key, run_id)
+        await self._call(release)
+
     async def record_alert(self, record: AlertRecord) -> None:
         async def insert(conn: asyncpg.Connection) -> None:
             await conn.execute(

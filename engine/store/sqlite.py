@@ -556,6 +556,13 @@ class SqliteStore:
                 return run_id
         return await self._run(claim)
 
+    async def release_alert_group(self, group_key: str, *, run_id: str) -> None:
+        def release() -> None:
+            with _transaction(self._db()):
+                self._db().execute("DELETE FROM alert_groups WHERE group_key = ? AND run_id = ?",
+                                   (group_key, run_id))
+        await self._run(release)
+
     async def record_alert(self, record: AlertRecord) -> None:
         def insert() -> None:
             with _transaction(self._db()):

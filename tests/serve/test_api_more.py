@@ -96,7 +96,7 @@ async def test_a_guides_run_limit_holds_across_two_servers_on_one_store(server: 
         assert (repeat["disposition"], repeat["run_id"]) == ("deduped", first["run_id"])
         await over(one, first["run_id"])
         await asyncio.sleep(0.1)  # the slot is given back as the run's task ends
-        third = await fire(two, "g4")
+        third = await fire(two, "g2")  # the refused group again: it claimed nothing
         assert third["disposition"] == "started", third  # the ended run gave its slot back
         await over(two, third["run_id"])
         # the gated ScratchFull run waits for an approver: not this test's business

@@ -421,6 +421,15 @@ class StoreContract:
 
     # -- alerts (`mendflow serve`) ---------------------------------------------------------
 
+    async def test_a_released_alert_group_claim_is_free_at_once_and_only_its_holder_releases(
+            self, store: Store) -> None:
+        assert await store.claim_alert_group("g", run_id="r1", guide="x.md") == "r1"
+        assert await store.claim_alert_group("g", run_id="r2", guide="x.md") == "r1"
+        await store.release_alert_group("g", run_id="r2")  # not its holder: nothing
+        assert await store.claim_alert_group("g", run_id="r2", guide="x.md") == "r1"
+        await store.release_alert_group("g", run_id="r1")  # r1 never started
+        assert await store.claim_alert_group("g", run_id="r2", guide="x.md") == "r2"
+
     async def test_one_claim_of_an_alert_group_wins_among_concurrent_servers(
             self, store: Store, peer_store: Store) -> None:
         group = f"{{}}:{{alertname=\"Disk-{uuid.uuid4().hex[:6]}\"}}"
