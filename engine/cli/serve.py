@@ -59,8 +59,6 @@ def serve(
     registry = default_registry()
     router: Router = load_routes(guides, known_plugins=None if executor != "local"
                                  else set(registry.names()))
-    err.print(f"serving {len(router.routes)} trigger(s) from {guides} on "
-              f"http://{host}:{port} (executor {executor})", highlight=False)
     webhooks, file_base_url = load_webhooks(settings.config_file,
                                             required=settings.config_required,
                                             environ=os.environ, spec=settings.webhooks)
@@ -69,6 +67,8 @@ def serve(
     config = ServeConfig(guides=guides, tokens=tokens, executor=executor,
                          on_resolved="cancel" if on_resolved == "cancel" else "record",
                          notify=NotifyConfig(webhooks=tuple(webhooks), base_url=link_base))
+    err.print(f"serving {len(router.routes)} trigger(s) from {guides} on "
+              f"http://{host}:{port} (executor {executor})", highlight=False)
     if webhooks:
         err.print(f"notifying {len(webhooks)} webhook(s): "
                   f"{', '.join(h.shown for h in webhooks)}", highlight=False)

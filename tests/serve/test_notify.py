@@ -331,3 +331,26 @@ def test_the_slack_body_escapes_what_slack_would_read_as_markup() -> None:
     assert slack["text"].endswith(f"<{BASE}/runs/r1|Open run r1>")  # the one real link
     plain = notifier.body(Webhook("https://hooks.example/y"), message)
     assert plain["run"]["title"] == record.title  # JSON carries values as they are
+
+
+@pytest.mark.parametrize("env, says", [
+    ({"MENDFLOW_WEBHOOKS": "slack=ftp://hooks.example/T0SECRET"}, "MENDFLOW_WEBHOOKS entry 1"),
+    ({"MENDFLOW_BASE_URL": "mendflow.example.com"}, "base URL"),
+])
+def test_serve_refuses_a_bad_webhook_setting_in_one_line(tmp_path: Path, env: dict,
+                                                        says: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    write_guides(tmp_path / "guides")
+    done = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "serve", "--guides", str(tmp_path / "guides")],
+        env={**os.environ, "MENDFLOW_API_TOKENS": TOKENS,
+             "MENDFLOW_DATA_DIR": str(tmp_path / "data"),
+             "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **env},
+        capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode != 0
+    assert says in done.stderr and "Traceback" not in done.stderr
+    assert "serving" not in done.stderr  # refused before it says it serves
+    assert "T0SECRET" not in done.stderr + done.stdout
