@@ -24,6 +24,9 @@ def serve(
     on_resolved: Annotated[str, typer.Option(help="record, or cancel: what a `resolved` "
                                              "notification does to its group's live run.")] =
     "record",
+    max_runs_per_guide: Annotated[int, typer.Option(
+        min=1, help="Live runs of one guide at once, across every serve process on the store; "
+                    "beyond it an alert is refused.")] = 4,
     base_url: Annotated[str | None, typer.Option(
         help="Where people reach this server: the run links notifications carry "
              "(MENDFLOW_BASE_URL, mendflow.toml [serve] base_url; default http://HOST:PORT)."
@@ -66,6 +69,7 @@ def serve(
                                  or f"http://{host}:{port}")
     config = ServeConfig(guides=guides, tokens=tokens, executor=executor,
                          on_resolved="cancel" if on_resolved == "cancel" else "record",
+                         max_runs_per_guide=max_runs_per_guide,
                          notify=NotifyConfig(webhooks=tuple(webhooks), base_url=link_base))
     err.print(f"serving {len(router.routes)} trigger(s) from {guides} on "
               f"http://{host}:{port} (executor {executor})", highlight=False)
