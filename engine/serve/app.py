@@ -62,7 +62,14 @@ from engine.serve.auth import Caller, Tokens
 from engine.serve.notify import Delivery, Notifier, NotifyConfig
 from engine.serve.resuming import ResumeRequest, check_resumable
 from engine.serve.slots import GuideSlots
-from engine.store.base import AlertRecord, EventRecord, Question, RunOptions, RunRecord
+from engine.store.base import (
+    AlertRecord,
+    EventRecord,
+    LeaseHeld,
+    Question,
+    RunOptions,
+    RunRecord,
+)
 
 log = logging.getLogger("mendflow.serve")
 
@@ -234,7 +241,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                 record = await go()
             except MendflowError as exc:  # recorded on the run where it has one
                 log.error("run %s of %s: %s", run_id, guide, exc)
-                notifier.failed(run_id, guide, exc.message)
+                if not isinstance(exc, LeaseHeld):  # another process drives it: not ended
+                    notifier.failed(run_id, guide, exc.message)
                 raise
             finally:
                 live.executors.pop(run_id, None)
@@ -375,15 +383,17 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         if not await slots.take(plan.id, run_id):
             raise HTTPException(409, f"{config.max_runs_per_guide} runs of this guide are "
                                      "live: resume it when one ends")
-        source = request.client.host if request.client else "unknown"
-        await store.add_note(run_id, "resume_asked", {
-            "by": who.name, "source": source,
-            "in_doubt": {step: str(decision) for step, decision in in_doubt.items()}})
+        if run_id in live.executors:  # a resume asked at the same moment won (no await
+            raise HTTPException(409, f"run {run_id} is driven by this server")  # since here)
         answers = answers_for(record.options, store=store, run_id=run_id)
         answers.in_doubt = in_doubt
         executor = factory(services, interaction=answers)
         _launch(executor, run_id, plan.id, record.guide_path, None,
                 lambda: executor.resume(run_id))
+        source = request.client.host if request.client else "unknown"
+        await store.add_note(run_id, "resume_asked", {
+            "by": who.name, "source": source,
+            "in_doubt": {step: str(decision) for step, decision in in_doubt.items()}})
         return {"run_id": run_id, "resuming": True, "by": who.name}
 
     @app.get("/api/v1/guides")
