@@ -8,6 +8,12 @@
     [policy]                           # the operator's approval policy
     auto_approve = ["approve-start_*"]
 
+    [serve]                            # `mendflow serve` (engine.serve)
+    base_url = "https://mendflow.example.com"   # the run links its notifications carry
+    [[serve.webhooks]]                 # notifications out (engine.serve.notify)
+    url_env = "SLACK_WEBHOOK_URL"      # or url = "https://..." (a URL may hold a secret)
+    format = "slack"                   # or "json"
+
 A misspelt section or key, a value of the wrong type, a file that is not UTF-8 TOML: each is a
 `ConfigError` naming the file, the line and the key, with what to write instead. A file named
 by `MENDFLOW_CONFIG_FILE` must exist; the default `./mendflow.toml` may be absent (no sources,
@@ -48,9 +54,25 @@ class Policy(_Strict):
     auto_approve: list[str] = Field(default_factory=list)
 
 
+class WebhookEntry(_Strict):
+    """A webhook `mendflow serve` notifies: its URL written here or, as a URL often holds a
+    secret, named by an environment variable (`url_env`); exactly one of them."""
+
+    url: str | None = None
+    url_env: str | None = None
+    format: Literal["json", "slack"] = "json"
+    name: str | None = Field(default=None, max_length=64)
+
+
+class ServeSection(_Strict):
+    base_url: str | None = None
+    webhooks: list[WebhookEntry] = Field(default_factory=list)
+
+
 class ConfigFile(_Strict):
     datasources: dict[str, DataSourceEntry] = Field(default_factory=dict)
     policy: Policy = Field(default_factory=Policy)
+    serve: ServeSection = Field(default_factory=ServeSection)
 
 
 def read_config(path: Path, *, required: bool = False) -> ConfigFile:
@@ -103,9 +125,13 @@ def _located(exc: ValidationError, text: str, path: Path) -> ConfigError:
 
 def _allowed(parent: list[str]) -> list[str]:
     if not parent:
-        return ["[datasources.NAME]", "[policy]"]
+        return ["[datasources.NAME]", "[policy]", "[serve]"]
     if parent == ["policy"]:
         return list(Policy.model_fields)
+    if parent == ["serve"]:
+        return list(ServeSection.model_fields)
+    if parent[:2] == ["serve", "webhooks"] and len(parent) == 3:
+        return list(WebhookEntry.model_fields)
     if parent[0] == "datasources" and len(parent) == 2:
         return list(DATASOURCE_KEYS)
     return []

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
                                     "(OpenAI protocol) to this folder as a replayable fixture.")
     database_url: str | None = Field(default=None, description="PostgreSQL store (scale-out).")
     broker_url: str | None = Field(default=None, description="Celery broker (scale-out).")
+    base_url: str | None = Field(default=None, description="Where people reach `mendflow "
+                                 "serve`: the run links its notifications carry.")
+    webhooks: str | None = Field(default=None, description="Webhooks `mendflow serve` "
+                                 "notifies, whitespace-separated, each `URL`, `json=URL` or "
+                                 "`slack=URL` (besides mendflow.toml's [[serve.webhooks]]).")
     config_file: Path = Field(default=Path("mendflow.toml"), description="Data sources.")
 
     @property

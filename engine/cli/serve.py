@@ -24,11 +24,19 @@ def serve(
     on_resolved: Annotated[str, typer.Option(help="record, or cancel: what a `resolved` "
                                              "notification does to its group's live run.")] =
     "record",
+    max_runs_per_guide: Annotated[int, typer.Option(
+        min=1, help="Live runs of one guide at once, across every serve process on the store; "
+                    "beyond it an alert is refused.")] = 4,
+    base_url: Annotated[str | None, typer.Option(
+        help="Where people reach this server: the run links notifications carry "
+             "(MENDFLOW_BASE_URL, mendflow.toml [serve] base_url; default http://HOST:PORT)."
+    )] = None,
 ) -> None:
     """Take Alertmanager's webhook (POST /api/v1/alerts), run the guide each alert matches,
     and serve runs, alerts and reports over a REST API (OpenAPI at /docs). Callers need
     bearer tokens: MENDFLOW_API_TOKENS=name:role:token,... (roles: viewer, operator,
-    approver, alerts)."""
+    approver, alerts). Webhooks told when a run needs a person and when it ends:
+    mendflow.toml [[serve.webhooks]] and MENDFLOW_WEBHOOKS."""
     import uvicorn
 
     from engine.cli.runs import _open_store, executor_factory
@@ -37,6 +45,7 @@ def serve(
     from engine.serve.alerts import Router
     from engine.serve.app import ServeConfig, create_app, load_routes
     from engine.serve.auth import parse_tokens
+    from engine.serve.notify import NotifyConfig, checked_base_url, load_webhooks
 
     if on_resolved not in ("record", "cancel"):
         raise InputError(f"--on-resolved {on_resolved!r}: use record or cancel")
@@ -53,10 +62,22 @@ def serve(
     registry = default_registry()
     router: Router = load_routes(guides, known_plugins=None if executor != "local"
                                  else set(registry.names()))
+    webhooks, file_base_url = load_webhooks(settings.config_file,
+                                            required=settings.config_required,
+                                            environ=os.environ, spec=settings.webhooks)
+    link_base = checked_base_url(base_url or settings.base_url or file_base_url
+                                 or f"http://{host}:{port}")
+    config = ServeConfig(guides=guides, tokens=tokens, executor=executor,
+                         on_resolved="cancel" if on_resolved == "cancel" else "record",
+                         max_runs_per_guide=max_runs_per_guide,
+                         notify=NotifyConfig(webhooks=tuple(webhooks), base_url=link_base))
     err.print(f"serving {len(router.routes)} trigger(s) from {guides} on "
               f"http://{host}:{port} (executor {executor})", highlight=False)
-    config = ServeConfig(guides=guides, tokens=tokens, executor=executor,
-                         on_resolved="cancel" if on_resolved == "cancel" else "record")
+    if webhooks:
+        err.print(f"notifying {len(webhooks)} webhook(s): "
+                  f"{', '.join(h.shown for h in webhooks)}", highlight=False)
+
+    _log_to_stderr()
 
     async def main() -> None:
         store = _open_store(settings)
@@ -69,7 +90,20 @@ def serve(
                                                    # the UI's open event streams end then
                                                    timeout_graceful_shutdown=3))
             await server.serve()
+            await application.state.notifier.aclose()
         finally:
             await store.close()
 
     asyncio.run(main())
+
+
+def _log_to_stderr() -> None:
+    """The server's own log lines (runs, notifications: `mendflow.*`) on stderr beside
+    uvicorn's, from INFO up."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("mendflow")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

@@ -16,7 +16,10 @@ What it does with a notification (`POST /api/v1/alerts`):
    is claimed: a value that does not fit is recorded `refused` with the reason (an alert never
    injects: values stay values);
 4. the alert group claims its run (`groupKey` + guide): a group whose run is live gets no
-   second one (recorded `deduped`, with the live run); else the run starts in the background,
+   second one (recorded `deduped`, with the live run); else the run takes one of its guide's
+   slots (`max_runs_per_guide` live runs of a guide across every process on the store,
+   `engine.serve.slots`; none free: recorded `refused`, the claim given back); then the run
+   starts in the background,
    with the operator's approval policy from mendflow.toml (`[policy] auto_approve`); a gate
    the policy does not cover waits for an approver (below);
 5. a `resolved` notification is recorded; with `on_resolved = "cancel"` the group's live run
@@ -26,7 +29,10 @@ Questions the options and policy do not answer (an approval, a manual step, a ju
 for a person: `GET /api/v1/questions`, answered by `POST /api/v1/runs/ID/steps/STEP/answer`
 (approvals by an approver), recorded with who, when and from where.
 
-Not built yet (issue #15): the web UI with live updates, notifications out. The endpoints
+When a run asks a person and when it ends, the configured webhooks are told, with a link to
+the run (`engine.serve.notify`), off the run's path.
+
+Not built yet (issue #15): the web UI with live updates. The endpoints
 that exist are listed in /docs (OpenAPI).
 """
 
@@ -41,7 +47,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from engine.errors import MendflowError
@@ -50,10 +56,21 @@ from engine.plan import Plan
 from engine.runtime.executor import new_run_id
 from engine.runtime.memory import build_context
 from engine.runtime.services import Executor, ExecutorFactory, Services, answers_for
+from engine.serve import views
 from engine.serve.alerts import Alert, Notification, Route, Router
 from engine.serve.auth import Caller, Tokens
+from engine.serve.notify import Delivery, Notifier, NotifyConfig
+from engine.serve.resuming import ResumeRequest, check_resumable
+from engine.serve.slots import GuideSlots
 from engine.serve.ui import mount_ui
-from engine.store.base import AlertRecord, Question, RunOptions, RunRecord
+from engine.store.base import (
+    AlertRecord,
+    EventRecord,
+    LeaseHeld,
+    Question,
+    RunOptions,
+    RunRecord,
+)
 
 log = logging.getLogger("mendflow.serve")
 
@@ -72,7 +89,8 @@ class ServeConfig:
     executor: str = "local"
     on_resolved: Literal["record", "cancel"] = "record"
     max_body_bytes: int = MAX_BODY_BYTES
-    max_runs_per_guide: int = 4
+    max_runs_per_guide: int = 4  # live runs of one guide, across every process on the store
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
 
 @dataclass
@@ -81,7 +99,6 @@ class _Live:
 
     executors: dict[str, Executor] = field(default_factory=dict)
     tasks: set[asyncio.Task[RunRecord]] = field(default_factory=set)
-    per_guide: dict[str, int] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)  # alert group -> its live run here
 
 
@@ -115,6 +132,10 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     policy = load_auto_approve(services.settings.config_file,
                                required=services.settings.config_required)
     store = services.store
+    notifier = Notifier(config.notify, store, services.redact)
+    slots = GuideSlots(store, config.max_runs_per_guide)
+    lint = views.LintStatus()
+    app.state.notifier = notifier
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -146,7 +167,11 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                 if executor is not None and executor.cancel("the alert resolved"):
                     record = record.model_copy(update={"run_id": held,
                                                        "detail": "its run was cancelled"})
+            elif route is not None and _group(note, route) in live.groups:
+                record = record.model_copy(update={"run_id": live.groups[_group(note, route)]})
             await store.record_alert(record)
+            if record.run_id:
+                await _note(record.run_id, "alert_resolved", record)
             return _said(record)
         if route is None:
             await store.record_alert(base)
@@ -161,18 +186,22 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                                              "detail": exc.message})
             await store.record_alert(record)
             return _said(record)
-        if live.per_guide.get(guide, 0) >= config.max_runs_per_guide:
+        run_id = new_run_id()
+        group = _group(note, route)
+        held = live.groups.get(group) or await store.claim_alert_group(group, run_id=run_id,
+                                                                       guide=guide)
+        if held == run_id and not await slots.take(route.plan.id, run_id):
+            await store.release_alert_group(group, run_id=run_id)  # no run: the group is free
             record = base.model_copy(update={
                 "disposition": "refused", "guide": guide,
-                "detail": f"{config.max_runs_per_guide} runs of this guide are live here"})
+                "detail": f"{config.max_runs_per_guide} runs of this guide are live"})
             await store.record_alert(record)
             return _said(record)
-        run_id = new_run_id()
-        held = await store.claim_alert_group(_group(note, route), run_id=run_id, guide=guide)
         if held != run_id:
             record = base.model_copy(update={"disposition": "deduped", "guide": guide,
                                              "run_id": held})
             await store.record_alert(record)
+            await _note(held, "alert_repeated", record)
             return _said(record)
         _start(route, run_id, alert_data, _group(note, route))
         record = base.model_copy(update={"disposition": "started", "guide": guide,
@@ -180,29 +209,53 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         await store.record_alert(record)
         return _said(record)
 
+    async def _note(run_id: str, kind: str, record: AlertRecord) -> None:
+        """The notification, on its run's events (a group claimed by a run not yet written
+        has none to note it on: the alert record keeps it)."""
+        try:
+            await store.add_note(run_id, kind, {
+                "group_key": record.group_key, "alertname": record.alertname,
+                "status": record.status, "fingerprint": record.fingerprint,
+                "received_at": record.received_at.isoformat(), "detail": record.detail})
+        except MendflowError as exc:
+            log.info("alert %s of run %s not noted on the run: %s", kind, run_id, exc.message)
+
     def _start(route: Route, run_id: str, alert_data: dict[str, Any], group: str) -> None:
         options = RunOptions(executor=config.executor, auto_approve=policy, ask_people=True)
         executor = factory(services, interaction=answers_for(options, store=store,
                                                              run_id=run_id))
         guide = str(route.guide)
-        live.executors[run_id] = executor
         live.groups[group] = run_id
-        live.per_guide[guide] = live.per_guide.get(guide, 0) + 1
+        _launch(executor, run_id, route.plan.id, guide, group,
+                lambda: executor.start(route.plan, guide_path=guide, alert=alert_data,
+                                       options=options, run_id=run_id))
+
+    def _launch(executor: Executor, run_id: str, plan_id: str, guide: str, group: str | None,
+                go: Callable[[], Awaitable[RunRecord]]) -> None:
+        """Drive (or follow) the run in the background, holding its guide's slot (taken by
+        the caller), told to the webhooks when it asks a person and when it ends."""
+        live.executors[run_id] = executor
+        holding = asyncio.get_running_loop().create_task(slots.hold(plan_id, run_id))
 
         async def drive() -> RunRecord:
             try:
-                return await executor.start(route.plan, guide_path=guide, alert=alert_data,
-                                            options=options, run_id=run_id)
+                record = await go()
             except MendflowError as exc:  # recorded on the run where it has one
                 log.error("run %s of %s: %s", run_id, guide, exc)
+                if not isinstance(exc, LeaseHeld):  # another process drives it: not ended
+                    notifier.failed(run_id, guide, exc.message)
                 raise
             finally:
                 live.executors.pop(run_id, None)
-                if live.groups.get(group) == run_id:
+                if group is not None and live.groups.get(group) == run_id:
                     del live.groups[group]
-                live.per_guide[guide] -= 1
+                holding.cancel()
+                await slots.release(plan_id, run_id)
+            notifier.ended(record)
+            return record
 
         task = asyncio.get_running_loop().create_task(drive(), name=f"run:{run_id}")
+        notifier.watch(run_id)
         live.tasks.add(task)
         task.add_done_callback(live.tasks.discard)
 
@@ -237,8 +290,26 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                            "duration_s": r.duration_s, "summary": r.summary,
                            "error": r.error} for r in view.rows]}
 
+    @app.get("/api/v1/runs/{run_id}/events")
+    async def run_events(run_id: str, who: Reader,
+                         after: Annotated[int, Query(ge=0)] = 0) -> list[EventRecord]:
+        """The run's events after seq `after`: its steps' transitions, and notes such as a
+        repeat of its alert (`alert_repeated`) or its resolution (`alert_resolved`)."""
+        await _get_run(run_id)
+        return await store.events(run_id, after=after)
+
     @app.get("/api/v1/runs/{run_id}/report", response_class=PlainTextResponse)
     async def report(run_id: str, who: Reader) -> str:
+        return (await _report(run_id))[0]
+
+    @app.get("/api/v1/runs/{run_id}/report.html", response_class=HTMLResponse)
+    async def report_page(run_id: str, who: Reader) -> HTMLResponse:
+        """The report as a page (no script runs in it: its values are text)."""
+        markdown, record = await _report(run_id)
+        return HTMLResponse(views.report_html(markdown, f"{record.title} ({run_id})"),
+                            headers={"Content-Security-Policy": views.REPORT_CSP})
+
+    async def _report(run_id: str) -> tuple[str, RunRecord]:
         from engine.report import build_view, render_markdown
 
         record = await _get_run(run_id)
@@ -246,7 +317,18 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
         view.llm_usage = await store.llm_usage(run_id)
         view.answers = await store.questions(run_id=run_id, pending=False)
-        return render_markdown(view)
+        return render_markdown(view), record
+
+    @app.get("/api/v1/runs/{run_id}/graph")
+    async def run_graph(run_id: str, who: Reader) -> dict[str, Any]:
+        """The run's plan as nodes and edges, each step with its status in the run."""
+        from engine.report import build_view
+
+        record = await _get_run(run_id)
+        plan = await store.load_plan(record.plan_hash)
+        view = build_view(record, plan, [], [])
+        return {"run_id": run_id, "status": record.status,
+                **views.graph(plan, {r.step_id: r.status for r in view.rows})}
 
     @app.get("/api/v1/questions")
     async def questions(who: Reader, run_id: str | None = None) -> list[Question]:
@@ -283,11 +365,52 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                                      "server: it cannot be cancelled from here")
         return {"run_id": run_id, "cancelling": executor.cancel(f"cancelled by {who.name}")}
 
+    @app.get("/api/v1/notifications")
+    async def notifications(who: Reader, run_id: str | None = None) -> list[Delivery]:
+        """This process's recent webhook delivery attempts, newest first (URLs not shown)."""
+        return [d for d in reversed(notifier.deliveries) if run_id in (None, d.run_id)]
+
+    @app.post("/api/v1/runs/{run_id}/resume")
+    async def resume(run_id: str, request: Request, who: Operator,
+                     body: ResumeRequest | None = None) -> dict[str, Any]:
+        """Continue a run that stopped without ending (interrupted, or its driver died);
+        finished steps do not run again. A step in doubt runs again, or is taken as done or
+        failed, only as `rerun` / `mark_done` / `mark_failed` say (an approver's call)."""
+        record = await _get_run(run_id)
+        plan = await store.load_plan(record.plan_hash)
+        in_doubt = await check_resumable(store, record, plan, body or ResumeRequest(), who=who,
+                                         executor=config.executor,
+                                         driven_here=run_id in live.executors)
+        if not await slots.take(plan.id, run_id):
+            raise HTTPException(409, f"{config.max_runs_per_guide} runs of this guide are "
+                                     "live: resume it when one ends")
+        if run_id in live.executors:  # a resume asked at the same moment won (no await
+            raise HTTPException(409, f"run {run_id} is driven by this server")  # since here)
+        answers = answers_for(record.options, store=store, run_id=run_id)
+        answers.in_doubt = in_doubt
+        executor = factory(services, interaction=answers)
+        _launch(executor, run_id, plan.id, record.guide_path, None,
+                lambda: executor.resume(run_id))
+        source = request.client.host if request.client else "unknown"
+        await store.add_note(run_id, "resume_asked", {
+            "by": who.name, "source": source,
+            "in_doubt": {step: str(decision) for step, decision in in_doubt.items()}})
+        return {"run_id": run_id, "resuming": True, "by": who.name}
+
     @app.get("/api/v1/guides")
     async def guides(who: Reader) -> list[dict[str, Any]]:
+        """One entry per trigger, with its guide's lint status (`mendflow lint`)."""
         return [{"guide": str(r.guide), "plan": r.plan.id, "title": r.plan.title,
-                 "trigger": r.trigger.model_dump(), "steps": len(r.plan.steps)}
+                 "trigger": r.trigger.model_dump(), "steps": len(r.plan.steps),
+                 "lint": await lint.of(r.guide)}
                 for r in router.routes]
+
+    @app.get("/api/v1/guides/{plan_id}/graph")
+    async def guide_graph(plan_id: str, who: Reader) -> dict[str, Any]:
+        route = next((r for r in router.routes if r.plan.id == plan_id), None)
+        if route is None:
+            raise HTTPException(404, f"no guide {plan_id} among the routed guides")
+        return views.graph(route.plan)
 
     async def _get_run(run_id: str) -> RunRecord:
         try:

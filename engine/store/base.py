@@ -281,6 +281,13 @@ class Store(Protocol):
 
     async def events(self, run_id: str, *, after: int = 0) -> list[EventRecord]: ...
 
+    async def add_note(self, run_id: str, type: str, data: dict[str, Any]) -> int:
+        """Append an event that is not a step of the run (a repeat of its alert, say) to its
+        events, from any process, without changing its version: whoever drives the run
+        commits on as if nothing happened (notes carry no scheduler `event`, so replaying
+        them changes no state). Returns its seq; RunNotFound for an unknown run."""
+        ...
+
     async def memory(self, run_id: str) -> list[MemoryEntry]: ...
 
     # exactly-once claims
@@ -319,6 +326,11 @@ class Store(Protocol):
         the group is live: running, interrupted, or claimed in the last minute and not yet
         created), else the live run that holds it. One claim wins among any number of
         concurrent callers, in any number of processes."""
+        ...
+
+    async def release_alert_group(self, group_key: str, *, run_id: str) -> None:
+        """Give up a claim that started no run (its guide had no free slot): the group's next
+        notification may claim it at once. Nothing if `run_id` does not hold it."""
         ...
 
     async def record_alert(self, record: AlertRecord) -> None: ...

@@ -268,6 +268,18 @@ WITH r AS (
 )"""
 _COMMIT = _COMMIT_CTES + "\nSELECT version FROM r"
 
+# A note (`add_note`): the next seq taken under the run's row lock, as a commit takes it, but
+# the version and the snapshot left alone (the note is after the snapshot, and replays to
+# nothing).
+_ADD_NOTE = """
+WITH r AS (
+    UPDATE runs SET last_seq = last_seq + 1 WHERE run_id = $1 RETURNING last_seq
+), ev AS (
+    INSERT INTO events (run_id, seq, at, type, step_id, attempt, data)
+    SELECT $1, r.last_seq, clock_timestamp(), $2, NULL, NULL, $3 FROM r
+)
+SELECT last_seq FROM r"""
+
 # The compare-and-set commit, or else (a sibling committed first) the step's report parked for
 # the run's applier: one statement, so the report is durable before its writer looks for the
 # applier's lock. A report already parked for (run, step, attempt) stays (the scheduler would
@@ -753,6 +765,17 @@ class PostgresStore:
             return events
         return await self._call(select)
 
+    async def add_note(self, run_id: str, type: str, data: dict[str, Any]) -> int:
+        text = dumps(data)
+
+        async def note(conn: asyncpg.Connection) -> int:
+            seq = await conn.fetchval(_ADD_NOTE, run_id, type, text)
+            if seq is None:
+                raise RunNotFound(f"no run {run_id!r} in {self!r}",
+                                  hint="`mendflow runs` lists the runs it holds")
+            return int(seq)
+        return await self._call(note)
+
     async def _events_after(self, conn: asyncpg.Connection, run_id: str,
                             after: int) -> list[EventRecord]:
         rows = await conn.fetch(
@@ -807,6 +830,12 @@ class PostgresStore:
                     "SELECT run_id FROM alert_groups WHERE group_key = $1", group_key)
                 return held
         return await self._call(claim)
+
+    async def release_alert_group(self, group_key: str, *, run_id: str) -> None:
+        async def release(conn: asyncpg.Connection) -> None:
+            await conn.execute("DELETE FROM alert_groups WHERE group_key = $1 AND run_id = $2",
+                               group_key, run_id)
+        await self._call(release)
 
     async def record_alert(self, record: AlertRecord) -> None:
         async def insert(conn: asyncpg.Connection) -> None:

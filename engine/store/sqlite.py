@@ -485,6 +485,20 @@ class SqliteStore:
                     for seq, at, type_, step_id, attempt, data in rows]
         return await self._run(select)
 
+    async def add_note(self, run_id: str, type: str, data: dict[str, Any]) -> int:
+        text = dumps(data)
+
+        def write(db: sqlite3.Connection) -> int:
+            with _transaction(db):
+                if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() \
+                        is None:
+                    raise RunNotFound(f"no run {run_id!r} in {self.path}",
+                                      hint="`mendflow runs` lists the runs it holds")
+                seq = int(db.execute("SELECT " + _LAST_SEQ, (run_id,)).fetchone()[0]) + 1
+                db.execute(_INSERT_EVENTS, (run_id, seq, _now_text(), type, None, None, text))
+                return seq
+        return await self._write(write)
+
     async def memory(self, run_id: str) -> list[MemoryEntry]:
         """Every entry written, oldest first; a key written twice appears twice (last wins)."""
         def select() -> list[MemoryEntry]:
@@ -541,6 +555,13 @@ class SqliteStore:
                            "claimed_at) VALUES (?, ?, ?, ?)", (group_key, run_id, guide, now))
                 return run_id
         return await self._run(claim)
+
+    async def release_alert_group(self, group_key: str, *, run_id: str) -> None:
+        def release() -> None:
+            with _transaction(self._db()):
+                self._db().execute("DELETE FROM alert_groups WHERE group_key = ? AND run_id = ?",
+                                   (group_key, run_id))
+        await self._run(release)
 
     async def record_alert(self, record: AlertRecord) -> None:
         def insert() -> None:

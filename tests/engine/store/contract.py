@@ -252,6 +252,28 @@ class StoreContract:
         assert [e.seq for e in await store.events(run.run_id, after=2)] == [3, 4]
         assert await store.events(run.run_id, after=4) == []
 
+    async def test_a_note_joins_the_events_and_leaves_the_driver_committing_on(
+            self, store: Store) -> None:
+        run = make_run()
+        await store.create_run(run)
+        await store.commit(run.run_id, expected_version=0, state={"snap": 1}, status="running",
+                           events=[("a", None, None, {})])
+        # a note from another process, while the run's driver holds version 1
+        assert await store.add_note(run.run_id, "alert_repeated", {"group_key": "g"}) == 2
+        version = await store.commit(run.run_id, expected_version=1, state=None,
+                                     status="running", events=[("b", "s", 1, {})])
+        assert version == 2  # the note did not make the driver's commit stale
+        assert await store.add_note(run.run_id, "alert_resolved", {}) == 4
+        await store.commit(run.run_id, expected_version=2, state={"snap": 2},
+                           status="succeeded", events=[("c", None, None, {})])
+        after = await store.get_run(run.run_id)
+        assert [(e.seq, e.type) for e in await store.events(run.run_id)] == [
+            (1, "a"), (2, "alert_repeated"), (3, "b"), (4, "alert_resolved"), (5, "c")]
+        assert (after.version, after.state_seq) == (3, 5)
+        assert (await store.events(run.run_id))[1].data == {"group_key": "g"}
+        with pytest.raises(RunNotFound):
+            await store.add_note("no-such-run", "x", {})
+
     async def test_events_of_runs_are_numbered_separately(self, store: Store) -> None:
         one, two = make_run(), make_run()
         for run in (one, two):
@@ -398,6 +420,15 @@ class StoreContract:
             await store.claim_step("no-such-run", "clean", 1, "a")
 
     # -- alerts (`mendflow serve`) ---------------------------------------------------------
+
+    async def test_a_released_alert_group_claim_is_free_at_once_and_only_its_holder_releases(
+            self, store: Store) -> None:
+        assert await store.claim_alert_group("g", run_id="r1", guide="x.md") == "r1"
+        assert await store.claim_alert_group("g", run_id="r2", guide="x.md") == "r1"
+        await store.release_alert_group("g", run_id="r2")  # not its holder: nothing
+        assert await store.claim_alert_group("g", run_id="r2", guide="x.md") == "r1"
+        await store.release_alert_group("g", run_id="r1")  # r1 never started
+        assert await store.claim_alert_group("g", run_id="r2", guide="x.md") == "r2"
 
     async def test_one_claim_of_an_alert_group_wins_among_concurrent_servers(
             self, store: Store, peer_store: Store) -> None:
