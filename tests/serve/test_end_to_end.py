@@ -1,9 +1,10 @@
-"""Issue 15's Done-when, end to end with real parts (the browser aside): a real Prometheus
-evaluates an alerting rule that fires at once, a real Alertmanager routes the alert to
-`mendflow serve`'s webhook with a bearer token, the guide whose trigger matches runs, its gated
-step waits for an approver and is approved (through the API, `approve_gate`), the run ends and
-a real webhook receiver gets the end notification with the run's link. On the embedded default
-(SQLite, local executor) and on Celery (PostgreSQL, Redis, a `mendflow worker` process)."""
+"""Issue 15's Done-when, end to end with real parts: a real Prometheus evaluates an alerting
+rule that fires at once, a real Alertmanager routes the alert to `mendflow serve`'s webhook
+with a bearer token, the guide whose trigger matches runs and shows live in a real headless
+Chromium, its gated step waits for an approver who approves it there with a click, the run
+ends and a real webhook receiver gets the end notification with the run's link. On the
+embedded default (SQLite, local executor) and on Celery (PostgreSQL, Redis, a `mendflow
+worker` process)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
 from tests.worker.conftest import Workers
 
-from .conftest import ALERTS_TOKEN, APPROVER_TOKEN, TOKENS, VIEWER_TOKEN, bearer
+from . import browser
+from .conftest import ALERTS_TOKEN, APPROVER_TOKEN, TOKENS, VIEWER_TOKEN
 from .receiver import Receiver, receiving
 from .test_real_alertmanager import ADMIN_URL, ROOT, free_port, poll, start, stop, wait_http
 
@@ -71,16 +72,22 @@ def binary(*names: str) -> str:
     pytest.skip(f"{names[0]} is not installed")
 
 
-def approve_gate(base: str, run_id: str, token: str = APPROVER_TOKEN) -> dict[str, Any]:
-    """An approver approves the run's waiting gate: the one step a person takes. (The browser
-    test does this with a click on the run page instead.)"""
-    (question,) = poll(f"{base}/questions?run_id={run_id}", VIEWER_TOKEN,
+def approve_in_the_browser(driver: Any, ui: str, api: str, run_id: str) -> dict[str, Any]:
+    """An approver opens the run page, sees the gate waiting (pushed live), and clicks
+    Approve; the run's answer as the API then shows it."""
+    (question,) = poll(f"{api}/questions?run_id={run_id}", VIEWER_TOKEN,
                        lambda got: len(got) == 1)
     assert question["kind"] == "approve", question
-    answered = httpx.post(f"{base}/runs/{run_id}/steps/{question['step_id']}/answer",
-                          json={"yes": True}, headers=bearer(token), timeout=10)
-    assert answered.status_code == 200, answered.text
-    return dict(answered.json())
+    browser.login(driver, ui, APPROVER_TOKEN)
+    browser.open_run(driver, ui, run_id)
+    browser.wait_step_status(driver, question["step_id"], "asking")
+    browser.approve_step(driver, run_id, question["step_id"])
+    browser.wait_run_status(driver, "succeeded", timeout=90)
+    browser.screenshot(driver, f"e2e-{run_id}")
+    assert not browser.console_errors(driver)
+    run = poll(f"{api}/runs/{run_id}", VIEWER_TOKEN, lambda got: bool(got.get("questions")))
+    (answer,) = run["questions"]
+    return dict(answer)
 
 
 def start_prometheus(tmp: Path, am_port: int) -> tuple[subprocess.Popen[bytes], int]:
@@ -176,6 +183,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path
 
 def test_a_prometheus_alert_runs_its_guide_through_alertmanager_an_approver_approves_and_the_end_is_notified(  # noqa: E501
         tmp_path: Path, backend: tuple[dict[str, str], list[str]]) -> None:
+    driver = browser.start()
     env, flags = backend
     guides = tmp_path / "guides"
     guides.mkdir()
@@ -221,15 +229,16 @@ def test_a_prometheus_alert_runs_its_guide_through_alertmanager_an_approver_appr
             assert (asked["event"], asked["question"]["kind"]) == ("question", "approve")
             assert asked["run"]["url"] == link
             print(f"alert to gate notified: {time.monotonic() - began:.1f} s")
-            approved = approve_gate(api, run_id)
-            assert approved["by"] == "pat" and approved["yes"] is True
+            approved = approve_in_the_browser(driver, f"http://127.0.0.1:{port}", api,
+                                              run_id)
+            assert approved["by"] == "pat"
 
             run = poll(f"{api}/runs/{run_id}", VIEWER_TOKEN,
                        lambda got: got.get("status") != "running", timeout=90)
             assert run["status"] == "succeeded", run
             assert marker.exists()
             (audit,) = run["questions"]
-            assert (audit["by"], audit["source"]) == ("pat", "127.0.0.1")
+            assert (audit["by"], audit["source"]) == ("pat", "127.0.0.1 (web UI)")
 
             told = hook.wait_for(lambda got: any(b["event"] == "run_ended" for b in got),
                                  timeout=60)
@@ -240,6 +249,7 @@ def test_a_prometheus_alert_runs_its_guide_through_alertmanager_an_approver_appr
             print(f"alert to notified end: {time.monotonic() - began:.1f} s "
                   f"({'celery' if flags else 'embedded'})")
         finally:
+            driver.quit()
             stop(*reversed(procs))
             workers.stop_all()
     logged = serve_log.read_text()
