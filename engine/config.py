@@ -10,6 +10,7 @@
 
     [serve]                            # `mendflow serve` (engine.serve)
     base_url = "https://mendflow.example.com"   # the run links its notifications carry
+    metrics_token_env = "MENDFLOW_METRICS_SCRAPE"  # GET /metrics needs this bearer token
     [[serve.webhooks]]                 # notifications out (engine.serve.notify)
     url_env = "SLACK_WEBHOOK_URL"      # or url = "https://..." (a URL may hold a secret)
     format = "slack"                   # or "json"
@@ -66,6 +67,7 @@ class WebhookEntry(_Strict):
 
 class ServeSection(_Strict):
     base_url: str | None = None
+    metrics_token_env: str | None = None  # the variable holding GET /metrics's bearer token
     webhooks: list[WebhookEntry] = Field(default_factory=list)
 
 

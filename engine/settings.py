@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     webhooks: str | None = Field(default=None, description="Webhooks `mendflow serve` "
                                  "notifies, whitespace-separated, each `URL`, `json=URL` or "
                                  "`slack=URL` (besides mendflow.toml's [[serve.webhooks]]).")
+    log_format: str = Field(default="text", pattern="^(text|json)$", description="Log lines "
+                            "of `mendflow serve` and `mendflow worker`: text, or json (one "
+                            "object a line, with run_id and step_id).")
+    metrics_token: str | None = Field(default=None, description="A bearer token that `GET "
+                                      "/metrics` of `mendflow serve` then requires (unset: "
+                                      "open, as exporters are).")
     config_file: Path = Field(default=Path("mendflow.toml"), description="Data sources.")
 
     @property

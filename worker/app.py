@@ -31,6 +31,7 @@ from typing import Any
 
 from celery import Celery, signals
 
+from engine import logs, metrics
 from engine.errors import MendflowError, StoreError
 from engine.plan import Step
 from engine.plugins import Registry
@@ -39,7 +40,7 @@ from engine.runtime.services import build_services
 from engine.store.postgres import PostgresStore
 from worker.bridge import EventLoopThread
 from worker.config import WorkerSettings, load_worker_settings
-from worker.dispatch import CeleryDispatcher, Message, check_broker
+from worker.dispatch import DUE_HEADER, CeleryDispatcher, Message, check_broker
 
 log = logging.getLogger("mendflow.worker")
 
@@ -67,9 +68,11 @@ def step(self: Any, run_id: str, step_id: str, attempt: int) -> str:
     rt = runtime()
     outbox: list[Message] = []  # the steps its commits started, sent from this thread
     here = rt.served_here((self.request.delivery_info or {}).get("routing_key"))
+    due = getattr(self.request, DUE_HEADER, None)
     try:
         result = rt.bridge.run(rt.dispatcher.collecting(
-            outbox, rt.runner.execute(str(run_id), str(step_id), int(attempt), here=here)))
+            outbox, rt.runner.execute(str(run_id), str(step_id), int(attempt), here=here,
+                                      due=float(due) if isinstance(due, int | float) else None)))
     except StoreError as exc:  # PostgreSQL away for longer than the pool's reconnect window
         log.warning("step %s:%s:%s: %s; retrying the task", run_id, step_id, attempt, exc)
         raise self.retry(exc=exc, countdown=5, max_retries=12) from None
@@ -98,6 +101,7 @@ class Runtime:
         self.dispatcher = CeleryDispatcher(step, default_queue=settings.default_queue)
         services = build_services(settings, self.store,
                                   Registry(extra=_extra_plugins(settings.worker_plugins)))
+        _log_redactor.redact = lambda text: str(services.redact(text))
         self.runner = DistributedRunner(
             services, dispatcher=self.dispatcher,
             owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
@@ -136,6 +140,8 @@ class Runtime:
 
 
 _runtime: tuple[int, Runtime] | None = None
+# The log lines' redactor, given the data sources' secrets once a process has read them.
+_log_redactor = logs.Redacting()
 _runtime_lock = threading.Lock()
 
 
@@ -162,6 +168,17 @@ def _preflight(**_: Any) -> None:
         sys.stderr.write(f"error: {exc}\n")
         sys.stderr.flush()
         os._exit(exc.exit_code or 2)
+    if settings.log_format == "json":
+        logs.configure("json", redact=_log_redactor)
+    if settings.worker_metrics_port is not None:
+        try:
+            metrics.start_exporter(settings.worker_metrics_port)
+        except OSError as exc:
+            sys.stderr.write(f"error: cannot serve metrics on port "
+                             f"{settings.worker_metrics_port}: {exc}\n")
+            sys.stderr.flush()
+            os._exit(2)
+        log.info("metrics at http://0.0.0.0:%d/metrics", settings.worker_metrics_port)
 
 
 async def _check_store(settings: WorkerSettings) -> None:
@@ -182,6 +199,7 @@ def _stop_process(**_: Any) -> None:
     if _runtime is not None and _runtime[0] == os.getpid():
         rt, _runtime = _runtime[1], None
         rt.close()
+    metrics.process_dead(os.getpid())  # its steps-running gauge no longer counts
 
 
 def _extra_plugins(spec: str) -> dict[str, type]:

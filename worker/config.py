@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from engine import metrics
 from engine.errors import ConfigError
 from engine.settings import Settings
 
@@ -36,6 +37,9 @@ class WorkerSettings(Settings):
     continue_width: int = Field(default=1, ge=1, description="Of the steps one commit starts, "
                                 "how many a task keeps and runs at once itself (the others "
                                 "are published).")
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535, description="Serve "
+                                            "the worker's metrics at http://0.0.0.0:PORT/metrics "
+                                            "(all its pool processes summed); unset: none.")
     worker_plugins: str = Field(default="", description="Extra plugin classes for workers, "
                                 "'module:Class,...' (tests register theirs this way).")
 
@@ -51,6 +55,12 @@ class WorkerSettings(Settings):
                 f"the longest task ({longest:g}s = default timeout + lease grace + "
                 "continuation time)", hint="Raise MENDFLOW_VISIBILITY_TIMEOUT_S, or lower the "
                 "timeout, the grace or MENDFLOW_CONTINUE_S")
+        if self.worker_metrics_port is not None and not metrics.multiprocess_dir():
+            raise ConfigError(
+                "MENDFLOW_WORKER_METRICS_PORT is set but PROMETHEUS_MULTIPROC_DIR is not: the "
+                "pool processes' metrics would not be summed",
+                hint="Start the worker with `mendflow worker --metrics-port P` (it sets both), "
+                     "or set PROMETHEUS_MULTIPROC_DIR to an empty folder")
         if not self.database_url:
             raise ConfigError("workers need a shared store: MENDFLOW_DATABASE_URL is not set",
                               hint="Set it to postgresql://user:password@host:5432/db")

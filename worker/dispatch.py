@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
@@ -31,6 +32,10 @@ log = logging.getLogger("mendflow.worker.dispatch")
 
 Message = tuple[str, str, int, float, str | None]  # run, step, attempt, delay, queue
 _OUTBOX: ContextVar[list[Message] | None] = ContextVar("mendflow_outbox", default=None)
+
+DUE_HEADER = "mendflow_due"
+"""When a step task is due (the sender's wall clock, its countdown included): the worker that
+takes it measures how long it waited on the broker (`mendflow_step_queue_wait_seconds`)."""
 
 RETRY_POLICY = {"max_retries": 6, "interval_start": 0.1, "interval_step": 0.5,
                 "interval_max": 2.0}
@@ -113,7 +118,8 @@ class CeleryDispatcher:
             self.task.apply_async(args=(run_id, step_id, attempt),
                                   countdown=delay_s if delay_s > 0 else None,
                                   queue=queue or self.default_queue, retry=True,
-                                  retry_policy=RETRY_POLICY, producer=producer)
+                                  retry_policy=RETRY_POLICY, producer=producer,
+                                  headers={DUE_HEADER: time.time() + max(delay_s, 0.0)})
         except (OperationalError, KombuError, OSError) as exc:
             url = mask_password(str(self.task.app.conf.broker_url))
             raise BrokerError(f"cannot publish step {step_id} of run {run_id} to {url}: {exc}",

@@ -387,6 +387,12 @@ def worker(
     queues: Annotated[Optional[str], typer.Option(help="q1,q2: the queues to take steps "
                                                   "from (default: the default queue).")] = None,
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    metrics_port: Annotated[Optional[int], typer.Option(
+        min=1, max=65535, help="Serve the worker's metrics (its pool processes summed) at "
+        "http://0.0.0.0:PORT/metrics (MENDFLOW_WORKER_METRICS_PORT).")] = None,
+    log_format: Annotated[Optional[str], typer.Option(
+        help="text, or json: Mendflow's log lines as JSON objects with run_id and step_id "
+             "(MENDFLOW_LOG_FORMAT).")] = None,
 ) -> None:
     """Run a Celery worker that executes steps of runs started with --executor celery."""
     import os
@@ -395,12 +401,40 @@ def worker(
     if not settings.database_url:
         raise InputError("a worker needs the shared store: MENDFLOW_DATABASE_URL is not set",
                          hint="Set it to postgresql://user:password@host:5432/db")
+    if log_format is not None:
+        if log_format not in ("text", "json"):
+            raise InputError(f"--log-format {log_format!r}: use text or json")
+        os.environ["MENDFLOW_LOG_FORMAT"] = log_format
+    if metrics_port is not None:
+        os.environ["MENDFLOW_WORKER_METRICS_PORT"] = str(metrics_port)
+    if os.environ.get("MENDFLOW_WORKER_METRICS_PORT"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir(
+            os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
     argv = [sys.executable, "-m", "celery", "-A", "worker.app", "worker",
             f"--concurrency={concurrency}", f"--loglevel={loglevel}"]
     if queues:
         argv.append(f"--queues={queues}")
     sys.stdout.flush()
     os.execvp(argv[0], argv)
+
+
+def _metrics_dir(given: str | None) -> str:
+    """The folder a worker's processes write their metrics into, emptied of a previous
+    worker's values (prometheus_client's multiprocess mode): PROMETHEUS_MULTIPROC_DIR if set,
+    else a new temporary folder."""
+    import tempfile
+
+    if not given:
+        return tempfile.mkdtemp(prefix="mendflow-metrics-")
+    folder = Path(given)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.db"):
+            old.unlink()
+    except OSError as exc:
+        raise InputError(f"PROMETHEUS_MULTIPROC_DIR {given}: {exc.strerror}",
+                         hint="Point it at an empty folder this user can write") from None
+    return str(folder)
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -11,6 +11,7 @@ import typer
 
 from engine.cli._app import _settings, app, err
 from engine.errors import ConfigError, InputError
+from engine.settings import Settings
 
 
 @app.command()
@@ -31,14 +32,19 @@ def serve(
         help="Where people reach this server: the run links notifications carry "
              "(MENDFLOW_BASE_URL, mendflow.toml [serve] base_url; default http://HOST:PORT)."
     )] = None,
+    log_format: Annotated[str | None, typer.Option(
+        help="text, or json: log lines as JSON objects with run_id and step_id "
+             "(MENDFLOW_LOG_FORMAT).")] = None,
 ) -> None:
     """Take Alertmanager's webhook (POST /api/v1/alerts), run the guide each alert matches,
     and serve runs, alerts and reports over a REST API (OpenAPI at /docs). Callers need
     bearer tokens: MENDFLOW_API_TOKENS=name:role:token,... (roles: viewer, operator,
     approver, alerts). Webhooks told when a run needs a person and when it ends:
-    mendflow.toml [[serve.webhooks]] and MENDFLOW_WEBHOOKS."""
+    mendflow.toml [[serve.webhooks]] and MENDFLOW_WEBHOOKS. Prometheus metrics at /metrics
+    (a bearer token from MENDFLOW_METRICS_TOKEN required when it is set)."""
     import uvicorn
 
+    from engine import logs
     from engine.cli.runs import _open_store, executor_factory
     from engine.plugins import default_registry
     from engine.runtime.services import build_services
@@ -58,6 +64,9 @@ def serve(
                           hint="Set MENDFLOW_API_TOKENS=name:role:token,... (roles: viewer, "
                                "operator, approver, alerts)")
     settings = _settings()
+    if log_format is not None and log_format not in ("text", "json"):
+        raise InputError(f"--log-format {log_format!r}: use text or json")
+    fmt: logs.LogFormat = "json" if (log_format or settings.log_format) == "json" else "text"
     factory = executor_factory(executor)
     registry = default_registry()
     router: Router = load_routes(guides, known_plugins=None if executor != "local"
@@ -70,21 +79,24 @@ def serve(
     config = ServeConfig(guides=guides, tokens=tokens, executor=executor,
                          on_resolved="cancel" if on_resolved == "cancel" else "record",
                          max_runs_per_guide=max_runs_per_guide,
-                         notify=NotifyConfig(webhooks=tuple(webhooks), base_url=link_base))
+                         notify=NotifyConfig(webhooks=tuple(webhooks), base_url=link_base),
+                         metrics_token=_metrics_token(settings))
     err.print(f"serving {len(router.routes)} trigger(s) from {guides} on "
               f"http://{host}:{port} (executor {executor})", highlight=False)
     if webhooks:
         err.print(f"notifying {len(webhooks)} webhook(s): "
                   f"{', '.join(h.shown for h in webhooks)}", highlight=False)
 
-    _log_to_stderr()
+    redactor = logs.Redacting()
+    logs.configure(fmt, redact=redactor)  # the server's own lines (`mendflow.*`) on stderr
 
     async def main() -> None:
         store = _open_store(settings)
         await store.open()
         try:
-            application = create_app(config, build_services(settings, store, registry),
-                                     router, factory)
+            services = build_services(settings, store, registry)
+            redactor.redact = lambda text: str(services.redact(text))
+            application = create_app(config, services, router, factory)
             server = uvicorn.Server(uvicorn.Config(application, host=host, port=port,
                                                    log_level="info", access_log=False,
                                                    # the UI's open event streams end then
@@ -97,13 +109,20 @@ def serve(
     asyncio.run(main())
 
 
-def _log_to_stderr() -> None:
-    """The server's own log lines (runs, notifications: `mendflow.*`) on stderr beside
-    uvicorn's, from INFO up."""
-    import logging
+def _metrics_token(settings: Settings) -> str | None:
+    """GET /metrics's bearer token: MENDFLOW_METRICS_TOKEN, else the variable that
+    mendflow.toml's `[serve] metrics_token_env` names (the value never in the file)."""
+    from engine.config import read_config
 
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("mendflow")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    if settings.metrics_token:
+        return settings.metrics_token
+    name = read_config(settings.config_file, required=settings.config_required
+                       ).serve.metrics_token_env
+    if name is None:
+        return None
+    token = os.environ.get(name, "")
+    if not token:
+        raise ConfigError(f"{settings.config_file}: [serve] metrics_token_env names {name}, "
+                          "which is not set", hint=f"Export {name} with the token Prometheus "
+                          "sends, or remove metrics_token_env to leave /metrics open")
+    return token

@@ -75,6 +75,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
+from engine import logs, metrics
 from engine import scheduler as sched
 from engine.errors import RunNotFound, StoreError
 from engine.interaction import Interaction, NeedsAnswer
@@ -247,6 +248,8 @@ class DistributedRunner:
             options=(options or RunOptions()).model_copy(update={"executor": "celery"}),
         )
         await self.store.create_run(record)
+        metrics.run_started(plan.id)
+        log.info("run %s of %s started", run_id, plan.id)
         initial = sched.RunState.from_json_dict(record.state)
         return await self.advance(plan, run_id, sched.Start(), seen=(record, initial, 0))
 
@@ -263,7 +266,16 @@ class DistributedRunner:
     # -- one task ------------------------------------------------------------------------------
 
     async def execute(self, run_id: str, step_id: str, attempt: int, *,
-                      here: Callable[[Step], bool] | None = None) -> TaskResult:
+                      here: Callable[[Step], bool] | None = None,
+                      due: float | None = None) -> TaskResult:
+        """`due`: when the task was due on the broker (its sender's wall clock, retry delay
+        included), for the queue-wait metric; None: not measured."""
+        with logs.bound(run_id=run_id, step_id=step_id):
+            return await self._execute(run_id, step_id, attempt, here=here, due=due)
+
+    async def _execute(self, run_id: str, step_id: str, attempt: int, *,
+                       here: Callable[[Step], bool] | None,
+                       due: float | None) -> TaskResult:
         """Run one delivered task. One execution of (run, step, attempt) at a time; after one
         died mid-step, a read-only or idempotent step runs again and a gated one is in doubt.
 
@@ -310,6 +322,8 @@ class DistributedRunner:
         if not begun.claimed:
             await self._send(run_id, step, attempt, lease)
             return TaskResult(Outcome.DEFERRED, f"claimed by another worker; again in {lease:g}s")
+        if due is not None:  # the first delivery that runs it: how long it sat on the broker
+            metrics.waited(step.plugin, "broker", time.time() - due)
         # Continuation: the steps this task's commits start, and that may run here, are run
         # here, each claimed in the commit that started it, within the bounds.
         deadline = time.monotonic() + self.continuation.max_s
@@ -452,6 +466,7 @@ class DistributedRunner:
                 if version is None:  # parked: a sibling committed since `seen` was read
                     await self._apply_reports(plan, run_id)
                     return record, []
+                _ended(plan, run_id, change.commit)
                 committed = change.committed(record, version)
                 return committed, await self._hand_on(
                     plan, run_id, change, committed, replayed,
@@ -463,6 +478,7 @@ class DistributedRunner:
             except StaleState:
                 pass  # another step of the run committed since `seen` was read
             else:
+                _ended(plan, run_id, change.commit)
                 committed = change.committed(record, version)
                 starts: dict[str, int | None] = {}
                 for a in kept:  # a store without `commit_or_park`: claim each on its own
@@ -488,6 +504,7 @@ class DistributedRunner:
             except StaleState:
                 await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
                 continue
+            _ended(plan, run_id, change.commit)
             await self._dispatch(plan, run_id, change.actions)
             return change.committed(record, version), []
         raise StoreError(f"run {run_id}: {MAX_COMMIT_TRIES} commits in a row lost the race",
@@ -552,6 +569,7 @@ class DistributedRunner:
         if version is None:
             return record
         change: _Transition = decided["change"]
+        _ended(plan, run_id, change.commit)
         await self._dispatch(plan, run_id, change.actions)
         return change.committed(record, version)
 
@@ -582,6 +600,7 @@ class DistributedRunner:
                 return applied
             if version is not None:
                 applied = True
+                _ended(plan, run_id, decided["change"].commit)
                 await self._dispatch(plan, run_id, decided["change"].actions)
             if not await self.shared.has_reports(run_id):
                 return applied
@@ -680,6 +699,7 @@ class DistributedRunner:
             except StaleState:
                 await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
                 continue
+            _ended(plan, run_id, {"status": status, "outcome": state.outcome})
             await self._dispatch(plan, run_id, actions)
             return record.model_copy(update={"version": version, "status": status,
                                              "outcome": state.outcome, "reason": reason})
@@ -802,11 +822,22 @@ class DistributedRunner:
                     outcome=record.outcome,
                     reason=f"a task was rejected: {reason}" if end_run else record.reason,
                     events=[("task_rejected", step_id, attempt, {"reason": reason})])
+                if end_run:
+                    metrics.run_ended(record.plan_id, "failed", record.outcome)
                 return
             except StaleState:
                 record = await self.store.get_run(record.run_id)
                 if record.status != "running" and end_run:
                     return
+
+
+def _ended(plan: Plan, run_id: str, commit: Mapping[str, Any]) -> None:
+    """Count a committed transition that ended its run (the one commit that does)."""
+    status = str(commit["status"])
+    if status != "running":
+        metrics.run_ended(plan.id, status, commit.get("outcome"))
+        log.info("run %s of %s ended %s (%s)", run_id, plan.id, status,
+                 commit.get("outcome") or "no outcome")
 
 
 def _pending(state: sched.RunState, step_id: str, attempt: int) -> bool:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from engine import logs, metrics
 from engine import scheduler as sched
 from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.plan import Plan, Step, StepKind
@@ -124,6 +125,8 @@ class LocalExecutor:
             parent_step=parent[1] if parent else None,
         )
         await self.store.create_run(record)
+        metrics.run_started(plan.id)
+        log.info("run %s of %s started", run_id, plan.id)
         return await self._drive_once(plan, record)
 
     async def resume(self, run_id: str) -> RunRecord:
@@ -138,15 +141,19 @@ class LocalExecutor:
 
     async def _drive_once(self, plan: Plan, record: RunRecord) -> RunRecord:
         try:
-            async with drive_lease(self.store, record.run_id, ttl_s=self.lease_ttl_s):
-                record = await self.store.get_run(record.run_id)  # as its last driver left it
-                if record.status not in ("running", "interrupted"):
-                    return record
-                if record.version > 0:  # resuming: end what the last driver's steps left
-                    await asyncio.to_thread(reap_leftovers, f"{record.run_id}:")
-                return await self._drive(plan, record)
+            with logs.bound(run_id=record.run_id):
+                return await self._drive_leased(plan, record)
         finally:
             self._queue = None  # cancel() only reaches a run being driven
+
+    async def _drive_leased(self, plan: Plan, record: RunRecord) -> RunRecord:
+        async with drive_lease(self.store, record.run_id, ttl_s=self.lease_ttl_s):
+            record = await self.store.get_run(record.run_id)  # as its last driver left it
+            if record.status not in ("running", "interrupted"):
+                return record
+            if record.version > 0:  # resuming: end what the last driver's steps left
+                await asyncio.to_thread(reap_leftovers, f"{record.run_id}:")
+            return await self._drive(plan, record)
 
     async def _drive(self, plan: Plan, record: RunRecord) -> RunRecord:
         run_id = record.run_id
@@ -170,6 +177,7 @@ class LocalExecutor:
                 record = await self._commit(
                     record, state, [*first, ("interrupted", None, None, {"reason": reason})],
                     [], snapshot=True, status="interrupted", reason=reason)
+                _ended(plan, record)
                 self.observer(Update("run_finished", run_id, status=record.status,
                                      record=record, state=state))
                 return record
@@ -234,6 +242,7 @@ class LocalExecutor:
         if record.status == "running":  # the scheduler ended nothing and nothing runs
             record = await self._mark(record, state, "failed",
                                       state.reason or "no step left to run")
+        _ended(plan, record)
         self.observer(Update("run_finished", run_id, status=record.status, record=record,
                              state=state))
         return record
@@ -371,6 +380,12 @@ def child_calls(services: Services, *, interaction: Interaction, slots: Slots | 
         return executor
 
     return ChildCalls(services.store, driver)
+
+
+def _ended(plan: Plan, record: RunRecord) -> None:
+    metrics.run_ended(plan.id, record.status, record.outcome)
+    log.info("run %s of %s ended %s (%s)", record.run_id, plan.id, record.status,
+             record.outcome or "no outcome")
 
 
 def new_run_id() -> str:

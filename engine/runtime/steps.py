@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from engine import effects, placement, templating
+from engine import effects, logs, metrics, placement, templating
 from engine import scheduler as sched
 from engine.datasources import RedactingLogger, Redactor
 from engine.errors import (
@@ -88,6 +88,14 @@ class StepRunner:
                   *, dry_run: bool = False) -> StepReport:
         """Run one attempt of one step; every failure becomes a report, never an exception
         (cancellation excepted)."""
+        with logs.bound(run_id=run_id, step_id=step.id):
+            report = await self._run_measured(plan, run_id, step, attempt, memory, dry_run)
+            log.info("step %s attempt %d of run %s: %s in %.3fs", step.id, attempt, run_id,
+                     report.event.type, report.data.get("duration_s") or 0.0)
+        return report
+
+    async def _run_measured(self, plan: Plan, run_id: str, step: Step, attempt: int,
+                            memory: Memory, dry_run: bool) -> StepReport:
         started = time.monotonic()
         try:
             report = await self._run_step(plan, run_id, step, attempt, memory, dry_run)
@@ -111,6 +119,10 @@ class StepRunner:
         report.data.setdefault("duration_s", round(time.monotonic() - started - waited, 6))
         if isinstance(report.event, sched.StepFailed):
             report.data.setdefault("summary", report.event.error)
+        metrics.step_done(step.plugin, str(step.kind), _result(report.event),
+                          float(report.data["duration_s"]))
+        if "waited_s" in report.data:  # a plugin step that queued for its slots
+            metrics.waited(step.plugin, "slot", waited)
         return report
 
     async def _run_step(self, plan: Plan, run_id: str, step: Step, attempt: int,
@@ -183,8 +195,9 @@ class StepRunner:
             waiting(False)
             waited = {"waited_s": round(time.monotonic() - queued, 6)}
             try:
-                async with asyncio.timeout(timeout):
-                    result = await plugin.run(params=parsed, ctx=ctx)
+                with metrics.step_running(step.plugin):
+                    async with asyncio.timeout(timeout):
+                        result = await plugin.run(params=parsed, ctx=ctx)
             except TimeoutError:
                 return StepReport(sched.StepTimedOut(step=step.id, attempt=attempt,
                                                    timeout_s=timeout),
@@ -489,6 +502,17 @@ def _evidence(outputs: Mapping[str, Any]) -> str:
         if key in outputs and outputs[key] not in (None, ""):
             return str(outputs[key])[:2000]
     return str(dict(outputs))[:2000]
+
+
+def _result(event: sched.Event) -> str:
+    """A step event's result as a metric label: a few fixed words."""
+    if isinstance(event, sched.StepSucceeded):
+        return "succeeded"
+    if isinstance(event, sched.StepTimedOut):
+        return "timed_out"
+    if isinstance(event, sched.Approval):
+        return "granted" if event.granted else "denied"
+    return "failed"
 
 
 def _redact_bytes(redact: Redact, data: bytes) -> bytes:

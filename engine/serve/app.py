@@ -32,6 +32,11 @@ for a person: `GET /api/v1/questions`, answered by `POST /api/v1/runs/ID/steps/S
 When a run asks a person and when it ends, the configured webhooks are told, with a link to
 the run (`engine.serve.notify`), off the run's path.
 
+`GET /metrics` is Prometheus's exposition of `engine.metrics` (alerts by disposition, runs
+started and ended, step durations, queue waits, steps running, questions waiting and the age
+of the oldest, read from the store at each scrape): open, as exporters are, unless a metrics
+token is set (MENDFLOW_METRICS_TOKEN, or mendflow.toml `[serve] metrics_token_env`).
+
 Not built yet (issue #15): the web UI with live updates. The endpoints
 that exist are listed in /docs (OpenAPI).
 """
@@ -39,6 +44,7 @@ that exist are listed in /docs (OpenAPI).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,9 +53,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
+from engine import metrics
 from engine.errors import MendflowError
 from engine.interaction import load_auto_approve
 from engine.plan import Plan
@@ -91,6 +98,7 @@ class ServeConfig:
     max_body_bytes: int = MAX_BODY_BYTES
     max_runs_per_guide: int = 4  # live runs of one guide, across every process on the store
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    metrics_token: str | None = None  # GET /metrics then needs it as a bearer token
 
 
 @dataclass
@@ -150,7 +158,24 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             raise HTTPException(400, f"not an Alertmanager webhook (version 4): "
                                      f"{_first_error(exc)}") from None
         results = [await _take(note, alert) for alert in note.alerts]
+        for result in results:
+            metrics.alert_received(result["disposition"])
         return {"groupKey": note.groupKey, "alerts": results}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_page(request: Request) -> Response:
+        """Prometheus's text exposition of the engine's metrics."""
+        if config.metrics_token:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                    token.strip().encode(), config.metrics_token.encode()):
+                raise HTTPException(401, "the metrics token is needed (MENDFLOW_METRICS_TOKEN)",
+                                    headers={"WWW-Authenticate": "Bearer"})
+        try:
+            metrics.questions_waiting(await store.questions())
+        except MendflowError as exc:  # the store is away: the rest is still worth scraping
+            log.warning("metrics: questions waiting not read: %s", exc.message)
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
     async def _take(note: Notification, alert: Alert) -> dict[str, Any]:
         route = router.route(alert)

@@ -1,0 +1,122 @@
+"""Log lines as text or as JSON, each carrying the run and step it is about.
+
+`bound(run_id=..., step_id=...)` says, for the code it wraps (an asyncio task's context, so
+steps running at once do not mix), which run and step the lines logged there belong to;
+`JsonFormatter` writes one JSON object a line with them as fields (`run_id`, `step_id`), for a
+log shipper to index. Every line's text passes through a redactor first (the data sources'
+secrets, as `engine.datasources.RedactingLogger` redacts a plugin's lines), the exception's
+too: a secret does not reach a log by being in a message someone else formatted.
+
+`configure(fmt)` installs one handler on the `mendflow` logger (stderr); `mendflow serve`
+and `mendflow worker` call it with `--log-format` (or MENDFLOW_LOG_FORMAT).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Literal
+
+LogFormat = Literal["text", "json"]
+
+_RUN: ContextVar[str | None] = ContextVar("mendflow_log_run", default=None)
+_STEP: ContextVar[str | None] = ContextVar("mendflow_log_step", default=None)
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@contextmanager
+def bound(*, run_id: str | None = None, step_id: str | None = None) -> Iterator[None]:
+    """Lines logged inside belong to this run (and step)."""
+    tokens = [(_RUN, _RUN.set(run_id)) if run_id is not None else None,
+              (_STEP, _STEP.set(step_id)) if step_id is not None else None]
+    try:
+        yield
+    finally:
+        for pair in reversed(tokens):
+            if pair is not None:
+                pair[0].reset(pair[1])
+
+
+def current() -> tuple[str | None, str | None]:
+    return _RUN.get(), _STEP.get()
+
+
+class _Ids(logging.Filter):
+    """Puts the bound run and step on every record (`record.run_id`, `record.step_id`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "run_id", None) is None:
+            record.run_id = _RUN.get()
+        if getattr(record, "step_id", None) is None:
+            record.step_id = _STEP.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, run_id, step_id (and exc)."""
+
+    def __init__(self, redact: Callable[[str], str] | None = None) -> None:
+        super().__init__()
+        self.redact: Callable[[str], str] = redact or (lambda text: text)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"),
+            "level": record.levelname, "logger": record.name,
+            "message": self.redact(record.getMessage()),
+            "run_id": getattr(record, "run_id", None),
+            "step_id": getattr(record, "step_id", None),
+        }
+        if record.exc_info:
+            line["exc"] = self.redact(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False)
+
+
+class _RedactingText(logging.Formatter):
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        super().__init__(TEXT_FORMAT)
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
+
+
+class Redacting:
+    """A redactor that can be given its secrets after logging is configured (the data
+    sources are read after the command line)."""
+
+    def __init__(self) -> None:
+        self.redact: Callable[[str], str] = lambda text: text
+
+    def __call__(self, text: str) -> str:
+        return self.redact(text)
+
+
+def configure(fmt: LogFormat, *, logger: str = "mendflow", level: int = logging.INFO,
+              redact: Callable[[str], str] | None = None) -> logging.Handler:
+    """Log `logger`'s lines (INFO and up) to stderr as text or JSON; returns the handler."""
+    handler = logging.StreamHandler()
+    scrub = redact or (lambda text: text)
+    handler.setFormatter(JsonFormatter(scrub) if fmt == "json" else _RedactingText(scrub))
+    handler.addFilter(_Ids())
+    target = logging.getLogger(logger)
+    target.addHandler(handler)
+    target.setLevel(level)
+    if fmt == "json":  # every line once, as JSON: not again through a root handler (Celery's)
+        target.propagate = False
+    return handler
+
+
+def parse_format(value: str | None) -> LogFormat:
+    """`text` (the default) or `json`; anything else is the caller's one-line error."""
+    if value in (None, "", "text"):
+        return "text"
+    if value == "json":
+        return "json"
+    raise ValueError(f"log format {value!r}: use text or json")
