@@ -107,10 +107,10 @@ class Workers:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, *, concurrency: int = 2, queues: str | None = None,
-              wait: bool = True) -> subprocess.Popen[bytes]:
+              wait: bool = True, args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
         log = self.logs / f"{name}-{len(self.procs)}.log"
         argv = [sys.executable, "-m", "engine.cli", "worker", f"--concurrency={concurrency}",
-                f"--queues={queues or self.env['MENDFLOW_DEFAULT_QUEUE']}"]
+                f"--queues={queues or self.env['MENDFLOW_DEFAULT_QUEUE']}", *args]
         proc = subprocess.Popen(argv, cwd=ROOT, env=self.env,
                                 stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                 start_new_session=True)
