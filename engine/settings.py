@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     webhooks: str | None = Field(default=None, description="Webhooks `mendflow serve` "
                                  "notifies, whitespace-separated, each `URL`, `json=URL` or "
                                  "`slack=URL` (besides mendflow.toml's [[serve.webhooks]]).")
-    log_format: str = Field(default="text", pattern="^(text|json)$", description="Log lines "
+    log_format: Literal["text", "json"] = Field(default="text", description="Log lines "
                             "of `mendflow serve` and `mendflow worker`: text, or json (one "
                             "object a line, with run_id and step_id).")
     metrics_token: str | None = Field(default=None, description="A bearer token that `GET "

@@ -402,9 +402,12 @@ def worker(
         raise InputError("a worker needs the shared store: MENDFLOW_DATABASE_URL is not set",
                          hint="Set it to postgresql://user:password@host:5432/db")
     if log_format is not None:
-        if log_format not in ("text", "json"):
-            raise InputError(f"--log-format {log_format!r}: use text or json")
-        os.environ["MENDFLOW_LOG_FORMAT"] = log_format
+        from engine.logs import parse_format
+
+        try:
+            os.environ["MENDFLOW_LOG_FORMAT"] = parse_format(log_format)
+        except ValueError as exc:
+            raise InputError(f"--log-format: {exc}") from None
     if metrics_port is not None:
         os.environ["MENDFLOW_WORKER_METRICS_PORT"] = str(metrics_port)
     if os.environ.get("MENDFLOW_WORKER_METRICS_PORT"):

@@ -64,9 +64,10 @@ def serve(
                           hint="Set MENDFLOW_API_TOKENS=name:role:token,... (roles: viewer, "
                                "operator, approver, alerts)")
     settings = _settings()
-    if log_format is not None and log_format not in ("text", "json"):
-        raise InputError(f"--log-format {log_format!r}: use text or json")
-    fmt: logs.LogFormat = "json" if (log_format or settings.log_format) == "json" else "text"
+    try:
+        fmt = logs.parse_format(log_format or settings.log_format)
+    except ValueError as exc:
+        raise InputError(f"--log-format: {exc}") from None
     factory = executor_factory(executor)
     registry = default_registry()
     router: Router = load_routes(guides, known_plugins=None if executor != "local"

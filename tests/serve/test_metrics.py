@@ -220,3 +220,51 @@ def test_the_metrics_token_comes_from_the_variable_the_config_file_names(
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     assert _metrics_token(Settings()) is None  # no file, no token: /metrics is open
+
+
+@pytest.mark.slow
+def test_a_real_prometheus_scrapes_serve_with_the_metrics_token(tmp_path: Path) -> None:
+    from .test_end_to_end import binary
+
+    prometheus = binary("prometheus")
+    write_guides(tmp_path / "guides")
+    token = "scrape-" + "p" * 25
+    port, prom_port = free_port(), free_port()
+    log = tmp_path / "serve.log"
+    procs = [start([sys.executable, "-m", "engine.cli", "serve", "--guides",
+                    str(tmp_path / "guides"), "--port", str(port)], log,
+                   {"MENDFLOW_API_TOKENS": TOKENS, "PYTHONPATH": str(ROOT),
+                    "MENDFLOW_DATA_DIR": str(tmp_path / "data"),
+                    "MENDFLOW_METRICS_TOKEN": token})]
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", procs[0], log)
+        assert scrape(port).status_code == 401
+        got = httpx.post(f"http://127.0.0.1:{port}/api/v1/alerts", json=notification(),
+                         headers=bearer(ALERTS_TOKEN), timeout=30)
+        assert got.json()["alerts"][0]["disposition"] == "started"
+        (tmp_path / "prometheus.yml").write_text(f"""
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: mendflow
+    authorization: {{credentials: "{token}"}}
+    static_configs:
+      - targets: ["127.0.0.1:{port}"]
+""")
+        prom_log = tmp_path / "prometheus.log"
+        procs.append(start([prometheus, f"--config.file={tmp_path / 'prometheus.yml'}",
+                            f"--storage.tsdb.path={tmp_path / 'prom-data'}",
+                            f"--web.listen-address=127.0.0.1:{prom_port}"], prom_log))
+        wait_http(f"http://127.0.0.1:{prom_port}/-/ready", procs[1], prom_log)
+        query = ('mendflow_alerts_received_total{job="mendflow",disposition="started"}'
+                 ' and on() up{job="mendflow"} == 1')
+        deadline = time.monotonic() + 30
+        result: list[Any] = []
+        while time.monotonic() < deadline and not result:
+            result = httpx.get(f"http://127.0.0.1:{prom_port}/api/v1/query",
+                               params={"query": query}, timeout=5).json()["data"]["result"]
+            time.sleep(0.5)
+    finally:
+        stop(*procs)
+    # Then: Prometheus scraped serve (with the token) and stored the alert counter
+    assert result and float(result[0]["value"][1]) == 1, prom_log.read_text()[-2000:]
