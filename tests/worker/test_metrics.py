@@ -9,6 +9,7 @@ import json
 import socket
 import time
 import uuid
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -83,3 +84,32 @@ async def test_a_workers_exporter_sums_its_pool_processes_after_celery_runs(
              if line.startswith("{")]
     about = [line for line in lines if line["run_id"] in {r.run_id for r in runs}]
     assert any(line["step_id"] == "b00" for line in about), lines[-5:]
+
+
+def test_a_metrics_port_without_a_multiprocess_folder_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given `celery -A worker.app worker` started by hand with a port but no folder: the pool
+    # processes' metrics could not be summed, so the worker says so instead of under-counting
+    from engine.errors import ConfigError
+    from worker.config import WorkerSettings
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    settings = WorkerSettings(database_url="postgresql://u@127.0.0.1/db",
+                              worker_metrics_port=9108)
+    with pytest.raises(ConfigError, match="PROMETHEUS_MULTIPROC_DIR"):
+        settings.check()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/tmp")
+    settings.check()
+
+
+def test_a_given_multiprocess_folder_is_emptied_of_a_previous_workers_values(
+        tmp_path) -> None:
+    from engine.cli.runs import _metrics_dir
+
+    (tmp_path / "counter_4242.db").write_bytes(b"old")
+    (tmp_path / "keep.txt").write_text("not ours")
+    assert _metrics_dir(str(tmp_path)) == str(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+    fresh = _metrics_dir(None)
+    assert "mendflow-metrics-" in fresh and not list(Path(fresh).iterdir())
+    Path(fresh).rmdir()
