@@ -208,6 +208,8 @@ class StepRunner:
         outputs = self.redact(dict(result.outputs))
         if artifacts:
             outputs["artifacts"] = artifacts
+        if step.retry.attempts > 1:  # `steps.x.attempt`: which try of a retried step this was
+            outputs.setdefault("attempt", attempt)
         entries = [memory.entry(f"steps.{step.id}", outputs, step_id=step.id, attempt=attempt)]
         scope = {**memory.view(), "result": outputs}
         for key, expr in sorted(step.binds.items()):
