@@ -41,8 +41,9 @@ class Memory:
         root = key.split(".", 1)[0]
         if root not in WRITABLE_ROOTS or "." not in key:
             raise ValueError(f"memory key {key!r} is not writable (use steps.<id> or vars.<NAME>)")
-        return MemoryEntry(key=key, value=_bounded(value), step_id=step_id, attempt=attempt,
-                           at=at or datetime.now(UTC))
+        # Every field is built here with its declared type: no validation to pay per step.
+        return MemoryEntry.model_construct(key=key, value=_bounded(value), step_id=step_id,
+                                           attempt=attempt, at=at or datetime.now(UTC))
 
     def apply(self, entries: Iterable[MemoryEntry]) -> None:
         for e in entries:
@@ -159,9 +160,13 @@ def _strings(value: Any, what: str) -> dict[str, str]:
     return out
 
 
+_ENCODER = json.JSONEncoder(default=str)
+"""`json.dumps(value, default=str)` without building an encoder per call (ASCII output)."""
+
+
 def _bounded(value: Any) -> Any:
-    text = json.dumps(value, default=str)
-    if len(text.encode()) <= MAX_VALUE_BYTES:
+    text = _ENCODER.encode(value)
+    if len(text) <= MAX_VALUE_BYTES:  # ASCII (ensure_ascii): one byte a character
         return json.loads(text)  # normalise to plain JSON types
     if isinstance(value, str):
         return value[: MAX_VALUE_BYTES // 2] + "\n... [cut: full value kept as an artifact]"
@@ -172,7 +177,7 @@ def _bounded(value: Any) -> Any:
         size = 0
         for item in value:
             item = _bounded(item)
-            size += len(json.dumps(item, default=str))
+            size += len(_ENCODER.encode(item))
             if size > MAX_VALUE_BYTES:
                 kept.append(f"... [{len(value) - len(kept)} more items cut]")
                 break
