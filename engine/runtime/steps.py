@@ -131,7 +131,9 @@ class StepRunner:
         except TemplateError as exc:
             raise StepFailed(f"cannot render parameters: {exc.message}", retryable=False,
                              step=step.id, hint=exc.hint) from None
-        refused = placement.rendered_problem(step.plugin, step.params, params, view)
+        # Only a value put in by a template can be refused (the guide's own words are its own).
+        refused = placement.rendered_problem(step.plugin, step.params, params, view) \
+            if _templated(step.params) else None
         if refused:
             raise StepFailed(f"refused to run: {refused}", retryable=False, step=step.id,
                              hint="Check the input or the step that produced the value")
@@ -428,6 +430,11 @@ class StepRunner:
 def _conditional(plan: Plan, step: Step) -> bool:
     """Whether any edge out of `step` has a condition (only then is a view of memory read)."""
     return any(edge.condition is not None for _, edge in sched.plan_index(plan).outgoing[step.id])
+
+
+def _templated(params: dict[str, Any]) -> bool:
+    """Whether any string in a step's params is a template."""
+    return any(templating.is_template(text) for text in templating.strings_in(params))
 
 
 def _render_params(plugin_cls: type[Plugin], params: Mapping[str, Any],
