@@ -41,9 +41,8 @@ class Memory:
         root = key.split(".", 1)[0]
         if root not in WRITABLE_ROOTS or "." not in key:
             raise ValueError(f"memory key {key!r} is not writable (use steps.<id> or vars.<NAME>)")
-        # Every field is built here with its declared type: no validation to pay per step.
-        return MemoryEntry.model_construct(key=key, value=_bounded(value), step_id=step_id,
-                                           attempt=attempt, at=at or datetime.now(UTC))
+        return MemoryEntry(key=key, value=_bounded(value), step_id=step_id, attempt=attempt,
+                           at=at or datetime.now(UTC))
 
     def apply(self, entries: Iterable[MemoryEntry]) -> None:
         for e in entries:
