@@ -16,11 +16,12 @@ does (a passive checkpoint, as SQLite's automatic one is), while the loop goes o
 a checkpoint syncs the log and the database file, milliseconds the loop need not wait for.
 The log restarts from its start only after a checkpoint with no commit in between: when a
 checkpoint finds it past `WAL_LIMIT_FRAMES` (commits kept coming), the next commit is made on
-the thread right after a checkpoint there, and waits for it. Other processes (a run in one,
-`mendflow runs` in another) share the file through SQLite's own locks: writes take the write
-lock up front (`BEGIN IMMEDIATE`) and wait up to `busy_timeout_s` for it. WAL mode lets
-readers proceed while a writer commits. The file must be on a local filesystem (WAL needs
-shared memory; not NFS).
+the thread right after a checkpoint there, and waits for it (the thread's own writes
+checkpoint in line at that size too, not at SQLite's default 1,000 pages). Other processes
+(a run in one, `mendflow runs` in another) share the file through SQLite's own locks: writes
+take the write lock up front (`BEGIN IMMEDIATE`) and wait up to `busy_timeout_s` for it. WAL
+mode lets readers proceed while a writer commits. The file must be on a local filesystem (WAL
+needs shared memory; not NFS).
 
 Durability. WAL with `synchronous=NORMAL`: a commit that returned survives a crash or `kill -9`
 of the process; only a power loss or OS crash may lose the last commits (the file stays
@@ -264,6 +265,10 @@ class SqliteStore:
             raise StoreError(f"{self.path}: SQLite refused WAL mode (journal_mode={mode})",
                              hint="Put the store on a local filesystem")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # The thread checkpoints every CHECKPOINT_EVERY commits (see _write); a write of its
+        # own (a lease, an artifact) checkpoints in line only a log past the limit, as the
+        # commits do, instead of any log past SQLite's default 1,000 pages.
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_LIMIT_FRAMES}")
         self._migrate(conn)
         fast = sqlite3.connect(self.path, isolation_level=None, timeout=0,
                                check_same_thread=False)  # used by the loop, one call at a time

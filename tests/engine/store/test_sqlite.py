@@ -435,6 +435,24 @@ async def test_the_store_checkpoints_its_log_itself_and_keeps_it_bounded(
         assert busy == 0 and frames < 2 * WAL_LIMIT_FRAMES, frames
 
 
+async def test_a_write_on_the_store_thread_leaves_the_log_to_the_checkpoints(
+        tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    async with SqliteStore(path) as store:
+        await store.create_run(make_run("r1"))
+        # Given a log past SQLite's default checkpoint size (1,000 pages) but not past ours,
+        # from fewer commits than lie between two checkpoints of the store's
+        bulky = {"text": "x" * 16_000}
+        for version in range(CHECKPOINT_EVERY - 50):
+            await store.commit("r1", expected_version=version, state=None, status="running",
+                               events=[("x", None, None, bulky)])
+        copied = path.stat().st_size
+        # When a write is made on the store's thread (taking a lease, as a run's driver does)
+        await store.take_lease("r1", holder="a", host="h", pid=1, ttl_s=30)
+        # Then it did not stop to checkpoint the log in line (nothing was copied into the file)
+        assert path.stat().st_size == copied
+
+
 async def test_commits_go_on_while_the_store_thread_checkpoints(tmp_path: Path) -> None:
     path = tmp_path / "m.sqlite3"
     async with SqliteStore(path) as store:
