@@ -131,11 +131,16 @@ class PluginError(MendflowError):
 
 
 class StepFailed(PluginError):
-    """A step ran and failed; `retryable` says whether another attempt may help."""
+    """A step ran and failed; `retryable` says whether another attempt may help.
+    `effect_unknown`: it was cut off (a timeout) after it may have acted, so whether it
+    changed anything is not known; the engine never retries a mutating step for which that is
+    so (a person decides)."""
 
-    def __init__(self, message: str, *, retryable: bool = True, **kwargs: object) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, effect_unknown: bool = False,
+                 **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retryable = retryable
+        self.effect_unknown = effect_unknown
 
 
 class StoreError(MendflowError):

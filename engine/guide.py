@@ -32,6 +32,8 @@ from pydantic_core import PydanticCustomError
 
 from engine.errors import GuideError
 from engine.plan import InputSpec, Span, Trigger
+from engine.policy import PolicySettings
+from engine.stepsettings import StepSettings, parse_tag_settings
 from engine.values import InputType, infer, spec_problem
 
 MAX_GUIDE_BYTES = 2 * 1024 * 1024
@@ -57,6 +59,8 @@ class Element(BaseModel):
     anchor: str | None = Field(default=None, description="Heading slug, GitHub style.")
     name: str | None = Field(default=None, description="Author's `{#name}` for this step, in "
                              "lower case: the step's id.")
+    settings: StepSettings | None = Field(
+        default=None, description="`{#name timeout=2m retries=1 backoff=5s}`: the step's own.")
     lang: str | None = Field(default=None, description="Fenced code info string's first word.")
     fenced: bool = False
     depth: int = Field(default=0, description="List nesting depth; 1 for a top-level item.")
@@ -131,6 +135,11 @@ class FrontMatter(BaseModel):
     triggers: list[Trigger] = Field(default_factory=list)
     inputs: list[GuideInput] = Field(default_factory=list)
     owners: list[str] = Field(default_factory=list)
+    defaults: dict[Literal["query", "command", "detect", "call"], StepSettings] = Field(
+        default_factory=dict, description="Per step kind: `{detect: {timeout: 5m}}`.")
+    policy: PolicySettings | None = Field(
+        default=None, description="Robot playbooks: whether a detector's alarm aborts the "
+        "attempt, decided from shadow-mode history (engine.policy).")
 
     @field_validator("inputs")
     @classmethod
@@ -498,22 +507,32 @@ def _load_yaml(text: str, *, file: str, line: int, what: str,
 
 
 _MD = MarkdownIt("commonmark", {"html": True}).enable("table")
-_NAME = re.compile(r"\{#([A-Za-z_][A-Za-z0-9_-]{0,63})\}")
+_NAME = re.compile(r"\{#([A-Za-z_][A-Za-z0-9_-]{0,63})((?:[ \t]+[^\s{}]+)*)[ \t]*\}")
 
 
-def _take_name(text: str, *, path: str, line: int) -> tuple[str, str | None]:
-    """`Check disk usage {#disk}:` -> ("Check disk usage:", "disk") (kramdown/pandoc style).
+def _take_name(text: str, *, path: str,
+               line: int) -> tuple[str, str | None, StepSettings | None]:
+    """`Check disk usage {#disk timeout=30s}:` -> ("Check disk usage:", "disk", timeout 30 s)
+    (kramdown/pandoc style; `engine.stepsettings` says what may follow the name).
 
     The name becomes the step's id, so it is lower case (Hugo ids such as
     `{#l5d-identity-trustAnchors}` name a step `l5d-identity-trustanchors`)."""
     m = _NAME.search(text)
     if m is None:
-        return text, None
+        return text, None, None
     name = m.group(1)
     if name.startswith("_"):
         raise GuideError(f"the step name {{#{name}}} starts with '_'", file=path, line=line,
                          hint=f"Start it with a letter: {{#{name.lstrip('_') or 'step'}}}")
-    return (text[: m.start()].rstrip() + text[m.end():]).strip(), name.lower()
+    settings = None
+    if m.group(2).strip():
+        try:
+            settings = parse_tag_settings(m.group(2).split())
+        except ValueError as exc:
+            raise GuideError(f"in {{#{name}{m.group(2)}}}: {exc}", file=path, line=line,
+                             hint=f"Write e.g. {{#{name} timeout=2m retries=1 backoff=5s}}") \
+                from None
+    return (text[: m.start()].rstrip() + text[m.end():]).strip(), name.lower(), settings
 
 
 _FENCE_OPEN = re.compile(r"^\s*(`{3,}|~{3,})")
@@ -550,10 +569,12 @@ class _Builder:
                 lst[2] += 1
                 depth = sum(1 for c in stack if c[0] == "list")
                 text, code, links, end = self._item_lead(tokens, i + 1)
-                text, name = _take_name(text, path=self.path, line=self._span(tok).start)
+                text, name, settings = _take_name(text, path=self.path,
+                                                  line=self._span(tok).start)
                 idx = self._add(
                     "list_item", tok, text=text, inline_code=code, links=links, depth=depth,
                     ordered=lst[1], number=lst[2], parent=self._container(stack), name=name,
+                    settings=settings,
                 )
                 stack.append(["item", idx])
                 i = end
@@ -615,7 +636,7 @@ class _Builder:
     def _heading(self, tok: Token, inline: Token) -> None:
         level = int(tok.tag[1])
         text, code, links = _inline(inline)
-        text, name = _take_name(text, path=self.path, line=self._span(tok).start)
+        text, name, settings = _take_name(text, path=self.path, line=self._span(tok).start)
         base = name or slugify(text)
         n = self.anchor_counts.get(base, 0)
         self.anchor_counts[base] = n + 1
@@ -624,7 +645,7 @@ class _Builder:
             self.headings.pop()
         self.section = self.headings[-1][1] if self.headings else None
         idx = self._add("heading", tok, text=text, level=level, anchor=anchor,
-                        inline_code=code, links=links, name=name)
+                        inline_code=code, links=links, name=name, settings=settings)
         self.headings.append((level, idx))
         self.section = idx
 

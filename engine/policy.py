@@ -37,13 +37,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import random
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import InputError
 from engine.files import read_text
+from engine.stepsettings import parse_duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +158,20 @@ def decide(stats: CellStats) -> Decision:
                     gain_s=without - pre)
 
 
+class _Record(BaseModel):
+    """One line of a history file, strictly: `"false"` is not a boolean, NaN not a time."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    success: bool
+    duration_s: float = Field(gt=0, allow_inf_nan=False)
+    alarm_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    @field_validator("duration_s", "alarm_s", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def load_history(path: str | Path) -> list[Attempt]:
     """JSON lines, one attempt each: {"success": true, "duration_s": 31.2, "alarm_s": null}."""
     p = Path(path)
@@ -164,40 +182,190 @@ def load_history(path: str | Path) -> list[Attempt]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-            out.append(_attempt(row))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"bad attempt record: {exc}", file=str(p), line=i,
-                             hint='Each line: {"success": bool, "duration_s": number, '
-                                  '"alarm_s": number or null}') from None
+            row = _Record.model_validate(json.loads(line, parse_constant=_no_constant))
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise InputError(f"bad attempt record: {_why(exc)}", file=str(p), line=i,
+                             hint='Each line: {"success": true or false, "duration_s": a '
+                                  'number > 0, "alarm_s": a number >= 0 or null}') from None
+        out.append(Attempt(success=row.success, duration_s=row.duration_s, alarm_s=row.alarm_s))
     return out
 
 
-def _attempt(row: Any) -> Attempt:
-    if not isinstance(row, Mapping):
-        raise ValueError(f"a record is a JSON object, not a {type(row).__name__}")
-    alarm = row.get("alarm_s")
-    return Attempt(success=bool(row["success"]), duration_s=float(row["duration_s"]),
-                   alarm_s=None if alarm is None else float(alarm))
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number")
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        return f"{where}: {err['msg']}" if where else err["msg"]
+    return str(exc)
+
+
+# -- the decision a run makes: enough history, an interval, then preempt or not ----------------
+
+MIN_ATTEMPTS = 20
+MIN_FAILURES = 3
+BOOTSTRAP_SAMPLES = 1000
+
+
+
+class PolicySettings(BaseModel):
+    """Where a playbook's policy comes from: front matter `policy:` (every detect step of the
+    guide) or a detect step's own `policy:`; `mendflow policy GUIDE` reads the same."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    history: str = Field(description="Shadow-mode attempts, JSON lines (relative: to the "
+                         "working directory).")
+    reset: float = Field(default=1.0, ge=0, description="Seconds to reset the cell.")
+    min_attempts: int = Field(default=MIN_ATTEMPTS, ge=1, le=100_000)
+    default: Literal["abort", "run_on"] = Field(
+        default="abort", description="What an alarm does while the history is too short.")
+
+    @field_validator("reset", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a detector's alarm does under the policy, and why.
+
+    `preempt` is the action: abort the attempt on the alarm. With enough history it is the
+    makespan decision (`decide`); with too little, the guide's default, and `reason` says so.
+    The bootstrap intervals (90%, resampling attempts) show how sure the estimate is;
+    `pays_share` is the share of resamples in which preemption shortens the makespan."""
+
+    preempt: bool
+    reason: str
+    attempts: int
+    decision: Decision | None = None
+    without: Interval | None = None
+    preemptive: Interval | None = None
+    pays_share: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "preempt": self.preempt, "reason": self.reason, "attempts": self.attempts,
+            "decided_by": "history" if d is not None else "guide default",
+            "without_s": None if d is None else round(d.without, 3),
+            "preemptive_s": None if d is None else _round(d.preemptive),
+            "without_interval_s": _pair(self.without),
+            "preemptive_interval_s": _pair(self.preemptive),
+            "pays_share": self.pays_share,
+        }
+
+
+def verdict(history: Sequence[Attempt], *, reset_s: float, default_preempt: bool = True,
+            min_attempts: int = MIN_ATTEMPTS, min_failures: int = MIN_FAILURES,
+            samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Verdict:
+    """The policy's verdict on a history: the same for `mendflow policy` and a run's detector
+    step. Deterministic (the resampling is seeded)."""
+    n = len(history)
+    failures = sum(1 for a in history if not a.success)
+    successes = n - failures
+    fallback = "abort on the alarm" if default_preempt else "let the attempt run on"
+    if n < min_attempts or failures < min_failures or successes < 1:
+        short = (f"{n} attempts" if n < min_attempts else
+                 f"{failures} failures" if failures < min_failures else "no success")
+        need = (f"{min_attempts} attempts" if n < min_attempts else
+                f"{min_failures} failures" if failures < min_failures else "one success")
+        return Verdict(preempt=default_preempt, attempts=n,
+                       reason=f"too little history ({short}; {need} needed): following the "
+                              f"guide's default ({fallback})")
+    d = decide(estimate_from_history(history, reset_s=reset_s))
+    rng = random.Random(seed)
+    withouts, pres, pays = [], [], 0
+    for _ in range(samples):
+        sample = [history[rng.randrange(n)] for _ in range(n)]
+        try:
+            b = decide(estimate_from_history(sample, reset_s=reset_s))
+        except InputError:  # a resample without a success: its makespan is unbounded
+            withouts.append(math.inf)
+            pres.append(math.inf)
+            continue
+        withouts.append(b.without)
+        pres.append(b.preemptive)
+        pays += b.preempt
+    share = pays / samples
+    reason = (f"preemption pays: {d.without:.1f} s -> {d.preemptive:.1f} s expected "
+              f"(it pays in {share:.0%} of resamples)" if d.preempt else
+              f"preemption does not pay: {d.without:.1f} s without, {_show(d.preemptive)} s "
+              f"with (it pays in {share:.0%} of resamples)")
+    return Verdict(preempt=d.preempt, reason=reason, attempts=n, decision=d,
+                   without=_interval(withouts), preemptive=_interval(pres),
+                   pays_share=round(share, 4))
+
+
+def verdict_for(settings: PolicySettings) -> Verdict:
+    """The verdict on the history a policy names; a history file that is not there yet is
+    no history (the guide's default holds, and the reason says where it looked)."""
+    default = settings.default == "abort"
+    if not Path(settings.history).exists():
+        fallback = "abort on the alarm" if default else "let the attempt run on"
+        return Verdict(preempt=default, attempts=0,
+                       reason=f"no history at {settings.history}: following the guide's "
+                              f"default ({fallback})")
+    return verdict(load_history(settings.history), reset_s=settings.reset,
+                   default_preempt=default, min_attempts=settings.min_attempts)
+
+
+def _interval(xs: list[float]) -> Interval:
+    xs = sorted(xs)
+    lo, hi = xs[int(0.05 * (len(xs) - 1))], xs[int(math.ceil(0.95 * (len(xs) - 1)))]
+    return Interval(lo, hi)
+
+
+def _pair(i: Interval | None) -> list[float | None] | None:
+    return None if i is None else [_round(i.low), _round(i.high)]
+
+
+def _round(x: float) -> float | None:
+    return round(x, 3) if math.isfinite(x) else None  # JSON has no infinity
+
+
+def _show(x: float, digits: int = 1) -> str:
+    return f"{x:.{digits}f}" if math.isfinite(x) else "unbounded"
 
 
 def policy_report(attempts: Iterable[Attempt] | str | Path, *, reset_s: float = 1.0,
-                  title: str = "") -> str:
+                  title: str = "", default_preempt: bool = True,
+                  min_attempts: int = MIN_ATTEMPTS) -> str:
     """What `mendflow policy GUIDE --history FILE --reset R` prints."""
     history = load_history(attempts) if isinstance(attempts, (str, Path)) else list(attempts)
-    d = decide(estimate_from_history(history, reset_s=reset_s))
-    c = d.stats
-    verdict = ("preempt: abort an attempt when the detector fires" if d.preempt else
-               "do not preempt: let attempts run to their end (the detector costs more "
-               "successes than it saves time)")
+    if not history:
+        raise InputError("no attempts in the history",
+                         file=str(attempts) if isinstance(attempts, (str, Path)) else None,
+                         hint="Record attempts with the detector in shadow mode first")
+    v = verdict(history, reset_s=reset_s, default_preempt=default_preempt,
+                min_attempts=min_attempts)
     head = f"{title}: " if title else ""
+    if v.decision is None:
+        return f"{head}{len(history)} attempts\ndecision: {v.reason}"
+    d, c = v.decision, v.decision.stats
+    assert v.without is not None and v.preemptive is not None
+    verdict_text = ("preempt: abort an attempt when the detector fires" if d.preempt else
+                    "do not preempt: let attempts run to their end (the detector costs more "
+                    "successes than it saves time)")
     return "\n".join([
         (f"{head}{len(history)} attempts, success rate {c.s:.3f}, T_S {c.t_s:.2f} s, "
-        f"T_F {c.t_f:.2f} s, reset {c.reset:g} s"),
+         f"T_F {c.t_f:.2f} s, reset {c.reset:g} s"),
         f"detector: TPR {c.tpr:.3f} at {c.tau_tp:.2f} s, FPR {c.fpr:.3f} at {c.tau_fp:.2f} s",
         (f"expected makespan without preemption {d.without:.2f} s, with preemption "
-        f"{d.preemptive:.2f} s ({d.gain_s:+.2f} s saved)"),
-        f"decision: {verdict}",
+         f"{_show(d.preemptive, 2)} s ({d.gain_s:+.2f} s saved)"),
+        (f"90% bootstrap intervals: without {_show(v.without.low)}-{_show(v.without.high)} s, "
+         f"with {_show(v.preemptive.low)}-{_show(v.preemptive.high)} s; preemption pays in "
+         f"{v.pays_share:.0%} of {BOOTSTRAP_SAMPLES} resamples"),
+        f"decision: {verdict_text}",
     ])
 
 

@@ -464,8 +464,13 @@ def apply(plan: Plan, state: RunState, event: Event, *,
     elif isinstance(event, StepFailed):
         txn.fail(sid, event.attempt, event.error, event.retryable, event.branches)
     elif isinstance(event, StepTimedOut):
-        txn.fail(sid, event.attempt, f"timed out after {event.timeout_s:g} s", True,
-                 event.branches)
+        if index.steps[sid].mutating:  # it may have changed the world: its effect is unknown
+            txn.fail(sid, event.attempt, f"timed out after {event.timeout_s:g} s; it changes "
+                     "the world and may have done so, so it is not tried again by itself",
+                     False, event.branches)
+        else:
+            txn.fail(sid, event.attempt, f"timed out after {event.timeout_s:g} s", True,
+                     event.branches)
     elif isinstance(event, Approval):
         kind = index.steps[sid].kind
         if kind not in (StepKind.APPROVE, StepKind.MANUAL):
@@ -761,10 +766,14 @@ class _Txn:
             self._next_cleanup()
 
     def cleaned(self, sid: str, attempt: int, error: str | None, retryable: bool) -> None:
-        """A clean-up step finished: retry it within its budget, else go on to the next."""
+        """A clean-up step finished: retry it within its budget, else go on to the next.
+
+        Whatever the failure: clean-up is what leaves the world safe (stop the motion, open
+        the gripper), written to be repeated, so it is tried until it works or its budget
+        (`{#stop retries=5 backoff=2s}`) ends; a controller that froze may answer again."""
         self.last = sid
         step = self.index.steps[sid]
-        if error is not None and retryable and attempt < step.retry.attempts:
+        if error is not None and attempt < step.retry.attempts:
             delay = backoff_delay(self.plan, sid, attempt, seed=self.base.seed)
             self.start(sid, attempt + 1, delay, error=error,
                        note=f"retry {attempt + 1} of {step.retry.attempts} after {delay:.3g} s")
@@ -782,9 +791,18 @@ class _Txn:
         status, outcome, end_step, reason = self.closing
         failed = [sid for sid in self.index.cleanup
                   if self.step(sid).status == StepStatus.FAILED]
-        note = f"; clean-up failed at {', '.join(failed)}" if failed else "; clean-up done"
+        if failed:
+            # What the clean-up makes safe may not be: whatever the run concluded, it failed.
+            last = self.step(failed[0])
+            tries = f" after {last.attempt} tries" if last.attempt > 1 else ""
+            self.status, self.outcome, self.end_step = "failed", None, None
+            self.reason = (f"clean-up failed at {', '.join(failed)}{tries} ({last.error}): "
+                           f"what it makes safe may NOT be safe; check it before anything "
+                           f"else runs. Before the clean-up: {status}"
+                           f"{f' ({outcome})' if outcome else ''}: {reason or ''}")
+            return
         self.status, self.outcome, self.end_step = status, outcome, end_step  # type: ignore
-        self.reason = (reason or "") + note
+        self.reason = (reason or "") + "; clean-up done"
 
     def commit(self) -> tuple[RunState, list[StartStep | CancelStep]]:
         if self.status == "running" and self.active == 0:

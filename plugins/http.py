@@ -260,8 +260,9 @@ class HttpPlugin(PluginBase):
         ctx.logger.debug("step %s: %s %s", ctx.step_id, params.method, shown_url)
         started = time.monotonic()
 
-        def failed(message: str, *, retryable: bool) -> StepFailed:
-            return StepFailed(redact.redact(message), retryable=retryable, step=ctx.step_id)
+        def failed(message: str, *, retryable: bool, sent: bool = False) -> StepFailed:
+            return StepFailed(redact.redact(message), retryable=retryable, step=ctx.step_id,
+                              effect_unknown=sent)
 
         running = _RUNNING.set(redact)
         try:
@@ -281,10 +282,11 @@ class HttpPlugin(PluginBase):
                         await response.aclose()
         except TimeoutError:
             raise failed(f"{params.method} {shown_url} timed out after {timeout:g}s",
-                         retryable=True) from None
-        except httpx.TimeoutException:
+                         retryable=True, sent=True) from None
+        except httpx.TimeoutException as exc:
             raise failed(f"{params.method} {shown_url} timed out after {timeout:g}s",
-                         retryable=True) from None
+                         retryable=True, sent=not isinstance(exc, httpx.ConnectTimeout)) \
+                from None
         except _TooLarge:
             raise failed(f"response larger than {params.max_bytes} bytes from "
                          f"{params.method} {shown_url}; raise max_bytes or narrow the query",

@@ -119,7 +119,8 @@ class ShellPlugin(PluginBase):
                              retryable=False, step=ctx.step_id) from None
         except TimeoutError:
             raise StepFailed(f"timed out after {ctx.deadline_s:g}s: {command} (every process "
-                             f"it started was ended)", step=ctx.step_id) from None
+                             f"it started was ended)", step=ctx.step_id,
+                             effect_unknown=True) from None
         outcome = _result(params, result, command, time.monotonic() - started, ctx)
         if read_only and not outcome.ok and sandbox_problem() is None:
             stderr = result.stderr.data.decode("utf-8", errors="replace")

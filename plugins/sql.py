@@ -163,6 +163,7 @@ async def _run_postgres(params: SqlParams, url: str, *, timeout: float,
             return await _pg_execute(conn, params, query, list(args), timeout=timeout, ctx=ctx)
     except TimeoutError:
         raise StepFailed(f"query on {shown} did not finish within {timeout:g}s", retryable=True,
+                         effect_unknown=True,
                          hint="Raise timeout_s, or make the query cheaper") from None
     except asyncpg.exceptions.QueryCanceledError:
         raise StepFailed(f"query exceeded the statement timeout of {timeout:g}s", retryable=True,

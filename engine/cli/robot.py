@@ -76,18 +76,33 @@ def detector_evaluate(
 
 @app.command()
 def policy(
-    guide: Annotated[Path, typer.Argument(help="The robot playbook the history is for.")],
-    history: Annotated[Path, typer.Option(help="Attempts recorded with the detector "
-                                               "watching (JSON lines).")],
-    reset: Annotated[float, typer.Option(help="Seconds to reset the cell.")] = 1.0,
+    guide: Annotated[Path, typer.Argument(help="The robot playbook the history is for (its "
+                                               "front matter's `policy:` is the default).")],
+    history: Annotated[Optional[Path], typer.Option(help="Attempts recorded with the detector "
+                                                         "watching (JSON lines).")] = None,
+    reset: Annotated[Optional[float], typer.Option(help="Seconds to reset the cell.")] = None,
 ) -> None:
-    """Should an alarm abort the attempt? Estimates, both expected makespans, the decision."""
-    from engine.policy import policy_report
+    """Should an alarm abort the attempt? Estimates, both expected makespans with bootstrap
+    intervals, the decision: the same verdict a run's detect step reaches on this history."""
+    from engine.guide import load_guide
+    from engine.policy import PolicySettings, policy_report
 
-    if not history.exists():
-        raise InputError("no such history file", file=str(history),
+    said = load_guide(guide).front.policy
+    if history is None and said is None:
+        raise InputError("the guide names no history (no `policy:` in its front matter)",
+                         file=str(guide), hint="Give --history FILE, or add to the front "
+                         "matter: policy: {history: FILE, reset: 5s}")
+    settings = (said or PolicySettings(history=str(history))).model_copy(update={
+        k: v for k, v in (("history", str(history) if history else None),
+                          ("reset", reset)) if v is not None})
+    if reset is not None and not (reset >= 0 and reset < float("inf")):
+        raise InputError(f"--reset {reset:g} is not a time in seconds", hint="Write --reset 5")
+    if not Path(settings.history).exists():
+        raise InputError("no such history file", file=settings.history,
                          hint="Record attempts as JSON lines: success, duration_s, alarm_s")
-    _say(policy_report(history, reset_s=reset, title=guide.stem))
+    _say(policy_report(settings.history, reset_s=settings.reset, title=guide.stem,
+                       default_preempt=settings.default == "abort",
+                       min_attempts=settings.min_attempts))
 
 
 def _say(text: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from engine.compile.calls import Frame, bundle_calls
 from engine.compile.graph import to_dot, to_mermaid
+from engine.compile.stepsettings import apply_step_settings
 from engine.compile.structural import COMPILER, compile_structural
 from engine.compile.validate import Problem, check_plan, parallel_groups, validate_plan
 from engine.errors import MendflowError, PlanError
@@ -42,8 +43,8 @@ def _compile(guide: Guide, known_plugins: set[str] | None, stack: tuple[Frame, .
 
     try:
         with collector_paused():
-            plan = bundle_calls(compile_structural(guide), guide, stack=stack,
-                                compile_child=child)
+            plan = bundle_calls(apply_step_settings(compile_structural(guide), guide), guide,
+                                stack=stack, compile_child=child)
             return validate_plan(plan, known_plugins=known_plugins)
     except MendflowError:
         raise

@@ -87,6 +87,7 @@ _DB_PROMPT = re.compile(
     r"^\s*(?:[\w.-]+[=-]#|[\w.-]+=>|mysql>|MariaDB \[[^\]\n]*\]>|sqlite>|cqlsh(?::[\w.]+)?>"
     r"|(?:\d{1,3}\.){3}\d{1,3}:\d+>|redis[\w.:-]*>|irb\([^)\n]*\)[\w:]*[>*]"
     r"|(?:\[[^\]\n]+\]\s*)?pry\([^)\n]*\)>|>>>|[\w./:()][\w./:()-]{0,30}>)\s*(?=\S)")
+_DOLLAR = re.compile(r"^\s*\$\s+(?=\S)")  # a shell's `$ ` prompt
 _ROOT_PROMPT = re.compile(r"^\s*#\s+(?=\S)")
 _NAMED_PROMPT = re.compile(r"^\s*[A-Za-z][\w.-]*[#$]\s+(?=\S)")  # `mon-a# `: a command follows
 _GT_PROMPT = re.compile(r"^\s*>\s+(?=\S)")
@@ -119,6 +120,7 @@ _FIRST_CHAR_OK = re.compile(r"^\s*(?:[a-z_./~\\]|\$\{?[A-Za-z_])")
 _WORD0 = re.compile(r"^[a-z_][\w+.-]*$")
 _PATH0 = re.compile(r"^(?:\./|\.\./|~/|/(?:[\w.@+-]+/)*(?:s?bin|libexec|scripts?|opt/[\w.@+-]+)/)"
                     r"[\w.@+~/-]*\w$|^/[\w.@+~/-]+\.(?:sh|py|rb|pl)$")  # a program, not a file
+_SERVICE_SCRIPT = re.compile(r"^/etc/(?:rc\.d/)?init\.d/[\w.@+-]+$")
 _COLUMNS = re.compile(r"\S {3,}[^\s#\\|&>]")  # column-aligned fields: output, not a command
 _REDIRECT_FIRST = re.compile(r"^<\s*[\w./~$-]+\s+[a-z]")  # `< file cmd`
 _RELATIVE0 = re.compile(r"^(?:s?bin|scripts?|tools|hack|util|utils)/[\w.@+/-]*\w$")
@@ -130,6 +132,13 @@ _KEYWORD0 = frozenset({"for", "while", "until", "if", "case", "function", "selec
                        "[[", "test", "let", "read", "time", "!", "{", "(", "exit"})
 _WRAPPER0 = frozenset({"sudo", "env", "nohup", "time", "timeout", "nice", "ionice", "stdbuf",
                        "watch", "command", "exec", "doas", "xargs", "chroot", "strace"})
+# A wrapper's options that take a value (`sudo -u git`, `watch -n 30`, `nice -n 10`).
+_WRAPPER_VALUES = {"sudo": frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U"}),
+                   "watch": frozenset({"-n", "--interval"}),
+                   "nice": frozenset({"-n", "--adjustment"}),
+                   "ionice": frozenset({"-c", "-n", "-p", "--class", "--classdata"}),
+                   "timeout": frozenset({"-s", "--signal", "-k", "--kill-after"})}
+_DURATION = re.compile(r"^\d+(?:\.\d+)?[smhd]?$")
 # Tools whose name is enough to read a line as a command (with KNOWN_CLIS).
 _TOOLS = KNOWN_CLIS | frozenset("""
 egrep fgrep zgrep zcat zless bzcat xzcat gunzip gzip unzip zip base64 openssl nc ncat telnet
@@ -242,15 +251,20 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
     if first in _WRAPPER0 and len(words) > 1:
         args = words[1:]
         while args and args[0].startswith("-"):
-            takes = first == "sudo" and args[0] in ("-u", "-g", "-C", "-D", "-h", "-p", "-r",
-                                                    "-t", "-U")
+            takes = args[0] in _WRAPPER_VALUES.get(first, ())
             args = args[2:] if takes else args[1:]
-        return not args or _shape(" ".join(args), strict=False, depth=depth + 1) or \
-            first == "sudo"
+        if first == "timeout" and args and _DURATION.match(args[0]):
+            args = args[1:]  # `timeout 30s cmd`
+        rest = " ".join(args)
+        if len(rest) > 2 and rest[0] in "'\"" and rest[-1] == rest[0] and rest[0] not in rest[1:-1]:
+            rest = rest[1:-1]  # `watch -n 30 'patronictl list'`: the command it repeats
+        return not args or _shape(rest, strict=False, depth=depth + 1) or first == "sudo"
     if not strict and re.match(r"^\$\{?[A-Za-z_]\w*\}?$", first) and len(words) > 1:
         return True  # `$EDITOR file`: a program named by a value (a person's step)
     if _PATH0.match(first) or _RELATIVE0.match(first) or s[0] == "<" and _REDIRECT_FIRST.match(s):
         return True
+    if _SERVICE_SCRIPT.match(first) and len(words) > 1:
+        return True  # a SysV service script and its action: `/etc/init.d/x start`
     if (first.startswith("\\")
             or not _WORD0.match(first) and not re.match(r"^[\w.-]+\.(?:sh|py|rb|pl)$", first)):
         return False
@@ -299,9 +313,12 @@ def _keyword_command(first: str, words: list[str]) -> bool:
         return len(words) > 2 and words[2] == "in"
     if first in ("{", "(", "!", "time", "exec"):
         return _shape(" ".join(words[1:]), strict=True)
+    if first == "cd" and len(words) == 2 and _DIRECTORY.match(second):
+        return True  # `cd dapr` after `git clone .../dapr.git`: where the next lines run
     return bool(_TECHNICAL.match(second))
 
 
+_DIRECTORY = re.compile(r"^[\w@+-][\w.@+-]*(?:/[\w.@+-]+)*/?$")
 _SQL_START = re.compile(r"(?is)^\s*(?:select\b.*\bfrom\b|select\s+[\w(*'\"]|with\b.*\bas\s*\(|"
                         r"explain\b|show\s+\w|update\b.*\bset\b|delete\s+from\b|insert\s+into\b|"
                         r"alter\s+(?:table|system|database|role|user|index)\b|"
@@ -435,6 +452,15 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
         # `key: value` parameters; it is read like an untagged block.
         plugin = tag.split(":", 1)[1] if tag.startswith("mendflow:") else PLUGIN_TAGS[tag]
         return Block("plugin", plugin=plugin, text=raw, start=start, end=end)
+    if tag in QUERY_TAGS and any(_DOLLAR.match(ln) for ln in meaningful):
+        # `$ kmp_mac_collisions > 1`: the query typed at a prompt; `$ cat schema.sql` then
+        # its text: a shell transcript, a person's (the shell line is no query)
+        if any(_DOLLAR.match(ln) and _shape(rest := _DOLLAR.sub("", ln, count=1), strict=True)
+               and not (_SQL_START.match(rest) or _PROMQL.match(rest)) for ln in meaningful):
+            return Block("script", text=raw.strip("\n"), start=start, end=end)
+        raw = "\n".join(_DOLLAR.sub("", ln, count=1) for ln in lines)
+        lines = raw.split("\n")
+        meaningful = [ln for ln in lines if ln.strip()]
     if tag in QUERY_TAGS:
         statement = _sql_over_its_result(meaningful) if QUERY_TAGS[tag] == "sql" else None
         if any(_DB_PROMPT.match(ln) or _PSQL_META.match(ln) for ln in statement or lines):

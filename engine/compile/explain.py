@@ -34,9 +34,12 @@ def explain(guide: Guide, plan: Plan, text: str | None = None) -> list[Row]:
     """One row per element (document order) and per run of lines no element holds (with the
     guide's `text`, runs of blank lines are left out)."""
     starting: dict[int, list[Step]] = {}
+    ending: dict[int, list[Step]] = {}
     for s in plan.steps:
         if s.kind != StepKind.END:
             starting.setdefault(s.source.start, []).append(s)
+            if s.kind in (StepKind.COMMAND, StepKind.QUERY) or "script" in s.params:
+                ending.setdefault(s.source.end, []).append(s)  # (a session's: from its opener)
     narrowest = narrowest_steps((s for s in plan.steps if s.kind != StepKind.END),
                                 last=guide.line_count)
     ignored: dict[tuple[int, int], list[Ignored]] = {}
@@ -47,7 +50,7 @@ def explain(guide: Guide, plan: Plan, text: str | None = None) -> list[Row]:
         rows.append(Row(1, guide.front_lines, 0, "front matter", "the guide's settings "
                         "(id, title, owners, inputs, triggers), not steps"))
     for el in guide.elements:
-        made = _made(el, starting)
+        made = _made(el, starting, ending)
         said = [f"ignored {ig.kind} '{ig.text}': {ig.reason}" if ig.text else
                 f"ignored {ig.kind}: {ig.reason}"
                 for ig in ignored.get((el.span.start, el.span.end), [])]
@@ -76,15 +79,20 @@ def format_rows(rows: list[Row]) -> str:
     return "".join(f"{r}\n" for r in rows)
 
 
-def _made(el: Element, starting: dict[int, list[Step]]) -> list[Step]:
+def _made(el: Element, starting: dict[int, list[Step]],
+          ending: dict[int, list[Step]]) -> list[Step]:
     """Steps made from `el`: those that start on its lines and end within them (a step over a
-    whole list item is the item's; a block's steps are the block's)."""
+    whole list item is the item's; a block's steps are the block's), and for a block, the
+    steps of a session it opens or runs a line of (they span from the opener to the line)."""
     out = []
     for line in range(el.span.start, el.span.end + 1):
         for s in starting.get(line, ()):
             if s.source.end <= el.span.end and (el.kind != "list_item" or s.source.start ==
                                                 el.span.start):
                 out.append(s)
+        if el.kind == "code":  # a session: opened in one block, its lines run from others
+            out.extend(s for s in starting.get(line, ()) if s.source.end > el.span.end)
+            out.extend(s for s in ending.get(line, ()) if s.source.start < el.span.start)
     return out
 
 

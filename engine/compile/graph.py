@@ -14,6 +14,7 @@ import textwrap
 
 from engine.errors import ConfigError
 from engine.plan import Edge, Plan, StepKind
+from engine.stepsettings import StepSettings
 
 _MERMAID_SHAPE = {
     StepKind.DECIDE: ("{", "}"), StepKind.APPROVE: ("[/", "/]"), StepKind.END: ("([", "])"),
@@ -31,6 +32,10 @@ def _label_lines(plan: Plan, step_id: str) -> list[str]:
     words = re.sub(r"\s*\(?`[^`]*$", "", words).strip(" ,.:…") or s.title  # a cut-off span
     lines = [s.id if s.kind != StepKind.END else f"{s.id} ({s.outcome})"]
     lines += textwrap.wrap(words, 40)[:3]
+    limits = StepSettings(timeout=s.timeout_s, retries=s.retry.attempts - 1,
+                          backoff=s.retry.backoff_s).describe()
+    if limits:
+        lines.append(f"({limits})")
     if s.kind == StepKind.DECIDE:
         exprs = [e.condition.expr for e in plan.edges if e.source == s.id and e.kind == "branch"
                  and e.condition is not None]

@@ -32,7 +32,7 @@ from engine.effects import (
     step_verdict,
 )
 from engine.effects.bash import read_script
-from engine.effects.rules import EDITOR
+from engine.effects.rules import EDITOR, LOGIN
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, load_yaml, slugify
 from engine.plan import Span, StepKind
@@ -309,7 +309,18 @@ class _OutlineBuilder:
                 nodes.extend(self._inline(el, "info", owner if owner is not None else el.index))
             if el.kind in ("heading", "list_item", "quote"):
                 nodes.extend(self._described(idx))
-        return [self._shown(n) if isinstance(n, Action) and n.mutating else n for n in nodes]
+        # `a && b && c` is one line: if any part would change something, the whole line is
+        # a person's (b and c run only after a, which the plan does not run)
+        changing = {(n.span.start, n.span.end, n.text) for n in nodes
+                    if isinstance(n, Action) and n.mutating}
+        out: list[Node] = []
+        for n in nodes:
+            if not isinstance(n, Action) or (n.span.start, n.span.end, n.text) not in changing:
+                out.append(n)
+            elif not any(isinstance(m, Action) and m.span == n.span and m.text == n.text
+                         and m.kind == StepKind.MANUAL for m in out[-1:]):
+                out.append(self._shown(n))
+        return out
 
     def _shown(self, action: Action) -> Action:
         """A step that would change something, as a manual step holding what it would run."""
@@ -875,8 +886,10 @@ class _OutlineBuilder:
             effects = [v.effect for v in verdicts]
             if "interactive" in effects:
                 to_manual(line)
-                # an editor closes when the person saves: the lines after it run here again
+                # an editor closes when the person saves, a login when they answer it: the
+                # lines after it run here again
                 session = session or any(v.effect == "interactive" and EDITOR not in v.reason
+                                         and LOGIN not in v.reason
                                          for v in verdicts)
                 continue
             argvs = [[[self.scope.word(w) for w in stage] for stage in pipeline.stages]

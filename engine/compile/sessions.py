@@ -24,7 +24,10 @@ form for it, the command given as argv words (never text for a local shell):
     sudo -i, sudo su [-] [USER]        sudo [-u USER] CMD
     docker|podman run -it IMG sh,      (none: each run is a new container or pod; a person's
       kubectl run -it -- sh,            session, one manual step holding its lines)
-      machinectl shell U@, su [U]
+      machinectl shell U@, su [U],
+      aws ssm start-session, gcloud
+      compute ssh, az ssh vm, virtctl
+      console (a cloud CLI's remote shell)
     [sudo] psql|gitlab-psql ARGS       [sudo] psql ARGS -c STATEMENT [-c STATEMENT ...]
     mysql|mariadb ARGS                 mysql ARGS -e STATEMENT
     clickhouse-client ARGS             clickhouse-client ARGS --query STATEMENT
@@ -97,8 +100,17 @@ _STATE = frozenset("""cd export source . set unset alias pushd popd umask ulimit
 # local filters after a remote first stage: tool -> operands it takes when it reads stdin
 _FILTERS = {"grep": 1, "egrep": 1, "fgrep": 1, "awk": 1, "sed": 1, "jq": 1, "tr": 2,
             "head": 0, "tail": 0, "sort": 0, "uniq": 0, "wc": 0, "cut": 0, "column": 0}
+# cloud CLIs that open a shell on a remote machine (`aws ssm start-session --target i-0ab`):
+# `argv[1:]` starts with these words, and the flags that would give it its work instead
+_REMOTE_SHELLS: dict[str, tuple[tuple[tuple[str, ...], ...], frozenset[str]]] = {
+    "aws": ((("ssm", "start-session"),), frozenset({"--document-name"})),
+    "gcloud": ((("compute", "ssh"), ("alpha", "compute", "ssh"), ("beta", "compute", "ssh"),
+                ("cloud-shell", "ssh")), frozenset({"--command", "--"})),
+    "az": ((("ssh", "vm"), ("ssh", "arc")), frozenset({"--"})),
+    "virtctl": ((("console",), ("ssh",), ("vnc",)), frozenset({"--command", "-c"})),
+}
 _OPENERS = frozenset({"oc", "kubectl", "ssh", "sudo", "chroot", "docker", "podman", "nerdctl",
-                      "crictl", "machinectl", "su", *_CONSOLES})
+                      "crictl", "machinectl", "su", *_CONSOLES, *_REMOTE_SHELLS})
 _SHELL_INTO = re.compile(r"\s*(?:sudo\s+)?(?:oc|kubectl)\s(?!.*\s--\s+\S).*\b(?:rsh|debug)\b|"
                          r"\s*(?:sudo\s+)?(?:oc|kubectl)\s.*\bexec\b.*\s-\w*i\w*\b.*\s(?:ba)?sh"
                          r"\s*$")
@@ -109,6 +121,7 @@ _COLUMNS = re.compile(r"\S {2,}(?=\S)")
 _KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec|run)\s")  # kubectl, oc, docker ... that may open one
 _EXECS = frozenset({"oc", "kubectl", "docker", "podman", "nerdctl", "crictl"})
 _FIRST_WORD = re.compile(r"\s*(\S+)")
+_BOUND_FROM = re.compile(r"""\s*[A-Za-z_]\w*=["']?\$\(\s*([^\s()]+)""")  # V=$(TOOL ...)
 
 
 @dataclass
@@ -174,10 +187,24 @@ def _opener(parsed: Parsed, text: str) -> Opened | None:
             tool == "su" and not any(a in ("-c", "--command") or a.startswith("--command=")
                                      for a in argv[1:]):
         return None, {}  # a login shell as another user: a person's session
+    if tool in _REMOTE_SHELLS and _remote_shell(tool, argv):
+        return None, {}  # a shell on a machine only that CLI reaches: a person's session
     if tool in _CONSOLES and _console(tool, argv):
         # a console: what follows it is typed into it (one step each where it has a form)
         return None, ({"console": words} if _one_shot(tool, argv) else {})
     return None
+
+
+def _remote_shell(tool: str, argv: list[str]) -> bool:
+    """Whether a cloud CLI line opens an interactive shell on another machine (`aws ssm
+    start-session --target X`, `gcloud compute ssh X`, `az ssh vm -n X`, `virtctl console X`)
+    rather than running one command there (`--document-name`, `--command`, `-- CMD`)."""
+    subcommands, given = _REMOTE_SHELLS[tool]
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    if not any(tuple(words[i:i + len(sub)]) == sub for sub in subcommands
+               for i in range(len(words))):  # (`gcloud --project p compute ssh X`)
+        return False
+    return not any(a in given or a.split("=", 1)[0] in given for a in argv[1:])
 
 
 # A console's one-shot form: the flag that gives it one statement (redis-cli takes the words)
@@ -289,6 +316,11 @@ def _kube_opener(words: list[Word], argv: list[str]) -> Opened | None:
                 any(a in _TTY or a.startswith(("-it", "-ti")) for a in argv[:cut]):
             return None, {}  # a shell in a new pod: a person's session
         return None
+    if sub == "exec" and argv[-1] in _SHELLS and any(a in _TTY for a in argv[i + 1:-1]) and \
+            any(not a.startswith("-") for a in argv[i + 1:-1]):
+        # `kubectl exec -it POD -c C sh`, the form from before `--`: the same shell
+        kept = [w for w in words[:-1] if w.plain() not in _TTY]
+        return kept + [_w("--")], {}
     if sub == "debug":
         operands = [a for a in argv[i + 1:] if not a.startswith("-")]
         if argv[0].endswith("oc") and operands[:1] and operands[0].startswith("node/"):
@@ -362,6 +394,10 @@ class SessionReader:
                 s = self.open = s.outer if s.outer is not None and s.outer.prompt != \
                     line.prompt else None
         tool = first.group(1).rsplit("/", 1)[-1]
+        bound = _BOUND_FROM.match(line.text)
+        if bound is not None and s is not None and \
+                bound.group(1).rsplit("/", 1)[-1] in _WORKSTATION:
+            tool = bound.group(1).rsplit("/", 1)[-1]  # `ID=$(kubectl get ...)`: runs here
         if (s is None or tool in _WORKSTATION) and (
                 tool not in _OPENERS or tool in _EXECS and not _KUBE_SHELL.search(
                     line.text)):

@@ -201,14 +201,18 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
     """Every code block, list item, inline command and If/When/Otherwise sentence of `guide`
     that no step holds, with why: the post-pass that makes sure nothing is lost silently.
 
-    A block is held by a step made from it (its span inside the block); an item by any step
+    A block is held by a step that starts or ends on its lines (a session's step spans from
+    the block that opened it to the block of the line it runs); an item by any step
     over its lines; an inline command by a step over its element whose text or script holds
     it; a condition by a decide step over its element, an edge carrying its words, or a
     manual step whose text a person reads. Linear: steps are indexed by their first line."""
     starting: dict[int, list[Step]] = {}
+    ending: dict[int, list[Step]] = {}  # steps that run a line (a session's: from its opener)
     for s in steps:
         if s.kind != StepKind.END:
             starting.setdefault(s.source.start, []).append(s)
+            if s.kind in (StepKind.COMMAND, StepKind.QUERY) or "script" in s.params:
+                ending.setdefault(s.source.end, []).append(s)
     spans = sorted((s.source.start, s.source.end) for s in steps if s.kind != StepKind.END)
     cover = _Coverage(spans, guide.line_count)
     conditions = {_clause_key(e.condition.text) for e in edges if e.condition is not None}
@@ -222,7 +226,9 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
         span = Span(start=el.span.start, end=el.span.end)
         info = el.section in describing
         if el.kind == "code":
-            held = [s for s in within(el.span.start, el.span.end) if s.source.end <= el.span.end]
+            # (a session's steps span from its opener's block to the block of their line)
+            held = within(el.span.start, el.span.end) or [
+                s for line in range(el.span.start, el.span.end + 1) for s in ending.get(line, ())]
             if not held:
                 cls = blocks.read_block(el).cls
                 reason = _BLOCK_REASON.get(cls, cls)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.detect.errors import TooFewRuns
+from engine.detect.errors import DegenerateBand, TooFewRuns
 
 SPREAD_FLOOR = 1e-9
 
@@ -131,11 +131,25 @@ def fit_band(fit: Sequence[np.ndarray], calibrate: Sequence[np.ndarray],
     usable = int(np.max(np.flatnonzero(counts >= 2))) + 1 if np.any(counts >= 2) else 1
     mean = np.nanmean(stacked[:, :usable], axis=0)
     spread = np.maximum(np.nanstd(stacked[:, :usable], axis=0, ddof=1), SPREAD_FLOOR)
-    # A spread that dips to ~0 somewhere makes the band hair-triggered there: floor it at a
-    # small fraction of its typical size.
-    spread = np.maximum(spread, 0.05 * float(np.median(spread)) + SPREAD_FLOOR)
+    # A spread that dips to ~0 somewhere makes the band hair-triggered there, and the scale h
+    # then grows to cover it (by 1e9 on a detector whose score is 0 while it tares), which
+    # puts the band out of reach everywhere else. Floor it at a small fraction of how much
+    # the aggregate varies at all (pooled over time), not of its median over time, which is
+    # ~0 when most steps score nothing.
+    seen = stacked[:, :usable][~np.isnan(stacked[:, :usable])]
+    pooled = float(np.std(seen)) if seen.size > 1 else 0.0
+    spread = np.maximum(spread, max(0.05 * float(np.median(spread)), 0.05 * pooled)
+                        + SPREAD_FLOOR)
     scores = band_scores(calibrate, mean, spread)
     h = conformal_threshold(scores, alpha)
+    top = max((float(np.max(a)) for a in (*fit, *calibrate) if len(a)), default=0.0)
+    reach = float(np.median(mean + h * spread))
+    if not math.isfinite(h) or reach > 100 * max(top, pooled, SPREAD_FLOOR):
+        raise DegenerateBand(
+            f"the band degenerates on these scores: its scale h={h:.3g} puts its edge "
+            f"(median {reach:.3g}) far beyond any aggregate seen ({top:.3g}), so it could "
+            "not fire", hint="Calibrate with --method max, or a detector whose score varies "
+                             "on successful runs")
     return Band(mean=mean, spread=spread, h=h, n_fit=len(fit), n_cal=len(calibrate),
                 k=conformal_rank(len(calibrate), alpha))
 

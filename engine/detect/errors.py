@@ -23,6 +23,10 @@ class TooFewRuns(DetectError):
     """Split conformal needs n >= ceil(1/alpha) - 1 calibration runs for a finite threshold."""
 
 
+class DegenerateBand(DetectError):
+    """A functional band whose scale puts it out of reach: it could never fire."""
+
+
 class StreamDataError(DetectError):
     """A sensor stream cannot be scored: too many NaNs, a gap, or a wrong shape."""
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.effects.options import Cause, Effect, Flags, NotRead, parse
-from engine.effects.rules import EDITOR, Grammar, Tool, judge
+from engine.effects.rules import EDITOR, LOGIN, Grammar, Tool, judge
 from engine.effects.table import APPENDABLE, TABLE
 from engine.effects.words import Templated
 
@@ -74,6 +74,13 @@ bash sh zsh dash ksh fish su cd chroot exit logout htop iotop atop less more mos
 nvim nano emacs ed man watch telnet tmux screen gdb strace ltrace ftp sftp irb
 """.split())
 _SHELLS = frozenset("bash sh zsh dash ksh fish".split())
+# `vault login`, `gcloud auth login`, `tsh login`: a login asks a person unless the line gives
+# it what it would ask for (a token, a password on stdin, a service principal)
+_LOGIN_TOOLS = frozenset("""vault docker podman buildah skopeo helm oc az gcloud aws gh tsh
+argocd doctl heroku flyctl cf""".split())
+_CREDENTIAL = frozenset({"--password-stdin", "-p", "--password", "--token", "--with-token",
+                         "--service-principal", "--identity", "--cred-file",
+                         "--identity-token", "--method", "-method", "--auth"})
 _EDITORS = frozenset({"visudo", "vipw", "vigr", "sudoedit", "vidir", "edquota"})
 _INTERPRETERS = frozenset("""
 python python2 python3 perl ruby node nodejs php lua Rscript pwsh powershell deno bun tclsh
@@ -91,6 +98,18 @@ def _program(word: str) -> str:
         raise NotRead(f"{word} is a program given by its path, not the {name} the read-only "
                       "list knows", cause="tool")
     return name
+
+
+def _logs_in(name: str, args: list[str]) -> bool:
+    """Whether `name args` is an interactive login (`vault login`, `gcloud auth login`)."""
+    if name not in _LOGIN_TOOLS:
+        return False
+    words = [a for a in args if not a.startswith("-")]
+    at = next((k for k, w in enumerate(words[:2]) if w == "login"), None)
+    if at is None or any(a.split("=", 1)[0] in _CREDENTIAL for a in args):
+        return False
+    # `vault login TOKEN`, `oc login URL --token=...`: a token on the line logs in unasked
+    return not (name == "vault" and len(words) > at + 1)
 
 
 def _judge(argv: list[str]) -> None:
@@ -114,6 +133,9 @@ def _judge(argv: list[str]) -> None:
     if name in _PERSON:
         raise NotRead(f"{name} needs a person at a terminal", cause="interactive",
                       effect="interactive")
+    if _logs_in(name, args):
+        raise NotRead(f"a {name} {LOGIN}",
+                      cause="interactive", effect="interactive")
     if name == "crontab" and "-e" in args:
         raise NotRead(f"{name} {EDITOR}", cause="interactive", effect="interactive")
     if name in _INTERPRETERS:

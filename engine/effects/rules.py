@@ -16,6 +16,7 @@ from typing import TypeVar, Union
 from engine.effects.options import Effect, Flags, NotRead, Parsed, parse
 
 EDITOR = "opens an editor for a person to change the text in: a person's job"
+LOGIN = "login asks a person for a password, a token or a browser"  # then it is over
 Check = Callable[[Parsed, str], None]  # raises NotRead; the str names the command ("git branch")
 
 

@@ -2,8 +2,8 @@
 
 systemctl, journalctl, service, sv, gitlab-ctl; docker, podman, nerdctl, crictl, ctr; git;
 psql, gitlab-psql, mysql (their `-c`/`-e` SQL judged by `engine.effects.sql`); redis-cli;
-etcdctl, consul, vault; promtool, amtool; knife. Each lists the subcommands that read and
-their flags. It does not cover Kubernetes tools (`engine.effects.kube`) or clouds
+etcdctl, consul, vault; ceph, rados, rbd; promtool, amtool; knife. Each lists the subcommands
+that read and their flags. It does not cover Kubernetes tools (`engine.effects.kube`) or clouds
 (`engine.effects.cloud`).
 """
 
@@ -372,6 +372,38 @@ _CONSUL_SUBS: dict[str, Tool] = {
                                   "autopilot": Tool(subcommands={"get-config": NONE,
                                                                  "state": NONE})}),
 }
+# Ceph's CLIs (`ceph status` in Rook's toolbox): what reports the cluster's state. `ceph auth`
+# is left out (it prints keys), as are `ceph -s`/`-w` (a bare `ceph` is its interactive shell).
+_CEPH = F("c:k:n:i:f:", "conf= keyring= name= id= format= cluster= connect-timeout= "
+          "watch-channel=", why={"--admin-daemon": "talks to a daemon's admin socket"})
+_CEPH_SUBS: dict[str, Tool] = {
+    **rows("status health df versions version quorum_status mon_status", NONE),
+    "osd": Tool(subcommands={**rows("tree df status stat dump ls find metadata perf "
+                                    "utilization blocked-by", NONE),
+                             "pool": Tool(subcommands=rows("ls stats get autoscale-status",
+                                                           NONE))}),
+    "mon": Tool(subcommands=rows("stat dump", NONE)),
+    "mgr": Tool(subcommands={**rows("stat dump services", NONE),
+                             "module": Tool(subcommands={"ls": NONE})}),
+    "pg": Tool(subcommands=rows("stat dump dump_stuck ls ls-by-pool ls-by-osd ls-by-primary "
+                                "query", NONE)),
+    "fs": Tool(subcommands=rows("status ls dump get", NONE)),
+    "mds": Tool(subcommands={"stat": NONE}),
+    "config": Tool(subcommands=rows("get dump show show-with-defaults log", NONE)),
+    "log": Tool(subcommands={"last": NONE}),
+    "crash": Tool(subcommands=rows("ls ls-new info stat", NONE)),
+    "device": Tool(subcommands=rows("ls ls-by-host ls-by-daemon info", NONE)),
+    "watch": Tool(live=True),
+}
+_RADOS_RBD = F("p:c:k:n:i:", "pool= conf= keyring= name= id= cluster= format= pretty-format "
+               "namespace=")
+_RADOS_SUBS: dict[str, Tool] = {
+    **rows("df lspools ls list-inconsistent-pg list-inconsistent-obj", NONE)}
+_RBD_SUBS: dict[str, Tool] = {
+    **rows("ls list info status du showmapped", NONE),
+    "device": Tool(subcommands=rows("list ls", NONE)),
+    "snap": Tool(subcommands=rows("ls list", NONE)),
+}
 _VAULT = F("", """address= namespace= format= field= mount= version= tls-skip-verify ca-cert=
     ca-path= client-cert= client-key= tls-server-name= detailed""", one_dash=True, go=True)
 _VAULT_SUBS: dict[str, Tool] = {
@@ -442,6 +474,9 @@ SERVICES: dict[str, Rule] = {
     "etcdctl": Tool(_ETCD, inherit=True, subcommands=_ETCD_SUBS),
     "consul": Tool(_CONSUL, inherit=True, subcommands=_CONSUL_SUBS),
     "vault": Tool(_VAULT, inherit=True, subcommands=_VAULT_SUBS),
+    "ceph": Tool(_CEPH, inherit=True, subcommands=_CEPH_SUBS),
+    "rados": Tool(_RADOS_RBD, inherit=True, subcommands=_RADOS_SUBS),
+    "rbd": Tool(_RADOS_RBD, inherit=True, subcommands=_RBD_SUBS),
     "promtool": _PROMTOOL,
     "amtool": _AMTOOL,
     "knife": Tool(_KNIFE_FLAGS, inherit=True, subcommands=_KNIFE_SUBS),

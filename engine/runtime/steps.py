@@ -93,9 +93,13 @@ class StepRunner:
         try:
             report = await self._run_step(plan, run_id, step, attempt, memory, dry_run)
         except MendflowError as exc:
+            error, retryable = str(exc), bool(getattr(exc, "retryable", False))
+            if step.mutating and getattr(exc, "effect_unknown", False):
+                error += ("; it changes the world and may have done so, so it is not tried "
+                          "again by itself")
+                retryable = False
             report = StepReport(sched.StepFailed(
-                step=step.id, attempt=attempt, error=self.redact(str(exc)),
-                retryable=bool(getattr(exc, "retryable", False)),
+                step=step.id, attempt=attempt, error=self.redact(error), retryable=retryable,
             ))
         except Exception as exc:  # a plugin bug must not kill the run
             RedactingLogger(log, self.secrets).exception("step %s raised", step.id)

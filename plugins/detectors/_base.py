@@ -29,17 +29,17 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.detect import DetectError, clean_stream, load_calibration
-from engine.detect.commands import alarm_index, threshold_at
-from engine.detect.windows import window_sum
-from engine.errors import StepFailed
-from engine.plugins import PluginBase, StepContext, StepResult
+from engine.detect import DetectError, load_calibration
+from engine.errors import InputError, StepFailed
+from engine.plugins import PluginBase, StepContext, StepResult, default_registry, parse_params
+from engine.policy import PolicySettings, Verdict, verdict_for
 from plugins.detectors.sources import open_source
+from plugins.detectors.streaming import CombinedWatch, Rescoring, Scorer, Watch
 
 DEFAULT_WINDOW = 25
 COMMON = frozenset({"source", "calibration", "threshold", "window", "max_gap_s",
                     "max_nan_fraction", "stop_on_alarm", "rate_hz", "poll_s", "timeout_s",
-                    "max_stream_s"})
+                    "max_stream_s", "policy"})
 
 
 class DetectParams(BaseModel):
@@ -57,6 +57,9 @@ class DetectParams(BaseModel):
     timeout_s: float = Field(default=2.0, gt=0, description="A live source's reply timeout.")
     max_stream_s: float | None = Field(default=None, gt=0,
                                        description="Stop watching after this much stream.")
+    policy: PolicySettings | None = Field(
+        default=None, description="Abort on an alarm only when the makespan policy says it "
+        "pays (engine.policy); otherwise watch on to the attempt's end.")
 
 
 class StreamDetector(PluginBase):
@@ -80,44 +83,68 @@ class StreamDetector(PluginBase):
             raise StepFailed(f"{self.name}: {exc.message}", retryable=False, step=ctx.step_id,
                              hint=exc.hint) from None
 
+    def scorer(self, *, params: Any, channels: list[str]) -> Scorer:
+        """The detector's state over one stream (`plugins.detectors.streaming`). A detector
+        that only defines `score()` is rescored whole on every block (O(n) per block)."""
+        return Rescoring(lambda t, x: self.score(params=params, t=t, x=x, channels=channels))
+
     async def _watch(self, params: Any, ctx: StepContext) -> StepResult:
         if not params.source:
             raise StepFailed(f"{self.name}: no source to watch", retryable=False,
                              step=ctx.step_id, hint="Give source: a recorded run file or "
                              "opcua://HOST:PORT")
-        scorer_params, cal, window, fixed = self._resolve(params, ctx)
-        source = open_source(params.source, rate_hz=params.rate_hz, poll_s=params.poll_s,
-                             timeout_s=params.timeout_s)
-        ts: list[np.ndarray] = []
-        xs: list[np.ndarray] = []
-        idx, agg, state, dropped = None, np.zeros(0), None, 0
-        t = np.zeros(0)
+        combined = (load_calibration(params.calibration, window=params.window)
+                    if params.calibration else None)
+        if combined is not None and combined.method == "combined":
+            cal: Any = combined
+            source = open_source(params.source, rate_hz=params.rate_hz, poll_s=params.poll_s,
+                                 timeout_s=params.timeout_s)
+            watch: Watch | CombinedWatch = self._combined(combined, params, source.channels)
+        else:
+            scorer_params, cal, window, fixed = self._resolve(params, ctx)
+            source = open_source(params.source, rate_hz=params.rate_hz,
+                                 poll_s=params.poll_s, timeout_s=params.timeout_s)
+            watch = Watch(scorer=self.scorer(params=scorer_params, channels=source.channels),
+                          window=window, cal=cal, fixed=fixed, max_gap_s=params.max_gap_s,
+                          max_nan_fraction=params.max_nan_fraction)
+        state = None
+        decided: Verdict | None = None  # the policy's verdict, asked once, at the first alarm
         async for block in source.blocks():
             state = block.state
             if len(block.t) == 0:
                 continue
-            ts.append(block.t)
-            xs.append(block.x)
-            t_all, x_all = np.concatenate(ts), np.concatenate(xs)
-            # The NaN share is judged once enough samples are in; a gap at once.
-            nan_cap = params.max_nan_fraction if len(t_all) >= 100 else 1.0
-            t, x, dropped = clean_stream(t_all, x_all, max_gap_s=params.max_gap_s,
-                                         max_nan_fraction=nan_cap)
-            if len(t) == 0:
-                continue
-            scores = self.score(params=scorer_params, t=t, x=x, channels=source.channels)
-            agg = window_sum(np.nan_to_num(np.asarray(scores, dtype=float)), window)
-            idx = (alarm_index(cal, agg) if cal is not None else
-                   (int(np.argmax(agg > fixed)) if np.any(agg > fixed) else None))
-            if idx is not None and params.stop_on_alarm:
+            watch.add(block.t, block.x)
+            if watch.alarm is not None and params.policy is not None and decided is None:
+                decided = _ask_policy(params.policy, ctx)
+            if watch.alarm is not None and params.stop_on_alarm and (decided is None or
+                                                                     decided.preempt):
                 break
-            if params.max_stream_s is not None and t[-1] - t[0] >= params.max_stream_s:
+            if params.max_stream_s is not None and watch.stream_s >= params.max_stream_s:
                 break
-        if ts and len(t):
-            t_all, x_all = np.concatenate(ts), np.concatenate(xs)
-            clean_stream(t_all, x_all, max_gap_s=params.max_gap_s,
-                         max_nan_fraction=params.max_nan_fraction)
-        return self._result(params, t, agg, idx, cal, fixed, window, dropped, state)
+        watch.finish()
+        return _with_policy(self._result(params, watch, cal, state), params, decided)
+
+    def _combined(self, cal: Any, params: Any, channels: list[str]) -> CombinedWatch:
+        """FIPER-style AND/OR of two calibrated indicators, each watched as it was
+        calibrated (its own detector, parameters, window and threshold or band)."""
+        names = [c.detector for c in cal.components]
+        if self.name not in names:
+            raise DetectError(f"the combined calibration is of {' and '.join(names)}, not of "
+                              f"{self.name}", hint="Name one of its detectors in the step")
+        registry = default_registry()
+        parts = []
+        for c in cal.components:
+            if c.method == "combined":
+                raise DetectError("a combination of combinations is not supported",
+                                  hint="Combine two calibrations made by calibrate")
+            det = self if c.detector == self.name else registry.instance(c.detector)
+            scorer_params = type(params).model_validate(c.params) if det is self else \
+                parse_params(type(det), c.params)
+            parts.append(Watch(scorer=det.scorer(params=scorer_params, channels=channels),
+                               window=c.window, cal=c, fixed=math.nan,
+                               max_gap_s=params.max_gap_s,
+                               max_nan_fraction=params.max_nan_fraction))
+        return CombinedWatch(parts=parts, rule=cal.rule, window=cal.window)
 
     def _resolve(self, params: Any, ctx: StepContext) -> tuple[Any, Any, int, float]:
         """The scorer's params, the calibration (or None), the window, a fixed threshold."""
@@ -141,29 +168,49 @@ class StreamDetector(PluginBase):
                               "and give calibration: FILE, or give threshold: NUMBER")
         return params, None, params.window or DEFAULT_WINDOW, float(params.threshold)
 
-    def _result(self, params: Any, t: np.ndarray, agg: np.ndarray, idx: int | None, cal: Any,
-                fixed: float, window: int, dropped: int, state: str | None) -> StepResult:
-        alarm = idx is not None
-        detected_at = round(float(t[idx] - t[0]), 4) if alarm else None
-        if cal is not None:
-            threshold = threshold_at(cal, idx if alarm else max(len(agg) - 1, 0))
-        else:
-            threshold = fixed
-        top = float(np.max(agg)) if len(agg) else 0.0
-        stream_s = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+    def _result(self, params: Any, watch: Watch | CombinedWatch, cal: Any,
+                state: str | None) -> StepResult:
+        alarm = watch.alarm is not None
+        detected_at = watch.detected_at
+        threshold = watch.threshold()
+        top = watch.top
         outputs = {
             "alarm": alarm, "score": round(top, 6), "detected_at": detected_at,
-            "threshold": round(float(threshold), 6), "window": window, "samples": len(t),
-            "dropped": dropped, "stream_s": round(stream_s, 4), "cell_state": state,
+            "threshold": round(float(threshold), 6), "window": watch.window,
+            "samples": watch.samples, "dropped": watch.dropped,
+            "stream_s": round(watch.stream_s, 4), "cell_state": state,
             "calibration": params.calibration,
             "false_alarm_bound": cal.false_alarm_rate if cal is not None else None,
             "detector": self.name,
         }
+        if isinstance(watch, CombinedWatch):
+            outputs["rule"] = watch.rule
+            outputs["components"] = watch.components()
         summary = (f"{self.name}: alarm at {detected_at:.2f} s (score {top:.3g} > "
                    f"{threshold:.3g})" if alarm else
-                   f"{self.name}: no alarm in {stream_s:.2f} s (max score {top:.3g}, "
+                   f"{self.name}: no alarm in {watch.stream_s:.2f} s (max score {top:.3g}, "
                    f"threshold {threshold:.3g})")
         return StepResult(outputs=outputs, summary=summary)
+
+
+def _ask_policy(policy: PolicySettings, ctx: StepContext) -> Verdict:
+    try:
+        return verdict_for(policy)
+    except InputError as exc:
+        raise StepFailed(f"the preemption policy's history is unreadable: {exc.message}",
+                         retryable=False, step=ctx.step_id, hint=exc.hint) from None
+
+
+def _with_policy(result: StepResult, params: Any, decided: Verdict | None) -> StepResult:
+    """`preempt`: the alarm aborts the attempt (always so without a policy); `policy`: the
+    verdict at the alarm, both expected makespans and why."""
+    alarm = bool(result.outputs["alarm"])
+    preempt = alarm and (decided is None or decided.preempt)
+    result.outputs["preempt"] = preempt
+    result.outputs["policy"] = decided.as_dict() if decided is not None else None
+    if decided is not None:
+        result.summary += f"; {'abort' if preempt else 'watch on'}: {decided.reason}"
+    return result
 
 
 def tare(x: np.ndarray, t: np.ndarray, tare_s: float) -> np.ndarray:

@@ -20,7 +20,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, Field
 
-from plugins.detectors._base import DetectParams, StreamDetector, channel_index, tare
+from plugins.detectors._base import DetectParams, StreamDetector, channel_index
+from plugins.detectors.streaming import Scorer, StreamTare
 
 
 class FtJamSlipParams(DetectParams):
@@ -38,22 +39,64 @@ class FtJamSlipDetector(StreamDetector):
     name: ClassVar[str] = "ft_jam_slip"
     Params: ClassVar[type[BaseModel]] = FtJamSlipParams
 
+    def scorer(self, *, params: Any, channels: list[str]) -> Scorer:
+        return _FtScorer(params, channels)
+
     def score(self, *, params: Any, t: np.ndarray, x: np.ndarray,
               channels: list[str]) -> np.ndarray:
-        col = {c: channel_index(channels, c) for c in ("fx", "fy", "fz", "tx", "ty", "tz")}
-        w = tare(x, t, params.tare_s)
-        n_tare = max(int(np.searchsorted(t, t[0] + params.tare_s)), 2) if len(t) else 0
-        press = np.maximum(-w[:, col["fz"]] - params.press_n - params.press_margin_n, 0)
-        lateral = np.hypot(w[:, col["fx"]], w[:, col["fy"]])
-        lateral = np.maximum(lateral - params.lateral_n - params.lateral_margin_n, 0)
-        tilt = np.hypot(w[:, col["tx"]], w[:, col["ty"]])
-        tilt = np.maximum(tilt - params.tilt_nm - params.tilt_margin_nm, 0)
+        return self.scorer(params=params, channels=channels).update(t, x)
+
+
+class _FtScorer:
+    """The score one block at a time: the tare and the noise level are fixed once the tare
+    window has closed; before that (and for its first two samples at least) it is 0."""
+
+    def __init__(self, params: Any, channels: list[str]) -> None:
+        self.p = params
+        self.col = {c: channel_index(channels, c) for c in ("fx", "fy", "fz", "tx", "ty", "tz")}
+        self.tare = StreamTare(params.tare_s)
+        self.seen = 0
+        self.inside = 0  # samples in the tare window
+        self.n_tare: int | None = None  # known once the window has closed
+        self.head: list[float] = []  # tz of the first n_tare samples, for the noise level
+        self.noise = 1e-3
+        self.noise_known = False
+        self.prev_tz: float | None = None
+
+    def update(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+        p, col = self.p, self.col
+        if len(t) == 0:
+            return np.zeros(0)
+        t0 = self.tare.t0 if self.tare.t0 is not None else float(t[0])
+        w = self.tare.update(t, x)
         tz = x[:, col["tz"]]
-        dtz = np.abs(np.diff(tz, prepend=tz[:1]))
-        noise = float(np.std(np.diff(tz[:n_tare]))) if n_tare > 2 else 0.0
-        noise = max(noise, 1e-3)
-        chatter = np.maximum(dtz / noise - params.chatter_sigmas, 0)
-        score = (press / params.press_margin_n + lateral / params.lateral_margin_n
-                 + tilt / params.tilt_margin_nm + chatter)
-        score[:n_tare] = 0.0  # nothing is known about "normal" before the tare is done
+        if self.n_tare is None:
+            n_in = int(np.searchsorted(t, t0 + p.tare_s))
+            self.inside += n_in
+            if n_in < len(t):
+                self.n_tare = max(self.inside, 2)
+        if self.n_tare is None:
+            self.head.extend(tz.tolist())
+        elif not self.noise_known:
+            self.head.extend(tz[: max(self.n_tare - len(self.head), 0)].tolist())
+            if len(self.head) >= self.n_tare:
+                head = np.asarray(self.head[: self.n_tare])
+                self.noise = max(float(np.std(np.diff(head))) if self.n_tare > 2 else 0.0,
+                                 1e-3)
+                self.noise_known, self.head = True, []
+        press = np.maximum(-w[:, col["fz"]] - p.press_n - p.press_margin_n, 0)
+        lateral = np.hypot(w[:, col["fx"]], w[:, col["fy"]])
+        lateral = np.maximum(lateral - p.lateral_n - p.lateral_margin_n, 0)
+        tilt = np.hypot(w[:, col["tx"]], w[:, col["ty"]])
+        tilt = np.maximum(tilt - p.tilt_nm - p.tilt_margin_nm, 0)
+        prev = tz[:1] if self.prev_tz is None else np.asarray([self.prev_tz])
+        dtz = np.abs(np.diff(tz, prepend=prev))
+        chatter = np.maximum(dtz / self.noise - p.chatter_sigmas, 0)
+        score = (press / p.press_margin_n + lateral / p.lateral_margin_n
+                 + tilt / p.tilt_margin_nm + chatter)
+        # nothing is known about "normal" before the tare is done
+        done = 0 if self.n_tare is None else max(self.n_tare - self.seen, 0)
+        score[: len(score) if self.n_tare is None else done] = 0.0
+        self.seen += len(t)
+        self.prev_tz = float(tz[-1])
         return score

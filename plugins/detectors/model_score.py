@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from engine.detect import ModelLoadError
-from plugins.detectors._base import DetectParams, StreamDetector, channel_index, tare
+from plugins.detectors._base import DetectParams, StreamDetector, channel_index
+from plugins.detectors.streaming import Scorer, StreamTare
 
 
 class LinearModel(BaseModel):
@@ -75,10 +76,30 @@ class ModelScoreDetector(StreamDetector):
 
     def score(self, *, params: Any, t: np.ndarray, x: np.ndarray,
               channels: list[str]) -> np.ndarray:
+        return self.scorer(params=params, channels=channels).update(t, x)
+
+    def scorer(self, *, params: Any, channels: list[str]) -> Scorer:
         if params.score_channel is not None:
-            return x[:, channel_index(channels, params.score_channel)]
+            return _ChannelScorer(channel_index(channels, params.score_channel))
         p = Path(params.model)
         model = load_model(str(p), p.stat().st_mtime if p.exists() else 0.0)
-        cols = [channel_index(channels, c) for c in model.channels]
-        v = tare(x, t, model.tare_s)[:, cols] @ np.asarray(model.weights) + model.bias
-        return np.abs(v) if model.absolute else v
+        return _LinearScorer(model, [channel_index(channels, c) for c in model.channels])
+
+
+class _ChannelScorer:
+    def __init__(self, col: int) -> None:
+        self.col = col
+
+    def update(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x[:, self.col], dtype=float)
+
+
+class _LinearScorer:
+    def __init__(self, model: LinearModel, cols: list[int]) -> None:
+        self.model, self.cols = model, cols
+        self.weights = np.asarray(model.weights)
+        self.tare = StreamTare(model.tare_s)
+
+    def update(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+        v = self.tare.update(t, x)[:, self.cols] @ self.weights + self.model.bias
+        return np.abs(v) if self.model.absolute else v

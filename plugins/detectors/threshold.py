@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from plugins.detectors._base import DetectParams, StreamDetector, channel_index, tare
+from plugins.detectors.streaming import Scorer, StreamTare
 
 
 class ThresholdParams(DetectParams):
@@ -23,7 +24,11 @@ class ThresholdParams(DetectParams):
 
 def series(x: np.ndarray, t: np.ndarray, channels: list[str], channel: str,
            tare_s: float) -> np.ndarray:
-    x = tare(x, t, tare_s)
+    return pick(tare(x, t, tare_s), channels, channel)
+
+
+def pick(x: np.ndarray, channels: list[str], channel: str) -> np.ndarray:
+    """One channel, or the norm of the force or torque vector when the stream has none."""
     if channel in ("force", "torque") and channel not in channels:
         cols = [channel_index(channels, c) for c in
                 (("fx", "fy", "fz") if channel == "force" else ("tx", "ty", "tz"))]
@@ -35,11 +40,27 @@ class ThresholdDetector(StreamDetector):
     name: ClassVar[str] = "threshold"
     Params: ClassVar[type[BaseModel]] = ThresholdParams
 
+    def scorer(self, *, params: Any, channels: list[str]) -> Scorer:
+        return _ThresholdScorer(self, params, channels)
+
     def score(self, *, params: Any, t: np.ndarray, x: np.ndarray,
               channels: list[str]) -> np.ndarray:
-        v = series(x, t, channels, params.channel, params.tare_s)
+        return self.excess(params, series(x, t, channels, params.channel, params.tare_s))
+
+    @staticmethod
+    def excess(params: Any, v: np.ndarray) -> np.ndarray:
         if params.sense == "above":
             return np.maximum(v - params.level, 0.0)
         if params.sense == "below":
             return np.maximum(params.level - v, 0.0)
         return np.maximum(np.abs(v) - params.level, 0.0)
+
+
+class _ThresholdScorer:
+    def __init__(self, detector: ThresholdDetector, params: Any, channels: list[str]) -> None:
+        self.detector, self.params, self.channels = detector, params, channels
+        self.tare = StreamTare(params.tare_s)
+
+    def update(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+        v = pick(self.tare.update(t, x), self.channels, self.params.channel)
+        return self.detector.excess(self.params, v)

@@ -23,6 +23,7 @@ import base64
 import importlib
 import json
 import mimetypes
+import os
 import re
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,13 +39,18 @@ SYSTEM = ("You judge robot task attempts from a camera image. Answer the questio
           "whether the task FAILED. First line: 'yes' if it failed, 'no' if it did not. "
           "Second line: one sentence saying why.")
 _YES = re.compile(r"^\W*(yes|no)\b[\s:.,-]*(.*)$", re.IGNORECASE | re.DOTALL)
+# "Looking at the image, yes: the peg is jammed." The first sentence's first yes or no.
+_FIRST_SENTENCE = re.compile(r"^(.*?(?:[.!?](?=\s|$)|\n|$))", re.DOTALL)
+_WORD = re.compile(r"\b(yes|no)\b[\s:.,-]*", re.IGNORECASE)
+MODEL_ENV = "MENDFLOW_VLM_MODEL"
 
 
 class VlmJudgeParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     image: str = Field(description="Image file (PNG, JPEG).")
     question: str = Field(default="Did the task fail?")
-    model: str = Field(description="'module:factory' returning a langchain-core chat model.")
+    model: str | None = Field(default=None, description="'module:factory' returning a "
+                              f"langchain-core chat model; default: ${MODEL_ENV}.")
 
 
 def load_chat_model(spec: str) -> Any:
@@ -69,9 +75,26 @@ def parse_verdict(text: str) -> tuple[bool, str]:
         except (json.JSONDecodeError, KeyError, TypeError):
             pass
     m = _YES.match(text)
-    if m is None:
+    if m is not None:
+        return m.group(1).lower() == "yes", m.group(2).strip()
+    first = _FIRST_SENTENCE.match(text)
+    w = _WORD.search(first.group(1)) if first is not None else None
+    if w is None:
         raise ValueError(text[:200])
-    return m.group(1).lower() == "yes", m.group(2).strip()
+    return w.group(1).lower() == "yes", text[w.end():].strip() or text
+
+
+def reply_text(content: Any) -> str:
+    """A chat model's reply content as text: a string, or a list of content blocks (strings
+    or `{"type": "text", "text": ...}`; images and tool calls are not the answer)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [b if isinstance(b, str) else str(b.get("text", ""))
+                 for b in content if isinstance(b, str) or
+                 (isinstance(b, dict) and b.get("type") == "text")]
+        return "\n".join(p for p in parts if p)
+    return json.dumps(content)
 
 
 class VlmJudgeDetector(PluginBase):
@@ -80,7 +103,7 @@ class VlmJudgeDetector(PluginBase):
     read_only: ClassVar[bool] = True
 
     def describe(self, *, params: VlmJudgeParams) -> str:
-        return f"ask {params.model} about {params.image}: {params.question}"
+        return f"ask {params.model or '$' + MODEL_ENV} about {params.image}: {params.question}"
 
     async def run(self, *, params: VlmJudgeParams, ctx: StepContext) -> StepResult:
         path = Path(params.image)
@@ -90,8 +113,14 @@ class VlmJudgeDetector(PluginBase):
             raise StepFailed(f"cannot read image {path}: {exc.strerror}", retryable=False,
                              step=ctx.step_id, hint="Take the snapshot first") from None
         mime = mimetypes.guess_type(path.name)[0] or "image/png"
+        spec = params.model or os.environ.get(MODEL_ENV, "").strip()
+        if not spec:
+            raise StepFailed("no chat model to ask: the step names no model and "
+                             f"{MODEL_ENV} is not set", retryable=False, step=ctx.step_id,
+                             hint=f"Add model: package.module:factory to the step, or set "
+                                  f"{MODEL_ENV}")
         try:
-            model = load_chat_model(params.model)
+            model = load_chat_model(spec)
         except ModelLoadError as exc:
             raise StepFailed(exc.message, retryable=False, step=ctx.step_id,
                              hint=exc.hint) from None
@@ -105,7 +134,7 @@ class VlmJudgeDetector(PluginBase):
             raise StepFailed(f"the chat model failed: {type(exc).__name__}: {exc}",
                              step=ctx.step_id, hint="Check the model and its credentials") \
                 from None
-        answer = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
+        answer = reply_text(reply.content)
         try:
             failed, reason = parse_verdict(answer)
         except ValueError:

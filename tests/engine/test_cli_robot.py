@@ -46,5 +46,23 @@ def test_policy_prints_both_makespans_and_the_decision(tmp_path: Path) -> None:
                     data=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "preempt" in proc.stdout
-    missing = mendflow("policy", "g.md", "--history", str(tmp_path / "nope"), data=tmp_path)
-    assert missing.returncode == 2 and "history" in missing.stderr
+    missing = mendflow("policy", "guides/robot/peg-in-hole.md", "--history",
+                       str(tmp_path / "nope"), data=tmp_path)
+    assert missing.returncode == 2 and "no such history file" in missing.stderr
+
+
+def test_policy_reads_the_history_the_guide_names(tmp_path: Path) -> None:
+    history = tmp_path / "history.jsonl"
+    rows = [{"success": True, "duration_s": 30.0}] * 10 + \
+           [{"success": False, "duration_s": 69.0, "alarm_s": 12.0}] * 10
+    history.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    guide = tmp_path / "cell.md"
+    guide.write_text(f"---\nkind: robot\npolicy: {{history: {history}, reset: 2s}}\n---\n# Cell\n")
+    proc = mendflow("policy", str(guide), data=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "reset 2 s" in proc.stdout and "decision: preempt" in proc.stdout
+    bare = tmp_path / "bare.md"
+    bare.write_text("# Cell\n")
+    proc = mendflow("policy", str(bare), data=tmp_path)
+    assert proc.returncode == 2 and "names no history" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -22,6 +22,7 @@ from engine.policy import (
     makespan_without_detector,
     policy_report,
     preemption_pays,
+    verdict,
 )
 
 PAPER = {"s": 0.53, "t_s": 29.85, "t_f": 68.86, "reset": 1.0}
@@ -97,15 +98,65 @@ def test_history_without_a_success_is_refused() -> None:
 
 def test_history_file_and_report(tmp_path: Path) -> None:
     p = tmp_path / "h.jsonl"
-    rows = ([{"success": True, "duration_s": 30, "alarm_s": None}] * 5
-            + [{"success": False, "duration_s": 70, "alarm_s": 10}] * 5)
+    rows = ([{"success": True, "duration_s": 30, "alarm_s": None}] * 10
+            + [{"success": False, "duration_s": 70, "alarm_s": 10}] * 10)
     p.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    assert len(load_history(p)) == 10
+    assert len(load_history(p)) == 20
     text = policy_report(p, reset_s=1.0, title="peg-in-hole")
-    assert text.startswith("peg-in-hole: 10 attempts, success rate 0.500")
+    assert text.startswith("peg-in-hole: 20 attempts, success rate 0.500")
     assert "without preemption 101.00 s, with preemption 41.00 s" in text
     assert "decision: preempt" in text
     p.write_text('{"success": true}\n')
     with pytest.raises(InputError) as err:
         load_history(p)
     assert err.value.location.line == 1
+
+
+@pytest.mark.parametrize("line, said", [
+    ('{"success": "false", "duration_s": 30}', "success: Input should be a valid boolean"),
+    ('{"success": true, "duration_s": NaN}', "NaN is not a number"),
+    ('{"success": true, "duration_s": "30"}', "duration_s: Input should be a valid number"),
+    ('{"success": true, "duration_s": 0}', "duration_s: Input should be greater than 0"),
+    ('{"success": false, "duration_s": 3, "alarm_s": -1}', "alarm_s: Input should be greater"),
+    ('[1, 2]', "Input should be a valid dictionary"),
+])
+def test_a_history_line_that_is_not_an_attempt_is_refused_at_its_line(
+        tmp_path: Path, line: str, said: str) -> None:
+    p = tmp_path / "h.jsonl"
+    p.write_text('{"success": true, "duration_s": 30}\n' + line + "\n")
+    with pytest.raises(InputError, match=said) as err:
+        load_history(p)
+    assert err.value.location.line == 2
+
+
+def history(successes: int, failures: int) -> list[Attempt]:
+    return ([Attempt(True, 30.0)] * successes + [Attempt(False, 70.0, 10.0)] * failures)
+
+
+def test_too_little_history_follows_the_guides_default_and_says_so() -> None:
+    v = verdict(history(10, 5), reset_s=1.0, default_preempt=False)
+    assert (v.preempt, v.decision) == (False, None)
+    assert v.reason == ("too little history (15 attempts; 20 attempts needed): following the "
+                        "guide's default (let the attempt run on)")
+    v = verdict(history(30, 2), reset_s=1.0)
+    assert v.preempt and "2 failures; 3 failures needed" in v.reason
+
+
+def test_the_verdict_is_the_decision_with_an_interval_around_both_makespans() -> None:
+    h = history(12, 12)
+    v = verdict(h, reset_s=1.0)
+    d = decide(estimate_from_history(h, reset_s=1.0))
+    assert v.decision == d and v.preempt == d.preempt
+    assert v.without is not None and v.preemptive is not None
+    assert v.without.low <= d.without <= v.without.high
+    assert v.preemptive.low <= d.preemptive <= v.preemptive.high
+    assert v.pays_share == 1.0
+    assert verdict(h, reset_s=1.0) == v  # seeded: the same history gives the same verdict
+
+
+def test_a_noisy_detector_pays_in_only_some_resamples() -> None:
+    # false alarms on a third of successes, late alarms on failures: a close call
+    h = ([Attempt(True, 30.0, 5.0)] * 8 + [Attempt(True, 30.0)] * 16
+         + [Attempt(False, 40.0, 30.0)] * 6 + [Attempt(False, 40.0)] * 6)
+    v = verdict(h, reset_s=1.0)
+    assert v.pays_share is not None and 0.0 <= v.pays_share < 0.5 and not v.preempt

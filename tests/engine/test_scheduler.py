@@ -750,9 +750,29 @@ def test_a_cancel_stops_the_work_but_not_the_clean_up() -> None:
     run.fail("stop", error="already stopped")  # a failing clean-up step does not stop the rest
     assert run.status("release") == StepStatus.RUNNING
     run.ok("release")
-    assert run.state.status == "cancelled"
-    assert "operator pressed stop" in run.state.reason and "stop" in run.state.reason
-    assert "clean-up failed at stop" in run.state.reason
+    # the world may not be safe: the run fails, saying so, and what it was before
+    assert (run.state.status, run.state.outcome) == ("failed", None)
+    assert run.state.reason.startswith("clean-up failed at stop (already stopped): what it "
+                                       "makes safe may NOT be safe")
+    assert "Before the clean-up: cancelled: operator pressed stop" in run.state.reason
+
+
+def test_a_failing_clean_up_is_retried_within_its_budget_whatever_the_failure() -> None:
+    plan_ = _with_cleanup()
+    stop = plan_.step("stop").model_copy(update={"retry": RETRY, "mutating": True})
+    plan_ = plan_.model_copy(update={"steps": [stop if s.id == "stop" else s
+                                               for s in plan_.steps]})
+    run = Run(plan_)
+    run.send(Start())
+    run.ok("move")
+    run.ok("grip")
+    assert run.send(StepTimedOut(step="stop", attempt=1, timeout_s=5)) == [
+        StartStep(step="stop", attempt=2, delay_s=2.0)]
+    assert run.fail("stop", 2, error="the cell did not answer", retryable=False) == [
+        StartStep(step="stop", attempt=3, delay_s=4.0)]
+    run.ok("stop", 3)
+    run.ok("release")
+    assert run.state.status == "succeeded" and run.state.reason.endswith("clean-up done")
 
 
 def test_a_failure_without_error_path_still_cleans_up_and_resume_restarts_it() -> None:
@@ -847,3 +867,12 @@ def test_state_with_a_step_in_doubt_round_trips_and_version_1_states_still_read(
     old.send(Start())
     v1 = {**old.state.to_json_dict(), "version": 1}
     assert RunState.from_json_dict(v1) == old.state
+
+
+def test_a_change_that_timed_out_is_not_retried_whatever_its_budget():
+    run = Run(plan([step("fix", mutating=True, retry=RETRY), end("z")], [edge("fix", "z")]))
+    run.send(Start())
+    assert run.send(StepTimedOut(step="fix", attempt=1, timeout_s=5)) == []
+    assert run.state.steps["fix"].attempt == 1
+    assert "not tried again by itself" in run.state.steps["fix"].error
+    assert run.state.status == "failed"

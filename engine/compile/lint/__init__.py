@@ -30,10 +30,12 @@ def lint_guide(guide: Guide, *, plan: Plan | None = None) -> list[Finding]:
 
 
 def _lint(guide: Guide, plan: Plan | None) -> list[Finding]:
+    refused = None
+    if plan is None:  # lint = compile: rules that read the plan read the one compile makes
+        plan, refused = _compiled(guide)
     ctx = Context(guide=guide, plan=plan)
     step_at = _StepsByLine(plan)
     findings: list[Finding] = []
-    refused = _compile_error(guide) if plan is None else None
     for check in CHECKS:
         for rule_id, where, message, suggestion in check(ctx):
             line = where.span.start if isinstance(where, Element) else where
@@ -46,20 +48,19 @@ def _lint(guide: Guide, plan: Plan | None) -> list[Finding]:
     return ([refused] if refused else []) + sorted(set(findings), key=_order)
 
 
-def _compile_error(guide: Guide) -> Finding | None:
-    """The error compiling `guide` would stop at, as an MF001 finding (None: it compiles)."""
+def _compiled(guide: Guide) -> tuple[Plan | None, Finding | None]:
+    """The plan of `guide`, or the error compiling it stops at as an MF001 finding."""
     from engine.compile import compile_guide
 
     try:
-        compile_guide(guide)
+        return compile_guide(guide), None
     except MendflowError as exc:
         where = exc.location
-        return Finding(rule="MF001", category="structure", severity="error",
-                       file=where.file or guide.path, line=where.line or 1,
-                       message=f"the guide does not compile: {exc.message}",
-                       suggestion=exc.hint or "Fix the guide so that it compiles",
-                       step=where.step)
-    return None
+        return None, Finding(rule="MF001", category="structure", severity="error",
+                             file=where.file or guide.path, line=where.line or 1,
+                             message=f"the guide does not compile: {exc.message}",
+                             suggestion=exc.hint or "Fix the guide so that it compiles",
+                             step=where.step)
 
 
 def lint_path(path: str | Path) -> list[Finding]:

@@ -203,8 +203,8 @@ def unreachable_steps(ctx: Context) -> Iterator[tuple[str, Element | int, str, s
     targets: dict[str, list[str]] = {}
     for edge in plan.edges:
         targets.setdefault(edge.source, []).append(edge.target)
-    seen = {plan.entry}
-    frontier = [plan.entry]
+    seen = {plan.entry, *plan.cleanup}  # clean-up steps run after any ending: roots too
+    frontier = list(seen)
     while frontier:
         for target in targets.get(frontier.pop(), []):
             if target not in seen:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pydantic import ValidationError
+
 from engine.compile.blocks import read_block
 from engine.compile.lint.base import (
     _ALERT_SECTION,
@@ -17,7 +19,9 @@ from engine.compile.lint.base import (
     _looks_like_logs,
     rule,
 )
+from engine.errors import MendflowError
 from engine.guide import Element
+from engine.plugins import default_registry
 
 # -- 5. presentation and structure -----------------------------------------------------------
 
@@ -166,3 +170,45 @@ def ambiguous_block(ctx: Context) -> Iterator[tuple[str, Element | int, str, str
             yield ("MF509", el, f"{el.lang} block without prompts at {where} read as commands",
                    "Add `$ ` before each command (its output lines then stay output), or "
                    "tag it ```text if nothing in it is to be run")
+
+
+@rule(("MF510", "structure", "error",
+       "A plugin block's parameters do not fit the plugin's schema (a required one missing, "
+       "an unknown key, a fixed value of the wrong type): the step would fail when it runs."))
+def plugin_params(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    plan = ctx.plan
+    if plan is None:
+        return
+    registry = default_registry()
+    for step in plan.steps:
+        if step.plugin is None or step.plugin not in registry:
+            continue  # an unknown plugin is compile's own error (MF001)
+        try:
+            schema = registry.get(step.plugin).Params
+        except MendflowError:
+            continue
+        try:
+            schema.model_validate(step.params)
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = ".".join(str(x) for x in err["loc"]) or "params"
+                value = _at(step.params, err["loc"])
+                if isinstance(value, str) and ("{{" in value or "{%" in value):
+                    continue  # a template: its type is known only when it is rendered
+                fields = ", ".join(sorted(schema.model_fields))
+                yield ("MF510", step.source.start,
+                       f"step '{step.id}': parameter '{where}' of plugin '{step.plugin}': "
+                       f"{err['msg']}",
+                       f"Fix '{where}' in the block (the {step.plugin} plugin takes: {fields})")
+                break  # one finding per step: the first thing wrong
+
+
+def _at(params: object, loc: tuple[int | str, ...]) -> object:
+    for key in loc:
+        if isinstance(params, dict) and key in params:
+            params = params[key]
+        elif isinstance(params, list) and isinstance(key, int) and key < len(params):
+            params = params[key]
+        else:
+            return None
+    return params

@@ -34,6 +34,7 @@ from engine.compile.llm.results import (
     estimate_tokens,
 )
 from engine.compile.llm.sections import compile_by_section
+from engine.compile.stepsettings import apply_step_settings
 from engine.guide import Guide
 from engine.plan import Plan, plan_json_schema
 
@@ -62,8 +63,11 @@ def compile_with_llm(guide: Guide, *, model: BaseChatModel, model_label: str,
     opts = options or LlmOptions()
     usage = Usage(model=model_label)
     try:
-        return _compile(guide, model=model, model_label=model_label, text=text, opts=opts,
-                        structural=structural, usage=usage)
+        result = _compile(guide, model=model, model_label=model_label, text=text, opts=opts,
+                          structural=structural, usage=usage)
+        # The author's timeouts and retries hold whatever the model wrote for them.
+        result.plan = apply_step_settings(result.plan, guide)
+        return result
     except LlmError as exc:  # what the failed attempts cost is still counted by the caller
         exc.usage = usage
         raise

@@ -68,3 +68,57 @@ def test_an_untagged_promql_query_with_comment_lines_is_a_query() -> None:
                         "# and count by(user) (cortex_ingester_active_series{pod=\"x\"})\n```\n")
     [query] = [s for s in plan.steps if s.kind == StepKind.QUERY]
     assert query.plugin == "prometheus" and "namespace" in [i.name for i in plan.inputs]
+
+
+def test_a_sysv_service_script_is_a_command_in_any_block() -> None:
+    # `/etc/init.d/x start` names a program outside the bin folders: it was read as output
+    for fence in ("```bash", "```"):
+        plan = compile_text(f"# T\n\n## Mitigation\n\nStart the server:\n\n{fence}\n"
+                            "/etc/init.d/clickhouse-server start\n```\n")
+        [step] = [s for s in plan.steps if s.kind == StepKind.COMMAND]
+        assert step.params["pipeline"] == [["/etc/init.d/clickhouse-server", "start"]]
+        assert step.mutating  # a service start is gated like `systemctl start`
+
+
+def test_a_wrapper_with_an_option_value_and_a_quoted_command_is_a_command() -> None:
+    # `watch -n 30 'cmd'` was read as output (30 is not a command) and dropped; it never
+    # ends, so it is a person's step
+    plan = compile_text("# T\n\n## Diagnosis\n\nWatch the cluster:\n\n```\n"
+                        "watch -n 30 'patronictl list'\n```\n")
+    assert [s.params.get("script") for s in plan.steps if s.kind == StepKind.MANUAL] == \
+        ["watch -n 30 'patronictl list'"]
+    # `timeout 30s cmd` runs cmd
+    plan = compile_text("# T\n\n## Diagnosis\n\n```\ntimeout 30s kubectl get pods -A\n```\n")
+    assert argvs(plan) == [["timeout", "30s", "kubectl", "get", "pods", "-A"]]
+
+
+def test_a_prompt_before_a_query_is_not_part_of_the_query() -> None:
+    # `$ expr` in a promql block: Prometheus was sent "$ kmp_mac_collisions > 1"
+    plan = compile_text("# T\n\n## Diagnosis\n\n```promql\n$ kmp_mac_collisions > 1\n```\n")
+    [query] = [s for s in plan.steps if s.kind == StepKind.QUERY]
+    assert query.params["query"] == "kmp_mac_collisions > 1"
+
+
+def test_a_shell_line_in_a_query_block_makes_it_a_transcript_for_a_person() -> None:
+    # `$ cat schema.sql` then the file's SQL: the shell line was sent to the database
+    plan = compile_text("# T\n\n## Mitigation\n\n```sql\n$ cat /home/ubuntu/schema.sql\n"
+                        "SELECT name FROM system.databases;\n```\n")
+    assert not [s for s in plan.steps if s.kind in (StepKind.QUERY, StepKind.COMMAND)]
+    assert [s.params.get("script") for s in plan.steps if s.kind == StepKind.MANUAL] == \
+        ["$ cat /home/ubuntu/schema.sql\nSELECT name FROM system.databases;"]
+
+
+def test_a_prompted_query_whose_metric_starts_like_a_tool_is_still_the_query() -> None:
+    plan = compile_text("# T\n\n## Diagnosis\n\n```promql\n"
+                        "$ kubevirt_vm_rbd_volume_without_rxbounce == 1\n```\n")
+    [query] = [s for s in plan.steps if s.kind == StepKind.QUERY]
+    assert query.params["query"] == "kubevirt_vm_rbd_volume_without_rxbounce == 1"
+
+
+def test_the_lines_after_a_login_run_here_again() -> None:
+    # a login is a person's step; it opens no shell, so the push after it runs (gated)
+    plan = compile_text("# T\n\n## Mitigation\n\n```bash\ndocker login\n"
+                        "docker push registry.example/app:debug\n```\n")
+    assert argvs(plan) == [["docker", "push", "registry.example/app:debug"]]
+    assert [s.params.get("script") for s in plan.steps if s.kind == StepKind.MANUAL] == \
+        ["docker login"]

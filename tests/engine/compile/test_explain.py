@@ -104,6 +104,31 @@ def test_the_cli_prints_the_explanation(tmp_path: Path):
     assert not (tmp_path / "g.plan.json").exists()  # explaining writes no plan
 
 
+SESSION = """# Interface down
+
+## Diagnosis
+
+```bash
+ssh node-1
+```
+
+```bash
+ip link show
+```
+"""
+
+
+def test_blocks_of_a_session_are_held_by_its_steps_not_ignored():
+    # Given `ssh node-1` in one block and the command run on the node in the next
+    plan = compile_text(SESSION)
+    [step] = [s for s in plan.steps if s.kind.value == "command"]
+    assert step.params["pipeline"] == [["ssh", "node-1", "--", "ip link show"]]
+    # Then neither block is "ignored: commands the plan does not run": the step holds both
+    assert not [i for i in plan.ignored if i.kind == "code"]
+    rows = explain(parse_guide(SESSION, path="guide.md"), plan, SESSION)
+    assert [r.became for r in rows if r.part.startswith("code")] == [f"{step.id} (command)"] * 2
+
+
 @corpora.needs(*corpora.CORPORA)
 @pytest.mark.parametrize("corpus", corpora.CORPORA, ids=lambda p: p.name)
 def test_every_line_range_of_every_corpus_guide_is_accounted_for(corpus: Path):

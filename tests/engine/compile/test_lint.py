@@ -177,6 +177,12 @@ CASES = [
      runbook("1. Check:\n\n   ```\n   kubectl get pods\n   ```"),
      [11],
      runbook("1. Check:\n\n   ```bash\n   kubectl get pods\n   ```")),
+    ("MF510",
+     runbook("1. Ask the camera:\n\n   ```detect\n   detector: vlm_judge\n"
+             "   image: cell.png\n   questoin: Did it fail?\n   ```"),
+     [11],
+     runbook("1. Ask the camera:\n\n   ```detect\n   detector: vlm_judge\n"
+             "   image: cell.png\n   question: Did it fail?\n   ```")),
     ("MF508",
      "---\ntitle: Index\n---\n\n",
      [4],
@@ -224,8 +230,9 @@ def test_a_bad_guide_reports_each_problem_where_it_is():
 
 def test_only_execution_breaking_rules_are_errors():
     errors = {rid for rid, r in RULES.items() if r.severity == "error"}
-    # MF001: what compile refuses; MF206: a condition reading what does not exist
-    assert errors == {"MF000", "MF001", "MF203", "MF206", "MF301", "MF506"}
+    # MF001: what compile refuses; MF206: a condition reading what does not exist; MF510: a
+    # plugin block whose parameters the plugin refuses (the step fails when it runs)
+    assert errors == {"MF000", "MF001", "MF203", "MF206", "MF301", "MF506", "MF510"}
 
 
 def test_unreadable_guides_become_one_error_finding_and_never_raise(tmp_path):

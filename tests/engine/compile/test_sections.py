@@ -63,6 +63,16 @@ def test_a_describing_section_keeps_its_commands_and_runs_only_read_only_ones():
     assert not [s for s in plan.steps if s.kind == StepKind.DECIDE]
 
 
+def test_a_chain_in_a_describing_section_that_starts_a_change_is_one_persons_step():
+    # Given `a && b && c` in a Symptom section, a (podman run) a change: before, b and c ran
+    # on their own (sleep, then podman exec into a container the plan never started)
+    line = "podman run --name test -d rhel7-init && sleep 10 && podman exec test systemctl status"
+    plan = compile_text(f"# T\n\n## Symptom\n\n```console\n# {line}\nFailed to get D-Bus\n```\n"
+                        "\n## Diagnosis\n\n```bash\nkubectl get nodes\n```\n")
+    assert [(s.kind, s.params.get("script")) for s in holding(plan, "sleep 10")] == \
+        [(StepKind.MANUAL, line)]
+
+
 def test_what_a_describing_section_shows_mitigates_nothing():
     plan = compile_text("# T\n\n## Meaning\n\n```bash\nkubectl delete pod x\n```\n\n"
                         "## Diagnosis\n\n```bash\nkubectl get pods\n```\n")

@@ -239,3 +239,60 @@ def test_only_the_first_step_of_a_session_says_how_it_was_opened() -> None:
     approve = plan.step(f"approve-{restart.id}")
     assert approve.text == "Approve before it runs: ssh <node-address>\nsystemctl restart kubelet"
     assert restart.source.start == first.source.start  # the step spans from the opener
+
+
+CLOUD_SHELL = """# Node not ready
+
+## Diagnosis
+
+Connect to the instance and read the kubelet's log:
+
+```bash
+kubectl get node -l karpenter.sh/nodepool
+{opener}
+sudo journalctl -u kubelet
+```
+"""
+
+
+@pytest.mark.parametrize("opener", [
+    "aws ssm start-session --target i-0123456789abcdef0",
+    "gcloud compute ssh node-1 --zone europe-west1-b --tunnel-through-iap",
+    "gcloud --project prod compute ssh node-1",
+    "az ssh vm --resource-group rg --name node-1",
+    "virtctl console vm-1 -n guests",
+])
+def test_commands_after_a_cloud_cli_opens_a_remote_shell_are_a_persons(opener: str) -> None:
+    # Given a remote shell opened by a cloud CLI, then a command typed into it
+    plan = compile_text(CLOUD_SHELL.format(opener=opener))
+    # Then journalctl never runs on this machine: the session is one person's step
+    assert pipelines(plan) == [[["kubectl", "get", "node", "-l", "karpenter.sh/nodepool"]]]
+    assert f"{opener}\nsudo journalctl -u kubelet" in manual_scripts(plan)
+
+
+@pytest.mark.parametrize("opener", [
+    "aws ssm start-session --target i-0ab --document-name AWS-StartPortForwardingSession",
+    "gcloud compute ssh node-1 --command 'uptime'",
+])
+def test_a_cloud_cli_given_its_work_opens_no_session(opener: str) -> None:
+    plan = compile_text(CLOUD_SHELL.format(opener=opener))
+    assert [["sudo", "journalctl", "-u", "kubelet"]] in pipelines(plan)
+
+
+def test_a_workstation_tool_bound_to_a_variable_in_a_session_runs_here() -> None:
+    # Given an ssh session open in the section, then `ID=$(kubectl ...)` in a later block
+    plan = compile_text(SSH + "\n```bash\nNODE_ID=$(kubectl get node n1 -o name)\n"
+                        "kubectl describe $NODE_ID\n```\n")
+    # Then kubectl's value is bound here (kubectl reaches the cluster from this machine)
+    assert [["kubectl", "get", "node", "n1", "-o", "name"]] in pipelines(plan)
+    assert [["kubectl", "describe", "{{ vars.NODE_ID }}"]] in pipelines(plan)
+
+
+def test_kubectl_exec_into_a_shell_without_the_double_dash_is_the_same_session() -> None:
+    # Given the form from before `--` (`kubectl exec -it POD -c C sh`), then commands in it
+    plan = compile_text("# Vault\n\n## Diagnosis\n\n```bash\nkubectl -n vault exec -it vault-0 "
+                        "-c vault sh\nvault status\nvault login\n```\n")
+    # Then vault status runs in the pod, and the login (it asks for a token) is a person's
+    assert pipelines(plan) == [[["kubectl", "-n", "vault", "exec", "vault-0", "-c", "vault",
+                                 "--", "vault", "status"]]]
+    assert any(script.endswith("vault login") for script in manual_scripts(plan))

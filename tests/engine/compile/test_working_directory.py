@@ -54,3 +54,16 @@ def test_what_would_run_in_the_wrong_place_stays_a_person_s():
                        "/prometheus $ rm -rf wal/\n```\n")
     assert not runs(pod)  # the prompt is another machine's shell, not this one
     assert [s.kind for s in pod.steps if s.kind == StepKind.MANUAL] == [StepKind.MANUAL]
+
+
+def test_cd_into_a_plain_name_is_where_the_next_lines_run():
+    # Given `cd dapr` after the clone that made it (no slash: it read as prose before, was
+    # dropped, and `make` ran in the wrong directory)
+    plan = compile_text(_guide("git clone https://github.com/dapr/dapr.git\ncd dapr\n"
+                               "make release DEBUG=1"))
+    clone, make = runs(plan)
+    assert "cwd" not in clone.params and make.params["cwd"] == "dapr"
+    assert make.text == "cd dapr\nmake release DEBUG=1"
+    # but words after `cd` are prose, not a directory
+    prose = compile_text(_guide("cd into the directory you cloned\nmake release"))
+    assert [s.params.get("cwd") for s in runs(prose)] == [None]

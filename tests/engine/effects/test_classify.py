@@ -88,3 +88,17 @@ def test_reasons_name_the_argv_part_and_the_rule():
 ])
 def test_commands_are_recognised_in_prose(text, expected):
     assert looks_like_command(text) is expected
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("vault login", "interactive"), ("vault login -method=oidc", "mutate"),
+    ("vault login s.token", "mutate"), ("gcloud auth login", "interactive"),
+    ("tsh login --proxy=teleport.example.net", "interactive"), ("docker login", "interactive"),
+    ("docker login --password-stdin -u bot registry.example", "mutate"),
+    ("aws sso login --profile prod", "interactive"), ("oc login https://api:6443", "interactive"),
+    ("oc login https://api:6443 --token=x", "mutate"), ("gcloud auth list", "read"),
+])
+def test_a_login_that_would_ask_a_person_is_a_persons(line, expected):
+    # Given a login with nothing on its line to answer its prompt (a password, a token, a
+    # browser): a step running it would wait or fail; given a token, it is a change (gated)
+    assert effect(line) == expected, classify(shlex.split(line)).reason

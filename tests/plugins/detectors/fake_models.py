@@ -39,3 +39,14 @@ def rambling() -> RecordingFake:
 
 def broken() -> RecordingFake:
     return RecordingFake(messages=iter([]))  # raises when asked: no scripted answer left
+
+
+def content_blocks() -> RecordingFake:
+    """An answer as content blocks, as Anthropic-style chat models give it."""
+    return RecordingFake(messages=iter([AIMessage(content=[
+        {"type": "text", "text": "Yes - the peg is jammed at the chamfer."},
+        {"type": "text", "text": "Abort and re-grasp."}])]))
+
+
+def yes_later() -> RecordingFake:
+    return _scripted("Looking at the image, yes, the peg is jammed against the rim.")

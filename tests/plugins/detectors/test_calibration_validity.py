@@ -7,7 +7,9 @@ a threshold from numpy.quantile on the same draws breaks alpha at small n.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,3 +62,26 @@ def test_numpy_quantile_breaks_alpha_for_small_n(pool: np.ndarray) -> None:
     rates = _rates(pool, n, alpha, draws=1500, fresh=100, quantile=True)
     se = rates.std(ddof=1) / math.sqrt(len(rates))
     assert rates.mean() > alpha + 3 * se
+
+
+def test_a_band_over_a_score_that_is_zero_while_it_tares_can_still_fire(
+        tmp_path: Path) -> None:
+    """SAFE-style band on ft_jam_slip: the score is exactly 0 through the tare and approach,
+    so the spread there is ~0; floored at its median over time (itself ~0) it made the scale
+    h ~1e9 and the band unreachable wherever the score does vary. Floored at a fraction of
+    how much the aggregate varies at all, the band catches what the max threshold catches."""
+    from engine.detect.commands import calibrate_cmd, evaluate_cmd
+    from tests.plugins.detectors.helpers import record
+
+    record(np.random.default_rng(101), tmp_path / "runs", 80, success=True)
+    record(np.random.default_rng(5), tmp_path / "eval", 30, success=False)
+    record(np.random.default_rng(6), tmp_path / "eval", 30, success=True, prefix="ok")
+    band, peak = tmp_path / "band.json", tmp_path / "max.json"
+    for method, out in (("band", band), ("max", peak)):
+        calibrate_cmd(tmp_path / "runs", detector="ft_jam_slip", out=out, alpha=0.1,
+                      window=25, method=method, params=None, fit_fraction=0.5, seed=0)
+    h = json.loads(band.read_text())["band"]["h"]
+    assert h < 1e4
+    tpr = {m: float(evaluate_cmd(tmp_path / "eval", calibration=p).split("TPR ")[1].split()[0])
+           for m, p in (("band", band), ("max", peak))}
+    assert tpr["band"] >= tpr["max"] - 0.1 and tpr["band"] > 0.8

@@ -73,3 +73,37 @@ def test_parse_verdict(text: str, verdict: tuple[bool, str]) -> None:
 def test_yesterday_is_not_yes() -> None:
     with pytest.raises(ValueError):
         parse_verdict("yesterday it worked")
+
+
+async def test_an_answer_in_content_blocks_is_read(image: Path) -> None:
+    out = (await _judge(image, "content_blocks")).outputs
+    assert out["alarm"] is True and out["reason"].startswith("the peg is jammed")
+
+
+async def test_a_yes_later_in_the_first_sentence_is_read(image: Path) -> None:
+    out = (await _judge(image, "yes_later")).outputs
+    assert out["alarm"] is True and out["reason"] == "the peg is jammed against the rim."
+
+
+@pytest.mark.parametrize(("text", "verdict"), [
+    ("Looking closely, no: it is seated.", False),
+    ("I think yes. The peg slipped.", True),
+    ("The peg is seated. No failure is visible, yes.", None),  # none in the first sentence
+])
+def test_the_first_sentences_first_yes_or_no(text: str, verdict: bool | None) -> None:
+    if verdict is None:
+        with pytest.raises(ValueError):
+            parse_verdict(text)
+    else:
+        assert parse_verdict(text)[0] is verdict
+
+
+async def test_a_step_without_a_model_says_how_to_name_one(image: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MENDFLOW_VLM_MODEL", raising=False)
+    params = parse_params(VlmJudgeDetector, {"image": str(image)})
+    with pytest.raises(StepFailed, match="names no model and MENDFLOW_VLM_MODEL is not set"):
+        await VlmJudgeDetector().run(params=params, ctx=ctx())
+    monkeypatch.setenv("MENDFLOW_VLM_MODEL", f"{MODELS}:jammed")
+    out = (await VlmJudgeDetector().run(params=params, ctx=ctx())).outputs
+    assert out["alarm"] is True

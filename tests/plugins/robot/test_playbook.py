@@ -9,6 +9,7 @@ attempts, so the force traces the detector sees are the same on every run."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -76,7 +77,7 @@ class Run:
 
 
 async def run_playbook(plan: Plan, cell: str, cal: Path, policy: Path, tmp: Path, *,
-                       on_update: Any = None) -> Run:
+                       on_update: Any = None, default_timeout_s: float = 30) -> Run:
     """Run `plan` with the operator's policy (approvals), to its end."""
     store = open_store(tmp / "store.sqlite3")
     await store.open()
@@ -91,7 +92,8 @@ async def run_playbook(plan: Plan, cell: str, cal: Path, policy: Path, tmp: Path
     try:
         executor = LocalExecutor(
             Services(store=store, registry=Registry(),
-                     settings=Settings(data_dir=tmp, default_timeout_s=30, config_file=policy)),
+                     settings=Settings(data_dir=tmp, default_timeout_s=default_timeout_s,
+                                       config_file=policy)),
             interaction=Answers(auto_approve=load_auto_approve(policy)), observer=observe)
         done = await executor.start(plan, guide_path=str(PEG),
                                     inputs={"cell": cell, "calibration": str(cal)})
@@ -198,6 +200,34 @@ async def test_a_cell_that_stops_answering_is_inconclusive_and_the_clean_up_runs
         stop_cell(proc)
 
 
+async def test_a_clean_up_step_is_retried_until_a_frozen_controller_answers_again(
+        calibration: Path, policy: Path, peg_plan: Plan, tmp_path: Path) -> None:
+    # Given a cell whose controller freezes during attempt 1 and is still frozen when the
+    # clean-up starts; it answers again a moment after the first try to stop it has failed
+    proc, url = start_cell("--seed", "4", time_scale=0.05)
+    tries: list[int] = []
+
+    def freeze_then_thaw_late(update: Update, _executor: LocalExecutor) -> None:
+        if update.kind == "step_finished" and update.step_id == "start_1":
+            asyncio.get_running_loop().call_later(0.3, os.kill, proc.pid, signal.SIGSTOP)
+        elif update.kind == "step_started" and update.step_id == "stop":
+            tries.append(update.attempt or 0)
+            if len(tries) == 1:
+                asyncio.get_running_loop().call_later(2.5, os.kill, proc.pid, signal.SIGCONT)
+
+    try:
+        await queue(url, (True, ""))
+        run = await run_playbook(peg_plan, url, calibration, policy, tmp_path,
+                                 on_update=freeze_then_thaw_late)
+        # Then the stop was tried again until the cell answered, and the cell is left safe
+        assert tries[:2] == [1, 2] and run.state.steps["stop"].attempt >= 2
+        assert_left_safe(run, await cell_state(url))
+        assert run.record.status != "failed"
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        stop_cell(proc)
+
+
 async def test_a_cancel_mid_attempt_runs_the_clean_up(
         cell: str, calibration: Path, policy: Path, peg_plan: Plan, tmp_path: Path) -> None:
     await queue(cell, (True, ""))
@@ -251,3 +281,29 @@ async def test_sigint_to_mendflow_run_cancels_and_runs_the_clean_up(
     state = await cell_state(cell)
     assert state["State"] == "stopped" and state["GripperOpen"] is True
     assert state["Attempt"] == before + 1  # stopped mid-attempt: no second attempt began
+
+
+@pytest.mark.slow
+async def test_at_real_speed_a_missed_failure_runs_to_its_end_and_the_retry_resolves(
+        calibration: Path, policy: Path, peg_plan: Plan, tmp_path: Path) -> None:
+    """Time scale 1.0: a failure the detector misses runs to its own end (about a minute,
+    ~69 s on average), past the engine's default step timeout (60 s; 30 s here, so that every
+    draw of the failure's length is past it); the playbook's own detect timeout (5 minutes)
+    lets it end."""
+    deaf = tmp_path / "deaf.json"  # a calibration whose threshold nothing reaches
+    data = json.loads(calibration.read_text())
+    data["threshold"] = 1e12
+    deaf.write_text(json.dumps(data))
+    assert all(s.timeout_s == 300 for s in peg_plan.steps if s.kind == "detect")
+    proc, url = start_cell("--seed", "4", time_scale=1.0)
+    try:
+        await queue(url, (False, "jam"), (True, ""))
+        run = await run_playbook(peg_plan, url, deaf, policy, tmp_path, default_timeout_s=30)
+        assert run.out("watch_1")["alarm"] is False
+        assert run.out("watch_1")["stream_s"] > 30  # longer than the engine's default timeout
+        assert run.out("watch_1")["cell_state"].startswith("fail")
+        assert run.out("watch_2")["cell_state"] == "success"
+        assert (run.record.status, run.record.outcome) == ("succeeded", "resolved")
+        assert_left_safe(run, await cell_state(url))
+    finally:
+        stop_cell(proc)
