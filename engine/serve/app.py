@@ -32,8 +32,8 @@ for a person: `GET /api/v1/questions`, answered by `POST /api/v1/runs/ID/steps/S
 When a run asks a person and when it ends, the configured webhooks are told, with a link to
 the run (`engine.serve.notify`), off the run's path.
 
-Not built yet (issue #15): the web UI with live updates. The endpoints
-that exist are listed in /docs (OpenAPI).
+The web UI (`engine.serve.ui`, at /ui) shows the same runs live. The endpoints are listed in
+/docs (OpenAPI).
 """
 
 from __future__ import annotations
