@@ -33,9 +33,11 @@ from engine.detect.conformal import (
     combined_alarm_index,
     combined_alpha_bound,
     exact_false_alarm_rate,
+    exceed_probability,
     fit_band,
     fit_max,
     min_calibration_runs,
+    rate_bound,
 )
 from engine.detect.errors import DetectError, TooFewRuns
 from engine.detect.metrics import Metrics, Verdict, evaluate_alarms
@@ -177,9 +179,13 @@ def calibrate_cmd(runs: Path, *, detector: str, out: Path, alpha: float = 0.1,
     level = (f"threshold {cal.threshold:.4g}" if cal.method == "max"
              else f"band scale h={cal.band.h:.4g} (fitted on {cal.band.n_fit} runs)"
              if cal.band else "")
+    risk, bound = exceed_probability(cal.n, alpha), rate_bound(cal.n, alpha)
     return (f"calibrated {detector} ({cal.method}, window {window}) on {cal.n} successful "
             f"runs of {len(loaded)}: {level}, rank k={cal.k}; false-alarm rate on a new "
-            f"successful run {cal.false_alarm_rate:.4f} <= alpha={alpha:g}\nwrote {out}")
+            f"successful run {cal.false_alarm_rate:.4f} <= alpha={alpha:g} on average over "
+            f"calibration sets; this set's own rate: above alpha with chance {risk:.0%}, at "
+            f"most {bound:.4f} with 90% confidence (more successful runs bring it nearer "
+            f"alpha)\nwrote {out}")
 
 
 def combine_cmd(first: Path, second: Path, *, rule: str, out: Path) -> str:

@@ -53,6 +53,45 @@ def exact_false_alarm_rate(n: int, alpha: float) -> float:
     return 0.0 if k > n else round(1 - k / (n + 1), 12)
 
 
+def exceed_probability(n: int, alpha: float, rate: float | None = None) -> float:
+    """The calibration-conditional risk: the chance that THIS calibration set gave a threshold
+    whose false-alarm rate on new successful runs is above `rate` (default: alpha).
+
+    The guarantee `exact_false_alarm_rate <= alpha` is an average over calibration sets; a
+    single set's rate is 1 - U_(k), U_(k) the k-th of n uniforms ~ Beta(k, n + 1 - k), so
+    P(rate > r) = P(U_(k) < 1 - r) = P(Binomial(n, 1 - r) >= k) (continuous scores). Above
+    alpha itself that is 38% at n = 19, alpha = 0.05, and it stays near half as n grows (the
+    rate concentrates at alpha); what shrinks with n is how far above alpha it can be
+    (`rate_bound`)."""
+    k = conformal_rank(n, alpha)
+    if k > n:
+        return 0.0  # the threshold is infinite: it never fires
+    r = alpha if rate is None else rate
+    if r <= 0:
+        return 1.0
+    if r >= 1:
+        return 0.0
+    p = 1.0 - r
+    # the upper tail of the binomial, in log space (n may be thousands)
+    terms = [math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)
+             + j * math.log(p) + (n - j) * math.log(r) for j in range(k, n + 1)]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+
+
+def rate_bound(n: int, alpha: float, confidence: float = 0.9) -> float:
+    """The false-alarm rate this calibration set stays under with `confidence` (over the draw
+    of the set): the calibration-conditional bound (bisection on `exceed_probability`)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if exceed_probability(n, alpha, mid) > 1 - confidence:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
 def conformal_threshold(scores: Sequence[float] | np.ndarray, alpha: float, *,
                         strict: bool = True) -> float:
     """The k-th smallest of the scores; +inf (or TooFewRuns if `strict`) when k > n."""

@@ -70,6 +70,10 @@ class Update:
 Observer = Callable[[Update], None]
 
 
+def _unobserved(update: Update) -> None:
+    """The observer of a run no one watches (its updates are not even built)."""
+
+
 class LocalExecutor:
     def __init__(
         self,
@@ -83,7 +87,7 @@ class LocalExecutor:
         self.store = services.store
         self.interaction: Interaction = interaction or Answers()
         self.lease_ttl_s = lease_ttl_s
-        self.observer = observer or (lambda update: None)
+        self.observer = observer or _unobserved
         self.redact: Redact = services.redact
         self.runner = StepRunner(services, interaction=self.interaction)
         self.runner.on_wait = lambda run_id, sid, waiting: self.observer(Update(
@@ -216,8 +220,8 @@ class LocalExecutor:
                     unsnapped = 0
                 memory.apply(entries)
                 for step_id, attempt, outcome in reports:
-                    if not step_id:
-                        continue  # a cancel, not a step
+                    if not step_id or self.observer is _unobserved:
+                        continue  # a cancel, not a step; or no one to tell
                     step_status = state.steps[step_id].status if step_id in state.steps else ""
                     self.observer(Update(
                         "step_finished", run_id, step_id=step_id, attempt=attempt,
@@ -304,8 +308,9 @@ class LocalExecutor:
                         self._calls_stopping.append(task)
             elif isinstance(action, sched.StartStep):
                 step = sched.plan_index(plan).steps[action.step]
-                self.observer(Update("step_started", record.run_id, step_id=action.step,
-                                     attempt=action.attempt, state=state))
+                if self.observer is not _unobserved:
+                    self.observer(Update("step_started", record.run_id, step_id=action.step,
+                                         attempt=action.attempt, state=state))
                 tasks[(action.step, action.attempt)] = asyncio.create_task(
                     self._step_task(plan, record.run_id, step, action.attempt, action.delay_s,
                                     memory, queue, dry_run),

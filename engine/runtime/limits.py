@@ -52,25 +52,49 @@ class LocalSlots:
     def __init__(self) -> None:
         self._sems: dict[str, asyncio.Semaphore] = {}
 
-    @asynccontextmanager
-    async def hold(self, limits: tuple[Limit, ...], *, holder: str, ttl_s: float,
-                   waiting: Waiting) -> AsyncIterator[None]:
-        sems = [self._sems.setdefault(limit.key, asyncio.Semaphore(limit.size))
-                for limit in limits]
-        blocked = any(sem.locked() for sem in sems)
-        if blocked:
-            waiting(True)
-        taken: list[asyncio.Semaphore] = []
+    def hold(self, limits: tuple[Limit, ...], *, holder: str, ttl_s: float,
+             waiting: Waiting) -> AbstractAsyncContextManager[None]:
+        held = []
+        for limit in limits:
+            sem = self._sems.get(limit.key)
+            if sem is None:
+                sem = self._sems[limit.key] = asyncio.Semaphore(limit.size)
+            held.append(sem)
+        return _Held(held, waiting)
+
+
+class _Held(AbstractAsyncContextManager[None]):
+    """One slot of each semaphore, taken in order, while the block runs (a class rather than
+    a generator: every step of the embedded executor goes through it)."""
+
+    __slots__ = ("_sems", "_taken", "_waiting")
+
+    def __init__(self, sems: list[asyncio.Semaphore], waiting: Waiting) -> None:
+        self._sems = sems
+        self._waiting = waiting
+        self._taken: list[asyncio.Semaphore] = []
+
+    async def __aenter__(self) -> None:
+        blocked = any(sem.locked() for sem in self._sems)
         try:
-            for sem in sems:
-                await sem.acquire()
-                taken.append(sem)
             if blocked:
-                waiting(False)
-            yield
-        finally:
-            for sem in reversed(taken):
-                sem.release()
+                self._waiting(True)
+            for sem in self._sems:
+                await sem.acquire()
+                self._taken.append(sem)
+            if blocked:
+                self._waiting(False)
+        except BaseException:
+            self._release()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        taken, self._taken = self._taken, []
+        for sem in reversed(taken):
+            sem.release()
 
 
 POLL_FIRST_S = 0.02

@@ -159,9 +159,13 @@ def _strings(value: Any, what: str) -> dict[str, str]:
     return out
 
 
+_ENCODER = json.JSONEncoder(default=str)
+"""`json.dumps(value, default=str)` without building an encoder per call (ASCII output)."""
+
+
 def _bounded(value: Any) -> Any:
-    text = json.dumps(value, default=str)
-    if len(text.encode()) <= MAX_VALUE_BYTES:
+    text = _ENCODER.encode(value)
+    if len(text) <= MAX_VALUE_BYTES:  # ASCII (ensure_ascii): one byte a character
         return json.loads(text)  # normalise to plain JSON types
     if isinstance(value, str):
         return value[: MAX_VALUE_BYTES // 2] + "\n... [cut: full value kept as an artifact]"
@@ -172,7 +176,7 @@ def _bounded(value: Any) -> Any:
         size = 0
         for item in value:
             item = _bounded(item)
-            size += len(json.dumps(item, default=str))
+            size += len(_ENCODER.encode(item))
             if size > MAX_VALUE_BYTES:
                 kept.append(f"... [{len(value) - len(kept)} more items cut]")
                 break

@@ -83,6 +83,7 @@ class StepRunner:
         # Runs a call step's linked guide as a child run; set by the executor that owns this
         # runner (it knows how to drive a run), None where linked guides cannot run.
         self.calls: ChildCalls | None = None
+        self._loggers: dict[str, RedactingLogger] = {}
 
     async def run(self, plan: Plan, run_id: str, step: Step, attempt: int, memory: Memory,
                   *, dry_run: bool = False) -> StepReport:
@@ -140,12 +141,15 @@ class StepRunner:
             return await self._finish(plan, step, attempt, memory, StepResult(summary="no-op"))
 
         plugin_cls = self.registry.get(step.plugin)
+        view = memory.view()
         try:
-            params = _render_params(plugin_cls, step.params, memory.view())
+            params = _render_params(plugin_cls, step.params, view)
         except TemplateError as exc:
             raise StepFailed(f"cannot render parameters: {exc.message}", retryable=False,
                              step=step.id, hint=exc.hint) from None
-        refused = placement.rendered_problem(step.plugin, step.params, params, memory.view())
+        # Only a value put in by a template can be refused (the guide's own words are its own).
+        refused = placement.rendered_problem(step.plugin, step.params, params, view) \
+            if _templated(step.params) else None
         if refused:
             raise StepFailed(f"refused to run: {refused}", retryable=False, step=step.id,
                              hint="Check the input or the step that produced the value")
@@ -171,13 +175,12 @@ class StepRunner:
         ctx = StepContext(
             run_id=run_id, step_id=step.id, attempt=attempt, idempotency_key=key,
             deadline_s=timeout, dry_run=dry_run, data_source=self._data_source(step, params),
-            logger=RedactingLogger(logging.getLogger(f"mendflow.plugin.{step.plugin}"),
-                                   self.secrets),
+            logger=self._logger(step.plugin),
             output_cap_bytes=self.settings.output_cap_bytes, secrets=self.secrets,
             mutating=step.mutating, result_cap_rows=self.settings.result_cap_rows,
             result_cap_bytes=self.settings.result_cap_bytes,
-            results=memory.view()["steps"],
-            read_artifact=self._artifact_reader(run_id, memory.view()["steps"]),
+            results=view["steps"],
+            read_artifact=self._artifact_reader(run_id, view["steps"]),
         )
         queued = time.monotonic()
         shown = False
@@ -221,18 +224,23 @@ class StepRunner:
         outputs = self.redact(dict(result.outputs))
         if artifacts:
             outputs["artifacts"] = artifacts
+        if step.retry.attempts > 1:  # `steps.x.attempt`: which try of a retried step this was
+            outputs.setdefault("attempt", attempt)
         entries = [memory.entry(f"steps.{step.id}", outputs, step_id=step.id, attempt=attempt)]
-        scope = {**memory.view(), "result": outputs}
-        for key, expr in sorted(step.binds.items()):
-            if result.ok:
+        if step.binds and result.ok:
+            scope = {**memory.view(), "result": outputs}
+            for key, expr in sorted(step.binds.items()):
                 value = _evaluate_value(expr, scope, step)
                 entries.append(memory.entry(key, self.redact(value), step_id=step.id,
                                             attempt=attempt))
-        # Conditions see this step's outputs as if already in memory.
-        view = dict(memory.view())
-        view["steps"] = {**view["steps"], step.id: outputs}
-        view["vars"] = {**view["vars"], **{e.key.split(".", 1)[1]: e.value for e in entries
-                                          if e.key.startswith("vars.")}}
+        # Conditions see this step's outputs as if already in memory. Building that view
+        # copies every step's outputs: only a step with conditions on its edges pays for it.
+        view: dict[str, Any] = {}
+        if note != "dry run" and _conditional(plan, step):
+            view = dict(memory.view())
+            view["steps"] = {**view["steps"], step.id: outputs}
+            view["vars"] = {**view["vars"], **{e.key.split(".", 1)[1]: e.value
+                                              for e in entries if e.key.startswith("vars.")}}
         on = "success" if result.ok else "failure"
         judged: list[dict[str, Any]] = []
         if note == "dry run":
@@ -421,6 +429,14 @@ class StepRunner:
             limits.append(Limit(f"source:{name}", size))
         return tuple(limits)
 
+    def _logger(self, plugin: str) -> RedactingLogger:
+        """The logger a plugin's steps get (one per plugin: it holds nothing of a step)."""
+        logger = self._loggers.get(plugin)
+        if logger is None:
+            logger = self._loggers[plugin] = RedactingLogger(
+                logging.getLogger(f"mendflow.plugin.{plugin}"), self.secrets)
+        return logger
+
     def _data_source(self, step: Step, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if self.datasources is None or not step.plugin:
             return None
@@ -429,6 +445,16 @@ class StepRunner:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+def _conditional(plan: Plan, step: Step) -> bool:
+    """Whether any edge out of `step` has a condition (only then is a view of memory read)."""
+    return any(edge.condition is not None for _, edge in sched.plan_index(plan).outgoing[step.id])
+
+
+def _templated(params: dict[str, Any]) -> bool:
+    """Whether any string in a step's params is a template."""
+    return any(templating.is_template(text) for text in templating.strings_in(params))
+
 
 def _render_params(plugin_cls: type[Plugin], params: Mapping[str, Any],
                    view: Mapping[str, Any]) -> dict[str, Any]:

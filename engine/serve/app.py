@@ -37,8 +37,8 @@ started and ended, step durations, queue waits, steps running, questions waiting
 of the oldest, read from the store at each scrape): open, as exporters are, unless a metrics
 token is set (MENDFLOW_METRICS_TOKEN, or mendflow.toml `[serve] metrics_token_env`).
 
-Not built yet (issue #15): the web UI with live updates. The endpoints
-that exist are listed in /docs (OpenAPI).
+The web UI (`engine.serve.ui`, at /ui) shows the same runs live. The endpoints are listed in
+/docs (OpenAPI).
 """
 
 from __future__ import annotations

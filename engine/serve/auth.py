@@ -5,9 +5,8 @@ Tokens come from the environment only: `MENDFLOW_API_TOKENS` = comma-separated
 including the one before it except `alerts`:
 
 - `viewer`: read runs, alerts, guides, reports;
-- `operator`: and cancel runs;
-- `approver`: and approve or deny gated steps (reserved: approvals through the API are not
-  built yet);
+- `operator`: and cancel and resume runs, answer judgments and confirm manual steps;
+- `approver`: and approve or deny gated steps (through the API or the web UI);
 - `alerts`: only post Alertmanager notifications (what Alertmanager's webhook is given).
 
 Tokens are compared in constant time; an unknown or missing token is 401, a known token

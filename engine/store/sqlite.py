@@ -11,12 +11,17 @@ tasks of the same process. A commit is the exception: it is first tried on the c
 0), which spares the two thread handoffs, which cost more than the commit itself (about 60 us);
 if the lock is held (by the store's thread or another process), the commit queues on the
 thread like any call and waits there. So that the loop never copies the WAL into the database,
-that connection does not checkpoint on commit; the thread does, before every
-`CHECKPOINT_EVERY`-th commit, which it then makes itself (a passive checkpoint, as SQLite's
-automatic one is). Other processes (a run in one, `mendflow runs` in another) share the
-file through SQLite's own locks: writes take the write lock up front (`BEGIN IMMEDIATE`) and
-wait up to `busy_timeout_s` for it. WAL mode lets readers proceed while a writer commits. The
-file must be on a local filesystem (WAL needs shared memory; not NFS).
+that connection does not checkpoint on commit; every `CHECKPOINT_EVERY` commits the thread
+does (a passive checkpoint, as SQLite's automatic one is), while the loop goes on committing:
+a checkpoint syncs the log and the database file, milliseconds the loop need not wait for.
+The log restarts from its start only after a checkpoint with no commit in between: when a
+checkpoint finds it past `WAL_LIMIT_FRAMES` (commits kept coming), the next commit is made on
+the thread right after a checkpoint there, and waits for it (the thread's own writes
+checkpoint in line at that size too, not at SQLite's default 1,000 pages). Other processes
+(a run in one, `mendflow runs` in another) share the file through SQLite's own locks: writes
+take the write lock up front (`BEGIN IMMEDIATE`) and wait up to `busy_timeout_s` for it. WAL
+mode lets readers proceed while a writer commits. The file must be on a local filesystem (WAL
+needs shared memory; not NFS).
 
 Durability. WAL with `synchronous=NORMAL`: a commit that returned survives a crash or `kill -9`
 of the process; only a power loss or OS crash may lose the last commits (the file stays
@@ -35,12 +40,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -73,6 +79,7 @@ from engine.store.base import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger("mendflow.store.sqlite")
 
 # Statements are composed once, here, from constants; every value is a bound ? parameter.
 _INSERT_RUN = (f"INSERT INTO runs ({RUN_COLUMNS}) VALUES "
@@ -172,6 +179,9 @@ CHECKPOINT_EVERY = 256
 """Commits between the store thread's WAL checkpoints (at a few pages a commit, about what
 SQLite's automatic checkpoint at 1,000 pages would do)."""
 
+WAL_LIMIT_FRAMES = 4096
+"""Pages (16 MB at 4 KB) past which the log is restarted, the loop waiting for a checkpoint."""
+
 _INSERT_EVENTS = ("INSERT INTO events (run_id, seq, at, type, step_id, attempt, data) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _INSERT_MEMORY = ("INSERT INTO memory (run_id, key, value, step_id, attempt, at) "
@@ -203,6 +213,8 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._loop_conn: sqlite3.Connection | None = None  # commits on the loop; no waiting
         self._commits = 0  # on the loop, since the last checkpoint
+        self._checkpoint: Future[tuple[int, int, int]] | None = None  # on the thread
+        self._restart = False  # the log is past WAL_LIMIT_FRAMES: restart it
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -253,6 +265,10 @@ class SqliteStore:
             raise StoreError(f"{self.path}: SQLite refused WAL mode (journal_mode={mode})",
                              hint="Put the store on a local filesystem")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # The thread checkpoints every CHECKPOINT_EVERY commits (see _write); a write of its
+        # own (a lease, an artifact) checkpoints in line only a log past the limit, as the
+        # commits do, instead of any log past SQLite's default 1,000 pages.
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_LIMIT_FRAMES}")
         self._migrate(conn)
         fast = sqlite3.connect(self.path, isolation_level=None, timeout=0,
                                check_same_thread=False)  # used by the loop, one call at a time
@@ -342,26 +358,58 @@ class SqliteStore:
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run the write transaction `fn(connection)` here, on the loop, if SQLite's write lock
         is free at once; else on the store's thread, waiting for it there. Every
-        `CHECKPOINT_EVERY` commits, one goes to the thread after a checkpoint there: with no
+        `CHECKPOINT_EVERY` commits, the thread checkpoints the log meanwhile; once the log is
+        past `WAL_LIMIT_FRAMES`, a commit goes to the thread after a checkpoint there: with no
         commit of ours in between, the log is then written again from its start."""
         fast = self._loop_conn
+        if fast is None or self._executor is None:
+            return await self._run(lambda: fn(self._db()))  # says it is not open
+        if self._checkpoint is not None and self._checkpoint.done():
+            self._checkpointed(self._checkpoint)
+            self._checkpoint = None
         self._commits += 1
-        if fast is not None and self._executor is not None and self._commits < CHECKPOINT_EVERY:
-            try:
-                return self._translated(fn, (fast,))
-            except StoreError as exc:
-                if fast.in_transaction:
-                    fast.execute("ROLLBACK")
-                if not _busy(exc):
-                    raise
-            return await self._run(lambda: fn(self._db()))
-        self._commits = 0
+        if self._restart and self._checkpoint is None:
+            self._restart, self._commits = False, 0
 
-        def checkpointed() -> T:
-            db = self._db()
-            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            return fn(db)
-        return await self._run(checkpointed)
+            def checkpointed() -> T:
+                db = self._db()
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                return fn(db)
+            return await self._run(checkpointed)
+        if self._commits >= CHECKPOINT_EVERY and self._checkpoint is None:
+            self._commits = 0
+            # A thread's future, not the loop's: it is seen done even by a caller that never
+            # yields to the loop between commits.
+            self._checkpoint = self._executor.submit(self._checkpoint_log)
+        try:
+            return self._translated(fn, (fast,))
+        except StoreError as exc:
+            if fast.in_transaction:
+                fast.execute("ROLLBACK")
+            if not _busy(exc):
+                raise
+        return await self._run(lambda: fn(self._db()))
+
+    def _checkpoint_log(self) -> tuple[int, int, int]:
+        """On the store's thread: copy the log into the database, as far as readers let it.
+        (busy, pages in the log, pages copied); a closed store has nothing to checkpoint."""
+        if self._conn is None:
+            return (0, 0, 0)
+        row = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return (int(row[0]), int(row[1]), int(row[2]))
+
+    def _checkpointed(self, done: Future[tuple[int, int, int]]) -> None:
+        """A checkpoint of the thread's ended: if the log had grown past its limit (commits
+        kept coming while it ran, so it never restarted), the next commit restarts it. A
+        failed checkpoint is only logged: the commits are in the log, the next one retries."""
+        if done.cancelled():
+            return
+        error = done.exception()
+        if error is not None:
+            log.warning("%s: checkpoint failed: %s", self.path, error)
+            return
+        if done.result()[1] >= WAL_LIMIT_FRAMES:
+            self._restart = True
 
     def _db(self) -> sqlite3.Connection:
         assert self._conn is not None  # _translated checked it

@@ -53,14 +53,15 @@ class OpcUaSource(Source):
         async with CellClient(self.url, timeout_s=self.timeout_s) as cell:
             attempt, nxt = None, 0
             while True:
-                got, start, flat, state = await cell.call("ReadSamples", nxt)
+                got, start, flat, state = _samples(await cell.call("ReadSamples", nxt),
+                                                   self.url, len(self.channels))
                 if attempt is None:
                     attempt = got
                 elif got != attempt:
                     raise StepFailed(f"the cell started attempt {got} while attempt {attempt} "
                                      "was being watched", retryable=False,
                                      hint="Run one detect step per attempt")
-                values = np.asarray(flat or [], dtype=float).reshape(-1, len(self.channels))
+                values = np.asarray(flat, dtype=float).reshape(-1, len(self.channels))
                 if len(values):
                     idx = np.arange(start, start + len(values))
                     nxt = start + len(values)
@@ -70,6 +71,21 @@ class OpcUaSource(Source):
                     return
                 else:
                     await asyncio.sleep(self.poll_s)
+
+
+def _samples(reply: object, url: str, width: int) -> tuple[int, int, list[float], str]:
+    """ReadSamples' reply (attempt, start, flat samples, state), checked: a server that sends
+    something else is named in one line, not a ValueError from deep inside numpy."""
+    try:
+        got, start, flat, state = reply  # type: ignore[misc]
+        flat = list(flat or [])
+        if len(flat) % width or not all(isinstance(v, (int, float)) for v in flat):
+            raise ValueError(f"{len(flat)} values are not rows of {width} numbers")
+        return int(got), int(start), flat, str(state)
+    except (TypeError, ValueError) as exc:
+        raise StepFailed(f"the cell at {url} sent a malformed sample block ({exc})",
+                         retryable=False, hint="ReadSamples(from) must return (attempt, "
+                         f"start, a flat list of {width}-channel rows, state)") from None
 
 
 def open_source(source: str, *, rate_hz: float = 50.0, poll_s: float = 0.02,

@@ -91,13 +91,19 @@ class MqttSource:
                             yield Block(np.zeros(0), np.zeros((0, 6)), body)
                             return
                         continue
-                    data = json.loads(body)
+                    try:
+                        data = json.loads(body)
+                        got, start = data["attempt"], int(data["start"])
+                        x = np.asarray(data["x"], dtype=float).reshape(-1, 6)
+                    except (ValueError, KeyError, TypeError) as exc:
+                        raise CellError(f"a malformed sample block on {topic} ({exc})",
+                                        retryable=False, hint='Publish {"attempt": N, '
+                                        '"start": I, "x": [6-channel rows, flat]}') from None
                     if attempt is None:
-                        attempt = data["attempt"]
-                    elif data["attempt"] != attempt:
+                        attempt = got
+                    elif got != attempt:
                         return
-                    x = np.asarray(data["x"], dtype=float).reshape(-1, 6)
-                    idx = np.arange(data["start"], data["start"] + len(x))
+                    idx = np.arange(start, start + len(x))
                     yield Block(idx / self.rate_hz, x, "running")
         except aiomqtt.MqttError as exc:
             raise CellError(f"MQTT stream from {self.host}:{self.port} failed: {exc}",

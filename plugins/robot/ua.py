@@ -61,8 +61,19 @@ class CellClient:
     async def __aenter__(self) -> Self:
         async with self._translate("connect to"):
             await asyncio.wait_for(self._client.connect(), self.timeout_s * 2)
-            self._ns = await self._client.get_namespace_index(NAMESPACE)
-            self._cell = await self._client.nodes.objects.get_child(f"{self._ns}:{OBJECT}")
+            try:
+                self._ns = await self._client.get_namespace_index(NAMESPACE)
+                self._cell = await self._client.nodes.objects.get_child(
+                    f"{self._ns}:{OBJECT}")
+            except (ValueError, ua.UaStatusCodeError):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._client.disconnect(), self.timeout_s)
+                raise CellError(f"the OPC UA server at {self.url} is not a cell controller "
+                                f"Mendflow knows (no {OBJECT} object in namespace "
+                                f"{NAMESPACE})", retryable=False,
+                                hint="Point the step at the cell's controller, or expose its "
+                                     "variables and methods under Objects/Cell in that "
+                                     "namespace (docs/robot-cell.md)") from None
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -139,3 +139,22 @@ def test_and_keeps_false_alarms_below_the_smaller_alpha() -> None:
     assert fa_and / draws <= 0.1 + 3 * se
     assert fa_or / draws <= 0.3 + 3 * se
     assert fa_or / draws > 0.2  # OR does cost more false alarms
+
+
+@pytest.mark.parametrize("n, alpha", [(19, 0.05), (99, 0.05), (59, 0.1), (200, 0.1)])
+def test_the_calibration_conditional_risk_is_the_share_of_sets_above_alpha(
+        n: int, alpha: float) -> None:
+    """The average guarantee hides that a single calibration set often exceeds alpha: the
+    exact binomial tail against 20,000 simulated calibration sets of continuous scores."""
+    from engine.detect.conformal import exceed_probability, rate_bound
+
+    rng = np.random.default_rng(n)
+    k = conformal_rank(n, alpha)
+    kth = np.sort(rng.random((20_000, n)), axis=1)[:, k - 1]
+    simulated = float(np.mean(1 - kth > alpha))
+    assert exceed_probability(n, alpha) == pytest.approx(simulated, abs=0.015)
+    assert exceed_probability(19, 0.05) == pytest.approx(0.377, abs=0.01)
+    # the 90%-confidence bound on this set's rate: 10% of simulated sets are above it
+    bound = rate_bound(n, alpha)
+    assert float(np.mean(1 - kth > bound)) == pytest.approx(0.1, abs=0.015)
+    assert alpha < rate_bound(2000, alpha) < rate_bound(n, alpha) or n > 2000

@@ -99,6 +99,9 @@ async def test_retries_until_the_step_succeeds(make_executor, store) -> None:
     from .conftest import FlakyPlugin
     keys = FlakyPlugin.calls["flaky"]
     assert keys == [f"{record.run_id}:q:{n}" for n in (1, 2, 3)]  # one key per attempt
+    # which try found it is in memory, for conditions and the report (`steps.q.attempt`)
+    memory = {e.key: e.value for e in await store.memory(record.run_id)}
+    assert memory["steps.q"]["attempt"] == 3
 
 
 async def test_a_hanging_command_times_out_and_is_killed(make_executor, tmp_path) -> None:

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import sys
 import textwrap
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from engine.errors import ConfigError, StoreError
 from engine.store import SqliteStore, open_store
 from engine.store.base import ArtifactRef, MemoryEntry, Store
-from engine.store.sqlite import MIGRATIONS, SCHEMA_VERSION
+from engine.store.sqlite import CHECKPOINT_EVERY, MIGRATIONS, SCHEMA_VERSION, WAL_LIMIT_FRAMES
 from tests.engine.store.contract import (
     T0,
     StoreContract,
@@ -416,16 +417,58 @@ async def test_a_commit_waits_for_a_write_lock_held_elsewhere_without_blocking_t
         assert [e.type for e in await store.events("r1")] == ["x"]
 
 
-async def test_the_store_checkpoints_its_log_itself(tmp_path: Path) -> None:
+async def test_the_store_checkpoints_its_log_itself_and_keeps_it_bounded(
+        tmp_path: Path) -> None:
     path = tmp_path / "m.sqlite3"
     async with SqliteStore(path) as store:
         await store.create_run(make_run("r1"))
-        for version in range(1200):
+        # Given commits back to back, so that no checkpoint ever finds the log quiet (each of
+        # these writes three pages: about 12,000 in all, three times the limit)
+        for version in range(4000):
             await store.commit("r1", expected_version=version, state=None, status="running",
                                events=[("x", None, None, {"n": version})])
         await store._run(lambda: None)  # the checkpoints queued on its thread are done
-        # The log holds the commits since the last checkpoint, not all 1,200 of them
+        # Then the log was restarted on the way: it holds the commits since, not all of them
         peer = sqlite3.connect(path, isolation_level=None)
         busy, frames, copied = peer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         peer.close()
-        assert busy == 0 and frames < 1200, frames
+        assert busy == 0 and frames < 2 * WAL_LIMIT_FRAMES, frames
+
+
+async def test_a_write_on_the_store_thread_leaves_the_log_to_the_checkpoints(
+        tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    async with SqliteStore(path) as store:
+        await store.create_run(make_run("r1"))
+        # Given a log past SQLite's default checkpoint size (1,000 pages) but not past ours,
+        # from fewer commits than lie between two checkpoints of the store's
+        bulky = {"text": "x" * 16_000}
+        for version in range(CHECKPOINT_EVERY - 50):
+            await store.commit("r1", expected_version=version, state=None, status="running",
+                               events=[("x", None, None, bulky)])
+        copied = path.stat().st_size
+        # When a write is made on the store's thread (taking a lease, as a run's driver does)
+        await store.take_lease("r1", holder="a", host="h", pid=1, ttl_s=30)
+        # Then it did not stop to checkpoint the log in line (nothing was copied into the file)
+        assert path.stat().st_size == copied
+
+
+async def test_commits_go_on_while_the_store_thread_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    async with SqliteStore(path) as store:
+        await store.create_run(make_run("r1"))
+        # Given the store's thread busy for a while (as with a checkpoint syncing the disk)
+        release = threading.Event()
+        busy = asyncio.ensure_future(store._run(lambda: release.wait(30)))
+        try:
+            # When more commits are made than lie between two checkpoints
+            for version in range(CHECKPOINT_EVERY + 50):
+                await asyncio.wait_for(store.commit(
+                    "r1", expected_version=version, state=None, status="running",
+                    events=[("x", None, None, {"n": version})]), 10)
+            # Then none of them waited for the thread (the checkpoint is queued there)
+            assert not busy.done()
+        finally:
+            release.set()
+            await busy
+        assert (await store.get_run("r1")).version == CHECKPOINT_EVERY + 50

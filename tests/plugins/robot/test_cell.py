@@ -145,3 +145,29 @@ def test_how_hard_failures_are_to_see_is_a_setting() -> None:
     assert float(np.std(np.diff(a.wrench[:20, 5]))) == 0.0  # no sensor noise at all
     assert SCENARIOS["easy"] == DEFAULT_CELL
     assert SCENARIOS["hard"].severity[1] < SCENARIOS["easy"].severity[1]
+
+
+async def test_an_opc_ua_server_that_is_not_a_cell_is_named_in_one_line() -> None:
+    from asyncua import Server
+
+    from tests.plugins.robot.conftest import free_port
+
+    server = Server()
+    await server.init()
+    port = free_port()
+    server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/other/")
+    await server.register_namespace("urn:someone-else:plc")
+    async with server:
+        with pytest.raises(CellError, match="is not a cell controller Mendflow knows") as err:
+            async with CellClient(f"opcua://127.0.0.1:{port}/other/"):
+                pass
+        assert err.value.hint and "Objects/Cell" in err.value.hint
+
+
+def test_a_malformed_sample_block_is_named_in_one_line() -> None:
+    from plugins.detectors.sources import _samples
+
+    assert _samples((1, 0, [0.0] * 12, "running"), "u", 6) == (1, 0, [0.0] * 12, "running")
+    for bad in [(1, 0, [0.0] * 7, "running"), (1, 0), "nonsense", (1, 0, ["x"] * 6, "s")]:
+        with pytest.raises(StepFailed, match="sent a malformed sample block"):
+            _samples(bad, "u", 6)

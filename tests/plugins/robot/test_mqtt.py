@@ -42,3 +42,20 @@ async def test_a_jam_is_detected_from_the_mqtt_stream(peg_cal: Path) -> None:
         assert out["alarm"] is True and out["samples"] > 100
     finally:
         stop_cell(proc)
+
+
+async def test_a_malformed_sample_block_fails_the_step_in_one_line(peg_cal: Path) -> None:
+    import aiomqtt
+
+    from engine.errors import StepFailed
+
+    prefix = f"mendflow/cell/bad-{id(peg_cal)}"
+    params = parse_params(FtJamSlipDetector, {
+        "source": f"mqtt://127.0.0.1:1883/{prefix}", "calibration": str(peg_cal)})
+    watching = asyncio.create_task(FtJamSlipDetector().run(params=params, ctx=ctx()))
+    await asyncio.sleep(0.5)
+    async with aiomqtt.Client("127.0.0.1", 1883) as client:
+        await client.publish(f"{prefix}/samples", b'{"attempt": 1, "start": 0, "x": [1, 2, 3]}',
+                             qos=1)
+    with pytest.raises(StepFailed, match="a malformed sample block on .*/samples"):
+        await asyncio.wait_for(watching, 10)
