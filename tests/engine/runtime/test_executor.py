@@ -301,7 +301,8 @@ async def _cut_off(make_executor, store, ledger) -> None:
              [edge("first", "restart"), edge("restart", "ok")])
     ex, updates = make_executor()
     run = asyncio.create_task(ex.start(p, guide_path="t.md", run_id="r-doubt"))
-    while not ledger.exists():
+    # the shell creates the file before `echo` writes to it: wait for the effect itself
+    while not (ledger.exists() and ledger.read_text().strip()):
         await asyncio.sleep(0.01)
     run.cancel()
     await asyncio.gather(run, return_exceptions=True)
