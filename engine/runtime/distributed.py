@@ -79,17 +79,18 @@ from engine import scheduler as sched
 from engine.errors import RunNotFound, StoreError
 from engine.interaction import Interaction, NeedsAnswer
 from engine.plan import Plan, Step
+from engine.runtime.commit import (
+    Commit,
+    Report,
+    claimable,
+    commit_reports,
+    shared_snapshot_every,
+)
 from engine.runtime.driving import in_doubt_reason, reap_leftovers, repeatable
 from engine.runtime.executor import child_calls
 from engine.runtime.limits import StoreSlots
 from engine.runtime.memory import Memory, build_context
-from engine.runtime.replay import (
-    current_state,
-    replay,
-    run_status,
-    snapshot_due,
-    started_events,
-)
+from engine.runtime.replay import current_state, replay
 from engine.runtime.services import Redact, Services, answers_for, judge_for
 from engine.runtime.steps import StepReport, StepRunner
 from engine.store.base import (
@@ -101,6 +102,7 @@ from engine.store.base import (
     StaleState,
     Store,
 )
+from engine.store.base import Report as Parked
 
 log = logging.getLogger("mendflow.distributed")
 
@@ -177,20 +179,6 @@ class _Next(NamedTuple):
     step: str
     attempt: int
     begun: _Begun
-
-
-@dataclass(frozen=True, slots=True)
-class _Transition:
-    """An event applied to a run's state: what to commit, then what to dispatch."""
-
-    state: sched.RunState
-    actions: list[Any]
-    commit: dict[str, Any]  # `Store.commit`'s keyword arguments after `expected_version`
-
-    def committed(self, record: RunRecord, version: int) -> RunRecord:
-        return record.model_copy(update={"version": version, "status": self.commit["status"],
-                                         "outcome": self.state.outcome,
-                                         "reason": self.commit["reason"]})
 
 
 class DistributedRunner:
@@ -438,7 +426,7 @@ class DistributedRunner:
             record, state, replayed = seen
             if record.status != "running":
                 return record, []
-            change = self._transition(plan, record, state, replayed, event, memory, data)
+            change = self._transition(plan, state, replayed, event, memory, data)
             if change is None:
                 return record, []  # a duplicate report: the scheduler ignored it
             kept = self._successors(plan, change, keep)
@@ -448,22 +436,22 @@ class DistributedRunner:
                 claims = [NextClaim(a.step, a.attempt, self.owner, self._lease(steps[a.step]),
                                     marker) for a in kept]
                 version, claimed, counted = await self.shared.commit_or_park(
-                    run_id, expected_version=record.version, claim=claims, **change.commit)
+                    run_id, expected_version=record.version, claim=claims, **change.store_args())
                 if version is None:  # parked: a sibling committed since `seen` was read
                     await self._apply_reports(plan, run_id)
                     return record, []
-                committed = change.committed(record, version)
+                committed = _committed(record, change, version)
                 return committed, await self._hand_on(
                     plan, run_id, change, committed, replayed,
                     {a.step: 1 if a.step in counted else None
                      for a in kept if a.step in claimed})
             try:
                 version = await self.store.commit(run_id, expected_version=record.version,
-                                                  **change.commit)
+                                                  **change.store_args())
             except StaleState:
                 pass  # another step of the run committed since `seen` was read
             else:
-                committed = change.committed(record, version)
+                committed = _committed(record, change, version)
                 starts: dict[str, int | None] = {}
                 for a in kept:  # a store without `commit_or_park`: claim each on its own
                     if await self.store.claim_step(run_id, a.step, a.attempt, self.owner,
@@ -479,38 +467,29 @@ class DistributedRunner:
             state, replayed = await current_state(self.store, plan, record)
             if record.status != "running":
                 return record, []
-            change = self._transition(plan, record, state, replayed, event, memory, data)
+            change = self._transition(plan, state, replayed, event, memory, data)
             if change is None:
                 return record, []
             try:
                 version = await self.store.commit(run_id, expected_version=record.version,
-                                                  **change.commit)
+                                                  **change.store_args())
             except StaleState:
                 await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
                 continue
             await self._dispatch(plan, run_id, change.actions)
-            return change.committed(record, version), []
+            return _committed(record, change, version), []
         raise StoreError(f"run {run_id}: {MAX_COMMIT_TRIES} commits in a row lost the race",
                          hint="Too many writers on one run; the reconciler will resume it")
 
-    def _successors(self, plan: Plan, change: _Transition,
+    def _successors(self, plan: Plan, change: Commit,
                     keep: Callable[[Step], bool] | None) -> list[sched.StartStep]:
-        """The steps a commit starts that this worker may run itself: those due now (no retry
-        delay) that `keep` accepts (their queue is served here), up to the continuation's
-        width, while the run goes on; none without `keep`."""
-        if keep is None or change.commit["status"] != "running":
+        """The steps a commit starts that this worker may run itself: those `keep` accepts
+        (their queue is served here), up to the continuation's width; none without `keep`."""
+        if keep is None:
             return []
-        steps = sched.plan_index(plan).steps
-        kept: list[sched.StartStep] = []
-        for action in change.actions:
-            if len(kept) >= self.continuation.width:
-                break
-            if (isinstance(action, sched.StartStep) and action.delay_s <= 0
-                    and keep(steps[action.step])):
-                kept.append(action)
-        return kept
+        return claimable(plan, change, width=self.continuation.width, may_run=keep)
 
-    async def _hand_on(self, plan: Plan, run_id: str, change: _Transition,
+    async def _hand_on(self, plan: Plan, run_id: str, change: Commit,
                        committed: RunRecord, replayed: int,
                        starts: Mapping[str, int | None]) -> list[_Next]:
         """After a commit: dispatch what it started but the steps claimed for this worker
@@ -523,8 +502,7 @@ class DistributedRunner:
         if not kept:
             return []
         await self.dispatcher.flush()
-        rows = len(change.commit["events"])
-        replayed = 0 if change.commit["state"] is not None else replayed + rows
+        replayed = 0 if change.snapshot else replayed + len(change.events)
         return [_Next(a.step, a.attempt, _Begun(committed, change.state, replayed, True,
                                                  starts[a.step], None)) for a in kept]
 
@@ -541,19 +519,19 @@ class DistributedRunner:
             if record.status != "running":
                 return None
             state = replay(plan, record, events)
-            change = self._transition(plan, record, state, len(events), event, memory, data)
+            change = self._transition(plan, state, len(events), event, memory, data)
             if change is None:
                 return None
             decided["change"] = change
-            return change.commit
+            return change.store_args()
 
         version = await shared.commit_locked(run_id, decide)
         record: RunRecord = decided["record"]
         if version is None:
             return record
-        change: _Transition = decided["change"]
+        change: Commit = decided["change"]
         await self._dispatch(plan, run_id, change.actions)
-        return change.committed(record, version)
+        return _committed(record, change, version)
 
     async def _apply_reports(self, plan: Plan, run_id: str) -> bool:
         """Apply the run's parked reports, several per commit, unless another worker is doing
@@ -563,7 +541,7 @@ class DistributedRunner:
         if self.shared is None:
             return False  # nothing is ever parked without a shared store
         applied = False
-        decided: dict[str, _Transition] = {}
+        decided: dict[str, Commit] = {}
 
         def decide(record: RunRecord, events: list[Any],
                    reports: list[Any]) -> dict[str, Any] | None:
@@ -574,7 +552,7 @@ class DistributedRunner:
             if change is None:
                 return None
             decided["change"] = change
-            return change.commit
+            return change.store_args()
 
         while True:
             took, version = await self.shared.apply_reports(run_id, decide)
@@ -587,54 +565,23 @@ class DistributedRunner:
                 return applied
 
     def _transitions(self, plan: Plan, record: RunRecord, events: list[Any],
-                     reports: list[Any]) -> _Transition | None:
+                     reports: list[Parked]) -> Commit | None:
         """Parked `reports` applied one after another to the run's state (the snapshot and
         `events`): one commit with each report's event row followed by the steps it started,
         as separate commits would have written them. None if the scheduler ignored them all."""
-        state = first = replay(plan, record, events)
-        index = sched.plan_index(plan)
-        rows: list[Any] = []
-        memory: list[MemoryEntry] = []
-        actions: list[Any] = []
-        applied = 0
-        for report in reports:
-            raw = report.data.get("event")
-            if not isinstance(raw, dict):
-                continue
-            new_state, started = sched.apply(plan, state, sched.event_from_dict(raw),
-                                             index=index)
-            if new_state is state:
-                continue  # a duplicate or a cancelled step's report
-            state, applied = new_state, applied + 1
-            rows += [(report.type, report.step_id, report.attempt, report.data),
-                     *started_events(started)]
-            memory += report.memory
-            actions += started
-        if state is first:
-            return None
-        snapshot = state.finished or snapshot_due(plan, len(events) + applied)
-        status, reason = run_status(plan, state)
-        return _Transition(state, actions, {
-            "state": state.to_json_dict() if snapshot else None, "status": status,
-            "outcome": state.outcome, "reason": reason, "events": rows,
-            "memory": memory})
+        return commit_reports(plan, replay(plan, record, events),
+                              [r for r in map(Report.parked, reports) if r is not None],
+                              since_snapshot=len(events),
+                              snapshot_every=shared_snapshot_every(plan))
 
-    def _transition(self, plan: Plan, record: RunRecord, state: sched.RunState, replayed: int,
+    def _transition(self, plan: Plan, state: sched.RunState, replayed: int,
                     event: sched.Event, memory: Sequence[MemoryEntry],
-                    data: Mapping[str, Any] | None) -> _Transition | None:
-        """`event` applied to `state` (the run as `record` holds it, `replayed` events past its
+                    data: Mapping[str, Any] | None) -> Commit | None:
+        """`event` applied to `state` (the run as last committed, `replayed` events past its
         snapshot): the commit to make, or None when the scheduler ignores the event."""
-        new_state, actions = sched.apply(plan, state, event)
-        if new_state is state:
-            return None
-        row = (event.type, getattr(event, "step", None), getattr(event, "attempt", None),
-               self.redact({"event": event.model_dump(mode="json"), **(data or {})}))
-        snapshot = new_state.finished or snapshot_due(plan, replayed + 1)
-        status, reason = run_status(plan, new_state)
-        return _Transition(new_state, actions, {
-            "state": new_state.to_json_dict() if snapshot else None, "status": status,
-            "outcome": new_state.outcome, "reason": reason,
-            "events": [row, *started_events(actions)], "memory": list(memory)})
+        return commit_reports(plan, state, [Report.of(event, data, memory, redact=self.redact)],
+                              since_snapshot=replayed,
+                              snapshot_every=shared_snapshot_every(plan))
 
     # -- answers for steps in doubt --------------------------------------------------------
 
@@ -661,28 +608,20 @@ class DistributedRunner:
                                                    decision=reply.decision, by=reply.by))
             if not answers:
                 return record
-            rows: list[Any] = []
-            actions: list[Any] = []
-            for answer in answers:
-                state, started = sched.apply(plan, state, answer)
-                rows += [(answer.type, answer.step, answer.attempt,
-                          {"event": answer.model_dump(mode="json"),
-                           "summary": f"{answer.decision} ({answer.by})"}),
-                         *started_events(started)]
-                actions += started
-            status, reason = run_status(plan, state)
-            snapshot = state.finished or snapshot_due(plan, replayed + len(answers))
+            change = commit_reports(
+                plan, state, [Report.of(a, {"summary": f"{a.decision} ({a.by})"})
+                              for a in answers],
+                since_snapshot=replayed, snapshot_every=shared_snapshot_every(plan))
+            if change is None:
+                return record
             try:
-                version = await self.store.commit(
-                    run_id, expected_version=record.version,
-                    state=state.to_json_dict() if snapshot else None, status=status,
-                    outcome=state.outcome, reason=reason, events=rows)
+                version = await self.store.commit(run_id, expected_version=record.version,
+                                                  **change.store_args())
             except StaleState:
                 await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
                 continue
-            await self._dispatch(plan, run_id, actions)
-            return record.model_copy(update={"version": version, "status": status,
-                                             "outcome": state.outcome, "reason": reason})
+            await self._dispatch(plan, run_id, change.actions)
+            return _committed(record, change, version)
         raise StoreError(f"run {run_id}: {MAX_COMMIT_TRIES} commits in a row lost the race",
                          hint="Too many writers on one run; try again")
 
@@ -807,6 +746,12 @@ class DistributedRunner:
                 record = await self.store.get_run(record.run_id)
                 if record.status != "running" and end_run:
                     return
+
+
+def _committed(record: RunRecord, change: Commit, version: int) -> RunRecord:
+    """The record as `change`'s commit at `version` left it (its snapshot aside)."""
+    return record.model_copy(update={"version": version, "status": change.status,
+                                     "outcome": change.outcome, "reason": change.reason})
 
 
 def _pending(state: sched.RunState, step_id: str, attempt: int) -> bool:

@@ -32,6 +32,7 @@ from engine import scheduler as sched
 from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.plan import Plan, Step, StepKind
 from engine.runtime.children import STEP_CANCELLED, ChildCalls
+from engine.runtime.commit import Report, commit_reports, local_snapshot_every
 from engine.runtime.driving import (
     LEASE_TTL_S,
     drive_lease,
@@ -42,7 +43,7 @@ from engine.runtime.driving import (
 )
 from engine.runtime.limits import Slots
 from engine.runtime.memory import Memory, build_context
-from engine.runtime.replay import SNAPSHOT_EVERY, current_state
+from engine.runtime.replay import current_state
 from engine.runtime.replay import started_events as _started
 from engine.runtime.services import Redact, Services
 from engine.runtime.steps import StepReport, StepRunner
@@ -179,9 +180,7 @@ class LocalExecutor:
                 return record
             actions = sched.resume(plan, state)
         unsnapped = 0
-        # A snapshot costs O(steps): a large plan's comes less often (resume replays at most
-        # a quarter of its steps' events), so that a step's share of it stays small.
-        snapshot_every = max(SNAPSHOT_EVERY, len(plan.steps) // 4)
+        snapshot_every = local_snapshot_every(plan)
         try:
             record = await self._commit(record, state, first + _started(actions), [],
                                         snapshot=True)
@@ -191,26 +190,21 @@ class LocalExecutor:
                 reports = [await queue.get()]
                 while not queue.empty():
                     reports.append(queue.get_nowait())
-                events: list[Any] = []
-                entries: list[MemoryEntry] = []
-                actions = []
-                for step_id, attempt, outcome in reports:
+                for step_id, attempt, _ in reports:
                     task = tasks.pop((step_id, attempt), None)
                     if task is not None and not task.done():  # it reported: it ends now
                         await asyncio.gather(task, return_exceptions=True)
-                    state, more = sched.apply(plan, state, outcome.event)
-                    actions = [a for a in actions if not _cancels(more, a)] + more
-                    data = {"event": outcome.event.model_dump(mode="json"), **outcome.data}
-                    events.append((outcome.event.type, step_id or None, attempt or None,
-                                   self.redact(data)))
-                    entries += outcome.memory
-                unsnapped += len(reports)
-                snapshot = unsnapped >= snapshot_every or state.finished
-                record = await self._commit(record, state, events + _started(actions),
-                                            entries, snapshot=snapshot)
-                if snapshot:
-                    unsnapped = 0
-                memory.apply(entries)
+                change = commit_reports(
+                    plan, state, [Report.of(outcome.event, outcome.data, outcome.memory,
+                                            redact=self.redact) for _, _, outcome in reports],
+                    since_snapshot=unsnapped, snapshot_every=snapshot_every)
+                actions = []
+                if change is not None:  # else the scheduler ignored them all: nothing to write
+                    state, actions = change.state, change.actions
+                    unsnapped = 0 if change.snapshot else unsnapped + change.applied
+                    record = await self._commit(record, state, change.events, change.memory,
+                                                snapshot=change.snapshot)
+                    memory.apply(change.memory)
                 for step_id, attempt, outcome in reports:
                     if not step_id or self.observer is _unobserved:
                         continue  # a cancel, not a step; or no one to tell
@@ -352,13 +346,6 @@ class LocalExecutor:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _cancels(later: list[Any], action: Any) -> bool:
-    """Whether a later action cancels an earlier StartStep of the same batch."""
-    return isinstance(action, sched.StartStep) and any(
-        isinstance(c, sched.CancelStep) and (c.step, c.attempt) == (action.step, action.attempt)
-        for c in later)
 
 
 def child_calls(services: Services, *, interaction: Interaction, slots: Slots | None = None,
