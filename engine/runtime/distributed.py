@@ -21,10 +21,10 @@ entry step. A worker that receives `(run_id, step_id, attempt)`:
 3. advances the run: applies the step's event to the state it read and commits with
    compare-and-set. Only after the commit does it dispatch the steps that became ready.
 
-If another step of the run committed meanwhile, on PostgreSQL the same statement parks the
-step's report instead (`commit_or_park`: its event row and memory, keyed by run, step and
+If another step of the run committed meanwhile, the same transaction parks the step's report
+instead (`commit_or_park`: its event row and memory, keyed by run, step and
 attempt, so a report is parked once), and the worker then tries to become the run's applier
-(`apply_reports`): under the run's advisory lock and row lock it takes every parked report,
+(`apply_reports`): under the run's lock it takes every parked report,
 applies them one after another to the state as it then is, and commits them together (a group
 commit: siblings finishing together no longer queue on the row lock one commit each); then it
 dispatches what they started and looks for parked reports again, until none is left. A worker
@@ -33,11 +33,12 @@ so the applier, which looks again after releasing the lock, sees it. The reconci
 reports left parked by an applier that died. Replay is unchanged: the group commit writes
 each report's event row followed by the steps it started, as one commit each would have.
 
-On PostgreSQL step 1 is one statement (`PostgresStore.begin_step`) and the commit another;
-with another store each part is its own call (`claim_step`, `get_run`, `events`, `memory`)
-and a lost race re-reads and retries. Other events than a step's report (a run's `Start`)
-that lose the race are applied under the row lock (`PostgresStore.commit_locked`). Plans are
-immutable and kept by hash in each process, as is each run's plan hash.
+Step 1 is one transaction (`SharedStore.begin_step`) and the commit another: the store must be
+a `SharedStore` (PostgreSQL, or SQLite for workers on one host). What a batch of reports
+commits is decided by the pure `engine.runtime.commit`, as in the local executor. Other
+events than a step's report (a run's `Start`, a cancel) that lose the race are applied under
+the run's lock (`SharedStore.commit_locked`). Plans are immutable and kept by hash in each
+process, as is each run's plan hash.
 
 Every worker is the same; the process that started a run may exit. The store is the source of
 truth and the broker a doorbell: a task lost between a commit and its dispatch (a worker killed
@@ -194,8 +195,12 @@ class DistributedRunner:
         lease_grace_s: float = 30.0,
         continuation: Continuation | None = None,
     ) -> None:
+        store = services.store
+        if not isinstance(store, SharedStore):
+            raise StoreError(f"{store!r} cannot be shared by workers",
+                             hint="Use an SQLite or a PostgreSQL store")
         self.services = services
-        self.store = services.store
+        self.store: SharedStore = store
         self.registry = services.registry
         self.settings = services.settings
         self.dispatcher = dispatcher
@@ -203,10 +208,6 @@ class DistributedRunner:
         self.max_deliveries = max_deliveries
         self.lease_grace_s = lease_grace_s
         self.redact: Redact = services.redact
-        # What a store shared by many workers offers beyond `Store` (PostgreSQL); None: each
-        # part is its own call and a lost race is retried.
-        self.shared: SharedStore | None = services.store \
-            if isinstance(services.store, SharedStore) else None
         self.continuation = continuation or Continuation(max_steps=0, max_s=0.0)
         self._plans: dict[str, Plan] = {}
         self._run_plans: dict[str, str] = {}
@@ -381,19 +382,12 @@ class DistributedRunner:
                      lease: float) -> _Begun:
         """Claim the step for this worker, then read the run; count the start when the claim
         was won (the count and memory may be left for the caller to read: None)."""
-        if self.shared is not None:  # PostgreSQL: one statement
-            got = await self.shared.begin_step(run_id, step_id, attempt, self.owner,
-                                               lease_s=lease,
-                                               marker_owner=self._marker_owner(),
-                                               max_starts=self.max_deliveries)
-            return _Begun(got.record, replay(plan, got.record, got.events), len(got.events),
-                          got.claimed, got.starts if got.claimed else None,
-                          got.memory if got.claimed else None)
-        claimed = await self.store.claim_step(run_id, step_id, attempt, self.owner,
-                                              lease_s=lease)
-        record = await self.store.get_run(run_id)
-        state, replayed = await current_state(self.store, plan, record)
-        return _Begun(record, state, replayed, claimed, None, None)
+        got = await self.store.begin_step(run_id, step_id, attempt, self.owner, lease_s=lease,
+                                          marker_owner=self._marker_owner(),
+                                          max_starts=self.max_deliveries)
+        return _Begun(got.record, replay(plan, got.record, got.events), len(got.events),
+                      got.claimed, got.starts if got.claimed else None,
+                      got.memory if got.claimed else None)
 
     # -- advancing a run -----------------------------------------------------------------------
 
@@ -403,10 +397,9 @@ class DistributedRunner:
         """Apply `event` to the run's current state, commit, then dispatch the steps it started.
 
         `seen` is a read to try first (compare-and-set against its version). If it is stale, a
-        step's report is parked for the run's applier where the store can (`commit_or_park`,
-        `_apply_reports`; then the record returned is `seen`'s); otherwise, or without `seen`,
-        the event is applied under the run's row lock where the store has one
-        (`commit_locked`), else by re-reading and retrying compare-and-set."""
+        step's report is parked for the run's applier (`commit_or_park`, `_apply_reports`;
+        then the record returned is `seen`'s); another event, or any without `seen`, is
+        applied under the run's lock (`commit_locked`)."""
         record, _ = await self._advance(plan, run_id, event, memory=memory, data=data,
                                         seen=seen)
         return record
@@ -429,14 +422,15 @@ class DistributedRunner:
             change = self._transition(plan, state, replayed, event, memory, data)
             if change is None:
                 return record, []  # a duplicate report: the scheduler ignored it
-            kept = self._successors(plan, change, keep)
-            steps = sched.plan_index(plan).steps
-            if self.shared is not None and getattr(event, "step", None) is not None:
+            if not isinstance(event, sched.Start | sched.Cancel):  # a step's report
+                kept = self._successors(plan, change, keep)
+                steps = sched.plan_index(plan).steps
                 marker = self._marker_owner()
                 claims = [NextClaim(a.step, a.attempt, self.owner, self._lease(steps[a.step]),
                                     marker) for a in kept]
-                version, claimed, counted = await self.shared.commit_or_park(
-                    run_id, expected_version=record.version, claim=claims, **change.store_args())
+                version, claimed, counted = await self.store.commit_or_park(
+                    run_id, expected_version=record.version, claim=claims,
+                    **change.store_args())
                 if version is None:  # parked: a sibling committed since `seen` was read
                     await self._apply_reports(plan, run_id)
                     return record, []
@@ -451,35 +445,9 @@ class DistributedRunner:
             except StaleState:
                 pass  # another step of the run committed since `seen` was read
             else:
-                committed = _committed(record, change, version)
-                starts: dict[str, int | None] = {}
-                for a in kept:  # a store without `commit_or_park`: claim each on its own
-                    if await self.store.claim_step(run_id, a.step, a.attempt, self.owner,
-                                                   lease_s=self._lease(steps[a.step])):
-                        starts[a.step] = await self._count_start(run_id, a.step, a.attempt)
-                return committed, await self._hand_on(plan, run_id, change, committed,
-                                                      replayed, starts)
-        if self.shared is not None:
-            return await self._advance_locked(self.shared, plan, run_id, event, memory,
-                                              data), []
-        for tries in range(1, MAX_COMMIT_TRIES + 1):
-            record = await self.store.get_run(run_id)
-            state, replayed = await current_state(self.store, plan, record)
-            if record.status != "running":
-                return record, []
-            change = self._transition(plan, state, replayed, event, memory, data)
-            if change is None:
-                return record, []
-            try:
-                version = await self.store.commit(run_id, expected_version=record.version,
-                                                  **change.store_args())
-            except StaleState:
-                await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
-                continue
-            await self._dispatch(plan, run_id, change.actions)
-            return _committed(record, change, version), []
-        raise StoreError(f"run {run_id}: {MAX_COMMIT_TRIES} commits in a row lost the race",
-                         hint="Too many writers on one run; the reconciler will resume it")
+                await self._dispatch(plan, run_id, change.actions)
+                return _committed(record, change, version), []
+        return await self._advance_locked(plan, run_id, event, memory, data), []
 
     def _successors(self, plan: Plan, change: Commit,
                     keep: Callable[[Step], bool] | None) -> list[sched.StartStep]:
@@ -506,7 +474,7 @@ class DistributedRunner:
         return [_Next(a.step, a.attempt, _Begun(committed, change.state, replayed, True,
                                                  starts[a.step], None)) for a in kept]
 
-    async def _advance_locked(self, shared: SharedStore, plan: Plan, run_id: str,
+    async def _advance_locked(self, plan: Plan, run_id: str,
                               event: sched.Event,
                               memory: Sequence[MemoryEntry],
                               data: Mapping[str, Any] | None) -> RunRecord:
@@ -525,7 +493,7 @@ class DistributedRunner:
             decided["change"] = change
             return change.store_args()
 
-        version = await shared.commit_locked(run_id, decide)
+        version = await self.store.commit_locked(run_id, decide)
         record: RunRecord = decided["record"]
         if version is None:
             return record
@@ -538,8 +506,6 @@ class DistributedRunner:
         so (it looks again after it is done, so a report parked before now is not stranded).
         Each commit's started steps are dispatched before looking again. Returns whether this
         call applied any."""
-        if self.shared is None:
-            return False  # nothing is ever parked without a shared store
         applied = False
         decided: dict[str, Commit] = {}
 
@@ -555,13 +521,13 @@ class DistributedRunner:
             return change.store_args()
 
         while True:
-            took, version = await self.shared.apply_reports(run_id, decide)
+            took, version = await self.store.apply_reports(run_id, decide)
             if not took:
                 return applied
             if version is not None:
                 applied = True
                 await self._dispatch(plan, run_id, decided["change"].actions)
-            if not await self.shared.has_reports(run_id):
+            if not await self.store.has_reports(run_id):
                 return applied
 
     def _transitions(self, plan: Plan, record: RunRecord, events: list[Any],
@@ -628,13 +594,9 @@ class DistributedRunner:
     # -- finding lost work ---------------------------------------------------------------------
 
     async def reconcile(self, *, idle_s: float, limit: int = 100) -> int:
-        """Dispatch again the in-flight steps of runs idle for `idle_s`; returns how many runs.
-
-        Needs a store that can list stalled runs (`PostgresStore.stalled_runs`)."""
-        if self.shared is None:
-            return 0
+        """Dispatch again the in-flight steps of runs idle for `idle_s`; returns how many runs."""
         touched = 0
-        for record in await self.shared.stalled_runs(idle_s=idle_s, limit=limit):
+        for record in await self.store.stalled_runs(idle_s=idle_s, limit=limit):
             try:
                 plan = await self._plan(record.plan_hash)
             except StoreError as exc:

@@ -851,6 +851,10 @@ class StoreContract:
         # And an applier that found none has nothing to write, and a busy lock is no error
         assert any(took for took, _ in results)
         assert await store.apply_reports(run.run_id, lambda *a: None) == (True, None)
+        assert not await store.has_reports(run.run_id)
+        # And an unknown run has no applier and no reports, and parks nothing
+        assert await store.apply_reports("nope", lambda *a: None) == (False, None)
+        assert not await store.has_reports("nope")
         with pytest.raises(RunNotFound):
             await store.commit_or_park("nope", expected_version=0, state=None,
                                        status="running", events=[_event("done")])
