@@ -7,14 +7,15 @@ on it. The rules of what may run when live in `engine.scheduler`; this module ne
 them itself.
 
 One coroutine, `_drive`, is the only writer of a run's state: step tasks report their results
-on a queue, and `_drive` applies each to the scheduler, commits, and then starts or cancels
-steps. Only one process drives a run at a time: `_drive` runs under the run's lease
-(`engine.runtime.driving.drive_lease`), so a second `resume` of a run being driven is refused
-with who drives it. A run killed at any point resumes from its last commit: completed steps
-never run again; steps that were in flight run again with the same attempt number and
-idempotency key if they may (read-only, or a plugin idempotent for its key); a gated step that
-may not is in doubt, and only a person's answer (`Interaction.settle_in_doubt`: re-run it,
-or take it as done or failed) lets the run go on; with no answer the run stops `interrupted`.
+on a queue, and `_drive` turns each batch of them into one commit (`engine.runtime.commit`, as
+workers do), commits it, and then starts or cancels steps. Only one process drives a run at a
+time: `_drive` runs under the run's lease (`engine.runtime.driving.drive_lease`), so a second
+`resume` of a run being driven is refused with who drives it. A run killed at any point resumes
+from its last commit: completed steps never run again; steps that were in flight run again with
+the same attempt number and idempotency key if they may (read-only, or a plugin idempotent for
+its key); a gated step that may not is in doubt, and only a person's answer
+(`Interaction.settle_in_doubt`: re-run it, or take it as done or failed) lets the run go on;
+with no answer the run stops `interrupted`.
 """
 
 from __future__ import annotations

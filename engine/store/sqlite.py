@@ -8,22 +8,23 @@ names is decided by `engine.store.open_store`.
 
 Concurrency. The engine is async and `sqlite3` blocks, so each store has one connection and one
 worker thread; every call is run there, one at a time, which also serialises commits made by
-tasks of the same process. A commit is the exception: it is first tried on the caller's thread
-(the event loop) on a second connection that never waits for SQLite's write lock (busy timeout
-0), which spares the two thread handoffs, which cost more than the commit itself (about 60 us);
-if the lock is held (by the store's thread or another process), the commit queues on the
-thread like any call and waits there. So that the loop never copies the WAL into the database,
-that connection does not checkpoint on commit; every `CHECKPOINT_EVERY` commits the thread
-does (a passive checkpoint, as SQLite's automatic one is), while the loop goes on committing:
-a checkpoint syncs the log and the database file, milliseconds the loop need not wait for.
-The log restarts from its start only after a checkpoint with no commit in between: when a
-checkpoint finds it past `WAL_LIMIT_FRAMES` (commits kept coming), the next commit is made on
-the thread right after a checkpoint there, and waits for it (the thread's own writes
-checkpoint in line at that size too, not at SQLite's default 1,000 pages). Other processes
-(a run in one, `mendflow runs` in another) share the file through SQLite's own locks: writes
-take the write lock up front (`BEGIN IMMEDIATE`) and wait up to `busy_timeout_s` for it. WAL
-mode lets readers proceed while a writer commits. The file must be on a local filesystem (WAL
-needs shared memory; not NFS).
+tasks of the same process. A commit (and each `SharedStore` write: `begin_step`,
+`commit_or_park`, `commit_locked`, `apply_reports`) is the exception: it is first tried on the
+caller's thread (the event loop) on a second connection that never waits for SQLite's write
+lock (busy timeout 0), which spares the two thread handoffs, which cost more than the commit
+itself (about 60 us); if the lock is held (by the store's thread or another process), the
+commit queues on the thread like any call and waits there. So that the loop never copies the
+WAL into the database, that connection does not checkpoint on commit; every `CHECKPOINT_EVERY`
+commits the thread does (a passive checkpoint, as SQLite's automatic one is), while the loop
+goes on committing: a checkpoint syncs the log and the database file, milliseconds the loop
+need not wait for. The log restarts from its start only after a checkpoint with no commit in
+between: when a checkpoint finds it past `WAL_LIMIT_FRAMES` (commits kept coming), the next
+commit is made on the thread right after a checkpoint there, and waits for it (the thread's own
+writes checkpoint in line at that size too, not at SQLite's default 1,000 pages). Other
+processes (a run in one, `mendflow runs` in another) share the file through SQLite's own locks:
+writes take the write lock up front (`BEGIN IMMEDIATE`) and wait up to `busy_timeout_s` for it.
+WAL mode lets readers proceed while a writer commits. The file must be on a local filesystem
+(WAL needs shared memory; not NFS).
 
 Durability. WAL with `synchronous=NORMAL`: a commit that returned survives a crash or `kill -9`
 of the process; only a power loss or OS crash may lose the last commits (the file stays
