@@ -19,8 +19,7 @@ built: `Report.of`) and acting on the actions are the callers'.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine import scheduler as sched
 from engine.plan import Plan, Step
@@ -35,14 +34,13 @@ def _as_is(data: Any) -> Any:
     return data
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
+class Report(NamedTuple):
     """An event for a run, as its row will be committed: the scheduler event, the row's data
     (the event under "event", then notes for people: summary, duration, worker; redacted
     already) and the memory entries the event writes."""
 
     event: sched.Event
-    data: Mapping[str, Any]
+    data: dict[str, Any]
     memory: Sequence[MemoryEntry] = ()
 
     @classmethod
@@ -65,12 +63,11 @@ class Report:
     def row(self) -> EventRow:
         event = self.event
         if isinstance(event, sched.Start | sched.Cancel):
-            return (event.type, None, None, dict(self.data))
-        return (event.type, event.step, event.attempt, dict(self.data))
+            return (event.type, None, None, self.data)
+        return (event.type, event.step, event.attempt, self.data)
 
 
-@dataclass(frozen=True, slots=True)
-class Commit:
+class Commit(NamedTuple):
     """What a batch of reports changes in a run: commit it, then act on `actions`."""
 
     state: sched.RunState
@@ -112,26 +109,32 @@ def commit_reports(plan: Plan, state: sched.RunState, reports: Sequence[Report],
     memory: list[MemoryEntry] = []
     actions: list[Action] = []
     applied = 0
+    unstarted: set[tuple[str, int]] = set()  # started, then cancelled, in this batch
     for report in reports:
         new_state, more = sched.apply(plan, state, report.event, index=index)
         if new_state is state:
             continue  # stale, a duplicate, or a cancelled step's report
         state, applied = new_state, applied + 1
-        cancels = {(a.step, a.attempt) for a in more if isinstance(a, sched.CancelStep)}
-        if cancels:  # a step started earlier in the batch and cancelled now never starts
-            actions = [a for a in actions if not (
-                isinstance(a, sched.StartStep) and (a.step, a.attempt) in cancels)]
-        actions += more
         rows.append(report.row())
-        rows += [a for a in more if isinstance(a, sched.StartStep)]
+        for action in more:
+            if isinstance(action, sched.StartStep):
+                rows.append(action)
+            elif actions and any(isinstance(a, sched.StartStep)
+                                 and (a.step, a.attempt) == (action.step, action.attempt)
+                                 for a in actions):
+                unstarted.add((action.step, action.attempt))
+        if unstarted:
+            actions = [a for a in actions if not (
+                isinstance(a, sched.StartStep) and (a.step, a.attempt) in unstarted)]
+        actions += more
         memory += report.memory
     if state is first:
         return None
-    kept = {id(a) for a in actions}
     events: list[EventRow] = [
-        ("step_started", r.step, r.attempt, {"delay_s": r.delay_s})
-        if isinstance(r, sched.StartStep) else r
-        for r in rows if not isinstance(r, sched.StartStep) or id(r) in kept]
+        r if not isinstance(r, sched.StartStep)
+        else ("step_started", r.step, r.attempt, {"delay_s": r.delay_s})
+        for r in rows
+        if not isinstance(r, sched.StartStep) or (r.step, r.attempt) not in unstarted]
     status, reason = run_status(plan, state)
     snapshot = state.finished or since_snapshot + applied >= snapshot_every
     return Commit(state, events, memory, status, reason, snapshot, actions, applied)
