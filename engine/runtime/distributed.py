@@ -21,10 +21,10 @@ entry step. A worker that receives `(run_id, step_id, attempt)`:
 3. advances the run: applies the step's event to the state it read and commits with
    compare-and-set. Only after the commit does it dispatch the steps that became ready.
 
-If another step of the run committed meanwhile, on PostgreSQL the same statement parks the
-step's report instead (`commit_or_park`: its event row and memory, keyed by run, step and
+If another step of the run committed meanwhile, the same transaction parks the step's report
+instead (`commit_or_park`: its event row and memory, keyed by run, step and
 attempt, so a report is parked once), and the worker then tries to become the run's applier
-(`apply_reports`): under the run's advisory lock and row lock it takes every parked report,
+(`apply_reports`): under the run's lock it takes every parked report,
 applies them one after another to the state as it then is, and commits them together (a group
 commit: siblings finishing together no longer queue on the row lock one commit each); then it
 dispatches what they started and looks for parked reports again, until none is left. A worker
@@ -33,11 +33,12 @@ so the applier, which looks again after releasing the lock, sees it. The reconci
 reports left parked by an applier that died. Replay is unchanged: the group commit writes
 each report's event row followed by the steps it started, as one commit each would have.
 
-On PostgreSQL step 1 is one statement (`PostgresStore.begin_step`) and the commit another;
-with another store each part is its own call (`claim_step`, `get_run`, `events`, `memory`)
-and a lost race re-reads and retries. Other events than a step's report (a run's `Start`)
-that lose the race are applied under the row lock (`PostgresStore.commit_locked`). Plans are
-immutable and kept by hash in each process, as is each run's plan hash.
+Step 1 is one transaction (`SharedStore.begin_step`) and the commit another: the store must be
+a `SharedStore` (PostgreSQL, or SQLite for workers on one host). What a batch of reports
+commits is decided by the pure `engine.runtime.commit`, as in the local executor. Other
+events than a step's report (a run's `Start`, a cancel) that lose the race are applied under
+the run's lock (`SharedStore.commit_locked`). Plans are immutable and kept by hash in each
+process, as is each run's plan hash.
 
 Every worker is the same; the process that started a run may exit. The store is the source of
 truth and the broker a doorbell: a task lost between a commit and its dispatch (a worker killed
@@ -80,17 +81,18 @@ from engine import scheduler as sched
 from engine.errors import RunNotFound, StoreError
 from engine.interaction import Interaction, NeedsAnswer
 from engine.plan import Plan, Step
+from engine.runtime.commit import (
+    Commit,
+    Report,
+    claimable,
+    commit_reports,
+    shared_snapshot_every,
+)
 from engine.runtime.driving import in_doubt_reason, reap_leftovers, repeatable
 from engine.runtime.executor import child_calls
 from engine.runtime.limits import StoreSlots
 from engine.runtime.memory import Memory, build_context
-from engine.runtime.replay import (
-    current_state,
-    replay,
-    run_status,
-    snapshot_due,
-    started_events,
-)
+from engine.runtime.replay import current_state, replay
 from engine.runtime.services import Redact, Services, answers_for, judge_for
 from engine.runtime.steps import StepReport, StepRunner
 from engine.store.base import (
@@ -102,6 +104,7 @@ from engine.store.base import (
     StaleState,
     Store,
 )
+from engine.store.base import Report as Parked
 
 log = logging.getLogger("mendflow.distributed")
 
@@ -180,20 +183,6 @@ class _Next(NamedTuple):
     begun: _Begun
 
 
-@dataclass(frozen=True, slots=True)
-class _Transition:
-    """An event applied to a run's state: what to commit, then what to dispatch."""
-
-    state: sched.RunState
-    actions: list[Any]
-    commit: dict[str, Any]  # `Store.commit`'s keyword arguments after `expected_version`
-
-    def committed(self, record: RunRecord, version: int) -> RunRecord:
-        return record.model_copy(update={"version": version, "status": self.commit["status"],
-                                         "outcome": self.state.outcome,
-                                         "reason": self.commit["reason"]})
-
-
 class DistributedRunner:
     """The engine side of one worker process (or of the process that starts runs)."""
 
@@ -207,8 +196,12 @@ class DistributedRunner:
         lease_grace_s: float = 30.0,
         continuation: Continuation | None = None,
     ) -> None:
+        store = services.store
+        if not isinstance(store, SharedStore):
+            raise StoreError(f"{store!r} cannot be shared by workers",
+                             hint="Use an SQLite or a PostgreSQL store")
         self.services = services
-        self.store = services.store
+        self.store: SharedStore = store
         self.registry = services.registry
         self.settings = services.settings
         self.dispatcher = dispatcher
@@ -216,10 +209,6 @@ class DistributedRunner:
         self.max_deliveries = max_deliveries
         self.lease_grace_s = lease_grace_s
         self.redact: Redact = services.redact
-        # What a store shared by many workers offers beyond `Store` (PostgreSQL); None: each
-        # part is its own call and a lost race is retried.
-        self.shared: SharedStore | None = services.store \
-            if isinstance(services.store, SharedStore) else None
         self.continuation = continuation or Continuation(max_steps=0, max_s=0.0)
         self._plans: dict[str, Plan] = {}
         self._run_plans: dict[str, str] = {}
@@ -407,19 +396,12 @@ class DistributedRunner:
                      lease: float) -> _Begun:
         """Claim the step for this worker, then read the run; count the start when the claim
         was won (the count and memory may be left for the caller to read: None)."""
-        if self.shared is not None:  # PostgreSQL: one statement
-            got = await self.shared.begin_step(run_id, step_id, attempt, self.owner,
-                                               lease_s=lease,
-                                               marker_owner=self._marker_owner(),
-                                               max_starts=self.max_deliveries)
-            return _Begun(got.record, replay(plan, got.record, got.events), len(got.events),
-                          got.claimed, got.starts if got.claimed else None,
-                          got.memory if got.claimed else None)
-        claimed = await self.store.claim_step(run_id, step_id, attempt, self.owner,
-                                              lease_s=lease)
-        record = await self.store.get_run(run_id)
-        state, replayed = await current_state(self.store, plan, record)
-        return _Begun(record, state, replayed, claimed, None, None)
+        got = await self.store.begin_step(run_id, step_id, attempt, self.owner, lease_s=lease,
+                                          marker_owner=self._marker_owner(),
+                                          max_starts=self.max_deliveries)
+        return _Begun(got.record, replay(plan, got.record, got.events), len(got.events),
+                      got.claimed, got.starts if got.claimed else None,
+                      got.memory if got.claimed else None)
 
     # -- advancing a run -----------------------------------------------------------------------
 
@@ -429,10 +411,9 @@ class DistributedRunner:
         """Apply `event` to the run's current state, commit, then dispatch the steps it started.
 
         `seen` is a read to try first (compare-and-set against its version). If it is stale, a
-        step's report is parked for the run's applier where the store can (`commit_or_park`,
-        `_apply_reports`; then the record returned is `seen`'s); otherwise, or without `seen`,
-        the event is applied under the run's row lock where the store has one
-        (`commit_locked`), else by re-reading and retrying compare-and-set."""
+        step's report is parked for the run's applier (`commit_or_park`, `_apply_reports`;
+        then the record returned is `seen`'s); another event, or any without `seen`, is
+        applied under the run's lock (`commit_locked`)."""
         record, _ = await self._advance(plan, run_id, event, memory=memory, data=data,
                                         seen=seen)
         return record
@@ -452,82 +433,47 @@ class DistributedRunner:
             record, state, replayed = seen
             if record.status != "running":
                 return record, []
-            change = self._transition(plan, record, state, replayed, event, memory, data)
+            change = self._transition(plan, state, replayed, event, memory, data)
             if change is None:
                 return record, []  # a duplicate report: the scheduler ignored it
-            kept = self._successors(plan, change, keep)
-            steps = sched.plan_index(plan).steps
-            if self.shared is not None and getattr(event, "step", None) is not None:
+            if not isinstance(event, sched.Start | sched.Cancel):  # a step's report
+                kept = self._successors(plan, change, keep)
+                steps = sched.plan_index(plan).steps
                 marker = self._marker_owner()
                 claims = [NextClaim(a.step, a.attempt, self.owner, self._lease(steps[a.step]),
                                     marker) for a in kept]
-                version, claimed, counted = await self.shared.commit_or_park(
-                    run_id, expected_version=record.version, claim=claims, **change.commit)
+                version, claimed, counted = await self.store.commit_or_park(
+                    run_id, expected_version=record.version, claim=claims,
+                    **change.store_args())
                 if version is None:  # parked: a sibling committed since `seen` was read
                     await self._apply_reports(plan, run_id)
                     return record, []
-                _ended(plan, run_id, change.commit)
-                committed = change.committed(record, version)
+                _ended(plan, run_id, change.status, change.outcome)
+                committed = _committed(record, change, version)
                 return committed, await self._hand_on(
                     plan, run_id, change, committed, replayed,
                     {a.step: 1 if a.step in counted else None
                      for a in kept if a.step in claimed})
             try:
                 version = await self.store.commit(run_id, expected_version=record.version,
-                                                  **change.commit)
+                                                  **change.store_args())
             except StaleState:
                 pass  # another step of the run committed since `seen` was read
             else:
-                _ended(plan, run_id, change.commit)
-                committed = change.committed(record, version)
-                starts: dict[str, int | None] = {}
-                for a in kept:  # a store without `commit_or_park`: claim each on its own
-                    if await self.store.claim_step(run_id, a.step, a.attempt, self.owner,
-                                                   lease_s=self._lease(steps[a.step])):
-                        starts[a.step] = await self._count_start(run_id, a.step, a.attempt)
-                return committed, await self._hand_on(plan, run_id, change, committed,
-                                                      replayed, starts)
-        if self.shared is not None:
-            return await self._advance_locked(self.shared, plan, run_id, event, memory,
-                                              data), []
-        for tries in range(1, MAX_COMMIT_TRIES + 1):
-            record = await self.store.get_run(run_id)
-            state, replayed = await current_state(self.store, plan, record)
-            if record.status != "running":
-                return record, []
-            change = self._transition(plan, record, state, replayed, event, memory, data)
-            if change is None:
-                return record, []
-            try:
-                version = await self.store.commit(run_id, expected_version=record.version,
-                                                  **change.commit)
-            except StaleState:
-                await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
-                continue
-            _ended(plan, run_id, change.commit)
-            await self._dispatch(plan, run_id, change.actions)
-            return change.committed(record, version), []
-        raise StoreError(f"run {run_id}: {MAX_COMMIT_TRIES} commits in a row lost the race",
-                         hint="Too many writers on one run; the reconciler will resume it")
+                _ended(plan, run_id, change.status, change.outcome)
+                await self._dispatch(plan, run_id, change.actions)
+                return _committed(record, change, version), []
+        return await self._advance_locked(plan, run_id, event, memory, data), []
 
-    def _successors(self, plan: Plan, change: _Transition,
+    def _successors(self, plan: Plan, change: Commit,
                     keep: Callable[[Step], bool] | None) -> list[sched.StartStep]:
-        """The steps a commit starts that this worker may run itself: those due now (no retry
-        delay) that `keep` accepts (their queue is served here), up to the continuation's
-        width, while the run goes on; none without `keep`."""
-        if keep is None or change.commit["status"] != "running":
+        """The steps a commit starts that this worker may run itself: those `keep` accepts
+        (their queue is served here), up to the continuation's width; none without `keep`."""
+        if keep is None:
             return []
-        steps = sched.plan_index(plan).steps
-        kept: list[sched.StartStep] = []
-        for action in change.actions:
-            if len(kept) >= self.continuation.width:
-                break
-            if (isinstance(action, sched.StartStep) and action.delay_s <= 0
-                    and keep(steps[action.step])):
-                kept.append(action)
-        return kept
+        return claimable(plan, change, width=self.continuation.width, may_run=keep)
 
-    async def _hand_on(self, plan: Plan, run_id: str, change: _Transition,
+    async def _hand_on(self, plan: Plan, run_id: str, change: Commit,
                        committed: RunRecord, replayed: int,
                        starts: Mapping[str, int | None]) -> list[_Next]:
         """After a commit: dispatch what it started but the steps claimed for this worker
@@ -540,12 +486,11 @@ class DistributedRunner:
         if not kept:
             return []
         await self.dispatcher.flush()
-        rows = len(change.commit["events"])
-        replayed = 0 if change.commit["state"] is not None else replayed + rows
+        replayed = 0 if change.snapshot else replayed + len(change.events)
         return [_Next(a.step, a.attempt, _Begun(committed, change.state, replayed, True,
                                                  starts[a.step], None)) for a in kept]
 
-    async def _advance_locked(self, shared: SharedStore, plan: Plan, run_id: str,
+    async def _advance_locked(self, plan: Plan, run_id: str,
                               event: sched.Event,
                               memory: Sequence[MemoryEntry],
                               data: Mapping[str, Any] | None) -> RunRecord:
@@ -558,30 +503,28 @@ class DistributedRunner:
             if record.status != "running":
                 return None
             state = replay(plan, record, events)
-            change = self._transition(plan, record, state, len(events), event, memory, data)
+            change = self._transition(plan, state, len(events), event, memory, data)
             if change is None:
                 return None
             decided["change"] = change
-            return change.commit
+            return change.store_args()
 
-        version = await shared.commit_locked(run_id, decide)
+        version = await self.store.commit_locked(run_id, decide)
         record: RunRecord = decided["record"]
         if version is None:
             return record
-        change: _Transition = decided["change"]
-        _ended(plan, run_id, change.commit)
+        change: Commit = decided["change"]
+        _ended(plan, run_id, change.status, change.outcome)
         await self._dispatch(plan, run_id, change.actions)
-        return change.committed(record, version)
+        return _committed(record, change, version)
 
     async def _apply_reports(self, plan: Plan, run_id: str) -> bool:
         """Apply the run's parked reports, several per commit, unless another worker is doing
         so (it looks again after it is done, so a report parked before now is not stranded).
         Each commit's started steps are dispatched before looking again. Returns whether this
         call applied any."""
-        if self.shared is None:
-            return False  # nothing is ever parked without a shared store
         applied = False
-        decided: dict[str, _Transition] = {}
+        decided: dict[str, Commit] = {}
 
         def decide(record: RunRecord, events: list[Any],
                    reports: list[Any]) -> dict[str, Any] | None:
@@ -592,68 +535,37 @@ class DistributedRunner:
             if change is None:
                 return None
             decided["change"] = change
-            return change.commit
+            return change.store_args()
 
         while True:
-            took, version = await self.shared.apply_reports(run_id, decide)
+            took, version = await self.store.apply_reports(run_id, decide)
             if not took:
                 return applied
             if version is not None:
                 applied = True
-                _ended(plan, run_id, decided["change"].commit)
+                _ended(plan, run_id, decided["change"].status, decided["change"].outcome)
                 await self._dispatch(plan, run_id, decided["change"].actions)
-            if not await self.shared.has_reports(run_id):
+            if not await self.store.has_reports(run_id):
                 return applied
 
     def _transitions(self, plan: Plan, record: RunRecord, events: list[Any],
-                     reports: list[Any]) -> _Transition | None:
+                     reports: list[Parked]) -> Commit | None:
         """Parked `reports` applied one after another to the run's state (the snapshot and
         `events`): one commit with each report's event row followed by the steps it started,
         as separate commits would have written them. None if the scheduler ignored them all."""
-        state = first = replay(plan, record, events)
-        index = sched.plan_index(plan)
-        rows: list[Any] = []
-        memory: list[MemoryEntry] = []
-        actions: list[Any] = []
-        applied = 0
-        for report in reports:
-            raw = report.data.get("event")
-            if not isinstance(raw, dict):
-                continue
-            new_state, started = sched.apply(plan, state, sched.event_from_dict(raw),
-                                             index=index)
-            if new_state is state:
-                continue  # a duplicate or a cancelled step's report
-            state, applied = new_state, applied + 1
-            rows += [(report.type, report.step_id, report.attempt, report.data),
-                     *started_events(started)]
-            memory += report.memory
-            actions += started
-        if state is first:
-            return None
-        snapshot = state.finished or snapshot_due(plan, len(events) + applied)
-        status, reason = run_status(plan, state)
-        return _Transition(state, actions, {
-            "state": state.to_json_dict() if snapshot else None, "status": status,
-            "outcome": state.outcome, "reason": reason, "events": rows,
-            "memory": memory})
+        return commit_reports(plan, replay(plan, record, events),
+                              [r for r in map(Report.parked, reports) if r is not None],
+                              since_snapshot=len(events),
+                              snapshot_every=shared_snapshot_every(plan))
 
-    def _transition(self, plan: Plan, record: RunRecord, state: sched.RunState, replayed: int,
+    def _transition(self, plan: Plan, state: sched.RunState, replayed: int,
                     event: sched.Event, memory: Sequence[MemoryEntry],
-                    data: Mapping[str, Any] | None) -> _Transition | None:
-        """`event` applied to `state` (the run as `record` holds it, `replayed` events past its
+                    data: Mapping[str, Any] | None) -> Commit | None:
+        """`event` applied to `state` (the run as last committed, `replayed` events past its
         snapshot): the commit to make, or None when the scheduler ignores the event."""
-        new_state, actions = sched.apply(plan, state, event)
-        if new_state is state:
-            return None
-        row = (event.type, getattr(event, "step", None), getattr(event, "attempt", None),
-               self.redact({"event": event.model_dump(mode="json"), **(data or {})}))
-        snapshot = new_state.finished or snapshot_due(plan, replayed + 1)
-        status, reason = run_status(plan, new_state)
-        return _Transition(new_state, actions, {
-            "state": new_state.to_json_dict() if snapshot else None, "status": status,
-            "outcome": new_state.outcome, "reason": reason,
-            "events": [row, *started_events(actions)], "memory": list(memory)})
+        return commit_reports(plan, state, [Report.of(event, data, memory, redact=self.redact)],
+                              since_snapshot=replayed,
+                              snapshot_every=shared_snapshot_every(plan))
 
     # -- answers for steps in doubt --------------------------------------------------------
 
@@ -680,42 +592,30 @@ class DistributedRunner:
                                                    decision=reply.decision, by=reply.by))
             if not answers:
                 return record
-            rows: list[Any] = []
-            actions: list[Any] = []
-            for answer in answers:
-                state, started = sched.apply(plan, state, answer)
-                rows += [(answer.type, answer.step, answer.attempt,
-                          {"event": answer.model_dump(mode="json"),
-                           "summary": f"{answer.decision} ({answer.by})"}),
-                         *started_events(started)]
-                actions += started
-            status, reason = run_status(plan, state)
-            snapshot = state.finished or snapshot_due(plan, replayed + len(answers))
+            change = commit_reports(
+                plan, state, [Report.of(a, {"summary": f"{a.decision} ({a.by})"})
+                              for a in answers],
+                since_snapshot=replayed, snapshot_every=shared_snapshot_every(plan))
+            if change is None:
+                return record
             try:
-                version = await self.store.commit(
-                    run_id, expected_version=record.version,
-                    state=state.to_json_dict() if snapshot else None, status=status,
-                    outcome=state.outcome, reason=reason, events=rows)
+                version = await self.store.commit(run_id, expected_version=record.version,
+                                                  **change.store_args())
             except StaleState:
                 await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
                 continue
-            _ended(plan, run_id, {"status": status, "outcome": state.outcome})
-            await self._dispatch(plan, run_id, actions)
-            return record.model_copy(update={"version": version, "status": status,
-                                             "outcome": state.outcome, "reason": reason})
+            _ended(plan, run_id, change.status, change.outcome)
+            await self._dispatch(plan, run_id, change.actions)
+            return _committed(record, change, version)
         raise StoreError(f"run {run_id}: {MAX_COMMIT_TRIES} commits in a row lost the race",
                          hint="Too many writers on one run; try again")
 
     # -- finding lost work ---------------------------------------------------------------------
 
     async def reconcile(self, *, idle_s: float, limit: int = 100) -> int:
-        """Dispatch again the in-flight steps of runs idle for `idle_s`; returns how many runs.
-
-        Needs a store that can list stalled runs (`PostgresStore.stalled_runs`)."""
-        if self.shared is None:
-            return 0
+        """Dispatch again the in-flight steps of runs idle for `idle_s`; returns how many runs."""
         touched = 0
-        for record in await self.shared.stalled_runs(idle_s=idle_s, limit=limit):
+        for record in await self.store.stalled_runs(idle_s=idle_s, limit=limit):
             try:
                 plan = await self._plan(record.plan_hash)
             except StoreError as exc:
@@ -831,13 +731,18 @@ class DistributedRunner:
                     return
 
 
-def _ended(plan: Plan, run_id: str, commit: Mapping[str, Any]) -> None:
+def _ended(plan: Plan, run_id: str, status: str, outcome: str | None) -> None:
     """Count a committed transition that ended its run (the one commit that does)."""
-    status = str(commit["status"])
     if status != "running":
-        metrics.run_ended(plan.id, status, commit.get("outcome"))
+        metrics.run_ended(plan.id, status, outcome)
         log.info("run %s of %s ended %s (%s)", run_id, plan.id, status,
-                 commit.get("outcome") or "no outcome")
+                 outcome or "no outcome")
+
+
+def _committed(record: RunRecord, change: Commit, version: int) -> RunRecord:
+    """The record as `change`'s commit at `version` left it (its snapshot aside)."""
+    return record.model_copy(update={"version": version, "status": change.status,
+                                     "outcome": change.outcome, "reason": change.reason})
 
 
 def _pending(state: sched.RunState, step_id: str, attempt: int) -> bool:

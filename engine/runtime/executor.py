@@ -7,14 +7,15 @@ on it. The rules of what may run when live in `engine.scheduler`; this module ne
 them itself.
 
 One coroutine, `_drive`, is the only writer of a run's state: step tasks report their results
-on a queue, and `_drive` applies each to the scheduler, commits, and then starts or cancels
-steps. Only one process drives a run at a time: `_drive` runs under the run's lease
-(`engine.runtime.driving.drive_lease`), so a second `resume` of a run being driven is refused
-with who drives it. A run killed at any point resumes from its last commit: completed steps
-never run again; steps that were in flight run again with the same attempt number and
-idempotency key if they may (read-only, or a plugin idempotent for its key); a gated step that
-may not is in doubt, and only a person's answer (`Interaction.settle_in_doubt`: re-run it,
-or take it as done or failed) lets the run go on; with no answer the run stops `interrupted`.
+on a queue, and `_drive` turns each batch of them into one commit (`engine.runtime.commit`, as
+workers do), commits it, and then starts or cancels steps. Only one process drives a run at a
+time: `_drive` runs under the run's lease (`engine.runtime.driving.drive_lease`), so a second
+`resume` of a run being driven is refused with who drives it. A run killed at any point resumes
+from its last commit: completed steps never run again; steps that were in flight run again with
+the same attempt number and idempotency key if they may (read-only, or a plugin idempotent for
+its key); a gated step that may not is in doubt, and only a person's answer
+(`Interaction.settle_in_doubt`: re-run it, or take it as done or failed) lets the run go on;
+with no answer the run stops `interrupted`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from engine import scheduler as sched
 from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.plan import Plan, Step, StepKind
 from engine.runtime.children import STEP_CANCELLED, ChildCalls
+from engine.runtime.commit import Report, commit_reports, local_snapshot_every
 from engine.runtime.driving import (
     LEASE_TTL_S,
     drive_lease,
@@ -43,7 +45,7 @@ from engine.runtime.driving import (
 )
 from engine.runtime.limits import Slots
 from engine.runtime.memory import Memory, build_context
-from engine.runtime.replay import SNAPSHOT_EVERY, current_state
+from engine.runtime.replay import current_state
 from engine.runtime.replay import started_events as _started
 from engine.runtime.services import Redact, Services
 from engine.runtime.steps import StepReport, StepRunner
@@ -187,9 +189,7 @@ class LocalExecutor:
                 return record
             actions = sched.resume(plan, state)
         unsnapped = 0
-        # A snapshot costs O(steps): a large plan's comes less often (resume replays at most
-        # a quarter of its steps' events), so that a step's share of it stays small.
-        snapshot_every = max(SNAPSHOT_EVERY, len(plan.steps) // 4)
+        snapshot_every = local_snapshot_every(plan)
         try:
             record = await self._commit(record, state, first + _started(actions), [],
                                         snapshot=True)
@@ -199,26 +199,21 @@ class LocalExecutor:
                 reports = [await queue.get()]
                 while not queue.empty():
                     reports.append(queue.get_nowait())
-                events: list[Any] = []
-                entries: list[MemoryEntry] = []
-                actions = []
-                for step_id, attempt, outcome in reports:
+                for step_id, attempt, _ in reports:
                     task = tasks.pop((step_id, attempt), None)
                     if task is not None and not task.done():  # it reported: it ends now
                         await asyncio.gather(task, return_exceptions=True)
-                    state, more = sched.apply(plan, state, outcome.event)
-                    actions = [a for a in actions if not _cancels(more, a)] + more
-                    data = {"event": outcome.event.model_dump(mode="json"), **outcome.data}
-                    events.append((outcome.event.type, step_id or None, attempt or None,
-                                   self.redact(data)))
-                    entries += outcome.memory
-                unsnapped += len(reports)
-                snapshot = unsnapped >= snapshot_every or state.finished
-                record = await self._commit(record, state, events + _started(actions),
-                                            entries, snapshot=snapshot)
-                if snapshot:
-                    unsnapped = 0
-                memory.apply(entries)
+                change = commit_reports(
+                    plan, state, [Report.of(outcome.event, outcome.data, outcome.memory,
+                                            redact=self.redact) for _, _, outcome in reports],
+                    since_snapshot=unsnapped, snapshot_every=snapshot_every)
+                actions = []
+                if change is not None:  # else the scheduler ignored them all: nothing to write
+                    state, actions = change.state, change.actions
+                    unsnapped = 0 if change.snapshot else unsnapped + change.applied
+                    record = await self._commit(record, state, change.events, change.memory,
+                                                snapshot=change.snapshot)
+                    memory.apply(change.memory)
                 for step_id, attempt, outcome in reports:
                     if not step_id or self.observer is _unobserved:
                         continue  # a cancel, not a step; or no one to tell
@@ -361,13 +356,6 @@ class LocalExecutor:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _cancels(later: list[Any], action: Any) -> bool:
-    """Whether a later action cancels an earlier StartStep of the same batch."""
-    return isinstance(action, sched.StartStep) and any(
-        isinstance(c, sched.CancelStep) and (c.step, c.attempt) == (action.step, action.attempt)
-        for c in later)
 
 
 def child_calls(services: Services, *, interaction: Interaction, slots: Slots | None = None,

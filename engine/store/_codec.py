@@ -8,13 +8,13 @@ cannot drift in the first place).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, get_args
 
 from engine.errors import PlanError, StoreError
 from engine.plan import Plan
-from engine.store.base import RunRecord, RunStatus
+from engine.store.base import MemoryEntry, RunRecord, RunStatus
 
 RUN_STATUSES = frozenset(get_args(RunStatus))
 RUN_COLUMNS = ("run_id, plan_id, plan_hash, guide_path, title, status, outcome, reason, "
@@ -60,3 +60,20 @@ def stored_plan(text: str | None, plan_hash: str, where: str) -> Plan:
     except PlanError as exc:
         raise StoreError(f"the stored plan {plan_hash} cannot be read: {exc.message}",
                          hint=exc.hint) from exc
+
+
+def memory_json(entries: Sequence[MemoryEntry]) -> list[dict[str, Any]]:
+    """Memory entries as JSON objects (a parked report's), their times in UTC."""
+    return [{"key": m.key, "value": m.value, "step_id": m.step_id, "attempt": m.attempt,
+             "at": _utc(m.at).isoformat()} for m in entries]
+
+
+def memory_entries(items: list[dict[str, Any]]) -> list[MemoryEntry]:
+    """Memory entries from JSON objects (`memory_json`'s), their times timezone-aware."""
+    return [MemoryEntry(key=m["key"], value=m["value"], step_id=m["step_id"],
+                        attempt=m["attempt"], at=datetime.fromisoformat(m["at"]).astimezone(UTC))
+            for m in items]
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

@@ -1,8 +1,8 @@
 """The Store protocol: where runs, their state, memory, events and artifacts are kept.
 
-The engine talks only to this protocol; `engine.store.sqlite` (embedded default) and, later,
-`engine.store.postgres` implement it, and both must pass the same contract tests
-(`tests/engine/store/contract.py`).
+The engine talks only to this protocol; `engine.store.sqlite` (embedded default) and
+`engine.store.postgres` implement it and `SharedStore` (what workers sharing a store need
+beyond it), and both must pass the same contract tests (`tests/engine/store/contract.py`).
 
 Rules every implementation keeps:
 
@@ -408,9 +408,9 @@ class SharedStore(Store, Protocol):
     (`engine.runtime.distributed`): a step's claim, start count and reads in one statement,
     a commit that parks a report it lost the race with (and claims the steps it starts), a
     run's applier taking the parked reports under its lock, a commit under the run's row lock,
-    and the runs no one committed to lately. PostgreSQL offers it; with a store that does not
-    (SQLite), the runner does each part as separate `Store` calls and retries on a lost race,
-    and nothing reconciles stalled runs."""
+    and the runs no one committed to lately. Both stores offer it (PostgreSQL with row and
+    advisory locks, SQLite under its one write lock), and both pass its contract tests
+    (`tests/engine/store/contract.py`)."""
 
     async def begin_step(self, run_id: str, step_id: str, attempt: int, owner: str, *,
                          lease_s: float | None, marker_owner: str,

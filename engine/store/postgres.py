@@ -57,6 +57,8 @@ from engine.store._codec import (
     RUN_COLUMNS,
     check_status,
     dumps,
+    memory_entries,
+    memory_json,
     run_values,
     stored_plan,
 )
@@ -688,7 +690,7 @@ class PostgresStore:
                   claim[0].marker_owner if claim else "")
         args = self._commit_args(run_id, expected_version, **commit) + (
             step_id, attempt, kind, dumps(data),
-            dumps(_memory_json(commit.get("memory", ())))) + claims
+            dumps(memory_json(commit.get("memory", ())))) + claims
 
         async def write(conn: asyncpg.Connection) -> Committed:
             try:
@@ -726,7 +728,7 @@ class PostgresStore:
                 if len(events) != row["last_seq"] - record.state_seq:  # we waited for the row
                     events = await self._events_after(conn, run_id, record.state_seq)
                 reports = [Report(step_id=r["step_id"], attempt=r["attempt"], type=r["type"],
-                                  data=r["data"], memory=_memory_entries(r["memory"]))
+                                  data=r["data"], memory=memory_entries(r["memory"]))
                            for r in json.loads(row["reports"] or "[]")]
                 todo = decide(record, events, reports)
                 if todo is None:
@@ -927,7 +929,7 @@ class PostgresStore:
                 starts = row["counted"] + 1
             elif row["counted"] >= max_starts:
                 starts = max_starts + 1
-            memory = _memory_entries(json.loads(row["memory"] or "[]"))
+            memory = memory_entries(json.loads(row["memory"] or "[]"))
             return StepStart(record=_run_record(row), events=_event_records(row["events"]),
                              memory=memory, claimed=row["claimed"], starts=starts)
         return await self._call(begin)
@@ -1074,17 +1076,6 @@ def _event_records(text: str | None) -> list[EventRecord]:
     return [EventRecord(seq=e["seq"], at=_parse_time(e["at"]), type=e["type"],
                         step_id=e["step_id"], attempt=e["attempt"], data=e["data"])
             for e in json.loads(text or "[]")]
-
-
-def _memory_entries(items: list[dict[str, Any]]) -> list[MemoryEntry]:
-    """Memory entries from JSON objects (`_MEMORY`'s, or a parked report's)."""
-    return [MemoryEntry(key=m["key"], value=m["value"], step_id=m["step_id"],
-                        attempt=m["attempt"], at=_parse_time(m["at"])) for m in items]
-
-
-def _memory_json(entries: Sequence[MemoryEntry]) -> list[dict[str, Any]]:
-    return [{"key": m.key, "value": m.value, "step_id": m.step_id, "attempt": m.attempt,
-             "at": _utc(m.at).isoformat()} for m in entries]
 
 
 def _parse_time(text: str) -> datetime:

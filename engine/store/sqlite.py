@@ -1,27 +1,30 @@
 """The embedded store: one SQLite file (stdlib `sqlite3`, no server) plus an artifacts directory.
 
 This module owns the SQLite schema, its migrations, and the translation of every `sqlite3`
-exception into `StoreError`. It implements `engine.store.base.Store` and nothing more; which
-store a target names is decided by `engine.store.open_store`.
+exception into `StoreError`. It implements `engine.store.base.SharedStore` (the `Store`, and
+what workers sharing it need: each of those methods is one `BEGIN IMMEDIATE` transaction, the
+file's write lock standing for PostgreSQL's row and advisory locks); which store a target
+names is decided by `engine.store.open_store`.
 
 Concurrency. The engine is async and `sqlite3` blocks, so each store has one connection and one
 worker thread; every call is run there, one at a time, which also serialises commits made by
-tasks of the same process. A commit is the exception: it is first tried on the caller's thread
-(the event loop) on a second connection that never waits for SQLite's write lock (busy timeout
-0), which spares the two thread handoffs, which cost more than the commit itself (about 60 us);
-if the lock is held (by the store's thread or another process), the commit queues on the
-thread like any call and waits there. So that the loop never copies the WAL into the database,
-that connection does not checkpoint on commit; every `CHECKPOINT_EVERY` commits the thread
-does (a passive checkpoint, as SQLite's automatic one is), while the loop goes on committing:
-a checkpoint syncs the log and the database file, milliseconds the loop need not wait for.
-The log restarts from its start only after a checkpoint with no commit in between: when a
-checkpoint finds it past `WAL_LIMIT_FRAMES` (commits kept coming), the next commit is made on
-the thread right after a checkpoint there, and waits for it (the thread's own writes
-checkpoint in line at that size too, not at SQLite's default 1,000 pages). Other processes
-(a run in one, `mendflow runs` in another) share the file through SQLite's own locks: writes
-take the write lock up front (`BEGIN IMMEDIATE`) and wait up to `busy_timeout_s` for it. WAL
-mode lets readers proceed while a writer commits. The file must be on a local filesystem (WAL
-needs shared memory; not NFS).
+tasks of the same process. A commit (and each `SharedStore` write: `begin_step`,
+`commit_or_park`, `commit_locked`, `apply_reports`) is the exception: it is first tried on the
+caller's thread (the event loop) on a second connection that never waits for SQLite's write
+lock (busy timeout 0), which spares the two thread handoffs, which cost more than the commit
+itself (about 60 us); if the lock is held (by the store's thread or another process), the
+commit queues on the thread like any call and waits there. So that the loop never copies the
+WAL into the database, that connection does not checkpoint on commit; every `CHECKPOINT_EVERY`
+commits the thread does (a passive checkpoint, as SQLite's automatic one is), while the loop
+goes on committing: a checkpoint syncs the log and the database file, milliseconds the loop
+need not wait for. The log restarts from its start only after a checkpoint with no commit in
+between: when a checkpoint finds it past `WAL_LIMIT_FRAMES` (commits kept coming), the next
+commit is made on the thread right after a checkpoint there, and waits for it (the thread's own
+writes checkpoint in line at that size too, not at SQLite's default 1,000 pages). Other
+processes (a run in one, `mendflow runs` in another) share the file through SQLite's own locks:
+writes take the write lock up front (`BEGIN IMMEDIATE`) and wait up to `busy_timeout_s` for it.
+WAL mode lets readers proceed while a writer commits. The file must be on a local filesystem
+(WAL needs shared memory; not NFS).
 
 Durability. WAL with `synchronous=NORMAL`: a commit that returned survives a crash or `kill -9`
 of the process; only a power loss or OS crash may lose the last commits (the file stays
@@ -45,7 +48,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,23 +62,29 @@ from engine.store._codec import (
     RUN_COLUMNS,
     check_status,
     dumps,
+    memory_entries,
+    memory_json,
     run_values,
     stored_plan,
 )
 from engine.store.base import (
     AlertRecord,
     ArtifactRef,
+    Committed,
     EventRecord,
     Lease,
     LeaseHeld,
     LlmUsage,
     MemoryEntry,
+    NextClaim,
     Question,
     QuestionKind,
+    Report,
     RunRecord,
     RunStatus,
+    SharedStore,
     StaleState,
-    Store,
+    StepStart,
 )
 
 T = TypeVar("T")
@@ -95,6 +104,9 @@ _ADD_LLM_USAGE = (
     "calls = calls + excluded.calls, input_tokens = input_tokens + excluded.input_tokens, "
     "output_tokens = output_tokens + excluded.output_tokens, "
     "cost_usd = cost_usd + excluded.cost_usd")
+
+_SELECT_STALLED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' AND updated_at "
+                        "< ? AND parent_run_id IS NULL ORDER BY updated_at LIMIT ?")
 
 _QUESTION_COLUMNS = "run_id, step_id, kind, text, asked_at, answered_at, yes, by, source"
 _ALERT_COLUMNS = ("received_at, group_key, alertname, status, disposition, guide, run_id, "
@@ -172,6 +184,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             step_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
             asked_at TEXT NOT NULL, answered_at TEXT, yes INTEGER, by TEXT, source TEXT,
             PRIMARY KEY (run_id, step_id))""",),
+    # 9: what workers sharing the store need (`SharedStore`): finished steps' reports parked
+    # for the run's applier (oldest first by rowid), and the running runs by idleness
+    ("""CREATE TABLE reports (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            step_id TEXT NOT NULL, attempt INTEGER NOT NULL, type TEXT NOT NULL,
+            data TEXT NOT NULL, memory TEXT NOT NULL, at TEXT NOT NULL,
+            PRIMARY KEY (run_id, step_id, attempt))""",
+     "CREATE INDEX runs_running ON runs (updated_at) WHERE status = 'running'"),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -451,12 +471,15 @@ class SqliteStore:
     async def get_run(self, run_id: str) -> RunRecord:
         return await self._run(self._get_run, run_id)
 
-    def _get_run(self, run_id: str) -> RunRecord:
-        row = self._db().execute(_SELECT_RUN, (run_id,)).fetchone()
+    def _get_run(self, run_id: str, db: sqlite3.Connection | None = None) -> RunRecord:
+        row = (db or self._db()).execute(_SELECT_RUN, (run_id,)).fetchone()
         if row is None:
-            raise RunNotFound(f"no run {run_id!r} in {self.path}",
-                              hint="`mendflow runs` lists the runs it holds")
+            raise self._not_found(run_id)
         return _run_record(row)
+
+    def _not_found(self, run_id: str) -> RunNotFound:
+        return RunNotFound(f"no run {run_id!r} in {self.path}",
+                           hint="`mendflow runs` lists the runs it holds")
 
     async def list_runs(self, *, limit: int = 50) -> list[RunRecord]:
         if limit <= 0:
@@ -485,52 +508,30 @@ class SqliteStore:
         events: Sequence[tuple[str, str | None, int | None, dict[str, Any]]] = (),
         memory: Sequence[MemoryEntry] = (),
     ) -> int:
-        check_status(status)
         # Encode everything before the transaction: a value that is not JSON writes nothing.
-        state_text = dumps(state) if state is not None else None
-        event_rows = [(type_, step_id, attempt, dumps(data))
-                      for type_, step_id, attempt, data in events]
-        memory_rows = [(m.key, dumps(m.value), m.step_id, m.attempt, _time_text(m.at))
-                       for m in memory]
+        change = _Change.encode(state=state, status=status, outcome=outcome, reason=reason,
+                                events=events, memory=memory)
 
         def write(db: sqlite3.Connection) -> int:
             with _transaction(db):
-                now = _now_text()
-                if state_text is None:
-                    row = db.execute(_ADVANCE, (status, outcome, reason, now, run_id,
-                                                expected_version, run_id)).fetchone()
-                else:
-                    row = db.execute(_ADVANCE_WITH_STATE, (
-                        state_text, run_id, len(event_rows), status, outcome, reason, now,
-                        run_id, expected_version, run_id)).fetchone()
-                if row is None:
-                    version = db.execute("SELECT version FROM runs WHERE run_id = ?",
+                version = change.write(db, run_id, expected_version)
+                if version is None:
+                    current = db.execute("SELECT version FROM runs WHERE run_id = ?",
                                          (run_id,)).fetchone()
-                    if version is None:
-                        raise RunNotFound(f"no run {run_id!r} in {self.path}",
-                                          hint="`mendflow runs` lists the runs it holds")
+                    if current is None:
+                        raise self._not_found(run_id)
                     raise StaleState(
-                        f"run {run_id} is at version {version[0]}, not {expected_version}",
+                        f"run {run_id} is at version {current[0]}, not {expected_version}",
                         hint="Re-read the run and apply the event to its current state")
-                last_seq = row[0]
-                if event_rows:
-                    db.executemany(_INSERT_EVENTS, [(run_id, last_seq + i, now, *ev)
-                                                    for i, ev in enumerate(event_rows, 1)])
-                if memory_rows:
-                    db.executemany(_INSERT_MEMORY, [(run_id, *m) for m in memory_rows])
-                return expected_version + 1
+                return version
         return await self._write(write)
 
     async def events(self, run_id: str, *, after: int = 0) -> list[EventRecord]:
         def select() -> list[EventRecord]:
-            rows = self._db().execute(
-                "SELECT seq, at, type, step_id, attempt, data FROM events "
-                "WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, after)).fetchall()
-            if not rows:
+            events = _events_after(self._db(), run_id, after)
+            if not events:
                 self._get_run(run_id)  # RunNotFound for an unknown run, [] for a quiet one
-            return [EventRecord(seq=seq, at=_parse_time(at), type=type_, step_id=step_id,
-                                attempt=attempt, data=json.loads(data))
-                    for seq, at, type_, step_id, attempt, data in rows]
+            return events
         return await self._run(select)
 
     async def add_note(self, run_id: str, type: str, data: dict[str, Any]) -> int:
@@ -550,14 +551,10 @@ class SqliteStore:
     async def memory(self, run_id: str) -> list[MemoryEntry]:
         """Every entry written, oldest first; a key written twice appears twice (last wins)."""
         def select() -> list[MemoryEntry]:
-            rows = self._db().execute(
-                "SELECT key, value, step_id, attempt, at FROM memory WHERE run_id = ? "
-                "ORDER BY id", (run_id,)).fetchall()
-            if not rows:
+            entries = _memory(self._db(), run_id)
+            if not entries:
                 self._get_run(run_id)
-            return [MemoryEntry(key=key, value=json.loads(value), step_id=step_id,
-                                attempt=attempt, at=_parse_time(at))
-                    for key, value, step_id, attempt, at in rows]
+            return entries
         return await self._run(select)
 
     # -- exactly-once claims ---------------------------------------------------------------
@@ -568,21 +565,159 @@ class SqliteStore:
             db = self._db()
             with _transaction(db):
                 self._get_run(run_id)
-                now = datetime.now(UTC)
-                expires = None if lease_s is None else now.timestamp() + lease_s
-                held = db.execute("SELECT owner, expires_at FROM claims WHERE run_id = ? AND "
-                                  "step_id = ? AND attempt = ?",
-                                  (run_id, step_id, attempt)).fetchone()
-                if held is not None:
-                    holder, expires_at = held
-                    lapsed = expires_at is not None and expires_at <= now.timestamp()
-                    if holder != owner and not lapsed:
-                        return False
-                db.execute("INSERT OR REPLACE INTO claims (run_id, step_id, attempt, owner, "
-                           "claimed_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-                           (run_id, step_id, attempt, owner, _time_text(now), expires))
-                return True
+                return _claim(db, run_id, step_id, attempt, owner, lease_s)
         return await self._run(claim)
+
+    # -- what many workers sharing the store need (`SharedStore`) ----------------------------
+    #
+    # Each is one `BEGIN IMMEDIATE` transaction: it holds SQLite's write lock, which is the
+    # whole file's, from its first statement, so what it reads cannot change before it writes
+    # (PostgreSQL's row and advisory locks, for one run, are this lock for every run here).
+
+    async def begin_step(self, run_id: str, step_id: str, attempt: int, owner: str, *,
+                         lease_s: float | None, marker_owner: str,
+                         max_starts: int) -> StepStart:
+        """What a worker does before running a step, in one transaction: `claim_step` for
+        `owner`; if won, count the start as a permanent claim on the first free marker
+        `step#run1..max_starts` (held by `marker_owner`); read the run, the events after its
+        snapshot and, if the claim was won, its memory. `starts` is `max_starts + 1` when every
+        marker is taken (None when the claim was not won and some are free). RunNotFound for
+        an unknown run (nothing is claimed)."""
+        markers = [f"{step_id}#run{n}" for n in range(1, max_starts + 1)]
+
+        def begin(db: sqlite3.Connection) -> StepStart:
+            with _transaction(db):
+                record = self._get_run(run_id, db)
+                claimed = _claim(db, run_id, step_id, attempt, owner, lease_s)
+                counted = db.execute(
+                    f"SELECT count(*) FROM claims WHERE run_id = ? AND attempt = ? AND step_id "
+                    f"IN ({', '.join('?' for _ in markers)})",
+                    (run_id, attempt, *markers)).fetchone()[0] if markers else 0
+                starts: int | None = None
+                if counted >= max_starts:
+                    starts = max_starts + 1
+                elif claimed and db.execute(
+                        "INSERT OR IGNORE INTO claims (run_id, step_id, attempt, owner, "
+                        "claimed_at) VALUES (?, ?, ?, ?, ?)",
+                        (run_id, markers[counted], attempt, marker_owner, _now_text())
+                ).rowcount == 1:
+                    starts = counted + 1
+                return StepStart(record=record,
+                                 events=_events_after(db, run_id, record.state_seq),
+                                 memory=_memory(db, run_id) if claimed else [],
+                                 claimed=claimed, starts=starts)
+        return await self._write(begin)
+
+    async def commit_or_park(self, run_id: str, *, expected_version: int,
+                             claim: Sequence[NextClaim] = (), **commit: Any) -> Committed:
+        """`commit` a step's report (the keyword arguments after `expected_version`; the first
+        event row is the step's, the memory its), or, if the run is no longer at
+        `expected_version`, park that report (the row and the memory) for the run's applier
+        instead, once per (run, step, attempt): one transaction. Returns the new version, or
+        None when the report was parked (then call `apply_reports`); and which of the steps
+        in `claim` (steps this commit starts; one owner) were claimed with it (only when the
+        commit landed, and no one held them) and had their first start counted."""
+        kind, step_id, attempt, data = commit["events"][0]
+        if step_id is None or attempt is None:
+            raise StoreError(f"run {run_id}: a {kind} event is not a step's report",
+                             hint="Only a step's report can be parked")
+        change = _Change.encode(**commit)
+        parked = (run_id, step_id, attempt, kind, dumps(data),
+                  dumps(memory_json(commit.get("memory", ()))))
+
+        def write(db: sqlite3.Connection) -> Committed:
+            with _transaction(db):
+                version = change.write(db, run_id, expected_version)
+                if version is None:
+                    self._get_run(run_id, db)  # RunNotFound for an unknown run
+                    db.execute("INSERT OR IGNORE INTO reports (run_id, step_id, attempt, type, "
+                               "data, memory, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               (*parked, _now_text()))
+                    return Committed(None, frozenset(), frozenset())
+                now = datetime.now(UTC)
+                claimed: set[str] = set()
+                counted: set[str] = set()
+                for c in claim:
+                    if db.execute("INSERT OR IGNORE INTO claims (run_id, step_id, attempt, "
+                                  "owner, claimed_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                  (run_id, c.step_id, c.attempt, c.owner, _time_text(now),
+                                   now.timestamp() + c.lease_s)).rowcount != 1:
+                        continue  # someone holds it already
+                    claimed.add(c.step_id)
+                    if db.execute("INSERT OR IGNORE INTO claims (run_id, step_id, attempt, "
+                                  "owner, claimed_at) VALUES (?, ?, ?, ?, ?)",
+                                  (run_id, f"{c.step_id}#run1", c.attempt, c.marker_owner,
+                                   _time_text(now))).rowcount == 1:
+                        counted.add(c.step_id)
+                return Committed(version, frozenset(claimed), frozenset(counted))
+        return await self._write(write)
+
+    async def commit_locked(
+        self, run_id: str,
+        decide: Callable[[RunRecord, list[EventRecord]], Mapping[str, Any] | None],
+    ) -> int | None:
+        """Read the run and the events after its snapshot and commit what
+        `decide(record, events)` returns (the keyword arguments of `commit` after
+        `expected_version`), in one transaction under the write lock; returns the new
+        version, or None when `decide` returned None (nothing written). `decide` must be
+        pure: it may be called again if the transaction is retried."""
+        def locked(db: sqlite3.Connection) -> int | None:
+            with _transaction(db):
+                record = self._get_run(run_id, db)
+                todo = decide(record, _events_after(db, run_id, record.state_seq))
+                if todo is None:
+                    return None
+                version = _Change.encode(**todo).write(db, run_id, record.version)
+                assert version is not None, "the write lock is held"
+                return version
+        return await self._write(locked)
+
+    async def apply_reports(
+        self, run_id: str,
+        decide: Callable[[RunRecord, list[EventRecord], list[Report]], Mapping[str, Any] | None],
+    ) -> tuple[bool, int | None]:
+        """Become the run's applier: in one transaction under the write lock, take every
+        parked report (oldest first) and commit what `decide(record, events, reports)` returns
+        (as `commit_locked`'s `decide` does; the reports are taken even when it returns None).
+        Returns (whether this call was the applier: False only for an unknown run, as the
+        lock serialises appliers here, the new version or None)."""
+        def take(db: sqlite3.Connection) -> tuple[bool, int | None]:
+            with _transaction(db):
+                row = db.execute(_SELECT_RUN, (run_id,)).fetchone()
+                if row is None:
+                    return False, None
+                record = _run_record(row)
+                reports = [Report(step_id=step_id, attempt=attempt, type=type_,
+                                  data=json.loads(data),
+                                  memory=memory_entries(json.loads(memory)))
+                           for step_id, attempt, type_, data, memory in db.execute(
+                               "SELECT step_id, attempt, type, data, memory FROM reports "
+                               "WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall()]
+                db.execute("DELETE FROM reports WHERE run_id = ?", (run_id,))
+                todo = decide(record, _events_after(db, run_id, record.state_seq), reports)
+                if todo is None:
+                    return True, None
+                version = _Change.encode(**todo).write(db, run_id, record.version)
+                assert version is not None, "the write lock is held"
+                return True, version
+        return await self._write(take)
+
+    async def has_reports(self, run_id: str) -> bool:
+        """Whether reports are parked for the run (an applier asks after it is done)."""
+        def select() -> bool:
+            return self._db().execute("SELECT 1 FROM reports WHERE run_id = ? LIMIT 1",
+                                      (run_id,)).fetchone() is not None
+        return await self._run(select)
+
+    async def stalled_runs(self, *, idle_s: float, limit: int = 100) -> list[RunRecord]:
+        """Runs still `running` that no one has committed to for `idle_s` seconds, oldest
+        first, but child runs (the process running their call step drives them)."""
+        cutoff = _time_text(datetime.fromtimestamp(time.time() - idle_s, UTC))
+
+        def select() -> list[RunRecord]:
+            rows = self._db().execute(_SELECT_STALLED_RUNS, (cutoff, limit)).fetchall()
+            return [_run_record(row) for row in rows]
+        return await self._run(select)
 
     # -- alerts (`mendflow serve`) -----------------------------------------------------------
 
@@ -825,6 +960,53 @@ class SqliteStore:
 # -- helpers ---------------------------------------------------------------------------------
 
 
+class _Change:
+    """A commit encoded before its transaction (a value that is not JSON writes nothing),
+    written by `write` inside one: the compare-and-set on the run row, then its events and
+    memory entries."""
+
+    __slots__ = ("state", "status", "outcome", "reason", "events", "memory")
+
+    def __init__(self, state: str | None, status: str, outcome: str | None,
+                 reason: str | None, events: list[tuple[str, str | None, int | None, str]],
+                 memory: list[tuple[str, str, str, int, str]]) -> None:
+        self.state, self.status, self.outcome, self.reason = state, status, outcome, reason
+        self.events, self.memory = events, memory
+
+    @classmethod
+    def encode(cls, *, state: dict[str, Any] | None, status: RunStatus,
+               outcome: str | None = None, reason: str | None = None,
+               events: Sequence[tuple[str, str | None, int | None, dict[str, Any]]] = (),
+               memory: Sequence[MemoryEntry] = ()) -> _Change:
+        check_status(status)
+        return cls(dumps(state) if state is not None else None, status, outcome, reason,
+                   [(type_, step_id, attempt, dumps(data))
+                    for type_, step_id, attempt, data in events],
+                   [(m.key, dumps(m.value), m.step_id, m.attempt, _time_text(m.at))
+                    for m in memory])
+
+    def write(self, db: sqlite3.Connection, run_id: str, expected_version: int) -> int | None:
+        """The run's new version; None (nothing written) if the run is not at
+        `expected_version`, or does not exist."""
+        now = _now_text()
+        if self.state is None:
+            row = db.execute(_ADVANCE, (self.status, self.outcome, self.reason, now, run_id,
+                                        expected_version, run_id)).fetchone()
+        else:
+            row = db.execute(_ADVANCE_WITH_STATE, (
+                self.state, run_id, len(self.events), self.status, self.outcome, self.reason,
+                now, run_id, expected_version, run_id)).fetchone()
+        if row is None:
+            return None
+        last_seq = row[0]
+        if self.events:
+            db.executemany(_INSERT_EVENTS, [(run_id, last_seq + i, now, *ev)
+                                            for i, ev in enumerate(self.events, 1)])
+        if self.memory:
+            db.executemany(_INSERT_MEMORY, [(run_id, *m) for m in self.memory])
+        return expected_version + 1
+
+
 class _transaction:
     """BEGIN IMMEDIATE (take the write lock now, not on first write) ... COMMIT or ROLLBACK."""
 
@@ -900,6 +1082,40 @@ def _question(row: Sequence[Any]) -> Question:
                     yes=None if yes is None else bool(yes), by=by, source=source)
 
 
-def _keeps_the_protocol(store: SqliteStore) -> Store:
-    """Never called: the type checker holds SqliteStore to the Store protocol here."""
+def _claim(db: sqlite3.Connection, run_id: str, step_id: str, attempt: int, owner: str,
+           lease_s: float | None) -> bool:
+    """`claim_step` inside a transaction, for a run known to exist."""
+    now = datetime.now(UTC)
+    expires = None if lease_s is None else now.timestamp() + lease_s
+    held = db.execute("SELECT owner, expires_at FROM claims WHERE run_id = ? AND step_id = ? "
+                      "AND attempt = ?", (run_id, step_id, attempt)).fetchone()
+    if held is not None:
+        holder, expires_at = held
+        lapsed = expires_at is not None and expires_at <= now.timestamp()
+        if holder != owner and not lapsed:
+            return False
+    db.execute("INSERT OR REPLACE INTO claims (run_id, step_id, attempt, owner, claimed_at, "
+               "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+               (run_id, step_id, attempt, owner, _time_text(now), expires))
+    return True
+
+
+def _events_after(db: sqlite3.Connection, run_id: str, after: int) -> list[EventRecord]:
+    rows = db.execute("SELECT seq, at, type, step_id, attempt, data FROM events "
+                      "WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, after)).fetchall()
+    return [EventRecord(seq=seq, at=_parse_time(at), type=type_, step_id=step_id,
+                        attempt=attempt, data=json.loads(data))
+            for seq, at, type_, step_id, attempt, data in rows]
+
+
+def _memory(db: sqlite3.Connection, run_id: str) -> list[MemoryEntry]:
+    rows = db.execute("SELECT key, value, step_id, attempt, at FROM memory WHERE run_id = ? "
+                      "ORDER BY id", (run_id,)).fetchall()
+    return [MemoryEntry(key=key, value=json.loads(value), step_id=step_id, attempt=attempt,
+                        at=_parse_time(at))
+            for key, value, step_id, attempt, at in rows]
+
+
+def _keeps_the_protocol(store: SqliteStore) -> SharedStore:
+    """Never called: the type checker holds SqliteStore to the SharedStore protocol here."""
     return store

@@ -1,6 +1,7 @@
-"""`DistributedRunner` in one process, without Celery: the PostgreSQL fast path (`begin_step`,
-one-statement commits, `commit_locked`) and the generic path any `Store` takes (SQLite here)
-must drive a run to the same end, each step reported once, whatever order tasks arrive in.
+"""`DistributedRunner` in one process, without Celery: on either store that workers can share
+(PostgreSQL and SQLite, each a `SharedStore`: `begin_step`, one-transaction commits that park a
+lost race's report, `commit_locked`) it must drive a run to the same end, each step reported
+once, whatever order tasks arrive in.
 
 Tasks go to a list instead of a broker and are executed in a shuffled order, several at once,
 so that sibling steps finish together and their commits race.
@@ -19,6 +20,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from engine.errors import StoreError
 from engine.plan import Edge, Step
 from engine.plugins import Registry
 from engine.runtime.distributed import Continuation, DistributedRunner, Outcome
@@ -89,6 +91,16 @@ async def drive(runners: list[DistributedRunner], sent: list[tuple[str, str, int
                                              for runner, task in zip(runners, chunk)))
             outcomes += [r.outcome for r in results]
     return outcomes
+
+
+def test_a_store_workers_cannot_share_is_refused_with_a_one_line_error() -> None:
+    class Plain:  # a store with none of what distributed execution needs
+        def __repr__(self) -> str:
+            return "Plain()"
+
+    with pytest.raises(StoreError, match=r"Plain\(\) cannot be shared by workers"):
+        DistributedRunner(Services(store=Plain(), registry=Registry(discover=False),  # type: ignore[arg-type]
+                                   settings=Settings()), dispatcher=ListDispatcher())
 
 
 @pytest.mark.parametrize("plan", [fan_plan(12), chain_plan(5)], ids=["fan", "chain"])
