@@ -21,6 +21,9 @@ none lost (every post answered 2xx, and recorded: `GET /api/v1/alerts` counts st
 deduped + resolved = posts), and runs = distinct firing groups exactly (`GET /api/v1/runs`,
 and the runs are the ones the `started` alerts name). Printed: intake latency p50 / p99 of
 serve and of the floor, and the ratio of the p99s. Target: serve's p99 <= 2x the floor's.
+Before the burst, the same server takes up to 500 posts of an alert no guide matches (each
+validated, authorised and recorded `unmatched`, no run started): "intake alone", printed beside
+it, tells the intake's own cost from that of the runs the burst starts in the same process.
 
 Dedupe holds a group while its run is live (a repeat after the run ended would rightly start
 another), so the guide's one step is a read-only `sleep` that outlasts the burst; at the end
@@ -396,17 +399,20 @@ async def wind_down(server: Server, *, timeout: float = 120) -> str:
 
 
 async def run_burst(server: Server, burst: Burst, *, concurrency: int,
-                    warmup: int = 0) -> tuple[Sent, Checked, str]:
-    """Warm the server up (unmatched alerts), post the burst, check it, wind the server down."""
+                    warmup: int = 0) -> tuple[Sent, Sent, Checked, str]:
+    """Warm the server up with `warmup` alerts no guide matches (validated and recorded, no
+    run: the intake alone, timed too), post the burst, check it, wind the server down."""
+    warm = Sent()
     if warmup:
-        await fire(f"{server.base}/api/v1/alerts",
-                   [notification(f"warm-{i}", "warm", "firing", WARMUP) for i in range(warmup)],
-                   token=server.alerts_token, concurrency=min(concurrency, warmup))
+        warm = await fire(f"{server.base}/api/v1/alerts",
+                          [notification(f"warm-{i}", "warm", "firing", WARMUP)
+                           for i in range(warmup)],
+                          token=server.alerts_token, concurrency=min(concurrency, warmup))
     sent = await fire(f"{server.base}/api/v1/alerts", burst.bodies, token=server.alerts_token,
                       concurrency=concurrency)
     checked = await check(server, burst, sent, warmup=warmup)
     stopped = await wind_down(server)
-    return sent, checked, stopped
+    return warm, sent, checked, stopped
 
 
 # -- the measure ----------------------------------------------------------------------------
@@ -427,7 +433,8 @@ def ms(seconds: float) -> str:
 
 
 async def one_repetition(rep: int, burst: Burst, opts: argparse.Namespace
-                         ) -> tuple[tuple[float, float], tuple[float, float], bool]:
+                         ) -> tuple[dict[str, float], bool]:
+    """One floor and one serve, the burst to each; the percentiles (seconds) and the checks."""
     workdir = Path(tempfile.mkdtemp(prefix="mf-bench-intake-"))
     write_guide(workdir / "guides")
     database = None
@@ -440,8 +447,8 @@ async def one_repetition(rep: int, burst: Burst, opts: argparse.Namespace
             floor_sent = await fire(floor_url, burst.bodies, concurrency=opts.concurrency)
         url = ADMIN_URL.rsplit("/", 1)[0] + f"/{database}" if database else None
         with serve(workdir, database_url=url) as server:
-            sent, checked, stopped = await run_burst(server, burst,
-                                                     concurrency=opts.concurrency, warmup=50)
+            warm, sent, checked, stopped = await run_burst(
+                server, burst, concurrency=opts.concurrency, warmup=min(500, burst.posts // 2))
     finally:
         if database:
             await _admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
@@ -450,14 +457,19 @@ async def one_repetition(rep: int, burst: Burst, opts: argparse.Namespace
           f"({burst.posts / floor_sent.elapsed:.0f} posts/s) | serve p50 {ms(sent.p(0.5))} ms "
           f"p99 {ms(sent.p(0.99))} ms ({burst.posts / sent.elapsed:.0f} posts/s) | "
           f"p99 ratio {ratio:.2f}x")
+    print(f"          intake alone ({len(warm.latencies)} unmatched "
+          f"alerts first, no run started): p50 {ms(warm.p(0.5))} ms p99 {ms(warm.p(0.99))} ms "
+          f"({len(warm.latencies) / warm.elapsed:.0f} posts/s)")
     c = checked.dispositions
     print(f"          {sum(sent.statuses[s] for s in sent.statuses if 200 <= s < 300)} of "
           f"{burst.posts} answered 2xx; recorded started {c['started']}, deduped "
-          f"{c['deduped']}, resolved {c['resolved']} (+{c['unmatched']} warm-up unmatched); "
+          f"{c['deduped']}, resolved {c['resolved']} (+{c['unmatched']} unmatched); "
           f"runs {checked.runs} for {checked.expected_runs} distinct firing groups: "
           + ("ok" if checked.ok else "FAILED: " + "; ".join(checked.problems)))
     print(f"          server: {stopped}")
-    return ((floor_sent.p(0.5), floor_sent.p(0.99)), (sent.p(0.5), sent.p(0.99)), checked.ok)
+    return ({"floor p50": floor_sent.p(0.5), "floor p99": floor_sent.p(0.99),
+             "serve p50": sent.p(0.5), "serve p99": sent.p(0.99),
+             "alone p50": warm.p(0.5), "alone p99": warm.p(0.99)}, checked.ok)
 
 
 async def main() -> None:
@@ -477,16 +489,17 @@ async def main() -> None:
     print(f"intake: {burst.posts} posts ({len(burst.firing_groups)} firing groups, "
           f"{burst.firing - len(burst.firing_groups)} repeats, {burst.resolved} resolved), "
           f"{opts.concurrency} in flight; serve on {store}, local executor")
-    floors, serves, oks = [], [], []
+    reps, oks = [], []
     for rep in range(1, opts.repeat + 1):
-        f, s, ok = await one_repetition(rep, burst, opts)
-        floors.append(f)
-        serves.append(s)
+        measured, ok = await one_repetition(rep, burst, opts)
+        reps.append(measured)
         oks.append(ok)
-    f50, f99 = (statistics.median(x[i] for x in floors) for i in (0, 1))
-    s50, s99 = (statistics.median(x[i] for x in serves) for i in (0, 1))
-    print(f"   median of reps: floor p50 {ms(f50)} / p99 {ms(f99)} ms, serve p50 {ms(s50)} / "
-          f"p99 {ms(s99)} ms; p99 ratio {s99 / f99:.2f}x (target: at most 2x); checks "
+    m = {k: statistics.median(r[k] for r in reps) for k in reps[0]}
+    print(f"   median of reps: floor p50 {ms(m['floor p50'])} / p99 {ms(m['floor p99'])} ms, "
+          f"serve p50 {ms(m['serve p50'])} / p99 {ms(m['serve p99'])} ms; p99 ratio "
+          f"{m['serve p99'] / m['floor p99']:.2f}x (target: at most 2x); intake alone p50 "
+          f"{ms(m['alone p50'])} / p99 {ms(m['alone p99'])} ms, p99 ratio "
+          f"{m['alone p99'] / m['floor p99']:.2f}x; checks "
           f"{'passed' if all(oks) else 'FAILED'} in {sum(oks)} of {len(oks)} repetitions")
 
 

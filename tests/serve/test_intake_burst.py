@@ -57,7 +57,7 @@ def test_a_burst_loses_nothing_and_starts_one_run_per_firing_group(tmp_path: Pat
     try:
         url = ADMIN_URL.rsplit("/", 1)[0] + f"/{database}" if database else None
         with bench.serve(tmp_path, database_url=url) as server:
-            sent, checked, stopped = asyncio.run(
+            _, sent, checked, stopped = asyncio.run(
                 bench.run_burst(server, burst, concurrency=16, warmup=5))
     finally:
         if database:
