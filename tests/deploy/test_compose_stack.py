@@ -53,6 +53,7 @@ SLOW_GUIDE = "tests/deploy/slow-step.md"  # mounted into the cli container
 SLOW_STEP = "nap"  # its `sleep 8`
 RUN_LINE = re.compile(r"^run (\S+): ", re.M)
 VIEWER_TOKEN = "compose-viewer-" + "v" * 24
+SERVE_CONTAINER = f"{PROJECT}-serve"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # a cold build takes minutes
 
@@ -155,11 +156,19 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         s.compose("build", "--force-rm", "postgres", timeout=1200)
         s.compose("build", "--force-rm", "worker", timeout=1200)
         # compose waits for the store's and the broker's healthchecks (service_healthy)
-        s.compose("up", "-d", "--scale", "worker=1", "worker", "serve", timeout=300)
+        s.compose("up", "-d", "--scale", "worker=1", "worker", timeout=300)
+        # serve as compose.local.yaml says: `run` (on the host network compose.yaml's
+        # published port cannot apply, and `up` refuses it), with its service's command
+        s.compose("run", "-d", "--name", SERVE_CONTAINER, "serve", timeout=300)
         yield s
     finally:
         logs = s.compose("logs", "--no-color", "--tail", "300", check=False, timeout=120)
         print(logs.stdout[-60000:])  # shown when the test failed
+        served = subprocess.run(["docker", "logs", "--tail", "100", SERVE_CONTAINER],
+                                capture_output=True, text=True, timeout=60)
+        print(served.stdout[-20000:], served.stderr[-20000:])
+        subprocess.run(["docker", "rm", "-f", SERVE_CONTAINER], capture_output=True,
+                       timeout=60)
         s.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False,
                   timeout=300)
 
