@@ -26,7 +26,9 @@ validated, authorised and recorded `unmatched`, no run started): "intake alone",
 it, tells the intake's own cost from that of the runs the burst starts in the same process.
 
 Dedupe holds a group while its run is live (a repeat after the run ended would rightly start
-another), so the guide's one step is a read-only `sleep` that outlasts the burst; at the end
+another), so the guide's one step is a read-only `sleep` that outlasts the burst (its step
+timeout raised to match: a run that timed out mid-burst would rightly let a repeat start a
+second run, as it did on PostgreSQL, whose burst outlasted the default 60 s); at the end
 every run is cancelled through the API and the server stopped with SIGTERM, which must exit 0.
 Runs are started with no run limit per guide (`--max-runs-per-guide` high): the bench measures
 intake, not the limit (tests/serve cover the limit).
@@ -43,6 +45,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -65,6 +68,7 @@ ADMIN_URL = os.environ.get("MENDFLOW_TEST_DATABASE_URL",
                            "postgresql://postgres@127.0.0.1:5432/test")
 ALERTNAME = "BenchIntake"
 WARMUP = "BenchWarmUp"  # matches no guide: recorded `unmatched`, counted apart
+HOLD_S = 900  # how long a run's step sleeps unless cancelled: longer than any burst
 GUIDE = """---
 id: bench-intake
 title: Bench intake
@@ -269,7 +273,7 @@ def floor(workdir: Path) -> Iterator[str]:
         proc.wait(timeout=15)
 
 
-def write_guide(folder: Path, hold_s: int = 600) -> Path:
+def write_guide(folder: Path, hold_s: int = HOLD_S) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bench-intake.md").write_text(GUIDE.replace("HOLD", str(hold_s)),
                                             encoding="utf-8")
@@ -284,7 +288,9 @@ def serve(workdir: Path, *, database_url: str | None = None) -> Iterator[Server]
     tokens = {role: f"{role}-{secrets.token_hex(16)}" for role in
               ("alerts", "viewer", "operator")}
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MENDFLOW_DATA_DIR": str(workdir / "data"),
-           "MENDFLOW_API_TOKENS": ",".join(f"bench-{r}:{r}:{t}" for r, t in tokens.items())}
+           "MENDFLOW_API_TOKENS": ",".join(f"bench-{r}:{r}:{t}" for r, t in tokens.items()),
+           # the hold outlives the burst: no step timeout (60 s by default) ends a run early
+           "MENDFLOW_DEFAULT_TIMEOUT_S": str(HOLD_S + 300)}
     env.pop("MENDFLOW_DATABASE_URL", None)
     if database_url:
         env["MENDFLOW_DATABASE_URL"] = database_url
@@ -467,6 +473,10 @@ async def one_repetition(rep: int, burst: Burst, opts: argparse.Namespace
           f"runs {checked.runs} for {checked.expected_runs} distinct firing groups: "
           + ("ok" if checked.ok else "FAILED: " + "; ".join(checked.problems)))
     print(f"          server: {stopped}")
+    if checked.ok and "cleanly" in stopped:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print(f"          kept for a look: {workdir} (serve.log, floor.log)")
     return ({"floor p50": floor_sent.p(0.5), "floor p99": floor_sent.p(0.99),
              "serve p50": sent.p(0.5), "serve p99": sent.p(0.99),
              "alone p50": warm.p(0.5), "alone p99": warm.p(0.99)}, checked.ok)
@@ -482,6 +492,8 @@ async def main() -> None:
                       help="serve on a fresh database of the local PostgreSQL "
                            "(MENDFLOW_TEST_DATABASE_URL), not the embedded SQLite store")
     opts = args.parse_args()
+    # SIGTERM unwinds like Ctrl-C: the server is stopped and the database dropped on the way
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not 10 <= opts.posts <= 1600:
         raise SystemExit("--posts: between 10 and 1,600")
     burst = make_burst(opts.posts)
