@@ -85,13 +85,17 @@ def answers_for(options: RunOptions, *, judge: Interaction | None = None,
     answers with. What they do not say goes to the run's judge (for a judgment), then, when
     the options ask people (`ask_people`) and a store is given, to a person through the store
     (`engine.runtime.questions`); else it fails the step, saying which flag answers it."""
-    from engine.compile.llm import LlmJudge
     from engine.runtime.questions import StoreQuestions
 
     people = StoreQuestions(store, run_id) if options.ask_people and store is not None \
         and run_id is not None else None
-    if isinstance(judge, LlmJudge) and people is not None:
-        judge.fallback = people  # unsure: a person decides
+    if judge is not None and people is not None:
+        # imported only with a judge: the LLM libraries take a second or more to import, paid
+        # by `mendflow serve`'s first alert otherwise (while every request in flight waits)
+        from engine.compile.llm import LlmJudge
+
+        if isinstance(judge, LlmJudge):
+            judge.fallback = people  # unsure: a person decides
     return Answers(answers=dict(options.answers), assume_yes=options.assume_yes,
                    approvals=options.approvals, auto_approve=options.auto_approve,
                    fallback=judge or people)

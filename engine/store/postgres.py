@@ -118,7 +118,9 @@ _TAKE_SLOT = (
     "clock_timestamp() + $4::float8 * interval '1 second' FROM free ON CONFLICT (key, slot) "
     "DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE "
     "t.expires_at <= clock_timestamp() RETURNING slot) "
-    "SELECT EXISTS (SELECT 1 FROM mine) OR EXISTS (SELECT 1 FROM taken)")
+    "SELECT EXISTS (SELECT 1 FROM mine) OR EXISTS (SELECT 1 FROM taken) AS got, "
+    "EXISTS (SELECT 1 FROM free) AS had_free")
+_SLOT_RACES = 100  # lost races in a row before a take gives up (each one is another's win)
 
 # The group's claim moves to a new run only when its run is not live (running or interrupted),
 # or was claimed more than a minute ago and never created (its claimer died in between).
@@ -899,7 +901,14 @@ class PostgresStore:
 
     async def take_slot(self, key: str, *, limit: int, holder: str, ttl_s: float) -> bool:
         async def take(conn: asyncpg.Connection) -> bool:
-            return bool(await conn.fetchval(_TAKE_SLOT, key, limit, holder, ttl_s))
+            # Concurrent takers see the same lowest free slot; all but one then find it taken
+            # (the conflict's WHERE fails): a lost race, not a full limit. The next statement
+            # sees the winner's slot and picks another free one, if any.
+            for _ in range(_SLOT_RACES):
+                row = await conn.fetchrow(_TAKE_SLOT, key, limit, holder, ttl_s)
+                if row["got"] or not row["had_free"]:
+                    return bool(row["got"])
+            return False
         return await self._call(take)
 
     async def release_slot(self, key: str, *, holder: str) -> None:

@@ -10,8 +10,10 @@ sweeps (a lost step is found in seconds rather than minutes) and its slow guide.
 its own store and broker: its workers never take tasks from the machine's Redis.
 
 Then, as an operator would: a shipped guide runs with `--executor celery` through
-`docker-compose run cli` on one worker; workers are scaled to 3; a run whose long step is in
-flight loses the worker container running it (`docker kill`), and still finishes. After each
+`docker-compose run cli` on one worker, and the stack's `mendflow serve` (same image, same
+store, its token from the environment) answers /healthz and shows that run; workers are
+scaled to 3; a run whose long step is in flight loses the worker container running it
+(`docker kill`), and still finishes. After each
 run the store's ledger is checked: every step finished exactly once and was executed once,
 but the killed step, executed twice. Everything is torn down (containers, volumes) whatever
 happens.
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 import yaml
 
@@ -49,6 +52,8 @@ SHIPPED_GUIDE = "guides/sre/linux-host-triage.md"
 SLOW_GUIDE = "tests/deploy/slow-step.md"  # mounted into the cli container
 SLOW_STEP = "nap"  # its `sleep 8`
 RUN_LINE = re.compile(r"^run (\S+): ", re.M)
+VIEWER_TOKEN = "compose-viewer-" + "v" * 24
+SERVE_CONTAINER = f"{PROJECT}-serve"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # a cold build takes minutes
 
@@ -102,6 +107,7 @@ class Stack:
     files: list[str]
     env: dict[str, str]  # compose.local.yaml's ports and base
     store_url: str
+    serve_url: str
 
     def compose(self, *args: str, timeout: float = 300,
                 check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -132,14 +138,17 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     problem = _docker_problem()
     if problem:
         _unavailable(problem)
-    pg_port, redis_port = _free_port(), _free_port()
+    pg_port, redis_port, serve_port = _free_port(), _free_port(), _free_port()
     override = tmp_path / "compose.test.yaml"
     override.write_text(yaml.safe_dump(_override()), encoding="utf-8")
     env = {**os.environ, "MENDFLOW_LOCAL_PG_PORT": str(pg_port),
-           "MENDFLOW_LOCAL_REDIS_PORT": str(redis_port), "MENDFLOW_LOCAL_BASE": BASE}
+           "MENDFLOW_LOCAL_REDIS_PORT": str(redis_port), "MENDFLOW_LOCAL_BASE": BASE,
+           "MENDFLOW_LOCAL_SERVE_PORT": str(serve_port),
+           "MENDFLOW_API_TOKENS": f"ann:viewer:{VIEWER_TOKEN}"}
     s = Stack(files=["-f", str(ROOT / "compose.yaml"), "-f", str(ROOT / "compose.local.yaml"),
                      "-f", str(override)], env=env,
-              store_url=f"postgresql://mendflow:mendflow@127.0.0.1:{pg_port}/mendflow")
+              store_url=f"postgresql://mendflow:mendflow@127.0.0.1:{pg_port}/mendflow",
+              serve_url=f"http://127.0.0.1:{serve_port}")
     s.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
     try:
         # one build at a time (the cores are shared; redis and cli share these images); the
@@ -148,10 +157,18 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         s.compose("build", "--force-rm", "worker", timeout=1200)
         # compose waits for the store's and the broker's healthchecks (service_healthy)
         s.compose("up", "-d", "--scale", "worker=1", "worker", timeout=300)
+        # serve as compose.local.yaml says: `run` (on the host network compose.yaml's
+        # published port cannot apply, and `up` refuses it), with its service's command
+        s.compose("run", "-d", "--name", SERVE_CONTAINER, "serve", timeout=300)
         yield s
     finally:
         logs = s.compose("logs", "--no-color", "--tail", "300", check=False, timeout=120)
         print(logs.stdout[-60000:])  # shown when the test failed
+        served = subprocess.run(["docker", "logs", "--tail", "100", SERVE_CONTAINER],
+                                capture_output=True, text=True, timeout=60)
+        print(served.stdout[-20000:], served.stderr[-20000:])
+        subprocess.run(["docker", "rm", "-f", SERVE_CONTAINER], capture_output=True,
+                       timeout=60)
         s.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False,
                   timeout=300)
 
@@ -230,6 +247,24 @@ def _wait_for_start(url: str, step_id: str, timeout: float = 120) -> str:
     raise AssertionError(f"no worker started {step_id} within {timeout:g} s")
 
 
+def _serve_get(stack: Stack, path: str, timeout: float = 90) -> Any:
+    """The stack's `mendflow serve`, once it answers /healthz: GET `path` as a viewer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{stack.serve_url}/healthz", timeout=3).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"serve never answered /healthz at {stack.serve_url}")
+        time.sleep(1)
+    got = httpx.get(f"{stack.serve_url}{path}", timeout=10,
+                    headers={"Authorization": f"Bearer {VIEWER_TOKEN}"})
+    assert got.status_code == 200, f"{path}: {got.status_code} {got.text[:500]}"
+    return got.json()
+
+
 def _running(containers: list[str], command: str, timeout: float = 10) -> list[str]:
     """The containers running `command` (a step's process starts just after its claim)."""
     deadline = time.monotonic() + timeout
@@ -253,6 +288,9 @@ def test_stack_runs_a_guide_on_celery_workers_and_survives_a_killed_worker(stack
     assert set(led.finished.values()) == {1}, f"a step finished more than once:\n{led}"
     assert set(led.finished) <= set(led.starts), f"\n{led}"  # every step that finished was started
     assert set(led.starts.values()) == {1}, f"a step was started twice:\n{led}"
+    # the stack's serve reads the same store: it shows the run the cli started
+    shown = _serve_get(stack, f"/api/v1/runs/{run_id}")
+    assert shown["status"] == "succeeded" and shown["executor"] == "celery", shown
 
     # 2. Three workers; the one running the long step is killed while it runs.
     stack.compose("up", "-d", "--no-recreate", "--scale", "worker=3", "worker")

@@ -101,6 +101,8 @@ def test_alertmanager_sends_an_alert_and_its_guide_runs(tmp_path: Path, alertman
     write_guides(tmp_path / "guides")
     port, am_port = free_port(), free_port()
     config = tmp_path / "alertmanager.yml"
+    token_file = tmp_path / "mendflow-token"  # as the README's receiver: no token in the config
+    token_file.write_text(ALERTS_TOKEN)
     config.write_text(f"""
 route:
   receiver: mendflow
@@ -116,7 +118,7 @@ receivers:
         http_config:
           authorization:
             type: Bearer
-            credentials: {ALERTS_TOKEN}
+            credentials_file: {token_file}
 """)
     server = serve(tmp_path, port, {"MENDFLOW_DATA_DIR": str(tmp_path / "data")})
     am_log = tmp_path / "alertmanager.log"

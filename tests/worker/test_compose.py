@@ -34,7 +34,9 @@ def test_services_have_healthchecks_and_workers_wait_for_healthy_dependencies() 
 
 def test_every_mendflow_variable_is_a_setting_and_urls_name_the_services() -> None:
     compose = _compose()
-    fields = {f"MENDFLOW_{name.upper()}" for name in WorkerSettings.model_fields}
+    # and the tokens, which `mendflow serve` reads itself (engine/cli/serve.py)
+    fields = {f"MENDFLOW_{name.upper()}" for name in WorkerSettings.model_fields} | {
+        "MENDFLOW_API_TOKENS"}
     used = set()
     for service in compose["services"].values():
         used |= {k for k in (service.get("environment") or {}) if k.startswith("MENDFLOW_")}
@@ -44,6 +46,22 @@ def test_every_mendflow_variable_is_a_setting_and_urls_name_the_services() -> No
     assert env["MENDFLOW_BROKER_URL"].startswith("redis://redis:6379/")
     settings = WorkerSettings(**{k[len("MENDFLOW_"):].lower(): v for k, v in env.items()})
     settings.check()  # the visibility timeout exceeds the longest step lease
+
+
+def test_serve_runs_on_the_workers_with_tokens_from_the_environment() -> None:
+    serve = _compose()["services"]["serve"]
+    assert serve["command"][:2] == ["mendflow", "serve"]
+    assert serve["command"][2:4] == ["--executor", "celery"]
+    assert serve["command"][4:6] == ["--host", "0.0.0.0"]  # reachable from outside its container
+    assert serve["depends_on"] == {"postgres": {"condition": "service_healthy"},
+                                   "redis": {"condition": "service_healthy"}}
+    assert "/healthz" in " ".join(serve["healthcheck"]["test"])
+    env = serve["environment"]
+    worker_env = _compose()["services"]["worker"]["environment"]
+    assert {k: env[k] for k in worker_env} == worker_env  # the workers' store and broker
+    # a token is never written in the file: compose takes it from its own environment
+    assert env["MENDFLOW_API_TOKENS"] == "${MENDFLOW_API_TOKENS:-}"
+    assert serve["ports"] == ["8080:8080"]
 
 
 def test_dockerfile_copies_what_exists_and_runs_a_worker() -> None:
@@ -77,5 +95,11 @@ def test_the_local_override_changes_where_things_run_not_what_runs() -> None:
         env = local["services"][name]["environment"]
         assert set(env) == {"MENDFLOW_DATABASE_URL", "MENDFLOW_BROKER_URL"}, name
         assert "@127.0.0.1:" in env["MENDFLOW_DATABASE_URL"], name
+    # serve: the same command but where it listens (loopback, a port of its own)
+    serve, local_serve = base["serve"]["command"], local["services"]["serve"]["command"]
+    assert local_serve[:4] == serve[:4] and local_serve[4:6] == ["--host", "127.0.0.1"]
+    assert local_serve[6] == "--port" and len(local_serve) == len(serve) == 8
+    assert set(local["services"]["serve"]["environment"]) == {"MENDFLOW_DATABASE_URL",
+                                                              "MENDFLOW_BROKER_URL"}
     assert (ROOT / local["services"]["postgres"]["build"]["context"]
             / local["services"]["postgres"]["build"]["dockerfile"]).exists()
