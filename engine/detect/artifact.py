@@ -97,12 +97,18 @@ def load_calibration(path: str | Path, *, detector: str | None = None,
         where = ".".join(str(x) for x in first["loc"]) or "file"
         raise CalibrationFileError(f"not a calibration: {where}: {first['msg']}",
                                    file=str(p), hint="Recalibrate to rewrite it") from None
-    if detector is not None and cal.detector != detector:
-        raise CalibrationFileError(
-            f"calibration {p} is for detector {cal.detector!r}, not {detector!r}",
-            file=str(p), hint="Point the step at the calibration of its own detector")
+    if detector is not None:
+        check_detector(cal, detector, p)
     if window is not None and cal.window != window:
         raise CalibrationFileError(
             f"calibration {p} was made with window {cal.window}, the step asks for {window}",
             file=str(p), hint="Drop `window` from the step, or recalibrate with it")
     return cal
+
+
+def check_detector(cal: Calibration, detector: str, path: str | Path) -> None:
+    """Refuse a calibration made for another detector, naming both."""
+    if cal.detector != detector:
+        raise CalibrationFileError(
+            f"calibration {path} is for detector {cal.detector!r}, not {detector!r}",
+            file=str(path), hint="Point the step at the calibration of its own detector")

@@ -30,6 +30,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.detect import DetectError, load_calibration
+from engine.detect.artifact import check_detector
 from engine.errors import InputError, StepFailed
 from engine.plugins import PluginBase, StepContext, StepResult, default_registry, parse_params
 from engine.policy import PolicySettings, Verdict, verdict_for
@@ -93,17 +94,16 @@ class StreamDetector(PluginBase):
             raise StepFailed(f"{self.name}: no source to watch", retryable=False,
                              step=ctx.step_id, hint="Give source: a recorded run file or "
                              "opcua://HOST:PORT")
-        combined = (load_calibration(params.calibration, window=params.window)
-                    if params.calibration else None)
-        if combined is not None and combined.method == "combined":
-            cal: Any = combined
-            source = open_source(params.source, rate_hz=params.rate_hz, poll_s=params.poll_s,
-                                 timeout_s=params.timeout_s)
-            watch: Watch | CombinedWatch = self._combined(combined, params, source.channels)
+        cal = (load_calibration(params.calibration, window=params.window)
+               if params.calibration else None)
+        combined = cal is not None and cal.method == "combined"
+        if not combined:  # a step that cannot be scored is refused before its source opens
+            scorer_params, window, fixed = self._resolve(params, cal)
+        source = open_source(params.source, rate_hz=params.rate_hz, poll_s=params.poll_s,
+                             timeout_s=params.timeout_s)
+        if combined:
+            watch: Watch | CombinedWatch = self._combined(cal, params, source.channels)
         else:
-            scorer_params, cal, window, fixed = self._resolve(params, ctx)
-            source = open_source(params.source, rate_hz=params.rate_hz,
-                                 poll_s=params.poll_s, timeout_s=params.timeout_s)
             watch = Watch(scorer=self.scorer(params=scorer_params, channels=source.channels),
                           window=window, cal=cal, fixed=fixed, max_gap_s=params.max_gap_s,
                           max_nan_fraction=params.max_nan_fraction)
@@ -146,12 +146,12 @@ class StreamDetector(PluginBase):
                                max_nan_fraction=params.max_nan_fraction))
         return CombinedWatch(parts=parts, rule=cal.rule, window=cal.window)
 
-    def _resolve(self, params: Any, ctx: StepContext) -> tuple[Any, Any, int, float]:
-        """The scorer's params, the calibration (or None), the window, a fixed threshold."""
+    def _resolve(self, params: Any, cal: Any) -> tuple[Any, int, float]:
+        """The scorer's params, the window and a fixed threshold, given the step's
+        calibration (or None)."""
         own = {k: getattr(params, k) for k in params.model_fields_set if k not in COMMON}
-        if params.calibration:
-            cal = load_calibration(params.calibration, detector=self.name,
-                                   window=params.window)
+        if cal is not None:
+            check_detector(cal, self.name, params.calibration)
             clash = {k: (v, cal.params[k]) for k, v in own.items()
                      if k in cal.params and cal.params[k] != v}
             if clash:
@@ -161,12 +161,12 @@ class StreamDetector(PluginBase):
                                   "carries it) or recalibrate with it")
             merged = {**cal.params, **own}
             scorer_params = type(params).model_validate(merged)
-            return scorer_params, cal, cal.window, math.nan
+            return scorer_params, cal.window, math.nan
         if params.threshold is None:
             raise DetectError("no threshold: the step names neither a calibration nor a "
                               "threshold", hint="Calibrate with `mendflow detector calibrate` "
                               "and give calibration: FILE, or give threshold: NUMBER")
-        return params, None, params.window or DEFAULT_WINDOW, float(params.threshold)
+        return params, params.window or DEFAULT_WINDOW, float(params.threshold)
 
     def _result(self, params: Any, watch: Watch | CombinedWatch, cal: Any,
                 state: str | None) -> StepResult:

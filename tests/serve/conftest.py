@@ -4,6 +4,7 @@ tests."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,14 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     config = ServeConfig(guides=tmp_path / "guides", tokens=parse_tokens(TOKENS),
                          max_body_bytes=20_000)
     app = create_app(config, build_services(settings, store, registry), router, LocalExecutor)
+    async with serving(app, store) as c:
+        yield c
+
+
+@asynccontextmanager
+async def serving(app: Any, store: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app` in this process (`.app`, `.store` on it); on the way out the runs the
+    app started are awaited and the store is closed."""
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                      base_url="http://mendflow") as c:

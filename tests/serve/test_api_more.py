@@ -28,6 +28,7 @@ from .conftest import (
     VIEWER_TOKEN,
     bearer,
     notification,
+    serving,
     write_guides,
 )
 
@@ -51,16 +52,8 @@ def server(tmp_path: Path) -> Server:
         app = create_app(ServeConfig(guides=tmp_path / "guides", tokens=parse_tokens(TOKENS),
                                      **config),
                          build_services(settings, store, registry), router, LocalExecutor)
-        try:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                         base_url="http://mendflow") as c:
-                c.app = app  # type: ignore[attr-defined]
-                c.store = store  # type: ignore[attr-defined]
-                yield c
-        finally:
-            for task in list(app.state.live.tasks):
-                await task
-            await store.close()
+        async with serving(app, store) as c:
+            yield c
     return make
 
 

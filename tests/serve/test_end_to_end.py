@@ -8,7 +8,6 @@ worker` process)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -18,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from tests.worker.conftest import Workers
@@ -26,7 +24,16 @@ from tests.worker.conftest import Workers
 from . import browser
 from .conftest import ALERTS_TOKEN, APPROVER_TOKEN, TOKENS, VIEWER_TOKEN
 from .receiver import Receiver, receiving
-from .test_real_alertmanager import ADMIN_URL, ROOT, free_port, poll, start, stop, wait_http
+from .test_real_alertmanager import (
+    ADMIN_URL,
+    ROOT,
+    admin_sql,
+    free_port,
+    poll,
+    start,
+    stop,
+    wait_http,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -152,16 +159,6 @@ receivers:
     return proc
 
 
-def _admin(sql: str) -> None:
-    async def go() -> None:
-        conn = await asyncpg.connect(ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-    asyncio.run(go())
-
-
 @pytest.fixture(params=["embedded", "celery"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path
             ) -> Iterator[tuple[dict[str, str], list[str]]]:
@@ -171,14 +168,14 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path
         yield {"MENDFLOW_DATA_DIR": str(tmp_path / "data")}, []
         return
     name = f"mf_e2e_{uuid.uuid4().hex[:8]}"
-    _admin(f"CREATE DATABASE {name}")
+    admin_sql(f"CREATE DATABASE {name}")
     try:
         yield {"MENDFLOW_DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + f"/{name}",
                "MENDFLOW_BROKER_URL": f"redis://127.0.0.1:6379/{1 + uuid.uuid4().int % 15}",
                "MENDFLOW_DEFAULT_QUEUE": f"mf-e2e-{uuid.uuid4().hex[:8]}",
                "MENDFLOW_DATA_DIR": str(tmp_path / "data")}, ["--executor", "celery"]
     finally:
-        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_a_prometheus_alert_runs_its_guide_through_alertmanager_an_approver_approves_and_the_end_is_notified(  # noqa: E501

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import sys
 import uuid
 from pathlib import Path
 from types import ModuleType
 
-import asyncpg
 import pytest
+
+from .test_real_alertmanager import ADMIN_URL, admin_sql
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-ADMIN_URL = os.environ.get("MENDFLOW_TEST_DATABASE_URL",
-                           "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _bench() -> ModuleType:
@@ -36,14 +34,6 @@ def _bench() -> ModuleType:
 bench = _bench()
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_a_burst_loses_nothing_and_starts_one_run_per_firing_group(tmp_path: Path,
                                                                    store: str) -> None:
@@ -53,7 +43,7 @@ def test_a_burst_loses_nothing_and_starts_one_run_per_firing_group(tmp_path: Pat
     bench.write_guide(tmp_path / "guides")
     database = f"mf_burst_{uuid.uuid4().hex[:8]}" if store == "postgres" else None
     if database:
-        asyncio.run(_admin(f"CREATE DATABASE {database}"))
+        admin_sql(f"CREATE DATABASE {database}")
     try:
         url = ADMIN_URL.rsplit("/", 1)[0] + f"/{database}" if database else None
         with bench.serve(tmp_path, database_url=url) as server:
@@ -61,7 +51,7 @@ def test_a_burst_loses_nothing_and_starts_one_run_per_firing_group(tmp_path: Pat
                 bench.run_burst(server, burst, concurrency=16, warmup=5))
     finally:
         if database:
-            asyncio.run(_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            admin_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     assert dict(sent.statuses) == {200: 60}, sent.statuses
     # every post recorded with what became of it; repeats (including a repeat that overtook
     # its group's first post) deduped to the group's one run

@@ -4,7 +4,6 @@ them; once it ends, the other group's next notification starts its run."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import time
@@ -12,24 +11,22 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from .conftest import ALERTS_TOKEN, TOKENS, VIEWER_TOKEN, bearer, notification, write_guides
-from .test_real_alertmanager import ADMIN_URL, ROOT, free_port, poll, start, stop, wait_http
+from .test_real_alertmanager import (
+    ADMIN_URL,
+    ROOT,
+    admin_sql,
+    free_port,
+    poll,
+    start,
+    stop,
+    wait_http,
+)
 
 pytestmark = pytest.mark.slow
-
-
-def _admin(sql: str) -> None:
-    async def go() -> None:
-        conn = await asyncpg.connect(ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-    asyncio.run(go())
 
 
 def serve_limited(tmp: Path, port: int, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
@@ -43,7 +40,7 @@ def serve_limited(tmp: Path, port: int, env: dict[str, str], name: str) -> subpr
 
 def test_two_servers_on_one_postgresql_hold_one_guide_limit(tmp_path: Path) -> None:
     name = f"mf_limit_{uuid.uuid4().hex[:8]}"
-    _admin(f"CREATE DATABASE {name}")
+    admin_sql(f"CREATE DATABASE {name}")
     url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     write_guides(tmp_path / "guides", pause=3.0)
     ports = [free_port(), free_port()]
@@ -75,4 +72,4 @@ def test_two_servers_on_one_postgresql_hold_one_guide_limit(tmp_path: Path) -> N
         assert again["disposition"] == "started", again
     finally:
         stop(*servers)
-        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

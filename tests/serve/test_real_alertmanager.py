@@ -27,6 +27,17 @@ ADMIN_URL = os.environ.get("MENDFLOW_TEST_DATABASE_URL",
                            "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def admin_sql(sql: str) -> None:
+    """Run one statement as the admin (CREATE / DROP DATABASE for a test's own database)."""
+    async def go() -> None:
+        conn = await asyncpg.connect(ADMIN_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+    asyncio.run(go())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
