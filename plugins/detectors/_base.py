@@ -108,14 +108,17 @@ class StreamDetector(PluginBase):
                           window=window, cal=cal, fixed=fixed, max_gap_s=params.max_gap_s,
                           max_nan_fraction=params.max_nan_fraction)
         state = None
-        decided: Verdict | None = None  # the policy's verdict, asked once, at the first alarm
+        # The history does not change during an attempt: its verdict (a bootstrap, tens to
+        # hundreds of ms) is worked out before watching, so an alarm acts on it at once.
+        ready = _ask_policy(params.policy, ctx) if params.policy is not None else None
+        decided: Verdict | None = None  # the verdict, once an alarm has asked it
         async for block in source.blocks():
             state = block.state
             if len(block.t) == 0:
                 continue
             watch.add(block.t, block.x)
-            if watch.alarm is not None and params.policy is not None and decided is None:
-                decided = _ask_policy(params.policy, ctx)
+            if watch.alarm is not None and decided is None:
+                decided = ready
             if watch.alarm is not None and params.stop_on_alarm and (decided is None or
                                                                      decided.preempt):
                 break
