@@ -166,15 +166,7 @@ receivers:
 
 def test_two_servers_on_one_postgresql_start_one_run_per_alert_group(tmp_path: Path) -> None:
     name = f"mf_serve_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f"CREATE DATABASE {name}"))
+    admin_sql(f"CREATE DATABASE {name}")
     url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     write_guides(tmp_path / "guides", pause=3.0)
     ports = [free_port(), free_port()]
@@ -198,4 +190,4 @@ def test_two_servers_on_one_postgresql_start_one_run_per_alert_group(tmp_path: P
         assert {s["run_id"] for s in said} == {started[0]["run_id"]}  # the rest deduped to it
     finally:
         stop(*servers)
-        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -6,7 +6,6 @@ waiting in the plan graph, approves it, and sees the run end; all without reload
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -16,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
@@ -32,6 +30,7 @@ from .conftest import (
 from .test_real_alertmanager import (
     ADMIN_URL,
     ROOT,
+    admin_sql,
     free_port,
     serve,
     stop,
@@ -75,7 +74,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path):
 def celery_backend(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A throw-away PostgreSQL database, a unique queue on the local Redis, and a worker."""
     name = f"mf_ui_{uuid.uuid4().hex[:10]}"
-    asyncio.run(admin(f"CREATE DATABASE {name}"))
+    admin_sql(f"CREATE DATABASE {name}")
     env = {"MENDFLOW_DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + f"/{name}",
            "MENDFLOW_BROKER_URL": f"redis://127.0.0.1:6379/{1 + uuid.uuid4().int % 15}",
            "MENDFLOW_DEFAULT_QUEUE": f"mf-ui-{uuid.uuid4().hex[:8]}",
@@ -100,15 +99,7 @@ def celery_backend(tmp_path: Path) -> Iterator[dict[str, str]]:
             with suppress(ProcessLookupError):
                 os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(timeout=15)
-        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-
-
-async def admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+        admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_an_approver_approves_a_gated_step_in_the_browser_and_watches_the_run_end(
