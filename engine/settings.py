@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -81,3 +81,14 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Read the environment once; keyword overrides win (the CLI passes its flags here)."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def describe_invalid(exc: ValidationError, prefix: str = "MENDFLOW_") -> str:
+    """One line naming each bad `MENDFLOW_*` variable and what it must be (pydantic's own message
+    spans lines and links to its docs). The value is not repeated: it may be a URL with a
+    password or a token."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in error["loc"]) or "?"
+        parts.append(f"{prefix}{field.upper()}: {error['msg']}")
+    return "; ".join(parts) + ". Fix or unset it"

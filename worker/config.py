@@ -9,11 +9,11 @@ a run's steps), or Redis would hand a running task to a second worker before the
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from engine import metrics
 from engine.errors import ConfigError
-from engine.settings import Settings
+from engine.settings import Settings, describe_invalid
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
@@ -69,7 +69,7 @@ class WorkerSettings(Settings):
 def load_worker_settings() -> WorkerSettings:
     try:
         settings = WorkerSettings()
-    except Exception as exc:  # pydantic validation of MENDFLOW_* values
-        raise ConfigError(f"bad MENDFLOW_* setting: {exc}") from None
+    except ValidationError as exc:  # pydantic validation of MENDFLOW_* values
+        raise ConfigError(f"bad setting: {describe_invalid(exc)}") from None
     settings.check()
     return settings

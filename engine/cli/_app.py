@@ -14,13 +14,14 @@ import sys
 from collections.abc import Iterable
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
 from rich.segment import Segment
 
 from engine.errors import ExitCode, InputError, MendflowError
 from engine.printable import visible
-from engine.settings import Settings, load_settings
+from engine.settings import Settings, describe_invalid, load_settings
 
 app = typer.Typer(
     name="mendflow",
@@ -77,5 +78,5 @@ def main() -> None:
 def _settings() -> Settings:
     try:
         return load_settings()
-    except Exception as exc:  # pydantic-settings validation of MENDFLOW_* values
-        raise InputError(f"bad MENDFLOW_* setting: {exc}") from None
+    except ValidationError as exc:  # pydantic-settings validation of MENDFLOW_* values
+        raise InputError(f"bad setting: {describe_invalid(exc)}") from None

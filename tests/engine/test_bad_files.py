@@ -150,3 +150,19 @@ def test_bad_calibration_files(kind: str, tmp_path: Path) -> None:
     runs.mkdir(exist_ok=True)
     assert_one_line_bad_input(mendflow("detector", "evaluate", str(runs), "--calibration",
                                        str(cal), tmp=tmp_path))
+
+
+@pytest.mark.parametrize("env", [
+    {"MENDFLOW_DEFAULT_TIMEOUT_S": "soon"},
+    {"MENDFLOW_MAX_CONCURRENCY": "0", "MENDFLOW_LLM_ATTEMPTS": "9"},
+    {"MENDFLOW_DATABASE_URL": "postgresql://u:hunter2-secret@db/x", "MENDFLOW_LOG_FORMAT": "xml"},
+])
+def test_a_bad_setting_is_one_line_naming_the_variable(env: dict[str, str],
+                                                       tmp_path: Path) -> None:
+    proc = mendflow("run", str(TRIAGE), "--dry-run", tmp=tmp_path, env=env)
+    assert_one_line_bad_input(proc)
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr  # pydantic's spans lines
+    for name in env:
+        if name != "MENDFLOW_DATABASE_URL":
+            assert name in proc.stderr
+    assert "hunter2" not in proc.stderr and "errors.pydantic.dev" not in proc.stderr
