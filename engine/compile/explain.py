@@ -35,8 +35,11 @@ def explain(guide: Guide, plan: Plan, text: str | None = None) -> list[Row]:
     guide's `text`, runs of blank lines are left out)."""
     starting: dict[int, list[Step]] = {}
     ending: dict[int, list[Step]] = {}
+    ends: dict[int, list[Step]] = {}  # the run's endings in the guide's words, by first line
     for s in plan.steps:
-        if s.kind != StepKind.END:
+        if s.kind == StepKind.END and s.text:
+            ends.setdefault(s.source.start, []).append(s)
+        elif s.kind != StepKind.END:
             starting.setdefault(s.source.start, []).append(s)
             if s.kind in (StepKind.COMMAND, StepKind.QUERY) or "script" in s.params:
                 ending.setdefault(s.source.end, []).append(s)  # (a session's: from its opener)
@@ -50,11 +53,13 @@ def explain(guide: Guide, plan: Plan, text: str | None = None) -> list[Row]:
         rows.append(Row(1, guide.front_lines, 0, "front matter", "the guide's settings "
                         "(id, title, owners, inputs, triggers), not steps"))
     for el in guide.elements:
-        made = _made(el, starting, ending)
+        made = _made(el, starting, ending) + [
+            s for s in ends.get(el.span.start, ()) if s.text[:60] in el.text]
         said = [f"ignored {ig.kind} '{ig.text}': {ig.reason}" if ig.text else
                 f"ignored {ig.kind}: {ig.reason}"
                 for ig in ignored.get((el.span.start, el.span.end), [])]
-        became = ", ".join(f"{s.id} ({s.kind.value})" for s in made)
+        became = ", ".join(f"{s.id} ({s.kind.value}{f': {s.outcome.value}' if s.outcome else ''})"
+                           for s in made)
         holder = narrowest.get(el.span.start)
         if not became and not said and holder is not None and el.kind != "heading":
             became = f"part of {holder.id} ({holder.kind.value}), which spans " \

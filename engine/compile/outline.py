@@ -98,6 +98,7 @@ class Outline:
     escalation: tuple[str, Span] | None
     call_links: set[tuple[int, str]]  # (element index, href) used as call steps
     items_by_heading: dict[int | None, list[Element]]
+    contact: tuple[str, Span] | None = None  # an "Escalation" section's words: who takes over
 
 
 def build_outline(guide: Guide) -> Outline:
@@ -145,7 +146,20 @@ class _OutlineBuilder:
                 sections.append((self.cls[idx], el, nodes))
         sections = self._forks(sections)
         return Outline(sections, self.scope, self.escalation, self.call_links,
-                       self.items_by_heading)
+                       self.items_by_heading, self._contact())
+
+    def _contact(self) -> tuple[str, Span] | None:
+        """The words of a section headed "Escalation" (or "When to escalate", "Contacts"):
+        whom a run that hands over goes to. Such a section describes, so its words shape no
+        flow; they become the text of the run's escalate ending."""
+        for el in self.els:
+            if el.kind == "heading" and _CONTACT_HEADING.match(el.text.replace("*", "")):
+                words = [c for c in self.els if c.section == el.index and c.text and (
+                    c.kind == "list_item" or c.kind == "paragraph" and c.parent is None)]
+                if words:
+                    text = "\n".join(c.text for c in words)[:1000]
+                    return text, Span(start=words[0].span.start, end=words[-1].span.end)
+        return None
 
     def _forks(self, sections: list[tuple[SectionClass, Element | None, list[Node]]]
                ) -> list[tuple[SectionClass, Element | None, list[Node]]]:
@@ -625,7 +639,10 @@ class _OutlineBuilder:
         nodes: list[Node] = []
         shown: list[str] = []
         at = 0
-        commands = [c for c in el.inline_code if inline_command(c)]
+        nxt = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
+        block = nxt.text if nxt is not None and nxt.kind == "code" else ""
+        commands = [c for c in el.inline_code
+                    if inline_command(c) or _run_word(c, el.text, block)]
         if not commands:
             return nodes
         lead = self._lead(el)
@@ -1023,6 +1040,24 @@ def inline_command(code: str) -> bool:
                                 words[0] == "sudo" or bool(_PROGRAM_PATH.match(words[0])))
 
 
+def _run_word(code: str, text: str, block: str = "") -> bool:
+    """A one-word program the sentence says to run ("Run `uptime`.", "by running `dmesg`"):
+    a command, though `inline_command` wants two words to tell a program from a name. Not
+    when the words name the command of the `block` right after them ("Run `ls` on the host"
+    over `ls /var/test`) or introduce one ("Run `date` command:")."""
+    word = code.strip()
+    if not word or " " in word or not looks_like_command(word):
+        return False
+    m = re.search(rf"\b(?:run|running|execute|executing)\s+`{re.escape(code)}`(\s*command)?"
+                  r"(\s*:)?", text, re.I)
+    # "Run `date` command:" and "Run `ls` on the host" over a block name the block's command
+    return m is not None and not m.group(2) and not text.rstrip(" *_").endswith(":") and \
+        re.search(rf"(?m)^\s*(?:\$\s*)?(?:sudo\s+)?{re.escape(word)}\b", f"{text}\n{block}") is None
+
+
+_CONTACT_HEADING = re.compile(r"^\s*(?:escalation(?:s| path| policy| contacts?| procedure)?|"
+                              r"escalate|when to escalate|how to escalate|who to (?:contact|page)|"
+                              r"contacts?)\s*:?\s*$", re.I)
 _PROSE_WORD = re.compile(r"^[A-Za-z][\w-]*[,:]$|^%[sd]$")
 
 

@@ -59,7 +59,13 @@ def section_class(heading: str) -> SectionClass:
 
 _ENUM = re.compile(r"^\s*(?:\(?[0-9]{1,2}[.)]|\(?[a-hA-H][.)]|"
                    r"step \d+(?:\s*[-\u2013\u2014:.)])?)\s+", re.I)
-_NOTE = re.compile(r"^(?:note|important|tip|warning|caution)\s*:\s*", re.I)
+_LABELS = r"(?:note|important|tip|warning|caution|attention|info)"
+# An admonition's label before its words: "Note: ...", GitHub's "[!NOTE] ...", or the bare
+# label a bold "**Note**" line leaves when the next sentence opens a guard ("Note If ...").
+_NOTE = re.compile(rf"^(?:\[!{_LABELS}\]\s*|{_LABELS}\s*[:\u2013\u2014-]\s*|"
+                   r"(?-i:Note|Important|Tip|Warning|Caution|Attention|Info|NOTE|IMPORTANT|TIP|WARNING|"
+                   r"CAUTION)\s+(?=(?-i:If|When|Unless|Should|Otherwise)\b))",
+                   re.I)
 _STEP_HEADING = re.compile(r"^\s*step\s+(\d{1,3})\b", re.I)
 
 

@@ -61,6 +61,8 @@ def compile_structural(guide: Guide) -> Plan:
     wiring = Wiring(guide, outline.items_by_heading)
     if outline.escalation:
         wiring.escalate_text, wiring.escalate_span = outline.escalation
+    elif outline.contact:
+        wiring.escalate_text, wiring.escalate_span = outline.contact
     cleanup = _cleanup_actions(outline)
     tree, final = _tree(guide, outline)
     entry_frontier = wiring.seq(tree, [])
@@ -114,6 +116,7 @@ def _tree(guide: Guide, outline: Outline) -> tuple[list[Node], str]:
                     for a in actions)
     final_outcome = "resolved" if mitigates else "no_action"
     last_span = actions[-1].span
+    _unmet_check_escalates(nodes)
     if outline.escalation:
         text, span = outline.escalation
         ending: list[Node] = [IfNode(
@@ -140,6 +143,29 @@ def _tree(guide: Guide, outline: Outline) -> tuple[list[Node], str]:
                 else_text="Otherwise: nothing to mitigate", synthetic=True)
             return before + [gate], f"end-{final_outcome.replace('_', '-')}"
     return nodes + ending, f"end-{final_outcome.replace('_', '-')}"
+
+
+_HEALTHY = frozenset({"resolved", "mitigated", "no_action"})
+
+
+def _unmet_check_escalates(nodes: list[Node]) -> None:
+    """The guide's last words are a check that concludes ("When lag is back under 30 s, the
+    incident is mitigated"; "If the alert has cleared, no action is needed"): when it does not
+    hold, the guide has not said the run went well, so that side hands over to a person rather
+    than fall through to the guide's healthy ending. (A guard that runs something first, "If
+    X, restart Y", is a precondition: its other side still ends as the guide does.)"""
+    node = nodes[-1] if nodes else None
+    while isinstance(node, IfNode) and node.else_ is not None and len(node.else_) == 1 and \
+            isinstance(node.else_[0], IfNode):
+        node = node.else_[0]  # "Otherwise, if ...": the last check of the chain
+    if not isinstance(node, IfNode) or node.synthetic or node.else_ is not None or \
+            len(node.then) != 1 or not isinstance(end := node.then[0], EndNode) or \
+            end.outcome not in _HEALTHY:
+        return
+    node.else_ = [EndNode("escalate", "The guide's check did not hold",
+                          f"Not so: {node.guard.text}. The guide says no more: hand over to a "
+                          "person", node.span)]
+    node.else_text = f"Otherwise (not: {node.guard.text})"
 
 
 def _actions(nodes: list[Node]) -> Iterator[Action]:
@@ -192,7 +218,9 @@ def _references(guide: Guide, outline: Outline) -> list[Reference]:
 _BLOCK_REASON = {"output": "sample output", "config": "configuration", "other": "illustration",
                  "plugin": "plugin parameters", "script": "script", "query": "query",
                  "command": "commands"}
-_GUARD_SENTENCE = re.compile(r"(?:^|(?<=[.!?:])\s+)(?:[*_]{0,2}\s*)((?:if|when|whenever|otherwise|"
+_GUARD_SENTENCE = re.compile(r"(?:^|(?<=[.!?:])\s+)(?:[*_]{0,2}\s*)"
+                             r"(?:(?:\[!\w+\]|note|important|tip|warning|caution)\s*[:-]?\s+)?"
+                             r"((?:if|when|whenever|otherwise|"
                              r"else|unless|in case|in the case|should)\b[^.!?\n]*)", re.I)
 _PROMPTED = re.compile(r"^\s*\$\s+")
 
@@ -208,8 +236,11 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
     manual step whose text a person reads. Linear: steps are indexed by their first line."""
     starting: dict[int, list[Step]] = {}
     ending: dict[int, list[Step]] = {}  # steps that run a line (a session's: from its opener)
+    ends: dict[int, list[Step]] = {}  # the run's endings the guide wrote, by their first line
     for s in steps:
-        if s.kind != StepKind.END:
+        if s.kind == StepKind.END:
+            ends.setdefault(s.source.start, []).append(s)
+        else:
             starting.setdefault(s.source.start, []).append(s)
             if s.kind in (StepKind.COMMAND, StepKind.QUERY) or "script" in s.params:
                 ending.setdefault(s.source.end, []).append(s)
@@ -238,7 +269,8 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
                 out.append(Ignored(span=span, kind="code", reason=reason,
                                    text=_first(el.text)))
             continue
-        if el.kind == "list_item" and not cover.any(el.span.start, el.span.end):
+        if el.kind == "list_item" and not cover.any(el.span.start, el.span.end) and \
+                not any(s.text and s.text[:60] in el.text for s in ends.get(el.span.start, ())):
             out.append(Ignored(span=span, kind="item", reason="descriptive section" if info
                                else "prose: nothing to run or decide", text=_first(el.text)))
         if el.kind not in ("paragraph", "list_item", "table", "heading"):
@@ -270,7 +302,8 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
                 sentence = m.group(1).strip()
                 if decided or _clause_key(sentence) in conditions or (
                         el.kind != "heading" and any(s.kind == StepKind.MANUAL and
-                                                     sentence[:40] in s.text for s in near)):
+                                                     sentence[:40] in s.text for s in near)) \
+                        or any(sentence[:40] in s.text for s in ends.get(el.span.start, ())):
                     continue
                 out.append(Ignored(span=span, kind="guard", reason="descriptive section" if info
                                    else "condition with nothing to guard", text=sentence[:120]))

@@ -148,3 +148,15 @@ def test_every_line_range_of_every_corpus_guide_is_accounted_for(corpus: Path):
                 assert row.became != "nothing to run", (r.path, row)
         checked += 1
     assert checked >= len(paths) - 1
+
+
+def test_an_item_that_ends_the_run_shows_its_ending_not_ignored_prose():
+    text = ("# T\n\n## Fix\n\n- If the receiver is stopped, restart it:\n\n  ```\n  sudo "
+            "systemctl restart pg\n  ```\n\n- Otherwise, page the storage on-call.\n")
+    guide = parse_guide(text, path="t.md")
+    plan = compile_guide(guide, known_plugins={"shell", "bash"})
+    row = next(r for r in explain(guide, plan, text) if "Otherwise" in r.part)
+    # Before: "ignored item ...: prose: nothing to run or decide", beside an end step holding
+    # the same words: the two accounts contradicted each other.
+    assert "ignored" not in row.became and "(end: escalate)" in row.became, row
+    assert not [ig for ig in plan.ignored if ig.text.startswith("Otherwise")]

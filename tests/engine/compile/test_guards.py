@@ -124,3 +124,66 @@ def test_a_finding_under_a_guard_is_recorded_by_a_person_not_dropped():
                if e.source == decide.id and e.kind == "branch"]
     assert then.kind == StepKind.MANUAL and then.title == (
         "Record the finding that the replication manager is not processing jobs")
+
+
+# -- a check that concludes, and admonitions -----------------------------------------------------
+
+def _ends_reached_from(plan: Plan, sid: str) -> dict[str, str]:
+    steps = {s.id: s for s in plan.steps}
+    return {e.kind: steps[e.target].outcome.value for e in plan.edges
+            if e.source == sid and steps[e.target].outcome is not None}
+
+
+def test_when_the_guides_closing_check_does_not_hold_the_run_is_not_healthy():
+    plan = compile_text("# Lag\n\n## Fix\n\nRestart the replica:\n\n```bash\nsudo systemctl "
+                        "restart pg\n```\n\nWhen lag is back under 30 s, the incident is "
+                        "mitigated.\n")
+    check = next(s for s in decides(plan) if s.title.startswith("When lag"))
+    # Before: the other side fell through to the guide's ending, `resolved`: healthier than
+    # the `mitigated` the guide gives when its own check holds.
+    assert _ends_reached_from(plan, check.id) == {"branch": "mitigated", "else": "escalate"}
+
+
+def test_a_closing_no_action_check_hands_over_when_it_does_not_hold():
+    plan = compile_text("# Disk\n\n## Diagnosis\n\n```bash\ndf -h /\n```\n\nIf usage is below "
+                        "80%, no action is needed.\n")
+    check = next(s for s in decides(plan) if s.title.startswith("If usage"))
+    assert _ends_reached_from(plan, check.id) == {"branch": "no_action", "else": "escalate"}
+
+
+def test_a_closing_guard_that_runs_a_fix_still_ends_as_the_guide_does_otherwise():
+    # "If X, restart Y" is a precondition, not a check that concludes: its other side is the
+    # guide's own ending.
+    plan = compile_text("# Svc\n\n## Mitigation\n\nIf the service is stopped, restart it:\n\n"
+                        "```bash\nsudo systemctl restart web\n```\n")
+    check = next(s for s in decides(plan) if s.title.startswith("If the service"))
+    steps = {s.id: s for s in plan.steps}
+    other = next(e.target for e in plan.edges if e.source == check.id and e.kind == "else")
+    assert steps[other].outcome is not None and steps[other].outcome.value == "resolved"
+
+
+def test_a_guard_inside_a_github_admonition_or_after_a_bold_label_is_a_branch():
+    for label in ("> [!NOTE]\n> ", "> **Note**\n> ", "> Warning - "):
+        plan = compile_text("# T\n\n## Check\n\n```bash\nuptime\n```\n\n" + label +
+                            "If the load is above 10, wait ten minutes and check again.\n")
+        assert [s.title for s in decides(plan)] == ["If the load is above 10"], label
+
+
+def test_run_a_one_word_program_runs_it_but_a_caption_over_its_block_does_not():
+    plan = compile_text("# T\n\n## Check\n\nRun `uptime`.\n")
+    assert [(s.kind, s.params.get("pipeline")) for s in plan.steps
+            if s.kind != StepKind.END] == [(StepKind.COMMAND, [["uptime"]])]
+    captioned = compile_text("# T\n\n## Check\n\n1. Run `ls` on the host\n   ```\n   ls /var/x\n"
+                             "   ```\n")
+    assert [s.params.get("pipeline") for s in captioned.steps
+            if s.kind == StepKind.COMMAND] == [[["ls", "/var/x"]]]
+
+
+def test_an_escalation_sections_words_say_whom_the_run_hands_over_to():
+    plan = compile_text("# T\n\n## Fix\n\n```bash\nsudo systemctl restart web\n```\n\n"
+                        "## Escalation\n\nPage `#web-oncall` with the output of the restart.\n")
+    end = next(s for s in plan.steps if s.id == "end-escalate")
+    assert end.text == "Page `#web-oncall` with the output of the restart."
+    assert end.source.start == 11
+    # a describing section: its words shape no flow (no question added at the end)
+    assert decides(plan) == []
