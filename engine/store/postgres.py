@@ -272,6 +272,18 @@ WITH r AS (
 )"""
 _COMMIT = _COMMIT_CTES + "\nSELECT version FROM r"
 
+# A guide's step histories (`step_durations`): the work time of each successful attempt in
+# its latest runs that are over, newest first by the runs' index on created_at.
+_STEP_DURATIONS = """
+SELECT e.step_id, (e.data::jsonb ->> 'duration_s')::float8 AS duration
+FROM (SELECT run_id FROM runs
+      WHERE plan_id = $1 AND status <> 'running' AND ($2::timestamptz IS NULL OR created_at < $2)
+      ORDER BY created_at DESC, row_no DESC LIMIT $3) AS r
+JOIN events AS e ON e.run_id = r.run_id
+WHERE e.type = 'step_succeeded' AND e.step_id IS NOT NULL
+  AND e.data::jsonb ? 'duration_s'
+  AND coalesce(e.data::jsonb #>> '{event,note}', '') <> 'dry run'"""
+
 # A note (`add_note`): the next seq taken under the run's row lock, as a commit takes it, but
 # the version and the snapshot left alone (the note is after the snapshot, and replays to
 # nothing).
@@ -787,6 +799,16 @@ class PostgresStore:
             "WHERE run_id = $1 AND seq > $2 ORDER BY seq", run_id, after)
         return [EventRecord(seq=r["seq"], at=r["at"], type=r["type"], step_id=r["step_id"],
                             attempt=r["attempt"], data=json.loads(r["data"])) for r in rows]
+
+    async def step_durations(self, plan_id: str, *, before: datetime | None = None,
+                             runs: int = 500) -> dict[str, list[float]]:
+        async def select(conn: asyncpg.Connection) -> dict[str, list[float]]:
+            found: dict[str, list[float]] = {}
+            for row in await conn.fetch(_STEP_DURATIONS, plan_id, before, max(runs, 0)):
+                if row["duration"] is not None:
+                    found.setdefault(row["step_id"], []).append(float(row["duration"]))
+            return found
+        return await self._call(select)
 
     async def memory(self, run_id: str) -> list[MemoryEntry]:
         """Every entry written, oldest first; a key written twice appears twice (last wins)."""
