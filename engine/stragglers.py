@@ -163,3 +163,22 @@ def flagged(events: Iterable[EventRecord]) -> dict[str, Straggler]:
         if flag is not None:
             found[flag.step] = flag
     return found
+
+
+class BaselineCache:
+    """Runs' baselines as a reader (`mendflow serve`'s API, UI and reports) loaded them: once
+    per run, not per request or poll; the oldest is forgotten past `size`."""
+
+    def __init__(self, store: Store, *, size: int = 256) -> None:
+        self.store = store
+        self.size = size
+        self._kept: dict[str, Baseline] = {}
+
+    async def of(self, run_id: str, plan_id: str, created_at: datetime) -> Baseline:
+        baseline = self._kept.get(run_id)
+        if baseline is None:
+            baseline = await load_baseline(self.store, plan_id, before=created_at)
+            if len(self._kept) >= self.size:
+                del self._kept[next(iter(self._kept))]
+            self._kept[run_id] = baseline
+        return baseline

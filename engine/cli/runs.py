@@ -501,12 +501,14 @@ async def _run_and_plan(store: Store, run_id: str) -> tuple[RunRecord, Plan]:
 
 async def _view_of(store: Store, run_id: str, *, depth: int = 0) -> RunView:
     from engine.report import build_view
+    from engine.stragglers import load_baseline
 
     record = await store.get_run(run_id)
     plan = await store.load_plan(record.plan_hash)
     view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
     view.llm_usage = await store.llm_usage(run_id)
     view.answers = await store.questions(run_id=run_id, pending=False)
+    view.history = await load_baseline(store, record.plan_id, before=record.created_at)
     if record.status == "running":
         view.driver = _driver(await store.lease(run_id), run_id)
     if depth < _CHILD_DEPTH:  # the linked guides' runs, nested under their call steps
