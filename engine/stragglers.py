@@ -1,7 +1,7 @@
 """Stragglers: a step that takes far longer than it usually does, against its own history.
 
 A step's history is the work time (`duration_s`: its slot wait apart) of every successful
-attempt of the same step id of the same guide (plan id) in the last `HISTORY_RUNS` runs of
+attempt of the same step id of the same guide (plan id) in the last `HISTORY_RUNS` (200) runs of
 that guide that are over and were created before the run in question (`Store.step_durations`;
 dry-run stand-ins, which did not really run, are left out). With at least `MIN_SAMPLES` of
 them, its p50 and p99 are their empirical quantiles (numpy's `median_unbiased`, Hyndman and
@@ -34,8 +34,9 @@ log = logging.getLogger("mendflow.stragglers")
 
 MIN_SAMPLES = 20
 """Fewer successful attempts than this in a step's history: no p99, no flag ("n too small")."""
-HISTORY_RUNS = 500
-"""How many of the guide's latest finished runs make the history (bounds the query's cost)."""
+HISTORY_RUNS = 200
+"""How many of the guide's latest finished runs make the history: enough for a steady p99
+(a step that ran in each: 200 samples), and a bound on the query's cost."""
 SLACK_S = 0.05
 """A straggler passes its p99 by more than this much (timer jitter, a fast command's noise)."""
 NOTE = "step_straggler"

@@ -215,7 +215,7 @@ class DistributedRunner:
         self.continuation = continuation or Continuation(max_steps=0, max_s=0.0)
         self._plans: dict[str, Plan] = {}
         self._run_plans: dict[str, str] = {}
-        self._baselines: dict[str, Baseline] = {}  # by run id, as `_run_plans`
+        self._baselines: dict[str, asyncio.Future[Baseline]] = {}  # by run id
         # Limits per plugin and per data source hold across every worker: kept in the store.
         self.slots = StoreSlots(services.store, grace_s=lease_grace_s)
 
@@ -381,7 +381,7 @@ class DistributedRunner:
                     entries = await self.store.memory(run_id)
                 memory = Memory.restore(record.context, entries)
                 runner = self._runner(record)
-                runner.baselines[run_id] = await self._baseline(plan, record)
+                runner.baselines[run_id] = self._baseline(plan, record)
                 report = await runner.run(plan, run_id, step, attempt, memory,
                                           dry_run=record.options.dry_run)
             report.data["worker"] = self.owner
@@ -660,12 +660,14 @@ class DistributedRunner:
                 del self._run_plans[next(iter(self._run_plans))]  # the oldest
             self._run_plans[run_id] = plan_hash
 
-    async def _baseline(self, plan: Plan, record: RunRecord) -> Baseline:
-        """The run's step histories, loaded the first time this process runs one of its
-        steps and kept for its later ones (`engine.stragglers`)."""
+    def _baseline(self, plan: Plan, record: RunRecord) -> asyncio.Future[Baseline]:
+        """The run's step histories, loaded (while its step starts: it does not wait) the
+        first time this process runs one of its steps, and kept for its later ones
+        (`engine.stragglers`)."""
         baseline = self._baselines.get(record.run_id)
         if baseline is None:
-            baseline = await load_baseline(self.store, plan.id, before=record.created_at)
+            baseline = asyncio.ensure_future(load_baseline(self.store, plan.id,
+                                                           before=record.created_at))
             if len(self._baselines) >= BASELINES_KEPT:
                 del self._baselines[next(iter(self._baselines))]  # the oldest
             self._baselines[record.run_id] = baseline

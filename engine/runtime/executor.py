@@ -167,13 +167,18 @@ class LocalExecutor:
             return await self._drive(plan, record)
 
     async def _drive(self, plan: Plan, record: RunRecord) -> RunRecord:
-        # The steps' histories, once per run driven here: their straggler timers.
-        self.runner.baselines[record.run_id] = await load_baseline(
-            self.store, plan.id, before=record.created_at)
+        # The steps' histories, once per run driven here (their straggler timers), loaded
+        # while the first steps start: the run does not wait for them.
+        loading = asyncio.ensure_future(load_baseline(self.store, plan.id,
+                                                      before=record.created_at))
+        self.runner.baselines[record.run_id] = loading
         try:
             return await self._drive_loaded(plan, record)
         finally:
             self.runner.baselines.pop(record.run_id, None)
+            if not loading.done():
+                loading.cancel()
+            await asyncio.gather(loading, return_exceptions=True)
 
     async def _drive_loaded(self, plan: Plan, record: RunRecord) -> RunRecord:
         run_id = record.run_id

@@ -89,7 +89,9 @@ class StepRunner:
         # Each run's step histories, loaded once when its driver (or this worker) took it
         # up (`engine.stragglers.load_baseline`), by run id: a step with enough history gets
         # a timer that flags it as a straggler if it works past its p99.
-        self.baselines: dict[str, Baseline] = {}
+        # A future while it loads: the run's first steps do not wait for it (a step that
+        # began before it came gets its timer then, from when its work began).
+        self.baselines: dict[str, Baseline | asyncio.Future[Baseline]] = {}
         # Told (run id, straggler) when a step is flagged (the local executor's observer).
         self.on_straggler: Callable[[str, Straggler], None] | None = None
         self._notes: set[asyncio.Task[None]] = set()  # straggler notes being written
@@ -234,19 +236,40 @@ class StepRunner:
         """While the step works: a timer at its straggler threshold, if its history has one;
         when it fires (the step still working), the step is flagged."""
         baseline = self.baselines.get(run_id)
-        history = baseline.of(step.id) if baseline is not None else None
-        threshold = history.threshold_s if history is not None else None
-        if history is None or threshold is None:
+        if baseline is None:
             yield
             return
         loop = asyncio.get_running_loop()
         began = loop.time()
-        timer = loop.call_later(threshold, self._flag, plan.id, run_id, step, attempt, history,
-                                began)
+        timer: asyncio.TimerHandle | None = None
+        working = True
+
+        def arm(loaded: Baseline) -> None:
+            nonlocal timer
+            history = loaded.of(step.id)
+            threshold = history.threshold_s
+            if working and threshold is not None:
+                timer = loop.call_at(began + threshold, self._flag, plan.id, run_id, step,
+                                     attempt, history, began)
+
+        def loaded(future: asyncio.Future[Baseline]) -> None:
+            if not future.cancelled() and future.exception() is None:
+                arm(future.result())
+
+        if isinstance(baseline, Baseline):
+            arm(baseline)
+        elif baseline.done():
+            loaded(baseline)
+        else:
+            baseline.add_done_callback(loaded)
         try:
             yield
         finally:
-            timer.cancel()
+            working = False
+            if timer is not None:
+                timer.cancel()
+            if isinstance(baseline, asyncio.Future):
+                baseline.remove_done_callback(loaded)
 
     def _flag(self, plan_id: str, run_id: str, step: Step, attempt: int, history: StepHistory,
               began: float) -> None:

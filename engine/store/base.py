@@ -291,7 +291,7 @@ class Store(Protocol):
     async def memory(self, run_id: str) -> list[MemoryEntry]: ...
 
     async def step_durations(self, plan_id: str, *, before: datetime | None = None,
-                             runs: int = 500) -> dict[str, list[float]]:
+                             runs: int = 200) -> dict[str, list[float]]:
         """Each step's work times (`duration_s` of its `step_succeeded` events, every
         attempt; dry-run stand-ins left out) in the latest `runs` runs of the guide `plan_id`
         that are over (not `running`) and, with `before`, were created before it: the

@@ -558,7 +558,7 @@ class SqliteStore:
         return await self._write(write)
 
     async def step_durations(self, plan_id: str, *, before: datetime | None = None,
-                             runs: int = 500) -> dict[str, list[float]]:
+                             runs: int = 200) -> dict[str, list[float]]:
         until = _time_text(before) if before is not None else "9999"
 
         def select() -> dict[str, list[float]]:

@@ -371,3 +371,70 @@ def test_a_straggler_note_round_trips() -> None:
     assert Straggler.from_json(flag.to_json()) == flag
     assert Straggler.from_json({"step": "s"}) is None
     assert Baseline("g").of("missing") == StepHistory(n=0)
+
+
+# -- `mendflow run`'s live view ----------------------------------------------------------------
+
+
+async def test_mendflow_run_prints_the_straggler_while_the_step_works(
+        plan: Plan, scratch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    data.mkdir()
+    lite = SqliteStore(data / "mendflow.sqlite3")
+    await lite.open()
+    try:
+        await seed(lite, plan, services_of(lite, data), scratch, MIN_SAMPLES)
+    finally:
+        await lite.close()
+    slow_du(tmp_path, monkeypatch)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "engine.cli", "run", str(GUIDE), "--input",
+        f"scratch_dir={scratch}", env={**os.environ, "MENDFLOW_DATA_DIR": str(data)},
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=str(ROOT))
+    assert proc.stdout is not None
+    lines: list[tuple[float, str]] = []
+    async for raw in proc.stdout:
+        lines.append((time.monotonic(), raw.decode(errors="replace").rstrip()))
+    assert await proc.wait() == 0, "\n".join(line for _, line in lines)
+    flag = next((at, line) for at, line in lines if line.startswith("! size straggler:"))
+    done = next((at, line) for at, line in lines if line.startswith("✔ size succeeded"))
+    assert f"n={MIN_SAMPLES}" in flag[1] and "beyond its p99" in flag[1]
+    assert done[0] - flag[0] > SLOW_S / 3  # printed while `size` still worked
+
+
+async def test_a_step_that_began_before_its_history_loaded_is_timed_from_its_start(
+        plan: Plan, tmp_path: Path) -> None:
+    """The run does not wait for its history: a step already working when it arrives gets
+    its timer then, at its threshold counted from when its work began."""
+    from engine.runtime.steps import StepRunner
+
+    lite = SqliteStore(tmp_path / "runs.sqlite3")
+    await lite.open()
+    try:
+        runner = StepRunner(services_of(lite, tmp_path))
+        flags: list[tuple[float, Straggler]] = []
+        runner.on_straggler = lambda run_id, flag: flags.append((time.monotonic(), flag))
+        history = StepHistory(n=40, p50_s=0.1, p99_s=0.3)
+        loading: asyncio.Future[Baseline] = asyncio.get_running_loop().create_future()
+        runner.baselines["r1"] = loading
+        step = plan.step("size")
+        began = time.monotonic()
+        with runner._watch(plan, "r1", step, 1):
+            await asyncio.sleep(0.2)
+            loading.set_result(Baseline(plan.id, {"size": history}))
+            await asyncio.sleep(0.5)
+        assert len(flags) == 1
+        at, flag = flags[0]
+        assert 0.3 + SLACK_S <= at - began < 0.3 + SLACK_S + 0.15
+        assert (flag.step, flag.n, flag.p99_s) == ("size", 40, 0.3)
+        # a step that ends before its threshold is never flagged
+        with runner._watch(plan, "r1", step, 2):
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.4)
+        assert len(flags) == 1
+    finally:
+        await lite.close()
