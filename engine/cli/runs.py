@@ -624,6 +624,13 @@ def _add_rows(table: Table, view: RunView, *, depth: int) -> None:
             dur += f" +{row.waited_s:.1f} wait"
         found = row.error if row.status == "failed" and row.error else (
             small_values(row.outputs) or row.summary)
+        if view.straggler(row):  # past the p99 of its own history (engine.stragglers)
+            hist = view.history.of(row.step_id) if view.history is not None else None
+            p99 = (hist.p99_s if hist is not None and hist.p99_s is not None
+                   else view.flagged[row.step_id].p99_s)
+            dur += "!"
+            style = "bold magenta"
+            found = f"[straggler: p99 {p99:.2f} s] {found}"
         table.add_row(Text(icon, style=style), Text(pad + row.step_id), row.kind, row.line,
                       str(row.attempts or ""), dur, Text(" ".join(str(found).split())[:120]))
         child = view.children.get(row.step_id)

@@ -404,6 +404,16 @@ async def test_mendflow_run_prints_the_straggler_while_the_step_works(
     done = next((at, line) for at, line in lines if line.startswith("✔ size succeeded"))
     assert f"n={MIN_SAMPLES}" in flag[1] and "beyond its p99" in flag[1]
     assert done[0] - flag[0] > SLOW_S / 3  # printed while `size` still worked
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(data), "COLUMNS": "200"}
+
+    def mendflow(*args: str) -> str:
+        got = subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env, text=True,
+                             capture_output=True, timeout=120, cwd=str(ROOT), check=True)
+        return got.stdout
+
+    run_id = next(w for w in mendflow("runs").split() if w.startswith("20"))
+    assert "straggler: p99" in mendflow("show", run_id)
+    assert "**STRAGGLER** (flagged live at" in history_row(mendflow("report", run_id), "size")
 
 
 async def test_a_step_that_began_before_its_history_loaded_is_timed_from_its_start(
