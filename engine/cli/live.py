@@ -48,7 +48,7 @@ class _LiveView:
             summary = " ".join(str(row["summary"]).split())[:200]
             slow = self.stragglers.get(step.id)
             if slow is not None:  # flagged while it ran: it stays marked
-                style, dur = "bold magenta", f"{dur}!"
+                style, dur = "bold magenta", f"{dur}!" if dur else "slow!"
                 summary = slow if row["status"] in ("running", "queued") else \
                     f"[straggler] {summary}"
             table.add_row(Text(icon, style=style), Text(step.id, style=style), dur,
@@ -81,6 +81,8 @@ class _LiveView:
             row = self.rows[update.step_id]
             row["duration"] = update.duration_s
             row["summary"] = update.summary
+            if update.state is None and update.status:  # no state to read it from
+                row["status"] = update.status
             if not self.interactive:
                 icon, _ = STATUS_STYLE.get(row["status"], ("?", ""))
                 dur = f"{update.duration_s:.2f}s" if update.duration_s is not None else ""

@@ -448,3 +448,26 @@ async def test_a_step_that_began_before_its_history_loaded_is_timed_from_its_sta
         assert len(flags) == 1
     finally:
         await lite.close()
+
+
+def test_the_live_table_marks_a_straggler_while_it_runs_and_after(plan: Plan) -> None:
+    from rich.console import Console
+
+    from engine.cli.live import _LiveView
+
+    view = _LiveView(plan, interactive=True)
+    said = "straggler: working 0.30 s, beyond its p99 0.21 s (p50 0.14 s, n=22)"
+    view(Update("step_started", "r1", step_id="size", attempt=1))
+    view(Update("step_straggler", "r1", step_id="size", attempt=1, summary=said,
+                duration_s=0.3))
+
+    def shown() -> str:
+        console = Console(width=200, record=True)
+        console.print(view.table())
+        return next(line for line in console.export_text().splitlines() if " size " in line)
+
+    assert said in shown()
+    view(Update("step_finished", "r1", step_id="size", attempt=1, status="succeeded",
+                summary="12 /scratch", duration_s=2.6))
+    line = shown()
+    assert "2.60!" in line and "[straggler] 12 /scratch" in line
