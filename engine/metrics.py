@@ -56,6 +56,9 @@ QUEUE_WAIT = Histogram("mendflow_step_queue_wait_seconds", "Time a step waited b
                        "could work: for a concurrency slot (where=slot), or on the broker "
                        "between its dispatch and a worker taking it (where=broker; its retry "
                        "delay excluded).", ["plugin", "where"], buckets=_DURATION_BUCKETS)
+STRAGGLERS = Counter("mendflow_step_stragglers", "Steps flagged while they ran as stragglers "
+                     "(working past the p99 of their own history: same guide, same step), "
+                     "by guide id and plugin.", ["guide", "plugin"])
 STEPS_RUNNING = Gauge("mendflow_steps_running", "Steps working now (holding their slot), by "
                       "plugin.", ["plugin"], multiprocess_mode="livesum")
 QUESTIONS_WAITING = Gauge("mendflow_questions_waiting", "Questions runs wait on a person for "
@@ -84,6 +87,10 @@ def run_ended(guide: str, status: str, outcome: str | None) -> None:
 
 def step_done(plugin: str | None, kind: str, result: str, duration_s: float) -> None:
     STEP_DURATION.labels(plugin or "", kind, result).observe(max(duration_s, 0.0))
+
+
+def straggler(guide: str, plugin: str | None) -> None:
+    STRAGGLERS.labels(guide, plugin or "").inc()
 
 
 def waited(plugin: str | None, where: str, seconds: float) -> None:

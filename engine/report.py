@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine import scheduler as sched
-from engine import templating
+from engine import stragglers, templating
 from engine.errors import MendflowError
 from engine.findings import Finding, findings
 from engine.plan import Plan
 from engine.printable import visible
 from engine.runtime.memory import Memory
 from engine.store.base import EventRecord, LlmUsage, MemoryEntry, Question, RunRecord
+from engine.stragglers import Baseline, Straggler
 
 FINISH_EVENTS = frozenset({"step_succeeded", "step_failed", "step_timed_out", "approval"})
 """The scheduler event types that end an attempt of a step."""
@@ -38,6 +39,7 @@ class StepRow:
     finished_at: datetime | None = None
     duration_s: float | None = None  # its work, retries summed; the wait is apart
     waited_s: float = 0.0  # waiting for a concurrency slot
+    last_work_s: float | None = None  # its last finished attempt's work (history is per attempt)
     summary: str = ""
     error: str | None = None
     line: str = ""
@@ -61,6 +63,17 @@ class RunView:
     # The child run each call step started (its last attempt's), by the call step's id.
     children: dict[str, RunView] = field(default_factory=dict)
     answers: list[Question] = field(default_factory=list)  # asked through the API: the audit
+    # Each step's history in earlier runs of the guide (`engine.stragglers.load_baseline`,
+    # set by the caller; None: not loaded, and the report says nothing of it).
+    history: Baseline | None = None
+    flagged: dict[str, Straggler] = field(default_factory=dict)  # flagged live, by step
+
+    def straggler(self, row: StepRow) -> bool:
+        """Flagged while it ran, or its last attempt's work ended past its p99."""
+        if row.step_id in self.flagged:
+            return True
+        return self.history is not None and self.history.of(row.step_id).beyond(
+            row.last_work_s)
 
     @property
     def makespan_s(self) -> float | None:
@@ -94,6 +107,7 @@ def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
             work = ev.data.get("duration_s")
             if work is not None:
                 row.duration_s = (row.duration_s or 0.0) + float(work)
+                row.last_work_s = float(work)
             row.waited_s += float(ev.data.get("waited_s") or 0.0)
             if row.started_at is None:  # the first attempt's work began after its wait
                 row.started_at = (row.queued_at + timedelta(seconds=row.waited_s)
@@ -114,7 +128,8 @@ def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
                    findings=found,
                    conclusion=conclusion(plan, state.end_step if state else None, mem),
                    why=filled_reason(plan, record.reason, state.end_step if state else None,
-                                     mem))
+                                     mem),
+                   flagged=stragglers.flagged(events))
 
 
 def filled_reason(plan: Plan, reason: str | None, end_step: str | None,
@@ -262,6 +277,8 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
             dur_ms = max(1, int((row.duration_s or 0) * 1000))
             out.append(f"  {row.step_id} : {start_ms}, {dur_ms}ms")
         out.append("```")
+    if view.history is not None and timed:
+        out += ["", *history_lines(view, timed)]
     if view.answers:
         out += ["", "## Answers given through the API", ""]
         out += [answer_line(q) for q in view.answers]
@@ -272,6 +289,34 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     if graph:
         out += ["", "## Plan", "", "```mermaid", graph.rstrip(), "```"]
     return visible("\n".join(out).rstrip() + "\n")  # no value writes a terminal escape
+
+
+def history_lines(view: RunView, rows: list[StepRow]) -> list[str]:
+    """Each step's work against its own history (same guide, same step, earlier finished
+    runs): p50, p99 and how many samples; stragglers marked, too little history said."""
+    assert view.history is not None
+    out = ["## Against history", "",
+           f"Each step's last attempt against its successful attempts in earlier runs of "
+           f"this guide (p99 needs n >= {stragglers.MIN_SAMPLES}).", "",
+           "| step | duration (s) | p50 (s) | p99 (s) | n | |",
+           "|---|---:|---:|---:|---:|---|"]
+    for row in rows:
+        hist = view.history.of(row.step_id)
+        dur = f"{row.last_work_s:.3f}" if row.last_work_s is not None else "-"
+        flag = view.flagged.get(row.step_id)
+        if view.straggler(row):
+            mark = ("**STRAGGLER** (flagged live at "
+                    f"{flag.elapsed_s:.2f} s)" if flag else "**STRAGGLER**")
+        elif not hist.enough:
+            mark = "n too small"
+        else:
+            mark = "ok"
+        p50 = f"{hist.p50_s:.3f}" if hist.p50_s is not None else "-"
+        p99 = f"{hist.p99_s:.3f}" if hist.p99_s is not None else "-"
+        if flag is not None and not hist.enough:  # flagged on the history of its run's start
+            p50, p99 = f"{flag.p50_s:.3f}", f"{flag.p99_s:.3f}"
+        out.append(f"| `{row.step_id}` | {dur} | {p50} | {p99} | {hist.n} | {mark} |")
+    return out
 
 
 def child_lines(view: RunView, *, depth: int = 0) -> list[str]:

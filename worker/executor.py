@@ -22,6 +22,7 @@ from engine.runtime.distributed import DistributedRunner, follow
 from engine.runtime.executor import Observer, Update, new_run_id
 from engine.runtime.services import Services
 from engine.store.base import RunOptions, RunRecord
+from engine.stragglers import Straggler
 
 if TYPE_CHECKING:
     from worker.dispatch import CeleryDispatcher
@@ -105,6 +106,10 @@ class CeleryExecutor:
             if ev.type == "step_started":
                 self.observer(Update("step_started", run_id, step_id=ev.step_id,
                                      attempt=ev.attempt, state=state))
+            elif (flag := Straggler.from_event(ev)) is not None:  # a worker flagged it
+                self.observer(Update("step_straggler", run_id, step_id=flag.step,
+                                     attempt=flag.attempt, summary=flag.describe(),
+                                     duration_s=flag.elapsed_s, state=state))
             elif ev.type in _FINISHED and ev.step_id:
                 st = state.steps.get(ev.step_id)
                 self.observer(Update(

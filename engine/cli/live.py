@@ -32,6 +32,8 @@ class _LiveView:
         self.live: Live | None = None
         self.run_id: str | None = None  # known once the run has started
         self.waiting: set[str] = set()  # steps queued for a concurrency slot
+        # Steps flagged as stragglers (working past their history's p99): what was said.
+        self.stragglers: dict[str, str] = {}
 
     def table(self) -> Table:
         table = Table(title=self.plan.title, expand=True, show_edge=False)
@@ -43,8 +45,14 @@ class _LiveView:
             row = self.rows[step.id]
             icon, style = STATUS_STYLE.get(row["status"], ("?", ""))
             dur = f"{row['duration']:.2f}" if row["duration"] is not None else ""
+            summary = " ".join(str(row["summary"]).split())[:200]
+            slow = self.stragglers.get(step.id)
+            if slow is not None:  # flagged while it ran: it stays marked
+                style, dur = "bold magenta", f"{dur}!" if dur else "slow!"
+                summary = slow if row["status"] in ("running", "queued") else \
+                    f"[straggler] {summary}"
             table.add_row(Text(icon, style=style), Text(step.id, style=style), dur,
-                          Text(" ".join(str(row["summary"]).split())[:200]))
+                          Text(summary))
         return table
 
     def __call__(self, update: Any) -> None:
@@ -63,11 +71,18 @@ class _LiveView:
             row = self.rows[update.step_id]
             row["status"] = "queued" if waiting else "running"
             row["summary"] = "waiting for a concurrency slot" if waiting else ""
+        if update.kind == "step_straggler" and update.step_id in self.rows:
+            self.stragglers[update.step_id] = update.summary
+            if not self.interactive:
+                out.print(f"! {update.step_id} {update.summary}", highlight=False,
+                          markup=False)
         if update.kind == "step_finished" and update.step_id in self.rows:
             self.waiting.discard(update.step_id)
             row = self.rows[update.step_id]
             row["duration"] = update.duration_s
             row["summary"] = update.summary
+            if update.state is None and update.status:  # no state to read it from
+                row["status"] = update.status
             if not self.interactive:
                 icon, _ = STATUS_STYLE.get(row["status"], ("?", ""))
                 dur = f"{update.duration_s:.2f}s" if update.duration_s is not None else ""

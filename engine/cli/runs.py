@@ -501,12 +501,14 @@ async def _run_and_plan(store: Store, run_id: str) -> tuple[RunRecord, Plan]:
 
 async def _view_of(store: Store, run_id: str, *, depth: int = 0) -> RunView:
     from engine.report import build_view
+    from engine.stragglers import load_baseline
 
     record = await store.get_run(run_id)
     plan = await store.load_plan(record.plan_hash)
     view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
     view.llm_usage = await store.llm_usage(run_id)
     view.answers = await store.questions(run_id=run_id, pending=False)
+    view.history = await load_baseline(store, record.plan_id, before=record.created_at)
     if record.status == "running":
         view.driver = _driver(await store.lease(run_id), run_id)
     if depth < _CHILD_DEPTH:  # the linked guides' runs, nested under their call steps
@@ -622,6 +624,13 @@ def _add_rows(table: Table, view: RunView, *, depth: int) -> None:
             dur += f" +{row.waited_s:.1f} wait"
         found = row.error if row.status == "failed" and row.error else (
             small_values(row.outputs) or row.summary)
+        if view.straggler(row):  # past the p99 of its own history (engine.stragglers)
+            hist = view.history.of(row.step_id) if view.history is not None else None
+            p99 = (hist.p99_s if hist is not None and hist.p99_s is not None
+                   else view.flagged[row.step_id].p99_s)
+            dur += "!"
+            style = "bold magenta"
+            found = f"[straggler: p99 {p99:.2f} s] {found}"
         table.add_row(Text(icon, style=style), Text(pad + row.step_id), row.kind, row.line,
                       str(row.attempts or ""), dur, Text(" ".join(str(found).split())[:120]))
         child = view.children.get(row.step_id)

@@ -105,6 +105,7 @@ from engine.store.base import (
     Store,
 )
 from engine.store.base import Report as Parked
+from engine.stragglers import Baseline, load_baseline
 
 log = logging.getLogger("mendflow.distributed")
 
@@ -116,6 +117,8 @@ the run committed first, so this bounds contention, not time)."""
 RUN_PLANS_KEPT = 10_000
 """Runs whose plan hash a process remembers (a run never changes plan): with it known, a task
 needs no read before its claim, whose lease depends on the step."""
+BASELINES_KEPT = 1_000
+"""Runs whose step histories a worker keeps (each is O(the plan's steps))."""
 
 
 class Dispatcher(Protocol):
@@ -212,6 +215,7 @@ class DistributedRunner:
         self.continuation = continuation or Continuation(max_steps=0, max_s=0.0)
         self._plans: dict[str, Plan] = {}
         self._run_plans: dict[str, str] = {}
+        self._baselines: dict[str, asyncio.Future[Baseline]] = {}  # by run id
         # Limits per plugin and per data source hold across every worker: kept in the store.
         self.slots = StoreSlots(services.store, grace_s=lease_grace_s)
 
@@ -376,9 +380,10 @@ class DistributedRunner:
                 if entries is None:
                     entries = await self.store.memory(run_id)
                 memory = Memory.restore(record.context, entries)
-                report = await self._runner(record).run(
-                    plan, run_id, step, attempt, memory,
-                    dry_run=record.options.dry_run)
+                runner = self._runner(record)
+                runner.baselines[run_id] = self._baseline(plan, record)
+                report = await runner.run(plan, run_id, step, attempt, memory,
+                                          dry_run=record.options.dry_run)
             report.data["worker"] = self.owner
             _, nexts = await self._advance(
                 plan, run_id, report.event, memory=report.memory, data=report.data,
@@ -654,6 +659,19 @@ class DistributedRunner:
             if len(self._run_plans) >= RUN_PLANS_KEPT:
                 del self._run_plans[next(iter(self._run_plans))]  # the oldest
             self._run_plans[run_id] = plan_hash
+
+    def _baseline(self, plan: Plan, record: RunRecord) -> asyncio.Future[Baseline]:
+        """The run's step histories, loaded (while its step starts: it does not wait) the
+        first time this process runs one of its steps, and kept for its later ones
+        (`engine.stragglers`)."""
+        baseline = self._baselines.get(record.run_id)
+        if baseline is None:
+            baseline = asyncio.ensure_future(load_baseline(self.store, plan.id,
+                                                           before=record.created_at))
+            if len(self._baselines) >= BASELINES_KEPT:
+                del self._baselines[next(iter(self._baselines))]  # the oldest
+            self._baselines[record.run_id] = baseline
+        return baseline
 
     async def _plan(self, plan_hash: str) -> Plan:
         plan = self._plans.get(plan_hash)

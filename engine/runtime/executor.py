@@ -50,6 +50,7 @@ from engine.runtime.replay import started_events as _started
 from engine.runtime.services import Redact, Services
 from engine.runtime.steps import StepReport, StepRunner
 from engine.store.base import MemoryEntry, RunOptions, RunRecord, StaleState
+from engine.stragglers import load_baseline
 
 log = logging.getLogger("mendflow.executor")
 
@@ -57,7 +58,8 @@ log = logging.getLogger("mendflow.executor")
 class Update:
     """What the executor tells an observer (the CLI's live view, a test)."""
 
-    # run_started | step_started | step_waiting | step_working | step_finished | run_finished
+    # run_started | step_started | step_waiting | step_working | step_straggler |
+    # step_finished | run_finished
     kind: str
     run_id: str
     step_id: str | None = None
@@ -96,6 +98,9 @@ class LocalExecutor:
             "step_waiting" if waiting else "step_working", run_id, step_id=sid))
         self.runner.calls = child_calls(services, interaction=self.interaction,
                                         lease_ttl_s=lease_ttl_s)
+        self.runner.on_straggler = lambda run_id, flag: self.observer(Update(
+            "step_straggler", run_id, step_id=flag.step, attempt=flag.attempt,
+            summary=flag.describe(), duration_s=flag.elapsed_s))
         self._queue: asyncio.Queue[tuple[str, int, StepReport]] | None = None  # while driving
         # Call steps the run cancelled, still cancelling their child runs (clean-up included):
         # the run is not over until they are.
@@ -162,6 +167,20 @@ class LocalExecutor:
             return await self._drive(plan, record)
 
     async def _drive(self, plan: Plan, record: RunRecord) -> RunRecord:
+        # The steps' histories, once per run driven here (their straggler timers), loaded
+        # while the first steps start: the run does not wait for them.
+        loading = asyncio.ensure_future(load_baseline(self.store, plan.id,
+                                                      before=record.created_at))
+        self.runner.baselines[record.run_id] = loading
+        try:
+            return await self._drive_loaded(plan, record)
+        finally:
+            self.runner.baselines.pop(record.run_id, None)
+            if not loading.done():
+                loading.cancel()
+            await asyncio.gather(loading, return_exceptions=True)
+
+    async def _drive_loaded(self, plan: Plan, record: RunRecord) -> RunRecord:
         run_id = record.run_id
         dry_run = record.options.dry_run
         memory = Memory.restore(record.context, await self.store.memory(run_id))

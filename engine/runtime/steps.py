@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Container, Mapping
+from collections.abc import Awaitable, Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,8 @@ from engine.runtime.limits import Limit, LocalSlots, Slots
 from engine.runtime.memory import Memory
 from engine.runtime.services import Redact, Services
 from engine.store.base import ArtifactRef, MemoryEntry
+from engine.stragglers import NOTE as STRAGGLER_NOTE
+from engine.stragglers import Baseline, StepHistory, Straggler
 
 log = logging.getLogger("mendflow.steps")
 
@@ -84,6 +86,15 @@ class StepRunner:
         # runner (it knows how to drive a run), None where linked guides cannot run.
         self.calls: ChildCalls | None = None
         self._loggers: dict[str, RedactingLogger] = {}
+        # Each run's step histories, loaded once when its driver (or this worker) took it
+        # up (`engine.stragglers.load_baseline`), by run id: a step with enough history gets
+        # a timer that flags it as a straggler if it works past its p99.
+        # A future while it loads: the run's first steps do not wait for it (a step that
+        # began before it came gets its timer then, from when its work began).
+        self.baselines: dict[str, Baseline | asyncio.Future[Baseline]] = {}
+        # Told (run id, straggler) when a step is flagged (the local executor's observer).
+        self.on_straggler: Callable[[str, Straggler], None] | None = None
+        self._notes: set[asyncio.Task[None]] = set()  # straggler notes being written
 
     async def run(self, plan: Plan, run_id: str, step: Step, attempt: int, memory: Memory,
                   *, dry_run: bool = False) -> StepReport:
@@ -124,6 +135,8 @@ class StepRunner:
                           float(report.data["duration_s"]))
         if "waited_s" in report.data:  # a plugin step that queued for its slots
             metrics.waited(step.plugin, "slot", waited)
+        if self._notes:  # a straggler's note lands before its step's report (and its loop)
+            await asyncio.wait(set(self._notes), timeout=5.0)
         return report
 
     async def _run_step(self, plan: Plan, run_id: str, step: Step, attempt: int,
@@ -198,7 +211,8 @@ class StepRunner:
             waiting(False)
             waited = {"waited_s": round(time.monotonic() - queued, 6)}
             try:
-                with metrics.step_running(step.plugin):
+                with metrics.step_running(step.plugin), self._watch(plan, run_id, step,
+                                                                   attempt):
                     async with asyncio.timeout(timeout):
                         result = await plugin.run(params=parsed, ctx=ctx)
             except TimeoutError:
@@ -216,6 +230,68 @@ class StepRunner:
         report = await self._finish(plan, step, attempt, memory, result, artifacts=artifacts)
         report.data.update(waited)
         return report
+
+    @contextlib.contextmanager
+    def _watch(self, plan: Plan, run_id: str, step: Step, attempt: int) -> Iterator[None]:
+        """While the step works: a timer at its straggler threshold, if its history has one;
+        when it fires (the step still working), the step is flagged."""
+        baseline = self.baselines.get(run_id)
+        if baseline is None:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        timer: asyncio.TimerHandle | None = None
+        working = True
+
+        def arm(loaded: Baseline) -> None:
+            nonlocal timer
+            history = loaded.of(step.id)
+            threshold = history.threshold_s
+            if working and threshold is not None:
+                timer = loop.call_at(began + threshold, self._flag, plan.id, run_id, step,
+                                     attempt, history, began)
+
+        def loaded(future: asyncio.Future[Baseline]) -> None:
+            if not future.cancelled() and future.exception() is None:
+                arm(future.result())
+
+        if isinstance(baseline, Baseline):
+            arm(baseline)
+        elif baseline.done():
+            loaded(baseline)
+        else:
+            baseline.add_done_callback(loaded)
+        try:
+            yield
+        finally:
+            working = False
+            if timer is not None:
+                timer.cancel()
+            if isinstance(baseline, asyncio.Future):
+                baseline.remove_done_callback(loaded)
+
+    def _flag(self, plan_id: str, run_id: str, step: Step, attempt: int, history: StepHistory,
+              began: float) -> None:
+        """A step passed its p99 while working: count it, say so, note it in the run."""
+        assert history.p50_s is not None and history.p99_s is not None
+        elapsed = asyncio.get_running_loop().time() - began
+        flag = Straggler(step=step.id, attempt=attempt, elapsed_s=elapsed, n=history.n,
+                         p50_s=history.p50_s, p99_s=history.p99_s, plugin=step.plugin or "")
+        metrics.straggler(plan_id, step.plugin)
+        log.warning("run %s: step %s is a %s", run_id, step.id, flag.describe())
+        if self.on_straggler is not None:
+            self.on_straggler(run_id, flag)
+        note = asyncio.create_task(self._note(run_id, flag), name=f"straggler:{step.id}")
+        self._notes.add(note)
+        note.add_done_callback(self._notes.discard)
+
+    async def _note(self, run_id: str, flag: Straggler) -> None:
+        try:
+            await self.store.add_note(run_id, STRAGGLER_NOTE, flag.to_json())
+        except MendflowError as exc:  # the flag was counted and shown; only its record is lost
+            log.warning("run %s: straggler %s not recorded: %s", run_id, flag.step,
+                        exc.message)
 
     async def _finish(self, plan: Plan, step: Step, attempt: int, memory: Memory,
                       result: StepResult, *, note: str | None = None,

@@ -78,6 +78,7 @@ from engine.store.base import (
     RunOptions,
     RunRecord,
 )
+from engine.stragglers import BaselineCache
 
 log = logging.getLogger("mendflow.serve")
 
@@ -140,6 +141,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     policy = load_auto_approve(services.settings.config_file,
                                required=services.settings.config_required)
     store = services.store
+    baselines = BaselineCache(store)  # each run's step histories, read once per run
     notifier = Notifier(config.notify, store, services.redact)
     slots = GuideSlots(store, config.max_runs_per_guide)
     lint = views.LintStatus()
@@ -307,13 +309,18 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         record = await _get_run(run_id)
         plan = await store.load_plan(record.plan_hash)
         view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+        view.history = await baselines.of(run_id, record.plan_id, record.created_at)
         asked = await store.questions(run_id=run_id, pending=False)
         return {**_run_summary(record), "conclusion": view.conclusion, "why": view.why,
                 "questions": [q.model_dump(mode="json") for q in asked],
                 "steps": [{"id": r.step_id, "title": r.title, "kind": r.kind,
                            "status": r.status, "attempts": r.attempts,
                            "duration_s": r.duration_s, "summary": r.summary,
-                           "error": r.error} for r in view.rows]}
+                           "error": r.error, "history": view.history.of(r.step_id).to_json(),
+                           "straggler": view.straggler(r),
+                           "flagged": (view.flagged[r.step_id].to_json()
+                                       if r.step_id in view.flagged else None)}
+                          for r in view.rows]}
 
     @app.get("/api/v1/runs/{run_id}/events")
     async def run_events(run_id: str, who: Reader,
@@ -340,6 +347,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         record = await _get_run(run_id)
         plan = await store.load_plan(record.plan_hash)
         view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+        view.history = await baselines.of(run_id, record.plan_id, record.created_at)
         view.llm_usage = await store.llm_usage(run_id)
         view.answers = await store.questions(run_id=run_id, pending=False)
         return render_markdown(view), record

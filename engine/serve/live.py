@@ -11,6 +11,9 @@ It sends, as `event: NAME` with a JSON `data:` line:
   that waits on a person's answer has the status `asking`;
 - `run`   `{"status", "outcome", "reason"}` when the run's status changed (first, always);
 - `questions` `{"pending": [step ids]}` when the set of pending questions changed;
+- `straggler` `{"step", "attempt", "elapsed_s", "p50_s", "p99_s", "n", "plugin"}` once for
+  each step flagged as a straggler (`engine.stragglers`: it worked past the p99 of its own
+  history; the process running it noted it in the run's events, on either executor);
 - `end`   once the run is over, and the stream closes.
 
 The run list's stream sends `runs` first and whenever the newest runs' statuses change. A
@@ -29,6 +32,7 @@ from typing import Any
 from engine.plan import Plan
 from engine.runtime.replay import current_state
 from engine.store.base import Store
+from engine.stragglers import flagged
 
 KEEPALIVE_S = 15.0
 STREAM_MAX_S = 30.0
@@ -46,6 +50,7 @@ class Seen:
     reason: str | None
     steps: dict[str, str] = field(default_factory=dict)
     pending: tuple[str, ...] = ()
+    stragglers: dict[str, dict[str, Any]] = field(default_factory=dict)  # flagged, by step
 
 
 def changes(before: Seen | None, after: Seen) -> list[tuple[str, dict[str, Any]]]:
@@ -59,6 +64,9 @@ def changes(before: Seen | None, after: Seen) -> list[tuple[str, dict[str, Any]]
             out.append(("step", {"id": step, "status": status}))
     if before is None or before.pending != after.pending:
         out.append(("questions", {"pending": list(after.pending)}))
+    for step, flag in after.stragglers.items():
+        if before is None or before.stragglers.get(step) != flag:
+            out.append(("straggler", flag))
     return out
 
 
@@ -75,6 +83,7 @@ class RunWatch:
         self._plan: Plan | None = None
         self._last_seq = -1
         self._steps: dict[str, str] = {}
+        self._stragglers: dict[str, dict[str, Any]] = {}
 
     async def look(self) -> Seen:
         record = await self.store.get_run(self.run_id)
@@ -88,13 +97,15 @@ class RunWatch:
                            for step in self._plan.steps}
             if fresh:
                 self._last_seq = fresh[-1].seq
+                self._stragglers.update((step, flag.to_json())
+                                        for step, flag in flagged(fresh).items())
             self._last_seq = max(self._last_seq, 0)
         pending = tuple(sorted(q.step_id for q in
                                await self.store.questions(run_id=self.run_id)))
         steps = {s: ("asking" if s in pending and status == "running" else status)
                  for s, status in self._steps.items()}
         return Seen(status=record.status, outcome=record.outcome, reason=record.reason,
-                    steps=steps, pending=pending)
+                    steps=steps, pending=pending, stragglers=dict(self._stragglers))
 
 
 async def run_events(store: Store, run_id: str, *, interval_s: float,

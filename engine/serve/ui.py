@@ -49,6 +49,7 @@ from engine.serve.alerts import Route, Router
 from engine.serve.auth import Caller
 from engine.serve.live import RunWatch, run_events, runs_events
 from engine.store.base import RunRecord, Store
+from engine.stragglers import BaselineCache
 
 MAX_FORM_BYTES = 4096
 POLL_S = 0.5
@@ -113,6 +114,7 @@ def _done(request: Request, to: str, said: dict[str, Any]) -> Response:
 def _routes(store: Store, router: Router) -> APIRouter:
     ui = APIRouter(include_in_schema=False)
     lint_cache: dict[tuple[str, float], list[Any]] = {}
+    baselines = BaselineCache(store)  # each run's step histories, read once per run
 
     @ui.get("/")
     async def root() -> Response:
@@ -195,6 +197,7 @@ def _routes(store: Store, router: Router) -> APIRouter:
     async def report_page(request: Request, run_id: str, who: Viewer) -> Response:
         record, plan = await _run(run_id)
         view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+        view.history = await baselines.of(run_id, record.plan_id, record.created_at)
         view.llm_usage = await store.llm_usage(run_id)
         view.answers = await store.questions(run_id=run_id, pending=False)
         return _page(request, "report.html", who, record=record,

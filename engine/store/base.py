@@ -290,6 +290,14 @@ class Store(Protocol):
 
     async def memory(self, run_id: str) -> list[MemoryEntry]: ...
 
+    async def step_durations(self, plan_id: str, *, before: datetime | None = None,
+                             runs: int = 200) -> dict[str, list[float]]:
+        """Each step's work times (`duration_s` of its `step_succeeded` events, every
+        attempt; dry-run stand-ins left out) in the latest `runs` runs of the guide `plan_id`
+        that are over (not `running`) and, with `before`, were created before it: the
+        step's history (`engine.stragglers`). {} when there is none."""
+        ...
+
     # exactly-once claims
     async def claim_step(self, run_id: str, step_id: str, attempt: int, owner: str, *,
                          lease_s: float | None = None) -> bool: ...

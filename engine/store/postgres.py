@@ -272,6 +272,20 @@ WITH r AS (
 )"""
 _COMMIT = _COMMIT_CTES + "\nSELECT version FROM r"
 
+# A guide's step histories (`step_durations`): the work time of each successful attempt in
+# its latest runs that are over; each run's events by its primary key (the fence, OFFSET 0,
+# keeps the planner from parsing every run's events before the join), parsed once.
+_STEP_DURATIONS = """
+SELECT e.step_id, (e.j ->> 'duration_s')::float8 AS duration
+FROM (SELECT run_id FROM runs
+      WHERE plan_id = $1 AND status <> 'running' AND ($2::timestamptz IS NULL OR created_at < $2)
+      ORDER BY created_at DESC, row_no DESC LIMIT $3) AS r
+CROSS JOIN LATERAL (
+    SELECT step_id, data::jsonb AS j FROM events
+    WHERE events.run_id = r.run_id AND type = 'step_succeeded' AND step_id IS NOT NULL
+    OFFSET 0) AS e
+WHERE coalesce(e.j #>> '{event,note}', '') <> 'dry run'"""
+
 # A note (`add_note`): the next seq taken under the run's row lock, as a commit takes it, but
 # the version and the snapshot left alone (the note is after the snapshot, and replays to
 # nothing).
@@ -787,6 +801,16 @@ class PostgresStore:
             "WHERE run_id = $1 AND seq > $2 ORDER BY seq", run_id, after)
         return [EventRecord(seq=r["seq"], at=r["at"], type=r["type"], step_id=r["step_id"],
                             attempt=r["attempt"], data=json.loads(r["data"])) for r in rows]
+
+    async def step_durations(self, plan_id: str, *, before: datetime | None = None,
+                             runs: int = 200) -> dict[str, list[float]]:
+        async def select(conn: asyncpg.Connection) -> dict[str, list[float]]:
+            found: dict[str, list[float]] = {}
+            for row in await conn.fetch(_STEP_DURATIONS, plan_id, before, max(runs, 0)):
+                if row["duration"] is not None:
+                    found.setdefault(row["step_id"], []).append(float(row["duration"]))
+            return found
+        return await self._call(select)
 
     async def memory(self, run_id: str) -> list[MemoryEntry]:
         """Every entry written, oldest first; a key written twice appears twice (last wins)."""

@@ -202,6 +202,15 @@ SQLite's automatic checkpoint at 1,000 pages would do)."""
 WAL_LIMIT_FRAMES = 4096
 """Pages (16 MB at 4 KB) past which the log is restarted, the loop waiting for a checkpoint."""
 
+# A guide's step histories (`step_durations`): the work time of each successful attempt in
+# its latest runs that are over, newest first by the runs' index on created_at.
+_STEP_DURATIONS = (
+    "SELECT e.step_id, json_extract(e.data, '$.duration_s') FROM (SELECT run_id FROM runs "
+    "WHERE plan_id = ? AND status <> 'running' AND created_at < ? "
+    "ORDER BY created_at DESC LIMIT ?) AS r JOIN events AS e ON e.run_id = r.run_id "
+    "WHERE e.type = 'step_succeeded' AND e.step_id IS NOT NULL "
+    "AND json_extract(e.data, '$.duration_s') IS NOT NULL "
+    "AND coalesce(json_extract(e.data, '$.event.note'), '') <> 'dry run'")
 _INSERT_EVENTS = ("INSERT INTO events (run_id, seq, at, type, step_id, attempt, data) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _INSERT_MEMORY = ("INSERT INTO memory (run_id, key, value, step_id, attempt, at) "
@@ -547,6 +556,18 @@ class SqliteStore:
                 db.execute(_INSERT_EVENTS, (run_id, seq, _now_text(), type, None, None, text))
                 return seq
         return await self._write(write)
+
+    async def step_durations(self, plan_id: str, *, before: datetime | None = None,
+                             runs: int = 200) -> dict[str, list[float]]:
+        until = _time_text(before) if before is not None else "9999"
+
+        def select() -> dict[str, list[float]]:
+            found: dict[str, list[float]] = {}
+            for step_id, duration in self._db().execute(_STEP_DURATIONS,
+                                                        (plan_id, until, max(runs, 0))):
+                found.setdefault(step_id, []).append(float(duration))
+            return found
+        return await self._run(select)
 
     async def memory(self, run_id: str) -> list[MemoryEntry]:
         """Every entry written, oldest first; a key written twice appears twice (last wins)."""

@@ -81,6 +81,12 @@
       if (cancel && d.status !== "running") { cancel.hidden = true; }
       refresh();
     });
+    source.addEventListener("straggler", function (ev) {
+      var d = JSON.parse(ev.data);
+      var node = document.getElementById("step-" + d.step);
+      if (node) { node.setAttribute("data-straggler", "1"); }
+      refresh();
+    });
     source.addEventListener("questions", function () { refresh(); });
     source.addEventListener("end", function () {
       source.close();
