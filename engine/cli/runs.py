@@ -595,6 +595,8 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
               f"why: {escape(view.why or r.reason or '-')}",
               highlight=False)
     _print_findings(view)
+    for line in view.replays:
+        out.print(Text(f"replay: {line}"), highlight=False)
     for line in llm_lines(view.llm_usage):
         out.print(Text(f"LLM: {line}"), highlight=False)
     if view.driver:
@@ -622,6 +624,8 @@ def _add_rows(table: Table, view: RunView, *, depth: int) -> None:
             dur += f" +{row.waited_s:.1f} wait"
         found = row.error if row.status == "failed" and row.error else (
             small_values(row.outputs) or row.summary)
+        if row.replayed:  # a replay served it from a record instead of running it
+            found = f"[{row.replayed}] {found}"
         table.add_row(Text(icon, style=style), Text(pad + row.step_id), row.kind, row.line,
                       str(row.attempts or ""), dur, Text(" ".join(str(found).split())[:120]))
         child = view.children.get(row.step_id)
