@@ -73,9 +73,11 @@ class Sets:
     outputs: dict[str, dict[str, Any]]
 
 
-def parse_sets(pairs: Sequence[str], *, base: Path | None = None) -> Sets:
+def parse_sets(pairs: Sequence[str], *, base: Path | None = None,
+               files: bool = True) -> Sets:
     """`inputs.NAME=VALUE` and `steps.STEP.output=@FILE` (or an inline JSON object), each a
-    one-line InputError when malformed. Values are data: nothing here is run or rendered."""
+    one-line InputError when malformed. Values are data: nothing here is run or rendered.
+    `files=False` (the API): a step's outputs are given inline, no file is read."""
     inputs: dict[str, str] = {}
     outputs: dict[str, dict[str, Any]] = {}
     for pair in pairs:
@@ -91,6 +93,9 @@ def parse_sets(pairs: Sequence[str], *, base: Path | None = None) -> Sets:
         elif len(parts) == 3 and parts[0] == "steps" and parts[2] == "output" and parts[1]:
             if parts[1] in outputs:
                 raise InputError(f"--set {values.shown(target)} given twice", hint=SET_HINT)
+            if value.startswith("@") and not files:
+                raise InputError(f"--set {values.shown(target)}: no file is read here",
+                                 hint="Give the step's outputs as a JSON object")
             outputs[parts[1]] = _outputs(target, value, base)
         else:
             raise InputError(f"--set can change inputs.NAME or steps.STEP.output, not "

@@ -8,12 +8,11 @@ import uuid
 
 from engine.runtime import intervene
 from engine.store.base import RunOptions, RunRecord
+from tests.worker import test_both_executors as both
 from tests.worker.conftest import ledger_rows
-from tests.worker.test_both_executors import (  # noqa: F401 - `on` is a fixture
-    Harness,
-    gated_plan,
-    on,
-)
+from tests.worker.test_both_executors import Harness, gated_plan
+
+on = both.on  # the fixture: each test runs on the local executor and on Celery workers
 
 
 async def _replay(on: Harness, original: RunRecord, from_step: str,
