@@ -429,6 +429,12 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         `mendflow replay --set`; a step's outputs inline): a new run, started here and
         asking people as any run this server starts (a mutating step needs its approval).
         Its verdict is noted on both runs when it ends (`engine.runtime.intervene`)."""
+        source = request.client.host if request.client else "unknown"
+        return await _replay(run_id, body, who, source)
+
+    async def _replay(run_id: str, body: ReplayRequest, who: Caller,
+                      source: str) -> dict[str, Any]:
+        """Start a replay (the API's and the web UI's "replay from here")."""
         from engine.runtime.intervene import conclude, parse_sets, prepare
 
         await _get_run(run_id)
@@ -456,7 +462,6 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             return record
 
         _launch(executor, new_id, plan.id, prepared.guide_path, None, go)
-        source = request.client.host if request.client else "unknown"
         await store.add_note(run_id, "replay_asked", {
             "by": who.name, "source": source, "replay_run": new_id,
             "from_step": body.from_step,
@@ -490,6 +495,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     async def _mendflow_error(request: Request, exc: MendflowError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, "hint": exc.hint}, status_code=503)
 
+    app.state.replay = _replay  # the web UI's "replay from here" starts one the same way
     mount_ui(app, store=store, router=router)  # the web UI: engine.serve.ui
     app.state.live = live
     return app

@@ -68,3 +68,36 @@ async def test_an_operator_replays_a_run_with_an_input_set_anew(
     record = await client.store.get_run(new)  # type: ignore[attr-defined]
     assert record.context["inputs"]["node"] == "web-2"
     assert record.options.replay.run_id == run_id and record.options.ask_people
+
+
+async def test_replay_from_here_in_the_ui_is_an_operators_button(
+        client: httpx.AsyncClient) -> None:
+    from tests.serve.test_ui import csrf_of, login
+
+    got = await client.post("/api/v1/alerts", json=notification(group="g2"),
+                            headers=bearer(ALERTS_TOKEN))
+    run_id = got.json()["alerts"][0]["run_id"]
+    await over(client, run_id)
+    step = next(e["step_id"] for e in await events(client, run_id)
+                if e["type"] == "step_started")
+    action = f"/ui/runs/{run_id}/steps/{step}/replay"
+
+    await login(client, VIEWER_TOKEN)
+    page = await client.get(f"/ui/runs/{run_id}")
+    assert page.status_code == 200 and action not in page.text  # no button for a viewer
+    refused = await client.post(action, data={"csrf": csrf_of(page.text), "set": ""})
+    assert refused.status_code == 403
+
+    await login(client, OPERATOR_TOKEN)
+    page = await client.get(f"/ui/runs/{run_id}")
+    assert f'action="{action}"' in page.text and "Replay from here" in page.text
+    started = await client.post(action, data={"csrf": csrf_of(page.text),
+                                              "set": "inputs.node=web-3\n"})
+    assert started.status_code == 303, started.text
+    new = started.headers["location"].rsplit("/", 1)[1]
+    await over(client, new)
+    record = await client.store.get_run(new)  # type: ignore[attr-defined]
+    assert record.options.replay.run_id == run_id
+    assert record.context["inputs"]["node"] == "web-3"
+    page = await client.get(f"/ui/runs/{new}")
+    assert f"replay of run {run_id} from step {step}" in page.text
