@@ -309,7 +309,13 @@ async def prepare(store: Store, run_id: str, *, from_step: str, sets: Sets,
              if v is not None and k in {spec.name for spec in new_plan.inputs}}
     given.update(sets.inputs)
     alert = original.context.get("alert") or None
-    build_context(new_plan, run_id=f"{run_id}-replay", inputs=given, alert=alert)
+    try:
+        build_context(new_plan, run_id=f"{run_id}-replay", inputs=given, alert=alert)
+    except InputError as exc:
+        for name in sets.inputs:  # say which flag gave the value
+            exc.message = exc.message.replace(f"(from --input {name})",
+                                              f"(from --set inputs.{name})")
+        raise
     told = [f"inputs.{k}={values.shown(redact(v))}" for k, v in sets.inputs.items()]
     told += [f"steps.{s}.output set ({len(o)} key{'s' if len(o) != 1 else ''})"
              for s, o in sets.outputs.items()]
