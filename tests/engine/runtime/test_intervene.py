@@ -168,6 +168,13 @@ def test_a_change_after_the_step_still_needs_its_approval(tmp_path: Path,
     assert "outcome unchanged: escalate" in " ".join(proc.stdout.split())
     assert (scratch / "old.bin").exists()
 
+    proc = mendflow(tmp_path, "replay", original, "--from", GATE, "--dry-run", "--yes")
+    assert "(dry run)" in proc.stdout, proc.stdout + proc.stderr
+    assert (scratch / "old.bin").exists()  # a dry run changes nothing
+    new = stored(tmp_path)[last_run(tmp_path)]
+    assert new["memory"][f"steps.{DELETE}"]["dry_run"] is True
+    assert intervene.verdicts(new["events"])[0].dry_run
+
     proc = mendflow(tmp_path, "replay", original, "--from", GATE, "--approve", GATE)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not (scratch / "old.bin").exists()
