@@ -556,15 +556,15 @@ def verdicts(events: Sequence[EventRecord]) -> list[Verdict]:
 
 
 async def conclude(store: Store, replay_run: str) -> Verdict | None:
-    """The verdict of a replay that ended, noted on it and on the run it replays (once);
-    None while it runs, or for a run that is no replay."""
+    """The verdict of a replay that ended, noted on it and on the run it replays (once per
+    way it ended); None while it runs, or for a run that is no replay."""
     new = await store.get_run(replay_run)
     if new.options.replay is None or new.status == "running":
         return None
     new_events = await store.events(replay_run)
     noted = [v for v in verdicts(new_events) if v.replay_run == replay_run]
-    if noted:
-        return noted[-1]
+    if noted and noted[-1].outcome_to == (new.outcome or new.status):
+        return noted[-1]  # noted already (an interrupted replay, resumed, is noted again)
     original = await store.get_run(new.options.replay.run_id)
     found = verdict(original, await store.load_plan(original.plan_hash),
                     await store.events(original.run_id), await store.memory(original.run_id),

@@ -57,7 +57,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from pydantic import BaseModel, Field, ValidationError
 
 from engine import metrics
-from engine.errors import InputError, MendflowError
+from engine.errors import InputError, MendflowError, PlanError
 from engine.interaction import load_auto_approve
 from engine.plan import Plan
 from engine.runtime.executor import new_run_id
@@ -442,7 +442,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             prepared = await prepare(store, run_id, from_step=body.from_step,
                                      sets=parse_sets(body.set, files=False),
                                      from_record=body.from_record, redact=services.redact)
-        except InputError as exc:
+        except (InputError, PlanError) as exc:  # the request's fault, said in one line
             raise HTTPException(400, str(exc)) from None
         new_id = new_run_id()
         plan = prepared.plan
