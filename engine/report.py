@@ -44,6 +44,9 @@ class StepRow:
     error: str | None = None
     line: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    # In a replay (`mendflow replay`): how the step's result was served instead of run
+    # (`reused`, `from_record`, `set`, with the run it came from); None: it ran.
+    replayed: str | None = None
 
 
 @dataclass
@@ -74,6 +77,8 @@ class RunView:
             return True
         return self.history is not None and self.history.of(row.step_id).beyond(
             row.last_work_s)
+    # Replay verdicts noted on the run (as a replay, or as a run replayed): one line each.
+    replays: list[str] = field(default_factory=list)
 
     @property
     def makespan_s(self) -> float | None:
@@ -116,6 +121,9 @@ def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
             error = (ev.data.get("event") or {}).get("error")
             if error:
                 row.error = str(error)
+            served = ev.data.get("replayed")
+            row.replayed = (f"{served.get('how')} from run {served.get('run')}"
+                            if isinstance(served, Mapping) else None)
     for row in rows.values():
         if row.started_at is None and row.queued_at is not None and row.status in _RUNNING:
             row.started_at = row.queued_at
@@ -125,11 +133,34 @@ def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
     found = findings(plan, state, mem) if state else []
     return RunView(record=record, plan=plan, rows=list(rows.values()), critical_path=path,
                    critical_path_s=length, started_at=record.created_at, finished_at=finished,
-                   findings=found,
+                   findings=found, replays=replay_lines(record, events),
                    conclusion=conclusion(plan, state.end_step if state else None, mem),
                    why=filled_reason(plan, record.reason, state.end_step if state else None,
                                      mem),
                    flagged=stragglers.flagged(events))
+
+
+def replay_lines(record: RunRecord, events: list[EventRecord]) -> list[str]:
+    """What a replay replays and its intervention, and every replay verdict noted on the
+    run (`engine.runtime.intervene`), one line each."""
+    out: list[str] = []
+    of = record.options.replay
+    if of is not None:
+        out.append(f"replay of run {of.run_id} from step {of.from_step}; intervention: "
+                   + ("; ".join(of.interventions) or "none")
+                   + f"; reused: {', '.join(of.reuse) or 'none'}")
+    for ev in events:
+        if ev.type != "replay_verdict":
+            continue
+        d = ev.data
+        head = (f"outcome changed: {d.get('outcome_from')} -> {d.get('outcome_to')}"
+                if d.get("changed") else f"outcome unchanged: {d.get('outcome_to')}")
+        first = (f"first step whose result differs: {d.get('first_step')} ({d.get('what')})"
+                 if d.get("first_step") else "no step's result differs")
+        other = d.get("replay_run") if d.get("replay_run") != record.run_id else None
+        out.append((f"replayed as run {other}: " if other else "verdict: ")
+                   + f"{head}; {first}")
+    return out
 
 
 def filled_reason(plan: Plan, reason: str | None, end_step: str | None,
@@ -229,6 +260,7 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
                    f"(critical path {view.critical_path_s:.2f} s)")
     if r.options.dry_run:
         out.append("- **Dry run:** only read-only steps ran; nothing was changed")
+    out += [f"- **Replay:** {line}" for line in view.replays]
     out += [f"- **LLM:** {line}" for line in llm_lines(view.llm_usage)]
     inputs = r.context.get("inputs") or {}
     if inputs:
@@ -243,7 +275,8 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
             row.status, row.status)
         out.append(f"### `{row.step_id}`: {row.title} ({mark})")
         out.append("")
-        out.append(f"Guide line {row.line}; {row.kind}; attempts: {row.attempts}.")
+        out.append(f"Guide line {row.line}; {row.kind}; attempts: {row.attempts}."
+                   + (f" Not run: {row.replayed}." if row.replayed else ""))
         if row.summary:
             out += ["", f"> {_one_line(row.summary, 300)}"]
         if row.error and row.status == "failed":

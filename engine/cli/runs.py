@@ -378,6 +378,12 @@ def resume(
                                llm_spent=_llm_spent(answers.fallback)), view)
     _print_judge_usage(answers.fallback)
     _print_end(record, settings)
+    if record.options.replay is not None:  # a replay resumed: its verdict once it ends
+        from engine.cli.replaying import _conclude
+
+        verdict = asyncio.run(_with_store(settings, lambda s: _conclude(s, run_id)))
+        if verdict is not None:
+            out.print(Text(f"verdict: {verdict}"), highlight=False)
     raise typer.Exit(_exit_for(record))
 
 
@@ -597,6 +603,8 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
               f"why: {escape(view.why or r.reason or '-')}",
               highlight=False)
     _print_findings(view)
+    for line in view.replays:
+        out.print(Text(f"replay: {line}"), highlight=False)
     for line in llm_lines(view.llm_usage):
         out.print(Text(f"LLM: {line}"), highlight=False)
     if view.driver:
@@ -631,6 +639,8 @@ def _add_rows(table: Table, view: RunView, *, depth: int) -> None:
             dur += "!"
             style = "bold magenta"
             found = f"[straggler: p99 {p99:.2f} s] {found}"
+        if row.replayed:  # a replay served it from a record instead of running it
+            found = f"[{row.replayed}] {found}"
         table.add_row(Text(icon, style=style), Text(pad + row.step_id), row.kind, row.line,
                       str(row.attempts or ""), dur, Text(" ".join(str(found).split())[:120]))
         child = view.children.get(row.step_id)

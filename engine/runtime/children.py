@@ -109,7 +109,7 @@ class ChildCalls:
             # the caller's answers, approvals, policy and judge: a later `mendflow resume` of
             # the child alone acts as its caller would
             options = (await self.store.get_run(run_id)).options.model_copy(
-                update={"dry_run": dry_run})
+                update={"dry_run": dry_run, "replay": None})
             try:
                 record = await self._drive(lambda d: d.start(
                     child_plan, guide_path=guide, inputs=inputs, alert=alert, options=options,

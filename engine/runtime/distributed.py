@@ -90,6 +90,7 @@ from engine.runtime.commit import (
 )
 from engine.runtime.driving import in_doubt_reason, reap_leftovers, repeatable
 from engine.runtime.executor import child_calls
+from engine.runtime.intervene import RecordServer
 from engine.runtime.limits import StoreSlots
 from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import current_state, replay
@@ -216,6 +217,7 @@ class DistributedRunner:
         self._plans: dict[str, Plan] = {}
         self._run_plans: dict[str, str] = {}
         self._baselines: dict[str, asyncio.Future[Baseline]] = {}  # by run id
+        self._replays: dict[str, RecordServer] = {}
         # Limits per plugin and per data source hold across every worker: kept in the store.
         self.slots = StoreSlots(services.store, grace_s=lease_grace_s)
 
@@ -382,6 +384,7 @@ class DistributedRunner:
                 memory = Memory.restore(record.context, entries)
                 runner = self._runner(record)
                 runner.baselines[run_id] = self._baseline(plan, record)
+                runner.replay = await self._replay(record)
                 report = await runner.run(plan, run_id, step, attempt, memory,
                                           dry_run=record.options.dry_run)
             report.data["worker"] = self.owner
@@ -687,6 +690,18 @@ class DistributedRunner:
         # A call step's child run is driven here, in this worker (`engine.runtime.children`).
         runner.calls = child_calls(self.services, interaction=answers, slots=self.slots)
         return runner
+
+    async def _replay(self, record: RunRecord) -> RecordServer | None:
+        """A replay's record server (`engine.runtime.intervene`), loaded once per run."""
+        if record.options.replay is None:
+            return None
+        server = self._replays.get(record.run_id)
+        if server is None:
+            server = await RecordServer.load(self.store, record.options.replay)
+            while len(self._replays) >= 16:
+                del self._replays[next(iter(self._replays))]  # the oldest
+            self._replays[record.run_id] = server
+        return server
 
     def _marker_owner(self) -> str:
         """Who holds a start marker: this worker, and which of its executions."""

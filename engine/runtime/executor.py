@@ -43,6 +43,7 @@ from engine.runtime.driving import (
     reap_leftovers,
     repeatable,
 )
+from engine.runtime.intervene import server_for
 from engine.runtime.limits import Slots
 from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import current_state
@@ -185,6 +186,8 @@ class LocalExecutor:
         dry_run = record.options.dry_run
         memory = Memory.restore(record.context, await self.store.memory(run_id))
         state, _ = await current_state(self.store, plan, record)
+        # a replay's steps served from the record of the run it replays
+        self.runner.replay = await server_for(self.store, record)
         queue: asyncio.Queue[tuple[str, int, StepReport]] = asyncio.Queue()
         self._queue = queue
         tasks: dict[tuple[str, int], asyncio.Task[None]] = {}

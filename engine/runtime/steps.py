@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -59,6 +59,14 @@ class StepReport:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+class Served(Protocol):
+    """Serves steps of a replay (`engine.runtime.intervene`) from the record of the run it
+    replays: a report for a step it serves, None for one that runs as usual."""
+
+    async def serve(self, runner: StepRunner, plan: Plan, step: Step, attempt: int,
+                    memory: Memory) -> StepReport | None: ...
+
+
 class StepRunner:
     def __init__(
         self,
@@ -95,6 +103,8 @@ class StepRunner:
         # Told (run id, straggler) when a step is flagged (the local executor's observer).
         self.on_straggler: Callable[[str, Straggler], None] | None = None
         self._notes: set[asyncio.Task[None]] = set()  # straggler notes being written
+        # A replay's recorded results (`engine.runtime.intervene`); None for any other run.
+        self.replay: Served | None = None
 
     async def run(self, plan: Plan, run_id: str, step: Step, attempt: int, memory: Memory,
                   *, dry_run: bool = False) -> StepReport:
@@ -141,6 +151,10 @@ class StepRunner:
 
     async def _run_step(self, plan: Plan, run_id: str, step: Step, attempt: int,
                         memory: Memory, dry_run: bool) -> StepReport:
+        if self.replay is not None:
+            served = await self.replay.serve(self, plan, step, attempt, memory)
+            if served is not None:
+                return served
         kind = step.kind
         if kind == StepKind.APPROVE:
             return await self._approve(plan, step, attempt, memory, dry_run)
@@ -346,6 +360,56 @@ class StepRunner:
                                      error=self.redact(result.error or "step failed"),
                                      retryable=True)
         return StepReport(event, memory=entries, data=data)
+
+    async def served(self, plan: Plan, step: Step, attempt: int, memory: Memory, *,
+                     outputs: Mapping[str, Any], ok: bool, error: str | None,
+                     approval_by: str | None, judged: Callable[[Edge], bool | None],
+                     summary: str, note: str, data: Mapping[str, Any]) -> StepReport:
+        """A step's report made from a result it did not run for (a replay serves it from a
+        record, or with outputs an intervention set): its memory and bindings written as
+        `_finish` writes them, the conditions with an expression decided again on this run's
+        memory, a judgment taken as `judged` says (not asked again; None: no); the event
+        is an approval for an approval step (`approval_by`), else success, or a failure that
+        is not retried."""
+        outputs = self.redact(dict(outputs))
+        entries = [memory.entry(f"steps.{step.id}", outputs, step_id=step.id, attempt=attempt)]
+        if step.binds and ok:
+            scope = {**memory.view(), "result": outputs}
+            for key, expr in sorted(step.binds.items()):
+                entries.append(memory.entry(key, self.redact(_evaluate_value(expr, scope, step)),
+                                            step_id=step.id, attempt=attempt))
+        view = dict(memory.view())
+        view["steps"] = {**view["steps"], step.id: outputs}
+        view["vars"] = {**view["vars"], **{e.key.split(".", 1)[1]: e.value
+                                          for e in entries if e.key.startswith("vars.")}}
+        on = "success" if ok else "failure"
+        branches: dict[int, bool] = {}
+        for index, edge in sched.plan_index(plan).outgoing[step.id]:
+            if edge.condition is None:
+                continue
+            if edge.on != on and not (on == "failure" and step.on_error == "continue"):
+                continue
+            if edge.condition.expr is None:
+                branches[index] = bool(judged(edge))
+                continue
+            try:
+                branches[index] = templating.evaluate(edge.condition.expr, view)
+            except ConditionError as exc:
+                raise ConditionError(f"cannot decide {edge.condition.text!r}: {exc.message}",
+                                     step=step.id, hint=exc.hint) from None
+        event: sched.Event
+        if approval_by is not None:
+            event = sched.Approval(step=step.id, attempt=attempt, granted=ok, by=approval_by,
+                                   branches=branches)
+        elif ok:
+            event = sched.StepSucceeded(step=step.id, attempt=attempt, branches=branches,
+                                        note=note)
+        else:
+            event = sched.StepFailed(step=step.id, attempt=attempt, branches=branches,
+                                     error=self.redact(error or "step failed"), retryable=False)
+        return StepReport(event, memory=entries,
+                          data={"summary": self.redact(summary), "duration_s": 0.0,
+                                **self.redact(dict(data))})
 
     async def _branches(self, plan: Plan, step: Step, on: str, view: Mapping[str, Any],
                         outputs: Mapping[str, Any],

@@ -57,7 +57,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from pydantic import BaseModel, Field, ValidationError
 
 from engine import metrics
-from engine.errors import MendflowError
+from engine.errors import InputError, MendflowError, PlanError
 from engine.interaction import load_auto_approve
 from engine.plan import Plan
 from engine.runtime.executor import new_run_id
@@ -67,7 +67,7 @@ from engine.serve import views
 from engine.serve.alerts import Alert, Notification, Route, Router
 from engine.serve.auth import Caller, Tokens
 from engine.serve.notify import Delivery, Notifier, NotifyConfig
-from engine.serve.resuming import ResumeRequest, check_resumable
+from engine.serve.resuming import ReplayRequest, ResumeRequest, check_resumable
 from engine.serve.slots import GuideSlots
 from engine.serve.ui import mount_ui
 from engine.store.base import (
@@ -430,6 +430,54 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             "in_doubt": {step: str(decision) for step, decision in in_doubt.items()}})
         return {"run_id": run_id, "resuming": True, "by": who.name}
 
+    @app.post("/api/v1/runs/{run_id}/replay")
+    async def replay(run_id: str, body: ReplayRequest, request: Request,
+                     who: Operator) -> dict[str, Any]:
+        """Replay a run that ended from one of its steps, with an intervention (`set`, as
+        `mendflow replay --set`; a step's outputs inline): a new run, started here and
+        asking people as any run this server starts (a mutating step needs its approval).
+        Its verdict is noted on both runs when it ends (`engine.runtime.intervene`)."""
+        source = request.client.host if request.client else "unknown"
+        return await _replay(run_id, body, who, source)
+
+    async def _replay(run_id: str, body: ReplayRequest, who: Caller,
+                      source: str) -> dict[str, Any]:
+        """Start a replay (the API's and the web UI's "replay from here")."""
+        from engine.runtime.intervene import conclude, parse_sets, prepare
+
+        await _get_run(run_id)
+        try:
+            prepared = await prepare(store, run_id, from_step=body.from_step,
+                                     sets=parse_sets(body.set, files=False),
+                                     from_record=body.from_record, redact=services.redact)
+        except (InputError, PlanError) as exc:  # the request's fault, said in one line
+            raise HTTPException(400, str(exc)) from None
+        new_id = new_run_id()
+        plan = prepared.plan
+        if not await slots.take(plan.id, new_id):
+            raise HTTPException(409, f"{config.max_runs_per_guide} runs of this guide are "
+                                     "live: replay it when one ends")
+        options = RunOptions(executor=config.executor, auto_approve=policy, ask_people=True,
+                             dry_run=body.dry_run, replay=prepared.replay)
+        executor = factory(services, interaction=answers_for(options, store=store,
+                                                             run_id=new_id))
+
+        async def go() -> RunRecord:
+            record = await executor.start(plan, guide_path=prepared.guide_path,
+                                          inputs=prepared.inputs, alert=prepared.alert,
+                                          options=options, run_id=new_id)
+            await conclude(store, record.run_id)
+            return record
+
+        _launch(executor, new_id, plan.id, prepared.guide_path, None, go)
+        await store.add_note(run_id, "replay_asked", {
+            "by": who.name, "source": source, "replay_run": new_id,
+            "from_step": body.from_step,
+            "interventions": list(prepared.replay.interventions)})
+        return {"run_id": new_id, "replay_of": run_id, "from_step": body.from_step,
+                "reused": list(prepared.replay.reuse),
+                "interventions": list(prepared.replay.interventions), "by": who.name}
+
     @app.get("/api/v1/guides")
     async def guides(who: Reader) -> list[dict[str, Any]]:
         """One entry per trigger, with its guide's lint status (`mendflow lint`)."""
@@ -455,6 +503,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     async def _mendflow_error(request: Request, exc: MendflowError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, "hint": exc.hint}, status_code=503)
 
+    app.state.replay = _replay  # the web UI's "replay from here" starts one the same way
     mount_ui(app, store=store, router=router)  # the web UI: engine.serve.ui
     app.state.live = live
     return app

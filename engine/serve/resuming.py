@@ -30,6 +30,17 @@ class ResumeRequest(BaseModel):
                                    description="Steps in doubt taken as failed.")
 
 
+class ReplayRequest(BaseModel):
+    """`POST /api/v1/runs/ID/replay` (`mendflow replay`'s options)."""
+
+    from_step: str = Field(description="The step to replay from.")
+    set: list[str] = Field(default_factory=list, description="The intervention: "
+                           "inputs.NAME=VALUE, or steps.STEP.output=JSON-OBJECT.")
+    from_record: bool = Field(default=False, description="Read-only steps whose parameters "
+                              "render unchanged are served from the record.")
+    dry_run: bool = False
+
+
 async def check_resumable(store: Store, record: RunRecord, plan: Plan, request: ResumeRequest,
                           *, who: Caller, executor: str,
                           driven_here: bool) -> dict[str, InDoubtDecision]:

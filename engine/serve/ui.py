@@ -239,6 +239,24 @@ def _routes(store: Store, router: Router) -> APIRouter:
         return _done(request, f"/ui/runs/{quote(run_id)}",
                      {"cancelling": executor.cancel(f"cancelled by {who.name} (web UI)")})
 
+    @ui.post("/ui/runs/{run_id}/steps/{step_id}/replay")
+    async def replay(request: Request, run_id: str, step_id: str, who: Viewer) -> Response:
+        """"Replay from here": a replay of the run from this step (`mendflow replay`), with
+        the intervention written in the form (one `inputs.NAME=VALUE` or
+        `steps.STEP.output={...}` a line); the page of the new run follows."""
+        from engine.serve.resuming import ReplayRequest
+
+        form = await _form(request)
+        session.check_form(request, form)
+        if not who.may("act"):
+            raise HTTPException(403, f"{who.name} ({who.role}) may not replay runs")
+        sets = [line.strip() for line in form.get("set", "").splitlines() if line.strip()]
+        body = ReplayRequest(from_step=step_id, set=sets,
+                             from_record=form.get("from_record") == "yes")
+        source = request.client.host if request.client else "unknown"
+        said = await request.app.state.replay(run_id, body, who, f"{source} (web UI)")
+        return _done(request, f"/ui/runs/{quote(said['run_id'])}", said)
+
     @ui.get("/ui/alerts")
     async def alerts_page(request: Request, who: Viewer,
                           disposition: Annotated[str | None, Query()] = None) -> Response:

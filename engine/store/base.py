@@ -83,6 +83,29 @@ class LeaseHeld(StoreError):
         self.lease = lease
 
 
+class ReplayOf(BaseModel):
+    """What makes a run a replay (`mendflow replay`, `engine.runtime.intervene`): the run it
+    replays and from which step, the steps served from that run's record instead of run,
+    and the intervention. Saved with the run's options, so whoever runs its steps (this
+    process, a worker anywhere) serves them the same way."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    run_id: str = Field(description="The run replayed.")
+    from_step: str = Field(description="The step the replay starts from.")
+    reuse: tuple[str, ...] = Field(default=(), description="Steps that finished before "
+                                   "`from_step` in that run: their recorded results are "
+                                   "reused, they are not run again.")
+    outputs: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Steps whose outputs the intervention sets "
+        "(`--set steps.S.output=@FILE`): served with them, not run.")
+    from_record: bool = Field(default=False, description="Read-only steps from `from_step` "
+                              "on are served from the record when their rendered "
+                              "parameters are unchanged.")
+    interventions: tuple[str, ...] = Field(default=(), description="What was changed, "
+                                           "for people (redacted).")
+
+
 class RunOptions(BaseModel):
     """How a run was started, saved with it so that whoever drives it later (a worker anywhere,
     `mendflow resume`) acts as the starter would: the executor it runs on, dry run, and the
@@ -104,6 +127,8 @@ class RunOptions(BaseModel):
     ask_people: bool = Field(default=False, description="What the above do not answer is "
                              "asked through the API and waited for (mendflow serve); else it "
                              "fails the step, saying which flag would answer it.")
+    replay: ReplayOf | None = Field(default=None, description="Set when the run replays "
+                                    "another (`mendflow replay`).")
 
 
 class RunRecord(BaseModel):

@@ -274,7 +274,8 @@ _COMMIT = _COMMIT_CTES + "\nSELECT version FROM r"
 
 # A guide's step histories (`step_durations`): the work time of each successful attempt in
 # its latest runs that are over; each run's events by its primary key (the fence, OFFSET 0,
-# keeps the planner from parsing every run's events before the join), parsed once.
+# keeps the planner from parsing every run's events before the join), parsed once. A dry run's
+# stand-ins and a replay's served steps (`replayed`: not run, 0 s) are not work times.
 _STEP_DURATIONS = """
 SELECT e.step_id, (e.j ->> 'duration_s')::float8 AS duration
 FROM (SELECT run_id FROM runs
@@ -284,7 +285,7 @@ CROSS JOIN LATERAL (
     SELECT step_id, data::jsonb AS j FROM events
     WHERE events.run_id = r.run_id AND type = 'step_succeeded' AND step_id IS NOT NULL
     OFFSET 0) AS e
-WHERE coalesce(e.j #>> '{event,note}', '') <> 'dry run'"""
+WHERE coalesce(e.j #>> '{event,note}', '') <> 'dry run' AND NOT e.j ? 'replayed'"""
 
 # A note (`add_note`): the next seq taken under the run's row lock, as a commit takes it, but
 # the version and the snapshot left alone (the note is after the snapshot, and replays to

@@ -210,7 +210,8 @@ _STEP_DURATIONS = (
     "ORDER BY created_at DESC LIMIT ?) AS r JOIN events AS e ON e.run_id = r.run_id "
     "WHERE e.type = 'step_succeeded' AND e.step_id IS NOT NULL "
     "AND json_extract(e.data, '$.duration_s') IS NOT NULL "
-    "AND coalesce(json_extract(e.data, '$.event.note'), '') <> 'dry run'")
+    "AND coalesce(json_extract(e.data, '$.event.note'), '') <> 'dry run' "
+    "AND json_extract(e.data, '$.replayed') IS NULL")  # a replay's served steps: not work
 _INSERT_EVENTS = ("INSERT INTO events (run_id, seq, at, type, step_id, attempt, data) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _INSERT_MEMORY = ("INSERT INTO memory (run_id, key, value, step_id, attempt, at) "

@@ -28,6 +28,7 @@ from engine.plugins import default_registry
 from engine.report import build_view, render_markdown
 from engine.runtime.distributed import DistributedRunner
 from engine.runtime.executor import LocalExecutor, Update
+from engine.runtime.intervene import parse_sets, prepare
 from engine.runtime.services import Services, build_services
 from engine.serve.live import run_events
 from engine.settings import Settings
@@ -173,6 +174,15 @@ async def test_step_durations_come_from_finished_runs_of_the_same_guide_before_t
     await LocalExecutor(services).start(
         plan, guide_path=str(GUIDE), inputs={"scratch_dir": str(scratch)},
         options=RunOptions(dry_run=True))
+    assert len((await store.step_durations(plan.id))["size"]) == 4
+    # a replay's reused steps were served from the record in 0 s, not run: not history either
+    original = (await store.list_runs(limit=1))[0]
+    prepared = await prepare(store, original.run_id, from_step="if-directory-within-budget",
+                             sets=parse_sets([]))
+    replayed = await LocalExecutor(services).start(
+        prepared.plan, guide_path=prepared.guide_path, inputs=prepared.inputs,
+        options=RunOptions(dry_run=True, replay=prepared.replay))
+    assert "size" in prepared.replay.reuse and replayed.status != "running"
     assert len((await store.step_durations(plan.id))["size"]) == 4
 
 

@@ -33,6 +33,8 @@ from engine.store.base import (
     LlmUsage,
     MemoryEntry,
     NextClaim,
+    ReplayOf,
+    RunOptions,
     RunRecord,
     SharedStore,
     StaleState,
@@ -325,6 +327,18 @@ class StoreContract:
         got = await store.get_run(run.run_id)
         assert_same_json(got.context, {"alert": {"value": 1.0, "n": 1}})
         assert_same_json(got.state, {"f": 2.0, "i": 2, "u": "ü", "l": [None]})
+
+    async def test_a_replays_options_read_back_equal(self, store: Store) -> None:
+        """A replay's `RunOptions.replay` (what its steps are served from) is kept whole."""
+        replay = ReplayOf(run_id="r-1", from_step="q", reuse=("a", "b"),
+                          outputs={"c": {"rows": [{"n": 1.0}], "ok": True}}, from_record=True,
+                          interventions=("inputs.x='1'",))
+        run = make_run().model_copy(update={"options": RunOptions(executor="celery",
+                                                                  replay=replay)})
+        await store.create_run(run)
+        got = await store.get_run(run.run_id)
+        assert got.options == run.options and got.options.replay == replay
+        assert_same_json(got.options.replay.outputs["c"], {"rows": [{"n": 1.0}], "ok": True})
 
     async def test_concurrent_commits_with_retry_all_land_exactly_once(
             self, store: Store, peer_store: Store) -> None:
