@@ -85,8 +85,20 @@ def run_ended(guide: str, status: str, outcome: str | None) -> None:
         RUNS_ENDED.labels(guide, status, outcome or "").inc()
 
 
+# Each step records into three labelled series; `labels()` validates and locks on every call,
+# a third of the metrics' cost per step, so the series are looked up once and kept here (their
+# labels are bounded, see above).
+_STEP_DURATIONS: dict[tuple[str, str, str], Histogram] = {}
+_QUEUE_WAITS: dict[tuple[str, str], Histogram] = {}
+_STEPS_RUNNING: dict[str, Gauge] = {}
+
+
 def step_done(plugin: str | None, kind: str, result: str, duration_s: float) -> None:
-    STEP_DURATION.labels(plugin or "", kind, result).observe(max(duration_s, 0.0))
+    key = (plugin or "", kind, result)
+    series = _STEP_DURATIONS.get(key)
+    if series is None:
+        series = _STEP_DURATIONS[key] = STEP_DURATION.labels(*key)
+    series.observe(max(duration_s, 0.0))
 
 
 def straggler(guide: str, plugin: str | None) -> None:
@@ -94,12 +106,18 @@ def straggler(guide: str, plugin: str | None) -> None:
 
 
 def waited(plugin: str | None, where: str, seconds: float) -> None:
-    QUEUE_WAIT.labels(plugin or "", where).observe(max(seconds, 0.0))
+    key = (plugin or "", where)
+    series = _QUEUE_WAITS.get(key)
+    if series is None:
+        series = _QUEUE_WAITS[key] = QUEUE_WAIT.labels(*key)
+    series.observe(max(seconds, 0.0))
 
 
 @contextmanager
 def step_running(plugin: str | None) -> Iterator[None]:
-    gauge = STEPS_RUNNING.labels(plugin or "")
+    gauge = _STEPS_RUNNING.get(plugin or "")
+    if gauge is None:
+        gauge = _STEPS_RUNNING[plugin or ""] = STEPS_RUNNING.labels(plugin or "")
     gauge.inc()
     try:
         yield

@@ -6,7 +6,9 @@ committed: the scheduler state after them, the event rows to append (each report
 followed by the `step_started` rows of the steps it started), the memory entries they wrote,
 the run's status and reason, whether to snapshot the state, and the actions to take once the
 commit has landed (steps to start or cancel); and which of the started steps a worker may
-claim for itself in the same commit (`claimable`, its continuation).
+claim for itself in the same commit (`claimable`, its continuation). The commits that are not
+a batch of reports are made here too: a run's start (`start_run`), its resumption after its
+driver died (`resume_run`), its end for a reason outside the scheduler (`end_run`).
 
 A report the scheduler ignores (stale, a duplicate delivered again, or from a step the run
 cancelled) leaves no trace: no row, no memory. A step that one report of a batch starts and a
@@ -23,7 +25,13 @@ from typing import Any, NamedTuple
 
 from engine import scheduler as sched
 from engine.plan import Plan, Step
-from engine.runtime.replay import SNAPSHOT_EVERY, STEPS_PER_REPLAYED_EVENT, EventRow, run_status
+from engine.runtime.replay import (
+    SNAPSHOT_EVERY,
+    STEPS_PER_REPLAYED_EVENT,
+    EventRow,
+    run_status,
+    started_events,
+)
 from engine.store.base import MemoryEntry, RunStatus
 from engine.store.base import Report as Parked
 
@@ -138,6 +146,48 @@ def commit_reports(plan: Plan, state: sched.RunState, reports: Sequence[Report],
     status, reason = run_status(plan, state)
     snapshot = state.finished or since_snapshot + applied >= snapshot_every
     return Commit(state, events, memory, status, reason, snapshot, actions, applied)
+
+
+def start_run(plan: Plan, state: sched.RunState, *,
+              redact: Callable[[Any], Any] = _as_is) -> Commit:
+    """A run's first commit: `Start` applied to its initial `state`, and the steps it starts;
+    snapshotted (the state every later commit's events are replayed onto)."""
+    change = commit_reports(plan, state, [Report.of(sched.Start(), redact=redact)])
+    if change is None:
+        raise ValueError(f"run of {plan.id} was started already")
+    return change._replace(snapshot=True)
+
+
+def resume_run(plan: Plan, state: sched.RunState, reports: Sequence[Report], *,
+               waiting: str | None = None, index: sched.PlanIndex | None = None) -> Commit:
+    """The commit that resumes a run whose driver died: a `resumed` row, then `reports` (the
+    steps it left in doubt, people's answers about steps in doubt) applied one after another,
+    then what was in flight started again (`sched.resume`: same attempts; the steps an answer
+    re-runs or lets go on among them). With `waiting` (why: a step in doubt has no answer)
+    nothing starts and the run stops `interrupted` for that reason. Snapshotted."""
+    index = index or sched.plan_index(plan)
+    rows: list[EventRow] = [("resumed", None, None, {})]
+    applied = 0
+    for report in reports:
+        new_state, _ = sched.apply(plan, state, report.event, index=index)
+        if new_state is state:
+            continue
+        state, applied = new_state, applied + 1
+        rows.append(report.row())
+    if waiting is not None:
+        rows.append(("interrupted", None, None, {"reason": waiting}))
+        return Commit(state, rows, [], "interrupted", waiting, True, [], applied)
+    actions = sched.resume(plan, state)
+    rows += started_events(actions)
+    status, reason = run_status(plan, state)
+    return Commit(state, rows, [], status, reason, True, actions, applied)
+
+
+def end_run(state: sched.RunState, status: RunStatus, reason: str) -> Commit:
+    """The commit that ends or stops a run for a reason outside the scheduler (nothing left
+    to run, the user's interrupt): a row saying so; snapshotted, nothing to act on."""
+    return Commit(state, [(status, None, None, {"reason": reason})], [], status, reason, True,
+                  [], 0)
 
 
 def claimable(plan: Plan, commit: Commit, *, width: int,

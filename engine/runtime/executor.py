@@ -34,7 +34,15 @@ from engine import scheduler as sched
 from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.plan import Plan, Step, StepKind
 from engine.runtime.children import STEP_CANCELLED, ChildCalls
-from engine.runtime.commit import Report, commit_reports, local_snapshot_every
+from engine.runtime.commit import (
+    Commit,
+    Report,
+    commit_reports,
+    end_run,
+    local_snapshot_every,
+    resume_run,
+    start_run,
+)
 from engine.runtime.driving import (
     LEASE_TTL_S,
     drive_lease,
@@ -47,10 +55,9 @@ from engine.runtime.intervene import server_for
 from engine.runtime.limits import Slots
 from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import current_state
-from engine.runtime.replay import started_events as _started
 from engine.runtime.services import Redact, Services
 from engine.runtime.steps import StepReport, StepRunner
-from engine.store.base import MemoryEntry, RunOptions, RunRecord, StaleState
+from engine.store.base import RunOptions, RunRecord, StaleState
 from engine.stragglers import load_baseline
 
 log = logging.getLogger("mendflow.executor")
@@ -194,29 +201,25 @@ class LocalExecutor:
         self.observer(Update("run_started", run_id, record=record, state=state))
 
         if state.status == "pending":
-            start = sched.Start()
-            state, actions = sched.apply(plan, state, start)
-            first: list[Any] = [("start", None, None, {"event": start.model_dump(mode="json")})]
+            change = start_run(plan, state, redact=self.redact)
         else:
-            state, settled, waiting = await self._settle_in_doubt(plan, state)
-            first = [("resumed", None, None, {}), *settled]
-            if waiting:  # a gated step's outcome is unknown and no one said what to do
-                reason = interrupted_reason(waiting)
-                record = await self._commit(
-                    record, state, [*first, ("interrupted", None, None, {"reason": reason})],
-                    [], snapshot=True, status="interrupted", reason=reason)
+            change = await self._settle_in_doubt(plan, state)
+            if change.status == "interrupted":  # a step in doubt has no answer: stop here
+                record = await self._commit(record, change)
                 _ended(plan, record)
                 self.observer(Update("run_finished", run_id, status=record.status,
-                                     record=record, state=state))
+                                     record=record, state=change.state))
                 return record
-            actions = sched.resume(plan, state)
         unsnapped = 0
         snapshot_every = local_snapshot_every(plan)
+        # The run as last committed: its version and status, the record itself rebuilt only
+        # for an observer and at the end (a copy of it per step costs more than the scheduler).
+        head = _Head(record)
+        state = change.state
         try:
-            record = await self._commit(record, state, first + _started(actions), [],
-                                        snapshot=True)
-            self._launch(plan, record, state, actions, memory, tasks, queue, dry_run)
-            while record.status == "running" and tasks:
+            await head.commit(self, change)
+            self._launch(plan, run_id, state, change.actions, memory, tasks, queue, dry_run)
+            while head.status == "running" and tasks:
                 # Group commit: every report already waiting goes into one transaction.
                 reports = [await queue.get()]
                 while not queue.empty():
@@ -225,27 +228,31 @@ class LocalExecutor:
                     task = tasks.pop((step_id, attempt), None)
                     if task is not None and not task.done():  # it reported: it ends now
                         await asyncio.gather(task, return_exceptions=True)
-                change = commit_reports(
+                batch = commit_reports(
                     plan, state, [Report.of(outcome.event, outcome.data, outcome.memory,
                                             redact=self.redact) for _, _, outcome in reports],
                     since_snapshot=unsnapped, snapshot_every=snapshot_every)
-                actions = []
-                if change is not None:  # else the scheduler ignored them all: nothing to write
-                    state, actions = change.state, change.actions
-                    unsnapped = 0 if change.snapshot else unsnapped + change.applied
-                    record = await self._commit(record, state, change.events, change.memory,
-                                                snapshot=change.snapshot)
-                    memory.apply(change.memory)
-                for step_id, attempt, outcome in reports:
-                    if not step_id or self.observer is _unobserved:
-                        continue  # a cancel, not a step; or no one to tell
-                    step_status = state.steps[step_id].status if step_id in state.steps else ""
-                    self.observer(Update(
-                        "step_finished", run_id, step_id=step_id, attempt=attempt,
-                        status=str(step_status), summary=str(outcome.data.get("summary", "")),
-                        duration_s=outcome.data.get("duration_s"), record=record, state=state,
-                    ))
-                self._launch(plan, record, state, actions, memory, tasks, queue, dry_run)
+                actions: list[Any] = []
+                if batch is not None:  # else the scheduler ignored them all: nothing to write
+                    state, actions = batch.state, batch.actions
+                    unsnapped = 0 if batch.snapshot else unsnapped + batch.applied
+                    await head.commit(self, batch)
+                    memory.apply(batch.memory)
+                if self.observer is not _unobserved:
+                    record = head.record()
+                    for step_id, attempt, outcome in reports:
+                        if not step_id:
+                            continue  # a cancel, not a step
+                        step_status = state.steps[step_id].status \
+                            if step_id in state.steps else ""
+                        self.observer(Update(
+                            "step_finished", run_id, step_id=step_id, attempt=attempt,
+                            status=str(step_status),
+                            summary=str(outcome.data.get("summary", "")),
+                            duration_s=outcome.data.get("duration_s"), record=record,
+                            state=state,
+                        ))
+                self._launch(plan, run_id, state, actions, memory, tasks, queue, dry_run)
         except (asyncio.CancelledError, KeyboardInterrupt):
             # Ctrl-C: stop in-flight steps, keep the run resumable (state says they were running).
             await _cancel_all(tasks)
@@ -254,53 +261,52 @@ class LocalExecutor:
                 call.cancel()  # at once: the children stay resumable, as this run does
             await asyncio.gather(*stopping, return_exceptions=True)
             with contextlib.suppress(Exception):
-                record = await asyncio.shield(self._mark(
-                    record, state, "interrupted", "interrupted by the user; resumable"))
+                await asyncio.shield(head.commit(self, end_run(
+                    state, "interrupted", "interrupted by the user; resumable")))
             raise
+        record = head.record()
         await _cancel_all(tasks)
         stopping, self._calls_stopping = self._calls_stopping, []
         await asyncio.gather(*stopping, return_exceptions=True)
         if record.status == "running":  # the scheduler ended nothing and nothing runs
-            record = await self._mark(record, state, "failed",
-                                      state.reason or "no step left to run")
+            record = await self._commit(record, end_run(state, "failed",
+                                                        state.reason or "no step left to run"))
         _ended(plan, record)
         self.observer(Update("run_finished", run_id, status=record.status, record=record,
                              state=state))
         return record
 
-    async def _settle_in_doubt(self, plan: Plan, state: sched.RunState) -> tuple[
-            sched.RunState, list[Any], list[tuple[str, str]]]:
+    async def _settle_in_doubt(self, plan: Plan, state: sched.RunState) -> Commit:
         """Before resuming: put in doubt the gated steps the dead runner left in flight that
         may not simply run again, and ask for an answer for every step in doubt. Returns the
-        state, the event rows to commit, and the (step, note) of each step left unanswered;
-        if any is, no answer is applied (nothing may start before all are answered)."""
-        rows: list[Any] = []
-        for doubt in sched.in_doubt_after_crash(
-                plan, state, repeatable=lambda step: repeatable(self.services.registry, step),
-                reason=in_doubt_reason("{step}", lost="runner")):
-            state, _ = sched.apply(plan, state, doubt)
-            rows.append((doubt.type, doubt.step, doubt.attempt,
-                         {"event": doubt.model_dump(mode="json"), "summary": doubt.reason}))
-        answers: list[sched.InDoubtAnswer] = []
+        commit that resumes the run (`resume_run`); if any step in doubt is left unanswered,
+        no answer is applied (nothing may start before all are answered) and the run stops
+        `interrupted`, saying which."""
+        doubts = sched.in_doubt_after_crash(
+            plan, state, repeatable=lambda step: repeatable(self.services.registry, step),
+            reason=in_doubt_reason("{step}", lost="runner"))
+        reports = [Report.of(doubt, {"summary": doubt.reason}, redact=self.redact)
+                   for doubt in doubts]
+        doubted = state
+        for doubt in doubts:
+            doubted, _ = sched.apply(plan, doubted, doubt)
+        answers: list[Report] = []
         waiting: list[tuple[str, str]] = []
         steps = sched.plan_index(plan).steps
-        for sid, st in state.in_doubt():
+        for sid, st in doubted.in_doubt():
             note = st.note or in_doubt_reason(sid, lost="runner")
             try:
                 reply = await self.interaction.settle_in_doubt(step=steps[sid], reason=note)
             except NeedsAnswer:
                 waiting.append((sid, note))
                 continue
-            answers.append(sched.InDoubtAnswer(step=sid, attempt=st.attempt,
-                                               decision=reply.decision, by=reply.by))
+            answer = sched.InDoubtAnswer(step=sid, attempt=st.attempt, decision=reply.decision,
+                                         by=reply.by)
+            answers.append(Report.of(answer, {"summary": f"{answer.decision} ({answer.by})"},
+                                     redact=self.redact))
         if waiting:
-            return state, rows, waiting
-        for answer in answers:
-            state, _ = sched.apply(plan, state, answer)
-            rows.append((answer.type, answer.step, answer.attempt,
-                         {"event": answer.model_dump(mode="json"),
-                          "summary": f"{answer.decision} ({answer.by})"}))
-        return state, rows, []
+            return resume_run(plan, state, reports, waiting=interrupted_reason(waiting))
+        return resume_run(plan, state, reports + answers)
 
     def cancel(self, reason: str = "cancelled by the user") -> bool:
         """Cancel the run being driven: steps in flight stop, the plan's clean-up steps run,
@@ -311,7 +317,7 @@ class LocalExecutor:
         queue.put_nowait(("", 0, StepReport(sched.Cancel(reason=reason))))
         return True
 
-    def _launch(self, plan: Plan, record: RunRecord, state: sched.RunState,
+    def _launch(self, plan: Plan, run_id: str, state: sched.RunState,
                 actions: list[Any], memory: Memory,
                 tasks: dict[tuple[str, int], asyncio.Task[None]],
                 queue: asyncio.Queue[tuple[str, int, StepReport]], dry_run: bool) -> None:
@@ -326,44 +332,32 @@ class LocalExecutor:
             elif isinstance(action, sched.StartStep):
                 step = sched.plan_index(plan).steps[action.step]
                 if self.observer is not _unobserved:
-                    self.observer(Update("step_started", record.run_id, step_id=action.step,
+                    self.observer(Update("step_started", run_id, step_id=action.step,
                                          attempt=action.attempt, state=state))
                 tasks[(action.step, action.attempt)] = asyncio.create_task(
-                    self._step_task(plan, record.run_id, step, action.attempt, action.delay_s,
+                    self._step_task(plan, run_id, step, action.attempt, action.delay_s,
                                     memory, queue, dry_run),
                     name=f"step:{action.step}:{action.attempt}",
                 )
 
-    async def _commit(self, record: RunRecord, state: sched.RunState,
-                      events: list[tuple[str, str | None, int | None, dict[str, Any]]],
-                      memory: list[MemoryEntry], *, snapshot: bool,
-                      status: str | None = None, reason: str | None = None) -> RunRecord:
-        """Persist a transition; returns the record as it now stands (state when snapshot)."""
-        status = status or (state.status if state.status != "pending" else "running")
-        reason = reason if reason is not None else state.reason
-        state_json = state.to_json_dict() if snapshot else None
+    async def _write(self, run_id: str, version: int,
+                     change: Commit) -> tuple[int, dict[str, Any] | None]:
+        """Persist a transition of the run at `version`; returns the run's new version and
+        the state snapshot written (None if none was)."""
+        args = change.store_args()
         try:
-            version = await self.store.commit(
-                record.run_id, expected_version=record.version, state=state_json,
-                status=status, outcome=state.outcome, reason=reason,  # type: ignore[arg-type]
-                events=events, memory=memory,
-            )
+            return await self.store.commit(run_id, expected_version=version, **args), \
+                args["state"]
         except StaleState:
             raise StaleState(
-                f"run {record.run_id} was advanced by another process",
+                f"run {run_id} was advanced by another process",
                 hint="Only one process may drive a run; wait for it or stop it, then resume",
             ) from None
-        update: dict[str, Any] = {"version": version, "status": status,
-                                  "outcome": state.outcome, "reason": reason,
-                                  "updated_at": datetime.now(UTC)}
-        if state_json is not None:
-            update["state"] = state_json
-        return record.model_copy(update=update)
 
-    async def _mark(self, record: RunRecord, state: sched.RunState, status: str,
-                    reason: str) -> RunRecord:
-        return await self._commit(record, state, [(status, None, None, {"reason": reason})],
-                                  [], snapshot=True, status=status, reason=reason)
+    async def _commit(self, record: RunRecord, change: Commit) -> RunRecord:
+        """Persist a transition; returns the record as it now stands."""
+        version, state = await self._write(record.run_id, record.version, change)
+        return _committed(record, change, version, state)
 
     # -- one step ----------------------------------------------------------------------------
 
@@ -378,6 +372,42 @@ class LocalExecutor:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+class _Head:
+    """The run as its driver last committed it: the record as read, and the last commit's
+    version and change, from which the record as it now stands is built when asked."""
+
+    __slots__ = ("_record", "version", "status", "_last", "_built")
+
+    def __init__(self, record: RunRecord) -> None:
+        self._record = self._built = record
+        self.version, self.status = record.version, record.status
+        self._last: Commit | None = None
+
+    async def commit(self, executor: LocalExecutor, change: Commit) -> None:
+        self.version, state = await executor._write(self._record.run_id, self.version, change)
+        self.status, self._last = change.status, change
+        if state is not None:  # the record keeps the last snapshot committed
+            self._record = self._built = _committed(self._record, change, self.version, state)
+
+    def record(self) -> RunRecord:
+        last = self._last
+        if last is not None and self._built.version != self.version:
+            self._built = _committed(self._record, last, self.version, None)
+        return self._built
+
+
+def _committed(record: RunRecord, change: Commit, version: int,
+               state: dict[str, Any] | None) -> RunRecord:
+    """`record` as `change`'s commit at `version` left it (with `state`, the snapshot it
+    wrote, if any)."""
+    update: dict[str, Any] = {"version": version, "status": change.status,
+                              "outcome": change.outcome, "reason": change.reason,
+                              "updated_at": datetime.now(UTC)}
+    if state is not None:
+        update["state"] = state
+    return record.model_copy(update=update)
 
 
 def child_calls(services: Services, *, interaction: Interaction, slots: Slots | None = None,

@@ -192,6 +192,28 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             data TEXT NOT NULL, memory TEXT NOT NULL, at TEXT NOT NULL,
             PRIMARY KEY (run_id, step_id, attempt))""",
      "CREATE INDEX runs_running ON runs (updated_at) WHERE status = 'running'"),
+    # 10: a commit writes one page per table it appends to. Events are kept in their primary
+    # key's order (WITHOUT ROWID: one b-tree, not a table and its key's index); memory entries
+    # likewise, keyed by the run version that wrote them (`commit_version`) and their place in
+    # it (`n`), instead of an AUTOINCREMENT id (a table, an index, and sqlite_sequence's row,
+    # all written by every commit). Entries from before keep their order: version 0, n their id.
+    ("""CREATE TABLE events_10 (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL, at TEXT NOT NULL, type TEXT NOT NULL, step_id TEXT,
+            attempt INTEGER, data TEXT NOT NULL, PRIMARY KEY (run_id, seq)) WITHOUT ROWID""",
+     """INSERT INTO events_10 (run_id, seq, at, type, step_id, attempt, data)
+            SELECT run_id, seq, at, type, step_id, attempt, data FROM events""",
+     "DROP TABLE events",
+     "ALTER TABLE events_10 RENAME TO events",
+     """CREATE TABLE memory_10 (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            commit_version INTEGER NOT NULL, n INTEGER NOT NULL, key TEXT NOT NULL,
+            value TEXT NOT NULL, step_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+            at TEXT NOT NULL, PRIMARY KEY (run_id, commit_version, n)) WITHOUT ROWID""",
+     """INSERT INTO memory_10 (run_id, commit_version, n, key, value, step_id, attempt, at)
+            SELECT run_id, 0, id, key, value, step_id, attempt, at FROM memory""",
+     "DROP TABLE memory",
+     "ALTER TABLE memory_10 RENAME TO memory"),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -214,8 +236,8 @@ _STEP_DURATIONS = (
     "AND json_extract(e.data, '$.replayed') IS NULL")  # a replay's served steps: not work
 _INSERT_EVENTS = ("INSERT INTO events (run_id, seq, at, type, step_id, attempt, data) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?)")
-_INSERT_MEMORY = ("INSERT INTO memory (run_id, key, value, step_id, attempt, at) "
-                  "VALUES (?, ?, ?, ?, ?, ?)")
+_INSERT_MEMORY = ("INSERT INTO memory (run_id, commit_version, n, key, value, step_id, attempt, "
+                  "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 _LAST_SEQ = "coalesce((SELECT max(seq) FROM events WHERE run_id = ?), 0)"
 # The compare-and-set: the run row only at the expected version, returning the run's last event
 # seq before this commit's (the events are written after it, in the same transaction).
@@ -1024,9 +1046,11 @@ class _Change:
         if self.events:
             db.executemany(_INSERT_EVENTS, [(run_id, last_seq + i, now, *ev)
                                             for i, ev in enumerate(self.events, 1)])
+        version = expected_version + 1
         if self.memory:
-            db.executemany(_INSERT_MEMORY, [(run_id, *m) for m in self.memory])
-        return expected_version + 1
+            db.executemany(_INSERT_MEMORY, [(run_id, version, n, *m)
+                                            for n, m in enumerate(self.memory)])
+        return version
 
 
 class _transaction:
@@ -1132,7 +1156,7 @@ def _events_after(db: sqlite3.Connection, run_id: str, after: int) -> list[Event
 
 def _memory(db: sqlite3.Connection, run_id: str) -> list[MemoryEntry]:
     rows = db.execute("SELECT key, value, step_id, attempt, at FROM memory WHERE run_id = ? "
-                      "ORDER BY id", (run_id,)).fetchall()
+                      "ORDER BY commit_version, n", (run_id,)).fetchall()
     return [MemoryEntry(key=key, value=json.loads(value), step_id=step_id, attempt=attempt,
                         at=_parse_time(at))
             for key, value, step_id, attempt, at in rows]

@@ -14,8 +14,11 @@ from engine.runtime.commit import (
     Report,
     claimable,
     commit_reports,
+    end_run,
     local_snapshot_every,
+    resume_run,
     shared_snapshot_every,
+    start_run,
 )
 from engine.store.base import MemoryEntry
 from engine.store.base import Report as Parked
@@ -231,3 +234,43 @@ def test_a_worker_claims_the_started_steps_its_queue_serves_up_to_its_width() ->
     assert asked == ["p1"]  # asked no further than needed
     assert [a.step for a in claimable(plan, change, width=5, may_run=default_queue)] == [
         "p1", "p3"]
+
+
+# -- the commits that are not a batch of step reports ------------------------------------------
+
+
+def test_a_runs_first_commit_is_its_start_snapshotted_with_what_it_starts() -> None:
+    plan = fan()
+    change = start_run(plan, sched.initial_state(plan, seed="r"), redact=lambda d: {**d, "r": 1})
+    assert kinds(change) == [("start", None), ("step_started", "start")]
+    assert change.events[0][3] == {"event": {"type": "start"}, "r": 1}  # redacted as reports
+    assert [(a.step, a.attempt) for a in change.started] == [("start", 1)]
+    assert (change.status, change.snapshot) == ("running", True)
+
+
+def test_a_resumed_run_restarts_what_was_in_flight_after_its_doubts_and_answers() -> None:
+    plan = fan()
+    state = started(plan)  # a and b in flight when the driver died
+    doubt = Report.of(sched.StepInDoubt(step="a", attempt=1, reason="lost"), {"summary": "?"})
+    # With no answer for a: the doubt is written, nothing starts, the run stops interrupted
+    stopped = resume_run(plan, state, [doubt], waiting="a is in doubt")
+    assert kinds(stopped) == [("resumed", None), ("step_in_doubt", "a"), ("interrupted", None)]
+    assert (stopped.status, stopped.reason, stopped.actions, stopped.snapshot) == \
+        ("interrupted", "a is in doubt", [], True)
+    # Answered "rerun": b starts again with its attempt, a with a new one, each once
+    answer = Report.of(sched.InDoubtAnswer(step="a", attempt=1, decision="rerun", by="ops"))
+    change = resume_run(plan, state, [doubt, answer])
+    assert kinds(change) == [("resumed", None), ("step_in_doubt", "a"),
+                             ("in_doubt_answer", "a"), ("step_started", "a"),
+                             ("step_started", "b")]
+    assert sorted((a.step, a.attempt) for a in change.started) == [("a", 2), ("b", 1)]
+    assert (change.status, change.applied, change.snapshot) == ("running", 2, True)
+
+
+def test_a_run_ended_outside_the_scheduler_says_why_in_one_row() -> None:
+    state = started(fan())
+    change = end_run(state, "failed", "no step left to run")
+    assert change.events == [("failed", None, None, {"reason": "no step left to run"})]
+    assert (change.status, change.reason, change.actions, change.snapshot) == \
+        ("failed", "no step left to run", [], True)
+    assert change.store_args()["state"] == state.to_json_dict()

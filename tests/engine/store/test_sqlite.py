@@ -137,7 +137,57 @@ async def test_a_store_from_before_child_runs_is_migrated_and_keeps_its_runs(
         await store.create_run(make_run("old.call").model_copy(
             update={"parent_run_id": "old", "parent_step": "call"}))
         assert [r.run_id for r in await store.child_runs("old")] == ["old.call"]
-    assert _schema(path)[0] == SCHEMA_VERSION == 9
+    assert _schema(path)[0] == SCHEMA_VERSION == 10
+
+
+async def test_a_store_from_before_migration_10_keeps_its_events_and_memory_in_order(
+        tmp_path: Path) -> None:
+    """Migration 10 rebuilds events and memory (one b-tree each, no AUTOINCREMENT): what a
+    run wrote before keeps its order, and what it writes after comes after it."""
+    path = tmp_path / "nine.sqlite3"
+    at = T0.isoformat()
+    with sqlite3.connect(path) as conn:  # the schema as migration 9 left it, two runs in it
+        for statements in MIGRATIONS[:9]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 9")
+        for run_id in ("a", "b"):
+            conn.execute("INSERT INTO runs (run_id, plan_id, plan_hash, guide_path, title, "
+                         "status, created_at, updated_at, version, state, context, options) "
+                         "VALUES (?, 'p', 'h', 'g.md', 't', 'running', ?, ?, 2, '{}', '{}', "
+                         "'{}')", (run_id, at, at))
+        for seq, run_id, key in ((1, "a", "x"), (1, "b", "x"), (2, "a", "y"), (2, "b", "y"),
+                                 (3, "a", "x")):
+            conn.execute("INSERT INTO events (run_id, seq, at, type, step_id, attempt, data) "
+                         "VALUES (?, ?, ?, 'note', NULL, NULL, ?)",
+                         (run_id, seq, at, json.dumps({"key": key})))
+            conn.execute("INSERT INTO memory (run_id, key, value, step_id, attempt, at) "
+                         "VALUES (?, ?, ?, 's', 1, ?)", (run_id, key, json.dumps(seq), at))
+    async with SqliteStore(path) as store:
+        assert [(e.seq, e.data) for e in await store.events("a")] == \
+            [(1, {"key": "x"}), (2, {"key": "y"}), (3, {"key": "x"})]
+        assert [(m.key, m.value) for m in await store.memory("a")] == \
+            [("x", 1), ("y", 2), ("x", 3)]
+        entry = MemoryEntry(key="y", value=4, step_id="s", attempt=2, at=T0)
+        assert await store.commit("a", expected_version=2, state=None, status="running",
+                                  events=[("note", None, None, {"key": "y"})],
+                                  memory=[entry, entry.model_copy(update={"key": "z"})]) == 3
+        assert [(m.key, m.value) for m in await store.memory("a")] == \
+            [("x", 1), ("y", 2), ("x", 3), ("y", 4), ("z", 4)]
+        assert [e.seq for e in await store.events("a")] == [1, 2, 3, 4]
+        assert [(m.key, m.value) for m in await store.memory("b")] == [("x", 1), ("y", 2)]
+    version, objects = _schema(path)
+    assert version == SCHEMA_VERSION
+    assert ("table", "sqlite_sequence") in objects  # alerts still count up
+    with sqlite3.connect(path) as conn:
+        tables = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+        indexes = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN "
+            "('events', 'memory')")}
+    assert tables["events"].endswith("WITHOUT ROWID")
+    assert tables["memory"].endswith("WITHOUT ROWID")
+    assert "AUTOINCREMENT" not in tables["memory"]
+    assert not indexes  # each is its own primary key's b-tree: nothing else to write
 
 
 async def test_stores_opening_a_new_file_at_once_migrate_it_once(tmp_path: Path) -> None:
