@@ -1040,19 +1040,27 @@ def inline_command(code: str) -> bool:
                                 words[0] == "sudo" or bool(_PROGRAM_PATH.match(words[0])))
 
 
+_SCRIPT_NAME = re.compile(r"^(?:\.{0,2}/)?[\w.+-]+(?:/[\w.+-]+)*\.(?:sh|bash|py|rb|pl)$")
+
+
 def _run_word(code: str, text: str, block: str = "") -> bool:
-    """A one-word program the sentence says to run ("Run `uptime`.", "by running `dmesg`"):
-    a command, though `inline_command` wants two words to tell a program from a name. Not
+    """A program the sentence says to run, right after "run"/"execute" ("Run `uptime`.", "by
+    running `kafka-topics.sh --describe`"): a command, though `inline_command` knows neither a
+    one-word program from a name nor a script it has no table for. One word must be a known
+    program; more, the first must be a script's file name (`*.sh`, `*.py`, ...; the effects
+    classifier then decides whether it changes anything: an unknown program is gated). Not
     when the words name the command of the `block` right after them ("Run `ls` on the host"
     over `ls /var/test`) or introduce one ("Run `date` command:")."""
-    word = code.strip()
-    if not word or " " in word or not looks_like_command(word):
+    words = code.split()
+    if not words or (not looks_like_command(words[0]) if len(words) == 1 else
+                     not _SCRIPT_NAME.match(words[0])):
         return False
     m = re.search(rf"\b(?:run|running|execute|executing)\s+`{re.escape(code)}`(\s*command)?"
                   r"(\s*:)?", text, re.I)
     # "Run `date` command:" and "Run `ls` on the host" over a block name the block's command
     return m is not None and not m.group(2) and not text.rstrip(" *_").endswith(":") and \
-        re.search(rf"(?m)^\s*(?:\$\s*)?(?:sudo\s+)?{re.escape(word)}\b", f"{text}\n{block}") is None
+        re.search(rf"(?m)^\s*(?:\$\s*)?(?:sudo\s+)?{re.escape(words[0])}\b",
+                  f"{text}\n{block}") is None
 
 
 _CONTACT_HEADING = re.compile(r"^\s*(?:escalation(?:s| path| policy| contacts?| procedure)?|"
