@@ -304,11 +304,16 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     async def one_run(run_id: str, who: Reader) -> dict[str, Any]:
         from engine.report import build_view
 
+        from engine.learn.record import run_lessons
+
         record = await _get_run(run_id)
         plan = await store.load_plan(record.plan_hash)
-        view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+        events = await store.events(run_id)
+        view = build_view(record, plan, events, await store.memory(run_id))
+        lessons = await run_lessons(store, record, plan, events)
         asked = await store.questions(run_id=run_id, pending=False)
         return {**_run_summary(record), "conclusion": view.conclusion, "why": view.why,
+                **lessons.as_json(),
                 "questions": [q.model_dump(mode="json") for q in asked],
                 "steps": [{"id": r.step_id, "title": r.title, "kind": r.kind,
                            "status": r.status, "attempts": r.attempts,
@@ -337,9 +342,14 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     async def _report(run_id: str) -> tuple[str, RunRecord]:
         from engine.report import build_view, render_markdown
 
+        from engine.learn.record import run_lessons
+
         record = await _get_run(run_id)
         plan = await store.load_plan(record.plan_hash)
-        view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+        events = await store.events(run_id)
+        view = build_view(record, plan, events, await store.memory(run_id))
+        lessons = await run_lessons(store, record, plan, events)
+        view.recurring, view.cause = lessons.recurring, lessons.cause
         view.llm_usage = await store.llm_usage(run_id)
         view.answers = await store.questions(run_id=run_id, pending=False)
         return render_markdown(view), record

@@ -43,7 +43,8 @@ from fastapi.staticfiles import StaticFiles
 from engine import templating
 from engine.errors import MendflowError
 from engine.plan import Plan
-from engine.report import build_view, render_markdown, run_memory
+from engine.learn.record import run_lessons
+from engine.report import CAUSE_NAMES, build_view, render_markdown, run_memory
 from engine.serve import pages, session
 from engine.serve.alerts import Route, Router
 from engine.serve.auth import Caller
@@ -194,7 +195,10 @@ def _routes(store: Store, router: Router) -> APIRouter:
     @ui.get("/ui/runs/{run_id}/report")
     async def report_page(request: Request, run_id: str, who: Viewer) -> Response:
         record, plan = await _run(run_id)
-        view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+        events = await store.events(run_id)
+        view = build_view(record, plan, events, await store.memory(run_id))
+        lessons = await run_lessons(store, record, plan, events)
+        view.recurring, view.cause = lessons.recurring, lessons.cause
         view.llm_usage = await store.llm_usage(run_id)
         view.answers = await store.questions(run_id=run_id, pending=False)
         return _page(request, "report.html", who, record=record,
@@ -291,6 +295,8 @@ def _routes(store: Store, router: Router) -> APIRouter:
         events = await store.events(record.run_id)
         memory = await store.memory(record.run_id)
         view = build_view(record, plan, events, memory)
+        lessons = await run_lessons(store, record, plan, events)
+        view.recurring, view.cause = lessons.recurring, lessons.cause
         seen = await RunWatch(store, record.run_id).look()
         asked = await store.questions(run_id=record.run_id, pending=False)
         scope = run_memory(record, memory).view()
@@ -298,7 +304,7 @@ def _routes(store: Store, router: Router) -> APIRouter:
                   "command": _command(plan, row.step_id, row.outputs, row.status, scope),
                   "started": _clock(row.started_at)} for row in view.rows]
         return {"view": view, "seen": seen, "steps": steps, "questions": asked,
-                "pending": [q for q in asked if q.answered_at is None]}
+                "pending": [q for q in asked if q.answered_at is None], "cause_names": CAUSE_NAMES}
 
     return ui
 
