@@ -302,9 +302,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
 
     @app.get("/api/v1/runs/{run_id}")
     async def one_run(run_id: str, who: Reader) -> dict[str, Any]:
-        from engine.report import build_view
-
         from engine.learn.record import run_lessons
+        from engine.report import build_view
 
         record = await _get_run(run_id)
         plan = await store.load_plan(record.plan_hash)
@@ -340,9 +339,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                             headers={"Content-Security-Policy": views.REPORT_CSP})
 
     async def _report(run_id: str) -> tuple[str, RunRecord]:
-        from engine.report import build_view, render_markdown
-
         from engine.learn.record import run_lessons
+        from engine.report import build_view, render_markdown
 
         record = await _get_run(run_id)
         plan = await store.load_plan(record.plan_hash)

@@ -42,8 +42,8 @@ from fastapi.staticfiles import StaticFiles
 
 from engine import templating
 from engine.errors import MendflowError
-from engine.plan import Plan
 from engine.learn.record import run_lessons
+from engine.plan import Plan
 from engine.report import CAUSE_NAMES, build_view, render_markdown, run_memory
 from engine.serve import pages, session
 from engine.serve.alerts import Route, Router
@@ -304,7 +304,8 @@ def _routes(store: Store, router: Router) -> APIRouter:
                   "command": _command(plan, row.step_id, row.outputs, row.status, scope),
                   "started": _clock(row.started_at)} for row in view.rows]
         return {"view": view, "seen": seen, "steps": steps, "questions": asked,
-                "pending": [q for q in asked if q.answered_at is None], "cause_names": CAUSE_NAMES}
+                "pending": [q for q in asked if q.answered_at is None],
+                "cause_names": CAUSE_NAMES}
 
     return ui
 
