@@ -28,6 +28,7 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from engine.learn.signatures import mask_credentials
 from engine.plan import Plan, StepKind
 from engine.store.base import CauseClass, CauseEvidence, EventRecord, RunCause, RunRecord
 
@@ -153,7 +154,8 @@ def classify(plan: Plan, record: RunRecord, events: Sequence[EventRecord]) -> Ru
     if rejected:
         return cause("engine", "a task was rejected",
                      [CauseEvidence(step_id=ev.step_id, line=lines.get(ev.step_id or ""),
-                                    message=str(ev.data.get("reason") or "")) for ev in rejected])
+                                    message=mask_credentials(str(ev.data.get("reason") or "")))
+                      for ev in rejected])
     failed = _final_failures(record, failed_attempts(events))
     found: dict[CauseClass, list[tuple[str, FailedAttempt]]] = {}
     unknown: list[FailedAttempt] = []
@@ -211,7 +213,7 @@ def _status(entry: object) -> str | None:
 
 def _evidence(attempt: FailedAttempt, lines: dict[str, int]) -> CauseEvidence:
     return CauseEvidence(step_id=attempt.step_id, line=lines.get(attempt.step_id),
-                         message=" ".join(attempt.message.split())[:300])
+                         message=mask_credentials(attempt.message)[:300])
 
 
 def _decisions(plan: Plan, record: RunRecord, events: Sequence[EventRecord],

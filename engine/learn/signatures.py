@@ -27,12 +27,17 @@ _TLDS = ("com", "net", "org", "io", "dev", "local", "internal", "lan", "svc", "c
          "example", "test", "corp", "cloud", "localdomain", "intra", "home", "arpa")
 
 # (pattern, replacement), applied in order.
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    # credentials the redactor could not know (it masks the data sources' own secrets)
+_CREDENTIALS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}"), r"\1 <secret>"),
     (re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|"
                 r"authorization|auth)\b(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"),
      r"\1\2<secret>"),
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@'\"`<>]*):[^@\s/'\"`<>]+@"),
+     r"\1:<secret>@"),
+)
+"""Credentials the redactor could not know (it masks the data sources' own secrets)."""
+
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = _CREDENTIALS + (
     (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^\s'\"`<>]+"), r"\1<url>"),
     (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "<email>"),
     # timestamps: ISO 8601 and RFC 3339, syslog's "Dec  2 21:54:24", epoch-free clocks
@@ -61,13 +66,13 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:" + "|".join(_TLDS)
                 + r")\b"), "<host>"),
     (re.compile(r"(?i)\blocalhost(?::\d{1,5})?\b"), "<host>"),
-    # versions, then ids (tokens mixing letters with 3+ digits), then 0x... and long hex runs
+    # versions, 0x..., ids (tokens mixing letters with 3+ digits), long hex runs
     (re.compile(r"\bv\d+(?:\.\d+)+\b"), "v<n>"),
+    (re.compile(r"(?i)\b0x[0-9a-f]+\b"), "<hex>"),
     (re.compile(r"\b(?=[\w-]*[A-Za-z])(?=(?:[\w-]*\d){3})[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)+\b"),
      "<id>"),
     (re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])(?=(?:[A-Za-z]*\d){3})[A-Za-z0-9]{6,}\b"),
      "<id>"),
-    (re.compile(r"(?i)\b0x[0-9a-f]+\b"), "<hex>"),
     (re.compile(r"(?i)\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b"), "<hex>"),
     (re.compile(r"(?<![\w.])(?<![A-Za-z]-)[-+]?\d+(?:[.,]\d+)*(?:[eE][-+]?\d+)?"), "<n>"),
 )
@@ -105,7 +110,7 @@ def mask_credentials(message: str) -> str:
     `normalise`), folded onto one line and cut to `MAX_MESSAGE`: an example kept beside its
     signature."""
     text = message
-    for pattern, replacement in _RULES[:2]:
+    for pattern, replacement in _CREDENTIALS:
         text = pattern.sub(replacement, text)
     return _SPACE.sub(" ", text).strip()[:MAX_MESSAGE]
 
