@@ -1009,7 +1009,7 @@ class SqliteStore:
             for f in db.execute(
                     "SELECT signature, failed_run_id, step_id, fixed_run_id, changes, at FROM "
                     f"failure_fixes WHERE signature IN ({', '.join('?' * len(sigs))}) "
-                    "ORDER BY at DESC, fixed_run_id DESC", sigs).fetchall():
+                    "ORDER BY at DESC, fixed_run_id DESC, failed_run_id DESC", sigs).fetchall():
                 fixes.setdefault(f[0], []).append(FailureFix(
                     signature=f[0], failed_run_id=f[1], step_id=f[2], fixed_run_id=f[3],
                     changes=json.loads(f[4]), at=_parse_time(f[5])))
