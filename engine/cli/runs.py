@@ -606,18 +606,15 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
         return
     table = Table()
     table.add_column("run", no_wrap=True)
-    for name in ("guide", "status", "outcome", "started", "why"):
-        table.add_column(name, no_wrap=name in ("outcome", "started"))
-    if why:
-        table.add_column("root cause")
+    # --why: the root cause takes the place of the run's reason
+    for name in ("guide", "status", "outcome", "started", "root cause" if why else "why"):
+        table.add_column(name, no_wrap=name in ("outcome", "started") or (
+            why and name == "guide"))
     for r in records:
         outcome = (r.outcome or "") + (" (dry run)" if r.options.dry_run else "")
-        row: list[Any] = [r.run_id, r.plan_id, r.status, outcome,
-                          r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                          Text((r.reason or "")[:60])]
-        if why:
-            row.append(Text(_cause_cell(causes.get(r.run_id))))
-        table.add_row(*row)
+        table.add_row(r.run_id, r.plan_id, r.status, outcome,
+                      r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                      Text(_cause_cell(causes.get(r.run_id)) if why else (r.reason or "")[:60]))
     out.print(table)
 
 

@@ -47,12 +47,13 @@ _RAW_RULES: tuple[tuple[CauseClass, str, str], ...] = (
      r"approval needed|Run interactively, or pass|needs an answer|no answer|unanswered"),
     ("operator", "a step in doubt taken as failed", r"taken as failed"),
     ("operator", "the run cancelled", r"\bcancell?ed by\b"),
-    ("guide_defect", "a command not found", r"command not found|exit 127\b"),
+    ("guide_defect", "a command not found",
+     r"command not found|exit 127\b|exited with status 127\b"),
     ("guide_defect", "a syntax error",
      r"syntax error|parse error|bad substitution|unexpected (?:token|EOF|end of)|"
      r"unterminated|unexpected character"),
     ("guide_defect", "a usage error",
-     r"\busage:|unknown option|invalid option|unrecognized option|illegal option|"
+     r"\busage:|Try '[^']*--help'|unknown option|invalid option|unrecognized option|illegal option|"
      r"unknown (?:flag|command|shorthand)|no such option|invalid argument|"
      r"wrong number of arguments|missing operand"),
     ("guide_defect", "a query on what is not there",
@@ -63,7 +64,8 @@ _RAW_RULES: tuple[tuple[CauseClass, str, str], ...] = (
     ("guide_defect", "a condition on data never gathered",
      r"is undefined|undefined variable|has no attribute|UndefinedError"),
     ("environment", "a data source unreachable",
-     r"connection refused|could not connect|connect(?:ion)? (?:failed|reset|error)|"
+     r"connection refused|(?:could not|cannot|can't|unable to|failed to) connect|"
+     r"connect(?:ion)? (?:failed|reset|error)|connect call failed|errno 111|"
      r"unreachable|no route to host|name or service not known|name resolution|"
      r"could not resolve|nodename nor servname|getaddrinfo|connection closed|"
      r"server closed the connection|\b50[234]\b|service unavailable|bad gateway|"

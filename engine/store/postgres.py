@@ -1131,7 +1131,8 @@ class PostgresStore:
             for f in await conn.fetch(
                     "SELECT signature, failed_run_id, step_id, fixed_run_id, changes, at FROM "
                     "failure_fixes WHERE signature = ANY($1::text[]) "
-                    "ORDER BY at DESC, fixed_run_id DESC, failed_run_id DESC", [r["signature"] for r in rows]):
+                    "ORDER BY at DESC, fixed_run_id DESC, failed_run_id DESC",
+                    [r["signature"] for r in rows]):
                 fixes.setdefault(f["signature"], []).append(FailureFix(
                     **{**_utc_values(f), "changes": json.loads(f["changes"])}))
             return [SignatureStats(**{**_utc_values(r), "guides": list(r["guides"]),
