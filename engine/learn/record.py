@@ -168,7 +168,8 @@ class Lessons:
 
 async def run_lessons(store: Store, record: RunRecord, plan: Plan,
                       events: Sequence[EventRecord]) -> Lessons:
-    """The run's failures whose signatures other runs had too, and its root cause."""
+    """The run's failures whose signatures other runs of its guide had too, and its root
+    cause."""
     lessons = Lessons()
     mine = failure_records(plan, record, events)
     last: dict[str, FailureRecord] = {}
@@ -177,7 +178,7 @@ async def run_lessons(store: Store, record: RunRecord, plan: Plan,
     if last:
         kept = {(f.step_id, f.attempt) for f in await store.run_failures(record.run_id)}
         stats = {s.signature: s for s in await store.signatures(
-            signatures=sorted({f.signature for f in last.values()}))}
+            guide=record.plan_id, signatures=sorted({f.signature for f in last.values()}))}
         for step_id, f in last.items():
             known = stats.get(f.signature)
             if known is None:

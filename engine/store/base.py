@@ -479,7 +479,7 @@ class Store(Protocol):
                          signatures: Sequence[str] | None = None,
                          limit: int = 100) -> list[SignatureStats]:
         """Signatures, most recently seen first: of `guide` (its id or path) only, or only
-        those named; each with its latest fixes."""
+        those named; each with its latest fixes (of that guide's failures, when named)."""
         ...
 
     async def run_causes(self, *, run_ids: Sequence[str] | None = None,

@@ -1130,9 +1130,12 @@ class PostgresStore:
             fixes: dict[str, list[FailureFix]] = {}
             for f in await conn.fetch(
                     "SELECT signature, failed_run_id, step_id, fixed_run_id, changes, at FROM "
-                    "failure_fixes WHERE signature = ANY($1::text[]) "
+                    "failure_fixes x WHERE signature = ANY($1::text[]) AND ($2::text IS NULL "
+                    "OR EXISTS (SELECT 1 FROM failures f WHERE f.run_id = x.failed_run_id AND "
+                    "f.step_id = x.step_id AND f.signature = x.signature AND (f.guide = $2 OR "
+                    "f.guide_path = $2))) "
                     "ORDER BY at DESC, fixed_run_id DESC, failed_run_id DESC",
-                    [r["signature"] for r in rows]):
+                    [r["signature"] for r in rows], guide):
                 fixes.setdefault(f["signature"], []).append(FailureFix(
                     **{**_utc_values(f), "changes": json.loads(f["changes"])}))
             return [SignatureStats(**{**_utc_values(r), "guides": list(r["guides"]),

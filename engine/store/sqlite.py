@@ -1008,8 +1008,9 @@ class SqliteStore:
             fixes: dict[str, list[FailureFix]] = {}
             for f in db.execute(
                     "SELECT signature, failed_run_id, step_id, fixed_run_id, changes, at FROM "
-                    f"failure_fixes WHERE signature IN ({', '.join('?' * len(sigs))}) "
-                    "ORDER BY at DESC, fixed_run_id DESC, failed_run_id DESC", sigs).fetchall():
+                    f"failure_fixes x WHERE signature IN ({', '.join('?' * len(sigs))}) "
+                    f"AND ({_OF_GUIDE}) ORDER BY at DESC, fixed_run_id DESC, failed_run_id DESC",
+                    (*sigs, guide, guide, guide)).fetchall():
                 fixes.setdefault(f[0], []).append(FailureFix(
                     signature=f[0], failed_run_id=f[1], step_id=f[2], fixed_run_id=f[3],
                     changes=json.loads(f[4]), at=_parse_time(f[5])))
@@ -1190,6 +1191,10 @@ _FAILURE_COLUMNS = ("run_id, step_id, attempt, signature, pattern, message, guid
                     "plan_hash, line, at")
 _FIXES_SHOWN = 5
 """Fixes returned with each signature, newest first."""
+# A fix of a failure of the guide (its id or path) when one is named (the three ?s)
+_OF_GUIDE = ("? IS NULL OR EXISTS (SELECT 1 FROM failures f WHERE f.run_id = x.failed_run_id "
+             "AND f.step_id = x.step_id AND f.signature = x.signature AND (f.guide = ? OR "
+             "f.guide_path = ?))")
 
 
 def _failure_row(f: FailureRecord) -> tuple[Any, ...]:

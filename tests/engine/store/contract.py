@@ -734,6 +734,17 @@ class StoreContract:
         assert [(f.failed_run_id, f.fixed_run_id) for f in a.fixes] == [
             (runs[1].run_id, runs[3].run_id), (runs[0].run_id, runs[3].run_id)]
         assert a.fixes[0].changes == ["input disk: a -> b"]
+        # the same signature in another guide, fixed there: not a fix of this guide's
+        other = _failure(runs[2].run_id, "check", 2, "sigA", t[2], guide="other-guide")
+        await store.record_lessons(runs[2].run_id, failures=[b2, other], fixes=[
+            FailureFix(signature="sigA", failed_run_id=runs[2].run_id, step_id="check",
+                       fixed_run_id=runs[2].run_id, changes=["retried"], at=t[3])], cause=None)
+        mine = (await store.signatures(guide="disk-full", signatures=["sigA"]))[0]
+        assert [f.failed_run_id for f in mine.fixes] == [runs[1].run_id, runs[0].run_id]
+        theirs = (await store.signatures(guide="other-guide", signatures=["sigA"]))[0]
+        assert [f.failed_run_id for f in theirs.fixes] == [runs[2].run_id]
+        assert (await store.signatures(signatures=["sigA"]))[0].count == 4
+        a = (await store.signatures(guide="disk-full", signatures=["sigA"]))[0]
         assert a.describe() == (f"seen 3 times since {T0:%Y-%m-%d}; last fixed by run "
                                 f"{runs[3].run_id} (input disk: a -> b)")
 
