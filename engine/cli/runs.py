@@ -143,6 +143,7 @@ def _print_end(record: RunRecord, settings: Settings) -> None:
     why = view.why or record.reason or ""
     out.print(f"\n[{colour}]{outcome}[/{colour}] {escape(why)}", highlight=False)
     _print_findings(view)
+    _print_lessons(view)  # the root cause, and failures other runs had (and their fixes)
     out.print(f"run {record.run_id}: `mendflow show {record.run_id}` · "
               f"`mendflow report {record.run_id}`", highlight=False, markup=False)
 
