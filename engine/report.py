@@ -20,7 +20,14 @@ from engine.findings import Finding, findings
 from engine.plan import Plan
 from engine.printable import visible
 from engine.runtime.memory import Memory
-from engine.store.base import EventRecord, LlmUsage, MemoryEntry, Question, RunRecord
+from engine.store.base import (
+    EventRecord,
+    LlmUsage,
+    MemoryEntry,
+    Question,
+    RunCause,
+    RunRecord,
+)
 from engine.stragglers import Baseline, Straggler
 
 FINISH_EVENTS = frozenset({"step_succeeded", "step_failed", "step_timed_out", "approval"})
@@ -79,6 +86,10 @@ class RunView:
             row.last_work_s)
     # Replay verdicts noted on the run (as a replay, or as a run replayed): one line each.
     replays: list[str] = field(default_factory=list)
+    # What other runs taught (`engine.learn.record.run_lessons`, filled by whoever reads the
+    # store): by failed step, "seen N times since DATE; last fixed by ..."; the root cause.
+    recurring: dict[str, str] = field(default_factory=dict)
+    cause: RunCause | None = None
 
     @property
     def makespan_s(self) -> float | None:
@@ -242,6 +253,21 @@ def findings_lines(found: list[Finding]) -> list[str]:
     return [f"{f.line()} -> {f.conclusion}" for f in ordered]
 
 
+CAUSE_NAMES = {"guide_defect": "guide defect", "environment": "environment",
+               "engine": "engine", "operator": "operator", "incident": "the incident"}
+
+
+def cause_lines(cause: RunCause | None) -> list[str]:
+    """The root cause as report lines: the class and summary, then each piece of evidence."""
+    if cause is None:
+        return []
+    out = [f"- **Root cause:** {CAUSE_NAMES.get(cause.cause, cause.cause)}: {cause.summary}"]
+    for e in cause.evidence:
+        where = f"`{e.step_id}` (line {e.line}): " if e.step_id else ""
+        out.append(f"  - {where}{_one_line(e.message, 200)}")
+    return out
+
+
 def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     r = view.record
     out: list[str] = [f"# Run {r.run_id}: {r.title or view.plan.title}", ""]
@@ -252,6 +278,7 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
         *([f"- **Conclusion:** {view.conclusion}"] if view.conclusion else []),
         *(["- **Found:**", *(f"  - {line}" for line in findings_lines(view.findings))]
           if view.findings else []),
+        *cause_lines(view.cause),
         f"- **Guide:** `{r.guide_path}` (plan `{r.plan_hash[:12]}`, {view.plan.compiler})",
         f"- **Started:** {r.created_at.isoformat(timespec='seconds')}",
     ]
@@ -281,6 +308,8 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
             out += ["", f"> {_one_line(row.summary, 300)}"]
         if row.error and row.status == "failed":
             out += ["", f"Error: {_one_line(row.error, 300)}"]
+        if row.step_id in view.recurring:
+            out += ["", f"Known failure: {_one_line(view.recurring[row.step_id], 300)}"]
         child = view.children.get(row.step_id)
         if child is not None:  # a linked guide's run: its steps, nested under the call
             out += ["", *child_lines(child)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -189,11 +190,13 @@ def lint(
     spec = model = None
     if llm:
         spec, model, _ = _llm_setup(_settings())
-    for path in _guide_files(guides):
+    paths = list(_guide_files(guides))
+    history = _defect_history(paths)
+    for path in paths:
         found = linter.lint_path(path)
         if model is not None:
             found += _llm_lint(path, found, spec, model)
-        findings += found
+        findings += found + history.get(path, [])
     if format == "json":
         sys.stdout.write(linter.format_json(findings))
     elif format == "text":
@@ -205,6 +208,41 @@ def lint(
     else:
         raise InputError(f"unknown --format {format!r}", hint="Use text or json")
     raise typer.Exit(linter.exit_code(findings))
+
+
+def _defect_history(paths: list[Path]) -> dict[Path, list[Any]]:
+    """MF601 for each guide: the lines its past runs failed at as guide defects, from the
+    store when there is one (none is created for this); {} when there is none or it cannot be
+    read (said on stderr: lint goes on without it)."""
+    import asyncio
+
+    from engine.compile.lint import history_findings
+    from engine.guide import load_guide
+    from engine.store import open_store
+
+    settings = _settings()
+    if not settings.database_url and not settings.store_path.exists():
+        return {}
+    ids: dict[Path, str] = {}
+    for path in paths:
+        with contextlib.suppress(MendflowError):
+            ids[path] = load_guide(path).id
+
+    async def read() -> dict[Path, list[Any]]:
+        store = open_store(settings.database_url or settings.store_path)
+        await store.open()
+        try:
+            return {path: history_findings(str(path), await store.run_causes(
+                guide=guide, cause="guide_defect")) for path, guide in ids.items()}
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(read())
+    except MendflowError as exc:
+        err.print(f"[yellow]no run history for lint:[/yellow] {escape(str(exc))}",
+                  highlight=False)
+        return {}
 
 
 def _llm_lint(path: Path, found: list[Any], spec: Any, model: Any) -> list[Any]:

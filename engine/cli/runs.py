@@ -143,6 +143,7 @@ def _print_end(record: RunRecord, settings: Settings) -> None:
     why = view.why or record.reason or ""
     out.print(f"\n[{colour}]{outcome}[/{colour}] {escape(why)}", highlight=False)
     _print_findings(view)
+    _print_lessons(view)  # the root cause, and failures other runs had (and their fixes)
     out.print(f"run {record.run_id}: `mendflow show {record.run_id}` · "
               f"`mendflow report {record.run_id}`", highlight=False, markup=False)
 
@@ -506,12 +507,16 @@ async def _run_and_plan(store: Store, run_id: str) -> tuple[RunRecord, Plan]:
 
 
 async def _view_of(store: Store, run_id: str, *, depth: int = 0) -> RunView:
+    from engine.learn.record import run_lessons
     from engine.report import build_view
     from engine.stragglers import load_baseline
 
     record = await store.get_run(run_id)
     plan = await store.load_plan(record.plan_hash)
-    view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+    events = await store.events(run_id)
+    view = build_view(record, plan, events, await store.memory(run_id))
+    lessons = await run_lessons(store, record, plan, events)
+    view.recurring, view.cause = lessons.recurring, lessons.cause
     view.llm_usage = await store.llm_usage(run_id)
     view.answers = await store.questions(run_id=run_id, pending=False)
     view.history = await load_baseline(store, record.plan_id, before=record.created_at)
@@ -571,20 +576,120 @@ def _print_findings(view: RunView) -> None:
         out.print(Text(f"  - {line}"), highlight=False)
 
 
+def _print_lessons(view: RunView) -> None:
+    """The run's root cause with its evidence, and its failures other runs had too."""
+    from engine.report import CAUSE_NAMES
+
+    cause = view.cause
+    if cause is not None:
+        out.print(Text(f"root cause: {CAUSE_NAMES.get(cause.cause, cause.cause)}: "
+                       f"{cause.summary}"), highlight=False)
+        for e in cause.evidence:
+            where = f"{e.step_id} (line {e.line}): " if e.step_id else ""
+            out.print(Text(f"  - {where}{' '.join(e.message.split())[:160]}"),
+                      highlight=False)
+    for step_id, note in view.recurring.items():
+        out.print(Text(f"known failure at {step_id}: {note}"), highlight=False)
+
+
 @app.command()
-def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
+def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+         why: Annotated[bool, typer.Option(
+             "--why", help="Each ended run's root cause (guide defect, environment, engine, "
+             "operator, incident) and the step that shows it.")] = False,
+         format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+         ) -> None:
     """List recent runs."""
+    if format not in ("table", "json"):
+        raise InputError(f"unknown --format {format!r}", hint="Use table or json")
     settings = _settings()
-    records = asyncio.run(_with_store(settings, lambda s: s.list_runs(limit=limit)))
+    records, causes = asyncio.run(_with_store(settings, lambda s: _runs_and_causes(
+        s, limit=limit, why=why)))
+    if format == "json":
+        sys.stdout.write(json.dumps([
+            {**r.model_dump(mode="json", include={"run_id", "plan_id", "guide_path", "status",
+                                                  "outcome", "reason", "created_at"}),
+             **({"cause": (causes[r.run_id].model_dump(mode="json")
+                           if r.run_id in causes else None)} if why else {})}
+            for r in records], indent=2) + "\n")
+        return
     table = Table()
     table.add_column("run", no_wrap=True)
-    for name in ("guide", "status", "outcome", "started", "why"):
-        table.add_column(name, no_wrap=name in ("outcome", "started"))
+    # --why: the root cause takes the place of the run's reason
+    for name in ("guide", "status", "outcome", "started", "root cause" if why else "why"):
+        table.add_column(name, no_wrap=name in ("outcome", "started") or (
+            why and name == "guide"))
     for r in records:
         outcome = (r.outcome or "") + (" (dry run)" if r.options.dry_run else "")
         table.add_row(r.run_id, r.plan_id, r.status, outcome,
                       r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      Text((r.reason or "")[:60]))
+                      Text(_cause_cell(causes.get(r.run_id)) if why else (r.reason or "")[:60]))
+    out.print(table)
+
+
+def _cause_cell(cause: Any) -> str:
+    if cause is None:
+        return ""
+    from engine.report import CAUSE_NAMES
+
+    return f"{CAUSE_NAMES.get(cause.cause, cause.cause)}: {cause.summary}"[:100]
+
+
+async def _runs_and_causes(store: Store, *, limit: int,
+                           why: bool) -> tuple[list[RunRecord], dict[str, Any]]:
+    """The newest runs and, with `why`, their root causes: kept when the run ended, or worked
+    out now for a run that ended before they were kept."""
+    from engine.learn.causes import classify, needs_cause
+
+    records = await store.list_runs(limit=limit)
+    if not why:
+        return records, {}
+    causes: dict[str, Any] = {c.run_id: c for c in await store.run_causes(
+        run_ids=[r.run_id for r in records])}
+    for r in records:
+        if r.run_id not in causes and needs_cause(r):
+            found = classify(await store.load_plan(r.plan_hash), r,
+                             await store.events(r.run_id))
+            if found is not None:
+                causes[r.run_id] = found
+    return records, causes
+
+
+@app.command()
+def failures(
+    guide: Annotated[Optional[str], typer.Option(
+        "--guide", "-g", help="Only this guide's (its id, or the path it ran from).")] = None,
+    limit: Annotated[int, typer.Option(help="How many, most recently seen first.")] = 50,
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+    """Failure signatures: failed steps' errors with their ids, hosts, numbers, paths and
+    quoted values abstracted, how often and where each was seen, and what fixed it."""
+    if format not in ("table", "json"):
+        raise InputError(f"unknown --format {format!r}", hint="Use table or json")
+    settings = _settings()
+    if guide is not None and Path(guide).is_file():
+        guide = str(Path(guide))
+    found = asyncio.run(_with_store(settings, lambda s: s.signatures(guide=guide,
+                                                                        limit=limit)))
+    if format == "json":
+        sys.stdout.write(json.dumps([s.model_dump(mode="json") for s in found], indent=2)
+                         + "\n")
+        return
+    if not found:
+        out.print("no failures recorded" + (f" for {guide}" if guide else ""), highlight=False)
+        return
+    table = Table(expand=True)
+    table.add_column("signature", no_wrap=True)
+    table.add_column("seen", justify="right", no_wrap=True)
+    table.add_column("first / last", no_wrap=True)
+    table.add_column("where")
+    table.add_column("error (normalised)")
+    table.add_column("last fixed by")
+    for s in found:
+        table.add_row(s.signature, f"{s.count} ({s.runs} run{'s' if s.runs != 1 else ''})",
+                      f"{s.first_seen:%Y-%m-%d %H:%M}\n{s.last_seen:%Y-%m-%d %H:%M}",
+                      Text(", ".join(s.steps)), Text(s.pattern[:200]),
+                      Text(s.fixes[0].describe() if s.fixes else "-"))
     out.print(table)
 
 
@@ -605,6 +710,7 @@ def show(run_id: Annotated[str, typer.Argument(help="The run to show.")]) -> Non
     _print_findings(view)
     for line in view.replays:
         out.print(Text(f"replay: {line}"), highlight=False)
+    _print_lessons(view)
     for line in llm_lines(view.llm_usage):
         out.print(Text(f"LLM: {line}"), highlight=False)
     if view.driver:

@@ -80,6 +80,7 @@ from engine import logs, metrics
 from engine import scheduler as sched
 from engine.errors import RunNotFound, StoreError
 from engine.interaction import Interaction, NeedsAnswer
+from engine.learn.record import learn_safely
 from engine.plan import Plan, Step
 from engine.runtime.commit import (
     Commit,
@@ -457,6 +458,7 @@ class DistributedRunner:
                     await self._apply_reports(plan, run_id)
                     return record, []
                 _ended(plan, run_id, change.status, change.outcome)
+                await self._learn(run_id, change.status)
                 committed = _committed(record, change, version)
                 return committed, await self._hand_on(
                     plan, run_id, change, committed, replayed,
@@ -469,6 +471,7 @@ class DistributedRunner:
                 pass  # another step of the run committed since `seen` was read
             else:
                 _ended(plan, run_id, change.status, change.outcome)
+                await self._learn(run_id, change.status)
                 await self._dispatch(plan, run_id, change.actions)
                 return _committed(record, change, version), []
         return await self._advance_locked(plan, run_id, event, memory, data), []
@@ -523,6 +526,7 @@ class DistributedRunner:
             return record
         change: Commit = decided["change"]
         _ended(plan, run_id, change.status, change.outcome)
+        await self._learn(run_id, change.status)
         await self._dispatch(plan, run_id, change.actions)
         return _committed(record, change, version)
 
@@ -552,6 +556,7 @@ class DistributedRunner:
             if version is not None:
                 applied = True
                 _ended(plan, run_id, decided["change"].status, decided["change"].outcome)
+                await self._learn(run_id, decided["change"].status)
                 await self._dispatch(plan, run_id, decided["change"].actions)
             if not await self.store.has_reports(run_id):
                 return applied
@@ -613,6 +618,7 @@ class DistributedRunner:
                 await asyncio.sleep(random.uniform(0, 0.002 * min(tries, 10)))
                 continue
             _ended(plan, run_id, change.status, change.outcome)
+            await self._learn(run_id, change.status)
             await self._dispatch(plan, run_id, change.actions)
             return _committed(record, change, version)
         raise StoreError(f"run {run_id}: {MAX_COMMIT_TRIES} commits in a row lost the race",
@@ -743,6 +749,12 @@ class DistributedRunner:
             log.error("could not dispatch %s:%s:%s (%s); the reconciler will retry",
                       run_id, step.id, attempt, exc)
 
+    async def _learn(self, run_id: str, status: str) -> None:
+        """Once a commit of this worker's ended the run: keep what it teaches (the one
+        commit that ends a run is made once, whichever worker makes it)."""
+        if status != "running":
+            await learn_safely(self.store, run_id)
+
     async def _reject(self, record: RunRecord, step_id: str | None, attempt: int | None,
                       reason: str, *, end_run: bool) -> None:
         """Record a task that cannot be run; end the run if it can never progress."""
@@ -757,6 +769,7 @@ class DistributedRunner:
                     events=[("task_rejected", step_id, attempt, {"reason": reason})])
                 if end_run:
                     metrics.run_ended(record.plan_id, "failed", record.outcome)
+                    await learn_safely(self.store, record.run_id)
                 return
             except StaleState:
                 record = await self.store.get_run(record.run_id)

@@ -32,6 +32,7 @@ from typing import Any
 from engine import logs, metrics
 from engine import scheduler as sched
 from engine.interaction import Answers, Interaction, NeedsAnswer
+from engine.learn.record import learn_safely
 from engine.plan import Plan, Step, StepKind
 from engine.runtime.children import STEP_CANCELLED, ChildCalls
 from engine.runtime.commit import (
@@ -272,6 +273,7 @@ class LocalExecutor:
             record = await self._commit(record, end_run(state, "failed",
                                                         state.reason or "no step left to run"))
         _ended(plan, record)
+        await learn_safely(self.store, run_id)
         self.observer(Update("run_finished", run_id, status=record.status, record=record,
                              state=state))
         return record

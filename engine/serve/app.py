@@ -304,14 +304,18 @@ def create_app(config: ServeConfig, services: Services, router: Router,
 
     @app.get("/api/v1/runs/{run_id}")
     async def one_run(run_id: str, who: Reader) -> dict[str, Any]:
+        from engine.learn.record import run_lessons
         from engine.report import build_view
 
         record = await _get_run(run_id)
         plan = await store.load_plan(record.plan_hash)
-        view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+        events = await store.events(run_id)
+        view = build_view(record, plan, events, await store.memory(run_id))
+        lessons = await run_lessons(store, record, plan, events)
         view.history = await baselines.of(run_id, record.plan_id, record.created_at)
         asked = await store.questions(run_id=run_id, pending=False)
         return {**_run_summary(record), "conclusion": view.conclusion, "why": view.why,
+                **lessons.as_json(),
                 "questions": [q.model_dump(mode="json") for q in asked],
                 "steps": [{"id": r.step_id, "title": r.title, "kind": r.kind,
                            "status": r.status, "attempts": r.attempts,
@@ -342,11 +346,15 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                             headers={"Content-Security-Policy": views.REPORT_CSP})
 
     async def _report(run_id: str) -> tuple[str, RunRecord]:
+        from engine.learn.record import run_lessons
         from engine.report import build_view, render_markdown
 
         record = await _get_run(run_id)
         plan = await store.load_plan(record.plan_hash)
-        view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+        events = await store.events(run_id)
+        view = build_view(record, plan, events, await store.memory(run_id))
+        lessons = await run_lessons(store, record, plan, events)
+        view.recurring, view.cause = lessons.recurring, lessons.cause
         view.history = await baselines.of(run_id, record.plan_id, record.created_at)
         view.llm_usage = await store.llm_usage(run_id)
         view.answers = await store.questions(run_id=run_id, pending=False)

@@ -42,8 +42,9 @@ from fastapi.staticfiles import StaticFiles
 
 from engine import templating
 from engine.errors import MendflowError
+from engine.learn.record import run_lessons
 from engine.plan import Plan
-from engine.report import build_view, render_markdown, run_memory
+from engine.report import CAUSE_NAMES, build_view, render_markdown, run_memory
 from engine.serve import pages, session
 from engine.serve.alerts import Route, Router
 from engine.serve.auth import Caller
@@ -196,7 +197,10 @@ def _routes(store: Store, router: Router) -> APIRouter:
     @ui.get("/ui/runs/{run_id}/report")
     async def report_page(request: Request, run_id: str, who: Viewer) -> Response:
         record, plan = await _run(run_id)
-        view = build_view(record, plan, await store.events(run_id), await store.memory(run_id))
+        events = await store.events(run_id)
+        view = build_view(record, plan, events, await store.memory(run_id))
+        lessons = await run_lessons(store, record, plan, events)
+        view.recurring, view.cause = lessons.recurring, lessons.cause
         view.history = await baselines.of(run_id, record.plan_id, record.created_at)
         view.llm_usage = await store.llm_usage(run_id)
         view.answers = await store.questions(run_id=run_id, pending=False)
@@ -312,6 +316,8 @@ def _routes(store: Store, router: Router) -> APIRouter:
         events = await store.events(record.run_id)
         memory = await store.memory(record.run_id)
         view = build_view(record, plan, events, memory)
+        lessons = await run_lessons(store, record, plan, events)
+        view.recurring, view.cause = lessons.recurring, lessons.cause
         seen = await RunWatch(store, record.run_id).look()
         asked = await store.questions(run_id=record.run_id, pending=False)
         scope = run_memory(record, memory).view()
@@ -319,7 +325,8 @@ def _routes(store: Store, router: Router) -> APIRouter:
                   "command": _command(plan, row.step_id, row.outputs, row.status, scope),
                   "started": _clock(row.started_at)} for row in view.rows]
         return {"view": view, "seen": seen, "steps": steps, "questions": asked,
-                "pending": [q for q in asked if q.answered_at is None]}
+                "pending": [q for q in asked if q.answered_at is None],
+                "cause_names": CAUSE_NAMES}
 
     return ui
 

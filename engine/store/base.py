@@ -243,6 +243,97 @@ class LlmUsage(BaseModel):
                 f"{self.output_tokens} out tokens, {money}")
 
 
+CauseClass = Literal["guide_defect", "environment", "engine", "operator", "incident"]
+"""Where the fault of a run that ended failed, inconclusive or escalate lies (`engine.learn`)."""
+
+
+class FailureRecord(BaseModel):
+    """One failed attempt of a step, its error (redacted, credentials masked) and the error's
+    signature (`engine.learn.signatures`): the same for the same failure whatever ids, hosts,
+    numbers, paths, times or quoted values it names."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    step_id: str
+    attempt: int
+    signature: str = Field(description="12 hex characters: the pattern's hash.")
+    pattern: str = Field(description="The normalised error.")
+    message: str = Field(description="The error as it was (redacted, cut).")
+    guide: str = Field(description="The plan id (the guide's id).")
+    guide_path: str = ""
+    plan_hash: str = ""
+    line: int | None = Field(default=None, description="The step's first line in the guide.")
+    at: datetime
+
+
+class FailureFix(BaseModel):
+    """A later run (or a later attempt of the same run) in which a step that had failed with
+    a signature succeeded, and what had changed since the failure."""
+
+    model_config = ConfigDict(frozen=True)
+
+    signature: str
+    failed_run_id: str
+    step_id: str
+    fixed_run_id: str
+    changes: list[str] = Field(default_factory=list, description="What differed: inputs, the "
+                               "guide's plan, a retry of the same run.")
+    at: datetime
+
+    def describe(self) -> str:
+        what = "; ".join(self.changes) or "nothing recorded changed"
+        return f"run {self.fixed_run_id} ({what})"
+
+
+class SignatureStats(BaseModel):
+    """A signature as the store knows it: how often, since when, where, and what fixed it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    signature: str
+    pattern: str
+    count: int = Field(description="Failed attempts with it.")
+    runs: int = Field(description="Runs with at least one.")
+    first_seen: datetime
+    last_seen: datetime
+    guides: list[str] = Field(default_factory=list)
+    steps: list[str] = Field(default_factory=list, description="guide/step, sorted.")
+    example: str = ""
+    fixes: list[FailureFix] = Field(default_factory=list, description="Newest first.")
+
+    def describe(self, *, now_run: str | None = None) -> str:
+        """"seen N times since DATE; last fixed by ...", for a failure of run `now_run`."""
+        parts = [f"seen {self.count} time{'s' if self.count != 1 else ''} since "
+                 f"{self.first_seen.strftime('%Y-%m-%d')}"] if self.count else []
+        fixes = [f for f in self.fixes if f.fixed_run_id != now_run]
+        if fixes:
+            parts.append(f"last fixed by {fixes[0].describe()}")
+        return "; ".join(parts) or "not seen in other runs"
+
+
+class CauseEvidence(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    step_id: str | None = None
+    line: int | None = None
+    message: str
+
+
+class RunCause(BaseModel):
+    """The root-cause class of a run that ended failed, inconclusive or escalate, with the
+    steps and messages that show it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    guide: str
+    cause: CauseClass
+    summary: str
+    evidence: list[CauseEvidence] = Field(default_factory=list)
+    at: datetime
+
+
 class NextClaim(NamedTuple):
     """A step that a commit starts, claimed in the same transaction for the commit's writer,
     which then runs it itself (a worker's continuation) instead of publishing it: the claim on
@@ -396,6 +487,38 @@ class Store(Protocol):
 
     async def llm_usage(self, run_id: str) -> list[LlmUsage]:
         """What the run spent on LLMs, by purpose then model; [] if nothing."""
+        ...
+
+    # what runs teach (`engine.learn`): failure signatures, their fixes, root causes
+    async def record_lessons(self, run_id: str, *, failures: Sequence[FailureRecord],
+                             fixes: Sequence[FailureFix], cause: RunCause | None) -> None:
+        """Keep what an ended run teaches, in one transaction: its failed attempts (replacing
+        what was kept for the run before: recording again is harmless), the fixes it made
+        (a fix already kept for a failure stays: the first fix stands) and its cause
+        (replaced; None removes it)."""
+        ...
+
+    async def unfixed_failures(self, guide: str, step_ids: Sequence[str], *,
+                               before: datetime, limit: int = 1000) -> list[FailureRecord]:
+        """Failed attempts of `guide`'s steps `step_ids` at or before `before` that no fix
+        names yet, oldest first."""
+        ...
+
+    async def run_failures(self, run_id: str) -> list[FailureRecord]:
+        """The failed attempts kept for the run, by step then attempt."""
+        ...
+
+    async def signatures(self, *, guide: str | None = None,
+                         signatures: Sequence[str] | None = None,
+                         limit: int = 100) -> list[SignatureStats]:
+        """Signatures, most recently seen first: of `guide` (its id or path) only, or only
+        those named; each with its latest fixes (of that guide's failures, when named)."""
+        ...
+
+    async def run_causes(self, *, run_ids: Sequence[str] | None = None,
+                         guide: str | None = None, cause: str | None = None,
+                         limit: int = 1000) -> list[RunCause]:
+        """Runs' root causes, newest first, filtered by run, guide (its id) and class."""
         ...
 
     # artifacts

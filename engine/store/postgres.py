@@ -67,6 +67,8 @@ from engine.store.base import (
     ArtifactRef,
     Committed,
     EventRecord,
+    FailureFix,
+    FailureRecord,
     Lease,
     LeaseHeld,
     LlmUsage,
@@ -75,9 +77,11 @@ from engine.store.base import (
     Question,
     QuestionKind,
     Report,
+    RunCause,
     RunRecord,
     RunStatus,
     SharedStore,
+    SignatureStats,
     StaleState,
     StepStart,
     Store,
@@ -227,6 +231,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             asked_at timestamptz NOT NULL, answered_at timestamptz, yes boolean, by text,
             source text, PRIMARY KEY (run_id, step_id))""",
         "CREATE INDEX questions_pending ON questions (asked_at) WHERE answered_at IS NULL",
+    ),
+    # 9: what runs teach (`engine.learn`): failed attempts by signature, the fixes of failures
+    # in later runs, and each ended run's root cause
+    (
+        """CREATE TABLE failures (
+            run_id text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            step_id text NOT NULL, attempt integer NOT NULL, signature text NOT NULL,
+            pattern text NOT NULL, message text NOT NULL, guide text NOT NULL,
+            guide_path text NOT NULL, plan_hash text NOT NULL, line integer,
+            at timestamptz NOT NULL, PRIMARY KEY (run_id, step_id, attempt))""",
+        "CREATE INDEX failures_by_signature ON failures (signature, at)",
+        "CREATE INDEX failures_by_step ON failures (guide, step_id, at)",
+        """CREATE TABLE failure_fixes (
+            failed_run_id text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            step_id text NOT NULL, signature text NOT NULL, fixed_run_id text NOT NULL,
+            changes text NOT NULL, at timestamptz NOT NULL,
+            PRIMARY KEY (failed_run_id, step_id, signature))""",
+        "CREATE INDEX failure_fixes_by_signature ON failure_fixes (signature, at)",
+        """CREATE TABLE run_causes (
+            run_id text PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+            guide text NOT NULL, cause text NOT NULL, summary text NOT NULL,
+            evidence text NOT NULL, at timestamptz NOT NULL)""",
+        "CREATE INDEX run_causes_by_guide ON run_causes (guide, cause, at)",
     ),
 )
 """Migration N (1-based) brings the schema from version N-1 to N. Append, never edit."""
@@ -1053,6 +1080,111 @@ class PostgresStore:
                              cost_usd=r["cost_usd"]) for r in rows]
         return await self._call(read)
 
+    # -- what runs teach ---------------------------------------------------------------------
+
+    async def record_lessons(self, run_id: str, *, failures: Sequence[FailureRecord],
+                             fixes: Sequence[FailureFix], cause: RunCause | None) -> None:
+        async def record(conn: asyncpg.Connection) -> None:
+            async with conn.transaction():
+                await self._get_run(conn, run_id)  # RunNotFound for an unknown run
+                await conn.execute("DELETE FROM failures WHERE run_id = $1", run_id)
+                await conn.executemany(
+                    f"INSERT INTO failures ({_FAILURE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, "
+                    "$6, $7, $8, $9, $10, $11)",
+                    [(f.run_id, f.step_id, f.attempt, f.signature, f.pattern, f.message,
+                      f.guide, f.guide_path, f.plan_hash, f.line, f.at) for f in failures])
+                await conn.executemany(
+                    "INSERT INTO failure_fixes (failed_run_id, step_id, signature, "
+                    "fixed_run_id, changes, at) VALUES ($1, $2, $3, $4, $5, $6) "
+                    "ON CONFLICT DO NOTHING",
+                    [(f.failed_run_id, f.step_id, f.signature, f.fixed_run_id,
+                      json.dumps(f.changes), f.at) for f in fixes])
+                await conn.execute("DELETE FROM run_causes WHERE run_id = $1", run_id)
+                if cause is not None:
+                    await conn.execute(
+                        "INSERT INTO run_causes (run_id, guide, cause, summary, evidence, at) "
+                        "VALUES ($1, $2, $3, $4, $5, $6)", run_id, cause.guide, cause.cause,
+                        cause.summary,
+                        json.dumps([e.model_dump(mode="json") for e in cause.evidence]),
+                        cause.at)
+        await self._call(record)
+
+    async def unfixed_failures(self, guide: str, step_ids: Sequence[str], *,
+                               before: datetime, limit: int = 1000) -> list[FailureRecord]:
+        if not step_ids:
+            return []
+
+        async def select(conn: asyncpg.Connection) -> list[FailureRecord]:
+            rows = await conn.fetch(
+                f"SELECT {_FAILURE_COLUMNS} FROM failures f WHERE guide = $1 AND step_id = "
+                "ANY($2::text[]) AND at <= $3 AND NOT EXISTS (SELECT 1 FROM failure_fixes x "
+                "WHERE x.failed_run_id = f.run_id AND x.step_id = f.step_id AND x.signature = "
+                "f.signature) ORDER BY at, run_id, step_id, attempt LIMIT $4",
+                guide, list(step_ids), before, limit)
+            return [FailureRecord(**_utc_values(r)) for r in rows]
+        return await self._call(select)
+
+    async def run_failures(self, run_id: str) -> list[FailureRecord]:
+        async def select(conn: asyncpg.Connection) -> list[FailureRecord]:
+            rows = await conn.fetch(
+                f"SELECT {_FAILURE_COLUMNS} FROM failures WHERE run_id = $1 "
+                "ORDER BY step_id, attempt", run_id)
+            return [FailureRecord(**_utc_values(r)) for r in rows]
+        return await self._call(select)
+
+    async def signatures(self, *, guide: str | None = None,
+                         signatures: Sequence[str] | None = None,
+                         limit: int = 100) -> list[SignatureStats]:
+        if signatures is not None and not signatures:
+            return []
+
+        async def select(conn: asyncpg.Connection) -> list[SignatureStats]:
+            rows = await conn.fetch(
+                "SELECT signature, max(pattern) AS pattern, count(*) AS count, "
+                "count(DISTINCT run_id) AS runs, min(at) AS first_seen, max(at) AS last_seen, "
+                "array_agg(DISTINCT guide ORDER BY guide) AS guides, "
+                "array_agg(DISTINCT guide || '/' || step_id ORDER BY guide || '/' || step_id) "
+                "AS steps, (SELECT message FROM failures e WHERE e.signature = f.signature "
+                "ORDER BY e.at DESC LIMIT 1) AS example FROM failures f "
+                "WHERE ($1::text IS NULL OR guide = $1 OR guide_path = $1) "
+                "AND ($2::text[] IS NULL OR signature = ANY($2::text[])) "
+                "GROUP BY signature ORDER BY max(at) DESC, signature LIMIT $3",
+                guide, None if signatures is None else list(signatures), limit)
+            if not rows:
+                return []
+            fixes: dict[str, list[FailureFix]] = {}
+            for f in await conn.fetch(
+                    "SELECT signature, failed_run_id, step_id, fixed_run_id, changes, at FROM "
+                    "failure_fixes x WHERE signature = ANY($1::text[]) AND ($2::text IS NULL "
+                    "OR EXISTS (SELECT 1 FROM failures f WHERE f.run_id = x.failed_run_id AND "
+                    "f.step_id = x.step_id AND f.signature = x.signature AND (f.guide = $2 OR "
+                    "f.guide_path = $2))) "
+                    "ORDER BY at DESC, fixed_run_id DESC, failed_run_id DESC",
+                    [r["signature"] for r in rows], guide):
+                fixes.setdefault(f["signature"], []).append(FailureFix(
+                    **{**_utc_values(f), "changes": json.loads(f["changes"])}))
+            return [SignatureStats(**{**_utc_values(r), "guides": list(r["guides"]),
+                                      "steps": list(r["steps"]), "example": r["example"] or "",
+                                      "fixes": fixes.get(r["signature"], [])[:_FIXES_SHOWN]})
+                    for r in rows]
+        return await self._call(select)
+
+    async def run_causes(self, *, run_ids: Sequence[str] | None = None,
+                         guide: str | None = None, cause: str | None = None,
+                         limit: int = 1000) -> list[RunCause]:
+        if run_ids is not None and not run_ids:
+            return []
+
+        async def select(conn: asyncpg.Connection) -> list[RunCause]:
+            rows = await conn.fetch(
+                "SELECT run_id, guide, cause, summary, evidence, at FROM run_causes WHERE "
+                "($1::text IS NULL OR guide = $1) AND ($2::text IS NULL OR cause = $2) AND "
+                "($3::text[] IS NULL OR run_id = ANY($3::text[])) ORDER BY at DESC, run_id "
+                "LIMIT $4", guide, cause, None if run_ids is None else list(run_ids), limit)
+            return [RunCause(**{**_utc_values(r), "evidence": json.loads(r["evidence"])})
+                    for r in rows]
+        return await self._call(select)
+
     # -- artifacts -------------------------------------------------------------------------
 
     async def put_artifact(self, run_id: str, step_id: str, attempt: int, name: str,
@@ -1139,3 +1271,14 @@ def _alert_record(row: dict[str, Any]) -> AlertRecord:
 def _keeps_the_protocols(store: PostgresStore) -> tuple[Store, SharedStore]:
     """Never called: the type checker holds PostgresStore to both protocols here."""
     return store, store
+
+
+_FAILURE_COLUMNS = ("run_id, step_id, attempt, signature, pattern, message, guide, guide_path, "
+                    "plan_hash, line, at")
+_FIXES_SHOWN = 5
+"""Fixes returned with each signature, newest first."""
+
+
+def _utc_values(row: asyncpg.Record) -> dict[str, Any]:
+    """A row as a dict, its times in UTC (as the SQLite store gives them)."""
+    return {k: v.astimezone(UTC) if isinstance(v, datetime) else v for k, v in row.items()}

@@ -72,6 +72,8 @@ from engine.store.base import (
     ArtifactRef,
     Committed,
     EventRecord,
+    FailureFix,
+    FailureRecord,
     Lease,
     LeaseHeld,
     LlmUsage,
@@ -80,9 +82,11 @@ from engine.store.base import (
     Question,
     QuestionKind,
     Report,
+    RunCause,
     RunRecord,
     RunStatus,
     SharedStore,
+    SignatureStats,
     StaleState,
     StepStart,
 )
@@ -214,6 +218,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             SELECT run_id, 0, id, key, value, step_id, attempt, at FROM memory""",
      "DROP TABLE memory",
      "ALTER TABLE memory_10 RENAME TO memory"),
+    # 11: what runs teach (`engine.learn`): failed attempts by signature, the fixes of failures
+    # in later runs, and each ended run's root cause
+    ("""CREATE TABLE failures (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            step_id TEXT NOT NULL, attempt INTEGER NOT NULL, signature TEXT NOT NULL,
+            pattern TEXT NOT NULL, message TEXT NOT NULL, guide TEXT NOT NULL,
+            guide_path TEXT NOT NULL, plan_hash TEXT NOT NULL, line INTEGER, at TEXT NOT NULL,
+            PRIMARY KEY (run_id, step_id, attempt))""",
+     "CREATE INDEX failures_by_signature ON failures (signature, at)",
+     "CREATE INDEX failures_by_step ON failures (guide, step_id, at)",
+     """CREATE TABLE failure_fixes (
+            failed_run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            step_id TEXT NOT NULL, signature TEXT NOT NULL, fixed_run_id TEXT NOT NULL,
+            changes TEXT NOT NULL, at TEXT NOT NULL,
+            PRIMARY KEY (failed_run_id, step_id, signature))""",
+     "CREATE INDEX failure_fixes_by_signature ON failure_fixes (signature, at)",
+     """CREATE TABLE run_causes (
+            run_id TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+            guide TEXT NOT NULL, cause TEXT NOT NULL, summary TEXT NOT NULL,
+            evidence TEXT NOT NULL, at TEXT NOT NULL)""",
+     "CREATE INDEX run_causes_by_guide ON run_causes (guide, cause, at)"),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -952,6 +977,112 @@ class SqliteStore:
                              output_tokens=r[4], cost_usd=r[5]) for r in rows]
         return await self._run(read)
 
+    # -- what runs teach ---------------------------------------------------------------------
+
+    async def record_lessons(self, run_id: str, *, failures: Sequence[FailureRecord],
+                             fixes: Sequence[FailureFix], cause: RunCause | None) -> None:
+        def record() -> None:
+            db = self._db()
+            with _transaction(db):
+                self._get_run(run_id)  # RunNotFound for an unknown run
+                db.execute("DELETE FROM failures WHERE run_id = ?", (run_id,))
+                db.executemany(f"INSERT INTO failures ({_FAILURE_COLUMNS}) VALUES "
+                               "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               [_failure_row(f) for f in failures])
+                db.executemany(
+                    "INSERT OR IGNORE INTO failure_fixes (failed_run_id, step_id, signature, "
+                    "fixed_run_id, changes, at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(f.failed_run_id, f.step_id, f.signature, f.fixed_run_id,
+                      json.dumps(f.changes), _time_text(f.at)) for f in fixes])
+                db.execute("DELETE FROM run_causes WHERE run_id = ?", (run_id,))
+                if cause is not None:
+                    db.execute(
+                        "INSERT INTO run_causes (run_id, guide, cause, summary, evidence, at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (run_id, cause.guide, cause.cause, cause.summary,
+                         json.dumps([e.model_dump(mode="json") for e in cause.evidence]),
+                         _time_text(cause.at)))
+        await self._run(record)
+
+    async def unfixed_failures(self, guide: str, step_ids: Sequence[str], *,
+                               before: datetime, limit: int = 1000) -> list[FailureRecord]:
+        if not step_ids:
+            return []
+
+        def select() -> list[FailureRecord]:
+            marks = ", ".join("?" * len(step_ids))
+            rows = self._db().execute(
+                f"SELECT {_FAILURE_COLUMNS} FROM failures f WHERE guide = ? AND step_id IN "
+                f"({marks}) AND at <= ? AND NOT EXISTS (SELECT 1 FROM failure_fixes x WHERE "
+                "x.failed_run_id = f.run_id AND x.step_id = f.step_id AND x.signature = "
+                "f.signature) ORDER BY at, run_id, step_id, attempt LIMIT ?",
+                (guide, *step_ids, _time_text(before), limit)).fetchall()
+            return [_failure(r) for r in rows]
+        return await self._run(select)
+
+    async def run_failures(self, run_id: str) -> list[FailureRecord]:
+        def select() -> list[FailureRecord]:
+            rows = self._db().execute(
+                f"SELECT {_FAILURE_COLUMNS} FROM failures WHERE run_id = ? "
+                "ORDER BY step_id, attempt", (run_id,)).fetchall()
+            return [_failure(r) for r in rows]
+        return await self._run(select)
+
+    async def signatures(self, *, guide: str | None = None,
+                         signatures: Sequence[str] | None = None,
+                         limit: int = 100) -> list[SignatureStats]:
+        if signatures is not None and not signatures:
+            return []
+
+        def select() -> list[SignatureStats]:
+            db = self._db()
+            named = signatures or []
+            marks = ", ".join("?" * len(named))
+            rows = db.execute(
+                "SELECT signature, max(pattern), count(*), count(DISTINCT run_id), min(at), "
+                "max(at), group_concat(DISTINCT guide), group_concat(DISTINCT guide || '/' || "
+                "step_id), (SELECT message FROM failures e WHERE e.signature = f.signature "
+                "ORDER BY e.at DESC LIMIT 1) FROM failures f WHERE (? IS NULL OR guide = ? OR "
+                f"guide_path = ?) {f'AND signature IN ({marks})' if named else ''} "
+                "GROUP BY signature ORDER BY max(at) DESC, signature LIMIT ?",
+                (guide, guide, guide, *named, limit)).fetchall()
+            if not rows:
+                return []
+            sigs = [r[0] for r in rows]
+            fixes: dict[str, list[FailureFix]] = {}
+            for f in db.execute(
+                    "SELECT signature, failed_run_id, step_id, fixed_run_id, changes, at FROM "
+                    f"failure_fixes x WHERE signature IN ({', '.join('?' * len(sigs))}) "
+                    f"AND ({_OF_GUIDE}) ORDER BY at DESC, fixed_run_id DESC, failed_run_id DESC",
+                    (*sigs, guide, guide, guide)).fetchall():
+                fixes.setdefault(f[0], []).append(FailureFix(
+                    signature=f[0], failed_run_id=f[1], step_id=f[2], fixed_run_id=f[3],
+                    changes=json.loads(f[4]), at=_parse_time(f[5])))
+            return [SignatureStats(
+                signature=r[0], pattern=r[1], count=r[2], runs=r[3],
+                first_seen=_parse_time(r[4]), last_seen=_parse_time(r[5]),
+                guides=sorted(r[6].split(",")), steps=sorted(r[7].split(",")),
+                example=r[8] or "", fixes=fixes.get(r[0], [])[:_FIXES_SHOWN]) for r in rows]
+        return await self._run(select)
+
+    async def run_causes(self, *, run_ids: Sequence[str] | None = None,
+                         guide: str | None = None, cause: str | None = None,
+                         limit: int = 1000) -> list[RunCause]:
+        if run_ids is not None and not run_ids:
+            return []
+
+        def select() -> list[RunCause]:
+            named = run_ids or []
+            marks = ", ".join("?" * len(named))
+            rows = self._db().execute(
+                "SELECT run_id, guide, cause, summary, evidence, at FROM run_causes WHERE "
+                "(? IS NULL OR guide = ?) AND (? IS NULL OR cause = ?) "
+                f"{f'AND run_id IN ({marks})' if named else ''} ORDER BY at DESC, run_id "
+                "LIMIT ?", (guide, guide, cause, cause, *named, limit)).fetchall()
+            return [RunCause(run_id=r[0], guide=r[1], cause=r[2], summary=r[3],
+                             evidence=json.loads(r[4]), at=_parse_time(r[5])) for r in rows]
+        return await self._run(select)
+
     # -- artifacts -------------------------------------------------------------------------
 
     def _artifact_path(self, run_id: str, step_id: str, attempt: int, name: str) -> Path:
@@ -1100,6 +1231,26 @@ def _now_text() -> str:
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+_FAILURE_COLUMNS = ("run_id, step_id, attempt, signature, pattern, message, guide, guide_path, "
+                    "plan_hash, line, at")
+_FIXES_SHOWN = 5
+"""Fixes returned with each signature, newest first."""
+# A fix of a failure of the guide (its id or path) when one is named (the three ?s)
+_OF_GUIDE = ("? IS NULL OR EXISTS (SELECT 1 FROM failures f WHERE f.run_id = x.failed_run_id "
+             "AND f.step_id = x.step_id AND f.signature = x.signature AND (f.guide = ? OR "
+             "f.guide_path = ?))")
+
+
+def _failure_row(f: FailureRecord) -> tuple[Any, ...]:
+    return (f.run_id, f.step_id, f.attempt, f.signature, f.pattern, f.message, f.guide,
+            f.guide_path, f.plan_hash, f.line, _time_text(f.at))
+
+
+def _failure(row: Sequence[Any]) -> FailureRecord:
+    names = [c.strip() for c in _FAILURE_COLUMNS.split(",")]
+    return FailureRecord(**{**dict(zip(names, row)), "at": _parse_time(row[10])})
 
 
 def _lease(run_id: str, row: Sequence[Any]) -> Lease:

@@ -195,6 +195,33 @@ async def test_an_unanswered_approval_fails_the_run_before_the_change(on: Harnes
     assert await applied(on.worker_env["MENDFLOW_DATABASE_URL"], record.run_id) == {"look"}
 
 
+async def test_failures_and_root_causes_are_learnt_where_the_run_ends(on: Harness) -> None:
+    """The run's end is where its lessons are kept: by the local executor, or by the worker
+    whose commit ended it; repeats are one signature, fixed by the run that was approved."""
+    plan = gated_plan(f"learn-{on.kind}-{uuid.uuid4().hex[:6]}")
+    failed = [await on.run(plan) for _ in range(2)]
+    assert [r.status for r in failed] == ["failed", "failed"]
+    fixed = await on.run(plan, RunOptions(approvals=("approve-fix",)))
+    assert fixed.outcome == "resolved"
+
+    async def learnt() -> list[Any]:  # a worker keeps them just after its ending commit
+        for _ in range(100):
+            sigs = await on.store.signatures(guide=plan.id)
+            if sigs and sigs[0].fixes:
+                return sigs
+            await asyncio.sleep(0.1)
+        return await on.store.signatures(guide=plan.id)
+
+    sigs = await learnt()
+    assert [(s.count, s.runs, s.steps) for s in sigs] == [(2, 2, [f"{plan.id}/approve-fix"])]
+    assert {f.fixed_run_id for f in sigs[0].fixes} == {fixed.run_id}
+    assert any(c.startswith("approvals:") for c in sigs[0].fixes[0].changes)
+    causes = await on.store.run_causes(run_ids=[r.run_id for r in failed])
+    assert [(c.cause, c.evidence[0].step_id) for c in causes] == [
+        ("operator", "approve-fix"), ("operator", "approve-fix")]
+    assert await on.store.run_causes(run_ids=[fixed.run_id]) == []  # resolved: no cause
+
+
 # -- the judge --------------------------------------------------------------------------------
 
 

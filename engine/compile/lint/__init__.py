@@ -15,12 +15,13 @@ from pathlib import Path
 from engine.compile.lines import narrowest_steps
 from engine.compile.lint import clarity, data, flow, queries, structure  # noqa: F401
 from engine.compile.lint.base import CHECKS, RULES, Context, Finding, Rule
+from engine.compile.lint.history import history_findings
 from engine.errors import GuideError, MendflowError
 from engine.guide import Element, Guide, collector_paused, load_guide
 from engine.plan import Plan
 
-__all__ = ["RULES", "Finding", "Rule", "exit_code", "format_json", "format_text", "lint_guide",
-           "lint_path"]
+__all__ = ["RULES", "Finding", "Rule", "exit_code", "format_json", "format_text",
+           "history_findings", "lint_guide", "lint_path"]
 
 
 def lint_guide(guide: Guide, *, plan: Plan | None = None) -> list[Finding]:

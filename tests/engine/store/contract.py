@@ -28,12 +28,16 @@ from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step, StepKind
 from engine.store.base import (
     AlertRecord,
     ArtifactRef,
+    CauseEvidence,
     EventRecord,
+    FailureFix,
+    FailureRecord,
     LeaseHeld,
     LlmUsage,
     MemoryEntry,
     NextClaim,
     ReplayOf,
+    RunCause,
     RunOptions,
     RunRecord,
     SharedStore,
@@ -68,6 +72,14 @@ def make_plan(title: str = "Disk full on a node") -> Plan:
             Edge(source="clean", target="done"),
         ],
     )
+
+
+def _failure(run_id: str, step: str, attempt: int, sig: str, at: datetime, *,
+             guide: str = "disk-full") -> FailureRecord:
+    return FailureRecord(run_id=run_id, step_id=step, attempt=attempt, signature=sig,
+                         pattern="error <n> at <path>", message=f"error {attempt} at /x",
+                         guide=guide, guide_path=f"guides/{guide}.md", plan_hash="h" * 64,
+                         line=3, at=at)
 
 
 def make_run(run_id: str | None = None, *, created_at: datetime = T0,
@@ -679,6 +691,113 @@ class StoreContract:
         # an unknown price on one side makes the sum unknown, not a wrong number
         await store.add_llm_usage(run.run_id, judge.model_copy(update={"cost_usd": None}))
         assert (await store.llm_usage(run.run_id))[1].cost_usd is None
+
+    # -- what runs teach: failure signatures, fixes, root causes ----------------------------
+
+    async def test_lessons_group_failures_by_signature_with_counts_places_and_fixes(
+            self, store: Store, peer_store: Store) -> None:
+        runs = [make_run(f"learn-{i}", created_at=T0 + timedelta(minutes=i)) for i in range(4)]
+        for run in runs:
+            await store.create_run(run)
+        t = [T0 + timedelta(minutes=i, seconds=30) for i in range(4)]
+        a0 = _failure(runs[0].run_id, "check", 1, "sigA", t[0])
+        a1 = _failure(runs[1].run_id, "check", 1, "sigA", t[1])
+        a1b = _failure(runs[1].run_id, "check", 2, "sigA", t[1] + timedelta(seconds=1))
+        b2 = _failure(runs[2].run_id, "clean", 1, "sigB", t[2], guide="other-guide")
+        await store.record_lessons(runs[0].run_id, failures=[a0], fixes=[], cause=None)
+        await peer_store.record_lessons(runs[1].run_id, failures=[a1, a1b], fixes=[],
+                                        cause=None)
+        await store.record_lessons(runs[2].run_id, failures=[b2], fixes=[], cause=None)
+        # recording a run again replaces what was kept for it: counted once
+        await store.record_lessons(runs[0].run_id, failures=[a0], fixes=[], cause=None)
+        got = await peer_store.signatures()
+        assert [s.signature for s in got] == ["sigB", "sigA"]  # most recently seen first
+        a = got[1]
+        assert (a.count, a.runs, a.first_seen, a.last_seen) == (
+            3, 2, t[0], t[1] + timedelta(seconds=1))
+        assert a.guides == ["disk-full"] and a.steps == ["disk-full/check"]
+        assert a.pattern == "error <n> at <path>" and a.example == "error 2 at /x"
+        assert [s.signature for s in await store.signatures(guide="other-guide")] == ["sigB"]
+        assert [s.signature for s in await store.signatures(guide="guides/disk-full.md")] == [
+            "sigA"]
+        assert [s.signature for s in await store.signatures(signatures=["sigA"])] == ["sigA"]
+        assert await store.signatures(signatures=[]) == []
+        assert [(f.step_id, f.attempt) for f in await store.run_failures(runs[1].run_id)] == [
+            ("check", 1), ("check", 2)]
+        # the unfixed failures of a step, oldest first, up to a time
+        unfixed = await store.unfixed_failures("disk-full", ["check", "clean"], before=t[3])
+        assert [(f.run_id, f.attempt) for f in unfixed] == [
+            (runs[0].run_id, 1), (runs[1].run_id, 1), (runs[1].run_id, 2)]
+        assert await store.unfixed_failures("disk-full", ["check"], before=t[0]) == [a0]
+        assert await store.unfixed_failures("disk-full", [], before=t[3]) == []
+        # a later run fixes them; the first fix of a failure stands
+        fixes = [FailureFix(signature="sigA", failed_run_id=f.run_id, step_id="check",
+                            fixed_run_id=runs[3].run_id, changes=["input disk: a -> b"],
+                            at=t[3]) for f in (a0, a1)]
+        cause = RunCause(run_id=runs[3].run_id, guide="disk-full", cause="guide_defect",
+                         summary="a command not found at step check",
+                         evidence=[CauseEvidence(step_id="check", line=3,
+                                                 message="command not found: duu")], at=t[3])
+        await store.record_lessons(runs[3].run_id, failures=[], fixes=fixes, cause=cause)
+        later = fixes[0].model_copy(update={"fixed_run_id": runs[2].run_id,
+                                            "at": t[3] + timedelta(seconds=9)})
+        await peer_store.record_lessons(runs[3].run_id, failures=[], fixes=[*fixes, later],
+                                        cause=cause)
+        assert await store.unfixed_failures("disk-full", ["check"], before=t[3]) == []
+        a = (await store.signatures(signatures=["sigA"]))[0]
+        assert [(f.failed_run_id, f.fixed_run_id) for f in a.fixes] == [
+            (runs[1].run_id, runs[3].run_id), (runs[0].run_id, runs[3].run_id)]
+        assert a.fixes[0].changes == ["input disk: a -> b"]
+        # the same signature in another guide, fixed there: not a fix of this guide's
+        other = _failure(runs[2].run_id, "check", 2, "sigA", t[2], guide="other-guide")
+        await store.record_lessons(runs[2].run_id, failures=[b2, other], fixes=[
+            FailureFix(signature="sigA", failed_run_id=runs[2].run_id, step_id="check",
+                       fixed_run_id=runs[2].run_id, changes=["retried"], at=t[3])], cause=None)
+        mine = (await store.signatures(guide="disk-full", signatures=["sigA"]))[0]
+        assert [f.failed_run_id for f in mine.fixes] == [runs[1].run_id, runs[0].run_id]
+        theirs = (await store.signatures(guide="other-guide", signatures=["sigA"]))[0]
+        assert [f.failed_run_id for f in theirs.fixes] == [runs[2].run_id]
+        assert (await store.signatures(signatures=["sigA"]))[0].count == 4
+        a = (await store.signatures(guide="disk-full", signatures=["sigA"]))[0]
+        assert a.describe() == (f"seen 3 times since {T0:%Y-%m-%d}; last fixed by run "
+                                f"{runs[3].run_id} (input disk: a -> b)")
+
+    async def test_run_causes_are_replaced_and_filtered(self, store: Store,
+                                                        peer_store: Store) -> None:
+        runs = [make_run(f"cause-{i}", created_at=T0 + timedelta(minutes=i)) for i in range(3)]
+        for run in runs:
+            await store.create_run(run)
+
+        def cause(run: RunRecord, cls: str, minute: int) -> RunCause:
+            return RunCause(run_id=run.run_id, guide="disk-full", cause=cls,  # type: ignore[arg-type]
+                            summary=f"{cls} here", evidence=[CauseEvidence(message="m")],
+                            at=T0 + timedelta(minutes=minute))
+
+        await store.record_lessons(runs[0].run_id, failures=[], fixes=[],
+                                   cause=cause(runs[0], "environment", 0))
+        await peer_store.record_lessons(runs[0].run_id, failures=[], fixes=[],
+                                        cause=cause(runs[0], "guide_defect", 0))
+        await store.record_lessons(runs[1].run_id, failures=[], fixes=[],
+                                   cause=cause(runs[1], "guide_defect", 1))
+        await store.record_lessons(runs[2].run_id, failures=[], fixes=[],
+                                   cause=cause(runs[2], "operator", 2))
+        got = await peer_store.run_causes()
+        assert [(c.run_id, c.cause) for c in got] == [
+            (runs[2].run_id, "operator"), (runs[1].run_id, "guide_defect"),
+            (runs[0].run_id, "guide_defect")]
+        assert got[2] == cause(runs[0], "guide_defect", 0)
+        assert [c.run_id for c in await store.run_causes(cause="guide_defect")] == [
+            runs[1].run_id, runs[0].run_id]
+        assert [c.run_id for c in await store.run_causes(run_ids=[runs[2].run_id])] == [
+            runs[2].run_id]
+        assert await store.run_causes(run_ids=[]) == []
+        assert await store.run_causes(guide="nope") == []
+        await store.record_lessons(runs[2].run_id, failures=[], fixes=[], cause=None)
+        assert await store.run_causes(run_ids=[runs[2].run_id]) == []
+
+    async def test_lessons_of_an_unknown_run_are_run_not_found(self, store: Store) -> None:
+        with pytest.raises(RunNotFound):
+            await store.record_lessons("no-such-run", failures=[], fixes=[], cause=None)
 
     async def test_llm_usage_of_an_unknown_run_is_run_not_found(self, store: Store) -> None:
         with pytest.raises(RunNotFound):

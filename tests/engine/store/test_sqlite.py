@@ -137,7 +137,7 @@ async def test_a_store_from_before_child_runs_is_migrated_and_keeps_its_runs(
         await store.create_run(make_run("old.call").model_copy(
             update={"parent_run_id": "old", "parent_step": "call"}))
         assert [r.run_id for r in await store.child_runs("old")] == ["old.call"]
-    assert _schema(path)[0] == SCHEMA_VERSION == 10
+    assert _schema(path)[0] == SCHEMA_VERSION  # every migration applied, whatever their number
 
 
 async def test_a_store_from_before_migration_10_keeps_its_events_and_memory_in_order(
