@@ -15,7 +15,7 @@ and the run's root cause (kept, or worked out now for a run that ended before it
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,9 +93,10 @@ def changes(failed: RunRecord, fixed: RunRecord) -> list[str]:
         if before != after:
             out.append(what if after is True else f"{what}: {_short(before or '-')} -> "
                        f"{_short(after or '-')}")
-    replay = fixed.context.get("replay")
-    if isinstance(replay, Mapping):  # a replay's intervention, when the run is one
-        out.append("replay: " + ", ".join(f"{k}={_short(v)}" for k, v in replay.items()))
+    replay = fixed.options.replay
+    if replay is not None:  # the fix was a replay's intervention (`mendflow replay`)
+        out.append(f"replay of run {replay.run_id} from {replay.from_step}: "
+                   + ("; ".join(_short(i) for i in replay.interventions) or "no intervention"))
     return out or ["nothing recorded changed (transient, or fixed outside the guide)"]
 
 

@@ -22,7 +22,7 @@ The serving happens in the step runner (`StepRunner.replay`, set by both executo
 run's `RunOptions.replay`), so a replay runs on the local executor and on Celery workers
 alike. When the replay ends, `conclude` compares it with the run it replays and stores the
 `Verdict` as a note (`replay_verdict`) on both: the outcome before and after, and the first
-step (in the order the replay finished them) whose result differs, and how.
+step (in the guide's order) whose result differs, and how.
 
 Not the scheduler-state replay of `engine.runtime.replay`, which rebuilds one run's state.
 """
@@ -520,7 +520,11 @@ def verdict(original: RunRecord, original_plan: Plan, original_events: Sequence[
     now = _results(new_plan, new, new_events, new_memory)
     first: str | None = None
     what = ""
-    for sid, res in sorted(now.items(), key=lambda item: item[1].seq):
+    # In the guide's order (parallel steps finish in any order: the verdict must not depend on
+    # which came first), then, for what the plan does not list, in the order they finished.
+    order = {s.id: i for i, s in enumerate(new_plan.steps)}
+    for sid, res in sorted(now.items(), key=lambda item: (order.get(item[0], len(order)),
+                                                           item[1].seq)):
         was = before.get(sid)
         if was is None:
             first, what = sid, f"ran only in the replay: {res.status}"
@@ -530,7 +534,9 @@ def verdict(original: RunRecord, original_plan: Plan, original_events: Sequence[
             first, what = sid, diff
             break
     if first is None:
-        for sid, was in sorted(before.items(), key=lambda item: item[1].seq):
+        order = {s.id: i for i, s in enumerate(original_plan.steps)}
+        for sid, was in sorted(before.items(), key=lambda item: (
+                order.get(item[0], len(order)), item[1].seq)):
             if sid not in now:
                 first, what = sid, f"ran only in run {original.run_id}: {was.status}"
                 break

@@ -1,0 +1,84 @@
+"""Issue 17's loop end to end, by the `mendflow` command on the shipped scratch-directory
+guide: a failing run is classified and its failure kept as a signature; its repeat is grouped;
+a replay with the fixing intervention turns it around with a verdict; and the signature then
+says it was fixed, by that replay and how. The same for a denied approval (the operator's),
+turned around by a replay that approves. (Stragglers: tests/engine/runtime/test_stragglers.py;
+each part alone: test_learning_runs.py, test_intervene.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from engine.runtime import intervene
+from tests.engine.learn.test_learning_runs import CLEANUP, broken_copy, last_run_id, lessons
+from tests.engine.learn.test_learning_runs import mendflow as _mendflow
+from tests.engine.runtime.test_intervene import GATE, stored
+
+
+def mendflow(data: Path, *args: str) -> tuple[int, str]:
+    proc = _mendflow(data, *args, MENDFLOW_LLM="")
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_a_broken_guide_is_grouped_replayed_with_the_fix_and_the_fix_is_known(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    broken, line = broken_copy(CLEANUP, tmp_path / "scratch-dir-cleanup.md",
+                               'du -sm "$SCRATCH_DIR"', 'du -sm "$SCRATCH_DIR/no-such-dir"')
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    for d in dirs:
+        d.mkdir()
+    for d in dirs:
+        code, said = mendflow(data, "run", str(broken), "-i", f"scratch_dir={d}", "--yes")
+        assert code == 4, said  # inconclusive: it could not measure the directory
+    original = last_run_id(data)
+    sigs, causes = lessons(data)
+    assert [(s.count, s.runs) for s in sigs] == [(2, 2)]  # two directories, one signature
+    assert {c.cause for c in causes} == {"guide_defect"}
+    assert (causes[0].evidence[0].step_id, causes[0].evidence[0].line) == ("size", line)
+
+    # The fix, tried as an intervention: the shipped (correct) guide, from the broken step
+    code, said = mendflow(data, "replay", original, "--from", "size", "--guide", str(CLEANUP))
+    assert code == 0, said
+    replay = last_run_id(data)
+    assert "verdict: outcome changed: inconclusive -> no_action" in " ".join(said.split())
+    (found,) = intervene.verdicts(stored(data)[replay]["events"])
+    assert (found.outcome_from, found.outcome_to, found.first_step) == (
+        "inconclusive", "no_action", "size")
+    # ... and the signature now says what fixed it: that replay, with its intervention
+    sigs, _ = lessons(data)
+    fixes = [f for f in sigs[0].fixes if f.fixed_run_id == replay]
+    assert fixes and all(any(c.startswith(f"replay of run {original} from size: ") and
+                             "guide edited" in c for c in f.changes) for f in fixes), fixes
+    code, said = mendflow(data, "run", str(broken), "-i", f"scratch_dir={dirs[0]}", "--yes")
+    code, shown = mendflow(data, "show", last_run_id(data))
+    assert f"last fixed by run {replay} (" in " ".join(shown.split()), shown
+
+
+def test_a_denied_approval_is_the_operators_and_a_replay_that_approves_turns_it_around(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    big = scratch / "old.bin"
+    big.write_bytes(b"x" * 3_000_000)
+    ten_days_ago = big.stat().st_mtime - 10 * 86400
+    os.utime(big, (ten_days_ago, ten_days_ago))
+    # No one approves the deletion (no terminal, no --yes): the run hands over
+    code, said = mendflow(data, "run", str(CLEANUP), "-i", f"scratch_dir={scratch}",
+                          "-i", "max_size_mb=1")
+    assert code == 3, said
+    original = last_run_id(data)
+    _, causes = lessons(data)
+    assert [c.cause for c in causes] == ["operator"]
+    assert big.exists()
+    code, said = mendflow(data, "replay", original, "--from", GATE, "--approve", GATE)
+    assert code == 0, said
+    assert not big.exists()  # approved this time: the old file is gone
+    (found,) = intervene.verdicts(stored(data)[last_run_id(data)]["events"])
+    assert (found.outcome_from, found.outcome_to, found.first_step) == (
+        "escalate", "mitigated", GATE)
+    runs = json.loads(_mendflow(data, "runs", "--why", "--format", "json").stdout)
+    assert [(r["cause"] or {}).get("cause") for r in runs] == [None, "operator"]
