@@ -9,12 +9,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
+import pytest
+
+from demo.prometheus import MISSING_REASON, prometheus_available
+from demo.web_incident import environment
 from engine.runtime import intervene
-from tests.engine.learn.test_learning_runs import CLEANUP, broken_copy, last_run_id, lessons
+from tests.engine.learn.test_learning_runs import (
+    CLEANUP,
+    WEB,
+    broken_copy,
+    last_run_id,
+    lessons,
+)
 from tests.engine.learn.test_learning_runs import mendflow as _mendflow
 from tests.engine.runtime.test_intervene import GATE, stored
+from tests.guides.test_web_incident import _postgres_reachable as _web_postgres_reachable
+from tests.guides.test_web_incident import demo as web_demo
 
 
 def mendflow(data: Path, *args: str) -> tuple[int, str]:
@@ -82,3 +95,41 @@ def test_a_denied_approval_is_the_operators_and_a_replay_that_approves_turns_it_
         "escalate", "mitigated", GATE)
     runs = json.loads(_mendflow(data, "runs", "--why", "--format", "json").stdout)
     assert [(r["cause"] or {}).get("cause") for r in runs] == [None, "operator"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not prometheus_available(), reason=MISSING_REASON)
+@pytest.mark.skipif(not _web_postgres_reachable(), reason="PostgreSQL is not reachable as a "
+                    "superuser (set MENDFLOW_DEMO_ADMIN_URL)")
+def test_unreachable_sources_are_the_environment_and_a_replay_once_they_are_back_concludes(
+        tmp_path: Path) -> None:
+    """The web incident demo (a bad release: a real Prometheus and PostgreSQL), first run
+    while its sources are unreachable, then replayed once they answer."""
+    directory = tmp_path / "demo"
+    up = web_demo(directory, "up", "--scenario", "regression", "--database",
+                  f"mendflow_demo_l{os.getpid()}")
+    assert up.returncode == 0, up.stdout + up.stderr
+    env = environment.load(directory)
+    assert env is not None
+    try:
+        data = Path(env.data_dir)
+        real = Path(env.config_file).read_text(encoding="utf-8")
+        down = tmp_path / "down.toml"  # the same sources, at a port nothing listens on
+        down.write_text(re.sub(r'url = "(\w+)://[^"]*"', r'url = "\1://127.0.0.1:9/x"', real))
+        base = {**env.env(), "MENDFLOW_LLM": ""}
+        proc = _mendflow(data, "run", str(WEB), "--alert", env.alert_file,
+                         **{**base, "MENDFLOW_CONFIG_FILE": str(down)})
+        assert proc.returncode == 4, proc.stdout + proc.stderr  # inconclusive
+        original = last_run_id(data)
+        _, causes = lessons(data)
+        assert [c.cause for c in causes] == ["environment"]
+        assert "unreachable" in causes[0].summary
+        proc = _mendflow(data, "replay", original, "--from", "start", **base)
+        said = proc.stdout + proc.stderr
+        (found,) = intervene.verdicts(stored(data)[last_run_id(data)]["events"])
+        # the sources answer: the run concludes, blaming the new version as the demo intends
+        assert (found.outcome_from, found.outcome_to) == ("inconclusive", "escalate"), said
+        assert found.first_step == "error_ratio", said  # the first check, in the guide's order
+    finally:
+        down_ = web_demo(directory, "down")
+        assert down_.returncode == 0, down_.stdout + down_.stderr
