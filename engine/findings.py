@@ -50,6 +50,7 @@ def findings(plan: Plan, state: sched.RunState, view: Mapping[str, Any]) -> list
     plan's step order; [] when the run found nothing wrong (or gathered no evidence)."""
     index = sched.PlanIndex.build(plan)
     order = {s.id: n for n, s in enumerate(plan.steps)}
+    beyond = _beyond_a_healthy_ending(plan, index, state)
     found: list[tuple[int, int, Finding]] = []
     for i, edge in enumerate(plan.edges):
         cond = edge.condition
@@ -70,6 +71,8 @@ def findings(plan: Plan, state: sched.RunState, view: Mapping[str, Any]) -> list
         if not holds:
             continue
         taken = bool(state.edges.get(i))
+        if not taken and edge.source in beyond:
+            continue  # asked only if a check the run passed had failed: out of its context
         evidence = tuple((sid, _short(view, sid)) for sid in sorted(reads))
         found.append((order.get(edge.source, 0), i, Finding(
             decision=edge.source, condition=cond.text or cond.expr,
@@ -77,6 +80,29 @@ def findings(plan: Plan, state: sched.RunState, view: Mapping[str, Any]) -> list
             taken=taken, evidence=evidence)))
     found.sort(key=lambda t: (t[0], t[1]))
     return [f for _, _, f in found]
+
+
+def _beyond_a_healthy_ending(plan: Plan, index: sched.PlanIndex,
+                             state: sched.RunState) -> set[str]:
+    """Steps reached only past a decision whose taken branch ended the run healthy: "If the
+    directory is within its budget, no action is needed. If there are no old files, escalate
+    (the directory is full of recent files)": when the first holds, the second was never the
+    question, and reporting it as a problem would contradict the run's own outcome."""
+    out: set[str] = set()
+    for i, edge in enumerate(plan.edges):
+        if edge.condition is None or not state.edges.get(i):
+            continue
+        end = _conclusion(plan, index, edge.target)
+        if end is None or end.outcome not in HEALTHY:
+            continue
+        todo = [e.target for j, e in index.outgoing[edge.source] if j != i]
+        while todo:
+            sid = todo.pop()
+            if sid in out:
+                continue
+            out.add(sid)
+            todo.extend(e.target for _, e in index.outgoing[sid])
+    return out
 
 
 def _status(state: sched.RunState, sid: str) -> sched.StepStatus | None:
