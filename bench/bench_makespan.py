@@ -1,6 +1,7 @@
 """Makespan of peg-in-hole on the simulated cell: no detector, reactive, preemptive.
 
     .venv/bin/python bench/bench_makespan.py [--tasks 2500] [--plot docs/robot-cell-traces.png]
+    .venv/bin/python bench/bench_makespan.py --sweep | --levels [--stats 3000]
 
 Calibrates each detector on 199 successful attempts (alpha 0.05), estimates its TPR / FPR /
 alarm times on 3000 + 3000 stratified attempts, computes the closed-form expected makespan
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +50,15 @@ def main() -> None:
     ap.add_argument("--plot", type=Path, default=None)
     ap.add_argument("--sweep", action="store_true",
                     help="only the sweep: the gain across easy / paper-like / hard cells")
+    ap.add_argument("--levels", action="store_true",
+                    help="only the nominal levels: fitted against the simulator's constants "
+                         "on cells that press softer and harder")
     args = ap.parse_args()
     if args.sweep:
         sweep(args.stats)
+        return
+    if args.levels:
+        levels(args.stats)
         return
     cfg = CellConfig()
     rng = np.random.default_rng(1)
@@ -125,6 +133,39 @@ def sweep(stats: int) -> None:
               f"{c.tau_tp:.1f} | {d.without:.1f} | {d.preemptive:.1f} | {gain:.0%}"
               f"{'' if d.preempt else ' (do not preempt)'} |")
     print(f"| the paper's cell (measured) | | | | | | | 101 | 81 | {PAPER_GAIN:.0%} |")
+
+
+# What ft_jam_slip's nominal levels defaulted to before calibration fitted them: the simulated
+# cell's own constants (10 N press, 2 N search, 0.1 N m tilt).
+SIMULATOR_CONSTANTS = {"press_n": 10.0, "lateral_n": 2.0, "tilt_nm": 0.1}
+
+
+def levels(stats: int) -> None:
+    """ft_jam_slip (max, alpha 0.05) on paper-like cells that press softer and harder than
+    the simulator's default, scored against the simulator's constants and against the levels
+    calibration fits from each cell's own 199 successes."""
+    print("ft_jam_slip's nominal levels: the simulator's constants against fitted ones; "
+          f"TPR/FPR from {stats} + {stats} attempts, closed form (engine.policy)\n")
+    print("| cell (paper-like) | levels | press_n | lateral_n | tilt_nm | TPR | FPR "
+          "| without (s) | preemptive (s) | gain |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for press, search in ((4.0, 0.5), (10.0, 2.0), (25.0, 5.0)):
+        cfg = replace(SCENARIOS["paper-like"], press_n=press, search_n=search)
+        rng = np.random.default_rng(1)
+        ok = []
+        for _ in range(199):
+            a = generate_attempt(rng, cfg, success=True)
+            ok.append(RecordedRun(a.t, a.wrench, list(CHANNELS), "success"))
+        for how, params in (("simulator constants", SIMULATOR_CONSTANTS), ("fitted", {})):
+            cal = calibrate(ok, detector="ft_jam_slip", params=params, alpha=0.05, window=25,
+                            registry=REGISTRY)
+            alarm = calibrated_alarm(FtJamSlipDetector, cal)
+            d = decide(cell_stats(np.random.default_rng(2), stats, alarm, cfg))
+            c, p = d.stats, cal.params
+            gain = (d.without - min(d.preemptive, d.without)) / d.without
+            print(f"| press {press:g} N, search {search:g} N | {how} | {p['press_n']:.2f} | "
+                  f"{p['lateral_n']:.2f} | {p['tilt_nm']:.3f} | {c.tpr:.3f} | {c.fpr:.3f} | "
+                  f"{d.without:.1f} | {d.preemptive:.1f} | {gain:.0%} |")
 
 
 def plot(path: Path, cal: Calibration) -> None:

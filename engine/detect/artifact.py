@@ -1,9 +1,11 @@
 """Calibration artifacts: what a calibration decided, stored as JSON next to the guide.
 
-An artifact records the detector and its params, the method (`max`, `band` or `combined`),
-alpha, n and the rank k, the window, the threshold (or the band), the exact false-alarm
-rate the threshold carries, a hash of the calibration data and when it was made, so a
-reviewer can tell which runs a threshold came from and whether it is stale.
+An artifact records the detector and its params (those the detector fitted from the
+runs, e.g. ft_jam_slip's nominal force levels, also listed under `fitted`), the method
+(`max`, `band` or `combined`), alpha, n and the rank k, the window, the threshold (or
+the band), the exact false-alarm rate the threshold carries, a hash of the calibration
+data and when it was made, so a reviewer can tell which runs a threshold came from and
+whether it is stale.
 
 This module does not fit anything (`engine.detect.conformal`) or score runs.
 """
@@ -40,6 +42,9 @@ class Calibration(BaseModel):
     format: Literal["mendflow-calibration/1"] = FORMAT
     detector: str
     params: dict[str, Any] = Field(default_factory=dict)
+    fitted: dict[str, float] = Field(
+        default_factory=dict, description="The params fitted from the successful runs (also "
+        "in params); empty in artifacts made before detectors fitted any.")
     method: Literal["max", "band", "combined"]
     alpha: float = Field(gt=0, lt=1)
     n: int = Field(ge=0, description="Calibration runs the threshold is a rank of.")

@@ -4,7 +4,12 @@ A detector plugin that can be calibrated provides, besides `run`, a pure scoring
 
     def score(self, *, params, t: ndarray, x: ndarray, channels: list[str]) -> ndarray
 
-one score per sample, causal (the score at step i uses samples <= i). These functions find
+one score per sample, causal (the score at step i uses samples <= i), and optionally
+
+    def fit_params(self, *, params, runs: list[(t, x, channels)]) -> dict[str, float]
+
+the parameters it fits from successful runs when `params` leaves them unset (ft_jam_slip's
+nominal force levels); calibration stores them in the artifact. These functions find
 it through the plugin registry, score recorded runs (`engine.detect.runs`), window the
 scores, calibrate on the successful runs only, and store or apply the artifact. They print
 nothing; the CLI prints what they return.
@@ -15,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -125,26 +130,37 @@ def calibrate(runs: Sequence[RecordedRun], *, detector: str, params: Mapping[str
               alpha: float, window: int, method: str = "max", fit_fraction: float = 0.5,
               seed: int = 0, registry: Registry | None = None,
               max_gap_s: float = DEFAULT_MAX_GAP_S, hash_: str = "") -> Calibration:
-    """Calibrate a detector on the successful runs among `runs`."""
+    """Calibrate a detector on the successful runs among `runs`.
+
+    A detector with `fit_params` first fits the parameters `params` leaves unset: on all
+    the successful runs for `max` (a median over runs moves little with any one of them, so
+    the threshold's rank keeps its rate up to that; the tests measure it), on the band's fit
+    part only for `band`."""
     ok = [r for r in runs if r.label == "success"]
+    if method not in ("max", "band"):
+        raise DetectError(f"unknown calibration method {method!r}", hint="Use max or band")
     bound = bind_scorer(detector, params, window, registry=registry)
-    aggs = []
+    streams = []
     for r in ok:
         t, x, _ = clean_stream(r.t, r.x, max_gap_s=max_gap_s)
-        aggs.append(bound.aggregate(t, x, r.channels))
-    # Every parameter the score used, defaults included, so a step can be checked against it.
+        streams.append((t, x, r.channels))
+    order = list(range(len(streams)))
+    if method == "band":
+        random.Random(seed).shuffle(order)
+    n_fit = max(2, round(fit_fraction * len(order))) if method == "band" else len(order)
+    bound, fitted = _fit(bound, [streams[i] for i in order[:n_fit]])
+    aggs = [bound.aggregate(t, x, channels) for t, x, channels in streams]
+    # Every parameter the score used, defaults and fitted ones included.
     used = bound.params.model_dump(mode="json", exclude_none=True) \
         if hasattr(bound.params, "model_dump") else dict(params or {})
-    common = {"detector": detector, "params": used, "alpha": alpha, "window": window,
-                  "data_hash": hash_, "created_at": now_iso(), "runs_used": len(ok)}
+    common = {"detector": detector, "params": used, "fitted": fitted, "alpha": alpha,
+              "window": window, "data_hash": hash_, "created_at": now_iso(),
+              "runs_used": len(ok)}
     if method == "max":
         fit = fit_max(aggs, alpha)
         return Calibration(method="max", n=fit.n, k=fit.k, threshold=fit.threshold,
                            false_alarm_rate=exact_false_alarm_rate(fit.n, alpha), **common)
     if method == "band":
-        order = list(range(len(aggs)))
-        random.Random(seed).shuffle(order)
-        n_fit = max(2, round(fit_fraction * len(order)))
         fit_part = [aggs[i] for i in order[:n_fit]]
         cal_part = [aggs[i] for i in order[n_fit:]]
         if len(cal_part) < min_calibration_runs(alpha):
@@ -161,7 +177,19 @@ def calibrate(runs: Sequence[RecordedRun], *, detector: str, params: Mapping[str
                                          h=band.h, n_fit=band.n_fit),
                            false_alarm_rate=exact_false_alarm_rate(band.n_cal, alpha),
                            **common)
-    raise DetectError(f"unknown calibration method {method!r}", hint="Use max or band")
+    raise AssertionError(method)  # refused above
+
+
+def _fit(bound: BoundScorer, streams: Sequence[tuple[np.ndarray, np.ndarray, list[str]]],
+         ) -> tuple[BoundScorer, dict[str, float]]:
+    """The scorer bound to what the detector fits (nothing for most), and the fitted values."""
+    fit = getattr(bound.scorer, "fit_params", None)
+    if fit is None or not hasattr(bound.params, "model_copy"):
+        return bound, {}
+    fitted: dict[str, float] = fit(params=bound.params, runs=list(streams))
+    if not fitted:
+        return bound, {}
+    return replace(bound, params=bound.params.model_copy(update=fitted)), fitted
 
 
 def calibrate_cmd(runs: Path, *, detector: str, out: Path, alpha: float = 0.1,
@@ -185,7 +213,16 @@ def calibrate_cmd(runs: Path, *, detector: str, out: Path, alpha: float = 0.1,
             f"successful run {cal.false_alarm_rate:.4f} <= alpha={alpha:g} on average over "
             f"calibration sets; this set's own rate: above alpha with chance {risk:.0%}, at "
             f"most {bound:.4f} with 90% confidence (more successful runs bring it nearer "
-            f"alpha)\nwrote {out}")
+            f"alpha){_fitted_line(cal)}\nwrote {out}")
+
+
+def _fitted_line(cal: Calibration) -> str:
+    if not cal.fitted:
+        return ""
+    where = (f"the {cal.band.n_fit} runs that fitted the band" if cal.band is not None
+             else f"the {cal.runs_used} successful runs")
+    return ("\nfitted from " + where + ": "
+            + ", ".join(f"{k}={v:.4g}" for k, v in cal.fitted.items()))
 
 
 def combine_cmd(first: Path, second: Path, *, rule: str, out: Path) -> str:

@@ -15,7 +15,10 @@ or when the stream ends.
 Outputs (memory `steps.<id>`): `alarm` (bool), `score` (the largest windowed score seen),
 `detected_at` (seconds into the stream, null without an alarm), `threshold`, `window`,
 `samples`, `dropped` (NaN samples), `stream_s`, `cell_state` (live sources: the cell's state
-when the step ended), `calibration`, `false_alarm_bound`.
+when the step ended), `calibration`, `false_alarm_bound` (null when the step sets a scoring
+parameter other than the calibration's), `params_from` (each scoring parameter's origin:
+`guide` (set in the step: it wins), `fitted` (fitted by calibration from its recorded runs),
+`calibration` (given or defaulted when it was calibrated) or `default`).
 
 A bad stream, calibration or model raises StepFailed with the detector's hint; the
 playbook's failure edge then stops the cell. This module knows no concrete detector.
@@ -97,8 +100,9 @@ class StreamDetector(PluginBase):
         cal = (load_calibration(params.calibration, window=params.window)
                if params.calibration else None)
         combined = cal is not None and cal.method == "combined"
+        sources: dict[str, str] = {}
         if not combined:  # a step that cannot be scored is refused before its source opens
-            scorer_params, window, fixed = self._resolve(params, cal)
+            scorer_params, window, fixed, sources = self._resolve(params, cal)
         source = open_source(params.source, rate_hz=params.rate_hz, poll_s=params.poll_s,
                              timeout_s=params.timeout_s)
         if combined:
@@ -125,7 +129,7 @@ class StreamDetector(PluginBase):
             if params.max_stream_s is not None and watch.stream_s >= params.max_stream_s:
                 break
         watch.finish()
-        return _with_policy(self._result(params, watch, cal, state), params, decided)
+        return _with_policy(self._result(params, watch, cal, state, sources), params, decided)
 
     def _combined(self, cal: Any, params: Any, channels: list[str]) -> CombinedWatch:
         """FIPER-style AND/OR of two calibrated indicators, each watched as it was
@@ -149,30 +153,37 @@ class StreamDetector(PluginBase):
                                max_nan_fraction=params.max_nan_fraction))
         return CombinedWatch(parts=parts, rule=cal.rule, window=cal.window)
 
-    def _resolve(self, params: Any, cal: Any) -> tuple[Any, int, float]:
-        """The scorer's params, the window and a fixed threshold, given the step's
-        calibration (or None)."""
+    def check_params(self, params: Any) -> None:
+        """Refuse (DetectError) scoring params that cannot score, e.g. nominal levels that
+        neither the step nor a calibration gives. Most detectors need nothing."""
+
+    def _resolve(self, params: Any, cal: Any) -> tuple[Any, int, float, dict[str, str]]:
+        """The scorer's params, the window, a fixed threshold (NaN when calibrated) and where
+        each scoring parameter came from, given the step's calibration (or None).
+
+        A parameter the step sets wins over the calibration's ("guide"); the others are the
+        calibration's, "fitted" from its runs or "calibration" (given or defaulted when it
+        was made); without a calibration, "guide" or "default"."""
         own = {k: getattr(params, k) for k in params.model_fields_set if k not in COMMON}
+        names = [k for k in type(params).model_fields if k not in COMMON]
         if cal is not None:
             check_detector(cal, self.name, params.calibration)
-            clash = {k: (v, cal.params[k]) for k, v in own.items()
-                     if k in cal.params and cal.params[k] != v}
-            if clash:
-                k, (mine, theirs) = next(iter(clash.items()))
-                raise DetectError(f"parameter {k}={mine!r} differs from the calibration's "
-                                  f"{theirs!r}", hint="Drop it from the step (the calibration "
-                                  "carries it) or recalibrate with it")
-            merged = {**cal.params, **own}
-            scorer_params = type(params).model_validate(merged)
-            return scorer_params, cal.window, math.nan
+            scorer_params = type(params).model_validate({**cal.params, **own})
+            fitted = cal.fitted or {}
+            sources = {k: "guide" if k in own else "fitted" if k in fitted
+                       else "calibration" if k in cal.params else "default" for k in names}
+            self.check_params(scorer_params)
+            return scorer_params, cal.window, math.nan, sources
         if params.threshold is None:
             raise DetectError("no threshold: the step names neither a calibration nor a "
                               "threshold", hint="Calibrate with `mendflow detector calibrate` "
                               "and give calibration: FILE, or give threshold: NUMBER")
-        return params, params.window or DEFAULT_WINDOW, float(params.threshold)
+        self.check_params(params)
+        sources = {k: "guide" if k in own else "default" for k in names}
+        return params, params.window or DEFAULT_WINDOW, float(params.threshold), sources
 
     def _result(self, params: Any, watch: Watch | CombinedWatch, cal: Any,
-                state: str | None) -> StepResult:
+                state: str | None, sources: dict[str, str]) -> StepResult:
         alarm = watch.alarm is not None
         detected_at = watch.detected_at
         threshold = watch.threshold()
@@ -184,8 +195,15 @@ class StreamDetector(PluginBase):
             "stream_s": round(watch.stream_s, 4), "cell_state": state,
             "calibration": params.calibration,
             "false_alarm_bound": cal.false_alarm_rate if cal is not None else None,
-            "detector": self.name,
+            "detector": self.name, "params_from": sources,
         }
+        # The calibration's bound is for the scores it ranked: a step value other than the
+        # calibration's voids it (the step says which and what the calibration had).
+        changed = {k: cal.params.get(k) for k in sources if sources[k] == "guide"
+                   and cal is not None and cal.method != "combined"
+                   and cal.params.get(k) != getattr(params, k)}
+        if changed:
+            outputs["false_alarm_bound"] = None
         if isinstance(watch, CombinedWatch):
             outputs["rule"] = watch.rule
             outputs["components"] = watch.components()
@@ -193,6 +211,9 @@ class StreamDetector(PluginBase):
                    f"{threshold:.3g})" if alarm else
                    f"{self.name}: no alarm in {watch.stream_s:.2f} s (max score {top:.3g}, "
                    f"threshold {threshold:.3g})")
+        if changed:
+            summary += "; no false-alarm bound: the step sets " + ", ".join(
+                f"{k}={getattr(params, k)!r} (calibration: {v!r})" for k, v in changed.items())
         return StepResult(outputs=outputs, summary=summary)
 
 

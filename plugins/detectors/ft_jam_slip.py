@@ -9,28 +9,40 @@ sample, the score adds up four excesses, each in units of what is normal:
 - tilt: torque about x/y beyond its nominal (wedging);
 - chatter: sample-to-sample change of tz far above sensor noise (stick-slip: a slip).
 
-Nominal values default to the simulated cell's (10 N press, 2 N search); calibration sets
-how much of it is normal, so the defaults only shape the score.
+The nominal levels (`press_n`, `lateral_n`, `tilt_nm`) are the cell's own and have no
+defaults: `mendflow detector calibrate` fits them from the recorded successful runs (per
+run, the median of the tared level over its working samples, those at or above half the
+run's 99th percentile after the tare window; then the median over runs), stores them in the
+calibration and the step scores with them. A step may set one explicitly (it wins, and the
+step's `params_from` says so). Without a calibration and without them the step is refused:
+a force limit guessed for another cell would fire on every attempt or on none. The margins
+and `chatter_sigmas` keep their defaults unless given; calibration's threshold absorbs how
+far they are from this cell's noise.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, Final
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from engine.detect import DetectError
 from plugins.detectors._base import DetectParams, StreamDetector, channel_index
 from plugins.detectors.streaming import Scorer, StreamTare
 
 
 class FtJamSlipParams(DetectParams):
     tare_s: float = Field(default=1.0, gt=0)
-    press_n: float = Field(default=10.0, ge=0, description="Nominal pressing force (N).")
+    press_n: float | None = Field(default=None, ge=0, description="Nominal pressing force "
+                                  "(N). Default: fitted by calibration.")
     press_margin_n: float = Field(default=3.0, gt=0)
-    lateral_n: float = Field(default=2.0, ge=0, description="Nominal search amplitude (N).")
+    lateral_n: float | None = Field(default=None, ge=0, description="Nominal search "
+                                    "amplitude (N). Default: fitted by calibration.")
     lateral_margin_n: float = Field(default=1.5, gt=0)
-    tilt_nm: float = Field(default=0.1, ge=0)
+    tilt_nm: float | None = Field(default=None, ge=0, description="Nominal tilt torque "
+                                  "(N m). Default: fitted by calibration.")
     tilt_margin_nm: float = Field(default=0.1, gt=0)
     chatter_sigmas: float = Field(default=4.0, gt=0)
 
@@ -39,12 +51,61 @@ class FtJamSlipDetector(StreamDetector):
     name: ClassVar[str] = "ft_jam_slip"
     Params: ClassVar[type[BaseModel]] = FtJamSlipParams
 
+    def check_params(self, params: Any) -> None:
+        missing = [k for k in NOMINAL if getattr(params, k) is None]
+        if missing:
+            raise DetectError(
+                f"the cell's nominal {', '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not known",
+                hint="Calibrate on recorded successful runs (`mendflow detector calibrate "
+                     "RUNS --detector ft_jam_slip`) and give calibration: FILE, or set them "
+                     "in the step")
+
+    def fit_params(self, *, params: Any,
+                   runs: Sequence[tuple[np.ndarray, np.ndarray, list[str]]]) -> dict[str, float]:
+        """The nominal levels the params leave unset, from successful runs (see the module
+        docstring); the tare is the scorer's own."""
+        unset = [k for k in NOMINAL if getattr(params, k) is None]
+        if not unset:
+            return {}
+        levels: dict[str, list[float]] = {k: [] for k in unset}
+        for t, x, channels in runs:
+            col = {c: channel_index(channels, c) for c in ("fx", "fy", "fz", "tx", "ty")}
+            n_in = int(np.searchsorted(t, t[0] + params.tare_s)) if len(t) else 0
+            if n_in >= len(t):
+                continue  # nothing after the tare window
+            w = StreamTare(params.tare_s).update(t, x)[n_in:]
+            signal = {"press_n": -w[:, col["fz"]],
+                      "lateral_n": np.hypot(w[:, col["fx"]], w[:, col["fy"]]),
+                      "tilt_nm": np.hypot(w[:, col["tx"]], w[:, col["ty"]])}
+            for k in unset:
+                levels[k].append(working_level(signal[k]))
+        if not levels[unset[0]]:
+            raise DetectError(f"{self.name}: no successful run lasts beyond the tare window "
+                              f"({params.tare_s:g} s): nothing to fit the nominal levels on",
+                              hint="Record whole attempts, or lower tare_s")
+        return {k: round(float(np.median(v)), 6) for k, v in levels.items()}
+
     def scorer(self, *, params: Any, channels: list[str]) -> Scorer:
+        self.check_params(params)
         return _FtScorer(params, channels)
 
     def score(self, *, params: Any, t: np.ndarray, x: np.ndarray,
               channels: list[str]) -> np.ndarray:
         return self.scorer(params=params, channels=channels).update(t, x)
+
+
+NOMINAL: Final = ("press_n", "lateral_n", "tilt_nm")
+
+
+def working_level(signal: np.ndarray) -> float:
+    """The level a channel works at in one run: the median of its samples at or above half
+    its 99th percentile (the pressing or searching phase, not the approach); 0 for a channel
+    that stays at or below 0."""
+    top = float(np.quantile(signal, 0.99))
+    if top <= 0:
+        return 0.0
+    return float(np.median(signal[signal >= 0.5 * top]))
 
 
 class _FtScorer:

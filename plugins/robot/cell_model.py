@@ -3,12 +3,13 @@
 Pure and seedable (numpy's Generator): no clock, no I/O. The OPC UA server (`sim_cell`)
 plays these traces out in (scaled) real time; tests and the benchmark use them directly.
 
-An attempt goes through approach (free air), contact (the peg presses down to ~10 N),
-search (a spiral: lateral forces oscillate) and insertion (the press relaxes as the peg
-slides in). It succeeds with probability `success_p`; durations are Gamma-distributed with
-the configured means (defaults from the published peg-in-hole study: s=0.53,
-T_S=29.85 s, T_F=68.86 s, reset 1 s). A failing attempt shows one failure mode from an onset
-time until the controller gives up at its (longer) duration:
+An attempt goes through approach (free air), contact (the peg presses down to `press_n`,
+10 N by default), search (a spiral: lateral forces of amplitude `search_n`, 2 N by
+default) and insertion (the press relaxes as the peg slides in). It succeeds with
+probability `success_p`; durations are Gamma-distributed with the configured means
+(defaults from the published peg-in-hole study: s=0.53, T_S=29.85 s, T_F=68.86 s, reset
+1 s). A failing attempt shows one failure mode from an onset time until the controller
+gives up at its (longer) duration:
 
 - jam: the peg wedges: pressing force and tilt torques rise, the search stalls;
 - slip: the peg slips in the gripper: pressing force drops, stick-slip chatter on Tz;
@@ -32,8 +33,6 @@ CHANNELS = ["fx", "fy", "fz", "tx", "ty", "tz"]
 MODES = ("misalignment", "jam", "slip", "obstruction")
 PHASES = ("approach", "contact", "search", "insertion")
 
-PRESS_N = 10.0
-SEARCH_N = 2.0
 APPROACH_S = 2.5
 CONTACT_S = 1.0
 
@@ -59,6 +58,11 @@ class CellConfig:
     severity: tuple[float, float] = (0.1, 1.2)
     onset: tuple[float, float] = (0.05, 0.35)
     noise: float = 1.0
+    # The nominal contact: the pressing force and the search's lateral amplitude (N). A
+    # detector must learn them from recorded runs (`mendflow detector calibrate`), so cells
+    # that press harder or search wider are settings too.
+    press_n: float = 10.0
+    search_n: float = 2.0
 
 
 DEFAULT_CELL = CellConfig()
@@ -117,18 +121,18 @@ def generate_attempt(rng: np.random.Generator, cfg: CellConfig = DEFAULT_CELL, *
     phase[t >= search_at] = 2
     phase[t >= insert_at] = 3
 
-    press = np.clip((t - contact_at) / CONTACT_S, 0, 1) * PRESS_N
+    press = np.clip((t - contact_at) / CONTACT_S, 0, 1) * cfg.press_n
     w[:, 2] = -press
     searching = (t >= search_at) & (t < insert_at)
     ramp_in = np.clip((t - search_at) / 1.0, 0, 1)
     omega = 2 * np.pi * 0.5
-    w[:, 0] = np.where(searching, SEARCH_N * ramp_in * np.sin(omega * t), 0.0)
-    w[:, 1] = np.where(searching, SEARCH_N * ramp_in * np.cos(omega * t), 0.0)
+    w[:, 0] = np.where(searching, cfg.search_n * ramp_in * np.sin(omega * t), 0.0)
+    w[:, 1] = np.where(searching, cfg.search_n * ramp_in * np.cos(omega * t), 0.0)
     w[:, 3] = -0.02 * w[:, 1]
     w[:, 4] = 0.02 * w[:, 0]
     if success:
         relax = np.clip((t - insert_at) / insert_s, 0, 1)
-        w[:, 2] = np.where(t >= insert_at, -PRESS_N * (1 - 0.6 * relax), w[:, 2])
+        w[:, 2] = np.where(t >= insert_at, -cfg.press_n * (1 - 0.6 * relax), w[:, 2])
         if rng.random() < cfg.bump_p:
             at = rng.uniform(search_at, max(insert_at - 1, search_at + 0.1))
             bump = np.exp(-0.5 * ((t - at) / 0.08) ** 2)

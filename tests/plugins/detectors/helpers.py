@@ -19,6 +19,11 @@ DETECTORS = {c.name: c for c in (FtJamSlipDetector, EwmaDetector, ThresholdDetec
                                  ModelScoreDetector)}
 REGISTRY = Registry(extra=DETECTORS, discover=False)
 
+# ft_jam_slip's nominal levels for the default simulated cell, for tests that score without a
+# calibration (the detector has no defaults for them; calibration fits them).
+SIM_NOMINAL = {"press_n": DEFAULT_CELL.press_n, "lateral_n": DEFAULT_CELL.search_n,
+               "tilt_nm": 0.1}
+
 
 def ctx(step: str = "watch") -> StepContext:
     return StepContext(run_id="r", step_id=step, attempt=1, idempotency_key="k",

@@ -18,6 +18,7 @@ from engine.detect import conformal_threshold, exact_false_alarm_rate, window_su
 from engine.plugins import parse_params
 from plugins.detectors.ft_jam_slip import FtJamSlipDetector
 from plugins.robot.cell_model import CHANNELS, generate_attempt
+from tests.plugins.detectors.helpers import SIM_NOMINAL
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.slow
 def pool() -> np.ndarray:
     """Each successful attempt's maximum windowed score (what `max` calibrates on)."""
     rng = np.random.default_rng(2024)
-    det, params = FtJamSlipDetector(), parse_params(FtJamSlipDetector, {})
+    det, params = FtJamSlipDetector(), parse_params(FtJamSlipDetector, SIM_NOMINAL)
     out = []
     for _ in range(3000):
         a = generate_attempt(rng, success=True)

@@ -18,6 +18,7 @@ from plugins.detectors.model_score import ModelScoreDetector
 from plugins.detectors.streaming import Watch
 from plugins.detectors.threshold import ThresholdDetector, series
 from plugins.robot.cell_model import CHANNELS, generate_attempt
+from tests.plugins.detectors.helpers import SIM_NOMINAL
 
 COL = {c: i for i, c in enumerate(CHANNELS)}
 
@@ -79,7 +80,7 @@ def attempts() -> list:
 @pytest.mark.parametrize("tare_s", [1.0, 0.013, 5.0])
 def test_ft_jam_slip_streams_the_scores_rescoring_gave(attempts, tare_s: float) -> None:
     det = FtJamSlipDetector()
-    p = parse_params(FtJamSlipDetector, {"tare_s": tare_s})
+    p = parse_params(FtJamSlipDetector, {"tare_s": tare_s, **SIM_NOMINAL})
     rng = np.random.default_rng(3)
     for a in attempts:
         want = ft_reference(p, a.t, a.wrench)
@@ -122,7 +123,7 @@ def test_a_linear_model_streams_the_scores_rescoring_gave(attempts, tmp_path: Pa
 def test_a_watch_keeps_no_stream(attempts) -> None:
     """Ten times the samples, the same memory: the state is the scorer's and the window's."""
     det = FtJamSlipDetector()
-    p = parse_params(FtJamSlipDetector, {})
+    p = parse_params(FtJamSlipDetector, SIM_NOMINAL)
     a = attempts[0]
 
     def peak(repeats: int) -> int:
