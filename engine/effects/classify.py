@@ -342,7 +342,11 @@ def _exec(name: str, args: list[str]) -> bool:
     else:
         own = parse(rest, flags, f"{name} exec")
         inner = own.operands[1:]
-    if own.has(*_TTY):
+    # kubectl and oc drop the terminal when their input is not one ("Unable to use a TTY"), and
+    # a step's input is never a terminal: `kubectl exec -it POD -- df -h` runs df like `exec POD
+    # -- df -h` does, so it is judged by df (a shell or console after `--` is still a person's).
+    # docker, podman and crictl refuse `-t` without a terminal: there it stays a person's.
+    if own.has(*_TTY) and not kube:
         raise NotRead(f"{name} exec -it opens a terminal session: a person's job",
                       cause="interactive", effect="interactive")
     if not inner:

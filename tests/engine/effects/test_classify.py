@@ -37,6 +37,10 @@ def effect(line: str) -> str:
     ("kubectl exec p -- cat /x", "read"), ("kubectl -n ns exec p -c c -- ls /", "read"),
     ("kubectl exec p -- sh -c 'rm -rf /'", "mutate"), ("kubectl exec p -- rm x", "mutate"),
     ("kubectl exec -it p -- sh", "interactive"), ("oc exec p -- ps aux", "read"),
+    # kubectl and oc run without a terminal when they have none: judged by what runs
+    ("kubectl exec -it p -- df -h /data", "read"), ("oc exec -ti p -c c -- cat /x", "read"),
+    ("kubectl -n ns exec -i -t p -- rm x", "mutate"), ("oc exec -it p -- bash", "interactive"),
+    ("kubectl exec -it p -- rails c", "interactive"), ("docker exec -it c ps aux", "interactive"),
     ("docker exec c ps aux", "read"), ("docker exec -it c sh", "interactive"),
     ("docker exec -e LD_PRELOAD=x c ls", "mutate"), ("crictl exec c cat /x", "read"),
     ("./cat x", "mutate"), ("/tmp/cat x", "mutate"), ("/usr/bin/cat x", "read"),
