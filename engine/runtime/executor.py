@@ -97,6 +97,8 @@ class LocalExecutor:
         self.runner.calls = child_calls(services, interaction=self.interaction,
                                         lease_ttl_s=lease_ttl_s)
         self._queue: asyncio.Queue[tuple[str, int, StepReport]] | None = None  # while driving
+        self._driving_begun = False
+        self._cancel_first: str | None = None  # a cancel asked before driving began
         # Call steps the run cancelled, still cancelling their child runs (clean-up included):
         # the run is not over until they are.
         self._calls_stopping: list[asyncio.Task[None]] = []
@@ -117,6 +119,24 @@ class LocalExecutor:
         """Create a run of `plan` and drive it to the end. `options` are saved with the run
         (on this executor, whatever executor they name); `parent` is (run id, call step) for
         a linked guide's child run."""
+        record = await self.create(plan, guide_path=guide_path, inputs=inputs, alert=alert,
+                                   options=options, run_id=run_id, parent=parent)
+        return await self._drive_once(plan, record)
+
+    async def create(
+        self,
+        plan: Plan,
+        *,
+        guide_path: str,
+        inputs: Mapping[str, str] | None = None,
+        alert: Mapping[str, Any] | None = None,
+        options: RunOptions | None = None,
+        run_id: str | None = None,
+        parent: tuple[str, str] | None = None,
+    ) -> RunRecord:
+        """Write the run's row (`running`, nothing started), as `start` does first; `resume`
+        then drives it from its start. `mendflow serve` writes it when it takes the alert in
+        and drives it when the intake lets it (`engine.serve.starts`)."""
         run_id = run_id or new_run_id()
         context = build_context(plan, run_id=run_id, inputs=inputs or {}, alert=alert)
         plan_hash = await self.store.save_plan(plan)
@@ -133,6 +153,10 @@ class LocalExecutor:
         await self.store.create_run(record)
         metrics.run_started(plan.id)
         log.info("run %s of %s started", run_id, plan.id)
+        return record
+
+    async def drive(self, plan: Plan, record: RunRecord) -> RunRecord:
+        """Drive a run that `create` wrote (as `resume` would, without reading it back)."""
         return await self._drive_once(plan, record)
 
     async def resume(self, run_id: str) -> RunRecord:
@@ -146,6 +170,7 @@ class LocalExecutor:
     # -- the driver: the only writer of run state ---------------------------------------------
 
     async def _drive_once(self, plan: Plan, record: RunRecord) -> RunRecord:
+        self._driving_begun = True
         try:
             with logs.bound(run_id=record.run_id):
                 return await self._drive_leased(plan, record)
@@ -168,6 +193,8 @@ class LocalExecutor:
         state, _ = await current_state(self.store, plan, record)
         queue: asyncio.Queue[tuple[str, int, StepReport]] = asyncio.Queue()
         self._queue = queue
+        if self._cancel_first is not None:  # asked while the run waited to be driven
+            queue.put_nowait(("", 0, StepReport(sched.Cancel(reason=self._cancel_first))))
         tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
         self.observer(Update("run_started", run_id, record=record, state=state))
 
@@ -282,10 +309,15 @@ class LocalExecutor:
 
     def cancel(self, reason: str = "cancelled by the user") -> bool:
         """Cancel the run being driven: steps in flight stop, the plan's clean-up steps run,
-        and the run ends `cancelled`. Returns False if no run is being driven."""
+        and the run ends `cancelled`. Before driving began (a run `create` wrote, waiting to
+        be driven), the run is cancelled as soon as it starts. Returns False once driving
+        ended."""
         queue = self._queue
         if queue is None:
-            return False
+            if self._driving_begun:
+                return False
+            self._cancel_first = reason
+            return True
         queue.put_nowait(("", 0, StepReport(sched.Cancel(reason=reason))))
         return True
 
