@@ -43,6 +43,7 @@ class RunStarts:
         self.taking = 0  # notifications being taken in right now
         self._waiting: OrderedDict[str, tuple[float, Callable[[], None]]] = OrderedDict()
         self._drain: asyncio.Task[None] | None = None
+        self._idle: asyncio.Event | None = None  # set when the intake falls idle
         self.deferred = 0  # starts that waited (for tests and logs)
 
     @contextlib.contextmanager
@@ -53,6 +54,8 @@ class RunStarts:
             yield
         finally:
             self.taking -= 1
+            if not self.taking and self._idle is not None:
+                self._idle.set()  # the waiting starts go now
 
     def __contains__(self, run_id: object) -> bool:
         return run_id in self._waiting
@@ -88,14 +91,17 @@ class RunStarts:
             launch()
 
     async def _drained(self) -> None:
-        last = 0.0
+        last = time.monotonic()  # the first waits a pace too: the intake was busy
+        self._idle = idle = asyncio.Event()
         while self._waiting:
             run_id, (queued_at, launch) = next(iter(self._waiting.items()))
             now = time.monotonic()
             overdue = now - queued_at >= self.max_defer_s
             if self.taking and not overdue and now - last < self.pace_s:
-                await asyncio.sleep(min(self.pace_s - (now - last),
-                                        queued_at + self.max_defer_s - now))
+                idle.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(idle.wait(), min(
+                        self.pace_s - (now - last), queued_at + self.max_defer_s - now))
                 continue
             del self._waiting[run_id]
             last = now

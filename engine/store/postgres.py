@@ -107,8 +107,9 @@ _SELECT_STALLED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running
 
 # A slot of `key` for `holder`: the one it already holds (renewed), else the lowest of 0..limit-1
 # that is free or lapsed: 0 or one past a live slot, so a take reads the slots held, never a
-# series of `limit` rows (a limit of 100,000 sorted 100,000 rows per take). Two takers that pick the same free slot meet on its primary key: one
-# inserts, the other's update finds the slot live and returns nothing (it tries again later).
+# series of `limit` rows (a limit of 100,000 sorted 100,000 rows per take). Two takers that
+# pick the same free slot meet on its primary key: one inserts, the other's update finds the
+# slot live and returns nothing (it tries again later).
 _TAKE_SLOT = (
     "WITH mine AS (UPDATE slots SET expires_at = clock_timestamp() + $4::float8 * interval "
     "'1 second' WHERE key = $1 AND holder = $3 AND slot < $2 RETURNING slot), "
