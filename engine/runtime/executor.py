@@ -97,8 +97,8 @@ class LocalExecutor:
         self.runner.calls = child_calls(services, interaction=self.interaction,
                                         lease_ttl_s=lease_ttl_s)
         self._queue: asyncio.Queue[tuple[str, int, StepReport]] | None = None  # while driving
-        self._driving_begun = False
-        self._cancel_first: str | None = None  # a cancel asked before driving began
+        self._driving_over = False
+        self._cancel_first: str | None = None  # a cancel asked before the run's queue was
         # Call steps the run cancelled, still cancelling their child runs (clean-up included):
         # the run is not over until they are.
         self._calls_stopping: list[asyncio.Task[None]] = []
@@ -170,12 +170,12 @@ class LocalExecutor:
     # -- the driver: the only writer of run state ---------------------------------------------
 
     async def _drive_once(self, plan: Plan, record: RunRecord) -> RunRecord:
-        self._driving_begun = True
         try:
             with logs.bound(run_id=record.run_id):
                 return await self._drive_leased(plan, record)
         finally:
             self._queue = None  # cancel() only reaches a run being driven
+            self._driving_over = True
 
     async def _drive_leased(self, plan: Plan, record: RunRecord) -> RunRecord:
         async with drive_lease(self.store, record.run_id, ttl_s=self.lease_ttl_s):
@@ -309,12 +309,12 @@ class LocalExecutor:
 
     def cancel(self, reason: str = "cancelled by the user") -> bool:
         """Cancel the run being driven: steps in flight stop, the plan's clean-up steps run,
-        and the run ends `cancelled`. Before driving began (a run `create` wrote, waiting to
-        be driven), the run is cancelled as soon as it starts. Returns False once driving
-        ended."""
+        and the run ends `cancelled`. Asked before the driving loop runs (a run `create`
+        wrote, waiting to be driven; or one taking its lease and reading its state), the run
+        is cancelled as soon as it does. Returns False once driving ended."""
         queue = self._queue
         if queue is None:
-            if self._driving_begun:
+            if self._driving_over:
                 return False
             self._cancel_first = reason
             return True
