@@ -49,7 +49,7 @@ from engine.runtime.replay import current_state
 from engine.runtime.replay import started_events as _started
 from engine.runtime.services import Redact, Services
 from engine.runtime.steps import StepReport, StepRunner
-from engine.store.base import MemoryEntry, RunOptions, RunRecord, StaleState
+from engine.store.base import MemoryEntry, RunOptions, RunRecord, StaleState, Store
 
 log = logging.getLogger("mendflow.executor")
 
@@ -133,13 +133,16 @@ class LocalExecutor:
         options: RunOptions | None = None,
         run_id: str | None = None,
         parent: tuple[str, str] | None = None,
+        store: Store | None = None,
     ) -> RunRecord:
-        """Write the run's row (`running`, nothing started), as `start` does first; `resume`
-        then drives it from its start. `mendflow serve` writes it when it takes the alert in
-        and drives it when the intake lets it (`engine.serve.starts`)."""
+        """Write the run's row (`running`, nothing started), as `start` does first; `drive`
+        (or `resume`) then drives it from its start. `mendflow serve` writes it when it takes
+        the alert in, through `store` (the same store opened apart for its intake), and
+        drives it when the intake lets it (`engine.serve.starts`)."""
+        writer = store or self.store
         run_id = run_id or new_run_id()
         context = build_context(plan, run_id=run_id, inputs=inputs or {}, alert=alert)
-        plan_hash = await self.store.save_plan(plan)
+        plan_hash = await writer.save_plan(plan)
         now = datetime.now(UTC)
         state = sched.initial_state(plan, seed=run_id)
         record = RunRecord(
@@ -150,7 +153,7 @@ class LocalExecutor:
             parent_run_id=parent[0] if parent else None,
             parent_step=parent[1] if parent else None,
         )
-        await self.store.create_run(record)
+        await writer.create_run(record)
         metrics.run_started(plan.id)
         log.info("run %s of %s started", run_id, plan.id)
         return record

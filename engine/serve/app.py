@@ -81,6 +81,7 @@ from engine.store.base import (
     Question,
     RunOptions,
     RunRecord,
+    Store,
 )
 
 log = logging.getLogger("mendflow.serve")
@@ -141,7 +142,11 @@ Alerter = Annotated[Caller, Depends(_caller("alerts"))]
 
 
 def create_app(config: ServeConfig, services: Services, router: Router,
-               factory: ExecutorFactory) -> FastAPI:
+               factory: ExecutorFactory, *, intake_store: Store | None = None) -> FastAPI:
+    """`intake_store`: the same store opened apart (its own connections), for the intake's
+    writes (claims, slots, run rows, alerts), so that the runs this process drives (their
+    commits, lease and slot renewals) never hold the connections an alert waits for; by
+    default the one store."""
     app = FastAPI(title="Mendflow", summary="Alerts in, guides run, runs out.",
                   version="1")
     app.state.config = config
@@ -151,6 +156,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     store = services.store
     notifier = Notifier(config.notify, store, services.redact)
     slots = GuideSlots(store, config.max_runs_per_guide)
+    intake = intake_store or store
+    intake_slots = GuideSlots(intake, config.max_runs_per_guide)
     starts = RunStarts(pace_s=config.start_pace_s, max_defer_s=config.start_max_defer_s)
     lint = views.LintStatus()
     app.state.notifier = notifier
@@ -209,12 +216,12 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                                                        "detail": "its run was cancelled"})
             elif route is not None and _group(note, route) in live.groups:
                 record = record.model_copy(update={"run_id": live.groups[_group(note, route)]})
-            await store.record_alert(record)
+            await intake.record_alert(record)
             if record.run_id:
                 await _note(record.run_id, "alert_resolved", record)
             return _said(record)
         if route is None:
-            await store.record_alert(base)
+            await intake.record_alert(base)
             return _said(base)
         guide = str(route.guide)
         alert_data = {"labels": alert.labels, "annotations": alert.annotations,
@@ -224,23 +231,23 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         except MendflowError as exc:
             record = base.model_copy(update={"disposition": "refused", "guide": guide,
                                              "detail": exc.message})
-            await store.record_alert(record)
+            await intake.record_alert(record)
             return _said(record)
         run_id = new_run_id()
         group = _group(note, route)
-        held = live.groups.get(group) or await store.claim_alert_group(group, run_id=run_id,
+        held = live.groups.get(group) or await intake.claim_alert_group(group, run_id=run_id,
                                                                        guide=guide)
-        if held == run_id and not await slots.take(route.plan.id, run_id):
-            await store.release_alert_group(group, run_id=run_id)  # no run: the group is free
+        if held == run_id and not await intake_slots.take(route.plan.id, run_id):
+            await intake.release_alert_group(group, run_id=run_id)  # no run: the group is free
             record = base.model_copy(update={
                 "disposition": "refused", "guide": guide,
                 "detail": f"{config.max_runs_per_guide} runs of this guide are live"})
-            await store.record_alert(record)
+            await intake.record_alert(record)
             return _said(record)
         if held != run_id:
             record = base.model_copy(update={"disposition": "deduped", "guide": guide,
                                              "run_id": held})
-            await store.record_alert(record)
+            await intake.record_alert(record)
             await _note(held, "alert_repeated", record)
             return _said(record)
         try:
@@ -250,18 +257,18 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             raise
         record = base.model_copy(update={"disposition": "started", "guide": guide,
                                          "run_id": run_id})
-        await store.record_alert(record)
+        await intake.record_alert(record)
         return _said(record)
 
     async def _give_back(plan_id: str, group: str, run_id: str) -> None:
-        await store.release_alert_group(group, run_id=run_id)
+        await intake.release_alert_group(group, run_id=run_id)
         await slots.release(plan_id, run_id)
 
     async def _note(run_id: str, kind: str, record: AlertRecord) -> None:
         """The notification, on its run's events (a group claimed by a run not yet written
         has none to note it on: the alert record keeps it)."""
         try:
-            await store.add_note(run_id, kind, {
+            await intake.add_note(run_id, kind, {
                 "group_key": record.group_key, "alertname": record.alertname,
                 "status": record.status, "fingerprint": record.fingerprint,
                 "received_at": record.received_at.isoformat(), "detail": record.detail})
@@ -279,7 +286,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         go: Callable[[], Awaitable[RunRecord]]
         if isinstance(executor, LocalExecutor):
             record = await executor.create(route.plan, guide_path=guide, alert=alert_data,
-                                           options=options, run_id=run_id)
+                                           options=options, run_id=run_id, store=intake)
             go = functools.partial(executor.drive, route.plan, record)
         else:  # it writes the run as it starts it: not deferred (a run not written when
             # the process stops would be lost, its group claimed for a minute)

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from engine.plugins import default_registry
 from engine.runtime.executor import LocalExecutor
 from engine.runtime.services import build_services
@@ -174,3 +176,50 @@ async def test_a_run_waiting_to_start_is_cancelled_from_the_api(tmp_path: Path) 
                 break
             await asyncio.sleep(0.05)
         assert record.status == "cancelled", record.reason
+
+
+# -- the intake's own connections ------------------------------------------------------------
+
+
+class _Held:
+    """A store whose every call waits for `gate`: the runs' connections, all busy."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.gate = inner, asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        async def held(*args: Any, **kwargs: Any) -> Any:
+            await self.gate.wait()
+            return await method(*args, **kwargs)
+        return held
+
+
+async def test_the_intake_writes_through_its_own_store_while_the_runs_one_is_held(
+        tmp_path: Path) -> None:
+    # Given the runs' store busy (every call waits), when an alert arrives, then the intake
+    # still claims its group, writes its run and records it through its own connections and
+    # answers; once the runs' store is free the run is driven to its end
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.data_dir.mkdir(parents=True)
+    async with open_store(settings.store_path) as runs_store, \
+            open_store(settings.store_path) as intake_store:
+        held = _Held(runs_store)
+        registry = default_registry()
+        router = load_routes(_write_guides(tmp_path / "guides"),
+                             known_plugins=set(registry.names()))
+        config = ServeConfig(guides=tmp_path / "guides", tokens=parse_tokens(TOKENS))
+        services = build_services(settings, held, registry)  # type: ignore[arg-type]
+        app = create_app(config, services, router, LocalExecutor, intake_store=intake_store)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://mendflow") as client:
+            got = await asyncio.wait_for(client.post(
+                "/api/v1/alerts", headers=bearer(ALERTS_TOKEN), json=notification("g1")), 10)
+            said = got.json()["alerts"][0]
+            assert said["disposition"] == "started", said
+            assert (await intake_store.get_run(said["run_id"])).status == "running"
+            assert [a.disposition for a in await intake_store.alerts()] == ["started"]
+            held.gate.set()
+            (task,) = app.state.live.tasks
+            assert (await asyncio.wait_for(task, 30)).status == "succeeded"
