@@ -334,8 +334,10 @@ class Checked:
 
 async def check(server: Server, burst: Burst, sent: Sent, *, warmup: int = 0,
                 settle_s: float = 60) -> Checked:
-    """None lost, runs = distinct firing groups exactly. The intake answers before a run's
-    record is written: the runs are counted once their number stops growing (or matches)."""
+    """None lost, runs = distinct firing groups exactly. On the local executor the intake
+    writes a run's record before it answers (its driving may start later:
+    engine.serve.starts); on others it may answer first: the runs are counted once their
+    number stops growing (or matches)."""
     problems = []
     answered = sum(n for status, n in sent.statuses.items() if 200 <= status < 300)
     if answered != burst.posts:

@@ -94,10 +94,17 @@ def serve(
     async def main() -> None:
         store = _open_store(settings)
         await store.open()
+        # PostgreSQL: the intake writes through a pool of its own, so that the runs driven
+        # here never hold the connections an alert waits for. The embedded store keeps one
+        # (a second SQLite connection would only wait on the same file's write lock).
+        intake = (_open_store(settings) if (settings.database_url or "").startswith("postgres")
+                  else None)
         try:
+            if intake is not None:
+                await intake.open()
             services = build_services(settings, store, registry)
             redactor.redact = lambda text: str(services.redact(text))
-            application = create_app(config, services, router, factory)
+            application = create_app(config, services, router, factory, intake_store=intake)
             server = uvicorn.Server(uvicorn.Config(application, host=host, port=port,
                                                    log_level="info", access_log=False,
                                                    # the UI's open event streams end then
@@ -105,6 +112,8 @@ def serve(
             await server.serve()
             await application.state.notifier.aclose()
         finally:
+            if intake is not None:
+                await intake.close()
             await store.close()
 
     asyncio.run(main())

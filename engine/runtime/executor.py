@@ -58,7 +58,7 @@ from engine.runtime.memory import Memory, build_context
 from engine.runtime.replay import current_state
 from engine.runtime.services import Redact, Services
 from engine.runtime.steps import StepReport, StepRunner
-from engine.store.base import RunOptions, RunRecord, StaleState
+from engine.store.base import RunOptions, RunRecord, StaleState, Store
 from engine.stragglers import load_baseline
 
 log = logging.getLogger("mendflow.executor")
@@ -111,6 +111,8 @@ class LocalExecutor:
             "step_straggler", run_id, step_id=flag.step, attempt=flag.attempt,
             summary=flag.describe(), duration_s=flag.elapsed_s))
         self._queue: asyncio.Queue[tuple[str, int, StepReport]] | None = None  # while driving
+        self._driving_over = False
+        self._cancel_first: str | None = None  # a cancel asked before the run's queue was
         # Call steps the run cancelled, still cancelling their child runs (clean-up included):
         # the run is not over until they are.
         self._calls_stopping: list[asyncio.Task[None]] = []
@@ -131,9 +133,30 @@ class LocalExecutor:
         """Create a run of `plan` and drive it to the end. `options` are saved with the run
         (on this executor, whatever executor they name); `parent` is (run id, call step) for
         a linked guide's child run."""
+        record = await self.create(plan, guide_path=guide_path, inputs=inputs, alert=alert,
+                                   options=options, run_id=run_id, parent=parent)
+        return await self._drive_once(plan, record)
+
+    async def create(
+        self,
+        plan: Plan,
+        *,
+        guide_path: str,
+        inputs: Mapping[str, str] | None = None,
+        alert: Mapping[str, Any] | None = None,
+        options: RunOptions | None = None,
+        run_id: str | None = None,
+        parent: tuple[str, str] | None = None,
+        store: Store | None = None,
+    ) -> RunRecord:
+        """Write the run's row (`running`, nothing started), as `start` does first; `drive`
+        (or `resume`) then drives it from its start. `mendflow serve` writes it when it takes
+        the alert in, through `store` (the same store opened apart for its intake), and
+        drives it when the intake lets it (`engine.serve.starts`)."""
+        writer = store or self.store
         run_id = run_id or new_run_id()
         context = build_context(plan, run_id=run_id, inputs=inputs or {}, alert=alert)
-        plan_hash = await self.store.save_plan(plan)
+        plan_hash = await writer.save_plan(plan)
         now = datetime.now(UTC)
         state = sched.initial_state(plan, seed=run_id)
         record = RunRecord(
@@ -144,9 +167,13 @@ class LocalExecutor:
             parent_run_id=parent[0] if parent else None,
             parent_step=parent[1] if parent else None,
         )
-        await self.store.create_run(record)
+        await writer.create_run(record)
         metrics.run_started(plan.id)
         log.info("run %s of %s started", run_id, plan.id)
+        return record
+
+    async def drive(self, plan: Plan, record: RunRecord) -> RunRecord:
+        """Drive a run that `create` wrote (as `resume` would, without reading it back)."""
         return await self._drive_once(plan, record)
 
     async def resume(self, run_id: str) -> RunRecord:
@@ -165,6 +192,7 @@ class LocalExecutor:
                 return await self._drive_leased(plan, record)
         finally:
             self._queue = None  # cancel() only reaches a run being driven
+            self._driving_over = True
 
     async def _drive_leased(self, plan: Plan, record: RunRecord) -> RunRecord:
         async with drive_lease(self.store, record.run_id, ttl_s=self.lease_ttl_s):
@@ -198,6 +226,8 @@ class LocalExecutor:
         self.runner.replay = await server_for(self.store, record)
         queue: asyncio.Queue[tuple[str, int, StepReport]] = asyncio.Queue()
         self._queue = queue
+        if self._cancel_first is not None:  # asked while the run waited to be driven
+            queue.put_nowait(("", 0, StepReport(sched.Cancel(reason=self._cancel_first))))
         tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
         self.observer(Update("run_started", run_id, record=record, state=state))
 
@@ -312,10 +342,15 @@ class LocalExecutor:
 
     def cancel(self, reason: str = "cancelled by the user") -> bool:
         """Cancel the run being driven: steps in flight stop, the plan's clean-up steps run,
-        and the run ends `cancelled`. Returns False if no run is being driven."""
+        and the run ends `cancelled`. Asked before the driving loop runs (a run `create`
+        wrote, waiting to be driven; or one taking its lease and reading its state), the run
+        is cancelled as soon as it does. Returns False once driving ended."""
         queue = self._queue
         if queue is None:
-            return False
+            if self._driving_over:
+                return False
+            self._cancel_first = reason
+            return True
         queue.put_nowait(("", 0, StepReport(sched.Cancel(reason=reason))))
         return True
 

@@ -18,8 +18,10 @@ What it does with a notification (`POST /api/v1/alerts`):
 4. the alert group claims its run (`groupKey` + guide): a group whose run is live gets no
    second one (recorded `deduped`, with the live run); else the run takes one of its guide's
    slots (`max_runs_per_guide` live runs of a guide across every process on the store,
-   `engine.serve.slots`; none free: recorded `refused`, the claim given back); then the run
-   starts in the background,
+   `engine.serve.slots`; none free: recorded `refused`, the claim given back); then the
+   run's row is written (on the local executor) and its driving starts in the background:
+   at once, or, while other notifications are being taken in, paced behind them
+   (`engine.serve.starts`: a storm of alerts does not starve the intake),
    with the operator's approval policy from mendflow.toml (`[policy] auto_approve`); a gate
    the policy does not cover waits for an approver (below);
 5. a `resolved` notification is recorded; with `on_resolved = "cancel"` the group's live run
@@ -44,6 +46,7 @@ The web UI (`engine.serve.ui`, at /ui) shows the same runs live. The endpoints a
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -60,7 +63,7 @@ from engine import metrics
 from engine.errors import InputError, MendflowError, PlanError
 from engine.interaction import load_auto_approve
 from engine.plan import Plan
-from engine.runtime.executor import new_run_id
+from engine.runtime.executor import LocalExecutor, new_run_id
 from engine.runtime.memory import build_context
 from engine.runtime.services import Executor, ExecutorFactory, Services, answers_for
 from engine.serve import views
@@ -69,6 +72,7 @@ from engine.serve.auth import Caller, Tokens
 from engine.serve.notify import Delivery, Notifier, NotifyConfig
 from engine.serve.resuming import ReplayRequest, ResumeRequest, check_resumable
 from engine.serve.slots import GuideSlots
+from engine.serve.starts import RunStarts
 from engine.serve.ui import mount_ui
 from engine.store.base import (
     AlertRecord,
@@ -77,6 +81,7 @@ from engine.store.base import (
     Question,
     RunOptions,
     RunRecord,
+    Store,
 )
 from engine.stragglers import BaselineCache
 
@@ -100,6 +105,11 @@ class ServeConfig:
     max_runs_per_guide: int = 4  # live runs of one guide, across every process on the store
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     metrics_token: str | None = None  # GET /metrics then needs it as a bearer token
+    # while other alerts are being taken in, runs start one per `start_pace_s`, each within
+    # `start_max_defer_s` of its alert (well inside the store's one-minute claim of a group
+    # whose run is not yet written): `RunStarts`
+    start_pace_s: float = 0.05
+    start_max_defer_s: float = 15.0
 
 
 @dataclass
@@ -133,7 +143,11 @@ Alerter = Annotated[Caller, Depends(_caller("alerts"))]
 
 
 def create_app(config: ServeConfig, services: Services, router: Router,
-               factory: ExecutorFactory) -> FastAPI:
+               factory: ExecutorFactory, *, intake_store: Store | None = None) -> FastAPI:
+    """`intake_store`: the same store opened apart (its own connections), for the intake's
+    writes (claims, slots, run rows, alerts), so that the runs this process drives (their
+    commits, lease and slot renewals) never hold the connections an alert waits for; by
+    default the one store."""
     app = FastAPI(title="Mendflow", summary="Alerts in, guides run, runs out.",
                   version="1")
     app.state.config = config
@@ -144,6 +158,9 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     baselines = BaselineCache(store)  # each run's step histories, read once per run
     notifier = Notifier(config.notify, store, services.redact)
     slots = GuideSlots(store, config.max_runs_per_guide)
+    intake = intake_store or store
+    intake_slots = GuideSlots(intake, config.max_runs_per_guide)
+    starts = RunStarts(pace_s=config.start_pace_s, max_defer_s=config.start_max_defer_s)
     lint = views.LintStatus()
     app.state.notifier = notifier
 
@@ -153,6 +170,10 @@ def create_app(config: ServeConfig, services: Services, router: Router,
 
     @app.post("/api/v1/alerts")
     async def receive(request: Request, who: Alerter) -> dict[str, Any]:
+        with starts.intake():
+            return await _receive(request)
+
+    async def _receive(request: Request) -> dict[str, Any]:
         body = await _limited_body(request, config.max_body_bytes)
         try:
             note = Notification.model_validate_json(body)
@@ -190,18 +211,19 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                                              "guide": str(route.guide) if route else None})
             if route is not None and config.on_resolved == "cancel":
                 held = live.groups.get(_group(note, route), "")
+                starts.hurry(held)  # not yet started (the intake was busy): start it now
                 executor = live.executors.get(held)
                 if executor is not None and executor.cancel("the alert resolved"):
                     record = record.model_copy(update={"run_id": held,
                                                        "detail": "its run was cancelled"})
             elif route is not None and _group(note, route) in live.groups:
                 record = record.model_copy(update={"run_id": live.groups[_group(note, route)]})
-            await store.record_alert(record)
+            await intake.record_alert(record)
             if record.run_id:
                 await _note(record.run_id, "alert_resolved", record)
             return _said(record)
         if route is None:
-            await store.record_alert(base)
+            await intake.record_alert(base)
             return _said(base)
         guide = str(route.guide)
         alert_data = {"labels": alert.labels, "annotations": alert.annotations,
@@ -211,51 +233,73 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         except MendflowError as exc:
             record = base.model_copy(update={"disposition": "refused", "guide": guide,
                                              "detail": exc.message})
-            await store.record_alert(record)
+            await intake.record_alert(record)
             return _said(record)
         run_id = new_run_id()
         group = _group(note, route)
-        held = live.groups.get(group) or await store.claim_alert_group(group, run_id=run_id,
+        held = live.groups.get(group) or await intake.claim_alert_group(group, run_id=run_id,
                                                                        guide=guide)
-        if held == run_id and not await slots.take(route.plan.id, run_id):
-            await store.release_alert_group(group, run_id=run_id)  # no run: the group is free
+        if held == run_id and not await intake_slots.take(route.plan.id, run_id):
+            await intake.release_alert_group(group, run_id=run_id)  # no run: the group is free
             record = base.model_copy(update={
                 "disposition": "refused", "guide": guide,
                 "detail": f"{config.max_runs_per_guide} runs of this guide are live"})
-            await store.record_alert(record)
+            await intake.record_alert(record)
             return _said(record)
         if held != run_id:
             record = base.model_copy(update={"disposition": "deduped", "guide": guide,
                                              "run_id": held})
-            await store.record_alert(record)
+            await intake.record_alert(record)
             await _note(held, "alert_repeated", record)
             return _said(record)
-        _start(route, run_id, alert_data, _group(note, route))
+        try:
+            await _start(route, run_id, alert_data, group)
+        except BaseException:  # no run: the group and the slot are free again
+            await asyncio.shield(_give_back(route.plan.id, group, run_id))
+            raise
         record = base.model_copy(update={"disposition": "started", "guide": guide,
                                          "run_id": run_id})
-        await store.record_alert(record)
+        await intake.record_alert(record)
         return _said(record)
+
+    async def _give_back(plan_id: str, group: str, run_id: str) -> None:
+        await intake.release_alert_group(group, run_id=run_id)
+        await slots.release(plan_id, run_id)
 
     async def _note(run_id: str, kind: str, record: AlertRecord) -> None:
         """The notification, on its run's events (a group claimed by a run not yet written
         has none to note it on: the alert record keeps it)."""
         try:
-            await store.add_note(run_id, kind, {
+            await intake.add_note(run_id, kind, {
                 "group_key": record.group_key, "alertname": record.alertname,
                 "status": record.status, "fingerprint": record.fingerprint,
                 "received_at": record.received_at.isoformat(), "detail": record.detail})
         except MendflowError as exc:
             log.info("alert %s of run %s not noted on the run: %s", kind, run_id, exc.message)
 
-    def _start(route: Route, run_id: str, alert_data: dict[str, Any], group: str) -> None:
+    async def _start(route: Route, run_id: str, alert_data: dict[str, Any],
+                     group: str) -> None:
+        """Write the run's row now, where the executor writes it apart (the local one), and
+        hand its driving to `starts`: at once, or once the intake is less busy."""
         options = RunOptions(executor=config.executor, auto_approve=policy, ask_people=True)
         executor = factory(services, interaction=answers_for(options, store=store,
                                                              run_id=run_id))
         guide = str(route.guide)
+        go: Callable[[], Awaitable[RunRecord]]
+        if isinstance(executor, LocalExecutor):
+            record = await executor.create(route.plan, guide_path=guide, alert=alert_data,
+                                           options=options, run_id=run_id, store=intake)
+            go = functools.partial(executor.drive, route.plan, record)
+        else:  # it writes the run as it starts it: not deferred (a run not written when
+            # the process stops would be lost, its group claimed for a minute)
+            go = functools.partial(executor.start, route.plan, guide_path=guide,
+                                   alert=alert_data, options=options, run_id=run_id)
         live.groups[group] = run_id
-        _launch(executor, run_id, route.plan.id, guide, group,
-                lambda: executor.start(route.plan, guide_path=guide, alert=alert_data,
-                                       options=options, run_id=run_id))
+        launch = functools.partial(_launch, executor, run_id, route.plan.id, guide, group, go)
+        if isinstance(executor, LocalExecutor):
+            starts.add(run_id, launch)
+        else:
+            launch()
 
     def _launch(executor: Executor, run_id: str, plan_id: str, guide: str, group: str | None,
                 go: Callable[[], Awaitable[RunRecord]]) -> None:
@@ -400,6 +444,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     @app.post("/api/v1/runs/{run_id}/cancel")
     async def cancel(run_id: str, who: Operator) -> dict[str, Any]:
         record = await _get_run(run_id)
+        starts.hurry(run_id)  # not yet started (the intake was busy): start it now
         executor = live.executors.get(run_id)
         if record.status != "running" or executor is None:
             raise HTTPException(409, f"run {run_id} is {record.status} and not driven by this "
@@ -421,7 +466,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         plan = await store.load_plan(record.plan_hash)
         in_doubt = await check_resumable(store, record, plan, body or ResumeRequest(), who=who,
                                          executor=config.executor,
-                                         driven_here=run_id in live.executors)
+                                         driven_here=run_id in live.executors
+                                         or run_id in starts)
         if not await slots.take(plan.id, run_id):
             raise HTTPException(409, f"{config.max_runs_per_guide} runs of this guide are "
                                      "live: resume it when one ends")
@@ -514,6 +560,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     app.state.replay = _replay  # the web UI's "replay from here" starts one the same way
     mount_ui(app, store=store, router=router)  # the web UI: engine.serve.ui
     app.state.live = live
+    app.state.starts = starts
     return app
 
 

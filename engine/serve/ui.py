@@ -236,6 +236,7 @@ def _routes(store: Store, router: Router) -> APIRouter:
         if not who.may("act"):
             raise HTTPException(403, f"{who.name} ({who.role}) may not cancel runs")
         record, _ = await _run(run_id)
+        request.app.state.starts.hurry(run_id)  # waiting to start (engine.serve.starts): now
         executor = request.app.state.live.executors.get(run_id)
         if record.status != "running" or executor is None:
             raise HTTPException(409, f"run {run_id} is {record.status} and not driven by this "

@@ -110,13 +110,16 @@ _SELECT_STALLED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running
                         "NULL ORDER BY updated_at LIMIT $2")
 
 # A slot of `key` for `holder`: the one it already holds (renewed), else the lowest of 0..limit-1
-# that is free or lapsed. Two takers that pick the same free slot meet on its primary key: one
-# inserts, the other's update finds the slot live and returns nothing (it tries again later).
+# that is free or lapsed: 0 or one past a live slot, so a take reads the slots held, never a
+# series of `limit` rows (a limit of 100,000 sorted 100,000 rows per take). Two takers that
+# pick the same free slot meet on its primary key: one inserts, the other's update finds the
+# slot live and returns nothing (it tries again later).
 _TAKE_SLOT = (
     "WITH mine AS (UPDATE slots SET expires_at = clock_timestamp() + $4::float8 * interval "
     "'1 second' WHERE key = $1 AND holder = $3 AND slot < $2 RETURNING slot), "
-    "free AS (SELECT s FROM generate_series(0, $2 - 1) AS s WHERE NOT EXISTS (SELECT 1 FROM "
-    "mine) AND NOT EXISTS (SELECT 1 FROM slots WHERE key = $1 AND slot = s AND expires_at > "
+    "free AS (SELECT s FROM (SELECT 0 AS s UNION SELECT slot + 1 FROM slots WHERE key = $1 "
+    "AND expires_at > clock_timestamp()) AS c WHERE s < $2 AND NOT EXISTS (SELECT 1 FROM mine) "
+    "AND NOT EXISTS (SELECT 1 FROM slots WHERE key = $1 AND slot = c.s AND expires_at > "
     "clock_timestamp()) ORDER BY s LIMIT 1), "
     "taken AS (INSERT INTO slots AS t (key, slot, holder, expires_at) SELECT $1, s, $3, "
     "clock_timestamp() + $4::float8 * interval '1 second' FROM free ON CONFLICT (key, slot) "

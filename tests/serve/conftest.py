@@ -143,6 +143,7 @@ async def serving(app: Any, store: Any) -> AsyncIterator[httpx.AsyncClient]:
             c.store = store  # type: ignore[attr-defined]
             yield c
     finally:
+        app.state.starts.flush()  # runs still waiting to start (engine.serve.starts)
         for task in list(app.state.live.tasks):
             await task
         await store.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -579,6 +580,22 @@ class StoreContract:
         await asyncio.sleep(0.3)
         assert await store.take_slot(key, limit=1, holder="b", ttl_s=30)
         assert not await store.take_slot(key, limit=1, holder="dead", ttl_s=30)
+
+    async def test_a_take_costs_the_slots_held_not_the_limit(self, store: Store) -> None:
+        # Given a limit far above what is held (serve's --max-runs-per-guide 100000 in the
+        # intake bench), when 30 holders take and one in the middle gives its slot back, then
+        # each take is quick (the old takes walked 0..limit: ~0.5 s each at 10 million, while
+        # the store's one thread, or a pooled connection, was busy) and the gap is reused
+        key = f"serve:guide:wide-{uuid.uuid4().hex[:6]}"
+        limit = 10_000_000
+        started = time.monotonic()
+        for i in range(30):
+            assert await store.take_slot(key, limit=limit, holder=f"h{i}", ttl_s=30)
+        took = time.monotonic() - started
+        assert took < 3.0, f"30 takes under a limit of {limit:,} took {took:.1f}s"
+        await store.release_slot(key, holder="h7")
+        assert await store.take_slot(key, limit=limit, holder="late", ttl_s=30)  # slot 7
+        assert not await store.take_slot(key, limit=30, holder="over", ttl_s=30)
 
     async def test_slots_of_different_keys_do_not_share_a_limit(self, store: Store) -> None:
         tag = uuid.uuid4().hex[:6]
