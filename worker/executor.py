@@ -116,7 +116,8 @@ class CeleryExecutor:
                     "step_finished", run_id, step_id=ev.step_id, attempt=ev.attempt,
                     status=str(st.status) if st else _FINISHED[ev.type],
                     summary=str(ev.data.get("summary", "")),
-                    duration_s=ev.data.get("duration_s"), state=state))
+                    duration_s=ev.data.get("duration_s"), state=state,
+                    error=(ev.data.get("event") or {}).get("error")))
 
         self._following = run_id
         try:

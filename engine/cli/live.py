@@ -15,6 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.cli._app import STATUS_STYLE, out
+from engine.learn.signatures import of_failure
+from engine.store.base import SignatureStats
 
 T = TypeVar("T")
 
@@ -34,6 +36,10 @@ class _LiveView:
         self.waiting: set[str] = set()  # steps queued for a concurrency slot
         # Steps flagged as stragglers (working past their history's p99): what was said.
         self.stragglers: dict[str, str] = {}
+        # The guide's failure signatures other runs had (`engine.learn`), by signature id,
+        # loaded when the run starts: a step failing the same way says so as it fails.
+        self.known: dict[str, SignatureStats] = {}
+        self.recurring: dict[str, str] = {}  # step -> "seen N times since ...; last fixed by"
 
     def table(self) -> Table:
         table = Table(title=self.plan.title, expand=True, show_edge=False)
@@ -83,12 +89,20 @@ class _LiveView:
             row["summary"] = update.summary
             if update.state is None and update.status:  # no state to read it from
                 row["status"] = update.status
+            if update.error and self.known:
+                stats = self.known.get(of_failure(update.error).id)
+                if stats is not None:
+                    self.recurring[update.step_id] = note = stats.describe()
+                    row["summary"] = f"[known failure: {note}] {row['summary']}"
             if not self.interactive:
                 icon, _ = STATUS_STYLE.get(row["status"], ("?", ""))
                 dur = f"{update.duration_s:.2f}s" if update.duration_s is not None else ""
                 out.print(f"{icon} {update.step_id} {row['status']} {dur} "
                           f"{' '.join(str(update.summary).split())[:160]}", highlight=False,
                           markup=False)
+                if update.step_id in self.recurring:
+                    out.print(f"  known failure: {self.recurring[update.step_id]}",
+                              highlight=False, markup=False)
         if self.live is not None:
             self.live.update(self.table())
 

@@ -164,6 +164,9 @@ async def _drive(settings: Settings, plan: Plan, *,
     store = _open_store(settings)
     await store.open()
     try:
+        # Failures other runs of the guide had: the live view names one as it recurs.
+        view.known = {s.signature: s for s in await store.signatures(guide=plan.id,
+                                                                        limit=1000)}
         executor = _build_executor(settings, store, observer=view, interaction=answers,
                                    executor=executor_name)
         _on_ctrl_c(plan, executor, view)

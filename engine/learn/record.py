@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.learn.causes import classify, failed_attempts, needs_cause
-from engine.learn.signatures import mask_credentials, signature
+from engine.learn.signatures import mask_credentials, of_failure
 from engine.plan import Plan
 from engine.store.base import (
     EventRecord,
@@ -47,8 +47,7 @@ def failure_records(plan: Plan, record: RunRecord,
     out: list[FailureRecord] = []
     for attempt in failed_attempts(events):
         message = mask_credentials(attempt.message)
-        # A denial's signature does not name who denied.
-        sig = signature("approval denied" if message.startswith("approval denied") else message)
+        sig = of_failure(attempt.message)
         out.append(FailureRecord(
             run_id=record.run_id, step_id=attempt.step_id, attempt=attempt.attempt,
             signature=sig.id, pattern=sig.pattern, message=message, guide=record.plan_id,

@@ -124,3 +124,10 @@ def signature(error: str) -> Signature:
     """The signature of an error (already redacted): its normalised text and that text's id."""
     pattern = normalise(error)
     return Signature(hashlib.sha256(pattern.encode()).hexdigest()[:12], pattern)
+
+
+def of_failure(message: str) -> Signature:
+    """The signature a failed attempt with this (redacted) `message` is kept under: any
+    credential the redactor could not know masked, and a denial's without who denied."""
+    masked = mask_credentials(message)
+    return signature("approval denied" if masked.startswith("approval denied") else masked)

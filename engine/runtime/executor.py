@@ -78,6 +78,7 @@ class Update:
     duration_s: float | None = None
     record: RunRecord | None = None
     state: sched.RunState | None = None
+    error: str | None = None  # a failed attempt's message (redacted), as the store keeps it
 
 
 Observer = Callable[[Update], None]
@@ -281,7 +282,7 @@ class LocalExecutor:
                             status=str(step_status),
                             summary=str(outcome.data.get("summary", "")),
                             duration_s=outcome.data.get("duration_s"), record=record,
-                            state=state,
+                            state=state, error=getattr(outcome.event, "error", None),
                         ))
                 self._launch(plan, run_id, state, actions, memory, tasks, queue, dry_run)
         except (asyncio.CancelledError, KeyboardInterrupt):

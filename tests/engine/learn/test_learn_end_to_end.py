@@ -66,6 +66,10 @@ def test_a_broken_guide_is_grouped_replayed_with_the_fix_and_the_fix_is_known(
     assert fixes and all(any(c.startswith(f"replay of run {original} from size: ") and
                              "guide edited" in c for c in f.changes) for f in fixes), fixes
     code, said = mendflow(data, "run", str(broken), "-i", f"scratch_dir={dirs[0]}", "--yes")
+    # said as the step fails (the live view), not only once the run is over
+    lines = said.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("✘ size failed"))
+    assert lines[at + 1].startswith("  known failure: seen 2 times since"), said
     code, shown = mendflow(data, "show", last_run_id(data))
     assert f"last fixed by run {replay} (" in " ".join(shown.split()), shown
 
