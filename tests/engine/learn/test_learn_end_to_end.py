@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -101,14 +102,17 @@ def test_a_denied_approval_is_the_operators_and_a_replay_that_approves_turns_it_
     assert [(r["cause"] or {}).get("cause") for r in runs] == [None, "operator"]
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not prometheus_available(), reason=MISSING_REASON)
-@pytest.mark.skipif(not _web_postgres_reachable(), reason="PostgreSQL is not reachable as a "
-                    "superuser (set MENDFLOW_DEMO_ADMIN_URL)")
-def test_unreachable_sources_are_the_environment_and_a_replay_once_they_are_back_concludes(
-        tmp_path: Path) -> None:
-    """The web incident demo (a bad release: a real Prometheus and PostgreSQL), first run
-    while its sources are unreachable, then replayed once they answer."""
+_DEMO = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not prometheus_available(), reason=MISSING_REASON),
+    pytest.mark.skipif(not _web_postgres_reachable(), reason="PostgreSQL is not reachable as a "
+                       "superuser (set MENDFLOW_DEMO_ADMIN_URL)"),
+]
+
+
+@pytest.fixture
+def bad_release(tmp_path: Path) -> Iterator[environment.Environment]:
+    """The web incident demo, a bad release: a real Prometheus and PostgreSQL with its data."""
     directory = tmp_path / "demo"
     up = web_demo(directory, "up", "--scenario", "regression", "--database",
                   f"mendflow_demo_l{os.getpid()}")
@@ -116,24 +120,71 @@ def test_unreachable_sources_are_the_environment_and_a_replay_once_they_are_back
     env = environment.load(directory)
     assert env is not None
     try:
-        data = Path(env.data_dir)
-        real = Path(env.config_file).read_text(encoding="utf-8")
-        down = tmp_path / "down.toml"  # the same sources, at a port nothing listens on
-        down.write_text(re.sub(r'url = "(\w+)://[^"]*"', r'url = "\1://127.0.0.1:9/x"', real))
-        base = {**env.env(), "MENDFLOW_LLM": ""}
-        proc = _mendflow(data, "run", str(WEB), "--alert", env.alert_file,
-                         **{**base, "MENDFLOW_CONFIG_FILE": str(down)})
-        assert proc.returncode == 4, proc.stdout + proc.stderr  # inconclusive
-        original = last_run_id(data)
-        _, causes = lessons(data)
-        assert [c.cause for c in causes] == ["environment"]
-        assert "unreachable" in causes[0].summary
-        proc = _mendflow(data, "replay", original, "--from", "start", **base)
-        said = proc.stdout + proc.stderr
-        (found,) = intervene.verdicts(stored(data)[last_run_id(data)]["events"])
-        # the sources answer: the run concludes, blaming the new version as the demo intends
-        assert (found.outcome_from, found.outcome_to) == ("inconclusive", "escalate"), said
-        assert found.first_step == "error_ratio", said  # the first check, in the guide's order
+        yield env
     finally:
-        down_ = web_demo(directory, "down")
-        assert down_.returncode == 0, down_.stdout + down_.stderr
+        down = web_demo(directory, "down")
+        assert down.returncode == 0, down.stdout + down.stderr
+
+
+def run_web(env: environment.Environment, guide: Path, **more: str) -> tuple[int, str]:
+    proc = _mendflow(Path(env.data_dir), "run", str(guide), "--alert", env.alert_file,
+                     **{**env.env(), "MENDFLOW_LLM": "", **more})
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@_DEMO[0]
+@_DEMO[1]
+@_DEMO[2]
+def test_unreachable_sources_are_the_environment_and_a_replay_once_they_are_back_concludes(
+        bad_release: environment.Environment, tmp_path: Path) -> None:
+    env = bad_release
+    data = Path(env.data_dir)
+    real = Path(env.config_file).read_text(encoding="utf-8")
+    down = tmp_path / "down.toml"  # the same sources, at a port nothing listens on
+    down.write_text(re.sub(r'url = "(\w+)://[^"]*"', r'url = "\1://127.0.0.1:9/x"', real))
+    code, said = run_web(env, WEB, MENDFLOW_CONFIG_FILE=str(down))
+    assert code == 4, said  # inconclusive
+    original = last_run_id(data)
+    _, causes = lessons(data)
+    assert [c.cause for c in causes] == ["environment"]
+    assert "unreachable" in causes[0].summary
+    proc = _mendflow(data, "replay", original, "--from", "start",
+                     **{**env.env(), "MENDFLOW_LLM": ""})
+    said = proc.stdout + proc.stderr
+    (found,) = intervene.verdicts(stored(data)[last_run_id(data)]["events"])
+    # the sources answer: the run concludes, blaming the new version as the demo intends
+    assert (found.outcome_from, found.outcome_to) == ("inconclusive", "escalate"), said
+    assert found.first_step == "error_ratio", said  # the first check, in the guide's order
+
+
+@_DEMO[0]
+@_DEMO[1]
+@_DEMO[2]
+def test_a_broken_query_is_a_guide_defect_grouped_and_a_replay_with_the_fixed_guide_concludes(
+        bad_release: environment.Environment, tmp_path: Path) -> None:
+    env = bad_release
+    data = Path(env.data_dir)
+    broken, line = broken_copy(WEB, tmp_path / "web-5xx-after-deploy.md",
+                               "   FROM request_log\n", "   FROM request_logs\n")
+    for _ in range(2):
+        code, said = run_web(env, broken)
+        assert code == 4, said  # inconclusive: a check could not be made
+    original = last_run_id(data)
+    sigs, causes = lessons(data)
+    assert [(s.count, s.steps) for s in sigs] == [
+        (2, ["web-5xx-after-deploy/errors_by_endpoint"])]
+    assert [c.cause for c in causes] == ["guide_defect", "guide_defect"]
+    evidence = causes[0].evidence[0]
+    assert evidence.step_id == "errors_by_endpoint" and "request_logs" in evidence.message
+    # The checks beside it ran in parallel (not finished before it: not reused); served from
+    # the record where unchanged, so live metrics that moved since do not hide the fix.
+    proc = _mendflow(data, "replay", original, "--from", "errors_by_endpoint", "--guide",
+                     str(WEB), "--from-record", **{**env.env(), "MENDFLOW_LLM": ""})
+    said = proc.stdout + proc.stderr
+    replay = last_run_id(data)
+    (found,) = intervene.verdicts(stored(data)[replay]["events"])
+    assert (found.outcome_from, found.outcome_to, found.first_step) == (
+        "inconclusive", "escalate", "errors_by_endpoint"), said
+    assert found.what.startswith("failed -> succeeded"), found
+    sigs, _ = lessons(data)
+    assert {f.fixed_run_id for f in sigs[0].fixes} == {replay}
