@@ -383,11 +383,11 @@ def resume(
     _print_judge_usage(answers.fallback)
     _print_end(record, settings)
     if record.options.replay is not None:  # a replay resumed: its verdict once it ends
-        from engine.cli.replaying import _conclude
+        from engine.runtime.intervene import conclude
 
-        verdict = asyncio.run(_with_store(settings, lambda s: _conclude(s, run_id)))
+        verdict = asyncio.run(_with_store(settings, lambda s: conclude(s, run_id)))
         if verdict is not None:
-            out.print(Text(f"verdict: {verdict}"), highlight=False)
+            out.print(Text(f"verdict: {verdict.line()}"), highlight=False)
     raise typer.Exit(_exit_for(record))
 
 
