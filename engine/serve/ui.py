@@ -235,14 +235,11 @@ def _routes(store: Store, router: Router) -> APIRouter:
         session.check_form(request, await _form(request))
         if not who.may("act"):
             raise HTTPException(403, f"{who.name} ({who.role}) may not cancel runs")
-        record, _ = await _run(run_id)
-        request.app.state.starts.hurry(run_id)  # waiting to start (engine.serve.starts): now
-        executor = request.app.state.live.executors.get(run_id)
-        if record.status != "running" or executor is None:
-            raise HTTPException(409, f"run {run_id} is {record.status} and not driven by this "
-                                     "server: it cannot be cancelled from here")
-        return _done(request, f"/ui/runs/{quote(run_id)}",
-                     {"cancelling": executor.cancel(f"cancelled by {who.name} (web UI)")})
+        await _run(run_id)
+        source = request.client.host if request.client else "unknown"
+        said = await request.app.state.cancel_run(run_id, by=f"{who.name} (web UI)",
+                                                  source=f"{source} (web UI)")
+        return _done(request, f"/ui/runs/{quote(run_id)}", {"cancelling": said["cancelling"]})
 
     @ui.post("/ui/runs/{run_id}/steps/{step_id}/replay")
     async def replay(request: Request, run_id: str, step_id: str, who: Viewer) -> Response:

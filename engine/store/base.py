@@ -452,6 +452,11 @@ class Store(Protocol):
         concurrent callers, in any number of processes."""
         ...
 
+    async def alert_group_run(self, group_key: str) -> str | None:
+        """The run that last claimed the alert group (live or not, written or not yet);
+        None if none ever did. Claims nothing (a `resolved` notification reads it)."""
+        ...
+
     async def release_alert_group(self, group_key: str, *, run_id: str) -> None:
         """Give up a claim that started no run (its guide had no free slot): the group's next
         notification may claim it at once. Nothing if `run_id` does not hold it."""

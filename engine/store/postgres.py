@@ -890,6 +890,13 @@ class PostgresStore:
                 return held
         return await self._call(claim)
 
+    async def alert_group_run(self, group_key: str) -> str | None:
+        async def read(conn: asyncpg.Connection) -> str | None:
+            held: str | None = await conn.fetchval(
+                "SELECT run_id FROM alert_groups WHERE group_key = $1", group_key)
+            return held
+        return await self._call(read)
+
     async def release_alert_group(self, group_key: str, *, run_id: str) -> None:
         async def release(conn: asyncpg.Connection) -> None:
             await conn.execute("DELETE FROM alert_groups WHERE group_key = $1 AND run_id = $2",

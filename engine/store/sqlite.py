@@ -808,6 +808,13 @@ class SqliteStore:
                 return run_id
         return await self._run(claim)
 
+    async def alert_group_run(self, group_key: str) -> str | None:
+        def read() -> str | None:
+            row = self._db().execute("SELECT run_id FROM alert_groups WHERE group_key = ?",
+                                     (group_key,)).fetchone()
+            return None if row is None else str(row[0])
+        return await self._run(read)
+
     async def release_alert_group(self, group_key: str, *, run_id: str) -> None:
         def release() -> None:
             with _transaction(self._db()):
