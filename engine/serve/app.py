@@ -348,6 +348,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             finally:
                 live.executors.pop(run_id, None)
                 cancel_watch.forget(run_id)
+                notifier.unwatch(run_id)
                 if group is not None and live.groups.get(group) == run_id:
                     del live.groups[group]
                 holding.cancel()

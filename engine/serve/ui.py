@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import http
 import shlex
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -114,7 +115,7 @@ def _browser_page(request: Request) -> bool:
 
 
 def error_page(request: Request, status: int, reason: str,
-               headers: dict[str, str] | None = None) -> HTMLResponse:
+               headers: Mapping[str, str] | None = None) -> HTMLResponse:
     """A small page with the status and its reason (text: escaped by the template)."""
     try:
         phrase = http.HTTPStatus(status).phrase

@@ -464,6 +464,12 @@ class Store(Protocol):
 
     async def record_alert(self, record: AlertRecord) -> None: ...
 
+    async def claim_notice(self, run_id: str, key: str) -> bool:
+        """Record that the notification `key` of the run (`question:STEP:ASKED_AT`,
+        `run_ended`) is being sent: True for the one call, of any process, that records it
+        first; False for every other (it was, or is being, sent elsewhere)."""
+        ...
+
     async def alerts(self, *, limit: int = 100,
                      disposition: str | None = None) -> list[AlertRecord]:
         """Newest first."""

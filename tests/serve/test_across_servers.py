@@ -20,17 +20,20 @@ from engine.runtime.executor import LocalExecutor
 from engine.runtime.services import build_services
 from engine.serve.app import ServeConfig, create_app, load_routes
 from engine.serve.auth import parse_tokens
+from engine.serve.notify import NotifyConfig, Webhook
 from engine.settings import Settings
 from engine.store.postgres import PostgresStore
 
 from .conftest import (
     ALERTS_TOKEN,
+    APPROVER_TOKEN,
     OPERATOR_TOKEN,
     TOKENS,
     VIEWER_TOKEN,
     bearer,
     notification,
 )
+from .receiver import Receiver, receiving
 
 PG_URL = os.environ.get("MENDFLOW_TEST_DATABASE_URL",
                         "postgresql://postgres@127.0.0.1:5432/test")
@@ -185,3 +188,80 @@ async def test_an_operators_cancel_at_another_server_reaches_the_driver(
         assert steps(run)[CLEANUP] == "succeeded"
         again = await b.post(f"/api/v1/runs/{run_id}/cancel", headers=bearer(OPERATOR_TOKEN))
         assert again.status_code == 409
+
+
+GATED = """---
+id: gated-fix
+title: A fix that waits for an approver
+triggers:
+  - alert: GatedThing
+---
+
+# A fix that waits for an approver
+
+## Mitigation
+
+1. Mark the fix:
+
+   ```bash
+   touch MARKER
+   ```
+"""
+
+
+async def test_a_run_resumed_by_another_server_tells_each_event_once(tmp_path: Path) -> None:
+    # Given two servers on one PostgreSQL telling one webhook, and a run started by the
+    # first that waits for an approver (told once, by the first)
+    (tmp_path / "guides").mkdir(parents=True)
+    (tmp_path / "guides" / "gated.md").write_text(GATED.replace("MARKER",
+                                                                str(tmp_path / "marker")))
+    with receiving(Receiver()) as hook:
+        told = NotifyConfig(webhooks=(Webhook(hook.url + "/hook"),), poll_s=0.1,
+                            base_url="http://mendflow")
+        async with two_servers(tmp_path, notify=told) as (a, b):
+            said = (await a.post(ALERTS, json=notification(group="g4", alertname="GatedThing"),
+                                 headers=bearer(ALERTS_TOKEN))).json()["alerts"][0]
+            run_id = said["run_id"]
+            await until_told(hook, lambda got: len(got) >= 1)
+            # When the first stops driving it (its process dies: the run is left resumable)
+            # and an operator resumes it at the second, which an approver then approves
+            (driving,) = [t for t in a.app.state.live.tasks  # type: ignore[attr-defined]
+                          if t.get_name() == f"run:{run_id}"]
+            driving.cancel()
+            await asyncio.gather(driving, return_exceptions=True)
+            resumed = await b.post(f"/api/v1/runs/{run_id}/resume",
+                                   headers=bearer(OPERATOR_TOKEN))
+            assert resumed.status_code == 200, resumed.text
+            (question,) = await pending_at(b, run_id)
+            approved = await b.post(f"/api/v1/runs/{run_id}/steps/{question['step_id']}/answer",
+                                    json={"yes": True}, headers=bearer(APPROVER_TOKEN))
+            assert approved.status_code == 200, approved.text
+            run = await run_of(b, run_id, until=lambda r: r["status"] not in (
+                "running", "interrupted"))
+            assert run["status"] == "succeeded", run
+            await b.app.state.notifier.drain()  # type: ignore[attr-defined]
+            await asyncio.sleep(0.5)  # polls of either server that could tell it again
+            await a.app.state.notifier.drain()  # type: ignore[attr-defined]
+            # Then the webhook heard the question once and the end once
+            got = [body for body in hook.received() if body["run"]["id"] == run_id]
+            events = sorted(body["event"] for body in got)
+            assert events == ["question", "run_ended"], events
+            assert (tmp_path / "marker").exists()
+
+
+async def until_told(hook: Receiver, test: Any, timeout: float = 30) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    while not test(got := hook.received()):
+        assert time.monotonic() < deadline, got
+        await asyncio.sleep(0.05)
+    return got
+
+
+async def pending_at(client: httpx.AsyncClient, run_id: str) -> list[dict[str, Any]]:
+    for _ in range(300):
+        got = (await client.get(f"/api/v1/questions?run_id={run_id}",
+                                headers=bearer(VIEWER_TOKEN))).json()
+        if got:
+            return list(got)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"run {run_id} asked nothing")
