@@ -265,3 +265,18 @@ async def pending_at(client: httpx.AsyncClient, run_id: str) -> list[dict[str, A
             return list(got)
         await asyncio.sleep(0.05)
     raise AssertionError(f"run {run_id} asked nothing")
+
+
+async def test_the_store_records_a_notice_once_and_reads_a_groups_run(client,
+                                                                       tmp_path: Path) -> None:
+    # the embedded store (the `client` fixture); PostgreSQL's is used by the tests above
+    said = (await client.post(ALERTS, json=notification(group="g5"),
+                              headers=bearer(ALERTS_TOKEN))).json()["alerts"][0]
+    run_id = said["run_id"]
+    store = client.store
+    group = f"g5|{tmp_path / 'guides' / 'disk.md'}"
+    assert await store.alert_group_run(group) == run_id
+    assert await store.alert_group_run("no such group") is None
+    assert await store.claim_notice(run_id, "run_ended") is True
+    assert await store.claim_notice(run_id, "run_ended") is False
+    assert await store.claim_notice(run_id, "question:s:t") is True
