@@ -25,7 +25,10 @@ What it does with a notification (`POST /api/v1/alerts`):
    with the operator's approval policy from mendflow.toml (`[policy] auto_approve`); a gate
    the policy does not cover waits for an approver (below);
 5. a `resolved` notification is recorded; with `on_resolved = "cancel"` the group's live run
-   started by this process is cancelled (its clean-up steps run).
+   is cancelled (its clean-up steps run): at once when this process drives it, else through
+   the store (`engine.serve.cancels`: a committed `cancel_asked` note that the process
+   driving the run sees within `cancel_poll_s`). An operator's cancel of a run driven by
+   another process goes the same way.
 
 Questions the options and policy do not answer (an approval, a manual step, a judgment) wait
 for a person: `GET /api/v1/questions`, answered by `POST /api/v1/runs/ID/steps/STEP/answer`
@@ -66,7 +69,7 @@ from engine.plan import Plan
 from engine.runtime.executor import LocalExecutor, new_run_id
 from engine.runtime.memory import build_context
 from engine.runtime.services import Executor, ExecutorFactory, Services, answers_for
-from engine.serve import views
+from engine.serve import cancels, views
 from engine.serve.alerts import Alert, Notification, Route, Router
 from engine.serve.auth import Caller, Tokens
 from engine.serve.notify import Delivery, Notifier, NotifyConfig
@@ -110,6 +113,8 @@ class ServeConfig:
     # whose run is not yet written): `RunStarts`
     start_pace_s: float = 0.05
     start_max_defer_s: float = 15.0
+    # how often the runs driven here are looked at for a cancel asked through the store
+    cancel_poll_s: float = cancels.POLL_S
 
 
 @dataclass
@@ -162,6 +167,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     intake_slots = GuideSlots(intake, config.max_runs_per_guide)
     starts = RunStarts(pace_s=config.start_pace_s, max_defer_s=config.start_max_defer_s)
     lint = views.LintStatus()
+    cancel_watch = cancels.CancelWatch(store, config.cancel_poll_s)
     app.state.notifier = notifier
 
     @app.get("/healthz", include_in_schema=False)
@@ -216,6 +222,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                 if executor is not None and executor.cancel("the alert resolved"):
                     record = record.model_copy(update={"run_id": held,
                                                        "detail": "its run was cancelled"})
+                elif executor is None:  # driven elsewhere, if live: asked through the store
+                    record = await _cancel_elsewhere(_group(note, route), record)
             elif route is not None and _group(note, route) in live.groups:
                 record = record.model_copy(update={"run_id": live.groups[_group(note, route)]})
             await intake.record_alert(record)
@@ -262,6 +270,23 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         await intake.record_alert(record)
         return _said(record)
 
+    async def _cancel_elsewhere(group: str, record: AlertRecord) -> AlertRecord:
+        """The group's run, driven by another process (or by none): its cancel noted in the
+        store, where its driver sees it."""
+        held = await intake.alert_group_run(group)
+        if held is None:
+            return record
+        try:
+            run = await intake.get_run(held)
+        except MendflowError:  # claimed, its row not yet written (a Celery start): nothing
+            return record      # to note it on; its run goes on
+        if run.status != "running":
+            return record.model_copy(update={"run_id": held})
+        await cancels.ask(intake, held, reason="the alert resolved", by="alertmanager",
+                          source=f"alert group {record.group_key}")
+        return record.model_copy(update={
+            "run_id": held, "detail": "its run's cancel was asked (driven elsewhere)"})
+
     async def _give_back(plan_id: str, group: str, run_id: str) -> None:
         await intake.release_alert_group(group, run_id=run_id)
         await slots.release(plan_id, run_id)
@@ -295,17 +320,21 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             go = functools.partial(executor.start, route.plan, guide_path=guide,
                                    alert=alert_data, options=options, run_id=run_id)
         live.groups[group] = run_id
-        launch = functools.partial(_launch, executor, run_id, route.plan.id, guide, group, go)
+        launch = functools.partial(_launch, executor, run_id, route.plan.id, guide, group, go,
+                                   from_start=True)
         if isinstance(executor, LocalExecutor):
             starts.add(run_id, launch)
         else:
             launch()
 
     def _launch(executor: Executor, run_id: str, plan_id: str, guide: str, group: str | None,
-                go: Callable[[], Awaitable[RunRecord]]) -> None:
+                go: Callable[[], Awaitable[RunRecord]], *, from_start: bool) -> None:
         """Drive (or follow) the run in the background, holding its guide's slot (taken by
-        the caller), told to the webhooks when it asks a person and when it ends."""
+        the caller), told to the webhooks when it asks a person and when it ends, cancelled
+        when a cancel is asked through the store (`from_start`: a run started here, not a
+        resumed one: a cancel noted before it counts too)."""
         live.executors[run_id] = executor
+        cancel_watch.watch(run_id, executor, from_start=from_start)
         holding = asyncio.get_running_loop().create_task(slots.hold(plan_id, run_id))
 
         async def drive() -> RunRecord:
@@ -318,6 +347,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                 raise
             finally:
                 live.executors.pop(run_id, None)
+                cancel_watch.forget(run_id)
+                notifier.unwatch(run_id)
                 if group is not None and live.groups.get(group) == run_id:
                     del live.groups[group]
                 holding.cancel()
@@ -442,14 +473,24 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         return answered
 
     @app.post("/api/v1/runs/{run_id}/cancel")
-    async def cancel(run_id: str, who: Operator) -> dict[str, Any]:
+    async def cancel(run_id: str, request: Request, who: Operator) -> dict[str, Any]:
+        """Cancel a running run: at once if this server drives it, else through the store
+        (`engine.serve.cancels`: the process that drives it cancels it when it sees it)."""
+        source = request.client.host if request.client else "unknown"
+        return await cancel_run(run_id, by=who.name, source=source)
+
+    async def cancel_run(run_id: str, *, by: str, source: str) -> dict[str, Any]:
+        """The API's and the web UI's cancel."""
         record = await _get_run(run_id)
         starts.hurry(run_id)  # not yet started (the intake was busy): start it now
         executor = live.executors.get(run_id)
-        if record.status != "running" or executor is None:
-            raise HTTPException(409, f"run {run_id} is {record.status} and not driven by this "
-                                     "server: it cannot be cancelled from here")
-        return {"run_id": run_id, "cancelling": executor.cancel(f"cancelled by {who.name}")}
+        if record.status != "running":
+            raise HTTPException(409, f"run {run_id} is {record.status}: nothing to cancel")
+        if executor is not None:
+            return {"run_id": run_id, "cancelling": executor.cancel(f"cancelled by {by}"),
+                    "driven_here": True}
+        await cancels.ask(store, run_id, reason=f"cancelled by {by}", by=by, source=source)
+        return {"run_id": run_id, "cancelling": True, "driven_here": False}
 
     @app.get("/api/v1/notifications")
     async def notifications(who: Reader, run_id: str | None = None) -> list[Delivery]:
@@ -477,7 +518,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         answers.in_doubt = in_doubt
         executor = factory(services, interaction=answers)
         _launch(executor, run_id, plan.id, record.guide_path, None,
-                lambda: executor.resume(run_id))
+                lambda: executor.resume(run_id), from_start=False)
         source = request.client.host if request.client else "unknown"
         await store.add_note(run_id, "resume_asked", {
             "by": who.name, "source": source,
@@ -523,7 +564,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             await conclude(store, record.run_id)
             return record
 
-        _launch(executor, new_id, plan.id, prepared.guide_path, None, go)
+        _launch(executor, new_id, plan.id, prepared.guide_path, None, go, from_start=True)
         await store.add_note(run_id, "replay_asked", {
             "by": who.name, "source": source, "replay_run": new_id,
             "from_step": body.from_step,
@@ -558,6 +599,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         return JSONResponse({"detail": exc.message, "hint": exc.hint}, status_code=503)
 
     app.state.replay = _replay  # the web UI's "replay from here" starts one the same way
+    app.state.cancel_run = cancel_run  # and its cancel cancels one the same way
     mount_ui(app, store=store, router=router)  # the web UI: engine.serve.ui
     app.state.live = live
     app.state.starts = starts

@@ -22,9 +22,17 @@ in number, so a slow or failing webhook never delays or fails a run. Each is tri
 in the process's recent deliveries (`Notifier.deliveries`, `GET /api/v1/notifications`).
 
 Questions are found by polling the store for the runs this process started and still drives
-or follows: the same for a run on the local executor and for one on Celery workers (whose
-gates ask from the worker). The end is told when the executor's `start` returns, which for
-Celery is when following the run in the store sees it end.
+or follows (started, resumed or replayed here): the same for a run on the local executor and
+for one on Celery workers (whose gates ask from the worker). The end is told when the
+executor's `start` (or `resume`) returns, which for Celery is when following the run in the
+store sees it end.
+
+Each event is told once across every `serve` process on the store: before telling it, the
+process records it in the store (`Store.claim_notice`, keyed by the run and `run_ended` or
+`question:STEP:ASKED_AT`), and only the one that records it first tells it. So a run resumed
+by another process after its first driver died does not tell again the question its first
+driver told, and tells its end once. (Should the store not answer, the event is told rather
+than not: at least once then.)
 """
 
 from __future__ import annotations
@@ -220,6 +228,11 @@ class Notifier:
             self._poller = asyncio.get_running_loop().create_task(
                 self._poll(), name="notify:questions")
 
+    def unwatch(self, run_id: str) -> None:
+        """This process no longer drives or follows the run (it ended, or another process
+        took it over): its questions are no longer told from here."""
+        self._watched.pop(run_id, None)
+
     def ended(self, record: RunRecord) -> None:
         self._watched.pop(record.run_id, None)
         if not self.enabled:
@@ -228,16 +241,17 @@ class Notifier:
         text = f"Run {record.run_id} ({record.title or record.plan_id}) ended: {how}"
         if record.reason:
             text += f": {record.reason}"
-        self._send(_Message("run_ended", record, record.run_id, text,
-                            guide=record.guide_path))
+        self._send_once(_Message("run_ended", record, record.run_id, text,
+                                 guide=record.guide_path), "run_ended")
 
     def failed(self, run_id: str, guide: str, message: str) -> None:
         """The run ended with an error before (or without) a final record to tell."""
         self._watched.pop(run_id, None)
         if not self.enabled:
             return
-        self._send(_Message("run_ended", None, run_id,
-                            f"Run {run_id} of {guide} failed: {message}", guide=guide))
+        self._send_once(_Message("run_ended", None, run_id,
+                                 f"Run {run_id} of {guide} failed: {message}", guide=guide),
+                        "run_ended")
 
     # -- questions ---------------------------------------------------------------------------
 
@@ -258,6 +272,8 @@ class Notifier:
             await asyncio.sleep(self.config.poll_s)
 
     async def _tell_question(self, q: Question) -> None:
+        if not await self._first(q.run_id, f"question:{q.step_id}:{q.asked_at.isoformat()}"):
+            return
         try:
             record: RunRecord | None = await self.store.get_run(q.run_id)
         except Exception:  # told without the run's details rather than not told
@@ -267,6 +283,31 @@ class Notifier:
                 f"at step {q.step_id}: {q.text}")
         self._send(_Message("question", record, q.run_id, text, question=q,
                             guide=record.guide_path if record else ""))
+
+    # -- once across processes --------------------------------------------------------------
+
+    async def _first(self, run_id: str, key: str) -> bool:
+        """Whether this process is the one to tell the run's event `key`."""
+        try:
+            first = await self.store.claim_notice(run_id, key)
+        except Exception as exc:  # told rather than not told
+            log.warning("notification %s of run %s: not recorded in the store (%s); told "
+                        "anyway", key, run_id, exc)
+            return True
+        if not first:
+            log.info("notification %s of run %s: already told by another process", key,
+                     run_id)
+        return first
+
+    def _send_once(self, message: _Message, key: str) -> None:
+        async def claim_then_send() -> None:
+            if await self._first(message.run_id, key):
+                self._send(message)
+
+        task = asyncio.get_running_loop().create_task(claim_then_send(),
+                                                      name=f"notify:{message.run_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- delivery ----------------------------------------------------------------------------
 

@@ -24,13 +24,20 @@ Not here: the REST API and the intake (`engine.serve.app`), which this module do
 from __future__ import annotations
 
 import asyncio
+import http
 import shlex
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -39,6 +46,7 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import templating
 from engine.errors import MendflowError
@@ -81,6 +89,43 @@ def mount_ui(app: FastAPI, *, store: Store, router: Router) -> None:
             return JSONResponse({"detail": "log in first"}, status_code=401)
         return RedirectResponse(f"/ui/login?next={quote(_local(str(request.url.path)))}",
                                 status_code=303)
+
+    # A browser shown a UI page's refusal (a missing run, a role that may not, a bad form)
+    # gets a page saying why, escaped as every page is; the API, and the UI's own scripts
+    # (`X-Requested-With: fetch`, which read `detail`), keep JSON.
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if not _browser_page(request):
+            return await http_exception_handler(request, exc)
+        return error_page(request, exc.status_code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if not _browser_page(request):
+            return await request_validation_exception_handler(request, exc)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "query") or "request"
+        return error_page(request, 400, f"{where}: {first.get('msg', 'invalid')}")
+
+
+def _browser_page(request: Request) -> bool:
+    path = request.url.path
+    return (path == "/ui" or path.startswith("/ui/")) and not path.startswith("/ui/static/") \
+        and request.headers.get("x-requested-with") != "fetch"
+
+
+def error_page(request: Request, status: int, reason: str,
+               headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    """A small page with the status and its reason (text: escaped by the template)."""
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    page = _page(request, "error.html", None, status=status, code=status, phrase=phrase,
+                 reason=reason)
+    for name, value in (headers or {}).items():
+        page.headers[name] = value
+    return page
 
 
 def _page(request: Request, template: str, who: Caller | None, status: int = 200,
@@ -235,14 +280,11 @@ def _routes(store: Store, router: Router) -> APIRouter:
         session.check_form(request, await _form(request))
         if not who.may("act"):
             raise HTTPException(403, f"{who.name} ({who.role}) may not cancel runs")
-        record, _ = await _run(run_id)
-        request.app.state.starts.hurry(run_id)  # waiting to start (engine.serve.starts): now
-        executor = request.app.state.live.executors.get(run_id)
-        if record.status != "running" or executor is None:
-            raise HTTPException(409, f"run {run_id} is {record.status} and not driven by this "
-                                     "server: it cannot be cancelled from here")
-        return _done(request, f"/ui/runs/{quote(run_id)}",
-                     {"cancelling": executor.cancel(f"cancelled by {who.name} (web UI)")})
+        await _run(run_id)
+        source = request.client.host if request.client else "unknown"
+        said = await request.app.state.cancel_run(run_id, by=f"{who.name} (web UI)",
+                                                  source=f"{source} (web UI)")
+        return _done(request, f"/ui/runs/{quote(run_id)}", {"cancelling": said["cancelling"]})
 
     @ui.post("/ui/runs/{run_id}/steps/{step_id}/replay")
     async def replay(request: Request, run_id: str, step_id: str, who: Viewer) -> Response:

@@ -452,12 +452,23 @@ class Store(Protocol):
         concurrent callers, in any number of processes."""
         ...
 
+    async def alert_group_run(self, group_key: str) -> str | None:
+        """The run that last claimed the alert group (live or not, written or not yet);
+        None if none ever did. Claims nothing (a `resolved` notification reads it)."""
+        ...
+
     async def release_alert_group(self, group_key: str, *, run_id: str) -> None:
         """Give up a claim that started no run (its guide had no free slot): the group's next
         notification may claim it at once. Nothing if `run_id` does not hold it."""
         ...
 
     async def record_alert(self, record: AlertRecord) -> None: ...
+
+    async def claim_notice(self, run_id: str, key: str) -> bool:
+        """Record that the notification `key` of the run (`question:STEP:ASKED_AT`,
+        `run_ended`) is being sent: True for the one call, of any process, that records it
+        first; False for every other (it was, or is being, sent elsewhere)."""
+        ...
 
     async def alerts(self, *, limit: int = 100,
                      disposition: str | None = None) -> list[AlertRecord]:

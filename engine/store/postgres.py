@@ -258,6 +258,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             evidence text NOT NULL, at timestamptz NOT NULL)""",
         "CREATE INDEX run_causes_by_guide ON run_causes (guide, cause, at)",
     ),
+    # 10: the notifications `mendflow serve` sent, one row per run and event (`claim_notice`):
+    # however many processes see the event, one tells it
+    (
+        """CREATE TABLE notices (
+            run_id text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            key text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (run_id, key))""",
+    ),
 )
 """Migration N (1-based) brings the schema from version N-1 to N. Append, never edit."""
 
@@ -890,11 +897,26 @@ class PostgresStore:
                 return held
         return await self._call(claim)
 
+    async def alert_group_run(self, group_key: str) -> str | None:
+        async def read(conn: asyncpg.Connection) -> str | None:
+            held: str | None = await conn.fetchval(
+                "SELECT run_id FROM alert_groups WHERE group_key = $1", group_key)
+            return held
+        return await self._call(read)
+
     async def release_alert_group(self, group_key: str, *, run_id: str) -> None:
         async def release(conn: asyncpg.Connection) -> None:
             await conn.execute("DELETE FROM alert_groups WHERE group_key = $1 AND run_id = $2",
                                group_key, run_id)
         await self._call(release)
+
+    async def claim_notice(self, run_id: str, key: str) -> bool:
+        async def claim(conn: asyncpg.Connection) -> bool:
+            won = await conn.fetchval(
+                "INSERT INTO notices (run_id, key, at) VALUES ($1, $2, clock_timestamp()) "
+                "ON CONFLICT DO NOTHING RETURNING true", run_id, key)
+            return bool(won)
+        return await self._call(claim)
 
     async def record_alert(self, record: AlertRecord) -> None:
         async def insert(conn: asyncpg.Connection) -> None:

@@ -239,6 +239,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             guide TEXT NOT NULL, cause TEXT NOT NULL, summary TEXT NOT NULL,
             evidence TEXT NOT NULL, at TEXT NOT NULL)""",
      "CREATE INDEX run_causes_by_guide ON run_causes (guide, cause, at)"),
+    # 12: the notifications `mendflow serve` sent, one row per run and event (`claim_notice`)
+    ("""CREATE TABLE notices (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            key TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (run_id, key))""",),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -808,12 +812,28 @@ class SqliteStore:
                 return run_id
         return await self._run(claim)
 
+    async def alert_group_run(self, group_key: str) -> str | None:
+        def read() -> str | None:
+            row = self._db().execute("SELECT run_id FROM alert_groups WHERE group_key = ?",
+                                     (group_key,)).fetchone()
+            return None if row is None else str(row[0])
+        return await self._run(read)
+
     async def release_alert_group(self, group_key: str, *, run_id: str) -> None:
         def release() -> None:
             with _transaction(self._db()):
                 self._db().execute("DELETE FROM alert_groups WHERE group_key = ? AND run_id = ?",
                                    (group_key, run_id))
         await self._run(release)
+
+    async def claim_notice(self, run_id: str, key: str) -> bool:
+        def claim() -> bool:
+            db = self._db()
+            with _transaction(db):
+                done = db.execute("INSERT OR IGNORE INTO notices (run_id, key, at) VALUES "
+                                  "(?, ?, ?)", (run_id, key, time.time()))
+                return done.rowcount == 1
+        return await self._run(claim)
 
     async def record_alert(self, record: AlertRecord) -> None:
         def insert() -> None:

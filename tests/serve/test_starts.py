@@ -168,7 +168,8 @@ async def test_a_run_waiting_to_start_is_cancelled_from_the_api(tmp_path: Path) 
             assert run_id in starts
             cancel = await client.post(f"/api/v1/runs/{run_id}/cancel",
                                        headers=bearer(OPERATOR_TOKEN))
-            assert cancel.json() == {"run_id": run_id, "cancelling": True}, cancel.text
+            assert cancel.json() == {"run_id": run_id, "cancelling": True,
+                                     "driven_here": True}, cancel.text
             assert run_id not in starts
         for _ in range(300):
             record = await store.get_run(run_id)

@@ -4,6 +4,7 @@ which button, hostile alert values shown as text, and the event stream following
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 import re
 import uuid
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -124,6 +126,31 @@ async def test_a_login_posted_from_another_site_is_refused(client) -> None:
     got = await client.post("/ui/login", data={"token": VIEWER_TOKEN},
                             headers={"Origin": "https://evil.example"})
     assert got.status_code == 403 and COOKIE not in got.headers.get("set-cookie", "")
+
+
+async def test_a_ui_pages_refusal_is_a_small_escaped_page_the_apis_stays_json(client) -> None:
+    await login(client, VIEWER_TOKEN)
+    evil = "<img src=x onerror=alert(1)>"
+    missing = await client.get(f"/ui/runs/{quote(evil)}")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "404 Not Found" in missing.text and evil not in missing.text
+    assert f"no run {html.escape(evil)}" in missing.text
+    assert "Content-Security-Policy" in missing.headers
+    bad = await client.get("/ui/alerts?disposition=" + quote(evil))
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
+    assert "disposition: one of" in bad.text and evil not in bad.text
+    csrf = csrf_of((await client.get("/ui/runs")).text)
+    refused = await client.post("/ui/runs/any/cancel", data={"csrf": csrf})
+    assert refused.status_code == 403 and "may not cancel runs" in refused.text
+    assert refused.headers["content-type"].startswith("text/html")
+    # the UI's own scripts, and the API, keep JSON with the reason in `detail`
+    scripted = await client.post("/ui/runs/any/cancel", data={"csrf": csrf},
+                                 headers={"X-Requested-With": "fetch"})
+    assert scripted.status_code == 403 and "may not cancel" in scripted.json()["detail"]
+    api = await client.get("/api/v1/runs/nope", headers=bearer(VIEWER_TOKEN))
+    assert api.status_code == 404 and api.json() == {"detail": "no run nope"}
+    invalid = await client.get("/api/v1/runs?limit=0", headers=bearer(VIEWER_TOKEN))
+    assert invalid.status_code == 422 and "detail" in invalid.json()
 
 
 # -- roles and forms -------------------------------------------------------------------------
