@@ -34,9 +34,10 @@ class WorkerSettings(Settings):
                                 "publishes them instead; 0: always publish.")
     continue_s: float = Field(default=2.0, ge=0, description="No step is continued once a task "
                               "has run this long: it publishes them instead.")
-    continue_width: int = Field(default=1, ge=1, description="Of the steps one commit starts, "
-                                "how many a task keeps and runs at once itself (the others "
-                                "are published).")
+    continue_width: int = Field(default=32, ge=1, description="Of the steps one commit "
+                                "starts, how many a task keeps and runs at once itself, "
+                                "together on its event loop (the others are published); 1: "
+                                "one, a fan-out's other branches go through the broker.")
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535, description="Serve "
                                             "the worker's metrics at http://0.0.0.0:PORT/metrics "
                                             "(all its pool processes summed); unset: none.")

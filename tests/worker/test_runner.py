@@ -305,3 +305,27 @@ async def test_a_wider_continuation_runs_several_branches_together_within_its_bo
     events = await any_store.events(run_id)
     assert sorted(e.step_id for e in events if e.type == "step_succeeded") == sorted(
         ["start", "join", "b00", "b01", "b02", "b03"])
+
+
+async def test_runs_of_one_guide_started_together_read_its_step_history_once(
+        any_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The history (up to 200 past runs' durations per step, and their quantiles) was read
+    # once per run per worker process: 200 runs starting together read it 200 times.
+    reads: list[str] = []
+    real = any_store.step_durations
+
+    async def counting(plan_id: str, **kw: Any) -> dict[str, list[float]]:
+        reads.append(plan_id)
+        return await real(plan_id, **kw)
+
+    monkeypatch.setattr(any_store, "step_durations", counting)
+    dispatcher = ListDispatcher()
+    worker = continuing(any_store, dispatcher, "w1")
+    ids = [f"h-{uuid.uuid4().hex[:6]}" for _ in range(5)]
+    for run_id in ids:
+        await worker.start(noop_chain(2), guide_path="t.md", run_id=run_id)
+    for task in dispatcher.sent:  # in the order they were started, as a broker delivers
+        await worker.execute(*task, here=default_queue)
+    for run_id in ids:
+        assert (await any_store.get_run(run_id)).status == "succeeded"
+    assert reads == [noop_chain(2).id]
