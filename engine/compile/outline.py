@@ -352,6 +352,15 @@ class _OutlineBuilder:
     def _item(self, el: Element, cls: SectionClass) -> list[Node]:
         nodes: list[Node] = []
         guard = phrases.guard_of(el.text)
+        case = phrases.case_of(el.text) if guard is None and not el.links and \
+            not el.inline_code and cls not in ("info", "cleanup") else None
+        if case is not None:  # "fsync p99 > 10ms -> disk slow, escalate storage."
+            said = el.text.split(case, 1)[-1].lstrip(" \u2192\u21d2->=")
+            ending = phrases.outcome_of(said)
+            if ending is not None and not self.g.children(el.index):
+                return [IfNode(Guard(text=case), [EndNode(ending, _conclusion(said) or
+                                                          _short(said), el.text, el.span)],
+                               el.span, el.index)]
         groups = self._groups(el.text, el.span)
         lead = bool(groups) and (groups[0][0] is None or guard is not None)
         head = groups[0][1] if lead else ""
@@ -1212,7 +1221,10 @@ def _consequent(text: str, guard: Guard) -> str:
     plain = text.replace("**", "").replace("__", "")
     at = plain.find(guard.text)
     rest = plain[at + len(guard.text):] if at >= 0 else plain
-    return re.sub(r"^[\s,:;]*(?:then\b[\s,]*)?", "", rest).strip()
+    rest = re.sub(r"^[\s,:;]*(?:then\b[\s,]*)?", "", rest).strip()
+    if not rest.strip(" .!") and guard.is_else:  # "Otherwise the incident is resolved."
+        rest = re.sub(r"^(?:otherwise|else)\b\s*", "", guard.text, flags=re.I).strip()
+    return rest
 
 
 def _split_otherwise(text: str) -> tuple[str, str | None]:

@@ -134,7 +134,10 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
                             r"open (?:a )?(?:support )?(?:case|ticket))", re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
-                             r"\bnothing (?:else )?(?:needs to be done|to do)\b", re.I)),
+                             r"\bnothing (?:else )?(?:needs to be done|to do)\b|"
+                             # "..., stop here: the alert is a false positive"
+                             r"\b(?:is|was) (?:a |likely a |probably a )?false (?:positive|alarm)\b",
+                             re.I)),
     ("mitigated", re.compile(r"\b(?:is|are|has been) (?:now )?mitigated\b|"
                              r"[:;,]\s*mitigated\W*$", re.I)),
     ("escalate", re.compile(r"\b(?:is|was) (?:likely |probably )?the root cause\b|"

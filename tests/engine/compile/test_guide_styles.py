@@ -74,3 +74,38 @@ def test_verify_in_a_sub_bullet_of_an_ordered_list_runs_too():
     (check,) = [sid for sid, c in runs.items() if c.startswith("curl -sI")]
     assert any(e.condition is not None and e.condition.expr ==
                f'"200" not in steps["{check}"].stdout' for e in plan.edges)
+
+
+def test_stop_here_because_the_alert_is_a_false_positive_ends_with_no_action():
+    plan = compile_file("ordered-sub-bullets.md")
+    decide = next(s for s in plan.steps if s.kind == StepKind.DECIDE and
+                  s.title.startswith("If the date is more than 14 days away"))
+    (branch,) = [e for e in plan.edges if e.source == decide.id and e.kind == "branch"]
+    end = plan.step(branch.target)
+    assert end.kind == StepKind.END and end.outcome is not None and \
+        end.outcome.value == "no_action"
+
+
+def test_otherwise_without_a_comma_ends_the_run_as_it_says():
+    # "If it returns `NotFound`, the lease is stale; go to step 3. Otherwise the incident is
+    # resolved.": the other side ends resolved, it does not go on to delete the lease
+    plan = compile_file("env-placeholders.md")
+    decide = next(s for s in plan.steps if s.kind == StepKind.DECIDE and "NotFound" in s.title
+                  and s.title.startswith("If it returns"))
+    (other,) = [e for e in plan.edges if e.source == decide.id and e.kind == "else"]
+    end = plan.step(other.target)
+    assert end.kind == StepKind.END and end.outcome is not None and \
+        end.outcome.value == "resolved"
+    approve = next(s for s in plan.steps if s.kind == StepKind.APPROVE)
+    assert {e.source for e in plan.edges if e.target == approve.id} == {decide.id}
+
+
+def test_a_terse_arrow_item_with_an_ending_is_a_decision_not_ignored_prose():
+    # "- fsync p99 > 10ms -> disk slow, escalate storage." in a terse SRE runbook
+    plan = compile_file("terse-arrows.md")
+    decide = next(s for s in plan.steps if s.kind == StepKind.DECIDE and
+                  s.title == "fsync p99 > 10ms")
+    (branch,) = [e for e in plan.edges if e.source == decide.id and e.kind == "branch"]
+    end = plan.step(branch.target)
+    assert end.kind == StepKind.END and end.outcome is not None and \
+        end.outcome.value == "escalate" and "escalate storage" in end.title
