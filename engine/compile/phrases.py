@@ -136,7 +136,8 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
                              r"\bnothing (?:else )?(?:needs to be done|to do)\b|"
                              # "..., stop here: the alert is a false positive"
-                             r"\b(?:is|was) (?:a |likely a |probably a )?false (?:positive|alarm)\b",
+                             r"\b(?:is|was) (?:a |likely a |probably a )?false "
+                             r"(?:positive|alarm)\b",
                              re.I)),
     ("mitigated", re.compile(r"\b(?:is|are|has been) (?:now )?mitigated\b|"
                              r"[:;,]\s*mitigated\W*$", re.I)),
