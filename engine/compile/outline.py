@@ -1222,8 +1222,10 @@ def _consequent(text: str, guard: Guard) -> str:
     at = plain.find(guard.text)
     rest = plain[at + len(guard.text):] if at >= 0 else plain
     rest = re.sub(r"^[\s,:;]*(?:then\b[\s,]*)?", "", rest).strip()
-    if not rest.strip(" .!") and guard.is_else:  # "Otherwise the incident is resolved."
-        rest = re.sub(r"^(?:otherwise|else)\b\s*", "", guard.text, flags=re.I).strip()
+    said = re.sub(r"^(?:otherwise|else)\b\s*", "", guard.text, flags=re.I).strip()
+    if not rest.strip(" .!") and guard.is_else and said != guard.text and \
+            phrases.outcome_of(said):  # "Otherwise the incident is resolved.": its ending
+        return said
     return rest
 
 
