@@ -70,6 +70,9 @@ class Element(BaseModel):
     section: int | None = Field(default=None, description="Heading this element sits under.")
     inline_code: list[str] = Field(default_factory=list)
     links: list[Link] = Field(default_factory=list)
+    command_cells: list[str] = Field(
+        default_factory=list, description="A table's code in the cells under a 'Command' "
+        "header (\"Command | What it tells you\"): commands the author lists to run.")
 
 
 _INPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -279,6 +282,33 @@ def _parse_guide(data: bytes | str, path: str) -> Guide:
         path=path, sha256=hashlib.sha256(raw).hexdigest(), front=front, front_lines=front_lines,
         elements=elements, line_count=text.count("\n") + 1, unclosed_fences=builder.unclosed,
     )
+
+
+_COMMAND_HEADER = re.compile(r"^\W*(?:commands?|command to run|cmd|run|query|queries)\W*$", re.I)
+
+
+def _command_cells(tokens: list[Token]) -> list[str]:
+    """The code of the cells under a header that names the column a command's ("Command",
+    "Query"), row by row; nothing when no header does."""
+    header: list[str] = []
+    out: list[str] = []
+    col = -1
+    in_head = False
+    for tok in tokens:
+        if tok.type in ("thead_open", "thead_close"):
+            in_head = tok.type == "thead_open"
+        elif tok.type == "tr_open":
+            col = -1
+        elif tok.type in ("th_open", "td_open"):
+            col += 1
+        elif tok.type == "inline" and col >= 0:
+            text, code, _ = _inline(tok)
+            if in_head:
+                header.append(text)
+            elif col < len(header) and _COMMAND_HEADER.match(header[col]) and len(code) == 1 \
+                    and text.strip() == f"`{code[0]}`":
+                out.append(code[0])  # the cell is the command, nothing around it
+    return out
 
 
 def slugify(text: str) -> str:
@@ -605,6 +635,7 @@ class _Builder:
                 cells = [_inline(x)[0] for x in tokens[i:end] if x.type == "inline"]
                 code = [c for x in tokens[i:end] if x.type == "inline" for c in _inline(x)[1]]
                 self._add("table", tok, text=" | ".join(cells), inline_code=code,
+                          command_cells=_command_cells(tokens[i:end]),
                           parent=self._container(stack))
                 i = end + 1
                 continue

@@ -352,6 +352,15 @@ class _OutlineBuilder:
     def _item(self, el: Element, cls: SectionClass) -> list[Node]:
         nodes: list[Node] = []
         guard = phrases.guard_of(el.text)
+        case = phrases.case_of(el.text) if guard is None and not el.links and \
+            not el.inline_code and cls not in ("info", "cleanup") else None
+        if case is not None:  # "fsync p99 > 10ms -> disk slow, escalate storage."
+            said = el.text.split(case, 1)[-1].lstrip(" \u2192\u21d2->=")
+            ending = phrases.outcome_of(said)
+            if ending is not None and not self.g.children(el.index):
+                return [IfNode(Guard(text=case), [EndNode(ending, _conclusion(said) or
+                                                          _short(said), el.text, el.span)],
+                               el.span, el.index)]
         groups = self._groups(el.text, el.span)
         lead = bool(groups) and (groups[0][0] is None or guard is not None)
         head = groups[0][1] if lead else ""
@@ -594,11 +603,18 @@ class _OutlineBuilder:
             i = sentences.index(ref.sentence) if ref.sentence in sentences else -1
             before = next((g for s in reversed(sentences[:max(i, 0)])
                            if (g := phrases.guard_in(s)) is not None), None)
-            if before is None and phrases.is_unconditional_jump(ref.sentence):
+            # "Every partition → ... Go to X": an option after a question; its case decides
+            case = phrases.case_of(el.text) if before is None and \
+                phrases.guard_in(ref.sentence) is None else None
+            if case is not None and ref.sentence.startswith(case):
+                case = None
+            if before is None and case is None and phrases.is_unconditional_jump(ref.sentence):
                 out.append(JumpNode(ref, el.span, el.index, unconditional=True))
                 continue
             if before is not None and phrases.guard_in(ref.sentence) is None:
                 text = f"{before.text}: {text}"
+            elif case is not None:
+                text = case
             out.append(IfNode(Guard(text=text), [JumpNode(ref, el.span, el.index)], el.span,
                               el.index))
         return out
@@ -641,8 +657,9 @@ class _OutlineBuilder:
         at = 0
         nxt = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
         block = nxt.text if nxt is not None and nxt.kind == "code" else ""
+        listed = set(el.command_cells) if el.kind == "table" else set()
         commands = [c for c in el.inline_code
-                    if inline_command(c) or _run_word(c, el.text, block)]
+                    if c in listed or inline_command(c) or _run_word(c, el.text, block)]
         if not commands:
             return nodes
         lead = self._lead(el)
@@ -650,18 +667,26 @@ class _OutlineBuilder:
         choices = _alternatives(el.text)
         fragments = _fragments(commands)
         intro = self._intro(el)
+        expects = phrases.expected_output(el.text) if el.kind != "table" else None
         for code in commands:
             line = _PROMPT_MARK.sub("", code).strip()
             new: list[Node] = []
             spaced = code if code in sentence else " ".join(code.split())  # text's spacing
             said, after = sentence.get(spaced, (el.text, ""))
-            if el.kind != "table" and not _prose_words(line) and \
-                    phrases.asks_to_run(said, spaced, after or intro) and \
-                    code not in fragments and code not in choices:
+            verify = expects is not None and expects[0] == code
+            # A table runs what its "Command" column lists; any other cell is only shown
+            asked = code in listed if el.kind == "table" else \
+                verify or phrases.asks_to_run(said, spaced, after or intro)
+            if asked and not _prose_words(line) and code not in fragments and \
+                    code not in choices:
                 new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
                                      el, cls, owner, block=None)
-                if cls == "info" and any(isinstance(n, Action) and n.mutating for n in new):
-                    new = []
+                if (cls == "info" or el.kind == "table") and \
+                        any(isinstance(n, Action) and n.mutating for n in new):
+                    new = []  # a table lists checks: one that changes anything is only shown
+                if verify and expects is not None and new and \
+                        all(isinstance(n, Action) and not n.mutating for n in new):
+                    new.append(self._expectation(code, expects[1], el))
             if not any(isinstance(n, Action) for n in new):
                 if not shown:
                     at = len(nodes)
@@ -672,6 +697,14 @@ class _OutlineBuilder:
             nodes.insert(at, self._manual(owner, cls, self._title(owner, el), el.text, lead,
                                           el.index))
         return nodes
+
+    @staticmethod
+    def _expectation(code: str, want: str, el: Element) -> IfNode:
+        """"Verify: `x` returns `Y`": when the output does not hold Y the check failed, and
+        the run stops for a person (escalate), never going on as if it had passed."""
+        text = f"If the output does not contain `{want}`"
+        end = EndNode("escalate", _short(f"`{code}` did not return `{want}`"), el.text, el.span)
+        return IfNode(Guard(text=text), [end], el.span, el.index)
 
     _intros: dict[int, str] | None = None
 
@@ -1188,7 +1221,12 @@ def _consequent(text: str, guard: Guard) -> str:
     plain = text.replace("**", "").replace("__", "")
     at = plain.find(guard.text)
     rest = plain[at + len(guard.text):] if at >= 0 else plain
-    return re.sub(r"^[\s,:;]*(?:then\b[\s,]*)?", "", rest).strip()
+    rest = re.sub(r"^[\s,:;]*(?:then\b[\s,]*)?", "", rest).strip()
+    said = re.sub(r"^(?:otherwise|else)\b\s*", "", guard.text, flags=re.I).strip()
+    if not rest.strip(" .!") and guard.is_else and said != guard.text and \
+            phrases.outcome_of(said):  # "Otherwise the incident is resolved.": its ending
+        return said
+    return rest
 
 
 def _split_otherwise(text: str) -> tuple[str, str | None]:

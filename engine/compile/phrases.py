@@ -134,7 +134,11 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
                             r"open (?:a )?(?:support )?(?:case|ticket))", re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
-                             r"\bnothing (?:else )?(?:needs to be done|to do)\b", re.I)),
+                             r"\bnothing (?:else )?(?:needs to be done|to do)\b|"
+                             # "..., stop here: the alert is a false positive"
+                             r"\b(?:is|was) (?:a |likely a |probably a )?false "
+                             r"(?:positive|alarm)\b",
+                             re.I)),
     ("mitigated", re.compile(r"\b(?:is|are|has been) (?:now )?mitigated\b|"
                              r"[:;,]\s*mitigated\W*$", re.I)),
     ("escalate", re.compile(r"\b(?:is|was) (?:likely |probably )?the root cause\b|"
@@ -637,3 +641,31 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
             return True
     return bool(_RUN_CUE.search(clause)) or (bool(_WEAK_CUE.search(clause)) and
                                              not _DESCRIBED.match(clause))
+
+
+# "Verify: `kubectl rollout status deploy/x` returns `successfully rolled out`": a check the
+# guide asks to run, with the output it must show.
+_EXPECTS = re.compile(
+    r"^\W*(?:verify|check|confirm|make sure|ensure|expect)(?:\s+that)?\s*:?\s*"
+    r"`(?P<cmd>[^`]+)`\s+(?:(?:should|must|will)\s+)?"
+    r"(?:returns?|prints?|shows?|outputs?|reports?|says?|contains?|includes?|displays?|"
+    r"lists?|gives?)\s+`(?P<want>[^`]+)`[\s.!]*$", re.I)
+
+
+def expected_output(text: str) -> tuple[str, str] | None:
+    """A sentence that asks to run a command and says the output it must show: (the command,
+    the words its output must hold). Not a question, and only the command's own output."""
+    plain = _CHECKBOX.sub("", _strip_enumerator(text.replace("**", "").replace("__", "")).strip())
+    m = _EXPECTS.match(plain)
+    return (m.group("cmd"), m.group("want")) if m else None
+
+
+# "**Every partition** → the consumers are stuck. Go to [Restart](#restart).": an answer to
+# the question before the list, then what it means and where to go.
+_CASE = re.compile(r"^\W*(?P<case>[^`\u2192\u21d2.!;:]{1,80}?)\s*(?:\u2192|\u21d2|->|=>)\s*\S")
+
+
+def case_of(text: str) -> str | None:
+    """The case an option item opens with, before its arrow ("Every partition"), if any."""
+    m = _CASE.match(_strip_enumerator(text.replace("**", "").replace("__", "")).strip())
+    return m.group("case").strip() if m else None
