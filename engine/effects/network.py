@@ -1,9 +1,9 @@
 """Read-only rows for network tools: ip, curl, wget, openssl.
 
 `ip` reads only with a show/list/get command on an object that has one; curl reads only as a
-GET (or HEAD) of an http(s) URL that sends no data, uploads nothing and writes no file; wget
-only when its download goes to stdout (`-O -`) or nowhere (`--spider`). It does not cover ssh
-(a wrapper: `engine.effects.classify`).
+GET (or HEAD) of an http(s) URL that sends no body (-G data goes in the query string),
+uploads nothing and writes no file; wget only when its download goes to stdout (`-O -`) or
+nowhere (`--spider`). It does not cover ssh (a wrapper: `engine.effects.classify`).
 """
 
 from __future__ import annotations
@@ -84,22 +84,23 @@ _CURL = F("sSfLkviIGg46nNqZ#X:H:d:u:o:D:m:w:x:U:A:e:b:E:Y:y:r:z:", """silent sho
     "--libcurl": "writes a file", "--etag-save": "writes a file", "--hsts": "writes a file",
     "--alt-svc": "writes a file", "--create-dirs": "creates directories",
     "-C": "resumes a download into a file", "--continue-at": "resumes a download into a file",
-    **{flag: "sends data (a POST) unless -G or -X GET keeps it a GET" for flag in _CURL_SEND}})
+    **{flag: "sends a body unless -G puts it in the query string" for flag in _CURL_SEND}})
 _STDOUT = ("-", "/dev/stdout", "/dev/null")
 
 
 def _curl(p: Parsed, name: str) -> None:
-    # data goes into the query with -G; with an explicit -X GET it is the body of a GET
-    methods = [v.upper() for v in p.values("-X", "--request")]
-    get = p.has("-G", "--get") or (bool(methods) and methods[-1] in ("GET", "HEAD"))
+    # data goes into the query string with -G: still a plain GET. A body sent with -X GET is
+    # read by whatever serves the URL (HTTP gives a GET's body no meaning): not a known read
+    get = p.has("-G", "--get")
     for flag, value in p.flags:
         value = value or ""
         if flag in ("-X", "--request") and value.upper() not in ("GET", "HEAD", "OPTIONS"):
             raise NotRead(f"{name} -X {value} is not a GET", cause="flag")
         if flag in _CURL_SEND:
             if not get:
-                raise NotRead(f"{name}'s {flag} sends data (a POST) unless -G or -X GET "
-                              "keeps it a GET", cause="flag")
+                raise NotRead(f"{name}'s {flag} sends a body (a POST, or a GET whose body "
+                              "the server interprets) unless -G puts it in the query string",
+                              cause="flag")
             if value.split("=", 1)[0].find("@") >= 0 or value.startswith("@"):
                 raise NotRead(f"{name}'s {flag} @FILE sends a file's content", cause="flag")
         if flag in ("-o", "--output", "-D", "--dump-header") and value not in _STDOUT:

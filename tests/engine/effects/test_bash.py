@@ -36,7 +36,7 @@ def test_reading_lines_are_read_only(line: str) -> None:
     ("$(which kubectl) get po", "program's name comes from a value"),
     ("f() { ls; }; f", "function_definition"),
     ("kubectl apply -f - <<EOF\nkind: Issuer\nEOF", "kubectl apply"),
-    ("cat <<EOF | curl -d @- http://gw:9091/metrics\nm 1\nEOF", "-d sends data"),
+    ("cat <<EOF | curl -d @- http://gw:9091/metrics\nm 1\nEOF", "-d sends a body"),
     ("cat <<EOF | grep -c x\nname: $(rm -rf /tmp/x)\nEOF", "rm"),  # what the body runs counts
 ])
 def test_anything_that_writes_or_is_not_followed_is_not_read_only(line: str, why: str) -> None:
