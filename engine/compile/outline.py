@@ -677,6 +677,11 @@ class _OutlineBuilder:
             # A table runs what its "Command" column lists; any other cell is only shown
             asked = code in listed if el.kind == "table" else \
                 verify or phrases.asks_to_run(said, spaced, after or intro)
+            # "For example: `ssh host`" (its element's last command) only shows the opener, but
+            # the items after it are typed into that session: it opens it (a person's step) so
+            # they run there, not here
+            asked = asked or code == commands[-1] and cls not in ("info", "cleanup") and \
+                opens_session(line)
             if asked and not _prose_words(line) and code not in fragments and \
                     code not in choices:
                 new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
@@ -687,7 +692,7 @@ class _OutlineBuilder:
                 if verify and expects is not None and new and \
                         all(isinstance(n, Action) and not n.mutating for n in new):
                     new.append(self._expectation(code, expects[1], el))
-            if not any(isinstance(n, Action) for n in new):
+            if not any(isinstance(n, Action) for n in new) and not self._in_session(lead):
                 if not shown:
                     at = len(nodes)
                 shown.append(line)
@@ -697,6 +702,13 @@ class _OutlineBuilder:
             nodes.insert(at, self._manual(owner, cls, self._title(owner, el), el.text, lead,
                                           el.index))
         return nodes
+
+    def _in_session(self, lead: Span) -> bool:
+        """Whether the open session's step took this element's command (the opener's step
+        became the session's first run): it is in the plan, nothing for a person to redo."""
+        s = self.sessions.open
+        return s is not None and s.last is not None and s.last.kind == StepKind.COMMAND and \
+            s.last.span.end >= lead.start
 
     @staticmethod
     def _expectation(code: str, want: str, el: Element) -> IfNode:

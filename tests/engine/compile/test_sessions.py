@@ -296,3 +296,27 @@ def test_kubectl_exec_into_a_shell_without_the_double_dash_is_the_same_session()
     assert pipelines(plan) == [[["kubectl", "-n", "vault", "exec", "vault-0", "-c", "vault",
                                  "--", "vault", "status"]]]
     assert any(script.endswith("vault login") for script in manual_scripts(plan))
+
+
+INLINE_SSH = """# Install the helper
+
+## Mitigation
+
+1. Secure shell to the shard node. For example: `ssh file-01.example.internal`
+1. Download the script to the node: `sudo mkdir -p /var/opt/scripts`
+1. Now exit the shell session.
+"""
+
+
+def test_an_inline_ssh_shown_as_an_example_still_opens_the_session() -> None:
+    # Given a list that opens a session inline ("For example: `ssh host`", not a request to
+    # run it) and asks for a command in the next item
+    plan = compile_text(INLINE_SSH)
+    # Then the command runs on that host (through ssh), never on this machine
+    assert pipelines(plan) == [[["ssh", "file-01.example.internal", "--",
+                                 "sudo mkdir -p /var/opt/scripts"]]]
+    # and it changes the host: gated
+    assert all(s.mutating and gated(plan, s.id) for s in runs(plan))
+    # and the step says the session it runs in; no manual step asks a person to run it again
+    assert runs(plan)[0].text.startswith("ssh file-01.example.internal\n")
+    assert not any("mkdir" in s for s in manual_scripts(plan))
