@@ -497,6 +497,9 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
             return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)
         return Block("output", text=raw, start=start, end=end)
     if tag in OUTPUT_TAGS:  # the author said it is text: only prompted lines run
+        shown = _shown_commands(meaningful)
+        if shown:  # a transcript tagged as text: its commands are a person's, never run
+            return Block("script", text="\n".join(shown), start=start, end=end)
         return Block("output", text=raw, start=start, end=end)
     if shell:
         cmds = _shell_lines(lines, first_line)
@@ -532,6 +535,19 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
     if _looks_like_config(meaningful):
         return Block("config", text=raw, start=start, end=end)
     return Block("output", text=raw, start=start, end=end)
+
+
+def _shown_commands(meaningful: list[str]) -> list[str]:
+    """The commands a text-tagged block opens with (`apt install x`, then what it printed):
+    the lines read as commands by the strict shape (a known tool, a path), before the first
+    that does not. A block that opens with output has none."""
+    shown: list[str] = []
+    for ln in meaningful:
+        if len(ln.split()) < 2 or not _shape(ln, strict=True) or _outputish(ln) or \
+                _looks_like_config([ln]):
+            break  # (a lone word or path is a name the text shows, not a command)
+        shown.append(ln.strip())
+    return shown
 
 
 def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
