@@ -18,6 +18,11 @@ names what `mendflow eval` prints:
 - actionable guards: If/When/Otherwise guards of Diagnosis/Mitigation sections the plan keeps as
   a decide step or a conditional edge;
 - run outside session: executed lines the guide runs inside a session it opened (information).
+  The reference counts every such line that runs at all, so `mendflow eval` also says how many
+  of them the plan runs in that session (`ssh HOST -- CMD`, `kubectl exec POD -- CMD`, `sudo -u
+  U CMD`: a step that spans from the opener and runs through its tool), printed as
+  "27 (26 in it)"; only the difference runs on the wrong machine. Its counter,
+  `ours_outside_session_in_it`, is Mendflow's own, beside the reference's.
 
 The older per-plan checks (`score_plan`: hard gates such as valid, acyclic, deterministic, and
 generous recall ratios) stay for the fuzz tests; `mendflow eval` no longer prints their recall.
@@ -538,8 +543,38 @@ def measures(c: Counter[str]) -> dict[str, object]:
         "mutating lost": {"lost": lost, "total": mutating + lost},
         "gated": ratio(c["mut_exec_gated"], gated_of),
         "actionable guards": ratio(c["guard_action_hit"], c["guard_action"]),
-        "run outside session": c["exec_outside_session"],
+        "run outside session": {"lines": c["exec_outside_session"],
+                                "in it": c["ours_outside_session_in_it"]},
     }
+
+
+# the tools a session's steps run through (engine.compile.sessions' forms)
+_SESSION_TOOLS = frozenset({"ssh", "oc", "kubectl", "sudo", "docker", "podman", "nerdctl",
+                            "crictl", "psql", "gitlab-psql", "mysql", "mariadb",
+                            "clickhouse-client", "redis-cli", "gitlab-redis-cli"})
+
+
+def _run_in_session(misses: list[Any], plan: dict[str, Any] | None) -> int:
+    """Of the lines the reference counts as run outside the session the guide opened, those
+    whose every step runs in it: the step spans from the opener's line and its first stage
+    runs through a session tool (`ssh HOST -- CMD`). Manual steps run nowhere."""
+    if plan is None:
+        return 0
+    steps = {s["id"]: s for s in plan["steps"]}
+    n = 0
+    for m in misses:
+        if m.get("metric") != "outside_session":
+            continue
+        opener = int(str(m["session"]).split(":", 1)[0])
+        ok = True
+        for sid in m["steps"]:
+            s = steps[sid]
+            stages = (s.get("params") or {}).get("pipeline") or [[]]
+            first = stages[0][0].rsplit("/", 1)[-1] if stages[0] else ""
+            ok = ok and s["kind"] != "manual" and s["source"]["start"] <= opener and \
+                first in _SESSION_TOOLS
+        n += ok
+    return n
 
 
 def fidelity_report(paths: Iterable[str | Path], *, compile: Compile | None = None,
@@ -572,6 +607,7 @@ def fidelity_report(paths: Iterable[str | Path], *, compile: Compile | None = No
             scored = fidelity.score_file(facts, plan, lines)
             counts = report.sources.setdefault(source, Counter())
             counts.update(scored["counts"])
+            counts["ours_outside_session_in_it"] += _run_in_session(scored["misses"], plan)
             counts["files"] += 1
             counts["files_noplan"] += plan is None
     return report
@@ -666,4 +702,6 @@ def _cell(v: object) -> str:
         return str(v["units"])
     if isinstance(v, dict) and "lost" in v:
         return f"{v['lost']}/{v['total']}"
+    if isinstance(v, dict) and "in it" in v:
+        return f"{v['lines']} ({v['in it']} in it)" if v["lines"] else "0"
     return str(v)

@@ -234,7 +234,8 @@ def test_eval_agrees_with_the_reference_scorer(corpus: Path, tmp_path: Path):
                    check=True, capture_output=True)
     reference = json.loads(scored.read_text())["total"]
     ours = fidelity_report([corpus]).total()
-    assert {k: v for k, v in ours.items() if v} == {k: v for k, v in reference.items() if v}
+    assert {k: v for k, v in ours.items() if v and not k.startswith("ours_")} == \
+        {k: v for k, v in reference.items() if v}
 
 
 def test_mendflow_eval_prints_the_measures_per_source(fidelity_guide: Path, tmp_path: Path):
@@ -251,3 +252,44 @@ def test_mendflow_eval_prints_the_measures_per_source(fidelity_guide: Path, tmp_
     table = subprocess.run([sys.executable, "-m", "engine.cli", "eval", root],
                            capture_output=True, text=True, env=env, timeout=120).stdout
     assert "src" in table and "kept" in table and "100.0%" in table
+
+
+SESSION_GUIDE = """# Interface down
+
+## Diagnosis
+
+1. Log in to the node:
+
+   ```bash
+   ssh node-1.example.internal
+   ```
+
+2. Look at the links:
+
+   ```bash
+   ip link show
+   ```
+"""
+
+
+def test_eval_says_which_lines_counted_outside_a_session_the_plan_runs_in_it(tmp_path: Path):
+    """The reference counts `ip link show` after `ssh host` as run outside the session, though
+    the plan runs it as `ssh host -- 'ip link show'`; eval says so beside its count, and a plan
+    altered to run it here is not counted as in it."""
+    from engine.compile.eval import fidelity_report
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "iface.md").write_text(SESSION_GUIDE)
+    m = fidelity_report([tmp_path]).total()
+    assert (m["exec_outside_session"], m["ours_outside_session_in_it"]) == (1, 1)
+
+    def local(guide):  # the same plan with the command run on this machine
+        data = json.loads(compile_guide(guide).to_json())
+        for s in data["steps"]:
+            if s["kind"] == "command":
+                s["params"]["pipeline"] = [["ip", "link", "show"]]
+                s["source"]["start"] = s["source"]["end"]
+        return Plan.model_validate(data)
+    m = fidelity_report([tmp_path], compile=local).total()
+    assert (m["exec_outside_session"], m["ours_outside_session_in_it"]) == (1, 0)
