@@ -52,7 +52,8 @@ import asyncio
 import functools
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,8 +154,13 @@ def create_app(config: ServeConfig, services: Services, router: Router,
     writes (claims, slots, run rows, alerts), so that the runs this process drives (their
     commits, lease and slot renewals) never hold the connections an alert waits for; by
     default the one store."""
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        notifier.start()  # every run's questions and ends, whoever drives it
+        yield
+
     app = FastAPI(title="Mendflow", summary="Alerts in, guides run, runs out.",
-                  version="1")
+                  version="1", lifespan=lifespan)
     app.state.config = config
     live = _Live()
     policy = load_auto_approve(services.settings.config_file,

@@ -21,18 +21,22 @@ in number, so a slow or failing webhook never delays or fails a run. Each is tri
 (`mendflow.serve.notify`), on the run's events (`notification`, through `Store.add_note`) and
 in the process's recent deliveries (`Notifier.deliveries`, `GET /api/v1/notifications`).
 
-Questions are found by polling the store for the runs this process started and still drives
-or follows (started, resumed or replayed here): the same for a run on the local executor and
-for one on Celery workers (whose gates ask from the worker). The end is told when the
-executor's `start` (or `resume`) returns, which for Celery is when following the run in the
-store sees it end.
+Both are found by polling the store, for every run on it, whoever drives it: a run started
+here or by another `serve`, on this machine's executor or on Celery workers, from the CLI, or
+one whose `serve` restarted while its workers went on (nobody follows it any more). Each poll
+reads the pending questions (`Store.questions`) and the runs that stopped since the last poll
+(`Store.stopped_runs`) and tells those that ended; a newly started process looks back
+`catch_up_s` (what ended while no `serve` was up is told late, not never). The stop of a run
+driven here is also told as soon as the executor's `start` (or `resume`) returns, the poll
+finding it already told; a run that stops `interrupted` (a step in doubt waits for a person's
+word) is told from there only: the poll may never see it before someone resumes it.
 
 Each event is told once across every `serve` process on the store: before telling it, the
 process records it in the store (`Store.claim_notice`, keyed by the run and `run_ended` or
-`question:STEP:ASKED_AT`), and only the one that records it first tells it. So a run resumed
-by another process after its first driver died does not tell again the question its first
-driver told, and tells its end once. (Should the store not answer, the event is told rather
-than not: at least once then.)
+`question:STEP:ASKED_AT`; `stopped:VERSION` for a run interrupted, whose end comes later), and
+only the one that records it first tells it. So a run resumed by another process after its
+first driver died does not tell again the question its first driver told, and tells its end
+once. (Should the store not answer, the event is told rather than not: at least once then.)
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -151,7 +155,8 @@ class NotifyConfig:
     backoff_s: float = 1.0      # the first wait between attempts; doubling, at most max_backoff_s
     max_backoff_s: float = 30.0
     timeout_s: float = 10.0     # one attempt
-    poll_s: float = 1.0         # how often the store is asked for new questions
+    poll_s: float = 1.0         # how often the store is asked for new questions and ends
+    catch_up_s: float = 600.0   # at start, runs that stopped this long ago are still told
     concurrency: int = 8        # deliveries at once
 
 
@@ -197,9 +202,17 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_ENDED = ("succeeded", "failed", "cancelled")
+
+
+def _end_key(record: RunRecord) -> str:
+    """The notice of a run's stop: its end once; each interruption (a later end follows)."""
+    return "run_ended" if record.status in _ENDED else f"stopped:{record.version}"
+
+
 class Notifier:
-    """Tells the configured webhooks about the runs this process started. Never raises into
-    its caller; with no webhooks it does nothing."""
+    """Tells the configured webhooks about the runs on the store. Never raises into its
+    caller; with no webhooks it does nothing."""
 
     def __init__(self, config: NotifyConfig, store: Store,
                  redact: Callable[[Any], Any] = lambda value: value) -> None:
@@ -207,7 +220,9 @@ class Notifier:
         self.store = store
         self.redact = redact
         self.deliveries: deque[Delivery] = deque(maxlen=MAX_RECORDED)
-        self._watched: dict[str, set[tuple[str, str, str]]] = {}  # run -> questions told
+        self._told: set[tuple[str, str, str]] = set()  # questions told (still pending)
+        self._ends: dict[tuple[str, str], datetime] = {}  # stops told -> their update time
+        self._since: datetime | None = None  # stops updated from then on are looked at
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(config.concurrency)
@@ -219,34 +234,35 @@ class Notifier:
 
     # -- what the server tells it ------------------------------------------------------------
 
-    def watch(self, run_id: str) -> None:
-        """Tell the questions the run asks from now until `ended`."""
-        if not self.enabled:
+    def start(self) -> None:
+        """Poll the store for questions and stops (once; at the server's start, and again if
+        the poll ever stopped)."""
+        if not self.enabled or self._poller is not None and not self._poller.done():
             return
-        self._watched.setdefault(run_id, set())
-        if self._poller is None or self._poller.done():
-            self._poller = asyncio.get_running_loop().create_task(
-                self._poll(), name="notify:questions")
+        if self._since is None:
+            self._since = datetime.now(UTC) - timedelta(seconds=self.config.catch_up_s)
+        self._poller = asyncio.get_running_loop().create_task(self._poll(), name="notify")
+
+    def watch(self, run_id: str) -> None:
+        """A run started here: the poll is running (every run's questions are told)."""
+        self.start()
 
     def unwatch(self, run_id: str) -> None:
-        """This process no longer drives or follows the run (it ended, or another process
-        took it over): its questions are no longer told from here."""
-        self._watched.pop(run_id, None)
+        """This process no longer drives the run: nothing to do (the poll covers it)."""
 
     def ended(self, record: RunRecord) -> None:
-        self._watched.pop(record.run_id, None)
         if not self.enabled:
             return
+        self._ends[(record.run_id, _end_key(record))] = record.updated_at
         how = record.status + (f", {record.outcome}" if record.outcome else "")
         text = f"Run {record.run_id} ({record.title or record.plan_id}) ended: {how}"
         if record.reason:
             text += f": {record.reason}"
         self._send_once(_Message("run_ended", record, record.run_id, text,
-                                 guide=record.guide_path), "run_ended")
+                                 guide=record.guide_path), _end_key(record))
 
     def failed(self, run_id: str, guide: str, message: str) -> None:
         """The run ended with an error before (or without) a final record to tell."""
-        self._watched.pop(run_id, None)
         if not self.enabled:
             return
         self._send_once(_Message("run_ended", None, run_id,
@@ -256,20 +272,36 @@ class Notifier:
     # -- questions ---------------------------------------------------------------------------
 
     async def _poll(self) -> None:
-        while self._watched:
+        while True:
             try:
-                pending = await self.store.questions(pending=True)
+                await self._questions()
+                await self._stops()
             except Exception as exc:  # the store is down a moment: asked again next time
-                log.warning("notifications: cannot read pending questions: %s", exc)
-                pending = []
-            for q in pending:
-                told = self._watched.get(q.run_id)  # a linked guide's asks as its caller
-                key = (q.run_id, q.step_id, q.asked_at.isoformat())
-                if told is None or key in told:
-                    continue
-                told.add(key)
-                await self._tell_question(q)
+                log.warning("notifications: cannot read the store: %s", exc)
             await asyncio.sleep(self.config.poll_s)
+
+    async def _questions(self) -> None:
+        pending = await self.store.questions(pending=True)  # a linked guide's: its caller's
+        keys = {(q.run_id, q.step_id, q.asked_at.isoformat()): q for q in pending}
+        self._told &= keys.keys()  # answered ones are forgotten: the set stays small
+        for key, q in keys.items():
+            if key not in self._told:
+                self._told.add(key)
+                await self._tell_question(q)
+
+    async def _stops(self) -> None:
+        assert self._since is not None  # set by start()
+        # a commit's time is taken before it lands: look back a little, the keys dedupe
+        since = self._since - timedelta(seconds=max(5.0, 5 * self.config.poll_s))
+        stopped = await self.store.stopped_runs(since=since, limit=500)
+        for record in stopped:
+            key = (record.run_id, _end_key(record))
+            if key not in self._ends and record.status in _ENDED:
+                self.ended(record)  # (an interruption only from the executor that saw it)
+        if stopped:
+            self._since = max(self._since, stopped[-1].updated_at)
+        if len(stopped) < 500:  # everything up to now is seen: forget what is long past
+            self._ends = {k: at for k, at in self._ends.items() if at >= since}
 
     async def _tell_question(self, q: Question) -> None:
         if not await self._first(q.run_id, f"question:{q.step_id}:{q.asked_at.isoformat()}"):

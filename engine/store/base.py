@@ -376,6 +376,12 @@ class Store(Protocol):
 
     async def list_runs(self, *, limit: int = 50) -> list[RunRecord]: ...
 
+    async def stopped_runs(self, *, since: datetime, limit: int = 100) -> list[RunRecord]:
+        """Runs that stopped (ended, or `interrupted` for a person's word) and were last
+        updated at or after `since`, oldest update first, but child runs (their caller tells
+        for them): what a notifier tells, whoever drove the run."""
+        ...
+
     async def child_runs(self, run_id: str) -> list[RunRecord]:
         """The runs the run's call steps started (`parent_run_id`), oldest first; [] if none."""
         ...

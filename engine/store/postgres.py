@@ -105,6 +105,8 @@ _ADD_LLM_USAGE = (
     "UPDATE SET calls = u.calls + excluded.calls, input_tokens = u.input_tokens + "
     "excluded.input_tokens, output_tokens = u.output_tokens + excluded.output_tokens, "
     "cost_usd = u.cost_usd + excluded.cost_usd")
+_SELECT_STOPPED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status <> 'running' AND "
+                        "updated_at >= $1 AND parent_run_id IS NULL ORDER BY updated_at LIMIT $2")
 _SELECT_STALLED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' AND updated_at "
                         "< clock_timestamp() - $1 * interval '1 second' AND parent_run_id IS "
                         "NULL ORDER BY updated_at LIMIT $2")
@@ -655,6 +657,15 @@ class PostgresStore:
     async def child_runs(self, run_id: str) -> list[RunRecord]:
         async def select(conn: asyncpg.Connection) -> list[RunRecord]:
             rows = await conn.fetch(_SELECT_CHILD_RUNS, run_id)
+            return [_run_record(row) for row in rows]
+        return await self._call(select)
+
+    async def stopped_runs(self, *, since: datetime, limit: int = 100) -> list[RunRecord]:
+        if limit <= 0:
+            return []
+
+        async def select(conn: asyncpg.Connection) -> list[RunRecord]:
+            rows = await conn.fetch(_SELECT_STOPPED_RUNS, since, limit)
             return [_run_record(row) for row in rows]
         return await self._call(select)
 

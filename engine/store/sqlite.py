@@ -112,6 +112,9 @@ _ADD_LLM_USAGE = (
 _SELECT_STALLED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' AND updated_at "
                         "< ? AND parent_run_id IS NULL ORDER BY updated_at LIMIT ?")
 
+_SELECT_STOPPED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status <> 'running' AND "
+                        "updated_at >= ? AND parent_run_id IS NULL ORDER BY updated_at LIMIT ?")
+
 _QUESTION_COLUMNS = "run_id, step_id, kind, text, asked_at, answered_at, yes, by, source"
 _ALERT_COLUMNS = ("received_at, group_key, alertname, status, disposition, guide, run_id, "
                   "detail, labels, annotations, fingerprint")
@@ -780,6 +783,15 @@ class SqliteStore:
         def select() -> bool:
             return self._db().execute("SELECT 1 FROM reports WHERE run_id = ? LIMIT 1",
                                       (run_id,)).fetchone() is not None
+        return await self._run(select)
+
+    async def stopped_runs(self, *, since: datetime, limit: int = 100) -> list[RunRecord]:
+        if limit <= 0:
+            return []
+
+        def select() -> list[RunRecord]:
+            rows = self._db().execute(_SELECT_STOPPED_RUNS, (_time_text(since), limit)).fetchall()
+            return [_run_record(row) for row in rows]
         return await self._run(select)
 
     async def stalled_runs(self, *, idle_s: float, limit: int = 100) -> list[RunRecord]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -21,7 +22,13 @@ from engine.runtime.executor import LocalExecutor
 from engine.runtime.services import build_services
 from engine.serve.app import ServeConfig, create_app, load_routes
 from engine.serve.auth import parse_tokens
-from engine.serve.notify import NotifyConfig, Webhook, load_webhooks, parse_webhooks
+from engine.serve.notify import (
+    Notifier,
+    NotifyConfig,
+    Webhook,
+    load_webhooks,
+    parse_webhooks,
+)
 from engine.settings import Settings
 from engine.store import open_store
 
@@ -131,6 +138,7 @@ async def test_a_gate_and_the_end_are_told_to_json_and_slack_with_the_runs_link(
             assert ended["run"]["title"] == "Scratch space full"
             slack_ended = (await until(slack, lambda got: len(got) >= 2))[1]
             assert "ended: succeeded" in slack_ended["text"] and link in slack_ended["text"]
+            await client.app.state.notifier.drain()  # (a delivery is recorded after its reply)
             tried = (await client.get("/api/v1/notifications",
                                       headers=bearer(VIEWER_TOKEN))).json()
             assert len(tried) == 4 and all(d["ok"] and d["attempt"] == 1 for d in tried)
@@ -354,3 +362,59 @@ def test_serve_refuses_a_bad_webhook_setting_in_one_line(tmp_path: Path, env: di
     assert says in done.stderr and "Traceback" not in done.stderr
     assert "serving" not in done.stderr  # refused before it says it serves
     assert "T0SECRET" not in done.stderr + done.stdout
+
+
+async def test_a_run_no_serve_drives_is_told_when_it_ends(app_with: App, tmp_path: Path) -> None:
+    """A run started from the CLI (or driven by Celery workers after the `serve` that started
+    it restarted) is followed by no `serve` process; its end was never told. The notifier
+    polls the store for every run that stops, whoever drives it, once across processes."""
+    import os
+    import subprocess
+    import sys
+
+    with receiving(Receiver()) as hook:
+        async with app_with(Webhook(hook.url)) as client:
+            app = client.app  # type: ignore[attr-defined]
+            async with app.router.lifespan_context(app):  # as uvicorn starts it
+                env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data")}
+                done = await asyncio.to_thread(
+                    subprocess.run, [sys.executable, "-m", "engine.cli", "run",
+                                     str(tmp_path / "guides" / "disk.md"), "-i", "node=web-1"],
+                    capture_output=True, text=True, env=env, timeout=120)
+                assert done.returncode in (0, 3), done.stderr
+                run_id = re.search(r"^run (\S+):", done.stdout, re.M).group(1)  # type: ignore
+                (told,) = await until(hook, lambda got: len(got) >= 1)
+                assert told["event"] == "run_ended" and told["run"]["status"] == "succeeded"
+                assert (told["run"]["id"], told["run"]["url"]) == (run_id,
+                                                                  f"{BASE}/runs/{run_id}")
+                await asyncio.sleep(0.5)  # later polls find it told: not again
+    assert len(hook.posts) == 1
+
+
+async def test_an_interrupted_run_is_told_and_its_later_end_too(tmp_path: Path) -> None:
+    """A run that stops for a person's word (interrupted: told when its executor returns)
+    and ends after a resume is told twice: the stop, then the end. Before, the stop took the
+    run's one `run_ended` notice and the end was never told."""
+    from tests.engine.store.contract import make_run
+
+    store = open_store(tmp_path / "runs.db")
+    await store.open()
+    with receiving(Receiver()) as hook:
+        notifier = Notifier(NotifyConfig(webhooks=(Webhook(hook.url),), poll_s=0.05), store)
+        try:
+            await store.create_run(make_run("r1"))
+            notifier.start()
+            await store.commit("r1", expected_version=0, state=None, status="interrupted",
+                               reason="a step is in doubt")
+            notifier.ended(await store.get_run("r1"))  # as the app does when start() returns
+            (stopped,) = await until(hook, lambda got: len(got) >= 1)
+            assert stopped["run"]["status"] == "interrupted"
+            await store.commit("r1", expected_version=1, state=None, status="succeeded",
+                               outcome="resolved")
+            ended = (await until(hook, lambda got: len(got) >= 2))[1]
+            assert (ended["event"], ended["run"]["status"]) == ("run_ended", "succeeded")
+            await asyncio.sleep(0.3)
+            assert len(hook.posts) == 2
+        finally:
+            await notifier.aclose(timeout_s=5)
+            await store.close()

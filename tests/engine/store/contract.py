@@ -170,6 +170,31 @@ class StoreContract:
             "run-4", "run-3", "run-2", "run-1", "run-0"]
         assert [r.run_id for r in await store.list_runs(limit=2)] == ["run-4", "run-3"]
 
+    async def test_stopped_runs_are_those_that_stopped_since_oldest_first(
+            self, store: Store) -> None:
+        # A notifier finds every run that ended (or waits for a person) since it last looked,
+        # whoever drove it; a run still running, one that stopped before, and a child run
+        # (told through its caller) are not listed
+        for name in ("early", "ended", "waiting", "running", "parent.call"):
+            run = make_run(name)
+            if name == "parent.call":
+                run = run.model_copy(update={"parent_run_id": "early", "parent_step": "call"})
+            await store.create_run(run)
+        await store.commit("early", expected_version=0, state=None, status="failed")
+        await asyncio.sleep(0.05)
+        since = datetime.now(UTC)
+        await asyncio.sleep(0.05)
+        await store.commit("waiting", expected_version=0, state=None, status="interrupted")
+        await store.commit("ended", expected_version=0, state=None, status="succeeded",
+                           outcome="resolved")
+        await store.commit("parent.call", expected_version=0, state=None, status="succeeded")
+        await store.commit("running", expected_version=0, state=None, status="running")
+        stopped = await store.stopped_runs(since=since)
+        assert [(r.run_id, r.status) for r in stopped] == [("waiting", "interrupted"),
+                                                           ("ended", "succeeded")]
+        assert [r.run_id for r in await store.stopped_runs(since=since, limit=1)] == ["waiting"]
+        assert await store.stopped_runs(since=datetime.now(UTC) + timedelta(seconds=5)) == []
+
     async def test_child_runs_name_their_parent_and_are_listed_oldest_first(
             self, store: Store) -> None:
         parent = make_run("parent")
