@@ -104,13 +104,16 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-async def learn_from_run(store: Store, run_id: str) -> RunCause | None:
+async def learn_from_run(store: Store, run_id: str, *,
+                         plan: Plan | None = None) -> RunCause | None:
     """Keep what the ended run `run_id` teaches (nothing for a run still going); returns its
-    root cause (None for a run that needs none)."""
+    root cause (None for a run that needs none). `plan`: the run's plan, where the caller
+    holds it (else it is read from the store: a large plan's decoding is a cost per run)."""
     record = await store.get_run(run_id)
     if record.status not in _ENDED:
         return None
-    plan = await store.load_plan(record.plan_hash)
+    if plan is None:
+        plan = await store.load_plan(record.plan_hash)
     events = await store.events(run_id)
     failures = failure_records(plan, record, events)
     succeeded = succeeded_steps(events)
@@ -139,11 +142,11 @@ async def learn_from_run(store: Store, run_id: str) -> RunCause | None:
     return cause
 
 
-async def learn_safely(store: Store, run_id: str) -> None:
+async def learn_safely(store: Store, run_id: str, *, plan: Plan | None = None) -> None:
     """`learn_from_run`, for an executor ending a run: what it cannot keep is logged, never
     raised (the run has ended as it has, whatever is learnt from it)."""
     try:
-        await learn_from_run(store, run_id)
+        await learn_from_run(store, run_id, plan=plan)
     except Exception as exc:  # noqa: BLE001 - learning must not fail a run
         log.warning("could not keep what run %s teaches: %s", run_id, exc)
 

@@ -304,7 +304,7 @@ class LocalExecutor:
             record = await self._commit(record, end_run(state, "failed",
                                                         state.reason or "no step left to run"))
         _ended(plan, record)
-        await learn_safely(self.store, run_id)
+        await learn_safely(self.store, run_id, plan=plan)
         self.observer(Update("run_finished", run_id, status=record.status, record=record,
                              state=state))
         return record
