@@ -267,6 +267,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             run_id text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
             key text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (run_id, key))""",
     ),
+    # 11: the runs that stopped since a notifier last looked (`stopped_runs`, every poll of
+    # every `serve`), by update time without reading every run. Only stopped top-level runs are
+    # in it: the commits of running runs, which move updated_at, write nothing to it.
+    (
+        "CREATE INDEX runs_stopped ON runs (updated_at) "
+        "WHERE status <> 'running' AND parent_run_id IS NULL",
+    ),
 )
 """Migration N (1-based) brings the schema from version N-1 to N. Append, never edit."""
 

@@ -246,6 +246,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("""CREATE TABLE notices (
             run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
             key TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (run_id, key))""",),
+    # 13: the runs that stopped since a notifier last looked (`stopped_runs`, every poll of every
+    # `serve`), by update time without reading every run. Only stopped top-level runs are in it:
+    # the commits of running runs, which move updated_at, write nothing to it.
+    ("CREATE INDEX runs_stopped ON runs (updated_at) "
+     "WHERE status <> 'running' AND parent_run_id IS NULL",),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
