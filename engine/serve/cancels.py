@@ -42,7 +42,9 @@ class _Watched:
 
 
 class CancelWatch:
-    """Looks for `cancel_asked` notes on the runs this process drives, every `poll_s`."""
+    """Looks for `cancel_asked` notes on the runs this process drives, every `poll_s`: one
+    store query a look for all of them (`Store.notes_after`), reading only the notes and what
+    each run wrote since the last look, not each run's events."""
 
     def __init__(self, store: Store, poll_s: float = POLL_S) -> None:
         self.store = store
@@ -63,23 +65,31 @@ class CancelWatch:
 
     async def _poll(self) -> None:
         while self._runs:
-            for run_id, watched in list(self._runs.items()):
-                try:
-                    await self._look(run_id, watched)
-                except Exception as exc:  # the store is away a moment: looked at next time
-                    log.warning("run %s: cannot read its cancel requests: %s", run_id, exc)
+            try:
+                await self._look()
+            except Exception as exc:  # the store is away a moment: looked at next time
+                log.warning("cannot read the cancel requests of %d run(s): %s",
+                            len(self._runs), exc)
             await asyncio.sleep(self.poll_s)
 
-    async def _look(self, run_id: str, watched: _Watched) -> None:
-        events = await self.store.events(run_id, after=watched.seen or 0)
-        if watched.seen is None:  # a resumed run: what was asked before is past
-            watched.seen = events[-1].seq if events else 0
-            return
-        for event in events:
-            watched.seen = event.seq
-            if event.type == CANCEL_ASKED and not watched.done:
+    async def _look(self) -> None:
+        looking = {run_id: watched for run_id, watched in self._runs.items()
+                   if not watched.done}  # a run cancelled here acts on no later cancel
+        found = await self.store.notes_after(
+            CANCEL_ASKED, {run_id: watched.seen or 0 for run_id, watched in looking.items()})
+        for run_id, (last_seq, notes) in found.items():
+            watched = looking[run_id]
+            if self._runs.get(run_id) is not watched:  # forgotten (or watched anew) meanwhile
+                continue
+            resumed = watched.seen is None  # a resumed run: what was asked before is past
+            watched.seen = last_seq
+            if resumed:
+                continue
+            for event in notes:
                 data: dict[str, Any] = event.data
                 reason = str(data.get("reason") or "cancelled")
                 log.info("run %s: cancel asked through the store by %s: %s", run_id,
                          data.get("by", "?"), reason)
-                watched.done = watched.executor.cancel(reason)
+                if watched.executor.cancel(reason):
+                    watched.done = True
+                    break

@@ -334,6 +334,13 @@ class RunCause(BaseModel):
     at: datetime
 
 
+class RunNotes(NamedTuple):
+    """What `Store.notes_after` found on one run."""
+
+    last_seq: int  # the run's last event, of any type (0: none yet)
+    notes: list[EventRecord]  # its events of the type asked, after the seq given, oldest first
+
+
 class NextClaim(NamedTuple):
     """A step that a commit starts, claimed in the same transaction for the commit's writer,
     which then runs it itself (a worker's continuation) instead of publishing it: the claim on
@@ -408,6 +415,15 @@ class Store(Protocol):
         events, from any process, without changing its version: whoever drives the run
         commits on as if nothing happened (notes carry no scheduler `event`, so replaying
         them changes no state). Returns its seq; RunNotFound for an unknown run."""
+        ...
+
+    async def notes_after(self, type: str, after: Mapping[str, int]) -> dict[str, RunNotes]:
+        """Many runs' events of one `type` in one query (a watcher of the runs a process
+        drives, however many, asks once per look): for each run of `after` (run id -> seq),
+        its events of `type` with a seq above the one given, oldest first, and the seq of its
+        last event of any type (where to look from next time, so that the next look reads
+        only what was written since). Runs in the order of `after`; a run the store does not
+        hold is left out. An empty `after` is {} (no query)."""
         ...
 
     async def memory(self, run_id: str) -> list[MemoryEntry]: ...

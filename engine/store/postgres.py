@@ -78,6 +78,7 @@ from engine.store.base import (
     QuestionKind,
     Report,
     RunCause,
+    RunNotes,
     RunRecord,
     RunStatus,
     SharedStore,
@@ -107,6 +108,15 @@ _ADD_LLM_USAGE = (
     "cost_usd = u.cost_usd + excluded.cost_usd")
 _SELECT_STOPPED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status <> 'running' AND "
                         "updated_at >= $1 AND parent_run_id IS NULL ORDER BY updated_at LIMIT $2")
+# Many runs' events of one type after a seq each (`notes_after`), with each run's last seq
+# (kept on its row): each run's events read on their primary key from its seq on, so a watcher
+# that looks from the last seq it was told reads only what is new.
+_NOTES_AFTER = (
+    "SELECT w.run_id, r.last_seq, e.seq, e.at, e.type, e.step_id, e.attempt, e.data "
+    "FROM unnest($1::text[], $2::bigint[]) AS w (run_id, after) "
+    "JOIN runs AS r ON r.run_id = w.run_id "
+    "LEFT JOIN events AS e ON e.run_id = w.run_id AND e.seq > w.after AND e.type = $3 "
+    "ORDER BY w.run_id, e.seq")
 _SELECT_STALLED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' AND updated_at "
                         "< clock_timestamp() - $1 * interval '1 second' AND parent_run_id IS "
                         "NULL ORDER BY updated_at LIMIT $2")
@@ -266,6 +276,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE notices (
             run_id text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
             key text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (run_id, key))""",
+    ),
+    # 11: the runs that stopped since a notifier last looked (`stopped_runs`, every poll of
+    # every `serve`), by update time without reading every run. Only stopped top-level runs are
+    # in it: the commits of running runs, which move updated_at, write nothing to it.
+    (
+        "CREATE INDEX runs_stopped ON runs (updated_at) "
+        "WHERE status <> 'running' AND parent_run_id IS NULL",
     ),
 )
 """Migration N (1-based) brings the schema from version N-1 to N. Append, never edit."""
@@ -842,6 +859,23 @@ class PostgresStore:
                                   hint="`mendflow runs` lists the runs it holds")
             return int(seq)
         return await self._call(note)
+
+    async def notes_after(self, type: str, after: Mapping[str, int]) -> dict[str, RunNotes]:
+        if not after:
+            return {}
+        run_ids = list(after)
+        seqs = [int(after[run_id]) for run_id in run_ids]
+
+        async def select(conn: asyncpg.Connection) -> dict[str, RunNotes]:
+            found: dict[str, RunNotes] = {}
+            for r in await conn.fetch(_NOTES_AFTER, run_ids, seqs, type):
+                notes = found.setdefault(r["run_id"], RunNotes(int(r["last_seq"]), [])).notes
+                if r["seq"] is not None:
+                    notes.append(EventRecord(seq=r["seq"], at=r["at"], type=r["type"],
+                                             step_id=r["step_id"], attempt=r["attempt"],
+                                             data=json.loads(r["data"])))
+            return {run_id: found[run_id] for run_id in run_ids if run_id in found}
+        return await self._call(select)
 
     async def _events_after(self, conn: asyncpg.Connection, run_id: str,
                             after: int) -> list[EventRecord]:

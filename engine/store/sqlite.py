@@ -83,6 +83,7 @@ from engine.store.base import (
     QuestionKind,
     Report,
     RunCause,
+    RunNotes,
     RunRecord,
     RunStatus,
     SharedStore,
@@ -246,6 +247,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("""CREATE TABLE notices (
             run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
             key TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (run_id, key))""",),
+    # 13: the runs that stopped since a notifier last looked (`stopped_runs`, every poll of every
+    # `serve`), by update time without reading every run. Only stopped top-level runs are in it:
+    # the commits of running runs, which move updated_at, write nothing to it.
+    ("CREATE INDEX runs_stopped ON runs (updated_at) "
+     "WHERE status <> 'running' AND parent_run_id IS NULL",),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -271,6 +277,15 @@ _INSERT_EVENTS = ("INSERT INTO events (run_id, seq, at, type, step_id, attempt, 
 _INSERT_MEMORY = ("INSERT INTO memory (run_id, commit_version, n, key, value, step_id, attempt, "
                   "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 _LAST_SEQ = "coalesce((SELECT max(seq) FROM events WHERE run_id = ?), 0)"
+# Many runs' events of one type after a seq each (`notes_after`), with each run's last seq: the
+# runs come as one JSON object (run id -> seq), each read on the events' primary key from its
+# seq on, so a watcher that looks from the last seq it was told reads only what is new.
+_NOTES_AFTER = (
+    "SELECT w.key, coalesce((SELECT max(seq) FROM events WHERE run_id = w.key), 0), e.seq, "
+    "e.at, e.type, e.step_id, e.attempt, e.data FROM json_each(?) AS w "
+    "JOIN runs AS r ON r.run_id = w.key "
+    "LEFT JOIN events AS e ON e.run_id = w.key AND e.seq > w.value AND e.type = ? "
+    "ORDER BY w.key, e.seq")
 # The compare-and-set: the run row only at the expected version, returning the run's last event
 # seq before this commit's (the events are written after it, in the same transaction).
 _ADVANCE = ("UPDATE runs SET status = ?, outcome = ?, reason = ?, updated_at = ?, "
@@ -611,6 +626,23 @@ class SqliteStore:
                 db.execute(_INSERT_EVENTS, (run_id, seq, _now_text(), type, None, None, text))
                 return seq
         return await self._write(write)
+
+    async def notes_after(self, type: str, after: Mapping[str, int]) -> dict[str, RunNotes]:
+        if not after:
+            return {}
+        wanted = dumps({run_id: int(seq) for run_id, seq in after.items()})
+
+        def select() -> dict[str, RunNotes]:
+            found: dict[str, RunNotes] = {}
+            for run_id, last_seq, seq, at, type_, step_id, attempt, data in self._db().execute(
+                    _NOTES_AFTER, (wanted, type)):
+                notes = found.setdefault(run_id, RunNotes(int(last_seq), [])).notes
+                if seq is not None:
+                    notes.append(EventRecord(seq=seq, at=_parse_time(at), type=type_,
+                                             step_id=step_id, attempt=attempt,
+                                             data=json.loads(data)))
+            return {run_id: found[run_id] for run_id in after if run_id in found}
+        return await self._run(select)
 
     async def step_durations(self, plan_id: str, *, before: datetime | None = None,
                              runs: int = 200) -> dict[str, list[float]]:

@@ -321,6 +321,38 @@ class StoreContract:
         with pytest.raises(RunNotFound):
             await store.add_note("no-such-run", "x", {})
 
+    async def test_notes_of_many_runs_are_read_at_once_with_each_runs_last_seq(
+            self, store: Store) -> None:
+        # Given three runs with step events, notes of the type asked and of another type
+        for name in ("a", "b", "quiet"):
+            await store.create_run(make_run(name))
+        for name in ("a", "b"):
+            await store.commit(name, expected_version=0, state={}, status="running",
+                               events=[_event("step_started"), _event("step_succeeded")])
+        await store.add_note("a", "cancel_asked", {"by": "ann"})  # a: 3
+        await store.add_note("b", "alert_repeated", {"group_key": "g"})  # b: 3
+        await store.commit("a", expected_version=1, state=None, status="running",
+                           events=[_event("step_started", "clean")])  # a: 4
+        await store.add_note("a", "cancel_asked", {"by": "oli"})  # a: 5
+        await store.add_note("b", "cancel_asked", {"by": "pat"})  # b: 4
+        # When their notes of that type are asked after a seq each (and of an unknown run)
+        found = await store.notes_after("cancel_asked", {"b": 0, "no-such-run": 0, "a": 3,
+                                                         "quiet": 0})
+        # Then each run known gives its notes after its seq, oldest first, and its last seq
+        assert list(found) == ["b", "a", "quiet"]
+        assert [(e.seq, e.type, e.data) for e in found["a"].notes] == [
+            (5, "cancel_asked", {"by": "oli"})]
+        assert [(e.seq, e.data) for e in found["b"].notes] == [(4, {"by": "pat"})]
+        assert found["a"].notes[0].step_id is None and found["a"].notes[0].at.tzinfo
+        assert (found["a"].last_seq, found["b"].last_seq) == (5, 4)
+        assert found["quiet"] == (0, [])
+        # and looking again from the last seqs finds nothing new
+        again = await store.notes_after("cancel_asked", {"a": 5, "b": 4})
+        assert again == {"a": (5, []), "b": (4, [])}
+        assert await store.notes_after("cancel_asked", {}) == {}
+        assert [e.seq for e in (await store.notes_after("cancel_asked", {"a": 0}))["a"].notes] \
+            == [3, 5]
+
     async def test_events_of_runs_are_numbered_separately(self, store: Store) -> None:
         one, two = make_run(), make_run()
         for run in (one, two):

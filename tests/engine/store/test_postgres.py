@@ -12,7 +12,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -25,8 +25,13 @@ from engine.store.base import (
     StaleState,
     Store,
 )
-from engine.store.postgres import SCHEMA_VERSION, PostgresStore, mask_password
-from tests.engine.store.contract import StoreContract, make_plan, make_run
+from engine.store.postgres import (
+    _SELECT_STOPPED_RUNS,
+    SCHEMA_VERSION,
+    PostgresStore,
+    mask_password,
+)
+from tests.engine.store.contract import T0, StoreContract, make_plan, make_run
 
 URL = os.environ.get("MENDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -109,6 +114,31 @@ async def test_missing_database_says_to_create_it() -> None:
     store = PostgresStore(URL.rsplit("/", 1)[0] + f"/no_such_db_{uuid.uuid4().hex[:6]}")
     with pytest.raises(StoreError, match="Create the database"):
         await store.open()
+
+
+async def test_stopped_runs_are_found_on_an_index(schema: str) -> None:
+    """Every `serve` asks for the runs stopped since its last look, every second: among many
+    runs, an index on the stopped top-level runs' update time answers it, not a scan of
+    every run and a sort of those that match."""
+    async with PostgresStore(URL, schema=schema):
+        pass
+    conn = await asyncpg.connect(URL, server_settings={"search_path": schema})
+    try:
+        # 20,000 runs, one in ten running and one in three a child run, one a second
+        await conn.execute(
+            "INSERT INTO runs (run_id, plan_id, plan_hash, guide_path, title, status, "
+            "created_at, updated_at, version, state, context, options, parent_run_id) "
+            "SELECT 'r' || i, 'p', 'h', 'g.md', 't', CASE WHEN i % 10 = 0 THEN 'running' "
+            "ELSE 'succeeded' END, $1::timestamptz, $1::timestamptz + i * interval '1 second', "
+            "1, '{}', '{}', '{}', CASE WHEN i % 3 = 0 THEN 'r0' END "
+            "FROM generate_series(1, 20000) AS i", T0)
+        await conn.execute("ANALYZE runs")
+        plan = "\n".join(row[0] for row in await conn.fetch(
+            "EXPLAIN " + _SELECT_STOPPED_RUNS, T0 + timedelta(seconds=19_900), 100))
+    finally:
+        await conn.close()
+    assert "runs_stopped" in plan, plan
+    assert "Seq Scan" not in plan and "Sort" not in plan, plan
 
 
 async def test_two_processes_opening_at_once_migrate_once(schema: str) -> None:

@@ -17,7 +17,13 @@ import pytest
 from engine.errors import ConfigError, StoreError
 from engine.store import SqliteStore, open_store
 from engine.store.base import ArtifactRef, MemoryEntry, Store
-from engine.store.sqlite import CHECKPOINT_EVERY, MIGRATIONS, SCHEMA_VERSION, WAL_LIMIT_FRAMES
+from engine.store.sqlite import (
+    _SELECT_STOPPED_RUNS,
+    CHECKPOINT_EVERY,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    WAL_LIMIT_FRAMES,
+)
 from tests.engine.store.contract import (
     T0,
     StoreContract,
@@ -199,6 +205,33 @@ async def test_stores_opening_a_new_file_at_once_migrate_it_once(tmp_path: Path)
     finally:
         await asyncio.gather(*(s.close() for s in stores))
     assert _schema(tmp_path / "m.sqlite3")[0] == SCHEMA_VERSION
+
+
+async def test_stopped_runs_are_found_on_an_index_in_a_store_migrated_from_before_it(
+        tmp_path: Path) -> None:
+    """Every `serve` asks for the runs stopped since its last look, every second: an index
+    on the stopped top-level runs' update time answers it, not a scan of every run (and a
+    sort of those that match), in a store made before the index too."""
+    path = tmp_path / "twelve.sqlite3"
+    at = T0.isoformat()
+    with sqlite3.connect(path) as conn:  # the schema as migration 12 left it, with runs
+        for statements in MIGRATIONS[:12]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 12")
+        for run_id, status in (("ended", "succeeded"), ("going", "running")):
+            conn.execute("INSERT INTO runs (run_id, plan_id, plan_hash, guide_path, title, "
+                         "status, created_at, updated_at, version, state, context, options) "
+                         "VALUES (?, 'p', 'h', 'g.md', 't', ?, ?, ?, 1, '{}', '{}', '{}')",
+                         (run_id, status, at, at))
+    async with SqliteStore(path) as store:
+        assert [r.run_id for r in await store.stopped_runs(since=T0)] == ["ended"]
+    assert _schema(path)[0] == SCHEMA_VERSION
+    with sqlite3.connect(path) as conn:
+        plan = " | ".join(row[3] for row in conn.execute(
+            "EXPLAIN QUERY PLAN " + _SELECT_STOPPED_RUNS, (at, 100)))
+    assert "USING INDEX runs_stopped" in plan, plan
+    assert "SCAN runs" not in plan and "TEMP B-TREE" not in plan, plan
 
 
 async def test_store_written_by_a_newer_mendflow_is_refused(tmp_path: Path) -> None:
