@@ -281,6 +281,10 @@ def eval_(
 
     if format not in ("table", "json"):
         raise InputError(f"unknown --format {format!r}", hint="Use table or json")
+    for path in corpus:
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder",
+                             hint="Pass guides (.md) or folders of guides")
     notes = None
     kw: dict[str, Any] = {}
     if llm:

@@ -293,3 +293,14 @@ def test_eval_says_which_lines_counted_outside_a_session_the_plan_runs_in_it(tmp
         return Plan.model_validate(data)
     m = fidelity_report([tmp_path], compile=local).total()
     assert (m["exec_outside_session"], m["ours_outside_session_in_it"]) == (1, 0)
+
+
+def test_mendflow_eval_of_a_missing_path_is_one_line_exit_2(tmp_path: Path):
+    import os
+
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "eval", str(tmp_path / "nope")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "no such file or folder" in proc.stderr
