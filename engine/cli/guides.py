@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -73,6 +74,24 @@ def compile(
         out.print(f"{len(results) - failed} compiled, {failed} failed")
     if failed:
         raise typer.Exit(int(ExitCode.BAD_INPUT))
+
+
+@contextlib.contextmanager
+def _progress(what: str) -> Iterator[Callable[[int, int, Path], None] | None]:
+    """A progress bar on stderr for a long walk over guides (`done/total guide`), gone when
+    it ends; nothing when stderr is not a terminal (CI logs, pipes)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn(f"{what} {{task.fields[guide]}}"), BarColumn(),
+                  MofNCompleteColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(what, total=None, guide="")
+
+        def tell(done: int, total: int, guide: Path) -> None:
+            bar.update(task, completed=done, total=total, guide=guide.name[:40])
+        yield tell
 
 
 def _explain(files: list[Path]) -> None:
@@ -292,7 +311,8 @@ def eval_(
         kw["compile"], notes = llm_compiler(model, spec.label,
                                             context_tokens=spec.context_tokens)
     try:
-        report = fidelity_report(corpus, **kw)
+        with _progress("scoring") as progress:
+            report = fidelity_report(corpus, progress=progress, **kw)
     except EvalStopped as stop:
         raise stop.error from None
     report.llm = notes

@@ -578,10 +578,13 @@ def _run_in_session(misses: list[Any], plan: dict[str, Any] | None) -> int:
 
 
 def fidelity_report(paths: Iterable[str | Path], *, compile: Compile | None = None,
-                    known_plugins: set[str] | None = None) -> FidelityReport:
+                    known_plugins: set[str] | None = None,
+                    progress: Callable[[int, int, Path], None] | None = None
+                    ) -> FidelityReport:
     """Compile each guide (README.md files left out, as `mendflow compile DIR` does), extract
     its gold facts and score the plan against them; a guide that does not compile scores every
-    fact as "no plan", as the reference does."""
+    fact as "no plan", as the reference does. `progress(done, total, guide)` is told before
+    each guide."""
     from engine.compile import fidelity, gold
 
     if compile is None:
@@ -590,11 +593,18 @@ def fidelity_report(paths: Iterable[str | Path], *, compile: Compile | None = No
         def compile(guide: Guide) -> Plan:
             return compile_guide(guide, known_plugins=known_plugins)
     report = FidelityReport()
+    work = []
     for root in map(Path, paths):
         files = [root] if not root.is_dir() else sorted(
             p for p in root.rglob("*.md") if p.name.lower() != "readme.md")
-        base = root if root.is_dir() else root.parent
+        work.append((root if root.is_dir() else root.parent, files))
+    total = sum(len(files) for _, files in work)
+    done = 0
+    for base, files in work:
         for path in files:
+            if progress is not None:
+                progress(done, total, path)
+            done += 1
             rel = path.relative_to(base)
             source = rel.parts[0] if len(rel.parts) > 1 else base.name or "."
             facts = gold.Runbook(str(path), rel.as_posix(), str(base)).extract()

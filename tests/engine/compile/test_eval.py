@@ -304,3 +304,18 @@ def test_mendflow_eval_of_a_missing_path_is_one_line_exit_2(tmp_path: Path):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "no such file or folder" in proc.stderr
+
+
+def test_eval_tells_its_progress_guide_by_guide(tmp_path: Path):
+    """A walk over hundreds of guides says where it is (the CLI draws it as a bar on a
+    terminal): each guide once, before it is scored, with the total across every path."""
+    from engine.compile.eval import fidelity_report
+
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        for i in range(2):
+            (tmp_path / folder / f"g{i}.md").write_text(SESSION_GUIDE)
+    told: list[tuple[int, int, str]] = []
+    fidelity_report([tmp_path / "a", tmp_path / "b" / "g1.md"],
+                    progress=lambda done, total, guide: told.append((done, total, guide.name)))
+    assert told == [(0, 3, "g0.md"), (1, 3, "g1.md"), (2, 3, "g1.md")]
