@@ -1,14 +1,15 @@
 """Placeholders a guide writes in its commands and queries, in the notations TSGs use.
 
-This module owns recognising `{x}`, `{{x}}`, `'{x}'` and `YOUR_X` as values the reader fills
-in (`<X>`, `$X` and `${X}` are `engine.compile.shellwords`' and `engine.compile.queries`'
-job). It only finds them: `engine.compile.scope` makes each one a declared plan input, typed by
-`engine.values`, and the value is always passed as an argv word or a bound SQL parameter,
-never spliced into a shell or SQL string.
+This module owns recognising `{x}`, `{{x}}`, `'{x}'`, `{words naming a value}` and `YOUR_X` as
+values the reader fills in (`<X>`, `$X` and `${X}` are `engine.compile.shellwords`' and
+`engine.compile.queries`' job). It only finds them: `engine.compile.scope` makes each one a
+declared plan input, typed by `engine.values`, and the value is always passed as an argv word
+or a bound SQL parameter, never spliced into a shell or SQL string.
 
 What is not a placeholder: `{.metadata.name}` and `{range ...}{end}` (kubectl JSONPath), `{}`
-(find -exec), `{a,b}` and `{1..3}` (brace expansion), `{ print $1 }` (awk), `{{ .Status }}`
-(Go templates) and `{{ inputs.x }}` (Mendflow's own templates).
+(find -exec), `{a,b}` and `{1..3}` (brace expansion), `{ print $1 }` and `{print NR}` (awk),
+`{ cmd; }` (a shell group), `{{ .Status }}` (Go templates) and `{{ inputs.x }}` (Mendflow's
+own templates).
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ import re
 # One identifier in braces; not part of a JSONPath or Go/Jinja template with dots or spaces.
 _BRACED = re.compile(r"(?<![{$\w])\{\{(?P<double>[A-Za-z_][A-Za-z0-9_]*)\}\}(?![}\w])|"
                      r"(?<![{$\w])\{(?P<single>[A-Za-z_][A-Za-z0-9_]*)\}(?![}\w])")
+# Words in braces, as prose names a value: `{node IP or hostname}`, `{replication user}`
+_PROSE_BRACED = re.compile(r"(?<![{$\w])\{(?P<prose>[A-Za-z][\w-]*(?: [A-Za-z0-9][\w-]*){1,7})\}"
+                           r"(?![}\w])")
+# ... but not an awk program (`awk '{print NR}'`) nor a shell group (`{ cmd; }`)
+_PROGRAM_WORDS = frozenset({"print", "printf", "next", "nextfile", "exit", "getline",
+                            "delete", "return", "if", "for", "while", "do", "echo"})
 _YOUR = re.compile(r"\bYOUR_[A-Z0-9_]*[A-Z0-9]\b")
 _JSONPATH = re.compile(r"\{\s*(?:\.|range\b|end\b|@|\$)|\{\{\s*\.")
 _RESERVED = frozenset({"end", "range", "if", "else", "with", "define", "template", "block"})
@@ -37,6 +44,8 @@ def find(text: str) -> list[tuple[int, int, str]]:
         name = m.group("double") or m.group("single")
         if name.lower() not in _RESERVED and name.lower() not in _SERVER_MACROS:
             out.append((m.start(), m.end(), name))
+    out.extend((m.start(), m.end(), m.group("prose")) for m in _PROSE_BRACED.finditer(text)
+               if m.group("prose").split()[0].lower() not in _PROGRAM_WORDS)
     out.extend((m.start(), m.end(), m.group(0)) for m in _YOUR.finditer(text))
     return sorted(out)
 
