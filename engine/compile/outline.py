@@ -145,6 +145,8 @@ class _OutlineBuilder:
             if nodes:
                 sections.append((self.cls[idx], el, nodes))
         sections = self._forks(sections)
+        for _, _, nodes in sections:
+            _fill_in_first(nodes)
         return Outline(sections, self.scope, self.escalation, self.call_links,
                        self.items_by_heading, self._contact())
 
@@ -1072,6 +1074,28 @@ _PROGRAM_PATH = re.compile(r"^(?:\./|~/|/usr/|/bin/|/sbin/|/opt/)\S")
 _INLINE_TOOLS = frozenset("""ceph rados rbd radosgw-admin perf gpg dd dpkg telnet sysctl loginctl
 nsenter modprobe pg_ctl python python3 patronictl gitlab-patronictl chef-server-ctl
 packagecloud-ctl firewall-cmd tctl mkfs blkid fdisk parted sgdisk wipefs rpm zypper""".split())
+
+
+def _fill_in_first(nodes: list[Node]) -> None:
+    """A command whose words still hold a value to fill in that no input could take (inside
+    quotes or a script string: `curl "https://<cluster>/x"`, `set-hostname ...`, `[flags]`)
+    becomes a person's step, who fills it in: it never runs with the placeholder as written.
+    (A step that binds a value later steps read stays: they need it.)"""
+    todo = list(nodes)  # (a loop, not recursion: an "Otherwise, if" chain nests deep)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, IfNode):
+            todo.extend(n.then)
+            todo.extend(n.else_ or [])
+        elif isinstance(n, Fork):
+            for branch in n.branches:
+                todo.extend(branch)
+        elif isinstance(n, Action) and n.kind == StepKind.COMMAND and n.bind is None and \
+                "pipeline" in n.params and any(
+                    placeholders.unfilled(str(w)) for stage in n.params["pipeline"]
+                    for w in stage):
+            n.kind, n.plugin, n.mutating, n.block = StepKind.MANUAL, None, False, None
+            n.params = {"script": literal(n.text)}
 
 
 def inline_command(code: str) -> bool:

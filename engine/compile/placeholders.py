@@ -18,7 +18,8 @@ import re
 
 # One identifier in braces; not part of a JSONPath or Go/Jinja template with dots or spaces.
 _BRACED = re.compile(r"(?<![{$\w])\{\{(?P<double>[A-Za-z_][A-Za-z0-9_]*)\}\}(?![}\w])|"
-                     r"(?<![{$\w])\{(?P<single>[A-Za-z_][A-Za-z0-9_]*)\}(?![}\w])")
+                     r"(?<![{$\w])\{(?P<single>[A-Za-z_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)\}"
+                     r"(?![}\w])")
 # Words in braces, as prose names a value: `{node IP or hostname}`, `{replication user}`
 _PROSE_BRACED = re.compile(r"(?<![{$\w])\{(?P<prose>[A-Za-z][\w-]*(?: [A-Za-z0-9][\w-]*){1,7})\}"
                            r"(?![}\w])")
@@ -26,6 +27,17 @@ _PROSE_BRACED = re.compile(r"(?<![{$\w])\{(?P<prose>[A-Za-z][\w-]*(?: [A-Za-z0-9
 _PROGRAM_WORDS = frozenset({"print", "printf", "next", "nextfile", "exit", "getline",
                             "delete", "return", "if", "for", "while", "do", "echo"})
 _YOUR = re.compile(r"\bYOUR_[A-Z0-9_]*[A-Z0-9]\b")
+# What is left to fill in in a command's literal words, where no input can take it (quoted, in
+# a script string): `https://<cluster>/`, `admin:<password>`, `<index-name>`, a bare `...`,
+# `[flags]`, `--join=[cluster host]`, `https://DASHBOARDS_ENDPOINT/`. `<title>` alone (an HTML
+# tag a grep looks for) and `task[slug]` (rake's arguments) are the command's own.
+_UNFILLED = re.compile(
+    r"(?:(?<=://)|(?<=[@:/=]))<[A-Za-z][\w .-]*>"            # <x> in a URL, user:<x>, k=<x>
+    r"|<[A-Za-z][\w.]*[-_ ][\w .-]*>"                          # <index-name>, <pod name>
+    r"|<[A-Z][A-Z0-9_]*>"                                     # <NAMESPACE>
+    r"|(?:^|(?<=[\s=:]))\[[A-Za-z][A-Za-z -]*\](?=$|[\s:])"   # [flags], =[cluster host]:
+    r"|(?:^|(?<=\s))(?:\.\.\.|…)(?=$|\s)"                      # a bare ...
+    r"|://[A-Z][A-Z0-9]*_[A-Z0-9_]*(?=[/:]|$)")                # https://SOME_ENDPOINT/
 _JSONPATH = re.compile(r"\{\s*(?:\.|range\b|end\b|@|\$)|\{\{\s*\.")
 _RESERVED = frozenset({"end", "range", "if", "else", "with", "define", "template", "block"})
 # ClickHouse macros: the server fills them in (`ON CLUSTER '{cluster}'`, `'/tables/{shard}'`)
@@ -48,6 +60,13 @@ def find(text: str) -> list[tuple[int, int, str]]:
                if m.group("prose").split()[0].lower() not in _PROGRAM_WORDS)
     out.extend((m.start(), m.end(), m.group(0)) for m in _YOUR.finditer(text))
     return sorted(out)
+
+
+def unfilled(text: str) -> str | None:
+    """The first value left to fill in in a command word's literal text (Mendflow's own
+    `{{ ... }}` templates taken out), or None."""
+    m = _UNFILLED.search(re.sub(r"\{\{.*?\}\}", "\x00", text))
+    return m.group(0) if m else None
 
 
 def normalize_sql(text: str) -> str:
