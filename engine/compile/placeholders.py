@@ -34,7 +34,8 @@ _YOUR = re.compile(r"\bYOUR_[A-Z0-9_]*[A-Z0-9]\b")
 _UNFILLED = re.compile(
     r"(?:(?<=://)|(?<=[@:/=]))<[A-Za-z][\w .-]*>"            # <x> in a URL, user:<x>, k=<x>
     r"|<[A-Za-z][\w.]*[-_ ][\w .-]*>"                          # <index-name>, <pod name>
-    r"|<[A-Z][A-Z0-9_]*>"                                     # <NAMESPACE>
+    r"|<[A-Z][A-Z0-9_]*>|<[a-z]+[A-Z][A-Za-z0-9]*>"            # <NAMESPACE>, <containerId>
+    r"|\[[A-Z]{2,}[A-Z0-9]*(?:[-_][A-Z0-9]+)+\]"                # [SA-NAME]@[PROJECT-ID]
     r"|(?:^|(?<=[\s=:]))\[[A-Za-z][A-Za-z -]*\](?=$|[\s:])"   # [flags], =[cluster host]:
     r"|(?:^|(?<=\s))(?:\.\.\.|…)(?=$|\s)"                      # a bare ...
     r"|://[A-Z][A-Z0-9]*_[A-Z0-9_]*(?=[/:]|$)")                # https://SOME_ENDPOINT/

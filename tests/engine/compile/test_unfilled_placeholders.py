@@ -22,6 +22,8 @@ def one_block(command: str) -> str:
     "sudo hostnamectl set-hostname ...",
     "cockroach start [flags] --join=[cluster host]:26257",
     "curl -XPOST 'https://DASHBOARDS_ENDPOINT/api/saved_objects/_import'",
+    "gcloud iam service-accounts keys list --iam-account [SA-NAME]@[PROJECT-ID].iam.gserviceaccount.com",
+    "docker inspect --format '{{.Name}}' '<containerId>'",
 ])
 def test_a_command_holding_an_unfilled_placeholder_is_a_persons(command: str) -> None:
     plan = compile_text(one_block(command))
@@ -37,6 +39,8 @@ def test_a_hyphenated_braced_placeholder_is_an_input() -> None:
 
 @pytest.mark.parametrize("command, argv", [
     ("grep -c '<title>' /var/www/index.html", ["grep", "-c", "<title>", "/var/www/index.html"]),
+    ("grep -E '[A-Z]{3}-[0-9]+' /var/log/app.log", ["grep", "-E", "[A-Z]{3}-[0-9]+",
+                                                    "/var/log/app.log"]),
     ("bundle exec rake publishing:republish[slug]",
      ["bundle", "exec", "rake", "publishing:republish[slug]"]),
     ("kubectl get pods -o jsonpath='{.items[0].metadata.name}'",
