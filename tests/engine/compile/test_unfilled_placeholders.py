@@ -22,7 +22,8 @@ def one_block(command: str) -> str:
     "sudo hostnamectl set-hostname ...",
     "cockroach start [flags] --join=[cluster host]:26257",
     "curl -XPOST 'https://DASHBOARDS_ENDPOINT/api/saved_objects/_import'",
-    "gcloud iam service-accounts keys list --iam-account [SA-NAME]@[PROJECT-ID].iam.gserviceaccount.com",
+    "gcloud iam service-accounts keys list --iam-account "
+    "[SA-NAME]@[PROJECT-ID].iam.gserviceaccount.com",
     "docker inspect --format '{{.Name}}' '<containerId>'",
 ])
 def test_a_command_holding_an_unfilled_placeholder_is_a_persons(command: str) -> None:
