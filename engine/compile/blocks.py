@@ -400,6 +400,22 @@ _OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:example|sample|expected|typical|the)?\s
                           r"(?!\s+(?:of|from)\s+(?:the\s+)?(?:following|this|these)\s+command)")
 
 
+_SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.I | re.S)
+
+
+def announces_output(intro: Element | None) -> bool:
+    """Whether the element before a block says the block is output: a paragraph ("Example
+    output:") or a collapsed `<details>` whose `<summary>` says so ("Sample output")."""
+    if intro is None:
+        return False
+    if intro.kind == "paragraph":
+        return output_cue(intro.text)
+    if intro.kind == "html":
+        m = _SUMMARY.search(intro.text)
+        return m is not None and output_cue(re.sub(r"<[^>]*>", "", m.group(1)))
+    return False
+
+
 def output_cue(paragraph: str) -> bool:
     """Whether a paragraph announces that the block after it is output ("Example output:",
     "The result should look like:", "For example, the output is similar to:")."""
@@ -488,7 +504,8 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
         first = next((i for i, ln in enumerate(lines) if ln.strip() and (
             i in prompts or not ln.lstrip().startswith("#"))), None)
         if first is None or first not in prompts and not (
-                _shape(lines[first], strict=True) and not _outputish(lines[first])):
+                _shape(lines[first], strict=True) and not _outputish(lines[first])
+                and _prints_below(lines[first + 1:])):
             return Block("output", text=raw, start=start, end=end)
         prompts = dict(prompts) if first in prompts else {first: ("sh", 0), **prompts}
     if prompts:
@@ -535,6 +552,15 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
     if _looks_like_config(meaningful):
         return Block("config", text=raw, start=start, end=end)
     return Block("output", text=raw, start=start, end=end)
+
+
+def _prints_below(rest: list[str]) -> bool:
+    """Whether the lines under an announced output block's unprompted first command are what
+    it printed: some line is not itself a command. A block of nothing but commands after
+    "The output looks like:" is the listing a command printed (a script, a crontab), whose
+    lines are text to read, never steps."""
+    return any(ln.strip() and not ln.lstrip().startswith("#") and
+               (_outputish(ln) or not _shape(ln, strict=True)) for ln in rest)
 
 
 def _shown_commands(meaningful: list[str]) -> list[str]:

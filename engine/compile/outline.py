@@ -785,8 +785,7 @@ class _OutlineBuilder:
 
     def _code(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
         intro = self.els[el.index - 1] if el.index else None
-        cue = intro is not None and intro.kind == "paragraph" and blocks.output_cue(intro.text)
-        block = blocks.read_block(el, after_output_cue=cue)
+        block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro))
         own = owner if owner is not None else el.index
         if intro is not None and intro.kind == "paragraph" and self.owner.get(intro.index) == \
                 owner and (owner is None or self.els[owner].kind == "heading" and

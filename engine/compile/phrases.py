@@ -64,7 +64,7 @@ _LABELS = r"(?:note|important|tip|warning|caution|attention|info)"
 # label a bold "**Note**" line leaves when the next sentence opens a guard ("Note If ...").
 _NOTE = re.compile(rf"^(?:\[!{_LABELS}\]\s*|{_LABELS}\s*[:\u2013\u2014-]\s*|"
                    r"(?-i:Note|Important|Tip|Warning|Caution|Attention|Info|NOTE|IMPORTANT|TIP|WARNING|"
-                   r"CAUTION)\s+(?=(?-i:If|When|Unless|Should|Otherwise)\b))",
+                   r"CAUTION)\s+(?=(?-i:If|When|Unless|Should|Otherwise|Only (?:if|when))\b))",
                    re.I)
 _STEP_HEADING = re.compile(r"^\s*step\s+(\d{1,3})\b", re.I)
 
@@ -81,8 +81,9 @@ def _strip_enumerator(text: str) -> str:
 
 # -- guards ------------------------------------------------------------------------------
 
-_GUARD_START = re.compile(r"^(?:if|when|whenever|in case|in the case|unless|should|otherwise|"
-                          r"else|if not|if so|for the case)\b", re.I)
+# "Only if/when ...": the author's stricter guard ("Only when on the old cluster, reload X").
+_GUARD_START = re.compile(r"^(?:(?:only )?(?:if|when|in case)|whenever|in the case|unless|should|"
+                          r"otherwise|else|if not|if so|for the case)\b", re.I)
 _ELSE_START = re.compile(r"^(?:otherwise|else|if not|if this is not the case|if that does not)\b",
                          re.I)
 
@@ -157,7 +158,7 @@ def outcome_of(text: str) -> str | None:
     return None
 
 
-_LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:If|When|In case|Otherwise)\b)")
+_LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:(?:Only )?(?:If|When|In case)|Otherwise)\b)")
 
 
 def guard_in(sentence: str) -> Guard | None:

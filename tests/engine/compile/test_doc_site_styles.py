@@ -1,0 +1,141 @@
+"""Guide styles neither corpus has, written the way documentation sites and wikis write them
+(tests/fixtures/styles): MkDocs and Docusaurus admonitions, `<details>` blocks, "Only if"
+guards, fences indented under lettered sub-steps, and output that itself reads as commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.compile import compile_guide
+from engine.guide import parse_guide
+from engine.plan import Plan, StepKind
+from tests.support.compiling import PLUGINS, compile_text, gated, pipelines, runs
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "styles"
+
+
+def compile_file(name: str) -> Plan:
+    path = FIXTURES / name
+    return compile_guide(parse_guide(path.read_text(), path=str(path)), known_plugins=PLUGINS)
+
+
+def step_running(plan: Plan, argv: list[str]) -> str:
+    (sid,) = [s.id for s in runs(plan) if s.params.get("pipeline") == [argv]]
+    return sid
+
+
+def guards_of(plan: Plan, step_id: str) -> list[str]:
+    """The conditions on the edges into a step, through its approval gate."""
+    out: list[str] = []
+    for _, e in plan.incoming(step_id):
+        if e.condition is not None:
+            out.append(e.condition.text)
+        elif plan.step(e.source).kind == StepKind.APPROVE:
+            out.extend(guards_of(plan, e.source))
+    return out
+
+
+# -- output that reads as commands -------------------------------------------------------------
+
+
+def test_a_listing_announced_as_output_never_runs_even_when_every_line_is_a_command():
+    # "The output looks like this:" over a script's text: what `cat` printed, not steps
+    plan = compile_text("## Diagnose\n\nShow the cleanup script:\n\n```\n"
+                        "cat /usr/local/bin/cleanup.sh\n```\n\nThe output looks like this:\n\n"
+                        "```\n#!/bin/bash\nrm -rf /var/cache/app/*\nsystemctl restart app\n```\n\n"
+                        "Show it again with `cat /etc/cron.d/cleanup`. Example output:\n\n"
+                        "```\nfind /var/log -mtime +7 -delete\n```\n")
+    assert pipelines(plan) == [[["cat", "/usr/local/bin/cleanup.sh"]],
+                               [["cat", "/etc/cron.d/cleanup"]]]
+    assert {i.reason for i in plan.ignored if i.kind == "code"} == {"sample output"}
+
+
+def test_an_output_block_that_opens_with_its_command_still_runs_that_command():
+    plan = compile_text("Output:\n\n```\ngitlab-patronictl list\n+--------+--------+\n"
+                        "| Member | Role   |\n+--------+--------+\n```\n")
+    assert pipelines(plan) == [[["gitlab-patronictl", "list"]]]
+
+
+def test_a_details_block_whose_summary_says_output_holds_output():
+    plan = compile_text("## Clean up\n\n<details>\n<summary>Example output of du</summary>\n\n"
+                        "```\n12G\t/var/lib/docker/overlay2\n"
+                        "rm -rf /var/lib/docker/overlay2\n```\n\n"
+                        "</details>\n\n<details><summary>Prune images</summary>\n\n```\n"
+                        "docker image prune -f\n```\n</details>\n")
+    assert pipelines(plan) == [[["docker", "image", "prune", "-f"]]]
+    assert [i.reason for i in plan.ignored if i.kind == "code"] == ["sample output"]
+
+
+# -- guards ------------------------------------------------------------------------------------
+
+
+def test_only_if_and_only_when_guard_what_they_say():
+    plan = compile_text("## Fix\n\n1. Restart the app: `sudo systemctl restart app`\n"
+                        "2. Only if the app still fails to start, clear its cache:\n\n"
+                        "   ```bash\n   sudo rm -rf /var/cache/app\n   ```\n\n"
+                        "3. Only when running on the old cluster, reload HAProxy: "
+                        "`sudo systemctl reload haproxy`\n")
+    clear = step_running(plan, ["sudo", "rm", "-rf", "/var/cache/app"])
+    reload_ = step_running(plan, ["sudo", "systemctl", "reload", "haproxy"])
+    assert guards_of(plan, clear) == ["Only if the app still fails to start"]
+    assert guards_of(plan, reload_) == ["Only when running on the old cluster"]
+    assert gated(plan, clear) and gated(plan, reload_)
+
+
+def test_a_bold_note_label_before_only_when_keeps_the_guard():
+    plan = compile_file("tasklist-admonitions.md")
+    reload_ = step_running(plan, ["sudo", "systemctl", "reload", "haproxy"])
+    assert guards_of(plan, reload_) == ["Only when running on the old cluster"]
+    assert gated(plan, reload_)
+    # The prohibition is never run, the ticked box is recorded as done by someone else
+    assert not any("FLUSHALL" in str(s.params) for s in runs(plan))
+    assert any(i.text.startswith("[x] Request a new certificate") for i in plan.ignored)
+
+
+def test_a_docusaurus_admonition_keeps_the_guard_its_body_opens_with():
+    plan = compile_text(":::warning\nIf the agent is busy, stop it first: "
+                        "`sudo systemctl stop agent`\n:::\n\n:::tip Clear the cache\n"
+                        "```bash\ndocker builder prune -f\n```\n:::\n")
+    stop = step_running(plan, ["sudo", "systemctl", "stop", "agent"])
+    assert guards_of(plan, stop) == ["If the agent is busy"]
+    prune = step_running(plan, ["docker", "builder", "prune", "-f"])
+    assert gated(plan, prune) and gated(plan, stop)
+
+
+def test_a_mkdocs_admonition_body_is_the_guides_words_not_a_code_block():
+    # Indented four spaces under `!!! warning`, CommonMark alone reads the body as code: the
+    # guard was dropped as "sample output" and the command under it ran unguarded.
+    plan = compile_text("## Fix\n\n1. Stop it: `sudo systemctl stop x`\n\n!!! warning\n\n"
+                        "    If the replica is lagging, run `redis-cli -h replica info "
+                        "replication` and wait.\n\n2. Start it: `sudo systemctl start x`\n")
+    check = step_running(plan, ["redis-cli", "-h", "replica", "info", "replication"])
+    assert guards_of(plan, check) == ["If the replica is lagging"]
+    assert not [i for i in plan.ignored if i.kind == "code"]
+
+
+def test_a_mkdocs_page_keeps_its_admonition_guard_and_never_runs_its_sample_output():
+    plan = compile_file("tabs-details.md")
+    stop = step_running(plan, ["gitlab-runner", "stop"])
+    assert guards_of(plan, stop) == ["If a job is still running on the agent"]
+    assert not any(s.params.get("pipeline") == [["rm", "-rf", "/var/lib/docker/overlay2"]]
+                   for s in runs(plan))
+    busy = step_running(plan, ["docker", "ps", "--filter", "label=ci-job"])
+    assert guards_of(plan, busy) == ["If the agent is still running a job"]
+
+
+# -- fences ------------------------------------------------------------------------------------
+
+
+def test_a_fence_indented_under_a_lettered_sub_step_is_still_a_tagged_block():
+    # "b." is no list marker: the fence six spaces in is an indented block holding the fence
+    plan = compile_text("**Step 2:** Stop the consumers.\n\n   b. Wait until no member is left:\n\n"
+                        "      ```bash\n      kafka-consumer-groups.sh --bootstrap-server "
+                        "kafka:9092 --describe --group orders --members\n      ```\n")
+    assert pipelines(plan) == [[["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092",
+                                 "--describe", "--group", "orders", "--members"]]]
+    assert not plan.ignored
+
+
+def test_a_lettered_step_guide_keeps_every_command():
+    plan = compile_file("bold-step-lettered.md")
+    assert len(runs(plan)) == 6 and not [i for i in plan.ignored if i.kind == "code"]
