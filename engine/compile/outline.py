@@ -582,8 +582,16 @@ class _OutlineBuilder:
 
     @staticmethod
     def _introduces(el: Element) -> bool:
-        """A paragraph or item that ends with ':' introduces what follows it."""
-        return el.text.rstrip(" *_").endswith(":")
+        """A paragraph or item that ends with ':' introduces what follows it; so does one that
+        is nothing but a condition, a label over the steps under it ("**When the unit is
+        masked**", an admonition titled "If the pod is Pending")."""
+        text = el.text.rstrip(" *_")
+        if text.endswith(":"):
+            return True
+        if el.kind != "paragraph" or text.endswith((".", "!", "?")):
+            return False
+        guard = phrases.guard_of(el.text)
+        return guard is not None and not guard.is_else and not _consequent(el.text, guard)
 
     def _jumps(self, el: Element, guard: Guard | None) -> list[Node]:
         out: list[Node] = []

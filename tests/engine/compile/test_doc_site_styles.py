@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.compile import compile_guide
+from engine.compile.explain import explain, unaccounted
 from engine.guide import parse_guide
 from engine.plan import Plan, StepKind
 from tests.support.compiling import PLUGINS, compile_text, gated, pipelines, runs
@@ -139,3 +140,27 @@ def test_a_fence_indented_under_a_lettered_sub_step_is_still_a_tagged_block():
 def test_a_lettered_step_guide_keeps_every_command():
     plan = compile_file("bold-step-lettered.md")
     assert len(runs(plan)) == 6 and not [i for i in plan.ignored if i.kind == "code"]
+
+
+def test_a_condition_written_as_a_label_guards_the_steps_under_it():
+    # "**When the unit is masked**" on its own line, or an admonition titled with it: the
+    # unmask runs only when the unit is masked (it ran whatever the answer)
+    for text in ("## Fix\n\n1. Stop it: `sudo systemctl stop x`\n\n**When the unit is masked**\n\n"
+                 "Unmask it first:\n\n```bash\nsudo systemctl unmask x\n```\n",
+                 "## Fix\n\n1. Stop it: `sudo systemctl stop x`\n\n"
+                 "    !!! note \"When the unit is masked\"\n        Unmask it first:\n\n"
+                 "        ```bash\n        sudo systemctl unmask x\n        ```\n\n"
+                 "2. Start it: `sudo systemctl start x`\n"):
+        plan = compile_text(text)
+        unmask = step_running(plan, ["sudo", "systemctl", "unmask", "x"])
+        assert guards_of(plan, unmask) == ["When the unit is masked"], text
+        assert gated(plan, unmask)
+        assert not any(s.kind == StepKind.MANUAL for s in plan.steps)
+
+
+def test_every_style_guide_compiles_with_each_change_gated_and_each_line_accounted_for():
+    for path in sorted(FIXTURES.glob("*.md")):
+        text = path.read_text()
+        plan = compile_file(path.name)
+        assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), path.name
+        assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text))
