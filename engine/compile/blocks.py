@@ -43,6 +43,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from engine.compile.powershell import windows_command
 from engine.effects import KNOWN_CLIS, sql_verdict
 from engine.guide import Element
 
@@ -758,6 +759,13 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
             # `redis-cli -h H`, then `> slowlog get 10`: typed at the console's prompt
             out.append(CommandLine(s[2:].strip(), first_line + i, first_line + i, console=True))
             i += 1
+            continue
+        if not in_table and windows_command(s):
+            # `Restart-Service W3SVC` / `net stop w3svc` in a shell block: Windows' own command
+            # line, which a POSIX shell cannot run and the prose test would drop: shown
+            text, j = _gather(lines, i, ln)
+            out.append(CommandLine(text.strip(), first_line + i, first_line + j, shown=True))
+            i = j + 1
             continue
         if in_table or _outputish(s) or not _shape(s, strict=False):
             if _PSQL_META.match(s) or _SQL_START.match(s) or _SQL_STATEMENT.match(s):

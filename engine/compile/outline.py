@@ -667,7 +667,8 @@ class _OutlineBuilder:
         block = nxt.text if nxt is not None and nxt.kind == "code" else ""
         listed = set(el.command_cells) if el.kind == "table" else set()
         commands = [c for c in el.inline_code
-                    if c in listed or inline_command(c) or _run_word(c, el.text, block)]
+                    if c in listed or inline_command(c) or _run_word(c, el.text, block) or
+                    powershell.windows_command(c)]
         if not commands:
             return nodes
         lead = self._lead(el)
@@ -691,7 +692,7 @@ class _OutlineBuilder:
             asked = asked or code == commands[-1] and cls not in ("info", "cleanup") and \
                 opens_session(line)
             if asked and not _prose_words(line) and code not in fragments and \
-                    code not in choices:
+                    code not in choices and not powershell.windows_command(line):
                 new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
                                      el, cls, owner, block=None)
                 if (cls == "info" or el.kind == "table") and \

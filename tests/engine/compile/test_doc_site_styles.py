@@ -10,7 +10,7 @@ from engine.compile import compile_guide
 from engine.compile.explain import explain, unaccounted
 from engine.guide import parse_guide
 from engine.plan import Plan, StepKind
-from tests.support.compiling import PLUGINS, compile_text, gated, pipelines, runs
+from tests.support.compiling import PLUGINS, compile_text, gated, manual_scripts, pipelines, runs
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "styles"
 
@@ -164,3 +164,23 @@ def test_every_style_guide_compiles_with_each_change_gated_and_each_line_account
         plan = compile_file(path.name)
         assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), path.name
         assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text))
+
+
+# -- Windows command lines ---------------------------------------------------------------------
+
+
+def test_an_untagged_block_of_windows_command_lines_is_a_persons_step_not_output():
+    plan = compile_text("## Fix\n\nStop IIS:\n\n```\nnet stop w3svc\ntaskkill /F /IM w3wp.exe\n"
+                        "reg add HKLM\\SOFTWARE\\Shop /v Debug /t REG_DWORD /d 1 /f\n```\n")
+    assert runs(plan) == [] and not plan.ignored
+    (script,) = manual_scripts(plan)
+    assert "net stop w3svc" in script and "reg add" in script
+
+
+def test_a_cmdlet_or_windows_command_in_a_shell_block_or_a_sentence_is_shown_never_dropped():
+    plan = compile_text("## Fix\n\n```bash\nRestart-Service -Name W3SVC\nkubectl get pods\n```\n\n"
+                        "Run `Get-Service W3SVC` then `iisreset /restart`.\n")
+    assert pipelines(plan) == [[["kubectl", "get", "pods"]]]
+    shown = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert any("Restart-Service -Name W3SVC" in str(s.params.get("script")) for s in shown)
+    assert any("Get-Service W3SVC" in s.text and "iisreset" in s.text for s in shown)
