@@ -22,7 +22,7 @@ from engine.compile.links import guide_link
 from engine.compile.nodes import Action
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
-from engine.compile.sessions import SessionReader, opens_session
+from engine.compile.sessions import SessionReader, opens_session, workstation_tool
 from engine.compile.shellwords import Parsed, Pipeline, Word, parse_line
 from engine.effects import (
     Templated,
@@ -835,6 +835,16 @@ class _OutlineBuilder:
                                  script=block.text)]
         if block.cls != "command":
             return []
+        if intro is not None and intro.kind in ("paragraph", "list_item") and \
+                self.sessions.open is None and block.lines and \
+                not any(opens_session(line.text) or workstation_tool(line.text)
+                        for line in block.lines) and phrases.runs_elsewhere(intro.text):
+            # "On the database host, run:": typed on a machine no line of the block reaches
+            # (`ssh`, `kubectl exec`, a cloud CLI would); run here, it would act on (or
+            # report) the wrong machine. A person's step, there.
+            script = "\n".join(line.text for line in block.lines)
+            where = Span(start=block.lines[0].start, end=block.lines[-1].end)
+            return [self._manual(own, cls, title, script, where, el.index, script=script)]
         return self._commands(block.lines, el, cls, own, block=el.index)
 
     def _plugin_step(self, block: blocks.Block, el: Element, cls: SectionClass, owner: int,

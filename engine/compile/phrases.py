@@ -670,3 +670,27 @@ def case_of(text: str) -> str | None:
     """The case an option item opens with, before its arrow ("Every partition"), if any."""
     m = _CASE.match(_strip_enumerator(text.replace("**", "").replace("__", "")).strip())
     return m.group("case").strip() if m else None
+
+
+# "On the database host, run:", "Log in to the worker node and check ...:", "In the toolbox
+# pod:": the commands are typed on another machine, which the sentence names but no command
+# of the guide opens (`ssh host` would).
+_ELSEWHERE = re.compile(
+    r"^\W*(?:(?:then|next|now|first|finally),?\s+)?"
+    r"(?:(?:on|from|inside|within|in)\s+|(?:log\s*in|login|ssh|connect|shell|exec)\s+(?:in)?to\s+)"
+    r"(?:(?:any|one|each|all|some) of the|all the|the|each|every|all|a|an|any|that|this|its|"
+    r"one)\s+(?:[\w`.'-]+\s+){0,3}?"
+    r"(?:hosts?|nodes?|servers?|brokers?|replicas?|primary|secondary|leader|followers?|"
+    r"machines?|vms?|instances?|bastion|box(?:es)?|workers?|masters?|members?|pods?|"
+    r"containers?|toolbox)\b(?![-.`])", re.I)
+_HERE = re.compile(r"\b(?:local(?:ly)?|your (?:own )?(?:machine|computer|laptop|workstation)|"
+                   r"workstation|laptop|with (?:access|kubectl|credentials)|that has access)\b",
+                   re.I)
+
+
+def runs_elsewhere(text: str) -> bool:
+    """Whether an instruction says its commands are typed on another machine than the one
+    running the plan ("On each Kafka broker:", "SSH into the node and run:"), not on yours."""
+    plain = re.sub(r"[*_]", "", text)
+    return any(_ELSEWHERE.match(plain[a:b]) and not _HERE.search(plain[a:b])
+               for a, b in sentence_offsets(plain))

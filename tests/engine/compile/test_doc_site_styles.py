@@ -184,3 +184,23 @@ def test_a_cmdlet_or_windows_command_in_a_shell_block_or_a_sentence_is_shown_nev
     shown = [s for s in plan.steps if s.kind == StepKind.MANUAL]
     assert any("Restart-Service -Name W3SVC" in str(s.params.get("script")) for s in shown)
     assert any("Get-Service W3SVC" in s.text and "iisreset" in s.text for s in shown)
+
+
+# -- commands the guide says to type on another machine ----------------------------------------
+
+
+def test_a_block_the_guide_says_to_run_on_another_machine_is_a_persons_step_there():
+    plan = compile_text("## Fix\n\nOn the database host, run:\n\n```bash\n"
+                        "sudo systemctl restart postgresql\n```\n\nLog in to the worker node and "
+                        "check the kubelet:\n\n```\n$ systemctl status kubelet\n```\n\n"
+                        "From your laptop, run:\n\n```bash\nkubectl get pods -A\n```\n\n"
+                        "On each broker, list the partitions:\n\n```bash\nkubectl -n kafka get "
+                        "pods\n```\n\nSSH into the node:\n\n```bash\nssh node-1\n"
+                        "sudo systemctl restart kubelet\n```\n")
+    # Only what reaches its machine itself runs: kubectl from anywhere, ssh to the node
+    assert pipelines(plan) == [[["kubectl", "get", "pods", "-A"]], [["kubectl", "-n", "kafka",
+                                                                     "get", "pods"]],
+                               [["ssh", "node-1", "--", "sudo systemctl restart kubelet"]]]
+    assert manual_scripts(plan) == ["sudo systemctl restart postgresql",
+                                    "systemctl status kubelet"]
+
