@@ -235,6 +235,9 @@ class _OutlineBuilder:
         cls = self.cls[el.index]
         nodes = self._content(el.index, cls)
         guard = phrases.guard_of(el.text) if el.level > 2 else None
+        if guard is None and el.level > 1 and phrases.is_rollback(el.text):
+            # "## Rollback": its steps undo the procedure's; a person decides whether they run
+            guard = Guard(text=el.text)
         if guard and nodes:
             return [IfNode(guard, nodes, el.span, el.index)]
         return nodes

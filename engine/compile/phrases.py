@@ -694,3 +694,15 @@ def runs_elsewhere(text: str) -> bool:
     plain = re.sub(r"[*_]", "", text)
     return any(_ELSEWHERE.match(plain[a:b]) and not _HERE.search(plain[a:b])
                for a, b in sentence_offsets(plain))
+
+
+# "## Rollback", "### Roll back the change", "## Backout plan": steps for when the change went
+# wrong, not the procedure's next steps.
+_ROLLBACK = re.compile(r"^(?:(?:application|emergency|manual)\s+)?(?:roll(?:ing)?[\s-]?back|"
+                       r"revert(?:ing)?|undo(?:ing)?|back(?:ing)?[\s-]?out)\b"
+                       r"(?!\s+(?:is|was|are|were|happens|works)\b)", re.I)
+
+
+def is_rollback(heading: str) -> bool:
+    """Whether a heading opens a section to follow only when the change must be undone."""
+    return bool(_ROLLBACK.match(_strip_enumerator(heading.replace("**", "")).strip()))

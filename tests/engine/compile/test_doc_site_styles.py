@@ -204,3 +204,19 @@ def test_a_block_the_guide_says_to_run_on_another_machine_is_a_persons_step_ther
     assert manual_scripts(plan) == ["sudo systemctl restart postgresql",
                                     "systemctl status kubelet"]
 
+
+
+def test_a_rollback_section_runs_only_when_a_person_decides_to_roll_back():
+    # Read as the procedure's next steps, the plan undid the deploy it had just made
+    for heading in ("## Rollback", "### Roll back the change", "## Backout plan"):
+        plan = compile_text("# Deploy hotfix\n\n## Procedure\n\n1. Deploy: `./deploy.sh 2.4.1`\n"
+                            "2. Check: `curl -s localhost/health`\n\n"
+                            f"{heading}\n\n1. Purge the CDN: `./scripts/purge.sh --all`\n")
+        purge = step_running(plan, ["./scripts/purge.sh", "--all"])
+        assert guards_of(plan, purge) == [heading.lstrip("# ")], heading
+        assert gated(plan, purge)
+    plan = compile_file("ansible-make-rollback.md")
+    redeploy = step_running(plan, ["make", "deploy", "ENV=prod", "VERSION=2.4.0"])
+    assert guards_of(plan, redeploy) == ["If the smoke test fails"]
+    (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and s.text == "Rollback"]
+    assert any(e.target == decide.id for e in plan.edges)
