@@ -1109,17 +1109,24 @@ def inline_command(code: str) -> bool:
 _SCRIPT_NAME = re.compile(r"^(?:\.{0,2}/)?[\w.+-]+(?:/[\w.+-]+)*\.(?:sh|bash|py|rb|pl)$")
 
 
+def _with_options(words: list[str]) -> bool:
+    """A program's name, then an option among its words (`crontab -l -u app`)."""
+    return bool(re.fullmatch(r"[a-z][\w.+-]*", words[0])) and \
+        any(re.match(r"--?[A-Za-z]", w) for w in words[1:])
+
+
 def _run_word(code: str, text: str, block: str = "") -> bool:
     """A program the sentence says to run, right after "run"/"execute" ("Run `uptime`.", "by
     running `kafka-topics.sh --describe`"): a command, though `inline_command` knows neither a
     one-word program from a name nor a script it has no table for. One word must be a known
-    program; more, the first must be a script's file name (`*.sh`, `*.py`, ...; the effects
-    classifier then decides whether it changes anything: an unknown program is gated). Not
+    program; more, the first must be a script's file name (`*.sh`, `*.py`, ...) or a program's
+    name with an option after it (`crontab -l -u app`); the effects classifier then decides
+    whether it changes anything: an unknown program is gated. Not
     when the words name the command of the `block` right after them ("Run `ls` on the host"
     over `ls /var/test`) or introduce one ("Run `date` command:")."""
     words = code.split()
     if not words or (not looks_like_command(words[0]) if len(words) == 1 else
-                     not _SCRIPT_NAME.match(words[0])):
+                     not (_SCRIPT_NAME.match(words[0]) or _with_options(words))):
         return False
     m = re.search(rf"\b(?:run|running|execute|executing)\s+`{re.escape(code)}`(\s*command)?"
                   r"(\s*:)?", text, re.I)

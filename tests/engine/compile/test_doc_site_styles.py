@@ -220,3 +220,11 @@ def test_a_rollback_section_runs_only_when_a_person_decides_to_roll_back():
     assert guards_of(plan, redeploy) == ["If the smoke test fails"]
     (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and s.text == "Rollback"]
     assert any(e.target == decide.id for e in plan.edges)
+
+
+def test_run_before_a_program_with_options_runs_it_even_when_no_table_knows_it():
+    # "Run `crontab -l -u app`." was context for a reader: the asked-for check was lost
+    plan = compile_text("## Check the cron job\n\nRun `crontab -l -u app`.\n\n**Output:**\n\n"
+                        "```\nsystemctl restart app\n```\n")
+    assert pipelines(plan) == [[["crontab", "-l", "-u", "app"]]]
+    assert [i.reason for i in plan.ignored if i.kind == "code"] == ["sample output"]
