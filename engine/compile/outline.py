@@ -271,6 +271,15 @@ class _OutlineBuilder:
                         else:
                             nodes.append(node)
                 continue
+            tab = phrases.tab_label(el.text) if el.kind in ("paragraph", "html") else None
+            if tab is not None:
+                # `=== "Linux"`: the tab's steps are one alternative, for a person to choose
+                flush()
+                guarded = (Guard(text=tab), [], el)
+                continue
+            if el.kind == "html" and "</TabItem>" in el.text:
+                flush()
+                continue
             if el.kind == "paragraph":
                 flush()
                 prose.append(el)

@@ -75,6 +75,15 @@ def step_number(heading: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+_STEP_LABEL = re.compile(r"^\s*step\s+(\d{1,3})\s*[:.)\u2013\u2014-](?!\d)", re.I)
+
+
+def step_label(text: str) -> int | None:
+    """N of a paragraph that opens with a "Step N:" label ("**Step 3:** Check the endpoint")."""
+    m = _STEP_LABEL.match(text.replace("**", ""))
+    return int(m.group(1)) if m else None
+
+
 def _strip_enumerator(text: str) -> str:
     return _ENUM.sub("", text, count=1)
 
@@ -706,3 +715,19 @@ _ROLLBACK = re.compile(r"^(?:(?:application|emergency|manual)\s+)?(?:roll(?:ing)
 def is_rollback(heading: str) -> bool:
     """Whether a heading opens a section to follow only when the change must be undone."""
     return bool(_ROLLBACK.match(_strip_enumerator(heading.replace("**", "")).strip()))
+
+
+# Content tabs: MkDocs' `=== "Linux"` line over the tab's indented body, Docusaurus'
+# `<TabItem value="linux" label="Linux">`. Each tab is an alternative (one platform, one tool).
+_TAB = re.compile(r"^\s*===\+?\s+\"([^\"\n]{1,80})\"\s*$")
+_TAB_ITEM = re.compile(r"<TabItem\b[^>]*?\blabel=[\"']([^\"'\n]{1,80})[\"']|"
+                       r"<TabItem\b[^>]*?\bvalue=[\"']([^\"'\n]{1,80})[\"']")
+
+
+def tab_label(text: str) -> str | None:
+    """The label of the content tab an element opens, if it opens one."""
+    m = _TAB.match(text)
+    if m:
+        return m.group(1).strip()
+    m = _TAB_ITEM.search(text)
+    return (m.group(1) or m.group(2)).strip() if m else None

@@ -228,3 +228,35 @@ def test_run_before_a_program_with_options_runs_it_even_when_no_table_knows_it()
                         "```\nsystemctl restart app\n```\n")
     assert pipelines(plan) == [[["crontab", "-l", "-u", "app"]]]
     assert [i.reason for i in plan.ignored if i.kind == "code"] == ["sample output"]
+
+
+def test_content_tabs_are_alternatives_a_person_chooses_not_steps_in_a_row():
+    # MkDocs `=== "Linux"` tabs and Docusaurus <TabItem>s: both ran, one after the other
+    plan = compile_file("tabs-details.md")
+    assert guards_of(plan, step_running(plan, ["df", "-h", "/var/lib/docker"])) == ["Linux"]
+    assert guards_of(plan, step_running(plan, ["df", "-h", "/"])) == ["macOS"]
+    plan = compile_text("## Fix\n\n<Tabs>\n<TabItem value=\"helm\" label=\"Helm\">\n\n```bash\n"
+                        "helm upgrade app ./chart --set replicas=3\n```\n\n</TabItem>\n"
+                        "<TabItem value=\"kubectl\">\n\n```bash\nkubectl scale deploy/app "
+                        "--replicas=3\n```\n\n</TabItem>\n</Tabs>\n\nThen check `kubectl get "
+                        "pods`.\n")
+    helm = step_running(plan, ["helm", "upgrade", "app", "./chart", "--set", "replicas=3"])
+    scale = step_running(plan, ["kubectl", "scale", "deploy/app", "--replicas=3"])
+    assert guards_of(plan, helm) == ["Helm"] and guards_of(plan, scale) == ["kubectl"]
+    assert gated(plan, helm) and gated(plan, scale)
+    assert guards_of(plan, step_running(plan, ["kubectl", "get", "pods"])) != ["kubectl"]
+
+
+def test_a_jump_to_a_bold_step_label_resolves_instead_of_failing_the_guide():
+    # Notebook style: "**Step 3:**" paragraphs. "skip to Step 3" failed the whole compile
+    # ("jump to step 3, but this list has 0 steps")
+    plan = compile_text("# T\n\n**Step 1:** Check the pods: `kubectl get pods -n web`\n\n"
+                        "If all pods are Running, skip to Step 3.\n\n**Step 2:** Restart: "
+                        "`kubectl rollout restart deploy/web -n web`\n\n**Step 3:** Check the "
+                        "endpoint: `curl -s https://web.example.com/health`\n")
+    check = step_running(plan, ["curl", "-s", "https://web.example.com/health"])
+    restart = step_running(plan, ["kubectl", "rollout", "restart", "deploy/web", "-n", "web"])
+    (jump,) = [e for e in plan.edges if e.kind == "jump"]
+    assert jump.target == check and jump.condition is not None
+    assert jump.condition.text == "If all pods are Running"
+    assert gated(plan, restart)
