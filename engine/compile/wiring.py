@@ -366,7 +366,10 @@ class Wiring:
         if ref.kind == "step":
             n = int(ref.value)
             step_heading = self._step_heading(n)
-            in_list = self._in_item(source_el) and 1 <= n <= len(items)
+            # (a bullet list has no step numbers: "continue with step 2" under "- ..." items
+            # is the "Step 2" heading, when the guide has one)
+            in_list = self._in_item(source_el) and 1 <= n <= len(items) and \
+                any(it.ordered for it in items)
             if step_heading is not None and not in_list:
                 return step_heading.index  # "proceed to Step 5": the "## Step 5 - ..." heading
             if not 1 <= n <= len(items):

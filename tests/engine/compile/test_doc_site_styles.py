@@ -260,3 +260,12 @@ def test_a_jump_to_a_bold_step_label_resolves_instead_of_failing_the_guide():
     assert jump.target == check and jump.condition is not None
     assert jump.condition.text == "If all pods are Running"
     assert gated(plan, restart)
+
+
+def test_step_n_under_a_bullet_list_is_the_step_n_heading_not_the_nth_bullet():
+    # The second bullet itself was taken for "step 2": the guide failed as a loop
+    plan = compile_text("# T\n\n## Fix\n\n- Check: `kubectl get pods`\n- If pods are pending, "
+                        "continue with step 2.\n- Otherwise restart: `kubectl rollout restart "
+                        "deploy/x`\n\n## Step 2\n\n`kubectl get svc`\n")
+    (jump,) = [e for e in plan.edges if e.kind == "jump"]
+    assert jump.target == step_running(plan, ["kubectl", "get", "svc"])
