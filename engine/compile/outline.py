@@ -250,6 +250,9 @@ class _OutlineBuilder:
         nodes: list[Node] = []
         guarded: tuple[Guard, list[Node], Element] | None = None
         prose: list[Element] = []
+        # `<details><summary>If the pod is stuck</summary>` ... `</details>`, a `<TabItem>`:
+        # an HTML container whose opener is a condition guards all it holds, up to its closer
+        scoped: tuple[Guard, list[Node], Element] | None = None
 
         def flush() -> None:
             nonlocal guarded
@@ -258,8 +261,27 @@ class _OutlineBuilder:
                                            guarded[2].index))
             guarded = None
 
+        def close_scope() -> None:
+            nonlocal scoped, nodes
+            if scoped is not None:
+                flush()
+                guard, outer, opener = scoped
+                inner, nodes, scoped = nodes, outer, None
+                if inner:
+                    self._append(nodes, IfNode(guard, inner, opener.span, opener.index))
+
         for idx in self.children.get(owner, []):
             el = self.els[idx]
+            if el.kind == "html":
+                opens = phrases.html_guard(el.text)
+                if scoped is not None and (opens is not None or phrases.closes_html_guard(
+                        el.text)):
+                    close_scope()
+                if opens is not None:
+                    flush()
+                    scoped = (opens, nodes, el)
+                    nodes = []
+                continue
             if el.kind == "heading":
                 flush()
                 if headings and self.cls[idx] == "info":
@@ -271,14 +293,11 @@ class _OutlineBuilder:
                         else:
                             nodes.append(node)
                 continue
-            tab = phrases.tab_label(el.text) if el.kind in ("paragraph", "html") else None
+            tab = phrases.tab_label(el.text) if el.kind == "paragraph" else None
             if tab is not None:
                 # `=== "Linux"`: the tab's steps are one alternative, for a person to choose
                 flush()
                 guarded = (Guard(text=tab), [], el)
-                continue
-            if el.kind == "html" and "</TabItem>" in el.text:
-                flush()
                 continue
             if el.kind == "paragraph":
                 flush()
@@ -310,6 +329,7 @@ class _OutlineBuilder:
                         self._append(nodes, node)
                     else:
                         nodes.append(node)
+        close_scope()
         flush()
         if owner is not None and self.els[owner].kind == "heading" and cls in ("diag", "mit") \
                 and not _has_action(nodes) and prose:

@@ -726,8 +726,26 @@ _TAB_ITEM = re.compile(r"<TabItem\b[^>]*?\blabel=[\"']([^\"'\n]{1,80})[\"']|"
 
 def tab_label(text: str) -> str | None:
     """The label of the content tab an element opens, if it opens one."""
-    m = _TAB.match(text)
-    if m:
-        return m.group(1).strip()
-    m = _TAB_ITEM.search(text)
-    return (m.group(1) or m.group(2)).strip() if m else None
+    m = _TAB.match(text) or _TAB_ITEM.search(text)
+    return next((g.strip() for g in m.groups() if g), None) if m else None
+
+
+_SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.I | re.S)
+_HTML_CLOSER = re.compile(r"</(?:details|TabItem)>", re.I)
+
+
+def html_guard(text: str) -> Guard | None:
+    """The guard an HTML container opens: a `<TabItem label="Helm">` (one alternative), or a
+    `<details>` whose `<summary>` is a condition ("If the pod is stuck in Terminating")."""
+    closers = list(_HTML_CLOSER.finditer(text))
+    if closers:  # `</TabItem>` then `<TabItem label="kubectl">`: what opens after it
+        text = text[closers[-1].end():]
+    label = tab_label(text)
+    if label is not None:
+        return Guard(text=label)
+    m = _SUMMARY.search(text)
+    return guard_of(re.sub(r"<[^>]*>", "", m.group(1)).strip()) if m else None
+
+
+def closes_html_guard(text: str) -> bool:
+    return bool(_HTML_CLOSER.search(text))

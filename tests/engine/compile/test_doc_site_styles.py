@@ -269,3 +269,24 @@ def test_step_n_under_a_bullet_list_is_the_step_n_heading_not_the_nth_bullet():
                         "deploy/x`\n\n## Step 2\n\n`kubectl get svc`\n")
     (jump,) = [e for e in plan.edges if e.kind == "jump"]
     assert jump.target == step_running(plan, ["kubectl", "get", "svc"])
+
+
+def test_a_details_block_whose_summary_is_a_condition_guards_everything_in_it():
+    plan = compile_text("## Fix\n\n<details><summary>Only if the pod is stuck</summary>\n\n"
+                        "Force the deletion:\n\n`kubectl delete pod x --force`\n\n```bash\n"
+                        "kubectl delete pvc data-x\n```\n</details>\n\nThen run `kubectl get "
+                        "pods`.\n\n<Tabs>\n<TabItem value=\"helm\" label=\"Helm\">\n\n```bash\n"
+                        "helm rollback app\n```\n\n</TabItem>\n<TabItem value=\"kubectl\">\n\n"
+                        "```bash\nkubectl rollout undo deploy/app\n```\n\n</TabItem>\n</Tabs>\n")
+    for argv in (["kubectl", "delete", "pod", "x", "--force"],
+                 ["kubectl", "delete", "pvc", "data-x"]):
+        step = step_running(plan, argv)
+        assert gated(plan, step)
+    assert guards_of(plan, step_running(plan, ["kubectl", "delete", "pod", "x", "--force"])) \
+        == ["Only if the pod is stuck"]
+    # the pvc deletion is in the same branch: it follows the pod's, and only it
+    pvc = f"approve-{step_running(plan, ['kubectl', 'delete', 'pvc', 'data-x'])}"
+    assert [e.source for _, e in plan.incoming(pvc) if e.on == "success"] == [
+        step_running(plan, ["kubectl", "delete", "pod", "x", "--force"])]
+    undo = step_running(plan, ["kubectl", "rollout", "undo", "deploy/app"])
+    assert guards_of(plan, undo) == ["kubectl"]
