@@ -76,7 +76,8 @@ PLUGIN_TAGS = {"detect": None, "opcua": "opcua", "http": "http", "logs": "logs"}
 # -- prompts ------------------------------------------------------------------------------------
 
 _PROMPT = re.compile(
-    r"^\s*(?:\$>?"
+    r"^\s*(?:\([\w.@-]{1,40}\)\s)?"                # a virtualenv's or conda's `(venv) `
+    r"(?:\$>?"
     r"|[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?[$#%]"      # user@host:~$ , user@host$
     r"|[\w.-]+:(?:~|/)[^\s$#]*\s?[$#]"              # host:~$ , host:/srv#
     r"|\[[^\]\n]{1,60}\]\s?[$#]"                    # [root@host ~]#

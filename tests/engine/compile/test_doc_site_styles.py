@@ -290,3 +290,12 @@ def test_a_details_block_whose_summary_is_a_condition_guards_everything_in_it():
         step_running(plan, ["kubectl", "delete", "pod", "x", "--force"])]
     undo = step_running(plan, ["kubectl", "rollout", "undo", "deploy/app"])
     assert guards_of(plan, undo) == ["kubectl"]
+
+
+def test_a_prompt_behind_a_virtualenv_or_conda_name_is_still_a_prompt():
+    # "(venv) ops@bastion:~$ cmd" read as output: the command was lost without a record
+    plan = compile_text("## Check\n\n```console\n(venv) ops@bastion:~$ ansible-playbook -i prod "
+                        "site.yml --check\nPLAY [all] ****\nok: [web-1]\n(base) $ conda list\n"
+                        "# packages in environment\n```\n")
+    assert pipelines(plan) == [[["ansible-playbook", "-i", "prod", "site.yml", "--check"]],
+                               [["conda", "list"]]]
