@@ -74,7 +74,8 @@ class Element(BaseModel):
     links: list[Link] = Field(default_factory=list)
     command_cells: list[str] = Field(
         default_factory=list, description="A table's code in the cells under a 'Command' "
-        "header (\"Command | What it tells you\"): commands the author lists to run.")
+        "(or 'Check') header (\"Command | What it tells you\", \"Symptom | Check | Action\"): "
+        "commands the author lists to run.")
 
 
 _INPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -286,7 +287,8 @@ def _parse_guide(data: bytes | str, path: str) -> Guide:
     )
 
 
-_COMMAND_HEADER = re.compile(r"^\W*(?:commands?|command to run|cmd|run|query|queries)\W*$", re.I)
+_COMMAND_HEADER = re.compile(r"^\W*(?:commands?|command to run|cmd|run|query|queries|checks?|"
+                             r"how to check|verify|verification|diagnos(?:e|is|tic))\W*$", re.I)
 
 
 def _command_cells(tokens: list[Token]) -> list[str]:

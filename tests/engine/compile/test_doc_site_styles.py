@@ -299,3 +299,14 @@ def test_a_prompt_behind_a_virtualenv_or_conda_name_is_still_a_prompt():
                         "# packages in environment\n```\n")
     assert pipelines(plan) == [[["ansible-playbook", "-i", "prod", "site.yml", "--check"]],
                                [["conda", "list"]]]
+
+
+def test_a_symptom_table_runs_its_read_only_checks_and_only_shows_its_actions():
+    # "| Symptom | Check | Action |": the checks were a person's, like the actions
+    plan = compile_file("sre-symptom-table.md")
+    ran = pipelines(plan)
+    assert [["kubectl", "-n", "checkout", "get", "pods", "-o", "wide"]] in ran
+    assert [["kubectl", "-n", "checkout", "top", "pods"]] in ran
+    assert not any("cordon" in argv[0] or "pgbouncer" in " ".join(argv[0]) for argv in ran)
+    (shown,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and s.text.startswith("Symptom")]
+    assert "kubectl cordon" in shown.text and "rollout restart deploy/pgbouncer" in shown.text
