@@ -810,6 +810,14 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
             out.append(shown)
             i += 1
             continue
+        if not in_table and out and (out[-1].console or _console_opener(out[-1].text)) and (
+                _PSQL_META.match(s) or _SQL_START.match(s) or _SQL_STATEMENT.match(s)):
+            # `sudo -u postgres psql`, then `SELECT ...;` and `\q`: typed into the console the
+            # block opened, as in a shell-tagged block (it was dropped as prose)
+            text, j = _gather_sql(lines, i)
+            out.append(CommandLine(text, first_line + i, first_line + j, console=True))
+            i = j + 1
+            continue
         if s.startswith("#") or in_table or _outputish(s) or not _shape(s, strict=True):
             i = _past_continuations(lines, i)  # a `\` line's rest is not a command of its own
             continue
@@ -817,6 +825,18 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
         out.append(CommandLine(text.strip(), first_line + i, first_line + j))
         i = j + 1
     return out
+
+
+def _gather_sql(lines: list[str], i: int) -> tuple[str, int]:
+    """A statement typed into a console, over the lines up to its `;` (a meta-command is one
+    line)."""
+    if _PSQL_META.match(lines[i]):
+        return lines[i].strip(), i
+    j = i
+    while not lines[j].rstrip().endswith(";") and j + 1 < len(lines) and lines[j + 1].strip() \
+            and not _PSQL_META.match(lines[j + 1]) and not _SQL_START.match(lines[j + 1]):
+        j += 1
+    return "\n".join(ln.strip() for ln in lines[i:j + 1]), j
 
 
 _RUNS = re.compile(r"\s+|\S+")

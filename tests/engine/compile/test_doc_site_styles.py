@@ -310,3 +310,19 @@ def test_a_symptom_table_runs_its_read_only_checks_and_only_shows_its_actions():
     assert not any("cordon" in argv[0] or "pgbouncer" in " ".join(argv[0]) for argv in ran)
     (shown,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and s.text.startswith("Symptom")]
     assert "kubectl cordon" in shown.text and "rollout restart deploy/pgbouncer" in shown.text
+
+
+def test_statements_typed_into_a_console_an_untagged_block_opens_are_kept():
+    # `sudo -u postgres psql` then `SELECT ...;`: the statement was dropped as prose, and
+    # a person was shown only the console's opener and `exit`
+    plan = compile_text("## Check\n\n```\nsudo -u postgres psql\n"
+                        "SELECT slot_name FROM pg_replication_slots;\n\\q\n```\n")
+    assert pipelines(plan) == [[["sudo", "-u", "postgres", "psql", "-c",
+                                 "SELECT slot_name FROM pg_replication_slots;"]]]
+    plan = compile_file("heredoc-sessions.md")
+    (primary,) = [s for s in manual_scripts(plan) if "db-primary" in s]
+    assert "SELECT slot_name, active, restart_lsn FROM pg_replication_slots;" in primary
+    plan = compile_text("## Fix\n\n```\nsudo gitlab-psql\n"
+                        "DELETE FROM ci_builds WHERE id = 5;\n```\n")
+    (delete,) = runs(plan)
+    assert delete.mutating and gated(plan, delete.id)
