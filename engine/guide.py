@@ -27,6 +27,8 @@ from typing import Any, Literal
 import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from mdit_py_plugins.admon import admon_plugin
+from mdit_py_plugins.container import container_plugin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -72,7 +74,8 @@ class Element(BaseModel):
     links: list[Link] = Field(default_factory=list)
     command_cells: list[str] = Field(
         default_factory=list, description="A table's code in the cells under a 'Command' "
-        "header (\"Command | What it tells you\"): commands the author lists to run.")
+        "(or 'Check') header (\"Command | What it tells you\", \"Symptom | Check | Action\"): "
+        "commands the author lists to run.")
 
 
 _INPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -284,7 +287,8 @@ def _parse_guide(data: bytes | str, path: str) -> Guide:
     )
 
 
-_COMMAND_HEADER = re.compile(r"^\W*(?:commands?|command to run|cmd|run|query|queries)\W*$", re.I)
+_COMMAND_HEADER = re.compile(r"^\W*(?:commands?|command to run|cmd|run|query|queries|checks?|"
+                             r"how to check|verify|verification|diagnos(?:e|is|tic))\W*$", re.I)
 
 
 def _command_cells(tokens: list[Token]) -> list[str]:
@@ -536,7 +540,18 @@ def _load_yaml(text: str, *, file: str, line: int, what: str,
 # -- the syntax tree -> elements --------------------------------------------------------------
 
 
-_MD = MarkdownIt("commonmark", {"html": True}).enable("table")
+def _docusaurus_admonition(params: str, markup: str) -> bool:
+    return _ADMONITION_PARAMS.match(params) is not None
+
+
+_ADMONITION_PARAMS = re.compile(r"^\s*[A-Za-z][\w-]*(?:\[[^\]\n]*\])?(?:\s.*)?$")
+# CommonMark plus GFM tables, and the admonitions documentation sites write: MkDocs'
+# `!!! warning "Title"` / `??? note` (the body indented under it) and Docusaurus' (or pandoc's)
+# `:::warning Title` ... `:::`. Each is read as a quote holding its title and its body, so the
+# body's sentences and fenced commands are the guide's like any other (indented four spaces
+# under `!!!`, CommonMark alone would take them for an indented code block).
+_MD = MarkdownIt("commonmark", {"html": True}).enable("table").use(admon_plugin).use(
+    container_plugin, name="admonition", validate=_docusaurus_admonition)
 _NAME = re.compile(r"\{#([A-Za-z_][A-Za-z0-9_-]{0,63})((?:[ \t]+[^\s{}]+)*)[ \t]*\}")
 
 
@@ -566,12 +581,46 @@ def _take_name(text: str, *, path: str,
 
 
 _FENCE_OPEN = re.compile(r"^\s*(`{3,}|~{3,})")
+_ADMONITION_OPEN = re.compile(r"^( *)(:{3,})\s*[A-Za-z]")
+
+
+def _dedent_admonitions(body: str) -> str:
+    """Each `:::note` ... `:::` admonition whose body the author indented four spaces or more
+    (as MkDocs wants it) with that indent taken off, line for line: the body is the guide's
+    prose and blocks, not an indented code block (nor lazy lines of the `:::note` line)."""
+    lines = body.split("\n")
+    fence = ""
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        opener = _FENCE_OPEN.match(ln)
+        if fence:
+            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
+                fence = ""
+        elif opener:
+            fence = opener.group(1)
+        elif (m := _ADMONITION_OPEN.match(ln)) and _ADMONITION_PARAMS.match(
+                ln[m.end(2):]) is not None:
+            close = next((j for j in range(i + 1, len(lines)) if re.fullmatch(
+                rf" {{{len(m.group(1))}}}:{{{len(m.group(2))},}}\s*", lines[j])), None)
+            if close is None:
+                i += 1
+                continue
+            inner = [x for x in lines[i + 1:close] if x.strip()]
+            cut = min((len(x) - len(x.lstrip(" ")) for x in inner), default=0) - len(m.group(1))
+            if cut >= 4:
+                for j in range(i + 1, close):
+                    lines[j] = lines[j][cut:] if lines[j][:cut].isspace() else lines[j].lstrip(" ")
+            i = close
+        i += 1
+    return "\n".join(lines)
 
 
 class _Builder:
     """Walks markdown-it's token stream once, keeping a stack of open containers."""
 
     def __init__(self, body: str, *, offset: int, path: str) -> None:
+        body = _dedent_admonitions(body)
         self.body = body
         self.lines = body.split("\n")
         self.path = path
@@ -616,6 +665,23 @@ class _Builder:
                 stack.append(["quote", idx])
             elif t == "blockquote_close":
                 stack.pop()
+            elif t in ("admonition_open", "container_admonition_open"):
+                idx = self._add("quote", tok, text="", parent=self._container(stack))
+                stack.append(["quote", idx])
+                if t == "container_admonition_open":  # `:::tip Clear the cache`: its title
+                    m = re.match(r"\s*([\w-]+)(?:\[([^\]]*)\])?\s*(.*)", tok.info)
+                    title = (m.group(2) or m.group(3) or m.group(1)) if m else tok.info
+                    line = self._span(tok).start
+                    self._add("paragraph", tok, text=title.strip(), parent=idx,
+                              span=Span(start=line, end=line))
+            elif t == "admonition_title_open":
+                text, code, links = _inline(tokens[i + 1])
+                self._add("paragraph", tok, text=text, inline_code=code, links=links,
+                          parent=self._container(stack))
+                i += 3
+                continue
+            elif t in ("admonition_close", "container_admonition_close"):
+                self._close_admonition(stack.pop()[1])
             elif t == "heading_open":
                 self._heading(tok, tokens[i + 1])
                 i += 3
@@ -660,9 +726,20 @@ class _Builder:
 
     def _add(self, kind: ElementKind, tok: Token, **fields: Any) -> int:
         idx = len(self.out)
-        self.out.append(Element(index=idx, kind=kind, span=self._span(tok),
-                                section=self.section, **fields))
+        span = fields.pop("span", None) or self._span(tok)
+        self.out.append(Element(index=idx, kind=kind, span=span, section=self.section,
+                                **fields))
         return idx
+
+    def _close_admonition(self, idx: int) -> None:
+        """A `:::` admonition's closing line is part of it."""
+        el = self.out[idx]
+        end = el.span.end
+        while end < len(self.lines) and not self.lines[end].strip():
+            end += 1
+        if end < len(self.lines) and re.fullmatch(r"\s*:{3,}\s*", self.lines[end]):
+            self.out[idx] = el.model_copy(update={"span": Span(start=el.span.start,
+                                                               end=end + 1)})
 
     def _heading(self, tok: Token, inline: Token) -> None:
         level = int(tok.tag[1])
@@ -683,9 +760,18 @@ class _Builder:
     def _code(self, tok: Token, stack: list[list[Any]]) -> None:
         fenced = tok.type == "fence"
         lang = tok.info.strip().split()[0].lower() if fenced and tok.info.strip() else None
+        text = tok.content.rstrip("\n")
         if fenced:
             self._check_closed(tok)
-        self._add("code", tok, text=tok.content.rstrip("\n"), lang=lang, fenced=fenced,
+        else:
+            # A fence indented four spaces too deep (under "a. Stop the consumers:", a
+            # paragraph, not a list item) is an indented block that holds the fence: the
+            # author's fenced block, language tag and all.
+            inner = _fence_inside(text)
+            if inner is not None:
+                lang, text = inner
+                fenced = True
+        self._add("code", tok, text=text, lang=lang, fenced=fenced,
                   parent=self._container(stack))
 
     def _check_closed(self, tok: Token) -> None:
@@ -708,6 +794,28 @@ class _Builder:
             links += lk
             i += 3
         return " ".join(texts), code, links, i
+
+
+_FENCE_LINE = re.compile(r"^(`{3,}|~{3,})\s*([^`\s]*)[^`]*$")
+
+
+def _fence_inside(code: str) -> tuple[str | None, str] | None:
+    """(language, body) of an indented code block that is one whole fenced block; else None."""
+    lines = code.strip("\n").split("\n")
+    if len(lines) < 2:
+        return None
+    opener = _FENCE_LINE.match(lines[0].strip())
+    if opener is None:
+        return None
+    marker = opener.group(1)
+    closer = lines[-1].strip()
+    if not (closer.startswith(marker) and not closer.strip(marker[0])):
+        return None
+    if any(ln.strip().startswith(marker[0] * 3) for ln in lines[1:-1]):
+        return None  # more than one block, or prose between fences
+    indent = len(lines[0]) - len(lines[0].lstrip())
+    body = [ln[indent:] if ln[:indent].isspace() else ln.lstrip() for ln in lines[1:-1]]
+    return (opener.group(2).lower() or None), "\n".join(body)
 
 
 def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:

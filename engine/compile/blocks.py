@@ -43,6 +43,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from engine.compile.powershell import windows_command
 from engine.effects import KNOWN_CLIS, sql_verdict
 from engine.guide import Element
 
@@ -75,7 +76,8 @@ PLUGIN_TAGS = {"detect": None, "opcua": "opcua", "http": "http", "logs": "logs"}
 # -- prompts ------------------------------------------------------------------------------------
 
 _PROMPT = re.compile(
-    r"^\s*(?:\$>?"
+    r"^\s*(?:\([\w.@-]{1,40}\)\s)?"                # a virtualenv's or conda's `(venv) `
+    r"(?:\$>?"
     r"|[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?[$#%]"      # user@host:~$ , user@host$
     r"|[\w.-]+:(?:~|/)[^\s$#]*\s?[$#]"              # host:~$ , host:/srv#
     r"|\[[^\]\n]{1,60}\]\s?[$#]"                    # [root@host ~]#
@@ -400,6 +402,22 @@ _OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:example|sample|expected|typical|the)?\s
                           r"(?!\s+(?:of|from)\s+(?:the\s+)?(?:following|this|these)\s+command)")
 
 
+_SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.I | re.S)
+
+
+def announces_output(intro: Element | None) -> bool:
+    """Whether the element before a block says the block is output: a paragraph ("Example
+    output:") or a collapsed `<details>` whose `<summary>` says so ("Sample output")."""
+    if intro is None:
+        return False
+    if intro.kind == "paragraph":
+        return output_cue(intro.text)
+    if intro.kind == "html":
+        m = _SUMMARY.search(intro.text)
+        return m is not None and output_cue(re.sub(r"<[^>]*>", "", m.group(1)))
+    return False
+
+
 def output_cue(paragraph: str) -> bool:
     """Whether a paragraph announces that the block after it is output ("Example output:",
     "The result should look like:", "For example, the output is similar to:")."""
@@ -488,7 +506,8 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
         first = next((i for i, ln in enumerate(lines) if ln.strip() and (
             i in prompts or not ln.lstrip().startswith("#"))), None)
         if first is None or first not in prompts and not (
-                _shape(lines[first], strict=True) and not _outputish(lines[first])):
+                _shape(lines[first], strict=True) and not _outputish(lines[first])
+                and _prints_below(lines[first + 1:])):
             return Block("output", text=raw, start=start, end=end)
         prompts = dict(prompts) if first in prompts else {first: ("sh", 0), **prompts}
     if prompts:
@@ -535,6 +554,15 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
     if _looks_like_config(meaningful):
         return Block("config", text=raw, start=start, end=end)
     return Block("output", text=raw, start=start, end=end)
+
+
+def _prints_below(rest: list[str]) -> bool:
+    """Whether the lines under an announced output block's unprompted first command are what
+    it printed: some line is not itself a command. A block of nothing but commands after
+    "The output looks like:" is the listing a command printed (a script, a crontab), whose
+    lines are text to read, never steps."""
+    return any(ln.strip() and not ln.lstrip().startswith("#") and
+               (_outputish(ln) or not _shape(ln, strict=True)) for ln in rest)
 
 
 def _shown_commands(meaningful: list[str]) -> list[str]:
@@ -733,6 +761,13 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
             out.append(CommandLine(s[2:].strip(), first_line + i, first_line + i, console=True))
             i += 1
             continue
+        if not in_table and windows_command(s):
+            # `Restart-Service W3SVC` / `net stop w3svc` in a shell block: Windows' own command
+            # line, which a POSIX shell cannot run and the prose test would drop: shown
+            text, j = _gather(lines, i, ln)
+            out.append(CommandLine(text.strip(), first_line + i, first_line + j, shown=True))
+            i = j + 1
+            continue
         if in_table or _outputish(s) or not _shape(s, strict=False):
             if _PSQL_META.match(s) or _SQL_START.match(s) or _SQL_STATEMENT.match(s):
                 # typed into a database console the block opened: a person's (or the
@@ -775,6 +810,14 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
             out.append(shown)
             i += 1
             continue
+        if not in_table and out and (out[-1].console or _console_opener(out[-1].text)) and (
+                _PSQL_META.match(s) or _SQL_START.match(s) or _SQL_STATEMENT.match(s)):
+            # `sudo -u postgres psql`, then `SELECT ...;` and `\q`: typed into the console the
+            # block opened, as in a shell-tagged block (it was dropped as prose)
+            text, j = _gather_sql(lines, i)
+            out.append(CommandLine(text, first_line + i, first_line + j, console=True))
+            i = j + 1
+            continue
         if s.startswith("#") or in_table or _outputish(s) or not _shape(s, strict=True):
             i = _past_continuations(lines, i)  # a `\` line's rest is not a command of its own
             continue
@@ -782,6 +825,18 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
         out.append(CommandLine(text.strip(), first_line + i, first_line + j))
         i = j + 1
     return out
+
+
+def _gather_sql(lines: list[str], i: int) -> tuple[str, int]:
+    """A statement typed into a console, over the lines up to its `;` (a meta-command is one
+    line)."""
+    if _PSQL_META.match(lines[i]):
+        return lines[i].strip(), i
+    j = i
+    while not lines[j].rstrip().endswith(";") and j + 1 < len(lines) and lines[j + 1].strip() \
+            and not _PSQL_META.match(lines[j + 1]) and not _SQL_START.match(lines[j + 1]):
+        j += 1
+    return "\n".join(ln.strip() for ln in lines[i:j + 1]), j
 
 
 _RUNS = re.compile(r"\s+|\S+")

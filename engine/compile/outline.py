@@ -22,7 +22,7 @@ from engine.compile.links import guide_link
 from engine.compile.nodes import Action
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
-from engine.compile.sessions import SessionReader, opens_session
+from engine.compile.sessions import SessionReader, opens_session, workstation_tool
 from engine.compile.shellwords import Parsed, Pipeline, Word, parse_line
 from engine.effects import (
     Templated,
@@ -237,6 +237,9 @@ class _OutlineBuilder:
         cls = self.cls[el.index]
         nodes = self._content(el.index, cls)
         guard = phrases.guard_of(el.text) if el.level > 2 else None
+        if guard is None and el.level > 1 and phrases.is_rollback(el.text):
+            # "## Rollback": its steps undo the procedure's; a person decides whether they run
+            guard = Guard(text=el.text)
         if guard and nodes:
             return [IfNode(guard, nodes, el.span, el.index)]
         return nodes
@@ -249,6 +252,9 @@ class _OutlineBuilder:
         nodes: list[Node] = []
         guarded: tuple[Guard, list[Node], Element] | None = None
         prose: list[Element] = []
+        # `<details><summary>If the pod is stuck</summary>` ... `</details>`, a `<TabItem>`:
+        # an HTML container whose opener is a condition guards all it holds, up to its closer
+        scoped: tuple[Guard, list[Node], Element] | None = None
 
         def flush() -> None:
             nonlocal guarded
@@ -257,8 +263,27 @@ class _OutlineBuilder:
                                            guarded[2].index))
             guarded = None
 
+        def close_scope() -> None:
+            nonlocal scoped, nodes
+            if scoped is not None:
+                flush()
+                guard, outer, opener = scoped
+                inner, nodes, scoped = nodes, outer, None
+                if inner:
+                    self._append(nodes, IfNode(guard, inner, opener.span, opener.index))
+
         for idx in self.children.get(owner, []):
             el = self.els[idx]
+            if el.kind == "html":
+                opens = phrases.html_guard(el.text)
+                if scoped is not None and (opens is not None or phrases.closes_html_guard(
+                        el.text)):
+                    close_scope()
+                if opens is not None:
+                    flush()
+                    scoped = (opens, nodes, el)
+                    nodes = []
+                continue
             if el.kind == "heading":
                 flush()
                 if headings and self.cls[idx] == "info":
@@ -269,6 +294,12 @@ class _OutlineBuilder:
                             self._append(nodes, node)
                         else:
                             nodes.append(node)
+                continue
+            tab = phrases.tab_label(el.text) if el.kind == "paragraph" else None
+            if tab is not None:
+                # `=== "Linux"`: the tab's steps are one alternative, for a person to choose
+                flush()
+                guarded = (Guard(text=tab), [], el)
                 continue
             if el.kind == "paragraph":
                 flush()
@@ -300,6 +331,7 @@ class _OutlineBuilder:
                         self._append(nodes, node)
                     else:
                         nodes.append(node)
+        close_scope()
         flush()
         if owner is not None and self.els[owner].kind == "heading" and cls in ("diag", "mit") \
                 and not _has_action(nodes) and prose:
@@ -584,8 +616,16 @@ class _OutlineBuilder:
 
     @staticmethod
     def _introduces(el: Element) -> bool:
-        """A paragraph or item that ends with ':' introduces what follows it."""
-        return el.text.rstrip(" *_").endswith(":")
+        """A paragraph or item that ends with ':' introduces what follows it; so does one that
+        is nothing but a condition, a label over the steps under it ("**When the unit is
+        masked**", an admonition titled "If the pod is Pending")."""
+        text = el.text.rstrip(" *_")
+        if text.endswith(":"):
+            return True
+        if el.kind != "paragraph" or text.endswith((".", "!", "?")):
+            return False
+        guard = phrases.guard_of(el.text)
+        return guard is not None and not guard.is_else and not _consequent(el.text, guard)
 
     def _jumps(self, el: Element, guard: Guard | None) -> list[Node]:
         out: list[Node] = []
@@ -661,7 +701,8 @@ class _OutlineBuilder:
         block = nxt.text if nxt is not None and nxt.kind == "code" else ""
         listed = set(el.command_cells) if el.kind == "table" else set()
         commands = [c for c in el.inline_code
-                    if c in listed or inline_command(c) or _run_word(c, el.text, block)]
+                    if c in listed or inline_command(c) or _run_word(c, el.text, block) or
+                    powershell.windows_command(c)]
         if not commands:
             return nodes
         lead = self._lead(el)
@@ -685,7 +726,7 @@ class _OutlineBuilder:
             asked = asked or code == commands[-1] and cls not in ("info", "cleanup") and \
                 opens_session(line)
             if asked and not _prose_words(line) and code not in fragments and \
-                    code not in choices:
+                    code not in choices and not powershell.windows_command(line):
                 new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
                                      el, cls, owner, block=None)
                 if (cls == "info" or el.kind == "table") and \
@@ -787,8 +828,7 @@ class _OutlineBuilder:
 
     def _code(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
         intro = self.els[el.index - 1] if el.index else None
-        cue = intro is not None and intro.kind == "paragraph" and blocks.output_cue(intro.text)
-        block = blocks.read_block(el, after_output_cue=cue)
+        block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro))
         own = owner if owner is not None else el.index
         if intro is not None and intro.kind == "paragraph" and self.owner.get(intro.index) == \
                 owner and (owner is None or self.els[owner].kind == "heading" and
@@ -829,6 +869,16 @@ class _OutlineBuilder:
                                  script=block.text)]
         if block.cls != "command":
             return []
+        if intro is not None and intro.kind in ("paragraph", "list_item") and \
+                self.sessions.open is None and block.lines and \
+                not any(opens_session(line.text) or workstation_tool(line.text)
+                        for line in block.lines) and phrases.runs_elsewhere(intro.text):
+            # "On the database host, run:": typed on a machine no line of the block reaches
+            # (`ssh`, `kubectl exec`, a cloud CLI would); run here, it would act on (or
+            # report) the wrong machine. A person's step, there.
+            script = "\n".join(line.text for line in block.lines)
+            where = Span(start=block.lines[0].start, end=block.lines[-1].end)
+            return [self._manual(own, cls, title, script, where, el.index, script=script)]
         return self._commands(block.lines, el, cls, own, block=el.index)
 
     def _plugin_step(self, block: blocks.Block, el: Element, cls: SectionClass, owner: int,
@@ -1112,17 +1162,24 @@ def inline_command(code: str) -> bool:
 _SCRIPT_NAME = re.compile(r"^(?:\.{0,2}/)?[\w.+-]+(?:/[\w.+-]+)*\.(?:sh|bash|py|rb|pl)$")
 
 
+def _with_options(words: list[str]) -> bool:
+    """A program's name, then an option among its words (`crontab -l -u app`)."""
+    return bool(re.fullmatch(r"[a-z][\w.+-]*", words[0])) and \
+        any(re.match(r"--?[A-Za-z]", w) for w in words[1:])
+
+
 def _run_word(code: str, text: str, block: str = "") -> bool:
     """A program the sentence says to run, right after "run"/"execute" ("Run `uptime`.", "by
     running `kafka-topics.sh --describe`"): a command, though `inline_command` knows neither a
     one-word program from a name nor a script it has no table for. One word must be a known
-    program; more, the first must be a script's file name (`*.sh`, `*.py`, ...; the effects
-    classifier then decides whether it changes anything: an unknown program is gated). Not
+    program; more, the first must be a script's file name (`*.sh`, `*.py`, ...) or a program's
+    name with an option after it (`crontab -l -u app`); the effects classifier then decides
+    whether it changes anything: an unknown program is gated. Not
     when the words name the command of the `block` right after them ("Run `ls` on the host"
     over `ls /var/test`) or introduce one ("Run `date` command:")."""
     words = code.split()
     if not words or (not looks_like_command(words[0]) if len(words) == 1 else
-                     not _SCRIPT_NAME.match(words[0])):
+                     not (_SCRIPT_NAME.match(words[0]) or _with_options(words))):
         return False
     m = re.search(rf"\b(?:run|running|execute|executing)\s+`{re.escape(code)}`(\s*command)?"
                   r"(\s*:)?", text, re.I)

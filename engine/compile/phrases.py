@@ -64,7 +64,7 @@ _LABELS = r"(?:note|important|tip|warning|caution|attention|info)"
 # label a bold "**Note**" line leaves when the next sentence opens a guard ("Note If ...").
 _NOTE = re.compile(rf"^(?:\[!{_LABELS}\]\s*|{_LABELS}\s*[:\u2013\u2014-]\s*|"
                    r"(?-i:Note|Important|Tip|Warning|Caution|Attention|Info|NOTE|IMPORTANT|TIP|WARNING|"
-                   r"CAUTION)\s+(?=(?-i:If|When|Unless|Should|Otherwise)\b))",
+                   r"CAUTION)\s+(?=(?-i:If|When|Unless|Should|Otherwise|Only (?:if|when))\b))",
                    re.I)
 _STEP_HEADING = re.compile(r"^\s*step\s+(\d{1,3})\b", re.I)
 
@@ -75,14 +75,24 @@ def step_number(heading: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+_STEP_LABEL = re.compile(r"^\s*step\s+(\d{1,3})\s*[:.)\u2013\u2014-](?!\d)", re.I)
+
+
+def step_label(text: str) -> int | None:
+    """N of a paragraph that opens with a "Step N:" label ("**Step 3:** Check the endpoint")."""
+    m = _STEP_LABEL.match(text.replace("**", ""))
+    return int(m.group(1)) if m else None
+
+
 def _strip_enumerator(text: str) -> str:
     return _ENUM.sub("", text, count=1)
 
 
 # -- guards ------------------------------------------------------------------------------
 
-_GUARD_START = re.compile(r"^(?:if|when|whenever|in case|in the case|unless|should|otherwise|"
-                          r"else|if not|if so|for the case)\b", re.I)
+# "Only if/when ...": the author's stricter guard ("Only when on the old cluster, reload X").
+_GUARD_START = re.compile(r"^(?:(?:only )?(?:if|when|in case)|whenever|in the case|unless|should|"
+                          r"otherwise|else|if not|if so|for the case)\b", re.I)
 _ELSE_START = re.compile(r"^(?:otherwise|else|if not|if this is not the case|if that does not)\b",
                          re.I)
 
@@ -157,7 +167,7 @@ def outcome_of(text: str) -> str | None:
     return None
 
 
-_LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:If|When|In case|Otherwise)\b)")
+_LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:(?:Only )?(?:If|When|In case)|Otherwise)\b)")
 
 
 def guard_in(sentence: str) -> Guard | None:
@@ -669,3 +679,73 @@ def case_of(text: str) -> str | None:
     """The case an option item opens with, before its arrow ("Every partition"), if any."""
     m = _CASE.match(_strip_enumerator(text.replace("**", "").replace("__", "")).strip())
     return m.group("case").strip() if m else None
+
+
+# "On the database host, run:", "Log in to the worker node and check ...:", "In the toolbox
+# pod:": the commands are typed on another machine, which the sentence names but no command
+# of the guide opens (`ssh host` would).
+_ELSEWHERE = re.compile(
+    r"^\W*(?:(?:then|next|now|first|finally),?\s+)?"
+    r"(?:(?:on|from|inside|within|in)\s+|(?:log\s*in|login|ssh|connect|shell|exec)\s+(?:in)?to\s+)"
+    r"(?:(?:any|one|each|all|some) of the|all the|the|each|every|all|a|an|any|that|this|its|"
+    r"one)\s+(?:[\w`.'-]+\s+){0,3}?"
+    r"(?:hosts?|nodes?|servers?|brokers?|replicas?|primary|secondary|leader|followers?|"
+    r"machines?|vms?|instances?|bastion|box(?:es)?|workers?|masters?|members?|pods?|"
+    r"containers?|toolbox)\b(?![-.`])", re.I)
+_HERE = re.compile(r"\b(?:local(?:ly)?|your (?:own )?(?:machine|computer|laptop|workstation)|"
+                   r"workstation|laptop|with (?:access|kubectl|credentials)|that has access)\b",
+                   re.I)
+
+
+def runs_elsewhere(text: str) -> bool:
+    """Whether an instruction says its commands are typed on another machine than the one
+    running the plan ("On each Kafka broker:", "SSH into the node and run:"), not on yours."""
+    plain = re.sub(r"[*_]", "", text)
+    return any(_ELSEWHERE.match(plain[a:b]) and not _HERE.search(plain[a:b])
+               for a, b in sentence_offsets(plain))
+
+
+# "## Rollback", "### Roll back the change", "## Backout plan": steps for when the change went
+# wrong, not the procedure's next steps.
+_ROLLBACK = re.compile(r"^(?:(?:application|emergency|manual)\s+)?(?:roll(?:ing)?[\s-]?back|"
+                       r"revert(?:ing)?|undo(?:ing)?|back(?:ing)?[\s-]?out)\b"
+                       r"(?!\s+(?:is|was|are|were|happens|works)\b)", re.I)
+
+
+def is_rollback(heading: str) -> bool:
+    """Whether a heading opens a section to follow only when the change must be undone."""
+    return bool(_ROLLBACK.match(_strip_enumerator(heading.replace("**", "")).strip()))
+
+
+# Content tabs: MkDocs' `=== "Linux"` line over the tab's indented body, Docusaurus'
+# `<TabItem value="linux" label="Linux">`. Each tab is an alternative (one platform, one tool).
+_TAB = re.compile(r"^\s*===\+?\s+\"([^\"\n]{1,80})\"\s*$")
+_TAB_ITEM = re.compile(r"<TabItem\b[^>]*?\blabel=[\"']([^\"'\n]{1,80})[\"']|"
+                       r"<TabItem\b[^>]*?\bvalue=[\"']([^\"'\n]{1,80})[\"']")
+
+
+def tab_label(text: str) -> str | None:
+    """The label of the content tab an element opens, if it opens one."""
+    m = _TAB.match(text) or _TAB_ITEM.search(text)
+    return next((g.strip() for g in m.groups() if g), None) if m else None
+
+
+_SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.I | re.S)
+_HTML_CLOSER = re.compile(r"</(?:details|TabItem)>", re.I)
+
+
+def html_guard(text: str) -> Guard | None:
+    """The guard an HTML container opens: a `<TabItem label="Helm">` (one alternative), or a
+    `<details>` whose `<summary>` is a condition ("If the pod is stuck in Terminating")."""
+    closers = list(_HTML_CLOSER.finditer(text))
+    if closers:  # `</TabItem>` then `<TabItem label="kubectl">`: what opens after it
+        text = text[closers[-1].end():]
+    label = tab_label(text)
+    if label is not None:
+        return Guard(text=label)
+    m = _SUMMARY.search(text)
+    return guard_of(re.sub(r"<[^>]*>", "", m.group(1)).strip()) if m else None
+
+
+def closes_html_guard(text: str) -> bool:
+    return bool(_HTML_CLOSER.search(text))

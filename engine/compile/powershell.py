@@ -3,8 +3,9 @@
 This module owns reading the blocks of Microsoft-style guides: blocks tagged `powershell`,
 `pwsh`, `ps1`, `ps` or `posh`; blocks whose lines carry PowerShell prompts (`PS C:\\> `,
 `PS /home/me> `, `PS> `: the prompted lines are commands, the rest their output); untagged
-blocks that start with a cmdlet (`Get-Service W32Time`); and `cmd`/`bat`/`batch` blocks and
-`C:\\> ` prompts (Windows command lines).
+blocks that start with a cmdlet (`Get-Service W32Time`); and `cmd`/`bat`/`batch` blocks,
+`C:\\> ` prompts and untagged blocks that start with a Windows command line (`net stop w3svc`,
+`taskkill /F /IM w3wp.exe`). An inline cmdlet or Windows command line is a person's step.
 
 A PowerShell block becomes steps of the `powershell` plugin (`plugins.powershell`): one per
 statement, or one for the whole block when its statements share variables or a construct
@@ -46,6 +47,15 @@ _CMDLET = re.compile(r"^\s*(?:\$\w+\s*=\s*)?(?:Get|Set|New|Remove|Test|Start|Sto
                      r"Clear|Resolve|Measure|Register|Unregister|Suspend|Resume|Wait|Write|"
                      r"Out|Format|ConvertTo|ConvertFrom|Find|Move|Copy|Rename|Reset|Grant|"
                      r"Revoke|Repair|Sync|Use|Enter|Exit)-[A-Z]\w+(?:\s|$)")
+# A Windows command line: a tool only Windows has, or one whose words are Windows' own
+# (`net stop w3svc`, `sc.exe query W3SVC`, `del /q C:\temp\*`, `C:\tools\fix.exe /all`).
+_WINDOWS_TOOL = re.compile(
+    r"^\s*(?:(?:taskkill|tasklist|iisreset|netsh|ipconfig|wmic|schtasks|robocopy|icacls|appcmd|"
+    r"certutil|dism|bcdedit|wevtutil|msiexec|diskpart|winrm|wbadmin|wusa|cscript)(?:\.exe)?"
+    r"(?:\s|$)|net(?:\.exe)? (?:stop|start|use|user|localgroup|share|session|view)\b|"
+    r"sc(?:\.exe)? (?:query|queryex|qc|stop|start|config|delete|failure)\b|"
+    r"(?:reg|del|rd|rmdir|xcopy|copy|move|type|dir|attrib)(?:\.exe)? (?=.*(?:\s/[A-Za-z?]|\\))|"
+    r"[A-Za-z]:\\\S*\.(?:exe|cmd|bat|ps1)(?:\s|$))", re.I)
 _VAR = re.compile(r"\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*)\b)(?!:)")
 _ASSIGN = re.compile(r"(?:^|[;\n({]\s*)\$([A-Za-z_]\w*)\s*(?:[-+*/]?=)(?!=)|"
                      r"\bforeach\s*\(\s*\$([A-Za-z_]\w*)\s+in\b|\bparam\s*\(([^)]*)\)", re.I)
@@ -85,7 +95,15 @@ def dialect(el: Element) -> str | None:
         return "cmd"
     if not tag and lines and _CMDLET.match(lines[0]):
         return "powershell"
+    if not tag and lines and _WINDOWS_TOOL.match(lines[0]):
+        return "cmd"
     return None
+
+
+def windows_command(code: str) -> bool:
+    """An inline span that is a PowerShell cmdlet or a Windows command line (`Restart-Service
+    W3SVC`, `iisreset /restart`): a person's, never run by the POSIX shell plugin."""
+    return bool(_CMDLET.match(code) or _WINDOWS_TOOL.match(code))
 
 
 def scripts(el: Element) -> list[Script]:

@@ -247,6 +247,13 @@ def console_opener(text: str) -> bool:
     return found is not None and found[0] is None and "console" in found[1]
 
 
+def workstation_tool(text: str) -> bool:
+    """Whether a shell line runs a tool that reaches its target from any machine (`kubectl`,
+    `gcloud`, `aws` ...): it runs here whatever machine the sentence names."""
+    first = _FIRST_WORD.match(text)
+    return first is not None and first.group(1).rsplit("/", 1)[-1] in _WORKSTATION
+
+
 def opens_session(text: str) -> bool:
     """Whether a shell line opens a session its next lines run in (`ssh host`, `sudo -u git`,
     `kubectl exec -it pod -- sh`, `gitlab-psql`)."""

@@ -220,7 +220,7 @@ _BLOCK_REASON = {"output": "sample output", "config": "configuration", "other": 
                  "command": "commands"}
 _GUARD_SENTENCE = re.compile(r"(?:^|(?<=[.!?:])\s+)(?:[*_]{0,2}\s*)"
                              r"(?:(?:\[!\w+\]|note|important|tip|warning|caution)\s*[:-]?\s+)?"
-                             r"((?:if|when|whenever|otherwise|"
+                             r"((?:(?:only )?(?:if|when)|whenever|otherwise|"
                              r"else|unless|in case|in the case|should)\b[^.!?\n]*)", re.I)
 _PROMPTED = re.compile(r"^\s*\$\s+")
 
@@ -261,7 +261,8 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
             held = within(el.span.start, el.span.end) or [
                 s for line in range(el.span.start, el.span.end + 1) for s in ending.get(line, ())]
             if not held:
-                cls = blocks.read_block(el).cls
+                intro = guide.elements[el.index - 1] if el.index else None
+                cls = blocks.read_block(el, after_output_cue=blocks.announces_output(intro)).cls
                 reason = _BLOCK_REASON.get(cls, cls)
                 if cls in ("command", "query", "script"):
                     reason = "descriptive section" if info else \

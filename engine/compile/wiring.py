@@ -18,7 +18,15 @@ from typing import Any
 
 from engine.compile.nodes import Action
 from engine.compile.outline import EndNode, Fork, IfNode, JumpNode, Node, _slug
-from engine.compile.phrases import Guard, JumpRef, derive_condition, may_fail, negate, step_number
+from engine.compile.phrases import (
+    Guard,
+    JumpRef,
+    derive_condition,
+    may_fail,
+    negate,
+    step_label,
+    step_number,
+)
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, slugify
 from engine.plan import Condition, Edge, OnError, Outcome, Span, Step, StepKind
@@ -358,7 +366,10 @@ class Wiring:
         if ref.kind == "step":
             n = int(ref.value)
             step_heading = self._step_heading(n)
-            in_list = self._in_item(source_el) and 1 <= n <= len(items)
+            # (a bullet list has no step numbers: "continue with step 2" under "- ..." items
+            # is the "Step 2" heading, when the guide has one)
+            in_list = self._in_item(source_el) and 1 <= n <= len(items) and \
+                any(it.ordered for it in items)
             if step_heading is not None and not in_list:
                 return step_heading.index  # "proceed to Step 5": the "## Step 5 - ..." heading
             if not 1 <= n <= len(items):
@@ -400,6 +411,12 @@ class Wiring:
                 n = step_number(h.text)
                 if n is not None:
                     self._numbered.setdefault(n, h)
+            # "**Step 3:** Check the endpoint": a notebook-style label opening a paragraph
+            for el in self.guide.elements:
+                if el.kind in ("paragraph", "list_item"):
+                    n = step_label(el.text)
+                    if n is not None:
+                        self._numbered.setdefault(n, el)
         return self._numbered
 
     def _step_heading(self, n: int) -> Element | None:
