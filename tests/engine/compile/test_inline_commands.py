@@ -58,12 +58,18 @@ def test_an_item_that_is_only_a_command_runs():
     assert runs(plan, "kubectl get nodes")
 
 
-def test_a_place_before_the_command_is_not_a_mention_and_a_change_waits_for_approval():
+def test_a_command_said_to_be_typed_on_another_machine_is_a_persons_there():
+    # "On all nodes, `x`" asks for x on those nodes: run here, it would act on (or report) the
+    # machine running the plan, the approver shown the command, not where it lands
     plan = compile_text("# T\n\n## Fix\n\n1. On all nodes, `sudo gitlab-ctl reconfigure`\n"
-                        "1. On the consul server `consul leave` - this leaves the cluster\n")
-    assert runs(plan, "sudo gitlab-ctl reconfigure")
-    assert gated(plan, "sudo gitlab-ctl reconfigure")
-    assert runs(plan, "consul leave")
+                        "1. On the consul server `consul leave` - this leaves the cluster\n"
+                        "1. From your laptop, `kubectl get nodes`\n")
+    assert not runs(plan, "sudo gitlab-ctl reconfigure") and not runs(plan, "consul leave")
+    texts = [s.text for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert any("sudo gitlab-ctl reconfigure" in t for t in texts)
+    assert any("consul leave" in t for t in texts)
+    # a place that is yours, or a tool that reaches its target from anywhere, still runs
+    assert runs(plan, "kubectl get nodes")
 
 
 def test_a_command_after_the_colon_that_ends_an_instruction_runs():
@@ -215,7 +221,7 @@ def test_a_command_that_is_the_whole_consequent_of_a_condition_runs_under_it():
 
 
 def test_explain_accounts_for_every_line_of_inline_commands():
-    text = ("# T\n\n## Fix\n\n1. On all nodes, `sudo gitlab-ctl reconfigure`\n"
+    text = ("# T\n\n## Fix\n\n1. Then, `sudo gitlab-ctl reconfigure`\n"
             "1. Tools like `git clone` are fine.\n\nThe `systemctl restart foo` call is slow. "
             "If you do not want to wait, delete the pod.\n")
     guide = parse_guide(text, path="guide.md")
