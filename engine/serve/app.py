@@ -251,8 +251,10 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             return _said(record)
         run_id = new_run_id()
         group = _group(note, route)
-        held = live.groups.get(group) or await intake.claim_alert_group(group, run_id=run_id,
-                                                                       guide=guide)
+        # the store's claim is the truth (it reads the held run's status): this process's own
+        # map of groups lags a run's end by its driver's last steps (learning from the run,
+        # releasing its slot), and a repeat in that window was deduped against an ended run
+        held = await intake.claim_alert_group(group, run_id=run_id, guide=guide)
         if held == run_id and not await intake_slots.take(route.plan.id, run_id):
             await intake.release_alert_group(group, run_id=run_id)  # no run: the group is free
             record = base.model_copy(update={
