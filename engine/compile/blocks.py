@@ -40,6 +40,7 @@ steps; the rest become nothing. Turning lines into argv is `engine.compile.shell
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -596,8 +597,7 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
             found[i] = ("sh", m.end())
             continue
         m = _ROOT_PROMPT.match(ln)
-        if m and _shape(ln[m.end():], strict=True) and not _outputish(ln[m.end():]) and \
-                not _continues_comment(lines, i, roots):
+        if m and _root_command(ln[m.end():]) and not _continues_comment(lines, i, roots):
             roots[i] = ("sh", m.end())
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     m = _GT_PROMPT.match(lines[first]) if first is not None else None
@@ -632,6 +632,23 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
             if m:
                 found[j] = ("db", m.end())
     return found
+
+
+def _root_command(body: str) -> bool:
+    """What follows `# ` is a command typed at a root prompt, not a comment: a known tool or a
+    path (`# kubectl get pods`), or a lowercase program with an option, path or value among its
+    arguments and no sentence around them (`# nfsstat -m`, `# sha512sum /var/lib/x/*`,
+    `# instance-manager process delete --name e-0`). `# Get the IP of the manager.`,
+    `# see --help for details` and `# see https://...` are comments."""
+    if _outputish(body):
+        return False
+    if _shape(body, strict=True):
+        return True
+    words = body.split()
+    return len(words) > 1 and _shape(body, strict=False) and \
+        any(_OPTIONISH.search(w) and "://" not in w for w in words[1:]) and \
+        not body.rstrip().endswith((".", ":", "?", "!")) and \
+        not any(w.lower() in _PROSE_WORDS for w in words)
 
 
 def _continues_comment(lines: list[str], i: int, roots: dict[int, tuple[str, int]]) -> bool:
@@ -729,7 +746,7 @@ def _transcript(lines: list[str], first_line: int,
             out.append(CommandLine(ln[at:].strip(), first_line + i, first_line + i, console=True))
             i += 1
             continue
-        text, j = _gather(lines, i, ln[at:])
+        text, j = _gather(lines, i, ln[at:], prompts)
         if text.strip():
             out.append(CommandLine(text.strip(), first_line + i, first_line + j,
                                    prompt=_prompt_of(ln[:at])))
@@ -871,8 +888,11 @@ _CONTROL_CLOSE = {"for": "done", "while": "done", "until": "done", "select": "do
 _HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
 
 
-def _gather(lines: list[str], i: int, text: str) -> tuple[str, int]:
-    """Join continuations, open quotes, trailing pipes, heredocs and loops into one line."""
+def _gather(lines: list[str], i: int, text: str,
+            prompted: Collection[int] = ()) -> tuple[str, int]:
+    """Join continuations, open quotes, trailing pipes, heredocs and loops into one line. A
+    quote left open never swallows the next `prompted` line: in a transcript a prompt starts a
+    new command (`# grubby --args=”x=0"` with a typographic quote, then `# reboot`)."""
     j = i
     if text.rstrip().endswith("{") and _BRACE_OPEN.match(text):
         return _gather_braces(lines, i, text)
@@ -884,7 +904,7 @@ def _gather(lines: list[str], i: int, text: str) -> tuple[str, int]:
         if line.ends_with_backslash():
             line.drop_backslash()
             line.append(" " + _PROMPT_CONT.sub("", lines[j + 1]).strip())
-        elif line.ends_with_join() or line.quote_open():
+        elif (line.ends_with_join() or line.quote_open()) and j + 1 not in prompted:
             line.append(("\n" if line.quote_open() else " ") + lines[j + 1].strip())
         elif heredoc and not line.heredoc_closed():
             line.append("\n" + lines[j + 1])

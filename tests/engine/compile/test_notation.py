@@ -239,3 +239,28 @@ def test_untagged_sql_that_only_starts_with_a_read_is_still_a_write():
     plan = compile_text("```\nselect pg_stat_reset();\ndrop table if exists t;\n```\n")
     assert queries(plan) == [] and [s.kind for s in plan.steps if s.plugin == "sql"] == []
     assert manual_scripts(plan) == ["select pg_stat_reset();\ndrop table if exists t;"]
+
+
+def test_a_root_prompt_before_a_tool_mendflow_does_not_know_is_still_a_prompt():
+    # `# tool --option` / `# tool /path`: a command typed as root, whichever tool it is (these
+    # were read as comments, the whole block ignored as sample output)
+    plan = compile_text("```bash\n# nfsstat -m\n```\n\nThen checksum each file:\n\n"
+                        "```\n# sha512sum /var/lib/longhorn/replicas/pvc-1/volume.meta\n"
+                        "fcd1b3bb677f  /var/lib/longhorn/replicas/pvc-1/volume.meta\n```\n")
+    assert runs(plan) == [["nfsstat", "-m"],
+                          ["sha512sum", "/var/lib/longhorn/replicas/pvc-1/volume.meta"]]
+
+
+def test_a_comment_about_an_option_or_a_link_is_not_a_root_prompt():
+    plan = compile_text("```bash\n# see --help for details\n# see https://example.com/x\n"
+                        "# Get the IP address of the share manager.\n```\n")
+    assert runs(plan) == [] and manual_scripts(plan) == []
+
+
+def test_an_open_quote_does_not_swallow_the_next_prompted_line():
+    # A typographic quote (”) leaves a `"` open: the next prompt still starts a command
+    plan = compile_text("```console\n# dnf install -y grubby\n"
+                        "# kubectl annotate node n1 note=\u201dcgroup v1\"\n# reboot\n```\n")
+    assert runs(plan)[0] == ["dnf", "install", "-y", "grubby"]
+    assert runs(plan)[-1] == ["reboot"]
+    assert all("reboot" not in script for script in manual_scripts(plan))
