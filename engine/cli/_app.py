@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 import typer
 from pydantic import ValidationError
@@ -19,7 +20,7 @@ from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
 from rich.segment import Segment
 
-from engine.errors import ExitCode, InputError, MendflowError
+from engine.errors import ConfigError, ExitCode, InputError, MendflowError
 from engine.printable import visible
 from engine.settings import Settings, describe_invalid, load_settings
 
@@ -80,3 +81,38 @@ def _settings() -> Settings:
         return load_settings()
     except ValidationError as exc:  # pydantic-settings validation of MENDFLOW_* values
         raise InputError(f"bad setting: {describe_invalid(exc)}") from None
+
+
+def write_out(path: Path, data: str | bytes, *, parents: bool = False) -> None:
+    """Write a file the user named (`--out`, `-o`): a path that cannot be written (no such
+    folder, no permission, a folder in the way) is bad input, said in one line, not an engine
+    bug. `parents`: create its missing folders first (an output folder the user named)."""
+    if parents:
+        ensure_folder(path)
+    try:
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write it ({exc.strerror or exc})",
+                         hint="Pass a path in a folder this user can write") from None
+
+
+def ensure_folder(path: Path) -> None:
+    """The folder a file the user named goes in, created if missing; one line when it cannot be."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot create its folder ({exc.strerror or exc})",
+                         hint="Pass a path in a folder this user can write") from None
+
+
+def make_data_dir(settings: Settings) -> None:
+    """The data folder the store lives in, created on first use; one line when it cannot be."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"MENDFLOW_DATA_DIR {settings.data_dir}: cannot create it "
+                          f"({exc.strerror or exc})",
+                          hint="Point MENDFLOW_DATA_DIR at a folder this user can write") from None

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from engine.cli._app import _settings, app, err, out
+from engine.cli._app import _settings, app, err, out, write_out
 from engine.errors import ExitCode, InputError, MendflowError
 from engine.settings import Settings
 
@@ -66,8 +66,7 @@ def compile(
             sys.stdout.write(res.plan.to_json())
             continue
         target = _plan_path(Path(res.path), out_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(res.plan.to_json(), encoding="utf-8")
+        write_out(target, res.plan.to_json(), parents=True)
         n = len(res.plan.steps)
         out.print(f"[green]✔[/green] {res.path} -> {target} ({n} steps)", highlight=False)
     if len(results) > 1:
@@ -182,8 +181,7 @@ def _compile_llm(files: list[Path], out_dir: Path | None, stdout: bool) -> None:
             sys.stdout.write(choice.plan.to_json())
             continue
         target = llm_plan_path(path, out_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(choice.plan.to_json(), encoding="utf-8")
+        write_out(target, choice.plan.to_json(), parents=True)
         out.print(f"[green]✔[/green] {path} -> {target} ({len(choice.plan.steps)} steps; "
                   f"{escape(choice.describe())})", highlight=False)
     if failed:
@@ -359,7 +357,7 @@ def graph(
             raise InputError(f"a {format} picture would garble the terminal",
                              hint="Pass --out FILE")
     if output is not None:
-        output.write_bytes(data)
+        write_out(output, data)
         out.print(f"wrote {output}", highlight=False)
     else:
         sys.stdout.buffer.write(data)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from engine.cli._app import app, out
+from engine.cli._app import app, ensure_folder, out
 from engine.errors import InputError
 
 detector_app = typer.Typer(help="Failure detectors: calibrate, combine, evaluate.",
@@ -43,7 +43,7 @@ def detector_calibrate(
     except json.JSONDecodeError as exc:
         raise InputError(f"--params is not JSON: {exc.msg}",
                          hint='Write --params \'{"k": 1}\'') from None
-    out.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out)
     out_text = calibrate_cmd(runs, detector=detector, out=out, alpha=alpha, window=window,
                              method=method, params=parsed, fit_fraction=fit_fraction, seed=seed)
     _say(out_text)

@@ -18,7 +18,16 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from engine.cli._app import OUTCOME_EXIT, STATUS_STYLE, _settings, app, err, out
+from engine.cli._app import (
+    OUTCOME_EXIT,
+    STATUS_STYLE,
+    _settings,
+    app,
+    err,
+    make_data_dir,
+    out,
+    write_out,
+)
 from engine.cli.guides import _fresh_llm_plan, _llm_setup, _load_plan
 from engine.cli.live import _LiveView, _TerminalPrompt
 from engine.errors import ExitCode, InputError, MendflowError
@@ -124,7 +133,7 @@ def _run_options(settings: Settings, answers: Answers, *, executor: str,
 def _open_store(settings: Settings) -> Store:
     from engine.store import open_store
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(settings)
     return open_store(settings.database_url or settings.store_path)
 
 
@@ -773,7 +782,7 @@ def report(
     view = asyncio.run(_with_store(settings, lambda s: _view_of(s, run_id)))
     text = render_markdown(view, graph=to_mermaid(view.plan))
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_out(output, text)
         out.print(f"wrote {output}")
     else:
         sys.stdout.write(text)

@@ -166,3 +166,32 @@ def test_a_bad_setting_is_one_line_naming_the_variable(env: dict[str, str],
         if name != "MENDFLOW_DATABASE_URL":
             assert name in proc.stderr
     assert "hunter2" not in proc.stderr and "errors.pydantic.dev" not in proc.stderr
+
+
+# -- files the user names to write -------------------------------------------------------------
+
+
+def unwritable(tmp: Path) -> Path:
+    """A path no user can write, root included: its folder is a regular file."""
+    blocker = tmp / "not-a-folder"
+    blocker.write_text("x")
+    return blocker / "sub" / "out"
+
+
+@pytest.mark.parametrize("args", [
+    ("compile", str(TRIAGE), "--out", "{bad}"),
+    ("graph", str(TRIAGE), "--format", "dot", "-o", "{bad}.dot"),
+    ("graph", str(TRIAGE), "--format", "mermaid", "-o", "{folder}"),
+    ("detector", "calibrate", "{tmp}", "--detector", "ft_jam_slip", "-o", "{bad}.json"),
+], ids=["compile-out", "graph-out", "graph-out-is-a-folder", "calibrate-out"])
+def test_an_output_path_that_cannot_be_written(args: tuple[str, ...], tmp_path: Path) -> None:
+    bad = unwritable(tmp_path)
+    filled = [a.format(bad=bad, folder=tmp_path, tmp=tmp_path) for a in args]
+    assert_one_line_bad_input(mendflow(*filled, tmp=tmp_path))
+
+
+def test_a_data_folder_that_cannot_be_created(tmp_path: Path) -> None:
+    bad = unwritable(tmp_path)
+    proc = mendflow("runs", tmp=tmp_path, env={"MENDFLOW_DATA_DIR": str(bad)})
+    assert_one_line_bad_input(proc)
+    assert "MENDFLOW_DATA_DIR" in proc.stderr
