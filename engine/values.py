@@ -5,8 +5,9 @@ label, which anyone who can make a metric carry a label can write. So every inpu
 and a value that does not fit its type fails the run before any step, with the input, the
 value (escaped) and the rule it broke:
 
-    name      a token: letters, digits and `. _ : / @ -`, not starting with `-` (a service,
-              namespace, pod, host:port, version). `string` is the same type, by its old name.
+    name      a token: letters, digits and `. _ : / @ -`, not starting with `-`, no `..` path
+              segment (a service, namespace, pod, host:port, version). `string` is the same
+              type, by its old name.
     path      a file system path: no control characters, not starting with `-`, normalised
               (`a/./b/../c` -> `a/c`); confined under the input's `roots` when it declares any.
     integer   a whole number;  number: a finite number;  boolean: true/false, yes/no, 1/0.
@@ -98,6 +99,9 @@ def check(type_: str, raw: Any, *, choices: tuple[str, ...] | list[str] = (),
             bad_chars = sorted({c for c in text if not _NAME.fullmatch(c)})
             raise ValueRejected("only letters, digits and . _ : / @ - are allowed; it contains "
                                 + ", ".join(shown(c) for c in bad_chars[:5]))
+        if ".." in text.split("/"):
+            raise ValueRejected("it has a '..' path segment, which climbs out of the folder a "
+                                "command puts it in; a path input (with roots) takes paths")
         return text
     if type_ == "path":
         return _path(text, roots)

@@ -20,8 +20,17 @@ _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r"<([A-Za-z][^<>|;&\n]{0,80}?)>")
 _ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 _STOP = frozenset(" \t\n\\'\"$`<>|&;()*")
-_PLAIN = re.compile(r"[^ \t\n\\'\"$`<>|&;()*]+")
-_DOUBLE_QUOTED_STOP = re.compile(r'["\\$`]')
+_PLAIN = re.compile(r"(?:[^ \t\n\\'\"$`<>|&;()*{]|\{(?!\{))+")
+_DOUBLE_QUOTED_STOP = re.compile(r'["\\$`]|\{\{')
+# `{{ pod }}`, `{{ inputs.pod }}`, `{{ vars.NS }}`: a value written the Jinja/Helm/Ansible
+# way; one placeholder, whatever blanks it holds (they never split the word)
+_TEMPLATE = re.compile(r"\{\{-?\s*(?:(?P<root>inputs|vars)\.)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+                       r"\s*-?\}\}")
+# `{{ .Status }}`, `{{ (index .Host.IDMappings 0) }}`, `{{ json . }}`: a Go template, the
+# tool's own (podman, docker, helm, kubectl go-template); its `.` names a field of the data
+_GO_TEMPLATE = re.compile(r"\{\{-?\s*(?:\.|(?:range|end|if|else|with|template|define|block|"
+                          r"index|printf|print|json|len|not|and|or|eq|ne)\b|"
+                          r"[^{}]*?[\s(]\.(?:[A-Za-z]|\s|-?\}\}))")
 _KEYWORDS = frozenset({"for", "while", "until", "if", "then", "else", "elif", "fi", "do", "done",
                        "case", "esac", "function", "select", "{", "}", "[[", "]]"})
 
@@ -216,6 +225,14 @@ def _split(text: str) -> list[Pipeline]:
 
     while i < n:
         c = text[i]
+        if c == "{" and text.startswith("{{", i):
+            if _GO_TEMPLATE.match(text, i):
+                parts.append(("lit", "{{"))
+                i += 2
+            else:
+                i = _template(text, i, parts)
+            in_word = True
+            continue
         if c not in _STOP and (in_word or not (c in "#~" or c.isdigit() and
                                                text[i + 1 : i + 2] == ">")):
             run = _PLAIN.match(text, i)  # ordinary characters, taken as one piece
@@ -313,9 +330,27 @@ def _double_quoted(text: str, i: int, parts: list[tuple[str, str]]) -> int:
             continue
         if c == "`":
             raise _Unsupported("command substitution (backticks)")
+        if c == "{":  # `{{`
+            if _GO_TEMPLATE.match(text, i):
+                parts.append(("lit", "{{"))
+                i += 2
+                continue
+            i = _template(text, i, parts)
+            continue
         parts.append(("lit", c))
         i += 1
     raise _Unsupported("an unterminated quote")
+
+
+def _template(text: str, i: int, parts: list[tuple[str, str]]) -> int:
+    """`{{ name }}` / `{{ inputs.name }}` -> a placeholder (the input `name`); `{{ vars.X }}`
+    -> the value an earlier step bound, as `$X` is. Any other expression (`{{ steps.s.value }}`,
+    `{{ x | default('a') }}`) is not one value the compiler can bind: a person's step."""
+    m = _TEMPLATE.match(text, i)
+    if m is None:
+        raise _Unsupported("a template expression ({{ ... }}) that is not one input's name")
+    parts.append(("var" if m.group("root") == "vars" else "ph", m.group("name")))
+    return m.end()
 
 
 def _dollar(text: str, i: int, parts: list[tuple[str, str]]) -> int:

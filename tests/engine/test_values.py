@@ -33,6 +33,8 @@ REFUSED = [
     ("name", "", "empty"),
     ("name", "a\x1b[31mred", "control character"),
     ("name", "x" * 300, "at most 253"),
+    ("name", "../../etc/passwd", "'..' path segment"),
+    ("name", "web/../../root", "'..' path segment"),
     ("path", "-delete", "starts with '-'"),
     ("path", "a\nb", "control character"),
     ("path", "/tmp/\u202eevil", "control character"),

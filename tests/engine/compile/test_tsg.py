@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine.compile import compile_guide, compile_path
 from engine.compile.phrases import parallel_steps
 from engine.guide import parse_guide
@@ -108,6 +110,40 @@ def test_placeholders_in_tsg_notations_are_inputs_and_jsonpath_braces_are_not():
     assert argv[0] == ["kubectl", "-n", "{{ inputs.namespace }}", "get", "pod",
                        "{{ inputs.pod }}", "-o", "jsonpath={.status.phase}"]
     assert argv[1][-1] == "{{ inputs.your_project }}"
+
+
+def test_a_template_written_the_jinja_way_is_one_input_never_split_into_words():
+    # `{{ pod }}`, `{{ inputs.namespace }}` (Helm, Ansible, Mendflow's own SQL form) in a shell
+    # command: one placeholder, blanks and all; they ran as the words '{{', 'inputs.pod', '}}'
+    plan = compile_text("# T\n\n## Diagnosis\n\n```bash\nkubectl delete pod {{ pod }} -n "
+                        "{{ inputs.namespace }}\nls -la \"/srv/{{ inputs.namespace }}/logs\"\n"
+                        "docker inspect -f '{{ .State.Pid }}' web\n```\n")
+    assert sorted(i.name for i in plan.inputs) == ["namespace", "pod"]
+    argv = [s.params["pipeline"][0] for s in plan.steps if s.kind == StepKind.COMMAND]
+    assert argv[0] == ["kubectl", "delete", "pod", "{{ inputs.pod }}", "-n",
+                       "{{ inputs.namespace }}"]
+    assert argv[1] == ["ls", "-la", "/srv/{{ inputs.namespace }}/logs"]
+    assert argv[2][:3] == ["docker", "inspect", "-f"]  # a Go template is the tool's own
+    assert "{{ inputs." not in argv[2][3]
+
+
+@pytest.mark.parametrize("command", [
+    'podman info --format "{{ (index .Host.IDMappings.UIDMap 0).HostID }}"',
+    "kubectl get pods -o go-template={{range.items}}{{.metadata.name}}{{end}}",
+    'docker ps --format "{{ json . }}"',
+])
+def test_a_go_template_in_a_command_is_the_tools_own_and_the_command_runs(command: str):
+    plan = compile_text(f"# T\n\n## Diagnosis\n\n```bash\n{command}\n```\n")
+    assert plan.inputs == []
+    assert [s.kind for s in plan.steps if s.kind in (StepKind.COMMAND, StepKind.MANUAL)] == \
+        [StepKind.COMMAND]
+
+
+def test_a_template_that_is_not_one_inputs_name_leaves_the_command_to_a_person():
+    plan = compile_text("# T\n\n## Diagnosis\n\n```bash\nkubectl get pod "
+                        "{{ steps.find.value | first }}\n```\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.COMMAND]
+    assert [s for s in plan.steps if s.kind == StepKind.MANUAL]
 
 
 def test_clickhouse_macros_are_the_servers_and_stay_as_written():
