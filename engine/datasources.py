@@ -37,10 +37,10 @@ import logging
 import re
 import sys
 import traceback
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 from engine.config import as_tables, read_config
@@ -140,7 +140,12 @@ class Redactor:
     secret wherever it sits inside a longer base64 text, e.g. the password in
     `base64(user:password)`); and the whole `Basic <base64>` / `Bearer <token>` header values.
     A data source declares `user:password` as one of its secrets so that its Basic header is
-    known whole.
+    known whole. Also hex (`xxd -p`, a hex dump's bytes), every byte percent-encoded (`%53%33`)
+    and every character `\\u`-escaped, in either case.
+
+    In part: any piece of a secret at least `piece_min(len)` characters long (half the secret,
+    and never under `PIECE_MIN`), wherever it sits (`S3cr3t-P...` from a tool that shows the
+    start of a password), is masked with as much of the secret as surrounds it.
 
     Redact first, cut after: text cut before redaction can leave part of a secret at the cut.
     Where the cut is not ours (a capture cap, a line-length limit), `redact_cut` also masks
@@ -152,6 +157,8 @@ class Redactor:
 
     PARTIAL_MIN = 4
     """The shortest piece of a secret, left at a cut, that `redact_cut` masks."""
+    PIECE_MIN = 6
+    """The shortest piece of a secret masked anywhere in a text (for a secret longer than it)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets: tuple[str, ...] = tuple(sorted({s for s in secrets if s}))
@@ -163,6 +170,27 @@ class Redactor:
         self._bytes_pattern = (
             re.compile(b"|".join(re.escape(f.encode()) for f in self._forms)) if forms else None
         )
+        # Pieces are found by anchors: short runs of each secret, spaced so that every piece
+        # of piece_min(len) characters holds one whole; a hit grows into the piece around it.
+        anchors: dict[str, list[tuple[str, int]]] = {}
+        for secret in self.secrets:
+            size = self.piece_min(len(secret))
+            if size >= len(secret):
+                continue
+            width = self.PIECE_MIN - 1
+            for at in sorted({*range(0, len(secret) - width + 1, size - width + 1),
+                              len(secret) - width}):
+                anchors.setdefault(secret[at:at + width], []).append((secret, at))
+        self._pieces = _Pieces(anchors, self.piece_min) if anchors else None
+        self._byte_pieces = _Pieces(
+            {a.encode(): [(sec.encode(), len(sec[:at].encode())) for sec, at in where]
+             for a, where in anchors.items()},
+            self.piece_min) if anchors else None
+
+    @classmethod
+    def piece_min(cls, length: int) -> int:
+        """The shortest piece of a secret of `length` characters masked on its own."""
+        return max(cls.PIECE_MIN, -(-length // 2))
 
     def __bool__(self) -> bool:
         return bool(self.secrets)
@@ -173,7 +201,10 @@ class Redactor:
         return Redactor([*self.secrets, *extra]) if extra else self
 
     def redact(self, text: str) -> str:
-        return self._pattern.sub(MASK, text) if self._pattern else text
+        if self._pattern is None:
+            return text
+        text = self._pattern.sub(MASK, text)
+        return self._pieces.mask(text, MASK) if self._pieces is not None else text
 
     def redact_cut(self, text: str, *, start: bool = False, end: bool = True) -> str:
         """Redact `text`, which was cut (before this redactor saw it) at its start and/or end:
@@ -188,7 +219,10 @@ class Redactor:
         return text
 
     def redact_bytes(self, data: bytes) -> bytes:
-        return self._bytes_pattern.sub(MASK.encode(), data) if self._bytes_pattern else data
+        if self._bytes_pattern is None:
+            return data
+        data = self._bytes_pattern.sub(MASK.encode(), data)
+        return self._byte_pieces.mask(data, MASK.encode()) if self._byte_pieces else data
 
     def redact_obj(self, value: Any) -> Any:
         """Redact strings anywhere in a JSON-like value (keys too); other values pass through."""
@@ -205,6 +239,48 @@ class Redactor:
         return value
 
     __call__ = redact_obj
+
+
+_T = TypeVar("_T", str, bytes)
+
+
+class _Pieces(Generic[_T]):
+    """Masks each piece of a secret in a text (str or bytes): found by its anchors (short runs
+    of the secret), grown to as much of the secret as surrounds it, masked when that is at
+    least `piece_min(len(secret))` long."""
+
+    def __init__(self, anchors: Mapping[_T, list[tuple[_T, int]]],
+                 piece_min: Callable[[int], int]) -> None:
+        self.anchors: Mapping[_T, list[tuple[_T, int]]] = anchors
+        self.piece_min = piece_min
+        first = next(iter(anchors))
+        bar = b"|" if isinstance(first, bytes) else "|"
+        self.pattern: re.Pattern[_T] = re.compile(bar.join(map(re.escape, sorted(anchors))))
+
+    def mask(self, text: _T, mask: _T) -> _T:
+        out: list[_T] = []
+        done = pos = 0
+        while (m := self.pattern.search(text, pos)) is not None:
+            hit, anchor = m.start(), m.group()
+            start = end = hit
+            for secret, at in self.anchors[anchor]:
+                i, j = hit, at  # grow left, then right, while the text goes on as the secret
+                while i > done and j > 0 and text[i - 1] == secret[j - 1]:
+                    i, j = i - 1, j - 1
+                k, q = hit + len(anchor), at + len(anchor)
+                while k < len(text) and q < len(secret) and text[k] == secret[q]:
+                    k, q = k + 1, q + 1
+                if k - i >= self.piece_min(len(secret)) and k - i > end - start:
+                    start, end = i, k
+            if end > start:
+                out += (text[done:start], mask)
+                done = pos = end
+            else:
+                pos = hit + 1  # anchors may overlap: look again one further on
+        if not out:
+            return text
+        out.append(text[done:])
+        return text[:0].join(out)
 
 
 class RedactingLogger(logging.LoggerAdapter[logging.Logger]):
@@ -234,7 +310,11 @@ def _forms(secret: str) -> set[str]:
     raw = secret.encode()
     forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret),
              json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
-             repr(secret)[1:-1], f"Bearer {secret}"}
+             repr(secret)[1:-1], f"Bearer {secret}",
+             raw.hex(), raw.hex().upper(),
+             "".join(f"%{b:02X}" for b in raw), "".join(f"%{b:02x}" for b in raw),
+             "".join(f"\\u{ord(c):04x}" for c in secret),
+             "".join(f"\\u{ord(c):04X}" for c in secret)}
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         whole = encode(raw).decode()
         forms |= {whole, whole.rstrip("="), f"Basic {whole}"}

@@ -59,7 +59,8 @@ def derived(secret: str, user: str = USER) -> list[str]:
     b64 = base64.b64encode(secret.encode()).decode()
     basic = base64.b64encode(f"{user}:{secret}".encode()).decode()
     return [secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1],
-            b64, b64.rstrip("="), basic, f"Basic {basic}", f"Bearer {secret}"]
+            b64, b64.rstrip("="), basic, f"Basic {basic}", f"Bearer {secret}",
+            secret.encode().hex(), secret.encode().hex().upper()]
 
 
 def pieces(secret: str) -> list[str]:
@@ -171,6 +172,10 @@ def the_plan(tmp: Path, schema: str):  # noqa: ANN201
              mutating=True),
         # the capture cap
         sh("capture_cap", *py(f"sys.stdout.write('e' * ({CAP} - 8) + S)"), mutating=True),
+        # encoded as a hex dump prints it, and a tool showing the first half of it
+        sh("hex_and_half", *py("print(S.encode().hex(), S.encode().hex().upper()); "
+                               "print('password: ' + S[:len(S) // 2 + 1] + '...')"),
+           mutating=True),
         step("logs", kind="query", plugin="logs",
              params={"paths": [str(logs / "app.log")], "roots": [str(logs)]}),
         step("basic_echo", kind="query", plugin="http",

@@ -144,6 +144,10 @@ PLANTED = 'Zq7/pl@nt"ed+K9 w'
     base64.urlsafe_b64encode(PLANTED.encode()).decode().rstrip("="),
     "Basic " + base64.b64encode(f"alice:{PLANTED}".encode()).decode(),
     f"Bearer {PLANTED}",
+    PLANTED.encode().hex(), PLANTED.encode().hex().upper(),  # xxd -p, a hex dump's bytes
+    "".join(f"%{b:02X}" for b in PLANTED.encode()),  # every byte percent-encoded
+    "".join(f"%{b:02x}" for b in PLANTED.encode()),
+    "".join(f"\\u{ord(c):04x}" for c in PLANTED),  # every character \u-escaped
 ])
 def test_every_form_a_secret_travels_in_is_redacted(form: str) -> None:
     redactor = Redactor([PLANTED, f"alice:{PLANTED}"])
@@ -165,6 +169,25 @@ def test_a_secret_cut_at_the_end_or_start_leaves_no_piece(kept: int) -> None:
     assert redactor.redact_cut("text " + PLANTED[:kept], end=True) == "text ***"
     assert redactor.redact_cut(PLANTED[-kept:] + " text", start=True, end=False) == "*** text"
     assert redactor.redact_cut("text " + PLANTED[:3]) == "text " + PLANTED[:3]  # too short
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    (0, 9), (8, 17), (3, 12), (2, 15), (0, 16),  # the first half, the last, any middle run
+])
+def test_a_piece_of_a_secret_anywhere_in_a_text_is_masked(start: int, end: int) -> None:
+    # `Zq7/pl@n...` from a tool that shows the start of a password, or a token's middle: half
+    # of a secret or more, wherever it sits, masked with as much of it as surrounds it
+    redactor = Redactor([PLANTED])
+    piece = PLANTED[start:end]
+    assert redactor.redact(f"password: {piece}... (truncated)") == "password: ***... (truncated)"
+    assert redactor.redact_bytes(f"[{piece}]".encode()) == b"[***]"
+
+
+def test_a_piece_shorter_than_half_the_secret_is_left() -> None:
+    # (six characters are a word as often as a secret's: masking them would hide output)
+    redactor = Redactor([PLANTED])
+    short = PLANTED[: Redactor.piece_min(len(PLANTED)) - 1]
+    assert redactor.redact(f"x {short} y") == f"x {short} y"
 
 
 def test_a_token_source_is_bearer_and_its_secrets_include_user_and_password(tmp_path) -> None:
