@@ -24,6 +24,10 @@ each `{{ value }}` is sent through the `promql` filter for its position, whateve
 template came from (structural, LLM, written by hand). The filter itself (`escape`) lives here
 and is registered in `engine.templating`.
 
+`syntax_problem` parses a query template as Prometheus would (`promql-parser`), each value
+written as a sample of its position, so that lint can say a query will not parse before a run
+finds out at 3 a.m.
+
 What this module does not own: rendering (`engine.templating`), which blocks are
 PromQL (`engine.compile.blocks`), or talking to Prometheus (the plugin).
 """
@@ -337,3 +341,27 @@ def _number(value: Any, text: str) -> str:
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# -- syntax ----------------------------------------------------------------------------------
+
+_SAMPLE: dict[str, Any] = {"label": "x", "regex": "x", "duration": "5m", "offset": "5m",
+                           "number": 1}
+
+
+def syntax_problem(template: str) -> str | None:
+    """Why the PromQL query `template` does not parse, with each `{{ value }}` written as a
+    sample of its position (`"x"`, `5m`, `1`), or None when it parses."""
+    import promql_parser  # a compiled parser: imported where it is needed
+
+    try:
+        pieces = positions(template, _jinja) if "{{" in template else [Piece(template)]
+    except TemplateError as exc:
+        return exc.message
+    text = "".join(p.text if p.kind is None else escape(_SAMPLE[p.kind], p.kind, QUOTES[p.quote])
+                   for p in pieces)
+    try:
+        promql_parser.parse(text)
+    except ValueError as exc:
+        return str(exc)
+    return None

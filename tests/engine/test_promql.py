@@ -67,3 +67,16 @@ def test_a_raw_string_cannot_hold_a_backtick():
 def test_the_filter_without_a_position_refuses():
     with pytest.raises(TemplateError, match="needs the value's position"):
         templating.render("{{ inputs.v | promql }}", {"inputs": {"v": "x"}})
+
+
+@pytest.mark.parametrize(("query", "problem"), [
+    ('sum(rate(x_total{job="{{ inputs.job }}"}[{{ inputs.window }}])) by (pod) '
+     '> {{ inputs.limit }}', None),  # each value written as a sample of its position
+    ('up{job=~"{{ inputs.job }}"} offset {{ inputs.ago }}', None),
+    ("sum(rate(x_total[5m]) by (", "unclosed left parenthesis"),
+    ("rate(x_total[5m]) offset 1h", "offset modifier"),  # Prometheus refuses it too
+    ("rate(x[2m])\n``\nIf it is over 90%, drain.", "unexpected character"),
+])
+def test_a_query_is_parsed_as_prometheus_reads_it(query: str, problem: str | None) -> None:
+    found = promql.syntax_problem(query)
+    assert found == problem if problem is None else problem in (found or "")

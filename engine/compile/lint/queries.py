@@ -18,6 +18,7 @@ from engine.compile.lint.base import (
 from engine.compile.shellwords import parse_line
 from engine.effects import Templated, Verdict, classify_pipeline, sql_verdict
 from engine.guide import Element
+from engine.promql import syntax_problem
 from engine.sqltext import tables_read
 
 # -- 4. query instructions ------------------------------------------------------------------
@@ -202,6 +203,24 @@ def gated_read(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
 
 
 _SQL_READ = re.compile(r"\s*(select|with|show|explain|values|table)\b", re.I)
+
+
+@rule(("MF406", "query", "warning", "A PromQL query does not parse as Prometheus reads it."))
+def promql_syntax(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    if ctx.plan is None:
+        return
+    metricsql = {line for el in ctx.elements if el.kind == "code" and
+                 (el.lang or "").lower() == "metricsql"
+                 for line in range(el.span.start, el.span.end + 1)}
+    for step in ctx.plan.steps:
+        if step.plugin != "prometheus" or "query" not in step.params or \
+                step.source is None or step.source.start in metricsql:
+            continue  # (MetricsQL is a superset Prometheus' parser does not read)
+        problem = syntax_problem(str(step.params["query"]))
+        if problem is not None:
+            yield ("MF406", step.source.start, f"the PromQL query does not parse: {problem}",
+                   "Fix the query (try it in Prometheus' graph page); if it is "
+                   "VictoriaMetrics' MetricsQL, tag the block ```metricsql")
 
 
 def _shell_verdict(text: str) -> Verdict | None:

@@ -145,6 +145,18 @@ CASES = [
              "pg_stat_activity;\n   ```"),
      [12],
      runbook("1. Sessions:\n\n   ```sql\n   SELECT pid FROM pg_stat_activity;\n   ```")),
+    ("MF406",  # a query Prometheus would refuse: found before the run, not at 3 a.m.
+     runbook("1. In Prometheus, the error rate:\n\n   ```promql\n   sum(rate(http_errors_total"
+             "{service=\"$SERVICE\"}[$WINDOW]) by (\n   ```"),
+     [11],
+     runbook("1. In Prometheus, the error rate:\n\n   ```promql\n   sum(rate(http_errors_total"
+             "{service=\"$SERVICE\"}[$WINDOW])) by (pod) > $LIMIT\n   ```")),
+    ("MF406",  # a fence closed with two backticks: the prose under it became the query
+     runbook("1. In Prometheus:\n\n   ```promql\n   rate(cpu_seconds_total[2m])\n   ``\n"
+             "   If it is over 90%, drain the node."),
+     [11],
+     runbook("1. In Prometheus:\n\n   ```promql\n   rate(cpu_seconds_total[2m])\n   ```\n"
+             "   If it is over 90%, drain the node.")),
     ("MF501",
      "## Diagnosis\n\nRun `kubectl get pods`.\n",
      [1],
