@@ -20,6 +20,10 @@ rules, each one a guide author would recognise:
   the rest is output.
 - A block after "Example output:" / "should look like" / "the output" is output (unless it
   carries prompts). A word in a code span (`client-output-buffer-limit`) is a name, no cue.
+  Nor is the header of the table it printed a command (`ip        heap.percent name` over
+  its rows names columns).
+- An untagged block that opens with a log line (`ERROR ...`, `{"level":...`) is output, a
+  command line further down included: a command typed after output carries its prompt.
 - A commented-out command (`# kubectl annotate hco -n "$NS" key-`, a whole command with an
   option or path, not words about one) is an alternative the author offers: shown to a person,
   never run, never lost. `#` and two blanks under a comment line continue that comment
@@ -508,6 +512,7 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
             i in prompts or not ln.lstrip().startswith("#"))), None)
         if first is None or first not in prompts and not (
                 _shape(lines[first], strict=True) and not _outputish(lines[first])
+                and not _column_header(lines[first:])
                 and _prints_below(lines[first + 1:])):
             return Block("output", text=raw, start=start, end=end)
         prompts = dict(prompts) if first in prompts else {first: ("sh", 0), **prompts}
@@ -525,6 +530,11 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
         cmds = _shell_lines(lines, first_line)
         if cmds:
             return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)
+        return Block("output", text=raw, start=start, end=end)
+    if _LOG_LINE.match(meaningful[0]):
+        # An untagged block that opens with a program's output (a log line, an error) is a
+        # listing of what it printed: a command line in it is text it printed, not a step (a
+        # command typed after output carries its prompt).
         return Block("output", text=raw, start=start, end=end)
     cmds = _untagged_commands(lines, first_line)
     if cmds:
@@ -555,6 +565,22 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
     if _looks_like_config(meaningful):
         return Block("config", text=raw, start=start, end=end)
     return Block("output", text=raw, start=start, end=end)
+
+
+def _column_header(lines: list[str]) -> bool:
+    """Whether the first line is the header of the columns under it: `ip        heap.percent
+    name` over `10.0.1.4  41           es-data-1` names the fields, it is no `ip` command.
+    Each field the header starts after a run of spaces starts a field of the next line too."""
+    rest = [ln for ln in lines[1:] if ln.strip()]
+    head = lines[0].rstrip()
+    if not rest or not _COLUMNS.search(head):
+        return False
+    row = rest[0]
+    starts = [m.end() for m in re.finditer(r" {2,}", head.lstrip()) ]
+    indent = len(head) - len(head.lstrip())
+    return bool(starts) and all(
+        indent + at < len(row) and row[indent + at] != " " and row[indent + at - 1] == " "
+        for at in starts)
 
 
 def _prints_below(rest: list[str]) -> bool:

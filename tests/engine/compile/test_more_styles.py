@@ -1,0 +1,71 @@
+"""More guide styles neither corpus has (tests/fixtures/styles): on-call runbooks in PagerDuty's
+Triage / Investigate / Remediate shape, Azure TSGs with mitigation tables, Setext headings and
+`~~~` fences, steps written as a table, HTML `<pre>` blocks and Hugo shortcodes, "run `x` on all
+nodes", checklists, and a robot cell's recovery playbook with its "Abort if" conditions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.compile import compile_guide
+from engine.guide import parse_guide
+from engine.plan import Plan
+from tests.support.compiling import PLUGINS, compile_text, gated, pipelines, runs
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "styles"
+
+
+def compile_file(name: str) -> Plan:
+    path = FIXTURES / name
+    return compile_guide(parse_guide(path.read_text(), path=str(path)), known_plugins=PLUGINS)
+
+
+def ignored_code(plan: Plan) -> list[str]:
+    return [i.reason for i in plan.ignored if i.kind == "code"]
+
+
+# -- output that reads as a command ------------------------------------------------------------
+
+
+def test_the_header_of_an_announced_output_table_is_not_its_command():
+    # `ip        heap.percent name` over its rows: `ip` is a tool, so the header ran (gated)
+    plan = compile_text("## Check\n\n1. Which nodes are in the cluster:\n\n   ~~~sh\n"
+                        "   curl -s localhost:9200/_cat/nodes?v\n   ~~~\n\n"
+                        "   The output looks like:\n\n   ~~~\n   ip        heap.percent name\n"
+                        "   10.0.1.4  41           es-data-1\n   ~~~\n")
+    assert pipelines(plan) == [[["curl", "-s", "localhost:9200/_cat/nodes?v"]]]
+    assert ignored_code(plan) == ["sample output"]
+    # a transcript announced as output still runs the command it opens with
+    plan = compile_text("Output:\n\n```\nkubectl get pods -n web\nNAME     READY   STATUS\n"
+                        "web-1    1/1     Running\n```\n")
+    assert pipelines(plan) == [[["kubectl", "get", "pods", "-n", "web"]]]
+
+
+def test_an_untagged_block_that_opens_with_a_log_line_is_output_even_where_a_command_follows():
+    # The logs a command printed, pasted under "Example:": the `kubectl delete` in them ran
+    plan = compile_text("## Investigate\n\nRead the errors:\n\n"
+                        "    kubectl -n s logs deploy/orders --since=15m | grep -i error\n\n"
+                        "Example:\n\n    ERROR CommitFailedException: offset commit failed\n"
+                        "    kubectl -n s delete pod orders-7d9c\n")
+    assert pipelines(plan) == [[["kubectl", "-n", "s", "logs", "deploy/orders", "--since=15m"],
+                                ["grep", "-i", "error"]]]
+    assert ignored_code(plan) == ["sample output"]
+
+
+# -- HTML --------------------------------------------------------------------------------------
+
+
+def test_an_html_pre_block_is_a_code_block_not_html_left_unread():
+    # `<pre><code>` (wikis, Confluence exports): its commands were "HTML, not read", lost
+    plan = compile_text("## Clean up\n\n<pre><code>sudo journalctl --vacuum-size=500M\n"
+                        "sudo apt-get clean\n</code></pre>\n\n<pre>\n$ df -h /var\n"
+                        "Filesystem      Size  Used Avail Use% Mounted on\n"
+                        "/dev/sda3        20G   19G  1.0G  95% /var\n</pre>\n\n"
+                        "<pre><code class=\"language-bash\">kubectl get pods | grep -v Running "
+                        "&amp;&amp; echo done\n</code></pre>\n")
+    assert pipelines(plan) == [[["sudo", "journalctl", "--vacuum-size=500M"]],
+                               [["sudo", "apt-get", "clean"]], [["df", "-h", "/var"]],
+                               [["kubectl", "get", "pods"], ["grep", "-v", "Running"]],
+                               [["echo", "done"]]]
+    assert all(gated(plan, s.id) for s in runs(plan) if s.mutating)
+    assert not plan.ignored
