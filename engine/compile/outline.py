@@ -412,7 +412,7 @@ class _OutlineBuilder:
             if tails and tails[0][0].is_else:
                 else_text = tails.pop(0)[1]
             if not lead_jumps:
-                ending = phrases.outcome_of(then_text)
+                ending = guard.ends or phrases.outcome_of(then_text)
             else_ending = phrases.outcome_of(else_text) if else_text else None
         inline = self._inline(el, cls, el.index)  # every section's inline commands count
         nodes.extend(n for n in inline if _said_in(n, head) or
@@ -567,7 +567,7 @@ class _OutlineBuilder:
         then.extend(self._jumps_in(text, links, el, guard))
         rest = _consequent(text, guard)
         if not any(isinstance(n, JumpNode) for n in then):
-            ending = phrases.outcome_of(rest)
+            ending = guard.ends or phrases.outcome_of(rest)
             if ending is not None:
                 then.append(EndNode(ending, _conclusion(rest) or _short(text), text, span))
                 return then

@@ -101,6 +101,16 @@ _ELSE_START = re.compile(r"^(?:otherwise|else|if not|if this is not the case|if 
 class Guard:
     text: str  # the condition in the guide's words
     is_else: bool = False
+    ends: str | None = None  # "Abort if ...": the outcome its branch ends the run with
+
+
+# "Abort if ...", "Stop if ...", "Do not continue if ...": the condition comes after the
+# instruction, and its branch ends the run there, handed to a person (a robot cell's or a
+# maintenance playbook's safety conditions). The condition runs to the sentence's end, its
+# "or ..." included.
+_ABORT_IF = re.compile(r"^(?:abort|stop(?: here| now| the (?:procedure|run|recovery|work))?|"
+                       r"halt|(?:do not|don't|never) (?:continue|proceed|go on))"
+                       r"(?: (?:immediately|at once))?,? if\b", re.I)
 
 
 def guard_of(text: str) -> Guard | None:
@@ -112,6 +122,8 @@ def guard_of(text: str) -> Guard | None:
     """
     t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
     t = _NOTE.sub("", t, count=1)
+    if _ABORT_IF.match(t):
+        return Guard(text=_abort_clause(t), ends="escalate")
     if not _GUARD_START.match(t):
         return None
     else_if = re.match(r"(?:otherwise|else)\s*,?\s*(?=if\b)", t, re.I)
@@ -177,6 +189,14 @@ def guard_in(sentence: str) -> Guard | None:
         return direct
     m = _LEAD_IN.search(sentence)
     return guard_of(sentence[m.end():]) if m else None
+
+
+def _abort_clause(text: str) -> str:
+    """"Abort if A, or B. Call X." -> "Abort if A, or B": to the sentence's end, a dash or a
+    semicolon outside code spans (its commas belong to the condition)."""
+    masked = re.sub(r"`[^`]*`", lambda m: "x" * len(m.group(0)), text)
+    m = re.search(r"[.!?](?:\s|$)|\s[\u2013\u2014]\s|\s-\s|[;:]", masked)
+    return text[:m.start()].strip() if m else text.strip()
 
 
 def _clause(text: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine.compile import compile_guide
 from engine.guide import parse_guide
-from engine.plan import Plan
+from engine.plan import Plan, StepKind
 from tests.support.compiling import PLUGINS, compile_text, gated, pipelines, runs
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "styles"
@@ -69,3 +69,24 @@ def test_an_html_pre_block_is_a_code_block_not_html_left_unread():
                                [["echo", "done"]]]
     assert all(gated(plan, s.id) for s in runs(plan) if s.mutating)
     assert not plan.ignored
+
+
+# -- conditions written after their instruction ------------------------------------------------
+
+
+def test_abort_if_is_a_condition_whose_branch_ends_the_run():
+    # A robot cell's safety conditions were "context for a reader": the recovery went on
+    # with a person inside the fence, and re-homing went on to the pick after HOMING_FAILED
+    plan = compile_file("robot-cell.md")
+    ends = {e.condition.text: plan.step(e.target) for e in plan.edges
+            if e.condition is not None and e.kind == "branch"}
+    for said in ("Abort if a person is inside the cell fence, or the E-stop is not reset",
+                 "Abort if the gripper reset fails twice", "Abort if any axis reports "
+                 "`HOMING_FAILED`"):
+        assert ends[said].kind == StepKind.END and ends[said].outcome == "escalate", said
+    plan = compile_text("## Fix\n\n1. Drain it: `kubectl drain node-1 --ignore-daemonsets`\n"
+                        "2. Do not continue if any pod is stuck in Terminating; page the "
+                        "storage on-call.\n3. Reboot it: `ssh node-1 sudo reboot`\n")
+    (branch,) = [e for e in plan.edges if e.condition is not None and e.kind == "branch"]
+    assert branch.condition.text == "Do not continue if any pod is stuck in Terminating"
+    assert plan.step(branch.target).kind == StepKind.END
