@@ -726,7 +726,7 @@ class _OutlineBuilder:
             asked = asked or code == commands[-1] and cls not in ("info", "cleanup") and \
                 opens_session(line)
             if asked and self.sessions.open is None and not opens_session(line) and \
-                    not workstation_tool(line) and phrases.runs_elsewhere(said):
+                    not workstation_tool(line) and phrases.runs_elsewhere(said, spaced):
                 asked = False  # "On all nodes, `x`": typed on another machine, a person's there
             if asked and not _prose_words(line) and code not in fragments and \
                     code not in choices and not powershell.windows_command(line):

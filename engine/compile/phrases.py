@@ -717,12 +717,42 @@ _HERE = re.compile(r"\b(?:local(?:ly)?|your (?:own )?(?:machine|computer|laptop|
                    re.I)
 
 
-def runs_elsewhere(text: str) -> bool:
+_MACHINES = (r"(?:hosts?|nodes?|servers?|brokers?|replicas?|primary|secondary|leader|"
+             r"followers?|machines?|vms?|instances?|bastion|box(?:es)?|workers?|masters?|"
+             r"members?|containers?)")
+_HOSTNAME = r"[a-z][\w.-]*\d[\w.-]*"
+# The place said right after the command: "Run `x` on all nodes.", "`y` on every broker", "by
+# running `z` on zk-1, zk-2 and zk-3", "on the patroni leader". Not "on the host" / "on the
+# machine" alone: container guides mean the reader's own machine by it.
+_ELSEWHERE_AFTER = re.compile(
+    r"`[^`]+`[^`.;:]{0,30}?\b(?:on|from|inside)\s+(?:"
+    r"(?:(?:any|one|each|all|some|both) of the|all the|each|every|all|any|both|one)\s+"
+    rf"(?:[\w.'-]+\s+){{0,3}}?{_MACHINES}\b(?![-`]|\.\w)|"
+    r"the\s+(?:[\w.'-]+\s+){0,3}?(?:hosts|nodes?|servers?|brokers?|replicas?|primary|secondary|"
+    r"leader|followers?|vms?|bastion|workers?|masters?|members?)\b(?![-`]|\.\w)|"
+    rf"(?:the )?(?:host|node|server|machine|broker|vm|instance)\s+`?{_HOSTNAME}`?|"
+    rf"`?{_HOSTNAME}`?(?:\s*,\s*`?{_HOSTNAME}`?)*,?\s+(?:and|or)\s+`?{_HOSTNAME}`?\b)",
+    re.I)
+
+
+def runs_elsewhere(text: str, code: str | None = None) -> bool:
     """Whether an instruction says its commands are typed on another machine than the one
-    running the plan ("On each Kafka broker:", "SSH into the node and run:"), not on yours."""
-    plain = re.sub(r"[*_]", "", text)
-    return any(_ELSEWHERE.match(plain[a:b]) and not _HERE.search(plain[a:b])
-               for a, b in sentence_offsets(plain))
+    running the plan ("On each Kafka broker:", "SSH into the node and run:"), not on yours.
+    The place may follow the command ("Run `x` on all nodes", "on zk-1, zk-2 and zk-3"): then
+    it is the place of `code` only if `code` comes before it ("Run `chef-client` on the nodes:
+    `knife ssh ...`" - knife reaches them from here)."""
+    plain = re.sub(r"(?<!`)[*](?!`)|\b_|_\b", "", text)
+    for a, b in sentence_offsets(plain):
+        sentence = plain[a:b]
+        if _HERE.search(sentence):
+            continue
+        if _ELSEWHERE.match(sentence):
+            return True
+        after = _ELSEWHERE_AFTER.search(sentence)
+        if after is not None and (code is None or 0 <= sentence.find(f"`{code}`") <= after.start()
+                                  or f"`{code}`" in after.group(0)):
+            return True
+    return False
 
 
 # "## Rollback", "### Roll back the change", "## Backout plan": steps for when the change went

@@ -90,3 +90,25 @@ def test_abort_if_is_a_condition_whose_branch_ends_the_run():
     (branch,) = [e for e in plan.edges if e.condition is not None and e.kind == "branch"]
     assert branch.condition.text == "Do not continue if any pod is stuck in Terminating"
     assert plan.step(branch.target).kind == StepKind.END
+
+
+# -- commands typed on another machine ---------------------------------------------------------
+
+
+def test_a_command_whose_machine_is_named_after_it_is_a_persons_step_there():
+    # "Run `x` on all nodes.": the place follows the command; it ran (gated) right here
+    plan = compile_file("nodes-brokers.md")
+    for said in ("sudo rm -rf /tmp/kafka-logs-old", "sudo systemctl restart node-exporter",
+                 "sudo systemctl restart zookeeper", "kafka-topics.sh --bootstrap-server "
+                 "localhost:9092 --describe --under-replicated-partitions` on any broker"):
+        assert any(s.kind == StepKind.MANUAL and said in s.text for s in plan.steps), said
+    ran = [s.text for s in runs(plan)]
+    assert not any("rm -rf" in r or "node-exporter" in r or "zookeeper" in r for r in ran)
+    # a tool that reaches the other machine itself still runs from here
+    plan = compile_text("## Fix\n\nRun `kubectl -n kafka get pods` on each broker's "
+                        "namespace.\n\nRun `sudo systemctl restart nginx` on this host.\n\n"
+                        "Run `chef-client` on all the nodes: `ansible all -m command -a "
+                        "chef-client`\n")
+    assert pipelines(plan) == [[["kubectl", "-n", "kafka", "get", "pods"]],
+                               [["sudo", "systemctl", "restart", "nginx"]],
+                               [["ansible", "all", "-m", "command", "-a", "chef-client"]]]
