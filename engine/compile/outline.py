@@ -355,6 +355,9 @@ class _OutlineBuilder:
                 nodes.extend(self._code(el, "info", owner))
             elif el.kind in ("paragraph", "table", "list_item"):
                 nodes.extend(self._inline(el, "info", owner if owner is not None else el.index))
+                if el.kind != "table" and self.escalation is None and \
+                        self._under_escalation(el) and phrases.is_escalation(el.text):
+                    self.escalation = (el.text, el.span)
             if el.kind in ("heading", "list_item", "quote"):
                 nodes.extend(self._described(idx))
         # `a && b && c` is one line: if any part would change something, the whole line is
@@ -613,6 +616,13 @@ class _OutlineBuilder:
                 out[-1] = (g, f"{words} {sentence}", Span(start=where.start,
                                                           end=max(where.start, last)))
         return out
+
+    def _under_escalation(self, el: Element) -> bool:
+        """Whether `el` sits under an "Escalation" heading: a section that only describes,
+        except that its "Transfer the ICM to X if none of the mitigations help" is the guide's
+        own ending when nothing worked (it was left as context for a reader)."""
+        return el.section is not None and \
+            re.match(r"^\W*escalat", self.els[el.section].text, re.I) is not None
 
     @staticmethod
     def _introduces(el: Element) -> bool:

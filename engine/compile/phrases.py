@@ -154,7 +154,11 @@ def explicit_expr(clause: str) -> str | None:
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("escalate", re.compile(r"\b(?:escalat\w*|hand (?:it )?over to|page (?:the|an?) |"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
-                            r"open (?:a )?(?:support )?(?:case|ticket))", re.I)),
+                            r"open (?:a )?(?:support )?(?:case|ticket)|"
+                            r"(?:transfer|reassign|route|hand (?:it )?off) (?:the |this |your )?"
+                            r"(?:icm|incident|ticket|case|page|alert)s? to|"
+                            r"engage (?:the )?(?:[\w/&-]+ ){0,4}(?:team|on-?call|support|sre)\b)",
+                            re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
                              r"\bnothing (?:else )?(?:needs to be done|to do)\b|"
                              # "..., stop here: the alert is a false positive"
@@ -359,10 +363,15 @@ def _sentences(text: str) -> list[str]:
 
 # -- escalation --------------------------------------------------------------------------
 
+# Handing the incident itself to another team is escalating it ("Transfer the ICM to Azure
+# Storage/Triage", "reassign the incident to", "engage the storage on-call").
+_HAND_OFF = (r"(?:transfer|reassign|route|hand (?:it )?off|hand over) (?:the |this |your )?"
+             r"(?:icm|incident|ticket|case|page|alert)s? to|"
+             r"engage (?:the )?(?:[\w/&-]+ ){0,4}(?:team|on-?call|support|sre)")
 _ESCALATE = re.compile(
     r"\b(?:open (?:a )?(?:support )?(?:case|ticket)|contact (?:\w+ )?(?:support|the on-?call|"
     r"your|the team)|escalat\w+|page (?:the|an?) |cannot resolve the issue|can't resolve|"
-    r"unable to resolve|file (?:a|an) (?:bug|issue)|reach out to)\b", re.I)
+    rf"unable to resolve|file (?:a|an) (?:bug|issue)|reach out to|{_HAND_OFF})\b", re.I)
 
 
 def is_escalation(text: str) -> bool:

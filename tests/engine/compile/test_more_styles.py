@@ -10,6 +10,7 @@ from pathlib import Path
 from engine.compile import compile_guide
 from engine.guide import parse_guide
 from engine.plan import Plan, StepKind
+from tests.engine.compile.test_doc_site_styles import step_running
 from tests.support.compiling import PLUGINS, compile_text, gated, pipelines, runs
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "styles"
@@ -112,3 +113,37 @@ def test_a_command_whose_machine_is_named_after_it_is_a_persons_step_there():
     assert pipelines(plan) == [[["kubectl", "-n", "kafka", "get", "pods"]],
                                [["sudo", "systemctl", "restart", "nginx"]],
                                [["ansible", "all", "-m", "command", "-a", "chef-client"]]]
+
+
+# -- Azure TSGs --------------------------------------------------------------------------------
+
+
+def test_the_azure_cli_is_a_command_and_its_show_and_list_verbs_only_read():
+    # `az` was no known tool: a mitigation table's `az storage account failover --yes` was
+    # "context for a reader" (lost), and `az storage account show` was gated as a change
+    plan = compile_file("azure-tsg.md")
+    show = step_running(plan, ["az", "storage", "account", "show", "--name", "stingestprod",
+                               "--resource-group", "rg-ingest", "--query", "sku"])
+    assert not plan.step(show).mutating and not gated(plan, show)
+    (table,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and "Condition" in s.text]
+    assert "az storage account failover --name stingestprod --yes" in table.text
+    assert "az aks scale" in table.text
+    plan = compile_text("## Fix\n\nFail over: `az storage account failover --name st --yes`\n\n"
+                        "```azurecli\naz monitor metrics list --resource r1\n"
+                        "az vm restart --name vm1 --resource-group rg\n```\n")
+    (failover, listing, restart) = runs(plan)
+    assert failover.text == "az storage account failover --name st --yes"
+    assert all(s.mutating and gated(plan, s.id) for s in (failover, restart))
+    assert not listing.mutating
+
+
+def test_an_escalation_sections_hand_off_is_the_runs_ending_when_nothing_worked():
+    # "## Escalation / Transfer the ICM to X if none of the mitigations help": context for a
+    # reader, so a run whose mitigations were all a person's ended "resolved" regardless
+    plan = compile_file("azure-tsg.md")
+    (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and
+                 s.text == "The issue is resolved"]
+    (otherwise,) = [e for e in plan.edges if e.source == decide.id and e.kind == "else"]
+    end = plan.step(otherwise.target)
+    assert end.kind == StepKind.END and end.outcome == "escalate"
+    assert end.text.startswith("Transfer the ICM to Azure Storage/Triage")
