@@ -425,7 +425,10 @@ class _OutlineBuilder:
         nodes.extend(self._content(el.index, cls))
         self._ending_item = outer
         only_jumps = guard is not None and lead_jumps
-        if not _has_action(nodes) and (el.ordered or cls in ("diag", "mit") and guard) \
+        # An unticked task-list box ("- [ ] Confirm the dashboard is green") is a to-do, a
+        # person's step like a numbered one (a ticked box is done, by someone else)
+        todo = not el.ordered and re.match(r"\[ \]\s", el.text) is not None
+        if not _has_action(nodes) and (el.ordered or todo or cls in ("diag", "mit") and guard) \
                 and not only_jumps and ending is None \
                 and not (phrases.is_escalation(el.text) and not el.ordered):
             nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,

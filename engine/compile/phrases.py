@@ -169,8 +169,11 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                              r"[:;,]\s*mitigated\W*$", re.I)),
     ("escalate", re.compile(r"\b(?:is|was) (?:likely |probably )?the root cause\b|"
                             r"\bpotential (?:resolution|fix|mitigation)\b", re.I)),
+    # "..., resolve the incident" / "close the page": the on-call's word for ending it resolved
     ("resolved", re.compile(r"\b(?:is|are|has been) (?:now )?resolved\b|"
-                            r"[:;,]\s*resolved\W*$", re.I)),
+                            r"[:;,]\s*resolved\W*$|"
+                            r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)(?:resolve|close) (?:the|this) "
+                            r"(?:incident|alert|page|ticket|icm)\b", re.I)),
 )
 
 

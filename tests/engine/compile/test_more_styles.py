@@ -147,3 +147,27 @@ def test_an_escalation_sections_hand_off_is_the_runs_ending_when_nothing_worked(
     end = plan.step(otherwise.target)
     assert end.kind == StepKind.END and end.outcome == "escalate"
     assert end.text.startswith("Transfer the ICM to Azure Storage/Triage")
+
+
+# -- on-call runbooks --------------------------------------------------------------------------
+
+
+def test_resolve_the_incident_ends_its_branch_resolved():
+    # "If LAG is under 10000, resolve the incident": a person's step, then the run went on to
+    # investigate and remediate an incident the guide had just closed
+    plan = compile_file("pagerduty-triage.md")
+    (branch,) = [e for e in plan.edges if e.condition is not None and e.kind == "branch"
+                 and e.condition.text == "If LAG is under 10000 on every partition"]
+    end = plan.step(branch.target)
+    assert end.kind == StepKind.END and end.outcome == "resolved"
+
+
+def test_an_unticked_task_list_box_is_a_persons_step():
+    # "- [ ] Confirm the dashboard is green" was ignored as prose: the to-do was lost
+    plan = compile_text("## After\n\n- [ ] Confirm the dashboard is green\n"
+                        "- [ ] Reset the alert: `amtool silence expire abc123`\n"
+                        "- [x] Announce the restart in #ops\n")
+    (todo,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert "Confirm the dashboard is green" in todo.text
+    assert pipelines(plan) == [[["amtool", "silence", "expire", "abc123"]]]
+    assert [i.text for i in plan.ignored] == ["[x] Announce the restart in #ops"]
