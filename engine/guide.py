@@ -77,6 +77,9 @@ class Element(BaseModel):
         default_factory=list, description="A table's code in the cells under a 'Command' "
         "(or 'Check') header (\"Command | What it tells you\", \"Symptom | Check | Action\"): "
         "commands the author lists to run.")
+    cells: list[list[str]] = Field(
+        default_factory=list, description="A table's rows, header first: each cell's plain "
+        "text (inline code kept in backticks).")
 
 
 _INPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -708,8 +711,14 @@ class _Builder:
                 end = next(j for j in range(i, len(tokens)) if tokens[j].type == "table_close")
                 cells = [_inline(x)[0] for x in tokens[i:end] if x.type == "inline"]
                 code = [c for x in tokens[i:end] if x.type == "inline" for c in _inline(x)[1]]
+                rows: list[list[str]] = []
+                for x in tokens[i:end]:
+                    if x.type == "tr_open":
+                        rows.append([])
+                    elif x.type == "inline" and rows:
+                        rows[-1].append(_inline(x)[0])
                 self._add("table", tok, text=" | ".join(cells), inline_code=code,
-                          command_cells=_command_cells(tokens[i:end]),
+                          command_cells=_command_cells(tokens[i:end]), cells=rows,
                           parent=self._container(stack))
                 i = end + 1
                 continue

@@ -312,7 +312,9 @@ class _OutlineBuilder:
                 continue
             if el.kind == "table":
                 flush()
-                nodes.extend(self._inline(el, cls, owner if owner is not None else el.index))
+                own = owner if owner is not None else el.index
+                rows = self._step_table(el, cls, own)
+                nodes.extend(rows if rows is not None else self._inline(el, cls, own))
                 continue
             if el.kind in ("list_item", "quote"):
                 if guarded and self._introduces(guarded[2]) and el.kind == "list_item":
@@ -762,6 +764,34 @@ class _OutlineBuilder:
                                           el.index))
         return nodes
 
+    def _step_table(self, el: Element, cls: SectionClass, owner: int) -> list[Node] | None:
+        """A procedure written as a table ("Step | Action | Command | Expected", its rows
+        numbered 1, 2, 3): each row is a step, in the table's order. The row's command runs
+        (gated when it changes anything, like any step's), a row without one is a person's
+        step with its words; the other cells ("Expected") are never run. Any other table is
+        read by `_inline`: its listed checks run, its actions are only shown."""
+        rows = el.cells
+        if len(rows) < 3 or not el.command_cells or not rows[0] or \
+                not _STEP_COLUMN.match(rows[0][0]) or \
+                [r[0].strip().rstrip(".)") for r in rows[1:]] != \
+                [str(n) for n in range(1, len(rows))]:
+            return None
+        listed = set(el.command_cells)
+        nodes: list[Node] = []
+        for i, row in enumerate(rows[1:]):
+            line = el.span.start + 2 + i  # the header, its `|---|` line, then one row a line
+            codes = [c for cell in row[1:] for c in re.findall(r"`([^`]+)`", cell)
+                     if c in listed and cell.strip() == f"`{c}`"]
+            said = " | ".join(c for c in row[1:] if c.strip(" -\u2013\u2014"))
+            if codes:
+                for code in codes:
+                    nodes.extend(self._commands([blocks.CommandLine(code, line, line)], el, cls,
+                                                owner, block=None))
+            else:
+                nodes.append(self._manual(owner, cls, said or row[0], f"Step {row[0]}: {said}",
+                                          Span(start=line, end=line), el.index))
+        return nodes
+
     def _in_session(self, lead: Span) -> bool:
         """Whether the open session's step took this element's command (the opener's step
         became the session's first run): it is in the plan, nothing for a person to redo."""
@@ -1162,6 +1192,9 @@ def _fill_in_first(nodes: list[Node]) -> None:
                     for w in stage):
             n.kind, n.plugin, n.mutating, n.block = StepKind.MANUAL, None, False, None
             n.params = {"script": literal(n.text)}
+
+
+_STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 
 
 def inline_command(code: str) -> bool:

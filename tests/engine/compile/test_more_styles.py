@@ -171,3 +171,27 @@ def test_an_unticked_task_list_box_is_a_persons_step():
     assert "Confirm the dashboard is green" in todo.text
     assert pipelines(plan) == [[["amtool", "silence", "expire", "abc123"]]]
     assert [i.text for i in plan.ignored] == ["[x] Announce the restart in #ops"]
+
+
+# -- a procedure written as a table ------------------------------------------------------------
+
+
+def test_a_table_of_numbered_steps_runs_its_rows_in_order_and_never_its_expected_output():
+    # "Step | Action | Command | Expected": the read-only rows ran and the changing ones were
+    # one person's step holding the whole table, before step 3 - the ingress restarted
+    # before the certificate was ready
+    plan = compile_file("step-table.md")
+    order = [s for s in plan.steps if s.kind in (StepKind.COMMAND, StepKind.MANUAL)]
+    assert [s.text for s in order][:5] == [
+        "kubectl -n ingress get secret web-tls -o jsonpath='{.data.tls\\.crt}'",
+        "cmctl renew web-tls -n ingress",
+        "kubectl -n ingress wait certificate/web-tls --for=condition=Ready --timeout=5m",
+        "kubectl -n ingress rollout restart deploy/ingress-nginx-controller",
+        "Step 5: Tell #ops the rotation is done"]
+    for s in order[:4]:
+        assert not s.mutating or gated(plan, s.id), s.text
+    assert order[1].mutating and order[3].mutating
+    nxt = {e.source: e.target for e in plan.edges if e.kind == "next"}
+    for a, b in zip(order[:4], order[1:5]):
+        assert nxt[a.id] in (b.id, f"approve-{b.id}"), (a.text, b.text)
+    assert not any("condition met" in s.text for s in runs(plan))
