@@ -274,7 +274,7 @@ class _OutlineBuilder:
 
         for idx in self.children.get(owner, []):
             el = self.els[idx]
-            if el.kind == "html":
+            if el.kind == "html" or el.kind == "paragraph" and phrases.only_shortcodes(el.text):
                 opens = phrases.html_guard(el.text)
                 if scoped is not None and (opens is not None or phrases.closes_html_guard(
                         el.text)):

@@ -786,19 +786,33 @@ _TAB_ITEM = re.compile(r"<TabItem\b[^>]*?\blabel=[\"']([^\"'\n]{1,80})[\"']|"
                        r"<TabItem\b[^>]*?\bvalue=[\"']([^\"'\n]{1,80})[\"']")
 
 
+# Hugo's `{{< tab "Linux" >}}` / `{{% tab name="Linux" %}}` (Docsy: `header="Linux"`), inside
+# `{{< tabs >}}`: the same alternatives, written as shortcodes.
+_HUGO_TAB = re.compile(r"\{\{[<%]\s*tab\s+(?:(?:name|header|title|label)\s*=\s*)?"
+                       r"[\"']([^\"'\n]{1,80})[\"'][^}]*?[%>]\}\}", re.I)
+_SHORTCODES_ONLY = re.compile(r"^\s*(?:\{\{[<%].*?[%>]\}\}\s*)+$", re.S)
+
+
 def tab_label(text: str) -> str | None:
     """The label of the content tab an element opens, if it opens one."""
-    m = _TAB.match(text) or _TAB_ITEM.search(text)
+    m = _TAB.match(text) or _TAB_ITEM.search(text) or _HUGO_TAB.search(text)
     return next((g.strip() for g in m.groups() if g), None) if m else None
 
 
+def only_shortcodes(text: str) -> bool:
+    """Whether a paragraph is nothing but Hugo shortcodes (`{{< tabs >}} {{< tab "Linux" >}}`):
+    markup that opens or closes a container, read like an HTML tag."""
+    return _SHORTCODES_ONLY.match(text) is not None
+
+
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.I | re.S)
-_HTML_CLOSER = re.compile(r"</(?:details|TabItem)>", re.I)
+_HTML_CLOSER = re.compile(r"</(?:details|TabItem)>|\{\{[<%]\s*/tabs?\s*[%>]\}\}", re.I)
 
 
 def html_guard(text: str) -> Guard | None:
-    """The guard an HTML container opens: a `<TabItem label="Helm">` (one alternative), or a
-    `<details>` whose `<summary>` is a condition ("If the pod is stuck in Terminating")."""
+    """The guard an HTML container opens: a `<TabItem label="Helm">` or a Hugo
+    `{{< tab "Linux" >}}` (one alternative), or a `<details>` whose `<summary>` is a condition
+    ("If the pod is stuck in Terminating")."""
     closers = list(_HTML_CLOSER.finditer(text))
     if closers:  # `</TabItem>` then `<TabItem label="kubectl">`: what opens after it
         text = text[closers[-1].end():]

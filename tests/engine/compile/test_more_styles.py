@@ -10,7 +10,7 @@ from pathlib import Path
 from engine.compile import compile_guide
 from engine.guide import parse_guide
 from engine.plan import Plan, StepKind
-from tests.engine.compile.test_doc_site_styles import step_running
+from tests.engine.compile.test_doc_site_styles import guards_of, step_running
 from tests.support.compiling import PLUGINS, compile_text, gated, pipelines, runs
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "styles"
@@ -195,3 +195,23 @@ def test_a_table_of_numbered_steps_runs_its_rows_in_order_and_never_its_expected
     for a, b in zip(order[:4], order[1:5]):
         assert nxt[a.id] in (b.id, f"approve-{b.id}"), (a.text, b.text)
     assert not any("condition met" in s.text for s in runs(plan))
+
+
+# -- Hugo --------------------------------------------------------------------------------------
+
+
+def test_hugo_tab_shortcodes_are_alternatives_a_person_chooses():
+    # `{{< tab "Linux" >}}` ... `{{< tab "FreeBSD" >}}`: both tabs' commands ran in a row
+    plan = compile_file("hugo-html-blockquote.md")
+    for label, depth in (("Linux", "--max-depth=2"), ("FreeBSD", " -d 2 ")):
+        (du,) = [s for s in runs(plan) if s.text.startswith("sudo du") and depth in s.text]
+        assert guards_of(plan, du.id) == [label]
+    plan = compile_text("## Restart\n\n{{< tabs >}}\n\n{{% tab name=\"systemd\" %}}\n\n```bash\n"
+                        "sudo systemctl restart app\n```\n\n{{% /tab %}}\n\n"
+                        "{{% tab name=\"Docker\" %}}\n\n```bash\ndocker restart app\n```\n\n"
+                        "{{% /tab %}}\n\n{{< /tabs >}}\n\nThen check `curl -s localhost/health`.\n")
+    systemd = step_running(plan, ["sudo", "systemctl", "restart", "app"])
+    docker = step_running(plan, ["docker", "restart", "app"])
+    assert guards_of(plan, systemd) == ["systemd"] and guards_of(plan, docker) == ["Docker"]
+    assert gated(plan, systemd) and gated(plan, docker)
+    assert guards_of(plan, step_running(plan, ["curl", "-s", "localhost/health"])) != ["Docker"]
