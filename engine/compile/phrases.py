@@ -324,6 +324,10 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
         if step:
             found.append(JumpRef("step", step.group(1), sentence))
             continue
+        section = re.match(r"(?:section|part|stage|phase)\s+(\d{1,2})\b", target, re.I)
+        if section:  # "go to section 3": the heading numbered "3." ("## 3. Re-home the axes")
+            found.append(JumpRef("heading", f"{section.group(1)}.", sentence))
+            continue
         rest = sentence[m.start("target"):]
         href = next((h for t, h in links if t and rest.startswith(t)), None)
         if href is None and (link := _LINK.match(rest)):

@@ -215,3 +215,12 @@ def test_hugo_tab_shortcodes_are_alternatives_a_person_chooses():
     assert guards_of(plan, systemd) == ["systemd"] and guards_of(plan, docker) == ["Docker"]
     assert gated(plan, systemd) and gated(plan, docker)
     assert guards_of(plan, step_running(plan, ["curl", "-s", "localhost/health"])) != ["Docker"]
+
+
+def test_go_to_section_n_jumps_to_the_heading_numbered_n():
+    # "If the fault is `A2xx` (axis), go to section 3.": a person's step, then the gripper
+    # steps ran on for an axis fault
+    plan = compile_file("robot-cell.md")
+    (jump,) = [e for e in plan.edges if e.kind == "jump"]
+    assert jump.condition is not None and jump.condition.text == "If the fault is `A2xx` (axis)"
+    assert plan.step(jump.target).text.startswith("Approve before it runs: cellctl axis home")
