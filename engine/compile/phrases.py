@@ -565,7 +565,9 @@ _RUN_CUE = re.compile(r"(?:\b(?:run|execute|executing|invoke|invoking|issue|issu
                       r"(?:by|with|try|trying|consider|keep|start|then|and|first|also|simply|just) "
                       r"running)\s*(?:(?:the|a|an)\b\s*)?(?:command\s*)?|\b(?:run|execute|"
                       r"issue|invoke|type|enter) (?:this|the following|these)(?: commands?)?|"
-                      r"\bby (?:checking|calling|using))\W*$",
+                      r"\bby (?:checking|calling|using)|"
+                      # a "**Command:** `x`" label: the step's command, as in a form
+                      r"^\W*(?:command|cmd)\s*:)\W*$",
                       re.I)
 # Weaker cues ("with", "via", "use"): an instruction's, not a description's ("This document
 # describes how to use `gsutil signurl`").
@@ -698,11 +700,17 @@ _EXPECTS = re.compile(
     r"lists?|gives?)\s+`(?P<want>[^`]+)`[\s.!]*$", re.I)
 
 
+# A step written as a form: "**Command:** `sudo nginx -t` **Expected:** `test is successful`".
+_FORM_EXPECTS = re.compile(
+    r"^\W*(?:command|cmd)\s*:\s*`(?P<cmd>[^`]+)`[\s.;,]*(?:expected(?: (?:output|result))?|"
+    r"result|output)\s*:\s*`(?P<want>[^`]+)`[\s.!]*$", re.I)
+
+
 def expected_output(text: str) -> tuple[str, str] | None:
     """A sentence that asks to run a command and says the output it must show: (the command,
     the words its output must hold). Not a question, and only the command's own output."""
     plain = _CHECKBOX.sub("", _strip_enumerator(text.replace("**", "").replace("__", "")).strip())
-    m = _EXPECTS.match(plain)
+    m = _EXPECTS.match(plain) or _FORM_EXPECTS.match(plain)
     return (m.group("cmd"), m.group("want")) if m else None
 
 
@@ -751,12 +759,22 @@ _ELSEWHERE_AFTER = re.compile(
     re.I)
 
 
+# The place closing the words that introduce a command or a block: "If the receiver is
+# stopped, restart Postgres on the replica:" (then the block), "... on each broker: `x`".
+_PLACE_END = re.compile(
+    r"\b(?:on|from|inside)\s+(?:(?:any|one|each|all|some|both) of the|all the|each|every|all|"
+    r"any|both|one|the)\s+(?:[\w.'-]+\s+){0,3}?(?:hosts|nodes?|servers?|brokers?|replicas?|"
+    r"primary|secondary|leader|followers?|vms?|bastion|workers?|masters?|members?)\s*:?\s*$",
+    re.I)
+
+
 def runs_elsewhere(text: str, code: str | None = None) -> bool:
     """Whether an instruction says its commands are typed on another machine than the one
     running the plan ("On each Kafka broker:", "SSH into the node and run:"), not on yours.
     The place may follow the command ("Run `x` on all nodes", "on zk-1, zk-2 and zk-3"): then
     it is the place of `code` only if `code` comes before it ("Run `chef-client` on the nodes:
-    `knife ssh ...`" - knife reaches them from here)."""
+    `knife ssh ...`" - knife reaches them from here); or close the words that introduce it
+    ("restart Postgres on the replica:" over its block)."""
     plain = re.sub(r"(?<!`)[*](?!`)|\b_|_\b", "", text)
     for a, b in sentence_offsets(plain):
         sentence = plain[a:b]
@@ -768,6 +786,10 @@ def runs_elsewhere(text: str, code: str | None = None) -> bool:
         if after is not None and (code is None or 0 <= sentence.find(f"`{code}`") <= after.start()
                                   or f"`{code}`" in after.group(0)):
             return True
+        at = sentence.find(f"`{code}`") if code is not None else -1
+        lead = sentence[:at] if at >= 0 else sentence
+        if "`" not in lead and _PLACE_END.search(lead.rstrip()):
+            return True  # (a place after an earlier command is that command's)
     return False
 
 
@@ -816,7 +838,8 @@ _HTML_CLOSER = re.compile(r"</(?:details|TabItem)>|\{\{[<%]\s*/tabs?\s*[%>]\}\}"
 def html_guard(text: str) -> Guard | None:
     """The guard an HTML container opens: a `<TabItem label="Helm">` or a Hugo
     `{{< tab "Linux" >}}` (one alternative), or a `<details>` whose `<summary>` is a condition
-    ("If the pod is stuck in Terminating")."""
+    ("If the pod is stuck in Terminating") or a rollback ("Rollback", as a "## Rollback"
+    heading is)."""
     closers = list(_HTML_CLOSER.finditer(text))
     if closers:  # `</TabItem>` then `<TabItem label="kubectl">`: what opens after it
         text = text[closers[-1].end():]
@@ -824,7 +847,12 @@ def html_guard(text: str) -> Guard | None:
     if label is not None:
         return Guard(text=label)
     m = _SUMMARY.search(text)
-    return guard_of(re.sub(r"<[^>]*>", "", m.group(1)).strip()) if m else None
+    if m is None:
+        return None
+    summary = re.sub(r"<[^>]*>", "", m.group(1)).strip()
+    if is_rollback(summary):  # a collapsed "Rollback": for when a person decides to roll back
+        return Guard(text=summary)
+    return guard_of(summary)
 
 
 def closes_html_guard(text: str) -> bool:

@@ -11,7 +11,7 @@ from engine.compile import compile_guide
 from engine.guide import parse_guide
 from engine.plan import Plan, StepKind
 from tests.engine.compile.test_doc_site_styles import guards_of, step_running
-from tests.support.compiling import PLUGINS, compile_text, gated, pipelines, runs
+from tests.support.compiling import PLUGINS, compile_text, gated, manual_scripts, pipelines, runs
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "styles"
 
@@ -224,3 +224,34 @@ def test_go_to_section_n_jumps_to_the_heading_numbered_n():
     (jump,) = [e for e in plan.edges if e.kind == "jump"]
     assert jump.condition is not None and jump.condition.text == "If the fault is `A2xx` (axis)"
     assert plan.step(jump.target).text.startswith("Approve before it runs: cellctl axis home")
+
+
+# -- wiki exports ------------------------------------------------------------------------------
+
+
+def test_a_collapsed_rollback_runs_only_when_a_person_decides_to_roll_back():
+    # `<details><summary>Rollback</summary>`: the undo ran right after the fix it undoes
+    plan = compile_file("confluence-export.md")
+    restore = step_running(plan, ["sudo", "cp", "/etc/nginx/nginx.conf.bak",
+                                  "/etc/nginx/nginx.conf"])
+    assert guards_of(plan, restore) == ["Rollback"] and gated(plan, restore)
+
+
+def test_a_step_written_as_a_command_and_expected_form_runs_its_command():
+    # "**Command:** `x` **Expected:** `y`": a person's step, the check never ran
+    plan = compile_text("## Check\n\n1. **Command:** `kubectl -n web get deploy web`\n"
+                        "   **Expected:** `3/3`\n2. **Command:** `kubectl get nodes`\n")
+    assert pipelines(plan) == [[["kubectl", "-n", "web", "get", "deploy", "web"]],
+                               [["kubectl", "get", "nodes"]]]
+    (check,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    assert check.text == "If the output does not contain `3/3`"
+
+
+def test_a_place_closing_a_blocks_introduction_is_where_its_commands_are_typed():
+    # "If the receiver is stopped, restart Postgres on the replica:" over its block: the
+    # restart ran (gated) on the machine running the plan
+    plan = compile_file("indented-lists.md")
+    assert "sudo systemctl restart postgresql@14-main" in manual_scripts(plan)
+    assert not any("postgresql@14-main" in s.text for s in runs(plan))
+    assert guards_of(plan, next(s.id for s in plan.steps if "postgresql@14-main" in s.text)) \
+        == ["If the receiver is stopped"]
