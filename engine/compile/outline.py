@@ -529,8 +529,14 @@ class _OutlineBuilder:
                     cls not in ("info", "cleanup"):
                 self.escalation = (el.text, el.span)
                 return None
+            jumps = self._jumps(el, None)
+            if not found and not jumps and cls not in ("info", "cleanup") and \
+                    phrases.repeats_or_waits(el.text):
+                # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.": a person's
+                # step in the procedure (it was context for a reader, the loop or wait lost)
+                found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
             nodes.extend(found)
-            nodes.extend(self._jumps(el, None))
+            nodes.extend(jumps)
             return None
         links = [(lk.text, lk.href) for lk in el.links]
         # What no one sentence says (the manual step holding the paragraph's mentioned

@@ -113,6 +113,11 @@ _ABORT_IF = re.compile(r"^(?:abort|stop(?: here| now| the (?:procedure|run|recov
                        r"(?: (?:immediately|at once))?,? if\b", re.I)
 
 
+# Emoji and symbols an author puts before a step's words ("⚠️ If the disk is full", "👉 When
+# ..."): decoration, not words; the guard is what follows them.
+_DECORATION = re.compile(r"^[^\w\s`(\[\-*\"'<>{]+\s*")
+
+
 def guard_of(text: str) -> Guard | None:
     """The guard a sentence, list item or heading opens with, if any.
 
@@ -121,6 +126,7 @@ def guard_of(text: str) -> Guard | None:
     whose branch ends the run.
     """
     t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    t = _DECORATION.sub("", t, count=1)
     t = _NOTE.sub("", t, count=1)
     if _ABORT_IF.match(t):
         return Guard(text=_abort_clause(t), ends="escalate")
@@ -284,6 +290,19 @@ _MAY_FAIL = re.compile(
 def may_fail(text: str) -> bool:
     """The guide lets a check fail and go on: "(may fail)", "this can fail", "ignore errors"."""
     return bool(_MAY_FAIL.search(text))
+
+
+# "Repeat steps 1-2 until ...", "Retry the pick", "Wait 5 minutes", "Wait until the pods are
+# Ready": an instruction to a person even as a paragraph of its own.
+_REPEAT_OR_WAIT = re.compile(
+    r"^(?:then\s+|now\s+)?(?:repeat|retry|wait(?:\s+(?:for|until|till|about|up to|at least|"
+    r"a (?:few|couple|minute|moment|while)|another|\d)))\b", re.I)
+
+
+def repeats_or_waits(text: str) -> bool:
+    """Whether a paragraph tells the reader to repeat steps or to wait."""
+    plain = _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
+    return _REPEAT_OR_WAIT.match(plain) is not None
 
 
 # -- jumps -------------------------------------------------------------------------------

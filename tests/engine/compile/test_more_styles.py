@@ -255,3 +255,30 @@ def test_a_place_closing_a_blocks_introduction_is_where_its_commands_are_typed()
     assert not any("postgresql@14-main" in s.text for s in runs(plan))
     assert guards_of(plan, next(s.id for s in plan.steps if "postgresql@14-main" in s.text)) \
         == ["If the receiver is stopped"]
+
+
+# -- chat-ops decoration -----------------------------------------------------------------------
+
+
+def test_an_emoji_before_a_condition_does_not_hide_it():
+    # "⚠️ If the disk on a node is above 90%, clean ...": the guard was dropped and the
+    # deletion ran whatever the disk said
+    plan = compile_file("opsgenie-emoji.md")
+    clean = step_running(plan, ["kubectl", "-n", "checkout", "delete", "pod", "-l",
+                                "app=image-gc"])
+    assert guards_of(plan, clean) == ["If the disk on a node is above 90%"]
+    ends = [e for e in plan.edges if e.condition is not None and
+            e.condition.text == "When the error rate is still above 5% after two restarts"]
+    assert [plan.step(e.target).outcome for e in ends if e.kind == "branch"] == ["escalate"]
+
+
+def test_a_paragraph_that_says_to_repeat_steps_or_wait_is_a_persons_step():
+    # "Repeat steps 1-2 until the error rate is below 1%." was context for a reader
+    plan = compile_file("opsgenie-emoji.md")
+    said = [s.text for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert "Wait 5 minutes, then look at the error rate again." in said
+    assert "Repeat steps 1-2 of Remediate until the error rate is below 1%." in said
+    plan = compile_text("## Fix\n\nRestart it: `sudo systemctl restart app`\n\nRepeated "
+                        "restarts are a sign of a memory leak.\n\nWaiting is explained in "
+                        "the FAQ.\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
