@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypedDict
@@ -109,7 +109,9 @@ class _OutlineBuilder:
     def __init__(self, guide: Guide) -> None:
         self.g = guide
         self.els = guide.elements
-        self.scope = Scope()
+        self.scope = Scope(named=frozenset(
+            w for e in self.els if e.kind in ("paragraph", "list_item", "heading", "table")
+            for w in placeholders.named(e.text)))
         self.ids: set[str] = set()
         self.counters: dict[str, int] = {}
         self.escalation: tuple[str, Span] | None = None
@@ -966,6 +968,7 @@ class _OutlineBuilder:
 
     def _commands(self, lines: list[blocks.CommandLine], el: Element, cls: SectionClass,
                   owner: int, *, block: int | None) -> list[Node]:
+        lines = [replace(ln, text=placeholders.tighten(ln.text)) for ln in lines]
         nodes: list[Node] = []
         title = self._title(owner, el)
         manual: list[blocks.CommandLine] = []

@@ -282,3 +282,27 @@ def test_a_paragraph_that_says_to_repeat_steps_or_wait_is_a_persons_step():
                         "restarts are a sign of a memory leak.\n\nWaiting is explained in "
                         "the FAQ.\n")
     assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+# -- values to fill in -------------------------------------------------------------------------
+
+
+def test_a_word_the_guide_says_to_replace_is_a_value_to_fill_in():
+    # "Replace `POD_NAME` below with the pod from step 1": the force-delete ran on a pod
+    # literally named POD_NAME
+    plan = compile_text("## Steps\n\n1. Find it: `kubectl -n web get pods`\n2. Replace "
+                        "`POD_NAME` below with the pod from step 1 and delete it:\n\n"
+                        "   ```bash\n   kubectl -n web delete pod POD_NAME --force\n   ```\n\n"
+                        "3. Describe it, where `NODE` is its node: `kubectl describe node "
+                        "NODE`\n")
+    assert pipelines(plan)[1:] == [
+        [["kubectl", "-n", "web", "delete", "pod", "{{ inputs.pod_name }}", "--force"]],
+        [["kubectl", "describe", "node", "{{ inputs.node }}"]]]
+    assert {"pod_name", "node"} <= {i.name for i in plan.inputs}
+
+
+def test_a_spaced_jinja_placeholder_standing_alone_is_one_value():
+    # `{{ node_name }}` was cut into three words and run as written
+    plan = compile_text("## Check\n\nDescribe the node: `kubectl describe node {{ node_name }}`"
+                        "\n")
+    assert pipelines(plan) == [[["kubectl", "describe", "node", "{{ inputs.node_name }}"]]]
