@@ -104,13 +104,13 @@ class Guard:
     ends: str | None = None  # "Abort if ...": the outcome its branch ends the run with
 
 
-# "Abort if ...", "Stop if ...", "Do not continue if ...": the condition comes after the
+# "Abort if ...", "Stop if ...", "Do not continue if/unless ...": the condition comes after the
 # instruction, and its branch ends the run there, handed to a person (a robot cell's or a
 # maintenance playbook's safety conditions). The condition runs to the sentence's end, its
 # "or ..." included.
 _ABORT_IF = re.compile(r"^(?:abort|stop(?: here| now| the (?:procedure|run|recovery|work))?|"
                        r"halt|(?:do not|don't|never) (?:continue|proceed|go on))"
-                       r"(?: (?:immediately|at once))?,? if\b", re.I)
+                       r"(?: (?:immediately|at once))?,? (?:if|unless)\b", re.I)
 
 
 # Emoji and symbols an author puts before a step's words ("⚠️ If the disk is full", "👉 When
@@ -205,10 +205,10 @@ def guard_in(sentence: str) -> Guard | None:
 
 
 def _abort_clause(text: str) -> str:
-    """"Abort if A, or B. Call X." -> "Abort if A, or B": to the sentence's end, a dash or a
-    semicolon outside code spans (its commas belong to the condition)."""
+    """"Abort if A, or B. Call X." -> "Abort if A, or B": to the sentence's end, a dash, a
+    semicolon or ", and/then" outside code spans (its other commas belong to the condition)."""
     masked = re.sub(r"`[^`]*`", lambda m: "x" * len(m.group(0)), text)
-    m = re.search(r"[.!?](?:\s|$)|\s[\u2013\u2014]\s|\s-\s|[;:]", masked)
+    m = re.search(r"[.!?](?:\s|$)|\s[\u2013\u2014]\s|\s-\s|[;:]|,\s+(?:and|then)\s", masked)
     return text[:m.start()].strip() if m else text.strip()
 
 

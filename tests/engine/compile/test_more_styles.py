@@ -306,3 +306,16 @@ def test_a_spaced_jinja_placeholder_standing_alone_is_one_value():
     plan = compile_text("## Check\n\nDescribe the node: `kubectl describe node {{ node_name }}`"
                         "\n")
     assert pipelines(plan) == [[["kubectl", "describe", "node", "{{ inputs.node_name }}"]]]
+
+
+def test_do_not_continue_unless_ends_the_run_and_stop_here_if_keeps_its_own_words():
+    plan = compile_text("## Fix\n\n1. Check: `kubectl get pods -n db`\n2. Do not continue unless "
+                        "the replica is healthy.\n3. Fail over: `kubectl -n db exec pg-0 -- "
+                        "patronictl failover --force`\n\n> [!IMPORTANT]\n> Stop here if the "
+                        "failover did not finish within 2 minutes, and page the DBA.\n\n"
+                        "4. Restart: `kubectl -n web rollout restart deploy/app`\n")
+    branches = {e.condition.text: plan.step(e.target) for e in plan.edges
+                if e.kind == "branch" and e.condition is not None}
+    assert set(branches) == {"Do not continue unless the replica is healthy",
+                             "Stop here if the failover did not finish within 2 minutes"}
+    assert all(s.kind == StepKind.END and s.outcome == "escalate" for s in branches.values())
