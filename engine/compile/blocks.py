@@ -18,10 +18,10 @@ rules, each one a guide author would recognise:
 - An untagged block runs the lines that clearly are commands (a known tool, a path, a loop, an
   assignment); one that clearly holds PromQL or SQL is a query; YAML/JSON is configuration;
   the rest is output.
-- A block after "Example output:" / "should look like" / "the output" is output (unless it
-  carries prompts). A word in a code span (`client-output-buffer-limit`) is a name, no cue.
-  Nor is the header of the table it printed a command (`ip        heap.percent name` over
-  its rows names columns).
+- A block after "Example output:" / "should look like" / "the output" / "Sample response:" /
+  "It prints:" / "You should see:" is output (unless it carries prompts). A word in a code
+  span (`client-output-buffer-limit`) is a name, no cue. Nor is the header of the table it
+  printed a command (`ip        heap.percent name` over its rows names columns).
 - An untagged block that opens with a log line (`ERROR ...`, `{"level":...`) is output, a
   command line further down included: a command typed after output carries its prompt.
 - A commented-out command (`# kubectl annotate hco -n "$NS" key-`, a whole command with an
@@ -391,10 +391,15 @@ def _looks_like_config(lines: list[str]) -> bool:
                 re.match(r"^\s*[\w.-]+\+?::?\s*\{", text))
 
 
-_OUTPUT_CUE = re.compile(r"\b(output|logged|logs?( like)? the following|following "
-                         r"(error|message|log|output|lines?)s?|(expect|see) (logs|output|messages)|"
-                         r"looks? like|similar to|should look)\b[^.:]{0,40}[:.]?\s*$",
-                         re.I)
+_OUTPUT_CUE = re.compile(
+    # "It prints:", "which returns:", "You should see:" (with its colon: "you will see a
+    # directory called `docker`." says what a command shows)
+    r"\b(?:(?:it|this|that|which) (?:prints|returns|outputs|responds with)|"
+    r"(?:you should|you'll|you will|you may) see)\b[^.:]{0,40}:\s*$|"
+    r"\b(?:output|logged|logs?(?: like)? the following|following "
+    r"(?:error|message|log|output|lines?)s?|(?:expect|see) (?:logs|output|messages)|"
+    r"looks? like|similar to|should look)\b[^.:]{0,40}[:.]?\s*$",
+    re.I)
 _CUE_NOT = re.compile(r"\b(?:by (?:simply )?running|(?:to|and|then|please|now) run|"
                       r"run (?:the|this|these)|running the following|commands?|execut\w*|enter|"
                       r"paste)\b|\brun(?:ning)?\s*:?\s*$",
@@ -403,7 +408,7 @@ _CUE_NOT = re.compile(r"\b(?:by (?:simply )?running|(?:to|and|then|please|now) r
 
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
 _OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:example|sample|expected|typical|the)?\s*"
-                          r"(?:command\s+)?output\b"
+                          r"(?:command\s+)?(?:output|response)\b"
                           r"(?!\s+(?:of|from)\s+(?:the\s+)?(?:following|this|these)\s+command)")
 
 

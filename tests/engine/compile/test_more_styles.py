@@ -319,3 +319,16 @@ def test_do_not_continue_unless_ends_the_run_and_stop_here_if_keeps_its_own_word
     assert set(branches) == {"Do not continue unless the replica is healthy",
                              "Stop here if the failover did not finish within 2 minutes"}
     assert all(s.kind == StepKind.END and s.outcome == "escalate" for s in branches.values())
+
+
+def test_it_prints_and_sample_response_announce_output():
+    # "It prints:" over an error then a command line in what it printed: the `rm` ran
+    plan = compile_text("## Check\n\nRun `df -h /mnt/data`. It prints:\n\n```\n"
+                        "df: /mnt/data: No such file or directory\nrm -rf /mnt/data/tmp\n```\n\n"
+                        "Sample response:\n\n```\ncurl -s localhost:8080/health\n{\"ok\": false}\n"
+                        "```\n\nIf you pushed images you will see a directory called `docker`."
+                        "\n\n```\nls /tmp/registry\n```\n")
+    assert pipelines(plan) == [[["df", "-h", "/mnt/data"]],
+                               [["curl", "-s", "localhost:8080/health"]],
+                               [["ls", "/tmp/registry"]]]
+    assert ignored_code(plan) == ["sample output"]
