@@ -131,7 +131,7 @@ def guard_of(text: str) -> Guard | None:
     if _ABORT_IF.match(t):
         return Guard(text=_abort_clause(t), ends="escalate")
     if not _GUARD_START.match(t):
-        return None
+        return _trailing_guard(t)
     else_if = re.match(r"(?:otherwise|else)\s*,?\s*(?=if\b)", t, re.I)
     clause = f"{t[:else_if.end()]}{_clause(t[else_if.end():])}" if else_if else _clause(t)
     if is_escalation(t) and is_fallback(clause) and explicit_expr(clause) is None:
@@ -202,6 +202,33 @@ def guard_in(sentence: str) -> Guard | None:
         return direct
     m = _LEAD_IN.search(sentence)
     return guard_of(sentence[m.end():]) if m else None
+
+
+# The condition written after the instruction: "Run `x` if the site still returns 503.",
+# "Restart the app only if the queue is full: `x`". Not "to see if" / "check if" (whether),
+# nor "even if" / "as if".
+_TRAILING_IF = re.compile(r"(?<![`\w])(?P<g>(?:only )?(?:if|when|unless)\s[^`:;.!?]*?)"
+                          r"(?=\s*(?::\s*`|[.;!]?\s*$))", re.I)
+_WHETHER = re.compile(r"\b(?:see|check|checks|verify|determine|know|tell|find out|test|ask|"
+                      r"confirm|sure|whether|even|as|wonder)\s*$", re.I)
+
+
+def _trailing_guard(t: str) -> Guard | None:
+    """The guard of an instruction that names its command before its condition ("Run `x` if
+    Y", "Restart X only if Y: `x`"): the commands run only when Y holds (they ran always)."""
+    if "`" not in t or not _RUN_VERB.match(t):
+        return None
+    first = sentence_offsets(t)
+    t = t[first[0][0]:first[0][1]] if first else t  # the instruction's own sentence
+    masked = re.sub(r"`[^`]*`", lambda m: "`" + "x" * (len(m.group(0)) - 2) + "`", t)
+    for m in _TRAILING_IF.finditer(masked):
+        before = masked[:m.start()]
+        if "`" in masked[m.end():] and not masked[m.end():].lstrip().startswith(":"):
+            continue  # a command still follows, not through a colon: not this form
+        if _WHETHER.search(before) or not before.strip() or before.rstrip()[-1] in ".:;,(":
+            continue  # ("..., if X" or "X: If Y" opens a guard of its own)
+        return Guard(text=t[m.start("g"):m.end("g")].strip())
+    return None
 
 
 def _abort_clause(text: str) -> str:

@@ -332,3 +332,19 @@ def test_it_prints_and_sample_response_announce_output():
                                [["curl", "-s", "localhost:8080/health"]],
                                [["ls", "/tmp/registry"]]]
     assert ignored_code(plan) == ["sample output"]
+
+
+def test_a_condition_written_after_its_command_guards_it():
+    # "Run `x` if the site still returns 503.": the restart ran whatever the site returned
+    plan = compile_text("## Fix\n\n1. Check: `curl -sI localhost`\n2. Run `sudo systemctl "
+                        "restart nginx` if the site still returns 503.\n3. Restart the app only "
+                        "if the queue is full: `sudo systemctl restart app`\n4. Run `kubectl get "
+                        "pods` to see if the pod is ready.\n\nRun `sudo systemctl reload haproxy`"
+                        " when the backend list changed.\n")
+    assert guards_of(plan, step_running(plan, ["sudo", "systemctl", "restart", "nginx"])) == [
+        "if the site still returns 503"]
+    assert guards_of(plan, step_running(plan, ["sudo", "systemctl", "restart", "app"])) == [
+        "only if the queue is full"]
+    assert guards_of(plan, step_running(plan, ["sudo", "systemctl", "reload", "haproxy"])) == [
+        "when the backend list changed"]
+    assert not any(s.kind == StepKind.DECIDE and "pod is ready" in s.text for s in plan.steps)
