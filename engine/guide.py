@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from html import unescape
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,6 +77,9 @@ class Element(BaseModel):
         default_factory=list, description="A table's code in the cells under a 'Command' "
         "(or 'Check') header (\"Command | What it tells you\", \"Symptom | Check | Action\"): "
         "commands the author lists to run.")
+    cells: list[list[str]] = Field(
+        default_factory=list, description="A table's rows, header first: each cell's plain "
+        "text (inline code kept in backticks).")
 
 
 _INPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -695,13 +699,26 @@ class _Builder:
             elif t in ("fence", "code_block"):
                 self._code(tok, stack)
             elif t == "html_block":
-                self._add("html", tok, text=tok.content.strip(), parent=self._container(stack))
+                pre = _pre_block(tok.content)
+                if pre is not None:  # `<pre><code>`: a code block written in HTML
+                    lang, text, opener = pre
+                    self._add("code", tok, text=text, lang=lang, fenced=opener,
+                              parent=self._container(stack))
+                else:
+                    self._add("html", tok, text=tok.content.strip(),
+                              parent=self._container(stack))
             elif t == "table_open":
                 end = next(j for j in range(i, len(tokens)) if tokens[j].type == "table_close")
                 cells = [_inline(x)[0] for x in tokens[i:end] if x.type == "inline"]
                 code = [c for x in tokens[i:end] if x.type == "inline" for c in _inline(x)[1]]
+                rows: list[list[str]] = []
+                for x in tokens[i:end]:
+                    if x.type == "tr_open":
+                        rows.append([])
+                    elif x.type == "inline" and rows:
+                        rows[-1].append(_inline(x)[0])
                 self._add("table", tok, text=" | ".join(cells), inline_code=code,
-                          command_cells=_command_cells(tokens[i:end]),
+                          command_cells=_command_cells(tokens[i:end]), cells=rows,
                           parent=self._container(stack))
                 i = end + 1
                 continue
@@ -797,6 +814,25 @@ class _Builder:
 
 
 _FENCE_LINE = re.compile(r"^(`{3,}|~{3,})\s*([^`\s]*)[^`]*$")
+
+
+_PRE = re.compile(r"\s*<pre\b[^>]*>(?:\s*<code\b([^>]*)>)?(.*?)(?:</code>\s*)?</pre>\s*",
+                  re.S | re.I)
+_PRE_LANG = re.compile(r"""class\s*=\s*["']?(?:[\w-]*\s)*?(?:language-|lang-)?([\w+#-]+)""",
+                       re.I)
+
+
+def _pre_block(html: str) -> tuple[str | None, str, bool] | None:
+    """(language, text, whether the text starts on the line after the opening tag) of an HTML
+    `<pre>` / `<pre><code class="language-bash">` block: a code block, read as a fence is
+    (the tags inside it dropped, `&lt;` and `&amp;` decoded); else None."""
+    m = _PRE.fullmatch(html)
+    if m is None:
+        return None
+    lang_m = _PRE_LANG.search(m.group(1) or "")
+    body = unescape(re.sub(r"<[^>]+>", "", m.group(2)))
+    opener = body.startswith(("\n", "\r\n"))
+    return (lang_m.group(1).lower() if lang_m else None), body.strip("\r\n").rstrip(), opener
 
 
 def _fence_inside(code: str) -> tuple[str | None, str] | None:

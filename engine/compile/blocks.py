@@ -18,8 +18,12 @@ rules, each one a guide author would recognise:
 - An untagged block runs the lines that clearly are commands (a known tool, a path, a loop, an
   assignment); one that clearly holds PromQL or SQL is a query; YAML/JSON is configuration;
   the rest is output.
-- A block after "Example output:" / "should look like" / "the output" is output (unless it
-  carries prompts). A word in a code span (`client-output-buffer-limit`) is a name, no cue.
+- A block after "Example output:" / "should look like" / "the output" / "Sample response:" /
+  "It prints:" / "You should see:" is output (unless it carries prompts). A word in a code
+  span (`client-output-buffer-limit`) is a name, no cue. Nor is the header of the table it
+  printed a command (`ip        heap.percent name` over its rows names columns).
+- An untagged block that opens with a log line (`ERROR ...`, `{"level":...`) is output, a
+  command line further down included: a command typed after output carries its prompt.
 - A commented-out command (`# kubectl annotate hco -n "$NS" key-`, a whole command with an
   option or path, not words about one) is an alternative the author offers: shown to a person,
   never run, never lost. `#` and two blanks under a comment line continue that comment
@@ -387,10 +391,15 @@ def _looks_like_config(lines: list[str]) -> bool:
                 re.match(r"^\s*[\w.-]+\+?::?\s*\{", text))
 
 
-_OUTPUT_CUE = re.compile(r"\b(output|logged|logs?( like)? the following|following "
-                         r"(error|message|log|output|lines?)s?|(expect|see) (logs|output|messages)|"
-                         r"looks? like|similar to|should look)\b[^.:]{0,40}[:.]?\s*$",
-                         re.I)
+_OUTPUT_CUE = re.compile(
+    # "It prints:", "which returns:", "You should see:" (with its colon: "you will see a
+    # directory called `docker`." says what a command shows)
+    r"\b(?:(?:it|this|that|which) (?:prints|returns|outputs|responds with)|"
+    r"(?:you should|you'll|you will|you may) see)\b[^.:]{0,40}:\s*$|"
+    r"\b(?:output|logged|logs?(?: like)? the following|following "
+    r"(?:error|message|log|output|lines?)s?|(?:expect|see) (?:logs|output|messages)|"
+    r"looks? like|similar to|should look)\b[^.:]{0,40}[:.]?\s*$",
+    re.I)
 _CUE_NOT = re.compile(r"\b(?:by (?:simply )?running|(?:to|and|then|please|now) run|"
                       r"run (?:the|this|these)|running the following|commands?|execut\w*|enter|"
                       r"paste)\b|\brun(?:ning)?\s*:?\s*$",
@@ -399,7 +408,7 @@ _CUE_NOT = re.compile(r"\b(?:by (?:simply )?running|(?:to|and|then|please|now) r
 
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
 _OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:example|sample|expected|typical|the)?\s*"
-                          r"(?:command\s+)?output\b"
+                          r"(?:command\s+)?(?:output|response)\b"
                           r"(?!\s+(?:of|from)\s+(?:the\s+)?(?:following|this|these)\s+command)")
 
 
@@ -508,6 +517,7 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
             i in prompts or not ln.lstrip().startswith("#"))), None)
         if first is None or first not in prompts and not (
                 _shape(lines[first], strict=True) and not _outputish(lines[first])
+                and not _column_header(lines[first:])
                 and _prints_below(lines[first + 1:])):
             return Block("output", text=raw, start=start, end=end)
         prompts = dict(prompts) if first in prompts else {first: ("sh", 0), **prompts}
@@ -525,6 +535,11 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
         cmds = _shell_lines(lines, first_line)
         if cmds:
             return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)
+        return Block("output", text=raw, start=start, end=end)
+    if _LOG_LINE.match(meaningful[0]):
+        # An untagged block that opens with a program's output (a log line, an error) is a
+        # listing of what it printed: a command line in it is text it printed, not a step (a
+        # command typed after output carries its prompt).
         return Block("output", text=raw, start=start, end=end)
     cmds = _untagged_commands(lines, first_line)
     if cmds:
@@ -555,6 +570,22 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
     if _looks_like_config(meaningful):
         return Block("config", text=raw, start=start, end=end)
     return Block("output", text=raw, start=start, end=end)
+
+
+def _column_header(lines: list[str]) -> bool:
+    """Whether the first line is the header of the columns under it: `ip        heap.percent
+    name` over `10.0.1.4  41           es-data-1` names the fields, it is no `ip` command.
+    Each field the header starts after a run of spaces starts a field of the next line too."""
+    rest = [ln for ln in lines[1:] if ln.strip()]
+    head = lines[0].rstrip()
+    if not rest or not _COLUMNS.search(head):
+        return False
+    row = rest[0]
+    starts = [m.end() for m in re.finditer(r" {2,}", head.lstrip()) ]
+    indent = len(head) - len(head.lstrip())
+    return bool(starts) and all(
+        indent + at < len(row) and row[indent + at] != " " and row[indent + at - 1] == " "
+        for at in starts)
 
 
 def _prints_below(rest: list[str]) -> bool:

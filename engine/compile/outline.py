@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypedDict
@@ -109,7 +109,9 @@ class _OutlineBuilder:
     def __init__(self, guide: Guide) -> None:
         self.g = guide
         self.els = guide.elements
-        self.scope = Scope()
+        self.scope = Scope(named=frozenset(
+            w for e in self.els if e.kind in ("paragraph", "list_item", "heading", "table")
+            for w in placeholders.named(e.text)))
         self.ids: set[str] = set()
         self.counters: dict[str, int] = {}
         self.escalation: tuple[str, Span] | None = None
@@ -274,7 +276,7 @@ class _OutlineBuilder:
 
         for idx in self.children.get(owner, []):
             el = self.els[idx]
-            if el.kind == "html":
+            if el.kind == "html" or el.kind == "paragraph" and phrases.only_shortcodes(el.text):
                 opens = phrases.html_guard(el.text)
                 if scoped is not None and (opens is not None or phrases.closes_html_guard(
                         el.text)):
@@ -312,7 +314,9 @@ class _OutlineBuilder:
                 continue
             if el.kind == "table":
                 flush()
-                nodes.extend(self._inline(el, cls, owner if owner is not None else el.index))
+                own = owner if owner is not None else el.index
+                rows = self._step_table(el, cls, own)
+                nodes.extend(rows if rows is not None else self._inline(el, cls, own))
                 continue
             if el.kind in ("list_item", "quote"):
                 if guarded and self._introduces(guarded[2]) and el.kind == "list_item":
@@ -355,6 +359,9 @@ class _OutlineBuilder:
                 nodes.extend(self._code(el, "info", owner))
             elif el.kind in ("paragraph", "table", "list_item"):
                 nodes.extend(self._inline(el, "info", owner if owner is not None else el.index))
+                if el.kind != "table" and self.escalation is None and \
+                        self._under_escalation(el) and phrases.is_escalation(el.text):
+                    self.escalation = (el.text, el.span)
             if el.kind in ("heading", "list_item", "quote"):
                 nodes.extend(self._described(idx))
         # `a && b && c` is one line: if any part would change something, the whole line is
@@ -412,7 +419,7 @@ class _OutlineBuilder:
             if tails and tails[0][0].is_else:
                 else_text = tails.pop(0)[1]
             if not lead_jumps:
-                ending = phrases.outcome_of(then_text)
+                ending = guard.ends or phrases.outcome_of(then_text)
             else_ending = phrases.outcome_of(else_text) if else_text else None
         inline = self._inline(el, cls, el.index)  # every section's inline commands count
         nodes.extend(n for n in inline if _said_in(n, head) or
@@ -422,7 +429,10 @@ class _OutlineBuilder:
         nodes.extend(self._content(el.index, cls))
         self._ending_item = outer
         only_jumps = guard is not None and lead_jumps
-        if not _has_action(nodes) and (el.ordered or cls in ("diag", "mit") and guard) \
+        # An unticked task-list box ("- [ ] Confirm the dashboard is green") is a to-do, a
+        # person's step like a numbered one (a ticked box is done, by someone else)
+        todo = not el.ordered and re.match(r"\[ \]\s", el.text) is not None
+        if not _has_action(nodes) and (el.ordered or todo or cls in ("diag", "mit") and guard) \
                 and not only_jumps and ending is None \
                 and not (phrases.is_escalation(el.text) and not el.ordered):
             nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,
@@ -521,8 +531,14 @@ class _OutlineBuilder:
                     cls not in ("info", "cleanup"):
                 self.escalation = (el.text, el.span)
                 return None
+            jumps = self._jumps(el, None)
+            if not found and not jumps and cls not in ("info", "cleanup") and \
+                    phrases.repeats_or_waits(el.text):
+                # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.": a person's
+                # step in the procedure (it was context for a reader, the loop or wait lost)
+                found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
             nodes.extend(found)
-            nodes.extend(self._jumps(el, None))
+            nodes.extend(jumps)
             return None
         links = [(lk.text, lk.href) for lk in el.links]
         # What no one sentence says (the manual step holding the paragraph's mentioned
@@ -567,7 +583,7 @@ class _OutlineBuilder:
         then.extend(self._jumps_in(text, links, el, guard))
         rest = _consequent(text, guard)
         if not any(isinstance(n, JumpNode) for n in then):
-            ending = phrases.outcome_of(rest)
+            ending = guard.ends or phrases.outcome_of(rest)
             if ending is not None:
                 then.append(EndNode(ending, _conclusion(rest) or _short(text), text, span))
                 return then
@@ -613,6 +629,13 @@ class _OutlineBuilder:
                 out[-1] = (g, f"{words} {sentence}", Span(start=where.start,
                                                           end=max(where.start, last)))
         return out
+
+    def _under_escalation(self, el: Element) -> bool:
+        """Whether `el` sits under an "Escalation" heading: a section that only describes,
+        except that its "Transfer the ICM to X if none of the mitigations help" is the guide's
+        own ending when nothing worked (it was left as context for a reader)."""
+        return el.section is not None and \
+            re.match(r"^\W*escalat", self.els[el.section].text, re.I) is not None
 
     @staticmethod
     def _introduces(el: Element) -> bool:
@@ -726,7 +749,7 @@ class _OutlineBuilder:
             asked = asked or code == commands[-1] and cls not in ("info", "cleanup") and \
                 opens_session(line)
             if asked and self.sessions.open is None and not opens_session(line) and \
-                    not workstation_tool(line) and phrases.runs_elsewhere(said):
+                    not workstation_tool(line) and phrases.runs_elsewhere(said, spaced):
                 asked = False  # "On all nodes, `x`": typed on another machine, a person's there
             if asked and not _prose_words(line) and code not in fragments and \
                     code not in choices and not powershell.windows_command(line):
@@ -747,6 +770,34 @@ class _OutlineBuilder:
         if shown:  # no script: the text says what to do with them ("kill `x` processes")
             nodes.insert(at, self._manual(owner, cls, self._title(owner, el), el.text, lead,
                                           el.index))
+        return nodes
+
+    def _step_table(self, el: Element, cls: SectionClass, owner: int) -> list[Node] | None:
+        """A procedure written as a table ("Step | Action | Command | Expected", its rows
+        numbered 1, 2, 3): each row is a step, in the table's order. The row's command runs
+        (gated when it changes anything, like any step's), a row without one is a person's
+        step with its words; the other cells ("Expected") are never run. Any other table is
+        read by `_inline`: its listed checks run, its actions are only shown."""
+        rows = el.cells
+        if len(rows) < 3 or not el.command_cells or not rows[0] or \
+                not _STEP_COLUMN.match(rows[0][0]) or \
+                [r[0].strip().rstrip(".)") for r in rows[1:]] != \
+                [str(n) for n in range(1, len(rows))]:
+            return None
+        listed = set(el.command_cells)
+        nodes: list[Node] = []
+        for i, row in enumerate(rows[1:]):
+            line = el.span.start + 2 + i  # the header, its `|---|` line, then one row a line
+            codes = [c for cell in row[1:] for c in re.findall(r"`([^`]+)`", cell)
+                     if c in listed and cell.strip() == f"`{c}`"]
+            said = " | ".join(c for c in row[1:] if c.strip(" -\u2013\u2014"))
+            if codes:
+                for code in codes:
+                    nodes.extend(self._commands([blocks.CommandLine(code, line, line)], el, cls,
+                                                owner, block=None))
+            else:
+                nodes.append(self._manual(owner, cls, said or row[0], f"Step {row[0]}: {said}",
+                                          Span(start=line, end=line), el.index))
         return nodes
 
     def _in_session(self, lead: Span) -> bool:
@@ -917,6 +968,7 @@ class _OutlineBuilder:
 
     def _commands(self, lines: list[blocks.CommandLine], el: Element, cls: SectionClass,
                   owner: int, *, block: int | None) -> list[Node]:
+        lines = [replace(ln, text=placeholders.tighten(ln.text)) for ln in lines]
         nodes: list[Node] = []
         title = self._title(owner, el)
         manual: list[blocks.CommandLine] = []
@@ -1149,6 +1201,9 @@ def _fill_in_first(nodes: list[Node]) -> None:
                     for w in stage):
             n.kind, n.plugin, n.mutating, n.block = StepKind.MANUAL, None, False, None
             n.params = {"script": literal(n.text)}
+
+
+_STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 
 
 def inline_command(code: str) -> bool:

@@ -101,6 +101,21 @@ _ELSE_START = re.compile(r"^(?:otherwise|else|if not|if this is not the case|if 
 class Guard:
     text: str  # the condition in the guide's words
     is_else: bool = False
+    ends: str | None = None  # "Abort if ...": the outcome its branch ends the run with
+
+
+# "Abort if ...", "Stop if ...", "Do not continue if/unless ...": the condition comes after the
+# instruction, and its branch ends the run there, handed to a person (a robot cell's or a
+# maintenance playbook's safety conditions). The condition runs to the sentence's end, its
+# "or ..." included.
+_ABORT_IF = re.compile(r"^(?:abort|stop(?: here| now| the (?:procedure|run|recovery|work))?|"
+                       r"halt|(?:do not|don't|never) (?:continue|proceed|go on))"
+                       r"(?: (?:immediately|at once))?,? (?:if|unless)\b", re.I)
+
+
+# Emoji and symbols an author puts before a step's words ("⚠️ If the disk is full", "👉 When
+# ..."): decoration, not words; the guard is what follows them.
+_DECORATION = re.compile(r"^[^\w\s`(\[\-*\"'<>{]+\s*")
 
 
 def guard_of(text: str) -> Guard | None:
@@ -111,9 +126,12 @@ def guard_of(text: str) -> Guard | None:
     whose branch ends the run.
     """
     t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    t = _DECORATION.sub("", t, count=1)
     t = _NOTE.sub("", t, count=1)
+    if _ABORT_IF.match(t):
+        return Guard(text=_abort_clause(t), ends="escalate")
     if not _GUARD_START.match(t):
-        return None
+        return _trailing_guard(t)
     else_if = re.match(r"(?:otherwise|else)\s*,?\s*(?=if\b)", t, re.I)
     clause = f"{t[:else_if.end()]}{_clause(t[else_if.end():])}" if else_if else _clause(t)
     if is_escalation(t) and is_fallback(clause) and explicit_expr(clause) is None:
@@ -142,7 +160,11 @@ def explicit_expr(clause: str) -> str | None:
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("escalate", re.compile(r"\b(?:escalat\w*|hand (?:it )?over to|page (?:the|an?) |"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
-                            r"open (?:a )?(?:support )?(?:case|ticket))", re.I)),
+                            r"open (?:a )?(?:support )?(?:case|ticket)|"
+                            r"(?:transfer|reassign|route|hand (?:it )?off) (?:the |this |your )?"
+                            r"(?:icm|incident|ticket|case|page|alert)s? to|"
+                            r"engage (?:the )?(?:[\w/&-]+ ){0,4}(?:team|on-?call|support|sre)\b)",
+                            re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
                              r"\bnothing (?:else )?(?:needs to be done|to do)\b|"
                              # "..., stop here: the alert is a false positive"
@@ -153,8 +175,11 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                              r"[:;,]\s*mitigated\W*$", re.I)),
     ("escalate", re.compile(r"\b(?:is|was) (?:likely |probably )?the root cause\b|"
                             r"\bpotential (?:resolution|fix|mitigation)\b", re.I)),
+    # "..., resolve the incident" / "close the page": the on-call's word for ending it resolved
     ("resolved", re.compile(r"\b(?:is|are|has been) (?:now )?resolved\b|"
-                            r"[:;,]\s*resolved\W*$", re.I)),
+                            r"[:;,]\s*resolved\W*$|"
+                            r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)(?:resolve|close) (?:the|this) "
+                            r"(?:incident|alert|page|ticket|icm)\b", re.I)),
 )
 
 
@@ -177,6 +202,41 @@ def guard_in(sentence: str) -> Guard | None:
         return direct
     m = _LEAD_IN.search(sentence)
     return guard_of(sentence[m.end():]) if m else None
+
+
+# The condition written after the instruction: "Run `x` if the site still returns 503.",
+# "Restart the app only if the queue is full: `x`". Not "to see if" / "check if" (whether),
+# nor "even if" / "as if".
+_TRAILING_IF = re.compile(r"(?<![`\w])(?P<g>(?:only )?(?:if|when|unless)\s[^`:;.!?]*?)"
+                          r"(?=\s*(?::\s*`|[.;!]?\s*$))", re.I)
+_WHETHER = re.compile(r"\b(?:see|check|checks|verify|determine|know|tell|find out|test|ask|"
+                      r"confirm|sure|whether|even|as|wonder)\s*$", re.I)
+
+
+def _trailing_guard(t: str) -> Guard | None:
+    """The guard of an instruction that names its command before its condition ("Run `x` if
+    Y", "Restart X only if Y: `x`"): the commands run only when Y holds (they ran always)."""
+    if "`" not in t or not _RUN_VERB.match(t):
+        return None
+    first = sentence_offsets(t)
+    t = t[first[0][0]:first[0][1]] if first else t  # the instruction's own sentence
+    masked = re.sub(r"`[^`]*`", lambda m: "`" + "x" * (len(m.group(0)) - 2) + "`", t)
+    for m in _TRAILING_IF.finditer(masked):
+        before = masked[:m.start()]
+        if "`" in masked[m.end():] and not masked[m.end():].lstrip().startswith(":"):
+            continue  # a command still follows, not through a colon: not this form
+        if _WHETHER.search(before) or not before.strip() or before.rstrip()[-1] in ".:;,(":
+            continue  # ("..., if X" or "X: If Y" opens a guard of its own)
+        return Guard(text=t[m.start("g"):m.end("g")].strip())
+    return None
+
+
+def _abort_clause(text: str) -> str:
+    """"Abort if A, or B. Call X." -> "Abort if A, or B": to the sentence's end, a dash, a
+    semicolon or ", and/then" outside code spans (its other commas belong to the condition)."""
+    masked = re.sub(r"`[^`]*`", lambda m: "x" * len(m.group(0)), text)
+    m = re.search(r"[.!?](?:\s|$)|\s[\u2013\u2014]\s|\s-\s|[;:]|,\s+(?:and|then)\s", masked)
+    return text[:m.start()].strip() if m else text.strip()
 
 
 def _clause(text: str) -> str:
@@ -259,6 +319,19 @@ def may_fail(text: str) -> bool:
     return bool(_MAY_FAIL.search(text))
 
 
+# "Repeat steps 1-2 until ...", "Retry the pick", "Wait 5 minutes", "Wait until the pods are
+# Ready": an instruction to a person even as a paragraph of its own.
+_REPEAT_OR_WAIT = re.compile(
+    r"^(?:then\s+|now\s+)?(?:repeat|retry|wait(?:\s+(?:for|until|till|about|up to|at least|"
+    r"a (?:few|couple|minute|moment|while)|another|\d)))\b", re.I)
+
+
+def repeats_or_waits(text: str) -> bool:
+    """Whether a paragraph tells the reader to repeat steps or to wait."""
+    plain = _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
+    return _REPEAT_OR_WAIT.match(plain) is not None
+
+
 # -- jumps -------------------------------------------------------------------------------
 
 _JUMP = re.compile(
@@ -296,6 +369,10 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
         step = re.match(r"step\s+(\d+)", target, re.I)
         if step:
             found.append(JumpRef("step", step.group(1), sentence))
+            continue
+        section = re.match(r"(?:section|part|stage|phase)\s+(\d{1,2})\b", target, re.I)
+        if section:  # "go to section 3": the heading numbered "3." ("## 3. Re-home the axes")
+            found.append(JumpRef("heading", f"{section.group(1)}.", sentence))
             continue
         rest = sentence[m.start("target"):]
         href = next((h for t, h in links if t and rest.startswith(t)), None)
@@ -339,10 +416,15 @@ def _sentences(text: str) -> list[str]:
 
 # -- escalation --------------------------------------------------------------------------
 
+# Handing the incident itself to another team is escalating it ("Transfer the ICM to Azure
+# Storage/Triage", "reassign the incident to", "engage the storage on-call").
+_HAND_OFF = (r"(?:transfer|reassign|route|hand (?:it )?off|hand over) (?:the |this |your )?"
+             r"(?:icm|incident|ticket|case|page|alert)s? to|"
+             r"engage (?:the )?(?:[\w/&-]+ ){0,4}(?:team|on-?call|support|sre)")
 _ESCALATE = re.compile(
     r"\b(?:open (?:a )?(?:support )?(?:case|ticket)|contact (?:\w+ )?(?:support|the on-?call|"
     r"your|the team)|escalat\w+|page (?:the|an?) |cannot resolve the issue|can't resolve|"
-    r"unable to resolve|file (?:a|an) (?:bug|issue)|reach out to)\b", re.I)
+    rf"unable to resolve|file (?:a|an) (?:bug|issue)|reach out to|{_HAND_OFF})\b", re.I)
 
 
 def is_escalation(text: str) -> bool:
@@ -529,7 +611,9 @@ _RUN_CUE = re.compile(r"(?:\b(?:run|execute|executing|invoke|invoking|issue|issu
                       r"(?:by|with|try|trying|consider|keep|start|then|and|first|also|simply|just) "
                       r"running)\s*(?:(?:the|a|an)\b\s*)?(?:command\s*)?|\b(?:run|execute|"
                       r"issue|invoke|type|enter) (?:this|the following|these)(?: commands?)?|"
-                      r"\bby (?:checking|calling|using))\W*$",
+                      r"\bby (?:checking|calling|using)|"
+                      # a "**Command:** `x`" label: the step's command, as in a form
+                      r"^\W*(?:command|cmd)\s*:)\W*$",
                       re.I)
 # Weaker cues ("with", "via", "use"): an instruction's, not a description's ("This document
 # describes how to use `gsutil signurl`").
@@ -662,11 +746,17 @@ _EXPECTS = re.compile(
     r"lists?|gives?)\s+`(?P<want>[^`]+)`[\s.!]*$", re.I)
 
 
+# A step written as a form: "**Command:** `sudo nginx -t` **Expected:** `test is successful`".
+_FORM_EXPECTS = re.compile(
+    r"^\W*(?:command|cmd)\s*:\s*`(?P<cmd>[^`]+)`[\s.;,]*(?:expected(?: (?:output|result))?|"
+    r"result|output)\s*:\s*`(?P<want>[^`]+)`[\s.!]*$", re.I)
+
+
 def expected_output(text: str) -> tuple[str, str] | None:
     """A sentence that asks to run a command and says the output it must show: (the command,
     the words its output must hold). Not a question, and only the command's own output."""
     plain = _CHECKBOX.sub("", _strip_enumerator(text.replace("**", "").replace("__", "")).strip())
-    m = _EXPECTS.match(plain)
+    m = _EXPECTS.match(plain) or _FORM_EXPECTS.match(plain)
     return (m.group("cmd"), m.group("want")) if m else None
 
 
@@ -697,12 +787,56 @@ _HERE = re.compile(r"\b(?:local(?:ly)?|your (?:own )?(?:machine|computer|laptop|
                    re.I)
 
 
-def runs_elsewhere(text: str) -> bool:
+_MACHINES = (r"(?:hosts?|nodes?|servers?|brokers?|replicas?|primary|secondary|leader|"
+             r"followers?|machines?|vms?|instances?|bastion|box(?:es)?|workers?|masters?|"
+             r"members?|containers?)")
+_HOSTNAME = r"[a-z][\w.-]*\d[\w.-]*"
+# The place said right after the command: "Run `x` on all nodes.", "`y` on every broker", "by
+# running `z` on zk-1, zk-2 and zk-3", "on the patroni leader". Not "on the host" / "on the
+# machine" alone: container guides mean the reader's own machine by it.
+_ELSEWHERE_AFTER = re.compile(
+    r"`[^`]+`[^`.;:]{0,30}?\b(?:on|from|inside)\s+(?:"
+    r"(?:(?:any|one|each|all|some|both) of the|all the|each|every|all|any|both|one)\s+"
+    rf"(?:[\w.'-]+\s+){{0,3}}?{_MACHINES}\b(?![-`]|\.\w)|"
+    r"the\s+(?:[\w.'-]+\s+){0,3}?(?:hosts|nodes?|servers?|brokers?|replicas?|primary|secondary|"
+    r"leader|followers?|vms?|bastion|workers?|masters?|members?)\b(?![-`]|\.\w)|"
+    rf"(?:the )?(?:host|node|server|machine|broker|vm|instance)\s+`?{_HOSTNAME}`?|"
+    rf"`?{_HOSTNAME}`?(?:\s*,\s*`?{_HOSTNAME}`?)*,?\s+(?:and|or)\s+`?{_HOSTNAME}`?\b)",
+    re.I)
+
+
+# The place closing the words that introduce a command or a block: "If the receiver is
+# stopped, restart Postgres on the replica:" (then the block), "... on each broker: `x`".
+_PLACE_END = re.compile(
+    r"\b(?:on|from|inside)\s+(?:(?:any|one|each|all|some|both) of the|all the|each|every|all|"
+    r"any|both|one|the)\s+(?:[\w.'-]+\s+){0,3}?(?:hosts|nodes?|servers?|brokers?|replicas?|"
+    r"primary|secondary|leader|followers?|vms?|bastion|workers?|masters?|members?)\s*:?\s*$",
+    re.I)
+
+
+def runs_elsewhere(text: str, code: str | None = None) -> bool:
     """Whether an instruction says its commands are typed on another machine than the one
-    running the plan ("On each Kafka broker:", "SSH into the node and run:"), not on yours."""
-    plain = re.sub(r"[*_]", "", text)
-    return any(_ELSEWHERE.match(plain[a:b]) and not _HERE.search(plain[a:b])
-               for a, b in sentence_offsets(plain))
+    running the plan ("On each Kafka broker:", "SSH into the node and run:"), not on yours.
+    The place may follow the command ("Run `x` on all nodes", "on zk-1, zk-2 and zk-3"): then
+    it is the place of `code` only if `code` comes before it ("Run `chef-client` on the nodes:
+    `knife ssh ...`" - knife reaches them from here); or close the words that introduce it
+    ("restart Postgres on the replica:" over its block)."""
+    plain = re.sub(r"(?<!`)[*](?!`)|\b_|_\b", "", text)
+    for a, b in sentence_offsets(plain):
+        sentence = plain[a:b]
+        if _HERE.search(sentence):
+            continue
+        if _ELSEWHERE.match(sentence):
+            return True
+        after = _ELSEWHERE_AFTER.search(sentence)
+        if after is not None and (code is None or 0 <= sentence.find(f"`{code}`") <= after.start()
+                                  or f"`{code}`" in after.group(0)):
+            return True
+        at = sentence.find(f"`{code}`") if code is not None else -1
+        lead = sentence[:at] if at >= 0 else sentence
+        if "`" not in lead and _PLACE_END.search(lead.rstrip()):
+            return True  # (a place after an earlier command is that command's)
+    return False
 
 
 # "## Rollback", "### Roll back the change", "## Backout plan": steps for when the change went
@@ -724,19 +858,34 @@ _TAB_ITEM = re.compile(r"<TabItem\b[^>]*?\blabel=[\"']([^\"'\n]{1,80})[\"']|"
                        r"<TabItem\b[^>]*?\bvalue=[\"']([^\"'\n]{1,80})[\"']")
 
 
+# Hugo's `{{< tab "Linux" >}}` / `{{% tab name="Linux" %}}` (Docsy: `header="Linux"`), inside
+# `{{< tabs >}}`: the same alternatives, written as shortcodes.
+_HUGO_TAB = re.compile(r"\{\{[<%]\s*tab\s+(?:(?:name|header|title|label)\s*=\s*)?"
+                       r"[\"']([^\"'\n]{1,80})[\"'][^}]*?[%>]\}\}", re.I)
+_SHORTCODES_ONLY = re.compile(r"^\s*(?:\{\{[<%].*?[%>]\}\}\s*)+$", re.S)
+
+
 def tab_label(text: str) -> str | None:
     """The label of the content tab an element opens, if it opens one."""
-    m = _TAB.match(text) or _TAB_ITEM.search(text)
+    m = _TAB.match(text) or _TAB_ITEM.search(text) or _HUGO_TAB.search(text)
     return next((g.strip() for g in m.groups() if g), None) if m else None
 
 
+def only_shortcodes(text: str) -> bool:
+    """Whether a paragraph is nothing but Hugo shortcodes (`{{< tabs >}} {{< tab "Linux" >}}`):
+    markup that opens or closes a container, read like an HTML tag."""
+    return _SHORTCODES_ONLY.match(text) is not None
+
+
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.I | re.S)
-_HTML_CLOSER = re.compile(r"</(?:details|TabItem)>", re.I)
+_HTML_CLOSER = re.compile(r"</(?:details|TabItem)>|\{\{[<%]\s*/tabs?\s*[%>]\}\}", re.I)
 
 
 def html_guard(text: str) -> Guard | None:
-    """The guard an HTML container opens: a `<TabItem label="Helm">` (one alternative), or a
-    `<details>` whose `<summary>` is a condition ("If the pod is stuck in Terminating")."""
+    """The guard an HTML container opens: a `<TabItem label="Helm">` or a Hugo
+    `{{< tab "Linux" >}}` (one alternative), or a `<details>` whose `<summary>` is a condition
+    ("If the pod is stuck in Terminating") or a rollback ("Rollback", as a "## Rollback"
+    heading is)."""
     closers = list(_HTML_CLOSER.finditer(text))
     if closers:  # `</TabItem>` then `<TabItem label="kubectl">`: what opens after it
         text = text[closers[-1].end():]
@@ -744,7 +893,12 @@ def html_guard(text: str) -> Guard | None:
     if label is not None:
         return Guard(text=label)
     m = _SUMMARY.search(text)
-    return guard_of(re.sub(r"<[^>]*>", "", m.group(1)).strip()) if m else None
+    if m is None:
+        return None
+    summary = re.sub(r"<[^>]*>", "", m.group(1)).strip()
+    if is_rollback(summary):  # a collapsed "Rollback": for when a person decides to roll back
+        return Guard(text=summary)
+    return guard_of(summary)
 
 
 def closes_html_guard(text: str) -> bool:

@@ -63,6 +63,35 @@ def find(text: str) -> list[tuple[int, int, str]]:
     return sorted(out)
 
 
+# "Replace `POD_NAME` with the pod from step 1", "where `NAMESPACE` is the team's namespace",
+# "Substitute `CLUSTER_ID` ...": the guide names a word in its commands as a value to fill in.
+_NAMED = re.compile(r"\b(?:replace|substitute|swap)\s+`(?P<a>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|"
+                    r"[A-Z]{3,}[0-9]*)`|\bwhere\s+`(?P<b>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|"
+                    r"[A-Z]{3,}[0-9]*)`\s+(?:is|are|stands for|means)\b", re.I)
+
+
+def named(text: str) -> set[str]:
+    """The upper-case words a guide's prose says to replace in its commands: placeholders,
+    though nothing in the command itself marks them (`kubectl delete pod POD_NAME`)."""
+    return {m.group("a") or m.group("b") for m in _NAMED.finditer(text)
+            if (m.group("a") or m.group("b")).isupper()}
+
+
+_SPACED_DOUBLE = re.compile(r"(?:^|(?<=\s))\{\{\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s+\}\}"
+                            r"(?=\s|$)")
+
+
+def tighten(line: str) -> str:
+    """A command line with each Jinja-style `{{ node_name }}` that stands as a word of its own
+    written `{{node_name}}`: one word, the reader's value (a bare name: no Go template's `.`,
+    no Mendflow root such as `inputs.x`). Spaced, the shell cut it into three words run as
+    written. Inside a quoted string it is left as it is."""
+    if "{{" not in line or _JSONPATH.search(line):
+        return line
+    return _SPACED_DOUBLE.sub(lambda m: m.group(0) if m.group("name").lower() in _RESERVED
+                              else "{{" + m.group("name") + "}}", line)
+
+
 def unfilled(text: str) -> str | None:
     """The first value left to fill in in a command word's literal text (Mendflow's own
     `{{ ... }}` templates taken out), or None."""

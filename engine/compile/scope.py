@@ -39,6 +39,9 @@ class Scope:
     inputs: dict[str, InputSpec] = field(default_factory=dict)
     bound: set[str] = field(default_factory=set)
     alias: dict[str, str] = field(default_factory=dict)
+    # Words the guide itself says to replace ("Replace `POD_NAME` with the pod from step 1",
+    # "where `NAMESPACE` is ..."): placeholders in every command that writes them
+    named: frozenset[str] = frozenset()
 
     def declare(self, name: str, *, default: str | None = None, description: str = "") -> str:
         if name not in self.inputs:
@@ -79,7 +82,7 @@ class Scope:
         pieces: list[tuple[bool, str]] = []
         for kind, text in word.parts:
             if kind == "lit":
-                for is_ph, piece in placeholders.split(text):  # `{x}`, `YOUR_X` (TSG style)
+                for is_ph, piece in self._split(text):  # `{x}`, `YOUR_X` (TSG style)
                     if is_ph:
                         pieces.append((True, "{{ " + self.placeholder(piece) + " }}"))
                     else:
@@ -93,6 +96,24 @@ class Scope:
                 piece = piece[:-1] + "{{ '{' }}"
             out.append(piece)
         return "".join(out)
+
+    def _split(self, text: str) -> list[tuple[bool, str]]:
+        """`placeholders.split`, and each word the guide said to replace a placeholder too."""
+        out: list[tuple[bool, str]] = []
+        for is_ph, piece in placeholders.split(text):
+            if is_ph or not self.named:
+                out.append((is_ph, piece))
+                continue
+            names = "|".join(re.escape(n) for n in sorted(self.named, key=len, reverse=True))
+            at = 0
+            for m in re.finditer(rf"(?<![\w-])(?:{names})(?![\w-])", piece):
+                if m.start() > at:
+                    out.append((False, piece[at:m.start()]))
+                out.append((True, m.group(0)))
+                at = m.end()
+            if at < len(piece):
+                out.append((False, piece[at:]))
+        return out
 
     def refs(self, word: Word) -> set[str]:
         """The vars a word reads (names of `vars.X`)."""

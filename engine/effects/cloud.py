@@ -1,4 +1,4 @@
-"""Read-only rows for cloud command lines: gcloud, gsutil, aws.
+"""Read-only rows for cloud command lines: gcloud, gsutil, aws, az.
 
 gcloud and aws name a command by a path of groups ending in a verb (`gcloud compute disks
 list`, `aws ec2 describe-vpcs`); by their own design the verb decides the effect: `list`,
@@ -73,6 +73,34 @@ def aws(name: str, args: list[str]) -> None:
                   cause="subcommand")
 
 
+_AZ_VERBS = frozenset("show list exists version".split())
+# Verbs that change something: a group's name is never one (`az vm delete list` deletes)
+_AZ_ACTIONS = frozenset("""create delete update set start stop restart remove add failover
+    scale invoke run upgrade reset purge import export login logout deallocate redeploy
+    reimage move rotate renew regenerate revoke assign grant enable disable attach detach
+    apply deploy cancel swap sync""".split())
+
+
+def az(name: str, args: list[str]) -> None:
+    """az GROUP... VERB [--flags]: the Azure CLI names a command by its groups, then its verb,
+    then the verb's flags; `show`, `list`, `show-*`/`list-*` and `exists` read
+    (`az storage account show`), any other verb may change something
+    (`az storage account failover`). A flag before the verb is not read."""
+    path: list[str] = []
+    for word in args:
+        if word.startswith("-"):
+            break
+        path.append(word)
+    if not path or (args and args[0].startswith("-")):
+        raise NotRead(f"{name} names no command", cause="subcommand")
+    verb = path[-1]
+    if (verb in _AZ_VERBS or verb.startswith(("show-", "list-"))) and \
+            not _AZ_ACTIONS.intersection(path[:-1]):
+        return
+    raise NotRead(f"`{name} {' '.join(path)}` is not a reading az command (only show, list, "
+                  "show-*, list-*, exists read)", cause="subcommand")
+
+
 _GSUTIL_SUBS = {
     "ls": Tool(F("abdehlLp:rR")), "cat": Tool(F("hr:")), "stat": Tool(),
     "du": Tool(F("0ace:hsX:")), "hash": Tool(F("chm")), "version": Tool(F("l")),
@@ -81,5 +109,6 @@ _GSUTIL_SUBS = {
 CLOUD: dict[str, Rule] = {
     "gcloud": gcloud,
     "aws": aws,
+    "az": az,
     "gsutil": Tool(F("mqDdu:o:h:", posix=True), subcommands=_GSUTIL_SUBS),
 }

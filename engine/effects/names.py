@@ -18,7 +18,7 @@ terraform ansible service apt apt-get yum dnf pip bundle thanos uptime hostname 
 reboot shutdown cd chroot exit watch less more vi vim nano tee xargs env printenv stat file
 systemd-analyze iptables nft tcpdump strace gdb pgrep pidof top htop iotop sv gitaly praefect
 mysql kubeadm crio containerd ctr podman sar nvidia-smi ethtool hdparm smartctl mdadm
-dd dpkg rpm
+dd dpkg rpm az
 """.split())
 
 # Known tools that are a whole command on their own (`uptime`, `df`); others need arguments.

@@ -107,7 +107,7 @@ def test_a_later_sentence_of_an_item_guards_its_own_words_within_the_item():
 
 def test_a_guard_paragraph_ending_with_a_colon_keeps_guarding_what_follows_it():
     plan = compile_text("# T\n\n## Mitigation\n\nFor the case that the mount is `/var`, removing "
-                        "unused images solves it:\n\nClean the images on the node:\n\n```bash\n"
+                        "unused images solves it:\n\nClean the images:\n\n```bash\n"
                         "crictl rmi --prune\n```\n")
     decide = next(s for s in decides(plan) if "/var" in s.title)
     approve = next(s for s in plan.steps if s.kind == StepKind.APPROVE)

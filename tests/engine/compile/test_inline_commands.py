@@ -234,7 +234,7 @@ def test_explain_accounts_for_every_line_of_inline_commands():
 
 def test_a_main_clause_that_asks_after_a_condition_without_a_comma_runs():
     plan = compile_text("# T\n\n## Fix\n\nOnce the settings have been applied you'll need to "
-                        "run `sudo chef-client` on all nodes.\n\nWhen you run `kubectl get pods "
+                        "run `sudo chef-client` again.\n\nWhen you run `kubectl get pods "
                         "-n web` it lists the pods.\n")
     assert gated(plan, "sudo chef-client")
     assert kept_not_run(plan, "kubectl get pods -n web")

@@ -29,7 +29,7 @@ def manual_scripts(plan: Plan) -> list[str]:
 def test_a_word_in_a_code_span_does_not_announce_output():
     # `client-output-buffer-limit` is a setting's name: the block is commands, not output
     plan = compile_text(
-        "Temporarily disable the `client-output-buffer-limit` on the new master.\n\n"
+        "Temporarily disable the `client-output-buffer-limit`.\n\n"
         "```\nredis-cli -p 6379 info replication\n"
         "redis-cli config set client-output-buffer-limit \"slave 0 0 0\"\n```\n")
     assert runs(plan) == [["redis-cli", "-p", "6379", "info", "replication"],

@@ -270,6 +270,11 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                ["gcloud compute instances stop x", "gcloud container clusters get-credentials c",
                 "gcloud config set project p", "gcloud compute ssh x", "!gcloud auth login",
                 "gcloud compute instances delete list"]),
+    "az": (["az storage account show --name st --query sku", "az monitor metrics list "
+            "--resource r", "az aks nodepool list --cluster-name c -g rg", "az group exists -n rg"],
+           ["az storage account failover --name st --yes", "az vm restart -n vm -g rg",
+            "az vm delete list", "az aks get-credentials -n c -g rg", "az --debug vm list",
+            "!az login"]),
     "aws": (["aws ec2 describe-vpcs", "aws --region us-east-1 s3 ls s3://b",
              "aws sts get-caller-identity"],
             ["aws s3 cp a s3://b", "aws iam create-service-linked-role --x y",
