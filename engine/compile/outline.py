@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypedDict
@@ -968,7 +968,6 @@ class _OutlineBuilder:
 
     def _commands(self, lines: list[blocks.CommandLine], el: Element, cls: SectionClass,
                   owner: int, *, block: int | None) -> list[Node]:
-        lines = [replace(ln, text=placeholders.tighten(ln.text)) for ln in lines]
         nodes: list[Node] = []
         title = self._title(owner, el)
         manual: list[blocks.CommandLine] = []

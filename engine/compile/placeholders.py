@@ -77,21 +77,6 @@ def named(text: str) -> set[str]:
             if (m.group("a") or m.group("b")).isupper()}
 
 
-_SPACED_DOUBLE = re.compile(r"(?:^|(?<=\s))\{\{\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s+\}\}"
-                            r"(?=\s|$)")
-
-
-def tighten(line: str) -> str:
-    """A command line with each Jinja-style `{{ node_name }}` that stands as a word of its own
-    written `{{node_name}}`: one word, the reader's value (a bare name: no Go template's `.`,
-    no Mendflow root such as `inputs.x`). Spaced, the shell cut it into three words run as
-    written. Inside a quoted string it is left as it is."""
-    if "{{" not in line or _JSONPATH.search(line):
-        return line
-    return _SPACED_DOUBLE.sub(lambda m: m.group(0) if m.group("name").lower() in _RESERVED
-                              else "{{" + m.group("name") + "}}", line)
-
-
 def unfilled(text: str) -> str | None:
     """The first value left to fill in in a command word's literal text (Mendflow's own
     `{{ ... }}` templates taken out), or None."""
