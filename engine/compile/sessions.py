@@ -84,7 +84,9 @@ Opened = tuple[list[Word] | None, dict[str, Any]]
 _TTY = frozenset({"-i", "-t", "-it", "-ti", "--stdin", "--tty", "--stdin=true", "--tty=true"})
 _SHELLS = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/bash", "zsh", "ash"})
 _WORKSTATION = frozenset("""oc kubectl ocm virtctl knife gcloud gsutil aws az scp helm firefox
-open xdg-open""".split())
+open xdg-open ansible ansible-playbook pdsh clush salt pssh parallel-ssh""".split())
+# words before the tool that leave the tool the same: `bundle exec knife ssh ...`, `sudo aws`
+_LEADS = ("bundle exec ", "sudo ", "env ", "command ")
 _CLOSE = frozenset({"exit", "logout", "\\q", "quit", "exit;", "quit;"})
 # an interactive program whose lines follow it in the guide: a session with no form to run them
 _CONSOLES = frozenset("""psql gitlab-psql mysql mariadb redis-cli mongo mongosh sqlite3 toolbox
@@ -249,7 +251,12 @@ def console_opener(text: str) -> bool:
 
 def workstation_tool(text: str) -> bool:
     """Whether a shell line runs a tool that reaches its target from any machine (`kubectl`,
-    `gcloud`, `aws` ...): it runs here whatever machine the sentence names."""
+    `gcloud`, `aws`, `knife ssh`, `ansible`, `pdsh` ..., also after `bundle exec` or `sudo`):
+    it runs here whatever machine the sentence names."""
+    text = text.lstrip()
+    while text.startswith(_LEADS):
+        text = text.split(" ", 2)[2] if text.startswith("bundle exec ") else \
+            text.split(" ", 1)[1].lstrip()
     first = _FIRST_WORD.match(text)
     return first is not None and first.group(1).rsplit("/", 1)[-1] in _WORKSTATION
 

@@ -257,6 +257,19 @@ def test_a_place_closing_a_blocks_introduction_is_where_its_commands_are_typed()
         == ["If the receiver is stopped"]
 
 
+def test_a_block_that_reaches_the_named_machines_itself_runs_from_here():
+    # "Then run chef-client on all the workers:" over `bundle exec knife ssh ...`: knife (or
+    # ansible, pdsh) goes to the workers from here, so the block is no person's step there
+    plan = compile_text("## Fix\n\nThen run chef-client on all the workers:\n\n```\n"
+                        "bundle exec knife ssh -a ipaddress 'role:worker' 'sudo chef-client'\n"
+                        "```\n\nRestart the exporter on all the nodes:\n\n```\n"
+                        "sudo ansible all -b -m service -a 'name=node-exporter state=restarted'\n"
+                        "```\n")
+    assert [p[0][:4] for p in pipelines(plan)] == [["bundle", "exec", "knife", "ssh"],
+                                                   ["sudo", "ansible", "all", "-b"]]
+    assert all(s.kind != StepKind.MANUAL for s in plan.steps)
+
+
 # -- chat-ops decoration -----------------------------------------------------------------------
 
 
