@@ -96,12 +96,22 @@ T = TypeVar("T")
 log = logging.getLogger("mendflow.store.sqlite")
 
 # Statements are composed once, here, from constants; every value is a bound ? parameter.
-_INSERT_RUN = (f"INSERT INTO runs ({RUN_COLUMNS}) VALUES "
-               f"({', '.join('?' for _ in RUN_COLUMNS.split(','))})")
-_SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?"
-_SELECT_CHILD_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE parent_run_id = ? "
+# A run's state snapshot is kept apart from its row (`snapshots`, migration 14): a commit
+# rewrites the whole row it updates, and the row is updated by every commit, the snapshot
+# (O(steps)) only now and then. A run is inserted as both rows, read as one (RUN_COLUMNS).
+_RUN_ROW_COLUMNS = ", ".join(c for c in (c.strip() for c in RUN_COLUMNS.split(","))
+                             if c not in ("state", "state_seq"))
+_INSERT_RUN = (f"INSERT INTO runs ({_RUN_ROW_COLUMNS}) VALUES "
+               f"({', '.join('?' for _ in _RUN_ROW_COLUMNS.split(','))})")
+_INSERT_SNAPSHOT = "INSERT INTO snapshots (run_id, state, state_seq) VALUES (?, ?, ?)"
+_RUN_FIELDS = ", ".join(
+    f"(SELECT s.{c} FROM snapshots AS s WHERE s.run_id = runs.run_id)"
+    if c in ("state", "state_seq") else c for c in (c.strip() for c in RUN_COLUMNS.split(",")))
+"""RUN_COLUMNS, selected from `runs`: the snapshot's columns read from its own row."""
+_SELECT_RUN = f"SELECT {_RUN_FIELDS} FROM runs WHERE run_id = ?"
+_SELECT_CHILD_RUNS = (f"SELECT {_RUN_FIELDS} FROM runs WHERE parent_run_id = ? "
                       "ORDER BY created_at, rowid")
-_SELECT_NEWEST_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC "
+_SELECT_NEWEST_RUNS = (f"SELECT {_RUN_FIELDS} FROM runs ORDER BY created_at DESC, rowid DESC "
                        "LIMIT ?")
 _ADD_LLM_USAGE = (
     "INSERT INTO llm_usage (run_id, purpose, model, calls, input_tokens, output_tokens, "
@@ -110,10 +120,10 @@ _ADD_LLM_USAGE = (
     "output_tokens = output_tokens + excluded.output_tokens, "
     "cost_usd = cost_usd + excluded.cost_usd")
 
-_SELECT_STALLED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' AND updated_at "
+_SELECT_STALLED_RUNS = (f"SELECT {_RUN_FIELDS} FROM runs WHERE status = 'running' AND updated_at "
                         "< ? AND parent_run_id IS NULL ORDER BY updated_at LIMIT ?")
 
-_SELECT_STOPPED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status <> 'running' AND "
+_SELECT_STOPPED_RUNS = (f"SELECT {_RUN_FIELDS} FROM runs WHERE status <> 'running' AND "
                         "updated_at >= ? AND parent_run_id IS NULL ORDER BY updated_at LIMIT ?")
 
 _QUESTION_COLUMNS = "run_id, step_id, kind, text, asked_at, answered_at, yes, by, source"
@@ -252,6 +262,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # the commits of running runs, which move updated_at, write nothing to it.
     ("CREATE INDEX runs_stopped ON runs (updated_at) "
      "WHERE status <> 'running' AND parent_run_id IS NULL",),
+    # 14: the state snapshot moves out of the run's row into a row of its own. SQLite rewrites
+    # a whole row to update any column of it, and every commit updates the run's (version,
+    # status, time), while the snapshot (O(steps), tens of KB for a large plan) changes only
+    # now and then: in the row, each commit copied it, which cost more than the rest of the
+    # update.
+    ("""CREATE TABLE snapshots (
+            run_id TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+            state TEXT NOT NULL, state_seq INTEGER NOT NULL)""",
+     "INSERT INTO snapshots (run_id, state, state_seq) SELECT run_id, state, state_seq FROM runs",
+     "ALTER TABLE runs DROP COLUMN state",
+     "ALTER TABLE runs DROP COLUMN state_seq"),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -290,10 +311,8 @@ _NOTES_AFTER = (
 # seq before this commit's (the events are written after it, in the same transaction).
 _ADVANCE = ("UPDATE runs SET status = ?, outcome = ?, reason = ?, updated_at = ?, "
             "version = version + 1 WHERE run_id = ? AND version = ? RETURNING " + _LAST_SEQ)
-_ADVANCE_WITH_STATE = (
-    "UPDATE runs SET state = ?, state_seq = " + _LAST_SEQ + " + ?, status = ?, outcome = ?, "
-    "reason = ?, updated_at = ?, version = version + 1 WHERE run_id = ? AND version = ? "
-    "RETURNING " + _LAST_SEQ)
+# A new snapshot, with the last event seq it includes (this commit's last).
+_SNAPSHOT = "UPDATE snapshots SET state = ?, state_seq = ? WHERE run_id = ?"
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -537,11 +556,16 @@ class SqliteStore:
     # -- runs ------------------------------------------------------------------------------
 
     async def create_run(self, record: RunRecord) -> None:
-        row = run_values(record, _time_text)
+        row = dict(zip((c.strip() for c in RUN_COLUMNS.split(",")),
+                       run_values(record, _time_text), strict=True))
+        snapshot = (record.run_id, row.pop("state"), row.pop("state_seq"))
 
         def create() -> None:
+            db = self._db()
             try:
-                self._db().execute(_INSERT_RUN, row)
+                with _transaction(db):
+                    db.execute(_INSERT_RUN, tuple(row.values()))
+                    db.execute(_INSERT_SNAPSHOT, snapshot)
             except sqlite3.IntegrityError as exc:
                 raise StoreError(f"a run with id {record.run_id!r} already exists",
                                  hint="Run ids must be unique; generate a new one") from exc
@@ -1232,16 +1256,13 @@ class _Change:
         """The run's new version; None (nothing written) if the run is not at
         `expected_version`, or does not exist."""
         now = _now_text()
-        if self.state is None:
-            row = db.execute(_ADVANCE, (self.status, self.outcome, self.reason, now, run_id,
-                                        expected_version, run_id)).fetchone()
-        else:
-            row = db.execute(_ADVANCE_WITH_STATE, (
-                self.state, run_id, len(self.events), self.status, self.outcome, self.reason,
-                now, run_id, expected_version, run_id)).fetchone()
+        row = db.execute(_ADVANCE, (self.status, self.outcome, self.reason, now, run_id,
+                                    expected_version, run_id)).fetchone()
         if row is None:
             return None
         last_seq = row[0]
+        if self.state is not None:
+            db.execute(_SNAPSHOT, (self.state, last_seq + len(self.events), run_id))
         if self.events:
             db.executemany(_INSERT_EVENTS, [(run_id, last_seq + i, now, *ev)
                                             for i, ev in enumerate(self.events, 1)])
