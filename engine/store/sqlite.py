@@ -537,7 +537,7 @@ class SqliteStore:
 
     async def save_plan(self, plan: Plan) -> str:
         plan_hash = plan.content_hash()
-        text = plan.to_json(indent=None)
+        text = plan.compact_json()  # the hashed text, encoded once a plan
 
         def save() -> None:
             self._db().execute("INSERT OR IGNORE INTO plans (hash, plan_id, json, saved_at) "
