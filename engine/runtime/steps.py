@@ -250,8 +250,12 @@ class StepRunner:
         """While the step works: a timer at its straggler threshold, if its history has one;
         when it fires (the step still working), the step is flagged."""
         baseline = self.baselines.get(run_id)
-        if baseline is None:
-            yield
+        if isinstance(baseline, asyncio.Future) and baseline.done():
+            failed = baseline.cancelled() or baseline.exception() is not None
+            baseline = None if failed else baseline.result()
+        if baseline is None or (isinstance(baseline, Baseline)
+                                and baseline.of(step.id).threshold_s is None):
+            yield  # no history to flag it by (the common case: no timer, nothing to undo)
             return
         loop = asyncio.get_running_loop()
         began = loop.time()
@@ -272,9 +276,7 @@ class StepRunner:
 
         if isinstance(baseline, Baseline):
             arm(baseline)
-        elif baseline.done():
-            loaded(baseline)
-        else:
+        else:  # still loading: armed when it comes, from when the work began
             baseline.add_done_callback(loaded)
         try:
             yield

@@ -1310,12 +1310,13 @@ def _busy(exc: StoreError) -> bool:
 
 
 def _time_text(at: datetime) -> str:
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    if at.tzinfo is not UTC:  # UTC already, as the engine's own times are: as it is
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     return at.isoformat(timespec="microseconds")
 
 
 def _now_text() -> str:
-    return _time_text(datetime.now(UTC))
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _parse_time(text: str) -> datetime:
