@@ -15,9 +15,10 @@ lock (busy timeout 0), which spares the two thread handoffs, which cost more tha
 itself (about 60 us); if the lock is held (by the store's thread or another process), the
 commit queues on the thread like any call and waits there. So that the loop never copies the
 WAL into the database, that connection does not checkpoint on commit; every `CHECKPOINT_EVERY`
-commits the thread does (a passive checkpoint, as SQLite's automatic one is), while the loop
-goes on committing: a checkpoint syncs the log and the database file, milliseconds the loop
-need not wait for. The log restarts from its start only after a checkpoint with no commit in
+commits a third connection does, on a thread of its own (a passive checkpoint, as SQLite's
+automatic one is), while the loop goes on committing and the store's thread answers other
+calls: a checkpoint syncs the log and the database file, milliseconds that neither need wait
+for. The log restarts from its start only after a checkpoint with no commit in
 between: when a checkpoint finds it past `WAL_LIMIT_FRAMES` (commits kept coming), the next
 commit is made on the thread right after a checkpoint there, and waits for it (the thread's own
 writes checkpoint in line at that size too, not at SQLite's default 1,000 pages). Other
@@ -331,7 +332,9 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._loop_conn: sqlite3.Connection | None = None  # commits on the loop; no waiting
         self._commits = 0  # on the loop, since the last checkpoint
-        self._checkpoint: Future[tuple[int, int, int]] | None = None  # on the thread
+        self._checkpoint: Future[tuple[int, int, int]] | None = None  # on the checkpointer
+        self._checkpointer: ThreadPoolExecutor | None = None  # its thread, and connection:
+        self._checkpoint_conn: sqlite3.Connection | None = None
         self._restart = False  # the log is past WAL_LIMIT_FRAMES: restart it
 
     def __repr__(self) -> str:
@@ -350,6 +353,8 @@ class SqliteStore:
         if self._executor is not None:
             return
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mendflow-sqlite")
+        self._checkpointer = ThreadPoolExecutor(max_workers=1,
+                                                thread_name_prefix="mendflow-sqlite-checkpoint")
         try:
             await self._run(self._open)
         except BaseException:
@@ -360,6 +365,10 @@ class SqliteStore:
         executor, self._executor = self._executor, None
         if executor is None:
             return
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:  # a checkpoint under way ends before its connection
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: checkpointer.shutdown(wait=True))
         try:
             await asyncio.get_running_loop().run_in_executor(executor, self._close)
         finally:
@@ -393,8 +402,10 @@ class SqliteStore:
         fast.execute("PRAGMA busy_timeout = 0")
         fast.execute("PRAGMA foreign_keys = ON")
         fast.execute("PRAGMA synchronous = NORMAL")
-        fast.execute("PRAGMA wal_autocheckpoint = 0")  # the thread checkpoints (see above)
+        fast.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer does (see above)
         self._loop_conn = fast
+        self._checkpoint_conn = sqlite3.connect(self.path, isolation_level=None,
+                                                check_same_thread=False)  # its thread's
 
     def _wal(self, conn: sqlite3.Connection) -> str:
         """Switch to WAL. SQLite answers BUSY at once, without waiting on busy_timeout, when
@@ -432,6 +443,9 @@ class SqliteStore:
         fast, self._loop_conn = self._loop_conn, None
         if fast is not None:
             fast.close()
+        checkpoints, self._checkpoint_conn = self._checkpoint_conn, None
+        if checkpoints is not None:
+            checkpoints.close()
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
@@ -476,11 +490,11 @@ class SqliteStore:
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run the write transaction `fn(connection)` here, on the loop, if SQLite's write lock
         is free at once; else on the store's thread, waiting for it there. Every
-        `CHECKPOINT_EVERY` commits, the thread checkpoints the log meanwhile; once the log is
+        `CHECKPOINT_EVERY` commits, the checkpointer checkpoints the log meanwhile; once it is
         past `WAL_LIMIT_FRAMES`, a commit goes to the thread after a checkpoint there: with no
         commit of ours in between, the log is then written again from its start."""
         fast = self._loop_conn
-        if fast is None or self._executor is None:
+        if fast is None or self._executor is None or self._checkpointer is None:
             return await self._run(lambda: fn(self._db()))  # says it is not open
         if self._checkpoint is not None and self._checkpoint.done():
             self._checkpointed(self._checkpoint)
@@ -498,7 +512,7 @@ class SqliteStore:
             self._commits = 0
             # A thread's future, not the loop's: it is seen done even by a caller that never
             # yields to the loop between commits.
-            self._checkpoint = self._executor.submit(self._checkpoint_log)
+            self._checkpoint = self._checkpointer.submit(self._checkpoint_log)
         try:
             return self._translated(fn, (fast,))
         except StoreError as exc:
@@ -509,15 +523,16 @@ class SqliteStore:
         return await self._run(lambda: fn(self._db()))
 
     def _checkpoint_log(self) -> tuple[int, int, int]:
-        """On the store's thread: copy the log into the database, as far as readers let it.
-        (busy, pages in the log, pages copied); a closed store has nothing to checkpoint."""
-        if self._conn is None:
+        """On the checkpointer's thread: copy the log into the database, as far as readers let
+        it. (busy, pages in the log, pages copied); a closed store has nothing to checkpoint."""
+        conn = self._checkpoint_conn
+        if conn is None:
             return (0, 0, 0)
-        row = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return (int(row[0]), int(row[1]), int(row[2]))
 
     def _checkpointed(self, done: Future[tuple[int, int, int]]) -> None:
-        """A checkpoint of the thread's ended: if the log had grown past its limit (commits
+        """A checkpoint of the checkpointer's ended: if the log had grown past its limit (commits
         kept coming while it ran, so it never restarted), the next commit restarts it. A
         failed checkpoint is only logged: the commits are in the log, the next one retries."""
         if done.cancelled():
