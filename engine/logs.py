@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -29,17 +28,28 @@ _STEP: ContextVar[str | None] = ContextVar("mendflow_log_step", default=None)
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-@contextmanager
-def bound(*, run_id: str | None = None, step_id: str | None = None) -> Iterator[None]:
-    """Lines logged inside belong to this run (and step)."""
-    tokens = [(_RUN, _RUN.set(run_id)) if run_id is not None else None,
-              (_STEP, _STEP.set(step_id)) if step_id is not None else None]
-    try:
-        yield
-    finally:
-        for pair in reversed(tokens):
-            if pair is not None:
-                pair[0].reset(pair[1])
+class bound:  # noqa: N801 - used as a function: `with bound(run_id=...):`
+    """Lines logged inside belong to this run (and step). A class, not a generator: every
+    step of a run goes through it."""
+
+    __slots__ = ("_run_id", "_step_id", "_run", "_step")
+
+    def __init__(self, *, run_id: str | None = None, step_id: str | None = None) -> None:
+        self._run_id, self._step_id = run_id, step_id
+        self._run: Token[str | None] | None = None
+        self._step: Token[str | None] | None = None
+
+    def __enter__(self) -> None:
+        if self._run_id is not None:
+            self._run = _RUN.set(self._run_id)
+        if self._step_id is not None:
+            self._step = _STEP.set(self._step_id)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._step is not None:
+            _STEP.reset(self._step)
+        if self._run is not None:
+            _RUN.reset(self._run)
 
 
 def current() -> tuple[str | None, str | None]:

@@ -302,10 +302,18 @@ class Plan(_Frozen):
     def content_hash(self) -> str:
         return self._content_hash
 
+    def compact_json(self) -> str:
+        """Canonical JSON with no spaces and ASCII only: the text `content_hash` hashes, and
+        what a store keeps (a 1,000-step plan takes milliseconds to encode: once a plan)."""
+        return self._compact_json
+
+    @cached_property
+    def _compact_json(self) -> str:
+        return json.dumps(self._json_data, sort_keys=True, separators=(",", ":"))
+
     @cached_property
     def _content_hash(self) -> str:
-        compact = json.dumps(self._json_data, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(compact.encode()).hexdigest()
+        return hashlib.sha256(self._compact_json.encode()).hexdigest()
 
     @classmethod
     def from_json(cls, text: str, *, file: str | None = None) -> Plan:

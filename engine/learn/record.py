@@ -99,6 +99,28 @@ def changes(failed: RunRecord, fixed: RunRecord) -> list[str]:
     return out or ["nothing recorded changed (transient, or fixed outside the guide)"]
 
 
+_UNFAILED = frozenset({"pending", "succeeded", "skipped", "cancelled"})
+
+
+def _succeeded_if_nothing_failed(record: RunRecord) -> list[str] | None:
+    """When the ended run's state says no attempt of any step failed (each step ran once at
+    most, and none ended failed or in doubt: a failed attempt is retried, fails its step or
+    is taken as failed), the steps it says succeeded, sorted: a superset of those whose
+    events say so (an end step, a dry run's or one taken as done are in it too). None when
+    it says otherwise, or cannot say (no steps in its state)."""
+    steps = (record.state or {}).get("steps")
+    if not isinstance(steps, dict) or not steps:
+        return None
+    succeeded: list[str] = []
+    for sid, st in steps.items():
+        if not isinstance(st, dict) or st.get("status") not in _UNFAILED \
+                or not isinstance(st.get("attempt", 0), int) or st.get("attempt", 0) > 1:
+            return None
+        if st["status"] == "succeeded":
+            succeeded.append(sid)
+    return sorted(succeeded)
+
+
 def _short(value: Any) -> str:
     text = "-" if value is None else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -112,6 +134,14 @@ async def learn_from_run(store: Store, run_id: str, *,
     record = await store.get_run(run_id)
     if record.status not in _ENDED:
         return None
+    if not needs_cause(record):
+        ran = _succeeded_if_nothing_failed(record)
+        if ran is not None and not [f for f in await store.unfixed_failures(
+                record.plan_id, ran, before=record.created_at) if f.run_id != run_id]:
+            # Nothing failed in it, it fixed no earlier failure and needs no cause: it
+            # teaches nothing, which its events (every one of them) need not be read to say.
+            await store.record_lessons(run_id, failures=[], fixes=[], cause=None)
+            return None
     if plan is None:
         plan = await store.load_plan(record.plan_hash)
     events = await store.events(run_id)

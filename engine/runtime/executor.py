@@ -406,7 +406,7 @@ class LocalExecutor:
         if delay_s > 0:
             await asyncio.sleep(delay_s)
         report = await self.runner.run(plan, run_id, step, attempt, memory, dry_run=dry_run)
-        await queue.put((step.id, attempt, report))
+        queue.put_nowait((step.id, attempt, report))  # unbounded: never waits
 
 
 # -- helpers ---------------------------------------------------------------------------------

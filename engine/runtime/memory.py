@@ -14,6 +14,7 @@ import copy
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from engine import placement, values
@@ -162,9 +163,21 @@ def _strings(value: Any, what: str) -> dict[str, str]:
 _ENCODER = json.JSONEncoder(default=str)
 """`json.dumps(value, default=str)` without building an encoder per call (ASCII output)."""
 
+# `_ENCODER`'s C core, made once (`JSONEncoder.encode` makes it again on every call, which
+# costs more than encoding a step's outputs); it keeps no record of the containers it is in,
+# so it is safe to share: a value that contains itself is refused as too deep (RecursionError).
+_C_ENCODE = c_make_encoder(None, str, encode_basestring_ascii, None, ": ", ", ", False, False,
+                           True) if c_make_encoder is not None else None
+
+
+def _encode(value: Any) -> str:
+    if _C_ENCODE is not None:
+        return "".join(_C_ENCODE(value, 0))
+    return _ENCODER.encode(value)
+
 
 def _bounded(value: Any) -> Any:
-    text = _ENCODER.encode(value)
+    text = _encode(value)
     if len(text) <= MAX_VALUE_BYTES:  # ASCII (ensure_ascii): one byte a character
         return json.loads(text)  # normalise to plain JSON types
     if isinstance(value, str):
@@ -176,7 +189,7 @@ def _bounded(value: Any) -> Any:
         size = 0
         for item in value:
             item = _bounded(item)
-            size += len(_ENCODER.encode(item))
+            size += len(_encode(item))
             if size > MAX_VALUE_BYTES:
                 kept.append(f"... [{len(value) - len(kept)} more items cut]")
                 break

@@ -47,6 +47,8 @@ from engine.stragglers import Baseline, StepHistory, Straggler
 
 log = logging.getLogger("mendflow.steps")
 
+_UNWATCHED = contextlib.nullcontext()
+
 
 
 @dataclass
@@ -245,14 +247,23 @@ class StepRunner:
         report.data.update(waited)
         return report
 
-    @contextlib.contextmanager
-    def _watch(self, plan: Plan, run_id: str, step: Step, attempt: int) -> Iterator[None]:
+    def _watch(self, plan: Plan, run_id: str, step: Step,
+               attempt: int) -> contextlib.AbstractContextManager[None]:
         """While the step works: a timer at its straggler threshold, if its history has one;
         when it fires (the step still working), the step is flagged."""
         baseline = self.baselines.get(run_id)
-        if baseline is None:
-            yield
-            return
+        if isinstance(baseline, asyncio.Future) and baseline.done():
+            failed = baseline.cancelled() or baseline.exception() is not None
+            baseline = None if failed else baseline.result()
+        if baseline is None or (isinstance(baseline, Baseline)
+                                and baseline.of(step.id).threshold_s is None):
+            return _UNWATCHED  # no history to flag it by (the common case)
+        return self._timed(plan, run_id, step, attempt, baseline)
+
+    @contextlib.contextmanager
+    def _timed(self, plan: Plan, run_id: str, step: Step, attempt: int,
+               baseline: Baseline | asyncio.Future[Baseline]) -> Iterator[None]:
+        """`_watch` for a step with a history (`baseline`), or whose history is loading."""
         loop = asyncio.get_running_loop()
         began = loop.time()
         timer: asyncio.TimerHandle | None = None
@@ -272,9 +283,7 @@ class StepRunner:
 
         if isinstance(baseline, Baseline):
             arm(baseline)
-        elif baseline.done():
-            loaded(baseline)
-        else:
+        else:  # still loading: armed when it comes, from when the work began
             baseline.add_done_callback(loaded)
         try:
             yield
@@ -325,20 +334,19 @@ class StepRunner:
                                             attempt=attempt))
         # Conditions see this step's outputs as if already in memory. Building that view
         # copies every step's outputs: only a step with conditions on its edges pays for it.
-        view: dict[str, Any] = {}
-        if note != "dry run" and _conditional(plan, step):
-            view = dict(memory.view())
-            view["steps"] = {**view["steps"], step.id: outputs}
-            view["vars"] = {**view["vars"], **{e.key.split(".", 1)[1]: e.value
-                                              for e in entries if e.key.startswith("vars.")}}
-        on = "success" if result.ok else "failure"
         judged: list[dict[str, Any]] = []
+        branches: dict[int, bool] = {}
         if note == "dry run":
             # What a step that did not run would have found is unknown: follow no branch on it.
             branches = {i: False for i, e in sched.plan_index(plan).outgoing[step.id]
                         if e.condition is not None}
-        else:
-            branches = await self._branches(plan, step, on, view, outputs, judged)
+        elif _conditional(plan, step):
+            view = dict(memory.view())
+            view["steps"] = {**view["steps"], step.id: outputs}
+            view["vars"] = {**view["vars"], **{e.key.split(".", 1)[1]: e.value
+                                              for e in entries if e.key.startswith("vars.")}}
+            branches = await self._branches(plan, step, "success" if result.ok else "failure",
+                                            view, outputs, judged)
         summary = self.redact(result.summary or result.error or "")
         if step.kind == StepKind.DECIDE and branches:
             edges = sched.plan_index(plan).outgoing[step.id]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, get_args
 
 from engine.errors import PlanError, StoreError
@@ -26,11 +27,25 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(","
 """One encoder for every value (`json.dumps` with options builds a new one per call)."""
 
 
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# `_ENCODER`'s C core, made once: `JSONEncoder.encode` makes it again on every call, which
+# costs more than encoding a small value (a commit encodes several). It keeps no record of
+# the containers it is in (that record is not safe to share): a value that contains itself
+# goes as deep as the interpreter lets it and is refused then (RecursionError).
+_C_ENCODE = c_make_encoder(None, _not_json, encode_basestring, None, ":", ",", False, False,
+                           False) if c_make_encoder is not None else None
+
+
 def dumps(value: Any) -> str:
     """Strict JSON (no NaN): a value that is not JSON is refused before anything is written."""
     try:
+        if _C_ENCODE is not None:
+            return "".join(_C_ENCODE(value, 0))
         return _ENCODER.encode(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise StoreError(f"cannot store a value that is not JSON: {exc}",
                          hint="Store only dicts, lists, strings, finite numbers, booleans "
                          "and None") from exc

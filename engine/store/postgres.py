@@ -621,7 +621,7 @@ class PostgresStore:
 
     async def save_plan(self, plan: Plan) -> str:
         plan_hash = plan.content_hash()
-        text = plan.to_json(indent=None)
+        text = plan.compact_json()  # the hashed text, encoded once a plan
 
         async def save(conn: asyncpg.Connection) -> None:
             await conn.execute("INSERT INTO plans (hash, plan_id, json) VALUES ($1, $2, $3) "

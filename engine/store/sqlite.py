@@ -15,9 +15,10 @@ lock (busy timeout 0), which spares the two thread handoffs, which cost more tha
 itself (about 60 us); if the lock is held (by the store's thread or another process), the
 commit queues on the thread like any call and waits there. So that the loop never copies the
 WAL into the database, that connection does not checkpoint on commit; every `CHECKPOINT_EVERY`
-commits the thread does (a passive checkpoint, as SQLite's automatic one is), while the loop
-goes on committing: a checkpoint syncs the log and the database file, milliseconds the loop
-need not wait for. The log restarts from its start only after a checkpoint with no commit in
+commits a third connection does, on a thread of its own (a passive checkpoint, as SQLite's
+automatic one is), while the loop goes on committing and the store's thread answers other
+calls: a checkpoint syncs the log and the database file, milliseconds that neither need wait
+for. The log restarts from its start only after a checkpoint with no commit in
 between: when a checkpoint finds it past `WAL_LIMIT_FRAMES` (commits kept coming), the next
 commit is made on the thread right after a checkpoint there, and waits for it (the thread's own
 writes checkpoint in line at that size too, not at SQLite's default 1,000 pages). Other
@@ -96,12 +97,22 @@ T = TypeVar("T")
 log = logging.getLogger("mendflow.store.sqlite")
 
 # Statements are composed once, here, from constants; every value is a bound ? parameter.
-_INSERT_RUN = (f"INSERT INTO runs ({RUN_COLUMNS}) VALUES "
-               f"({', '.join('?' for _ in RUN_COLUMNS.split(','))})")
-_SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?"
-_SELECT_CHILD_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE parent_run_id = ? "
+# A run's state snapshot is kept apart from its row (`snapshots`, migration 14): a commit
+# rewrites the whole row it updates, and the row is updated by every commit, the snapshot
+# (O(steps)) only now and then. A run is inserted as both rows, read as one (RUN_COLUMNS).
+_RUN_ROW_COLUMNS = ", ".join(c for c in (c.strip() for c in RUN_COLUMNS.split(","))
+                             if c not in ("state", "state_seq"))
+_INSERT_RUN = (f"INSERT INTO runs ({_RUN_ROW_COLUMNS}) VALUES "
+               f"({', '.join('?' for _ in _RUN_ROW_COLUMNS.split(','))})")
+_INSERT_SNAPSHOT = "INSERT INTO snapshots (run_id, state, state_seq) VALUES (?, ?, ?)"
+_RUN_FIELDS = ", ".join(
+    f"(SELECT s.{c} FROM snapshots AS s WHERE s.run_id = runs.run_id)"
+    if c in ("state", "state_seq") else c for c in (c.strip() for c in RUN_COLUMNS.split(",")))
+"""RUN_COLUMNS, selected from `runs`: the snapshot's columns read from its own row."""
+_SELECT_RUN = f"SELECT {_RUN_FIELDS} FROM runs WHERE run_id = ?"
+_SELECT_CHILD_RUNS = (f"SELECT {_RUN_FIELDS} FROM runs WHERE parent_run_id = ? "
                       "ORDER BY created_at, rowid")
-_SELECT_NEWEST_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC "
+_SELECT_NEWEST_RUNS = (f"SELECT {_RUN_FIELDS} FROM runs ORDER BY created_at DESC, rowid DESC "
                        "LIMIT ?")
 _ADD_LLM_USAGE = (
     "INSERT INTO llm_usage (run_id, purpose, model, calls, input_tokens, output_tokens, "
@@ -110,10 +121,10 @@ _ADD_LLM_USAGE = (
     "output_tokens = output_tokens + excluded.output_tokens, "
     "cost_usd = cost_usd + excluded.cost_usd")
 
-_SELECT_STALLED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' AND updated_at "
+_SELECT_STALLED_RUNS = (f"SELECT {_RUN_FIELDS} FROM runs WHERE status = 'running' AND updated_at "
                         "< ? AND parent_run_id IS NULL ORDER BY updated_at LIMIT ?")
 
-_SELECT_STOPPED_RUNS = (f"SELECT {RUN_COLUMNS} FROM runs WHERE status <> 'running' AND "
+_SELECT_STOPPED_RUNS = (f"SELECT {_RUN_FIELDS} FROM runs WHERE status <> 'running' AND "
                         "updated_at >= ? AND parent_run_id IS NULL ORDER BY updated_at LIMIT ?")
 
 _QUESTION_COLUMNS = "run_id, step_id, kind, text, asked_at, answered_at, yes, by, source"
@@ -252,6 +263,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # the commits of running runs, which move updated_at, write nothing to it.
     ("CREATE INDEX runs_stopped ON runs (updated_at) "
      "WHERE status <> 'running' AND parent_run_id IS NULL",),
+    # 14: the state snapshot moves out of the run's row into a row of its own. SQLite rewrites
+    # a whole row to update any column of it, and every commit updates the run's (version,
+    # status, time), while the snapshot (O(steps), tens of KB for a large plan) changes only
+    # now and then: in the row, each commit copied it, which cost more than the rest of the
+    # update.
+    ("""CREATE TABLE snapshots (
+            run_id TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+            state TEXT NOT NULL, state_seq INTEGER NOT NULL)""",
+     "INSERT INTO snapshots (run_id, state, state_seq) SELECT run_id, state, state_seq FROM runs",
+     "ALTER TABLE runs DROP COLUMN state",
+     "ALTER TABLE runs DROP COLUMN state_seq"),
 )
 """Migration N (1-based) brings the schema from user_version N-1 to N. Append, never edit."""
 
@@ -290,10 +312,8 @@ _NOTES_AFTER = (
 # seq before this commit's (the events are written after it, in the same transaction).
 _ADVANCE = ("UPDATE runs SET status = ?, outcome = ?, reason = ?, updated_at = ?, "
             "version = version + 1 WHERE run_id = ? AND version = ? RETURNING " + _LAST_SEQ)
-_ADVANCE_WITH_STATE = (
-    "UPDATE runs SET state = ?, state_seq = " + _LAST_SEQ + " + ?, status = ?, outcome = ?, "
-    "reason = ?, updated_at = ?, version = version + 1 WHERE run_id = ? AND version = ? "
-    "RETURNING " + _LAST_SEQ)
+# A new snapshot, with the last event seq it includes (this commit's last).
+_SNAPSHOT = "UPDATE snapshots SET state = ?, state_seq = ? WHERE run_id = ?"
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -312,7 +332,9 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._loop_conn: sqlite3.Connection | None = None  # commits on the loop; no waiting
         self._commits = 0  # on the loop, since the last checkpoint
-        self._checkpoint: Future[tuple[int, int, int]] | None = None  # on the thread
+        self._checkpoint: Future[tuple[int, int, int]] | None = None  # on the checkpointer
+        self._checkpointer: ThreadPoolExecutor | None = None  # its thread, and connection:
+        self._checkpoint_conn: sqlite3.Connection | None = None
         self._restart = False  # the log is past WAL_LIMIT_FRAMES: restart it
 
     def __repr__(self) -> str:
@@ -331,6 +353,8 @@ class SqliteStore:
         if self._executor is not None:
             return
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mendflow-sqlite")
+        self._checkpointer = ThreadPoolExecutor(max_workers=1,
+                                                thread_name_prefix="mendflow-sqlite-checkpoint")
         try:
             await self._run(self._open)
         except BaseException:
@@ -341,6 +365,10 @@ class SqliteStore:
         executor, self._executor = self._executor, None
         if executor is None:
             return
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:  # a checkpoint under way ends before its connection
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: checkpointer.shutdown(wait=True))
         try:
             await asyncio.get_running_loop().run_in_executor(executor, self._close)
         finally:
@@ -374,8 +402,10 @@ class SqliteStore:
         fast.execute("PRAGMA busy_timeout = 0")
         fast.execute("PRAGMA foreign_keys = ON")
         fast.execute("PRAGMA synchronous = NORMAL")
-        fast.execute("PRAGMA wal_autocheckpoint = 0")  # the thread checkpoints (see above)
+        fast.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer does (see above)
         self._loop_conn = fast
+        self._checkpoint_conn = sqlite3.connect(self.path, isolation_level=None,
+                                                check_same_thread=False)  # its thread's
 
     def _wal(self, conn: sqlite3.Connection) -> str:
         """Switch to WAL. SQLite answers BUSY at once, without waiting on busy_timeout, when
@@ -413,6 +443,9 @@ class SqliteStore:
         fast, self._loop_conn = self._loop_conn, None
         if fast is not None:
             fast.close()
+        checkpoints, self._checkpoint_conn = self._checkpoint_conn, None
+        if checkpoints is not None:
+            checkpoints.close()
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
@@ -457,11 +490,11 @@ class SqliteStore:
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run the write transaction `fn(connection)` here, on the loop, if SQLite's write lock
         is free at once; else on the store's thread, waiting for it there. Every
-        `CHECKPOINT_EVERY` commits, the thread checkpoints the log meanwhile; once the log is
+        `CHECKPOINT_EVERY` commits, the checkpointer checkpoints the log meanwhile; once it is
         past `WAL_LIMIT_FRAMES`, a commit goes to the thread after a checkpoint there: with no
         commit of ours in between, the log is then written again from its start."""
         fast = self._loop_conn
-        if fast is None or self._executor is None:
+        if fast is None or self._executor is None or self._checkpointer is None:
             return await self._run(lambda: fn(self._db()))  # says it is not open
         if self._checkpoint is not None and self._checkpoint.done():
             self._checkpointed(self._checkpoint)
@@ -479,7 +512,7 @@ class SqliteStore:
             self._commits = 0
             # A thread's future, not the loop's: it is seen done even by a caller that never
             # yields to the loop between commits.
-            self._checkpoint = self._executor.submit(self._checkpoint_log)
+            self._checkpoint = self._checkpointer.submit(self._checkpoint_log)
         try:
             return self._translated(fn, (fast,))
         except StoreError as exc:
@@ -490,15 +523,16 @@ class SqliteStore:
         return await self._run(lambda: fn(self._db()))
 
     def _checkpoint_log(self) -> tuple[int, int, int]:
-        """On the store's thread: copy the log into the database, as far as readers let it.
-        (busy, pages in the log, pages copied); a closed store has nothing to checkpoint."""
-        if self._conn is None:
+        """On the checkpointer's thread: copy the log into the database, as far as readers let
+        it. (busy, pages in the log, pages copied); a closed store has nothing to checkpoint."""
+        conn = self._checkpoint_conn
+        if conn is None:
             return (0, 0, 0)
-        row = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return (int(row[0]), int(row[1]), int(row[2]))
 
     def _checkpointed(self, done: Future[tuple[int, int, int]]) -> None:
-        """A checkpoint of the thread's ended: if the log had grown past its limit (commits
+        """A checkpoint of the checkpointer's ended: if the log had grown past its limit (commits
         kept coming while it ran, so it never restarted), the next commit restarts it. A
         failed checkpoint is only logged: the commits are in the log, the next one retries."""
         if done.cancelled():
@@ -518,7 +552,7 @@ class SqliteStore:
 
     async def save_plan(self, plan: Plan) -> str:
         plan_hash = plan.content_hash()
-        text = plan.to_json(indent=None)
+        text = plan.compact_json()  # the hashed text, encoded once a plan
 
         def save() -> None:
             self._db().execute("INSERT OR IGNORE INTO plans (hash, plan_id, json, saved_at) "
@@ -537,11 +571,16 @@ class SqliteStore:
     # -- runs ------------------------------------------------------------------------------
 
     async def create_run(self, record: RunRecord) -> None:
-        row = run_values(record, _time_text)
+        row = dict(zip((c.strip() for c in RUN_COLUMNS.split(",")),
+                       run_values(record, _time_text), strict=True))
+        snapshot = (record.run_id, row.pop("state"), row.pop("state_seq"))
 
         def create() -> None:
+            db = self._db()
             try:
-                self._db().execute(_INSERT_RUN, row)
+                with _transaction(db):
+                    db.execute(_INSERT_RUN, tuple(row.values()))
+                    db.execute(_INSERT_SNAPSHOT, snapshot)
             except sqlite3.IntegrityError as exc:
                 raise StoreError(f"a run with id {record.run_id!r} already exists",
                                  hint="Run ids must be unique; generate a new one") from exc
@@ -1232,16 +1271,13 @@ class _Change:
         """The run's new version; None (nothing written) if the run is not at
         `expected_version`, or does not exist."""
         now = _now_text()
-        if self.state is None:
-            row = db.execute(_ADVANCE, (self.status, self.outcome, self.reason, now, run_id,
-                                        expected_version, run_id)).fetchone()
-        else:
-            row = db.execute(_ADVANCE_WITH_STATE, (
-                self.state, run_id, len(self.events), self.status, self.outcome, self.reason,
-                now, run_id, expected_version, run_id)).fetchone()
+        row = db.execute(_ADVANCE, (self.status, self.outcome, self.reason, now, run_id,
+                                    expected_version, run_id)).fetchone()
         if row is None:
             return None
         last_seq = row[0]
+        if self.state is not None:
+            db.execute(_SNAPSHOT, (self.state, last_seq + len(self.events), run_id))
         if self.events:
             db.executemany(_INSERT_EVENTS, [(run_id, last_seq + i, now, *ev)
                                             for i, ev in enumerate(self.events, 1)])
@@ -1289,12 +1325,13 @@ def _busy(exc: StoreError) -> bool:
 
 
 def _time_text(at: datetime) -> str:
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    if at.tzinfo is not UTC:  # UTC already, as the engine's own times are: as it is
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     return at.isoformat(timespec="microseconds")
 
 
 def _now_text() -> str:
-    return _time_text(datetime.now(UTC))
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _parse_time(text: str) -> datetime:

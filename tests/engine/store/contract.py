@@ -281,6 +281,11 @@ class StoreContract:
         with pytest.raises(StoreError):
             await store.commit(run.run_id, expected_version=0, state={"nan": math.nan},
                                status="running")
+        itself: list[Any] = []
+        itself.append(itself)  # a value that contains itself: refused, not a crash
+        with pytest.raises(StoreError):
+            await store.commit(run.run_id, expected_version=0, state=None,
+                               status="running", events=[("e", None, None, {"x": itself})])
         assert await store.get_run(run.run_id) == run
         assert await store.events(run.run_id) == []
 

@@ -234,6 +234,38 @@ async def test_stopped_runs_are_found_on_an_index_in_a_store_migrated_from_befor
     assert "SCAN runs" not in plan and "TEMP B-TREE" not in plan, plan
 
 
+async def test_a_store_from_before_migration_14_keeps_its_snapshots_out_of_the_run_rows(
+        tmp_path: Path) -> None:
+    """Migration 14 moves each run's state snapshot to a row of its own (a commit rewrites
+    the run's row, and should not copy the snapshot each time): a run keeps its snapshot and
+    the seq it was taken at, and a commit after the migration snapshots there."""
+    path = tmp_path / "thirteen.sqlite3"
+    at = T0.isoformat()
+    with sqlite3.connect(path) as conn:  # the schema as migration 13 left it, with a run
+        for statements in MIGRATIONS[:13]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 13")
+        conn.execute("INSERT INTO runs (run_id, plan_id, plan_hash, guide_path, title, "
+                     "status, created_at, updated_at, version, state, context, options, "
+                     "state_seq) VALUES ('a', 'p', 'h', 'g.md', 't', 'running', ?, ?, 2, "
+                     "'{\"s\": 1}', '{}', '{}', 1)", (at, at))
+        conn.execute("INSERT INTO events (run_id, seq, at, type, step_id, attempt, data) "
+                     "VALUES ('a', 1, ?, 'note', NULL, NULL, '{}')", (at,))
+    async with SqliteStore(path) as store:
+        old = await store.get_run("a")
+        assert (old.state, old.state_seq, old.version) == ({"s": 1}, 1, 2)
+        assert await store.commit("a", expected_version=2, state={"s": 2}, status="running",
+                                  events=[("note", None, None, {}), ("note", None, None, {})]
+                                  ) == 3
+        new = await store.get_run("a")
+        assert (new.state, new.state_seq, new.version) == ({"s": 2}, 3, 3)
+    assert _schema(path)[0] == SCHEMA_VERSION
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    assert "state" not in columns and "state_seq" not in columns
+
+
 async def test_store_written_by_a_newer_mendflow_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "m.sqlite3"
     async with SqliteStore(path):
@@ -322,7 +354,7 @@ def test_a_hand_edited_record_is_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "m.sqlite3"
     _full_store(path)
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE runs SET state = '{not json' WHERE run_id = 'r1'")
+        conn.execute("UPDATE snapshots SET state = '{not json' WHERE run_id = 'r1'")
     conn.close()
     with pytest.raises(StoreError, match="cannot read"):
         asyncio.run(_first_read(path))
@@ -510,7 +542,8 @@ async def test_the_store_checkpoints_its_log_itself_and_keeps_it_bounded(
         for version in range(4000):
             await store.commit("r1", expected_version=version, state=None, status="running",
                                events=[("x", None, None, {"n": version})])
-        await store._run(lambda: None)  # the checkpoints queued on its thread are done
+        if store._checkpoint is not None:  # the last checkpoint begun is done
+            await asyncio.wrap_future(store._checkpoint)
         # Then the log was restarted on the way: it holds the commits since, not all of them
         peer = sqlite3.connect(path, isolation_level=None)
         busy, frames, copied = peer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
@@ -549,9 +582,26 @@ async def test_commits_go_on_while_the_store_thread_checkpoints(tmp_path: Path) 
                 await asyncio.wait_for(store.commit(
                     "r1", expected_version=version, state=None, status="running",
                     events=[("x", None, None, {"n": version})]), 10)
-            # Then none of them waited for the thread (the checkpoint is queued there)
+            # Then none of them waited for the thread (nor for the checkpoint)
             assert not busy.done()
         finally:
             release.set()
             await busy
         assert (await store.get_run("r1")).version == CHECKPOINT_EVERY + 50
+
+
+async def test_the_store_answers_while_a_checkpoint_is_under_way(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "m.sqlite3") as store:
+        await store.create_run(make_run("r1"))
+        # Given a checkpoint under way for a while (syncing the disk, on its own thread)
+        release = threading.Event()
+        assert store._checkpointer is not None
+        syncing = store._checkpointer.submit(release.wait, 30)
+        try:
+            # Then the store's other calls, reads and writes, do not wait for it
+            assert (await asyncio.wait_for(store.get_run("r1"), 5)).run_id == "r1"
+            await asyncio.wait_for(store.take_lease("r1", holder="a", host="h", pid=1,
+                                                    ttl_s=30), 5)
+        finally:
+            release.set()
+            await asyncio.wrap_future(syncing)
