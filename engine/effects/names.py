@@ -18,6 +18,8 @@ terraform ansible service apt apt-get yum dnf pip bundle thanos uptime hostname 
 reboot shutdown cd chroot exit watch less more vi vim nano tee xargs env printenv stat file
 systemd-analyze iptables nft tcpdump strace gdb pgrep pidof top htop iotop sv gitaly praefect
 mysql kubeadm crio containerd ctr podman sar nvidia-smi ethtool hdparm smartctl mdadm
+kafka-topics kafka-topics.sh kafka-consumer-groups kafka-consumer-groups.sh kafka-configs
+kafka-configs.sh
 dd dpkg rpm az
 """.split())
 

@@ -2,9 +2,9 @@
 
 systemctl, journalctl, service, sv, gitlab-ctl; docker, podman, nerdctl, crictl, ctr; git;
 psql, gitlab-psql, mysql (their `-c`/`-e` SQL judged by `engine.effects.sql`); redis-cli;
-etcdctl, consul, vault; ceph, rados, rbd; promtool, amtool; knife. Each lists the subcommands
-that read and their flags. It does not cover Kubernetes tools (`engine.effects.kube`) or clouds
-(`engine.effects.cloud`).
+etcdctl, consul, vault; ceph, rados, rbd; promtool, amtool; knife; Kafka's tools. Each lists
+the subcommands that read and their flags. It does not cover Kubernetes tools
+(`engine.effects.kube`) or clouds (`engine.effects.cloud`).
 """
 
 from __future__ import annotations
@@ -452,6 +452,44 @@ _KNIFE_SUBS: dict[str, Tool] = {
     "vault": Tool(subcommands=rows("show list", Tool(_KNIFE_FLAGS))),
 }
 
+# -- Kafka's command-line tools: the action is a flag (`--describe`, `--create`) ---------------
+
+_KAFKA_READS = {
+    "kafka-topics": {"--describe", "--list"},
+    "kafka-consumer-groups": {"--describe", "--list"},
+    "kafka-configs": {"--describe"},
+    "kafka-log-dirs": {"--describe"},
+    "kafka-acls": {"--list"},
+    "kafka-broker-api-versions": set(),
+    "kafka-metadata-quorum": {"describe"},
+}
+# options that only say what to read, where, and how to show it
+_KAFKA_OPTIONS = frozenset("""--bootstrap-server --bootstrap-controller --zookeeper --topic
+    --topics --group --all-groups --all-topics --command-config --admin.config --entity-type
+    --entity-name --entity-default --broker --broker-list --broker-logger --topic-list
+    --under-replicated-partitions --unavailable-partitions --under-min-isr-partitions
+    --at-min-isr-partitions --exclude-internal --members --offsets --state --verbose --timeout
+    --include --status --replication --partitions --cluster --user --client-id --principal
+    --resource-pattern-type --version --help""".split())
+
+
+def kafka(name: str, args: list[str]) -> None:
+    """kafka-topics.sh --describe, kafka-consumer-groups.sh --list, kafka-configs --describe:
+    Kafka's tools name their action with a flag; only the describing and listing ones read,
+    with options that say what and where (any other flag, `--alter`, `--delete`,
+    `--reset-offsets`, may change the cluster)."""
+    tool = name.rsplit("/", 1)[-1].removesuffix(".sh")
+    reads = _KAFKA_READS[tool]
+    flags = [a.split("=", 1)[0] for a in args if a.startswith("-")]
+    for flag in flags:
+        if flag not in reads and flag not in _KAFKA_OPTIONS:
+            raise NotRead(f"{flag} is not a reading option of {tool}", cause="flag")
+    words = [a for a in args if not a.startswith("-")]
+    if reads and not reads.intersection(flags) and not reads.intersection(words):
+        raise NotRead(f"{tool} reads only with {' or '.join(sorted(reads))}",
+                      cause="subcommand")
+
+
 SERVICES: dict[str, Rule] = {
     "systemctl": Tool(_SYSTEMCTL, inherit=True, bare="read", subcommands=_SYSTEMCTL_READ),
     "journalctl": Tool(_JOURNALCTL, follow=frozenset({"-f", "--follow"})),
@@ -480,4 +518,5 @@ SERVICES: dict[str, Rule] = {
     "promtool": _PROMTOOL,
     "amtool": _AMTOOL,
     "knife": Tool(_KNIFE_FLAGS, inherit=True, subcommands=_KNIFE_SUBS),
+    **{name: kafka for tool in _KAFKA_READS for name in (tool, f"{tool}.sh")},
 }

@@ -208,6 +208,33 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                  "etcdctl get --prefix /registry --keys-only", "etcdctl version"],
                 ["etcdctl put k v", "etcdctl del k", "etcdctl defrag", "etcdctl member remove x",
                  "etcdctl snapshot save F", "etcdctl check perf", "!etcdctl watch k"]),
+    **{name: ([f"{name} --bootstrap-server b:9092 --describe --under-replicated-partitions",
+               f"{name} --bootstrap-server b:9092 --list --exclude-internal"],
+              [f"{name} --bootstrap-server b:9092 --delete --topic t",
+               f"{name} --bootstrap-server b:9092 --alter --topic t --partitions 6",
+               f"{name} --bootstrap-server b:9092"])
+       for name in ("kafka-topics", "kafka-topics.sh")},
+    **{name: ([f"{name} --bootstrap-server b:9092 --describe --group g --members",
+               f"{name} --bootstrap-server b:9092 --list"],
+              [f"{name} --bootstrap-server b:9092 --group g --reset-offsets --to-earliest "
+               "--execute --topic t", f"{name} --bootstrap-server b:9092 --delete --group g"])
+       for name in ("kafka-consumer-groups", "kafka-consumer-groups.sh")},
+    **{name: ([f"{name} --bootstrap-server b:9092 --entity-type topics --entity-name t "
+               "--describe"],
+              [f"{name} --bootstrap-server b:9092 --entity-type topics --entity-name t --alter "
+               "--add-config retention.ms=1"])
+       for name in ("kafka-configs", "kafka-configs.sh")},
+    **{name: ([f"{name} --bootstrap-server b:9092 --describe --topic-list t"],
+              [f"{name} --bootstrap-server b:9092 --execute"])
+       for name in ("kafka-log-dirs", "kafka-log-dirs.sh")},
+    **{name: ([f"{name} --bootstrap-server b:9092 --list --topic t"],
+              [f"{name} --bootstrap-server b:9092 --add --allow-principal User:x --topic t"])
+       for name in ("kafka-acls", "kafka-acls.sh")},
+    **{name: ([f"{name} --bootstrap-server b:9092"], [f"{name} --bootstrap-server b:9092 --x"])
+       for name in ("kafka-broker-api-versions", "kafka-broker-api-versions.sh")},
+    **{name: ([f"{name} --bootstrap-server b:9092 describe --status"],
+              [f"{name} --bootstrap-server b:9092 remove-controller --controller-id 1"])
+       for name in ("kafka-metadata-quorum", "kafka-metadata-quorum.sh")},
     "consul": (["consul members", "consul catalog services", "consul kv get -recurse svc/",
                 "consul catalog nodes -service=patroni"],
                ["consul kv put k v", "consul kv delete k", "consul maint -enable",
