@@ -316,6 +316,8 @@ class _OutlineBuilder:
                 flush()
                 own = owner if owner is not None else el.index
                 rows = self._step_table(el, cls, own)
+                if rows is None:
+                    rows = self._decision_table(el, cls, own)
                 nodes.extend(rows if rows is not None else self._inline(el, cls, own))
                 continue
             if el.kind in ("list_item", "quote"):
@@ -800,6 +802,47 @@ class _OutlineBuilder:
                                           Span(start=line, end=line), el.index))
         return nodes
 
+    def _decision_table(self, el: Element, cls: SectionClass, owner: int) -> list[Node] | None:
+        """A table of conditions and what to do in each ("Condition | Mitigation", "When |
+        Action", "Symptom | Fix"), with no column of checks to run: a decision, row after row.
+        The first row whose condition holds is taken (a judgment, as any prose condition):
+        its commands run (gated when they change anything), or a person does what it says; a
+        row "Anything else" / "Otherwise" is what is left. It was one person's step holding
+        the whole table."""
+        rows = el.cells
+        if len(rows) < 2 or cls == "info" or not rows[0]:
+            return None
+        head = [c.replace("*", "").strip() for c in rows[0]]
+        when = next((i for i, c in enumerate(head) if _CONDITION_COLUMN.match(c)), None)
+        then = next((i for i, c in enumerate(head) if _ACTION_COLUMN.match(c)), None)
+        if when is None or then is None or \
+                any(_CHECK_COLUMN.match(c) for i, c in enumerate(head) if i not in (when, then)):
+            return None
+        branches: list[tuple[str, list[Node], Span]] = []
+        for i, row in enumerate(rows[1:]):
+            if len(row) <= max(when, then) or not row[when].strip():
+                continue
+            line = el.span.start + 2 + i  # the header, its `|---|` line, then one row a line
+            where = Span(start=line, end=line)
+            action = row[then].strip()
+            codes = [c for c in re.findall(r"`([^`]+)`", action) if inline_command(c)]
+            found: list[Node] = []
+            for code in codes:
+                found.extend(self._commands([blocks.CommandLine(code, line, line)], el, cls,
+                                            owner, block=None))
+            if not any(isinstance(n, Action) for n in found):
+                found = [self._manual(owner, cls, action or row[when], f"{row[when]}: {action}",
+                                      where, el.index)]
+            branches.append((row[when].strip(), found, where))
+        if not branches:
+            return None
+        rest: list[Node] | None = None
+        if _OTHERWISE_ROW.match(branches[-1][0]):
+            rest = branches.pop()[1]
+        for condition, found, where in reversed(branches):
+            rest = [IfNode(Guard(text=condition), found, where, el.index, else_=rest)]
+        return rest or []
+
     def _in_session(self, lead: Span) -> bool:
         """Whether the open session's step took this element's command (the opener's step
         became the session's first run): it is in the plan, nothing for a person to redo."""
@@ -1203,6 +1246,17 @@ def _fill_in_first(nodes: list[Node]) -> None:
 
 
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
+# A decision table's columns: the case, and what to do in it; a column of checks to run first
+# makes it a symptom table (its checks run, its actions are shown: `_inline`)
+_CONDITION_COLUMN = re.compile(r"^\W*(?:conditions?|when|if|symptoms?|situations?|cases?|"
+                               r"scenarios?|triggers?|observed|you see)\W*$", re.I)
+_ACTION_COLUMN = re.compile(r"^\W*(?:actions?|mitigations?|fix(?:es)?|remed(?:y|ies|iation)|"
+                            r"resolutions?|responses?|solutions?|workarounds?|what to do|"
+                            r"do this|then|next steps?)\W*$", re.I)
+_CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how to check|"
+                           r"commands?|query|queries|investigat\w*)\W*$", re.I)
+_OTHERWISE_ROW = re.compile(r"^\W*(?:anything else|otherwise|else|other(?: cases)?|"
+                            r"all other cases|none of the above|default)\W*$", re.I)
 
 
 def inline_command(code: str) -> bool:

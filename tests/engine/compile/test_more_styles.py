@@ -125,9 +125,9 @@ def test_the_azure_cli_is_a_command_and_its_show_and_list_verbs_only_read():
     show = step_running(plan, ["az", "storage", "account", "show", "--name", "stingestprod",
                                "--resource-group", "rg-ingest", "--query", "sku"])
     assert not plan.step(show).mutating and not gated(plan, show)
-    (table,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and "Condition" in s.text]
-    assert "az storage account failover --name stingestprod --yes" in table.text
-    assert "az aks scale" in table.text
+    failover = step_running(plan, ["az", "storage", "account", "failover", "--name",
+                                   "stingestprod", "--yes"])
+    assert plan.step(failover).mutating and gated(plan, failover)
     plan = compile_text("## Fix\n\nFail over: `az storage account failover --name st --yes`\n\n"
                         "```azurecli\naz monitor metrics list --resource r1\n"
                         "az vm restart --name vm1 --resource-group rg\n```\n")
@@ -135,6 +135,29 @@ def test_the_azure_cli_is_a_command_and_its_show_and_list_verbs_only_read():
     assert failover.text == "az storage account failover --name st --yes"
     assert all(s.mutating and gated(plan, s.id) for s in (failover, restart))
     assert not listing.mutating
+
+
+def test_a_table_of_conditions_and_actions_is_a_decision_row_after_row():
+    # "| Condition | Mitigation |": the first row whose condition holds is taken, "Anything
+    # else" is what is left; the whole table was one person's step, its commands never run
+    plan = compile_file("azure-tsg.md")
+    failover = step_running(plan, ["az", "storage", "account", "failover", "--name",
+                                   "stingestprod", "--yes"])
+    scale = step_running(plan, ["az", "aks", "scale", "--resource-group", "rg-ingest",
+                                "--name", "aks-ingest", "--node-count", "3"])
+    assert guards_of(plan, failover) == ["Throttling on a single account"]
+    assert guards_of(plan, scale) == ["Throttling across accounts"]
+    (single,) = [s for s in plan.steps if s.text == "Throttling on a single account"]
+    (across,) = [s for s in plan.steps if s.text == "Throttling across accounts"]
+    assert [e.target for e in plan.edges if e.source == single.id and e.kind == "else"] == \
+        [across.id]
+    (rest,) = [e.target for e in plan.edges if e.source == across.id and e.kind == "else"]
+    assert plan.step(rest).kind == StepKind.MANUAL and "Engage" in plan.step(rest).text
+    # a table with a column of checks is a symptom table: its checks run, its fixes are shown
+    plan = compile_text("## Triage\n\n| Symptom | Check | Fix |\n|---|---|---|\n"
+                        "| Pods crash | `kubectl get pods -n web` | "
+                        "`kubectl delete pod -n web x` |\n")
+    assert [s.text for s in runs(plan)] == ["kubectl get pods -n web"]
 
 
 def test_an_escalation_sections_hand_off_is_the_runs_ending_when_nothing_worked():
