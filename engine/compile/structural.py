@@ -272,8 +272,10 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
             continue
         if el.kind == "list_item" and not cover.any(el.span.start, el.span.end) and \
                 not any(s.text and s.text[:60] in el.text for s in ends.get(el.span.start, ())):
-            out.append(Ignored(span=span, kind="item", reason="descriptive section" if info
-                               else "prose: nothing to run or decide", text=_first(el.text)))
+            reason = "descriptive section" if info else \
+                "a ticked box: done already, nothing to do again" \
+                if re.match(r"\[[xX]\]\s", el.text) else "prose: nothing to run or decide"
+            out.append(Ignored(span=span, kind="item", reason=reason, text=_first(el.text)))
         if el.kind not in ("paragraph", "list_item", "table", "heading"):
             continue
         commands = [c for c in el.inline_code if inline_command(c)] \

@@ -194,6 +194,8 @@ def test_an_unticked_task_list_box_is_a_persons_step():
     assert "Confirm the dashboard is green" in todo.text
     assert pipelines(plan) == [[["amtool", "silence", "expire", "abc123"]]]
     assert [i.text for i in plan.ignored] == ["[x] Announce the restart in #ops"]
+    # and `--explain` says why: done already, not "prose"
+    assert [i.reason for i in plan.ignored] == ["a ticked box: done already, nothing to do again"]
 
 
 # -- a procedure written as a table ------------------------------------------------------------
