@@ -806,8 +806,9 @@ class _OutlineBuilder:
         """A table of conditions and what to do in each ("Condition | Mitigation", "When |
         Action", "Symptom | Fix"), with no column of checks to run: a decision, row after row.
         The first row whose condition holds is taken (a judgment, as any prose condition):
-        its commands run (gated when they change anything), or a person does what it says; a
-        row "Anything else" / "Otherwise" is what is left. It was one person's step holding
+        its commands run (gated when they change anything), a row that says an ending ("Engage
+        the storage team", "No action needed") ends the run so, or a person does what it says;
+        a row "Anything else" / "Otherwise" is what is left. It was one person's step holding
         the whole table."""
         rows = el.cells
         if len(rows) < 2 or cls == "info" or not rows[0]:
@@ -830,7 +831,10 @@ class _OutlineBuilder:
             for code in codes:
                 found.extend(self._commands([blocks.CommandLine(code, line, line)], el, cls,
                                             owner, block=None))
-            if not any(isinstance(n, Action) for n in found):
+            ending = phrases.outcome_of(action) if not codes else None
+            if ending is not None:  # "Engage the storage team", "No action needed"
+                found = [EndNode(ending, _conclusion(action) or _short(action), action, where)]
+            elif not any(isinstance(n, Action) for n in found):
                 found = [self._manual(owner, cls, action or row[when], f"{row[when]}: {action}",
                                       where, el.index)]
             branches.append((row[when].strip(), found, where))
