@@ -152,7 +152,7 @@ def test_a_table_of_conditions_and_actions_is_a_decision_row_after_row():
     assert [e.target for e in plan.edges if e.source == single.id and e.kind == "else"] == \
         [across.id]
     (rest,) = [e.target for e in plan.edges if e.source == across.id and e.kind == "else"]
-    assert plan.step(rest).outcome == "escalate"  # "Engage the Azure Storage support team'
+    assert plan.step(rest).outcome == "escalate"  # "Engage the Azure Storage support team"
     # a table with a column of checks is a symptom table: its checks run, its fixes are shown
     plan = compile_text("## Triage\n\n| Symptom | Check | Fix |\n|---|---|---|\n"
                         "| Pods crash | `kubectl get pods -n web` | "
