@@ -804,7 +804,9 @@ class _OutlineBuilder:
 
     def _decision_table(self, el: Element, cls: SectionClass, owner: int) -> list[Node] | None:
         """A table of conditions and what to do in each ("Condition | Mitigation", "When |
-        Action", "Symptom | Fix"), with no column of checks to run: a decision, row after row.
+        Action", "Symptom | Fix"), with no column of checks to run and a command in its
+        actions (else it describes what the system does in each case): a decision, row after
+        row.
         The first row whose condition holds is taken (a judgment, as any prose condition):
         its commands run (gated when they change anything), a row that says an ending ("Engage
         the storage team", "No action needed") ends the run so, or a person does what it says;
@@ -819,6 +821,9 @@ class _OutlineBuilder:
         if when is None or then is None or \
                 any(_CHECK_COLUMN.match(c) for i, c in enumerate(head) if i not in (when, then)):
             return None
+        if not any(inline_command(c) for row in rows[1:] if len(row) > then
+                   for c in re.findall(r"`([^`]+)`", row[then])):
+            return None  # "Scenario | Action" saying what the system does: a description
         branches: list[tuple[str, list[Node], Span]] = []
         for i, row in enumerate(rows[1:]):
             if len(row) <= max(when, then) or not row[when].strip():

@@ -153,6 +153,11 @@ def test_a_table_of_conditions_and_actions_is_a_decision_row_after_row():
         [across.id]
     (rest,) = [e.target for e in plan.edges if e.source == across.id and e.kind == "else"]
     assert plan.step(rest).outcome == "escalate"  # "Engage the Azure Storage support team"
+    # a table of what the system does in each case describes, it asks nothing of a person
+    plan = compile_text("## Details\n\n| Scenario | Action |\n|---|---|\n| A copy is missing. "
+                        "| Longhorn syncs it from a healthy copy. |\n| All copies are gone. | "
+                        "Longhorn cannot recover the file. |\n\nRun `kubectl get nodes`.\n")
+    assert not [s for s in plan.steps if s.kind in (StepKind.DECIDE, StepKind.MANUAL)]
     # a table with a column of checks is a symptom table: its checks run, its fixes are shown
     plan = compile_text("## Triage\n\n| Symptom | Check | Fix |\n|---|---|---|\n"
                         "| Pods crash | `kubectl get pods -n web` | "
