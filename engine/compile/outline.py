@@ -763,7 +763,7 @@ class _OutlineBuilder:
                 if verify and expects is not None and new and \
                         all(isinstance(n, Action) and not n.mutating for n in new):
                     new.append(self._expectation(code, expects[1], el))
-            if not any(isinstance(n, Action) for n in new) and not self._in_session(lead):
+            if not any(isinstance(n, Action) for n in new) and not self._in_session(lead, line):
                 if not shown:
                     at = len(nodes)
                 shown.append(line)
@@ -852,12 +852,16 @@ class _OutlineBuilder:
             rest = [IfNode(Guard(text=condition), found, where, el.index, else_=rest)]
         return rest or []
 
-    def _in_session(self, lead: Span) -> bool:
-        """Whether the open session's step took this element's command (the opener's step
-        became the session's first run): it is in the plan, nothing for a person to redo."""
+    def _in_session(self, lead: Span, line: str) -> bool:
+        """Whether the open session's step took this element's command `line` (the opener's
+        step became the session's first run, or a person's session script holds the line:
+        "ssh to the primary with `ssh db-1`, then open `sudo gitlab-psql`"): it is in the plan,
+        nothing for a person to redo."""
         s = self.sessions.open
-        return s is not None and s.last is not None and s.last.kind == StepKind.COMMAND and \
-            s.last.span.end >= lead.start
+        if s is None or s.last is None or s.last.span.end < lead.start:
+            return False
+        return s.last.kind == StepKind.COMMAND or \
+            s.last.kind == StepKind.MANUAL and line in s.last.text.splitlines()
 
     @staticmethod
     def _expectation(code: str, want: str, el: Element) -> IfNode:

@@ -391,3 +391,16 @@ def test_a_condition_written_after_its_command_guards_it():
     assert guards_of(plan, step_running(plan, ["sudo", "systemctl", "reload", "haproxy"])) == [
         "when the backend list changed"]
     assert not any(s.kind == StepKind.DECIDE and "pod is ready" in s.text for s in plan.steps)
+
+
+def test_a_session_opened_in_a_sentence_is_one_persons_step_not_two():
+    # "SSH to the primary with `ssh db-1`, then open `sudo gitlab-psql`": the session's script
+    # held both lines, and a second step repeated the sentence for a person to do again
+    plan = compile_text("## Fix\n\n1. SSH to the primary with `ssh db-1.example.com`, then "
+                        "open `sudo gitlab-psql`.\n2. Run `kubectl get pods`.\n")
+    (session,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert session.params["script"] == "ssh db-1.example.com\nsudo gitlab-psql"
+    # a line the session's script does not hold stays in a person's step ("`top -H` or ...")
+    plan = compile_text("## Check\n\n1. Inspect: `virtctl console vm1` then `top -H` or "
+                        "`pidstat -u 1`\n")
+    assert any("top -H" in s.text for s in plan.steps if s.kind == StepKind.MANUAL)
