@@ -101,18 +101,24 @@ def write_out(path: Path, data: str | bytes, *, parents: bool = False) -> None:
 
 def ensure_folder(path: Path) -> None:
     """The folder a file the user named goes in, created if missing; one line when it cannot be."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot create its folder ({exc.strerror or exc})",
-                         hint="Pass a path in a folder this user can write") from None
+    why = _mkdir(path.parent)
+    if why is not None:
+        raise InputError(f"{path}: cannot create its folder ({why})",
+                         hint="Pass a path in a folder this user can write")
 
 
 def make_data_dir(settings: Settings) -> None:
     """The data folder the store lives in, created on first use; one line when it cannot be."""
+    why = _mkdir(settings.data_dir)
+    if why is not None:
+        raise ConfigError(f"MENDFLOW_DATA_DIR {settings.data_dir}: cannot create it ({why})",
+                          hint="Point MENDFLOW_DATA_DIR at a folder this user can write")
+
+
+def _mkdir(folder: Path) -> str | None:
+    """Create `folder` and its parents if missing; why it could not be, or None."""
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"MENDFLOW_DATA_DIR {settings.data_dir}: cannot create it "
-                          f"({exc.strerror or exc})",
-                          hint="Point MENDFLOW_DATA_DIR at a folder this user can write") from None
+        return exc.strerror or str(exc)
+    return None

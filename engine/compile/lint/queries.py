@@ -214,7 +214,7 @@ def promql_syntax(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]
                  for line in range(el.span.start, el.span.end + 1)}
     for step in ctx.plan.steps:
         if step.plugin != "prometheus" or "query" not in step.params or \
-                step.source is None or step.source.start in metricsql:
+                step.source.start in metricsql:
             continue  # (MetricsQL is a superset Prometheus' parser does not read)
         problem = syntax_problem(str(step.params["query"]))
         if problem is not None:
