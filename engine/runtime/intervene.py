@@ -476,8 +476,8 @@ def _results(plan: Plan, record: RunRecord, events: Sequence[EventRecord],
 
 def _comparable(outputs: Mapping[str, Any]) -> dict[str, Any]:
     """A step's outputs without what differs from run to run whatever happened (the attempt
-    number; an artifact's reference, kept by its content's hash)."""
-    out = {k: v for k, v in outputs.items() if k not in ("attempt", "artifacts")}
+    number, the wall time it took; an artifact's reference, kept by its content's hash)."""
+    out = {k: v for k, v in outputs.items() if k not in ("attempt", "duration_s", "artifacts")}
     refs = outputs.get("artifacts")
     if isinstance(refs, Mapping):
         out["artifacts"] = {name: ref.get("sha256") if isinstance(ref, Mapping) else ref
@@ -518,28 +518,32 @@ def verdict(original: RunRecord, original_plan: Plan, original_events: Sequence[
     assert new.options.replay is not None
     before = _results(original_plan, original, original_events, original_memory)
     now = _results(new_plan, new, new_events, new_memory)
-    first: str | None = None
-    what = ""
     # In the guide's order (parallel steps finish in any order: the verdict must not depend on
     # which came first), then, for what the plan does not list, in the order they finished.
+    # A step whose result differs comes before one that ran in one run only: a step runs in
+    # one only because something before it differs (another branch was taken; a failure ended
+    # the original while the step was still running, and cut it short).
     order = {s.id: i for i, s in enumerate(new_plan.steps)}
+    found: tuple[str, str] | None = None
+    only: tuple[str, str] | None = None
     for sid, res in sorted(now.items(), key=lambda item: (order.get(item[0], len(order)),
                                                            item[1].seq)):
         was = before.get(sid)
         if was is None:
-            first, what = sid, f"ran only in the replay: {res.status}"
-            break
+            only = only or (sid, f"ran only in the replay: {res.status}")
+            continue
         diff = _difference(was, res)
         if diff:
-            first, what = sid, diff
+            found = (sid, diff)
             break
-    if first is None:
+    if found is None and only is None:
         order = {s.id: i for i, s in enumerate(original_plan.steps)}
         for sid, was in sorted(before.items(), key=lambda item: (
                 order.get(item[0], len(order)), item[1].seq)):
             if sid not in now:
-                first, what = sid, f"ran only in run {original.run_id}: {was.status}"
+                only = (sid, f"ran only in run {original.run_id}: {was.status}")
                 break
+    first, what = found or only or (None, "")
     outcome_from = original.outcome or original.status
     outcome_to = new.outcome or new.status
     return Verdict(original_run=original.run_id, replay_run=new.run_id,

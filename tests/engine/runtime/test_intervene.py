@@ -244,3 +244,57 @@ async def test_a_hostile_input_is_data_not_a_command(tmp_path: Path, scratch: Pa
                                    "--set", f"inputs.scratch_dir={hostile}")
     assert proc.returncode in (1, 4), proc.stdout + proc.stderr
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "PWNED2").exists()
+
+
+PARALLEL = """---
+id: two-checks
+title: Two checks at once
+---
+
+# Two checks at once
+
+## Diagnosis
+
+The two checks below are independent; run them all at once.
+
+1. Wait for the slow check {#slow}:
+
+   ```bash
+   sleep 3
+   ```
+
+2. Count the entries {#fast}:
+
+   ```bash
+   ls {folder}
+   ```
+
+3. If `steps.fast.exit_code == 0`, the folder is healthy: no action is needed.
+"""
+
+
+def test_a_step_the_original_cancelled_when_it_ended_is_not_the_first_difference(
+        tmp_path: Path) -> None:
+    """The broken check fails at once and ends the run while the slow one still runs (it is
+    cancelled, no result). In the replay with the fixed guide the slow one finishes too; the
+    first step whose result differs is the fixed check, not the one the original cut short."""
+    there = tmp_path / "there"
+    there.mkdir()
+    broken, fixed = tmp_path / "broken.md", tmp_path / "fixed.md"
+    broken.write_text(PARALLEL.replace("{folder}", str(tmp_path / "missing")))
+    fixed.write_text(PARALLEL.replace("{folder}", str(there)))
+    proc = mendflow(tmp_path, "run", str(broken))
+    assert proc.returncode == 4, proc.stdout + proc.stderr  # inconclusive
+    original = last_run(tmp_path)
+    assert "steps.slow" not in stored(tmp_path)[original]["memory"]  # cut short
+    proc = mendflow(tmp_path, "replay", original, "--from", "fast", "--guide", str(fixed))
+    said = proc.stdout + proc.stderr
+    (found,) = intervene.verdicts(stored(tmp_path)[last_run(tmp_path)]["events"])
+    assert (found.outcome_from, found.outcome_to) == ("inconclusive", "no_action"), said
+    assert found.first_step == "fast" and found.what.startswith("failed -> succeeded"), said
+    # Replayed again as it is, from the same step: the steps that ran again took another few
+    # milliseconds, which is no difference in what they found.
+    replay = last_run(tmp_path)
+    proc = mendflow(tmp_path, "replay", replay, "--from", "fast")
+    (found,) = intervene.verdicts(stored(tmp_path)[last_run(tmp_path)]["events"])
+    assert (found.changed, found.first_step) == (False, None), proc.stdout + proc.stderr
