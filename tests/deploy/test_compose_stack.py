@@ -55,7 +55,8 @@ RUN_LINE = re.compile(r"^run (\S+): ", re.M)
 VIEWER_TOKEN = "compose-viewer-" + "v" * 24
 SERVE_CONTAINER = f"{PROJECT}-serve"
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # a cold build takes minutes
+# a cold build takes minutes; its build and stack load the whole machine (run alone)
+pytestmark = [pytest.mark.slow, pytest.mark.alone, pytest.mark.timeout(1800)]
 
 
 def _unavailable(reason: str) -> None:

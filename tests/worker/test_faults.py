@@ -133,6 +133,7 @@ def _redis_restart() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 async def test_redis_restart_mid_run(workers, store, starter, worker_env) -> None:
     url = worker_env["MENDFLOW_DATABASE_URL"]
     workers.start("w1")
@@ -156,6 +157,7 @@ def _postgres(action: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 async def test_postgres_restart_mid_run(workers, store, starter, worker_env) -> None:
     url = worker_env["MENDFLOW_DATABASE_URL"]
     workers.start("w1")
@@ -199,6 +201,7 @@ async def test_poison_step_fails_after_its_budget_and_the_run_takes_its_error_pa
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 async def test_load_200_runs_of_a_20_step_parallel_plan_on_2_workers(
         workers, store, starter, worker_env) -> None:
     url = worker_env["MENDFLOW_DATABASE_URL"]
