@@ -307,6 +307,39 @@ async def test_a_wider_continuation_runs_several_branches_together_within_its_bo
         ["start", "join", "b00", "b01", "b02", "b03"])
 
 
+async def test_branches_that_finish_together_here_are_committed_together_none_parked(
+        any_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that continues a fan-out runs its branches at once; they finish together. The
+    first commits alone; the others, finished while it committed, are committed as one
+    against the run as that commit left it (group commit): none loses a compare-and-set to
+    its own sibling, so none is parked and applied again under the run's lock."""
+    parked: list[str] = []
+    real = any_store.commit_or_park  # type: ignore[attr-defined]
+
+    async def counting(run_id: str, **kw: Any) -> Any:
+        got = await real(run_id, **kw)
+        if got[0] is None:
+            parked.append(kw["events"][0][1])
+        return got
+
+    monkeypatch.setattr(any_store, "commit_or_park", counting)
+    dispatcher = ListDispatcher()
+    worker = continuing(any_store, dispatcher, "w1", width=32)
+    run_id = f"g-{uuid.uuid4().hex[:6]}"
+    await worker.start(fan_plan(12), guide_path="t.md", run_id=run_id)
+    dispatcher.sent.clear()
+    await worker.execute(run_id, "start", 1, here=default_queue)
+    assert parked == []
+    # the join is continued here too when the last branch committed alone, else published
+    assert [s for _, s, _ in dispatcher.sent] in (["join"], [])
+    await drive([continuing(any_store, dispatcher, "w2")], dispatcher.sent, seed=1)
+    record = await any_store.get_run(run_id)
+    assert (record.status, record.outcome) == ("succeeded", "resolved"), record.reason
+    events = await any_store.events(run_id)
+    assert sorted(e.step_id for e in events if e.type == "step_succeeded") == sorted(
+        ["start", "join", *(f"b{i:02d}" for i in range(12))])  # each once
+
+
 async def test_runs_of_one_guide_started_together_read_its_step_history_once(
         any_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     # The history (up to 200 past runs' durations per step, and their quantiles) was read
