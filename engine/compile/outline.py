@@ -589,8 +589,12 @@ class _OutlineBuilder:
             if ending is not None:
                 then.append(EndNode(ending, _conclusion(rest) or _short(text), text, span))
                 return then
+        # A guard with nothing after it is a label over the steps below it ("**Only if the
+        # lag keeps growing**", an admonition so titled): "Only" is the author's stress, not
+        # the subject of a description ("Only the primary has ...")
+        said = rest or re.sub(r"^\W*only\s+(?=(?:if|when)\b)", "", text, flags=re.I)
         if not then and cls not in ("info", "cleanup") and not self._ending_item and \
-                phrases.is_instruction(rest or text):
+                phrases.is_instruction(said):
             title = rest or text
             if phrases.is_finding(title) and not phrases.is_instruction_only(title):
                 title = f"Record the finding that {title}"

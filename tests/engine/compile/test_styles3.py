@@ -1,0 +1,164 @@
+"""Guide styles from documentation sites and team wikis no earlier fixture had
+(tests/fixtures/styles): an admonition or bold label titled "Only if ...", MDX `<CodeBlock>`
+components, numbered steps whose label ends with their condition ("**Step 2: Restart the
+consumer if ...**", "### 3) Purge X if ..."), and debugger sessions (`(gdb) bt`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.compile import compile_guide
+from engine.compile.explain import explain, unaccounted
+from engine.guide import parse_guide
+from engine.plan import Plan, StepKind
+from tests.support.compiling import PLUGINS, compile_text, gated, manual_scripts, pipelines, runs
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "styles"
+NEW = ("mkdocs-only-if.md", "mdx-codeblock.md", "step-labels-if.md", "debugger-sessions.md")
+
+
+def compile_file(name: str) -> Plan:
+    path = FIXTURES / name
+    return compile_guide(parse_guide(path.read_text(), path=str(path)), known_plugins=PLUGINS)
+
+
+def step_running(plan: Plan, argv: list[str]) -> str:
+    (sid,) = [s.id for s in runs(plan) if s.params.get("pipeline") == [argv]]
+    return sid
+
+
+def guards_of(plan: Plan, step_id: str) -> list[str]:
+    """The conditions on the edges into a step, through its approval gate."""
+    out: list[str] = []
+    for _, e in plan.incoming(step_id):
+        if e.condition is not None:
+            out.append(e.condition.text)
+        elif plan.step(e.source).kind == StepKind.APPROVE:
+            out.extend(guards_of(plan, e.source))
+    return out
+
+
+# -- "Only if" as a label ------------------------------------------------------------------------
+
+
+def test_an_admonition_titled_only_if_guards_its_body():
+    # `!!! danger "Only if the lag keeps growing"` over its body: the title was "a condition
+    # with nothing to guard" and the restart under it ran whatever the lag did
+    plan = compile_file("mkdocs-only-if.md")
+    restart = step_running(plan, ["kubectl", "-n", "orders", "rollout", "restart",
+                                  "deployment/orders-consumer"])
+    assert guards_of(plan, restart) == ["Only if the lag keeps growing"]
+    assert gated(plan, restart)
+    assert not [i for i in plan.ignored if i.kind == "guard"]
+
+
+def test_a_bold_only_when_label_guards_the_block_below_it():
+    plan = compile_file("mkdocs-only-if.md")
+    scale = step_running(plan, ["kubectl", "-n", "orders", "scale",
+                                "deployment/orders-consumer", "--replicas=6"])
+    assert guards_of(plan, scale) == ["Only when the consumers were restarted twice already"]
+    for label in ("**Only if the disk is still full**", "Only when the disk is still full"):
+        plan = compile_text(f"## Fix\n\nCheck: `df -h /var`\n\n{label}\n\nClean the cache:\n\n"
+                            "```bash\nsudo rm -rf /var/cache/app\n```\n")
+        clean = step_running(plan, ["sudo", "rm", "-rf", "/var/cache/app"])
+        assert guards_of(plan, clean) == [label.strip("*")], label
+        assert gated(plan, clean)
+
+
+def test_a_mkdocs_page_keeps_its_other_guards_tabs_and_fences_with_attributes():
+    plan = compile_file("mkdocs-only-if.md")
+    members = step_running(plan, ["kafka-consumer-groups.sh", "--bootstrap-server",
+                                  "kafka:9092", "--describe", "--group", "orders", "--members"])
+    assert guards_of(plan, members) == ["If the group is rebalancing"]
+    assert guards_of(plan, step_running(plan, ["sudo", "apt-get", "install", "-y", "kcat"])) \
+        == ["Ubuntu"]
+    assert guards_of(plan, step_running(plan, ["sudo", "dnf", "install", "-y", "kcat"])) \
+        == ["RHEL"]
+
+
+# -- MDX code components -------------------------------------------------------------------------
+
+
+def test_an_mdx_codeblock_component_is_a_code_block_in_its_language():
+    # `<CodeBlock language="bash">` was "HTML, not read": the check it held was lost
+    plan = compile_file("mdx-codeblock.md")
+    assert [["redis-cli", "-h", "redis.internal", "config", "get", "maxmemory"]] in \
+        pipelines(plan)
+    raise_ = step_running(plan, ["redis-cli", "-h", "redis.internal", "config", "set",
+                                 "maxmemory", "6gb"])
+    assert guards_of(plan, raise_) == ["If `used_memory` is above `maxmemory`"]
+    assert gated(plan, raise_)
+    assert not any("FLUSHALL" in str(s.params) for s in runs(plan))
+
+
+def test_a_codeblock_given_its_language_by_class_name_or_a_template_string():
+    plan = compile_text("## Fix\n\n<CodeBlock className=\"language-shell\">\nsystemctl status "
+                        "redis\n</CodeBlock>\n\n<CodeBlock language=\"bash\" title=\"x.sh\">\n"
+                        "{`sudo systemctl restart redis`}\n</CodeBlock>\n")
+    assert pipelines(plan) == [[["systemctl", "status", "redis"]],
+                               [["sudo", "systemctl", "restart", "redis"]]]
+    restart = step_running(plan, ["sudo", "systemctl", "restart", "redis"])
+    assert gated(plan, restart)
+
+
+# -- a numbered step's label that ends with its condition ----------------------------------------
+
+
+def test_a_bold_step_label_ending_with_if_guards_its_block():
+    plan = compile_file("step-labels-if.md")
+    restart = step_running(plan, ["sudo", "systemctl", "restart", "orders-consumer"])
+    assert guards_of(plan, restart) == ["if no consumers are attached"]
+    assert gated(plan, restart)
+    # "**Step 1: Check the queue**" holds no condition: its check runs unguarded
+    check = step_running(plan, ["rabbitmqctl", "list_queues", "name", "messages", "consumers"])
+    assert guards_of(plan, check) == []
+
+
+def test_a_numbered_heading_ending_with_if_guards_its_section():
+    plan = compile_file("step-labels-if.md")
+    purge = step_running(plan, ["rabbitmqctl", "purge_queue", "orders.dlq"])
+    assert guards_of(plan, purge) == ["if it holds more than 10000 messages"]
+    # the next heading is no part of the purge's branch: it runs whichever way it went
+    status = step_running(plan, ["rabbitmq-diagnostics", "status"])
+    assert "if it holds more than 10000 messages" not in guards_of(plan, status)
+    (gate,) = [e.source for _, e in plan.incoming(status)]  # rabbitmq-diagnostics: unknown
+    assert purge in [e.source for _, e in plan.incoming(gate) if e.condition is None]
+
+
+def test_an_instruction_ending_with_if_and_a_colon_guards_the_block_it_introduces():
+    plan = compile_file("step-labels-if.md")
+    restart = step_running(plan, ["sudo", "systemctl", "restart", "rabbitmq-server"])
+    assert guards_of(plan, restart) == ["only if it reports a memory alarm"]
+    # a question of whether is no condition: "Check if the pod is up:" runs its check
+    plan = compile_text("## Check\n\nCheck if the queue is empty:\n\n```bash\n"
+                        "rabbitmqctl list_queues\n```\n")
+    assert guards_of(plan, step_running(plan, ["rabbitmqctl", "list_queues"])) == []
+
+
+# -- debugger sessions ---------------------------------------------------------------------------
+
+
+def test_lines_typed_at_a_debuggers_prompt_stay_in_its_session_step():
+    # `(gdb) bt full` was no prompt: read as gdb's output, the commands typed into it were lost
+    plan = compile_file("debugger-sessions.md")
+    (script,) = [s for s in manual_scripts(plan) if "gdb" in s]
+    assert [ln for ln in script.split("\n")][1:] == ["bt full", "info threads",
+                                                     "thread apply all bt"]
+    assert not any(p[0][0] in ("gdb", "sudo") for p in pipelines(plan))
+    plan = compile_text("## Debug\n\n```\n(gdb) bt\n(gdb) info registers\n```\n")
+    assert not runs(plan) and manual_scripts(plan) == ["bt\ninfo registers"]
+
+
+def test_console_sessions_beside_the_debugger_keep_their_forms():
+    plan = compile_file("debugger-sessions.md")
+    assert [["redis-cli", "-h", "redis.internal", "INFO", "replication"]] in pipelines(plan)
+    assert any("rs.status()" in s for s in manual_scripts(plan))
+
+
+def test_every_new_style_guide_is_gated_and_accounted_for():
+    for name in NEW:
+        path = FIXTURES / name
+        text = path.read_text()
+        plan = compile_file(name)
+        assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), name
+        assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text))
