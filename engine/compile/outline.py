@@ -240,8 +240,14 @@ class _OutlineBuilder:
         nodes = self._content(el.index, cls)
         guard = phrases.guard_of(el.text) if el.level > 2 else None
         if guard is None and el.level > 1 and phrases.is_rollback(el.text):
-            # "## Rollback": its steps undo the procedure's; a person decides whether they run
+            # "## Rollback": its steps undo the procedure's; a person decides whether they run.
+            # Once they ran, the change is undone and the run ends there, handed to a person:
+            # the procedure's next steps ("## 2. Warm the cache") are for a change that is no
+            # longer there (they ran after the undo, and the run said it was resolved)
             guard = Guard(text=el.text)
+            if _has_action(nodes) and not isinstance(nodes[-1], (EndNode, JumpNode)):
+                nodes = [*nodes, EndNode("escalate", f"Rolled back ({_short(el.text)})",
+                                         el.text, el.span)]
         if guard and nodes:
             return [IfNode(guard, nodes, el.span, el.index)]
         return nodes
@@ -271,6 +277,11 @@ class _OutlineBuilder:
                 flush()
                 guard, outer, opener = scoped
                 inner, nodes, scoped = nodes, outer, None
+                if phrases.is_rollback(guard.text) and _has_action(inner) and \
+                        not isinstance(inner[-1], (EndNode, JumpNode)):
+                    # a collapsed "Rollback" ends the run once it ran, as "## Rollback" does
+                    inner.append(EndNode("escalate", f"Rolled back ({_short(guard.text)})",
+                                         opener.text, opener.span))
                 if inner:
                     self._append(nodes, IfNode(guard, inner, opener.span, opener.index))
 

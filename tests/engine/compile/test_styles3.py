@@ -14,7 +14,8 @@ from engine.plan import Plan, StepKind
 from tests.support.compiling import PLUGINS, compile_text, gated, manual_scripts, pipelines, runs
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "styles"
-NEW = ("mkdocs-only-if.md", "mdx-codeblock.md", "step-labels-if.md", "debugger-sessions.md")
+NEW = ("mkdocs-only-if.md", "mdx-codeblock.md", "step-labels-if.md", "debugger-sessions.md",
+       "change-verify-rollback.md")
 
 
 def compile_file(name: str) -> Plan:
@@ -162,3 +163,37 @@ def test_every_new_style_guide_is_gated_and_accounted_for():
         plan = compile_file(name)
         assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), name
         assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text))
+
+
+# -- Verification / Expected result / Rollback subsections ---------------------------------------
+
+
+def test_a_rollback_subsection_ends_the_run_and_never_runs_on_the_main_path():
+    # "### Rollback" under "## 1. Update the config": after undoing the change the run went
+    # on to "## 2. Warm the cache" (for a config no longer there) and ended "resolved"
+    plan = compile_file("change-verify-rollback.md")
+    undo = step_running(plan, ["sudo", "cp", "/srv/nginx/upstream.old.conf",
+                               "/etc/nginx/conf.d/upstream.conf"])
+    assert guards_of(plan, undo) == ["Rollback"] and gated(plan, undo)
+    (last,) = [s for s in runs(plan) if s.params.get("pipeline") == [
+        ["sudo", "systemctl", "reload", "nginx"]] and s.source.start > plan.step(undo).source.start]
+    (end,) = [plan.step(e.target) for e in plan.edges
+              if e.source == last.id and e.on == "success"]
+    assert end.kind == StepKind.END and end.outcome is not None and \
+        end.outcome.value == "escalate"
+    warm = step_running(plan, ["curl", "-s", "http://localhost/internal/warm"])
+    assert guards_of(plan, warm) == ["Otherwise (not: Rollback)"]
+    # the verification runs on the main path; its expected output is never run
+    check = step_running(plan, ["curl", "-sf", "http://localhost/healthz"])
+    assert guards_of(plan, check) == []
+    assert [i.reason for i in plan.ignored if i.kind == "code"] == ["sample output"]
+
+
+def test_a_collapsed_rollback_ends_the_run_too():
+    plan = compile_file("change-verify-rollback.md")
+    restart = step_running(plan, ["sudo", "systemctl", "restart", "nginx"])
+    assert guards_of(plan, restart) == ["Rolling back"] and gated(plan, restart)
+    (end,) = [plan.step(e.target) for e in plan.edges
+              if e.source == restart and e.on == "success"]
+    assert end.kind == StepKind.END and end.outcome is not None and \
+        end.outcome.value == "escalate"
