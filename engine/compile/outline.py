@@ -1064,6 +1064,7 @@ class _OutlineBuilder:
         for line in lines:
             if line.shown and not self.sessions.console_open(el):
                 # a commented-out command: an alternative for a person to run
+                self.sessions.typed_at_shell(line)
                 to_manual(line)
                 continue
             if cwd is not None and self.sessions.open is None and opens_session(line.text):

@@ -15,7 +15,7 @@ from tests.support.compiling import PLUGINS, compile_text, gated, manual_scripts
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "styles"
 NEW = ("mkdocs-only-if.md", "mdx-codeblock.md", "step-labels-if.md", "debugger-sessions.md",
-       "change-verify-rollback.md")
+       "change-verify-rollback.md", "windows-tagged-bash.md")
 
 
 def compile_file(name: str) -> Plan:
@@ -145,7 +145,7 @@ def test_lines_typed_at_a_debuggers_prompt_stay_in_its_session_step():
     (script,) = [s for s in manual_scripts(plan) if "gdb" in s]
     assert [ln for ln in script.split("\n")][1:] == ["bt full", "info threads",
                                                      "thread apply all bt"]
-    assert not any(p[0][0] in ("gdb", "sudo") for p in pipelines(plan))
+    assert not any("gdb" in p[0] for p in pipelines(plan))
     plan = compile_text("## Debug\n\n```\n(gdb) bt\n(gdb) info registers\n```\n")
     assert not runs(plan) and manual_scripts(plan) == ["bt\ninfo registers"]
 
@@ -197,3 +197,27 @@ def test_a_collapsed_rollback_ends_the_run_too():
               if e.source == restart and e.on == "success"]
     assert end.kind == StepKind.END and end.outcome is not None and \
         end.outcome.value == "escalate"
+
+
+def test_a_console_is_over_once_a_line_is_typed_at_the_shell_again():
+    # `$ python3` after the sqlite3 block: its `>>>` line was put in the sqlite3 session
+    plan = compile_file("debugger-sessions.md")
+    assert "sqlite3 /var/lib/worker/state.db\n.tables\nPRAGMA integrity_check;" in \
+        manual_scripts(plan)
+    assert "python3\nimport ssl; print(ssl.OPENSSL_VERSION)" in manual_scripts(plan)
+    plan = compile_text("## S\n\n```\n$ sqlite3 /var/lib/app/state.db\nsqlite> .tables\n```\n\n"
+                        "Then list the folder:\n\n```\n$ ls -la /var/lib/app\n```\n")
+    assert pipelines(plan) == [[["ls", "-la", "/var/lib/app"]]]
+
+
+# -- Windows prompts in a block tagged for a POSIX shell -----------------------------------------
+
+
+def test_a_windows_prompt_in_a_bash_tagged_block_is_a_persons_step_not_output():
+    # `C:\> ipconfig /flushdns` in a ```bash block was "sample output": the step was lost
+    plan = compile_file("windows-tagged-bash.md")
+    scripts = manual_scripts(plan)
+    assert "ipconfig /flushdns\nipconfig /all" in scripts
+    assert any("Restart-Service -Name BuildAgent" in s for s in scripts)
+    assert pipelines(plan) == [[["dig", "+short", "artifacts.internal"]]]
+    assert not [i for i in plan.ignored if i.kind == "code"]
