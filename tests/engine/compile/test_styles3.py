@@ -15,7 +15,7 @@ from tests.support.compiling import PLUGINS, compile_text, gated, manual_scripts
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "styles"
 NEW = ("mkdocs-only-if.md", "mdx-codeblock.md", "step-labels-if.md", "debugger-sessions.md",
-       "change-verify-rollback.md", "windows-tagged-bash.md")
+       "change-verify-rollback.md", "windows-tagged-bash.md", "numbered-headings-jump.md")
 
 
 def compile_file(name: str) -> Plan:
@@ -221,3 +221,21 @@ def test_a_windows_prompt_in_a_bash_tagged_block_is_a_persons_step_not_output():
     assert any("Restart-Service -Name BuildAgent" in s for s in scripts)
     assert pipelines(plan) == [[["dig", "+short", "artifacts.internal"]]]
     assert not [i for i in plan.ignored if i.kind == "code"]
+
+
+# -- jumps to steps written as numbered headings -------------------------------------------------
+
+
+def test_go_to_step_n_lands_on_the_heading_numbered_n():
+    # "### 3) Check the port": "go to step 3" failed the guide ("no heading is 'Step 3'")
+    plan = compile_file("numbered-headings-jump.md")
+    port = step_running(plan, ["ss", "-ltnp"])
+    logs = step_running(plan, ["journalctl", "-u", "app", "-n", "50"])
+    jumps = {(e.condition.text if e.condition else "", e.target) for e in plan.edges
+             if e.kind == "jump"}
+    assert jumps == {("If the service is active", port), ("If it does not stay up", logs)}
+    for mark in (".", ")"):
+        plan = compile_text(f"## Fix\n\n### 1{mark} Check\n\nIf it is up, go to step 2.\n\n"
+                            f"### 2{mark} Ports\n\n```bash\nss -ltnp\n```\n")
+        assert step_running(plan, ["ss", "-ltnp"]) in {e.target for e in plan.edges
+                                                        if e.kind == "jump"}, mark
