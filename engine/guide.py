@@ -818,6 +818,11 @@ _FENCE_LINE = re.compile(r"^(`{3,}|~{3,})\s*([^`\s]*)[^`]*$")
 
 _PRE = re.compile(r"\s*<pre\b[^>]*>(?:\s*<code\b([^>]*)>)?(.*?)(?:</code>\s*)?</pre>\s*",
                   re.S | re.I)
+# A documentation site's code component (Docusaurus/MDX `<CodeBlock language="bash"
+# title="x">...</CodeBlock>`): a code block in the language it names
+_JSX_CODE = re.compile(r"""\s*<CodeBlock\b(?=[^>]*?\b(?:language|lang)\s*=\s*["'{]?([\w+#-]+))?"""
+                       r"""(?=[^>]*?\bclassName\s*=\s*["']language-([\w+#-]+))?[^>]*>"""
+                       r"(.*?)</CodeBlock>\s*", re.S)
 _PRE_LANG = re.compile(r"""class\s*=\s*["']?(?:[\w-]*\s)*?(?:language-|lang-)?([\w+#-]+)""",
                        re.I)
 
@@ -828,7 +833,15 @@ def _pre_block(html: str) -> tuple[str | None, str, bool] | None:
     (the tags inside it dropped, `&lt;` and `&amp;` decoded); else None."""
     m = _PRE.fullmatch(html)
     if m is None:
-        return None
+        jsx = _JSX_CODE.fullmatch(html)
+        if jsx is None:
+            return None
+        # MDX's `<CodeBlock language="bash">`: its body as written, or as a JSX template
+        # string (`{`redis-cli info`}`); the text is code, not HTML to decode
+        body = re.sub(r"^\s*\{\s*`(.*)`\s*\}\s*$", r"\1", jsx.group(3), flags=re.S)
+        opener = body.startswith(("\n", "\r\n"))
+        lang = (jsx.group(1) or jsx.group(2) or "").lower() or None
+        return lang, body.strip("\r\n").rstrip(), opener
     lang_m = _PRE_LANG.search(m.group(1) or "")
     body = unescape(re.sub(r"<[^>]+>", "", m.group(2)))
     opener = body.startswith(("\n", "\r\n"))

@@ -93,7 +93,8 @@ _PROMPT = re.compile(
 _DB_PROMPT = re.compile(
     r"^\s*(?:[\w.-]+[=-]#|[\w.-]+=>|mysql>|MariaDB \[[^\]\n]*\]>|sqlite>|cqlsh(?::[\w.]+)?>"
     r"|(?:\d{1,3}\.){3}\d{1,3}:\d+>|redis[\w.:-]*>|irb\([^)\n]*\)[\w:]*[>*]"
-    r"|(?:\[[^\]\n]+\]\s*)?pry\([^)\n]*\)>|>>>|[\w./:()][\w./:()-]{0,30}>)\s*(?=\S)")
+    r"|(?:\[[^\]\n]+\]\s*)?pry\([^)\n]*\)>|>>>|[\w./:()][\w./:()-]{0,30}>"
+    r"|\((?:gdb|lldb|[Pp]db|dlv|cuda-gdb)\))\s*(?=\S)")  # a debugger's `(gdb) bt`
 _DOLLAR = re.compile(r"^\s*\$\s+(?=\S)")  # a shell's `$ ` prompt
 _ROOT_PROMPT = re.compile(r"^\s*#\s+(?=\S)")
 _NAMED_PROMPT = re.compile(r"^\s*[A-Za-z][\w.-]*[#$]\s+(?=\S)")  # `mon-a# `: a command follows

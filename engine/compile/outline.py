@@ -240,8 +240,14 @@ class _OutlineBuilder:
         nodes = self._content(el.index, cls)
         guard = phrases.guard_of(el.text) if el.level > 2 else None
         if guard is None and el.level > 1 and phrases.is_rollback(el.text):
-            # "## Rollback": its steps undo the procedure's; a person decides whether they run
+            # "## Rollback": its steps undo the procedure's; a person decides whether they run.
+            # Once they ran, the change is undone and the run ends there, handed to a person:
+            # the procedure's next steps ("## 2. Warm the cache") are for a change that is no
+            # longer there (they ran after the undo, and the run said it was resolved)
             guard = Guard(text=el.text)
+            if _has_action(nodes) and not isinstance(nodes[-1], (EndNode, JumpNode)):
+                nodes = [*nodes, EndNode("escalate", f"Rolled back ({_short(el.text)})",
+                                         el.text, el.span)]
         if guard and nodes:
             return [IfNode(guard, nodes, el.span, el.index)]
         return nodes
@@ -271,6 +277,11 @@ class _OutlineBuilder:
                 flush()
                 guard, outer, opener = scoped
                 inner, nodes, scoped = nodes, outer, None
+                if phrases.is_rollback(guard.text) and _has_action(inner) and \
+                        not isinstance(inner[-1], (EndNode, JumpNode)):
+                    # a collapsed "Rollback" ends the run once it ran, as "## Rollback" does
+                    inner.append(EndNode("escalate", f"Rolled back ({_short(guard.text)})",
+                                         opener.text, opener.span))
                 if inner:
                     self._append(nodes, IfNode(guard, inner, opener.span, opener.index))
 
@@ -589,8 +600,12 @@ class _OutlineBuilder:
             if ending is not None:
                 then.append(EndNode(ending, _conclusion(rest) or _short(text), text, span))
                 return then
+        # A guard with nothing after it is a label over the steps below it ("**Only if the
+        # lag keeps growing**", an admonition so titled): "Only" is the author's stress, not
+        # the subject of a description ("Only the primary has ...")
+        said = rest or re.sub(r"^\W*only\s+(?=(?:if|when)\b)", "", text, flags=re.I)
         if not then and cls not in ("info", "cleanup") and not self._ending_item and \
-                phrases.is_instruction(rest or text):
+                phrases.is_instruction(said):
             title = rest or text
             if phrases.is_finding(title) and not phrases.is_instruction_only(title):
                 title = f"Record the finding that {title}"
@@ -705,8 +720,10 @@ class _OutlineBuilder:
 
     def _heading_starts(self, words: str) -> bool:
         key = words.lower()
+        # "section 4" is the heading numbered "4." or "4)"
+        keys = (key, f"{key[:-1]})") if re.fullmatch(r"\d{1,3}\.", key) else (key,)
         if key not in self._heading_words:  # once per phrase, not once per jump
-            self._heading_words[key] = any(h.text.lower().startswith(key)
+            self._heading_words[key] = any(h.text.lower().startswith(keys)
                                            for h in self.g.headings())
         return self._heading_words[key]
 
@@ -1049,6 +1066,7 @@ class _OutlineBuilder:
         for line in lines:
             if line.shown and not self.sessions.console_open(el):
                 # a commented-out command: an alternative for a person to run
+                self.sessions.typed_at_shell(line)
                 to_manual(line)
                 continue
             if cwd is not None and self.sessions.open is None and opens_session(line.text):

@@ -131,7 +131,8 @@ def guard_of(text: str) -> Guard | None:
     if _ABORT_IF.match(t):
         return Guard(text=_abort_clause(t), ends="escalate")
     if not _GUARD_START.match(t):
-        return _trailing_guard(t)
+        return _trailing_guard(t, label=_ENUM.match(text.replace("**", "").replace(
+            "__", "").strip()) is not None)
     else_if = re.match(r"(?:otherwise|else)\s*,?\s*(?=if\b)", t, re.I)
     clause = f"{t[:else_if.end()]}{_clause(t[else_if.end():])}" if else_if else _clause(t)
     if is_escalation(t) and is_fallback(clause) and explicit_expr(clause) is None:
@@ -208,15 +209,20 @@ def guard_in(sentence: str) -> Guard | None:
 # "Restart the app only if the queue is full: `x`". Not "to see if" / "check if" (whether),
 # nor "even if" / "as if".
 _TRAILING_IF = re.compile(r"(?<![`\w])(?P<g>(?:only )?(?:if|when|unless)\s[^`:;.!?]*?)"
-                          r"(?=\s*(?::\s*`|[.;!]?\s*$))", re.I)
+                          r"(?=\s*(?::\s*`|[.;!:]?\s*$))", re.I)
 _WHETHER = re.compile(r"\b(?:see|check|checks|verify|determine|know|tell|find out|test|ask|"
                       r"confirm|sure|whether|even|as|wonder)\s*$", re.I)
 
 
-def _trailing_guard(t: str) -> Guard | None:
+def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
     """The guard of an instruction that names its command before its condition ("Run `x` if
-    Y", "Restart X only if Y: `x`"): the commands run only when Y holds (they ran always)."""
-    if "`" not in t or not _RUN_VERB.match(t):
+    Y", "Restart X only if Y: `x`"): the commands run only when Y holds (they ran always).
+    So does one that introduces the block below it ("Restart the consumer if none is
+    attached:") or a numbered step's label ("**Step 3: Restart the consumer if none is
+    attached**", "### 3. Purge the queue if it is full"): its steps run only when Y holds."""
+    bare = t.rstrip(" *_")
+    if not ("`" in t or bare.endswith(":") or label and not bare.endswith((".", "!", "?"))) \
+            or not _RUN_VERB.match(t):
         return None
     first = sentence_offsets(t)
     t = t[first[0][0]:first[0][1]] if first else t  # the instruction's own sentence

@@ -86,9 +86,14 @@ def dialect(el: Element) -> str | None:
         return "powershell"
     if tag in CMD_TAGS:
         return "cmd"
-    if tag and tag not in ("console", "shell", "shell-session", "terminal", "text"):
+    if tag and tag not in ("console", "shell", "shell-session", "shellsession", "terminal",
+                           "text", "bash", "sh", "zsh", "ksh"):
         return None
     lines = [ln for ln in el.text.split("\n") if ln.strip()]
+    if tag in ("bash", "sh", "zsh", "ksh") and any(re.match(r"\s*\$\s", ln) for ln in lines):
+        return None  # (`$ ssh winhost` first: a POSIX transcript, read as one)
+    # A Windows prompt (`C:\> `, `PS C:\> `) says where a line is typed whatever the tag:
+    # authors tag a Windows transcript `bash` or `sh` for its colours
     if any(_PS_PROMPT.match(ln) for ln in lines):
         return "powershell"
     if any(_CMD_PROMPT.match(ln) for ln in lines):

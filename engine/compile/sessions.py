@@ -48,9 +48,9 @@ The wrapped argv goes through the read-only table like any other (`engine.effect
 whose wrapper is not read-only (`oc debug` starts a pod) is gated whatever it runs. Only a
 pipeline's first stage runs in the session; later stages run here, so they must be filters of
 what it prints (grep, head, sort ... reading no file). Any other session (`kubectl debug`,
-`toolbox`, `mongo`, `gitlab-rails console`, a shell state change such as `cd` or `export` inside a
-session, a value spliced into the remote shell's text) is one manual step holding the session's
-script. It does not parse shell syntax (`engine.compile.shellwords`) or judge effects.
+`toolbox`, `mongo`, `gdb`, `gitlab-rails console`, a shell state change such as `cd` or `export`
+inside a session, a value spliced into the remote shell's text) is one manual step holding the
+session's script. It does not parse shell syntax (`engine.compile.shellwords`) or judge effects.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ _LEADS = ("bundle exec ", "sudo ", "env ", "command ")
 _CLOSE = frozenset({"exit", "logout", "\\q", "quit", "exit;", "quit;"})
 # an interactive program whose lines follow it in the guide: a session with no form to run them
 _CONSOLES = frozenset("""psql gitlab-psql mysql mariadb redis-cli mongo mongosh sqlite3 toolbox
-clickhouse-client cqlsh gitlab-rails rails irb gitlab-redis-cli""".split())
+clickhouse-client cqlsh gitlab-rails rails irb gitlab-redis-cli gdb lldb dlv""".split())
 # a console given its work on its command line: the flags (short letters, long names) that do it
 _PSQL = ("cfl", ("--command", "--file", "--list"))
 _GIVEN = {"psql": _PSQL, "gitlab-psql": _PSQL, "mysql": ("eB", ("--execute", "--batch")),
@@ -388,12 +388,14 @@ class SessionReader:
     def take(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: SectionClass,
              owner: int, block: int | None) -> list[Action] | None:
         """Steps for `line` if it opens, runs in or closes a session; None if it is not one's."""
-        first = _FIRST_WORD.match(line.text)
-        if first is None:
-            return None
         s = self.open
         if s is not None and s.section != el.section:
             s = self.open = None  # sessions end with their section
+        if s is not None and line.console:
+            s.moved = True  # typed at the console's own prompt (`sqlite> `, `>>> `)
+        first = _FIRST_WORD.match(line.text)
+        if first is None:
+            return None
         if s is not None and s.console is not None:
             taken = self._console_line(b, s, line, el, cls, owner, block)
             if taken is not None:
@@ -504,6 +506,16 @@ class SessionReader:
             s.last = step
             s.steps.append(step)
         return out
+
+    def typed_at_shell(self, line: CommandLine) -> None:
+        """A person's line (`$ python3`) typed at the prompt the open session was opened from,
+        after the session's lines showed another (`sqlite> `): that session is over, so the
+        lines after it are not typed into it."""
+        s = self.open
+        if s is not None and s.moved and line.prompt and line.prompt == s.prompt and \
+                not line.console:
+            self.open = s.outer if s.outer is not None and s.outer.prompt != line.prompt \
+                else None
 
     def console_open(self, el: Element) -> bool:
         """Whether a database console is open in `el`'s section: its lines are typed into it."""

@@ -352,6 +352,8 @@ class Wiring:
             heading = anchors.get(ref.value.lower()) or anchors.get(slugify(ref.value))
             if heading is None and ref.kind == "heading":
                 heading = self._heading_starting(ref.value)
+            if heading is None and ref.kind == "heading" and re.fullmatch(r"\d{1,3}\.", ref.value):
+                heading = self._numbered_heading(int(ref.value[:-1]))  # "section 3": "### 3)"
             if heading is None:  # GitHub and GitLab differ on '-' and '_': compare loosely
                 loose = _loose(ref.value)
                 heading = next((h for a, h in anchors.items() if _loose(a) == loose), None)
@@ -372,6 +374,8 @@ class Wiring:
                 any(it.ordered for it in items)
             if step_heading is not None and not in_list:
                 return step_heading.index  # "proceed to Step 5": the "## Step 5 - ..." heading
+            if not 1 <= n <= len(items) and (numbered_heading := self._numbered_heading(n)):
+                return numbered_heading.index  # "go to step 3": the "### 3) Check the port"
             if not 1 <= n <= len(items):
                 numbered = sorted(self._step_headings())
                 where = (f"Use a step number from 1 to {len(items)}, or link to a heading"
@@ -421,6 +425,12 @@ class Wiring:
 
     def _step_heading(self, n: int) -> Element | None:
         return self._step_headings().get(n)
+
+    def _numbered_heading(self, n: int) -> Element | None:
+        """The first heading numbered `n` ("### 3. Check the port", "### 3) Check the port"):
+        step or section n of a guide whose steps are numbered headings."""
+        at = re.compile(rf"^\W*{n}[.)](?!\d)")
+        return next((h for h in self.guide.headings() if at.match(h.text)), None)
 
     def _heading_starting(self, words: str) -> Element | None:
         """The first heading whose text starts with `words` ("skip to mitigation")."""
