@@ -19,7 +19,7 @@ reboot shutdown cd chroot exit watch less more vi vim nano tee xargs env printen
 systemd-analyze iptables nft tcpdump strace gdb pgrep pidof top htop iotop sv gitaly praefect
 mysql kubeadm crio containerd ctr podman sar nvidia-smi ethtool hdparm smartctl mdadm
 kafka-topics kafka-topics.sh kafka-consumer-groups kafka-consumer-groups.sh kafka-configs
-kafka-configs.sh
+kafka-configs.sh rabbitmqctl rabbitmq-diagnostics rabbitmq-plugins
 dd dpkg rpm az
 """.split())
 

@@ -2,7 +2,8 @@
 
 systemctl, journalctl, service, sv, gitlab-ctl; docker, podman, nerdctl, crictl, ctr; git;
 psql, gitlab-psql, mysql (their `-c`/`-e` SQL judged by `engine.effects.sql`); redis-cli;
-etcdctl, consul, vault; ceph, rados, rbd; promtool, amtool; knife; Kafka's tools. Each lists
+etcdctl, consul, vault; ceph, rados, rbd; promtool, amtool; knife; Kafka's and RabbitMQ's
+tools. Each lists
 the subcommands that read and their flags. It does not cover Kubernetes tools
 (`engine.effects.kube`) or clouds (`engine.effects.cloud`).
 """
@@ -490,6 +491,31 @@ def kafka(name: str, args: list[str]) -> None:
                       cause="subcommand")
 
 
+# -- RabbitMQ -------------------------------------------------------------------------------------
+
+# the CLI tools' shared options, and list_queues' own filters (they only narrow what is listed)
+_RABBIT = F("n:qst:p:l", """node= quiet silent timeout= vhost= longnames formatter=
+    no-table-headers erlang-cookie= local online offline""")
+_RABBITMQCTL_READ = rows("""status cluster_status list_queues list_exchanges list_bindings
+    list_connections list_channels list_consumers list_vhosts list_users list_permissions
+    list_user_permissions list_topic_permissions list_policies list_operator_policies
+    list_parameters list_global_parameters list_feature_flags list_unresponsive_queues
+    list_vhost_limits list_user_limits list_deprecated_features environment report
+    node_health_check ping version help""", NONE)
+_RABBITMQ_DIAGNOSTICS_READ = {
+    **rows("""status cluster_status check_running check_alarms check_local_alarms
+        check_port_connectivity check_protocol_listener check_port_listener check_virtual_hosts
+        check_certificate_expiration check_if_node_is_quorum_critical
+        check_if_node_is_mirror_sync_critical alarms listeners memory_breakdown environment
+        report log_location maybe_stuck runtime_thread_stats server_version
+        erlang_version is_running is_booting os_env tls_versions cipher_suites certificates
+        command_line_arguments discover_peers resolve_hostname list_network_interfaces
+        quorum_status erlang_cookie_sources schema_info ping version help""", NONE),
+    "log_tail": Tool(F("N:", "number=")),
+    **rows("log_tail_stream observer consume_event_stream", Tool(live=True)),
+}
+
+
 SERVICES: dict[str, Rule] = {
     "systemctl": Tool(_SYSTEMCTL, inherit=True, bare="read", subcommands=_SYSTEMCTL_READ),
     "journalctl": Tool(_JOURNALCTL, follow=frozenset({"-f", "--follow"})),
@@ -519,4 +545,9 @@ SERVICES: dict[str, Rule] = {
     "amtool": _AMTOOL,
     "knife": Tool(_KNIFE_FLAGS, inherit=True, subcommands=_KNIFE_SUBS),
     **{name: kafka for tool in _KAFKA_READS for name in (tool, f"{tool}.sh")},
+    "rabbitmqctl": Tool(_RABBIT, inherit=True, subcommands=_RABBITMQCTL_READ),
+    "rabbitmq-diagnostics": Tool(_RABBIT, inherit=True, subcommands=_RABBITMQ_DIAGNOSTICS_READ),
+    "rabbitmq-plugins": Tool(_RABBIT, inherit=True, subcommands={
+        "list": Tool(F("vmEeq", "verbose minimal enabled implicitly-enabled quiet")),
+        "directories": NONE, "is_enabled": NONE, "help": NONE, "version": NONE}),
 }

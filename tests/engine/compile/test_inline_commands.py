@@ -311,3 +311,19 @@ def test_run_a_script_the_tables_do_not_know_runs_it_gated():
     runs = [s for s in plan.steps if s.kind == StepKind.COMMAND]
     assert [s.params["pipeline"][0][0] for s in runs] == ["lag-report.sh"]
     assert runs[0].mutating and any(s.kind == StepKind.APPROVE for s in plan.steps)
+
+
+def test_rabbitmq_tools_are_commands_read_or_gated_by_their_subcommand():
+    """RabbitMQ's CLI tools in a sentence or an untagged block are commands (they were a
+    person's reading): the listing and health checks run, a purge waits for its approval."""
+    plan = compile_text(
+        "# Backlog\n\n## Diagnosis\n\n1. Check the queues: `rabbitmqctl list_queues name "
+        "messages consumers`\n2. Check for alarms:\n\n   ```\n   rabbitmq-diagnostics "
+        "check_alarms\n   ```\n\n## Mitigation\n\n1. Purge the poison queue:\n\n   ```\n"
+        "   rabbitmqctl purge_queue orders\n   ```\n")
+    ran = {tuple(s.params["pipeline"][0]): s for s in plan.steps
+           if s.kind == StepKind.COMMAND}
+    assert not ran[("rabbitmqctl", "list_queues", "name", "messages", "consumers")].mutating
+    assert not ran[("rabbitmq-diagnostics", "check_alarms")].mutating
+    purge = ran[("rabbitmqctl", "purge_queue", "orders")]
+    assert purge.mutating and f"approve-{purge.id}" in {s.id for s in plan.steps}
