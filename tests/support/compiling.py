@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from engine.compile import compile_guide
 from engine.guide import parse_guide
 from engine.plan import Plan, Step, StepKind
 
 PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs"}
+STYLES = Path(__file__).resolve().parents[1] / "fixtures" / "styles"
 
 
 def compile_text(text: str) -> Plan:
@@ -28,3 +31,25 @@ def gated(plan: Plan, step_id: str) -> bool:
 
 def manual_scripts(plan: Plan) -> list[str]:
     return [str(s.params.get("script", "")) for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+def compile_style(name: str) -> Plan:
+    """A guide of tests/fixtures/styles, compiled."""
+    path = STYLES / name
+    return compile_guide(parse_guide(path.read_text(), path=str(path)), known_plugins=PLUGINS)
+
+
+def step_running(plan: Plan, argv: list[str]) -> str:
+    (sid,) = [s.id for s in runs(plan) if s.params.get("pipeline") == [argv]]
+    return sid
+
+
+def guards_of(plan: Plan, step_id: str) -> list[str]:
+    """The conditions on the edges into a step, through its approval gate."""
+    out: list[str] = []
+    for _, e in plan.incoming(step_id):
+        if e.condition is not None:
+            out.append(e.condition.text)
+        elif plan.step(e.source).kind == StepKind.APPROVE:
+            out.extend(guards_of(plan, e.source))
+    return out

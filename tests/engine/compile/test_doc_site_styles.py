@@ -4,37 +4,20 @@ guards, fences indented under lettered sub-steps, and output that itself reads a
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from engine.compile import compile_guide
 from engine.compile.explain import explain, unaccounted
 from engine.guide import parse_guide
-from engine.plan import Plan, StepKind
-from tests.support.compiling import PLUGINS, compile_text, gated, manual_scripts, pipelines, runs
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "styles"
-
-
-def compile_file(name: str) -> Plan:
-    path = FIXTURES / name
-    return compile_guide(parse_guide(path.read_text(), path=str(path)), known_plugins=PLUGINS)
-
-
-def step_running(plan: Plan, argv: list[str]) -> str:
-    (sid,) = [s.id for s in runs(plan) if s.params.get("pipeline") == [argv]]
-    return sid
-
-
-def guards_of(plan: Plan, step_id: str) -> list[str]:
-    """The conditions on the edges into a step, through its approval gate."""
-    out: list[str] = []
-    for _, e in plan.incoming(step_id):
-        if e.condition is not None:
-            out.append(e.condition.text)
-        elif plan.step(e.source).kind == StepKind.APPROVE:
-            out.extend(guards_of(plan, e.source))
-    return out
-
+from engine.plan import StepKind
+from tests.support.compiling import STYLES as FIXTURES
+from tests.support.compiling import compile_style as compile_file
+from tests.support.compiling import (
+    compile_text,
+    gated,
+    guards_of,
+    manual_scripts,
+    pipelines,
+    runs,
+    step_running,
+)
 
 # -- output that reads as commands -------------------------------------------------------------
 

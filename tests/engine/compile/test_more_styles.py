@@ -5,20 +5,17 @@ nodes", checklists, and a robot cell's recovery playbook with its "Abort if" con
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from engine.compile import compile_guide
-from engine.guide import parse_guide
 from engine.plan import Plan, StepKind
-from tests.engine.compile.test_doc_site_styles import guards_of, step_running
-from tests.support.compiling import PLUGINS, compile_text, gated, manual_scripts, pipelines, runs
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "styles"
-
-
-def compile_file(name: str) -> Plan:
-    path = FIXTURES / name
-    return compile_guide(parse_guide(path.read_text(), path=str(path)), known_plugins=PLUGINS)
+from tests.support.compiling import compile_style as compile_file
+from tests.support.compiling import (
+    compile_text,
+    gated,
+    guards_of,
+    manual_scripts,
+    pipelines,
+    runs,
+    step_running,
+)
 
 
 def ignored_code(plan: Plan) -> list[str]:
