@@ -21,13 +21,15 @@ mysql kubeadm crio containerd ctr podman sar nvidia-smi ethtool hdparm smartctl 
 kafka-topics kafka-topics.sh kafka-consumer-groups kafka-consumer-groups.sh kafka-configs
 kafka-configs.sh rabbitmqctl rabbitmq-diagnostics rabbitmq-plugins
 dd dpkg rpm az
+ros2 rostopic rosnode rosservice rosparam rosbag rosmsg rossrv rospack roswtf rosversion
+roslaunch rosrun catkin colcon
 """.split())
 
 # Known tools that are a whole command on their own (`uptime`, `df`); others need arguments.
 _ALONE = frozenset("""
 cat grep egrep zgrep head ls df du ps free dmesg jq yq dig nslookup ping traceroute mtr netstat ss
 lsof iostat vmstat awk sort uniq wc echo uptime hostname uname date printenv stat file
-systemd-analyze pgrep pidof sar nvidia-smi zcat lsblk ethtool
+systemd-analyze pgrep pidof sar nvidia-smi zcat lsblk ethtool roswtf rosversion
 """.split())
 
 

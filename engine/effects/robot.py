@@ -1,0 +1,136 @@
+"""Read-only rows for robot software: the ROS 2 command line (`ros2`) and ROS 1's tools.
+
+A robot cell's recovery playbook reads the cell through these: which nodes and controllers are
+up, a topic's last message, a parameter's value, a bag's contents. What publishes, calls a
+service, sends an action goal, sets a parameter, switches a controller or changes a lifecycle
+state moves or reconfigures the robot and is gated, whatever the guide calls it. A topic echo
+or a rate measurement that runs until someone stops it (`ros2 topic echo` without `--once`,
+`ros2 topic hz`) is a person's step, as `tail -f` is.
+
+It does not cover the cell's own controller protocols (OPC UA, MQTT): those are plugins.
+"""
+
+from __future__ import annotations
+
+from engine.effects.options import Flags, NotRead, Parsed
+from engine.effects.rules import Rule, Tool, rows
+
+F = Flags.of
+NONE = Tool()
+
+# -- ROS 2: `ros2 VERB SUBVERB ...` (argparse: flags may stand anywhere after the verb) --------
+
+_SPIN = "spin-time= use-sim-time no-daemon"  # the daemon-backed listing verbs
+_QOS = "qos-profile= qos-depth= qos-history= qos-reliability= qos-durability= qos-liveliness= " \
+    "qos-liveliness-lease-duration-seconds="
+
+
+def _once(optstring: str, longopts: str, *counts: str) -> Tool:
+    """A subverb that streams until stopped unless told how many messages to take."""
+
+    def check(p: Parsed, name: str) -> None:
+        if not p.has(*counts):
+            raise NotRead(f"{name} runs until someone stops it (add {counts[0]} to take one "
+                          "message): a person's job", cause="interactive", effect="interactive")
+    return Tool(F(optstring, longopts), check=check)
+
+
+_LIVE = Tool(live=True)
+
+_ROS2_TOPIC = {
+    "list": Tool(F("atcv", f"include-hidden-topics show-types count-topics verbose {_SPIN}")),
+    "info": Tool(F("v", f"verbose include-hidden-topics {_SPIN}")),
+    "type": Tool(F("", f"include-hidden-topics {_SPIN}")),
+    "find": Tool(F("ac", f"include-hidden-topics count-topics {_SPIN}")),
+    "echo": _once("fl:", f"once times= timeout= csv field= full-length truncate-length= "
+                  f"no-arr no-str flow-style lost-messages no-lost-messages raw filter= "
+                  f"include-message-info clear {_QOS} {_SPIN}", "--once", "--times"),
+    **rows("hz bw delay", _LIVE),
+}
+_ROS2_SUBS: dict[str, Tool] = {
+    "topic": Tool(subcommands=_ROS2_TOPIC),
+    "node": Tool(subcommands={
+        "list": Tool(F("ac", f"all count-nodes {_SPIN}")),
+        "info": Tool(F("", f"include-hidden {_SPIN}"))}),
+    "service": Tool(subcommands={
+        "list": Tool(F("tc", f"show-types count-services include-hidden-services {_SPIN}")),
+        "type": Tool(F("", f"include-hidden-services {_SPIN}")),
+        "find": Tool(F("c", f"count-services include-hidden-services {_SPIN}")),
+        "info": Tool(F("v", f"verbose {_SPIN}")),
+        "echo": _LIVE}),
+    "action": Tool(subcommands={
+        "list": Tool(F("tc", f"show-types count-actions {_SPIN}")),
+        "info": Tool(F("tc", f"show-types count {_SPIN}")),
+        "type": Tool(F("", _SPIN))}),
+    "param": Tool(subcommands={
+        "list": Tool(F("", f"param-prefixes= param-type include-hidden-nodes filter= {_SPIN}")),
+        "get": Tool(F("", f"hide-type include-hidden-nodes {_SPIN}")),
+        "describe": Tool(F("", f"include-hidden-nodes {_SPIN}")),
+        # `dump` prints the node's parameters; `--output-dir` (older releases) writes a file
+        "dump": Tool(F("", f"print include-hidden-nodes {_SPIN}", why={
+            "--output-dir": "writes the parameters to a file"}))}),
+    "lifecycle": Tool(subcommands={
+        "list": Tool(F("a", f"all include-hidden-nodes {_SPIN}")),
+        "get": Tool(F("", f"include-hidden-nodes {_SPIN}")),
+        "nodes": Tool(F("a", f"all include-hidden-nodes {_SPIN}"))}),
+    "control": Tool(subcommands={
+        **rows("""list_controllers list_hardware_interfaces list_hardware_components
+            list_controller_types""", Tool(F("c:v", f"controller-manager= verbose "
+                                                   f"include-hidden-nodes {_SPIN}")))}),
+    "interface": Tool(subcommands=rows("list show package packages proto", Tool(
+        F("msa", "only-msgs only-srvs only-actions all-comments no-comments")))),
+    "pkg": Tool(subcommands={
+        "list": NONE, "prefix": Tool(F("", "share")), "executables": Tool(F("", "full-path")),
+        "xml": Tool(F("t:", "tag="))}),
+    "bag": Tool(subcommands={"info": Tool(F("s:v", "storage= verbose"))}),
+    "doctor": Tool(F("rif", "report report-failed include-warnings"), max_operands=0),
+    "wtf": Tool(F("rif", "report report-failed include-warnings"), max_operands=0),
+    "daemon": Tool(subcommands={"status": NONE}),
+    "component": Tool(subcommands={"list": Tool(F("c", f"containers-only {_SPIN}")),
+                                   "types": NONE}),
+    "multicast": Tool(subcommands={"receive": _LIVE}),
+}
+
+# -- ROS 1: one tool per noun ---------------------------------------------------------------
+
+
+def _rostopic_echo(p: Parsed, name: str) -> None:
+    if not p.has("-n"):
+        raise NotRead(f"{name} runs until someone stops it (add -n 1 to take one message): "
+                      "a person's job", cause="interactive", effect="interactive")
+
+
+def _rosnode_ping(p: Parsed, name: str) -> None:
+    if not p.has("-c", "--count"):
+        raise NotRead(f"{name} pings until someone stops it (add -c N): a person's job",
+                      cause="interactive", effect="interactive")
+
+
+_ROSTOPIC = {
+    "list": Tool(F("bpsv", "bag= host publishers subscribers verbose")),
+    "info": NONE, "type": NONE, "find": NONE,
+    "echo": Tool(F("pcb:n:w:a", "nostr noarr offset filter= bag= wallclock"),
+                 check=_rostopic_echo),
+    **rows("hz bw delay", _LIVE),
+}
+
+ROBOT: dict[str, Rule] = {
+    "ros2": Tool(subcommands=_ROS2_SUBS),
+    "rostopic": Tool(subcommands=_ROSTOPIC),
+    "rosnode": Tool(subcommands={
+        "list": Tool(F("uaq", "all quiet")), "info": Tool(F("q", "quiet")),
+        "machine": NONE, "ping": Tool(F("ac:", "all count="), check=_rosnode_ping)}),
+    "rosservice": Tool(subcommands=rows("list info type uri find args", NONE)),
+    "rosparam": Tool(subcommands={"list": NONE, "get": Tool(F("pv"))}),
+    "rosbag": Tool(subcommands={"info": Tool(F("yk:", "yaml key= freq"))}),
+    **rows("rosmsg rossrv", Tool(subcommands=rows("show info list md5 package packages",
+                                                  Tool(F("rsb:", "raw bag="))))),
+    "rospack": Tool(subcommands=rows("list find depends depends1 depends-on export "
+                                     "list-names profile langs plugins", Tool(F("q")))),
+    "roswtf": Tool(F("", "all no-plugins offline"), max_operands=1),
+    "rosversion": Tool(F("d", "distro")),
+}
+"""Everything else these tools do changes the robot or its software: `ros2 topic pub`,
+`ros2 service call`, `ros2 action send_goal`, `ros2 param set|load|delete`, `ros2 lifecycle
+set`, `ros2 control switch_controllers|load_controller|set_controller_state`, `ros2 run`,
+`ros2 launch`, `ros2 bag record|play`, `rosservice call`, `rosnode kill`, `rosparam set`..."""
