@@ -129,6 +129,20 @@ GREP = Tool(F("EFGPe:f:iyvwxcLlm:oqsbHhnTZzA:B:C:aId:D:rRUV", """extended-regexp
     exclude-dir= files-without-match files-with-matches count initial-tab null before-context=
     after-context= context= color=? colour=? binary""", numeric=True))
 
+
+def _iscsi_listing(p: Parsed, name: str) -> None:
+    """`iscsiadm -m session|node|iface|host|fw` lists; discovery writes node records, and an
+    op other than show (new, delete, update) or a login/logout changes them."""
+    modes = p.values("-m", "--mode")
+    if not modes or modes[-1] not in ("session", "node", "iface", "host", "fw"):
+        raise NotRead(f"{name} {' '.join(modes) or '(no mode)'} is not a listing mode "
+                      "(discovery writes node records)", cause="subcommand")
+    ops = p.values("-o", "--op")
+    if any(op != "show" for op in ops):
+        raise NotRead(f"{name} --op={ops[0]} changes its records", cause="flag")
+    if p.operands and p.operands != ["show"]:
+        raise NotRead(f"{name} takes no operands but show", cause="operand")
+
 HOST: dict[str, Rule] = {
     **rows("grep egrep fgrep zgrep", GREP),
     "cat": Tool(F("AbeEnstTuv", "show-all number-nonblank show-ends number squeeze-blank "
@@ -312,6 +326,8 @@ HOST: dict[str, Rule] = {
                                         "exact table= wait=? line-numbers"),
                                       check=_needs("-L", "--list", "-S", "--list-rules",
                                                    what="changes the firewall"))),
+    "iscsiadm": Tool(F("m:P:T:p:I:r:o:n:H:", "mode= print= targetname= portal= interface= sid= "
+                       "op= name= host="), check=_iscsi_listing),
     **rows("iptables-save ip6tables-save", Tool(F("ct:M:", "counters table= modprobe="),
                                                 max_operands=0)),
 }

@@ -1,4 +1,4 @@
-"""Read-only rows for Kubernetes tools: kubectl, oc, virtctl, helm.
+"""Read-only rows for Kubernetes tools: kubectl, oc, virtctl, helm, linkerd.
 
 kubectl and oc take their global flags anywhere (cobra), so every subcommand row inherits them.
 `exec` is a wrapper (the command it runs is judged: `engine.effects.classify`); `logs -f`,
@@ -139,9 +139,33 @@ HELM: dict[str, Tool] = {
     "lint": Tool(F("f:", "strict values= set= set-string= with-subcharts quiet", go=True)),
 }
 
+_LINKERD_GLOBAL = F("L:", """linkerd-namespace= context= kubeconfig= as= as-group= api-addr=
+    verbose cni-namespace=""", go=True)
+_LINKERD_CHECK = Tool(F("n:o:", """output= pre proxy namespace= wait= expected-version= crds
+    cni-namespace= linkerd-cni-enabled""", go=True))
+_LINKERD_STATS = Tool(F("n:o:tA", """namespace= output= time-window= all-namespaces from=
+    from-namespace= to= to-namespace= selector=""", go=True))
+LINKERD: dict[str, Tool] = {
+    "check": _LINKERD_CHECK,
+    "version": Tool(F("", "client short proxy namespace=", go=True)),
+    "viz": Tool(subcommands={"check": _LINKERD_CHECK, **rows("stat edges routes authz",
+                                                               _LINKERD_STATS),
+                             **rows("tap top dashboard", LIVE)}),
+    "multicluster": Tool(subcommands={"check": _LINKERD_CHECK,
+                                      "gateways": Tool(F("n:", "namespace= output=",
+                                                          go=True))}),
+    "diagnostics": Tool(subcommands=rows("proxy-metrics controller-metrics endpoints policy",
+                                         Tool(F("n:o:", "namespace= output= obfuscate",
+                                                go=True)))),
+}
+
 KUBE: dict[str, Tool] = {
     "kubectl": Tool(GLOBAL, inherit=True, subcommands=KUBECTL),
     "oc": Tool(GLOBAL, inherit=True, subcommands=OC),
     "virtctl": Tool(GLOBAL, inherit=True, subcommands=_VIRTCTL),
     "helm": Tool(_HELM_GLOBAL, inherit=True, subcommands=HELM),
+    "linkerd": Tool(_LINKERD_GLOBAL, inherit=True, subcommands=LINKERD),
+    "linkerd-buoyant": Tool(F("", "context= kubeconfig= verbose", go=True), inherit=True,
+                            subcommands={"check": Tool(F("", "pre", go=True)),
+                                         "version": Tool(F("", "cli", go=True))}),
 }

@@ -23,6 +23,7 @@ kafka-configs.sh rabbitmqctl rabbitmq-diagnostics rabbitmq-plugins
 dd dpkg rpm az
 ros2 rostopic rosnode rosservice rosparam rosbag rosmsg rossrv rospack roswtf rosversion
 roslaunch rosrun catkin colcon
+patronictl gitlab-patronictl etcdutl cockroach linkerd linkerd-buoyant iscsiadm
 """.split())
 
 # Known tools that are a whole command on their own (`uptime`, `df`); others need arguments.

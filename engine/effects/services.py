@@ -2,10 +2,10 @@
 
 systemctl, journalctl, service, sv, gitlab-ctl; docker, podman, nerdctl, crictl, ctr; git;
 psql, gitlab-psql, mysql (their `-c`/`-e` SQL judged by `engine.effects.sql`); redis-cli;
-etcdctl, consul, vault; ceph, rados, rbd; promtool, amtool; knife; Kafka's and RabbitMQ's
-tools. Each lists
-the subcommands that read and their flags. It does not cover Kubernetes tools
-(`engine.effects.kube`) or clouds (`engine.effects.cloud`).
+etcdctl, etcdutl, consul, vault; ceph, rados, rbd; promtool, amtool; knife; Kafka's and
+RabbitMQ's tools; Patroni's patronictl and CockroachDB's cockroach (its `sql -e` judged as
+psql's `-c`). Each lists the subcommands that read and their flags. It does not cover
+Kubernetes tools (`engine.effects.kube`) or clouds (`engine.effects.cloud`).
 """
 
 from __future__ import annotations
@@ -516,6 +516,43 @@ _RABBITMQ_DIAGNOSTICS_READ = {
 }
 
 
+# -- Patroni, etcd's offline tool, CockroachDB ----------------------------------------------
+
+_PATRONI = F("c:k:d:", "config-file= dcs-url= dcs= insecure ca-cert= client-cert= client-key=")
+_PATRONI_FMT = F("ef:Ww:", "extended format= watch=")
+_PATRONICTL_READ = {
+    **rows("list ls topology", Tool(_PATRONI_FMT | F("", "group= timestamp"),
+                                    follow=frozenset({"-W", "-w", "--watch"}))),
+    "history": Tool(F("f:", "format= group=")),
+    "show-config": Tool(F("", "group=")),
+    **rows("version dsn", Tool(F("", "role= member= group="))),
+}
+
+_ETCDUTL = F("w:", "write-out=")
+
+_COCKROACH_CONN = F("", """host= port= url= certs-dir= insecure user= cluster-name= format=
+    database= disable-cluster-name-verification""")
+
+
+def _cockroach_sql(p: Parsed, name: str) -> None:
+    statements = p.values("-e", "--execute")
+    if not statements:
+        raise NotRead(f"{name} without -e opens an interactive SQL session: a person's job",
+                      cause="interactive", effect="interactive")
+    for statement in statements:
+        problem = sql_problem(statement)
+        if problem:
+            raise NotRead(f"{name} -e: {problem}", cause="sql")
+
+
+_COCKROACH_READ = {
+    "node": Tool(subcommands=rows("status ls", Tool(_COCKROACH_CONN | F(
+        "", "all ranges stats decommission timeout=")))),
+    "sql": Tool(_COCKROACH_CONN | F("de:", "execute= safe-updates read-only echo-sql"),
+                check=_cockroach_sql),
+    "version": Tool(F("", "build-tag")),
+}
+
 SERVICES: dict[str, Rule] = {
     "systemctl": Tool(_SYSTEMCTL, inherit=True, bare="read", subcommands=_SYSTEMCTL_READ),
     "journalctl": Tool(_JOURNALCTL, follow=frozenset({"-f", "--follow"})),
@@ -550,4 +587,8 @@ SERVICES: dict[str, Rule] = {
     "rabbitmq-plugins": Tool(_RABBIT, inherit=True, subcommands={
         "list": Tool(F("vmEeq", "verbose minimal enabled implicitly-enabled quiet")),
         "directories": NONE, "is_enabled": NONE, "help": NONE, "version": NONE}),
+    **rows("patronictl gitlab-patronictl", Tool(_PATRONI, subcommands=_PATRONICTL_READ)),
+    "etcdutl": Tool(_ETCDUTL, inherit=True, subcommands={
+        "snapshot": Tool(subcommands={"status": NONE}), "version": NONE}),
+    "cockroach": Tool(subcommands=_COCKROACH_READ),
 }

@@ -327,3 +327,21 @@ def test_rabbitmq_tools_are_commands_read_or_gated_by_their_subcommand():
     assert not ran[("rabbitmq-diagnostics", "check_alarms")].mutating
     purge = ran[("rabbitmqctl", "purge_queue", "orders")]
     assert purge.mutating and f"approve-{purge.id}" in {s.id for s in plan.steps}
+
+
+def test_cluster_tools_in_prose_are_commands_read_or_gated_by_their_subcommand():
+    """Patroni's, Linkerd's, iSCSI's and CockroachDB's tools in a sentence are commands (they
+    were a person's reading): listings and checks run, a failover waits for its approval."""
+    plan = compile_text(
+        "# Replica lag\n\n## Diagnosis\n\n1. See the cluster: `sudo gitlab-patronictl list`\n"
+        "2. Check the mesh: `linkerd check --proxy`\n3. List the iSCSI sessions: "
+        "`iscsiadm -m session -P 3`\n4. Node health: `cockroach node status --insecure`\n\n"
+        "## Mitigation\n\n1. Fail over: `sudo gitlab-patronictl failover --candidate db-2`\n")
+    ran = {tuple(s.params["pipeline"][0]): s for s in plan.steps
+           if s.kind == StepKind.COMMAND}
+    for argv in [("sudo", "gitlab-patronictl", "list"), ("linkerd", "check", "--proxy"),
+                 ("iscsiadm", "-m", "session", "-P", "3"),
+                 ("cockroach", "node", "status", "--insecure")]:
+        assert not ran[argv].mutating, argv
+    failover = ran[("sudo", "gitlab-patronictl", "failover", "--candidate", "db-2")]
+    assert failover.mutating and f"approve-{failover.id}" in {s.id for s in plan.steps}

@@ -158,12 +158,12 @@ def test_clickhouse_macros_are_the_servers_and_stay_as_written():
 def test_a_braced_placeholder_of_several_words_is_an_input_never_run_as_written():
     # `{node IP or hostname}` is a value the reader fills in, as `{user}` is: the step would
     # otherwise run with the words in braces as part of its URL
-    plan = compile_text("# T\n\n## Diagnosis\n\n```shell\ncockroach sql --url "
+    plan = compile_text("# T\n\n## Diagnosis\n\n```shell\ncockroach node status --url "
                         "\"postgresql://{user}@{node IP or hostname}:26257\" --certs-dir certs\n"
                         "awk '{print NR}' /var/log/app.log | tail -n 1\n```\n")
     assert sorted(i.name for i in plan.inputs) == ["node_ip_or_hostname", "user"]
     argv = [s.params["pipeline"] for s in plan.steps if s.kind == StepKind.COMMAND]
-    assert argv[0][0][3] == \
+    assert argv[0][0][4] == \
         "postgresql://{{ inputs.user }}@{{ inputs.node_ip_or_hostname }}:26257"
     # an awk program's braces are awk's
     assert argv[1][0] == ["awk", "{print NR}", "/var/log/app.log"]
