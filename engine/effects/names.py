@@ -22,7 +22,8 @@ kafka-topics kafka-topics.sh kafka-consumer-groups kafka-consumer-groups.sh kafk
 kafka-configs.sh rabbitmqctl rabbitmq-diagnostics rabbitmq-plugins
 dd dpkg rpm az
 ros2 rostopic rosnode rosservice rosparam rosbag rosmsg rossrv rospack roswtf rosversion
-roslaunch rosrun catkin colcon
+roslaunch rosrun catkin colcon mosquitto_sub mosquitto_pub nats uaread uals uawrite uacall
+uahistoryread uadiscover uasubscribe candump cansend cangen
 patronictl gitlab-patronictl etcdutl cockroach linkerd linkerd-buoyant iscsiadm
 """.split())
 

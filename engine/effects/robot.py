@@ -7,13 +7,19 @@ state moves or reconfigures the robot and is gated, whatever the guide calls it.
 or a rate measurement that runs until someone stops it (`ros2 topic echo` without `--once`,
 `ros2 topic hz`) is a person's step, as `tail -f` is.
 
-It does not cover the cell's own controller protocols (OPC UA, MQTT): those are plugins.
+The cell's own buses have command-line clients too: MQTT's `mosquitto_sub` reads a bounded
+number of messages (`-C N`, `-W SECONDS`, `--retained-only`) and streams otherwise, while
+`mosquitto_pub` and `--remove-retained` change what the broker holds; NATS's `nats` lists and
+reads streams, consumers and key-value buckets; asyncua's OPC UA tools (`uaread`, `uals`,
+`uahistoryread`, `uadiscover`) read nodes while `uawrite` and `uacall` act on the cell; SocketCAN's
+`candump -n N` reads frames and `cansend`/`cangen` put them on the bus. The plugins that talk to
+the cell (OPC UA, MQTT) are judged by their own declarations, not here.
 """
 
 from __future__ import annotations
 
 from engine.effects.options import Flags, NotRead, Parsed
-from engine.effects.rules import Rule, Tool, rows
+from engine.effects.rules import Check, Rule, Tool, rows
 
 F = Flags.of
 NONE = Tool()
@@ -114,6 +120,49 @@ _ROSTOPIC = {
     **rows("hz bw delay", _LIVE),
 }
 
+# -- the cell's buses: MQTT, NATS, OPC UA, CAN ----------------------------------------------
+
+
+def _bounded(*stops: str) -> Check:
+    """A subscriber that streams until stopped unless told when to stop (`stops`)."""
+
+    def check(p: Parsed, name: str) -> None:
+        if not p.has(*stops):
+            raise NotRead(f"{name} streams until someone stops it (add {stops[0]} N to take "
+                          "N messages): a person's job", cause="interactive",
+                          effect="interactive")
+    return check
+
+
+_MOSQUITTO_SUB = Tool(F("h:p:t:T:C:W:q:i:I:k:u:P:L:F:V:vdNR", """host= port= topic=
+    filter-out= count= timeout= qos= id= id-prefix= keepalive= username= pw= url= format=
+    verbose debug retained-only quiet cafile= capath= cert= key= insecure tls-version=
+    tls-use-os-certs protocol-version= pretty unix= proxy=""", why={
+        "--remove-retained": "deletes the retained messages it sees from the broker",
+        "-c": "leaves a persistent session on the broker",
+        "--disable-clean-session": "leaves a persistent session on the broker",
+        "-x": "leaves a session on the broker", "--will-topic": "leaves a last-will message "
+        "on the broker"}),
+    check=_bounded("-C", "--count", "-W", "--timeout", "-R", "--retained-only"))
+
+_NATS_CONN = F("s:", """server= user= password= creds= nkey= tlscert= tlskey= tlsca= context=
+    timeout= socks-proxy= js-domain= js-api-prefix= json""")
+_NATS_SUBS: dict[str, Tool] = {
+    **rows("stream str", Tool(subcommands=rows("ls list info report state subjects", Tool(
+        F("a", "all names subjects json"))))),
+    **rows("consumer con", Tool(subcommands=rows("ls list info report", Tool(
+        F("a", "all names json"))))),
+    "kv": Tool(subcommands=rows("get ls list status history", Tool(F("", "raw revision=")))),
+    "account": Tool(subcommands=rows("info report", NONE)),
+    "server": Tool(subcommands=rows("ping info list check", Tool(F("", "count= expect=")))),
+    "rtt": NONE,
+    "sub": Tool(F("", "count= raw headers-only queue= subject= jetstream"),
+                check=_bounded("--count")),
+}
+
+_UA = F("u:n:p:v:i:t:a:d:l", """url= nodeid= path= verbose= namespace= datatype= attribute=
+    timeout= security= user= password= depth= long""")
+
 ROBOT: dict[str, Rule] = {
     "ros2": Tool(subcommands=_ROS2_SUBS),
     "rostopic": Tool(subcommands=_ROSTOPIC),
@@ -129,8 +178,16 @@ ROBOT: dict[str, Rule] = {
                                      "list-names profile langs plugins", Tool(F("q")))),
     "roswtf": Tool(F("", "all no-plugins offline"), max_operands=1),
     "rosversion": Tool(F("d", "distro")),
+    "mosquitto_sub": _MOSQUITTO_SUB,
+    "nats": Tool(_NATS_CONN, inherit=True, subcommands=_NATS_SUBS),
+    **rows("uaread uals uahistoryread uadiscover", Tool(_UA)),
+    "uasubscribe": Tool(live=True),
+    "candump": Tool(F("n:t:caxedLr:DS", "", why={"-l": "logs the frames to a file",
+                                                "-f": "logs the frames to a file"}),
+                    check=_bounded("-n")),
 }
 """Everything else these tools do changes the robot or its software: `ros2 topic pub`,
 `ros2 service call`, `ros2 action send_goal`, `ros2 param set|load|delete`, `ros2 lifecycle
 set`, `ros2 control switch_controllers|load_controller|set_controller_state`, `ros2 run`,
-`ros2 launch`, `ros2 bag record|play`, `rosservice call`, `rosnode kill`, `rosparam set`..."""
+`ros2 launch`, `ros2 bag record|play`, `rosservice call`, `rosnode kill`, `rosparam set`,
+`mosquitto_pub`, `nats pub|req`, `nats stream rm|purge`, `uawrite`, `uacall`, `cansend`..."""
