@@ -233,6 +233,8 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
             continue  # a command still follows, not through a colon: not this form
         if _WHETHER.search(before) or not before.strip() or before.rstrip()[-1] in ".:;,(":
             continue  # ("..., if X" or "X: If Y" opens a guard of its own)
+        if m.group("g")[0].isupper():
+            continue  # "Run `x` If Y ...": a sentence of its own (a list item's next paragraph)
         return Guard(text=t[m.start("g"):m.end("g")].strip())
     return None
 
@@ -283,7 +285,8 @@ def derive_condition(clause: str, step: str | None) -> Expr:
     t = clause.lower()
     if step is None:
         return ("expr", None)
-    if re.search(r"\b(command|it|this|that|step)\s+(fails|failed|returns an error|errors)\b|"
+    if re.search(r"\b(command|query|check|script|request|call|it|this|that|step)\s+"
+                 r"(fails|failed|returns an error|errors)\b|"
                  r"\bnon-?zero\b|\bexits? with an error\b", t):
         return ("failure", None)
     out = f"(steps[{json.dumps(step)}].stdout | trim)"

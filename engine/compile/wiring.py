@@ -243,7 +243,7 @@ class Wiring:
                 result = frontier
                 break
             prev = self.last_exec
-            then_front, other = self._branch(node, frontier, prev)
+            then_front, others = self._branch(node, frontier, prev)
             if not then_front:
                 self.last_exec = prev  # the branch does not flow on: its steps are not ancestors
             saved = self.last_exec
@@ -252,17 +252,17 @@ class Wiring:
             if else_if is not None:
                 self.last_exec = prev
                 chain.append((then_front, saved))
-                node, frontier = else_if, [other]
+                node, frontier = else_if, others
                 continue
             if node.else_:
                 self.last_exec = prev
                 self._depth += 1
-                else_front = self.seq(node.else_, [other])
+                else_front = self.seq(node.else_, others)
                 self._depth -= 1
                 if not else_front:
                     self.last_exec = saved
             else:
-                else_front = [other]
+                else_front = others
             result = then_front + else_front
             break
         for then_front, saved in reversed(chain):
@@ -272,20 +272,25 @@ class Wiring:
         return result
 
     def _branch(self, node: IfNode, frontier: list[Pending],
-                prev: Action | None) -> tuple[list[Pending], Pending]:
+                prev: Action | None) -> tuple[list[Pending], list[Pending]]:
         """The guard's decision (or the previous step's failure edge) and its `then` side;
-        returns the frontier after `then` and the pending edge of the other side."""
+        returns the frontier after `then` and the pending edges of the other side.
+
+        "If this command fails, ..." is the failure edge of the step just before it, even
+        when that step runs beside others (reads fan out): they go on with its success."""
         step = prev.id if prev is not None and prev.plugin == "shell" else None
         kind, expr = derive_condition(node.guard.text, step) if not node.synthetic else \
             ("expr", None)
         else_cond = Condition(text=node.else_text or f"Otherwise (not: {node.guard.text})",
                               expr=negate(expr))
-        if kind == "failure" and prev is not None and frontier == [Pending(prev.id)]:
+        if kind == "failure" and prev is not None and Pending(prev.id) in frontier:
             self.steps[prev.id]["on_error"] = OnError.FAIL
             source = prev.id
-            branch = Pending(source, Condition(text=node.guard.text), on="failure",
-                             kind="branch")
+            # The failure is the condition: the edge is taken when the step fails, with no
+            # question to decide (a condition here would be one no executor can answer).
+            branch = Pending(source, on="failure", kind="branch")
             other = Pending(source, else_cond, kind="else") if node.else_ else Pending(source)
+            beside = [p for p in frontier if p != Pending(prev.id)]
         else:
             source = self._unique(f"if-{_slug(node.guard.text, 5) or 'condition'}")
             self._add(source, pos=node.pos, title=node.guard.text, kind=StepKind.DECIDE,
@@ -293,10 +298,11 @@ class Wiring:
             self._connect(frontier, source)
             branch = Pending(source, Condition(text=node.guard.text, expr=expr), kind="branch")
             other = Pending(source, else_cond, kind="else")
+            beside = []
         self._depth += 1
         then_front = self.seq(node.then, [branch])
         self._depth -= 1
-        return then_front, other
+        return then_front, [other, *beside]
 
     def end(self, outcome: str, title: str | None = None, text: str = "",
             span: Span | None = None) -> str:

@@ -1,0 +1,100 @@
+""""If this fails, ..." after a step is that step's failure edge: the step itself runs
+unconditionally, its failure goes where the sentence says, and the steps beside it (reads fan
+out) go on as before."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from engine.plan import Plan, StepKind
+from engine.plugins import default_registry
+from engine.runtime.executor import LocalExecutor
+from engine.runtime.services import Services
+from engine.settings import Settings
+from engine.store import open_store
+from engine.store.base import RunRecord
+from tests.support.compiling import compile_text, guards_of, step_running
+
+GUIDE = """# Disk full on the database host
+
+## Diagnosis
+
+1. Check the disk: `df -h`
+2. Check the kernel log: `dmesg -T`
+3. Check that archiving works: `psql -c "SELECT * FROM pg_stat_archiver"`
+
+   {sentence}
+
+4. Check the slots: `psql -c "SELECT slot_name FROM pg_replication_slots"`
+5. Ask the DBA on call to look at the archiver.
+"""
+ARCHIVER = ["psql", "-c", "SELECT * FROM pg_stat_archiver"]
+SLOTS = ["psql", "-c", "SELECT slot_name FROM pg_replication_slots"]
+
+
+def _edges(plan: Plan, source: str) -> list[tuple[str, str]]:
+    return [(e.target, e.on) for e in plan.edges if e.source == source]
+
+
+def test_if_this_fails_jump_is_the_steps_failure_edge_and_does_not_guard_it():
+    for sentence in ("If this fails, skip to step 5.", "If the query fails, go to step 5."):
+        plan = compile_text(GUIDE.format(sentence=sentence))
+        archiver = step_running(plan, ARCHIVER)
+        assert guards_of(plan, archiver) == [], sentence  # it runs whatever happens
+        assert not [s for s in plan.steps if s.kind == StepKind.DECIDE
+                    and s.id != "start"], sentence
+        ask = next(s.id for s in plan.steps if s.title.startswith("Ask the DBA"))
+        slots = step_running(plan, SLOTS)
+        assert (ask, "failure") in _edges(plan, archiver), sentence
+        assert (slots, "success") in _edges(plan, archiver), sentence
+        # the checks beside it still lead on to step 4
+        disk = step_running(plan, ["df", "-h"])
+        assert (slots, "success") in _edges(plan, disk), sentence
+
+
+def test_if_the_command_fails_escalate_after_reads_that_fan_out():
+    plan = compile_text(
+        "# T\n\n## Diagnosis\n\n1. Check the free space:\n\n   ```\n   df -h /var/lib/pg\n"
+        "   ```\n\n2. List the biggest WAL files:\n\n   ```\n   ls -lS /var/lib/pg/wal\n"
+        "   ```\n\n   If this command fails, the data directory is elsewhere: escalate to "
+        "the DBA on call.\n\n3. Check the slots: `psql -c \"SELECT 1\"`\n")
+    listing = step_running(plan, ["ls", "-lS", "/var/lib/pg/wal"])
+    (escalate,) = [t for t, on in _edges(plan, listing) if on == "failure"]
+    assert plan.step(escalate).kind == StepKind.END and plan.step(escalate).outcome == \
+        "escalate"
+    # no question about whether the command failed is asked after it succeeded
+    assert not any("fails" in s.title for s in plan.steps if s.kind == StepKind.DECIDE)
+
+
+def test_a_capitalised_if_in_the_items_next_paragraph_does_not_guard_its_command():
+    plan = compile_text(GUIDE.format(sentence="If the archiver shows failures, escalate."))
+    archiver = step_running(plan, ARCHIVER)
+    assert guards_of(plan, archiver) == []
+
+
+def test_a_compiled_failure_path_runs_when_the_command_fails(tmp_path: Path) -> None:
+    """The failure edge needs no answer: a run whose command fails takes it (it stopped with
+    "no value for the condition" before, the guide's escalation never reached)."""
+    from engine.compile import compile_guide
+    from engine.guide import parse_guide
+
+    missing = tmp_path / "no-such-spool"
+    guide = (f"# T\n\n## Diagnosis\n\n1. List the spool:\n\n   ```\n   ls {missing}\n   ```\n\n"
+             "   If this command fails, escalate to the storage team.\n\n"
+             "2. Check the clock: `date -u`\n")
+    plan = compile_guide(parse_guide(guide, path="g.md"))
+    assert all(e.condition is None for e in plan.edges if e.on == "failure")
+
+    async def go() -> RunRecord:
+        store = open_store(tmp_path / "s.sqlite3")
+        await store.open()
+        try:
+            ex = LocalExecutor(Services(store=store, registry=default_registry(),
+                                        settings=Settings(data_dir=tmp_path)))
+            return await ex.start(plan, guide_path="g.md")
+        finally:
+            await store.close()
+
+    record = asyncio.run(go())
+    assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason
