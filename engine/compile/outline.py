@@ -285,8 +285,18 @@ class _OutlineBuilder:
                 if inner:
                     self._append(nodes, IfNode(guard, inner, opener.span, opener.index))
 
+        faq = False  # the scope is an FAQ entry's: its answer ends at the next question, heading
+
         for idx in self.children.get(owner, []):
             el = self.els[idx]
+            asked = phrases.faq_question(el.text) if el.kind == "paragraph" else None
+            if asked is not None or faq and el.kind == "heading":
+                close_scope()
+                faq = False
+            if asked is not None and not _HOW_TO.search(asked):
+                # "**Q:** Pods stuck `Pending`?": its answer is for that case only
+                flush()
+                scoped, nodes, faq = (Guard(text=asked), nodes, el), [], True
             if el.kind == "html" or el.kind == "paragraph" and phrases.only_shortcodes(el.text):
                 opens = phrases.html_guard(el.text)
                 if scoped is not None and (opens is not None or phrases.closes_html_guard(
@@ -405,7 +415,7 @@ class _OutlineBuilder:
 
     def _item(self, el: Element, cls: SectionClass) -> list[Node]:
         nodes: list[Node] = []
-        guard = phrases.guard_of(el.text)
+        guard = phrases.guard_of(el.text) or phrases.answer_guard(el.text, self._asked(el))
         case = phrases.case_of(el.text) if guard is None and not el.links and \
             not el.inline_code and cls not in ("info", "cleanup") else None
         if case is not None:  # "fsync p99 > 10ms -> disk slow, escalate storage."
@@ -476,6 +486,13 @@ class _OutlineBuilder:
                 node.else_text = else_text
             return [node]
         return nodes
+
+    def _asked(self, el: Element) -> str | None:
+        """The question of the item a list item sits under ("Are any pods crash-looping?"
+        over "**Yes** → ..." and "**No** → ..."), if it asks one."""
+        up = self.els[el.parent] if el.parent is not None else None
+        return phrases.question_of(up.text) if up is not None and up.kind == "list_item" \
+            else None
 
     def _item_text(self, el: Element) -> str:
         parts = [el.text] + [self.els[c].text for c in self.children.get(el.index, [])
@@ -625,14 +642,16 @@ class _OutlineBuilder:
 
     def _groups(self, text: str, span: Span) -> list[tuple[Guard | None, str, Span]]:
         """`text` cut at each sentence that opens a guard: (guard or None, words, lines)."""
-        if not phrases.may_guard(text):
+        if not phrases.may_guard(text) and "?" not in text:
             return [(None, text, span)]  # most prose has no guard word: no sentences to cut
         out: list[tuple[Guard | None, str, Span]] = []
         exact = text.count("\n") >= span.end - span.start  # else the lines were joined
         lines = span.end - span.start
+        question: str | None = None  # "Is X? **Yes** → ...": the answers' condition
         for a, b in phrases.sentence_offsets(text):
             sentence = text[a:b]
-            guard = phrases.guard_in(sentence)
+            guard = phrases.guard_in(sentence) or phrases.answer_guard(sentence, question)
+            question = phrases.question_of(sentence) if guard is None else question
             if exact:
                 first = span.start + text.count("\n", 0, a)
                 last = min(span.end, span.start + text.count("\n", 0, b))
@@ -1276,6 +1295,11 @@ def _fill_in_first(nodes: list[Node]) -> None:
             n.params = {"script": literal(n.text)}
 
 
+# "Q: How do I see which jobs ran longest?", "Q: Will we ever remove data?": a how-to, or a
+# question about the team's practice, not a case to decide
+_HOW_TO = re.compile(r"^\W*(?:how|what|where|which|who|why|is there a way)\b|\b(?:we|i|us)\b",
+                     re.I)
+
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 # A decision table's columns: the case, and what to do in it; a column of checks to run first
 # makes it a symptom table (its checks run, its actions are shown: `_inline`)
@@ -1455,7 +1479,7 @@ def _consequent(text: str, guard: Guard) -> str:
     """What a guard's sentence says to do: 'If the pod is stuck, delete it.' -> 'delete it.'"""
     plain = text.replace("**", "").replace("__", "")
     at = plain.find(guard.text)
-    rest = plain[at + len(guard.text):] if at >= 0 else plain
+    rest = plain[at + len(guard.text):] if at >= 0 else phrases.without_answer(plain)
     rest = re.sub(r"^[\s,:;]*(?:then\b[\s,]*)?", "", rest).strip()
     said = re.sub(r"^(?:otherwise|else)\b\s*", "", guard.text, flags=re.I).strip()
     if not rest.strip(" .!") and guard.is_else and said != guard.text and \
