@@ -445,6 +445,7 @@ class _OutlineBuilder:
                 ending = guard.ends or phrases.outcome_of(then_text)
             else_ending = phrases.outcome_of(else_text) if else_text else None
         inline = self._inline(el, cls, el.index)  # every section's inline commands count
+        inline.extend(self._pasted(el, cls, el.index))
         nodes.extend(n for n in inline if _said_in(n, head) or
                      not any(_said_in(n, t) for _, t, _ in tails))
         nodes.extend(self._call(el, cls, el.index))
@@ -545,6 +546,7 @@ class _OutlineBuilder:
         own = owner if owner is not None else el.index
         found: list[Node] = []
         found.extend(self._inline(el, cls, own))  # every section's inline commands count
+        found.extend(self._pasted(el, cls, own))
         found.extend(self._call(el, cls, own))
         if not any(g is not None for g, _, _ in groups):
             prev = nodes[-1] if nodes else None
@@ -809,6 +811,32 @@ class _OutlineBuilder:
             nodes.insert(at, self._manual(owner, cls, self._title(owner, el), el.text, lead,
                                           el.index))
         return nodes
+
+    def _pasted(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
+        """Commands pasted into a paragraph or a list item with no fence, read from its lines.
+
+        - Lines typed at a `$ ` prompt, from a chat or a terminal ("> first check the node:"
+          then "> $ kubectl get pods -A ..."): commands, as in a transcript; the lines after
+          one, up to the next prompt, are its output, never run.
+        - Every line a command, or every line after the first ("4. Recreate it:" over "ceph
+          orch daemon add ..." indented too little to be a code block): a block, read as one
+          (a `\\` continuation and a trailing `# comment` as in any block). A line that ends
+          a sentence or introduces ("ceph health will say so.", "make it fail:") or has a
+          word ending in a comma is prose, and so is the paragraph."""
+        if el.kind not in ("paragraph", "list_item") or el.inline_code:
+            return []
+        out = [blocks.CommandLine(m.group(1).strip(), at, at, prompt="$")
+               for at, line in el.source_lines
+               if (m := _PROMPTED.match(line)) is not None and inline_command(m.group(1))]
+        lines = el.source_lines
+        rest = lines if len(lines) > 1 and inline_command(lines[0][1]) else lines[1:]
+        if not out and rest and _all_commands([line for _, line in rest]):
+            code = Element(index=el.index, kind="code", span=Span(start=rest[0][0],
+                                                                  end=rest[-1][0]),
+                           text="\n".join(line for _, line in rest))
+            block = blocks.read_block(code)
+            out = block.lines if block.cls == "command" else []
+        return self._commands(out, el, cls, owner, block=None) if out else []
 
     def _step_table(self, el: Element, cls: SectionClass, owner: int) -> list[Node] | None:
         """A procedure written as a table ("Step | Action | Command | Expected", its rows
@@ -1258,6 +1286,7 @@ class _OutlineBuilder:
 
 
 _PROMPT_MARK = re.compile(r"^\s*\$\s+")
+_PROMPTED = re.compile(r"^\s*\$\s+(\S.*)$")
 # "Use `dd` to wipe the partitions. E.g.,": what follows is an example, not a step.
 _GIVES_EXAMPLE = re.compile(r"\b(?:e\.g\.?|for example|for instance|example|ex\.)\s*[,:]?[\s*_]*$",
                             re.I)
@@ -1267,10 +1296,13 @@ _PROGRAM_PATH = re.compile(r"^(?:\./|~/|/usr/|/bin/|/sbin/|/opt/)\S")
 
 
 # Tools that a sentence names with their arguments often enough (`ceph status`, `gpg -k x`,
-# `telnet host 26257`) but that the block reader does not need to know by name.
+# `telnet host 26257`) but that the block reader does not need to know by name. Task runners
+# (`make drain NODE=x`, `just reboot node-3`, `rake db:migrate`) run a team's own targets: a
+# command (gated: what a target does is unknown), never prose; so do `kubectx`/`kubens`.
 _INLINE_TOOLS = frozenset("""ceph rados rbd radosgw-admin perf gpg dd dpkg telnet sysctl loginctl
 nsenter modprobe pg_ctl python python3 patronictl gitlab-patronictl chef-server-ctl
-packagecloud-ctl firewall-cmd tctl mkfs blkid fdisk parted sgdisk wipefs rpm zypper""".split())
+packagecloud-ctl firewall-cmd tctl mkfs blkid fdisk parted sgdisk wipefs rpm zypper
+make gmake just rake mage kubectx kubens""".split())
 
 
 def _fill_in_first(nodes: list[Node]) -> None:
@@ -1312,6 +1344,18 @@ _CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how t
                            r"commands?|query|queries|investigat\w*)\W*$", re.I)
 _OTHERWISE_ROW = re.compile(r"^\W*(?:anything else|otherwise|else|other(?: cases)?|"
                             r"all other cases|none of the above|default)\W*$", re.I)
+
+
+def _all_commands(lines: list[str]) -> bool:
+    """Whether every line starts a command or continues the one before it (after a `\\`)."""
+    going_on = False
+    for line in lines:
+        said = re.sub(r"\s+#\s.*$", "", line).rstrip()
+        if said.endswith((".", ":")) or _prose_words(said) or \
+                not going_on and not inline_command(said):
+            return False
+        going_on = line.rstrip().endswith("\\") and not re.search(r"\s#\s", line)
+    return not going_on
 
 
 def inline_command(code: str) -> bool:

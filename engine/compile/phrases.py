@@ -213,6 +213,8 @@ def explicit_expr(clause: str) -> str | None:
 
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("escalate", re.compile(r"\b(?:escalat\w*|hand (?:it )?over to|page (?:the|an?) |"
+                            # "stop here and page storage on-call", "call the DBA on-call"
+                            r"(?:page|call) (?:the |an? )?(?:[\w/&-]+ ){0,3}on-?call\b|"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
                             r"open (?:a )?(?:support )?(?:case|ticket)|"
                             r"(?:transfer|reassign|route|hand (?:it )?off) (?:the |this |your )?"

@@ -1,6 +1,8 @@
 """Guide styles the earlier style passes had no fixture for (tests/fixtures/styles): decision
-trees answered "**Yes** → ... **No** → ...", FAQ runbooks, and runbooks written in German,
-Spanish or French."""
+trees answered "**Yes** → ... **No** → ...", `make`/`just` targets and `kubectx` named in
+prose, commands pasted from a chat or a terminal into a quote at a `$ ` prompt, runbooks
+written in German, Spanish or French, Runme notebooks, FAQ runbooks, and deeply nested
+sub-steps."""
 
 from __future__ import annotations
 
@@ -14,11 +16,13 @@ from tests.support.compiling import (
     gated,
     guards_of,
     manual_scripts,
+    pipelines,
     runs,
     step_running,
 )
 
-NEW = ("check-table-decision-tree.md", "faq-runbook.md", "german-runbook.md")
+NEW = ("runme-notebook.md", "check-table-decision-tree.md", "faq-runbook.md",
+       "nested-substeps.md", "german-runbook.md", "chat-blockquote-make.md")
 
 
 # -- decision trees ------------------------------------------------------------------------------
@@ -92,6 +96,76 @@ def test_an_faq_how_to_question_is_not_a_case():
         == []
 
 
+# -- task runners and context switches named in prose --------------------------------------------
+
+
+def test_make_and_just_targets_in_a_sentence_are_gated_commands():
+    # "Run `make drain NODE=worker-14` from the repo root": the sentence was context for a
+    # reader, the drain silently lost
+    plan = compile_file("chat-blockquote-make.md")
+    for argv in (["make", "drain", "NODE=worker-14"], ["just", "patch-kernel", "worker-14"],
+                 ["just", "reboot", "worker-14"], ["make", "uncordon", "NODE=worker-14"]):
+        assert gated(plan, step_running(plan, argv)), argv
+
+
+def test_kubectx_named_in_a_sentence_is_kept_and_gated():
+    plan = compile_file("runme-notebook.md")
+    assert gated(plan, step_running(plan, ["kubectx", "prod-eu-1"]))
+
+
+# -- commands pasted at a prompt without a fence -------------------------------------------------
+
+
+def test_prompted_lines_in_a_quote_run_and_their_output_does_not():
+    # "> first check nothing is pinned to the node:" / "> $ kubectl get pods ..." / "> NAMESPACE
+    # ...": the whole quote was context for a reader
+    plan = compile_file("chat-blockquote-make.md")
+    assert [["kubectl", "get", "pods", "-A", "--field-selector", "spec.nodeName=worker-14", "-o",
+             "wide"]] in pipelines(plan)
+    assert [["kubectl", "get", "pdb", "-A"]] in pipelines(plan)
+    assert not any("NAMESPACE" in str(s.params) or "api-7d9f8" in str(s.params)
+                   for s in plan.steps)
+    plan = compile_text("## Fix\n\n> from the thread:\n> $ sudo systemctl restart nginx\n> done\n")
+    restart = step_running(plan, ["sudo", "systemctl", "restart", "nginx"])
+    assert gated(plan, restart)
+
+
+def test_a_dollar_amount_in_prose_is_not_a_prompt():
+    plan = compile_text("## Cost\n\nThe cluster costs\n$ 400 a month.\n")
+    assert runs(plan) == []
+
+
+def test_commands_under_an_item_indented_too_little_for_a_block_are_one():
+    # "4. Recreate it and clear the flags." over lines indented 6 spaces (3 under the item's
+    # text: a paragraph, not a code block): one person's step whose text ran the lines
+    # together, so the `# raw mode ...` comment swallowed the commands after it
+    plan = compile_file("nested-substeps.md")
+    add = step_running(plan, ["ceph", "orch", "daemon", "add", "osd", "storage-07:/dev/sdf",
+                              "--method", "raw"])
+    unset = step_running(plan, ["ceph", "osd", "unset", "noout"])
+    assert gated(plan, add) and gated(plan, unset)
+    assert not any("ceph orch" in s for s in manual_scripts(plan))
+    assert not any(s.kind == StepKind.MANUAL and "ceph orch" in (s.text or "") for s in plan.steps)
+
+
+def test_prose_lines_that_start_with_a_tool_name_are_not_a_block():
+    plan = compile_text("## Fix\n\n1. Look at the service first.\n   service discovery may lag,"
+                        " so wait:\n   make sure the page loads.\n")
+    assert runs(plan) == []
+    plan = compile_text("## Fix\n\nThe cache fills up.\nfind the largest files first.\n")
+    assert runs(plan) == []
+
+
+def test_stop_here_and_page_the_on_call_ends_the_branch():
+    # "c. If `ceph -s` shows PGs `inactive`, stop here and page storage on-call.": a person's
+    # step, after which the removal ran on
+    plan = compile_file("nested-substeps.md")
+    ends = [s for s in plan.steps if s.kind == StepKind.END and
+            "stop here and page storage on-call" in (s.text or "")]
+    assert len(ends) == 1 and ends[0].outcome is not None and ends[0].outcome.value == "escalate"
+    assert guards_of(plan, ends[0].id) == ["If `ceph -s` shows PGs `inactive`"]
+
+
 # -- runbooks in other languages -----------------------------------------------------------------
 
 
@@ -143,7 +217,8 @@ def test_every_new_style_gates_its_changes_and_accounts_for_every_line():
 
 
 def test_sample_output_in_the_new_styles_is_never_run():
-    for name, sample in (("check-table-decision-tree.md", "LOG-END-OFFSET"),):
+    for name, sample in (("runme-notebook.md", "goroutine"), ("nested-substeps.md", "HEALTH_OK"),
+                         ("check-table-decision-tree.md", "LOG-END-OFFSET")):
         plan = compile_file(name)
         assert not any(sample in str(s.params) for s in runs(plan)), name
         assert not any(sample in script for script in manual_scripts(plan)), name
