@@ -22,7 +22,7 @@ from tests.support.compiling import (
 )
 
 NEW = ("runme-notebook.md", "check-table-decision-tree.md", "faq-runbook.md",
-       "nested-substeps.md", "german-runbook.md", "chat-blockquote-make.md")
+       "nested-substeps.md", "german-runbook.md", "chat-blockquote-make.md", "spanish-runbook.md")
 
 
 # -- decision trees ------------------------------------------------------------------------------
@@ -194,6 +194,20 @@ def test_spanish_and_french_if_and_otherwise_guard_their_blocks():
         assert guards_of(plan, clean) == [cond.rstrip(" :")], cond
         assert len(guards_of(plan, delete)) == 1 and guards_of(plan, delete) != \
             guards_of(plan, clean), other
+
+
+def test_a_spanish_runbook_keeps_its_si_de_lo_contrario_and_cuando():
+    plan = compile_file("spanish-runbook.md")
+    restart = step_running(plan, ["kubectl", "-n", "pedidos", "rollout", "restart",
+                                  "deployment/pedidos-worker"])
+    scale = step_running(plan, ["kubectl", "-n", "pedidos", "scale", "deployment/pedidos-worker",
+                                "--replicas=10"])
+    purge = step_running(plan, ["kubectl", "-n", "mensajeria", "exec", "rabbitmq-0", "--",
+                                "rabbitmqctl", "purge_queue", "pedidos.retry"])
+    assert guards_of(plan, restart) == ["Si la cola no tiene consumidores"]
+    assert guards_of(plan, scale) == ["De lo contrario"]
+    assert guards_of(plan, purge) == ["Cuando la cola supere el millón de mensajes"]
+    assert gated(plan, restart) and gated(plan, scale) and gated(plan, purge)
 
 
 def test_english_words_that_start_like_foreign_guards_are_not_guards():
