@@ -1329,8 +1329,8 @@ def _fill_in_first(nodes: list[Node]) -> None:
 
 # "Q: How do I see which jobs ran longest?", "Q: Will we ever remove data?": a how-to, or a
 # question about the team's practice, not a case to decide
-_HOW_TO = re.compile(r"^\W*(?:how|what|where|which|who|why|is there a way)\b|\b(?:we|i|us)\b",
-                     re.I)
+_HOW_TO = re.compile(r"(?i:^\W*(?:how|what|where|which|who|why|is there a way)\b|\b(?:we|us)\b)|"
+                     r"\bI\b(?!/)")
 
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 # A decision table's columns: the case, and what to do in it; a column of checks to run first

@@ -83,6 +83,9 @@ def test_an_faq_question_guards_its_answer_up_to_the_next_question():
     assert guards_of(plan, step_running(plan, ["sudo", "rm", "-rf", "/tmp/x"])) == \
         ["Disk full?"]
     assert "Disk full?" not in guards_of(plan, step_running(plan, ["uptime"]))
+    plan = compile_text("## Fix\n\nQ: Disk I/O errors in dmesg?\nA: Check it: `dmesg -T`\n")
+    assert guards_of(plan, step_running(plan, ["dmesg", "-T"])) == \
+        ["Disk I/O errors in dmesg?"]
 
 
 def test_an_faq_how_to_question_is_not_a_case():
