@@ -80,6 +80,10 @@ class Element(BaseModel):
     cells: list[list[str]] = Field(
         default_factory=list, description="A table's rows, header first: each cell's plain "
         "text (inline code kept in backticks).")
+    source_lines: list[tuple[int, str]] = Field(
+        default_factory=list, description="A paragraph's (a list item's: its leading "
+        "paragraphs') lines as written, each with its line number: the line breaks `text` "
+        "joins, for commands pasted there without a fence.")
 
 
 _INPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -654,10 +658,14 @@ class _Builder:
                 text, code, links, end = self._item_lead(tokens, i + 1)
                 text, name, settings = _take_name(text, path=self.path,
                                                   line=self._span(tok).start)
+                lines: list[tuple[int, str]] = []
+                for j in range(i + 1, end, 3):  # the leading paragraphs `text` joins
+                    lines.extend(self._source_lines(tokens[j], tokens[j + 1]))
                 idx = self._add(
                     "list_item", tok, text=text, inline_code=code, links=links, depth=depth,
                     ordered=lst[1], number=lst[2], parent=self._container(stack), name=name,
                     settings=settings,
+                    source_lines=lines,
                 )
                 stack.append(["item", idx])
                 i = end
@@ -693,7 +701,8 @@ class _Builder:
             elif t == "paragraph_open":
                 text, code, links = _inline(tokens[i + 1])
                 self._add("paragraph", tok, text=text, inline_code=code, links=links,
-                          parent=self._container(stack))
+                          parent=self._container(stack),
+                          source_lines=self._source_lines(tok, tokens[i + 1]))
                 i += 3
                 continue
             elif t in ("fence", "code_block"):
@@ -798,6 +807,10 @@ class _Builder:
         marker = opener.group(1) if opener else tok.markup
         if not (closing.startswith(marker[0] * len(marker)) and not closing.strip(marker[0])):
             self.unclosed.append(start + 1)
+
+    def _source_lines(self, opener: Token, inline: Token) -> list[tuple[int, str]]:
+        first = self._span(opener).start
+        return [(first + k, line) for k, line in enumerate(inline.content.split("\n"))]
 
     def _item_lead(self, tokens: list[Token], i: int) -> tuple[str, list[str], list[Link], int]:
         """Text of the item's leading paragraphs; returns where the rest of the item starts."""

@@ -285,8 +285,18 @@ class _OutlineBuilder:
                 if inner:
                     self._append(nodes, IfNode(guard, inner, opener.span, opener.index))
 
+        faq = False  # the scope is an FAQ entry's: its answer ends at the next question, heading
+
         for idx in self.children.get(owner, []):
             el = self.els[idx]
+            asked = phrases.faq_question(el.text) if el.kind == "paragraph" else None
+            if asked is not None or faq and el.kind == "heading":
+                close_scope()
+                faq = False
+            if asked is not None and not _HOW_TO.search(asked):
+                # "**Q:** Pods stuck `Pending`?": its answer is for that case only
+                flush()
+                scoped, nodes, faq = (Guard(text=asked), nodes, el), [], True
             if el.kind == "html" or el.kind == "paragraph" and phrases.only_shortcodes(el.text):
                 opens = phrases.html_guard(el.text)
                 if scoped is not None and (opens is not None or phrases.closes_html_guard(
@@ -405,7 +415,7 @@ class _OutlineBuilder:
 
     def _item(self, el: Element, cls: SectionClass) -> list[Node]:
         nodes: list[Node] = []
-        guard = phrases.guard_of(el.text)
+        guard = phrases.guard_of(el.text) or phrases.answer_guard(el.text, self._asked(el))
         case = phrases.case_of(el.text) if guard is None and not el.links and \
             not el.inline_code and cls not in ("info", "cleanup") else None
         if case is not None:  # "fsync p99 > 10ms -> disk slow, escalate storage."
@@ -435,6 +445,7 @@ class _OutlineBuilder:
                 ending = guard.ends or phrases.outcome_of(then_text)
             else_ending = phrases.outcome_of(else_text) if else_text else None
         inline = self._inline(el, cls, el.index)  # every section's inline commands count
+        inline.extend(self._pasted(el, cls, el.index))
         nodes.extend(n for n in inline if _said_in(n, head) or
                      not any(_said_in(n, t) for _, t, _ in tails))
         nodes.extend(self._call(el, cls, el.index))
@@ -476,6 +487,13 @@ class _OutlineBuilder:
                 node.else_text = else_text
             return [node]
         return nodes
+
+    def _asked(self, el: Element) -> str | None:
+        """The question of the item a list item sits under ("Are any pods crash-looping?"
+        over "**Yes** → ..." and "**No** → ..."), if it asks one."""
+        up = self.els[el.parent] if el.parent is not None else None
+        return phrases.question_of(up.text) if up is not None and up.kind == "list_item" \
+            else None
 
     def _item_text(self, el: Element) -> str:
         parts = [el.text] + [self.els[c].text for c in self.children.get(el.index, [])
@@ -528,6 +546,7 @@ class _OutlineBuilder:
         own = owner if owner is not None else el.index
         found: list[Node] = []
         found.extend(self._inline(el, cls, own))  # every section's inline commands count
+        found.extend(self._pasted(el, cls, own))
         found.extend(self._call(el, cls, own))
         if not any(g is not None for g, _, _ in groups):
             prev = nodes[-1] if nodes else None
@@ -625,14 +644,16 @@ class _OutlineBuilder:
 
     def _groups(self, text: str, span: Span) -> list[tuple[Guard | None, str, Span]]:
         """`text` cut at each sentence that opens a guard: (guard or None, words, lines)."""
-        if not phrases.may_guard(text):
+        if not phrases.may_guard(text) and "?" not in text:
             return [(None, text, span)]  # most prose has no guard word: no sentences to cut
         out: list[tuple[Guard | None, str, Span]] = []
         exact = text.count("\n") >= span.end - span.start  # else the lines were joined
         lines = span.end - span.start
+        question: str | None = None  # "Is X? **Yes** → ...": the answers' condition
         for a, b in phrases.sentence_offsets(text):
             sentence = text[a:b]
-            guard = phrases.guard_in(sentence)
+            guard = phrases.guard_in(sentence) or phrases.answer_guard(sentence, question)
+            question = phrases.question_of(sentence) if guard is None else question
             if exact:
                 first = span.start + text.count("\n", 0, a)
                 last = min(span.end, span.start + text.count("\n", 0, b))
@@ -790,6 +811,32 @@ class _OutlineBuilder:
             nodes.insert(at, self._manual(owner, cls, self._title(owner, el), el.text, lead,
                                           el.index))
         return nodes
+
+    def _pasted(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
+        """Commands pasted into a paragraph or a list item with no fence, read from its lines.
+
+        - Lines typed at a `$ ` prompt, from a chat or a terminal ("> first check the node:"
+          then "> $ kubectl get pods -A ..."): commands, as in a transcript; the lines after
+          one, up to the next prompt, are its output, never run.
+        - Every line a command, or every line after the first ("4. Recreate it:" over "ceph
+          orch daemon add ..." indented too little to be a code block): a block, read as one
+          (a `\\` continuation and a trailing `# comment` as in any block). A line that ends
+          a sentence or introduces ("ceph health will say so.", "make it fail:") or has a
+          word ending in a comma is prose, and so is the paragraph."""
+        if el.kind not in ("paragraph", "list_item") or el.inline_code:
+            return []
+        out = [blocks.CommandLine(m.group(1).strip(), at, at, prompt="$")
+               for at, line in el.source_lines
+               if (m := _PROMPTED.match(line)) is not None and inline_command(m.group(1))]
+        lines = el.source_lines
+        rest = lines if len(lines) > 1 and inline_command(lines[0][1]) else lines[1:]
+        if not out and rest and _all_commands([line for _, line in rest]):
+            code = Element(index=el.index, kind="code", span=Span(start=rest[0][0],
+                                                                  end=rest[-1][0]),
+                           text="\n".join(line for _, line in rest))
+            block = blocks.read_block(code)
+            out = block.lines if block.cls == "command" else []
+        return self._commands(out, el, cls, owner, block=None) if out else []
 
     def _step_table(self, el: Element, cls: SectionClass, owner: int) -> list[Node] | None:
         """A procedure written as a table ("Step | Action | Command | Expected", its rows
@@ -1239,6 +1286,7 @@ class _OutlineBuilder:
 
 
 _PROMPT_MARK = re.compile(r"^\s*\$\s+")
+_PROMPTED = re.compile(r"^\s*\$\s+(\S.*)$")
 # "Use `dd` to wipe the partitions. E.g.,": what follows is an example, not a step.
 _GIVES_EXAMPLE = re.compile(r"\b(?:e\.g\.?|for example|for instance|example|ex\.)\s*[,:]?[\s*_]*$",
                             re.I)
@@ -1248,10 +1296,13 @@ _PROGRAM_PATH = re.compile(r"^(?:\./|~/|/usr/|/bin/|/sbin/|/opt/)\S")
 
 
 # Tools that a sentence names with their arguments often enough (`ceph status`, `gpg -k x`,
-# `telnet host 26257`) but that the block reader does not need to know by name.
+# `telnet host 26257`) but that the block reader does not need to know by name. Task runners
+# (`make drain NODE=x`, `just reboot node-3`, `rake db:migrate`) run a team's own targets: a
+# command (gated: what a target does is unknown), never prose; so do `kubectx`/`kubens`.
 _INLINE_TOOLS = frozenset("""ceph rados rbd radosgw-admin perf gpg dd dpkg telnet sysctl loginctl
 nsenter modprobe pg_ctl python python3 patronictl gitlab-patronictl chef-server-ctl
-packagecloud-ctl firewall-cmd tctl mkfs blkid fdisk parted sgdisk wipefs rpm zypper""".split())
+packagecloud-ctl firewall-cmd tctl mkfs blkid fdisk parted sgdisk wipefs rpm zypper
+make gmake just rake mage kubectx kubens""".split())
 
 
 def _fill_in_first(nodes: list[Node]) -> None:
@@ -1276,6 +1327,11 @@ def _fill_in_first(nodes: list[Node]) -> None:
             n.params = {"script": literal(n.text)}
 
 
+# "Q: How do I see which jobs ran longest?", "Q: Will we ever remove data?": a how-to, or a
+# question about the team's practice, not a case to decide
+_HOW_TO = re.compile(r"(?i:^\W*(?:how|what|where|which|who|why|is there a way)\b|\b(?:we|us)\b)|"
+                     r"\bI\b(?!/)")
+
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 # A decision table's columns: the case, and what to do in it; a column of checks to run first
 # makes it a symptom table (its checks run, its actions are shown: `_inline`)
@@ -1288,6 +1344,18 @@ _CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how t
                            r"commands?|query|queries|investigat\w*)\W*$", re.I)
 _OTHERWISE_ROW = re.compile(r"^\W*(?:anything else|otherwise|else|other(?: cases)?|"
                             r"all other cases|none of the above|default)\W*$", re.I)
+
+
+def _all_commands(lines: list[str]) -> bool:
+    """Whether every line starts a command or continues the one before it (after a `\\`)."""
+    going_on = False
+    for line in lines:
+        said = re.sub(r"\s+#\s.*$", "", line).rstrip()
+        if said.endswith((".", ":")) or _prose_words(said) or \
+                not going_on and not inline_command(said):
+            return False
+        going_on = line.rstrip().endswith("\\") and not re.search(r"\s#\s", line)
+    return not going_on
 
 
 def inline_command(code: str) -> bool:
@@ -1455,7 +1523,7 @@ def _consequent(text: str, guard: Guard) -> str:
     """What a guard's sentence says to do: 'If the pod is stuck, delete it.' -> 'delete it.'"""
     plain = text.replace("**", "").replace("__", "")
     at = plain.find(guard.text)
-    rest = plain[at + len(guard.text):] if at >= 0 else plain
+    rest = plain[at + len(guard.text):] if at >= 0 else phrases.without_answer(plain)
     rest = re.sub(r"^[\s,:;]*(?:then\b[\s,]*)?", "", rest).strip()
     said = re.sub(r"^(?:otherwise|else)\b\s*", "", guard.text, flags=re.I).strip()
     if not rest.strip(" .!") and guard.is_else and said != guard.text and \

@@ -91,10 +91,17 @@ def _strip_enumerator(text: str) -> str:
 # -- guards ------------------------------------------------------------------------------
 
 # "Only if/when ...": the author's stricter guard ("Only when on the old cluster, reload X").
+# A team's runbook in German, Spanish or French opens its guards with its own words: "Wenn
+# die Platte voll ist:" / "Andernfalls ...", "Si el disco está lleno," / "De lo contrario ...",
+# "Si le disque est plein," / "Sinon ...".
+_IF_WORDS = r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9"
+_ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contrario|si no|"
+               r"en caso contrario|sino|sinon|dans le cas contraire")
 _GUARD_START = re.compile(r"^(?:(?:only )?(?:if|when|in case)|whenever|in the case|unless|should|"
-                          r"otherwise|else|if not|if so|for the case)\b", re.I)
-_ELSE_START = re.compile(r"^(?:otherwise|else|if not|if this is not the case|if that does not)\b",
-                         re.I)
+                          rf"otherwise|else|if not|if so|for the case|{_ELSE_WORDS}|{_IF_WORDS})"
+                          r"\b(?!-)", re.I)
+_ELSE_START = re.compile(r"^(?:otherwise|else|if not|if this is not the case|if that does not|"
+                         rf"{_ELSE_WORDS})\b(?!-)", re.I)
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,52 @@ def guard_of(text: str) -> Guard | None:
     return Guard(text=clause, is_else=bool(_ELSE_START.match(t)))
 
 
+# A decision tree's answers: "Is the queue growing? **Yes** → run `x`. **No** → go to
+# [Scale down](#scale-down).", or each answer an item under the question: the question is the
+# condition, its "Yes" the branch and its "No" the other side.
+_ANSWER = re.compile(r"^[\W_]*(?P<a>yes|no)\b[*_\s]*(?:\u2192|\u21d2|->|=>|:|\u2013|\u2014|-)\s*",
+                     re.I)
+
+
+def question_of(text: str) -> str | None:
+    """The question a sentence or item asks ("Is the lag still growing?"), if it asks one."""
+    t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    return t if t.endswith("?") and "\n" not in t else None
+
+
+def answer_guard(text: str, question: str | None) -> Guard | None:
+    """The guard of an answer to `question` ("**Yes** → ...", "No: ..."), if `text` is one."""
+    if question is None:
+        return None
+    m = _ANSWER.match(text.replace("**", "").replace("__", ""))
+    if m is None:
+        return None
+    if m.group("a").lower() == "yes":
+        return Guard(text=question)
+    return Guard(text=f"Otherwise (no: {question})", is_else=True)
+
+
+def without_answer(text: str) -> str:
+    """An answer's words without its "Yes →": what it says to do."""
+    return _ANSWER.sub("", text.replace("**", "").replace("__", ""), count=1)
+
+
+# An FAQ runbook: "**Q:** Pods stuck `Pending`?" then "**A:** Run ...": each question is a case,
+# and its answer (to the next question or heading) is what to do in it, never in the others.
+_FAQ_QUESTION = re.compile(r"^[\W_]*(?:q|question)\s*\d{0,3}\s*[:.)][*_\s]*(?P<q>.+?)"
+                           r"(?:\s+[*_]*a(?:nswer)?\s*[:.)]|$)", re.I | re.S)
+
+
+def faq_question(text: str) -> str | None:
+    """The question an FAQ entry opens with ("Q: The cache volume is full?"), if it is one."""
+    m = _FAQ_QUESTION.match(text.replace("**", "").replace("__", ""))
+    if m is None:
+        return None
+    q = m.group("q").strip()
+    end = q.find("?")
+    return q[:end + 1] if end >= 0 else q.rstrip(" .:")
+
+
 _MEMORY_ROOTS = frozenset({"steps", "inputs", "vars", "alert"})
 
 
@@ -160,6 +213,8 @@ def explicit_expr(clause: str) -> str | None:
 
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("escalate", re.compile(r"\b(?:escalat\w*|hand (?:it )?over to|page (?:the|an?) |"
+                            # "stop here and page storage on-call", "call the DBA on-call"
+                            r"(?:page|call) (?:the |an? )?(?:[\w/&-]+ ){0,3}on-?call\b|"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
                             r"open (?:a )?(?:support )?(?:case|ticket)|"
                             r"(?:transfer|reassign|route|hand (?:it )?off) (?:the |this |your )?"
@@ -552,10 +607,12 @@ def is_instruction(consequent: str) -> bool:
 
 
 _GUARD_WORD = re.compile(r"\b(?:if|when|whenever|in case|in the case|unless|should|otherwise|"
-                         r"else|for the case)\b", re.I)
+                         rf"else|for the case|{_IF_WORDS}|{_ELSE_WORDS})\b", re.I)
 
 
-_GUARD_HINTS = ("if", "when", "unless", "should", "otherwise", "else", "case")
+_GUARD_HINTS = ("if", "when", "unless", "should", "otherwise", "else", "case", "wenn", "falls",
+                "sofern", "sonst", "andernfalls", "si", "cuando", "contrario", "lorsque", "quand",
+                "au cas")
 
 
 def may_guard(text: str) -> bool:
@@ -712,6 +769,7 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
     when a condition or "after ..." still holds it ("After running `perf record`, ..."), or when
     the command is the subject of what follows ("`git fsck` will provide ...")."""
     plain = _CHECKBOX.sub("", _strip_enumerator(text.replace("**", "").replace("__", "")).strip())
+    plain = without_answer(plain)  # "**Yes** → `x`": the answer's action
     at = plain.find(f"`{code}`")
     if at < 0:
         return bool(_IMPERATIVE.match(plain))
