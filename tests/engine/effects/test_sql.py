@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from engine.effects import sql_verdict
+from engine.effects.classify import classify_pipeline
+from engine.effects.sql import sql_problem
 
 
 @pytest.mark.parametrize("query", [
@@ -46,3 +48,61 @@ def test_not_reads(query, said):
 
 def test_read_only_false_is_a_write_whatever_the_text():
     assert not sql_verdict("SELECT 1", read_only=False).read
+
+
+# -- text that MySQL reads differently (a `mysql -e` step is judged by the same reading) -------
+
+@pytest.mark.parametrize("query, said", [
+    # MySQL's `--` starts a comment only before a space: `--1` is minus minus one
+    ("SELECT 1 --1; DELETE FROM t", "2 statements"),
+    # a backquoted name holds a quote that PostgreSQL would take for a string
+    ("SELECT 1 AS `'`; DELETE FROM t; SELECT 1 AS `'`", "3 statements"),
+    # MySQL's comments do not nest: the first */ ends it
+    ("SELECT 1 /* /* */; DELETE FROM t; -- */", "2 statements"),
+    # a versioned comment is code to MySQL
+    ("SELECT 1 /*!50000 INTO OUTFILE '/tmp/x' */", "/*!"),
+    ("SELECT 1 /*M! , sys_exec('id') */", "/*!"),
+    # a $$ is a name to MySQL, not a quote
+    ("SELECT $$;DELETE FROM t$$", "2 statements"),
+])
+def test_not_reads_as_mysql_reads_them(query, said):
+    problem = sql_problem(query)
+    assert problem is not None and said in problem, problem
+
+
+def test_mysql_reading_is_not_applied_to_the_sql_plugins_postgresql_text():
+    # Given a dollar-quoted body, which the sql plugin (PostgreSQL) reads as a string
+    # Then it stays a read there, while a mysql -e step with the same text is refused
+    assert sql_verdict("SELECT $$;DELETE FROM t$$").read
+    assert not classify_pipeline([["mysql", "-e", "SELECT $$;DELETE FROM t$$"]]).read
+
+
+@pytest.mark.parametrize("command", [
+    ["mysql", "-e", "SELECT 1 --1; DELETE FROM t"],
+    ["mysql", "-e", "SELECT 1 AS `'`; DELETE FROM t; SELECT 1 AS `'`"],
+    ["mysql", "-e", "SELECT 1 /* /* */; DELETE FROM t; -- */"],
+    ["mysql", "-e", "SELECT 1 /*!50000 INTO OUTFILE '/tmp/x' */"],
+    ["mysql", "-e", "SELECT GET_LOCK('deploy', 100000)"],
+    ["mysql", "-e", "SELECT LOAD_FILE('/etc/shadow')"],
+    ["psql", "-c", "SELECT lowrite(lo_open(16400, 131072), 'x')"],
+    ["psql", "-c", "SELECT pg_ls_dir('/')"],
+])
+def test_database_clients_with_hidden_effects_are_not_reads(command):
+    assert not classify_pipeline([command]).read
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT 1 -- a comment\n", "SELECT 1 # a comment", "SELECT `name` FROM t",
+    "SELECT \"it's\" FROM t", "SELECT 1 /*+ MAX_EXECUTION_TIME(1000) */",
+    "SELECT data #>> '{a,b}' FROM t",
+])
+def test_mysql_reads_that_stay_reads(query):
+    assert sql_problem(query) is None, sql_problem(query)
+
+
+@pytest.mark.parametrize("function", [
+    "lowrite", "lo_truncate64", "pg_ls_dir", "pg_stat_file", "pg_ls_logdir", "pg_ls_waldir",
+    "get_lock", "release_lock", "load_file", "sys_exec", "sys_eval",
+])
+def test_more_functions_that_act_on_the_server(function):
+    assert f"{function}()" in (sql_problem(f"SELECT {function.upper()}(1, 2)") or "")
