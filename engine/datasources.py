@@ -32,6 +32,7 @@ What this module does not own: connecting to anything (the plugins), reading set
 from __future__ import annotations
 
 import base64
+import html
 import json
 import logging
 import re
@@ -140,8 +141,11 @@ class Redactor:
     secret wherever it sits inside a longer base64 text, e.g. the password in
     `base64(user:password)`); and the whole `Basic <base64>` / `Bearer <token>` header values.
     A data source declares `user:password` as one of its secrets so that its Basic header is
-    known whole. Also hex (`xxd -p`, a hex dump's bytes), every byte percent-encoded (`%53%33`)
-    and every character `\\u`-escaped, in either case.
+    known whole. Also hex, its bytes together or apart (`xxd -p`, a hex dump's `53 33`, `5333
+    6372`, `53:33`, `\\x53\\x33`), every byte percent-encoded (`%53%33`), every character
+    `\\u`-escaped, HTML-escaped (`&amp;`, `&quot;`: a web page echoing it), and the hex and
+    base64 of its UTF-16 (what Windows and PowerShell's `-EncodedCommand` carry). Whole forms
+    are matched in any case (`tr a-z A-Z`, a tool that shouts).
 
     In part: any piece of a secret at least `piece_min(len)` characters long (half the secret,
     and never under `PIECE_MIN`), wherever it sits (`S3cr3t-P...` from a tool that shows the
@@ -166,9 +170,13 @@ class Redactor:
         for secret in self.secrets:
             forms |= _forms(secret)
         self._forms = sorted(forms, key=len, reverse=True)  # longest first: no leftovers
-        self._pattern = re.compile("|".join(map(re.escape, self._forms))) if forms else None
+        # a hex run, its bytes apart or together, before the literal forms it would contain
+        spread = [_spread_hex(raw) for secret in self.secrets
+                  for raw in (secret.encode(), secret.encode("utf-16-le"))]
+        whole = [*spread, *map(re.escape, self._forms)]
+        self._pattern = re.compile("|".join(whole), re.IGNORECASE) if forms else None
         self._bytes_pattern = (
-            re.compile(b"|".join(re.escape(f.encode()) for f in self._forms)) if forms else None
+            re.compile("|".join(whole).encode(), re.IGNORECASE) if forms else None
         )
         # Pieces are found by anchors: short runs of each secret, spaced so that every piece
         # of piece_min(len) characters holds one whole; a hit grows into the piece around it.
@@ -305,16 +313,32 @@ class RedactingLogger(logging.LoggerAdapter[logging.Logger]):
         self.logger.log(level, self.redactor.redact(text), **kwargs)
 
 
+def _spread_hex(raw: bytes) -> str:
+    """A pattern for the hex of `raw` with its bytes together or apart: `5333`, `53 33`,
+    `53:33`, `53-33`, `\\x53\\x33`, `0x53 0x33` (matched in any case)."""
+    return "[ :-]?".join(r"(?:\\x|0x)?" + f"{b:02x}" for b in raw)
+
+
 def _forms(secret: str) -> set[str]:
-    """Every text in which `secret` is known to travel."""
+    """Every text in which `secret` is known to travel (the hex of its bytes apart: in
+    `_spread_hex`)."""
     raw = secret.encode()
     forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret),
              json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
-             repr(secret)[1:-1], f"Bearer {secret}",
-             raw.hex(), raw.hex().upper(),
+             repr(secret)[1:-1], f"Bearer {secret}", html.escape(secret),
+             html.escape(secret, quote=False), raw.hex(), raw.hex().upper(),
              "".join(f"%{b:02X}" for b in raw), "".join(f"%{b:02x}" for b in raw),
              "".join(f"\\u{ord(c):04x}" for c in secret),
              "".join(f"\\u{ord(c):04X}" for c in secret)}
+    for raw in (secret.encode(), secret.encode("utf-16-le")):
+        forms |= _base64_forms(raw)
+    return {f for f in forms if f}
+
+
+def _base64_forms(raw: bytes) -> set[str]:
+    """The base64 of `raw`, whole, and the run of characters that encode it inside a longer
+    base64 text."""
+    forms: set[str] = set()
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         whole = encode(raw).decode()
         forms |= {whole, whole.rstrip("="), f"Basic {whole}"}
@@ -325,7 +349,7 @@ def _forms(secret: str) -> set[str]:
             core = encoded[first:last]
             if len(core) >= Redactor.PARTIAL_MIN:
                 forms.add(core)
-    return {f for f in forms if f}
+    return forms
 
 
 def _mask_edge(text: str, forms: list[str], shortest: int, *, at_end: bool) -> str:
