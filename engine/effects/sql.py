@@ -128,7 +128,9 @@ def _statements(text: str) -> list[str]:
             i = _end_of_block_comment(text, i)
             current.append(" ")
         elif c == "'":
-            escapes = i > 0 and text[i - 1] in "eE" and (i < 2 or not text[i - 2].isalnum())
+            # E'...' only where the E starts a word: `my_e'..'` is a name and a string
+            escapes = i > 0 and text[i - 1] in "eE" and \
+                (i < 2 or not (text[i - 2].isalnum() or text[i - 2] in "_$"))
             i = _end_of_quote(text, i, "'", backslash=escapes)
             current.append(" '' ")
         elif c == '"':

@@ -40,6 +40,9 @@ def test_reads(query):
     ("SELECT nextval('s')", "nextval()"), ("SELECT 1 /* unterminated", "unterminated"),
     ('SELECT U&"\\0070g_terminate_backend"(1)', "Unicode-escaped"),
     ("SET statement_timeout = 0", "starts with SET"), ("", "no statement"),
+    # `my_e` is a type name before a standard string, not the E of an escape string: the
+    # backslash escapes nothing and the quote ends the string
+    ("SELECT my_e'\\'; DELETE FROM t; --'", "2 statements"),
 ])
 def test_not_reads(query, said):
     verdict = sql_verdict(query)
