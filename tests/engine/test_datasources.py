@@ -166,7 +166,7 @@ def _hex_apart(data: bytes, sep: str, prefix: str = "") -> str:
     _hex_apart(PLANTED.encode(), "", "\\x"),  # a C or bash $'...' escape, PostgreSQL's bytea
     _hex_apart(PLANTED.encode(), " ", "0x"),
     html.escape(PLANTED),  # a web page echoing it: &quot;
-    PLANTED.upper(), PLANTED.swapcase(),  # a tool that shouts
+    PLANTED.upper(), PLANTED.lower(),  # a tool that shouts
     base64.b64encode(PLANTED.encode("utf-16-le")).decode(),  # PowerShell -EncodedCommand
     PLANTED.encode("utf-16-le").hex(),
 ])
