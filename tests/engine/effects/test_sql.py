@@ -109,3 +109,15 @@ def test_mysql_reads_that_stay_reads(query):
 ])
 def test_more_functions_that_act_on_the_server(function):
     assert f"{function}()" in (sql_problem(f"SELECT {function.upper()}(1, 2)") or "")
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT lo_create(0)", "SELECT lo_creat(-1)", "SELECT lo_from_bytea(0, 'x')",
+    "SELECT lo_put(16400, 0, 'x')", "SELECT lowrite(lo_open(16400, 131072), 'x')",
+    "SELECT lo_truncate(lo_open(16400, 131072), 0)",
+    "SELECT lo_truncate64(lo_open(16400, 131072), 0)", "SELECT lo_unlink(16400)",
+])
+def test_large_object_writes_are_not_reads(query):
+    # PostgreSQL before 17 runs each of these in a READ ONLY transaction (15.20 here wrote
+    # and unlinked large objects): for the sql plugin the table is the only thing that says no
+    assert not sql_verdict(query).read
