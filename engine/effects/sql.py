@@ -58,12 +58,14 @@ pg_stat_reset_slru pg_stat_reset_replication_slot pg_stat_reset_subscription_sta
 pg_stat_statements_reset pg_import_system_collations pg_notify pg_log_backend_memory_contexts
 pg_truncate_visibility_map pg_drop_all_replication_slots query_to_xml query_to_xmlschema
 query_to_xml_and_xmlschema cursor_to_xml ts_stat lowrite lo_truncate64
+brin_summarize_new_values brin_summarize_range brin_desummarize_range gin_clean_pending_list
 pg_ls_dir pg_stat_file pg_ls_logdir pg_ls_waldir pg_ls_tmpdir pg_ls_archive_statusdir
 pg_ls_logicalsnapdir pg_ls_logicalmapdir pg_ls_replslotdir pg_ls_summariesdir
 get_lock release_lock release_all_locks load_file sys_exec sys_eval
 """.split())
-"""PostgreSQL's (reading the server's files and directories counts: they are not the data),
-then MySQL's: a named lock held, a server file read, a program run (the sys_exec UDF)."""
+"""PostgreSQL's (reading the server's files and directories counts: they are not the data;
+the BRIN and GIN maintenance calls write an index, in a READ ONLY transaction too), then
+MySQL's: a named lock held, a server file read, a program run (the sys_exec UDF)."""
 _EFFECT_PREFIXES = ("dblink",)
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|\S")
