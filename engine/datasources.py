@@ -32,6 +32,7 @@ What this module does not own: connecting to anything (the plugins), reading set
 from __future__ import annotations
 
 import base64
+import html
 import json
 import logging
 import re
@@ -140,8 +141,11 @@ class Redactor:
     secret wherever it sits inside a longer base64 text, e.g. the password in
     `base64(user:password)`); and the whole `Basic <base64>` / `Bearer <token>` header values.
     A data source declares `user:password` as one of its secrets so that its Basic header is
-    known whole. Also hex (`xxd -p`, a hex dump's bytes), every byte percent-encoded (`%53%33`)
-    and every character `\\u`-escaped, in either case.
+    known whole. Also hex, its bytes together or apart (`xxd -p`, a hex dump's `53 33` or
+    `5333 6372`, `53:33`, `\\x53\\x33`), every byte percent-encoded (`%53%33`), every character
+    `\\u`-escaped, HTML-escaped (`&amp;`, `&quot;`: a web page echoing it), the hex and
+    base64 of its UTF-16 (what Windows and PowerShell's `-EncodedCommand` carry), and the
+    secret in upper or lower case (`tr a-z A-Z`, a tool that shouts).
 
     In part: any piece of a secret at least `piece_min(len)` characters long (half the secret,
     and never under `PIECE_MIN`), wherever it sits (`S3cr3t-P...` from a tool that shows the
@@ -166,10 +170,9 @@ class Redactor:
         for secret in self.secrets:
             forms |= _forms(secret)
         self._forms = sorted(forms, key=len, reverse=True)  # longest first: no leftovers
-        self._pattern = re.compile("|".join(map(re.escape, self._forms))) if forms else None
-        self._bytes_pattern = (
-            re.compile(b"|".join(re.escape(f.encode()) for f in self._forms)) if forms else None
-        )
+        whole = _alternation(self._forms)
+        self._pattern = re.compile(whole) if forms else None
+        self._bytes_pattern = re.compile(whole.encode()) if forms else None
         # Pieces are found by anchors: short runs of each secret, spaced so that every piece
         # of piece_min(len) characters holds one whole; a hit grows into the piece around it.
         anchors: dict[str, list[tuple[str, int]]] = {}
@@ -241,6 +244,34 @@ class Redactor:
     __call__ = redact_obj
 
 
+def _alternation(forms: Iterable[str]) -> str:
+    """A pattern matching any of `forms`, the longest where several start alike, written as a
+    tree of their common beginnings: at each character of a text the search follows the one
+    branch that starts like it, instead of trying every form (a secret has dozens)."""
+    tree: dict[str | None, Any] = {}
+    for form in forms:
+        node = tree
+        for ch in form:
+            node = node.setdefault(ch, {})
+        node[None] = {}
+    return _branches(tree)
+
+
+def _branches(node: dict[str | None, Any]) -> str:
+    branches = []
+    for ch in sorted(k for k in node if k is not None):
+        run, child = [ch], node[ch]
+        while len(child) == 1 and None not in child:  # a run with no fork: plain text
+            (nxt, child), = child.items()
+            run.append(nxt)
+        branches.append(re.escape("".join(run)) + _branches(child))
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 and None not in node else \
+        "(?:" + "|".join(branches) + ")"
+    return body + "?" if None in node else body  # greedy: a longer form first
+
+
 _T = TypeVar("_T", str, bytes)
 
 
@@ -305,16 +336,46 @@ class RedactingLogger(logging.LoggerAdapter[logging.Logger]):
         self.logger.log(level, self.redactor.redact(text), **kwargs)
 
 
+def _hex_dumps(raw: bytes) -> set[str]:
+    """The hex of `raw` as dumps and escapes print it, in lower and upper case: together
+    (`xxd -p`), a byte apart (`hexdump -C`, `od`: `53 33`; openssl: `53:33`), in xxd's groups of
+    two bytes (either alignment: `5333 6372`, `53 3363 72`), `\\x`-escaped (C, bash
+    `$'...'`) and as `0x53 0x33`. Plain text, not patterns: the search over a long output
+    stays as fast as for the secret itself."""
+    forms: set[str] = set()
+    for digits in (raw.hex(), raw.hex().upper()):
+        pairs = [digits[i:i + 2] for i in range(0, len(digits), 2)]
+        forms |= {digits, " ".join(pairs), ":".join(pairs), "".join(f"\\x{p}" for p in pairs),
+                  " ".join(f"0x{p}" for p in pairs)}
+        for first in (2, 1):  # xxd groups: the secret starting a group, or inside one
+            groups = ["".join(pairs[:first])] + ["".join(pairs[i:i + 2])
+                                                  for i in range(first, len(pairs), 2)]
+            forms.add(" ".join(groups))
+    return forms
+
+
 def _forms(secret: str) -> set[str]:
     """Every text in which `secret` is known to travel."""
     raw = secret.encode()
-    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret),
+    forms = {secret, secret.upper(), secret.lower(), quote(secret, safe=""), quote(secret),
+             quote_plus(secret),
              json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
-             repr(secret)[1:-1], f"Bearer {secret}",
-             raw.hex(), raw.hex().upper(),
+             repr(secret)[1:-1], f"Bearer {secret}", html.escape(secret),
+             html.escape(secret, quote=False), *_hex_dumps(raw),
              "".join(f"%{b:02X}" for b in raw), "".join(f"%{b:02x}" for b in raw),
              "".join(f"\\u{ord(c):04x}" for c in secret),
              "".join(f"\\u{ord(c):04X}" for c in secret)}
+    wide = secret.encode("utf-16-le")
+    forms |= {wide.hex(), wide.hex().upper()}
+    for raw in (secret.encode(), wide):
+        forms |= _base64_forms(raw)
+    return {f for f in forms if f}
+
+
+def _base64_forms(raw: bytes) -> set[str]:
+    """The base64 of `raw`, whole, and the run of characters that encode it inside a longer
+    base64 text."""
+    forms: set[str] = set()
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         whole = encode(raw).decode()
         forms |= {whole, whole.rstrip("="), f"Basic {whole}"}
@@ -325,7 +386,7 @@ def _forms(secret: str) -> set[str]:
             core = encoded[first:last]
             if len(core) >= Redactor.PARTIAL_MIN:
                 forms.add(core)
-    return {f for f in forms if f}
+    return forms
 
 
 def _mask_edge(text: str, forms: list[str], shortest: int, *, at_end: bool) -> str:

@@ -11,6 +11,8 @@ step's parameters is a *sink*, and each sink takes some input types (`engine.val
     script    program text: sed/awk programs, `-c`/`-e`         nothing: a value is never code
               arguments of shells and interpreters, ssh's
               remote command, `watch`'s command, jq filters
+    sql       the SQL text of a database client: psql -c,      every type but text
+              mysql -e, clickhouse-client -q, sqlite3's SQL
     argv      any other argv word                               every type but text
     promql    a Prometheus query                                every type but text
     url       an HTTP url or path                               every type but text
@@ -24,6 +26,12 @@ checks a rendered argv word just before the step runs: a word rendered from a te
 start with `-` unless the guide wrote the `-` itself (`--namespace={{ inputs.ns }}`), and
 carries no control character. Values bound by earlier steps (`vars.*`, `steps.*`) have no
 declared type, so the rendered check is what stands between them and an option.
+
+A value in SQL text (`psql -c "... WHERE ns = '{{ inputs.ns }}'"`) is spliced into code that
+a database parses: inside a quoted literal it may not hold that quote or a backslash (which
+would end the literal); anywhere else it must be one number or word (letters, digits, `_`,
+`.`). Checked on the values a template reads, like a URL's, for every value: a path, a regex,
+a URL or an earlier step's output can hold a quote (`sql_value_problem`).
 
 It does not check a value against its type (`engine.values`) or decide what a command does to
 the world (the read-only table).
@@ -40,11 +48,12 @@ from engine.plan import InputSpec, Plan, Step
 from engine.templating import is_template, references
 from engine.values import control_characters, shown
 
-Sink = Literal["program", "script", "argv", "promql", "url", "path", "data"]
+Sink = Literal["program", "script", "sql", "argv", "promql", "url", "path", "data"]
 
 _REFUSES: dict[Sink, frozenset[str]] = {
     "program": frozenset({"*"}),
     "script": frozenset({"*"}),
+    "sql": frozenset({"text"}),
     "argv": frozenset({"text"}),
     "promql": frozenset({"text"}),
     "url": frozenset({"text"}),
@@ -75,6 +84,12 @@ _PROGRAM_FIRST = {  # tool -> (flags whose value is a program, flags naming a pr
                                                                "--output-format"})),
 }
 _TWO_VALUES = {"--arg": 2, "--argjson": 2, "--slurpfile": 2, "--rawfile": 2}
+_SQL_FLAGS = {  # database client -> flags whose value is SQL text the server parses
+    **{c: frozenset({"-c", "--command"}) for c in ("psql", "gitlab-psql")},
+    **{c: frozenset({"-e", "--execute"}) for c in ("mysql", "mariadb")},
+    "clickhouse-client": frozenset({"-q", "--query"}),
+    "sqlite3": frozenset({"-cmd"}),
+}
 """jq's options that take a name and a value."""
 _WRAPPERS = {  # tool -> flags that take a value, before the wrapped command
     "sudo": frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-U", "-r", "-t"}),
@@ -131,6 +146,9 @@ def _classify(argv: list[str], start: int, sinks: list[Sink]) -> None:
             if (word in flags or bundled) and j + 1 < len(argv):
                 sinks[j + 1] = "script"
                 break
+        return
+    if tool in _SQL_FLAGS:
+        _sql_text(argv, i, tool, sinks)
         return
     if tool in _PROGRAM_FIRST:
         program_flags, file_flags, value_flags = _PROGRAM_FIRST[tool]
@@ -190,6 +208,28 @@ def _classify(argv: list[str], start: int, sinks: list[Sink]) -> None:
                 sub: list[Sink] = ["argv"] * (end - j - 1)
                 _classify(argv[j + 1 : end], 0, sub)
                 sinks[j + 1 : end] = sub
+
+
+def _sql_text(argv: list[str], i: int, tool: str, sinks: list[Sink]) -> None:
+    """Mark the SQL text of a database client: a flag's value (`-c SQL`, `--command=SQL`,
+    `-cSQL`), and sqlite3's operands after the database file."""
+    flags = _SQL_FLAGS[tool]
+    operands = 0
+    j = i
+    while j < len(argv):
+        word = argv[j]
+        flag = word.partition("=")[0]
+        if word in flags and j + 1 < len(argv):
+            sinks[j + 1] = "sql"
+            j += 1
+        elif flag in flags and "=" in word or \
+                word[:2] in flags and len(word) > 2 and not word.startswith("--"):
+            sinks[j] = "sql"
+        elif not word.startswith("-"):
+            operands += 1
+            if tool == "sqlite3" and operands > 1:
+                sinks[j] = "sql"
+        j += 1
 
 
 _SSH_VALUE_FLAGS = frozenset("-b -c -D -E -e -F -I -i -J -L -l -m -O -o -p -Q -R -S -W -w".split())
@@ -293,12 +333,15 @@ def step_problems(step: Step, specs: Mapping[str, InputSpec]) -> list[Misplaced]
 
 
 _SINK_WORDS: dict[Sink, str] = {
-    "argv": "a command-line argument", "promql": "PromQL text", "url": "part of a URL",
-    "path": "a path", "data": "data", "program": "the program", "script": "program text",
+    "sql": "SQL text", "argv": "a command-line argument", "promql": "PromQL text",
+    "url": "part of a URL", "path": "a path", "data": "data", "program": "the program",
+    "script": "program text",
 }
 _HINTS: dict[Sink, str] = {
     "argv": "Free text is only passed as data; give the input a narrower type (name, path, "
             "integer, enum, ...)",
+    "sql": "Free text is only passed as data: use the sql plugin (a bound value), or give "
+           "the input a narrower type (name, integer, enum)",
     "promql": "Give the input a narrower type (name, integer, duration, ...)",
     "url": "Give the input a narrower type (name, integer, enum, ...)",
     "path": "Declare the input as `type: path` (with `roots`) or `type: name`",
@@ -338,13 +381,15 @@ def rendered_problem(plugin: str | None, templates: Mapping[str, Any],
     to `--` must not change how the words after it are read."""
     values = {where: text for where, text, _ in param_sinks(plugin, rendered)}
     for where, template, sink in param_sinks(plugin, templates):
-        if sink not in ("argv", "path"):
+        if sink not in ("argv", "path", "sql"):
             continue
         value = values.get(where)
         if value is None:
             continue
         problem = argv_problem(template, value) or (
-            url_value_problem(template, memory) if memory is not None else None)
+            url_value_problem(template, memory) if memory is not None else None) or (
+            sql_value_problem(template, memory) if memory is not None and sink == "sql"
+            else None)
         if problem:
             return f"{where}: {problem}"
     return None
@@ -370,6 +415,56 @@ def url_value_problem(template: str, memory: Mapping[str, Any]) -> str | None:
             return (f"the value {shown(text)} of {ref} would change the URL it is put into "
                     f"(it contains {bad!r})")
     return None
+
+
+_SQL_WORD = re.compile(r"[A-Za-z0-9_.]+")
+
+
+def sql_value_problem(template: str, memory: Mapping[str, Any]) -> str | None:
+    """A value put into SQL text may not change the SQL: inside a quoted literal or name it
+    holds neither that quote nor a backslash; elsewhere it is one number or word."""
+    for expression, quote in _sql_places(template):
+        for ref in sorted(_refs(expression)):
+            value = _lookup(memory, ref)
+            if value is None:
+                continue
+            text = str(value)
+            if quote:
+                bad = next((c for c in (quote, "\\") if c in text), None)
+                if bad is not None:
+                    return (f"the value {shown(text)} of {ref} would end the {quote}...{quote} "
+                            f"it sits in, in SQL text (it holds {bad!r})")
+                continue
+            bad = next((c for c in text if not _SQL_WORD.fullmatch(c)), None)
+            if bad is not None:
+                return (f"the value {shown(text)} of {ref} would change the SQL it is put "
+                        "into: outside a quoted literal a value is one number or word, "
+                        f"and it holds {bad!r}")
+    return None
+
+
+def _sql_places(template: str) -> Iterator[tuple[str, str]]:
+    """(template expression, the quote it sits in or "") for each `{{ }}` or `{% %}` of a
+    SQL text; a `{% %}` block counts as outside any quote (the stricter place)."""
+    quote = ""
+    i, n = 0, len(template)
+    while i < n:
+        if template.startswith(("{{", "{%"), i):
+            close = "}}" if template[i + 1] == "{" else "%}"
+            end = template.find(close, i + 2)
+            end = n if end < 0 else end + 2
+            yield template[i:end], quote if close == "}}" else ""
+            i = end
+            continue
+        c = template[i]
+        if not quote and c in "'\"`":
+            quote = c
+        elif quote and c == quote:
+            if template.startswith(quote * 2, i):
+                i += 1
+            else:
+                quote = ""
+        i += 1
 
 
 def _refs(text: str) -> set[str]:

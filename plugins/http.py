@@ -9,7 +9,8 @@ Where a request goes is fixed text. `url` is never a template (the executor pass
 unrendered, and a template there is refused): the scheme, host and port come from it or from
 the data source, never from a value. Values go in `path`, a list of segments appended to the
 url's path, each percent-encoded as ONE segment (`/`, `?`, `#` and `%` cannot change the path;
-a segment that is `.` or `..` is refused), and in `query`, a mapping that httpx encodes
+a segment that is `.` or `..`, or holds one between its slashes once decoded, as a proxy
+that decodes `%2F` would read it, is refused), and in `query`, a mapping that httpx encodes
 (`q=x&admin=true#` stays the value of `q`). A `Host` header is refused for the same reason.
 
 Data source: the executor resolves `source` into `ctx.data_source`, a mapping that may carry
@@ -140,7 +141,7 @@ class HttpParams(BaseModel):
             text = str(segment)
             if not text:
                 raise ValueError("a path segment is empty")
-            if unquote(text) in (".", ".."):
+            if _moves(text):
                 raise ValueError(f"path segment {text!r} would move up or stay in the path; "
                                  "a segment names one thing")
         return v
@@ -159,6 +160,16 @@ class HttpParams(BaseModel):
         for path in v.values():
             parse_path(path)
         return v
+
+
+def _moves(segment: str) -> bool:
+    """Whether a segment, decoded as a server or a proxy in front of it may decode it (twice,
+    `%2F` and `\\` as slashes, Tomcat's `;params` dropped), holds a `.` or `..` step: nginx
+    resolves `..%2F..%2Fadmin` to `/admin` before it passes the request on."""
+    text = segment
+    for _ in range(3):
+        text = unquote(text)
+    return any(part.split(";", 1)[0] in (".", "..") for part in re.split(r"[/\\]", text))
 
 
 def parse_path(path: str) -> list[str | int]:

@@ -22,6 +22,13 @@ they run with a read-only view of the filesystem (`run_pipeline(read_only=True)`
 so a step wrongly taken for read-only fails saying it could not write, instead of writing.
 Where no sandbox can be made, the dry run says so once (a warning) and is not enforced.
 
+An ungated step (not `ctx.mutating`) reaches PostgreSQL only in read-only transactions: its
+environment carries `PGOPTIONS=... -c default_transaction_read_only=on`, which every libpq
+client (psql, pg_dump, a script's driver) sends to the server. The read-only table judges
+`psql -c` by its text, and a text cannot tell that `SELECT archive_old_rows()` calls a
+function that deletes; the database can. (A superuser login can still act beyond the
+database; the table refuses those calls by name.)
+
 This module does not render templates, decide `mutating`, or enforce approvals.
 """
 
@@ -31,6 +38,7 @@ import asyncio
 import os
 import shlex
 import time
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -47,6 +55,9 @@ from plugins._process import (
 
 STDERR_TAIL_CHARS = 2000
 MAX_LINES = 200
+PG_READ_ONLY = "-c default_transaction_read_only=on"
+"""What an ungated step's PostgreSQL clients send the server (`PGOPTIONS`): later settings
+win, so it goes last."""
 
 
 class ShellParams(BaseModel):
@@ -101,6 +112,8 @@ class ShellPlugin(PluginBase):
             raise StepFailed(f"working directory does not exist: {params.cwd}",
                              retryable=False, step=ctx.step_id)
         env = {**os.environ, **params.env} if params.env else None
+        if not ctx.mutating:
+            env = reading_only(os.environ if env is None else env)
         started = time.monotonic()
         ctx.logger.debug("step %s runs: %s", ctx.step_id, command)
         read_only = ctx.dry_run and self.sandbox_dry_runs
@@ -135,6 +148,12 @@ class ShellPlugin(PluginBase):
             cls._warned_unsandboxed = True
             ctx.logger.warning("dry run not enforced by the OS: %s; ungated steps run with "
                                "write access (install bubblewrap to enforce it)", problem)
+
+
+def reading_only(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` for an ungated step: PostgreSQL clients in read-only transactions."""
+    options = env.get("PGOPTIONS", "").strip()
+    return {**env, "PGOPTIONS": f"{options} {PG_READ_ONLY}".strip()}
 
 
 def _result(params: ShellParams, res: PipelineResult, command: str, duration_s: float,

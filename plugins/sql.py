@@ -22,7 +22,10 @@ an approval gate: `ctx.mutating`); every other step:
   same statement. So the plugin asks the database which of those rights the login can act
   with, and refuses to run an ungated statement on such a login. Left to a plain login: ending
   its OWN other sessions (`pg_terminate_backend` of a session of the same role); give
-  Mendflow a login of its own.
+  Mendflow a login of its own. Nor does a READ ONLY transaction hold every function: before
+  PostgreSQL 17 the large-object functions (lo_create, lowrite, lo_put, lo_unlink) write in
+  one, and pg_notify, advisory locks and set_config act in one; the read-only table
+  (`engine.effects.sql`) refuses those by name before an ungated step runs.
 - SQLite: a read-only open, `query_only`, and an authorizer that allows reading and nothing
   else (no ATTACH, which would create a file; no VACUUM INTO, no PRAGMA that sets anything).
 

@@ -7,6 +7,14 @@ DELETE), no COPY, no row lock (FOR UPDATE / FOR SHARE), and calls none of the se
 functions that act on the server (end a session, reload its configuration, read or write its
 files, change a setting or a sequence, reach another database).
 
+The text is read twice, as PostgreSQL and as MySQL read it, and is a read only if both
+readings say so: the same words reach `psql -c` and `mysql -e`, and the two disagree about
+where a comment or a string ends (MySQL's `--` needs a space after it, its `/* */` do not
+nest, `#` starts a comment, a backquote quotes a name, `$$` is no quote, and `/*! ... */` is
+code). A reading that sees less than the database only hides; so both must pass. The sql
+plugin's text goes to PostgreSQL (or SQLite) only, and is read as PostgreSQL reads it
+(`dialects`).
+
 This is the compiler's and the runtime's reading of the text; the database-side enforcement
 (a read-only transaction) is the sql plugin's, and catches what a text reading cannot (a
 user-defined function that writes). String literals, quoted identifiers and dollar-quoted
@@ -16,6 +24,7 @@ bodies are data here, never keywords.
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from engine.effects.options import NotRead
 
@@ -48,18 +57,39 @@ pg_stat_reset_shared pg_stat_reset_single_table_counters pg_stat_reset_single_fu
 pg_stat_reset_slru pg_stat_reset_replication_slot pg_stat_reset_subscription_stats
 pg_stat_statements_reset pg_import_system_collations pg_notify pg_log_backend_memory_contexts
 pg_truncate_visibility_map pg_drop_all_replication_slots query_to_xml query_to_xmlschema
-query_to_xml_and_xmlschema cursor_to_xml ts_stat
+query_to_xml_and_xmlschema cursor_to_xml ts_stat lowrite lo_truncate64
+brin_summarize_new_values brin_summarize_range brin_desummarize_range gin_clean_pending_list
+pg_ls_dir pg_stat_file pg_ls_logdir pg_ls_waldir pg_ls_tmpdir pg_ls_archive_statusdir
+pg_ls_logicalsnapdir pg_ls_logicalmapdir pg_ls_replslotdir pg_ls_summariesdir
+get_lock release_lock release_all_locks load_file sys_exec sys_eval
 """.split())
+"""PostgreSQL's (reading the server's files and directories counts: they are not the data;
+the BRIN and GIN maintenance calls write an index, in a READ ONLY transaction too), then
+MySQL's: a named lock held, a server file read, a program run (the sys_exec UDF)."""
 _EFFECT_PREFIXES = ("dblink",)
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|\S")
 
+Dialect = Literal["postgresql", "mysql"]
+DIALECTS: tuple[Dialect, ...] = ("postgresql", "mysql")
 
-def sql_problem(text: str, *, starts: frozenset[str] = _STARTS) -> str | None:
+
+def sql_problem(text: str, *, starts: frozenset[str] = _STARTS,
+                dialects: tuple[Dialect, ...] = DIALECTS) -> str | None:
     """Why this SQL text is not read-only, or None if it only reads. `starts`: the words a
-    reading statement may start with (a compute step takes SELECT and WITH only)."""
+    reading statement may start with (a compute step takes SELECT and WITH only);
+    `dialects`: the readings that must each find one read (every one, unless the text can
+    reach only some databases)."""
+    for dialect in dialects:
+        problem = _problem(text, starts, dialect)
+        if problem is not None:
+            return problem if dialect == dialects[0] else f"{problem} (as MySQL reads it)"
+    return None
+
+
+def _problem(text: str, starts: frozenset[str], dialect: Dialect) -> str | None:
     try:
-        statements = _statements(text)
+        statements = (_statements if dialect == "postgresql" else _mysql_statements)(text)
     except NotRead as exc:
         return exc.reason
     if not statements:
@@ -100,7 +130,9 @@ def _statements(text: str) -> list[str]:
             i = _end_of_block_comment(text, i)
             current.append(" ")
         elif c == "'":
-            escapes = i > 0 and text[i - 1] in "eE" and (i < 2 or not text[i - 2].isalnum())
+            # E'...' only where the E starts a word: `my_e'..'` is a name and a string
+            escapes = i > 0 and text[i - 1] in "eE" and \
+                (i < 2 or not (text[i - 2].isalnum() or text[i - 2] in "_$"))
             i = _end_of_quote(text, i, "'", backslash=escapes)
             current.append(" '' ")
         elif c == '"':
@@ -119,6 +151,46 @@ def _statements(text: str) -> list[str]:
                 raise NotRead("the SQL has an unterminated dollar-quoted string", cause="sql")
             i = end + len(tag)
             current.append(" '' ")
+        elif c == ";":
+            out.append("".join(current))
+            current = []
+            i += 1
+        else:
+            current.append(c)
+            i += 1
+    out.append("".join(current))
+    return [s for s in out if s.strip()]
+
+
+def _mysql_statements(text: str) -> list[str]:
+    """`_statements` as MySQL reads the text: `#` and `-- ` (with the space) start a line
+    comment, `/* */` ends at the first `*/`, `'` and `"` quote strings with backslash escapes,
+    a backquote quotes a name; a `/*! */` comment (code to MySQL) raises NotRead."""
+    out: list[str] = []
+    current: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#" or text.startswith("--", i) and (i + 2 == n or text[i + 2] <= " "):
+            i = _end_of_line(text, i)
+            current.append(" ")
+        elif text.startswith(("/*!", "/*M!"), i):
+            raise NotRead("the SQL has a MySQL executable comment (/*! ... */), whose text "
+                          "MySQL runs", cause="sql")
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                raise NotRead("the SQL has an unterminated /* comment", cause="sql")
+            i = end + 2
+            current.append(" ")
+        elif c in "'\"":
+            i = _end_of_quote(text, i, c, backslash=True)
+            current.append(" '' ")
+        elif c == "`":
+            start, i = i, _end_of_quote(text, i, "`", backslash=False)
+            name = text[start + 1:i - 1]
+            # MySQL's names of functions are not case-sensitive, quoted or not
+            current.append(f" {name} " if _effect_function(name.lower()) else ' "x" ')
         elif c == ";":
             out.append("".join(current))
             current = []

@@ -45,7 +45,9 @@ def shell_verdict(pipeline: Sequence[Sequence[str]], *,
 def sql_verdict(query: str, *, read_only: bool = True) -> Verdict:
     if not read_only:
         return Verdict("mutate", "the step says read_only: false, a write", "sql")
-    problem = sql_problem(query)
+    # The sql plugin talks to PostgreSQL or SQLite, never MySQL; and the database holds the
+    # step to reading (a READ ONLY transaction, SQLite's authorizer) whatever the text says.
+    problem = sql_problem(query, dialects=("postgresql",))
     return READ if problem is None else Verdict("mutate", problem, "sql")
 
 

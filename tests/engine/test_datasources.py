@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -152,6 +153,34 @@ PLANTED = 'Zq7/pl@nt"ed+K9 w'
 def test_every_form_a_secret_travels_in_is_redacted(form: str) -> None:
     redactor = Redactor([PLANTED, f"alice:{PLANTED}"])
     assert redactor.redact(f"before {form} after") == "before *** after"
+
+
+def _hex_apart(data: bytes, sep: str, prefix: str = "") -> str:
+    return sep.join(f"{prefix}{b:02x}" for b in data)
+
+
+@pytest.mark.parametrize("form", [
+    _hex_apart(PLANTED.encode(), " "),  # hexdump -C, od -t x1
+    " ".join(PLANTED.encode().hex()[i:i + 4] for i in range(0, 34, 4)),  # xxd's groups
+    _hex_apart(PLANTED.encode(), ":").upper(),  # openssl, a fingerprint's style
+    _hex_apart(PLANTED.encode(), "", "\\x"),  # a C or bash $'...' escape, PostgreSQL's bytea
+    _hex_apart(PLANTED.encode(), " ", "0x"),
+    html.escape(PLANTED),  # a web page echoing it: &quot;
+    PLANTED.upper(), PLANTED.lower(),  # a tool that shouts
+    base64.b64encode(PLANTED.encode("utf-16-le")).decode(),  # PowerShell -EncodedCommand
+    PLANTED.encode("utf-16-le").hex(),
+])
+def test_the_forms_a_hex_dump_a_web_page_or_windows_show_are_redacted(form: str) -> None:
+    redactor = Redactor([PLANTED])
+    assert redactor.redact(f"before {form} after") == "before *** after"
+    assert redactor.redact_bytes(f"[{form}]".encode()) == b"[***]"
+
+
+def test_a_secret_with_html_specials_is_redacted_where_a_page_escapes_it() -> None:
+    secret = "p&ss<w>rd'9"
+    page = f"<p>login failed for {html.escape(secret)}</p>"
+    assert "***" in Redactor([secret]).redact(page) and "ss&lt;" not in \
+        Redactor([secret]).redact(page)
 
 
 @pytest.mark.parametrize("prefix", [b"", b"x", b"xy", b"some longer text: "])

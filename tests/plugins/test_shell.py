@@ -350,3 +350,56 @@ def test_a_dry_run_of_a_hand_edited_plan_leaves_the_canaries_alone(tmp_path):
     said = " ".join(done.stdout.split())  # wrapped where the paths' length puts it
     assert "refused: `find" in said and "not on the read-only list" in said, done.stdout
 
+
+
+# -- an ungated step's PostgreSQL clients only read ---------------------------------------------
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+async def pg_function_that_writes():
+    """A schema with a table and a function that inserts into it: what `psql -c "SELECT
+    f()"` calls, which no reading of the text can tell from a read."""
+    import uuid
+
+    import asyncpg
+    schema = f"s_{uuid.uuid4().hex[:10]}"
+    try:
+        conn = await asyncpg.connect(PG_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL at {PG_URL} is required for this test: {exc}")
+    try:
+        await conn.execute(f"""
+            CREATE SCHEMA {schema};
+            CREATE TABLE {schema}.notes (n int);
+            CREATE FUNCTION {schema}.archive_old_rows() RETURNS int LANGUAGE sql AS
+              $$ INSERT INTO {schema}.notes VALUES (1) RETURNING n $$;""")
+        yield schema, conn
+    finally:
+        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await conn.close()
+
+
+async def test_an_ungated_psql_cannot_write_through_a_function(pg_function_that_writes):
+    # Given `psql -c "SELECT <fn>()"`, on the read-only table (a SELECT), where fn inserts
+    schema, conn = pg_function_that_writes
+    argv = ["psql", PG_URL, "-X", "-A", "-t", "-c", f"SELECT {schema}.archive_old_rows()"]
+    p = parse_params(ShellPlugin, {"pipeline": [argv]})
+    # When it runs ungated, Then the server refuses the write
+    res = await ShellPlugin().run(params=p, ctx=ctx())
+    assert not res.ok and "read-only transaction" in res.outputs["stderr"]
+    assert await conn.fetchval(f"SELECT count(*) FROM {schema}.notes") == 0
+    # When the same step runs gated (mutating), Then it writes
+    gated = StepContext(run_id="r1", step_id="s1", attempt=1, idempotency_key="k",
+                        deadline_s=10.0, mutating=True)
+    res = await ShellPlugin().run(params=p, ctx=gated)
+    assert res.ok, res.outputs["stderr"]
+    assert await conn.fetchval(f"SELECT count(*) FROM {schema}.notes") == 1
+
+
+async def test_an_ungated_step_keeps_its_own_pgoptions_and_adds_read_only(monkeypatch):
+    monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=5s")
+    res = await run([["sh", "-c", 'printf %s "$PGOPTIONS"']])
+    assert res.outputs["stdout"] == \
+        "-c statement_timeout=5s -c default_transaction_read_only=on"

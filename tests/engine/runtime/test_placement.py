@@ -153,3 +153,44 @@ def test_a_value_in_a_url_the_guide_wrote_stays_in_its_place(value: str, refused
                                {"pipeline": [["curl", "-s", rendered]]},
                                {"inputs": {"id": value}})
     assert (problem is not None) == refused, problem
+
+
+# -- a value in the SQL text of a database client ----------------------------------------------
+
+@pytest.mark.parametrize(("argv", "sql_at"), [
+    (["psql", "-h", "db", "-c", f"SELECT 1 WHERE x = '{V}'"], 4),
+    (["psql", f"--command=SELECT '{V}'"], 1),
+    (["mysql", "-N", "-e", f"SELECT '{V}'"], 3),
+    (["kubectl", "exec", "pg-0", "--", "psql", "-c", f"SELECT '{V}'"], 6),
+    (["sqlite3", "/var/db.sqlite", f"SELECT '{V}'"], 2),
+    (["clickhouse-client", "--query", f"SELECT '{V}'"], 2),
+    (["psql", "-d", V, "-c", "SELECT 1"], 4),                   # the database is an argument
+])
+def test_a_database_clients_sql_text_is_its_own_sink(argv: list[str], sql_at: int | None) -> None:
+    sinks = argv_sinks(argv)
+    assert [i for i, s in enumerate(sinks) if s == "sql"] == ([sql_at] if sql_at else [])
+
+
+@pytest.mark.parametrize(("template", "value", "refused"), [
+    ("SELECT * FROM t WHERE ns = '{{ inputs.v }}'", "payments-1", False),
+    ("SELECT * FROM t WHERE ns = '{{ inputs.v }}'", "/var/log/a b.log", False),
+    ("SELECT * FROM t WHERE ns = '{{ inputs.v }}'", "x' OR '1'='1", True),
+    ("SELECT * FROM t WHERE ns = '{{ inputs.v }}'", "x\\", True),   # ends a MySQL literal
+    # a URL-typed value with no space that pulls another table into the result
+    ("SELECT * FROM t WHERE u = '{{ inputs.v }}'",
+     "http://a/'||(SELECT/**/passwd/**/FROM/**/pg_shadow/**/LIMIT/**/1)||'", True),
+    ('SELECT * FROM "{{ inputs.v }}"', 'x"; DROP TABLE t; --', True),
+    ("SELECT * FROM t WHERE id = {{ inputs.v }}", "42", False),
+    ("SELECT * FROM t WHERE id = {{ inputs.v }}", "1)or(1=1", True),
+    ("SELECT * FROM t WHERE id = {{ inputs.v }}", "1 OR 1=1", True),
+    ("SELECT * FROM t WHERE id = {{ inputs.v }}", "1--", True),
+    ("SELECT 'it''s' || '{{ inputs.v }}', {{ inputs.v }}", "ok", False),
+])
+def test_a_value_in_sql_text_stays_in_its_place(template: str, value: str,
+                                                refused: bool) -> None:
+    # Given a value (any type that can hold a quote: path, regex, url, an earlier output)
+    rendered = template.replace("{{ inputs.v }}", value)
+    problem = rendered_problem("shell", {"pipeline": [["psql", "-c", template]]},
+                               {"pipeline": [["psql", "-c", rendered]]},
+                               {"inputs": {"v": value}})
+    assert (problem is not None) == refused, problem
