@@ -24,7 +24,8 @@ Where no sandbox can be made, the dry run says so once (a warning) and is not en
 
 An ungated step (not `ctx.mutating`) reaches PostgreSQL only in read-only transactions: its
 environment carries `PGOPTIONS=... -c default_transaction_read_only=on`, which every libpq
-client (psql, pg_dump, a script's driver) sends to the server. The read-only table judges
+client (psql, pg_dump, a script's driver) sends to the server; its `mysql`/`mariadb` clients
+start their session with `SET SESSION TRANSACTION READ ONLY`. The read-only table judges
 `psql -c` by its text, and a text cannot tell that `SELECT archive_old_rows()` calls a
 function that deletes; the database can. (A superuser login can still act beyond the
 database; the table refuses those calls by name.)
@@ -58,6 +59,9 @@ MAX_LINES = 200
 PG_READ_ONLY = "-c default_transaction_read_only=on"
 """What an ungated step's PostgreSQL clients send the server (`PGOPTIONS`): later settings
 win, so it goes last."""
+MYSQL_READ_ONLY = "--init-command=SET SESSION TRANSACTION READ ONLY"
+"""What an ungated step's MySQL client runs first on connecting: every statement after it, and
+what a stored function it calls writes, is refused by the server."""
 
 
 class ShellParams(BaseModel):
@@ -112,8 +116,10 @@ class ShellPlugin(PluginBase):
             raise StepFailed(f"working directory does not exist: {params.cwd}",
                              retryable=False, step=ctx.step_id)
         env = {**os.environ, **params.env} if params.env else None
+        pipeline = params.pipeline
         if not ctx.mutating:
             env = reading_only(os.environ if env is None else env)
+            pipeline = [reading_mysql(stage) for stage in pipeline]
         started = time.monotonic()
         ctx.logger.debug("step %s runs: %s", ctx.step_id, command)
         read_only = ctx.dry_run and self.sandbox_dry_runs
@@ -122,7 +128,7 @@ class ShellPlugin(PluginBase):
         try:
             async with asyncio.timeout(ctx.deadline_s):
                 result = await run_pipeline(
-                    params.pipeline, cap=ctx.output_cap_bytes, env=env, cwd=params.cwd,
+                    pipeline, cap=ctx.output_cap_bytes, env=env, cwd=params.cwd,
                     stdin=params.stdin.encode() if params.stdin is not None else None,
                     read_only=read_only, tag=ctx.idempotency_key)
         except CommandNotFound as exc:
@@ -154,6 +160,16 @@ def reading_only(env: Mapping[str, str]) -> dict[str, str]:
     """`env` for an ungated step: PostgreSQL clients in read-only transactions."""
     options = env.get("PGOPTIONS", "").strip()
     return {**env, "PGOPTIONS": f"{options} {PG_READ_ONLY}".strip()}
+
+
+def reading_mysql(argv: list[str]) -> list[str]:
+    """An ungated step's MySQL/MariaDB client, its session read-only (`MYSQL_READ_ONLY`): the
+    read-only table judges `mysql -e` by its text, which cannot tell that `SELECT purge()`
+    calls a stored function that deletes. (The table has no `--init-command` among mysql's
+    read flags, so an ungated step never brings its own.)"""
+    if os.path.basename(argv[0]) not in ("mysql", "mariadb"):
+        return argv
+    return [argv[0], MYSQL_READ_ONLY, *argv[1:]]
 
 
 def _result(params: ShellParams, res: PipelineResult, command: str, duration_s: float,

@@ -255,6 +255,11 @@ def _psql(p: Parsed, name: str) -> None:
                       cause="interactive", effect="interactive")
     if len(p.operands) > 2:
         raise NotRead(f"{name} takes at most a database and a user", cause="operand")
+    for target in [*p.operands, *p.values("-d", "--dbname")]:
+        if re.search(r"\boptions\s*=", target, re.I):  # conninfo or URI (?options=)
+            raise NotRead(f"{name}'s connection string sets server options (options=), which "
+                          "can turn off the read-only transactions an ungated step runs in",
+                          cause="operand")
     for command in commands:
         if command.lstrip().startswith("\\"):
             if not _PSQL_META.fullmatch(command.strip()):

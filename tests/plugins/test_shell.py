@@ -403,3 +403,24 @@ async def test_an_ungated_step_keeps_its_own_pgoptions_and_adds_read_only(monkey
     res = await run([["sh", "-c", 'printf %s "$PGOPTIONS"']])
     assert res.outputs["stdout"] == \
         "-c statement_timeout=5s -c default_transaction_read_only=on"
+
+
+async def test_an_ungated_mysql_client_starts_its_session_read_only(tmp_path, monkeypatch):
+    # Given a `mysql` on PATH that shows the arguments it was given (no MySQL server here:
+    # what the server then refuses is MySQL's documented READ ONLY transaction)
+    fake = tmp_path / "mysql"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    argv = ["mysql", "-e", "SELECT purge_old_rows()", "shop"]
+    p = parse_params(ShellPlugin, {"pipeline": [argv]})
+    # When it runs ungated, Then its session starts read-only, before its own statement
+    res = await ShellPlugin().run(params=p, ctx=ctx())
+    assert res.outputs["stdout"].splitlines() == [
+        "--init-command=SET SESSION TRANSACTION READ ONLY", "-e", "SELECT purge_old_rows()",
+        "shop"]
+    # When the same step runs gated (mutating), Then it runs as written
+    gated = StepContext(run_id="r1", step_id="s1", attempt=1, idempotency_key="k",
+                        deadline_s=10.0, mutating=True)
+    res = await ShellPlugin().run(params=p, ctx=gated)
+    assert res.outputs["stdout"].splitlines() == ["-e", "SELECT purge_old_rows()", "shop"]

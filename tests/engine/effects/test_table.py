@@ -197,7 +197,11 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
              ["psql -c 'DELETE FROM t'", "psql -c '\\o /tmp/x' -c 'SELECT 1'",
               "psql -c 'SELECT pg_terminate_backend(1)'",
               "psql -c '/* x */ COPY t TO PROGRAM $$id$$'", "psql -f F.sql", "psql -o F -c x",
-              "psql -c '\\! id'", "!psql", "!psql -h db"]),
+              "psql -c '\\! id'", "!psql", "!psql -h db",
+              "psql \"host=db options='-c default_transaction_read_only=off'\" -c 'SELECT f()'",
+              "psql 'postgresql://db/app?options=-c%20default_transaction_read_only%3Doff' "
+              "-c 'SELECT f()'",
+              "psql -d 'dbname=app options=-cdefault_transaction_read_only=off' -c 'SELECT 1'"]),
     "gitlab-psql": (["gitlab-psql -c 'select name, setting from pg_settings'"],
                     ["gitlab-psql -c 'SELECT pg_reload_conf();'",
                      "gitlab-psql -c \"ALTER SYSTEM SET x TO 1\""]),
