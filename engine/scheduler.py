@@ -66,6 +66,7 @@ class StepStatus(StrEnum):
 
 _IN_FLIGHT = (StepStatus.RUNNING, StepStatus.WAITING)
 _ACTIVE = (*_IN_FLIGHT, StepStatus.IN_DOUBT)  # what keeps a running run from ending
+_HEALTHY = (Outcome.NO_ACTION, Outcome.RESOLVED)  # endings that say all is well
 
 
 @dataclass(frozen=True, slots=True)
@@ -736,6 +737,10 @@ class _Txn:
             step = self.index.steps[sid]
             if step.kind == StepKind.END:
                 self.put(sid, StepState(StepStatus.SUCCEEDED, 1, None, None))
+                missing = self._evidence_lost(sid) if step.outcome in _HEALTHY else None
+                if missing:
+                    self.inconclusive(f"reached end step '{sid}' ({step.title}), but {missing}")
+                    return
                 self.outcome = step.outcome.value if step.outcome else None
                 self.end_step = sid
                 outcome = f" with outcome '{self.outcome}'" if self.outcome else ""
@@ -743,6 +748,26 @@ class _Txn:
                 return
         for sid in ready:
             self.start(sid, self.step(sid).attempt + 1, 0.0)
+
+    def _evidence_lost(self, end: str) -> str | None:
+        """Why a healthy ending (`end`) cannot be trusted: a check failed on the way and the
+        run went on past it ("If this fails, skip to step 5"), so what it would have found is
+        missing. A check whose failure leads straight to `end` is the guide's own conclusion
+        ("If this fails, the feature is off: no action is needed"), and one the guide lets
+        fail (`on_error: continue`: "this may fail; that is fine") was never evidence."""
+        for sid in self.base.steps:  # O(plan), once per run
+            st = self.step(sid)
+            if st.status != StepStatus.FAILED:
+                continue
+            step = self.index.steps[sid]
+            if step.on_error == OnError.CONTINUE or not _is_evidence(step):
+                continue
+            if any(e.on == "failure" and e.target == end for _, e in self.index.outgoing[sid]):
+                continue
+            why = f" ({st.error})" if st.error else ""
+            return (f"step '{sid}' failed{why} and the run went on without what it would have "
+                    "found; nothing healthy can be concluded")
+        return None
 
     def start(self, sid: str, attempt: int, delay: float, *, error: str | None = None,
               note: str | None = None) -> None:

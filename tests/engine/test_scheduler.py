@@ -248,6 +248,43 @@ def test_a_failed_check_with_no_error_path_ends_inconclusive_never_healthy(outco
     assert run.state.end_step is None
 
 
+@pytest.mark.parametrize("outcome", ["resolved", "no_action"])
+def test_a_healthy_ending_reached_past_a_failed_check_is_inconclusive(outcome: str):
+    # Given "If this fails, skip to step 3": check a's failure path goes on to check c
+    run = Run(plan([step("a"), step("b"), step("c"), end("z", outcome)],
+                   [edge("a", "b"), edge("a", "c", on="failure"), edge("b", "c"),
+                    edge("c", "z")]))
+    run.send(Start())
+    # When a fails and the run goes on without it to a healthy ending
+    assert starts(run.fail("a", error="exit status 2")) == [("c", 1)]
+    run.ok("c")
+    # Then it concludes nothing: what a would have found is missing
+    assert (run.state.status, run.state.outcome) == ("succeeded", "inconclusive")
+    assert "'a' failed (exit status 2)" in run.state.reason and "'z'" in run.state.reason
+
+
+def test_a_failure_the_guide_concludes_on_or_lets_happen_keeps_its_ending():
+    # "If this fails, the feature is off: no action is needed" (the failure edge ends there)
+    run = Run(plan([step("a"), end("ok", "no_action"), end("z", "resolved")],
+                   [edge("a", "z"), edge("a", "ok", on="failure")]))
+    run.send(Start())
+    run.fail("a")
+    assert (run.state.status, run.state.outcome) == ("succeeded", "no_action")
+    # "This may fail; that is fine" (on_error: continue): never evidence
+    run = Run(plan([step("a", on_error="continue"), step("b"), end("z", "no_action")],
+                   [edge("a", "b"), edge("b", "z")]))
+    run.send(Start())
+    run.fail("a")
+    run.ok("b")
+    assert (run.state.status, run.state.outcome) == ("succeeded", "no_action")
+    # a failed change routed to an escalation is not a healthy claim at all
+    run = Run(plan([step("fix", mutating=True), end("esc", "escalate")],
+                   [edge("fix", "esc", on="failure")]))
+    run.send(Start())
+    run.fail("fix")
+    assert run.state.outcome == "escalate"
+
+
 def test_a_decision_that_reads_a_failed_step_is_inconclusive_not_a_guess():
     # Given a check the guide lets fail (on_error: continue) and a decision over its output
     run = Run(plan([step("disk", on_error="continue"), step("d", "decide"),
