@@ -138,6 +138,7 @@ class StepRunner:
                 step=step.id, attempt=attempt,
                 error=self.redact(f"{type(exc).__name__}: {exc}"), retryable=True,
             ))
+        report = await self._decide_failure(plan, step, memory, report)
         # A step's time is its work; the wait for a concurrency slot is shown apart.
         waited = float(report.data.get("waited_s") or 0.0)
         report.data.setdefault("duration_s", round(time.monotonic() - started - waited, 6))
@@ -149,6 +150,33 @@ class StepRunner:
             metrics.waited(step.plugin, "slot", waited)
         if self._notes:  # a straggler's note lands before its step's report (and its loop)
             await asyncio.wait(set(self._notes), timeout=5.0)
+        return report
+
+    async def _decide_failure(self, plan: Plan, step: Step, memory: Memory,
+                              report: StepReport) -> StepReport:
+        """A failure (an error, a timeout) that is final, with the conditions on the edges it
+        takes decided as a success's are ("on failure, if the error says X, ..."; with
+        `on_error: continue`, the success edges): a plan may guard them, and the scheduler
+        cannot go on without their values. A failure tried again decides nothing yet."""
+        event = report.event
+        if not isinstance(event, sched.StepFailed | sched.StepTimedOut) or event.branches:
+            return report
+        retried = event.retryable if isinstance(event, sched.StepFailed) else not step.mutating
+        if retried and event.attempt < step.retry.attempts:
+            return report
+        if not any(e.condition is not None for _, e in sched.plan_index(plan).outgoing[step.id]):
+            return report
+        error = event.error if isinstance(event, sched.StepFailed) else \
+            f"timed out after {event.timeout_s:g} s"
+        outputs = {"error": error}
+        view = dict(memory.view())
+        view["steps"] = {**view["steps"], step.id: outputs}
+        try:
+            branches = await self._branches(plan, step, "failure", view, outputs)
+        except MendflowError as exc:  # undecidable: the run stops on it, saying why
+            log.warning("step %s: cannot decide its failure edges: %s", step.id, exc.message)
+            return report
+        report.event = event.model_copy(update={"branches": branches})
         return report
 
     async def _run_step(self, plan: Plan, run_id: str, step: Step, attempt: int,
