@@ -84,13 +84,13 @@ _PROGRAM_FIRST = {  # tool -> (flags whose value is a program, flags naming a pr
                                                                "--output-format"})),
 }
 _TWO_VALUES = {"--arg": 2, "--argjson": 2, "--slurpfile": 2, "--rawfile": 2}
+"""jq's options that take a name and a value."""
 _SQL_FLAGS = {  # database client -> flags whose value is SQL text the server parses
     **{c: frozenset({"-c", "--command"}) for c in ("psql", "gitlab-psql")},
     **{c: frozenset({"-e", "--execute"}) for c in ("mysql", "mariadb")},
     "clickhouse-client": frozenset({"-q", "--query"}),
     "sqlite3": frozenset({"-cmd"}),
 }
-"""jq's options that take a name and a value."""
 _WRAPPERS = {  # tool -> flags that take a value, before the wrapped command
     "sudo": frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-U", "-r", "-t"}),
     "timeout": frozenset({"-s", "-k", "--signal", "--kill-after"}),

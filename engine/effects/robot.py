@@ -31,14 +31,15 @@ _QOS = "qos-profile= qos-depth= qos-history= qos-reliability= qos-durability= qo
     "qos-liveliness-lease-duration-seconds="
 
 
-def _once(optstring: str, longopts: str, *counts: str) -> Tool:
-    """A subverb that streams until stopped unless told how many messages to take."""
+def _bounded(*stops: str) -> Check:
+    """A reader that streams until someone stops it unless one of `stops` (a count, a
+    timeout) tells it when to end: a person's job without one."""
 
     def check(p: Parsed, name: str) -> None:
-        if not p.has(*counts):
-            raise NotRead(f"{name} runs until someone stops it (add {counts[0]} to take one "
-                          "message): a person's job", cause="interactive", effect="interactive")
-    return Tool(F(optstring, longopts), check=check)
+        if not p.has(*stops):
+            raise NotRead(f"{name} runs until someone stops it (add {stops[0]} to end it): a "
+                          "person's job", cause="interactive", effect="interactive")
+    return check
 
 
 _LIVE = Tool(live=True)
@@ -48,9 +49,10 @@ _ROS2_TOPIC = {
     "info": Tool(F("v", f"verbose include-hidden-topics {_SPIN}")),
     "type": Tool(F("", f"include-hidden-topics {_SPIN}")),
     "find": Tool(F("ac", f"include-hidden-topics count-topics {_SPIN}")),
-    "echo": _once("fl:", f"once times= timeout= csv field= full-length truncate-length= "
-                  f"no-arr no-str flow-style lost-messages no-lost-messages raw filter= "
-                  f"include-message-info clear {_QOS} {_SPIN}", "--once", "--times"),
+    "echo": Tool(F("fl:", f"once times= timeout= csv field= full-length truncate-length= "
+                   f"no-arr no-str flow-style lost-messages no-lost-messages raw filter= "
+                   f"include-message-info clear {_QOS} {_SPIN}"),
+                 check=_bounded("--once", "--times")),
     **rows("hz bw delay", _LIVE),
 }
 _ROS2_SUBS: dict[str, Tool] = {
@@ -100,38 +102,15 @@ _ROS2_SUBS: dict[str, Tool] = {
 # -- ROS 1: one tool per noun ---------------------------------------------------------------
 
 
-def _rostopic_echo(p: Parsed, name: str) -> None:
-    if not p.has("-n"):
-        raise NotRead(f"{name} runs until someone stops it (add -n 1 to take one message): "
-                      "a person's job", cause="interactive", effect="interactive")
-
-
-def _rosnode_ping(p: Parsed, name: str) -> None:
-    if not p.has("-c", "--count"):
-        raise NotRead(f"{name} pings until someone stops it (add -c N): a person's job",
-                      cause="interactive", effect="interactive")
-
-
 _ROSTOPIC = {
     "list": Tool(F("bpsv", "bag= host publishers subscribers verbose")),
     "info": NONE, "type": NONE, "find": NONE,
     "echo": Tool(F("pcb:n:w:a", "nostr noarr offset filter= bag= wallclock"),
-                 check=_rostopic_echo),
+                 check=_bounded("-n")),
     **rows("hz bw delay", _LIVE),
 }
 
 # -- the cell's buses: MQTT, NATS, OPC UA, CAN ----------------------------------------------
-
-
-def _bounded(*stops: str) -> Check:
-    """A subscriber that streams until stopped unless told when to stop (`stops`)."""
-
-    def check(p: Parsed, name: str) -> None:
-        if not p.has(*stops):
-            raise NotRead(f"{name} streams until someone stops it (add {stops[0]} N to take "
-                          "N messages): a person's job", cause="interactive",
-                          effect="interactive")
-    return check
 
 
 _MOSQUITTO_SUB = Tool(F("h:p:t:T:C:W:q:i:I:k:u:P:L:F:V:vdNR", """host= port= topic=
@@ -168,7 +147,8 @@ ROBOT: dict[str, Rule] = {
     "rostopic": Tool(subcommands=_ROSTOPIC),
     "rosnode": Tool(subcommands={
         "list": Tool(F("uaq", "all quiet")), "info": Tool(F("q", "quiet")),
-        "machine": NONE, "ping": Tool(F("ac:", "all count="), check=_rosnode_ping)}),
+        "machine": NONE,
+        "ping": Tool(F("ac:", "all count="), check=_bounded("-c", "--count"))}),
     "rosservice": Tool(subcommands=rows("list info type uri find args", NONE)),
     "rosparam": Tool(subcommands={"list": NONE, "get": Tool(F("pv"))}),
     "rosbag": Tool(subcommands={"info": Tool(F("yk:", "yaml key= freq"))}),

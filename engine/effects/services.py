@@ -11,9 +11,10 @@ Kubernetes tools (`engine.effects.kube`) or clouds (`engine.effects.cloud`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from engine.effects.options import Flags, NotRead, Parsed, parse
-from engine.effects.rules import Rule, Tool, rows
+from engine.effects.rules import Check, Rule, Tool, rows
 from engine.effects.sql import sql_problem
 
 F = Flags.of
@@ -272,16 +273,26 @@ def _psql(p: Parsed, name: str) -> None:
             raise NotRead(f"{name} -c: {problem}", cause="sql")
 
 
-def _mysql(p: Parsed, name: str) -> None:
-    statements = p.values("-e", "--execute")
-    if not statements:
-        raise NotRead(f"{name} without -e opens an interactive SQL session: a person's job",
-                      cause="interactive", effect="interactive")
-    for statement in statements:
-        problem = ("it holds a backslash (a client command such as \\! runs a program)"
-                   if "\\" in statement else sql_problem(statement))
-        if problem:
-            raise NotRead(f"{name} -e: {problem}", cause="sql")
+def _executes(problem: Callable[[str], str | None] = sql_problem) -> Check:
+    """A SQL client judged by the statements its `-e`/`--execute` carries (`problem` says
+    what is not a read); without one it opens an interactive session."""
+
+    def check(p: Parsed, name: str) -> None:
+        statements = p.values("-e", "--execute")
+        if not statements:
+            raise NotRead(f"{name} without -e opens an interactive SQL session: a person's "
+                          "job", cause="interactive", effect="interactive")
+        for statement in statements:
+            found = problem(statement)
+            if found:
+                raise NotRead(f"{name} -e: {found}", cause="sql")
+    return check
+
+
+def _mysql_problem(statement: str) -> str | None:
+    if "\\" in statement:
+        return "it holds a backslash (a client command such as \\! runs a program)"
+    return sql_problem(statement)
 
 
 # -- redis ------------------------------------------------------------------------------------
@@ -539,22 +550,11 @@ _COCKROACH_CONN = F("", """host= port= url= certs-dir= insecure user= cluster-na
     database= disable-cluster-name-verification""")
 
 
-def _cockroach_sql(p: Parsed, name: str) -> None:
-    statements = p.values("-e", "--execute")
-    if not statements:
-        raise NotRead(f"{name} without -e opens an interactive SQL session: a person's job",
-                      cause="interactive", effect="interactive")
-    for statement in statements:
-        problem = sql_problem(statement)
-        if problem:
-            raise NotRead(f"{name} -e: {problem}", cause="sql")
-
-
 _COCKROACH_READ = {
     "node": Tool(subcommands=rows("status ls", Tool(_COCKROACH_CONN | F(
         "", "all ranges stats decommission timeout=")))),
     "sql": Tool(_COCKROACH_CONN | F("de:", "execute= safe-updates read-only echo-sql"),
-                check=_cockroach_sql),
+                check=_executes()),
     "version": Tool(F("", "build-tag")),
 }
 
@@ -575,7 +575,7 @@ SERVICES: dict[str, Rule] = {
                     "batch skip-column-names silent raw table vertical html protocol= socket= "
                     "ssl-mode=", why={"--tee": "writes a file", "--pager": "runs a program",
                                       "--defaults-file": "reads a file that can run a pager"}),
-                  check=_mysql),
+                  check=_executes(_mysql_problem)),
     **rows("redis-cli gitlab-redis-cli", redis_cli),
     "etcdctl": Tool(_ETCD, inherit=True, subcommands=_ETCD_SUBS),
     "consul": Tool(_CONSUL, inherit=True, subcommands=_CONSUL_SUBS),

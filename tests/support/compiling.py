@@ -21,6 +21,11 @@ def runs(plan: Plan) -> list[Step]:
     return [s for s in plan.steps if s.kind == StepKind.COMMAND]
 
 
+def commands_by_argv(plan: Plan) -> dict[tuple[str, ...], Step]:
+    """Each command step by the argv of its first stage."""
+    return {tuple(s.params["pipeline"][0]): s for s in runs(plan)}
+
+
 def pipelines(plan: Plan) -> list[list[list[str]]]:
     return [s.params["pipeline"] for s in runs(plan)]
 

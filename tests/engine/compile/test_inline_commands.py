@@ -23,6 +23,7 @@ from engine.compile import compile_guide
 from engine.compile.explain import explain, unaccounted
 from engine.guide import parse_guide
 from engine.plan import Plan, Step, StepKind
+from tests.support.compiling import commands_by_argv
 
 
 def compile_text(text: str) -> Plan:
@@ -321,8 +322,7 @@ def test_rabbitmq_tools_are_commands_read_or_gated_by_their_subcommand():
         "messages consumers`\n2. Check for alarms:\n\n   ```\n   rabbitmq-diagnostics "
         "check_alarms\n   ```\n\n## Mitigation\n\n1. Purge the poison queue:\n\n   ```\n"
         "   rabbitmqctl purge_queue orders\n   ```\n")
-    ran = {tuple(s.params["pipeline"][0]): s for s in plan.steps
-           if s.kind == StepKind.COMMAND}
+    ran = commands_by_argv(plan)
     assert not ran[("rabbitmqctl", "list_queues", "name", "messages", "consumers")].mutating
     assert not ran[("rabbitmq-diagnostics", "check_alarms")].mutating
     purge = ran[("rabbitmqctl", "purge_queue", "orders")]
@@ -337,8 +337,7 @@ def test_cluster_tools_in_prose_are_commands_read_or_gated_by_their_subcommand()
         "2. Check the mesh: `linkerd check --proxy`\n3. List the iSCSI sessions: "
         "`iscsiadm -m session -P 3`\n4. Node health: `cockroach node status --insecure`\n\n"
         "## Mitigation\n\n1. Fail over: `sudo gitlab-patronictl failover --candidate db-2`\n")
-    ran = {tuple(s.params["pipeline"][0]): s for s in plan.steps
-           if s.kind == StepKind.COMMAND}
+    ran = commands_by_argv(plan)
     for argv in [("sudo", "gitlab-patronictl", "list"), ("linkerd", "check", "--proxy"),
                  ("iscsiadm", "-m", "session", "-P", "3"),
                  ("cockroach", "node", "status", "--insecure")]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from engine.plan import StepKind
 from tests.support.compiling import (
+    commands_by_argv,
     compile_style,
     compile_text,
     gated,
@@ -62,7 +63,7 @@ def test_cell_bus_clients_read_a_bounded_sample_and_anything_sent_is_gated():
         "\n\n   ```\n   candump can0 -n 10\n   ```\n\n## Mitigation\n\n1. Stop the conveyor:"
         "\n\n   ```\n   mosquitto_pub -h broker -t cell/7/cmd -m stop\n   ```\n\n"
         "2. Clear the fault: `uawrite -u opc.tcp://plc7:4840 -n 'ns=3;s=Reset' true`\n")
-    ran = {tuple(s.params["pipeline"][0]): s for s in runs(plan)}
+    ran = commands_by_argv(plan)
     for argv in [("mosquitto_sub", "-h", "broker", "-t", "cell/7/state", "-C", "1"),
                  ("uaread", "-u", "opc.tcp://plc7:4840", "-n", "ns=3;s=Fault"),
                  ("candump", "can0", "-n", "10")]:
