@@ -255,17 +255,22 @@ def test_lint_time_grows_linearly(make, n):
 
 
 def test_ending_the_run_in_many_words_takes_linear_time():
-    # Given thousands of endings, each in the guide's own words ("escalate to team 7")
-    wiring = Wiring(parse_guide(HEAD + "x\n", path="g.md"), {})
+    # Given thousands of endings, each in the guide's own words ("escalate to team 7"), each
+    # size timed on a wiring of its own, the best of three (one run each was at the mercy of
+    # a loaded machine: 8.4 against a bound of 8 once, on a CI run)
+    guide = parse_guide(HEAD + "x\n", path="g.md")
+    wirings: list[Wiring] = []
 
     def endings(n: int) -> None:
+        wiring = Wiring(guide, {})
+        wirings.append(wiring)
         for i in range(n):
             wiring.end("escalate", f"Escalate to team {i}-{n}")
 
-    with hang_guard(30):
-        ratio = _best_of(lambda: endings(12000), 1) / _best_of(lambda: endings(3000), 1)
+    with hang_guard(60):
+        ratio = _best_of(lambda: endings(12000)) / _best_of(lambda: endings(3000))
     assert ratio < LINEAR
-    assert len({sid for sid in wiring.steps if sid.startswith("end-escalate")}) == 15000
+    assert len({sid for sid in wirings[0].steps if sid.startswith("end-escalate")}) == 12000
 
 
 @pytest.mark.parametrize("text", [
