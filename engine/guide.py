@@ -155,6 +155,19 @@ class FrontMatter(BaseModel):
         default=None, description="Robot playbooks: whether a detector's alarm aborts the "
         "attempt, decided from shadow-mode history (engine.policy).")
 
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _named_by_key(cls, inputs: Any) -> Any:
+        """`inputs: {cluster: prod-eu, replicas: {type: integer}}`, each input under its name
+        (with its default, or its declaration), is the list `[{name: cluster, default:
+        prod-eu}, {name: replicas, type: integer}]`; an input with no value is required."""
+        if not isinstance(inputs, dict):
+            return inputs
+        return [{"name": str(name), **spec} if isinstance(spec, dict) and "name" not in spec
+                else {"name": str(name)} if spec is None
+                else {"name": str(name), "default": spec}
+                for name, spec in inputs.items()]
+
     @field_validator("inputs")
     @classmethod
     def _one_declaration_each(cls, inputs: list[GuideInput]) -> list[GuideInput]:
@@ -393,6 +406,8 @@ def _line_in_yaml(node: yaml.Node, loc: tuple[Any, ...]) -> int:
     for key in loc:
         if isinstance(node, yaml.MappingNode):
             found = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if found is None and isinstance(key, int) and 0 <= key < len(node.value):
+                found = node.value[key]  # `inputs: {a: 1, b: x}` is read as a list
             if found is None:
                 break
             line, node = found[0].start_mark.line, found[1]

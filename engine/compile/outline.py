@@ -696,7 +696,7 @@ class _OutlineBuilder:
             return out
         sentences = phrases._sentences(el.text)
         for ref in refs:
-            if ref.kind == "heading" and not self._heading_starts(ref.value):
+            if not self._lands(ref, el):
                 continue  # "skip to mitigation" in prose, with no such heading: not a jump
             if guard is not None:
                 node: Node = JumpNode(ref, el.span, el.index)  # the caller wraps it in the guard
@@ -728,7 +728,7 @@ class _OutlineBuilder:
         unguarded, "Proceed to Step 5." is an edge, and any other a judged question."""
         out: list[Node] = []
         for ref in phrases.jumps_in(text, links):
-            if ref.kind == "heading" and not self._heading_starts(ref.value):
+            if not self._lands(ref, el):
                 continue
             if guard is not None:
                 out.append(JumpNode(ref, el.span, el.index))
@@ -738,6 +738,19 @@ class _OutlineBuilder:
                 out.append(IfNode(Guard(text=ref.sentence), [JumpNode(ref, el.span, el.index)],
                                   el.span, el.index))
         return out
+
+    def _lands(self, ref: phrases.JumpRef, el: Element) -> bool:
+        """Whether a jump said in prose names a place in this guide: "go to Recovery" jumps
+        only to a later heading titled so, one with steps ("Go to Elastic Cloud web UI and
+        log in" above "## Elastic Cloud Web UI" is a place on the web)."""
+        if ref.kind == "heading":
+            return self._heading_starts(ref.value)
+        if ref.kind == "title":
+            heading = phrases.titled_heading(ref.value, ((phrases.title_key(h.text), h)
+                                                         for h in self.g.headings()
+                                                         if h.index > el.index))
+            return heading is not None and phrases.section_class(heading.text) != "info"
+        return True
 
     def _heading_starts(self, words: str) -> bool:
         key = words.lower()

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from engine.errors import MendflowError
 from engine.templating import references
+
+T = TypeVar("T")
 
 SectionClass = Literal["info", "diag", "mit", "step", "cleanup"]
 
@@ -402,21 +405,29 @@ _JUMP = re.compile(
     r"\b(?:skip(?:ping)?|go(?:ing)?(?: back)?|jump|proceed|continue|move(?: on)?|return|turn)"
     r"\s+(?:directly\s+|straight\s+|ahead\s+)?(?:on\s+)?(?:to|with|at)\s+"
     r"(?:the\s+)?(?P<target>\[[^\]]+\]\([^)]*\)|step\s+\d+|\S+(?:\s+\S+)?)", re.I)
+# "Lag growing for 15 minutes → step 3", "Every partition => [Restart](#restart)": an option's
+# arrow points where to go (only at a step or a link: "Settings → Network" is a menu path).
+_ARROW_JUMP = re.compile(r"(?:\u2192|\u21d2|->|=>)\s*(?:(?:go|skip|jump|continue|proceed)\s+"
+                         r"(?:to|with)\s+)?(?:the\s+)?(?P<target>step\s+\d+\b|\[[^\]]+\]\(#[^)]*\))",
+                         re.I)
 _SKIP_NEXT = re.compile(r"\bskip\s+the\s+next\s+(?P<n>\d+\s+|two\s+|three\s+)?steps?\b", re.I)
 _LINK = re.compile(r"\[(?P<text>[^\]]+)\]\((?P<href>[^)]*)\)")
 
 
 @dataclass(frozen=True)
 class JumpRef:
-    kind: Literal["anchor", "step", "skip", "heading"]
-    value: str  # anchor without '#', step number, number of steps to skip, or heading words
+    kind: Literal["anchor", "step", "skip", "heading", "title"]
+    # anchor without '#', step number, number of steps to skip, the words a heading starts
+    # with, or a heading's whole title ("title": "go to Recovery", "see the Post-checks section")
+    value: str
     sentence: str
 
 
 def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
     """Jumps in a piece of prose; `links` are its (text, href) pairs from the syntax tree."""
     found: list[JumpRef] = []
-    if _JUMP.search(text) is None and _SKIP_NEXT.search(text) is None:
+    if _JUMP.search(text) is None and _SKIP_NEXT.search(text) is None and \
+            _ARROW_JUMP.search(text) is None:
         return found  # no jump verb at all: no sentences to cut
     for sentence in _sentences(text):
         skip = _SKIP_NEXT.search(sentence)
@@ -424,7 +435,7 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
             n = (skip.group("n") or "1").strip()
             found.append(JumpRef("skip", {"two": "2", "three": "3"}.get(n, n), sentence))
             continue
-        m = _JUMP.search(sentence)
+        m = _JUMP.search(sentence) or _ARROW_JUMP.search(sentence)
         if not m:
             continue
         target = m.group("target")
@@ -456,7 +467,45 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
         if words and words.split()[0].lower() in ("mitigation", "diagnosis", "resolution",
                                                    "remediation", "troubleshooting"):
             found.append(JumpRef("heading", words.split()[0], sentence))
+        elif title := _titled(rest):
+            found.append(JumpRef("title", title, sentence))
     return found
+
+
+# What may follow a heading's title in a jump: "go to Recovery.", "continue with the Post-checks
+# section below", "proceed to *Rollback* if it fails".
+_TITLE_END = re.compile(r"\s*(?:[.;:!?,(\u2014]|-\s|\b(?:section|part|stage|phase|heading|"
+                        r"below|above|and|if|when|unless|otherwise|then|to|for|in|of)\b|$)", re.I)
+
+
+def _titled(rest: str) -> str | None:
+    """What a jump names when it may name a heading by its title: "Recovery ..." in "go to
+    Recovery." or "go to the *Recovery* section", made comparable with `title_key`. A title
+    keeps its capital or its emphasis in prose ("go to the node" names no section); which
+    heading, if any, has that title is `titled_heading`'s to say."""
+    lead = rest.lstrip()[:1]
+    if not lead or not (lead.isupper() or lead in "*_\"'`\u201c\u2018"):
+        return None
+    return title_key(rest)
+
+
+def titled_heading(named: str, titles: Iterable[tuple[str, T]]) -> T | None:
+    """The heading whose title `named` (from `_titled`) starts with, followed by nothing or
+    by the end of the name ("recovery section below"); the longest title wins."""
+    best: tuple[int, T] | None = None
+    for title, heading in titles:
+        if title and named.startswith(title) and _TITLE_END.match(named[len(title):]) and \
+                (best is None or len(title) > best[0]):
+            best = (len(title), heading)
+    return best[1] if best is not None else None
+
+
+def title_key(text: str) -> str:
+    """A heading's title as a jump names it: no enumerator ("3.", "Step 2 -"), emphasis,
+    quotes or case."""
+    plain = re.sub(r"[*_`\"\u201c\u201d\u2018\u2019]", "",
+                   _strip_enumerator(text.replace("**", "")))
+    return " ".join(plain.split()).strip(" :").lower()
 
 
 _UNCONDITIONAL = re.compile(r"^\W*(?:then|now|next|afterwards|after that|finally)?[\s,]*"
@@ -916,6 +965,24 @@ _ROLLBACK = re.compile(r"^(?:(?:application|emergency|manual)\s+)?(?:roll(?:ing)
 def is_rollback(heading: str) -> bool:
     """Whether a heading opens a section to follow only when the change must be undone."""
     return bool(_ROLLBACK.match(_strip_enumerator(heading.replace("**", "")).strip()))
+
+
+# "## Verification", "## Post-checks", "## Validate the fix", "## Confirm recovery": checks of
+# the fix, read after it ("## Verify the disk is failing" checks a cause: a diagnosis).
+_VERIFICATION = re.compile(
+    r"^(?:post[\s-]?(?:checks?|verification|validation|mitigation checks?|fix checks?)|"
+    r"(?:verification|validation)(?:\s+(?:steps?|checks?))?|"
+    r"(?:verify|validate|confirm|check)(?:\s+(?:the|that the))?\s+"
+    r"(?:fix|recovery|mitigation|resolution|remediation|rollout|repair)\b(?:\s+(?:worked|"
+    r"(?:has\s+)?succeeded|took effect))?|"
+    r"(?:verify|validate|confirm|check)(?:\s+(?:that\s+)?(?:it|everything))\s+(?:worked|is\s+"
+    r"(?:back|working|healthy|fixed))|after\s+(?:the\s+)?(?:fix|recovery|mitigation))\s*:?$",
+    re.I)
+
+
+def is_verification(heading: str) -> bool:
+    """Whether a heading opens the checks that a fix worked, read after the fix."""
+    return bool(_VERIFICATION.match(_strip_enumerator(heading.replace("**", "")).strip()))
 
 
 # Content tabs: MkDocs' `=== "Linux"` line over the tab's indented body, Docusaurus'

@@ -35,9 +35,9 @@ from engine.compile.outline import (
     build_outline,
     inline_command,
 )
-from engine.compile.phrases import Guard
+from engine.compile.phrases import Guard, SectionClass
 from engine.compile.wiring import Wiring
-from engine.guide import Guide
+from engine.guide import Element, Guide
 from engine.plan import (
     Edge,
     Ignored,
@@ -96,8 +96,12 @@ def _tree(guide: Guide, outline: Outline) -> tuple[list[Node], str]:
     sections = [s for s in outline.sections if s[0] != "cleanup"]
     first_mit = next((i for i, s in enumerate(sections) if s[0] == "mit"), None)
     if first_mit is not None:
-        late_diag = [s for s in sections[first_mit:] if s[0] == "diag"]
-        rest = [s for s in sections[first_mit:] if s[0] != "diag"]
+        # A check after the fix is a diagnosis read early ("## Check the logs" below "##
+        # Mitigation"), unless it checks the fix ("## Verification", "## Post-checks").
+        def late(s: tuple[SectionClass, Element | None, list[Node]]) -> bool:
+            return s[0] == "diag" and not (s[1] is not None and phrases.is_verification(s[1].text))
+        late_diag = [s for s in sections[first_mit:] if late(s)]
+        rest = [s for s in sections[first_mit:] if not late(s)]
         sections = sections[:first_mit] + late_diag + rest
         first_mit += len(late_diag)
     nodes: list[Node] = [n for s in sections for n in s[2]]

@@ -26,6 +26,8 @@ from engine.compile.phrases import (
     negate,
     step_label,
     step_number,
+    title_key,
+    titled_heading,
 )
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, slugify
@@ -65,12 +67,14 @@ class Wiring:
         self._item_positions: dict[int | None, list[int]] = {}
         self._depth = 0  # > 0 inside a branch: a path that stops there strands nothing
         self._targets: list[int] | None = None  # element indices that some jump lands on
+        self._reached: set[int] = set()  # ... and those of unconditional jumps too
 
     # -- building ----------------------------------------------------------------------
 
     def seq(self, nodes: list[Node], frontier: list[Pending]) -> list[Pending]:
         if self._targets is None:
             self._targets = sorted(self._landings(nodes))
+            self._reached = self._landings(nodes, unconditional=True)
         i = 0
         while i < len(nodes):
             node = nodes[i]
@@ -97,6 +101,11 @@ class Wiring:
             elif isinstance(node, IfNode):
                 if frontier or not node.synthetic:  # the compiler's own ending needs a way in
                     frontier = self._if(node, frontier)
+                elif any(t >= node.pos for t in self._reached):
+                    # Nothing falls through to the compiler's own gate, but the guide jumps
+                    # into what it guards ("If the disk is full, go to Recovery"): its steps
+                    # are there for the jump to land on.
+                    frontier = self.seq(node.then, [])
             elif isinstance(node, JumpNode) and node.unconditional and \
                     not self._may_stop(nodes, i):
                 # Nothing else leads to what follows: keep the guide's words as a question
@@ -147,8 +156,9 @@ class Wiring:
         k = bisect_right(self._targets or [], here)
         return k < len(self._targets or []) and (self._targets or [])[k] <= at
 
-    def _landings(self, nodes: list[Node]) -> set[int]:
-        """Element indices where the guide's jumps land (before any step exists)."""
+    def _landings(self, nodes: list[Node], unconditional: bool = False) -> set[int]:
+        """Element indices where the guide's jumps land (before any step exists); only the
+        conditional ones' unless `unconditional`."""
         out: set[int] = set()
         todo = list(nodes)
         while todo:
@@ -158,7 +168,7 @@ class Wiring:
                 todo.extend(n.else_ or [])
             elif isinstance(n, Fork):
                 todo.extend(x for b in n.branches for x in b)
-            elif isinstance(n, JumpNode) and not n.unconditional:
+            elif isinstance(n, JumpNode) and (unconditional or not n.unconditional):
                 try:
                     out.add(self._target_pos(n))
                 except ValidationError:
@@ -353,6 +363,12 @@ class Wiring:
         ref: JumpRef = node.ref
         els = self.guide.elements
         source_el = els[node.pos]
+        if ref.kind == "title":  # "go to Recovery": the outline kept it only if one is so titled
+            titled = titled_heading(ref.value, ((title_key(h.text), h)
+                                                for h in self.guide.headings()
+                                                if h.index > node.pos))
+            if titled is not None:
+                return titled.index
         if ref.kind in ("anchor", "heading"):
             anchors = self.guide.anchors()
             heading = anchors.get(ref.value.lower()) or anchors.get(slugify(ref.value))

@@ -119,3 +119,21 @@ def test_a_bad_input_declaration_is_a_located_guide_error(front: str, said: str)
     with pytest.raises(GuideError, match=said) as info:
         parse_guide(f"---\n{front}---\n# T\n\n1. `ls`\n", path="g.md")
     assert info.value.location.file == "g.md" and info.value.location.line is not None
+
+
+def test_inputs_may_be_written_as_a_mapping_of_each_name_to_its_default_or_declaration() -> None:
+    # `inputs: {cluster: prod-eu}` was "Input should be a valid list": the form many authors
+    # reach for first (Ansible's vars, a Helm values file) refused the whole guide
+    guide = parse_guide("---\ninputs:\n  cluster: prod-eu\n  replicas:\n    type: integer\n"
+                        "  namespace:\n---\n# T\n\n1. `ls`\n", path="g.md")
+    specs = {i.name: i.to_spec() for i in guide.front.inputs}
+    assert specs["cluster"].default == "prod-eu" and not specs["cluster"].required
+    assert specs["replicas"].type == "integer" and specs["replicas"].required
+    assert specs["namespace"].required
+
+
+def test_a_bad_input_in_the_mapping_form_is_reported_at_its_own_line() -> None:
+    with pytest.raises(GuideError, match="not a valid integer") as info:
+        parse_guide("---\ninputs:\n  cluster: prod-eu\n  replicas:\n    type: integer\n"
+                    "    default: many\n---\n# T\n\n1. `ls`\n", path="g.md")
+    assert info.value.location.line == 4
