@@ -39,6 +39,7 @@ from engine.errors import MendflowError, ValidationError
 from engine.sqltext import TablesRead, dollar_tag_end, quoted_end, tables_read
 from engine.templating import ROOTS, literal, references
 
+_ALERT_LABEL = re.compile(r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)")
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _PLACEHOLDER_IN_STRING = re.compile(r"<([A-Za-z][^<>'\"`\n]*)>")
@@ -102,6 +103,9 @@ def _next_value(text: str, i: int, scope: Scope, *,
     """
     if text.startswith("{{", i):
         m = _TEMPLATE.match(text, i)
+        if m and (label := _ALERT_LABEL.fullmatch(m.group(1).strip())):
+            # Prometheus' `{{ $labels.instance }}`: the alert's label, an input like `$instance`
+            return m.end(), scope.placeholder(f"$labels.{label.group(1)}")
         if m:
             return m.end(), _memory_expr(m.group(1))
         return None

@@ -21,7 +21,8 @@ from engine.templating import literal
 
 _ALERT_LABEL = re.compile(r"^(?:the\s+)?(?:value\s+of\s+)?(?:the\s+)?"
                           r"[`'\"]?(?P<label>[a-z_][a-z0-9_]*)"
-                          r"[`'\"]?\s+label\s+(?:from|of|in)\s+(?:the\s+)?alert$", re.I)
+                          r"[`'\"]?\s+label\s+(?:from|of|in)\s+(?:the\s+)?alert$|"
+                          r"^\$labels\.(?P<templated>[a-z_][a-z0-9_]*)$", re.I)
 
 
 def snake(name: str) -> str:
@@ -74,7 +75,7 @@ class Scope:
     def placeholder(self, text: str, *, hint: str | None = None) -> str:
         label = _ALERT_LABEL.match(text.strip())
         if label:  # an input filled from the alert's label of the same name, and typed
-            name = label.group("label").lower()
+            name = (label.group("label") or label.group("templated")).lower()
             return self.declare(name, description=f"the {name} label of the alert")
         return self.declare(snake(hint or text), description=f"<{text}>")
 

@@ -23,9 +23,10 @@ _STOP = frozenset(" \t\n\\'\"$`<>|&;()*")
 _PLAIN = re.compile(r"(?:[^ \t\n\\'\"$`<>|&;()*{]|\{(?!\{))+")
 _DOUBLE_QUOTED_STOP = re.compile(r'["\\$`]|\{\{')
 # `{{ pod }}`, `{{ inputs.pod }}`, `{{ vars.NS }}`: a value written the Jinja/Helm/Ansible
-# way; one placeholder, whatever blanks it holds (they never split the word)
-_TEMPLATE = re.compile(r"\{\{-?\s*(?:(?P<root>inputs|vars)\.)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-                       r"\s*-?\}\}")
+# way; one placeholder, whatever blanks it holds (they never split the word). Prometheus'
+# `{{ $labels.pod }}` (an alert rule's template) is the alert's label `pod`.
+_TEMPLATE = re.compile(r"\{\{-?\s*(?:(?P<root>inputs|vars|\$labels)\.)?"
+                       r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}")
 # `{{ .Status }}`, `{{ (index .Host.IDMappings 0) }}`, `{{ json . }}`: a Go template, the
 # tool's own (podman, docker, helm, kubectl go-template); its `.` names a field of the data
 _GO_TEMPLATE = re.compile(r"\{\{-?\s*(?:\.|(?:range|end|if|else|with|template|define|block|"
@@ -349,7 +350,9 @@ def _template(text: str, i: int, parts: list[tuple[str, str]]) -> int:
     m = _TEMPLATE.match(text, i)
     if m is None:
         raise _Unsupported("a template expression ({{ ... }}) that is not one input's name")
-    parts.append(("var" if m.group("root") == "vars" else "ph", m.group("name")))
+    root, name = m.group("root"), m.group("name")
+    parts.append(("var", name) if root == "vars" else
+                 ("ph", f"$labels.{name}" if root == "$labels" else name))
     return m.end()
 
 

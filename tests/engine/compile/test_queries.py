@@ -162,7 +162,7 @@ def test_a_promql_value_where_none_may_sit_is_a_located_compile_error(query, whe
 @pytest.mark.parametrize("query", [
     'rate(x{a="$1"}[5m])',                 # label_replace-style $1 is not a variable
     'up{job=~"api|web"} < 1 and up > 0',   # comparisons are not placeholders
-    'count(x{a="{{ $labels.x }}"})',       # a Go template is not run memory
+    'count(x{a="{{ .Labels.x }}"})',       # a Go template is not run memory
 ])
 def test_promql_text_without_memory_values_renders_to_itself(query: str):
     compiled = query_params("prometheus", query, Scope())
