@@ -116,6 +116,11 @@ def test_run_show_and_report_list_every_problem(tmp_path: Path) -> None:
     fake_df.write_text(f"#!/bin/sh\ncase \"$*\" in *ipcent*) cat {FIX / 'df-ipcent.txt'};;\n"
                        f"*) cat {FIX / 'df-pcent-full.txt'};; esac\n")
     fake_df.chmod(0o755)
+    # and a du that reads a fixed tree: the real one walks / while other tests churn /tmp, and
+    # a file gone mid-walk fails it (the run then, rightly, ends inconclusive)
+    fake_du = bin_dir / "du"
+    fake_du.write_text(f"#!/bin/sh\ncat {FIX / 'du-root.txt'}\n")
+    fake_du.chmod(0o755)
     env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path),
            "PATH": f"{bin_dir}:{os.environ['PATH']}"}
 
