@@ -564,6 +564,12 @@ class _OutlineBuilder:
                 self.escalation = (el.text, el.span)
                 return None
             jumps = self._jumps(el, None)
+            if not found and cls not in ("info", "cleanup") and any(
+                    isinstance(j, JumpNode) and phrases.action_before_jump(j.ref.sentence)
+                    for j in jumps):
+                # "Re-seat the part by hand, then continue with Step 3": a person's step, then
+                # the jump (the instruction was only the words of a question)
+                found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
             if not found and not jumps and cls not in ("info", "cleanup") and \
                     phrases.repeats_or_waits(el.text):
                 # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.": a person's
@@ -575,14 +581,18 @@ class _OutlineBuilder:
         links = [(lk.text, lk.href) for lk in el.links]
         # What no one sentence says (the manual step holding the paragraph's mentioned
         # commands) is kept as it is, before the paragraph's branches.
-        unsaid = [n for n in found if not any(_said_in(n, t) for _, t, _ in groups)]
-        nodes.extend(unsaid)
-        found = [n for n in found if not any(n is u for u in unsaid)]
+        # (a command's own check, "Verify the cycle resumes: `x` shows `RUNNING`", stays
+        # right after it, wherever its sentence puts the command)
+        units = _units(found)
+        unsaid = [u for u in units if not any(_said_in(u[0], t) for _, t, _ in groups)]
+        nodes.extend(n for u in unsaid for n in u)
+        units = [u for u in units if not any(u is x for x in unsaid)]
         open_: tuple[Guard, list[Node], Element] | None = None
         at = len(nodes)
         for k, (guard, text, span) in enumerate(groups):
-            mine = [n for n in found if _said_in(n, text)]
-            found = [n for n in found if not any(n is m for m in mine)]  # each said once
+            said = [u for u in units if _said_in(u[0], text)]
+            units = [u for u in units if not any(u is m for m in said)]  # each said once
+            mine = [n for u in said for n in u]
             if guard is None:
                 nodes.extend(mine)
                 nodes.extend(self._jumps_in(text, links, el, None))
@@ -604,7 +614,7 @@ class _OutlineBuilder:
                 self._append(nodes, IfNode(guard, then, span, el.index))
         # What no one sentence holds (a command wrapped over a line break, the step that shows
         # the paragraph's commands) comes before its guards: never dropped.
-        nodes[at:at] = [n for n in found if isinstance(n, Action)]
+        nodes[at:at] = [n for u in units if isinstance(u[0], Action) for n in u]
         return open_
 
     def _guarded(self, guard: Guard, text: str, span: Span, el: Element, cls: SectionClass,
@@ -1511,6 +1521,17 @@ def _conclusion(text: str, limit: int = 100) -> str:
         return ""
     said = said[0].upper() + said[1:]
     return said if len(said) <= limit else said[: limit - 1].rstrip() + "…"
+
+
+def _units(found: list[Node]) -> list[list[Node]]:
+    """`found` cut where each action starts: an action and what belongs to it (its check)."""
+    units: list[list[Node]] = []
+    for n in found:
+        if isinstance(n, Action) or not units:
+            units.append([n])
+        else:
+            units[-1].append(n)
+    return units
 
 
 def _said_in(node: Node, text: str) -> bool:

@@ -214,8 +214,17 @@ def explicit_expr(clause: str) -> str | None:
     return None
 
 
+# Handing over to a person on the floor: "call maintenance", "notify the shift supervisor",
+# "get a technician", "inform the cell engineer" (a robot cell's or a plant's escalation).
+_CALL_A_PERSON = (r"(?:(?<=^)|(?<=[,;:.!] )|(?<=\band )|(?<=\bthen )|(?<=\bplease )|(?<=\bor ))"
+                  r"(?:call|notify|inform|alert|summon|get|fetch|radio) (?:the |an? |your )?"
+                  r"(?:[\w/&-]+ ){0,3}?(?:maintenance|technicians?|engineers?|supervisors?|"
+                  r"shift (?:lead|leader|manager)|team lead|foreman|on-?call|vendor|specialists?|"
+                  r"safety officer)\b(?! (?:logs?|mode|window|script|api|dashboard)\b)")
+
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("escalate", re.compile(r"\b(?:escalat\w*|hand (?:it )?over to|page (?:the|an?) |"
+    ("escalate", re.compile(rf"\b(?:escalat\w*|hand (?:it )?over to|page (?:the|an?) |"
+                            rf"{_CALL_A_PERSON}|"
                             # "stop here and page storage on-call", "call the DBA on-call"
                             r"(?:page|call) (?:the |an? )?(?:[\w/&-]+ ){0,3}on-?call\b|"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
@@ -516,8 +525,29 @@ _UNCONDITIONAL = re.compile(r"^\W*(?:then|now|next|afterwards|after that|finally
 
 def is_unconditional_jump(sentence: str) -> bool:
     """"Proceed to Step 5." / "Then go to [Mitigation](#mitigation).": a jump the guide
-    always takes, not a question."""
-    return bool(_UNCONDITIONAL.match(sentence.replace("**", "")))
+    always takes, not a question; so is one after what to do first ("Re-seat the part by
+    hand, then continue with Step 3")."""
+    return bool(_UNCONDITIONAL.match(sentence.replace("**", ""))) or \
+        action_before_jump(sentence) is not None
+
+
+# "Re-seat the part by hand, then continue with Step 3": what to do, then where to go
+_THEN_JUMP = re.compile(r"^(?P<lead>.+?)(?:,\s*(?:and\s+)?then|;\s*then|\s+and\s+then|,\s*and)\s+"
+                        r"(?=(?:please\s+)?(?:proceed|go|continue|skip|jump|move on)\b)", re.I)
+_CONDITIONAL = re.compile(r"\b(?:if|when|whenever|unless|otherwise|in case|whether|once|until|"
+                          r"after)\b|\?", re.I)
+
+
+def action_before_jump(sentence: str) -> str | None:
+    """The instruction a sentence gives before its unconditional jump ("Re-seat the part by
+    hand" in "Re-seat the part by hand, then continue with Step 3"), if it has one and no
+    condition."""
+    plain = sentence.replace("**", "")
+    m = _THEN_JUMP.match(plain)
+    if m is None or _CONDITIONAL.search(m.group("lead")) or \
+            not _UNCONDITIONAL.match(plain[m.end():]):
+        return None
+    return m.group("lead").strip()
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\[`*])")
@@ -537,7 +567,8 @@ _HAND_OFF = (r"(?:transfer|reassign|route|hand (?:it )?off|hand over) (?:the |th
 _ESCALATE = re.compile(
     r"\b(?:open (?:a )?(?:support )?(?:case|ticket)|contact (?:\w+ )?(?:support|the on-?call|"
     r"your|the team)|escalat\w+|page (?:the|an?) |cannot resolve the issue|can't resolve|"
-    rf"unable to resolve|file (?:a|an) (?:bug|issue)|reach out to|{_HAND_OFF})\b", re.I)
+    rf"unable to resolve|file (?:a|an) (?:bug|issue)|reach out to|{_HAND_OFF}|{_CALL_A_PERSON})"
+    r"\b", re.I)
 
 
 def is_escalation(text: str) -> bool:
@@ -856,7 +887,9 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
 # "Verify: `kubectl rollout status deploy/x` returns `successfully rolled out`": a check the
 # guide asks to run, with the output it must show.
 _EXPECTS = re.compile(
-    r"^\W*(?:verify|check|confirm|make sure|ensure|expect)(?:\s+that)?\s*:?\s*"
+    r"^\W*(?:step\s+\d{1,3}\s*[:.)-]\s*)?(?:verify|check|confirm|make sure|ensure|expect)"
+    # "Verify: `x` ...", "Check that `x` ...", "Verify the cycle resumes: `x` shows `RUNNING`"
+    r"(?:(?:\s+that)?\s*:?\s*|\s+[^`:.;]{1,60}?:\s*)"
     r"`(?P<cmd>[^`]+)`\s+(?:(?:should|must|will)\s+)?"
     r"(?:returns?|prints?|shows?|outputs?|reports?|says?|contains?|includes?|displays?|"
     r"lists?|gives?)\s+`(?P<want>[^`]+)`[\s.!]*$", re.I)
@@ -873,6 +906,8 @@ def expected_output(text: str) -> tuple[str, str] | None:
     the words its output must hold). Not a question, and only the command's own output."""
     plain = _CHECKBOX.sub("", _strip_enumerator(text.replace("**", "").replace("__", "")).strip())
     m = _EXPECTS.match(plain) or _FORM_EXPECTS.match(plain)
+    if m is None and len(sentences := _sentences(plain)) > 1:  # what follows is its own
+        m = _EXPECTS.match(sentences[0]) or _FORM_EXPECTS.match(sentences[0])
     return (m.group("cmd"), m.group("want")) if m else None
 
 
