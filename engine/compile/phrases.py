@@ -30,6 +30,9 @@ _CLEANUP = re.compile(r"^(?:always|finally)\b|\(always\)|\balways runs?\b", re.I
 _INFO = re.compile(
     r"^(?:meaning|impact|overview|introduction|symptoms?|see also|further reading|glossary|faq|"
     r"changelog|prerequisites?|table of contents|toc|alert details?|useful links|"
+    # "Possible causes" lists what may be wrong; what to check or do comes under its own heading
+    r"(?:(?:possible|likely|common|potential|probable|known)\s+(?:root\s+)?)?causes?"
+    r"(?=\s*(?:$|[:(]))|"
     # "What is Redis?" describes; "What is causing Redis to slow down?" asks what to check
     r"what is(?!\s+(?:causing|wrong|happening|slowing|using|consuming|blocking)\b))\b"
     # A noun that names what a section describes ("Services", "Monitoring & alerting",
@@ -140,6 +143,9 @@ def guard_of(text: str) -> Guard | None:
     t = _NOTE.sub("", t, count=1)
     if _ABORT_IF.match(t):
         return Guard(text=_abort_clause(t), ends="escalate")
+    if (asked := _ASKED.match(t)) is not None and _ANSWER.match(t[asked.end():]) is None and \
+            (outcome_of(t[asked.end():]) or jumps_in(t[asked.end():], [])):
+        return Guard(text=asked.group("q"))  # "Still high after 15 minutes? Escalate."
     if not _GUARD_START.match(t):
         return _trailing_guard(t, label=_ENUM.match(text.replace("**", "").replace(
             "__", "").strip()) is not None)
@@ -155,6 +161,11 @@ def guard_of(text: str) -> Guard | None:
 # condition, its "Yes" the branch and its "No" the other side.
 _ANSWER = re.compile(r"^[\W_]*(?P<a>yes|no)\b[*_\s]*(?:\u2192|\u21d2|->|=>|:|\u2013|\u2014|-)\s*",
                      re.I)
+
+
+# A question, then what to do when its answer is yes: "Still high after 15 minutes? Escalate.",
+# "Lag still growing? Go to step 4."
+_ASKED = re.compile(r"^(?P<q>[^?.!:;`]{3,120}\?)\s+(?=\S)")
 
 
 def question_of(text: str) -> str | None:
