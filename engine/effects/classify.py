@@ -2,11 +2,12 @@
 
 This module owns the dispatch over the read-only table (`engine.effects.table`): the program's
 name (a bare name, or a path in a system directory: `./cat` is not cat), programs that are a
-person's job (shells, editors, pagers, consoles), interpreters (a script is never read-only),
-and wrappers, whose inner command is what gets judged: sudo, timeout, nice, nohup, time,
-stdbuf, ionice, xargs (with its own flags, and only for tools that words appended at run time
-cannot turn into writers), ssh (the remote command, as the remote shell would split it), and
-`kubectl/oc/docker/podman/crictl exec` (the command after `--`).
+person's job (shells, editors, consoles; a pager reads: with no terminal it prints what it
+pages, as cat does), interpreters (a script is never read-only), and wrappers, whose inner
+command is what gets judged: sudo, timeout, nice, nohup, time, stdbuf, ionice, xargs (with its
+own flags, and only for tools that words appended at run time cannot turn into writers), ssh
+(the remote command, as the remote shell would split it), and `kubectl/oc/docker/podman/crictl
+exec` (the command after `--`).
 
 A command is "read" only when every part of it is on the table; everything else is "mutate"
 (an approval gate) or "interactive" (a manual step).
@@ -70,10 +71,11 @@ def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
 _SYSTEM_DIRS = frozenset({"/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/local/bin",
                           "/usr/local/sbin", "/opt/gitlab/bin", "/opt/gitlab/embedded/bin"})
 _PERSON = frozenset("""
-bash sh zsh dash ksh fish su cd chroot exit logout htop iotop atop less more most view vi vim
+bash sh zsh dash ksh fish su cd chroot exit logout htop iotop atop most view vi vim
 nvim nano emacs ed man watch telnet tmux screen gdb strace ltrace ftp sftp irb
 """.split())
 _SHELLS = frozenset("bash sh zsh dash ksh fish".split())
+_PAGERS = frozenset("less more".split())  # read (no terminal: they print it all), see host.py
 # `vault login`, `gcloud auth login`, `tsh login`: a login asks a person unless the line gives
 # it what it would ask for (a token, a password on stdin, a service principal)
 _LOGIN_TOOLS = frozenset("""vault docker podman buildah skopeo helm oc az gcloud aws gh tsh
@@ -241,7 +243,12 @@ def _ssh(name: str, args: list[str]) -> None:
         raise NotRead(f"{name} with no remote command opens a shell: a person's job",
                       cause="interactive", effect="interactive")
     remote = " ".join(remote_words)
+    forced = sum(1 for f, _ in p.flags if f == "-t") > 1  # -tt: a terminal even for a step
     for pipeline in _remote_pipelines(remote, name):
+        if forced and any(stage and stage[0].rsplit("/", 1)[-1] in _PAGERS
+                          for stage in pipeline):
+            raise NotRead(f"{name} -tt gives the remote pager a terminal: it waits for a person",
+                          cause="interactive", effect="interactive")
         verdict = classify_pipeline(pipeline)
         if not verdict.read:
             raise NotRead(f"{name}'s remote command: {verdict.reason}", cause=verdict.cause or

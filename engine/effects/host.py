@@ -30,6 +30,13 @@ def _script(p: Parsed, name: str, text: str) -> None:
                       "turn it into another program", cause="script")
 
 
+def _less(p: Parsed, name: str) -> None:
+    for op in p.operands:
+        if op.startswith("+") and "F" in op:
+            raise NotRead(f"{name} {op} follows the file like tail -f: a person's job",
+                          cause="interactive", effect="interactive")
+
+
 def _sed(p: Parsed, name: str) -> None:
     scripts = p.values("-e", "--expression")
     operands = p.operands
@@ -166,6 +173,18 @@ HOST: dict[str, Rule] = {
     "tail": Tool(F("c:n:qvzs:fF", "bytes= lines= quiet silent verbose zero-terminated follow=? "
                    "retry pid= sleep-interval= max-unchanged-stats=", numeric=True),
                  follow=frozenset({"-f", "-F", "--follow"})),
+    # A pager only shows what it reads. With no terminal (a plan's step) it prints the whole
+    # text as cat does, so `less FILE` and `... | less` read; its log and key files do not.
+    "less": Tool(F("aAbBcCdeEfFgGiIJKLmMnNqQrRsSuUVwWX~b:h:j:p:P:x:y:z:#:", """RAW-CONTROL-CHARS
+        raw-control-chars chop-long-lines LINE-NUMBERS line-numbers no-init quit-if-one-screen
+        ignore-case IGNORE-CASE quiet QUIET silent squeeze-blank-lines tabs= long-prompt
+        quit-at-eof QUIT-AT-EOF status-column no-lessopen mouse""", why={
+            "-o": "writes a log file", "-O": "writes a log file", "--log-file": "writes a log "
+            "file", "--LOG-FILE": "writes a log file", "-k": "reads key bindings that can run "
+            "commands", "--lesskey-file": "reads key bindings that can run commands",
+            "--follow-name": "follows the file like tail -f"}), check=_less),
+    "more": Tool(F("dlfpcsun:", "silent logical no-pause print-over clean-print squeeze plain "
+                   "lines=", numeric=True)),
     "wc": Tool(F("clmwL", "bytes chars lines words max-line-length total=")),
     "cut": Tool(F("b:c:d:f:nsz", "bytes= characters= delimiter= fields= complement "
                   "only-delimited output-delimiter= zero-terminated")),

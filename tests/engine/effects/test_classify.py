@@ -72,8 +72,14 @@ def test_pipelines():
     assert classify_pipeline([["ps", "aux"], ["grep", "x"]]).read
     assert classify_pipeline([["cat", "f"], ["tee", "F"]]).effect == "mutate"
     assert classify_pipeline([["top"], ["grep", "x"]]).effect == "interactive"
-    late = classify_pipeline([["cat", "f"], ["less"]])
-    assert late.effect == "mutate" and "less" in late.reason
+    late = classify_pipeline([["cat", "f"], ["vim", "-"]])
+    assert late.effect == "mutate" and "vim" in late.reason
+    # a pager at the end only shows what the pipeline printed (with no terminal, all of it)
+    assert classify_pipeline([["grep", "chef-client", "/var/log/syslog"], ["less"]]).read
+    assert classify(["sudo", "less", "/var/log/gitlab/gitaly/current"]).read
+    # ...unless something gives it a terminal: then it waits for a person's keys
+    assert classify(["ssh", "-tt", "h", "less", "f"]).effect == "interactive"
+    assert classify(["ssh", "h", "less", "f"]).read
 
 
 def test_reasons_name_the_argv_part_and_the_rule():

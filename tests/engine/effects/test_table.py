@@ -22,6 +22,11 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "ls": (["ls -lah /tmp", "ls --sort=time -1"], ["ls --frob"]),
     "head": (["head -n 20 f", "head -20 f", "head -c100 f"], ["head --frob f"]),
     "tail": (["tail -n 100 f", "tail -100 f"], ["!tail -f f", "!tail -F f", "!tail --follow f"]),
+    # a pager with no terminal prints what it pages, as cat does: `less f`, `grep x f | less`
+    "less": (["less /var/log/gitlab/gitaly/current", "less -R f", "less -SN f", "less +G f",
+              "less"], ["!less +F f", "less -o LOG f", "less --log-file=LOG f",
+                        "less -k keys f", "less --frob f"]),
+    "more": (["more f", "more -d f"], ["more --frob f"]),
     "df": (["df -h", "df -i /var", "df --output=source,pcent"], ["df --frob"]),
     "du": (["du -sh /var/log", "du -d 1 -h /"], ["du --files0-from=F"]),
     "wc": (["wc -l f"], ["wc --files0-from=F"]),
