@@ -416,13 +416,40 @@ _OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:example|sample|expected|typical|the)?\s
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.I | re.S)
 
 
+# "Add the following line to the blacklist section", "Append this to /etc/hosts:", "Put the
+# following in `values.yaml`": the block is text to write into a file, a person's edit.
+_CONFIG_CUE = re.compile(
+    r"\b(?:add|append|insert|put|paste|place|write|include|set)\s+(?:the\s+following|this|these|"
+    r"the\s+(?:lines?|snippet|block|entry|entries|section|stanza|config(?:uration)?)\s+below)"
+    r"(?:\s+(?:lines?|snippet|block|entry|entries|section|stanza|config(?:uration)?|settings?|"
+    r"options?))?\s+(?:to|in|into|at|under|inside)\b", re.I)
+
+
+def announces_config(intro: Element | None) -> bool:
+    """Whether the paragraph or item before a block says the block is text to write into a
+    file ("Add the following line to the blacklist section:")."""
+    return intro is not None and intro.kind in ("paragraph", "list_item") and \
+        _CONFIG_CUE.search(_CODE_SPAN.sub("`x`", intro.text)) is not None
+
+
+# An item's last paragraph that names what follows as output ("1. Check `x`. Expected
+# output:"); not the item's own words about what its command shows ("Watch the connections
+# drain, until it prints 0:" introduces the command).
+_ITEM_OUTPUT_TAIL = re.compile(r"(?:\b(?:expected|example|sample|typical)\s+(?:output|result|"
+                               r"response)s?|(?:^|[.!?`]\s*)(?:output|result|response))\s*:\s*$",
+                               re.I)
+
+
 def announces_output(intro: Element | None) -> bool:
     """Whether the element before a block says the block is output: a paragraph ("Example
-    output:") or a collapsed `<details>` whose `<summary>` says so ("Sample output")."""
+    output:"), the list item holding it ("1. Check `x`. Expected output:") or a collapsed
+    `<details>` whose `<summary>` says so ("Sample output")."""
     if intro is None:
         return False
     if intro.kind == "paragraph":
         return output_cue(intro.text)
+    if intro.kind == "list_item":  # an item's words end with its last paragraph's
+        return _ITEM_OUTPUT_TAIL.search(_CODE_SPAN.sub("`x`", intro.text)) is not None
     if intro.kind == "html":
         m = _SUMMARY.search(intro.text)
         return m is not None and output_cue(re.sub(r"<[^>]*>", "", m.group(1)))
@@ -465,9 +492,11 @@ class Block:
     end: int = 1
 
 
-def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
+def read_block(el: Element, *, after_output_cue: bool = False,
+               after_config_cue: bool = False) -> Block:
     """Classify a code element and extract what runs. `after_output_cue`: the paragraph before
-    it announced output ("Example output:")."""
+    it announced output ("Example output:"); `after_config_cue`: text to write into a file
+    ("Add the following line to ..."), unless the block's lines are commands at a prompt."""
     first_line = el.span.start + 1 if el.fenced else el.span.start
     raw = el.text
     tag = (el.lang or "").lower().strip("{}.")
@@ -509,6 +538,8 @@ def read_block(el: Element, *, after_output_cue: bool = False) -> Block:
         return Block("other", text=raw, start=start, end=end)
     shell = tag in SHELL_TAGS or (tag not in OUTPUT_TAGS and "sh" in tag)
     prompts = _prompts(lines)
+    if after_config_cue and not prompts:
+        return Block("config", text=raw, start=start, end=end)
     if after_output_cue:
         # "Example output:": the block is output, unless it opens with the command that
         # printed it (a transcript: that command runs, the rest is its output); a comment

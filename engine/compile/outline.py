@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypedDict
@@ -289,6 +289,8 @@ class _OutlineBuilder:
 
         for idx in self.children.get(owner, []):
             el = self.els[idx]
+            if el.kind in ("paragraph", "list_item") and phrases.struck_out(el.text):
+                continue  # "~~Restart nginx: `x`~~ (no longer needed)": crossed out, not done
             asked = phrases.faq_question(el.text) if el.kind == "paragraph" else None
             if asked is not None or faq and el.kind == "heading":
                 close_scope()
@@ -331,7 +333,15 @@ class _OutlineBuilder:
                 continue
             if el.kind == "code":
                 target = guarded[1] if guarded else nodes
-                target.extend(self._code(el, cls, owner))
+                found = self._code(el, cls, owner)
+                last = target[-1] if target else None
+                if len(found) == 1 and isinstance(edit := found[0], Action) and \
+                        edit.kind == StepKind.MANUAL and edit.span.start < el.span.start and \
+                        isinstance(last, Action) and last.kind == StepKind.MANUAL and \
+                        last.pos == el.index - 1 and "script" not in last.params:
+                    target.pop()  # the words' own step, now with the text they add
+                    found = [replace(edit, id=last.id, title=last.title)]
+                target.extend(found)
                 continue
             if el.kind == "table":
                 flush()
@@ -1025,7 +1035,8 @@ class _OutlineBuilder:
 
     def _code(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
         intro = self.els[el.index - 1] if el.index else None
-        block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro))
+        block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro),
+                                  after_config_cue=blocks.announces_config(intro))
         own = owner if owner is not None else el.index
         if intro is not None and intro.kind == "paragraph" and self.owner.get(intro.index) == \
                 owner and (owner is None or self.els[owner].kind == "heading" and
@@ -1059,6 +1070,13 @@ class _OutlineBuilder:
                            cls, plugin=query.plugin or block.plugin, params=params,
                            mutating=mutating,
                            uses=query.uses, block=el.index)]
+        if block.cls == "config" and cls != "info" and intro is not None and \
+                blocks.announces_config(intro):
+            # "Add the following line to the blacklist section:": a person's edit, holding
+            # the text to add (it was run line by line as commands, or lost as output)
+            return [self._manual(own, cls, title, intro.text, Span(start=intro.span.start,
+                                                                    end=block.end),
+                                 el.index, script=block.text)]
         if block.cls == "plugin":
             return [self._plugin_step(block, el, cls, own, title)]
         if block.cls == "script":
@@ -1392,6 +1410,7 @@ def inline_command(code: str) -> bool:
                                 words[0] == "sudo" or bool(_PROGRAM_PATH.match(words[0])))
 
 
+_CHECKBOX_MARK = re.compile(r"^\s*\[[ xX]\]\s*")
 _SCRIPT_NAME = re.compile(r"^(?:\.{0,2}/)?[\w.+-]+(?:/[\w.+-]+)*\.(?:sh|bash|py|rb|pl)$")
 
 
@@ -1414,6 +1433,10 @@ def _run_word(code: str, text: str, block: str = "") -> bool:
     if not words or (not looks_like_command(words[0]) if len(words) == 1 else
                      not (_SCRIPT_NAME.match(words[0]) or _with_options(words))):
         return False
+    titled = re.match(rf"^[\W\d]*(?P<lead>[^`:]{{1,60}}:)\s*`{re.escape(code)}`[\s.]*$",
+                      _CHECKBOX_MARK.sub("", text.replace("**", "")))
+    if titled and len(words) > 1 and phrases.titled_step(titled.group("lead")):
+        return True  # "Renew the cert: `certbot renew --cert-name site`": the step's command
     m = re.search(rf"\b(?:run|running|execute|executing)\s+`{re.escape(code)}`(\s*command)?"
                   r"(\s*:)?", text, re.I)
     # "Run `date` command:" and "Run `ls` on the host" over a block name the block's command

@@ -828,7 +828,9 @@ _OPEN_CLAUSE = re.compile(r"^(?:if|when|whenever|once|after|in case|unless|other
 _CODE_LIST = re.compile(r"^(?:`[^`]*`\s*(?:,|;|&&|\band\b|\bthen\b|->|\u2192)?\s*)*$", re.I)
 _LEADS_ON = re.compile(r"^(?:$|\s*[.,;:!)(\u2013\u2014\u2192-]|\s+(?:to|and|then|on|in|from|"
                        r"inside|within|as|for|at|with|under|against|via|over|across|again|first|"
-                       r"now|if|until|so|once|from)\b)", re.I)
+                       r"now|if|until|so|once|from)\b|"
+                       # an item's next paragraph, "Expected output:" over the output shown
+                       r"\s+(?:expected|example|sample|typical)\s+(?:output|result)s?\b)", re.I)
 _COMMA = re.compile(r"^.*(?:[;(]|\band then\b|, then\b|\bthen\b|, and\b|, so\b|, but\b)\s*",
                     re.I)
 
@@ -892,7 +894,45 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
         if _RUN_VERB.match(part) and not _NOT_RUN_VERB.match(part):
             return True
     return bool(_RUN_CUE.search(clause)) or (bool(_WEAK_CUE.search(clause)) and
-                                             not _DESCRIBED.match(clause))
+                                             not _DESCRIBED.match(clause)) or \
+        titled_step(clause) and bool(_LEADS_ON.match(after))
+
+
+# "~~Restart nginx: `systemctl restart nginx`~~ (no longer needed)": the author crossed it out
+_STRUCK = re.compile(r"^\s*(?:\[[ xX]\]\s*)?~~(?P<struck>.+?)~~(?P<rest>.*)$", re.S)
+
+
+def struck_out(text: str) -> bool:
+    """Whether a paragraph or item is crossed out (`~~...~~`): what it struck is not done, and
+    what follows the strike is at most a note about it (no command of its own)."""
+    m = _STRUCK.match(text)
+    return m is not None and "`" not in m.group("rest") and \
+        len(m.group("rest").strip(" .,;:()-\u2013\u2014")) <= 80
+
+
+def titled_step(lead: str) -> bool:
+    """Whether words before a colon are a step's own title ("Renew the cert:"), not a label
+    of something shown ("Example:", "Output:")."""
+    clause = _instruction_clause(lead)
+    return _TITLED_STEP.match(clause) is not None and _LABEL_WORD.match(clause) is None and \
+        _DESCRIBED.match(clause) is None
+
+
+# "Renew the cert: `certbot renew`", "Re-seat the mount: `mount -o remount /srv`": a step's own
+# few words, then a colon and its command (whatever the verb; a mutating one is gated). Not a
+# label of something shown: "Example:", "Output:", "Syntax:".
+_TITLED_STEP = re.compile(r"^[A-Z][\w'-]*(?:\s+[\w'./-]+){0,5}\s*:\s*$")
+_LABEL_WORD = re.compile(
+    r"^(?:e\.?g|i\.?e|examples?|for example|output|results?|expected|samples?|syntax|usage|"
+    r"notes?|tips?|warning|caution|important|before|after|old|new|was|becomes|from|to|default|"
+    r"defaults|format|response|error|errors|message|messages|logs?|reference|see also|docs?|"
+    r"documentation|link|links|source|alias|aliases|shortcut|equivalent|or|and|versions?|"
+    r"platforms?|linux|mac\s?os|windows|bad|good|wrong|right|correct|incorrect|don'?t|do not|"
+    r"never|avoid|deprecated|old way|instead|alternatively|optional(?:ly)?|"
+    # a case or a place, one of several ("For production:", "On Ubuntu:", "Staging:")
+    r"for|on|in|at|with|without|within|from|under|via|by|if|when|unless|where|"
+    r"prod(?:uction)?|staging|stage|dev(?:elopment)?|test(?:ing)?|qa|uat|local(?:ly)?)\b",
+    re.I)
 
 
 # "Verify: `kubectl rollout status deploy/x` returns `successfully rolled out`": a check the

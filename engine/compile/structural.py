@@ -266,7 +266,8 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
                 s for line in range(el.span.start, el.span.end + 1) for s in ending.get(line, ())]
             if not held:
                 intro = guide.elements[el.index - 1] if el.index else None
-                cls = blocks.read_block(el, after_output_cue=blocks.announces_output(intro)).cls
+                cls = blocks.read_block(el, after_output_cue=blocks.announces_output(intro),
+                                        after_config_cue=blocks.announces_config(intro)).cls
                 reason = _BLOCK_REASON.get(cls, cls)
                 if cls in ("command", "query", "script"):
                     reason = "descriptive section" if info else \
@@ -277,9 +278,18 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
         if el.kind == "list_item" and not cover.any(el.span.start, el.span.end) and \
                 not any(s.text and s.text[:60] in el.text for s in ends.get(el.span.start, ())):
             reason = "descriptive section" if info else \
+                "crossed out (~~...~~): the author struck it, nothing to do" \
+                if phrases.struck_out(el.text) else \
                 "a ticked box: done already, nothing to do again" \
                 if re.match(r"\[[xX]\]\s", el.text) else "prose: nothing to run or decide"
             out.append(Ignored(span=span, kind="item", reason=reason, text=_first(el.text)))
+        if el.kind in ("paragraph", "list_item") and phrases.struck_out(el.text):
+            if el.kind == "paragraph":  # its commands, each said to be crossed out
+                out.extend(Ignored(span=span, kind="inline", reason="crossed out (~~...~~): "
+                                   "the author struck it, nothing to do",
+                                   text=_PROMPTED.sub("", code).strip()[:120])
+                           for code in el.inline_code if inline_command(code))
+            continue
         if el.kind not in ("paragraph", "list_item", "table", "heading"):
             continue
         commands = [c for c in el.inline_code if inline_command(c)] \
