@@ -416,6 +416,12 @@ class _OutlineBuilder:
     def _item(self, el: Element, cls: SectionClass) -> list[Node]:
         nodes: list[Node] = []
         guard = phrases.guard_of(el.text) or phrases.answer_guard(el.text, self._asked(el))
+        if guard is None and cls not in ("info", "cleanup") and not self.children.get(el.index):
+            # "2. If it still fails, escalate to controls.": the list's step decides there, its
+            # branch ending the run (it was a person's step, and the run ended `resolved`)
+            guard = phrases.guard_of(el.text, fallback=True)
+            if guard is not None and phrases.outcome_of(el.text) != "escalate":
+                guard = None
         case = phrases.case_of(el.text) if guard is None and not el.links and \
             not el.inline_code and cls not in ("info", "cleanup") else None
         if case is not None:  # "fsync p99 > 10ms -> disk slow, escalate storage."
@@ -885,9 +891,12 @@ class _OutlineBuilder:
         if when is None or then is None or \
                 any(_CHECK_COLUMN.match(c) for i, c in enumerate(head) if i not in (when, then)):
             return None
-        if not any(inline_command(c) for row in rows[1:] if len(row) > then
-                   for c in re.findall(r"`([^`]+)`", row[then])):
-            return None  # "Scenario | Action" saying what the system does: a description
+        if not _CODE_COLUMN.match(head[when]) and not any(
+                inline_command(c) for row in rows[1:] if len(row) > then
+                for c in re.findall(r"`([^`]+)`", row[then])):
+            # "Scenario | Action" saying what the system does: a description (a fault code's
+            # "Recovery" is what a person does when the device reports it, commands or not)
+            return None
         branches: list[tuple[str, list[Node], Span]] = []
         for i, row in enumerate(rows[1:]):
             if len(row) <= max(when, then) or not row[when].strip():
@@ -906,7 +915,12 @@ class _OutlineBuilder:
             elif not any(isinstance(n, Action) for n in found):
                 found = [self._manual(owner, cls, action or row[when], f"{row[when]}: {action}",
                                       where, el.index)]
-            branches.append((row[when].strip(), found, where))
+            case = row[when].strip()
+            if _CODE_COLUMN.match(head[when]) and not _OTHERWISE_ROW.match(case):
+                meaning = next((row[i].strip() for i, c in enumerate(head) if i < len(row)
+                                and i not in (when, then) and _MEANING_COLUMN.match(c)), "")
+                case = f"{head[when]} is {case}" + (f" ({meaning})" if meaning else "")
+            branches.append((case, found, where))
         if not branches:
             return None
         rest: list[Node] | None = None
@@ -1335,11 +1349,20 @@ _HOW_TO = re.compile(r"(?i:^\W*(?:how|what|where|which|who|why|is there a way)\b
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 # A decision table's columns: the case, and what to do in it; a column of checks to run first
 # makes it a symptom table (its checks run, its actions are shown: `_inline`)
+_CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnostic|dtc)\s+)?"
+               r"(?:codes?|ids?|numbers?|no\.?)|faults?|alarms?|error codes?")
 _CONDITION_COLUMN = re.compile(r"^\W*(?:conditions?|when|if|symptoms?|situations?|cases?|"
-                               r"scenarios?|triggers?|observed|you see)\W*$", re.I)
+                               r"scenarios?|triggers?|observed|you see|" + _CODE_NAMES +
+                               r")\W*$", re.I)
 _ACTION_COLUMN = re.compile(r"^\W*(?:actions?|mitigations?|fix(?:es)?|remed(?:y|ies|iation)|"
                             r"resolutions?|responses?|solutions?|workarounds?|what to do|"
-                            r"do this|then|next steps?)\W*$", re.I)
+                            r"do this|then|next steps?|recovery(?: steps?| actions?)?|"
+                            r"corrective actions?|how to (?:fix|recover|resolve|clear))\W*$",
+                            re.I)
+# A fault-code table's key ("Code | Meaning | Recovery", "Alarm | Text | Action"): a row's
+# case is the code the cell or device reports, named with its meaning.
+_CODE_COLUMN = re.compile(r"^\W*(?:" + _CODE_NAMES + r")\W*$", re.I)
+_MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|text|message|cause|fault)\W*$", re.I)
 _CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how to check|"
                            r"commands?|query|queries|investigat\w*)\W*$", re.I)
 _OTHERWISE_ROW = re.compile(r"^\W*(?:anything else|otherwise|else|other(?: cases)?|"

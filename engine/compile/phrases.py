@@ -93,10 +93,15 @@ def _strip_enumerator(text: str) -> str:
 # "Only if/when ...": the author's stricter guard ("Only when on the old cluster, reload X").
 # A team's runbook in German, Spanish or French opens its guards with its own words: "Wenn
 # die Platte voll ist:" / "Andernfalls ...", "Si el disco está lleno," / "De lo contrario ...",
-# "Si le disque est plein," / "Sinon ...".
-_IF_WORDS = r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9"
+# "Si le disque est plein," / "Sinon ...", and in Portuguese, Italian and Dutch "Se a thread
+# estiver parada:" / "Caso contr\u00e1rio ...", "Se il disco \u00e8 pieno:" / "Altrimenti ...",
+# "Als de schijf vol is:" / "Anders ...". ("Se n\u00e3o ..." is "if not ...", a guard of its own.)
+_IF_WORDS = (r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9|"
+             r"se|caso|quando|qualora|nel caso in cui|als|indien|wanneer|ingeval")
 _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contrario|si no|"
-               r"en caso contrario|sino|sinon|dans le cas contraire")
+               r"en caso contrario|sino|sinon|dans le cas contraire|caso contr\u00e1rio|"
+               r"sen\u00e3o|do contr\u00e1rio|altrimenti|in caso contrario|anders|zo niet|"
+               r"indien niet|in het andere geval")
 _GUARD_START = re.compile(r"^(?:(?:only )?(?:if|when|in case)|whenever|in the case|unless|should|"
                           rf"otherwise|else|if not|if so|for the case|{_ELSE_WORDS}|{_IF_WORDS})"
                           r"\b(?!-)", re.I)
@@ -125,12 +130,13 @@ _ABORT_IF = re.compile(r"^(?:abort|stop(?: here| now| the (?:procedure|run|recov
 _DECORATION = re.compile(r"^[^\w\s`(\[\-*\"'<>{]+\s*")
 
 
-def guard_of(text: str) -> Guard | None:
+def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
     """The guard a sentence, list item or heading opens with, if any.
 
     "If you cannot resolve the issue, escalate" is the guide's ending, not a guard; but a
     condition the author made checkable (`If the disk is full (`expr`), escalate`) is a guard
-    whose branch ends the run.
+    whose branch ends the run. With `fallback`, the guide's ending is a guard too: a step of a
+    list ("3. If it still fails after two retries, escalate to controls") decides there.
     """
     t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
     t = _DECORATION.sub("", t, count=1)
@@ -142,7 +148,8 @@ def guard_of(text: str) -> Guard | None:
             "__", "").strip()) is not None)
     else_if = re.match(r"(?:otherwise|else)\s*,?\s*(?=if\b)", t, re.I)
     clause = f"{t[:else_if.end()]}{_clause(t[else_if.end():])}" if else_if else _clause(t)
-    if is_escalation(t) and is_fallback(clause) and explicit_expr(clause) is None:
+    if is_escalation(t) and is_fallback(clause) and explicit_expr(clause) is None and \
+            not fallback:
         return None
     return Guard(text=clause, is_else=bool(_ELSE_START.match(t)))
 
@@ -612,7 +619,8 @@ _GUARD_WORD = re.compile(r"\b(?:if|when|whenever|in case|in the case|unless|shou
 
 _GUARD_HINTS = ("if", "when", "unless", "should", "otherwise", "else", "case", "wenn", "falls",
                 "sofern", "sonst", "andernfalls", "si", "cuando", "contrario", "lorsque", "quand",
-                "au cas")
+                "au cas", "se", "caso", "quando", "qualora", "altrimenti", "als", "indien",
+                "wanneer", "anders", "zo niet", "ingeval", "sen\u00e3o")
 
 
 def may_guard(text: str) -> bool:
