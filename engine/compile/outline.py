@@ -115,6 +115,9 @@ class _OutlineBuilder:
         self.ids: set[str] = set()
         self.counters: dict[str, int] = {}
         self.escalation: tuple[str, Span] | None = None
+        # the ending an FAQ answer or a known problem's action says ("..., then escalate to the
+        # orders team"): its case's, after its steps; None outside such a case
+        self._case_end: list[EndNode] | None = None
         self.call_links: set[tuple[int, str]] = set()
         self.cls: dict[int, SectionClass] = {}
         self.owner: dict[int, int | None] = {}
@@ -282,6 +285,11 @@ class _OutlineBuilder:
                     # a collapsed "Rollback" ends the run once it ran, as "## Rollback" does
                     inner.append(EndNode("escalate", f"Rolled back ({_short(guard.text)})",
                                          opener.text, opener.span))
+                if faq and self._case_end and not (inner and isinstance(
+                        inner[-1], (EndNode, JumpNode))):
+                    inner.append(self._case_end[0])
+                if faq:
+                    self._case_end = None
                 if inner:
                     self._append(nodes, IfNode(guard, inner, opener.span, opener.index))
 
@@ -289,7 +297,8 @@ class _OutlineBuilder:
 
         for idx in self.children.get(owner, []):
             el = self.els[idx]
-            asked = phrases.faq_question(el.text) if el.kind == "paragraph" else None
+            asked = (phrases.faq_question(el.text) or phrases.symptom_of(el.text)) \
+                if el.kind == "paragraph" else None
             if asked is not None or faq and el.kind == "heading":
                 close_scope()
                 faq = False
@@ -297,6 +306,7 @@ class _OutlineBuilder:
                 # "**Q:** Pods stuck `Pending`?": its answer is for that case only
                 flush()
                 scoped, nodes, faq = (Guard(text=asked), nodes, el), [], True
+                self._case_end = []
             if el.kind == "html" or el.kind == "paragraph" and phrases.only_shortcodes(el.text):
                 opens = phrases.html_guard(el.text)
                 if scoped is not None and (opens is not None or phrases.closes_html_guard(
@@ -565,6 +575,14 @@ class _OutlineBuilder:
                 prev.then.extend(found)
                 prev.then.extend(self._jumps(el, prev.guard))
                 return (prev.guard, prev.then, self.els[prev.pos])
+            if phrases.is_escalation(el.text) and self._case_end is not None and \
+                    cls not in ("info", "cleanup"):
+                # "Action: Find the stuck offset, then escalate to the orders team": this
+                # case's ending, after its steps (it was the whole run's, its commands lost)
+                nodes.extend(found)
+                self._case_end.append(EndNode("escalate", _conclusion(el.text) or
+                                              _short(el.text), el.text, el.span))
+                return None
             if phrases.is_escalation(el.text) and self.escalation is None and \
                     cls not in ("info", "cleanup"):
                 self.escalation = (el.text, el.span)

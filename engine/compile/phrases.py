@@ -200,6 +200,24 @@ def faq_question(text: str) -> str | None:
     return q[:end + 1] if end >= 0 else q.rstrip(" .:")
 
 
+# A known-problems list: "**Symptom:** Lag grows on one partition. **Cause:** ... **Action:**
+# Roll back ...": each symptom is a case, and what follows it (to the next symptom or
+# heading) is what to do in it. "Problem:" / "Issue:" open one only when a cause or an action
+# label follows in the same paragraph.
+_SYMPTOM = re.compile(r"^[\W_]*(?:(?P<sym>symptoms?)|problem|issue)\s*[:.)][*_\s]*(?P<s>.+?)"
+                      r"(?:\s+[*_]*(?P<label>(?:root )?cause|actions?|fix|resolution|solution|"
+                      r"workaround|remedy|mitigation)\s*[:.][\s\S]*|$)", re.I | re.S)
+
+
+def symptom_of(text: str) -> str | None:
+    """The symptom a known-problem entry opens with ("Symptom: Lag grows on every partition."),
+    if it is one."""
+    m = _SYMPTOM.match(text.replace("**", "").replace("__", ""))
+    if m is None or not (m.group("sym") or m.group("label")):
+        return None
+    return m.group("s").strip().rstrip(" .:")
+
+
 _MEMORY_ROOTS = frozenset({"steps", "inputs", "vars", "alert"})
 
 

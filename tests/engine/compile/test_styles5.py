@@ -22,7 +22,8 @@ from tests.support.compiling import (
 )
 
 NEW = ("mermaid-flowchart.md", "portuguese-runbook.md", "jira-wiki-markup.md",
-       "html-ol-steps.md", "fault-code-table.md", "paren-numbering.md", "change-ticket.md")
+       "html-ol-steps.md", "fault-code-table.md", "paren-numbering.md", "change-ticket.md",
+       "symptom-cause-action.md")
 
 
 def _ends(plan, outcome: str) -> list:
@@ -175,6 +176,43 @@ def test_a_table_of_codes_with_no_recovery_column_is_reference():
     plan = compile_text("## Codes\n\n| Code | Meaning |\n|---|---|\n| V101 | Vacuum lost |\n"
                         "\n## Check\n\nRun `uptime`.\n")
     assert not any(s.kind in (StepKind.MANUAL, StepKind.DECIDE) for s in plan.steps)
+
+
+# -- known problems: Symptom / Cause / Action ----------------------------------------------------
+
+
+def test_a_symptom_guards_its_action_up_to_the_next_symptom():
+    # "**Symptom:** ... **Cause:** ... **Action:** Roll back ...": the symptoms were context,
+    # so the rollback and the poll-interval change ran one after the other
+    plan = compile_file("symptom-cause-action.md")
+    undo = step_running(plan, ["kubectl", "-n", "orders", "rollout", "undo",
+                               "deploy/orders-consumer"])
+    env = step_running(plan, ["kubectl", "-n", "orders", "set", "env", "deploy/orders-consumer",
+                              "MAX_POLL_INTERVAL_MS=600000"])
+    assert guards_of(plan, undo) == ["Consumer lag grows on every partition"]
+    assert guards_of(plan, env) == ["The group rebalances every few seconds"]
+    assert gated(plan, undo) and gated(plan, env)
+    plan = compile_text("## Fix\n\nProblem: The disk is full. Fix: clean it:\n\n```bash\n"
+                        "sudo journalctl --vacuum-size=1G\n```\n\n## Next\n\nRun `uptime`.\n")
+    vacuum = step_running(plan, ["sudo", "journalctl", "--vacuum-size=1G"])
+    assert guards_of(plan, vacuum) == ["The disk is full"]
+    assert guards_of(plan, step_running(plan, ["uptime"])) != ["The disk is full"]
+
+
+def test_an_action_that_escalates_ends_its_case_after_its_steps():
+    # "Action: Find the stuck offset, then escalate to the orders team": the escalation was
+    # the whole run's last word, decided after every case
+    plan = compile_file("symptom-cause-action.md")
+    (end,) = [s for s in _ends(plan, "escalate") if "orders team" in (s.text or "")]
+    describe = [s.id for s in runs(plan) if "--describe" in str(s.params)][0]
+    assert guards_of(plan, describe) == ["Lag grows on one partition only"]
+    assert any(e.source == describe for _, e in plan.incoming(end.id))
+
+
+def test_prose_that_opens_with_problem_or_issue_is_no_case():
+    plan = compile_text("## Fix\n\nIssue: none known. Restart it:\n\n```bash\n"
+                        "sudo systemctl restart nginx\n```\n")
+    assert guards_of(plan, step_running(plan, ["sudo", "systemctl", "restart", "nginx"])) == []
 
 
 # -- retry loops ---------------------------------------------------------------------------------
