@@ -45,6 +45,10 @@ def _wiki_lang(params: str | None) -> str:
 
 
 def _is_wiki(lines: list[str]) -> bool:
+    """Whether the guide is written in wiki markup: an `h2.` heading or a closed `{code}` block,
+    and no Markdown fence (a Markdown guide that shows wiki markup in a fence stays Markdown)."""
+    if any(_FENCE.match(ln) for ln in lines):
+        return False
     if any(_WIKI_HEADING.match(ln) for ln in lines):
         return True
     opened: str | None = None
