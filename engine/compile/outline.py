@@ -1463,7 +1463,8 @@ def _sentences_of(text: str) -> dict[str, tuple[str, str]]:
     when they end with ':' ("Reload patroni: `x`"), else "" (one pass over the text). "e.g."
     does not end a sentence: what follows it is the example it gives."""
     out: dict[str, tuple[str, str]] = {}
-    parts = _SENTENCE_END.split(text)
+    parts = [piece for part in _SENTENCE_END.split(text)
+             for piece in phrases.ABORT_AFTER_CODE.split(part)]  # "`x` Abort if Y": two
     merged: list[str] = []
     for part in parts:
         if merged and _ABBREVIATED.search(merged[-1]):

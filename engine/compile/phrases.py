@@ -315,6 +315,8 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
             continue  # ("..., if X" or "X: If Y" opens a guard of its own)
         if m.group("g")[0].isupper():
             continue  # "Run `x` If Y ...": a sentence of its own (a list item's next paragraph)
+        if _ABORT_BEFORE.search(before):
+            continue  # "Check `x` Abort if Y": the item's next paragraph, a stop of its own
         return Guard(text=t[m.start("g"):m.end("g")].strip())
     return None
 
@@ -648,16 +650,42 @@ def may_guard(text: str) -> bool:
 
 
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """Where one sentence ends and the next begins."""
+    a: int
+    b: int
+
+    def start(self) -> int:
+        return self.a
+
+    def end(self) -> int:
+        return self.b
 _ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$", re.I)
 _SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9])")
+
+
+# "Abort if ...", "Stop if ...", "Do not continue unless ..." after a code span: a list item's
+# next paragraph ("1. Home the axes: `cellctl axis home`" over "Abort if any axis reports
+# `HOMING_FAILED`."), joined to the item's text with no stop between them: a sentence of its
+# own, never the condition of the command before it.
+ABORT_AFTER_CODE = re.compile(r"(?<=`)\s+(?=(?:Abort|Stop|Halt|(?:Do not|Don't|Never) "
+                               r"(?:continue|proceed|go on))\b)")
+_ABORT_BEFORE = re.compile(r"(?:\babort|\bstop|\bhalt|\b(?:do not|don't|never) (?:continue|"
+                           r"proceed|go on))\s*$", re.I)
 
 
 def sentence_offsets(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of `text`, code spans never split."""
     masked = _CODE_SPAN_TEXT.sub(lambda m: "x" * len(m.group(0)), text)
+    ticked = _CODE_SPAN_TEXT.sub(lambda m: "`" + "x" * (len(m.group(0)) - 2) + "`", text)
+    cuts = sorted([(m.start(), m.end()) for m in _SENTENCE_AT.finditer(masked)] +
+                  [(m.start(), m.end()) for m in ABORT_AFTER_CODE.finditer(ticked)])
     out: list[tuple[int, int]] = []
     start = 0
-    for m in _SENTENCE_AT.finditer(masked):
+    for m in (_Cut(a, b) for a, b in cuts):
         if _ABBREV_END.search(masked[max(0, m.start() - 7):m.start()]):
             continue
         out.append((start, m.start()))

@@ -123,6 +123,11 @@ def test_wiki_markup_is_read_only_in_a_guide_written_in_it():
     plan = compile_text("# Restart\n\nThe {code} macro is Confluence's.\n\n"
                         "```bash\nsudo systemctl restart nginx\n```\n")
     assert gated(plan, step_running(plan, ["sudo", "systemctl", "restart", "nginx"]))
+    plan = compile_text("# Confluence macros\n\n```text\n{code}\nx\n{code}\n```\n\n"
+                        "# Restart\n\n```bash\nsudo systemctl restart nginx\n```\n")
+    assert [s.text for s in parse_guide("# A\n\n```text\n{code}\nx\n{code}\n```\n",
+                                        path="g.md").elements if s.kind == "heading"] == ["A"]
+    assert gated(plan, step_running(plan, ["sudo", "systemctl", "restart", "nginx"]))
     plan = compile_text("h2. Fix\n\n* Restart it: {{sudo systemctl restart nginx}}\n"
                         "** then check: {{systemctl is-active nginx}}\n")
     assert gated(plan, step_running(plan, ["sudo", "systemctl", "restart", "nginx"]))
@@ -240,6 +245,31 @@ def test_a_fallback_escalation_mid_list_decides_before_the_steps_after_it():
                         "3. Check it: `systemctl is-active nginx`\n")
     check = step_running(plan, ["systemctl", "is-active", "nginx"])
     assert guards_of(plan, check) == ["Otherwise (not: If the issue persists)"]
+
+
+# -- checkpoints and stops under a step ----------------------------------------------------------
+
+
+def test_a_stop_in_a_steps_next_paragraph_stops_after_the_step():
+    # "4) Verify from outside: `curl ...`" over "Stop if the served certificate still expires
+    # in 2026.": the curl ran only if the certificate was old, and nothing stopped the run
+    plan = compile_file("paren-numbering.md")
+    curl = step_running(plan, ["curl", "-sv", "https://api.example.com/healthz"])
+    assert guards_of(plan, curl) == []
+    (stop,) = [s for s in _ends(plan, "escalate") if (s.text or "").startswith("Stop if")]
+    assert guards_of(plan, stop.id) == ["Stop if the served certificate still expires in 2026"]
+    (close,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and
+                "Close the change ticket" in (s.text or "")]
+    assert guards_of(plan, close.id) == [
+        "Otherwise (not: Stop if the served certificate still expires in 2026)"]
+    for stop_words in ("Abort if any axis reports `HOMING_FAILED`.",
+                       "Do not continue unless every axis reports `HOMED`."):
+        plan = compile_text(f"## Fix\n\nRe-home the axes: `sudo systemctl restart homing`\n"
+                            f"{stop_words}\n\nRun `uptime`.\n")
+        restart = step_running(plan, ["sudo", "systemctl", "restart", "homing"])
+        assert guards_of(plan, restart) == [], stop_words
+        assert len(_ends(plan, "escalate")) >= 2, stop_words
+        assert guards_of(plan, step_running(plan, ["uptime"])) != [], stop_words
 
 
 # -- every new style, whole ----------------------------------------------------------------------
