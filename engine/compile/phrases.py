@@ -244,7 +244,14 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"open (?:a )?(?:support )?(?:case|ticket)|"
                             r"(?:transfer|reassign|route|hand (?:it )?off) (?:the |this |your )?"
                             r"(?:icm|incident|ticket|case|page|alert)s? to|"
-                            r"engage (?:the )?(?:[\w/&-]+ ){0,4}(?:team|on-?call|support|sre)\b)",
+                            r"engage (?:the )?(?:[\w/&-]+ ){0,4}(?:team|on-?call|support|sre)\b|"
+                            # a plant's hand-over: "Call the line supervisor.", "lock out the
+                            # cell and open a maintenance ticket"
+                            r"(?:call|phone|contact|page|fetch) (?:the |your |an? )?(?:[\w/&-]+ )"
+                            r"{0,2}(?:supervisor|shift lead|foreman|maintenance|technician|"
+                            r"electrician|controls engineer(?:ing)?)\b|"
+                            r"open (?:a |an )?(?:maintenance|service|repair) (?:ticket|request|"
+                            r"case|work order)\b)",
                             re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
                              r"\bnothing (?:else )?(?:needs to be done|to do)\b|"

@@ -177,6 +177,23 @@ def test_a_fault_code_table_is_a_decision_on_the_code_the_cell_reports():
     assert len(_ends(plan, "escalate")) >= 1
 
 
+def test_calling_the_supervisor_or_opening_a_maintenance_ticket_ends_the_branch():
+    # the fault table's "E001 | Safety circuit open | ... Call the line supervisor.": a
+    # person's step, after which the run went on to retry the pick
+    plan = compile_file("fault-code-table.md")
+    (end,) = [s for s in _ends(plan, "escalate") if "line supervisor" in (s.text or "")]
+    assert guards_of(plan, end.id) == ["Code is E001 (Safety circuit open)"]
+    for words in ("call the shift lead", "lock out the cell and open a maintenance ticket",
+                  "contact the controls engineer", "page the electrician"):
+        plan = compile_text(f"## Fix\n\n1. Reset the gripper: `sudo systemctl restart grip`\n"
+                            f"2. If the gripper jams twice, {words}.\n")
+        assert any(guards_of(plan, s.id) == ["If the gripper jams twice"]
+                   for s in _ends(plan, "escalate")), words
+    plan = compile_text("## Fix\n\n1. If the API is slow, call the API: `curl -s "
+                        "localhost:8080/health`\n")
+    assert [s for s in _ends(plan, "escalate") if "call the API" in (s.text or "")] == []
+
+
 def test_a_table_of_codes_with_no_recovery_column_is_reference():
     plan = compile_text("## Codes\n\n| Code | Meaning |\n|---|---|\n| V101 | Vacuum lost |\n"
                         "\n## Check\n\nRun `uptime`.\n")
