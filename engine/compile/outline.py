@@ -589,7 +589,7 @@ class _OutlineBuilder:
                 return None
             jumps = self._jumps(el, None)
             if not found and not jumps and cls not in ("info", "cleanup") and \
-                    phrases.repeats_or_waits(el.text):
+                    (phrases.repeats_or_waits(el.text) or phrases.is_checkpoint(el.text)):
                 # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.": a person's
                 # step in the procedure (it was context for a reader, the loop or wait lost)
                 found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))

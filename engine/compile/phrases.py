@@ -430,6 +430,18 @@ def repeats_or_waits(text: str) -> bool:
     return _REPEAT_OR_WAIT.match(plain) is not None
 
 
+# "**Checkpoint:** the served certificate expires in 2027.", "Expected result: every axis
+# reports HOMED.": what a person confirms before going on, not context for a reader.
+_CHECKPOINT = re.compile(r"^(?:checkpoint|expected (?:result|outcome|state)|hold point)\s*"
+                         r"[:\u2013\u2014-]\s*\S", re.I)
+
+
+def is_checkpoint(text: str) -> bool:
+    """Whether a paragraph states a checkpoint a person confirms ("Checkpoint: ...")."""
+    plain = _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
+    return _CHECKPOINT.match(plain) is not None and not plain.rstrip(" *_").endswith(":")
+
+
 # -- jumps -------------------------------------------------------------------------------
 
 _JUMP = re.compile(

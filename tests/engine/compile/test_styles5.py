@@ -289,6 +289,25 @@ def test_a_stop_in_a_steps_next_paragraph_stops_after_the_step():
         assert guards_of(plan, step_running(plan, ["uptime"])) != [], stop_words
 
 
+def test_a_checkpoint_is_a_persons_step_in_its_place():
+    # "**Checkpoint:** the current certificate expires within 30 days.": context for a
+    # reader, the check lost
+    plan = compile_file("paren-numbering.md")
+    (check,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and
+                (s.text or "").startswith("Checkpoint: the current certificate")]
+    ids = [s.id for s in plan.steps]
+    get = [s.id for s in runs(plan) if "jsonpath" in str(s.params)][0]
+    apply = step_running(plan, ["kubectl", "-n", "gateway", "apply", "-f",
+                                "gateway-tls-2027.yaml"])
+    assert ids.index(get) < ids.index(check.id) < ids.index(apply)
+    plan = compile_text("## Fix\n\nApply it:\n\n```bash\nkubectl apply -f x.yaml\n```\n\n"
+                        "Expected result: every pod is Ready.\n")
+    assert [s.text for s in plan.steps if s.kind == StepKind.MANUAL] == \
+        ["Expected result: every pod is Ready."]
+    plan = compile_text("## Fix\n\nCheckpoint:\n\n```bash\nkubectl get pods\n```\n")
+    assert not any(s.kind == StepKind.MANUAL for s in plan.steps)
+
+
 # -- every new style, whole ----------------------------------------------------------------------
 
 
