@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from engine.errors import GuideError
+from engine.markup import as_markdown
 from engine.plan import InputSpec, Span, Trigger
 from engine.policy import PolicySettings
 from engine.stepsettings import StepSettings, parse_tag_settings
@@ -643,7 +644,7 @@ class _Builder:
     """Walks markdown-it's token stream once, keeping a stack of open containers."""
 
     def __init__(self, body: str, *, offset: int, path: str) -> None:
-        body = _dedent_admonitions(body)
+        body = as_markdown(_dedent_admonitions(body))
         self.body = body
         self.lines = body.split("\n")
         self.path = path

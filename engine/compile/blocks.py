@@ -75,6 +75,12 @@ OUTPUT_TAGS = frozenset({"text", "txt", "plaintext", "plain", "log", "logs", "ou
                          "nohighlight", "fatal", "error", "stdout", "stderr", "out"})
 OTHER_TAGS = frozenset({"mermaid", "plantuml", "math", "markdown", "md", "dot", "graphviz",
                         "latex", "tex", "ascii", "svg"})
+# A diagram in a block with no tag (or another): Mermaid's `graph TD` / `flowchart LR` /
+# `sequenceDiagram`, PlantUML's `@startuml`, Graphviz's `digraph G {`: an illustration.
+_DIAGRAM = re.compile(r"^\s*(?:(?:graph|flowchart)(?:\s+(?:TD|TB|BT|RL|LR))?\s*;?\s*$|"
+                      r"(?:sequenceDiagram|stateDiagram(?:-v2)?|classDiagram|erDiagram|gantt|"
+                      r"mindmap|gitGraph|journey|timeline)\s*$|%%\{\s*init\b|@start(?:uml|mindmap)\b|"
+                      r"(?:strict\s+)?(?:di)?graph\s+[\w\"]*\s*\{)")
 # Blocks whose body is a plugin's parameters in YAML (`detect` names its detector inside).
 PLUGIN_TAGS = {"detect": None, "opcua": "opcua", "http": "http", "logs": "logs"}
 
@@ -534,7 +540,7 @@ def read_block(el: Element, *, after_output_cue: bool = False,
         return Block("config", text=raw, start=start, end=end)
     if tag in SCRIPT_TAGS:
         return Block("script", text=raw, start=start, end=end)
-    if tag in OTHER_TAGS:
+    if tag in OTHER_TAGS or tag not in SHELL_TAGS and _DIAGRAM.match(meaningful[0]):
         return Block("other", text=raw, start=start, end=end)
     shell = tag in SHELL_TAGS or (tag not in OUTPUT_TAGS and "sh" in tag)
     prompts = _prompts(lines)

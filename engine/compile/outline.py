@@ -115,6 +115,9 @@ class _OutlineBuilder:
         self.ids: set[str] = set()
         self.counters: dict[str, int] = {}
         self.escalation: tuple[str, Span] | None = None
+        # the ending an FAQ answer or a known problem's action says ("..., then escalate to the
+        # orders team"): its case's, after its steps; None outside such a case
+        self._case_end: list[EndNode] | None = None
         self.call_links: set[tuple[int, str]] = set()
         self.cls: dict[int, SectionClass] = {}
         self.owner: dict[int, int | None] = {}
@@ -282,6 +285,11 @@ class _OutlineBuilder:
                     # a collapsed "Rollback" ends the run once it ran, as "## Rollback" does
                     inner.append(EndNode("escalate", f"Rolled back ({_short(guard.text)})",
                                          opener.text, opener.span))
+                if faq and self._case_end and not (inner and isinstance(
+                        inner[-1], (EndNode, JumpNode))):
+                    inner.append(self._case_end[0])
+                if faq:
+                    self._case_end = None
                 if inner:
                     self._append(nodes, IfNode(guard, inner, opener.span, opener.index))
 
@@ -291,7 +299,8 @@ class _OutlineBuilder:
             el = self.els[idx]
             if el.kind in ("paragraph", "list_item") and phrases.struck_out(el.text):
                 continue  # "~~Restart nginx: `x`~~ (no longer needed)": crossed out, not done
-            asked = phrases.faq_question(el.text) if el.kind == "paragraph" else None
+            asked = (phrases.faq_question(el.text) or phrases.symptom_of(el.text)) \
+                if el.kind == "paragraph" else None
             if asked is not None or faq and el.kind == "heading":
                 close_scope()
                 faq = False
@@ -299,6 +308,7 @@ class _OutlineBuilder:
                 # "**Q:** Pods stuck `Pending`?": its answer is for that case only
                 flush()
                 scoped, nodes, faq = (Guard(text=asked), nodes, el), [], True
+                self._case_end = []
             if el.kind == "html" or el.kind == "paragraph" and phrases.only_shortcodes(el.text):
                 opens = phrases.html_guard(el.text)
                 if scoped is not None and (opens is not None or phrases.closes_html_guard(
@@ -426,6 +436,12 @@ class _OutlineBuilder:
     def _item(self, el: Element, cls: SectionClass) -> list[Node]:
         nodes: list[Node] = []
         guard = phrases.guard_of(el.text) or phrases.answer_guard(el.text, self._asked(el))
+        if guard is None and cls not in ("info", "cleanup") and not self.children.get(el.index):
+            # "2. If it still fails, escalate to controls.": the list's step decides there, its
+            # branch ending the run (it was a person's step, and the run ended `resolved`)
+            guard = phrases.guard_of(el.text, fallback=True)
+            if guard is not None and phrases.outcome_of(el.text) != "escalate":
+                guard = None
         case = phrases.case_of(el.text) if guard is None and not el.links and \
             not el.inline_code and cls not in ("info", "cleanup") else None
         if case is not None:  # "fsync p99 > 10ms -> disk slow, escalate storage."
@@ -569,6 +585,14 @@ class _OutlineBuilder:
                 prev.then.extend(found)
                 prev.then.extend(self._jumps(el, prev.guard))
                 return (prev.guard, prev.then, self.els[prev.pos])
+            if phrases.is_escalation(el.text) and self._case_end is not None and \
+                    cls not in ("info", "cleanup"):
+                # "Action: Find the stuck offset, then escalate to the orders team": this
+                # case's ending, after its steps (it was the whole run's, its commands lost)
+                nodes.extend(found)
+                self._case_end.append(EndNode("escalate", _conclusion(el.text) or
+                                              _short(el.text), el.text, el.span))
+                return None
             if phrases.is_escalation(el.text) and self.escalation is None and \
                     cls not in ("info", "cleanup"):
                 self.escalation = (el.text, el.span)
@@ -581,7 +605,7 @@ class _OutlineBuilder:
                 # the jump (the instruction was only the words of a question)
                 found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
             if not found and not jumps and cls not in ("info", "cleanup") and \
-                    phrases.repeats_or_waits(el.text):
+                    (phrases.repeats_or_waits(el.text) or phrases.is_checkpoint(el.text)):
                 # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.": a person's
                 # step in the procedure (it was context for a reader, the loop or wait lost)
                 found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
@@ -918,9 +942,12 @@ class _OutlineBuilder:
         if when is None or then is None or \
                 any(_CHECK_COLUMN.match(c) for i, c in enumerate(head) if i not in (when, then)):
             return None
-        if not any(inline_command(c) for row in rows[1:] if len(row) > then
-                   for c in re.findall(r"`([^`]+)`", row[then])):
-            return None  # "Scenario | Action" saying what the system does: a description
+        if not _CODE_COLUMN.match(head[when]) and not any(
+                inline_command(c) for row in rows[1:] if len(row) > then
+                for c in re.findall(r"`([^`]+)`", row[then])):
+            # "Scenario | Action" saying what the system does: a description (a fault code's
+            # "Recovery" is what a person does when the device reports it, commands or not)
+            return None
         branches: list[tuple[str, list[Node], Span]] = []
         for i, row in enumerate(rows[1:]):
             if len(row) <= max(when, then) or not row[when].strip():
@@ -939,7 +966,12 @@ class _OutlineBuilder:
             elif not any(isinstance(n, Action) for n in found):
                 found = [self._manual(owner, cls, action or row[when], f"{row[when]}: {action}",
                                       where, el.index)]
-            branches.append((row[when].strip(), found, where))
+            case = row[when].strip()
+            if _CODE_COLUMN.match(head[when]) and not _OTHERWISE_ROW.match(case):
+                meaning = next((row[i].strip() for i, c in enumerate(head) if i < len(row)
+                                and i not in (when, then) and _MEANING_COLUMN.match(c)), "")
+                case = f"{head[when]} is {case}" + (f" ({meaning})" if meaning else "")
+            branches.append((case, found, where))
         if not branches:
             return None
         rest: list[Node] | None = None
@@ -1376,11 +1408,20 @@ _HOW_TO = re.compile(r"(?i:^\W*(?:how|what|where|which|who|why|is there a way)\b
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 # A decision table's columns: the case, and what to do in it; a column of checks to run first
 # makes it a symptom table (its checks run, its actions are shown: `_inline`)
+_CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnostic|dtc)\s+)?"
+               r"(?:codes?|ids?|numbers?|no\.?)|faults?|alarms?|error codes?")
 _CONDITION_COLUMN = re.compile(r"^\W*(?:conditions?|when|if|symptoms?|situations?|cases?|"
-                               r"scenarios?|triggers?|observed|you see)\W*$", re.I)
+                               r"scenarios?|triggers?|observed|you see|" + _CODE_NAMES +
+                               r")\W*$", re.I)
 _ACTION_COLUMN = re.compile(r"^\W*(?:actions?|mitigations?|fix(?:es)?|remed(?:y|ies|iation)|"
                             r"resolutions?|responses?|solutions?|workarounds?|what to do|"
-                            r"do this|then|next steps?)\W*$", re.I)
+                            r"do this|then|next steps?|recovery(?: steps?| actions?)?|"
+                            r"corrective actions?|how to (?:fix|recover|resolve|clear))\W*$",
+                            re.I)
+# A fault-code table's key ("Code | Meaning | Recovery", "Alarm | Text | Action"): a row's
+# case is the code the cell or device reports, named with its meaning.
+_CODE_COLUMN = re.compile(r"^\W*(?:" + _CODE_NAMES + r")\W*$", re.I)
+_MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|text|message|cause|fault)\W*$", re.I)
 _CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how to check|"
                            r"commands?|query|queries|investigat\w*)\W*$", re.I)
 _OTHERWISE_ROW = re.compile(r"^\W*(?:anything else|otherwise|else|other(?: cases)?|"
@@ -1468,7 +1509,8 @@ def _sentences_of(text: str) -> dict[str, tuple[str, str]]:
     when they end with ':' ("Reload patroni: `x`"), else "" (one pass over the text). "e.g."
     does not end a sentence: what follows it is the example it gives."""
     out: dict[str, tuple[str, str]] = {}
-    parts = _SENTENCE_END.split(text)
+    parts = [piece for part in _SENTENCE_END.split(text)
+             for piece in phrases.ABORT_AFTER_CODE.split(part)]  # "`x` Abort if Y": two
     merged: list[str] = []
     for part in parts:
         if merged and _ABBREVIATED.search(merged[-1]):

@@ -99,10 +99,15 @@ def _strip_enumerator(text: str) -> str:
 # "Only if/when ...": the author's stricter guard ("Only when on the old cluster, reload X").
 # A team's runbook in German, Spanish or French opens its guards with its own words: "Wenn
 # die Platte voll ist:" / "Andernfalls ...", "Si el disco está lleno," / "De lo contrario ...",
-# "Si le disque est plein," / "Sinon ...".
-_IF_WORDS = r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9"
+# "Si le disque est plein," / "Sinon ...", and in Portuguese, Italian and Dutch "Se a thread
+# estiver parada:" / "Caso contr\u00e1rio ...", "Se il disco \u00e8 pieno:" / "Altrimenti ...",
+# "Als de schijf vol is:" / "Anders ...". ("Se n\u00e3o ..." is "if not ...", a guard of its own.)
+_IF_WORDS = (r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9|"
+             r"se|caso|quando|qualora|nel caso in cui|als|indien|wanneer|ingeval")
 _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contrario|si no|"
-               r"en caso contrario|sino|sinon|dans le cas contraire")
+               r"en caso contrario|sino|sinon|dans le cas contraire|caso contr\u00e1rio|"
+               r"sen\u00e3o|do contr\u00e1rio|altrimenti|in caso contrario|anders|zo niet|"
+               r"indien niet|in het andere geval")
 _GUARD_START = re.compile(r"^(?:(?:only )?(?:if|when|in case)|whenever|in the case|unless|should|"
                           rf"otherwise|else|if not|if so|for the case|{_ELSE_WORDS}|{_IF_WORDS})"
                           r"\b(?!-)", re.I)
@@ -131,12 +136,13 @@ _ABORT_IF = re.compile(r"^(?:abort|stop(?: here| now| the (?:procedure|run|recov
 _DECORATION = re.compile(r"^[^\w\s`(\[\-*\"'<>{]+\s*")
 
 
-def guard_of(text: str) -> Guard | None:
+def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
     """The guard a sentence, list item or heading opens with, if any.
 
     "If you cannot resolve the issue, escalate" is the guide's ending, not a guard; but a
     condition the author made checkable (`If the disk is full (`expr`), escalate`) is a guard
-    whose branch ends the run.
+    whose branch ends the run. With `fallback`, the guide's ending is a guard too: a step of a
+    list ("3. If it still fails after two retries, escalate to controls") decides there.
     """
     t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
     t = _DECORATION.sub("", t, count=1)
@@ -151,7 +157,8 @@ def guard_of(text: str) -> Guard | None:
             "__", "").strip()) is not None)
     else_if = re.match(r"(?:otherwise|else)\s*,?\s*(?=if\b)", t, re.I)
     clause = f"{t[:else_if.end()]}{_clause(t[else_if.end():])}" if else_if else _clause(t)
-    if is_escalation(t) and is_fallback(clause) and explicit_expr(clause) is None:
+    if is_escalation(t) and is_fallback(clause) and explicit_expr(clause) is None and \
+            not fallback:
         return None
     return Guard(text=clause, is_else=bool(_ELSE_START.match(t)))
 
@@ -207,6 +214,24 @@ def faq_question(text: str) -> str | None:
     return q[:end + 1] if end >= 0 else q.rstrip(" .:")
 
 
+# A known-problems list: "**Symptom:** Lag grows on one partition. **Cause:** ... **Action:**
+# Roll back ...": each symptom is a case, and what follows it (to the next symptom or
+# heading) is what to do in it. "Problem:" / "Issue:" open one only when a cause or an action
+# label follows in the same paragraph.
+_SYMPTOM = re.compile(r"^[\W_]*(?:(?P<sym>symptoms?)|problem|issue)\s*[:.)][*_\s]*(?P<s>.+?)"
+                      r"(?:\s+[*_]*(?P<label>(?:root )?cause|actions?|fix|resolution|solution|"
+                      r"workaround|remedy|mitigation)\s*[:.][\s\S]*|$)", re.I | re.S)
+
+
+def symptom_of(text: str) -> str | None:
+    """The symptom a known-problem entry opens with ("Symptom: Lag grows on every partition."),
+    if it is one."""
+    m = _SYMPTOM.match(text.replace("**", "").replace("__", ""))
+    if m is None or not (m.group("sym") or m.group("label")):
+        return None
+    return m.group("s").strip().rstrip(" .:")
+
+
 _MEMORY_ROOTS = frozenset({"steps", "inputs", "vars", "alert"})
 
 
@@ -242,7 +267,14 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"open (?:a )?(?:support )?(?:case|ticket)|"
                             r"(?:transfer|reassign|route|hand (?:it )?off) (?:the |this |your )?"
                             r"(?:icm|incident|ticket|case|page|alert)s? to|"
-                            r"engage (?:the )?(?:[\w/&-]+ ){0,4}(?:team|on-?call|support|sre)\b)",
+                            r"engage (?:the )?(?:[\w/&-]+ ){0,4}(?:team|on-?call|support|sre)\b|"
+                            # a plant's hand-over: "Call the line supervisor.", "lock out the
+                            # cell and open a maintenance ticket"
+                            r"(?:call|phone|contact|page|fetch) (?:the |your |an? )?(?:[\w/&-]+ )"
+                            r"{0,2}(?:supervisor|shift lead|foreman|maintenance|technician|"
+                            r"electrician|controls engineer(?:ing)?)\b|"
+                            r"open (?:a |an )?(?:maintenance|service|repair) (?:ticket|request|"
+                            r"case|work order)\b)",
                             re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
                              r"\bnothing (?:else )?(?:needs to be done|to do)\b|"
@@ -313,6 +345,8 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
             continue  # ("..., if X" or "X: If Y" opens a guard of its own)
         if m.group("g")[0].isupper():
             continue  # "Run `x` If Y ...": a sentence of its own (a list item's next paragraph)
+        if _ABORT_BEFORE.search(before):
+            continue  # "Check `x` Abort if Y": the item's next paragraph, a stop of its own
         return Guard(text=t[m.start("g"):m.end("g")].strip())
     return None
 
@@ -417,6 +451,18 @@ def repeats_or_waits(text: str) -> bool:
     """Whether a paragraph tells the reader to repeat steps or to wait."""
     plain = _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
     return _REPEAT_OR_WAIT.match(plain) is not None
+
+
+# "**Checkpoint:** the served certificate expires in 2027.", "Expected result: every axis
+# reports HOMED.": what a person confirms before going on, not context for a reader.
+_CHECKPOINT = re.compile(r"^(?:checkpoint|expected (?:result|outcome|state)|hold point)\s*"
+                         r"[:\u2013\u2014-]\s*\S", re.I)
+
+
+def is_checkpoint(text: str) -> bool:
+    """Whether a paragraph states a checkpoint a person confirms ("Checkpoint: ...")."""
+    plain = _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
+    return _CHECKPOINT.match(plain) is not None and not plain.rstrip(" *_").endswith(":")
 
 
 # -- jumps -------------------------------------------------------------------------------
@@ -703,7 +749,8 @@ _GUARD_WORD = re.compile(r"\b(?:if|when|whenever|in case|in the case|unless|shou
 
 _GUARD_HINTS = ("if", "when", "unless", "should", "otherwise", "else", "case", "wenn", "falls",
                 "sofern", "sonst", "andernfalls", "si", "cuando", "contrario", "lorsque", "quand",
-                "au cas")
+                "au cas", "se", "caso", "quando", "qualora", "altrimenti", "als", "indien",
+                "wanneer", "anders", "zo niet", "ingeval", "sen\u00e3o")
 
 
 def may_guard(text: str) -> bool:
@@ -713,16 +760,42 @@ def may_guard(text: str) -> bool:
 
 
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """Where one sentence ends and the next begins."""
+    a: int
+    b: int
+
+    def start(self) -> int:
+        return self.a
+
+    def end(self) -> int:
+        return self.b
 _ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$", re.I)
 _SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9])")
+
+
+# "Abort if ...", "Stop if ...", "Do not continue unless ..." after a code span: a list item's
+# next paragraph ("1. Home the axes: `cellctl axis home`" over "Abort if any axis reports
+# `HOMING_FAILED`."), joined to the item's text with no stop between them: a sentence of its
+# own, never the condition of the command before it.
+ABORT_AFTER_CODE = re.compile(r"(?<=`)\s+(?=(?:Abort|Stop|Halt|(?:Do not|Don't|Never) "
+                               r"(?:continue|proceed|go on))\b)")
+_ABORT_BEFORE = re.compile(r"(?:\babort|\bstop|\bhalt|\b(?:do not|don't|never) (?:continue|"
+                           r"proceed|go on))\s*$", re.I)
 
 
 def sentence_offsets(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of `text`, code spans never split."""
     masked = _CODE_SPAN_TEXT.sub(lambda m: "x" * len(m.group(0)), text)
+    ticked = _CODE_SPAN_TEXT.sub(lambda m: "`" + "x" * (len(m.group(0)) - 2) + "`", text)
+    cuts = sorted([(m.start(), m.end()) for m in _SENTENCE_AT.finditer(masked)] +
+                  [(m.start(), m.end()) for m in ABORT_AFTER_CODE.finditer(ticked)])
     out: list[tuple[int, int]] = []
     start = 0
-    for m in _SENTENCE_AT.finditer(masked):
+    for m in (_Cut(a, b) for a, b in cuts):
         if _ABBREV_END.search(masked[max(0, m.start() - 7):m.start()]):
             continue
         out.append((start, m.start()))

@@ -1,0 +1,197 @@
+"""Other markups a guide's steps are written in, rewritten line for line into the Markdown they
+mean before the Markdown is parsed (`engine.guide`), so every element keeps its source lines.
+
+- Jira / Confluence wiki markup (a runbook pasted from a ticket or an old wiki): `h2. Heading`,
+  `{code:bash}` ... `{code}`, `{noformat}` ... `{noformat}`, `# step` / `## sub-step` numbered
+  lists, `{{monospace}}`. Read only in a guide that uses the notation (an `h1.`-`h6.` heading or
+  a closed `{code}` / `{noformat}` block), never in a Markdown guide.
+- HTML lists: an `<ol>` / `<ul>` whose `<li>` items each open on a line of their own is the
+  numbered or bulleted list it shows (`<code>` a code span), and a one-line `<p>...</p>` is a
+  paragraph; any other HTML stays HTML.
+
+Fenced code blocks are never rewritten.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+
+# -- Jira / Confluence wiki markup -----------------------------------------------------------
+
+_WIKI_HEADING = re.compile(r"^h([1-6])\.\s+(\S.*)$")
+_WIKI_CODE = re.compile(r"^\s*\{(code|noformat)(?::([^}]*))?\}\s*$")
+_WIKI_ITEM = re.compile(r"^([#*]+)\s+(\S.*)$")
+_WIKI_MONO = re.compile(r"\{\{(?!\s)([^{}\n]+?)\}\}")
+_WIKI_LANG = re.compile(r"(?:^|\|)\s*(?:language\s*=\s*)?([A-Za-z][\w+#-]*)\s*(?:\||$)")
+
+
+def _mono(text: str) -> str:
+    """`{{monospace}}` as a code span."""
+    return _WIKI_MONO.sub(lambda m: f"`{m.group(1)}`", text)
+
+
+def _wiki_lang(params: str | None) -> str:
+    """The language of `{code:bash}` / `{code:language=bash|title=x}`; "" when none."""
+    if not params:
+        return ""
+    lang = re.search(r"language\s*=\s*([\w+#-]+)", params)
+    if lang:
+        return lang.group(1).lower()
+    first = params.split("|")[0].strip()
+    return first.lower() if re.fullmatch(r"[A-Za-z][\w+#-]*", first) and "=" not in first else ""
+
+
+def _is_wiki(lines: list[str]) -> bool:
+    """Whether the guide is written in wiki markup: an `h2.` heading or a closed `{code}` block,
+    and no Markdown fence (a Markdown guide that shows wiki markup in a fence stays Markdown)."""
+    if any(_FENCE.match(ln) for ln in lines):
+        return False
+    if any(_WIKI_HEADING.match(ln) for ln in lines):
+        return True
+    opened: str | None = None
+    for ln in lines:
+        m = _WIKI_CODE.match(ln)
+        if m and opened is None:
+            opened = m.group(1)
+        elif m and m.group(1) == opened and m.group(2) is None:
+            return True
+    return False
+
+
+def _wiki(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    block: str | None = None  # the open {code} / {noformat} macro
+    indent = ""  # a block right under a numbered item belongs to the item
+    counters: list[int] = []
+    for ln in lines:
+        m = _WIKI_CODE.match(ln)
+        if block is not None:
+            if m and m.group(1) == block and m.group(2) is None:
+                out.append(f"{indent}```")
+                block = None
+            else:
+                out.append(f"{indent}{ln}" if ln.strip() else ln)
+            continue
+        if m:
+            block = m.group(1)
+            lang = "text" if block == "noformat" else _wiki_lang(m.group(2))
+            out.append(f"{indent}```{lang}")
+            continue
+        if not ln.strip():
+            indent = ""
+            counters = []
+            out.append(ln)
+            continue
+        heading = _WIKI_HEADING.match(ln)
+        if heading:
+            indent, counters = "", []
+            out.append(f"{'#' * int(heading.group(1))} {_mono(heading.group(2))}")
+            continue
+        item = _WIKI_ITEM.match(ln)
+        if item:
+            marks = item.group(1)
+            depth = len(marks)
+            del counters[depth:]
+            while len(counters) < depth:
+                counters.append(0)
+            counters[depth - 1] += 1
+            lead = "".join(" " * 4 for _ in range(depth - 1))
+            marker = f"{counters[depth - 1]}." if marks[-1] == "#" else "-"
+            text = _mono(item.group(2))
+            out.append(f"{lead}{marker} {text}")
+            indent = lead + " " * (len(marker) + 1)
+            continue
+        out.append(f"{indent}{_mono(ln)}")
+    return out
+
+
+# -- HTML lists and paragraphs ----------------------------------------------------------------
+
+_LIST_OPEN = re.compile(r"^\s*<(ol|ul)\b[^>]*>\s*$", re.I)
+_LIST_CLOSE = re.compile(r"^\s*</(ol|ul)>\s*$", re.I)
+_ITEM = re.compile(r"^\s*<li\b[^>]*>(.*?)(?:</li>)?\s*$", re.I | re.S)
+_ITEM_CLOSE = re.compile(r"^\s*</li>\s*$", re.I)
+_PARA = re.compile(r"^\s*<p\b[^>]*>(.*)</p>\s*$", re.I)
+
+
+def _html_inline(text: str) -> str:
+    """Inline HTML as Markdown: `<code>` a code span (its entities decoded), `<b>` / `<strong>`
+    bold, `<a href>` a link; other tags dropped."""
+    text = re.sub(r"<(code|kbd|tt)\b[^>]*>(.*?)</\1>",
+                  lambda m: f"`{unescape(re.sub(r'<[^>]+>', '', m.group(2)))}`", text,
+                  flags=re.I | re.S)
+    text = re.sub(r"</?(?:b|strong)\b[^>]*>", "**", text, flags=re.I)
+    text = re.sub(r"""<a\b[^>]*?href\s*=\s*["']([^"']*)["'][^>]*>(.*?)</a>""", r"[\2](\1)",
+                  text, flags=re.I | re.S)
+    text = re.sub(r"<br\s*/?>", " ", text, flags=re.I)
+    return re.sub(r"</?[A-Za-z][\w-]*\b[^>`]*>", "", text).strip()
+
+
+def _html_list(lines: list[str], start: int) -> list[str] | None:
+    """The lines of the HTML list opening at `start` as a Markdown list, line for line; None
+    when it is not one whose items each open on a line of their own."""
+    stack: list[tuple[bool, int, str]] = []  # (ordered, count, indent of the items' text)
+    out: list[str] = []
+    text_indent = ""
+    for ln in lines[start:]:
+        if (m := _LIST_OPEN.match(ln)) is not None:
+            stack.append((m.group(1).lower() == "ol", 0, text_indent))
+            out.append("")
+        elif _LIST_CLOSE.match(ln):
+            if not stack:
+                return None
+            stack.pop()
+            out.append("")
+            if not stack:
+                return out
+        elif _ITEM_CLOSE.match(ln) or not ln.strip():
+            out.append("")
+        elif (m := _ITEM.match(ln)) is not None and stack:
+            ordered, count, lead = stack[-1]
+            stack[-1] = (ordered, count + 1, lead)
+            marker = f"{count + 1}." if ordered else "-"
+            out.append(f"{lead}{marker} {_html_inline(m.group(1))}")
+            text_indent = lead + " " * (len(marker) + 1)
+        elif stack and re.search(r"<(?:ol|ul|li)\b", ln, re.I) is None:
+            out.append(f"{text_indent}{_html_inline(ln)}")  # more of the item's text
+        else:
+            return None
+    return None
+
+
+def _html(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    fence = ""
+    while i < len(lines):
+        ln = lines[i]
+        opener = _FENCE.match(ln)
+        if fence:
+            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
+                fence = ""
+        elif opener:
+            fence = opener.group(1)
+        elif _LIST_OPEN.match(ln) and (as_md := _html_list(lines, i)) is not None:
+            out.extend(as_md)
+            i += len(as_md)
+            continue
+        elif (p := _PARA.match(ln)) is not None and "<p" not in p.group(1).lower():
+            out.append(_html_inline(p.group(1)))
+            i += 1
+            continue
+        out.append(ln)
+        i += 1
+    return out
+
+
+def as_markdown(body: str) -> str:
+    """`body` with the wiki markup and HTML lists it holds written as Markdown, line for line."""
+    lines = body.split("\n")
+    if _is_wiki(lines):
+        lines = _wiki(lines)
+    if any(_LIST_OPEN.match(ln) or _PARA.match(ln) for ln in lines):
+        lines = _html(lines)
+    return "\n".join(lines)
