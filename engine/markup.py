@@ -49,6 +49,7 @@ def _is_wiki(lines: list[str]) -> bool:
     and no Markdown fence (a Markdown guide that shows wiki markup in a fence stays Markdown)."""
     if any(_FENCE.match(ln) for ln in lines):
         return False
+    lines = _uncommented(lines)  # what an HTML comment holds is not the guide's notation
     if any(_WIKI_HEADING.match(ln) for ln in lines):
         return True
     opened: str | None = None
@@ -59,6 +60,29 @@ def _is_wiki(lines: list[str]) -> bool:
         elif m and m.group(1) == opened and m.group(2) is None:
             return True
     return False
+
+
+def _uncommented(lines: list[str]) -> list[str]:
+    """The lines with what `<!-- ... -->` comments hold blanked out."""
+    out: list[str] = []
+    inside = False
+    for ln in lines:
+        kept, rest = "", ln
+        while rest:
+            if inside:
+                end = rest.find("-->")
+                if end < 0:
+                    rest = ""
+                    break
+                inside, rest = False, rest[end + 3:]
+            else:
+                start = rest.find("<!--")
+                if start < 0:
+                    kept, rest = kept + rest, ""
+                    break
+                kept, inside, rest = kept + rest[:start], True, rest[start + 4:]
+        out.append(kept)
+    return out
 
 
 def _wiki(lines: list[str]) -> list[str]:

@@ -253,10 +253,11 @@ def explicit_expr(clause: str) -> str | None:
 # Handing over to a person on the floor: "call maintenance", "notify the shift supervisor",
 # "get a technician", "inform the cell engineer" (a robot cell's or a plant's escalation).
 _CALL_A_PERSON = (r"(?:(?<=^)|(?<=[,;:.!] )|(?<=\band )|(?<=\bthen )|(?<=\bplease )|(?<=\bor ))"
-                  r"(?:call|notify|inform|alert|summon|get|fetch|radio) (?:the |an? |your )?"
-                  r"(?:[\w/&-]+ ){0,3}?(?:maintenance|technicians?|engineers?|supervisors?|"
-                  r"shift (?:lead|leader|manager)|team lead|foreman|on-?call|vendor|specialists?|"
-                  r"safety officer)\b(?! (?:logs?|mode|window|script|api|dashboard)\b)")
+                  r"(?:call|phone|contact|page|notify|inform|alert|summon|get|fetch|radio) "
+                  r"(?:the |an? |your )?(?:[\w/&-]+ ){0,3}?(?:maintenance|technicians?|"
+                  r"electricians?|engineers?|engineering|supervisors?|shift (?:lead|leader|"
+                  r"manager)|team lead|foreman|on-?call|vendor|specialists?|safety officer)\b"
+                  r"(?! (?:logs?|mode|window|script|api|dashboard)\b)")
 
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("escalate", re.compile(rf"\b(?:escalat\w*|hand (?:it )?over to|page (?:the|an?) |"
@@ -269,10 +270,7 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"(?:icm|incident|ticket|case|page|alert)s? to|"
                             r"engage (?:the )?(?:[\w/&-]+ ){0,4}(?:team|on-?call|support|sre)\b|"
                             # a plant's hand-over: "Call the line supervisor.", "lock out the
-                            # cell and open a maintenance ticket"
-                            r"(?:call|phone|contact|page|fetch) (?:the |your |an? )?(?:[\w/&-]+ )"
-                            r"{0,2}(?:supervisor|shift lead|foreman|maintenance|technician|"
-                            r"electrician|controls engineer(?:ing)?)\b|"
+                            # cell and open a maintenance ticket" (and `_CALL_A_PERSON`)
                             r"open (?:a |an )?(?:maintenance|service|repair) (?:ticket|request|"
                             r"case|work order)\b)",
                             re.I)),

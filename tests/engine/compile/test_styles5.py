@@ -128,6 +128,10 @@ def test_wiki_markup_is_read_only_in_a_guide_written_in_it():
     assert [s.text for s in parse_guide("# A\n\n```text\n{code}\nx\n{code}\n```\n",
                                         path="g.md").elements if s.kind == "heading"] == ["A"]
     assert gated(plan, step_running(plan, ["sudo", "systemctl", "restart", "nginx"]))
+    # wiki markup inside an HTML comment is not the guide's notation: `# T` stays a heading
+    assert [e.text for e in parse_guide(
+        "# T\n\n<!-- old:\nh2. Old\n{code}\nkubectl delete ns prod\n{code}\n-->\n\n"
+        "1. Check `uptime`\n", path="g.md").elements if e.kind == "heading"] == ["T"]
     plan = compile_text("h2. Fix\n\n* Restart it: {{sudo systemctl restart nginx}}\n"
                         "** then check: {{systemctl is-active nginx}}\n")
     assert gated(plan, step_running(plan, ["sudo", "systemctl", "restart", "nginx"]))
