@@ -58,3 +58,15 @@ def guards_of(plan: Plan, step_id: str) -> list[str]:
         elif plan.step(e.source).kind == StepKind.APPROVE:
             out.extend(guards_of(plan, e.source))
     return out
+
+
+def assert_if_otherwise_guard_their_blocks(cond: str, other: str) -> None:
+    """A guard sentence and its "otherwise" (in whatever language) each guard the block after
+    them: the clean-up runs only under `cond`, the restart only on the other side."""
+    plan = compile_text(f"## Fix\n\n{cond}\n\n```bash\nsudo rm -rf /var/cache/app\n```\n\n"
+                        f"{other}\n\n```bash\nkubectl -n web delete pod web-0\n```\n")
+    clean = step_running(plan, ["sudo", "rm", "-rf", "/var/cache/app"])
+    delete = step_running(plan, ["kubectl", "-n", "web", "delete", "pod", "web-0"])
+    assert guards_of(plan, clean) == [cond.rstrip(" :")], cond
+    assert len(guards_of(plan, delete)) == 1 and guards_of(plan, delete) != \
+        guards_of(plan, clean), other

@@ -10,8 +10,8 @@ from engine.compile.explain import explain, unaccounted
 from engine.guide import parse_guide
 from engine.plan import StepKind
 from tests.support.compiling import STYLES as FIXTURES
-from tests.support.compiling import compile_style as compile_file
 from tests.support.compiling import (
+    assert_if_otherwise_guard_their_blocks,
     compile_text,
     gated,
     guards_of,
@@ -20,6 +20,7 @@ from tests.support.compiling import (
     runs,
     step_running,
 )
+from tests.support.compiling import compile_style as compile_file
 
 NEW = ("runme-notebook.md", "check-table-decision-tree.md", "faq-runbook.md",
        "nested-substeps.md", "german-runbook.md", "chat-blockquote-make.md", "spanish-runbook.md")
@@ -190,13 +191,7 @@ def test_a_german_runbook_keeps_its_if_and_otherwise():
 def test_spanish_and_french_if_and_otherwise_guard_their_blocks():
     for cond, other in (("Si el disco está lleno:", "De lo contrario, reinicia el pod:"),
                         ("Si le disque est plein :", "Sinon, redémarrez le pod :")):
-        plan = compile_text(f"## Fix\n\n{cond}\n\n```bash\nsudo rm -rf /var/cache/app\n```\n\n"
-                            f"{other}\n\n```bash\nkubectl -n web delete pod web-0\n```\n")
-        clean = step_running(plan, ["sudo", "rm", "-rf", "/var/cache/app"])
-        delete = step_running(plan, ["kubectl", "-n", "web", "delete", "pod", "web-0"])
-        assert guards_of(plan, clean) == [cond.rstrip(" :")], cond
-        assert len(guards_of(plan, delete)) == 1 and guards_of(plan, delete) != \
-            guards_of(plan, clean), other
+        assert_if_otherwise_guard_their_blocks(cond, other)
 
 
 def test_a_spanish_runbook_keeps_its_si_de_lo_contrario_and_cuando():

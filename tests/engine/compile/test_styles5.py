@@ -10,8 +10,8 @@ from engine.compile.explain import explain, unaccounted
 from engine.guide import parse_guide
 from engine.plan import StepKind
 from tests.support.compiling import STYLES as FIXTURES
-from tests.support.compiling import compile_style as compile_file
 from tests.support.compiling import (
+    assert_if_otherwise_guard_their_blocks,
     compile_text,
     gated,
     guards_of,
@@ -20,6 +20,7 @@ from tests.support.compiling import (
     runs,
     step_running,
 )
+from tests.support.compiling import compile_style as compile_file
 
 NEW = ("mermaid-flowchart.md", "portuguese-runbook.md", "jira-wiki-markup.md",
        "html-ol-steps.md", "fault-code-table.md", "paren-numbering.md", "change-ticket.md",
@@ -77,13 +78,7 @@ def test_italian_and_dutch_if_and_otherwise_guard_their_blocks():
                         ("Als de schijf vol is:", "Anders, herstart de pod:"),
                         ("Indien de schijf vol is:", "Zo niet, herstart de pod:"),
                         ("Caso o disco esteja cheio:", "Senão, reinicie o pod:")):
-        plan = compile_text(f"## Fix\n\n{cond}\n\n```bash\nsudo rm -rf /var/cache/app\n```\n\n"
-                            f"{other}\n\n```bash\nkubectl -n web delete pod web-0\n```\n")
-        clean = step_running(plan, ["sudo", "rm", "-rf", "/var/cache/app"])
-        delete = step_running(plan, ["kubectl", "-n", "web", "delete", "pod", "web-0"])
-        assert guards_of(plan, clean) == [cond.rstrip(" :")], cond
-        assert len(guards_of(plan, delete)) == 1 and guards_of(plan, delete) != \
-            guards_of(plan, clean), other
+        assert_if_otherwise_guard_their_blocks(cond, other)
 
 
 def test_english_words_that_start_like_the_new_guard_words_are_not_guards():
