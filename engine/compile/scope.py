@@ -75,7 +75,8 @@ class Scope:
     def placeholder(self, text: str, *, hint: str | None = None) -> str:
         label = _ALERT_LABEL.match(text.strip())
         if label:  # an input filled from the alert's label of the same name, and typed
-            name = (label.group("label") or label.group("templated")).lower()
+            # the template names the label exactly (Prometheus' label names keep their case)
+            name = label.group("templated") or label.group("label").lower()
             return self.declare(name, description=f"the {name} label of the alert")
         return self.declare(snake(hint or text), description=f"<{text}>")
 

@@ -61,3 +61,12 @@ def test_a_go_template_of_the_tool_is_still_the_tools() -> None:
     plan = compile_text("# T\n\n## S\n\n1. List: `docker ps --format '{{.Labels.app}}'`\n")
     assert pipelines(plan) == [[["docker", "ps", "--format", "{{ '{{' }}.Labels.app}}"]]]
     assert not plan.inputs
+
+
+def test_a_label_keeps_the_case_the_template_names_it_with() -> None:
+    # Prometheus label names are case-sensitive: `{{ $labels.Namespace }}` is filled from the
+    # alert's `Namespace` label (lower-cased, the run asked for an input no alert carried)
+    plan = compile_text("# T\n\n## S\n\n1. Check `kubectl get pod -n {{ $labels.Namespace }} "
+                        "web`\n")
+    assert [i.name for i in plan.inputs] == ["Namespace"]
+    assert coerce_inputs(plan.inputs, {}, labels={"Namespace": "shop"}) == {"Namespace": "shop"}
