@@ -32,6 +32,7 @@ What this module does not own: connecting to anything (the plugins), reading set
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import logging
@@ -179,7 +180,7 @@ class Redactor:
         for secret in self.secrets:
             forms |= _forms(secret)
         self._forms = sorted(forms, key=len, reverse=True)  # longest first: no leftovers
-        whole = _alternation(self._forms)
+        whole = _alternation(tuple(self._forms))
         self._pattern = re.compile(whole) if forms else None
         self._bytes_pattern = re.compile(whole.encode()) if forms else None
         # Pieces are found by anchors: short runs of each secret, spaced so that every piece
@@ -267,10 +268,12 @@ class Redactor:
     __call__ = redact_obj
 
 
-def _alternation(forms: Iterable[str]) -> str:
+@functools.lru_cache(maxsize=64)
+def _alternation(forms: tuple[str, ...]) -> str:
     """A pattern matching any of `forms`, the longest where several start alike, written as a
     tree of their common beginnings: at each character of a text the search follows the one
-    branch that starts like it, instead of trying every form (a secret has dozens)."""
+    branch that starts like it, instead of trying every form (a secret has dozens). Kept for
+    the redactor a plugin builds again at each step (`with_secrets`)."""
     tree: dict[str | None, Any] = {}
     for form in forms:
         node = tree
