@@ -32,6 +32,7 @@ What this module does not own: connecting to anything (the plugins), reading set
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import logging
@@ -144,8 +145,16 @@ class Redactor:
     known whole. Also hex, its bytes together or apart (`xxd -p`, a hex dump's `53 33` or
     `5333 6372`, `53:33`, `\\x53\\x33`), every byte percent-encoded (`%53%33`), every character
     `\\u`-escaped, HTML-escaped (`&amp;`, `&quot;`: a web page echoing it), the hex and
-    base64 of its UTF-16 (what Windows and PowerShell's `-EncodedCommand` carry), and the
-    secret in upper or lower case (`tr a-z A-Z`, a tool that shouts).
+    base64 of its UTF-16 (what Windows and PowerShell's `-EncodedCommand` carry; big-endian
+    too: Java, `iconv -t UTF-16BE`), and the secret in upper or lower case (`tr a-z A-Z`, a
+    tool that shouts). Every character or byte escaped: HTML character references (`&#112;`,
+    `&#x70;`, or only the characters not letters or digits), `\\U00000070`, octal (`\\160`,
+    `od -b`), and the secret as `printf %q`, Python's bytes repr and `od -c` show it; and its
+    base32 (`base32`, a TOTP seed), whole or inside a longer base32 text. Each form is the
+    whole secret written out, in one prefix tree with the rest: nothing shorter is looked for,
+    so escapes and base32 of other text are left alone, and the search stays linear.
+    Not covered: a dump or base64 text wrapped across lines (`od`, `hexdump -C`, `base64`'s
+    76 columns) where the line break falls inside the secret.
 
     In part: any piece of a secret at least `piece_min(len)` characters long (half the secret,
     and never under `PIECE_MIN`), wherever it sits (`S3cr3t-P...` from a tool that shows the
@@ -153,7 +162,8 @@ class Redactor:
 
     Redact first, cut after: text cut before redaction can leave part of a secret at the cut.
     Where the cut is not ours (a capture cap, a line-length limit), `redact_cut` also masks
-    the start or end of a secret left at the cut (`PARTIAL_MIN` characters or more).
+    the start or end of a secret, in any of its forms, left at the cut (`PARTIAL_MIN`
+    characters or more).
 
     Calling the redactor is `redact_obj`, so it can be handed to the executor as a function.
     Every non-empty secret is redacted, however short: a leak costs more than a mangled log.
@@ -170,7 +180,7 @@ class Redactor:
         for secret in self.secrets:
             forms |= _forms(secret)
         self._forms = sorted(forms, key=len, reverse=True)  # longest first: no leftovers
-        whole = _alternation(self._forms)
+        whole = _alternation(tuple(self._forms))
         self._pattern = re.compile(whole) if forms else None
         self._bytes_pattern = re.compile(whole.encode()) if forms else None
         # Pieces are found by anchors: short runs of each secret, spaced so that every piece
@@ -212,14 +222,28 @@ class Redactor:
     def redact_cut(self, text: str, *, start: bool = False, end: bool = True) -> str:
         """Redact `text`, which was cut (before this redactor saw it) at its start and/or end:
         the tail or head of a secret left at a cut is masked too."""
-        text = self.redact(text)
         if not self._forms:
             return text
-        if end:
+        # The edges are looked at before redaction too: a whole form found inside a cut one
+        # (the secret inside its `printf %q`, a base64 text inside its padding) would leave
+        # the rest of the cut form unmasked. What is taken off is a cut in its own right.
+        head = tail = ""
+        if end and (size := _edge(text, self._forms, self.PARTIAL_MIN, at_end=True)):
+            text, tail = text[:-size], MASK
+        if start and (size := _edge(text, self._forms, self.PARTIAL_MIN, at_end=False)):
+            text, head = text[size:], MASK
+        text = self.redact(text)
+        if end or tail:
             text = _mask_edge(text, self._forms, self.PARTIAL_MIN, at_end=True)
-        if start:
+        if start or head:
             text = _mask_edge(text, self._forms, self.PARTIAL_MIN, at_end=False)
-        return text
+        if not text and (head or tail):
+            return MASK
+        if text.startswith(MASK):
+            head = ""
+        if text.endswith(MASK):
+            tail = ""
+        return head + text + tail
 
     def redact_bytes(self, data: bytes) -> bytes:
         if self._bytes_pattern is None:
@@ -244,10 +268,12 @@ class Redactor:
     __call__ = redact_obj
 
 
-def _alternation(forms: Iterable[str]) -> str:
+@functools.lru_cache(maxsize=64)
+def _alternation(forms: tuple[str, ...]) -> str:
     """A pattern matching any of `forms`, the longest where several start alike, written as a
     tree of their common beginnings: at each character of a text the search follows the one
-    branch that starts like it, instead of trying every form (a secret has dozens)."""
+    branch that starts like it, instead of trying every form (a secret has dozens). Kept for
+    the redactor a plugin builds again at each step (`with_secrets`)."""
     tree: dict[str | None, Any] = {}
     for form in forms:
         node = tree
@@ -365,11 +391,76 @@ def _forms(secret: str) -> set[str]:
              "".join(f"%{b:02X}" for b in raw), "".join(f"%{b:02x}" for b in raw),
              "".join(f"\\u{ord(c):04x}" for c in secret),
              "".join(f"\\u{ord(c):04X}" for c in secret)}
-    wide = secret.encode("utf-16-le")
-    forms |= {wide.hex(), wide.hex().upper()}
-    for raw in (secret.encode(), wide):
-        forms |= _base64_forms(raw)
+    forms |= _escape_forms(secret)
+    forms |= _base32_forms(raw)
+    for wide in (secret.encode("utf-16-le"), secret.encode("utf-16-be")):
+        forms |= {wide.hex(), wide.hex().upper()}
+        forms |= _base64_forms(wide)
+    forms |= _base64_forms(raw)
     return {f for f in forms if f}
+
+
+_SHELL_SPECIALS = frozenset(" \t\n'\"\\|&;()<>!{}*[?]^$`,")
+"""What bash's `printf %q` puts a backslash before (and `#`, `~` at the start)."""
+_C_NAMED = {7: "a", 8: "b", 9: "t", 10: "n", 11: "v", 12: "f", 13: "r"}
+
+
+def _escape_forms(secret: str) -> set[str]:
+    """The secret with every character or byte escaped: HTML character references (`&#112;`,
+    `&#x70;`), `\\U00000070`, octal (`\\160\\141`: a C string, `printf '\\160'`; `od -b`'s
+    `160 141`); and as `printf %q` (a backslash before a shell special, or `$'...'` with the
+    bytes not printable in octal), Python's bytes repr (`p\\xc3\\xa9`) and `od -c`
+    (`p 303 251   s`) show it."""
+    raw = secret.encode()
+    codes = [ord(c) for c in secret]
+    forms = {"".join(f"&#{c};" for c in codes), "".join(f"&#x{c:x};" for c in codes),
+             "".join(f"&#x{c:X};" for c in codes), "".join(f"&#X{c:X};" for c in codes),
+             "".join(f"\\U{c:08x}" for c in codes), "".join(f"\\U{c:08X}" for c in codes),
+             "".join(f"\\{b:03o}" for b in raw), " ".join(f"{b:03o}" for b in raw),
+             repr(raw)[2:-1], ascii(secret)[1:-1]}
+    for ref in ("&#{};", "&#x{:x};"):  # only what is not a letter or digit referenced (PHP, Go)
+        forms.add("".join(c if c.isalnum() else ref.format(ord(c)) for c in secret))
+    for entities in ({"'": "&#39;", '"': "&#34;"}, {"'": "&#039;", '"': "&quot;"}):
+        forms.add("".join(entities.get(c) or html.escape(c) for c in secret))
+    quoted = "".join(f"\\{c}" if c in _SHELL_SPECIALS else c for c in secret)
+    forms.add("\\" + quoted if secret[0] in "#~" else quoted)
+    forms |= {_ansi_c(raw, octal_from=128), _ansi_c(codes, octal_from=sys.maxunicode + 1)}
+    forms.add("".join(map(_od_c, raw)).lstrip())
+    return forms
+
+
+def _ansi_c(units: Iterable[int], *, octal_from: int) -> str:
+    """Bytes or characters as bash's `$'...'` quoting shows them: named escapes, `\\'`, `\\\\`,
+    octal below space and from `octal_from` on (every byte not ASCII in the C locale; none in
+    a UTF-8 one, where a character that is not ASCII is shown as itself)."""
+    def one(code: int) -> str:
+        if code in _C_NAMED or code == 27:
+            return "\\" + _C_NAMED.get(code, "E")
+        if code < 32 or code == 127 or octal_from <= code:
+            return f"\\{code:03o}"
+        return "\\" + chr(code) if chr(code) in "'\\" else chr(code)
+    return "".join(map(one, units))
+
+
+def _od_c(byte: int) -> str:
+    """One byte as `od -c` shows it: a field of four, a printable character, a named escape
+    or octal."""
+    shown = ("\\" + _C_NAMED[byte] if byte in _C_NAMED else "\\0" if byte == 0 else
+             chr(byte) if 32 <= byte < 127 else f"{byte:03o}")
+    return shown.rjust(4)
+
+
+def _base32_forms(raw: bytes) -> set[str]:
+    """The base32 of `raw` (`base32`, a TOTP seed), whole (padded or not, in upper or lower
+    case), and the run of characters that encode it inside a longer base32 text."""
+    whole = base64.b32encode(raw).decode()
+    forms = {whole, whole.rstrip("=")}
+    for offset in range(5):  # the secret after 0 to 4 other bytes of a base32 text
+        encoded = base64.b32encode(bytes(offset) + raw).decode().rstrip("=")
+        core = encoded[-(-8 * offset // 5):(8 * (offset + len(raw))) // 5]
+        if len(core) >= Redactor.PARTIAL_MIN:
+            forms.add(core)
+    return forms | {whole.lower(), whole.rstrip("=").lower()}
 
 
 def _base64_forms(raw: bytes) -> set[str]:
@@ -389,8 +480,9 @@ def _base64_forms(raw: bytes) -> set[str]:
     return forms
 
 
-def _mask_edge(text: str, forms: list[str], shortest: int, *, at_end: bool) -> str:
-    """`text` with the longest proper piece of a form at one edge (a cut secret) masked."""
+def _edge(text: str, forms: list[str], shortest: int, *, at_end: bool) -> int:
+    """The length of the longest proper piece of a form at one edge of `text` (a cut
+    secret), or 0."""
     cut = 0
     for form in forms:
         for size in range(min(len(form) - 1, len(text)), max(shortest, cut + 1) - 1, -1):
@@ -398,6 +490,12 @@ def _mask_edge(text: str, forms: list[str], shortest: int, *, at_end: bool) -> s
             if text.endswith(piece) if at_end else text.startswith(piece):
                 cut = size
                 break
+    return cut
+
+
+def _mask_edge(text: str, forms: list[str], shortest: int, *, at_end: bool) -> str:
+    """`text` with the longest proper piece of a form at one edge (a cut secret) masked."""
+    cut = _edge(text, forms, shortest, at_end=at_end)
     if not cut:
         return text
     return text[:-cut] + MASK if at_end else MASK + text[cut:]

@@ -24,8 +24,11 @@ Where no sandbox can be made, the dry run says so once (a warning) and is not en
 
 An ungated step (not `ctx.mutating`) reaches PostgreSQL only in read-only transactions: its
 environment carries `PGOPTIONS=... -c default_transaction_read_only=on`, which every libpq
-client (psql, pg_dump, a script's driver) sends to the server; its `mysql`/`mariadb` clients
-start their session with `SET SESSION TRANSACTION READ ONLY`. The read-only table judges
+client (psql, pg_dump, a script's driver) sends to the server; a psql that environment does
+not reach (`sudo -u postgres psql`, `sudo gitlab-psql`, `kubectl exec POD -- psql`) runs
+`SET default_transaction_read_only = on` before its own `-c`; its `mysql`/`mariadb` clients,
+wherever they sit, start their session with `SET SESSION TRANSACTION READ ONLY`. (Over ssh
+neither reaches: the read-only table gates a database client run there.) The read-only table judges
 `psql -c` by its text, and a text cannot tell that `SELECT archive_old_rows()` calls a
 function that deletes; the database can. (A superuser login can still act beyond the
 database; the table refuses those calls by name.)
@@ -44,6 +47,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from engine.effects.classify import database_clients
 from engine.errors import StepFailed
 from engine.plugins import MAX_SUMMARY_CHARS, PluginBase, StepContext, StepResult
 from plugins._process import (
@@ -59,6 +63,13 @@ MAX_LINES = 200
 PG_READ_ONLY = "-c default_transaction_read_only=on"
 """What an ungated step's PostgreSQL clients send the server (`PGOPTIONS`): later settings
 win, so it goes last."""
+PG_READ_ONLY_COMMANDS = (
+    "\\set mendflow_quiet :QUIET", "\\set QUIET on",
+    "SET default_transaction_read_only = on; SET TRANSACTION READ ONLY",
+    "\\set QUIET :mendflow_quiet")
+"""What an ungated psql the environment does not reach (behind sudo, in a container) runs
+before its own `-c`: every transaction after it read-only, and the one `-1` opens too; quietly
+(no `SET` in its output), then as quiet as it was."""
 MYSQL_READ_ONLY = "--init-command=SET SESSION TRANSACTION READ ONLY"
 """What an ungated step's MySQL client runs first on connecting: every statement after it, and
 what a stored function it calls writes, is refused by the server."""
@@ -119,7 +130,7 @@ class ShellPlugin(PluginBase):
         pipeline = params.pipeline
         if not ctx.mutating:
             env = reading_only(os.environ if env is None else env)
-            pipeline = [reading_mysql(stage) for stage in pipeline]
+            pipeline = [reading_clients(stage) for stage in pipeline]
         started = time.monotonic()
         ctx.logger.debug("step %s runs: %s", ctx.step_id, command)
         read_only = ctx.dry_run and self.sandbox_dry_runs
@@ -162,14 +173,23 @@ def reading_only(env: Mapping[str, str]) -> dict[str, str]:
     return {**env, "PGOPTIONS": f"{options} {PG_READ_ONLY}".strip()}
 
 
-def reading_mysql(argv: list[str]) -> list[str]:
-    """An ungated step's MySQL/MariaDB client, its session read-only (`MYSQL_READ_ONLY`): the
-    read-only table judges `mysql -e` by its text, which cannot tell that `SELECT purge()`
-    calls a stored function that deletes. (The table has no `--init-command` among mysql's
-    read flags, so an ungated step never brings its own.)"""
-    if os.path.basename(argv[0]) not in ("mysql", "mariadb"):
-        return argv
-    return [argv[0], MYSQL_READ_ONLY, *argv[1:]]
+def reading_clients(argv: list[str]) -> list[str]:
+    """An ungated step's database clients, their sessions read-only, wherever they sit in argv
+    (`psql`, `sudo -u postgres psql`, `kubectl exec POD -- mysql`: `database_clients`): the
+    read-only table judges `mysql -e` and `psql -c` by their text, which cannot tell that
+    `SELECT purge()` calls a function that deletes. MySQL/MariaDB get `MYSQL_READ_ONLY`. A psql
+    run directly gets `PGOPTIONS` (`reading_only`); one behind sudo (which resets the
+    environment) or an exec gets `PG_READ_ONLY_COMMANDS` first, before its own `-c`. (The
+    table has neither `--init-command` nor a psql `\\set` among the read flags and commands,
+    so an ungated step never undoes them.)"""
+    out = list(argv)
+    for at in reversed(database_clients(argv)):
+        name = os.path.basename(argv[at])
+        if name in ("mysql", "mariadb"):
+            out[at + 1:at + 1] = [MYSQL_READ_ONLY]
+        elif at > 0 or name != "psql":
+            out[at + 1:at + 1] = [w for sql in PG_READ_ONLY_COMMANDS for w in ("-c", sql)]
+    return out
 
 
 def _result(params: ShellParams, res: PipelineResult, command: str, duration_s: float,

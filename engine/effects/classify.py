@@ -15,6 +15,7 @@ A command is "read" only when every part of it is on the table; everything else 
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import shlex
 from collections.abc import Sequence
@@ -64,6 +65,31 @@ def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
     if worst is None:
         return READ
     return Verdict("mutate", worst.reason, worst.cause)
+
+
+DATABASE_CLIENTS = frozenset({"psql", "gitlab-psql", "mysql", "mariadb"})
+"""The clients an ungated step runs only with a read-only session (see plugins.shell)."""
+
+_clients: contextvars.ContextVar[list[list[str]] | None] = contextvars.ContextVar(
+    "_clients", default=None)
+_remote: contextvars.ContextVar[bool] = contextvars.ContextVar("_remote", default=False)
+
+
+def database_clients(argv: Sequence[str]) -> list[int]:
+    """Where in `argv` a database client (`DATABASE_CLIENTS`) starts: argv itself, or the
+    command a wrapper or exec runs (`sudo -u postgres psql`, `kubectl exec POD -- mysql`), as
+    the read-only reading finds it; for an ungated step to bring its read-only guard with it.
+    Empty for a command not read-only."""
+    found: list[list[str]] = []
+    token = _clients.set(found)
+    try:
+        if not classify(argv).read:
+            return []
+    finally:
+        _clients.reset(token)
+    words = list(argv)
+    return sorted({len(words) - len(inner) for inner in found
+                   if inner == words[len(words) - len(inner):]})
 
 
 # -- programs --------------------------------------------------------------------------------
@@ -150,6 +176,13 @@ def _judge(argv: list[str]) -> None:
     rule = TABLE.get(name)
     if rule is None:
         raise NotRead(f"{name} is not on the read-only list", cause="tool")
+    if name in DATABASE_CLIENTS:
+        if _remote.get():  # its read-only guard is a word of argv or the environment
+            raise NotRead(f"{name} on another host cannot be held to a read-only session "
+                          "(the guard an ungated step gives it does not reach there)",
+                          cause="wrapper")
+        if (found := _clients.get()) is not None:
+            found.append(argv)
     if isinstance(rule, Tool):
         judge(name, rule, args)
     else:
@@ -244,6 +277,14 @@ def _ssh(name: str, args: list[str]) -> None:
                       cause="interactive", effect="interactive")
     remote = " ".join(remote_words)
     forced = sum(1 for f, _ in p.flags if f == "-t") > 1  # -tt: a terminal even for a step
+    token = _remote.set(True)
+    try:
+        _ssh_pipelines(name, remote, forced)
+    finally:
+        _remote.reset(token)
+
+
+def _ssh_pipelines(name: str, remote: str, forced: bool) -> None:
     for pipeline in _remote_pipelines(remote, name):
         if forced and any(stage and stage[0].rsplit("/", 1)[-1] in _PAGERS
                           for stage in pipeline):

@@ -176,6 +176,71 @@ def test_the_forms_a_hex_dump_a_web_page_or_windows_show_are_redacted(form: str)
     assert redactor.redact_bytes(f"[{form}]".encode()) == b"[***]"
 
 
+def _escaped(text: str, escape: str) -> str:
+    return "".join(escape.format(ord(c)) for c in text)
+
+
+ESCAPED = [  # every character or byte of the secret escaped, as a page, a tool or a shell shows it
+    _escaped(PLANTED, "&#{};"), _escaped(PLANTED, "&#x{:x};"),  # HTML character references
+    _escaped(PLANTED, "&#X{:X};"),
+    "Zq7&#47;pl&#64;nt&#34;ed&#43;K9&#32;w",  # only what is not a letter or digit referenced
+    _escaped(PLANTED, "\\U{:08x}"),  # Python, C: \U00000070
+    "".join(f"\\{b:03o}" for b in PLANTED.encode()),  # octal: a C string, printf '\132...'
+    " ".join(f"{b:03o}" for b in PLANTED.encode()),  # od -b
+    "LJYTOL3QNRAG45BCMVSCWSZZEB3Q====",  # base32
+    "LJYTOL3QNRAG45BCMVSCWSZZEB3Q".lower(),
+    PLANTED.encode("utf-16-be").hex(),  # UTF-16 big-endian
+    "AFoAcQA3AC8AcABsAEAAbgB0ACIAZQBkACsASwA5ACAAdw==",  # iconv -t UTF-16BE | base64
+    'Zq7/pl@nt\\"ed+K9\\ w',  # printf %q
+]
+
+
+@pytest.mark.parametrize("form", ESCAPED)
+def test_a_secret_escaped_character_by_character_or_in_base32_is_redacted(form: str) -> None:
+    redactor = Redactor([PLANTED])
+    assert redactor.redact(f"before {form} after") == "before *** after"
+    assert redactor.redact_bytes(f"[{form}]".encode()) == b"[***]"
+
+
+@pytest.mark.parametrize("form", ESCAPED)
+def test_an_escaped_secret_cut_at_the_end_or_start_leaves_no_piece(form: str) -> None:
+    # A capture cap or a line-length limit cutting through the escaped secret: what is left of
+    # it at the cut is masked as for the secret itself (from PARTIAL_MIN characters on)
+    # (looked for before the whole secret inside is masked, which left `\"` of `printf %q`,
+    # and `==` of a base64 text)
+    redactor = Redactor([PLANTED])
+    for kept in range(Redactor.PARTIAL_MIN, len(form)):
+        assert redactor.redact_cut("text " + form[:kept]) == "text ***", kept
+        assert redactor.redact_cut(form[-kept:] + " text", start=True, end=False) == \
+            "*** text", kept
+        assert redactor.redact_cut(form[:kept], start=True) == "***", kept
+
+
+NON_ASCII = "p\u00e9$s\tw'0\\"
+
+
+@pytest.mark.parametrize("form", [
+    "p\u00e9$s\\tw\\'0\\\\",  # printf %q in a UTF-8 locale: $'...'
+    "p\\303\\251$s\\tw\\'0\\\\",  # ... and in the C locale
+    "p 303 251   $   s  \\t   w   '   0   \\",  # od -c
+    "p\\xc3\\xa9$s\\tw'0\\\\",  # Python's bytes repr
+    "p\\xe9$s\\tw'0\\\\",  # ascii()
+])
+def test_a_secret_with_bytes_not_printable_is_redacted_as_tools_escape_it(form: str) -> None:
+    assert Redactor([NON_ASCII]).redact(f"[{form}]") == "[***]"
+
+
+def test_escaped_forms_of_one_secret_leave_other_escaped_text_alone() -> None:
+    # Ordinary output full of character references, octal and base32 is not masked for
+    # looking like an escape: only the secret's own bytes, whole, are
+    other = "Zq7/pl@nt\"ed+K9 x"  # one character off
+    page = " ".join([_escaped(other, "&#{};"), _escaped("caf\u00e9", "&#x{:x};"),
+                     "".join(f"\\{b:03o}" for b in other.encode()), "0000000 132 161 067",
+                     base64.b32encode(other.encode()).decode()[:24], "JBSWY3DPEBLW64TMMQ======",
+                     other.encode("utf-16-be").hex()])
+    assert Redactor([PLANTED]).redact(page) == page
+
+
 def test_a_secret_with_html_specials_is_redacted_where_a_page_escapes_it() -> None:
     secret = "p&ss<w>rd'9"
     page = f"<p>login failed for {html.escape(secret)}</p>"

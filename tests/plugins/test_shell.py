@@ -424,3 +424,49 @@ async def test_an_ungated_mysql_client_starts_its_session_read_only(tmp_path, mo
                         deadline_s=10.0, mutating=True)
     res = await ShellPlugin().run(params=p, ctx=gated)
     assert res.outputs["stdout"].splitlines() == ["-e", "SELECT purge_old_rows()", "shop"]
+
+
+def _on_path(tmp_path, monkeypatch, name: str, script: str) -> None:
+    fake = tmp_path / name
+    fake.write_text("#!/bin/sh\n" + script)
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+
+
+async def test_an_ungated_psql_behind_sudo_cannot_write_through_a_function(
+        pg_function_that_writes, tmp_path, monkeypatch):
+    # Given a `sudo` that, like sudo's env_reset, drops PGOPTIONS, and `sudo -u postgres psql
+    # -c "SELECT <fn>()"` (read-only by its text) where fn inserts
+    schema, conn = pg_function_that_writes
+    _on_path(tmp_path, monkeypatch, "sudo",
+             '[ "$1" = -u ] && shift 2\nexec env -i PATH="$PATH" "$@"\n')
+    argv = ["sudo", "-u", "postgres", "psql", PG_URL, "-X", "-A", "-t", "-c",
+            f"SELECT {schema}.archive_old_rows()"]
+    p = parse_params(ShellPlugin, {"pipeline": [argv]})
+    # When it runs ungated, Then the server refuses the write
+    res = await ShellPlugin().run(params=p, ctx=ctx())
+    assert not res.ok and "read-only transaction" in res.outputs["stderr"]
+    assert await conn.fetchval(f"SELECT count(*) FROM {schema}.notes") == 0
+    # ... in one transaction (-1) too; and a read's output is as it was (no `SET` lines)
+    one = parse_params(ShellPlugin, {"pipeline": [[*argv[:-2], "-1", *argv[-2:]]]})
+    res = await ShellPlugin().run(params=one, ctx=ctx())
+    assert not res.ok and "read-only transaction" in res.outputs["stderr"]
+    read = parse_params(ShellPlugin, {"pipeline": [[*argv[:-1], "SELECT 41 + 1"]]})
+    assert (await ShellPlugin().run(params=read, ctx=ctx())).outputs["stdout"] == "42\n"
+    # When the same step runs gated (mutating), Then it writes
+    gated = StepContext(run_id="r1", step_id="s1", attempt=1, idempotency_key="k",
+                        deadline_s=10.0, mutating=True)
+    res = await ShellPlugin().run(params=p, ctx=gated)
+    assert res.ok, res.outputs["stderr"]
+    assert await conn.fetchval(f"SELECT count(*) FROM {schema}.notes") == 1
+
+
+async def test_an_ungated_mysql_in_a_pod_starts_its_session_read_only(tmp_path, monkeypatch):
+    # Given a `kubectl` that shows the arguments it was given
+    _on_path(tmp_path, monkeypatch, "kubectl", 'printf "%s\\n" "$@"\n')
+    argv = ["kubectl", "exec", "db-0", "--", "mysql", "-e", "SELECT purge_old_rows()"]
+    res = await run([argv])
+    # Then the mysql in the pod starts its session read-only, before its own statement
+    assert res.outputs["stdout"].splitlines() == [
+        "exec", "db-0", "--", "mysql", "--init-command=SET SESSION TRANSACTION READ ONLY",
+        "-e", "SELECT purge_old_rows()"]

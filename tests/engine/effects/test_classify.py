@@ -112,3 +112,25 @@ def test_a_login_that_would_ask_a_person_is_a_persons(line, expected):
     # Given a login with nothing on its line to answer its prompt (a password, a token, a
     # browser): a step running it would wait or fail; given a token, it is a change (gated)
     assert effect(line) == expected, classify(shlex.split(line)).reason
+
+
+@pytest.mark.parametrize("line, where", [
+    ("psql -c 'SELECT 1'", [0]), ("sudo -u postgres psql -Atc 'SELECT 1'", [3]),
+    ("sudo gitlab-psql -c 'SELECT 1'", [1]), ("timeout 5 mysql -e 'SELECT 1'", [2]),
+    ("kubectl exec -n db pg-0 -- psql -c 'SELECT 1'", [6]),
+    ("kubectl exec db-0 -- sudo -u psql psql -c 'SELECT 1'", [7]),  # a user called psql
+    ("sudo -u psql cat /etc/hosts", []), ("sudo -u postgres psql -c 'DELETE FROM t'", []),
+])
+def test_a_database_client_is_found_wherever_a_wrapper_runs_it(line, where):
+    # (for an ungated step to bring its read-only session to it: see plugins.shell)
+    from engine.effects.classify import database_clients
+    assert database_clients(shlex.split(line)) == where
+
+
+@pytest.mark.parametrize("line", ["ssh db1 psql -c 'SELECT 1'", "ssh db1 mysql -e 'SELECT 1'",
+                                  "ssh db1 sudo -u postgres psql -c 'SELECT 1'"])
+def test_a_database_client_over_ssh_is_gated(line):
+    # The read-only session an ungated step's client gets (PGOPTIONS, a first -c, mysql's
+    # --init-command) does not reach the remote host: a `SELECT f()` there could write
+    verdict = classify(shlex.split(line))
+    assert verdict.effect == "mutate" and "another host" in verdict.reason
