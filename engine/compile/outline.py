@@ -299,7 +299,9 @@ class _OutlineBuilder:
             el = self.els[idx]
             if el.kind in ("paragraph", "list_item") and phrases.struck_out(el.text):
                 continue  # "~~Restart nginx: `x`~~ (no longer needed)": crossed out, not done
-            asked = (phrases.faq_question(el.text) or phrases.symptom_of(el.text)) \
+            asked = (phrases.faq_question(el.text) or phrases.symptom_of(el.text) or
+                     # a definition list's term, "Pod stuck Pending" over ": Check ..."
+                     (el.text.rstrip(" .:") if el.term else None)) \
                 if el.kind == "paragraph" else None
             if asked is not None or faq and el.kind == "heading":
                 close_scope()
