@@ -1283,7 +1283,7 @@ class _OutlineBuilder:
                 self.scope.bind(parsed.bind)
         manual.extend(moved)  # a `cd` that no command followed: a person's, as written
         flush_manual()
-        return nodes
+        return _commented_conditions(lines, nodes, el.index)
 
     def _script(self, line: blocks.CommandLine, el: Element, cls: SectionClass, owner: int,
                 title: str, block: int | None) -> Action | None:
@@ -1637,6 +1637,28 @@ def _split_otherwise(text: str) -> tuple[str, str | None]:
     """'..., the issue is mitigated. Otherwise, escalate.' -> (then part, else part)."""
     m = re.search(r"(?<=[.;!])\s+(?=(?:Otherwise|Else|If not)\b)", text)
     return (text[: m.start()], text[m.end():]) if m else (text, None)
+
+
+def _commented_conditions(lines: list[blocks.CommandLine], nodes: list[Node],
+                          pos: int) -> list[Node]:
+    """A command whose trailing comment says when to run it (`systemctl reload nginx  # do
+    not run in prod`, `nginx -t  # optional`, `find ... -delete  # only on staging`): a
+    decision on that condition, the step skipped otherwise. It ran whatever the comment said
+    (and a script step lost the comment), or a declined gate escalated an optional step."""
+    out = list(nodes)
+    for line in lines:
+        cond = phrases.comment_condition(line.text)
+        if cond is None:
+            continue
+        mine = [n for n in out if isinstance(n, Action) and n.kind == StepKind.COMMAND and
+                n.span.end == line.end and n.span.start <= line.start]
+        if not mine:
+            continue
+        at = next(k for k, n in enumerate(out) if n is mine[0])
+        out = [n for n in out if not any(n is m for m in mine)]
+        out.insert(at, IfNode(Guard(text=cond), list(mine),
+                              Span(start=line.start, end=line.end), pos))
+    return out
 
 
 def _has_action(nodes: list[Node]) -> bool:

@@ -996,6 +996,30 @@ def struck_out(text: str) -> bool:
         len(m.group("rest").strip(" .,;:()-\u2013\u2014")) <= 80
 
 
+# A command's trailing comment that says when to run it: "# optional", "# if needed",
+# "# do not run in prod", "# only on staging" (after a shouted "DANGER:" / "NOTE:" too)
+_COMMENT_WHEN = re.compile(
+    r"\s#+\s*(?:[A-Z]{2,12}\s*[:!-]\s*)?(?:(?P<opt>optional(?:ly)?|if (?:needed|necessary|required)"
+    r"|only if needed)|(?:do not|don't|never) (?:run (?:this |it )?)?(?P<neg>(?:in|on|against) "
+    r"[\w./-]+)|not (?P<not>(?:in|on|for) [\w./-]+)|(?P<only>only (?:in|on|for|against) "
+    r"[\w./-]+))\s*[.!]?\s*$", re.I)
+
+
+def comment_condition(line: str) -> str | None:
+    """The condition a command line's trailing comment puts on it, in the comment's words
+    ("not in prod", "only on staging", "optional (nginx -t)"), if it says one."""
+    masked = re.sub(r"'[^']*'|\"[^\"]*\"", lambda m: "x" * len(m.group(0)), line)
+    m = _COMMENT_WHEN.search(masked)
+    if m is None or not line[:m.start()].strip():
+        return None
+    if m.group("opt"):
+        return f"{line[m.start('opt'):m.end('opt')]} ({line[:m.start()].strip()})"
+    if m.group("neg") or m.group("not"):
+        where = "neg" if m.group("neg") else "not"
+        return f"not {line[m.start(where):m.end(where)]}"
+    return line[m.start("only"):m.end("only")]
+
+
 def titled_step(lead: str) -> bool:
     """Whether words before a colon are a step's own title ("Renew the cert:"), not a label
     of something shown ("Example:", "Output:")."""

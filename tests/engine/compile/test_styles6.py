@@ -22,7 +22,7 @@ from tests.support.compiling import (
 )
 
 NEW = ("lettered-continuation.md", "definition-list.md", "azure-wiki-mermaid.md",
-       "timed-steps.md", "chinese-runbook.md")
+       "timed-steps.md", "chinese-runbook.md", "cache-purge.md")
 
 
 def _ends(plan, outcome: str) -> list:
@@ -191,6 +191,36 @@ def test_a_code_span_keeps_its_full_width_punctuation():
     assert pipelines(plan) == [[["echo", "完成：ok"]]]
 
 
+# -- a command's trailing comment ----------------------------------------------------------------
+
+
+def test_a_trailing_comment_that_says_when_to_run_a_command_guards_it():
+    # "systemctl reload nginx  # do not run in prod", "nginx -t  # optional", "find ...
+    # -delete  # DANGER: only on staging": each ran whatever its comment said (the script
+    # step lost its comment), and declining the optional check's gate escalated the run
+    plan = compile_file("cache-purge.md")
+    check = step_running(plan, ["nginx", "-t"])
+    reload = step_running(plan, ["systemctl", "reload", "nginx"])
+    (purge,) = [s.id for s in runs(plan) if "-delete" in str(s.params)]
+    health = step_running(plan, ["curl", "-sI", "https://localhost/healthz"])
+    assert guards_of(plan, check) == ["optional (nginx -t)"]
+    assert guards_of(plan, reload) == ["not in prod"]
+    assert guards_of(plan, purge) == ["only on staging"]
+    # the health check runs after the purge or without it
+    assert any(e.source == purge and e.condition is None for _, e in plan.incoming(health))
+    assert "Otherwise (not: only on staging)" in guards_of(plan, health)
+    ids = [s.id for s in plan.steps]
+    assert ids.index(check) < ids.index(reload) < ids.index(purge) < ids.index(health)
+
+
+def test_a_comment_that_only_describes_a_command_guards_nothing():
+    for line in ("systemctl reload nginx  # reloads the config",
+                 "echo '# only on staging' > /etc/motd",
+                 "systemctl reload nginx  # runs on every node"):
+        plan = compile_text(f"## Fix\n\n```bash\n{line}\n```\n")
+        assert all(guards_of(plan, s.id) == [] for s in runs(plan)), line
+
+
 # -- every new style, whole ----------------------------------------------------------------------
 
 
@@ -201,3 +231,4 @@ def test_every_new_style_gates_its_changes_and_accounts_for_every_line():
         plan = compile_file(name)
         assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), name
         assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text)), name
+
