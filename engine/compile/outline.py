@@ -489,6 +489,13 @@ class _OutlineBuilder:
                 and not (phrases.is_escalation(el.text) and not el.ordered):
             nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,
                                          el.index))
+        if not nodes and not lead_jumps and guard is None and not el.ordered and \
+                cls not in ("info", "cleanup") and self.escalation is None and \
+                phrases.is_escalation(el.text):
+            # "- **T+15m** — Escalate to the streaming team.": the guide's last word, as the
+            # same sentence in a paragraph is (the run's ending when the issue remains; it
+            # was ignored as prose)
+            self.escalation = (el.text, el.span)
         nodes.extend(lead_jumps)
         taken: list[Node] = [n for n in nodes if isinstance(n, Action)]
         for g, text, span in tails:  # "Check X. If Y, do Z.": Y guards Z within the item

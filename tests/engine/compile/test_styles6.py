@@ -156,6 +156,19 @@ def test_a_timeline_label_is_not_the_steps_words():
                for e in _ends(plan, "escalate"))
 
 
+def test_a_bulleted_escalation_is_the_runs_ending_when_the_issue_remains():
+    # "- **T+15m** — Escalate to the streaming team." as a timeline's last bullet: ignored
+    # as prose, the run ended resolved whatever happened
+    plan = compile_text("## Timeline\n\n- **T+0** — Restart the consumer: "
+                        "`systemctl restart consumer`\n"
+                        "- **T+15m** — Escalate to the streaming team.\n")
+    (end,) = _ends(plan, "escalate")[-1:]
+    assert "streaming team" in (end.text or "")
+    # the other side of "The issue is resolved" (the else edge carries the guide's words)
+    assert "The issue is resolved" in [plan.step(e.source).text
+                                       for _, e in plan.incoming(end.id)]
+
+
 # -- Chinese and Japanese ----------------------------------------------------------------------
 
 
