@@ -81,6 +81,9 @@ class Element(BaseModel):
     cells: list[list[str]] = Field(
         default_factory=list, description="A table's rows, header first: each cell's plain "
         "text (inline code kept in backticks).")
+    term: bool = Field(default=False, description="A definition list's term (`Pod stuck "
+                       "Pending` over `: Check ...` lines): the case its definitions, the "
+                       "paragraphs after it, are for.")
     source_lines: list[tuple[int, str]] = Field(
         default_factory=list, description="A paragraph's (a list item's: its leading "
         "paragraphs') lines as written, each with its line number: the line breaks `text` "
@@ -640,11 +643,85 @@ def _dedent_admonitions(body: str) -> str:
     return "\n".join(lines)
 
 
+_DIAGRAM_OPEN = re.compile(r"^( {0,3})(:{3,})[ \t]*(mermaid|plantuml)[ \t]*$", re.IGNORECASE)
+
+
+def _diagram_containers(body: str) -> str:
+    """Azure DevOps wiki's `::: mermaid` ... `:::` diagram written as the fenced block it is
+    (```` ```mermaid ```` ... ```` ``` ````), line for line: an illustration, not a quote of
+    prose whose arrows and boxes would be read as sentences."""
+    lines = body.split("\n")
+    fence = ""
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        opener = _FENCE_OPEN.match(ln)
+        if fence:
+            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
+                fence = ""
+        elif opener:
+            fence = opener.group(1)
+        elif m := _DIAGRAM_OPEN.match(ln):
+            close = next((j for j in range(i + 1, len(lines)) if re.fullmatch(
+                r" {0,3}:{3,}[ \t]*", lines[j])), None)
+            if close is not None:
+                tick = "`" * max(3, 1 + max((len(r) for x in lines[i + 1:close]
+                                             for r in re.findall(r"`+", x)), default=0))
+                lines[i] = f"{m.group(1)}{tick}{m.group(3).lower()}"
+                lines[close] = f"{m.group(1)}{tick}"
+                i = close
+        i += 1
+    return "\n".join(lines)
+
+
+_ITEM_LINE = re.compile(r"^( {0,3})(?:\d{1,9}[.)]|[-*+])( {1,4})\S")
+_LETTERED = re.compile(r"^ *([a-z])([.)]) +(\S.*)$")
+
+
+def _lettered_substeps(body: str) -> str:
+    """`1. Restart the arm` with `a) restart: `...``, `b) wait 2 minutes`, `c) check: ...` on
+    the lines under it (no blank line between): each lettered line a sub-step of the item,
+    written as the nested list it is (`1)`, `2)`, ... at the item's indent), line for line.
+    Read as CommonMark they were one sentence, the commands inside a person's step. The
+    letters must run a, b, c, ... from `a`; lines elsewhere are left as they are."""
+    lines = body.split("\n")
+    fence = ""
+    item: int | None = None  # the content column of the list item whose lines these are
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        opener = _FENCE_OPEN.match(ln)
+        if fence:
+            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
+                fence = ""
+        elif opener:
+            fence, item = opener.group(1), None
+        elif not ln.strip():
+            item = None
+        elif m := _ITEM_LINE.match(ln):
+            item = m.end(2)
+        elif item is not None and (lm := _LETTERED.match(ln)) and lm.group(1) == "a" and \
+                ln[:len(ln) - len(ln.lstrip(" "))] and len(ln) - len(ln.lstrip(" ")) <= item + 3:
+            run = [i]
+            while run[-1] + 1 < len(lines) and (nx := _LETTERED.match(lines[run[-1] + 1])) \
+                    and nx.group(2) == lm.group(2) and lines[run[-1] + 1].startswith(" ") \
+                    and ord(nx.group(1)) == ord("a") + len(run):
+                run.append(run[-1] + 1)
+            if len(run) >= 2:
+                for n, j in enumerate(run, 1):
+                    text = _LETTERED.match(lines[j]).group(3)  # type: ignore[union-attr]
+                    lines[j] = f"{' ' * item}{n}{lm.group(2)} {text}"
+                i = run[-1]
+            item = None
+        i += 1
+    return "\n".join(lines)
+
+
 class _Builder:
     """Walks markdown-it's token stream once, keeping a stack of open containers."""
 
     def __init__(self, body: str, *, offset: int, path: str) -> None:
-        body = as_markdown(_dedent_admonitions(body))
+        body = as_markdown(_dedent_admonitions(_lettered_substeps(_diagram_containers(body))))
         self.body = body
         self.lines = body.split("\n")
         self.path = path
@@ -712,6 +789,9 @@ class _Builder:
                 self._close_admonition(stack.pop()[1])
             elif t == "heading_open":
                 self._heading(tok, tokens[i + 1])
+                i += 3
+                continue
+            elif t == "paragraph_open" and self._definitions(tok, tokens[i + 1], stack):
                 i += 3
                 continue
             elif t == "paragraph_open":
@@ -828,6 +908,48 @@ class _Builder:
         first = self._span(opener).start
         return [(first + k, line) for k, line in enumerate(inline.content.split("\n"))]
 
+    def _definitions(self, opener: Token, inline: Token, stack: list[list[Any]]) -> bool:
+        """A definition list (PHP Markdown Extra / pandoc): a term's line, then `: ` lines, each
+        a definition (the lines after one without `: ` are its own). The term is a paragraph
+        marked `term`, each definition a paragraph of its own words; CommonMark read them as
+        one sentence. A `: ` paragraph right after a one-line paragraph (a blank line between,
+        as pandoc allows) is that term's. False when the paragraph is not one."""
+        lines = self._source_lines(opener, inline)
+        starts = [k for k, (_, ln) in enumerate(lines) if _DEFINITION.match(ln)]
+        parent = self._container(stack)
+        prev = self.out[-1] if self.out else None
+        if not starts or starts[0] > 1:
+            return False
+        if starts[0] == 0:  # `: definition` a blank line under its term
+            if prev is None or prev.kind != "paragraph" or prev.parent != parent or \
+                    len(prev.source_lines) != 1 or prev.span.end + 2 != lines[0][0] or \
+                    _DEFINITION.match(prev.text) or prev.inline_code:
+                return False
+            if not prev.term:
+                self.out[-1] = prev.model_copy(update={"term": True})
+        else:
+            line, term = lines[0]
+            if "`" in term or not term.strip():
+                return False
+            self._piece(term.strip(), line, line, parent, term=True)
+        for n, k in enumerate(starts):
+            end = starts[n + 1] if n + 1 < len(starts) else len(lines)
+            words = [_DEFINITION.sub("", lines[k][1], count=1)] + \
+                [ln.strip() for _, ln in lines[k + 1:end]]
+            self._piece("\n".join(words), lines[k][0], lines[end - 1][0], parent)
+        return True
+
+    def _piece(self, src: str, start: int, end: int, parent: int | None, *,
+               term: bool = False) -> None:
+        """A paragraph made of some of a paragraph's lines (`src`, on lines `start`-`end`)."""
+        inline = _MD.parseInline(src)[0]
+        text, code, links = _inline(inline)
+        idx = len(self.out)
+        self.out.append(Element(
+            index=idx, kind="paragraph", span=Span(start=start, end=end), section=self.section,
+            text=text, inline_code=code, links=links, parent=parent, term=term,
+            source_lines=[(start + k, ln) for k, ln in enumerate(src.split("\n"))]))
+
     def _item_lead(self, tokens: list[Token], i: int) -> tuple[str, list[str], list[Link], int]:
         """Text of the item's leading paragraphs; returns where the rest of the item starts."""
         texts: list[str] = []
@@ -835,6 +957,8 @@ class _Builder:
         links: list[Link] = []
         while i < len(tokens) and tokens[i].type == "paragraph_open":
             t, c, lk = _inline(tokens[i + 1])
+            if texts and _CHECKPOINT_LEAD.match(t):  # its own paragraph: a check of its own
+                break
             texts.append(t)
             code += c
             links += lk
@@ -842,6 +966,11 @@ class _Builder:
         return " ".join(texts), code, links, i
 
 
+# An item's later paragraph "**Checkpoint:** the node shows SchedulingDisabled": a check a
+# person confirms after the item's action, not more words of the action
+_CHECKPOINT_LEAD = re.compile(r"^\W{0,4}(?:checkpoint|expected (?:result|outcome|state)|"
+                              r"hold point)[*_]{0,2}\s*[:\u2013\u2014-]", re.I)
+_DEFINITION = re.compile(r"^ {0,3}:[ \t]+(?=\S)")
 _FENCE_LINE = re.compile(r"^(`{3,}|~{3,})\s*([^`\s]*)[^`]*$")
 
 
@@ -896,6 +1025,21 @@ def _fence_inside(code: str) -> tuple[str | None, str] | None:
     return (opener.group(2).lower() or None), "\n".join(body)
 
 
+# Chinese / Japanese full-width punctuation as the ASCII it stands for, outside code spans,
+# so every rule that reads a colon, comma or full stop reads them too: "查看磁盘：`df -h`"
+# reads as "...: `df -h`", "否则，检查" as "否则, 检查"
+_FULL_WIDTH = {"\uff1a": ": ", "\uff0c": ", ", "\u3001": ", ", "\uff1b": "; ", "\u3002": ". ",
+               "\uff08": " (", "\uff09": ") ", "\uff1f": "? ", "\uff01": "! "}
+_FULL_WIDTH_RX = re.compile("[" + "".join(_FULL_WIDTH) + "]")
+
+
+def _ascii_punctuation(text: str) -> str:
+    """A text run's Chinese / Japanese full-width punctuation as ASCII ("查看：" -> "查看: ")."""
+    if _FULL_WIDTH_RX.search(text) is None:
+        return text
+    return _FULL_WIDTH_RX.sub(lambda m: _FULL_WIDTH[m.group(0)], text)
+
+
 def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
     """Plain text of an inline token (code spans kept with backticks), its code spans, links."""
     parts: list[str] = []
@@ -905,7 +1049,7 @@ def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
     for child in tok.children or []:
         kind = child.type
         if kind == "text":
-            parts.append(child.content)
+            parts.append(_ascii_punctuation(child.content))
         elif kind == "code_inline":
             parts.append(f"`{child.content}`")
             code.append(child.content)

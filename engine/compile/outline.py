@@ -299,7 +299,9 @@ class _OutlineBuilder:
             el = self.els[idx]
             if el.kind in ("paragraph", "list_item") and phrases.struck_out(el.text):
                 continue  # "~~Restart nginx: `x`~~ (no longer needed)": crossed out, not done
-            asked = (phrases.faq_question(el.text) or phrases.symptom_of(el.text)) \
+            asked = (phrases.faq_question(el.text) or phrases.symptom_of(el.text) or
+                     # a definition list's term, "Pod stuck Pending" over ": Check ..."
+                     (el.text.rstrip(" .:") if el.term else None)) \
                 if el.kind == "paragraph" else None
             if asked is not None or faq and el.kind == "heading":
                 close_scope()
@@ -487,6 +489,13 @@ class _OutlineBuilder:
                 and not (phrases.is_escalation(el.text) and not el.ordered):
             nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,
                                          el.index))
+        if not nodes and not lead_jumps and guard is None and not el.ordered and \
+                cls not in ("info", "cleanup") and self.escalation is None and \
+                phrases.is_escalation(el.text):
+            # "- **T+15m** — Escalate to the streaming team.": the guide's last word, as the
+            # same sentence in a paragraph is (the run's ending when the issue remains; it
+            # was ignored as prose)
+            self.escalation = (el.text, el.span)
         nodes.extend(lead_jumps)
         taken: list[Node] = [n for n in nodes if isinstance(n, Action)]
         for g, text, span in tails:  # "Check X. If Y, do Z.": Y guards Z within the item
@@ -1281,7 +1290,7 @@ class _OutlineBuilder:
                 self.scope.bind(parsed.bind)
         manual.extend(moved)  # a `cd` that no command followed: a person's, as written
         flush_manual()
-        return nodes
+        return _commented_conditions(lines, nodes, el.index)
 
     def _script(self, line: blocks.CommandLine, el: Element, cls: SectionClass, owner: int,
                 title: str, block: int | None) -> Action | None:
@@ -1635,6 +1644,28 @@ def _split_otherwise(text: str) -> tuple[str, str | None]:
     """'..., the issue is mitigated. Otherwise, escalate.' -> (then part, else part)."""
     m = re.search(r"(?<=[.;!])\s+(?=(?:Otherwise|Else|If not)\b)", text)
     return (text[: m.start()], text[m.end():]) if m else (text, None)
+
+
+def _commented_conditions(lines: list[blocks.CommandLine], nodes: list[Node],
+                          pos: int) -> list[Node]:
+    """A command whose trailing comment says when to run it (`systemctl reload nginx  # do
+    not run in prod`, `nginx -t  # optional`, `find ... -delete  # only on staging`): a
+    decision on that condition, the step skipped otherwise. It ran whatever the comment said
+    (and a script step lost the comment), or a declined gate escalated an optional step."""
+    out = list(nodes)
+    for line in lines:
+        cond = phrases.comment_condition(line.text)
+        if cond is None:
+            continue
+        mine = [n for n in out if isinstance(n, Action) and n.kind == StepKind.COMMAND and
+                n.span.end == line.end and n.span.start <= line.start]
+        if not mine:
+            continue
+        at = next(k for k, n in enumerate(out) if n is mine[0])
+        out = [n for n in out if not any(n is m for m in mine)]
+        out.insert(at, IfNode(Guard(text=cond), list(mine),
+                              Span(start=line.start, end=line.end), pos))
+    return out
 
 
 def _has_action(nodes: list[Node]) -> bool:

@@ -64,7 +64,10 @@ def section_class(heading: str) -> SectionClass:
 
 
 _ENUM = re.compile(r"^\s*(?:\(?[0-9]{1,2}[.)]|\(?[a-hA-H][.)]|"
-                   r"step \d+(?:\s*[-\u2013\u2014:.)])?)\s+", re.I)
+                   r"step \d+(?:\s*[-\u2013\u2014:.)])?|"
+                   # an incident timeline's time label, "T+0", "T+5m —", "[T+15 min]:"
+                   r"\[?T\s?[+-]\s?\d{1,3}\s?(?:s|secs?|m|mins?|minutes?|h|hrs?|hours?)?\]?"
+                   r"(?:\s*[:\u2013\u2014-])?)\s+", re.I)
 _LABELS = r"(?:note|important|tip|warning|caution|attention|info)"
 # An admonition's label before its words: "Note: ...", GitHub's "[!NOTE] ...", or the bare
 # label a bold "**Note**" line leaves when the next sentence opens a guard ("Note If ...").
@@ -108,11 +111,15 @@ _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contra
                r"en caso contrario|sino|sinon|dans le cas contraire|caso contr\u00e1rio|"
                r"sen\u00e3o|do contr\u00e1rio|altrimenti|in caso contrario|anders|zo niet|"
                r"indien niet|in het andere geval")
-_GUARD_START = re.compile(r"^(?:(?:only )?(?:if|when|in case)|whenever|in the case|unless|should|"
-                          rf"otherwise|else|if not|if so|for the case|{_ELSE_WORDS}|{_IF_WORDS})"
-                          r"\b(?!-)", re.I)
-_ELSE_START = re.compile(r"^(?:otherwise|else|if not|if this is not the case|if that does not|"
-                         rf"{_ELSE_WORDS})\b(?!-)", re.I)
+# Chinese and Japanese write no space after the word: "如果磁盘已满：" / "否则，...",
+# "もし使用率が 90% を超えている場合：" / "それ以外の場合は、..."
+_CJK_IF = r"如果|假如|倘若|若是|要是|万一|もし|万が一"
+_CJK_ELSE = r"否则|不然|要不然|それ以外|そうでない場合|そうでなければ"
+_GUARD_START = re.compile(r"^(?:(?:(?:only )?(?:if|when|in case)|whenever|in the case|unless|"
+                          rf"should|otherwise|else|if not|if so|for the case|{_ELSE_WORDS}|"
+                          rf"{_IF_WORDS})\b(?!-)|{_CJK_ELSE}|{_CJK_IF})", re.I)
+_ELSE_START = re.compile(r"^(?:(?:otherwise|else|if not|if this is not the case|if that does not|"
+                         rf"{_ELSE_WORDS})\b(?!-)|{_CJK_ELSE})", re.I)
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,9 @@ def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
     if is_escalation(t) and is_fallback(clause) and explicit_expr(clause) is None and \
             not fallback:
         return None
+    cjk = re.match(rf"(?:{_CJK_ELSE})[^,:;]{{0,6}}(?=[,:;])", t)
+    if cjk is not None:  # "否则, 检查日志目录": the word, "それ以外の場合は": the phrase
+        clause = cjk.group(0)
     return Guard(text=clause, is_else=bool(_ELSE_START.match(t)))
 
 
@@ -742,13 +752,15 @@ def is_instruction(consequent: str) -> bool:
 
 
 _GUARD_WORD = re.compile(r"\b(?:if|when|whenever|in case|in the case|unless|should|otherwise|"
-                         rf"else|for the case|{_IF_WORDS}|{_ELSE_WORDS})\b", re.I)
+                         rf"else|for the case|{_IF_WORDS}|{_ELSE_WORDS})\b|{_CJK_IF}|{_CJK_ELSE}",
+                         re.I)
 
 
 _GUARD_HINTS = ("if", "when", "unless", "should", "otherwise", "else", "case", "wenn", "falls",
                 "sofern", "sonst", "andernfalls", "si", "cuando", "contrario", "lorsque", "quand",
                 "au cas", "se", "caso", "quando", "qualora", "altrimenti", "als", "indien",
-                "wanneer", "anders", "zo niet", "ingeval", "sen\u00e3o")
+                "wanneer", "anders", "zo niet", "ingeval", "sen\u00e3o",
+                *_CJK_IF.split("|"), *_CJK_ELSE.split("|"))
 
 
 def may_guard(text: str) -> bool:
@@ -772,7 +784,9 @@ class _Cut:
     def end(self) -> int:
         return self.b
 _ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$", re.I)
-_SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9])")
+_SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9])|"
+                          # a Chinese or Japanese sentence after one ("。" read as ". ")
+                          r"(?<=[\u3040-\u30ff\u4e00-\u9fff][.!?])\s+(?=[\u3040-\u30ff\u4e00-\u9fff])")
 
 
 # "Abort if ...", "Stop if ...", "Do not continue unless ..." after a code span: a list item's
@@ -893,8 +907,9 @@ _PLACE = re.compile(r"^(?:(?:on|in|from|inside|within|at)\s+[^`,:;.]{1,80}?[,:]\
 _PURPOSE = re.compile(r"^to\s+[^`,:;.]{1,100}?[,:]\s*", re.I)
 _SUBORDINATE = re.compile(r"^(?:if|when|whenever|once|after|before|while|since|because|although|"
                           r"as soon as|in case|unless|until|otherwise|else)\b", re.I)
-_OPEN_CLAUSE = re.compile(r"^(?:if|when|whenever|once|after|in case|unless|otherwise|else|"
-                          r"if not|if so|as soon as)\b[^`;:]*?(?:`[^`]*`[^`;:]*?)*?[,:]\s*"
+_OPEN_CLAUSE = re.compile(r"^(?:(?:if|when|whenever|once|after|in case|unless|otherwise|else|"
+                          rf"if not|if so|as soon as)\b|{_CJK_ELSE}|{_CJK_IF})"
+                          r"[^`;:]*?(?:`[^`]*`[^`;:]*?)*?[,:]\s*"
                           r"(?:then\b[\s,]*)?", re.I)
 _CODE_LIST = re.compile(r"^(?:`[^`]*`\s*(?:,|;|&&|\band\b|\bthen\b|->|\u2192)?\s*)*$", re.I)
 _LEADS_ON = re.compile(r"^(?:$|\s*[.,;:!)(\u2013\u2014\u2192-]|\s+(?:to|and|then|on|in|from|"
@@ -981,6 +996,30 @@ def struck_out(text: str) -> bool:
         len(m.group("rest").strip(" .,;:()-\u2013\u2014")) <= 80
 
 
+# A command's trailing comment that says when to run it: "# optional", "# if needed",
+# "# do not run in prod", "# only on staging" (after a shouted "DANGER:" / "NOTE:" too)
+_COMMENT_WHEN = re.compile(
+    r"\s#+\s*(?:[A-Z]{2,12}\s*[:!-]\s*)?(?:(?P<opt>optional(?:ly)?|if (?:needed|necessary|required)"
+    r"|only if needed)|(?:do not|don't|never) (?:run (?:this |it )?)?(?P<neg>(?:in|on|against) "
+    r"[\w./-]+)|not (?P<not>(?:in|on|for) [\w./-]+)|(?P<only>only (?:in|on|for|against) "
+    r"[\w./-]+))\s*[.!]?\s*$", re.I)
+
+
+def comment_condition(line: str) -> str | None:
+    """The condition a command line's trailing comment puts on it, in the comment's words
+    ("not in prod", "only on staging", "optional (nginx -t)"), if it says one."""
+    masked = re.sub(r"'[^']*'|\"[^\"]*\"", lambda m: "x" * len(m.group(0)), line)
+    m = _COMMENT_WHEN.search(masked)
+    if m is None or not line[:m.start()].strip():
+        return None
+    if m.group("opt"):
+        return f"{line[m.start('opt'):m.end('opt')]} ({line[:m.start()].strip()})"
+    if m.group("neg") or m.group("not"):
+        where = "neg" if m.group("neg") else "not"
+        return f"not {line[m.start(where):m.end(where)]}"
+    return line[m.start("only"):m.end("only")]
+
+
 def titled_step(lead: str) -> bool:
     """Whether words before a colon are a step's own title ("Renew the cert:"), not a label
     of something shown ("Example:", "Output:")."""
@@ -992,7 +1031,7 @@ def titled_step(lead: str) -> bool:
 # "Renew the cert: `certbot renew`", "Re-seat the mount: `mount -o remount /srv`": a step's own
 # few words, then a colon and its command (whatever the verb; a mutating one is gated). Not a
 # label of something shown: "Example:", "Output:", "Syntax:".
-_TITLED_STEP = re.compile(r"^[A-Z][\w'-]*(?:\s+[\w'./-]+){0,5}\s*:\s*$")
+_TITLED_STEP = re.compile(r"^[^\W\d_][\w'-]*(?:\s+[\w'./-]+){0,5}\s*:\s*$")
 _LABEL_WORD = re.compile(
     r"^(?:e\.?g|i\.?e|examples?|for example|output|results?|expected|samples?|syntax|usage|"
     r"notes?|tips?|warning|caution|important|before|after|old|new|was|becomes|from|to|default|"
