@@ -1460,6 +1460,8 @@ def inline_command(code: str) -> bool:
                                 words[0] == "sudo" or bool(_PROGRAM_PATH.match(words[0])))
 
 
+# A program and its words as a command line shows them: the name lower case, no sentence.
+_ARGV_WORDS = re.compile(r"^(?:\./|/)?[a-z][\w.+/-]*(?:\s+[^\s,;!?]+)+$")
 _CHECKBOX_MARK = re.compile(r"^\s*\[[ xX]\]\s*")
 _SCRIPT_NAME = re.compile(r"^(?:\.{0,2}/)?[\w.+-]+(?:/[\w.+-]+)*\.(?:sh|bash|py|rb|pl)$")
 
@@ -1480,13 +1482,16 @@ def _run_word(code: str, text: str, block: str = "") -> bool:
     when the words name the command of the `block` right after them ("Run `ls` on the host"
     over `ls /var/test`) or introduce one ("Run `date` command:")."""
     words = code.split()
+    titled = re.match(rf"^[\W\d]*(?P<lead>[^`:]{{1,60}}:)\s*`{re.escape(code)}`[\s.]*$",
+                      _CHECKBOX_MARK.sub("", text.replace("**", "")))
+    if titled and len(words) > 1 and _ARGV_WORDS.match(code) and \
+            phrases.titled_step(titled.group("lead")):
+        # "Renew the cert: `certbot renew --cert-name site`", "Resume the cell: `cellctl
+        # resume`": the step's command, whatever the tool (gated unless known to only read)
+        return True
     if not words or (not looks_like_command(words[0]) if len(words) == 1 else
                      not (_SCRIPT_NAME.match(words[0]) or _with_options(words))):
         return False
-    titled = re.match(rf"^[\W\d]*(?P<lead>[^`:]{{1,60}}:)\s*`{re.escape(code)}`[\s.]*$",
-                      _CHECKBOX_MARK.sub("", text.replace("**", "")))
-    if titled and len(words) > 1 and phrases.titled_step(titled.group("lead")):
-        return True  # "Renew the cert: `certbot renew --cert-name site`": the step's command
     m = re.search(rf"\b(?:run|running|execute|executing)\s+`{re.escape(code)}`(\s*command)?"
                   r"(\s*:)?", text, re.I)
     # "Run `date` command:" and "Run `ls` on the host" over a block name the block's command

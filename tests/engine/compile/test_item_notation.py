@@ -20,6 +20,11 @@ def test_a_steps_title_and_a_colon_ask_to_run_its_command_whatever_the_verb() ->
         plan = compile_text(_item(text))
         step = step_running(plan, ["certbot", "renew", "--cert-name", "site"])
         assert gated(plan, step), text  # an unknown tool changes the world until shown not to
+    # a tool's subcommand with no option is its command too (it was a person's step)
+    plan = compile_text(_item("Resume the cell: `cellctl resume`"))
+    assert gated(plan, step_running(plan, ["cellctl", "resume"]))
+    plan = compile_text(_item("Restart: `the web server, then wait`"))
+    assert pipelines(plan) == []  # words in a code span, not a command line
     # a label of something shown is not a step's title
     for text in ("Example: `certbot renew --force`", "Syntax: `certbot renew --cert-name NAME`",
                  "Output: `certbot renew --dry-run`", "The tool: `certbot renew --x`"):
