@@ -506,7 +506,7 @@ class _OutlineBuilder:
                 nodes[-1].else_text = text
                 continue
             then = self._guarded(g, text, span, el, cls, el.index, mine, links)
-            if then:
+            if then and not _fold_into_check(nodes, g, then):
                 self._append(nodes, IfNode(g, then, span, el.index))
         if ending is not None:
             nodes.append(EndNode(ending, _conclusion(then_text) or _short(el.text),
@@ -651,6 +651,8 @@ class _OutlineBuilder:
                 continue
             then = self._guarded(guard, text, span, el, cls, own, mine, links)
             last = k == len(groups) - 1
+            if then and _fold_into_check(nodes, guard, then):
+                continue
             if last and not any(isinstance(n, (EndNode, JumpNode)) for n in then):
                 open_ = (guard, then, el)
             elif then:
@@ -1600,6 +1602,26 @@ def _conclusion(text: str, limit: int = 100) -> str:
         return ""
     said = said[0].upper() + said[1:]
     return said if len(said) <= limit else said[: limit - 1].rstrip() + "…"
+
+
+# "If it does not, ...", "If not, ...": the other side of the check just stated
+_REFERS_BACK = re.compile(r"^(?:if|when|in case)\s+(?:not\b|(?:it|this|that|the output|the "
+                          r"command|the check|the result)\s+(?:does not|doesn't|did not|didn't|"
+                          r"is not|isn't|fails?)\b)", re.I)
+_CHECK_FAILS = "If the output does not contain `"
+
+
+def _fold_into_check(nodes: list[Node], guard: Guard, then: list[Node]) -> bool:
+    """"Verify the cycle resumes: `x` shows `RUNNING`. If it does not, stop the cell and call
+    maintenance.": what to do when the check just made fails is that check's failing side, in
+    place of its hand-over (it was a second question, asked only once the check had passed).
+    Returns whether `then` went there."""
+    last = nodes[-1] if nodes else None
+    if not _REFERS_BACK.match(guard.text) or not isinstance(last, IfNode) or \
+            last.else_ is not None or not last.guard.text.startswith(_CHECK_FAILS):
+        return False
+    last.then = then  # ("If not, restart it": the run goes on after, as any guard's does)
+    return True
 
 
 def _units(found: list[Node]) -> list[list[Node]]:

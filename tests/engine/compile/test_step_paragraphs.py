@@ -51,14 +51,42 @@ def test_a_check_said_with_what_it_verifies_reads_its_own_output_after_it_runs()
 def test_calling_the_people_on_the_floor_is_an_escalation() -> None:
     # "stop the cell and call maintenance" was a person's step and then the run ended resolved
     plan = compile_text(CARD)
-    ends = {s.id: s.outcome.value for s in plan.steps if s.kind == StepKind.END and s.outcome}
-    (decide,) = [s.id for s in plan.steps if s.kind == StepKind.DECIDE and
-                 s.text == "If it does not"]
-    (branch,) = [e for e in plan.edges if e.source == decide and e.kind == "branch"]
-    assert ends[branch.target] == "escalate"
+    (end,) = [s for s in plan.steps if s.kind == StepKind.END and
+              s.title == "Stop the cell and call maintenance"]
+    assert end.outcome is not None and end.outcome.value == "escalate"
     for said in ("notify the shift supervisor", "get a technician", "inform the cell engineer",
                  "call maintenance"):
         assert phrases.outcome_of(f"If the gripper jams, {said}.") == "escalate", said
     for said in ("call the API", "check the maintenance logs", "call the maintenance window "
                  "script"):
         assert phrases.outcome_of(f"If the gripper jams, {said}.") is None, said
+
+
+def test_what_to_do_if_a_check_fails_is_that_checks_failing_side() -> None:
+    # "... shows `RUNNING`. If it does not, stop the cell ..." was a second question asked only
+    # after the check had passed (its answer could only be no)
+    plan = compile_text(CARD)
+    check = step_running(plan, ["ros2", "topic", "echo", "/cell7/cycle/state", "--once"])
+    (decide,) = [e.target for e in plan.edges if e.source == check]
+    outs = {e.kind: plan.step(e.target) for e in plan.edges if e.source == decide}
+    assert outs["branch"].title == "Stop the cell and call maintenance"
+    assert outs["else"].outcome is not None and outs["else"].outcome.value == "resolved"
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE and "does not" in s.text
+                and "output" not in s.text]
+    # an If about something else is its own question
+    plan = compile_text(CARD.replace("If it does not, stop", "If the light is red, stop"))
+    assert [s for s in plan.steps if s.kind == StepKind.DECIDE and
+            s.text == "If the light is red"]
+
+
+def test_a_list_items_if_not_after_its_check_is_the_checks_failing_side() -> None:
+    plan = compile_text("# T\n\n## Steps\n\n1. Verify: `systemctl is-active app` returns `active`. "
+                        "If not, restart it: `systemctl restart app`\n")
+    check = step_running(plan, ["systemctl", "is-active", "app"])
+    restart = step_running(plan, ["systemctl", "restart", "app"])
+    (decide,) = [e.target for e in plan.edges if e.source == check]
+    (branch,) = [e for e in plan.edges if e.source == decide and e.kind == "branch"]
+    assert branch.condition is not None and \
+        branch.condition.expr == f'"active" not in steps["{check}"].stdout'
+    assert [e.target for e in plan.edges if e.source == branch.target and e.on == "success"] \
+        == [restart]
