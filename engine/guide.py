@@ -18,7 +18,7 @@ import hashlib
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from html import unescape
@@ -611,36 +611,46 @@ _FENCE_OPEN = re.compile(r"^\s*(`{3,}|~{3,})")
 _ADMONITION_OPEN = re.compile(r"^( *)(:{3,})\s*[A-Za-z]")
 
 
-def _dedent_admonitions(body: str) -> str:
-    """Each `:::note` ... `:::` admonition whose body the author indented four spaces or more
-    (as MkDocs wants it) with that indent taken off, line for line: the body is the guide's
-    prose and blocks, not an indented code block (nor lazy lines of the `:::note` line)."""
+def _outside_fences(body: str, opener: re.Pattern[str],
+                    rewrite: Callable[[list[str], int, re.Match[str]], int]) -> str:
+    """`body` with each line that `opener` matches outside a fenced block handed to `rewrite`
+    (the lines, its index, the match), which edits the lines in place, line for line, and
+    returns the index of the last line it took."""
     lines = body.split("\n")
     fence = ""
     i = 0
     while i < len(lines):
         ln = lines[i]
-        opener = _FENCE_OPEN.match(ln)
+        fenced = _FENCE_OPEN.match(ln)
         if fence:
             if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
                 fence = ""
-        elif opener:
-            fence = opener.group(1)
-        elif (m := _ADMONITION_OPEN.match(ln)) and _ADMONITION_PARAMS.match(
-                ln[m.end(2):]) is not None:
-            close = next((j for j in range(i + 1, len(lines)) if re.fullmatch(
-                rf" {{{len(m.group(1))}}}:{{{len(m.group(2))},}}\s*", lines[j])), None)
-            if close is None:
-                i += 1
-                continue
-            inner = [x for x in lines[i + 1:close] if x.strip()]
-            cut = min((len(x) - len(x.lstrip(" ")) for x in inner), default=0) - len(m.group(1))
-            if cut >= 4:
-                for j in range(i + 1, close):
-                    lines[j] = lines[j][cut:] if lines[j][:cut].isspace() else lines[j].lstrip(" ")
-            i = close
+        elif fenced:
+            fence = fenced.group(1)
+        elif m := opener.match(ln):
+            i = rewrite(lines, i, m)
         i += 1
     return "\n".join(lines)
+
+
+def _dedent_admonitions(body: str) -> str:
+    """Each `:::note` ... `:::` admonition whose body the author indented four spaces or more
+    (as MkDocs wants it) with that indent taken off, line for line: the body is the guide's
+    prose and blocks, not an indented code block (nor lazy lines of the `:::note` line)."""
+    def dedent(lines: list[str], i: int, m: re.Match[str]) -> int:
+        if _ADMONITION_PARAMS.match(lines[i][m.end(2):]) is None:
+            return i
+        close = next((j for j in range(i + 1, len(lines)) if re.fullmatch(
+            rf" {{{len(m.group(1))}}}:{{{len(m.group(2))},}}\s*", lines[j])), None)
+        if close is None:
+            return i
+        inner = [x for x in lines[i + 1:close] if x.strip()]
+        cut = min((len(x) - len(x.lstrip(" ")) for x in inner), default=0) - len(m.group(1))
+        if cut >= 4:
+            for j in range(i + 1, close):
+                lines[j] = lines[j][cut:] if lines[j][:cut].isspace() else lines[j].lstrip(" ")
+        return close
+    return _outside_fences(body, _ADMONITION_OPEN, dedent)
 
 
 _DIAGRAM_OPEN = re.compile(r"^( {0,3})(:{3,})[ \t]*(mermaid|plantuml)[ \t]*$", re.IGNORECASE)
@@ -650,28 +660,17 @@ def _diagram_containers(body: str) -> str:
     """Azure DevOps wiki's `::: mermaid` ... `:::` diagram written as the fenced block it is
     (```` ```mermaid ```` ... ```` ``` ````), line for line: an illustration, not a quote of
     prose whose arrows and boxes would be read as sentences."""
-    lines = body.split("\n")
-    fence = ""
-    i = 0
-    while i < len(lines):
-        ln = lines[i]
-        opener = _FENCE_OPEN.match(ln)
-        if fence:
-            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
-                fence = ""
-        elif opener:
-            fence = opener.group(1)
-        elif m := _DIAGRAM_OPEN.match(ln):
-            close = next((j for j in range(i + 1, len(lines)) if re.fullmatch(
-                r" {0,3}:{3,}[ \t]*", lines[j])), None)
-            if close is not None:
-                tick = "`" * max(3, 1 + max((len(r) for x in lines[i + 1:close]
-                                             for r in re.findall(r"`+", x)), default=0))
-                lines[i] = f"{m.group(1)}{tick}{m.group(3).lower()}"
-                lines[close] = f"{m.group(1)}{tick}"
-                i = close
-        i += 1
-    return "\n".join(lines)
+    def fence(lines: list[str], i: int, m: re.Match[str]) -> int:
+        close = next((j for j in range(i + 1, len(lines)) if re.fullmatch(
+            r" {0,3}:{3,}[ \t]*", lines[j])), None)
+        if close is None:
+            return i
+        tick = "`" * max(3, 1 + max((len(r) for x in lines[i + 1:close]
+                                     for r in re.findall(r"`+", x)), default=0))
+        lines[i] = f"{m.group(1)}{tick}{m.group(3).lower()}"
+        lines[close] = f"{m.group(1)}{tick}"
+        return close
+    return _outside_fences(body, _DIAGRAM_OPEN, fence)
 
 
 _ITEM_LINE = re.compile(r"^( {0,3})(?:\d{1,9}[.)]|[-*+])( {1,4})\S")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.compile import compile_guide
+from engine.compile.explain import explain, unaccounted
 from engine.guide import parse_guide
 from engine.plan import Plan, Step, StepKind
 
@@ -70,3 +71,14 @@ def assert_if_otherwise_guard_their_blocks(cond: str, other: str) -> None:
     assert guards_of(plan, clean) == [cond.rstrip(" :")], cond
     assert len(guards_of(plan, delete)) == 1 and guards_of(plan, delete) != \
         guards_of(plan, clean), other
+
+
+def assert_gated_and_accounted(names: tuple[str, ...]) -> None:
+    """Each style fixture's changes wait for an approval, and `--explain` accounts for every
+    line range of it."""
+    for name in names:
+        path = STYLES / name
+        text = path.read_text()
+        plan = compile_style(name)
+        assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), name
+        assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text)), name

@@ -5,12 +5,9 @@ consumer if ...**", "### 3) Purge X if ..."), and debugger sessions (`(gdb) bt`)
 
 from __future__ import annotations
 
-from engine.compile.explain import explain, unaccounted
-from engine.guide import parse_guide
 from engine.plan import StepKind
-from tests.support.compiling import STYLES as FIXTURES
-from tests.support.compiling import compile_style as compile_file
 from tests.support.compiling import (
+    assert_gated_and_accounted,
     compile_text,
     gated,
     guards_of,
@@ -19,6 +16,7 @@ from tests.support.compiling import (
     runs,
     step_running,
 )
+from tests.support.compiling import compile_style as compile_file
 
 NEW = ("mkdocs-only-if.md", "mdx-codeblock.md", "step-labels-if.md", "debugger-sessions.md",
        "change-verify-rollback.md", "windows-tagged-bash.md", "numbered-headings-jump.md")
@@ -142,12 +140,7 @@ def test_console_sessions_beside_the_debugger_keep_their_forms():
 
 
 def test_every_new_style_guide_is_gated_and_accounted_for():
-    for name in NEW:
-        path = FIXTURES / name
-        text = path.read_text()
-        plan = compile_file(name)
-        assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), name
-        assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text))
+    assert_gated_and_accounted(NEW)
 
 
 # -- Verification / Expected result / Rollback subsections ---------------------------------------

@@ -6,11 +6,12 @@ Procedure / Post-checks / Rollback."""
 
 from __future__ import annotations
 
-from engine.compile.explain import explain, unaccounted
+from engine.compile.explain import explain
 from engine.guide import parse_guide
 from engine.plan import StepKind
 from tests.support.compiling import STYLES as FIXTURES
 from tests.support.compiling import (
+    assert_gated_and_accounted,
     assert_if_otherwise_guard_their_blocks,
     compile_text,
     gated,
@@ -311,12 +312,7 @@ def test_a_checkpoint_is_a_persons_step_in_its_place():
 
 
 def test_every_new_style_gates_its_changes_and_accounts_for_every_line():
-    for name in NEW:
-        path = FIXTURES / name
-        text = path.read_text()
-        plan = compile_file(name)
-        assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), name
-        assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text)), name
+    assert_gated_and_accounted(NEW)
 
 
 def test_sample_output_and_diagrams_in_the_new_styles_are_never_run():

@@ -6,12 +6,12 @@ timeline, and runbooks in Chinese or Japanese (如果/否则, もし/それ以�
 
 from __future__ import annotations
 
-from engine.compile.explain import explain, unaccounted
+from engine.compile.explain import explain
 from engine.guide import parse_guide
 from engine.plan import StepKind
 from tests.support.compiling import STYLES as FIXTURES
-from tests.support.compiling import compile_style as compile_file
 from tests.support.compiling import (
+    assert_gated_and_accounted,
     compile_text,
     gated,
     guards_of,
@@ -20,6 +20,7 @@ from tests.support.compiling import (
     runs,
     step_running,
 )
+from tests.support.compiling import compile_style as compile_file
 
 NEW = ("lettered-continuation.md", "definition-list.md", "azure-wiki-mermaid.md",
        "timed-steps.md", "chinese-runbook.md", "cache-purge.md")
@@ -238,10 +239,5 @@ def test_a_comment_that_only_describes_a_command_guards_nothing():
 
 
 def test_every_new_style_gates_its_changes_and_accounts_for_every_line():
-    for name in NEW:
-        path = FIXTURES / name
-        text = path.read_text()
-        plan = compile_file(name)
-        assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), name
-        assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text)), name
+    assert_gated_and_accounted(NEW)
 
