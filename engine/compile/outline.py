@@ -1007,7 +1007,7 @@ class _OutlineBuilder:
     def _expectation(code: str, want: str, el: Element) -> IfNode:
         """"Verify: `x` returns `Y`": when the output does not hold Y the check failed, and
         the run stops for a person (escalate), never going on as if it had passed."""
-        text = f"If the output does not contain `{want}`"
+        text = f"{_CHECK_FAILS}{want}`"
         end = EndNode("escalate", _short(f"`{code}` did not return `{want}`"), el.text, el.span)
         return IfNode(Guard(text=text), [end], el.span, el.index)
 
@@ -1078,8 +1078,9 @@ class _OutlineBuilder:
 
     def _code(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
         intro = self.els[el.index - 1] if el.index else None
+        config = blocks.announces_config(intro)
         block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro),
-                                  after_config_cue=blocks.announces_config(intro))
+                                  after_config_cue=config)
         own = owner if owner is not None else el.index
         if intro is not None and intro.kind == "paragraph" and self.owner.get(intro.index) == \
                 owner and (owner is None or self.els[owner].kind == "heading" and
@@ -1113,8 +1114,7 @@ class _OutlineBuilder:
                            cls, plugin=query.plugin or block.plugin, params=params,
                            mutating=mutating,
                            uses=query.uses, block=el.index)]
-        if block.cls == "config" and cls != "info" and intro is not None and \
-                blocks.announces_config(intro):
+        if block.cls == "config" and cls != "info" and intro is not None and config:
             # "Add the following line to the blacklist section:": a person's edit, holding
             # the text to add (it was run line by line as commands, or lost as output)
             return [self._manual(own, cls, title, intro.text, Span(start=intro.span.start,
@@ -1608,7 +1608,7 @@ def _conclusion(text: str, limit: int = 100) -> str:
 _REFERS_BACK = re.compile(r"^(?:if|when|in case)\s+(?:not\b|(?:it|this|that|the output|the "
                           r"command|the check|the result)\s+(?:does not|doesn't|did not|didn't|"
                           r"is not|isn't|fails?)\b)", re.I)
-_CHECK_FAILS = "If the output does not contain `"
+_CHECK_FAILS = "If the output does not contain `"  # the guard of `Outline._expectation`
 
 
 def _fold_into_check(nodes: list[Node], guard: Guard, then: list[Node]) -> bool:

@@ -771,18 +771,6 @@ def may_guard(text: str) -> bool:
 
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")
 
-
-@dataclass(frozen=True)
-class _Cut:
-    """Where one sentence ends and the next begins."""
-    a: int
-    b: int
-
-    def start(self) -> int:
-        return self.a
-
-    def end(self) -> int:
-        return self.b
 _ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$", re.I)
 _SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9])|"
                           # a Chinese or Japanese sentence after one ("。" read as ". ")
@@ -807,11 +795,11 @@ def sentence_offsets(text: str) -> list[tuple[int, int]]:
                   [(m.start(), m.end()) for m in ABORT_AFTER_CODE.finditer(ticked)])
     out: list[tuple[int, int]] = []
     start = 0
-    for m in (_Cut(a, b) for a, b in cuts):
-        if _ABBREV_END.search(masked[max(0, m.start() - 7):m.start()]):
+    for cut, resume in cuts:  # where a sentence ends, and where the next begins
+        if _ABBREV_END.search(masked[max(0, cut - 7):cut]):
             continue
-        out.append((start, m.start()))
-        start = m.end()
+        out.append((start, cut))
+        start = resume
     if text[start:].strip():
         out.append((start, len(text)))
     return [(a, b) for a, b in out if text[a:b].strip()]

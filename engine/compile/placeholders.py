@@ -9,7 +9,7 @@ or a bound SQL parameter, never spliced into a shell or SQL string.
 What is not a placeholder: `{.metadata.name}` and `{range ...}{end}` (kubectl JSONPath), `{}`
 (find -exec), `{a,b}` and `{1..3}` (brace expansion), `{ print $1 }` and `{print NR}` (awk),
 `{ cmd; }` (a shell group), `{{ .Status }}` (Go templates) and `{{ inputs.x }}` (Mendflow's
-own templates). Prometheus' `{{ $labels.x }}` is the alert's label `x`.
+own templates).
 """
 
 from __future__ import annotations
@@ -46,23 +46,13 @@ _SERVER_MACROS = frozenset({"cluster", "shard", "replica", "layer", "uuid", "dat
 _WHOLE_LITERAL = re.compile(r"'\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}'")
 
 
-# Prometheus' alert templates, pasted from a rule's annotations: `{{ $labels.instance }}` is the
-# firing alert's `instance` label (a run takes its labels as inputs of the same name).
-_ALERT_TEMPLATE = re.compile(r"\{\{-?\s*\$labels\.(?P<label>[A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}")
-
-
 def find(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, name) of each placeholder in `text`, in order; an alert template's is
-    `$labels.NAME`."""
+    """(start, end, name) of each placeholder in `text`, in order."""
     if "{" not in text and "YOUR_" not in text:
         return []
-    labels = [(m.start(), m.end(), f"$labels.{m.group('label')}")
-              for m in _ALERT_TEMPLATE.finditer(text)]
-    if labels:  # the rest is read as if they were not there
-        text = _ALERT_TEMPLATE.sub(lambda m: " " * len(m.group(0)), text)
     if _JSONPATH.search(text):
-        return labels  # a JSONPath or Go template: its braces are the tool's, not the reader's
-    out: list[tuple[int, int, str]] = labels
+        return []  # a JSONPath or Go template: its braces are the tool's, not the reader's
+    out: list[tuple[int, int, str]] = []
     for m in _BRACED.finditer(text):
         name = m.group("double") or m.group("single")
         if name.lower() not in _RESERVED and name.lower() not in _SERVER_MACROS:
