@@ -783,6 +783,17 @@ _SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9])|"
 # own, never the condition of the command before it.
 ABORT_AFTER_CODE = re.compile(r"(?<=`)\s+(?=(?:Abort|Stop|Halt|(?:Do not|Don't|Never) "
                                r"(?:continue|proceed|go on))\b)")
+# A guard opened with no stop before it: an item's next paragraph or line, joined to the text
+# before ("1. Count the errors: `grep -c error /var/log/app.log`" over "If it prints 0, no
+# action is needed."). A capitalised "If", "When", "Unless" or "Otherwise" after a word or a
+# code span never continues the sentence before it. A title's words are not a guard: "Restart
+# If Needed" (so the word after "If" is in lower case, an acronym, a number or code), nor a
+# section named after it ("Skip to If site search is unavailable").
+_NAMES_A_TITLE = "".join(rf"(?<!\b{w})" for w in ("to", "see", "in", "under", "the", "section",
+                                                  "at", "with", "read", "follow", "from", "of"))
+GUARD_UNSTOPPED = re.compile(
+    rf"(?<=[`\w)]){_NAMES_A_TITLE}\s+(?=(?:If|When|Unless)\s+(?:[a-z`\"'(\d]|[A-Z]{{2,}}\b)|"
+    r"Otherwise\b|Else,)")
 _ABORT_BEFORE = re.compile(r"(?:\babort|\bstop|\bhalt|\b(?:do not|don't|never) (?:continue|"
                            r"proceed|go on))\s*$", re.I)
 
@@ -791,8 +802,10 @@ def sentence_offsets(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of `text`, code spans never split."""
     masked = _CODE_SPAN_TEXT.sub(lambda m: "x" * len(m.group(0)), text)
     ticked = _CODE_SPAN_TEXT.sub(lambda m: "`" + "x" * (len(m.group(0)) - 2) + "`", text)
-    cuts = sorted([(m.start(), m.end()) for m in _SENTENCE_AT.finditer(masked)] +
-                  [(m.start(), m.end()) for m in ABORT_AFTER_CODE.finditer(ticked)])
+    cuts = sorted({(m.start(), m.end()) for pattern, where in ((_SENTENCE_AT, masked),
+                                                              (ABORT_AFTER_CODE, ticked),
+                                                              (GUARD_UNSTOPPED, ticked))
+                   for m in pattern.finditer(where)})
     out: list[tuple[int, int]] = []
     start = 0
     for cut, resume in cuts:  # where a sentence ends, and where the next begins
