@@ -421,14 +421,39 @@ def derive_condition(clause: str, step: str | None) -> Expr:
     if empty:
         return ("expr", f'{out} == ""')
     code = re.findall(r"`([^`]{1,80})`", clause)
-    contains = re.search(r"\b(contains?|shows?|includes?|displays?|lists?|returns?|"
+    contains = re.search(r"\b(contains?|shows?|includes?|displays?|lists?|returns?|prints?|"
                          r"(?:output|status|value|phase|result) is)\b", t)
     if code and contains and not re.search(r"\b(label|annotation|alert)\b", t):
-        needle = json.dumps(code[0])
         negated = re.search(r"\b(not|n't|no)\b", t[: contains.end() + 1])
         op = "not in" if negated else "in"
-        return ("expr", f"{needle} {op} steps[{json.dumps(step)}].stdout")
+        if _NUMBER_WORD.fullmatch(code[0]):
+            return ("expr", f"{_number(code[0])} {op} {_numbers_of(step)}")
+        return ("expr", f"{json.dumps(code[0])} {op} steps[{json.dumps(step)}].stdout")
+    said = _PRINTS_NUMBER.search(t)
+    if said and not code:  # "If it prints 0", "If the count is 0"
+        op = "not in" if re.search(r"\b(not|n't)\b", said.group(0)) else "in"
+        return ("expr", f"{_number(said.group(1))} {op} {_numbers_of(step)}")
     return ("expr", None)
+
+
+def _numbers_of(step: str) -> str:
+    return f"(steps[{json.dumps(step)}].stdout | numbers)"
+
+
+# A number the output should hold: compared with the numbers in it, never as text inside it
+# ("0" is in "150", and `200` in a header's "Content-Length: 12004").
+_NUMBER_WORD = re.compile(r"[-+]?\d+(?:\.\d+)?%?")
+_PRINTS_NUMBER = re.compile(
+    r"^(?:if|when|unless)\s+(?:it|this|that|the (?:output|result|count|command|query|number))\s+"
+    r"(?:(?:does not|doesn't|is not|isn't)\s+)?"
+    r"(?:prints?|returns?|outputs?|shows?|is|equals?|reads?)\s+(?:exactly\s+)?"
+    r"([-+]?\d+(?:\.\d+)?)$")
+
+
+def _number(word: str) -> str:
+    """`word` as a number literal for an expression (`90%` -> 90)."""
+    value = word.rstrip("%")
+    return str(float(value)) if "." in value else str(int(value))
 
 
 def negate(expr: str | None) -> str | None:

@@ -34,6 +34,9 @@ from engine.guide import Element, Guide, slugify
 from engine.plan import Condition, Edge, OnError, Outcome, Span, Step, StepKind
 
 _PARALLEL_KINDS = (StepKind.COMMAND, StepKind.QUERY)
+# Plugins whose steps leave `stdout` and `exit_code` in memory: a condition on what the
+# command printed ("If nothing is returned") reads them (a shell line run by bash too).
+_OUTPUT_PLUGINS = frozenset({"shell", "bash"})
 
 
 def _loose(anchor: str) -> str:
@@ -288,7 +291,7 @@ class Wiring:
 
         "If this command fails, ..." is the failure edge of the step just before it, even
         when that step runs beside others (reads fan out): they go on with its success."""
-        step = prev.id if prev is not None and prev.plugin == "shell" else None
+        step = prev.id if prev is not None and prev.plugin in _OUTPUT_PLUGINS else None
         kind, expr = derive_condition(node.guard.text, step) if not node.synthetic else \
             ("expr", None)
         else_cond = Condition(text=node.else_text or f"Otherwise (not: {node.guard.text})",
