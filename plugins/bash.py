@@ -23,15 +23,16 @@ value fails the step, saying which. A name the shell gives a meaning (`PATH`, `I
 from __future__ import annotations
 
 import re
+import secrets
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine.effects.bash import is_shell_name
+from engine.effects.bash import is_shell_name, pipeline_stages
 from engine.errors import StepFailed
 from engine.plugins import PluginBase, StepContext, StepResult
 from plugins._bound import bound_env, checked_names
-from plugins.shell import ShellParams, ShellPlugin
+from plugins.shell import Inner, ShellParams, ShellPlugin
 
 ENV_PREFIX = "MENDFLOW_SH_"
 _NOT_ONE_WORD = re.compile(r"[\s*?\[\]]")
@@ -53,10 +54,15 @@ class BashParams(BaseModel):
         return args
 
 
-def command(params: BashParams) -> tuple[list[str], dict[str, str]]:
-    """(argv, environment) that run `params.script` with its args bound as variables."""
+def command(params: BashParams, inner: Inner | None = None) -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) that run `params.script` with its args bound as variables; with
+    `inner`, the line (a pipeline) then prints its stages' statuses on a last line of stderr
+    after `inner.marker`, and exits with its own status."""
     prelude = "".join(f'{name}="${ENV_PREFIX}{name}"\n' for name in sorted(params.args))
-    argv = ["bash", "--noprofile", "--norc", "-c", prelude + params.script]
+    trailer = "" if inner is None else (
+        f'\n__mendflow_ps=("${{PIPESTATUS[@]}}"); printf "\\n%s %s\\n" {inner.marker} '
+        f'"${{__mendflow_ps[*]}}" >&2; exit "${{__mendflow_ps[-1]}}"')
+    argv = ["bash", "--noprofile", "--norc", "-c", prelude + params.script + trailer]
     env = bound_env(ENV_PREFIX, params.args)
     return argv, env
 
@@ -80,8 +86,14 @@ class BashPlugin(PluginBase):
                     retryable=False, step=ctx.step_id,
                     hint=f"Give {name} a value without spaces or * ? [ ], or run the line "
                          "by hand")
-        argv, env = command(params)
+        # A line that is one pipeline is judged by every stage, as a plain pipeline is
+        # (`grep x app.log 2>/dev/null | tail -5` whose grep found no file printed nothing,
+        # and that is no evidence): bash tells each stage's status after the line.
+        stages = pipeline_stages(params.script)
+        inner = Inner(stages, f"mendflow-pipestatus-{secrets.token_hex(8)}") \
+            if stages is not None and len(stages) > 1 else None
+        argv, env = command(params, inner)
         shell = ShellParams(pipeline=[argv], env=env, ok_exit_codes=params.ok_exit_codes)
-        result = await ShellPlugin().run(params=shell, ctx=ctx)
+        result = await ShellPlugin().run_stages(shell, ctx, inner=inner, shown=params.script)
         result.outputs["argv"] = [["bash", "-c", params.script]]
         return result

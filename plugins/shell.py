@@ -3,7 +3,10 @@
 A step's `pipeline` is a list of argv lists, connected stdout -> stdin like `a | b`. Every
 element is passed to the program as one argument, exactly as rendered: a template value such
 as `; rm -rf /` or `$(id)` stays a literal string, because nothing parses it. The exit status
-is the last stage's; `pipestatus` reports every stage's (what `set -o pipefail` would look at).
+is the last stage's; `pipestatus` reports every stage's. A stage before the last that fails
+fails the step too (its status is not one of its answers, and no later stage such as `head`
+stopped reading early: `engine.exits`): `curl URL | grep -c error` that prints 0 because curl
+could not connect found nothing out, and must not read as "no errors".
 
 Outputs (memory): `exit_code`, `pipestatus`, `stdout` (first ~4000 chars), `stderr` (last
 ~2000 chars), `lines` (first 200 stdout lines), `line_count`, `truncated`, `stdout_bytes`,
@@ -41,12 +44,15 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import signal
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from engine import exits
 from engine.effects.classify import database_clients
 from engine.errors import StepFailed
 from engine.plugins import MAX_SUMMARY_CHARS, PluginBase, StepContext, StepResult
@@ -122,7 +128,15 @@ class ShellPlugin(PluginBase):
         return describe_pipeline(params.pipeline)
 
     async def run(self, *, params: ShellParams, ctx: StepContext) -> StepResult:
-        command = describe_pipeline(params.pipeline)
+        return await self.run_stages(params, ctx)
+
+    async def run_stages(self, params: ShellParams, ctx: StepContext, *,
+                         inner: Inner | None = None, shown: str | None = None) -> StepResult:
+        """`run`, where the one stage may be a shell whose line is itself a pipeline
+        (`inner`: its stages, and the marker of the line its statuses are printed on):
+        the stages' statuses are judged as a pipeline's own are. `shown`: the command as
+        messages name it (a shell's line, not the argv that runs it)."""
+        command = shown or describe_pipeline(params.pipeline)
         if params.cwd is not None and not os.path.isdir(params.cwd):
             raise StepFailed(f"working directory does not exist: {params.cwd}",
                              retryable=False, step=ctx.step_id)
@@ -151,7 +165,13 @@ class ShellPlugin(PluginBase):
             raise StepFailed(f"timed out after {ctx.deadline_s:g}s: {command} (every process "
                              f"it started was ended)", step=ctx.step_id,
                              effect_unknown=True) from None
-        outcome = _result(params, result, command, time.monotonic() - started, ctx)
+        stages, codes = params.pipeline, result.returncodes
+        if inner is not None:
+            said = _take_statuses(result.stderr, inner.marker)
+            if said is not None and len(said) == len(inner.stages):
+                stages, codes = inner.stages, said
+        outcome = _result(params, result, command, time.monotonic() - started, ctx,
+                          judged=(stages, codes))
         if read_only and not outcome.ok and sandbox_problem() is None:
             stderr = result.stderr.data.decode("utf-8", errors="replace")
             tried = "it tried to write, and " if "Read-only file system" in stderr else ""
@@ -192,8 +212,37 @@ def reading_clients(argv: list[str]) -> list[str]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Inner:
+    """A pipeline inside a shell's line (`bash -c 'grep x f 2>/dev/null | tail -5'`): its
+    stages, and the marker that opens the line of stderr its statuses are printed on."""
+
+    stages: list[list[str]]
+    marker: str
+
+
+def _take_statuses(stderr: Capture, marker: str) -> list[int] | None:
+    """The statuses printed on stderr's last line after `marker` (and the newline printed
+    before it), taken out of the capture; None if they are not there (the line exited early,
+    or stderr was cut at its cap)."""
+    data = bytes(stderr.data)
+    at = data.rfind(b"\n" + marker.encode() + b" ")
+    if at < 0 or stderr.truncated or not data.endswith(b"\n") or b"\n" in data[at + 1:-1]:
+        return None
+    try:
+        codes = [int(w) for w in data[at + len(marker) + 2:-1].split()]
+    except ValueError:
+        return None
+    removed = len(data) - at
+    del stderr.data[at:]
+    stderr.total -= removed
+    stderr.newlines -= 2
+    stderr.ends_with_newline = not stderr.data or stderr.data.endswith(b"\n")
+    return codes
+
+
 def _result(params: ShellParams, res: PipelineResult, command: str, duration_s: float,
-            ctx: StepContext) -> StepResult:
+            ctx: StepContext, *, judged: tuple[list[list[str]], list[int]]) -> StepResult:
     """Outputs, artifacts, summary and error, every one cut from text already redacted: a
     secret the program printed never leaves a piece of itself at a cut."""
     out_bytes, err_bytes = _redacted(res.stdout, ctx), _redacted(res.stderr, ctx)
@@ -218,13 +267,38 @@ def _result(params: ShellParams, res: PipelineResult, command: str, duration_s: 
     ok = exit_code in params.ok_exit_codes
     error = None
     shown = ctx.redact(command)
+    last_err = next((ln for ln in reversed(err.splitlines()) if ln.strip()), "")
+    stages, codes = judged
+    upstream = _hidden_failure(stages, codes)
     if not ok:
-        last_err = next((ln for ln in reversed(err.splitlines()) if ln.strip()), "")
         error = f"{shown} exited with status {_status(exit_code)}"
-        if last_err:
-            error += f": {last_err[:500]}"
-    summary = f"exit {_status(exit_code)}: {_gist(outputs['lines'])}"
+    elif upstream is not None:
+        ok = False
+        at, code = upstream
+        error = (f"{ctx.redact(shlex.join(stages[at]) or 'stage')} (stage {at + 1} of "
+                 f"{len(stages)}) exited with status {_status(code)}: the output of "
+                 f"`{shown}` proves nothing")
+    if error and last_err:
+        error += f": {last_err[:500]}"
+    status = _status(exit_code) if upstream is None else \
+        f"{_status(upstream[1])} at stage {upstream[0] + 1}"
+    summary = f"exit {status}: {_gist(outputs['lines'])}"
     return StepResult(ok=ok, outputs=outputs, artifacts=artifacts, summary=summary, error=error)
+
+
+def _hidden_failure(pipeline: list[list[str]], codes: list[int]) -> tuple[int, int] | None:
+    """The first stage before the last that failed (its index and status), which the last
+    stage's status would hide; None if every one succeeded, answered (`grep`'s 1), or may
+    have died of a later stage that stopped reading early (`head`)."""
+    for at, code in enumerate(codes[:-1]):
+        if code in (0, -signal.SIGPIPE, 128 + signal.SIGPIPE):
+            continue
+        if at < len(pipeline) and (code in (exits.answers(pipeline[at]) or ()) or
+                                   any(exits.stops_reading_early(later)
+                                       for later in pipeline[at + 1:])):
+            continue
+        return at, code
+    return None
 
 
 def _redacted(capture: Capture, ctx: StepContext) -> bytes:

@@ -16,8 +16,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypedDict
 
-from engine import placement
-from engine.compile import blocks, exits, phrases, placeholders, powershell, queries
+from engine import exits, placement
+from engine.compile import blocks, phrases, placeholders, powershell, queries
 from engine.compile.links import guide_link
 from engine.compile.nodes import Action
 from engine.compile.phrases import Guard, JumpRef, SectionClass

@@ -342,3 +342,31 @@ def bash_verdict(script: str) -> Verdict:
         return Verdict("mutate", "the script cannot be checked (a background job, or syntax "
                        "the reader does not follow)", "tool")
     return found.verdict
+
+
+def pipeline_stages(line: str) -> list[list[str]] | None:
+    """The stages of a line that is one pipeline (`grep x f 2>/dev/null | tail -5`), each as
+    its words with their quotes taken off (a stage that is no simple command: no words); None
+    for any other line. What `engine.exits` reads to judge a stage's status."""
+    root = _parser().parse(line.strip().encode()).root_node
+    statements = [c for c in root.named_children if c.type != "comment"]
+    if root.has_error or len(statements) != 1 or statements[0].type != "pipeline":
+        return None
+    stages = []
+    for stage in statements[0].named_children:
+        if stage.type == "redirected_statement" and stage.named_children:
+            stage = stage.named_children[0]
+        stages.append(_words(stage) if stage.type == "command" else [])
+    return stages
+
+
+def _words(command: Node) -> list[str]:
+    words = []
+    for part in command.named_children:
+        text = (part.text or b"").decode(errors="replace")
+        if part.type in ("raw_string", "string") and len(text) >= 2:
+            text = text[1:-1]
+        elif part.type not in ("command_name", "word", "number", "concatenation"):
+            continue  # an expansion, a substitution: its value is the shell's
+        words.append(text)
+    return words

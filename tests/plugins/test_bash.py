@@ -68,3 +68,33 @@ def test_it_is_registered_and_takes_its_script_verbatim() -> None:
     assert 'bash = "plugins.bash:BashPlugin"' in text
     assert Registry(extra={"bash": BashPlugin}).get("bash") is BashPlugin
     assert "script" in BashPlugin.untemplated_params
+
+
+async def test_a_line_that_is_a_pipeline_is_judged_by_every_stage(tmp_path: Path) -> None:
+    """`grep x app.log 2>/dev/null | tail -5` whose grep found no file printed nothing: no
+    evidence that the log is clean (bash's own status, tail's 0, said so before)."""
+    missing = tmp_path / "no-such.log"
+    res = await run(f"grep -i error {missing} 2>/dev/null | tail -5")
+    assert not res.ok and res.outputs["exit_code"] == 0
+    assert f"grep -i error {missing} (stage 1 of 2) exited with status 2" in res.error
+    assert res.outputs["stderr"] == ""  # the statuses' line is the engine's, not the output's
+    assert res.summary.startswith("exit 2 at stage 1")
+    log = tmp_path / "app.log"
+    log.write_text("all good\n")
+    res = await run(f"grep -i error {log} | tail -5")  # grep's 1: nothing matched, an answer
+    assert res.ok and res.outputs["stdout"] == ""
+    res = await run(f"cat {log} | grep -c good")
+    assert res.ok and res.outputs["stdout"] == "1\n"
+    res = await run("yes | head -n 2")  # head closed the pipe on yes
+    assert res.ok and res.outputs["stdout"] == "y\ny\n"
+
+
+async def test_a_pipeline_lines_stderr_and_status_are_its_own() -> None:
+    res = await run("echo oops >&2; false | cat")
+    assert res.ok  # not one pipeline: bash's status (cat's 0) is the line's, as before
+    res = await run("printf 'warn\\n' >&2 | cat; exit 3")
+    assert not res.ok and res.outputs["exit_code"] == 3
+    res = await run("sh -c 'echo boom >&2; exit 4' | cat")
+    assert not res.ok and "boom" in res.outputs["stderr"] and "pipestatus" not in \
+        res.outputs["stderr"]
+    assert "(stage 1 of 2) exited with status 4" in res.error and res.error.endswith("boom")

@@ -92,11 +92,37 @@ async def test_ok_exit_codes_accepts_listed_status():
 
 
 async def test_status_is_the_last_stages_and_every_stage_is_reported():
-    res = await run([["false"], ["cat"]])
-    assert res.ok
-    assert res.outputs["pipestatus"] == [1, 0]
+    res = await run([["true"], ["cat"]])
+    assert res.ok and res.outputs["pipestatus"] == [0, 0]
     res = await run([["true"], ["false"]])
     assert not res.ok and res.outputs["exit_code"] == 1
+
+
+async def test_a_stage_before_the_last_that_fails_fails_the_step():
+    # curl could not connect: grep counted nothing, and "0 errors" would be no evidence
+    res = await run([["sh", "-c", "echo 'connection refused' >&2; exit 7"],
+                     ["grep", "-c", "error_total"]], ok_exit_codes=[0, 1])
+    assert not res.ok
+    assert res.outputs["exit_code"] == 1 and res.outputs["pipestatus"] == [7, 1]
+    assert res.outputs["stdout"] == "0\n"  # the evidence is kept, read as none
+    assert "stage 1 of 2) exited with status 7" in res.error
+    assert "connection refused" in res.error and res.summary.startswith("exit 7 at stage 1")
+    res = await run([["false"], ["cat"]])
+    assert not res.ok and res.outputs["pipestatus"] == [1, 0]
+
+
+async def test_an_earlier_stage_that_answers_or_meets_a_closed_pipe_is_no_failure():
+    # grep's 1 is its answer, nothing matched: `grep x f | wc -l` prints 0, and that is true
+    res = await run([["grep", "nomatch", "/etc/hostname"], ["wc", "-l"]])
+    assert res.ok and res.outputs["pipestatus"] == [1, 0]
+    # head stopped reading: what fed it may die of the closed pipe (SIGPIPE or a write error)
+    res = await run([["yes"], ["head", "-n", "2"]])
+    assert res.ok and res.outputs["stdout"] == "y\ny\n"
+    res = await run([["sh", "-c", "echo one; echo two; exit 1"], ["grep", "-m", "1", "o"]])
+    assert res.ok and res.outputs["pipestatus"] == [1, 0]
+    # but grep's 2 (the file is missing) is no answer
+    res = await run([["grep", "x", "/nonexistent/file"], ["wc", "-l"]])
+    assert not res.ok and "stage 1 of 2) exited with status 2" in res.error
 
 
 async def test_missing_command_is_a_clear_non_retryable_failure():

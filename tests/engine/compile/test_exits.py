@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.compile.exits import ok_exit_codes
+from engine.exits import ok_exit_codes
 
 
 @pytest.mark.parametrize("pipeline, codes", [
