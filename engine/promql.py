@@ -365,3 +365,32 @@ def syntax_problem(template: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
+
+
+# -- the metrics a query reads --------------------------------------------------------------
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_MATCHERS = re.compile(r"\{[^{}]*\}")
+_LABEL_LIST = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
+_RANGE = re.compile(r"\[[^\[\]]*\]")
+_METRIC = re.compile(r"(?<![A-Za-z0-9_:.])([A-Za-z_:][A-Za-z0-9_:]*)(?![A-Za-z0-9_:])(?!\s*\()")
+_NOT_METRICS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "bool",
+                          "offset", "and", "or", "unless", "inf", "nan", "atan2"})
+# Emptiness that is the query's own answer: absent() is empty while the series is there, a
+# fallback (`or vector(0)`) is never empty, and ALERTS holds only alerts that fire.
+_EMPTY_ANSWERS = re.compile(r"\babsent(?:_over_time)?\s*\(|"
+                            r"\bor\b(?:\s*on\s*\(\s*\))?\s*vector\s*\(")
+_SYNTHETIC = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
+
+
+def selected_metrics(query: str) -> frozenset[str]:
+    """The metric names a query selects (`sum(rate(http_requests_total{code="500"}[5m]))`:
+    http_requests_total), where an empty result would rest on them being there; empty for a
+    query whose emptiness is an answer of its own (`absent(...)`, `... or vector(0)`, ALERTS)
+    or that names no metric (`{__name__=~"..."}`)."""
+    text = _STRING.sub('""', query)
+    if _EMPTY_ANSWERS.search(text):
+        return frozenset()
+    text = _RANGE.sub("[]", _LABEL_LIST.sub(" ", _MATCHERS.sub("{}", text)))
+    return frozenset(m for m in _METRIC.findall(text)
+                     if m.lower() not in _NOT_METRICS and m not in _SYNTHETIC)

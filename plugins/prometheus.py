@@ -144,7 +144,40 @@ class PrometheusPlugin(PluginBase):
         except StepFailed as exc:
             exc.message = redactor.redact(exc.message)
             raise
-        return _result(params, redactor.redact_obj(body), shown=shown, ctx=ctx)
+        result = _result(params, redactor.redact_obj(body), shown=shown, ctx=ctx)
+        if result.outputs.get("count") == 0 and result.outputs.get("result_type") in (
+                "vector", "matrix"):
+            await _metrics_are_there(params, form, base=base, auth=auth, shown=shown,
+                                     timeout=timeout, redact=redactor.redact)
+        return result
+
+
+async def _metrics_are_there(params: PrometheusParams, form: dict[str, str], *, base: str,
+                             auth: httpx.Auth | None, shown: str, timeout: float,
+                             redact: Callable[[str], str]) -> None:
+    """An empty result is evidence only if the metrics the query reads are there: Prometheus
+    answers a misspelt metric, or one no target exports, with nothing at all, and "no 5xx"
+    would then be read from a query that could never find one. Fails the step naming the
+    metrics with no series in the hour up to the query's time (or over its range)."""
+    names = promql.selected_metrics(params.query)
+    if not names:
+        return
+    end = float(form.get("end") or form["time"])
+    start = min(float(form.get("start") or end), end - 3600)
+    known = await _post(
+        f"{base}/api/v1/label/__name__/values",
+        {"match[]": "{__name__=~\"" + "|".join(sorted(names)) + "\"}",
+         "start": f"{start:.3f}", "end": f"{end:.3f}"},
+        auth=auth, shown=shown, timeout=timeout, max_bytes=params.max_bytes, redact=redact,
+        method="GET")
+    missing = sorted(names - {str(n) for n in known.get("data") or []})
+    if missing:
+        raise StepFailed(
+            f"the query returned nothing, and Prometheus at {shown} has no series of "
+            f"{', '.join(missing)} in the hour before: an empty result of a metric that is not "
+            "there proves nothing", retryable=False,
+            hint="Check the metric's name and that its target is scraped; where the metric "
+                 "may rightly not exist yet, write the query as `(...) or vector(0)`")
 
 
 def _endpoint(source: Mapping[str, Any] | None) -> tuple[str, httpx.Auth | None, str, list[str]]:
@@ -197,12 +230,14 @@ def _query_form(params: PrometheusParams, *, now: float, timeout: float) -> dict
 
 
 async def _post(url: str, form: dict[str, str], *, auth: httpx.Auth | None, shown: str,
-                timeout: float, max_bytes: int, redact: Callable[[str], str]) -> dict[str, Any]:
-    """POST the query and read a bounded JSON body; every failure becomes a StepFailed whose
-    text was redacted before it was cut."""
+                timeout: float, max_bytes: int, redact: Callable[[str], str],
+                method: Literal["POST", "GET"] = "POST") -> dict[str, Any]:
+    """POST the query (or GET, the form as the URL's query) and read a bounded JSON body;
+    every failure becomes a StepFailed whose text was redacted before it was cut."""
+    sent: dict[str, Any] = {"data": form} if method == "POST" else {"params": form}
     try:
         async with httpx.AsyncClient(timeout=timeout, auth=auth, follow_redirects=False) as client:
-            async with client.stream("POST", url, data=form,
+            async with client.stream(method, url, **sent,
                                      headers={"Accept": "application/json"}) as response:
                 raw = await _read_bounded(response, max_bytes=max_bytes, shown=shown)
                 return _decode(response, raw, shown=shown, redact=redact)

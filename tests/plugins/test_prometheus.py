@@ -302,3 +302,41 @@ async def test_a_prometheus_error_that_echoes_the_basic_header_is_redacted(stub)
     text = str(err.value)
     b64 = header.split(" ", 1)[1]
     assert PASSWORD not in text and b64 not in text and b64[4:-4] not in text, text
+
+
+async def test_an_empty_result_of_a_metric_that_is_not_there_is_no_evidence(prom) -> None:
+    """A misspelt metric (or one no target exports) returns nothing, as a healthy one with no
+    5xx does: "no 5xx" must not be read from a query that could never find one."""
+    with pytest.raises(StepFailed) as err:
+        await query(prom.url, query='sum(rate(http_request_total{code="500"}[5m]))')
+    assert "no series of http_request_total" in err.value.message
+    assert not err.value.retryable and "or vector(0)" in (err.value.hint or "")
+    with pytest.raises(StepFailed):  # a range query too
+        await query(prom.url, query="rate(http_request_total[5m])", type="range", start="1h")
+
+
+async def test_an_empty_result_of_metrics_that_are_there_is_an_answer(prom) -> None:
+    for text in ('sum(rate(http_requests_total{code="503"}[5m]))',  # no 503s: a true answer
+                 'http_requests_total{job="web"}',
+                 'absent(http_requests_total{job="api"})',  # empty while the series is there
+                 "sum(rate(http_request_total[5m])) or vector(0)"):  # the guide's own fallback
+        result = await query(prom.url, query=text)
+        assert result.ok, text
+    result = await query(prom.url, query='http_requests_total{code="503"}', type="range",
+                         start="1h")
+    assert result.ok and result.outputs["count"] == 0
+
+
+def test_the_metrics_a_query_reads() -> None:
+    from engine.promql import selected_metrics
+    assert selected_metrics('sum(rate(http_requests_total{code=~"5.."}[5m])) by (job)') == \
+        {"http_requests_total"}
+    assert selected_metrics("node_filesystem_avail_bytes / node_filesystem_size_bytes "
+                            "< 0.1 offset 5m") == {"node_filesystem_avail_bytes",
+                                                   "node_filesystem_size_bytes"}
+    assert selected_metrics("count by (instance) (up unless on(instance) node_up)") == \
+        {"up", "node_up"}
+    assert selected_metrics("job:request_rate:5m > 10") == {"job:request_rate:5m"}
+    for answered in ('absent(up{job="x"})', "sum(x_total) or on() vector(0)",
+                     'ALERTS{alertname="X"}', '{__name__=~"a.*"}'):
+        assert selected_metrics(answered) == frozenset(), answered
