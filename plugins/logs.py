@@ -267,6 +267,14 @@ class LogsPlugin(PluginBase):
                 if len(unreadable) == len(files):
                     raise StepFailed(f"no log file could be read: {'; '.join(unreadable[:3])}",
                                      retryable=False, step=ctx.step_id)
+                if unreadable and not scan.count and not params.journal_unit:
+                    # "no errors" from the files it could read says nothing of the others
+                    raise StepFailed(
+                        f"no line matched in the {len(files) - len(unreadable)} log files "
+                        f"read, but {len(unreadable)} could not be read: "
+                        f"{'; '.join(unreadable[:3])}", retryable=False, step=ctx.step_id,
+                        hint="Give the step read access to every file it names, or name "
+                             "only those it can read")
             if params.journal_unit:
                 await _scan_journal(scan, params.journal_unit, ctx)
         except _OutOfTime:

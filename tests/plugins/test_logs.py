@@ -140,6 +140,15 @@ async def test_corrupt_gzip_is_reported_and_others_still_read(tmp_path, app_log)
     assert res.outputs["unreadable"][0].startswith(str(tmp_path / "bad.gz"))
 
 
+async def test_nothing_found_while_a_file_could_not_be_read_is_no_evidence(tmp_path, app_log):
+    """"No timeouts" from the files read says nothing of the one that could not be: the step
+    fails naming it (it ended with a count of 0 before, and "no errors" read as healthy)."""
+    (tmp_path / "bad.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(StepFailed, match=r"no line matched in the 1 log files read, but 1 "
+                                         r"could not be read: .*bad\.gz"):
+        await run({"paths": [str(tmp_path / "*")], "pattern": "no such words here"})
+
+
 @pytest.mark.parametrize("pattern, message", [
     ("(unclosed", "not valid RE2 syntax"),
     ("x" * 1001, "at most 1000"),
