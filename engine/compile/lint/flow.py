@@ -20,6 +20,7 @@ from engine.compile.lint.base import (
 from engine.compile.phrases import explicit_expr, guard_in, is_call_sentence, step_number
 from engine.errors import MendflowError
 from engine.guide import Element, slugify
+from engine.plan import StepKind
 from engine.templating import check_expression, references
 
 # -- 2. control flow --------------------------------------------------------------------------
@@ -303,3 +304,31 @@ def missing_linked_guide(ctx: Context) -> Iterator[tuple[str, Element | int, str
                 yield ("MF207", el, f"link '{link.text}' names {found.path}, which does not "
                        "exist: the step stays a manual step instead of running that guide",
                        f"Point the link at the guide's file, relative to {here.name}")
+
+
+_HIDES_FAILURE = re.compile(r"(?:\|\||;)\s*(?:true|:|exit 0)\s*$")
+
+
+@rule(("MF208", "control_flow", "warning",
+        "A condition reads a command that hides its own failure (`|| true`)."))
+def condition_on_hidden_failure(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    """`grep error /var/log/app.log 2>/dev/null || true` followed by "If nothing is returned,
+    no action is needed": a log that is not there reads as a clean log, and the run ends
+    healthy on no evidence. The run cannot tell; the author can."""
+    plan = ctx.plan
+    if plan is None:
+        return
+    decides = {s.id for s in plan.steps if s.kind == StepKind.DECIDE}
+    exprs = " ".join(e.condition.expr for e in plan.edges
+                     if e.condition is not None and e.condition.expr)
+    for step in plan.steps:
+        text = str(step.params.get("script") or "") if step.plugin == "bash" else ""
+        if not _HIDES_FAILURE.search(text):
+            continue
+        read = f'steps["{step.id}"]' in exprs or f"steps.{step.id}." in exprs or any(
+            e.target in decides for _, e in plan.outgoing(step.id))
+        if read:
+            yield ("MF208", step.source.start, f"`{_clip(text)}` hides its own failure, and "
+                   "a condition reads what it printed: a failed check would read as an "
+                   "answer", "Drop the `|| true` (Mendflow fails the step, and the run says "
+                   "it could not tell), or say what to do if the command fails")

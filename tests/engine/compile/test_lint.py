@@ -83,6 +83,12 @@ CASES = [
      [10],
      runbook("1. Check the disk {#disk}: `df -h`.\n2. If it is full (`steps.disk.stdout | "
              "int > 90`), escalate.")),
+    ("MF208",  # a condition reads a command that hides its own failure
+     runbook("1. Look for errors:\n\n   ```bash\n   grep error /var/log/app.log || true\n"
+             "   ```\n\n   If nothing is returned, no action is needed."),
+     [12],
+     runbook("1. Look for errors:\n\n   ```bash\n   grep error /var/log/app.log\n"
+             "   ```\n\n   If nothing is returned, no action is needed.")),
     ("MF204",
      "# A\n\n## Meaning\n\nx\n\n## Mitigation\n\nRestart; the alert clears.\n\n## Diagnosis\n\n"
      "Run `kubectl get pods`.\n",
