@@ -376,21 +376,18 @@ _RANGE = re.compile(r"\[[^\[\]]*\]")
 _METRIC = re.compile(r"(?<![A-Za-z0-9_:.])([A-Za-z_:][A-Za-z0-9_:]*)(?![A-Za-z0-9_:])(?!\s*\()")
 _NOT_METRICS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "bool",
                           "offset", "and", "or", "unless", "inf", "nan", "atan2"})
-# Emptiness that is the query's own answer: absent() is empty while the series is there, a
-# fallback (`or vector(0)`) is never empty, and ALERTS holds only alerts that fire.
-_EMPTY_ANSWERS = re.compile(r"\babsent(?:_over_time)?\s*\(|"
-                            r"\bor\b(?:\s*on\s*\(\s*\))?\s*vector\s*\(")
+# ALERTS holds only the alerts that fire: none is an answer, and then it has no series at all.
 _SYNTHETIC = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
 
 
 def selected_metrics(query: str) -> frozenset[str]:
     """The metric names a query selects (`sum(rate(http_requests_total{code="500"}[5m]))`:
-    http_requests_total), where an empty result would rest on them being there; empty for a
-    query whose emptiness is an answer of its own (`absent(...)`, `... or vector(0)`, ALERTS)
-    or that names no metric (`{__name__=~"..."}`)."""
+    http_requests_total), on which an empty result rests: if one has no series, the emptiness
+    says nothing. (A query that falls back at its top, `... or vector(0)`, is never empty; one
+    with the fallback inside, `(a or vector(0)) / b`, is empty when b is, and b is checked.
+    `absent(x)` is empty only while x is there.) ALERTS is left out: it has series only while
+    an alert fires. A selector with no name (`{__name__=~"..."}`) names nothing to check."""
     text = _STRING.sub('""', query)
-    if _EMPTY_ANSWERS.search(text):
-        return frozenset()
     text = _RANGE.sub("[]", _LABEL_LIST.sub(" ", _MATCHERS.sub("{}", text)))
     return frozenset(m for m in _METRIC.findall(text)
                      if m.lower() not in _NOT_METRICS and m not in _SYNTHETIC)

@@ -313,6 +313,9 @@ async def test_an_empty_result_of_a_metric_that_is_not_there_is_no_evidence(prom
     assert not err.value.retryable and "or vector(0)" in (err.value.hint or "")
     with pytest.raises(StepFailed):  # a range query too
         await query(prom.url, query="rate(http_request_total[5m])", type="range", start="1h")
+    with pytest.raises(StepFailed):  # a fallback inside the query does not save its divisor
+        await query(prom.url, query="(sum(rate(http_request_total[5m])) or vector(0)) / "
+                                    "sum(rate(http_request_total[5m]))")
 
 
 async def test_an_empty_result_of_metrics_that_are_there_is_an_answer(prom) -> None:
@@ -337,6 +340,7 @@ def test_the_metrics_a_query_reads() -> None:
     assert selected_metrics("count by (instance) (up unless on(instance) node_up)") == \
         {"up", "node_up"}
     assert selected_metrics("job:request_rate:5m > 10") == {"job:request_rate:5m"}
-    for answered in ('absent(up{job="x"})', "sum(x_total) or on() vector(0)",
-                     'ALERTS{alertname="X"}', '{__name__=~"a.*"}'):
+    assert selected_metrics('(sum(rate(a_total{code=~"5.."}[5m])) or vector(0)) / '
+                            "sum(rate(a_total[5m]))") == {"a_total"}
+    for answered in ('ALERTS{alertname="X"}', '{__name__=~"a.*"}'):
         assert selected_metrics(answered) == frozenset(), answered

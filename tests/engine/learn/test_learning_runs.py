@@ -23,7 +23,13 @@ from typing import Any, ClassVar
 import asyncpg
 import pytest
 
-from demo.prometheus import MISSING_REASON, prometheus_available, running_prometheus
+from demo.prometheus import (
+    MISSING_REASON,
+    openmetrics_document,
+    prometheus_available,
+    rising_counter,
+    running_prometheus,
+)
 from engine.compile import compile_path
 from engine.interaction import Answer, Answers
 from engine.learn.record import learn_from_run
@@ -221,7 +227,14 @@ def test_a_broken_sql_query_is_a_guide_defect_on_real_sources(tmp_path: Path) ->
     data = tmp_path / "data"
     broken, line = broken_copy(WEB, tmp_path / "web.md", "   SELECT version, path,",
                                "   SELEC version, path,")
-    with running_prometheus(tmp_path / "prometheus") as prometheus:
+    # the service's requests, 5xx on its new version: the queries find what they look for
+    # (a metric with no series is no evidence, and the run would stop there, at Prometheus)
+    samples = [line for version, code, rate in (("v1", "200", 10), ("v2", "200", 5),
+                                                ("v2", "500", 2))
+               for line in rising_counter("http_requests_total", {
+                   "service": "checkout", "version": version, "code": code}, per_second=rate)]
+    requests = openmetrics_document({"http_requests": ("counter", samples)})
+    with running_prometheus(tmp_path / "prometheus", openmetrics=requests) as prometheus:
         config = tmp_path / "mendflow.toml"
         config.write_text(f'[datasources.metrics]\ntype = "prometheus"\n'
                           f'url = "{prometheus.url}"\n\n[datasources.requests_db]\n'
