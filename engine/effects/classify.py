@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import posixpath
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -140,6 +142,26 @@ def _logs_in(name: str, args: list[str]) -> bool:
     return not (name == "vault" and len(words) > at + 1)
 
 
+# Opening the watchdog device arms it: unless it is fed, or told to stop before it is
+# closed, the host reboots. `cat /dev/watchdog` looks like a read; `ls -l /dev/watchdog`
+# (a tool that only looks at names and inodes) is one.
+_ARMS = re.compile(r"^/dev/(?:char/10:130|watchdog\d*)$")
+_NAMES_ONLY = frozenset("ls stat find realpath readlink basename dirname test [ du lsof "
+                        "echo printf which".split())
+
+
+def arms(word: str) -> bool:
+    """Whether opening the file `word` names arms the host's watchdog."""
+    return word.startswith("/") and bool(_ARMS.match("/" + posixpath.normpath(word).lstrip("/")))
+
+
+def _opens_watchdog(argv: list[str]) -> str | None:
+    name = argv[0].rsplit("/", 1)[-1]
+    if name in _NAMES_ONLY or name == "file" and not {"-s", "--special-files"} & set(argv):
+        return None
+    return next((w for w in argv if "dev/" in w and arms(w.split("=", 1)[-1])), None)
+
+
 def _judge(argv: list[str]) -> None:
     if not argv:
         raise NotRead("an empty command", cause="tool")
@@ -176,6 +198,10 @@ def _judge(argv: list[str]) -> None:
     rule = TABLE.get(name)
     if rule is None:
         raise NotRead(f"{name} is not on the read-only list", cause="tool")
+    armed = _opens_watchdog(argv)
+    if armed is not None:
+        raise NotRead(f"opening {armed} arms the watchdog: the host reboots unless it is fed",
+                      cause="operand")
     if name in DATABASE_CLIENTS:
         if _remote.get():  # its read-only guard is a word of argv or the environment
             raise NotRead(f"{name} on another host cannot be held to a read-only session "
@@ -191,9 +217,12 @@ def _judge(argv: list[str]) -> None:
 
 # -- wrappers: the command they run is what is judged ---------------------------------------------
 
-_SUDO = F("EHnPSkVlu:g:C:h::p:r:t:T:D:U:is", """preserve-env=? set-home non-interactive
-    preserve-groups stdin reset-timestamp user= group= close-from= host= prompt= role= type=
+_SUDO = F("EHnPSkVlu:g:C:p:r:t:T:D:U:is", """preserve-env=? set-home non-interactive
+    preserve-groups stdin reset-timestamp user= group= close-from= prompt= role= type=
     command-timeout= chdir= other-user= list login shell""", posix=True, why={
+    # `sudo -h HOST CMD`: sudo takes the word after a bare -h as the host, where getopt
+    # would take it as the command (`sudo -h host rm x` would be judged as `host`)
+    "-h": "names a host to run the command on", "--host": "names a host to run the command on",
     "-e": "edits files", "--edit": "edits files", "-b": "runs the command in the background",
     "--background": "runs the command in the background", "-A": "runs an askpass program",
     "-R": "runs in another root directory", "--chroot": "runs in another root directory"})
