@@ -253,6 +253,8 @@ class _Walk:
         name = argv[0]
         if name in _NAMING_BUILTINS:
             self.subscript_code(node.children[1:], f"`{name}`")
+            self.names_read_at_run_time(name, [c for c in node.children[1:] if c.is_named and
+                                               "redirect" not in c.type])
         if isinstance(name, Templated):
             self.judge(Verdict("mutate", "the program's name comes from a value", "tool"))
             return []
@@ -301,6 +303,20 @@ class _Walk:
                                    "subscript", "script"))
                 return
 
+    def expansion(self, node: Node) -> None:
+        """`${x@P}` expands the value as a prompt, running the command substitutions in it;
+        `${!x}` reads the value as a variable's name, whose subscript bash evaluates."""
+        ops = [self.text(c) for c in node.children if node.field_name_for_child(
+            node.children.index(c)) == "operator"]
+        if ops[-2:] == ["@", "P"]:
+            self.judge(Verdict("mutate", f"{self.text(node)} expands the value as a prompt, "
+                               "which runs the command substitutions in it", "script"))
+        name = next((c for c in node.children if c.type == "variable_name"), None)
+        if ops[:1] == ["!"] and name is not None and self.text(name) in self.data:
+            self.judge(Verdict("mutate", f"{self.text(node)} takes ${self.text(name)}, a value "
+                               "read at run time, as a variable's name (a[$(cmd)] in it runs "
+                               "cmd)", "script"))
+
     def literal(self, node: Node) -> bool:
         """A `for` value written out: a number, a word with no glob, a quoted constant."""
         text = self.text(node)
@@ -311,16 +327,41 @@ class _Walk:
         return node.type == "string" and all(c.type in ('"', "string_content")
                                               for c in node.children)
 
+    def names_read_at_run_time(self, builtin: str, args: list[Node]) -> None:
+        """A variable's name that a command printed (`test -v "$x"`, `printf -v "$x"`, `read
+        $x`, `unset $x`): bash evaluates `a[$(cmd)]` in it as an array subscript."""
+        words = [self.text(a) for a in args]
+        if builtin in ("test", "[", "printf", "wait"):
+            flag = {"printf": "-v", "wait": "-p"}.get(builtin)
+            names = [a for k, a in enumerate(args) if k and words[k - 1] in
+                     ((flag,) if flag else ("-v", "-R"))]
+        else:
+            names = args
+        for arg in names:
+            found = self.data_in(arg)
+            if found is not None:
+                self.judge(Verdict("mutate", f"`{builtin}` takes {found}, a value read at run "
+                                   "time, as a variable's name (a[$(cmd)] in it runs cmd)",
+                                   "script"))
+                return
+
     def arithmetic_tests(self, node: Node) -> None:
-        """`[[ X -gt Y ]]` evaluates X and Y as arithmetic expressions."""
+        """`[[ X -gt Y ]]` evaluates X and Y as arithmetic expressions; `[[ -v X ]]` reads X
+        as a variable's name, whose subscript it evaluates."""
         for child in node.named_children:
-            if child.type == "binary_expression":
+            if child.type == "unary_expression":
+                op = child.child_by_field_name("operator")
+                if op is not None and self.text(op) in ("-v", "-R"):
+                    self.arithmetic(child, f"`[[ {self.text(op)} ]]`")
+                else:
+                    self.arithmetic_tests(child)
+            elif child.type == "binary_expression":
                 op = child.child_by_field_name("operator")
                 if op is not None and self.text(op) in _ARITHMETIC_TESTS:
                     self.arithmetic(child, f"`[[ {self.text(op)} ]]`")
                 else:
                     self.arithmetic_tests(child)
-            elif child.type in ("parenthesized_expression", "unary_expression"):
+            elif child.type == "parenthesized_expression":
                 self.arithmetic_tests(child)
 
     def arithmetic(self, node: Node, where: str) -> None:
@@ -366,6 +407,8 @@ class _Walk:
     def words(self, node: Node) -> None:
         """The names a word reads, and the commands it substitutes."""
         kind = node.type
+        if kind == "expansion":
+            self.expansion(node)
         if kind == "subscript":
             self.subscript_code([node], "an expansion")
         elif kind == "arithmetic_expansion":

@@ -131,3 +131,21 @@ def test_opening_the_watchdog_arms_it_even_through_a_redirection() -> None:
     assert found is not None and "watchdog" in found.verdict.reason
     found = read_script("ls -l /dev/watchdog* 2>/dev/null")
     assert found is not None and found.verdict.read
+
+
+@pytest.mark.parametrize("line", [
+    "echo ${NS@P}", "for x in $(cat f); do echo ${x@P}; done",
+    "for x in $(cat f); do echo ${!x}; done", "for x in $(cat f); do test -v \"$x\" && echo; done",
+    "for x in $(cat f); do [[ -v $x ]] && echo; done",
+    "for x in $(cat f); do printf -v \"$x\" y; done",
+])
+def test_a_value_read_as_a_prompt_or_as_a_name_is_code(line: str) -> None:
+    # ${x@P} runs the $(...) in x's value; ${!x}, test -v "$x", printf -v "$x" evaluate the
+    # subscript of the name x holds: a value a command printed can be `a[$(cmd)]`
+    found = read_script(line)
+    assert found is not None and not found.verdict.read, line
+    for reads in ("echo ${NS:-x} ${#NS} ${!NS}", "for x in a b; do echo ${!x}; done",
+                  "for x in $(cat f); do test -n \"$x\" && echo $x; done",
+                  "for x in $(cat f); do echo ${x^^}; done"):
+        found = read_script(reads)
+        assert found is not None and found.verdict.read, reads

@@ -127,6 +127,8 @@ HOSTILE: list[tuple[str, str, str]] = [
     ("bash", "for n in $(cat f); do [[ $n -gt 1 ]] && echo $n; done", M),
     ("bash", "cat f | while read n; do echo $((n)); done", M),
     ("bash", "for f in /tmp/*; do (( f > 1 )) && echo; done", M),
+    ("bash", "echo ${NS@P}", M), ("bash", "for x in $(cat f); do echo ${!x}; done", M),
+    ("bash", "for x in $(cat f); do test -v \"$x\" && echo; done", M),
     ("bash", "X=1 ls", M), ("bash", "LD_PRELOAD=/tmp/x.so ls", M),
     ("bash", "PAGER='sh -c id' git log", M),
     ("bash", "function ls { rm x; }; ls", M), ("bash", "trap 'rm x' EXIT; ls", M),
