@@ -155,6 +155,60 @@ def arms(word: str) -> bool:
     return word.startswith("/") and bool(_ARMS.match("/" + posixpath.normpath(word).lstrip("/")))
 
 
+# Flags naming the server a tool sends its token or password to (kubeconfig's bearer token,
+# VAULT_TOKEN, CONSUL_HTTP_TOKEN, etcd's user): the guide may name one, a value may not.
+_SERVER_FLAGS = {
+    **dict.fromkeys(("kubectl", "oc"), ("--server", "-s")), "helm": ("--kube-apiserver",),
+    "vault": ("-address", "--address"), "consul": ("-http-addr", "--http-addr"),
+    "etcdctl": ("--endpoints",),
+}
+_CURL_CREDENTIALS = frozenset({"--user", "--oauth2-bearer", "--cookie", "--aws-sigv4",
+                               "--proxy-user", "--netrc", "--netrc-file", "--netrc-optional"})
+
+
+def _server_from_a_value(name: str, args: list[str]) -> str | None:
+    """The templated word that picks where `name` sends its credentials, if one does: a
+    server flag's value, or (curl sending credentials) the host of a URL."""
+    flags = _SERVER_FLAGS.get(name, ())
+    for k, word in enumerate(args):
+        if flags and any(word == f and k + 1 < len(args) and isinstance(args[k + 1], Templated)
+                         for f in flags):
+            return args[k + 1]
+        if flags and isinstance(word, Templated) and word.startswith(flags) and \
+                any(word[len(f):][:1] in ("=", "") or f == "-s" for f in flags
+                    if word.startswith(f)):
+            return word
+    if name != "curl" or not any(_sends_credentials(w) for w in args):
+        return None
+    for k, word in enumerate(args):
+        url = word.split("=", 1)[1] if word.startswith("--url=") else word
+        if isinstance(word, Templated) and (not word.startswith("-") or
+                                            word.startswith("--url=")) and \
+                (k == 0 or args[k - 1] not in _CURL_VALUED) and _templated_host(url):
+            return word
+    return None
+
+
+_CURL_VALUED = frozenset({"-H", "--header", "-d", "--data", "-o", "-w", "-X", "-u", "--user",
+                          "-b", "--cookie", "-e", "-A", "-m", "--max-time", "--data-urlencode"})
+
+
+def _sends_credentials(word: str) -> bool:
+    """-u/--user, -b/--cookie, a bearer, a netrc, or an Authorization-like header."""
+    if word.startswith("--"):
+        return word.split("=", 1)[0] in _CURL_CREDENTIALS
+    if word.startswith("-"):  # a bundle of short flags: -u, -b, -U or -n among them
+        return any(c in "ubUn" for c in word[1:])
+    return word.lower().lstrip().startswith(("authorization:", "cookie:", "x-vault-token:",
+                                             "private-token:", "x-api-key:", "api-key:"))
+
+
+def _templated_host(url: str) -> bool:
+    rest = url.split("://", 1)[1] if "://" in url else url
+    host = rest.split("/", 1)[0].split("?", 1)[0]
+    return any(mark in host for mark in ("{{", "$", "<"))
+
+
 def _opens_watchdog(argv: list[str]) -> str | None:
     name = argv[0].rsplit("/", 1)[-1]
     if name in _NAMES_ONLY or name == "file" and not {"-s", "--special-files"} & set(argv):
@@ -202,6 +256,10 @@ def _judge(argv: list[str]) -> None:
     if armed is not None:
         raise NotRead(f"opening {armed} arms the watchdog: the host reboots unless it is fed",
                       cause="operand")
+    chosen = _server_from_a_value(name, args)
+    if chosen is not None:
+        raise NotRead(f"a value ({chosen}) picks the server that {name} sends its credentials "
+                      "to", cause="operand")
     if name in DATABASE_CLIENTS:
         if _remote.get():  # its read-only guard is a word of argv or the environment
             raise NotRead(f"{name} on another host cannot be held to a read-only session "

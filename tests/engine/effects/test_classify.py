@@ -149,3 +149,31 @@ def test_opening_the_watchdog_device_arms_it(line):
     for reads in ("ls -l /dev/watchdog", "stat /dev/watchdog0", "file /dev/watchdog",
                   "sudo ls /dev/watchdog", "cat /var/log/watchdog.log", "grep x /dev/null"):
         assert classify(shlex.split(reads)).read, reads
+
+
+@pytest.mark.parametrize("argv", [
+    ["kubectl", "--server", Templated("{{ inputs.api }}"), "get", "nodes"],
+    ["oc", Templated("--server={{ inputs.api }}"), "get", "pods"],
+    ["kubectl", Templated("-s{{ inputs.api }}"), "get", "nodes"],
+    ["helm", "list", Templated("--kube-apiserver={{ inputs.api }}")],
+    ["vault", Templated("-address={{ inputs.addr }}"), "kv", "get", "secret/x"],
+    ["consul", "members", Templated("-http-addr={{ inputs.addr }}")],
+    ["etcdctl", "--endpoints", Templated("$ENDPOINT"), "endpoint", "health"],
+    ["curl", "-H", "Authorization: Bearer t", Templated("https://{{ inputs.host }}/api")],
+    ["curl", "-sSfu", "a:b", Templated("http://$HOST:9090/x")],
+    ["curl", Templated("--url=https://{{ inputs.host }}/"), "--oauth2-bearer", "t"],
+])
+def test_a_value_never_picks_the_server_that_gets_the_credentials(argv):
+    # an alert label naming the API server, Vault or the URL a bearer token goes to would
+    # have the token sent there by a step that runs unasked, in a dry run too
+    verdict = classify(argv)
+    assert verdict.effect == "mutate" and "credentials" in verdict.reason
+    for reads in (["kubectl", "-n", Templated("{{ inputs.ns }}"), "get", "pods"],
+                  ["kubectl", "--server", "https://api:6443", "get", "nodes"],
+                  ["kubectl", "--context", Templated("{{ inputs.ctx }}"), "get", "nodes"],
+                  ["vault", "kv", "get", Templated("{{ inputs.path }}")],
+                  ["curl", "-s", Templated("https://{{ inputs.host }}/health")],
+                  ["curl", "--user-agent", "x", Templated("https://{{ inputs.host }}/")],
+                  ["curl", "-H", "Authorization: Bearer t",
+                   Templated("https://prom:9090/api/v1/query?query={{ inputs.q }}")]):
+        assert classify(reads).read, reads

@@ -235,3 +235,14 @@ def test_an_honest_read_beside_them_stays_ungated(how: str, line: str) -> None:
     plan = compiled(how, line)
     commands = [s for s in plan.steps if s.kind == StepKind.COMMAND]
     assert commands and not any(s.mutating for s in commands), line
+
+
+@pytest.mark.parametrize("line", [
+    "kubectl --server $API get nodes", "vault -address=$VAULT kv get secret/x",
+    "curl -s -H 'Authorization: Bearer abc' https://$HOST/api",
+    "etcdctl --endpoints $ENDPOINT endpoint health",
+])
+def test_a_server_named_by_an_input_never_gets_the_credentials_unasked(line: str) -> None:
+    # compiled, `$API` is an input an alert label can fill: the step waits for a person
+    assert ungated_commands(compiled("argv", line)) == [], line
+    assert ungated_commands(compiled("argv", "curl -s https://$HOST/health"))
