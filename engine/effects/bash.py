@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
-from engine.effects.classify import READ, Verdict, classify_pipeline
+from engine.effects.classify import READ, Verdict, arms, classify_pipeline
 from engine.effects.words import Templated
 
 # Where programs live: `./bin/x`, `/usr/local/bin/x`, `/opt/gitlab/bin/x`, `~/bin/x`.
@@ -62,6 +62,13 @@ _READING_BUILTINS = frozenset("echo printf true false test [ [[ read sleep wait 
                               ": break continue return".split())
 _RUNS_CODE = frozenset("eval source . exec trap command builtin enable coproc".split())
 _WRITES = frozenset({">", ">>", "&>", "&>>", ">|"})
+# Builtins that take a variable's name, which may be an array element (`test -v 'a[i]'`,
+# `printf -v`, `read`, `unset`): bash evaluates the subscript as arithmetic, and runs any
+# command substitution in it, quoted or not (`[[ 'a[$(x)]' -eq 1 ]]`, `${a['$(x)']}` too).
+_NAMING_BUILTINS = frozenset("test [ printf read unset wait mapfile readarray export local "
+                             "declare readonly typeset".split())
+_ARITHMETIC_TESTS = frozenset("-eq -ne -lt -le -gt -ge".split())
+_SUBSCRIPT_CODE = re.compile(r"\[[^\]]*(?:\$\(|`)")
 _COMPOUND = frozenset({
     "program", "list", "pipeline", "subshell", "compound_statement", "do_group",
     "for_statement", "c_style_for_statement", "while_statement", "if_statement",
@@ -134,6 +141,7 @@ class _Walk:
         self.worst: Verdict = READ
         self.commands: set[int] = set()
         self.state_only: set[int] = set()
+        self.data: set[str] = set()  # names set from what commands print, globs or `read`
 
     def text(self, node: Node) -> str:
         return self.src[node.start_byte:node.end_byte].decode()
@@ -156,7 +164,14 @@ class _Walk:
             self.pipeline(node)
         elif kind == "command":
             self.pipeline_of([node])
-        elif kind in ("test_command", "unary_expression", "binary_expression",
+        elif kind == "test_command":
+            inner = [c for c in node.children if c.type not in ("[[", "]]", "[", "]")]
+            opening = node.children[0].type if node.children else "[["
+            self.subscript_code(inner, "`[[ ]]`" if opening == "[[" else "`[ ]`")
+            if opening == "[[":  # `[ ]` compares integers; `[[ ]]` evaluates expressions
+                self.arithmetic_tests(node)
+            self.words(node)
+        elif kind in ("unary_expression", "binary_expression",
                       "parenthesized_expression", "arithmetic_expansion", "string",
                       "simple_expansion", "expansion", "concatenation", "word", "number",
                       "raw_string", "ansi_c_string", "translated_string", "string_content",
@@ -173,8 +188,12 @@ class _Walk:
             var = node.child_by_field_name("variable")
             if var is not None:
                 self.defined.add(self.text(var))
+                if not all(self.literal(v) for v in node.children_by_field_name("value")):
+                    self.data.add(self.text(var))
             self.children(node)
         elif kind in _COMPOUND or not node.is_named:
+            if kind == "compound_statement" and node.children and node.children[0].type == "((":
+                self.arithmetic(node, "`(( ))`")
             self.children(node)
         else:  # a function definition, `declare -f`, anything this reader does not know
             self.judge(Verdict("mutate", f"the script holds shell syntax ({kind}) that is not "
@@ -232,6 +251,10 @@ class _Walk:
         if name_node is None or not argv:
             return []
         name = argv[0]
+        if name in _NAMING_BUILTINS:
+            self.subscript_code(node.children[1:], f"`{name}`")
+            self.names_read_at_run_time(name, [c for c in node.children[1:] if c.is_named and
+                                               "redirect" not in c.type])
         if isinstance(name, Templated):
             self.judge(Verdict("mutate", "the program's name comes from a value", "tool"))
             return []
@@ -245,6 +268,7 @@ class _Walk:
             return []
         if name == "read":
             self.defined.update(w for w in argv[1:] if not w.startswith("-"))
+            self.data.update(w for w in argv[1:] if not w.startswith("-"))
             return []
         if name in _READING_BUILTINS:
             return []
@@ -268,9 +292,127 @@ class _Walk:
             return text[1:-1]
         return Templated(text)
 
+    def subscript_code(self, nodes: list[Node], where: str) -> None:
+        """Not read-only when text that bash reads as an array subscript (`a[...]`) holds a
+        command substitution that was not already expanded (quoted, escaped): bash runs it
+        when it evaluates the subscript, where the walk never looked."""
+        for node in nodes:
+            if _SUBSCRIPT_CODE.search(self.unexpanded(node)):
+                self.judge(Verdict("mutate", f"an array subscript in {where} holds a command "
+                                   "substitution, which bash runs when it evaluates the "
+                                   "subscript", "script"))
+                return
+
+    def expansion(self, node: Node) -> None:
+        """`${x@P}` expands the value as a prompt, running the command substitutions in it;
+        `${!x}` reads the value as a variable's name, whose subscript bash evaluates."""
+        ops = [self.text(c) for c in node.children if node.field_name_for_child(
+            node.children.index(c)) == "operator"]
+        if ops[-2:] == ["@", "P"]:
+            self.judge(Verdict("mutate", f"{self.text(node)} expands the value as a prompt, "
+                               "which runs the command substitutions in it", "script"))
+        name = next((c for c in node.children if c.type == "variable_name"), None)
+        if ops[:1] == ["!"] and name is not None and self.text(name) in self.data:
+            self.judge(Verdict("mutate", f"{self.text(node)} takes ${self.text(name)}, a value "
+                               "read at run time, as a variable's name (a[$(cmd)] in it runs "
+                               "cmd)", "script"))
+
+    def literal(self, node: Node) -> bool:
+        """A `for` value written out: a number, a word with no glob, a quoted constant."""
+        text = self.text(node)
+        if node.type in ("number", "raw_string", "brace_expression"):
+            return True
+        if node.type == "word":
+            return not any(c in text for c in "*?[")
+        return node.type == "string" and all(c.type in ('"', "string_content")
+                                              for c in node.children)
+
+    def names_read_at_run_time(self, builtin: str, args: list[Node]) -> None:
+        """A variable's name that a command printed (`test -v "$x"`, `printf -v "$x"`, `read
+        $x`, `unset $x`): bash evaluates `a[$(cmd)]` in it as an array subscript."""
+        words = [self.text(a) for a in args]
+        if builtin in ("test", "[", "printf", "wait"):
+            flag = {"printf": "-v", "wait": "-p"}.get(builtin)
+            names = [a for k, a in enumerate(args) if k and words[k - 1] in
+                     ((flag,) if flag else ("-v", "-R"))]
+        else:
+            names = args
+        for arg in names:
+            found = self.data_in(arg)
+            if found is not None:
+                self.judge(Verdict("mutate", f"`{builtin}` takes {found}, a value read at run "
+                                   "time, as a variable's name (a[$(cmd)] in it runs cmd)",
+                                   "script"))
+                return
+
+    def arithmetic_tests(self, node: Node) -> None:
+        """`[[ X -gt Y ]]` evaluates X and Y as arithmetic expressions; `[[ -v X ]]` reads X
+        as a variable's name, whose subscript it evaluates."""
+        for child in node.named_children:
+            if child.type == "unary_expression":
+                op = child.child_by_field_name("operator")
+                if op is not None and self.text(op) in ("-v", "-R"):
+                    self.arithmetic(child, f"`[[ {self.text(op)} ]]`")
+                else:
+                    self.arithmetic_tests(child)
+            elif child.type == "binary_expression":
+                op = child.child_by_field_name("operator")
+                if op is not None and self.text(op) in _ARITHMETIC_TESTS:
+                    self.arithmetic(child, f"`[[ {self.text(op)} ]]`")
+                else:
+                    self.arithmetic_tests(child)
+            elif child.type == "parenthesized_expression":
+                self.arithmetic_tests(child)
+
+    def arithmetic(self, node: Node, where: str) -> None:
+        """Bash evaluates a value in an arithmetic expression as an expression itself, and one
+        that holds `a[$(cmd)]` runs cmd: what a command printed (its substitution, or a name
+        the script set from one, from a glob or from `read`) is not read-only there. A count
+        from `wc` is a number."""
+        found = self.data_in(node)
+        if found is not None:
+            self.judge(Verdict("mutate", f"{where} evaluates {found}, a value read at run "
+                               "time, as an expression (a[$(cmd)] in it runs cmd)", "script"))
+
+    def data_in(self, node: Node) -> str | None:
+        if node.type == "command_substitution":
+            last = [c for c in node.named_children if c.type in ("command", "pipeline",
+                                                                 "redirected_statement")]
+            if len(last) == 1 and re.fullmatch(r"(?:.*\|)?\s*wc\s+-[lcmw]+(?:\s+[^|;&>$`]*)?",
+                                               self.text(last[0]).strip()):
+                return None
+            return self.text(node)
+        if node.type == "variable_name" and self.text(node) in self.data:
+            return f"${self.text(node)}"
+        for child in node.children:
+            found = self.data_in(child)
+            if found is not None:
+                return found
+        return None
+
+    def unexpanded(self, node: Node) -> str:
+        """The node's text with the command substitutions the walk judges blanked out."""
+        if node.type in ("command_substitution", "process_substitution"):
+            return " " * (node.end_byte - node.start_byte)
+        if not node.children:
+            return self.text(node)
+        parts, at = [], node.start_byte
+        for child in node.children:
+            parts.append(self.src[at:child.start_byte].decode())
+            parts.append(self.unexpanded(child))
+            at = child.end_byte
+        parts.append(self.src[at:node.end_byte].decode())
+        return "".join(parts)
+
     def words(self, node: Node) -> None:
         """The names a word reads, and the commands it substitutes."""
         kind = node.type
+        if kind == "expansion":
+            self.expansion(node)
+        if kind == "subscript":
+            self.subscript_code([node], "an expansion")
+        elif kind == "arithmetic_expansion":
+            self.arithmetic(node, "`$(( ))`")
         if kind in ("simple_expansion", "expansion"):
             for child in node.named_children:
                 if child.type == "variable_name":
@@ -329,7 +471,13 @@ class _Walk:
         target = self.text(dest) if dest is not None else ""
         if dest is not None:
             self.words(dest)
-        if op in _WRITES and target != "/dev/null":
+        else:  # `<<< "$(cmd)"`: a here-string's word is expanded like any other
+            for child in node.named_children:
+                self.words(child)
+        if arms(target):
+            self.judge(Verdict("mutate", f"opening {target} arms the watchdog: the host "
+                               "reboots unless it is fed", "operand"))
+        elif op in _WRITES and target != "/dev/null":
             self.judge(Verdict("mutate", f"it writes to {target or 'a file'}", "flag"))
         elif op in (">&", "<&") and not re.fullmatch(r"\d+|-", target):
             self.judge(Verdict("mutate", f"it writes to {target}", "flag"))

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import posixpath
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -140,6 +142,80 @@ def _logs_in(name: str, args: list[str]) -> bool:
     return not (name == "vault" and len(words) > at + 1)
 
 
+# Opening the watchdog device arms it: unless it is fed, or told to stop before it is
+# closed, the host reboots. `cat /dev/watchdog` looks like a read; `ls -l /dev/watchdog`
+# (a tool that only looks at names and inodes) is one.
+_ARMS = re.compile(r"^/dev/(?:char/10:130|watchdog\d*)$")
+_NAMES_ONLY = frozenset("ls stat find realpath readlink basename dirname test [ du lsof "
+                        "echo printf which".split())
+
+
+def arms(word: str) -> bool:
+    """Whether opening the file `word` names arms the host's watchdog."""
+    return word.startswith("/") and bool(_ARMS.match("/" + posixpath.normpath(word).lstrip("/")))
+
+
+# Flags naming the server a tool sends its token or password to (kubeconfig's bearer token,
+# VAULT_TOKEN, CONSUL_HTTP_TOKEN, etcd's user): the guide may name one, a value may not.
+_SERVER_FLAGS = {
+    **dict.fromkeys(("kubectl", "oc"), ("--server", "-s")), "helm": ("--kube-apiserver",),
+    "vault": ("-address", "--address"), "consul": ("-http-addr", "--http-addr"),
+    "etcdctl": ("--endpoints",),
+}
+_CURL_CREDENTIALS = frozenset({"--user", "--oauth2-bearer", "--cookie", "--aws-sigv4",
+                               "--proxy-user", "--netrc", "--netrc-file", "--netrc-optional"})
+
+
+def _server_from_a_value(name: str, args: list[str]) -> str | None:
+    """The templated word that picks where `name` sends its credentials, if one does: a
+    server flag's value, or (curl sending credentials) the host of a URL."""
+    flags = _SERVER_FLAGS.get(name, ())
+    for k, word in enumerate(args):
+        if flags and any(word == f and k + 1 < len(args) and isinstance(args[k + 1], Templated)
+                         for f in flags):
+            return args[k + 1]
+        if flags and isinstance(word, Templated) and word.startswith(flags) and \
+                any(word[len(f):][:1] in ("=", "") or f == "-s" for f in flags
+                    if word.startswith(f)):
+            return word
+    if name != "curl" or not any(_sends_credentials(w) for w in args):
+        return None
+    for k, word in enumerate(args):
+        url = word.split("=", 1)[1] if word.startswith("--url=") else word
+        if isinstance(word, Templated) and (not word.startswith("-") or
+                                            word.startswith("--url=")) and \
+                (k == 0 or args[k - 1] not in _CURL_VALUED) and _templated_host(url):
+            return word
+    return None
+
+
+_CURL_VALUED = frozenset({"-H", "--header", "-d", "--data", "-o", "-w", "-X", "-u", "--user",
+                          "-b", "--cookie", "-e", "-A", "-m", "--max-time", "--data-urlencode"})
+
+
+def _sends_credentials(word: str) -> bool:
+    """-u/--user, -b/--cookie, a bearer, a netrc, or an Authorization-like header."""
+    if word.startswith("--"):
+        return word.split("=", 1)[0] in _CURL_CREDENTIALS
+    if word.startswith("-"):  # a bundle of short flags: -u, -b, -U or -n among them
+        return any(c in "ubUn" for c in word[1:])
+    return word.lower().lstrip().startswith(("authorization:", "cookie:", "x-vault-token:",
+                                             "private-token:", "x-api-key:", "api-key:"))
+
+
+def _templated_host(url: str) -> bool:
+    rest = url.split("://", 1)[1] if "://" in url else url
+    host = rest.split("/", 1)[0].split("?", 1)[0]
+    return any(mark in host for mark in ("{{", "$", "<"))
+
+
+def _opens_watchdog(argv: list[str]) -> str | None:
+    name = argv[0].rsplit("/", 1)[-1]
+    if name in _NAMES_ONLY or name == "file" and not {"-s", "--special-files"} & set(argv):
+        return None
+    return next((w for w in argv if "dev/" in w and arms(w.split("=", 1)[-1])), None)
+
+
 def _judge(argv: list[str]) -> None:
     if not argv:
         raise NotRead("an empty command", cause="tool")
@@ -176,6 +252,14 @@ def _judge(argv: list[str]) -> None:
     rule = TABLE.get(name)
     if rule is None:
         raise NotRead(f"{name} is not on the read-only list", cause="tool")
+    armed = _opens_watchdog(argv)
+    if armed is not None:
+        raise NotRead(f"opening {armed} arms the watchdog: the host reboots unless it is fed",
+                      cause="operand")
+    chosen = _server_from_a_value(name, args)
+    if chosen is not None:
+        raise NotRead(f"a value ({chosen}) picks the server that {name} sends its credentials "
+                      "to", cause="operand")
     if name in DATABASE_CLIENTS:
         if _remote.get():  # its read-only guard is a word of argv or the environment
             raise NotRead(f"{name} on another host cannot be held to a read-only session "
@@ -191,9 +275,12 @@ def _judge(argv: list[str]) -> None:
 
 # -- wrappers: the command they run is what is judged ---------------------------------------------
 
-_SUDO = F("EHnPSkVlu:g:C:h::p:r:t:T:D:U:is", """preserve-env=? set-home non-interactive
-    preserve-groups stdin reset-timestamp user= group= close-from= host= prompt= role= type=
+_SUDO = F("EHnPSkVlu:g:C:p:r:t:T:D:U:is", """preserve-env=? set-home non-interactive
+    preserve-groups stdin reset-timestamp user= group= close-from= prompt= role= type=
     command-timeout= chdir= other-user= list login shell""", posix=True, why={
+    # `sudo -h HOST CMD`: sudo takes the word after a bare -h as the host, where getopt
+    # would take it as the command (`sudo -h host rm x` would be judged as `host`)
+    "-h": "names a host to run the command on", "--host": "names a host to run the command on",
     "-e": "edits files", "--edit": "edits files", "-b": "runs the command in the background",
     "--background": "runs the command in the background", "-A": "runs an askpass program",
     "-R": "runs in another root directory", "--chroot": "runs in another root directory"})

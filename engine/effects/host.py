@@ -347,7 +347,9 @@ HOST: dict[str, Rule] = {
                                                    what="changes the firewall"))),
     "iscsiadm": Tool(F("m:P:T:p:I:r:o:n:H:", "mode= print= targetname= portal= interface= sid= "
                        "op= name= host="), check=_iscsi_listing),
-    **rows("iptables-save ip6tables-save", Tool(F("ct:M:", "counters table= modprobe="),
+    **rows("iptables-save ip6tables-save", Tool(F("ct:", "counters table=", why={
+        "-M": "runs the program it names as modprobe", "--modprobe": "runs the program it "
+        "names as modprobe", "-f": "writes a file", "--file": "writes a file"}),
                                                 max_operands=0)),
 }
 # Whatever words are appended to these at run time (`xargs`), they stay read-only: no flag of

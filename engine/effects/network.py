@@ -107,6 +107,10 @@ def _curl(p: Parsed, name: str) -> None:
             raise NotRead(f"{name}'s {flag} writes a file", cause="flag")
         if flag in ("-w", "--write-out") and "%output{" in value:
             raise NotRead(f"{name}'s {flag} %output{{}} writes a file", cause="flag")
+        if flag in ("-H", "--header", "--proxy-header") and value.startswith("@"):
+            # `-H @FILE` sends every line of FILE as a header: `-H @/etc/shadow` posts it
+            raise NotRead(f"{name}'s {flag} @FILE sends a file's content as headers",
+                          cause="flag")
         if flag == "--url":
             _http_url(value, name)
     for url in p.operands:
@@ -114,8 +118,13 @@ def _curl(p: Parsed, name: str) -> None:
 
 
 def _wget(p: Parsed, name: str) -> None:
-    to_stdout = any(v in _STDOUT for v in p.values("-O", "--output-document"))
-    if not (to_stdout or p.has("--spider")):
+    # wget opens every -O file before it fetches anything (--spider too, truncating it), and
+    # the last -O is where the download goes: each one must be stdout or /dev/null
+    documents = p.values("-O", "--output-document")
+    written = next((v for v in documents if v not in _STDOUT), None)
+    if written is not None:
+        raise NotRead(f"{name} -O {written} writes (or truncates) that file", cause="operand")
+    if not (documents or p.has("--spider")):
         raise NotRead(f"{name} writes the download to a file (only -O - or --spider read)",
                       cause="operand")
     for url in p.operands:

@@ -21,22 +21,41 @@ import re
 
 from engine.effects.classify import READ, Verdict
 
-_READ_VERBS = frozenset("""get test select measure sort group format convertto convertfrom
-resolve compare find where out-string""".split())
+# `Format` and `Select` are not reading verbs: Format-Volume erases a volume, and
+# Select-AzSubscription switches the subscription later commands act on; their reading
+# cmdlets (Format-Table, Select-Object ...) are listed by name.
+_READ_VERBS = frozenset("""get test measure sort group convertto convertfrom resolve compare
+find where out-string""".split())
 _READ_CMDLETS = frozenset(c.lower() for c in """Where-Object Sort-Object Select-Object
 Group-Object Measure-Object Compare-Object ForEach-Object Out-String Out-Host Write-Output
-Write-Host Format-Table Format-List Format-Wide ConvertTo-Json ConvertTo-Csv ConvertTo-Html
-ConvertTo-Xml ConvertFrom-Json ConvertFrom-Csv Select-String Resolve-DnsName Resolve-Path
-Join-Path Split-Path""".split())
+Write-Host Format-Table Format-List Format-Wide Format-Custom Format-Hex ConvertTo-Json
+ConvertTo-Csv ConvertTo-Html ConvertTo-Xml ConvertFrom-Json ConvertFrom-Csv Select-String
+Select-Xml Resolve-DnsName Resolve-Path Join-Path Split-Path""".split())
 _ALIASES = frozenset("""gci ls dir gc cat type gps ps gsv gwmi gcim select where ? sort group
 measure ft fl fw echo write sls gi gp gm gl pwd gcm gal gdr history h ghy""".split())
 _PERSON = frozenset({"get-credential", "read-host", "get-help", "help", "man", "out-gridview",
                      "ogv", "enter-pssession", "etsn", "start-transcript", "pause"})
-_NOT_READ = frozenset({"get-secret", "get-azaccesstoken"})  # read, but print a credential
+_NOT_READ = {"get-secret": "prints a credential", "get-azaccesstoken": "prints a credential",
+             "test-cluster": "runs validation tests that can take cluster disks offline"}
 _REFUSED_PARAMS = {"-outfile": "writes a file", "-repair": "repairs what it tests",
                    "-wait": "runs until someone stops it", "-online": "opens a browser",
                    "-asjob": "runs in the background", "-credential": "may prompt",
-                   "-fix": "changes what it tests"}
+                   "-fix": "changes what it tests",
+                   "-install": "installs what it finds (Get-WindowsUpdate -Install)",
+                   "-download": "downloads what it finds", "-acceptall": "accepts and "
+                   "installs every update", "-autoreboot": "reboots the machine",
+                   "-continuous": "runs until someone stops it"}
+_WAITS = frozenset({"-wait", "-continuous"})
+# PowerShell binds any unambiguous prefix of a parameter's name (`-Rep` is -Repair). A prefix
+# of a refused parameter is refused, unless it is also a prefix of one of these reading ones
+# (then it is ambiguous, or names the reading one: `gci -r`, `ft -auto`, `-co 2`).
+_READING_PARAMS = tuple("""-recurse -raw -include -inputobject -informationaction
+-informationvariable -id -outvariable -outbuffer -warningaction -warningvariable -asstring
+-ashashtable -asplaintext -asarray -autosize -filter -file -first -force -count -computername
+-confirm -context -debug -directory -depth -descending""".split())
+# Cmdlets whose own parameters leave no reading one to share a prefix with a refused one:
+# `Test-ComputerSecureChannel -r` is -Repair.
+_OWN_PARAMS = frozenset({"test-computersecurechannel"})
 _PURE_METHODS = frozenset(m.lower() for m in """AddDays AddHours AddMinutes AddSeconds
 AddMonths AddYears ToString ToUniversalTime ToLocalTime ToLower ToUpper Trim TrimEnd TrimStart
 Split Substring Contains StartsWith EndsWith Replace IndexOf GetType Equals""".split())
@@ -165,18 +184,43 @@ def _command(element: str) -> None:
     if low in _PERSON:
         raise _NotRead(f"{name} needs a person at a terminal", "interactive", "interactive")
     if low in _NOT_READ:
-        raise _NotRead(f"{name} prints a credential", "tool")
+        raise _NotRead(f"{name} {_NOT_READ[low]}", "tool")
     verb = low.split("-", 1)[0] if "-" in low else ""
     if not (low in _READ_CMDLETS or low in _ALIASES or verb in _READ_VERBS and "-" in low):
-        raise _NotRead(f"{name} is not a reading cmdlet (Get-, Test-, Select-, Measure- ...)",
-                       "tool")
-    for word in re.findall(r"(?<![\w$])-\w+", _STRING.sub("''", re.sub(r"\{.*\}", "", rest,
-                                                                          flags=re.S))):
-        why = _REFUSED_PARAMS.get(word.lower().split(":")[0])
-        if why is not None:
-            effect = "interactive" if word.lower() == "-wait" else "mutate"
-            raise _NotRead(f"{name} {word} {why}", "flag", effect)
+        raise _NotRead(f"{name} is not a reading cmdlet (Get-, Test-, Select-Object, "
+                       "Measure- ...)", "tool")
+    arguments = _STRING.sub("''", re.sub(r"\{.*\}", "", rest, flags=re.S))
+    for word in re.findall(r"(?<![\w$])-\w+", arguments):
+        refused = _refused_param(word.lower(), low)
+        if refused is not None:
+            effect = "interactive" if refused in _WAITS else "mutate"
+            said = word if word.lower() == refused else f"{word} (that is, {refused})"
+            raise _NotRead(f"{name} {said} {_REFUSED_PARAMS[refused]}", "flag", effect)
+    if low == "foreach-object":
+        _foreach_member(name, arguments)
     _expression(rest)
+
+
+def _refused_param(word: str, cmdlet: str) -> str | None:
+    """The refused parameter `word` binds to, itself or by a prefix of its name; or None."""
+    if word in _REFUSED_PARAMS:
+        return word
+    if cmdlet not in _OWN_PARAMS and any(p.startswith(word) for p in _READING_PARAMS):
+        return None
+    return next((p for p in _REFUSED_PARAMS if p.startswith(word)), None)
+
+
+def _foreach_member(name: str, arguments: str) -> None:
+    """`ForEach-Object Kill` (or -MemberName Kill) calls the method Kill on every object: only
+    a script block (checked like any other) reads. A value for -InputObject is `$x` or `(...)`."""
+    for token in re.sub(r"\([^()]*\)", "", arguments).split():
+        low = token.lower()
+        if low.startswith("-"):
+            if len(low) > 1 and ("-membername".startswith(low) or "-argumentlist".startswith(low)):
+                raise _NotRead(f"{name} {token} calls a method on each object", "script")
+        elif not low.startswith(("$", "''")):
+            raise _NotRead(f"{name} {token} calls the method (or reads the property) {token} of "
+                           "each object", "script")
 
 
 def _expression(text: str) -> None:
@@ -197,7 +241,8 @@ def _expression(text: str) -> None:
     if re.search(r"\{[^{}]*\{", stripped):
         raise _NotRead("PowerShell: nested script blocks", "script")
     for inner in re.findall(r"(?<![\w.\]])\(([^()]*)\)", stripped):
-        if re.match(r"\s*[A-Za-z]+-[A-Za-z]", inner):
+        # a command by its name or an alias: `(Get-Item x)`, `(ri x)`, `(ni x)`
+        if re.match(r"\s*[A-Za-z%?]", inner):
             for element in _pipeline(inner):
                 _command(element)
 

@@ -311,7 +311,7 @@ smismember srandmember sinter sunion sdiff sintercard zcard zrange zrangebyscore
 zrevrange zrevrangebyscore zrevrangebylex zscore zmscore zrank zrevrank zcount zlexcount
 hget hmget hgetall hkeys hvals hlen hexists hstrlen hrandfield keys scan sscan hscan zscan info
 ping dbsize time lastsave role echo randomkey bitcount getbit bitpos xlen xrange xrevrange
-pfcount geopos geodist geohash geosearch substr lcs object memory dump touch
+pfcount geopos geodist geohash geosearch substr lcs dump touch
 """.split())
 _REDIS_READ_SUBS = {
     "client": {"list", "info", "getname", "id", "getredir", "trackinginfo", "no-evict"},

@@ -78,3 +78,74 @@ def test_the_runtime_judges_a_bash_step_by_its_script_not_by_the_plan() -> None:
     assert not step_verdict("bash", {"script": "ls $(pwd) && rm -rf /tmp/x"}).read
     assert step_verdict("bash", {"script": "ls $(pwd)", "args": {"X": "; rm -rf /"}}).read
     assert not step_verdict("bash", {"script": "sleep 100 &"}).read  # cannot be checked
+
+
+@pytest.mark.parametrize("line", ['cat <<< "$(rm -rf /tmp/x)"', "grep -c x <<< $(rm x)",
+                                  "wc -l <<< `rm x`"])
+def test_a_here_strings_substitution_is_judged(line: str) -> None:
+    found = read_script(line)
+    assert found is not None and not found.verdict.read and "rm" in found.verdict.reason
+    here = read_script('grep -c x <<< "$(kubectl get po)"')
+    assert here is not None and here.verdict.read
+
+
+@pytest.mark.parametrize("line", [
+    "[[ 'a[$(rm x)]' -eq 1 ]] && ls", "for k in a; do test -v 'a[$(rm x)]' && echo $k; done",
+    "for k in a; do [ -v 'a[`rm x`]' ] && echo $k; done", "read 'a[$(rm x)]' < f",
+    "for k in a; do printf -v 'a[$(rm x)]' $k; done", "echo \"${a['$(rm x)']}\"",
+    "for k in a; do unset 'GROUPS[\\$(rm x)]'; echo $k; done",
+])
+def test_a_quoted_array_subscript_holding_a_substitution_is_code(line: str) -> None:
+    # bash evaluates `a[...]` as arithmetic where it reads a name or a number, and runs the
+    # command substitution in it even inside quotes, where the walk saw only text
+    found = read_script(line)
+    assert found is not None and not found.verdict.read, line
+    for reads in ("for k in a; do echo 'a[$(rm x)]' $k; done",
+                  "awk '{print a[$(1)]}' f | sort", "echo ${a[$(date +%s)]}"):
+        found = read_script(reads)
+        assert found is not None and found.verdict.read, reads
+
+
+@pytest.mark.parametrize("line", [
+    "echo $(( $(cat f) + 1 ))", "for i in $(cat f); do echo $((i+1)); done",
+    "for n in $(cat f); do [[ $n -gt 1 ]] && echo $n; done",
+    "cat f | while read n; do echo $((n)); done", "for f in /tmp/*; do (( f > 1 )) && echo; done",
+    "(( $(cat f) > 1 )) && ls",
+])
+def test_a_value_read_at_run_time_is_code_in_an_arithmetic_expression(line: str) -> None:
+    # `x='a[$(cmd)]'; echo $((x))` runs cmd: what a command printed, a glob or `read` gave is
+    # data an attacker can write (a log line, a file's name)
+    found = read_script(line)
+    assert found is not None and not found.verdict.read, line
+    assert "a value read at run time" in found.verdict.reason
+    for reads in ("for i in 1 2 3; do echo $((i+1)); done", "[ $(cat f) -gt 1 ] && ls",
+                  "if [[ $(kubectl get po | wc -l) -gt 3 ]]; then echo many; fi",
+                  "echo $(( $(wc -l < f) + 1 ))", "[[ -n $(cat f) ]] && echo set",
+                  "cat f | while read n; do [[ $n == x ]] && echo; done", "echo $((NS + 1))"):
+        found = read_script(reads)
+        assert found is not None and found.verdict.read, reads
+
+
+def test_opening_the_watchdog_arms_it_even_through_a_redirection() -> None:
+    found = read_script("cat < /dev/watchdog | od -c")
+    assert found is not None and "watchdog" in found.verdict.reason
+    found = read_script("ls -l /dev/watchdog* 2>/dev/null")
+    assert found is not None and found.verdict.read
+
+
+@pytest.mark.parametrize("line", [
+    "echo ${NS@P}", "for x in $(cat f); do echo ${x@P}; done",
+    "for x in $(cat f); do echo ${!x}; done", "for x in $(cat f); do test -v \"$x\" && echo; done",
+    "for x in $(cat f); do [[ -v $x ]] && echo; done",
+    "for x in $(cat f); do printf -v \"$x\" y; done",
+])
+def test_a_value_read_as_a_prompt_or_as_a_name_is_code(line: str) -> None:
+    # ${x@P} runs the $(...) in x's value; ${!x}, test -v "$x", printf -v "$x" evaluate the
+    # subscript of the name x holds: a value a command printed can be `a[$(cmd)]`
+    found = read_script(line)
+    assert found is not None and not found.verdict.read, line
+    for reads in ("echo ${NS:-x} ${#NS} ${!NS}", "for x in a b; do echo ${!x}; done",
+                  "for x in $(cat f); do test -n \"$x\" && echo $x; done",
+                  "for x in $(cat f); do echo ${x^^}; done"):
+        found = read_script(reads)
+        assert found is not None and found.verdict.read, reads

@@ -18,6 +18,8 @@ def effect(line: str) -> str:
     ("sudo -u postgres cat /etc/hosts", "read"), ("sudo rm -f x", "mutate"),
     ("sudo -i", "interactive"), ("sudo", "interactive"), ("sudo -l", "read"),
     ("sudo LD_PRELOAD=x ls", "mutate"), ("sudo -e /etc/hosts", "mutate"),
+    # sudo takes the word after a bare -h as a host: `host rm x` is not what runs
+    ("sudo -h host rm x", "mutate"), ("sudo --host=h ls", "mutate"), ("sudo -hh ls", "mutate"),
     ("timeout 5 cat x", "read"), ("timeout -s KILL 5 rm x", "mutate"),
     ("nice -n 10 df -h", "read"), ("nohup rm x", "mutate"), ("time ls", "read"),
     ("time -o F ls", "mutate"), ("stdbuf -oL grep x f", "read"),
@@ -134,3 +136,44 @@ def test_a_database_client_over_ssh_is_gated(line):
     # --init-command) does not reach the remote host: a `SELECT f()` there could write
     verdict = classify(shlex.split(line))
     assert verdict.effect == "mutate" and "another host" in verdict.reason
+
+
+@pytest.mark.parametrize("line", ["cat /dev/watchdog", "head -c1 /dev//watchdog0",
+                                  "less /dev/./watchdog", "sudo cat /dev/watchdog",
+                                  "kubectl exec p -- cat /dev/watchdog", "cat /dev/char/10:130",
+                                  "file -s /dev/watchdog"])
+def test_opening_the_watchdog_device_arms_it(line):
+    # the host reboots unless the watchdog is fed: never a read, whatever the tool
+    verdict = classify(shlex.split(line))
+    assert verdict.effect == "mutate" and "watchdog" in verdict.reason
+    for reads in ("ls -l /dev/watchdog", "stat /dev/watchdog0", "file /dev/watchdog",
+                  "sudo ls /dev/watchdog", "cat /var/log/watchdog.log", "grep x /dev/null"):
+        assert classify(shlex.split(reads)).read, reads
+
+
+@pytest.mark.parametrize("argv", [
+    ["kubectl", "--server", Templated("{{ inputs.api }}"), "get", "nodes"],
+    ["oc", Templated("--server={{ inputs.api }}"), "get", "pods"],
+    ["kubectl", Templated("-s{{ inputs.api }}"), "get", "nodes"],
+    ["helm", "list", Templated("--kube-apiserver={{ inputs.api }}")],
+    ["vault", Templated("-address={{ inputs.addr }}"), "kv", "get", "secret/x"],
+    ["consul", "members", Templated("-http-addr={{ inputs.addr }}")],
+    ["etcdctl", "--endpoints", Templated("$ENDPOINT"), "endpoint", "health"],
+    ["curl", "-H", "Authorization: Bearer t", Templated("https://{{ inputs.host }}/api")],
+    ["curl", "-sSfu", "a:b", Templated("http://$HOST:9090/x")],
+    ["curl", Templated("--url=https://{{ inputs.host }}/"), "--oauth2-bearer", "t"],
+])
+def test_a_value_never_picks_the_server_that_gets_the_credentials(argv):
+    # an alert label naming the API server, Vault or the URL a bearer token goes to would
+    # have the token sent there by a step that runs unasked, in a dry run too
+    verdict = classify(argv)
+    assert verdict.effect == "mutate" and "credentials" in verdict.reason
+    for reads in (["kubectl", "-n", Templated("{{ inputs.ns }}"), "get", "pods"],
+                  ["kubectl", "--server", "https://api:6443", "get", "nodes"],
+                  ["kubectl", "--context", Templated("{{ inputs.ctx }}"), "get", "nodes"],
+                  ["vault", "kv", "get", Templated("{{ inputs.path }}")],
+                  ["curl", "-s", Templated("https://{{ inputs.host }}/health")],
+                  ["curl", "--user-agent", "x", Templated("https://{{ inputs.host }}/")],
+                  ["curl", "-H", "Authorization: Bearer t",
+                   Templated("https://prom:9090/api/v1/query?query={{ inputs.q }}")]):
+        assert classify(reads).read, reads

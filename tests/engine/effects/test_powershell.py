@@ -57,3 +57,58 @@ def test_a_powershell_step_is_judged_by_its_script_not_its_args() -> None:
     assert step_verdict("powershell", {"script": "Get-Service $Name",
                                        "args": {"Name": "x; Remove-Item y"}}).read
     assert not step_verdict("powershell", {"script": "Restart-Service $Name"}).read
+
+
+@pytest.mark.parametrize("script", [
+    "Get-Process notepad | ForEach-Object Kill", "Get-ChildItem | ForEach-Object -MemberName "
+    "Delete", "Get-ChildItem | ForEach-Object -m Delete", "Get-WmiObject Win32_Process | "
+    "ForEach-Object Terminate"])
+def test_foreach_object_given_a_member_name_calls_that_method(script: str) -> None:
+    verdict = powershell_verdict(script)
+    assert verdict.effect == "mutate" and "ForEach-Object" in verdict.reason
+    assert powershell_verdict("Get-ChildItem | ForEach-Object { $_.Name }").read
+    assert powershell_verdict("ForEach-Object -InputObject $x -Process { $_.Length }").read
+
+
+@pytest.mark.parametrize("script", ["Select-Object -InputObject (ni x)", "Get-ChildItem (ri x)",
+                                    "Get-ChildItem -Path @(rm x)", "Sort-Object -InputObject "
+                                    "(spps -Name x)"])
+def test_a_command_in_parentheses_is_judged_by_its_alias_too(script: str) -> None:
+    assert powershell_verdict(script).effect == "mutate"
+    assert powershell_verdict("Compare-Object (Get-Content a) (gc b)").read
+    assert powershell_verdict("Get-ChildItem ($HOME) | Select-Object -First 1").read
+
+
+@pytest.mark.parametrize("script", ["Format-Volume -DriveLetter D", "Get-Partition | "
+                                    "Format-Volume -FileSystem NTFS",
+                                    "Select-AzSubscription -SubscriptionId x"])
+def test_format_and_select_read_only_by_their_named_cmdlets(script: str) -> None:
+    assert powershell_verdict(script).effect == "mutate"
+    for reads in ("Get-Process | Format-Table -AutoSize", "Get-Item x | Format-Custom",
+                  "Format-Hex x", "Select-Xml -Path x -XPath /a", "gci | Select-String x"):
+        assert powershell_verdict(reads).read, reads
+
+
+@pytest.mark.parametrize(("script", "effect"), [
+    ("Test-ComputerSecureChannel -Rep", "mutate"), ("Test-ComputerSecureChannel -r", "mutate"),
+    ("Get-Content -Path x -Wai", "interactive"), ("Get-Item x -Cred y", "mutate"),
+    ("Invoke-RestMethod x -OutF y", "mutate"), ("Get-Process x -Onl", "mutate"),
+])
+def test_a_refused_parameter_is_refused_by_any_prefix_of_its_name(script: str,
+                                                                   effect: str) -> None:
+    assert powershell_verdict(script).effect == effect
+    # ...unless the prefix is also one of a reading parameter's (then it is that, or ambiguous)
+    for reads in ("Get-ChildItem -r C:\\logs", "Get-Process | ft -auto", "gc x -wa Stop",
+                  "Test-Connection x -co 1", "Get-ChildItem -fi *.log", "gci -in *.log -re"):
+        assert powershell_verdict(reads).read, reads
+
+
+@pytest.mark.parametrize(("script", "effect"), [
+    ("Get-WindowsUpdate -Install -AcceptAll", "mutate"), ("Get-WindowsUpdate -AutoReboot",
+                                                          "mutate"),
+    ("Get-WUList -Download", "mutate"), ("Get-Counter -Continuous", "interactive"),
+    ("Test-Cluster", "mutate")])
+def test_reading_verbs_that_install_reboot_or_run_for_ever(script: str, effect: str) -> None:
+    assert powershell_verdict(script).effect == effect
+    assert powershell_verdict("Get-WindowsUpdate").read
+    assert powershell_verdict("Get-Counter '\\Processor(_Total)\\% Processor Time'").read
