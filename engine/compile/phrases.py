@@ -104,13 +104,17 @@ def _strip_enumerator(text: str) -> str:
 # die Platte voll ist:" / "Andernfalls ...", "Si el disco está lleno," / "De lo contrario ...",
 # "Si le disque est plein," / "Sinon ...", and in Portuguese, Italian and Dutch "Se a thread
 # estiver parada:" / "Caso contr\u00e1rio ...", "Se il disco \u00e8 pieno:" / "Altrimenti ...",
-# "Als de schijf vol is:" / "Anders ...". ("Se n\u00e3o ..." is "if not ...", a guard of its own.)
+# "Als de schijf vol is:" / "Anders ...", in Russian "Если есть неактивный слот," / "Иначе
+# ..." / "В противном случае ...", in Korean "만약 파드가 ... 상태라면," / "그렇지 않으면 ...".
+# ("Se n\u00e3o ..." is "if not ...", a guard of its own.)
 _IF_WORDS = (r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9|"
-             r"se|caso|quando|qualora|nel caso in cui|als|indien|wanneer|ingeval")
+             r"se|caso|quando|qualora|nel caso in cui|als|indien|wanneer|ingeval|"
+             r"если|когда|в случае если|만약|만일")
 _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contrario|si no|"
                r"en caso contrario|sino|sinon|dans le cas contraire|caso contr\u00e1rio|"
                r"sen\u00e3o|do contr\u00e1rio|altrimenti|in caso contrario|anders|zo niet|"
-               r"indien niet|in het andere geval")
+               r"indien niet|in het andere geval|иначе|в противном случае|если нет|"
+               r"если это не так|그렇지 않으면|그렇지 않은 경우|아니면|그 외의 경우")
 # Chinese and Japanese write no space after the word: "如果磁盘已满：" / "否则，...",
 # "もし使用率が 90% を超えている場合：" / "それ以外の場合は、..."
 _CJK_IF = r"如果|假如|倘若|若是|要是|万一|もし|万が一"
@@ -269,9 +273,14 @@ _CALL_A_PERSON = (r"(?:(?<=^)|(?<=[,;:.!] )|(?<=\band )|(?<=\bthen )|(?<=\bpleas
                   r"manager)|team lead|foreman|on-?call|vendor|specialists?|safety officer)\b"
                   r"(?! (?:logs?|mode|window|script|api|dashboard)\b)")
 
+# "Escalate" in a runbook's own language: German "eskalieren", Russian "эскалируйте", and
+# (no word boundary in the script) Japanese "エスカレーション", Korean "에스컬레이션합니다".
+_ESCALATE_WORD = r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*"
+_ESCALATE_CJK = r"エスカレ|에스컬레이션"
+
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("escalate", re.compile(rf"\b(?:escalat\w*|hand (?:it )?over to|page (?:the|an?) |"
-                            rf"{_CALL_A_PERSON}|"
+    ("escalate", re.compile(rf"{_ESCALATE_CJK}|\b(?:escalat\w*|{_ESCALATE_WORD}|"
+                            rf"hand (?:it )?over to|page (?:the|an?) |{_CALL_A_PERSON}|"
                             # "stop here and page storage on-call", "call the DBA on-call"
                             r"(?:page|call) (?:the |an? )?(?:[\w/&-]+ ){0,3}on-?call\b|"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
@@ -655,9 +664,11 @@ _HAND_OFF = (r"(?:transfer|reassign|route|hand (?:it )?off|hand over) (?:the |th
              r"(?:icm|incident|ticket|case|page|alert)s? to|"
              r"engage (?:the )?(?:[\w/&-]+ ){0,4}(?:team|on-?call|support|sre)")
 _ESCALATE = re.compile(
-    r"\b(?:open (?:a )?(?:support )?(?:case|ticket)|contact (?:\w+ )?(?:support|the on-?call|"
-    r"your|the team)|escalat\w+|page (?:the|an?) |cannot resolve the issue|can't resolve|"
-    rf"unable to resolve|file (?:a|an) (?:bug|issue)|reach out to|{_HAND_OFF}|{_CALL_A_PERSON})"
+    rf"{_ESCALATE_CJK}|\b(?:open (?:a )?(?:support )?(?:case|ticket)|contact (?:\w+ )?"
+    r"(?:support|the on-?call|your|the team)|escalat\w+|page (?:the|an?) |"
+    r"cannot resolve the issue|can't resolve|"
+    rf"unable to resolve|file (?:a|an) (?:bug|issue)|reach out to|{_ESCALATE_WORD}|{_HAND_OFF}|"
+    rf"{_CALL_A_PERSON})"
     r"\b", re.I)
 
 
@@ -784,7 +795,8 @@ _GUARD_WORD = re.compile(r"\b(?:if|when|whenever|in case|in the case|unless|shou
 _GUARD_HINTS = ("if", "when", "unless", "should", "otherwise", "else", "case", "wenn", "falls",
                 "sofern", "sonst", "andernfalls", "si", "cuando", "contrario", "lorsque", "quand",
                 "au cas", "se", "caso", "quando", "qualora", "altrimenti", "als", "indien",
-                "wanneer", "anders", "zo niet", "ingeval", "sen\u00e3o",
+                "wanneer", "anders", "zo niet", "ingeval", "sen\u00e3o", "если", "когда",
+                "в случае", "иначе", "противном", "만약", "만일", "그렇지", "아니면", "그 외의",
                 *_CJK_IF.split("|"), *_CJK_ELSE.split("|"))
 
 
@@ -797,9 +809,11 @@ def may_guard(text: str) -> bool:
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")
 
 _ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$", re.I)
-_SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9])|"
-                          # a Chinese or Japanese sentence after one ("。" read as ". ")
-                          r"(?<=[\u3040-\u30ff\u4e00-\u9fff][.!?])\s+(?=[\u3040-\u30ff\u4e00-\u9fff])")
+_SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9\u0410-\u042f\u0401])|"
+                          # a Chinese, Japanese or Korean sentence after one ("。" read as
+                          # ". "; Korean has no capitals)
+                          r"(?<=[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3][.!?])\s+"
+                          r"(?=[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3])")
 
 
 # "Abort if ...", "Stop if ...", "Do not continue unless ..." after a code span: a list item's
