@@ -5,6 +5,9 @@ mean before the Markdown is parsed (`engine.guide`), so every element keeps its 
   `{code:bash}` ... `{code}`, `{noformat}` ... `{noformat}`, `# step` / `## sub-step` numbered
   lists, `{{monospace}}`. Read only in a guide that uses the notation (an `h1.`-`h6.` heading or
   a closed `{code}` / `{noformat}` block), never in a Markdown guide.
+- AsciiDoc pasted into a Markdown guide: a `[source,bash]` line over a `----` ... `----`
+  listing is the fenced block it shows, a `....` ... `....` literal block is output, and
+  `== Title` is a heading. Read only in a guide that holds such a listing.
 - HTML lists: an `<ol>` / `<ul>` whose `<li>` items each open on a line of their own is the
   numbered or bulleted list it shows (`<code>` a code span), and a one-line `<p>...</p>` is a
   paragraph; any other HTML stays HTML.
@@ -132,6 +135,71 @@ def _wiki(lines: list[str]) -> list[str]:
     return out
 
 
+# -- AsciiDoc pasted into Markdown ------------------------------------------------------------
+
+# `[source,bash]` over a `----` line: an AsciiDoc listing block (`[source]`, `[listing]` and
+# `[source%nowrap,bash]` too). A guide that holds one is written (in part) in AsciiDoc: its
+# listings, its `....` literal blocks (output) and its `== Title` sections are read as such.
+_ADOC_ATTRS = re.compile(r"^\s*\[(?:source|listing)(?:%[\w%-]*)?(?:\s*,\s*([\w+#.-]+))?"
+                         r"(?:\s*,[^\]\n]*)?\]\s*$", re.I)
+_ADOC_DELIM = re.compile(r"^\s*(-{4,}|\.{4,})\s*$")
+_ADOC_HEADING = re.compile(r"^(={1,6})\s+(\S.*)$")
+
+
+def _is_asciidoc(lines: list[str]) -> bool:
+    """Whether an AsciiDoc listing block sits outside the Markdown fences."""
+    fence = ""
+    for i, ln in enumerate(lines[:-1]):
+        opener = _FENCE.match(ln)
+        if fence:
+            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
+                fence = ""
+        elif opener:
+            fence = opener.group(1)
+        elif _ADOC_ATTRS.match(ln) and (m := _ADOC_DELIM.match(lines[i + 1])) and \
+                m.group(1)[0] == "-":
+            return True
+    return False
+
+
+def _asciidoc(lines: list[str]) -> list[str]:
+    """Each listing block (`[source,lang]` over `----`) or literal block (`....`) as a fence,
+    the attribute line blank and its language the fence's (a literal block is "text"), and each
+    `== Title` line a heading, line for line. A block must be closed by its own delimiter; a
+    bare `----` is Markdown's rule."""
+    out = list(lines)
+    fence = ""
+    i = 0
+    while i < len(out):
+        ln = out[i]
+        opener = _FENCE.match(ln)
+        if fence:
+            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
+                fence = ""
+        elif opener:
+            fence = opener.group(1)
+        elif (attrs := _ADOC_ATTRS.match(ln)) or _ADOC_DELIM.match(ln):
+            at = i + 1 if attrs else i
+            delim = _ADOC_DELIM.match(out[at]) if at < len(out) else None
+            close = None
+            if delim is not None and (attrs or delim.group(1)[0] == "."):
+                close = next((j for j in range(at + 1, len(out))
+                              if out[j].strip() == delim.group(1)), None)
+            if delim is not None and close is not None:
+                lang = "text" if delim.group(1)[0] == "." else \
+                    (attrs.group(1) or "").lower() if attrs else ""
+                tick = "`" * max(3, 1 + max((len(r) for x in out[at + 1:close]
+                                             for r in re.findall(r"`+", x)), default=0))
+                if attrs:
+                    out[i] = ""
+                out[at], out[close] = f"{tick}{lang}", tick
+                i = close
+        elif heading := _ADOC_HEADING.match(ln):
+            out[i] = f"{'#' * len(heading.group(1))} {heading.group(2)}"
+        i += 1
+    return out
+
+
 # -- HTML lists and paragraphs ----------------------------------------------------------------
 
 _LIST_OPEN = re.compile(r"^\s*<(ol|ul)\b[^>]*>\s*$", re.I)
@@ -216,6 +284,8 @@ def as_markdown(body: str) -> str:
     lines = body.split("\n")
     if _is_wiki(lines):
         lines = _wiki(lines)
+    if _is_asciidoc(lines):
+        lines = _asciidoc(lines)
     if any(_LIST_OPEN.match(ln) or _PARA.match(ln) for ln in lines):
         lines = _html(lines)
     return "\n".join(lines)
