@@ -708,7 +708,10 @@ class _OutlineBuilder:
         for a, b in phrases.sentence_offsets(text):
             sentence = text[a:b]
             guard = phrases.guard_in(sentence) or phrases.answer_guard(sentence, question)
-            question = phrases.question_of(sentence) if guard is None else question
+            # the question stays asked over the check that answers it ("Is X? Check it:
+            # `x`. Yes: ...")
+            question = (phrases.question_of(sentence) or question) if guard is None \
+                else question
             if exact:
                 first = span.start + text.count("\n", 0, a)
                 last = min(span.end, span.start + text.count("\n", 0, b))

@@ -160,7 +160,7 @@ def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
     t = _NOTE.sub("", t, count=1)
     if _ABORT_IF.match(t):
         return Guard(text=_abort_clause(t), ends="escalate")
-    if (asked := _ASKED.match(t)) is not None and _ANSWER.match(t[asked.end():]) is None and \
+    if (asked := _ASKED.match(t)) is not None and not _answered(t[asked.end():]) and \
             (outcome_of(t[asked.end():]) or jumps_in(t[asked.end():], [])):
         return Guard(text=asked.group("q"))  # "Still high after 15 minutes? Escalate."
     if not _GUARD_START.match(t):
@@ -187,6 +187,12 @@ _ANSWER = re.compile(r"^[\W_]*(?P<a>yes|no)\b[*_\s]*(?:\u2192|\u21d2|->|=>|:|\u2
 # A question, then what to do when its answer is yes: "Still high after 15 minutes? Escalate.",
 # "Lag still growing? Go to step 4."
 _ASKED = re.compile(r"^(?P<q>[^?.!:;`]{3,120}\?)\s+(?=\S)")
+
+
+def _answered(text: str) -> bool:
+    """Whether a sentence of `text` answers a question ("Yes: go to 2. No: go to 5."): what
+    follows the question is its answers, maybe after the check that answers it."""
+    return any(_ANSWER.match(text[a:b]) for a, b in sentence_offsets(text))
 
 
 def question_of(text: str) -> str | None:
@@ -549,7 +555,10 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
         target = m.group("target")
         if target.lower().startswith(("the steps below", "steps below", "the next", "next")):
             continue
-        step = re.match(r"step\s+(\d+)", target, re.I)
+        # "Yes: go to 4. No: go to 6." in a numbered decision tree: the item numbered so
+        step = re.match(r"step\s+(\d+)", target, re.I) or \
+            re.match(r"#?(\d{1,3})(?:(?=[;,:)]|\.(?!\d)|$)|"
+                     r"(?=\s+(?:and|then|if|or|otherwise|unless)\b))", target, re.I)
         if step:
             found.append(JumpRef("step", step.group(1), sentence))
             continue
@@ -819,9 +828,11 @@ _SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9\u0410-
 # "Abort if ...", "Stop if ...", "Do not continue unless ..." after a code span: a list item's
 # next paragraph ("1. Home the axes: `cellctl axis home`" over "Abort if any axis reports
 # `HOMING_FAILED`."), joined to the item's text with no stop between them: a sentence of its
-# own, never the condition of the command before it.
+# own, never the condition of the command before it. So is an answer on the line after the
+# check that answers a question ("Check it: `x`" over "Yes: go to 2. No: go to 5.").
 ABORT_AFTER_CODE = re.compile(r"(?<=`)\s+(?=(?:Abort|Stop|Halt|(?:Do not|Don't|Never) "
-                               r"(?:continue|proceed|go on))\b)")
+                               r"(?:continue|proceed|go on))\b|[*_]{0,2}(?:Yes|No)[*_]{0,2}\s*"
+                               r"(?::|\u2192|\u21d2|->|=>|\u2013|\u2014))")
 # A guard opened with no stop before it: an item's next paragraph or line, joined to the text
 # before ("1. Count the errors: `grep -c error /var/log/app.log`" over "If it prints 0, no
 # action is needed."). A capitalised "If", "When", "Unless" or "Otherwise" after a word or a

@@ -21,7 +21,8 @@ from tests.support.compiling import (
 )
 from tests.support.compiling import compile_style as compile_file
 
-NEW = ("myst-sphinx.md", "asciidoc-listing.md", "russian-runbook.md", "korean-runbook.md")
+NEW = ("myst-sphinx.md", "asciidoc-listing.md", "russian-runbook.md", "korean-runbook.md",
+       "bold-questions.md")
 
 
 def _ends(plan, outcome: str) -> list:
@@ -138,6 +139,54 @@ def test_a_myst_note_is_prose_not_sample_output():
     plan = compile_file("myst-sphinx.md")
     rows = [str(r) for r in explain(parse_guide(text, path="myst-sphinx.md"), plan, text)]
     assert not any("sample output" in r for r in rows)
+
+
+# -- a decision tree of numbered bold questions ----------------------------------------------
+
+
+def test_a_numbered_question_branches_on_its_answers_after_the_check_that_answers_it():
+    # "**Is the queue draining now?**" / "Check again: `x`" / "Yes: the alert is resolved. No:
+    # escalate ...": read as "a question, then what to do" ("Still high? Escalate."), the run
+    # escalated when the answer was yes and ended resolved when it was no
+    plan = compile_file("bold-questions.md")
+    (resolved,) = [e for e in _ends(plan, "resolved") if "Yes:" in (e.text or "")]
+    (escalated,) = [e for e in _ends(plan, "escalate") if "messaging" in (e.text or "")]
+    assert guards_of(plan, resolved.id) == ["Is the queue draining now?"]
+    assert guards_of(plan, escalated.id) == ["Otherwise (no: Is the queue draining now?)"]
+    check = step_running(plan, ["rabbitmqctl", "list_queues", "-p", "orders", "name",
+                                "messages"])
+    ids = [s.id for s in plan.steps]
+    assert ids.index(check) < ids.index(resolved.id)
+
+
+def test_yes_and_no_go_to_a_number_jump_to_that_item():
+    # "Yes: go to 2. No: go to 5.": people's steps, and every item ran one after another
+    plan = compile_file("bold-questions.md")
+    restart = step_running(plan, ["kubectl", "-n", "orders", "rollout", "restart",
+                                  "deploy/order-consumer"])
+    undo = step_running(plan, ["kubectl", "-n", "orders", "rollout", "undo",
+                               "deploy/order-consumer"])
+    assert "Otherwise (no: Are there consumers attached?)" in guards_of(plan, restart)
+    assert guards_of(plan, undo) == ["Are the consumers erroring?"]
+    drain = step_running(plan, ["rabbitmqctl", "list_queues", "-p", "orders", "name",
+                                "messages"])
+    assert "Otherwise (no: Is the queue growing?)" in guards_of(plan, drain)
+    plan = compile_text("## Fix\n\n1. Is the disk full? Yes: go to 3. No: go to 2.\n"
+                        "2. Check the app: `systemctl status app`\n"
+                        "3. Clean up: `sudo journalctl --vacuum-size=1G`\n")
+    vacuum = step_running(plan, ["sudo", "journalctl", "--vacuum-size=1G"])
+    assert "Is the disk full?" in guards_of(plan, vacuum)
+
+
+def test_a_number_with_words_after_it_is_not_a_jump():
+    plan = compile_text("## Fix\n\n1. Scale it back: `kubectl scale deploy/app --replicas=3`"
+                        ", then go to 3 replicas on the other cluster.\n"
+                        "2. Check: `kubectl get pods`\n3. Done: `df -h /`\n")
+    assert [["kubectl", "get", "pods"]] in pipelines(plan)
+    ids = [s.id for s in plan.steps]
+    pods = step_running(plan, ["kubectl", "get", "pods"])
+    assert ids.index(pods) < ids.index(step_running(plan, ["df", "-h", "/"]))
+    assert guards_of(plan, pods) == []
 
 
 # -- every new style, whole ------------------------------------------------------------------
