@@ -243,6 +243,22 @@ _SYMPTOM = re.compile(r"^[\W_]*(?:(?P<sym>symptoms?)|problem|issue)\s*[:.)][*_\s
                       r"workaround|remedy|mitigation)\s*[:.][\s\S]*|$)", re.I | re.S)
 
 
+# A section titled by the alarm or fault code it clears: a robot controller's "SRVO-050
+# Collision Detect alarm", "MOTN-017 Limit error", an ABB event "50057 Joint not synchronized",
+# "Alarm 2010: ...", "Error E1234 ...", "Fault code F0001".
+_CODE_LABEL = r"(?i:alarm|error|fault|event|code|dtc)(?:\s+(?i:code))?"
+_CODE_TITLE = re.compile(rf"^[\W_]*(?:{_CODE_LABEL}\s*(?:(?i:no)\.?\s*)?#?:?\s*)?"
+                         r"(?:[A-Z]{2,6}-\d{2,5}|[A-Z]{1,3}\d{3,5}|\d{5}|0x[0-9A-Fa-f]{4,8})\b(?!-\d)|"
+                         rf"^[\W_]*{_CODE_LABEL}\s*#?:?\s*\d{{2,6}}\b")
+
+
+def names_a_code(title: str) -> bool:
+    """Whether a heading opens with the alarm or fault code its section clears."""
+    t = title.replace("**", "").replace("__", "").replace("`", "")
+    m = _CODE_TITLE.match(t)
+    return m is not None and not re.match(r"^\W*\d{1,2}[.)]\s", t)
+
+
 def symptom_of(text: str) -> str | None:
     """The symptom a known-problem entry opens with ("Symptom: Lag grows on every partition."),
     if it is one."""
