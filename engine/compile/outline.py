@@ -687,6 +687,10 @@ class _OutlineBuilder:
         rest = _consequent(text, guard)
         if not any(isinstance(n, JumpNode) for n in then):
             ending = guard.ends or phrases.outcome_of(rest)
+            if ending is None and phrases.stops_here(rest):
+                # "If the queue is short, stop here.": nothing to fix while diagnosing, done
+                # after a fix; the steps after it are not for this case
+                ending = "no_action" if cls in ("diag", "info") else "resolved"
             if ending is not None:
                 then.append(EndNode(ending, _conclusion(rest) or _short(text), text, span))
                 return then

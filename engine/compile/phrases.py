@@ -697,6 +697,19 @@ _ESCALATE = re.compile(
     r"\b", re.I)
 
 
+# "If the queue is below 1000, the backlog drains on its own; stop here.", "..., you are done":
+# what the guard's branch does is end the run (nothing else follows "stop" in its sentence).
+_STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so)\s+)(?:you (?:can|may) |just )?"
+                        r"(?:stop (?:here|now|there)|you(?: are|'re) done|we(?: are|'re) done|"
+                        r"(?:the )?(?:run|procedure|runbook) (?:ends|is (?:over|complete)) here)"
+                        r"[\s.!]*$", re.I)
+
+
+def stops_here(text: str) -> bool:
+    """Whether a guard's consequent is to stop the run there ("stop here", "you are done")."""
+    return _STOP_HERE.search(text.replace("**", "").replace("__", "").strip()) is not None
+
+
 def is_escalation(text: str) -> bool:
     return bool(_ESCALATE.search(text))
 
