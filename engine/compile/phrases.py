@@ -1109,9 +1109,9 @@ def titled_step(lead: str) -> bool:
 
 
 # "Renew the cert: `certbot renew`", "Re-seat the mount: `mount -o remount /srv`": a step's own
-# few words, then a colon and its command (whatever the verb; a mutating one is gated). Not a
-# label of something shown: "Example:", "Output:", "Syntax:".
-_TITLED_STEP = re.compile(r"^[^\W\d_][\w'-]*(?:\s+[\w'./-]+){0,5}\s*:\s*$")
+# few words ("Jog the robot to home at 10% speed:"), then a colon and its command (whatever the
+# verb; a mutating one is gated). Not a label of something shown: "Example:", "Output:".
+_TITLED_STEP = re.compile(r"^[^\W\d_][\w'-]*(?:\s+[\w'./%-]+){0,7}\s*:\s*$")
 _LABEL_WORD = re.compile(
     r"^(?:e\.?g|i\.?e|examples?|for example|output|results?|expected|samples?|syntax|usage|"
     r"notes?|tips?|warning|caution|important|before|after|old|new|was|becomes|from|to|default|"

@@ -22,7 +22,7 @@ from tests.support.compiling import (
 from tests.support.compiling import compile_style as compile_file
 
 NEW = ("myst-sphinx.md", "asciidoc-listing.md", "russian-runbook.md", "korean-runbook.md",
-       "bold-questions.md")
+       "bold-questions.md", "fanuc-alarm.md")
 
 
 def _ends(plan, outcome: str) -> list:
@@ -139,6 +139,71 @@ def test_a_myst_note_is_prose_not_sample_output():
     plan = compile_file("myst-sphinx.md")
     rows = [str(r) for r in explain(parse_guide(text, path="myst-sphinx.md"), plan, text)]
     assert not any("sample output" in r for r in rows)
+
+
+# -- a robot controller's alarm guide -----------------------------------------------------------
+
+
+def test_sections_titled_by_alarm_codes_are_each_for_their_alarm():
+    # "## SRVO-050 Collision Detect alarm" then "## SRVO-062 BZAL alarm": after a collision
+    # the run replaced the batteries and remastered axis 3
+    plan = compile_file("fanuc-alarm.md")
+    alarms = step_running(plan, ["fanucctl", "alarms", "--cell", "7", "--active"])
+    remaster = step_running(plan, ["fanucctl", "master", "--cell", "7", "--axis", "3",
+                                   "--quick"])
+    auto = step_running(plan, ["fanucctl", "mode", "auto", "--cell", "7"])
+    assert guards_of(plan, alarms) == ["SRVO-050 Collision Detect alarm (G:1 A:2)"]
+    (battery,) = [s for s in plan.steps if (s.text or "").startswith("Replace the batteries")]
+    assert guards_of(plan, battery.id) == ["SRVO-062 BZAL alarm (G:1 A:3)"]
+    assert gated(plan, remaster)
+    # production restarts after either
+    assert "Otherwise (not: SRVO-062 BZAL alarm (G:1 A:3))" in guards_of(plan, auto)
+
+
+def test_one_coded_section_or_numbered_sections_are_not_cases():
+    for first, second in (("## SRVO-050 Collision detect", "## Restart production"),
+                          ("## 1. Make safe", "## 2. Reset")):
+        plan = compile_text(f"# Cell\n\n{first}\n\nReset it: `fanucctl reset --cell 7`\n\n"
+                            f"{second}\n\nRun it: `fanucctl mode auto --cell 7`\n")
+        assert all(guards_of(plan, s.id) == [] for s in runs(plan)), first
+    plan = compile_text("# Drive faults\n\n## Alarm 2010: overcurrent\n\nReset: `drivectl "
+                        "reset --axis 1`\n\n## Alarm 2011: overvoltage\n\nCheck: `drivectl "
+                        "bus --axis 1`\n")
+    assert guards_of(plan, step_running(plan, ["drivectl", "bus", "--axis", "1"])) == \
+        ["Alarm 2011: overvoltage"]
+
+
+def test_a_steps_title_may_say_how_fast_or_how_much():
+    # "Jog the robot to home at 10% speed: `fanucctl jog ...`": a person's step
+    plan = compile_file("fanuc-alarm.md")
+    jog = step_running(plan, ["fanucctl", "jog", "--cell", "7", "--to", "home",
+                              "--override", "10"])
+    assert gated(plan, jog)
+    assert [["fanucctl", "cycle", "--cell", "7", "--override", "50", "--count", "1"]] in \
+        pipelines(plan)
+
+
+# -- "stop here" --------------------------------------------------------------------------------
+
+
+def test_a_guard_that_says_stop_here_ends_the_run():
+    # "If the queue length is below 1000, the backlog drains on its own; stop here.": a
+    # condition with nothing to guard, the restart after it ran whatever the queue's length
+    plan = compile_file("myst-sphinx.md")
+    (end,) = [e for e in _ends(plan, "no_action") if "stop here" in (e.text or "")]
+    assert guards_of(plan, end.id) == ["If the queue length is below 1000"]
+    plan = compile_text("## Fix\n\nRestart it: `systemctl restart app`\n\nIf the site answers "
+                        "again, you are done.\n\nRestart the database: `systemctl restart db`\n")
+    (end,) = [e for e in _ends(plan, "resolved") if "you are done" in (e.text or "")]
+    assert guards_of(plan, end.id) == ["If the site answers again"]
+    db = step_running(plan, ["systemctl", "restart", "db"])
+    assert guards_of(plan, db) == ["Otherwise (not: If the site answers again)"]
+
+
+def test_stop_here_and_something_else_is_not_the_runs_end():
+    plan = compile_text("## Fix\n\nRestart it: `systemctl restart app`\n\nIf the site is down, "
+                        "stop here and ask the DBA.\n")
+    assert not any("stop here" in (e.text or "") for e in plan.steps if e.kind == StepKind.END)
 
 
 # -- a decision tree of numbered bold questions ----------------------------------------------
