@@ -1,7 +1,7 @@
 """Guide styles the earlier style passes had no fixture for (tests/fixtures/styles): MyST
-(Sphinx's Markdown) directives, AsciiDoc listings pasted into Markdown, runbooks in Russian or
-Korean ("Если ... / Иначе", "만약 ... / 그렇지 않으면"), a robot controller's alarm-code
-guide and a decision tree written as numbered bold questions."""
+(Sphinx's Markdown) directives, AsciiDoc listings and reStructuredText directives pasted into
+Markdown, runbooks in Russian or Korean ("Если ... / Иначе", "만약 ... / 그렇지 않으면"), a
+robot controller's alarm-code guide and a decision tree written as numbered bold questions."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tests.support.compiling import (
 from tests.support.compiling import compile_style as compile_file
 
 NEW = ("myst-sphinx.md", "asciidoc-listing.md", "russian-runbook.md", "korean-runbook.md",
-       "bold-questions.md", "fanuc-alarm.md")
+       "bold-questions.md", "fanuc-alarm.md", "sphinx-rst-pasted.md")
 
 
 def _ends(plan, outcome: str) -> list:
@@ -100,6 +100,35 @@ def test_dashes_need_a_source_line_to_open_a_listing():
     els = parse_guide(text, path="guide.md").elements
     assert not any(e.kind == "code" for e in els)
     assert not any(e.kind == "heading" and e.text == "Done" for e in els)
+
+
+# -- reStructuredText directives pasted in -----------------------------------------------------
+
+
+def test_an_rst_code_block_directive_is_a_fenced_block_of_its_language():
+    # ".. code-block:: bash" over "   :linenos:" and its body indented three spaces: a
+    # paragraph each, the `for pod in ...` loop and `kubectl top` one person's step holding
+    # the directive's words
+    plan = compile_file("sphinx-rst-pasted.md")
+    (loop,) = [s for s in runs(plan) if "for pod in 0 1 2" in str(s.params)]
+    assert gated(plan, loop.id)
+    top = step_running(plan, ["kubectl", "-n", "cache", "top", "pods", "-l", "app=memcached"])
+    limits = step_running(plan, ["kubectl", "-n", "cache", "set", "resources",
+                                 "statefulset/memcached", "--limits=memory=4Gi"])
+    assert guards_of(plan, limits) == ["If the pods are at their memory limit"]
+    assert gated(plan, limits) and not gated(plan, top)
+    assert not any(":linenos:" in str(s.params) or ".. " in (s.text or "")
+                   for s in plan.steps)
+
+
+def test_an_rst_admonition_is_prose_and_its_body_ends_at_the_text_after_it():
+    text = ("## Fix\n\n.. warning::\n\n   If the disk is full, run `sudo journalctl "
+            "--vacuum-size=1G`.\n\nRestart it: `systemctl restart app`\n")
+    plan = compile_text(text)
+    vacuum = step_running(plan, ["sudo", "journalctl", "--vacuum-size=1G"])
+    assert guards_of(plan, vacuum) == ["If the disk is full"]
+    restart = step_running(plan, ["systemctl", "restart", "app"])
+    assert "If the disk is full" not in guards_of(plan, restart)
 
 
 # -- MyST directives -------------------------------------------------------------------------
