@@ -678,7 +678,7 @@ def _diagram_containers(body: str) -> str:
 # ```` ```{warning} ```` and `:::{admonition} If the workers crash` are admonitions (the
 # Docusaurus `:::warning` one, its title the argument), ```` ```{mermaid} ```` a diagram.
 _MYST_OPEN = re.compile(r"^( *)(`{3,}|~{3,}|:{3,})[ \t]*\{([\w:-]+)\}[ \t]*(.*?)[ \t]*$")
-_MYST_CODE = frozenset({"code-block", "code", "sourcecode", "code-cell", "literalinclude"})
+_MYST_CODE = frozenset({"code-block", "code", "sourcecode", "code-cell"})
 _MYST_ADMONITIONS = frozenset({"admonition", "attention", "caution", "danger", "error", "hint",
                                "important", "note", "seealso", "tip", "warning", "dropdown",
                                "versionadded", "versionchanged", "deprecated"})
