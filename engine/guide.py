@@ -673,6 +673,67 @@ def _diagram_containers(body: str) -> str:
     return _outside_fences(body, _DIAGRAM_OPEN, fence)
 
 
+# MyST (Sphinx's Markdown): a directive is a fence whose info string is `{name} argument`,
+# its `:key: value` options on its first lines. ```` ```{code-block} bash ```` is a bash block,
+# ```` ```{warning} ```` and `:::{admonition} If the workers crash` are admonitions (the
+# Docusaurus `:::warning` one, its title the argument), ```` ```{mermaid} ```` a diagram.
+_MYST_OPEN = re.compile(r"^( *)(`{3,}|~{3,}|:{3,})[ \t]*\{([\w:-]+)\}[ \t]*(.*?)[ \t]*$")
+_MYST_CODE = frozenset({"code-block", "code", "sourcecode", "code-cell"})
+_MYST_ADMONITIONS = frozenset({"admonition", "attention", "caution", "danger", "error", "hint",
+                               "important", "note", "seealso", "tip", "warning", "dropdown",
+                               "versionadded", "versionchanged", "deprecated"})
+_MYST_OPTION = re.compile(r"^ *:[\w-]+:(?:[ \t].*)?$")
+
+
+def _myst_directives(body: str) -> str:
+    """Each MyST directive written as the Markdown it means, line for line: a code directive
+    the fenced block of its language (its options blank), an admonition directive a
+    `:::name title` ... `:::` admonition, a `{mermaid}` one a mermaid block. Other directives
+    are left as they are."""
+    lines = body.split("\n")
+    fence = ""
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        m = _MYST_OPEN.match(ln)
+        opener = _FENCE_OPEN.match(ln)
+        if fence:
+            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
+                fence = ""
+        elif m and (name := m.group(3).lower()) in (_MYST_CODE | _MYST_ADMONITIONS |
+                                                     {"mermaid"}):
+            indent, mark = m.group(1), m.group(2)
+            close = next((j for j in range(i + 1, len(lines))
+                          if lines[j].startswith(indent) and lines[j].strip() == mark), None)
+            if close is None and mark[0] != ":":
+                close = next((j for j in range(i + 1, len(lines)) if lines[j].startswith(
+                    indent) and re.fullmatch(rf"{re.escape(mark[0])}{{{len(mark)},}}",
+                                             lines[j].strip())), None)
+            if close is None:
+                i += 1
+                continue
+            j = i + 1
+            while j < close and _MYST_OPTION.match(lines[j]):
+                lines[j] = ""
+                j += 1
+            if name in _MYST_ADMONITIONS:
+                colons = ":" * max(3, len(mark))
+                lines[i] = f"{indent}{colons}{name} {m.group(4)}".rstrip()
+                lines[close] = f"{indent}{colons}"
+                i += 1  # its body is the guide's prose and blocks
+                continue
+            lang = "mermaid" if name == "mermaid" else m.group(4).split()[0].lower() \
+                if m.group(4) else ""
+            fence_mark = mark if mark[0] != ":" else "```"
+            lines[i] = f"{indent}{fence_mark}{lang}"
+            lines[close] = f"{indent}{fence_mark}"
+            i = close
+        elif opener:
+            fence = opener.group(1)
+        i += 1
+    return "\n".join(lines)
+
+
 _ITEM_LINE = re.compile(r"^( {0,3})(?:\d{1,9}[.)]|[-*+])( {1,4})\S")
 _LETTERED = re.compile(r"^ *([a-z])([.)]) +(\S.*)$")
 
@@ -720,7 +781,8 @@ class _Builder:
     """Walks markdown-it's token stream once, keeping a stack of open containers."""
 
     def __init__(self, body: str, *, offset: int, path: str) -> None:
-        body = as_markdown(_dedent_admonitions(_lettered_substeps(_diagram_containers(body))))
+        body = as_markdown(_dedent_admonitions(_lettered_substeps(_diagram_containers(
+            _myst_directives(body)))))
         self.body = body
         self.lines = body.split("\n")
         self.path = path

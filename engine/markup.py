@@ -5,6 +5,11 @@ mean before the Markdown is parsed (`engine.guide`), so every element keeps its 
   `{code:bash}` ... `{code}`, `{noformat}` ... `{noformat}`, `# step` / `## sub-step` numbered
   lists, `{{monospace}}`. Read only in a guide that uses the notation (an `h1.`-`h6.` heading or
   a closed `{code}` / `{noformat}` block), never in a Markdown guide.
+- AsciiDoc pasted into a Markdown guide: a `[source,bash]` line over a `----` ... `----`
+  listing is the fenced block it shows, a `....` ... `....` literal block is output, and
+  `== Title` is a heading. Read only in a guide that holds such a listing.
+- reStructuredText directives pasted in from Sphinx docs: `.. code-block:: bash` over its
+  indented body is that fenced block, `.. warning::` over its body an admonition.
 - HTML lists: an `<ol>` / `<ul>` whose `<li>` items each open on a line of their own is the
   numbered or bulleted list it shows (`<code>` a code span), and a one-line `<p>...</p>` is a
   paragraph; any other HTML stays HTML.
@@ -132,6 +137,132 @@ def _wiki(lines: list[str]) -> list[str]:
     return out
 
 
+# -- AsciiDoc pasted into Markdown ------------------------------------------------------------
+
+# `[source,bash]` over a `----` line: an AsciiDoc listing block (`[source]`, `[listing]` and
+# `[source%nowrap,bash]` too). A guide that holds one is written (in part) in AsciiDoc: its
+# listings, its `....` literal blocks (output) and its `== Title` sections are read as such.
+_ADOC_ATTRS = re.compile(r"^\s*\[(?:source|listing)(?:%[\w%-]*)?(?:\s*,\s*([\w+#.-]+))?"
+                         r"(?:\s*,[^\]\n]*)?\]\s*$", re.I)
+_ADOC_DELIM = re.compile(r"^\s*(-{4,}|\.{4,})\s*$")
+_ADOC_HEADING = re.compile(r"^(={1,6})\s+(\S.*)$")
+
+
+def _is_asciidoc(lines: list[str]) -> bool:
+    """Whether an AsciiDoc listing block sits outside the Markdown fences."""
+    fence = ""
+    for i, ln in enumerate(lines[:-1]):
+        opener = _FENCE.match(ln)
+        if fence:
+            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
+                fence = ""
+        elif opener:
+            fence = opener.group(1)
+        elif _ADOC_ATTRS.match(ln) and (m := _ADOC_DELIM.match(lines[i + 1])) and \
+                m.group(1)[0] == "-":
+            return True
+    return False
+
+
+def _asciidoc(lines: list[str]) -> list[str]:
+    """Each listing block (`[source,lang]` over `----`) or literal block (`....`) as a fence,
+    the attribute line blank and its language the fence's (a literal block is "text"), and each
+    `== Title` line a heading, line for line. A block must be closed by its own delimiter; a
+    bare `----` is Markdown's rule."""
+    out = list(lines)
+    fence = ""
+    i = 0
+    while i < len(out):
+        ln = out[i]
+        opener = _FENCE.match(ln)
+        if fence:
+            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
+                fence = ""
+        elif opener:
+            fence = opener.group(1)
+        elif (attrs := _ADOC_ATTRS.match(ln)) or _ADOC_DELIM.match(ln):
+            at = i + 1 if attrs else i
+            delim = _ADOC_DELIM.match(out[at]) if at < len(out) else None
+            close = None
+            if delim is not None and (attrs or delim.group(1)[0] == "."):
+                close = next((j for j in range(at + 1, len(out))
+                              if out[j].strip() == delim.group(1)), None)
+            if delim is not None and close is not None:
+                lang = "text" if delim.group(1)[0] == "." else \
+                    (attrs.group(1) or "").lower() if attrs else ""
+                tick = "`" * max(3, 1 + max((len(r) for x in out[at + 1:close]
+                                             for r in re.findall(r"`+", x)), default=0))
+                if attrs:
+                    out[i] = ""
+                out[at], out[close] = f"{tick}{lang}", tick
+                i = close
+        elif heading := _ADOC_HEADING.match(ln):
+            out[i] = f"{'#' * len(heading.group(1))} {heading.group(2)}"
+        i += 1
+    return out
+
+
+# -- reStructuredText directives pasted into Markdown ----------------------------------------
+
+# `.. code-block:: bash` over its indented body (a guide copied from Sphinx docs): the fenced
+# block it shows; `.. warning::` / `.. note::` over theirs: an admonition of prose.
+_RST_DIRECTIVE = re.compile(r"^( {0,3})\.\.\s+([\w-]+)::[ \t]*(\S*)[ \t]*$")
+_RST_CODE = frozenset({"code-block", "code", "sourcecode"})
+_RST_ADMONITIONS = frozenset({"admonition", "attention", "caution", "danger", "error", "hint",
+                              "important", "note", "tip", "warning", "seealso"})
+_RST_OPTION = re.compile(r"^\s+:[\w-]+:(?:[ \t].*)?$")
+
+
+def _rst(lines: list[str]) -> list[str]:
+    """Each code or admonition directive with its body: the directive line a fence (```` ```bash
+    ````) or a `:::warning` opener, its options blank, its body dedented, and the blank line
+    after the body the closer (the body running to the end, the end closes it)."""
+    out = list(lines)
+    fence = ""
+    i = 0
+    while i < len(out):
+        ln = out[i]
+        opener = _FENCE.match(ln)
+        m = _RST_DIRECTIVE.match(ln)
+        if fence:
+            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
+                fence = ""
+        elif opener:
+            fence = opener.group(1)
+        elif m and m.group(2).lower() in _RST_CODE | _RST_ADMONITIONS:
+            name, base = m.group(2).lower(), len(m.group(1))
+            j = i + 1
+            while j < len(out) and _RST_OPTION.match(out[j]):
+                out[j] = ""
+                j += 1
+            end = j
+            for k in range(j, len(out)):  # the body: indented deeper, blank lines within
+                if out[k].strip() and len(out[k]) - len(out[k].lstrip()) <= base:
+                    break
+                end = k + 1
+            while end > j and not out[end - 1].strip():
+                end -= 1
+            inner = [out[k] for k in range(j, end) if out[k].strip()]
+            if not inner:
+                i += 1
+                continue
+            cut = min(len(x) - len(x.lstrip()) for x in inner)
+            for k in range(j, end):
+                out[k] = out[k][cut:] if out[k].strip() else ""
+            if name in _RST_CODE:
+                tick = "`" * max(3, 1 + max((len(r) for x in inner
+                                             for r in re.findall(r"`+", x)), default=0))
+                out[i] = f"{tick}{m.group(3).lower()}"
+            else:
+                tick = ":::"
+                out[i] = f":::{name}"
+            if end < len(out):  # the blank line after the body (end is one, or the end)
+                out[end] = tick
+            i = end
+        i += 1
+    return out
+
+
 # -- HTML lists and paragraphs ----------------------------------------------------------------
 
 _LIST_OPEN = re.compile(r"^\s*<(ol|ul)\b[^>]*>\s*$", re.I)
@@ -216,6 +347,10 @@ def as_markdown(body: str) -> str:
     lines = body.split("\n")
     if _is_wiki(lines):
         lines = _wiki(lines)
+    if _is_asciidoc(lines):
+        lines = _asciidoc(lines)
+    if any(_RST_DIRECTIVE.match(ln) for ln in lines):
+        lines = _rst(lines)
     if any(_LIST_OPEN.match(ln) or _PARA.match(ln) for ln in lines):
         lines = _html(lines)
     return "\n".join(lines)

@@ -125,6 +125,7 @@ class _OutlineBuilder:
         self.items_by_heading: dict[int | None, list[Element]] = {}
         self.h1_count = sum(1 for e in self.els if e.kind == "heading" and e.level == 1)
         self._heading_words: dict[str, bool] = {}
+        self._cases: set[int] | None = None  # headings naming alarm codes: `_code_cases`
         self._open_else: dict[int, tuple[IfNode, IfNode]] = {}  # id(if) -> (if, its tail)
         self.sessions = SessionReader()  # `ssh host`, `oc debug node/X`...: where lines run
 
@@ -242,6 +243,10 @@ class _OutlineBuilder:
         cls = self.cls[el.index]
         nodes = self._content(el.index, cls)
         guard = phrases.guard_of(el.text) if el.level > 2 else None
+        if guard is None and el.index in self._code_cases():
+            # "## SRVO-050 Collision Detect alarm" beside "## SRVO-062 BZAL alarm": one
+            # section per alarm, each for when its alarm is the one raised, never all in turn
+            guard = Guard(text=el.text.replace("**", "").replace("__", "").strip())
         if guard is None and el.level > 1 and phrases.is_rollback(el.text):
             # "## Rollback": its steps undo the procedure's; a person decides whether they run.
             # Once they ran, the change is undone and the run ends there, handed to a person:
@@ -254,6 +259,17 @@ class _OutlineBuilder:
         if guard and nodes:
             return [IfNode(guard, nodes, el.span, el.index)]
         return nodes
+
+    def _code_cases(self) -> set[int]:
+        """The headings that each name an alarm or fault code, among two or more such sibling
+        sections (same level, same parent heading)."""
+        if self._cases is None:
+            siblings: dict[tuple[int | None, int], list[int]] = {}
+            for e in self.els:
+                if e.kind == "heading" and e.level > 1 and phrases.names_a_code(e.text):
+                    siblings.setdefault((self.owner.get(e.index), e.level), []).append(e.index)
+            self._cases = {i for group in siblings.values() if len(group) > 1 for i in group}
+        return self._cases
 
     def _content(self, owner: int | None, cls: SectionClass, *,
                  headings: bool = True) -> list[Node]:
@@ -671,6 +687,10 @@ class _OutlineBuilder:
         rest = _consequent(text, guard)
         if not any(isinstance(n, JumpNode) for n in then):
             ending = guard.ends or phrases.outcome_of(rest)
+            if ending is None and phrases.stops_here(rest):
+                # "If the queue is short, stop here.": nothing to fix while diagnosing, done
+                # after a fix; the steps after it are not for this case
+                ending = "no_action" if cls in ("diag", "info") else "resolved"
             if ending is not None:
                 then.append(EndNode(ending, _conclusion(rest) or _short(text), text, span))
                 return then
@@ -708,7 +728,10 @@ class _OutlineBuilder:
         for a, b in phrases.sentence_offsets(text):
             sentence = text[a:b]
             guard = phrases.guard_in(sentence) or phrases.answer_guard(sentence, question)
-            question = phrases.question_of(sentence) if guard is None else question
+            # the question stays asked over the check that answers it ("Is X? Check it:
+            # `x`. Yes: ...")
+            question = (phrases.question_of(sentence) or question) if guard is None \
+                else question
             if exact:
                 first = span.start + text.count("\n", 0, a)
                 last = min(span.end, span.start + text.count("\n", 0, b))

@@ -104,13 +104,17 @@ def _strip_enumerator(text: str) -> str:
 # die Platte voll ist:" / "Andernfalls ...", "Si el disco está lleno," / "De lo contrario ...",
 # "Si le disque est plein," / "Sinon ...", and in Portuguese, Italian and Dutch "Se a thread
 # estiver parada:" / "Caso contr\u00e1rio ...", "Se il disco \u00e8 pieno:" / "Altrimenti ...",
-# "Als de schijf vol is:" / "Anders ...". ("Se n\u00e3o ..." is "if not ...", a guard of its own.)
+# "Als de schijf vol is:" / "Anders ...", in Russian "Если есть неактивный слот," / "Иначе
+# ..." / "В противном случае ...", in Korean "만약 파드가 ... 상태라면," / "그렇지 않으면 ...".
+# ("Se n\u00e3o ..." is "if not ...", a guard of its own.)
 _IF_WORDS = (r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9|"
-             r"se|caso|quando|qualora|nel caso in cui|als|indien|wanneer|ingeval")
+             r"se|caso|quando|qualora|nel caso in cui|als|indien|wanneer|ingeval|"
+             r"если|когда|в случае если|만약|만일")
 _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contrario|si no|"
                r"en caso contrario|sino|sinon|dans le cas contraire|caso contr\u00e1rio|"
                r"sen\u00e3o|do contr\u00e1rio|altrimenti|in caso contrario|anders|zo niet|"
-               r"indien niet|in het andere geval")
+               r"indien niet|in het andere geval|иначе|в противном случае|если нет|"
+               r"если это не так|그렇지 않으면|그렇지 않은 경우|아니면|그 외의 경우")
 # Chinese and Japanese write no space after the word: "如果磁盘已满：" / "否则，...",
 # "もし使用率が 90% を超えている場合：" / "それ以外の場合は、..."
 _CJK_IF = r"如果|假如|倘若|若是|要是|万一|もし|万が一"
@@ -156,7 +160,7 @@ def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
     t = _NOTE.sub("", t, count=1)
     if _ABORT_IF.match(t):
         return Guard(text=_abort_clause(t), ends="escalate")
-    if (asked := _ASKED.match(t)) is not None and _ANSWER.match(t[asked.end():]) is None and \
+    if (asked := _ASKED.match(t)) is not None and not _answered(t[asked.end():]) and \
             (outcome_of(t[asked.end():]) or jumps_in(t[asked.end():], [])):
         return Guard(text=asked.group("q"))  # "Still high after 15 minutes? Escalate."
     if not _GUARD_START.match(t):
@@ -183,6 +187,12 @@ _ANSWER = re.compile(r"^[\W_]*(?P<a>yes|no)\b[*_\s]*(?:\u2192|\u21d2|->|=>|:|\u2
 # A question, then what to do when its answer is yes: "Still high after 15 minutes? Escalate.",
 # "Lag still growing? Go to step 4."
 _ASKED = re.compile(r"^(?P<q>[^?.!:;`]{3,120}\?)\s+(?=\S)")
+
+
+def _answered(text: str) -> bool:
+    """Whether a sentence of `text` answers a question ("Yes: go to 2. No: go to 5."): what
+    follows the question is its answers, maybe after the check that answers it."""
+    return any(_ANSWER.match(text[a:b]) for a, b in sentence_offsets(text))
 
 
 def question_of(text: str) -> str | None:
@@ -233,6 +243,22 @@ _SYMPTOM = re.compile(r"^[\W_]*(?:(?P<sym>symptoms?)|problem|issue)\s*[:.)][*_\s
                       r"workaround|remedy|mitigation)\s*[:.][\s\S]*|$)", re.I | re.S)
 
 
+# A section titled by the alarm or fault code it clears: a robot controller's "SRVO-050
+# Collision Detect alarm", "MOTN-017 Limit error", an ABB event "50057 Joint not synchronized",
+# "Alarm 2010: ...", "Error E1234 ...", "Fault code F0001".
+_CODE_LABEL = r"(?i:alarm|error|fault|event|code|dtc)(?:\s+(?i:code))?"
+_CODE_TITLE = re.compile(rf"^[\W_]*(?:{_CODE_LABEL}\s*(?:(?i:no)\.?\s*)?#?:?\s*)?"
+                         r"(?:[A-Z]{2,6}-\d{2,5}|[A-Z]{1,3}\d{3,5}|\d{5}|0x[0-9A-Fa-f]{4,8})\b(?!-\d)|"
+                         rf"^[\W_]*{_CODE_LABEL}\s*#?:?\s*\d{{2,6}}\b")
+
+
+def names_a_code(title: str) -> bool:
+    """Whether a heading opens with the alarm or fault code its section clears."""
+    t = title.replace("**", "").replace("__", "").replace("`", "")
+    m = _CODE_TITLE.match(t)
+    return m is not None and not re.match(r"^\W*\d{1,2}[.)]\s", t)
+
+
 def symptom_of(text: str) -> str | None:
     """The symptom a known-problem entry opens with ("Symptom: Lag grows on every partition."),
     if it is one."""
@@ -269,9 +295,14 @@ _CALL_A_PERSON = (r"(?:(?<=^)|(?<=[,;:.!] )|(?<=\band )|(?<=\bthen )|(?<=\bpleas
                   r"manager)|team lead|foreman|on-?call|vendor|specialists?|safety officer)\b"
                   r"(?! (?:logs?|mode|window|script|api|dashboard)\b)")
 
+# "Escalate" in a runbook's own language: German "eskalieren", Russian "эскалируйте", and
+# (no word boundary in the script) Japanese "エスカレーション", Korean "에스컬레이션합니다".
+_ESCALATE_WORD = r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*"
+_ESCALATE_CJK = r"エスカレ|에스컬레이션"
+
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("escalate", re.compile(rf"\b(?:escalat\w*|hand (?:it )?over to|page (?:the|an?) |"
-                            rf"{_CALL_A_PERSON}|"
+    ("escalate", re.compile(rf"{_ESCALATE_CJK}|\b(?:escalat\w*|{_ESCALATE_WORD}|"
+                            rf"hand (?:it )?over to|page (?:the|an?) |{_CALL_A_PERSON}|"
                             # "stop here and page storage on-call", "call the DBA on-call"
                             r"(?:page|call) (?:the |an? )?(?:[\w/&-]+ ){0,3}on-?call\b|"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
@@ -540,7 +571,10 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
         target = m.group("target")
         if target.lower().startswith(("the steps below", "steps below", "the next", "next")):
             continue
-        step = re.match(r"step\s+(\d+)", target, re.I)
+        # "Yes: go to 4. No: go to 6." in a numbered decision tree: the item numbered so
+        step = re.match(r"step\s+(\d+)", target, re.I) or \
+            re.match(r"#?(\d{1,3})(?:(?=[;,:)]|\.(?!\d)|$)|"
+                     r"(?=\s+(?:and|then|if|or|otherwise|unless)\b))", target, re.I)
         if step:
             found.append(JumpRef("step", step.group(1), sentence))
             continue
@@ -655,10 +689,25 @@ _HAND_OFF = (r"(?:transfer|reassign|route|hand (?:it )?off|hand over) (?:the |th
              r"(?:icm|incident|ticket|case|page|alert)s? to|"
              r"engage (?:the )?(?:[\w/&-]+ ){0,4}(?:team|on-?call|support|sre)")
 _ESCALATE = re.compile(
-    r"\b(?:open (?:a )?(?:support )?(?:case|ticket)|contact (?:\w+ )?(?:support|the on-?call|"
-    r"your|the team)|escalat\w+|page (?:the|an?) |cannot resolve the issue|can't resolve|"
-    rf"unable to resolve|file (?:a|an) (?:bug|issue)|reach out to|{_HAND_OFF}|{_CALL_A_PERSON})"
+    rf"{_ESCALATE_CJK}|\b(?:open (?:a )?(?:support )?(?:case|ticket)|contact (?:\w+ )?"
+    r"(?:support|the on-?call|your|the team)|escalat\w+|page (?:the|an?) |"
+    r"cannot resolve the issue|can't resolve|"
+    rf"unable to resolve|file (?:a|an) (?:bug|issue)|reach out to|{_ESCALATE_WORD}|{_HAND_OFF}|"
+    rf"{_CALL_A_PERSON})"
     r"\b", re.I)
+
+
+# "If the queue is below 1000, the backlog drains on its own; stop here.", "..., you are done":
+# what the guard's branch does is end the run (nothing else follows "stop" in its sentence).
+_STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so)\s+)(?:you (?:can|may) |just )?"
+                        r"(?:stop (?:here|now|there)|you(?: are|'re) done|we(?: are|'re) done|"
+                        r"(?:the )?(?:run|procedure|runbook) (?:ends|is (?:over|complete)) here)"
+                        r"[\s.!]*$", re.I)
+
+
+def stops_here(text: str) -> bool:
+    """Whether a guard's consequent is to stop the run there ("stop here", "you are done")."""
+    return _STOP_HERE.search(text.replace("**", "").replace("__", "").strip()) is not None
 
 
 def is_escalation(text: str) -> bool:
@@ -784,7 +833,8 @@ _GUARD_WORD = re.compile(r"\b(?:if|when|whenever|in case|in the case|unless|shou
 _GUARD_HINTS = ("if", "when", "unless", "should", "otherwise", "else", "case", "wenn", "falls",
                 "sofern", "sonst", "andernfalls", "si", "cuando", "contrario", "lorsque", "quand",
                 "au cas", "se", "caso", "quando", "qualora", "altrimenti", "als", "indien",
-                "wanneer", "anders", "zo niet", "ingeval", "sen\u00e3o",
+                "wanneer", "anders", "zo niet", "ingeval", "sen\u00e3o", "если", "когда",
+                "в случае", "иначе", "противном", "만약", "만일", "그렇지", "아니면", "그 외의",
                 *_CJK_IF.split("|"), *_CJK_ELSE.split("|"))
 
 
@@ -797,17 +847,21 @@ def may_guard(text: str) -> bool:
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")
 
 _ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$", re.I)
-_SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9])|"
-                          # a Chinese or Japanese sentence after one ("。" read as ". ")
-                          r"(?<=[\u3040-\u30ff\u4e00-\u9fff][.!?])\s+(?=[\u3040-\u30ff\u4e00-\u9fff])")
+_SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9\u0410-\u042f\u0401])|"
+                          # a Chinese, Japanese or Korean sentence after one ("。" read as
+                          # ". "; Korean has no capitals)
+                          r"(?<=[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3][.!?])\s+"
+                          r"(?=[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3])")
 
 
 # "Abort if ...", "Stop if ...", "Do not continue unless ..." after a code span: a list item's
 # next paragraph ("1. Home the axes: `cellctl axis home`" over "Abort if any axis reports
 # `HOMING_FAILED`."), joined to the item's text with no stop between them: a sentence of its
-# own, never the condition of the command before it.
+# own, never the condition of the command before it. So is an answer on the line after the
+# check that answers a question ("Check it: `x`" over "Yes: go to 2. No: go to 5.").
 ABORT_AFTER_CODE = re.compile(r"(?<=`)\s+(?=(?:Abort|Stop|Halt|(?:Do not|Don't|Never) "
-                               r"(?:continue|proceed|go on))\b)")
+                               r"(?:continue|proceed|go on))\b|[*_]{0,2}(?:Yes|No)[*_]{0,2}\s*"
+                               r"(?::|\u2192|\u21d2|->|=>|\u2013|\u2014))")
 # A guard opened with no stop before it: an item's next paragraph or line, joined to the text
 # before ("1. Count the errors: `grep -c error /var/log/app.log`" over "If it prints 0, no
 # action is needed."). A capitalised "If", "When", "Unless" or "Otherwise" after a word or a
@@ -1055,9 +1109,9 @@ def titled_step(lead: str) -> bool:
 
 
 # "Renew the cert: `certbot renew`", "Re-seat the mount: `mount -o remount /srv`": a step's own
-# few words, then a colon and its command (whatever the verb; a mutating one is gated). Not a
-# label of something shown: "Example:", "Output:", "Syntax:".
-_TITLED_STEP = re.compile(r"^[^\W\d_][\w'-]*(?:\s+[\w'./-]+){0,5}\s*:\s*$")
+# few words ("Jog the robot to home at 10% speed:"), then a colon and its command (whatever the
+# verb; a mutating one is gated). Not a label of something shown: "Example:", "Output:".
+_TITLED_STEP = re.compile(r"^[^\W\d_][\w'-]*(?:\s+[\w'./%-]+){0,7}\s*:\s*$")
 _LABEL_WORD = re.compile(
     r"^(?:e\.?g|i\.?e|examples?|for example|output|results?|expected|samples?|syntax|usage|"
     r"notes?|tips?|warning|caution|important|before|after|old|new|was|becomes|from|to|default|"
