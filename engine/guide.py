@@ -1024,7 +1024,23 @@ class _Builder:
             code += c
             links += lk
             i += 3
-        return " ".join(texts), code, links, i
+        return _join_paragraphs(texts), code, links, i
+
+
+def _join_paragraphs(texts: list[str]) -> str:
+    """An item's leading paragraphs as one text: joined by a space, or by a newline where a
+    paragraph ends with no stop and the next opens a sentence ("Check the lag: `x`" over "No
+    further action is required if ..."): the newline is where that sentence begins
+    (`phrases.sentence_offsets`), a stop the author wrote as a blank line."""
+    out = texts[0] if texts else ""
+    for t in texts[1:]:
+        opens = _OPENS_SENTENCE.match(t) is not None
+        out += ("\n" if opens and not out.rstrip(" *_").endswith(_STOPS) else " ") + t
+    return out
+
+
+_STOPS = (".", "!", "?", ":", ";", ",")
+_OPENS_SENTENCE = re.compile(r"[\[*_`\"(]*[A-Z]")
 
 
 # An item's later paragraph "**Checkpoint:** the node shows SchedulingDisabled": a check a

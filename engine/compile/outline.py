@@ -1537,7 +1537,8 @@ def _prose_words(line: str) -> bool:
     return any(_PROSE_WORD.match(w) for w in line.split())
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`*\[(])|\n\s*\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`*\[(])|\n\s*\n|"
+                           r"[ \t]*\n\s*(?=[\[*_`\"(]*[A-Z])")  # an item's next paragraph
 _CODE = re.compile(r"`([^`]+)`")
 _OR_NEXT = re.compile(r"`([^`]+)`(?=\s*,?\s+or\s+`([^`]+)`)")
 _ABBREVIATED = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf|ex)\.$", re.I)

@@ -163,6 +163,8 @@ def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
     if (asked := _ASKED.match(t)) is not None and not _answered(t[asked.end():]) and \
             (outcome_of(t[asked.end():]) or jumps_in(t[asked.end():], [])):
         return Guard(text=asked.group("q"))  # "Still high after 15 minutes? Escalate."
+    if (ending := conditional_ending(t)) is not None:
+        return ending
     if not _GUARD_START.match(t):
         return _trailing_guard(t, label=_ENUM.match(text.replace("**", "").replace(
             "__", "").strip()) is not None)
@@ -175,6 +177,32 @@ def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
     if cjk is not None:  # "否则, 检查日志目录": the word, "それ以外の場合は": the phrase
         clause = cjk.group(0)
     return Guard(text=clause, is_else=bool(_ELSE_START.match(t)))
+
+
+# An ending with its condition after it ("No further action is required if the lag is below
+# 10 seconds.", "This alert can be safely ignored if the node is being drained.", "Escalate to
+# the DBA unless the lag recovers within 5 minutes."; not "when": "Close the incident when the
+# alert resolves" tells when, not whether) or a condition that opens with "Once"
+# and ends the run ("Once the replica catches up, the incident is resolved."): a guard whose
+# branch ends the run. Before, the first kind guarded the command before it (the item's
+# paragraphs read as one sentence), and the second was lost.
+_ENDING_THEN_IF = re.compile(r"^(?P<then>[^`]{3,160}?),?\s+(?P<g>(?:only )?(?:if|unless)\s"
+                             r"[^`;]{3,200}?)[.!]?$", re.I)
+_ONCE_THEN_ENDING = re.compile(r"^(?P<g>once\s[^`,;]{3,160}),\s*(?P<then>[^`]{3,160}?)[.!]?$",
+                               re.I)
+
+
+def conditional_ending(text: str) -> Guard | None:
+    """The guard of a sentence whose consequence is the run's ending and whose condition
+    follows it, or opens with "Once" (see above); None for any other sentence."""
+    for rx in (_ENDING_THEN_IF, _ONCE_THEN_ENDING):
+        m = rx.match(text.strip())
+        if m is None or _WHETHER.search(m.group("then")):
+            continue
+        outcome = outcome_of(m.group("then"))
+        if outcome is not None and _GUARD_START.match(m.group("then")) is None:
+            return Guard(text=m.group("g").strip(), ends=outcome)
+    return None
 
 
 # A decision tree's answers: "Is the queue growing? **Yes** → run `x`. **No** → go to
@@ -317,6 +345,10 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
                              r"\bnothing (?:else )?(?:needs to be done|to do)\b|"
+                             # "This alert can be safely ignored (if ...)", "you can ignore it"
+                             r"\b(?:alert|page|warning|it) (?:can|may) (?:be )?(?:safely )?"
+                             r"ignored\b|\b(?:can|may) safely (?:be )?ignored?\b|"
+                             r"\bsafe to ignore\b|"
                              # "..., stop here: the alert is a false positive"
                              r"\b(?:is|was) (?:a |likely a |probably a )?false "
                              r"(?:positive|alarm)\b",
@@ -825,13 +857,14 @@ def is_instruction(consequent: str) -> bool:
     return not _SUBJECT.match(plain)
 
 
-_GUARD_WORD = re.compile(r"\b(?:if|when|whenever|in case|in the case|unless|should|otherwise|"
+_GUARD_WORD = re.compile(r"\b(?:if|when|whenever|in case|in the case|unless|should|otherwise|once|"
                          rf"else|for the case|{_IF_WORDS}|{_ELSE_WORDS})\b|{_CJK_IF}|{_CJK_ELSE}",
                          re.I)
 
 
-_GUARD_HINTS = ("if", "when", "unless", "should", "otherwise", "else", "case", "wenn", "falls",
-                "sofern", "sonst", "andernfalls", "si", "cuando", "contrario", "lorsque", "quand",
+_GUARD_HINTS = ("if", "when", "unless", "once", "should", "otherwise", "else", "case", "wenn",
+                "falls", "sofern", "sonst", "andernfalls", "si", "cuando", "contrario",
+                "lorsque", "quand",
                 "au cas", "se", "caso", "quando", "qualora", "altrimenti", "als", "indien",
                 "wanneer", "anders", "zo niet", "ingeval", "sen\u00e3o", "если", "когда",
                 "в случае", "иначе", "противном", "만약", "만일", "그렇지", "아니면", "그 외의",
@@ -848,6 +881,8 @@ _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")
 
 _ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$", re.I)
 _SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9\u0410-\u042f\u0401])|"
+                          # an item's next paragraph, after one with no stop (`guide`)
+                          r"[ \t]*\n\s*(?=[\[*_`\"(]*[A-Z\u0410-\u042f\u0401])|"
                           # a Chinese, Japanese or Korean sentence after one ("。" read as
                           # ". "; Korean has no capitals)
                           r"(?<=[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3][.!?])\s+"
