@@ -323,6 +323,16 @@ _CALL_A_PERSON = (r"(?:(?<=^)|(?<=[,;:.!] )|(?<=\band )|(?<=\bthen )|(?<=\bpleas
                   r"manager)|team lead|foreman|on-?call|vendor|specialists?|safety officer)\b"
                   r"(?! (?:logs?|mode|window|script|api|dashboard)\b)")
 
+# Asking another team in its channel or queue: "reach out in #help-db", "raise a P2 with the
+# storage team", "ask for help in #sre", "file a ticket with the network team" (not "unable to
+# reach out to the endpoint", nor "post in #deploys that ...": telling is not handing over).
+_ASK_A_TEAM = (r"(?<!\bto )reach out (?:to|in|on)\b|"
+               r"(?:raise|open|file|create|log) (?:a |an )?(?:p[0-4]|sev-?[0-4]|s[0-4]|"
+               r"ticket|incident|issue|bug|case)\b(?= (?:with|for|against|to) (?:the |an? )?"
+               r"(?:[\w/&-]+ ){0,3}(?:team|on-?call|support|sre|owners?|vendor|squad)\b| "
+               r"(?:in|on) #)|"
+               r"ask (?:for help |for advice )?(?:in|on) #[\w-]+")
+
 # "Escalate" in a runbook's own language: German "eskalieren", Russian "эскалируйте", and
 # (no word boundary in the script) Japanese "エスカレーション", Korean "에스컬레이션합니다".
 _ESCALATE_WORD = r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*"
@@ -331,6 +341,7 @@ _ESCALATE_CJK = r"エスカレ|에스컬레이션"
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("escalate", re.compile(rf"{_ESCALATE_CJK}|\b(?:escalat\w*|{_ESCALATE_WORD}|"
                             rf"hand (?:it )?over to|page (?:the|an?) |{_CALL_A_PERSON}|"
+                            rf"{_ASK_A_TEAM}|"
                             # "stop here and page storage on-call", "call the DBA on-call"
                             r"(?:page|call) (?:the |an? )?(?:[\w/&-]+ ){0,3}on-?call\b|"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
@@ -724,7 +735,7 @@ _ESCALATE = re.compile(
     rf"{_ESCALATE_CJK}|\b(?:open (?:a )?(?:support )?(?:case|ticket)|contact (?:\w+ )?"
     r"(?:support|the on-?call|your|the team)|escalat\w+|page (?:the|an?) |"
     r"cannot resolve the issue|can't resolve|"
-    rf"unable to resolve|file (?:a|an) (?:bug|issue)|reach out to|{_ESCALATE_WORD}|{_HAND_OFF}|"
+    rf"unable to resolve|file (?:a|an) (?:bug|issue)|{_ASK_A_TEAM}|{_ESCALATE_WORD}|{_HAND_OFF}|"
     rf"{_CALL_A_PERSON})"
     r"\b", re.I)
 
