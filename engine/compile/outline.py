@@ -1488,6 +1488,9 @@ def inline_command(code: str) -> bool:
 # A program and its words as a command line shows them: the name lower case, no sentence.
 _ARGV_WORDS = re.compile(r"^(?:\./|/)?[a-z][\w.+/-]*(?:\s+[^\s,;!?]+)+$")
 _CHECKBOX_MARK = re.compile(r"^\s*\[[ xX]\]\s*")
+# "Renew the cert: `certbot renew --cert-name site`": a title, a colon, one code span, nothing
+# after it (one pattern, its code compared after: not a pattern made per code span)
+_TITLED_CODE = re.compile(r"^[\W\d]*(?P<lead>[^`:]{1,60}:)\s*`(?P<code>[^`]*)`[\s.]*$")
 _SCRIPT_NAME = re.compile(r"^(?:\.{0,2}/)?[\w.+-]+(?:/[\w.+-]+)*\.(?:sh|bash|py|rb|pl)$")
 
 
@@ -1507,8 +1510,9 @@ def _run_word(code: str, text: str, block: str = "") -> bool:
     when the words name the command of the `block` right after them ("Run `ls` on the host"
     over `ls /var/test`) or introduce one ("Run `date` command:")."""
     words = code.split()
-    titled = re.match(rf"^[\W\d]*(?P<lead>[^`:]{{1,60}}:)\s*`{re.escape(code)}`[\s.]*$",
-                      _CHECKBOX_MARK.sub("", text.replace("**", "")))
+    titled = _TITLED_CODE.match(_CHECKBOX_MARK.sub("", text.replace("**", "")))
+    if titled and titled.group("code") != code:
+        titled = None
     if titled and len(words) > 1 and _ARGV_WORDS.match(code) and \
             phrases.titled_step(titled.group("lead")):
         # "Renew the cert: `certbot renew --cert-name site`", "Resume the cell: `cellctl

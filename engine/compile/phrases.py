@@ -919,6 +919,7 @@ _NAMES_A_TITLE = "".join(rf"(?<!\b{w})" for w in ("to", "see", "in", "under", "t
 GUARD_UNSTOPPED = re.compile(
     rf"(?<=[`\w)]){_NAMES_A_TITLE}\s+(?=(?:If|When|Unless)\s+(?:[a-z`\"'(\d]|[A-Z]{{2,}}\b)|"
     r"Otherwise\b|Else,)")
+_UNSTOPPED_WORDS = re.compile(r"\s(?:If|When|Unless)\s|\sOtherwise\b|\sElse,")
 _ABORT_BEFORE = re.compile(r"(?:\babort|\bstop|\bhalt|\b(?:do not|don't|never) (?:continue|"
                            r"proceed|go on))\s*$", re.I)
 
@@ -927,9 +928,13 @@ def sentence_offsets(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of `text`, code spans never split."""
     masked = _CODE_SPAN_TEXT.sub(lambda m: "x" * len(m.group(0)), text)
     ticked = _CODE_SPAN_TEXT.sub(lambda m: "`" + "x" * (len(m.group(0)) - 2) + "`", text)
-    cuts = sorted({(m.start(), m.end()) for pattern, where in ((_SENTENCE_AT, masked),
-                                                              (ABORT_AFTER_CODE, ticked),
-                                                              (GUARD_UNSTOPPED, ticked))
+    # the two unstopped forms are tried only where their words occur (each tries every place)
+    patterns = [(_SENTENCE_AT, masked)]
+    if "`" in text:
+        patterns.append((ABORT_AFTER_CODE, ticked))
+    if _UNSTOPPED_WORDS.search(text):
+        patterns.append((GUARD_UNSTOPPED, ticked))
+    cuts = sorted({(m.start(), m.end()) for pattern, where in patterns
                    for m in pattern.finditer(where)})
     out: list[tuple[int, int]] = []
     start = 0
