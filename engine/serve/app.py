@@ -25,7 +25,8 @@ What it does with a notification (`POST /api/v1/alerts`):
    with the operator's approval policy from mendflow.toml (`[policy] auto_approve`); a gate
    the policy does not cover waits for an approver (below);
 5. a `resolved` notification is recorded; with `on_resolved = "cancel"` the group's live run
-   is cancelled (its clean-up steps run): at once when this process drives it, else through
+   (unless another alert of the notification, routed to the same guide, still fires) is
+   cancelled (its clean-up steps run): at once when this process drives it, else through
    the store (`engine.serve.cancels`: a committed `cancel_asked` note that the process
    driving the run sees within `cancel_poll_s`). An operator's cancel of a run driven by
    another process goes the same way.
@@ -192,7 +193,12 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         except ValidationError as exc:
             raise HTTPException(400, f"not an Alertmanager webhook (version 4): "
                                      f"{_first_error(exc)}") from None
-        results = [await _take(note, alert) for alert in note.alerts]
+        # the groups an alert of this notification still fires in: Alertmanager sends every
+        # alert of a group, and one that resolved (a flapping metric, anyone's) does not end
+        # the run the others still need
+        firing = {_group(note, route) for alert in note.alerts if alert.status == "firing"
+                  for route in (router.route(alert),) if route is not None}
+        results = [await _take(note, alert, firing) for alert in note.alerts]
         for result in results:
             metrics.alert_received(result["disposition"])
         return {"groupKey": note.groupKey, "alerts": results}
@@ -212,7 +218,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             log.warning("metrics: questions waiting not read: %s", exc.message)
         return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
-    async def _take(note: Notification, alert: Alert) -> dict[str, Any]:
+    async def _take(note: Notification, alert: Alert,
+                    firing: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
         route = router.route(alert)
         base = AlertRecord(received_at=datetime.now(UTC), group_key=note.groupKey,
                            alertname=alert.name, status=alert.status,
@@ -221,7 +228,11 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         if alert.status == "resolved":
             record = base.model_copy(update={"disposition": "resolved",
                                              "guide": str(route.guide) if route else None})
-            if route is not None and config.on_resolved == "cancel":
+            if route is not None and _group(note, route) in firing:
+                record = record.model_copy(update={
+                    "run_id": live.groups.get(_group(note, route)),
+                    "detail": "an alert of its group is still firing: its run goes on"})
+            elif route is not None and config.on_resolved == "cancel":
                 held = live.groups.get(_group(note, route), "")
                 starts.hurry(held)  # not yet started (the intake was busy): start it now
                 executor = live.executors.get(held)
