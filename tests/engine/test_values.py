@@ -19,7 +19,7 @@ OK = [
     ("integer", "90"), ("integer", -3), ("number", "0.05"), ("number", "1e3"),
     ("boolean", "yes"), ("boolean", False),
     ("duration", "5m"), ("duration", "1h30m"), ("duration", "250ms"),
-    ("regex", "err(or)?|fail"), ("url", "https://example.org:8443/a?b=c"),
+    ("regex", "err(or)?|fail"), ("url", "https://example.org:8443/a?b=c"), ("url", "http://xn--80ak6aa92e.com/"),
     ("text", "it's broken; see\tthe\nlogs $(really)"),
 ]
 
@@ -53,6 +53,11 @@ REFUSED = [
     ("url", "http://user:pw@host/", "credentials"),
     ("url", "http:///nohost", "host"),
     ("url", "http://h/a b", "spaces"),
+    ("duration", "\uff15m", "duration"),  # fullwidth 5: Prometheus cannot read it
+    ("duration", "\u0665m", "duration"),  # Arabic-Indic 5
+    ("url", "https://good.org\\evil.com/", "backslash"),
+    ("url", "http://evil.com\\.good.org/", "backslash"),
+    ("url", "http://ex\u0430mple.org/", "not ASCII"),  # Cyrillic a
     ("text", "bell\x07", "control character"),
     ("text", "esc\x1b]0;title\x07", "control character"),
 ]
