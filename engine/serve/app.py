@@ -243,12 +243,12 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                     record = await _cancel_elsewhere(_group(note, route), record)
             elif route is not None and _group(note, route) in live.groups:
                 record = record.model_copy(update={"run_id": live.groups[_group(note, route)]})
-            await intake.record_alert(record)
+            record = await _keep(record)
             if record.run_id:
                 await _note(record.run_id, "alert_resolved", record)
             return _said(record)
         if route is None:
-            await intake.record_alert(base)
+            base = await _keep(base)
             return _said(base)
         guide = str(route.guide)
         alert_data = {"labels": alert.labels, "annotations": alert.annotations,
@@ -258,7 +258,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         except MendflowError as exc:
             record = base.model_copy(update={"disposition": "refused", "guide": guide,
                                              "detail": exc.message})
-            await intake.record_alert(record)
+            record = await _keep(record)
             return _said(record)
         run_id = new_run_id()
         group = _group(note, route)
@@ -271,12 +271,12 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             record = base.model_copy(update={
                 "disposition": "refused", "guide": guide,
                 "detail": f"{config.max_runs_per_guide} runs of this guide are live"})
-            await intake.record_alert(record)
+            record = await _keep(record)
             return _said(record)
         if held != run_id:
             record = base.model_copy(update={"disposition": "deduped", "guide": guide,
                                              "run_id": held})
-            await intake.record_alert(record)
+            record = await _keep(record)
             await _note(held, "alert_repeated", record)
             return _said(record)
         try:
@@ -286,8 +286,16 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             raise
         record = base.model_copy(update={"disposition": "started", "guide": guide,
                                          "run_id": run_id})
-        await intake.record_alert(record)
+        record = await _keep(record)
         return _said(record)
+
+    async def _keep(record: AlertRecord) -> AlertRecord:
+        """The alert's record, stored and answered with the data sources' secrets masked: a
+        label or annotation is written by whoever controls a metric, and may be one (the run's
+        context is masked the same way)."""
+        record = AlertRecord.model_validate(services.redact(record.model_dump()))
+        await intake.record_alert(record)
+        return record
 
     async def _cancel_elsewhere(group: str, record: AlertRecord) -> AlertRecord:
         """The group's run, driven by another process (or by none): its cancel noted in the

@@ -4,8 +4,29 @@ notification that mixes firing and resolved alerts, and other hostile shapes."""
 from __future__ import annotations
 
 import copy
+from collections.abc import AsyncIterator
+from pathlib import Path
 
-from .conftest import ALERTS_TOKEN, bearer, notification
+import httpx
+import pytest
+
+from engine.plugins import default_registry
+from engine.runtime.executor import LocalExecutor
+from engine.runtime.services import build_services
+from engine.serve.app import ServeConfig, create_app, load_routes
+from engine.serve.auth import parse_tokens
+from engine.settings import Settings
+from engine.store import open_store
+
+from .conftest import (
+    ALERTS_TOKEN,
+    TOKENS,
+    VIEWER_TOKEN,
+    bearer,
+    notification,
+    serving,
+    write_guides,
+)
 from .test_intake import ALERTS, wait_over, wait_run
 
 
@@ -27,3 +48,53 @@ async def test_a_resolved_alert_in_a_still_firing_group_does_not_cancel_its_run(
     assert [a["disposition"] for a in said["alerts"]] == ["deduped", "resolved"], said
     assert "still firing" in said["alerts"][1]["detail"], said
     assert (await wait_over(client, first["run_id"]))["status"] == "succeeded"
+
+
+TOKEN = "Tk9-Qx7zP3vW8mendflowS3cret"  # a valid name: it can sit in a label
+
+
+@pytest.fixture
+async def secret_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                        ) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with a data source whose token is TOKEN."""
+    monkeypatch.setenv("MENDFLOW_DATASOURCE_PROM_URL", "http://127.0.0.1:9/")
+    monkeypatch.setenv("MENDFLOW_DATASOURCE_PROM_TYPE", "prometheus")
+    monkeypatch.setenv("MENDFLOW_DATASOURCE_PROM_TOKEN", TOKEN)
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.data_dir.mkdir(parents=True)
+    store = open_store(settings.store_path)
+    await store.open()
+    registry = default_registry()
+    router = load_routes(write_guides(tmp_path / "guides"), known_plugins=set(registry.names()))
+    config = ServeConfig(guides=tmp_path / "guides", tokens=parse_tokens(TOKENS),
+                         max_body_bytes=20_000)
+    app = create_app(config, build_services(settings, store, registry), router, LocalExecutor)
+    async with serving(app, store) as c:
+        yield c
+
+
+async def test_a_label_that_is_a_configured_secret_is_kept_out_of_the_alert_records(
+        secret_client) -> None:
+    client = secret_client
+    started = notification(group="s1", node=TOKEN)
+    started["alerts"][0]["annotations"]["summary"] = f"token {TOKEN} leaked"
+    refused = notification(group="s2", node=f"{TOKEN} x")  # not a name: refused, with detail
+    unmatched = notification(group="s3", alertname="Other", node=TOKEN)
+    said = []
+    for body in (started, refused, unmatched):
+        got = await client.post(ALERTS, json=body, headers=bearer(ALERTS_TOKEN))
+        assert got.status_code == 200, got.text
+        said += got.json()["alerts"]
+        assert TOKEN not in got.text
+    assert [a["disposition"] for a in said] == ["started", "refused", "unmatched"], said
+    await wait_over(client, said[0]["run_id"])
+    listed = await client.get(ALERTS, headers=bearer(VIEWER_TOKEN))
+    assert listed.status_code == 200 and len(listed.json()) == 3
+    assert TOKEN not in listed.text, listed.text
+    for kept in await client.store.alerts():
+        assert TOKEN not in kept.model_dump_json(), kept
+    run = await client.get(f"/api/v1/runs/{said[0]['run_id']}", headers=bearer(VIEWER_TOKEN))
+    assert TOKEN not in run.text
+    report = await client.get(f"/api/v1/runs/{said[0]['run_id']}/report",
+                              headers=bearer(VIEWER_TOKEN))
+    assert report.status_code == 200 and TOKEN not in report.text
