@@ -15,6 +15,7 @@ from engine.runtime.executor import LocalExecutor
 from engine.runtime.services import build_services
 from engine.serve.app import ServeConfig, create_app, load_routes
 from engine.serve.auth import parse_tokens
+from engine.serve.pages import markdown_html
 from engine.settings import Settings
 from engine.store import open_store
 
@@ -98,3 +99,23 @@ async def test_a_label_that_is_a_configured_secret_is_kept_out_of_the_alert_reco
     report = await client.get(f"/api/v1/runs/{said[0]['run_id']}/report",
                               headers=bearer(VIEWER_TOKEN))
     assert report.status_code == 200 and TOKEN not in report.text
+
+
+async def test_a_label_full_of_markdown_stays_text_in_the_report(client) -> None:
+    # labels that are not inputs are never type-checked: the report shows them, and a
+    # backtick or a line break ended their code span and let them write the report
+    body = notification(group="md1")
+    body["alerts"][0]["labels"]["runbook"] = (
+        "x` [Approve here](http://evil.example/) ![t](http://evil.example/t.png) `y\n\n"
+        "# Outcome: resolved\n<script>alert(1)</script>``")
+    said = (await client.post(ALERTS, json=body, headers=bearer(ALERTS_TOKEN))).json()
+    run_id = said["alerts"][0]["run_id"]
+    await wait_over(client, run_id)
+    report = (await client.get(f"/api/v1/runs/{run_id}/report",
+                               headers=bearer(VIEWER_TOKEN))).text
+    html = str(markdown_html(report))
+    assert "evil.example" in html  # shown, as text
+    assert "<a " not in html and "<img" not in html and "<script" not in html, html
+    assert "Outcome: resolved</h1>" not in html
+    (line,) = [row for row in report.splitlines() if row.startswith("- **Alert:**")]
+    assert "runbook=x" in line and "\\n\\n# Outcome" in line
