@@ -72,7 +72,7 @@ from engine.runtime.executor import LocalExecutor, new_run_id
 from engine.runtime.memory import build_context
 from engine.runtime.services import Executor, ExecutorFactory, Services, answers_for
 from engine.serve import cancels, views
-from engine.serve.alerts import Alert, Notification, Route, Router
+from engine.serve.alerts import Alert, Notification, Route, Router, duplicate_key
 from engine.serve.auth import Caller, Tokens
 from engine.serve.notify import Delivery, Notifier, NotifyConfig
 from engine.serve.resuming import ReplayRequest, ResumeRequest, check_resumable
@@ -188,6 +188,10 @@ def create_app(config: ServeConfig, services: Services, router: Router,
 
     async def _receive(request: Request) -> dict[str, Any]:
         body = await _limited_body(request, config.max_body_bytes)
+        twice = duplicate_key(body)
+        if twice is not None:
+            raise HTTPException(400, f"not an Alertmanager webhook (version 4): the key "
+                                     f"{twice[:60]!r} is in one object twice")
         try:
             note = Notification.model_validate_json(body)
         except ValidationError as exc:

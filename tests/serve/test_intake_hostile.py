@@ -119,3 +119,12 @@ async def test_a_label_full_of_markdown_stays_text_in_the_report(client) -> None
     assert "Outcome: resolved</h1>" not in html
     (line,) = [row for row in report.splitlines() if row.startswith("- **Alert:**")]
     assert "runbook=x" in line and "\\n\\n# Outcome" in line
+
+
+async def test_a_notification_with_a_key_twice_is_refused_whole(client) -> None:
+    body = (b'{"version": "4", "groupKey": "d1", "status": "firing", "receiver": "r", '
+            b'"alerts": [{"status": "firing", "startsAt": "2026-12-02T10:00:00Z", '
+            b'"labels": {"alertname": "NodeDiskFull", "node": "-rf", "node": "web-1"}}]}')
+    got = await client.post(ALERTS, content=body, headers=bearer(ALERTS_TOKEN))
+    assert got.status_code == 400 and "'node' is in one object twice" in got.json()["detail"]
+    assert await client.store.alerts() == [] and await client.store.list_runs() == []
