@@ -297,8 +297,10 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
                                                 for k, v in sorted(inputs.items())))
     labels = (r.context.get("alert") or {}).get("labels") or {}
     if labels:
-        out.append("- **Alert:** " + ", ".join(code_span(f"{k}={v}")
-                                               for k, v in sorted(labels.items())))
+        shown = sorted(labels.items())[:MAX_LABELS_SHOWN]
+        more = len(labels) - len(shown)
+        out.append("- **Alert:** " + ", ".join(code_span(f"{k}={v}") for k, v in shown)
+                   + (f" and {more} more label(s), kept in the run's context" if more else ""))
     out += ["", "## What each step found", ""]
     ran = [row for row in view.rows if row.status not in ("pending", "skipped")]
     for row in ran:
@@ -443,6 +445,11 @@ def small_values(outputs: Mapping[str, Any], *, lines: int = 3) -> str:
         found = [ln.strip() for ln in text.splitlines() if ln.strip()]
         return " ⏎ ".join(found) if len(found) <= lines else ""
     return ""
+
+
+MAX_LABELS_SHOWN = 50
+"""An alert's labels the report lists (an alert is a few dozen at most; one with 10,000 made
+a report of 110 KB, one line of it): the rest are counted."""
 
 
 def code_span(text: str, limit: int = 200) -> str:

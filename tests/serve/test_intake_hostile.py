@@ -128,3 +128,16 @@ async def test_a_notification_with_a_key_twice_is_refused_whole(client) -> None:
     got = await client.post(ALERTS, content=body, headers=bearer(ALERTS_TOKEN))
     assert got.status_code == 400 and "'node' is in one object twice" in got.json()["detail"]
     assert await client.store.alerts() == [] and await client.store.list_runs() == []
+
+
+async def test_an_alert_with_thousands_of_labels_gets_a_report_of_a_few_of_them(client) -> None:
+    body = notification(group="many1")
+    body["alerts"][0]["labels"].update({f"l{i:05d}": "v" for i in range(2_000)})
+    client.app.state.config.max_body_bytes = 200_000
+    said = (await client.post(ALERTS, json=body, headers=bearer(ALERTS_TOKEN))).json()
+    run_id = said["alerts"][0]["run_id"]
+    await wait_over(client, run_id)
+    report = (await client.get(f"/api/v1/runs/{run_id}/report",
+                               headers=bearer(VIEWER_TOKEN))).text
+    (line,) = [row for row in report.splitlines() if row.startswith("- **Alert:**")]
+    assert line.count("=v`") < 60 and "1952 more label(s)" in line, line[-200:]
