@@ -8,6 +8,8 @@ store itself (callers pass what they loaded) and prints nothing (the CLI does).
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -291,10 +293,14 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     out += [f"- **LLM:** {line}" for line in llm_lines(view.llm_usage)]
     inputs = r.context.get("inputs") or {}
     if inputs:
-        out.append("- **Inputs:** " + ", ".join(f"`{k}={v}`" for k, v in sorted(inputs.items())))
+        out.append("- **Inputs:** " + ", ".join(code_span(f"{k}={v}")
+                                                for k, v in sorted(inputs.items())))
     labels = (r.context.get("alert") or {}).get("labels") or {}
     if labels:
-        out.append("- **Alert:** " + ", ".join(f"`{k}={v}`" for k, v in sorted(labels.items())))
+        shown = sorted(labels.items())[:MAX_LABELS_SHOWN]
+        more = len(labels) - len(shown)
+        out.append("- **Alert:** " + ", ".join(code_span(f"{k}={v}") for k, v in shown)
+                   + (f" and {more} more label(s), kept in the run's context" if more else ""))
     out += ["", "## What each step found", ""]
     ran = [row for row in view.rows if row.status not in ("pending", "skipped")]
     for row in ran:
@@ -439,6 +445,26 @@ def small_values(outputs: Mapping[str, Any], *, lines: int = 3) -> str:
         found = [ln.strip() for ln in text.splitlines() if ln.strip()]
         return " ⏎ ".join(found) if len(found) <= lines else ""
     return ""
+
+
+MAX_LABELS_SHOWN = 50
+"""An alert's labels the report lists (an alert is a few dozen at most; one with 10,000 made
+a report of 110 KB, one line of it): the rest are counted."""
+
+
+def code_span(text: str, limit: int = 200) -> str:
+    """`text` as one Markdown code span that shows it as the text it is: a label or an input
+    is written by whoever controls a metric, and a backtick or a line break in it would end
+    the span and put its own Markdown (a link, an image, a heading) into the report. Control
+    characters are written as escapes, the text is cut at `limit`, and the span's fence is
+    longer than any run of backticks inside."""
+    shown = "".join(repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Cf") else c
+                    for c in str(text))
+    if len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", shown)), default=0) + 1)
+    pad = " " if shown[:1] in ("`", " ") or shown[-1:] in ("`", " ") else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
 
 
 def _one_line(text: str, limit: int) -> str:

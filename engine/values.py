@@ -11,10 +11,13 @@ value (escaped) and the rule it broke:
     path      a file system path: no control characters, not starting with `-`, normalised
               (`a/./b/../c` -> `a/c`); confined under the input's `roots` when it declares any.
     integer   a whole number;  number: a finite number;  boolean: true/false, yes/no, 1/0.
-    duration  a Prometheus-style duration: `30s`, `5m`, `1h30m`, `7d`.
+    duration  a Prometheus-style duration: `30s`, `5m`, `1h30m`, `7d` (ASCII digits: a
+              fullwidth `５m` is kept as written, and Prometheus or a command cannot read it).
     enum      one of the input's `choices`.
     regex     a regular expression that compiles with RE2 (linear time, no backreferences).
-    url       an http(s) URL with a host, no credentials, no spaces or control characters.
+    url       an http(s) URL with a host, no credentials, no spaces or control characters, no
+              backslash (parsers disagree on the host it names: `https://a.org\\b.com`), an
+              ASCII host (an IDN host in its punycode `xn--` form: a look-alike shows).
     text      free text (printable; tabs and newlines allowed). Only ever passed as data: a SQL
               bound value, an HTTP body or query field. Never an argv word, script text,
               PromQL, a path or a URL segment (`engine.placement` enforces where).
@@ -43,7 +46,7 @@ MAX_LENGTH: Final = {"name": 253, "path": 4096, "url": 2048, "regex": 1024, "tex
                      "duration": 32, "enum": 253}
 
 _NAME = re.compile(r"[A-Za-z0-9._:/@-]+")
-_DURATION = re.compile(r"(?:\d+(?:ms|s|m|h|d|w|y))+")
+_DURATION = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+")  # ASCII digits: `\d` takes `５`, `٥`
 _TRUE = frozenset({"true", "yes", "1", "on"})
 _FALSE = frozenset({"false", "no", "0", "off"})
 
@@ -202,6 +205,12 @@ def _url(text: str) -> str:
     if parts.username is not None or parts.password is not None:
         raise ValueRejected("credentials do not belong in a URL value; configure them on a "
                             "data source")
+    if "\\" in text:
+        raise ValueRejected("a URL has no backslash: browsers read it as '/', Python as part "
+                            "of the host, so the host it names depends on who reads it")
+    if not parts.hostname.isascii():
+        raise ValueRejected("its host is not ASCII; write an international host in its "
+                            "punycode (xn--) form, where a look-alike letter shows")
     return text
 
 

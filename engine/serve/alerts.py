@@ -14,6 +14,7 @@ tie between guides is refused at load time, not decided by file order.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -64,6 +65,28 @@ class Notification(_Strict):
     commonAnnotations: dict[str, str] = Field(default_factory=dict)  # noqa: N815
     externalURL: str = ""  # noqa: N815
     alerts: list[Alert] = Field(min_length=1, max_length=MAX_ALERTS)
+
+
+def duplicate_key(body: str | bytes) -> str | None:
+    """The first key an object of the JSON `body` holds twice (None when none does, or when
+    it is not JSON: the validation says why). Alertmanager never writes one; a payload that
+    does means one thing to the reader that keeps the first value and another to the reader
+    that keeps the last (a `node: -rf` before a `node: web-1`), so it is refused whole."""
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen and not found:
+                found.append(key)
+            seen.add(key)
+        return dict(items)
+
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except ValueError:
+        return None
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ What it does with a notification (`POST /api/v1/alerts`):
    with the operator's approval policy from mendflow.toml (`[policy] auto_approve`); a gate
    the policy does not cover waits for an approver (below);
 5. a `resolved` notification is recorded; with `on_resolved = "cancel"` the group's live run
-   is cancelled (its clean-up steps run): at once when this process drives it, else through
+   (unless another alert of the notification, routed to the same guide, still fires) is
+   cancelled (its clean-up steps run): at once when this process drives it, else through
    the store (`engine.serve.cancels`: a committed `cancel_asked` note that the process
    driving the run sees within `cancel_poll_s`). An operator's cancel of a run driven by
    another process goes the same way.
@@ -71,7 +72,7 @@ from engine.runtime.executor import LocalExecutor, new_run_id
 from engine.runtime.memory import build_context
 from engine.runtime.services import Executor, ExecutorFactory, Services, answers_for
 from engine.serve import cancels, views
-from engine.serve.alerts import Alert, Notification, Route, Router
+from engine.serve.alerts import Alert, Notification, Route, Router, duplicate_key
 from engine.serve.auth import Caller, Tokens
 from engine.serve.notify import Delivery, Notifier, NotifyConfig
 from engine.serve.resuming import ReplayRequest, ResumeRequest, check_resumable
@@ -187,12 +188,21 @@ def create_app(config: ServeConfig, services: Services, router: Router,
 
     async def _receive(request: Request) -> dict[str, Any]:
         body = await _limited_body(request, config.max_body_bytes)
+        twice = duplicate_key(body)
+        if twice is not None:
+            raise HTTPException(400, f"not an Alertmanager webhook (version 4): the key "
+                                     f"{twice[:60]!r} is in one object twice")
         try:
             note = Notification.model_validate_json(body)
         except ValidationError as exc:
             raise HTTPException(400, f"not an Alertmanager webhook (version 4): "
                                      f"{_first_error(exc)}") from None
-        results = [await _take(note, alert) for alert in note.alerts]
+        # the groups an alert of this notification still fires in: Alertmanager sends every
+        # alert of a group, and one that resolved (a flapping metric, anyone's) does not end
+        # the run the others still need
+        firing = {_group(note, route) for alert in note.alerts if alert.status == "firing"
+                  for route in (router.route(alert),) if route is not None}
+        results = [await _take(note, alert, firing) for alert in note.alerts]
         for result in results:
             metrics.alert_received(result["disposition"])
         return {"groupKey": note.groupKey, "alerts": results}
@@ -212,7 +222,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             log.warning("metrics: questions waiting not read: %s", exc.message)
         return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
-    async def _take(note: Notification, alert: Alert) -> dict[str, Any]:
+    async def _take(note: Notification, alert: Alert,
+                    firing: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
         route = router.route(alert)
         base = AlertRecord(received_at=datetime.now(UTC), group_key=note.groupKey,
                            alertname=alert.name, status=alert.status,
@@ -221,7 +232,11 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         if alert.status == "resolved":
             record = base.model_copy(update={"disposition": "resolved",
                                              "guide": str(route.guide) if route else None})
-            if route is not None and config.on_resolved == "cancel":
+            if route is not None and _group(note, route) in firing:
+                record = record.model_copy(update={
+                    "run_id": live.groups.get(_group(note, route)),
+                    "detail": "an alert of its group is still firing: its run goes on"})
+            elif route is not None and config.on_resolved == "cancel":
                 held = live.groups.get(_group(note, route), "")
                 starts.hurry(held)  # not yet started (the intake was busy): start it now
                 executor = live.executors.get(held)
@@ -232,12 +247,12 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                     record = await _cancel_elsewhere(_group(note, route), record)
             elif route is not None and _group(note, route) in live.groups:
                 record = record.model_copy(update={"run_id": live.groups[_group(note, route)]})
-            await intake.record_alert(record)
+            record = await _keep(record)
             if record.run_id:
                 await _note(record.run_id, "alert_resolved", record)
             return _said(record)
         if route is None:
-            await intake.record_alert(base)
+            base = await _keep(base)
             return _said(base)
         guide = str(route.guide)
         alert_data = {"labels": alert.labels, "annotations": alert.annotations,
@@ -247,7 +262,7 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         except MendflowError as exc:
             record = base.model_copy(update={"disposition": "refused", "guide": guide,
                                              "detail": exc.message})
-            await intake.record_alert(record)
+            record = await _keep(record)
             return _said(record)
         run_id = new_run_id()
         group = _group(note, route)
@@ -260,12 +275,12 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             record = base.model_copy(update={
                 "disposition": "refused", "guide": guide,
                 "detail": f"{config.max_runs_per_guide} runs of this guide are live"})
-            await intake.record_alert(record)
+            record = await _keep(record)
             return _said(record)
         if held != run_id:
             record = base.model_copy(update={"disposition": "deduped", "guide": guide,
                                              "run_id": held})
-            await intake.record_alert(record)
+            record = await _keep(record)
             await _note(held, "alert_repeated", record)
             return _said(record)
         try:
@@ -275,8 +290,16 @@ def create_app(config: ServeConfig, services: Services, router: Router,
             raise
         record = base.model_copy(update={"disposition": "started", "guide": guide,
                                          "run_id": run_id})
-        await intake.record_alert(record)
+        record = await _keep(record)
         return _said(record)
+
+    async def _keep(record: AlertRecord) -> AlertRecord:
+        """The alert's record, stored and answered with the data sources' secrets masked: a
+        label or annotation is written by whoever controls a metric, and may be one (the run's
+        context is masked the same way)."""
+        record = AlertRecord.model_validate(services.redact(record.model_dump()))
+        await intake.record_alert(record)
+        return record
 
     async def _cancel_elsewhere(group: str, record: AlertRecord) -> AlertRecord:
         """The group's run, driven by another process (or by none): its cancel noted in the

@@ -19,7 +19,7 @@ OK = [
     ("integer", "90"), ("integer", -3), ("number", "0.05"), ("number", "1e3"),
     ("boolean", "yes"), ("boolean", False),
     ("duration", "5m"), ("duration", "1h30m"), ("duration", "250ms"),
-    ("regex", "err(or)?|fail"), ("url", "https://example.org:8443/a?b=c"),
+    ("regex", "err(or)?|fail"), ("url", "https://example.org:8443/a?b=c"), ("url", "http://xn--80ak6aa92e.com/"),
     ("text", "it's broken; see\tthe\nlogs $(really)"),
 ]
 
@@ -53,6 +53,11 @@ REFUSED = [
     ("url", "http://user:pw@host/", "credentials"),
     ("url", "http:///nohost", "host"),
     ("url", "http://h/a b", "spaces"),
+    ("duration", "\uff15m", "duration"),  # fullwidth 5: Prometheus cannot read it
+    ("duration", "\u0665m", "duration"),  # Arabic-Indic 5
+    ("url", "https://good.org\\evil.com/", "backslash"),
+    ("url", "http://evil.com\\.good.org/", "backslash"),
+    ("url", "http://ex\u0430mple.org/", "not ASCII"),  # Cyrillic a
     ("text", "bell\x07", "control character"),
     ("text", "esc\x1b]0;title\x07", "control character"),
 ]
@@ -137,3 +142,42 @@ def test_a_bad_input_in_the_mapping_form_is_reported_at_its_own_line() -> None:
         parse_guide("---\ninputs:\n  cluster: prod-eu\n  replicas:\n    type: integer\n"
                     "    default: many\n---\n# T\n\n1. `ls`\n", path="g.md")
     assert info.value.location.line == 4
+
+
+def test_a_refused_value_that_is_a_configured_secret_is_masked_in_the_error(
+        tmp_path: Path) -> None:
+    # the error shows the value, escaped; an alert's label may be a data source's token, and
+    # the error reaches a terminal, a CI log or an alert's record
+    import asyncio
+
+    from engine.compile import compile_path
+    from engine.plugins import default_registry
+    from engine.runtime.executor import LocalExecutor
+    from engine.runtime.services import Services
+    from engine.settings import Settings
+    from engine.store import open_store
+
+    secret = "Tk9QzSecretVal"
+    guide = tmp_path / "g.md"
+    guide.write_text("---\ninputs:\n  - name: node\n    type: name\n---\n# T\n\n"
+                     "1. `uptime`\n")
+    plan = compile_path(guide)
+
+    async def go() -> str:
+        store = open_store(tmp_path / "s.sqlite3")
+        await store.open()
+        try:
+            services = Services(store=store, registry=default_registry(),
+                                settings=Settings(data_dir=tmp_path / "data"),
+                                redact=lambda v: v.replace(secret, "***")
+                                if isinstance(v, str) else v)
+            with pytest.raises(InputError) as info:
+                await LocalExecutor(services).start(plan, guide_path="g.md",
+                                                    alert={"labels": {"node": f"{secret} x"}})
+            return str(info.value)
+        finally:
+            await store.close()
+
+    said = asyncio.run(go())
+    assert "input node=" in said and "not a valid name" in said
+    assert secret not in said and "***" in said

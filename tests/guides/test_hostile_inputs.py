@@ -115,3 +115,25 @@ def test_a_hostile_alert_label_is_refused_before_any_step_by_the_cli(tmp_path: P
     assert "input scratch_dir='-delete' (from the alert's label scratch_dir)" in said
     assert "starts with '-'" in said and "Traceback" not in said
     assert _fingerprint(canary) == before
+
+
+@pytest.mark.parametrize(("payload", "said"), [
+    # the first value was the option, the last one a name: which counts depends on the reader
+    ('{"labels": {"alertname": "ScratchDirectoryFull", "scratch_dir": "-delete", '
+     '"scratch_dir": "/var/tmp/scratch"}}', "the key 'scratch_dir' twice"),
+    ('{"alerts": [{"labels": {"scratch_dir": "/var/tmp/scratch"}}], '
+     '"alerts": [{"labels": {"scratch_dir": "-delete"}}]}', "the key 'alerts' twice"),
+    ('{"labels": {"alertname": "ScratchDirectoryFull", "older_than_days": NaN}}',
+     "NaN is not a JSON value"),
+])
+def test_an_alert_file_that_is_not_strict_json_is_refused_by_the_cli(
+        tmp_path: Path, payload: str, said: str) -> None:
+    alert = tmp_path / "alert.json"
+    alert.write_text(payload)
+    cleanup = ROOT / "guides" / "sre" / "scratch-dir-cleanup.md"
+    proc = mendflow(tmp_path / "data", "run", str(cleanup), "--alert", str(alert),
+                    "--dry-run")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert said in out and "Traceback" not in out
+    assert not (tmp_path / "data" / "mendflow.sqlite3").exists() or "run " not in proc.stdout
