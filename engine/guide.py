@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from engine.errors import GuideError
-from engine.markup import as_markdown
+from engine.markup import as_markdown, outside_fences
 from engine.plan import InputSpec, Span, Trigger
 from engine.policy import PolicySettings
 from engine.stepsettings import StepSettings, parse_tag_settings
@@ -616,21 +616,10 @@ def _outside_fences(body: str, opener: re.Pattern[str],
     """`body` with each line that `opener` matches outside a fenced block handed to `rewrite`
     (the lines, its index, the match), which edits the lines in place, line for line, and
     returns the index of the last line it took."""
-    lines = body.split("\n")
-    fence = ""
-    i = 0
-    while i < len(lines):
-        ln = lines[i]
-        fenced = _FENCE_OPEN.match(ln)
-        if fence:
-            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
-                fence = ""
-        elif fenced:
-            fence = fenced.group(1)
-        elif m := opener.match(ln):
-            i = rewrite(lines, i, m)
-        i += 1
-    return "\n".join(lines)
+    def visit(lines: list[str], i: int) -> int | None:
+        m = opener.match(lines[i])
+        return rewrite(lines, i, m) if m else None
+    return "\n".join(outside_fences(body.split("\n"), visit))
 
 
 def _dedent_admonitions(body: str) -> str:
@@ -690,48 +679,36 @@ def _myst_directives(body: str) -> str:
     the fenced block of its language (its options blank), an admonition directive a
     `:::name title` ... `:::` admonition, a `{mermaid}` one a mermaid block. Other directives
     are left as they are."""
-    lines = body.split("\n")
-    fence = ""
-    i = 0
-    while i < len(lines):
-        ln = lines[i]
-        m = _MYST_OPEN.match(ln)
-        opener = _FENCE_OPEN.match(ln)
-        if fence:
-            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
-                fence = ""
-        elif m and (name := m.group(3).lower()) in (_MYST_CODE | _MYST_ADMONITIONS |
-                                                     {"mermaid"}):
-            indent, mark = m.group(1), m.group(2)
-            close = next((j for j in range(i + 1, len(lines))
-                          if lines[j].startswith(indent) and lines[j].strip() == mark), None)
-            if close is None and mark[0] != ":":
-                close = next((j for j in range(i + 1, len(lines)) if lines[j].startswith(
-                    indent) and re.fullmatch(rf"{re.escape(mark[0])}{{{len(mark)},}}",
-                                             lines[j].strip())), None)
-            if close is None:
-                i += 1
-                continue
-            j = i + 1
-            while j < close and _MYST_OPTION.match(lines[j]):
-                lines[j] = ""
-                j += 1
-            if name in _MYST_ADMONITIONS:
-                colons = ":" * max(3, len(mark))
-                lines[i] = f"{indent}{colons}{name} {m.group(4)}".rstrip()
-                lines[close] = f"{indent}{colons}"
-                i += 1  # its body is the guide's prose and blocks
-                continue
-            lang = "mermaid" if name == "mermaid" else m.group(4).split()[0].lower() \
-                if m.group(4) else ""
-            fence_mark = mark if mark[0] != ":" else "```"
-            lines[i] = f"{indent}{fence_mark}{lang}"
-            lines[close] = f"{indent}{fence_mark}"
-            i = close
-        elif opener:
-            fence = opener.group(1)
-        i += 1
-    return "\n".join(lines)
+    def rewrite(lines: list[str], i: int) -> int | None:
+        m = _MYST_OPEN.match(lines[i])
+        if not m or (name := m.group(3).lower()) not in (_MYST_CODE | _MYST_ADMONITIONS |
+                                                           {"mermaid"}):
+            return None
+        indent, mark = m.group(1), m.group(2)
+        close = next((j for j in range(i + 1, len(lines))
+                      if lines[j].startswith(indent) and lines[j].strip() == mark), None)
+        if close is None and mark[0] != ":":
+            close = next((j for j in range(i + 1, len(lines)) if lines[j].startswith(
+                indent) and re.fullmatch(rf"{re.escape(mark[0])}{{{len(mark)},}}",
+                                         lines[j].strip())), None)
+        if close is None:
+            return i  # unclosed: left as it is, and not read as a fence's opener
+        j = i + 1
+        while j < close and _MYST_OPTION.match(lines[j]):
+            lines[j] = ""
+            j += 1
+        if name in _MYST_ADMONITIONS:
+            colons = ":" * max(3, len(mark))
+            lines[i] = f"{indent}{colons}{name} {m.group(4)}".rstrip()
+            lines[close] = f"{indent}{colons}"
+            return i  # its body is the guide's prose and blocks
+        lang = "mermaid" if name == "mermaid" else m.group(4).split()[0].lower() \
+            if m.group(4) else ""
+        fence_mark = mark if mark[0] != ":" else "```"
+        lines[i] = f"{indent}{fence_mark}{lang}"
+        lines[close] = f"{indent}{fence_mark}"
+        return close
+    return "\n".join(outside_fences(body.split("\n"), rewrite))
 
 
 _ITEM_LINE = re.compile(r"^( {0,3})(?:\d{1,9}[.)]|[-*+])( {1,4})\S")

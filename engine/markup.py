@@ -20,9 +20,30 @@ Fenced code blocks are never rewritten.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from html import unescape
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+
+
+def outside_fences(lines: list[str], visit: Callable[[list[str], int], int | None]) -> list[str]:
+    """`lines` with each line outside a fenced block handed to `visit` (the lines, its index),
+    which may rewrite lines in place, line for line, and returns the index of the last line
+    it took, or None when it took none (the line may then open a fence). The one walk over a
+    guide's fences that every rewrite of another notation shares."""
+    fence = ""
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if fence:
+            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
+                fence = ""
+        elif (taken := visit(lines, i)) is not None:
+            i = taken
+        elif opened := _FENCE.match(ln):
+            fence = opened.group(1)
+        i += 1
+    return lines
 
 # -- Jira / Confluence wiki markup -----------------------------------------------------------
 
@@ -150,18 +171,14 @@ _ADOC_HEADING = re.compile(r"^(={1,6})\s+(\S.*)$")
 
 def _is_asciidoc(lines: list[str]) -> bool:
     """Whether an AsciiDoc listing block sits outside the Markdown fences."""
-    fence = ""
-    for i, ln in enumerate(lines[:-1]):
-        opener = _FENCE.match(ln)
-        if fence:
-            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
-                fence = ""
-        elif opener:
-            fence = opener.group(1)
-        elif _ADOC_ATTRS.match(ln) and (m := _ADOC_DELIM.match(lines[i + 1])) and \
-                m.group(1)[0] == "-":
-            return True
-    return False
+    found: list[int] = []
+
+    def listing(lines: list[str], i: int) -> None:
+        if i + 1 < len(lines) and _ADOC_ATTRS.match(lines[i]) and \
+                (m := _ADOC_DELIM.match(lines[i + 1])) and m.group(1)[0] == "-":
+            found.append(i)
+    outside_fences(list(lines), listing)
+    return bool(found)
 
 
 def _asciidoc(lines: list[str]) -> list[str]:
@@ -169,37 +186,30 @@ def _asciidoc(lines: list[str]) -> list[str]:
     the attribute line blank and its language the fence's (a literal block is "text"), and each
     `== Title` line a heading, line for line. A block must be closed by its own delimiter; a
     bare `----` is Markdown's rule."""
-    out = list(lines)
-    fence = ""
-    i = 0
-    while i < len(out):
+    def rewrite(out: list[str], i: int) -> int | None:
         ln = out[i]
-        opener = _FENCE.match(ln)
-        if fence:
-            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
-                fence = ""
-        elif opener:
-            fence = opener.group(1)
-        elif (attrs := _ADOC_ATTRS.match(ln)) or _ADOC_DELIM.match(ln):
+        if (attrs := _ADOC_ATTRS.match(ln)) or _ADOC_DELIM.match(ln):
             at = i + 1 if attrs else i
             delim = _ADOC_DELIM.match(out[at]) if at < len(out) else None
             close = None
             if delim is not None and (attrs or delim.group(1)[0] == "."):
                 close = next((j for j in range(at + 1, len(out))
                               if out[j].strip() == delim.group(1)), None)
-            if delim is not None and close is not None:
-                lang = "text" if delim.group(1)[0] == "." else \
-                    (attrs.group(1) or "").lower() if attrs else ""
-                tick = "`" * max(3, 1 + max((len(r) for x in out[at + 1:close]
-                                             for r in re.findall(r"`+", x)), default=0))
-                if attrs:
-                    out[i] = ""
-                out[at], out[close] = f"{tick}{lang}", tick
-                i = close
-        elif heading := _ADOC_HEADING.match(ln):
+            if delim is None or close is None:
+                return None
+            lang = "text" if delim.group(1)[0] == "." else \
+                (attrs.group(1) or "").lower() if attrs else ""
+            tick = "`" * max(3, 1 + max((len(r) for x in out[at + 1:close]
+                                         for r in re.findall(r"`+", x)), default=0))
+            if attrs:
+                out[i] = ""
+            out[at], out[close] = f"{tick}{lang}", tick
+            return close
+        if heading := _ADOC_HEADING.match(ln):
             out[i] = f"{'#' * len(heading.group(1))} {heading.group(2)}"
-        i += 1
-    return out
+            return i
+        return None
+    return outside_fences(list(lines), rewrite)
 
 
 # -- reStructuredText directives pasted into Markdown ----------------------------------------
@@ -217,50 +227,39 @@ def _rst(lines: list[str]) -> list[str]:
     """Each code or admonition directive with its body: the directive line a fence (```` ```bash
     ````) or a `:::warning` opener, its options blank, its body dedented, and the blank line
     after the body the closer (the body running to the end, the end closes it)."""
-    out = list(lines)
-    fence = ""
-    i = 0
-    while i < len(out):
-        ln = out[i]
-        opener = _FENCE.match(ln)
-        m = _RST_DIRECTIVE.match(ln)
-        if fence:
-            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
-                fence = ""
-        elif opener:
-            fence = opener.group(1)
-        elif m and m.group(2).lower() in _RST_CODE | _RST_ADMONITIONS:
-            name, base = m.group(2).lower(), len(m.group(1))
-            j = i + 1
-            while j < len(out) and _RST_OPTION.match(out[j]):
-                out[j] = ""
-                j += 1
-            end = j
-            for k in range(j, len(out)):  # the body: indented deeper, blank lines within
-                if out[k].strip() and len(out[k]) - len(out[k].lstrip()) <= base:
-                    break
-                end = k + 1
-            while end > j and not out[end - 1].strip():
-                end -= 1
-            inner = [out[k] for k in range(j, end) if out[k].strip()]
-            if not inner:
-                i += 1
-                continue
-            cut = min(len(x) - len(x.lstrip()) for x in inner)
-            for k in range(j, end):
-                out[k] = out[k][cut:] if out[k].strip() else ""
-            if name in _RST_CODE:
-                tick = "`" * max(3, 1 + max((len(r) for x in inner
-                                             for r in re.findall(r"`+", x)), default=0))
-                out[i] = f"{tick}{m.group(3).lower()}"
-            else:
-                tick = ":::"
-                out[i] = f":::{name}"
-            if end < len(out):  # the blank line after the body (end is one, or the end)
-                out[end] = tick
-            i = end
-        i += 1
-    return out
+    def rewrite(out: list[str], i: int) -> int | None:
+        m = _RST_DIRECTIVE.match(out[i])
+        if not m or m.group(2).lower() not in _RST_CODE | _RST_ADMONITIONS:
+            return None
+        name, base = m.group(2).lower(), len(m.group(1))
+        j = i + 1
+        while j < len(out) and _RST_OPTION.match(out[j]):
+            out[j] = ""
+            j += 1
+        end = j
+        for k in range(j, len(out)):  # the body: indented deeper, blank lines within
+            if out[k].strip() and len(out[k]) - len(out[k].lstrip()) <= base:
+                break
+            end = k + 1
+        while end > j and not out[end - 1].strip():
+            end -= 1
+        inner = [out[k] for k in range(j, end) if out[k].strip()]
+        if not inner:
+            return None
+        cut = min(len(x) - len(x.lstrip()) for x in inner)
+        for k in range(j, end):
+            out[k] = out[k][cut:] if out[k].strip() else ""
+        if name in _RST_CODE:
+            tick = "`" * max(3, 1 + max((len(r) for x in inner
+                                         for r in re.findall(r"`+", x)), default=0))
+            out[i] = f"{tick}{m.group(3).lower()}"
+        else:
+            tick = ":::"
+            out[i] = f":::{name}"
+        if end < len(out):  # the blank line after the body (end is one, or the end)
+            out[end] = tick
+        return end
+    return outside_fences(list(lines), rewrite)
 
 
 # -- HTML lists and paragraphs ----------------------------------------------------------------
@@ -318,28 +317,16 @@ def _html_list(lines: list[str], start: int) -> list[str] | None:
 
 
 def _html(lines: list[str]) -> list[str]:
-    out: list[str] = []
-    i = 0
-    fence = ""
-    while i < len(lines):
-        ln = lines[i]
-        opener = _FENCE.match(ln)
-        if fence:
-            if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
-                fence = ""
-        elif opener:
-            fence = opener.group(1)
-        elif _LIST_OPEN.match(ln) and (as_md := _html_list(lines, i)) is not None:
-            out.extend(as_md)
-            i += len(as_md)
-            continue
-        elif (p := _PARA.match(ln)) is not None and "<p" not in p.group(1).lower():
-            out.append(_html_inline(p.group(1)))
-            i += 1
-            continue
-        out.append(ln)
-        i += 1
-    return out
+    def rewrite(out: list[str], i: int) -> int | None:
+        ln = out[i]
+        if _LIST_OPEN.match(ln) and (as_md := _html_list(out, i)) is not None:
+            out[i:i + len(as_md)] = as_md
+            return i + len(as_md) - 1
+        if (p := _PARA.match(ln)) is not None and "<p" not in p.group(1).lower():
+            out[i] = _html_inline(p.group(1))
+            return i
+        return None
+    return outside_fences(list(lines), rewrite)
 
 
 def as_markdown(body: str) -> str:

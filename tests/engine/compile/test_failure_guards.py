@@ -4,17 +4,11 @@ out) go on as before."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from engine.plan import Plan, StepKind
-from engine.plugins import default_registry
-from engine.runtime.executor import LocalExecutor
-from engine.runtime.services import Services
-from engine.settings import Settings
-from engine.store import open_store
-from engine.store.base import RunRecord
 from tests.support.compiling import compile_text, guards_of, step_running
+from tests.support.running import run_locally
 
 GUIDE = """# Disk full on the database host
 
@@ -86,15 +80,5 @@ def test_a_compiled_failure_path_runs_when_the_command_fails(tmp_path: Path) -> 
     plan = compile_guide(parse_guide(guide, path="g.md"))
     assert all(e.condition is None for e in plan.edges if e.on == "failure")
 
-    async def go() -> RunRecord:
-        store = open_store(tmp_path / "s.sqlite3")
-        await store.open()
-        try:
-            ex = LocalExecutor(Services(store=store, registry=default_registry(),
-                                        settings=Settings(data_dir=tmp_path)))
-            return await ex.start(plan, guide_path="g.md")
-        finally:
-            await store.close()
-
-    record = asyncio.run(go())
+    record = run_locally(plan, tmp_path)
     assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason

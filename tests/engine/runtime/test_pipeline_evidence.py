@@ -5,19 +5,14 @@ and "If nothing is returned, no action is needed" ended the run `no_action`."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from engine.compile import compile_guide
 from engine.guide import parse_guide
-from engine.plugins import default_registry
-from engine.runtime.executor import LocalExecutor
-from engine.runtime.services import Services
-from engine.settings import Settings
-from engine.store import open_store
 from engine.store.base import RunRecord
+from tests.support.running import run_locally
 
 GUIDE = """# Errors on the API
 
@@ -35,17 +30,7 @@ GUIDE = """# Errors on the API
 
 def _run(tmp_path: Path, feed: str) -> RunRecord:
     plan = compile_guide(parse_guide(GUIDE.format(feed=feed), path="g.md"))
-
-    async def go() -> RunRecord:
-        store = open_store(tmp_path / "s.sqlite3")
-        await store.open()
-        try:
-            ex = LocalExecutor(Services(store=store, registry=default_registry(),
-                                        settings=Settings(data_dir=tmp_path)))
-            return await ex.start(plan, guide_path="g.md")
-        finally:
-            await store.close()
-    return asyncio.run(go())
+    return run_locally(plan, tmp_path)
 
 
 def test_a_log_that_could_not_be_read_is_no_evidence_of_health(tmp_path: Path) -> None:
