@@ -31,6 +31,7 @@ from engine.cli._app import (
 from engine.cli.guides import _fresh_llm_plan, _llm_setup, _load_plan
 from engine.cli.live import _LiveView, _TerminalPrompt
 from engine.errors import ExitCode, InputError, MendflowError
+from engine.files import DuplicateKey, NotJsonConstant, loads_strict
 from engine.settings import Settings
 
 T = TypeVar("T")
@@ -63,40 +64,30 @@ def _parse_inputs(pairs: list[str]) -> dict[str, str]:
     return inputs
 
 
-class _NotJson(ValueError):
-    """`NaN` and `Infinity`, which Python's reader takes and JSON has not (Alertmanager never
-    writes them; a label `NaN` became the name 'nan')."""
-
-
-def _not_json(constant: str) -> Any:
-    raise _NotJson(constant)
-
-
 def _load_alert(path: Path | None) -> dict[str, Any] | None:
-    """An Alertmanager alert (or a webhook payload: its first alert), as a JSON object.
-    Labels and annotations are checked when the run's context is built."""
+    """An Alertmanager alert (or a webhook payload: its first alert), as a JSON object read
+    strictly (`loads_strict`: a key twice, `NaN`). Labels and annotations are checked when the
+    run's context is built."""
     if path is None:
         return None
+    hint = "Pass an Alertmanager alert or webhook payload"
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_not_json)
+        data = loads_strict(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise InputError("no such alert file", file=str(path)) from None
-    except _NotJson as exc:
+    except NotJsonConstant as exc:
         raise InputError(f"alert is not JSON: {exc} is not a JSON value", file=str(path),
-                         hint="Pass an Alertmanager alert or webhook payload") from None
+                         hint=hint) from None
+    except DuplicateKey as exc:
+        raise InputError(f"the alert's JSON has the key {exc.key[:60]!r} twice in one "
+                         "object: which value counts would depend on the reader",
+                         file=str(path), hint=hint) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"alert is not UTF-8 JSON (byte {exc.start})", file=str(path),
-                         hint="Pass an Alertmanager alert or webhook payload") from None
+                         hint=hint) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"alert is not JSON: {exc.msg}", file=str(path), line=exc.lineno,
-                         hint="Pass an Alertmanager alert or webhook payload") from None
-    from engine.serve.alerts import duplicate_key
-
-    twice = duplicate_key(path.read_bytes())
-    if twice is not None:
-        raise InputError(f"the alert's JSON has the key {twice[:60]!r} twice in one "
-                         "object: which value counts would depend on the reader",
-                         file=str(path), hint="Pass an Alertmanager alert or webhook payload")
+                         hint=hint) from None
     if isinstance(data, dict) and "alerts" in data:
         alerts = data["alerts"]
         if not isinstance(alerts, list) or not alerts:

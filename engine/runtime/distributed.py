@@ -84,7 +84,7 @@ from typing import Any, NamedTuple, Protocol
 
 from engine import logs, metrics
 from engine import scheduler as sched
-from engine.errors import MendflowError, RunNotFound, StoreError
+from engine.errors import RunNotFound, StoreError
 from engine.interaction import Interaction, NeedsAnswer
 from engine.learn.record import learn_safely
 from engine.plan import Plan, Step
@@ -314,11 +314,8 @@ class DistributedRunner:
         run's options (the starter's answers, approvals, approval policy and LLM judge:
         `MENDFLOW_LLM`'s provider:model, each worker's own environment holding the endpoint
         and key) are saved with it: a worker anywhere answers as the starter would."""
-        try:
-            context = build_context(plan, run_id=run_id, inputs=inputs or {}, alert=alert)
-        except MendflowError as exc:  # it shows the value: a label may be a secret
-            exc.message = str(self.redact(exc.message))
-            raise
+        context = build_context(plan, run_id=run_id, inputs=inputs or {}, alert=alert,
+                                redact=self.redact)
         plan_hash = await self.store.save_plan(plan)
         self._plans[plan_hash] = plan
         now = datetime.now(UTC)

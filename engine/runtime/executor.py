@@ -31,7 +31,6 @@ from typing import Any
 
 from engine import logs, metrics
 from engine import scheduler as sched
-from engine.errors import MendflowError
 from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.learn.record import learn_safely
 from engine.plan import Plan, Step, StepKind
@@ -157,11 +156,8 @@ class LocalExecutor:
         drives it when the intake lets it (`engine.serve.starts`)."""
         writer = store or self.store
         run_id = run_id or new_run_id()
-        try:
-            context = build_context(plan, run_id=run_id, inputs=inputs or {}, alert=alert)
-        except MendflowError as exc:  # it shows the value: a label may be a secret
-            exc.message = str(self.redact(exc.message))
-            raise
+        context = build_context(plan, run_id=run_id, inputs=inputs or {}, alert=alert,
+                                redact=self.redact)
         plan_hash = await writer.save_plan(plan)
         now = datetime.now(UTC)
         state = sched.initial_state(plan, seed=run_id)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from engine import placement, values
-from engine.errors import InputError, PlanError
+from engine.errors import InputError, MendflowError, PlanError
 from engine.plan import InputSpec, Plan
 from engine.store.base import MemoryEntry
 
@@ -71,8 +71,20 @@ class Memory:
 
 
 def build_context(plan: Plan, *, run_id: str, inputs: Mapping[str, str],
-                  alert: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The read-only part of memory: typed inputs (defaults applied), the alert, the run."""
+                  alert: Mapping[str, Any] | None,
+                  redact: Callable[[str], Any] | None = None) -> dict[str, Any]:
+    """The read-only part of memory: typed inputs (defaults applied), the alert, the run.
+    An input's error shows its value, and a label may be a secret: `redact` masks it."""
+    try:
+        return _context(plan, run_id=run_id, inputs=inputs, alert=alert)
+    except MendflowError as exc:
+        if redact is not None:
+            exc.message = str(redact(exc.message))
+        raise
+
+
+def _context(plan: Plan, *, run_id: str, inputs: Mapping[str, str],
+             alert: Mapping[str, Any] | None) -> dict[str, Any]:
     misplaced = placement.problems(plan)
     if misplaced:
         first = misplaced[0]

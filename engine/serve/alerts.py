@@ -14,7 +14,6 @@ tie between guides is refused at load time, not decided by file order.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import InputError
+from engine.files import DuplicateKey, loads_strict
 from engine.plan import Plan, Trigger
 
 MAX_ALERTS = 1_000
@@ -71,22 +71,14 @@ def duplicate_key(body: str | bytes) -> str | None:
     """The first key an object of the JSON `body` holds twice (None when none does, or when
     it is not JSON: the validation says why). Alertmanager never writes one; a payload that
     does means one thing to the reader that keeps the first value and another to the reader
-    that keeps the last (a `node: -rf` before a `node: web-1`), so it is refused whole."""
-    found: list[str] = []
-
-    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
-        seen: set[str] = set()
-        for key, _ in items:
-            if key in seen and not found:
-                found.append(key)
-            seen.add(key)
-        return dict(items)
-
+    that keeps the last, so it is refused whole."""
     try:
-        json.loads(body, object_pairs_hook=pairs)
+        loads_strict(body)
+    except DuplicateKey as twice:
+        return twice.key
     except ValueError:
         return None
-    return found[0] if found else None
+    return None
 
 
 @dataclass(frozen=True)

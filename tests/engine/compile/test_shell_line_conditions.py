@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from tests.support.compiling import compile_text
 
+GUIDE = ("# Errors\n\n## Diagnosis\n\n1. Look for errors in the log:\n\n   ```\n"
+         "   grep -i error /var/log/app.log 2>/dev/null | tail -5\n   ```\n\n   {sentence}\n")
+
 
 def test_a_condition_on_a_bash_lines_output_is_an_expression():
-    plan = compile_text(
-        "# Errors\n\n## Diagnosis\n\n1. Look for errors in the log:\n\n   ```\n"
-        "   grep -i error /var/log/app.log 2>/dev/null | tail -5\n   ```\n\n"
-        "   If nothing is returned, no action is needed. Otherwise, escalate to the API team.\n")
+    plan = compile_text(GUIDE.format(sentence="If nothing is returned, no action is needed. "
+                                              "Otherwise, escalate to the API team."))
     (look,) = [s for s in plan.steps if s.plugin == "bash"]
     conditions = [e.condition for e in plan.edges if e.condition is not None]
     assert conditions and all(c.expr is not None and f'steps["{look.id}"].stdout' in c.expr
@@ -20,10 +21,7 @@ def test_a_condition_on_a_bash_lines_output_is_an_expression():
 
 
 def test_a_bash_lines_failure_is_its_failure_edge():
-    plan = compile_text(
-        "# Errors\n\n## Diagnosis\n\n1. Look for errors in the log:\n\n   ```\n"
-        "   grep -i error /var/log/app.log 2>/dev/null | tail -5\n   ```\n\n"
-        "   If this command fails, escalate to the API team.\n")
+    plan = compile_text(GUIDE.format(sentence="If this command fails, escalate to the API team."))
     (look,) = [s for s in plan.steps if s.plugin == "bash"]
     failing = [e for e in plan.edges if e.source == look.id and e.on == "failure"]
     assert failing and plan.step(failing[0].target).outcome == "escalate"
