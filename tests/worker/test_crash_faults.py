@@ -34,6 +34,12 @@ from tests.worker.conftest import ROOT, SPAN, Workers, end, make_plan, wait_all
 TRIALS = 10
 EFFECT_AT_S = 0.3
 STEP_S = 0.8
+# A step's time limit, which with the lease grace sets how soon a dead worker's claim lapses.
+# It leaves the step 1.7 s beyond its 0.8 s of work: a worker started just after a kill opens
+# its database pool and imports its plugins inside the first step's time, and under the full
+# suite's load that took more than the 0.4 s a 1.2 s limit left (the gated `keyed` step then
+# timed out and, rightly, was not tried again).
+TIMEOUT_S = 2.5
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +56,7 @@ def quick_workers(worker_env: dict[str, str], tmp_path: Path) -> Any:
 def _plan(queue: str) -> Any:
     def step(id: str, plugin: str, **kw: Any) -> Step:
         return Step(id=id, title=id, kind=kw.pop("kind", "command"), plugin=plugin,
-                    params={"sleep_s": STEP_S, **kw.pop("params", {})}, timeout_s=1.2,
+                    params={"sleep_s": STEP_S, **kw.pop("params", {})}, timeout_s=TIMEOUT_S,
                     queue=queue, source=SPAN, **kw)
 
     steps = [step("start", "probe", kind="query", params={"sleep_s": 0}),
