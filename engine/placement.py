@@ -349,6 +349,12 @@ _HINTS: dict[Sink, str] = {
 }
 
 
+def step_inputs(step: Step) -> set[str]:
+    """The names of the inputs a step's parameters read."""
+    return {ref for _, text, _ in param_sinks(step.plugin, step.params) if is_template(text)
+            for ref in _input_refs(text)}
+
+
 def _input_refs(text: str) -> set[str]:
     try:
         refs = references(text)

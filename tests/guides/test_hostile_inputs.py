@@ -117,6 +117,26 @@ def test_a_hostile_alert_label_is_refused_before_any_step_by_the_cli(tmp_path: P
     assert _fingerprint(canary) == before
 
 
+@pytest.mark.parametrize("where", ["/etc", "/var/tmp/../../etc", "LINK"])
+def test_an_alert_cannot_point_the_shipped_cleanup_outside_its_roots(
+        tmp_path: Path, where: str) -> None:
+    # The label is a well-formed path; the guide's roots say where its deletion may act, and
+    # a link under a root to somewhere else resolves outside it.
+    if where == "LINK":
+        (tmp_path / "link").symlink_to("/etc")
+        where = str(tmp_path / "link")
+    alert = tmp_path / "alert.json"
+    alert.write_text(json.dumps({"labels": {"alertname": "ScratchDirectoryFull",
+                                            "scratch_dir": where}}))
+    cleanup = ROOT / "guides" / "sre" / "scratch-dir-cleanup.md"
+    proc = mendflow(tmp_path / "data", "run", str(cleanup), "--alert", str(alert),
+                    "--dry-run")
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 2, said
+    assert "it resolves to '/etc', outside '/tmp' and '/var/tmp' and '/srv/scratch'" in said
+    assert "Traceback" not in said
+
+
 @pytest.mark.parametrize(("payload", "said"), [
     # the first value was the option, the last one a name: which counts depends on the reader
     ('{"labels": {"alertname": "ScratchDirectoryFull", "scratch_dir": "-delete", '

@@ -13,6 +13,7 @@ from engine.compile.lint.base import (
     rule,
 )
 from engine.guide import Element
+from engine.placement import step_inputs
 
 # -- 3. data flow ---------------------------------------------------------------------------
 
@@ -135,3 +136,26 @@ def exported_unused(ctx: Context) -> Iterator[tuple[str, Element | int, str, str
             yield ("MF303", cmd.line, f"'{name}' is exported but no later command uses "
                    f"${name}",
                    f"Use ${name} in the commands that need it, or drop the export")
+
+
+@rule(("MF304", "data_flow", "warning",
+        "A `path` input with no `roots` reaches a command that changes the world."))
+def unconfined_path_changed(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    """`find "$SCRATCH_DIR" -mtime +7 -delete` with `scratch_dir` a `path` and no `roots`:
+    the value is typed (no option, no `..`), but an alert's label, written by whoever controls
+    a metric, can still point the deletion at `/etc`. An approval is asked, but a person at
+    3 a.m. approves the step the guide meant. Roots say where the guide may act."""
+    plan = ctx.plan
+    if plan is None:
+        return
+    unconfined = {i.name for i in plan.inputs if i.type == "path" and not i.roots}
+    if not unconfined:
+        return
+    for step in plan.steps:
+        if step.mutating:
+            for name in sorted(step_inputs(step) & unconfined):
+                yield ("MF304", step.source.start, f"step '{step.id}' changes what the path "
+                       f"input '{name}' names, and '{name}' has no roots: a value from an "
+                       "alert could point it anywhere",
+                       f"Declare where it may point: `roots: [/var/tmp]` on input '{name}' "
+                       "in the front matter")

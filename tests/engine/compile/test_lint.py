@@ -89,6 +89,18 @@ CASES = [
      [12],
      runbook("1. Look for errors:\n\n   ```bash\n   grep error /var/log/app.log\n"
              "   ```\n\n   If nothing is returned, no action is needed.")),
+    ("MF304",  # a path input with no roots reaches a deletion: an alert could aim it anywhere
+     "---\ninputs:\n  - name: dir\n    type: path\n---\n"
+     + runbook("1. Clean up:\n\n   ```bash\n   find \"$DIR\" -mtime +7 -delete\n   ```"),
+     [17],
+     "---\ninputs:\n  - name: dir\n    type: path\n    roots: [/var/tmp]\n---\n"
+     + runbook("1. Clean up:\n\n   ```bash\n   find \"$DIR\" -mtime +7 -delete\n   ```")),
+    ("MF304",  # read-only use of an unconfined path is not flagged
+     "---\ninputs:\n  - name: dir\n    type: path\n---\n"
+     + runbook("1. Clean up:\n\n   ```bash\n   rm -r \"$DIR\"\n   ```"),
+     [17],
+     "---\ninputs:\n  - name: dir\n    type: path\n---\n"
+     + runbook("1. Size:\n\n   ```bash\n   du -sm \"$DIR\"\n   ```")),
     ("MF204",
      "# A\n\n## Meaning\n\nx\n\n## Mitigation\n\nRestart; the alert clears.\n\n## Diagnosis\n\n"
      "Run `kubectl get pods`.\n",
