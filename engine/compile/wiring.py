@@ -37,6 +37,11 @@ _PARALLEL_KINDS = (StepKind.COMMAND, StepKind.QUERY)
 # Plugins whose steps leave `stdout` and `exit_code` in memory: a condition on what the
 # command printed ("If nothing is returned") reads them (a shell line run by bash too).
 _OUTPUT_PLUGINS = frozenset({"shell", "bash"})
+# "If step 2 fails, escalate": a guard on a numbered step's failure (its number, as the list
+# or the guide's "Step N" headings give it).
+_STEP_N_FAILS = re.compile(
+    r"\bsteps?\s+#?(\d{1,3})\s+(?:fails|failed|returns an error|errors(?: out)?|"
+    r"(?:does not|doesn't|did not|didn't) succeed|exits? (?:with an error|non-?zero))\b", re.I)
 
 
 def _loose(anchor: str) -> str:
@@ -294,6 +299,11 @@ class Wiring:
         step = prev.id if prev is not None and prev.plugin in _OUTPUT_PLUGINS else None
         kind, expr = derive_condition(node.guard.text, step) if not node.synthetic else \
             ("expr", None)
+        if not node.synthetic and _STEP_N_FAILS.search(node.guard.text):
+            # "If step 2 fails" right after step 2 is its failure edge; about another step,
+            # a person's question (never a reading of what the step before printed)
+            kind, expr = ("failure", None) if prev is not None and \
+                self._names_failure_of(node, prev) else ("expr", None)
         else_cond = Condition(text=node.else_text or f"Otherwise (not: {node.guard.text})",
                               expr=negate(expr))
         if kind == "failure" and prev is not None and Pending(prev.id) in frontier:
@@ -316,6 +326,24 @@ class Wiring:
         then_front = self.seq(node.then, [branch])
         self._depth -= 1
         return then_front, [other, *beside]
+
+    def _names_failure_of(self, node: IfNode, prev: Action) -> bool:
+        """Whether the guard is "If step N fails" and step N is where `prev` comes from.
+        Another step's failure (one run earlier, whose failure ended its own branch) stays a
+        person's question."""
+        m = _STEP_N_FAILS.search(node.guard.text)
+        if m is None:
+            return False
+        ref = JumpNode(ref=JumpRef(kind="step", value=m.group(1), sentence=node.guard.text),
+                       span=node.span, pos=node.pos)
+        try:
+            at = self._target_pos(ref)
+        except ValidationError:  # no such step: the guard stays a question
+            return False
+        target = self.guide.elements[at]
+        if target.kind == "heading":  # "## Step 2 - Restart": the steps under it
+            return self.guide.elements[prev.pos].section == at
+        return at <= prev.pos <= self._subtree_end(at)
 
     def end(self, outcome: str, title: str | None = None, text: str = "",
             span: Span | None = None) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine.plan import Plan, StepKind
 from tests.support.compiling import compile_text, guards_of, step_running
 from tests.support.running import run_locally
@@ -82,3 +84,58 @@ def test_a_compiled_failure_path_runs_when_the_command_fails(tmp_path: Path) -> 
 
     record = run_locally(plan, tmp_path)
     assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason
+
+
+RESTART = """# Web pods down
+
+{heading1}
+
+1. Check the pods: `kubectl get pods -n web`
+2. Restart the deployment:
+
+   ```bash
+   kubectl rollout restart deploy/web -n web
+   ```
+
+3. {sentence}
+4. Otherwise, wait for the rollout: `kubectl rollout status deploy/web -n web`.
+"""
+ROLLOUT = ["kubectl", "rollout", "restart", "deploy/web", "-n", "web"]
+
+
+@pytest.mark.parametrize("sentence", [
+    "If step 2 fails, escalate to the platform team.",
+    "If step 2 failed, escalate to the platform team.",
+    "If Step 2 returns an error, escalate to the platform team.",
+    "If step #2 exits non-zero, escalate to the platform team.",
+])
+def test_if_step_n_fails_right_after_step_n_is_its_failure_edge(sentence: str) -> None:
+    """Before, "If step 2 fails" was a person's question asked after step 2 had succeeded
+    (the only way to reach it), and its escalation was never taken by a failure."""
+    plan = compile_text(RESTART.format(heading1="## Mitigation", sentence=sentence))
+    restart = step_running(plan, ROLLOUT)
+    failure = [t for t, on in _edges(plan, restart) if on == "failure"
+               and plan.step(t).title != "Escalate to a person"]
+    assert [plan.step(t).outcome for t in failure] == ["escalate"], sentence
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE and s.id != "start"]
+    status = step_running(plan, ["kubectl", "rollout", "status", "deploy/web", "-n", "web"])
+    assert (status, "success") in _edges(plan, restart)
+
+
+def test_if_step_n_fails_about_an_earlier_step_stays_a_question() -> None:
+    # step 1 ran before step 2; reaching item 3 means it did not stop the run: a person says
+    plan = compile_text(RESTART.format(heading1="## Mitigation",
+                                       sentence="If step 1 fails, escalate to the team."))
+    assert [s.title for s in plan.steps if s.kind == StepKind.DECIDE and s.id != "start"] == \
+        ["If step 1 fails"]
+
+
+def test_if_step_n_fails_names_a_step_heading_in_a_tsg() -> None:
+    plan = compile_text(
+        "# TSG\n\n## Step 1 - Check the pods\n\n`kubectl get pods -n web`\n\n"
+        "## Step 2 - Restart\n\n```bash\nkubectl rollout restart deploy/web -n web\n```\n\n"
+        "If Step 2 fails, escalate to the platform team.\n")
+    restart = step_running(plan, ROLLOUT)
+    failure = [t for t, on in _edges(plan, restart) if on == "failure"
+               and plan.step(t).title != "Escalate to a person"]
+    assert [plan.step(t).outcome for t in failure] == ["escalate"]
