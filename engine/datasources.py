@@ -159,7 +159,8 @@ class Redactor:
     with its line breaks, and the spaces or tabs after each, taken out: `base64` (76 columns,
     or `-w N`), `openssl base64` (64), `xxd -p` (60), `base32`, CRLF lines, a PEM block, a
     YAML `|` block or a pretty-printer's indented continuation lines. What is found across a
-    break is masked on each line it sits on (`***` a line: the lines stay lines); one more
+    break (`PIECE_MIN` characters or more: `12\n34` is a table's as often as a secret's) is
+    masked on each line it sits on (`***` a line: the lines stay lines); one more
     search of the text, as linear as the first. Not covered: a dump whose lines carry more
     than indentation around the bytes, e.g. `hexdump -C`, `xxd` or `od` with offsets and an
     ASCII column (each line's own bytes are masked where they hold a whole form or piece),
@@ -435,7 +436,10 @@ def _unwrap(text: _T, pattern: re.Pattern[_T], pieces: _Pieces[_T] | None,
     indentation after it) splits masked, each line's part of it on its own: the text is
     searched once with its breaks taken out, as the redactor searches any text, and what is
     found across a break is mapped back to the lines it sits on. What one line holds whole is
-    left to the search of the text itself."""
+    left to the search of the text itself, and so is a run across a break shorter than
+    `PIECE_MIN`: a short secret (`1234`) split by a break is as often two lines' ordinary
+    ends and starts (`...12\n34...` in a table of numbers), while every encoding of it is long
+    enough."""
     if breaks.search(text) is None:
         return text
     unwrapped = _Unwrapped(text, breaks)
@@ -447,7 +451,7 @@ def _unwrap(text: _T, pattern: re.Pattern[_T], pieces: _Pieces[_T] | None,
     spans: list[tuple[int, int]] = []
     for start, end in found:
         across = unwrapped.pieces(start, end)
-        if len(across) > 1:
+        if len(across) > 1 and end - start >= Redactor.PIECE_MIN:
             spans += across
     return _masked(text, spans, mask)
 

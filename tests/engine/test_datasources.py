@@ -369,6 +369,16 @@ def test_wrapped_text_that_encodes_no_secret_is_left_alone() -> None:
     assert Redactor([PLANTED]).redact(shown) == shown
 
 
+def test_a_short_secret_split_by_a_break_is_two_lines_ends_but_its_encoding_is_masked() -> None:
+    # `1234` across a break is as often a table's numbers as the secret: runs across a break
+    # shorter than PIECE_MIN are left; its hex or base64 wrapped is masked
+    redactor = Redactor(["1234"])
+    table = "rx 812\n34 tx\n"
+    assert redactor.redact(table) == table
+    assert redactor.redact("31323\n334") == "***\n***"
+    assert redactor.redact("MTIz\n  NA==") == "***\n  ***"
+
+
 ENCODINGS = {
     "base64": lambda raw: base64.b64encode(raw).decode(),
     "base64url": lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("="),
