@@ -32,6 +32,7 @@ What this module does not own: connecting to anything (the plugins), reading set
 from __future__ import annotations
 
 import base64
+import bisect
 import functools
 import html
 import json
@@ -153,8 +154,18 @@ class Redactor:
     base32 (`base32`, a TOTP seed), whole or inside a longer base32 text. Each form is the
     whole secret written out, in one prefix tree with the rest: nothing shorter is looked for,
     so escapes and base32 of other text are left alone, and the search stays linear.
-    Not covered: a dump or base64 text wrapped across lines (`od`, `hexdump -C`, `base64`'s
-    76 columns) where the line break falls inside the secret.
+
+    Wrapped across lines: every form, and every piece (below), is also looked for in the text
+    with its line breaks, and the spaces or tabs after each, taken out: `base64` (76 columns,
+    or `-w N`), `openssl base64` (64), `xxd -p` (60), `base32`, CRLF lines, a PEM block, a
+    YAML `|` block or a pretty-printer's indented continuation lines. What is found across a
+    break (`PIECE_MIN` characters or more: `12\n34` is a table's as often as a secret's) is
+    masked on each line it sits on (`***` a line: the lines stay lines); one more
+    search of the text, as linear as the first. Not covered: a dump whose lines carry more
+    than indentation around the bytes, e.g. `hexdump -C`, `xxd` or `od` with offsets and an
+    ASCII column (each line's own bytes are masked where they hold a whole form or piece),
+    bytes apart wrapped where the break stands for their space (`od -An -tx1`), and a wrap
+    that adds text at the break (a log prefix on each line, `\\` before it).
 
     In part: any piece of a secret at least `piece_min(len)` characters long (half the secret,
     and never under `PIECE_MIN`), wherever it sits (`S3cr3t-P...` from a tool that shows the
@@ -163,7 +174,7 @@ class Redactor:
     Redact first, cut after: text cut before redaction can leave part of a secret at the cut.
     Where the cut is not ours (a capture cap, a line-length limit), `redact_cut` also masks
     the start or end of a secret, in any of its forms, left at the cut (`PARTIAL_MIN`
-    characters or more).
+    characters or more), on one line or wrapped across the last or first lines.
 
     Calling the redactor is `redact_obj`, so it can be handed to the executor as a function.
     Every non-empty secret is redacted, however short: a leak costs more than a mangled log.
@@ -216,6 +227,7 @@ class Redactor:
     def redact(self, text: str) -> str:
         if self._pattern is None:
             return text
+        text = _unwrap(text, self._pattern, self._pieces, _BREAK, MASK)
         text = self._pattern.sub(MASK, text)
         return self._pieces.mask(text, MASK) if self._pieces is not None else text
 
@@ -227,6 +239,7 @@ class Redactor:
         # The edges are looked at before redaction too: a whole form found inside a cut one
         # (the secret inside its `printf %q`, a base64 text inside its padding) would leave
         # the rest of the cut form unmasked. What is taken off is a cut in its own right.
+        text = self._mask_wrapped_edges(text, start=start, end=end)
         head = tail = ""
         if end and (size := _edge(text, self._forms, self.PARTIAL_MIN, at_end=True)):
             text, tail = text[:-size], MASK
@@ -245,9 +258,31 @@ class Redactor:
             tail = ""
         return head + text + tail
 
+    def _mask_wrapped_edges(self, text: str, *, start: bool, end: bool) -> str:
+        """`text` with the start or end of a form wrapped across lines (`base64`'s 76
+        columns), or cut just after a line break or inside a line's indentation, masked on
+        each line it sits on."""
+        if _CUT_BREAK.search(text) is None:
+            return text
+        unwrapped = _Unwrapped(text, _CUT_BREAK)
+        joined, spans = unwrapped.joined, []
+        for at_end in (True, False):
+            if not (end if at_end else start):
+                continue
+            size = _edge(joined, self._forms, self.PARTIAL_MIN, at_end=at_end)
+            if not size:
+                continue
+            across = unwrapped.pieces(len(joined) - size, len(joined)) if at_end else \
+                unwrapped.pieces(0, size)
+            reach = len(text) - across[0][0] if at_end else across[-1][1]
+            if reach > _edge(text, self._forms, self.PARTIAL_MIN, at_end=at_end):
+                spans += across  # more than the text's own edge holds: across its lines
+        return _masked(text, spans, MASK)
+
     def redact_bytes(self, data: bytes) -> bytes:
         if self._bytes_pattern is None:
             return data
+        data = _unwrap(data, self._bytes_pattern, self._byte_pieces, _BYTE_BREAK, MASK.encode())
         data = self._bytes_pattern.sub(MASK.encode(), data)
         return self._byte_pieces.mask(data, MASK.encode()) if self._byte_pieces else data
 
@@ -315,7 +350,10 @@ class _Pieces(Generic[_T]):
         self.pattern: re.Pattern[_T] = re.compile(bar.join(map(re.escape, sorted(anchors))))
 
     def mask(self, text: _T, mask: _T) -> _T:
-        out: list[_T] = []
+        return _masked(text, list(self.spans(text)), mask)
+
+    def spans(self, text: _T) -> Iterator[tuple[int, int]]:
+        """Where each piece is in `text`, in order, none overlapping."""
         done = pos = 0
         while (m := self.pattern.search(text, pos)) is not None:
             hit, anchor = m.start(), m.group()
@@ -330,14 +368,92 @@ class _Pieces(Generic[_T]):
                 if k - i >= self.piece_min(len(secret)) and k - i > end - start:
                     start, end = i, k
             if end > start:
-                out += (text[done:start], mask)
+                yield start, end
                 done = pos = end
             else:
                 pos = hit + 1  # anchors may overlap: look again one further on
-        if not out:
-            return text
-        out.append(text[done:])
-        return text[:0].join(out)
+
+
+def _masked(text: _T, spans: list[tuple[int, int]], mask: _T) -> _T:
+    """`text` with each of `spans` (overlapping or not, in any order) replaced by `mask`;
+    spans that overlap or touch are masked as one."""
+    if not spans:
+        return text
+    out: list[_T] = []
+    done = 0
+    for start, end in sorted(spans):
+        if end <= done:
+            continue
+        if start > done or not out:
+            out += (text[done:start], mask)
+        done = end
+    out.append(text[done:])
+    return text[:0].join(out)
+
+
+_BREAK = re.compile(r"\r?\n[ \t]*")
+_BYTE_BREAK = re.compile(rb"\r?\n[ \t]*")
+_CUT_BREAK = re.compile(r"\A[ \t]+|\r?\n[ \t]*")  # and a cut inside the first line's indentation
+"""A line break and the indentation after it: where `base64` (76 columns, or `-w N`),
+`openssl base64` (64), `xxd -p` (60), `base32`, a PEM block or a YAML `|` block of a
+Kubernetes Secret's data wraps a long encoded value."""
+
+
+class _Unwrapped(Generic[_T]):
+    """A text with its line breaks, and the indentation after each, taken out (`joined`), and
+    the way back from a run of `joined` to the pieces of the text it comes from, one a line."""
+
+    def __init__(self, text: _T, breaks: re.Pattern[_T]) -> None:
+        self.lines: list[tuple[int, int]] = []  # the spans of `text` kept, in order
+        self.starts: list[int] = []  # where each starts in `joined`
+        at = size = 0
+        for m in breaks.finditer(text):
+            if m.start() > at:
+                self.lines.append((at, m.start()))
+                self.starts.append(size)
+                size += m.start() - at
+            at = m.end()
+        if at < len(text):
+            self.lines.append((at, len(text)))
+            self.starts.append(size)
+        self.joined: _T = text[:0].join(text[s:e] for s, e in self.lines)
+
+    def pieces(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The spans of the text that `joined[start:end]` comes from, one for each line."""
+        out = []
+        k = bisect.bisect_right(self.starts, start) - 1
+        while k < len(self.lines) and self.starts[k] < end:
+            first, last = self.lines[k]
+            out.append((first + max(0, start - self.starts[k]),
+                        min(last, first + end - self.starts[k])))
+            k += 1
+        return out
+
+
+def _unwrap(text: _T, pattern: re.Pattern[_T], pieces: _Pieces[_T] | None,
+            breaks: re.Pattern[_T], mask: _T) -> _T:
+    """`text` with every form of a secret, or piece of one, that a line break (and the
+    indentation after it) splits masked, each line's part of it on its own: the text is
+    searched once with its breaks taken out, as the redactor searches any text, and what is
+    found across a break is mapped back to the lines it sits on. What one line holds whole is
+    left to the search of the text itself, and so is a run across a break shorter than
+    `PIECE_MIN`: a short secret (`1234`) split by a break is as often two lines' ordinary
+    ends and starts (`...12\n34...` in a table of numbers), while every encoding of it is long
+    enough."""
+    if breaks.search(text) is None:
+        return text
+    unwrapped = _Unwrapped(text, breaks)
+    if len(unwrapped.lines) < 2:
+        return text
+    found = [m.span() for m in pattern.finditer(unwrapped.joined)]
+    if pieces is not None:
+        found += pieces.spans(unwrapped.joined)
+    spans: list[tuple[int, int]] = []
+    for start, end in found:
+        across = unwrapped.pieces(start, end)
+        if len(across) > 1 and end - start >= Redactor.PIECE_MIN:
+            spans += across
+    return _masked(text, spans, mask)
 
 
 class RedactingLogger(logging.LoggerAdapter[logging.Logger]):

@@ -23,6 +23,13 @@ source's own origin (scheme, host, port), never to an absolute URL elsewhere.
 indexes as numbers, e.g. "data.result.0.value.1" (or "data.result[0].value[1]"). A path that
 does not resolve yields None (a Prometheus query with no series is an answer, not an error).
 
+Redirects are never followed: a 3xx answer is the step's result like any other status
+(`ok=False` unless `expect_status` lists it; `headers.location` says where it points, and
+the error names it). So the request goes only to the scheme, host and port the url says, as
+a `url` input was checked for, and credentials (the data source's, the step's own headers)
+are never sent to another origin by a redirect; a redirect to the same origin is not
+followed either (point `url` at where the answer is).
+
 Outcomes: a status outside `expect_status` (default: any 2xx) is the world's answer,
 `ok=False` with the outputs kept; a network error or timeout raises StepFailed (retryable);
 a body over `max_bytes`, or non-JSON where JSON is expected, raises StepFailed (not
@@ -373,6 +380,9 @@ def _result(params: HttpParams, response: httpx.Response, body: bytes, shown_url
         snippet = text[:200].strip()
         error = (f"{params.method} {shown_url} returned {response.status_code} "
                  f"{response.reason_phrase}".rstrip())
+        if 300 <= response.status_code < 400:  # never followed: said, with where it points
+            location = redact.redact(response.headers.get("location", ""))
+            error += f" (a redirect{' to ' + location if location else ''}, not followed)"
         if snippet:
             error += f": {snippet}"
     return StepResult(ok=ok, outputs=outputs, artifacts={"body": redact.redact_bytes(body)},

@@ -16,7 +16,8 @@ where), for compute steps to read as `steps.<name>`.
 
 This is the only module that imports httpx, and it translates httpx's exceptions and
 Prometheus's error responses into `StepFailed` with a message a person can act on. It never
-puts credentials in a message: URLs are shown masked.
+puts credentials in a message: URLs are shown masked. A redirect is never followed (the
+credentials go only to the data source's own url): it fails the step, naming where it points.
 """
 
 from __future__ import annotations
@@ -282,6 +283,13 @@ def _decode(response: httpx.Response, raw: bytes, *, shown: str,
             redact: Callable[[str], str]) -> dict[str, Any]:
     status = response.status_code
     content_type = response.headers.get("content-type", "")
+    if 300 <= status < 400:
+        location = redact(response.headers.get("location", ""))[:300]
+        raise StepFailed(f"Prometheus at {shown} answered HTTP {status}, a redirect"
+                         f"{' to ' + location if location else ''}: not followed",
+                         retryable=False, hint="Point the data source url at where Prometheus "
+                         "answers: a redirect is never followed, so credentials go only to "
+                         "the url configured")
     try:
         body = json.loads(raw)
         if not isinstance(body, dict):

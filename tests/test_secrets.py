@@ -20,6 +20,7 @@ import base64
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -67,9 +68,19 @@ def pieces(secret: str) -> list[str]:
     return [secret[i:i + 4] for i in range(len(secret) - 3)]
 
 
+def wrapped_pieces(text: str) -> list[str]:
+    """Six characters of a secret's base64 left in `text` once its lines are joined: line
+    breaks (as printed, or JSON-escaped in a stored value) and the indentation after them
+    taken out, as whoever reads a wrapped base64 text joins it."""
+    joined = re.sub(r"(?:\r?\n|(?:\\r)?\\n)[ \t]*", "", text)
+    return [p for s in (SECRET, TOKEN) for b64 in [base64.b64encode(s.encode()).decode()]
+            for p in (b64[i:i + 6] for i in range(len(b64) - 5)) if p in joined]
+
+
 def leaks(text: str) -> list[str]:
     found = [f for s in (SECRET, TOKEN) for f in derived(s) if f in text]
-    return found + [p for s in (SECRET, TOKEN) for p in pieces(s) if p in text]
+    return found + [p for s in (SECRET, TOKEN) for p in pieces(s) if p in text] + \
+        wrapped_pieces(text)
 
 
 # -- the servers the plan talks to --------------------------------------------------------------
@@ -176,6 +187,12 @@ def the_plan(tmp: Path, schema: str):  # noqa: ANN201
         sh("hex_and_half", *py("print(S.encode().hex(), S.encode().hex().upper()); "
                                "print('password: ' + S[:len(S) // 2 + 1] + '...')"),
            mutating=True),
+        # base64 wrapped across lines, a break inside the password: `base64`'s 76 columns
+        # (after 42 other bytes), and a YAML block's indented 16-column lines
+        sh("wrapped_base64", *py(
+            "import base64; print(base64.encodebytes(b'x' * 42 + S.encode()).decode()); "
+            "b = base64.b64encode(S.encode()).decode(); print('data: |'); "
+            "[print('    ' + b[i:i + 16]) for i in range(0, len(b), 16)]"), mutating=True),
         step("logs", kind="query", plugin="logs",
              params={"paths": [str(logs / "app.log")], "roots": [str(logs)]}),
         step("basic_echo", kind="query", plugin="http",

@@ -5,10 +5,14 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from engine.datasources import DataSource, DataSources, Redactor, load_datasources, mask_url
 from engine.errors import ConfigError
@@ -282,6 +286,124 @@ def test_a_piece_shorter_than_half_the_secret_is_left() -> None:
     redactor = Redactor([PLANTED])
     short = PLANTED[: Redactor.piece_min(len(PLANTED)) - 1]
     assert redactor.redact(f"x {short} y") == f"x {short} y"
+
+
+# -- a form wrapped across lines ----------------------------------------------------------------
+
+
+def _wrap(text: str, width: int, newline: str = "\n", indent: str = "") -> str:
+    return indent + (newline + indent).join(text[i:i + width]
+                                            for i in range(0, len(text), width))
+
+
+def _unwrapped(text: str) -> str:
+    return re.sub(r"\r?\n[ \t]*", "", text)
+
+
+def _survivors(encoded: str, text: str, size: int = 6) -> list[str]:
+    """The pieces of `size` characters of `encoded` left in `text` once its lines are joined
+    (a piece cut by a break is still read by whoever joins the lines)."""
+    joined = _unwrapped(text)
+    return [encoded[i:i + size] for i in range(len(encoded) - size + 1)
+            if encoded[i:i + size] in joined]
+
+
+WRAPS = {  # what a tool prints, and what encodes the secret in it
+    "base64": (base64.encodebytes(b"x" * 42 + PLANTED.encode()).decode(),  # 76 columns
+               base64.b64encode(PLANTED.encode()).decode()),
+    "openssl base64": (_wrap(base64.b64encode(b"session=" + b"0" * 33 + b";pw=" + PLANTED.encode())
+                               .decode(), 64),
+                       base64.b64encode(PLANTED.encode()).decode()),
+    "base64 -w 20, CRLF": (_wrap(base64.b64encode(PLANTED.encode()).decode(), 20, "\r\n"),
+                           base64.b64encode(PLANTED.encode()).decode()),
+    "xxd -p": (_wrap((b"some file " * 5 + PLANTED.encode()).hex(), 60),
+               PLANTED.encode().hex()),
+    "base32": (_wrap(base64.b32encode(b"y" * 40 + PLANTED.encode()).decode(), 76),
+               base64.b32encode(PLANTED.encode()).decode()),
+    "a Secret's data in a YAML block": (
+        "data:\n  password: |\n" + _wrap(base64.b64encode(PLANTED.encode()).decode(), 16,
+                                         indent="    ") + "\nkind: Secret\n",
+        base64.b64encode(PLANTED.encode()).decode()),
+    "a PEM-like block": (
+        "-----BEGIN DATA-----\n" + _wrap(base64.b64encode(
+            b"\x30\x82" + f"alice:{PLANTED}".encode()).decode(), 12) + "\n-----END DATA-----",
+        base64.b64encode(f"alice:{PLANTED}".encode()).decode()[4:]),
+    "hex indented in pretty-printed output": (
+        '{\n  "hex":\n    ' + _wrap(PLANTED.encode().hex().upper(), 10, indent="    ") + "\n}",
+        PLANTED.encode().hex().upper()),
+}
+
+
+@pytest.mark.parametrize("name", WRAPS)
+def test_an_encoded_secret_wrapped_across_lines_is_masked_on_every_line(name: str) -> None:
+    # `base64` wraps at 76 columns, `openssl base64` at 64, `xxd -p` at 60 hex digits, a YAML
+    # block indents each line: a break inside the secret's encoding hid it from the search
+    # (`...WnE3\nL3BsQG50...` was left whole), now each line's part of it is masked
+    shown, encoded = WRAPS[name]
+    redactor = Redactor([PLANTED, f"alice:{PLANTED}"])
+    redacted = redactor.redact(shown)
+    assert "***" in redacted and not _survivors(encoded, redacted), redacted
+    assert redacted.count("\n") == shown.count("\n")  # the lines stay lines
+    assert redactor.redact_bytes(shown.encode()) == redacted.encode()
+    assert redactor.redact_cut(shown) == redacted
+
+
+def test_a_wrapped_secret_cut_inside_its_encoding_leaves_no_piece() -> None:
+    # A capture cap cutting the wrapped base64 after its first line: what is left of the
+    # secret's encoding, across the break, is masked as for an encoding on one line
+    encoded = base64.b64encode(PLANTED.encode()).decode()
+    shown = "token:\n" + _wrap(encoded, 8, indent="  ")
+    redactor = Redactor([PLANTED])
+    for kept in range(len("token:\n") + 10, len(shown)):
+        redacted = redactor.redact_cut(shown[:kept])
+        assert not _survivors(encoded, redacted, Redactor.PARTIAL_MIN), (kept, redacted)
+    for kept in range(10, len(shown) - len("token:\n")):
+        redacted = redactor.redact_cut(shown[-kept:], start=True, end=False)
+        assert not _survivors(encoded, redacted, Redactor.PARTIAL_MIN), (kept, redacted)
+
+
+def test_wrapped_text_that_encodes_no_secret_is_left_alone() -> None:
+    other = "zq7/pl@nt\"ed+K9 w"  # one character off, where every encoding of it starts
+    shown = "\n".join([_wrap(base64.b64encode(other.encode()).decode(), 7),
+                       _wrap(other.encode().hex(), 9, indent="  "), "plain\n  text"])
+    assert Redactor([PLANTED]).redact(shown) == shown
+
+
+def test_a_short_secret_split_by_a_break_is_two_lines_ends_but_its_encoding_is_masked() -> None:
+    # `1234` across a break is as often a table's numbers as the secret: runs across a break
+    # shorter than PIECE_MIN are left; its hex or base64 wrapped is masked
+    redactor = Redactor(["1234"])
+    table = "rx 812\n34 tx\n"
+    assert redactor.redact(table) == table
+    assert redactor.redact("31323\n334") == "***\n***"
+    assert redactor.redact("MTIz\n  NA==") == "***\n  ***"
+
+
+ENCODINGS = {
+    "base64": lambda raw: base64.b64encode(raw).decode(),
+    "base64url": lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("="),
+    "base32": lambda raw: base64.b32encode(raw).decode(),
+    "hex": lambda raw: raw.hex(), "HEX": lambda raw: raw.hex().upper(),
+    "UTF-16 base64": lambda raw: base64.b64encode(raw.decode().encode("utf-16-le")).decode(),
+}
+
+
+@examples(max_examples=150, deadline=None, database=None)
+@given(secret=st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF,
+                                    exclude_categories=("Cs",)), min_size=1, max_size=40),
+       encoding=st.sampled_from(sorted(ENCODINGS)), newline=st.sampled_from(["\n", "\r\n"]),
+       indent=st.sampled_from(["", "  ", "\t"]))
+def test_an_encoded_secret_wrapped_at_any_column_leaves_no_piece(
+        secret: str, encoding: str, newline: str, indent: str) -> None:
+    # Wherever the line breaks fall (every column from 1 to the whole), no run of six
+    # characters of the secret's encoding is left, on one line or across lines
+    encoded = ENCODINGS[encoding](secret.encode())
+    redactor = Redactor([secret])
+    for width in range(1, len(encoded) + 1):
+        shown = f"value:{newline}" + _wrap(encoded, width, newline, indent) + f"{newline}end"
+        redacted = redactor.redact(shown)
+        assert not _survivors(encoded.rstrip("="), redacted), (width, redacted)
+        assert redactor.redact_bytes(shown.encode()) == redacted.encode(), width
 
 
 def test_a_token_source_is_bearer_and_its_secrets_include_user_and_password(tmp_path) -> None:

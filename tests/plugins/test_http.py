@@ -361,3 +361,118 @@ async def test_an_error_body_is_redacted_before_its_200_character_cut(server):
                         secrets=Redactor([SECRET]))
         assert not res.ok
         assert not any(SECRET[i:i + 4] in res.error for i in range(len(SECRET) - 3)), res.error
+
+
+# -- redirects ----------------------------------------------------------------------------------
+
+
+class Elsewhere(BaseHTTPRequestHandler):
+    """Another origin (another port of 127.0.0.1): records every request that reaches it."""
+
+    seen: ClassVar[list[dict]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        type(self).seen.append({"path": self.path, "headers": dict(self.headers)})
+        body = b'{"stolen": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET  # noqa: N815
+
+
+class Redirecting(Elsewhere):
+    """The origin a step asks: answers every request with a redirect to `to`."""
+
+    status: ClassVar[int] = 302
+    to: ClassVar[str] = ""
+
+    def do_GET(self) -> None:  # noqa: N802
+        type(self).seen.append({"path": self.path, "headers": dict(self.headers)})
+        self.send_response(type(self).status)
+        self.send_header("Location", type(self).to)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_GET  # noqa: N815
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[QuietServer, str]:
+    srv = QuietServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def redirect_servers() -> Iterator[tuple[type[Redirecting], type[Elsewhere], str, str]]:
+    here = type("Here", (Redirecting,), {"seen": []})
+    there = type("There", (Elsewhere,), {"seen": []})
+    servers = [serve(here), serve(there)]
+    yield here, there, servers[0][1], servers[1][1]
+    for srv, _ in servers:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture
+def redirect(redirect_servers) -> tuple[type[Redirecting], type[Elsewhere], str, str]:
+    """A server that redirects, and another origin, each with its own record of requests."""
+    here, there, _, _ = redirect_servers
+    here.seen, there.seen, here.status = [], [], 302
+    return redirect_servers
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("auth", ["basic", "bearer", "header"])
+async def test_a_redirect_to_another_origin_is_not_followed_and_no_credential_goes_there(
+        redirect, status: int, auth: str) -> None:
+    # Given a data source (or a step's own header) whose server redirects to another origin,
+    # the way a compromised or misconfigured proxy would send a request, and its credentials,
+    # to a host no `url` check saw
+    here, there, here_url, there_url = redirect
+    here.status, here.to = status, f"{there_url}/collect?from=redirect"
+    ds: dict = {"url": here_url}
+    params: dict = {"url": "api/items", "method": "POST" if status == 307 else "GET"}
+    if auth == "basic":
+        ds["url"] = here_url.replace("http://", f"http://alice:{SECRET}@")
+    elif auth == "bearer":
+        ds["token"] = SECRET
+    else:
+        params["headers"] = {"X-Api-Key": SECRET}
+    if params["method"] == "POST":
+        params["json"] = {"a": 1}
+    res = await run(params, data_source=ds, secrets=Redactor([SECRET]))
+    # Then the redirect is the step's answer, not followed: nothing reaches the other origin
+    assert there.seen == []
+    sent = here.seen[0]["headers"]  # (the credentials did go to the data source's origin)
+    assert len(here.seen) == 1 and {
+        "basic": sent.get("Authorization") == "Basic " + base64.b64encode(
+            f"alice:{SECRET}".encode()).decode(),
+        "bearer": sent.get("Authorization") == f"Bearer {SECRET}",
+        "header": sent.get("X-Api-Key") == SECRET}[auth]
+    assert not res.ok and res.outputs["status"] == status
+    assert res.outputs["headers"]["location"] == here.to
+    assert f"a redirect to {here.to}, not followed" in res.error
+
+
+async def test_a_redirect_to_the_same_origin_is_not_followed_either(redirect) -> None:
+    here, _, here_url, _ = redirect
+    here.to = f"{here_url}/elsewhere/on/this/host"
+    res = await run({"url": "api/items"}, data_source={"url": here_url, "token": SECRET})
+    assert len(here.seen) == 1 and not res.ok and res.outputs["status"] == 302
+    assert "not followed" in res.error
+
+
+async def test_a_redirect_a_step_expects_is_its_result_with_where_it_points(redirect) -> None:
+    # A guide that checks a login redirect lists 302 and reads `headers.location`
+    here, there, here_url, there_url = redirect
+    here.to = f"{there_url}/login?next=%2F&token={SECRET}"
+    res = await run({"url": f"{here_url}/app", "expect_status": [302]},
+                    secrets=Redactor([SECRET]))
+    assert res.ok and res.error is None and there.seen == []
+    assert res.outputs["headers"]["location"] == f"{there_url}/login?next=%2F&token=***"

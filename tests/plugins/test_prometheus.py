@@ -344,3 +344,57 @@ def test_the_metrics_a_query_reads() -> None:
                             "sum(rate(a_total[5m]))") == {"a_total"}
     for answered in ('ALERTS{alertname="X"}', '{__name__=~"a.*"}'):
         assert selected_metrics(answered) == frozenset(), answered
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """An origin that records each request it gets; with `to` set, answers with a redirect."""
+
+    seen: list[dict[str, str]]
+    to = ""
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.seen.append(dict(self.headers))
+        body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
+        self.send_response(307 if self.to else 200)
+        if self.to:
+            self.send_header("Location", self.to)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST  # noqa: N815
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("auth", ["basic", "bearer"])
+async def test_a_redirect_is_not_followed_and_credentials_stay_with_the_source(auth) -> None:
+    # Given a Prometheus url that redirects (a proxy sending to a login host) to another origin
+    servers, handlers = [], []
+    for _ in range(2):
+        handler = type("Handler", (_Recorder,), {"seen": []})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        handlers.append(handler)
+    here, there = handlers
+    there_url = f"http://127.0.0.1:{servers[1].server_address[1]}"
+    here.to = f"{there_url}/api/v1/query"
+    url = f"http://127.0.0.1:{servers[0].server_address[1]}"
+    secrets = {"token": PASSWORD} if auth == "bearer" else {}
+    if auth == "basic":
+        url = url.replace("http://", f"http://mendflow:{PASSWORD}@")
+    try:
+        with pytest.raises(StepFailed) as err:
+            await PrometheusPlugin().run(params=parse_params(PrometheusPlugin, {"query": "up"}),
+                                         ctx=ctx(url, secrets=secrets))
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    # Then the step fails naming the redirect; the other origin got nothing, no credential
+    assert there.seen == [] and "Authorization" in here.seen[0]
+    assert f"answered HTTP 307, a redirect to {here.to}: not followed" in err.value.message
+    assert err.value.retryable is False and PASSWORD not in str(err.value)
