@@ -101,17 +101,27 @@ def test_hostile_values_for_every_input_change_nothing(guide: Path, tmp_path: Pa
             assert line.endswith("refused"), line
 
 
+CLEANUP = ROOT / "guides" / "sre" / "scratch-dir-cleanup.md"
+
+
+def _cleanup_on_alert(tmp_path: Path, payload: str) -> tuple[int, str, str]:
+    """`mendflow run` of the shipped cleanup, dry, on an alert file holding `payload`: its
+    exit code, what it said (stdout and stderr) and its stdout."""
+    alert = tmp_path / "alert.json"
+    alert.write_text(payload)
+    proc = mendflow(tmp_path / "data", "run", str(CLEANUP), "--alert", str(alert), "--dry-run")
+    return proc.returncode, proc.stdout + proc.stderr, proc.stdout
+
+
+def _labels(**labels: str) -> str:
+    return json.dumps({"labels": {"alertname": "ScratchDirectoryFull", **labels}})
+
+
 def test_a_hostile_alert_label_is_refused_before_any_step_by_the_cli(tmp_path: Path) -> None:
     canary = _canary(tmp_path)
     before = _fingerprint(canary)
-    alert = tmp_path / "alert.json"
-    alert.write_text(json.dumps({"labels": {"alertname": "ScratchDirectoryFull",
-                                            "scratch_dir": "-delete"}}))
-    cleanup = ROOT / "guides" / "sre" / "scratch-dir-cleanup.md"
-    proc = mendflow(tmp_path / "data", "run", str(cleanup), "--alert", str(alert),
-                    "--dry-run")
-    said = proc.stdout + proc.stderr
-    assert proc.returncode == 2, said
+    code, said, _ = _cleanup_on_alert(tmp_path, _labels(scratch_dir="-delete"))
+    assert code == 2, said
     assert "input scratch_dir='-delete' (from the alert's label scratch_dir)" in said
     assert "starts with '-'" in said and "Traceback" not in said
     assert _fingerprint(canary) == before
@@ -125,14 +135,8 @@ def test_an_alert_cannot_point_the_shipped_cleanup_outside_its_roots(
     if where == "LINK":
         (tmp_path / "link").symlink_to("/etc")
         where = str(tmp_path / "link")
-    alert = tmp_path / "alert.json"
-    alert.write_text(json.dumps({"labels": {"alertname": "ScratchDirectoryFull",
-                                            "scratch_dir": where}}))
-    cleanup = ROOT / "guides" / "sre" / "scratch-dir-cleanup.md"
-    proc = mendflow(tmp_path / "data", "run", str(cleanup), "--alert", str(alert),
-                    "--dry-run")
-    said = proc.stdout + proc.stderr
-    assert proc.returncode == 2, said
+    code, said, _ = _cleanup_on_alert(tmp_path, _labels(scratch_dir=where))
+    assert code == 2, said
     assert "it resolves to '/etc', outside '/tmp' and '/var/tmp' and '/srv/scratch'" in said
     assert "Traceback" not in said
 
@@ -148,12 +152,7 @@ def test_an_alert_cannot_point_the_shipped_cleanup_outside_its_roots(
 ])
 def test_an_alert_file_that_is_not_strict_json_is_refused_by_the_cli(
         tmp_path: Path, payload: str, said: str) -> None:
-    alert = tmp_path / "alert.json"
-    alert.write_text(payload)
-    cleanup = ROOT / "guides" / "sre" / "scratch-dir-cleanup.md"
-    proc = mendflow(tmp_path / "data", "run", str(cleanup), "--alert", str(alert),
-                    "--dry-run")
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 2, out
+    code, out, stdout = _cleanup_on_alert(tmp_path, payload)
+    assert code == 2, out
     assert said in out and "Traceback" not in out
-    assert not (tmp_path / "data" / "mendflow.sqlite3").exists() or "run " not in proc.stdout
+    assert not (tmp_path / "data" / "mendflow.sqlite3").exists() or "run " not in stdout
