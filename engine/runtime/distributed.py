@@ -80,7 +80,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from engine import logs, metrics
 from engine import scheduler as sched
@@ -104,6 +104,7 @@ from engine.runtime.replay import current_state, replay
 from engine.runtime.services import Redact, Services, answers_for, judge_for
 from engine.runtime.steps import StepReport, StepRunner
 from engine.store.base import (
+    LlmUsage,
     MemoryEntry,
     NextClaim,
     RunOptions,
@@ -114,6 +115,9 @@ from engine.store.base import (
 )
 from engine.store.base import Report as Parked
 from engine.stragglers import Baseline, load_baseline
+
+if TYPE_CHECKING:
+    from engine.compile.llm import LlmJudge
 
 log = logging.getLogger("mendflow.distributed")
 
@@ -469,11 +473,13 @@ class DistributedRunner:
                 if entries is None:
                     entries = await self.store.memory(run_id)
                 memory = Memory.restore(record.context, entries)
-                runner = self._runner(record)
+                runner, judge = self._runner(record)
                 runner.baselines[run_id] = self._baseline(plan, record)
                 runner.replay = await self._replay(record)
                 report = await runner.run(plan, run_id, step, attempt, memory,
                                           dry_run=record.options.dry_run)
+                if judge is not None:
+                    await self._save_judge_usage(run_id, judge)
             report.data["worker"] = self.owner
             seen = (record, begun.state, begun.replayed)
             keep_next = keep if entries is not None else None
@@ -823,14 +829,29 @@ class DistributedRunner:
             plan = self._plans[plan_hash] = await self.store.load_plan(plan_hash)
         return plan
 
-    def _runner(self, record: RunRecord) -> StepRunner:
+    def _runner(self, record: RunRecord) -> tuple[StepRunner, LlmJudge | None]:
+        """The step runner for a step of this run, and the run's judge in this process."""
         judge = judge_for(record.options.judge, self.settings)
         answers = answers_for(record.options, judge=judge, store=self.store,
                               run_id=record.run_id)
         runner = StepRunner(self.services, interaction=answers, slots=self.slots)
         # A call step's child run is driven here, in this worker (`engine.runtime.children`).
         runner.calls = child_calls(self.services, interaction=answers, slots=self.slots)
-        return runner
+        return runner, judge
+
+    async def _save_judge_usage(self, run_id: str, judge: LlmJudge) -> None:
+        """Add what the judge spent on this step to the run's LLM use, as the starter does
+        for a local run (`mendflow show` and the report print it). Never fails the step."""
+        usage = judge.usage
+        if not usage.calls:
+            return
+        try:
+            await self.store.add_llm_usage(run_id, LlmUsage(
+                purpose="judge", model=usage.model, calls=usage.calls,
+                input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                cost_usd=usage.cost_usd))
+        except StoreError as exc:
+            log.warning("run %s: the judge's LLM use was not stored: %s", run_id, exc)
 
     async def _replay(self, record: RunRecord) -> RecordServer | None:
         """A replay's record server (`engine.runtime.intervene`), loaded once per run."""

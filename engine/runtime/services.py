@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.datasources import DataSources
 from engine.interaction import Answers, Interaction
@@ -24,6 +24,9 @@ from engine.plan import Plan
 from engine.plugins import Registry
 from engine.settings import Settings
 from engine.store.base import RunOptions, RunRecord, Store
+
+if TYPE_CHECKING:
+    from engine.compile.llm import LlmJudge
 
 log = logging.getLogger("mendflow.services")
 
@@ -101,7 +104,7 @@ def answers_for(options: RunOptions, *, judge: Interaction | None = None,
                    fallback=judge or people)
 
 
-def judge_for(spec: str | None, settings: Settings) -> Interaction | None:
+def judge_for(spec: str | None, settings: Settings) -> LlmJudge | None:
     """The run's LLM judge (`provider:model`, as its options saved it) in this process, with
     this process's endpoint and key; None without one, or when this process cannot reach the
     model (said in the log): a person is asked then, as without a judge."""

@@ -49,6 +49,10 @@ async def test_a_worker_asks_the_runs_judge(worker_env, store, starter, tmp_path
     events = await store.events(run.run_id)
     said = " ".join(str(e.data) for e in events)
     assert "llm:openai:test-model" in said  # the recorded answer names who judged
+    # what the worker's judge spent is the run's, as a local run's is (it was not counted)
+    spent = await store.llm_usage(run.run_id)
+    assert [(u.purpose, u.calls) for u in spent] == [("judge", 1)], spent
+    assert "test-model" in spent[0].model
 
 
 def test_the_cli_starter_saves_its_judge_only_when_it_judges_with_the_llm() -> None:
