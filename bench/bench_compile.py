@@ -37,13 +37,16 @@ from engine.compile.lint import lint_guide
 from engine.compile.structural import compile_structural
 from engine.errors import MendflowError
 from engine.guide import collector_paused, load_guide, parse_guide
+from engine.plugins import default_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 # the development corpora live beside the repository (or where MENDFLOW_SHARED_DIR says)
 SHARED = Path(os.environ.get("MENDFLOW_SHARED_DIR") or ROOT.parent / "shared")
 CORPORA = (SHARED / "corpus", SHARED / "corpus2")
 CORPUS = CORPORA[0]
-PLUGINS = {"shell", "prometheus", "sql", "http", "logs"}
+# The plugins this install has, as `mendflow compile` knows them: a fixed list without `bash`
+# made 92 corpus guides stop at validation ("unknown plugin 'bash'") and flattered the rate.
+PLUGINS = default_registry().names()
 MB = 1_000_000
 
 
