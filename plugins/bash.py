@@ -54,11 +54,18 @@ class BashParams(BaseModel):
         return args
 
 
-def command(params: BashParams, inner: Inner | None = None) -> tuple[list[str], dict[str, str]]:
+def command(params: BashParams, inner: Inner | None = None,
+            failures: str | None = None) -> tuple[list[str], dict[str, str]]:
     """(argv, environment) that run `params.script` with its args bound as variables; with
     `inner`, the line (a pipeline) then prints its stages' statuses on a last line of stderr
-    after `inner.marker`, and exits with its own status."""
+    after `inner.marker`, and exits with its own status. With `failures`, bash's ERR trap
+    (inherited by functions and `$(...)`: `set -E`) prints each command that fails inside
+    the line on a line of stderr after that marker, with its status; `$?` is left as it was."""
     prelude = "".join(f'{name}="${ENV_PREFIX}{name}"\n' for name in sorted(params.args))
+    if failures is not None:
+        prelude = (f"__mendflow_failed() {{ local s=$? c=${{BASH_COMMAND//$'\\n'/ }}; "
+                   f"printf '\\n%s %s %s\\n' {failures} \"$s\" \"$c\" >&2; return \"$s\"; }}\n"
+                   "set -E; trap __mendflow_failed ERR\n") + prelude
     trailer = "" if inner is None else (
         f'\n__mendflow_ps=("${{PIPESTATUS[@]}}"); printf "\\n%s %s\\n" {inner.marker} '
         f'"${{__mendflow_ps[*]}}" >&2; exit "${{__mendflow_ps[-1]}}"')
@@ -92,8 +99,14 @@ class BashPlugin(PluginBase):
         stages = pipeline_stages(params.script)
         inner = Inner(stages, f"mendflow-pipestatus-{secrets.token_hex(8)}") \
             if stages is not None and len(stages) > 1 else None
-        argv, env = command(params, inner)
+        # Any other line (`a; b`, a loop, `echo "n: $(grep -c x f)"`) is judged by every
+        # command bash runs in it: a failure its last status hides fails the step, unless it
+        # answered (grep's 1). Before, `kubectl get pods -n x; echo done` whose kubectl could
+        # not connect succeeded, and "If no pods are listed" read its silence as an answer.
+        failures = f"mendflow-failed-{secrets.token_hex(8)}" if stages is None else None
+        argv, env = command(params, inner, failures)
         shell = ShellParams(pipeline=[argv], env=env, ok_exit_codes=params.ok_exit_codes)
-        result = await ShellPlugin().run_stages(shell, ctx, inner=inner, shown=params.script)
+        result = await ShellPlugin().run_stages(shell, ctx, inner=inner, failures=failures,
+                                                shown=params.script)
         result.outputs["argv"] = [["bash", "-c", params.script]]
         return result

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shlex
 import signal
 import time
@@ -53,6 +54,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine import exits
+from engine.effects.bash import command_words
 from engine.effects.classify import database_clients
 from engine.errors import StepFailed
 from engine.plugins import MAX_SUMMARY_CHARS, PluginBase, StepContext, StepResult
@@ -131,11 +133,15 @@ class ShellPlugin(PluginBase):
         return await self.run_stages(params, ctx)
 
     async def run_stages(self, params: ShellParams, ctx: StepContext, *,
-                         inner: Inner | None = None, shown: str | None = None) -> StepResult:
+                         inner: Inner | None = None, failures: str | None = None,
+                         shown: str | None = None) -> StepResult:
         """`run`, where the one stage may be a shell whose line is itself a pipeline
         (`inner`: its stages, and the marker of the line its statuses are printed on):
-        the stages' statuses are judged as a pipeline's own are. `shown`: the command as
-        messages name it (a shell's line, not the argv that runs it)."""
+        the stages' statuses are judged as a pipeline's own are. `failures`: the marker of
+        the lines on which the shell reports each command that failed inside its line (any
+        other line: `a; b`, a loop, `$(...)`), each judged as a stage before the last is.
+        `shown`: the command as messages name it (a shell's line, not the argv that runs
+        it)."""
         command = shown or describe_pipeline(params.pipeline)
         if params.cwd is not None and not os.path.isdir(params.cwd):
             raise StepFailed(f"working directory does not exist: {params.cwd}",
@@ -170,8 +176,10 @@ class ShellPlugin(PluginBase):
             said = _take_statuses(result.stderr, inner.marker)
             if said is not None and len(said) == len(inner.stages):
                 stages, codes = inner.stages, said
+        inside = _failed_inside(_take_failures(result.stderr, failures), params.ok_exit_codes) \
+            if failures is not None else None
         outcome = _result(params, result, command, time.monotonic() - started, ctx,
-                          judged=(stages, codes))
+                          judged=(stages, codes), inside=inside)
         if read_only and not outcome.ok and sandbox_problem() is None:
             stderr = result.stderr.data.decode("utf-8", errors="replace")
             tried = "it tried to write, and " if "Read-only file system" in stderr else ""
@@ -241,8 +249,67 @@ def _take_statuses(stderr: Capture, marker: str) -> list[int] | None:
     return codes
 
 
+def _take_failures(stderr: Capture, marker: str) -> list[tuple[int, str]]:
+    """The commands a shell reported failing inside its line, in order, as (status, command):
+    its ERR trap prints each on stderr as "\\n<marker> <status> <command>\\n", and those
+    lines are taken out of the capture (the stream is left as the line wrote it)."""
+    data = bytes(stderr.data)
+    tag = b"\n" + marker.encode() + b" "
+    found: list[tuple[int, str]] = []
+    kept = bytearray()
+    pos = removed = newlines = 0
+    while (at := data.find(tag, pos)) >= 0:
+        end = data.find(b"\n", at + len(tag))
+        if end < 0:
+            break  # cut at the capture's cap
+        status, _, text = data[at + len(tag):end].partition(b" ")
+        if not status.isdigit():
+            break
+        found.append((int(status), text.decode("utf-8", errors="replace")))
+        kept += data[pos:at]
+        removed += end + 1 - at
+        newlines += 2
+        pos = end + 1
+    if not found:
+        return found
+    kept += data[pos:]
+    stderr.data[:] = kept
+    stderr.total -= removed
+    stderr.newlines -= newlines
+    if not stderr.truncated:
+        stderr.ends_with_newline = not stderr.data or stderr.data.endswith(b"\n")
+    return found
+
+
+# Shell words whose status 1 is an answer, as grep's is: a test, an arithmetic result of 0,
+# `read` at the end of its input, `false` written to fail.
+_ANSWERING_SHELL = ("[[", "((", "let ", "read ", "false")
+
+
+_ASSIGNMENT = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
+
+
+def _failed_inside(failures: list[tuple[int, str]], ok_codes: list[int]) -> tuple[str, int] | None:
+    """The first command that failed inside a shell's line (its text and status), which the
+    line's own status would hide; None if each answered (`grep`'s 1: nothing matched), was
+    an allowed status, or died of a pipe closed early."""
+    for code, text in failures:
+        if code in ok_codes or code == 128 + signal.SIGPIPE:
+            continue
+        if code == 1 and text.lstrip().startswith(_ANSWERING_SHELL):
+            continue
+        if _ASSIGNMENT.match(text):
+            continue  # `n=$(grep -c x f)`: its status is its `$(...)`'s, judged just before
+        words = command_words(text)
+        if words and code in (exits.answers(words) or ()):
+            continue
+        return text, code
+    return None
+
+
 def _result(params: ShellParams, res: PipelineResult, command: str, duration_s: float,
-            ctx: StepContext, *, judged: tuple[list[list[str]], list[int]]) -> StepResult:
+            ctx: StepContext, *, judged: tuple[list[list[str]], list[int]],
+            inside: tuple[str, int] | None = None) -> StepResult:
     """Outputs, artifacts, summary and error, every one cut from text already redacted: a
     secret the program printed never leaves a piece of itself at a cut."""
     out_bytes, err_bytes = _redacted(res.stdout, ctx), _redacted(res.stderr, ctx)
@@ -278,10 +345,17 @@ def _result(params: ShellParams, res: PipelineResult, command: str, duration_s: 
         error = (f"{ctx.redact(shlex.join(stages[at]) or 'stage')} (stage {at + 1} of "
                  f"{len(stages)}) exited with status {_status(code)}: the output of "
                  f"`{shown}` proves nothing")
+    elif inside is not None:
+        ok = False
+        error = (f"`{ctx.redact(inside[0])}` exited with status {_status(inside[1])} inside "
+                 f"`{shown}`: what the line printed proves nothing")
     if error and last_err:
         error += f": {last_err[:500]}"
     status = _status(exit_code) if upstream is None else \
         f"{_status(upstream[1])} at stage {upstream[0] + 1}"
+    if upstream is None and inside is not None and ok is False and exit_code in \
+            params.ok_exit_codes:
+        status = f"{_status(inside[1])} inside the line"
     summary = f"exit {status}: {_gist(outputs['lines'])}"
     return StepResult(ok=ok, outputs=outputs, artifacts=artifacts, summary=summary, error=error)
 

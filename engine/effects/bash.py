@@ -508,6 +508,19 @@ def pipeline_stages(line: str) -> list[list[str]] | None:
     return stages
 
 
+def command_words(text: str) -> list[str]:
+    """The words of one simple command as bash shows it (`$BASH_COMMAND`: `grep -c x "$f"`),
+    quotes taken off; [] for anything else (an assignment, `[[ ... ]]`, a compound)."""
+    root = _parser().parse(text.strip().encode()).root_node
+    statements = [c for c in root.named_children if c.type != "comment"]
+    if root.has_error or len(statements) != 1:
+        return []
+    statement = statements[0]
+    if statement.type == "redirected_statement" and statement.named_children:
+        statement = statement.named_children[0]
+    return _words(statement) if statement.type == "command" else []
+
+
 def _words(command: Node) -> list[str]:
     words = []
     for part in command.named_children:

@@ -98,3 +98,57 @@ async def test_a_pipeline_lines_stderr_and_status_are_its_own() -> None:
     assert not res.ok and "boom" in res.outputs["stderr"] and "pipestatus" not in \
         res.outputs["stderr"]
     assert "(stage 1 of 2) exited with status 4" in res.error and res.error.endswith("boom")
+
+
+async def test_a_command_that_fails_inside_any_other_line_fails_the_step(tmp_path: Path) -> None:
+    """A loop, a `$(...)` or a list whose last command succeeded hid every failure before it:
+    `for f in a.log b.log; do grep -c ERROR "$f"; done` with b.log missing printed "0" and
+    succeeded, and "If it prints 0, no action is needed" ended the run healthy."""
+    log, missing = tmp_path / "a.log", tmp_path / "b.log"
+    log.write_text("all good\n")
+    res = await run(f'for f in {log} {missing}; do grep -c ERROR "$f"; done; echo counted')
+    assert not res.ok and res.outputs["exit_code"] == 0
+    assert res.error.startswith('`grep -c ERROR "$f"` exited with status 2 inside `for f in')
+    assert res.error.endswith("No such file or directory")
+    assert "mendflow-failed" not in res.outputs["stderr"]  # the engine's lines are taken out
+    assert res.outputs["stderr"] == f"grep: {missing}: No such file or directory\n"
+    assert res.summary.startswith("exit 2 inside the line")
+    res = await run(f'echo "errors: $(grep -c ERROR {missing})"')
+    assert not res.ok and "`grep -c ERROR" in res.error and "status 2" in res.error
+    res = await run(f"n=$(cat {missing} 2>/dev/null); echo \"[$n]\"")
+    assert not res.ok and res.error.startswith(f"`cat {missing} 2> /dev/null` exited with "
+                                               "status 1")
+
+
+@pytest.mark.parametrize("line", [
+    'for f in {log} {log}; do grep -c ERROR "$f"; done; echo counted',  # grep's 1: no match
+    'n=$(grep -c ERROR {log}); echo "errors: $n"',
+    '[[ -f {log}.old ]]; echo checked',
+    'read -r first < /dev/null; echo "first: $first"',
+    'grep -q ERROR {log} || echo clean; echo done',
+    'ls {log}.old 2>/dev/null && echo old; echo done',  # an && list's first: not reported
+    'x=$(yes | head -n 1); echo "$x"',
+])
+async def test_an_answer_inside_a_line_is_no_failure(tmp_path: Path, line: str) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("all good\n")
+    res = await run(line.format(log=log))
+    assert res.ok, res.error
+    assert "mendflow-failed" not in res.outputs["stderr"]
+
+
+def test_a_guide_whose_loop_missed_a_log_is_not_healthy(tmp_path: Path) -> None:
+    from tests.support.compiling import compile_text
+    from tests.support.running import run_locally
+
+    log, missing = tmp_path / "a.log", tmp_path / "b.log"
+    log.write_text("all good\n")
+    guide = ("# Errors\n\n## Diagnosis\n\n1. Count the errors in each log {{#count}}:\n\n"
+             "   ```bash\n   for f in {logs}; do grep -c ERROR \"$f\"; done; echo counted\n"
+             "   ```\n\n2. If it prints 0, no action is needed.\n\n"
+             "3. Otherwise, escalate to the app team.\n")
+    record = run_locally(compile_text(guide.format(logs=f"{log} {log}")), tmp_path / "ok")
+    assert record.outcome == "no_action", record.reason  # both logs read: 0 is an answer
+    record = run_locally(compile_text(guide.format(logs=f"{log} {missing}")), tmp_path / "bad")
+    assert record.outcome == "inconclusive", record.reason  # it ended no_action before
+    assert "exited with status 2 inside" in (record.reason or "")
