@@ -958,22 +958,37 @@ class _OutlineBuilder:
         step with its words; the other cells ("Expected") are never run. Any other table is
         read by `_inline`: its listed checks run, its actions are only shown."""
         rows = el.cells
-        if len(rows) < 3 or not el.command_cells or not rows[0] or \
+        # a test case's "# | Action | Expected result" table: its Action cells that are one
+        # command each are its commands, as a "Command" column's are (the whole table was one
+        # person's step)
+        acts = [k for k, h in enumerate(rows[0] if rows else []) if _ACTION_COLUMN.match(h)]
+        cells = [m.group(1) for r in rows[1:] for k in acts if k < len(r)
+                 and (m := re.fullmatch(r"\s*`([^`]+)`\s*", r[k])) is not None]
+        if len(rows) < 3 or not (el.command_cells or cells) or not rows[0] or \
                 not _STEP_COLUMN.match(rows[0][0]) or \
                 [r[0].strip().rstrip(".)") for r in rows[1:]] != \
                 [str(n) for n in range(1, len(rows))]:
             return None
-        listed = set(el.command_cells)
+        listed = set(el.command_cells) | set(cells)
         nodes: list[Node] = []
         for i, row in enumerate(rows[1:]):
             line = el.span.start + 2 + i  # the header, its `|---|` line, then one row a line
             codes = [c for cell in row[1:] for c in re.findall(r"`([^`]+)`", cell)
                      if c in listed and cell.strip() == f"`{c}`"]
             said = " | ".join(c for c in row[1:] if c.strip(" -\u2013\u2014"))
+            # "Expected result: `200`" beside a check: its output must hold it, or the run
+            # stops for a person (it went on, and ended resolved, whatever the check printed)
+            wants = [m.group(1) for k, h in enumerate(rows[0]) if k < len(row) and
+                     _EXPECTED_COLUMN.match(h) and
+                     (m := re.fullmatch(r"\s*`([^`]+)`\s*", row[k])) is not None]
             if codes:
                 for code in codes:
-                    nodes.extend(self._commands([blocks.CommandLine(code, line, line)], el, cls,
-                                                owner, block=None))
+                    new = self._commands([blocks.CommandLine(code, line, line)], el, cls,
+                                         owner, block=None)
+                    if len(codes) == 1 and len(wants) == 1 and new and all(
+                            isinstance(n, Action) and not n.mutating for n in new):
+                        new.append(self._expectation(code, wants[0], el))
+                    nodes.extend(new)
             else:
                 nodes.append(self._manual(owner, cls, said or row[0], f"Step {row[0]}: {said}",
                                           Span(start=line, end=line), el.index))
@@ -1462,6 +1477,9 @@ _HOW_TO = re.compile(r"(?i:^\W*(?:how|what|where|which|who|why|is there a way)\b
                      r"\bI\b(?!/)")
 
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
+_EXPECTED_COLUMN = re.compile(r"^\W*expected(?:\s+(?:result|output|value|response))?s?\W*$",
+                              re.I)
+_ACTION_COLUMN = re.compile(r"^\W*(?:actions?|what to do|to do|do|instructions?)\W*$", re.I)
 # A decision table's columns: the case, and what to do in it; a column of checks to run first
 # makes it a symptom table (its checks run, its actions are shown: `_inline`)
 _CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnostic|dtc)\s+)?"

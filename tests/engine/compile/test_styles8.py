@@ -200,6 +200,48 @@ def test_a_lone_roman_mark_or_a_run_out_of_order_is_left_as_written():
     assert [e.kind for e in guide.elements] == ["heading", "list_item"]
 
 
+# -- a test case's table -----------------------------------------------------------------------
+
+TEST_CASE = ("# TC-07: Restore the config service\n\n"
+             "| # | Action | Expected result |\n|---|---|---|\n"
+             "| 1 | `kubectl -n config scale deploy/api --replicas=0` | pods terminate |\n"
+             "| 2 | `aws s3 cp s3://backups/latest.db /data/config.db` | file copied |\n"
+             "| 3 | `curl -s -o /dev/null -w '%{http_code}' https://cfg/v1` | `200` |\n")
+
+
+def test_a_test_case_tables_action_cells_run_in_order_and_its_expected_value_is_checked():
+    # the whole table was one person's step; then, run, the last check's `200` was never
+    # looked at and the run ended resolved whatever the service answered
+    plan = compile_text(TEST_CASE)
+    scale = step_running(plan, ["kubectl", "-n", "config", "scale", "deploy/api",
+                                "--replicas=0"])
+    copy = step_running(plan, ["aws", "s3", "cp", "s3://backups/latest.db", "/data/config.db"])
+    check = step_running(plan, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                "https://cfg/v1"])
+    assert gated(plan, scale) and gated(plan, copy) and not gated(plan, check)
+    order = [s.id for s in runs(plan)]
+    assert order == [scale, copy, check]
+    (after,) = [e.target for e in plan.edges if e.source == check and e.on == "success"]
+    assert plan.step(after).kind == StepKind.DECIDE and "200" in plan.step(after).title
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+def test_a_format_directive_after_a_percent_sign_is_the_commands_not_a_value_to_fill_in():
+    # curl's `-w '%{http_code}'` became `%{{ inputs.http_code }}`: an invented input, and a
+    # different command
+    plan = compile_text("## Check\n\n```bash\ncurl -s -o /dev/null -w '%{http_code}' "
+                        "https://api/health\n```\n")
+    step_running(plan, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                        "https://api/health"])
+    assert not plan.inputs
+
+
+def test_an_action_column_with_words_is_still_a_persons_steps():
+    plan = compile_text("# TC\n\n| # | Action | Expected |\n|---|---|---|\n"
+                        "| 1 | Open the dashboard | it loads |\n| 2 | Check the graph | flat |\n")
+    assert not runs(plan)
+
+
 # -- Org mode pasted into Markdown -------------------------------------------------------------
 
 ORG = ("#+TITLE: Redis replica lag\n\n* TODO Look at the lag\n"
