@@ -711,8 +711,58 @@ def _myst_directives(body: str) -> str:
     return "\n".join(outside_fences(body.split("\n"), rewrite))
 
 
+_FOOTNOTE_DEF = re.compile(r"^\[\^([^\]\s]{1,40})\]:\s*(\S.*)$")
+_FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]{1,40})\](?!:)")
+
+
+def _footnotes(body: str) -> str:
+    """Each one-line footnote ("[^3]: `sudo systemctl restart app`") written at its one
+    reference ("restart it[^3]." reads "restart it (`sudo systemctl restart app`)."), its own
+    line left blank, line for line: the footnote is the step's command, in the step's place.
+    Read as they stood, the steps were a person's ("restart it[^3]") and the notes at the end
+    one block of commands run in turn after the last step, whatever its conditions said. A
+    footnote referenced twice or never, or going on over more lines, is left as it is."""
+    lines = body.split("\n")
+    defs: dict[str, tuple[int, str]] = {}
+    uses: dict[str, int] = {}
+
+    def find(ls: list[str], i: int) -> int | None:
+        m = _FOOTNOTE_DEF.match(ls[i])
+        if m is None:
+            for r in _FOOTNOTE_REF.finditer(ls[i]):
+                uses[r.group(1)] = uses.get(r.group(1), 0) + 1
+        elif m.group(1) not in defs and not (i + 1 < len(ls) and ls[i + 1].startswith(" ") and
+                                             ls[i + 1].strip()):
+            defs[m.group(1)] = (i, m.group(2).strip())
+        else:
+            defs[m.group(1)] = (-1, "")  # twice defined, or a note of many lines: left alone
+        return None
+    outside_fences(lines, find)
+    moved = {k: v for k, v in defs.items() if v[0] >= 0 and uses.get(k) == 1}
+    if not moved:
+        return body
+    at = {i for i, _ in moved.values()}
+
+    def put(ls: list[str], i: int) -> int | None:
+        if i in at:
+            ls[i] = ""
+        elif "[^" in ls[i]:
+            ls[i] = _FOOTNOTE_REF.sub(lambda r: f" ({moved[r.group(1)][1]})" if r.group(1) in
+                                      moved else r.group(0), ls[i])
+        return None
+    return "\n".join(outside_fences(lines, put))
+
+
 _ITEM_LINE = re.compile(r"^( {0,3})(?:\d{1,9}[.)]|[-*+])( {1,4})\S")
-_LETTERED = re.compile(r"^ *([a-z])([.)]) +(\S.*)$")
+_LETTERED = re.compile(r"^ *(\(?)([a-z]|[ivx]{1,4})([.)]) +(\S.*)$")
+_ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii")
+
+
+def _next_mark(first: str, n: int) -> str:
+    """The n-th mark (from 0) of a run that starts at `first`: a, b, c, ... or i, ii, iii, ..."""
+    if first == "i":
+        return _ROMAN[n] if n < len(_ROMAN) else ""
+    return chr(ord("a") + n)
 
 
 def _lettered_substeps(body: str) -> str:
@@ -720,7 +770,10 @@ def _lettered_substeps(body: str) -> str:
     the lines under it (no blank line between): each lettered line a sub-step of the item,
     written as the nested list it is (`1)`, `2)`, ... at the item's indent), line for line.
     Read as CommonMark they were one sentence, the commands inside a person's step. The
-    letters must run a, b, c, ... from `a`; lines elsewhere are left as they are."""
+    letters must run a, b, c, ... from `a`, or the numerals i, ii, iii, ... from `i`, each
+    mark written `a)`, `a.` or `(a)` alike along the run; a line under a sub-step that opens
+    with no mark goes on with it ("i) If the disk is full, raise the watermark:" over the
+    command). Lines elsewhere are left as they are."""
     lines = body.split("\n")
     fence = ""
     item: int | None = None  # the content column of the list item whose lines these are
@@ -737,18 +790,29 @@ def _lettered_substeps(body: str) -> str:
             item = None
         elif m := _ITEM_LINE.match(ln):
             item = m.end(2)
-        elif item is not None and (lm := _LETTERED.match(ln)) and lm.group(1) == "a" and \
-                ln[:len(ln) - len(ln.lstrip(" "))] and len(ln) - len(ln.lstrip(" ")) <= item + 3:
-            run = [i]
-            while run[-1] + 1 < len(lines) and (nx := _LETTERED.match(lines[run[-1] + 1])) \
-                    and nx.group(2) == lm.group(2) and lines[run[-1] + 1].startswith(" ") \
-                    and ord(nx.group(1)) == ord("a") + len(run):
-                run.append(run[-1] + 1)
+        elif item is not None and (lm := _LETTERED.match(ln)) and lm.group(2) in ("a", "i") \
+                and ln[:len(ln) - len(ln.lstrip(" "))] and \
+                len(ln) - len(ln.lstrip(" ")) <= item + 3:
+            at = len(ln) - len(ln.lstrip(" "))
+            run, j = [i], i + 1
+            while j < len(lines) and lines[j].strip() and not _FENCE_OPEN.match(lines[j]):
+                nx = _LETTERED.match(lines[j])
+                if nx is not None and (nx.group(1), nx.group(3)) == (lm.group(1), lm.group(3)) \
+                        and lines[j].startswith(" ") and \
+                        nx.group(2) == _next_mark(lm.group(2), len(run)):
+                    run.append(j)
+                elif len(lines[j]) - len(lines[j].lstrip(" ")) <= at or _ITEM_LINE.match(
+                        lines[j]):
+                    break  # neither the next mark nor a line under a sub-step
+                j += 1
             if len(run) >= 2:
-                for n, j in enumerate(run, 1):
-                    text = _LETTERED.match(lines[j]).group(3)  # type: ignore[union-attr]
-                    lines[j] = f"{' ' * item}{n}{lm.group(2)} {text}"
-                i = run[-1]
+                for n, k in enumerate(run, 1):
+                    text = _LETTERED.match(lines[k]).group(4)  # type: ignore[union-attr]
+                    lines[k] = f"{' ' * item}{n}{lm.group(3)} {text}"
+                i = run[0] - 1  # read again from the first: sub-steps of the sub-steps
+                item = None
+                i += 1
+                continue
             item = None
         i += 1
     return "\n".join(lines)
@@ -759,7 +823,7 @@ class _Builder:
 
     def __init__(self, body: str, *, offset: int, path: str) -> None:
         body = as_markdown(_dedent_admonitions(_lettered_substeps(_diagram_containers(
-            _myst_directives(body)))))
+            _myst_directives(_footnotes(body))))))
         self.body = body
         self.lines = body.split("\n")
         self.path = path

@@ -212,6 +212,48 @@ def _asciidoc(lines: list[str]) -> list[str]:
     return outside_fences(list(lines), rewrite)
 
 
+# -- Org mode pasted into Markdown -----------------------------------------------------------
+
+# `#+BEGIN_SRC sh` ... `#+END_SRC` (an Emacs Org file's source block, any case), `#+BEGIN_EXAMPLE`
+# ... `#+END_EXAMPLE` (its literal text: output), and `#+TITLE: ...`.
+_ORG_BEGIN = re.compile(r"^(\s*)#\+begin_(src|example)\b[ \t]*([\w+#.-]*)[^\n]*$", re.I)
+_ORG_TITLE = re.compile(r"^#\+title:[ \t]*(\S.*)$", re.I)
+# `* TODO Check replication` / `** DONE Escalate`: an Org heading (a Markdown bullet, or no
+# element, else); only a task keyword tells it from a bullet
+_ORG_HEADING = re.compile(r"^(\*{1,5}) +(?:TODO|DONE|NEXT|WAIT(?:ING)?|HOLD|CANCEL(?:L?ED)?) +"
+                          r"(?:\[#[A-C]\] +)?(\S.*)$")
+
+
+def _org(lines: list[str]) -> list[str]:
+    """Each Org source block as the fence it is, in its language, at its indent (an example
+    block is "text"), `#+TITLE:` the guide's title and each task heading (`* TODO ...`) a
+    heading one level under it, line for line. Read as Markdown, the
+    block's lines were a paragraph: its commands one person's step with the guide's other words.
+    A block must be closed by its own `#+END_...` line."""
+    def rewrite(out: list[str], i: int) -> int | None:
+        if (title := _ORG_TITLE.match(out[i])) is not None:
+            out[i] = f"# {title.group(1)}"
+            return i
+        if (heading := _ORG_HEADING.match(out[i])) is not None:
+            out[i] = f"{'#' * (len(heading.group(1)) + 1)} {heading.group(2)}"
+            return i
+        m = _ORG_BEGIN.match(out[i])
+        if m is None:
+            return None
+        kind = m.group(2).lower()
+        close = next((j for j in range(i + 1, len(out))
+                      if re.fullmatch(rf"\s*#\+end_{kind}\s*", out[j], re.I)), None)
+        if close is None:
+            return None
+        body = out[i + 1:close]
+        tick = "`" * max(3, 1 + max((len(r) for x in body for r in re.findall(r"`+", x)),
+                                    default=0))
+        lang = "text" if kind == "example" else m.group(3).lower()
+        out[i], out[close] = f"{m.group(1)}{tick}{lang}", f"{m.group(1)}{tick}"
+        return close
+    return outside_fences(list(lines), rewrite)
+
+
 # -- reStructuredText directives pasted into Markdown ----------------------------------------
 
 # `.. code-block:: bash` over its indented body (a guide copied from Sphinx docs): the fenced
@@ -330,12 +372,15 @@ def _html(lines: list[str]) -> list[str]:
 
 
 def as_markdown(body: str) -> str:
-    """`body` with the wiki markup and HTML lists it holds written as Markdown, line for line."""
+    """`body` with the wiki markup, AsciiDoc, Org and reStructuredText blocks and HTML lists it
+    holds written as Markdown, line for line."""
     lines = body.split("\n")
     if _is_wiki(lines):
         lines = _wiki(lines)
     if _is_asciidoc(lines):
         lines = _asciidoc(lines)
+    if any(_ORG_BEGIN.match(ln) for ln in lines):
+        lines = _org(lines)
     if any(_RST_DIRECTIVE.match(ln) for ln in lines):
         lines = _rst(lines)
     if any(_LIST_OPEN.match(ln) or _PARA.match(ln) for ln in lines):

@@ -10,6 +10,7 @@ non-blank line of the guide is accounted for. It neither compiles nor prints.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from engine.compile.lines import narrowest_steps
@@ -69,7 +70,7 @@ def explain(guide: Guide, plan: Plan, text: str | None = None) -> list[Row]:
         rows.append(Row(el.span.start, el.span.end, el.depth, _part(el),
                         became or _default(el, plan)))
     blank = None if text is None else [True] + [not x.strip() for x in text.split("\n")]
-    rows.extend(_gaps(guide, rows, blank))
+    rows.extend(_gaps(guide, rows, blank, None if text is None else text.split("\n")))
     rows.sort(key=lambda r: (r.start, -r.end))
     return rows
 
@@ -126,7 +127,11 @@ def _default(el: Element, plan: Plan) -> str:
     return "context for a reader: no command, condition or jump in it"
 
 
-def _gaps(guide: Guide, rows: list[Row], blank: list[bool] | None) -> list[Row]:
+_FOOTNOTE = re.compile(r"^\[\^[^\]\s]{1,40}\]:\s*\S")
+
+
+def _gaps(guide: Guide, rows: list[Row], blank: list[bool] | None,
+          source: list[str] | None = None) -> list[Row]:
     held = _held(rows, guide.line_count)
     out: list[Row] = []
     start = None
@@ -136,8 +141,13 @@ def _gaps(guide: Guide, rows: list[Row], blank: list[bool] | None) -> list[Row]:
         if free and start is None:
             start = line
         elif not free and start is not None:
-            out.append(Row(start, line - 1, 0, "other lines", "no Markdown element (link "
-                           "definitions and the like): nothing to run"))
+            held_lines = [x for x in (source or [])[start - 1:line - 1] if x.strip()]
+            if held_lines and all(_FOOTNOTE.match(x) for x in held_lines):
+                out.append(Row(start, line - 1, 0, "footnotes", "each read where the guide "
+                               "refers to it (its step lists it)"))
+            else:
+                out.append(Row(start, line - 1, 0, "other lines", "no Markdown element (link "
+                               "definitions and the like): nothing to run"))
             start = None
     return out
 

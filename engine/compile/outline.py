@@ -241,6 +241,19 @@ class _OutlineBuilder:
 
     def _heading(self, el: Element) -> list[Node]:
         cls = self.cls[el.index]
+        symptom = phrases.symptom_of(el.text) if el.level > 1 else None
+        if symptom is not None:
+            # "### Symptom: evictions climbing" over its Cause and Fix: its steps are for that
+            # symptom only (they all ran in turn), and its "Escalate to X" ends its branch
+            # after them (it was context for a reader, and the run ended healthy)
+            outer, self._case_end = self._case_end, []
+            nodes = self._content(el.index, cls)
+            if self._case_end and not (nodes and isinstance(nodes[-1], (EndNode, JumpNode))):
+                nodes.append(self._case_end[0])
+            self._case_end = outer
+            if nodes:
+                return [IfNode(Guard(text=symptom), nodes, el.span, el.index)]
+            return nodes
         nodes = self._content(el.index, cls)
         guard = phrases.guard_of(el.text) if el.level > 2 else None
         if guard is None and el.index in self._code_cases():
@@ -380,8 +393,12 @@ class _OutlineBuilder:
                 nodes.extend(rows if rows is not None else self._inline(el, cls, own))
                 continue
             if el.kind in ("list_item", "quote"):
-                if guarded and self._introduces(guarded[2]) and el.kind == "list_item":
-                    for node in self._item(el, cls):  # "If X:" guards the list it opens
+                if guarded and self._introduces(guarded[2]):
+                    # "If X:" guards the list it opens, and a quote under it: the commands
+                    # pasted at a prompt ("> $ sudo certbot renew"), as it guards a block, or
+                    # a note on them ("> Note: ..." did not keep X over the block after it)
+                    for node in (self._item(el, cls) if el.kind == "list_item"
+                                 else self._content(idx, cls)):
                         if isinstance(node, IfNode):
                             self._append(guarded[1], node)
                         else:
@@ -604,8 +621,9 @@ class _OutlineBuilder:
             if isinstance(prev, IfNode) and not prev.guard.is_else and prev.else_ is None and \
                     not prev.synthetic and self.els[prev.pos].kind == "paragraph" and \
                     self._introduces(self.els[prev.pos]) and self.owner.get(prev.pos) == owner \
-                    and not phrases.is_escalation(el.text):
-                # "For the case that X:" guards the paragraphs and blocks after it too
+                    and not phrases.is_escalation(el.text) and not phrases.opens_a_step(el.text):
+                # "For the case that X:" guards the paragraphs and blocks after it too, up to
+                # the next numbered step ("Step 3) Restart pgbouncer:" is for every case)
                 nodes.pop()
                 prev.then.extend(found)
                 prev.then.extend(self._jumps(el, prev.guard))
@@ -880,8 +898,12 @@ class _OutlineBuilder:
             asked = asked or code == commands[-1] and cls not in ("info", "cleanup") and \
                 opens_session(line)
             if asked and self.sessions.open is None and not opens_session(line) and \
-                    not workstation_tool(line) and phrases.runs_elsewhere(said, spaced):
-                asked = False  # "On all nodes, `x`": typed on another machine, a person's there
+                    not workstation_tool(line) and (phrases.runs_elsewhere(said, spaced) or
+                                                    el.kind == "list_item" and
+                                                    phrases.runs_elsewhere(intro)):
+                # "On all nodes, `x`": typed on another machine, a person's there; and so are
+                # the sub-steps of "a. On the OSD's host:" ("i. `systemctl stop ceph-osd@17`")
+                asked = False
             if asked and not _prose_words(line) and code not in fragments and \
                     code not in choices and not powershell.windows_command(line):
                 new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
@@ -936,22 +958,37 @@ class _OutlineBuilder:
         step with its words; the other cells ("Expected") are never run. Any other table is
         read by `_inline`: its listed checks run, its actions are only shown."""
         rows = el.cells
-        if len(rows) < 3 or not el.command_cells or not rows[0] or \
+        # a test case's "# | Action | Expected result" table: its Action cells that are one
+        # command each are its commands, as a "Command" column's are (the whole table was one
+        # person's step)
+        acts = [k for k, h in enumerate(rows[0] if rows else []) if _ACTION_COLUMN.match(h)]
+        cells = [m.group(1) for r in rows[1:] for k in acts if k < len(r)
+                 and (m := re.fullmatch(r"\s*`([^`]+)`\s*", r[k])) is not None]
+        if len(rows) < 3 or not (el.command_cells or cells) or not rows[0] or \
                 not _STEP_COLUMN.match(rows[0][0]) or \
                 [r[0].strip().rstrip(".)") for r in rows[1:]] != \
                 [str(n) for n in range(1, len(rows))]:
             return None
-        listed = set(el.command_cells)
+        listed = set(el.command_cells) | set(cells)
         nodes: list[Node] = []
         for i, row in enumerate(rows[1:]):
             line = el.span.start + 2 + i  # the header, its `|---|` line, then one row a line
             codes = [c for cell in row[1:] for c in re.findall(r"`([^`]+)`", cell)
                      if c in listed and cell.strip() == f"`{c}`"]
             said = " | ".join(c for c in row[1:] if c.strip(" -\u2013\u2014"))
+            # "Expected result: `200`" beside a check: its output must hold it, or the run
+            # stops for a person (it went on, and ended resolved, whatever the check printed)
+            wants = [m.group(1) for k, h in enumerate(rows[0]) if k < len(row) and
+                     _EXPECTED_COLUMN.match(h) and
+                     (m := re.fullmatch(r"\s*`([^`]+)`\s*", row[k])) is not None]
             if codes:
                 for code in codes:
-                    nodes.extend(self._commands([blocks.CommandLine(code, line, line)], el, cls,
-                                                owner, block=None))
+                    new = self._commands([blocks.CommandLine(code, line, line)], el, cls,
+                                         owner, block=None)
+                    if len(codes) == 1 and len(wants) == 1 and new and all(
+                            isinstance(n, Action) and not n.mutating for n in new):
+                        new.append(self._expectation(code, wants[0], el))
+                    nodes.extend(new)
             else:
                 nodes.append(self._manual(owner, cls, said or row[0], f"Step {row[0]}: {said}",
                                           Span(start=line, end=line), el.index))
@@ -1440,6 +1477,9 @@ _HOW_TO = re.compile(r"(?i:^\W*(?:how|what|where|which|who|why|is there a way)\b
                      r"\bI\b(?!/)")
 
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
+_EXPECTED_COLUMN = re.compile(r"^\W*expected(?:\s+(?:result|output|value|response))?s?\W*$",
+                              re.I)
+_ACTION_COLUMN = re.compile(r"^\W*(?:actions?|what to do|to do|do|instructions?)\W*$", re.I)
 # A decision table's columns: the case, and what to do in it; a column of checks to run first
 # makes it a symptom table (its checks run, its actions are shown: `_inline`)
 _CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnostic|dtc)\s+)?"

@@ -44,6 +44,7 @@ _INFO = re.compile(
     r"owners?|ownership|escalation|services?|monitoring|logging|documentation|docs)"
     r"\s*(?:$|[:&,(/]|-\s|(?:and|or)\b)",
     re.I)
+_SYMPTOM_TITLE = re.compile(r"^\W*symptoms?\s*:", re.I)
 _DIAG = re.compile(r"\b(?:diagnos\w*|troubleshoot\w*|investigat\w*|debug\w*|triage|"
                    r"identify\w*|verif\w*|check\w*|inspect\w*|how to check)\b", re.I)
 _MIT = re.compile(r"\b(?:mitigat\w*|resolution|resolv\w*|remediat\w*|fix\w*|recover\w*|"
@@ -54,8 +55,12 @@ def section_class(heading: str) -> SectionClass:
     text = _strip_enumerator(heading).strip().lower()
     if _CLEANUP.search(text):
         return "cleanup"
-    if _INFO.match(text):
+    if _INFO.match(text) and not (_SYMPTOM_TITLE.match(text) and symptom_of(text)):
         return "info"
+    if _SYMPTOM_TITLE.match(text) and symptom_of(text):
+        # "### Symptom: connections refused" names one case, its section what to do in it
+        # ("## Symptoms" alone describes the alert, for a reader)
+        return "diag" if _DIAG.search(text) else "mit"
     if _MIT.search(text):
         return "mit"
     if _DIAG.search(text):
@@ -93,8 +98,20 @@ def step_label(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+_HASH_NUMBER = re.compile(r"^\s*#(\d{1,3})[:.)]?\s+(?=\w)")
+
+
+def opens_a_step(text: str) -> bool:
+    """Whether a paragraph opens with its own step's number: "Step 3) Restart pgbouncer:",
+    "**Step 4:** ...", "#4 Check again ..." (a numbered step written as a paragraph)."""
+    plain = text.replace("**", "").replace("__", "")
+    return step_label(plain) is not None or _HASH_NUMBER.match(plain) is not None
+
+
 def _strip_enumerator(text: str) -> str:
-    return _ENUM.sub("", text, count=1)
+    # a task list's box ("- [ ] If usage is above 90%, prune ...") marks a to-do, as a number
+    # does a step: the words after it are the item's (its guard was hidden behind the box)
+    return _ENUM.sub("", _CHECKBOX.sub("", text.lstrip(), count=1), count=1)
 
 
 # -- guards ------------------------------------------------------------------------------
@@ -105,16 +122,20 @@ def _strip_enumerator(text: str) -> str:
 # "Si le disque est plein," / "Sinon ...", and in Portuguese, Italian and Dutch "Se a thread
 # estiver parada:" / "Caso contr\u00e1rio ...", "Se il disco \u00e8 pieno:" / "Altrimenti ...",
 # "Als de schijf vol is:" / "Anders ...", in Russian "Если есть неактивный слот," / "Иначе
-# ..." / "В противном случае ...", in Korean "만약 파드가 ... 상태라면," / "그렇지 않으면 ...".
+# ..." / "В противном случае ...", in Korean "만약 파드가 ... 상태라면," / "그렇지 않으면 ...",
+# in Polish "Jeśli kolejka nie ma konsumentów:" / "W przeciwnym razie ...".
 # ("Se n\u00e3o ..." is "if not ...", a guard of its own.)
 _IF_WORDS = (r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9|"
              r"se|caso|quando|qualora|nel caso in cui|als|indien|wanneer|ingeval|"
-             r"если|когда|в случае если|만약|만일")
+             r"если|когда|в случае если|만약|만일|"
+             r"je\u015bli|je\u017celi|gdy|w przypadku gdy|o ile")
 _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contrario|si no|"
                r"en caso contrario|sino|sinon|dans le cas contraire|caso contr\u00e1rio|"
                r"sen\u00e3o|do contr\u00e1rio|altrimenti|in caso contrario|anders|zo niet|"
                r"indien niet|in het andere geval|иначе|в противном случае|если нет|"
-               r"если это не так|그렇지 않으면|그렇지 않은 경우|아니면|그 외의 경우")
+               r"если это не так|그렇지 않으면|그렇지 않은 경우|아니면|그 외의 경우|"
+               r"w przeciwnym (?:razie|wypadku|przypadku)|je\u015bli nie|je\u017celi nie|"
+               r"inaczej")
 # Chinese and Japanese write no space after the word: "如果磁盘已满：" / "否则，...",
 # "もし使用率が 90% を超えている場合：" / "それ以外の場合は、..."
 _CJK_IF = r"如果|假如|倘若|若是|要是|万一|もし|万が一"
@@ -333,9 +354,10 @@ _ASK_A_TEAM = (r"(?<!\bto )reach out (?:to|in|on)\b|"
                r"(?:in|on) #)|"
                r"ask (?:for help |for advice )?(?:in|on) #[\w-]+")
 
-# "Escalate" in a runbook's own language: German "eskalieren", Russian "эскалируйте", and
+# "Escalate" in a runbook's own language: German "eskalieren", Russian "эскалируйте", Polish
+# "eskaluj", and
 # (no word boundary in the script) Japanese "エスカレーション", Korean "에스컬레이션합니다".
-_ESCALATE_WORD = r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*"
+_ESCALATE_WORD = r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*|eskaluj\w*|eskalacj\w*"
 _ESCALATE_CJK = r"エスカレ|에스컬레이션"
 
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -763,7 +785,9 @@ _FALLBACK = re.compile(
     r"solve|mitigate)|\b(?:issue|problem|alert|error)s? (?:still )?(?:persists?|remains?|"
     r"continues?)|\bstill (?:fail\w*|firing|occur\w*|happen\w*|see\w*|persist\w*)|"
     r"\bnone of (?:the|these|this)|\bnothing (?:above |else )?(?:works|helps)|"
-    r"\bnot (?:resolved|fixed|mitigated)\b|\bin doubt\b|\bunsure\b|\bnot sure\b", re.I)
+    r"\bnot (?:resolved|fixed|mitigated)\b|\bin doubt\b|\bunsure\b|\bnot sure\b|"
+    # Polish: "problem nadal występuje" (the problem still occurs), "nie pomaga" (does not help)
+    r"\bnadal (?:wyst\u0119puje|jest|trwa)\b|\bnie pom(?:aga|og\u0142o)\b", re.I)
 
 
 _PARALLEL = re.compile(
@@ -879,6 +903,7 @@ _GUARD_HINTS = ("if", "when", "unless", "once", "should", "otherwise", "else", "
                 "au cas", "se", "caso", "quando", "qualora", "altrimenti", "als", "indien",
                 "wanneer", "anders", "zo niet", "ingeval", "sen\u00e3o", "если", "когда",
                 "в случае", "иначе", "противном", "만약", "만일", "그렇지", "아니면", "그 외의",
+                "je\u015bli", "je\u017celi", "gdy", "przeciwnym", "inaczej", "o ile",
                 *_CJK_IF.split("|"), *_CJK_ELSE.split("|"))
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import re
 
-# One identifier in braces; not part of a JSONPath or Go/Jinja template with dots or spaces.
-_BRACED = re.compile(r"(?<![{$\w])\{\{(?P<double>[A-Za-z_][A-Za-z0-9_]*)\}\}(?![}\w])|"
-                     r"(?<![{$\w])\{(?P<single>[A-Za-z_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)\}"
+# One identifier in braces; not part of a JSONPath or Go/Jinja template with dots or spaces,
+# nor a tool's own format directive after `%` (curl's `-w '%{http_code}'`, an RPM `%{version}`,
+# an Apache log's `%{Referer}i`): the command's words, never a value to fill in
+_BRACED = re.compile(r"(?<![{$%\w])\{\{(?P<double>[A-Za-z_][A-Za-z0-9_]*)\}\}(?![}\w])|"
+                     r"(?<![{$%\w])\{(?P<single>[A-Za-z_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)\}"
                      r"(?![}\w])")
 # Words in braces, as prose names a value: `{node IP or hostname}`, `{replication user}`
-_PROSE_BRACED = re.compile(r"(?<![{$\w])\{(?P<prose>[A-Za-z][\w-]*(?: [A-Za-z0-9][\w-]*){1,7})\}"
+_PROSE_BRACED = re.compile(r"(?<![{$%\w])\{(?P<prose>[A-Za-z][\w-]*(?: [A-Za-z0-9][\w-]*){1,7})\}"
                            r"(?![}\w])")
 # ... but not an awk program (`awk '{print NR}'`) nor a shell group (`{ cmd; }`)
 _PROGRAM_WORDS = frozenset({"print", "printf", "next", "nextfile", "exit", "getline",
