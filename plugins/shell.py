@@ -337,6 +337,8 @@ def _result(params: ShellParams, res: PipelineResult, command: str, duration_s: 
     last_err = next((ln for ln in reversed(err.splitlines()) if ln.strip()), "")
     stages, codes = judged
     upstream = _hidden_failure(stages, codes)
+    status = _status(exit_code) if upstream is None else \
+        f"{_status(upstream[1])} at stage {upstream[0] + 1}"
     if not ok:
         error = f"{shown} exited with status {_status(exit_code)}"
     elif upstream is not None:
@@ -349,13 +351,9 @@ def _result(params: ShellParams, res: PipelineResult, command: str, duration_s: 
         ok = False
         error = (f"`{ctx.redact(inside[0])}` exited with status {_status(inside[1])} inside "
                  f"`{shown}`: what the line printed proves nothing")
+        status = f"{_status(inside[1])} inside the line"
     if error and last_err:
         error += f": {last_err[:500]}"
-    status = _status(exit_code) if upstream is None else \
-        f"{_status(upstream[1])} at stage {upstream[0] + 1}"
-    if upstream is None and inside is not None and ok is False and exit_code in \
-            params.ok_exit_codes:
-        status = f"{_status(inside[1])} inside the line"
     summary = f"exit {status}: {_gist(outputs['lines'])}"
     return StepResult(ok=ok, outputs=outputs, artifacts=artifacts, summary=summary, error=error)
 
