@@ -188,7 +188,7 @@ class _Begun:
     starts: int | None
     memory: list[MemoryEntry] | None
 
-    def _with_memory(self, memory: list[MemoryEntry]) -> _Begun:
+    def _with_memory(self, memory: list[MemoryEntry] | None) -> _Begun:
         return _Begun(self.record, self.state, self.replayed, self.claimed, self.starts,
                       memory)
 
@@ -493,7 +493,12 @@ class DistributedRunner:
             keep_claim.cancel()
         if nexts:
             assert entries is not None  # `keep` is only given with them
-            memory_after = [*entries, *report.memory]
+            # What this step began with, and its own findings, are the run's whole memory only
+            # if its commit came right after that read. A sibling of a fan-out that committed
+            # in between (this task's group commit) is not in it: the next step then reads
+            # the memory from the store (a join had read a branch's result as missing).
+            whole = all(n.begun.record.version == begun.record.version + 1 for n in nexts)
+            memory_after = [*entries, *report.memory] if whole else None
             nexts = [n._replace(begun=n.begun._with_memory(memory_after)) for n in nexts]
         return TaskResult(Outcome.RAN), nexts
 

@@ -104,3 +104,31 @@ async def test_a_worker_killed_while_continuing_a_chain_is_recovered_from(
     assert calls[f"{run.run_id}:s00:1"] == 1 and calls[f"{run.run_id}:s02:1"] == 1
     events = await store.events(run.run_id)
     assert any(e.type == "redispatched" for e in events)
+
+
+async def test_the_step_a_fan_out_joins_into_reads_every_branchs_findings(
+        workers, store, starter) -> None:
+    """The branches of a fan-out run on the worker that continued it, and the last to commit
+    continues with the join. It began before its siblings committed: what it read then, and
+    its own findings, were handed to the join as the run's memory, so a condition on a
+    sibling's result read nothing ("'dict object' has no attribute 'b'") and the run ended
+    inconclusive (the compose test's host triage did, in CI)."""
+    from engine.plan import Condition, Edge, Step
+    from tests.worker.conftest import SPAN, end, ledger, make_plan
+
+    workers.start("a")
+    steps = [ledger("start"), ledger("a", 0.6), ledger("b", 0.0),
+             Step(id="check", title="check", kind="decide", source=SPAN),
+             end("done"), end("odd", "escalate")]
+    edges = [Edge(source="start", target="a"), Edge(source="start", target="b"),
+             Edge(source="a", target="check"), Edge(source="b", target="check"),
+             Edge(source="check", target="done", kind="branch", condition=Condition(
+                 text="both applied", expr="steps.a.applied and steps.b.applied")),
+             Edge(source="check", target="odd", kind="else", condition=Condition(
+                 text="Otherwise", expr="not (steps.a.applied and steps.b.applied)"))]
+    run = await starter.start(make_plan(steps, edges, id="join"), guide_path="t.md",
+                              run_id=rid("join"))
+    (record,) = await wait_all(store, [run.run_id], timeout=60)
+    assert (record.status, record.outcome) == ("succeeded", "resolved"), record.reason
+    await asyncio.sleep(0.5)
+    assert received(workers) == 1  # all continued on the one worker, as before
