@@ -180,11 +180,10 @@ class ShellPlugin(PluginBase):
             if failures is not None else None
         outcome = _result(params, result, command, time.monotonic() - started, ctx,
                           judged=(stages, codes), inside=inside)
-        if read_only and not outcome.ok and sandbox_problem() is None:
-            stderr = result.stderr.data.decode("utf-8", errors="replace")
-            tried = "it tried to write, and " if "Read-only file system" in stderr else ""
-            outcome.error = (f"{outcome.error} ({tried}the filesystem was read-only: a dry run "
-                             "runs ungated steps in a read-only sandbox)")
+        if read_only and not outcome.ok and _tried_to_write(result.stderr.data) \
+                and sandbox_problem() is None:
+            outcome.error = (f"{outcome.error} (it tried to write, and the filesystem was "
+                             "read-only: a dry run runs ungated steps in a read-only sandbox)")
         return outcome
 
     @classmethod
@@ -193,6 +192,12 @@ class ShellPlugin(PluginBase):
             cls._warned_unsandboxed = True
             ctx.logger.warning("dry run not enforced by the OS: %s; ungated steps run with "
                                "write access (install bubblewrap to enforce it)", problem)
+
+
+def _tried_to_write(stderr: bytes | bytearray) -> bool:
+    """Whether a failed step said it met the sandbox's read-only filesystem (EROFS): only then
+    is the sandbox a likely cause; a refused connection or a missing file is the step's own."""
+    return b"Read-only file system" in stderr
 
 
 def reading_only(env: Mapping[str, str]) -> dict[str, str]:

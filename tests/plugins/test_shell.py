@@ -317,6 +317,16 @@ async def test_a_step_wrongly_taken_for_read_only_cannot_write_in_a_dry_run(tmp_
         assert "the filesystem was read-only" in res.error
 
 
+@pytest.mark.parametrize("command", [
+    ["sh", "-c", "echo 'curl: (7) Failed to connect to 127.0.0.1 port 9: Connection refused' >&2;"
+                 " exit 7"],
+    ["cat", "/nonexistent/mendflow-dry-run"],
+])
+async def test_a_dry_run_does_not_blame_the_sandbox_for_a_failure_that_wrote_nothing(command):
+    res = await dry([command])
+    assert not res.ok and "read-only" not in res.error  # the step's own failure, said as is
+
+
 async def test_a_dry_run_still_reads_the_real_files_and_processes(tmp_path):
     root, _ = canaries(tmp_path)
     res = await dry([["find", str(root), "-type", "f"]], )
