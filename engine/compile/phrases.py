@@ -10,6 +10,7 @@ is empty"). Anything else is a judgment: a condition with no expression.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -176,28 +177,36 @@ def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
     whose branch ends the run. With `fallback`, the guide's ending is a guard too: a step of a
     list ("3. If it still fails after two retries, escalate to controls") decides there.
     """
+    guard, ending_only = _guard_of(text)
+    return None if ending_only and not fallback else guard
+
+
+# A list item's text is read for its guard two or three times (without and with `fallback`,
+# then by the linter): the reading is done once per text. A Guard is frozen, so sharing it is
+# safe; the cache is small, so it holds one guide's recent texts, not every guide's.
+@functools.lru_cache(maxsize=1024)
+def _guard_of(text: str) -> tuple[Guard | None, bool]:
+    """`guard_of`'s reading of `text`, and whether it is a guard only with `fallback`."""
     t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
     t = _DECORATION.sub("", t, count=1)
     t = _NOTE.sub("", t, count=1)
     if _ABORT_IF.match(t):
-        return Guard(text=_abort_clause(t), ends="escalate")
+        return Guard(text=_abort_clause(t), ends="escalate"), False
     if (asked := _ASKED.match(t)) is not None and not _answered(t[asked.end():]) and \
             (outcome_of(t[asked.end():]) or jumps_in(t[asked.end():], [])):
-        return Guard(text=asked.group("q"))  # "Still high after 15 minutes? Escalate."
+        return Guard(text=asked.group("q")), False  # "Still high after 15 minutes? Escalate."
     if (ending := conditional_ending(t)) is not None:
-        return ending
+        return ending, False
     if not _GUARD_START.match(t):
         return _trailing_guard(t, label=_ENUM.match(text.replace("**", "").replace(
-            "__", "").strip()) is not None)
+            "__", "").strip()) is not None), False
     else_if = re.match(r"(?:otherwise|else)\s*,?\s*(?=if\b)", t, re.I)
     clause = f"{t[:else_if.end()]}{_clause(t[else_if.end():])}" if else_if else _clause(t)
-    if is_escalation(t) and is_fallback(clause) and explicit_expr(clause) is None and \
-            not fallback:
-        return None
+    ending_only = is_escalation(t) and is_fallback(clause) and explicit_expr(clause) is None
     cjk = re.match(rf"(?:{_CJK_ELSE})[^,:;]{{0,6}}(?=[,:;])", t)
     if cjk is not None:  # "否则, 检查日志目录": the word, "それ以外の場合は": the phrase
         clause = cjk.group(0)
-    return Guard(text=clause, is_else=bool(_ELSE_START.match(t)))
+    return Guard(text=clause, is_else=bool(_ELSE_START.match(t))), ending_only
 
 
 # An ending with its condition after it ("No further action is required if the lag is below
