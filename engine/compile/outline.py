@@ -1801,8 +1801,9 @@ def _slug(text: str, words: int = 4) -> str:
 
 def _value_in_code(argv: list[str]) -> bool:
     """Whether a template in `argv` sits where a value would be code (`placement`)."""
-    return any(sink in ("program", "script") and is_template(word)
-               for word, sink in zip(argv, placement.argv_sinks(argv)))
+    return any(is_template(word) for word in argv) and \
+        any(sink in ("program", "script") and is_template(word)
+            for word, sink in zip(argv, placement.argv_sinks(argv)))
 
 
 def _shell_params(argv: list[list[str]]) -> dict[str, object]:
