@@ -916,10 +916,14 @@ _GUARD_HINTS = ("if", "when", "unless", "once", "should", "otherwise", "else", "
                 *_CJK_IF.split("|"), *_CJK_ELSE.split("|"))
 
 
+# The hints as one scan of the text (testing them one by one was 80 scans of every paragraph
+# and item, 9% of compiling a 20,000-item list): a hint occurs where any of them would.
+_GUARD_HINT = re.compile("|".join(re.escape(w) for w in _GUARD_HINTS))
+
+
 def may_guard(text: str) -> bool:
     """A cheap test before cutting `text` into sentences: does any guard word occur?"""
-    low = text.lower()
-    return any(w in low for w in _GUARD_HINTS) and _GUARD_WORD.search(text) is not None
+    return _GUARD_HINT.search(text.lower()) is not None and _GUARD_WORD.search(text) is not None
 
 
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")
