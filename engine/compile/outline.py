@@ -519,7 +519,7 @@ class _OutlineBuilder:
         todo = not el.ordered and re.match(r"\[ \]\s", el.text) is not None
         if not _has_action(nodes) and (el.ordered or todo or cls in ("diag", "mit") and guard) \
                 and not only_jumps and ending is None \
-                and not (phrases.is_escalation(el.text) and not el.ordered):
+                and not (not el.ordered and phrases.is_escalation(el.text)):
             nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,
                                          el.index))
         if not nodes and not lead_jumps and guard is None and not el.ordered and \
