@@ -628,16 +628,16 @@ class _OutlineBuilder:
                 prev.then.extend(found)
                 prev.then.extend(self._jumps(el, prev.guard))
                 return (prev.guard, prev.then, self.els[prev.pos])
-            if phrases.is_escalation(el.text) and self._case_end is not None and \
-                    cls not in ("info", "cleanup"):
+            if self._case_end is not None and cls not in ("info", "cleanup") and \
+                    phrases.is_escalation(el.text):
                 # "Action: Find the stuck offset, then escalate to the orders team": this
                 # case's ending, after its steps (it was the whole run's, its commands lost)
                 nodes.extend(found)
                 self._case_end.append(EndNode("escalate", _conclusion(el.text) or
                                               _short(el.text), el.text, el.span))
                 return None
-            if phrases.is_escalation(el.text) and self.escalation is None and \
-                    cls not in ("info", "cleanup"):
+            if self.escalation is None and cls not in ("info", "cleanup") and \
+                    phrases.is_escalation(el.text):
                 self.escalation = (el.text, el.span)
                 return None
             jumps = self._jumps(el, None)
