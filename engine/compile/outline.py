@@ -1790,11 +1790,12 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def _slug(text: str, words: int = 4) -> str:
-    prose = _CODE_SPAN.sub(lambda m: " " if _BLANK.search(m.group(1)) else m.group(1),
-                           text)  # drop a quoted command, keep a quoted identifier
-    if len(_WORD.findall(prose.lower())) >= 2:
-        text = prose  # name the step by its words, not by the command quoted in them
-    text = text.replace("`", "")
+    if "`" in text:  # (a title with no code span is its own words: read once, not twice)
+        prose = _CODE_SPAN.sub(lambda m: " " if _BLANK.search(m.group(1)) else m.group(1),
+                               text)  # drop a quoted command, keep a quoted identifier
+        if len(_WORD.findall(prose.lower())) >= 2:
+            text = prose  # name the step by its words, not by the command quoted in them
+        text = text.replace("`", "")
     tokens = [t for t in _WORD.findall(text.lower()) if t not in _STOP]
     return "-".join(tokens[:words])[:40].strip("-")
 
