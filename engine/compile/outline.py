@@ -519,7 +519,7 @@ class _OutlineBuilder:
         todo = not el.ordered and re.match(r"\[ \]\s", el.text) is not None
         if not _has_action(nodes) and (el.ordered or todo or cls in ("diag", "mit") and guard) \
                 and not only_jumps and ending is None \
-                and not (phrases.is_escalation(el.text) and not el.ordered):
+                and not (not el.ordered and phrases.is_escalation(el.text)):
             nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,
                                          el.index))
         if not nodes and not lead_jumps and guard is None and not el.ordered and \
@@ -628,16 +628,16 @@ class _OutlineBuilder:
                 prev.then.extend(found)
                 prev.then.extend(self._jumps(el, prev.guard))
                 return (prev.guard, prev.then, self.els[prev.pos])
-            if phrases.is_escalation(el.text) and self._case_end is not None and \
-                    cls not in ("info", "cleanup"):
+            if self._case_end is not None and cls not in ("info", "cleanup") and \
+                    phrases.is_escalation(el.text):
                 # "Action: Find the stuck offset, then escalate to the orders team": this
                 # case's ending, after its steps (it was the whole run's, its commands lost)
                 nodes.extend(found)
                 self._case_end.append(EndNode("escalate", _conclusion(el.text) or
                                               _short(el.text), el.text, el.span))
                 return None
-            if phrases.is_escalation(el.text) and self.escalation is None and \
-                    cls not in ("info", "cleanup"):
+            if self.escalation is None and cls not in ("info", "cleanup") and \
+                    phrases.is_escalation(el.text):
                 self.escalation = (el.text, el.span)
                 return None
             jumps = self._jumps(el, None)
@@ -1790,19 +1790,21 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def _slug(text: str, words: int = 4) -> str:
-    prose = _CODE_SPAN.sub(lambda m: " " if _BLANK.search(m.group(1)) else m.group(1),
-                           text)  # drop a quoted command, keep a quoted identifier
-    if len(_WORD.findall(prose.lower())) >= 2:
-        text = prose  # name the step by its words, not by the command quoted in them
-    text = text.replace("`", "")
+    if "`" in text:  # (a title with no code span is its own words: read once, not twice)
+        prose = _CODE_SPAN.sub(lambda m: " " if _BLANK.search(m.group(1)) else m.group(1),
+                               text)  # drop a quoted command, keep a quoted identifier
+        if len(_WORD.findall(prose.lower())) >= 2:
+            text = prose  # name the step by its words, not by the command quoted in them
+        text = text.replace("`", "")
     tokens = [t for t in _WORD.findall(text.lower()) if t not in _STOP]
     return "-".join(tokens[:words])[:40].strip("-")
 
 
 def _value_in_code(argv: list[str]) -> bool:
     """Whether a template in `argv` sits where a value would be code (`placement`)."""
-    return any(sink in ("program", "script") and is_template(word)
-               for word, sink in zip(argv, placement.argv_sinks(argv)))
+    return any(is_template(word) for word in argv) and \
+        any(sink in ("program", "script") and is_template(word)
+            for word, sink in zip(argv, placement.argv_sinks(argv)))
 
 
 def _shell_params(argv: list[list[str]]) -> dict[str, object]:

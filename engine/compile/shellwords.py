@@ -13,8 +13,9 @@ template (`engine.compile.structural`).
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r"<([A-Za-z][^<>|;&\n]{0,80}?)>")
@@ -85,6 +86,14 @@ class _Unsupported(Exception):
 
 def parse_line(line: str) -> Parsed:
     """Parse one logical command line (continuations already joined)."""
+    # A line is asked about several times while it is compiled (does it open a session, is it
+    # a console, then its step): it is split once. Each caller gets its own Parsed.
+    found = _parsed(line)
+    return replace(found, pipelines=list(found.pipelines))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(line: str) -> Parsed:
     text = line.strip()
     if not text:
         return Parsed()

@@ -24,11 +24,20 @@ _DECISION = re.compile(r"\W*(?:if|when|whenever|unless|once)\b(.*?)(?:,|\bthen\b
 """The condition clause of a decision sentence: 'If <clause>, do ...'."""
 
 
+def _may_decide(text: str) -> bool:
+    """Whether a sentence of `text` may open as `_DECISION` does: ASCII text folds case only
+    in A-Z, so it holds one of its words lower-cased (other text is always cut and read)."""
+    if not text.isascii():
+        return True
+    low = text.lower()
+    return "if" in low or "when" in low or "unless" in low or "once" in low
+
+
 @rule(("MF101", "clarity", "warning",
         "A condition uses a vague quantity ('high', 'too many', 'slow') with no number."))
 def vague_threshold(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
     for el in ctx.elements:
-        if not is_step(ctx, el):
+        if not is_step(ctx, el) or not _may_decide(el.text):
             continue
         for sent in sentences(el.text):
             cond = _DECISION.match(sent)

@@ -50,14 +50,22 @@ class _Explanations:
     searching the whole prose for each use made a guide with many commands quadratic."""
 
     def __init__(self, ctx: Context) -> None:
-        prose = ctx.prose
-        self.inputs = {i.name.lower() for i in ctx.guide.front.inputs}
+        self.ctx = ctx
+        self.read = False  # (read at the first question: a guide with no $VAR or <name> in
+        # its commands asks none, and its whole prose was scanned four times for nothing)
+
+    def _read(self) -> None:
+        prose = self.ctx.prose
+        self.inputs = {i.name.lower() for i in self.ctx.guide.front.inputs}
         self.placeholders = set(re.findall(r"<([^<>]*)>", prose))
         self.dollars = sorted(set(re.findall(r"\$([A-Za-z0-9_]*)", prose)))
         self.quoted = set(prose.split("`")[1:-1])
         self.words = set(re.findall(r"[\w-]+", prose))
+        self.read = True
 
     def __call__(self, name: str, *, placeholder: bool) -> bool:
+        if not self.read:
+            self._read()
         if name.lower() in self.inputs:
             return True
         if placeholder:

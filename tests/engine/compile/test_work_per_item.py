@@ -1,0 +1,105 @@
+"""How much work the compiler and the linter do per list item: counted, never timed.
+
+A list of 20,000 items, each running a command, took 7-12 s to compile and 8-10 s to lint
+(`bench/bench_compile.py`, target 2 s): not quadratic, but each item was read several times
+over for the same answer. These tests count the readings on a small list, so that a change
+that reads each item twice again fails here, on any machine; the timing stays in the bench.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from engine import placement
+from engine.compile import compile_guide, phrases, shellwords
+from engine.compile.lint import flow, lint_guide
+from engine.guide import parse_guide
+from engine.plan import Plan
+
+PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs"}
+N = 40
+
+
+def command_list(n: int) -> str:
+    """n numbered items, each asking to run a read-only command; unique words every call,
+    so that no reading is remembered from another test."""
+    tag = uuid.uuid4().hex[:8]
+    return "# T\n\n## Diagnosis\n\n" + "".join(
+        f"{i + 1}. Check the pods of ns{tag}{i}: `kubectl get pods -n ns{tag}{i}`\n"
+        for i in range(n))
+
+
+def counted(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[object]:
+    calls: list[object] = []
+    real: Callable[..., Any] = getattr(owner, name)
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        calls.append(args[0] if args else None)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(owner, name, spy)
+    return calls
+
+
+def compiled(text: str) -> Plan:
+    return compile_guide(parse_guide(text, path="g.md"), known_plugins=PLUGINS)
+
+
+def test_each_command_line_is_split_into_words_once(monkeypatch):
+    # Given a list whose items each run a command that could open a session (`kubectl`)
+    splits = counted(monkeypatch, shellwords, "_split")
+    plan = compiled(command_list(N))
+    # Then each line is split once: asking whether it opens a session reuses the split
+    assert sum(s.plugin == "shell" for s in plan.steps) == N
+    assert len(splits) == N
+
+
+def test_each_item_is_read_for_its_guard_once(monkeypatch):
+    # Given items that open with no guard word (read for a trailing "if" too)
+    readings = counted(monkeypatch, phrases, "_trailing_guard")
+    compiled(command_list(N))
+    # Then each item's text is read once, though it is asked with and without the fallback
+    assert len(readings) == N
+
+
+def test_a_step_with_no_template_is_not_searched_for_misplaced_values(monkeypatch):
+    # Given commands written out in full (no {{ }} anywhere)
+    sinks = counted(monkeypatch, placement, "argv_sinks")
+    compiled(command_list(N))
+    # Then no word's sink is worked out: a literal word places no value anywhere
+    assert sinks == []
+
+
+def test_lint_reads_guards_for_missing_steps_only_where_a_condition_can_name_one(monkeypatch):
+    # Given a list whose items hold commands but no `steps.x` / `inputs.x` code, and one
+    # paragraph whose condition reads a step the guide does not have
+    guide = parse_guide(command_list(N) + "\n\nIf `steps.nosuch.stdout == 'x'`, escalate.\n",
+                        path="g.md")
+    readings = counted(monkeypatch, flow, "guard_in")
+    findings = lint_guide(guide)
+    # Then only the paragraph that reads a step is read for its guard, and still reported
+    assert len(readings) == 1
+    assert [f.rule for f in findings if f.rule == "MF206"] == ["MF206"]
+
+
+@pytest.mark.parametrize("rx", [phrases._GUARD_WORD, phrases._ESCALATE], ids=["guard", "escalate"])
+def test_a_caseless_pattern_answers_as_its_ignorecase_form(rx):
+    twin = phrases._Caseless(rx)
+    texts = ["IF the disk is full", "Otherwise, ESCALATE to the DBA team", "When", "whenever",
+             "Escalation policy", "Contact SUPPORT", "iF", "ſe", "Если нет", "Page The On-Call",
+             "the service answers", "Sonst: Eskalieren", "KIf", "If\u0130", "\u212aif", ""]
+    for text in texts:
+        assert twin.occurs(text) == (rx.search(text) is not None), text
+
+
+def test_a_pattern_naming_an_upper_case_letter_has_no_caseless_twin():
+    with pytest.raises(ValueError):
+        phrases._Caseless(re.compile(r"\bIf\b", re.I))
+    twin = phrases._Caseless(re.compile(r"\Bif\b", re.I))  # an escape is not a letter
+    assert twin.occurs("XIF") is True
+    assert twin.occurs("IF") is False
