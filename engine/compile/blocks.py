@@ -94,6 +94,8 @@ _PROMPT = re.compile(
     r"|\[[^\]\n]{1,60}\]\s?[$#]"                    # [root@host ~]#
     r"|[\w.-]+-\d[\d.]*[$#]"                        # sh-5.1# , bash-4.2$
     r"|PS(?: [^>\n]{0,40})?>"                       # PS C:\>
+    # oh-my-zsh's `➜  ~ `, `➜  app git:(main) ✗ `: the directory is the prompt's, not a command
+    r"|\u279c\s+(?:~[\w./-]*(?:\s+git:\([^)\s]*\))?|[\w.-]+\s+git:\([^)\s]*\))(?:\s+\u2717)?"
     r"|[\u276f\u279c]"                             # ❯ ➜
     r"|[\w.~/-]+\s+[$%])\s+(?=\S)")                 # chef-repo $ , /prometheus $
 _DB_PROMPT = re.compile(
@@ -773,6 +775,25 @@ def _asking(lines: list[str], cmds: list[CommandLine], first_line: int) -> list[
     return out
 
 
+_LEAVE = frozenset({"exit", "quit", "exit;", "quit;", "\\q", ".exit", "quit()", "exit()"})
+
+
+def _typed_line(out: list[CommandLine], text: str, at: int) -> bool:
+    """Add a line typed into the program the block started (its opener is a person's step);
+    whether the lines after it are typed there too (not after its `exit`)."""
+    if not out[-1].console:
+        out[-1] = replace(out[-1], shown=True)
+    out.append(CommandLine(text, at, at, console=True))
+    return text not in _LEAVE
+
+
+def _typed_into(text: str) -> bool:
+    """A program a person types the next lines into (`mongosh`, `telnet host 11211`)."""
+    from engine.compile.sessions import typed_into
+
+    return typed_into(text)
+
+
 def _console_opener(text: str) -> bool:
     """A database console with a one-shot form (`sudo gitlab-psql`): the session reader runs
     the lines typed into it (`engine.compile.sessions`)."""
@@ -827,7 +848,7 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
     """A shell-tagged block without prompts: each line (with continuations) is a command
     unless it looks like output or prose; a table's rows are output."""
     out: list[CommandLine] = []
-    i, in_table = 0, False
+    i, in_table, typing = 0, False, False
     while i < len(lines):
         ln = lines[i]
         s = ln.strip()
@@ -854,6 +875,12 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
             out.append(CommandLine(text.strip(), first_line + i, first_line + j, shown=True))
             i = j + 1
             continue
+        if typing and not in_table and not _outputish(s):
+            # `telnet cache-1 11211`, then `stats`: typed into the program the block started,
+            # a person's line (it was dropped as prose, or run here)
+            typing = _typed_line(out, s, first_line + i)
+            i += 1
+            continue
         if in_table or _outputish(s) or not _shape(s, strict=False):
             if _PSQL_META.match(s) or _SQL_START.match(s) or _SQL_STATEMENT.match(s):
                 # typed into a database console the block opened: a person's (or the
@@ -863,7 +890,7 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
             continue
         text, j = _gather(lines, i, ln)
         out.append(CommandLine(text.strip(), first_line + i, first_line + j))
-        i = j + 1
+        i, typing = j + 1, _typed_into(text)
     return _asking(lines, out, first_line)
 
 
@@ -881,7 +908,7 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
     if not meaningful:
         return []
     out: list[CommandLine] = []
-    i, in_table = 0, False
+    i, in_table, typing = 0, False, False
     while i < len(lines):
         ln = lines[i]
         s = ln.strip()
@@ -904,12 +931,17 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
             out.append(CommandLine(text, first_line + i, first_line + j, console=True))
             i = j + 1
             continue
+        if typing and not in_table and not s.startswith("#") and not _outputish(s):
+            # typed into the program the block started (`mongosh URI`, then `rs.status()`)
+            typing = _typed_line(out, s, first_line + i)
+            i += 1
+            continue
         if s.startswith("#") or in_table or _outputish(s) or not _shape(s, strict=True):
             i = _past_continuations(lines, i)  # a `\` line's rest is not a command of its own
             continue
         text, j = _gather(lines, i, ln)
         out.append(CommandLine(text.strip(), first_line + i, first_line + j))
-        i = j + 1
+        i, typing = j + 1, _typed_into(text)
     return out
 
 

@@ -1197,6 +1197,9 @@ class _OutlineBuilder:
             script = "\n".join(line.text for line in block.lines)
             where = Span(start=block.lines[0].start, end=block.lines[-1].end)
             return [self._manual(own, cls, title, script, where, el.index, script=script)]
+        if intro is not None and intro.kind in ("paragraph", "list_item") and \
+                self.sessions.open is not None and phrases.runs_here(intro.text):
+            self.sessions.open = None  # "Then, from your laptop:": the session is over
         return self._commands(block.lines, el, cls, own, block=el.index)
 
     def _plugin_step(self, block: blocks.Block, el: Element, cls: SectionClass, owner: int,
@@ -1254,10 +1257,16 @@ class _OutlineBuilder:
                                           script=script))
                 manual.clear()
 
-        for line in lines:
+        for k, line in enumerate(lines):
             if line.shown and not self.sessions.console_open(el):
                 # a commented-out command: an alternative for a person to run
                 self.sessions.typed_at_shell(line)
+                entered = self.sessions.enter(self, line, el, cls, owner) \
+                    if k + 1 < len(lines) and lines[k + 1].console else None
+                if entered is not None:  # a console opened in the session: typed there
+                    flush_manual()
+                    nodes.extend(entered)
+                    continue
                 to_manual(line)
                 continue
             if cwd is not None and self.sessions.open is None and opens_session(line.text):

@@ -1282,6 +1282,20 @@ _PLACE_END = re.compile(
     re.I)
 
 
+# "Then, from your laptop:", "Back on your workstation, run:", "Locally:": the lines after
+# it are typed on the reader's own machine, whatever session the guide had open.
+_BACK_HERE = re.compile(
+    r"\b(?:(?:from|on|in|at) your (?:own |local )?(?:machine|computer|laptop|workstation|"
+    r"terminal)|back (?:on|at|in) (?:your|the) (?:own |local )?(?:machine|computer|laptop|"
+    r"workstation|terminal|shell)|locally)\b", re.I)
+
+
+def runs_here(text: str) -> bool:
+    """Whether an instruction says its commands are typed on the reader's own machine ("From
+    your laptop, check:", "Locally:")."""
+    return _BACK_HERE.search(text.replace("**", "")) is not None
+
+
 def runs_elsewhere(text: str, code: str | None = None) -> bool:
     """Whether an instruction says its commands are typed on another machine than the one
     running the plan ("On each Kafka broker:", "SSH into the node and run:"), not on yours.

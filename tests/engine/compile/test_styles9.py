@@ -1,0 +1,164 @@
+"""Guide styles the earlier style passes had no test for: a terminal pasted from oh-my-zsh
+(`➜  ~ docker ...`), programs a person types a protocol or a console's language into with no
+prompt shown (`telnet cache-1 11211` then `stats`, `mongosh URI` then `rs.stepDown(60)`,
+`zkCli.sh -server X` then `deleteall ...`, `mysql -u root -p` then `KILL 42;`), a Rails console
+opened on a host reached over ssh, a block "from your laptop" after one, and a cloud CLI's
+shell opened after `sudo su - postgres`."""
+
+from __future__ import annotations
+
+from engine.compile.explain import explain, unaccounted
+from engine.guide import parse_guide
+from engine.plan import StepKind
+from tests.support.compiling import (
+    compile_text,
+    gated,
+    guards_of,
+    manual_scripts,
+    runs,
+    step_running,
+)
+
+# -- oh-my-zsh's prompt ------------------------------------------------------------------------
+
+ZSH = ("# Build agent disk full\n\nCheck usage:\n\n```shell\n❯ df -h /var/lib/docker\n"
+       "Filesystem      Size  Used Avail Use% Mounted on\n"
+       "/dev/nvme1n1    200G  196G  4.0G  98% /var/lib/docker\n```\n\n"
+       "If use is above 90%:\n\n```shell\n➜  ~ docker system prune -af\n"
+       "➜  agent git:(main) ✗ sudo systemctl restart buildkite-agent\n```\n")
+
+
+def test_an_oh_my_zsh_prompts_directory_is_not_the_command():
+    # `➜  ~ docker system prune -af` ran `~ docker system prune -af` in bash: "~: Is a
+    # directory", the clean-up never happened (and `agent git:(main) ✗` likewise)
+    plan = compile_text(ZSH)
+    prune = step_running(plan, ["docker", "system", "prune", "-af"])
+    restart = step_running(plan, ["sudo", "systemctl", "restart", "buildkite-agent"])
+    assert guards_of(plan, prune) == ["If use is above 90%"]
+    assert gated(plan, prune) and gated(plan, restart)
+    assert not [s for s in runs(plan) if "script" in s.params]
+
+
+def test_an_arrow_before_a_command_is_still_only_a_prompt():
+    plan = compile_text("## Check\n\n```shell\n➜ kubectl -n web get pods\n```\n")
+    step_running(plan, ["kubectl", "-n", "web", "get", "pods"])
+
+
+# -- lines typed into a program the block started ------------------------------------------
+
+MEMCACHED = ("# Memcached evictions\n\n## Mitigation\n\nFlush the cache by hand:\n\n"
+             "```bash\ntelnet cache-1 11211\nstats\nflush_all\nquit\n```\n\n"
+             "Check the port answers: `nc -zv cache-1 11211`\n")
+
+
+def test_lines_typed_into_a_telnet_session_are_a_persons_step_with_the_connection():
+    # `stats` and `flush_all` were read as prose and dropped: the person's step said only
+    # `telnet cache-1 11211`, and the flush was lost
+    text = MEMCACHED
+    plan = compile_text(text)
+    assert "telnet cache-1 11211\nstats\nflush_all\nquit" in manual_scripts(plan)
+    step_running(plan, ["nc", "-zv", "cache-1", "11211"])  # a probe, no session
+    assert not unaccounted(text, explain(parse_guide(text, path="guide.md"), plan, text))
+
+
+def test_a_tls_handshake_typed_into_s_client_is_not_run_half():
+    # `openssl s_client` ran on its own (reading nothing) and `EHLO`/`QUIT` were dropped
+    plan = compile_text("## Check SMTP\n\n```\nopenssl s_client -connect mail:465 -quiet\n"
+                        "EHLO probe.example.com\nQUIT\n```\n")
+    assert not runs(plan)
+    assert manual_scripts(plan) == ["openssl s_client -connect mail:465 -quiet\n"
+                                    "EHLO probe.example.com\nQUIT"]
+
+
+def test_a_console_without_prompts_holds_its_lines_and_ends_with_its_block():
+    # `rs.stepDown(60)` was dropped, and the next block's `zkCli.sh` and `ls /brokers/ids`
+    # were typed into mongosh's session (`deleteall` dropped); `ls` ran here after the fix of
+    # the first half, on the operator's own disk
+    plan = compile_text("# Mongo primary\n\n## Fix\n\nStep the primary down:\n\n"
+                        "```bash\nmongosh mongodb://db-1:27017\nrs.status()\nrs.stepDown(60)\n"
+                        "```\n\nDrop the stale broker id:\n\n"
+                        "```\nzkCli.sh -server zk-1:2181\nls /brokers/ids\n"
+                        "deleteall /brokers/ids/3\n```\n\n"
+                        "Restart the API so it reconnects:\n\n```bash\n"
+                        "sudo systemctl restart api\n```\n")
+    assert manual_scripts(plan) == [
+        "mongosh mongodb://db-1:27017\nrs.status()\nrs.stepDown(60)",
+        "zkCli.sh -server zk-1:2181\nls /brokers/ids\ndeleteall /brokers/ids/3"]
+    assert [s.params["pipeline"] for s in runs(plan)] == [
+        [["sudo", "systemctl", "restart", "api"]]]
+
+
+def test_a_zookeeper_shell_given_its_command_runs_it():
+    plan = compile_text("## Check\n\n```bash\nzookeeper-shell zk-1:2181 ls /brokers/ids\n```\n")
+    step_running(plan, ["zookeeper-shell", "zk-1:2181", "ls", "/brokers/ids"])
+
+
+def test_a_console_that_asks_for_a_password_keeps_every_statement():
+    # `KILL 42;` (no SELECT/SHOW shape) was dropped from the person's step
+    plan = compile_text("# MySQL\n\n## Fix\n\n```bash\nmysql -u root -p\nSHOW PROCESSLIST;\n"
+                        "KILL 42;\n```\n\nThen restart the app:\n\n```bash\n"
+                        "sudo systemctl restart app\n```\n")
+    assert manual_scripts(plan) == ["mysql -u root -p\nSHOW PROCESSLIST;\nKILL 42;"]
+    restart = step_running(plan, ["sudo", "systemctl", "restart", "app"])
+    assert gated(plan, restart)
+
+
+# -- a console opened on a host reached over ssh, then back on the laptop --------------------
+
+RAILS = ("# Stuck Sidekiq jobs\n\n## Mitigation\n\nOpen a Rails console on a worker host:\n\n"
+         "```\n$ ssh deploy@worker-3\n"
+         "deploy@worker-3:~$ cd /srv/app/current && bundle exec rails c -e production\n"
+         "irb(main):001:0> Sidekiq::Queue.new(\"mailers\").size\n=> 48213\n"
+         "irb(main):002:0> Sidekiq::Queue.new(\"mailers\").clear\n```\n\n"
+         "Then check from your laptop:\n\n```bash\ncurl -s https://app.example.com/health\n"
+         "```\n")
+
+
+def test_a_console_opened_in_an_ssh_session_is_typed_there_in_order():
+    # the `rails c` line was a step of its own after the console's lines, and on this machine
+    plan = compile_text(RAILS)
+    (console,) = [s for s in manual_scripts(plan) if "rails c" in s]
+    assert console.split("\n") == [
+        "ssh deploy@worker-3", "cd /srv/app/current && bundle exec rails c -e production",
+        'Sidekiq::Queue.new("mailers").size', 'Sidekiq::Queue.new("mailers").clear']
+
+
+def test_a_block_from_your_laptop_runs_here_not_in_the_session_before_it():
+    # the health check was a person's step "ssh deploy@worker-3 / curl ..."
+    plan = compile_text(RAILS)
+    check = step_running(plan, ["curl", "-s", "https://app.example.com/health"])
+    assert not gated(plan, check)
+    assert len(manual_scripts(plan)) == 1
+
+
+def test_a_block_on_the_host_still_runs_in_the_session():
+    plan = compile_text("## Fix\n\n```bash\nssh web-1\n```\n\nThen restart it:\n\n```bash\n"
+                        "sudo systemctl restart nginx\n```\n")
+    step_running(plan, ["ssh", "web-1", "--", "sudo systemctl restart nginx"])
+
+
+# -- a cloud CLI's shell after another session -------------------------------------------------
+
+
+def test_a_cloud_shell_opened_after_sudo_su_is_its_own_session():
+    # `gcloud compute ssh` (and the SSM session after it) were nested in `sudo su - postgres`:
+    # the person's steps told them to open every earlier session first
+    plan = compile_text("# Sessions\n\n## Fix\n\nBecome postgres:\n\n```bash\n"
+                        "sudo su - postgres\npg_ctl status -D /var/lib/pgsql/data\n```\n\n"
+                        "Get on the VM:\n\n```bash\ngcloud compute ssh web-1 --zone "
+                        "europe-west1-b\nsudo systemctl restart nginx\n```\n\n"
+                        "Open an SSM session:\n\n```bash\naws ssm start-session --target "
+                        "i-0abc123\nsudo systemctl restart amazon-cloudwatch-agent\n```\n")
+    step_running(plan, ["sudo", "-u", "postgres", "pg_ctl", "status", "-D",
+                        "/var/lib/pgsql/data"])
+    assert manual_scripts(plan) == [
+        "gcloud compute ssh web-1 --zone europe-west1-b\nsudo systemctl restart nginx",
+        "aws ssm start-session --target i-0abc123\n"
+        "sudo systemctl restart amazon-cloudwatch-agent"]
+    assert not [s for s in plan.steps if s.kind == StepKind.COMMAND and
+                "nginx" in str(s.params)]
+
+
+def test_a_console_opened_after_sudo_i_is_still_typed_in_it():
+    plan = compile_text("## Fix\n\n```bash\nsudo -i\nmongosh\nrs.status()\n```\n")
+    assert manual_scripts(plan) == ["sudo -i\nmongosh\nrs.status()"]
