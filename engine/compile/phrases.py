@@ -355,9 +355,13 @@ _ASK_A_TEAM = (r"(?<!\bto )reach out (?:to|in|on)\b|"
                r"ask (?:for help |for advice )?(?:in|on) #[\w-]+")
 
 # "Escalate" in a runbook's own language: German "eskalieren", Russian "эскалируйте", Polish
-# "eskaluj", and
+# "eskaluj", Spanish "escalar al equipo", Portuguese "escale para a equipe", Italian "scalare al
+# team" (to a team or a person: "escala a 5 réplicas" scales), and
 # (no word boundary in the script) Japanese "エスカレーション", Korean "에스컬레이션합니다".
-_ESCALATE_WORD = r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*|eskaluj\w*|eskalacj\w*"
+_ESCALATE_WORD = (r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*|eskaluj\w*|eskalacj\w*|"
+                  r"e?sc[aá]l\w* (?:a|al|a la|a los|ao|à|aos|para(?: a| o| os| as)?) "
+                  r"(?:[\w-]+ ){0,2}?(?:equipo|equipe|time|team|guardia|plant[aã]o|soporte|"
+                  r"suporte|supporto|on-?call|sre|dba|responsable|respons[aá]vel|reperibile)\b")
 _ESCALATE_CJK = r"エスカレ|에스컬레이션"
 
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (

@@ -162,3 +162,41 @@ def test_a_cloud_shell_opened_after_sudo_su_is_its_own_session():
 def test_a_console_opened_after_sudo_i_is_still_typed_in_it():
     plan = compile_text("## Fix\n\n```bash\nsudo -i\nmongosh\nrs.status()\n```\n")
     assert manual_scripts(plan) == ["sudo -i\nmongosh\nrs.status()"]
+
+
+# -- escalation in Spanish, Portuguese, Italian ------------------------------------------------
+
+SPANISH = ("---\ntitulo: Cola de pedidos\n---\n\n# Cola de pedidos atascada\n\n## Diagnóstico\n\n"
+           "Ejecuta: `kubectl -n tienda get pods -l app=pedidos`\n\n## Mitigación\n\n"
+           "Si algún pod está en `CrashLoopBackOff`, reinícialo:\n\n```bash\n"
+           "kubectl -n tienda rollout restart deploy/pedidos\n```\n\n"
+           "En caso contrario, escala al equipo de plataforma.\n")
+
+
+def _escalations(plan) -> list:
+    return [s for s in plan.steps if s.kind == StepKind.END and s.outcome is not None and
+            s.outcome.value == "escalate" and s.title != "Escalate to a person"]
+
+
+def test_a_spanish_otherwise_escalation_ends_the_run_escalated():
+    # "escala al equipo de plataforma" was a person's step, and the run then ended `resolved`
+    plan = compile_text(SPANISH)
+    (esc,) = _escalations(plan)
+    assert guards_of(plan, esc.id) == ["En caso contrario"]
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+def test_portuguese_and_italian_escalations_to_a_team_end_the_run():
+    for said in ("Se o problema continuar, escale para a equipe de banco de dados.",
+                 "Se il problema persiste, scalare al team di piattaforma.",
+                 "Si nada de esto funciona, escalar a la guardia de SRE."):
+        plan = compile_text("## Fix\n\n```bash\nsudo systemctl restart app\n```\n\n" + said + "\n")
+        assert len(_escalations(plan)) == 1, said
+
+
+def test_scaling_in_spanish_is_not_an_escalation():
+    plan = compile_text("## Mitigación\n\nEscala el deployment a 5 réplicas: "
+                        "`kubectl -n tienda scale deploy/pedidos --replicas=5`\n")
+    scale = step_running(plan, ["kubectl", "-n", "tienda", "scale", "deploy/pedidos",
+                                "--replicas=5"])
+    assert gated(plan, scale) and not _escalations(plan)
