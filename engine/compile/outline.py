@@ -874,7 +874,7 @@ class _OutlineBuilder:
         listed = set(el.command_cells) if el.kind == "table" else set()
         commands = [c for c in el.inline_code
                     if c in listed or inline_command(c) or _run_word(c, el.text, block) or
-                    powershell.windows_command(c)]
+                    powershell.windows_command(c) or self._item_is_code(c, el)]
         if not commands:
             return nodes
         lead = self._lead(el)
@@ -1072,6 +1072,15 @@ class _OutlineBuilder:
         return IfNode(Guard(text=text), [end], el.span, el.index)
 
     _intros: dict[int, str] | None = None
+
+    def _item_is_code(self, code: str, el: Element) -> bool:
+        """A list item that is one command and nothing else, under words that ask to do what
+        the list holds ("abort the cycle and retry the pick:" over "- `robotctl cell4 cycle
+        abort`"): the step's command whatever the tool (an unknown one is gated). It was
+        neither run nor kept when `inline_command` did not know the tool."""
+        return el.kind == "list_item" and el.text.strip(" .;") == f"`{code}`" and \
+            len(code.split()) > 1 and _ARGV_WORDS.match(code) is not None and \
+            phrases.asks_for_list(self._intro(el))
 
     def _intro(self, el: Element) -> str:
         """The words that introduce an element when they end with ':': for a list item, the

@@ -1000,7 +1000,7 @@ _RUN_VERB = re.compile(
     r"type|convert|connect|attach|exec|tail|backup|back up|unmount|umount|uncordon|shut ?down|"
     r"determine|save|count|measure|load|unload|login|sign in|start up|"
     r"bring up|spin up|take down|re-?start|double-check|cross-check|figure out|sync|refresh|"
-    r"rerun|retrieve|inspect|tear down)\b", re.I)
+    r"rerun|retrieve|inspect|tear down|abort)\b", re.I)
 # "See the manpage for `perf record`", "Wait for `x` to finish": no run asked.
 _NOT_RUN_VERB = re.compile(r"^(?:avoid|ask|contact|escalate|notify|page|file|refer|consult|"
                            r"report|request|see|wait)\b", re.I)
@@ -1057,7 +1057,7 @@ _PLATFORM = re.compile(r"^\W*(?:on\s+|for\s+)?(?:linux|mac\s?os(?:\s?x)?|os\s?x|
 _MAIN = re.compile(r"\b(?:you|we)(?:'ll| will| must| should| need to| have to)\b", re.I)
 _CHECKBOX = re.compile(r"^\[[ xX]\]\s*")
 _LEAD_WORDS = re.compile(r"^(?:(?:then|next|now|first|second|third|finally|afterwards|after that|"
-                         r"also|again|just|simply|please|lastly|optionally|manually|"
+                         r"also|again|just|simply|please|lastly|optionally|manually|otherwise|"
                          r"remember to|be sure to|make sure to|(?:don't|do not) forget to)\b"
                          r"[\s,:]*)+",
                          re.I)
@@ -1178,6 +1178,16 @@ def comment_condition(line: str) -> str | None:
         where = "neg" if m.group("neg") else "not"
         return f"not {line[m.start(where):m.end(where)]}"
     return line[m.start("only"):m.end("only")]
+
+
+def asks_for_list(lead: str) -> bool:
+    """Whether words ending with ':' ask the reader to do what the list under them holds
+    ("If the gripper reports a jam, abort the cycle and retry the pick:"), not name what it
+    shows ("Common errors:", "The pods are:")."""
+    last = _LAST_SENTENCE.sub("", lead.replace("**", "").replace("__", "")).strip()
+    clause = _instruction_clause(last)
+    return last.endswith(":") and titled_step(last) and _RUN_VERB.match(clause) is not None \
+        and _NOT_RUN_VERB.match(clause) is None
 
 
 def titled_step(lead: str) -> bool:

@@ -200,3 +200,48 @@ def test_scaling_in_spanish_is_not_an_escalation():
     scale = step_running(plan, ["kubectl", "-n", "tienda", "scale", "deploy/pedidos",
                                 "--replicas=5"])
     assert gated(plan, scale) and not _escalations(plan)
+
+
+# -- a robot cell's recovery playbook ----------------------------------------------------------
+
+CELL = ("# Cell 4 pick failure\n\n## Recovery\n\n"
+        "1. Read the gripper state: `robotctl cell4 gripper status`\n"
+        "2. If the gripper reports a jam, abort the cycle and retry the pick:\n"
+        "   - `robotctl cell4 cycle abort`\n"
+        "   - `robotctl cell4 pick retry --slot 12`\n"
+        "3. Otherwise restart the cell's agent with `sudo systemctl restart cell4-agent`\n")
+
+
+def test_commands_listed_under_an_instruction_are_its_steps_whatever_the_tool():
+    # the two sub-items were neither run nor in any step: the cell's tool is not a known one,
+    # and a bare code item was taken for a name
+    plan = compile_text(CELL)
+    abort = step_running(plan, ["robotctl", "cell4", "cycle", "abort"])
+    retry = step_running(plan, ["robotctl", "cell4", "pick", "retry", "--slot", "12"])
+    assert guards_of(plan, abort) == ["If the gripper reports a jam"]
+    assert gated(plan, abort) and gated(plan, retry)
+    assert [e.target for e in plan.edges if e.source == abort and e.on == "success"] == \
+        [f"approve-{retry}"]
+
+
+def test_an_otherwise_without_a_comma_runs_the_command_it_asks_for():
+    # "Otherwise restart the cell's agent with `x`": the "otherwise" hid the instruction, so
+    # the item was a person's step with no script, and the restart never ran
+    plan = compile_text(CELL)
+    resume = step_running(plan, ["sudo", "systemctl", "restart", "cell4-agent"])
+    (decide,) = [s.id for s in plan.steps if s.kind == StepKind.DECIDE]
+    assert [e.source for e in plan.edges if e.target == f"approve-{resume}"] == [decide]
+    assert gated(plan, resume)
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+def test_an_otherwise_sentence_about_a_command_still_does_not_run_it():
+    plan = compile_text("## Fix\n\nIf the lock is stale, remove it: `rm /var/lock/app.lock`\n\n"
+                        "Otherwise `app --check` would report the lock as held.\n")
+    assert [s.params["pipeline"] for s in runs(plan)] == [[["rm", "/var/lock/app.lock"]]]
+
+
+def test_codes_listed_under_a_label_are_not_commands():
+    plan = compile_text("## Diagnosis\n\nCommon errors in the log:\n\n"
+                        "- `connection reset by peer`\n- `upstream timed out`\n")
+    assert not runs(plan)
