@@ -90,6 +90,7 @@ _PROMPT = re.compile(
     r"^\s*(?:\([\w.@-]{1,40}\)\s)?"                # a virtualenv's or conda's `(venv) `
     r"(?:\$>?"
     r"|[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?[$#%]"      # user@host:~$ , user@host$
+    r"|[\w.-]+@[\w.-]+\s(?:[~/][^\s$#%]*|[\w.-]+)\s%"  # zsh's user@host ~ %
     r"|[\w.-]+:(?:~|/)[^\s$#]*\s?[$#]"              # host:~$ , host:/srv#
     r"|\[[^\]\n]{1,60}\]\s?[$#]"                    # [root@host ~]#
     r"|[\w.-]+-\d[\d.]*[$#]"                        # sh-5.1# , bash-4.2$
@@ -513,6 +514,13 @@ def read_block(el: Element, *, after_output_cue: bool = False,
     meaningful = [ln for ln in lines if ln.strip()]
     if not meaningful:
         return Block("other", start=start, end=end)
+    if tag in _NOTEBOOK_TAGS:
+        cell = _shell_cell(lines, bangs=tag != "")
+        if cell is not None:  # a notebook's shell cell: read as a bash block
+            skipped, lines = cell
+            first_line += skipped
+            raw, tag = "\n".join(lines), "bash"
+            meaningful = [ln for ln in lines if ln.strip()]
     if (tag in PLUGIN_TAGS and _PARAM_LINE.match(meaningful[0])) or tag.startswith("mendflow:"):
         # An ```http block holding `HTTP/1.1 200 OK` is a sample message, not the plugin's
         # `key: value` parameters; it is read like an untagged block.
@@ -610,6 +618,26 @@ def read_block(el: Element, *, after_output_cue: bool = False,
     if _looks_like_config(meaningful):
         return Block("config", text=raw, start=start, end=end)
     return Block("output", text=raw, start=start, end=end)
+
+
+# A notebook exported to Markdown (Jupyter): a cell run by bash (`%%bash`, `%%sh`, `%%script
+# bash`), or a Python cell of nothing but `!cmd` shell escapes. Its lines are shell lines, not a
+# Python script for a person. (`!tweet ...` in an untagged block is a chat bot's command.)
+_NOTEBOOK_TAGS = frozenset({"python", "py", "python3", "ipython", "ipython3", ""})
+_CELL_MAGIC = re.compile(r"^\s*%%(?:bash|sh|script\s+(?:ba)?sh)\s*$")
+_BANG = re.compile(r"^(\s*)!(?=[a-z./~])")
+
+
+def _shell_cell(lines: list[str], bangs: bool) -> tuple[int, list[str]] | None:
+    """(lines skipped, the shell lines) of a notebook's shell cell, else None; `bangs`: a
+    Python cell's `!cmd` lines count."""
+    at = next(i for i, ln in enumerate(lines) if ln.strip())
+    if _CELL_MAGIC.match(lines[at]):
+        return at + 1, lines[at + 1:]
+    body = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if bangs and body and all(_BANG.match(ln) for ln in body):
+        return 0, [_BANG.sub(r"\1", ln, count=1) for ln in lines]
+    return None
 
 
 def _column_header(lines: list[str]) -> bool:

@@ -1543,8 +1543,9 @@ def inline_command(code: str) -> bool:
                                 words[0] == "sudo" or bool(_PROGRAM_PATH.match(words[0])))
 
 
-# A program and its words as a command line shows them: the name lower case, no sentence.
-_ARGV_WORDS = re.compile(r"^(?:\./|/)?[a-z][\w.+/-]*(?:\s+[^\s,;!?]+)+$")
+# A program and its words as a command line shows them: the name lower case, no sentence. Not
+# a chat's slash command (`/pd ack`, `/deploy rollback api`): a root path names no program.
+_ARGV_WORDS = re.compile(r"^(?:\./|/(?=[\w.+-]+/))?[a-z][\w.+/-]*(?:\s+[^\s,;!?]+)+$")
 _CHECKBOX_MARK = re.compile(r"^\s*\[[ xX]\]\s*")
 # "Renew the cert: `certbot renew --cert-name site`": a title, a colon, one code span, nothing
 # after it (one pattern, its code compared after: not a pattern made per code span)

@@ -245,3 +245,65 @@ def test_codes_listed_under_a_label_are_not_commands():
     plan = compile_text("## Diagnosis\n\nCommon errors in the log:\n\n"
                         "- `connection reset by peer`\n- `upstream timed out`\n")
     assert not runs(plan)
+
+
+# -- macOS zsh's `user@host dir %` prompt ------------------------------------------------------
+
+BASTION = ("# Node pressure\n\n## Fix\n\n```console\nadmin@bastion ~ % ssh node-7\n"
+           "[admin@node-7 ~]$ sudo crictl ps -a | grep Exited\n"
+           "[admin@node-7 ~]$ sudo crictl rmp -a\n[admin@node-7 ~]$ exit\n"
+           "admin@bastion ops % kubectl uncordon node-7\n```\n")
+
+
+def test_a_zsh_prompt_with_its_directory_is_a_prompt_and_the_session_is_kept():
+    # `ssh node-7` and `kubectl uncordon` were read as output, so crictl ran on the bastion
+    plan = compile_text(BASTION)
+    ps = step_running(plan, ["ssh", "node-7", "--", "sudo crictl ps -a | grep Exited"])
+    rmp = step_running(plan, ["ssh", "node-7", "--", "sudo crictl rmp -a"])
+    uncordon = step_running(plan, ["kubectl", "uncordon", "node-7"])
+    assert not gated(plan, ps) and gated(plan, rmp) and gated(plan, uncordon)
+    assert not [s for s in runs(plan) if s.params["pipeline"][0][0] == "sudo"]
+
+
+# -- a notebook exported to Markdown -----------------------------------------------------------
+
+NOTEBOOK = ("# Slow queries\n\nIn [1]:\n\n```python\n!kubectl -n db get pods\n```\n\n"
+            "In [2]:\n\n```python\n%%bash\npsql -h db-1 -c \"select pid, query from "
+            "pg_stat_activity where state <> 'idle'\"\n```\n\n"
+            "If a query has been running for over an hour, cancel it:\n\n```python\n"
+            "!psql -h db-1 -c \"select pg_cancel_backend(4242)\"\n```\n")
+
+
+def test_a_notebooks_shell_cells_run_as_shell_lines():
+    # `!cmd` and `%%bash` cells were Python scripts for a person: nothing ran, and the
+    # cancel was not gated (a person's step)
+    plan = compile_text(NOTEBOOK)
+    pods = step_running(plan, ["kubectl", "-n", "db", "get", "pods"])
+    step_running(plan, ["psql", "-h", "db-1", "-c",
+                        "select pid, query from pg_stat_activity where state <> 'idle'"])
+    cancel = step_running(plan, ["psql", "-h", "db-1", "-c", "select pg_cancel_backend(4242)"])
+    assert not gated(plan, pods) and gated(plan, cancel)
+    assert guards_of(plan, cancel) == ["If a query has been running for over an hour"]
+    assert plan.step(cancel).source.start == 19
+
+
+def test_a_python_cell_with_python_in_it_stays_a_persons_script():
+    plan = compile_text("## Fix\n\n```python\nimport os\n!kubectl get pods\n```\n")
+    assert not runs(plan) and manual_scripts(plan) == ["import os\n!kubectl get pods"]
+
+
+# -- chat slash commands -----------------------------------------------------------------------
+
+
+def test_a_chat_slash_command_is_a_persons_step_not_a_program():
+    # "Acknowledge the page: `/pd ack`" ran `/pd` as a program at the file system's root
+    plan = compile_text("## Mitigation\n\n1. Acknowledge the page: `/pd ack`\n"
+                        "2. Check the rollout: `kubectl -n api rollout status deploy/api`\n")
+    assert [s.params["pipeline"] for s in runs(plan)] == [
+        [["kubectl", "-n", "api", "rollout", "status", "deploy/api"]]]
+    assert [s for s in plan.steps if s.kind == StepKind.MANUAL and "/pd ack" in s.text]
+
+
+def test_a_programs_full_path_is_still_a_command():
+    plan = compile_text("## Fix\n\n1. Renew it: `/opt/certbot/bin/certbot renew`\n")
+    step_running(plan, ["/opt/certbot/bin/certbot", "renew"])
