@@ -314,15 +314,21 @@ class _OutlineBuilder:
                     # a collapsed "Rollback" ends the run once it ran, as "## Rollback" does
                     inner.append(EndNode("escalate", f"Rolled back ({_short(guard.text)})",
                                          opener.text, opener.span))
-                if faq and self._case_end and not (inner and isinstance(
+                if (faq or html_end) and self._case_end and not (inner and isinstance(
                         inner[-1], (EndNode, JumpNode))):
                     inner.append(self._case_end[0])
                 if faq:
                     self._case_end = None
+                elif html_end:  # the container's "Escalate to X" ended its case only
+                    self._case_end = html_end[0]
+                    html_end.clear()
                 if inner:
                     self._append(nodes, IfNode(guard, inner, opener.span, opener.index))
 
         faq = False  # the scope is an FAQ entry's: its answer ends at the next question, heading
+        # an HTML container's scope: the case ending its "Escalate to X" made is its own (the
+        # ending of the scope around it, kept here)
+        html_end: list[list[EndNode] | None] = []
 
         for idx in self.children.get(owner, []):
             el = self.els[idx]
@@ -349,6 +355,9 @@ class _OutlineBuilder:
                     flush()
                     scoped = (opens, nodes, el)
                     nodes = []
+                    if not faq:
+                        html_end.append(self._case_end)
+                        self._case_end = []
                 continue
             if el.kind == "heading":
                 flush()
@@ -595,6 +604,24 @@ class _OutlineBuilder:
             last.else_ = node.then
             last.else_text = node.guard.text
 
+    def _escalates_case(self, prev: IfNode, el: Element) -> bool:
+        """"If the provider is down:" (or "Otherwise:"), then "Escalate to #payments-oncall.":
+        the escalation is that case's ending, in place of the person's step its guard alone
+        made (it was the whole run's last word: that case went on to "is the issue resolved?"
+        and the other case's steps). Not after a fallback ("If this does not help:")."""
+        branch = prev.else_ if prev.else_ is not None else prev.then
+        if not branch or prev.else_ is None and phrases.is_fallback(prev.guard.text):
+            return False
+        if not all(isinstance(n, Action) and n.kind == StepKind.MANUAL and
+                   not n.params.get("script") and n.pos == el.index - 1 for n in branch):
+            return False
+        said = self.els[el.index - 1]
+        if said.kind != "paragraph" or not said.text.rstrip(" *_").endswith(":"):
+            return False
+        branch[:] = [EndNode("escalate", _conclusion(el.text) or _short(el.text), el.text,
+                             el.span)]
+        return True
+
     # -- prose -------------------------------------------------------------------------
 
     _ending_item = False  # inside an item whose guarded branch ends the run itself
@@ -628,6 +655,9 @@ class _OutlineBuilder:
                 prev.then.extend(found)
                 prev.then.extend(self._jumps(el, prev.guard))
                 return (prev.guard, prev.then, self.els[prev.pos])
+            if isinstance(prev, IfNode) and not prev.synthetic and cls not in ("info", "cleanup") \
+                    and phrases.is_escalation(el.text) and self._escalates_case(prev, el):
+                return None
             if phrases.is_escalation(el.text) and self._case_end is not None and \
                     cls not in ("info", "cleanup"):
                 # "Action: Find the stuck offset, then escalate to the orders team": this

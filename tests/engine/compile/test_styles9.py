@@ -307,3 +307,58 @@ def test_a_chat_slash_command_is_a_persons_step_not_a_program():
 def test_a_programs_full_path_is_still_a_command():
     plan = compile_text("## Fix\n\n1. Renew it: `/opt/certbot/bin/certbot renew`\n")
     step_running(plan, ["/opt/certbot/bin/certbot", "renew"])
+
+
+# -- "If X:" / "Otherwise:" over an escalation, and a collapsed case that escalates -------------
+
+
+def test_an_escalation_introduced_by_its_guard_ends_that_case():
+    # "If the provider is down:" then "Escalate to #payments-oncall.": that case recorded a
+    # finding and went on to "is the issue resolved?"; the escalation was the whole run's
+    plan = compile_text("## Mitigation\n\nIf the provider is down:\n\n"
+                        "Escalate to #payments-oncall.\n\nOtherwise:\n\n```bash\n"
+                        "kubectl -n pay rollout restart deploy/webhooks\n```\n")
+    (esc,) = _escalations(plan)
+    assert guards_of(plan, esc.id) == ["If the provider is down"]
+    restart = step_running(plan, ["kubectl", "-n", "pay", "rollout", "restart",
+                                  "deploy/webhooks"])
+    assert guards_of(plan, restart) == ["Otherwise"]
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE and
+                s.title == "The issue is resolved"]
+
+
+def test_an_otherwise_over_an_escalation_ends_the_other_case():
+    plan = compile_text("## Mitigation\n\nIf the secret was rotated:\n\n```bash\n"
+                        "kubectl -n pay rollout restart deploy/webhooks\n```\n\nOtherwise:\n\n"
+                        "Check the provider status page and escalate to #payments-oncall.\n")
+    (esc,) = _escalations(plan)
+    assert guards_of(plan, esc.id) == ["Otherwise"]
+    restart = step_running(plan, ["kubectl", "-n", "pay", "rollout", "restart",
+                                  "deploy/webhooks"])
+    assert [plan.step(e.target).kind for e in plan.edges
+            if e.source == restart and e.on == "success"] == [StepKind.END]
+
+
+def test_a_collapsed_otherwise_that_escalates_ends_its_case():
+    # `<details><summary>Otherwise</summary>` holding "... escalate to #payments-oncall.":
+    # both cases went on to "is the issue resolved?", the escalation the run's last word
+    plan = compile_text("# Payment webhooks failing\n\n## Mitigation\n\n<details>\n"
+                        "<summary>If the signing secret was rotated</summary>\n\n"
+                        "Restart the webhooks:\n\n```bash\n"
+                        "kubectl -n pay rollout restart deploy/webhooks\n```\n\n</details>\n\n"
+                        "<details>\n<summary>Otherwise</summary>\n\n"
+                        "Check the provider status page and escalate to #payments-oncall.\n\n"
+                        "</details>\n")
+    (esc,) = _escalations(plan)
+    assert len(guards_of(plan, esc.id)) == 1 and guards_of(plan, esc.id)[0].startswith(
+        "Otherwise")
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE and
+                s.title == "The issue is resolved"]
+
+
+def test_an_escalation_after_a_fallback_is_still_the_runs_last_word():
+    plan = compile_text("## Mitigation\n\n```bash\nkubectl -n pay rollout restart "
+                        "deploy/webhooks\n```\n\nIf this does not help:\n\n"
+                        "Escalate to #payments-oncall.\n")
+    assert [s for s in plan.steps if s.kind == StepKind.END and s.outcome is not None and
+            s.outcome.value == "escalate"]
