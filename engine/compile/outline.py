@@ -637,7 +637,7 @@ class _OutlineBuilder:
         "..., escalate" / "no action is needed" / "the issue is mitigated" end its branch."""
         if self._ending_item and phrases.outcome_of(el.text):
             return None  # "Then escalate: ..." closes its item's branch (an EndNode)
-        groups = self._groups(el.text, el.span)
+        groups = self._groups(el.text, el.span, self._asked_before(el))
         own = owner if owner is not None else el.index
         found: list[Node] = []
         found.extend(self._inline(el, cls, own))  # every section's inline commands count
@@ -765,14 +765,16 @@ class _OutlineBuilder:
         self.ids.add(sid)
         return Action(sid, StepKind.MANUAL, _short(title), text, span, pos, cls, prose=True)
 
-    def _groups(self, text: str, span: Span) -> list[tuple[Guard | None, str, Span]]:
-        """`text` cut at each sentence that opens a guard: (guard or None, words, lines)."""
-        if not phrases.may_guard(text) and "?" not in text:
+    def _groups(self, text: str, span: Span, question: str | None = None
+                ) -> list[tuple[Guard | None, str, Span]]:
+        """`text` cut at each sentence that opens a guard: (guard or None, words, lines).
+        `question`: the one the paragraph before asked, which this one's answers answer."""
+        if not phrases.may_guard(text) and "?" not in text and question is None:
             return [(None, text, span)]  # most prose has no guard word: no sentences to cut
         out: list[tuple[Guard | None, str, Span]] = []
         exact = text.count("\n") >= span.end - span.start  # else the lines were joined
         lines = span.end - span.start
-        question: str | None = None  # "Is X? **Yes** → ...": the answers' condition
+        # "Is X? **Yes** → ...": the answers' condition
         for a, b in phrases.sentence_offsets(text):
             sentence = text[a:b]
             guard = phrases.guard_in(sentence) or phrases.answer_guard(sentence, question)
@@ -793,6 +795,24 @@ class _OutlineBuilder:
                 out[-1] = (g, f"{words} {sentence}", Span(start=where.start,
                                                           end=max(where.start, last)))
         return out
+
+    def _asked_before(self, el: Element) -> str | None:
+        """The question a paragraph's answers answer when it opens with one ("**Yes** → ...")
+        under a paragraph that asks it ("Is one backend responsible?"), past the answers'
+        other paragraphs ("\u2705 Yes → ..." over "\u274c No → ..."): the answers were read
+        without it, a Yes branch's command lost or run whatever the answer."""
+        if el.kind != "paragraph" or not phrases.answers(el.text):
+            return None
+        k = el.index - 1
+        while k >= 0 and self.els[k].kind == "paragraph" and \
+                self.owner.get(k) == self.owner.get(el.index):
+            asked = phrases.question_of(self.els[k].text)
+            if asked is not None:
+                return asked
+            if not phrases.answers(self.els[k].text):
+                return None
+            k -= 1
+        return None
 
     def _under_escalation(self, el: Element) -> bool:
         """Whether `el` sits under an "Escalation" heading: a section that only describes,

@@ -244,6 +244,12 @@ def _answered(text: str) -> bool:
     return any(_ANSWER.match(text[a:b]) for a, b in sentence_offsets(text))
 
 
+def answers(text: str) -> bool:
+    """Whether a paragraph opens with an answer to a question before it ("**Yes** → ...",
+    "\u2705 Yes: ...", "No - escalate")."""
+    return _ANSWER.match(text.replace("**", "").replace("__", "")) is not None
+
+
 def question_of(text: str) -> str | None:
     """The question a sentence or item asks ("Is the lag still growing?"), if it asks one."""
     t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
@@ -935,7 +941,10 @@ _SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9\u0410-
 # own, never the condition of the command before it. So is an answer on the line after the
 # check that answers a question ("Check it: `x`" over "Yes: go to 2. No: go to 5.").
 ABORT_AFTER_CODE = re.compile(r"(?<=`)\s+(?=(?:Abort|Stop|Halt|(?:Do not|Don't|Never) "
-                               r"(?:continue|proceed|go on))\b|[*_]{0,2}(?:Yes|No)[*_]{0,2}\s*"
+                               r"(?:continue|proceed|go on))\b|"
+                               # ("\u2705 Yes \u2192 restart: `x`  \u274c No \u2192 escalate")
+                               r"(?:[\u2190-\u2bff\U0001f000-\U0001faff]\ufe0f?\s*)?"
+                               r"[*_]{0,2}(?:Yes|No)[*_]{0,2}\s*"
                                r"(?::|\u2192|\u21d2|->|=>|\u2013|\u2014))")
 # A guard opened with no stop before it: an item's next paragraph or line, joined to the text
 # before ("1. Count the errors: `grep -c error /var/log/app.log`" over "If it prints 0, no

@@ -362,3 +362,41 @@ def test_an_escalation_after_a_fallback_is_still_the_runs_last_word():
                         "Escalate to #payments-oncall.\n")
     assert [s for s in plan.steps if s.kind == StepKind.END and s.outcome is not None and
             s.outcome.value == "escalate"]
+
+
+# -- a question, then its answers in the paragraphs under it -----------------------------------
+
+EMOJI_TREE = ("# Ingress 5xx\n\n1️⃣ Check the ingress pods: `kubectl -n ingress get pods`\n\n"
+              "2️⃣ Is one backend responsible?\n\n"
+              "✅ Yes → restart it: `kubectl -n shop rollout restart deploy/cart`\n"
+              "❌ No → escalate to #net-oncall.\n\n"
+              "3️⃣ Confirm: `kubectl -n ingress logs deploy/ingress-nginx --tail=50`\n")
+
+
+def test_answers_under_their_question_branch_on_it():
+    # the answers were read without the question: the restart was lost (only the text of
+    # the run's generic escalation held it), and "No" escalated only as the last word
+    plan = compile_text(EMOJI_TREE)
+    restart = step_running(plan, ["kubectl", "-n", "shop", "rollout", "restart", "deploy/cart"])
+    assert guards_of(plan, restart) == ["2️⃣ Is one backend responsible?"]
+    assert gated(plan, restart)
+    (esc,) = _escalations(plan)
+    assert guards_of(plan, esc.id) == ["Otherwise (no: 2️⃣ Is one backend responsible?)"]
+
+
+def test_answers_each_in_a_paragraph_of_its_own_branch_on_the_question():
+    # the restart ran whatever the answer
+    plan = compile_text("## Fix\n\nIs one backend responsible?\n\n"
+                        "**Yes** → restart it: `kubectl -n shop rollout restart deploy/cart`\n\n"
+                        "**No** → escalate to #net-oncall.\n")
+    restart = step_running(plan, ["kubectl", "-n", "shop", "rollout", "restart", "deploy/cart"])
+    assert guards_of(plan, restart) == ["Is one backend responsible?"]
+    (esc,) = _escalations(plan)
+    assert guards_of(plan, esc.id) == ["Otherwise (no: Is one backend responsible?)"]
+
+
+def test_a_paragraph_that_starts_with_no_after_a_question_in_prose_is_not_an_answer():
+    plan = compile_text("## Fix\n\nWhy does this happen? The cache fills up.\n\n"
+                        "Nothing else is needed. Restart it: `sudo systemctl restart app`\n")
+    restart = step_running(plan, ["sudo", "systemctl", "restart", "app"])
+    assert guards_of(plan, restart) == []
