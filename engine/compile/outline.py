@@ -376,6 +376,8 @@ class _OutlineBuilder:
                 flush()
                 guarded = (Guard(text=tab), [], el)
                 continue
+            if el.kind == "paragraph" and self._expected(el, guarded[1] if guarded else nodes):
+                continue
             if el.kind == "paragraph":
                 flush()
                 prose.append(el)
@@ -1120,6 +1122,18 @@ class _OutlineBuilder:
         text = f"{_CHECK_FAILS}{want}`"
         end = EndNode("escalate", _short(f"`{code}` did not return `{want}`"), el.text, el.span)
         return IfNode(Guard(text=text), [end], el.span, el.index)
+
+    def _expected(self, el: Element, target: list[Node]) -> bool:
+        """"Expected: `Running`" right under a command that only reads: the check of its
+        output, as "Verify: `x` returns `Y`" is (it was context for a reader, and the run went
+        on whatever the command printed)."""
+        want = phrases.expected_value(el.text)
+        last = target[-1] if target else None
+        if want is None or not isinstance(last, Action) or last.kind != StepKind.COMMAND or \
+                last.mutating or last.pos != el.index - 1:
+            return False
+        target.append(self._expectation(last.text, want, el))
+        return True
 
     _intros: dict[int, str] | None = None
 

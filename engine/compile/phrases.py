@@ -1241,6 +1241,21 @@ _FORM_EXPECTS = re.compile(
     r"result|output)\s*:\s*`(?P<want>[^`]+)`[\s.!]*$", re.I)
 
 
+# "Expected: `Running`" on its own under the command it is about (German "Erwartet:", Spanish
+# "Resultado esperado:", French "R\u00e9sultat attendu :"): what that command's output must hold.
+_EXPECTED_VALUE = re.compile(
+    r"^\W*(?:expected(?: (?:output|result|value))?|erwartet(?:e ausgabe)?|"
+    r"resultado esperado|salida esperada|r\u00e9sultat attendu|attendu)\s*:\s*"
+    r"`(?P<want>[^`\n]+)`[\s.!]*$", re.I)
+
+
+def expected_value(text: str) -> str | None:
+    """The words the output of the command before must hold, when a paragraph says only that
+    ("Expected: `Running`")."""
+    m = _EXPECTED_VALUE.match(text.replace("**", "").replace("__", "").strip())
+    return m.group("want") if m else None
+
+
 def expected_output(text: str) -> tuple[str, str] | None:
     """A sentence that asks to run a command and says the output it must show: (the command,
     the words its output must hold). Not a question, and only the command's own output."""

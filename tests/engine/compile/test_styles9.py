@@ -400,3 +400,35 @@ def test_a_paragraph_that_starts_with_no_after_a_question_in_prose_is_not_an_ans
                         "Nothing else is needed. Restart it: `sudo systemctl restart app`\n")
     restart = step_running(plan, ["sudo", "systemctl", "restart", "app"])
     assert guards_of(plan, restart) == []
+
+
+# -- "Expected: `X`" under the command it is about ---------------------------------------------
+
+
+def test_an_expected_value_under_a_command_checks_its_output():
+    # "Expected: `Running`" was context for a reader: the restart after it ran whatever the
+    # pods' state
+    plan = compile_text("## Check\n\nRun: `kubectl -n web get pods`\n\nExpected: `Running`\n\n"
+                        "Restart it: `sudo systemctl restart app`\n")
+    pods = step_running(plan, ["kubectl", "-n", "web", "get", "pods"])
+    restart = step_running(plan, ["sudo", "systemctl", "restart", "app"])
+    (check,) = [e.target for e in plan.edges if e.source == pods and e.on == "success"]
+    assert plan.step(check).kind == StepKind.DECIDE and "`Running`" in plan.step(check).title
+    assert guards_of(plan, restart) == ["Otherwise (not: If the output does not contain "
+                                        "`Running`)"]
+
+
+def test_an_expected_value_in_german_under_a_block_checks_its_output():
+    plan = compile_text("## Prüfen\n\n```bash\ncurl -s -o /dev/null -w '%{http_code}' "
+                        "https://api/health\n```\n\nErwartet: `200`\n")
+    check = step_running(plan, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                "https://api/health"])
+    (after,) = [e.target for e in plan.edges if e.source == check and e.on == "success"]
+    assert "`200`" in plan.step(after).title
+
+
+def test_an_expected_value_after_a_change_or_in_words_stays_a_note():
+    plan = compile_text("## Fix\n\nRestart it: `sudo systemctl restart app`\n\n"
+                        "Expected: `active (running)`\n\nCheck: `systemctl is-active app`\n\n"
+                        "Expected: every unit `active`.\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE]
