@@ -90,10 +90,13 @@ _PROMPT = re.compile(
     r"^\s*(?:\([\w.@-]{1,40}\)\s)?"                # a virtualenv's or conda's `(venv) `
     r"(?:\$>?"
     r"|[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?[$#%]"      # user@host:~$ , user@host$
+    r"|[\w.-]+@[\w.-]+\s(?:[~/][^\s$#%]*|[\w.-]+)\s%"  # zsh's user@host ~ %
     r"|[\w.-]+:(?:~|/)[^\s$#]*\s?[$#]"              # host:~$ , host:/srv#
     r"|\[[^\]\n]{1,60}\]\s?[$#]"                    # [root@host ~]#
     r"|[\w.-]+-\d[\d.]*[$#]"                        # sh-5.1# , bash-4.2$
     r"|PS(?: [^>\n]{0,40})?>"                       # PS C:\>
+    # oh-my-zsh's `➜  ~ `, `➜  app git:(main) ✗ `: the directory is the prompt's, not a command
+    r"|\u279c\s+(?:~[\w./-]*(?:\s+git:\([^)\s]*\))?|[\w.-]+\s+git:\([^)\s]*\))(?:\s+\u2717)?"
     r"|[\u276f\u279c]"                             # ❯ ➜
     r"|[\w.~/-]+\s+[$%])\s+(?=\S)")                 # chef-repo $ , /prometheus $
 _DB_PROMPT = re.compile(
@@ -511,6 +514,13 @@ def read_block(el: Element, *, after_output_cue: bool = False,
     meaningful = [ln for ln in lines if ln.strip()]
     if not meaningful:
         return Block("other", start=start, end=end)
+    if tag in _NOTEBOOK_TAGS:
+        cell = _shell_cell(lines, bangs=tag != "")
+        if cell is not None:  # a notebook's shell cell: read as a bash block
+            skipped, lines = cell
+            first_line += skipped
+            raw, tag = "\n".join(lines), "bash"
+            meaningful = [ln for ln in lines if ln.strip()]
     if (tag in PLUGIN_TAGS and _PARAM_LINE.match(meaningful[0])) or tag.startswith("mendflow:"):
         # An ```http block holding `HTTP/1.1 200 OK` is a sample message, not the plugin's
         # `key: value` parameters; it is read like an untagged block.
@@ -608,6 +618,26 @@ def read_block(el: Element, *, after_output_cue: bool = False,
     if _looks_like_config(meaningful):
         return Block("config", text=raw, start=start, end=end)
     return Block("output", text=raw, start=start, end=end)
+
+
+# A notebook exported to Markdown (Jupyter): a cell run by bash (`%%bash`, `%%sh`, `%%script
+# bash`), or a Python cell of nothing but `!cmd` shell escapes. Its lines are shell lines, not a
+# Python script for a person. (`!tweet ...` in an untagged block is a chat bot's command.)
+_NOTEBOOK_TAGS = frozenset({"python", "py", "python3", "ipython", "ipython3", ""})
+_CELL_MAGIC = re.compile(r"^\s*%%(?:bash|sh|script\s+(?:ba)?sh)\s*$")
+_BANG = re.compile(r"^(\s*)!(?=[a-z./~])")
+
+
+def _shell_cell(lines: list[str], bangs: bool) -> tuple[int, list[str]] | None:
+    """(lines skipped, the shell lines) of a notebook's shell cell, else None; `bangs`: a
+    Python cell's `!cmd` lines count."""
+    at = next(i for i, ln in enumerate(lines) if ln.strip())
+    if _CELL_MAGIC.match(lines[at]):
+        return at + 1, lines[at + 1:]
+    body = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if bangs and body and all(_BANG.match(ln) for ln in body):
+        return 0, [_BANG.sub(r"\1", ln, count=1) for ln in lines]
+    return None
 
 
 def _column_header(lines: list[str]) -> bool:
@@ -773,6 +803,25 @@ def _asking(lines: list[str], cmds: list[CommandLine], first_line: int) -> list[
     return out
 
 
+_LEAVE = frozenset({"exit", "quit", "exit;", "quit;", "\\q", ".exit", "quit()", "exit()"})
+
+
+def _typed_line(out: list[CommandLine], text: str, at: int) -> bool:
+    """Add a line typed into the program the block started (its opener is a person's step);
+    whether the lines after it are typed there too (not after its `exit`)."""
+    if not out[-1].console:
+        out[-1] = replace(out[-1], shown=True)
+    out.append(CommandLine(text, at, at, console=True))
+    return text not in _LEAVE
+
+
+def _typed_into(text: str) -> bool:
+    """A program a person types the next lines into (`mongosh`, `telnet host 11211`)."""
+    from engine.compile.sessions import typed_into
+
+    return typed_into(text)
+
+
 def _console_opener(text: str) -> bool:
     """A database console with a one-shot form (`sudo gitlab-psql`): the session reader runs
     the lines typed into it (`engine.compile.sessions`)."""
@@ -827,7 +876,7 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
     """A shell-tagged block without prompts: each line (with continuations) is a command
     unless it looks like output or prose; a table's rows are output."""
     out: list[CommandLine] = []
-    i, in_table = 0, False
+    i, in_table, typing = 0, False, False
     while i < len(lines):
         ln = lines[i]
         s = ln.strip()
@@ -854,6 +903,12 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
             out.append(CommandLine(text.strip(), first_line + i, first_line + j, shown=True))
             i = j + 1
             continue
+        if typing and not in_table and not _outputish(s):
+            # `telnet cache-1 11211`, then `stats`: typed into the program the block started,
+            # a person's line (it was dropped as prose, or run here)
+            typing = _typed_line(out, s, first_line + i)
+            i += 1
+            continue
         if in_table or _outputish(s) or not _shape(s, strict=False):
             if _PSQL_META.match(s) or _SQL_START.match(s) or _SQL_STATEMENT.match(s):
                 # typed into a database console the block opened: a person's (or the
@@ -863,7 +918,7 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
             continue
         text, j = _gather(lines, i, ln)
         out.append(CommandLine(text.strip(), first_line + i, first_line + j))
-        i = j + 1
+        i, typing = j + 1, _typed_into(text)
     return _asking(lines, out, first_line)
 
 
@@ -881,7 +936,7 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
     if not meaningful:
         return []
     out: list[CommandLine] = []
-    i, in_table = 0, False
+    i, in_table, typing = 0, False, False
     while i < len(lines):
         ln = lines[i]
         s = ln.strip()
@@ -904,12 +959,17 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
             out.append(CommandLine(text, first_line + i, first_line + j, console=True))
             i = j + 1
             continue
+        if typing and not in_table and not s.startswith("#") and not _outputish(s):
+            # typed into the program the block started (`mongosh URI`, then `rs.status()`)
+            typing = _typed_line(out, s, first_line + i)
+            i += 1
+            continue
         if s.startswith("#") or in_table or _outputish(s) or not _shape(s, strict=True):
             i = _past_continuations(lines, i)  # a `\` line's rest is not a command of its own
             continue
         text, j = _gather(lines, i, ln)
         out.append(CommandLine(text.strip(), first_line + i, first_line + j))
-        i = j + 1
+        i, typing = j + 1, _typed_into(text)
     return out
 
 

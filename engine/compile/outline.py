@@ -314,15 +314,21 @@ class _OutlineBuilder:
                     # a collapsed "Rollback" ends the run once it ran, as "## Rollback" does
                     inner.append(EndNode("escalate", f"Rolled back ({_short(guard.text)})",
                                          opener.text, opener.span))
-                if faq and self._case_end and not (inner and isinstance(
+                if (faq or html_end) and self._case_end and not (inner and isinstance(
                         inner[-1], (EndNode, JumpNode))):
                     inner.append(self._case_end[0])
                 if faq:
                     self._case_end = None
+                elif html_end:  # the container's "Escalate to X" ended its case only
+                    self._case_end = html_end[0]
+                    html_end.clear()
                 if inner:
                     self._append(nodes, IfNode(guard, inner, opener.span, opener.index))
 
         faq = False  # the scope is an FAQ entry's: its answer ends at the next question, heading
+        # an HTML container's scope: the case ending its "Escalate to X" made is its own (the
+        # ending of the scope around it, kept here)
+        html_end: list[list[EndNode] | None] = []
 
         for idx in self.children.get(owner, []):
             el = self.els[idx]
@@ -349,6 +355,9 @@ class _OutlineBuilder:
                     flush()
                     scoped = (opens, nodes, el)
                     nodes = []
+                    if not faq:
+                        html_end.append(self._case_end)
+                        self._case_end = []
                 continue
             if el.kind == "heading":
                 flush()
@@ -366,6 +375,8 @@ class _OutlineBuilder:
                 # `=== "Linux"`: the tab's steps are one alternative, for a person to choose
                 flush()
                 guarded = (Guard(text=tab), [], el)
+                continue
+            if el.kind == "paragraph" and self._expected(el, guarded[1] if guarded else nodes):
                 continue
             if el.kind == "paragraph":
                 flush()
@@ -595,6 +606,24 @@ class _OutlineBuilder:
             last.else_ = node.then
             last.else_text = node.guard.text
 
+    def _escalates_case(self, prev: IfNode, el: Element) -> bool:
+        """"If the provider is down:" (or "Otherwise:"), then "Escalate to #payments-oncall.":
+        the escalation is that case's ending, in place of the person's step its guard alone
+        made (it was the whole run's last word: that case went on to "is the issue resolved?"
+        and the other case's steps). Not after a fallback ("If this does not help:")."""
+        branch = prev.else_ if prev.else_ is not None else prev.then
+        if not branch or prev.else_ is None and phrases.is_fallback(prev.guard.text):
+            return False
+        if not all(isinstance(n, Action) and n.kind == StepKind.MANUAL and
+                   not n.params.get("script") and n.pos == el.index - 1 for n in branch):
+            return False
+        said = self.els[el.index - 1]
+        if said.kind != "paragraph" or not said.text.rstrip(" *_").endswith(":"):
+            return False
+        branch[:] = [EndNode("escalate", _conclusion(el.text) or _short(el.text), el.text,
+                             el.span)]
+        return True
+
     # -- prose -------------------------------------------------------------------------
 
     _ending_item = False  # inside an item whose guarded branch ends the run itself
@@ -610,7 +639,7 @@ class _OutlineBuilder:
         "..., escalate" / "no action is needed" / "the issue is mitigated" end its branch."""
         if self._ending_item and phrases.outcome_of(el.text):
             return None  # "Then escalate: ..." closes its item's branch (an EndNode)
-        groups = self._groups(el.text, el.span)
+        groups = self._groups(el.text, el.span, self._asked_before(el))
         own = owner if owner is not None else el.index
         found: list[Node] = []
         found.extend(self._inline(el, cls, own))  # every section's inline commands count
@@ -628,6 +657,9 @@ class _OutlineBuilder:
                 prev.then.extend(found)
                 prev.then.extend(self._jumps(el, prev.guard))
                 return (prev.guard, prev.then, self.els[prev.pos])
+            if isinstance(prev, IfNode) and not prev.synthetic and cls not in ("info", "cleanup") \
+                    and phrases.is_escalation(el.text) and self._escalates_case(prev, el):
+                return None
             if self._case_end is not None and cls not in ("info", "cleanup") and \
                     phrases.is_escalation(el.text):
                 # "Action: Find the stuck offset, then escalate to the orders team": this
@@ -735,14 +767,16 @@ class _OutlineBuilder:
         self.ids.add(sid)
         return Action(sid, StepKind.MANUAL, _short(title), text, span, pos, cls, prose=True)
 
-    def _groups(self, text: str, span: Span) -> list[tuple[Guard | None, str, Span]]:
-        """`text` cut at each sentence that opens a guard: (guard or None, words, lines)."""
-        if not phrases.may_guard(text) and "?" not in text:
+    def _groups(self, text: str, span: Span, question: str | None = None
+                ) -> list[tuple[Guard | None, str, Span]]:
+        """`text` cut at each sentence that opens a guard: (guard or None, words, lines).
+        `question`: the one the paragraph before asked, which this one's answers answer."""
+        if not phrases.may_guard(text) and "?" not in text and question is None:
             return [(None, text, span)]  # most prose has no guard word: no sentences to cut
         out: list[tuple[Guard | None, str, Span]] = []
         exact = text.count("\n") >= span.end - span.start  # else the lines were joined
         lines = span.end - span.start
-        question: str | None = None  # "Is X? **Yes** → ...": the answers' condition
+        # "Is X? **Yes** → ...": the answers' condition
         for a, b in phrases.sentence_offsets(text):
             sentence = text[a:b]
             guard = phrases.guard_in(sentence) or phrases.answer_guard(sentence, question)
@@ -763,6 +797,24 @@ class _OutlineBuilder:
                 out[-1] = (g, f"{words} {sentence}", Span(start=where.start,
                                                           end=max(where.start, last)))
         return out
+
+    def _asked_before(self, el: Element) -> str | None:
+        """The question a paragraph's answers answer when it opens with one ("**Yes** → ...")
+        under a paragraph that asks it ("Is one backend responsible?"), past the answers'
+        other paragraphs ("\u2705 Yes → ..." over "\u274c No → ..."): the answers were read
+        without it, a Yes branch's command lost or run whatever the answer."""
+        if el.kind != "paragraph" or not phrases.answers(el.text):
+            return None
+        k = el.index - 1
+        while k >= 0 and self.els[k].kind == "paragraph" and \
+                self.owner.get(k) == self.owner.get(el.index):
+            asked = phrases.question_of(self.els[k].text)
+            if asked is not None:
+                return asked
+            if not phrases.answers(self.els[k].text):
+                return None
+            k -= 1
+        return None
 
     def _under_escalation(self, el: Element) -> bool:
         """Whether `el` sits under an "Escalation" heading: a section that only describes,
@@ -874,7 +926,7 @@ class _OutlineBuilder:
         listed = set(el.command_cells) if el.kind == "table" else set()
         commands = [c for c in el.inline_code
                     if c in listed or inline_command(c) or _run_word(c, el.text, block) or
-                    powershell.windows_command(c)]
+                    powershell.windows_command(c) or self._item_is_code(c, el)]
         if not commands:
             return nodes
         lead = self._lead(el)
@@ -1071,7 +1123,28 @@ class _OutlineBuilder:
         end = EndNode("escalate", _short(f"`{code}` did not return `{want}`"), el.text, el.span)
         return IfNode(Guard(text=text), [end], el.span, el.index)
 
+    def _expected(self, el: Element, target: list[Node]) -> bool:
+        """"Expected: `Running`" right under a command that only reads: the check of its
+        output, as "Verify: `x` returns `Y`" is (it was context for a reader, and the run went
+        on whatever the command printed)."""
+        want = phrases.expected_value(el.text)
+        last = target[-1] if target else None
+        if want is None or not isinstance(last, Action) or last.kind != StepKind.COMMAND or \
+                last.mutating or last.pos != el.index - 1:
+            return False
+        target.append(self._expectation(last.text, want, el))
+        return True
+
     _intros: dict[int, str] | None = None
+
+    def _item_is_code(self, code: str, el: Element) -> bool:
+        """A list item that is one command and nothing else, under words that ask to do what
+        the list holds ("abort the cycle and retry the pick:" over "- `robotctl cell4 cycle
+        abort`"): the step's command whatever the tool (an unknown one is gated). It was
+        neither run nor kept when `inline_command` did not know the tool."""
+        return el.kind == "list_item" and el.text.strip(" .;") == f"`{code}`" and \
+            len(code.split()) > 1 and _ARGV_WORDS.match(code) is not None and \
+            phrases.asks_for_list(self._intro(el))
 
     def _intro(self, el: Element) -> str:
         """The words that introduce an element when they end with ':': for a list item, the
@@ -1197,6 +1270,9 @@ class _OutlineBuilder:
             script = "\n".join(line.text for line in block.lines)
             where = Span(start=block.lines[0].start, end=block.lines[-1].end)
             return [self._manual(own, cls, title, script, where, el.index, script=script)]
+        if intro is not None and intro.kind in ("paragraph", "list_item") and \
+                self.sessions.open is not None and phrases.runs_here(intro.text):
+            self.sessions.open = None  # "Then, from your laptop:": the session is over
         return self._commands(block.lines, el, cls, own, block=el.index)
 
     def _plugin_step(self, block: blocks.Block, el: Element, cls: SectionClass, owner: int,
@@ -1254,10 +1330,16 @@ class _OutlineBuilder:
                                           script=script))
                 manual.clear()
 
-        for line in lines:
+        for k, line in enumerate(lines):
             if line.shown and not self.sessions.console_open(el):
                 # a commented-out command: an alternative for a person to run
                 self.sessions.typed_at_shell(line)
+                entered = self.sessions.enter(self, line, el, cls, owner) \
+                    if k + 1 < len(lines) and lines[k + 1].console else None
+                if entered is not None:  # a console opened in the session: typed there
+                    flush_manual()
+                    nodes.extend(entered)
+                    continue
                 to_manual(line)
                 continue
             if cwd is not None and self.sessions.open is None and opens_session(line.text):
@@ -1525,8 +1607,9 @@ def inline_command(code: str) -> bool:
                                 words[0] == "sudo" or bool(_PROGRAM_PATH.match(words[0])))
 
 
-# A program and its words as a command line shows them: the name lower case, no sentence.
-_ARGV_WORDS = re.compile(r"^(?:\./|/)?[a-z][\w.+/-]*(?:\s+[^\s,;!?]+)+$")
+# A program and its words as a command line shows them: the name lower case, no sentence. Not
+# a chat's slash command (`/pd ack`, `/deploy rollback api`): a root path names no program.
+_ARGV_WORDS = re.compile(r"^(?:\./|/(?=[\w.+-]+/))?[a-z][\w.+/-]*(?:\s+[^\s,;!?]+)+$")
 _CHECKBOX_MARK = re.compile(r"^\s*\[[ xX]\]\s*")
 # "Renew the cert: `certbot renew --cert-name site`": a title, a colon, one code span, nothing
 # after it (one pattern, its code compared after: not a pattern made per code span)

@@ -272,6 +272,12 @@ def _answered(text: str) -> bool:
     return any(_ANSWER.match(text[a:b]) for a, b in sentence_offsets(text))
 
 
+def answers(text: str) -> bool:
+    """Whether a paragraph opens with an answer to a question before it ("**Yes** → ...",
+    "\u2705 Yes: ...", "No - escalate")."""
+    return _ANSWER.match(text.replace("**", "").replace("__", "")) is not None
+
+
 def question_of(text: str) -> str | None:
     """The question a sentence or item asks ("Is the lag still growing?"), if it asks one."""
     t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
@@ -383,9 +389,13 @@ _ASK_A_TEAM = (r"(?<!\bto )reach out (?:to|in|on)\b|"
                r"ask (?:for help |for advice )?(?:in|on) #[\w-]+")
 
 # "Escalate" in a runbook's own language: German "eskalieren", Russian "эскалируйте", Polish
-# "eskaluj", and
+# "eskaluj", Spanish "escalar al equipo", Portuguese "escale para a equipe", Italian "scalare al
+# team" (to a team or a person: "escala a 5 réplicas" scales), and
 # (no word boundary in the script) Japanese "エスカレーション", Korean "에스컬레이션합니다".
-_ESCALATE_WORD = r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*|eskaluj\w*|eskalacj\w*"
+_ESCALATE_WORD = (r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*|eskaluj\w*|eskalacj\w*|"
+                  r"e?sc[aá]l\w* (?:a|al|a la|a los|ao|à|aos|para(?: a| o| os| as)?) "
+                  r"(?:[\w-]+ ){0,2}?(?:equipo|equipe|time|team|guardia|plant[aã]o|soporte|"
+                  r"suporte|supporto|on-?call|sre|dba|responsable|respons[aá]vel|reperibile)\b")
 _ESCALATE_CJK = r"エスカレ|에스컬레이션"
 
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -967,7 +977,10 @@ _SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9\u0410-
 # own, never the condition of the command before it. So is an answer on the line after the
 # check that answers a question ("Check it: `x`" over "Yes: go to 2. No: go to 5.").
 ABORT_AFTER_CODE = re.compile(r"(?<=`)\s+(?=(?:Abort|Stop|Halt|(?:Do not|Don't|Never) "
-                               r"(?:continue|proceed|go on))\b|[*_]{0,2}(?:Yes|No)[*_]{0,2}\s*"
+                               r"(?:continue|proceed|go on))\b|"
+                               # ("\u2705 Yes \u2192 restart: `x`  \u274c No \u2192 escalate")
+                               r"(?:[\u2190-\u2bff\U0001f000-\U0001faff]\ufe0f?\s*)?"
+                               r"[*_]{0,2}(?:Yes|No)[*_]{0,2}\s*"
                                r"(?::|\u2192|\u21d2|->|=>|\u2013|\u2014))")
 # A guard opened with no stop before it: an item's next paragraph or line, joined to the text
 # before ("1. Count the errors: `grep -c error /var/log/app.log`" over "If it prints 0, no
@@ -1038,7 +1051,7 @@ _RUN_VERB = re.compile(
     r"type|convert|connect|attach|exec|tail|backup|back up|unmount|umount|uncordon|shut ?down|"
     r"determine|save|count|measure|load|unload|login|sign in|start up|"
     r"bring up|spin up|take down|re-?start|double-check|cross-check|figure out|sync|refresh|"
-    r"rerun|retrieve|inspect|tear down)\b", re.I)
+    r"rerun|retrieve|inspect|tear down|abort)\b", re.I)
 # "See the manpage for `perf record`", "Wait for `x` to finish": no run asked.
 _NOT_RUN_VERB = re.compile(r"^(?:avoid|ask|contact|escalate|notify|page|file|refer|consult|"
                            r"report|request|see|wait)\b", re.I)
@@ -1095,7 +1108,7 @@ _PLATFORM = re.compile(r"^\W*(?:on\s+|for\s+)?(?:linux|mac\s?os(?:\s?x)?|os\s?x|
 _MAIN = re.compile(r"\b(?:you|we)(?:'ll| will| must| should| need to| have to)\b", re.I)
 _CHECKBOX = re.compile(r"^\[[ xX]\]\s*")
 _LEAD_WORDS = re.compile(r"^(?:(?:then|next|now|first|second|third|finally|afterwards|after that|"
-                         r"also|again|just|simply|please|lastly|optionally|manually|"
+                         r"also|again|just|simply|please|lastly|optionally|manually|otherwise|"
                          r"remember to|be sure to|make sure to|(?:don't|do not) forget to)\b"
                          r"[\s,:]*)+",
                          re.I)
@@ -1218,6 +1231,16 @@ def comment_condition(line: str) -> str | None:
     return line[m.start("only"):m.end("only")]
 
 
+def asks_for_list(lead: str) -> bool:
+    """Whether words ending with ':' ask the reader to do what the list under them holds
+    ("If the gripper reports a jam, abort the cycle and retry the pick:"), not name what it
+    shows ("Common errors:", "The pods are:")."""
+    last = _LAST_SENTENCE.sub("", lead.replace("**", "").replace("__", "")).strip()
+    clause = _instruction_clause(last)
+    return last.endswith(":") and titled_step(last) and _RUN_VERB.match(clause) is not None \
+        and _NOT_RUN_VERB.match(clause) is None
+
+
 def titled_step(lead: str) -> bool:
     """Whether words before a colon are a step's own title ("Renew the cert:"), not a label
     of something shown ("Example:", "Output:")."""
@@ -1258,6 +1281,21 @@ _EXPECTS = re.compile(
 _FORM_EXPECTS = re.compile(
     r"^\W*(?:command|cmd)\s*:\s*`(?P<cmd>[^`]+)`[\s.;,]*(?:expected(?: (?:output|result))?|"
     r"result|output)\s*:\s*`(?P<want>[^`]+)`[\s.!]*$", re.I)
+
+
+# "Expected: `Running`" on its own under the command it is about (German "Erwartet:", Spanish
+# "Resultado esperado:", French "R\u00e9sultat attendu :"): what that command's output must hold.
+_EXPECTED_VALUE = re.compile(
+    r"^\W*(?:expected(?: (?:output|result|value))?|erwartet(?:e ausgabe)?|"
+    r"resultado esperado|salida esperada|r\u00e9sultat attendu|attendu)\s*:\s*"
+    r"`(?P<want>[^`\n]+)`[\s.!]*$", re.I)
+
+
+def expected_value(text: str) -> str | None:
+    """The words the output of the command before must hold, when a paragraph says only that
+    ("Expected: `Running`")."""
+    m = _EXPECTED_VALUE.match(text.replace("**", "").replace("__", "").strip())
+    return m.group("want") if m else None
 
 
 def expected_output(text: str) -> tuple[str, str] | None:
@@ -1322,6 +1360,20 @@ _PLACE_END = re.compile(
     r"any|both|one|the)\s+(?:[\w.'-]+\s+){0,3}?(?:hosts|nodes?|servers?|brokers?|replicas?|"
     r"primary|secondary|leader|followers?|vms?|bastion|workers?|masters?|members?)\s*:?\s*$",
     re.I)
+
+
+# "Then, from your laptop:", "Back on your workstation, run:", "Locally:": the lines after
+# it are typed on the reader's own machine, whatever session the guide had open.
+_BACK_HERE = re.compile(
+    r"\b(?:(?:from|on|in|at) your (?:own |local )?(?:machine|computer|laptop|workstation|"
+    r"terminal)|back (?:on|at|in) (?:your|the) (?:own |local )?(?:machine|computer|laptop|"
+    r"workstation|terminal|shell)|locally)\b", re.I)
+
+
+def runs_here(text: str) -> bool:
+    """Whether an instruction says its commands are typed on the reader's own machine ("From
+    your laptop, check:", "Locally:")."""
+    return _BACK_HERE.search(text.replace("**", "")) is not None
 
 
 def runs_elsewhere(text: str, code: str | None = None) -> bool:

@@ -90,7 +90,8 @@ _LEADS = ("bundle exec ", "sudo ", "env ", "command ")
 _CLOSE = frozenset({"exit", "logout", "\\q", "quit", "exit;", "quit;"})
 # an interactive program whose lines follow it in the guide: a session with no form to run them
 _CONSOLES = frozenset("""psql gitlab-psql mysql mariadb redis-cli mongo mongosh sqlite3 toolbox
-clickhouse-client cqlsh gitlab-rails rails irb gitlab-redis-cli gdb lldb dlv""".split())
+clickhouse-client cqlsh gitlab-rails rails irb gitlab-redis-cli gdb lldb dlv zkCli.sh
+zookeeper-shell zookeeper-shell.sh""".split())
 # a console given its work on its command line: the flags (short letters, long names) that do it
 _PSQL = ("cfl", ("--command", "--file", "--list"))
 _GIVEN = {"psql": _PSQL, "gitlab-psql": _PSQL, "mysql": ("eB", ("--execute", "--batch")),
@@ -249,6 +250,43 @@ def console_opener(text: str) -> bool:
     return found is not None and found[0] is None and "console" in found[1]
 
 
+# a connection a person types a protocol's lines into (`telnet cache-1 11211`, then `stats`)
+_CONNECTS = frozenset({"telnet", "nc", "ncat", "netcat"})
+
+
+def typed_into(text: str) -> bool:
+    """Whether a shell line starts a program a person types the block's next lines into, with
+    no form that takes them on its command line: a console (`mongosh URI`, `cqlsh`, `rails c`)
+    or a connection (`telnet cache-1 11211`, `nc host 6379`, `openssl s_client -connect h:443`).
+    A console with a one-shot form (`psql`, `redis-cli`) is the session reader's, unless its
+    opener asks for a password (`mysql -u root -p`)."""
+    first = _FIRST_WORD.match(text)
+    if first is None or first.group(1).rsplit("/", 1)[-1] not in (
+            "sudo", "openssl", *_CONSOLES, *_CONNECTS):
+        return False
+    parsed = parse_line(text)
+    if len(parsed.pipelines) != 1 or len(parsed.pipelines[0].stages) != 1:
+        return False
+    argv = _plain(parsed.pipelines[0].stages[0])
+    if argv[0] == "sudo":
+        argv = [a for a in argv[1:] if not a.startswith("-")][1:] if "-u" in argv else \
+            [a for a in argv[1:] if not a.startswith("-")]
+    if not argv:
+        return False
+    tool = argv[0].rsplit("/", 1)[-1]
+    if tool in _CONSOLES:
+        return _console(tool, argv) and not (tool in _ONE_SHOT and _one_shot(tool, argv))
+    if tool == "openssl":
+        return argv[1:2] == ["s_client"]
+    if tool not in _CONNECTS:
+        return False
+    flags = "".join(a[1:] for a in argv[1:] if a.startswith("-") and not a.startswith("--"))
+    operands = [a for a in argv[1:] if not a.startswith("-")]
+    # `nc -z host 443` only probes the port; `nc -l 9000` listens
+    return "z" not in flags and "l" not in flags and len(operands) >= (
+        1 if tool == "telnet" else 2)
+
+
 def workstation_tool(text: str) -> bool:
     """Whether a shell line runs a tool that reaches its target from any machine (`kubectl`,
     `gcloud`, `aws`, `knife ssh`, `ansible`, `pdsh` ..., also after `bundle exec` or `sudo`):
@@ -278,6 +316,8 @@ def _console(tool: str, argv: list[str]) -> bool:
         return args[:1] in (["console"], ["c"], ["dbconsole"], ["db"])
     if tool == "redis-cli":
         return _redis_bare(argv)
+    if tool in ("zkCli.sh", "zookeeper-shell", "zookeeper-shell.sh"):
+        return len([a for a in args if not a.startswith("-")]) <= 1  # the server alone
     if tool in ("toolbox", "irb"):
         return not args  # `toolbox apt install jq` runs one command in the toolbox
     if tool == "sqlite3":
@@ -471,7 +511,8 @@ class SessionReader:
             s.opener += "\n" + text
             return self._opening_line(s, line)
         found = _opener(parsed, line.text)
-        if found is not None and s.prefix is None and s.ssh is None:
+        if found is not None and s.prefix is None and s.ssh is None and \
+                not workstation_tool(line.text):
             s.depth += 1  # a shell within a person's session: its lines are theirs too
             return self._manual(b, s, line, el, cls, owner)
         if found is not None:
@@ -516,6 +557,18 @@ class SessionReader:
                 not line.console:
             self.open = s.outer if s.outer is not None and s.outer.prompt != line.prompt \
                 else None
+
+    def enter(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: SectionClass,
+              owner: int) -> list[Action] | None:
+        """A console a person opens inside the open session (`ssh worker-3`, then `rails c`
+        and the lines typed into it): their step in that session, in the guide's order (it
+        was a step of its own, after the lines typed into it, and on this machine). None if
+        no session is open."""
+        s = self.open
+        if s is None or s.section != el.section:
+            return None
+        s.broken, s.depth = True, s.depth + 1
+        return self._manual(b, s, line, el, cls, owner)
 
     def console_open(self, el: Element) -> bool:
         """Whether a database console is open in `el`'s section: its lines are typed into it."""
@@ -611,9 +664,11 @@ class SessionReader:
     def _reopen(self, b: _OutlineBuilder, s: Session, found: Opened,
                 line: CommandLine, el: Element, cls: SectionClass, owner: int) -> list[Action]:
         """A session opened inside another: a console (`psql` after `sudo -i`) is a person's
-        session within it; any other replaces it (the guide has moved on)."""
+        session within it; any other replaces it (the guide has moved on), and so does a
+        workstation tool's shell (`gcloud compute ssh X` after `sudo su - postgres`: a
+        workstation tool runs here, whatever session the guide had open)."""
         prefix, extra = found
-        nested = prefix is None and set(extra) <= {"console"}
+        nested = prefix is None and set(extra) <= {"console"} and not workstation_tool(line.text)
         self.open = None
         steps = self._start(b, line, el, cls, owner, found=found) or []
         if nested and self.open is not None:
