@@ -90,14 +90,15 @@ _LEADS = ("bundle exec ", "sudo ", "env ", "command ")
 _CLOSE = frozenset({"exit", "logout", "\\q", "quit", "exit;", "quit;"})
 # an interactive program whose lines follow it in the guide: a session with no form to run them
 _CONSOLES = frozenset("""psql gitlab-psql mysql mariadb redis-cli mongo mongosh sqlite3 toolbox
-clickhouse-client cqlsh gitlab-rails rails irb gitlab-redis-cli gdb lldb dlv""".split())
+clickhouse-client cqlsh gitlab-rails rails irb gitlab-redis-cli gdb lldb dlv cockroach""".split())
 # a console given its work on its command line: the flags (short letters, long names) that do it
 _PSQL = ("cfl", ("--command", "--file", "--list"))
 _GIVEN = {"psql": _PSQL, "gitlab-psql": _PSQL, "mysql": ("eB", ("--execute", "--batch")),
           "mariadb": ("eB", ("--execute", "--batch")),
           "clickhouse-client": ("q", ("--query", "--queries-file")),
           "mongo": ("", ("--eval", "--file")), "mongosh": ("f", ("--eval", "--file")),
-          "cqlsh": ("ef", ("--execute", "--file"))}
+          "cqlsh": ("ef", ("--execute", "--file")),
+          "cockroach": ("ef", ("--execute", "--file"))}
 _STATE = frozenset("""cd export source . set unset alias pushd popd umask ulimit su""".split())
 # local filters after a remote first stage: tool -> operands it takes when it reads stdin
 _FILTERS = {"grep": 1, "egrep": 1, "fgrep": 1, "awk": 1, "sed": 1, "jq": 1, "tr": 2,
@@ -211,7 +212,10 @@ def _remote_shell(tool: str, argv: list[str]) -> bool:
 
 # A console's one-shot form: the flag that gives it one statement (redis-cli takes the words)
 _ONE_SHOT = {"psql": "-c", "gitlab-psql": "-c", "mysql": "-e", "mariadb": "-e",
-             "clickhouse-client": "--query", "redis-cli": "", "gitlab-redis-cli": ""}
+             "cockroach": "-e", "cqlsh": "-e", "clickhouse-client": "--query", "redis-cli": "",
+             "gitlab-redis-cli": "", "sqlite3": ""}
+_SQLITE_FLAGS = frozenset("""-readonly -header -noheader -column -csv -json -line -list -box
+-table -markdown -batch -bail""".split())
 _ASKS_PASSWORD = frozenset({"-W", "--password", "-p", "--askpass", "--ask-password"})
 
 
@@ -222,6 +226,10 @@ def _one_shot(tool: str, argv: list[str]) -> bool:
         return False
     if tool in ("redis-cli", "gitlab-redis-cli"):
         return "--askpass" not in argv
+    if tool == "sqlite3":  # one database file, and no flag that takes a value or runs more
+        args = argv[1:]
+        return len([a for a in args if not a.startswith("-")]) == 1 and \
+            all(a in _SQLITE_FLAGS for a in args if a.startswith("-"))
     asks = _ASKS_PASSWORD if tool in ("mysql", "mariadb") else {"-W", "--password"}
     return not any(a in asks for a in argv[1:])
 
@@ -280,6 +288,8 @@ def _console(tool: str, argv: list[str]) -> bool:
         return _redis_bare(argv)
     if tool in ("toolbox", "irb"):
         return not args  # `toolbox apt install jq` runs one command in the toolbox
+    if tool == "cockroach" and args[:1] != ["sql"]:
+        return False  # `cockroach start`, `cockroach node status`: one command, no console
     if tool == "sqlite3":
         return len([a for a in args if not a.startswith("-")]) <= 1
     shorts, longs = _GIVEN.get(tool, ("", ()))
@@ -890,21 +900,27 @@ def _split_sql(text: str) -> list[str]:
 
 def _console_argv(tool: str, statement: str) -> list[str] | None:
     """The one-shot words that give the console `statement`: `-c STATEMENT` (psql, once per
-    statement: they run in order in one session), `-e STATEMENT` (mysql), `--query STATEMENT`
-    (clickhouse-client, one statement), the command's words (redis-cli)."""
+    statement: they run in order in one session; `cockroach sql -e` likewise), `-e STATEMENT`
+    (mysql, cqlsh), `--query STATEMENT` (clickhouse-client, one statement), the command's
+    words (redis-cli), the statement after the database file (sqlite3)."""
     if tool in ("redis-cli", "gitlab-redis-cli"):
         try:
             return shlex.split(statement)
         except ValueError:
             return None
+    if tool == "sqlite3":  # `sqlite3 FILE SQL`: the statements after the database file
+        parts = _split_sql(statement)
+        if not parts or any(_console_kind(p, False, True) != "statement" for p in parts):
+            return None
+        return [statement]
     flag = _ONE_SHOT.get(tool)
     if not flag:
         return None
-    if tool in ("psql", "gitlab-psql") and not statement.startswith("\\"):
+    if tool in ("psql", "gitlab-psql", "cockroach") and not statement.startswith("\\"):
         parts = _split_sql(statement)
         if any(_console_kind(p, False, True) != "statement" for p in parts):
             return None  # `select 1; begin;`: the session's state changes
-        return [w for p in parts for w in ("-c", p)]
+        return [w for p in parts for w in (flag, p)]
     if tool == "clickhouse-client" and len(_split_sql(statement)) > 1:
         return None
     return [flag, statement]

@@ -1,0 +1,99 @@
+"""Commands a guide means to run that stayed a person's step only because the compiler did not
+know the tool's non-interactive form.
+
+From a seeded sample of 150 gold command lines the corpus plans kept as manual steps (issue 11),
+the ones a machine may run unattended, each with a one-shot form the session reader did not use:
+
+- `cockroach sql [flags]` opened as a console, then statements typed at it: each statement runs
+  as `cockroach sql [flags] -e STATEMENT` (as psql's `-c`); `cockroach sql` with `-u`/`-d` and
+  no `-e` is an interactive shell (its short flags were unknown, so the shell ran as a gated
+  "command");
+- `cqlsh HOST` then CQL: `cqlsh HOST -e STATEMENT`; `sqlite3 FILE` then SQL: `sqlite3 FILE SQL`
+  (neither is on the read-only list: both wait for approval);
+- `psql [flags] <<EOF` / `mysql <<EOF` ... `EOF`: the statements the console reads from its input,
+  one step each in the console's one-shot form;
+- `redis-cli -h H` then `INFO memory`, `CONFIG GET maxmemory`: redis commands written in upper
+  case, as redis's documentation writes them, are typed at the console (they were read as
+  sample output and dropped without a word).
+
+A shell prompt after a console ends it: `$ python3` then `>>> ...` is a person's interpreter,
+not a gated command.
+
+What still needs a person stays one: a statement that changes the session's state (`BEGIN`),
+a value spliced into a statement (`$PID`), a console that asks for a password; and every write
+waits for approval."""
+
+from __future__ import annotations
+
+from engine.compile.sessions import opens_session
+from engine.effects import classify
+from tests.support.compiling import compile_text, gated, manual_scripts, pipelines, runs
+
+
+def guide(block: str, tag: str = "shell") -> str:
+    return f"# Slow database\n\n## Diagnosis\n\nLook at the database:\n\n```{tag}\n{block}\n```\n"
+
+
+# -- cockroach sql ---------------------------------------------------------------------------
+
+def test_statements_typed_at_cockroach_sql_run_with_e() -> None:
+    plan = compile_text(guide("cockroach sql --insecure --host=localhost:26257\n"
+                              "SHOW RANGES FROM TABLE t;\n"
+                              "SELECT count(*) FROM crdb_internal.ranges;"))
+    assert pipelines(plan) == [
+        [["cockroach", "sql", "--insecure", "--host=localhost:26257", "-e",
+          "SHOW RANGES FROM TABLE t;"]],
+        [["cockroach", "sql", "--insecure", "--host=localhost:26257", "-e",
+          "SELECT count(*) FROM crdb_internal.ranges;"]]]
+    assert not any(s.mutating or gated(plan, s.id) for s in runs(plan))
+    assert not manual_scripts(plan)
+
+
+def test_a_change_typed_at_cockroach_sql_is_gated() -> None:
+    plan = compile_text(guide("cockroach sql --insecure\n"
+                              "ALTER RANGE default CONFIGURE ZONE USING num_replicas=1;"))
+    step = runs(plan)[0]
+    assert step.params["pipeline"][0][-2:] == [
+        "-e", "ALTER RANGE default CONFIGURE ZONE USING num_replicas=1;"]
+    assert step.mutating and gated(plan, step.id)
+
+
+def test_only_cockroach_sql_without_e_opens_a_console() -> None:
+    assert opens_session("cockroach sql --insecure --host=db1")
+    assert not opens_session("cockroach sql --insecure -e 'SHOW DATABASES'")
+    assert not opens_session("cockroach node status --insecure")
+    assert not opens_session("cockroach start --insecure --store=/data")
+
+
+def test_a_cockroach_sql_shell_with_user_and_database_is_a_persons() -> None:
+    # `-u demo -d defaultdb` and no `-e`: an interactive SQL shell, never a run step
+    argv = ["cockroach", "sql", "--certs-dir=/c", "-u", "demo", "-d", "defaultdb"]
+    assert classify(argv).effect == "interactive"
+    assert classify([*argv, "-e", "SELECT 1"]).effect == "read"
+    plan = compile_text(guide(" ".join(argv)))
+    assert not runs(plan)
+    assert manual_scripts(plan) == [" ".join(argv)]
+
+
+# -- cqlsh, sqlite3 ---------------------------------------------------------------------------
+
+def test_cql_typed_at_cqlsh_runs_with_e_after_approval() -> None:
+    plan = compile_text(guide("cqlsh 10.0.0.1\nSELECT peer FROM system.peers;"))
+    assert pipelines(plan) == [[["cqlsh", "10.0.0.1", "-e", "SELECT peer FROM system.peers;"]]]
+    assert gated(plan, runs(plan)[0].id)  # cqlsh is not on the read-only list
+
+
+def test_sql_typed_at_sqlite3_runs_after_the_database_file() -> None:
+    plan = compile_text(guide("sqlite3 /var/lib/grafana/grafana.db\n"
+                              "select count(*) from alert;"))
+    assert pipelines(plan) == [[["sqlite3", "/var/lib/grafana/grafana.db",
+                                 "select count(*) from alert;"]]]
+    assert gated(plan, runs(plan)[0].id)
+
+
+def test_sqlite3_without_one_database_file_stays_a_persons() -> None:
+    # no file: the statement would be read as the database's name
+    plan = compile_text(guide("sqlite3\nselect 1;"))
+    assert not runs(plan)
+    plan = compile_text(guide("sqlite3 -cmd '.read x.sql' app.db\nselect 1;"))
+    assert not runs(plan)
