@@ -125,6 +125,9 @@ _KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec|run)\s")  # kubectl, oc, docker .
 _EXECS = frozenset({"oc", "kubectl", "docker", "podman", "nerdctl", "crictl"})
 _FIRST_WORD = re.compile(r"\s*(\S+)")
 _BOUND_FROM = re.compile(r"""\s*[A-Za-z_]\w*=["']?\$\(\s*([^\s()]+)""")  # V=$(TOOL ...)
+# `psql -h db <<EOF` .. `EOF`: a console given its statements on its input, not typed at it
+_FED = re.compile(r"""(?P<cmd>[^\n<]*?)\s*<<-?\s*(?P<q>['"]?)(?P<mark>\w+)(?P=q)[ \t]*\n"""
+                  r"""(?P<body>.*)\n[ \t]*(?P=mark)[ \t]*""", re.S)
 
 
 @dataclass
@@ -406,6 +409,10 @@ class SessionReader:
         first = _FIRST_WORD.match(line.text)
         if first is None:
             return None
+        if s is None and "<<" in line.text and "\n" in line.text:
+            fed = self._fed(b, line, el, cls, owner, block)
+            if fed is not None:
+                return fed
         if s is not None and s.console is not None:
             taken = self._console_line(b, s, line, el, cls, owner, block)
             if taken is not None:
@@ -516,6 +523,52 @@ class SessionReader:
             s.last = step
             s.steps.append(step)
         return out
+
+    def _fed(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: SectionClass,
+             owner: int, block: int | None) -> list[Action] | None:
+        """`psql -h db <<EOF` with its statements, then `EOF`: the statements the console
+        reads from its input, one step each in its one-shot form (`psql -h db -c STATEMENT`),
+        judged as if typed at it. None (the line stays as it is: a person's) when any of
+        them could not be one: a statement that changes the session's state (`BEGIN`,
+        `\\c db`), a value spliced into it (`$VAR`, `<id>`), a console with no one-shot
+        form or one that asks for a password."""
+        m = _FED.fullmatch(line.text.strip())
+        if m is None or "\n" in m.group("cmd"):
+            return None
+        cmd = m.group("cmd").strip()
+        found = _opener(parse_line(cmd), cmd)
+        if found is None or found[0] is not None or "console" not in found[1]:
+            return None
+        console: list[Word] = found[1]["console"]
+        tool = _console_tool(console)
+        redis = tool in ("redis-cli", "gitlab-redis-cli")
+        body = m.group("body")
+        statements = [x.strip() for x in body.split("\n") if x.strip()] if redis else \
+            _split_sql(body)
+        runs = []
+        for statement in statements:
+            argv = _console_argv(tool, statement)
+            if _console_kind(statement, redis, True) != "statement" or argv is None or \
+                    _holes(statement):
+                return None
+            words = list(console) + [_w(a) for a in argv]
+            stage = [b.scope.word(w) for w in words]
+            if _value_in_code(stage):
+                return None
+            judged = [w.plain() if w.is_literal else Templated(w.plain()) for w in words]
+            effect = classify_pipeline([judged]).effect
+            if effect == "interactive":
+                return None
+            uses = frozenset(v for w in words for v in b.scope.refs(w))
+            runs.append((statement, stage, effect == "mutate", uses))
+        if not runs:
+            return None
+        title = b._title(owner, el)
+        span = Span(start=line.start, end=line.end)
+        return [Action(b._id(owner, cls, title), StepKind.COMMAND, title,
+                       cmd + "\n" + statement, span, el.index, cls, plugin="shell",
+                       params={"pipeline": [stage]}, mutating=mutating, uses=uses, block=block)
+                for statement, stage, mutating, uses in runs]
 
     def typed_at_shell(self, line: CommandLine) -> None:
         """A person's line (`$ python3`) typed at the prompt the open session was opened from,

@@ -97,3 +97,45 @@ def test_sqlite3_without_one_database_file_stays_a_persons() -> None:
     assert not runs(plan)
     plan = compile_text(guide("sqlite3 -cmd '.read x.sql' app.db\nselect 1;"))
     assert not runs(plan)
+
+
+# -- a console fed by a heredoc ---------------------------------------------------------------
+
+def test_statements_fed_to_psql_by_a_heredoc_run_one_each() -> None:
+    plan = compile_text(guide("psql -h db.example.com -U monitor <<EOF\n"
+                              "select state, count(*) from pg_stat_activity group by 1;\n"
+                              "select count(*)\n  from pg_locks where not granted;\n"
+                              "EOF"))
+    assert pipelines(plan) == [
+        [["psql", "-h", "db.example.com", "-U", "monitor", "-c",
+          "select state, count(*) from pg_stat_activity group by 1;"]],
+        [["psql", "-h", "db.example.com", "-U", "monitor", "-c",
+          "select count(*)\n  from pg_locks where not granted;"]]]
+    assert not any(s.mutating or gated(plan, s.id) for s in runs(plan))
+    assert runs(plan)[0].text == ("psql -h db.example.com -U monitor\n"
+                                  "select state, count(*) from pg_stat_activity group by 1;")
+
+
+def test_a_quoted_heredoc_to_mysql_runs_with_e() -> None:
+    plan = compile_text(guide("mysql -h db2 <<'SQL'\nSHOW PROCESSLIST;\nSQL"))
+    assert pipelines(plan) == [[["mysql", "-h", "db2", "-e", "SHOW PROCESSLIST;"]]]
+
+
+def test_a_write_fed_by_a_heredoc_is_gated() -> None:
+    plan = compile_text(guide("psql -h db <<EOF\n"
+                              "select pg_cancel_backend(pid) from pg_stat_activity "
+                              "where state = 'active';\nEOF"))
+    step = runs(plan)[0]
+    assert step.mutating and gated(plan, step.id)
+
+
+def test_a_heredoc_that_needs_its_session_or_a_value_stays_a_persons() -> None:
+    for body in ("BEGIN;\nselect 1;", "select * from pg_stat_activity where pid = $PID;"):
+        plan = compile_text(guide(f"psql <<EOF\n{body}\nEOF"))
+        assert not runs(plan), body
+        assert manual_scripts(plan) == [f"psql <<EOF\n{body}\nEOF"]
+
+
+def test_a_heredoc_to_a_console_that_asks_for_a_password_stays_a_persons() -> None:
+    plan = compile_text(guide("mysql -u root -p <<EOF\nSHOW PROCESSLIST;\nEOF"))
+    assert not runs(plan)
