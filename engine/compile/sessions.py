@@ -881,6 +881,18 @@ failover sentinel cluster client memory latency slowlog script acl module functi
 migrate restore setrange setbit bitop bitfield geoadd""".split())
 
 
+def redis_command(line: str) -> bool:
+    """Whether a line reads as a command typed at redis-cli's prompt: its first word (any
+    letter case) names one of redis's commands and no word looks like output (`key:value`)."""
+    words = line.split()
+    if not words or not re.fullmatch(r"[A-Za-z][A-Za-z-]*", words[0]) or \
+            words[0] in _REDIS_OUTPUT or _PRINTED.match(line):
+        return False
+    name = words[0].lower()
+    return name in _REDIS_WRITES or name in _REDIS_READ or name in _REDIS_READ_SUBS or \
+        name in _REDIS_STATE
+
+
 def _shell_program(word: str, redis: bool) -> bool:
     """A line in a console that starts with a program this machine runs (`knife`, `kubectl`,
     `sudo`) and no word of the console's own: the guide is back at a shell."""

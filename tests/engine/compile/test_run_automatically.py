@@ -139,3 +139,30 @@ def test_a_heredoc_that_needs_its_session_or_a_value_stays_a_persons() -> None:
 def test_a_heredoc_to_a_console_that_asks_for_a_password_stays_a_persons() -> None:
     plan = compile_text(guide("mysql -u root -p <<EOF\nSHOW PROCESSLIST;\nEOF"))
     assert not runs(plan)
+
+
+# -- redis commands written in upper case --------------------------------------------------------
+
+def test_upper_case_redis_commands_typed_at_redis_cli_run() -> None:
+    plan = compile_text(guide("redis-cli -h cache1 -p 6380\n"
+                              "INFO memory\n"
+                              "SLOWLOG GET 10\n"
+                              "CONFIG SET maxmemory 2gb"))
+    head = ["redis-cli", "-h", "cache1", "-p", "6380"]
+    assert pipelines(plan) == [[[*head, "INFO", "memory"]], [[*head, "SLOWLOG", "GET", "10"]],
+                               [[*head, "CONFIG", "SET", "maxmemory", "2gb"]]]
+    info, slowlog, config = runs(plan)
+    assert not info.mutating and not gated(plan, info.id)
+    assert not gated(plan, slowlog.id)
+    assert config.mutating and gated(plan, config.id)
+
+
+def test_what_redis_printed_still_does_not_run() -> None:
+    plan = compile_text(guide("redis-cli -h cache1\nINFO memory\n# Memory\n"
+                              "used_memory:1024\nOK"))
+    assert pipelines(plan) == [[["redis-cli", "-h", "cache1", "INFO", "memory"]]]
+
+
+def test_upper_case_words_after_a_shell_command_are_not_redis_commands() -> None:
+    plan = compile_text(guide("kubectl get pods\nGET ready"))
+    assert pipelines(plan) == [[["kubectl", "get", "pods"]]]
