@@ -575,6 +575,9 @@ class SessionReader:
         after the session's lines showed another (`sqlite> `): that session is over, so the
         lines after it are not typed into it."""
         s = self.open
+        if s is not None and s.console is not None and line.prompt and not line.console:
+            self.open = s.outer  # a shell prompt again: the console is over
+            return
         if s is not None and s.moved and line.prompt and line.prompt == s.prompt and \
                 not line.console:
             self.open = s.outer if s.outer is not None and s.outer.prompt != line.prompt \

@@ -166,3 +166,15 @@ def test_what_redis_printed_still_does_not_run() -> None:
 def test_upper_case_words_after_a_shell_command_are_not_redis_commands() -> None:
     plan = compile_text(guide("kubectl get pods\nGET ready"))
     assert pipelines(plan) == [[["kubectl", "get", "pods"]]]
+
+
+# -- a console is over at the shell's prompt ---------------------------------------------------
+
+def test_an_interpreter_after_a_console_stays_a_persons() -> None:
+    # `$ python3` then `>>> ...` after a psql console: the prompt says the console is over, and
+    # the interpreter the person types into is theirs (it ran as a gated "command" before)
+    plan = compile_text("# S\n\n## Diagnosis\n\nLook:\n\n```\n$ psql -h db\n"
+                        "db=# select count(*) from jobs;\n```\n\n```\n$ python3\n"
+                        ">>> import ssl; print(ssl.OPENSSL_VERSION)\n```\n")
+    assert pipelines(plan) == [[["psql", "-h", "db", "-c", "select count(*) from jobs;"]]]
+    assert "python3\nimport ssl; print(ssl.OPENSSL_VERSION)" in manual_scripts(plan)
