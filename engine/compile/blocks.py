@@ -111,6 +111,7 @@ _GT_PROMPT = re.compile(r"^\s*>\s+(?=\S)")
 # zsh/csh `% cmd`: a prompt only before a known tool (curl's `% Total  % Received` is output)
 _PERCENT_PROMPT = re.compile(r"^\s*%\s+(?=\S)")
 _PSQL_META = re.compile(r"^\s*\\[a-zA-Z?!]")
+_REDIS_CLI = re.compile(r"(?:^|[\s/])(?:gitlab-)?redis-cli(?:\s|$)")
 _PARAM_LINE = re.compile(r"^\s*(?:#|[\w.-]+\s*:(?:\s|$))")  # a plugin block's `key: value`
 
 # -- what a line looks like --------------------------------------------------------------------
@@ -822,6 +823,19 @@ def _typed_into(text: str) -> bool:
     return typed_into(text)
 
 
+def _redis_opener(text: str) -> bool:
+    """`redis-cli -h H` (or `gitlab-redis-cli`) alone: a redis console its next lines are
+    typed into."""
+    return bool(_REDIS_CLI.search(text)) and _console_opener(text)
+
+
+def _redis_typed(line: str) -> bool:
+    """A line that is a redis command (`INFO memory`, `SLOWLOG GET 10`, `dbsize`)."""
+    from engine.compile.sessions import redis_command
+
+    return redis_command(line)
+
+
 def _console_opener(text: str) -> bool:
     """A database console with a one-shot form (`sudo gitlab-psql`): the session reader runs
     the lines typed into it (`engine.compile.sessions`)."""
@@ -877,11 +891,23 @@ def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:
     unless it looks like output or prose; a table's rows are output."""
     out: list[CommandLine] = []
     i, in_table, typing = 0, False, False
+    seen, redis = 0, False  # lines of `out` looked at; a redis console is open at its end
     while i < len(lines):
         ln = lines[i]
         s = ln.strip()
+        if len(out) > seen:  # the console opened by the last shell line is still open
+            last = out[-1]
+            redis = redis if last.console else _redis_opener(last.text)
+            seen = len(out)
         if not s:
             i, in_table = i + 1, False
+            continue
+        if redis and _redis_typed(s):
+            # `redis-cli -h H`, then `INFO memory`, `CONFIG GET maxmemory`: redis commands
+            # written as its documentation writes them (upper case) are typed at the console,
+            # never output or prose
+            out.append(CommandLine(s, first_line + i, first_line + i, console=True))
+            i += 1
             continue
         if s.startswith("#"):
             shown = _commented_command(s, first_line, i)

@@ -1331,6 +1331,8 @@ class _OutlineBuilder:
                 manual.clear()
 
         for k, line in enumerate(lines):
+            if line.shown and line.prompt and not line.console:
+                self.sessions.typed_at_shell(line)  # (a console it was typed after is over)
             if line.shown and not self.sessions.console_open(el):
                 # a commented-out command: an alternative for a person to run
                 self.sessions.typed_at_shell(line)

@@ -90,15 +90,16 @@ _LEADS = ("bundle exec ", "sudo ", "env ", "command ")
 _CLOSE = frozenset({"exit", "logout", "\\q", "quit", "exit;", "quit;"})
 # an interactive program whose lines follow it in the guide: a session with no form to run them
 _CONSOLES = frozenset("""psql gitlab-psql mysql mariadb redis-cli mongo mongosh sqlite3 toolbox
-clickhouse-client cqlsh gitlab-rails rails irb gitlab-redis-cli gdb lldb dlv zkCli.sh
-zookeeper-shell zookeeper-shell.sh""".split())
+clickhouse-client cqlsh gitlab-rails rails irb gitlab-redis-cli gdb lldb dlv cockroach
+zkCli.sh zookeeper-shell zookeeper-shell.sh""".split())
 # a console given its work on its command line: the flags (short letters, long names) that do it
 _PSQL = ("cfl", ("--command", "--file", "--list"))
 _GIVEN = {"psql": _PSQL, "gitlab-psql": _PSQL, "mysql": ("eB", ("--execute", "--batch")),
           "mariadb": ("eB", ("--execute", "--batch")),
           "clickhouse-client": ("q", ("--query", "--queries-file")),
           "mongo": ("", ("--eval", "--file")), "mongosh": ("f", ("--eval", "--file")),
-          "cqlsh": ("ef", ("--execute", "--file"))}
+          "cqlsh": ("ef", ("--execute", "--file")),
+          "cockroach": ("ef", ("--execute", "--file"))}
 _STATE = frozenset("""cd export source . set unset alias pushd popd umask ulimit su""".split())
 # local filters after a remote first stage: tool -> operands it takes when it reads stdin
 _FILTERS = {"grep": 1, "egrep": 1, "fgrep": 1, "awk": 1, "sed": 1, "jq": 1, "tr": 2,
@@ -125,6 +126,9 @@ _KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec|run)\s")  # kubectl, oc, docker .
 _EXECS = frozenset({"oc", "kubectl", "docker", "podman", "nerdctl", "crictl"})
 _FIRST_WORD = re.compile(r"\s*(\S+)")
 _BOUND_FROM = re.compile(r"""\s*[A-Za-z_]\w*=["']?\$\(\s*([^\s()]+)""")  # V=$(TOOL ...)
+# `psql -h db <<EOF` .. `EOF`: a console given its statements on its input, not typed at it
+_FED = re.compile(r"""(?P<cmd>[^\n<]*?)\s*<<-?\s*(?P<q>['"]?)(?P<mark>\w+)(?P=q)[ \t]*\n"""
+                  r"""(?P<body>.*)\n[ \t]*(?P=mark)[ \t]*""", re.S)
 
 
 @dataclass
@@ -212,7 +216,10 @@ def _remote_shell(tool: str, argv: list[str]) -> bool:
 
 # A console's one-shot form: the flag that gives it one statement (redis-cli takes the words)
 _ONE_SHOT = {"psql": "-c", "gitlab-psql": "-c", "mysql": "-e", "mariadb": "-e",
-             "clickhouse-client": "--query", "redis-cli": "", "gitlab-redis-cli": ""}
+             "cockroach": "-e", "cqlsh": "-e", "clickhouse-client": "--query", "redis-cli": "",
+             "gitlab-redis-cli": "", "sqlite3": ""}
+_SQLITE_FLAGS = frozenset("""-readonly -header -noheader -column -csv -json -line -list -box
+-table -markdown -batch -bail""".split())
 _ASKS_PASSWORD = frozenset({"-W", "--password", "-p", "--askpass", "--ask-password"})
 
 
@@ -223,6 +230,10 @@ def _one_shot(tool: str, argv: list[str]) -> bool:
         return False
     if tool in ("redis-cli", "gitlab-redis-cli"):
         return "--askpass" not in argv
+    if tool == "sqlite3":  # one database file, and no flag that takes a value or runs more
+        args = argv[1:]
+        return len([a for a in args if not a.startswith("-")]) == 1 and \
+            all(a in _SQLITE_FLAGS for a in args if a.startswith("-"))
     asks = _ASKS_PASSWORD if tool in ("mysql", "mariadb") else {"-W", "--password"}
     return not any(a in asks for a in argv[1:])
 
@@ -320,6 +331,8 @@ def _console(tool: str, argv: list[str]) -> bool:
         return len([a for a in args if not a.startswith("-")]) <= 1  # the server alone
     if tool in ("toolbox", "irb"):
         return not args  # `toolbox apt install jq` runs one command in the toolbox
+    if tool == "cockroach" and args[:1] != ["sql"]:
+        return False  # `cockroach start`, `cockroach node status`: one command, no console
     if tool == "sqlite3":
         return len([a for a in args if not a.startswith("-")]) <= 1
     shorts, longs = _GIVEN.get(tool, ("", ()))
@@ -436,6 +449,10 @@ class SessionReader:
         first = _FIRST_WORD.match(line.text)
         if first is None:
             return None
+        if s is None and "<<" in line.text and "\n" in line.text:
+            fed = self._fed(b, line, el, cls, owner, block)
+            if fed is not None:
+                return fed
         if s is not None and s.console is not None:
             taken = self._console_line(b, s, line, el, cls, owner, block)
             if taken is not None:
@@ -548,11 +565,60 @@ class SessionReader:
             s.steps.append(step)
         return out
 
+    def _fed(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: SectionClass,
+             owner: int, block: int | None) -> list[Action] | None:
+        """`psql -h db <<EOF` with its statements, then `EOF`: the statements the console
+        reads from its input, one step each in its one-shot form (`psql -h db -c STATEMENT`),
+        judged as if typed at it. None (the line stays as it is: a person's) when any of
+        them could not be one: a statement that changes the session's state (`BEGIN`,
+        `\\c db`), a value spliced into it (`$VAR`, `<id>`), a console with no one-shot
+        form or one that asks for a password."""
+        m = _FED.fullmatch(line.text.strip())
+        if m is None or "\n" in m.group("cmd"):
+            return None
+        cmd = m.group("cmd").strip()
+        found = _opener(parse_line(cmd), cmd)
+        if found is None or found[0] is not None or "console" not in found[1]:
+            return None
+        console: list[Word] = found[1]["console"]
+        tool = _console_tool(console)
+        redis = tool in ("redis-cli", "gitlab-redis-cli")
+        body = m.group("body")
+        statements = [x.strip() for x in body.split("\n") if x.strip()] if redis else \
+            _split_sql(body)
+        runs = []
+        for statement in statements:
+            argv = _console_argv(tool, statement)
+            if _console_kind(statement, redis, True) != "statement" or argv is None or \
+                    _holes(statement):
+                return None
+            words = list(console) + [_w(a) for a in argv]
+            stage = [b.scope.word(w) for w in words]
+            if _value_in_code(stage):
+                return None
+            judged = [w.plain() if w.is_literal else Templated(w.plain()) for w in words]
+            effect = classify_pipeline([judged]).effect
+            if effect == "interactive":
+                return None
+            uses = frozenset(v for w in words for v in b.scope.refs(w))
+            runs.append((statement, stage, effect == "mutate", uses))
+        if not runs:
+            return None
+        title = b._title(owner, el)
+        span = Span(start=line.start, end=line.end)
+        return [Action(b._id(owner, cls, title), StepKind.COMMAND, title,
+                       cmd + "\n" + statement, span, el.index, cls, plugin="shell",
+                       params={"pipeline": [stage]}, mutating=mutating, uses=uses, block=block)
+                for statement, stage, mutating, uses in runs]
+
     def typed_at_shell(self, line: CommandLine) -> None:
         """A person's line (`$ python3`) typed at the prompt the open session was opened from,
         after the session's lines showed another (`sqlite> `): that session is over, so the
         lines after it are not typed into it."""
         s = self.open
+        if s is not None and s.console is not None and line.prompt and not line.console:
+            self.open = s.outer  # a shell prompt again: the console is over
+            return
         if s is not None and s.moved and line.prompt and line.prompt == s.prompt and \
                 not line.console:
             self.open = s.outer if s.outer is not None and s.outer.prompt != line.prompt \
@@ -873,6 +939,18 @@ failover sentinel cluster client memory latency slowlog script acl module functi
 migrate restore setrange setbit bitop bitfield geoadd""".split())
 
 
+def redis_command(line: str) -> bool:
+    """Whether a line reads as a command typed at redis-cli's prompt: its first word (any
+    letter case) names one of redis's commands and no word looks like output (`key:value`)."""
+    words = line.split()
+    if not words or not re.fullmatch(r"[A-Za-z][A-Za-z-]*", words[0]) or \
+            words[0] in _REDIS_OUTPUT or _PRINTED.match(line):
+        return False
+    name = words[0].lower()
+    return name in _REDIS_WRITES or name in _REDIS_READ or name in _REDIS_READ_SUBS or \
+        name in _REDIS_STATE
+
+
 def _shell_program(word: str, redis: bool) -> bool:
     """A line in a console that starts with a program this machine runs (`knife`, `kubectl`,
     `sudo`) and no word of the console's own: the guide is back at a shell."""
@@ -945,21 +1023,27 @@ def _split_sql(text: str) -> list[str]:
 
 def _console_argv(tool: str, statement: str) -> list[str] | None:
     """The one-shot words that give the console `statement`: `-c STATEMENT` (psql, once per
-    statement: they run in order in one session), `-e STATEMENT` (mysql), `--query STATEMENT`
-    (clickhouse-client, one statement), the command's words (redis-cli)."""
+    statement: they run in order in one session; `cockroach sql -e` likewise), `-e STATEMENT`
+    (mysql, cqlsh), `--query STATEMENT` (clickhouse-client, one statement), the command's
+    words (redis-cli), the statement after the database file (sqlite3)."""
     if tool in ("redis-cli", "gitlab-redis-cli"):
         try:
             return shlex.split(statement)
         except ValueError:
             return None
+    if tool == "sqlite3":  # `sqlite3 FILE SQL`: the statements after the database file
+        parts = _split_sql(statement)
+        if not parts or any(_console_kind(p, False, True) != "statement" for p in parts):
+            return None
+        return [statement]
     flag = _ONE_SHOT.get(tool)
     if not flag:
         return None
-    if tool in ("psql", "gitlab-psql") and not statement.startswith("\\"):
+    if tool in ("psql", "gitlab-psql", "cockroach") and not statement.startswith("\\"):
         parts = _split_sql(statement)
         if any(_console_kind(p, False, True) != "statement" for p in parts):
             return None  # `select 1; begin;`: the session's state changes
-        return [w for p in parts for w in ("-c", p)]
+        return [w for p in parts for w in (flag, p)]
     if tool == "clickhouse-client" and len(_split_sql(statement)) > 1:
         return None
     return [flag, statement]

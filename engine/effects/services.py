@@ -553,7 +553,7 @@ _COCKROACH_CONN = F("", """host= port= url= certs-dir= insecure user= cluster-na
 _COCKROACH_READ = {
     "node": Tool(subcommands=rows("status ls", Tool(_COCKROACH_CONN | F(
         "", "all ranges stats decommission timeout=")))),
-    "sql": Tool(_COCKROACH_CONN | F("de:", "execute= safe-updates read-only echo-sql"),
+    "sql": Tool(_COCKROACH_CONN | F("d:e:u:", "execute= safe-updates read-only echo-sql"),
                 check=_executes()),
     "version": Tool(F("", "build-tag")),
 }
