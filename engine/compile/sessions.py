@@ -166,7 +166,7 @@ def _plain(words: tuple[Word, ...] | list[Word]) -> list[str]:
 
 def _opener(parsed: Parsed, text: str) -> Opened | None:
     """(prefix words or None, extra Session fields) if `parsed` opens a session, else None."""
-    if parsed.unsupported and _SHELL_INTO.match(text):
+    if parsed.unsupported and (_SHELL_INTO.match(text) or _bare_exec(text)):
         return None, {}  # `oc rsh $(oc get pods -o name | head -1)`: a person opens it
     if len(parsed.pipelines) != 1 or len(parsed.pipelines[0].stages) != 1:
         return None
@@ -367,11 +367,48 @@ def _subcommand(argv: list[str]) -> tuple[int, str] | None:
     return None
 
 
+_EXEC_VALUE_FLAGS = frozenset({"-c", "--container", "-f", "--filename",
+                               "--pod-running-timeout", *_KUBE_VALUE_FLAGS})
+_SUBSTITUTION = re.compile(r"\$\((?:[^()]|\([^()]*\))*\)|`[^`]*`")
+
+
+def _exec_operands(argv: list[str], i: int) -> list[str]:
+    """The operands of `kubectl exec` (argv[i] is `exec`), past its flags and their values."""
+    operands, j = [], i + 1
+    while j < len(argv):
+        a = argv[j]
+        if a.startswith("-"):
+            j += 2 if a in _EXEC_VALUE_FLAGS else 1
+            continue
+        operands.append(a)
+        j += 1
+    return operands
+
+
+def _bare_exec(text: str) -> bool:
+    """`kubectl exec -c etcdctl -n ns $(kubectl get po ... )`: an exec with no command (one
+    kubectl refuses), the pod named by a command substitution: "exec into" it, by a person."""
+    if not re.match(r"\s*(?:sudo\s+)?(?:oc|kubectl)\s", text) or not _SUBSTITUTION.search(text):
+        return False
+    parsed = parse_line(_SUBSTITUTION.sub("POD", text))
+    if parsed.unsupported or len(parsed.pipelines) != 1 or \
+            len(parsed.pipelines[0].stages) != 1:
+        return False
+    argv = _plain(parsed.pipelines[0].stages[0])
+    found = _subcommand(argv)
+    return found is not None and found[1] == "exec" and "--" not in argv and \
+        len(_exec_operands(argv, found[0])) == 1
+
+
 def _kube_opener(words: list[Word], argv: list[str]) -> Opened | None:
     found = _subcommand(argv)
     if found is None:
         return None
     i, sub = found
+    if sub == "exec" and "--" not in argv and len(_exec_operands(argv, i)) == 1:
+        # `kubectl exec -c etcdctl -n ns POD`: no command, which kubectl refuses: the guide
+        # means "exec into" the pod, and the lines after it run there (`... POD -- CMD`)
+        return [w for w in words if w.plain() not in _TTY] + [_w("--")], {}
     if "--" in argv:
         cut = argv.index("--")
         inner = argv[cut + 1:]

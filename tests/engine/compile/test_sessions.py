@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.plan import StepKind
 from tests.support.compiling import compile_text, gated, manual_scripts, pipelines, runs
 
 DEBUG_NODE = """# Kubelet down
@@ -320,3 +321,41 @@ def test_an_inline_ssh_shown_as_an_example_still_opens_the_session() -> None:
     # and the step says the session it runs in; no manual step asks a person to run it again
     assert runs(plan)[0].text.startswith("ssh file-01.example.internal\n")
     assert not any("mkdir" in s for s in manual_scripts(plan))
+
+
+# `kubectl exec` with no command (kubectl refuses it) is the guide's "exec into the pod": the
+# lines after it run there, never on the operator's machine (prometheus-operator's etcd runbooks
+# name the pod by a `$(...)`, then run `etcdctl endpoint health`)
+_EXEC_INTO = """# etcd member down
+
+## Diagnosis
+
+To run `etcdctl` commands, exec into the `etcdctl` container of an etcd pod.
+
+```shell
+$ kubectl exec -c etcdctl -n openshift-etcd {pod}
+```
+
+Check the health of etcd:
+
+```shell
+$ etcdctl endpoint health -w table
+```
+"""
+
+
+def test_lines_after_an_exec_with_no_command_run_in_that_pod() -> None:
+    plan = compile_text(_EXEC_INTO.format(pod="etcd-master-0"))
+    [step] = [s for s in plan.steps if s.kind == StepKind.COMMAND]
+    assert step.params["pipeline"] == [["kubectl", "exec", "-c", "etcdctl", "-n",
+                                        "openshift-etcd", "etcd-master-0", "--", "etcdctl",
+                                        "endpoint", "health", "-w", "table"]]
+
+
+def test_an_exec_into_a_pod_named_by_a_substitution_is_a_persons_session() -> None:
+    pod = "$(kubectl get po -l app=etcd -oname -n openshift-etcd | awk -F'/' 'NR==1{ print $2 }')"
+    plan = compile_text(_EXEC_INTO.format(pod=pod))
+    assert not [s for s in plan.steps if s.kind == StepKind.COMMAND]  # nothing runs here
+    scripts = manual_scripts(plan)
+    assert any("kubectl exec -c etcdctl" in s and "etcdctl endpoint health -w table" in s
+               for s in scripts), scripts
