@@ -38,13 +38,25 @@ def received(workers: Workers) -> int:
 
 @pytest.fixture
 def bounded_workers(worker_env: dict[str, str], tmp_path: Path) -> Any:
-    w = Workers({**worker_env, "MENDFLOW_CONTINUE_STEPS": "2"}, tmp_path)
+    w = Workers({**worker_env, "MENDFLOW_CONTINUE_STEPS": "2", "MENDFLOW_CONTINUE_S": "10"},
+                tmp_path)
+    yield w
+    w.stop_all()
+
+
+@pytest.fixture
+def patient_workers(worker_env: dict[str, str], tmp_path: Path) -> Any:
+    """Workers whose continuation is bounded by steps only, not by the 2 s a task may take by
+    default: on a loaded machine (CI, two test processes) a few steps took over 2 s, the rest
+    were published, and a count of deliveries measured the load, not the continuation."""
+    w = Workers({**worker_env, "MENDFLOW_CONTINUE_S": "10"}, tmp_path)
     yield w
     w.stop_all()
 
 
 async def test_a_chain_runs_on_the_worker_that_took_its_first_step(
-        workers, store, starter, worker_env) -> None:
+        patient_workers, store, starter, worker_env) -> None:
+    workers = patient_workers
     workers.start("a")
     workers.start("b")
     plan = chain_plan(6)
@@ -88,11 +100,10 @@ async def test_a_worker_killed_while_continuing_a_chain_is_recovered_from(
     run = await starter.start(plan, guide_path="t.md", run_id=rid("killcont"))
     # When the worker is SIGKILLed while it runs s01, a step it continued (never published)
     pid = await call_started(url, f"{run.run_id}:s01:1")
-    # Usually s01 is continued (1 delivery so far); in about one run in three here a second
-    # delivery is already logged by then, cause not found (see the closing note): that the
-    # chain is continued is test_a_chain_runs_on_the_worker_that_took_its_first_step's to prove,
-    # this test's is the recovery below.
-    assert received(workers) <= 2
+    # Usually s01 is continued; on a loaded machine the task has run past MENDFLOW_CONTINUE_S
+    # by then and s01 is published instead (CI saw 3 deliveries): either way the recovery
+    # below must hold. That the chain is continued is
+    # test_a_chain_runs_on_the_worker_that_took_its_first_step's to prove.
     workers.kill_group_of(pid)
     workers.start("b")
     # Then the reconciler re-sends s01, the dead worker's claim lapses, another worker runs it
@@ -107,7 +118,7 @@ async def test_a_worker_killed_while_continuing_a_chain_is_recovered_from(
 
 
 async def test_the_step_a_fan_out_joins_into_reads_every_branchs_findings(
-        workers, store, starter) -> None:
+        patient_workers, store, starter) -> None:
     """The branches of a fan-out run on the worker that continued it, and the last to commit
     continues with the join. It began before its siblings committed: what it read then, and
     its own findings, were handed to the join as the run's memory, so a condition on a
@@ -116,6 +127,7 @@ async def test_the_step_a_fan_out_joins_into_reads_every_branchs_findings(
     from engine.plan import Condition, Edge, Step
     from tests.worker.conftest import SPAN, end, ledger, make_plan
 
+    workers = patient_workers
     workers.start("a")
     steps = [ledger("start"), ledger("a", 0.6), ledger("b", 0.0),
              Step(id="check", title="check", kind="decide", source=SPAN),
