@@ -277,17 +277,6 @@ def _sink_of(plugin: str | None, key: str) -> Sink:
     return "data"
 
 
-def _holds_template(value: Any) -> bool:
-    """Whether any string in `value` (a step's parameters) is a template."""
-    if isinstance(value, str):
-        return is_template(value)
-    if isinstance(value, list):
-        return any(_holds_template(v) for v in value)
-    if isinstance(value, dict):
-        return any(_holds_template(v) for v in value.values())
-    return False
-
-
 def _strings(where: str, value: Any) -> Iterator[tuple[str, str]]:
     if isinstance(value, str):
         yield where, value
@@ -320,7 +309,7 @@ def problems(plan: Plan) -> list[Misplaced]:
 
 def step_problems(step: Step, specs: Mapping[str, InputSpec]) -> list[Misplaced]:
     found: list[Misplaced] = []
-    if not _holds_template(step.params):
+    if not any(is_template(text) for _, text in _strings("", step.params)):
         return found  # most steps are literal: no sinks to work out (asked twice per step)
     for where, text, sink in param_sinks(step.plugin, step.params):
         if not is_template(text):

@@ -1331,11 +1331,10 @@ class _OutlineBuilder:
                 manual.clear()
 
         for k, line in enumerate(lines):
-            if line.shown and line.prompt and not line.console:
-                self.sessions.typed_at_shell(line)  # (a console it was typed after is over)
+            if line.shown:
+                self.sessions.typed_at_shell(line)  # (at a prompt: a session it left is over)
             if line.shown and not self.sessions.console_open(el):
                 # a commented-out command: an alternative for a person to run
-                self.sessions.typed_at_shell(line)
                 entered = self.sessions.enter(self, line, el, cls, owner) \
                     if k + 1 < len(lines) and lines[k + 1].console else None
                 if entered is not None:  # a console opened in the session: typed there

@@ -43,6 +43,16 @@ class _Caseless:
             return self.lower.search(text.lower()) is not None
         return self.rx.search(text) is not None
 
+def may_hold(text: str, *words: str) -> bool:
+    """Whether `text`, read without case, may hold one of `words` (lower-case): a cheap
+    prefilter before a costly caseless pattern. ASCII text folds case only in A-Z, so it holds
+    a word only if its lower-cased form does; other text is always passed on to be read."""
+    if not text.isascii():
+        return True
+    low = text.lower()
+    return any(word in low for word in words)
+
+
 # Only an explicit "always" makes a clean-up section: a plain "Cleanup" heading in a how-to is
 # the procedure's last step, and must keep its approval gates.
 _CLEANUP = re.compile(r"^(?:always|finally)\b|\(always\)|\balways runs?\b", re.I)

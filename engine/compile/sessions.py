@@ -649,15 +649,16 @@ class SessionReader:
                 for statement, stage, mutating, uses in runs]
 
     def typed_at_shell(self, line: CommandLine) -> None:
-        """A person's line (`$ python3`) typed at the prompt the open session was opened from,
-        after the session's lines showed another (`sqlite> `): that session is over, so the
-        lines after it are not typed into it."""
-        s = self.open
-        if s is not None and s.console is not None and line.prompt and not line.console:
-            self.open = s.outer  # a shell prompt again: the console is over
+        """A person's line typed at a shell prompt (`$ python3`): a database console open
+        before it is over, and so is a session whose lines showed another prompt (`sqlite> `)
+        when this one is the prompt it was opened from: the lines after it are not typed
+        into them."""
+        if line.console or not line.prompt:
             return
-        if s is not None and s.moved and line.prompt and line.prompt == s.prompt and \
-                not line.console:
+        s = self.open
+        if s is not None and s.console is not None:
+            self.open = s = s.outer  # a shell prompt again: the console is over
+        if s is not None and s.moved and line.prompt == s.prompt:
             self.open = s.outer if s.outer is not None and s.outer.prompt != line.prompt \
                 else None
 

@@ -13,6 +13,7 @@ from engine.compile.lint.base import (
     rule,
     sentences,
 )
+from engine.compile.phrases import may_hold
 from engine.guide import Element
 
 # -- 1. clarity and precision ---------------------------------------------------------------
@@ -25,12 +26,8 @@ _DECISION = re.compile(r"\W*(?:if|when|whenever|unless|once)\b(.*?)(?:,|\bthen\b
 
 
 def _may_decide(text: str) -> bool:
-    """Whether a sentence of `text` may open as `_DECISION` does: ASCII text folds case only
-    in A-Z, so it holds one of its words lower-cased (other text is always cut and read)."""
-    if not text.isascii():
-        return True
-    low = text.lower()
-    return "if" in low or "when" in low or "unless" in low or "once" in low
+    """Whether a sentence of `text` may open as `_DECISION` does (holds one of its words)."""
+    return may_hold(text, "if", "when", "unless", "once")
 
 
 @rule(("MF101", "clarity", "warning",

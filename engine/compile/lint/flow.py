@@ -17,7 +17,13 @@ from engine.compile.lint.base import (
     rule,
     sentences,
 )
-from engine.compile.phrases import explicit_expr, guard_in, is_call_sentence, step_number
+from engine.compile.phrases import (
+    explicit_expr,
+    guard_in,
+    is_call_sentence,
+    may_hold,
+    step_number,
+)
 from engine.errors import MendflowError
 from engine.guide import Element, slugify
 from engine.plan import StepKind
@@ -112,8 +118,7 @@ def missing_jump_target(ctx: Context) -> Iterator[tuple[str, Element | int, str,
                            f"'#{target}'",
                            f"Point it at an existing heading{guess} or add a heading whose "
                            f"slug is '{target}'")
-        # ("step" is in every jump to a step; ASCII text folds case only in A-Z)
-        steps_named = not el.text.isascii() or "step" in el.text.lower()
+        steps_named = may_hold(el.text, "step")  # ("step" is in every jump to a step)
         for m in _STEP_JUMP.finditer(el.text) if steps_named else ():
             n = int(m.group(1))
             if n in numbered and not _in_list(ctx, el):
