@@ -43,7 +43,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 from engine.config import as_tables, read_config
@@ -161,11 +161,12 @@ class Redactor:
     YAML `|` block or a pretty-printer's indented continuation lines. What is found across a
     break (`PIECE_MIN` characters or more: `12\n34` is a table's as often as a secret's) is
     masked on each line it sits on (`***` a line: the lines stay lines); one more
-    search of the text, as linear as the first. Not covered: a dump whose lines carry more
-    than indentation around the bytes, e.g. `hexdump -C`, `xxd` or `od` with offsets and an
-    ASCII column (each line's own bytes are masked where they hold a whole form or piece),
-    bytes apart wrapped where the break stands for their space (`od -An -tx1`), and a wrap
-    that adds text at the break (a log prefix on each line, `\\` before it).
+    search of the text, as linear as the first. Hex dumps (`hexdump -C`, `xxd`, `od -t x1`,
+    with or without offsets and an ASCII column) are read back to their bytes, which are
+    searched the same way, and each line's part of what is found is masked in its hex and in
+    its ASCII column. Not covered: `od -c` and 16-bit word dumps (`od -x`, `hexdump` with no
+    option) across lines, and a wrap that adds text at the break (a log prefix on each line,
+    `\\` before it).
 
     In part: any piece of a secret at least `piece_min(len)` characters long (half the secret,
     and never under `PIECE_MIN`), wherever it sits (`S3cr3t-P...` from a tool that shows the
@@ -227,6 +228,8 @@ class Redactor:
     def redact(self, text: str) -> str:
         if self._pattern is None:
             return text
+        if self._bytes_pattern is not None and _DUMP_HINT.search(text) is not None:
+            text = _masked(text, _dump_spans(text, self._bytes_pattern, self._byte_pieces), MASK)
         text = _unwrap(text, self._pattern, self._pieces, _BREAK, MASK)
         text = self._pattern.sub(MASK, text)
         return self._pieces.mask(text, MASK) if self._pieces is not None else text
@@ -454,6 +457,93 @@ def _unwrap(text: _T, pattern: re.Pattern[_T], pieces: _Pieces[_T] | None,
         if len(across) > 1 and end - start >= Redactor.PIECE_MIN:
             spans += across
     return _masked(text, spans, mask)
+
+
+_DUMP_HINT = re.compile(
+    r"^[ \t]*(?:[0-9a-fA-F]{6,16}:?[ \t]+)?[0-9a-fA-F]{2,8}[ \t]+[0-9a-fA-F]{2}", re.M)
+"""A line that may be a hex dump's: what `_dump_spans` reads only where one is."""
+_OFFSET = re.compile(r"[ \t]*(?P<off>[0-9a-fA-F]{6,16})(?P<colon>:)?(?=[ \t])")
+_HEX_CELLS = re.compile(r"(?:[ \t]+(?:[0-9a-fA-F]{2}){1,8})+[ \t]*")
+_HEX_CELL = re.compile(r"[0-9a-fA-F]+")
+
+
+class _DumpLine(NamedTuple):
+    """A hex dump's line: its hex cells (`cells`, at `at` in the text), their bytes, and where
+    its ASCII column starts (one character a byte), if it has one."""
+
+    at: int
+    cells: str
+    size: int
+    ascii_at: int | None
+
+    def spans(self, first: int, end: int) -> list[tuple[int, int]]:
+        """Where bytes `first` to `end` of this line are shown in the text."""
+        at = [self.at + m.start() + i for m in _HEX_CELL.finditer(self.cells)
+              for i in range(0, len(m.group()), 2)]
+        spans = [(at[first], at[end - 1] + 2)]
+        if self.ascii_at is not None:
+            spans.append((self.ascii_at + first, self.ascii_at + end))
+        return spans
+
+
+def _dump_line(line: str, at: int) -> _DumpLine | None:
+    """`line` (at `at` in the text) read as a hex dump's line, or None if it is not one. The
+    shapes: `hexdump -C` (offset, bytes apart, `|ascii|`), `xxd` (offset with a colon, groups
+    of bytes, two spaces, the ascii), `od -t x1` (offset, bytes) and `od -An -t x1` or a
+    `hexdump -e` format (bytes only)."""
+    head = _OFFSET.match(line)
+    start = head.end() if head else 0
+    cells = line[start:] if head else " " + line  # (each cell follows a space or a tab)
+    start -= 0 if head else 1
+    ascii_at = ascii_len = None
+    if cells.endswith("|") and " |" in cells:  # hexdump -C
+        bar = cells.index(" |")
+        ascii_at, cells = start + bar + 2, cells[:bar]
+        ascii_len = len(line) - 1 - ascii_at
+    elif head and head.group("colon") and "  " in cells.lstrip(" "):  # xxd: two spaces end them
+        gap = cells.index("  ", len(cells) - len(cells.lstrip(" ")))
+        ascii_at, cells = start + gap + 2, cells[:gap]
+        ascii_len = len(line) - ascii_at
+    if _HEX_CELLS.fullmatch(cells) is None:
+        return None
+    size = (len(cells) - cells.count(" ") - cells.count("\t")) // 2
+    if size < (2 if head else 4) or ascii_len not in (None, size):
+        return None  # (too few to be a dump's; the ascii column shows one character a byte)
+    return _DumpLine(at + start, cells, size, None if ascii_at is None else at + ascii_at)
+
+
+def _dump_spans(text: str, pattern: re.Pattern[bytes],
+                pieces: _Pieces[bytes] | None) -> list[tuple[int, int]]:
+    """Where the hex dumps in `text` (`hexdump -C`, `xxd`, `od -t x1`) show a secret, or a piece
+    of one, in any of its forms: the bytes of each run of dump lines are read back and searched
+    as the redactor searches any bytes, and each line's part of what is found (its hex cells,
+    and its ASCII column's characters) is masked. A dump's line shows 16 bytes: a secret
+    longer than that is spread over lines, in pieces each too short to be masked on its own,
+    and in hex that none of its forms matches across the offsets between them."""
+    runs: list[list[_DumpLine]] = [[]]
+    at = 0
+    for text_line in text.splitlines(keepends=True):
+        bare = text_line.rstrip("\r\n")
+        read = _dump_line(bare, at) if bare else None
+        if read is not None:
+            runs[-1].append(read)
+        elif runs[-1]:
+            runs.append([])
+        at += len(text_line)
+    spans: list[tuple[int, int]] = []
+    for run in runs:
+        stream = bytes.fromhex("".join([line.cells for line in run]))
+        found = [m.span() for m in pattern.finditer(stream)]
+        if pieces is not None:
+            found += pieces.spans(stream)
+        first = 0
+        for line in run if found else ():
+            for start, end in found:
+                a, b = max(start, first) - first, min(end, first + line.size) - first
+                if a < b:
+                    spans += line.spans(a, b)
+            first += line.size
+    return spans
 
 
 class RedactingLogger(logging.LoggerAdapter[logging.Logger]):

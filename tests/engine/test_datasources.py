@@ -6,6 +6,8 @@ import base64
 import html
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -286,6 +288,65 @@ def test_a_piece_shorter_than_half_the_secret_is_left() -> None:
     redactor = Redactor([PLANTED])
     short = PLANTED[: Redactor.piece_min(len(PLANTED)) - 1]
     assert redactor.redact(f"x {short} y") == f"x {short} y"
+
+
+# -- a hex dump of a secret ---------------------------------------------------------------------
+
+TOKEN = "ghp_Zq7pl4ntedK9wXy2Vb8Nm3Qr5Ts6Uv1Wa0Bc"  # 40 characters: a dump's line holds 16
+DUMPED = b"config: token=" + TOKEN.encode() + b"\nnext line\n"
+
+# what `hexdump -C` prints for DUMPED (bsdextrautils 2.38)
+HEXDUMP_C = """\
+00000000  63 6f 6e 66 69 67 3a 20  74 6f 6b 65 6e 3d 67 68  |config: token=gh|
+00000010  70 5f 5a 71 37 70 6c 34  6e 74 65 64 4b 39 77 58  |p_Zq7pl4ntedK9wX|
+00000020  79 32 56 62 38 4e 6d 33  51 72 35 54 73 36 55 76  |y2Vb8Nm3Qr5Ts6Uv|
+00000030  31 57 61 30 42 63 0a 6e  65 78 74 20 6c 69 6e 65  |1Wa0Bc.next line|
+00000040  0a                                                |.|
+00000041
+"""
+
+
+def _dump_bytes(dump: str) -> bytes:
+    """The bytes a dump still shows: every hex cell of every line, offsets left out."""
+    cells = []
+    for line in dump.splitlines():
+        line = line.split("|")[0].replace("***", " ")  # (a mask may end inside xxd's group)
+        line = re.sub(r"^[0-9a-f]{6,}:?(?=\s)", "", line)  # the offset
+        line = re.split(r" {2,}(?=\S*[^0-9a-f\s*])", line)[0]  # xxd's ascii column
+        cells += re.findall(r"(?<![0-9a-f])((?:[0-9a-f]{2})+)(?![0-9a-f])", line)
+    return bytes.fromhex("".join(cells))
+
+
+def _assert_no_piece(redacted: str, dumped: str) -> None:
+    pieces = {TOKEN[i:i + Redactor.PIECE_MIN] for i in range(len(TOKEN) - Redactor.PIECE_MIN + 1)}
+    left = _dump_bytes(redacted)
+    assert not any(p in redacted for p in pieces), redacted  # the ascii column
+    assert not any(p.encode() in left for p in pieces), redacted  # the bytes, read back
+    assert b"next line" in left and "next line" in redacted or "next line" not in dumped
+
+
+def test_a_secret_spread_over_a_hex_dumps_lines_is_masked_on_each() -> None:
+    # 16 characters a line are pieces shorter than half the token: masked only as a whole
+    redacted = Redactor([TOKEN]).redact(HEXDUMP_C)
+    _assert_no_piece(redacted, HEXDUMP_C)
+    assert redacted.splitlines()[0].startswith("00000000  63 6f 6e 66 69 67 3a 20  74 6f")
+    assert "|config: token=***|" in redacted and "next line|" in redacted
+
+
+@pytest.mark.parametrize("argv", [["hexdump", "-C"], ["xxd"], ["xxd", "-g1"], ["xxd", "-g4"],
+                                  ["od", "-t", "x1"], ["od", "-An", "-t", "x1"],
+                                  ["hexdump", "-v", "-e", '16/1 "%02x " "\\n"']])
+def test_every_common_hex_dump_of_a_secret_is_masked(argv: list[str]) -> None:
+    if shutil.which(argv[0]) is None:
+        pytest.skip(f"{argv[0]} is not installed")
+    dumped = subprocess.run(argv, input=DUMPED, capture_output=True, check=True).stdout.decode()
+    assert TOKEN[:16] not in dumped.replace(" ", "")  # (the tool spreads it)
+    _assert_no_piece(Redactor([TOKEN]).redact(dumped), dumped)
+
+
+def test_numbers_that_look_like_a_dump_but_hold_no_secret_are_left_alone() -> None:
+    table = "10 20 30 40 50\n60 70 80 90 99\n00000000  61 62 63 64  |abcd|\n"
+    assert Redactor([TOKEN]).redact(table) == table
 
 
 # -- a form wrapped across lines ----------------------------------------------------------------
