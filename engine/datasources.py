@@ -164,8 +164,8 @@ class Redactor:
     search of the text, as linear as the first. Hex dumps (`hexdump -C`, `xxd`, `od -t x1`,
     with or without offsets and an ASCII column) are read back to their bytes, which are
     searched the same way, and each line's part of what is found is masked in its hex and in
-    its ASCII column. Not covered: `od -c` and 16-bit word dumps (`od -x`, `hexdump` with no
-    option) across lines, and a wrap that adds text at the break (a log prefix on each line,
+    its ASCII column; so are `od -c`'s characters. Not covered: 16-bit word dumps (`od -x`,
+    `hexdump` with no option) across lines, and a wrap that adds text at the break (a log prefix on each line,
     `\\` before it).
 
     In part: any piece of a secret at least `piece_min(len)` characters long (half the secret,
@@ -459,9 +459,14 @@ def _unwrap(text: _T, pattern: re.Pattern[_T], pieces: _Pieces[_T] | None,
     return _masked(text, spans, mask)
 
 
+_CHAR_CELL = r"(?: {3}[!-~]| {2}\\[0abfnrtv]| [0-7]{3}|  \*\*| {4})"
+"""A cell of `od -c`: a character, its escape or its octal byte, four columns wide."""
 _DUMP_HINT = re.compile(
-    r"^[ \t]*(?:[0-9a-fA-F]{6,16}:?[ \t]+)?[0-9a-fA-F]{2,8}[ \t]+[0-9a-fA-F]{2}", re.M)
-"""A line that may be a hex dump's: what `_dump_spans` reads only where one is."""
+    r"^(?:[ \t]*(?:[0-9a-fA-F]{6,16}:?[ \t]+)?[0-9a-fA-F]{2,8}[ \t]+[0-9a-fA-F]{2}"
+    rf"|[0-7]{{7,16}}{_CHAR_CELL}|(?: {{3}}[!-~]| {{2}}\\[0abfnrtv]| [0-7]{{3}}){{4}})", re.M)
+"""A line that may be a dump's: what `_dump_spans` reads only where one is."""
+_CHAR_CELLS = re.compile(rf"(?P<off>[0-7]{{7,16}})?(?P<cells>{_CHAR_CELL}{{2,}})")
+_ESCAPES = {"0": 0, "a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11}
 _OFFSET = re.compile(r"[ \t]*(?P<off>[0-9a-fA-F]{6,16})(?P<colon>:)?(?=[ \t])")
 _HEX_CELLS = re.compile(r"(?:[ \t]+(?:[0-9a-fA-F]{2}){1,8})+[ \t]*")
 _HEX_CELL = re.compile(r"[0-9a-fA-F]+")
@@ -475,9 +480,24 @@ class _DumpLine(NamedTuple):
     cells: str
     size: int
     ascii_at: int | None
+    chars: bool = False
+    """`od -c`'s cells (four columns a byte), not hex."""
+
+    def data(self) -> bytes:
+        if not self.chars:
+            return bytes.fromhex(self.cells)
+        out = bytearray()
+        for k in range(0, len(self.cells), 4):
+            cell = self.cells[k:k + 4].strip() or " "
+            out.append(int(cell, 8) if len(cell) == 3 else _ESCAPES[cell[1]]
+                       if cell[0] == "\\" and len(cell) == 2 else 0 if cell == "**"
+                       else ord(cell))
+        return bytes(out)
 
     def spans(self, first: int, end: int) -> list[tuple[int, int]]:
         """Where bytes `first` to `end` of this line are shown in the text."""
+        if self.chars:
+            return [(self.at + 4 * first + 1, self.at + 4 * end)]
         at = [self.at + m.start() + i for m in _HEX_CELL.finditer(self.cells)
               for i in range(0, len(m.group()), 2)]
         spans = [(at[first], at[end - 1] + 2)]
@@ -490,7 +510,13 @@ def _dump_line(line: str, at: int) -> _DumpLine | None:
     """`line` (at `at` in the text) read as a hex dump's line, or None if it is not one. The
     shapes: `hexdump -C` (offset, bytes apart, `|ascii|`), `xxd` (offset with a colon, groups
     of bytes, two spaces, the ascii), `od -t x1` (offset, bytes) and `od -An -t x1` or a
-    `hexdump -e` format (bytes only)."""
+    `hexdump -e` format (bytes only), and `od -c` (a character, its escape or octal byte,
+    four columns each)."""
+    chars = _CHAR_CELLS.fullmatch(line)
+    if chars is not None and (chars.group("off") or len(chars.group("cells")) >= 16) and \
+            not chars.group("cells").isspace():
+        cells = chars.group("cells")
+        return _DumpLine(at + chars.start("cells"), cells, len(cells) // 4, None, chars=True)
     head = _OFFSET.match(line)
     start = head.end() if head else 0
     cells = line[start:] if head else " " + line  # (each cell follows a space or a tab)
@@ -532,7 +558,7 @@ def _dump_spans(text: str, pattern: re.Pattern[bytes],
         at += len(text_line)
     spans: list[tuple[int, int]] = []
     for run in runs:
-        stream = bytes.fromhex("".join([line.cells for line in run]))
+        stream = b"".join([line.data() for line in run])
         found = [m.span() for m in pattern.finditer(stream)]
         if pieces is not None:
             found += pieces.spans(stream)

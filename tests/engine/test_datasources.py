@@ -335,13 +335,19 @@ def test_a_secret_spread_over_a_hex_dumps_lines_is_masked_on_each() -> None:
 
 @pytest.mark.parametrize("argv", [["hexdump", "-C"], ["xxd"], ["xxd", "-g1"], ["xxd", "-g4"],
                                   ["od", "-t", "x1"], ["od", "-An", "-t", "x1"],
-                                  ["hexdump", "-v", "-e", '16/1 "%02x " "\\n"']])
+                                  ["hexdump", "-v", "-e", '16/1 "%02x " "\\n"'],
+                                  ["od", "-c"], ["od", "-An", "-c"]])
 def test_every_common_hex_dump_of_a_secret_is_masked(argv: list[str]) -> None:
     if shutil.which(argv[0]) is None:
         pytest.skip(f"{argv[0]} is not installed")
     dumped = subprocess.run(argv, input=DUMPED, capture_output=True, check=True).stdout.decode()
     assert TOKEN[:16] not in dumped.replace(" ", "")  # (the tool spreads it)
-    _assert_no_piece(Redactor([TOKEN]).redact(dumped), dumped)
+    redacted = Redactor([TOKEN]).redact(dumped)
+    _assert_no_piece(redacted, dumped)
+    if argv[-1] == "-c":  # (od -c shows characters four columns apart: no hex to read back)
+        shown = re.sub(r"^[0-7]{7}", "", redacted, flags=re.M).replace(" ", "")
+        assert not any(TOKEN[i:i + 6] in shown for i in range(len(TOKEN) - 5)), redacted
+        assert "n e x t" in re.sub(r" +", " ", redacted)
 
 
 def test_numbers_that_look_like_a_dump_but_hold_no_secret_are_left_alone() -> None:
