@@ -113,8 +113,26 @@ _REMOTE_SHELLS: dict[str, tuple[tuple[tuple[str, ...], ...], frozenset[str]]] = 
     "az": ((("ssh", "vm"), ("ssh", "arc")), frozenset({"--"})),
     "virtctl": ((("console",), ("ssh",), ("vnc",)), frozenset({"--command", "-c"})),
 }
+# other programs that open a shell on a machine or in a VM, given no command (`vagrant ssh`,
+# `tsh ssh root@node-1`, `virsh console vm-7`): the subcommand, the operands it may take (the
+# machine's name), and the flags that would give it its work instead
+_SHELL_ON: dict[str, tuple[tuple[str, ...], int, frozenset[str]]] = {
+    "vagrant": (("ssh",), 1, frozenset({"-c", "--command", "--"})),
+    "minikube": (("ssh",), 0, frozenset({"--"})),
+    "colima": (("ssh",), 0, frozenset({"--"})),
+    "multipass": (("shell",), 1, frozenset()),
+    "tsh": (("ssh",), 1, frozenset({"--"})),
+    "mosh": ((), 1, frozenset({"--"})),
+    "virsh": (("console",), 1, frozenset()),
+    "lxc": (("shell",), 1, frozenset()),
+    "incus": (("shell",), 1, frozenset()),
+}
+# a shell entered in a namespace or a container by a tool that also runs one command there
+# (`nsenter -t PID -n`, `ip netns exec NS bash`, `lxc exec C -- bash`, `docker compose exec S sh`)
+_ENTERS = frozenset({"nsenter", "ip", "lxc", "incus", "docker-compose", "podman-compose"})
 _OPENERS = frozenset({"oc", "kubectl", "ssh", "sudo", "chroot", "docker", "podman", "nerdctl",
-                      "crictl", "machinectl", "su", *_CONSOLES, *_REMOTE_SHELLS})
+                      "crictl", "machinectl", "su", *_CONSOLES, *_REMOTE_SHELLS, *_SHELL_ON,
+                      *_ENTERS})
 _SHELL_INTO = re.compile(r"\s*(?:sudo\s+)?(?:oc|kubectl)\s(?!.*\s--\s+\S).*\b(?:rsh|debug)\b|"
                          r"\s*(?:sudo\s+)?(?:oc|kubectl)\s.*\bexec\b.*\s-\w*i\w*\b.*\s(?:ba)?sh"
                          r"\s*$")
@@ -183,6 +201,11 @@ def _opener(parsed: Parsed, text: str) -> Opened | None:
     if tool in ("docker", "podman", "nerdctl") and argv[1:2] == ["run"] and \
             argv[-1] in _SHELLS and any(a in _TTY for a in argv[2:-1]):
         return None, {}  # a shell in a new container: each run would be another container
+    entered = _entered(tool, words, argv)
+    if entered is not None:
+        return entered
+    if tool in _SHELL_ON and _shell_on(tool, argv):
+        return None, {}  # a shell on a VM or a machine that tool reaches: a person's session
     if tool == "ssh":
         verdict = classify(argv)
         if verdict.effect == "interactive" and "opens a shell" in verdict.reason:
@@ -199,6 +222,53 @@ def _opener(parsed: Parsed, text: str) -> Opened | None:
     if tool in _CONSOLES and _console(tool, argv):
         # a console: what follows it is typed into it (one step each where it has a form)
         return None, ({"console": words} if _one_shot(tool, argv) else {})
+    return None
+
+
+def _shell_on(tool: str, argv: list[str]) -> bool:
+    """Whether `vagrant ssh web`, `tsh ssh root@node-1`, `virsh console vm-7`, `mosh host`
+    opens a shell there rather than running one command (`vagrant ssh -c CMD`, `tsh ssh host
+    CMD`, `mosh host -- CMD`)."""
+    sub, most, given = _SHELL_ON[tool]
+    if any(a in given or a.split("=", 1)[0] in given for a in argv[1:]):
+        return False
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    at = next((i for i in range(len(words) + 1) if tuple(words[i:i + len(sub)]) == sub), None)
+    return at is not None and len(words) - at - len(sub) <= most
+
+
+_NSENTER_VALUES = frozenset({"-t", "--target", "-S", "--setuid", "-G", "--setgid"})
+
+
+def _entered(tool: str, words: list[Word], argv: list[str]) -> Opened | None:
+    """A shell entered in a namespace or a container by a tool with a form that runs one
+    command there: `nsenter -t PID -n` (no program: nsenter starts a shell), `ip netns exec
+    NS bash`, `lxc exec C -- bash` run each later line as `nsenter -t PID -n CMD`, `ip netns
+    exec NS CMD`, `lxc exec C -- CMD`; `docker compose exec SVC sh` (compose gives the shell a
+    terminal) and an `lxc exec` with options are a person's session."""
+    if tool == "nsenter":
+        i = 1
+        while i < len(argv) and argv[i].startswith("-") and argv[i] != "--":
+            i += 2 if argv[i] in _NSENTER_VALUES else 1
+        rest = argv[i + 1:] if argv[i:i + 1] == ["--"] else argv[i:]
+        if not rest:
+            return list(words), {}
+        if len(rest) == 1 and rest[0] in _SHELLS:
+            return list(words[:-1]), {}
+        return None
+    if argv[-1] not in _SHELLS or len(argv) < 3:
+        return None
+    if tool == "ip" and argv[1:3] == ["netns", "exec"] and len(argv) == 5:
+        return list(words[:-1]), {}
+    if tool in ("lxc", "incus") and argv[1] == "exec":
+        middle = [a for a in argv[2:-1] if a != "--"]
+        if len(middle) == 1 and not middle[0].startswith("-"):
+            kept = list(words[:-1])
+            return (kept if argv[-2] == "--" else kept + [_w("--")]), {}
+        return None, {}
+    if tool in ("docker", "podman") and argv[1:3] == ["compose", "exec"] or \
+            tool in ("docker-compose", "podman-compose") and argv[1] == "exec":
+        return None, {}
     return None
 
 

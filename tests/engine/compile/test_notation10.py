@@ -1,0 +1,55 @@
+"""Command notations of guides in styles the earlier passes had not met: shells entered in a
+namespace, a container or a VM by tools other than ssh/kubectl/docker (`nsenter -t PID -n`,
+`ip netns exec NS bash`, `lxc exec C -- bash`, `docker compose exec web sh`, `vagrant ssh`,
+`virsh console vm`), a stream the reader stops before going on (`tail -f`, `watch`), a
+console's continuation prompts (`    -> ` under `mysql> `, `... ` under `>>> `), cmd's `^`
+continuation with its `More? ` prompt, and commands written in HTML `<code>` spans."""
+
+from __future__ import annotations
+
+from tests.support.compiling import compile_text, gated, manual_scripts, runs, step_running
+
+# -- shells entered elsewhere --------------------------------------------------------------
+
+
+def _session(opener: str) -> str:
+    return (f"# Pod DNS broken\n\n## Check from inside\n\n```bash\n{opener}\n"
+            "ip addr show eth0\nsystemctl restart app\n```\n")
+
+
+def test_lines_after_nsenter_without_a_program_run_in_its_namespaces():
+    # `ip addr show eth0` ran on the operator's machine, ungated: the interfaces it showed
+    # were the laptop's, not the pod's network namespace the guide entered
+    plan = compile_text(_session("nsenter -t 4242 -n"))
+    show = step_running(plan, ["nsenter", "-t", "4242", "-n", "ip", "addr", "show", "eth0"])
+    restart = step_running(plan, ["nsenter", "-t", "4242", "-n", "systemctl", "restart", "app"])
+    assert gated(plan, show) and gated(plan, restart)  # nsenter is not on the read-only list
+    assert [s.params["pipeline"][0][0] for s in runs(plan)] == ["nsenter", "nsenter"]
+
+
+def test_a_shell_in_a_network_namespace_or_a_container_is_that_session():
+    plan = compile_text(_session("ip netns exec blue bash"))
+    step_running(plan, ["ip", "netns", "exec", "blue", "ip", "addr", "show", "eth0"])
+    plan = compile_text(_session("lxc exec web-1 -- bash"))
+    step_running(plan, ["lxc", "exec", "web-1", "--", "systemctl", "restart", "app"])
+    plan = compile_text(_session("nsenter -t 1 -m -n -- sh"))
+    step_running(plan, ["nsenter", "-t", "1", "-m", "-n", "--", "ip", "addr", "show", "eth0"])
+
+
+def test_a_shell_on_a_vm_or_a_compose_service_is_a_persons_session():
+    # `systemctl restart app` ran (after approval) on the operator's machine instead of the VM
+    for opener in ("docker compose exec web sh", "docker-compose exec -it web bash",
+                   "vagrant ssh", "virsh console build-vm-07", "tsh ssh root@node-1",
+                   "mosh ops@bastion", "multipass shell vm1", "incus shell web-1"):
+        plan = compile_text(_session(opener))
+        assert not runs(plan), opener
+        assert manual_scripts(plan) == [f"{opener}\nip addr show eth0\nsystemctl restart app"]
+
+
+def test_those_tools_given_their_command_open_no_session():
+    plan = compile_text(_session("vagrant ssh web -c uptime"))
+    step_running(plan, ["vagrant", "ssh", "web", "-c", "uptime"])
+    step_running(plan, ["ip", "addr", "show", "eth0"])
+    plan = compile_text(_session("nsenter -t 4242 -n ip route"))
+    step_running(plan, ["nsenter", "-t", "4242", "-n", "ip", "route"])
+    step_running(plan, ["ip", "addr", "show", "eth0"])
