@@ -18,6 +18,9 @@ form for it, the command given as argv words (never text for a local shell):
       POD -- bash
     docker|podman|crictl exec -it      docker|podman|crictl exec C CMD
       C bash
+    nsenter -t PID -n [-- sh],         nsenter -t PID -n CMD, ip netns exec NS CMD,
+      ip netns exec NS bash,             lxc exec C -- CMD
+      lxc|incus exec C -- bash
     ssh HOST                           ssh HOST -- 'CMD'   (the guide's literal text: the remote
                                                             shell splits it; no values in it)
     ssh HOST + sudo -i                 ssh HOST -- sudo 'CMD'
@@ -27,7 +30,10 @@ form for it, the command given as argv words (never text for a local shell):
       machinectl shell U@, su [U],
       aws ssm start-session, gcloud
       compute ssh, az ssh vm, virtctl
-      console (a cloud CLI's remote shell)
+      console (a cloud CLI's remote shell),
+      docker compose exec S sh, vagrant
+      ssh, virsh console VM, tsh ssh H,
+      mosh H, multipass|incus shell X
     [sudo] psql|gitlab-psql ARGS       [sudo] psql ARGS -c STATEMENT [-c STATEMENT ...]
     mysql|mariadb ARGS                 mysql ARGS -e STATEMENT
     clickhouse-client ARGS             clickhouse-client ARGS --query STATEMENT
