@@ -66,7 +66,8 @@ def _awk(p: Parsed, name: str) -> None:
 
 def _top(p: Parsed, name: str) -> None:
     if not (p.has("-b") and p.has("-n")):
-        raise NotRead(f"{name} without -b -n N is a live screen: a person's job",
+        raise NotRead(f"{name} without -b -n N is a live screen until someone stops it: a "
+                      "person's job",
                       cause="interactive", effect="interactive")
 
 

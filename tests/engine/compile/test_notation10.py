@@ -53,3 +53,35 @@ def test_those_tools_given_their_command_open_no_session():
     plan = compile_text(_session("nsenter -t 4242 -n ip route"))
     step_running(plan, ["nsenter", "-t", "4242", "-n", "ip", "route"])
     step_running(plan, ["ip", "addr", "show", "eth0"])
+
+
+# -- a stream the reader stops, then goes on -------------------------------------------------
+
+ARM = ("# Arm stops mid-pick\n\n## Check the cell\n\n```bash\nros2 topic list\n"
+       "ros2 topic hz /camera/color/image_raw\nrobotctl status --cell 3\n"
+       "robotctl estop release --cell 3\n```\n")
+
+
+def test_lines_after_a_stream_the_reader_stops_are_steps_of_their_own():
+    # everything after `ros2 topic hz` (it runs until stopped) was one person's step holding
+    # `robotctl estop release` as if typed into the stream: the release was never its own,
+    # gated step, and the status read never ran
+    plan = compile_text(ARM)
+    assert manual_scripts(plan) == ["ros2 topic hz /camera/color/image_raw"]
+    status = step_running(plan, ["robotctl", "status", "--cell", "3"])
+    release = step_running(plan, ["robotctl", "estop", "release", "--cell", "3"])
+    assert gated(plan, release) and gated(plan, status)  # robotctl is not on the list
+    for stream in ("tail -f /var/log/app.log", "watch -n 5 kubectl get pods", "top",
+                   "kubectl logs -f deploy/web", "journalctl -fu kubelet"):
+        plan = compile_text(f"## Check\n\n```bash\n{stream}\nkubectl get pods -n web\n```\n")
+        assert manual_scripts(plan) == [stream], stream
+        step_running(plan, ["kubectl", "get", "pods", "-n", "web"])
+
+
+def test_a_tunnel_or_a_connection_still_holds_the_lines_after_it():
+    # the lines after a port-forward use it, and lines after telnet are typed into it
+    for opener in ("kubectl -n web port-forward svc/web 8080:80", "telnet cache-1 11211"):
+        plan = compile_text(f"## Check\n\n```bash\n{opener}\ncurl -s localhost:8080/metrics\n"
+                            "```\n")
+        assert manual_scripts(plan) == [f"{opener}\ncurl -s localhost:8080/metrics"], opener
+        assert not runs(plan)
