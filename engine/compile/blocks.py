@@ -104,6 +104,9 @@ _DB_PROMPT = re.compile(
     r"|(?:\d{1,3}\.){3}\d{1,3}:\d+>|redis[\w.:-]*>|irb\([^)\n]*\)[\w:]*[>*]"
     r"|(?:\[[^\]\n]+\]\s*)?pry\([^)\n]*\)>|>>>|[\w./:()][\w./:()-]{0,30}>"
     r"|\((?:gdb|lldb|[Pp]db|dlv|cuda-gdb)\))\s*(?=\S)")  # a debugger's `(gdb) bt`
+# a console's continuation prompt, right under a line typed at it: mysql's `    -> `, Python's
+# `... ` (its indentation after the prompt is the statement's own)
+_DB_CONTINUED = re.compile(r"^\s*(?:->\s+(?=\S)|\.\.\. ?(?= *\S))")
 _DOLLAR = re.compile(r"^\s*\$\s+(?=\S)")  # a shell's `$ ` prompt
 _ROOT_PROMPT = re.compile(r"^\s*#\s+(?=\S)")
 _NAMED_PROMPT = re.compile(r"^\s*[A-Za-z][\w.-]*[#$]\s+(?=\S)")  # `mon-a# `: a command follows
@@ -692,6 +695,10 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
         if m:
             found[i] = ("db", m.end())
             continue
+        m = _DB_CONTINUED.match(ln)
+        if m and found.get(i - 1, ("",))[0] == "db":
+            found[i] = ("db", m.end())  # `mysql> SELECT ...`, then `    -> FROM t;`
+            continue
         m = _NAMED_PROMPT.match(ln) or _PERCENT_PROMPT.match(ln)
         if m and _shape(ln[m.end():], strict=True) and not _outputish(ln[m.end():]):
             found[i] = ("sh", m.end())
@@ -875,7 +882,9 @@ def _transcript(lines: list[str], first_line: int,
         kind, at = prompts[i]
         ln = lines[i]
         if kind == "db" or _PSQL_META.match(ln[at:]):
-            out.append(CommandLine(ln[at:].strip(), first_line + i, first_line + i, console=True))
+            # a continuation keeps its indentation after the prompt (Python's block body)
+            typed = ln[at:].rstrip() if _DB_CONTINUED.match(ln) else ln[at:].strip()
+            out.append(CommandLine(typed, first_line + i, first_line + i, console=True))
             i += 1
             continue
         text, j = _gather(lines, i, ln[at:], prompts)

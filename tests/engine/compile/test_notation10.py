@@ -85,3 +85,43 @@ def test_a_tunnel_or_a_connection_still_holds_the_lines_after_it():
                             "```\n")
         assert manual_scripts(plan) == [f"{opener}\ncurl -s localhost:8080/metrics"], opener
         assert not runs(plan)
+
+
+# -- a console's continuation prompts --------------------------------------------------------
+
+MYSQL = ("# Slow queries\n\n## Find them\n\n```\nmysql> SELECT id, user, time\n"
+         "    -> FROM information_schema.processlist\n    -> WHERE time > 60;\n"
+         "+----+------+------+\n| id | user | time |\n+----+------+------+\n"
+         "mysql> KILL 4211;\n```\n")
+
+
+def test_lines_after_mysqls_continuation_prompt_are_part_of_the_statement():
+    # the person's step said `SELECT id, user, time` then `KILL 4211;`: the FROM and WHERE
+    # typed after `    -> ` were read as output and dropped
+    plan = compile_text(MYSQL)
+    assert manual_scripts(plan) == [
+        "SELECT id, user, time\nFROM information_schema.processlist\nWHERE time > 60;\n"
+        "KILL 4211;"]
+    # and with the console opened in the guide, each statement runs whole with -e
+    opened = MYSQL.replace("```\nmysql> SELECT", "```\n$ mysql -h db-1 -u monitor\nmysql> SELECT")
+    plan = compile_text(opened)
+    step_running(plan, ["mysql", "-h", "db-1", "-u", "monitor", "-e",
+                        "SELECT id, user, time\nFROM information_schema.processlist\n"
+                        "WHERE time > 60;"])
+
+
+def test_a_python_repls_continuation_lines_keep_their_indentation():
+    # `...     print(k)` was dropped: the person's loop had no body
+    plan = compile_text("# Flags\n\n## Check\n\n```\n>>> import redis\n"
+                        ">>> r = redis.Redis(host='flags-cache')\n"
+                        ">>> for k in r.scan_iter('flags:*'):\n...     print(k)\n...\n"
+                        "b'flags:v2'\n```\n")
+    assert manual_scripts(plan) == ["import redis\nr = redis.Redis(host='flags-cache')\n"
+                                    "for k in r.scan_iter('flags:*'):\n    print(k)"]
+
+
+def test_dots_or_an_arrow_in_a_shells_output_are_not_typed_lines():
+    plan = compile_text("## Check\n\n```console\n$ kubectl get pods -n web\n"
+                        "NAME    READY\n... 40 more\n-> web-0 restarted\n```\n")
+    assert not manual_scripts(plan)
+    step_running(plan, ["kubectl", "get", "pods", "-n", "web"])
