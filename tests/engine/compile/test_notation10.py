@@ -125,3 +125,21 @@ def test_dots_or_an_arrow_in_a_shells_output_are_not_typed_lines():
                         "NAME    READY\n... 40 more\n-> web-0 restarted\n```\n")
     assert not manual_scripts(plan)
     step_running(plan, ["kubectl", "get", "pods", "-n", "web"])
+
+
+# -- commands in HTML code spans -------------------------------------------------------------
+
+
+def test_a_command_in_an_html_code_span_is_a_code_span():
+    # a guide exported from a wiki writes `<code>` where Markdown writes backticks: the
+    # describe never ran and the scale-up was dropped as prose
+    plan = compile_text("# Checkout latency\n\n## Quick look\n\n"
+                        "Press <kbd>Ctrl</kbd>+<kbd>C</kbd> to stop the watch, then run "
+                        "<code>kubectl -n shop describe hpa checkout</code>.\n\n"
+                        "Scale up with <code class=\"bash\">kubectl -n shop scale "
+                        "deploy/checkout --replicas=6</code>.\n")
+    step_running(plan, ["kubectl", "-n", "shop", "describe", "hpa", "checkout"])
+    scale = step_running(plan, ["kubectl", "-n", "shop", "scale", "deploy/checkout",
+                                "--replicas=6"])
+    assert gated(plan, scale)
+    assert len(runs(plan)) == 2  # `Ctrl` and `C` are keys, no commands
