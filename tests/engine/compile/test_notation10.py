@@ -143,3 +143,17 @@ def test_a_command_in_an_html_code_span_is_a_code_span():
                                 "--replicas=6"])
     assert gated(plan, scale)
     assert len(runs(plan)) == 2  # `Ctrl` and `C` are keys, no commands
+
+
+# -- cmd's `^` continuation ------------------------------------------------------------------
+
+
+def test_a_cmd_line_continued_with_a_caret_keeps_its_next_line():
+    # `More? /timeout:60` (cmd's prompt for the rest of a `^` line) was read as output: the
+    # person's step said `iisreset /restart ^` and stopped there
+    for block in ("```bat\nC:\\> sc query W3SVC\nC:\\> iisreset /restart ^\nMore? /timeout:60\n```",
+                  "```cmd\nsc query W3SVC\niisreset /restart ^\n  /timeout:60\n```"):
+        plan = compile_text(f"# IIS\n\n## Restart\n\n{block}\n")
+        script = manual_scripts(plan)[0]
+        assert script.startswith("sc query W3SVC\niisreset /restart ^\n"), block
+        assert script.endswith("/timeout:60"), block
