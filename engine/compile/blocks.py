@@ -5,7 +5,7 @@ language tag or, when untagged, from its content, and picking out the lines that
 rules, each one a guide author would recognise:
 
 - A prompt makes a line a command: `$ `, `user@host:~$ `, `[root@host ~]# `, `sh-5.1# `,
-  `PS C:\\> `, and `# ` when what follows is a command (a known tool, a path, a shell
+  fish's `user@host ~> `, `PS C:\\> `, and `# ` when what follows is a command (a known tool, a path, a shell
   keyword; `# Check the pods` is a comment). A block with prompts is a transcript: only its
   prompted lines run, everything else is their output.
 - A database console's prompt (`db=# `, `mysql> `, `irb(main)> `) or a psql meta-command
@@ -91,6 +91,7 @@ _PROMPT = re.compile(
     r"(?:\$>?"
     r"|[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?[$#%]"      # user@host:~$ , user@host$
     r"|[\w.-]+@[\w.-]+\s(?:[~/][^\s$#%]*|[\w.-]+)\s%"  # zsh's user@host ~ %
+    r"|[\w.-]+@[\w.-]+\s[~/][^\s$#%>]*[>#]"          # fish's user@host ~> , root@host /e/x#
     r"|[\w.-]+:(?:~|/)[^\s$#]*\s?[$#]"              # host:~$ , host:/srv#
     r"|\[[^\]\n]{1,60}\]\s?[$#]"                    # [root@host ~]#
     r"|[\w.-]+-\d[\d.]*[$#]"                        # sh-5.1# , bash-4.2$

@@ -157,3 +157,17 @@ def test_a_cmd_line_continued_with_a_caret_keeps_its_next_line():
         script = manual_scripts(plan)[0]
         assert script.startswith("sc query W3SVC\niisreset /restart ^\n"), block
         assert script.endswith("/timeout:60"), block
+
+
+# -- fish's prompt ---------------------------------------------------------------------------
+
+
+def test_a_fish_prompt_marks_the_commands_of_a_transcript():
+    # the block was read as sample output: the delete was lost and the get never ran
+    plan = compile_text("# Web pod stuck\n\n## Fix\n\n```console\nops@laptop ~> kubectl get pods "
+                        "-n web\nNAME    READY   STATUS\nweb-0   0/1     CrashLoopBackOff\n"
+                        "ops@laptop ~/deploy> kubectl -n web delete pod web-0\n"
+                        "pod \"web-0\" deleted\n```\n")
+    step_running(plan, ["kubectl", "get", "pods", "-n", "web"])
+    assert gated(plan, step_running(plan, ["kubectl", "-n", "web", "delete", "pod", "web-0"]))
+    assert len(runs(plan)) == 2
