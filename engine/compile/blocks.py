@@ -6,8 +6,8 @@ rules, each one a guide author would recognise:
 
 - A prompt makes a line a command: `$ `, `user@host:~$ `, `[root@host ~]# `, `sh-5.1# `,
   fish's `user@host ~> `, `PS C:\\> `, and `# ` when what follows is a command (a known
-  tool, a path, a shell keyword; `# Check the pods` is a comment). A block with prompts is a transcript: only its
-  prompted lines run, everything else is their output.
+  tool, a path, a shell keyword; `# Check the pods` is a comment). A block with prompts is a
+  transcript: only its prompted lines run, everything else is their output.
 - A database console's prompt (`db=# `, `mysql> `, `irb(main)> `) or a psql meta-command
   (`\\dt`) marks a line typed into that console, never a shell line: a person's step, unless
   the guide opened the console (`engine.compile.sessions` runs it with the console's one-shot
