@@ -32,7 +32,8 @@ rules, each one a guide author would recognise:
   `(y/N)`, `Press enter`) or that opens a console the next lines type into (`gpg> `) waits
   for a person: a person's step.
 - `name# cmd` / `name$ cmd` (`mon-a# cat /etc/ceph/keyring`) is a prompt when a command
-  follows it.
+  follows it; so are busybox's `/ # cmd`, `/app # cmd` (a directory, then `#`) and a prompt
+  that shows the git branch (`~/src/app (main) $ `).
 - `promql` and `sql` blocks are queries; `logql`, `kql` and other query languages Mendflow
   has no plugin for, and database transcripts, are shown to a person (`script`: a manual step
   holding the text), never dropped.
@@ -89,7 +90,7 @@ PLUGIN_TAGS = {"detect": None, "opcua": "opcua", "http": "http", "logs": "logs"}
 _PROMPT = re.compile(
     r"^\s*(?:\([\w.@-]{1,40}\)\s)?"                # a virtualenv's or conda's `(venv) `
     r"(?:\$>?"
-    r"|[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?[$#%]"      # user@host:~$ , user@host$
+    r"|[\w.-]+@[\w.-]+(?::[^\s$#]*)?(?:\s\([\w./-]+\))?\s?[$#%]"  # user@host:~$ , user@host$
     r"|[\w.-]+@[\w.-]+\s(?:[~/][^\s$#%]*|[\w.-]+)\s%"  # zsh's user@host ~ %
     r"|[\w.-]+@[\w.-]+\s[~/][^\s$#%>]*[>#]"          # fish's user@host ~> , root@host /e/x#
     r"|[\w.-]+:(?:~|/)[^\s$#]*\s?[$#]"              # host:~$ , host:/srv#
@@ -99,7 +100,7 @@ _PROMPT = re.compile(
     # oh-my-zsh's `➜  ~ `, `➜  app git:(main) ✗ `: the directory is the prompt's, not a command
     r"|\u279c\s+(?:~[\w./-]*(?:\s+git:\([^)\s]*\))?|[\w.-]+\s+git:\([^)\s]*\))(?:\s+\u2717)?"
     r"|[\u276f\u279c]"                             # ❯ ➜
-    r"|[\w.~/-]+\s+[$%])\s+(?=\S)")                 # chef-repo $ , /prometheus $
+    r"|[\w.~/-]+(?:\s+\([\w./-]+\))?\s+[$%])\s+(?=\S)")  # chef-repo $ , ~/app (main) $
 _DB_PROMPT = re.compile(
     r"^\s*(?:[\w.-]+[=-]#|[\w.-]+=>|mysql>|MariaDB \[[^\]\n]*\]>|sqlite>|cqlsh(?::[\w.]+)?>"
     r"|(?:\d{1,3}\.){3}\d{1,3}:\d+>|redis[\w.:-]*>|irb\([^)\n]*\)[\w:]*[>*]"
@@ -111,6 +112,8 @@ _DB_CONTINUED = re.compile(r"^\s*(?:->\s+(?=\S)|\.\.\. ?(?= *\S))")
 _DOLLAR = re.compile(r"^\s*\$\s+(?=\S)")  # a shell's `$ ` prompt
 _ROOT_PROMPT = re.compile(r"^\s*#\s+(?=\S)")
 _NAMED_PROMPT = re.compile(r"^\s*[A-Za-z][\w.-]*[#$]\s+(?=\S)")  # `mon-a# `: a command follows
+# busybox/ash's root prompt, its directory first: `/ # `, `~ # `, `/app # ` (a command follows)
+_DIR_ROOT_PROMPT = re.compile(r"^\s*[~/][\w.~/-]*\s#\s+(?=\S)")
 _GT_PROMPT = re.compile(r"^\s*>\s+(?=\S)")
 # zsh/csh `% cmd`: a prompt only before a known tool (curl's `% Total  % Received` is output)
 _PERCENT_PROMPT = re.compile(r"^\s*%\s+(?=\S)")
@@ -702,6 +705,10 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
             continue
         m = _NAMED_PROMPT.match(ln) or _PERCENT_PROMPT.match(ln)
         if m and _shape(ln[m.end():], strict=True) and not _outputish(ln[m.end():]):
+            found[i] = ("sh", m.end())
+            continue
+        m = _DIR_ROOT_PROMPT.match(ln)  # a directory before the `#` says prompt more surely
+        if m and _shape(ln[m.end():], strict=False) and not _outputish(ln[m.end():]):
             found[i] = ("sh", m.end())
             continue
         m = _ROOT_PROMPT.match(ln)

@@ -171,3 +171,31 @@ def test_a_fish_prompt_marks_the_commands_of_a_transcript():
     step_running(plan, ["kubectl", "get", "pods", "-n", "web"])
     assert gated(plan, step_running(plan, ["kubectl", "-n", "web", "delete", "pod", "web-0"]))
     assert len(runs(plan)) == 2
+
+
+# -- busybox's and git-aware prompts ---------------------------------------------------------
+
+
+def test_busybox_root_prompt_in_a_pod_shell_runs_its_lines_in_the_pod():
+    # after `exec -it web-0 -- sh`, alpine's `/ # ` lines were read as output: the person's
+    # step said only the exec, and the checks it opened the shell for were lost
+    plan = compile_text("# Pod DNS\n\n## Check\n\n```console\n$ kubectl -n web exec -it web-0 -- sh"
+                        "\n/ # cat /etc/resolv.conf\nnameserver 10.96.0.10\n"
+                        "/ # nslookup kubernetes.default\n/ # exit\n```\n")
+    step_running(plan, ["kubectl", "-n", "web", "exec", "web-0", "--", "cat", "/etc/resolv.conf"])
+    step_running(plan, ["kubectl", "-n", "web", "exec", "web-0", "--", "nslookup",
+                        "kubernetes.default"])
+    assert not manual_scripts(plan)
+
+
+def test_a_prompt_showing_the_git_branch_is_still_a_prompt():
+    # `make deploy` after `~/src/app (main) $ ` was read as output and lost
+    plan = compile_text("## Deploy\n\n```console\nops@host:~/src/app (main)$ git log -1 --oneline\n"
+                        "3f2a1c9 Fix the health check\n~/src/app (main) $ make deploy\n```\n")
+    step_running(plan, ["git", "log", "-1", "--oneline"])
+    assert gated(plan, step_running(plan, ["make", "deploy"]))
+
+
+def test_a_comment_under_a_path_is_not_a_busybox_prompt():
+    plan = compile_text("## Check\n\n```bash\nls /var/log/app\n/ # the root, for reference\n```\n")
+    assert [s.params["pipeline"] for s in runs(plan)] == [[["ls", "/var/log/app"]]]
