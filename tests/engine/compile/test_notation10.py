@@ -199,3 +199,19 @@ def test_a_prompt_showing_the_git_branch_is_still_a_prompt():
 def test_a_comment_under_a_path_is_not_a_busybox_prompt():
     plan = compile_text("## Check\n\n```bash\nls /var/log/app\n/ # the root, for reference\n```\n")
     assert [s.params["pipeline"] for s in runs(plan)] == [[["ls", "/var/log/app"]]]
+
+
+# -- samplers and pings that never end -------------------------------------------------------
+
+CHECKLIST = ("# Host slow\n\n## First minute\n\n```bash\nuptime\nvmstat 1\nmpstat -P ALL 1\n"
+             "iostat -xz 1 3\nping 10.0.0.1\nping -c 3 10.0.0.1\nfree -m\n```\n")
+
+
+def test_a_sampler_given_an_interval_and_no_count_is_watched_by_a_person():
+    # `vmstat 1`, `mpstat -P ALL 1` and `ping HOST` ran unattended and never ended: the run
+    # hung on the second line until its timeout
+    plan = compile_text(CHECKLIST)
+    assert manual_scripts(plan) == ["vmstat 1\nmpstat -P ALL 1", "ping 10.0.0.1"]
+    assert [s.params["pipeline"][0] for s in runs(plan)] == [
+        ["uptime"], ["iostat", "-xz", "1", "3"], ["ping", "-c", "3", "10.0.0.1"], ["free", "-m"]]
+    assert not any(gated(plan, s.id) for s in runs(plan))
