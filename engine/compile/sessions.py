@@ -132,13 +132,18 @@ _SHELL_ON: dict[str, tuple[tuple[str, ...], int, frozenset[str]]] = {
     "virsh": (("console",), 1, frozenset()),
     "lxc": (("shell",), 1, frozenset()),
     "incus": (("shell",), 1, frozenset()),
+    "fly": (("ssh", "console"), 1, frozenset({"-C", "--command"})),
+    "flyctl": (("ssh", "console"), 1, frozenset({"-C", "--command"})),
+    "cf": (("ssh",), 1, frozenset({"-c", "--command"})),
+    "eb": (("ssh",), 1, frozenset({"-c", "--command"})),
+    "heroku": (("run", "bash"), 1, frozenset()),
 }
 # a shell entered in a namespace or a container by a tool that also runs one command there
 # (`nsenter -t PID -n`, `ip netns exec NS bash`, `lxc exec C -- bash`, `docker compose exec S sh`)
 _ENTERS = frozenset({"nsenter", "ip", "lxc", "incus", "docker-compose", "podman-compose"})
 _OPENERS = frozenset({"oc", "kubectl", "ssh", "sudo", "chroot", "docker", "podman", "nerdctl",
-                      "crictl", "machinectl", "su", *_CONSOLES, *_REMOTE_SHELLS, *_SHELL_ON,
-                      *_ENTERS})
+                      "crictl", "machinectl", "su", "runuser", *_CONSOLES, *_REMOTE_SHELLS,
+                      *_SHELL_ON, *_ENTERS})
 _SHELL_INTO = re.compile(r"\s*(?:sudo\s+)?(?:oc|kubectl)\s(?!.*\s--\s+\S).*\b(?:rsh|debug)\b|"
                          r"\s*(?:sudo\s+)?(?:oc|kubectl)\s.*\bexec\b.*\s-\w*i\w*\b.*\s(?:ba)?sh"
                          r"\s*$")
@@ -146,7 +151,7 @@ _KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--kubeconfig",
                                "--user", "-s", "--server", "--as", "--token", "-v"})
 _PROGRAM = re.compile(r"(?:\./|/)?[a-z][a-z0-9_.+/-]*")
 _COLUMNS = re.compile(r"\S {2,}(?=\S)")
-_KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec|run)\s")  # kubectl, oc, docker ... that may open one
+_KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec|run|node-shell)\s")  # kubectl, oc, docker ... that may open one
 _EXECS = frozenset({"oc", "kubectl", "docker", "podman", "nerdctl", "crictl"})
 _FIRST_WORD = re.compile(r"\s*(\S+)")
 _BOUND_FROM = re.compile(r"""\s*[A-Za-z_]\w*=["']?\$\(\s*([^\s()]+)""")  # V=$(TOOL ...)
@@ -205,7 +210,7 @@ def _opener(parsed: Parsed, text: str) -> Opened | None:
             argv[-1] in _SHELLS and any(a in _TTY for a in argv[2:-1]):
         return [w for w in words[:-1] if w.plain() not in _TTY], {}  # docker exec C CMD
     if tool in ("docker", "podman", "nerdctl") and argv[1:2] == ["run"] and \
-            argv[-1] in _SHELLS and any(a in _TTY for a in argv[2:-1]):
+            (argv[-1] in _SHELLS and any(a in _TTY for a in argv[2:-1]) or _attached_run(argv)):
         return None, {}  # a shell in a new container: each run would be another container
     entered = _entered(tool, words, argv)
     if entered is not None:
@@ -220,8 +225,8 @@ def _opener(parsed: Parsed, text: str) -> Opened | None:
     if tool == "chroot" and argv[1:] == ["/host"] or tool == "toolbox" and len(argv) == 1:
         return None, {}
     if tool == "machinectl" and argv[1:2] in (["shell"], ["login"]) or \
-            tool == "su" and not any(a in ("-c", "--command") or a.startswith("--command=")
-                                     for a in argv[1:]):
+            tool in ("su", "runuser") and not any(
+                a in ("-c", "--command", "--") or a.startswith("--command=") for a in argv[1:]):
         return None, {}  # a login shell as another user: a person's session
     if tool in _REMOTE_SHELLS and _remote_shell(tool, argv):
         return None, {}  # a shell on a machine only that CLI reaches: a person's session
@@ -229,6 +234,29 @@ def _opener(parsed: Parsed, text: str) -> Opened | None:
         # a console: what follows it is typed into it (one step each where it has a form)
         return None, ({"console": words} if _one_shot(tool, argv) else {})
     return None
+
+
+# `docker run`'s flags that take a value (as the next word), to find its image and command
+_RUN_VALUES = frozenset("""-e --env --env-file -v --volume --mount --name --net --network -p
+--publish -w --workdir -u --user --entrypoint --pid --ipc --uts --cap-add --cap-drop --device
+-h --hostname -l --label --platform --add-host --dns -m --memory --cpus --restart
+--security-opt --tmpfs --ulimit --runtime --log-driver --log-opt --expose --link --shm-size
+--gpus --pull --userns --cgroupns --group-add --stop-signal --stop-timeout --mac-address
+--ip --ip6 --network-alias --health-cmd --cidfile --volumes-from""".split())
+
+
+def _attached_run(argv: list[str]) -> bool:
+    """`docker run -it --rm nicolaka/netshoot`: a terminal on a new container's own command
+    (the image's shell), given no command of the guide's. A container that publishes a port
+    (`-p 5000:5000`) is a server the next lines use from here, no shell."""
+    if not any(a in _TTY or a.startswith(("-it", "-ti")) for a in argv[2:]) or \
+            any(a.split("=", 1)[0] in ("-p", "--publish", "-P", "--publish-all", "-d",
+                                       "--detach") for a in argv[2:]):
+        return False
+    j = 2
+    while j < len(argv) and argv[j].startswith("-"):
+        j += 2 if argv[j] in _RUN_VALUES else 1
+    return j == len(argv) - 1  # the image, and nothing after it
 
 
 def _shell_on(tool: str, argv: list[str]) -> bool:
@@ -501,6 +529,11 @@ def _kube_opener(words: list[Word], argv: list[str]) -> Opened | None:
         # `kubectl exec -it POD -c C sh`, the form from before `--`: the same shell
         kept = [w for w in words[:-1] if w.plain() not in _TTY]
         return kept + [_w("--")], {}
+    if sub == "run" and "--" not in argv and \
+            any(a in _TTY or a.startswith(("-it", "-ti")) for a in argv[i + 1:]):
+        return None, {}  # attached to a new pod's own command (`--image=busybox`: its shell)
+    if sub == "node-shell" and "--" not in argv:
+        return None, {}  # the kubectl plugin's root shell on a node: a person's session
     if sub == "debug":
         operands = [a for a in argv[i + 1:] if not a.startswith("-")]
         if argv[0].endswith("oc") and operands[:1] and operands[0].startswith("node/"):

@@ -215,3 +215,21 @@ def test_a_sampler_given_an_interval_and_no_count_is_watched_by_a_person():
     assert [s.params["pipeline"][0] for s in runs(plan)] == [
         ["uptime"], ["iostat", "-xz", "1", "3"], ["ping", "-c", "3", "10.0.0.1"], ["free", "-m"]]
     assert not any(gated(plan, s.id) for s in runs(plan))
+
+
+def test_a_new_container_or_pod_attached_without_a_command_is_a_persons_session():
+    # `docker run -it --rm nicolaka/netshoot` gives a shell in the image: the checks after it
+    # ran on the operator's machine (and `systemctl restart app` there, after approval)
+    for opener in ("docker run -it --rm --net host nicolaka/netshoot",
+                   "kubectl run tmp --rm -it --image=nicolaka/netshoot",
+                   "kubectl node-shell worker-3", "runuser -l postgres",
+                   "heroku run bash -a shop", "fly ssh console -a shop", "cf ssh shop"):
+        plan = compile_text(_session(opener))
+        assert not runs(plan), opener
+        assert manual_scripts(plan) == [f"{opener}\nip addr show eth0\nsystemctl restart app"]
+    for given in ("docker run --rm -it alpine cat /etc/os-release",
+                  "docker run --rm -it -p 5000:5000 flamescope",  # a server, used from here
+                  "kubectl run tmp --rm -it --image=busybox -- wget -qO- web",
+                  "heroku run rake db:migrate -a shop"):
+        plan = compile_text(_session(given))
+        step_running(plan, ["ip", "addr", "show", "eth0"])
