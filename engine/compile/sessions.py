@@ -151,7 +151,7 @@ _KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--kubeconfig",
                                "--user", "-s", "--server", "--as", "--token", "-v"})
 _PROGRAM = re.compile(r"(?:\./|/)?[a-z][a-z0-9_.+/-]*")
 _COLUMNS = re.compile(r"\S {2,}(?=\S)")
-_KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec|run|node-shell)\s")  # kubectl, oc, docker ... that may open one
+_KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec|run|node-shell)\s")  # kubectl, oc ... may open one
 _EXECS = frozenset({"oc", "kubectl", "docker", "podman", "nerdctl", "crictl"})
 _FIRST_WORD = re.compile(r"\s*(\S+)")
 _BOUND_FROM = re.compile(r"""\s*[A-Za-z_]\w*=["']?\$\(\s*([^\s()]+)""")  # V=$(TOOL ...)
