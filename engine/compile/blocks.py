@@ -442,11 +442,34 @@ _CONFIG_CUE = re.compile(
     r"options?))?\s+(?:to|in|into|at|under|inside)\b", re.I)
 
 
-def announces_config(intro: Element | None) -> bool:
+# "Apply this change to `nginx.conf`:", "Edit `/etc/x.conf`:", "Then make the following
+# change:" over a diff: the diff is a person's edit ("The change looks like:" shows one)
+_CHANGE_CUE = re.compile(r"^\W*(?:(?:then|now|next|first|finally|also)\W+)?(?:apply|make|edit|"
+                         r"change|update|modify|patch|amend)\b[^:]*:\s*$", re.I)
+_DIFF_LINE = re.compile(r"^(?:[-+ ]|@@ |diff |index )")
+
+
+def _diff(el: Element) -> bool:
+    """A `diff`/`patch` block, or an untagged one of `-`/`+` lines (both kinds among them)."""
+    tag = (el.lang or "").lower().strip("{}.")
+    if tag in ("diff", "patch"):
+        return True
+    lines = [ln for ln in el.text.split("\n") if ln.strip()]
+    return not tag and bool(lines) and all(_DIFF_LINE.match(ln) for ln in lines) and \
+        any(ln.startswith("-") for ln in lines) and any(ln.startswith("+") for ln in lines)
+
+
+def announces_config(intro: Element | None, el: Element | None = None) -> bool:
     """Whether the paragraph or item before a block says the block is text to write into a
-    file ("Add the following line to the blacklist section:")."""
-    return intro is not None and intro.kind in ("paragraph", "list_item") and \
-        _CONFIG_CUE.search(_CODE_SPAN.sub("`x`", intro.text)) is not None
+    file ("Add the following line to the blacklist section:"), or, over a diff `el`, a
+    change to make ("Apply this change to `nginx.conf`:")."""
+    if intro is None or intro.kind not in ("paragraph", "list_item"):
+        return False
+    text = _CODE_SPAN.sub("`x`", intro.text)
+    if _CONFIG_CUE.search(text) is not None:
+        return True
+    last = re.split(r"(?<=[.!?])\s+", text.strip())[-1]
+    return el is not None and _diff(el) and _CHANGE_CUE.search(last) is not None
 
 
 # An item's last paragraph that names what follows as output ("1. Check `x`. Expected

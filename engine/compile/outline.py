@@ -1211,7 +1211,7 @@ class _OutlineBuilder:
 
     def _code(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
         intro = self.els[el.index - 1] if el.index else None
-        config = blocks.announces_config(intro)
+        config = blocks.announces_config(intro, el)
         block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro),
                                   after_config_cue=config)
         own = owner if owner is not None else el.index

@@ -233,3 +233,26 @@ def test_a_new_container_or_pod_attached_without_a_command_is_a_persons_session(
                   "heroku run rake db:migrate -a shop"):
         plan = compile_text(_session(given))
         step_running(plan, ["ip", "addr", "show", "eth0"])
+
+
+# -- a diff to apply -------------------------------------------------------------------------
+
+
+def test_a_diff_under_an_instruction_to_apply_it_is_a_persons_edit():
+    # the diff was ignored as configuration: the plan reloaded nginx without the change
+    for intro, block in (("Apply this change to `/etc/nginx/nginx.conf`:", "diff"),
+                         ("Then edit `/etc/nginx/nginx.conf`:", ""),
+                         ("1. Make the following change:", "patch")):
+        plan = compile_text(f"# Nginx\n\n## Fix\n\n{intro}\n\n```{block}\n"
+                            "-worker_connections 1024;\n+worker_connections 4096;\n```\n\n"
+                            "Then reload:\n\n```bash\nsudo systemctl reload nginx\n```\n")
+        assert manual_scripts(plan) == ["-worker_connections 1024;\n+worker_connections 4096;"], \
+            intro
+        step_running(plan, ["sudo", "systemctl", "reload", "nginx"])
+
+
+def test_a_diff_shown_as_what_changed_stays_an_illustration():
+    plan = compile_text("# Nginx\n\n## Background\n\nThe change looks like this:\n\n```diff\n"
+                        "-worker_connections 1024;\n+worker_connections 4096;\n```\n")
+    assert not any("worker_connections" in script for script in manual_scripts(plan))
+    assert not runs(plan)
