@@ -1160,7 +1160,25 @@ def _ascii_punctuation(text: str) -> str:
 
 # `<code>kubectl get pods</code>` (`<tt>` in older HTML): a code span, as the backticks would be
 _HTML_CODE_OPEN = re.compile(r"<(code|tt)(?:\s[^>]*)?>", re.I)
-_HTML_CODE_CLOSE = re.compile(r"</(?:code|tt)\s*>", re.I)
+_HTML_CODE_CLOSE = re.compile(r"</(?:code|tt|kbd)\s*>", re.I)
+_HTML_KBD_OPEN = re.compile(r"<kbd(?:\s[^>]*)?>", re.I)
+
+
+def _typed_kbd(children: list[Token], opener: Token) -> str | None:
+    """The text of `<kbd>...</kbd>` when it is a line typed (words with an option, a path or
+    an argument: `<kbd>kubectl get pods</kbd>`), not a key (`<kbd>Ctrl</kbd>`, `<kbd>Page
+    Down</kbd>`): None for a key."""
+    at = next(i for i, c in enumerate(children) if c is opener)
+    text = []
+    for c in children[at + 1:]:
+        if c.type == "html_inline" and _HTML_CODE_CLOSE.fullmatch(c.content):
+            break
+        text.append(c.content or c.markup)
+    else:
+        return None
+    typed = "".join(text).strip()
+    words = typed.split()
+    return typed if len(words) >= 2 and words[0][:1].islower() else None
 
 
 def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
@@ -1187,6 +1205,11 @@ def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
         if kind == "html_inline" and _HTML_CODE_OPEN.fullmatch(child.content):
             html_code = []
             continue
+        if kind == "html_inline" and _HTML_KBD_OPEN.fullmatch(child.content):
+            typed = _typed_kbd(tok.children or [], child)
+            if typed is not None:  # `<kbd>kubectl get pods</kbd>`: a line typed, not a key
+                html_code = []
+                continue
         if kind == "text":
             parts.append(_ascii_punctuation(child.content))
         elif kind == "code_inline":

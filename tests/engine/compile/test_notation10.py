@@ -256,3 +256,11 @@ def test_a_diff_shown_as_what_changed_stays_an_illustration():
                         "-worker_connections 1024;\n+worker_connections 4096;\n```\n")
     assert not any("worker_connections" in script for script in manual_scripts(plan))
     assert not runs(plan)
+
+
+def test_a_line_typed_in_kbd_is_a_code_span_and_a_key_is_not():
+    plan = compile_text("# Queue\n\n## Check\n\n1. Type <kbd>kubectl -n mq logs deploy/consumer "
+                        "--tail=50</kbd> and read the errors.\n2. Press <kbd>Ctrl</kbd>+"
+                        "<kbd>C</kbd> or <kbd>Page Down</kbd> to page.\n")
+    step_running(plan, ["kubectl", "-n", "mq", "logs", "deploy/consumer", "--tail=50"])
+    assert len(runs(plan)) == 1
