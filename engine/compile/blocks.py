@@ -22,6 +22,11 @@ rules, each one a guide author would recognise:
   "It prints:" / "You should see:" is output (unless it carries prompts). A word in a code
   span (`client-output-buffer-limit`) is a name, no cue. Nor is the header of the table it
   printed a command (`ip        heap.percent name` over its rows names columns).
+- What a command printed is output even where it shows a prompt: a `$ ` or `# ` line
+  indented deeper than the transcript's own prompts (inside YAML `kubectl get -o yaml`
+  printed) never runs; a `# cmd` line in the text of a file a command printed (`cat`,
+  `crontab -l`, `systemctl cat`) may be the file's comment or the next command typed at a root
+  prompt: shown to a person, never run.
 - An untagged block that opens with a log line (`ERROR ...`, `{"level":...`) is output, a
   command line further down included: a command typed after output carries its prompt.
 - A commented-out command (`# kubectl annotate hco -n "$NS" key-`, a whole command with an
@@ -912,6 +917,14 @@ def _transcript(lines: list[str], first_line: int,
             continue
         kind, at = prompts[i]
         ln = lines[i]
+        printed = _in_printed_text(lines, i, at, prompts, out, first_line) if kind == "sh" \
+            else None
+        if printed is not None:
+            if printed:  # `# mount -a` in the file `cat` printed, or the next command: shown
+                out.append(CommandLine(ln[at:].strip(), first_line + i, first_line + i,
+                                       shown=True))
+            i += 1
+            continue
         if kind == "db" or _PSQL_META.match(ln[at:]):
             # a continuation keeps its indentation after the prompt (Python's block body)
             typed = ln[at:].rstrip() if _DB_CONTINUED.match(ln) else ln[at:].strip()
@@ -924,6 +937,34 @@ def _transcript(lines: list[str], first_line: int,
                                    prompt=_prompt_of(ln[:at])))
         i = j + 1
     return _asking(lines, out, first_line)
+
+
+# commands that print a file's text, whose `# ` lines are that file's comments
+_PRINTS_FILE = re.compile(r"^(?:sudo\s+(?:-\S+\s+)*)?(?:(?:cat|zcat|head|tac|nl|less|more|bat)\s|"
+                          r"tail\s(?!.*\s-[a-zA-Z]*[fF])|crontab\s+(?:-u\s+\S+\s+)?-l\b|"
+                          r"systemctl\s+cat\s|(?:kubectl|oc)\s.*\s-o\s?=?\s*(?:yaml|json)\b|"
+                          r"helm\s+get\s)")
+
+
+def _in_printed_text(lines: list[str], i: int, at: int, prompts: dict[int, tuple[str, int]],
+                     out: list[CommandLine], first_line: int) -> bool | None:
+    """Whether prompted line i stands inside the text the command before it printed: None
+    when it is a command of the transcript; False when it is that text (a `$ echo` indented
+    deeper than the transcript's prompts, inside the YAML `kubectl get cm -o yaml` printed);
+    True for a `# cmd` line in a file's text (`cat /etc/fstab`, `crontab -l`), which may be
+    the file's own comment or the next command typed at a root prompt: a person's to tell."""
+    last = next((c for c in reversed(out) if not c.shown), None)
+    if last is None or last.console or i == 0 or not lines[i - 1].strip():
+        return None
+    base = min(prompts)
+    indent = len(lines[i]) - len(lines[i].lstrip())
+    if indent > len(lines[base]) - len(lines[base].lstrip()):
+        return False
+    if i - 1 in prompts and not (out[-1].shown and out[-1].end == first_line + i - 1) or \
+            lines[i][:at].strip() != "#" or not _PRINTS_FILE.match(last.text):
+        return None
+    since = last.end - first_line + 1
+    return since < i and all(ln.strip() for ln in lines[since:i])
 
 
 def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:

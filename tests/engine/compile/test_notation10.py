@@ -264,3 +264,38 @@ def test_a_line_typed_in_kbd_is_a_code_span_and_a_key_is_not():
                         "<kbd>C</kbd> or <kbd>Page Down</kbd> to page.\n")
     step_running(plan, ["kubectl", "-n", "mq", "logs", "deploy/consumer", "--tail=50"])
     assert len(runs(plan)) == 1
+
+
+# -- prompts inside what a command printed ---------------------------------------------------
+
+
+def test_a_prompt_inside_printed_yaml_is_output():
+    # the ConfigMap's script lines `$ echo starting` and `# rm -rf /var/cache/app` ran as the
+    # guide's own commands (the rm after approval, on the operator's machine)
+    plan = compile_text("## Check\n\n```console\n$ kubectl get cm app -o yaml\napiVersion: v1\n"
+                        "data:\n  start.sh: |\n    #!/bin/sh\n    $ echo starting\n"
+                        "    # rm -rf /var/cache/app\nkind: ConfigMap\n$ kubectl get pods\n```\n")
+    assert [s.params["pipeline"][0] for s in runs(plan)] == [
+        ["kubectl", "get", "cm", "app", "-o", "yaml"], ["kubectl", "get", "pods"]]
+    assert not manual_scripts(plan)
+
+
+def test_a_command_shaped_comment_in_a_printed_file_never_runs():
+    # `# systemctl daemon-reload` in the fstab `cat` printed, and a commented-out crontab
+    # entry under `crontab -l`, ran as commands typed at a root prompt
+    plan = compile_text("## Check\n\n```console\n$ cat /etc/fstab\n# /etc/fstab: static file "
+                        "system information.\nUUID=1234 / ext4 defaults 0 1\n"
+                        "# systemctl daemon-reload\n$ grep -c nfs /proc/mounts\n0\n```\n\n"
+                        "```console\n# crontab -l\n# m h  dom mon dow   command\n"
+                        "*/5 * * * * /usr/local/bin/backup.sh\n# rm -f /tmp/old.log\n"
+                        "# rm -f /tmp/older.log\n```\n")
+    assert [s.params["pipeline"][0][0] for s in runs(plan)] == ["cat", "grep", "crontab"]
+    # the file's comment, or the next command at a root prompt: a person tells which
+    assert manual_scripts(plan) == ["systemctl daemon-reload",
+                                    "rm -f /tmp/old.log\nrm -f /tmp/older.log"]
+
+
+def test_a_root_prompt_after_a_command_that_prints_no_file_still_runs():
+    plan = compile_text("## Fix\n\n```console\n# systemctl status app\n"
+                        "● app.service - App\n   Active: failed\n# systemctl restart app\n```\n")
+    assert gated(plan, step_running(plan, ["systemctl", "restart", "app"]))
