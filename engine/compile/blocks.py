@@ -932,11 +932,28 @@ def _transcript(lines: list[str], first_line: int,
             i += 1
             continue
         text, j = _gather(lines, i, ln[at:], prompts)
+        if text.strip() and _CONNECTION.match(text) and _typed_into(text.strip()):
+            # `$ nc ur-cell3 29999`, then `power on` and what the server answered, with no
+            # prompt to tell them apart: the conversation is a person's, as the guide shows it
+            k = j + 1
+            while k < len(lines) and k not in prompts:
+                k += 1
+            while k - 1 > j and not lines[k - 1].strip():
+                k -= 1
+            said = "\n".join([text.strip(), *(ln.rstrip() for ln in lines[j + 1:k])])
+            out.append(CommandLine(said, first_line + i, first_line + k - 1, shown=True,
+                                   prompt=_prompt_of(ln[:at])))
+            i = k
+            continue
         if text.strip():
             out.append(CommandLine(text.strip(), first_line + i, first_line + j,
                                    prompt=_prompt_of(ln[:at])))
         i = j + 1
     return _asking(lines, out, first_line)
+
+
+# a connection a person types a protocol's lines into (`telnet h 25`, `nc h 29999`)
+_CONNECTION = re.compile(r"\s*(?:sudo\s+)?(?:telnet|nc|ncat|netcat|openssl\s+s_client)\s")
 
 
 # commands that print a file's text, whose `# ` lines are that file's comments

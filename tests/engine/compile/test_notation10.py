@@ -299,3 +299,20 @@ def test_a_root_prompt_after_a_command_that_prints_no_file_still_runs():
     plan = compile_text("## Fix\n\n```console\n# systemctl status app\n"
                         "● app.service - App\n   Active: failed\n# systemctl restart app\n```\n")
     assert gated(plan, step_running(plan, ["systemctl", "restart", "app"]))
+
+
+# -- a conversation with a server in a transcript ---------------------------------------------
+
+
+def test_a_connection_opened_at_a_prompt_is_a_persons_conversation():
+    # `nc ur-cell3 29999` ran alone (it would sit on the socket) and `power on` / `brake
+    # release`, typed into the robot's dashboard server, were dropped as output
+    plan = compile_text("# Cell 3\n\n## Power on\n\n```\n$ nc ur-cell3 29999\n"
+                        "Connected: Universal Robots Dashboard Server\npower on\nPowering on\n"
+                        "brake release\nBrake releasing\n\n$ ping -c 1 ur-cell3\n```\n")
+    assert manual_scripts(plan) == [
+        "nc ur-cell3 29999\nConnected: Universal Robots Dashboard Server\npower on\n"
+        "Powering on\nbrake release\nBrake releasing"]
+    assert [s.params["pipeline"] for s in runs(plan)] == [[["ping", "-c", "1", "ur-cell3"]]]
+    plan = compile_text("## Probe\n\n```\n$ nc -zv ur-cell3 29999\nsucceeded!\n```\n")
+    step_running(plan, ["nc", "-zv", "ur-cell3", "29999"])  # a probe: no conversation
