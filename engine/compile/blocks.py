@@ -714,6 +714,12 @@ def _shown_commands(meaningful: list[str]) -> list[str]:
     return shown
 
 
+def shows_prompts(text: str) -> bool:
+    """Whether a block's lines carry prompts (`$ `, `[root@h ~]# `, `user@host ~> `, `/ # `,
+    `mysql> `): a transcript, whose unprompted lines are output."""
+    return bool(_prompts(text.split("\n")))
+
+
 def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
     """Prompted lines: index -> (kind 'sh'/'db', where the command starts)."""
     found: dict[int, tuple[str, int]] = {}

@@ -7,6 +7,8 @@ continuation with its `More? ` prompt, and commands written in HTML `<code>` spa
 
 from __future__ import annotations
 
+from engine.compile.lint import lint_guide
+from engine.guide import parse_guide
 from tests.support.compiling import compile_text, gated, manual_scripts, runs, step_running
 
 # -- shells entered elsewhere --------------------------------------------------------------
@@ -316,3 +318,11 @@ def test_a_connection_opened_at_a_prompt_is_a_persons_conversation():
     assert [s.params["pipeline"] for s in runs(plan)] == [[["ping", "-c", "1", "ur-cell3"]]]
     plan = compile_text("## Probe\n\n```\n$ nc -zv ur-cell3 29999\nsucceeded!\n```\n")
     step_running(plan, ["nc", "-zv", "ur-cell3", "29999"])  # a probe: no conversation
+
+
+def test_lint_does_not_ask_for_prompts_a_console_block_already_shows():
+    for block in ("[root@web-3 ~]# systemctl restart nginx", "ops@laptop ~> kubectl get pods",
+                  "/ # cat /etc/resolv.conf"):
+        text = f"# T\n\n## Fix\n\n```console\n{block}\n```\n"
+        codes = [f.rule for f in lint_guide(parse_guide(text, path="guide.md"))]
+        assert "MF509" not in codes, block
