@@ -33,7 +33,12 @@ form for it, the command given as argv words (never text for a local shell):
       console (a cloud CLI's remote shell),
       docker compose exec S sh, vagrant
       ssh, virsh console VM, tsh ssh H,
-      mosh H, multipass|incus shell X
+      mosh H, multipass|incus shell X,
+      docker run -it IMG, kubectl run -it
+      --image=IMG (no command: the image's
+      shell), kubectl node-shell N,
+      runuser -l U, heroku run bash, fly
+      ssh console, cf ssh, eb ssh
     [sudo] psql|gitlab-psql ARGS       [sudo] psql ARGS -c STATEMENT [-c STATEMENT ...]
     mysql|mariadb ARGS                 mysql ARGS -e STATEMENT
     clickhouse-client ARGS             clickhouse-client ARGS --query STATEMENT
