@@ -1158,14 +1158,58 @@ def _ascii_punctuation(text: str) -> str:
     return _FULL_WIDTH_RX.sub(lambda m: _FULL_WIDTH[m.group(0)], text)
 
 
+# `<code>kubectl get pods</code>` (`<tt>` in older HTML): a code span, as the backticks would be
+_HTML_CODE_OPEN = re.compile(r"<(code|tt)(?:\s[^>]*)?>", re.I)
+_HTML_CODE_CLOSE = re.compile(r"</(?:code|tt|kbd)\s*>", re.I)
+_HTML_KBD_OPEN = re.compile(r"<kbd(?:\s[^>]*)?>", re.I)
+
+
+def _typed_kbd(children: list[Token], opener: Token) -> str | None:
+    """The text of `<kbd>...</kbd>` when it is a line typed (words with an option, a path or
+    an argument: `<kbd>kubectl get pods</kbd>`), not a key (`<kbd>Ctrl</kbd>`, `<kbd>Page
+    Down</kbd>`): None for a key."""
+    at = next(i for i, c in enumerate(children) if c is opener)
+    text = []
+    for c in children[at + 1:]:
+        if c.type == "html_inline" and _HTML_CODE_CLOSE.fullmatch(c.content):
+            break
+        text.append(c.content or c.markup)
+    else:
+        return None
+    typed = "".join(text).strip()
+    words = typed.split()
+    return typed if len(words) >= 2 and words[0][:1].islower() else None
+
+
 def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
     """Plain text of an inline token (code spans kept with backticks), its code spans, links."""
     parts: list[str] = []
     code: list[str] = []
     links: list[Link] = []
     link_stack: list[tuple[str, int]] = []
+    html_code: list[str] | None = None  # inside `<code>...</code>`: a code span written in HTML
     for child in tok.children or []:
         kind = child.type
+        if html_code is not None:
+            if kind == "html_inline" and _HTML_CODE_CLOSE.fullmatch(child.content):
+                span = re.sub(r"\s+", " ", "".join(html_code)).strip()
+                if span:
+                    parts.append(f"`{span}`")
+                    code.append(span)
+                html_code = None
+            elif kind in ("softbreak", "hardbreak"):
+                html_code.append(" ")
+            else:  # its text, and the marks markdown read in it (`*`, `_`) as written
+                html_code.append(child.content or child.markup)
+            continue
+        if kind == "html_inline" and _HTML_CODE_OPEN.fullmatch(child.content):
+            html_code = []
+            continue
+        if kind == "html_inline" and _HTML_KBD_OPEN.fullmatch(child.content):
+            typed = _typed_kbd(tok.children or [], child)
+            if typed is not None:  # `<kbd>kubectl get pods</kbd>`: a line typed, not a key
+                html_code = []
+                continue
         if kind == "text":
             parts.append(_ascii_punctuation(child.content))
         elif kind == "code_inline":

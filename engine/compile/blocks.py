@@ -5,9 +5,9 @@ language tag or, when untagged, from its content, and picking out the lines that
 rules, each one a guide author would recognise:
 
 - A prompt makes a line a command: `$ `, `user@host:~$ `, `[root@host ~]# `, `sh-5.1# `,
-  `PS C:\\> `, and `# ` when what follows is a command (a known tool, a path, a shell
-  keyword; `# Check the pods` is a comment). A block with prompts is a transcript: only its
-  prompted lines run, everything else is their output.
+  fish's `user@host ~> `, `PS C:\\> `, and `# ` when what follows is a command (a known
+  tool, a path, a shell keyword; `# Check the pods` is a comment). A block with prompts is a
+  transcript: only its prompted lines run, everything else is their output.
 - A database console's prompt (`db=# `, `mysql> `, `irb(main)> `) or a psql meta-command
   (`\\dt`) marks a line typed into that console, never a shell line: a person's step, unless
   the guide opened the console (`engine.compile.sessions` runs it with the console's one-shot
@@ -22,6 +22,11 @@ rules, each one a guide author would recognise:
   "It prints:" / "You should see:" is output (unless it carries prompts). A word in a code
   span (`client-output-buffer-limit`) is a name, no cue. Nor is the header of the table it
   printed a command (`ip        heap.percent name` over its rows names columns).
+- What a command printed is output even where it shows a prompt: a `$ ` or `# ` line
+  indented deeper than the transcript's own prompts (inside YAML `kubectl get -o yaml`
+  printed) never runs; a `# cmd` line in the text of a file a command printed (`cat`,
+  `crontab -l`, `systemctl cat`) may be the file's comment or the next command typed at a root
+  prompt: shown to a person, never run.
 - An untagged block that opens with a log line (`ERROR ...`, `{"level":...`) is output, a
   command line further down included: a command typed after output carries its prompt.
 - A commented-out command (`# kubectl annotate hco -n "$NS" key-`, a whole command with an
@@ -32,7 +37,8 @@ rules, each one a guide author would recognise:
   `(y/N)`, `Press enter`) or that opens a console the next lines type into (`gpg> `) waits
   for a person: a person's step.
 - `name# cmd` / `name$ cmd` (`mon-a# cat /etc/ceph/keyring`) is a prompt when a command
-  follows it.
+  follows it; so are busybox's `/ # cmd`, `/app # cmd` (a directory, then `#`) and a prompt
+  that shows the git branch (`~/src/app (main) $ `).
 - `promql` and `sql` blocks are queries; `logql`, `kql` and other query languages Mendflow
   has no plugin for, and database transcripts, are shown to a person (`script`: a manual step
   holding the text), never dropped.
@@ -89,8 +95,9 @@ PLUGIN_TAGS = {"detect": None, "opcua": "opcua", "http": "http", "logs": "logs"}
 _PROMPT = re.compile(
     r"^\s*(?:\([\w.@-]{1,40}\)\s)?"                # a virtualenv's or conda's `(venv) `
     r"(?:\$>?"
-    r"|[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?[$#%]"      # user@host:~$ , user@host$
+    r"|[\w.-]+@[\w.-]+(?::[^\s$#]*)?(?:\s\([\w./-]+\))?\s?[$#%]"  # user@host:~$ , user@host$
     r"|[\w.-]+@[\w.-]+\s(?:[~/][^\s$#%]*|[\w.-]+)\s%"  # zsh's user@host ~ %
+    r"|[\w.-]+@[\w.-]+\s[~/][^\s$#%>]*[>#]"          # fish's user@host ~> , root@host /e/x#
     r"|[\w.-]+:(?:~|/)[^\s$#]*\s?[$#]"              # host:~$ , host:/srv#
     r"|\[[^\]\n]{1,60}\]\s?[$#]"                    # [root@host ~]#
     r"|[\w.-]+-\d[\d.]*[$#]"                        # sh-5.1# , bash-4.2$
@@ -98,15 +105,20 @@ _PROMPT = re.compile(
     # oh-my-zsh's `➜  ~ `, `➜  app git:(main) ✗ `: the directory is the prompt's, not a command
     r"|\u279c\s+(?:~[\w./-]*(?:\s+git:\([^)\s]*\))?|[\w.-]+\s+git:\([^)\s]*\))(?:\s+\u2717)?"
     r"|[\u276f\u279c]"                             # ❯ ➜
-    r"|[\w.~/-]+\s+[$%])\s+(?=\S)")                 # chef-repo $ , /prometheus $
+    r"|[\w.~/-]+(?:\s+\([\w./-]+\))?\s+[$%])\s+(?=\S)")  # chef-repo $ , ~/app (main) $
 _DB_PROMPT = re.compile(
     r"^\s*(?:[\w.-]+[=-]#|[\w.-]+=>|mysql>|MariaDB \[[^\]\n]*\]>|sqlite>|cqlsh(?::[\w.]+)?>"
     r"|(?:\d{1,3}\.){3}\d{1,3}:\d+>|redis[\w.:-]*>|irb\([^)\n]*\)[\w:]*[>*]"
     r"|(?:\[[^\]\n]+\]\s*)?pry\([^)\n]*\)>|>>>|[\w./:()][\w./:()-]{0,30}>"
     r"|\((?:gdb|lldb|[Pp]db|dlv|cuda-gdb)\))\s*(?=\S)")  # a debugger's `(gdb) bt`
+# a console's continuation prompt, right under a line typed at it: mysql's `    -> `, Python's
+# `... ` (its indentation after the prompt is the statement's own)
+_DB_CONTINUED = re.compile(r"^\s*(?:->\s+(?=\S)|\.\.\. ?(?= *\S))")
 _DOLLAR = re.compile(r"^\s*\$\s+(?=\S)")  # a shell's `$ ` prompt
 _ROOT_PROMPT = re.compile(r"^\s*#\s+(?=\S)")
 _NAMED_PROMPT = re.compile(r"^\s*[A-Za-z][\w.-]*[#$]\s+(?=\S)")  # `mon-a# `: a command follows
+# busybox/ash's root prompt, its directory first: `/ # `, `~ # `, `/app # ` (a command follows)
+_DIR_ROOT_PROMPT = re.compile(r"^\s*[~/][\w.~/-]*\s#\s+(?=\S)")
 _GT_PROMPT = re.compile(r"^\s*>\s+(?=\S)")
 # zsh/csh `% cmd`: a prompt only before a known tool (curl's `% Total  % Received` is output)
 _PERCENT_PROMPT = re.compile(r"^\s*%\s+(?=\S)")
@@ -435,11 +447,34 @@ _CONFIG_CUE = re.compile(
     r"options?))?\s+(?:to|in|into|at|under|inside)\b", re.I)
 
 
-def announces_config(intro: Element | None) -> bool:
+# "Apply this change to `nginx.conf`:", "Edit `/etc/x.conf`:", "Then make the following
+# change:" over a diff: the diff is a person's edit ("The change looks like:" shows one)
+_CHANGE_CUE = re.compile(r"^\W*(?:(?:then|now|next|first|finally|also)\W+)?(?:apply|make|edit|"
+                         r"change|update|modify|patch|amend)\b[^:]*:\s*$", re.I)
+_DIFF_LINE = re.compile(r"^(?:[-+ ]|@@ |diff |index )")
+
+
+def _diff(el: Element) -> bool:
+    """A `diff`/`patch` block, or an untagged one of `-`/`+` lines (both kinds among them)."""
+    tag = (el.lang or "").lower().strip("{}.")
+    if tag in ("diff", "patch"):
+        return True
+    lines = [ln for ln in el.text.split("\n") if ln.strip()]
+    return not tag and bool(lines) and all(_DIFF_LINE.match(ln) for ln in lines) and \
+        any(ln.startswith("-") for ln in lines) and any(ln.startswith("+") for ln in lines)
+
+
+def announces_config(intro: Element | None, el: Element | None = None) -> bool:
     """Whether the paragraph or item before a block says the block is text to write into a
-    file ("Add the following line to the blacklist section:")."""
-    return intro is not None and intro.kind in ("paragraph", "list_item") and \
-        _CONFIG_CUE.search(_CODE_SPAN.sub("`x`", intro.text)) is not None
+    file ("Add the following line to the blacklist section:"), or, over a diff `el`, a
+    change to make ("Apply this change to `nginx.conf`:")."""
+    if intro is None or intro.kind not in ("paragraph", "list_item"):
+        return False
+    text = _CODE_SPAN.sub("`x`", intro.text)
+    if _CONFIG_CUE.search(text) is not None:
+        return True
+    last = re.split(r"(?<=[.!?])\s+", text.strip())[-1]
+    return el is not None and _diff(el) and _CHANGE_CUE.search(last) is not None
 
 
 # An item's last paragraph that names what follows as output ("1. Check `x`. Expected
@@ -679,6 +714,12 @@ def _shown_commands(meaningful: list[str]) -> list[str]:
     return shown
 
 
+def shows_prompts(text: str) -> bool:
+    """Whether a block's lines carry prompts (`$ `, `[root@h ~]# `, `user@host ~> `, `/ # `,
+    `mysql> `): a transcript, whose unprompted lines are output."""
+    return bool(_prompts(text.split("\n")))
+
+
 def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
     """Prompted lines: index -> (kind 'sh'/'db', where the command starts)."""
     found: dict[int, tuple[str, int]] = {}
@@ -692,8 +733,16 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
         if m:
             found[i] = ("db", m.end())
             continue
+        m = _DB_CONTINUED.match(ln)
+        if m and found.get(i - 1, ("",))[0] == "db":
+            found[i] = ("db", m.end())  # `mysql> SELECT ...`, then `    -> FROM t;`
+            continue
         m = _NAMED_PROMPT.match(ln) or _PERCENT_PROMPT.match(ln)
         if m and _shape(ln[m.end():], strict=True) and not _outputish(ln[m.end():]):
+            found[i] = ("sh", m.end())
+            continue
+        m = _DIR_ROOT_PROMPT.match(ln)  # a directory before the `#` says prompt more surely
+        if m and _shape(ln[m.end():], strict=False) and not _outputish(ln[m.end():]):
             found[i] = ("sh", m.end())
             continue
         m = _ROOT_PROMPT.match(ln)
@@ -874,16 +923,71 @@ def _transcript(lines: list[str], first_line: int,
             continue
         kind, at = prompts[i]
         ln = lines[i]
+        printed = _in_printed_text(lines, i, at, prompts, out, first_line) if kind == "sh" \
+            else None
+        if printed is not None:
+            if printed:  # `# mount -a` in the file `cat` printed, or the next command: shown
+                out.append(CommandLine(ln[at:].strip(), first_line + i, first_line + i,
+                                       shown=True))
+            i += 1
+            continue
         if kind == "db" or _PSQL_META.match(ln[at:]):
-            out.append(CommandLine(ln[at:].strip(), first_line + i, first_line + i, console=True))
+            # a continuation keeps its indentation after the prompt (Python's block body)
+            typed = ln[at:].rstrip() if _DB_CONTINUED.match(ln) else ln[at:].strip()
+            out.append(CommandLine(typed, first_line + i, first_line + i, console=True))
             i += 1
             continue
         text, j = _gather(lines, i, ln[at:], prompts)
+        if text.strip() and _CONNECTION.match(text) and _typed_into(text.strip()):
+            # `$ nc ur-cell3 29999`, then `power on` and what the server answered, with no
+            # prompt to tell them apart: the conversation is a person's, as the guide shows it
+            k = j + 1
+            while k < len(lines) and k not in prompts:
+                k += 1
+            while k - 1 > j and not lines[k - 1].strip():
+                k -= 1
+            said = "\n".join([text.strip(), *(ln.rstrip() for ln in lines[j + 1:k])])
+            out.append(CommandLine(said, first_line + i, first_line + k - 1, shown=True,
+                                   prompt=_prompt_of(ln[:at])))
+            i = k
+            continue
         if text.strip():
             out.append(CommandLine(text.strip(), first_line + i, first_line + j,
                                    prompt=_prompt_of(ln[:at])))
         i = j + 1
     return _asking(lines, out, first_line)
+
+
+# a connection a person types a protocol's lines into (`telnet h 25`, `nc h 29999`)
+_CONNECTION = re.compile(r"\s*(?:sudo\s+)?(?:telnet|nc|ncat|netcat|openssl\s+s_client)\s")
+
+
+# commands that print a file's text, whose `# ` lines are that file's comments
+_PRINTS_FILE = re.compile(r"^(?:sudo\s+(?:-\S+\s+)*)?(?:(?:cat|zcat|head|tac|nl|less|more|bat)\s|"
+                          r"tail\s(?!.*\s-[a-zA-Z]*[fF])|crontab\s+(?:-u\s+\S+\s+)?-l\b|"
+                          r"systemctl\s+cat\s|(?:kubectl|oc)\s.*\s-o\s?=?\s*(?:yaml|json)\b|"
+                          r"helm\s+get\s)")
+
+
+def _in_printed_text(lines: list[str], i: int, at: int, prompts: dict[int, tuple[str, int]],
+                     out: list[CommandLine], first_line: int) -> bool | None:
+    """Whether prompted line i stands inside the text the command before it printed: None
+    when it is a command of the transcript; False when it is that text (a `$ echo` indented
+    deeper than the transcript's prompts, inside the YAML `kubectl get cm -o yaml` printed);
+    True for a `# cmd` line in a file's text (`cat /etc/fstab`, `crontab -l`), which may be
+    the file's own comment or the next command typed at a root prompt: a person's to tell."""
+    last = next((c for c in reversed(out) if not c.shown), None)
+    if last is None or last.console or i == 0 or not lines[i - 1].strip():
+        return None
+    base = min(prompts)
+    indent = len(lines[i]) - len(lines[i].lstrip())
+    if indent > len(lines[base]) - len(lines[base].lstrip()):
+        return False
+    if i - 1 in prompts and not (out[-1].shown and out[-1].end == first_line + i - 1) or \
+            lines[i][:at].strip() != "#" or not _PRINTS_FILE.match(last.text):
+        return None
+    since = last.end - first_line + 1
+    return since < i and all(ln.strip() for ln in lines[since:i])
 
 
 def _shell_lines(lines: list[str], first_line: int) -> list[CommandLine]:

@@ -32,7 +32,7 @@ from engine.effects import (
     step_verdict,
 )
 from engine.effects.bash import read_script
-from engine.effects.rules import EDITOR, LOGIN
+from engine.effects.rules import EDITOR, LOGIN, UNTIL_STOPPED
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, load_yaml, slugify
 from engine.plan import Span, StepKind
@@ -1211,7 +1211,7 @@ class _OutlineBuilder:
 
     def _code(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
         intro = self.els[el.index - 1] if el.index else None
-        config = blocks.announces_config(intro)
+        config = blocks.announces_config(intro, el)
         block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro),
                                   after_config_cue=config)
         own = owner if owner is not None else el.index
@@ -1402,10 +1402,12 @@ class _OutlineBuilder:
             effects = [v.effect for v in verdicts]
             if "interactive" in effects:
                 to_manual(line)
-                # an editor closes when the person saves, a login when they answer it: the
-                # lines after it run here again
+                # an editor closes when the person saves, a login when they answer it, a
+                # stream or a live screen (`tail -f`, `watch`) when they stop it: it reads no
+                # line typed after it, and the lines after it run here again
                 session = session or any(v.effect == "interactive" and EDITOR not in v.reason
                                          and LOGIN not in v.reason
+                                         and UNTIL_STOPPED not in v.reason
                                          for v in verdicts)
                 continue
             argvs = [[[self.scope.word(w) for w in stage] for stage in pipeline.stages]

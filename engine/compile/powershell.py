@@ -6,6 +6,8 @@ This module owns reading the blocks of Microsoft-style guides: blocks tagged `po
 blocks that start with a cmdlet (`Get-Service W32Time`); and `cmd`/`bat`/`batch` blocks,
 `C:\\> ` prompts and untagged blocks that start with a Windows command line (`net stop w3svc`,
 `taskkill /F /IM w3wp.exe`). An inline cmdlet or Windows command line is a person's step.
+A line continues onto the next after PowerShell's `>> ` prompt, an open construct or a
+trailing backtick, and after cmd's trailing `^` (the next line shown after `More? `).
 
 A PowerShell block becomes steps of the `powershell` plugin (`plugins.powershell`): one per
 statement, or one for the whole block when its statements share variables or a construct
@@ -42,6 +44,9 @@ CMD_TAGS = frozenset({"cmd", "bat", "batch", "dos", "doscon", "winbatch", "cmd.e
 _PS_PROMPT = re.compile(r"^\s*PS(?: [^>\n]{0,200})?> ?")
 _PS_MORE = re.compile(r"^\s*>> ?")
 _CMD_PROMPT = re.compile(r"^\s*[A-Za-z]:\\[^>\n]{0,200}> ?")
+# cmd's line continuation: a `^` at the end of a line, the next line shown after `More? `
+_CMD_CARET = re.compile(r"(?:^|\s)\^$")
+_CMD_MORE = re.compile(r"^\s*More\? ?")
 _CMDLET = re.compile(r"^\s*(?:\$\w+\s*=\s*)?(?:Get|Set|New|Remove|Test|Start|Stop|Restart|"
                      r"Invoke|Select|Update|Add|Enable|Disable|Install|Import|Export|Connect|"
                      r"Clear|Resolve|Measure|Register|Unregister|Suspend|Resume|Wait|Write|"
@@ -126,10 +131,11 @@ def scripts(el: Element) -> list[Script]:
             i += 1
             continue
         text, j = line[m.end():] if m else line, i
-        while j + 1 < len(lines) and (_open(text) or prompted and _PS_MORE.match(lines[j + 1])):
+        while j + 1 < len(lines) and (_open(text) or prompted and _PS_MORE.match(lines[j + 1])
+                                      or _CMD_CARET.search(text.rstrip())):
             j += 1
             nxt = lines[j]
-            more = _PS_MORE.match(nxt)
+            more = _PS_MORE.match(nxt) or _CMD_MORE.match(nxt)
             text += "\n" + (nxt[more.end():] if more else nxt)
         if text.strip():
             out.append(Script(text.rstrip(), first + i, first + j))

@@ -18,6 +18,9 @@ form for it, the command given as argv words (never text for a local shell):
       POD -- bash
     docker|podman|crictl exec -it      docker|podman|crictl exec C CMD
       C bash
+    nsenter -t PID -n [-- sh],         nsenter -t PID -n CMD, ip netns exec NS CMD,
+      ip netns exec NS bash,             lxc exec C -- CMD
+      lxc|incus exec C -- bash
     ssh HOST                           ssh HOST -- 'CMD'   (the guide's literal text: the remote
                                                             shell splits it; no values in it)
     ssh HOST + sudo -i                 ssh HOST -- sudo 'CMD'
@@ -27,7 +30,15 @@ form for it, the command given as argv words (never text for a local shell):
       machinectl shell U@, su [U],
       aws ssm start-session, gcloud
       compute ssh, az ssh vm, virtctl
-      console (a cloud CLI's remote shell)
+      console (a cloud CLI's remote shell),
+      docker compose exec S sh, vagrant
+      ssh, virsh console VM, tsh ssh H,
+      mosh H, multipass|incus shell X,
+      docker run -it IMG, kubectl run -it
+      --image=IMG (no command: the image's
+      shell), kubectl node-shell N,
+      runuser -l U, heroku run bash, fly
+      ssh console, cf ssh, eb ssh
     [sudo] psql|gitlab-psql ARGS       [sudo] psql ARGS -c STATEMENT [-c STATEMENT ...]
     mysql|mariadb ARGS                 mysql ARGS -e STATEMENT
     clickhouse-client ARGS             clickhouse-client ARGS --query STATEMENT
@@ -113,8 +124,31 @@ _REMOTE_SHELLS: dict[str, tuple[tuple[tuple[str, ...], ...], frozenset[str]]] = 
     "az": ((("ssh", "vm"), ("ssh", "arc")), frozenset({"--"})),
     "virtctl": ((("console",), ("ssh",), ("vnc",)), frozenset({"--command", "-c"})),
 }
+# other programs that open a shell on a machine or in a VM, given no command (`vagrant ssh`,
+# `tsh ssh root@node-1`, `virsh console vm-7`): the subcommand, the operands it may take (the
+# machine's name), and the flags that would give it its work instead
+_SHELL_ON: dict[str, tuple[tuple[str, ...], int, frozenset[str]]] = {
+    "vagrant": (("ssh",), 1, frozenset({"-c", "--command", "--"})),
+    "minikube": (("ssh",), 0, frozenset({"--"})),
+    "colima": (("ssh",), 0, frozenset({"--"})),
+    "multipass": (("shell",), 1, frozenset()),
+    "tsh": (("ssh",), 1, frozenset({"--"})),
+    "mosh": ((), 1, frozenset({"--"})),
+    "virsh": (("console",), 1, frozenset()),
+    "lxc": (("shell",), 1, frozenset()),
+    "incus": (("shell",), 1, frozenset()),
+    "fly": (("ssh", "console"), 1, frozenset({"-C", "--command"})),
+    "flyctl": (("ssh", "console"), 1, frozenset({"-C", "--command"})),
+    "cf": (("ssh",), 1, frozenset({"-c", "--command"})),
+    "eb": (("ssh",), 1, frozenset({"-c", "--command"})),
+    "heroku": (("run", "bash"), 1, frozenset()),
+}
+# a shell entered in a namespace or a container by a tool that also runs one command there
+# (`nsenter -t PID -n`, `ip netns exec NS bash`, `lxc exec C -- bash`, `docker compose exec S sh`)
+_ENTERS = frozenset({"nsenter", "ip", "lxc", "incus", "docker-compose", "podman-compose"})
 _OPENERS = frozenset({"oc", "kubectl", "ssh", "sudo", "chroot", "docker", "podman", "nerdctl",
-                      "crictl", "machinectl", "su", *_CONSOLES, *_REMOTE_SHELLS})
+                      "crictl", "machinectl", "su", "runuser", *_CONSOLES, *_REMOTE_SHELLS,
+                      *_SHELL_ON, *_ENTERS})
 _SHELL_INTO = re.compile(r"\s*(?:sudo\s+)?(?:oc|kubectl)\s(?!.*\s--\s+\S).*\b(?:rsh|debug)\b|"
                          r"\s*(?:sudo\s+)?(?:oc|kubectl)\s.*\bexec\b.*\s-\w*i\w*\b.*\s(?:ba)?sh"
                          r"\s*$")
@@ -122,7 +156,7 @@ _KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--kubeconfig",
                                "--user", "-s", "--server", "--as", "--token", "-v"})
 _PROGRAM = re.compile(r"(?:\./|/)?[a-z][a-z0-9_.+/-]*")
 _COLUMNS = re.compile(r"\S {2,}(?=\S)")
-_KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec|run)\s")  # kubectl, oc, docker ... that may open one
+_KUBE_SHELL = re.compile(r"\s(?:debug|rsh|exec|run|node-shell)\s")  # kubectl, oc ... may open one
 _EXECS = frozenset({"oc", "kubectl", "docker", "podman", "nerdctl", "crictl"})
 _FIRST_WORD = re.compile(r"\s*(\S+)")
 _BOUND_FROM = re.compile(r"""\s*[A-Za-z_]\w*=["']?\$\(\s*([^\s()]+)""")  # V=$(TOOL ...)
@@ -181,8 +215,13 @@ def _opener(parsed: Parsed, text: str) -> Opened | None:
             argv[-1] in _SHELLS and any(a in _TTY for a in argv[2:-1]):
         return [w for w in words[:-1] if w.plain() not in _TTY], {}  # docker exec C CMD
     if tool in ("docker", "podman", "nerdctl") and argv[1:2] == ["run"] and \
-            argv[-1] in _SHELLS and any(a in _TTY for a in argv[2:-1]):
+            (argv[-1] in _SHELLS and any(a in _TTY for a in argv[2:-1]) or _attached_run(argv)):
         return None, {}  # a shell in a new container: each run would be another container
+    entered = _entered(tool, words, argv)
+    if entered is not None:
+        return entered
+    if tool in _SHELL_ON and _shell_on(tool, argv):
+        return None, {}  # a shell on a VM or a machine that tool reaches: a person's session
     if tool == "ssh":
         verdict = classify(argv)
         if verdict.effect == "interactive" and "opens a shell" in verdict.reason:
@@ -191,14 +230,84 @@ def _opener(parsed: Parsed, text: str) -> Opened | None:
     if tool == "chroot" and argv[1:] == ["/host"] or tool == "toolbox" and len(argv) == 1:
         return None, {}
     if tool == "machinectl" and argv[1:2] in (["shell"], ["login"]) or \
-            tool == "su" and not any(a in ("-c", "--command") or a.startswith("--command=")
-                                     for a in argv[1:]):
+            tool in ("su", "runuser") and not any(
+                a in ("-c", "--command", "--") or a.startswith("--command=") for a in argv[1:]):
         return None, {}  # a login shell as another user: a person's session
     if tool in _REMOTE_SHELLS and _remote_shell(tool, argv):
         return None, {}  # a shell on a machine only that CLI reaches: a person's session
     if tool in _CONSOLES and _console(tool, argv):
         # a console: what follows it is typed into it (one step each where it has a form)
         return None, ({"console": words} if _one_shot(tool, argv) else {})
+    return None
+
+
+# `docker run`'s flags that take a value (as the next word), to find its image and command
+_RUN_VALUES = frozenset("""-e --env --env-file -v --volume --mount --name --net --network -p
+--publish -w --workdir -u --user --entrypoint --pid --ipc --uts --cap-add --cap-drop --device
+-h --hostname -l --label --platform --add-host --dns -m --memory --cpus --restart
+--security-opt --tmpfs --ulimit --runtime --log-driver --log-opt --expose --link --shm-size
+--gpus --pull --userns --cgroupns --group-add --stop-signal --stop-timeout --mac-address
+--ip --ip6 --network-alias --health-cmd --cidfile --volumes-from""".split())
+
+
+def _attached_run(argv: list[str]) -> bool:
+    """`docker run -it --rm nicolaka/netshoot`: a terminal on a new container's own command
+    (the image's shell), given no command of the guide's. A container that publishes a port
+    (`-p 5000:5000`) is a server the next lines use from here, no shell."""
+    if not any(a in _TTY or a.startswith(("-it", "-ti")) for a in argv[2:]) or \
+            any(a.split("=", 1)[0] in ("-p", "--publish", "-P", "--publish-all", "-d",
+                                       "--detach") for a in argv[2:]):
+        return False
+    j = 2
+    while j < len(argv) and argv[j].startswith("-"):
+        j += 2 if argv[j] in _RUN_VALUES else 1
+    return j == len(argv) - 1  # the image, and nothing after it
+
+
+def _shell_on(tool: str, argv: list[str]) -> bool:
+    """Whether `vagrant ssh web`, `tsh ssh root@node-1`, `virsh console vm-7`, `mosh host`
+    opens a shell there rather than running one command (`vagrant ssh -c CMD`, `tsh ssh host
+    CMD`, `mosh host -- CMD`)."""
+    sub, most, given = _SHELL_ON[tool]
+    if any(a in given or a.split("=", 1)[0] in given for a in argv[1:]):
+        return False
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    at = next((i for i in range(len(words) + 1) if tuple(words[i:i + len(sub)]) == sub), None)
+    return at is not None and len(words) - at - len(sub) <= most
+
+
+_NSENTER_VALUES = frozenset({"-t", "--target", "-S", "--setuid", "-G", "--setgid"})
+
+
+def _entered(tool: str, words: list[Word], argv: list[str]) -> Opened | None:
+    """A shell entered in a namespace or a container by a tool with a form that runs one
+    command there: `nsenter -t PID -n` (no program: nsenter starts a shell), `ip netns exec
+    NS bash`, `lxc exec C -- bash` run each later line as `nsenter -t PID -n CMD`, `ip netns
+    exec NS CMD`, `lxc exec C -- CMD`; `docker compose exec SVC sh` (compose gives the shell a
+    terminal) and an `lxc exec` with options are a person's session."""
+    if tool == "nsenter":
+        i = 1
+        while i < len(argv) and argv[i].startswith("-") and argv[i] != "--":
+            i += 2 if argv[i] in _NSENTER_VALUES else 1
+        rest = argv[i + 1:] if argv[i:i + 1] == ["--"] else argv[i:]
+        if not rest:
+            return list(words), {}
+        if len(rest) == 1 and rest[0] in _SHELLS:
+            return list(words[:-1]), {}
+        return None
+    if argv[-1] not in _SHELLS or len(argv) < 3:
+        return None
+    if tool == "ip" and argv[1:3] == ["netns", "exec"] and len(argv) == 5:
+        return list(words[:-1]), {}
+    if tool in ("lxc", "incus") and argv[1] == "exec":
+        middle = [a for a in argv[2:-1] if a != "--"]
+        if len(middle) == 1 and not middle[0].startswith("-"):
+            kept = list(words[:-1])
+            return (kept if argv[-2] == "--" else kept + [_w("--")]), {}
+        return None, {}
+    if tool in ("docker", "podman") and argv[1:3] == ["compose", "exec"] or \
+            tool in ("docker-compose", "podman-compose") and argv[1] == "exec":
+        return None, {}
     return None
 
 
@@ -425,6 +534,11 @@ def _kube_opener(words: list[Word], argv: list[str]) -> Opened | None:
         # `kubectl exec -it POD -c C sh`, the form from before `--`: the same shell
         kept = [w for w in words[:-1] if w.plain() not in _TTY]
         return kept + [_w("--")], {}
+    if sub == "run" and "--" not in argv and \
+            any(a in _TTY or a.startswith(("-it", "-ti")) for a in argv[i + 1:]):
+        return None, {}  # attached to a new pod's own command (`--image=busybox`: its shell)
+    if sub == "node-shell" and "--" not in argv:
+        return None, {}  # the kubectl plugin's root shell on a node: a person's session
     if sub == "debug":
         operands = [a for a in argv[i + 1:] if not a.startswith("-")]
         if argv[0].endswith("oc") and operands[:1] and operands[0].startswith("node/"):

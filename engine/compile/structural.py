@@ -267,7 +267,7 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
             if not held:
                 intro = guide.elements[el.index - 1] if el.index else None
                 cls = blocks.read_block(el, after_output_cue=blocks.announces_output(intro),
-                                        after_config_cue=blocks.announces_config(intro)).cls
+                                        after_config_cue=blocks.announces_config(intro, el)).cls
                 reason = _BLOCK_REASON.get(cls, cls)
                 if cls in ("command", "query", "script"):
                     reason = "descriptive section" if info else \

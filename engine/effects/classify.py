@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.effects.options import Cause, Effect, Flags, NotRead, parse
-from engine.effects.rules import EDITOR, LOGIN, Grammar, Tool, judge
+from engine.effects.rules import EDITOR, LOGIN, UNTIL_STOPPED, Grammar, Tool, judge
 from engine.effects.table import APPENDABLE, TABLE
 from engine.effects.words import Templated
 
@@ -99,9 +99,10 @@ def database_clients(argv: Sequence[str]) -> list[int]:
 _SYSTEM_DIRS = frozenset({"/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/local/bin",
                           "/usr/local/sbin", "/opt/gitlab/bin", "/opt/gitlab/embedded/bin"})
 _PERSON = frozenset("""
-bash sh zsh dash ksh fish su cd chroot exit logout htop iotop atop most view vi vim
-nvim nano emacs ed man watch telnet tmux screen gdb strace ltrace ftp sftp irb
+bash sh zsh dash ksh fish su cd chroot exit logout most view vi vim
+nvim nano emacs ed man telnet tmux screen gdb strace ltrace ftp sftp irb
 """.split())
+_LIVE_SCREENS = frozenset("watch htop iotop atop".split())  # they take no typed lines
 _SHELLS = frozenset("bash sh zsh dash ksh fish".split())
 _PAGERS = frozenset("less more".split())  # read (no terminal: they print it all), see host.py
 # `vault login`, `gcloud auth login`, `tsh login`: a login asks a person unless the line gives
@@ -237,6 +238,9 @@ def _judge(argv: list[str]) -> None:
     if name in _PERSON:
         raise NotRead(f"{name} needs a person at a terminal", cause="interactive",
                       effect="interactive")
+    if name in _LIVE_SCREENS:
+        raise NotRead(f"{name} is a live screen {UNTIL_STOPPED}: a person's job",
+                      cause="interactive", effect="interactive")
     if _logs_in(name, args):
         raise NotRead(f"a {name} {LOGIN}",
                       cause="interactive", effect="interactive")

@@ -9,8 +9,10 @@ It does not run wrappers (`engine.effects.classify`) or cluster and service tool
 
 from __future__ import annotations
 
+import re
+
 from engine.effects.options import Flags, NotRead, Parsed
-from engine.effects.rules import Check, Rule, Tool, rows
+from engine.effects.rules import UNTIL_STOPPED, Check, Rule, Tool, rows
 from engine.effects.scripts import awk_problem, sed_problem
 from engine.effects.words import Templated
 
@@ -64,9 +66,17 @@ def _awk(p: Parsed, name: str) -> None:
             raise NotRead(f"{name}'s program: {problem}", cause="script")
 
 
+def _sar(p: Parsed, name: str) -> None:
+    """sar INTERVAL samples until someone stops it; a COUNT, or a file it reads (-f), ends it."""
+    numbers = [o for o in p.operands if re.fullmatch(r"\d+(?:\.\d+)?", o)]
+    if len(numbers) == 1 and not p.has("-f"):
+        raise _stream(f"{name} with an interval and no count")
+
+
 def _top(p: Parsed, name: str) -> None:
     if not (p.has("-b") and p.has("-n")):
-        raise NotRead(f"{name} without -b -n N is a live screen: a person's job",
+        raise NotRead(f"{name} without -b -n N is a live screen until someone stops it: a "
+                      "person's job",
                       cause="interactive", effect="interactive")
 
 
@@ -104,6 +114,54 @@ FIND_WHY = {
     "-ok": "runs a program", "-okdir": "runs a program", "-fprint": "writes a file",
     "-fprint0": "writes a file", "-fprintf": "writes a file", "-fls": "writes a file",
 }
+
+
+def _stream(what: str) -> NotRead:
+    return NotRead(f"{what} runs {UNTIL_STOPPED}: a person's job", cause="interactive",
+                   effect="interactive")
+
+
+def pinged(name: str, args: list[str]) -> None:
+    """ping HOST goes on until someone stops it, unless a count or a deadline ends it
+    (`-c 3`, `-qc3`, `-w 10`)."""
+    if not any(a.startswith("-") and not a.startswith("--") and ("c" in a or "w" in a)
+               for a in args):
+        raise _stream(f"{name} without -c N")
+
+
+def mtr(name: str, args: list[str]) -> None:
+    """mtr HOST is a live screen; its report modes (`-r`, `--report`, `-j`, `--csv` ...) print
+    one report and end."""
+    if not any(a.split("=", 1)[0] in _MTR_REPORTS or
+               a.startswith("-") and not a.startswith("--") and set(a[1:]) & set("rwjCxlp")
+               for a in args):
+        raise _stream(f"{name} without --report is a live screen that")
+
+
+_MTR_REPORTS = frozenset("""--report --report-wide --json --csv --xml --raw --split""".split())
+# a sampler's flags that take a value (the value may be a number: `pidstat -p 1234 1`)
+_SAMPLER_VALUES = {"vmstat": frozenset("-S --unit -p --partition".split()),
+                   "iostat": frozenset("-j -g -o -N --dec".split()),
+                   "mpstat": frozenset("-P -I -N -o --dec".split()),
+                   "pidstat": frozenset("-p -C -G -T --dec".split())}
+
+
+def sampled(name: str, args: list[str]) -> None:
+    """vmstat/iostat/mpstat/pidstat [INTERVAL [COUNT]]: an interval without a count samples
+    until someone stops it (`vmstat 1`, `iostat -xz 1`); `pidstat -e PROGRAM` runs one."""
+    values = _SAMPLER_VALUES[name]
+    if name == "pidstat" and "-e" in args:
+        raise NotRead(f"{name} -e runs a program", cause="flag")
+    numbers, i = 0, 0
+    while i < len(args):
+        a = args[i]
+        if a in values:
+            i += 2
+            continue
+        numbers += bool(re.fullmatch(r"\d+(?:\.\d+)?", a))
+        i += 1
+    if numbers == 1:
+        raise _stream(f"{name} with an interval and no count")
 
 
 def find(name: str, args: list[str]) -> None:
@@ -285,8 +343,11 @@ HOST: dict[str, Rule] = {
                 too_many="runs a command in a changed environment"),
     "find": find,
     **rows("ps pgrep pidof pstree last lastlog w who users lsof lsblk findmnt lscpu lsmod "
-           "lspci lsusb dig nslookup host drill ping ping6 traceroute tracepath mtr iostat "
-           "vmstat mpstat pidstat getenforce sestatus getent", ANY),
+           "lspci lsusb dig nslookup host drill traceroute tracepath getenforce sestatus "
+           "getent", ANY),
+    **rows("ping ping6", pinged),
+    "mtr": mtr,
+    **rows("vmstat iostat mpstat pidstat", sampled),
     "netstat": Tool(F("atulpnrisecoWvx46gMw", "all tcp udp listening program numeric route "
                       "interfaces statistics extend timers continuous wide numeric-hosts "
                       "numeric-ports numeric-users verbose groups raw unix"),
@@ -299,7 +360,7 @@ HOST: dict[str, Rule] = {
                       "-D": "writes a file", "--diag": "writes a file",
                       "-F": "reads a filter file it cannot check"})),
     "sar": Tool(F("ABbdFHhI:i:j:m:n:P:pqr::Su::vWwyf:s::e::", "dev= fs= iface= human",
-                  why={"-o": "saves the data to a file"})),
+                  why={"-o": "saves the data to a file"}), check=_sar),
     "top": Tool(F("bcd:Hin:o:O:p:sSu:U:w::1E:e:"), check=_top),
     "dmesg": Tool(F("TtrxkuHLl:f:s:ewW", """ctime notime raw decode kernel userspace human
         color=? level= facility= buffer-size= reltime show-delta since= until= time-format=

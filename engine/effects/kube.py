@@ -16,7 +16,7 @@ from engine.effects.rules import Tool, rows
 
 F = Flags.of
 NONE = Tool()
-LIVE = Tool(live=True)
+LIVE = Tool(live=True, stays=True)  # a tunnel or a terminal the lines after it use
 
 GLOBAL = F("n:s:v:", """namespace= context= kubeconfig= cluster= user= server= as= as-group=
     as-uid= token= request-timeout= certificate-authority= client-certificate= client-key=

@@ -17,6 +17,10 @@ from engine.effects.options import Effect, Flags, NotRead, Parsed, parse
 
 EDITOR = "opens an editor for a person to change the text in: a person's job"
 LOGIN = "login asks a person for a password, a token or a browser"  # then it is over
+# a stream or a live screen (`tail -f`, `watch`, `top`): it reads no line the guide types after
+# it, so the guide goes on once the person stops it. A program that stays open for what comes
+# after it (`kubectl port-forward`, `attach`, a console) says "stays open" instead.
+UNTIL_STOPPED = "until someone stops it"
 Check = Callable[[Parsed, str], None]  # raises NotRead; the str names the command ("git branch")
 
 
@@ -32,6 +36,7 @@ class Tool:
     follow: frozenset[str] = frozenset()  # flags that run it until stopped: a person's job
     any_args: bool = False  # no flag or operand of this tool writes (ps, dig): all are fine
     live: bool = False  # a live view or stream whatever its arguments (`gitlab-ctl tail`)
+    stays: bool = False  # live, and open for the lines after it (`port-forward`, `attach`)
 
 
 Grammar = Callable[[str, list[str]], None]  # a tool with its own syntax (find): raises NotRead
@@ -41,8 +46,11 @@ R = TypeVar("R", "Tool", Grammar)
 
 def judge(name: str, tool: Tool, args: list[str], inherited: Flags | None = None) -> None:
     """Raise NotRead unless `name args` is read-only by `tool`'s row."""
+    if tool.live and tool.stays:
+        raise NotRead(f"{name} stays open until someone closes it: a person's job",
+                      cause="interactive", effect="interactive")
     if tool.live:
-        raise NotRead(f"{name} runs until someone stops it: a person's job",
+        raise NotRead(f"{name} runs {UNTIL_STOPPED}: a person's job",
                       cause="interactive", effect="interactive")
     if tool.any_args:
         return
@@ -95,7 +103,7 @@ def _all_flags(tool: Tool, flags: Flags) -> Flags:
 def _follow(name: str, tool: Tool, parsed: Parsed) -> None:
     flag = next((f for f, _ in parsed.flags if f in tool.follow), None)
     if flag is not None:
-        raise NotRead(f"{name} {flag} runs until someone stops it: a person's job",
+        raise NotRead(f"{name} {flag} runs {UNTIL_STOPPED}: a person's job",
                       cause="interactive", effect="interactive")
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from pydantic import ValidationError
 
-from engine.compile.blocks import read_block
+from engine.compile.blocks import read_block, shows_prompts
 from engine.compile.lint.base import (
     _ALERT_SECTION,
     _COMMANDS,
@@ -158,8 +158,9 @@ def ambiguous_block(ctx: Context) -> Iterator[tuple[str, Element | int, str, str
         if el.kind != "code" or (el.lang is not None and el.lang not in _CONSOLE_TAGS):
             continue
         lines = el.text.split("\n")
-        if el.lang is not None and any(_PROMPT.match(ln) for ln in lines):
-            continue
+        if el.lang is not None and (any(_PROMPT.match(ln) for ln in lines) or
+                                    shows_prompts(el.text)):
+            continue  # (the compiler's prompts: `[root@h ~]# `, fish's `~> `, busybox's `/ # `)
         if read_block(el).cls != "command":
             continue
         where = f"{el.span.start}-{el.span.end}"

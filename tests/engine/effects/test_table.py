@@ -100,12 +100,20 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
               "find /x -fls F", "find /x -fprint0 F", "find /x -frob"]),
     # -- processes, disks, network (no writing mode at all: any arguments)
     **{t: ([f"{t} -x anything"], []) for t in """ps pgrep pidof pstree last lastlog w who
-       users lsof lsblk findmnt lscpu lsmod lspci lsusb dig nslookup host drill ping ping6
-       traceroute tracepath mtr iostat vmstat mpstat pidstat getenforce sestatus
-       getent""".split()},
+       users lsof lsblk findmnt lscpu lsmod lspci lsusb dig nslookup host drill
+       traceroute tracepath getenforce sestatus getent""".split()},
+    # ... but a stream or a live screen unless a count (or a report mode) ends it
+    **{t: ([f"{t} -c 3 h", f"{t} -qc3 h", f"{t} -w 10 h"], [f"!{t} h", f"!{t} -W 2 h"])
+       for t in ("ping", "ping6")},
+    "mtr": (["mtr -rw h", "mtr --report h", "mtr -nr -c 5 h", "mtr --json h"], ["!mtr h"]),
+    **{t: ([f"{t}", f"{t} 1 5", f"{t} -x anything"], [f"!{t} 1"])
+       for t in ("vmstat", "iostat", "mpstat")},
+    "pidstat": (["pidstat", "pidstat 1 5", "pidstat -p 1234", "pidstat -p 1234 1 5"],
+                ["!pidstat 1", "!pidstat -p 1234 1", "pidstat -e rm -rf /x"]),
     "netstat": (["netstat -tulpn"], ["!netstat -c", "netstat --frob"]),
     "ss": (["ss -tulpn", "ss -s"], ["ss -K dst 1.2.3.4", "ss -D F"]),
-    "sar": (["sar -u 1 3", "sar -n DEV"], ["sar -o F 1 3"]),
+    "sar": (["sar -u 1 3", "sar -n DEV", "sar -f /var/log/sa/sa10 1"],
+            ["sar -o F 1 3", "!sar -n DEV 1"]),
     "top": (["top -b -n 1", "top -bn1"], ["!top", "!top -b"]),
     "dmesg": (["dmesg -T", "dmesg --level=err"],
               ["dmesg -c", "dmesg -C", "dmesg -n 1", "!dmesg -w"]),
