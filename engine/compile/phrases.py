@@ -1035,7 +1035,29 @@ def sentence_offsets(text: str) -> list[tuple[int, int]]:
         start = resume
     if text[start:].strip():
         out.append((start, len(text)))
+    if _OTHER_CASE_WORD.search(masked):
+        out = [part for a, b in out for part in _other_case(text, masked, a, b)]
     return [(a, b) for a, b in out if text[a:b].strip()]
+
+
+# "If usage is above 90%, prune the images; otherwise close the incident.", "Restart it if it
+# hangs, else escalate": the other case, opened inside the guarded sentence after a comma or a
+# semicolon, is a sentence of its own (its "otherwise" pairs with the If). It was the If's
+# consequent: the prune ran and then escalated, and the other case went on to the next steps.
+_OTHER_CASE_WORD = re.compile(r"[,;]\s+(?:otherwise|else|if not)\b", re.I)
+
+
+def _other_case(text: str, masked: str, a: int, b: int) -> list[tuple[int, int]]:
+    """The sentence text[a:b] cut before an "otherwise" that follows its own guard."""
+    m = _OTHER_CASE_WORD.search(masked, a, b)
+    if m is None:
+        return [(a, b)]
+    opened = guard_in(text[a:m.start()].strip())
+    if opened is None or opened.is_else:
+        return [(a, b)]
+    resume = m.start() + 1 + (len(masked[m.start() + 1:m.end()]) -
+                              len(masked[m.start() + 1:m.end()].lstrip()))
+    return [(a, m.start()), (resume, b)]
 
 
 # -- inline commands ---------------------------------------------------------------------
