@@ -170,8 +170,13 @@ _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contra
 # "もし使用率が 90% を超えている場合：" / "それ以外の場合は、..."
 _CJK_IF = r"如果|假如|倘若|若是|要是|万一|もし|万が一"
 _CJK_ELSE = r"否则|不然|要不然|それ以外|そうでない場合|そうでなければ"
+# A condition's other English openers: "Provided that the reload succeeded, ...", "As long as
+# the pick keeps failing, ...", "In the event of data loss, ..." (not "Provided by X, ...").
+_PROVISO = (r"(?:provided|providing)(?: that)?(?!\s+(?:by|in|with|for|as|to|on|at|from|here|"
+            r"below|above)\b)|(?:as|so) long as|in the event(?: that| of)?")
 _GUARD_START = re.compile(r"^(?:(?:(?:only )?(?:if|when|in case)|whenever|in the case|unless|"
-                          rf"should|otherwise|else|if not|if so|for the case|{_ELSE_WORDS}|"
+                          rf"should|otherwise|else|if not|if so|for the case|{_PROVISO}|"
+                          rf"{_ELSE_WORDS}|"
                           rf"{_IF_WORDS})\b(?!-)|{_CJK_ELSE}|{_CJK_IF})", re.I)
 _ELSE_START = re.compile(r"^(?:(?:otherwise|else|if not|if this is not the case|if that does not|"
                          rf"{_ELSE_WORDS})\b(?!-)|{_CJK_ELSE})", re.I)
@@ -772,6 +777,7 @@ def is_unconditional_jump(sentence: str) -> bool:
 _THEN_JUMP = re.compile(r"^(?P<lead>.+?)(?:,\s*(?:and\s+)?then|;\s*then|\s+and\s+then|,\s*and)\s+"
                         r"(?=(?:please\s+)?(?:proceed|go|continue|skip|jump|move on)\b)", re.I)
 _CONDITIONAL = re.compile(r"\b(?:if|when|whenever|unless|otherwise|in case|whether|once|until|"
+                          rf"{_PROVISO}|"
                           r"after)\b|\?", re.I)
 
 
@@ -944,11 +950,13 @@ def is_instruction(consequent: str) -> bool:
 
 
 _GUARD_WORD = re.compile(r"\b(?:if|when|whenever|in case|in the case|unless|should|otherwise|once|"
-                         rf"else|for the case|{_IF_WORDS}|{_ELSE_WORDS})\b|{_CJK_IF}|{_CJK_ELSE}",
+                         rf"else|for the case|{_PROVISO}|{_IF_WORDS}|{_ELSE_WORDS})\b|"
+                         rf"{_CJK_IF}|{_CJK_ELSE}",
                          re.I)
 
 
-_GUARD_HINTS = ("if", "when", "unless", "once", "should", "otherwise", "else", "case", "wenn",
+_GUARD_HINTS = ("if", "when", "unless", "once", "should", "otherwise", "else", "case", "provid",
+                "long as", "the event", "wenn",
                 "falls", "sofern", "sonst", "andernfalls", "si", "cuando", "contrario",
                 "lorsque", "quand",
                 "au cas", "se", "caso", "quando", "qualora", "altrimenti", "als", "indien",
@@ -1149,9 +1157,9 @@ _PLACE = re.compile(r"^(?:(?:on|in|from|inside|within|at)\s+[^`,:;.]{1,80}?[,:]\
                     re.I)  # "On all nodes, ", "In GCE: ", "On the consul server `x`"
 _PURPOSE = re.compile(r"^to\s+[^`,:;.]{1,100}?[,:]\s*", re.I)
 _SUBORDINATE = re.compile(r"^(?:if|when|whenever|once|after|before|while|since|because|although|"
-                          r"as soon as|in case|unless|until|otherwise|else)\b", re.I)
+                          rf"as soon as|in case|unless|until|otherwise|else|{_PROVISO})\b", re.I)
 _OPEN_CLAUSE = re.compile(r"^(?:(?:if|when|whenever|once|after|in case|unless|otherwise|else|"
-                          rf"if not|if so|as soon as)\b|{_CJK_ELSE}|{_CJK_IF})"
+                          rf"if not|if so|as soon as|{_PROVISO})\b|{_CJK_ELSE}|{_CJK_IF})"
                           r"[^`;:]*?(?:`[^`]*`[^`;:]*?)*?[,:]\s*"
                           r"(?:then\b[\s,]*)?", re.I)
 _CODE_LIST = re.compile(r"^(?:`[^`]*`\s*(?:,|;|&&|\band\b|\bthen\b|->|\u2192)?\s*)*$", re.I)

@@ -69,3 +69,40 @@ def test_an_otherwise_that_is_no_other_case_stays_in_its_sentence():
     restart = step_running(plan, ["sudo", "systemctl", "restart", "buildkite-agent"])
     assert guards_of(plan, restart) == []
     assert not [s for s in plan.steps if s.kind == StepKind.DECIDE]
+
+
+# -- "Provided that", "As long as", "In the event of" ----------------------------------------
+
+
+def test_provided_that_as_long_as_and_in_the_event_of_open_a_guard():
+    # each ran its command whatever the condition ("Provided that ..." was context for a
+    # reader, and the restart ran even when the reload had failed)
+    for cond in ("Provided that the reload succeeded", "Providing the reload succeeded",
+                 "As long as errors keep appearing", "So long as errors keep appearing",
+                 "In the event of a failed reload", "In the event that the reload failed"):
+        plan = compile_text(f"## Mitigation\n\nReload nginx: `sudo systemctl reload nginx`\n\n"
+                            f"{cond}, restart it:\n\n```bash\nsudo systemctl restart nginx\n"
+                            "```\n")
+        restart = step_running(plan, ["sudo", "systemctl", "restart", "nginx"])
+        assert guards_of(plan, restart) == [cond], cond
+
+
+def test_as_long_as_a_fault_remains_its_escalation_ends_the_case():
+    # "As long as the pick keeps failing, ... open a maintenance ticket" was a person's step,
+    # and the run went on to re-home the robot and end `resolved`
+    plan = compile_text("# Gripper fault\n\n1. Retry the pick: `cellctl gripper retry --cell p2`\n"
+                        "2. As long as the pick keeps failing, keep the cell in manual mode "
+                        "and open a maintenance ticket.\n"
+                        "3. Re-home the robot: `cellctl robot home --cell p2`\n")
+    home = step_running(plan, ["cellctl", "robot", "home", "--cell", "p2"])
+    (decide,) = [s.id for s in plan.steps if s.kind == StepKind.DECIDE]
+    assert plan.step(decide).title == "As long as the pick keeps failing"
+    assert sorted((_outcome(plan, t) or t) for t, _ in _after(plan, decide)) == \
+        sorted(["escalate", f"approve-{home}"])
+
+
+def test_provided_as_a_participle_opens_no_guard():
+    plan = compile_text("## Mitigation\n\nProvided by the platform team, this script restarts "
+                        "the agent: `sudo systemctl restart buildkite-agent`\n")
+    restart = step_running(plan, ["sudo", "systemctl", "restart", "buildkite-agent"])
+    assert guards_of(plan, restart) == []
