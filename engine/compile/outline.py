@@ -680,9 +680,11 @@ class _OutlineBuilder:
                 # the jump (the instruction was only the words of a question)
                 found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
             if not found and not jumps and cls not in ("info", "cleanup") and \
-                    (phrases.repeats_or_waits(el.text) or phrases.is_checkpoint(el.text)):
-                # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.": a person's
-                # step in the procedure (it was context for a reader, the loop or wait lost)
+                    (phrases.repeats_or_waits(el.text) or phrases.is_checkpoint(el.text) or
+                     phrases.numbered_step(el.text)):
+                # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.", "Step 1:
+                # Press the e-stop.", "ii. Clear the jam by hand.": a person's step in the
+                # procedure (it was context for a reader, the loop, wait or step lost)
                 found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
             nodes.extend(found)
             nodes.extend(jumps)
@@ -1869,7 +1871,8 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 def _short(text: str, limit: int = 80) -> str:
     text = text.replace("**", "").strip()
-    first = _FIRST_SENTENCE_END.split(text, maxsplit=1)[0].rstrip(":. ")
+    number = phrases.step_number_prefix(text)  # "ii. Check ...", "Step 2: Check ...": its words
+    first = number + _FIRST_SENTENCE_END.split(text[len(number):], maxsplit=1)[0].rstrip(":. ")
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 

@@ -98,7 +98,12 @@ def section_class(heading: str) -> SectionClass:
     return "step"
 
 
-_ENUM = re.compile(r"^\s*(?:\(?[0-9]{1,2}[.)]|\(?[a-hA-H][.)]|"
+# A step's number written in the paragraph itself, as no list: an outline's "1.2" / "2.3.1." or a
+# roman "iv." / "(ii)" (a document exported from a word processor, a plant's procedure).
+_OUTLINE_NUMBER = r"[0-9]{1,2}(?:\.[0-9]{1,2})+\.?"
+_ROMAN_NUMBER = r"\(?(?i:xi{0,3}|xiv|xv|i{1,3}|iv|vi{0,3}|ix)[.)]"
+_ENUM = re.compile(rf"^\s*(?:{_OUTLINE_NUMBER}|{_ROMAN_NUMBER}|"
+                   r"\(?[0-9]{1,2}[.)]|\(?[a-hA-H][.)]|"
                    r"step \d+(?:\s*[-\u2013\u2014:.)])?|"
                    # an incident timeline's time label, "T+0", "T+5m —", "[T+15 min]:"
                    r"\[?T\s?[+-]\s?\d{1,3}\s?(?:s|secs?|m|mins?|minutes?|h|hrs?|hours?)?\]?"
@@ -131,11 +136,46 @@ def step_label(text: str) -> int | None:
 _HASH_NUMBER = re.compile(r"^\s*#(\d{1,3})[:.)]?\s+(?=\w)")
 
 
+_NUMBERED_PARAGRAPH = re.compile(rf"^\s*(?:{_OUTLINE_NUMBER}|{_ROMAN_NUMBER})\s+(?=\S)")
+
+
 def opens_a_step(text: str) -> bool:
     """Whether a paragraph opens with its own step's number: "Step 3) Restart pgbouncer:",
-    "**Step 4:** ...", "#4 Check again ..." (a numbered step written as a paragraph)."""
+    "**Step 4:** ...", "#4 Check again ...", an outline's "2.3 Restart ..." or a roman
+    "iv. Restart ..." (a numbered step written as a paragraph)."""
     plain = text.replace("**", "").replace("__", "")
-    return step_label(plain) is not None or _HASH_NUMBER.match(plain) is not None
+    return step_label(plain) is not None or _HASH_NUMBER.match(plain) is not None or \
+        _NUMBERED_PARAGRAPH.match(plain) is not None
+
+
+def step_number_prefix(text: str) -> str:
+    """A numbered paragraph's number with the blank after it ("Step 2: ", "iv. ", "2.3 "), or
+    ""."""
+    for rx in (_STEP_LABEL, _HASH_NUMBER, _NUMBERED_PARAGRAPH):
+        m = rx.match(text)
+        if m is not None:
+            return text[:m.end()] + re.match(r"\s*", text[m.end():]).group(0)  # type: ignore[union-attr]
+    return ""
+
+
+def numbered_step(text: str) -> bool:
+    """Whether a paragraph is a numbered step a person does ("Step 1: Press the e-stop.",
+    "i. Stop the conveyor from the HMI."), not one that introduces what follows it ("1.1
+    Check the master:" over its block) nor a heading-like label ("Step 2: Overview")."""
+    if not opens_a_step(text):
+        return False
+    plain = text.replace("**", "").replace("__", "").strip()
+    words = _HASH_NUMBER.sub("", _STEP_LABEL.sub("", _NUMBERED_PARAGRAPH.sub("", plain, count=1),
+                                                 count=1), count=1).strip(" *_")
+    return not words.endswith(":") and len(words.split()) >= 3 and \
+        (_INSTRUCTION.match(words) is not None or _IMPERATIVE_SHAPE.match(words) is not None)
+
+
+# A verb the lists above do not know, before its object: "Press the e-stop", "Re-home the
+# robot", "Power off the cell" (not "Share means to provide ...", a definition).
+_IMPERATIVE_SHAPE = re.compile(r"^[A-Z][a-z]+(?:-[a-z]+)?\s+(?:the|a|an|all|each|every|any|"
+                               r"your|its|it|this|that|these|those|them|up|down|out|off|on|"
+                               r"back|in|over)\b")
 
 
 def _strip_enumerator(text: str) -> str:

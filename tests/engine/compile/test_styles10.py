@@ -106,3 +106,59 @@ def test_provided_as_a_participle_opens_no_guard():
                         "the agent: `sudo systemctl restart buildkite-agent`\n")
     restart = step_running(plan, ["sudo", "systemctl", "restart", "buildkite-agent"])
     assert guards_of(plan, restart) == []
+
+
+# -- steps numbered in the paragraph itself: an outline's 2.1, a roman iv., "Step 1:" -----------
+
+OUTLINE = ("# Redis failover\n\n## 1. Diagnosis\n\n1.1 Check which node is master:\n\n"
+           "```bash\nredis-cli -h sentinel -p 26379 sentinel get-master-addr-by-name cache\n"
+           "```\n\n## 2. Mitigation\n\n2.1 Should the master be unreachable, force a failover:"
+           "\n\n```bash\nredis-cli -h sentinel -p 26379 sentinel failover cache\n```\n\n"
+           "2.2 In case of data loss, hand over to the database team.\n\n"
+           "2.3 Restart the clients:\n\n```bash\nkubectl -n shop rollout restart deploy/cart\n"
+           "```\n")
+
+
+def test_an_outline_numbers_guard_and_ending_are_read_after_the_number():
+    # "2.1 Should the master be unreachable" hid its guard behind the number: the failover
+    # ran whatever the master did, and "2.2 In case of data loss, hand over ..." was context
+    plan = compile_text(OUTLINE)
+    failover = step_running(plan, ["redis-cli", "-h", "sentinel", "-p", "26379", "sentinel",
+                                   "failover", "cache"])
+    assert guards_of(plan, failover) == ["Should the master be unreachable"]
+    restart = step_running(plan, ["kubectl", "-n", "shop", "rollout", "restart", "deploy/cart"])
+    (loss,) = [s.id for s in plan.steps if s.kind == StepKind.DECIDE and "data loss" in s.title]
+    assert sorted((_outcome(plan, t) or t) for t, _ in _after(plan, loss)) == \
+        sorted(["escalate", f"approve-{restart}"])
+    assert plan.step(failover).title == "2.1 Should the master be unreachable, force a failover"
+
+
+ROMAN = ("# Conveyor jam\n\ni. Stop the conveyor from the HMI.\n\nii. Read the jam sensor:\n\n"
+         "```bash\ncellctl sensor read --cell c4 jam\n```\n\n"
+         "iii. Press the reset button on the cell door.\n\n"
+         "iv. Restart the conveyor:\n\n```bash\ncellctl conveyor start --cell c4\n```\n")
+
+
+def test_a_numbered_paragraph_with_no_command_is_a_persons_step_in_its_place():
+    # "i. Stop the conveyor from the HMI." and "iii. Press the reset button" were context for
+    # a reader: the plan read the sensor with the conveyor running and restarted it unreset
+    plan = compile_text(ROMAN)
+    order = [s for s in plan.steps if s.kind in (StepKind.MANUAL, StepKind.COMMAND)]
+    assert [s.title for s in order] == ["i. Stop the conveyor from the HMI",
+                                        "ii. Read the jam sensor",
+                                        "iii. Press the reset button on the cell door",
+                                        "iv. Restart the conveyor"]
+    assert [s.kind for s in order] == [StepKind.MANUAL, StepKind.COMMAND, StepKind.MANUAL,
+                                       StepKind.COMMAND]
+    plan = compile_text("# Cell\n\n## Procedure\n\n**Step 1:** Lock out the cell.\n\n"
+                        "**Step 2:** Check the pods: `kubectl -n cell get pods`\n")
+    (lock,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert lock.title == "Step 1: Lock out the cell"
+    assert plan.entry == lock.id
+
+
+def test_a_numbered_paragraph_that_describes_or_introduces_is_no_step():
+    plan = compile_text("# Licence\n\ni. Share means to provide material to the public.\n\n"
+                        "ii. Check the pods:\n\n```bash\nkubectl -n cell get pods\n```\n\n"
+                        "Step 3: Profit!\n")
+    assert [s.kind for s in plan.steps if s.kind != StepKind.END] == [StepKind.COMMAND]
