@@ -341,8 +341,10 @@ class _OutlineBuilder:
             if asked is not None or faq and el.kind == "heading":
                 close_scope()
                 faq = False
-            if asked is not None and not _HOW_TO.search(asked):
-                # "**Q:** Pods stuck `Pending`?": its answer is for that case only
+            if asked is not None and (not _HOW_TO.search(asked) or
+                                      phrases.question_case(asked)):
+                # "**Q:** Pods stuck `Pending`?", "**Q:** What if one partition lags?": its
+                # answer is for that case only
                 flush()
                 scoped, nodes, faq = (Guard(text=asked), nodes, el), [], True
                 self._case_end = []
@@ -1863,6 +1865,7 @@ def _has_action(nodes: list[Node]) -> bool:
     return False
 
 
+_ANSWER_LABEL = re.compile(r"^(?:A|Answer)\s*[:.)]\s+(?=\S)")
 _FIRST_SENTENCE_END = re.compile(r"(?<=[.:!?])\s|:\s*$|\n")
 _CODE_SPAN = re.compile(r"`([^`]*)`")
 _BLANK = re.compile(r"\s")
@@ -1871,6 +1874,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 def _short(text: str, limit: int = 80) -> str:
     text = text.replace("**", "").strip()
+    text = _ANSWER_LABEL.sub("", text, count=1)  # an FAQ's "A: Check ...": its words
     number = phrases.step_number_prefix(text)  # "ii. Check ...", "Step 2: Check ...": its words
     first = number + _FIRST_SENTENCE_END.split(text[len(number):], maxsplit=1)[0].rstrip(":. ")
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"

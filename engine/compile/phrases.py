@@ -372,6 +372,18 @@ def faq_question(text: str) -> str | None:
     return q[:end + 1] if end >= 0 else q.rstrip(" .:")
 
 
+_QUESTION_CASE = re.compile(r"\b(?:if|when|whenever|in case|once)\s+[^?]{3,}\?", re.I)
+
+
+def question_case(question: str) -> bool:
+    """Whether a how/what question names the case its answer is for: "What if one partition
+    lags?", "What do I do when the disk fills up?" (not "How do I know if X?": whether)."""
+    for m in _QUESTION_CASE.finditer(question):
+        if not _WHETHER.search(question[:m.start()]):
+            return True
+    return False
+
+
 # A known-problems list: "**Symptom:** Lag grows on one partition. **Cause:** ... **Action:**
 # Roll back ...": each symptom is a case, and what follows it (to the next symptom or
 # heading) is what to do in it. "Problem:" / "Issue:" open one only when a cause or an action

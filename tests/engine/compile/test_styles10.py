@@ -162,3 +162,32 @@ def test_a_numbered_paragraph_that_describes_or_introduces_is_no_step():
                         "ii. Check the pods:\n\n```bash\nkubectl -n cell get pods\n```\n\n"
                         "Step 3: Profit!\n")
     assert [s.kind for s in plan.steps if s.kind != StepKind.END] == [StepKind.COMMAND]
+
+
+# -- an FAQ's "What if ...?" ---------------------------------------------------------------------
+
+FAQ = ("# Kafka consumer lag\n\n**Q: What if one partition is far behind the others?**\n\n"
+       "**A:** Restart the consumer that owns it:\n\n```bash\n"
+       "kubectl -n billing rollout restart deployment/billing-consumer\n```\n\n"
+       "**Q: What should I do when the lag keeps growing after the restart?**\n\n"
+       "**A:** Page the data-platform on-call.\n\n"
+       "**Q: How do I know if the consumer is connected?**\n\n"
+       "**A:** List the group's members: `kafka-consumer-groups --describe --group billing "
+       "--members`\n")
+
+
+def test_an_faq_what_if_question_is_the_case_its_answer_is_for():
+    # "What if ...?" was read as a how-to question: the restart ran in every case, and the
+    # escalation was the run's last word instead of the growing lag's case
+    plan = compile_text(FAQ)
+    restart = step_running(plan, ["kubectl", "-n", "billing", "rollout", "restart",
+                                  "deployment/billing-consumer"])
+    assert guards_of(plan, restart) == ["What if one partition is far behind the others?"]
+    assert plan.step(restart).title == "Restart the consumer that owns it"
+    (growing,) = [s.id for s in plan.steps if s.kind == StepKind.DECIDE and
+                  s.title.startswith("What should I do when")]
+    assert "escalate" in [_outcome(plan, t) for t, _ in _after(plan, growing)]
+    # "How do I know if ...?" asks how to tell, not what to do in a case
+    members = step_running(plan, ["kafka-consumer-groups", "--describe", "--group", "billing",
+                                  "--members"])
+    assert not any(g.startswith("How do I") for g in guards_of(plan, members))
