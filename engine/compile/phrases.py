@@ -455,6 +455,12 @@ _ASK_A_TEAM = (r"(?<!\bto )reach out (?:to|in|on)\b|"
                r"(?:in|on) #)|"
                r"ask (?:for help |for advice )?(?:in|on) #[\w-]+")
 
+# Declaring an urgent incident hands it over to the incident process: "open a P1", "raise a
+# SEV-1", "declare a major incident" (a team named or not).
+_DECLARE = (r"(?:open|raise|declare|file|create|start) (?:a |an )?(?:new )?(?:p[0-2]|sev-?[0-2]|"
+            r"severity[- ][0-2])\b|declare (?:a |an )?(?:major )?incident\b|"
+            r"(?:open|start|raise) (?:a |an )?major incident\b")
+
 # "Escalate" in a runbook's own language: German "eskalieren", Russian "эскалируйте", Polish
 # "eskaluj", Spanish "escalar al equipo", Portuguese "escale para a equipe", Italian "scalare al
 # team" (to a team or a person: "escala a 5 réplicas" scales), and
@@ -468,7 +474,7 @@ _ESCALATE_CJK = r"エスカレ|에스컬레이션"
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("escalate", re.compile(rf"{_ESCALATE_CJK}|\b(?:escalat\w*|{_ESCALATE_WORD}|"
                             rf"hand (?:it )?over to|page (?:the|an?) |{_CALL_A_PERSON}|"
-                            rf"{_ASK_A_TEAM}|"
+                            rf"{_ASK_A_TEAM}|{_DECLARE}|"
                             # "stop here and page storage on-call", "call the DBA on-call"
                             r"(?:page|call) (?:the |an? )?(?:[\w/&-]+ ){0,3}on-?call\b|"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
@@ -499,7 +505,10 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("resolved", re.compile(r"\b(?:is|are|has been) (?:now )?resolved\b|"
                             r"[:;,]\s*resolved\W*$|"
                             r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)(?:resolve|close) (?:the|this) "
-                            r"(?:incident|alert|page|ticket|icm)\b", re.I)),
+                            r"(?:incident|alert|page|ticket|icm)\b|"
+                            # "Otherwise mark the alert resolved.", "Mark it as resolved."
+                            r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)mark (?:(?:the|this) (?:incident|"
+                            r"alert|page|ticket|icm|issue) |it )?(?:as )?resolved\b", re.I)),
 )
 
 
@@ -864,6 +873,7 @@ _ESCALATE = re.compile(
     r"(?:support|the on-?call|your|the team)|escalat\w+|page (?:the|an?) |"
     r"cannot resolve the issue|can't resolve|"
     rf"unable to resolve|file (?:a|an) (?:bug|issue)|{_ASK_A_TEAM}|{_ESCALATE_WORD}|{_HAND_OFF}|"
+    rf"{_DECLARE}|hand (?:it )?over to|"
     rf"{_CALL_A_PERSON})"
     r"\b", re.I)
 

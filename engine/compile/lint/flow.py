@@ -22,6 +22,7 @@ from engine.compile.phrases import (
     guard_in,
     is_call_sentence,
     may_hold,
+    outcome_of,
     step_number,
 )
 from engine.errors import MendflowError
@@ -78,7 +79,10 @@ def no_end(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
         return
     start = mitigation[0].index
     for el in ctx.elements[start:]:
-        if _END_WORDS.search(el.text) or any(_END_WORDS.search(lk.text) for lk in el.links):
+        # (or an ending the compiler reads: "Close the incident.", "Hand over to the day
+        # shift", "Mark it resolved": the plan ends there, the guide did say so)
+        if _END_WORDS.search(el.text) or any(_END_WORDS.search(lk.text) for lk in el.links) or \
+                outcome_of(el.text) is not None:
             return
     yield ("MF202", mitigation[0], "the guide never says when the incident is resolved or "
            "when to escalate",

@@ -3,6 +3,8 @@ inside the guarded sentence ("If X, do A; otherwise close the incident"), ..."""
 
 from __future__ import annotations
 
+from engine.compile.lint import lint_guide
+from engine.guide import parse_guide
 from engine.plan import Plan, StepKind
 from tests.support.compiling import compile_text, gated, guards_of, step_running
 
@@ -191,3 +193,34 @@ def test_an_faq_what_if_question_is_the_case_its_answer_is_for():
     members = step_running(plan, ["kafka-consumer-groups", "--describe", "--group", "billing",
                                   "--members"])
     assert not any(g.startswith("How do I") for g in guards_of(plan, members))
+
+
+# -- endings: "open a P1", "mark it resolved", "hand over to" -----------------------------------
+
+
+def test_declaring_an_urgent_incident_or_marking_it_resolved_ends_the_branch():
+    plan = compile_text("## Mitigation\n\nReroute the shards: `curl -s -XPOST "
+                        "http://es-1:9200/_cluster/reroute`\n\n"
+                        "If the cluster is still red, open a P1.\n\n"
+                        "Otherwise mark the alert resolved.\n")
+    (decide,) = [s.id for s in plan.steps if s.kind == StepKind.DECIDE]
+    ends = {c: plan.step(t) for t, c in _after(plan, decide)}
+    assert ends["If the cluster is still red"].outcome == "escalate"
+    assert ends["Otherwise mark the alert resolved"].outcome == "resolved"
+    assert ends["Otherwise mark the alert resolved"].title == "Mark the alert resolved"
+    for said in ("Raise a SEV-1.", "Declare a major incident.", "Hand over to the day shift."):
+        plan = compile_text("## Mitigation\n\nRestart the API: `kubectl -n web rollout restart "
+                            f"deploy/api`\n\nIf the errors continue, {said[0].lower()}"
+                            f"{said[1:]}\n")
+        (decide,) = [s.id for s in plan.steps if s.kind == StepKind.DECIDE]
+        assert "escalate" in [_outcome(plan, t) for t, _ in _after(plan, decide)], said
+
+
+def test_a_runbook_that_ends_by_closing_or_handing_over_is_not_told_it_never_ends():
+    for last in ("5. Close the incident.", "5. Mark it resolved.",
+                 "5. Hand over to the day shift."):
+        text = ("# Elasticsearch yellow\n\n## Mitigation\n\n1. Check health: `curl -s "
+                "http://es-1:9200/_cluster/health`\n2. Wait 10 minutes, then check again.\n"
+                f"{last}\n")
+        findings = lint_guide(parse_guide(text, path="guide.md"))
+        assert "MF202" not in [f.code for f in findings], last
