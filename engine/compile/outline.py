@@ -499,7 +499,11 @@ class _OutlineBuilder:
                 return [IfNode(Guard(text=case), [EndNode(ending, _conclusion(said) or
                                                           _short(said), el.text, el.span)],
                                el.span, el.index)]
-        groups = self._groups(el.text, el.span)
+        # "Retry step 1 up to 3 times. If it still fails, hand over to the release team.": the
+        # item's later sentence decides after its step, as a whole item so written does (it
+        # was the person's step's words, and the run went on to end resolved)
+        groups = self._groups(el.text, el.span, fallback=cls not in ("info", "cleanup") and
+                              not self.children.get(el.index))
         lead = bool(groups) and (groups[0][0] is None or guard is not None)
         head = groups[0][1] if lead else ""
         tails = [(g, t, s) for g, t, s in (groups[1:] if lead else groups) if g is not None]
@@ -771,10 +775,12 @@ class _OutlineBuilder:
         self.ids.add(sid)
         return Action(sid, StepKind.MANUAL, _short(title), text, span, pos, cls, prose=True)
 
-    def _groups(self, text: str, span: Span, question: str | None = None
-                ) -> list[tuple[Guard | None, str, Span]]:
+    def _groups(self, text: str, span: Span, question: str | None = None, *,
+                fallback: bool = False) -> list[tuple[Guard | None, str, Span]]:
         """`text` cut at each sentence that opens a guard: (guard or None, words, lines).
-        `question`: the one the paragraph before asked, which this one's answers answer."""
+        `question`: the one the paragraph before asked, which this one's answers answer;
+        `fallback`: a sentence after the first that escalates when the rest failed ("If it
+        still fails, escalate") is a guard too."""
         if not phrases.may_guard(text) and "?" not in text and question is None:
             return [(None, text, span)]  # most prose has no guard word: no sentences to cut
         out: list[tuple[Guard | None, str, Span]] = []
@@ -783,7 +789,8 @@ class _OutlineBuilder:
         # "Is X? **Yes** → ...": the answers' condition
         for a, b in phrases.sentence_offsets(text):
             sentence = text[a:b]
-            guard = phrases.guard_in(sentence) or phrases.answer_guard(sentence, question)
+            guard = phrases.guard_in(sentence, fallback=fallback and bool(out)) or \
+                phrases.answer_guard(sentence, question)
             # the question stays asked over the check that answers it ("Is X? Check it:
             # `x`. Yes: ...")
             question = (phrases.question_of(sentence) or question) if guard is None \

@@ -524,13 +524,14 @@ def outcome_of(text: str) -> str | None:
 _LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:(?:Only )?(?:If|When|In case)|Otherwise)\b)")
 
 
-def guard_in(sentence: str) -> Guard | None:
-    """A guard that opens a sentence or follows its lead-in ("Check the labels: If ...")."""
-    direct = guard_of(sentence)
+def guard_in(sentence: str, *, fallback: bool = False) -> Guard | None:
+    """A guard that opens a sentence or follows its lead-in ("Check the labels: If ...");
+    `fallback` as for `guard_of`."""
+    direct = guard_of(sentence, fallback=fallback)
     if direct is not None:
         return direct
     m = _LEAD_IN.search(sentence)
-    return guard_of(sentence[m.end():]) if m else None
+    return guard_of(sentence[m.end():], fallback=fallback) if m else None
 
 
 # The condition written after the instruction: "Run `x` if the site still returns 503.",

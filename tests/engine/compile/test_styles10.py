@@ -224,3 +224,23 @@ def test_a_runbook_that_ends_by_closing_or_handing_over_is_not_told_it_never_end
                 f"{last}\n")
         findings = lint_guide(parse_guide(text, path="guide.md"))
         assert "MF202" not in [f.code for f in findings], last
+
+
+# -- a retry in a list step, then what to do when it still fails ---------------------------------
+
+
+def test_an_items_later_sentence_that_escalates_when_the_retries_fail_decides_after_it():
+    # "2. Retry step 1 up to 3 times. If it still fails after the third try, hand over to the
+    # release team.": the hand-over was the person's step's words, and the run went on to
+    # check the rollout and end resolved
+    plan = compile_text("# Flaky deploy\n\n1. Re-run the job: `gh run rerun 12345 --failed`\n"
+                        "2. Retry step 1 up to 3 times. If it still fails after the third try, "
+                        "hand over to the release team.\n"
+                        "3. Check the rollout: `kubectl -n web rollout status deploy/api`\n")
+    status = step_running(plan, ["kubectl", "-n", "web", "rollout", "status", "deploy/api"])
+    (retry,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert retry.title == "Retry step 1 up to 3 times"
+    (decide,) = [t for t, _ in _after(plan, retry.id)]
+    assert plan.step(decide).title == "If it still fails after the third try"
+    assert sorted((_outcome(plan, t) or t) for t, _ in _after(plan, decide)) == \
+        sorted(["escalate", status])
