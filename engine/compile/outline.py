@@ -561,9 +561,16 @@ class _OutlineBuilder:
         if ending is not None:
             nodes.append(EndNode(ending, _conclusion(then_text) or _short(el.text),
                                  self._item_text(el), el.span))
+        # "If it is complete, purge the CDN: `x`. Otherwise, go back to step 1.": the other
+        # case's jump (it was dropped, and that case ended the run `resolved`)
+        else_jumps = self._jumps_in(else_text, links, el, Guard(text=else_text, is_else=True)) \
+            if guard and else_text and else_ending is None else []
         if guard and nodes:
             node = IfNode(guard, nodes, el.span, el.index)
-            if else_ending is not None:
+            if else_jumps:
+                node.else_ = else_jumps
+                node.else_text = else_text
+            elif else_ending is not None:
                 node.else_ = [EndNode(else_ending, _conclusion(else_text or "") or "Otherwise",
                                       self._item_text(el), el.span)]
                 node.else_text = f"Otherwise (not: {guard.text})"

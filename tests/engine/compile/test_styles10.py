@@ -244,3 +244,21 @@ def test_an_items_later_sentence_that_escalates_when_the_retries_fail_decides_af
     assert plan.step(decide).title == "If it still fails after the third try"
     assert sorted((_outcome(plan, t) or t) for t, _ in _after(plan, decide)) == \
         sorted(["escalate", status])
+
+
+# -- an item's "Otherwise, go to step N" ----------------------------------------------------------
+
+
+def test_an_items_otherwise_that_jumps_takes_its_case_there():
+    # "Otherwise, go to step 4." after the item's If was dropped: that case went on to the
+    # restart in step 3 (and with nothing after it, ended `resolved`)
+    plan = compile_text("# Rollout\n\n1. Check the rollout: `kubectl -n web rollout status "
+                        "deploy/api`\n2. If it is complete, purge the CDN: `curl -X POST "
+                        "https://cdn.example.com/purge`. Otherwise, go to step 4.\n"
+                        "3. Restart the edge: `kubectl -n edge rollout restart deploy/edge`\n"
+                        "4. Roll back: `kubectl -n web rollout undo deploy/api`\n")
+    restart = step_running(plan, ["kubectl", "-n", "edge", "rollout", "restart", "deploy/edge"])
+    undo = step_running(plan, ["kubectl", "-n", "web", "rollout", "undo", "deploy/api"])
+    (decide,) = [s.id for s in plan.steps if s.kind == StepKind.DECIDE]
+    assert (f"approve-{undo}", "Otherwise, go to step 4.") in _after(plan, decide)
+    assert f"approve-{restart}" not in [t for t, _ in _after(plan, decide)]
