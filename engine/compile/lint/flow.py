@@ -17,6 +17,7 @@ from engine.compile.lint.base import (
     rule,
     sentences,
 )
+from engine.compile.nodes import REPEAT_STEP
 from engine.compile.phrases import (
     explicit_expr,
     guard_in,
@@ -231,6 +232,24 @@ def unreachable_steps(ctx: Context) -> Iterator[tuple[str, Element | int, str, s
                    "unreachable: no path leads to it from the start",
                    "Link to it from the step that should lead there (e.g. 'If ..., go to "
                    "[this section](#anchor)') or delete it")
+
+
+@rule(("MF209", "control_flow", "warning",
+        "A jump goes back to an earlier step: a person repeats those steps by hand."))
+def jump_back(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    """"If the rollout is not complete, go back to step 3": a plan has no loops, so the
+    compiler makes it a person's step that repeats the steps from there (the guide did not
+    compile before); say so, the author may write the retry out."""
+    if ctx.plan is None:
+        return
+    for step in ctx.plan.steps:
+        if step.id.startswith(REPEAT_STEP) and step.kind == StepKind.MANUAL:
+            yield ("MF209", step.source.start, f"{_clip(step.text.splitlines()[0])!r} jumps "
+                   f"back: a plan cannot loop, so a person repeats the steps from there by hand "
+                   f"({step.title})",
+                   "To automate it, write the retry out: the steps again, at most N times, "
+                   "then what to do if it still fails (e.g. 'If it still fails, escalate to "
+                   "...')")
 
 
 _MEMORY_CODE = re.compile(r"`\s*((?:steps|inputs|vars|alert)\s*(?:\.|\[)[^`]{1,400})`")

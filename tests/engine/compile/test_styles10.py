@@ -262,3 +262,37 @@ def test_an_items_otherwise_that_jumps_takes_its_case_there():
     (decide,) = [s.id for s in plan.steps if s.kind == StepKind.DECIDE]
     assert (f"approve-{undo}", "Otherwise, go to step 4.") in _after(plan, decide)
     assert f"approve-{restart}" not in [t for t, _ in _after(plan, decide)]
+
+
+# -- "go back to step 3": a loop a plan cannot draw -----------------------------------------------
+
+LOOP = ("# Rollout\n\n1. Re-run the job: `gh run rerun 12345 --failed`\n"
+        "2. Wait 5 minutes, then check the rollout: `kubectl -n web rollout status deploy/api`\n"
+        "3. If the rollout is not complete, go back to step 2.\n"
+        "4. Purge the CDN: `curl -X POST https://cdn.example.com/purge`\n")
+
+
+def test_a_jump_back_is_a_persons_repeat_then_the_loops_exit():
+    # the guide did not compile ("the plan loops"): a runbook's commonest retry left no plan
+    plan = compile_text(LOOP)
+    status = step_running(plan, ["kubectl", "-n", "web", "rollout", "status", "deploy/api"])
+    purge = step_running(plan, ["curl", "-X", "POST", "https://cdn.example.com/purge"])
+    (repeat,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert repeat.title == "Repeat from 'Wait 5 minutes, then check the rollout'"
+    assert repeat.text.startswith("If the rollout is not complete, go back to step 2")
+    (decide,) = [s.id for s in plan.steps if s.kind == StepKind.DECIDE]
+    assert {t for t, _ in _after(plan, decide)} == {repeat.id, f"approve-{purge}"}
+    # once the person has repeated them, the run goes where the loop exits: the purge
+    assert _after(plan, repeat.id) == [(f"approve-{purge}", None)]
+    assert not any(e.target == status for e in plan.edges if e.kind == "jump")
+    findings = lint_guide(parse_guide(LOOP, path="guide.md"))
+    assert [f.line for f in findings if f.rule == "MF209"] == [5]
+
+
+def test_an_otherwise_that_goes_back_exits_the_loop_on_the_if():
+    plan = compile_text("# Rollout\n\n1. Check the rollout: `kubectl -n web rollout status "
+                        "deploy/api`\n2. If it is complete, purge the CDN: `curl -X POST "
+                        "https://cdn.example.com/purge`. Otherwise, go back to step 1.\n")
+    purge = step_running(plan, ["curl", "-X", "POST", "https://cdn.example.com/purge"])
+    (repeat,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert _after(plan, repeat.id) == [(f"approve-{purge}", None)]
