@@ -241,11 +241,13 @@ class _OutlineBuilder:
 
     def _heading(self, el: Element) -> list[Node]:
         cls = self.cls[el.index]
-        symptom = phrases.symptom_of(el.text) if el.level > 1 else None
+        symptom = phrases.symptom_of(el.text) or phrases.scenario_of(el.text) \
+            if el.level > 1 else None
         if symptom is not None:
-            # "### Symptom: evictions climbing" over its Cause and Fix: its steps are for that
-            # symptom only (they all ran in turn), and its "Escalate to X" ends its branch
-            # after them (it was context for a reader, and the run ended healthy)
+            # "### Symptom: evictions climbing" over its Cause and Fix, "## Scenario B:
+            # consumers attached but slow": its steps are for that case only (they all ran in
+            # turn), and its "Escalate to X" ends its branch after them (it was context for a
+            # reader, and the run ended healthy)
             outer, self._case_end = self._case_end, []
             nodes = self._content(el.index, cls)
             if self._case_end and not (nodes and isinstance(nodes[-1], (EndNode, JumpNode))):

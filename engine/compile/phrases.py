@@ -418,6 +418,19 @@ def symptom_of(text: str) -> str | None:
     return m.group("s").strip().rstrip(" .:")
 
 
+# A section titled by the case it is for: "## Scenario A: no consumers attached", "### Case 2 -
+# the disk alarm is set", "## Situation: replica lag only" (not "Case-insensitive search",
+# "Case study").
+_SCENARIO = re.compile(r"^[\W_]*(?:scenario|case|situation)(?:\s+(?:[A-Za-z]|\d{1,2}))?"
+                       r"(?:\s*[:.)]|\s+[-\u2013\u2014])\s*(?P<s>\w.{2,})$", re.I)
+
+
+def scenario_of(heading: str) -> str | None:
+    """The case a "Scenario A: ..." / "Case 2 - ..." heading names (its whole title), if so."""
+    plain = heading.replace("**", "").replace("__", "").strip()
+    return plain if _SCENARIO.match(plain) else None
+
+
 _MEMORY_ROOTS = frozenset({"steps", "inputs", "vars", "alert"})
 
 

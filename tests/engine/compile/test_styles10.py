@@ -296,3 +296,36 @@ def test_an_otherwise_that_goes_back_exits_the_loop_on_the_if():
     purge = step_running(plan, ["curl", "-X", "POST", "https://cdn.example.com/purge"])
     (repeat,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
     assert _after(plan, repeat.id) == [(f"approve-{purge}", None)]
+
+
+# -- sections titled by the case they are for: "Scenario A: ...", "Case 2 - ..." ------------------
+
+SCENARIOS = ("# RabbitMQ backlog\n\n## Diagnosis\n\nCheck depth: `rabbitmqctl list_queues name "
+             "messages consumers`\n\n## Scenario A: no consumers attached\n\nRestart the "
+             "workers:\n\n```bash\nkubectl -n orders rollout restart deploy/worker\n```\n\n"
+             "## Scenario B - consumers attached but slow\n\nScale out:\n\n```bash\n"
+             "kubectl -n orders scale deploy/worker --replicas=10\n```\n\n"
+             "## Case 3: the disk alarm is set\n\nPage the messaging on-call; do not purge "
+             "queues.\n")
+
+
+def test_a_section_titled_by_its_scenario_or_case_is_for_that_case_only():
+    # the restart, the scale-out and the page all ran in turn, whatever the queue showed,
+    # and the page was the run's last word instead of the disk alarm's case
+    plan = compile_text(SCENARIOS)
+    restart = step_running(plan, ["kubectl", "-n", "orders", "rollout", "restart",
+                                  "deploy/worker"])
+    scale = step_running(plan, ["kubectl", "-n", "orders", "scale", "deploy/worker",
+                                "--replicas=10"])
+    assert guards_of(plan, restart) == ["Scenario A: no consumers attached"]
+    assert guards_of(plan, scale) == ["Scenario B - consumers attached but slow"]
+    (alarm,) = [s.id for s in plan.steps if s.title == "Case 3: the disk alarm is set"]
+    assert "escalate" in [_outcome(plan, t) for t, _ in _after(plan, alarm)]
+
+
+def test_case_words_that_title_no_case_guard_nothing():
+    for title in ("Case-insensitive search", "Case study", "Use case: nightly batch"):
+        plan = compile_text(f"# Search\n\n## {title}\n\nRestart it:\n\n```bash\n"
+                            "sudo systemctl restart search\n```\n")
+        restart = step_running(plan, ["sudo", "systemctl", "restart", "search"])
+        assert guards_of(plan, restart) == [], title
