@@ -712,7 +712,10 @@ def repeats_or_waits(text: str) -> bool:
 
 # "**Checkpoint:** the served certificate expires in 2027.", "Expected result: every axis
 # reports HOMED.": what a person confirms before going on, not context for a reader.
-_CHECKPOINT = re.compile(r"^(?:checkpoint|expected (?:result|outcome|state)|hold point)\s*"
+_CHECKPOINT = re.compile(r"^(?:checkpoint|expected (?:result|outcome|state)|hold point|"
+                         # a cell's "Operator confirmation: the door is closed", "Safety
+                         # check: ...", "Precondition: ..."
+                         r"(?:operator |safety )?confirmation|safety check|pre-?conditions?)\s*"
                          r"[:\u2013\u2014-]\s*\S", re.I)
 
 

@@ -329,3 +329,20 @@ def test_case_words_that_title_no_case_guard_nothing():
                             "sudo systemctl restart search\n```\n")
         restart = step_running(plan, ["sudo", "systemctl", "restart", "search"])
         assert guards_of(plan, restart) == [], title
+
+
+# -- a robot cell's confirmation before the first step ---------------------------------------------
+
+
+def test_an_operator_confirmation_or_safety_check_is_a_persons_step_in_its_place():
+    # "**Operator confirmation:** the door is closed ..." was context for a reader: the plan
+    # acknowledged the alarm and homed the robot without anyone confirming the door
+    for label in ("Operator confirmation", "Safety check", "Precondition"):
+        plan = compile_text(f"# Weld cell collision\n\n**{label}:** the cell door is closed and "
+                            "the light curtain is green.\n\n1. Acknowledge the alarm: "
+                            "`cellctl alarm ack --cell weld-3`\n")
+        first = plan.step(plan.entry)
+        assert first.kind == StepKind.MANUAL and "cell door is closed" in first.text, label
+    plan = compile_text("# Weld cell\n\nConfirmation of the alarm is not needed.\n\n1. Home it: "
+                        "`cellctl robot home --cell weld-3`\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
