@@ -241,8 +241,8 @@ class _OutlineBuilder:
 
     def _heading(self, el: Element) -> list[Node]:
         cls = self.cls[el.index]
-        symptom = phrases.symptom_of(el.text) or phrases.scenario_of(el.text) \
-            if el.level > 1 else None
+        symptom = phrases.symptom_of(el.text) or phrases.scenario_of(el.text) or \
+            _faq_case(el.text) if el.level > 1 else None
         if symptom is not None:
             # "### Symptom: evictions climbing" over its Cause and Fix, "## Scenario B:
             # consumers attached but slow": its steps are for that case only (they all ran in
@@ -344,7 +344,7 @@ class _OutlineBuilder:
                 close_scope()
                 faq = False
             if asked is not None and (not _HOW_TO.search(asked) or
-                                      phrases.question_case(asked)):
+                                      phrases.question_case(asked)):  # (`_faq_case`)
                 # "**Q:** Pods stuck `Pending`?", "**Q:** What if one partition lags?": its
                 # answer is for that case only
                 flush()
@@ -1578,6 +1578,14 @@ def _fill_in_first(nodes: list[Node]) -> None:
 # question about the team's practice, not a case to decide
 _HOW_TO = re.compile(r"(?i:^\W*(?:how|what|where|which|who|why|is there a way)\b|\b(?:we|us)\b)|"
                      r"\bI\b(?!/)")
+
+def _faq_case(text: str) -> str | None:
+    """The case an FAQ entry's question names ("### Q: What if certbot hits a rate limit?",
+    "**Q:** Pods stuck `Pending`?"), unless it asks how to do something."""
+    asked = phrases.faq_question(text)
+    return asked if asked is not None and (not _HOW_TO.search(asked) or
+                                           phrases.question_case(asked)) else None
+
 
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 _EXPECTED_COLUMN = re.compile(r"^\W*expected(?:\s+(?:result|output|value|response))?s?\W*$",

@@ -346,3 +346,17 @@ def test_an_operator_confirmation_or_safety_check_is_a_persons_step_in_its_place
     plan = compile_text("# Weld cell\n\nConfirmation of the alarm is not needed.\n\n1. Home it: "
                         "`cellctl robot home --cell weld-3`\n")
     assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+def test_an_faq_heading_that_names_a_case_guards_its_section():
+    # "### Q: What if certbot fails with a rate limit?" over "Hand over to the platform
+    # team.": the hand-over was the run's ending whenever the issue remained, not that case's
+    plan = compile_text("# Certificate\n\n## Mitigation\n\nRenew it: `sudo certbot renew`\n\n"
+                        "### Q: What if certbot fails with a rate limit?\n\n"
+                        "Hand over to the platform team.\n\n### Q: How do I read the log?\n\n"
+                        "Run `sudo journalctl -u certbot -n 50`.\n")
+    (case,) = [s.id for s in plan.steps if s.kind == StepKind.DECIDE and
+               s.title == "What if certbot fails with a rate limit?"]
+    assert "escalate" in [_outcome(plan, t) for t, _ in _after(plan, case)]
+    log = step_running(plan, ["sudo", "journalctl", "-u", "certbot", "-n", "50"])
+    assert not any(g.startswith("How do I") for g in guards_of(plan, log))
