@@ -375,6 +375,13 @@ class _OutlineBuilder:
                             nodes.append(node)
                 continue
             tab = phrases.tab_label(el.text) if el.kind == "paragraph" else None
+            if tab is not None and not any(
+                    c != idx and self.els[c].kind == "paragraph" and
+                    phrases.tab_label(self.els[c].text) is not None
+                    for c in self.children.get(owner, [])):
+                # a lone `=== "Check lag"`: no alternative to choose, a label over its steps
+                flush()
+                continue
             if tab is not None:
                 # `=== "Linux"`: the tab's steps are one alternative, for a person to choose
                 flush()

@@ -360,3 +360,14 @@ def test_an_faq_heading_that_names_a_case_guards_its_section():
     assert "escalate" in [_outcome(plan, t) for t, _ in _after(plan, case)]
     log = step_running(plan, ["sudo", "journalctl", "-u", "certbot", "-n", "50"])
     assert not any(g.startswith("How do I") for g in guards_of(plan, log))
+
+
+# -- a lone content tab ---------------------------------------------------------------------------
+
+
+def test_a_lone_content_tab_is_a_label_not_a_choice():
+    # `=== "Check lag"` alone was a decision "Check lag" whose other side skipped the check
+    plan = compile_text("# Replica lag\n\n=== \"Check lag\"\n\n    ```bash\n    psql -h pg-2 -c "
+                        "\"select now() - pg_last_xact_replay_timestamp();\"\n    ```\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    assert plan.step(plan.entry).kind == StepKind.COMMAND
