@@ -1,5 +1,9 @@
 """Guide prose and structure the earlier style passes had no test for: the other case opened
-inside the guarded sentence ("If X, do A; otherwise close the incident"), ..."""
+inside the guarded sentence ("If X, do A; otherwise close the incident"), "Provided that" /
+"As long as" / "In the event of" guards, steps numbered in the paragraph (2.1, iv., "Step 1:"),
+an FAQ's "What if ...?", endings ("open a P1", "mark it resolved", "hand over to"), an item's
+later fallback sentence and "Otherwise, go to step N", a jump back (a loop), "Scenario A:" /
+"Case 2 -" sections, an operator's confirmation, and a lone content tab."""
 
 from __future__ import annotations
 
