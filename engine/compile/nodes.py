@@ -11,6 +11,10 @@ from typing import Any
 from engine.compile.phrases import SectionClass
 from engine.plan import Span, StepKind
 
+# The id prefix of a person's step standing for a jump back ("go back to step 3"): a loop,
+# which a plan cannot draw (`engine.compile.wiring`; the linter points at each).
+REPEAT_STEP = "repeat-from-"
+
 
 @dataclass
 class Action:

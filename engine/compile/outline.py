@@ -241,11 +241,13 @@ class _OutlineBuilder:
 
     def _heading(self, el: Element) -> list[Node]:
         cls = self.cls[el.index]
-        symptom = phrases.symptom_of(el.text) if el.level > 1 else None
+        symptom = phrases.symptom_of(el.text) or phrases.scenario_of(el.text) or \
+            _faq_case(el.text) if el.level > 1 else None
         if symptom is not None:
-            # "### Symptom: evictions climbing" over its Cause and Fix: its steps are for that
-            # symptom only (they all ran in turn), and its "Escalate to X" ends its branch
-            # after them (it was context for a reader, and the run ended healthy)
+            # "### Symptom: evictions climbing" over its Cause and Fix, "## Scenario B:
+            # consumers attached but slow": its steps are for that case only (they all ran in
+            # turn), and its "Escalate to X" ends its branch after them (it was context for a
+            # reader, and the run ended healthy)
             outer, self._case_end = self._case_end, []
             nodes = self._content(el.index, cls)
             if self._case_end and not (nodes and isinstance(nodes[-1], (EndNode, JumpNode))):
@@ -341,8 +343,10 @@ class _OutlineBuilder:
             if asked is not None or faq and el.kind == "heading":
                 close_scope()
                 faq = False
-            if asked is not None and not _HOW_TO.search(asked):
-                # "**Q:** Pods stuck `Pending`?": its answer is for that case only
+            if asked is not None and (not _HOW_TO.search(asked) or
+                                      phrases.question_case(asked)):  # (`_faq_case`)
+                # "**Q:** Pods stuck `Pending`?", "**Q:** What if one partition lags?": its
+                # answer is for that case only
                 flush()
                 scoped, nodes, faq = (Guard(text=asked), nodes, el), [], True
                 self._case_end = []
@@ -371,6 +375,13 @@ class _OutlineBuilder:
                             nodes.append(node)
                 continue
             tab = phrases.tab_label(el.text) if el.kind == "paragraph" else None
+            if tab is not None and not any(
+                    c != idx and self.els[c].kind == "paragraph" and
+                    phrases.tab_label(self.els[c].text) is not None
+                    for c in self.children.get(owner, [])):
+                # a lone `=== "Check lag"`: no alternative to choose, a label over its steps
+                flush()
+                continue
             if tab is not None:
                 # `=== "Linux"`: the tab's steps are one alternative, for a person to choose
                 flush()
@@ -497,7 +508,11 @@ class _OutlineBuilder:
                 return [IfNode(Guard(text=case), [EndNode(ending, _conclusion(said) or
                                                           _short(said), el.text, el.span)],
                                el.span, el.index)]
-        groups = self._groups(el.text, el.span)
+        # "Retry step 1 up to 3 times. If it still fails, hand over to the release team.": the
+        # item's later sentence decides after its step, as a whole item so written does (it
+        # was the person's step's words, and the run went on to end resolved)
+        groups = self._groups(el.text, el.span, fallback=cls not in ("info", "cleanup") and
+                              not self.children.get(el.index))
         lead = bool(groups) and (groups[0][0] is None or guard is not None)
         head = groups[0][1] if lead else ""
         tails = [(g, t, s) for g, t, s in (groups[1:] if lead else groups) if g is not None]
@@ -555,9 +570,16 @@ class _OutlineBuilder:
         if ending is not None:
             nodes.append(EndNode(ending, _conclusion(then_text) or _short(el.text),
                                  self._item_text(el), el.span))
+        # "If it is complete, purge the CDN: `x`. Otherwise, go back to step 1.": the other
+        # case's jump (it was dropped, and that case ended the run `resolved`)
+        else_jumps = self._jumps_in(else_text, links, el, Guard(text=else_text, is_else=True)) \
+            if guard and else_text and else_ending is None else []
         if guard and nodes:
             node = IfNode(guard, nodes, el.span, el.index)
-            if else_ending is not None:
+            if else_jumps:
+                node.else_ = else_jumps
+                node.else_text = else_text
+            elif else_ending is not None:
                 node.else_ = [EndNode(else_ending, _conclusion(else_text or "") or "Otherwise",
                                       self._item_text(el), el.span)]
                 node.else_text = f"Otherwise (not: {guard.text})"
@@ -680,9 +702,11 @@ class _OutlineBuilder:
                 # the jump (the instruction was only the words of a question)
                 found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
             if not found and not jumps and cls not in ("info", "cleanup") and \
-                    (phrases.repeats_or_waits(el.text) or phrases.is_checkpoint(el.text)):
-                # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.": a person's
-                # step in the procedure (it was context for a reader, the loop or wait lost)
+                    (phrases.repeats_or_waits(el.text) or phrases.is_checkpoint(el.text) or
+                     phrases.numbered_step(el.text)):
+                # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.", "Step 1:
+                # Press the e-stop.", "ii. Clear the jam by hand.": a person's step in the
+                # procedure (it was context for a reader, the loop, wait or step lost)
                 found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
             nodes.extend(found)
             nodes.extend(jumps)
@@ -767,10 +791,12 @@ class _OutlineBuilder:
         self.ids.add(sid)
         return Action(sid, StepKind.MANUAL, _short(title), text, span, pos, cls, prose=True)
 
-    def _groups(self, text: str, span: Span, question: str | None = None
-                ) -> list[tuple[Guard | None, str, Span]]:
+    def _groups(self, text: str, span: Span, question: str | None = None, *,
+                fallback: bool = False) -> list[tuple[Guard | None, str, Span]]:
         """`text` cut at each sentence that opens a guard: (guard or None, words, lines).
-        `question`: the one the paragraph before asked, which this one's answers answer."""
+        `question`: the one the paragraph before asked, which this one's answers answer;
+        `fallback`: a sentence after the first that escalates when the rest failed ("If it
+        still fails, escalate") is a guard too."""
         if not phrases.may_guard(text) and "?" not in text and question is None:
             return [(None, text, span)]  # most prose has no guard word: no sentences to cut
         out: list[tuple[Guard | None, str, Span]] = []
@@ -779,7 +805,8 @@ class _OutlineBuilder:
         # "Is X? **Yes** → ...": the answers' condition
         for a, b in phrases.sentence_offsets(text):
             sentence = text[a:b]
-            guard = phrases.guard_in(sentence) or phrases.answer_guard(sentence, question)
+            guard = phrases.guard_in(sentence, fallback=fallback and bool(out)) or \
+                phrases.answer_guard(sentence, question)
             # the question stays asked over the check that answers it ("Is X? Check it:
             # `x`. Yes: ...")
             question = (phrases.question_of(sentence) or question) if guard is None \
@@ -1561,6 +1588,14 @@ def _fill_in_first(nodes: list[Node]) -> None:
 _HOW_TO = re.compile(r"(?i:^\W*(?:how|what|where|which|who|why|is there a way)\b|\b(?:we|us)\b)|"
                      r"\bI\b(?!/)")
 
+def _faq_case(text: str) -> str | None:
+    """The case an FAQ entry's question names ("### Q: What if certbot hits a rate limit?",
+    "**Q:** Pods stuck `Pending`?"), unless it asks how to do something."""
+    asked = phrases.faq_question(text)
+    return asked if asked is not None and (not _HOW_TO.search(asked) or
+                                           phrases.question_case(asked)) else None
+
+
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 _EXPECTED_COLUMN = re.compile(r"^\W*expected(?:\s+(?:result|output|value|response))?s?\W*$",
                               re.I)
@@ -1863,6 +1898,7 @@ def _has_action(nodes: list[Node]) -> bool:
     return False
 
 
+_ANSWER_LABEL = re.compile(r"^(?:A|Answer)\s*[:.)]\s+(?=\S)")
 _FIRST_SENTENCE_END = re.compile(r"(?<=[.:!?])\s|:\s*$|\n")
 _CODE_SPAN = re.compile(r"`([^`]*)`")
 _BLANK = re.compile(r"\s")
@@ -1871,7 +1907,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 def _short(text: str, limit: int = 80) -> str:
     text = text.replace("**", "").strip()
-    first = _FIRST_SENTENCE_END.split(text, maxsplit=1)[0].rstrip(":. ")
+    text = _ANSWER_LABEL.sub("", text, count=1)  # an FAQ's "A: Check ...": its words
+    number = phrases.step_number_prefix(text)  # "ii. Check ...", "Step 2: Check ...": its words
+    first = number + _FIRST_SENTENCE_END.split(text[len(number):], maxsplit=1)[0].rstrip(":. ")
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 

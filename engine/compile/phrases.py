@@ -98,7 +98,12 @@ def section_class(heading: str) -> SectionClass:
     return "step"
 
 
-_ENUM = re.compile(r"^\s*(?:\(?[0-9]{1,2}[.)]|\(?[a-hA-H][.)]|"
+# A step's number written in the paragraph itself, as no list: an outline's "1.2" / "2.3.1." or a
+# roman "iv." / "(ii)" (a document exported from a word processor, a plant's procedure).
+_OUTLINE_NUMBER = r"[0-9]{1,2}(?:\.[0-9]{1,2})+\.?"
+_ROMAN_NUMBER = r"\(?(?i:xi{0,3}|xiv|xv|i{1,3}|iv|vi{0,3}|ix)[.)]"
+_ENUM = re.compile(rf"^\s*(?:{_OUTLINE_NUMBER}|{_ROMAN_NUMBER}|"
+                   r"\(?[0-9]{1,2}[.)]|\(?[a-hA-H][.)]|"
                    r"step \d+(?:\s*[-\u2013\u2014:.)])?|"
                    # an incident timeline's time label, "T+0", "T+5m —", "[T+15 min]:"
                    r"\[?T\s?[+-]\s?\d{1,3}\s?(?:s|secs?|m|mins?|minutes?|h|hrs?|hours?)?\]?"
@@ -131,11 +136,46 @@ def step_label(text: str) -> int | None:
 _HASH_NUMBER = re.compile(r"^\s*#(\d{1,3})[:.)]?\s+(?=\w)")
 
 
+_NUMBERED_PARAGRAPH = re.compile(rf"^\s*(?:{_OUTLINE_NUMBER}|{_ROMAN_NUMBER})\s+(?=\S)")
+
+
 def opens_a_step(text: str) -> bool:
     """Whether a paragraph opens with its own step's number: "Step 3) Restart pgbouncer:",
-    "**Step 4:** ...", "#4 Check again ..." (a numbered step written as a paragraph)."""
+    "**Step 4:** ...", "#4 Check again ...", an outline's "2.3 Restart ..." or a roman
+    "iv. Restart ..." (a numbered step written as a paragraph)."""
     plain = text.replace("**", "").replace("__", "")
-    return step_label(plain) is not None or _HASH_NUMBER.match(plain) is not None
+    return step_label(plain) is not None or _HASH_NUMBER.match(plain) is not None or \
+        _NUMBERED_PARAGRAPH.match(plain) is not None
+
+
+def step_number_prefix(text: str) -> str:
+    """A numbered paragraph's number with the blank after it ("Step 2: ", "iv. ", "2.3 "), or
+    ""."""
+    for rx in (_STEP_LABEL, _HASH_NUMBER, _NUMBERED_PARAGRAPH):
+        m = rx.match(text)
+        if m is not None:
+            return text[:m.end()] + re.match(r"\s*", text[m.end():]).group(0)  # type: ignore[union-attr]
+    return ""
+
+
+def numbered_step(text: str) -> bool:
+    """Whether a paragraph is a numbered step a person does ("Step 1: Press the e-stop.",
+    "i. Stop the conveyor from the HMI."), not one that introduces what follows it ("1.1
+    Check the master:" over its block) nor a heading-like label ("Step 2: Overview")."""
+    if not opens_a_step(text):
+        return False
+    plain = text.replace("**", "").replace("__", "").strip()
+    words = _HASH_NUMBER.sub("", _STEP_LABEL.sub("", _NUMBERED_PARAGRAPH.sub("", plain, count=1),
+                                                 count=1), count=1).strip(" *_")
+    return not words.endswith(":") and len(words.split()) >= 3 and \
+        (_INSTRUCTION.match(words) is not None or _IMPERATIVE_SHAPE.match(words) is not None)
+
+
+# A verb the lists above do not know, before its object: "Press the e-stop", "Re-home the
+# robot", "Power off the cell" (not "Share means to provide ...", a definition).
+_IMPERATIVE_SHAPE = re.compile(r"^[A-Z][a-z]+(?:-[a-z]+)?\s+(?:the|a|an|all|each|every|any|"
+                               r"your|its|it|this|that|these|those|them|up|down|out|off|on|"
+                               r"back|in|over)\b")
 
 
 def _strip_enumerator(text: str) -> str:
@@ -170,8 +210,13 @@ _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contra
 # "もし使用率が 90% を超えている場合：" / "それ以外の場合は、..."
 _CJK_IF = r"如果|假如|倘若|若是|要是|万一|もし|万が一"
 _CJK_ELSE = r"否则|不然|要不然|それ以外|そうでない場合|そうでなければ"
+# A condition's other English openers: "Provided that the reload succeeded, ...", "As long as
+# the pick keeps failing, ...", "In the event of data loss, ..." (not "Provided by X, ...").
+_PROVISO = (r"(?:provided|providing)(?: that)?(?!\s+(?:by|in|with|for|as|to|on|at|from|here|"
+            r"below|above)\b)|(?:as|so) long as|in the event(?: that| of)?")
 _GUARD_START = re.compile(r"^(?:(?:(?:only )?(?:if|when|in case)|whenever|in the case|unless|"
-                          rf"should|otherwise|else|if not|if so|for the case|{_ELSE_WORDS}|"
+                          rf"should|otherwise|else|if not|if so|for the case|{_PROVISO}|"
+                          rf"{_ELSE_WORDS}|"
                           rf"{_IF_WORDS})\b(?!-)|{_CJK_ELSE}|{_CJK_IF})", re.I)
 _ELSE_START = re.compile(r"^(?:(?:otherwise|else|if not|if this is not the case|if that does not|"
                          rf"{_ELSE_WORDS})\b(?!-)|{_CJK_ELSE})", re.I)
@@ -327,6 +372,18 @@ def faq_question(text: str) -> str | None:
     return q[:end + 1] if end >= 0 else q.rstrip(" .:")
 
 
+_QUESTION_CASE = re.compile(r"\b(?:if|when|whenever|in case|once)\s+[^?]{3,}\?", re.I)
+
+
+def question_case(question: str) -> bool:
+    """Whether a how/what question names the case its answer is for: "What if one partition
+    lags?", "What do I do when the disk fills up?" (not "How do I know if X?": whether)."""
+    for m in _QUESTION_CASE.finditer(question):
+        if not _WHETHER.search(question[:m.start()]):
+            return True
+    return False
+
+
 # A known-problems list: "**Symptom:** Lag grows on one partition. **Cause:** ... **Action:**
 # Roll back ...": each symptom is a case, and what follows it (to the next symptom or
 # heading) is what to do in it. "Problem:" / "Issue:" open one only when a cause or an action
@@ -359,6 +416,19 @@ def symptom_of(text: str) -> str | None:
     if m is None or not (m.group("sym") or m.group("label")):
         return None
     return m.group("s").strip().rstrip(" .:")
+
+
+# A section titled by the case it is for: "## Scenario A: no consumers attached", "### Case 2 -
+# the disk alarm is set", "## Situation: replica lag only" (not "Case-insensitive search",
+# "Case study").
+_SCENARIO = re.compile(r"^[\W_]*(?:scenario|case|situation)(?:\s+(?:[A-Za-z]|\d{1,2}))?"
+                       r"(?:\s*[:.)]|\s+[-\u2013\u2014])\s*(?P<s>\w.{2,})$", re.I)
+
+
+def scenario_of(heading: str) -> str | None:
+    """The case a "Scenario A: ..." / "Case 2 - ..." heading names (its whole title), if so."""
+    plain = heading.replace("**", "").replace("__", "").strip()
+    return plain if _SCENARIO.match(plain) else None
 
 
 _MEMORY_ROOTS = frozenset({"steps", "inputs", "vars", "alert"})
@@ -398,6 +468,12 @@ _ASK_A_TEAM = (r"(?<!\bto )reach out (?:to|in|on)\b|"
                r"(?:in|on) #)|"
                r"ask (?:for help |for advice )?(?:in|on) #[\w-]+")
 
+# Declaring an urgent incident hands it over to the incident process: "open a P1", "raise a
+# SEV-1", "declare a major incident" (a team named or not).
+_DECLARE = (r"(?:open|raise|declare|file|create|start) (?:a |an )?(?:new )?(?:p[0-2]|sev-?[0-2]|"
+            r"severity[- ][0-2])\b|declare (?:a |an )?(?:major )?incident\b|"
+            r"(?:open|start|raise) (?:a |an )?major incident\b")
+
 # "Escalate" in a runbook's own language: German "eskalieren", Russian "эскалируйте", Polish
 # "eskaluj", Spanish "escalar al equipo", Portuguese "escale para a equipe", Italian "scalare al
 # team" (to a team or a person: "escala a 5 réplicas" scales), and
@@ -411,7 +487,7 @@ _ESCALATE_CJK = r"エスカレ|에스컬레이션"
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("escalate", re.compile(rf"{_ESCALATE_CJK}|\b(?:escalat\w*|{_ESCALATE_WORD}|"
                             rf"hand (?:it )?over to|page (?:the|an?) |{_CALL_A_PERSON}|"
-                            rf"{_ASK_A_TEAM}|"
+                            rf"{_ASK_A_TEAM}|{_DECLARE}|"
                             # "stop here and page storage on-call", "call the DBA on-call"
                             r"(?:page|call) (?:the |an? )?(?:[\w/&-]+ ){0,3}on-?call\b|"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
@@ -442,7 +518,10 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("resolved", re.compile(r"\b(?:is|are|has been) (?:now )?resolved\b|"
                             r"[:;,]\s*resolved\W*$|"
                             r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)(?:resolve|close) (?:the|this) "
-                            r"(?:incident|alert|page|ticket|icm)\b", re.I)),
+                            r"(?:incident|alert|page|ticket|icm)\b|"
+                            # "Otherwise mark the alert resolved.", "Mark it as resolved."
+                            r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)mark (?:(?:the|this) (?:incident|"
+                            r"alert|page|ticket|icm|issue) |it )?(?:as )?resolved\b", re.I)),
 )
 
 
@@ -458,13 +537,14 @@ def outcome_of(text: str) -> str | None:
 _LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:(?:Only )?(?:If|When|In case)|Otherwise)\b)")
 
 
-def guard_in(sentence: str) -> Guard | None:
-    """A guard that opens a sentence or follows its lead-in ("Check the labels: If ...")."""
-    direct = guard_of(sentence)
+def guard_in(sentence: str, *, fallback: bool = False) -> Guard | None:
+    """A guard that opens a sentence or follows its lead-in ("Check the labels: If ...");
+    `fallback` as for `guard_of`."""
+    direct = guard_of(sentence, fallback=fallback)
     if direct is not None:
         return direct
     m = _LEAD_IN.search(sentence)
-    return guard_of(sentence[m.end():]) if m else None
+    return guard_of(sentence[m.end():], fallback=fallback) if m else None
 
 
 # The condition written after the instruction: "Run `x` if the site still returns 503.",
@@ -632,7 +712,10 @@ def repeats_or_waits(text: str) -> bool:
 
 # "**Checkpoint:** the served certificate expires in 2027.", "Expected result: every axis
 # reports HOMED.": what a person confirms before going on, not context for a reader.
-_CHECKPOINT = re.compile(r"^(?:checkpoint|expected (?:result|outcome|state)|hold point)\s*"
+_CHECKPOINT = re.compile(r"^(?:checkpoint|expected (?:result|outcome|state)|hold point|"
+                         # a cell's "Operator confirmation: the door is closed", "Safety
+                         # check: ...", "Precondition: ..."
+                         r"(?:operator |safety )?confirmation|safety check|pre-?conditions?)\s*"
                          r"[:\u2013\u2014-]\s*\S", re.I)
 
 
@@ -772,6 +855,7 @@ def is_unconditional_jump(sentence: str) -> bool:
 _THEN_JUMP = re.compile(r"^(?P<lead>.+?)(?:,\s*(?:and\s+)?then|;\s*then|\s+and\s+then|,\s*and)\s+"
                         r"(?=(?:please\s+)?(?:proceed|go|continue|skip|jump|move on)\b)", re.I)
 _CONDITIONAL = re.compile(r"\b(?:if|when|whenever|unless|otherwise|in case|whether|once|until|"
+                          rf"{_PROVISO}|"
                           r"after)\b|\?", re.I)
 
 
@@ -806,6 +890,7 @@ _ESCALATE = re.compile(
     r"(?:support|the on-?call|your|the team)|escalat\w+|page (?:the|an?) |"
     r"cannot resolve the issue|can't resolve|"
     rf"unable to resolve|file (?:a|an) (?:bug|issue)|{_ASK_A_TEAM}|{_ESCALATE_WORD}|{_HAND_OFF}|"
+    rf"{_DECLARE}|hand (?:it )?over to|"
     rf"{_CALL_A_PERSON})"
     r"\b", re.I)
 
@@ -944,11 +1029,13 @@ def is_instruction(consequent: str) -> bool:
 
 
 _GUARD_WORD = re.compile(r"\b(?:if|when|whenever|in case|in the case|unless|should|otherwise|once|"
-                         rf"else|for the case|{_IF_WORDS}|{_ELSE_WORDS})\b|{_CJK_IF}|{_CJK_ELSE}",
+                         rf"else|for the case|{_PROVISO}|{_IF_WORDS}|{_ELSE_WORDS})\b|"
+                         rf"{_CJK_IF}|{_CJK_ELSE}",
                          re.I)
 
 
-_GUARD_HINTS = ("if", "when", "unless", "once", "should", "otherwise", "else", "case", "wenn",
+_GUARD_HINTS = ("if", "when", "unless", "once", "should", "otherwise", "else", "case", "provid",
+                "long as", "the event", "wenn",
                 "falls", "sofern", "sonst", "andernfalls", "si", "cuando", "contrario",
                 "lorsque", "quand",
                 "au cas", "se", "caso", "quando", "qualora", "altrimenti", "als", "indien",
@@ -1035,7 +1122,29 @@ def sentence_offsets(text: str) -> list[tuple[int, int]]:
         start = resume
     if text[start:].strip():
         out.append((start, len(text)))
+    if _OTHER_CASE_WORD.search(masked):
+        out = [part for a, b in out for part in _other_case(text, masked, a, b)]
     return [(a, b) for a, b in out if text[a:b].strip()]
+
+
+# "If usage is above 90%, prune the images; otherwise close the incident.", "Restart it if it
+# hangs, else escalate": the other case, opened inside the guarded sentence after a comma or a
+# semicolon, is a sentence of its own (its "otherwise" pairs with the If). It was the If's
+# consequent: the prune ran and then escalated, and the other case went on to the next steps.
+_OTHER_CASE_WORD = re.compile(r"[,;]\s+(?:otherwise|else|if not)\b", re.I)
+
+
+def _other_case(text: str, masked: str, a: int, b: int) -> list[tuple[int, int]]:
+    """The sentence text[a:b] cut before an "otherwise" that follows its own guard."""
+    m = _OTHER_CASE_WORD.search(masked, a, b)
+    if m is None:
+        return [(a, b)]
+    opened = guard_in(text[a:m.start()].strip())
+    if opened is None or opened.is_else:
+        return [(a, b)]
+    resume = m.start() + 1 + (len(masked[m.start() + 1:m.end()]) -
+                              len(masked[m.start() + 1:m.end()].lstrip()))
+    return [(a, m.start()), (resume, b)]
 
 
 # -- inline commands ---------------------------------------------------------------------
@@ -1127,9 +1236,9 @@ _PLACE = re.compile(r"^(?:(?:on|in|from|inside|within|at)\s+[^`,:;.]{1,80}?[,:]\
                     re.I)  # "On all nodes, ", "In GCE: ", "On the consul server `x`"
 _PURPOSE = re.compile(r"^to\s+[^`,:;.]{1,100}?[,:]\s*", re.I)
 _SUBORDINATE = re.compile(r"^(?:if|when|whenever|once|after|before|while|since|because|although|"
-                          r"as soon as|in case|unless|until|otherwise|else)\b", re.I)
+                          rf"as soon as|in case|unless|until|otherwise|else|{_PROVISO})\b", re.I)
 _OPEN_CLAUSE = re.compile(r"^(?:(?:if|when|whenever|once|after|in case|unless|otherwise|else|"
-                          rf"if not|if so|as soon as)\b|{_CJK_ELSE}|{_CJK_IF})"
+                          rf"if not|if so|as soon as|{_PROVISO})\b|{_CJK_ELSE}|{_CJK_IF})"
                           r"[^`;:]*?(?:`[^`]*`[^`;:]*?)*?[,:]\s*"
                           r"(?:then\b[\s,]*)?", re.I)
 _CODE_LIST = re.compile(r"^(?:`[^`]*`\s*(?:,|;|&&|\band\b|\bthen\b|->|\u2192)?\s*)*$", re.I)

@@ -225,7 +225,8 @@ _BLOCK_REASON = {"output": "sample output", "config": "configuration", "other": 
 _GUARD_SENTENCE = re.compile(r"(?:^|(?<=[.!?:])\s+)(?:[*_]{0,2}\s*)"
                              r"(?:(?:\[!\w+\]|note|important|tip|warning|caution)\s*[:-]?\s+)?"
                              r"((?:(?:only )?(?:if|when)|whenever|otherwise|"
-                             r"else|unless|in case|in the case|should)\b[^.!?\n]*)", re.I)
+                             r"else|unless|in case|in the case|should|(?:provided|providing) "
+                             r"that|(?:as|so) long as|in the event)\b[^.!?\n]*)", re.I)
 _PROMPTED = re.compile(r"^\s*\$\s+")
 
 

@@ -16,7 +16,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any
 
-from engine.compile.nodes import Action
+from engine.compile.nodes import REPEAT_STEP, Action
 from engine.compile.outline import EndNode, Fork, IfNode, JumpNode, Node, _slug
 from engine.compile.phrases import (
     Guard,
@@ -378,12 +378,63 @@ class Wiring:
 
     def resolve_jumps(self, final_end: str) -> None:
         entries = sorted(self.entries)
+        at = {sid: pos for pos, _, sid in entries}
         for pending, node in self.jumps:
             target = self._jump_target(node, entries, final_end)
             if target not in self.steps:  # a jump past the last step: the guide's ending
                 target = self.end(target.removeprefix("end-").replace("-", "_"))
+            # (only a jump back to a step at or before it can close a loop: every other edge
+            # goes forward, so the search is made for those alone)
+            if at.get(target, node.pos + 1) <= node.pos and self._reaches(target, pending.source):
+                self._repeat(pending, node, target, entries, final_end)
+                continue
             self.edges.append(Edge(source=pending.source, target=target, condition=pending.cond,
                                    on=pending.on, kind="jump"))
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        """Whether the edges drawn so far lead from step `start` to step `goal`."""
+        out: dict[str, list[str]] = {}
+        for e in self.edges:
+            out.setdefault(e.source, []).append(e.target)
+        seen, todo = {start}, [start]
+        while todo:
+            at = todo.pop()
+            if at == goal:
+                return True
+            for nxt in out.get(at, ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return False
+
+    def _repeat(self, pending: Pending, node: JumpNode, target: str,
+                entries: list[tuple[int, int, str]], final_end: str) -> None:
+        """"If the rollout is not complete, go back to step 3": a loop, which a plan cannot
+        draw (the guide failed to compile). A person repeats the steps from the target until
+        the condition no longer holds; then the run goes on where the other side of the
+        decision goes (the loop's exit), or else with the steps after the jump."""
+        title = str(self.steps[target].get("title", target)).removeprefix("Approve: ")
+        base = f"{REPEAT_STEP}{target.removeprefix('approve-')}"[:60]
+        sid, n = base, 1
+        while sid in self.steps:
+            n += 1
+            sid = f"{base}-{n}"
+        words = node.ref.sentence.strip()
+        self._add(sid, pos=node.pos, entry=False, title=f"Repeat from '{title}'",
+                  kind=StepKind.MANUAL,
+                  text=f"{words}\nGo back to '{title}' and repeat the steps from there by hand "
+                       "while this holds; then continue here.", source=node.span)
+        self.edges.append(Edge(source=pending.source, target=sid, condition=pending.cond,
+                               on=pending.on, kind="jump"))
+        others = [e.target for e in self.edges if e.source == pending.source and
+                  e.on == "success" and e.target != sid and e.kind in ("branch", "else")]
+        later = self._first_at(node.pos + 1, entries, final_end)
+        for after in [*others, later, final_end]:
+            if after not in self.steps:
+                after = self.end(after.removeprefix("end-").replace("-", "_"))
+            if not self._reaches(after, sid):
+                self.edges.append(Edge(source=sid, target=after))
+                return
 
     def _jump_target(self, node: JumpNode, entries: list[tuple[int, int, str]],
                      final_end: str) -> str:

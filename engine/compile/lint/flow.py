@@ -17,11 +17,13 @@ from engine.compile.lint.base import (
     rule,
     sentences,
 )
+from engine.compile.nodes import REPEAT_STEP
 from engine.compile.phrases import (
     explicit_expr,
     guard_in,
     is_call_sentence,
     may_hold,
+    outcome_of,
     step_number,
 )
 from engine.errors import MendflowError
@@ -78,7 +80,10 @@ def no_end(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
         return
     start = mitigation[0].index
     for el in ctx.elements[start:]:
-        if _END_WORDS.search(el.text) or any(_END_WORDS.search(lk.text) for lk in el.links):
+        # (or an ending the compiler reads: "Close the incident.", "Hand over to the day
+        # shift", "Mark it resolved": the plan ends there, the guide did say so)
+        if _END_WORDS.search(el.text) or any(_END_WORDS.search(lk.text) for lk in el.links) or \
+                outcome_of(el.text) is not None:
             return
     yield ("MF202", mitigation[0], "the guide never says when the incident is resolved or "
            "when to escalate",
@@ -227,6 +232,24 @@ def unreachable_steps(ctx: Context) -> Iterator[tuple[str, Element | int, str, s
                    "unreachable: no path leads to it from the start",
                    "Link to it from the step that should lead there (e.g. 'If ..., go to "
                    "[this section](#anchor)') or delete it")
+
+
+@rule(("MF209", "control_flow", "warning",
+        "A jump goes back to an earlier step: a person repeats those steps by hand."))
+def jump_back(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    """"If the rollout is not complete, go back to step 3": a plan has no loops, so the
+    compiler makes it a person's step that repeats the steps from there (the guide did not
+    compile before); say so, the author may write the retry out."""
+    if ctx.plan is None:
+        return
+    for step in ctx.plan.steps:
+        if step.id.startswith(REPEAT_STEP) and step.kind == StepKind.MANUAL:
+            yield ("MF209", step.source.start, f"{_clip(step.text.splitlines()[0])!r} jumps "
+                   f"back: a plan cannot loop, so a person repeats the steps from there by hand "
+                   f"({step.title})",
+                   "To automate it, write the retry out: the steps again, at most N times, "
+                   "then what to do if it still fails (e.g. 'If it still fails, escalate to "
+                   "...')")
 
 
 _MEMORY_CODE = re.compile(r"`\s*((?:steps|inputs|vars|alert)\s*(?:\.|\[)[^`]{1,400})`")

@@ -89,6 +89,10 @@ CASES = [
      [12],
      runbook("1. Look for errors:\n\n   ```bash\n   grep error /var/log/app.log\n"
              "   ```\n\n   If nothing is returned, no action is needed.")),
+    ("MF209",  # a jump back: a person repeats the steps (a plan has no loops)
+     runbook("1. Run `kubectl get pods`.\n2. If one is Pending, go back to step 1."),
+     [10],
+     runbook("1. Run `kubectl get pods`.\n2. If one is Pending, go to step 3.\n3. Done.")),
     ("MF304",  # a path input with no roots reaches a deletion: an alert could aim it anywhere
      "---\ninputs:\n  - name: dir\n    type: path\n---\n"
      + runbook("1. Clean up:\n\n   ```bash\n   find \"$DIR\" -mtime +7 -delete\n   ```"),
