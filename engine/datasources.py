@@ -165,8 +165,8 @@ class Redactor:
     with or without offsets and an ASCII column) are read back to their bytes, which are
     searched the same way, and each line's part of what is found is masked in its hex and in
     its ASCII column; so are `od -c`'s characters. Not covered: 16-bit word dumps (`od -x`,
-    `hexdump` with no option) across lines, and a wrap that adds text at the break (a log prefix on each line,
-    `\\` before it).
+    `hexdump` with no option) across lines, and a wrap that adds text at the break (a log
+    prefix on each line, `\\` before it).
 
     In part: any piece of a secret at least `piece_min(len)` characters long (half the secret,
     and never under `PIECE_MIN`), wherever it sits (`S3cr3t-P...` from a tool that shows the
