@@ -153,8 +153,31 @@ class _OutlineBuilder:
         sections = self._forks(sections)
         for _, _, nodes in sections:
             _fill_in_first(nodes)
+        self._last_item_escalates(sections)
         return Outline(sections, self.scope, self.escalation, self.call_links,
                        self.items_by_heading, self._contact())
+
+    def _last_item_escalates(
+            self, sections: list[tuple[SectionClass, Element | None, list[Node]]]) -> None:
+        """The procedure's last numbered step hands over ("3. Escalate to the messaging
+        team."): it is the guide's last word, as the same sentence in a paragraph is (the
+        run's ending when the issue remains), not a person's step the run goes past to end
+        resolved. Only a step that opens by handing over, with nothing to run and no guard
+        of its own, and only when no other escalation was read."""
+        acting = [nodes for cls, _, nodes in sections if cls not in ("info", "cleanup")]
+        if self.escalation is not None or not acting or not acting[-1]:
+            return
+        last = acting[-1][-1]
+        if not isinstance(last, Action) or last.kind != StepKind.MANUAL or \
+                last.params.get("script") or last.prose:
+            return
+        el = self.els[last.pos]
+        if el.kind != "list_item" or not el.ordered or _HANDS_OVER.match(el.text) is None or \
+                phrases.outcome_of(el.text) != "escalate" or \
+                phrases.guard_in(el.text) is not None:
+            return
+        acting[-1].pop()
+        self.escalation = (el.text, el.span)
 
     def _contact(self) -> tuple[str, Span] | None:
         """The words of a section headed "Escalation" (or "When to escalate", "Contacts"):
@@ -1690,6 +1713,11 @@ def _run_word(code: str, text: str, block: str = "") -> bool:
                   f"{text}\n{block}") is None
 
 
+_HANDS_OVER = re.compile(
+    r"\W*(?:(?:then|finally|lastly),?\s+)?(?:escalat|page\b|call\b|contact\b|hand (?:it )?over\b|"
+    r"open an? (?:p\d|sev|incident|ticket|support|case)|raise an? (?:p\d|sev|incident)|declare\b|"
+    r"engage\b|notify\b|inform\b|reach out\b)", re.I)
+"""A step that opens by handing the incident over: "Escalate to ...", "Page the on-call"."""
 _CONTACT_HEADING = re.compile(r"^\s*(?:escalation(?:s| path| policy| contacts?| procedure)?|"
                               r"escalate|when to escalate|how to escalate|who to (?:contact|page)|"
                               r"contacts?)\s*:?\s*$", re.I)
