@@ -185,9 +185,35 @@ class Session:
     joined: int | None = None  # the element whose lines `last` (a manual step) holds
     prompt: str = ""  # the prompt the opener was typed at (`$`)
     moved: bool = False  # a line in the session showed another prompt (`#` in the container)
+    hosts: set[str] = field(default_factory=set)  # the machine it is on, as its prompts name it
     console: list[Word] | None = None  # a database console's opener (`sudo gitlab-psql -d x`)
     upto: int = 0  # the last line a console statement took (a statement spans lines)
     carried: list[str] = field(default_factory=list)  # `\\x` lines for the next statement's text
+
+
+_GENERIC_HOSTS = frozenset("""host hostname localhost server machine node box computer laptop
+workstation desktop local your-host your-server yourhost myhost""".split())
+
+
+def prompt_host(prompt: str) -> str | None:
+    """The machine a prompt names (`root@broker-1:~#`, `[root@db-02 ~]#`, `db-02.example.com:~$`:
+    its first label, lower-cased), or None when it names none or a stand-in (`user@host`)."""
+    m = re.match(r"\[?[\w.-]+@([\w.-]+)", prompt) or re.match(r"([\w.-]+):[~/]", prompt)
+    name = m.group(1).split(".")[0].lower() if m else ""
+    return name if name and name not in _GENERIC_HOSTS and not name.startswith("<") else None
+
+
+def _ssh_host(parsed: Parsed | None) -> str | None:
+    """The host an `ssh [options] [user@]HOST` line connects to (its first label)."""
+    if parsed is None or len(parsed.pipelines) != 1 or len(parsed.pipelines[0].stages) != 1:
+        return None
+    words = parsed.pipelines[0].argv0()
+    k = 1
+    while k < len(words) and words[k].startswith("-"):
+        k += 2 if len(words[k]) == 2 and words[k][1] in "bcDEeFIiJLlmOopQRSWw" else 1
+    if not words or words[0].rsplit("/", 1)[-1] != "ssh" or k >= len(words):
+        return None
+    return prompt_host(words[k].split("@")[-1] + ":~") or None
 
 
 def _w(text: str) -> Word:
@@ -610,7 +636,14 @@ class SessionReader:
                 return taken
             s = self.open  # back at the shell that opened the console
         if s is not None and line.prompt and s.prompt:
-            if line.prompt != s.prompt:
+            host = prompt_host(line.prompt)
+            if host and s.hosts and host not in s.hosts:
+                # `[root@db-02 ~]#` in the session, then `root@broker-1:~#`: another machine's
+                # prompt, typed at after the session (the guide has moved on)
+                s = self.open = None
+            elif line.prompt != s.prompt:
+                if host and not s.moved:
+                    s.hosts.add(host)  # where the session's lines are typed
                 s.moved = True
             elif s.moved:
                 # back at the opener's prompt (`$ docker run -it img sh`, `# git clone`, then
@@ -650,6 +683,8 @@ class SessionReader:
         prefix, extra = found
         s = Session(line.text.strip(), line.start, el.section, prefix, prompt=line.prompt,
                     **extra)
+        if s.ssh is not None and (target := _ssh_host(parsed)):
+            s.hosts.add(target)
         self.open = s
         step = b._manual(owner, cls, b._title(owner, el), line.text, Span(
             start=line.start, end=line.end), el.index, script=line.text.strip())

@@ -359,3 +359,50 @@ def test_an_exec_into_a_pod_named_by_a_substitution_is_a_persons_session() -> No
     scripts = manual_scripts(plan)
     assert any("kubectl exec -c etcdctl" in s and "etcdctl endpoint health -w table" in s
                for s in scripts), scripts
+
+
+HOSTS = """# Disk full on the database
+
+## Diagnosis
+
+1. From the bastion, on the replica:
+
+   ```console
+   $ ssh db-02.prod.example.com
+   [root@db-02 ~]# du -sh /var/lib/postgresql
+   ```
+
+2. Check its disk again:
+
+   ```console
+   [root@db-02 ~]# df -h /var/lib/postgresql
+   ```
+
+3. Check the broker's queues:
+
+   ```console
+   root@broker-1:~# rabbitmqctl list_queues
+   ```
+"""
+
+
+def test_a_prompt_naming_another_machine_is_not_typed_into_the_session() -> None:
+    # the session's prompts name db-02; `root@broker-1:~#` is another machine's, so the guide
+    # has left db-02: its line ran as `ssh db-02... -- rabbitmqctl list_queues` (the wrong
+    # broker's queues, or none), and the same host's later prompt still runs there
+    plan = compile_text(HOSTS)
+    ran = pipelines(plan)
+    assert [["ssh", "db-02.prod.example.com", "--", "du -sh /var/lib/postgresql"]] in ran
+    assert [["ssh", "db-02.prod.example.com", "--", "df -h /var/lib/postgresql"]] in ran
+    assert not any("rabbitmqctl list_queues" in " ".join(stage) and "ssh" in stage
+                   for p in ran for stage in p)
+
+
+@pytest.mark.parametrize("prompt, host", [
+    ("[root@db-02 ~]#", "db-02"), ("root@broker-1:~#", "broker-1"),
+    ("db-02.prod.example.com:~$", "db-02"), ("ubuntu@ip-10-0-0-7:/srv$", "ip-10-0-0-7"),
+    ("user@host:~$", None), ("me@localhost$", None), ("$", None), ("mon-a#", None),
+])
+def test_the_machine_a_prompt_names(prompt: str, host: str | None) -> None:
+    from engine.compile.sessions import prompt_host
+    assert prompt_host(prompt) == host
