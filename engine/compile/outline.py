@@ -366,8 +366,7 @@ class _OutlineBuilder:
             if asked is not None or faq and el.kind == "heading":
                 close_scope()
                 faq = False
-            if asked is not None and (not _HOW_TO.search(asked) or
-                                      phrases.question_case(asked)):  # (`_faq_case`)
+            if asked is not None and _asks_a_case(asked):
                 # "**Q:** Pods stuck `Pending`?", "**Q:** What if one partition lags?": its
                 # answer is for that case only
                 flush()
@@ -1611,12 +1610,17 @@ def _fill_in_first(nodes: list[Node]) -> None:
 _HOW_TO = re.compile(r"(?i:^\W*(?:how|what|where|which|who|why|is there a way)\b|\b(?:we|us)\b)|"
                      r"\bI\b(?!/)")
 
+def _asks_a_case(asked: str) -> bool:
+    """Whether an FAQ entry's question names a case ("Pods stuck `Pending`?", "What if one
+    partition lags?"), not how to do something ("How do I rotate the key?")."""
+    return not _HOW_TO.search(asked) or phrases.question_case(asked)
+
+
 def _faq_case(text: str) -> str | None:
-    """The case an FAQ entry's question names ("### Q: What if certbot hits a rate limit?",
-    "**Q:** Pods stuck `Pending`?"), unless it asks how to do something."""
+    """The case an FAQ entry's heading asks about ("### Q: What if certbot hits a rate
+    limit?"), if it names one."""
     asked = phrases.faq_question(text)
-    return asked if asked is not None and (not _HOW_TO.search(asked) or
-                                           phrases.question_case(asked)) else None
+    return asked if asked is not None and _asks_a_case(asked) else None
 
 
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)

@@ -195,25 +195,25 @@ _GENERIC_HOSTS = frozenset("""host hostname localhost server machine node box co
 workstation desktop local your-host your-server yourhost myhost""".split())
 
 
+_PROMPT_HOST = re.compile(r"\[?[\w.-]+@([\w.-]+)|([\w.-]+):[~/]")
+
+
 def prompt_host(prompt: str) -> str | None:
-    """The machine a prompt names (`root@broker-1:~#`, `[root@db-02 ~]#`, `db-02.example.com:~$`:
-    its first label, lower-cased), or None when it names none or a stand-in (`user@host`)."""
-    m = re.match(r"\[?[\w.-]+@([\w.-]+)", prompt) or re.match(r"([\w.-]+):[~/]", prompt)
-    name = m.group(1).split(".")[0].lower() if m else ""
-    return name if name and name not in _GENERIC_HOSTS and not name.startswith("<") else None
+    """The machine a prompt names (`root@broker-1:~#`, `[root@db-02 ~]#`, `db-02.example.com:~$`),
+    as `_machine` names it."""
+    m = _PROMPT_HOST.match(prompt)
+    return _machine(m.group(1) or m.group(2)) if m else None
 
 
-def _ssh_host(parsed: Parsed | None) -> str | None:
-    """The host an `ssh [options] [user@]HOST` line connects to (its first label)."""
-    if parsed is None or len(parsed.pipelines) != 1 or len(parsed.pipelines[0].stages) != 1:
-        return None
-    words = parsed.pipelines[0].argv0()
-    k = 1
-    while k < len(words) and words[k].startswith("-"):
-        k += 2 if len(words[k]) == 2 and words[k][1] in "bcDEeFIiJLlmOopQRSWw" else 1
-    if not words or words[0].rsplit("/", 1)[-1] != "ssh" or k >= len(words):
-        return None
-    return prompt_host(words[k].split("@")[-1] + ":~") or None
+def _machine(name: str) -> str | None:
+    """A host name's first label, lower-cased, or None for a stand-in (`host`, `<node>`)."""
+    label = name.split(".")[0].lower()
+    return label if label and label not in _GENERIC_HOSTS and not label.startswith("<") else None
+
+
+def _tty(arg: str) -> bool:
+    """Whether a flag asks for a terminal (`-it`, `--tty`, `-itd`)."""
+    return arg in _TTY or arg.startswith(("-it", "-ti"))
 
 
 def _w(text: str) -> Word:
@@ -280,7 +280,7 @@ def _attached_run(argv: list[str]) -> bool:
     """`docker run -it --rm nicolaka/netshoot`: a terminal on a new container's own command
     (the image's shell), given no command of the guide's. A container that publishes a port
     (`-p 5000:5000`) is a server the next lines use from here, no shell."""
-    if not any(a in _TTY or a.startswith(("-it", "-ti")) for a in argv[2:]) or \
+    if not any(_tty(a) for a in argv[2:]) or \
             any(a.split("=", 1)[0] in ("-p", "--publish", "-P", "--publish-all", "-d",
                                        "--detach") for a in argv[2:]):
         return False
@@ -552,7 +552,7 @@ def _kube_opener(words: list[Word], argv: list[str]) -> Opened | None:
             kept = [w for w in words[:cut] if w.plain() not in _TTY]
             return kept + [_w("--")], {}
         if sub == "run" and len(inner) == 1 and inner[0] in _SHELLS and \
-                any(a in _TTY or a.startswith(("-it", "-ti")) for a in argv[:cut]):
+                any(_tty(a) for a in argv[:cut]):
             return None, {}  # a shell in a new pod: a person's session
         return None
     if sub == "exec" and argv[-1] in _SHELLS and any(a in _TTY for a in argv[i + 1:-1]) and \
@@ -561,7 +561,7 @@ def _kube_opener(words: list[Word], argv: list[str]) -> Opened | None:
         kept = [w for w in words[:-1] if w.plain() not in _TTY]
         return kept + [_w("--")], {}
     if sub == "run" and "--" not in argv and \
-            any(a in _TTY or a.startswith(("-it", "-ti")) for a in argv[i + 1:]):
+            any(_tty(a) for a in argv[i + 1:]):
         return None, {}  # attached to a new pod's own command (`--image=busybox`: its shell)
     if sub == "node-shell" and "--" not in argv:
         return None, {}  # the kubectl plugin's root shell on a node: a person's session
@@ -683,8 +683,8 @@ class SessionReader:
         prefix, extra = found
         s = Session(line.text.strip(), line.start, el.section, prefix, prompt=line.prompt,
                     **extra)
-        if s.ssh is not None and (target := _ssh_host(parsed)):
-            s.hosts.add(target)
+        if s.ssh is not None and (target := _machine(s.ssh[-2].plain().rpartition("@")[2])):
+            s.hosts.add(target)  # (`ssh [options] [user@]HOST --`: the line ends with it)
         self.open = s
         step = b._manual(owner, cls, b._title(owner, el), line.text, Span(
             start=line.start, end=line.end), el.index, script=line.text.strip())
