@@ -470,6 +470,7 @@ _ESCAPES = {"0": 0, "a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11}
 _OFFSET = re.compile(r"[ \t]*(?P<off>[0-9a-fA-F]{6,16})(?P<colon>:)?(?=[ \t])")
 _HEX_CELLS = re.compile(r"(?:[ \t]+(?:[0-9a-fA-F]{2}){1,8})+[ \t]*")
 _HEX_CELL = re.compile(r"[0-9a-fA-F]+")
+_WORD_CELL = re.compile(r"[0-9a-fA-F]{3}")
 
 
 class _DumpLine(NamedTuple):
@@ -483,7 +484,12 @@ class _DumpLine(NamedTuple):
     chars: bool = False
     """`od -c`'s cells (four columns a byte), not hex."""
 
-    def data(self) -> bytes:
+    def data(self, *, swapped: bool = False) -> bytes:
+        """The bytes the line shows; `swapped`, each cell's bytes reversed: the order in
+        memory of a dump of little-endian words (`od -x`, plain `hexdump`, `xxd -e`)."""
+        if swapped:
+            return b"".join(bytes.fromhex(m.group())[::-1]
+                            for m in _HEX_CELL.finditer(self.cells))
         if not self.chars:
             return bytes.fromhex(self.cells)
         out = bytearray()
@@ -494,13 +500,19 @@ class _DumpLine(NamedTuple):
                        else ord(cell))
         return bytes(out)
 
-    def spans(self, first: int, end: int) -> list[tuple[int, int]]:
-        """Where bytes `first` to `end` of this line are shown in the text."""
+    @property
+    def words(self) -> bool:
+        """Whether a cell shows more than one byte (a word, whose bytes may be swapped)."""
+        return not self.chars and _WORD_CELL.search(self.cells) is not None
+
+    def spans(self, first: int, end: int, *, swapped: bool = False) -> list[tuple[int, int]]:
+        """Where bytes `first` to `end` of this line are shown in the text (`swapped`: read
+        as `data(swapped=True)` reads them, each cell whose bytes are among them, whole)."""
         if self.chars:
             return [(self.at + 4 * first + 1, self.at + 4 * end)]
-        at = [self.at + m.start() + i for m in _HEX_CELL.finditer(self.cells)
-              for i in range(0, len(m.group()), 2)]
-        spans = [(at[first], at[end - 1] + 2)]
+        cells = [(self.at + m.start(), self.at + m.end()) for m in _HEX_CELL.finditer(self.cells)]
+        at = [(start + i, start, end) for start, end in cells for i in range(0, end - start, 2)]
+        spans = [(at[first][1], at[end - 1][2]) if swapped else (at[first][0], at[end - 1][0] + 2)]
         if self.ascii_at is not None:
             spans.append((self.ascii_at + first, self.ascii_at + end))
         return spans
@@ -510,8 +522,8 @@ def _dump_line(line: str, at: int) -> _DumpLine | None:
     """`line` (at `at` in the text) read as a hex dump's line, or None if it is not one. The
     shapes: `hexdump -C` (offset, bytes apart, `|ascii|`), `xxd` (offset with a colon, groups
     of bytes, two spaces, the ascii), `od -t x1` (offset, bytes) and `od -An -t x1` or a
-    `hexdump -e` format (bytes only), and `od -c` (a character, its escape or octal byte,
-    four columns each)."""
+    `hexdump -e` format (bytes only), words of 2 to 8 bytes (`od -x`, `hexdump`, `xxd -e`),
+    and `od -c` (a character, its escape or octal byte, four columns each)."""
     chars = _CHAR_CELLS.fullmatch(line)
     if chars is not None and (chars.group("off") or len(chars.group("cells")) >= 16) and \
             not chars.group("cells").isspace():
@@ -535,6 +547,8 @@ def _dump_line(line: str, at: int) -> _DumpLine | None:
     size = (len(cells) - cells.count(" ") - cells.count("\t")) // 2
     if size < (2 if head else 4) or ascii_len not in (None, size):
         return None  # (too few to be a dump's; the ascii column shows one character a byte)
+    if not head and len(cells.split(None, 2)) < 2:
+        return None  # one number alone: the offset a dump ends with (`000493e0`), or a count
     return _DumpLine(at + start, cells, size, None if ascii_at is None else at + ascii_at)
 
 
@@ -545,7 +559,10 @@ def _dump_spans(text: str, pattern: re.Pattern[bytes],
     as the redactor searches any bytes, and each line's part of what is found (its hex cells,
     and its ASCII column's characters) is masked. A dump's line shows 16 bytes: a secret
     longer than that is spread over lines, in pieces each too short to be masked on its own,
-    and in hex that none of its forms matches across the offsets between them."""
+    and in hex that none of its forms matches across the offsets between them. A dump of
+    words (`od -x`, plain `hexdump`, `od -t x4`, `xxd -e`) shows each word's bytes in the
+    order of the machine that printed it, which the dump does not say: its bytes are read
+    both as shown and swapped, and a word holding a secret's byte is masked whole."""
     runs: list[list[_DumpLine]] = [[]]
     at = 0
     for text_line in text.splitlines(keepends=True):
@@ -558,17 +575,18 @@ def _dump_spans(text: str, pattern: re.Pattern[bytes],
         at += len(text_line)
     spans: list[tuple[int, int]] = []
     for run in runs:
-        stream = b"".join([line.data() for line in run])
-        found = [m.span() for m in pattern.finditer(stream)]
-        if pieces is not None:
-            found += pieces.spans(stream)
-        first = 0
-        for line in run if found else ():
-            for start, end in found:
-                a, b = max(start, first) - first, min(end, first + line.size) - first
-                if a < b:
-                    spans += line.spans(a, b)
-            first += line.size
+        for swapped in (False, True) if any(line.words for line in run) else (False,):
+            stream = b"".join([line.data(swapped=swapped) for line in run])
+            found = [m.span() for m in pattern.finditer(stream)]
+            if pieces is not None:
+                found += pieces.spans(stream)
+            first = 0
+            for line in run if found else ():
+                for start, end in found:
+                    a, b = max(start, first) - first, min(end, first + line.size) - first
+                    if a < b:
+                        spans += line.spans(a, b, swapped=swapped)
+                first += line.size
     return spans
 
 

@@ -512,3 +512,33 @@ def test_the_redacting_logger_redacts_arguments_and_tracebacks(caplog) -> None:
         log.exception("failed")
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert PLANTED not in text and "sent ***" in text and "RuntimeError: echoed ***" in text
+
+
+def _word_bytes(dump: str) -> bytes:
+    """The bytes a dump of little-endian words still shows, in memory order."""
+    cells = []
+    for line in dump.splitlines():
+        line = line.replace("***", " ")
+        line = re.sub(r"^[0-9a-f]{6,}:?(?=\s)", "", line)  # the offset
+        line = re.split(r" {2,}(?=\S*[^0-9a-f\s*])", line)[0]  # xxd -e's ascii column
+        cells += [bytes.fromhex(c)[::-1] for c in re.findall(r"(?<![0-9a-f])((?:[0-9a-f]{2})+)"
+                                                              r"(?![0-9a-f])", line)]
+    return b"".join(cells)
+
+
+@pytest.mark.parametrize("argv", [["od", "-x"], ["hexdump"], ["hexdump", "-x"],
+                                  ["od", "-An", "-t", "x2"], ["od", "-t", "x4"],
+                                  ["od", "-t", "x8"], ["xxd", "-e"]])
+def test_a_dump_of_little_endian_words_is_masked_in_memory_order(argv: list[str]) -> None:
+    # `od -x` shows `7468 5f70`, each word's two bytes swapped (a little-endian machine's order):
+    # no form of the secret is in the text, and the bytes read as shown are not the secret's
+    if shutil.which(argv[0]) is None:
+        pytest.skip(f"{argv[0]} is not installed")
+    dumped = subprocess.run(argv, input=DUMPED, capture_output=True, check=True).stdout.decode()
+    assert TOKEN.encode() in _word_bytes(dumped)  # (what a reader of the dump gets back)
+    redacted = Redactor([TOKEN]).redact(dumped)
+    pieces = {TOKEN[i:i + Redactor.PIECE_MIN] for i in range(len(TOKEN) - Redactor.PIECE_MIN + 1)}
+    left = _word_bytes(redacted)
+    assert not any(p in redacted for p in pieces), redacted  # (xxd -e's ascii column)
+    assert not any(p.encode() in left for p in pieces), redacted
+    assert b"config" in left and b"line" in left  # the words without the secret are kept
