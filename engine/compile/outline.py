@@ -725,7 +725,7 @@ class _OutlineBuilder:
                 found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
             if not found and not jumps and cls not in ("info", "cleanup") and \
                     (phrases.repeats_or_waits(el.text) or phrases.is_checkpoint(el.text) or
-                     phrases.numbered_step(el.text)):
+                     phrases.numbered_step(el.text) and not self._titles_what_follows(el)):
                 # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.", "Step 1:
                 # Press the e-stop.", "ii. Clear the jam by hand.": a person's step in the
                 # procedure (it was context for a reader, the loop, wait or step lost)
@@ -1516,6 +1516,24 @@ class _OutlineBuilder:
         step = SimpleNamespace(id="-", plugin="shell", params={"pipeline": pipeline})
         return bool(placement.step_problems(step, self.scope.inputs))  # type: ignore[arg-type]
 
+    def _titles_what_follows(self, el: Element) -> bool:
+        """Whether a numbered paragraph ("Step 1: Restart the exporter", "2.3 Reset the
+        counters") is the title of the commands or list right after it, or a bold line with
+        no full stop over paragraphs ("**Step 2: See what uses the space**"): what follows is
+        the step, and a person's step of its words did the same work twice (a restart by
+        hand, then the restart command). Over a sample of a file ("Step 2: Ensure the alert
+        has a `team` label" above YAML) it is the step itself."""
+        after = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
+        if after is None or after.section != el.section or after.parent != el.parent:
+            return False
+        lines = [line for _, line in el.source_lines]
+        if after.kind == "paragraph" and len(lines) == 1 and \
+                _BOLD_TITLE.fullmatch(lines[0].strip()):
+            return True  # (its paragraphs say what to do)
+        return after.kind == "list_item" or after.kind == "table" and bool(after.command_cells) \
+            or after.kind == "code" and blocks.read_block(after).cls in ("command", "query",
+                                                                          "script", "plugin")
+
     def _manual(self, owner: int, cls: SectionClass, title: str, text: str, span: Span,
                 pos: int, *, script: str | None = None) -> Action:
         params = {"script": literal(script)} if script is not None else {}
@@ -1564,6 +1582,8 @@ class _OutlineBuilder:
 
 
 _PROMPT_MARK = re.compile(r"^\s*\$\s+")
+_BOLD_TITLE = re.compile(r"(\*\*|__)(?:(?!\1).)*[^.!?:\s*_](\1)")
+"""A paragraph wholly in bold, with no full stop: a title (Confluence's and Notion's headings)."""
 _PROMPTED = re.compile(r"^\s*\$\s+(\S.*)$")
 # "Use `dd` to wipe the partitions. E.g.,": what follows is an example, not a step.
 _GIVES_EXAMPLE = re.compile(r"\b(?:e\.g\.?|for example|for instance|example|ex\.)\s*[,:]?[\s*_]*$",
