@@ -265,7 +265,7 @@ class _OutlineBuilder:
     def _heading(self, el: Element) -> list[Node]:
         cls = self.cls[el.index]
         symptom = phrases.symptom_of(el.text) or phrases.scenario_of(el.text) or \
-            _faq_case(el.text) if el.level > 1 else None
+            phrases.option_of(el.text) or _faq_case(el.text) if el.level > 1 else None
         if symptom is not None:
             # "### Symptom: evictions climbing" over its Cause and Fix, "## Scenario B:
             # consumers attached but slow": its steps are for that case only (they all ran in
@@ -359,14 +359,19 @@ class _OutlineBuilder:
             el = self.els[idx]
             if el.kind in ("paragraph", "list_item") and phrases.struck_out(el.text):
                 continue  # "~~Restart nginx: `x`~~ (no longer needed)": crossed out, not done
-            asked = (phrases.faq_question(el.text) or phrases.symptom_of(el.text) or
+            option = phrases.option_of(el.text) if el.kind == "paragraph" else None
+            asked = (phrases.faq_question(el.text) or phrases.symptom_of(el.text) or option or
                      # a definition list's term, "Pod stuck Pending" over ": Check ..."
                      (el.text.rstrip(" .:") if el.term else None)) \
                 if el.kind == "paragraph" else None
-            if asked is not None or faq and el.kind == "heading":
-                close_scope()
+            if asked is not None or faq and (el.kind == "heading" or el.kind == "paragraph" and
+                                             phrases.after_options(el.text)):
+                close_scope()  # ("In both cases, confirm ...": for whichever was taken)
                 faq = False
-            if asked is not None and _asks_a_case(asked):
+            if asked is not None and (option is not None or _asks_a_case(asked)):
+                # "Option A: the challenge failed because of DNS. Check the record:": what
+                # follows, up to the next option, is one way for a person to choose (each ran
+                # in turn)
                 # "**Q:** Pods stuck `Pending`?", "**Q:** What if one partition lags?": its
                 # answer is for that case only
                 flush()
@@ -694,9 +699,11 @@ class _OutlineBuilder:
             if isinstance(prev, IfNode) and not prev.guard.is_else and prev.else_ is None and \
                     not prev.synthetic and self.els[prev.pos].kind == "paragraph" and \
                     self._introduces(self.els[prev.pos]) and self.owner.get(prev.pos) == owner \
-                    and not phrases.is_escalation(el.text) and not phrases.opens_a_step(el.text):
+                    and not phrases.is_escalation(el.text) and not phrases.opens_a_step(el.text) \
+                    and not phrases.after_options(el.text):
                 # "For the case that X:" guards the paragraphs and blocks after it too, up to
-                # the next numbered step ("Step 3) Restart pgbouncer:" is for every case)
+                # the next numbered step ("Step 3) Restart pgbouncer:" is for every case) or
+                # what is for every case ("In both cases, ...")
                 nodes.pop()
                 prev.then.extend(found)
                 prev.then.extend(self._jumps(el, prev.guard))

@@ -431,6 +431,36 @@ def scenario_of(heading: str) -> str | None:
     return plain if _SCENARIO.match(plain) else None
 
 
+# One of several ways the guide offers, for a person to choose: "## Option A: ChatOps command",
+# "### Method 2 - Reclaim space from snapshots", "Workaround 1: pin the old image." (not a lone
+# "## Solution", which is the way, nor "Option B" with nothing after it).
+_OPTION = re.compile(r"^[\W_]*(?:option|solution|workaround|method|alternative|approach|fix)"
+                     r"\s+(?:[A-Za-z]|\d{1,2})(?:\s*[:.)]|\s+[-\u2013\u2014])\s*(?P<s>\w.*)$",
+                     re.I | re.S)
+
+
+def option_of(text: str) -> str | None:
+    """The way an "Option A: ..." / "Method 2 - ..." heading or paragraph offers (its label and
+    first sentence: "Option A: the challenge failed because of DNS"), if it offers one."""
+    plain = text.replace("**", "").replace("__", "").strip()
+    m = _OPTION.match(plain)
+    if m is None:
+        return None
+    rest = _sentences(m.group("s"))
+    return (plain[:m.start("s")] + (rest[0] if rest else m.group("s"))).strip().rstrip(" .:")
+
+
+# What comes after a guide's options, for whichever was taken: "In both cases, confirm ...",
+# "Either way, ...", "Whichever option you chose, ...", "Regardless of the option, ..."
+_AFTER_OPTIONS = re.compile(r"^\W*(?:in (?:both|either|all|any) cases?|either way|whichever|"
+                            r"regardless|in any event|no matter which)\b", re.I)
+
+
+def after_options(text: str) -> bool:
+    """Whether a paragraph is for whichever of the options before it was taken."""
+    return _AFTER_OPTIONS.match(text.replace("**", "").replace("__", "")) is not None
+
+
 _MEMORY_ROOTS = frozenset({"steps", "inputs", "vars", "alert"})
 
 
