@@ -369,11 +369,10 @@ class _OutlineBuilder:
                 close_scope()  # ("In both cases, confirm ...": for whichever was taken)
                 faq = False
             if asked is not None and (option is not None or _asks_a_case(asked)):
-                # "Option A: the challenge failed because of DNS. Check the record:": what
-                # follows, up to the next option, is one way for a person to choose (each ran
-                # in turn)
                 # "**Q:** Pods stuck `Pending`?", "**Q:** What if one partition lags?": its
-                # answer is for that case only
+                # answer is for that case only; "Option A: the challenge failed because of
+                # DNS. Check the record:": what follows, up to the next option, is one way for
+                # a person to choose (each ran in turn)
                 flush()
                 scoped, nodes, faq = (Guard(text=asked), nodes, el), [], True
                 self._case_end = []
@@ -1589,7 +1588,7 @@ class _OutlineBuilder:
 
 
 _PROMPT_MARK = re.compile(r"^\s*\$\s+")
-_BOLD_TITLE = re.compile(r"(\*\*|__)(?:(?!\1).)*[^.!?:\s*_](\1)")
+_BOLD_TITLE = re.compile(r"(\*\*|__)(?:(?!\1).)*[^.!?:\s*_]\1")
 """A paragraph wholly in bold, with no full stop: a title (Confluence's and Notion's headings)."""
 _PROMPTED = re.compile(r"^\s*\$\s+(\S.*)$")
 # "Use `dd` to wipe the partitions. E.g.,": what follows is an example, not a step.
