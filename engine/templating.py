@@ -41,6 +41,16 @@ def _numbers(value: Any) -> list[float]:
     return [float(m) for m in _NUMBER.findall(str(value))]
 
 
+_WORD = re.compile(r"\w+(?:[.-]\w+)*")
+
+
+def _words(value: Any) -> list[str]:
+    """Every word of a text, dots and hyphens inside a word kept: `"inactive (dead)" | words`
+    -> ["inactive", "dead"], so `"active" in (out | words)` is false where `"active" in out`
+    is true."""
+    return _WORD.findall(str(value))
+
+
 def _lines(value: Any) -> list[str]:
     """Non-empty lines of a text, stripped."""
     return [ln.strip() for ln in str(value).splitlines() if ln.strip()]
@@ -67,8 +77,8 @@ def _matching(values: Any, pattern: str) -> list[str]:
 # Small, pure, total helpers so conditions over command output stay one readable expression;
 # `promql` is the one that refuses: the guard between memory and PromQL text, which writes a
 # value for where it sits (`promql('label')`, 'regex', 'duration', 'offset', 'number').
-_ENV.filters.update(numbers=_numbers, lines=_lines, column=_column, matching=_matching,
-                    promql=promql.escape)
+_ENV.filters.update(numbers=_numbers, words=_words, lines=_lines, column=_column,
+                    matching=_matching, promql=promql.escape)
 
 ROOTS = frozenset({"inputs", "alert", "steps", "vars", "run"})
 """Top-level names a template may read; see `engine.plan` for what each holds."""

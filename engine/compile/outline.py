@@ -989,7 +989,10 @@ class _OutlineBuilder:
         choices = _alternatives(el.text)
         fragments = _fragments(commands)
         intro = self._intro(el)
-        expects = phrases.expected_output(el.text) if el.kind != "table" else None
+        heading = self.els[el.section] if el.section is not None else None
+        expects = phrases.expected_output(el.text, checking=heading is not None and
+                                          phrases.checks_heading(heading.text)) \
+            if el.kind != "table" else None
         for code in commands:
             line = _PROMPT_MARK.sub("", code).strip()
             new: list[Node] = []

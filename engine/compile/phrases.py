@@ -682,6 +682,11 @@ def derive_condition(clause: str, step: str | None) -> Expr:
         op = "not in" if negated else "in"
         if _NUMBER_WORD.fullmatch(code[0]):
             return ("expr", f"{_number(code[0])} {op} {_numbers_of(step)}")
+        if negated and _ONE_WORD.fullmatch(code[0]):
+            # what the output must hold is that word: `systemctl is-active` printing
+            # "inactive" does not hold "active" (as text it did, and the check passed)
+            return ("expr", f"{json.dumps(code[0])} {op} (steps[{json.dumps(step)}].stdout"
+                            " | words)")
         return ("expr", f"{json.dumps(code[0])} {op} steps[{json.dumps(step)}].stdout")
     said = _PRINTS_NUMBER.search(t)
     if said and not code:  # "If it prints 0", "If the count is 0"
@@ -694,6 +699,7 @@ def _numbers_of(step: str) -> str:
     return f"(steps[{json.dumps(step)}].stdout | numbers)"
 
 
+_ONE_WORD = re.compile(r"\w+(?:[.-]\w+)*")  # a word as the `words` filter reads it
 # A number the output should hold: compared with the numbers in it, never as text inside it
 # ("0" is in "150", and `200` in a header's "Content-Length: 12004").
 _NUMBER_WORD = re.compile(r"[-+]?\d+(?:\.\d+)?%?")
@@ -1447,13 +1453,34 @@ def expected_value(text: str) -> str | None:
     return m.group("want") if m else None
 
 
-def expected_output(text: str) -> tuple[str, str] | None:
+# Under a heading of checks ("## Verify", "### Checks"), a command and the output it must
+# show, the heading's verb left out: "- `systemctl is-active nginx` returns `active`." The
+# output right after the verb: "shows every pod `Running`" is not a test of its output.
+_SHOWS = re.compile(
+    r"^\W*`(?P<cmd>[^`]+)`\s+(?:(?:should|must|will)\s+)?"
+    r"(?:returns?|prints?|shows?|outputs?|reports?|says?|contains?|includes?|displays?|"
+    r"lists?|gives?)\s+`(?P<want>[^`]+)`[\s.!]*$", re.I)
+_CHECKS_HEADING = re.compile(
+    r"^(?:verify|verification|validate|validation|confirm(?:ation)?|checks?|health\s?checks?|"
+    r"post[\s-]?checks?|smoke\s+tests?|expected\s+(?:results?|state))\s*:?$", re.I)
+
+
+def checks_heading(heading: str) -> bool:
+    """Whether a heading opens a section of checks: "## Verify", "### Checks", "## Validation",
+    or the checks that a fix worked (`is_verification`)."""
+    plain = _strip_enumerator(heading.replace("**", "").replace("__", "")).strip()
+    return _CHECKS_HEADING.match(plain) is not None or is_verification(heading)
+
+
+def expected_output(text: str, *, checking: bool = False) -> tuple[str, str] | None:
     """A sentence that asks to run a command and says the output it must show: (the command,
-    the words its output must hold). Not a question, and only the command's own output."""
+    the words its output must hold). Not a question, and only the command's own output.
+    `checking`: the sentence is under a heading of checks, whose verb it may leave out."""
     plain = _CHECKBOX.sub("", _strip_enumerator(text.replace("**", "").replace("__", "")).strip())
-    m = _EXPECTS.match(plain) or _FORM_EXPECTS.match(plain)
+    forms = (_EXPECTS, _FORM_EXPECTS, _SHOWS) if checking else (_EXPECTS, _FORM_EXPECTS)
+    m = next((m for rx in forms if (m := rx.match(plain)) is not None), None)
     if m is None and len(sentences := _sentences(plain)) > 1:  # what follows is its own
-        m = _EXPECTS.match(sentences[0]) or _FORM_EXPECTS.match(sentences[0])
+        m = next((m for rx in forms if (m := rx.match(sentences[0])) is not None), None)
     return (m.group("cmd"), m.group("want")) if m else None
 
 
@@ -1571,7 +1598,9 @@ _VERIFICATION = re.compile(
     r"(?:fix|recovery|mitigation|resolution|remediation|rollout|repair)\b(?:\s+(?:worked|"
     r"(?:has\s+)?succeeded|took effect))?|"
     r"(?:verify|validate|confirm|check)(?:\s+(?:that\s+)?(?:it|everything))\s+(?:worked|is\s+"
-    r"(?:back|working|healthy|fixed))|after\s+(?:the\s+)?(?:fix|recovery|mitigation))\s*:?$",
+    r"(?:back|working|healthy|fixed))|after\s+(?:the\s+)?(?:fix|recovery|mitigation)|"
+    # "## Verify" alone, after the fix ("## Triage", "## Mitigate", "## Verify")
+    r"verify|validate|confirm)\s*:?$",
     re.I)
 
 

@@ -45,7 +45,7 @@ def test_a_check_said_with_what_it_verifies_reads_its_own_output_after_it_runs()
     check = step_running(plan, ["ros2", "topic", "echo", "/cell7/cycle/state", "--once"])
     (nxt,) = [e.target for e in plan.edges if e.source == check]
     conds = [e.condition for e in plan.edges if e.source == nxt and e.condition is not None]
-    assert any(c.expr == f'"RUNNING" not in steps["{check}"].stdout' for c in conds)
+    assert any(c.expr == f'"RUNNING" not in (steps["{check}"].stdout | words)' for c in conds)
 
 
 def test_calling_the_people_on_the_floor_is_an_escalation() -> None:
@@ -87,6 +87,6 @@ def test_a_list_items_if_not_after_its_check_is_the_checks_failing_side() -> Non
     (decide,) = [e.target for e in plan.edges if e.source == check]
     (branch,) = [e for e in plan.edges if e.source == decide and e.kind == "branch"]
     assert branch.condition is not None and \
-        branch.condition.expr == f'"active" not in steps["{check}"].stdout'
+        branch.condition.expr == f'"active" not in (steps["{check}"].stdout | words)'
     assert [e.target for e in plan.edges if e.source == branch.target and e.on == "success"] \
         == [restart]

@@ -1,0 +1,82 @@
+"""A runbook's "## Verify" section checks the fix, and a check of an expected word needs that
+word. Three defects, one path: under "## Triage / ## Mitigate / ## Verify" the bare "Verify"
+was read as a diagnosis and moved before the fix (it checked a service not yet restarted, and
+nothing checked it after); its item "`systemctl is-active nginx` returns `active`." (the
+heading's verb left out) was a person's step; and the check "the output holds `active`" was a
+test of text, so `inactive` passed it: healthy on a failed check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+
+from engine.plan import Plan, StepKind
+from tests.support.compiling import compile_text
+from tests.support.running import run_locally
+
+
+def _after(plan: Plan, first: str, then: str) -> bool:
+    """Whether the step running `then` can only come after the one running `first`."""
+    g = nx.DiGraph()
+    g.add_edges_from((e.source, e.target) for e in plan.edges)
+    ids = {s.text: s.id for s in plan.steps}
+    return nx.has_path(g, ids[first], ids[then]) and not nx.has_path(g, ids[then], ids[first])
+
+
+RUNBOOK = """# Nginx down
+
+## Triage
+
+Check the service: `systemctl status nginx --no-pager`
+
+## Mitigate
+
+Restart it: `sudo systemctl restart nginx`
+
+## Verify
+
+- `{check}` returns `active`.
+- `kubectl -n web get pods -l app=nginx` shows every pod `Running`.
+"""
+
+
+def test_a_verify_section_after_the_fix_runs_after_it() -> None:
+    plan = compile_text(RUNBOOK.format(check="systemctl is-active nginx"))
+    assert _after(plan, "sudo systemctl restart nginx", "systemctl is-active nginx")
+
+
+def test_a_check_under_verify_runs_with_the_output_it_must_show() -> None:
+    plan = compile_text(RUNBOOK.format(check="systemctl is-active nginx"))
+    check = next(s for s in plan.steps if s.text == "systemctl is-active nginx")
+    assert check.kind == StepKind.COMMAND
+    conditions = [e.condition.text for e in plan.edges
+                  if e.source.startswith("if-") and e.condition is not None]
+    assert "If the output does not contain `active`" in conditions
+    # "shows every pod `Running`" is no test of its output (one pod Running holds the word):
+    # a person's step
+    pods = next(s for s in plan.steps if "app=nginx" in s.text)
+    assert pods.kind == StepKind.MANUAL
+
+
+def test_an_expected_word_is_not_found_inside_another(tmp_path: Path) -> None:
+    # `echo inactive` stands for `systemctl is-active` on a stopped service
+    plan = compile_text("""# Service check
+
+## Verify
+
+- `echo inactive` returns `active`.
+""")
+    record = run_locally(plan, tmp_path)
+    assert record.outcome == "escalate", record
+
+
+def test_an_expected_word_that_is_there_passes(tmp_path: Path) -> None:
+    plan = compile_text("""# Service check
+
+## Verify
+
+- `echo active` returns `active`.
+""")
+    record = run_locally(plan, tmp_path)
+    assert record.outcome != "escalate", record
