@@ -15,8 +15,10 @@ with tree-sitter's bash grammar and judges it with the same read-only table as e
 - a heredoc's body is the command's input (data); what it expands is read like any word; a
   heredoc that only becomes a file (`cat > x.conf <<EOF`, `tee x.yml <<EOF`) is a
   configuration for a person to adapt and write, not a script step;
-- an environment prefix (`FOO=1 cmd`), `eval`/`source`/`exec`, a function definition, or any
-  construct this reader does not know is not read-only;
+- an environment prefix (`FOO=1 cmd`) is not read-only, unless it only selects a
+  configuration, locale or output format with a value written out (`ETCDCTL_API=3`,
+  `LANG=C`: `engine.effects.table.SETTINGS_ENV`); `eval`/`source`/`exec`, a function
+  definition, or any construct this reader does not know is not read-only;
 - a program that needs a person (an editor, `ssh host`, `watch`) makes the script
   interactive: a manual step.
 
@@ -40,6 +42,7 @@ import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
 from engine.effects.classify import READ, Verdict, arms, classify_pipeline
+from engine.effects.table import sets_only_a_setting
 from engine.effects.words import Templated
 
 # Where programs live: `./bin/x`, `/usr/local/bin/x`, `/opt/gitlab/bin/x`, `~/bin/x`.
@@ -240,8 +243,7 @@ class _Walk:
             kind = child.type
             if kind == "variable_assignment":
                 self.assignment(child)
-                self.judge(Verdict("mutate", "it sets an environment variable for a program, "
-                                   "which can change what the program runs", "flag"))
+                self.environment(child)
             elif kind in ("file_redirect", "herestring_redirect"):
                 self.redirect(child)
             elif kind == "heredoc_redirect":
@@ -282,6 +284,10 @@ class _Walk:
         if node.type == "command_name" and node.named_child_count == 1:
             node = node.named_children[0]
         self.words(node)
+        return self.as_written(node)
+
+    def as_written(self, node: Node) -> str:
+        """A word's literal text, quotes taken off; `Templated` when bash expands it."""
         text = self.text(node)
         if node.type == "word" and not any(c in text for c in "*?[~"):
             return text.replace("\\", "")
@@ -456,6 +462,21 @@ class _Walk:
                 continue
             else:
                 self.node(child)
+
+    def environment(self, node: Node) -> None:
+        """`NAME=value cmd`: the command keeps its own verdict when NAME only selects a
+        configuration, a locale or an output format and the guide wrote its value out
+        (`ETCDCTL_API=3`, `LANG=C`, `PAGER=cat`: `engine.effects.table.SETTINGS_ENV`); any
+        other variable, or a value that expands, can change what the program runs."""
+        name = node.child_by_field_name("name")
+        value = node.child_by_field_name("value")
+        said = "" if value is None else \
+            self.text(value) if value.type == "number" else self.as_written(value)
+        if name is not None and not isinstance(said, Templated) and \
+                sets_only_a_setting(self.text(name), said):
+            return
+        self.judge(Verdict("mutate", "it sets an environment variable for a program, which "
+                           "can change what the program runs", "flag"))
 
     def assignment(self, node: Node) -> None:
         name = node.child_by_field_name("name")

@@ -1,0 +1,71 @@
+"""Trust, session 11: what runs unattended, and what it may take as evidence.
+
+1. An environment prefix that only selects a configuration, a locale or an output format
+   (`ETCDCTL_API=3 etcdctl endpoint health`, `LANG=C df -h`) with a value the guide wrote
+   leaves the command its own verdict; before, every `NAME=value cmd` was a change, and a
+   read behind one always waited for an approval. Any other variable, or a value that
+   expands, still can change what the program runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.effects import step_verdict
+from engine.plan import StepKind
+from tests.support.compiling import compile_text, gated
+
+# -- 1. environment prefixes ---------------------------------------------------------------
+
+SETTINGS = [
+    "ETCDCTL_API=3 etcdctl endpoint health",
+    "KUBECONFIG=/etc/kubernetes/admin.conf kubectl get nodes",
+    "LANG=C df -h",
+    "LC_ALL=C.UTF-8 TZ=UTC date",
+    "PAGER=cat git log -1",
+    "AWS_PROFILE='prod' aws ec2 describe-instances",
+]
+CHANGES = [
+    "LD_PRELOAD=/tmp/x.so df -h",
+    "PATH=/tmp/bin:/usr/bin df -h",
+    "BASH_ENV=/tmp/x df -h",
+    "GIT_SSH_COMMAND='touch /tmp/canary' git log -1",
+    "KUBE_EDITOR=/tmp/x kubectl get nodes",
+    "PAGER=less git log -1",
+    "KUBECONFIG=$(ls /tmp/*.conf | head -1) kubectl get nodes",
+    "KUBECONFIG=~/x.conf kubectl get nodes",
+    "LANG=C kubectl delete pod web-0",
+    "PGOPTIONS='-c default_transaction_read_only=off' psql -c 'select 1'",
+]
+
+
+def _step_of(line: str):
+    plan = compile_text(f"## Check\n\n```bash\n{line}\n```\n")
+    (step,) = [s for s in plan.steps if s.kind == StepKind.COMMAND]
+    return plan, step
+
+
+@pytest.mark.parametrize("line", SETTINGS)
+def test_a_setting_before_a_read_leaves_it_a_read(line: str) -> None:
+    plan, step = _step_of(line)
+    assert step.params["script"] == line
+    assert not step.mutating and not gated(plan, step.id)
+    # the runtime asks the same table just before the step runs
+    assert step_verdict("bash", step.params, plan_params=step.params).read
+
+
+@pytest.mark.parametrize("line", CHANGES)
+def test_any_other_prefix_or_value_stays_a_change(line: str) -> None:
+    plan, step = _step_of(line)
+    assert step.mutating and gated(plan, step.id)
+    assert not step_verdict("bash", {"script": line}).read
+
+
+def test_a_shell_steps_environment_follows_the_same_rule() -> None:
+    reading = {"pipeline": [["df", "-h"]], "env": {"LANG": "C"}}
+    assert step_verdict("shell", reading, plan_params=reading).read
+    # a value from a template (an alert's label) is not one the guide wrote out
+    rendered = {"pipeline": [["df", "-h"]], "env": {"LANG": "C"}}
+    planned = {"pipeline": [["df", "-h"]], "env": {"LANG": "{{ inputs.lang }}"}}
+    assert not step_verdict("shell", rendered, plan_params=planned).read
+    preload = {"pipeline": [["df", "-h"]], "env": {"LD_PRELOAD": "/tmp/x.so"}}
+    assert not step_verdict("shell", preload, plan_params=preload).read
