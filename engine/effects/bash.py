@@ -513,6 +513,70 @@ def bash_verdict(script: str) -> Verdict:
     return found.verdict
 
 
+def hidden_by_and(script: str) -> list[tuple[int, int]]:
+    """The commands of a line whose failure an `a && b` list hides, as (start, end) byte
+    offsets in `script`: every operand of a chain of `&&` but its last. bash's ERR trap does
+    not fire for them, and the list's status is lost when a statement follows it (`for f in
+    a b; do cat $f && echo; done`: a `cat` that failed on `a` left the loop's status 0).
+    Not the operands of a chain that also holds `||` (the failure has a branch), of one in a
+    condition (`if`, `while`, `until`, `!`: a failure is the test's answer), a negated
+    command, one whose complaints the guide discards (`ls x.old 2>/dev/null && echo old`:
+    it asks, as after `if`), or one that holds a heredoc (its body follows the line)."""
+    root = _parser().parse(script.encode()).root_node
+    if root.has_error:
+        return []
+    spans: list[tuple[int, int]] = []
+
+    def visit(node: Node, tested: bool) -> None:
+        if node.type == "list":
+            operands, operators = _chain(node)
+            if not tested and all(op == "&&" for op in operators):
+                spans.extend((o.start_byte, o.end_byte) for o in operands[:-1]
+                             if o.type != "negated_command" and not _silenced(o)
+                             and not _holds_heredoc(o))
+            for operand in operands:
+                visit(operand, tested)
+            return
+        conditions = {c.id for c in node.children_by_field_name("condition")} \
+            if node.type in ("if_statement", "elif_clause", "while_statement",
+                             "until_statement") else set()
+        for child in node.children:
+            visit(child, tested or child.id in conditions or node.type == "negated_command")
+
+    visit(root, False)
+    return spans
+
+
+def _chain(node: Node) -> tuple[list[Node], list[str]]:
+    """A list's operands and operators, left to right (`a && b && c` nests to the left)."""
+    operands: list[Node] = []
+    operators: list[str] = []
+    for child in node.children:
+        if child.type == "list":
+            inner, ops = _chain(child)
+            operands.extend(inner)
+            operators.extend(ops)
+        elif child.type in ("&&", "||"):
+            operators.append(child.type)
+        elif child.is_named and child.type != "comment":
+            operands.append(child)
+    return operands, operators
+
+
+_TO_NOWHERE = re.compile(r"(?:2|&)>>?\s*/dev/null")
+
+
+def _silenced(node: Node) -> bool:
+    """`cmd 2>/dev/null`, `cmd &>/dev/null`: its error messages go nowhere."""
+    return node.type == "redirected_statement" and any(
+        c.type == "file_redirect" and _TO_NOWHERE.fullmatch((c.text or b"").decode())
+        for c in node.children)
+
+
+def _holds_heredoc(node: Node) -> bool:
+    return node.type == "heredoc_redirect" or any(_holds_heredoc(c) for c in node.children)
+
+
 def pipeline_stages(line: str) -> list[list[str]] | None:
     """The stages of a line that is one pipeline (`grep x f 2>/dev/null | tail -5`), each as
     its words with their quotes taken off (a stage that is no simple command: no words); None

@@ -4,15 +4,26 @@
    (`ETCDCTL_API=3 etcdctl endpoint health`, `LANG=C df -h`) with a value the guide wrote
    leaves the command its own verdict; before, every `NAME=value cmd` was a change, and a
    read behind one always waited for an approval. Any other variable, or a value that
-   expands, still can change what the program runs."""
+   expands, still can change what the program runs.
+3. A command that fails in an `a && b` list inside a loop (`for f in A B; do cat $f && echo;
+   done`) fails the step: bash's ERR trap does not fire there and the loop's status is its
+   last pass's, so a log that could not be read left the step ok and "Otherwise, no action is
+   needed" ended the run healthy. A test's or grep's "no" is still an answer, and a list with
+   `||` (a branch for the failure) or in a condition is the guide's own handling."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from engine.compile import compile_guide
 from engine.effects import step_verdict
+from engine.guide import parse_guide
 from engine.plan import StepKind
+from engine.store.base import RunRecord
 from tests.support.compiling import compile_text, gated
+from tests.support.running import run_locally
 
 # -- 1. environment prefixes ---------------------------------------------------------------
 
@@ -69,3 +80,51 @@ def test_a_shell_steps_environment_follows_the_same_rule() -> None:
     assert not step_verdict("shell", rendered, plan_params=planned).read
     preload = {"pipeline": [["df", "-h"]], "env": {"LD_PRELOAD": "/tmp/x.so"}}
     assert not step_verdict("shell", preload, plan_params=preload).read
+
+
+# -- 3. a failure inside a loop's `&&` list ------------------------------------------------
+
+LOOP_GUIDE = """# Errors on the API
+
+## Diagnosis
+
+1. Look for errors in the API's logs:
+
+   ```
+   {line}
+   ```
+
+   If the output contains `ERROR`, escalate to the API team. Otherwise, no action is needed.
+"""
+
+
+def _run_loop(tmp_path: Path, line: str) -> RunRecord:
+    (tmp_path / "ok.log").write_text("all good\n")
+    text = line.format(missing=tmp_path / "missing.log", ok=tmp_path / "ok.log")
+    plan = compile_guide(parse_guide(LOOP_GUIDE.format(line=text), path="g.md"))
+    assert [s.plugin for s in plan.steps if s.kind == StepKind.COMMAND] == ["bash"]
+    return run_locally(plan, tmp_path)
+
+
+@pytest.mark.parametrize("line", [
+    'for f in {missing} {ok}; do cat $f && echo "-- $f"; done',
+    "printf '%s\\n' {missing} {ok} | while read -r f; do cat $f && echo \"-- $f\"; done",
+    'for f in {missing} {ok}; do cat $f && wc -l $f && echo; done',
+])
+def test_a_log_a_loop_could_not_read_is_no_evidence_of_health(tmp_path: Path,
+                                                               line: str) -> None:
+    record = _run_loop(tmp_path, line)
+    assert record.outcome != "no_action", record.reason
+    assert record.outcome == "inconclusive"
+    assert "`cat $f` exited with status 1 inside" in (record.reason or "")
+
+
+@pytest.mark.parametrize("line", [
+    "for f in {missing} {ok}; do test -f $f && cat $f; done",
+    "for f in {ok} {ok}; do cat $f | grep -q ERROR && echo $f; done; echo checked",
+    "for f in {missing} {ok}; do cat $f 2>/dev/null && echo read || echo skipped; done",
+    "for f in {missing} {ok}; do if cat $f && true; then echo; fi; done",
+])
+def test_an_answer_or_the_guides_own_handling_still_decides(tmp_path: Path, line: str) -> None:
+    record = _run_loop(tmp_path, line)
+    assert record.outcome == "no_action", record.reason
