@@ -9,7 +9,11 @@
    done`) fails the step: bash's ERR trap does not fire there and the loop's status is its
    last pass's, so a log that could not be read left the step ok and "Otherwise, no action is
    needed" ended the run healthy. A test's or grep's "no" is still an answer, and a list with
-   `||` (a branch for the failure) or in a condition is the guide's own handling."""
+   `||` (a branch for the failure) or in a condition is the guide's own handling.
+4. `curl -L URL` (and wget, which follows redirects by default) where a value gives the URL
+   (an alert's label) went wherever the server it names redirected it, unattended: the
+   table now judges it a change, gated with the reason; `--max-redirs 0`
+   (`--max-redirect=0`), no `-L`, or a URL the guide wrote out still reads."""
 
 from __future__ import annotations
 
@@ -128,3 +132,32 @@ def test_a_log_a_loop_could_not_read_is_no_evidence_of_health(tmp_path: Path,
 def test_an_answer_or_the_guides_own_handling_still_decides(tmp_path: Path, line: str) -> None:
     record = _run_loop(tmp_path, line)
     assert record.outcome == "no_action", record.reason
+
+
+# -- 4. a redirect followed from a URL a value gives ---------------------------------------
+
+@pytest.mark.parametrize(("line", "reads"), [
+    ("curl -sL https://grafana.example.com/d/<dashboard_uid>", False),
+    ("curl -fsS --location https://<host>/healthz", False),
+    ("wget -qO- https://<host>/metrics", False),
+    ("curl -sL --max-redirs 0 https://<host>/healthz", True),
+    ("wget -qO- --max-redirect=0 https://<host>/metrics", True),
+    ("curl -s https://grafana.example.com/d/<dashboard_uid>", True),
+    ("curl -sL https://grafana.example.com/api/health", True),
+])
+def test_a_redirect_is_followed_only_from_a_url_the_guide_wrote(line: str, reads: bool) -> None:
+    plan, step = _step_of(line)
+    assert step.plugin == "shell"
+    assert step.mutating is not reads and gated(plan, step.id) is not reads
+    verdict = step_verdict("shell", step.params, plan_params=step.params)
+    assert verdict.read is reads
+    if not reads:
+        assert "follows redirects from a URL a value gives" in verdict.reason
+
+
+def test_the_runtime_judges_the_rendered_url_by_the_plans_template() -> None:
+    planned = {"pipeline": [["curl", "-sL", "{{ inputs.url }}"]]}
+    rendered = {"pipeline": [["curl", "-sL", "https://grafana.example.com/"]]}
+    assert not step_verdict("shell", rendered, plan_params=planned).read
+    assert not step_verdict("bash", {"script": 'curl -sL "$URL"',
+                                     "args": {"URL": "{{ inputs.url }}"}}).read
