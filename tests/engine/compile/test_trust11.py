@@ -4,7 +4,10 @@
    `kubectl exec -it POD -- CMD` does: the step has no terminal, so it runs
    `docker exec C CMD` (docker refuses `-t` without one) and is judged by CMD. Before, every
    such line was a person's step, even `df -h`, and a change in a container was never
-   offered for approval. A shell alone (`docker exec -it C bash`) still opens a session."""
+   offered for approval. A shell alone (`docker exec -it C bash`) still opens a session.
+5. IPython's `In [1]: !cmd` is a shell line typed at a prompt, as `$ cmd` is: it runs, and
+   the lines under it are what it printed. Before, the whole transcript was output (a
+   manual step with nothing to run). Python typed at `In [2]: ` stays a person's."""
 
 from __future__ import annotations
 
@@ -58,3 +61,38 @@ def test_an_exec_fed_by_a_pipe_keeps_its_input() -> None:
 def test_a_shell_in_a_container_still_opens_a_session() -> None:
     plan = compile_text("## Check\n\n```bash\ndocker exec -it web bash\ndf -h\nexit\n```\n")
     assert _command(plan).params["pipeline"] == [["docker", "exec", "web", "df", "-h"]]
+
+
+IPYTHON = """## Check
+
+In IPython:
+
+```
+In [1]: !kubectl get pods -n web
+NAME    READY   STATUS
+web-0   1/1     Running
+
+In [2]: !rm -rf /tmp/web-cache
+```
+
+```ipython
+In [3]: !uptime
+ 10:00:01 up 3 days
+```
+"""
+
+
+def test_a_shell_escape_at_ipythons_prompt_runs_like_a_dollar_line() -> None:
+    plan = compile_text(IPYTHON)
+    steps = [s for s in plan.steps if s.kind == StepKind.COMMAND]
+    assert [s.params["pipeline"] for s in steps] == [
+        [["kubectl", "get", "pods", "-n", "web"]], [["rm", "-rf", "/tmp/web-cache"]],
+        [["uptime"]]]
+    assert [gated(plan, s.id) for s in steps] == [False, True, False]
+
+
+def test_python_at_ipythons_prompt_stays_a_persons() -> None:
+    plan = compile_text("## Check\n\n```\nIn [1]: import os\n\nIn [2]: os.listdir('/')\n"
+                        "Out[2]: ['bin', 'etc']\n```\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.COMMAND]
+    assert any("os.listdir('/')" in script for script in manual_scripts(plan))
