@@ -518,10 +518,11 @@ def hidden_by_and(script: str) -> list[tuple[int, int]]:
     offsets in `script`: every operand of a chain of `&&` but its last. bash's ERR trap does
     not fire for them, and the list's status is lost when a statement follows it (`for f in
     a b; do cat $f && echo; done`: a `cat` that failed on `a` left the loop's status 0).
-    Not the operands of a chain that also holds `||` (the failure has a branch), of one in a
-    condition (`if`, `while`, `until`, `!`: a failure is the test's answer), a negated
-    command, one whose complaints the guide discards (`ls x.old 2>/dev/null && echo old`:
-    it asks, as after `if`), or one that holds a heredoc (its body follows the line)."""
+    Not the operands of a chain that holds `||` or sits in one (the failure has a branch:
+    `(cd x && ls) || echo none`), of one in a condition (`if`, `while`, `until`, `!`: a
+    failure is the test's answer), a negated command, one whose complaints the guide
+    discards (`ls x.old 2>/dev/null && echo old`: it asks, as after `if`), or one that holds
+    a heredoc (its body follows the line)."""
     root = _parser().parse(script.encode()).root_node
     if root.has_error:
         return []
@@ -534,8 +535,8 @@ def hidden_by_and(script: str) -> list[tuple[int, int]]:
                 spans.extend((o.start_byte, o.end_byte) for o in operands[:-1]
                              if o.type != "negated_command" and not _silenced(o)
                              and not _holds_heredoc(o))
-            for operand in operands:
-                visit(operand, tested)
+            for operand in operands:  # (`(cd x && ls) || echo none`: a branch for both)
+                visit(operand, tested or "||" in operators)
             return
         conditions = {c.id for c in node.children_by_field_name("condition")} \
             if node.type in ("if_statement", "elif_clause", "while_statement",
