@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import shlex
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine.effects.bash import is_shell_name, pipeline_stages
+from engine.effects.bash import hidden_by_and, is_shell_name, pipeline_stages
 from engine.errors import StepFailed
 from engine.plugins import PluginBase, StepContext, StepResult
 from plugins._bound import bound_env, checked_names
@@ -62,16 +63,41 @@ def command(params: BashParams, inner: Inner | None = None,
     (inherited by functions and `$(...)`: `set -E`) prints each command that fails inside
     the line on a line of stderr after that marker, with its status; `$?` is left as it was."""
     prelude = "".join(f'{name}="${ENV_PREFIX}{name}"\n' for name in sorted(params.args))
+    script = params.script
     if failures is not None:
-        prelude = (f"__mendflow_failed() {{ local s=$? c=${{BASH_COMMAND//$'\\n'/ }}; "
-                   f"printf '\\n%s %s %s\\n' {failures} \"$s\" \"$c\" >&2; return \"$s\"; }}\n"
+        prelude = (f"__mendflow_said() {{ printf '\\n%s %s %s\\n' {failures} \"$1\" \"$2\" >&2; "
+                   "return \"$1\"; }\n"
+                   "__mendflow_failed() { local s=$? c=${BASH_COMMAND//$'\\n'/ }; "
+                   "__mendflow_said \"$s\" \"$c\"; }\n"
                    "set -E; trap __mendflow_failed ERR\n") + prelude
+        script = _and_lists_said(script)
     trailer = "" if inner is None else (
         f'\n__mendflow_ps=("${{PIPESTATUS[@]}}"); printf "\\n%s %s\\n" {inner.marker} '
         f'"${{__mendflow_ps[*]}}" >&2; exit "${{__mendflow_ps[-1]}}"')
-    argv = ["bash", "--noprofile", "--norc", "-c", prelude + params.script + trailer]
+    argv = ["bash", "--noprofile", "--norc", "-c", prelude + script + trailer]
     env = bound_env(ENV_PREFIX, params.args)
     return argv, env
+
+
+def _and_lists_said(script: str) -> str:
+    """`script` with each command whose failure an `a && b` list hides from the ERR trap
+    (`engine.effects.bash.hidden_by_and`) reporting it as the trap would: `a` runs as
+    `{ a || __mendflow_said $? 'a'; }`, which keeps its status (the list still stops there)."""
+    spans = hidden_by_and(script)
+    if not spans:
+        return script
+    source = script.encode()
+    # (offset, order, text): an opening before what starts there; of two closings at one
+    # offset, the inner one's (the later start) first
+    edits = [(start, 0, 0, b"{ ") for start, _ in spans]
+    for start, end in spans:
+        said = shlex.quote(source[start:end].decode().replace("\n", " "))
+        edits.append((end, 1, -start, f" || __mendflow_said $? {said}; }}".encode()))
+    out, at = bytearray(), 0
+    for offset, _, _, text in sorted(edits):
+        out += source[at:offset] + text
+        at = offset
+    return (out + source[at:]).decode()
 
 
 class BashPlugin(PluginBase):
@@ -103,7 +129,10 @@ class BashPlugin(PluginBase):
         # command bash runs in it: a failure its last status hides fails the step, unless it
         # answered (grep's 1). Before, `kubectl get pods -n x; echo done` whose kubectl could
         # not connect succeeded, and "If no pods are listed" read its silence as an answer.
-        failures = f"mendflow-failed-{secrets.token_hex(8)}" if stages is None else None
+        # A pipeline whose stage is a loop with `a && b` in it (`... | while read f; do cat
+        # $f && ...; done`) is judged by those commands too.
+        failures = f"mendflow-failed-{secrets.token_hex(8)}" \
+            if stages is None or hidden_by_and(params.script) else None
         argv, env = command(params, inner, failures)
         shell = ShellParams(pipeline=[argv], env=env, ok_exit_codes=params.ok_exit_codes)
         result = await ShellPlugin().run_stages(shell, ctx, inner=inner, failures=failures,

@@ -54,7 +54,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine import exits
-from engine.effects.bash import command_words
+from engine.effects.bash import command_words, pipeline_stages
 from engine.effects.classify import database_clients
 from engine.errors import StepFailed
 from engine.plugins import MAX_SUMMARY_CHARS, PluginBase, StepContext, StepResult
@@ -305,11 +305,18 @@ def _failed_inside(failures: list[tuple[int, str]], ok_codes: list[int]) -> tupl
             continue
         if _ASSIGNMENT.match(text):
             continue  # `n=$(grep -c x f)`: its status is its `$(...)`'s, judged just before
-        words = command_words(text)
+        words = command_words(text) or _last_stage(text)
         if words and code in (exits.answers(words) or ()):
             continue
         return text, code
     return None
+
+
+def _last_stage(text: str) -> list[str]:
+    """A pipeline's last stage, whose status is the pipeline's (`... | grep -q x`); [] for
+    anything else."""
+    stages = pipeline_stages(text)
+    return stages[-1] if stages else []
 
 
 def _result(params: ShellParams, res: PipelineResult, command: str, duration_s: float,

@@ -123,6 +123,9 @@ _GT_PROMPT = re.compile(r"^\s*>\s+(?=\S)")
 # zsh/csh `% cmd`: a prompt only before a known tool (curl's `% Total  % Received` is output)
 _PERCENT_PROMPT = re.compile(r"^\s*%\s+(?=\S)")
 _PSQL_META = re.compile(r"^\s*\\[a-zA-Z?!]")
+# IPython's numbered prompt `In [3]: `: a `!cmd` shell escape typed at it is a shell line, as
+# after `$ `; Python typed at it is a console's, a person's (`Out[3]:` and the rest: output)
+_IPYTHON_PROMPT = re.compile(r"^\s*In \[\d*\]:\s+(!?)(?=\S)")
 _REDIS_CLI = re.compile(r"(?:^|[\s/])(?:gitlab-)?redis-cli(?:\s|$)")
 _PARAM_LINE = re.compile(r"^\s*(?:#|[\w.-]+\s*:(?:\s|$))")  # a plugin block's `key: value`
 
@@ -725,6 +728,10 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
     found: dict[int, tuple[str, int]] = {}
     roots: dict[int, tuple[str, int]] = {}
     for i, ln in enumerate(lines):
+        m = _IPYTHON_PROMPT.match(ln)
+        if m:
+            found[i] = ("sh" if m.group(1) else "db", m.end())
+            continue
         m = _PROMPT.match(ln)
         if m:
             found[i] = ("sh", m.end())
@@ -830,8 +837,11 @@ _ASKS = re.compile(
 
 
 def _prompt_of(head: str) -> str:
-    """A prompt as the place it names: `user@host:~$` and `user@host:/tmp$` are one place."""
+    """A prompt as the place it names: `user@host:~$` and `user@host:/tmp$` are one place, as
+    are IPython's `In [1]: !` and `In [2]: !`."""
     head = head.strip()
+    if _IPYTHON_PROMPT.match(head + " x"):
+        return "In: !"
     m = re.match(r"^([\w.-]+@[\w.-]+)", head)
     return (m.group(1) + head[-1:]) if m else re.sub(r"\s+", " ", head)
 

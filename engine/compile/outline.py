@@ -22,7 +22,12 @@ from engine.compile.links import guide_link
 from engine.compile.nodes import Action
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
-from engine.compile.sessions import SessionReader, opens_session, workstation_tool
+from engine.compile.sessions import (
+    SessionReader,
+    opens_session,
+    without_terminal,
+    workstation_tool,
+)
 from engine.compile.shellwords import Parsed, Pipeline, Word, parse_line
 from engine.effects import (
     Templated,
@@ -1415,7 +1420,7 @@ class _OutlineBuilder:
             if line.console:  # typed into a database console (`db=# `, `\\dt`): a person's job
                 to_manual(line)
                 continue
-            parsed = parse_line(line.text)
+            parsed = without_terminal(parse_line(line.text))
             # (a prompt naming a host or directory, `/ $ cd /prometheus`, is another shell's)
             target = None if session or line.prompt not in ("", "$", "#") else \
                 _directory(parsed)

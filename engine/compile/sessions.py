@@ -17,7 +17,7 @@ form for it, the command given as argv words (never text for a local shell):
     oc rsh POD, kubectl|oc exec -it    kubectl|oc exec POD -- CMD
       POD -- bash
     docker|podman|crictl exec -it      docker|podman|crictl exec C CMD
-      C bash
+      C bash                             (`docker exec -it C CMD` alone: `without_terminal`)
     nsenter -t PID -n [-- sh],         nsenter -t PID -n CMD, ip netns exec NS CMD,
       ip netns exec NS bash,             lxc exec C -- CMD
       lxc|incus exec C -- bash
@@ -92,7 +92,8 @@ if TYPE_CHECKING:
 Opened = tuple[list[Word] | None, dict[str, Any]]
 """What opens a session: its opener's words (None: a console of its own) and its params."""
 
-_TTY = frozenset({"-i", "-t", "-it", "-ti", "--stdin", "--tty", "--stdin=true", "--tty=true"})
+_TTY = frozenset({"-i", "-t", "-it", "-ti", "--stdin", "--tty", "--stdin=true", "--tty=true",
+                  "--interactive", "--interactive=true"})
 _SHELLS = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/bash", "zsh", "ash"})
 _WORKSTATION = frozenset("""oc kubectl ocm virtctl knife gcloud gsutil aws az scp helm firefox
 open xdg-open ansible ansible-playbook pdsh clush salt pssh parallel-ssh""".split())
@@ -443,6 +444,41 @@ def workstation_tool(text: str) -> bool:
             text.split(" ", 1)[1].lstrip()
     first = _FIRST_WORD.match(text)
     return first is not None and first.group(1).rsplit("/", 1)[-1] in _WORKSTATION
+
+
+_CONTAINER_EXECS = frozenset({"docker", "podman", "nerdctl"})
+# `docker exec`'s flags that take the next word as their value, to find its container
+_CONTAINER_EXEC_VALUES = frozenset({"-e", "--env", "--env-file", "-u", "--user", "-w",
+                                    "--workdir", "--detach-keys"})
+
+
+def without_terminal(parsed: Parsed) -> Parsed:
+    """`docker exec -it C CMD` (podman, nerdctl; also after `sudo`) as a step runs
+    `docker exec C CMD`: a step has no terminal, docker refuses `-t` without one ("the input
+    device is not a TTY"), and CMD is the guide's point; it is judged by CMD, as
+    `kubectl exec -it POD -- CMD` is (kubectl drops the terminal itself). `-i` goes too
+    where nothing feeds the exec (the first stage of its pipeline). A shell alone
+    (`docker exec -it C bash`) opens a session (`_opener`), and a console stays a person's
+    (the table judges CMD)."""
+    pipelines = [replace(p, stages=(_exec_without_terminal(p.stages[0]), *p.stages[1:]))
+                 for p in parsed.pipelines]
+    return parsed if pipelines == parsed.pipelines else replace(parsed, pipelines=pipelines)
+
+
+def _exec_without_terminal(stage: tuple[Word, ...]) -> tuple[Word, ...]:
+    argv = _plain(stage)
+    at = 1 if argv[:1] == ["sudo"] else 0
+    if len(argv) < at + 2 or argv[at].rsplit("/", 1)[-1] not in _CONTAINER_EXECS or \
+            argv[at + 1] != "exec":
+        return stage
+    j = at + 2
+    while j < len(argv) and argv[j].startswith("-"):
+        j += 2 if argv[j] in _CONTAINER_EXEC_VALUES else 1
+    command = argv[j + 1:]  # after the container
+    if not command or command[0] in _SHELLS and len(command) == 1 or \
+            not any(a in _TTY for a in argv[at + 2:j]):
+        return stage
+    return tuple(w for k, w in enumerate(stage) if not (at + 2 <= k < j and argv[k] in _TTY))
 
 
 def opens_session(text: str) -> bool:

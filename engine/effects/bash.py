@@ -15,8 +15,10 @@ with tree-sitter's bash grammar and judges it with the same read-only table as e
 - a heredoc's body is the command's input (data); what it expands is read like any word; a
   heredoc that only becomes a file (`cat > x.conf <<EOF`, `tee x.yml <<EOF`) is a
   configuration for a person to adapt and write, not a script step;
-- an environment prefix (`FOO=1 cmd`), `eval`/`source`/`exec`, a function definition, or any
-  construct this reader does not know is not read-only;
+- an environment prefix (`FOO=1 cmd`) is not read-only, unless it only selects a
+  configuration, locale or output format with a value written out (`ETCDCTL_API=3`,
+  `LANG=C`: `engine.effects.table.SETTINGS_ENV`); `eval`/`source`/`exec`, a function
+  definition, or any construct this reader does not know is not read-only;
 - a program that needs a person (an editor, `ssh host`, `watch`) makes the script
   interactive: a manual step.
 
@@ -40,6 +42,7 @@ import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
 from engine.effects.classify import READ, Verdict, arms, classify_pipeline
+from engine.effects.table import sets_only_a_setting
 from engine.effects.words import Templated
 
 # Where programs live: `./bin/x`, `/usr/local/bin/x`, `/opt/gitlab/bin/x`, `~/bin/x`.
@@ -240,8 +243,7 @@ class _Walk:
             kind = child.type
             if kind == "variable_assignment":
                 self.assignment(child)
-                self.judge(Verdict("mutate", "it sets an environment variable for a program, "
-                                   "which can change what the program runs", "flag"))
+                self.environment(child)
             elif kind in ("file_redirect", "herestring_redirect"):
                 self.redirect(child)
             elif kind == "heredoc_redirect":
@@ -282,6 +284,10 @@ class _Walk:
         if node.type == "command_name" and node.named_child_count == 1:
             node = node.named_children[0]
         self.words(node)
+        return self.as_written(node)
+
+    def as_written(self, node: Node) -> str:
+        """A word's literal text, quotes taken off; `Templated` when bash expands it."""
         text = self.text(node)
         if node.type == "word" and not any(c in text for c in "*?[~"):
             return text.replace("\\", "")
@@ -457,6 +463,21 @@ class _Walk:
             else:
                 self.node(child)
 
+    def environment(self, node: Node) -> None:
+        """`NAME=value cmd`: the command keeps its own verdict when NAME only selects a
+        configuration, a locale or an output format and the guide wrote its value out
+        (`ETCDCTL_API=3`, `LANG=C`, `PAGER=cat`: `engine.effects.table.SETTINGS_ENV`); any
+        other variable, or a value that expands, can change what the program runs."""
+        name = node.child_by_field_name("name")
+        value = node.child_by_field_name("value")
+        said = "" if value is None else \
+            self.text(value) if value.type == "number" else self.as_written(value)
+        if name is not None and not isinstance(said, Templated) and \
+                sets_only_a_setting(self.text(name), said):
+            return
+        self.judge(Verdict("mutate", "it sets an environment variable for a program, which "
+                           "can change what the program runs", "flag"))
+
     def assignment(self, node: Node) -> None:
         name = node.child_by_field_name("name")
         if name is not None:
@@ -490,6 +511,71 @@ def bash_verdict(script: str) -> Verdict:
         return Verdict("mutate", "the script cannot be checked (a background job, or syntax "
                        "the reader does not follow)", "tool")
     return found.verdict
+
+
+def hidden_by_and(script: str) -> list[tuple[int, int]]:
+    """The commands of a line whose failure an `a && b` list hides, as (start, end) byte
+    offsets in `script`: every operand of a chain of `&&` but its last. bash's ERR trap does
+    not fire for them, and the list's status is lost when a statement follows it (`for f in
+    a b; do cat $f && echo; done`: a `cat` that failed on `a` left the loop's status 0).
+    Not the operands of a chain that holds `||` or sits in one (the failure has a branch:
+    `(cd x && ls) || echo none`), of one in a condition (`if`, `while`, `until`, `!`: a
+    failure is the test's answer), a negated command, one whose complaints the guide
+    discards (`ls x.old 2>/dev/null && echo old`: it asks, as after `if`), or one that holds
+    a heredoc (its body follows the line)."""
+    root = _parser().parse(script.encode()).root_node
+    if root.has_error:
+        return []
+    spans: list[tuple[int, int]] = []
+
+    def visit(node: Node, tested: bool) -> None:
+        if node.type == "list":
+            operands, operators = _chain(node)
+            if not tested and all(op == "&&" for op in operators):
+                spans.extend((o.start_byte, o.end_byte) for o in operands[:-1]
+                             if o.type != "negated_command" and not _silenced(o)
+                             and not _holds_heredoc(o))
+            for operand in operands:  # (`(cd x && ls) || echo none`: a branch for both)
+                visit(operand, tested or "||" in operators)
+            return
+        conditions = {c.id for c in node.children_by_field_name("condition")} \
+            if node.type in ("if_statement", "elif_clause", "while_statement",
+                             "until_statement") else set()
+        for child in node.children:
+            visit(child, tested or child.id in conditions or node.type == "negated_command")
+
+    visit(root, False)
+    return spans
+
+
+def _chain(node: Node) -> tuple[list[Node], list[str]]:
+    """A list's operands and operators, left to right (`a && b && c` nests to the left)."""
+    operands: list[Node] = []
+    operators: list[str] = []
+    for child in node.children:
+        if child.type == "list":
+            inner, ops = _chain(child)
+            operands.extend(inner)
+            operators.extend(ops)
+        elif child.type in ("&&", "||"):
+            operators.append(child.type)
+        elif child.is_named and child.type != "comment":
+            operands.append(child)
+    return operands, operators
+
+
+_TO_NOWHERE = re.compile(r"(?:2|&)>>?\s*/dev/null")
+
+
+def _silenced(node: Node) -> bool:
+    """`cmd 2>/dev/null`, `cmd &>/dev/null`: its error messages go nowhere."""
+    return node.type == "redirected_statement" and any(
+        c.type == "file_redirect" and _TO_NOWHERE.fullmatch((c.text or b"").decode())
+        for c in node.children)
+
+
+def _holds_heredoc(node: Node) -> bool:
+    return node.type == "heredoc_redirect" or any(_holds_heredoc(c) for c in node.children)
 
 
 def pipeline_stages(line: str) -> list[list[str]] | None:

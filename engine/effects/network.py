@@ -3,13 +3,16 @@
 `ip` reads only with a show/list/get command on an object that has one; curl reads only as a
 GET (or HEAD) of an http(s) URL that sends no body (-G data goes in the query string),
 uploads nothing and writes no file; wget only when its download goes to stdout (`-O -`) or
-nowhere (`--spider`). It does not cover ssh (a wrapper: `engine.effects.classify`).
+nowhere (`--spider`). Neither follows a redirect from a URL a value gives (curl `-L`, wget
+unless `--max-redirect=0`): the server it names decides where the request goes. It does not
+cover ssh (a wrapper: `engine.effects.classify`).
 """
 
 from __future__ import annotations
 
 from engine.effects.options import Flags, NotRead, Parsed, parse
 from engine.effects.rules import Rule, Tool
+from engine.effects.words import Templated
 
 F = Flags.of
 
@@ -115,6 +118,8 @@ def _curl(p: Parsed, name: str) -> None:
             _http_url(value, name)
     for url in p.operands:
         _http_url(url, name)
+    if p.has("-L", "--location", "--location-trusted") and p.values("--max-redirs") != ["0"]:
+        _no_redirect_from_a_value([*p.operands, *p.values("--url")], f"{name} -L")
 
 
 def _wget(p: Parsed, name: str) -> None:
@@ -129,6 +134,18 @@ def _wget(p: Parsed, name: str) -> None:
                       cause="operand")
     for url in p.operands:
         _http_url(url, name)
+    if p.values("--max-redirect") != ["0"]:  # wget follows redirects unless told not to
+        _no_redirect_from_a_value(p.operands, name)
+
+
+def _no_redirect_from_a_value(urls: list[str], said: str) -> None:
+    """A redirect is followed only from a URL the guide wrote: from one a value gives (an
+    alert's label, `$URL`), the server it names, or an open redirect on the guide's own
+    host, sends the request wherever it likes, this machine's network included."""
+    given = next((url for url in urls if isinstance(url, Templated)), None)
+    if given is not None:
+        raise NotRead(f"{said} follows redirects from a URL a value gives ({given}): "
+                      "its server can send the request anywhere", cause="flag")
 
 
 _OPENSSL_SUBS = {
@@ -159,7 +176,7 @@ NETWORK: dict[str, Rule] = {
     "curl": Tool(_CURL, check=_curl),
     "wget": Tool(F("qvSO:T:t:U:", "quiet verbose server-response output-document= spider "
                    "timeout= tries= user-agent= header= user= password= no-check-certificate "
-                   "ca-certificate= no-verbose nv", one_dash=True,
+                   "ca-certificate= no-verbose nv max-redirect=", one_dash=True,
                    why={"-o": "writes a log file", "--output-file": "writes a log file",
                         "-P": "writes into a directory", "--post-data": "sends data (a POST)",
                         "--post-file": "sends a file", "--method": "may not be a GET",

@@ -4,7 +4,9 @@ The compiler asks before it decides whether a step needs an approval gate; the r
 again with the rendered parameters, just before an ungated step runs. The rules:
 
 - shell: the pipeline, stage by stage (`engine.effects.classify`); words whose plan text holds
-  a template are marked as values; an `env` is not read-only (LD_PRELOAD, PAGER run programs);
+  a template are marked as values; an `env` is not read-only (LD_PRELOAD, PAGER run programs)
+  unless each variable only selects a setting with a value written out (`LANG: C`,
+  `engine.effects.table.SETTINGS_ENV`), as before a bash line's command;
 - sql: the query text (`engine.effects.sql`), and `read_only: false` asks for a write;
 - powershell: the script (`engine.effects.powershell`: reading cmdlets only); its args are data;
 - bash: the one-line script (`engine.effects.bash`), every command in it; its args are data;
@@ -24,15 +26,20 @@ from engine.effects.bash import bash_verdict
 from engine.effects.classify import READ, Verdict, classify_pipeline
 from engine.effects.powershell import powershell_verdict
 from engine.effects.sql import sql_problem
+from engine.effects.table import sets_only_a_setting
 from engine.effects.words import has_template, marked
 
 
 def shell_verdict(pipeline: Sequence[Sequence[str]], *,
                   plan_pipeline: Sequence[Sequence[Any]] | None = None,
-                  env: Mapping[str, str] | None = None) -> Verdict:
-    """A shell step's pipeline (rendered); `plan_pipeline` is the same before rendering."""
-    if env:
-        return Verdict("mutate", f"it sets environment variables ({', '.join(sorted(env))}), "
+                  env: Mapping[str, str] | None = None,
+                  plan_env: Mapping[str, Any] | None = None) -> Verdict:
+    """A shell step's pipeline (rendered); `plan_pipeline` is the same before rendering, and
+    `plan_env` the environment before rendering."""
+    changing = sorted(name for name, value in (env or {}).items()
+                      if not _a_setting(name, value, (plan_env or {}).get(name, value)))
+    if changing:
+        return Verdict("mutate", f"it sets environment variables ({', '.join(changing)}), "
                        "which can change what a program runs", "flag")
     stages = [list(stage) for stage in pipeline]
     if plan_pipeline is not None and len(plan_pipeline) == len(stages):
@@ -40,6 +47,12 @@ def shell_verdict(pipeline: Sequence[Sequence[str]], *,
                   if len(raw) == len(stage) else stage
                   for stage, raw in zip(stages, plan_pipeline)]
     return classify_pipeline(stages)
+
+
+def _a_setting(name: str, value: str, planned: Any) -> bool:
+    """An environment variable that only selects a configuration, a locale or an output
+    format, with a value the plan wrote out (no template): `engine.effects.table`."""
+    return not has_template(str(planned)) and sets_only_a_setting(name, str(value))
 
 
 def sql_verdict(query: str, *, read_only: bool = True) -> Verdict:
@@ -62,8 +75,10 @@ def step_verdict(plugin: str | None, params: Mapping[str, Any], *,
         if not isinstance(pipeline, list):
             return Verdict("mutate", "a shell step with no pipeline", "plugin")
         raw = (plan_params or {}).get("pipeline")
+        raw_env = (plan_params or {}).get("env")
         return shell_verdict(pipeline, plan_pipeline=raw if isinstance(raw, list) else None,
-                             env=params.get("env") or None)
+                             env=params.get("env") or None,
+                             plan_env=raw_env if isinstance(raw_env, dict) else None)
     if plugin == "powershell":
         return powershell_verdict(str(params.get("script", "")))
     if plugin == "bash":
