@@ -2,10 +2,10 @@
 
 systemctl, journalctl, service, sv, gitlab-ctl; docker, podman, nerdctl, crictl, ctr; git;
 psql, gitlab-psql, mysql (their `-c`/`-e` SQL judged by `engine.effects.sql`); redis-cli;
-etcdctl, etcdutl, consul, vault; ceph, rados, rbd; promtool, amtool; knife; Kafka's and
-RabbitMQ's tools; Patroni's patronictl and CockroachDB's cockroach (its `sql -e` judged as
-psql's `-c`). Each lists the subcommands that read and their flags. It does not cover
-Kubernetes tools (`engine.effects.kube`) or clouds (`engine.effects.cloud`).
+etcdctl, etcdutl, consul, vault, nomad; Cassandra's nodetool; ceph, rados, rbd; promtool,
+amtool; knife; Kafka's and RabbitMQ's tools; Patroni's patronictl and CockroachDB's cockroach
+(its `sql -e` judged as psql's `-c`). Each lists the subcommands that read and their flags.
+It does not cover Kubernetes tools (`engine.effects.kube`) or clouds (`engine.effects.cloud`).
 """
 
 from __future__ import annotations
@@ -389,6 +389,35 @@ _CONSUL_SUBS: dict[str, Tool] = {
                                   "autopilot": Tool(subcommands={"get-config": NONE,
                                                                  "state": NONE})}),
 }
+# Nomad (Go flags, one dash): what reports jobs, allocations, nodes and the servers.
+# `nomad job plan` is the scheduler's dry run: it registers nothing. `alloc logs -f` follows.
+_NOMAD = F("", """address= region= namespace= token= ca-cert= ca-path= client-cert= client-key=
+    tls-server-name= tls-skip-verify json t= short verbose all-allocs evals self stats os quiet
+    allocs full version= p diff""", one_dash=True, go=True)
+_NOMAD_SUBS: dict[str, Tool] = {
+    **rows("status version agent-info", NONE),
+    "job": Tool(subcommands=rows("status inspect history allocs deployments plan", NONE)),
+    "alloc": Tool(subcommands={"status": NONE, "fs": NONE, "logs": Tool(
+        F("", "stderr stdout tail n= c= task= job f", one_dash=True, go=True),
+        follow=frozenset({"-f", "--f"}))}),
+    "node": Tool(subcommands={"status": NONE}),
+    "eval": Tool(subcommands=rows("status list", NONE)),
+    "deployment": Tool(subcommands=rows("status list", NONE)),
+    "server": Tool(subcommands={"members": NONE}),
+    "operator": Tool(subcommands={"raft": Tool(subcommands={"list-peers": NONE}),
+                                  "autopilot": Tool(subcommands={"get-config": NONE,
+                                                                 "health": NONE})}),
+}
+# Cassandra's nodetool: what reports the ring, the node and its tables (`repair`, `drain`,
+# `removenode`, `decommission`, `flush`, `set*` change them).
+_NODETOOL = F("h:p:u:r", "host= port= username= password-file= resolve-ip print-port "
+              "human-readable")
+_NODETOOL_SUBS: dict[str, Tool] = rows(
+    """status info ring tpstats compactionstats compactionhistory netstats describecluster
+    describering listpendinghints statusgossip statusbinary statusbackup statushandoff
+    gossipinfo cfstats tablestats cfhistograms tablehistograms proxyhistograms gcstats version
+    getcompactionthroughput getstreamthroughput getendpoints getlogginglevels getseeds
+    getsstables gettimeout viewbuildstatus failuredetector getconcurrentcompactors""", NONE)
 # Ceph's CLIs (`ceph status` in Rook's toolbox): what reports the cluster's state. `ceph auth`
 # is left out (it prints keys), as are `ceph -s`/`-w` (a bare `ceph` is its interactive shell).
 _CEPH = F("c:k:n:i:f:", "conf= keyring= name= id= format= cluster= connect-timeout= "
@@ -580,6 +609,8 @@ SERVICES: dict[str, Rule] = {
     "etcdctl": Tool(_ETCD, inherit=True, subcommands=_ETCD_SUBS),
     "consul": Tool(_CONSUL, inherit=True, subcommands=_CONSUL_SUBS),
     "vault": Tool(_VAULT, inherit=True, subcommands=_VAULT_SUBS),
+    "nomad": Tool(_NOMAD, inherit=True, subcommands=_NOMAD_SUBS),
+    "nodetool": Tool(_NODETOOL, inherit=True, subcommands=_NODETOOL_SUBS),
     "ceph": Tool(_CEPH, inherit=True, subcommands=_CEPH_SUBS),
     "rados": Tool(_RADOS_RBD, inherit=True, subcommands=_RADOS_SUBS),
     "rbd": Tool(_RADOS_RBD, inherit=True, subcommands=_RBD_SUBS),
