@@ -76,7 +76,9 @@ SCRIPT_TAGS = frozenset({"ruby", "rb", "irb", "python", "py", "python3", "js", "
                          "ts", "typescript", "go", "golang", "groovy", "lua", "perl", "rails",
                          "java", "rust", "c", "cpp", "php", "powershell", "ps1", "pwsh", "cmd",
                          "bat", "batch", "fish", "tcl", "expect", "gdb", "redis", "mongo",
-                         "mongodb", "javascript-repl", "pycon", "rbconsole", "vim"})
+                         "mongodb", "javascript-repl", "pycon", "rbconsole", "vim",
+                         # a network device's CLI, typed at the router (a person's there)
+                         "cisco", "ios", "iosxr", "nxos", "eos", "junos", "routeros", "vyos"})
 OUTPUT_TAGS = frozenset({"text", "txt", "plaintext", "plain", "log", "logs", "output", "none",
                          "nohighlight", "fatal", "error", "stdout", "stderr", "out"})
 OTHER_TAGS = frozenset({"mermaid", "plantuml", "math", "markdown", "md", "dot", "graphviz",
@@ -625,6 +627,10 @@ def read_block(el: Element, *, after_output_cue: bool = False,
                 and _prints_below(lines[first + 1:])):
             return Block("output", text=raw, start=start, end=end)
         prompts = dict(prompts) if first in prompts else {first: ("sh", 0), **prompts}
+    if not prompts and not shell and device_command(meaningful[0]):
+        # `configure terminal` / `show ip bgp summary` over the lines that follow it: typed at a
+        # router's CLI (no shell runs them, no database answers `show interfaces`)
+        return Block("script", text=raw.strip("\n"), start=start, end=end)
     if prompts:
         cmds = _transcript(lines, first_line, prompts)
         if cmds:
@@ -803,6 +809,24 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
             if m:
                 found[j] = ("db", m.end())
     return found
+
+
+# A network device's command line in prose, without its prompt: "Save the configuration: `copy
+# running-config startup-config`", "`show ip bgp summary`", "`commit confirmed 5`".
+_DEVICE_LINE = re.compile(
+    r"^\s*(?:(?:copy|show|sh)\s+(?:run(?:ning)?-config|start(?:up)?-config)\b"
+    r"|(?:write|wr)\s+(?:mem(?:ory)?|erase|terminal)\b|conf(?:igure)?\s+t(?:erminal)?\s*$"
+    r"|show\s+(?:ip|ipv6|bgp|interfaces?|vlan|version|running|logging|route|ospf|mpls|"
+    r"spanning-tree|lldp|cdp|mac\s+address-table|chassis|system|configuration)\b"
+    r"|clear\s+(?:ip\s+bgp|bgp|counters|arp)\b|request\s+system\b"
+    r"|commit\s+(?:confirmed|check|and-quit)\b|rollback\s+\d+\s*$)")
+
+
+def device_command(code: str) -> bool:
+    """An inline span that is a router's or switch's command line (`copy running-config
+    startup-config`, `show ip route`): typed at the device's CLI, a person's step there; never
+    run by this machine's shell."""
+    return _DEVICE_LINE.match(code) is not None
 
 
 def _device_prompts(lines: list[str]) -> dict[int, tuple[str, int]]:

@@ -976,7 +976,8 @@ class _OutlineBuilder:
         listed = set(el.command_cells) if el.kind == "table" else set()
         commands = [c for c in el.inline_code
                     if c in listed or inline_command(c) or _run_word(c, el.text, block) or
-                    powershell.windows_command(c) or self._item_is_code(c, el)]
+                    powershell.windows_command(c) or blocks.device_command(c) or
+                    self._item_is_code(c, el)]
         if not commands:
             return nodes
         lead = self._lead(el)
@@ -1010,7 +1011,8 @@ class _OutlineBuilder:
                 # the sub-steps of "a. On the OSD's host:" ("i. `systemctl stop ceph-osd@17`")
                 asked = False
             if asked and not _prose_words(line) and code not in fragments and \
-                    code not in choices and not powershell.windows_command(line):
+                    code not in choices and not powershell.windows_command(line) and \
+                    not blocks.device_command(line):
                 new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
                                      el, cls, owner, block=None)
                 if (cls == "info" or el.kind == "table" or stated is not None) and \

@@ -75,9 +75,31 @@ def test_lines_typed_at_a_network_device_prompt_are_a_persons_step_in_its_consol
     assert not unaccounted(text, explain(parse_guide(text, path="g.md"), plan, text))
 
 
-def test_a_user_at_host_root_prompt_without_a_device_stays_a_shell_prompt():
+    # a root prompt naming a machine, with no device in its block, stays a shell's
     plan = compile_text("## Check\n\n```\nroot@db-02# systemctl status postgresql\n```\n")
     assert _argvs(plan) == [["systemctl", "status", "postgresql"]]
+
+
+def test_a_routers_command_line_without_its_prompt_is_a_persons_step_at_the_device():
+    # "Save the configuration: `copy running-config startup-config`" ran here as `copy`; an
+    # untagged block opening with `configure terminal` was dropped as sample output, and
+    # `show interfaces Gi0/1 status` was sent to the SQL plugin as a query
+    plan = compile_text("## Fix\n\nBounce the interface on the switch:\n\n```\n"
+                        "configure terminal\ninterface GigabitEthernet0/1\nshutdown\n"
+                        "no shutdown\nend\n```\n\nCheck it:\n\n```\n"
+                        "show interfaces GigabitEthernet0/1 status\n```\n\n"
+                        "Save the configuration: `copy running-config startup-config`\n\n"
+                        "```junos\nset protocols bgp group transit neighbor 198.51.100.1\n```\n")
+    assert runs(plan) == [] and not [s for s in plan.steps if s.kind == StepKind.QUERY]
+    scripts = manual_scripts(plan)
+    assert any(s.startswith("configure terminal") and "no shutdown" in s for s in scripts)
+    assert "show interfaces GigabitEthernet0/1 status" in scripts
+    assert "set protocols bgp group transit neighbor 198.51.100.1" in scripts
+    assert any("copy running-config startup-config" in s.text for s in plan.steps
+               if s.kind == StepKind.MANUAL)
+    # MySQL's SHOW stays a query
+    plan = compile_text("## Check\n\n```sql\nSHOW PROCESSLIST;\n```\n")
+    assert [s.kind for s in plan.steps if s.kind == StepKind.QUERY] == [StepKind.QUERY]
 
 
 # -- a second-level heading that is a condition ------------------------------------------------
@@ -264,12 +286,16 @@ def test_an_ansible_ad_hoc_check_runs_unattended_and_a_module_that_changes_waits
 
 # -- the guides tried ------------------------------------------------------------------------------
 
-def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
+def test_no_guide_tried_runs_a_device_line_and_each_gates_its_changes_and_accounts_for_all():
+    # the Cisco/Junos guide ran `rollback 1`, `commit confirmed 5` and `copy running-config
+    # startup-config` in this machine's shell
+    device = {"rollback", "commit", "copy", "show", "configure"}
     guides = sorted(STYLES11.glob("*.md"))
     assert len(guides) >= 10
     for path in guides:
         text = path.read_text()
         guide = parse_guide(text, path=str(path))
         plan = compile_text(text)
+        assert not [a for a in _argvs(plan) if a[0] in device], path.name
         assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), path.name
         assert not unaccounted(text, explain(guide, plan, text)), path.name
