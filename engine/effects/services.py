@@ -2,10 +2,11 @@
 
 systemctl, journalctl, service, sv, gitlab-ctl; docker, podman, nerdctl, crictl, ctr; git;
 psql, gitlab-psql, mysql (their `-c`/`-e` SQL judged by `engine.effects.sql`); redis-cli;
-etcdctl, etcdutl, consul, vault, nomad; Cassandra's nodetool; ceph, rados, rbd; promtool,
-amtool; knife; Kafka's and RabbitMQ's tools; Patroni's patronictl and CockroachDB's cockroach
-(its `sql -e` judged as psql's `-c`). Each lists the subcommands that read and their flags.
-It does not cover Kubernetes tools (`engine.effects.kube`) or clouds (`engine.effects.cloud`).
+etcdctl, etcdutl, consul, vault, nomad; Cassandra's nodetool and cqlsh; ceph, rados, rbd;
+promtool, amtool; knife; Kafka's and RabbitMQ's tools; Patroni's patronictl and CockroachDB's
+cockroach (its `sql -e` judged as psql's `-c`). Each lists the subcommands that read and
+their flags. It does not cover Kubernetes tools (`engine.effects.kube`) or clouds
+(`engine.effects.cloud`).
 """
 
 from __future__ import annotations
@@ -287,6 +288,15 @@ def _executes(problem: Callable[[str], str | None] = sql_problem) -> Check:
             if found:
                 raise NotRead(f"{name} -e: {found}", cause="sql")
     return check
+
+
+def _cqlsh(p: Parsed, name: str) -> None:
+    """`cqlsh -e STATEMENT`, judged as SQL; a user named without a password is asked for
+    one: a person's job."""
+    if p.has("-u", "--username") and not p.has("-p", "--password"):
+        raise NotRead(f"{name} -u without -p asks a person for the password",
+                      cause="interactive", effect="interactive")
+    _executes()(p, name)
 
 
 def _mysql_problem(statement: str) -> str | None:
@@ -605,6 +615,13 @@ SERVICES: dict[str, Rule] = {
                     "ssl-mode=", why={"--tee": "writes a file", "--pager": "runs a program",
                                       "--defaults-file": "reads a file that can run a pager"}),
                   check=_executes(_mysql_problem)),
+    # cqlsh HOST -e "SELECT ...": one reading CQL statement, judged as SQL (`CONSISTENCY`,
+    # `COPY` and the other shell commands are no SQL: not read-only)
+    "cqlsh": Tool(F("u:p:k:e:", "username= password= keyspace= execute= ssl no-color color "
+                    "connect-timeout= request-timeout= cqlversion= protocol-version= debug",
+                    why={"-f": "runs the statements of a file", "--file": "runs the statements "
+                         "of a file", "--cqlshrc": "reads a configuration file"}),
+                  max_operands=2, check=_cqlsh),
     **rows("redis-cli gitlab-redis-cli", redis_cli),
     "etcdctl": Tool(_ETCD, inherit=True, subcommands=_ETCD_SUBS),
     "consul": Tool(_CONSUL, inherit=True, subcommands=_CONSUL_SUBS),

@@ -299,3 +299,20 @@ def test_no_guide_tried_runs_a_device_line_and_each_gates_its_changes_and_accoun
         assert not [a for a in _argvs(plan) if a[0] in device], path.name
         assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), path.name
         assert not unaccounted(text, explain(guide, plan, text)), path.name
+
+
+# -- cqlsh -e ------------------------------------------------------------------------------------
+
+def test_a_cqlsh_select_runs_unattended_and_other_statements_wait():
+    # `cqlsh HOST -e "SELECT ..."` waited for an approval like a change (mysql -e and psql -c
+    # are judged by their SQL)
+    plan = compile_text("## Check\n\n```\n"
+                        "$ cqlsh 10.0.1.11 -e \"SELECT count(*) FROM orders.t WHERE id = 42;\"\n"
+                        "$ cqlsh 10.0.1.11 -e \"TRUNCATE orders.t;\"\n```\n")
+    select, truncate = runs(plan)
+    assert not select.mutating and not gated(plan, select.id)
+    assert truncate.mutating and gated(plan, truncate.id)
+    # a user without a password is asked for one: a person's step, never run unattended
+    plan = compile_text("## Check\n\n```\n$ cqlsh 10.0.1.11 -u ops -e \"SELECT * FROM "
+                        "system.peers;\"\n```\n")
+    assert not [s for s in runs(plan) if not gated(plan, s.id)]
