@@ -1249,6 +1249,8 @@ def others_run(intro: str) -> bool:
     DBA to run:"): that person's step, holding the block."""
     last = _LAST_SENTENCE.sub("", intro.replace("**", "").replace("__", "")).strip()
     return _OTHERS_RUN_BELOW.search(last) is not None
+
+
 # What makes the commands a lead-in introduces examples or choices, not steps ("Example:",
 # "run either:", "Avoid the following:").
 _MENTION_LEAD = re.compile(r"(?:\b(?:either|one of|such as|like|e\.g|i\.e|for example|"
