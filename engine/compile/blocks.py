@@ -76,7 +76,9 @@ SCRIPT_TAGS = frozenset({"ruby", "rb", "irb", "python", "py", "python3", "js", "
                          "ts", "typescript", "go", "golang", "groovy", "lua", "perl", "rails",
                          "java", "rust", "c", "cpp", "php", "powershell", "ps1", "pwsh", "cmd",
                          "bat", "batch", "fish", "tcl", "expect", "gdb", "redis", "mongo",
-                         "mongodb", "javascript-repl", "pycon", "rbconsole", "vim"})
+                         "mongodb", "javascript-repl", "pycon", "rbconsole", "vim",
+                         # a network device's CLI, typed at the router (a person's there)
+                         "cisco", "ios", "iosxr", "nxos", "eos", "junos", "routeros", "vyos"})
 OUTPUT_TAGS = frozenset({"text", "txt", "plaintext", "plain", "log", "logs", "output", "none",
                          "nohighlight", "fatal", "error", "stdout", "stderr", "out"})
 OTHER_TAGS = frozenset({"mermaid", "plantuml", "math", "markdown", "md", "dot", "graphviz",
@@ -110,9 +112,29 @@ _DB_PROMPT = re.compile(
     r"^\s*(?:[\w.-]+[=-]#|[\w.-]+=>|mysql>|MariaDB \[[^\]\n]*\]>|sqlite>|cqlsh(?::[\w.]+)?>"
     r"|(?:\d{1,3}\.){3}\d{1,3}:\d+>|redis[\w.:-]*>|irb\([^)\n]*\)[\w:]*[>*]"
     r"|(?:\[[^\]\n]+\]\s*)?pry\([^)\n]*\)>|>>>|[\w./:()][\w./:()-]{0,30}>"
+    # mongosh's `rs0 [direct: primary] admin> `, the legacy shell's `Enterprise rs0:PRIMARY> `
+    r"|(?:(?:MongoDB\s+)?Enterprise\s+|Atlas\s+)?(?:[\w.-]+\s+)?\[(?:direct:\s*)?"
+    r"(?:primary|secondary|mongos|arbiter|standalone)\]\s+[\w.-]+>"
+    r"|(?:MongoDB\s+)?Enterprise\s+[\w.:-]+>"
+    r"|\[zk:\s[^\]\n]{1,80}\]"  # ZooKeeper's zkCli: `[zk: zk-1:2181(CONNECTED) 0] `
     r"|\((?:gdb|lldb|[Pp]db|dlv|cuda-gdb)\))\s*(?=\S)")  # a debugger's `(gdb) bt`
 # a console's continuation prompt, right under a line typed at it: mysql's `    -> `, Python's
 # `... ` (its indentation after the prompt is the statement's own)
+# A network device's CLI: IOS/NX-OS/EOS `edge-rtr-01#show ip route` (the command right after the
+# `#`), `sw1(config-if)# shutdown`, `sw1# show vlan`; Junos `ops@mx1> show bgp summary` and,
+# in configuration mode (after `[edit]` or that operational prompt), `ops@mx1# rollback 1`.
+_DEVICE_VERBS = (r"(?:show|sh|configure|conf|interface|int|shutdown|shut|no|end|exit|clear|copy|"
+                 r"write|wr|ping|traceroute|enable|terminal|debug|undebug|reload|router|ip|ipv6|"
+                 r"commit|rollback|run|request|set|delete|edit|top|monitor|display|save|do|"
+                 r"vlan|switchport|neighbor|network|address-family|load|compare|restart)\b")
+_DEVICE_PROMPT = re.compile(
+    r"^\s*(?:[A-Za-z][\w-]*(?:\((?:config|cfg)[\w-]*\))?#(?=[a-z])"
+    r"|[A-Za-z][\w.-]*\((?:config|cfg)[\w-]*\)#\s*(?=\S)"
+    r"|[A-Za-z][\w.-]*#\s+(?=(?:show|configure)\b)"
+    rf"|(?P<junos>[\w.-]+@[\w.-]+)>\s+(?={_DEVICE_VERBS}))")
+# `sw1# end` alone may be a root shell's `host# exit`: a device's only beside a surer prompt
+_DEVICE_SPACED = re.compile(rf"^\s*[A-Za-z][\w.-]*#\s+(?={_DEVICE_VERBS})")
+_JUNOS_EDIT = re.compile(r"^\s*\[edit(?:\s[^\]\n]*)?\]\s*$")
 _DB_CONTINUED = re.compile(r"^\s*(?:->\s+(?=\S)|\.\.\. ?(?= *\S))")
 _DOLLAR = re.compile(r"^\s*\$\s+(?=\S)")  # a shell's `$ ` prompt
 _ROOT_PROMPT = re.compile(r"^\s*#\s+(?=\S)")
@@ -608,6 +630,10 @@ def read_block(el: Element, *, after_output_cue: bool = False,
                 and _prints_below(lines[first + 1:])):
             return Block("output", text=raw, start=start, end=end)
         prompts = dict(prompts) if first in prompts else {first: ("sh", 0), **prompts}
+    if not prompts and not shell and device_command(meaningful[0]):
+        # `configure terminal` / `show ip bgp summary` over the lines that follow it: typed at a
+        # router's CLI (no shell runs them, no database answers `show interfaces`)
+        return Block("script", text=raw.strip("\n"), start=start, end=end)
     if prompts:
         cmds = _transcript(lines, first_line, prompts)
         if cmds:
@@ -725,9 +751,11 @@ def shows_prompts(text: str) -> bool:
 
 def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
     """Prompted lines: index -> (kind 'sh'/'db', where the command starts)."""
-    found: dict[int, tuple[str, int]] = {}
+    found: dict[int, tuple[str, int]] = dict(_device_prompts(lines))
     roots: dict[int, tuple[str, int]] = {}
     for i, ln in enumerate(lines):
+        if i in found:
+            continue
         m = _IPYTHON_PROMPT.match(ln)
         if m:
             found[i] = ("sh" if m.group(1) else "db", m.end())
@@ -787,6 +815,49 @@ def _prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
             m = _GT_PROMPT.match(lines[j])
             if m:
                 found[j] = ("db", m.end())
+    return found
+
+
+# A network device's command line in prose, without its prompt: "Save the configuration: `copy
+# running-config startup-config`", "`show ip bgp summary`", "`commit confirmed 5`".
+_DEVICE_LINE = re.compile(
+    r"^\s*(?:(?:copy|show|sh)\s+(?:run(?:ning)?-config|start(?:up)?-config)\b"
+    r"|(?:write|wr)\s+(?:mem(?:ory)?|erase|terminal)\b|conf(?:igure)?\s+t(?:erminal)?\s*$"
+    r"|show\s+(?:ip|ipv6|bgp|interfaces?|vlan|version|running|logging|route|ospf|mpls|"
+    r"spanning-tree|lldp|cdp|mac\s+address-table|chassis|system|configuration)\b"
+    r"|clear\s+(?:ip\s+bgp|bgp|counters|arp)\b|request\s+system\b"
+    r"|commit\s+(?:confirmed|check|and-quit)\b|rollback\s+\d+\s*$)")
+
+
+def device_command(code: str) -> bool:
+    """An inline span that is a router's or switch's command line (`copy running-config
+    startup-config`, `show ip route`): typed at the device's CLI, a person's step there; never
+    run by this machine's shell."""
+    return _DEVICE_LINE.match(code) is not None
+
+
+def _device_prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
+    """Lines typed at a network device's CLI (`edge-rtr-01#show ip bgp summary`,
+    `sw1(config-if)#no shutdown`, Junos `ops@mx1> configure`): typed into the router's own
+    console, never a shell line (`rollback 1`, `commit confirmed 5` run on no shell). Junos's
+    configuration prompt `ops@mx1# ` is the shell's `user@host# ` in form: it is the device's
+    when the block shows that device's operational prompt or an `[edit]` line."""
+    found: dict[int, tuple[str, int]] = {}
+    junos: set[str] = set()
+    for i, ln in enumerate(lines):
+        m = _DEVICE_PROMPT.match(ln)
+        if m:
+            found[i] = ("db", m.end())
+            if m.group("junos"):
+                junos.add(m.group("junos"))
+    edit = any(_JUNOS_EDIT.match(ln) for ln in lines)
+    for i, ln in enumerate(lines):
+        m = re.match(r"^\s*([\w.-]+@[\w.-]+)#\s+(?=\S)", ln)
+        if m and i not in found and (m.group(1) in junos or edit):
+            found[i] = ("db", m.end())
+        m = _DEVICE_SPACED.match(ln)
+        if m and i not in found and found:
+            found[i] = ("db", m.end())
     return found
 
 

@@ -285,7 +285,8 @@ class _OutlineBuilder:
                 return [IfNode(Guard(text=symptom), nodes, el.span, el.index)]
             return nodes
         nodes = self._content(el.index, cls)
-        guard = phrases.guard_of(el.text) if el.level > 2 else None
+        guard = phrases.guard_of(el.text) if el.level > 2 or \
+            el.level == 2 and phrases.if_heading(el.text) else None
         if guard is None and el.index in self._code_cases():
             # "## SRVO-050 Collision Detect alarm" beside "## SRVO-062 BZAL alarm": one
             # section per alarm, each for when its alarm is the one raised, never all in turn
@@ -986,7 +987,8 @@ class _OutlineBuilder:
         listed = set(el.command_cells) if el.kind == "table" else set()
         commands = [c for c in el.inline_code
                     if c in listed or inline_command(c) or _run_word(c, el.text, block) or
-                    powershell.windows_command(c) or self._item_is_code(c, el)]
+                    powershell.windows_command(c) or blocks.device_command(c) or
+                    self._item_is_code(c, el)]
         if not commands:
             return nodes
         lead = self._lead(el)
@@ -994,10 +996,10 @@ class _OutlineBuilder:
         choices = _alternatives(el.text)
         fragments = _fragments(commands)
         intro = self._intro(el)
-        heading = self.els[el.section] if el.section is not None else None
-        expects = phrases.expected_output(el.text, checking=heading is not None and
-                                          phrases.checks_heading(heading.text)) \
-            if el.kind != "table" else None
+        expects = phrases.expected_output(el.text) if el.kind != "table" else None
+        stated = phrases.states_output(el.text) if el.kind != "table" and expects is None \
+            else None
+        expects = expects or stated
         for code in commands:
             line = _PROMPT_MARK.sub("", code).strip()
             new: list[Node] = []
@@ -1020,12 +1022,15 @@ class _OutlineBuilder:
                 # the sub-steps of "a. On the OSD's host:" ("i. `systemctl stop ceph-osd@17`")
                 asked = False
             if asked and not _prose_words(line) and code not in fragments and \
-                    code not in choices and not powershell.windows_command(line):
+                    code not in choices and not powershell.windows_command(line) and \
+                    not blocks.device_command(line):
                 new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
                                      el, cls, owner, block=None)
-                if (cls == "info" or el.kind == "table") and \
+                if (cls == "info" or el.kind == "table" or stated is not None) and \
                         any(isinstance(n, Action) and n.mutating for n in new):
-                    new = []  # a table lists checks: one that changes anything is only shown
+                    # a table lists checks, and "`x` prints `y`" states one: a command that
+                    # changes anything is only shown
+                    new = []
                 if verify and expects is not None and new and \
                         all(isinstance(n, Action) and not n.mutating for n in new):
                     new.append(self._expectation(code, expects[1], el))
@@ -1326,10 +1331,12 @@ class _OutlineBuilder:
         if intro is not None and intro.kind in ("paragraph", "list_item") and \
                 self.sessions.open is None and block.lines and \
                 not any(opens_session(line.text) or workstation_tool(line.text)
-                        for line in block.lines) and phrases.runs_elsewhere(intro.text):
+                        for line in block.lines) and (phrases.runs_elsewhere(intro.text) or
+                                                      phrases.others_run(intro.text)):
             # "On the database host, run:": typed on a machine no line of the block reaches
             # (`ssh`, `kubectl exec`, a cloud CLI would); run here, it would act on (or
-            # report) the wrong machine. A person's step, there.
+            # report) the wrong machine. A person's step, there; and so is a block "Ask the
+            # DBA to run:" hands to someone else.
             script = "\n".join(line.text for line in block.lines)
             where = Span(start=block.lines[0].start, end=block.lines[-1].end)
             return [self._manual(own, cls, title, script, where, el.index, script=script)]

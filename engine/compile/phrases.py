@@ -255,6 +255,17 @@ def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
     return None if ending_only and not fallback else guard
 
 
+_IF_HEADING = re.compile(r"^(?:if|in case)\s+\S", re.I)
+
+
+def if_heading(heading: str) -> bool:
+    """Whether a section's heading is a condition ("## If site search is unavailable", "## In
+    case the backlog keeps growing"): its steps are for that case, whatever the heading's
+    level. ("## When to block" and "## When does ETL run" name a topic, not a case.)"""
+    text = _DECORATION.sub("", _strip_enumerator(heading.replace("**", "")).strip())
+    return _IF_HEADING.match(text) is not None
+
+
 # A list item's text is read for its guard two or three times (without and with `fallback`,
 # then by the linter): the reading is done once per text. A Guard is frozen, so sharing it is
 # safe; the cache is small, so it holds one guide's recent texts, not every guide's.
@@ -947,8 +958,21 @@ def stops_here(text: str) -> bool:
 _ESCALATES = _Caseless(_ESCALATE)
 
 
+# "Escalate to the identity team first.", "Page the DBA before restarting the primary.": a
+# hand-over the sentence puts before another action is that action's precondition (a caution
+# beside it), not the run's ending.
+_BEFOREHAND = re.compile(r"(?:\b(?:first|beforehand)|\bbefore\s+(?:you\b|doing\b|any\b|\w+ing\b)"
+                         r"[^.!?]*)[\s.!]*$", re.I)
+
+
 def is_escalation(text: str) -> bool:
-    return _ESCALATES.occurs(text)
+    """Whether a text hands the incident over ("Escalate to the DB team"): some sentence of
+    it escalates, and not only as the precondition of another action ("... first")."""
+    if not _ESCALATES.occurs(text):
+        return False
+    if not may_hold(text, "first", "before"):
+        return True
+    return any(_ESCALATES.occurs(s) and not _BEFOREHAND.search(s) for s in _sentences(text))
 
 
 _FALLBACK = re.compile(
@@ -1243,6 +1267,26 @@ _MENTION = re.compile(r"(?:\b(?:not|never|no longer|cannot|avoid\w*|instead of|r
                       r"for example|for instance|similar to|equivalent|prefix(?:ed)?|wrap\w*|"
                       r"unlike|except|either|one of|example|alternatively|alternative|ex\.)"
                       r"(?!\w)|n't\b)", re.I)
+# Someone else runs the command: "Ask the DBA to run `x`", "Have the network team run `x`",
+# "the key holders must each run `x`": their step (on their machine, with their access), shown
+# to the reader, never the plan's. (The reader is "you", "the on-call", "the operator".)
+_OTHERS = (r"(?:\b(?:ask|have|get|tell|request)\s+(?!to\b)(?:(?!and\b|then\b|a\s+look\b)"
+           r"[\w'-]+\s+){1,5}?(?:to\s+)?|\b(?:holders?|owners?|team|dbas?|admins?|administrators?|"
+           r"engineers?|vendor|provider|support)\s+(?:(?:must|should|will|can|may|needs?\s+to|"
+           r"has\s+to|have\s+to)\s+)?(?:each\s+|then\s+|also\s+)?)"
+           r"(?:run|execute|type|issue|enter)s?\b")
+_OTHERS_RUN = re.compile(_OTHERS + r"\s*$", re.I)
+# ... over a block: "Ask the DBA to run:", "Have the storage team run this on the array:"
+_OTHERS_RUN_BELOW = re.compile(_OTHERS + r"[^`.;!?]*:\s*$", re.I)
+
+
+def others_run(intro: str) -> bool:
+    """Whether the words over a block ask someone other than the reader to run it ("Ask the
+    DBA to run:"): that person's step, holding the block."""
+    last = _LAST_SENTENCE.sub("", intro.replace("**", "").replace("__", "")).strip()
+    return _OTHERS_RUN_BELOW.search(last) is not None
+
+
 # What makes the commands a lead-in introduces examples or choices, not steps ("Example:",
 # "run either:", "Avoid the following:").
 _MENTION_LEAD = re.compile(r"(?:\b(?:either|one of|such as|like|e\.g|i\.e|for example|"
@@ -1325,7 +1369,8 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
     main = _MAIN.search(clause) if _SUBORDINATE.match(clause) else None
     if main:  # "Once the settings are applied you'll need to run `x`": the main clause asks
         clause = _instruction_clause(clause[main.start():])
-    if _MENTION.search(clause) or _SUBORDINATE.match(clause) or _INSIDE.search(clause):
+    if _MENTION.search(clause) or _SUBORDINATE.match(clause) or _INSIDE.search(clause) or \
+            _OTHERS_RUN.search(clause):
         return False
     if _SHOWN_BELOW.match(after):
         return False  # "through `kubectl cp` as follows:": the block below is what runs
@@ -1453,34 +1498,30 @@ def expected_value(text: str) -> str | None:
     return m.group("want") if m else None
 
 
-# Under a heading of checks ("## Verify", "### Checks"), a command and the output it must
-# show, the heading's verb left out: "- `systemctl is-active nginx` returns `active`." The
-# output right after the verb: "shows every pod `Running`" is not a test of its output.
-_SHOWS = re.compile(
-    r"^\W*`(?P<cmd>[^`]+)`\s+(?:(?:should|must|will)\s+)?"
-    r"(?:returns?|prints?|shows?|outputs?|reports?|says?|contains?|includes?|displays?|"
-    r"lists?|gives?)\s+`(?P<want>[^`]+)`[\s.!]*$", re.I)
-_CHECKS_HEADING = re.compile(
-    r"^(?:verify|verification|validate|validation|confirm(?:ation)?|checks?|health\s?checks?|"
-    r"post[\s-]?checks?|smoke\s+tests?|expected\s+(?:results?|state))\s*:?$", re.I)
-
-
-def checks_heading(heading: str) -> bool:
-    """Whether a heading opens a section of checks: "## Verify", "### Checks", "## Validation",
-    or the checks that a fix worked (`is_verification`)."""
-    plain = _strip_enumerator(heading.replace("**", "").replace("__", "")).strip()
-    return _CHECKS_HEADING.match(plain) is not None or is_verification(heading)
-
-
-def expected_output(text: str, *, checking: bool = False) -> tuple[str, str] | None:
+def expected_output(text: str) -> tuple[str, str] | None:
     """A sentence that asks to run a command and says the output it must show: (the command,
-    the words its output must hold). Not a question, and only the command's own output.
-    `checking`: the sentence is under a heading of checks, whose verb it may leave out."""
+    the words its output must hold). Not a question, and only the command's own output."""
     plain = _CHECKBOX.sub("", _strip_enumerator(text.replace("**", "").replace("__", "")).strip())
-    forms = (_EXPECTS, _FORM_EXPECTS, _SHOWS) if checking else (_EXPECTS, _FORM_EXPECTS)
-    m = next((m for rx in forms if (m := rx.match(plain)) is not None), None)
+    m = _EXPECTS.match(plain) or _FORM_EXPECTS.match(plain)
     if m is None and len(sentences := _sentences(plain)) > 1:  # what follows is its own
-        m = next((m for rx in forms if (m := rx.match(sentences[0])) is not None), None)
+        m = _EXPECTS.match(sentences[0]) or _FORM_EXPECTS.match(sentences[0])
+    return (m.group("cmd"), m.group("want")) if m else None
+
+
+# "`systemctl is-active worker` prints `active`.", "`curl -s :8080/healthz` should return
+# `ok`.": the check written as a statement, the command its subject and its output the object.
+_STATES_OUTPUT = re.compile(
+    r"^[^\w`]*`(?P<cmd>[^`]+)`\s+(?:(?:should|must|will)\s+)?(?:returns?|prints?|shows?|"
+    r"outputs?|reports?|says?|displays?)\s+`(?P<want>[^`]+)`[\s.!]*$", re.I)
+
+
+def states_output(text: str) -> tuple[str, str] | None:
+    """A sentence that is nothing but a command and the output it prints ("`systemctl
+    is-active worker` prints `active`."): (the command, the words its output must hold). A
+    check, when the command only reads (the caller's to tell); a change it describes is not
+    asked for."""
+    plain = _CHECKBOX.sub("", _strip_enumerator(text.replace("**", "").replace("__", "")).strip())
+    m = _STATES_OUTPUT.match(plain)
     return (m.group("cmd"), m.group("want")) if m else None
 
 
@@ -1534,7 +1575,9 @@ _ELSEWHERE_AFTER = re.compile(
 _PLACE_END = re.compile(
     r"\b(?:on|from|inside)\s+(?:(?:any|one|each|all|some|both) of the|all the|each|every|all|"
     r"any|both|one|the)\s+(?:[\w.'-]+\s+){0,3}?(?:hosts|nodes?|servers?|brokers?|replicas?|"
-    r"primary|secondary|leader|followers?|vms?|bastion|workers?|masters?|members?)\s*:?\s*$",
+    r"primary|secondary|leader|followers?|vms?|bastion|workers?|masters?|members?)\s*:?\s*$|"
+    # "restart mongod on that host:": the machine the sentence before named, not this one
+    rf"\b(?:on|from|inside)\s+that\s+(?:[\w.'-]+\s+){{0,2}}?{_MACHINES}\s*:?\s*$",
     re.I)
 
 
@@ -1571,9 +1614,11 @@ def runs_elsewhere(text: str, code: str | None = None) -> bool:
                                   or f"`{code}`" in after.group(0)):
             return True
         at = sentence.find(f"`{code}`") if code is not None else -1
-        lead = sentence[:at] if at >= 0 else sentence
+        # (a place after an earlier command is that command's; a condition's words before
+        # the instruction are no command: "If a member is `DOWN`, restart it on that host:")
+        lead = _instruction_clause(sentence[:at] if at >= 0 else sentence)
         if "`" not in lead and _PLACE_END.search(lead.rstrip()):
-            return True  # (a place after an earlier command is that command's)
+            return True
     return False
 
 

@@ -56,8 +56,12 @@ _CMDLET = re.compile(r"^\s*(?:\$\w+\s*=\s*)?(?:Get|Set|New|Remove|Test|Start|Sto
 # (`net stop w3svc`, `sc.exe query W3SVC`, `del /q C:\temp\*`, `C:\tools\fix.exe /all`).
 _WINDOWS_TOOL = re.compile(
     r"^\s*(?:(?:taskkill|tasklist|iisreset|netsh|ipconfig|wmic|schtasks|robocopy|icacls|appcmd|"
-    r"certutil|dism|bcdedit|wevtutil|msiexec|diskpart|winrm|wbadmin|wusa|cscript)(?:\.exe)?"
-    r"(?:\s|$)|net(?:\.exe)? (?:stop|start|use|user|localgroup|share|session|view)\b|"
+    r"certutil|dism|bcdedit|wevtutil|msiexec|diskpart|winrm|wbadmin|wusa|cscript|"
+    # Windows Server's directory, policy and time tools (`repadmin /syncall DC02 /AdeP`)
+    r"repadmin|dcdiag|nltest|ntdsutil|netdom|dsquery|dsget|dsmod|dsadd|dsrm|gpupdate|gpresult|"
+    r"w32tm|setspn|dnscmd|systeminfo|chkdsk|sfc|bitsadmin|auditpol|secedit|fltmc|powercfg|"
+    r"tracert|pathping)(?:\.exe)?(?:\s|$)|"
+    r"net(?:\.exe)? (?:stop|start|use|user|localgroup|share|session|view)\b|"
     r"sc(?:\.exe)? (?:query|queryex|qc|stop|start|config|delete|failure)\b|"
     r"(?:reg|del|rd|rmdir|xcopy|copy|move|type|dir|attrib)(?:\.exe)? (?=.*(?:\s/[A-Za-z?]|\\))|"
     r"[A-Za-z]:\\\S*\.(?:exe|cmd|bat|ps1)(?:\s|$))", re.I)

@@ -415,7 +415,50 @@ def _remote_pipelines(text: str, name: str) -> list[list[list[str]]]:
     return pipelines
 
 
+# Ansible's ad-hoc command: `ansible web -b -m shell -a 'df -h /var'` runs one module on each
+# host of the pattern. It reads when the module only gathers (`ping`, `setup`, the `*_facts`)
+# or runs a command (`command`, the default; `shell`; `raw`) that the table reads.
+_ANSIBLE = F("m:a:i:l:u:bf:oT:vC", """module-name= args= inventory= inventory-file= limit= user=
+    become become-user= become-method= forks= one-line timeout= verbose private-key= key-file=
+    connection= check diff list-hosts playbook-dir= vault-id= vault-password-file=""",
+             why={"-k": "asks a person for the ssh password",
+                              "--ask-pass": "asks a person for the ssh password",
+                              "-K": "asks a person for the become password",
+                              "--ask-become-pass": "asks a person for the become password",
+                              "-t": "writes each host's output to a directory",
+                              "--tree": "writes each host's output to a directory",
+                              "-e": "sets variables a module can act on",
+                              "--extra-vars": "sets variables a module can act on"})
+_ANSIBLE_GATHER = frozenset({"ping", "setup", "gather_facts", "service_facts", "package_facts",
+                             "ansible.builtin.ping", "ansible.builtin.setup",
+                             "ansible.builtin.gather_facts", "ansible.builtin.service_facts",
+                             "ansible.builtin.package_facts"})
+_ANSIBLE_RUN = frozenset({"command", "shell", "raw", "ansible.builtin.command",
+                          "ansible.builtin.shell", "ansible.builtin.raw"})
+
+
+def _ansible(name: str, args: list[str]) -> None:
+    p = parse(args, _ANSIBLE, name)
+    if len(p.operands) != 1:
+        raise NotRead(f"{name} takes one host pattern", cause="wrapper")
+    modules = p.values("-m") + p.values("--module-name")
+    module = modules[-1] if modules else "command"
+    given = p.values("-a") + p.values("--args")
+    if module in _ANSIBLE_GATHER and not given:
+        return
+    if module not in _ANSIBLE_RUN:
+        raise NotRead(f"{name} -m {module} is not a module that only reads", cause="subcommand")
+    if not given:
+        raise NotRead(f"{name} -m {module} names no command to run", cause="wrapper")
+    token = _remote.set(True)
+    try:
+        _ssh_pipelines(f"{name} -m {module}", given[-1], forced=False)
+    finally:
+        _remote.reset(token)
+
+
 _WRAPPERS: dict[str, Grammar] = {
+    "ansible": _ansible,
     "sudo": _sudo,
     "timeout": _inner(F("k:s:v", "kill-after= signal= preserve-status foreground verbose",
                         posix=True), skip=1),

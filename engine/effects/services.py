@@ -2,10 +2,11 @@
 
 systemctl, journalctl, service, sv, gitlab-ctl; docker, podman, nerdctl, crictl, ctr; git;
 psql, gitlab-psql, mysql (their `-c`/`-e` SQL judged by `engine.effects.sql`); redis-cli;
-etcdctl, etcdutl, consul, vault; ceph, rados, rbd; promtool, amtool; knife; Kafka's and
-RabbitMQ's tools; Patroni's patronictl and CockroachDB's cockroach (its `sql -e` judged as
-psql's `-c`). Each lists the subcommands that read and their flags. It does not cover
-Kubernetes tools (`engine.effects.kube`) or clouds (`engine.effects.cloud`).
+etcdctl, etcdutl, consul, vault, nomad; Cassandra's nodetool and cqlsh; ceph, rados, rbd;
+promtool, amtool; knife; Kafka's and RabbitMQ's tools; Patroni's patronictl and CockroachDB's
+cockroach (its `sql -e` judged as psql's `-c`). Each lists the subcommands that read and
+their flags. It does not cover Kubernetes tools (`engine.effects.kube`) or clouds
+(`engine.effects.cloud`).
 """
 
 from __future__ import annotations
@@ -289,6 +290,15 @@ def _executes(problem: Callable[[str], str | None] = sql_problem) -> Check:
     return check
 
 
+def _cqlsh(p: Parsed, name: str) -> None:
+    """`cqlsh -e STATEMENT`, judged as SQL; a user named without a password is asked for
+    one: a person's job."""
+    if p.has("-u", "--username") and not p.has("-p", "--password"):
+        raise NotRead(f"{name} -u without -p asks a person for the password",
+                      cause="interactive", effect="interactive")
+    _executes()(p, name)
+
+
 def _mysql_problem(statement: str) -> str | None:
     if "\\" in statement:
         return "it holds a backslash (a client command such as \\! runs a program)"
@@ -389,6 +399,35 @@ _CONSUL_SUBS: dict[str, Tool] = {
                                   "autopilot": Tool(subcommands={"get-config": NONE,
                                                                  "state": NONE})}),
 }
+# Nomad (Go flags, one dash): what reports jobs, allocations, nodes and the servers.
+# `nomad job plan` is the scheduler's dry run: it registers nothing. `alloc logs -f` follows.
+_NOMAD = F("", """address= region= namespace= token= ca-cert= ca-path= client-cert= client-key=
+    tls-server-name= tls-skip-verify json t= short verbose all-allocs evals self stats os quiet
+    allocs full version= p diff""", one_dash=True, go=True)
+_NOMAD_SUBS: dict[str, Tool] = {
+    **rows("status version agent-info", NONE),
+    "job": Tool(subcommands=rows("status inspect history allocs deployments plan", NONE)),
+    "alloc": Tool(subcommands={"status": NONE, "fs": NONE, "logs": Tool(
+        F("", "stderr stdout tail n= c= task= job f", one_dash=True, go=True),
+        follow=frozenset({"-f", "--f"}))}),
+    "node": Tool(subcommands={"status": NONE}),
+    "eval": Tool(subcommands=rows("status list", NONE)),
+    "deployment": Tool(subcommands=rows("status list", NONE)),
+    "server": Tool(subcommands={"members": NONE}),
+    "operator": Tool(subcommands={"raft": Tool(subcommands={"list-peers": NONE}),
+                                  "autopilot": Tool(subcommands={"get-config": NONE,
+                                                                 "health": NONE})}),
+}
+# Cassandra's nodetool: what reports the ring, the node and its tables (`repair`, `drain`,
+# `removenode`, `decommission`, `flush`, `set*` change them).
+_NODETOOL = F("h:p:u:r", "host= port= username= password-file= resolve-ip print-port "
+              "human-readable")
+_NODETOOL_SUBS: dict[str, Tool] = rows(
+    """status info ring tpstats compactionstats compactionhistory netstats describecluster
+    describering listpendinghints statusgossip statusbinary statusbackup statushandoff
+    gossipinfo cfstats tablestats cfhistograms tablehistograms proxyhistograms gcstats version
+    getcompactionthroughput getstreamthroughput getendpoints getlogginglevels getseeds
+    getsstables gettimeout viewbuildstatus failuredetector getconcurrentcompactors""", NONE)
 # Ceph's CLIs (`ceph status` in Rook's toolbox): what reports the cluster's state. `ceph auth`
 # is left out (it prints keys), as are `ceph -s`/`-w` (a bare `ceph` is its interactive shell).
 _CEPH = F("c:k:n:i:f:", "conf= keyring= name= id= format= cluster= connect-timeout= "
@@ -576,10 +615,19 @@ SERVICES: dict[str, Rule] = {
                     "ssl-mode=", why={"--tee": "writes a file", "--pager": "runs a program",
                                       "--defaults-file": "reads a file that can run a pager"}),
                   check=_executes(_mysql_problem)),
+    # cqlsh HOST -e "SELECT ...": one reading CQL statement, judged as SQL (`CONSISTENCY`,
+    # `COPY` and the other shell commands are no SQL: not read-only)
+    "cqlsh": Tool(F("u:p:k:e:", "username= password= keyspace= execute= ssl no-color color "
+                    "connect-timeout= request-timeout= cqlversion= protocol-version= debug",
+                    why={"-f": "runs the statements of a file", "--file": "runs the statements "
+                         "of a file", "--cqlshrc": "reads a configuration file"}),
+                  max_operands=2, check=_cqlsh),
     **rows("redis-cli gitlab-redis-cli", redis_cli),
     "etcdctl": Tool(_ETCD, inherit=True, subcommands=_ETCD_SUBS),
     "consul": Tool(_CONSUL, inherit=True, subcommands=_CONSUL_SUBS),
     "vault": Tool(_VAULT, inherit=True, subcommands=_VAULT_SUBS),
+    "nomad": Tool(_NOMAD, inherit=True, subcommands=_NOMAD_SUBS),
+    "nodetool": Tool(_NODETOOL, inherit=True, subcommands=_NODETOOL_SUBS),
     "ceph": Tool(_CEPH, inherit=True, subcommands=_CEPH_SUBS),
     "rados": Tool(_RADOS_RBD, inherit=True, subcommands=_RADOS_SUBS),
     "rbd": Tool(_RADOS_RBD, inherit=True, subcommands=_RBD_SUBS),

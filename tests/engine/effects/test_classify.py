@@ -26,6 +26,10 @@ def effect(line: str) -> str:
     ("xargs -E cat rm -f F", "mutate"), ("xargs grep -l error", "read"), ("xargs", "read"),
     ("xargs -0 -n1 stat", "read"), ("xargs find .", "mutate"),  # `-delete` could arrive
     ("xargs kubectl describe", "mutate"), ("xargs -p ls", "mutate"),
+    ("ansible web -m ping", "read"), ("ansible all -b -m shell -a 'df -h /var'", "read"),
+    ("ansible all -a uptime", "read"), ("ansible all -a reboot", "mutate"),
+    ("ansible web -m service -a 'name=app state=restarted'", "mutate"),
+    ("ansible web -e x=1 -m ping", "mutate"), ("ansible web --tree /tmp/t -m ping", "mutate"),
     ("ssh host df -h", "read"), ("ssh host 'df -h; uptime'", "read"),
     ("ssh host 'ls | wc -l'", "read"), ("ssh host rm -rf /x", "mutate"),
     ("ssh host 'cat x > y'", "mutate"), ("ssh host 'echo $(id)'", "mutate"),
