@@ -120,6 +120,7 @@ _DB_PROMPT = re.compile(
     r"|\((?:gdb|lldb|[Pp]db|dlv|cuda-gdb)\))\s*(?=\S)")  # a debugger's `(gdb) bt`
 # a console's continuation prompt, right under a line typed at it: mysql's `    -> `, Python's
 # `... ` (its indentation after the prompt is the statement's own)
+_DB_CONTINUED = re.compile(r"^\s*(?:->\s+(?=\S)|\.\.\. ?(?= *\S))")
 # A network device's CLI: IOS/NX-OS/EOS `edge-rtr-01#show ip route` (the command right after the
 # `#`), `sw1(config-if)# shutdown`, `sw1# show vlan`; Junos `ops@mx1> show bgp summary` and,
 # in configuration mode (after `[edit]` or that operational prompt), `ops@mx1# rollback 1`.
@@ -135,7 +136,6 @@ _DEVICE_PROMPT = re.compile(
 # `sw1# end` alone may be a root shell's `host# exit`: a device's only beside a surer prompt
 _DEVICE_SPACED = re.compile(rf"^\s*[A-Za-z][\w.-]*#\s+(?={_DEVICE_VERBS})")
 _JUNOS_EDIT = re.compile(r"^\s*\[edit(?:\s[^\]\n]*)?\]\s*$")
-_DB_CONTINUED = re.compile(r"^\s*(?:->\s+(?=\S)|\.\.\. ?(?= *\S))")
 _DOLLAR = re.compile(r"^\s*\$\s+(?=\S)")  # a shell's `$ ` prompt
 _ROOT_PROMPT = re.compile(r"^\s*#\s+(?=\S)")
 _NAMED_PROMPT = re.compile(r"^\s*[A-Za-z][\w.-]*[#$]\s+(?=\S)")  # `mon-a# `: a command follows

@@ -422,13 +422,13 @@ _ANSIBLE = F("m:a:i:l:u:bf:oT:vC", """module-name= args= inventory= inventory-fi
     become become-user= become-method= forks= one-line timeout= verbose private-key= key-file=
     connection= check diff list-hosts playbook-dir= vault-id= vault-password-file=""",
              why={"-k": "asks a person for the ssh password",
-                              "--ask-pass": "asks a person for the ssh password",
-                              "-K": "asks a person for the become password",
-                              "--ask-become-pass": "asks a person for the become password",
-                              "-t": "writes each host's output to a directory",
-                              "--tree": "writes each host's output to a directory",
-                              "-e": "sets variables a module can act on",
-                              "--extra-vars": "sets variables a module can act on"})
+                  "--ask-pass": "asks a person for the ssh password",
+                  "-K": "asks a person for the become password",
+                  "--ask-become-pass": "asks a person for the become password",
+                  "-t": "writes each host's output to a directory",
+                  "--tree": "writes each host's output to a directory",
+                  "-e": "sets variables a module can act on",
+                  "--extra-vars": "sets variables a module can act on"})
 _ANSIBLE_GATHER = frozenset({"ping", "setup", "gather_facts", "service_facts", "package_facts",
                              "ansible.builtin.ping", "ansible.builtin.setup",
                              "ansible.builtin.gather_facts", "ansible.builtin.service_facts",
