@@ -543,6 +543,9 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
                              r"\bnothing (?:else )?(?:needs to be done|to do)\b|"
+                             # "Otherwise, do nothing.", "Option 1: Do nothing." (not "ILM will
+                             # do nothing", "do nothing until the backup ends")
+                             r"(?:^|[,:;]\s*|\bthen\s+)do nothing(?=\s*(?:[.!(]|$))|"
                              # "This alert can be safely ignored (if ...)", "you can ignore it"
                              r"\b(?:alert|page|warning|it) (?:can|may) (?:be )?(?:safely )?"
                              r"ignored\b|\b(?:can|may) safely (?:be )?ignored?\b|"
