@@ -41,14 +41,15 @@ def _numbers(value: Any) -> list[float]:
     return [float(m) for m in _NUMBER.findall(str(value))]
 
 
-_WORD = re.compile(r"\w+(?:[.-]\w+)*")
+WORD = re.compile(r"\w+(?:[.-]\w+)*")
+"""A word as the `words` filter reads it (dots and hyphens inside it kept)."""
 
 
 def _words(value: Any) -> list[str]:
     """Every word of a text, dots and hyphens inside a word kept: `"inactive (dead)" | words`
     -> ["inactive", "dead"], so `"active" in (out | words)` is false where `"active" in out`
     is true."""
-    return _WORD.findall(str(value))
+    return WORD.findall(str(value))
 
 
 def _lines(value: Any) -> list[str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from engine.errors import MendflowError
-from engine.templating import references
+from engine.templating import WORD, references
 
 T = TypeVar("T")
 
@@ -696,7 +696,7 @@ def derive_condition(clause: str, step: str | None) -> Expr:
         op = "not in" if negated else "in"
         if _NUMBER_WORD.fullmatch(code[0]):
             return ("expr", f"{_number(code[0])} {op} {_numbers_of(step)}")
-        if negated and _ONE_WORD.fullmatch(code[0]):
+        if negated and WORD.fullmatch(code[0]):
             # what the output must hold is that word: `systemctl is-active` printing
             # "inactive" does not hold "active" (as text it did, and the check passed)
             return ("expr", f"{json.dumps(code[0])} {op} (steps[{json.dumps(step)}].stdout"
@@ -713,7 +713,6 @@ def _numbers_of(step: str) -> str:
     return f"(steps[{json.dumps(step)}].stdout | numbers)"
 
 
-_ONE_WORD = re.compile(r"\w+(?:[.-]\w+)*")  # a word as the `words` filter reads it
 # A number the output should hold: compared with the numbers in it, never as text inside it
 # ("0" is in "150", and `200` in a header's "Content-Length: 12004").
 _NUMBER_WORD = re.compile(r"[-+]?\d+(?:\.\d+)?%?")
