@@ -531,9 +531,10 @@ class Wiring:
         return self._step_headings().get(n)
 
     def _numbered_heading(self, n: int) -> Element | None:
-        """The first heading numbered `n` ("### 3. Check the port", "### 3) Check the port"):
-        step or section n of a guide whose steps are numbered headings."""
-        at = re.compile(rf"^\W*{n}[.)](?!\d)")
+        """The first heading numbered `n` ("### 3. Check the port", "### 3) Check the port",
+        "### 3 - Check the port", "### 3: ..."): step or section n of a guide whose steps are
+        numbered headings."""
+        at = re.compile(rf"^\W*{n}(?:[.)]|\s*[:\u2013\u2014-]\s)(?!\d)")
         return next((h for h in self.guide.headings() if at.match(h.text)), None)
 
     def _heading_starting(self, words: str) -> Element | None:

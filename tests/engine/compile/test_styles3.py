@@ -217,3 +217,19 @@ def test_go_to_step_n_lands_on_the_heading_numbered_n():
                             f"### 2{mark} Ports\n\n```bash\nss -ltnp\n```\n")
         assert step_running(plan, ["ss", "-ltnp"]) in {e.target for e in plan.edges
                                                         if e.kind == "jump"}, mark
+
+
+def test_go_to_step_n_lands_on_a_heading_numbered_with_a_dash_or_a_colon():
+    # "### 3 — Restart the consumers": "go to step 3" failed the guide ("this list has 0 steps")
+    for mark in (" -", " \u2014", " \u2013", ":"):
+        plan = compile_text(f"## Fix\n\n### 1{mark} Check\n\nIf it is up, go to step 3.\n\n"
+                            f"### 2{mark} Logs\n\n```bash\njournalctl -u app -n 5\n```\n\n"
+                            f"### 3{mark} Ports\n\n```bash\nss -ltnp\n```\n")
+        assert step_running(plan, ["ss", "-ltnp"]) in {e.target for e in plan.edges
+                                                        if e.kind == "jump"}, mark
+    # a range is not a step's number: "### 3-4 ..." is no heading numbered 3
+    plan = compile_text("## Fix\n\n### 1. Check\n\nIf it is up, go to step 3.\n\n"
+                        "### 3-4 Ports\n\n```bash\nss -ltnp\n```\n\n### 3. Logs\n\n"
+                        "```bash\njournalctl -u app -n 5\n```\n")
+    assert step_running(plan, ["journalctl", "-u", "app", "-n", "5"]) in {
+        e.target for e in plan.edges if e.kind == "jump"}
