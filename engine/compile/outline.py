@@ -1673,7 +1673,10 @@ _ACTION_COLUMN = re.compile(r"^\W*(?:actions?|what to do|to do|do|instructions?)
 _CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnostic|dtc)\s+)?"
                r"(?:codes?|ids?|numbers?|no\.?)|faults?|alarms?|error codes?")
 _CONDITION_COLUMN = re.compile(r"^\W*(?:conditions?|when|if|symptoms?|situations?|cases?|"
-                               r"scenarios?|triggers?|observed|you see|" + _CODE_NAMES +
+                               r"scenarios?|triggers?|observed|observations?|signs?|"
+                               r"indicators?|errors?|error messages?|"
+                               r"(?:(?:if|when) )?you (?:see|observe|notice|get|find)|"
+                               r"what you (?:see|observe|notice|get|find)|" + _CODE_NAMES +
                                r")\W*$", re.I)
 _ACTION_COLUMN = re.compile(r"^\W*(?:actions?|mitigations?|fix(?:es)?|remed(?:y|ies|iation)|"
                             r"resolutions?|responses?|solutions?|workarounds?|what to do|"

@@ -5,6 +5,8 @@ nodes", checklists, and a robot cell's recovery playbook with its "Abort if" con
 
 from __future__ import annotations
 
+import pytest
+
 from engine.plan import Plan, StepKind
 from tests.support.compiling import compile_style as compile_file
 from tests.support.compiling import (
@@ -160,6 +162,22 @@ def test_a_table_of_conditions_and_actions_is_a_decision_row_after_row():
                         "| Pods crash | `kubectl get pods -n web` | "
                         "`kubectl delete pod -n web x` |\n")
     assert [s.text for s in runs(plan)] == ["kubectl get pods -n web"]
+
+
+@pytest.mark.parametrize("case", ["If you see", "When you see", "What you observe",
+                                  "Observation", "Error message", "Signs"])
+def test_a_decision_tables_case_column_may_say_what_you_see(case: str):
+    # "| If you see | Then |" was one person's step holding the whole table: its rollback was
+    # never offered, and its "none of the above: escalate" row was lost (the run ended resolved)
+    plan = compile_text(f"## Mitigation\n\n| {case} | Then |\n|---|---|\n"
+                        "| a deploy in the last hour | roll it back: `helm rollback web -n web` |\n"
+                        "| none of the above | escalate to #web-oncall |\n")
+    rollback = step_running(plan, ["helm", "rollback", "web", "-n", "web"])
+    assert gated(plan, rollback)
+    assert guards_of(plan, rollback) == ["a deploy in the last hour"]
+    (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    (rest,) = [e.target for e in plan.edges if e.source == decide.id and e.kind == "else"]
+    assert plan.step(rest).outcome == "escalate"
 
 
 def test_an_escalation_sections_hand_off_is_the_runs_ending_when_nothing_worked():
