@@ -1034,6 +1034,9 @@ class _OutlineBuilder:
                 if verify and expects is not None and new and \
                         all(isinstance(n, Action) and not n.mutating for n in new):
                     new.append(self._expectation(code, expects[1], el))
+                if el.kind == "table" and (named := _row_title(el, code)) is not None:
+                    new = [replace(n, title=named) if isinstance(n, Action) else n
+                           for n in new]
             if not any(isinstance(n, Action) for n in new) and not self._in_session(lead, line):
                 if not shown:
                     at = len(nodes)
@@ -1691,6 +1694,26 @@ _CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how t
                            r"commands?|query|queries|investigat\w*)\W*$", re.I)
 _OTHERWISE_ROW = re.compile(r"^\W*(?:anything else|otherwise|else|other(?: cases)?|"
                             r"all other cases|none of the above|default)\W*$", re.I)
+
+
+def _row_title(table: Element, code: str) -> str | None:
+    """A checks table's row named for its command step: the row's name ("Proxy pods ready")
+    and what the guide expects of it ("expected: all `Running`"), which were lost (each step
+    of a table was titled with its section, the Expected column nowhere in the plan)."""
+    rows = table.cells
+    head = [c.replace("*", "").strip() for c in rows[0]] if rows else []
+    row = next((r for r in rows[1:] if f"`{code}`" in r), None)
+    if row is None:
+        return None
+    expected = [k for k, h in enumerate(head) if _EXPECTED_COLUMN.match(h)]
+    name = next((c.strip() for k, c in enumerate(row) if k not in expected and c.strip()
+                 and "`" not in c and not (k < len(head) and _STEP_COLUMN.match(head[k]))),
+                None)
+    wants = [row[k].strip() for k in expected if k < len(row) and row[k].strip()]
+    if name is None and not wants:
+        return None
+    title = " ".join([_short(name or code)] + [f"(expected {w})" for w in wants])
+    return title if len(title) <= 100 else title[:99].rstrip() + "…"
 
 
 def _all_commands(lines: list[str]) -> bool:

@@ -180,6 +180,19 @@ def test_a_decision_tables_case_column_may_say_what_you_see(case: str):
     assert plan.step(rest).outcome == "escalate"
 
 
+def test_a_checks_table_titles_each_step_with_its_row_and_what_it_expects():
+    # "| Check | Command | Expected |": every step was titled "Quick checks" and the Expected
+    # column was nowhere in the plan: the report could not say what healthy looks like
+    plan = compile_text("## Quick checks\n\n| Check | Command | Expected |\n|---|---|---|\n"
+                        "| Proxy pods ready | `kubectl get pods -n edge` | all `Running` |\n"
+                        "| Recent deploys | `helm history edge -n edge` | |\n")
+    assert [s.title for s in runs(plan)] == ["Proxy pods ready (expected all `Running`)",
+                                            "Recent deploys"]
+    # a table with no name for its rows keeps the section's title
+    plan = compile_text("## Quick checks\n\n| Command |\n|---|\n| `kubectl get pods` |\n")
+    assert [s.title for s in runs(plan)] == ["Quick checks"]
+
+
 def test_an_escalation_sections_hand_off_is_the_runs_ending_when_nothing_worked():
     # "## Escalation / Transfer the ICM to X if none of the mitigations help": context for a
     # reader, so a run whose mitigations were all a person's ended "resolved" regardless
