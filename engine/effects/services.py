@@ -299,7 +299,13 @@ def _cqlsh(p: Parsed, name: str) -> None:
     _executes()(p, name)
 
 
+# `\G` / `\g` where a statement ends ("SHOW REPLICA STATUS\G"): the client's terminator that
+# prints the rows vertically, as `;` would end it; no other client command is a read
+_MYSQL_TERMINATOR = re.compile(r"\\[Gg](?=\s|;|$)")
+
+
 def _mysql_problem(statement: str) -> str | None:
+    statement = _MYSQL_TERMINATOR.sub(";", statement)
     if "\\" in statement:
         return "it holds a backslash (a client command such as \\! runs a program)"
     return sql_problem(statement)
