@@ -1,4 +1,4 @@
-"""Read-only rows for cloud command lines: gcloud, gsutil, aws, az.
+"""Read-only rows for cloud command lines: gcloud, gsutil, aws, az, and terraform.
 
 gcloud and aws name a command by a path of groups ending in a verb (`gcloud compute disks
 list`, `aws ec2 describe-vpcs`); by their own design the verb decides the effect: `list`,
@@ -106,7 +106,27 @@ _GSUTIL_SUBS = {
     "du": Tool(F("0ace:hsX:")), "hash": Tool(F("chm")), "version": Tool(F("l")),
 }
 
+# terraform: what the state and configuration say. `show -json`, `output -json`/`-raw` and
+# `state pull` print sensitive values in clear, and `plan` takes the state's lock (and `-out`
+# writes a file): none is listed.
+_TF = F("", "chdir=", one_dash=True, go=True)
+_CLEAR = "prints sensitive values in clear"
+_TF_STATE = F("", "state= no-color", one_dash=True, go=True,
+              why={"-json": _CLEAR, "-raw": _CLEAR})
+_TERRAFORM_SUBS: dict[str, Tool] = {
+    "show": Tool(F("", "no-color", one_dash=True, go=True, why={"-json": _CLEAR}),
+                 max_operands=1),
+    "output": Tool(_TF_STATE, max_operands=1),
+    "state": Tool(subcommands={"list": Tool(_TF_STATE | F("", "id=", one_dash=True, go=True)),
+                               "show": Tool(_TF_STATE, max_operands=1)}),
+    "validate": Tool(F("", "no-color json", one_dash=True, go=True), max_operands=0),
+    "version": Tool(F("", "json", one_dash=True, go=True), max_operands=0),
+    "providers": Tool(max_operands=0),
+    "workspace": Tool(subcommands={"list": Tool(max_operands=0), "show": Tool(max_operands=0)}),
+}
+
 CLOUD: dict[str, Rule] = {
+    "terraform": Tool(_TF, subcommands=_TERRAFORM_SUBS),
     "gcloud": gcloud,
     "aws": aws,
     "az": az,

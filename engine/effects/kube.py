@@ -1,4 +1,5 @@
-"""Read-only rows for Kubernetes tools: kubectl, oc, virtctl, helm, linkerd.
+"""Read-only rows for Kubernetes tools: kubectl, oc, virtctl, helm, linkerd, argocd, flux,
+istioctl.
 
 kubectl and oc take their global flags anywhere (cobra), so every subcommand row inherits them.
 `exec` is a wrapper (the command it runs is judged: `engine.effects.classify`); `logs -f`,
@@ -159,12 +160,66 @@ LINKERD: dict[str, Tool] = {
                                                 go=True)))),
 }
 
+# -- GitOps and mesh CLIs: what they show of the cluster ----------------------------------------
+# argocd: `app get --refresh` (and --hard-refresh) asks the controller to re-read the app, and
+# `app diff` exits 1 when there is a difference: neither is listed (a listed read must not fail
+# on its answer)
+_ARGOCD_GLOBAL = F("", """server= auth-token= grpc-web grpc-web-root-path= insecure plaintext core
+    port-forward port-forward-namespace= kube-context= loglevel= logformat= header=
+    http-retry-max= client-crt= client-crt-key= server-crt= server-name=""", go=True)
+_ARGOCD_OUT = F("o:N:", "output= app-namespace=", go=True)
+ARGOCD: dict[str, Tool] = {
+    "app": Tool(subcommands={
+        "get": Tool(_ARGOCD_OUT | F("", "show-params show-operation", go=True), max_operands=1),
+        "list": Tool(_ARGOCD_OUT | F("p:l:r:", "project= selector= repo= cluster=", go=True),
+                     max_operands=0),
+        "history": Tool(_ARGOCD_OUT, max_operands=1),
+        "resources": Tool(_ARGOCD_OUT | F("", "orphaned", go=True), max_operands=1),
+        "manifests": Tool(_ARGOCD_OUT | F("", "source= revision=", go=True), max_operands=1),
+    }),
+    "version": Tool(F("", "client short output=", go=True), max_operands=0),
+    **rows("cluster proj repo", Tool(subcommands={"list": Tool(_ARGOCD_OUT, max_operands=0)})),
+}
+# flux: `get` of every kind reads (`--watch` streams); `diff` exits 1 on a difference
+_FLUX_GLOBAL = F("n:", """namespace= context= kubeconfig= timeout= verbose cluster= as= as-group=
+    as-uid= user= server= token= cache-dir= certificate-authority= client-certificate=
+    client-key= tls-server-name= insecure-skip-tls-verify disable-compression""", go=True)
+FLUX: dict[str, Tool] = {
+    "get": Tool(F("Aw", "all-namespaces no-header status-selector= watch", go=True),
+                follow=frozenset({"-w", "--watch"})),
+    "logs": Tool(F("f", """follow tail= since= level= kind= name= all-namespaces flux-namespace=""",
+                   go=True), follow=frozenset({"-f", "--follow"})),
+    "check": Tool(F("", "pre components= extra-components= poll-interval=", go=True)),
+    "tree": Tool(F("o:", "output= compact", go=True)),
+    "stats": Tool(F("A", "all-namespaces", go=True)),
+    "version": Tool(F("o:", "client output=", go=True)),
+    "trace": Tool(F("", "kind= api-version=", go=True)),
+}
+# istioctl: the proxies' sync state and configuration, and the mesh's analysis (`proxy-config
+# log --level` sets a proxy's log level: not listed)
+_ISTIO_GLOBAL = F("i:n:c:", "istioNamespace= namespace= context= kubeconfig= vklog=", go=True)
+_PROXY_CONFIG = Tool(F("o:", """output= fqdn= port= direction= subset= address= status= name=
+    file= proxy-admin-port= type= verbose""", go=True))
+ISTIOCTL: dict[str, Tool] = {
+    **rows("proxy-status ps", Tool(F("r:o:", "revision= output=", go=True))),
+    **rows("proxy-config pc", Tool(subcommands=rows(
+        "all bootstrap cluster clusters endpoint endpoints listener listeners route routes "
+        "secret secrets ecds rootca-compare", _PROXY_CONFIG))),
+    "analyze": Tool(F("ALRo:", """all-namespaces use-kube= failure-threshold= output-threshold=
+        list-analyzers recursive output= suppress= meshConfigFile= timeout= ignore-unknown
+        color verbose revision=""", go=True)),
+    "version": Tool(F("so:r:", "short output= remote revision=", go=True)),
+}
+
 KUBE: dict[str, Tool] = {
     "kubectl": Tool(GLOBAL, inherit=True, subcommands=KUBECTL),
     "oc": Tool(GLOBAL, inherit=True, subcommands=OC),
     "virtctl": Tool(GLOBAL, inherit=True, subcommands=_VIRTCTL),
     "helm": Tool(_HELM_GLOBAL, inherit=True, subcommands=HELM),
     "linkerd": Tool(_LINKERD_GLOBAL, inherit=True, subcommands=LINKERD),
+    "argocd": Tool(_ARGOCD_GLOBAL, inherit=True, subcommands=ARGOCD),
+    "flux": Tool(_FLUX_GLOBAL, inherit=True, subcommands=FLUX),
+    "istioctl": Tool(_ISTIO_GLOBAL, inherit=True, subcommands=ISTIOCTL),
     "linkerd-buoyant": Tool(F("", "context= kubeconfig= verbose", go=True), inherit=True,
                             subcommands={"check": Tool(F("", "pre", go=True)),
                                          "version": Tool(F("", "cli", go=True))}),

@@ -616,6 +616,8 @@ SERVICES: dict[str, Rule] = {
                 subcommands=_CTR_SUBS),
     "git": Tool(_GIT_GLOBAL, subcommands=_GIT_SUBS),
     **rows("psql gitlab-psql", Tool(_PSQL, check=_psql)),
+    "pg_isready": Tool(F("h:p:U:d:t:q", "host= port= username= dbname= timeout= quiet"),
+                       max_operands=0),
     "mysql": Tool(F("h:P:u:p::D:e:BNsrtEH", "host= port= user= password=? database= execute= "
                     "batch skip-column-names silent raw table vertical html protocol= socket= "
                     "ssl-mode=", why={"--tee": "writes a file", "--pager": "runs a program",
