@@ -708,7 +708,52 @@ def _myst_directives(body: str) -> str:
         lines[i] = f"{indent}{fence_mark}{lang}"
         lines[close] = f"{indent}{fence_mark}"
         return close
-    return "\n".join(outside_fences(body.split("\n"), rewrite))
+    return "\n".join(outside_fences(body.split("\n"), _hugo_shortcodes(rewrite)))
+
+
+# Hugo's (and its themes') block shortcodes, each alone on its line: a code block
+# (`{{< highlight bash "linenos=table" >}}`, kind's `{{< codeFromInline lang="bash" >}}`, Docsy's
+# `{{< code lang="bash" >}}`) and an admonition (`{{< note >}}`, `{{% alert title="Warning" %}}`,
+# `{{% notice warning %}}`, `{{< hint info >}}`), each closed by its `{{< /name >}}`.
+_HUGO_OPEN = re.compile(r"^( *)\{\{([<%])\s*([\w-]+)\b(.*?)\s*[>%]\}\}[ \t]*$")
+_HUGO_CODE = frozenset({"highlight", "code", "codefrominline", "codeblock", "code-block"})
+_HUGO_ADMONITIONS = frozenset({"note", "warning", "tip", "caution", "info", "important",
+                               "danger", "alert", "notice", "hint", "callout", "admonition",
+                               "attention", "pageinfo"})
+_HUGO_LANG = re.compile(r"""\b(?:lang|language)\s*=\s*["']?([\w+#-]+)""")
+_HUGO_TITLE = re.compile(r"""\btitle\s*=\s*["']([^"']*)["']""")
+
+
+def _hugo_shortcodes(then: Callable[[list[str], int], int | None]
+                     ) -> Callable[[list[str], int], int | None]:
+    """`then` (a line rewriter for `outside_fences`), reading Hugo's code shortcodes as the
+    fenced block of their language and its admonition shortcodes as `:::name title` ... `:::`
+    admonitions, line for line (a command in `{{< highlight bash >}}` was prose: a paragraph
+    of "context for a reader", never run nor shown as a step)."""
+    def rewrite(lines: list[str], i: int) -> int | None:
+        m = _HUGO_OPEN.match(lines[i])
+        if m is None or (name := m.group(3).lower()) not in _HUGO_CODE | _HUGO_ADMONITIONS:
+            return then(lines, i)
+        indent, args = m.group(1), m.group(4)
+        closer = re.compile(rf"^ *\{{\{{[<%]\s*/\s*{re.escape(m.group(3))}\s*[>%]\}}\}}[ \t]*$")
+        close = next((j for j in range(i + 1, len(lines)) if closer.match(lines[j])), None)
+        if close is None:
+            return i
+        if name in _HUGO_ADMONITIONS:
+            title = _HUGO_TITLE.search(args)
+            words = title.group(1) if title else re.sub(r"[\"'=]|\b\w+=\S*", " ", args).strip()
+            kind = name if name in ("note", "warning", "tip", "caution", "info", "important",
+                                    "danger", "attention") else "note"
+            lines[i] = f"{indent}:::{kind} {words}".rstrip()
+            lines[close] = f"{indent}:::"
+            return i  # its body is the guide's prose and blocks
+        lang = _HUGO_LANG.search(args)
+        first = args.split()[0].strip("\"'") if args.split() and "=" not in args.split()[0] \
+            else ""
+        lines[i] = f"{indent}```{(lang.group(1) if lang else first).lower()}"
+        lines[close] = f"{indent}```"
+        return close
+    return rewrite
 
 
 _FOOTNOTE_DEF = re.compile(r"^\[\^([^\]\s]{1,40})\]:\s*(\S.*)$")
