@@ -25,7 +25,8 @@ ros2 rostopic rosnode rosservice rosparam rosbag rosmsg rossrv rospack roswtf ro
 roslaunch rosrun catkin colcon mosquitto_sub mosquitto_pub nats uaread uals uawrite uacall
 uahistoryread uadiscover uasubscribe candump cansend cangen
 patronictl gitlab-patronictl etcdutl cockroach linkerd linkerd-buoyant iscsiadm
-argocd istioctl pg_isready
+argocd istioctl pg_isready supervisorctl pm2 rc-service rc-status varnishstat varnishadm apachectl
+apache2ctl named-checkconf named-checkzone postconf mailq ipvsadm conntrack zpool zfs multipath
 """.split())
 
 # Known tools that are a whole command on their own (`uptime`, `df`); others need arguments.

@@ -1,8 +1,8 @@
 """The read-only table: every tool a command may run without an approval, in one mapping.
 
-Rows live by domain (`host`, `network`, `services`, `kube`, `cloud`, `robot`); this module
-joins them so that the compiler, the linter and the runtime judge commands by the same rows. A
-tool that is not here is not read-only.
+Rows live by domain (`host`, `network`, `services`, `daemons`, `kube`, `cloud`, `robot`); this
+module joins them so that the compiler, the linter and the runtime judge commands by the same
+rows. A tool that is not here is not read-only.
 
 It also holds the environment a command may be given (`ETCDCTL_API=3 etcdctl ...`,
 `LANG=C df -h`) and stay read-only: variables that only select a configuration, a locale or
@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 
 from engine.effects.cloud import CLOUD
+from engine.effects.daemons import DAEMONS
 from engine.effects.host import APPENDABLE, HOST
 from engine.effects.kube import KUBE
 from engine.effects.network import NETWORK
@@ -24,7 +25,7 @@ from engine.effects.robot import ROBOT
 from engine.effects.rules import Rule
 from engine.effects.services import SERVICES
 
-TABLE: dict[str, Rule] = {**HOST, **NETWORK, **SERVICES, **KUBE, **CLOUD, **ROBOT}
+TABLE: dict[str, Rule] = {**HOST, **NETWORK, **SERVICES, **DAEMONS, **KUBE, **CLOUD, **ROBOT}
 
 _ANY = None
 _NO_PAGER = frozenset({"", "cat"})  # a pager runs a program: only none, or one that prints

@@ -1,0 +1,168 @@
+"""Read-only rows for the daemons a host runs and the tools that look after them: process
+supervisors (supervisorctl, pm2, OpenRC), web servers and proxies checking their configuration
+(nginx, apachectl, haproxy, varnish), mail and name servers (postconf, mailq, exim,
+named-checkconf), the kernel's packet tables (nft, ipvsadm, conntrack) and storage volumes
+(zpool, zfs, LVM, multipath).
+
+Each row lists the forms that only show state or test a configuration; any other form is not
+read-only (`supervisorctl restart`, `nginx -s reload`, `postconf -e`, `conntrack -D`,
+`zpool clear`).
+"""
+
+from __future__ import annotations
+
+from engine.effects.options import Flags, NotRead, Parsed
+from engine.effects.rules import Check, Rule, Tool, rows
+
+F = Flags.of
+NONE = Tool()
+
+
+def _needs(*any_of: str, what: str) -> Check:
+    """A tool that reads only in the mode one of `any_of` selects (`haproxy -c`, `nginx -t`)."""
+
+    def check(p: Parsed, name: str) -> None:
+        if not p.has(*any_of):
+            raise NotRead(f"{name} without {any_of[0]} {what}", cause="flag")
+    return check
+
+# -- process supervisors ------------------------------------------------------------------------
+
+_FOLLOW = frozenset({"-f"})
+_SUPERVISORCTL = Tool(F("c:s:u:p:", "configuration= serverurl= username= password="),
+                      bare="interactive", subcommands={
+    "status": NONE, "avail": NONE, "pid": NONE, "version": NONE,
+    # `tail NAME [stdout|stderr]`, `tail -1600 NAME` (its last bytes); `-f` follows
+    **rows("tail maintail", Tool(F("f", numeric=True), follow=_FOLLOW)),
+})
+
+
+def _nostream(p: Parsed, name: str) -> None:
+    if not p.has("--nostream"):
+        raise NotRead(f"{name} without --nostream runs until someone stops it: a person's job",
+                      cause="interactive", effect="interactive")
+
+
+# pm2: `logs` streams unless --nostream; `jlist`, `prettylist` and `describe` print each
+# process's environment (its secrets): not listed
+_PM2 = Tool(subcommands={
+    **rows("list ls l status", Tool(F("", "sort= mini-list"), max_operands=0)),
+    "logs": Tool(F("", "lines= nostream raw err out timestamp= json format highlight="),
+                 max_operands=1, check=_nostream),
+    "ping": Tool(max_operands=0),
+})
+
+
+def _rc_service(p: Parsed, name: str) -> None:
+    """`rc-service NAME status` (OpenRC's `service NAME status`)."""
+    if len(p.operands) != 2 or p.operands[1] != "status":
+        verb = p.operands[1] if len(p.operands) > 1 else "(none)"
+        raise NotRead(f"`{name} ... {verb}` is not `{name} NAME status`", cause="subcommand")
+
+
+# -- web servers and proxies: their configuration tests -----------------------------------------
+
+# (the system's own configuration only: -c, -p and -g name another one, whose load_module
+# lines would load code)
+_NGINX = Tool(F("tTqvV"), max_operands=0,
+              check=_needs("-t", "-T", "-v", "-V", what="runs the server (or signals it: -s)"))
+def _apache(p: Parsed, name: str) -> None:
+    """`apachectl configtest` / `-t`, `-S` (its virtual hosts), `-M` (modules), `-v`, `-V`."""
+    if p.operands and p.operands != ["configtest"]:
+        raise NotRead(f"`{name} {p.operands[0]}` is not a read-only subcommand",
+                      cause="subcommand")
+    if not p.operands and not p.has("-t", "-S", "-M", "-v", "-V", "-l", "-L"):
+        raise NotRead(f"{name} without -t, -S or -M starts the server", cause="flag")
+
+
+_APACHECTL = Tool(F("tSMvVlL"), max_operands=1, check=_apache)  # (not -f, -d: as nginx's -c)
+
+
+_HAPROXY = Tool(F("cf:qvV", why={"-sf": "replaces a running server",
+                                  "-st": "stops a running server"}),
+                max_operands=0, check=_needs("-c", "-v", "-V", what="runs the server"))
+_VARNISHADM_READ = frozenset("""backend.list status param.show vcl.list vcl.show ban.list
+    panic.show ping help storage.list""".split())
+
+
+def _varnishadm(p: Parsed, name: str) -> None:
+    if not p.operands or p.operands[0] not in _VARNISHADM_READ:
+        said = p.operands[0] if p.operands else "(none: an interactive console)"
+        raise NotRead(f"`{name} {said}` is not a read-only command", cause="subcommand",
+                      effect="mutate" if p.operands else "interactive")
+
+
+# -- mail and name servers ----------------------------------------------------------------------
+
+# postconf: parameter names are operands; -e/-X/-# edit main.cf, -M/-F/-P with operands
+# that say `name=value` edit master.cf
+def _no_assignment(p: Parsed, name: str) -> None:
+    if any("=" in o for o in p.operands):
+        raise NotRead(f"{name} NAME=VALUE sets a parameter", cause="operand")
+
+
+_POSTCONF = Tool(F("ndhxc:"), check=_no_assignment)
+# exim's options are one dash and long: -bp lists the queue, -bpc counts it, -bV and -bP show
+# the build and the configuration
+_EXIM = Tool(F("", "bp bpc bpr bpu bpa bV bP", one_dash=True),
+             check=_needs("-bp", "-bpc", "-bpr", "-bpu", "-bpa", "-bV", "-bP",
+                          what="delivers, queues or runs mail"), max_operands=1)
+
+# -- packet tables ------------------------------------------------------------------------------
+
+_NFT = Tool(F("ansjtTyN", "handle numeric stateless json terse debug= echo"),
+            subcommands={"list": NONE})
+_IPVSADM = Tool(F("Lln", "list numeric stats rate exact thresholds persistent-conn sort "
+                  "connection daemon timeout"),
+                max_operands=0)
+_CONNTRACK = Tool(F("LSCp:s:d:o:f:m:u:w:",
+                    """dump stats count proto= src= dst= orig-src= orig-dst= reply-src=
+                    reply-dst= sport= dport= orig-port-src= orig-port-dst= reply-port-src=
+                    reply-port-dst= output= family= mark= status= zone= state="""),
+                  max_operands=0, check=_needs("-L", "--dump", "-S", "--stats", "-C", "--count",
+                                               what="changes the table (-D, -F, -U, -I)"))
+
+# -- storage volumes ----------------------------------------------------------------------------
+
+_ZPOOL = Tool(subcommands={
+    "status": Tool(F("vxDgLPpte")),
+    "list": Tool(F("HgLpPvo:")),
+    "get": Tool(F("Hpo:")),
+    "history": Tool(F("il")),
+})
+_ZFS = Tool(subcommands={
+    "list": Tool(F("rHpd:o:s:S:t:")),
+    "get": Tool(F("rHpd:o:s:t:")),
+})
+_LVM_REPORT = Tool(any_args=True)  # lvs, vgs, pvs and their *display: reports, no writes
+# -l/-ll list the maps, -t prints the configuration in use
+_MULTIPATH = Tool(F("lvd:t"), check=_needs("-l", "-t", what="reloads or flushes the maps"))
+
+DAEMONS: dict[str, Rule] = {
+    "supervisorctl": _SUPERVISORCTL,
+    "pm2": _PM2,
+    "rc-service": Tool(check=_rc_service),
+    "rc-status": Tool(F("aslmcuSC", "all servicelist list manual crashed unused supervised "
+                        "nocolor"), max_operands=1),
+    "nginx": _NGINX,
+    **rows("apachectl apache2ctl", _APACHECTL),
+    "haproxy": _HAPROXY,
+    "varnishstat": Tool(F("1jlxf:n:"), check=_needs("-1", "-j", "-l", "-x",
+                                                          what="is a live screen")),
+    "varnishadm": Tool(F("n:T:S:t:"), check=_varnishadm),
+    "named-checkconf": Tool(F("jlpzt:"), max_operands=1),
+    # (not -o: it writes the zone to a file)
+    "named-checkzone": Tool(F("djqc:f:k:m:M:n:r:s:S:T:W:"), max_operands=2),
+    "sshd": Tool(F("tTf:C:"), max_operands=0, check=_needs("-t", "-T",
+                                                           what="runs the server")),
+    "postconf": _POSTCONF,
+    "mailq": Tool(max_operands=0),
+    "exim": _EXIM, "exim4": _EXIM,
+    "nft": _NFT,
+    "ipvsadm": _IPVSADM,
+    "conntrack": _CONNTRACK,
+    "zpool": _ZPOOL,
+    "zfs": _ZFS,
+    **rows("lvs vgs pvs lvdisplay vgdisplay pvdisplay", _LVM_REPORT),
+    "multipath": _MULTIPATH,
+}
