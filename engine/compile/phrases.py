@@ -1548,7 +1548,11 @@ _ELSEWHERE = re.compile(
     r"one)\s+(?:[\w`.'-]+\s+){0,3}?"
     r"(?:hosts?|nodes?|servers?|brokers?|replicas?|primary|secondary|leader|followers?|"
     r"machines?|vms?|instances?|bastion|box(?:es)?|workers?|masters?|members?|pods?|"
-    r"containers?|toolbox)\b(?![-.`])", re.I)
+    r"containers?|toolbox)\b(?![-.`])|"
+    # "Login to the sentry.gitlab.net, and check ...", "SSH to `db-2.prod.internal` and run:":
+    # a machine named by its address
+    r"^\W*(?:(?:then|next|now|first|finally),?\s+)?(?:log\s*in|login|ssh|connect)\s+(?:in)?to\s+"
+    r"(?:the\s+)?`?[a-z][\w-]*(?:\.[a-z][\w-]*)+`?(?=[\s,:;]|\.?$)", re.I)
 _HERE = re.compile(r"\b(?:local(?:ly)?|your (?:own )?(?:machine|computer|laptop|workstation)|"
                    r"workstation|laptop|with (?:access|kubectl|credentials)|that has access)\b",
                    re.I)

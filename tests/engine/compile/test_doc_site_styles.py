@@ -4,6 +4,8 @@ guards, fences indented under lettered sub-steps, and output that itself reads a
 
 from __future__ import annotations
 
+import pytest
+
 from engine.compile.explain import explain, unaccounted
 from engine.guide import parse_guide
 from engine.plan import StepKind
@@ -186,6 +188,22 @@ def test_a_block_the_guide_says_to_run_on_another_machine_is_a_persons_step_ther
                                [["ssh", "node-1", "--", "sudo systemctl restart kubelet"]]]
     assert manual_scripts(plan) == ["sudo systemctl restart postgresql",
                                     "systemctl status kubelet"]
+
+
+@pytest.mark.parametrize("words", ["Login to the sentry.gitlab.net, and check the processes:",
+                                   "SSH to `db-2.prod.internal` and run:",
+                                   "Log in to web1.example.com:"])
+def test_a_machine_named_by_its_address_is_another_machine(words: str):
+    # "Login to the sentry.gitlab.net, and check that the processes are running:" over `sudo
+    # supervisorctl status`: the check ran on the machine running the plan, and its answer
+    # (about some other host's processes) was the run's evidence
+    plan = compile_text(f"## Checks\n\n{words}\n\n```\nsudo supervisorctl status\n```\n")
+    assert pipelines(plan) == []
+    assert manual_scripts(plan) == ["sudo supervisorctl status"]
+    # a thing to log in to that is no address is not a machine
+    plan = compile_text("## Checks\n\nLog in to the dashboard and check the processes:\n\n"
+                        "```\nsudo supervisorctl status\n```\n")
+    assert pipelines(plan) == [[["sudo", "supervisorctl", "status"]]]
 
 
 
