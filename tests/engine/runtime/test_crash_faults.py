@@ -215,8 +215,11 @@ def test_what_a_killed_runners_step_left_running_ends_when_the_run_is_resumed(
         tmp_path: Path) -> None:
     # Given a (gated) step whose shell starts a child in a session of its own (which no
     # parent-death signal reaches), then waits for it
-    pids, late = tmp_path / "pids", tmp_path / "late"
-    child = f'sleep 4; echo late >> {late}'
+    pids, late, delay = tmp_path / "pids", tmp_path / "late", tmp_path / "delay"
+    # (the first child sleeps long enough that no slow resume can find it done already; the
+    # re-run's reads the short delay written before the resume)
+    delay.write_text("60")
+    child = f'sleep $(cat {delay}); echo late >> {late}'
     p = plan([sh("first", "true"),
               sh("look", "sh", "-c", f'setsid sh -c "{child}" & echo $! >> {pids}; wait',
                  mutating=True),
@@ -228,6 +231,7 @@ def test_what_a_killed_runners_step_left_running_ends_when_the_run_is_resumed(
     proc.wait(timeout=10)
     (orphan,) = map(int, _lines(pids))
     assert not _dead(orphan)
+    delay.write_text("1")
     # Then resuming (a person says: run it again) ends it first: only the re-run writes
     resumed = _resume(data, _run_id(data), "--rerun", "look")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
