@@ -985,8 +985,12 @@ class _OutlineBuilder:
         nxt = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
         block = nxt.text if nxt is not None and nxt.kind == "code" else ""
         listed = set(el.command_cells) if el.kind == "table" else set()
+        # "`nginx -t` should exit 0.": its status is the check (a program's words, whatever
+        # the tool: the table judges it)
+        succeeds = phrases.states_success(el.text) if el.kind != "table" else None
         commands = [c for c in el.inline_code
                     if c in listed or inline_command(c) or _run_word(c, el.text, block) or
+                    c == succeeds and _ARGV_WORDS.match(c) is not None or
                     powershell.windows_command(c) or blocks.device_command(c) or
                     self._item_is_code(c, el)]
         if not commands:
@@ -1006,9 +1010,10 @@ class _OutlineBuilder:
             spaced = code if code in sentence else " ".join(code.split())  # text's spacing
             said, after = sentence.get(spaced, (el.text, ""))
             verify = expects is not None and expects[0] == code
+            checked = succeeds is not None and succeeds in (code, spaced)
             # A table runs what its "Command" column lists; any other cell is only shown
             asked = code in listed if el.kind == "table" else \
-                verify or phrases.asks_to_run(said, spaced, after or intro)
+                verify or checked or phrases.asks_to_run(said, spaced, after or intro)
             # "For example: `ssh host`" (its element's last command) only shows the opener, but
             # the items after it are typed into that session: it opens it (a person's step) so
             # they run there, not here
@@ -1026,10 +1031,10 @@ class _OutlineBuilder:
                     not blocks.device_command(line):
                 new = self._commands([blocks.CommandLine(line, lead.start, lead.end)],
                                      el, cls, owner, block=None)
-                if (cls == "info" or el.kind == "table" or stated is not None) and \
+                if (cls == "info" or el.kind == "table" or stated is not None or checked) and \
                         any(isinstance(n, Action) and n.mutating for n in new):
-                    # a table lists checks, and "`x` prints `y`" states one: a command that
-                    # changes anything is only shown
+                    # a table lists checks, and "`x` prints `y`" or "`x` succeeds" states one:
+                    # a command that changes anything is only shown
                     new = []
                 if verify and expects is not None and new and \
                         all(isinstance(n, Action) and not n.mutating for n in new):

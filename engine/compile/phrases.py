@@ -1527,6 +1527,27 @@ def states_output(text: str) -> tuple[str, str] | None:
     return (m.group("cmd"), m.group("want")) if m else None
 
 
+# "`kubectl rollout status deploy/gw --timeout=120s` succeeds.", "`nginx -t` should exit 0.",
+# "- [ ] `helm lint ./chart` passes": the check written as a statement whose verdict is the
+# command's own status.
+_STATES_SUCCESS = re.compile(
+    r"^[^\w`]*(?:(?:verify|check|ensure|confirm|make sure)(?:\s+that)?\s+)?"
+    r"`(?P<cmd>[^`]+)`\s+(?:(?:should|must|will)\s+)?(?:succeeds?|pass(?:es)?|works?|"
+    r"exits?\s+(?:with\s+)?(?:0|zero|cleanly|successfully|without (?:an )?errors?)|"
+    r"returns?\s+(?:0|zero|success(?:fully)?)|completes?\s+(?:successfully|without errors?))"
+    r"[\s.!]*$", re.I)
+
+
+def states_success(text: str) -> str | None:
+    """The command of a sentence that is nothing but a command and that it succeeds ("`nginx
+    -t` should exit 0.", "Ensure `helm lint ./chart` passes."): a check whose verdict is the
+    command's status, when the command only reads (the caller's to tell); a change so
+    described is not asked for."""
+    plain = _CHECKBOX.sub("", _strip_enumerator(text.replace("**", "").replace("__", "")).strip())
+    m = _STATES_SUCCESS.match(plain)
+    return m.group("cmd") if m else None
+
+
 # "**Every partition** → the consumers are stuck. Go to [Restart](#restart).": an answer to
 # the question before the list, then what it means and where to go.
 _CASE = re.compile(r"^\W*(?P<case>[^`\u2192\u21d2.!;:]{1,80}?)\s*(?:\u2192|\u21d2|->|=>)\s*\S")

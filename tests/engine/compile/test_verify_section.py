@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import networkx as nx
+import pytest
 
 from engine.plan import Plan, StepKind
 from tests.support.compiling import compile_text
@@ -80,3 +81,23 @@ def test_an_expected_word_that_is_there_passes(tmp_path: Path) -> None:
 """)
     record = run_locally(plan, tmp_path)
     assert record.outcome != "escalate", record
+
+
+@pytest.mark.parametrize("sentence", [
+    "- [ ] `kubectl rollout status deploy/gw -n gw --timeout=120s` succeeds",
+    "`nginx -t` should exit 0.", "Ensure `helm lint ./chart` passes.",
+    "Make sure that `sshd -t` exits cleanly."])
+def test_a_check_that_a_command_succeeds_runs_it(sentence: str):
+    # "- [ ] `kubectl rollout status ... --timeout=120s` succeeds" under "## Post-checks" was a
+    # person's step: the run waited on someone to type the check it could run itself
+    plan = compile_text(f"## Post-checks\n\n{sentence}\n")
+    (check,) = [s for s in plan.steps if s.kind == StepKind.COMMAND]
+    assert not check.mutating and check.text in sentence
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+def test_a_change_said_to_succeed_is_not_run_and_no_statement_of_two_commands_is_a_check():
+    for sentence in ("`kubectl rollout restart deploy/gw` succeeds.",
+                     "`kubectl get pods` works, but `kubectl logs -f x` does not."):
+        plan = compile_text(f"## Post-checks\n\n{sentence}\n")
+        assert not [s for s in plan.steps if s.kind == StepKind.COMMAND], sentence
