@@ -1488,6 +1488,12 @@ class _OutlineBuilder:
                                          and UNTIL_STOPPED not in v.reason
                                          for v in verdicts)
                 continue
+            if self._reads_a_saved_file(parsed):
+                # "Save the following as `fix.yaml`:" over its YAML, then `kubectl apply -f
+                # fix.yaml`: the file is one a person makes from the guide; here the command
+                # would read whatever file of that name the machine has, or none
+                to_manual(line)
+                continue
             argvs = [[[self.scope.word(w) for w in stage] for stage in pipeline.stages]
                      for pipeline in parsed.pipelines]
             if any(_value_in_code(stage) for argv in argvs for stage in argv) or \
@@ -1562,6 +1568,24 @@ class _OutlineBuilder:
         return after.kind == "list_item" or after.kind == "table" and bool(after.command_cells) \
             or after.kind == "code" and blocks.read_block(after).cls in ("command", "query",
                                                                           "script", "plugin")
+
+    def _reads_a_saved_file(self, parsed: Parsed) -> bool:
+        """Whether a command names a file the guide tells a person to save from a block of
+        its own ("Save the following as `fix.yaml`:", "Create a file named `x.conf` with the
+        following content:" over the file's text)."""
+        if not hasattr(self, "_saved"):
+            self._saved: frozenset[str] = frozenset(
+                name for el in self.els if el.kind in ("paragraph", "list_item")
+                and (m := _SAVE_AS.search(el.text)) is not None
+                and (name := m.group("name"))
+                and any(e.kind == "code" and blocks.read_block(e).cls in ("config", "output",
+                                                                          "other")
+                        for e in self.els[el.index + 1:el.index + 3]))
+        if not self._saved:
+            return False
+        words = (w.plain() for p in parsed.pipelines for stage in p.stages for w in stage
+                 if w.is_literal)
+        return any(w in self._saved or os.path.basename(w) in self._saved for w in words)
 
     def _manual(self, owner: int, cls: SectionClass, title: str, text: str, span: Span,
                 pos: int, *, script: str | None = None) -> Action:
@@ -1699,6 +1723,12 @@ _CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how t
                            r"commands?|query|queries|investigat\w*)\W*$", re.I)
 _OTHERWISE_ROW = re.compile(r"^\W*(?:anything else|otherwise|else|other(?: cases)?|"
                             r"all other cases|none of the above|default)\W*$", re.I)
+
+
+# "Save the following as `fix.yaml`:", "Create a file named `recovery.yaml` under ... with":
+# a file a person makes from the block the words introduce
+_SAVE_AS = re.compile(r"\b(?:save|store|write|put|paste|copy|create)\b[^.`]{0,60}?"
+                      r"`(?P<name>[^`\s/]+\.[A-Za-z][A-Za-z0-9]{0,5})`", re.I)
 
 
 def _row_title(table: Element, code: str) -> str | None:
