@@ -702,6 +702,7 @@ class _OutlineBuilder:
         if not any(g is not None for g, _, _ in groups):
             prev = nodes[-1] if nodes else None
             if isinstance(prev, IfNode) and not prev.guard.is_else and prev.else_ is None and \
+                    not prev.guard.alternative and \
                     not prev.synthetic and self.els[prev.pos].kind == "paragraph" and \
                     self._introduces(self.els[prev.pos]) and self.owner.get(prev.pos) == owner \
                     and not phrases.is_escalation(el.text) and not phrases.opens_a_step(el.text) \

@@ -227,6 +227,8 @@ class Guard:
     text: str  # the condition in the guide's words
     is_else: bool = False
     ends: str | None = None  # "Abort if ...": the outcome its branch ends the run with
+    alternative: bool = False  # "Alternatively, ...:": another way; it holds only what it
+    # introduces (what follows is for either way)
 
 
 # "Abort if ...", "Stop if ...", "Do not continue if/unless ...": the condition comes after the
@@ -241,6 +243,13 @@ _ABORT_IF = re.compile(r"^(?:abort|stop(?: here| now| the (?:procedure|run|recov
 # Emoji and symbols an author puts before a step's words ("⚠️ If the disk is full", "👉 When
 # ..."): decoration, not words; the guard is what follows them.
 _DECORATION = re.compile(r"^[^\w\s`(\[\-*\"'<>{]+\s*")
+
+
+# Another way to do what the step before did: "Alternatively, delete the pods:", "Or, in one
+# go:", "Another option is to use an overlay mount:" (introducing its block or list).
+# (Not "Instead, ...": after "Do not use `KEYS`", "Instead use:" is the way, not another.)
+_ALTERNATIVE = re.compile(r"^(?:alternatively|or(?:,?\s+alternatively)?|as an alternative|"
+                          r"another (?:option|way) is to)\b,?\s*(?P<way>\S.*)$", re.I | re.S)
 
 
 def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
@@ -282,6 +291,12 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
         return Guard(text=asked.group("q")), False  # "Still high after 15 minutes? Escalate."
     if (ending := conditional_ending(t)) is not None:
         return ending, False
+    if t.rstrip(" *_").endswith(":") and (alt := _ALTERNATIVE.match(t)) is not None:
+        # "Alternatively, delete the pods and let the ReplicaSet recreate them:": another way
+        # to the same end, taken when a person (or the model) chooses it; both ran in turn
+        way = alt.group("way").rstrip(" :*_")
+        return Guard(text=f"Alternatively: {way}" if way else "Alternatively",
+                     alternative=True), False
     if not _GUARD_START.match(t):
         return _trailing_guard(t, label=_ENUM.match(text.replace("**", "").replace(
             "__", "").strip()) is not None), False
@@ -1115,7 +1130,8 @@ _GUARD_HINT = re.compile("|".join(re.escape(w) for w in _GUARD_HINTS))
 
 def may_guard(text: str) -> bool:
     """A cheap test before cutting `text` into sentences: does any guard word occur?"""
-    return _GUARD_HINT.search(text.lower()) is not None and _GUARD_WORDS.occurs(text)
+    return _GUARD_HINT.search(text.lower()) is not None and _GUARD_WORDS.occurs(text) or \
+        _ALTERNATIVE.match(text.lstrip(" *_")) is not None
 
 
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")

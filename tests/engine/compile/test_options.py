@@ -9,6 +9,7 @@ was taken. A lone "## Solution" is the guide's way, not an option."""
 from __future__ import annotations
 
 import networkx as nx
+import pytest
 
 from engine.plan import Plan, StepKind
 from tests.support.compiling import compile_text
@@ -107,3 +108,50 @@ journalctl --vacuum-size=500M
 ## Option B
 """)
     assert _decides(plan) == {}
+
+
+ALTERNATIVE = """## Mitigation
+
+Restart the deployment:
+
+```bash
+kubectl rollout restart deploy/web -n web
+```
+
+{words}
+
+```bash
+kubectl delete pods -n web -l app=web
+```
+
+Then check the pods:
+
+```bash
+kubectl get pods -n web
+```
+"""
+
+
+@pytest.mark.parametrize("words", [
+    "Alternatively, delete the pods and let the ReplicaSet recreate them:",
+    "Or delete the pods and let the ReplicaSet recreate them:",
+    "Another option is to delete the pods and let the ReplicaSet recreate them:"])
+def test_an_alternative_holds_only_what_it_introduces(words: str) -> None:
+    # "Alternatively, delete the pods ...:" ran after the restart, each approved in turn (and
+    # declining the second ended the run escalated); it is another way, taken when chosen,
+    # and what follows it is for either way
+    plan = compile_text(ALTERNATIVE.format(words=words))
+    restart = _command(plan, "kubectl rollout restart deploy/web -n web")
+    delete = _command(plan, "kubectl delete pods -n web -l app=web")
+    check = _command(plan, "kubectl get pods -n web")
+    assert _guarded_by(plan, restart) == set()
+    (condition,) = _guarded_by(plan, delete)
+    assert condition.startswith("Alternatively: ") and \
+        condition.endswith("delete the pods and let the ReplicaSet recreate them")
+    assert _guarded_by(plan, check) == set()
+
+
+def test_instead_after_a_prohibition_is_the_way_not_an_alternative() -> None:
+    plan = compile_text(ALTERNATIVE.format(
+        words="Do not delete the pods one by one. Instead use:"))
+    assert _guarded_by(plan, _command(plan, "kubectl delete pods -n web -l app=web")) == set()
