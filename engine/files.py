@@ -65,6 +65,8 @@ def loads(text: str | bytes, **options: Any) -> Any:
     is a `json.JSONDecodeError` at the bracket that went past it, so a caller's one error for
     bad JSON covers it, with its line."""
     doc = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
+    if doc.count("[") + doc.count("{") <= MAX_DEPTH:  # too few to nest that deep
+        return json.loads(text, **options)
     depth = 0
     for token in _NESTING.finditer(doc):
         bracket = token.group()
