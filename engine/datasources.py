@@ -142,6 +142,11 @@ class Redactor:
     base64 (standard and URL-safe, padded or not, and the run of characters that encode the
     secret wherever it sits inside a longer base64 text, e.g. the password in
     `base64(user:password)`); and the whole `Basic <base64>` / `Bearer <token>` header values.
+    Each character that is not a letter or digit may also be written in any of those escapes
+    on its own, the rest as it is, as tools escape only what their format needs: Go's JSON
+    (`\\u0026` for `&`, `<`, `>`), PHP's (`\\/`), `set -x` and `set` (`'\\''` for `'`),
+    YAML's single quotes (`''`), CSV (`""`), `declare -p` (`\\$`), systemd (`\\x20`),
+    RFC 3986 userinfo (`:` left, `@` as `%40`), a form (`+` for a space).
     A data source declares `user:password` as one of its secrets so that its Basic header is
     known whole. Also hex, its bytes together or apart (`xxd -p`, a hex dump's `53 33` or
     `5333 6372`, `53:33`, `\\x53\\x33`), every byte percent-encoded (`%53%33`), every character
@@ -207,6 +212,9 @@ class Redactor:
                               len(secret) - width}):
                 anchors.setdefault(secret[at:at + width], []).append((secret, at))
         self._pieces = _Pieces(anchors, self.piece_min) if anchors else None
+        mixed = _mixed_escapes(self.secrets)
+        self._mixed = re.compile(mixed) if mixed else None
+        self._bytes_mixed = re.compile(mixed.encode()) if mixed else None
         self._byte_pieces = _Pieces(
             {a.encode(): [(sec.encode(), len(sec[:at].encode())) for sec, at in where]
              for a, where in anchors.items()},
@@ -232,6 +240,8 @@ class Redactor:
             text = _masked(text, _dump_spans(text, self._bytes_pattern, self._byte_pieces), MASK)
         text = _unwrap(text, self._pattern, self._pieces, _BREAK, MASK)
         text = self._pattern.sub(MASK, text)
+        if self._mixed is not None:  # after the whole forms: `Bearer x` is masked whole
+            text = self._mixed.sub(MASK, text)
         return self._pieces.mask(text, MASK) if self._pieces is not None else text
 
     def redact_cut(self, text: str, *, start: bool = False, end: bool = True) -> str:
@@ -287,6 +297,8 @@ class Redactor:
             return data
         data = _unwrap(data, self._bytes_pattern, self._byte_pieces, _BYTE_BREAK, MASK.encode())
         data = self._bytes_pattern.sub(MASK.encode(), data)
+        if self._bytes_mixed is not None:
+            data = self._bytes_mixed.sub(MASK.encode(), data)
         return self._byte_pieces.mask(data, MASK.encode()) if self._byte_pieces else data
 
     def redact_obj(self, value: Any) -> Any:
@@ -304,6 +316,54 @@ class Redactor:
         return value
 
     __call__ = redact_obj
+
+
+_NAMED = {"&": ("&amp;",), "<": ("&lt;",), ">": ("&gt;",), '"': ("&quot;", '""'),
+          "'": ("&apos;", "''", "'\\''", "'\"'\"'"), " ": ("+",)}
+"""A character's escapes that are not a code: HTML's names, a quote doubled (YAML, SQL,
+CSV), a single quote closed, escaped and opened again (bash's `set -x`, `set`), a form's `+`."""
+
+
+def _char_escapes(ch: str, *, in_run: bool = False) -> list[str]:
+    """The ways one character is written by a tool that escapes it alone: itself, after a
+    backslash, as `\\u`/`\\U` code, `&#` reference, and its UTF-8 bytes as `%HH`, `\\xHH` and
+    octal `\\NNN` (hex in either case), and its names (`_NAMED`). `in_run` (the secret has
+    the same character beside it): itself, or a way without it, only; a quote doubled in a
+    run of quotes can be read in ever more ways as the run grows, and the search would no
+    longer be as fast as for the secret itself."""
+    code, raw = ord(ch), ch.encode()
+    ways = {ch, "\\" + ch, f"&#{code};", f"&#x{code:x};", f"&#x{code:X};", f"&#X{code:X};",
+            f"\\U{code:08x}", f"\\U{code:08X}", "".join(f"\\{b:03o}" for b in raw),
+            *_NAMED.get(ch, ())}
+    if code <= 0xFFFF:
+        ways |= {f"\\u{code:04x}", f"\\u{code:04X}"}
+    for hexed in ("{:02x}", "{:02X}"):
+        ways |= {"".join("%" + hexed.format(b) for b in raw),
+                 "".join("\\x" + hexed.format(b) for b in raw)}
+    if in_run:
+        ways = {w for w in ways if w == ch or ch not in w}
+    return sorted(ways, key=len, reverse=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _mixed_escapes(secrets: tuple[str, ...]) -> str:
+    """A pattern matching each secret that has a character other than a letter or digit,
+    with each such character written in any of its escapes (`_char_escapes`) and the rest as
+    it is ('' when no secret has one). Its letters and digits are plain text, so a search
+    fails at the first that differs: as fast as for the secret itself."""
+    out = []
+    for secret in secrets:
+        if secret.isalnum():
+            continue  # its forms are the forms of the whole: none mixes
+        groups = []
+        for at, ch in enumerate(secret):
+            if ch.isalnum():
+                groups.append(re.escape(ch))
+                continue
+            ways = _char_escapes(ch, in_run=ch in (secret[at - 1:at], secret[at + 1:at + 2]))
+            groups.append("(?:" + "|".join(map(re.escape, ways)) + ")")
+        out.append("".join(groups))
+    return "|".join(sorted(out, key=len, reverse=True))
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,13 +1,15 @@
 """Reading a text file that a person handed to a command: one error, located, for each way it
 can be wrong (missing, unreadable, not UTF-8), raised as the caller's own error class.
 
-It parses nothing but for one reader all share: JSON read strictly (`loads_strict`), for a
-document written by someone else (an alert) whose every reader must take it the same way.
+It parses nothing but for the JSON readers all share: `loads`, JSON with a bound on how deep
+it nests, and `loads_strict`, JSON read strictly, for a document written by someone else (an
+alert) whose every reader must take it the same way.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +50,40 @@ class NotJsonConstant(ValueError):
     """`NaN` or `Infinity`: Python's reader takes them, JSON has no such value."""
 
 
+MAX_DEPTH = 100
+"""How deep a JSON document a person or a sender hands over may nest. Python's reader
+recurses once a level and gives up near 1,000 with a RecursionError, which is no `ValueError`:
+every caller's `except json.JSONDecodeError` missed it, and `[[[[...` of a few kilobytes, in an
+alert, a plan, a history file or a webhook, was an internal error (exit 1, an HTTP 500). No
+document Mendflow reads or writes comes near 100 levels."""
+
+_NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]|[\]}]', re.DOTALL)
+
+
+def loads(text: str | bytes, **options: Any) -> Any:
+    """`json.loads(text, **options)`, and a document nested more than `MAX_DEPTH` levels deep
+    is a `json.JSONDecodeError` at the bracket that went past it, so a caller's one error for
+    bad JSON covers it, with its line."""
+    doc = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
+    if doc.count("[") + doc.count("{") <= MAX_DEPTH:  # too few to nest that deep
+        return json.loads(text, **options)
+    depth = 0
+    for token in _NESTING.finditer(doc):
+        bracket = token.group()
+        if bracket in ("[", "{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise json.JSONDecodeError(f"nested more than {MAX_DEPTH} levels deep", doc,
+                                           token.start())
+        elif bracket in ("]", "}"):
+            depth -= 1
+    return json.loads(text, **options)
+
+
 def loads_strict(text: str | bytes) -> Any:
     """JSON as JSON means it: a key twice in one object raises `DuplicateKey`, `NaN` and
-    `Infinity` raise `NotJsonConstant`; anything else not JSON, `json.JSONDecodeError`."""
+    `Infinity` raise `NotJsonConstant`; anything else not JSON (nested more than `MAX_DEPTH`
+    levels deep too), `json.JSONDecodeError`."""
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in items:
@@ -61,4 +94,4 @@ def loads_strict(text: str | bytes) -> Any:
 
     def constant(name: str) -> Any:
         raise NotJsonConstant(name)
-    return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    return loads(text, object_pairs_hook=pairs, parse_constant=constant)

@@ -68,6 +68,7 @@ from pydantic import (
     model_validator,
 )
 
+from engine import files
 from engine.errors import PlanError, SchemaVersionError
 from engine.values import InputType, spec_problem
 
@@ -318,7 +319,7 @@ class Plan(_Frozen):
     @classmethod
     def from_json(cls, text: str, *, file: str | None = None) -> Plan:
         try:
-            data = json.loads(text)
+            data = files.loads(text)
         except json.JSONDecodeError as exc:
             raise PlanError(
                 f"not a plan: invalid JSON ({exc.msg})", file=file, line=exc.lineno,

@@ -46,7 +46,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import InputError
-from engine.files import read_text
+from engine.files import loads, read_text
 from engine.stepsettings import parse_duration
 
 
@@ -182,7 +182,7 @@ def load_history(path: str | Path) -> list[Attempt]:
         if not line.strip():
             continue
         try:
-            row = _Record.model_validate(json.loads(line, parse_constant=_no_constant))
+            row = _Record.model_validate(loads(line, parse_constant=_no_constant))
         except (json.JSONDecodeError, ValueError) as exc:
             raise InputError(f"bad attempt record: {_why(exc)}", file=str(p), line=i,
                              hint='Each line: {"success": true or false, "duration_s": a '

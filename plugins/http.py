@@ -64,6 +64,7 @@ from urllib.parse import quote, unquote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from engine import files
 from engine.datasources import Redactor
 from engine.errors import StepFailed
 from engine.plugins import MAX_SUMMARY_CHARS, PluginBase, StepContext, StepResult
@@ -348,7 +349,7 @@ def _result(params: HttpParams, response: httpx.Response, body: bytes, shown_url
     parsed = False
     if body and (is_json_type or want_json) and params.method != "HEAD":
         try:
-            doc = json.loads(body)
+            doc = files.loads(body)  # nested past a bound: invalid, not a RecursionError
             parsed = True
         except ValueError:
             if want_json or is_json_type:

@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine import promql
+from engine import files, promql
 from engine.datasources import mask_url
 from engine.errors import PluginError, StepFailed
 from engine.plugins import PluginBase, StepContext, StepResult
@@ -291,7 +291,7 @@ def _decode(response: httpx.Response, raw: bytes, *, shown: str,
                          "answers: a redirect is never followed, so credentials go only to "
                          "the url configured")
     try:
-        body = json.loads(raw)
+        body = files.loads(raw)
         if not isinstance(body, dict):
             raise ValueError("not an object")
     except ValueError:

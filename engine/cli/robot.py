@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from engine import files
 from engine.cli._app import app, ensure_folder, out
 from engine.errors import InputError
 
@@ -39,7 +40,7 @@ def detector_calibrate(
         raise InputError(f"--fit-fraction {fit_fraction:g} must lie strictly between 0 and 1",
                          hint="Write --fit-fraction 0.5")
     try:
-        parsed = json.loads(params) if params else None
+        parsed = files.loads(params) if params else None
     except json.JSONDecodeError as exc:
         raise InputError(f"--params is not JSON: {exc.msg}",
                          hint='Write --params \'{"k": 1}\'') from None

@@ -75,6 +75,12 @@ def _load_alert(path: Path | None) -> dict[str, Any] | None:
         data = loads_strict(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise InputError("no such alert file", file=str(path)) from None
+    except IsADirectoryError:
+        raise InputError("the alert file is a directory, not a file", file=str(path),
+                         hint=hint) from None
+    except OSError as exc:  # unreadable: permissions, a device, an I/O error
+        raise InputError(f"cannot read the alert file: {exc.strerror or exc}", file=str(path),
+                         hint=hint) from None
     except NotJsonConstant as exc:
         raise InputError(f"alert is not JSON: {exc} is not a JSON value", file=str(path),
                          hint=hint) from None

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from engine.detect.errors import CalibrationFileError
-from engine.files import read_text
+from engine.files import loads, read_text
 
 FORMAT: Final = "mendflow-calibration/1"
 
@@ -91,7 +91,7 @@ def load_calibration(path: str | Path, *, detector: str | None = None,
     text = read_text(p, what="calibration", error=CalibrationFileError,
                      hint="Run `mendflow detector calibrate` to write it")
     try:
-        data = json.loads(text)
+        data = loads(text)
     except json.JSONDecodeError as exc:
         raise CalibrationFileError(f"the calibration is not JSON: {exc.msg}", file=str(p),
                                    line=exc.lineno, hint="Recalibrate to rewrite it") from None

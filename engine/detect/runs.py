@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from engine.detect.errors import StreamDataError
-from engine.files import read_text
+from engine.files import loads, read_text
 
 FORMAT_VERSION = 1
 
@@ -61,7 +61,7 @@ def read_run(path: str | Path) -> RecordedRun:
     lines = read_text(p, what="recorded run", error=StreamDataError,
                       hint="Record runs with `mendflow detector` or the sim cell").splitlines()
     try:
-        header = json.loads(lines[0]) if lines else {}
+        header = loads(lines[0]) if lines else {}
     except json.JSONDecodeError:
         header = {}
     if not isinstance(header, dict) or header.get("mendflow_run") != FORMAT_VERSION:
@@ -74,7 +74,7 @@ def read_run(path: str | Path) -> RecordedRun:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = loads(line)
         except json.JSONDecodeError as exc:
             raise StreamDataError(f"bad sample: {exc.msg}", file=str(p), line=i) from None
         if not isinstance(row, list) or len(row) != len(channels) + 1:

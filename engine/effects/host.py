@@ -342,7 +342,12 @@ HOST: dict[str, Rule] = {
     "env": Tool(F("0", "null"), max_operands=0,
                 too_many="runs a command in a changed environment"),
     "find": find,
-    **rows("ps pgrep pidof pstree last lastlog w who users lsof lsblk findmnt lscpu lsmod "
+    # lastlog writes the record it shows: -C clears a user's last login, -S sets it to now
+    "lastlog": Tool(F("b:t:u:R:", "before= time= user= root=", why={
+        "-C": "clears a user's last-login record", "--clear": "clears a user's last-login "
+        "record", "-S": "sets a user's last login to now", "--set": "sets a user's last login "
+        "to now"}), max_operands=0, too_many="takes no operand"),
+    **rows("ps pgrep pidof pstree last w who users lsof lsblk findmnt lscpu lsmod "
            "lspci lsusb dig nslookup host drill traceroute tracepath getenforce sestatus "
            "getent", ANY),
     **rows("ping ping6", pinged),

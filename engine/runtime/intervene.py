@@ -37,8 +37,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from engine import files, values
 from engine import scheduler as sched
-from engine import values
 from engine.errors import InputError, TemplateError
 from engine.plan import Edge, Plan, Step, StepKind
 from engine.runtime.memory import MAX_VALUE_BYTES, Memory, build_context
@@ -121,7 +121,7 @@ def _outputs(target: str, value: str, base: Path | None) -> dict[str, Any]:
         raise InputError(f"{where}: {len(raw)} bytes, more than {MAX_VALUE_BYTES}",
                          hint="Set a step's outputs to what memory would hold of them")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = files.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InputError(f"{where}: not UTF-8", hint=SET_HINT) from None
     except json.JSONDecodeError as exc:

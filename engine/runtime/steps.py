@@ -134,9 +134,15 @@ class StepRunner:
             ))
         except Exception as exc:  # a plugin bug must not kill the run
             RedactingLogger(log, self.secrets).exception("step %s raised", step.id)
+            error = f"{type(exc).__name__}: {exc}"
+            # A change that raised may have acted before it did (a request sent, its answer
+            # unreadable): its outcome is unknown, so it is never tried again by itself.
+            if step.mutating:
+                error += ("; it changes the world and may have done so, so it is not tried "
+                          "again by itself")
             report = StepReport(sched.StepFailed(
-                step=step.id, attempt=attempt,
-                error=self.redact(f"{type(exc).__name__}: {exc}"), retryable=True,
+                step=step.id, attempt=attempt, error=self.redact(error),
+                retryable=not step.mutating,
             ))
         report = await self._decide_failure(plan, step, memory, report)
         # A step's time is its work; the wait for a concurrency slot is shown apart.

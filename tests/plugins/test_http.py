@@ -53,6 +53,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, b"<html><body>Login required</body></html>", "text/html")
         elif path == "/broken-json":
             self.send(200, b'{"data": [1, 2', "application/json")
+        elif path == "/deep-json":  # deeper than Python's reader recurses
+            self.send(200, b"[" * 5000 + b"]" * 5000, "application/json")
         elif path == "/error":
             self.send(500, b'{"error": "boom"}', "application/json")
         elif path == "/slow":
@@ -144,6 +146,13 @@ async def test_html_is_fine_when_no_json_is_expected(server):
 async def test_malformed_json_is_named(server):
     with pytest.raises(StepFailed, match="invalid JSON"):
         await run({"url": f"{server}/broken-json"})
+
+
+async def test_json_nested_past_what_a_reader_recurses_is_invalid_json(server):
+    # a RecursionError escaped the plugin: the step failed as a plugin bug, retried
+    with pytest.raises(StepFailed, match="invalid JSON") as err:
+        await run({"url": f"{server}/deep-json"})
+    assert err.value.retryable is False
 
 
 async def test_unexpected_status_is_a_failed_result_with_the_body(server):

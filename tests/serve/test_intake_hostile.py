@@ -141,3 +141,13 @@ async def test_an_alert_with_thousands_of_labels_gets_a_report_of_a_few_of_them(
                                headers=bearer(VIEWER_TOKEN))).text
     (line,) = [row for row in report.splitlines() if row.startswith("- **Alert:**")]
     assert line.count("=v`") < 60 and "1952 more label(s)" in line, line[-200:]
+
+
+async def test_a_body_nested_deeper_than_json_readers_recurse_is_a_400(client) -> None:
+    # a few kilobytes of `[[[[`: Python's JSON reader raised a RecursionError, no ValueError,
+    # and the intake answered 500 with a traceback in its log
+    body = '{"version": "4", "alerts": ' + "[" * 4000 + "]" * 4000 + "}"
+    said = await client.post(ALERTS, content=body, headers={
+        **bearer(ALERTS_TOKEN), "content-type": "application/json"})
+    assert said.status_code == 400, said.text
+    assert "not an Alertmanager webhook" in said.json()["detail"]

@@ -99,9 +99,13 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
               "find /x -ok rm {} ;", "find /x -fprint F", "find /x -fprintf F %p",
               "find /x -fls F", "find /x -fprint0 F", "find /x -frob"]),
     # -- processes, disks, network (no writing mode at all: any arguments)
-    **{t: ([f"{t} -x anything"], []) for t in """ps pgrep pidof pstree last lastlog w who
+    **{t: ([f"{t} -x anything"], []) for t in """ps pgrep pidof pstree last w who
        users lsof lsblk findmnt lscpu lsmod lspci lsusb dig nslookup host drill
        traceroute tracepath getenforce sestatus getent""".split()},
+    # lastlog shows the last logins, and its -C/-S rewrite them
+    "lastlog": (["lastlog", "lastlog -u bob", "lastlog -b 90", "lastlog --time=7 -u bob"],
+                ["lastlog -C -u bob", "lastlog --clear --user bob", "lastlog -S -u bob",
+                 "lastlog --set -u bob", "lastlog -Cu bob", "lastlog --frob"]),
     # ... but a stream or a live screen unless a count (or a report mode) ends it
     **{t: ([f"{t} -c 3 h", f"{t} -qc3 h", f"{t} -w 10 h"], [f"!{t} h", f"!{t} -W 2 h"])
        for t in ("ping", "ping6")},
