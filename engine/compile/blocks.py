@@ -295,7 +295,9 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
         rest = " ".join(words[1:])
         if len(words) > 1 and not rest.startswith(("#", ";", "&")) and \
                 re.match(r"^[A-Za-z_]\w*=(?:\"[^\"]*\"|'[^']*'|\S*)$", first):
-            _shape(rest, strict=strict, depth=depth + 1)  # `VAR=x cmd`
+            # `VAR=x cmd`; never `notAfter=Jun 14 23:59:59 2024 GMT` (openssl's answer): no
+            # program's name starts with a digit
+            return not rest[0].isdigit() or first.partition("=")[2][:1] in ("'", '"')
         return True
     if first.endswith(":") or (len(words) > 1 and words[1] in ("=", ":")):
         return False  # `key: value`, `name = value`

@@ -1,0 +1,72 @@
+"""Runbook styles the earlier sweeps did not try: Kibana Dev Tools requests, RabbitMQ, Redis
+Sentinel, Kafka, MySQL `\\G` sessions, Helm/Terraform rollbacks, Jupyter and Org exports, a UR
+robot cell (tests/fixtures/styles12 holds the guides tried). Each test is one rule a guide
+author would recognise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.compile.explain import explain, unaccounted
+from engine.guide import parse_guide
+from engine.plan import Plan, StepKind
+from tests.support.compiling import (
+    compile_text,
+    gated,
+    guards_of,
+    manual_scripts,
+    runs,
+)
+
+STYLES12 = Path(__file__).resolve().parents[2] / "fixtures" / "styles12"
+
+
+def _argvs(plan: Plan) -> list[list[str]]:
+    return [list(s.params["pipeline"][0]) for s in runs(plan) if "pipeline" in s.params]
+
+
+def _decisions(plan: Plan) -> list[str]:
+    return [s.text for s in plan.steps if s.kind == StepKind.DECIDE]
+
+
+# -- Org mode's results ------------------------------------------------------------------------
+
+ORG = """# Certificate expiring
+
+## Check
+
+#+BEGIN_SRC sh
+openssl x509 -noout -enddate -in /etc/ssl/shop.pem
+#+END_SRC
+
+#+RESULTS:
+: notAfter=Jun 14 23:59:59 2024 GMT
+
+If the date is within 14 days, renew:
+
+```sh
+cmctl renew shop-tls -n ingress
+```
+"""
+
+
+def test_an_org_results_block_is_the_output_of_the_block_above():
+    # `#+RESULTS:` on its own line read as a condition ("#+RESULTS") guarding everything after
+    # it, and its `: notAfter=...` line as prose
+    plan = compile_text(ORG)
+    assert not any("RESULTS" in text for text in _decisions(plan))
+    assert not any("notAfter" in s for s in manual_scripts(plan))
+    renew = next(s for s in runs(plan) if s.params["pipeline"][0][0] == "cmctl")
+    assert guards_of(plan, renew.id) == ["If the date is within 14 days"]
+    assert not unaccounted(ORG, explain(parse_guide(ORG, path="g.md"), plan, ORG))
+
+
+def test_a_text_line_that_opens_with_a_key_and_a_value_is_no_command():
+    # `notAfter=Jun 14 23:59:59 2024 GMT` in a `text` block was a shown command (the
+    # assignment `notAfter=Jun`, then a program `14`): a person's step holding openssl's answer
+    plan = compile_text("## Check\n\n```sh\nopenssl x509 -noout -enddate -in /etc/a.pem\n```\n\n"
+                        "```text\nnotAfter=Jun 14 23:59:59 2024 GMT\n```\n")
+    assert manual_scripts(plan) == []
+    # an assignment before a program still is one
+    plan = compile_text("## Check\n\n```text\nLANG=C ls -l /var/log\n```\n")
+    assert manual_scripts(plan) == ["LANG=C ls -l /var/log"]
