@@ -25,6 +25,7 @@ from engine.compile.scope import Scope
 from engine.compile.sessions import (
     SessionReader,
     opens_session,
+    reaches_its_machine,
     without_terminal,
     workstation_tool,
 )
@@ -1330,7 +1331,7 @@ class _OutlineBuilder:
             return []
         if intro is not None and intro.kind in ("paragraph", "list_item") and \
                 self.sessions.open is None and block.lines and \
-                not any(opens_session(line.text) or workstation_tool(line.text)
+                not any(opens_session(line.text) or reaches_its_machine(line.text)
                         for line in block.lines) and (phrases.runs_elsewhere(intro.text) or
                                                       phrases.others_run(intro.text)):
             # "On the database host, run:": typed on a machine no line of the block reaches

@@ -1579,8 +1579,16 @@ _PLACE_END = re.compile(
     r"any|both|one|the)\s+(?:[\w.'-]+\s+){0,3}?(?:hosts|nodes?|servers?|brokers?|replicas?|"
     r"primary|secondary|leader|followers?|vms?|bastion|workers?|masters?|members?)\s*:?\s*$|"
     # "restart mongod on that host:": the machine the sentence before named, not this one
-    rf"\b(?:on|from|inside)\s+that\s+(?:[\w.'-]+\s+){{0,2}}?{_MACHINES}\s*:?\s*$",
+    rf"\b(?:on|from|inside)\s+that\s+(?:[\w.'-]+\s+){{0,2}}?{_MACHINES}\s*:?\s*$|"
+    # "restart it on the replica host:", "on the database machine:": a host the words name
+    # (the same, local or Docker host is the reader's)
+    r"\b(?:on|from|inside)\s+the\s+(?!(?:same|local|current|own|docker|container|this)\b)"
+    r"(?:[\w.'-]+\s+){1,3}?(?:host|machine|vm|instance|box)\s*:?\s*$",
     re.I)
+# An aside closing the words before a block: "Restart the replica (on the replica host):" says
+# where; "Run these on any cluster node (as root or the `rabbitmq` user):" is said of the words
+# before it
+_CLOSING_ASIDE = re.compile(r"\s*\(([^()]*)\)\s*:?\s*$")
 
 
 # "Then, from your laptop:", "Back on your workstation, run:", "Locally:": the lines after
@@ -1616,9 +1624,15 @@ def runs_elsewhere(text: str, code: str | None = None) -> bool:
                                   or f"`{code}`" in after.group(0)):
             return True
         at = sentence.find(f"`{code}`") if code is not None else -1
+        head = sentence[:at] if at >= 0 else sentence
+        aside = _CLOSING_ASIDE.search(head)
+        if aside is not None:
+            if _PLACE_END.search(aside.group(1).strip()):
+                return True
+            head = head[:aside.start()] + ":"
         # (a place after an earlier command is that command's; a condition's words before
         # the instruction are no command: "If a member is `DOWN`, restart it on that host:")
-        lead = _instruction_clause(sentence[:at] if at >= 0 else sentence)
+        lead = _instruction_clause(head)
         if "`" not in lead and _PLACE_END.search(lead.rstrip()):
             return True
     return False

@@ -122,3 +122,24 @@ def test_requests_typed_into_a_search_clusters_dev_tools_console_are_a_persons_s
     # a program named GET given a URL (libwww-perl's) and an HTTP message are no such request
     plan = compile_text("## Check\n\n```\nPOST /validate HTTP/1.1\nHost: x\n```\n")
     assert not any("POST" in s for s in manual_scripts(plan))
+
+
+# -- where a block runs, said in an aside ---------------------------------------------------------
+
+def test_a_place_in_an_aside_or_before_one_makes_the_block_a_persons_step_there():
+    # "Restart the stuck replica (on the replica host):" and "Run these on any cluster node (as
+    # root or the `rabbitmq` user):": the aside hid the place, and the block ran on this machine
+    for intro in ("Restart the stuck replica (on the replica host):",
+                  "Restart the stuck replica on the replica host:",
+                  "Run these on any cluster node (as root or the `rabbitmq` user):"):
+        plan = compile_text(f"## Fix\n\n{intro}\n\n```bash\nsudo systemctl restart redis-server\n"
+                            "```\n")
+        assert runs(plan) == [], intro
+        assert manual_scripts(plan) == ["sudo systemctl restart redis-server"], intro
+    # an aside that names no place, the same host, or a block that reaches the host itself
+    for intro, block in (("Restart the service (see below):", "sudo systemctl restart app"),
+                         ("Restart it on the same host:", "sudo systemctl restart app"),
+                         ("Write the config on the replica host:",
+                          "ssh db-replica.internal sudo systemctl restart app")):
+        plan = compile_text(f"## Fix\n\n{intro}\n\n```bash\n{block}\n```\n")
+        assert [s.text for s in runs(plan)] == [block], intro
