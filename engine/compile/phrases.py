@@ -658,6 +658,12 @@ def _clause(text: str) -> str:
 
 
 Expr = tuple[Literal["expr", "failure", "success"], str | None]
+# "If it exits non-zero", "returns a non-zero exit code", "if `$?` is non-zero": the command's
+# status; "If register 101 is non-zero" or "the count is nonzero" are values it showed
+_NONZERO_EXIT = re.compile(
+    r"\b(?:exits?|exited|returns?|returned|ends?|ended|fails?)\s+(?:with\s+)?(?:an?\s+)?"
+    r"non-?zero\b|\bnon-?zero\s+(?:exit|return|status|rc)\b|"
+    r"(?:\b(?:exit|return)\s+(?:code|status|value)|\brc|\$\?`?)\s+(?:is|was)\s+(?:a\s+)?non-?zero\b")
 
 
 def derive_condition(clause: str, step: str | None) -> Expr:
@@ -675,7 +681,7 @@ def derive_condition(clause: str, step: str | None) -> Expr:
         return ("expr", None)
     if re.search(r"\b(command|query|check|script|request|call|it|this|that|step)\s+"
                  r"(fails|failed|returns an error|errors)\b|"
-                 r"\bnon-?zero\b|\bexits? with an error\b", t):
+                 r"\bexits? with an error\b", t) or _NONZERO_EXIT.search(t):
         return ("failure", None)
     out = f"(steps[{json.dumps(step)}].stdout | trim)"
     negative = re.search(r"\b(not empty|isn't empty|is non-?empty|returns (?:any|some|a|an)\b|"

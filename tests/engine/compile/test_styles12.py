@@ -143,3 +143,23 @@ def test_a_place_in_an_aside_or_before_one_makes_the_block_a_persons_step_there(
                           "ssh db-replica.internal sudo systemctl restart app")):
         plan = compile_text(f"## Fix\n\n{intro}\n\n```bash\n{block}\n```\n")
         assert [s.text for s in runs(plan)] == [block], intro
+
+
+# -- "non-zero" of a value ------------------------------------------------------------------------
+
+def test_a_value_that_is_non_zero_is_a_condition_on_it_not_the_commands_failure():
+    # "If register 101 is non-zero, clear the jam by hand." after a PLC read was the read's
+    # failure edge: the person's step ran only if mbpoll failed, and a jam went uncleared
+    plan = compile_text("## 2. Read the PLC fault word\n\n```bash\n"
+                        "mbpoll -m tcp -a 1 -r 100 -c 2 -1 plc-cell4\n```\n\n"
+                        "If register 101 is non-zero, clear the jam by hand.\n\n"
+                        "## 3. Restart\n\nRun `systemctl restart cell`.\n")
+    (clear,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert guards_of(plan, clear.id) == ["If register 101 is non-zero"]
+    assert not [e for _, e in plan.incoming(clear.id) if e.on == "failure"]
+    # the command's own status still is its failure
+    plan = compile_text("## Check\n\n```bash\ncurl -fsS http://localhost:8080/health\n```\n\n"
+                        "If it exits non-zero, restart the app: `systemctl restart app`.\n")
+    restart = next(s for s in runs(plan) if s.params["pipeline"][0][0] == "systemctl")
+    (approve,) = [e.source for _, e in plan.incoming(restart.id)]
+    assert any(e.on == "failure" for _, e in plan.incoming(approve))
