@@ -163,3 +163,37 @@ def test_a_value_that_is_non_zero_is_a_condition_on_it_not_the_commands_failure(
     restart = next(s for s in runs(plan) if s.params["pipeline"][0][0] == "systemctl")
     (approve,) = [e.source for _, e in plan.incoming(restart.id)]
     assert any(e.on == "failure" for _, e in plan.incoming(approve))
+
+
+# -- a list of cases in a step's section ----------------------------------------------------------
+
+CASES = """# Cell 4
+
+## 2. Read the PLC fault word
+
+```bash
+mbpoll -m tcp -a 1 -r 100 -c 2 -1 plc-cell4
+```
+
+- If register 100 is `4` (gripper vacuum fault), abort and call the cell technician.
+- If register 101 is non-zero, the conveyor is jammed: clear it by hand (teach pendant →
+  *Conveyor* → *Jog back*), then continue.
+
+## 3. Recover
+
+1. Unlock the protective stop: `echo "unlock protective stop" | nc -q 1 ur-cell4 29999`
+"""
+
+
+def test_each_case_of_a_list_of_conditions_under_a_step_heading_is_a_persons_step_under_it():
+    # under "## 2. Read the PLC fault word" (a step's heading, not a Diagnosis section) the
+    # second case was ignored as prose: nobody was asked to clear the jam before the restart
+    plan = compile_text(CASES)
+    (clear,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and "jammed" in s.text]
+    assert guards_of(plan, clear.id) == ["If register 101 is non-zero"]
+    # what a case says happens, not what to do, stays context
+    plan = compile_text("# VM\n\n## 2. Resources\n\n"
+                        "- If free CPU is close to 0, then ingestion may be delayed.\n"
+                        "- If free memory reaches 0, then the OS may kill the process.\n\n"
+                        "## 3. Restart\n\nRun `systemctl restart vm`.\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
