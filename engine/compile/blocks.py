@@ -694,8 +694,9 @@ def read_block(el: Element, *, after_output_cue: bool = False,
 
 
 # A request of a search cluster's REST console (Kibana Dev Tools, OpenSearch Dashboards, the
-# Elasticsearch docs' `console` blocks): a method, then a path (`_cat/indices?v`, `/logs-*/_search`),
-# never a URL (`GET https://...` is a program's) nor an HTTP message (`POST /x HTTP/1.1`).
+# Elasticsearch docs' `console` blocks): a method, then a path (`_cat/indices?v`,
+# `/logs-*/_search`), never a URL (`GET https://...` is a program's) nor an HTTP message
+# (`POST /x HTTP/1.1`).
 _REST_CONSOLE_TAGS = frozenset({"", "console", "json", "jsonc", "js", "javascript", "kibana",
                                 "es", "elasticsearch", "opensearch", "sense"})
 _REST_REQUEST = re.compile(r"^\s*(?:GET|POST|PUT|DELETE|HEAD|PATCH)\s+"

@@ -197,3 +197,16 @@ def test_each_case_of_a_list_of_conditions_under_a_step_heading_is_a_persons_ste
                         "- If free memory reaches 0, then the OS may kill the process.\n\n"
                         "## 3. Restart\n\nRun `systemctl restart vm`.\n")
     assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+# -- the guides tried ------------------------------------------------------------------------------
+
+def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
+    guides = sorted(STYLES12.glob("*.md"))
+    assert len(guides) >= 10
+    for path in guides:
+        text = path.read_text()
+        plan = compile_text(text)
+        assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), path.name
+        assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text)), \
+            path.name
