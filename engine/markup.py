@@ -218,6 +218,10 @@ def _asciidoc(lines: list[str]) -> list[str]:
 # ... `#+END_EXAMPLE` (its literal text: output), and `#+TITLE: ...`.
 _ORG_BEGIN = re.compile(r"^(\s*)#\+begin_(src|example)\b[ \t]*([\w+#.-]*)[^\n]*$", re.I)
 _ORG_TITLE = re.compile(r"^#\+title:[ \t]*(\S.*)$", re.I)
+# `#+RESULTS:` (also `#+RESULTS[hash]: name`) over the `: `-prefixed lines Org writes a block's
+# output as: that output, never a step or a condition
+_ORG_RESULTS = re.compile(r"^(\s*)#\+results(?:\[[^\]]*\])?:.*$", re.I)
+_ORG_FIXED = re.compile(r"^(\s*):(?: (.*))?$")
 # `* TODO Check replication` / `** DONE Escalate`: an Org heading (a Markdown bullet, or no
 # element, else); only a task keyword tells it from a bullet
 _ORG_HEADING = re.compile(r"^(\*{1,5}) +(?:TODO|DONE|NEXT|WAIT(?:ING)?|HOLD|CANCEL(?:L?ED)?) +"
@@ -237,6 +241,8 @@ def _org(lines: list[str]) -> list[str]:
         if (heading := _ORG_HEADING.match(out[i])) is not None:
             out[i] = f"{'#' * (len(heading.group(1)) + 1)} {heading.group(2)}"
             return i
+        if (results := _ORG_RESULTS.match(out[i])) is not None:
+            return _org_results(out, i, results.group(1))
         m = _ORG_BEGIN.match(out[i])
         if m is None:
             return None
@@ -252,6 +258,27 @@ def _org(lines: list[str]) -> list[str]:
         out[i], out[close] = f"{m.group(1)}{tick}{lang}", f"{m.group(1)}{tick}"
         return close
     return outside_fences(list(lines), rewrite)
+
+
+def _org_results(out: list[str], i: int, indent: str) -> int:
+    """The `#+RESULTS:` line at `i` and the `: ` lines under it as a "text" block (the blank
+    line after them its closer; running to the end, the end closes it); over an example block
+    or nothing, the line is blank (the block is output already). Read as Markdown, the label
+    was a condition on its own line ("#+RESULTS") guarding the steps after it, and the output a
+    paragraph of prose."""
+    j = i + 1
+    while j < len(out) and _ORG_FIXED.match(out[j]):
+        j += 1
+    if j == i + 1:
+        out[i] = ""
+        return i
+    for k in range(i + 1, j):
+        fixed = _ORG_FIXED.match(out[k])
+        out[k] = f"{indent}{fixed.group(2) or ''}" if fixed else out[k]
+    out[i] = f"{indent}```text"
+    if j < len(out) and not out[j].strip():
+        out[j] = f"{indent}```"
+    return j
 
 
 # -- reStructuredText directives pasted into Markdown ----------------------------------------

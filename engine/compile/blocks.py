@@ -295,7 +295,9 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
         rest = " ".join(words[1:])
         if len(words) > 1 and not rest.startswith(("#", ";", "&")) and \
                 re.match(r"^[A-Za-z_]\w*=(?:\"[^\"]*\"|'[^']*'|\S*)$", first):
-            _shape(rest, strict=strict, depth=depth + 1)  # `VAR=x cmd`
+            # `VAR=x cmd`; never `notAfter=Jun 14 23:59:59 2024 GMT` (openssl's answer): no
+            # program's name starts with a digit
+            return not rest[0].isdigit() or first.partition("=")[2][:1] in ("'", '"')
         return True
     if first.endswith(":") or (len(words) > 1 and words[1] in ("=", ":")):
         return False  # `key: value`, `name = value`
@@ -587,6 +589,12 @@ def read_block(el: Element, *, after_output_cue: bool = False,
         # `key: value` parameters; it is read like an untagged block.
         plugin = tag.split(":", 1)[1] if tag.startswith("mendflow:") else PLUGIN_TAGS[tag]
         return Block("plugin", plugin=plugin, text=raw, start=start, end=end)
+    if tag in _REST_CONSOLE_TAGS and _rest_console_requests(meaningful):
+        # `GET _cluster/health`, `PUT _cluster/settings` over its JSON body: typed into Kibana's
+        # (or OpenSearch Dashboards') Dev Tools console, which knows the cluster; no shell runs
+        # them and no data source names it. A person's step holding them (they were dropped as
+        # sample output or configuration, a `DELETE /logs-*` with them).
+        return Block("script", text=raw.strip("\n"), start=start, end=end)
     if tag in QUERY_TAGS and any(_DOLLAR.match(ln) for ln in meaningful):
         # `$ kmp_mac_collisions > 1`: the query typed at a prompt; `$ cat schema.sql` then
         # its text: a shell transcript, a person's (the shell line is no query)
@@ -683,6 +691,24 @@ def read_block(el: Element, *, after_output_cue: bool = False,
     if _looks_like_config(meaningful):
         return Block("config", text=raw, start=start, end=end)
     return Block("output", text=raw, start=start, end=end)
+
+
+# A request of a search cluster's REST console (Kibana Dev Tools, OpenSearch Dashboards, the
+# Elasticsearch docs' `console` blocks): a method, then a path (`_cat/indices?v`,
+# `/logs-*/_search`), never a URL (`GET https://...` is a program's) nor an HTTP message
+# (`POST /x HTTP/1.1`).
+_REST_CONSOLE_TAGS = frozenset({"", "console", "json", "jsonc", "js", "javascript", "kibana",
+                                "es", "elasticsearch", "opensearch", "sense"})
+_REST_REQUEST = re.compile(r"^\s*(?:GET|POST|PUT|DELETE|HEAD|PATCH)\s+"
+                           r"(?!https?://)/?[\w.*<>{}%-][^\s]*\s*$")
+_REST_BODY = re.compile(r"^\s*(?:[{}\[\]\"]|//|#)|^\s+\S")
+
+
+def _rest_console_requests(meaningful: list[str]) -> bool:
+    """Whether a block's lines are requests of a search cluster's console: it opens with one,
+    and each other line is another or a line of a request's JSON body (or a comment)."""
+    return bool(_REST_REQUEST.match(meaningful[0])) and all(
+        _REST_REQUEST.match(ln) or _REST_BODY.match(ln) for ln in meaningful[1:])
 
 
 # A notebook exported to Markdown (Jupyter): a cell run by bash (`%%bash`, `%%sh`, `%%script

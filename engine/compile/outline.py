@@ -25,6 +25,7 @@ from engine.compile.scope import Scope
 from engine.compile.sessions import (
     SessionReader,
     opens_session,
+    reaches_its_machine,
     without_terminal,
     workstation_tool,
 )
@@ -515,6 +516,22 @@ class _OutlineBuilder:
         return Action(action.id, StepKind.MANUAL, action.title, script, action.span, action.pos,
                       action.section, params={"script": literal(script)})
 
+    def _in_case_list(self, el: Element) -> bool:
+        """Whether a bullet is one of a list of cases, each opening with its condition ("- If
+        register 100 is `4`, abort ...", "- If register 101 is non-zero, clear it by hand"):
+        what each says to do is a person's step under it, in any section that has steps."""
+        run: list[Element] = []
+        for other in self.els:
+            if other.kind != "list_item" or other.parent != el.parent or \
+                    other.section != el.section or other.depth != el.depth or other.ordered:
+                continue
+            if other.number == 1 and el not in run:
+                run = []
+            elif other.number == 1:
+                break
+            run.append(other)
+        return len(run) > 1 and all(phrases.guard_of(item.text) is not None for item in run)
+
     def _has_actions(self, el: Element, cls: SectionClass) -> bool:
         if any(looks_like_command(c) for c in el.inline_code) and cls in ("diag", "mit"):
             return True
@@ -575,7 +592,9 @@ class _OutlineBuilder:
         # An unticked task-list box ("- [ ] Confirm the dashboard is green") is a to-do, a
         # person's step like a numbered one (a ticked box is done, by someone else)
         todo = not el.ordered and re.match(r"\[ \]\s", el.text) is not None
-        if not _has_action(nodes) and (el.ordered or todo or cls in ("diag", "mit") and guard) \
+        if not _has_action(nodes) and (el.ordered or todo or cls in ("diag", "mit") and guard
+                                       or cls == "step" and guard and self._in_case_list(el)
+                                       and _asks_someone(then_text)) \
                 and not only_jumps and ending is None \
                 and not (not el.ordered and phrases.is_escalation(el.text)):
             nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,
@@ -1339,7 +1358,7 @@ class _OutlineBuilder:
             return []
         if intro is not None and intro.kind in ("paragraph", "list_item") and \
                 self.sessions.open is None and block.lines and \
-                not any(opens_session(line.text) or workstation_tool(line.text)
+                not any(opens_session(line.text) or reaches_its_machine(line.text)
                         for line in block.lines) and (phrases.runs_elsewhere(intro.text) or
                                                       phrases.others_run(intro.text)):
             # "On the database host, run:": typed on a machine no line of the block reaches
@@ -1976,6 +1995,13 @@ _GOES_ON = re.compile(r"^(?:please\s+)?(?:continue|proceed|go on|carry on|move o
 def _goes_on(consequent: str) -> bool:
     """"continue with the steps below": the guide's words for the other side of an If."""
     return bool(_GOES_ON.match(consequent))
+
+
+def _asks_someone(consequent: str) -> bool:
+    """Whether what a guard says is an instruction, or a finding then one after a colon ("the
+    conveyor is jammed: clear it by hand"); not what happens ("then X may be slow")."""
+    return phrases.is_instruction_only(consequent) or ":" in consequent and \
+        phrases.is_instruction_only(consequent.split(":", 1)[1])
 
 
 def _consequent(text: str, guard: Guard) -> str:

@@ -673,6 +673,12 @@ def _clause(text: str) -> str:
 
 
 Expr = tuple[Literal["expr", "failure", "success"], str | None]
+# "If it exits non-zero", "returns a non-zero exit code", "if `$?` is non-zero": the command's
+# status; "If register 101 is non-zero" or "the count is nonzero" are values it showed
+_NONZERO_EXIT = re.compile(
+    r"\b(?:exits?|exited|returns?|returned|ends?|ended|fails?)\s+(?:with\s+)?(?:an?\s+)?"
+    r"non-?zero\b|\bnon-?zero\s+(?:exit|return|status|rc)\b|"
+    r"(?:\b(?:exit|return)\s+(?:code|status|value)|\brc|\$\?`?)\s+(?:is|was)\s+(?:a\s+)?non-?zero\b")
 
 
 def derive_condition(clause: str, step: str | None) -> Expr:
@@ -690,7 +696,7 @@ def derive_condition(clause: str, step: str | None) -> Expr:
         return ("expr", None)
     if re.search(r"\b(command|query|check|script|request|call|it|this|that|step)\s+"
                  r"(fails|failed|returns an error|errors)\b|"
-                 r"\bnon-?zero\b|\bexits? with an error\b", t):
+                 r"\bexits? with an error\b", t) or _NONZERO_EXIT.search(t):
         return ("failure", None)
     out = f"(steps[{json.dumps(step)}].stdout | trim)"
     negative = re.search(r"\b(not empty|isn't empty|is non-?empty|returns (?:any|some|a|an)\b|"
@@ -1620,8 +1626,16 @@ _PLACE_END = re.compile(
     r"any|both|one|the)\s+(?:[\w.'-]+\s+){0,3}?(?:hosts|nodes?|servers?|brokers?|replicas?|"
     r"primary|secondary|leader|followers?|vms?|bastion|workers?|masters?|members?)\s*:?\s*$|"
     # "restart mongod on that host:": the machine the sentence before named, not this one
-    rf"\b(?:on|from|inside)\s+that\s+(?:[\w.'-]+\s+){{0,2}}?{_MACHINES}\s*:?\s*$",
+    rf"\b(?:on|from|inside)\s+that\s+(?:[\w.'-]+\s+){{0,2}}?{_MACHINES}\s*:?\s*$|"
+    # "restart it on the replica host:", "on the database machine:": a host the words name
+    # (the same, local or Docker host is the reader's)
+    r"\b(?:on|from|inside)\s+the\s+(?!(?:same|local|current|own|docker|container|this)\b)"
+    r"(?:[\w.'-]+\s+){1,3}?(?:host|machine|vm|instance|box)\s*:?\s*$",
     re.I)
+# An aside closing the words before a block: "Restart the replica (on the replica host):" says
+# where; "Run these on any cluster node (as root or the `rabbitmq` user):" is said of the words
+# before it
+_CLOSING_ASIDE = re.compile(r"\s*\(([^()]*)\)\s*:?\s*$")
 
 
 # "Then, from your laptop:", "Back on your workstation, run:", "Locally:": the lines after
@@ -1657,9 +1671,15 @@ def runs_elsewhere(text: str, code: str | None = None) -> bool:
                                   or f"`{code}`" in after.group(0)):
             return True
         at = sentence.find(f"`{code}`") if code is not None else -1
+        head = sentence[:at] if at >= 0 else sentence
+        aside = _CLOSING_ASIDE.search(head)
+        if aside is not None:
+            if _PLACE_END.search(aside.group(1).strip()):
+                return True
+            head = head[:aside.start()] + ":"
         # (a place after an earlier command is that command's; a condition's words before
         # the instruction are no command: "If a member is `DOWN`, restart it on that host:")
-        lead = _instruction_clause(sentence[:at] if at >= 0 else sentence)
+        lead = _instruction_clause(head)
         if "`" not in lead and _PLACE_END.search(lead.rstrip()):
             return True
     return False

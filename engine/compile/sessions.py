@@ -446,6 +446,18 @@ def workstation_tool(text: str) -> bool:
     return first is not None and first.group(1).rsplit("/", 1)[-1] in _WORKSTATION
 
 
+def reaches_its_machine(text: str) -> bool:
+    """Whether a shell line reaches the machine it acts on by itself: a workstation tool, or
+    `ssh HOST ...` (the place a sentence names is then where ssh goes, not where it runs)."""
+    if workstation_tool(text):
+        return True
+    text = text.lstrip()
+    while text.startswith(_LEADS) and " " in text:
+        text = text.split(" ", 1)[1].lstrip()
+    first = _FIRST_WORD.match(text)
+    return first is not None and first.group(1).rsplit("/", 1)[-1] == "ssh"
+
+
 _CONTAINER_EXECS = frozenset({"docker", "podman", "nerdctl"})
 # `docker exec`'s flags that take the next word as their value, to find its container
 _CONTAINER_EXEC_VALUES = frozenset({"-e", "--env", "--env-file", "-u", "--user", "-w",
