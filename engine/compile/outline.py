@@ -366,6 +366,9 @@ class _OutlineBuilder:
             el = self.els[idx]
             if el.kind in ("paragraph", "list_item") and phrases.struck_out(el.text):
                 continue  # "~~Restart nginx: `x`~~ (no longer needed)": crossed out, not done
+            if el.kind == "list_item" and phrases.ticked(el.text):
+                continue  # "2. [x] Page the DBA": done already (it was a person's step, or,
+                # under "Escalation", the run's ending)
             option = phrases.option_of(el.text) if el.kind == "paragraph" else None
             asked = (phrases.faq_question(el.text) or phrases.symptom_of(el.text) or option or
                      # a definition list's term, "Pod stuck Pending" over ": Check ..."
@@ -490,6 +493,8 @@ class _OutlineBuilder:
             el = self.els[idx]
             if el.kind == "code":
                 nodes.extend(self._code(el, "info", owner))
+            elif el.kind == "list_item" and phrases.ticked(el.text):
+                continue  # done already: no command to show, no escalation to take from it
             elif el.kind in ("paragraph", "table", "list_item"):
                 nodes.extend(self._inline(el, "info", owner if owner is not None else el.index))
                 if el.kind != "table" and self.escalation is None and \

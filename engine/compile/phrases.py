@@ -1423,6 +1423,15 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
 _STRUCK = re.compile(r"^\s*(?:\[[ xX]\]\s*)?~~(?P<struck>.+?)~~(?P<rest>.*)$", re.S)
 
 
+def ticked(text: str) -> bool:
+    """Whether a list item is a ticked task-list box ("[x] Page the DBA on-call (done by the
+    alert)"): done already, by someone, not a step to do again nor the run's ending."""
+    return _TICKED.match(text) is not None
+
+
+_TICKED = re.compile(r"^\s*\[[xX]\]\s")
+
+
 def struck_out(text: str) -> bool:
     """Whether a paragraph or item is crossed out (`~~...~~`): what it struck is not done, and
     what follows the strike is at most a note about it (no command of its own)."""

@@ -278,11 +278,12 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
             continue
         if el.kind == "list_item" and not cover.any(el.span.start, el.span.end) and \
                 not any(s.text and s.text[:60] in el.text for s in ends.get(el.span.start, ())):
-            reason = "descriptive section" if info else \
-                "crossed out (~~...~~): the author struck it, nothing to do" \
+            # (what the author marked says more than the section it is in)
+            reason = "crossed out (~~...~~): the author struck it, nothing to do" \
                 if phrases.struck_out(el.text) else \
                 "a ticked box: done already, nothing to do again" \
-                if re.match(r"\[[xX]\]\s", el.text) else "prose: nothing to run or decide"
+                if phrases.ticked(el.text) else "descriptive section" if info else \
+                "prose: nothing to run or decide"
             out.append(Ignored(span=span, kind="item", reason=reason, text=_first(el.text)))
         if el.kind in ("paragraph", "list_item") and phrases.struck_out(el.text):
             if el.kind == "paragraph":  # its commands, each said to be crossed out

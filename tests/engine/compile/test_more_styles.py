@@ -231,6 +231,21 @@ def test_an_unticked_task_list_box_is_a_persons_step():
     assert [i.reason for i in plan.ignored] == ["a ticked box: done already, nothing to do again"]
 
 
+def test_a_ticked_box_is_done_already_in_a_numbered_list_and_under_escalation():
+    # "2. [x] Page the DBA on-call" was a person's step (paging the DBA twice), and under
+    # "## Escalation" the ticked page was the run's ending while the open to-do was ignored
+    plan = compile_text("## Mitigation\n\n1. Restart it: `systemctl restart app`\n"
+                        "2. [x] Page the DBA on-call\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert [i.reason for i in plan.ignored] == ["a ticked box: done already, nothing to do again"]
+    plan = compile_text("## Mitigation\n\n1. Restart it: `systemctl restart app`\n\n"
+                        "## Escalation\n\n- [x] Page the DBA on-call (done by the alert)\n"
+                        "- [ ] Open an incident in #db\n")
+    (end,) = [s for s in plan.steps if s.kind == StepKind.END and s.outcome == "escalate"
+              and "incident" in s.text]
+    assert "Page the DBA" not in end.text
+
+
 # -- a procedure written as a table ------------------------------------------------------------
 
 
