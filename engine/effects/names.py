@@ -27,6 +27,7 @@ uahistoryread uadiscover uasubscribe candump cansend cangen
 patronictl gitlab-patronictl etcdutl cockroach linkerd linkerd-buoyant iscsiadm
 argocd istioctl pg_isready supervisorctl pm2 rc-service rc-status varnishstat varnishadm apachectl
 apache2ctl named-checkconf named-checkzone postconf mailq ipvsadm conntrack zpool zfs multipath
+mysqladmin
 """.split())
 
 # Known tools that are a whole command on their own (`uptime`, `df`); others need arguments.

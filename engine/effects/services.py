@@ -304,6 +304,20 @@ def _cqlsh(p: Parsed, name: str) -> None:
 _MYSQL_TERMINATOR = re.compile(r"\\[Gg](?=\s|;|$)")
 
 
+_MYSQLADMIN_READ = frozenset("status extended-status processlist variables version ping".split())
+
+
+def _mysqladmin(p: Parsed, name: str) -> None:
+    reports = ", ".join(sorted(_MYSQLADMIN_READ))
+    wrong = [o for o in p.operands if o not in _MYSQLADMIN_READ]
+    if wrong or not p.operands:
+        said = f"`{name} {wrong[0]}` is not one of" if wrong else f"{name} names none of"
+        raise NotRead(f"{said} its reports ({reports})", cause="subcommand")
+    if p.has("-i", "--sleep") and not p.has("-c", "--count"):
+        raise NotRead(f"{name} -i repeats until someone stops it (add -c N to end it): a "
+                      "person's job", cause="interactive", effect="interactive")
+
+
 def _mysql_problem(statement: str) -> str | None:
     statement = _MYSQL_TERMINATOR.sub(";", statement)
     if "\\" in statement:
@@ -623,6 +637,11 @@ SERVICES: dict[str, Rule] = {
                     "ssl-mode=", why={"--tee": "writes a file", "--pager": "runs a program",
                                       "--defaults-file": "reads a file that can run a pager"}),
                   check=_executes(_mysql_problem)),
+    # mysqladmin's reports (`-i N` repeats them until stopped; -c N with it ends it); every
+    # other command of it (kill, flush-*, shutdown, create, drop, start/stop-replica) acts
+    "mysqladmin": Tool(F("h:P:u:p::S:rsvc:i:", "host= port= user= password=? socket= relative "
+                         "silent verbose count= sleep= ssl-mode= connect-timeout= protocol="),
+                       check=_mysqladmin),
     # cqlsh HOST -e "SELECT ...": one reading CQL statement, judged as SQL (`CONSISTENCY`,
     # `COPY` and the other shell commands are no SQL: not read-only)
     "cqlsh": Tool(F("u:p:k:e:", "username= password= keyspace= execute= ssl no-color color "
