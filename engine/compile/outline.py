@@ -1012,7 +1012,8 @@ class _OutlineBuilder:
         listed = set(el.command_cells) if el.kind == "table" else set()
         # "`nginx -t` should exit 0.": its status is the check (a program's words, whatever
         # the tool: the table judges it)
-        succeeds = phrases.states_success(el.text) if el.kind != "table" else None
+        succeeds = phrases.states_success(el.text) if el.kind != "table" and el.inline_code \
+            else None
         commands = [c for c in el.inline_code
                     if c in listed or inline_command(c) or _run_word(c, el.text, block) or
                     c == succeeds and _ARGV_WORDS.match(c) is not None or

@@ -11,20 +11,16 @@ read-only (`supervisorctl restart`, `nginx -s reload`, `postconf -e`, `conntrack
 
 from __future__ import annotations
 
+from functools import partial
+
 from engine.effects.options import Flags, NotRead, Parsed
-from engine.effects.rules import Check, Rule, Tool, rows
+from engine.effects.rules import Rule, Tool, bounded, rows
+from engine.effects.rules import needs as _needs_any
+from engine.effects.services import service_status
 
 F = Flags.of
 NONE = Tool()
-
-
-def _needs(*any_of: str, what: str) -> Check:
-    """A tool that reads only in the mode one of `any_of` selects (`haproxy -c`, `nginx -t`)."""
-
-    def check(p: Parsed, name: str) -> None:
-        if not p.has(*any_of):
-            raise NotRead(f"{name} without {any_of[0]} {what}", cause="flag")
-    return check
+_needs = partial(_needs_any, cause="flag")  # a mode flag, not an operand, makes them read
 
 # -- process supervisors ------------------------------------------------------------------------
 
@@ -37,27 +33,14 @@ _SUPERVISORCTL = Tool(F("c:s:u:p:", "configuration= serverurl= username= passwor
 })
 
 
-def _nostream(p: Parsed, name: str) -> None:
-    if not p.has("--nostream"):
-        raise NotRead(f"{name} without --nostream runs until someone stops it: a person's job",
-                      cause="interactive", effect="interactive")
-
-
 # pm2: `logs` streams unless --nostream; `jlist`, `prettylist` and `describe` print each
 # process's environment (its secrets): not listed
 _PM2 = Tool(subcommands={
     **rows("list ls l status", Tool(F("", "sort= mini-list"), max_operands=0)),
     "logs": Tool(F("", "lines= nostream raw err out timestamp= json format highlight="),
-                 max_operands=1, check=_nostream),
+                 max_operands=1, check=bounded("--nostream")),
     "ping": Tool(max_operands=0),
 })
-
-
-def _rc_service(p: Parsed, name: str) -> None:
-    """`rc-service NAME status` (OpenRC's `service NAME status`)."""
-    if len(p.operands) != 2 or p.operands[1] != "status":
-        verb = p.operands[1] if len(p.operands) > 1 else "(none)"
-        raise NotRead(f"`{name} ... {verb}` is not `{name} NAME status`", cause="subcommand")
 
 
 # -- web servers and proxies: their configuration tests -----------------------------------------
@@ -141,7 +124,7 @@ _MULTIPATH = Tool(F("lvd:t"), check=_needs("-l", "-t", what="reloads or flushes 
 DAEMONS: dict[str, Rule] = {
     "supervisorctl": _SUPERVISORCTL,
     "pm2": _PM2,
-    "rc-service": Tool(check=_rc_service),
+    "rc-service": Tool(check=service_status),
     "rc-status": Tool(F("aslmcuSC", "all servicelist list manual crashed unused supervised "
                         "nocolor"), max_operands=1),
     "nginx": _NGINX,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from engine.effects.options import Flags, NotRead, Parsed
-from engine.effects.rules import UNTIL_STOPPED, Check, Rule, Tool, rows
+from engine.effects.rules import UNTIL_STOPPED, Rule, Tool, needs, rows
 from engine.effects.scripts import awk_problem, sed_problem
 from engine.effects.words import Templated
 
@@ -90,13 +90,6 @@ def _sysctl(p: Parsed, name: str) -> None:
     for op in p.operands:
         if "=" in op:
             raise NotRead(f"{name} {op} sets a kernel parameter", cause="operand")
-
-
-def _needs(*flags: str, what: str) -> Check:
-    def check(p: Parsed, name: str) -> None:
-        if not p.has(*flags):
-            raise NotRead(f"{name} without {flags[0]} {what}", cause="operand")
-    return check
 
 
 FIND_VALUE = frozenset("""
@@ -405,11 +398,11 @@ HOST: dict[str, Rule] = {
                            "-o": "changes offline testing", "-S": "changes attribute "
                            "autosave"})),
     "mdadm": Tool(F("DEQvbs", "detail examine query misc scan verbose brief export test "
-                    "detail-platform"), check=_needs("-D", "--detail", "-E", "--examine", "-Q",
+                    "detail-platform"), check=needs("-D", "--detail", "-E", "--examine", "-Q",
                                                       "--query", what="changes arrays")),
     **rows("iptables ip6tables", Tool(F("L::S::nvxt:w::", "list=? list-rules=? numeric verbose "
                                         "exact table= wait=? line-numbers"),
-                                      check=_needs("-L", "--list", "-S", "--list-rules",
+                                      check=needs("-L", "--list", "-S", "--list-rules",
                                                    what="changes the firewall"))),
     "iscsiadm": Tool(F("m:P:T:p:I:r:o:n:H:", "mode= print= targetname= portal= interface= sid= "
                        "op= name= host="), check=_iscsi_listing),

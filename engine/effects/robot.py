@@ -18,8 +18,8 @@ the cell (OPC UA, MQTT) are judged by their own declarations, not here.
 
 from __future__ import annotations
 
-from engine.effects.options import Flags, NotRead, Parsed
-from engine.effects.rules import Check, Rule, Tool, rows
+from engine.effects.options import Flags
+from engine.effects.rules import Rule, Tool, bounded, rows
 
 F = Flags.of
 NONE = Tool()
@@ -29,17 +29,6 @@ NONE = Tool()
 _SPIN = "spin-time= use-sim-time no-daemon"  # the daemon-backed listing verbs
 _QOS = "qos-profile= qos-depth= qos-history= qos-reliability= qos-durability= qos-liveliness= " \
     "qos-liveliness-lease-duration-seconds="
-
-
-def _bounded(*stops: str) -> Check:
-    """A reader that streams until someone stops it unless one of `stops` (a count, a
-    timeout) tells it when to end: a person's job without one."""
-
-    def check(p: Parsed, name: str) -> None:
-        if not p.has(*stops):
-            raise NotRead(f"{name} runs until someone stops it (add {stops[0]} to end it): a "
-                          "person's job", cause="interactive", effect="interactive")
-    return check
 
 
 _LIVE = Tool(live=True)
@@ -52,7 +41,7 @@ _ROS2_TOPIC = {
     "echo": Tool(F("fl:", f"once times= timeout= csv field= full-length truncate-length= "
                    f"no-arr no-str flow-style lost-messages no-lost-messages raw filter= "
                    f"include-message-info clear {_QOS} {_SPIN}"),
-                 check=_bounded("--once", "--times")),
+                 check=bounded("--once", "--times")),
     **rows("hz bw delay", _LIVE),
 }
 _ROS2_SUBS: dict[str, Tool] = {
@@ -106,7 +95,7 @@ _ROSTOPIC = {
     "list": Tool(F("bpsv", "bag= host publishers subscribers verbose")),
     "info": NONE, "type": NONE, "find": NONE,
     "echo": Tool(F("pcb:n:w:a", "nostr noarr offset filter= bag= wallclock"),
-                 check=_bounded("-n")),
+                 check=bounded("-n")),
     **rows("hz bw delay", _LIVE),
 }
 
@@ -122,7 +111,7 @@ _MOSQUITTO_SUB = Tool(F("h:p:t:T:C:W:q:i:I:k:u:P:L:F:V:vdNR", """host= port= top
         "--disable-clean-session": "leaves a persistent session on the broker",
         "-x": "leaves a session on the broker", "--will-topic": "leaves a last-will message "
         "on the broker"}),
-    check=_bounded("-C", "--count", "-W", "--timeout", "-R", "--retained-only"))
+    check=bounded("-C", "--count", "-W", "--timeout", "-R", "--retained-only"))
 
 _NATS_CONN = F("s:", """server= user= password= creds= nkey= tlscert= tlskey= tlsca= context=
     timeout= socks-proxy= js-domain= js-api-prefix= json""")
@@ -136,7 +125,7 @@ _NATS_SUBS: dict[str, Tool] = {
     "server": Tool(subcommands=rows("ping info list check", Tool(F("", "count= expect=")))),
     "rtt": NONE,
     "sub": Tool(F("", "count= raw headers-only queue= subject= jetstream"),
-                check=_bounded("--count")),
+                check=bounded("--count")),
 }
 
 _UA = F("u:n:p:v:i:t:a:d:l", """url= nodeid= path= verbose= namespace= datatype= attribute=
@@ -148,7 +137,7 @@ ROBOT: dict[str, Rule] = {
     "rosnode": Tool(subcommands={
         "list": Tool(F("uaq", "all quiet")), "info": Tool(F("q", "quiet")),
         "machine": NONE,
-        "ping": Tool(F("ac:", "all count="), check=_bounded("-c", "--count"))}),
+        "ping": Tool(F("ac:", "all count="), check=bounded("-c", "--count"))}),
     "rosservice": Tool(subcommands=rows("list info type uri find args", NONE)),
     "rosparam": Tool(subcommands={"list": NONE, "get": Tool(F("pv"))}),
     "rosbag": Tool(subcommands={"info": Tool(F("yk:", "yaml key= freq"))}),
@@ -164,7 +153,7 @@ ROBOT: dict[str, Rule] = {
     "uasubscribe": Tool(live=True),
     "candump": Tool(F("n:t:caxedLr:DS", "", why={"-l": "logs the frames to a file",
                                                 "-f": "logs the frames to a file"}),
-                    check=_bounded("-n")),
+                    check=bounded("-n")),
 }
 """Everything else these tools do changes the robot or its software: `ros2 topic pub`,
 `ros2 service call`, `ros2 action send_goal`, `ros2 param set|load|delete`, `ros2 lifecycle

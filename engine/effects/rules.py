@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar, Union
 
-from engine.effects.options import Effect, Flags, NotRead, Parsed, parse
+from engine.effects.options import Cause, Effect, Flags, NotRead, Parsed, parse
 
 EDITOR = "opens an editor for a person to change the text in: a person's job"
 LOGIN = "login asks a person for a password, a token or a browser"  # then it is over
@@ -105,6 +105,27 @@ def _follow(name: str, tool: Tool, parsed: Parsed) -> None:
     if flag is not None:
         raise NotRead(f"{name} {flag} runs {UNTIL_STOPPED}: a person's job",
                       cause="interactive", effect="interactive")
+
+
+def needs(*flags: str, what: str, cause: Cause = "operand") -> Check:
+    """A tool that reads only in the mode one of `flags` selects (`mdadm --detail`, `nginx
+    -t`, `haproxy -c`): without one, `what` it does instead."""
+
+    def check(p: Parsed, name: str) -> None:
+        if not p.has(*flags):
+            raise NotRead(f"{name} without {flags[0]} {what}", cause=cause)
+    return check
+
+
+def bounded(*stops: str) -> Check:
+    """A reader that streams until someone stops it unless one of `stops` (a count, a
+    timeout, `--nostream`) tells it when to end: a person's job without one."""
+
+    def check(p: Parsed, name: str) -> None:
+        if not p.has(*stops):
+            raise NotRead(f"{name} runs until someone stops it (add {stops[0]} to end it): a "
+                          "person's job", cause="interactive", effect="interactive")
+    return check
 
 
 def rows(names: str, rule: R) -> dict[str, R]:

@@ -44,13 +44,13 @@ _JOURNALCTL = F("u:n::b::kS:U:p:g:o:t:T:D:M:mF:NrexaqlfI", """unit= user-unit= l
     "--cursor-file": "writes a cursor file"})
 
 
-def _service(p: Parsed, name: str) -> None:
-    """`service NAME status` or `service --status-all`."""
+def service_status(p: Parsed, name: str) -> None:
+    """`service NAME status` or `service --status-all` (OpenRC's `rc-service NAME status`)."""
     if p.has("--status-all") and not p.operands:
         return
     if len(p.operands) != 2 or p.operands[1] != "status":
         verb = p.operands[1] if len(p.operands) > 1 else "(none)"
-        raise NotRead(f"`{name} ... {verb}` is not `service NAME status`", cause="subcommand")
+        raise NotRead(f"`{name} ... {verb}` is not `{name} NAME status`", cause="subcommand")
 
 
 # -- containers ---------------------------------------------------------------------------------
@@ -620,7 +620,7 @@ _COCKROACH_READ = {
 SERVICES: dict[str, Rule] = {
     "systemctl": Tool(_SYSTEMCTL, inherit=True, bare="read", subcommands=_SYSTEMCTL_READ),
     "journalctl": Tool(_JOURNALCTL, follow=frozenset({"-f", "--follow"})),
-    "service": Tool(F("", "status-all"), check=_service),
+    "service": Tool(F("", "status-all"), check=service_status),
     "sv": Tool(F("vw:"), subcommands={"status": NONE, "s": NONE, "check": NONE}),
     "gitlab-ctl": Tool(subcommands={"status": NONE, "service-list": NONE, "show-config": NONE,
                                     "tail": Tool(live=True)}),
