@@ -46,6 +46,8 @@ class BashParams(BaseModel):
     args: dict[str, str] = Field(default_factory=dict,
                                  description="Shell variable name -> value, bound before it.")
     ok_exit_codes: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    cwd: str | None = Field(default=None, description="The directory it runs in (the guide's "
+                            "`cd DIR` before it).")
 
     @field_validator("args")
     @classmethod
@@ -134,7 +136,8 @@ class BashPlugin(PluginBase):
         failures = f"mendflow-failed-{secrets.token_hex(8)}" \
             if stages is None or hidden_by_and(params.script) else None
         argv, env = command(params, inner, failures)
-        shell = ShellParams(pipeline=[argv], env=env, ok_exit_codes=params.ok_exit_codes)
+        shell = ShellParams(pipeline=[argv], env=env, ok_exit_codes=params.ok_exit_codes,
+                            cwd=params.cwd)
         result = await ShellPlugin().run_stages(shell, ctx, inner=inner, failures=failures,
                                                 shown=params.script)
         result.outputs["argv"] = [["bash", "-c", params.script]]

@@ -134,6 +134,9 @@ class _OutlineBuilder:
         self._cases: set[int] | None = None  # headings naming alarm codes: `_code_cases`
         self._open_else: dict[int, tuple[IfNode, IfNode]] = {}  # id(if) -> (if, its tail)
         self.sessions = SessionReader()  # `ssh host`, `oc debug node/X`...: where lines run
+        # the directory a `cd DIR` block left the reader's shell in, by top section (its later
+        # blocks' commands run there, as the author's terminal did)
+        self._cwd: dict[int | None, str] = {}
 
     # -- structure ---------------------------------------------------------------------
 
@@ -1418,13 +1421,31 @@ class _OutlineBuilder:
         session = False  # after `ssh host` or `kubectl debug`, later lines run in that session
         # after `cd /var/discourse`, the block's later commands run there: the directory, and
         # the `cd` lines no step has said yet (the next step says them, as a session's opener)
-        cwd: str | None = None
+        region = self._top_section(el)
+        cwd: str | None = self._cwd.get(region)
+        # "1. Go to the log folder: `cd /var/log/app`" then "3. `rm -f app.log.1`": the block
+        # runs where the one before left the shell (it ran in the runner's own directory; its
+        # approval never said where); its first command says the `cd`
+        carried = f"cd {cwd}" if cwd is not None else None
+        moved_here = False  # a `cd` of this block's own (a session opened after it needs it)
         moved: list[blocks.CommandLine] = []
 
         def to_manual(line: blocks.CommandLine) -> None:
             manual.extend(moved)  # a person's script says where it runs
             moved.clear()
             manual.append(line)
+
+        def said_where(step: Action, line: blocks.CommandLine) -> Action:
+            """A shell line's step after `cd` lines: it spans them (its `cwd` says where it
+            runs; its text stays the line bash runs, and its approval names the directory)."""
+            nonlocal carried
+            if not moved:
+                carried = None
+                return step
+            span = Span(start=moved[0].start, end=line.end)
+            moved.clear()
+            carried = None
+            return replace(step, span=span)
 
         def flush_manual() -> None:
             if manual:
@@ -1447,7 +1468,7 @@ class _OutlineBuilder:
                     continue
                 to_manual(line)
                 continue
-            if cwd is not None and self.sessions.open is None and opens_session(line.text):
+            if moved_here and self.sessions.open is None and opens_session(line.text):
                 # a session opened where `cd` went (`sudo -u git`, then `git fsck`): its
                 # commands need that directory, which no session form carries: a person's
                 to_manual(line)
@@ -1468,6 +1489,7 @@ class _OutlineBuilder:
             if target is not None:  # `cd DIR` on its own line: where the next lines run
                 cwd = target if cwd is None else os.path.normpath(os.path.join(cwd, target))
                 moved.append(line)
+                moved_here = True
                 continue
             # a directory change this reader cannot follow (`cd ~/x`, `cd $DIR && make`): the
             # lines after it run where only a person's shell is
@@ -1477,21 +1499,20 @@ class _OutlineBuilder:
                     for p in parsed.pipelines[:-1]) and not session:
                 # `cd /tmp && tar -cf x .`, `export X=1; cmd`: the line's own shell keeps the
                 # state it sets for the commands after it: the line runs in bash, verbatim
-                script = None if cwd is not None else \
-                    self._script(line, el, cls, owner, title, block)
+                script = self._script(line, el, cls, owner, title, block, cwd)
                 if script is not None:
                     flush_manual()
-                    nodes.append(script)
+                    nodes.append(said_where(script, line))
                     session = session or after_cd
                     continue
             if parsed.assign and not session:
                 self.scope.assign(*parsed.assign)
                 continue
-            if parsed.unsupported and not session and cwd is None:  # (bash has no cwd)
-                script = self._script(line, el, cls, owner, title, block)
+            if parsed.unsupported and not session:
+                script = self._script(line, el, cls, owner, title, block, cwd)
                 if script is not None:  # a line that needs a shell runs in bash, verbatim
                     flush_manual()
-                    nodes.append(script)
+                    nodes.append(said_where(script, line))
                     session = session or after_cd
                     continue
             if session or parsed.unsupported or not parsed.pipelines or \
@@ -1533,8 +1554,10 @@ class _OutlineBuilder:
                 uses = frozenset(v for st in pipeline.stages for w in st
                                  for v in self.scope.refs(w))
                 span = Span(start=(moved or [line])[0].start, end=line.end)
-                text = "\n".join([*(m.text for m in moved), line.text])
+                text = "\n".join([*([carried] if carried and not moved else []),
+                                  *(m.text for m in moved), line.text])
                 moved.clear()
+                carried = None
                 params = _shell_params(argv)
                 if cwd is not None:
                     params["cwd"] = literal(cwd)
@@ -1545,12 +1568,46 @@ class _OutlineBuilder:
                                     block=block))
             if parsed.bind:
                 self.scope.bind(parsed.bind)
+        if moved and len(moved) == len(lines) and block is not None and \
+                self._commands_follow(el, region):
+            # a block of `cd` alone: where the section's later steps run (their `cwd`); its
+            # step goes there in a shell of its own, so that a folder this machine lacks
+            # fails the run here, before any step runs in the wrong place
+            went = "\n".join(m.text for m in moved)
+            # (`pwd` says where it went: a shell that only changes directory does nothing)
+            goes: dict[str, Any] = {"script": " && ".join([*(m.text.strip() for m in moved),
+                                                           "pwd"])}
+            if (before := self._cwd.get(region)) is not None:
+                goes["cwd"] = literal(before)
+            nodes.append(Action(self._id(owner, cls, title), StepKind.COMMAND, title, went,
+                                Span(start=moved[0].start, end=moved[-1].end), el.index, cls,
+                                plugin="bash", params=goes, mutating=False, block=block))
+            moved.clear()
         manual.extend(moved)  # a `cd` that no command followed: a person's, as written
         flush_manual()
+        if not session and cwd is not None:
+            self._cwd[region] = cwd
         return _commented_conditions(lines, nodes, el.index)
 
+    def _commands_follow(self, el: Element, region: int | None) -> bool:
+        """Whether a block or an inline command comes after `el` in its top section."""
+        for later in self.els[el.index + 1:]:
+            if self._top_section(later) != region or later.kind == "heading" and \
+                    (later.level or 0) <= 2:
+                return False
+            if later.kind == "code" or any(looks_like_command(c) for c in later.inline_code):
+                return True
+        return False
+
+    def _top_section(self, el: Element) -> int | None:
+        """The H1/H2 section an element is in (a `cd` holds for its blocks)."""
+        at = el.section
+        while at is not None and (self.els[at].level or 0) > 2:
+            at = self.els[at].section
+        return at
+
     def _script(self, line: blocks.CommandLine, el: Element, cls: SectionClass, owner: int,
-                title: str, block: int | None) -> Action | None:
+                title: str, block: int | None, cwd: str | None = None) -> Action | None:
         """A line only a shell can run (`$(...)`, a loop, a redirection, a glob) as a `bash`
         step: the guide's text verbatim, the shell variables it reads bound from inputs or
         earlier results as data (`plugins.bash`). None when it cannot be one (a background
@@ -1567,6 +1624,8 @@ class _OutlineBuilder:
         params: dict[str, Any] = {"script": found.text}
         if args:
             params["args"] = args
+        if cwd is not None:  # after `cd DIR`: it runs there
+            params["cwd"] = literal(cwd)
         return Action(self._id(owner, cls, title), StepKind.COMMAND, title, found.text,
                       Span(start=line.start, end=line.end), el.index, cls, plugin="bash",
                       params=params, mutating=not found.verdict.read, uses=uses, block=block)

@@ -214,9 +214,13 @@ class Wiring:
         lets_fail = a.kind in _PARALLEL_KINDS and not a.mutating and self._may_fail(a)
         gate = f"approve-{a.id}"
         if a.mutating:
+            # where it runs, when its text does not say the `cd` it follows
+            cwd = a.params.get("cwd")
+            where = f"(in {cwd})\n" if isinstance(cwd, str) and not a.text.startswith("cd ") \
+                else ""
             self._add(gate, pos=a.pos, title=f"Approve: {a.title}", kind=StepKind.APPROVE,
                       text="Approve before it runs: " + (f"{a.context}\n" if a.context else "")
-                      + a.text, source=a.span, entry=True)
+                      + where + a.text, source=a.span, entry=True)
         self._add(a.id, pos=a.pos, title=a.title, kind=a.kind, plugin=a.plugin, params=a.params,
                   writes=writes, binds=binds, mutating=a.mutating, call=a.call, text=a.text,
                   on_error=OnError.CONTINUE if lets_fail else OnError.FAIL,

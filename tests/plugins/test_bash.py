@@ -152,3 +152,15 @@ def test_a_guide_whose_loop_missed_a_log_is_not_healthy(tmp_path: Path) -> None:
     record = run_locally(compile_text(guide.format(logs=f"{log} {missing}")), tmp_path / "bad")
     assert record.outcome == "inconclusive", record.reason  # it ended no_action before
     assert "exited with status 2 inside" in (record.reason or "")
+
+
+async def test_the_line_runs_in_its_working_directory(tmp_path: Path) -> None:
+    """After the guide's `cd DIR` the line runs there (a line that needs bash became a
+    person's step after any `cd`: bash took no directory)."""
+    (tmp_path / "app.log.1").write_text("x")
+    params = parse_params(BashPlugin, {"script": "ls app.log* | wc -l", "cwd": str(tmp_path)})
+    res = await BashPlugin().run(params=params, ctx=ctx())
+    assert res.ok and res.outputs["stdout"].strip() == "1"
+    gone = parse_params(BashPlugin, {"script": "ls", "cwd": str(tmp_path / "gone")})
+    with pytest.raises(StepFailed, match="working directory does not exist"):
+        await BashPlugin().run(params=gone, ctx=ctx())

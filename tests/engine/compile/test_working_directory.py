@@ -67,3 +67,76 @@ def test_cd_into_a_plain_name_is_where_the_next_lines_run():
     # but words after `cd` are prose, not a directory
     prose = compile_text(_guide("cd into the directory you cloned\nmake release"))
     assert [s.params.get("cwd") for s in runs(prose)] == [None]
+
+
+CARRIED = """# App errors
+
+## Diagnosis
+
+1. Go to the log folder:
+
+   ```bash
+   cd {folder}
+   ```
+
+2. Count the errors: `grep -c ERROR app.log`
+
+3. Size them up:
+
+   ```bash
+   du -sh app.log* | sort -h
+   ```
+
+4. Clean up the rotated log:
+
+   ```bash
+   rm -f app.log.1
+   ```
+
+## Afterwards
+
+```bash
+ls -l
+```
+"""
+
+
+def test_a_cd_block_holds_for_the_blocks_after_it_in_its_section():
+    """The author's shell stays where `cd` took it: the later steps of the section run there
+    (they ran in the runner's own directory: `rm -f app.log.1` deleted a file of that name
+    wherever Mendflow was started, after an approval that never said where)."""
+    plan = compile_text(CARRIED.format(folder="/var/log/app"))
+    where = {s.text.splitlines()[-1]: s.params.get("cwd") for s in runs(plan)}
+    assert where == {"cd /var/log/app": None,  # it goes there (a folder missing fails it)
+                     "grep -c ERROR app.log": "/var/log/app",
+                     "du -sh app.log* | sort -h": "/var/log/app",  # (bash, in the folder)
+                     "rm -f app.log.1": "/var/log/app",
+                     "ls -l": None}  # another section starts from where the run is
+    rm = next(s for s in runs(plan) if s.text.endswith("rm -f app.log.1"))
+    assert gated(plan, rm.id)
+    approve = next(s for s in plan.steps if s.id == f"approve-{rm.id}")
+    assert "/var/log/app" in (approve.text or "")
+
+
+def test_a_session_opened_after_an_earlier_cd_block_is_still_a_session():
+    plan = compile_text("# T\n\n## Mitigation\n\n```bash\ncd /var/discourse\n./launcher cleanup\n"
+                        "```\n\nRestart it:\n\n```\nssh forum.example.com\nsudo docker restart "
+                        "app\n```\n")
+    assert "sudo docker restart app" not in "\n".join(manual_scripts(plan))
+
+
+def test_the_steps_after_a_cd_block_run_in_that_folder(tmp_path):
+    from tests.support.running import run_locally
+
+    (tmp_path / "app.log").write_text("ok\nERROR one\nERROR two\n")
+    guide = (f"# T\n\n## Diagnosis\n\n1. Go to the log folder:\n\n   ```bash\n   cd {tmp_path}\n"
+             "   ```\n\n2. Count the errors: `grep -c ERROR app.log`\n\n"
+             "   If it prints 2, escalate to the app team.\n")
+    record = run_locally(compile_text(guide), tmp_path / "run")
+    # (in the runner's own folder grep found no app.log and the run failed)
+    assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason
+    missing = run_locally(compile_text(guide.replace(str(tmp_path), str(tmp_path / "gone"))),
+                          tmp_path / "run2")
+    # no such folder: never an answer, never read elsewhere
+    assert missing.outcome not in ("escalate", "no_action", "resolved"), missing.outcome
+    assert "gone" in (missing.reason or ""), missing.reason
