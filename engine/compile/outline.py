@@ -288,7 +288,18 @@ class _OutlineBuilder:
             if nodes:
                 return [IfNode(Guard(text=symptom), nodes, el.span, el.index)]
             return nodes
-        nodes = self._content(el.index, cls)
+        own: list[Node] = []
+        if el.level > 1 and el.inline_code and cls not in ("info", "cleanup") and \
+                phrases.is_instruction_only(el.text.replace("`", "")) and \
+                not self._holds_commands(el.index):
+            # "### Roll back with `kubectl rollout undo deploy/web`" over prose alone: the
+            # heading is the step, its command run (or shown) as the same words in a paragraph
+            # are (it was a title only: a read-only check a person's step, the roll-back lost);
+            # the prose under it is about that step, no person's step of its own. A section
+            # with commands of its own ("#### Kill `git pack-objects` processes" over its
+            # `pkill`) names in its heading what they do.
+            own = self._inline(el, cls, el.index)
+        nodes = [*own, *self._content(el.index, cls, acted=_has_action(own))]
         guard = phrases.guard_of(el.text) if el.level > 2 or \
             el.level == 2 and phrases.if_heading(el.text) else None
         if guard is None and el.index in self._code_cases():
@@ -308,6 +319,16 @@ class _OutlineBuilder:
             return [IfNode(guard, nodes, el.span, el.index)]
         return nodes
 
+    def _holds_commands(self, idx: int) -> bool:
+        """Whether anything under an element is a code block or names a command inline."""
+        todo = list(self.children.get(idx, []))
+        while todo:
+            el = self.els[todo.pop()]
+            if el.kind == "code" or any(looks_like_command(c) for c in el.inline_code):
+                return True
+            todo.extend(self.children.get(el.index, []))
+        return False
+
     def _code_cases(self) -> set[int]:
         """The headings that each name an alarm or fault code, among two or more such sibling
         sections (same level, same parent heading)."""
@@ -320,7 +341,7 @@ class _OutlineBuilder:
         return self._cases
 
     def _content(self, owner: int | None, cls: SectionClass, *,
-                 headings: bool = True) -> list[Node]:
+                 headings: bool = True, acted: bool = False) -> list[Node]:
         """Nodes for everything `owner` (a heading, list item or quote, or the root) holds."""
         if cls == "info":
             return self._described(owner)
@@ -477,7 +498,7 @@ class _OutlineBuilder:
         close_scope()
         flush()
         if owner is not None and self.els[owner].kind == "heading" and cls in ("diag", "mit") \
-                and not _has_action(nodes) and prose:
+                and not _has_action(nodes) and prose and not acted:
             text = "\n".join(p.text for p in prose if not phrases.is_escalation(p.text))[:2000]
             if text.strip():
                 span = Span(start=prose[0].span.start, end=prose[-1].span.end)
