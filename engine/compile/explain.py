@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from engine.compile import phrases
 from engine.compile.lines import narrowest_steps
 from engine.guide import Element, Guide
 from engine.plan import Ignored, Plan, Step, StepKind
@@ -116,6 +117,10 @@ def _default(el: Element, plan: Plan) -> str:
     """Why an element with no step and no ignored record is none: what it is."""
     if el.kind == "heading":
         return "a section of the guide (its steps are listed under it)"
+    if el.kind == "list_item" and phrases.expectation(el.text) is not None and any(
+            s.kind == StepKind.DECIDE and (s.text or "").startswith("If not as expected (")
+            for s in plan.steps):
+        return "what should be seen: the condition of the decision after it"
     if el.kind == "list_item":
         return "its parts are listed under it"
     if el.kind == "html":

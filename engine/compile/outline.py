@@ -545,6 +545,16 @@ class _OutlineBuilder:
         return Action(action.id, StepKind.MANUAL, action.title, script, action.span, action.pos,
                       action.section, params={"script": literal(script)})
 
+    def _sibling_before(self, el: Element) -> Element | None:
+        """The item just before a list item in its list, if any."""
+        for other in reversed(self.els[:el.index]):
+            if other.kind == "list_item" and other.parent == el.parent and \
+                    other.depth == el.depth:
+                return other if other.section == el.section else None
+            if other.index == el.parent or other.kind == "heading":
+                return None
+        return None
+
     def _in_case_list(self, el: Element) -> bool:
         """Whether a bullet is one of a list of cases, each opening with its condition ("- If
         register 100 is `4`, abort ...", "- If register 101 is non-zero, clear it by hand"):
@@ -559,7 +569,8 @@ class _OutlineBuilder:
             elif other.number == 1:
                 break
             run.append(other)
-        return len(run) > 1 and all(phrases.guard_of(item.text) is not None for item in run)
+        return len(run) > 1 and (all(phrases.guard_of(item.text) is not None for item in run) or
+                                 all(phrases.colon_case(item.text) is not None for item in run))
 
     def _has_actions(self, el: Element, cls: SectionClass) -> bool:
         if any(looks_like_command(c) for c in el.inline_code) and cls in ("diag", "mit"):
@@ -571,6 +582,15 @@ class _OutlineBuilder:
     def _item(self, el: Element, cls: SectionClass) -> list[Node]:
         nodes: list[Node] = []
         guard = phrases.guard_of(el.text) or phrases.answer_guard(el.text, self._asked(el))
+        if guard is None and cls not in ("info", "cleanup") and not el.ordered and \
+                (colon := phrases.colon_case(el.text)) is not None and self._in_case_list(el):
+            # "- `Use%` above 95: escalate to the DBA on-call.": one of a list of cases, each
+            # its condition before a colon (they were one person's step, the escalation the
+            # whole run's ending and "below 80: no action needed" lost)
+            guard = colon
+        if guard is not None and (before := self._sibling_before(el)) is not None and \
+                (expected := phrases.expectation(before.text)) is not None:
+            guard = phrases.against_expectation(guard, expected)
         if guard is None and cls not in ("info", "cleanup") and not self.children.get(el.index):
             # "2. If it still fails, escalate to controls.": the list's step decides there, its
             # branch ending the run (it was a person's step, and the run ended `resolved`)
@@ -1193,9 +1213,14 @@ class _OutlineBuilder:
             return None
         if not _CODE_COLUMN.match(head[when]) and not any(
                 inline_command(c) for row in rows[1:] if len(row) > then
-                for c in re.findall(r"`([^`]+)`", row[then])):
+                for c in re.findall(r"`([^`]+)`", row[then])) and not all(
+                phrases.is_instruction_only(row[then]) for row in rows[1:]
+                if len(row) > max(when, then) and row[when].strip()):
             # "Scenario | Action" saying what the system does: a description (a fault code's
-            # "Recovery" is what a person does when the device reports it, commands or not)
+            # "Recovery" is what a person does when the device reports it, commands or not);
+            # a table whose every action tells a person what to do ("Restart the auth
+            # service", "Escalate to the identity team") is a decision all the same (it was
+            # the whole guide's one "follow it by hand" step, ending `no_action`)
             return None
         branches: list[tuple[str, list[Node], Span]] = []
         for i, row in enumerate(rows[1:]):
@@ -2095,7 +2120,7 @@ def _consequent(text: str, guard: Guard) -> str:
     plain = text.replace("**", "").replace("__", "")
     at = plain.find(guard.text)
     rest = plain[at + len(guard.text):] if at >= 0 else phrases.without_answer(plain)
-    rest = re.sub(r"^[\s,:;]*(?:then\b[\s,]*)?", "", rest).strip()
+    rest = re.sub(r"^(?:[\s,:;\u2192\u21d2]|->|=>)*(?:then\b[\s,]*)?", "", rest).strip()
     said = re.sub(r"^(?:otherwise|else)\b\s*", "", guard.text, flags=re.I).strip()
     if not rest.strip(" .!") and guard.is_else and said != guard.text and \
             phrases.outcome_of(said):  # "Otherwise the incident is resolved.": its ending

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
+from engine.effects.names import KNOWN_CLIS
 from engine.errors import MendflowError
 from engine.templating import WORD, references
 
@@ -711,7 +712,8 @@ def derive_condition(clause: str, step: str | None) -> Expr:
         return ("expr", f'{out} == ""')
     code = re.findall(r"`([^`]{1,80})`", clause)
     contains = re.search(r"\b(contains?|shows?|includes?|displays?|lists?|returns?|prints?|"
-                         r"(?:output|status|value|phase|result) is)\b", t)
+                         r"(?:output|status|value|phase|result) is)\b", t) or \
+        re.fullmatch(r"`[^`]+`", clause.strip())  # a case that is a value: "- `Pending`: ..."
     if code and contains and not re.search(r"\b(label|annotation|alert)\b", t):
         negated = re.search(r"\b(not|n't|no)\b", t[: contains.end() + 1])
         op = "not in" if negated else "in"
@@ -1524,6 +1526,29 @@ _EXPECTED_VALUE = re.compile(
     r"`(?P<want>[^`\n]+)`[\s.!]*$", re.I)
 
 
+# "- Expected: all pods `Running`." then "- If not: go to step 3.": the "If not" is about the
+# expectation the item before it states.
+_EXPECTATION = re.compile(r"^\W*(?:expected(?: (?:output|result|outcome|state|value))?|"
+                          r"expect|success looks like)\s*[:\u2013\u2014-]\s*(?P<x>\S.*?)\s*$",
+                          re.I | re.S)
+_BARE_NEGATION = re.compile(r"^(?:if not|if it (?:does|is) not|if this is not the case|"
+                            r"otherwise|else|if that fails|if it fails)$", re.I)
+
+
+def expectation(text: str) -> str | None:
+    """What an "Expected: ..." item or paragraph says should be seen, if it is one."""
+    m = _EXPECTATION.match(text.replace("**", "").replace("__", "").strip())
+    return m.group("x").rstrip(" .") if m else None
+
+
+def against_expectation(guard: Guard, expected: str) -> Guard:
+    """A bare "If not" after "Expected: X" as the condition it means ("If not as expected: X");
+    any other guard as it is."""
+    if _BARE_NEGATION.match(guard.text.strip(" ,:")):
+        return Guard(text=f"If not as expected ({expected})", ends=guard.ends)
+    return guard
+
+
 def expected_value(text: str) -> str | None:
     """The words the output of the command before must hold, when a paragraph says only that
     ("Expected: `Running`")."""
@@ -1588,6 +1613,47 @@ def case_of(text: str) -> str | None:
     """The case an option item opens with, before its arrow ("Every partition"), if any."""
     m = _CASE.match(_strip_enumerator(text.replace("**", "").replace("__", "")).strip())
     return m.group("case").strip() if m else None
+
+
+# A case said before a colon or an arrow, one of a list of such cases ("- `Use%` below 80: no
+# action needed.", "- Lag growing -> restart the consumers.", "- `CrashLoopBackOff`: check
+# its logs."):
+# the condition and what to do in it, as "If `Use%` is below 80, ..." says. The case compares
+# or names a state (a glossary's "`Use%`: the share of the disk in use" names a term).
+_COLON_CASE = re.compile(r"^(?P<case>[^:.!?;\n\u2192\u21d2]{1,80}?)\s*(?::|\u2192|\u21d2|->|=>)\s*"
+                         r"(?P<said>\S.*)$", re.S)
+_RELATION = re.compile(
+    r"\b(?:below|above|under|over|between|less|more|greater|fewer|higher|lower|at (?:least|"
+    r"most)|equals?|exceeds?|is|are|shows?|contains?|reports?|returns?|lists?|not|no|zero|"
+    r"non-zero|nonzero|empty|missing|absent|present|exists?|fails?|failed|succeeds?|true|false|"
+    r"up|down|still|within|outside|growing|rising|increasing|decreasing|falling|dropping|"
+    r"climbing|stuck|high|low|full|slow|healthy|unhealthy|degraded|failing|stopped|pending)\b|"
+    r"[<>=\u2264\u2265\u2260]", re.I)
+_STATE_VALUE = re.compile(r"`(?P<v>[A-Za-z0-9][\w.:/-]{0,40})`(?:\s*(?:,|or|/)\s*`[^`]+`)*")
+
+
+_OTHER_CASE = re.compile(r"(?:anything|something) else|any other(?: \w+)?|other(?: \w+)?|"
+                         r"none of (?:the above|these)|otherwise|else|default", re.I)
+
+
+def colon_case(text: str) -> Guard | None:
+    """The case a list item opens with before its colon, when it reads as a condition (a
+    comparison, or a state value in code: "`CrashLoopBackOff`") or is the rest ("Anything
+    else: escalate.") and what follows tells what to do in it or where to go; the caller
+    checks the item is one of a list of such cases."""
+    plain = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    m = _COLON_CASE.match(plain)
+    if m is None or _GUARD_START.match(plain) or not (
+            is_instruction_only(m.group("said")) or jumps_in(m.group("said"), [])):
+        return None
+    case = m.group("case").strip()
+    if _OTHER_CASE.fullmatch(case):
+        return Guard(text=case, is_else=True)
+    value = _STATE_VALUE.fullmatch(case)
+    if value and value.group("v").lower() not in KNOWN_CLIS or \
+            _RELATION.search(re.sub(r"`[^`]*`", "", case)) and case.count("`") % 2 == 0:
+        return Guard(text=case)
+    return None
 
 
 # "On the database host, run:", "Log in to the worker node and check ...:", "In the toolbox

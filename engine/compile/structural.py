@@ -230,6 +230,12 @@ _GUARD_SENTENCE = re.compile(r"(?:^|(?<=[.!?:])\s+)(?:[*_]{0,2}\s*)"
 _PROMPTED = re.compile(r"^\s*\$\s+")
 
 
+def _expected_by(el: Element, expecting: list[str]) -> bool:
+    """Whether an "Expected: X" item is the condition of the "If not" after it."""
+    x = phrases.expectation(el.text) if expecting else None
+    return x is not None and any(f"({x})" in text for text in expecting)
+
+
 def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ignored]:
     """Every code block, list item, inline command and If/When/Otherwise sentence of `guide`
     that no step holds, with why: the post-pass that makes sure nothing is lost silently.
@@ -253,6 +259,8 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
     cover = _Coverage(spans, guide.line_count)
     conditions = {_clause_key(e.condition.text) for e in edges if e.condition is not None}
     describing = _describing_sections(guide)
+    expecting = [s.text for s in steps if s.kind == StepKind.DECIDE and s.text and
+                 s.text.startswith("If not as expected (")]
     out: list[Ignored] = []
 
     def within(a: int, b: int) -> list[Step]:
@@ -277,7 +285,8 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
                                    text=_first(el.text)))
             continue
         if el.kind == "list_item" and not cover.any(el.span.start, el.span.end) and \
-                not any(s.text and s.text[:60] in el.text for s in ends.get(el.span.start, ())):
+                not any(s.text and s.text[:60] in el.text for s in ends.get(el.span.start, ())) \
+                and not _expected_by(el, expecting):
             # (what the author marked says more than the section it is in)
             reason = "crossed out (~~...~~): the author struck it, nothing to do" \
                 if phrases.struck_out(el.text) else \

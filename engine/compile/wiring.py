@@ -84,8 +84,17 @@ class Wiring:
             self._targets = sorted(self._landings(nodes))
             self._reached = self._landings(nodes, unconditional=True)
         i = 0
+        evidence = self.last_exec  # what a list of cases is about (see below)
         while i < len(nodes):
             node = nodes[i]
+            if isinstance(node, IfNode):
+                if i and self._sibling_cases(nodes[i - 1], node):
+                    # "- `Pending`: describe the pod." then "- `CrashLoopBackOff`: ...": each
+                    # case is about what the step before the list found, never about what the
+                    # case before it ran (its describe's output was read for the next case)
+                    self.last_exec = evidence
+                else:
+                    evidence = self.last_exec
             if isinstance(node, Action) and self._parallel(node):
                 group = [node]
                 blocks = {node.block} - {None}  # kept as the group grows: joining is O(1)
@@ -133,6 +142,15 @@ class Wiring:
                 frontier = []
             i += 1
         return frontier
+
+    def _sibling_cases(self, before: Node, node: IfNode) -> bool:
+        """Whether two guards are items of one list (its cases, each read on its own)."""
+        els = self.guide.elements
+        if not isinstance(before, IfNode) or before.pos == node.pos or \
+                not (0 <= before.pos < len(els) and 0 <= node.pos < len(els)):
+            return False
+        a, b = els[before.pos], els[node.pos]
+        return a.kind == b.kind == "list_item" and a.parent == b.parent and a.depth == b.depth
 
     def _fork(self, node: Fork, frontier: list[Pending]) -> list[Pending]:
         """Each branch starts from the same frontier; the next node joins what they leave."""
@@ -482,8 +500,12 @@ class Wiring:
                 any(it.ordered for it in items)
             if step_heading is not None and not in_list:
                 return step_heading.index  # "proceed to Step 5": the "## Step 5 - ..." heading
-            if not 1 <= n <= len(items) and (numbered_heading := self._numbered_heading(n)):
-                return numbered_heading.index  # "go to step 3": the "### 3) Check the port"
+            bullets = not any(it.ordered for it in items)
+            if (bullets or not 1 <= n <= len(items)) and \
+                    (numbered_heading := self._numbered_heading(n)):
+                # "go to step 3": the "### 3) Check the port" (from a bullet list too, whose
+                # items have no numbers: its third bullet was taken)
+                return numbered_heading.index
             if not 1 <= n <= len(items):
                 numbered = sorted(self._step_headings())
                 where = (f"Use a step number from 1 to {len(items)}, or link to a heading"
