@@ -1140,6 +1140,13 @@ class _OutlineBuilder:
                for at, line in el.source_lines
                if (m := _PROMPTED.match(line)) is not None and inline_command(m.group(1))]
         lines = el.source_lines
+        if not out and len(lines) == 1 and (said := _LABELLED.match(lines[0][1])) is not None \
+                and inline_command(said.group("cmd")) and \
+                not _FUNCTION_WORD.search(said.group("cmd")):
+            # "1. Run: rabbitmqctl list_queues name messages consumers" (a wiki export that lost
+            # its code marks): the label says the rest is the command (it was a person's step)
+            at = lines[0][0]
+            out = [blocks.CommandLine(said.group("cmd").strip(), at, at)]
         rest = lines if len(lines) > 1 and inline_command(lines[0][1]) else lines[1:]
         if not out and rest and _all_commands([line for _, line in rest]):
             code = Element(index=el.index, kind="code", span=Span(start=rest[0][0],
@@ -1892,6 +1899,14 @@ def _all_commands(lines: list[str]) -> bool:
             return False
         going_on = line.rstrip().endswith("\\") and not re.search(r"\s#\s", line)
     return not going_on
+
+
+# "Run: CMD", "Execute: CMD", "Command: CMD" on a line of its own (after a list's number)
+_LABELLED = re.compile(r"^\s*(?:[-*+]\s+|\d{1,3}[.)]\s+)?(?:run|execute|command|type)\s*:\s*"
+                       r"(?P<cmd>[^`\s][^`]*?)\s*$", re.I)
+# words of a sentence, never of a command's arguments ("kubectl get pods and look at ...")
+_FUNCTION_WORD = re.compile(r"\s(?:and|then|to|the|a|an|if|for|with|at|on|of|whether|look|"
+                            r"see|check|your|you|it|this|that)(?:\s|$)", re.I)
 
 
 def inline_command(code: str) -> bool:
