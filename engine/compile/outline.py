@@ -581,6 +581,19 @@ class _OutlineBuilder:
 
     def _item(self, el: Element, cls: SectionClass) -> list[Node]:
         nodes: list[Node] = []
+        if cls not in ("info", "cleanup") and not el.inline_code and el.section is not None \
+                and not self.children.get(el.index) and \
+                phrases.is_verification(self.els[el.section].text) and \
+                (phrases.states_a_check(el.text) or _CONFIRM_THESE.search(self._intro(el)) and
+                 phrases.guard_of(el.text) is None):
+            # "## Verify" over "- The error rate is back under 1%.": what the fix should have
+            # brought about, a person's (or the model's) check; when it does not hold the fix
+            # did not take and the run hands over (it was ignored as prose, and the run ended
+            # resolved whatever the error rate)
+            said = el.text.replace("**", "").replace("__", "").strip().rstrip(".,;")
+            return [IfNode(Guard(text=f"If not as expected ({said})"),
+                           [EndNode("escalate", _short(f"The fix did not take ({said})"),
+                                    el.text, el.span)], el.span, el.index)]
         guard = phrases.guard_of(el.text) or phrases.answer_guard(el.text, self._asked(el))
         if guard is None and cls not in ("info", "cleanup") and not el.ordered and \
                 (colon := phrases.colon_case(el.text)) is not None and self._in_case_list(el):
@@ -2078,6 +2091,9 @@ _REFERS_BACK = re.compile(r"^(?:if|when|in case)\s+(?:not\b|(?:it|this|that|the 
                           r"command|the check|the result)\s+(?:does not|doesn't|did not|didn't|"
                           r"is not|isn't|fails?)\b)", re.I)
 _CHECK_FAILS = "If the output does not contain `"  # the guard of `Outline._expectation`
+# "... and confirm:", "Check that:", "Make sure:" over a list of what should hold
+_CONFIRM_THESE = re.compile(r"\b(?:confirm|verify|check|ensure|make sure)(?: that)?\s*:\s*$",
+                            re.I)
 
 
 def _fold_into_check(nodes: list[Node], guard: Guard, then: list[Node]) -> bool:

@@ -1549,6 +1549,24 @@ def against_expectation(guard: Guard, expected: str) -> Guard:
     return guard
 
 
+# "- The error rate is back under 1%.", "- All pods are `Running`.", "- No new alerts fire.":
+# a statement of what the fix should have brought about (under a "## Verify" heading)
+_STATE_CHECK = re.compile(
+    r"\b(?:is|are|has|have|stays?|remains?|returns?|reports?|shows?)\b.{0,60}?\b(?:back|under|"
+    r"below|above|over|healthy|green|normal|running|ready|cleared|recovered|resolved|stable|"
+    r"gone|zero|empty|serving|reachable|available|within|up|synced|in sync|caught up)\b|"
+    r"^\W*(?:no|none of the)\s+\w+(?:\s+\w+)?\s+(?:fires?|fire|are|is|appears?|remains?|shows?)\b|"
+    r"\bno longer\b", re.I)
+
+
+def states_a_check(text: str) -> bool:
+    """Whether a sentence states what should hold, not what to do ("The error rate is back
+    under 1%.", not "Restart the pod." nor "If X, ...")."""
+    plain = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    return bool(_STATE_CHECK.search(plain)) and not is_instruction_only(plain) and \
+        not _GUARD_START.match(plain) and len(plain) <= 200
+
+
 def expected_value(text: str) -> str | None:
     """The words the output of the command before must hold, when a paragraph says only that
     ("Expected: `Running`")."""

@@ -101,3 +101,57 @@ def test_a_change_said_to_succeed_is_not_run_and_no_statement_of_two_commands_is
                      "`kubectl get pods` works, but `kubectl logs -f x` does not."):
         plan = compile_text(f"## Post-checks\n\n{sentence}\n")
         assert not [s for s in plan.steps if s.kind == StepKind.COMMAND], sentence
+
+
+STATED = """# Payments 5xx after deploy
+
+## Triage
+
+- Check the last deploy: `helm history payments -n pay --max 3`
+
+## Mitigate
+
+Roll back to the previous release:
+
+```bash
+helm rollback payments 0 -n pay
+```
+
+## Verify
+
+- `kubectl rollout status deploy/payments -n pay --timeout=5m` succeeds.
+- The error rate is back under 1%.
+
+Watch the dashboard for ten minutes and confirm:
+
+- Request rate is handled without new errors
+- No new pod restarts or OOMKills
+"""
+
+
+def test_what_the_fix_should_bring_about_is_checked_after_it() -> None:
+    """"The error rate is back under 1%." under "## Verify" was ignored as prose, and so was
+    the list after "... and confirm:": the run ended resolved whatever the dashboard showed.
+    Each is now a check (a person's or the model's judgment); if it does not hold, the fix did
+    not take and the run hands over."""
+    plan = compile_text(STATED)
+    checks = {s.id: s.text for s in plan.steps if s.kind == StepKind.DECIDE
+              and s.text.startswith("If not as expected (")}
+    assert sorted(checks.values()) == [
+        "If not as expected (No new pod restarts or OOMKills)",
+        "If not as expected (Request rate is handled without new errors)",
+        "If not as expected (The error rate is back under 1%)"]
+    ends = {s.id: s for s in plan.steps if s.kind == StepKind.END}
+    for sid in checks:
+        branch = next(e for e in plan.edges if e.source == sid and e.kind == "branch")
+        assert ends[branch.target].outcome.value == "escalate"
+    assert _after(plan, "helm rollback payments 0 -n pay",
+                  "If not as expected (The error rate is back under 1%)")
+    assert not [i for i in plan.ignored if i.kind == "item"]
+
+
+def test_a_note_in_a_verify_section_is_no_check() -> None:
+    plan = compile_text(STATED.replace("- The error rate is back under 1%.\n",
+                                       "- Dashboards can lag by a minute.\n"))
+    assert not any("Dashboards" in (s.text or "") for s in plan.steps
+                   if s.kind == StepKind.DECIDE)
