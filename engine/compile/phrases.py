@@ -1316,7 +1316,7 @@ def others_run(intro: str) -> bool:
 # What makes the commands a lead-in introduces examples or choices, not steps ("Example:",
 # "run either:", "Avoid the following:").
 _MENTION_LEAD = re.compile(r"(?:\b(?:either|one of|such as|like|e\.g|i\.e|for example|"
-                           r"for instance|examples?|alternatively|alternatives?|instead|avoid|"
+                           r"for instance|examples?|alternatively|alternatives?|instead of|avoid|"
                            r"never|not|would|similar)\b|n't\b)", re.I)
 _LAST_SENTENCE = re.compile(r"^.*[.!?]\s+", re.S)
 _ASIDE = re.compile(r"\s*\([^()`]*\)")  # "you can execute (on any node)"
@@ -1353,8 +1353,8 @@ _LEADS_ON = re.compile(r"^(?:$|\s*[.,;:!)(\u2013\u2014\u2192-]|\s+(?:to|and|then
                        r"now|if|until|so|once|from)\b|"
                        # an item's next paragraph, "Expected output:" over the output shown
                        r"\s+(?:expected|example|sample|typical)\s+(?:output|result)s?\b)", re.I)
-_COMMA = re.compile(r"^.*(?:[;(]|\band then\b|, then\b|\bthen\b|, and\b|, so\b|, but\b)\s*",
-                    re.I)
+_COMMA = re.compile(r"^.*(?:[;(]|\band then\b|, then\b|\bthen\b|, and\b|, so\b|, but\b|"
+                    r"^\W*instead,)\s*", re.I)  # ("Instead, lower the retention: `x`")
 
 
 def _instruction_clause(before: str) -> str:
@@ -1418,7 +1418,8 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
             return True
     return bool(_RUN_CUE.search(clause)) or (bool(_WEAK_CUE.search(clause)) and
                                              not _DESCRIBED.match(clause)) or \
-        titled_step(clause) and bool(_LEADS_ON.match(after))
+        (titled_step(clause) or inner != clause and titled_step(inner)) and \
+        bool(_LEADS_ON.match(after))
 
 
 # "~~Restart nginx: `systemctl restart nginx`~~ (no longer needed)": the author crossed it out

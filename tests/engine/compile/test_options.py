@@ -155,3 +155,17 @@ def test_instead_after_a_prohibition_is_the_way_not_an_alternative() -> None:
     plan = compile_text(ALTERNATIVE.format(
         words="Do not delete the pods one by one. Instead use:"))
     assert _guarded_by(plan, _command(plan, "kubectl delete pods -n web -l app=web")) == set()
+
+
+def test_instead_opening_a_step_titles_the_way() -> None:
+    """"Instead, lower the retention: `kafka-configs ... --alter ...`" after "Never run
+    `kafka-topics --delete ...`" is the step to take (gated: it changes the topic). It was a
+    person's step: "instead" read as a mention, as in "instead of `x`"."""
+    plan = compile_text("# Kafka disk full\n\n## Mitigation\n\n"
+                        "1. Never run `kafka-topics --delete --topic orders` to free space.\n"
+                        "2. Instead, lower retention: `kafka-configs --bootstrap-server "
+                        "localhost:9092 --alter --entity-type topics --entity-name orders "
+                        "--add-config retention.ms=3600000`\n")
+    (run,) = [s for s in plan.steps if s.kind == StepKind.COMMAND]
+    assert run.params["pipeline"][0][:2] == ["kafka-configs", "--bootstrap-server"]
+    assert any(s.id == f"approve-{run.id}" for s in plan.steps)
