@@ -550,7 +550,12 @@ def load_yaml(text: str, *, file: str, line: int, what: str = "invalid YAML",
 
 def _load_yaml(text: str, *, file: str, line: int, what: str,
                hint: str) -> tuple[Any, yaml.Node | None]:
-    loader = _GuideYamlLoader(text)
+    try:
+        loader = _GuideYamlLoader(text)  # (its reader refuses control characters at once)
+    except yaml.YAMLError as exc:
+        raise GuideError(f"{what}: {getattr(exc, 'reason', None) or 'unreadable text'} "
+                         f"(a control character such as a terminal colour code)", file=file,
+                         line=line, hint="Remove the control characters from it") from None
     try:
         node = loader.get_single_node()
         return (loader.construct_document(node) if node is not None else None), node

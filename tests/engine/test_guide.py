@@ -86,6 +86,14 @@ def test_yaml_aliases_are_refused_they_can_expand_exponentially():
     assert "alias" in err.message and err.location.line == 3
 
 
+def test_a_control_character_in_front_matter_is_a_located_error():
+    """A terminal colour code pasted into the front matter (`\x1b[31m`): PyYAML's reader
+    refuses it as it is built, before the parse that turned its errors into the guide's; it
+    was a "compiler bug" (found by the fuzz test)."""
+    err = front_error("\x1b[31mid: cable-routing\ntitle: T")
+    assert "control character" in err.message and err.location.line == 2
+
+
 def test_a_non_string_key_is_a_located_error():
     err = front_error("title: T\nweight:\n  1: 2")
     assert err.location.line == 4 and "key" in err.message
