@@ -569,8 +569,12 @@ class _OutlineBuilder:
             elif other.number == 1:
                 break
             run.append(other)
-        return len(run) > 1 and (all(phrases.guard_of(item.text) is not None for item in run) or
-                                 all(phrases.colon_case(item.text) is not None for item in run))
+        return len(run) > 1 and (
+            all(phrases.guard_of(item.text) is not None for item in run) or
+            # each a case before a colon or an arrow; a short label ("Fast") is one beside a
+            # case that compares ("Slow (over 100 ms)")
+            all(phrases.colon_case(item.text, loose=True) is not None for item in run) and
+            any(phrases.colon_case(item.text) is not None for item in run))
 
     def _has_actions(self, el: Element, cls: SectionClass) -> bool:
         if any(looks_like_command(c) for c in el.inline_code) and cls in ("diag", "mit"):
@@ -596,7 +600,8 @@ class _OutlineBuilder:
                                     el.text, el.span)], el.span, el.index)]
         guard = phrases.guard_of(el.text) or phrases.answer_guard(el.text, self._asked(el))
         if guard is None and cls not in ("info", "cleanup") and not el.ordered and \
-                (colon := phrases.colon_case(el.text)) is not None and self._in_case_list(el):
+                (colon := phrases.colon_case(el.text, loose=True)) is not None and \
+                self._in_case_list(el):
             # "- `Use%` above 95: escalate to the DBA on-call.": one of a list of cases, each
             # its condition before a colon (they were one person's step, the escalation the
             # whole run's ending and "below 80: no action needed" lost)
@@ -659,7 +664,9 @@ class _OutlineBuilder:
                                        and _asks_someone(then_text)) \
                 and not only_jumps and ending is None \
                 and not (not el.ordered and phrases.is_escalation(el.text)):
-            nodes.insert(0, self._manual(el.index, cls, el.text, self._item_text(el), el.span,
+            # ("No: cordon the zone" is titled by what it says to do, not "No")
+            nodes.insert(0, self._manual(el.index, cls, phrases.without_answer(el.text).strip()
+                                         or el.text, self._item_text(el), el.span,
                                          el.index))
         if not nodes and not lead_jumps and guard is None and not el.ordered and \
                 cls not in ("info", "cleanup") and self.escalation is None and \
@@ -706,7 +713,7 @@ class _OutlineBuilder:
         """The question of the item a list item sits under ("Are any pods crash-looping?"
         over "**Yes** → ..." and "**No** → ..."), if it asks one."""
         up = self.els[el.parent] if el.parent is not None else None
-        return phrases.question_of(up.text) if up is not None and up.kind == "list_item" \
+        return phrases.lead_question(up.text) if up is not None and up.kind == "list_item" \
             else None
 
     def _item_text(self, el: Element) -> str:

@@ -366,6 +366,19 @@ def question_of(text: str) -> str | None:
     return t if t.endswith("?") and "\n" not in t else None
 
 
+_LEAD_QUESTION = re.compile(r"^(?P<q>[^?.!:\n`]{3,200}\?)\s+\S")
+
+
+def lead_question(text: str) -> str | None:
+    """The question an item asks, whole or as its first sentence before the check that
+    answers it ("Is the API responding? Check with `curl ...`.")."""
+    t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    if (whole := question_of(t)) is not None:
+        return whole
+    m = _LEAD_QUESTION.match(t)
+    return m.group("q") if m else None
+
+
 def answer_guard(text: str, question: str | None) -> Guard | None:
     """The guard of an answer to `question` ("**Yes** → ...", "No: ..."), if `text` is one."""
     if question is None:
@@ -1655,7 +1668,13 @@ _OTHER_CASE = re.compile(r"(?:anything|something) else|any other(?: \w+)?|other(
                          r"none of (?:the above|these)|otherwise|else|default", re.I)
 
 
-def colon_case(text: str) -> Guard | None:
+_NOT_A_CASE = re.compile(r"(?:notes?|warning|caution|tip|important|example|e\.g\.?|impact|causes?|"
+                         r"meaning|summary|description|why|what|how|owners?|team|severity|"
+                         r"priority|see also|references?|docs?|links?|dashboards?|runbooks?|"
+                         r"(?:step|option|method|phase|stage|part)\s+\w+)", re.I)
+
+
+def colon_case(text: str, *, loose: bool = False) -> Guard | None:
     """The case a list item opens with before its colon, when it reads as a condition (a
     comparison, or a state value in code: "`CrashLoopBackOff`") or is the rest ("Anything
     else: escalate.") and what follows tells what to do in it or where to go; the caller
@@ -1672,6 +1691,9 @@ def colon_case(text: str) -> Guard | None:
     if value and value.group("v").lower() not in KNOWN_CLIS or \
             _RELATION.search(re.sub(r"`[^`]*`", "", case)) and case.count("`") % 2 == 0:
         return Guard(text=case)
+    if loose and len(case.split()) <= 4 and "`" not in case and \
+            not _NOT_A_CASE.fullmatch(case.strip()):
+        return Guard(text=case)  # "Fast", beside "Slow (over 100 ms)": a case by its list
     return None
 
 

@@ -222,3 +222,46 @@ def test_cases_after_an_arrow_guard_their_action() -> None:
     assert _branch_targets(plan, growing)["branch"].startswith("approve-")
     assert _outcome(plan, _branch_targets(plan, _decide(plan, "LAG above 100000"))["branch"]) \
         == "escalate"
+
+
+TREE = """# API latency
+
+## Triage
+
+- Is the API responding? Check with `curl -sf http://localhost:8080/healthz`.
+  - Yes: check the database latency with `psql -h db -c 'select 1'`.
+    - Slow (over 100 ms): escalate to the DBA on-call.
+    - Fast: the issue is in the API; go to Mitigation.
+  - No: restart the API with `sudo systemctl restart api`.
+
+## Mitigation
+
+Scale the API: `kubectl scale deploy/api --replicas=6 -n api`
+"""
+
+
+def test_a_question_before_its_check_is_answered_by_its_yes_and_no_items() -> None:
+    """"Is the API responding? Check with `curl ...`." over "Yes: ..." / "No: restart ...":
+    the restart is the No answer's (it ran whenever the database was not fast, its question
+    lost because the item did not end with "?")."""
+    plan = compile_text(TREE)
+    asked = _decide(plan, "Is the API responding?")
+    no = _branch_targets(plan, asked)["else"]
+    assert no.startswith("approve-") and "restart" in next(
+        s.text for s in plan.steps if s.id == no)
+
+
+def test_a_short_label_beside_a_compared_case_is_a_case() -> None:
+    """"Fast:" beside "Slow (over 100 ms):" is the other case (the slow case's escalation was
+    the whole run's last word, after the scale-up)."""
+    plan = compile_text(TREE)
+    slow = _decide(plan, "Slow (over 100 ms)")
+    assert _outcome(plan, _branch_targets(plan, slow)["branch"]) == "escalate"
+    assert _branch_targets(plan, slow)["else"] == _decide(plan, "Fast")
+
+
+def test_labels_are_no_cases() -> None:
+    plan = compile_text(DISK.replace(
+        "   - `Use%` between 80 and 95: clean the WAL archive.\n",
+        "   - Note: check the archive size first.\n"))
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE and s.text == "Note"]
