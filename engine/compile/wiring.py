@@ -58,6 +58,16 @@ class Pending:
     kind: str = "next"
 
 
+def _names_step(words: str, step: Action | None) -> bool:
+    """Whether a condition names a step's program or subcommand ("If the describe shows")."""
+    if step is None or not isinstance(pipeline := step.params.get("pipeline"), list) or \
+            not pipeline or not isinstance(pipeline[0], list):
+        return False
+    said = {w.lower() for w in re.findall(r"[A-Za-z][\w-]{3,}", words)}
+    return any(isinstance(w, str) and not w.startswith("-") and w.lower() in said
+               for w in pipeline[0][:3])
+
+
 class Wiring:
     def __init__(self, guide: Guide, items_by_heading: dict[int | None, list[Element]]) -> None:
         self.guide = guide
@@ -88,10 +98,12 @@ class Wiring:
         while i < len(nodes):
             node = nodes[i]
             if isinstance(node, IfNode):
-                if i and self._sibling_cases(nodes[i - 1], node):
+                if i and self._sibling_cases(nodes[i - 1], node) and \
+                        not _names_step(node.guard.text, self.last_exec):
                     # "- `Pending`: describe the pod." then "- `CrashLoopBackOff`: ...": each
                     # case is about what the step before the list found, never about what the
-                    # case before it ran (its describe's output was read for the next case)
+                    # case before it ran (its describe's output was read for the next case),
+                    # unless it names that step ("- If the describe shows `Insufficient cpu`")
                     self.last_exec = evidence
                 else:
                     evidence = self.last_exec

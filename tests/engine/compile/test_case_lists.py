@@ -265,3 +265,19 @@ def test_labels_are_no_cases() -> None:
         "   - `Use%` between 80 and 95: clean the WAL archive.\n",
         "   - Note: check the archive size first.\n"))
     assert not [s for s in plan.steps if s.kind == StepKind.DECIDE and s.text == "Note"]
+
+
+def test_a_case_naming_the_step_a_case_before_it_ran_reads_that_step() -> None:
+    """"- If the describe shows `Insufficient cpu`, ..." after "- If the phase is `Pending`,
+    describe it: `kubectl describe ...`" is about the describe, not the phase."""
+    plan = compile_text(PHASES.format(check="kubectl get pod -n shop web-0 -o name").replace(
+        "- `Pending`: check the events with `kubectl describe pod -n shop web-0`.",
+        "- If the phase is `Pending`, describe it: `kubectl describe pod -n shop web-0`.").replace(
+        "- `CrashLoopBackOff`: go to step 2.",
+        "- If the describe shows `Insufficient cpu`, go to step 2."))
+    describe = next(s.id for s in plan.steps if s.kind == StepKind.COMMAND and
+                    "describe" in s.text)
+    cpu = _decide(plan, "If the describe shows `Insufficient cpu`")
+    jump = next(e for e in plan.edges if e.source == cpu and e.kind == "jump")
+    assert jump.condition is not None
+    assert jump.condition.expr == f'"Insufficient cpu" in steps["{describe}"].stdout'
