@@ -302,6 +302,13 @@ class _OutlineBuilder:
         nodes = [*own, *self._content(el.index, cls, acted=_has_action(own))]
         guard = phrases.guard_of(el.text) if el.level > 2 or \
             el.level == 2 and phrases.if_heading(el.text) else None
+        if guard is None and el.level > 2 and el.section is not None and \
+                (answer := _BARE_ANSWER.match(el.text.replace("**", "").strip())) is not None \
+                and (asked := phrases.question_of(self.els[el.section].text)) is not None:
+            # "### Is the kubelet running?" over "#### Yes" and "#### No": each answer's
+            # section is for that answer (both ran in turn, the kubelet started either way)
+            guard = Guard(text=asked) if answer.group(1).lower() == "yes" else \
+                Guard(text=f"Otherwise (no: {asked})", is_else=True)
         if guard is None and el.index in self._code_cases():
             # "## SRVO-050 Collision Detect alarm" beside "## SRVO-062 BZAL alarm": one
             # section per alarm, each for when its alarm is the one raised, never all in turn
@@ -2098,6 +2105,8 @@ _REFERS_BACK = re.compile(r"^(?:if|when|in case)\s+(?:not\b|(?:it|this|that|the 
                           r"command|the check|the result)\s+(?:does not|doesn't|did not|didn't|"
                           r"is not|isn't|fails?)\b)", re.I)
 _CHECK_FAILS = "If the output does not contain `"  # the guard of `Outline._expectation`
+# An answer heading: "Yes", "If yes", "No.", "If no:"
+_BARE_ANSWER = re.compile(r"^(?:if\s+)?(yes|no)\s*[.:!]?$", re.I)
 # "... and confirm:", "Check that:", "Make sure:" over a list of what should hold
 _CONFIRM_THESE = re.compile(r"\b(?:confirm|verify|check|ensure|make sure)(?: that)?\s*:\s*$",
                             re.I)

@@ -281,3 +281,16 @@ def test_a_case_naming_the_step_a_case_before_it_ran_reads_that_step() -> None:
     jump = next(e for e in plan.edges if e.source == cpu and e.kind == "jump")
     assert jump.condition is not None
     assert jump.condition.expr == f'"Insufficient cpu" in steps["{describe}"].stdout'
+
+
+def test_yes_and_no_headings_under_a_question_heading_are_its_answers() -> None:
+    """"### Is the kubelet running?" over "#### Yes" and "#### No": both sections ran in turn
+    (the kubelet was started whatever the answer)."""
+    plan = compile_text("# Node NotReady\n\n## Diagnosis\n\n### Is the kubelet running?\n\n"
+                        "Check it: `systemctl is-active kubelet`\n\n#### Yes\n\nCheck the node "
+                        "conditions: `kubectl describe node worker-3`\n\n#### No\n\nStart it:\n\n"
+                        "```bash\nsudo systemctl start kubelet\n```\n")
+    asked = _decide(plan, "Is the kubelet running?")
+    out = _branch_targets(plan, asked)
+    assert "describe" in next(s.text for s in plan.steps if s.id == out["branch"])
+    assert out["else"].startswith("approve-")
