@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.compile.nodes import REPEAT_STEP, Action
-from engine.compile.outline import EndNode, Fork, IfNode, JumpNode, Node, _slug
+from engine.compile.outline import _BOLD_TITLE, EndNode, Fork, IfNode, JumpNode, Node, _slug
 from engine.compile.phrases import (
     Guard,
     JumpRef,
@@ -535,7 +535,14 @@ class Wiring:
         "### 3 - Check the port", "### 3: ..."): step or section n of a guide whose steps are
         numbered headings."""
         at = re.compile(rf"^\W*{n}(?:[.)]|\s*[:\u2013\u2014-]\s)(?!\d)")
-        return next((h for h in self.guide.headings() if at.match(h.text)), None)
+        heading = next((h for h in self.guide.headings() if at.match(h.text)), None)
+        if heading is not None:
+            return heading
+        # "**5. Evacuate from a dead hypervisor**": a numbered title line wholly in bold is the
+        # heading of a guide written without `#` headings (Confluence's, Notion's)
+        return next((el for el in self.guide.elements if el.kind == "paragraph"
+                     and len(el.source_lines) == 1 and at.match(el.text)
+                     and _BOLD_TITLE.fullmatch(el.source_lines[0][1].strip())), None)
 
     def _heading_starting(self, words: str) -> Element | None:
         """The first heading whose text starts with `words` ("skip to mitigation")."""
