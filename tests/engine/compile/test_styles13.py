@@ -67,3 +67,37 @@ def test_go_to_step_n_lands_on_a_bold_title_numbered_n():
         assert "step 4" in str(e)
     else:
         raise AssertionError("a bold sentence is no step title")
+
+
+# -- ssh to the machine a session is already on ------------------------------------------------
+
+SSH_AGAIN = """# GPU node drained
+
+## Triage
+
+Step 2 — **Look at the GPUs on the node.**
+
+```console
+$ ssh gpu-a07
+[admin@gpu-a07 ~]$ nvidia-smi -L
+```
+
+Step 3 — **Run the short DCGM diagnostic:**
+
+```bash
+ssh gpu-a07 dcgmi diag -r 1
+```
+"""
+
+
+def test_ssh_to_the_sessions_own_machine_is_typed_where_the_session_was_opened():
+    # the session opened by `$ ssh gpu-a07` went on into the next block, and `ssh gpu-a07
+    # dcgmi diag -r 1` ran as `ssh gpu-a07 -- 'ssh gpu-a07 dcgmi diag -r 1'`: ssh inside ssh
+    plan = compile_text(SSH_AGAIN)
+    assert [s.params["pipeline"] for s in runs(plan)] == [
+        [["ssh", "gpu-a07", "--", "nvidia-smi -L"]],
+        [["ssh", "gpu-a07", "dcgmi", "diag", "-r", "1"]]]
+    # a line for another machine still runs in the session (a jump host's ssh)
+    plan = compile_text(SSH_AGAIN.replace("ssh gpu-a07 dcgmi", "ssh gpu-b01 dcgmi"))
+    assert runs(plan)[-1].params["pipeline"] == [
+        ["ssh", "gpu-a07", "--", "ssh gpu-b01 dcgmi diag -r 1"]]
