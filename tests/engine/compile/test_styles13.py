@@ -101,3 +101,39 @@ def test_ssh_to_the_sessions_own_machine_is_typed_where_the_session_was_opened()
     plan = compile_text(SSH_AGAIN.replace("ssh gpu-a07 dcgmi", "ssh gpu-b01 dcgmi"))
     assert runs(plan)[-1].params["pipeline"] == [
         ["ssh", "gpu-a07", "--", "ssh gpu-b01 dcgmi diag -r 1"]]
+
+
+# -- clickhouse-client's `:)` prompt -------------------------------------------------------------
+
+CLICKHOUSE = """# Replica read-only
+
+## 4. Restart the replica
+
+```
+ch-events-2 :) SELECT table, queue_size FROM system.replicas
+            :-] WHERE is_readonly;
+
+┌─table──┬─queue_size─┐
+│ clicks │       4211 │
+└────────┴────────────┘
+
+ch-events-2 :) SYSTEM RESTART REPLICA events.clicks;
+```
+"""
+
+
+def test_a_statement_at_clickhouse_clients_prompt_is_typed_into_the_console():
+    # `ch-events-2 :) SYSTEM RESTART REPLICA events.clicks;` was sample output: the guide's
+    # fix vanished from the plan with the query before it
+    plan = compile_text(CLICKHOUSE)
+    assert manual_scripts(plan) == [
+        "SELECT table, queue_size FROM system.replicas\nWHERE is_readonly;\n"
+        "SYSTEM RESTART REPLICA events.clicks;"]
+    # with the console's opener in the block, each statement runs as its one-shot form
+    plan = compile_text(CLICKHOUSE.replace("```\nch-events-2 :) SELECT",
+                                           "```\n$ clickhouse-client -h ch-events-2\n"
+                                           "ch-events-2 :) SELECT"))
+    restart = runs(plan)[-1]
+    assert restart.params["pipeline"] == [["clickhouse-client", "-h", "ch-events-2", "--query",
+                                           "SYSTEM RESTART REPLICA events.clicks;"]]
+    assert gated(plan, restart.id)
