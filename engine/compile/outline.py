@@ -553,12 +553,14 @@ class _OutlineBuilder:
             guard = phrases.guard_of(el.text, fallback=True)
             if guard is not None and phrases.outcome_of(el.text) != "escalate":
                 guard = None
-        case = phrases.case_of(el.text) if guard is None and not el.links and \
-            not el.inline_code and cls not in ("info", "cleanup") else None
+        case = phrases.case_of(el.text, code=True) if guard is None and not el.links and \
+            cls not in ("info", "cleanup") else None
         if case is not None:  # "fsync p99 > 10ms -> disk slow, escalate storage."
             said = el.text.split(case, 1)[-1].lstrip(" \u2192\u21d2->=")
             ending = phrases.outcome_of(said)
-            if ending is not None and not self.g.children(el.index):
+            # ("Lines say `timeout` → escalate": the case may show the output in code spans;
+            # what follows the arrow holds none, no command to run before the ending)
+            if ending is not None and not self.g.children(el.index) and "`" not in said:
                 return [IfNode(Guard(text=case), [EndNode(ending, _conclusion(said) or
                                                           _short(said), el.text, el.span)],
                                el.span, el.index)]
@@ -752,6 +754,18 @@ class _OutlineBuilder:
             if self.escalation is None and cls not in ("info", "cleanup") and \
                     phrases.is_escalation(el.text):
                 self.escalation = (el.text, el.span)
+                return None
+            case = phrases.case_of(el.text, code=True) if not found and not el.links and \
+                cls not in ("info", "cleanup") else None
+            said = el.text.split(case, 1)[-1].lstrip(" \u2192\u21d2->=") if case else ""
+            ending = phrases.outcome_of(said) if case and "`" not in said else None
+            if case is not None and ending is not None and not phrases.jumps_in(said, []):
+                # "No rows → nothing is stuck; close the alert." under a check: a case of its
+                # output and how the run ends then, as the same line in a list (it was context
+                # for a reader, and the run went on to restart a healthy replica)
+                nodes.append(IfNode(Guard(text=case), [EndNode(ending, _conclusion(said) or
+                                                               _short(said), el.text, el.span)],
+                                    el.span, el.index))
                 return None
             jumps = self._jumps(el, None)
             if not found and cls not in ("info", "cleanup") and any(

@@ -1584,10 +1584,20 @@ def states_success(text: str) -> str | None:
 _CASE = re.compile(r"^\W*(?P<case>[^`\u2192\u21d2.!;:]{1,80}?)\s*(?:\u2192|\u21d2|->|=>)\s*\S")
 
 
-def case_of(text: str) -> str | None:
-    """The case an option item opens with, before its arrow ("Every partition"), if any."""
-    m = _CASE.match(_strip_enumerator(text.replace("**", "").replace("__", "")).strip())
-    return m.group("case").strip() if m else None
+def case_of(text: str, *, code: bool = False) -> str | None:
+    """The case an option item opens with, before its arrow ("Every partition"), if any;
+    with `code`, a case may name what the output shows in code spans ("Lines say `payment
+    gateway timeout`", "`cluster_state:fail`")."""
+    plain = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    if not code:
+        m = _CASE.match(plain)
+        return m.group("case").strip() if m else None
+    # (a span's own dots, colons and arrows are the output's, not the sentence's)
+    masked = re.sub(r"`[^`\n]*`", lambda s: "\x00" * len(s.group()), plain)
+    m = _CASE.match(masked)
+    if m is None or not re.search(r"[^\W\x00]", m.group("case")):
+        return None  # (a code span alone before the arrow is a command: "`x` -> check y")
+    return plain[m.start("case"):m.end("case")].strip()
 
 
 # "On the database host, run:", "Log in to the worker node and check ...:", "In the toolbox

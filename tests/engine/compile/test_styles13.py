@@ -137,3 +137,52 @@ def test_a_statement_at_clickhouse_clients_prompt_is_typed_into_the_console():
     assert restart.params["pipeline"] == [["clickhouse-client", "-h", "ch-events-2", "--query",
                                            "SYSTEM RESTART REPLICA events.clicks;"]]
     assert gated(plan, restart.id)
+
+
+# -- a case and its arrow, ending the run -------------------------------------------------------
+
+ARROW_CASES = """# Checkout errors
+
+## Diagnosis
+
+1. Look at the most recent errors:
+
+   ```bash
+   logcli query --since=15m --limit=50 '{app="checkout"} |= "level=error"'
+   ```
+
+   - Lines say `payment gateway timeout` → this is the PSP, not us. Escalate to the payments
+     team in #payments-oncall.
+   - Anything else → carry on with step 2.
+
+2. Restart the noisy pod: `kubectl -n shop delete pod checkout-0`
+"""
+
+
+def test_an_arrow_case_whose_words_show_the_output_ends_the_run_as_its_arrow_says():
+    # "Lines say `payment gateway timeout` → ... Escalate to the payments team": the case
+    # showed the output in a code span, so it was no case; its escalation became the failure
+    # ending and the run restarted the pod on a PSP outage
+    plan = compile_text(ARROW_CASES)
+    ends = [(e.condition.text if e.condition else None, plan.step(e.target).outcome)
+            for e in plan.edges if plan.step(e.target).kind == StepKind.END and e.on == "success"
+            and e.condition is not None]
+    assert ("Lines say `payment gateway timeout`", "escalate") in ends
+    (restart,) = runs(plan)[1:]
+    assert guards_of(plan, restart.id) == ["Otherwise (not: Lines say `payment gateway timeout`)"]
+
+
+def test_an_arrow_case_in_a_paragraph_under_a_check_ends_the_run():
+    # "No rows → nothing is stuck; close the alert." was context for a reader: the run went
+    # on to restart a healthy replica
+    plan = compile_text("# Replicas\n\n## 1. Look\n\n```bash\nclickhouse-client --query "
+                        "'SELECT table FROM system.replicas WHERE is_readonly'\n```\n\n"
+                        "No rows → nothing is stuck, no action is needed.\n\n## 2. Restart\n\n"
+                        "Run `systemctl restart clickhouse-server`.\n")
+    (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    cases = {e.condition.text: plan.step(e.target) for _, e in plan.outgoing(decide.id)}
+    assert cases["No rows"].outcome == "no_action"
+    # an arrow that names a menu path, or has a command after it, is no case
+    plan = compile_text("## Fix\n\nSettings → Network → close the alert.\n\n"
+                        "Errors → run `systemctl restart app`, then close the alert.\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE and "Errors" in s.text]
