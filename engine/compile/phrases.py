@@ -615,6 +615,13 @@ _WHETHER = re.compile(r"\b(?:see|check|checks|verify|determine|know|tell|find ou
                       r"confirm|sure|whether|even|as|wonder)\s*$", re.I)
 
 
+# "(Ctrl-C when done)", "press q when finished", "when you are done": when a person stops the
+# stream or the screen the command opened, not whether it runs
+_STOP_KEY = re.compile(r"(?:\bctrl\s*[-+]?\s*[a-z]|\^[A-Z]|\bpress\s+[`'\"]?\w[`'\"]?)\s*$", re.I)
+_WHEN_DONE = re.compile(r"when\s+(?:you(?:'re|\s+are|\s+have)\s+|it(?:'s|\s+is|\s+has)\s+)?"
+                        r"(?:done|finished|through|satisfied|seen\s+enough|completed?)\b", re.I)
+
+
 def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
     """The guard of an instruction that names its command before its condition ("Run `x` if
     Y", "Restart X only if Y: `x`"): the commands run only when Y holds (they ran always).
@@ -638,6 +645,8 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
             continue  # "Run `x` If Y ...": a sentence of its own (a list item's next paragraph)
         if _ABORT_BEFORE.search(before):
             continue  # "Check `x` Abort if Y": the item's next paragraph, a stop of its own
+        if _STOP_KEY.search(before) or _WHEN_DONE.match(m.group("g")):
+            continue  # "Watch it: `rostopic echo /cmd_vel` (Ctrl-C when done)": when to stop
         return Guard(text=t[m.start("g"):m.end("g")].strip())
     return None
 

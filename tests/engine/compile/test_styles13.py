@@ -186,3 +186,19 @@ def test_an_arrow_case_in_a_paragraph_under_a_check_ends_the_run():
     plan = compile_text("## Fix\n\nSettings → Network → close the alert.\n\n"
                         "Errors → run `systemctl restart app`, then close the alert.\n")
     assert not [s for s in plan.steps if s.kind == StepKind.DECIDE and "Errors" in s.text]
+
+
+# -- when to stop a stream is no condition ------------------------------------------------------
+
+def test_when_to_stop_a_stream_is_not_a_condition_on_its_command():
+    # "Watch it move: `rostopic echo /cmd_vel` (Ctrl-C when done)." guarded the person's step
+    # by the decision "when done)", asked of someone before the stream was ever watched
+    for sentence in ("Watch it move: `rostopic echo /cmd_vel` (Ctrl-C when done).",
+                     "Tail the log with `journalctl -fu app` (press q when finished).",
+                     "Follow the log with `journalctl -fu app` when you are done."):
+        plan = compile_text(f"## Fix\n\nRun `systemctl restart app`.\n\n{sentence}\n")
+        assert not [s for s in plan.steps if s.kind == StepKind.DECIDE], sentence
+        assert len(manual_scripts(plan)) == 1, sentence
+    # a condition after its command still guards it
+    plan = compile_text("## Fix\n\nRun `systemctl restart app` when the site returns 503.\n")
+    assert guards_of(plan, runs(plan)[0].id) == ["when the site returns 503"]
