@@ -838,6 +838,13 @@ class _OutlineBuilder:
                 # "If the queue is short, stop here.": nothing to fix while diagnosing, done
                 # after a fix; the steps after it are not for this case
                 ending = "no_action" if cls in ("diag", "info") else "resolved"
+                first = phrases.before_stopping(rest)
+                if not then and cls not in ("info", "cleanup") and first and \
+                        phrases.is_instruction(first):
+                    # "When the battery is under 20 %, send the AGV to charge instead and stop
+                    # here.": a person's step, then the end (the charging was dropped)
+                    then.append(self._said(cls, first, text, span, el.index))
+                    ending = "resolved"
             if ending is not None:
                 then.append(EndNode(ending, _conclusion(rest) or _short(text), text, span))
                 return then

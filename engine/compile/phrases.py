@@ -620,6 +620,7 @@ _WHETHER = re.compile(r"\b(?:see|check|checks|verify|determine|know|tell|find ou
 _STOP_KEY = re.compile(r"(?:\bctrl\s*[-+]?\s*[a-z]|\^[A-Z]|\bpress\s+[`'\"]?\w[`'\"]?)\s*$", re.I)
 _WHEN_DONE = re.compile(r"when\s+(?:you(?:'re|\s+are|\s+have)\s+|it(?:'s|\s+is|\s+has)\s+)?"
                         r"(?:done|finished|through|satisfied|seen\s+enough|completed?)\b", re.I)
+_WATCH = re.compile(r"^\W*(?:watch|follow|tail|monitor|observe|keep an eye on)\b", re.I)
 
 
 def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
@@ -645,7 +646,7 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
             continue  # "Run `x` If Y ...": a sentence of its own (a list item's next paragraph)
         if _ABORT_BEFORE.search(before):
             continue  # "Check `x` Abort if Y": the item's next paragraph, a stop of its own
-        if _STOP_KEY.search(before) or _WHEN_DONE.match(m.group("g")):
+        if _STOP_KEY.search(before) or _WHEN_DONE.match(m.group("g")) and _WATCH.match(t):
             continue  # "Watch it: `rostopic echo /cmd_vel` (Ctrl-C when done)": when to stop
         return Guard(text=t[m.start("g"):m.end("g")].strip())
     return None
@@ -985,6 +986,16 @@ _STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so)\s+)(?:you (?:ca
 def stops_here(text: str) -> bool:
     """Whether a guard's consequent is to stop the run there ("stop here", "you are done")."""
     return _STOP_HERE.search(text.replace("**", "").replace("__", "").strip()) is not None
+
+
+def before_stopping(text: str) -> str:
+    """What a consequent that stops the run says to do first ("send the AGV to charge instead
+    and stop here" -> "send the AGV to charge instead"), or ""."""
+    plain = text.replace("**", "").replace("__", "").strip()
+    m = _STOP_HERE.search(plain)
+    if m is None:
+        return ""
+    return re.sub(r"(?:[\s,;:\u2013\u2014]|\b(?:and|so|then)\b)+$", "", plain[:m.start()]).strip()
 
 
 _ESCALATES = _Caseless(_ESCALATE)

@@ -202,3 +202,23 @@ def test_when_to_stop_a_stream_is_not_a_condition_on_its_command():
     # a condition after its command still guards it
     plan = compile_text("## Fix\n\nRun `systemctl restart app` when the site returns 503.\n")
     assert guards_of(plan, runs(plan)[0].id) == ["when the site returns 503"]
+
+
+# -- an action, then "stop here" -------------------------------------------------------------------
+
+def test_what_a_guard_says_to_do_before_it_stops_the_run_is_a_persons_step():
+    # "When the battery is under 20 %, send the AGV to charge instead and stop here." ended
+    # the run, and nobody was asked to send the AGV to charge
+    plan = compile_text("## 2. Read the battery\n\nRun `rostopic echo -n 1 /battery`.\n\n"
+                        "When the battery is under 20 %, send the AGV to charge instead and "
+                        "stop here.\n\n## 3. Clear the costmaps\n\n"
+                        "Run `rosservice call /move_base/clear_costmaps '{}'`.\n")
+    (charge,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert charge.title.startswith("send the AGV to charge")
+    assert guards_of(plan, charge.id) == ["When the battery is under 20 %"]
+    (after,) = [plan.step(e.target) for _, e in plan.outgoing(charge.id)]
+    assert after.kind == StepKind.END
+    # a bare "stop here" is still only the ending
+    plan = compile_text("## Check\n\nRun `rostopic echo -n 1 /battery`.\n\n"
+                        "If the battery is full, stop here.\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
