@@ -755,17 +755,9 @@ class _OutlineBuilder:
                     phrases.is_escalation(el.text):
                 self.escalation = (el.text, el.span)
                 return None
-            case = phrases.case_of(el.text, code=True) if not found and not el.links and \
-                cls not in ("info", "cleanup") else None
-            said = el.text.split(case, 1)[-1].lstrip(" \u2192\u21d2->=") if case else ""
-            ending = phrases.outcome_of(said) if case and "`" not in said else None
-            if case is not None and ending is not None and not phrases.jumps_in(said, []):
-                # "No rows → nothing is stuck; close the alert." under a check: a case of its
-                # output and how the run ends then, as the same line in a list (it was context
-                # for a reader, and the run went on to restart a healthy replica)
-                nodes.append(IfNode(Guard(text=case), [EndNode(ending, _conclusion(said) or
-                                                               _short(said), el.text, el.span)],
-                                    el.span, el.index))
+            told = self._told_case(el.text, el, cls) if not found and not el.links else None
+            if told is not None:
+                nodes.append(told)
                 return None
             jumps = self._jumps(el, None)
             if not found and cls not in ("info", "cleanup") and any(
@@ -800,6 +792,10 @@ class _OutlineBuilder:
             units = [u for u in units if not any(u is m for m in said)]  # each said once
             mine = [n for u in said for n in u]
             if guard is None:
+                told = self._told_case(text, el, cls) if not mine and not links else None
+                if told is not None:
+                    nodes.append(told)
+                    continue
                 nodes.extend(mine)
                 nodes.extend(self._jumps_in(text, links, el, None))
                 continue
@@ -824,6 +820,32 @@ class _OutlineBuilder:
         # the paragraph's commands) comes before its guards: never dropped.
         nodes[at:at] = [n for u in units if isinstance(u[0], Action) for n in u]
         return open_
+
+    def _told_case(self, text: str, el: Element, cls: SectionClass) -> IfNode | None:
+        """A sentence of prose that names a case of the output and what to do in it: "No rows
+        → nothing is stuck; close the alert." (how the run ends then), "`data: True` on the
+        bumper means it is still pressed: free it by hand before anything else." (a person's
+        step under the case). Either was context for a reader: the run went on as if the
+        case could not happen. What follows names no command (a command would be a step of
+        its own) and is no jump."""
+        if cls in ("info", "cleanup"):
+            return None
+        case = phrases.case_of(text, code=True)
+        said = text.split(case, 1)[-1].lstrip(" \u2192\u21d2->=") if case else ""
+        means = phrases.means_case(text) if case is None else None
+        if means is not None:
+            case, said = means
+        if case is None or "`" in said or phrases.jumps_in(said, []):
+            return None
+        ending = phrases.outcome_of(said)
+        if ending is not None:
+            then: list[Node] = [EndNode(ending, _conclusion(said) or _short(said), text,
+                                        el.span)]
+        elif means is not None and phrases.is_instruction(said) and not phrases.is_finding(said):
+            then = [self._said(cls, said, text, el.span, el.index)]
+        else:
+            return None
+        return IfNode(Guard(text=case), then, el.span, el.index)
 
     def _guarded(self, guard: Guard, text: str, span: Span, el: Element, cls: SectionClass,
                  owner: int, mine: list[Node], links: list[tuple[str, str]]) -> list[Node]:

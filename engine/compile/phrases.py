@@ -1620,6 +1620,25 @@ def case_of(text: str, *, code: bool = False) -> str | None:
     return plain[m.start("case"):m.end("case")].strip()
 
 
+# "`data: True` on the bumper means it is still pressed: free it by hand before anything
+# else.": what the output shows, what that means, then what to do about it
+_MEANS = re.compile(r"^[^\w\x00]*(?P<case>[^.!?;:\u2192]{2,100}?)\s+means\s+(?:that\s+)?"
+                    r"[^.!?;:]{1,120}?\s*[:;]\s+(?P<then>\S.*)$")
+_POINTS_BACK = re.compile(r"(?:this|that|it|which|these|those|there)\b", re.I)
+
+
+def means_case(text: str) -> tuple[str, str] | None:
+    """(the case, what to do) of a sentence "X means Y: do Z", if `text` is one; a span's own
+    punctuation is the output's."""
+    plain = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    masked = re.sub(r"`[^`\n]*`", lambda s: "\x00" * len(s.group()), plain)
+    m = _MEANS.match(masked)
+    if m is None or not re.search(r"[^\W\x00]", m.group("case")) or \
+            _POINTS_BACK.match(m.group("case")):
+        return None  # ("This usually means ...": what the heading said, no case of its own)
+    return plain[m.start("case"):m.end("case")].strip(), plain[m.start("then"):].strip()
+
+
 # "On the database host, run:", "Log in to the worker node and check ...:", "In the toolbox
 # pod:": the commands are typed on another machine, which the sentence names but no command
 # of the guide opens (`ssh host` would).

@@ -222,3 +222,21 @@ def test_what_a_guard_says_to_do_before_it_stops_the_run_is_a_persons_step():
     plan = compile_text("## Check\n\nRun `rostopic echo -n 1 /battery`.\n\n"
                         "If the battery is full, stop here.\n")
     assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+def test_what_an_output_means_and_what_to_do_then_is_a_persons_step_under_that_case():
+    # "`data: True` on the bumper means it is still pressed: free it by hand before anything
+    # else." was context for a reader: the AGV's costmaps were cleared and a goal sent with
+    # the bumper still pressed
+    plan = compile_text("## 2. Read the bumper\n\n```bash\nrostopic echo -n 1 /bumper/state\n```\n\n"
+                        "`data: True` on the bumper means it is still pressed: free it by hand "
+                        "before anything else.\n\n## 3. Resend the goal\n\n"
+                        "Run `rosservice call /move_base/clear_costmaps '{}'`.\n")
+    (free,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert guards_of(plan, free.id) == ["`data: True` on the bumper"]
+    # "This usually means ..." points back at what came before: no case; nor is what a case
+    # means without anything to do
+    for prose in ("This usually means that the certs expired: see https://x.example/1.",
+                  "`data: True` means the bumper is pressed: the drive is then disabled."):
+        plan = compile_text(f"## Check\n\nRun `rostopic echo -n 1 /bumper/state`.\n\n{prose}\n")
+        assert not [s for s in plan.steps if s.kind in (StepKind.MANUAL, StepKind.DECIDE)], prose
