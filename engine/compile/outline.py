@@ -586,6 +586,12 @@ class _OutlineBuilder:
                 else_text = tails.pop(0)[1]
             if not lead_jumps:
                 ending = guard.ends or phrases.outcome_of(then_text)
+                if ending is None and phrases.stops_here(then_text) and \
+                        not phrases.before_stopping(then_text):
+                    # "2. If `ceph health` prints `HEALTH_OK`, you are done.": the run ends
+                    # there, as the same sentence in a paragraph does (it was a person's step,
+                    # and the run went on into the rollback)
+                    ending = "no_action" if cls in ("diag", "info") else "resolved"
             else_ending = phrases.outcome_of(else_text) if else_text else None
         inline = self._inline(el, cls, el.index)  # every section's inline commands count
         inline.extend(self._pasted(el, cls, el.index))

@@ -240,3 +240,55 @@ def test_what_an_output_means_and_what_to_do_then_is_a_persons_step_under_that_c
                   "`data: True` means the bumper is pressed: the drive is then disabled."):
         plan = compile_text(f"## Check\n\nRun `rostopic echo -n 1 /bumper/state`.\n\n{prose}\n")
         assert not [s for s in plan.steps if s.kind in (StepKind.MANUAL, StepKind.DECIDE)], prose
+
+
+# -- a rollback after the procedure's last ending ------------------------------------------------
+
+ROLLBACK_AFTER_END = """# Ceph nearfull
+
+## Resolution
+
+1. Lower the weight: `ceph osd reweight osd.17 0.90`
+2. If `ceph health` prints `HEALTH_OK`, you are done. Otherwise escalate to the storage team.
+
+## Rollback
+
+Put the weight back:
+
+```bash
+ceph osd reweight osd.17 1.0
+```
+"""
+
+
+def test_a_rollback_section_after_the_last_ending_is_offered_before_handing_over():
+    # every path ended before "## Rollback", which had no way in: the guide did not compile
+    plan = compile_text(ROLLBACK_AFTER_END)
+    back = next(s for s in runs(plan) if s.params["pipeline"][0][-1] == "1.0")
+    assert guards_of(plan, back.id) == ["Rollback"]
+    (ask,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and s.text == "Rollback"]
+    # the escalation asks first; not rolling back hands over as the guide said
+    into = [e.condition.text for _, e in plan.incoming(ask.id) if e.condition]
+    assert into == ["Otherwise (not: If `ceph health` prints `HEALTH_OK`)"]
+    other = [plan.step(e.target) for _, e in plan.outgoing(ask.id) if e.condition and
+             e.condition.text.startswith("Otherwise")]
+    assert [s.outcome for s in other] == ["escalate"]
+    # the ending that is no escalation ("you are done", in a list item too) is not asked
+    done = [e.target for e in plan.edges if e.condition and
+            e.condition.text.startswith("If `ceph health`")]
+    assert [plan.step(t).kind for t in done] == [StepKind.MANUAL]
+    assert [plan.step(e.target).outcome for _, e in plan.outgoing(done[0])] == ["resolved"]
+
+
+def test_you_are_done_in_a_list_item_ends_the_run():
+    # "2. If the queue is empty, you are done." was a person's step, and the run went on to
+    # the next item's restart
+    plan = compile_text("## Fix\n\n1. Flush the queue: `postqueue -f`\n"
+                        "2. If the queue is empty, you are done.\n"
+                        "3. Restart postfix: `systemctl restart postfix`\n")
+    (ask,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    (then,) = [plan.step(e.target) for _, e in plan.outgoing(ask.id)
+               if e.condition and e.condition.text == "If the queue is empty"]
+    after = [plan.step(e.target) for _, e in plan.outgoing(then.id)] if then.kind != \
+        StepKind.END else [then]
+    assert [s.outcome for s in after] == ["resolved"]
