@@ -292,3 +292,45 @@ def test_you_are_done_in_a_list_item_ends_the_run():
     after = [plan.step(e.target) for _, e in plan.outgoing(then.id)] if then.kind != \
         StepKind.END else [then]
     assert [s.outcome for s in after] == ["resolved"]
+
+
+# -- bold section titles ------------------------------------------------------------------------
+
+BOLD_SECTIONS = """# Ceph nearfull
+
+**1. Symptoms**
+
+- Writes slow down; restart the clients if they hang.
+
+**2. Diagnosis**
+
+    ceph osd df tree
+
+**3. Resolution**
+
+    ceph osd reweight osd.17 0.90
+
+If `ceph health` prints `HEALTH_OK`, you are done. Otherwise escalate to the storage team.
+
+**4. Rollback**
+
+    ceph osd reweight osd.17 1.0
+"""
+
+
+def test_bold_lines_naming_a_runbooks_sections_are_its_headings():
+    # a guide exported without headings: "**1. Symptoms**" ... "**4. Rollback**" were bold
+    # paragraphs, the symptoms' words a step and the rollback unreachable (no compile)
+    plan = compile_text(BOLD_SECTIONS)
+    guide = parse_guide(BOLD_SECTIONS, path="g.md")
+    assert [h.text for h in guide.headings()][1:] == ["1. Symptoms", "2. Diagnosis",
+                                                      "3. Resolution", "4. Rollback"]
+    back = next(s for s in runs(plan) if s.params["pipeline"][0][-1] == "1.0")
+    assert guards_of(plan, back.id) == ["4. Rollback"]
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL and "restart the clients"
+                in s.text]
+    # a guide with its own `##` headings keeps a bold line as it is, and so does one bold line
+    for text in (BOLD_SECTIONS.replace("**1. Symptoms**", "## Symptoms"),
+                 "# X\n\n**Resolution**\n\nRun `systemctl restart app`.\n"):
+        headings = [h.text for h in parse_guide(text, path="g.md").headings()]
+        assert "3. Resolution" not in headings and "Resolution" not in headings, text
