@@ -731,6 +731,17 @@ class _OutlineBuilder:
         found.extend(self._inline(el, cls, own))  # every section's inline commands count
         found.extend(self._pasted(el, cls, own))
         found.extend(self._call(el, cls, own))
+        back = phrases.rollback_paragraph(el.text) if cls not in ("info", "cleanup") and \
+            _has_action(found) else None
+        if back is not None:
+            # "Rollback: if the reboot fails again, put the instance back in error with `nova
+            # reset-state x`, and escalate.": for when a person decides to undo, then handed
+            # over, as a "## Rollback" section is (the command was only the words of the
+            # run's last escalation, and never a step)
+            nodes.append(IfNode(Guard(text=back), [*found, EndNode(
+                "escalate", f"Rolled back ({_short(back)})", el.text, el.span)],
+                el.span, el.index))
+            return None
         if not any(g is not None for g, _, _ in groups):
             prev = nodes[-1] if nodes else None
             if isinstance(prev, IfNode) and not prev.guard.is_else and prev.else_ is None and \
@@ -760,6 +771,13 @@ class _OutlineBuilder:
             if self.escalation is None and cls not in ("info", "cleanup") and \
                     phrases.is_escalation(el.text):
                 self.escalation = (el.text, el.span)
+                if _has_action(found):
+                    # "..., put the instance back in error with `nova reset-state x`, and
+                    # escalate to the compute team.": the run's last word, whose command was
+                    # lost in it; a person's step holds it (its sentence says when), never run
+                    shown = [c for c in el.inline_code if inline_command(c)]
+                    nodes.append(self._manual(own, cls, el.text, el.text, el.span, el.index,
+                                              script="\n".join(shown) or None))
                 return None
             told = self._told_case(el.text, el, cls) if not found and not el.links else None
             if told is not None:
@@ -807,7 +825,7 @@ class _OutlineBuilder:
                 continue
             if phrases.is_fallback(guard.text) and phrases.outcome_of(text) == "escalate" and \
                     self.escalation is None and cls not in ("info", "cleanup") and \
-                    phrases.explicit_expr(guard.text) is None:
+                    phrases.explicit_expr(guard.text) is None and not mine:
                 self.escalation = (text, span)  # the guide's last word: the run's ending
                 continue
             if not mine and _goes_on(_consequent(text, guard)) and nodes and \

@@ -1755,6 +1755,24 @@ def is_rollback(heading: str) -> bool:
     return bool(_ROLLBACK.match(_strip_enumerator(heading.replace("**", "")).strip()))
 
 
+# "Rollback: if the reboot fails again, put it back with `nova reset-state x`.": a paragraph
+# labelled as the way back ("Rollback: none" / "n/a" says there is none)
+_ROLLBACK_LABEL = re.compile(r"^\W*(?:rollback|roll back|to roll back|backout|back out|revert)"
+                             r"\W*?\s*:\s*(?!(?:none|n/?a|not possible|no rollback|there is no)\b)"
+                             r"(?P<rest>\S.*)$", re.I | re.S)
+
+
+def rollback_paragraph(text: str) -> str | None:
+    """The decision a paragraph labelled "Rollback:" asks ("Rollback: if the reboot fails
+    again"), if it is one."""
+    m = _ROLLBACK_LABEL.match(text.replace("**", "").replace("__", "").strip())
+    if m is None:
+        return None
+    clause = _clause(m.group("rest"))
+    return f"Rollback: {clause}" if re.match(r"(?:if|when|once|unless|should)\b", clause, re.I) \
+        else "Rollback"
+
+
 # "## Verification", "## Post-checks", "## Validate the fix", "## Confirm recovery": checks of
 # the fix, read after it ("## Verify the disk is failing" checks a cause: a diagnosis).
 _VERIFICATION = re.compile(

@@ -96,7 +96,7 @@ _TTY = frozenset({"-i", "-t", "-it", "-ti", "--stdin", "--tty", "--stdin=true", 
                   "--interactive", "--interactive=true"})
 _SHELLS = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/bash", "zsh", "ash"})
 _WORKSTATION = frozenset("""oc kubectl ocm virtctl knife gcloud gsutil aws az scp helm firefox
-open xdg-open ansible ansible-playbook pdsh clush salt pssh parallel-ssh""".split())
+open xdg-open ansible ansible-playbook pdsh clush salt pssh parallel-ssh openstack nova""".split())
 # words before the tool that leave the tool the same: `bundle exec knife ssh ...`, `sudo aws`
 _LEADS = ("bundle exec ", "sudo ", "env ", "command ")
 _CLOSE = frozenset({"exit", "logout", "\\q", "quit", "exit;", "quit;"})

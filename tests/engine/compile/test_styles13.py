@@ -228,9 +228,9 @@ def test_what_an_output_means_and_what_to_do_then_is_a_persons_step_under_that_c
     # "`data: True` on the bumper means it is still pressed: free it by hand before anything
     # else." was context for a reader: the AGV's costmaps were cleared and a goal sent with
     # the bumper still pressed
-    plan = compile_text("## 2. Read the bumper\n\n```bash\nrostopic echo -n 1 /bumper/state\n```\n\n"
-                        "`data: True` on the bumper means it is still pressed: free it by hand "
-                        "before anything else.\n\n## 3. Resend the goal\n\n"
+    plan = compile_text("## 2. Read the bumper\n\n```bash\nrostopic echo -n 1 /bumper/state\n"
+                        "```\n\n`data: True` on the bumper means it is still pressed: free it by "
+                        "hand before anything else.\n\n## 3. Resend the goal\n\n"
                         "Run `rosservice call /move_base/clear_costmaps '{}'`.\n")
     (free,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
     assert guards_of(plan, free.id) == ["`data: True` on the bumper"]
@@ -334,3 +334,69 @@ def test_bold_lines_naming_a_runbooks_sections_are_its_headings():
                  "# X\n\n**Resolution**\n\nRun `systemctl restart app`.\n"):
         headings = [h.text for h in parse_guide(text, path="g.md").headings()]
         assert "3. Resolution" not in headings and "Resolution" not in headings, text
+
+
+# -- a paragraph labelled "Rollback:" ------------------------------------------------------------
+
+ROLLBACK_PARAGRAPH = """# Instance in ERROR
+
+## Resolution
+
+Reset the state and hard-reboot:
+
+```bash
+nova reset-state --active web-1
+openstack server reboot --hard web-1
+```
+
+Rollback: if the reboot fails again, put the instance back in error with
+`nova reset-state web-1`, and escalate to the compute team.
+
+## Verify
+
+Run `openstack server show web-1 -c status -f value`.
+"""
+
+
+def test_a_paragraph_labelled_rollback_is_for_when_a_person_rolls_back_then_hands_over():
+    # its command was only words in the run's last escalation: no step ever held it
+    plan = compile_text(ROLLBACK_PARAGRAPH)
+    (back,) = [s for s in runs(plan) if s.params["pipeline"] == [["nova", "reset-state",
+                                                                   "web-1"]]]
+    assert gated(plan, back.id)
+    assert guards_of(plan, back.id) == ["Rollback: if the reboot fails again"]
+    assert {plan.step(e.target).outcome for _, e in plan.outgoing(back.id)} == {"escalate"}
+    # the verification still follows the fix when nobody rolls back
+    show = next(s for s in runs(plan) if s.params["pipeline"][0][1:3] == ["server", "show"])
+    assert not gated(plan, show.id)
+    # "Rollback: none" says there is no way back; its sentence is the run's last escalation,
+    # and a person's step holds the command it names (it was lost in the ending's words)
+    plan = compile_text(ROLLBACK_PARAGRAPH.replace("Rollback: if", "Rollback: none; if"))
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE and
+                s.text.startswith("Rollback")]
+    assert manual_scripts(plan) == ["nova reset-state web-1"]
+    assert not [s for s in runs(plan) if s.params["pipeline"] == [["nova", "reset-state",
+                                                                   "web-1"]]]
+
+
+def test_a_cloud_clients_command_runs_here_whatever_machine_its_step_names():
+    # "**2. Check the compute service on that host**" made `openstack compute service list
+    # --host cmp-0412` a person's step on the hypervisor: the client reaches the cloud's API
+    # from anywhere, as gcloud and aws do
+    plan = compile_text("## Diagnosis\n\nCheck the compute service on that host:\n\n"
+                        "```bash\nopenstack compute service list --host cmp-0412\n```\n")
+    assert [s.params["pipeline"] for s in runs(plan)] == [
+        [["openstack", "compute", "service", "list", "--host", "cmp-0412"]]]
+
+
+# -- the guides tried ----------------------------------------------------------------------------
+
+def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
+    guides = sorted(STYLES13.glob("*.md"))
+    assert len(guides) >= 8
+    for path in guides:
+        text = path.read_text()
+        plan = compile_text(text)
+        assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), path.name
+        assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text)), \
+            path.name
