@@ -576,6 +576,11 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
               "nova instance-action-list web-1"],
              ["nova reset-state --active web-1", "nova evacuate web-1", "nova reboot web-1",
               "nova"]),
+    **{name: ([f"{name} -zv smtp.provider.net 587", f"{name} -z -w 3 db 5432",
+                f"{name} -zvn 10.0.0.1 20-25"],
+              [f"{name} ch-keeper-1 9181", f"{name} -l 8080", f"{name} -z -e /bin/sh h 1",
+               f"{name} -zv a 1 b"])
+       for name in ("nc", "netcat")},
     "gsutil": (["gsutil ls gs://b", "gsutil -m ls -l gs://b", "gsutil cat gs://b/o"],
                ["gsutil cp a gs://b", "gsutil mv a b", "gsutil rm gs://b/o"]),
 }
