@@ -362,7 +362,17 @@ _REDIS_FOLLOW = ("--stat", "--latency", "--latency-history", "--latency-dist")
 
 
 def redis_cli(name: str, args: list[str]) -> None:
-    """redis-cli [flags] [COMMAND args...]: the command (and its subcommand) must read."""
+    """redis-cli [flags] [COMMAND args...]: the command (and its subcommand) must read.
+    `--cluster check HOST:PORT` and `--cluster info HOST:PORT` report on a cluster; every other
+    `--cluster` command (fix, reshard, rebalance, call, add-node ...) administers it."""
+    at = args.index("--cluster") if "--cluster" in args else -1
+    if at >= 0 and args[at + 1:at + 2] in (["check"], ["info"]):
+        rest = [a for a in args[:at] + args[at + 2:] if a != "--cluster-search-multiple-owners"]
+        p = parse(rest, _REDIS, name)
+        if len(p.operands) != 1:
+            raise NotRead(f"{name} --cluster {args[at + 1]} takes one HOST:PORT",
+                          cause="operand")
+        return
     p = parse(args, _REDIS, name)
     mode = next((f for f, _ in p.flags if f in _REDIS_FOLLOW), None)
     if mode:
