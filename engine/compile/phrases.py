@@ -1655,7 +1655,11 @@ _ELSEWHERE = re.compile(
     r"^\W*(?:(?:then|next|now|first|finally),?\s+)?(?:log\s*in|login|ssh|connect)\s+(?:in)?to\s+"
     r"(?:the\s+)?`?[a-z][\w-]*(?:\.[a-z][\w-]*)+`?(?=[\s,:;]|\.?$)", re.I)
 _HERE = re.compile(r"\b(?:local(?:ly)?|your (?:own )?(?:machine|computer|laptop|workstation)|"
-                   r"workstation|laptop|with (?:access|kubectl|credentials)|that has access)\b",
+                   r"workstation|laptop|with (?:access|kubectl|credentials)|that has access)\b|"
+                   # "From any host with `redis-cli` 7:": no machine in particular, this one
+                   # too ("on any host of the cluster" is one of its members)
+                   r"\b(?:from|on)\s+any\s+(?:host|machine|server|box|computer)\b"
+                   r"(?!\s+(?:in|of|from|that runs|running)\b)",
                    re.I)
 
 

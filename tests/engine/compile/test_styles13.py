@@ -400,3 +400,19 @@ def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
         assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), path.name
         assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text)), \
             path.name
+
+
+# -- "any host" is no particular machine ----------------------------------------------------------
+
+def test_from_any_host_names_no_machine_of_its_own():
+    # "From any host with `redis-cli` 7:" made the cluster check a person's step on another
+    # machine; any host is this one too
+    for intro in ("From any host with `redis-cli` 7:", "On any machine, run:"):
+        plan = compile_text(f"## Check\n\n{intro}\n\n```shell\n"
+                            "redis-cli --cluster check redis-s1:7000\n```\n")
+        assert [s.params["pipeline"] for s in runs(plan)] == [
+            [["redis-cli", "--cluster", "check", "redis-s1:7000"]]], intro
+    # a member of something is a machine of its own
+    plan = compile_text("## Check\n\nOn any host of the cluster, run:\n\n```shell\n"
+                        "redis-cli --cluster check redis-s1:7000\n```\n")
+    assert runs(plan) == []
