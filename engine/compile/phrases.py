@@ -557,7 +557,8 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"case|work order)\b)",
                             re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
-                             r"\bnothing (?:else )?(?:needs to be done|to do)\b|"
+                             r"\bnothing (?:else |more )?(?:needs to be done|needs doing|to do|"
+                             r"to be done)\b|"
                              # "Otherwise, do nothing.", "Option 1: Do nothing." (not "ILM will
                              # do nothing", "do nothing until the backup ends")
                              r"(?:^|[,:;]\s*|\bthen\s+)do nothing(?=\s*(?:[.!(]|$))|"
@@ -594,6 +595,10 @@ def outcome_of(text: str) -> str | None:
 
 
 _LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:(?:Only )?(?:If|When|In case)|Otherwise)\b)")
+# after a semicolon, a clause of its own in lower case too, when it says what to do or how the
+# run ends: "Then continue below; if it reads `ok`, nothing needs doing." ("...; if you edit it
+# in place, the label isn't updated" only describes)
+_SEMICOLON_IF = re.compile(r";\s+(?=if\s)")
 
 
 def guard_in(sentence: str, *, fallback: bool = False) -> Guard | None:
@@ -603,7 +608,16 @@ def guard_in(sentence: str, *, fallback: bool = False) -> Guard | None:
     if direct is not None:
         return direct
     m = _LEAD_IN.search(sentence)
-    return guard_of(sentence[m.end():], fallback=fallback) if m else None
+    if m is not None:
+        return guard_of(sentence[m.end():], fallback=fallback)
+    m = _SEMICOLON_IF.search(sentence)
+    if m is None:
+        return None
+    clause = sentence[m.end():]
+    then = clause.split(",", 1)[1] if "," in clause else ""
+    if outcome_of(then) is None and not stops_here(then):
+        return None
+    return guard_of(clause[0].upper() + clause[1:], fallback=fallback)
 
 
 # The condition written after the instruction: "Run `x` if the site still returns 503.",

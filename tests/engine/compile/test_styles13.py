@@ -369,11 +369,14 @@ def test_a_paragraph_labelled_rollback_is_for_when_a_person_rolls_back_then_hand
     # the verification still follows the fix when nobody rolls back
     show = next(s for s in runs(plan) if s.params["pipeline"][0][1:3] == ["server", "show"])
     assert not gated(plan, show.id)
-    # "Rollback: none" says there is no way back; its sentence is the run's last escalation,
-    # and a person's step holds the command it names (it was lost in the ending's words)
+    # "Rollback: none" says there is no way back
     plan = compile_text(ROLLBACK_PARAGRAPH.replace("Rollback: if", "Rollback: none; if"))
     assert not [s for s in plan.steps if s.kind == StepKind.DECIDE and
                 s.text.startswith("Rollback")]
+    # an escalation sentence that names a command: the run's last word, and a person's step
+    # holds the command (it was lost in the ending's words)
+    plan = compile_text(ROLLBACK_PARAGRAPH.replace(
+        "Rollback: if the reboot fails again, put", "Put"))
     assert manual_scripts(plan) == ["nova reset-state web-1"]
     assert not [s for s in runs(plan) if s.params["pipeline"] == [["nova", "reset-state",
                                                                    "web-1"]]]
@@ -416,3 +419,22 @@ def test_from_any_host_names_no_machine_of_its_own():
     plan = compile_text("## Check\n\nOn any host of the cluster, run:\n\n```shell\n"
                         "redis-cli --cluster check redis-s1:7000\n```\n")
     assert runs(plan) == []
+
+
+# -- an ending in a clause after a semicolon ------------------------------------------------------
+
+def test_an_ending_after_a_semicolon_is_its_own_cases_ending():
+    # "Does `cluster_state` read `fail`? Then continue below; if it reads `ok`, the alert was a
+    # flap and nothing needs doing." was context for a reader: a flapping alert ran the fix
+    plan = compile_text("## Check\n\nRun `redis-cli -h redis-s1 -p 7000 CLUSTER INFO`.\n\n"
+                        "Does `cluster_state` read `fail`? Then continue below; if it reads "
+                        "`ok`, the alert was a flap and nothing needs doing.\n\n## Fix\n\n"
+                        "Run `redis-cli --cluster fix redis-s1:7000`.\n")
+    ask = next(s for s in plan.steps if s.kind == StepKind.DECIDE and "ok" in s.text)
+    cases = {e.condition.text: plan.step(e.target) for _, e in plan.outgoing(ask.id)}
+    assert cases["If it reads `ok`"].outcome == "no_action"
+    # a clause that only describes stays context
+    plan = compile_text("## Check\n\nRun `redis-cli -h redis-s1 -p 7000 CLUSTER INFO`.\n\n"
+                        "Copy the query first; if you edit it in place, the label is not "
+                        "updated.\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE]
