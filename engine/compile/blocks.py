@@ -458,9 +458,11 @@ _CUE_NOT = re.compile(r"\b(?:by (?:simply )?running|(?:to|and|then|please|now) r
 
 
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
-_OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:example|sample|expected|typical|the)?\s*"
+_OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:(?:example|sample|expected|typical|the)?\s*"
                           r"(?:command\s+)?(?:output|response)\b"
-                          r"(?!\s+(?:of|from)\s+(?:the\s+)?(?:following|this|these)\s+command)")
+                          r"(?!\s+(?:of|from)\s+(?:the\s+)?(?:following|this|these)\s+command)|"
+                          # "Expected result:" over the block a command printed
+                          r"(?:example|sample|expected|typical)\s+results?\s*[*_]*:)")
 
 
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.I | re.S)

@@ -438,3 +438,17 @@ def test_an_ending_after_a_semicolon_is_its_own_cases_ending():
                         "Copy the query first; if you edit it in place, the label is not "
                         "updated.\n")
     assert not [s for s in plan.steps if s.kind == StepKind.DECIDE]
+
+
+# -- "Expected result:" over a block ---------------------------------------------------------------
+
+def test_a_block_after_expected_result_is_sample_output():
+    # the server's YAML after "Expected result:" was "configuration"; and a printed command
+    # line in it would have run
+    text = ("## Diagnosis\n\n```bash\nopenstack server show web-1 -f yaml\n```\n\n"
+            "Expected result:\n\n```\nstatus: ERROR\nfault:\n  message: lost\n```\n\n"
+            "**Expected result:**\n\n```\nsudo systemctl restart nova-compute\n```\n")
+    plan = compile_text(text)
+    assert len(runs(plan)) == 1 and manual_scripts(plan) == []
+    lines = explain(parse_guide(text, path="g.md"), plan, text)
+    assert sum("sample output" in row.became for row in lines) == 2, [str(r) for r in lines]
