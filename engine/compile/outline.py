@@ -820,6 +820,13 @@ class _OutlineBuilder:
                 if told is not None:
                     nodes.append(told)
                     continue
+                if not mine and cls not in ("info", "cleanup") and \
+                        phrases.repeats_or_waits(text):
+                    # "Wait two minutes and run the query from step 1 again. Should the count
+                    # still climb, escalate.": the wait before the question, a person's step
+                    # (it was dropped, and the question asked at once)
+                    nodes.append(self._manual(own, cls, text, text, span, el.index))
+                    continue
                 nodes.extend(mine)
                 nodes.extend(self._jumps_in(text, links, el, None))
                 continue

@@ -795,7 +795,8 @@ def may_fail(text: str) -> bool:
 # Ready": an instruction to a person even as a paragraph of its own.
 _REPEAT_OR_WAIT = re.compile(
     r"^(?:then\s+|now\s+)?(?:repeat|retry|wait(?:\s+(?:for|until|till|about|up to|at least|"
-    r"a (?:few|couple|minute|moment|while)|another|\d+(?:\s*[a-z]+)?)))\b", re.I)
+    r"a (?:few|couple|minute|moment|while)|another|\d+(?:\s*[a-z]+)?|"
+    r"(?:one|two|three|four|five|ten|fifteen|thirty)\s+(?:seconds?|minutes?|hours?))))\b", re.I)
 
 
 def repeats_or_waits(text: str) -> bool:

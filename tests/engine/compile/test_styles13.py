@@ -452,3 +452,18 @@ def test_a_block_after_expected_result_is_sample_output():
     assert len(runs(plan)) == 1 and manual_scripts(plan) == []
     lines = explain(parse_guide(text, path="g.md"), plan, text)
     assert sum("sample output" in row.became for row in lines) == 2, [str(r) for r in lines]
+
+
+# -- a wait before the question ----------------------------------------------------------------
+
+def test_a_wait_before_a_question_in_the_same_paragraph_is_a_persons_step():
+    # "Wait two minutes and run the query from step 1 again. Should the count still climb,
+    # escalate ..." lost the wait: the question was asked right after the restart
+    plan = compile_text("## Fix\n\n1. Restart the noisy pod:\n\n   ```bash\n"
+                        "   kubectl -n shop delete pod web-0\n   ```\n\n"
+                        "   Wait two minutes and run the query from step 1 again. Should the "
+                        "count still climb, escalate to the checkout team lead.\n")
+    (wait,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert wait.text.startswith("Wait two minutes")
+    (ask,) = [plan.step(e.target) for _, e in plan.outgoing(wait.id)]
+    assert ask.kind == StepKind.DECIDE and ask.text == "Should the count still climb"
