@@ -586,6 +586,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
               [f"{name} ch-keeper-1 9181", f"{name} -l 8080", f"{name} -z -e /bin/sh h 1",
                f"{name} -zv a 1 b"])
        for name in ("nc", "netcat")},
+    "rosrun": ([], ["!rosrun tf tf_echo map base_link", "!rosrun tf tf_monitor",
+                    "rosrun agv_tools reset_odom", "rosrun"]),
     "gsutil": (["gsutil ls gs://b", "gsutil -m ls -l gs://b", "gsutil cat gs://b/o"],
                ["gsutil cp a gs://b", "gsutil mv a b", "gsutil rm gs://b/o"]),
 }
