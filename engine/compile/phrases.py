@@ -810,7 +810,12 @@ def repeats_or_waits(text: str) -> bool:
 _CHECKPOINT = re.compile(r"^(?:checkpoint|expected (?:result|outcome|state)|hold point|"
                          # a cell's "Operator confirmation: the door is closed", "Safety
                          # check: ...", "Precondition: ..."
-                         r"(?:operator |safety )?confirmation|safety check|pre-?conditions?)\s*"
+                         r"(?:operator |safety )?confirmation|safety check|pre-?conditions?|"
+                         # "Before you start: the AGV must be in manual mode and the area
+                         # clear" (what must hold, not "Before you start: read X")
+                         r"before (?:you )?(?:start|begin)(?:ning)?(?=\s*[:\u2013\u2014-]\s*"
+                         r"(?:the|all|every|nobody|no one|no |make sure|ensure|check|"
+                         r"confirm)\b))\s*"
                          r"[:\u2013\u2014-]\s*\S", re.I)
 
 

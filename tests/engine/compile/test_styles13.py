@@ -467,3 +467,20 @@ def test_a_wait_before_a_question_in_the_same_paragraph_is_a_persons_step():
     assert wait.text.startswith("Wait two minutes")
     (ask,) = [plan.step(e.target) for _, e in plan.outgoing(wait.id)]
     assert ask.kind == StepKind.DECIDE and ask.text == "Should the count still climb"
+
+
+# -- what must hold before starting ----------------------------------------------------------------
+
+def test_what_must_hold_before_you_start_is_a_persons_checkpoint():
+    # "**Before you start:** the AGV must be in manual mode and the area around it clear." was
+    # context for a reader: the run sent the AGV a goal without anyone confirming it
+    plan = compile_text("# AGV 12\n\n**Before you start:** the AGV must be in manual mode (key "
+                        "switch on the panel) and the area around it clear.\n\n## Clear\n\n"
+                        "Run `rosservice call /move_base/clear_costmaps '{}'`.\n")
+    (check,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert "manual mode" in check.text
+    assert plan.entry == check.id or any(e.target == check.id for e in plan.edges)
+    # what to read first is no checkpoint
+    plan = compile_text("# AGV 12\n\nBefore you start: read the safety manual.\n\n## Clear\n\n"
+                        "Run `rosservice call /move_base/clear_costmaps '{}'`.\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
