@@ -13,6 +13,10 @@ mean before the Markdown is parsed (`engine.guide`), so every element keeps its 
 - HTML lists: an `<ol>` / `<ul>` whose `<li>` items each open on a line of their own is the
   numbered or bulleted list it shows (`<code>` a code span), and a one-line `<p>...</p>` is a
   paragraph; any other HTML stays HTML.
+- Section titles in bold (a wiki page exported without its headings, a Word document): in a
+  guide with no `##` heading, two or more lines wholly in bold on their own, each naming a
+  runbook's section (`**1. Symptoms**`, `**2. Diagnosis**`, `**Resolution**`, `**4.
+  Rollback**`), are the `##` headings they stand for.
 
 Fenced code blocks are never rewritten.
 """
@@ -412,4 +416,42 @@ def as_markdown(body: str) -> str:
         lines = _rst(lines)
     if any(_LIST_OPEN.match(ln) or _PARA.match(ln) for ln in lines):
         lines = _html(lines)
+    if any(_BOLD_SECTION.match(ln) for ln in lines):
+        lines = _bold_sections(lines)
     return "\n".join(lines)
+
+
+# `**2. Diagnosis**`, `__Rollback__`: a line wholly in bold, its words (after a number) a
+# runbook's section title
+_BOLD_SECTION = re.compile(
+    r"^(\*\*|__)\s*(?:\d{1,2}[.)]?\s+)?(?P<title>(?:symptoms?|diagnos(?:is|e|tics?)|"
+    r"troubleshooting|investigation|triage|checks?|pre-?checks?|resolution|mitigation|"
+    r"remediation|fix|recovery|roll\s?back|rollback plan|back\s?out(?: plan)?|verification|"
+    r"validation|post-?checks?|escalation|impact|overview|summary|causes?|root cause|"
+    r"possible causes|prerequisites|background|notes?|description|context|references?|"
+    r"procedure|steps)(?:\s+(?:and|&|/)\s+[\w -]{1,30})?)\s*\1\s*$", re.I)
+_ATX_SECTION = re.compile(r"^ {0,3}#{2,6}\s")
+
+
+def _bold_sections(lines: list[str]) -> list[str]:
+    """Bold section titles as `##` headings, in a guide that has no `##` heading of its own."""
+    found: list[int] = []
+    has_headings = False
+
+    def visit(ls: list[str], i: int) -> int | None:
+        nonlocal has_headings
+        if _ATX_SECTION.match(ls[i]):
+            has_headings = True
+        elif _BOLD_SECTION.match(ls[i]) and (i == 0 or not ls[i - 1].strip()) and \
+                (i + 1 >= len(ls) or not ls[i + 1].strip()):
+            found.append(i)
+        return None
+
+    outside_fences(lines, visit)
+    if has_headings or len(found) < 2:
+        return lines
+    out = list(lines)
+    for i in found:
+        title = out[i].strip()[2:-2].strip()
+        out[i] = f"## {title}"
+    return out

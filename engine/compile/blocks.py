@@ -8,7 +8,7 @@ rules, each one a guide author would recognise:
   fish's `user@host ~> `, `PS C:\\> `, and `# ` when what follows is a command (a known
   tool, a path, a shell keyword; `# Check the pods` is a comment). A block with prompts is a
   transcript: only its prompted lines run, everything else is their output.
-- A database console's prompt (`db=# `, `mysql> `, `irb(main)> `) or a psql meta-command
+- A database console's prompt (`db=# `, `mysql> `, `ch-1 :) `, `irb(main)> `) or a psql meta-command
   (`\\dt`) marks a line typed into that console, never a shell line: a person's step, unless
   the guide opened the console (`engine.compile.sessions` runs it with the console's one-shot
   form). After a console opener, `> cmd` and `db# select ...` lines are its prompts too.
@@ -117,10 +117,11 @@ _DB_PROMPT = re.compile(
     r"(?:primary|secondary|mongos|arbiter|standalone)\]\s+[\w.-]+>"
     r"|(?:MongoDB\s+)?Enterprise\s+[\w.:-]+>"
     r"|\[zk:\s[^\]\n]{1,80}\]"  # ZooKeeper's zkCli: `[zk: zk-1:2181(CONNECTED) 0] `
+    r"|(?:[\w.-]+\s)?:\)"  # clickhouse-client's `ch-events-2 :) `
     r"|\((?:gdb|lldb|[Pp]db|dlv|cuda-gdb)\))\s*(?=\S)")  # a debugger's `(gdb) bt`
 # a console's continuation prompt, right under a line typed at it: mysql's `    -> `, Python's
 # `... ` (its indentation after the prompt is the statement's own)
-_DB_CONTINUED = re.compile(r"^\s*(?:->\s+(?=\S)|\.\.\. ?(?= *\S))")
+_DB_CONTINUED = re.compile(r"^\s*(?:->\s+(?=\S)|\.\.\. ?(?= *\S)|:-\]\s+(?=\S))")
 # A network device's CLI: IOS/NX-OS/EOS `edge-rtr-01#show ip route` (the command right after the
 # `#`), `sw1(config-if)# shutdown`, `sw1# show vlan`; Junos `ops@mx1> show bgp summary` and,
 # in configuration mode (after `[edit]` or that operational prompt), `ops@mx1# rollback 1`.
@@ -457,9 +458,11 @@ _CUE_NOT = re.compile(r"\b(?:by (?:simply )?running|(?:to|and|then|please|now) r
 
 
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
-_OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:example|sample|expected|typical|the)?\s*"
+_OUTPUT_HEAD = re.compile(r"(?i)^[*_]*(?:(?:example|sample|expected|typical|the)?\s*"
                           r"(?:command\s+)?(?:output|response)\b"
-                          r"(?!\s+(?:of|from)\s+(?:the\s+)?(?:following|this|these)\s+command)")
+                          r"(?!\s+(?:of|from)\s+(?:the\s+)?(?:following|this|these)\s+command)|"
+                          # "Expected result:" over the block a command printed
+                          r"(?:example|sample|expected|typical)\s+results?\s*[*_]*:)")
 
 
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.I | re.S)

@@ -622,12 +622,14 @@ class _OutlineBuilder:
             guard = phrases.guard_of(el.text, fallback=True)
             if guard is not None and phrases.outcome_of(el.text) != "escalate":
                 guard = None
-        case = phrases.case_of(el.text) if guard is None and not el.links and \
-            not el.inline_code and cls not in ("info", "cleanup") else None
+        case = phrases.case_of(el.text, code=True) if guard is None and not el.links and \
+            cls not in ("info", "cleanup") else None
         if case is not None:  # "fsync p99 > 10ms -> disk slow, escalate storage."
             said = el.text.split(case, 1)[-1].lstrip(" \u2192\u21d2->=")
             ending = phrases.outcome_of(said)
-            if ending is not None and not self.g.children(el.index):
+            # ("Lines say `timeout` → escalate": the case may show the output in code spans;
+            # what follows the arrow holds none, no command to run before the ending)
+            if ending is not None and not self.g.children(el.index) and "`" not in said:
                 return [IfNode(Guard(text=case), [EndNode(ending, _conclusion(said) or
                                                           _short(said), el.text, el.span)],
                                el.span, el.index)]
@@ -653,6 +655,12 @@ class _OutlineBuilder:
                 else_text = tails.pop(0)[1]
             if not lead_jumps:
                 ending = guard.ends or phrases.outcome_of(then_text)
+                if ending is None and phrases.stops_here(then_text) and \
+                        not phrases.before_stopping(then_text):
+                    # "2. If `ceph health` prints `HEALTH_OK`, you are done.": the run ends
+                    # there, as the same sentence in a paragraph does (it was a person's step,
+                    # and the run went on into the rollback)
+                    ending = "no_action" if cls in ("diag", "info") else "resolved"
             else_ending = phrases.outcome_of(else_text) if else_text else None
         inline = self._inline(el, cls, el.index)  # every section's inline commands count
         inline.extend(self._pasted(el, cls, el.index))
@@ -794,6 +802,17 @@ class _OutlineBuilder:
         found.extend(self._inline(el, cls, own))  # every section's inline commands count
         found.extend(self._pasted(el, cls, own))
         found.extend(self._call(el, cls, own))
+        back = phrases.rollback_paragraph(el.text) if cls not in ("info", "cleanup") and \
+            _has_action(found) else None
+        if back is not None:
+            # "Rollback: if the reboot fails again, put the instance back in error with `nova
+            # reset-state x`, and escalate.": for when a person decides to undo, then handed
+            # over, as a "## Rollback" section is (the command was only the words of the
+            # run's last escalation, and never a step)
+            nodes.append(IfNode(Guard(text=back), [*found, EndNode(
+                "escalate", f"Rolled back ({_short(back)})", el.text, el.span)],
+                el.span, el.index))
+            return None
         if not any(g is not None for g, _, _ in groups):
             prev = nodes[-1] if nodes else None
             if isinstance(prev, IfNode) and not prev.guard.is_else and prev.else_ is None and \
@@ -823,6 +842,17 @@ class _OutlineBuilder:
             if self.escalation is None and cls not in ("info", "cleanup") and \
                     phrases.is_escalation(el.text):
                 self.escalation = (el.text, el.span)
+                if _has_action(found):
+                    # "..., put the instance back in error with `nova reset-state x`, and
+                    # escalate to the compute team.": the run's last word, whose command was
+                    # lost in it; a person's step holds it (its sentence says when), never run
+                    shown = [c for c in el.inline_code if inline_command(c)]
+                    nodes.append(self._manual(own, cls, el.text, el.text, el.span, el.index,
+                                              script="\n".join(shown) or None))
+                return None
+            told = self._told_case(el.text, el, cls) if not found and not el.links else None
+            if told is not None:
+                nodes.append(told)
                 return None
             jumps = self._jumps(el, None)
             if not found and cls not in ("info", "cleanup") and any(
@@ -857,12 +887,23 @@ class _OutlineBuilder:
             units = [u for u in units if not any(u is m for m in said)]  # each said once
             mine = [n for u in said for n in u]
             if guard is None:
+                told = self._told_case(text, el, cls) if not mine and not links else None
+                if told is not None:
+                    nodes.append(told)
+                    continue
+                if not mine and cls not in ("info", "cleanup") and \
+                        phrases.repeats_or_waits(text):
+                    # "Wait two minutes and run the query from step 1 again. Should the count
+                    # still climb, escalate.": the wait before the question, a person's step
+                    # (it was dropped, and the question asked at once)
+                    nodes.append(self._manual(own, cls, text, text, span, el.index))
+                    continue
                 nodes.extend(mine)
                 nodes.extend(self._jumps_in(text, links, el, None))
                 continue
             if phrases.is_fallback(guard.text) and phrases.outcome_of(text) == "escalate" and \
                     self.escalation is None and cls not in ("info", "cleanup") and \
-                    phrases.explicit_expr(guard.text) is None:
+                    phrases.explicit_expr(guard.text) is None and not mine:
                 self.escalation = (text, span)  # the guide's last word: the run's ending
                 continue
             if not mine and _goes_on(_consequent(text, guard)) and nodes and \
@@ -882,6 +923,32 @@ class _OutlineBuilder:
         nodes[at:at] = [n for u in units if isinstance(u[0], Action) for n in u]
         return open_
 
+    def _told_case(self, text: str, el: Element, cls: SectionClass) -> IfNode | None:
+        """A sentence of prose that names a case of the output and what to do in it: "No rows
+        → nothing is stuck; close the alert." (how the run ends then), "`data: True` on the
+        bumper means it is still pressed: free it by hand before anything else." (a person's
+        step under the case). Either was context for a reader: the run went on as if the
+        case could not happen. What follows names no command (a command would be a step of
+        its own) and is no jump."""
+        if cls in ("info", "cleanup"):
+            return None
+        case = phrases.case_of(text, code=True)
+        said = text.split(case, 1)[-1].lstrip(" \u2192\u21d2->=") if case else ""
+        means = phrases.means_case(text) if case is None else None
+        if means is not None:
+            case, said = means
+        if case is None or "`" in said or phrases.jumps_in(said, []):
+            return None
+        ending = phrases.outcome_of(said)
+        if ending is not None:
+            then: list[Node] = [EndNode(ending, _conclusion(said) or _short(said), text,
+                                        el.span)]
+        elif means is not None and phrases.is_instruction(said) and not phrases.is_finding(said):
+            then = [self._said(cls, said, text, el.span, el.index)]
+        else:
+            return None
+        return IfNode(Guard(text=case), then, el.span, el.index)
+
     def _guarded(self, guard: Guard, text: str, span: Span, el: Element, cls: SectionClass,
                  owner: int, mine: list[Node], links: list[tuple[str, str]]) -> list[Node]:
         """What one guard of a paragraph or item does: its commands and jumps, else its
@@ -895,6 +962,13 @@ class _OutlineBuilder:
                 # "If the queue is short, stop here.": nothing to fix while diagnosing, done
                 # after a fix; the steps after it are not for this case
                 ending = "no_action" if cls in ("diag", "info") else "resolved"
+                first = phrases.before_stopping(rest)
+                if not then and cls not in ("info", "cleanup") and first and \
+                        phrases.is_instruction(first):
+                    # "When the battery is under 20 %, send the AGV to charge instead and stop
+                    # here.": a person's step, then the end (the charging was dropped)
+                    then.append(self._said(cls, first, text, span, el.index))
+                    ending = "resolved"
             if ending is not None:
                 then.append(EndNode(ending, _conclusion(rest) or _short(text), text, span))
                 return then

@@ -571,7 +571,8 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"case|work order)\b)",
                             re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
-                             r"\bnothing (?:else )?(?:needs to be done|to do)\b|"
+                             r"\bnothing (?:else |more )?(?:needs to be done|needs doing|to do|"
+                             r"to be done)\b|"
                              # "Otherwise, do nothing.", "Option 1: Do nothing." (not "ILM will
                              # do nothing", "do nothing until the backup ends")
                              r"(?:^|[,:;]\s*|\bthen\s+)do nothing(?=\s*(?:[.!(]|$))|"
@@ -608,6 +609,10 @@ def outcome_of(text: str) -> str | None:
 
 
 _LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:(?:Only )?(?:If|When|In case)|Otherwise)\b)")
+# after a semicolon, a clause of its own in lower case too, when it says what to do or how the
+# run ends: "Then continue below; if it reads `ok`, nothing needs doing." ("...; if you edit it
+# in place, the label isn't updated" only describes)
+_SEMICOLON_IF = re.compile(r";\s+(?=if\s)")
 
 
 def guard_in(sentence: str, *, fallback: bool = False) -> Guard | None:
@@ -617,7 +622,16 @@ def guard_in(sentence: str, *, fallback: bool = False) -> Guard | None:
     if direct is not None:
         return direct
     m = _LEAD_IN.search(sentence)
-    return guard_of(sentence[m.end():], fallback=fallback) if m else None
+    if m is not None:
+        return guard_of(sentence[m.end():], fallback=fallback)
+    m = _SEMICOLON_IF.search(sentence)
+    if m is None:
+        return None
+    clause = sentence[m.end():]
+    then = clause.split(",", 1)[1] if "," in clause else ""
+    if outcome_of(then) is None and not stops_here(then):
+        return None
+    return guard_of(clause[0].upper() + clause[1:], fallback=fallback)
 
 
 # The condition written after the instruction: "Run `x` if the site still returns 503.",
@@ -627,6 +641,14 @@ _TRAILING_IF = re.compile(r"(?<![`\w])(?P<g>(?:only )?(?:if|when|unless)\s[^`:;.
                           r"(?=\s*(?::\s*`|[.;!:]?\s*$))", re.I)
 _WHETHER = re.compile(r"\b(?:see|check|checks|verify|determine|know|tell|find out|test|ask|"
                       r"confirm|sure|whether|even|as|wonder)\s*$", re.I)
+
+
+# "(Ctrl-C when done)", "press q when finished", "when you are done": when a person stops the
+# stream or the screen the command opened, not whether it runs
+_STOP_KEY = re.compile(r"(?:\bctrl\s*[-+]?\s*[a-z]|\^[A-Z]|\bpress\s+[`'\"]?\w[`'\"]?)\s*$", re.I)
+_WHEN_DONE = re.compile(r"when\s+(?:you(?:'re|\s+are|\s+have)\s+|it(?:'s|\s+is|\s+has)\s+)?"
+                        r"(?:done|finished|through|satisfied|seen\s+enough|completed?)\b", re.I)
+_WATCH = re.compile(r"^\W*(?:watch|follow|tail|monitor|observe|keep an eye on)\b", re.I)
 
 
 def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
@@ -652,6 +674,8 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
             continue  # "Run `x` If Y ...": a sentence of its own (a list item's next paragraph)
         if _ABORT_BEFORE.search(before):
             continue  # "Check `x` Abort if Y": the item's next paragraph, a stop of its own
+        if _STOP_KEY.search(before) or _WHEN_DONE.match(m.group("g")) and _WATCH.match(t):
+            continue  # "Watch it: `rostopic echo /cmd_vel` (Ctrl-C when done)": when to stop
         return Guard(text=t[m.start("g"):m.end("g")].strip())
     return None
 
@@ -786,7 +810,8 @@ def may_fail(text: str) -> bool:
 # Ready": an instruction to a person even as a paragraph of its own.
 _REPEAT_OR_WAIT = re.compile(
     r"^(?:then\s+|now\s+)?(?:repeat|retry|wait(?:\s+(?:for|until|till|about|up to|at least|"
-    r"a (?:few|couple|minute|moment|while)|another|\d+(?:\s*[a-z]+)?)))\b", re.I)
+    r"a (?:few|couple|minute|moment|while)|another|\d+(?:\s*[a-z]+)?|"
+    r"(?:one|two|three|four|five|ten|fifteen|thirty)\s+(?:seconds?|minutes?|hours?))))\b", re.I)
 
 
 def repeats_or_waits(text: str) -> bool:
@@ -800,7 +825,12 @@ def repeats_or_waits(text: str) -> bool:
 _CHECKPOINT = re.compile(r"^(?:checkpoint|expected (?:result|outcome|state)|hold point|"
                          # a cell's "Operator confirmation: the door is closed", "Safety
                          # check: ...", "Precondition: ..."
-                         r"(?:operator |safety )?confirmation|safety check|pre-?conditions?)\s*"
+                         r"(?:operator |safety )?confirmation|safety check|pre-?conditions?|"
+                         # "Before you start: the AGV must be in manual mode and the area
+                         # clear" (what must hold, not "Before you start: read X")
+                         r"before (?:you )?(?:start|begin)(?:ning)?(?=\s*[:\u2013\u2014-]\s*"
+                         r"(?:the|all|every|nobody|no one|no |make sure|ensure|check|"
+                         r"confirm)\b))\s*"
                          r"[:\u2013\u2014-]\s*\S", re.I)
 
 
@@ -991,6 +1021,16 @@ _STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so)\s+)(?:you (?:ca
 def stops_here(text: str) -> bool:
     """Whether a guard's consequent is to stop the run there ("stop here", "you are done")."""
     return _STOP_HERE.search(text.replace("**", "").replace("__", "").strip()) is not None
+
+
+def before_stopping(text: str) -> str:
+    """What a consequent that stops the run says to do first ("send the AGV to charge instead
+    and stop here" -> "send the AGV to charge instead"), or ""."""
+    plain = text.replace("**", "").replace("__", "").strip()
+    m = _STOP_HERE.search(plain)
+    if m is None:
+        return ""
+    return re.sub(r"(?:[\s,;:\u2013\u2014]|\b(?:and|so|then)\b)+$", "", plain[:m.start()]).strip()
 
 
 _ESCALATES = _Caseless(_ESCALATE)
@@ -1641,10 +1681,39 @@ def states_success(text: str) -> str | None:
 _CASE = re.compile(r"^\W*(?P<case>[^`\u2192\u21d2.!;:]{1,80}?)\s*(?:\u2192|\u21d2|->|=>)\s*\S")
 
 
-def case_of(text: str) -> str | None:
-    """The case an option item opens with, before its arrow ("Every partition"), if any."""
-    m = _CASE.match(_strip_enumerator(text.replace("**", "").replace("__", "")).strip())
-    return m.group("case").strip() if m else None
+def case_of(text: str, *, code: bool = False) -> str | None:
+    """The case an option item opens with, before its arrow ("Every partition"), if any;
+    with `code`, a case may name what the output shows in code spans ("Lines say `payment
+    gateway timeout`", "`cluster_state:fail`")."""
+    plain = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    if not code:
+        m = _CASE.match(plain)
+        return m.group("case").strip() if m else None
+    # (a span's own dots, colons and arrows are the output's, not the sentence's)
+    masked = re.sub(r"`[^`\n]*`", lambda s: "\x00" * len(s.group()), plain)
+    m = _CASE.match(masked)
+    if m is None or not re.search(r"[^\W\x00]", m.group("case")):
+        return None  # (a code span alone before the arrow is a command: "`x` -> check y")
+    return plain[m.start("case"):m.end("case")].strip()
+
+
+# "`data: True` on the bumper means it is still pressed: free it by hand before anything
+# else.": what the output shows, what that means, then what to do about it
+_MEANS = re.compile(r"^[^\w\x00]*(?P<case>[^.!?;:\u2192]{2,100}?)\s+means\s+(?:that\s+)?"
+                    r"[^.!?;:]{1,120}?\s*[:;]\s+(?P<then>\S.*)$")
+_POINTS_BACK = re.compile(r"(?:this|that|it|which|these|those|there)\b", re.I)
+
+
+def means_case(text: str) -> tuple[str, str] | None:
+    """(the case, what to do) of a sentence "X means Y: do Z", if `text` is one; a span's own
+    punctuation is the output's."""
+    plain = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    masked = re.sub(r"`[^`\n]*`", lambda s: "\x00" * len(s.group()), plain)
+    m = _MEANS.match(masked)
+    if m is None or not re.search(r"[^\W\x00]", m.group("case")) or \
+            _POINTS_BACK.match(m.group("case")):
+        return None  # ("This usually means ...": what the heading said, no case of its own)
+    return plain[m.start("case"):m.end("case")].strip(), plain[m.start("then"):].strip()
 
 
 # A case said before a colon or an arrow, one of a list of such cases ("- `Use%` below 80: no
@@ -1713,7 +1782,11 @@ _ELSEWHERE = re.compile(
     r"^\W*(?:(?:then|next|now|first|finally),?\s+)?(?:log\s*in|login|ssh|connect)\s+(?:in)?to\s+"
     r"(?:the\s+)?`?[a-z][\w-]*(?:\.[a-z][\w-]*)+`?(?=[\s,:;]|\.?$)", re.I)
 _HERE = re.compile(r"\b(?:local(?:ly)?|your (?:own )?(?:machine|computer|laptop|workstation)|"
-                   r"workstation|laptop|with (?:access|kubectl|credentials)|that has access)\b",
+                   r"workstation|laptop|with (?:access|kubectl|credentials)|that has access)\b|"
+                   # "From any host with `redis-cli` 7:": no machine in particular, this one
+                   # too ("on any host of the cluster" is one of its members)
+                   r"\b(?:from|on)\s+any\s+(?:host|machine|server|box|computer)\b"
+                   r"(?!\s+(?:in|of|from|that runs|running)\b)",
                    re.I)
 
 
@@ -1811,6 +1884,24 @@ _ROLLBACK = re.compile(r"^(?:(?:application|emergency|manual)\s+)?(?:roll(?:ing)
 def is_rollback(heading: str) -> bool:
     """Whether a heading opens a section to follow only when the change must be undone."""
     return bool(_ROLLBACK.match(_strip_enumerator(heading.replace("**", "")).strip()))
+
+
+# "Rollback: if the reboot fails again, put it back with `nova reset-state x`.": a paragraph
+# labelled as the way back ("Rollback: none" / "n/a" says there is none)
+_ROLLBACK_LABEL = re.compile(r"^\W*(?:rollback|roll back|to roll back|backout|back out|revert)"
+                             r"\W*?\s*:\s*(?!(?:none|n/?a|not possible|no rollback|there is no)\b)"
+                             r"(?P<rest>\S.*)$", re.I | re.S)
+
+
+def rollback_paragraph(text: str) -> str | None:
+    """The decision a paragraph labelled "Rollback:" asks ("Rollback: if the reboot fails
+    again"), if it is one."""
+    m = _ROLLBACK_LABEL.match(text.replace("**", "").replace("__", "").strip())
+    if m is None:
+        return None
+    clause = _clause(m.group("rest"))
+    return f"Rollback: {clause}" if re.match(r"(?:if|when|once|unless|should)\b", clause, re.I) \
+        else "Rollback"
 
 
 # "## Verification", "## Post-checks", "## Validate the fix", "## Confirm recovery": checks of

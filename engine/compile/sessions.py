@@ -96,7 +96,7 @@ _TTY = frozenset({"-i", "-t", "-it", "-ti", "--stdin", "--tty", "--stdin=true", 
                   "--interactive", "--interactive=true"})
 _SHELLS = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/bash", "zsh", "ash"})
 _WORKSTATION = frozenset("""oc kubectl ocm virtctl knife gcloud gsutil aws az scp helm firefox
-open xdg-open ansible ansible-playbook pdsh clush salt pssh parallel-ssh""".split())
+open xdg-open ansible ansible-playbook pdsh clush salt pssh parallel-ssh openstack nova""".split())
 # words before the tool that leave the tool the same: `bundle exec knife ssh ...`, `sudo aws`
 _LEADS = ("bundle exec ", "sudo ", "env ", "command ")
 _CLOSE = frozenset({"exit", "logout", "\\q", "quit", "exit;", "quit;"})
@@ -210,6 +210,24 @@ def _machine(name: str) -> str | None:
     """A host name's first label, lower-cased, or None for a stand-in (`host`, `<node>`)."""
     label = name.split(".")[0].lower()
     return label if label and label not in _GENERIC_HOSTS and not label.startswith("<") else None
+
+
+# ssh's options that take the next word as their value
+_SSH_VALUES = frozenset("-B -b -c -D -E -e -F -I -i -J -L -l -m -O -o -p -Q -R -S -W -w".split())
+
+
+def _ssh_target(text: str) -> str | None:
+    """The machine `ssh [options] [user@]HOST [CMD]` reaches, as `_machine` names it."""
+    try:
+        argv = shlex.split(text)
+    except ValueError:
+        return None
+    while argv and argv[0] in ("sudo", "command", "env"):
+        argv = argv[1:]
+    i = 1
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] in _SSH_VALUES else 1
+    return _machine(argv[i].rpartition("@")[2]) if i < len(argv) else None
 
 
 def _tty(arg: str) -> bool:
@@ -699,6 +717,12 @@ class SessionReader:
                 s = self.open = s.outer if s.outer is not None and s.outer.prompt != \
                     line.prompt else None
         tool = first.group(1).rsplit("/", 1)[-1]
+        if s is not None and tool == "ssh" and s.hosts and \
+                _ssh_target(line.text) in s.hosts:
+            # `ssh gpu-a07 dcgmi diag -r 1` after `$ ssh gpu-a07` and its lines: nobody ssh-es
+            # to the machine they are on; the line is typed where the session was opened (it
+            # ran as `ssh gpu-a07 -- 'ssh gpu-a07 dcgmi ...'`), and the session is over
+            s = self.open = s.outer
         bound = _BOUND_FROM.match(line.text)
         if bound is not None and s is not None and \
                 bound.group(1).rsplit("/", 1)[-1] in _WORKSTATION:

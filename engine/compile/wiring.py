@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.compile.nodes import REPEAT_STEP, Action
-from engine.compile.outline import EndNode, Fork, IfNode, JumpNode, Node, _slug
+from engine.compile.outline import _BOLD_TITLE, EndNode, Fork, IfNode, JumpNode, Node, _slug
 from engine.compile.phrases import (
     Guard,
     JumpRef,
     derive_condition,
+    is_rollback,
     may_fail,
     negate,
     step_label,
@@ -86,6 +87,8 @@ class Wiring:
         self._depth = 0  # > 0 inside a branch: a path that stops there strands nothing
         self._targets: list[int] | None = None  # element indices that some jump lands on
         self._reached: set[int] = set()  # ... and those of unconditional jumps too
+        # the guide's own escalations so far: (the edges into it, the ending)
+        self._escalated: list[tuple[list[Pending], str]] = []
 
     # -- building ----------------------------------------------------------------------
 
@@ -128,7 +131,14 @@ class Wiring:
             elif isinstance(node, Action):
                 frontier = self._action(node, frontier)
             elif isinstance(node, IfNode):
-                if frontier or not node.synthetic:  # the compiler's own ending needs a way in
+                if not frontier and not node.synthetic and is_rollback(node.guard.text) and \
+                        len({target for _, target in self._escalated}) == 1:
+                    # "## Rollback" after "If `ceph health` prints HEALTH_OK, you are done.
+                    # Otherwise escalate to the storage team.": every path ended before it,
+                    # and it had no way in (the guide failed to compile). A person may roll
+                    # back before handing over: the escalation asks first, and ends as it did
+                    frontier = self._before_escalating(node)
+                elif frontier or not node.synthetic:  # the compiler's own ending needs a way in
                     frontier = self._if(node, frontier)
                 elif any(t >= node.pos for t in self._reached):
                     # Nothing falls through to the compiler's own gate, but the guide jumps
@@ -149,8 +159,10 @@ class Wiring:
                 frontier = self._fork(node, frontier)
             elif isinstance(node, EndNode):
                 if frontier:
-                    self._connect(frontier, self.end(node.outcome, node.title, node.text,
-                                                     node.span))
+                    target = self.end(node.outcome, node.title, node.text, node.span)
+                    self._connect(frontier, target)
+                    if node.outcome == Outcome.ESCALATE.value:
+                        self._escalated.append((list(frontier), target))
                 frontier = []
             i += 1
         return frontier
@@ -163,6 +175,19 @@ class Wiring:
             return False
         a, b = els[before.pos], els[node.pos]
         return a.kind == b.kind == "list_item" and a.parent == b.parent and a.depth == b.depth
+
+    def _before_escalating(self, node: IfNode) -> list[Pending]:
+        """Route the guide's escalation (one ending) through a rollback section that nothing
+        else reaches: roll back (and end handed over, as the section says), or hand over as
+        written."""
+        target = self._escalated[0][1]
+        waiting = [p for pending, _ in self._escalated for p in pending]
+        self._escalated = []
+        self.edges = [e for e in self.edges if not (e.target == target and Pending(
+            e.source, e.condition, e.on, e.kind) in waiting)]
+        after = self._if(node, waiting)
+        self._connect(after, target)
+        return []
 
     def _fork(self, node: Fork, frontier: list[Pending]) -> list[Pending]:
         """Each branch starts from the same frontier; the next node joins what they leave."""
@@ -573,7 +598,14 @@ class Wiring:
         "### 3 - Check the port", "### 3: ..."): step or section n of a guide whose steps are
         numbered headings."""
         at = re.compile(rf"^\W*{n}(?:[.)]|\s*[:\u2013\u2014-]\s)(?!\d)")
-        return next((h for h in self.guide.headings() if at.match(h.text)), None)
+        heading = next((h for h in self.guide.headings() if at.match(h.text)), None)
+        if heading is not None:
+            return heading
+        # "**5. Evacuate from a dead hypervisor**": a numbered title line wholly in bold is the
+        # heading of a guide written without `#` headings (Confluence's, Notion's)
+        return next((el for el in self.guide.elements if el.kind == "paragraph"
+                     and len(el.source_lines) == 1 and at.match(el.text)
+                     and _BOLD_TITLE.fullmatch(el.source_lines[0][1].strip())), None)
 
     def _heading_starting(self, words: str) -> Element | None:
         """The first heading whose text starts with `words` ("skip to mitigation")."""

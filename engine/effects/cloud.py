@@ -1,4 +1,5 @@
-"""Read-only rows for cloud command lines: gcloud, gsutil, aws, az, and terraform.
+"""Read-only rows for cloud command lines: gcloud, gsutil, aws, az, openstack, nova and
+terraform.
 
 gcloud and aws name a command by a path of groups ending in a verb (`gcloud compute disks
 list`, `aws ec2 describe-vpcs`); by their own design the verb decides the effect: `list`,
@@ -11,7 +12,7 @@ before the verb, or any other verb is not read-only.
 from __future__ import annotations
 
 from engine.effects.options import Flags, NotRead, parse
-from engine.effects.rules import Rule, Tool
+from engine.effects.rules import Rule, Tool, rows
 
 F = Flags.of
 
@@ -125,10 +126,55 @@ _TERRAFORM_SUBS: dict[str, Tool] = {
     "workspace": Tool(subcommands={"list": Tool(max_operands=0), "show": Tool(max_operands=0)}),
 }
 
+
+# openstack: OBJECT... VERB, as az; `list` and `show` read. Credentials, tokens and secrets are
+# never listed (`openstack ec2 credentials list`, `credential show` print secret keys), nor is
+# a console's URL (it carries a token), nor --debug (it prints each request's headers).
+_OPENSTACK_OBJECTS = frozenset("""
+server compute service hypervisor stats volume type port network subnet router floating ip
+agent image flavor project user host aggregate availability zone stack resource event
+loadbalancer listener pool member amphora quota limits usage console log security group rule
+keypair endpoint catalog role assignment domain snapshot backup share migration baremetal node
+allocation resource provider inventory trait extension versions module coe cluster recordset
+action instance segment address scope object container server-group
+""".split())
+_OPENSTACK_GLOBAL = F("q", """os-cloud= os-region-name= os-project-name= os-project-id=
+    os-project-domain-name= os-user-domain-name= os-auth-url= os-interface= os-endpoint-type=
+    os-compute-api-version= os-volume-api-version= os-identity-api-version= os-network-api-version=
+    os-image-api-version= os-placement-api-version= insecure quiet verbose""",
+                      why={"--debug": "prints each request's headers, its token among them"})
+
+
+def openstack(name: str, args: list[str]) -> None:
+    """openstack [GLOBAL FLAGS] OBJECT... list|show [...]: the verb must read."""
+    head = parse(args, _OPENSTACK_GLOBAL, name, stop_at_operand=True)
+    path: list[str] = []
+    for word in head.operands:
+        path.append(word)
+        if word in ("list", "show") and len(path) > 1:
+            return
+        if word not in _OPENSTACK_OBJECTS:
+            raise NotRead(f"`{name} {' '.join(path)}` is not a reading openstack command (only "
+                          "OBJECT list and OBJECT show read)", cause="subcommand")
+    raise NotRead(f"`{name} {' '.join(path)}` names no reading verb", cause="subcommand")
+
+
+# nova, the compute service's own client: its *-list and show commands
+_NOVA_READ = Tool(any_args=True)
+_NOVA_SUBS = rows("""show list service-list hypervisor-list hypervisor-show hypervisor-servers
+    hypervisor-stats instance-action-list instance-action migration-list aggregate-list
+    aggregate-show flavor-list flavor-show availability-zone-list server-group-list
+    server-group-get interface-list version-list quota-show limits usage usage-list""",
+                  _NOVA_READ)
+_NOVA = Tool(F("", """os-cloud= os-region-name= os-compute-api-version= os-project-name=
+    os-auth-url= insecure"""), subcommands=_NOVA_SUBS)
+
 CLOUD: dict[str, Rule] = {
     "terraform": Tool(_TF, subcommands=_TERRAFORM_SUBS),
     "gcloud": gcloud,
     "aws": aws,
     "az": az,
     "gsutil": Tool(F("mqDdu:o:h:", posix=True), subcommands=_GSUTIL_SUBS),
+    "openstack": openstack,
+    "nova": _NOVA,
 }

@@ -1,8 +1,9 @@
 """Read-only rows for the daemons a host runs and the tools that look after them: process
 supervisors (supervisorctl, pm2, OpenRC), web servers and proxies checking their configuration
-(nginx, apachectl, haproxy, varnish), mail and name servers (postconf, mailq, exim,
-named-checkconf), the kernel's packet tables (nft, ipvsadm, conntrack) and storage volumes
-(zpool, zfs, LVM, multipath).
+(nginx, apachectl, haproxy, varnish), mail and name servers (postconf, mailq, postqueue,
+qshape, exim, named-checkconf), the kernel's packet tables (nft, ipvsadm, conntrack), storage
+volumes (zpool, zfs, LVM, multipath), a batch cluster's scheduler (Slurm's sinfo, squeue,
+scontrol show) and a log store's client (Loki's logcli).
 
 Each row lists the forms that only show state or test a configuration; any other form is not
 read-only (`supervisorctl restart`, `nginx -s reload`, `postconf -e`, `conntrack -D`,
@@ -11,10 +12,11 @@ read-only (`supervisorctl restart`, `nginx -s reload`, `postconf -e`, `conntrack
 
 from __future__ import annotations
 
+import re
 from functools import partial
 
 from engine.effects.options import Flags, NotRead, Parsed
-from engine.effects.rules import Rule, Tool, bounded, rows
+from engine.effects.rules import UNTIL_STOPPED, Rule, Tool, bounded, rows
 from engine.effects.rules import needs as _needs_any
 from engine.effects.services import service_status
 
@@ -121,6 +123,46 @@ _LVM_REPORT = Tool(any_args=True)  # lvs, vgs, pvs and their *display: reports, 
 # -l/-ll list the maps, -t prints the configuration in use
 _MULTIPATH = Tool(F("lvd:t"), check=_needs("-l", "-t", what="reloads or flushes the maps"))
 
+
+# postqueue: -p (and -j, as JSON) list the queue, as mailq; -f flushes it, -s and -i deliver
+_POSTQUEUE = Tool(F("pjc:"), max_operands=0,
+                  check=_needs("-p", "-j", what="flushes or delivers the queue (-f, -s, -i)"))
+
+# -- a batch cluster's scheduler: Slurm --------------------------------------------------------
+
+
+def _slurm_report(name: str, args: list[str]) -> None:
+    """sinfo and squeue only report; -i/--iterate repeats the report until stopped."""
+    for a in args:
+        if a == "--":
+            break
+        if a.startswith("--iterate") or _ITERATE.match(a):
+            raise NotRead(f"{name} {a} repeats its report {UNTIL_STOPPED}: a person's job",
+                          cause="interactive", effect="interactive")
+
+
+# `-i 5`, `-i5`, `-li 5`: an -i among the short flags before one that takes a value (`-o FMT`)
+_ITERATE = re.compile(r"^-[^-oOpntSMuwjAqLk\W\d]*i")
+
+
+_SCONTROL = Tool(F("adoQv", "all details oneliner quiet verbose"), subcommands={
+    "show": Tool(any_args=True), "ping": NONE, "version": NONE})
+
+# -- a log store's client: Loki's logcli --------------------------------------------------------
+
+_LOGCLI_RANGE = "since= from= to= "
+_LOGCLI = Tool(F("qo:z:", """addr= org-id= tls-skip-verify quiet stats output= timezone=
+    query-tags= cert= key= ca-cert= bearer-token-file= username="""), inherit=True,
+               subcommands={
+    # `query --tail` follows new lines until stopped
+    "query": Tool(F("t", _LOGCLI_RANGE + """limit= batch= forward no-labels exclude-label=
+        include-label= labels-length= step= interval= tail delay-for="""),
+                  follow=frozenset({"-t", "--tail"})),
+    "instant-query": Tool(F("", "now= limit= forward"), max_operands=1),
+    "labels": Tool(F("", _LOGCLI_RANGE + "quiet"), max_operands=1),
+    "series": Tool(F("", _LOGCLI_RANGE + "analyze-labels"), max_operands=1),
+})
+
 DAEMONS: dict[str, Rule] = {
     "supervisorctl": _SUPERVISORCTL,
     "pm2": _PM2,
@@ -140,6 +182,11 @@ DAEMONS: dict[str, Rule] = {
                                                            what="runs the server")),
     "postconf": _POSTCONF,
     "mailq": Tool(max_operands=0),
+    "postqueue": _POSTQUEUE,
+    "qshape": Tool(any_args=True),  # (a report of the queue's ages by domain)
+    **rows("sinfo squeue", _slurm_report),
+    "scontrol": _SCONTROL,
+    "logcli": _LOGCLI,
     "exim": _EXIM, "exim4": _EXIM,
     "nft": _NFT,
     "ipvsadm": _IPVSADM,

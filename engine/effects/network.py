@@ -1,4 +1,4 @@
-"""Read-only rows for network tools: ip, curl, wget, openssl.
+"""Read-only rows for network tools: ip, curl, wget, openssl, and nc's port probe (-z).
 
 `ip` reads only with a show/list/get command on an object that has one; curl reads only as a
 GET (or HEAD) of an http(s) URL that sends no body (-G data goes in the query string),
@@ -171,8 +171,22 @@ _OPENSSL_SUBS = {
     "asn1parse": Tool(F("", "in= inform= i dump", one_dash=True)),
 }
 
+# nc -z: connect to a port and close, sending nothing ("can the relay reach the smarthost");
+# without -z it sends what stdin holds and prints what comes back (or listens, with -l)
+def _port_probe(p: Parsed, name: str) -> None:
+    if not p.has("-z"):
+        raise NotRead(f"{name} without -z sends what it reads and prints the answer",
+                      cause="flag")
+
+
+_NC = Tool(F("zvnu46w:", why={"-l": "listens for a connection", "-e": "runs a program",
+                               "-c": "runs a shell command", "-k": "keeps listening"}),
+           max_operands=2, check=_port_probe)
+
+
 NETWORK: dict[str, Rule] = {
     "ip": ip,
+    "nc": _NC, "netcat": _NC,
     "curl": Tool(_CURL, check=_curl),
     "wget": Tool(F("qvSO:T:t:U:", "quiet verbose server-response output-document= spider "
                    "timeout= tries= user-agent= header= user= password= no-check-certificate "

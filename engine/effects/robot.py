@@ -18,8 +18,8 @@ the cell (OPC UA, MQTT) are judged by their own declarations, not here.
 
 from __future__ import annotations
 
-from engine.effects.options import Flags
-from engine.effects.rules import Rule, Tool, bounded, rows
+from engine.effects.options import Flags, NotRead
+from engine.effects.rules import UNTIL_STOPPED, Rule, Tool, bounded, rows
 
 F = Flags.of
 NONE = Tool()
@@ -131,7 +131,20 @@ _NATS_SUBS: dict[str, Tool] = {
 _UA = F("u:n:p:v:i:t:a:d:l", """url= nodeid= path= verbose= namespace= datatype= attribute=
     timeout= security= user= password= depth= long""")
 
+def rosrun(name: str, args: list[str]) -> None:
+    """`rosrun PKG NODE`: a node of any package, which may do anything; tf's `tf_echo` (and
+    `tf_monitor`) print transforms until someone stops them: a person's step, never read."""
+    if args[:2] in (["tf", "tf_echo"], ["tf", "tf_monitor"], ["tf2_ros", "tf2_echo"],
+                    ["tf2_tools", "echo.py"]):
+        raise NotRead(f"{name} {args[0]} {args[1]} prints transforms {UNTIL_STOPPED}: a "
+                      "person's job", cause="interactive", effect="interactive")
+    said = " ".join(args[:2]) or "(no node)"
+    raise NotRead(f"`{name} {said}` runs a node, which may move or reconfigure the robot",
+                  cause="subcommand")
+
+
 ROBOT: dict[str, Rule] = {
+    "rosrun": rosrun,
     "ros2": Tool(subcommands=_ROS2_SUBS),
     "rostopic": Tool(subcommands=_ROSTOPIC),
     "rosnode": Tool(subcommands={

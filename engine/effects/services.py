@@ -362,7 +362,17 @@ _REDIS_FOLLOW = ("--stat", "--latency", "--latency-history", "--latency-dist")
 
 
 def redis_cli(name: str, args: list[str]) -> None:
-    """redis-cli [flags] [COMMAND args...]: the command (and its subcommand) must read."""
+    """redis-cli [flags] [COMMAND args...]: the command (and its subcommand) must read.
+    `--cluster check HOST:PORT` and `--cluster info HOST:PORT` report on a cluster; every other
+    `--cluster` command (fix, reshard, rebalance, call, add-node ...) administers it."""
+    at = args.index("--cluster") if "--cluster" in args else -1
+    if at >= 0 and args[at + 1:at + 2] in (["check"], ["info"]):
+        rest = [a for a in args[:at] + args[at + 2:] if a != "--cluster-search-multiple-owners"]
+        p = parse(rest, _REDIS, name)
+        if len(p.operands) != 1:
+            raise NotRead(f"{name} --cluster {args[at + 1]} takes one HOST:PORT",
+                          cause="operand")
+        return
     p = parse(args, _REDIS, name)
     mode = next((f for f, _ in p.flags if f in _REDIS_FOLLOW), None)
     if mode:
@@ -449,9 +459,13 @@ _NODETOOL_SUBS: dict[str, Tool] = rows(
     getcompactionthroughput getstreamthroughput getendpoints getlogginglevels getseeds
     getsstables gettimeout viewbuildstatus failuredetector getconcurrentcompactors""", NONE)
 # Ceph's CLIs (`ceph status` in Rook's toolbox): what reports the cluster's state. `ceph auth`
-# is left out (it prints keys), as are `ceph -s`/`-w` (a bare `ceph` is its interactive shell).
-_CEPH = F("c:k:n:i:f:", "conf= keyring= name= id= format= cluster= connect-timeout= "
-          "watch-channel=", why={"--admin-daemon": "talks to a daemon's admin socket"})
+# is left out (it prints keys), as is `ceph -s` (a bare `ceph` is its interactive shell);
+# `ceph -w` (`--watch`, `--watch-warn` ...) streams the cluster's log until stopped.
+_CEPH_WATCH = frozenset("-w --watch --watch-debug --watch-info --watch-sec --watch-warn "
+                        "--watch-error".split())
+_CEPH = F("c:k:n:i:f:w", "conf= keyring= name= id= format= cluster= connect-timeout= "
+          "watch-channel= watch watch-debug watch-info watch-sec watch-warn watch-error",
+          why={"--admin-daemon": "talks to a daemon's admin socket"})
 _CEPH_SUBS: dict[str, Tool] = {
     **rows("status health df versions version quorum_status mon_status", NONE),
     "osd": Tool(subcommands={**rows("tree df status stat dump ls find metadata perf "
@@ -655,7 +669,7 @@ SERVICES: dict[str, Rule] = {
     "vault": Tool(_VAULT, inherit=True, subcommands=_VAULT_SUBS),
     "nomad": Tool(_NOMAD, inherit=True, subcommands=_NOMAD_SUBS),
     "nodetool": Tool(_NODETOOL, inherit=True, subcommands=_NODETOOL_SUBS),
-    "ceph": Tool(_CEPH, inherit=True, subcommands=_CEPH_SUBS),
+    "ceph": Tool(_CEPH, inherit=True, subcommands=_CEPH_SUBS, follow=_CEPH_WATCH),
     "rados": Tool(_RADOS_RBD, inherit=True, subcommands=_RADOS_SUBS),
     "rbd": Tool(_RADOS_RBD, inherit=True, subcommands=_RBD_SUBS),
     "promtool": _PROMTOOL,
