@@ -86,6 +86,20 @@ def _free(p: Parsed, name: str) -> None:
                       cause="interactive", effect="interactive")
 
 
+def _smartctl(p: Parsed, name: str) -> None:
+    """`-l TYPE` prints a log, but two of its types set the drive's parameters when given
+    values: `scterc,READ,WRITE` (error recovery times; `,reset`, `,p` too) and
+    `scttempint,N` (the temperature logging interval)."""
+    for log in p.values("-l", "--log"):
+        kind = log.split(",", 1)[0]
+        if kind == "scterc" and "," in log:
+            raise NotRead(f"{name} -l {log} sets the drive's error recovery times (-l scterc "
+                          "alone prints them)", cause="flag")
+        if kind == "scttempint":
+            raise NotRead(f"{name} -l {log} sets the drive's temperature logging interval",
+                          cause="flag")
+
+
 def _sysctl(p: Parsed, name: str) -> None:
     for op in p.operands:
         if "=" in op:
@@ -396,7 +410,7 @@ HOST: dict[str, Rule] = {
                            "-s": "turns SMART on or off", "-t": "starts a self-test",
                            "--test": "starts a self-test", "-X": "aborts a self-test",
                            "-o": "changes offline testing", "-S": "changes attribute "
-                           "autosave"})),
+                           "autosave"}), check=_smartctl),
     "mdadm": Tool(F("DEQvbs", "detail examine query misc scan verbose brief export test "
                     "detail-platform"), check=needs("-D", "--detail", "-E", "--examine", "-Q",
                                                       "--query", what="changes arrays")),

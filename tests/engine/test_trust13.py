@@ -60,3 +60,20 @@ def test_curl_reading_its_write_out_format_from_a_file_is_not_a_read(line: str) 
     assert found.effect == "mutate" and "%output{}" in found.reason
     assert ungated_commands(compiled("argv", line)) == [], line
     assert verdict("argv", "curl -s -w '%{http_code}' https://example.com/").read
+
+
+# -- 3. smartctl -l scterc,R,W / scttempint,N -----------------------------------------------------
+
+@pytest.mark.parametrize("line", ["smartctl -l scterc,70,70 /dev/sda",
+                                  "smartctl --log=scterc,reset /dev/sda",
+                                  "smartctl -a -l scttempint,10,p /dev/sda"])
+def test_smartctl_log_types_that_set_the_drive_are_not_reads(line: str) -> None:
+    found = verdict("argv", line)
+    assert found.effect == "mutate" and "sets the drive's" in found.reason
+    assert ungated_commands(compiled("argv", line)) == [], line
+
+
+@pytest.mark.parametrize("line", ["smartctl -l scterc /dev/sda", "smartctl -l selftest /dev/sda",
+                                  "smartctl -x -l xerror,error /dev/sda"])
+def test_smartctl_printing_its_logs_stays_a_read(line: str) -> None:
+    assert verdict("argv", line).read, verdict("argv", line).reason
