@@ -159,26 +159,46 @@ def arms(word: str) -> bool:
 # Flags naming the server a tool sends its token or password to (kubeconfig's bearer token,
 # VAULT_TOKEN, CONSUL_HTTP_TOKEN, etcd's user): the guide may name one, a value may not.
 _SERVER_FLAGS = {
-    **dict.fromkeys(("kubectl", "oc"), ("--server", "-s")), "helm": ("--kube-apiserver",),
+    **dict.fromkeys(("kubectl", "oc", "virtctl"), ("--server", "-s")),
+    "helm": ("--kube-apiserver",), "flux": ("--server",),
+    "argocd": ("--server",),  # the current context's token goes to the server named
     "vault": ("-address", "--address"), "consul": ("-http-addr", "--http-addr"),
+    "nomad": ("-address", "--address"),  # NOMAD_TOKEN
     "etcdctl": ("--endpoints",),
 }
 _CURL_CREDENTIALS = frozenset({"--user", "--oauth2-bearer", "--cookie", "--aws-sigv4",
                                "--proxy-user", "--netrc", "--netrc-file", "--netrc-optional"})
 
 
-def _server_from_a_value(name: str, args: list[str]) -> str | None:
-    """The templated word that picks where `name` sends its credentials, if one does: a
-    server flag's value, or (curl sending credentials) the host of a URL."""
-    flags = _SERVER_FLAGS.get(name, ())
+def _picked_by_a_value(args: list[str], flags: tuple[str, ...]) -> str | None:
+    """The templated word that gives one of `flags` its value (`--flag V`, `--flag=V`, `-sV`)."""
     for k, word in enumerate(args):
         if flags and any(word == f and k + 1 < len(args) and isinstance(args[k + 1], Templated)
                          for f in flags):
             return args[k + 1]
         if flags and isinstance(word, Templated) and word.startswith(flags) and \
-                any(word[len(f):][:1] in ("=", "") or f == "-s" for f in flags
+                any(word[len(f):][:1] in ("=", "") or len(f) == 2 for f in flags
                     if word.startswith(f)):
             return word
+    return None
+
+
+# Flags naming a configuration that can run a program as it is read (a kubeconfig's exec
+# credential plugin, haproxy's lua-load): the guide may name one, a value may not, or whoever
+# writes the value picks the program a read runs.
+_CONFIG_FLAGS = {
+    **dict.fromkeys(("kubectl", "oc", "virtctl", "helm", "flux", "linkerd", "istioctl",
+                     "linkerd-buoyant"), (("--kubeconfig",), "a kubeconfig's exec plugin")),
+    "haproxy": (("-f",), "its lua-load lines"),
+}
+
+
+def _server_from_a_value(name: str, args: list[str]) -> str | None:
+    """The templated word that picks where `name` sends its credentials, if one does: a
+    server flag's value, or (curl sending credentials) the host of a URL."""
+    picked = _picked_by_a_value(args, _SERVER_FLAGS.get(name, ()))
+    if picked is not None:
+        return picked
     if name != "curl" or not any(_sends_credentials(w) for w in args):
         return None
     for k, word in enumerate(args):
@@ -264,6 +284,11 @@ def _judge(argv: list[str]) -> None:
     if chosen is not None:
         raise NotRead(f"a value ({chosen}) picks the server that {name} sends its credentials "
                       "to", cause="operand")
+    config, runs = _CONFIG_FLAGS.get(name, ((), ""))
+    chosen = _picked_by_a_value(args, config)
+    if chosen is not None:
+        raise NotRead(f"a value ({chosen}) picks the configuration {name} reads, and what it "
+                      f"says runs as it is read ({runs})", cause="operand")
     if name in DATABASE_CLIENTS:
         if _remote.get():  # its read-only guard is a word of argv or the environment
             raise NotRead(f"{name} on another host cannot be held to a read-only session "

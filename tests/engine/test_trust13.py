@@ -77,3 +77,45 @@ def test_smartctl_log_types_that_set_the_drive_are_not_reads(line: str) -> None:
                                   "smartctl -x -l xerror,error /dev/sda"])
 def test_smartctl_printing_its_logs_stays_a_read(line: str) -> None:
     assert verdict("argv", line).read, verdict("argv", line).reason
+
+
+# -- 4. a configuration that runs a program, named by a value or loaded from anywhere ----------
+
+@pytest.mark.parametrize("line", [
+    "kubectl --kubeconfig $KC get pods", "kubectl get pods --kubeconfig=$KC",
+    "helm list --kubeconfig $KC", "istioctl proxy-status --kubeconfig $KC",
+    "haproxy -c -f $CFG",
+])
+def test_a_value_never_picks_a_configuration_that_runs_a_program(line: str) -> None:
+    # `$KC` compiles to an input an alert label can fill: a kubeconfig there names its exec
+    # plugin, a haproxy configuration its lua-load file; the read would run either
+    found = classify([Templated(w) if "$" in w else w for w in line.split()])
+    assert found.effect == "mutate" and "picks the configuration" in found.reason, line
+    assert ungated_commands(compiled("argv", line)) == [], line
+    literal = line.replace("$KC", "/etc/kubernetes/admin.conf").replace(
+        "$CFG", "/etc/haproxy/haproxy.cfg")
+    assert verdict("argv", literal).read, literal
+
+
+@pytest.mark.parametrize("line", ["knife node list -c /tmp/x.rb",
+                                  "knife search node role:db --config=/tmp/x.rb"])
+def test_knife_with_another_configuration_is_not_a_read(line: str) -> None:
+    # knife's configuration is Ruby, run as it is read (nginx -c and mysql --defaults-file were
+    # gated for the same reason); `knife node list` with its own configuration still reads
+    found = verdict("argv", line)
+    assert found.effect == "mutate" and "Ruby" in found.reason
+    assert ungated_commands(compiled("argv", line)) == [], line
+    assert verdict("argv", "knife node list").read
+
+
+@pytest.mark.parametrize("line", [
+    "virtctl --server $API version", "flux get kustomizations --server $API",
+    "argocd app list --server $ARGO", "nomad job status -address=$NOMAD",
+])
+def test_a_server_named_by_a_value_gets_no_credentials_from_more_tools(line: str) -> None:
+    # virtctl and flux send the kubeconfig's credentials, argocd its current context's token,
+    # nomad NOMAD_TOKEN, to whatever server the flag names, as kubectl --server and vault
+    # -address (already gated) do
+    found = classify([Templated(w) if "$" in w else w for w in line.split()])
+    assert found.effect == "mutate" and "sends its credentials" in found.reason, line
+    assert ungated_commands(compiled("argv", line)) == [], line
