@@ -190,6 +190,7 @@ _CONFIG_FLAGS = {
     **dict.fromkeys(("kubectl", "oc", "virtctl", "helm", "flux", "linkerd", "istioctl",
                      "linkerd-buoyant"), (("--kubeconfig",), "a kubeconfig's exec plugin")),
     "haproxy": (("-f",), "its lua-load lines"),
+    "terraform": (("-chdir",), "the provider plugins in its .terraform folder"),
 }
 
 

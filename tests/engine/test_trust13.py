@@ -119,3 +119,29 @@ def test_a_server_named_by_a_value_gets_no_credentials_from_more_tools(line: str
     found = classify([Templated(w) if "$" in w else w for w in line.split()])
     assert found.effect == "mutate" and "sends its credentials" in found.reason, line
     assert ungated_commands(compiled("argv", line)) == [], line
+
+
+# -- 5. helm template --dependency-update, mosquitto_sub -i, terraform -chdir from a value ------
+
+@pytest.mark.parametrize(("line", "said"), [
+    ("helm template web ./chart --dependency-update", "charts/ folder"),
+    ("mosquitto_sub -i plc-7 -t cell/7/state -C 1", "disconnects the client"),
+    ("mosquitto_sub --id=bridge -t cell/7/state -C 1", "disconnects the client"),
+])
+def test_a_listed_tool_with_a_flag_that_acts_is_not_a_read(line: str, said: str) -> None:
+    found = verdict("argv", line)
+    assert found.effect == "mutate" and said in found.reason, found.reason
+    assert ungated_commands(compiled("argv", line)) == [], line
+
+
+@pytest.mark.parametrize("line", ["helm template web ./chart",
+                                  "mosquitto_sub -I mendflow -t cell/7/state -C 1",
+                                  "terraform -chdir=infra/prod validate"])
+def test_their_reading_forms_stay_reads(line: str) -> None:
+    assert verdict("argv", line).read, verdict("argv", line).reason
+
+
+def test_a_value_never_picks_the_terraform_folder_whose_providers_run() -> None:
+    found = classify(["terraform", Templated("-chdir={{ inputs.dir }}"), "validate"])
+    assert found.effect == "mutate" and "provider plugins" in found.reason
+    assert ungated_commands(compiled("argv", "terraform -chdir=$DIR validate")) == []
