@@ -164,6 +164,7 @@ _SERVER_FLAGS = {
     "argocd": ("--server",),  # the current context's token goes to the server named
     "vault": ("-address", "--address"), "consul": ("-http-addr", "--http-addr"),
     "nomad": ("-address", "--address"),  # NOMAD_TOKEN
+    "supervisorctl": ("-s", "--serverurl"),  # its configuration's username and password
     "etcdctl": ("--endpoints",),
 }
 _CURL_CREDENTIALS = frozenset({"--user", "--oauth2-bearer", "--cookie", "--aws-sigv4",

@@ -2,11 +2,23 @@
 
 1. `curl gopher:/127.0.0.1:6379/_FLUSHALL%0D%0A` was a read: the scheme check knew a scheme
    only before `://`, and curl takes `gopher:/host` (one slash) as gopher, which sends the
-   path's bytes to the port: Redis ran FLUSHALL. Also `dict:/`, a glob that expands into a
-   scheme (`{gopher,http}:/...`), and a scheme-less host curl guesses a protocol from
-   (`dict.example.org`, `ftp.host`).
+   path's bytes to the port (they arrive: Redis would run FLUSHALL). Also `dict:/`, a glob
+   that expands into a scheme (`{gopher,http}:/...`), and a scheme-less host curl guesses a
+   protocol from (`dict.example.org`, `ftp.host`).
 2. `curl -w @FILE URL` (or `-w @-` at the end of a pipe) was a read: the format comes from the
    file, and a format's `%output{F}` writes F; only a literal `%output{` was refused.
+3. `smartctl -l scterc,70,70 /dev/sda` and `-l scttempint,10,p` were reads (`-l` prints a
+   log): with values, those two log types set the drive's error recovery times and its
+   temperature logging interval.
+4. A value picked the configuration a read loads, and the configuration can run a program:
+   `kubectl --kubeconfig {{ inputs.kc }}` (a kubeconfig's exec plugin), `haproxy -c -f
+   {{ inputs.cfg }}` (lua-load runs Lua as the file is checked); `knife -c FILE` loads Ruby
+   from anywhere. virtctl, flux, argocd `--server`, nomad `-address` and supervisorctl `-s`
+   from a value got the credentials, as kubectl's `--server` no longer did.
+5. `helm template --dependency-update` downloads the dependencies into the chart's folder;
+   `mosquitto_sub -i ID` connects with a fixed client id, and the broker disconnects the
+   client already connected with it (the cell's controller, a bridge); `terraform
+   -chdir={{ inputs.dir }}` let a value pick the folder whose provider plugins run.
 """
 
 from __future__ import annotations
@@ -111,10 +123,12 @@ def test_knife_with_another_configuration_is_not_a_read(line: str) -> None:
 @pytest.mark.parametrize("line", [
     "virtctl --server $API version", "flux get kustomizations --server $API",
     "argocd app list --server $ARGO", "nomad job status -address=$NOMAD",
+    "supervisorctl -s $URL status",
 ])
 def test_a_server_named_by_a_value_gets_no_credentials_from_more_tools(line: str) -> None:
     # virtctl and flux send the kubeconfig's credentials, argocd its current context's token,
-    # nomad NOMAD_TOKEN, to whatever server the flag names, as kubectl --server and vault
+    # nomad NOMAD_TOKEN, supervisorctl the [supervisorctl] section's username and password,
+    # to whatever server the flag names, as kubectl --server and vault
     # -address (already gated) do
     found = classify([Templated(w) if "$" in w else w for w in line.split()])
     assert found.effect == "mutate" and "sends its credentials" in found.reason, line
