@@ -19,12 +19,21 @@
    `mosquitto_sub -i ID` connects with a fixed client id, and the broker disconnects the
    client already connected with it (the cell's controller, a bridge); `terraform
    -chdir={{ inputs.dir }}` let a value pick the folder whose provider plugins run.
+6. A secret left readable in three more forms tools print: its bytes as numbers (Go's `%v`
+   of a `[]byte`, Python's `list(bytes)`, a Node Buffer's JSON), URL-encoded twice (a URL in
+   another's query, in an access log), and UTF-16 text read as UTF-8 (`cat` of a file
+   Windows or PowerShell wrote: a NUL beside each character).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from urllib.parse import quote
+
 import pytest
 
+from engine.datasources import MASK, Redactor
 from engine.effects import Templated, classify
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands, verdict
 
@@ -159,3 +168,38 @@ def test_a_value_never_picks_the_terraform_folder_whose_providers_run() -> None:
     found = classify(["terraform", Templated("-chdir={{ inputs.dir }}"), "validate"])
     assert found.effect == "mutate" and "provider plugins" in found.reason
     assert ungated_commands(compiled("argv", "terraform -chdir=$DIR validate")) == []
+
+
+# -- 6. a secret's bytes as numbers, URL-encoded twice, in UTF-16 text ------------------------
+
+def _utf16(secret: str, order: str) -> str:
+    return secret.encode(f"utf-16-{order}").decode()
+
+
+@pytest.mark.parametrize(("said", "write"), [
+    ("a URL in another's query", lambda s: "GET /login?next=" + quote(
+        "https://app/?pw=" + quote(s, safe=""), safe="") + " HTTP/1.1"),
+    ("Go's []byte", lambda s: f"key={list(s.encode())}".replace(",", "")),
+    ("a list of bytes", lambda s: f"bytes: {list(s.encode())}"),
+    ("a Buffer's JSON", lambda s: json.dumps({"type": "Buffer", "data": list(s.encode())},
+                                             separators=(",", ":"))),
+    ("UTF-16LE text", lambda s: _utf16("password=", "le") + _utf16(s, "le") + _utf16("\n", "le")),
+    ("UTF-16BE text", lambda s: _utf16("password=", "be") + _utf16(s, "be")),
+])
+def test_a_secret_in_more_encodings_is_masked(said: str, write: Callable[[str], str]) -> None:
+    # tools print a secret's bytes as numbers (Go's %v of a []byte, Python's list(bytes),
+    # Node's Buffer), access logs carry a URL inside another's query (encoded twice), and
+    # `cat` of a file PowerShell or Windows wrote shows UTF-16 text; each left it readable
+    secret = 'Zq7/pl@nt"ed+K9 w'
+    text = write(secret)
+    masked = Redactor([secret]).redact(text)
+    assert MASK in masked, (said, masked)
+    numbers = [str(b) for b in secret.encode()]
+    for left in (secret, quote(quote(secret, safe=""), safe=""), " ".join(numbers),
+                 ", ".join(numbers), ",".join(numbers), _utf16(secret, "le")[2:-2]):
+        assert left not in masked, (said, masked)
+    assert Redactor([secret]).redact_bytes(text.encode()) != text.encode()
+
+
+def test_numbers_that_are_no_secret_stay() -> None:
+    assert Redactor(['Zq7/pl@nt"ed+K9 w']).redact("[90 113 55 1 2 3]") == "[90 113 55 1 2 3]"
