@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
-from engine.effects.classify import READ, Verdict, arms, classify_pipeline
+from engine.effects.classify import READ, Verdict, arming, arms, classify_pipeline
 from engine.effects.table import sets_only_a_setting
 from engine.effects.words import Templated
 
@@ -496,8 +496,7 @@ class _Walk:
             for child in node.named_children:
                 self.words(child)
         if arms(target):
-            self.judge(Verdict("mutate", f"opening {target} arms the watchdog: the host "
-                               "reboots unless it is fed", "operand"))
+            self.judge(Verdict("mutate", arming(target), "operand"))
         elif op in _WRITES and target != "/dev/null":
             self.judge(Verdict("mutate", f"it writes to {target or 'a file'}", "flag"))
         elif op in (">&", "<&") and not re.fullmatch(r"\d+|-", target):

@@ -16,6 +16,7 @@ A command is "read" only when every part of it is on the table; everything else 
 from __future__ import annotations
 
 import contextvars
+import fnmatch
 import functools
 import posixpath
 import re
@@ -151,9 +152,40 @@ _NAMES_ONLY = frozenset("ls stat find realpath readlink basename dirname test [ 
                         "echo printf which".split())
 
 
+_WATCHDOGS = ("/dev/watchdog", "/dev/watchdog0", "/dev/watchdog12", "/dev/char/10:130")
+_GLOBS = re.compile(r"[*?\[{]")
+_BRACE = re.compile(r"\{([^{}]*)\}")
+
+
 def arms(word: str) -> bool:
-    """Whether opening the file `word` names arms the host's watchdog."""
-    return word.startswith("/") and bool(_ARMS.match("/" + posixpath.normpath(word).lstrip("/")))
+    """Whether opening the file `word` names arms the host's watchdog; a word bash expands
+    (`/dev/watch*`, `/dev/{watchdog,null}`, `/dev/char/*`) when one of its expansions may."""
+    if not word.startswith("/"):
+        return False
+    if _GLOBS.search(word) is None:
+        return bool(_ARMS.match("/" + posixpath.normpath(word).lstrip("/")))
+    return any(fnmatch.fnmatchcase(device, "/" + posixpath.normpath(pattern).lstrip("/"))
+               for pattern in _braces(word) for device in _WATCHDOGS)
+
+
+def arming(word: str) -> str:
+    """How a refusal names the watchdog `word` opens (or may expand to)."""
+    expands = "" if _GLOBS.search(word) is None else " (bash can expand it to /dev/watchdog)"
+    return f"opening {word}{expands} arms the watchdog: the host reboots unless it is fed"
+
+
+def _braces(word: str, limit: int = 64) -> list[str]:
+    """`word`'s brace expansions, as bash makes them (at most `limit`: the rest, unexpanded,
+    still match as the glob characters they hold)."""
+    found = _BRACE.search(word)
+    if found is None or "," not in found.group(1):
+        return [word]
+    out: list[str] = []
+    for choice in found.group(1).split(","):
+        out += _braces(word[:found.start()] + choice + word[found.end():], limit)
+        if len(out) >= limit:
+            return out[:limit] + [word]
+    return out
 
 
 # Flags naming the server a tool sends its token or password to (kubeconfig's bearer token,
@@ -280,8 +312,7 @@ def _judge(argv: list[str]) -> None:
         raise NotRead(f"{name} is not on the read-only list", cause="tool")
     armed = _opens_watchdog(argv)
     if armed is not None:
-        raise NotRead(f"opening {armed} arms the watchdog: the host reboots unless it is fed",
-                      cause="operand")
+        raise NotRead(arming(armed), cause="operand")
     chosen = _server_from_a_value(name, args)
     if chosen is not None:
         raise NotRead(f"a value ({chosen}) picks the server that {name} sends its credentials "

@@ -193,13 +193,24 @@ def find(name: str, args: list[str]) -> None:
             raise NotRead(f"{word} is not a read-only part of a find expression", cause="flag")
 
 
+def _grep(p: Parsed, name: str) -> None:
+    """A recursive grep skips the devices it finds unless `-D read` says to open them, and
+    one of them under /dev is the watchdog, which opening arms."""
+    recursive = p.has("-r", "-R", "--recursive", "--dereference-recursive") or \
+        "recurse" in p.values("-d", "--directories")
+    if recursive and "read" in p.values("-D", "--devices"):
+        raise NotRead(f"{name} -r -D read opens every device it finds, and opening "
+                      "/dev/watchdog arms the watchdog: the host reboots unless it is fed",
+                      cause="flag")
+
+
 GREP = Tool(F("EFGPe:f:iyvwxcLlm:oqsbHhnTZzA:B:C:aId:D:rRUV", """extended-regexp fixed-strings
     basic-regexp perl-regexp regexp= file= ignore-case no-ignore-case word-regexp line-regexp
     null-data no-messages invert-match version help max-count= byte-offset line-number
     line-buffered with-filename no-filename label= only-matching quiet silent binary-files= text
     directories= devices= recursive dereference-recursive include= exclude= exclude-from=
     exclude-dir= files-without-match files-with-matches count initial-tab null before-context=
-    after-context= context= color=? colour=? binary""", numeric=True))
+    after-context= context= color=? colour=? binary""", numeric=True), check=_grep)
 
 
 def _iscsi_listing(p: Parsed, name: str) -> None:

@@ -23,6 +23,10 @@
    of a `[]byte`, Python's `list(bytes)`, a Node Buffer's JSON), URL-encoded twice (a URL in
    another's query, in an access log), and UTF-16 text read as UTF-8 (`cat` of a file
    Windows or PowerShell wrote: a NUL beside each character).
+7. Opening /dev/watchdog arms it (the host reboots unless it is fed), and only the literal
+   path was refused: `cat /dev/watch*`, `md5sum /dev/*`, `cat /dev/{watchdog,null}` (bash
+   expands them) and `grep -r -D read x /dev` (a recursive grep opens the devices it finds
+   only when told to) were reads.
 """
 
 from __future__ import annotations
@@ -203,3 +207,33 @@ def test_a_secret_in_more_encodings_is_masked(said: str, write: Callable[[str], 
 
 def test_numbers_that_are_no_secret_stay() -> None:
     assert Redactor(['Zq7/pl@nt"ed+K9 w']).redact("[90 113 55 1 2 3]") == "[90 113 55 1 2 3]"
+
+
+# -- 7. the watchdog behind a glob, a brace or a recursive grep told to read devices ----------
+
+@pytest.mark.parametrize("line", ["cat /dev/watch*", "head -c1 /dev/watchdo?",
+                                  "md5sum /dev/*", "cat /dev/{watchdog,null}",
+                                  "cat /dev/char/*", "cat < /dev/[vw]atchdog"])
+def test_a_glob_that_can_expand_to_the_watchdog_is_not_a_read(line: str) -> None:
+    # bash expands the word before cat opens it; opening /dev/watchdog arms it
+    found = verdict("bash", line)
+    assert found.effect == "mutate" and "watchdog" in found.reason, found.reason
+    assert ungated_commands(compiled("bash", line)) == [], line
+
+
+@pytest.mark.parametrize("line", ["grep -r -D read panic /dev", "grep -R --devices=read x /",
+                                  "grep -d recurse -D read x /"])
+def test_a_recursive_grep_told_to_read_devices_is_not_a_read(line: str) -> None:
+    # a recursive grep skips the devices it finds unless -D read opens them
+    found = verdict("argv", line)
+    assert found.effect == "mutate" and "watchdog" in found.reason, found.reason
+    assert ungated_commands(compiled("argv", line)) == [], line
+
+
+@pytest.mark.parametrize(("how", "line"), [
+    ("bash", "cat /dev/sd*"), ("bash", "smartctl -a /dev/sd?"), ("bash", "ls -l /dev/*"),
+    ("bash", "tail -n 5 /var/log/*.log"), ("argv", "grep -r panic /var/log"),
+    ("argv", "grep -D read x /var/log/syslog"),
+])
+def test_globs_elsewhere_and_a_plain_recursive_grep_stay_reads(how: str, line: str) -> None:
+    assert verdict(how, line).read, verdict(how, line).reason
