@@ -27,19 +27,27 @@
    path was refused: `cat /dev/watch*`, `md5sum /dev/*`, `cat /dev/{watchdog,null}` (bash
    expands them) and `grep -r -D read x /dev` (a recursive grep opens the devices it finds
    only when told to) were reads.
+8. "If the output contains `ERROR`" read only the first 4,000 characters memory keeps of a
+   step's output: an ERROR past them was never seen and "Otherwise, no action is needed"
+   ended the run healthy. A condition reads the step's whole stdout (its artifact); one cut
+   at the capture cap decides nothing.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from engine.compile import compile_guide
 from engine.datasources import MASK, Redactor
 from engine.effects import Templated, classify
+from engine.guide import parse_guide
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands, verdict
+from tests.support.running import run_locally
 
 # -- 1. curl: a scheme without `//`, a glob before the path, a host curl guesses from --------
 
@@ -237,3 +245,50 @@ def test_a_recursive_grep_told_to_read_devices_is_not_a_read(line: str) -> None:
 ])
 def test_globs_elsewhere_and_a_plain_recursive_grep_stay_reads(how: str, line: str) -> None:
     assert verdict(how, line).read, verdict(how, line).reason
+
+
+# -- 8. a condition on a long output reads all of it ------------------------------------------
+
+LOG_GUIDE = """# Log check
+
+## Diagnosis
+
+1. Look for errors in the log {{#scan}}:
+
+   ```bash
+   cat {log}
+   ```
+
+2. If the output contains `ERROR`, escalate to the storage team.
+
+3. Otherwise, no action is needed.
+"""
+
+
+@pytest.mark.parametrize(("lines", "outcome"), [
+    (3000, "escalate"),  # ~14 kB: the ERROR on its last line, past the 4,000 characters kept
+    (150, "escalate"),   # short: as before
+])
+def test_a_condition_on_the_output_reads_past_what_memory_keeps(tmp_path: Path, lines: int,
+                                                                outcome: str) -> None:
+    # memory keeps a step's first 4,000 characters (200 lines); "If the output contains
+    # `ERROR`" read only those, and the run ended no_action (exit 0) with the error unread
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"line {n} ok\n" for n in range(lines)) + "ERROR disk failure\n")
+    plan = compile_guide(parse_guide(LOG_GUIDE.format(log=log), path="g.md"))
+    record = run_locally(plan, tmp_path)
+    assert record.outcome == outcome, record.reason
+    log.write_text("".join(f"line {n} ok\n" for n in range(lines)))
+    assert run_locally(plan, tmp_path).outcome == "no_action"
+
+
+def test_an_output_cut_at_the_capture_cap_decides_nothing(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # past MENDFLOW_OUTPUT_CAP_BYTES not even the artifact has the rest: no conclusion
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"line {n} ok\n" for n in range(3000)))  # ~30 kB, no ERROR
+    monkeypatch.setenv("MENDFLOW_OUTPUT_CAP_BYTES", "4096")
+    plan = compile_guide(parse_guide(LOG_GUIDE.format(log=log), path="g.md"))
+    record = run_locally(plan, tmp_path)
+    assert record.outcome == "inconclusive", record.reason
+    assert "the rest was never read" in (record.reason or "")
