@@ -31,6 +31,9 @@
    step's output: an ERROR past them was never seen and "Otherwise, no action is needed"
    ended the run healthy. A condition reads the step's whole stdout (its artifact); one cut
    at the capture cap decides nothing.
+9. `mendflow compile /dev/zero` (a guide, plan, alert, config or history that never ends: a
+   device, a FIFO) was read until memory ran out; a file past 256 MiB is one Mendflow
+   cannot read, a one-line error with exit 2.
 """
 
 from __future__ import annotations
@@ -292,3 +295,44 @@ def test_an_output_cut_at_the_capture_cap_decides_nothing(tmp_path: Path,
     record = run_locally(plan, tmp_path)
     assert record.outcome == "inconclusive", record.reason
     assert "the rest was never read" in (record.reason or "")
+
+
+# -- 9. a file that does not end ----------------------------------------------------------------
+
+@pytest.mark.parametrize("where", ["guide", "plan", "alert", "config", "history"])
+def test_a_file_larger_than_any_mendflow_reads_is_a_one_line_error(
+        where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `mendflow compile /dev/zero` (or a FIFO that never ends, as --alert, a plan, a config)
+    # read until memory ran out; a file past files.MAX_FILE_BYTES is one it cannot read
+    from engine import config, files, policy
+    from engine.cli.runs import _load_alert
+    from engine.errors import MendflowError
+    from engine.guide import load_guide
+    from engine.plan import Plan
+
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 1024)
+    big = tmp_path / "big"
+    big.write_text("# T\n\n" + "x " * 1000)
+    read = {"guide": lambda: load_guide(big), "plan": lambda: Plan.load(big),
+            "alert": lambda: _load_alert(big),
+            "config": lambda: config.read_config(big, required=True),
+            "history": lambda: policy.load_history(big)}[where]
+    with pytest.raises(MendflowError) as caught:
+        read()
+    assert "more than" in caught.value.message and str(big) in str(caught.value)
+
+
+def test_compiling_dev_zero_ends_with_exit_2(tmp_path: Path) -> None:
+    import resource
+    import subprocess
+    import sys
+
+    def bounded() -> None:  # the old reader grew without end: stop it at 1 GiB, not the host
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "compile", "/dev/zero",
+                           "--stdout"], capture_output=True, text=True, timeout=120,
+                          preexec_fn=bounded, cwd=tmp_path,
+                          env={"PATH": "/usr/bin:/bin", "MENDFLOW_DATA_DIR": str(tmp_path)})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-500:]
+    assert "more than 256 MiB" in proc.stdout + proc.stderr
