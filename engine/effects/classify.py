@@ -16,14 +16,12 @@ A command is "read" only when every part of it is on the table; everything else 
 from __future__ import annotations
 
 import contextvars
-import fnmatch
 import functools
-import posixpath
-import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from engine.effects.devices import arming, arms
 from engine.effects.options import Cause, Effect, Flags, NotRead, parse
 from engine.effects.rules import EDITOR, LOGIN, UNTIL_STOPPED, Grammar, Tool, judge
 from engine.effects.table import APPENDABLE, TABLE
@@ -144,48 +142,10 @@ def _logs_in(name: str, args: list[str]) -> bool:
     return not (name == "vault" and len(words) > at + 1)
 
 
-# Opening the watchdog device arms it: unless it is fed, or told to stop before it is
-# closed, the host reboots. `cat /dev/watchdog` looks like a read; `ls -l /dev/watchdog`
-# (a tool that only looks at names and inodes) is one.
-_ARMS = re.compile(r"^/dev/(?:char/10:130|watchdog\d*)$")
+# Opening the watchdog device arms it (`engine.effects.devices`); `ls -l /dev/watchdog` (a
+# tool that only looks at names and inodes) does not.
 _NAMES_ONLY = frozenset("ls stat find realpath readlink basename dirname test [ du lsof "
                         "echo printf which".split())
-
-
-_WATCHDOGS = ("/dev/watchdog", "/dev/watchdog0", "/dev/watchdog12", "/dev/char/10:130")
-_GLOBS = re.compile(r"[*?\[{]")
-_BRACE = re.compile(r"\{([^{}]*)\}")
-
-
-def arms(word: str) -> bool:
-    """Whether opening the file `word` names arms the host's watchdog; a word bash expands
-    (`/dev/watch*`, `/dev/{watchdog,null}`, `/dev/char/*`) when one of its expansions may."""
-    if not word.startswith("/"):
-        return False
-    if _GLOBS.search(word) is None:
-        return bool(_ARMS.match("/" + posixpath.normpath(word).lstrip("/")))
-    return any(fnmatch.fnmatchcase(device, "/" + posixpath.normpath(pattern).lstrip("/"))
-               for pattern in _braces(word) for device in _WATCHDOGS)
-
-
-def arming(word: str) -> str:
-    """How a refusal names the watchdog `word` opens (or may expand to)."""
-    expands = "" if _GLOBS.search(word) is None else " (bash can expand it to /dev/watchdog)"
-    return f"opening {word}{expands} arms the watchdog: the host reboots unless it is fed"
-
-
-def _braces(word: str, limit: int = 64) -> list[str]:
-    """`word`'s brace expansions, as bash makes them (at most `limit`: the rest, unexpanded,
-    still match as the glob characters they hold)."""
-    found = _BRACE.search(word)
-    if found is None or "," not in found.group(1):
-        return [word]
-    out: list[str] = []
-    for choice in found.group(1).split(","):
-        out += _braces(word[:found.start()] + choice + word[found.end():], limit)
-        if len(out) >= limit:
-            return out[:limit] + [word]
-    return out
 
 
 # Flags naming the server a tool sends its token or password to (kubeconfig's bearer token,

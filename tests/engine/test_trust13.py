@@ -25,8 +25,8 @@
    Windows or PowerShell wrote: a NUL beside each character).
 7. Opening /dev/watchdog arms it (the host reboots unless it is fed), and only the literal
    path was refused: `cat /dev/watch*`, `md5sum /dev/*`, `cat /dev/{watchdog,null}` (bash
-   expands them) and `grep -r -D read x /dev` (a recursive grep opens the devices it finds
-   only when told to) were reads.
+   expands them), `grep -r -D read x /dev` (a recursive grep opens the devices it finds
+   only when told to) and `sed 'r /dev/watchdog'` were reads.
 8. "If the output contains `ERROR`" read only the first 4,000 characters memory keeps of a
    step's output: an ERROR past them was never seen and "Otherwise, no action is needed"
    ended the run healthy. A condition reads the step's whole stdout (its artifact); one cut
@@ -230,6 +230,16 @@ def test_a_glob_that_can_expand_to_the_watchdog_is_not_a_read(line: str) -> None
     found = verdict("bash", line)
     assert found.effect == "mutate" and "watchdog" in found.reason, found.reason
     assert ungated_commands(compiled("bash", line)) == [], line
+
+
+@pytest.mark.parametrize("line", ["sed 'r /dev/watchdog' /etc/hostname",
+                                  "sed -e '$R /dev/watchdog0' /etc/hostname"])
+def test_a_sed_program_reading_the_watchdog_is_not_a_read(line: str) -> None:
+    # sed's r/R open the file they name; the scanner cleared them as reads
+    found = verdict("argv", line)
+    assert found.effect == "mutate" and "arms the watchdog" in found.reason, found.reason
+    assert ungated_commands(compiled("argv", line)) == [], line
+    assert verdict("argv", "sed 'r /etc/motd' /etc/hostname").read
 
 
 @pytest.mark.parametrize("line", ["grep -r -D read panic /dev", "grep -R --devices=read x /",
