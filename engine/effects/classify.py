@@ -228,7 +228,17 @@ def _opens_watchdog(argv: list[str]) -> str | None:
     name = argv[0].rsplit("/", 1)[-1]
     if name in _NAMES_ONLY or name == "file" and not {"-s", "--special-files"} & set(argv):
         return None
-    return next((w for w in argv if "dev/" in w and arms(w.split("=", 1)[-1])), None)
+    return next((w for w in argv if "dev/" in w and any(arms(path) for path in _paths_in(w))),
+                None)
+
+
+def _paths_in(word: str) -> list[str]:
+    """The path a word names: itself, a `--flag=PATH`'s, or a short flag's attached value
+    (`-f/dev/watchdog`, `-ef/dev/x`: from the first `/` of a word of flags)."""
+    paths = [word.split("=", 1)[-1]]
+    if word.startswith("-") and "/" in word:
+        paths.append(word[word.index("/"):])
+    return paths
 
 
 def _judge(argv: list[str]) -> None:

@@ -26,7 +26,7 @@
 7. Opening /dev/watchdog arms it (the host reboots unless it is fed), and only the literal
    path was refused: `cat /dev/watch*`, `md5sum /dev/*`, `cat /dev/{watchdog,null}` (bash
    expands them), `grep -r -D read x /dev` (a recursive grep opens the devices it finds
-   only when told to) and `sed 'r /dev/watchdog'` were reads.
+   only when told to), `sed 'r /dev/watchdog'` and `grep -f/dev/watchdog` were reads.
 8. "If the output contains `ERROR`" read only the first 4,000 characters memory keeps of a
    step's output: an ERROR past them was never seen and "Otherwise, no action is needed"
    ended the run healthy. A condition reads the step's whole stdout (its artifact); one cut
@@ -233,9 +233,11 @@ def test_a_glob_that_can_expand_to_the_watchdog_is_not_a_read(line: str) -> None
 
 
 @pytest.mark.parametrize("line", ["sed 'r /dev/watchdog' /etc/hostname",
-                                  "sed -e '$R /dev/watchdog0' /etc/hostname"])
-def test_a_sed_program_reading_the_watchdog_is_not_a_read(line: str) -> None:
-    # sed's r/R open the file they name; the scanner cleared them as reads
+                                  "sed -e '$R /dev/watchdog0' /etc/hostname",
+                                  "grep -f/dev/watchdog /etc/hosts", "date -f/dev/watchdog0"])
+def test_a_sed_program_or_an_attached_value_opening_the_watchdog_is_not_a_read(line: str) -> None:
+    # sed's r/R open the file they name, and so does a short flag's attached value: the
+    # scanner cleared the first, and only a `--flag=PATH` value was looked at
     found = verdict("argv", line)
     assert found.effect == "mutate" and "arms the watchdog" in found.reason, found.reason
     assert ungated_commands(compiled("argv", line)) == [], line
