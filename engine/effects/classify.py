@@ -193,6 +193,8 @@ def _server_from_a_value(name: str, args: list[str]) -> str | None:
     picked = _picked_by_a_value(args, _SERVER_FLAGS.get(name, ()))
     if picked is not None:
         return picked
+    if name == "wget":
+        return _wget_server_from_a_value(args)
     if name != "curl" or not any(_sends_credentials(w) for w in args):
         return None
     for k, word in enumerate(args):
@@ -202,6 +204,26 @@ def _server_from_a_value(name: str, args: list[str]) -> str | None:
                 (k == 0 or args[k - 1] not in _CURL_VALUED) and _templated_host(url):
             return word
     return None
+
+
+_WGET_CREDENTIALS = ("--user", "--password", "--http-user", "--http-password")
+_WGET_VALUED = frozenset({"-O", "--output-document", "-T", "--timeout", "-t", "--tries", "-U",
+                          "--user-agent", "--header", "--user", "--password",
+                          "--ca-certificate"})
+
+
+def _wget_server_from_a_value(args: list[str]) -> str | None:
+    """wget sending credentials (`--user`/`--password`, an Authorization-like `--header`) to
+    a URL whose host a value gives: that host gets them, as curl's would."""
+    sends = any(w.split("=", 1)[0] in _WGET_CREDENTIALS for w in args) or any(
+        _sends_credentials(header) for k, w in enumerate(args)
+        for header in ([w.split("=", 1)[1]] if w.startswith("--header=") else
+                       [args[k + 1]] if w == "--header" and k + 1 < len(args) else []))
+    if not sends:
+        return None
+    return next((w for k, w in enumerate(args) if isinstance(w, Templated) and
+                 not w.startswith("-") and (k == 0 or args[k - 1] not in _WGET_VALUED) and
+                 _templated_host(w)), None)
 
 
 _CURL_VALUED = frozenset({"-H", "--header", "-d", "--data", "-o", "-w", "-X", "-u", "--user",

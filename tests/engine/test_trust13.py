@@ -34,6 +34,8 @@
 9. `mendflow compile /dev/zero` (a guide, plan, alert, config or history that never ends: a
    device, a FIFO) was read until memory ran out; a file past 256 MiB is one Mendflow
    cannot read, a one-line error with exit 2.
+10. `wget --user=admin --password=pw -O - http://{{ inputs.host }}/` (or an Authorization
+   `--header`) sent the credentials to whatever host the value named; curl's was gated.
 """
 
 from __future__ import annotations
@@ -348,3 +350,17 @@ def test_compiling_dev_zero_ends_with_exit_2(tmp_path: Path) -> None:
                           env={"PATH": "/usr/bin:/bin", "MENDFLOW_DATA_DIR": str(tmp_path)})
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-500:]
     assert "more than 256 MiB" in proc.stdout + proc.stderr
+
+
+# -- 10. wget sending credentials to a host a value gives ---------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "wget --max-redirect=0 --user=admin --password=pw -O - http://$HOST/status",
+    "wget --max-redirect=0 --header='Authorization: Bearer abc' -O - https://$HOST/api",
+])
+def test_wget_never_sends_credentials_to_a_host_a_value_gives(line: str) -> None:
+    # curl's rule, for wget: `$HOST` is an input an alert label can fill
+    assert ungated_commands(compiled("argv", line)) == [], line
+    assert ungated_commands(compiled("argv", "wget --max-redirect=0 -O - http://$HOST/health"))
+    assert ungated_commands(compiled(
+        "argv", "wget --max-redirect=0 --user=admin --password=pw -O - http://api/$PATH_"))
