@@ -250,8 +250,7 @@ def _opens_watchdog(argv: list[str]) -> str | None:
     name = argv[0].rsplit("/", 1)[-1]
     if name in _NAMES_ONLY or name == "file" and not {"-s", "--special-files"} & set(argv):
         return None
-    return next((w for w in argv if "dev/" in w and any(arms(path) for path in _paths_in(w))),
-                None)
+    return next((path for w in argv if "/" in w for path in _paths_in(w) if arms(path)), None)
 
 
 def _paths_in(word: str) -> list[str]:

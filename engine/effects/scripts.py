@@ -10,7 +10,7 @@ text it says so, and the program is not read-only: a wrong "no" costs an approva
 
 from __future__ import annotations
 
-from engine.effects.devices import arms
+from engine.effects.devices import arming, arms
 
 _SED_SIMPLE = set("=dDgGhHnNpPxzF")
 _SED_NUMBER = set("lLqQ")
@@ -53,8 +53,7 @@ def sed_problem(script: str) -> str | None:
         elif c in "aicrR":
             start, i = i, _text_end(script, i)
             if c in "rR" and arms(script[start:i].strip()):
-                return f"its `{c}` command opens {script[start:i].strip()}, which arms the " \
-                    "watchdog: the host reboots unless it is fed"
+                return f"its `{c}` command: {arming(script[start:i].strip())}"
         elif c in "sy":
             end = _sed_parts(script, i, 2)
             if end < 0:

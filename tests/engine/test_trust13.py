@@ -36,6 +36,8 @@
    cannot read, a one-line error with exit 2.
 10. `wget --user=admin --password=pw -O - http://{{ inputs.host }}/` (or an Authorization
    `--header`) sent the credentials to whatever host the value named; curl's was gated.
+11. `cat /proc/kmsg` (or a tracer's `trace_pipe`) was a read: reading takes the kernel's
+   messages away from the system logger, as the gated `dmesg -c` does, and waits for more.
 """
 
 from __future__ import annotations
@@ -364,3 +366,22 @@ def test_wget_never_sends_credentials_to_a_host_a_value_gives(line: str) -> None
     assert ungated_commands(compiled("argv", "wget --max-redirect=0 -O - http://$HOST/health"))
     assert ungated_commands(compiled(
         "argv", "wget --max-redirect=0 --user=admin --password=pw -O - http://api/$PATH_"))
+
+
+# -- 11. reads that consume: /proc/kmsg, a tracing trace_pipe -----------------------------------
+
+@pytest.mark.parametrize(("how", "line"), [
+    ("argv", "cat /proc/kmsg"), ("argv", "head -n 20 /proc/kmsg"),
+    ("argv", "cat /sys/kernel/debug/tracing/trace_pipe"),
+    ("argv", "cat /sys/kernel/tracing/per_cpu/cpu1/trace_pipe_raw"),
+    ("bash", "cat < /proc/kmsg"), ("bash", "cat /proc/km*"), ("argv", "sed 'r /proc/kmsg' f"),
+])
+def test_a_read_that_takes_the_kernels_messages_away_is_not_a_read(how: str, line: str) -> None:
+    # reading /proc/kmsg removes what it reads from the kernel's buffer (the system logger
+    # never gets it: dmesg -c is gated for the same reason) and waits for more; so does a
+    # tracer's trace_pipe
+    found = verdict(how, line)
+    assert found.effect == "mutate" and "takes what it reads away" in found.reason, found.reason
+    assert ungated_commands(compiled(how, line)) == [], line
+    for honest in ("dmesg -T", "ls -l /proc/kmsg", "cat /sys/kernel/tracing/trace"):
+        assert verdict("argv", honest).read, honest
