@@ -189,6 +189,12 @@ class _Walk:
             self.heredoc(node)
         elif kind == "for_statement":
             var = node.child_by_field_name("variable")
+            for value in node.children_by_field_name("value"):
+                # `for f in /dev/watch*; do cat $f; done`: the body gets each file it names
+                said = self.text(value).strip("\"'")
+                if arms(said):
+                    self.judge(Verdict("mutate", "its loop hands each file it names to its "
+                                       f"body: {arming(said)}", "operand"))
             if var is not None:
                 self.defined.add(self.text(var))
                 if not all(self.literal(v) for v in node.children_by_field_name("value")):

@@ -227,6 +227,7 @@ def test_numbers_that_are_no_secret_stay() -> None:
 # -- 7. the watchdog behind a glob, a brace or a recursive grep told to read devices ----------
 
 @pytest.mark.parametrize("line", ["cat /dev/watch*", "head -c1 /dev/watchdo?",
+                                  "for f in /dev/watch*; do cat $f; done",
                                   "md5sum /dev/*", "cat /dev/{watchdog,null}",
                                   "cat /dev/char/*", "cat < /dev/[vw]atchdog"])
 def test_a_glob_that_can_expand_to_the_watchdog_is_not_a_read(line: str) -> None:
@@ -260,6 +261,7 @@ def test_a_recursive_grep_told_to_read_devices_is_not_a_read(line: str) -> None:
 @pytest.mark.parametrize(("how", "line"), [
     ("bash", "cat /dev/sd*"), ("bash", "smartctl -a /dev/sd?"), ("bash", "ls -l /dev/*"),
     ("bash", "tail -n 5 /var/log/*.log"), ("argv", "grep -r panic /var/log"),
+    ("bash", "for d in /dev/sd?; do smartctl -H $d; done"),
     ("argv", "grep -D read x /var/log/syslog"),
 ])
 def test_globs_elsewhere_and_a_plain_recursive_grep_stay_reads(how: str, line: str) -> None:
@@ -375,6 +377,7 @@ def test_wget_never_sends_credentials_to_a_host_a_value_gives(line: str) -> None
     ("argv", "cat /sys/kernel/debug/tracing/trace_pipe"),
     ("argv", "cat /sys/kernel/tracing/per_cpu/cpu1/trace_pipe_raw"),
     ("bash", "cat < /proc/kmsg"), ("bash", "cat /proc/km*"), ("argv", "sed 'r /proc/kmsg' f"),
+    ("bash", "for f in /proc/kmsg /etc/hostname; do head -1 $f; done"),
 ])
 def test_a_read_that_takes_the_kernels_messages_away_is_not_a_read(how: str, line: str) -> None:
     # reading /proc/kmsg removes what it reads from the kernel's buffer (the system logger
