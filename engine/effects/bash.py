@@ -41,7 +41,8 @@ from dataclasses import dataclass
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
-from engine.effects.classify import READ, Verdict, arming, arms, classify_pipeline
+from engine.effects.classify import READ, Verdict, classify_pipeline
+from engine.effects.devices import arming, arms
 from engine.effects.table import sets_only_a_setting
 from engine.effects.words import Templated
 
