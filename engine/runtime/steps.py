@@ -581,33 +581,37 @@ class StepRunner:
 
     async def _whole_output(self, expr: str, view: Mapping[str, Any]) -> Mapping[str, Any]:
         """`view`, with the whole output of each step whose `stdout` or `lines` `expr` reads
-        and memory keeps only the start of (its first 4,000 characters, 200 lines): "If the
-        output contains `ERROR`" read only that start, and an ERROR past it was never seen
-        ("otherwise, no action is needed"). The whole is the step's stdout artifact; one cut
-        at the capture cap is not the whole, and the condition cannot be decided on it."""
+        and memory keeps only the start of (its first 4,000 characters, 200 lines), or whose
+        `stderr` it reads and memory keeps only the end of: "If the output contains `ERROR`"
+        read only that start, and an ERROR past it was never seen ("otherwise, no action is
+        needed"). The whole is the step's artifact; one cut at the capture cap is not the
+        whole, and the condition cannot be decided on it."""
         try:
             reads = templating.references(expr, expression=True)
         except MendflowError:
             return view
         steps = view.get("steps")
-        wanted = {ref.split(".")[1] for ref in reads if ref.count(".") >= 2 and
-                  ref.startswith("steps.") and ref.split(".")[2] in ("stdout", "lines")}
+        wanted = {(ref.split(".")[1], "stderr" if ref.split(".")[2] == "stderr" else "stdout")
+                  for ref in reads if ref.count(".") >= 2 and ref.startswith("steps.") and
+                  ref.split(".")[2] in ("stdout", "lines", "stderr")}
         if not wanted or not isinstance(steps, Mapping):
             return view
         whole: dict[str, Any] = {}
-        for sid in sorted(wanted):
-            outputs = steps.get(sid)
-            if not isinstance(outputs, Mapping) or not _kept_in_part(outputs):
+        for sid, stream in sorted(wanted):
+            outputs = whole.get(sid) or steps.get(sid)
+            if not isinstance(outputs, Mapping) or not _kept_in_part(outputs, stream):
                 continue
-            text = await self._stdout_artifact(sid, outputs)
-            whole[sid] = {**outputs, "stdout": text, "lines": text.splitlines()}
+            text = await self._stream_artifact(sid, outputs, stream)
+            whole[sid] = {**outputs, "stderr": text} if stream == "stderr" else \
+                {**outputs, "stdout": text, "lines": text.splitlines()}
         if not whole:
             return view
         return {**view, "steps": {**steps, **whole}}
 
-    async def _stdout_artifact(self, sid: str, outputs: Mapping[str, Any]) -> str:
+    async def _stream_artifact(self, sid: str, outputs: Mapping[str, Any],
+                               stream: str = "stdout") -> str:
         refs = outputs.get("artifacts")
-        ref = refs.get("stdout") if isinstance(refs, Mapping) else None
+        ref = refs.get(stream) if isinstance(refs, Mapping) else None
         data: bytes | None = None
         if isinstance(ref, Mapping):
             try:
@@ -616,7 +620,7 @@ class StepRunner:
                 parsed = None
             if parsed is not None and parsed.step_id == sid:
                 data = await self.store.get_artifact(parsed)
-        total = outputs.get("stdout_bytes")
+        total = outputs.get(f"{stream}_bytes")
         if data is None or (outputs.get("truncated") and isinstance(total, int)
                             and total > len(data)):
             kept = f"the first {len(data):,} bytes" if data is not None else "its start"
@@ -679,8 +683,13 @@ class StepRunner:
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _kept_in_part(outputs: Mapping[str, Any]) -> bool:
-    """Whether memory holds only the start of a step's stdout (or of its lines)."""
+def _kept_in_part(outputs: Mapping[str, Any], stream: str = "stdout") -> bool:
+    """Whether memory holds only part of a step's stdout (its start, or of its lines) or
+    stderr (its end)."""
+    if stream == "stderr":
+        stderr, total = outputs.get("stderr"), outputs.get("stderr_bytes")
+        return isinstance(stderr, str) and isinstance(total, int) and \
+            total > len(stderr.encode())
     stdout, lines, count = outputs.get("stdout"), outputs.get("lines"), outputs.get("line_count")
     return isinstance(stdout, str) and (len(stdout) >= MAX_SUMMARY_CHARS or (
         isinstance(lines, list) and isinstance(count, int) and count > len(lines)))

@@ -29,8 +29,9 @@
    only when told to), `sed 'r /dev/watchdog'` and `grep -f/dev/watchdog` were reads.
 8. "If the output contains `ERROR`" read only the first 4,000 characters memory keeps of a
    step's output: an ERROR past them was never seen and "Otherwise, no action is needed"
-   ended the run healthy. A condition reads the step's whole stdout (its artifact); one cut
-   at the capture cap decides nothing.
+   ended the run healthy; so did a condition on stderr, of which memory keeps the last 2,000
+   characters. A condition reads the step's whole stream (its artifact); one cut at the
+   capture cap decides nothing.
 9. `mendflow compile /dev/zero` (a guide, plan, alert, config or history that never ends: a
    device, a FIFO) was read until memory ran out; a file past 256 MiB is one Mendflow
    cannot read, a one-line error with exit 2.
@@ -388,3 +389,30 @@ def test_a_read_that_takes_the_kernels_messages_away_is_not_a_read(how: str, lin
     assert ungated_commands(compiled(how, line)) == [], line
     for honest in ("dmesg -T", "ls -l /proc/kmsg", "cat /sys/kernel/tracing/trace"):
         assert verdict("argv", honest).read, honest
+
+
+ERR_GUIDE = """# Permission check
+
+## Diagnosis
+
+1. Read the service's startup messages {{#scan}}:
+
+   ```bash
+   cat {log} >&2
+   ```
+
+2. If access was refused (`"permission denied" in steps.scan.stderr`), escalate to the
+   platform team.
+
+3. Otherwise, no action is needed.
+"""
+
+
+def test_a_condition_on_stderr_reads_all_of_it(tmp_path: Path) -> None:
+    # memory keeps stderr's last 2,000 characters: a refusal at its start was never seen
+    log = tmp_path / "startup.log"
+    log.write_text("permission denied: /var/lib/app\n" + "".join(
+        f"line {n} ok\n" for n in range(2000)))
+    plan = compile_guide(parse_guide(ERR_GUIDE.format(log=log), path="g.md"))
+    record = run_locally(plan, tmp_path)
+    assert record.outcome == "escalate", record.reason
