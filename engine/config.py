@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from engine import files
 from engine.errors import ConfigError
 
 DATASOURCE_KEYS = ("type", "url", "password_env", "token_env", "auth")
@@ -81,7 +82,7 @@ def read_config(path: Path, *, required: bool = False) -> ConfigFile:
     """The config file at `path`, validated. Absent: empty, unless `required` (it was named
     explicitly, so its absence is a mistake worth saying)."""
     try:
-        raw = path.read_bytes()
+        raw = files.read_bytes(path)
     except FileNotFoundError:
         if required:
             raise ConfigError("the config file does not exist", file=str(path),

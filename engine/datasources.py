@@ -156,7 +156,10 @@ class Redactor:
     tool that shouts). Every character or byte escaped: HTML character references (`&#112;`,
     `&#x70;`, or only the characters not letters or digits), `\\U00000070`, octal (`\\160`,
     `od -b`), and the secret as `printf %q`, Python's bytes repr and `od -c` show it; and its
-    base32 (`base32`, a TOTP seed), whole or inside a longer base32 text. Each form is the
+    base32 (`base32`, a TOTP seed), whole or inside a longer base32 text; URL-encoded twice
+    (a URL in another's query); its bytes as decimal numbers (Go's `[90 113]`, `[90, 113]`,
+    JSON's `[90,113]`); an ASCII secret as UTF-16 text read as UTF-8 (a NUL beside each
+    character: `cat` of a file Windows wrote). Each form is the
     whole secret written out, in one prefix tree with the rest: nothing shorter is looked for,
     so escapes and base32 of other text are left alone, and the search stays linear.
 
@@ -703,9 +706,16 @@ def _forms(secret: str) -> set[str]:
              "".join(f"\\u{ord(c):04X}" for c in secret)}
     forms |= _escape_forms(secret)
     forms |= _base32_forms(raw)
+    # URL-encoded twice: a URL carried in another's query (`?next=`, a redirect_uri)
+    forms |= {quote(quote(secret, safe=""), safe=""), quote(quote(secret)),
+              quote_plus(quote_plus(secret))}
+    if len(raw) >= 4:  # its bytes as numbers: Go's `[90 113 55]`, `[90, 113]`, JSON's `[90,113]`
+        forms |= {sep.join(str(b) for b in raw) for sep in (" ", ", ", ",")}
     for wide in (secret.encode("utf-16-le"), secret.encode("utf-16-be")):
         forms |= {wide.hex(), wide.hex().upper()}
         forms |= _base64_forms(wide)
+        if secret.isascii():  # UTF-16 text read as UTF-8 (`cat` of a Windows file): a NUL a
+            forms.add(wide.decode())  # character, either side of it by the byte order
     forms |= _base64_forms(raw)
     return {f for f in forms if f}
 

@@ -8,12 +8,28 @@ alert) whose every reader must take it the same way.
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 from engine.errors import MendflowError
+
+MAX_FILE_BYTES = 256 * 2**20
+"""The most a file handed to a command may hold (a guide, a plan, an alert, a config, a
+history): `/dev/zero`, or a stream that never ends, was read until memory ran out."""
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """`path`'s bytes, at most `MAX_FILE_BYTES`: an OSError (EFBIG) past them, which every
+    reader already reports as a file it cannot read, with the reason."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise OSError(errno.EFBIG, f"it holds more than {MAX_FILE_BYTES // 2**20} MiB (a "
+                                   "device, or a stream that does not end?)")
+    return data
 
 
 def read_text(path: str | Path, *, what: str, error: type[MendflowError],
@@ -22,7 +38,7 @@ def read_text(path: str | Path, *, what: str, error: type[MendflowError],
     UTF-8) and saying what it should be."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = read_bytes(p)
     except FileNotFoundError:
         raise error(f"no such {what}", file=str(p), hint=hint) from None
     except IsADirectoryError:

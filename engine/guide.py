@@ -33,6 +33,7 @@ from mdit_py_plugins.container import container_plugin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from engine import files
 from engine.errors import GuideError
 from engine.markup import as_markdown, outside_fences
 from engine.plan import InputSpec, Span, Trigger
@@ -261,7 +262,7 @@ class Guide(BaseModel):
 def load_guide(path: str | Path) -> Guide:
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = files.read_bytes(p)
     except FileNotFoundError:
         raise GuideError("no such guide", file=str(p), hint="Check the path") from None
     except IsADirectoryError:

@@ -348,7 +348,7 @@ class Plan(_Frozen):
     def load(cls, path: str | Path) -> Plan:
         p = Path(path)
         try:
-            text = p.read_bytes().decode("utf-8")
+            text = files.read_bytes(p).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise PlanError(f"not a plan: not UTF-8 JSON (byte {exc.start})", file=str(p),
                             hint="Compile a guide with `mendflow compile`") from None

@@ -31,7 +31,7 @@ from engine.cli._app import (
 from engine.cli.guides import _fresh_llm_plan, _llm_setup, _load_plan
 from engine.cli.live import _LiveView, _TerminalPrompt
 from engine.errors import ExitCode, InputError, MendflowError
-from engine.files import DuplicateKey, NotJsonConstant, loads_strict
+from engine.files import DuplicateKey, NotJsonConstant, loads_strict, read_bytes
 from engine.settings import Settings
 
 T = TypeVar("T")
@@ -72,7 +72,7 @@ def _load_alert(path: Path | None) -> dict[str, Any] | None:
         return None
     hint = "Pass an Alertmanager alert or webhook payload"
     try:
-        data = loads_strict(path.read_bytes().decode("utf-8"))
+        data = loads_strict(read_bytes(path).decode("utf-8"))
     except FileNotFoundError:
         raise InputError("no such alert file", file=str(path)) from None
     except IsADirectoryError:

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
-from engine.effects.classify import READ, Verdict, arms, classify_pipeline
+from engine.effects.classify import READ, Verdict, classify_pipeline
+from engine.effects.devices import arming, arms
 from engine.effects.table import sets_only_a_setting
 from engine.effects.words import Templated
 
@@ -189,6 +190,12 @@ class _Walk:
             self.heredoc(node)
         elif kind == "for_statement":
             var = node.child_by_field_name("variable")
+            for value in node.children_by_field_name("value"):
+                # `for f in /dev/watch*; do cat $f; done`: the body gets each file it names
+                said = self.text(value).strip("\"'")
+                if arms(said):
+                    self.judge(Verdict("mutate", "its loop hands each file it names to its "
+                                       f"body: {arming(said)}", "operand"))
             if var is not None:
                 self.defined.add(self.text(var))
                 if not all(self.literal(v) for v in node.children_by_field_name("value")):
@@ -496,8 +503,7 @@ class _Walk:
             for child in node.named_children:
                 self.words(child)
         if arms(target):
-            self.judge(Verdict("mutate", f"opening {target} arms the watchdog: the host "
-                               "reboots unless it is fed", "operand"))
+            self.judge(Verdict("mutate", arming(target), "operand"))
         elif op in _WRITES and target != "/dev/null":
             self.judge(Verdict("mutate", f"it writes to {target or 'a file'}", "flag"))
         elif op in (">&", "<&") and not re.fullmatch(r"\d+|-", target):

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import posixpath
-import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from engine.effects.devices import arming, arms
 from engine.effects.options import Cause, Effect, Flags, NotRead, parse
 from engine.effects.rules import EDITOR, LOGIN, UNTIL_STOPPED, Grammar, Tool, judge
 from engine.effects.table import APPENDABLE, TABLE
@@ -143,42 +142,59 @@ def _logs_in(name: str, args: list[str]) -> bool:
     return not (name == "vault" and len(words) > at + 1)
 
 
-# Opening the watchdog device arms it: unless it is fed, or told to stop before it is
-# closed, the host reboots. `cat /dev/watchdog` looks like a read; `ls -l /dev/watchdog`
-# (a tool that only looks at names and inodes) is one.
-_ARMS = re.compile(r"^/dev/(?:char/10:130|watchdog\d*)$")
+# Opening the watchdog device arms it (`engine.effects.devices`); `ls -l /dev/watchdog` (a
+# tool that only looks at names and inodes) does not.
 _NAMES_ONLY = frozenset("ls stat find realpath readlink basename dirname test [ du lsof "
                         "echo printf which".split())
-
-
-def arms(word: str) -> bool:
-    """Whether opening the file `word` names arms the host's watchdog."""
-    return word.startswith("/") and bool(_ARMS.match("/" + posixpath.normpath(word).lstrip("/")))
 
 
 # Flags naming the server a tool sends its token or password to (kubeconfig's bearer token,
 # VAULT_TOKEN, CONSUL_HTTP_TOKEN, etcd's user): the guide may name one, a value may not.
 _SERVER_FLAGS = {
-    **dict.fromkeys(("kubectl", "oc"), ("--server", "-s")), "helm": ("--kube-apiserver",),
+    **dict.fromkeys(("kubectl", "oc", "virtctl"), ("--server", "-s")),
+    "helm": ("--kube-apiserver",), "flux": ("--server",),
+    "argocd": ("--server",),  # the current context's token goes to the server named
     "vault": ("-address", "--address"), "consul": ("-http-addr", "--http-addr"),
+    "nomad": ("-address", "--address"),  # NOMAD_TOKEN
+    "supervisorctl": ("-s", "--serverurl"),  # its configuration's username and password
     "etcdctl": ("--endpoints",),
 }
 _CURL_CREDENTIALS = frozenset({"--user", "--oauth2-bearer", "--cookie", "--aws-sigv4",
                                "--proxy-user", "--netrc", "--netrc-file", "--netrc-optional"})
 
 
-def _server_from_a_value(name: str, args: list[str]) -> str | None:
-    """The templated word that picks where `name` sends its credentials, if one does: a
-    server flag's value, or (curl sending credentials) the host of a URL."""
-    flags = _SERVER_FLAGS.get(name, ())
+def _picked_by_a_value(args: list[str], flags: tuple[str, ...]) -> str | None:
+    """The templated word that gives one of `flags` its value (`--flag V`, `--flag=V`, `-sV`)."""
     for k, word in enumerate(args):
         if flags and any(word == f and k + 1 < len(args) and isinstance(args[k + 1], Templated)
                          for f in flags):
             return args[k + 1]
         if flags and isinstance(word, Templated) and word.startswith(flags) and \
-                any(word[len(f):][:1] in ("=", "") or f == "-s" for f in flags
+                any(word[len(f):][:1] in ("=", "") or len(f) == 2 for f in flags
                     if word.startswith(f)):
             return word
+    return None
+
+
+# Flags naming a configuration that can run a program as it is read (a kubeconfig's exec
+# credential plugin, haproxy's lua-load): the guide may name one, a value may not, or whoever
+# writes the value picks the program a read runs.
+_CONFIG_FLAGS = {
+    **dict.fromkeys(("kubectl", "oc", "virtctl", "helm", "flux", "linkerd", "istioctl",
+                     "linkerd-buoyant"), (("--kubeconfig",), "a kubeconfig's exec plugin")),
+    "haproxy": (("-f",), "its lua-load lines"),
+    "terraform": (("-chdir",), "the provider plugins in its .terraform folder"),
+}
+
+
+def _server_from_a_value(name: str, args: list[str]) -> str | None:
+    """The templated word that picks where `name` sends its credentials, if one does: a
+    server flag's value, or (curl sending credentials) the host of a URL."""
+    picked = _picked_by_a_value(args, _SERVER_FLAGS.get(name, ()))
+    if picked is not None:
+        return picked
+    if name == "wget":
+        return _wget_server_from_a_value(args)
     if name != "curl" or not any(_sends_credentials(w) for w in args):
         return None
     for k, word in enumerate(args):
@@ -188,6 +204,26 @@ def _server_from_a_value(name: str, args: list[str]) -> str | None:
                 (k == 0 or args[k - 1] not in _CURL_VALUED) and _templated_host(url):
             return word
     return None
+
+
+_WGET_CREDENTIALS = ("--user", "--password", "--http-user", "--http-password")
+_WGET_VALUED = frozenset({"-O", "--output-document", "-T", "--timeout", "-t", "--tries", "-U",
+                          "--user-agent", "--header", "--user", "--password",
+                          "--ca-certificate"})
+
+
+def _wget_server_from_a_value(args: list[str]) -> str | None:
+    """wget sending credentials (`--user`/`--password`, an Authorization-like `--header`) to
+    a URL whose host a value gives: that host gets them, as curl's would."""
+    sends = any(w.split("=", 1)[0] in _WGET_CREDENTIALS for w in args) or any(
+        _sends_credentials(header) for k, w in enumerate(args)
+        for header in ([w.split("=", 1)[1]] if w.startswith("--header=") else
+                       [args[k + 1]] if w == "--header" and k + 1 < len(args) else []))
+    if not sends:
+        return None
+    return next((w for k, w in enumerate(args) if isinstance(w, Templated) and
+                 not w.startswith("-") and (k == 0 or args[k - 1] not in _WGET_VALUED) and
+                 _templated_host(w)), None)
 
 
 _CURL_VALUED = frozenset({"-H", "--header", "-d", "--data", "-o", "-w", "-X", "-u", "--user",
@@ -214,7 +250,16 @@ def _opens_watchdog(argv: list[str]) -> str | None:
     name = argv[0].rsplit("/", 1)[-1]
     if name in _NAMES_ONLY or name == "file" and not {"-s", "--special-files"} & set(argv):
         return None
-    return next((w for w in argv if "dev/" in w and arms(w.split("=", 1)[-1])), None)
+    return next((path for w in argv if "/" in w for path in _paths_in(w) if arms(path)), None)
+
+
+def _paths_in(word: str) -> list[str]:
+    """The path a word names: itself, a `--flag=PATH`'s, or a short flag's attached value
+    (`-f/dev/watchdog`, `-ef/dev/x`: from the first `/` of a word of flags)."""
+    paths = [word.split("=", 1)[-1]]
+    if word.startswith("-") and "/" in word:
+        paths.append(word[word.index("/"):])
+    return paths
 
 
 def _judge(argv: list[str]) -> None:
@@ -258,12 +303,16 @@ def _judge(argv: list[str]) -> None:
         raise NotRead(f"{name} is not on the read-only list", cause="tool")
     armed = _opens_watchdog(argv)
     if armed is not None:
-        raise NotRead(f"opening {armed} arms the watchdog: the host reboots unless it is fed",
-                      cause="operand")
+        raise NotRead(arming(armed), cause="operand")
     chosen = _server_from_a_value(name, args)
     if chosen is not None:
         raise NotRead(f"a value ({chosen}) picks the server that {name} sends its credentials "
                       "to", cause="operand")
+    config, runs = _CONFIG_FLAGS.get(name, ((), ""))
+    chosen = _picked_by_a_value(args, config)
+    if chosen is not None:
+        raise NotRead(f"a value ({chosen}) picks the configuration {name} reads, and what it "
+                      f"says runs as it is read ({runs})", cause="operand")
     if name in DATABASE_CLIENTS:
         if _remote.get():  # its read-only guard is a word of argv or the environment
             raise NotRead(f"{name} on another host cannot be held to a read-only session "

@@ -86,6 +86,20 @@ def _free(p: Parsed, name: str) -> None:
                       cause="interactive", effect="interactive")
 
 
+def _smartctl(p: Parsed, name: str) -> None:
+    """`-l TYPE` prints a log, but two of its types set the drive's parameters when given
+    values: `scterc,READ,WRITE` (error recovery times; `,reset`, `,p` too) and
+    `scttempint,N` (the temperature logging interval)."""
+    for log in p.values("-l", "--log"):
+        kind = log.split(",", 1)[0]
+        if kind == "scterc" and "," in log:
+            raise NotRead(f"{name} -l {log} sets the drive's error recovery times (-l scterc "
+                          "alone prints them)", cause="flag")
+        if kind == "scttempint":
+            raise NotRead(f"{name} -l {log} sets the drive's temperature logging interval",
+                          cause="flag")
+
+
 def _sysctl(p: Parsed, name: str) -> None:
     for op in p.operands:
         if "=" in op:
@@ -179,13 +193,24 @@ def find(name: str, args: list[str]) -> None:
             raise NotRead(f"{word} is not a read-only part of a find expression", cause="flag")
 
 
+def _grep(p: Parsed, name: str) -> None:
+    """A recursive grep skips the devices it finds unless `-D read` says to open them, and
+    one of them under /dev is the watchdog, which opening arms."""
+    recursive = p.has("-r", "-R", "--recursive", "--dereference-recursive") or \
+        "recurse" in p.values("-d", "--directories")
+    if recursive and "read" in p.values("-D", "--devices"):
+        raise NotRead(f"{name} -r -D read opens every device it finds, and opening "
+                      "/dev/watchdog arms the watchdog: the host reboots unless it is fed",
+                      cause="flag")
+
+
 GREP = Tool(F("EFGPe:f:iyvwxcLlm:oqsbHhnTZzA:B:C:aId:D:rRUV", """extended-regexp fixed-strings
     basic-regexp perl-regexp regexp= file= ignore-case no-ignore-case word-regexp line-regexp
     null-data no-messages invert-match version help max-count= byte-offset line-number
     line-buffered with-filename no-filename label= only-matching quiet silent binary-files= text
     directories= devices= recursive dereference-recursive include= exclude= exclude-from=
     exclude-dir= files-without-match files-with-matches count initial-tab null before-context=
-    after-context= context= color=? colour=? binary""", numeric=True))
+    after-context= context= color=? colour=? binary""", numeric=True), check=_grep)
 
 
 def _iscsi_listing(p: Parsed, name: str) -> None:
@@ -396,7 +421,7 @@ HOST: dict[str, Rule] = {
                            "-s": "turns SMART on or off", "-t": "starts a self-test",
                            "--test": "starts a self-test", "-X": "aborts a self-test",
                            "-o": "changes offline testing", "-S": "changes attribute "
-                           "autosave"})),
+                           "autosave"}), check=_smartctl),
     "mdadm": Tool(F("DEQvbs", "detail examine query misc scan verbose brief export test "
                     "detail-platform"), check=needs("-D", "--detail", "-E", "--examine", "-Q",
                                                       "--query", what="changes arrays")),

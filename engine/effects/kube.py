@@ -128,8 +128,10 @@ HELM: dict[str, Tool] = {
     **rows("show inspect", Tool(subcommands=rows("chart values readme all crds", _HELM_SHOW))),
     "template": Tool(F("f:", """values= set= set-string= set-file= set-json= version= repo=
         name-template= include-crds skip-crds skip-tests show-only= api-versions= kube-version=
-        is-upgrade validate devel dependency-update""", go=True,
-                       why={"--output-dir": "writes files", "--post-renderer": "runs a program"})),
+        is-upgrade validate devel""", go=True,
+                       why={"--output-dir": "writes files", "--post-renderer": "runs a program",
+                            "--dependency-update": "downloads the chart's dependencies into "
+                            "its charts/ folder"})),
     "version": Tool(F("", "short template= client", go=True)),
     "search": Tool(subcommands=rows("hub repo", Tool(_HELM_OUT | F(
         "lr", "max-col-width= version= versions regexp devel", go=True)))),

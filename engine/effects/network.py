@@ -10,6 +10,8 @@ cover ssh (a wrapper: `engine.effects.classify`).
 
 from __future__ import annotations
 
+import re
+
 from engine.effects.options import Flags, NotRead, Parsed, parse
 from engine.effects.rules import Rule, Tool
 from engine.effects.words import Templated
@@ -54,10 +56,38 @@ def ip(name: str, args: list[str]) -> None:
                   "read)", cause="subcommand")
 
 
+# A scheme with one slash or none is a scheme to curl too (`gopher:/127.0.0.1:6379/_FLUSHALL`
+# sends its path's bytes to Redis); `host:9090/x` is a host and its port. curl expands its
+# globs (`{gopher,http}:/...`, `[g-g]opher:/`) before it reads the scheme: a glob there is
+# not a known read. (In a word a value fills, `{{ inputs.host }}:9090`, `$(cmd):3300`, the
+# braces are the template's or the shell's: the rendered word is judged again before it runs,
+# and no typed value that may stand there holds a brace.)
+_SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]*):(?!\d+(?:[/?#]|$))")
+_IPV6 = re.compile(r"\[[0-9A-Fa-f:.]+\](?::\d+)?")
+# with no scheme, curl picks the protocol from how the host begins (`dict.example.org`)
+_GUESSED = ("ftp.", "dict.", "ldap.", "imap.", "smtp.", "pop3.")
+
+
 def _http_url(url: str, name: str) -> None:
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in ("", "http", "https") and "://" not in url:
+        head = url.split("/", 1)[0]
+        if not isinstance(url, Templated) and ("{" in head or "[" in head) and \
+                not _IPV6.fullmatch(head.strip()):
+            raise NotRead(f"{name} expands the glob in {url} before it reads the scheme: an "
+                          "expansion can name another protocol (only http and https GETs "
+                          "read)", cause="operand")
+        said = _SCHEME.match(url)
+        if said is not None:
+            scheme = said.group(1).lower()
+        else:
+            host = url.lstrip().split("/", 1)[0].rsplit("@", 1)[-1].lower()
+            if host.startswith(_GUESSED):
+                raise NotRead(f"{name} to {url} (no scheme) speaks {host.split('.')[0]}, not "
+                              "HTTP: curl picks the protocol from the host's name (only http "
+                              "and https GETs read)", cause="operand")
     if scheme not in ("", "http", "https"):
-        raise NotRead(f"{name} to a {scheme}:// URL can send anything to any service (only "
+        raise NotRead(f"{name} to a {scheme}: URL can send anything to any service (only "
                       "http and https GETs read)", cause="operand")
 
 
@@ -110,6 +140,11 @@ def _curl(p: Parsed, name: str) -> None:
             raise NotRead(f"{name}'s {flag} writes a file", cause="flag")
         if flag in ("-w", "--write-out") and "%output{" in value:
             raise NotRead(f"{name}'s {flag} %output{{}} writes a file", cause="flag")
+        if flag in ("-w", "--write-out") and value.startswith("@"):
+            # the format comes from a file (or stdin: `printf '%%output{F}' | curl -w @-`),
+            # and a format's %output{FILE} writes FILE
+            raise NotRead(f"{name}'s {flag} @FILE reads its format from a file, whose "
+                          "%output{} can write any file", cause="flag")
         if flag in ("-H", "--header", "--proxy-header") and value.startswith("@"):
             # `-H @FILE` sends every line of FILE as a header: `-H @/etc/shadow` posts it
             raise NotRead(f"{name}'s {flag} @FILE sends a file's content as headers",

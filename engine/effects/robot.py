@@ -102,11 +102,17 @@ _ROSTOPIC = {
 # -- the cell's buses: MQTT, NATS, OPC UA, CAN ----------------------------------------------
 
 
-_MOSQUITTO_SUB = Tool(F("h:p:t:T:C:W:q:i:I:k:u:P:L:F:V:vdNR", """host= port= topic=
-    filter-out= count= timeout= qos= id= id-prefix= keepalive= username= pw= url= format=
+# (not -i/--id: a broker disconnects the client already connected with that id, the cell's
+# own controller or bridge among them; -I adds a random suffix to its prefix)
+_MOSQUITTO_SUB = Tool(F("h:p:t:T:C:W:q:I:k:u:P:L:F:V:vdNR", """host= port= topic=
+    filter-out= count= timeout= qos= id-prefix= keepalive= username= pw= url= format=
     verbose debug retained-only quiet cafile= capath= cert= key= insecure tls-version=
     tls-use-os-certs protocol-version= pretty unix= proxy=""", why={
         "--remove-retained": "deletes the retained messages it sees from the broker",
+        "-i": "connects with a fixed client id, and a broker disconnects the client already "
+        "connected with it",
+        "--id": "connects with a fixed client id, and a broker disconnects the client already "
+        "connected with it",
         "-c": "leaves a persistent session on the broker",
         "--disable-clean-session": "leaves a persistent session on the broker",
         "-x": "leaves a session on the broker", "--will-topic": "leaves a last-will message "

@@ -10,6 +10,8 @@ text it says so, and the program is not read-only: a wrong "no" costs an approva
 
 from __future__ import annotations
 
+from engine.effects.devices import arming, arms
+
 _SED_SIMPLE = set("=dDgGhHnNpPxzF")
 _SED_NUMBER = set("lLqQ")
 
@@ -49,7 +51,9 @@ def sed_problem(script: str) -> str | None:
             while i < n and script[i] not in ";\n":
                 i += 1
         elif c in "aicrR":
-            i = _text_end(script, i)
+            start, i = i, _text_end(script, i)
+            if c in "rR" and arms(script[start:i].strip()):
+                return f"its `{c}` command: {arming(script[start:i].strip())}"
         elif c in "sy":
             end = _sed_parts(script, i, 2)
             if end < 0:

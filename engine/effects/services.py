@@ -532,8 +532,12 @@ _AMTOOL = Tool(_AMTOOL_GLOBAL, inherit=True, subcommands={
                                                                    "routes": NONE}),
     "cluster": Tool(subcommands={"show": NONE}), "version": NONE})
 
-_KNIFE_FLAGS = F("a:F:lirmE:c:k:u:s:Vz", "attribute= format= long id-only run-list medium "
-                 "environment= config= key= user= server-url= verbose local-mode")
+# (not -c/--config: knife's configuration is Ruby, run as it is read; its own knife.rb or
+# config.rb, found where knife looks, is the operator's)
+_KNIFE_FLAGS = F("a:F:lirmE:k:u:s:Vz", "attribute= format= long id-only run-list medium "
+                 "environment= key= user= server-url= verbose local-mode", why={
+                     "-c": "loads a configuration that is Ruby code, run as it is read",
+                     "--config": "loads a configuration that is Ruby code, run as it is read"})
 _KNIFE_SUBS: dict[str, Tool] = {
     **rows("node role environment client cookbook", Tool(subcommands=rows(
         "show list", Tool(_KNIFE_FLAGS)))),

@@ -14,8 +14,12 @@ the child to its end on a local executor (the driver it is given) and reports:
   outputs still written): the caller's failure edges, or `on_error: continue`, decide what
   happens next, and with neither the caller fails too. Unless the guide branches on it: when
   a condition of the caller reads the call's `outcome` or `status` ("If the backup did not
-  resolve (`steps.backup.outcome != "resolved"`)"), the call step succeeds whatever the
-  child's end, and that condition decides.
+  resolve (`steps.backup.outcome != "resolved"`)"), the call step succeeds when the child
+  concluded (escalate included), and that condition decides. A child that concluded nothing
+  (`inconclusive`, failed, cancelled) still fails the call step unless a condition names
+  that ending (`steps.backup.outcome == "inconclusive"`) or is true for every ending but
+  the healthy ones (`!= "resolved"`): "If the check escalated" is no question about a check
+  whose evidence failed, and its other branch would go on, healthy, past that evidence.
 
 The child's id is the caller's, the step's and, after the first, the attempt's
 (`RUN.STEP`, `RUN.STEP.2`): a call step run again after its runner or worker died finds its
@@ -36,6 +40,7 @@ and its clean-up steps run; any other stop (Ctrl-C) leaves it interrupted and re
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
@@ -121,7 +126,7 @@ class ChildCalls:
                                  retryable=False, step=step.id, hint=exc.hint) from None
         elif record.status in ("running", "interrupted"):
             record = await self._drive(lambda d: d.resume(child_id))
-        return await self._report(record, decided_by_guide=_branches_on(plan, step))
+        return await self._report(record, decided_by_guide=_decides(plan, step, record))
 
     async def _drive(self, go: Callable[[ChildDriver], Awaitable[RunRecord]]) -> RunRecord:
         """Drive the child; while a dead driver's lease on it has not lapsed, wait for it."""
@@ -183,18 +188,52 @@ async def _stop(task: asyncio.Future[RunRecord], driver: ChildDriver, *, cancel:
     await asyncio.gather(task, return_exceptions=True)
 
 
-def _branches_on(plan: Plan, step: Step) -> bool:
-    """Whether a condition anywhere in the plan reads how the call's child run ended."""
+def _decides(plan: Plan, step: Step, record: RunRecord) -> bool:
+    """Whether the caller's own conditions decide what follows the child's end: they read
+    how it ended, and it concluded (`resolved`, `mitigated`, `no_action`, `escalate`) or a
+    condition names the ending it had. A child that concluded nothing (`inconclusive`: its
+    evidence failed; failed, cancelled) is no answer to "did it escalate?": the guide asked
+    about the endings it knew, and taking the other branch would go on, healthy, past the
+    evidence that failed."""
+    conditions = _branches_on(plan, step)
+    if not conditions:
+        return False
+    if record.status == "succeeded" and record.outcome in CONCLUDED:
+        return True
+    ended = record.outcome or record.status
+    named = re.compile(rf"""["']{re.escape(ended)}["']""")
+    return any(named.search(expr) or _not_healthy(expr) for expr in conditions)
+
+
+_LITERAL = re.compile(r"""["']([^"']*)["']""")
+
+
+def _not_healthy(expr: str) -> bool:
+    """`steps.backup.outcome != "resolved"`, `... not in ["resolved", "mitigated"]`: a
+    condition true for every ending but healthy ones, so the guide's branch for them is taken
+    by an ending that concluded nothing too."""
+    said = _LITERAL.findall(expr)
+    return ("!=" in expr or " not in " in expr) and bool(said) and \
+        all(word in FINE for word in said)
+
+
+CONCLUDED = FINE | {Outcome.ESCALATE}
+"""Child outcomes a caller's condition on them can decide on."""
+
+
+def _branches_on(plan: Plan, step: Step) -> list[str]:
+    """The conditions anywhere in the plan that read how the call's child run ended."""
     wanted = {f"steps.{step.id}.outcome", f"steps.{step.id}.status"}
+    found = []
     for edge in plan.edges:
         expr = edge.condition.expr if edge.condition else None
         if expr and f"steps.{step.id}" in expr:
             try:
                 if wanted & templating.references(expr, expression=True):
-                    return True
+                    found.append(expr)
             except MendflowError:
                 continue
-    return False
+    return found
 
 
 def _inputs(step: Step, memory: Memory) -> dict[str, str]:

@@ -36,7 +36,7 @@ from engine.errors import (
 )
 from engine.interaction import Answers, Interaction
 from engine.plan import Edge, Plan, Step, StepKind
-from engine.plugins import Plugin, StepContext, StepResult, parse_params
+from engine.plugins import MAX_SUMMARY_CHARS, Plugin, StepContext, StepResult, parse_params
 from engine.runtime.children import ChildCalls
 from engine.runtime.limits import Limit, LocalSlots, Slots
 from engine.runtime.memory import Memory
@@ -435,7 +435,8 @@ class StepRunner:
                 branches[index] = bool(judged(edge))
                 continue
             try:
-                branches[index] = templating.evaluate(edge.condition.expr, view)
+                whole = await self._whole_output(edge.condition.expr, view)
+                branches[index] = templating.evaluate(edge.condition.expr, whole)
             except ConditionError as exc:
                 raise ConditionError(f"cannot decide {edge.condition.text!r}: {exc.message}",
                                      step=step.id, hint=exc.hint) from None
@@ -467,7 +468,8 @@ class StepRunner:
                 continue
             if edge.condition.expr is not None:
                 try:
-                    decided[index] = templating.evaluate(edge.condition.expr, view)
+                    whole = await self._whole_output(edge.condition.expr, view)
+                    decided[index] = templating.evaluate(edge.condition.expr, whole)
                 except ConditionError as exc:
                     raise ConditionError(
                         f"cannot decide {edge.condition.text!r}: {exc.message}",
@@ -577,6 +579,59 @@ class StepRunner:
             parts.append(text)
         return "; ".join(parts) or gate.title
 
+    async def _whole_output(self, expr: str, view: Mapping[str, Any]) -> Mapping[str, Any]:
+        """`view`, with the whole output of each step whose `stdout` or `lines` `expr` reads
+        and memory keeps only the start of (its first 4,000 characters, 200 lines), or whose
+        `stderr` it reads and memory keeps only the end of: "If the output contains `ERROR`"
+        read only that start, and an ERROR past it was never seen ("otherwise, no action is
+        needed"). The whole is the step's artifact; one cut at the capture cap is not the
+        whole, and the condition cannot be decided on it."""
+        try:
+            reads = templating.references(expr, expression=True)
+        except MendflowError:
+            return view
+        steps = view.get("steps")
+        wanted = {(ref.split(".")[1], "stderr" if ref.split(".")[2] == "stderr" else "stdout")
+                  for ref in reads if ref.count(".") >= 2 and ref.startswith("steps.") and
+                  ref.split(".")[2] in ("stdout", "lines", "stderr")}
+        if not wanted or not isinstance(steps, Mapping):
+            return view
+        whole: dict[str, Any] = {}
+        for sid, stream in sorted(wanted):
+            outputs = whole.get(sid) or steps.get(sid)
+            if not isinstance(outputs, Mapping) or not _kept_in_part(outputs, stream):
+                continue
+            text = await self._stream_artifact(sid, outputs, stream)
+            whole[sid] = {**outputs, "stderr": text} if stream == "stderr" else \
+                {**outputs, "stdout": text, "lines": text.splitlines()}
+        if not whole:
+            return view
+        return {**view, "steps": {**steps, **whole}}
+
+    async def _stream_artifact(self, sid: str, outputs: Mapping[str, Any],
+                               stream: str = "stdout") -> str:
+        refs = outputs.get("artifacts")
+        ref = refs.get(stream) if isinstance(refs, Mapping) else None
+        data: bytes | None = None
+        if isinstance(ref, Mapping):
+            try:
+                parsed = ArtifactRef.model_validate(dict(ref))
+            except PydanticValidationError:
+                parsed = None
+            if parsed is not None and parsed.step_id == sid:
+                data = await self.store.get_artifact(parsed)
+        total = outputs.get(f"{stream}_bytes")
+        if data is None or (outputs.get("truncated") and isinstance(total, int)
+                            and total > len(data)):
+            kept = f"the first {len(data):,} bytes" if data is not None else "its start"
+            of = f" of {total:,}" if isinstance(total, int) else ""
+            raise ConditionError(
+                f"it reads the output of step '{sid}', of which only {kept}{of} were kept: "
+                "the rest was never read", step=sid,
+                hint="Narrow the command's output (grep, tail), or raise "
+                     "MENDFLOW_OUTPUT_CAP_BYTES")
+        return str(self.redact(data.decode("utf-8", errors="replace")))
+
     def _artifact_reader(self, run_id: str, results: Mapping[str, Any]
                          ) -> Callable[[str, str], Awaitable[bytes | None]]:
         """`ctx.read_artifact`: an artifact an earlier step of this run stored, found by the
@@ -627,6 +682,18 @@ class StepRunner:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+def _kept_in_part(outputs: Mapping[str, Any], stream: str = "stdout") -> bool:
+    """Whether memory holds only part of a step's stdout (its start, or of its lines) or
+    stderr (its end)."""
+    if stream == "stderr":
+        stderr, total = outputs.get("stderr"), outputs.get("stderr_bytes")
+        return isinstance(stderr, str) and isinstance(total, int) and \
+            total > len(stderr.encode())
+    stdout, lines, count = outputs.get("stdout"), outputs.get("lines"), outputs.get("line_count")
+    return isinstance(stdout, str) and (len(stdout) >= MAX_SUMMARY_CHARS or (
+        isinstance(lines, list) and isinstance(count, int) and count > len(lines)))
+
 
 def _conditional(plan: Plan, step: Step) -> bool:
     """Whether any edge out of `step` has a condition (only then is a view of memory read)."""

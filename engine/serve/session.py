@@ -68,7 +68,11 @@ def check_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin == "null":
         raise HTTPException(403, "the form came from an opaque origin")
-    if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
+    try:
+        netloc = urlsplit(origin).netloc if origin is not None else None
+    except ValueError:  # `http://[`: no origin a browser sends
+        raise HTTPException(403, "the form's Origin header is not a URL") from None
+    if netloc is not None and netloc != request.headers.get("host", ""):
         raise HTTPException(403, "the form came from another site")
 
 
@@ -76,7 +80,8 @@ def check_form(request: Request, form: dict[str, str]) -> None:
     """403 unless the form's CSRF token is this caller's and the Origin (when sent) is us."""
     check_origin(request)
     given = form.get("csrf", "")
-    if not given or not hmac.compare_digest(given, csrf_token(request)):
+    # as bytes: compare_digest refuses a str with a character beyond ASCII (a TypeError)
+    if not given or not hmac.compare_digest(given.encode(), csrf_token(request).encode()):
         raise HTTPException(403, "the form's CSRF token is missing or stale: reload the page")
 
 

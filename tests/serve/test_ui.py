@@ -128,6 +128,23 @@ async def test_a_login_posted_from_another_site_is_refused(client) -> None:
     assert got.status_code == 403 and COOKIE not in got.headers.get("set-cookie", "")
 
 
+@pytest.mark.parametrize("form", ["logout", "login"])
+async def test_a_hostile_origin_or_csrf_token_is_refused_not_an_internal_error(client,
+                                                                             form: str) -> None:
+    # `Origin: http://[` is no URL (urlsplit raised ValueError) and a CSRF token with a
+    # character beyond ASCII made hmac.compare_digest raise TypeError: both were a 500 with a
+    # traceback in the server's log
+    await login(client, VIEWER_TOKEN)
+    csrf = csrf_of((await client.get("/ui/runs")).text)
+    data = {"csrf": csrf} if form == "logout" else {"token": VIEWER_TOKEN}
+    bad_origin = await client.post(f"/ui/{form}", data=data, headers={"Origin": "http://["})
+    assert bad_origin.status_code == 403 and "not a URL" in bad_origin.text
+    if form == "logout":
+        bad_token = await client.post("/ui/logout", data={"csrf": "é" + csrf[1:]})
+        assert bad_token.status_code == 403 and "CSRF" in bad_token.text
+        assert (await client.post("/ui/logout", data={"csrf": csrf})).status_code == 303
+
+
 async def test_a_ui_pages_refusal_is_a_small_escaped_page_the_apis_stays_json(client) -> None:
     await login(client, VIEWER_TOKEN)
     evil = "<img src=x onerror=alert(1)>"

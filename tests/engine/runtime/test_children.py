@@ -299,3 +299,69 @@ async def test_cancelling_the_caller_cancels_its_child_and_runs_the_childs_clean
 
 def _caller_id(runs: list[Any]) -> str:
     return next((r.run_id for r in runs if r.parent_run_id is None), "")
+
+
+_CHILD_WITHOUT_EVIDENCE = """---
+title: Check the node count
+inputs:
+  - name: cluster
+---
+
+# Check the node count
+
+## Diagnosis
+
+1. Count the nodes of the cluster {#nodes}:
+
+   ```bash
+   cat /nonexistent/mendflow-nodes-count
+   ```
+
+2. If the cluster has too few nodes (`steps.nodes.stdout | int < 3`), escalate to the
+   platform team.
+
+3. Otherwise, no action is needed.
+"""
+_CALLER = """---
+title: Caller that branches on the child
+inputs:
+  - name: cluster
+---
+
+# Caller that branches on the child
+
+## Diagnosis
+
+1. Follow [the node count check](child.md) {{#count}}.
+
+2. If the check {said} (`{condition}`), escalate to the platform team.
+
+3. Otherwise, no action is needed.
+"""
+
+
+@pytest.mark.parametrize(("said", "condition", "status", "outcome"), [
+    # asked only whether it escalated: its other branch would end healthy past a check that
+    # failed (it ended no_action, exit 0)
+    ("escalated", 'steps.count.outcome == "escalate"', "failed", None),
+    # true for every ending but a healthy one: the guide's own branch for the rest
+    ("was not healthy", 'steps.count.outcome != "no_action"', "succeeded", "escalate"),
+    # names the ending itself
+    ("could not tell", 'steps.count.outcome == "inconclusive"', "succeeded", "escalate"),
+])
+async def test_a_child_that_concluded_nothing_never_lets_its_caller_end_healthy(
+        make_executor, store, tmp_path: Path, said: str, condition: str, status: str,
+        outcome: str | None) -> None:
+    (tmp_path / "child.md").write_text(_CHILD_WITHOUT_EVIDENCE)
+    caller = tmp_path / "caller.md"
+    caller.write_text(_CALLER.format(said=said, condition=condition))
+    ex, _ = make_executor()
+
+    record = await ex.start(compile_path(caller, known_plugins={"shell", "bash"}),
+                            guide_path=str(caller), inputs={"cluster": "prod"})
+
+    [child] = await store.child_runs(record.run_id)
+    assert (child.status, child.outcome) == ("succeeded", "inconclusive")
+    assert (record.status, record.outcome) == (status, outcome), record.reason
+    if status == "failed":
+        assert "ended inconclusive" in (record.reason or "")

@@ -1,0 +1,71 @@
+"""Files that act when opened or read: the watchdog, and the kernel's consuming logs.
+
+Opening /dev/watchdog (or /dev/watchdogN, /dev/char/10:130) arms it: unless it is fed, or
+told to stop before it is closed, the host reboots. Reading /proc/kmsg or a tracing
+`trace_pipe` takes what it reads away from everyone else (the system logger's kernel
+messages, as `dmesg -c` clears them; a tracer's events), and waits for more until stopped.
+`cat /dev/watchdog` and `cat /proc/kmsg` look like reads. This module says whether a path a
+command opens is one, including a word bash expands (`/dev/watch*`, `/dev/{watchdog,null}`);
+the table's readers (`engine.effects.classify`, `engine.effects.bash`, the sed scanner) ask
+it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import re
+
+_ARMS = re.compile(r"^/dev/(?:char/10:130|watchdog\d*)$")
+_CONSUMES = re.compile(r"^/(?:proc/kmsg|sys/kernel/(?:debug/)?tracing/"
+                       r"(?:instances/[^/]+/)?(?:per_cpu/cpu\d+/)?trace_pipe(?:_raw)?)$")
+_WATCHDOGS = ("/dev/watchdog", "/dev/watchdog0", "/dev/watchdog12", "/dev/char/10:130")
+_CONSUMERS = ("/proc/kmsg", "/sys/kernel/tracing/trace_pipe",
+              "/sys/kernel/debug/tracing/trace_pipe",
+              "/sys/kernel/tracing/per_cpu/cpu0/trace_pipe_raw")
+_GLOBS = re.compile(r"[*?\[{]")
+_BRACE = re.compile(r"\{([^{}]*)\}")
+
+
+def arms(word: str) -> bool:
+    """Whether opening the file `word` names acts (`arming`): arms the host's watchdog, or
+    consumes a kernel log; a word bash expands (`/dev/watch*`, `/dev/{watchdog,null}`,
+    `/dev/char/*`) when one of its expansions may."""
+    return _which(word) is not None
+
+
+def arming(word: str) -> str:
+    """What opening `word` (or what it may expand to) does, said as a refusal."""
+    found = _which(word)
+    expands = "" if _GLOBS.search(word) is None or found is None else \
+        f" (bash can expand it to {found})"
+    if found is not None and _ARMS.match(found):
+        return f"opening {word}{expands} arms the watchdog: the host reboots unless it is fed"
+    return (f"reading {word}{expands} takes what it reads away from the system logger or "
+            "tracer (as dmesg -c clears the ring buffer), and waits for more until stopped")
+
+
+def _which(word: str) -> str | None:
+    """The file that acts which `word` names, or one its expansions may name."""
+    if not word.startswith("/"):
+        return None
+    if _GLOBS.search(word) is None:
+        path = "/" + posixpath.normpath(word).lstrip("/")
+        return path if _ARMS.match(path) or _CONSUMES.match(path) else None
+    return next((device for pattern in _braces(word) for device in _WATCHDOGS + _CONSUMERS
+                 if fnmatch.fnmatchcase(device, "/" + posixpath.normpath(pattern).lstrip("/"))),
+                None)
+
+
+def _braces(word: str, limit: int = 64) -> list[str]:
+    """`word`'s brace expansions, as bash makes them (at most `limit`: the rest, unexpanded,
+    still match as the glob characters they hold)."""
+    found = _BRACE.search(word)
+    if found is None or "," not in found.group(1):
+        return [word]
+    out: list[str] = []
+    for choice in found.group(1).split(","):
+        out += _braces(word[:found.start()] + choice + word[found.end():], limit)
+        if len(out) >= limit:
+            return out[:limit] + [word]
+    return out
