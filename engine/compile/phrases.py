@@ -1750,20 +1750,22 @@ def colon_case(text: str, *, loose: bool = False) -> Guard | None:
     checks the item is one of a list of such cases."""
     plain = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
     m = _COLON_CASE.match(plain)
-    if m is None or _GUARD_START.match(plain) or not (
-            is_instruction_only(m.group("said")) or jumps_in(m.group("said"), [])):
+    if m is None or _GUARD_START.match(plain):
         return None
     case = m.group("case").strip()
-    if _OTHER_CASE.fullmatch(case):
-        return Guard(text=case, is_else=True)
     value = _STATE_VALUE.fullmatch(case)
-    if value and value.group("v").lower() not in KNOWN_CLIS or \
+    if _OTHER_CASE.fullmatch(case):
+        found = Guard(text=case, is_else=True)
+    elif value and value.group("v").lower() not in KNOWN_CLIS or \
             _RELATION.search(re.sub(r"`[^`]*`", "", case)) and case.count("`") % 2 == 0:
-        return Guard(text=case)
-    if loose and len(case.split()) <= 4 and "`" not in case and \
-            not _NOT_A_CASE.fullmatch(case.strip()):
-        return Guard(text=case)  # "Fast", beside "Slow (over 100 ms)": a case by its list
-    return None
+        found = Guard(text=case)
+    elif loose and len(case.split()) <= 4 and "`" not in case and \
+            not _NOT_A_CASE.fullmatch(case):
+        found = Guard(text=case)  # "Fast", beside "Slow (over 100 ms)": a case by its list
+    else:
+        return None
+    said = m.group("said")  # (read last: the costliest test)
+    return found if is_instruction_only(said) or jumps_in(said, []) else None
 
 
 # "On the database host, run:", "Log in to the worker node and check ...:", "In the toolbox
