@@ -699,6 +699,8 @@ class _OutlineBuilder:
                     isinstance(nodes[-1], IfNode) and nodes[-1].else_ is None:
                 nodes[-1].else_text = text
                 continue
+            if (said := phrases.expectation_in(el.text.split(text, 1)[0])) is not None:
+                g = phrases.against_expectation(g, said)  # "Expected: X. If not: ..."
             then = self._guarded(g, text, span, el, cls, el.index, mine, links)
             if then and not _fold_into_check(nodes, g, then):
                 self._append(nodes, IfNode(g, then, span, el.index))

@@ -1595,6 +1595,15 @@ def expectation(text: str) -> str | None:
     return m.group("x").rstrip(" .") if m else None
 
 
+def expectation_in(text: str) -> str | None:
+    """The last "Expected: ..." sentence or line of a text (an item's paragraphs), if any."""
+    found = None
+    for line in text.replace("**", "").replace("__", "").split("\n"):
+        for sentence in _sentences(line):
+            found = expectation(sentence) or found
+    return found
+
+
 def against_expectation(guard: Guard, expected: str) -> Guard:
     """A bare "If not" after "Expected: X" as the condition it means ("If not as expected: X");
     any other guard as it is."""

@@ -41,3 +41,14 @@ def test_an_if_not_with_no_expectation_before_it_is_as_written() -> None:
     plan = compile_text(GUIDE.replace("   - Expected: all pods `Running`.\n", "   - Look at "
                                       "the STATUS column.\n"))
     assert "If not" in {s.text for s in plan.steps if s.kind == StepKind.DECIDE}
+
+
+def test_an_expectation_paragraph_in_the_step_is_what_if_not_is_about() -> None:
+    """The same written as the step's own paragraphs ("**Expected:** all pods `Running`." then
+    "**If not:** go to step 3.")."""
+    plan = compile_text("# Web down\n\n## Procedure\n\n1. Check pods: `kubectl get pods -n web`"
+                        "\n\n   **Expected:** all pods `Running`.\n\n   **If not:** go to step 3."
+                        "\n\n2. Check the ingress: `kubectl get ingress -n web`\n\n3. Restart: "
+                        "`kubectl rollout restart deploy/web -n web`\n")
+    asked = [s.text for s in plan.steps if s.kind == StepKind.DECIDE]
+    assert asked == ["If not as expected (all pods `Running`)"]
