@@ -337,12 +337,15 @@ class _OutlineBuilder:
         return False
 
     def _code_cases(self) -> set[int]:
-        """The headings that each name an alarm or fault code, among two or more such sibling
-        sections (same level, same parent heading)."""
+        """The headings that each name an alarm or fault code, or are nothing but an error
+        message or state in code or quotes ("### `ImagePullBackOff`"), among two or more such
+        sibling sections (same level, same parent heading): each section is for its case
+        (they all ran in turn: the roll-back and the memory raise offered whatever the error)."""
         if self._cases is None:
             siblings: dict[tuple[int | None, int], list[int]] = {}
             for e in self.els:
-                if e.kind == "heading" and e.level > 1 and phrases.names_a_code(e.text):
+                if e.kind == "heading" and e.level > 1 and (phrases.names_a_code(e.text) or
+                                                            phrases.names_a_message(e.text)):
                     siblings.setdefault((self.owner.get(e.index), e.level), []).append(e.index)
             self._cases = {i for group in siblings.values() if len(group) > 1 for i in group}
         return self._cases
@@ -699,8 +702,8 @@ class _OutlineBuilder:
                     isinstance(nodes[-1], IfNode) and nodes[-1].else_ is None:
                 nodes[-1].else_text = text
                 continue
-            if (said := phrases.expectation_in(el.text.split(text, 1)[0])) is not None:
-                g = phrases.against_expectation(g, said)  # "Expected: X. If not: ..."
+            if (want := phrases.expectation_in(el.text.split(text, 1)[0])) is not None:
+                g = phrases.against_expectation(g, want)  # "Expected: X. If not: ..."
             then = self._guarded(g, text, span, el, cls, el.index, mine, links)
             if then and not _fold_into_check(nodes, g, then):
                 self._append(nodes, IfNode(g, then, span, el.index))

@@ -449,6 +449,28 @@ def names_a_code(title: str) -> bool:
     return m is not None and not re.match(r"^\W*\d{1,2}[.)]\s", t)
 
 
+_QUOTED_MESSAGE = re.compile(r'^\s*(?:`[^`\n]{2,120}`|"[^"\n]{2,120}"|'
+                             r'\u201c[^\u201d\n]{2,120}\u201d)\s*$')
+
+
+def names_a_message(title: str) -> bool:
+    """Whether a heading is nothing but an error message or state, quoted or in code
+    ("### `ImagePullBackOff`", "### `Error: UPGRADE FAILED: another operation is in
+    progress`"), not a command ("### `kubectl rollout restart deploy/web`")."""
+    t = title.replace("**", "").replace("__", "").strip()
+    if _QUOTED_MESSAGE.match(t) is None:
+        return False
+    inner = t.strip("`\"\u201c\u201d ")
+    first = inner.split()[0].lower() if inner else ""
+    if first in KNOWN_CLIS or first.startswith(("/", "./", "-", "$")):
+        return False
+    # a message (words, or quoted) or a state's name (`OOMKilled`, `CrashLoopBackOff`); a
+    # lower-case name (`sidekiq`, `transaction_statistics`) titles a topic, not a case
+    return " " in inner or not t.startswith("`") or \
+        re.fullmatch(r"[A-Za-z][A-Za-z0-9_]+", inner) is not None and \
+        sum(c.isupper() for c in inner) >= 2
+
+
 def symptom_of(text: str) -> str | None:
     """The symptom a known-problem entry opens with ("Symptom: Lag grows on every partition."),
     if it is one."""

@@ -174,6 +174,8 @@ class Wiring:
                 not (0 <= before.pos < len(els) and 0 <= node.pos < len(els)):
             return False
         a, b = els[before.pos], els[node.pos]
+        if a.kind == b.kind == "heading":  # sibling sections, one per case
+            return a.level == b.level and a.section == b.section
         return a.kind == b.kind == "list_item" and a.parent == b.parent and a.depth == b.depth
 
     def _before_escalating(self, node: IfNode) -> list[Pending]:

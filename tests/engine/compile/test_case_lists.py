@@ -294,3 +294,52 @@ def test_yes_and_no_headings_under_a_question_heading_are_its_answers() -> None:
     out = _branch_targets(plan, asked)
     assert "describe" in next(s.text for s in plan.steps if s.id == out["branch"])
     assert out["else"].startswith("approve-")
+
+
+ERRORS = """# Deploy failures
+
+## Common errors
+
+### `ImagePullBackOff`
+
+Check the image name and the pull secret:
+
+```bash
+kubectl describe pod -n web -l app=web
+```
+
+### `Error: UPGRADE FAILED: another operation is in progress`
+
+Roll back the stuck release:
+
+```bash
+helm rollback web -n web
+```
+
+### `OOMKilled`
+
+Raise the memory limit:
+
+```bash
+kubectl set resources deploy/web -n web --limits=memory=1Gi
+```
+"""
+
+
+def test_sections_titled_by_the_error_they_clear_are_cases() -> None:
+    """Each "### `ImagePullBackOff`" section is for when that error is seen: all three ran in
+    turn, the roll-back and the memory raise offered whatever the error was."""
+    plan = compile_text(ERRORS)
+    for title, runs in (("`ImagePullBackOff`", "describe"),
+                        ("`Error: UPGRADE FAILED: another operation is in progress`",
+                         "rollback"), ("`OOMKilled`", "set resources")):
+        branch = _branch_targets(plan, _decide(plan, title))["branch"]
+        step = next(s for s in plan.steps if s.id == branch)
+        assert runs in (step.text or ""), (title, step.text)
+
+
+def test_sections_titled_by_a_name_in_code_are_topics() -> None:
+    plan = compile_text(ERRORS.replace("### `ImagePullBackOff`", "### `sidekiq`").replace(
+        "### `OOMKilled`", "### `transaction_statistics`"))
+    assert not {"`sidekiq`", "`transaction_statistics`"} & {
+        s.text for s in plan.steps if s.kind == StepKind.DECIDE}
