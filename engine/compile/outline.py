@@ -479,7 +479,9 @@ class _OutlineBuilder:
             if el.kind == "table":
                 flush()
                 own = owner if owner is not None else el.index
-                rows = self._step_table(el, cls, own)
+                rows = self._flow_table(el, cls, own)
+                if rows is None:
+                    rows = self._step_table(el, cls, own)
                 if rows is None:
                     rows = self._decision_table(el, cls, own)
                 nodes.extend(rows if rows is not None else self._inline(el, cls, own))
@@ -1262,6 +1264,77 @@ class _OutlineBuilder:
             out = block.lines if block.cls == "command" else []
         return self._commands(out, el, cls, owner, block=None) if out else []
 
+    def _flow_table(self, el: Element, cls: SectionClass, owner: int) -> list[Node] | None:
+        """A procedure as a flowchart table ("Step | Action | If OK | If not OK", "# | Check |
+        Yes | No", "Pass | Fail"): each row is a step (its command runs, gated when it changes
+        anything; a person's otherwise), then the row's outcome, judged by a person or the
+        model: each outcome cell goes to a step of the table ("Go to step 3"), ends the run
+        ("Escalate to the DBA on-call", "Resolved") or says what a person does; an empty or
+        "Continue" cell goes on to the next row. It was one person's step holding the whole
+        table, and the run ended resolved whatever its cells said."""
+        rows = el.cells
+        if len(rows) < 3 or not rows[0] or cls == "info":
+            return None
+        head = [c.replace("*", "").strip() for c in rows[0]]
+        act = next((i for i, c in enumerate(head) if _STEP_ACTION_COLUMN.match(c) or
+                    _CHECK_COLUMN.match(c)), None)
+        ok = next((i for i, c in enumerate(head) if _OK_COLUMN.match(c)), None)
+        bad = next((i for i, c in enumerate(head) if _NOT_OK_COLUMN.match(c)), None)
+        if not _STEP_COLUMN.match(head[0]) or act is None or ok is None or bad is None:
+            return None
+        numbered: dict[int, str] = {}  # the step number a row gives -> its first step's id
+        made: list[tuple[int, list[Node], Span, str, str, str]] = []
+        for i, row in enumerate(rows[1:]):
+            if len(row) <= max(act, ok, bad):
+                continue
+            line = el.span.start + 2 + i  # the header, its `|---|` line, then one row a line
+            where = Span(start=line, end=line)
+            action = row[act].strip()
+            found: list[Node] = []
+            for code in (c for c in re.findall(r"`([^`]+)`", action) if inline_command(c)):
+                found.extend(self._commands([blocks.CommandLine(code, line, line)], el, cls,
+                                            owner, block=None))
+            if not any(isinstance(n, Action) for n in found):
+                found = [self._manual(owner, cls, action or f"Step {i + 1}", action, where,
+                                      el.index)]
+            found = [replace(n, title=_short(action)) if isinstance(n, Action) and action
+                     else n for n in found]  # (titled by its row, not the table's section)
+            first = next(n for n in found if isinstance(n, Action))
+            number = re.match(r"\W*(\d{1,3})", row[0])
+            numbered[int(number.group(1)) if number else i + 1] = first.id
+            made.append((i + 1, found, where, action, row[ok].strip(), row[bad].strip()))
+        if len(made) < 2:
+            return None
+        out: list[Node] = []
+        for n, found, where, action, if_ok, if_not in made:
+            out.extend(found)
+            then = self._flow_outcome(if_ok, numbered, where, el)
+            other = self._flow_outcome(if_not, numbered, where, el)
+            if then is None and other is None:
+                continue
+            guard = Guard(text=f"Step {n} is OK ({_short(action, 60)})")
+            node = IfNode(guard, then or [], where, el.index, else_=other)
+            if not then:  # only the other side acts: ask it the other way round
+                node = IfNode(Guard(text=f"Step {n} is not OK ({_short(action, 60)})"),
+                              other or [], where, el.index)
+            out.append(node)
+        return out
+
+    def _flow_outcome(self, cell: str, numbered: dict[int, str], where: Span,
+                      el: Element) -> list[Node] | None:
+        """What a flow table's outcome cell does: None when it goes on to the next row."""
+        text = cell.replace("**", "").strip()
+        if _GOES_ON.match(text):
+            return None
+        step = _STEP_IN_CELL.match(text)
+        if step is not None and int(step.group("n")) in numbered:
+            ref = JumpRef("id", f"{el.index}:{numbered[int(step.group('n'))]}", text)
+            return [JumpNode(ref, where, el.index)]
+        ending = _SAID_ENDING.get(text.lower().rstrip(" .!")) or phrases.outcome_of(text)
+        if ending is not None:
+            return [EndNode(ending, _conclusion(text) or _short(text), text, where)]
+        return [self._manual(el.index, "step", text, text, where, el.index)]
+
     def _step_table(self, el: Element, cls: SectionClass, owner: int) -> list[Node] | None:
         """A procedure written as a table ("Step | Action | Command | Expected", its rows
         numbered 1, 2, 3): each row is a step, in the table's order. The row's command runs
@@ -1272,7 +1345,8 @@ class _OutlineBuilder:
         # a test case's "# | Action | Expected result" table: its Action cells that are one
         # command each are its commands, as a "Command" column's are (the whole table was one
         # person's step)
-        acts = [k for k, h in enumerate(rows[0] if rows else []) if _ACTION_COLUMN.match(h)]
+        acts = [k for k, h in enumerate(rows[0] if rows else [])
+                if _STEP_ACTION_COLUMN.match(h) or _ACTION_COLUMN.match(h)]
         cells = [m.group(1) for r in rows[1:] for k in acts if k < len(r)
                  and (m := re.fullmatch(r"\s*`([^`]+)`\s*", r[k])) is not None]
         if len(rows) < 3 or not (el.command_cells or cells) or not rows[0] or \
@@ -1943,7 +2017,23 @@ def _faq_case(text: str) -> str | None:
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 _EXPECTED_COLUMN = re.compile(r"^\W*expected(?:\s+(?:result|output|value|response))?s?\W*$",
                               re.I)
-_ACTION_COLUMN = re.compile(r"^\W*(?:actions?|what to do|to do|do|instructions?)\W*$", re.I)
+# a procedure table's action column (a decision table's is `_ACTION_COLUMN` below, which
+# this one once shadowed: "Instructions" and "To do" were no action column)
+_STEP_ACTION_COLUMN = re.compile(r"^\W*(?:actions?|what to do|to do|do|instructions?|tasks?)\W*$",
+                                 re.I)
+# A flow table's outcome columns: "If OK | If not OK", "Yes | No", "Pass | Fail"
+_OK_COLUMN = re.compile(r"^\W*(?:if\s+)?(?:ok|okay|yes|pass(?:ed|es)?|success(?:ful)?|healthy|"
+                        r"good|it works|true)\W*$", re.I)
+_NOT_OK_COLUMN = re.compile(r"^\W*(?:if\s+)?(?:not\s+ok(?:ay)?|nok|no|fail(?:ed|s)?|failure|"
+                            r"unhealthy|bad|not|otherwise|else|it does(?:n't| not) work|false)"
+                            r"\W*$", re.I)
+# an outcome cell that only goes on to the next row
+_GOES_ON = re.compile(r"^\W*(?:continue|next(?: step| row)?|go on|proceed|carry on|-+|n/?a)?\W*$",
+                      re.I)
+_STEP_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)\s+(?:on\s+)?"
+                           r"(?:back\s+)?to\s+)?(?:step\s*)?#?(?P<n>\d{1,3})\W*$", re.I)
+_SAID_ENDING = {"resolved": "resolved", "done": "resolved", "fixed": "resolved",
+                "mitigated": "mitigated", "stop": "resolved", "end": "resolved"}
 # A decision table's columns: the case, and what to do in it; a column of checks to run first
 # makes it a symptom table (its checks run, its actions are shown: `_inline`)
 _CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnostic|dtc)\s+)?"

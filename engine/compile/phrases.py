@@ -879,9 +879,10 @@ _LINK = re.compile(r"\[(?P<text>[^\]]+)\]\((?P<href>[^)]*)\)")
 
 @dataclass(frozen=True)
 class JumpRef:
-    kind: Literal["anchor", "step", "skip", "heading", "title"]
+    kind: Literal["anchor", "step", "skip", "heading", "title", "id"]
     # anchor without '#', step number, number of steps to skip, the words a heading starts
-    # with, or a heading's whole title ("title": "go to Recovery", "see the Post-checks section")
+    # with, or a heading's whole title ("title": "go to Recovery", "see the Post-checks section");
+    # "id": "ELEMENT:STEP", a row of a flow table (a step the outline already named)
     value: str
     sentence: str
 

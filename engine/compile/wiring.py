@@ -499,11 +499,16 @@ class Wiring:
 
     def _jump_target(self, node: JumpNode, entries: list[tuple[int, int, str]],
                      final_end: str) -> str:
+        if node.ref.kind == "id":  # a flow table's row: its step, behind its approval
+            sid = node.ref.value.split(":", 1)[1]
+            return f"approve-{sid}" if f"approve-{sid}" in self.steps else sid
         return self._first_at(self._target_pos(node), entries, final_end)
 
     def _target_pos(self, node: JumpNode) -> int:
         """The element a jump lands on: a heading (anchor, words, "Step N"), a list item."""
         ref: JumpRef = node.ref
+        if ref.kind == "id":  # "ELEMENT:STEP"
+            return int(ref.value.split(":", 1)[0])
         els = self.guide.elements
         source_el = els[node.pos]
         if ref.kind == "title":  # "go to Recovery": the outline kept it only if one is so titled
