@@ -1820,7 +1820,8 @@ class _OutlineBuilder:
         flush_manual()
         if not session and cwd is not None:
             self._cwd[region] = cwd
-        return _commented_conditions(lines, nodes, el.index)
+        nodes = _commented_conditions(lines, nodes, el.index)
+        return _guard_comments(el, nodes) if block is not None and el.kind == "code" else nodes
 
     def _commands_follow(self, el: Element, region: int | None) -> bool:
         """Whether a block or an inline command comes after `el` in its top section."""
@@ -2369,6 +2370,59 @@ def _commented_conditions(lines: list[blocks.CommandLine], nodes: list[Node],
         out = [n for n in out if not any(n is m for m in mine)]
         out.insert(at, IfNode(Guard(text=cond), list(mine),
                               Span(start=line.start, end=line.end), pos))
+    return out
+
+
+# A comment line of a block that says when the lines under it run: "# if a pod is in
+# CrashLoopBackOff, delete it:", "# otherwise just restart the deployment", "# only on the
+# primary:" (not shell syntax: "# if [ -f x ]; then" typed at a root prompt)
+_GUARD_COMMENT = re.compile(r"^\s*#+\s*(?P<c>(?:if|when|only if|unless|otherwise|else|in case)\b"
+                            r"[^`;\[\]]*)$", re.I)
+
+
+def _guard_comments(el: Element, nodes: list[Node]) -> list[Node]:
+    """The commands of a block under a comment that says when they run ("# if a pod is in
+    CrashLoopBackOff, delete it:" over `kubectl delete pod ...`, then "# otherwise just
+    restart the deployment" over the restart), up to the next comment or blank line: a
+    decision on that condition, "otherwise" its other side. Both ran in turn (each approved
+    on its own, the approval never saying when it was meant for)."""
+    first = el.span.start + 1 if el.fenced else el.span.start
+    marks: list[tuple[int, Guard | None]] = []
+    for i, raw in enumerate(el.text.split("\n")):
+        m = _GUARD_COMMENT.match(raw)
+        if m is not None:
+            words = m.group("c").strip()
+            marks.append((first + i, phrases.guard_of(words) or Guard(
+                text=words.rstrip(" :"), is_else=bool(re.match(r"(?i)otherwise|else", words)))))
+        elif not raw.strip() or raw.lstrip().startswith("#"):
+            marks.append((first + i, None))
+    scopes = [(at, next((b for b, _ in marks if b > at), el.span.end + 1), g)
+              for at, g in marks if g is not None]
+    if not scopes:
+        return nodes
+    out: list[Node] = []
+    made: dict[int, list[Node]] = {}  # a scope's start line -> the side its nodes go to
+    last: IfNode | None = None
+    for n in nodes:
+        start = getattr(n, "span", None)
+        scope = next((sc for sc in scopes if start is not None and sc[0] < start.start < sc[1]),
+                     None)
+        if scope is None:
+            out.append(n)
+            last = None
+            continue
+        at, _, guard = scope
+        if at in made:
+            made[at].append(n)
+            continue
+        if guard.is_else and last is not None and last.else_ is None and out and \
+                out[-1] is last:
+            last.else_, last.else_text = [n], guard.text  # "# otherwise ..."
+            made[at] = last.else_
+            continue
+        last = IfNode(guard, [n], Span(start=at, end=at), el.index)
+        made[at] = last.then
+        out.append(last)
     return out
 
 
