@@ -300,6 +300,7 @@ class _OutlineBuilder:
             # `pkill`) names in its heading what they do.
             own = self._inline(el, cls, el.index)
         nodes = [*own, *self._content(el.index, cls, acted=_has_action(own))]
+        nodes = self._check_then_fix(el, nodes)
         guard = phrases.guard_of(el.text) if el.level > 2 or \
             el.level == 2 and phrases.if_heading(el.text) else None
         if guard is None and el.level > 2 and el.section is not None and \
@@ -325,6 +326,28 @@ class _OutlineBuilder:
         if guard and nodes:
             return [IfNode(guard, nodes, el.span, el.index)]
         return nodes
+
+    def _check_then_fix(self, el: Element, nodes: list[Node]) -> list[Node]:
+        """"### High memory" over "**Check:** `free -m`" then "**Fix:** `sudo systemctl
+        restart app`": the fix is for when the check shows the section's problem (a judgment
+        after the check, the heading its words). Every section's fix ran in turn, whatever its
+        check showed."""
+        if el.level < 2 or phrases.guard_of(el.text) is not None:
+            return nodes
+        kids = [self.els[i] for i in self.children.get(el.index, [])]
+        check = next((k for k in kids if k.kind == "paragraph" and _CHECK_LABEL.match(k.text)),
+                     None)
+        fix = next((k for k in kids if k.kind == "paragraph" and _FIX_LABEL.match(k.text) and
+                    check is not None and k.index > check.index), None)
+        if fix is None:
+            return nodes
+        at = next((k for k, n in enumerate(nodes) if getattr(n, "pos", -1) >= fix.index),
+                  len(nodes))
+        before, after = nodes[:at], nodes[at:]
+        if not _has_action(after):
+            return nodes
+        case = el.text.replace("**", "").strip()
+        return [*before, IfNode(Guard(text=case), after, fix.span, fix.index)]
 
     def _holds_commands(self, idx: int) -> bool:
         """Whether anything under an element is a code block or names a command inline."""
@@ -2373,6 +2396,11 @@ def _commented_conditions(lines: list[blocks.CommandLine], nodes: list[Node],
     return out
 
 
+# A known problem's labels: "**Check:** `free -m`" then "**Fix:** `sudo systemctl restart app`"
+_CHECK_LABEL = re.compile(r"^\W*(?:check|diagnos[ei]s?|diagnose|verify|test|confirm|detect|"
+                          r"how to (?:check|tell|confirm))\s*[:\u2013\u2014-]", re.I)
+_FIX_LABEL = re.compile(r"^\W*(?:fix|resolution|resolve|remedy|solution|workaround|mitigation|"
+                        r"mitigate|action|how to fix)\s*[:\u2013\u2014-]", re.I)
 # A comment line of a block that says when the lines under it run: "# if a pod is in
 # CrashLoopBackOff, delete it:", "# otherwise just restart the deployment", "# only on the
 # primary:" (not shell syntax: "# if [ -f x ]; then" typed at a root prompt)

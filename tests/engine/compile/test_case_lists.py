@@ -343,3 +343,17 @@ def test_sections_titled_by_a_name_in_code_are_topics() -> None:
         "### `OOMKilled`", "### `transaction_statistics`"))
     assert not {"`sidekiq`", "`transaction_statistics`"} & {
         s.text for s in plan.steps if s.kind == StepKind.DECIDE}
+
+
+def test_a_fix_after_its_check_is_for_the_sections_problem() -> None:
+    """"### High memory" over "**Check:** `free -m`" then "**Fix:** `sudo systemctl restart
+    app`": every section's fix was offered in turn, whatever its check showed."""
+    plan = compile_text("# App host\n\n## Troubleshooting\n\n### High memory\n\n**Check:** "
+                        "`free -m`\n\n**Fix:** `sudo systemctl restart app`\n\n### Disk full\n\n"
+                        "**Check:** `df -h /var`\n\n**Fix:** `sudo journalctl "
+                        "--vacuum-size=500M`\n")
+    for case, verb in (("High memory", "restart"), ("Disk full", "--vacuum-size=500M")):
+        branch = _branch_targets(plan, _decide(plan, case))["branch"]
+        assert branch.startswith("approve-")
+        step = next(s for s in plan.steps if s.id == branch.removeprefix("approve-"))
+        assert verb in step.params["pipeline"][0]
