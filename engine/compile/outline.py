@@ -1335,11 +1335,14 @@ class _OutlineBuilder:
             other = self._flow_outcome(if_not, numbered, where, el)
             if then is None and other is None:
                 continue
-            guard = Guard(text=f"Step {n} is OK ({_short(action, 60)})")
-            node = IfNode(guard, then or [], where, el.index, else_=other)
+            # a row that asks ("Is the safety gate closed?") is its own question
+            asked = phrases.question_of(action)
+            yes = asked or f"Step {n} is OK ({_short(action, 60)})"
+            no = f"The answer is no: {asked}" if asked else \
+                f"Step {n} is not OK ({_short(action, 60)})"
+            node = IfNode(Guard(text=yes), then or [], where, el.index, else_=other)
             if not then:  # only the other side acts: ask it the other way round
-                node = IfNode(Guard(text=f"Step {n} is not OK ({_short(action, 60)})"),
-                              other or [], where, el.index)
+                node = IfNode(Guard(text=no), other or [], where, el.index)
             out.append(node)
         return out
 

@@ -56,3 +56,12 @@ def test_a_continue_cell_goes_on_to_the_next_row() -> None:
         "Step 1 is not OK"))
     restart = _step(plan, "kubectl", "restart")
     assert _out(plan, first.id)["jump"] == f"approve-{restart.id}"
+
+
+def test_a_row_that_asks_is_its_own_question() -> None:
+    plan = compile_text("# Cell stopped\n\n## Recovery\n\n| # | Check | Yes | No |\n|---|---|---|"
+                        "---|\n| 1 | Is the safety gate closed? | Continue | Escalate to controls "
+                        "|\n| 2 | Reset: `curl -X POST http://cell-1:8080/reset` | Resolved | "
+                        "Escalate to controls |\n")
+    asked = {s.text for s in plan.steps if s.kind == StepKind.DECIDE}
+    assert "The answer is no: Is the safety gate closed?" in asked
