@@ -137,6 +137,9 @@ class _OutlineBuilder:
         # the directory a `cd DIR` block left the reader's shell in, by top section (its later
         # blocks' commands run there, as the author's terminal did)
         self._cwd: dict[int | None, str] = {}
+        # each bullet's list (`_in_case_list`), and whether a list is one of cases, by its id
+        self._case_runs: dict[int, list[Element]] | None = None
+        self._case_verdicts: dict[int, bool] = {}
 
     # -- structure ---------------------------------------------------------------------
 
@@ -582,7 +585,8 @@ class _OutlineBuilder:
 
     def _sibling_before(self, el: Element) -> Element | None:
         """The item just before a list item in its list, if any."""
-        for other in reversed(self.els[:el.index]):
+        for at in range(el.index - 1, -1, -1):  # (no copy of the elements before it)
+            other = self.els[at]
             if other.kind == "list_item" and other.parent == el.parent and \
                     other.depth == el.depth:
                 return other if other.section == el.section else None
@@ -592,24 +596,33 @@ class _OutlineBuilder:
 
     def _in_case_list(self, el: Element) -> bool:
         """Whether a bullet is one of a list of cases, each opening with its condition ("- If
-        register 100 is `4`, abort ...", "- If register 101 is non-zero, clear it by hand"):
-        what each says to do is a person's step under it, in any section that has steps."""
-        run: list[Element] = []
-        for other in self.els:
-            if other.kind != "list_item" or other.parent != el.parent or \
-                    other.section != el.section or other.depth != el.depth or other.ordered:
-                continue
-            if other.number == 1 and el not in run:
-                run = []
-            elif other.number == 1:
-                break
-            run.append(other)
-        return len(run) > 1 and (
-            all(phrases.guard_of(item.text) is not None for item in run) or
-            # each a case before a colon or an arrow; a short label ("Fast") is one beside a
-            # case that compares ("Slow (over 100 ms)")
-            all(phrases.colon_case(item.text, loose=True) is not None for item in run) and
-            any(phrases.colon_case(item.text) is not None for item in run))
+        register 100 is `4`, abort ...", "- If register 101 is non-zero, clear it by hand", "-
+        `Use%` above 95: escalate"): what each says to do is a person's step under it, in any
+        section that has steps. The lists are found in one pass and each judged once (asked
+        item by item, a list of 4,000 cases took minutes)."""
+        if self._case_runs is None:
+            self._case_runs = {}
+            current: dict[tuple[int | None, int | None, int], list[Element]] = {}
+            for other in self.els:
+                if other.kind != "list_item" or other.ordered:
+                    continue
+                key = (other.parent, other.section, other.depth)
+                if other.number == 1 or key not in current:
+                    current[key] = []
+                current[key].append(other)
+                self._case_runs[other.index] = current[key]
+        run = self._case_runs.get(el.index)
+        if run is None or len(run) < 2:
+            return False
+        verdict = self._case_verdicts.get(id(run))
+        if verdict is None:
+            verdict = self._case_verdicts[id(run)] = (
+                all(phrases.guard_of(item.text) is not None for item in run) or
+                # each a case before a colon or an arrow; a short label ("Fast") is one beside
+                # a case that compares ("Slow (over 100 ms)")
+                all(phrases.colon_case(item.text, loose=True) is not None for item in run) and
+                any(phrases.colon_case(item.text) is not None for item in run))
+        return verdict
 
     def _has_actions(self, el: Element, cls: SectionClass) -> bool:
         if any(looks_like_command(c) for c in el.inline_code) and cls in ("diag", "mit"):

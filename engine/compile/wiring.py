@@ -89,6 +89,7 @@ class Wiring:
         self._reached: set[int] = set()  # ... and those of unconditional jumps too
         # the guide's own escalations so far: (the edges into it, the ending)
         self._escalated: list[tuple[list[Pending], str]] = []
+        self._fail_words: dict[int, bool] = {}  # `_lets_fail`, by element index
 
     # -- building ----------------------------------------------------------------------
 
@@ -310,7 +311,15 @@ class Wiring:
             near.append(els[el.parent])
         if a.pos and els[a.pos - 1].kind == "paragraph":
             near.append(els[a.pos - 1])
-        return any(e.kind != "code" and may_fail(e.text) for e in near)
+        return any(e.kind != "code" and self._lets_fail(e) for e in near)
+
+    def _lets_fail(self, el: Element) -> bool:
+        """`may_fail` of an element's words, read once per element (a table's thousand rows
+        each asked it of the whole table: minutes)."""
+        said = self._fail_words.get(el.index)
+        if said is None:
+            said = self._fail_words[el.index] = may_fail(el.text)
+        return said
 
     def _if(self, node: IfNode, frontier: list[Pending]) -> list[Pending]:
         # An "Otherwise, if ..." chain is an else holding one `if`: walk it in a loop, not by
@@ -440,13 +449,17 @@ class Wiring:
     def resolve_jumps(self, final_end: str) -> None:
         entries = sorted(self.entries)
         at = {sid: pos for pos, _, sid in entries}
+        rank = {sid: (pos, k) for pos, k, sid in entries}
         for pending, node in self.jumps:
             target = self._jump_target(node, entries, final_end)
             if target not in self.steps:  # a jump past the last step: the guide's ending
                 target = self.end(target.removeprefix("end-").replace("-", "_"))
             # (only a jump back to a step at or before it can close a loop: every other edge
-            # goes forward, so the search is made for those alone)
-            if at.get(target, node.pos + 1) <= node.pos and self._reaches(target, pending.source):
+            # goes forward, so the search is made for those alone; within one flow table,
+            # "back" is by the order its rows' steps were made, not by its one element)
+            back = rank.get(target, (node.pos + 1, 0)) <= rank.get(pending.source, (-1, 0)) \
+                if node.ref.kind == "id" else at.get(target, node.pos + 1) <= node.pos
+            if back and self._reaches(target, pending.source):
                 self._repeat(pending, node, target, entries, final_end)
                 continue
             self.edges.append(Edge(source=pending.source, target=target, condition=pending.cond,

@@ -87,6 +87,33 @@ def test_lint_reads_guards_for_missing_steps_only_where_a_condition_can_name_one
     assert [f.rule for f in findings if f.rule == "MF206"] == ["MF206"]
 
 
+def test_a_list_of_cases_is_judged_once_not_once_per_case(monkeypatch):
+    # Given a list of n cases written "condition: what to do" (4,000 took minutes: each case
+    # judged the whole list again)
+    tag = uuid.uuid4().hex[:8]
+    text = "# T\n\n## Diagnosis\n\nCheck: `df -h`\n\n" + "".join(
+        f"- Usage of v{tag}{i} above {i}%: escalate to team {i}.\n" for i in range(N))
+    readings = counted(monkeypatch, phrases, "colon_case")
+    compiled(text)
+    # Then each case is read a bounded number of times (its own reading, and the list's
+    # two, once), not once per case of its list
+    assert len(readings) <= 4 * N
+
+
+def test_a_tables_words_are_read_once_for_its_rows(monkeypatch):
+    # Given a flow table of n rows, each a command step (each asked whether its words let it
+    # fail, which read the whole table's text again: 2,000 rows took 40 s)
+    tag = uuid.uuid4().hex[:8]
+    text = "# T\n\n## Procedure\n\n| Step | Action | If OK | If not OK |\n|---|---|---|---|\n" + \
+        "".join(f"| {i + 1} | Check `df -h /v{tag}{i}` | Continue | Escalate to team {i} |\n"
+                for i in range(N))
+    from engine.compile import wiring
+    readings = counted(monkeypatch, wiring, "may_fail")
+    compiled(text)
+    # Then the table's words are read once, not once per row
+    assert sum(1 for r in readings if isinstance(r, str) and "If not OK" in r) <= 1
+
+
 @pytest.mark.parametrize("rx", [phrases._GUARD_WORD, phrases._ESCALATE], ids=["guard", "escalate"])
 def test_a_caseless_pattern_answers_as_its_ignorecase_form(rx):
     twin = phrases._Caseless(rx)
