@@ -357,7 +357,7 @@ class _OutlineBuilder:
         todo = list(self.children.get(idx, []))
         while todo:
             el = self.els[todo.pop()]
-            if el.kind == "code" or any(looks_like_command(c) for c in el.inline_code):
+            if _names_a_command(el):
                 return True
             todo.extend(self.children.get(el.index, []))
         return False
@@ -1284,7 +1284,7 @@ class _OutlineBuilder:
                for at, line in el.source_lines
                if (m := _PROMPTED.match(line)) is not None and inline_command(m.group(1))]
         lines = el.source_lines
-        if not out and len(lines) == 1 and (said := _LABELLED.match(lines[0][1])) is not None \
+        if not out and len(lines) == 1 and (said := _RUN_LABEL.match(lines[0][1])) is not None \
                 and inline_command(said.group("cmd")) and \
                 not _FUNCTION_WORD.search(said.group("cmd")):
             # "1. Run: rabbitmqctl list_queues name messages consumers" (a wiki export that lost
@@ -1868,7 +1868,7 @@ class _OutlineBuilder:
             if self._top_section(later) != region or later.kind == "heading" and \
                     (later.level or 0) <= 2:
                 return False
-            if later.kind == "code" or any(looks_like_command(c) for c in later.inline_code):
+            if _names_a_command(later):
                 return True
         return False
 
@@ -2095,8 +2095,7 @@ _CODE_COLUMN = re.compile(r"^\W*(?:" + _CODE_NAMES + r")\W*$", re.I)
 _MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|text|message|cause|fault)\W*$", re.I)
 _CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how to check|"
                            r"commands?|query|queries|investigat\w*)\W*$", re.I)
-_OTHERWISE_ROW = re.compile(r"^\W*(?:anything else|otherwise|else|other(?: cases)?|"
-                            r"all other cases|none of the above|default)\W*$", re.I)
+_OTHERWISE_ROW = re.compile(rf"^\W*(?:{phrases.REST_OF_CASES})\W*$", re.I)
 
 
 # "Save the following as `fix.yaml`:", "Create a file named `recovery.yaml` under ... with":
@@ -2138,8 +2137,8 @@ def _all_commands(lines: list[str]) -> bool:
 
 
 # "Run: CMD", "Execute: CMD", "Command: CMD" on a line of its own (after a list's number)
-_LABELLED = re.compile(r"^\s*(?:[-*+]\s+|\d{1,3}[.)]\s+)?(?:run|execute|command|type)\s*:\s*"
-                       r"(?P<cmd>[^`\s][^`]*?)\s*$", re.I)
+_RUN_LABEL = re.compile(r"^\s*(?:[-*+]\s+|\d{1,3}[.)]\s+)?(?:run|execute|command|type)\s*:\s*"
+                        r"(?P<cmd>[^`\s][^`]*?)\s*$", re.I)
 # words of a sentence, never of a command's arguments ("kubectl get pods and look at ...")
 _FUNCTION_WORD = re.compile(r"\s(?:and|then|to|the|a|an|if|for|with|at|on|of|whether|look|"
                             r"see|check|your|you|it|this|that)(?:\s|$)", re.I)
@@ -2468,6 +2467,11 @@ def _guard_comments(el: Element, nodes: list[Node]) -> list[Node]:
         made[at] = last.then
         out.append(last)
     return out
+
+
+def _names_a_command(el: Element) -> bool:
+    """Whether an element is a code block or names a command inline."""
+    return el.kind == "code" or any(looks_like_command(c) for c in el.inline_code)
 
 
 def _has_action(nodes: list[Node]) -> bool:

@@ -1765,8 +1765,11 @@ _RELATION = re.compile(
 _STATE_VALUE = re.compile(r"`(?P<v>[A-Za-z0-9][\w.:/-]{0,40})`(?:\s*(?:,|or|/)\s*`[^`]+`)*")
 
 
-_OTHER_CASE = re.compile(r"(?:anything|something) else|any other(?: \w+)?|other(?: \w+)?|"
-                         r"none of (?:the above|these)|otherwise|else|default", re.I)
+# "Anything else", "All other cases", "None of the above": the rest of a list's or a table's
+# cases (a decision table's row, `outline._OTHERWISE_ROW`, and a case list's item)
+REST_OF_CASES = (r"(?:anything|something) else|(?:all |any )?other(?: \w+)?|"
+                 r"none of (?:the above|these)|otherwise|else|default")
+_OTHER_CASE = re.compile(REST_OF_CASES, re.I)
 
 
 _NOT_A_CASE = re.compile(r"(?:notes?|warning|caution|tip|important|example|e\.g\.?|impact|causes?|"
@@ -1775,6 +1778,7 @@ _NOT_A_CASE = re.compile(r"(?:notes?|warning|caution|tip|important|example|e\.g\
                          r"(?:step|option|method|phase|stage|part)\s+\w+)", re.I)
 
 
+@functools.lru_cache(maxsize=1024)  # (a list's items are read again for its verdict)
 def colon_case(text: str, *, loose: bool = False) -> Guard | None:
     """The case a list item opens with before its colon, when it reads as a condition (a
     comparison, or a state value in code: "`CrashLoopBackOff`") or is the rest ("Anything
