@@ -140,6 +140,7 @@ class _OutlineBuilder:
         # each bullet's list (`_in_case_list`), and whether a list is one of cases, by its id
         self._case_runs: dict[int, list[Element]] | None = None
         self._case_verdicts: dict[int, bool] = {}
+        self._instruction_verdicts: dict[int, set[int]] = {}
 
     # -- structure ---------------------------------------------------------------------
 
@@ -512,6 +513,13 @@ class _OutlineBuilder:
                     rows = self._decision_table(el, cls, own)
                 nodes.extend(rows if rows is not None else self._inline(el, cls, own))
                 continue
+            if el.kind == "quote" and (lone := self._lone_condition(idx)) is not None:
+                # "> ⚠️ Only if the error budget burn is above 10x.": a note that is nothing
+                # but a condition is said of what follows, as the sentence out of a quote is
+                flush()
+                prose.append(lone)
+                guarded = self._prose(lone, cls, owner, nodes)
+                continue
             if el.kind in ("list_item", "quote"):
                 if guarded and self._introduces(guarded[2]):
                     # "If X:" guards the list it opens, and a quote under it: the commands
@@ -594,12 +602,8 @@ class _OutlineBuilder:
                 return None
         return None
 
-    def _in_case_list(self, el: Element) -> bool:
-        """Whether a bullet is one of a list of cases, each opening with its condition ("- If
-        register 100 is `4`, abort ...", "- If register 101 is non-zero, clear it by hand", "-
-        `Use%` above 95: escalate"): what each says to do is a person's step under it, in any
-        section that has steps. The lists are found in one pass and each judged once (asked
-        item by item, a list of 4,000 cases took minutes)."""
+    def _bullet_run(self, el: Element) -> list[Element] | None:
+        """The bullets of the list `el` is in (found for every list in one pass)."""
         if self._case_runs is None:
             self._case_runs = {}
             current: dict[tuple[int | None, int | None, int], list[Element]] = {}
@@ -611,7 +615,35 @@ class _OutlineBuilder:
                     current[key] = []
                 current[key].append(other)
                 self._case_runs[other.index] = current[key]
-        run = self._case_runs.get(el.index)
+        return self._case_runs.get(el.index)
+
+    def _in_instruction_list(self, el: Element) -> bool:
+        """Whether a bullet tells a person what to do, in a list of such instructions ("- Put
+        the cell in T1 on the teach pendant." / "- Make sure nobody is inside the fence."): a
+        procedure in bullets, each instruction a person's step as a numbered one is (they
+        were ignored as prose, and the run went on without anyone confirming them). Most of
+        the list must instruct (a note among them, "Keep in mind that ...", stays a note);
+        not a list nested in a step, nor options ("You can either:")."""
+        run = self._bullet_run(el)
+        if run is None or len(run) < 2 or (el.parent is not None and
+                                           self.els[el.parent].kind == "list_item"):
+            return False
+        told = self._instruction_verdicts.get(id(run))
+        if told is None:
+            told = set() if phrases.offers_options(self._intro(run[0])) else \
+                {item.index for item in run if phrases.instructs(item.text)}
+            if len(told) < 2 or 2 * len(told) <= len(run):
+                told = set()
+            self._instruction_verdicts[id(run)] = told
+        return el.index in told
+
+    def _in_case_list(self, el: Element) -> bool:
+        """Whether a bullet is one of a list of cases, each opening with its condition ("- If
+        register 100 is `4`, abort ...", "- If register 101 is non-zero, clear it by hand", "-
+        `Use%` above 95: escalate"): what each says to do is a person's step under it, in any
+        section that has steps. The lists are found in one pass and each judged once (asked
+        item by item, a list of 4,000 cases took minutes)."""
+        run = self._bullet_run(el)
         if run is None or len(run) < 2:
             return False
         verdict = self._case_verdicts.get(id(run))
@@ -717,9 +749,13 @@ class _OutlineBuilder:
         todo = not el.ordered and re.match(r"\[ \]\s", el.text) is not None
         if not _has_action(nodes) and (el.ordered or todo or cls in ("diag", "mit") and guard
                                        or cls == "step" and guard and self._in_case_list(el)
-                                       and _asks_someone(then_text)) \
+                                       and _asks_someone(then_text)
+                                       or cls in ("step", "diag", "mit") and guard is None and
+                                       not el.ordered and self._in_instruction_list(el)) \
                 and not only_jumps and ending is None \
-                and not (not el.ordered and phrases.is_escalation(el.text)):
+                and not (not el.ordered and phrases.is_escalation(el.text)) \
+                and not (guard is not None and _goes_on(then_text)):
+            # ("- All pods `Running` → continue." asks nobody anything: that case goes on)
             # ("No: cordon the zone" is titled by what it says to do, not "No")
             nodes.insert(0, self._manual(el.index, cls, phrases.without_answer(el.text).strip()
                                          or el.text, self._item_text(el), el.span,
@@ -839,7 +875,10 @@ class _OutlineBuilder:
         "..., escalate" / "no action is needed" / "the issue is mitigated" end its branch."""
         if self._ending_item and phrases.outcome_of(el.text):
             return None  # "Then escalate: ..." closes its item's branch (an EndNode)
-        groups = self._groups(el.text, el.span, self._asked_before(el))
+        # ("Unless you see huge numbers, ignore these alerts. However, if the issue persists,
+        # follow the steps below:": the list is for the last sentence's case, not the first's)
+        groups = self._groups(el.text, el.span, self._asked_before(el),
+                              fallback=el.text.rstrip(" *_").endswith(":"))
         own = owner if owner is not None else el.index
         found: list[Node] = []
         found.extend(self._inline(el, cls, own))  # every section's inline commands count
@@ -861,7 +900,8 @@ class _OutlineBuilder:
             if isinstance(prev, IfNode) and not prev.guard.is_else and prev.else_ is None and \
                     not prev.guard.alternative and \
                     not prev.synthetic and self.els[prev.pos].kind == "paragraph" and \
-                    self._introduces(self.els[prev.pos]) and self.owner.get(prev.pos) == owner \
+                    self._introduces(self.els[prev.pos]) and \
+                    owner in (self.owner.get(prev.pos), self._placed_in(prev.pos)) \
                     and not phrases.is_escalation(el.text) and not phrases.opens_a_step(el.text) \
                     and not phrases.after_options(el.text):
                 # "For the case that X:" guards the paragraphs and blocks after it too, up to
@@ -1097,18 +1137,37 @@ class _OutlineBuilder:
         return el.section is not None and \
             re.match(r"^\W*escalat", self.els[el.section].text, re.I) is not None
 
+    def _lone_condition(self, quote: int) -> Element | None:
+        """The paragraph of a quote that holds nothing but a condition, said of what follows
+        ("> **Only if** the burn is above 10x.")."""
+        inner = self.children.get(quote, [])
+        if len(inner) != 1 or self.els[inner[0]].kind != "paragraph":
+            return None
+        para = self.els[inner[0]]
+        return para if phrases.guard_of(para.text) is not None and self._introduces(para) \
+            and not para.text.rstrip(" *_").endswith(":") else None
+
+    def _placed_in(self, pos: int) -> int | None:
+        """What an element sits in, a quote's words in what holds the quote."""
+        up = self.owner.get(pos)
+        return self.owner.get(up) if up is not None and self.els[up].kind == "quote" else up
+
     @staticmethod
     def _introduces(el: Element) -> bool:
         """A paragraph or item that ends with ':' introduces what follows it; so does one that
         is nothing but a condition, a label over the steps under it ("**When the unit is
-        masked**", an admonition titled "If the pod is Pending")."""
+        masked**", an admonition titled "If the pod is Pending"), or a sentence that is
+        nothing but one ("> ⚠️ Only if the error budget burn is above 10x.": it said no more,
+        so it is said of what follows; it was a person's "then act" step, and the fallback
+        after it was switched on whatever the burn)."""
         text = el.text.rstrip(" *_")
         if text.endswith(":"):
             return True
-        if el.kind != "paragraph" or text.endswith((".", "!", "?")):
+        if el.kind != "paragraph" or text.endswith(("!", "?")):
             return False
         guard = phrases.guard_of(el.text)
-        return guard is not None and not guard.is_else and not _consequent(el.text, guard)
+        return guard is not None and not guard.is_else and \
+            not _consequent(el.text, guard).strip(" .")
 
     def _jumps(self, el: Element, guard: Guard | None) -> list[Node]:
         out: list[Node] = []
@@ -1363,7 +1422,7 @@ class _OutlineBuilder:
                       el: Element) -> list[Node] | None:
         """What a flow table's outcome cell does: None when it goes on to the next row."""
         text = cell.replace("**", "").strip()
-        if _GOES_ON.match(text):
+        if _GOES_ON_CELL.match(text):
             return None
         step = _STEP_IN_CELL.match(text)
         if step is not None and int(step.group("n")) in numbered:
@@ -2068,8 +2127,8 @@ _NOT_OK_COLUMN = re.compile(r"^\W*(?:if\s+)?(?:not\s+ok(?:ay)?|nok|no|fail(?:ed|
                             r"unhealthy|bad|not|otherwise|else|it does(?:n't| not) work|false)"
                             r"\W*$", re.I)
 # an outcome cell that only goes on to the next row
-_GOES_ON = re.compile(r"^\W*(?:continue|next(?: step| row)?|go on|proceed|carry on|-+|n/?a)?\W*$",
-                      re.I)
+_GOES_ON_CELL = re.compile(r"^\W*(?:continue|next(?: step| row)?|go on|proceed|carry on|-+|n/?a)?"
+                           r"\W*$", re.I)
 _STEP_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)\s+(?:on\s+)?"
                            r"(?:back\s+)?to\s+)?(?:step\s*)?#?(?P<n>\d{1,3})\W*$", re.I)
 _SAID_ENDING = {"resolved": "resolved", "done": "resolved", "fixed": "resolved",
@@ -2353,14 +2412,9 @@ def _said_in(node: Node, text: str) -> bool:
     return node.text in text
 
 
-_GOES_ON = re.compile(r"^(?:please\s+)?(?:continue|proceed|go on|carry on|move on)\b(?:\s+"
-                      r"(?:with|to)\s+(?:the\s+)?(?:next|following|remaining)?\s*(?:steps?|"
-                      r"section)?(?:\s+(?:below|above))?)?\W*$", re.I)
-
-
 def _goes_on(consequent: str) -> bool:
     """"continue with the steps below": the guide's words for the other side of an If."""
-    return bool(_GOES_ON.match(consequent))
+    return phrases.goes_on(consequent)
 
 
 def _asks_someone(consequent: str) -> bool:

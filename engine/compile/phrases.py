@@ -635,6 +635,9 @@ _LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:(?:Only )?(?:If|When|In case)|Otherwi
 # run ends: "Then continue below; if it reads `ok`, nothing needs doing." ("...; if you edit it
 # in place, the label isn't updated" only describes)
 _SEMICOLON_IF = re.compile(r";\s+(?=if\s)")
+# a connective before a sentence's guard: "However, if ...", "But if ...", "And when ..."
+_CONNECTIVE = re.compile(r"^(?:however|but|and|also|still|yet|in addition|additionally)\b,?\s+"
+                         r"(?=(?:only\s+)?(?:if|when|in case|unless)\b)", re.I)
 
 
 def guard_in(sentence: str, *, fallback: bool = False) -> Guard | None:
@@ -643,6 +646,9 @@ def guard_in(sentence: str, *, fallback: bool = False) -> Guard | None:
     direct = guard_of(sentence, fallback=fallback)
     if direct is not None:
         return direct
+    m = _CONNECTIVE.match(sentence)
+    if m is not None:  # "However, if the issue persists, follow the steps below:"
+        return guard_of(sentence[m.end():], fallback=fallback)
     m = _LEAD_IN.search(sentence)
     if m is not None:
         return guard_of(sentence[m.end():], fallback=fallback)
@@ -1136,6 +1142,46 @@ _INSTRUCTION = re.compile(
     r"\b(?:means?|indicates?|suggests?|is (?:likely|probably)|you (?:have hit|are hitting|"
     r"are affected|hit)|can (?:only )?be (?:only )?(?:a |an |the )?\w+ (?:failure|issue|"
     r"problem|cause))\b|^(?:no|nothing)\b|\broot cause\b|\bresolution\b", re.I)
+
+
+def instructs(text: str) -> bool:
+    """Whether a list item tells the reader what to do, in prose: it opens with a verb in the
+    imperative ("Make sure nobody is inside the fence.", "Put the cell in T1 on the teach
+    pendant.", "Notify the shift lead."), not a statement ("The pods restart", "No data is
+    lost") nor a label over what follows ("Check these:")."""
+    plain = _strip_enumerator(_DECORATION.sub("", text.replace("**", "").replace("__", "")
+                                              .strip(), count=1)).strip(" *_")
+    first = plain.split("\n", 1)[0]
+    if first.rstrip().endswith((":", "?")) or len(first.split()) < 3 or \
+            guard_of(first) is not None:
+        return False
+    return _INSTRUCTION_VERB.match(first) is not None or \
+        _IMPERATIVE_SHAPE.match(first) is not None and _NOT_A_VERB.match(first) is None
+
+
+# words that open a sentence as "Press the ..." does but are no verb ("After the scale up, the
+# series are expected to drop", "Once the pods restart", "During the window")
+_NOT_A_VERB = re.compile(r"^(?:after|before|during|once|since|while|when|until|unless|upon|"
+                         r"within|without|with|from|into|onto|over|under|above|below|behind|"
+                         r"between|for|in|on|at|by|of|to|via|per|like|as|all|each|every|any|"
+                         r"both|some|most|many|only|even|just|maybe|perhaps|usually|sometimes|"
+                         r"often|here|there|then|now|so|thus|hence|this|that|these|those|it|"
+                         r"its|their|our|your|my|no|not|nothing|none|because|although|though|"
+                         r"if|whether|what|which|who|how|why|where|is|are|was|were|do|does|"
+                         r"did|can|could|should|will|would|has|have|had|may|might|must|"
+                         # a note, not a deed: "Keep in mind that ...", "Bear in mind ..."
+                         r"(?:keep|bear) in mind|note that|remember that|be aware)\b",
+                         re.I)
+_INSTRUCTION_VERB = re.compile(rf"^(?:then\s+|first\s+|also\s+)?(?:{_DO})\b", re.I)
+_OPTIONS = re.compile(r"\b(?:either|one of|any of|options?|alternatives?|alternatively|"
+                      r"you (?:can|could|may|might)|choose|pick|ways? to|possible|potential)\b",
+                      re.I)
+
+
+def offers_options(intro: str) -> bool:
+    """Whether the words before a list offer its items as choices ("You can either:",
+    "Options:"), not as steps to take in turn."""
+    return _OPTIONS.search(intro) is not None
 
 
 _CUE = re.compile(r"\b(?:you|we)\s+(?:\w+\s+){0,2}(?:should|must|need|needs|have to|has to|"
@@ -1778,6 +1824,28 @@ _NOT_A_CASE = re.compile(r"(?:notes?|warning|caution|tip|important|example|e\.g\
                          r"(?:step|option|method|phase|stage|part)\s+\w+)", re.I)
 
 
+_GOES_ON = re.compile(r"^(?:please\s+)?(?:continue|proceed|go on|carry on|move on)\b(?:\s+"
+                      r"(?:with|to)\s+(?:the\s+)?(?:next|following|remaining)?\s*(?:steps?|"
+                      r"section)?(?:\s+(?:below|above))?)?\W*$", re.I)
+
+
+def goes_on(consequent: str) -> bool:
+    """"continue with the steps below", "carry on.": the guide's words for going on to what
+    follows."""
+    return bool(_GOES_ON.match(consequent))
+
+
+def _names_a_state(case: str) -> bool:
+    """"Pods in `CrashLoopBackOff`", "Pods `Pending`", "Cluster `HEALTH_WARN`": a short case
+    naming what something is in by a state's name in code (capitalised, as states are
+    printed: not a command's or a file's name)."""
+    if case.count("`") != 2 or len(case.split()) > 6:
+        return False
+    value = _STATE_VALUE.search(case)
+    return value is not None and value.group("v")[0].isupper() and \
+        value.group("v").lower() not in KNOWN_CLIS
+
+
 @functools.lru_cache(maxsize=1024)  # (a list's items are read again for its verdict)
 def colon_case(text: str, *, loose: bool = False) -> Guard | None:
     """The case a list item opens with before its colon, when it reads as a condition (a
@@ -1793,7 +1861,8 @@ def colon_case(text: str, *, loose: bool = False) -> Guard | None:
     if _OTHER_CASE.fullmatch(case):
         found = Guard(text=case, is_else=True)
     elif value and value.group("v").lower() not in KNOWN_CLIS or \
-            _RELATION.search(re.sub(r"`[^`]*`", "", case)) and case.count("`") % 2 == 0:
+            _RELATION.search(re.sub(r"`[^`]*`", "", case)) and case.count("`") % 2 == 0 or \
+            _names_a_state(case):
         found = Guard(text=case)
     elif loose and len(case.split()) <= 4 and "`" not in case and \
             not _NOT_A_CASE.fullmatch(case):
@@ -1801,7 +1870,7 @@ def colon_case(text: str, *, loose: bool = False) -> Guard | None:
     else:
         return None
     said = m.group("said")  # (read last: the costliest test)
-    return found if is_instruction_only(said) or jumps_in(said, []) else None
+    return found if is_instruction_only(said) or jumps_in(said, []) or goes_on(said) else None
 
 
 # "On the database host, run:", "Log in to the worker node and check ...:", "In the toolbox

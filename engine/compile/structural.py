@@ -135,8 +135,12 @@ def _tree(guide: Guide, outline: Outline) -> tuple[list[Node], str]:
         after = [n for s in sections[first_mit:] for n in s[2]]
         # The guide's own first mitigation guard already says when to mitigate.
         guarded = bool(after) and isinstance(after[0], IfNode) and not after[0].synthetic
-        if any(True for _ in _actions(before)) and any(True for _ in _actions(after)) \
-                and not guarded:
+        # (only after a look at something: "Before you start: make sure nobody is inside the
+        # fence" prepares, it diagnoses nothing, and a run that did only that has no finding
+        # to end `no_action` on: a person's step of a plain section is such a preparation)
+        if any(not (a.kind == StepKind.MANUAL and a.section == "step" and not a.prose)
+               for a in _actions(before)) and \
+                any(True for _ in _actions(after)) and not guarded:
             heading = sections[first_mit][1]
             span = heading.span if heading is not None else last_span
             gate = IfNode(

@@ -1,0 +1,194 @@
+"""Procedures and cases written as bullets, and conditions said on their own: a robot cell's
+"Before you start" bullets, a case list whose cases name a state in code, a flow table's
+empty outcome cells, a note that is nothing but "Only if ...", a paragraph whose last sentence
+("However, if ...:") opens the list after it. Each test is one rule a guide author would
+recognise, and each failed on the code before it."""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from pathlib import Path
+
+from engine.plan import StepKind
+from tests.support.compiling import compile_text, gated, guards_of, runs, step_running
+
+COMPILE = Path(__file__).resolve().parents[3] / "engine" / "compile"
+
+
+# -- a procedure in bullets --------------------------------------------------------------------
+
+CELL = """# Gripper fault (alarm G-102)
+
+## Before you start
+
+* Put the cell in **T1 (manual reduced speed)** on the teach pendant.
+* Make sure nobody is inside the fence.
+
+## Recovery
+
+```console
+$ mosquitto_pub -h cell-4.local -t cell4/gripper/cmd -m '{"op":"home"}'
+```
+"""
+
+
+def test_a_list_of_instructions_is_a_persons_steps_in_order():
+    # the two bullets were ignored as "prose: nothing to run or decide": the gripper was
+    # re-homed without anyone confirming the cell was in T1 or the fence empty
+    plan = compile_text(CELL)
+    manual = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert [s.title for s in manual] == ["Put the cell in T1 (manual reduced speed) on the "
+                                         "teach pendant", "Make sure nobody is inside the fence"]
+    home = step_running(plan, ["mosquitto_pub", "-h", "cell-4.local", "-t", "cell4/gripper/cmd",
+                               "-m", '{"op":"home"}'])
+    assert gated(plan, home)
+    # in that order, before the approval of the first change
+    order = [s.id for s in plan.steps]
+    assert order.index(manual[1].id) < order.index(home)
+    assert plan.entry == manual[0].id
+    assert any(e.source == manual[0].id and e.target == manual[1].id for e in plan.edges)
+
+
+def test_preparing_is_no_diagnosis_to_end_on():
+    # with the preparation a person's steps, the recovery was put behind "The diagnosis found
+    # a cause that the mitigation addresses" (else `no_action`): nothing had been looked at
+    plan = compile_text(CELL)
+    assert len([s for s in plan.steps if s.kind == StepKind.MANUAL]) == 2
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    assert {s.outcome.value for s in plan.steps if s.kind == StepKind.END} == {"resolved",
+                                                                             "escalate"}
+
+
+def test_a_note_among_instructions_stays_a_note_and_options_are_no_steps():
+    plan = compile_text("# G\n\n## Review\n\n- Check out the abuse dashboard.\n"
+                        "- Review the abuse reports in Kibana.\n"
+                        "- Keep in mind that this alert is open-ended.\n\n"
+                        "## Fix\n\nRun `sudo systemctl restart app`.\n")
+    manual = [s.title for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert manual == ["Check out the abuse dashboard", "Review the abuse reports in Kibana"]
+    # a list of things that are so, or of choices, is no procedure
+    for text in ("- The pods restart on their own.\n- After the scale up, the series drop.\n",
+                 "You can either:\n\n- Restart the consumers by hand.\n"
+                 "- Scale the consumers out by hand.\n",
+                 "- Is it a redirect or a caching policy?\n- Is it a bulk allow of IPs?\n"):
+        plan = compile_text(f"# G\n\n## Steps\n\n{text}\n## Fix\n\nRun `sudo systemctl "
+                            "restart app`.\n")
+        assert not [s for s in plan.steps if s.kind == StepKind.MANUAL], text
+
+
+# -- case lists --------------------------------------------------------------------------------
+
+PODS = """# Payments
+
+## Triage
+
+1. Look at the pods:
+
+   ```
+   kubectl -n payments get pods -o wide
+   ```
+
+   - All pods `Running` and ready → {first}
+   - Pods in `CrashLoopBackOff` → restart it: `kubectl -n payments rollout restart deploy/api`
+   - Pods `Pending` → page the platform on-call.
+
+2. Check the logs: `kubectl -n payments logs deploy/api --tail=50`
+"""
+
+
+def test_a_case_naming_a_state_in_code_guards_what_it_says_to_do():
+    # "Pods in `CrashLoopBackOff` → restart ..." was no case: the restart was offered whenever
+    # the pods were not all Running, Pending pods included
+    for first in ("go to step 2.", "nothing to do.", "continue."):
+        plan = compile_text(PODS.format(first=first))
+        restart = step_running(plan, ["kubectl", "-n", "payments", "rollout", "restart",
+                                      "deploy/api"])
+        assert guards_of(plan, restart) == ["Pods in `CrashLoopBackOff`"], first
+
+
+def test_a_case_that_goes_on_asks_nobody_anything():
+    # "All pods `Running` → continue." was a person's step titled "continue"
+    plan = compile_text(PODS.format(first="continue."))
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert [s.title for s in plan.steps if s.kind == StepKind.DECIDE] == [
+        "Pods in `CrashLoopBackOff`", "Pods `Pending`"]
+    logs = step_running(plan, ["kubectl", "-n", "payments", "logs", "deploy/api", "--tail=50"])
+    assert logs in {s.id for s in runs(plan)}
+
+
+# -- flow tables -------------------------------------------------------------------------------
+
+def test_an_empty_or_dash_outcome_cell_goes_on():
+    # a second `_GOES_ON` pattern (for "continue with the steps below") shadowed the flow
+    # table's: an empty, "-" or "n/a" cell was a person's step titled "" / "-" / "n/a"
+    plan = compile_text("# Cell\n\n## Procedure\n\n| Step | Action | If OK | If not OK |\n"
+                        "|---|---|---|---|\n"
+                        "| 1 | Check the PLC: `ping -c 1 plc-1` |  | Escalate to controls |\n"
+                        "| 2 | Check the robot: `ping -c 1 robot-1` | - | Escalate to robotics |\n"
+                        "| 3 | Check the camera: `ping -c 1 cam-1` | n/a | Escalate to vision |\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert len(runs(plan)) == 3
+
+
+def test_no_module_of_the_compiler_names_a_thing_twice():
+    # the shadowed pattern above (and `_LABEL_WORD`, `_ACTION_COLUMN` before it): a second
+    # module-level definition silently replaces the first for every rule that used it
+    for path in sorted(COMPILE.rglob("*.py")):
+        names: Counter[str] = Counter()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names[node.name] += 1
+            elif isinstance(node, ast.Assign):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names[node.target.id] += 1
+        twice = [n for n, k in names.items() if k > 1 and n != "__all__"]
+        assert not twice, f"{path.name} defines {twice} more than once"
+
+
+# -- a condition said on its own ---------------------------------------------------------------
+
+ONLY_IF = """# Payments
+
+## Mitigate
+
+{note}
+
+Enable the cached fallback:
+
+    curl -X POST https://flags.internal/api/flags/fallback -d '{{"enabled": true}}'
+
+## Resolve
+
+Close the incident.
+"""
+
+
+def test_a_sentence_that_is_only_a_condition_guards_what_follows():
+    # "Only if the burn is above 10x." (as a sentence, or as the whole of a quoted warning)
+    # was a person's "then act" step, and the fallback was switched on whatever the burn
+    for note in ("Only if the error budget burn is above 10x.",
+                 "> ⚠️ Only if the error budget burn is above 10x.",
+                 "> **Only if** the error budget burn is above 10x."):
+        plan = compile_text(ONLY_IF.format(note=note))
+        (flag,) = runs(plan)
+        assert gated(plan, flag.id)
+        assert guards_of(plan, flag.id) == ["Only if the error budget burn is above 10x"], note
+        assert not [s for s in plan.steps if s.kind == StepKind.MANUAL and
+                    s.title.startswith("Only")]
+
+
+def test_the_last_sentence_that_opens_a_list_is_its_condition():
+    # "Unless you see huge numbers, ... can be ignored. However, if the issue persists, follow
+    # the steps:" put the steps under "Unless you see huge numbers": the other way round
+    plan = compile_text(
+        "# Replication alerts\n\n## Diagnosis\n\nUnless you are seeing huge numbers, these "
+        "alerts can be ignored. They are often temporary. However, if the issue persists or "
+        "grows, follow these steps:\n\n"
+        "- Check the replication status in `system.replicas`.\n"
+        "- Examine the server logs for errors.\n")
+    checks = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert [s.title for s in checks] == ["Check the replication status in `system.replicas`",
+                                         "Examine the server logs for errors"]
+    assert guards_of(plan, checks[0].id) == ["if the issue persists or grows"]
