@@ -805,10 +805,22 @@ class _OutlineBuilder:
 
     def _asked(self, el: Element) -> str | None:
         """The question of the item a list item sits under ("Are any pods crash-looping?"
-        over "**Yes** → ..." and "**No** → ..."), if it asks one."""
+        over "**Yes** → ..." and "**No** → ..."), if it asks one; or, for answers, of the
+        paragraph just before their list ("**Decision point:** are there under-replicated
+        partitions?" over "- **No** → skip to Phase 3." / "- **Yes** → continue with Phase
+        2.": both jumps were lost, and the mitigation ran whatever the answer)."""
         up = self.els[el.parent] if el.parent is not None else None
-        return phrases.lead_question(up.text) if up is not None and up.kind == "list_item" \
-            else None
+        if up is not None and up.kind == "list_item":
+            return phrases.lead_question(up.text)
+        if el.ordered or not phrases.answers(el.text):
+            return None
+        run = self._bullet_run(el)
+        first = run[0] if run else el
+        before = self.els[first.index - 1] if first.index else None
+        if before is None or before.kind != "paragraph" or before.parent != el.parent or \
+                before.section != el.section:
+            return None
+        return phrases.lead_question(before.text)
 
     def _item_text(self, el: Element) -> str:
         parts = [el.text] + [self.els[c].text for c in self.children.get(el.index, [])
@@ -831,6 +843,10 @@ class _OutlineBuilder:
                 last = last.else_[0]
             self._open_else[id(top)] = (top, last)
         if not (node.guard.is_else and isinstance(last, IfNode) and last.else_ is None):
+            if node.guard.is_else and (asked := phrases.no_answer_to(node.guard.text)):
+                # "- **No** → skip to Phase 3." answered first: nothing before it to be the
+                # other side of, so it asks its own question the other way round
+                node.guard = Guard(text=f"The answer is no: {asked}")
             nodes.append(node)
             return
         if phrases.explicit_expr(node.guard.text):  # "Otherwise, if (`expr`), ..."
@@ -1020,9 +1036,17 @@ class _OutlineBuilder:
         means = phrases.means_case(text) if case is None else None
         if means is not None:
             case, said = means
+        normal = phrases.normal_case(text) if case is None else None
+        if normal is not None:
+            # "Lag under 60 s on every shard is normal, stop here.": the run ends there in
+            # that case (it was context for a reader, and the reindex was offered anyway)
+            case, said = normal
         if case is None or "`" in said or phrases.jumps_in(said, []):
             return None
         ending = phrases.outcome_of(said)
+        if ending is None and normal is not None and phrases.stops_here(said) and \
+                not phrases.before_stopping(said):
+            ending = "no_action" if cls in ("diag", "info") else "resolved"
         if ending is not None:
             then: list[Node] = [EndNode(ending, _conclusion(said) or _short(said), text,
                                         el.span)]
@@ -1235,11 +1259,14 @@ class _OutlineBuilder:
 
     def _heading_starts(self, words: str) -> bool:
         key = words.lower()
-        # "section 4" is the heading numbered "4." or "4)"
-        keys = (key, f"{key[:-1]})") if re.fullmatch(r"\d{1,3}\.", key) else (key,)
         if key not in self._heading_words:  # once per phrase, not once per jump
-            self._heading_words[key] = any(h.text.lower().startswith(keys)
-                                           for h in self.g.headings())
+            if re.fullmatch(r"\d{1,3}\.", key):
+                # "section 4" is the heading numbered "4.", "4)", "4 -" or "4 ·"
+                at = phrases.numbered_title(int(key[:-1]))
+                self._heading_words[key] = any(at.match(h.text) for h in self.g.headings())
+            else:
+                self._heading_words[key] = any(h.text.lower().startswith(key)
+                                               for h in self.g.headings())
         return self._heading_words[key]
 
     def _inline(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:

@@ -391,6 +391,13 @@ def answer_guard(text: str, question: str | None) -> Guard | None:
     return Guard(text=f"Otherwise (no: {question})", is_else=True)
 
 
+def no_answer_to(guard: str) -> str | None:
+    """The question a "No" answer's guard (`answer_guard`'s) answers, if it is one."""
+    if guard.startswith("Otherwise (no: ") and guard.endswith(")"):
+        return guard[len("Otherwise (no: "):-1]
+    return None
+
+
 def without_answer(text: str) -> str:
     """An answer's words without its "Yes →": what it says to do."""
     return _ANSWER.sub("", text.replace("**", "").replace("__", ""), count=1)
@@ -957,7 +964,8 @@ def _titled(rest: str) -> str | None:
     keeps its capital or its emphasis in prose ("go to the node" names no section); which
     heading, if any, has that title is `titled_heading`'s to say."""
     lead = rest.lstrip()[:1]
-    if not lead or not (lead.isupper() or lead in "*_\"'`\u201c\u2018"):
+    if not lead or not (lead.isupper() or lead in "*_\"'`\u201c\u2018" or
+                        _TITLE_NUMBER.match(rest)):  # "go to 3 · Clear a jam"
         return None
     return title_key(rest)
 
@@ -978,7 +986,20 @@ def title_key(text: str) -> str:
     quotes or case."""
     plain = re.sub(r"[*_`\"\u201c\u201d\u2018\u2019]", "",
                    _strip_enumerator(text.replace("**", "")))
+    # a heading's own number before a dot or dash: "3 · Clear a jam", "2 - Re-home", "4 | Resume"
+    plain = _TITLE_NUMBER.sub("", plain, count=1)
     return " ".join(plain.split()).strip(" :").lower()
+
+
+@functools.lru_cache(maxsize=64)
+def numbered_title(n: int) -> re.Pattern[str]:
+    """A title numbered `n`: "3. Check the port", "3) ...", "3 - ...", "3: ...", "3 · ...",
+    "Phase 3 — Resolve"."""
+    return re.compile(rf"^\W*(?:(?:section|part|stage|phase)\s+)?{n}"
+                      r"(?:[.)]|\s*[:\u00b7\u2022|\u2013\u2014-]\s|\s*$)(?!\d)", re.I)
+
+
+_TITLE_NUMBER = re.compile(r"^\s*[0-9]{1,2}\s*[\u00b7\u2022|:\u2013\u2014-]\s+")
 
 
 _UNCONDITIONAL = re.compile(r"^\W*(?:then|now|next|afterwards|after that|finally)?[\s,]*"
@@ -1791,6 +1812,27 @@ def means_case(text: str) -> tuple[str, str] | None:
     if m is None or not re.search(r"[^\W\x00]", m.group("case")) or \
             _POINTS_BACK.match(m.group("case")):
         return None  # ("This usually means ...": what the heading said, no case of its own)
+    return plain[m.start("case"):m.end("case")].strip(), plain[m.start("then"):].strip()
+
+
+# "Lag under 60 s on every shard is normal, stop here.", "A queue under 100 is expected; no
+# action needed.": what a check may show that needs nothing done, and that nothing
+_NORMAL = re.compile(r"^[^\w\x00]*(?P<case>[^.!?;:\u2192]{3,100}?)\s+(?:is|are)\s+(?:(?:quite|"
+                     r"perfectly|completely|entirely)\s+)?(?:normal|expected|fine|ok|okay|"
+                     r"healthy|harmless|acceptable)\b[^.!?;:,]{0,40}[.,;:]\s+(?P<then>\S.*)$", re.I)
+
+
+def normal_case(text: str) -> tuple[str, str] | None:
+    """(the case, what follows) of a sentence "X is normal, stop here." that says a check's
+    finding needs nothing done; the caller reads what follows for the ending. Not "This is
+    expected" (no case of its own) nor "It is normal for ... to ...": what points back names
+    nothing."""
+    plain = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    masked = re.sub(r"`[^`\n]*`", lambda s: "\x00" * len(s.group()), plain)
+    m = _NORMAL.match(masked)
+    if m is None or not re.search(r"[^\W\x00]", m.group("case")) or \
+            _POINTS_BACK.match(m.group("case")):
+        return None
     return plain[m.start("case"):m.end("case")].strip(), plain[m.start("then"):].strip()
 
 

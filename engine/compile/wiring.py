@@ -25,6 +25,7 @@ from engine.compile.phrases import (
     is_rollback,
     may_fail,
     negate,
+    numbered_title,
     step_label,
     step_number,
     title_key,
@@ -615,9 +616,9 @@ class Wiring:
 
     def _numbered_heading(self, n: int) -> Element | None:
         """The first heading numbered `n` ("### 3. Check the port", "### 3) Check the port",
-        "### 3 - Check the port", "### 3: ..."): step or section n of a guide whose steps are
-        numbered headings."""
-        at = re.compile(rf"^\W*{n}(?:[.)]|\s*[:\u2013\u2014-]\s)(?!\d)")
+        "### 3 - Check the port", "### 3: ...", "### 3 · Clear a jam"): step or section n of
+        a guide whose steps are numbered headings."""
+        at = numbered_title(n)
         heading = next((h for h in self.guide.headings() if at.match(h.text)), None)
         if heading is not None:
             return heading

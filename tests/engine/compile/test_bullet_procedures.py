@@ -192,3 +192,96 @@ def test_the_last_sentence_that_opens_a_list_is_its_condition():
     assert [s.title for s in checks] == ["Check the replication status in `system.replicas`",
                                          "Examine the server logs for errors"]
     assert guards_of(plan, checks[0].id) == ["if the issue persists or grows"]
+
+
+# -- where a jump lands ------------------------------------------------------------------------
+
+CELL_SECTIONS = """# Gripper fault
+
+## Recovery
+
+### 1 · Read the alarm
+
+```console
+$ mosquitto_sub -h cell-4.local -t 'cell4/alarms/#' -C 5 -v
+```
+
+If `jaw_mm` is below 5, the jaw is jammed: {jump}.
+
+### 2 · Re-home
+
+```console
+$ mosquitto_pub -h cell-4.local -t cell4/gripper/cmd -m home
+```
+
+### 3 · Clear a jam
+
+1. Open the jaw by hand with the release lever.
+"""
+
+
+def test_a_jump_lands_on_a_heading_numbered_with_a_dot_or_dash():
+    # "### 3 · Clear a jam": "go to **3 · Clear a jam**" and "go to **Clear a jam**" were a
+    # person's "record the finding" step and the jammed gripper was re-homed; "go to step 3"
+    # failed to compile ("this list has 0 steps")
+    for jump in ("go to **3 · Clear a jam**", "go to **Clear a jam**", 'go to "Clear a jam"',
+                 "go to section 3", "go to step 3", "go to **3 - Clear a jam**"):
+        plan = compile_text(CELL_SECTIONS.format(jump=jump))
+        (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+        out = {e.kind: e.target for e in plan.edges if e.source == decide.id}
+        assert plan.step(out["jump"]).title == "Open the jaw by hand with the release lever", jump
+        assert plan.step(out["else"]).kind == StepKind.APPROVE, jump
+
+
+PHASES = """# Kafka broker down
+
+## Phase 1 — Detect
+
+```bash
+kafka-topics.sh --bootstrap-server kafka-0:9092 --describe --under-replicated-partitions
+```
+
+**Decision point:** are there under-replicated partitions?
+- **No** → the broker went down cleanly; skip to Phase 3.
+- **Yes** → continue with Phase 2.
+
+## Phase 2 — Mitigate
+
+```bash
+kubectl -n kafka delete pod kafka-2
+```
+
+## Phase 3 — Resolve
+
+Write the incident summary in the ticket.
+"""
+
+
+def test_answers_in_a_list_answer_the_question_before_it():
+    # the bullets were not answers (the question is the paragraph before their list, not an
+    # item they sit under): both jumps were lost and the broker pod deleted whatever the answer
+    plan = compile_text(PHASES)
+    jumps = {plan.step(e.source).title: plan.step(e.target).title
+             for e in plan.edges if e.kind == "jump"}
+    assert jumps == {
+        "The answer is no: Decision point: are there under-replicated partitions?":
+            "Phase 3 — Resolve",
+        "Decision point: are there under-replicated partitions?": "Approve: Phase 2 — Mitigate"}
+
+
+def test_what_is_normal_and_needs_nothing_ends_the_run_in_that_case():
+    # "Lag under 60 s on every shard is normal, stop here." was context for a reader: the
+    # reindex was offered whatever the lag
+    for said in ("Lag under 60 s on every shard is normal, stop here.",
+                 "Lag under 60 s on every shard is expected; nothing to do."):
+        plan = compile_text("# Search lag\n\n## Diagnose\n\n```sh\ncurl -s http://search:9200/"
+                            f"_cat/shards\n```\n\n{said}\n\n## Fix\n\nReindex: `curl -X POST "
+                            "http://search:9200/idx/_reindex`\n")
+        (case,) = [s for s in plan.steps if s.title == "Lag under 60 s on every shard"]
+        ends = [plan.step(e.target) for e in plan.edges if e.source == case.id and
+                e.kind == "branch"]
+        assert [s.outcome.value for s in ends] == ["no_action"], said
+    # what points back names no case ("This is expected.")
+    plan = compile_text("# Lag\n\n## Diagnose\n\n```sh\ncurl -s http://search:9200/_cat/shards"
+                        "\n```\n\nThis is expected, stop here.\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE]
