@@ -446,10 +446,12 @@ _OUTPUT_CUE = re.compile(
     # "It prints:", "which returns:", "You should see:" (with its colon: "you will see a
     # directory called `docker`." says what a command shows)
     r"\b(?:(?:it|this|that|which) (?:prints|returns|outputs|responds with)|"
-    r"(?:you should|you'll|you will|you may) see)\b[^.:]{0,40}:\s*$|"
+    r"(?:you should|you'll|you will|you may) see)\b[^.:?!]{0,40}:\s*$|"
     r"\b(?:output|logged|logs?(?: like)? the following|following "
     r"(?:error|message|log|output|lines?)s?|(?:expect|see) (?:logs|output|messages)|"
-    r"looks? like|similar to|should look)\b[^.:]{0,40}[:.]?\s*$",
+    # (within the last sentence: "`Out of memory` in the output? Reboot it:" asks, then
+    # says what to run)
+    r"looks? like|similar to|should look)\b[^.:?!]{0,40}[:.]?\s*$",
     re.I)
 _CUE_NOT = re.compile(r"\b(?:by (?:simply )?running|(?:to|and|then|please|now) run|"
                       r"run (?:the|this|these)|running the following|commands?|execut\w*|enter|"

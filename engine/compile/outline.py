@@ -277,8 +277,9 @@ class _OutlineBuilder:
 
     def _heading(self, el: Element) -> list[Node]:
         cls = self.cls[el.index]
+        option = phrases.option_of(el.text) if el.level > 1 else None
         symptom = phrases.symptom_of(el.text) or phrases.scenario_of(el.text) or \
-            phrases.option_of(el.text) or _faq_case(el.text) if el.level > 1 else None
+            option or _faq_case(el.text) if el.level > 1 else None
         if symptom is not None:
             # "### Symptom: evictions climbing" over its Cause and Fix, "## Scenario B:
             # consumers attached but slow": its steps are for that case only (they all ran in
@@ -290,7 +291,9 @@ class _OutlineBuilder:
                 nodes.append(self._case_end[0])
             self._case_end = outer
             if nodes:
-                return [IfNode(Guard(text=symptom), nodes, el.span, el.index)]
+                # (an option is one of a choice: the next option is its other side)
+                return [IfNode(Guard(text=symptom, alternative=option == symptom), nodes,
+                               el.span, el.index)]
             return nodes
         own: list[Node] = []
         if el.level > 1 and el.inline_code and cls not in ("info", "cleanup") and \
@@ -833,6 +836,19 @@ class _OutlineBuilder:
         if any(isinstance(n, Action) and not n.prose for n in node.then):
             node.then = [n for n in node.then if not (isinstance(n, Action) and n.prose)]
         top = last = nodes[-1] if nodes else None
+        if node.guard.alternative and isinstance(top, IfNode) and top.guard.alternative and \
+                not node.guard.is_else:
+            # "### Option A: raise maxmemory" then "### Option B: evict the session keys"
+            # (under "Pick one of the options below"): one is taken, then what follows them
+            # all; B was asked after A had run, and C after both
+            while top.else_ is not None and len(top.else_) == 1 and \
+                    isinstance(top.else_[0], IfNode) and top.else_[0].guard.alternative:
+                top = top.else_[0]
+            if top.else_ is None:
+                top.else_ = [node]
+                top.else_text = f"Otherwise (not: {top.guard.text})"
+                return
+            top = last = nodes[-1]
         if isinstance(top, IfNode) and node.guard.is_else:
             # Resume where the last walk down this chain ended: only its tail ever changes,
             # so a chain of n else-ifs costs n steps in all, not n squared.
@@ -1114,10 +1130,18 @@ class _OutlineBuilder:
         exact = text.count("\n") >= span.end - span.start  # else the lines were joined
         lines = span.end - span.start
         # "Is X? **Yes** → ...": the answers' condition
-        for a, b in phrases.sentence_offsets(text):
+        offsets = phrases.sentence_offsets(text)
+        for k, (a, b) in enumerate(offsets):
             sentence = text[a:b]
             guard = phrases.guard_in(sentence, fallback=fallback and bool(out)) or \
                 phrases.answer_guard(sentence, question)
+            if guard is None and k + 1 < len(offsets) and question is None and \
+                    (asked := phrases.asked_before_doing(
+                        sentence, text[offsets[k + 1][0]:offsets[k + 1][1]],
+                        [text[x:y] for x, y in offsets[k + 1:]])) is not None:
+                # "Kernel panic or `Out of memory` in the output? Reboot it:": the question
+                # is the condition of what it says to do (the reboot ran whatever the output)
+                guard = Guard(text=asked)
             # the question stays asked over the check that answers it ("Is X? Check it:
             # `x`. Yes: ...")
             question = (phrases.question_of(sentence) or question) if guard is None \

@@ -391,6 +391,26 @@ def answer_guard(text: str, question: str | None) -> Guard | None:
     return Guard(text=f"Otherwise (no: {question})", is_else=True)
 
 
+_LOOKS = re.compile(r"^(?:then\s+)?(?:check|verify|look|see|confirm|inspect|run|test|find out|"
+                    r"query|examine|review|compare|list|show|view|open|read|watch|determine|"
+                    r"ask|answer|use)\b", re.I)
+_WH = re.compile(r"^\W*(?:what|which|who|whom|whose|why|how|where|when)\b", re.I)
+
+
+def asked_before_doing(sentence: str, after: str, rest: list[str]) -> str | None:
+    """The question a sentence asks when the next one acts on its yes ("Kernel panic or `Out
+    of memory` in the output? Reboot it:", "Still crash-looping? Roll back:"): the condition
+    of that action. Not a question the guide answers later ("Is the API up? Check it with
+    `curl`. Yes: ..."), one the next sentence says how to find out, nor a what/why question."""
+    asked = question_of(sentence.strip())
+    said = _strip_enumerator(after.replace("**", "").replace("__", "")).strip()
+    if asked is None or _WH.match(asked) or _imperative(asked.lstrip("*_ ")) or \
+            not _imperative(said) or said.rstrip().endswith("?") or _LOOKS.match(said) or \
+            guard_of(said) is not None or any(answers(s.strip()) for s in rest):
+        return None  # ("Ensure the port is right?" asks nothing; "Or a set of IPs?" neither)
+    return asked.replace("**", "").strip()
+
+
 def no_answer_to(guard: str) -> str | None:
     """The question a "No" answer's guard (`answer_guard`'s) answers, if it is one."""
     if guard.startswith("Otherwise (no: ") and guard.endswith(")"):
@@ -1176,8 +1196,13 @@ def instructs(text: str) -> bool:
     if first.rstrip().endswith((":", "?")) or len(first.split()) < 3 or \
             guard_of(first) is not None:
         return False
-    return _INSTRUCTION_VERB.match(first) is not None or \
-        _IMPERATIVE_SHAPE.match(first) is not None and _NOT_A_VERB.match(first) is None
+    return _imperative(first)
+
+
+def _imperative(plain: str) -> bool:
+    """Whether words open with a verb in the imperative ("Reboot it", "Put the cell ...")."""
+    return _INSTRUCTION_VERB.match(plain) is not None or \
+        _IMPERATIVE_SHAPE.match(plain) is not None and _NOT_A_VERB.match(plain) is None
 
 
 # words that open a sentence as "Press the ..." does but are no verb ("After the scale up, the
@@ -1189,6 +1214,7 @@ _NOT_A_VERB = re.compile(r"^(?:after|before|during|once|since|while|when|until|u
                          r"often|here|there|then|now|so|thus|hence|this|that|these|those|it|"
                          r"its|their|our|your|my|no|not|nothing|none|because|although|though|"
                          r"if|whether|what|which|who|how|why|where|is|are|was|were|do|does|"
+                         r"or|and|but|nor|yet|"
                          r"did|can|could|should|will|would|has|have|had|may|might|must|"
                          # a note, not a deed: "Keep in mind that ...", "Bear in mind ..."
                          r"(?:keep|bear) in mind|note that|remember that|be aware)\b",

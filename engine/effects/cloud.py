@@ -60,14 +60,24 @@ _AWS_GLOBAL = F("", """region= profile= output= query= endpoint-url= no-paginate
     ca-bundle= cli-binary-format=""", posix=True)
 
 
+# get-* operations that only print what they read: not every get-* does (`s3api get-object`,
+# `apigateway get-export` and `glacier get-job-output` write the OUTFILE they are given)
+_AWS_GETS = frozenset("""get-caller-identity get-console-output get-console-screenshot
+    get-metric-statistics get-metric-data get-log-events get-query-results get-function
+    get-function-configuration get-role get-policy get-bucket-location get-bucket-policy
+    get-bucket-versioning get-queue-attributes get-queue-url get-health-check-status
+    get-hosted-zone get-cost-and-usage""".split())
+
+
 def aws(name: str, args: list[str]) -> None:
-    """aws [GLOBAL FLAGS] SERVICE OPERATION [...]: describe-*, list-*, s3 ls read."""
+    """aws [GLOBAL FLAGS] SERVICE OPERATION [...]: describe-*, list-*, the get-* that only
+    print, s3 ls and the waiters (`aws ec2 wait instance-stopped`: it polls describe-*) read."""
     head = parse(args, _AWS_GLOBAL, name, stop_at_operand=True)
     ops = head.operands
     if len(ops) < 2:
         raise NotRead(f"{name} names no operation", cause="subcommand")
     service, op = ops[0], ops[1]
-    if op.startswith(("describe-", "list-")) or op == "get-caller-identity" or \
+    if op.startswith(("describe-", "list-")) or op in _AWS_GETS or op == "wait" or \
             (service == "s3" and op == "ls"):
         return
     raise NotRead(f"`{name} {service} {op}` is not a reading operation (describe-*, list-*)",

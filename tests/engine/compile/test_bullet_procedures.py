@@ -285,3 +285,65 @@ def test_what_is_normal_and_needs_nothing_ends_the_run_in_that_case():
     plan = compile_text("# Lag\n\n## Diagnose\n\n```sh\ncurl -s http://search:9200/_cat/shards"
                         "\n```\n\nThis is expected, stop here.\n")
     assert not [s for s in plan.steps if s.kind == StepKind.DECIDE]
+
+
+# -- a question, then what to do ---------------------------------------------------------------
+
+CONSOLE = """# EC2 status check failed
+
+## Look at the console output
+
+```bash
+aws ec2 get-console-output --instance-id i-0abc --latest --output text
+```
+
+Kernel panic or `Out of memory` in the output? Reboot it:
+
+```bash
+aws ec2 reboot-instances --instance-ids i-0abc
+```
+"""
+
+
+def test_a_question_then_what_to_do_guards_the_block():
+    # the block was "sample output" ("... in the output? Reboot it:" read as an output cue:
+    # the reboot was lost); then it ran whatever the console said
+    plan = compile_text(CONSOLE)
+    reboot = step_running(plan, ["aws", "ec2", "reboot-instances", "--instance-ids", "i-0abc"])
+    assert gated(plan, reboot)
+    assert guards_of(plan, reboot) == ["Kernel panic or `Out of memory` in the output?"]
+    # reading what an instance printed needs no approval
+    read = step_running(plan, ["aws", "ec2", "get-console-output", "--instance-id", "i-0abc",
+                               "--latest", "--output", "text"])
+    assert not gated(plan, read)
+
+
+def test_a_question_answered_later_or_a_check_is_no_guard():
+    for text in ("Is the API responding? Check it:\n\n```bash\ncurl -sf http://api/health\n```"
+                 "\n\n- **Yes**: go on.\n- **No**: escalate.\n",
+                 "What does the log say? Read it:\n\n```bash\njournalctl -u api -n 20\n```\n",
+                 "Ensure you use the right port? Ensure TLS is on:\n\n```bash\ncurl -sf "
+                 "https://api/health\n```\n"):
+        plan = compile_text(f"# API\n\n## Check\n\n{text}")
+        (check,) = runs(plan)
+        assert not [g for g in guards_of(plan, check.id) if "?" in g], text
+
+
+# -- one of the options ------------------------------------------------------------------------
+
+def test_options_are_one_choice_not_each_in_turn():
+    # "### Option A" then "### Option B": B's question was asked after A had run (and C's
+    # after both); one is taken, then what follows them all
+    plan = compile_text("# Redis memory full\n\n## Mitigate\n\nPick **one** of the options "
+                        "below.\n\n### Option A: raise maxmemory\n\n```\nredis-cli -h r config "
+                        "set maxmemory 6gb\n```\n\n### Option B: evict the session keys\n\n```\n"
+                        "redis-cli -h r unlink session:1 session:2\n```\n\n## Verify\n\n```\n"
+                        "redis-cli -h r info memory\n```\n")
+    raise_ = step_running(plan, ["redis-cli", "-h", "r", "config", "set", "maxmemory", "6gb"])
+    verify = step_running(plan, ["redis-cli", "-h", "r", "info", "memory"])
+    after = {e.target for e in plan.edges if e.source == raise_ and e.on == "success"}
+    assert after == {verify}
+    (b,) = [s for s in plan.steps if s.title == "Option B: evict the session keys"]
+    into_b = [e for e in plan.edges if e.target == b.id]
+    assert [e.condition.text for e in into_b if e.condition] == [
+        "Otherwise (not: Option A: raise maxmemory)"]

@@ -565,9 +565,16 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
             "az vm delete list", "az aks get-credentials -n c -g rg", "az --debug vm list",
             "!az login"]),
     "aws": (["aws ec2 describe-vpcs", "aws --region us-east-1 s3 ls s3://b",
-             "aws sts get-caller-identity"],
+             "aws sts get-caller-identity",
+             # what an instance printed, and a waiter (it polls describe-instances)
+             "aws ec2 get-console-output --instance-id i-1 --latest --output text",
+             "aws ec2 wait instance-stopped --instance-ids i-1"],
             ["aws s3 cp a s3://b", "aws iam create-service-linked-role --x y",
-             "aws ssm start-session --target i"]),
+             "aws ssm start-session --target i",
+             # a get-* that writes the OUTFILE it is given
+             "aws s3api get-object --bucket b --key k /etc/cron.d/x",
+             "aws apigateway get-export --rest-api-id a --stage-name s --export-type oas30 "
+             "out.json"]),
     "openstack": (["openstack server show web-1 -c status -f yaml",
                    "openstack --os-cloud prod server list --all-projects --status ERROR",
                    "openstack compute service list --service nova-compute --host cmp-0412",
