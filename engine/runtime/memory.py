@@ -121,13 +121,15 @@ def coerce_inputs(specs: list[InputSpec], given: Mapping[str, str],
     out: dict[str, Any] = {}
     missing: list[str] = []
     for spec in specs:
+        label = _named(spec.name, labels)
+        note = _named(spec.name, annotations)
         if spec.name in given:
             raw: Any = given[spec.name]
             origin = f"--input {spec.name}"
-        elif spec.name in labels:
-            raw, origin = labels[spec.name], f"the alert's label {spec.name}"
-        elif spec.name in annotations:
-            raw, origin = annotations[spec.name], f"the alert's annotation {spec.name}"
+        elif label is not None:
+            raw, origin = labels[label], f"the alert's label {label}"
+        elif note is not None:
+            raw, origin = annotations[note], f"the alert's annotation {note}"
         elif spec.default is not None:
             raw, origin = spec.default, "its default"
         elif not spec.required:
@@ -153,6 +155,21 @@ def coerce_inputs(specs: list[InputSpec], given: Mapping[str, str],
         raise InputError(f"missing required input(s): {', '.join(missing)}",
                          hint=f"Pass {flags}, or an --alert whose labels carry them")
     return out
+
+
+def _named(name: str, values_: Mapping[str, str]) -> str | None:
+    """The key of `values_` that names input `name`: the same name, else the one name that
+    differs from it only in case, `_` or `-` (a guide's `<node-name>` is input `node_name`; an
+    alert's label may be `nodeName` or `node_name`). Two such keys name it ambiguously: none."""
+    if name in values_:
+        return name
+    key = _loose(name)
+    found = [k for k in values_ if _loose(k) == key]
+    return found[0] if len(found) == 1 else None
+
+
+def _loose(name: str) -> str:
+    return name.replace("_", "").replace("-", "").lower()
 
 
 def _strings(value: Any, what: str) -> dict[str, str]:

@@ -113,6 +113,23 @@ def test_an_alert_annotation_fills_an_input_after_the_labels() -> None:
         "runbook_dir": "/srv/rb"}
 
 
+def test_a_label_written_in_another_case_or_separator_fills_its_input() -> None:
+    # a guide's `<node-name>` is input node_name; Kubernetes alerts label it `nodeName` or
+    # `node_name`: the run stopped at "missing required input(s): node_name"
+    specs = [InputSpec(name="node_name"), InputSpec(name="instance_id")]
+    assert coerce_inputs(specs, {}, labels={"nodeName": "worker-3"},
+                         annotations={"instance-id": "i-0abc"}) == {
+        "node_name": "worker-3", "instance_id": "i-0abc"}
+    # the exact name wins; two loose matches name it ambiguously, so neither is taken
+    assert coerce_inputs(specs[:1], {}, labels={"node_name": "a", "NodeName": "b"}) == {
+        "node_name": "a"}
+    with pytest.raises(InputError, match="missing required input"):
+        coerce_inputs(specs[:1], {}, labels={"nodeName": "a", "node-name": "b"})
+    # still typed: a loose match is checked as the exact one is
+    with pytest.raises(InputError, match="the alert's label nodeName"):
+        coerce_inputs(specs[:1], {}, labels={"nodeName": "w; rm -rf /"})
+
+
 @pytest.mark.parametrize(("front", "said"), [
     ("inputs:\n  - name: color\n    type: enum\n", "enum but lists no choices"),
     ("inputs:\n  - name: n\n    type: integer\n    default: many\n", "not a valid integer"),
