@@ -1544,9 +1544,24 @@ class _OutlineBuilder:
         head = [c.replace("*", "").strip() for c in rows[0]]
         when = next((i for i, c in enumerate(head) if _CONDITION_COLUMN.match(c)), None)
         then = next((i for i, c in enumerate(head) if _ACTION_COLUMN.match(c)), None)
-        if when is None or then is None or \
-                any(_CHECK_COLUMN.match(c) for i, c in enumerate(head) if i not in (when, then)):
+        if when is None or then is None:
             return None
+        checks = [i for i, c in enumerate(head) if i not in (when, then) and _CHECK_COLUMN.match(c)]
+        if len(checks) > 1 or checks and not all(
+                self._reads_only(row[checks[0]]) for row in rows[1:] if len(row) > checks[0]):
+            return None
+        # "| Symptom | Likely cause | Check | Fix |": each row's check runs first (they only
+        # read), then the rows decide as any decision table's do; the fixes were only the
+        # words of a person's step holding the whole table
+        cause = next((i for i, c in enumerate(head) if i not in (when, then) and
+                      _CAUSE_COLUMN.match(c)), None) if checks else None
+        looked: list[Node] = []
+        for i, row in enumerate(rows[1:]):
+            if checks and len(row) > checks[0]:
+                line = el.span.start + 2 + i
+                for code in re.findall(r"`([^`]+)`", row[checks[0]]):
+                    looked.extend(self._commands([blocks.CommandLine(code, line, line)], el,
+                                                 cls, owner, block=None))
         if not _CODE_COLUMN.match(head[when]) and not any(
                 inline_command(c) for row in rows[1:] if len(row) > then
                 for c in re.findall(r"`([^`]+)`", row[then])) and not all(
@@ -1581,6 +1596,9 @@ class _OutlineBuilder:
                 meaning = next((row[i].strip() for i, c in enumerate(head) if i < len(row)
                                 and i not in (when, then) and _MEANING_COLUMN.match(c)), "")
                 case = f"{head[when]} is {case}" + (f" ({meaning})" if meaning else "")
+            elif cause is not None and len(row) > cause and row[cause].strip() and \
+                    not _OTHERWISE_ROW.match(case):
+                case = f"{case} ({row[cause].strip()})"
             branches.append((case, found, where))
         if not branches:
             return None
@@ -1589,7 +1607,17 @@ class _OutlineBuilder:
             rest = branches.pop()[1]
         for condition, found, where in reversed(branches):
             rest = [IfNode(Guard(text=condition), found, where, el.index, else_=rest)]
-        return rest or []
+        return looked + (rest or [])
+
+    @staticmethod
+    def _reads_only(cell: str) -> bool:
+        """Whether a table cell's commands (in code) only read, and it has one."""
+        codes = [c for c in re.findall(r"`([^`]+)`", cell) if inline_command(c)]
+        parsed = [parse_line(c) for c in codes]
+        return bool(codes) and all(
+            p.pipelines and not p.unsupported and all(
+                classify_pipeline([[_judged(w) for w in st] for st in pipe.stages]).read
+                for pipe in p.pipelines) for p in parsed)
 
     def _in_session(self, lead: Span, line: str) -> bool:
         """Whether the open session's step took this element's command `line` (the opener's
@@ -2202,6 +2230,7 @@ _ACTION_COLUMN = re.compile(r"^\W*(?:actions?|mitigations?|fix(?:es)?|remed(?:y|
 # A fault-code table's key ("Code | Meaning | Recovery", "Alarm | Text | Action"): a row's
 # case is the code the cell or device reports, named with its meaning.
 _CODE_COLUMN = re.compile(r"^\W*(?:" + _CODE_NAMES + r")\W*$", re.I)
+_CAUSE_COLUMN = re.compile(r"^\W*(?:(?:likely|probable|possible|root)\s+)?causes?\W*$", re.I)
 _MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|text|message|cause|fault)\W*$", re.I)
 _CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how to check|"
                            r"commands?|query|queries|investigat\w*)\W*$", re.I)

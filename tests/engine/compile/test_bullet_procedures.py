@@ -347,3 +347,33 @@ def test_options_are_one_choice_not_each_in_turn():
     into_b = [e for e in plan.edges if e.target == b.id]
     assert [e.condition.text for e in into_b if e.condition] == [
         "Otherwise (not: Option A: raise maxmemory)"]
+
+
+# -- a symptom matrix --------------------------------------------------------------------------
+
+def test_a_matrix_with_checks_and_fixes_decides_after_its_checks():
+    # "| Symptom | Likely cause | Check | Fix |": the checks ran, and the fixes (a rollout
+    # restart, an undo) were only the words of a person's step holding the whole table
+    plan = compile_text(
+        "# Ingress 502s\n\n| Symptom | Likely cause | Check | Fix |\n|---|---|---|---|\n"
+        "| 502 on every path | backend pods down | `kubectl -n web get pods` | "
+        "`kubectl -n web rollout restart deploy/web` |\n"
+        "| 502 after a deploy | new image crashing | `kubectl -n web logs deploy/web` | "
+        "`kubectl -n web rollout undo deploy/web` |\n")
+    restart = step_running(plan, ["kubectl", "-n", "web", "rollout", "restart", "deploy/web"])
+    undo = step_running(plan, ["kubectl", "-n", "web", "rollout", "undo", "deploy/web"])
+    assert gated(plan, restart) and gated(plan, undo)
+    assert guards_of(plan, restart) == ["502 on every path (backend pods down)"]
+    assert guards_of(plan, undo) == [
+        "502 after a deploy (new image crashing)"]
+    # both checks run before the first decision
+    order = [s.id for s in plan.steps]
+    (first,) = [s.id for s in plan.steps if s.title == "502 on every path (backend pods down)"]
+    for argv in (["kubectl", "-n", "web", "get", "pods"],
+                 ["kubectl", "-n", "web", "logs", "deploy/web"]):
+        assert order.index(step_running(plan, argv)) < order.index(first)
+    # a check column that changes something is no decision table (its fix is not a check)
+    plan = compile_text(
+        "# X\n\n| Symptom | Check | Fix |\n|---|---|---|\n| slow | `sudo systemctl restart a` "
+        "| `sudo systemctl restart b` |\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE]

@@ -302,15 +302,23 @@ def test_a_prompt_behind_a_virtualenv_or_conda_name_is_still_a_prompt():
                                [["conda", "list"]]]
 
 
-def test_a_symptom_table_runs_its_read_only_checks_and_only_shows_its_actions():
-    # "| Symptom | Check | Action |": the checks were a person's, like the actions
+def test_a_symptom_table_runs_its_read_only_checks_then_decides_on_its_rows():
+    # "| Symptom | Check | Action |": the checks were a person's, like the actions; then the
+    # actions were only the words of a person's step holding the table. Now the checks run
+    # first, and each row's action is that symptom's, behind its approval
     plan = compile_file("sre-symptom-table.md")
     ran = pipelines(plan)
     assert [["kubectl", "-n", "checkout", "get", "pods", "-o", "wide"]] in ran
     assert [["kubectl", "-n", "checkout", "top", "pods"]] in ran
-    assert not any("cordon" in argv[0] or "pgbouncer" in " ".join(argv[0]) for argv in ran)
-    (shown,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and s.text.startswith("Symptom")]
-    assert "kubectl cordon" in shown.text and "rollout restart deploy/pgbouncer" in shown.text
+    cordon = step_running(plan, ["kubectl", "cordon", "-l",
+                                 "topology.kubernetes.io/zone=us-east1-b"])
+    assert gated(plan, cordon)
+    assert guards_of(plan, cordon) == ["Latency high in one zone only"]
+    pooler = step_running(plan, ["kubectl", "-n", "checkout", "rollout", "restart",
+                                 "deploy/pgbouncer"])
+    assert guards_of(plan, pooler) == ["Errors from the database"]
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL and
+                s.text.startswith("Symptom")]
 
 
 def test_statements_typed_into_a_console_an_untagged_block_opens_are_kept():

@@ -157,11 +157,15 @@ def test_a_table_of_conditions_and_actions_is_a_decision_row_after_row():
                         "| Longhorn syncs it from a healthy copy. |\n| All copies are gone. | "
                         "Longhorn cannot recover the file. |\n\nRun `kubectl get nodes`.\n")
     assert not [s for s in plan.steps if s.kind in (StepKind.DECIDE, StepKind.MANUAL)]
-    # a table with a column of checks is a symptom table: its checks run, its fixes are shown
+    # a table with a column of checks is a symptom table: its checks run first, then its
+    # rows decide (the fix was only shown, in a person's step holding the table)
     plan = compile_text("## Triage\n\n| Symptom | Check | Fix |\n|---|---|---|\n"
                         "| Pods crash | `kubectl get pods -n web` | "
                         "`kubectl delete pod -n web x` |\n")
-    assert [s.text for s in runs(plan)] == ["kubectl get pods -n web"]
+    assert [s.text for s in runs(plan)] == ["kubectl get pods -n web",
+                                            "kubectl delete pod -n web x"]
+    delete = step_running(plan, ["kubectl", "delete", "pod", "-n", "web", "x"])
+    assert gated(plan, delete) and guards_of(plan, delete) == ["Pods crash"]
 
 
 @pytest.mark.parametrize("case", ["If you see", "When you see", "What you observe",
