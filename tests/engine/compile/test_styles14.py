@@ -1,0 +1,54 @@
+"""Runbook styles the earlier sweeps did not try: a GitBook export's `{% hint %}` and
+`{% tabs %}`, a ZFS pool, Istio's 503s, BIND with `nsupdate`, HAProxy behind nginx, AWS SSM, a
+KUKA cell's lettered sections, Icinga's check plugins, IIS in PowerShell remoting, a Consul guide
+converted from RST (tests/fixtures/styles14 holds the guides tried). Each test is one rule a
+guide author would recognise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.compile.explain import explain, unaccounted
+from engine.guide import parse_guide
+from tests.support.compiling import compile_text, gated, manual_scripts, runs
+
+STYLES14 = Path(__file__).resolve().parents[2] / "fixtures" / "styles14"
+
+
+def _argvs(plan):  # noqa: ANN001, ANN202
+    return [s.params["pipeline"] for s in runs(plan)]
+
+
+# -- a program the compiler does not know, with its options ---------------------------------------
+
+def test_an_unknown_program_with_options_in_an_untagged_block_is_a_command():
+    # an indented block holding `/usr/lib/nagios/plugins/check_nrpe -H web-1 -c check_disk_var`
+    # and a fence holding `icingacli monitoring acknowledge --host ...` were "sample output":
+    # the re-check and the acknowledgement vanished from the plan
+    plan = compile_text(
+        "## Check\n\nRe-run the check from the satellite:\n\n"
+        "    /usr/lib/nagios/plugins/check_nrpe -H web-1 -c check_disk_var\n\n"
+        "Acknowledge the alert:\n\n"
+        "```\nicingacli monitoring acknowledge --host web-1 --service disk --comment \"ok\"\n"
+        "```\n\nTell the PLC to resume:\n\n```\n"
+        "opcua-client write -e opc.tcp://plc-cell4:4840 -n \"ns=3;s=Resume\" -t Boolean -v true\n"
+        "```\n")
+    argvs = [p[0][0] for p in _argvs(plan)] + [m.split()[0] for m in manual_scripts(plan)]
+    assert argvs == ["/usr/lib/nagios/plugins/check_nrpe", "icingacli", "opcua-client"]
+    # words with an option in them are still no command, nor is a program's printed row
+    plan = compile_text("## Check\n\nRun `zpool status`.\n\n```\nuse --dry-run first\n"
+                        "tank   ONLINE   0   0   0\n```\n")
+    assert _argvs(plan) == [[["zpool", "status"]]] and not any(manual_scripts(plan))
+
+
+# -- the guides tried -----------------------------------------------------------------------------
+
+def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
+    guides = sorted(STYLES14.glob("*.md"))
+    assert len(guides) >= 8
+    for path in guides:
+        text = path.read_text()
+        plan = compile_text(text)
+        assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), path.name
+        assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text)), \
+            path.name
