@@ -41,6 +41,32 @@ def test_an_unknown_program_with_options_in_an_untagged_block_is_a_command():
     assert _argvs(plan) == [[["zpool", "status"]]] and not any(manual_scripts(plan))
 
 
+# -- PowerShell remoting's prompt -----------------------------------------------------------------
+
+PSSESSION = """## Check
+
+```powershell
+PS C:\\> Enter-PSSession -ComputerName WEB-IIS-01
+[WEB-IIS-01]: PS C:\\> Import-Module WebAdministration
+[WEB-IIS-01]: PS C:\\> Get-WebAppPoolState -Name PortalPool
+
+Value
+-----
+Stopped
+```
+"""
+
+
+def test_lines_at_a_remote_sessions_prompt_are_typed_on_that_machine():
+    # `[WEB-IIS-01]: PS C:\\> Get-WebAppPoolState -Name PortalPool` was the output of
+    # `Enter-PSSession`: the plan kept only the line that opened the session
+    plan = compile_text(PSSESSION)
+    assert runs(plan) == []
+    assert manual_scripts(plan) == ["Enter-PSSession -ComputerName WEB-IIS-01\n"
+                                    "Import-Module WebAdministration\n"
+                                    "Get-WebAppPoolState -Name PortalPool"]
+
+
 # -- the guides tried -----------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
