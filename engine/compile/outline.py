@@ -1177,7 +1177,7 @@ class _OutlineBuilder:
     def _heading_starts(self, words: str) -> bool:
         key = words.lower()
         # "section 4" is the heading numbered "4." or "4)"
-        keys = (key, f"{key[:-1]})") if re.fullmatch(r"\d{1,3}\.", key) else (key,)
+        keys = (key, f"{key[:-1]})") if re.fullmatch(r"\d{1,3}\.|[a-z]\.", key) else (key,)
         if key not in self._heading_words:  # once per phrase, not once per jump
             self._heading_words[key] = any(h.text.lower().startswith(keys)
                                            for h in self.g.headings())

@@ -215,12 +215,17 @@ _CJK_ELSE = r"否则|不然|要不然|それ以外|そうでない場合|そう�
 # the pick keeps failing, ...", "In the event of data loss, ..." (not "Provided by X, ...").
 _PROVISO = (r"(?:provided|providing)(?: that)?(?!\s+(?:by|in|with|for|as|to|on|at|from|here|"
             r"below|above)\b)|(?:as|so) long as|in the event(?: that| of)?")
+# "Any other code: call maintenance", "Anything else, escalate", "In all other cases, ...": the
+# rest of the cases the sentences before named, as "Otherwise" is
+_REST_START = (r"(?:for |in )?(?:any|all) other(?: [\w`-]+){0,2}\s*[:,]|anything else\s*[:,]|"
+               r"in (?:all|any) other cases?\b")
+_REST_OPENS = re.compile(_REST_START, re.I)
 _GUARD_START = re.compile(r"^(?:(?:(?:only )?(?:if|when|in case)|whenever|in the case|unless|"
                           rf"should|otherwise|else|if not|if so|for the case|{_PROVISO}|"
                           rf"{_ELSE_WORDS}|"
-                          rf"{_IF_WORDS})\b(?!-)|{_CJK_ELSE}|{_CJK_IF})", re.I)
+                          rf"{_IF_WORDS})\b(?!-)|{_REST_START}|{_CJK_ELSE}|{_CJK_IF})", re.I)
 _ELSE_START = re.compile(r"^(?:(?:otherwise|else|if not|if this is not the case|if that does not|"
-                         rf"{_ELSE_WORDS})\b(?!-)|{_CJK_ELSE})", re.I)
+                         rf"{_ELSE_WORDS})\b(?!-)|{_REST_START}|{_CJK_ELSE})", re.I)
 
 
 @dataclass(frozen=True)
@@ -873,6 +878,10 @@ _JUMP = re.compile(
 _ARROW_JUMP = re.compile(r"(?:\u2192|\u21d2|->|=>)\s*(?:(?:go|skip|jump|continue|proceed)\s+"
                          r"(?:to|with)\s+)?(?:the\s+)?(?P<target>step\s+\d+\b|\[[^\]]+\]\(#[^)]*\))",
                          re.I)
+# "go to B", "continue with section C below": a section lettered so (a capital alone, not "A/B"
+# nor "A record")
+_LETTERED = re.compile(r"(?:(?:[Ss]ection|[Pp]art|[Ss]tage|[Pp]hase)\s+)?([A-Z])(?=[.;,:)]|\s*$|"
+                       r"\s+(?:and|then|if|or|below|above|otherwise|unless|first)\b)")
 _SKIP_NEXT = re.compile(r"\bskip\s+the\s+next\s+(?P<n>\d+\s+|two\s+|three\s+)?steps?\b", re.I)
 _LINK = re.compile(r"\[(?P<text>[^\]]+)\]\((?P<href>[^)]*)\)")
 
@@ -915,6 +924,10 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
         section = re.match(r"(?:section|part|stage|phase)\s+(\d{1,2})\b", target, re.I)
         if section:  # "go to section 3": the heading numbered "3." ("## 3. Re-home the axes")
             found.append(JumpRef("heading", f"{section.group(1)}.", sentence))
+            continue
+        lettered = _LETTERED.match(sentence, m.start("target"))
+        if lettered:  # "→ go to B": the heading lettered "B." ("## B. Reset and re-home")
+            found.append(JumpRef("heading", f"{lettered.group(1)}.", sentence))
             continue
         rest = sentence[m.start("target"):]
         href = next((h for t, h in links if t and rest.startswith(t)), None)
@@ -1786,8 +1799,8 @@ def colon_case(text: str, *, loose: bool = False) -> Guard | None:
     checks the item is one of a list of such cases."""
     plain = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
     m = _COLON_CASE.match(plain)
-    if m is None or _GUARD_START.match(plain):
-        return None
+    if m is None or _GUARD_START.match(plain) and not _REST_OPENS.match(plain):
+        return None  # ("Anything else: escalate." is the list's rest, its own case)
     case = m.group("case").strip()
     value = _STATE_VALUE.fullmatch(case)
     if _OTHER_CASE.fullmatch(case):

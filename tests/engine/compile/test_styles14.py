@@ -10,7 +10,8 @@ from pathlib import Path
 
 from engine.compile.explain import explain, unaccounted
 from engine.guide import parse_guide
-from tests.support.compiling import compile_text, gated, manual_scripts, runs
+from engine.plan import StepKind
+from tests.support.compiling import compile_text, gated, guards_of, manual_scripts, runs
 
 STYLES14 = Path(__file__).resolve().parents[2] / "fixtures" / "styles14"
 
@@ -65,6 +66,45 @@ def test_lines_at_a_remote_sessions_prompt_are_typed_on_that_machine():
     assert manual_scripts(plan) == ["Enter-PSSession -ComputerName WEB-IIS-01\n"
                                     "Import-Module WebAdministration\n"
                                     "Get-WebAppPoolState -Name PortalPool"]
+
+
+# -- a lettered section ---------------------------------------------------------------------------
+
+LETTERED = """# Cell 4 recovery
+
+## A. Find out why it stopped
+
+1. Read the fault code: `opcua-client read -e opc.tcp://plc-cell4:4840 -n "ns=3;s=FaultCode"`
+
+   If `FaultCode` is `0`, the stop was a manual E-STOP → go to B.
+   If `FaultCode` is 31 (gripper vacuum lost) → go to C.
+   Any other code: call maintenance and stop here.
+
+## B. Reset and re-home
+
+1. Press the blue **Reset** button.
+
+## C. Gripper vacuum lost
+
+1. Check the suction cups for damage.
+"""
+
+
+def test_go_to_b_lands_on_the_section_lettered_b():
+    # "→ go to B" under sections lettered "## A.", "## B.", "## C." was no jump: the E-STOP
+    # case went on into the fault code 31 case, whose arrow took "Any other code: call
+    # maintenance and stop here" as its own ending (the vacuum fault escalated, any other code
+    # re-homed the robot)
+    plan = compile_text(LETTERED)
+    reset = next(s for s in plan.steps if s.text.startswith("Press the blue"))
+    cups = next(s for s in plan.steps if s.text.startswith("Check the suction cups"))
+    assert any("`FaultCode` is `0`" in g for g in guards_of(plan, reset.id))
+    assert any("31" in g for g in guards_of(plan, cups.id))
+    other = [plan.step(e.target) for s in plan.steps if s.kind == StepKind.DECIDE
+             for _, e in plan.outgoing(s.id) if e.condition and "31" not in e.condition.text
+             and plan.step(e.target).kind == StepKind.END]
+    assert [s.outcome for s in other] == ["escalate"]
+    assert "Any other code" in other[0].text
 
 
 # -- the guides tried -----------------------------------------------------------------------------
