@@ -1074,7 +1074,13 @@ def _transcript(lines: list[str], first_line: int,
             i += 1
             continue
         text, j = _gather(lines, i, ln[at:], prompts)
-        if text.strip() and _CONNECTION.match(text) and _typed_into(text.strip()):
+        typed = _GT_PROMPT.match(lines[j + 1]) if j + 1 < len(lines) and j + 1 not in prompts \
+            and "<<" not in text else None
+        # (not `> Profile URL:   https://...`: the output, quoted)
+        answers = typed is not None and not _outputish(lines[j + 1][typed.end():])
+        if text.strip() and (answers or _CONNECTION.match(text) and _typed_into(text.strip())):
+            # (`$ nsupdate -k key`, then `> update add ...` and `> send`: lines at the `> `
+            # prompt of the program the command started, its own, not the shell's)
             # `$ nc ur-cell3 29999`, then `power on` and what the server answered, with no
             # prompt to tell them apart: the conversation is a person's, as the guide shows it
             k = j + 1

@@ -107,6 +107,36 @@ def test_go_to_b_lands_on_the_section_lettered_b():
     assert "Any other code" in other[0].text
 
 
+# -- a program's own `> ` prompt ------------------------------------------------------------------
+
+NSUPDATE = """## Emergency: add a record by hand
+
+```
+$ nsupdate -k /etc/bind/keys/ddns.key
+> server ns1.corp.example
+> update add web-7.corp.example. 300 A 10.20.4.17
+> send
+> quit
+```
+"""
+
+
+def test_lines_at_the_prompt_of_the_program_a_transcript_started_are_typed_into_it():
+    # `$ nsupdate -k key`, then `> update add ...` and `> send`: the approval offered
+    # `nsupdate -k /etc/bind/keys/ddns.key` alone (the record it adds hidden, and nothing
+    # typed into it: it waited on its input)
+    plan = compile_text(NSUPDATE)
+    assert runs(plan) == []
+    assert manual_scripts(plan) == ["nsupdate -k /etc/bind/keys/ddns.key\n"
+                                    "> server ns1.corp.example\n"
+                                    "> update add web-7.corp.example. 300 A 10.20.4.17\n"
+                                    "> send\n> quit"]
+    # a heredoc's `> ` lines are the shell's own continuation, read as before
+    plan = compile_text("## Fix\n\n```\n$ cat <<EOF | sudo tee /etc/motd\n> maintenance\n"
+                        "> EOF\n```\n")
+    assert manual_scripts(plan) == ["cat <<EOF | sudo tee /etc/motd\n> maintenance\n> EOF"]
+
+
 # -- the guides tried -----------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
