@@ -1218,9 +1218,22 @@ class _OutlineBuilder:
         stated = phrases.states_output(el.text) if el.kind != "table" and expects is None \
             else None
         expects = expects or stated
-        for code in commands:
+        # "start it with `sudo systemctl start named` and re-check with `rndc status`": a
+        # program the compiler does not know, which the sentence asks to run beside one it
+        # runs, is a person's (it was dropped: the sentence had its step)
+        unknown = {c for c in el.inline_code if c not in commands and el.kind != "table" and
+                   _ARGV_WORDS.match(c) is not None and not _prose_words(c) and
+                   not re.search(rf"\b(?:the|a|an|this|that|its|your|our)\s+`{re.escape(c)}`",
+                                 el.text, re.I) and
+                   phrases.asks_to_run(sentence.get(c, (el.text, ""))[0], c)}
+        for code in (c for c in el.inline_code if c in commands or c in unknown):
             line = _PROMPT_MARK.sub("", code).strip()
             new: list[Node] = []
+            if code in unknown:
+                if not shown:
+                    at = len(nodes)
+                shown.append(line)
+                continue
             spaced = code if code in sentence else " ".join(code.split())  # text's spacing
             said, after = sentence.get(spaced, (el.text, ""))
             verify = expects is not None and expects[0] == code

@@ -137,6 +137,24 @@ def test_lines_at_the_prompt_of_the_program_a_transcript_started_are_typed_into_
     assert manual_scripts(plan) == ["cat <<EOF | sudo tee /etc/motd\n> maintenance\n> EOF"]
 
 
+# -- a program the compiler does not know, beside one it runs -------------------------------------
+
+def test_an_unknown_command_the_sentence_asks_for_beside_a_run_one_is_a_persons_step():
+    # "If it is not running, start it with `sudo systemctl start named` and re-check with
+    # `rndc status`.": the start ran, and `rndc status` was in no step at all
+    plan = compile_text("## Fix\n\nIf it is not running, start it with `sudo systemctl start "
+                        "named` and re-check with `rndc status`.\n")
+    (start,) = runs(plan)
+    assert start.params["pipeline"] == [["sudo", "systemctl", "start", "named"]]
+    (check,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert "`rndc status`" in check.text
+    assert [e.target for _, e in plan.outgoing(start.id) if e.on == "success"] == [check.id]
+    # a name in code is no command ("the `named` unit", "the `corp.example` zone")
+    plan = compile_text("## Fix\n\nRestart it with `sudo systemctl restart named` and check "
+                        "the `corp.example zone` in the log.\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
 # -- the guides tried -----------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
