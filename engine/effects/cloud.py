@@ -11,6 +11,8 @@ before the verb, or any other verb is not read-only.
 
 from __future__ import annotations
 
+import re
+
 from engine.effects.options import Flags, NotRead, parse
 from engine.effects.rules import Rule, Tool, rows
 
@@ -60,18 +62,30 @@ _AWS_GLOBAL = F("", """region= profile= output= query= endpoint-url= no-paginate
     ca-bundle= cli-binary-format=""", posix=True)
 
 
+# get-* operations that hand out a credential (a password, a token, a secret's value, a
+# session): reading them makes one, or puts it in the run's output
+_AWS_CREDENTIALS = re.compile(r"^get-(?:.*-)?(?:login|password|token|secret|credentials?|session|"
+                              r"key|authorization)(?:-|$)")
+
+
 def aws(name: str, args: list[str]) -> None:
-    """aws [GLOBAL FLAGS] SERVICE OPERATION [...]: describe-*, list-*, s3 ls read."""
+    """aws [GLOBAL FLAGS] SERVICE OPERATION [...]: describe-*, list-*, get-* (the AWS API's
+    reading verbs; not one that hands out a credential: `ecr get-login-password`), `wait`
+    (polls until a state is reached) and s3 ls read."""
     head = parse(args, _AWS_GLOBAL, name, stop_at_operand=True)
     ops = head.operands
     if len(ops) < 2:
         raise NotRead(f"{name} names no operation", cause="subcommand")
     service, op = ops[0], ops[1]
-    if op.startswith(("describe-", "list-")) or op == "get-caller-identity" or \
+    if op == "get-caller-identity":
+        return
+    if _AWS_CREDENTIALS.match(op) or "--with-decryption" in args:
+        raise NotRead(f"`{name} {service} {op}` hands out a credential", cause="subcommand")
+    if op.startswith(("describe-", "list-", "get-")) or op == "wait" or \
             (service == "s3" and op == "ls"):
         return
-    raise NotRead(f"`{name} {service} {op}` is not a reading operation (describe-*, list-*)",
-                  cause="subcommand")
+    raise NotRead(f"`{name} {service} {op}` is not a reading operation (describe-*, list-*, "
+                  "get-*, wait)", cause="subcommand")
 
 
 _AZ_VERBS = frozenset("show list exists version".split())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.compile.explain import explain, unaccounted
+from engine.effects import classify
 from engine.guide import parse_guide
 from engine.plan import StepKind
 from tests.support.compiling import compile_text, gated, guards_of, manual_scripts, runs
@@ -153,6 +154,27 @@ def test_an_unknown_command_the_sentence_asks_for_beside_a_run_one_is_a_persons_
     plan = compile_text("## Fix\n\nRestart it with `sudo systemctl restart named` and check "
                         "the `corp.example zone` in the log.\n")
     assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+# -- reading verbs of the clouds' and meshes' clients ---------------------------------------------
+
+def test_aws_get_and_wait_and_istioctls_endpoints_of_a_cluster_only_read():
+    # `aws ec2 get-console-output`, `aws ssm get-command-invocation`, `aws ec2 wait
+    # instance-stopped` and `istioctl proxy-config endpoints ... --cluster "outbound|..."`
+    # waited for an approval, as if they changed something
+    for line in (["aws", "ec2", "get-console-output", "--instance-id", "i-1", "--latest"],
+                 ["aws", "ssm", "get-command-invocation", "--command-id", "c", "--instance-id",
+                  "i-1"],
+                 ["aws", "ec2", "wait", "instance-stopped", "--instance-ids", "i-1"],
+                 ["istioctl", "proxy-config", "endpoints", "deploy/web", "-n", "shop",
+                  "--cluster", "outbound|8080||checkout.shop.svc.cluster.local"]):
+        assert classify(line).read, line
+    # one that hands out a credential is no reading
+    for line in (["aws", "ecr", "get-login-password"],
+                 ["aws", "secretsmanager", "get-secret-value", "--secret-id", "db"],
+                 ["aws", "ssm", "get-parameter", "--name", "db", "--with-decryption"],
+                 ["aws", "sts", "get-session-token"]):
+        assert not classify(line).read, line
 
 
 # -- the guides tried -----------------------------------------------------------------------------
