@@ -1113,7 +1113,7 @@ class _OutlineBuilder:
     def _jumps(self, el: Element, guard: Guard | None) -> list[Node]:
         out: list[Node] = []
         links = [(lk.text, lk.href) for lk in el.links]
-        refs = phrases.jumps_in(el.text, links)
+        refs = phrases.jumps_in(el.text, links, see=guard is not None)
         if not refs:
             return out
         sentences = phrases._sentences(el.text)
@@ -1149,7 +1149,7 @@ class _OutlineBuilder:
         """Jumps said in `text` (part of `el`): under a guard, bare jumps its branch takes;
         unguarded, "Proceed to Step 5." is an edge, and any other a judged question."""
         out: list[Node] = []
-        for ref in phrases.jumps_in(text, links):
+        for ref in phrases.jumps_in(text, links, see=guard is not None):
             if not self._lands(ref, el):
                 continue
             if guard is not None:
@@ -1165,6 +1165,10 @@ class _OutlineBuilder:
         """Whether a jump said in prose names a place in this guide: "go to Recovery" jumps
         only to a later heading titled so, one with steps ("Go to Elastic Cloud web UI and
         log in" above "## Elastic Cloud Web UI" is a place on the web)."""
+        if ref.kind == "heading" and ref.see:  # "(step 3)": a later heading numbered so
+            keys = (ref.value.lower(), f"{ref.value[:-1]})")
+            return any(h.index > el.index and h.text.lower().startswith(keys)
+                       for h in self.g.headings())
         if ref.kind == "heading":
             return self._heading_starts(ref.value)
         if ref.kind == "title":

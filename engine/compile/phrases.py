@@ -894,13 +894,24 @@ class JumpRef:
     # "id": "ELEMENT:STEP", a row of a flow table (a step the outline already named)
     value: str
     sentence: str
+    # named by "(see ...)" after a case's instruction: only a later place
+    see: bool = False
 
 
-def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
-    """Jumps in a piece of prose; `links` are its (text, href) pairs from the syntax tree."""
+# "If a peer says `STALE`, restart that pod (see Fix A).", "... replace it (step 3).", "Stop and
+# start the instance — see **Stop/start** below.": where the instruction is written
+_SEE = re.compile(r"\(\s*(?:see\s+)?(?:the\s+)?(?:step|section)\s+(?P<n>\d{1,2})\s*\)|"
+                  r"(?:\(\s*|[\u2014\u2013]\s*|\s-\s+|[;,]\s*)see\s+(?:the\s+)?"
+                  r"(?P<title>[^()\u2014\u2013;]{1,80}?)\s*(?:section\s*)?(?:below\s*)?"
+                  r"(?:\)|[.;]?\s*$)", re.I)
+
+
+def jumps_in(text: str, links: list[tuple[str, str]], *, see: bool = False) -> list[JumpRef]:
+    """Jumps in a piece of prose; `links` are its (text, href) pairs from the syntax tree.
+    `see`: the prose is a case's, whose "(see X)" after its instruction goes to X."""
     found: list[JumpRef] = []
     if _JUMP.search(text) is None and _SKIP_NEXT.search(text) is None and \
-            _ARROW_JUMP.search(text) is None:
+            _ARROW_JUMP.search(text) is None and not (see and _SEE.search(text)):
         return found  # no jump verb at all: no sentences to cut
     for sentence in _sentences(text):
         skip = _SKIP_NEXT.search(sentence)
@@ -909,6 +920,13 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
             found.append(JumpRef("skip", {"two": "2", "three": "3"}.get(n, n), sentence))
             continue
         m = _JUMP.search(sentence) or _ARROW_JUMP.search(sentence)
+        if not m and see and (said := _SEE.search(sentence)):
+            if said.group("n"):
+                found.append(JumpRef("heading", f"{said.group('n')}.", sentence, see=True))
+            elif (title := _titled(said.group("title"))) and \
+                    not _LINK.search(said.group("title")):
+                found.append(JumpRef("title", title, sentence, see=True))
+            continue
         if not m:
             continue
         target = m.group("target")
@@ -973,10 +991,13 @@ def titled_heading(named: str, titles: Iterable[tuple[str, T]]) -> T | None:
     """The heading whose title `named` (from `_titled`) starts with, followed by nothing or
     by the end of the name ("recovery section below"); the longest title wins."""
     best: tuple[int, T] | None = None
-    for title, heading in titles:
-        if title and named.startswith(title) and _TITLE_END.match(named[len(title):]) and \
-                (best is None or len(title) > best[0]):
-            best = (len(title), heading)
+    for whole, heading in titles:
+        # ("see Fix A" names "## Fix A — stale proxy" by its label)
+        label = re.split(r"\s+[\u2014\u2013-]\s+|:\s", whole, maxsplit=1)[0]
+        for title in {whole, label}:
+            if title and named.startswith(title) and _TITLE_END.match(named[len(title):]) and \
+                    (best is None or len(title) > best[0]):
+                best = (len(title), heading)
     return best[1] if best is not None else None
 
 

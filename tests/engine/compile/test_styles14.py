@@ -177,6 +177,58 @@ def test_aws_get_and_wait_and_istioctls_endpoints_of_a_cluster_only_read():
         assert not classify(line).read, line
 
 
+# -- "(see Fix A)" after a case's instruction -----------------------------------------------------
+
+SEE_FIX = """# 503s
+
+## Triage
+
+Run `istioctl proxy-status`.
+
+If any row says `STALE`, restart that pod (see Fix A). If only some endpoints are unhealthy,
+read the outlier settings — see **Fix B** below.
+
+## Fix A — stale proxy
+
+```sh
+kubectl -n shop rollout restart deploy/web
+```
+
+## Fix B
+
+```sh
+kubectl -n shop get destinationrule checkout -o yaml
+```
+"""
+
+
+def test_see_a_later_section_after_a_cases_instruction_goes_there():
+    # "If any row says `STALE`, restart that pod (see Fix A)." was a person's step with those
+    # words, and the run went on as if nothing were stale; "(step 3)" and "— see **X** below"
+    # the same
+    plan = compile_text(SEE_FIX)
+
+    def lands(case: str) -> str:  # the step a case goes to, past the heading's own question
+        (target,) = [e.target for s in plan.steps for _, e in plan.outgoing(s.id)
+                     if e.condition and e.condition.text.startswith(case)]
+        while plan.step(target).kind in (StepKind.DECIDE, StepKind.APPROVE):
+            target = next(e.target for _, e in plan.outgoing(target)
+                          if e.condition is None or not e.condition.text.startswith("Otherwise")
+                          if plan.step(e.target).kind != StepKind.END)
+        return target
+
+    assert plan.step(lands("If any row says `STALE`")).params["pipeline"] == [
+        ["kubectl", "-n", "shop", "rollout", "restart", "deploy/web"]]
+    assert plan.step(lands("If only some endpoints")).params["pipeline"] == [
+        ["kubectl", "-n", "shop", "get", "destinationrule", "checkout", "-o", "yaml"]]
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    # a step before this one is no place to go ("(see step 1)": where a value came from)
+    plan = compile_text("## 1. Check\n\nRun `istioctl proxy-status`.\n\n## 2. Fix\n\nIf a row "
+                        "says `STALE`, restart the pod you found (see step 1).\n")
+    (check,) = runs(plan)
+    assert plan.entry == check.id and not list(plan.incoming(check.id))
+
+
 # -- the guides tried -----------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
