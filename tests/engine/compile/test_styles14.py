@@ -229,6 +229,21 @@ def test_see_a_later_section_after_a_cases_instruction_goes_there():
     assert plan.entry == check.id and not list(plan.incoming(check.id))
 
 
+# -- a monitoring check plugin --------------------------------------------------------------------
+
+def test_a_nagios_check_plugin_only_checks():
+    # `/usr/lib/nagios/plugins/check_disk -w 10% -c 5% -p /var` waited for an approval: a
+    # program given by its path is unknown, but a `check_*` in the plugins' directory only
+    # looks and prints its status
+    plan = compile_text("## Check\n\n```\n/usr/lib/nagios/plugins/check_disk -w 10% -c 5% -p "
+                        "/var\n/usr/lib/nagios/plugins/check_nrpe -H web-1 -c check_load\n```\n")
+    assert [s.mutating for s in runs(plan)] == [False, False]
+    # check_by_ssh runs whatever command it is given; a check_* elsewhere is anyone's script
+    assert not classify(["/usr/lib/nagios/plugins/check_by_ssh", "-H", "web-1", "-C",
+                         "sudo systemctl restart app"]).read
+    assert not classify(["/opt/tools/check_and_fix", "-w", "1"]).read
+
+
 # -- the guides tried -----------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
