@@ -486,9 +486,21 @@ class _OutlineBuilder:
             if el.kind == "paragraph" and self._expected(el, guarded[1] if guarded else nodes):
                 continue
             if el.kind == "paragraph":
+                # "If `nginx -t` fails, it prints the file and line, e.g." over the output it
+                # prints, then "Revert the last change ...": what to do in that case
+                held = guarded if guarded is not None and not guarded[1] and \
+                    guarded[2].kind == "paragraph" and idx > guarded[2].index + 1 and \
+                    self.els[idx - 1].kind == "code" and \
+                    not phrases.guard_of(el.text) and cls not in ("info", "cleanup") else None
                 flush()
                 prose.append(el)
+                stub = None
+                if held is not None:
+                    stub = IfNode(held[0], [], held[2].span, held[2].index)
+                    nodes.append(stub)
                 guarded = self._prose(el, cls, owner, nodes)  # (guards: outline._prose)
+                if stub is not None and not stub.then:
+                    nodes[:] = [n for n in nodes if n is not stub]
                 continue
             if el.kind == "code":
                 target = guarded[1] if guarded else nodes
@@ -1103,8 +1115,8 @@ class _OutlineBuilder:
         is nothing but a condition, a label over the steps under it ("**When the unit is
         masked**", an admonition titled "If the pod is Pending")."""
         text = el.text.rstrip(" *_")
-        if text.endswith(":"):
-            return True
+        if text.endswith(":") or _EXAMPLE_FOLLOWS.search(text):
+            return True  # ("..., it prints the file and line, e.g.": what it shows follows)
         if el.kind != "paragraph" or text.endswith((".", "!", "?")):
             return False
         guard = phrases.guard_of(el.text)
@@ -2159,6 +2171,10 @@ _RUN_LABEL = re.compile(r"^\s*(?:[-*+]\s+|\d{1,3}[.)]\s+)?(?:run|execute|command
 # words of a sentence, never of a command's arguments ("kubectl get pods and look at ...")
 _FUNCTION_WORD = re.compile(r"\s(?:and|then|to|the|a|an|if|for|with|at|on|of|whether|look|"
                             r"see|check|your|you|it|this|that)(?:\s|$)", re.I)
+
+
+_EXAMPLE_FOLLOWS = re.compile(r"(?:\be\.\s?g\.|\bfor example|\bfor instance|\blike this)\s*,?$",
+                              re.I)
 
 
 def inline_command(code: str) -> bool:

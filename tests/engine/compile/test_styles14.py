@@ -244,6 +244,37 @@ def test_a_nagios_check_plugin_only_checks():
     assert not classify(["/opt/tools/check_and_fix", "-w", "1"]).read
 
 
+# -- what a failure prints, then what to do about it ----------------------------------------------
+
+NGINX = """## nginx config
+
+Test the config and reload:
+
+```bash
+sudo nginx -t && sudo systemctl reload nginx
+```
+
+If `nginx -t` fails, it prints the file and line, e.g.
+
+```
+nginx: [emerg] unknown directive "proxy_passs" in /etc/nginx/sites-enabled/app.conf:14
+nginx: configuration file /etc/nginx/nginx.conf test failed
+```
+
+Revert the last change (`sudo git -C /etc/nginx checkout -- sites-enabled/`) and run the test
+again.
+"""
+
+
+def test_what_to_do_after_the_output_a_failure_prints_is_for_that_failure():
+    # "If `nginx -t` fails, it prints the file and line, e.g." over the output it prints was a
+    # condition "with nothing to guard": the revert after the output ran after every reload
+    plan = compile_text(NGINX)
+    revert = next(s for s in runs(plan) if "checkout" in s.params["pipeline"][0])
+    assert gated(plan, revert.id)
+    assert guards_of(plan, revert.id) == ["If `nginx -t` fails"]
+
+
 # -- the guides tried -----------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
