@@ -2005,9 +2005,12 @@ _TAB_ITEM = re.compile(r"<TabItem\b[^>]*?\blabel=[\"']([^\"'\n]{1,80})[\"']|"
 
 # Hugo's `{{< tab "Linux" >}}` / `{{% tab name="Linux" %}}` (Docsy: `header="Linux"`), inside
 # `{{< tabs >}}`: the same alternatives, written as shortcodes.
+# GitBook's (Liquid's) `{% tab title="CLI" %}` inside `{% tabs %}` ... `{% endtabs %}`: the same.
 _HUGO_TAB = re.compile(r"\{\{[<%]\s*tab\s+(?:(?:name|header|title|label)\s*=\s*)?"
-                       r"[\"']([^\"'\n]{1,80})[\"'][^}]*?[%>]\}\}", re.I)
-_SHORTCODES_ONLY = re.compile(r"^\s*(?:\{\{[<%].*?[%>]\}\}\s*)+$", re.S)
+                       r"[\"']([^\"'\n]{1,80})[\"'][^}]*?[%>]\}\}|"
+                       r"\{%\s*tab\s+title\s*=\s*[\"']([^\"'\n]{1,80})[\"']\s*%\}", re.I)
+_SHORTCODES_ONLY = re.compile(r"^\s*(?:(?:\{\{[<%].*?[%>]\}\}|\{%\s*(?:end)?tabs?\b.*?%\})\s*)+$",
+                              re.S)
 
 
 def tab_label(text: str) -> str | None:
@@ -2023,7 +2026,8 @@ def only_shortcodes(text: str) -> bool:
 
 
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.I | re.S)
-_HTML_CLOSER = re.compile(r"</(?:details|TabItem)>|\{\{[<%]\s*/tabs?\s*[%>]\}\}", re.I)
+_HTML_CLOSER = re.compile(r"</(?:details|TabItem)>|\{\{[<%]\s*/tabs?\s*[%>]\}\}|"
+                          r"\{%\s*endtabs?\s*%\}", re.I)
 
 
 def html_guard(text: str) -> Guard | None:

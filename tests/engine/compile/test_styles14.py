@@ -275,6 +275,42 @@ def test_what_to_do_after_the_output_a_failure_prints_is_for_that_failure():
     assert guards_of(plan, revert.id) == ["If `nginx -t` fails"]
 
 
+# -- GitBook's tabs -------------------------------------------------------------------------------
+
+GITBOOK_TABS = """## Check the seal status
+
+{% tabs %}
+{% tab title="CLI" %}
+```bash
+vault status
+```
+{% endtab %}
+
+{% tab title="HTTP" %}
+```bash
+curl -s https://vault-1:8200/v1/sys/seal-status
+```
+{% endtab %}
+{% endtabs %}
+
+Then check the peers:
+
+```bash
+vault operator raft list-peers
+```
+"""
+
+
+def test_gitbooks_tabs_are_alternatives_for_a_person_to_choose():
+    # a GitBook export's `{% tab title="CLI" %}` ... `{% endtab %}` was words for a reader: both
+    # ways ran, one after the other
+    plan = compile_text(GITBOOK_TABS)
+    status, curl, peers = runs(plan)
+    assert guards_of(plan, status.id) == ["CLI"] and guards_of(plan, curl.id) == ["HTTP"]
+    # (as Hugo's `{{< tab "CLI" >}}` is read)
+    assert curl.id in {e.source for _, e in plan.incoming(peers.id)}
+
+
 # -- the guides tried -----------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
