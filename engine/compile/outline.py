@@ -1239,6 +1239,7 @@ class _OutlineBuilder:
         # runs, is a person's (it was dropped: the sentence had its step)
         unknown = {c for c in el.inline_code if c not in commands and el.kind != "table" and
                    _ARGV_WORDS.match(c) is not None and not _prose_words(c) and
+                   any(f"`{k}`" in sentence.get(c, ("", ""))[0] for k in commands) and
                    not re.search(rf"\b(?:the|a|an|this|that|its|your|our)\s+`{re.escape(c)}`",
                                  el.text, re.I) and
                    phrases.asks_to_run(sentence.get(c, (el.text, ""))[0], c)}

@@ -150,6 +150,10 @@ def test_an_unknown_command_the_sentence_asks_for_beside_a_run_one_is_a_persons_
     (check,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
     assert "`rndc status`" in check.text
     assert [e.target for _, e in plan.outgoing(start.id) if e.on == "success"] == [check.id]
+    # nor is a span in a sentence of its own, whose step the sentence already is
+    plan = compile_text("## Fix\n\nWait 30 s and check again with `show servers state`. If "
+                        "the server is still down, drain it: `sudo systemctl stop app`.\n")
+    assert len([s for s in plan.steps if s.kind == StepKind.MANUAL]) == 1
     # a name in code is no command ("the `named` unit", "the `corp.example` zone")
     plan = compile_text("## Fix\n\nRestart it with `sudo systemctl restart named` and check "
                         "the `corp.example zone` in the log.\n")
