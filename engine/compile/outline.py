@@ -1239,6 +1239,7 @@ class _OutlineBuilder:
         # runs, is a person's (it was dropped: the sentence had its step)
         unknown = {c for c in el.inline_code if c not in commands and el.kind != "table" and
                    _ARGV_WORDS.match(c) is not None and not _prose_words(c) and
+                   not _ENGLISH.intersection(c.lower().split()) and
                    any(f"`{k}`" in sentence.get(c, ("", ""))[0] for k in commands) and
                    not re.search(rf"\b(?:the|a|an|this|that|its|your|our)\s+`{re.escape(c)}`",
                                  el.text, re.I) and
@@ -2243,6 +2244,11 @@ _CONTACT_HEADING = re.compile(r"^\s*(?:escalation(?:s| path| policy| contacts?| 
                               r"escalate|when to escalate|how to escalate|who to (?:contact|page)|"
                               r"contacts?)\s*:?\s*$", re.I)
 _PROSE_WORD = re.compile(r"^[A-Za-z][\w-]*[,:]$|^%[sd]$")
+
+
+# Words of English in a span: a message or a phrase (`no free executors`), not a command line
+_ENGLISH = frozenset("""the a an to is are of and in for with this that be will it on not no
+was were has have from by as or when all""".split())
 
 
 def _prose_words(line: str) -> bool:

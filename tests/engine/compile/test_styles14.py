@@ -154,6 +154,10 @@ def test_an_unknown_command_the_sentence_asks_for_beside_a_run_one_is_a_persons_
     plan = compile_text("## Fix\n\nWait 30 s and check again with `show servers state`. If "
                         "the server is still down, drain it: `sudo systemctl stop app`.\n")
     assert len([s for s in plan.steps if s.kind == StepKind.MANUAL]) == 1
+    # nor a message to look for ("look for `no free executors` in `journalctl -u runner`")
+    plan = compile_text("## Fix\n\nRestart it with `sudo systemctl restart runner` and look for "
+                        "`no free executors` in `journalctl -u runner`.\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
     # a name in code is no command ("the `named` unit", "the `corp.example` zone")
     plan = compile_text("## Fix\n\nRestart it with `sudo systemctl restart named` and check "
                         "the `corp.example zone` in the log.\n")
