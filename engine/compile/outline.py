@@ -1619,6 +1619,13 @@ class _OutlineBuilder:
 
     def _code(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
         intro = self.els[el.index - 1] if el.index else None
+        if intro is not None and intro.index and intro.kind == "paragraph" and \
+                phrases.only_template_tags(intro.text) and \
+                self.els[intro.index - 1].kind in ("paragraph", "list_item") and \
+                self.els[intro.index - 1].parent == intro.parent:
+            # GitBook's `{% code title="unseal.sh" %}` over the block: markup; the words before
+            # it introduce the block ("Each key holder runs, on their own machine:")
+            intro = self.els[intro.index - 1]
         config = blocks.announces_config(intro, el)
         block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro),
                                   after_config_cue=config)

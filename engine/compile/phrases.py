@@ -2019,6 +2019,15 @@ def tab_label(text: str) -> str | None:
     return next((g.strip() for g in m.groups() if g), None) if m else None
 
 
+_TEMPLATE_TAGS_ONLY = re.compile(r"^\s*(?:(?:\{%.*?%\}|\{\{[<%].*?[%>]\}\})\s*)+$", re.S)
+
+
+def only_template_tags(text: str) -> bool:
+    """Whether a paragraph is nothing but template tags (GitBook's `{% code title="x" %}`,
+    Hugo's shortcodes): markup around what follows, no words of the guide's."""
+    return _TEMPLATE_TAGS_ONLY.match(text) is not None
+
+
 def only_shortcodes(text: str) -> bool:
     """Whether a paragraph is nothing but Hugo shortcodes (`{{< tabs >}} {{< tab "Linux" >}}`):
     markup that opens or closes a container, read like an HTML tag."""

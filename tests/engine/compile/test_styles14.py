@@ -319,6 +319,18 @@ def test_gitbooks_tabs_are_alternatives_for_a_person_to_choose():
     assert curl.id in {e.source for _, e in plan.incoming(peers.id)}
 
 
+# -- GitBook's code wrapper -----------------------------------------------------------------------
+
+def test_the_words_over_a_gitbook_code_wrapper_introduce_its_block():
+    # "Ask the DBA to run, on the primary:" over `{% code title="restart.sh" %}` and the block:
+    # the tag was taken for the block's introduction, and the restart ran here
+    plan = compile_text('## Fix\n\nAsk the DBA to run, on the primary:\n\n'
+                        '{% code title="restart.sh" %}\n```bash\nsudo systemctl restart '
+                        'postgresql\n```\n{% endcode %}\n')
+    assert runs(plan) == []
+    assert manual_scripts(plan) == ["sudo systemctl restart postgresql"]
+
+
 # -- the guides tried -----------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
