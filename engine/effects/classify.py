@@ -306,6 +306,10 @@ def _judge(argv: list[str]) -> None:
     if _logs_in(name, args):
         raise NotRead(f"a {name} {LOGIN}",
                       cause="interactive", effect="interactive")
+    if name == "vault" and [a for a in args if not a.startswith("-")] == ["operator", "unseal"]:
+        # `vault operator unseal` with no key: it asks a key holder for theirs, hidden
+        raise NotRead(f"{name} operator unseal asks a key holder for an unseal key",
+                      cause="interactive", effect="interactive")
     if name == "crontab" and "-e" in args:
         raise NotRead(f"{name} {EDITOR}", cause="interactive", effect="interactive")
     if name in _INTERPRETERS:

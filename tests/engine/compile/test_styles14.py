@@ -331,6 +331,16 @@ def test_the_words_over_a_gitbook_code_wrapper_introduce_its_block():
     assert manual_scripts(plan) == ["sudo systemctl restart postgresql"]
 
 
+# -- a key holder's unseal ------------------------------------------------------------------------
+
+def test_vault_operator_unseal_without_a_key_is_a_key_holders_step():
+    # `vault operator unseal` asks for a key, hidden, at its prompt: it was gated and run here
+    verdict = classify(["vault", "operator", "unseal"])
+    assert verdict.effect == "interactive"
+    plan = compile_text("## Unseal\n\n```bash\nvault operator unseal\n```\n")
+    assert runs(plan) == [] and manual_scripts(plan) == ["vault operator unseal"]
+
+
 # -- the guides tried -----------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
