@@ -341,6 +341,23 @@ def test_vault_operator_unseal_without_a_key_is_a_key_holders_step():
     assert runs(plan) == [] and manual_scripts(plan) == ["vault operator unseal"]
 
 
+# -- a finding, then "Otherwise" -------------------------------------------------------------------
+
+def test_otherwise_after_a_finding_is_the_other_side_of_that_findings_case():
+    # "If the state is `Started`, the 503 comes from somewhere else (check the load balancer).
+    # Otherwise look at why it stopped:" lost its first case (a finding, no instruction), and
+    # "Otherwise look at why it stopped" was asked as a case of its own
+    plan = compile_text("## Check\n\nRun `systemctl status app`.\n\nIf the state is `Started`, "
+                        "the 503 comes from somewhere else. Otherwise look at why it stopped:\n\n"
+                        "```bash\njournalctl -u app -n 50\n```\n")
+    (ask,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    assert ask.text == "If the state is `Started`"
+    cases = {e.condition.text: plan.step(e.target) for _, e in plan.outgoing(ask.id)}
+    assert cases["If the state is `Started`"].kind == StepKind.MANUAL
+    assert cases["Otherwise look at why it stopped"].params["pipeline"] == [
+        ["journalctl", "-u", "app", "-n", "50"]]
+
+
 # -- the guides tried -----------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
