@@ -124,6 +124,9 @@ class _OutlineBuilder:
         # the ending an FAQ answer or a known problem's action says ("..., then escalate to the
         # orders team"): its case's, after its steps; None outside such a case
         self._case_end: list[EndNode] | None = None
+        # "If X, acknowledge the alert and you're done:" -> after the block it introduces, the
+        # case's ending (keyed by the paragraph's element)
+        self._ends_after: dict[int, EndNode] = {}
         self.call_links: set[tuple[int, str]] = set()
         self.cls: dict[int, SectionClass] = {}
         self.owner: dict[int, int | None] = {}
@@ -391,6 +394,9 @@ class _OutlineBuilder:
         def flush() -> None:
             nonlocal guarded
             if guarded and guarded[1]:
+                done = self._ends_after.pop(guarded[2].index, None)
+                if done is not None and not isinstance(guarded[1][-1], (EndNode, JumpNode)):
+                    guarded[1].append(done)
                 self._append(nodes, IfNode(guarded[0], guarded[1], guarded[2].span,
                                            guarded[2].index))
             guarded = None
@@ -1020,6 +1026,14 @@ class _OutlineBuilder:
         then: list[Node] = list(mine)
         then.extend(self._jumps_in(text, links, el, guard))
         rest = _consequent(text, guard)
+        lead_in = rest.rstrip(" *_")
+        if not then and not guard.is_else and lead_in.endswith(":") and \
+                cls not in ("info", "cleanup") and phrases.stops_here(lead_in[:-1]):
+            # "If the check says OK now, acknowledge the alert and you're done:" over the
+            # block: the block is the case's, then the run ends (it went on to the cleanup)
+            self._ends_after[el.index] = EndNode(
+                "no_action" if cls == "diag" else "resolved", _short(text), text, span)
+            return then
         if not any(isinstance(n, JumpNode) for n in then):
             ending = guard.ends or phrases.outcome_of(rest)
             if ending is None and phrases.stops_here(rest):

@@ -341,7 +341,7 @@ def test_vault_operator_unseal_without_a_key_is_a_key_holders_step():
     assert runs(plan) == [] and manual_scripts(plan) == ["vault operator unseal"]
 
 
-# -- a finding, then "Otherwise" -------------------------------------------------------------------
+# -- a finding, then "Otherwise" ------------------------------------------------------------------
 
 def test_otherwise_after_a_finding_is_the_other_side_of_that_findings_case():
     # "If the state is `Started`, the 503 comes from somewhere else (check the load balancer).
@@ -356,6 +356,21 @@ def test_otherwise_after_a_finding_is_the_other_side_of_that_findings_case():
     assert cases["If the state is `Started`"].kind == StepKind.MANUAL
     assert cases["Otherwise look at why it stopped"].params["pipeline"] == [
         ["journalctl", "-u", "app", "-n", "50"]]
+
+
+# -- "and you're done:" over a block --------------------------------------------------------------
+
+def test_you_are_done_over_a_block_ends_the_case_after_the_block():
+    # "If the check says OK now, it was a temporary spike. Acknowledge the alert with a comment
+    # and you're done:" over the acknowledgement: the run went on to the clean-up after it
+    plan = compile_text("## Check\n\nRun `df -h /var`.\n\nIf the check says OK now, it was a "
+                        "spike. Acknowledge the alert and you're done:\n\n```\nicingacli "
+                        "monitoring acknowledge --host web-1 --service disk\n```\n\n"
+                        "## Free space\n\nRun `sudo journalctl --vacuum-size=500M`.\n")
+    ack = next(s for s in runs(plan) if s.params["pipeline"][0][0] == "icingacli")
+    assert guards_of(plan, ack.id) == ["If the check says OK now"]
+    after = [plan.step(e.target) for _, e in plan.outgoing(ack.id) if e.on == "success"]
+    assert [s.outcome for s in after] == ["no_action"]
 
 
 # -- the guides tried -----------------------------------------------------------------------------
