@@ -1074,10 +1074,10 @@ def _transcript(lines: list[str], first_line: int,
             i += 1
             continue
         text, j = _gather(lines, i, ln[at:], prompts)
-        typed = _GT_PROMPT.match(lines[j + 1]) if j + 1 < len(lines) and j + 1 not in prompts \
+        gt = _GT_PROMPT.match(lines[j + 1]) if j + 1 < len(lines) and j + 1 not in prompts \
             and "<<" not in text else None
         # (not `> Profile URL:   https://...`: the output, quoted)
-        answers = typed is not None and not _outputish(lines[j + 1][typed.end():])
+        answers = gt is not None and not _outputish(lines[j + 1][gt.end():])
         if text.strip() and (answers or _CONNECTION.match(text) and _typed_into(text.strip())):
             # (`$ nsupdate -k key`, then `> update add ...` and `> send`: lines at the `> `
             # prompt of the program the command started, its own, not the shell's)

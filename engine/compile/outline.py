@@ -972,15 +972,15 @@ class _OutlineBuilder:
                 nodes[-1].else_text = text  # "If not, continue with the steps below."
                 continue
             then = self._guarded(guard, text, span, el, cls, own, mine, links)
-            if not then and not guard.is_else and k + 1 < len(groups) and \
-                    groups[k + 1][0] is not None and groups[k + 1][0].is_else and \
+            other = groups[k + 1][0] if k + 1 < len(groups) else None
+            if not then and not guard.is_else and other is not None and other.is_else and \
                     cls not in ("info", "cleanup"):
                 # "If the state is `Started`, the 503 comes from somewhere else. Otherwise look
                 # at why it stopped:": the case its "Otherwise" is the other side of (it was
                 # dropped, and "Otherwise look at why it stopped" asked as a case of its own)
-                found = _consequent(text, guard)
-                then = [self._said(cls, f"Record the finding that {found}" if found else text,
-                                   text, span, el.index)]
+                finding = _consequent(text, guard)
+                then = [self._said(cls, f"Record the finding that {finding}" if finding else
+                                   text, text, span, el.index)]
             last = k == len(groups) - 1
             if then and _fold_into_check(nodes, guard, then):
                 continue
