@@ -670,6 +670,17 @@ _WHETHER = re.compile(r"\b(?:see|check|checks|verify|determine|know|tell|find ou
                       r"confirm|sure|whether|even|as|wonder)\s*$", re.I)
 
 
+# "Test the config and reload only if the test passes:", "Validate it, and apply only when the
+# check succeeds": the condition is the outcome of the test the same instruction runs first
+# (`nginx -t && systemctl reload nginx`), not a question asked before either
+_ITS_OWN_TEST = re.compile(r"(?:only\s+)?(?:if|when)\s+(?:the\s+|that\s+|this\s+|its\s+)?"
+                           r"(?:config(?:uration)?\s+)?(?:test|check|dry[- ]?run|validation|it)\s+"
+                           r"(?:passes|passed|succeeds|succeeded|works|is\s+(?:ok|clean|"
+                           r"successful)|returns\s+0)\s*$", re.I)
+_TESTS_FIRST = re.compile(r"\b(?:test|check|validate|verify|dry[- ]?run|lint)\b[^.;:]*"
+                          r"(?:\band\b|,)", re.I)
+
+
 # "(Ctrl-C when done)", "press q when finished", "when you are done": when a person stops the
 # stream or the screen the command opened, not whether it runs
 _STOP_KEY = re.compile(r"(?:\bctrl\s*[-+]?\s*[a-z]|\^[A-Z]|\bpress\s+[`'\"]?\w[`'\"]?)\s*$", re.I)
@@ -703,6 +714,8 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
             continue  # "Check `x` Abort if Y": the item's next paragraph, a stop of its own
         if _STOP_KEY.search(before) or _WHEN_DONE.match(m.group("g")) and _WATCH.match(t):
             continue  # "Watch it: `rostopic echo /cmd_vel` (Ctrl-C when done)": when to stop
+        if _ITS_OWN_TEST.match(m.group("g")) and _TESTS_FIRST.search(before):
+            continue  # "Test it and reload only if the test passes:": the `&&` of its block
         return Guard(text=t[m.start("g"):m.end("g")].strip())
     return None
 

@@ -373,6 +373,25 @@ def test_you_are_done_over_a_block_ends_the_case_after_the_block():
     assert [s.outcome for s in after] == ["no_action"]
 
 
+# -- "only if the test passes": the block's own `&&` ----------------------------------------------
+
+def test_reload_only_if_the_test_passes_is_the_blocks_own_and_and():
+    # "Test it and reload only if the test passes:" over `sudo nginx -t && sudo systemctl
+    # reload nginx` asked "only if the test passes" before the test ran (and, if no, skipped
+    # both); the `&&` already holds the reload back until the test passed
+    plan = compile_text("## nginx config\n\nSomeone may have pushed a broken config. Test it "
+                        "and reload only if the test passes:\n\n```bash\nsudo nginx -t && sudo "
+                        "systemctl reload nginx\n```\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    test, reload = runs(plan)
+    assert plan.entry == test.id and gated(plan, reload.id)
+    # a condition of its own still guards ("Reload only if the pool is drained:")
+    plan = compile_text("## nginx config\n\nReload nginx only if the pool is drained:\n\n"
+                        "```bash\nsudo systemctl reload nginx\n```\n")
+    assert [s.text for s in plan.steps if s.kind == StepKind.DECIDE] == [
+        "only if the pool is drained"]
+
+
 # -- the guides tried -----------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
