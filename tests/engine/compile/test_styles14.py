@@ -392,6 +392,17 @@ def test_reload_only_if_the_test_passes_is_the_blocks_own_and_and():
         "only if the pool is drained"]
 
 
+# -- a `{{ host }}` placeholder in an assignment --------------------------------------------------
+
+def test_an_assignment_with_a_spaced_template_placeholder_is_one_value():
+    # `export VAULT_ADDR=https://{{ host }}:8200` was three words (the template's blanks split
+    # it): a person's step showing `{{ '{{' }} host }}`, where `https://<host>:8200` set an input
+    for value in ("https://{{ host }}:8200", "https://<host>:8200"):
+        plan = compile_text(f"## Check\n\n```bash\nexport VAULT_ADDR={value}\nvault status\n```\n")
+        assert manual_scripts(plan) == [] and _argvs(plan) == [[["vault", "status"]]], value
+        assert [i.name for i in plan.inputs] == ["vault_addr"], value
+
+
 # -- the guides tried -----------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
