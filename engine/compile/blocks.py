@@ -321,6 +321,8 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
         return True  # `$EDITOR file`: a program named by a value (a person's step)
     if _PATH0.match(first) or _RELATIVE0.match(first) or s[0] == "<" and _REDIRECT_FIRST.match(s):
         return True
+    if _ABSOLUTE0.match(first) and len(words) > 1 and _OPTION.match(words[1]):
+        return True  # `/usr/lib/nagios/plugins/check_disk -w 10%`: a program, its options
     if _SERVICE_SCRIPT.match(first) and len(words) > 1:
         return True  # a SysV service script and its action: `/etc/init.d/x start`
     if (first.startswith("\\")
@@ -336,7 +338,7 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
                                              "mkfs.", "fsck.", "ovs-", "ovn-")):
         return True
     if strict:
-        return False
+        return _with_options(words, s)
     code = _QUOTED.sub("''", s).split(" #", 1)[0]  # a trailing comment is prose by right
     prose = sum(1 for w in code.split() if w.lower() in _PROSE_WORDS)
     s = code.rstrip()
@@ -349,6 +351,30 @@ _SQL_STATEMENT = re.compile(r"(?i)^\s*(?:set|show|select|with|grant|revoke|creat
 _LOGQL = re.compile(r'^\s*(?:\w+\s*\(\s*)*\{\s*\w+\s*[=!]~?\s*"[^"]*"[^}]*\}'
                     r'\s*(?:\||!=|!~|\[|\)|$)')
 _TECHNICAL = re.compile(r"""^[-/$.~"'\d{(\[<]|.*[=/.:@|]""")
+
+
+_ABSOLUTE0 = re.compile(r"^/(?:[\w.@+-]+/)+[\w.@+-]*\w$")
+_OPTION = re.compile(r"^--?[A-Za-z][\w-]*(?:=\S*)?$")
+_INTERACTIVE = frozenset({"-it", "-ti", "--interactive", "--tty"})  # a session a person holds
+
+
+def _with_options(words: list[str], line: str) -> bool:
+    """A program the compiler does not know, written as one (`icingacli monitoring acknowledge
+    --host web-1`, `opcua-client read -e opc.tcp://plc:4840 -n "ns=3;s=X"`): options among
+    its arguments, a technical argument beside them (a value with `=`, `/`, `:`, `<x>`,
+    quotes, a number) or a name written as a program's (`check_nrpe`, `opcua-client`), and
+    no prose (`use --dry-run first` is advice)."""
+    args = words[1:]
+    bare = _QUOTED.sub("''", line).split()[1:]  # (an option inside a quoted argument is its)
+    if len(words[0]) < 3 or not any(_OPTION.match(w) for w in bare) or \
+            words[-1].endswith((".", ":", "?", "!")) or \
+            _COLUMNS.search(_QUOTED.sub("''", line)):
+        return False  # (`k exec -it`, `tf plan`: the author's shell's aliases)
+    if any(w in _INTERACTIVE for w in args) or {"-i", "-t"} <= set(args) or \
+            sum(1 for w in words if w.lower() in _PROSE_WORDS) >= 1:
+        return False
+    return bool(re.search(r"[-_.]", words[0])) or sum(1 for w in bare if _OPTION.match(w)) > 1 \
+        or any(re.search(r"[=/:@<$'\"]", w) for w in args if not _OPTION.match(w))
 
 
 def _keyword_command(first: str, words: list[str]) -> bool:
@@ -1050,7 +1076,13 @@ def _transcript(lines: list[str], first_line: int,
             i += 1
             continue
         text, j = _gather(lines, i, ln[at:], prompts)
-        if text.strip() and _CONNECTION.match(text) and _typed_into(text.strip()):
+        gt = _GT_PROMPT.match(lines[j + 1]) if j + 1 < len(lines) and j + 1 not in prompts \
+            and "<<" not in text else None
+        # (not `> Profile URL:   https://...`: the output, quoted)
+        answers = gt is not None and not _outputish(lines[j + 1][gt.end():])
+        if text.strip() and (answers or _CONNECTION.match(text) and _typed_into(text.strip())):
+            # (`$ nsupdate -k key`, then `> update add ...` and `> send`: lines at the `> `
+            # prompt of the program the command started, its own, not the shell's)
             # `$ nc ur-cell3 29999`, then `power on` and what the server answered, with no
             # prompt to tell them apart: the conversation is a person's, as the guide shows it
             k = j + 1

@@ -124,6 +124,9 @@ class _OutlineBuilder:
         # the ending an FAQ answer or a known problem's action says ("..., then escalate to the
         # orders team"): its case's, after its steps; None outside such a case
         self._case_end: list[EndNode] | None = None
+        # "If X, acknowledge the alert and you're done:" -> after the block it introduces, the
+        # case's ending (keyed by the paragraph's element)
+        self._ends_after: dict[int, EndNode] = {}
         self.call_links: set[tuple[int, str]] = set()
         self.cls: dict[int, SectionClass] = {}
         self.owner: dict[int, int | None] = {}
@@ -395,6 +398,9 @@ class _OutlineBuilder:
         def flush() -> None:
             nonlocal guarded
             if guarded and guarded[1]:
+                done = self._ends_after.pop(guarded[2].index, None)
+                if done is not None and not isinstance(guarded[1][-1], (EndNode, JumpNode)):
+                    guarded[1].append(done)
                 self._append(nodes, IfNode(guarded[0], guarded[1], guarded[2].span,
                                            guarded[2].index))
             guarded = None
@@ -490,9 +496,21 @@ class _OutlineBuilder:
             if el.kind == "paragraph" and self._expected(el, guarded[1] if guarded else nodes):
                 continue
             if el.kind == "paragraph":
+                # "If `nginx -t` fails, it prints the file and line, e.g." over the output it
+                # prints, then "Revert the last change ...": what to do in that case
+                held = guarded if guarded is not None and not guarded[1] and \
+                    guarded[2].kind == "paragraph" and idx > guarded[2].index + 1 and \
+                    self.els[idx - 1].kind == "code" and \
+                    not phrases.guard_of(el.text) and cls not in ("info", "cleanup") else None
                 flush()
                 prose.append(el)
+                stub = None
+                if held is not None:
+                    stub = IfNode(held[0], [], held[2].span, held[2].index)
+                    nodes.append(stub)
                 guarded = self._prose(el, cls, owner, nodes)  # (guards: outline._prose)
+                if stub is not None and not stub.then:
+                    nodes[:] = [n for n in nodes if n is not stub]
                 continue
             if el.kind == "code":
                 target = guarded[1] if guarded else nodes
@@ -1026,6 +1044,15 @@ class _OutlineBuilder:
                 nodes[-1].else_text = text  # "If not, continue with the steps below."
                 continue
             then = self._guarded(guard, text, span, el, cls, own, mine, links)
+            other = groups[k + 1][0] if k + 1 < len(groups) else None
+            if not then and not guard.is_else and other is not None and other.is_else and \
+                    cls not in ("info", "cleanup"):
+                # "If the state is `Started`, the 503 comes from somewhere else. Otherwise look
+                # at why it stopped:": the case its "Otherwise" is the other side of (it was
+                # dropped, and "Otherwise look at why it stopped" asked as a case of its own)
+                finding = _consequent(text, guard)
+                then = [self._said(cls, f"Record the finding that {finding}" if finding else
+                                   text, text, span, el.index)]
             last = k == len(groups) - 1
             if then and _fold_into_check(nodes, guard, then):
                 continue
@@ -1079,6 +1106,14 @@ class _OutlineBuilder:
         then: list[Node] = list(mine)
         then.extend(self._jumps_in(text, links, el, guard))
         rest = _consequent(text, guard)
+        lead_in = rest.rstrip(" *_")
+        if not then and not guard.is_else and lead_in.endswith(":") and \
+                cls not in ("info", "cleanup") and phrases.stops_here(lead_in[:-1]):
+            # "If the check says OK now, acknowledge the alert and you're done:" over the
+            # block: the block is the case's, then the run ends (it went on to the cleanup)
+            self._ends_after[el.index] = EndNode(
+                "no_action" if cls == "diag" else "resolved", _short(text), text, span)
+            return then
         if not any(isinstance(n, JumpNode) for n in then):
             ending = guard.ends or phrases.outcome_of(rest)
             if ending is None and phrases.stops_here(rest):
@@ -1209,8 +1244,8 @@ class _OutlineBuilder:
         so it is said of what follows; it was a person's "then act" step, and the fallback
         after it was switched on whatever the burn)."""
         text = el.text.rstrip(" *_")
-        if text.endswith(":"):
-            return True
+        if text.endswith(":") or _EXAMPLE_FOLLOWS.search(text):
+            return True  # ("..., it prints the file and line, e.g.": what it shows follows)
         if el.kind != "paragraph" or text.endswith(("!", "?")):
             return False
         guard = phrases.guard_of(el.text)
@@ -1220,7 +1255,7 @@ class _OutlineBuilder:
     def _jumps(self, el: Element, guard: Guard | None) -> list[Node]:
         out: list[Node] = []
         links = [(lk.text, lk.href) for lk in el.links]
-        refs = phrases.jumps_in(el.text, links)
+        refs = phrases.jumps_in(el.text, links, see=guard is not None)
         if not refs:
             return out
         sentences = phrases._sentences(el.text)
@@ -1256,7 +1291,7 @@ class _OutlineBuilder:
         """Jumps said in `text` (part of `el`): under a guard, bare jumps its branch takes;
         unguarded, "Proceed to Step 5." is an edge, and any other a judged question."""
         out: list[Node] = []
-        for ref in phrases.jumps_in(text, links):
+        for ref in phrases.jumps_in(text, links, see=guard is not None):
             if not self._lands(ref, el):
                 continue
             if guard is not None:
@@ -1272,6 +1307,10 @@ class _OutlineBuilder:
         """Whether a jump said in prose names a place in this guide: "go to Recovery" jumps
         only to a later heading titled so, one with steps ("Go to Elastic Cloud web UI and
         log in" above "## Elastic Cloud Web UI" is a place on the web)."""
+        if ref.kind == "heading" and ref.see:  # "(step 3)": a later heading numbered so
+            keys = (ref.value.lower(), f"{ref.value[:-1]})")
+            return any(h.index > el.index and h.text.lower().startswith(keys)
+                       for h in self.g.headings())
         if ref.kind == "heading":
             return self._heading_starts(ref.value)
         if ref.kind == "title":
@@ -1289,7 +1328,9 @@ class _OutlineBuilder:
                 at = phrases.numbered_title(int(key[:-1]))
                 self._heading_words[key] = any(at.match(h.text) for h in self.g.headings())
             else:
-                self._heading_words[key] = any(h.text.lower().startswith(key)
+                # "go to B" is the heading lettered "B." or "B)"
+                keys = (key, f"{key[:-1]})") if re.fullmatch(r"[a-z]\.", key) else (key,)
+                self._heading_words[key] = any(h.text.lower().startswith(keys)
                                                for h in self.g.headings())
         return self._heading_words[key]
 
@@ -1328,9 +1369,24 @@ class _OutlineBuilder:
         stated = phrases.states_output(el.text) if el.kind != "table" and expects is None \
             else None
         expects = expects or stated
-        for code in commands:
+        # "start it with `sudo systemctl start named` and re-check with `rndc status`": a
+        # program the compiler does not know, which the sentence asks to run beside one it
+        # runs, is a person's (it was dropped: the sentence had its step)
+        unknown = {c for c in el.inline_code if c not in commands and el.kind != "table" and
+                   _ARGV_WORDS.match(c) is not None and not _prose_words(c) and
+                   not _ENGLISH.intersection(c.lower().split()) and
+                   any(f"`{k}`" in sentence.get(c, ("", ""))[0] for k in commands) and
+                   not re.search(rf"\b(?:the|a|an|this|that|its|your|our)\s+`{re.escape(c)}`",
+                                 el.text, re.I) and
+                   phrases.asks_to_run(sentence.get(c, (el.text, ""))[0], c)}
+        for code in (c for c in el.inline_code if c in commands or c in unknown):
             line = _PROMPT_MARK.sub("", code).strip()
             new: list[Node] = []
+            if code in unknown:
+                if not shown:
+                    at = len(nodes)
+                shown.append(line)
+                continue
             spaced = code if code in sentence else " ".join(code.split())  # text's spacing
             said, after = sentence.get(spaced, (el.text, ""))
             verify = expects is not None and expects[0] == code
@@ -1726,6 +1782,13 @@ class _OutlineBuilder:
 
     def _code(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
         intro = self.els[el.index - 1] if el.index else None
+        if intro is not None and intro.index and intro.kind == "paragraph" and \
+                phrases.only_template_tags(intro.text) and \
+                self.els[intro.index - 1].kind in ("paragraph", "list_item") and \
+                self.els[intro.index - 1].parent == intro.parent:
+            # GitBook's `{% code title="unseal.sh" %}` over the block: markup; the words before
+            # it introduce the block ("Each key holder runs, on their own machine:")
+            intro = self.els[intro.index - 1]
         config = blocks.announces_config(intro, el)
         block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro),
                                   after_config_cue=config)
@@ -2283,6 +2346,10 @@ _FUNCTION_WORD = re.compile(r"\s(?:and|then|to|the|a|an|if|for|with|at|on|of|whe
                             r"see|check|your|you|it|this|that)(?:\s|$)", re.I)
 
 
+_EXAMPLE_FOLLOWS = re.compile(r"(?:\be\.\s?g\.|\bfor example|\bfor instance|\blike this)\s*,?$",
+                              re.I)
+
+
 def inline_command(code: str) -> bool:
     """An inline code span that is a command: two words or more, after an optional `$ `
     prompt, starting with a known tool (the block reader's recogniser, or a tool prose names
@@ -2348,6 +2415,11 @@ _CONTACT_HEADING = re.compile(r"^\s*(?:escalation(?:s| path| policy| contacts?| 
                               r"escalate|when to escalate|how to escalate|who to (?:contact|page)|"
                               r"contacts?)\s*:?\s*$", re.I)
 _PROSE_WORD = re.compile(r"^[A-Za-z][\w-]*[,:]$|^%[sd]$")
+
+
+# Words of English in a span: a message or a phrase (`no free executors`), not a command line
+_ENGLISH = frozenset("""the a an to is are of and in for with this that be will it on not no
+was were has have from by as or when all""".split())
 
 
 def _prose_words(line: str) -> bool:

@@ -215,12 +215,17 @@ _CJK_ELSE = r"否则|不然|要不然|それ以外|そうでない場合|そう�
 # the pick keeps failing, ...", "In the event of data loss, ..." (not "Provided by X, ...").
 _PROVISO = (r"(?:provided|providing)(?: that)?(?!\s+(?:by|in|with|for|as|to|on|at|from|here|"
             r"below|above)\b)|(?:as|so) long as|in the event(?: that| of)?")
+# "Any other code: call maintenance", "Anything else, escalate", "In all other cases, ...": the
+# rest of the cases the sentences before named, as "Otherwise" is
+_REST_START = (r"(?:for |in )?(?:any|all) other(?: [\w`-]+){0,2}\s*[:,]|anything else\s*[:,]|"
+               r"in (?:all|any) other cases?\b")
+_REST_OPENS = re.compile(_REST_START, re.I)
 _GUARD_START = re.compile(r"^(?:(?:(?:only )?(?:if|when|in case)|whenever|in the case|unless|"
                           rf"should|otherwise|else|if not|if so|for the case|{_PROVISO}|"
                           rf"{_ELSE_WORDS}|"
-                          rf"{_IF_WORDS})\b(?!-)|{_CJK_ELSE}|{_CJK_IF})", re.I)
+                          rf"{_IF_WORDS})\b(?!-)|{_REST_START}|{_CJK_ELSE}|{_CJK_IF})", re.I)
 _ELSE_START = re.compile(r"^(?:(?:otherwise|else|if not|if this is not the case|if that does not|"
-                         rf"{_ELSE_WORDS})\b(?!-)|{_CJK_ELSE})", re.I)
+                         rf"{_ELSE_WORDS})\b(?!-)|{_REST_START}|{_CJK_ELSE})", re.I)
 
 
 @dataclass(frozen=True)
@@ -698,6 +703,17 @@ _WHETHER = re.compile(r"\b(?:see|check|checks|verify|determine|know|tell|find ou
                       r"confirm|sure|whether|even|as|wonder)\s*$", re.I)
 
 
+# "Test the config and reload only if the test passes:", "Validate it, and apply only when the
+# check succeeds": the condition is the outcome of the test the same instruction runs first
+# (`nginx -t && systemctl reload nginx`), not a question asked before either
+_ITS_OWN_TEST = re.compile(r"(?:only\s+)?(?:if|when)\s+(?:the\s+|that\s+|this\s+|its\s+)?"
+                           r"(?:config(?:uration)?\s+)?(?:test|check|dry[- ]?run|validation|it)\s+"
+                           r"(?:passes|passed|succeeds|succeeded|works|is\s+(?:ok|clean|"
+                           r"successful)|returns\s+0)\s*$", re.I)
+_TESTS_FIRST = re.compile(r"\b(?:test|check|validate|verify|dry[- ]?run|lint)\b[^.;:]*"
+                          r"(?:\band\b|,)", re.I)
+
+
 # "(Ctrl-C when done)", "press q when finished", "when you are done": when a person stops the
 # stream or the screen the command opened, not whether it runs
 _STOP_KEY = re.compile(r"(?:\bctrl\s*[-+]?\s*[a-z]|\^[A-Z]|\bpress\s+[`'\"]?\w[`'\"]?)\s*$", re.I)
@@ -731,6 +747,8 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
             continue  # "Check `x` Abort if Y": the item's next paragraph, a stop of its own
         if _STOP_KEY.search(before) or _WHEN_DONE.match(m.group("g")) and _WATCH.match(t):
             continue  # "Watch it: `rostopic echo /cmd_vel` (Ctrl-C when done)": when to stop
+        if _ITS_OWN_TEST.match(m.group("g")) and _TESTS_FIRST.search(before):
+            continue  # "Test it and reload only if the test passes:": the `&&` of its block
         return Guard(text=t[m.start("g"):m.end("g")].strip())
     return None
 
@@ -906,6 +924,10 @@ _JUMP = re.compile(
 _ARROW_JUMP = re.compile(r"(?:\u2192|\u21d2|->|=>)\s*(?:(?:go|skip|jump|continue|proceed)\s+"
                          r"(?:to|with)\s+)?(?:the\s+)?(?P<target>step\s+\d+\b|\[[^\]]+\]\(#[^)]*\))",
                          re.I)
+# "go to B", "continue with section C below": a section lettered so (a capital alone, not "A/B"
+# nor "A record")
+_LETTERED = re.compile(r"(?:(?:[Ss]ection|[Pp]art|[Ss]tage|[Pp]hase)\s+)?([A-Z])(?=[.;,:)]|\s*$|"
+                       r"\s+(?:and|then|if|or|below|above|otherwise|unless|first)\b)")
 _SKIP_NEXT = re.compile(r"\bskip\s+the\s+next\s+(?P<n>\d+\s+|two\s+|three\s+)?steps?\b", re.I)
 _LINK = re.compile(r"\[(?P<text>[^\]]+)\]\((?P<href>[^)]*)\)")
 
@@ -918,13 +940,24 @@ class JumpRef:
     # "id": "ELEMENT:STEP", a row of a flow table (a step the outline already named)
     value: str
     sentence: str
+    # named by "(see ...)" after a case's instruction: only a later place
+    see: bool = False
 
 
-def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
-    """Jumps in a piece of prose; `links` are its (text, href) pairs from the syntax tree."""
+# "If a peer says `STALE`, restart that pod (see Fix A).", "... replace it (step 3).", "Stop and
+# start the instance — see **Stop/start** below.": where the instruction is written
+_SEE = re.compile(r"\(\s*(?:see\s+)?(?:the\s+)?(?:step|section)\s+(?P<n>\d{1,2})\s*\)|"
+                  r"(?:\(\s*|[\u2014\u2013]\s*|\s-\s+|[;,]\s*)see\s+(?:the\s+)?"
+                  r"(?P<title>[^()\u2014\u2013;]{1,80}?)\s*(?:section\s*)?(?:below\s*)?"
+                  r"(?:\)|[.;]?\s*$)", re.I)
+
+
+def jumps_in(text: str, links: list[tuple[str, str]], *, see: bool = False) -> list[JumpRef]:
+    """Jumps in a piece of prose; `links` are its (text, href) pairs from the syntax tree.
+    `see`: the prose is a case's, whose "(see X)" after its instruction goes to X."""
     found: list[JumpRef] = []
     if _JUMP.search(text) is None and _SKIP_NEXT.search(text) is None and \
-            _ARROW_JUMP.search(text) is None:
+            _ARROW_JUMP.search(text) is None and not (see and _SEE.search(text)):
         return found  # no jump verb at all: no sentences to cut
     for sentence in _sentences(text):
         skip = _SKIP_NEXT.search(sentence)
@@ -933,6 +966,13 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
             found.append(JumpRef("skip", {"two": "2", "three": "3"}.get(n, n), sentence))
             continue
         m = _JUMP.search(sentence) or _ARROW_JUMP.search(sentence)
+        if not m and see and (said := _SEE.search(sentence)):
+            if said.group("n"):
+                found.append(JumpRef("heading", f"{said.group('n')}.", sentence, see=True))
+            elif (title := _titled(said.group("title"))) and \
+                    not _LINK.search(said.group("title")):
+                found.append(JumpRef("title", title, sentence, see=True))
+            continue
         if not m:
             continue
         target = m.group("target")
@@ -948,6 +988,10 @@ def jumps_in(text: str, links: list[tuple[str, str]]) -> list[JumpRef]:
         section = re.match(r"(?:section|part|stage|phase)\s+(\d{1,2})\b", target, re.I)
         if section:  # "go to section 3": the heading numbered "3." ("## 3. Re-home the axes")
             found.append(JumpRef("heading", f"{section.group(1)}.", sentence))
+            continue
+        lettered = _LETTERED.match(sentence, m.start("target"))
+        if lettered:  # "→ go to B": the heading lettered "B." ("## B. Reset and re-home")
+            found.append(JumpRef("heading", f"{lettered.group(1)}.", sentence))
             continue
         rest = sentence[m.start("target"):]
         href = next((h for t, h in links if t and rest.startswith(t)), None)
@@ -994,10 +1038,13 @@ def titled_heading(named: str, titles: Iterable[tuple[str, T]]) -> T | None:
     """The heading whose title `named` (from `_titled`) starts with, followed by nothing or
     by the end of the name ("recovery section below"); the longest title wins."""
     best: tuple[int, T] | None = None
-    for title, heading in titles:
-        if title and named.startswith(title) and _TITLE_END.match(named[len(title):]) and \
-                (best is None or len(title) > best[0]):
-            best = (len(title), heading)
+    for whole, heading in titles:
+        # ("see Fix A" names "## Fix A — stale proxy" by its label)
+        label = re.split(r"\s+[\u2014\u2013-]\s+|:\s", whole, maxsplit=1)[0]
+        for title in {whole, label}:
+            if title and named.startswith(title) and _TITLE_END.match(named[len(title):]) and \
+                    (best is None or len(title) > best[0]):
+                best = (len(title), heading)
     return best[1] if best is not None else None
 
 
@@ -1922,8 +1969,8 @@ def colon_case(text: str, *, loose: bool = False) -> Guard | None:
     checks the item is one of a list of such cases."""
     plain = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
     m = _COLON_CASE.match(plain)
-    if m is None or _GUARD_START.match(plain):
-        return None
+    if m is None or _GUARD_START.match(plain) and not _REST_OPENS.match(plain):
+        return None  # ("Anything else: escalate." is the list's rest, its own case)
     case = m.group("case").strip()
     value = _STATE_VALUE.fullmatch(case)
     if _OTHER_CASE.fullmatch(case):
@@ -2108,15 +2155,27 @@ _TAB_ITEM = re.compile(r"<TabItem\b[^>]*?\blabel=[\"']([^\"'\n]{1,80})[\"']|"
 
 # Hugo's `{{< tab "Linux" >}}` / `{{% tab name="Linux" %}}` (Docsy: `header="Linux"`), inside
 # `{{< tabs >}}`: the same alternatives, written as shortcodes.
+# GitBook's (Liquid's) `{% tab title="CLI" %}` inside `{% tabs %}` ... `{% endtabs %}`: the same.
 _HUGO_TAB = re.compile(r"\{\{[<%]\s*tab\s+(?:(?:name|header|title|label)\s*=\s*)?"
-                       r"[\"']([^\"'\n]{1,80})[\"'][^}]*?[%>]\}\}", re.I)
-_SHORTCODES_ONLY = re.compile(r"^\s*(?:\{\{[<%].*?[%>]\}\}\s*)+$", re.S)
+                       r"[\"']([^\"'\n]{1,80})[\"'][^}]*?[%>]\}\}|"
+                       r"\{%\s*tab\s+title\s*=\s*[\"']([^\"'\n]{1,80})[\"']\s*%\}", re.I)
+_SHORTCODES_ONLY = re.compile(r"^\s*(?:(?:\{\{[<%].*?[%>]\}\}|\{%\s*(?:end)?tabs?\b.*?%\})\s*)+$",
+                              re.S)
 
 
 def tab_label(text: str) -> str | None:
     """The label of the content tab an element opens, if it opens one."""
     m = _TAB.match(text) or _TAB_ITEM.search(text) or _HUGO_TAB.search(text)
     return next((g.strip() for g in m.groups() if g), None) if m else None
+
+
+_TEMPLATE_TAGS_ONLY = re.compile(r"^\s*(?:(?:\{%.*?%\}|\{\{[<%].*?[%>]\}\})\s*)+$", re.S)
+
+
+def only_template_tags(text: str) -> bool:
+    """Whether a paragraph is nothing but template tags (GitBook's `{% code title="x" %}`,
+    Hugo's shortcodes): markup around what follows, no words of the guide's."""
+    return _TEMPLATE_TAGS_ONLY.match(text) is not None
 
 
 def only_shortcodes(text: str) -> bool:
@@ -2126,7 +2185,8 @@ def only_shortcodes(text: str) -> bool:
 
 
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.I | re.S)
-_HTML_CLOSER = re.compile(r"</(?:details|TabItem)>|\{\{[<%]\s*/tabs?\s*[%>]\}\}", re.I)
+_HTML_CLOSER = re.compile(r"</(?:details|TabItem)>|\{\{[<%]\s*/tabs?\s*[%>]\}\}|"
+                          r"\{%\s*endtabs?\s*%\}", re.I)
 
 
 def html_guard(text: str) -> Guard | None:

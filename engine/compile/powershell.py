@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 POWERSHELL_TAGS = frozenset({"powershell", "pwsh", "ps1", "ps", "posh", "pwsh-session",
                              "powershell-session", "ps1con"})
 CMD_TAGS = frozenset({"cmd", "bat", "batch", "dos", "doscon", "winbatch", "cmd.exe"})
-_PS_PROMPT = re.compile(r"^\s*PS(?: [^>\n]{0,200})?> ?")
+# (PowerShell remoting's prompt names the machine first: `[WEB-IIS-01]: PS C:\> `)
+_PS_PROMPT = re.compile(r"^\s*(?P<remote>\[[^\]\n]{1,80}\]:\s*)?PS(?: [^>\n]{0,200})?> ?")
+_SESSION = re.compile(r"^\s*Enter-PSSession\b", re.I)
 _PS_MORE = re.compile(r"^\s*>> ?")
 _CMD_PROMPT = re.compile(r"^\s*[A-Za-z]:\\[^>\n]{0,200}> ?")
 # cmd's line continuation: a `^` at the end of a line, the next line shown after `More? `
@@ -79,6 +81,7 @@ class Script:
     text: str
     start: int
     end: int
+    remote: bool = False  # typed at a remote session's prompt (`[WEB-IIS-01]: PS C:\> `)
 
 
 @functools.cache
@@ -142,7 +145,8 @@ def scripts(el: Element) -> list[Script]:
             more = _PS_MORE.match(nxt) or _CMD_MORE.match(nxt)
             text += "\n" + (nxt[more.end():] if more else nxt)
         if text.strip():
-            out.append(Script(text.rstrip(), first + i, first + j))
+            out.append(Script(text.rstrip(), first + i, first + j,
+                              remote=bool(m and m.groupdict().get("remote"))))
         i = j + 1
     return out
 
@@ -166,7 +170,10 @@ def steps(b: _OutlineBuilder, el: Element, cls: SectionClass, owner: int,
     found = scripts(el)
     if not found:
         return []
-    if kind == "cmd" or not pwsh_installed():
+    if kind == "cmd" or not pwsh_installed() or \
+            any(s.remote or _SESSION.match(s.text) for s in found):
+        # (`Enter-PSSession`, then lines at `[WEB-IIS-01]: PS C:\> `: typed on that machine,
+        # in a session a person holds open)
         text = "\n".join(s.text for s in found)
         return [b._manual(owner, cls, title, text, Span(start=found[0].start,
                                                         end=found[-1].end), el.index,

@@ -56,7 +56,7 @@ class Scope:
         ph = re.fullmatch(r"<([^<>]+)>", value.strip())
         if ph:
             self.alias[var] = self.placeholder(ph.group(1), hint=var)
-        elif "$" in value or "<" in value or not value:
+        elif "$" in value or "<" in value or "{{" in value or not value:
             self.alias[var] = self.declare(snake(var), description=f"${var}")
         else:
             self.alias[var] = self.declare(snake(var), default=value, description=f"${var}")

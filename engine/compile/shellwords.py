@@ -99,7 +99,8 @@ def _parsed(line: str) -> Parsed:
         return Parsed()
     assign = _ASSIGN.match(text)
     value = _uncommented(assign.group(2)) if assign else ""  # `Z=$(cmd)  # the zone`
-    if assign and (not re.search(r"\s", _strip_quoted(value).strip()) or
+    # (`{{ host }}` is one placeholder, whatever blanks it holds: `X=https://{{ host }}:8200`)
+    if assign and (not re.search(r"\s", _TEMPLATE.sub("x", _strip_quoted(value)).strip()) or
                    _PLACEHOLDER.fullmatch(value.strip())):
         return _assignment(assign.group(1), value.strip(), text)
     try:

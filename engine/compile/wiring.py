@@ -536,6 +536,8 @@ class Wiring:
             heading = anchors.get(ref.value.lower()) or anchors.get(slugify(ref.value))
             if heading is None and ref.kind == "heading":
                 heading = self._heading_starting(ref.value)
+            if heading is None and ref.kind == "heading" and re.fullmatch(r"[A-Z]\.", ref.value):
+                heading = self._heading_starting(f"{ref.value[0]})")  # "go to B": "## B) ..."
             if heading is None and ref.kind == "heading" and re.fullmatch(r"\d{1,3}\.", ref.value):
                 heading = self._numbered_heading(int(ref.value[:-1]))  # "section 3": "### 3)"
             if heading is None:  # GitHub and GitLab differ on '-' and '_': compare loosely

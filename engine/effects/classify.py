@@ -118,6 +118,21 @@ expect osascript
 """.split())
 
 
+# Where Nagios, Icinga and Naemon keep their check plugins: a `check_*` there only checks (the
+# monitoring plugins' contract: look, print a status line, exit 0-3), but `check_by_ssh`, which
+# runs whatever command it is given on the host
+_PLUGIN_DIRS = frozenset({"/usr/lib/nagios/plugins", "/usr/lib64/nagios/plugins",
+                          "/usr/lib/monitoring-plugins", "/usr/lib64/monitoring-plugins",
+                          "/usr/local/nagios/libexec", "/usr/lib/naemon/plugins"})
+
+
+def _check_plugin(word: str) -> bool:
+    if isinstance(word, Templated) or not isinstance(word, str):
+        return False
+    directory, _, name = word.rpartition("/")
+    return directory in _PLUGIN_DIRS and name.startswith("check_") and name != "check_by_ssh"
+
+
 def _program(word: str) -> str:
     if isinstance(word, Templated):
         raise NotRead("the program's name comes from a value, not from the guide", cause="tool")
@@ -269,6 +284,8 @@ def _judge(argv: list[str]) -> None:
         not isinstance(argv[0], Templated) else ""
     if base in _EDITORS or base.endswith("-edit"):  # bin/gkms-vault-edit: wherever it lives
         raise NotRead(f"{base} {EDITOR}", cause="interactive", effect="interactive")
+    if _check_plugin(argv[0]):
+        return
     name, args = _program(argv[0]), argv[1:]
     wrapper = _WRAPPERS.get(name)
     if wrapper is not None:
@@ -288,6 +305,10 @@ def _judge(argv: list[str]) -> None:
                       cause="interactive", effect="interactive")
     if _logs_in(name, args):
         raise NotRead(f"a {name} {LOGIN}",
+                      cause="interactive", effect="interactive")
+    if name == "vault" and [a for a in args if not a.startswith("-")] == ["operator", "unseal"]:
+        # `vault operator unseal` with no key: it asks a key holder for theirs, hidden
+        raise NotRead(f"{name} operator unseal asks a key holder for an unseal key",
                       cause="interactive", effect="interactive")
     if name == "crontab" and "-e" in args:
         raise NotRead(f"{name} {EDITOR}", cause="interactive", effect="interactive")

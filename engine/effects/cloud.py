@@ -66,7 +66,9 @@ _AWS_GETS = frozenset("""get-caller-identity get-console-output get-console-scre
     get-metric-statistics get-metric-data get-log-events get-query-results get-function
     get-function-configuration get-role get-policy get-bucket-location get-bucket-policy
     get-bucket-versioning get-queue-attributes get-queue-url get-health-check-status
-    get-hosted-zone get-cost-and-usage""".split())
+    get-hosted-zone get-cost-and-usage get-command-invocation get-parameter get-parameters
+    get-parameters-by-path get-instance-profile get-user get-group get-account-summary""".split())
+# (of them, a parameter read --with-decryption hands out a secret)
 
 
 def aws(name: str, args: list[str]) -> None:
@@ -77,11 +79,13 @@ def aws(name: str, args: list[str]) -> None:
     if len(ops) < 2:
         raise NotRead(f"{name} names no operation", cause="subcommand")
     service, op = ops[0], ops[1]
+    if "--with-decryption" in args:
+        raise NotRead(f"`{name} {service} {op}` hands out a secret", cause="subcommand")
     if op.startswith(("describe-", "list-")) or op in _AWS_GETS or op == "wait" or \
             (service == "s3" and op == "ls"):
         return
-    raise NotRead(f"`{name} {service} {op}` is not a reading operation (describe-*, list-*)",
-                  cause="subcommand")
+    raise NotRead(f"`{name} {service} {op}` is not a reading operation (describe-*, list-*, "
+                  "a get-* that only prints, wait)", cause="subcommand")
 
 
 _AZ_VERBS = frozenset("show list exists version".split())

@@ -201,7 +201,7 @@ FLUX: dict[str, Tool] = {
 # log --level` sets a proxy's log level: not listed)
 _ISTIO_GLOBAL = F("i:n:c:", "istioNamespace= namespace= context= kubeconfig= vklog=", go=True)
 _PROXY_CONFIG = Tool(F("o:", """output= fqdn= port= direction= subset= address= status= name=
-    file= proxy-admin-port= type= verbose""", go=True))
+    file= proxy-admin-port= type= verbose cluster=""", go=True))
 ISTIOCTL: dict[str, Tool] = {
     **rows("proxy-status ps", Tool(F("r:o:", "revision= output=", go=True))),
     **rows("proxy-config pc", Tool(subcommands=rows(
