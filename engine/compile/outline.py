@@ -66,6 +66,9 @@ class IfNode:
     else_: list[Node] | None = None
     else_text: str | None = None
     synthetic: bool = False  # added by the compiler (not the guide's words): not a jump target
+    # one of the cases the guide lists (a decision table's rows, its options): when none of
+    # them holds at the guide's end, it said nothing of what then
+    cases: bool = False
 
 
 @dataclass
@@ -859,12 +862,14 @@ class _OutlineBuilder:
             # "### Option A: raise maxmemory" then "### Option B: evict the session keys"
             # (under "Pick one of the options below"): one is taken, then what follows them
             # all; B was asked after A had run, and C after both
+            top.cases = True
             while top.else_ is not None and len(top.else_) == 1 and \
                     isinstance(top.else_[0], IfNode) and top.else_[0].guard.alternative:
                 top = top.else_[0]
             if top.else_ is None:
                 top.else_ = [node]
                 top.else_text = f"Otherwise (not: {top.guard.text})"
+                top.cases = node.cases = True
                 return
             top = last = nodes[-1]
         if isinstance(top, IfNode) and node.guard.is_else:
@@ -1661,8 +1666,10 @@ class _OutlineBuilder:
         rest: list[Node] | None = None
         if _OTHERWISE_ROW.match(branches[-1][0]):
             rest = branches.pop()[1]
+        listed = rest is None  # (no "Anything else" row: the rows are all it knows)
         for condition, found, where in reversed(branches):
-            rest = [IfNode(Guard(text=condition), found, where, el.index, else_=rest)]
+            rest = [IfNode(Guard(text=condition), found, where, el.index, else_=rest,
+                           cases=listed)]
         return looked + (rest or [])
 
     @staticmethod

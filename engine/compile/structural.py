@@ -166,6 +166,15 @@ def _unmet_check_escalates(nodes: list[Node]) -> None:
     while isinstance(node, IfNode) and node.else_ is not None and len(node.else_) == 1 and \
             isinstance(node.else_[0], IfNode):
         node = node.else_[0]  # "Otherwise, if ...": the last check of the chain
+    if isinstance(node, IfNode) and node.cases and node.else_ is None:
+        # the guide ends on its table of cases (or its options) and none held: it said
+        # nothing of that case, so a person takes over (it ended `resolved` with nothing done)
+        node.else_ = [EndNode("escalate", "None of the guide's cases held",
+                              f"None of the cases the guide lists held (the last: "
+                              f"{node.guard.text}). The guide says no more: hand over to a "
+                              "person", node.span)]
+        node.else_text = f"Otherwise (not: {node.guard.text})"
+        return
     if not isinstance(node, IfNode) or node.synthetic or node.else_ is not None or \
             len(node.then) != 1 or not isinstance(end := node.then[0], EndNode) or \
             end.outcome not in _HEALTHY:

@@ -377,3 +377,32 @@ def test_a_matrix_with_checks_and_fixes_decides_after_its_checks():
         "# X\n\n| Symptom | Check | Fix |\n|---|---|---|\n| slow | `sudo systemctl restart a` "
         "| `sudo systemctl restart b` |\n")
     assert not [s for s in plan.steps if s.kind == StepKind.DECIDE]
+
+
+def test_when_none_of_the_guides_last_cases_holds_a_person_takes_over():
+    # the guide ends on its options (or a table of cases) and none held: the run ended
+    # `resolved` with nothing done
+    plan = compile_text("# Redis memory full\n\n## Mitigate\n\n### Option A: raise maxmemory\n\n"
+                        "```\nredis-cli -h r config set maxmemory 6gb\n```\n\n"
+                        "### Option B: evict the session keys\n\n```\nredis-cli -h r unlink "
+                        "session:1\n```\n")
+    (b,) = [s for s in plan.steps if s.title == "Option B: evict the session keys"]
+    (other,) = [e.target for e in plan.edges if e.source == b.id and e.kind == "else"]
+    assert plan.step(other).outcome.value == "escalate"
+    plan = compile_text(
+        "# Ingress 502s\n\n| Symptom | Check | Fix |\n|---|---|---|\n"
+        "| 502 on every path | `kubectl -n web get pods` | "
+        "`kubectl -n web rollout restart deploy/web` |\n")
+    (case,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    (other,) = [e.target for e in plan.edges if e.source == case.id and e.kind == "else"]
+    assert plan.step(other).outcome.value == "escalate"
+    # a table's "Anything else" row is its own answer; cases the guide goes on after are
+    # followed by what comes next
+    plan = compile_text(
+        "# Ingress 502s\n\n## Triage\n\n| Symptom | Check | Fix |\n|---|---|---|\n"
+        "| 502 on every path | `kubectl -n web get pods` | "
+        "`kubectl -n web rollout restart deploy/web` |\n\n## Verify\n\n"
+        "Run `curl -sf http://web/health`.\n")
+    (case,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    (other,) = [e.target for e in plan.edges if e.source == case.id and e.kind == "else"]
+    assert plan.step(other).kind == StepKind.COMMAND
