@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.compile.calls import Frame, bundle_calls
+from engine.compile.credentials import without_credentials
 from engine.compile.graph import to_dot, to_mermaid
 from engine.compile.stepsettings import apply_step_settings
 from engine.compile.structural import COMPILER, compile_structural
@@ -45,7 +46,7 @@ def _compile(guide: Guide, known_plugins: set[str] | None, stack: tuple[Frame, .
         with collector_paused():
             plan = bundle_calls(apply_step_settings(compile_structural(guide), guide), guide,
                                 stack=stack, compile_child=child)
-            return validate_plan(plan, known_plugins=known_plugins)
+            return validate_plan(without_credentials(plan, guide), known_plugins=known_plugins)
     except MendflowError:
         raise
     except Exception as exc:  # translate at the boundary: a located report, not a traceback

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any, TypedDict
 
 from engine import exits, placement
-from engine.compile import blocks, phrases, placeholders, powershell, queries
+from engine.compile import blocks, credentials, phrases, placeholders, powershell, queries
 from engine.compile.links import guide_link
 from engine.compile.nodes import Action
 from engine.compile.phrases import Guard, JumpRef, SectionClass
@@ -1936,6 +1936,12 @@ class _OutlineBuilder:
                 manual.clear()
 
         for k, line in enumerate(lines):
+            if credentials.written(line.text):
+                # `mysql -p'S3cret'`, `PGPASSWORD=hunter2 psql`: no plan holds a secret (it is
+                # stored and shown in approvals and reports); a person runs it with their own,
+                # the script showing it masked (lint says where it was written)
+                to_manual(replace(line, text=credentials.masked(line.text)))
+                continue
             if line.shown:
                 self.sessions.typed_at_shell(line)  # (at a prompt: a session it left is over)
             if line.shown and not self.sessions.console_open(el):

@@ -6,6 +6,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterator
 
+from engine.compile import credentials
 from engine.compile.lint.base import (
     Command,
     Context,
@@ -167,3 +168,21 @@ def unconfined_path_changed(ctx: Context) -> Iterator[tuple[str, Element | int, 
                        "alert could point it anywhere",
                        f"Declare where it may point: `roots: [/var/tmp]` on input '{name}' "
                        "in the front matter")
+
+
+@rule(("MF305", "data_flow", "warning",
+       "A credential is written into a command: the plan would hold it."))
+def credential_written(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    """`mysql -p'S3cret'`, `PGPASSWORD=hunter2 psql`, `curl -H "Authorization: Bearer ghp_..."`:
+    the secret sits in the guide (and its history) and would reach the plan, its approvals and
+    reports; the compiler makes the line a person's step with the secret masked. The author
+    reads it from the environment instead."""
+    found: list[tuple[Element | int, str]] = [
+        (cmd.line, cmd.text) for _, cmds in ctx.shell_blocks for cmd in cmds]
+    found.extend((el, code) for el in ctx.elements for code in el.inline_code)
+    for where, text in found:
+        if credentials.written(text):
+            yield ("MF305", where, "a credential is written into "
+                   f"`{_clip(credentials.masked(text))}`",
+                   "Read it from the environment (`$PGPASSWORD`, `--password-stdin`, a data "
+                   "source's `password_env`), and rotate the one written here")

@@ -105,6 +105,12 @@ CASES = [
      [17],
      "---\ninputs:\n  - name: dir\n    type: path\n---\n"
      + runbook("1. Size:\n\n   ```bash\n   du -sm \"$DIR\"\n   ```")),
+    ("MF305",  # a password written into a command: the plan would hold it
+     runbook("1. Count the sessions:\n\n   ```bash\n   PGPASSWORD=Zq7plantX psql -h db -c "
+             "'select 1'\n   ```"),
+     [12],
+     runbook("1. Count the sessions:\n\n   ```bash\n   PGPASSWORD=$DB_PASSWORD psql -h db -c "
+             "'select 1'\n   ```")),
     ("MF204",
      "# A\n\n## Meaning\n\nx\n\n## Mitigation\n\nRestart; the alert clears.\n\n## Diagnosis\n\n"
      "Run `kubectl get pods`.\n",
