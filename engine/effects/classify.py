@@ -464,6 +464,11 @@ def _sudo(name: str, args: list[str]) -> None:
     if "=" in p.operands[0]:
         raise NotRead(f"{name} {p.operands[0]} sets the environment of the command it runs",
                       cause="wrapper")
+    head = args[:len(args) - len(p.operands)]
+    if _picked_by_a_value(head, ("-D", "--chdir")) is not None:
+        with in_a_folder_a_value_gives():  # `sudo -D {{ inputs.dir }} git status`
+            _judge(p.operands)
+        return
     _judge(p.operands)
 
 
@@ -478,8 +483,10 @@ def _inner(flags: Flags, skip: int = 0) -> Grammar:
 
 
 _XARGS = F("0a:d:E:e::I:i::L:l::n:P:rs:tx", """null arg-file= delimiter= eof=? replace=?
-    max-lines=? max-args= max-procs= no-run-if-empty max-chars= verbose exit
-    process-slot-var=""", posix=True, why={
+    max-lines=? max-args= max-procs= no-run-if-empty max-chars= verbose exit""",
+    posix=True, why={
+    "--process-slot-var": "sets an environment variable of the command it runs (zgrep runs "
+    "the program $GREP names)",
     "-p": "asks a person before each command", "--interactive": "asks a person before each "
     "command", "-o": "gives the command the terminal", "--open-tty": "gives the command the "
     "terminal"})

@@ -13,7 +13,9 @@
    diff.external on `git diff`. So did the folder a step runs in when a value gives it (`cd
    "$DIR" && git status`, `cd "$DIR" && terraform validate`, a step's templated `cwd`), and a
    relative configuration read there (`cd "$DIR" && haproxy -c -f haproxy.cfg`): the
-   `-chdir` and `--kubeconfig` forms were gated already.
+   `-chdir` and `--kubeconfig` forms were gated already; so was `sudo -D {{ inputs.dir }}`.
+4. `xargs --process-slot-var=NAME CMD` set NAME in CMD's environment (`env NAME=...` is
+   gated: zgrep runs the program $GREP names) and was a read.
 3. A secret in base64 inside base64 was left readable: a Kubernetes Secret's
    `.dockerconfigjson` (its `auth` is base64 of `user:password`, and the Secret's data is
    base64 of the JSON), or `base64` run twice.
@@ -125,6 +127,16 @@ def test_a_folder_a_value_picks_is_where_the_tool_loads_from(script: str, said: 
     assert found.effect == "mutate" and said in found.reason, found.reason
 
 
+@pytest.mark.parametrize("argv", [["sudo", "-D", Templated("{{ inputs.dir }}"), "git", "status"],
+                                  ["sudo", "-u", "git", Templated("--chdir={{ inputs.dir }}"),
+                                   "terraform", "validate"]])
+def test_sudo_into_a_folder_a_value_picks_is_that_folder(argv: list[str]) -> None:
+    found = classify(argv)
+    assert found.effect == "mutate" and "a folder a value picked" in found.reason, found.reason
+    assert classify(["sudo", "-D", "/srv/app", "git", "status"]).read
+    assert classify(["sudo", "-D", Templated("{{ inputs.dir }}"), "ls"]).read
+
+
 @pytest.mark.parametrize("script", ["cd $D && ls -l", "cd /srv/app && git status",
                                     "cd $D && haproxy -c -f /etc/haproxy/haproxy.cfg",
                                     "git status; ls $D"])
@@ -177,3 +189,15 @@ def test_base64_run_twice_is_masked() -> None:
 def test_base64_of_other_text_stays() -> None:
     text = base64.b64encode(b"hello world, nothing secret here at all" * 3).decode()
     assert Redactor([SECRET, "another-secret-1234"]).redact(text) == text
+
+
+# -- 4. xargs --process-slot-var ------------------------------------------------------------------
+
+def test_xargs_setting_a_variable_of_its_command_is_not_a_read() -> None:
+    # `--process-slot-var=NAME` sets NAME in each command's environment, as `env NAME=...`
+    # would (gated): zgrep runs the program $GREP names, file reads the magic $MAGIC names
+    for line in ("xargs --process-slot-var=GREP zgrep -l panic",
+                 "xargs --process-slot-var=MAGIC -n1 file"):
+        found = classify(shlex.split(line))
+        assert found.effect == "mutate" and "environment variable" in found.reason, line
+    assert classify(shlex.split("xargs -n1 cat")).read
