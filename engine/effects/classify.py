@@ -95,6 +95,7 @@ def in_a_folder_a_value_gives() -> Iterator[None]:
 _FOLDER_RUNS = {
     "git": "its repository's configuration (core.fsmonitor, diff.external run programs)",
     "terraform": "the provider plugins in its .terraform folder",
+    "knife": "its .chef/config.rb, Ruby run as it is read",
 }
 
 

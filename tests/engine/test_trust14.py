@@ -13,12 +13,13 @@
    diff.external on `git diff`. So did the folder a step runs in when a value gives it (`cd
    "$DIR" && git status`, `cd "$DIR" && terraform validate`, a step's templated `cwd`), and a
    relative configuration read there (`cd "$DIR" && haproxy -c -f haproxy.cfg`): the
-   `-chdir` and `--kubeconfig` forms were gated already; so was `sudo -D {{ inputs.dir }}`.
-4. `xargs --process-slot-var=NAME CMD` set NAME in CMD's environment (`env NAME=...` is
-   gated: zgrep runs the program $GREP names) and was a read.
+   `-chdir` and `--kubeconfig` forms were gated already; so did `sudo -D {{ inputs.dir }}`,
+   and `cd "$DIR" && knife node list` (its .chef/config.rb is Ruby).
 3. A secret in base64 inside base64 was left readable: a Kubernetes Secret's
    `.dockerconfigjson` (its `auth` is base64 of `user:password`, and the Secret's data is
    base64 of the JSON), or `base64` run twice.
+4. `xargs --process-slot-var=NAME CMD` set NAME in CMD's environment (`env NAME=...` is
+   gated: zgrep runs the program $GREP names) and was a read.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def test_git_with_a_value_for_its_folder_compiles_behind_an_approval() -> None:
     ("pushd $DIR && terraform providers", "provider plugins"),
     ("cd /srv/$APP && git diff", "core.fsmonitor"),
     ("cd $D && haproxy -c -f haproxy.cfg", "lua-load"),
+    ("cd $D && knife node list", ".chef/config.rb"),
     ("cd $D && kubectl --kubeconfig=kc get pods", "exec plugin"),
 ])
 def test_a_folder_a_value_picks_is_where_the_tool_loads_from(script: str, said: str) -> None:
