@@ -20,6 +20,10 @@
    base64 of the JSON), or `base64` run twice.
 4. `xargs --process-slot-var=NAME CMD` set NAME in CMD's environment (`env NAME=...` is
    gated: zgrep runs the program $GREP names) and was a read.
+5. A `bash` step's `args` were data to the placement rules, though the line expands each as a
+   word of a command: a value from an earlier step's output (`vars.*`, untyped) rendered to
+   `--output=/tmp/x` made `git log $REF`, an ungated read, write the file (a `shell` step's
+   word is refused that value).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from __future__ import annotations
 import base64
 import json
 import shlex
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +40,8 @@ from engine.datasources import MASK, Redactor
 from engine.effects import Templated, classify, step_verdict
 from engine.effects.bash import bash_verdict
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
+from tests.engine.runtime.conftest import edge, end, plan, sh, step
+from tests.support.running import run_locally
 
 
 def _argv(line: str) -> list[str]:
@@ -203,3 +211,24 @@ def test_xargs_setting_a_variable_of_its_command_is_not_a_read() -> None:
         found = classify(shlex.split(line))
         assert found.effect == "mutate" and "environment variable" in found.reason, line
     assert classify(shlex.split("xargs -n1 cat")).read
+
+
+# -- 5. a bash step's args are words of a command -------------------------------------------------
+
+def test_an_earlier_output_never_becomes_an_option_of_a_bash_line(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=a",
+                    "commit", "-q", "--allow-empty", "-m", "init"], check=True)
+    written = tmp_path / "written"
+    the_plan = plan([
+        sh("ref", "printf", f"--output={written}", writes=["steps.ref", "vars.ref"],
+           binds={"vars.ref": "result.stdout"}),
+        step("log", plugin="bash", params={
+            "script": f"for r in x; do git -C {repo} log $REF; done",
+            "args": {"REF": "{{ vars.ref }}"}}),
+        end("done", "no_action")], [edge("ref", "log"), edge("log", "done")])
+    record = run_locally(the_plan, tmp_path)
+    assert not written.exists()  # git's --output wrote it, in a step that only reads
+    assert record.outcome != "no_action" and "starts with '-'" in (record.reason or ""), \
+        record.reason
