@@ -174,7 +174,10 @@ _NAMES_ONLY = frozenset("ls stat find realpath readlink basename dirname test [ 
 # Flags naming the server a tool sends its token or password to (kubeconfig's bearer token,
 # VAULT_TOKEN, CONSUL_HTTP_TOKEN, etcd's user): the guide may name one, a value may not.
 _SERVER_FLAGS = {
-    **dict.fromkeys(("kubectl", "oc", "virtctl"), ("--server", "-s")),
+    # (`--cluster`: which of the kubeconfig's clusters, whose server gets the current user's
+    # token: a value may pair it with another's)
+    **dict.fromkeys(("kubectl", "oc"), ("--server", "-s", "--cluster")),
+    "virtctl": ("--server", "-s"),
     "helm": ("--kube-apiserver",), "flux": ("--server",),
     "argocd": ("--server",),  # the current context's token goes to the server named
     "vault": ("-address", "--address"), "consul": ("-http-addr", "--http-addr"),
@@ -260,6 +263,9 @@ def _server_from_a_value(name: str, args: list[str]) -> str | None:
             return picked
     if name in ("psql", "gitlab-psql", "cqlsh"):
         return _host_operand_from_a_value(name, args)
+    if name in ("redis-cli", "gitlab-redis-cli") and "--cluster" in args:
+        at = args.index("--cluster")  # `--cluster check HOST:PORT`: the node it logs in to
+        return next((w for w in args[at + 2:at + 3] if isinstance(w, Templated)), None)
     if name in ("curl", "wget"):  # `https://user:pw@{{ host }}/`, `...?token=...`
         carried = next((w for w in args if isinstance(w, Templated) and
                         _url_credentials(w.split("=", 1)[1] if w.startswith("--url=") else w)),

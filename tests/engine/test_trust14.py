@@ -6,8 +6,9 @@
    `redis-cli -h HOST -a PW` (AUTH in clear), `nats -s`, `mosquitto_sub -h`, `cqlsh HOST`,
    `openstack --os-auth-url`, a Kafka tool's `--bootstrap-server` with the properties holding
    its SASL password, `helm --repo URL --username`, and psql's DBNAME rendered to
-   `postgresql://HOST/db`. curl and wget sent a URL's own credentials
-   (`https://user:pw@{{ host }}/`, `?token=...`) to the host a value named.
+   `postgresql://HOST/db`, redis-cli's `--cluster check HOST:PORT`, kubectl's `--cluster`
+   (which kubeconfig server gets the current user's token). curl and wget sent a URL's own
+   credentials (`https://user:pw@{{ host }}/`, `?token=...`) to the host a value named.
 2. A value picked the repository `git` reads (`git -C {{ inputs.dir }} status`,
    `--git-dir=`): its .git/config's core.fsmonitor runs a program on `git status`,
    diff.external on `git diff`. So did the folder a step runs in when a value gives it (`cd
@@ -65,6 +66,8 @@ SENDS_PASSWORD = [
     "helm show values x --repo {{ inputs.url }} --username u --password p",
     "curl -s https://u:pw@{{ inputs.host }}/api", "wget -qO- https://u:pw@{{ inputs.host }}/",
     "curl -s https://{{ inputs.host }}/api?access_token=abc",
+    "redis-cli -a pw --cluster check {{ inputs.host }}:6379",
+    "kubectl --cluster {{ inputs.cluster }} get pods", "oc get pods --cluster={{ inputs.c }}",
 ]
 
 
@@ -101,6 +104,8 @@ def test_a_dbname_rendered_to_a_connection_string_is_judged_when_rendered() -> N
     "redis-cli GET {{ inputs.key }}", "mysql -e 'select 1' {{ inputs.db }}",
     "kafka-topics --bootstrap-server {{ inputs.host }} --list",
     "helm template web ./chart", "pg_isready -h {{ inputs.host }}",
+    "redis-cli --cluster check cache-1.internal:6379",
+    "kubectl --context {{ inputs.ctx }} get pods", "kubectl --cluster prod get pods",
     "curl -s https://{{ inputs.host }}/metrics", "curl -s 'https://{{ inputs.host }}/?q=up'",
     "curl -s 'https://status.example.com/?token={{ inputs.t }}'",
 ])
