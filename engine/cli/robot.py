@@ -86,7 +86,7 @@ def policy(
     """Should an alarm abort the attempt? Estimates, both expected makespans with bootstrap
     intervals, the decision: the same verdict a run's detect step reaches on this history."""
     from engine.guide import load_guide
-    from engine.policy import PolicySettings, policy_report
+    from engine.policy import MAX_SECONDS, PolicySettings, policy_report
 
     said = load_guide(guide).front.policy
     if history is None and said is None:
@@ -96,7 +96,7 @@ def policy(
     settings = (said or PolicySettings(history=str(history))).model_copy(update={
         k: v for k, v in (("history", str(history) if history else None),
                           ("reset", reset)) if v is not None})
-    if reset is not None and not (reset >= 0 and reset < float("inf")):
+    if reset is not None and not (0 <= reset <= MAX_SECONDS):
         raise InputError(f"--reset {reset:g} is not a time in seconds", hint="Write --reset 5")
     if not Path(settings.history).exists():
         raise InputError("no such history file", file=settings.history,

@@ -25,6 +25,10 @@
    word of a command: a value from an earlier step's output (`vars.*`, untyped) rendered to
    `--output=/tmp/x` made `git log $REF`, an ungated read, write the file (a `shell` step's
    word is refused that value).
+6. A robot playbook's history whose times were each a finite number but so large (1e308 s)
+   that the expected makespans overflowed printed `inf` and `+nan s saved` and decided "do
+   not preempt" on nan; `--reset 1e308` likewise. Times past 1e9 s are a one-line error,
+   exit 2.
 """
 
 from __future__ import annotations
@@ -237,3 +241,32 @@ def test_an_earlier_output_never_becomes_an_option_of_a_bash_line(tmp_path: Path
     assert not written.exists()  # git's --output wrote it, in a step that only reads
     assert record.outcome != "no_action" and "starts with '-'" in (record.reason or ""), \
         record.reason
+
+
+# -- 6. a history whose times overflow the arithmetic ------------------------------------------
+
+def _policy(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    import os
+    import sys
+    guide = Path(__file__).resolve().parents[2] / "guides" / "robot" / "peg-in-hole.md"
+    return subprocess.run([sys.executable, "-m", "engine.cli", "policy", str(guide), *args],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path)})
+
+
+def test_a_history_of_overflowing_times_is_bad_input(tmp_path: Path) -> None:
+    history = tmp_path / "h.jsonl"
+    history.write_text("".join(json.dumps({"success": n % 2 == 0, "duration_s": 1.7e308,
+                                           "alarm_s": 1.7e308 if n % 3 else None}) + "\n"
+                               for n in range(30)))
+    got = _policy(tmp_path, "--history", str(history))
+    said = got.stdout + got.stderr
+    assert got.returncode == 2 and "nan" not in said and "h.jsonl:1" in said, said
+    fine = tmp_path / "ok.jsonl"
+    fine.write_text("".join(json.dumps({"success": n % 4 != 0, "duration_s": 30.0 + n,
+                                        "alarm_s": 5.0 if n % 4 == 0 else None}) + "\n"
+                            for n in range(40)))
+    got = _policy(tmp_path, "--history", str(fine), "--reset", "1e308")
+    assert got.returncode == 2 and "--reset" in got.stdout + got.stderr, got.stdout + got.stderr
+    got = _policy(tmp_path, "--history", str(fine), "--reset", "5")
+    assert got.returncode == 0 and "nan" not in got.stdout, got.stdout + got.stderr
