@@ -29,6 +29,10 @@
    that the expected makespans overflowed printed `inf` and `+nan s saved` and decided "do
    not preempt" on nan; `--reset 1e308` likewise. Times past 1e9 s are a one-line error,
    exit 2.
+7. A recorded run (`mendflow detector calibrate|evaluate RUNS`) whose sample held a string,
+   an object or a list, or whose header's channels, meta or label had the wrong type, ended
+   in "internal error: ValueError ... This is a Mendflow bug" (exit 1); `true` was read as
+   1.0. Each is a one-line error at its line, exit 2.
 """
 
 from __future__ import annotations
@@ -270,3 +274,48 @@ def test_a_history_of_overflowing_times_is_bad_input(tmp_path: Path) -> None:
     assert got.returncode == 2 and "--reset" in got.stdout + got.stderr, got.stdout + got.stderr
     got = _policy(tmp_path, "--history", str(fine), "--reset", "5")
     assert got.returncode == 0 and "nan" not in got.stdout, got.stdout + got.stderr
+
+
+# -- 7. a recorded run of the wrong types --------------------------------------------------------
+
+RUN_HEADER = '{"mendflow_run": 1, "label": "success", "channels": ["fx"], "meta": {}}'
+
+
+@pytest.mark.parametrize(("text", "line", "said"), [
+    (RUN_HEADER + '\n[0.0, "abc"]\n', 2, "not a number"),
+    (RUN_HEADER + "\n[0.0, {}]\n", 2, "not a number"),
+    (RUN_HEADER + "\n[0.0, [1]]\n", 2, "not a number"),
+    (RUN_HEADER + "\n[0.0, true]\n", 2, "not a number"),
+    (RUN_HEADER + "\n[null, 1.0]\n", 2, "not a number"),
+    (RUN_HEADER.replace('"meta": {}', '"meta": [1, 2]') + "\n[0.0, 1.0]\n", 1, "meta"),
+    (RUN_HEADER.replace('["fx"]', "5") + "\n[0.0]\n", 1, "channels"),
+    (RUN_HEADER.replace('"meta": {}', '"meta": {"duration_s": "x"}') + "\n[0.0, 1.0]\n", 1,
+     "duration_s"),
+    (RUN_HEADER.replace('"success"', '["success"]') + "\n[0.0, 1.0]\n", 1, "label"),
+])
+def test_a_recorded_run_of_the_wrong_types_is_bad_input(tmp_path: Path, text: str, line: int,
+                                                        said: str) -> None:
+    from engine.detect.errors import StreamDataError
+    from engine.detect.runs import read_run
+    from engine.errors import ExitCode
+
+    path = tmp_path / "r1.jsonl"
+    path.write_text(text)
+    with pytest.raises(StreamDataError) as caught:
+        read_run(path)
+    assert caught.value.exit_code == ExitCode.BAD_INPUT and said in str(caught.value)
+    assert f"r1.jsonl:{line}" in str(caught.value), str(caught.value)
+
+
+def test_calibrating_on_such_a_run_ends_with_exit_2(tmp_path: Path) -> None:
+    import os
+    import sys
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "r1.jsonl").write_text(RUN_HEADER + '\n[0.0, "abc"]\n')
+    got = subprocess.run([sys.executable, "-m", "engine.cli", "detector", "calibrate", str(runs),
+                          "--detector", "ft_jam_slip", "-o", str(tmp_path / "cal.json")],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path)})
+    said = got.stdout + got.stderr
+    assert got.returncode == 2 and "internal error" not in said, said
