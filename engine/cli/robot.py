@@ -10,7 +10,7 @@ import typer
 
 from engine import files
 from engine.cli._app import app, ensure_folder, out
-from engine.errors import InputError
+from engine.errors import InputError, PluginError, StepFailed
 
 detector_app = typer.Typer(help="Failure detectors: calibrate, combine, evaluate.",
                             no_args_is_help=True)
@@ -39,14 +39,26 @@ def detector_calibrate(
     if not 0.0 < fit_fraction < 1.0:
         raise InputError(f"--fit-fraction {fit_fraction:g} must lie strictly between 0 and 1",
                          hint="Write --fit-fraction 0.5")
+    if window < 1:
+        raise InputError(f"--window {window} is not a number of steps: it must be 1 or more",
+                         hint="Write --window 25")
     try:
         parsed = files.loads(params) if params else None
     except json.JSONDecodeError as exc:
         raise InputError(f"--params is not JSON: {exc.msg}",
                          hint='Write --params \'{"k": 1}\'') from None
+    if parsed is not None and not isinstance(parsed, dict):
+        raise InputError(f"--params is JSON {type(parsed).__name__}, not an object of the "
+                         "detector's parameters", hint='Write --params \'{"k": 1}\'')
     ensure_folder(out)
-    out_text = calibrate_cmd(runs, detector=detector, out=out, alpha=alpha, window=window,
-                             method=method, params=parsed, fit_fraction=fit_fraction, seed=seed)
+    try:
+        out_text = calibrate_cmd(runs, detector=detector, out=out, alpha=alpha, window=window,
+                                 method=method, params=parsed, fit_fraction=fit_fraction,
+                                 seed=seed)
+    except PluginError as exc:  # --detector names no plugin, --params none of its parameters
+        if isinstance(exc, StepFailed):
+            raise
+        raise InputError(exc.message, hint=exc.hint) from None
     _say(out_text)
 
 
@@ -72,7 +84,14 @@ def detector_evaluate(
     """TPR, TNR, balanced accuracy, F1 and detection time of a calibrated detector."""
     from engine.detect.commands import evaluate_cmd
 
-    _say(evaluate_cmd(runs, calibration=calibration))
+    try:
+        said = evaluate_cmd(runs, calibration=calibration)
+    except PluginError as exc:  # the calibration names no plugin, or none of its parameters
+        if isinstance(exc, StepFailed):
+            raise
+        raise InputError(exc.message, file=str(calibration),
+                         hint="Recalibrate to rewrite it") from None
+    _say(said)
 
 
 @app.command()

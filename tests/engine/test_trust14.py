@@ -33,6 +33,10 @@
    an object or a list, or whose header's channels, meta or label had the wrong type, ended
    in "internal error: ValueError ... This is a Mendflow bug" (exit 1); `true` was read as
    1.0. Each is a one-line error at its line, exit 2.
+8. `mendflow detector calibrate --window 0` (or -5) ended in an internal error (exit 1);
+   `--params '[]'` was taken as no parameters; an unknown `--detector`, a `--params` key the
+   detector does not have, and a calibration file naming either (`detector evaluate`) exited
+   1 as if a step had failed. Each is bad input now: one line, exit 2.
 """
 
 from __future__ import annotations
@@ -319,3 +323,53 @@ def test_calibrating_on_such_a_run_ends_with_exit_2(tmp_path: Path) -> None:
                          env={**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path)})
     said = got.stdout + got.stderr
     assert got.returncode == 2 and "internal error" not in said, said
+
+
+
+# -- 8. the detector command's own arguments ---------------------------------------------------
+
+def _detector(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    import os
+    import sys
+    return subprocess.run([sys.executable, "-m", "engine.cli", "detector", *args],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path)})
+
+
+def _recorded_runs(tmp_path: Path) -> Path:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    channels = ["fx", "fy", "fz", "tx", "ty", "tz"]
+    for k in range(12):
+        header = {"mendflow_run": 1, "label": "success" if k < 9 else "failure",
+                  "channels": channels, "meta": {}}
+        rows = [[round(i * 0.02, 4)] + [round(((i * 7 + k * 3 + c) % 11) / 11, 4)
+                                         for c in range(6)] for i in range(300)]
+        (runs / f"r{k}.jsonl").write_text("\n".join(json.dumps(r) for r in [header, *rows]))
+    return runs
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--window", "0"], "--window 0"), (["--window", "-5"], "--window -5"),
+    (["--params", "[]"], "not an object"), (["--params", '{"x": 1}'], "bad parameter 'x'"),
+    (["--detector", "nope"], "unknown plugin 'nope'"),
+])
+def test_bad_detector_arguments_end_with_exit_2(tmp_path: Path, args: list[str],
+                                                said: str) -> None:
+    runs = _recorded_runs(tmp_path)
+    base = ["calibrate", str(runs), "--detector", "ft_jam_slip", "-o", str(tmp_path / "c.json")]
+    got = _detector(tmp_path, *base, *args)
+    text = got.stdout + got.stderr
+    assert got.returncode == 2 and said in text and "internal error" not in text, text
+
+
+def test_a_calibration_naming_an_unknown_detector_is_bad_input(tmp_path: Path) -> None:
+    runs = _recorded_runs(tmp_path)
+    cal = tmp_path / "c.json"
+    made = _detector(tmp_path, "calibrate", str(runs), "--detector", "ft_jam_slip", "-o", str(cal))
+    assert made.returncode == 0, made.stdout + made.stderr
+    for change in ({"detector": "nope"}, {"params": {"x": 1}}):
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps({**json.loads(cal.read_text()), **change}))
+        got = _detector(tmp_path, "evaluate", str(runs), "--calibration", str(bad))
+        assert got.returncode == 2 and "bad.json" in got.stdout + got.stderr, got.stderr
