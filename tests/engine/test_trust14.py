@@ -37,6 +37,10 @@
    `--params '[]'` was taken as no parameters; an unknown `--detector`, a `--params` key the
    detector does not have, and a calibration file naming either (`detector evaluate`) exited
    1 as if a step had failed. Each is bad input now: one line, exit 2.
+9. A guide that is a FIFO no process writes to (`mkfifo guides/x.md`) made `mendflow compile
+   guides/` (and anything reading a file handed to it) wait for ever at `open`; it now reads
+   as empty, "the guide is empty", exit 2. A folder that cannot be listed to its end
+   (`compile /`: a /proc entry gone mid-walk, EINVAL) was an internal error; now one line.
 """
 
 from __future__ import annotations
@@ -373,3 +377,35 @@ def test_a_calibration_naming_an_unknown_detector_is_bad_input(tmp_path: Path) -
         bad.write_text(json.dumps({**json.loads(cal.read_text()), **change}))
         got = _detector(tmp_path, "evaluate", str(runs), "--calibration", str(bad))
         assert got.returncode == 2 and "bad.json" in got.stdout + got.stderr, got.stderr
+
+
+
+# -- 9. a FIFO among the guides, a folder that cannot be listed ----------------------------------
+
+def test_a_fifo_among_the_guides_is_empty_not_waited_for(tmp_path: Path) -> None:
+    import os
+    import sys
+    guides = tmp_path / "guides"
+    guides.mkdir()
+    (guides / "a.md").write_text("# T\n\n## Diagnosis\n\n```bash\nuptime\n```\n")
+    os.mkfifo(guides / "fifo.md")
+    got = subprocess.run([sys.executable, "-m", "engine.cli", "compile", str(guides),
+                          "-o", str(tmp_path / "out")], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path,
+                         env={**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path)})
+    said = got.stdout + got.stderr
+    assert got.returncode == 2 and "fifo.md:1: the guide is empty" in said, said
+    assert (tmp_path / "out" / "a.plan.json").exists()
+
+
+def test_a_folder_that_cannot_be_listed_is_one_line(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.cli.guides import _guide_files
+    from engine.errors import InputError
+
+    def gone(self: Path, pattern: str) -> list[Path]:
+        raise OSError(22, "Invalid argument", "/proc/4242/task/4242/net")
+
+    monkeypatch.setattr(Path, "rglob", gone)
+    with pytest.raises(InputError, match="cannot list the folder: Invalid argument"):
+        _guide_files([tmp_path])
