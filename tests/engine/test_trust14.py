@@ -41,6 +41,9 @@
    guides/` (and anything reading a file handed to it) wait for ever at `open`; it now reads
    as empty, "the guide is empty", exit 2. A folder that cannot be listed to its end
    (`compile /`: a /proc entry gone mid-walk, EINVAL) was an internal error; now one line.
+10. `mendflow runs --limit 99999999999999999999` (or `failures`) was an internal error (an
+   OverflowError from SQLite), and `--limit -1` listed every run; `--limit` is 1 to
+   1,000,000 now, anything else one line, exit 2.
 """
 
 from __future__ import annotations
@@ -409,3 +412,19 @@ def test_a_folder_that_cannot_be_listed_is_one_line(tmp_path: Path,
     monkeypatch.setattr(Path, "rglob", gone)
     with pytest.raises(InputError, match="cannot list the folder: Invalid argument"):
         _guide_files([tmp_path])
+
+
+
+# -- 10. --limit ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [["runs", "--limit", "99999999999999999999"],
+                                  ["failures", "--limit", "99999999999999999999"],
+                                  ["runs", "--limit", "-1"], ["failures", "--limit", "0"]])
+def test_a_limit_out_of_range_is_bad_input(tmp_path: Path, args: list[str]) -> None:
+    import os
+    import sys
+    got = subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path)})
+    said = got.stdout + got.stderr
+    assert got.returncode == 2 and "--limit" in said and "internal error" not in said, said
