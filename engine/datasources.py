@@ -159,7 +159,9 @@ class Redactor:
     base32 (`base32`, a TOTP seed), whole or inside a longer base32 text; URL-encoded twice
     (a URL in another's query); its bytes as decimal numbers (Go's `[90 113]`, `[90, 113]`,
     JSON's `[90,113]`); an ASCII secret as UTF-16 text read as UTF-8 (a NUL beside each
-    character: `cat` of a file Windows wrote). Each form is the
+    character: `cat` of a file Windows wrote); base64 inside base64 (a Kubernetes Secret's
+    `.dockerconfigjson`, whose `auth` is base64 of `user:password`; `base64` run twice), the
+    run that encodes the inner base64 wherever it sits in the outer. Each form is the
     whole secret written out, in one prefix tree with the rest: nothing shorter is looked for,
     so escapes and base32 of other text are left alone, and the search stays linear.
 
@@ -716,8 +718,18 @@ def _forms(secret: str) -> set[str]:
         forms |= _base64_forms(wide)
         if secret.isascii():  # UTF-16 text read as UTF-8 (`cat` of a Windows file): a NUL a
             forms.add(wide.decode())  # character, either side of it by the byte order
-    forms |= _base64_forms(raw)
+    once = _base64_forms(raw)
+    forms |= once
+    # base64 inside base64: a Kubernetes Secret's data holding a text that holds it in base64
+    # (a .dockerconfigjson's `auth`, a kubeconfig's token file), `base64` run twice
+    for inner in once - {f for f in once if f.startswith("Basic ")}:
+        forms |= {f for f in _base64_forms(inner.encode())
+                  if len(f) >= _NESTED_MIN and not f.startswith("Basic ")}
     return {f for f in forms if f}
+
+
+_NESTED_MIN = 8
+"""The shortest run of base64 of a secret's base64 looked for (shorter is any text's)."""
 
 
 _SHELL_SPECIALS = frozenset(" \t\n'\"\\|&;()<>!{}*[?]^$`,")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,35 @@ history): `/dev/zero`, or a stream that never ends, was read until memory ran ou
 
 def read_bytes(path: str | Path) -> bytes:
     """`path`'s bytes, at most `MAX_FILE_BYTES`: an OSError (EFBIG) past them, which every
-    reader already reports as a file it cannot read, with the reason."""
-    with open(path, "rb") as f:
+    reader already reports as a file it cannot read, with the reason.
+
+    Opened without waiting: a FIFO no process writes to (`guides/x.md` made by `mkfifo`)
+    blocked `open` for ever, and `mendflow compile guides/` with it; now it reads as empty
+    (the caller says so), and one that has a writer is read as before."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        os.set_blocking(fd, True)  # a writer's data is waited for, as a pipe's always was
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
         data = f.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise OSError(errno.EFBIG, f"it holds more than {MAX_FILE_BYTES // 2**20} MiB (a "
                                    "device, or a stream that does not end?)")
     return data
+
+
+def markdown_under(folder: Path, *, error: type[MendflowError]) -> list[Path]:
+    """The `.md` files under `folder`, sorted; a folder that cannot be listed to its end (`/`:
+    its /proc holds entries no one can list) is `error` naming it, not a traceback."""
+    try:
+        return sorted(folder.rglob("*.md"))
+    except OSError as exc:
+        where = exc.filename or folder
+        raise error(f"cannot list the folder: {exc.strerror} ({where})", file=str(folder),
+                    hint="Pass the folder that holds the guides") from None
 
 
 def read_text(path: str | Path, *, what: str, error: type[MendflowError],

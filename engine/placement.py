@@ -24,8 +24,11 @@ Two kinds of check: `problems(plan)` reads the plan alone (which inputs each tem
 and where it sits) and runs before a run starts and when a plan is validated; `argv_problem`
 checks a rendered argv word just before the step runs: a word rendered from a template may not
 start with `-` unless the guide wrote the `-` itself (`--namespace={{ inputs.ns }}`), and
-carries no control character. Values bound by earlier steps (`vars.*`, `steps.*`) have no
-declared type, so the rendered check is what stands between them and an option.
+carries no control character; a `bash` step's `args` are checked so too, as its line expands
+each as a word of a command (`git log $REF`), though a plan may bind them to any type (the
+plugin refuses a value that is not one word). Values bound by earlier steps (`vars.*`,
+`steps.*`) have no declared type, so the rendered check is what stands between them and an
+option.
 
 A value in SQL text (`psql -c "... WHERE ns = '{{ inputs.ns }}'"`) is spliced into code that
 a database parses: inside a quoted literal it may not hold that quote or a backslash (which
@@ -389,6 +392,8 @@ def rendered_problem(plugin: str | None, templates: Mapping[str, Any],
     to `--` must not change how the words after it are read."""
     values = {where: text for where, text, _ in param_sinks(plugin, rendered)}
     for where, template, sink in param_sinks(plugin, templates):
+        if plugin == "bash" and where.startswith("args."):
+            sink = "argv"  # `git log $REF`: the line expands the value as a word of a command
         if sink not in ("argv", "path", "sql"):
             continue
         value = values.get(where)

@@ -158,13 +158,18 @@ def decide(stats: CellStats) -> Decision:
                     gain_s=without - pre)
 
 
+MAX_SECONDS = 1e9
+"""The longest time a history or a reset may say (31 years): past it the expected makespans
+overflow to inf and nan, and a decision compared nan with nan."""
+
+
 class _Record(BaseModel):
     """One line of a history file, strictly: `"false"` is not a boolean, NaN not a time."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
     success: bool
-    duration_s: float = Field(gt=0, allow_inf_nan=False)
-    alarm_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    duration_s: float = Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)
+    alarm_s: float | None = Field(default=None, ge=0, le=MAX_SECONDS, allow_inf_nan=False)
 
     @field_validator("duration_s", "alarm_s", mode="before")
     @classmethod
@@ -186,7 +191,8 @@ def load_history(path: str | Path) -> list[Attempt]:
         except (json.JSONDecodeError, ValueError) as exc:
             raise InputError(f"bad attempt record: {_why(exc)}", file=str(p), line=i,
                              hint='Each line: {"success": true or false, "duration_s": a '
-                                  'number > 0, "alarm_s": a number >= 0 or null}') from None
+                                  'number > 0, "alarm_s": a number >= 0 or null}, in seconds '
+                                  f'(at most {MAX_SECONDS:g})') from None
         out.append(Attempt(success=row.success, duration_s=row.duration_s, alarm_s=row.alarm_s))
     return out
 
@@ -218,7 +224,8 @@ class PolicySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     history: str = Field(description="Shadow-mode attempts, JSON lines (relative: to the "
                          "working directory).")
-    reset: float = Field(default=1.0, ge=0, description="Seconds to reset the cell.")
+    reset: float = Field(default=1.0, ge=0, le=MAX_SECONDS,
+                         description="Seconds to reset the cell.")
     min_attempts: int = Field(default=MIN_ATTEMPTS, ge=1, le=100_000)
     default: Literal["abort", "run_on"] = Field(
         default="abort", description="What an alarm does while the history is too short.")

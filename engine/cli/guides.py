@@ -16,6 +16,7 @@ from rich.text import Text
 
 from engine.cli._app import _settings, app, err, out, write_out
 from engine.errors import ExitCode, InputError, MendflowError
+from engine.files import markdown_under
 from engine.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ def _guide_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
-            files += sorted(x for x in p.rglob("*.md") if x.name.lower() != "readme.md")
+            files += [x for x in markdown_under(p, error=InputError)
+                      if x.name.lower() != "readme.md"]
         else:
             files.append(p)
     return files

@@ -10,7 +10,7 @@ import typer
 
 from engine import files
 from engine.cli._app import app, ensure_folder, out
-from engine.errors import InputError
+from engine.errors import InputError, PluginError, StepFailed
 
 detector_app = typer.Typer(help="Failure detectors: calibrate, combine, evaluate.",
                             no_args_is_help=True)
@@ -39,14 +39,26 @@ def detector_calibrate(
     if not 0.0 < fit_fraction < 1.0:
         raise InputError(f"--fit-fraction {fit_fraction:g} must lie strictly between 0 and 1",
                          hint="Write --fit-fraction 0.5")
+    if window < 1:
+        raise InputError(f"--window {window} is not a number of steps: it must be 1 or more",
+                         hint="Write --window 25")
     try:
         parsed = files.loads(params) if params else None
     except json.JSONDecodeError as exc:
         raise InputError(f"--params is not JSON: {exc.msg}",
                          hint='Write --params \'{"k": 1}\'') from None
+    if parsed is not None and not isinstance(parsed, dict):
+        raise InputError(f"--params is JSON {type(parsed).__name__}, not an object of the "
+                         "detector's parameters", hint='Write --params \'{"k": 1}\'')
     ensure_folder(out)
-    out_text = calibrate_cmd(runs, detector=detector, out=out, alpha=alpha, window=window,
-                             method=method, params=parsed, fit_fraction=fit_fraction, seed=seed)
+    try:
+        out_text = calibrate_cmd(runs, detector=detector, out=out, alpha=alpha, window=window,
+                                 method=method, params=parsed, fit_fraction=fit_fraction,
+                                 seed=seed)
+    except PluginError as exc:  # --detector names no plugin, --params none of its parameters
+        if isinstance(exc, StepFailed):
+            raise
+        raise InputError(exc.message, hint=exc.hint) from None
     _say(out_text)
 
 
@@ -72,7 +84,14 @@ def detector_evaluate(
     """TPR, TNR, balanced accuracy, F1 and detection time of a calibrated detector."""
     from engine.detect.commands import evaluate_cmd
 
-    _say(evaluate_cmd(runs, calibration=calibration))
+    try:
+        said = evaluate_cmd(runs, calibration=calibration)
+    except PluginError as exc:  # the calibration names no plugin, or none of its parameters
+        if isinstance(exc, StepFailed):
+            raise
+        raise InputError(exc.message, file=str(calibration),
+                         hint="Recalibrate to rewrite it") from None
+    _say(said)
 
 
 @app.command()
@@ -86,7 +105,7 @@ def policy(
     """Should an alarm abort the attempt? Estimates, both expected makespans with bootstrap
     intervals, the decision: the same verdict a run's detect step reaches on this history."""
     from engine.guide import load_guide
-    from engine.policy import PolicySettings, policy_report
+    from engine.policy import MAX_SECONDS, PolicySettings, policy_report
 
     said = load_guide(guide).front.policy
     if history is None and said is None:
@@ -96,7 +115,7 @@ def policy(
     settings = (said or PolicySettings(history=str(history))).model_copy(update={
         k: v for k, v in (("history", str(history) if history else None),
                           ("reset", reset)) if v is not None})
-    if reset is not None and not (reset >= 0 and reset < float("inf")):
+    if reset is not None and not (0 <= reset <= MAX_SECONDS):
         raise InputError(f"--reset {reset:g} is not a time in seconds", hint="Write --reset 5")
     if not Path(settings.history).exists():
         raise InputError("no such history file", file=settings.history,

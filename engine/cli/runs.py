@@ -630,6 +630,7 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
     """List recent runs."""
     if format not in ("table", "json"):
         raise InputError(f"unknown --format {format!r}", hint="Use table or json")
+    _check_limit(limit)
     settings = _settings()
     records, causes = asyncio.run(_with_store(settings, lambda s: _runs_and_causes(
         s, limit=limit, why=why)))
@@ -653,6 +654,17 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
                       r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                       Text(_cause_cell(causes.get(r.run_id)) if why else (r.reason or "")[:60]))
     out.print(table)
+
+
+MAX_LIMIT = 1_000_000
+
+
+def _check_limit(limit: int) -> None:
+    """`--limit` is how many to list: 1 or more, and no more than a store's integers hold
+    (20 digits was an internal error, an OverflowError from SQLite; -1 listed them all)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InputError(f"--limit {limit} is not how many to list: give 1 to {MAX_LIMIT:,}",
+                         hint="Write --limit 20")
 
 
 def _cause_cell(cause: Any) -> str:
@@ -694,6 +706,7 @@ def failures(
     quoted values abstracted, how often and where each was seen, and what fixed it."""
     if format not in ("table", "json"):
         raise InputError(f"unknown --format {format!r}", hint="Use table or json")
+    _check_limit(limit)
     settings = _settings()
     if guide is not None and Path(guide).is_file():
         guide = str(Path(guide))

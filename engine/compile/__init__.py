@@ -18,7 +18,8 @@ from engine.compile.graph import to_dot, to_mermaid
 from engine.compile.stepsettings import apply_step_settings
 from engine.compile.structural import COMPILER, compile_structural
 from engine.compile.validate import Problem, check_plan, parallel_groups, validate_plan
-from engine.errors import MendflowError, PlanError
+from engine.errors import GuideError, MendflowError, PlanError
+from engine.files import markdown_under
 from engine.guide import Guide, collector_paused, load_guide
 from engine.plan import Plan
 
@@ -94,5 +95,5 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         p = Path(p)
-        out.extend(sorted(p.rglob("*.md")) if p.is_dir() else [p])
+        out.extend(markdown_under(p, error=GuideError) if p.is_dir() else [p])
     return out

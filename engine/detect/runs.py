@@ -68,7 +68,7 @@ def read_run(path: str | Path) -> RecordedRun:
         raise StreamDataError(f"{p} is not a recorded run (no header line)", file=str(p),
                               line=1, hint='The first line must be {"mendflow_run": 1, '
                                            '"channels": [...], ...}')
-    channels = list(header.get("channels") or [])
+    channels, label, meta = _header(header, p)
     rows = []
     for i, line in enumerate(lines[1:], start=2):
         if not line.strip():
@@ -81,10 +81,39 @@ def read_run(path: str | Path) -> RecordedRun:
             raise StreamDataError(f"a sample has {len(row) if isinstance(row, list) else '?'}"
                                   f" values, expected t + {len(channels)} channels",
                                   file=str(p), line=i)
+        bad = next((v for v in row if v is not None and not _number(v)), None)
+        if bad is not None or row[0] is None:
+            raise StreamDataError(f"a sample holds {json.dumps(bad)[:40]}, not a number",
+                                  file=str(p), line=i,
+                                  hint="Each sample is [t, one number or null per channel]")
         rows.append([np.nan if v is None else float(v) for v in row])
     arr = np.asarray(rows, dtype=float).reshape(-1, len(channels) + 1)
     return RecordedRun(t=arr[:, 0], x=arr[:, 1:], channels=channels,
-                       label=header.get("label"), meta=dict(header.get("meta") or {}), path=p)
+                       label=label, meta=meta, path=p)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _header(header: dict[str, Any], p: Path) -> tuple[list[str], str | None, dict[str, Any]]:
+    """The header's channels, label and meta, each of the type it must be."""
+    channels = header.get("channels") or []
+    label = header.get("label")
+    meta = header.get("meta") or {}
+    hint = ('The first line must be {"mendflow_run": 1, "label": "success" | "failure" | null, '
+            '"channels": ["name", ...], "meta": {...}}')
+    problem = (
+        "its channels are not a list of names" if not isinstance(channels, list) or
+        not all(isinstance(c, str) for c in channels) else
+        "its label is not a string or null" if label is not None and not isinstance(label, str)
+        else "its meta is not an object" if not isinstance(meta, dict) else
+        "its meta's duration_s is not a number" if "duration_s" in meta and
+        not _number(meta["duration_s"]) else None)
+    if problem:
+        raise StreamDataError(f"a bad header: {problem}", file=str(p), line=1,
+                              hint=hint)
+    return list(channels), label, dict(meta)
 
 
 def run_files(directory: str | Path) -> list[Path]:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
-from engine.effects.classify import READ, Verdict, classify_pipeline
+from engine.effects.classify import READ, Verdict, classify_pipeline, in_a_folder_a_value_gives
 from engine.effects.devices import arming, arms
 from engine.effects.table import sets_only_a_setting
 from engine.effects.words import Templated
@@ -129,6 +129,10 @@ def read_script(line: str) -> Script | None:
     walk = _Walk(text.encode())
     try:
         walk.node(root)
+        if walk.moved:  # `cd "$DIR" && git status`: every command may run where it went
+            walk = _Walk(text.encode())
+            with in_a_folder_a_value_gives():
+                walk.node(root)
     except _NotScript:
         return None
     if not walk.commands or walk.commands <= walk.state_only:
@@ -146,6 +150,7 @@ class _Walk:
         self.commands: set[int] = set()
         self.state_only: set[int] = set()
         self.data: set[str] = set()  # names set from what commands print, globs or `read`
+        self.moved = False  # a `cd`/`pushd` to a folder a value gives
 
     def text(self, node: Node) -> str:
         return self.src[node.start_byte:node.end_byte].decode()
@@ -271,6 +276,8 @@ class _Walk:
             raise _NotScript  # `/mnt/file-09 ext4 defaults`: a line of a file, not a command
         if name in _SHELL_STATE:
             self.state_only.add(node.id)
+            if name in ("cd", "pushd") and any(isinstance(w, Templated) for w in argv[1:]):
+                self.moved = True
             if name in ("export", "local", "declare", "readonly"):
                 for word in argv[1:]:
                     self.defined.add(word.split("=", 1)[0])

@@ -15,10 +15,12 @@ A command is "read" only when every part of it is on the table; everything else 
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
+import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from engine.effects.devices import arming, arms
@@ -74,6 +76,27 @@ DATABASE_CLIENTS = frozenset({"psql", "gitlab-psql", "mysql", "mariadb"})
 _clients: contextvars.ContextVar[list[list[str]] | None] = contextvars.ContextVar(
     "_clients", default=None)
 _remote: contextvars.ContextVar[bool] = contextvars.ContextVar("_remote", default=False)
+_moved_by_a_value: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "_moved_by_a_value", default=False)
+
+
+@contextlib.contextmanager
+def in_a_folder_a_value_gives() -> Iterator[None]:
+    """Judge commands as running in a folder a value picked (`cd "$DIR" && ...`, a step's
+    templated `cwd`): what a tool loads from where it runs is the value's to choose."""
+    token = _moved_by_a_value.set(True)
+    try:
+        yield
+    finally:
+        _moved_by_a_value.reset(token)
+
+
+# Tools that load, from the folder they run in, what runs programs as it is read
+_FOLDER_RUNS = {
+    "git": "its repository's configuration (core.fsmonitor, diff.external run programs)",
+    "terraform": "the provider plugins in its .terraform folder",
+    "knife": "its .chef/config.rb, Ruby run as it is read",
+}
 
 
 def database_clients(argv: Sequence[str]) -> list[int]:
@@ -166,13 +189,34 @@ _NAMES_ONLY = frozenset("ls stat find realpath readlink basename dirname test [ 
 # Flags naming the server a tool sends its token or password to (kubeconfig's bearer token,
 # VAULT_TOKEN, CONSUL_HTTP_TOKEN, etcd's user): the guide may name one, a value may not.
 _SERVER_FLAGS = {
-    **dict.fromkeys(("kubectl", "oc", "virtctl"), ("--server", "-s")),
+    # (`--cluster`: which of the kubeconfig's clusters, whose server gets the current user's
+    # token: a value may pair it with another's)
+    **dict.fromkeys(("kubectl", "oc"), ("--server", "-s", "--cluster")),
+    "virtctl": ("--server", "-s"),
     "helm": ("--kube-apiserver",), "flux": ("--server",),
     "argocd": ("--server",),  # the current context's token goes to the server named
     "vault": ("-address", "--address"), "consul": ("-http-addr", "--http-addr"),
     "nomad": ("-address", "--address"),  # NOMAD_TOKEN
     "supervisorctl": ("-s", "--serverurl"),  # its configuration's username and password
     "etcdctl": ("--endpoints",),
+    # a database's or a broker's password (PGPASSWORD, ~/.pgpass's `*` lines, ~/.my.cnf,
+    # REDISCLI_AUTH or `-a`, a nats context's credentials, mosquitto's `-P`, clouds.yaml's):
+    # a server asks for it in clear (PostgreSQL's cleartext request, MySQL over TLS it offers
+    # itself, Redis AUTH, MQTT and NATS CONNECT, Keystone's password body), and gets it
+    **dict.fromkeys(("psql", "gitlab-psql", "mysql", "mariadb", "mysqladmin"), ("-h", "--host")),
+    **dict.fromkeys(("redis-cli", "gitlab-redis-cli"), ("-h", "-u")),
+    "nats": ("-s", "--server"), "mosquitto_sub": ("-h", "--host", "-L", "--url"),
+    "openstack": ("--os-auth-url",),
+}
+# a server a tool sends credentials to only when the line gives them: the tool -> (the flags
+# naming the server, the flags giving the credentials)
+_SERVER_WITH_CREDENTIALS = {
+    **{name: (("--bootstrap-server", "--bootstrap-controller"),
+              ("--command-config", "--admin.config"))  # a SASL password in the properties
+       for tool in ("kafka-topics", "kafka-consumer-groups", "kafka-configs", "kafka-log-dirs",
+                    "kafka-acls", "kafka-broker-api-versions", "kafka-metadata-quorum")
+       for name in (tool, f"{tool}.sh")},
+    "helm": (("--repo",), ("--username", "--password", "--cert-file", "--key-file")),
 }
 _CURL_CREDENTIALS = frozenset({"--user", "--oauth2-bearer", "--cookie", "--aws-sigv4",
                                "--proxy-user", "--netrc", "--netrc-file", "--netrc-optional"})
@@ -199,7 +243,26 @@ _CONFIG_FLAGS = {
                      "linkerd-buoyant"), (("--kubeconfig",), "a kubeconfig's exec plugin")),
     "haproxy": (("-f",), "its lua-load lines"),
     "terraform": (("-chdir",), "the provider plugins in its .terraform folder"),
+    # the repository's .git/config: core.fsmonitor runs on `git status` and `git diff`,
+    # diff.external and a textconv driver on `git diff`, `git log -p`, `git show`
+    "git": (("-C", "--git-dir"), "its repository's core.fsmonitor, diff.external"),
 }
+
+
+def _relative_config(args: list[str], flags: tuple[str, ...]) -> str | None:
+    """The relative path one of `flags` names (`-f haproxy.cfg`, `--kubeconfig=kc`)."""
+    for k, word in enumerate(args):
+        for flag in flags:
+            if word == flag and k + 1 < len(args):
+                path = args[k + 1]
+            elif word.startswith(flag + "=") or (len(flag) == 2 and word.startswith(flag)
+                                                 and len(word) > 2):
+                path = word[len(flag):].removeprefix("=")
+            else:
+                continue
+            if not path.startswith(("/", "~")):
+                return path
+    return None
 
 
 def _server_from_a_value(name: str, args: list[str]) -> str | None:
@@ -208,6 +271,22 @@ def _server_from_a_value(name: str, args: list[str]) -> str | None:
     picked = _picked_by_a_value(args, _SERVER_FLAGS.get(name, ()))
     if picked is not None:
         return picked
+    servers, credentials = _SERVER_WITH_CREDENTIALS.get(name, ((), ()))
+    if any(w.split("=", 1)[0] in credentials for w in args):
+        picked = _picked_by_a_value(args, servers)
+        if picked is not None:
+            return picked
+    if name in ("psql", "gitlab-psql", "cqlsh"):
+        return _host_operand_from_a_value(name, args)
+    if name in ("redis-cli", "gitlab-redis-cli") and "--cluster" in args:
+        at = args.index("--cluster")  # `--cluster check HOST:PORT`: the node it logs in to
+        return next((w for w in args[at + 2:at + 3] if isinstance(w, Templated)), None)
+    if name in ("curl", "wget"):  # `https://user:pw@{{ host }}/`, `...?token=...`
+        carried = next((w for w in args if isinstance(w, Templated) and
+                        _url_credentials(w.split("=", 1)[1] if w.startswith("--url=") else w)),
+                       None)
+        if carried is not None:
+            return carried
     if name == "wget":
         return _wget_server_from_a_value(args)
     if name != "curl" or not any(_sends_credentials(w) for w in args):
@@ -219,6 +298,25 @@ def _server_from_a_value(name: str, args: list[str]) -> str | None:
                 (k == 0 or args[k - 1] not in _CURL_VALUED) and _templated_host(url):
             return word
     return None
+
+
+def _host_operand_from_a_value(name: str, args: list[str]) -> str | None:
+    """A server a value names as an operand: cqlsh's HOST (its cqlshrc's password goes there),
+    or psql's DBNAME (or `-d`) when the value is a connection string, `postgresql://HOST/db`
+    or `host=...` (known once rendered: the runtime judges the value again)."""
+    from engine.effects.services import CQLSH_FLAGS, PSQL_FLAGS
+
+    try:
+        parsed = parse(args, CQLSH_FLAGS if name == "cqlsh" else PSQL_FLAGS, name)
+    except NotRead:
+        return None  # the table refuses the line anyway
+    if name == "cqlsh":
+        return next((w for w in parsed.operands[:1] if isinstance(w, Templated)), None)
+    words = parsed.operands[:1] + [w for k, w in enumerate(args) if k and
+                                   args[k - 1] in ("-d", "--dbname")]
+    words += [w for w in args if w.startswith("--dbname=")]
+    return next((w for w in words if isinstance(w, Templated) and
+                 ("://" in w or "=" in w.removeprefix("--dbname="))), None)
 
 
 _WGET_CREDENTIALS = ("--user", "--password", "--http-user", "--http-password")
@@ -253,6 +351,22 @@ def _sends_credentials(word: str) -> bool:
         return any(c in "ubUn" for c in word[1:])
     return word.lower().lstrip().startswith(("authorization:", "cookie:", "x-vault-token:",
                                              "private-token:", "x-api-key:", "api-key:"))
+
+
+_QUERY_CREDENTIAL = re.compile(r"[?&][^=&#]*(?:token|key|secret|pass|auth|sig|session)[^=&#]*=",
+                               re.IGNORECASE)
+
+
+def _url_credentials(url: str) -> bool:
+    """A URL whose host a value gives and that carries credentials itself: a user and
+    password before the host (curl and wget send them as Basic auth), or a token, key or
+    signature in its query."""
+    if url.startswith("-") or not _templated_host(url):
+        return False
+    rest = url.split("://", 1)[1] if "://" in url else url
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    return "@" in authority.split("{{", 1)[0].split("$", 1)[0] or \
+        bool(_QUERY_CREDENTIAL.search(url))
 
 
 def _templated_host(url: str) -> bool:
@@ -334,6 +448,14 @@ def _judge(argv: list[str]) -> None:
     if chosen is not None:
         raise NotRead(f"a value ({chosen}) picks the configuration {name} reads, and what it "
                       f"says runs as it is read ({runs})", cause="operand")
+    if _moved_by_a_value.get():
+        if name in _FOLDER_RUNS:
+            raise NotRead(f"{name} runs in a folder a value picked, and loads from it "
+                          f"{_FOLDER_RUNS[name]}", cause="operand")
+        relative = _relative_config(args, config)
+        if relative is not None:
+            raise NotRead(f"{name} reads {relative} from a folder a value picked, and what "
+                          f"it says runs as it is read ({runs})", cause="operand")
     if name in DATABASE_CLIENTS:
         if _remote.get():  # its read-only guard is a word of argv or the environment
             raise NotRead(f"{name} on another host cannot be held to a read-only session "
@@ -370,6 +492,11 @@ def _sudo(name: str, args: list[str]) -> None:
     if "=" in p.operands[0]:
         raise NotRead(f"{name} {p.operands[0]} sets the environment of the command it runs",
                       cause="wrapper")
+    head = args[:len(args) - len(p.operands)]
+    if _picked_by_a_value(head, ("-D", "--chdir")) is not None:
+        with in_a_folder_a_value_gives():  # `sudo -D {{ inputs.dir }} git status`
+            _judge(p.operands)
+        return
     _judge(p.operands)
 
 
@@ -384,8 +511,10 @@ def _inner(flags: Flags, skip: int = 0) -> Grammar:
 
 
 _XARGS = F("0a:d:E:e::I:i::L:l::n:P:rs:tx", """null arg-file= delimiter= eof=? replace=?
-    max-lines=? max-args= max-procs= no-run-if-empty max-chars= verbose exit
-    process-slot-var=""", posix=True, why={
+    max-lines=? max-args= max-procs= no-run-if-empty max-chars= verbose exit""",
+    posix=True, why={
+    "--process-slot-var": "sets an environment variable of the command it runs (zgrep runs "
+    "the program $GREP names)",
     "-p": "asks a person before each command", "--interactive": "asks a person before each "
     "command", "-o": "gives the command the terminal", "--open-tty": "gives the command the "
     "terminal"})

@@ -240,10 +240,10 @@ _GIT_SUBS: dict[str, Tool] = {
 
 _PSQL_META = re.compile(r"\\(?:d[A-Za-z]*\+?|l\+?|conninfo|encoding)(?:\s+[\w.\"*]+)*\s*|"
                         r"\\(?:x|a|t|timing)(?:\s+(?:on|off|auto))?\s*")  # how results print
-_PSQL = F("h:p:U:d:wXAtxqP:F:R:v:c:lVeEa1nzS0", """host= port= username= dbname= no-password
-    no-psqlrc no-align tuples-only expanded quiet pset= field-separator= record-separator= set=
-    variable= command= list version echo-queries echo-hidden echo-all single-transaction csv
-    field-separator-zero record-separator-zero""", why={
+PSQL_FLAGS = _PSQL = F("h:p:U:d:wXAtxqP:F:R:v:c:lVeEa1nzS0", """host= port= username= dbname=
+    no-password no-psqlrc no-align tuples-only expanded quiet pset= field-separator=
+    record-separator= set= variable= command= list version echo-queries echo-hidden echo-all
+    single-transaction csv field-separator-zero record-separator-zero""", why={
     "-f": "runs SQL from a file it cannot check", "--file": "runs SQL from a file it cannot check",
     "-o": "writes a file", "--output": "writes a file", "-L": "writes a log file",
     "--log-file": "writes a log file", "-s": "asks a person before each statement",
@@ -635,6 +635,11 @@ _COCKROACH_READ = {
     "version": Tool(F("", "build-tag")),
 }
 
+CQLSH_FLAGS = F("u:p:k:e:", "username= password= keyspace= execute= ssl no-color color "
+                "connect-timeout= request-timeout= cqlversion= protocol-version= debug",
+                why={"-f": "runs the statements of a file", "--file": "runs the statements of "
+                     "a file", "--cqlshrc": "reads a configuration file"})
+
 SERVICES: dict[str, Rule] = {
     "systemctl": Tool(_SYSTEMCTL, inherit=True, bare="read", subcommands=_SYSTEMCTL_READ),
     "journalctl": Tool(_JOURNALCTL, follow=frozenset({"-f", "--follow"})),
@@ -647,7 +652,7 @@ SERVICES: dict[str, Rule] = {
     "ctr": Tool(F("n:a:", "namespace= address= debug timeout= connect-timeout=", posix=True),
                 subcommands=_CTR_SUBS),
     "git": Tool(_GIT_GLOBAL, subcommands=_GIT_SUBS),
-    **rows("psql gitlab-psql", Tool(_PSQL, check=_psql)),
+    **rows("psql gitlab-psql", Tool(PSQL_FLAGS, check=_psql)),
     "pg_isready": Tool(F("h:p:U:d:t:q", "host= port= username= dbname= timeout= quiet"),
                        max_operands=0),
     "mysql": Tool(F("h:P:u:p::D:e:BNsrtEH", "host= port= user= password=? database= execute= "
@@ -662,11 +667,7 @@ SERVICES: dict[str, Rule] = {
                        check=_mysqladmin),
     # cqlsh HOST -e "SELECT ...": one reading CQL statement, judged as SQL (`CONSISTENCY`,
     # `COPY` and the other shell commands are no SQL: not read-only)
-    "cqlsh": Tool(F("u:p:k:e:", "username= password= keyspace= execute= ssl no-color color "
-                    "connect-timeout= request-timeout= cqlversion= protocol-version= debug",
-                    why={"-f": "runs the statements of a file", "--file": "runs the statements "
-                         "of a file", "--cqlshrc": "reads a configuration file"}),
-                  max_operands=2, check=_cqlsh),
+    "cqlsh": Tool(CQLSH_FLAGS, max_operands=2, check=_cqlsh),
     **rows("redis-cli gitlab-redis-cli", redis_cli),
     "etcdctl": Tool(_ETCD, inherit=True, subcommands=_ETCD_SUBS),
     "consul": Tool(_CONSUL, inherit=True, subcommands=_CONSUL_SUBS),

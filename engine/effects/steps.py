@@ -23,7 +23,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from engine.effects.bash import bash_verdict
-from engine.effects.classify import READ, Verdict, classify_pipeline
+from engine.effects.classify import READ, Verdict, classify_pipeline, in_a_folder_a_value_gives
 from engine.effects.powershell import powershell_verdict
 from engine.effects.sql import sql_problem
 from engine.effects.table import sets_only_a_setting
@@ -70,6 +70,16 @@ def step_verdict(plugin: str | None, params: Mapping[str, Any], *,
                  plan_params: Mapping[str, Any] | None = None) -> Verdict:
     """The effect of one plugin step; `declared_read_only` and `fields` (its parameter names)
     come from the plugin's class, when known."""
+    if plugin in ("shell", "bash") and has_template(str((plan_params or params).get("cwd") or "")):
+        with in_a_folder_a_value_gives():  # a `cwd` a value gives: what runs there loads
+            return _step_verdict(plugin, params, plan_params=plan_params)
+    return _step_verdict(plugin, params, declared_read_only=declared_read_only, fields=fields,
+                         plan_params=plan_params)
+
+
+def _step_verdict(plugin: str | None, params: Mapping[str, Any], *,
+                  declared_read_only: bool | None = None, fields: Collection[str] = (),
+                  plan_params: Mapping[str, Any] | None = None) -> Verdict:
     if plugin == "shell":
         pipeline = params.get("pipeline")
         if not isinstance(pipeline, list):
