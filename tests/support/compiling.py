@@ -73,12 +73,17 @@ def assert_if_otherwise_guard_their_blocks(cond: str, other: str) -> None:
         guards_of(plan, clean), other
 
 
-def assert_gated_and_accounted(names: tuple[str, ...]) -> None:
+def assert_gated_and_accounted(names: tuple[str, ...] | None = None, *,
+                               folder: Path = STYLES, at_least: int = 1) -> None:
     """Each style fixture's changes wait for an approval, and `--explain` accounts for every
-    line range of it."""
-    for name in names:
-        path = STYLES / name
+    line range of it: the fixtures `names` of `folder`, or every guide in it (at least
+    `at_least` of them)."""
+    paths = [folder / n for n in names] if names is not None else sorted(folder.glob("*.md"))
+    assert len(paths) >= at_least
+    for path in paths:
         text = path.read_text()
-        plan = compile_style(name)
-        assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), name
-        assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text)), name
+        plan = compile_text(text) if names is None else \
+            compile_guide(parse_guide(text, path=str(path)), known_plugins=PLUGINS)
+        assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), path.name
+        assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text)), \
+            path.name

@@ -11,8 +11,8 @@ from engine.compile.explain import explain, unaccounted
 from engine.guide import parse_guide
 from engine.plan import Plan, StepKind
 from tests.support.compiling import (
+    assert_gated_and_accounted,
     compile_text,
-    gated,
     guards_of,
     manual_scripts,
     runs,
@@ -202,11 +202,4 @@ def test_each_case_of_a_list_of_conditions_under_a_step_heading_is_a_persons_ste
 # -- the guides tried ------------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
-    guides = sorted(STYLES12.glob("*.md"))
-    assert len(guides) >= 10
-    for path in guides:
-        text = path.read_text()
-        plan = compile_text(text)
-        assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), path.name
-        assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text)), \
-            path.name
+    assert_gated_and_accounted(folder=STYLES12, at_least=10)

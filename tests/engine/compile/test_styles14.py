@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.compile.explain import explain, unaccounted
 from engine.effects import classify
-from engine.guide import parse_guide
 from engine.plan import StepKind
-from tests.support.compiling import compile_text, gated, guards_of, manual_scripts, runs
+from tests.support.compiling import (
+    assert_gated_and_accounted,
+    compile_text,
+    gated,
+    guards_of,
+    manual_scripts,
+    runs,
+)
 
 STYLES14 = Path(__file__).resolve().parents[2] / "fixtures" / "styles14"
 
@@ -406,11 +411,4 @@ def test_an_assignment_with_a_spaced_template_placeholder_is_one_value():
 # -- the guides tried -----------------------------------------------------------------------------
 
 def test_each_guide_tried_gates_its_changes_and_accounts_for_every_line():
-    guides = sorted(STYLES14.glob("*.md"))
-    assert len(guides) >= 8
-    for path in guides:
-        text = path.read_text()
-        plan = compile_text(text)
-        assert all(gated(plan, s.id) for s in runs(plan) if s.mutating), path.name
-        assert not unaccounted(text, explain(parse_guide(text, path=str(path)), plan, text)), \
-            path.name
+    assert_gated_and_accounted(folder=STYLES14, at_least=8)
