@@ -80,7 +80,9 @@ KUBECTL: dict[str, Tool] = {
         "status": Tool(_SELECT | F("w", "revision= timeout= watch", go=True)),
         "history": Tool(_SELECT | _OUTPUT | F("", "revision=", go=True))}),
     "config": Tool(subcommands={
-        "view": Tool(_OUTPUT | F("", "flatten minify raw merge", go=True)),
+        # (--raw prints the kubeconfig's tokens and client keys: the runner's own credentials)
+        "view": Tool(_OUTPUT | F("", "flatten minify merge", go=True,
+                                 why={"--raw": "prints the kubeconfig's credentials"})),
         "get-contexts": Tool(_OUTPUT | F("", "no-headers", go=True)),
         **rows("current-context get-clusters get-users", NONE)}),
     **rows("attach port-forward proxy", LIVE),
@@ -90,7 +92,9 @@ KUBECTL: dict[str, Tool] = {
 OC: dict[str, Tool] = {
     **KUBECTL,
     "status": Tool(_OUTPUT | F("", "suggest", go=True)),
-    "whoami": Tool(F("t", "show-token show-server show-console show-context", go=True)),
+    "whoami": Tool(F("", "show-server show-console show-context", go=True,
+                     why={"-t": "prints the runner's token",
+                          "--show-token": "prints the runner's token"})),
     "project": Tool(F("q", "short", go=True), max_operands=0,
                     too_many="NAME switches the current project"),
     "projects": Tool(F("q", "short", go=True)),

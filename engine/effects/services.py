@@ -500,7 +500,7 @@ _VAULT_SUBS: dict[str, Tool] = {
     "status": NONE, "version": NONE, "list": NONE,
     "kv": Tool(subcommands={"get": NONE, "list": NONE,
                             "metadata": Tool(subcommands={"get": NONE})}),
-    "token": Tool(subcommands={"lookup": NONE}),
+    # (`vault token lookup` prints the runner's own token, its `id`: not a read to store)
     **rows("auth secrets audit", Tool(subcommands={"list": NONE})),
     "policy": Tool(subcommands={"list": NONE, "read": NONE}),
     "operator": Tool(subcommands={"raft": Tool(subcommands={"list-peers": NONE}),

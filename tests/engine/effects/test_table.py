@@ -306,7 +306,9 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                ["consul kv put k v", "consul kv delete k", "consul maint -enable",
                 "consul leave", "!consul monitor"]),
     "vault": (["vault status", "vault kv get -field=x secret/a", "vault list secret/"],
-              ["vault write x a=b", "vault kv put a b=c", "!vault login", "vault read x"]),
+              ["vault write x a=b", "vault kv put a b=c", "!vault login", "vault read x",
+               # prints the runner's own token
+               "vault token lookup"]),
     "nomad": (["nomad job status -short payments", "nomad alloc logs -stderr 8f2c",
                "nomad node status", "nomad job plan job.nomad", "nomad status"],
               ["nomad job restart -yes payments", "nomad node drain -enable -yes 4d2b",
@@ -438,6 +440,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "oc": (["oc get clusterversion", "oc adm top nodes", "oc whoami", "oc project",
             "oc adm node-logs n -u kubelet"],
            ["oc project other", "oc adm drain n", "oc adm must-gather", "!oc rsh p",
+            # print the runner's own credentials into the step's output
+            "oc whoami -t", "oc whoami --show-token", "kubectl config view --raw",
             "!oc debug node/n", "!oc debug node/n --image=x -q",
             # a command given: run in a debug pod that `oc debug` starts, never read-only
             "oc debug node/n -- chroot /host crictl ps", "kubectl debug node/n --image=b -- ls",
