@@ -882,7 +882,7 @@ class _OutlineBuilder:
                 last = last.else_[0]
             self._open_else[id(top)] = (top, last)
         if not (node.guard.is_else and isinstance(last, IfNode) and last.else_ is None):
-            if node.guard.is_else and (asked := phrases.no_answer_to(node.guard.text)):
+            if node.guard.is_else and (asked := node.guard.no_to) is not None:
                 # "- **No** → skip to Phase 3." answered first: nothing before it to be the
                 # other side of, so it asks its own question the other way round
                 node.guard = Guard(text=f"The answer is no: {asked}")
@@ -1171,14 +1171,18 @@ class _OutlineBuilder:
         lines = span.end - span.start
         # "Is X? **Yes** → ...": the answers' condition
         offsets = phrases.sentence_offsets(text)
+        sentences = [text[a:b] for a, b in offsets]
+        # whether an answer ("Yes: ...") comes after each sentence, read once from the end
+        answered = [False] * (len(sentences) + 1)
+        for k in range(len(sentences) - 1, -1, -1) if "?" in text else ():
+            answered[k] = answered[k + 1] or phrases.answers(sentences[k].strip())
         for k, (a, b) in enumerate(offsets):
-            sentence = text[a:b]
+            sentence = sentences[k]
             guard = phrases.guard_in(sentence, fallback=fallback and bool(out)) or \
                 phrases.answer_guard(sentence, question)
-            if guard is None and k + 1 < len(offsets) and question is None and \
+            if guard is None and k + 1 < len(sentences) and question is None and \
                     (asked := phrases.asked_before_doing(
-                        sentence, text[offsets[k + 1][0]:offsets[k + 1][1]],
-                        [text[x:y] for x, y in offsets[k + 1:]])) is not None:
+                        sentence, sentences[k + 1], answered_later=answered[k + 1])) is not None:
                 # "Kernel panic or `Out of memory` in the output? Reboot it:": the question
                 # is the condition of what it says to do (the reboot ran whatever the output)
                 guard = Guard(text=asked)

@@ -235,6 +235,7 @@ class Guard:
     ends: str | None = None  # "Abort if ...": the outcome its branch ends the run with
     alternative: bool = False  # "Alternatively, ...:": another way; it holds only what it
     # introduces (what follows is for either way)
+    no_to: str | None = None  # a "No" answer's question ("- **No** → ..."), by `answer_guard`
 
 
 # "Abort if ...", "Stop if ...", "Do not continue if/unless ...": the condition comes after the
@@ -393,7 +394,7 @@ def answer_guard(text: str, question: str | None) -> Guard | None:
         return None
     if m.group("a").lower() == "yes":
         return Guard(text=question)
-    return Guard(text=f"Otherwise (no: {question})", is_else=True)
+    return Guard(text=f"Otherwise (no: {question})", is_else=True, no_to=question)
 
 
 _LOOKS = re.compile(r"^(?:then\s+)?(?:check|verify|look|see|confirm|inspect|run|test|find out|"
@@ -402,25 +403,20 @@ _LOOKS = re.compile(r"^(?:then\s+)?(?:check|verify|look|see|confirm|inspect|run|
 _WH = re.compile(r"^\W*(?:what|which|who|whom|whose|why|how|where|when)\b", re.I)
 
 
-def asked_before_doing(sentence: str, after: str, rest: list[str]) -> str | None:
-    """The question a sentence asks when the next one acts on its yes ("Kernel panic or `Out
-    of memory` in the output? Reboot it:", "Still crash-looping? Roll back:"): the condition
-    of that action. Not a question the guide answers later ("Is the API up? Check it with
-    `curl`. Yes: ..."), one the next sentence says how to find out, nor a what/why question."""
+def asked_before_doing(sentence: str, after: str, *, answered_later: bool) -> str | None:
+    """The question a sentence asks when the next one (`after`) acts on its yes ("Kernel panic
+    or `Out of memory` in the output? Reboot it:", "Still crash-looping? Roll back:"): the
+    condition of that action. Not a question the guide answers later (`answered_later`: "Is
+    the API up? Check it with `curl`. Yes: ..."), one the next sentence says how to find out,
+    nor a what/why question."""
     asked = question_of(sentence.strip())
+    if asked is None or answered_later:
+        return None
     said = _strip_enumerator(after.replace("**", "").replace("__", "")).strip()
-    if asked is None or _WH.match(asked) or _imperative(asked.lstrip("*_ ")) or \
-            not _imperative(said) or said.rstrip().endswith("?") or _LOOKS.match(said) or \
-            guard_of(said) is not None or any(answers(s.strip()) for s in rest):
+    if _WH.match(asked) or _imperative(asked.lstrip("*_ ")) or not _imperative(said) or \
+            said.rstrip().endswith("?") or _LOOKS.match(said) or guard_of(said) is not None:
         return None  # ("Ensure the port is right?" asks nothing; "Or a set of IPs?" neither)
     return asked.replace("**", "").strip()
-
-
-def no_answer_to(guard: str) -> str | None:
-    """The question a "No" answer's guard (`answer_guard`'s) answers, if it is one."""
-    if guard.startswith("Otherwise (no: ") and guard.endswith(")"):
-        return guard[len("Otherwise (no: "):-1]
-    return None
 
 
 def without_answer(text: str) -> str:
