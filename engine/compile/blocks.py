@@ -719,6 +719,11 @@ def read_block(el: Element, *, after_output_cue: bool = False,
             all(_PSQL_META.match(ln) or _SQL_START.match(ln) or ln.strip().startswith("--")
                 for ln in meaningful):
         return Block("script", text=raw.strip("\n"), start=start, end=end)  # psql session
+    if any(_SQL_STATEMENT.match(ln) for ln in meaningful) and all(
+            _SQL_STATEMENT.match(ln) or ln.strip().startswith("-- ") for ln in meaningful):
+        # `SET statement_timeout TO '1h';` alone: a statement typed at the database's console
+        # the guide is in, a person's (it is no query to run, and no sample output)
+        return Block("script", text=raw.strip("\n"), start=start, end=end)
     if _looks_like_config(meaningful):
         return Block("config", text=raw, start=start, end=end)
     return Block("output", text=raw, start=start, end=end)

@@ -122,3 +122,23 @@ def test_the_lines_after_a_login_run_here_again() -> None:
     assert argvs(plan) == [["docker", "push", "registry.example/app:debug"]]
     assert [s.params.get("script") for s in plan.steps if s.kind == StepKind.MANUAL] == \
         ["docker login"]
+
+
+def test_an_untagged_sql_statement_alone_is_a_persons_not_sample_output() -> None:
+    # `ALTER DEFAULT PRIVILEGES ... GRANT ...;` in an untagged block was ignored as sample
+    # output: a grant the guide tells the DBA to make was nowhere in the plan.
+    plan = compile_text("# Grants\n\n## Mitigation\n\nRun this in the psql console:\n\n```\n"
+                        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "
+                        "analytics;\n```\n\nThen raise the timeout:\n\n```\n"
+                        "set statement_timeout to '1h';\n```\n")
+    scripts = [s.params.get("script") for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert scripts == ["ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "
+                       "analytics;", "set statement_timeout to '1h';"]
+    assert not plan.ignored
+
+
+def test_option_lines_are_not_sql_comments() -> None:
+    # `--format csv` lines start like an SQL comment; with no statement they are no SQL
+    plan = compile_text("# T\n\n## Diagnosis\n\nThe flags:\n\n```\n--format csv\n"
+                        "--csv-separator ','\n```\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL and s.params.get("script")]
