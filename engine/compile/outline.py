@@ -248,12 +248,24 @@ class _OutlineBuilder:
             if el.kind != "heading":
                 continue
             cls = phrases.section_class(el.text)
+            if _SHORT_VERSION.match(el.text) and self._steps_after(el):
+                # "## TL;DR" over "1. Check for a deploy → roll it back.", then "## Details"
+                # with the commands: the short version of what follows, for a reader (its
+                # lines were person's steps, and its "Still burning? Page the owner." asked
+                # before any check had run)
+                cls = "info"
             parent = el.section
             inherit = parent is not None and self.els[parent].level < el.level and not (
                 self.els[parent].level == 1 and self.owner_is_title(parent))
             if inherit and parent is not None and (cls == "step" or self.cls[parent] == "info"):
                 cls = self.cls[parent]
             self.cls[el.index] = cls
+
+    def _steps_after(self, heading: Element) -> bool:
+        """Whether a later section, outside this one, has code to run."""
+        later = next((e.index for e in self.els[heading.index + 1:] if e.kind == "heading"
+                      and e.level <= heading.level), None)
+        return later is not None and any(e.kind == "code" for e in self.els[later:])
 
     def owner_is_title(self, idx: int) -> bool:
         return self.h1_count == 1
@@ -793,6 +805,12 @@ class _OutlineBuilder:
             self.escalation = (el.text, el.span)
         nodes.extend(lead_jumps)
         taken: list[Node] = [n for n in nodes if isinstance(n, Action)]
+        # "2. If `fault` is 3, go to **Recover**. If `fault` is 0, no action needed.": the
+        # first case's branch leaves (a jump, an ending), so a later case in the item is the
+        # next question when it does not hold, not one asked inside it (where nothing can reach
+        # it: the guide failed to compile)
+        leaves = guard is not None and not else_text and (only_jumps or ending is not None)
+        cases: list[Node] = []
         for g, text, span in tails:  # "Check X. If Y, do Z.": Y guards Z within the item
             mine = [n for n in inline if _said_in(n, text) and not any(n is t for t in taken)]
             taken.extend(mine)
@@ -803,7 +821,9 @@ class _OutlineBuilder:
             if (want := phrases.expectation_in(el.text.split(text, 1)[0])) is not None:
                 g = phrases.against_expectation(g, want)  # "Expected: X. If not: ..."
             then = self._guarded(g, text, span, el, cls, el.index, mine, links)
-            if then and not _fold_into_check(nodes, g, then):
+            if then and leaves and not g.is_else:
+                self._append(cases, IfNode(g, then, span, el.index))
+            elif then and not _fold_into_check(nodes, g, then):
                 self._append(nodes, IfNode(g, then, span, el.index))
         if ending is not None:
             nodes.append(EndNode(ending, _conclusion(then_text) or _short(el.text),
@@ -824,8 +844,8 @@ class _OutlineBuilder:
             elif else_text and cls in ("diag", "mit"):
                 node.else_ = [self._said(cls, else_text, else_text, el.span, el.index)]
                 node.else_text = else_text
-            return [node]
-        return nodes
+            return [node, *cases]
+        return nodes + cases
 
     def _asked(self, el: Element) -> str | None:
         """The question of the item a list item sits under ("Are any pods crash-looping?"
@@ -1111,6 +1131,15 @@ class _OutlineBuilder:
         then: list[Node] = list(mine)
         then.extend(self._jumps_in(text, links, el, guard))
         rest = _consequent(text, guard)
+        first, *after = _THEN_NEXT.split(rest, 1)
+        if after and any(isinstance(n, Action) for n in mine) and \
+                cls not in ("info", "cleanup") and not self._ending_item and \
+                "`" in after[0] and not any(inline_command(c) for c in _CODE.findall(first)) \
+                and phrases.is_instruction(first) and not phrases.jumps_in(first, []):
+            # "If the cluster fails to create, try again with the `--retain` option, then run
+            # `kind export logs`": the retry is a person's, before the command (only the
+            # command was kept: the retry was nowhere in the plan)
+            then.insert(0, self._manual(owner, cls, first.strip(" ,;"), text, span, el.index))
         lead_in = rest.rstrip(" *_")
         if not then and not guard.is_else and lead_in.endswith(":") and \
                 cls not in ("info", "cleanup") and phrases.stops_here(lead_in[:-1]):
@@ -1627,7 +1656,14 @@ class _OutlineBuilder:
                 for code in re.findall(r"`([^`]+)`", row[checks[0]]):
                     looked.extend(self._commands([blocks.CommandLine(code, line, line)], el,
                                                  cls, owner, block=None))
-        if not _CODE_COLUMN.match(head[when]) and not any(
+        # "| Popup text | Code | Go to |" over "| ... | C153A1 | §2 |": a row's case sends the
+        # run to that part of the guide (the table was context for a reader, and every part
+        # it routes to ran, one after the other: the arm was unlocked and restarted, then the
+        # cell walked for a collision)
+        goes = _GO_TO_COLUMN.match(head[then]) is not None
+        jumps = {i: j for i, row in enumerate(rows[1:]) if len(row) > then
+                 and (j := self._cell_jump(row[then], el, goes)) is not None}
+        if not _CODE_COLUMN.match(head[when]) and not jumps and not any(
                 inline_command(c) for row in rows[1:] if len(row) > then
                 for c in re.findall(r"`([^`]+)`", row[then])) and not all(
                 phrases.is_instruction_only(row[then]) for row in rows[1:]
@@ -1651,7 +1687,9 @@ class _OutlineBuilder:
                 found.extend(self._commands([blocks.CommandLine(code, line, line)], el, cls,
                                             owner, block=None))
             ending = phrases.outcome_of(action) if not codes else None
-            if ending is not None:  # "Engage the storage team", "No action needed"
+            if i in jumps:
+                found = [JumpNode(jumps[i], where, el.index)]
+            elif ending is not None:  # "Engage the storage team", "No action needed"
                 found = [EndNode(ending, _conclusion(action) or _short(action), action, where)]
             elif not any(isinstance(n, Action) for n in found):
                 found = [self._manual(owner, cls, action or row[when], f"{row[when]}: {action}",
@@ -1675,6 +1713,19 @@ class _OutlineBuilder:
             rest = [IfNode(Guard(text=condition), found, where, el.index, else_=rest,
                            cases=listed)]
         return looked + (rest or [])
+
+    def _cell_jump(self, cell: str, el: Element, goes: bool) -> phrases.JumpRef | None:
+        """Where a "Go to" cell sends the run ("§2", "Section 3", "Step 4", "Clear a jam"),
+        or an action cell that only points elsewhere ("see *Collision recovery*", "→ §3"),
+        when that is a part of this guide after the table."""
+        said = cell.replace("**", "").replace("*", "").replace("_", " ").strip()
+        pointer = _POINTS_TO.match(said)
+        if not said or not goes and pointer is None:
+            return None
+        if pointer is not None:
+            said = said[pointer.end():]
+        refs = phrases.jumps_in(f"Go to {said}", [(lk.text, lk.href) for lk in el.links])
+        return refs[0] if len(refs) == 1 and self._lands(refs[0], el) else None
 
     @staticmethod
     def _reads_only(cell: str) -> bool:
@@ -2305,13 +2356,22 @@ _CONDITION_COLUMN = re.compile(r"^\W*(?:conditions?|when|if|symptoms?|situations
 _ACTION_COLUMN = re.compile(r"^\W*(?:actions?|mitigations?|fix(?:es)?|remed(?:y|ies|iation)|"
                             r"resolutions?|responses?|solutions?|workarounds?|what to do|"
                             r"do this|then|next steps?|recovery(?: steps?| actions?)?|"
-                            r"corrective actions?|how to (?:fix|recover|resolve|clear))\W*$",
-                            re.I)
+                            r"corrective actions?|how to (?:fix|recover|resolve|clear)|"
+                            r"go ?to|jump to|continue (?:at|with|in)|see)\W*$", re.I)
+# A section that is the short version of the guide's steps, told again in full below it
+_SHORT_VERSION = re.compile(r"^\W*(?:tl;?\s?dr|too long;? didn'?t read|at a glance|in short|"
+                            r"(?:the )?short version)\W*$", re.I)
+# A cell that only points to another part of the guide ("see *Collision recovery*", "→ §3")
+_POINTS_TO = re.compile(r"^\W*?(?:see|go to|jump to|continue (?:at|with|in)|follow|proceed to|"
+                        r"\u2192|->|=>)\s*", re.I)
+# ... of which a column that says where to go ("Go to": "§2", "Section 3", "Clear a jam")
+_GO_TO_COLUMN = re.compile(r"^\W*(?:go ?to|jump to|continue (?:at|with|in)|see)\W*$", re.I)
 # A fault-code table's key ("Code | Meaning | Recovery", "Alarm | Text | Action"): a row's
 # case is the code the cell or device reports, named with its meaning.
 _CODE_COLUMN = re.compile(r"^\W*(?:" + _CODE_NAMES + r")\W*$", re.I)
 _CAUSE_COLUMN = re.compile(r"^\W*(?:(?:likely|probable|possible|root)\s+)?causes?\W*$", re.I)
-_MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|text|message|cause|fault)\W*$", re.I)
+_MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|(?:[\w-]+\s+)?(?:text|message)|cause|"
+                             r"fault)\W*$", re.I)  # ("Popup text", "Alarm message")
 _CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how to check|"
                            r"commands?|query|queries|investigat\w*)\W*$", re.I)
 _OTHERWISE_ROW = re.compile(rf"^\W*(?:{phrases.REST_OF_CASES})\W*$", re.I)
@@ -2388,6 +2448,16 @@ _TITLED_CODE = re.compile(r"^[\W\d]*(?P<lead>[^`:]{1,60}:)\s*`(?P<code>[^`]*)`[\
 _SCRIPT_NAME = re.compile(r"^(?:\.{0,2}/)?[\w.+-]+(?:/[\w.+-]+)*\.(?:sh|bash|py|rb|pl)$")
 
 
+def _argv_of_words(code: str, words: list[str]) -> bool:
+    """A program and its arguments as a command line shows them, no English among them
+    ("Run `rndc retransfer corp.example`.": a tool no table knows, run with a subcommand and
+    a name; it was context for a reader, and the transfer was nowhere in the plan)."""
+    return len(words) <= 8 and bool(_ARGV_WORDS.match(code)) and \
+        not any(w.lower() in _ENGLISH for w in words) and \
+        bool(re.fullmatch(r"[a-z][\w.+-]*", words[0])) and \
+        bool(re.fullmatch(r"[a-z][\w-]*", words[1]))
+
+
 def _with_options(words: list[str]) -> bool:
     """A program's name, then an option among its words (`crontab -l -u app`)."""
     return bool(re.fullmatch(r"[a-z][\w.+-]*", words[0])) and \
@@ -2413,13 +2483,17 @@ def _run_word(code: str, text: str, block: str = "") -> bool:
         # resume`": the step's command, whatever the tool (gated unless known to only read)
         return True
     if not words or (not looks_like_command(words[0]) if len(words) == 1 else
-                     not (_SCRIPT_NAME.match(words[0]) or _with_options(words))):
-        return False
+                     not (_SCRIPT_NAME.match(words[0]) or _with_options(words) or
+                          _argv_of_words(code, words) and re.search(
+                              rf"(?:^|[.:;!?]\s+|\b(?:then|next|finally|first|now|and|"
+                              rf"please),?\s+)(?:run|execute)\s+`{re.escape(code)}`",
+                              text, re.I | re.M))):
+        return False  # (a program no table knows: only where the guide says to run it)
     m = re.search(rf"\b(?:run|running|execute|executing)\s+`{re.escape(code)}`(\s*command)?"
                   r"(\s*:)?", text, re.I)
     # "Run `date` command:" and "Run `ls` on the host" over a block name the block's command
     return m is not None and not m.group(2) and not text.rstrip(" *_").endswith(":") and \
-        re.search(rf"(?m)^\s*(?:\$\s*)?(?:sudo\s+)?{re.escape(words[0])}\b",
+        re.search(rf"(?m)^\s*(?:\$\s*)?(?:sudo\s+(?:-\w+\s+)*)?{re.escape(words[0])}\b",
                   f"{text}\n{block}") is None
 
 
@@ -2448,6 +2522,8 @@ def _prose_words(line: str) -> bool:
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`*\[(])|\n\s*\n|"
                            r"[ \t]*\n\s*(?=[\[*_`\"(]*[A-Z])")  # an item's next paragraph
 _CODE = re.compile(r"`([^`]+)`")
+# "..., then run `x`", "... and then `y`": one instruction after another in one sentence
+_THEN_NEXT = re.compile(r"\s*(?:,|;|\band)\s+then\b\s*|,\s*(?=then\s)|\s+then\s+(?=run\b)", re.I)
 _OR_NEXT = re.compile(r"`([^`]+)`(?=\s*,?\s+or\s+`([^`]+)`)")
 _ABBREVIATED = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf|ex)\.$", re.I)
 

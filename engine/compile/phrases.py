@@ -981,7 +981,8 @@ def jumps_in(text: str, links: list[tuple[str, str]], *, see: bool = False) -> l
         if step:
             found.append(JumpRef("step", step.group(1), sentence))
             continue
-        section = re.match(r"(?:section|part|stage|phase)\s+(\d{1,2})\b", target, re.I)
+        section = re.match(r"(?:(?:section|part|stage|phase)\s+|\u00a7\s*)(\d{1,2})\b", target,
+                           re.I)  # ("go to §3": the sign says section)
         if section:  # "go to section 3": the heading numbered "3." ("## 3. Re-home the axes")
             found.append(JumpRef("heading", f"{section.group(1)}.", sentence))
             continue

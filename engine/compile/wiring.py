@@ -70,6 +70,11 @@ def _names_step(words: str, step: Action | None) -> bool:
                for w in pipeline[0][:3])
 
 
+# "skip to Phase 3", "continue with Phase 2": the place every case comes to in the end (what is
+# skipped leads there too), not one case's own section
+_JOINS = re.compile(r"\b(?:skip(?:ping)?|continue|carry on|resume)\b", re.I)
+
+
 class Wiring:
     def __init__(self, guide: Guide, items_by_heading: dict[int | None, list[Element]]) -> None:
         self.guide = guide
@@ -88,6 +93,9 @@ class Wiring:
         self._depth = 0  # > 0 inside a branch: a path that stops there strands nothing
         self._targets: list[int] | None = None  # element indices that some jump lands on
         self._reached: set[int] = set()  # ... and those of unconditional jumps too
+        # sections that cases of one decision route to: (their headings, where the run goes
+        # on after the last of them), see `_alternatives`
+        self._routed: list[tuple[list[int], int | None, IfNode | None]] = []
         # the guide's own escalations so far: (the edges into it, the ending)
         self._escalated: list[tuple[list[Pending], str]] = []
         self._fail_words: dict[int, bool] = {}  # `_lets_fail`, by element index
@@ -98,10 +106,44 @@ class Wiring:
         if self._targets is None:
             self._targets = sorted(self._landings(nodes))
             self._reached = self._landings(nodes, unconditional=True)
+            self._routed = self._alternatives(nodes)
         i = 0
         evidence = self.last_exec  # what a list of cases is about (see below)
+        # fall-through held back from a routed section: (group, what was falling through)
+        held: dict[int, list[Pending]] = {}
+        last_pos: int | None = None
         while i < len(nodes):
             node = nodes[i]
+            at = getattr(node, "pos", None)
+            if held and at is None and i == len(nodes) - 1:
+                frontier = frontier + [p for pending in held.values() for p in pending]
+                held = {}  # the guide's ending: what was held back ends there too
+            if at is not None and self._routed and \
+                    not (isinstance(node, IfNode) and node.synthetic):  # (the compiler's gate)
+                for g, (headings, resume, listed) in enumerate(self._routed):
+                    if g in held and resume is not None and at >= resume and \
+                            (last_pos is None or last_pos < resume):
+                        frontier = frontier + held.pop(g)  # on after the last of them
+                    if listed is not None and frontier and last_pos is not None and \
+                            last_pos < headings[0] <= at and \
+                            self.guide.elements[last_pos].section == \
+                            self.guide.elements[listed.pos].section:
+                        # straight on from the decision: none of its cases held, and the
+                        # guide says nothing of that (it ran the first case's section)
+                        self._connect(frontier, self.end(
+                            "escalate", "None of the guide's cases held",
+                            f"None of the cases the guide lists held (the last: "
+                            f"{listed.guard.text}). The guide says no more: hand over to a "
+                            "person", listed.span))
+                        frontier = []
+                    if last_pos is not None and frontier and \
+                            any(last_pos < h <= at for h in headings):
+                        # the end of one routed section does not run into the next: each is
+                        # one case's, taken only by its jump
+                        held.setdefault(g, []).extend(frontier)
+                        frontier = []
+            if at is not None:
+                last_pos = at
             if isinstance(node, IfNode):
                 if i and self._sibling_cases(nodes[i - 1], node) and \
                         not _names_step(node.guard.text, self.last_exec):
@@ -167,7 +209,57 @@ class Wiring:
                         self._escalated.append((list(frontier), target))
                 frontier = []
             i += 1
-        return frontier
+        return frontier + [p for pending in held.values() for p in pending]
+
+    def _alternatives(self, nodes: list[Node]
+                      ) -> list[tuple[list[int], int | None, IfNode | None]]:
+        """Sections that two or more cases of one decision route to ("| C153A1 | §2 |", "| C204A3
+        | §3 |"; "- Pending → go to **Scheduling**", "- CrashLoopBackOff → go to **Crashes**"):
+        each is one case's. The headings (sibling ones, of one level), and the element where
+        the run goes on after the last of them (None: the guide's end), and the decision's last
+        case when it has no "Otherwise" (None holds: a person takes over). Without this the end of
+        one ran into the next: after unlocking the arm for a joint deviation, the run went on
+        into the collision recovery."""
+        els = self.guide.elements
+        out: list[tuple[list[int], int | None, IfNode | None]] = []
+        todo = [nodes]
+        while todo:
+            seq = todo.pop()
+            k = 0
+            while k < len(seq):
+                if not isinstance(seq[k], IfNode):
+                    if isinstance(seq[k], Fork):
+                        todo.extend(seq[k].branches)  # type: ignore[union-attr]
+                    k += 1
+                    continue
+                heads: set[int] = set()
+                listed: IfNode | None = None
+                while k < len(seq) and isinstance(node := seq[k], IfNode):
+                    chain: IfNode | None = node
+                    while chain is not None:
+                        listed = chain if not chain.else_ else None
+                        todo.append(chain.then)
+                        if len(chain.then) == 1 and isinstance(jump := chain.then[0], JumpNode) \
+                                and not _JOINS.search(jump.ref.sentence):
+                            try:
+                                target = self._target_pos(jump)
+                            except ValidationError:
+                                target = -1
+                            if 0 <= target < len(els) and els[target].kind == "heading":
+                                heads.add(target)
+                        rest = chain.else_ or []
+                        chain = rest[0] if len(rest) == 1 and isinstance(rest[0], IfNode) \
+                            else None
+                        if chain is None and rest:
+                            todo.append(rest)
+                    k += 1
+                levels = {els[h].level for h in heads}
+                if len(heads) >= 2 and len(levels) == 1:
+                    last = max(heads)
+                    resume = next((h.index for h in self.guide.headings()
+                                   if h.index > last and h.level <= els[last].level), None)
+                    out.append((sorted(heads), resume, listed))
+        return out
 
     def _sibling_cases(self, before: Node, node: IfNode) -> bool:
         """Whether two guards are items of one list (its cases, each read on its own)."""

@@ -23,7 +23,7 @@ from engine.compile import compile_guide
 from engine.compile.explain import explain, unaccounted
 from engine.guide import parse_guide
 from engine.plan import Plan, Step, StepKind
-from tests.support.compiling import commands_by_argv
+from tests.support.compiling import commands_by_argv, step_running
 
 
 def compile_text(text: str) -> Plan:
@@ -344,3 +344,34 @@ def test_cluster_tools_in_prose_are_commands_read_or_gated_by_their_subcommand()
         assert not ran[argv].mutating, argv
     failover = ran[("sudo", "gitlab-patronictl", "failover", "--candidate", "db-2")]
     assert failover.mutating and f"approve-{failover.id}" in {s.id for s in plan.steps}
+
+
+def test_run_names_a_program_no_table_knows_with_its_arguments() -> None:
+    # "Run `rndc retransfer corp.example`.": was context for a reader; the transfer was
+    # nowhere in the plan. An unknown program is gated.
+    plan = compile_text("# DNS\n\n## Mitigation\n\nRun `rndc retransfer corp.example`.\n\n"
+                        "Next, run `berks install` and commit.\n")
+    assert gated(plan, "rndc retransfer corp.example")
+    assert gated(plan, "berks install")
+
+
+def test_a_program_no_table_knows_said_in_passing_is_not_run() -> None:
+    plan = compile_text("# Vacuum\n\n## Mitigation\n\nRunning `frozen vacuum` on the entire "
+                        "database can slow it down. If you run `info replication` on the "
+                        "master, you see `role:master`.\n")
+    assert not runs(plan, "frozen vacuum") and not runs(plan, "info replication")
+
+
+def test_an_instruction_before_then_run_is_kept_as_a_persons_step() -> None:
+    # "If it fails, try again with the `--retain` option, then run `kubectl get events -A`":
+    # only the command was kept, and the retry was nowhere in the plan
+    plan = compile_text("# T\n\n## Troubleshooting\n\nIf the cluster fails to create, try again "
+                        "with the `--retain` option (preserving the failed container),\nthen run "
+                        "`kubectl get events -A` to see the events.\n")
+    events = step_running(plan, ["kubectl", "get", "events", "-A"])
+    retry = next(s for s in plan.steps if s.title.startswith("try again with the `--retain`"))
+    assert retry.kind == StepKind.MANUAL
+    guard = next(s.id for s in plan.steps if s.title == "If the cluster fails to create")
+    assert [e.target for e in plan.edges if e.source == guard and e.kind == "branch"] == \
+        [retry.id]
+    assert [e.target for e in plan.edges if e.source == retry.id] == [events]

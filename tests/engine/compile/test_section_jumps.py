@@ -95,3 +95,40 @@ def test_an_arrow_points_at_the_step_to_go_to() -> None:
     plan = compile_text("# T\n\n## Network\n\n1. Open Settings \u2192 Network and check "
                         "`ip addr`.\n")
     assert not [e for e in plan.edges if e.kind == "jump"]
+
+
+def test_a_second_case_after_a_case_that_jumps_is_asked_when_the_first_does_not_hold() -> None:
+    # "2. If `fault` is 3, go to **Recover**. If `fault` is 0, ... no action needed." in one
+    # item: the second case sat inside the first's branch, after its jump, where nothing could
+    # reach it, and the guide failed to compile
+    plan = compile_text("# Gripper fault\n\n## Check\n\n1. Read the status:\n\n   ```bash\n"
+                        "   ros2 topic echo --once /gripper/status\n   ```\n\n"
+                        "2. If `fault` is 3, go to **Recover**. If `fault` is 0, the alert was "
+                        "transient: no action needed.\n\n## Recover\n\n1. Reset the driver:\n\n"
+                        "   ```bash\n   systemctl restart gripper-driver\n   ```\n")
+    first = next(s.id for s in plan.steps if s.title.startswith("If `fault` is 3"))
+    second = next(s.id for s in plan.steps if s.title.startswith("If `fault` is 0"))
+    assert [(e.target, e.kind) for e in plan.edges if e.source == first and e.kind == "else"] \
+        == [(second, "else")]
+    ends = [e.target for e in plan.edges if e.source == second and e.kind == "branch"]
+    assert [plan.step(t).outcome for t in ends] == ["no_action"]
+    restart = step_running(plan, ["systemctl", "restart", "gripper-driver"])
+    (taken,) = [e.target for e in plan.edges if e.source == first and e.kind == "jump"]
+    seen, todo = set(), [taken]
+    while todo:  # the first case's branch reaches the restart, without the second question
+        sid = todo.pop()
+        if sid not in seen and sid != second:
+            seen.add(sid)
+            todo.extend(e.target for e in plan.edges if e.source == sid)
+    assert restart in seen
+
+
+def test_a_second_case_after_a_case_that_ends_the_run_is_its_own_question() -> None:
+    plan = compile_text("# Disk\n\n## Diagnosis\n\n1. Check usage: `df -h /var`\n"
+                        "2. If usage is below 80%, no action is needed. If usage is above 95%, "
+                        "escalate to the storage on-call.\n")
+    below = next(s.id for s in plan.steps if s.title.startswith("If usage is below 80%"))
+    above = next(s.id for s in plan.steps if s.title.startswith("If usage is above 95%"))
+    assert [e.target for e in plan.edges if e.source == below and e.kind == "else"] == [above]
+    assert [plan.step(e.target).outcome for e in plan.edges
+            if e.source == above and e.kind == "branch"] == ["escalate"]

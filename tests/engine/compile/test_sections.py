@@ -11,6 +11,7 @@ from __future__ import annotations
 from engine.compile import compile_guide
 from engine.guide import parse_guide
 from engine.plan import Plan, Step, StepKind
+from tests.support.compiling import step_running
 
 
 def compile_text(text: str) -> Plan:
@@ -143,3 +144,20 @@ def test_a_describing_noun_heads_a_describing_section_only_as_the_heading_s_subj
     for heading in ("Services", "Monitoring & alerting", "Links:", "Metrics and monitoring"):
         [shown] = holding(compile_text(guide.format(heading)), "service-accounts create")
         assert shown.kind == StepKind.MANUAL, heading  # described, never run
+
+
+def test_a_tldr_over_the_detailed_steps_is_for_a_reader() -> None:
+    # "## TL;DR" told the steps short, then "## Details" in full: its "Still burning after
+    # both? Page the API owner." escalated before any check had run
+    text = ("# API latency\n\n## TL;DR\n\n1. Check for a deploy in the last 30 min → roll it "
+            "back.\n2. Still burning after that? Page the API owner.\n\n## Details\n\n"
+            "### Was there a deploy?\n\n```sh\nkubectl -n api rollout history deploy/api\n```\n")
+    plan = compile_guide(parse_guide(text, path="guide.md"))
+    first = step_running(plan, ["kubectl", "-n", "api", "rollout", "history", "deploy/api"])
+    assert plan.entry == first
+    assert not [s for s in plan.steps if s.title.startswith("Still burning")]
+    # with nothing below it, the short version is the procedure
+    alone = compile_guide(parse_guide("# API latency\n\n## TL;DR\n\n1. Roll back the deploy: "
+                                      "`kubectl -n api rollout undo deploy/api`\n",
+                                      path="guide.md"))
+    assert step_running(alone, ["kubectl", "-n", "api", "rollout", "undo", "deploy/api"])
