@@ -1609,10 +1609,17 @@ class _OutlineBuilder:
             wants = [m.group(1) for k, h in enumerate(rows[0]) if k < len(row) and
                      _EXPECTED_COLUMN.match(h) and
                      (m := re.fullmatch(r"\s*`([^`]+)`\s*", row[k])) is not None]
+            # the row's own words title its steps ("Check queue depth"), not the section
+            named = next((c.strip() for k, c in enumerate(row[1:], 1) if c.strip() and
+                          "`" not in c and k < len(rows[0]) and
+                          not _EXPECTED_COLUMN.match(rows[0][k])), "")
             if codes:
                 for code in codes:
                     new = self._commands([blocks.CommandLine(code, line, line)], el, cls,
                                          owner, block=None)
+                    if named:
+                        new = [replace(n, title=_short(named)) if isinstance(n, Action) else n
+                               for n in new]
                     if len(codes) == 1 and len(wants) == 1 and new and all(
                             isinstance(n, Action) and not n.mutating for n in new):
                         new.append(self._expectation(code, wants[0], el))
@@ -2485,7 +2492,7 @@ def _run_word(code: str, text: str, block: str = "") -> bool:
     if not words or (not looks_like_command(words[0]) if len(words) == 1 else
                      not (_SCRIPT_NAME.match(words[0]) or _with_options(words) or
                           _argv_of_words(code, words) and re.search(
-                              rf"(?:^|[.:;!?]\s+|\b(?:then|next|finally|first|now|and|"
+                              rf"(?:^|[.:;!?,]\s+|\b(?:then|next|finally|first|now|and|"
                               rf"please),?\s+)(?:run|execute)\s+`{re.escape(code)}`",
                               text, re.I | re.M))):
         return False  # (a program no table knows: only where the guide says to run it)

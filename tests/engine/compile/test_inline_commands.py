@@ -375,3 +375,12 @@ def test_an_instruction_before_then_run_is_kept_as_a_persons_step() -> None:
     assert [e.target for e in plan.edges if e.source == guard and e.kind == "branch"] == \
         [retry.id]
     assert [e.target for e in plan.edges if e.source == retry.id] == [events]
+
+
+def test_a_case_that_says_run_an_unknown_program_runs_it_behind_an_approval() -> None:
+    # "Rollback: if step 3 fails, run `rabbitmq-queues shrink rabbit@node2`": ignored as a
+    # condition with nothing to guard; the rollback was nowhere in the plan
+    plan = compile_text("# Queue\n\n## Mitigation\n\n1. Grow: `rabbitmq-queues grow rabbit@n2 "
+                        "all`\n\n**Rollback:** if step 1 fails, run `rabbitmq-queues shrink "
+                        "rabbit@n2` and restart the consumers.\n")
+    assert gated(plan, "rabbitmq-queues shrink rabbit@n2")

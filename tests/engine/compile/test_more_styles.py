@@ -277,6 +277,10 @@ def test_a_table_of_numbered_steps_runs_its_rows_in_order_and_never_its_expected
         to = checked.get(to, to)
         assert to in (b.id, f"approve-{b.id}"), (a.text, b.text)
     assert not any("condition met" in s.text for s in runs(plan))
+    # each row's step is titled by its own words, not the table's section ("Procedure")
+    assert [s.title for s in order[:4]] == [
+        "Check the current expiry", "Renew the certificate", "Wait for it to be ready",
+        "Restart the ingress controller"]
 
 
 # -- Hugo --------------------------------------------------------------------------------------
