@@ -1,0 +1,48 @@
+"""Trust, session 15: words the table read as the guide quoted them, not as bash passes them.
+
+1. The bash reader took any word it could not read as one literal piece for a value: a flag or
+   a path only quoted in parts (`find . '-del'ete`, `curl "-o"/tmp/x URL`, `git log
+   '--output'=/tmp/x`), written as an ANSI-C string (`find . $'-delete'`, `cat
+   $'/dev/watch\\x64og'`), or a flag with a value after it in one quoted word (`curl
+   "-o$X" URL`, `git log "--output=$X"`, `find . "-del$X"`) was an ungated read: bash passes
+   `-delete`, `-o/tmp/x`, `--output=...`. A quoted redirection target (`cat <
+   '/dev/watchdog'`) and a loop's quoted words were not seen as the watchdog either. A word is
+   now read as bash passes it: its quotes and escapes taken off, what expands kept as written
+   (a value still).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.effects.bash import bash_verdict
+from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
+
+# -- 1. a word is what bash passes, not how it was quoted -------------------------------------
+
+QUOTED_IN_PARTS = [
+    ("find . '-del'ete", "deletes files"), ("find . $'-delete'", "deletes files"),
+    ("find . \"-del$X\"", "find expression"), ("curl \"-o\"/tmp/x http://x", "writes a file"),
+    ("curl '-o'/tmp/x http://x", "writes a file"), ("curl \"-o$X\" http://x", "writes a file"),
+    ("git log '--output'=/tmp/x", "writes a file"), ("git log \"--output=$X\"", "writes a file"),
+    ("cat $'/dev/watchdog'", "arms the watchdog"),
+    ("cat $'/dev/watch\\x64og'", "arms the watchdog"),
+    ("cat \"/dev/watch\"\"dog\"", "arms the watchdog"), ("cat /dev/wat''chdog", "arms"),
+    ("cat < '/dev/watchdog'", "arms the watchdog"), ("cat < \"/dev/watch\"dog", "arms"),
+    ("for f in \"/dev/watch\"dog; do cat $f; done", "arms the watchdog"),
+]
+
+
+@pytest.mark.parametrize(("line", "said"), QUOTED_IN_PARTS)
+def test_a_flag_or_path_quoted_in_parts_is_what_bash_passes(line: str, said: str) -> None:
+    found = bash_verdict(line)
+    assert found.effect == "mutate" and said in found.reason, (line, found)
+    assert ungated_commands(compiled("bash", line)) == [], line
+
+
+@pytest.mark.parametrize("line", [
+    "ls {a,b}", "grep \"$X\" file", "ls > \"/dev/null\"", "'kubectl' get pods",
+    "kubectl get pods -o jsonpath={.items}", "xargs -I{} echo {}", "cat \"/var/log/x\"'.log'",
+])
+def test_quoted_reads_stay_reads(line: str) -> None:
+    assert bash_verdict(line).read, line
