@@ -9,12 +9,21 @@
    '/dev/watchdog'`) and a loop's quoted words were not seen as the watchdog either. A word is
    now read as bash passes it: its quotes and escapes taken off, what expands kept as written
    (a value still).
+2. Only a path that started at / was checked for the devices that act when opened: `cat
+   ../../../../dev/watchdog` (relative to wherever the step runs), `cat dev/watchdog`, `cat
+   /proc/1/root/dev/watchdog` (the same file through another root), `cat /host/dev/watchdog`
+   (a host's /dev mounted in a container), `cat ../../proc/kmsg` were reads. A path is judged
+   by each of its tails now. Reading /dev/port (the machine's I/O ports) or /dev/mem, /dev/kmem
+   (physical memory, device registers included: a register can act when read) was a read too.
 """
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
+from engine.effects import classify
 from engine.effects.bash import bash_verdict
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 
@@ -45,4 +54,39 @@ def test_a_flag_or_path_quoted_in_parts_is_what_bash_passes(line: str, said: str
     "kubectl get pods -o jsonpath={.items}", "xargs -I{} echo {}", "cat \"/var/log/x\"'.log'",
 ])
 def test_quoted_reads_stay_reads(line: str) -> None:
+    assert bash_verdict(line).read, line
+
+
+# -- 2. a device reached by a relative path or another root ------------------------------------
+
+ACTS = [
+    ("cat ../../../../../../dev/watchdog", "arms the watchdog"),
+    ("cat dev/watchdog", "arms the watchdog"),
+    ("cat /proc/1/root/dev/watchdog", "arms the watchdog"),
+    ("tail -c 1 /proc/self/root/dev/watchdog0", "arms the watchdog"),
+    ("cat /host/dev/watchdog", "arms the watchdog"),
+    ("cat ../../../proc/kmsg", "takes what it reads away"),
+    ("head -c 16 /dev/port", "I/O ports or physical memory"),
+    ("cat /dev/mem", "I/O ports or physical memory"),
+    ("cat /dev/kmem", "I/O ports or physical memory"),
+]
+
+
+@pytest.mark.parametrize(("line", "said"), ACTS)
+def test_a_device_reached_another_way_is_not_a_read(line: str, said: str) -> None:
+    found = classify(shlex.split(line))
+    assert found.effect == "mutate" and said in found.reason, (line, found)
+    assert ungated_commands(compiled("argv", line)) == [], line
+
+
+@pytest.mark.parametrize("line", ["cat ../../dev/watch*", "cat /*/dev/watch?og"])
+def test_a_glob_that_reaches_one_is_not_a_read(line: str) -> None:
+    assert "arms the watchdog" in bash_verdict(line).reason, line
+
+
+@pytest.mark.parametrize("line", [
+    "ls -l /dev/watchdog", "grep x logs/*", "cat /var/log/*/*.log", "cat /dev/memory-stats",
+    "cat ../logs/app.log", "cat /proc/1/root/etc/os-release",
+])
+def test_other_paths_stay_reads(line: str) -> None:
     assert bash_verdict(line).read, line
