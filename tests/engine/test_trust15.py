@@ -15,14 +15,22 @@
    (a host's /dev mounted in a container), `cat ../../proc/kmsg` were reads. A path is judged
    by each of its tails now. Reading /dev/port (the machine's I/O ports) or /dev/mem, /dev/kmem
    (physical memory, device registers included: a register can act when read) was a read too.
+3. `grep --color=always -E '[0-9]+' app.env` wrapped each run of digits in a password in
+   colour codes: the pieces between them were each shorter than any piece the redactor masks,
+   and the password was left whole on a terminal. A terminal's control sequence, a zero-width
+   or a direction-control character between two characters of a secret is looked through, as
+   a line break is.
 """
 
 from __future__ import annotations
 
 import shlex
+import subprocess
+from pathlib import Path
 
 import pytest
 
+from engine.datasources import MASK, Redactor
 from engine.effects import classify
 from engine.effects.bash import bash_verdict
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
@@ -90,3 +98,30 @@ def test_a_glob_that_reaches_one_is_not_a_read(line: str) -> None:
 ])
 def test_other_paths_stay_reads(line: str) -> None:
     assert bash_verdict(line).read, line
+
+
+# -- 3. a secret cut by colour codes --------------------------------------------------------------
+
+def test_a_secret_grep_coloured_in_pieces_is_masked(tmp_path: Path) -> None:
+    secret = "Sup3r-S3cret42Pa55"
+    env = tmp_path / "app.env"
+    env.write_text(f"DB_PASSWORD={secret}\n")
+    out = subprocess.run(["grep", "--color=always", "-E", "[0-9]+", str(env)],
+                         capture_output=True, check=True).stdout
+    assert b"\x1b[" in out
+    redactor = Redactor([secret])
+    for shown in (redactor.redact(out.decode()), redactor.redact_bytes(out).decode()):
+        visible = shown.replace("\x1b[01;31m\x1b[K", "").replace("\x1b[m\x1b[K", "")
+        assert secret not in visible and "Sup" not in visible and MASK in shown, shown
+
+
+@pytest.mark.parametrize("between", ["\u200b", "\u2066", "\x1b[0m", "\x1b]0;title\x07"])
+def test_a_secret_split_by_an_invisible_character_is_masked(between: str) -> None:
+    secret = "Sup3r-S3cret42Pa55"
+    shown = Redactor([secret]).redact(f"pw={secret[:9]}{between}{secret[9:]} ok")
+    assert "Sup3r" not in shown and "Pa55" not in shown and shown.endswith(" ok"), shown
+
+
+def test_colour_around_other_text_stays() -> None:
+    text = "\x1b[1mready\x1b[0m 12\x1b[0m34 \u200bok"
+    assert Redactor(["Sup3r-S3cret42Pa55"]).redact(text) == text
