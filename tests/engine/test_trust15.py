@@ -20,6 +20,12 @@
    and the password was left whole on a terminal. A terminal's control sequence, a zero-width
    or a direction-control character between two characters of a secret is looked through, as
    a line break is.
+4. SQL that calls an extension's function that acts was a read: `SELECT
+   heap_force_kill(...)` (pg_surgery: marks tuples dead, in a READ ONLY transaction too),
+   `pg_buffercache_evict(...)`, `pg_stat_kcache_reset()`, `pg_qualstats_reset()`, a newer
+   server's `pg_stat_reset_backend_stats(...)`: the table named the server's own functions
+   only. A function whose name holds a word that says it acts (reset, evict, kill, drop,
+   create, ...) is not a read, whoever defines it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import pytest
 from engine.datasources import MASK, Redactor
 from engine.effects import classify
 from engine.effects.bash import bash_verdict
+from engine.effects.sql import sql_problem
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 
 # -- 1. a word is what bash passes, not how it was quoted -------------------------------------
@@ -125,3 +132,30 @@ def test_a_secret_split_by_an_invisible_character_is_masked(between: str) -> Non
 def test_colour_around_other_text_stays() -> None:
     text = "\x1b[1mready\x1b[0m 12\x1b[0m34 \u200bok"
     assert Redactor(["Sup3r-S3cret42Pa55"]).redact(text) == text
+
+
+# -- 4. a function an extension adds that acts ----------------------------------------------------
+
+@pytest.mark.parametrize("query", [
+    "SELECT heap_force_kill('t'::regclass, ARRAY['(0,1)'::tid])",
+    "select heap_force_freeze('t'::regclass, array['(0,1)'::tid])",
+    "SELECT pg_buffercache_evict(42)", "SELECT pg_buffercache_evict_all()",
+    "SELECT pg_stat_kcache_reset()", "SELECT public.pg_qualstats_reset()",
+    "SELECT pg_stat_reset_backend_stats(pg_backend_pid())", "SELECT \"pg_stat_monitor_reset\"()",
+    "SELECT pg_wait_sampling_reset_profile()",
+])
+def test_an_extensions_function_that_acts_is_not_a_read(query: str) -> None:
+    problem = sql_problem(query)
+    assert problem is not None and "acts on the server" in problem, query
+    found = classify(["psql", "-c", query])
+    assert found.effect == "mutate", query
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM pg_stat_activity", "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()",
+    "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'",
+    "SELECT pg_size_pretty(pg_database_size(current_database()))",
+    "SELECT jsonb_set(doc, '{a}', '1') FROM t", "SELECT * FROM pg_stat_statements LIMIT 5",
+])
+def test_reading_functions_stay_reads(query: str) -> None:
+    assert sql_problem(query) is None, query
