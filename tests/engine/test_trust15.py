@@ -26,6 +26,10 @@
    server's `pg_stat_reset_backend_stats(...)`: the table named the server's own functions
    only. A function whose name holds a word that says it acts (reset, evict, kill, drop,
    create, ...) is not a read, whoever defines it.
+5. `awk 'BEGIN { ARGV[1] = "/dev/watchdog" } { print }' f` was a read: the program, not the
+   command line, chose the file awk opened (also `ARGV[ARGC++] = ...`, `split(s, ARGV)`). A
+   program that uses ARGV or ARGC is not read-only.
+
 """
 
 from __future__ import annotations
@@ -159,3 +163,18 @@ def test_an_extensions_function_that_acts_is_not_a_read(query: str) -> None:
 ])
 def test_reading_functions_stay_reads(query: str) -> None:
     assert sql_problem(query) is None, query
+
+
+# -- 5. awk choosing its own files ----------------------------------------------------------------
+
+@pytest.mark.parametrize("program", [
+    'BEGIN { ARGV[1] = "/dev/watchdog" } { print }', 'BEGIN { ARGV[ARGC++] = "/dev/mem" } 1',
+    'BEGIN { split("/dev/watchdog", ARGV) } { print }',
+])
+def test_awk_setting_its_own_files_is_not_a_read(program: str) -> None:
+    found = classify(["awk", program, "f"])
+    assert found.effect == "mutate" and "files awk opens" in found.reason, program
+
+
+def test_awk_printing_fields_stays_a_read() -> None:
+    assert classify(["awk", "{ print FILENAME, $1 }", "f"]).read
