@@ -35,6 +35,7 @@
 from __future__ import annotations
 
 import shlex
+import socket
 import subprocess
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from engine.effects import classify
 from engine.effects.bash import bash_verdict
 from engine.effects.sql import sql_problem
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
+from tests.engine.test_bad_files import assert_one_line_bad_input, mendflow
 
 # -- 1. a word is what bash passes, not how it was quoted -------------------------------------
 
@@ -178,3 +180,30 @@ def test_awk_setting_its_own_files_is_not_a_read(program: str) -> None:
 
 def test_awk_printing_fields_stays_a_read() -> None:
     assert classify(["awk", "{ print FILENAME, $1 }", "f"]).read
+
+
+# -- 6. a server that cannot listen ---------------------------------------------------------------
+
+def _serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "guides").mkdir(exist_ok=True)
+    return mendflow("serve", "--guides", str(tmp_path / "guides"), *args, tmp=tmp_path,
+                    env={"MENDFLOW_API_TOKENS": "t:viewer:tok-0123456789abcdef0123"})
+
+
+@pytest.mark.parametrize("args", [["--port", "99999"], ["--port", "-1"], ["--port", "0"],
+                                  ["--host", "999.1.1.1", "--port", "18081"]])
+def test_a_port_or_host_that_cannot_be_listened_on_is_bad_input(tmp_path: Path,
+                                                                 args: list[str]) -> None:
+    proc = _serve(tmp_path, *args)
+    assert_one_line_bad_input(proc)
+    assert args[0] in proc.stderr, proc.stderr
+
+
+def test_a_port_in_use_is_bad_input_not_escalate(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _serve(tmp_path, "--host", "127.0.0.1", "--port", str(port))
+    assert_one_line_bad_input(proc)
+    assert f"127.0.0.1:{port}" in proc.stderr and "in use" in proc.stderr, proc.stderr
