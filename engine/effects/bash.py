@@ -35,13 +35,22 @@ It does not run anything and does not decide where a name's value comes from.
 from __future__ import annotations
 
 import functools
+import posixpath
 import re
 from dataclasses import dataclass
 
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
-from engine.effects.classify import READ, Verdict, classify_pipeline, in_a_folder_a_value_gives
+from engine.effects.classify import (
+    READ,
+    Verdict,
+    classify_pipeline,
+    current_folder,
+    in_a_folder_a_value_gives,
+    in_folder,
+    in_the_folder,
+)
 from engine.effects.devices import arming, arms
 from engine.effects.table import sets_only_a_setting
 from engine.effects.words import Templated
@@ -189,6 +198,8 @@ class _Walk:
         self.state_only: set[int] = set()
         self.data: set[str] = set()  # names set from what commands print, globs or `read`
         self.moved = False  # a `cd`/`pushd` to a folder a value gives
+        # where its commands run: the step's folder, then where a `cd` the guide wrote went
+        self.folder: str | None = current_folder()
 
     def text(self, node: Node) -> str:
         return self.src[node.start_byte:node.end_byte].decode()
@@ -281,7 +292,8 @@ class _Walk:
             if argv:
                 stages.append(argv)
         if stages:
-            self.judge(classify_pipeline(stages))
+            with in_the_folder(self.folder):
+                self.judge(classify_pipeline(stages))
 
     def command(self, node: Node) -> list[str]:
         """One simple command's argv (values marked); its builtins judged here, not by the
@@ -316,6 +328,9 @@ class _Walk:
             self.state_only.add(node.id)
             if name in ("cd", "pushd") and any(isinstance(w, Templated) for w in argv[1:]):
                 self.moved = True
+            elif name in ("cd", "pushd"):  # `cd /dev && cat watchdog`: the files are there
+                where = [w for w in argv[1:] if not w.startswith("-")]
+                self.folder = with_folder(self.folder, where[0]) if where else None
             if name in ("export", "local", "declare", "readonly"):
                 for word in argv[1:]:
                     self.defined.add(word.split("=", 1)[0])
@@ -581,12 +596,19 @@ class _Walk:
         else:  # `<<< "$(cmd)"`: a here-string's word is expanded like any other
             for child in node.named_children:
                 self.words(child)
+        with in_the_folder(self.folder):
+            target = in_folder(target) if target and dest is not None else target
         if arms(target):
             self.judge(Verdict("mutate", arming(target), "operand"))
         elif op in _WRITES and target != "/dev/null":
             self.judge(Verdict("mutate", f"it writes to {target or 'a file'}", "flag"))
         elif op in (">&", "<&") and not re.fullmatch(r"\d+|-", target):
             self.judge(Verdict("mutate", f"it writes to {target}", "flag"))
+
+
+def with_folder(folder: str | None, to: str) -> str:
+    """Where `cd TO` goes from `folder` (None: wherever the step runs)."""
+    return posixpath.join(folder, to) if folder else to
 
 
 def bash_verdict(script: str) -> Verdict:

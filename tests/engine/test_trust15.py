@@ -41,10 +41,12 @@ from pathlib import Path
 
 import pytest
 
+from engine.compile import compile_guide
 from engine.datasources import MASK, Redactor
-from engine.effects import classify
+from engine.effects import classify, step_verdict
 from engine.effects.bash import bash_verdict
 from engine.effects.sql import sql_problem
+from engine.guide import parse_guide
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 from tests.engine.test_bad_files import assert_one_line_bad_input, mendflow
 
@@ -207,3 +209,30 @@ def test_a_port_in_use_is_bad_input_not_escalate(tmp_path: Path) -> None:
         proc = _serve(tmp_path, "--host", "127.0.0.1", "--port", str(port))
     assert_one_line_bad_input(proc)
     assert f"127.0.0.1:{port}" in proc.stderr and "in use" in proc.stderr, proc.stderr
+
+
+# -- 7. a file named in the folder a `cd` went to -------------------------------------------------
+
+@pytest.mark.parametrize("line", ["cd /dev && cat watchdog", "cd /dev; head -c1 port",
+                                  "pushd /proc && cat kmsg", "cd / && cd dev && cat < watchdog",
+                                  "cd /dev/char && cat 10:130"])
+def test_a_device_named_in_the_folder_a_cd_went_to_is_not_a_read(line: str) -> None:
+    found = bash_verdict(line)
+    assert found.effect == "mutate" and found.reason.startswith(("opening", "reading")), line
+
+
+@pytest.mark.parametrize("block", ["cd /dev\ncat watchdog", "cd /\ncd dev\nhead -c1 port",
+                                   "cd /dev\ncat watch* | head"])
+def test_a_step_that_runs_in_dev_gets_no_device_unasked(block: str) -> None:
+    plan = compile_guide(parse_guide(f"# T\n\n## Diagnosis\n\n```bash\n{block}\n```\n",
+                                     path="g.md"), known_plugins={"shell", "bash"})
+    steps = [s for s in plan.steps if s.plugin in ("shell", "bash")]
+    assert steps and all(s.mutating for s in steps if s.params.get("cwd") == "/dev"), steps
+    assert step_verdict("shell", {"pipeline": [["cat", "watchdog"]], "cwd": "/dev"}).effect \
+        == "mutate"
+
+
+@pytest.mark.parametrize("line", ["cd /var/log && cat syslog", "cd /dev && ls -l watchdog",
+                                  "cd /var/log && grep -r x ."])
+def test_reads_in_another_folder_stay_reads(line: str) -> None:
+    assert bash_verdict(line).read, line
