@@ -34,6 +34,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import socket
 import subprocess
@@ -41,6 +42,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import files
 from engine.compile import compile_guide
 from engine.datasources import MASK, Redactor
 from engine.effects import classify, step_verdict
@@ -48,7 +50,7 @@ from engine.effects.bash import bash_verdict
 from engine.effects.sql import sql_problem
 from engine.guide import parse_guide
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
-from tests.engine.test_bad_files import assert_one_line_bad_input, mendflow
+from tests.engine.test_bad_files import TRIAGE, assert_one_line_bad_input, mendflow
 
 # -- 1. a word is what bash passes, not how it was quoted -------------------------------------
 
@@ -236,3 +238,39 @@ def test_a_step_that_runs_in_dev_gets_no_device_unasked(block: str) -> None:
                                   "cd /var/log && grep -r x ."])
 def test_reads_in_another_folder_stay_reads(line: str) -> None:
     assert bash_verdict(line).read, line
+
+
+# -- 8. a string that is not text -----------------------------------------------------------------
+
+@pytest.mark.parametrize("doc", ['{"labels": {"instance": "\\ud800"}}',
+                                 '{"labels": {"\\udc00x": "x"}}', '["a", "\\udbff\\u0041"]'])
+def test_a_lone_surrogate_is_bad_json(doc: str) -> None:
+    with pytest.raises(json.JSONDecodeError) as caught:
+        files.loads(doc)
+    assert "surrogate" in caught.value.msg
+    with pytest.raises(json.JSONDecodeError):
+        files.loads_strict(doc.encode())
+
+
+def test_a_pair_and_an_escaped_backslash_stay_text() -> None:
+    assert files.loads('["\\ud83d\\ude00", "a\\\\ud800"]') == ["\U0001F600", "a\\ud800"]
+
+
+@pytest.mark.parametrize("where", ["label", "label-name", "plan"])
+def test_a_lone_surrogate_is_a_one_line_error(tmp_path: Path, where: str) -> None:
+    if where == "plan":
+        compiled_plan = mendflow("compile", str(TRIAGE), "-o", str(tmp_path / "out"),
+                                 tmp=tmp_path)
+        assert compiled_plan.returncode == 0, compiled_plan.stderr
+        (written,) = (tmp_path / "out").glob("*.plan.json")
+        doc = json.loads(written.read_text())
+        doc["title"] = "x\ud800"
+        (tmp_path / "bad.plan.json").write_text(json.dumps(doc))
+        proc = mendflow("run", str(tmp_path / "bad.plan.json"), "--dry-run", tmp=tmp_path)
+    else:
+        alert = tmp_path / "alert.json"
+        alert.write_text('{"labels": {"instance": "\\ud800"}}' if where == "label" else
+                         '{"labels": {"\\ud800": "x", "instance": "a"}}')
+        proc = mendflow("run", str(TRIAGE), "--alert", str(alert), "--dry-run", tmp=tmp_path)
+    assert_one_line_bad_input(proc)
+    assert "surrogate" in proc.stderr, proc.stderr
