@@ -45,7 +45,7 @@ import pytest
 from engine import files
 from engine.compile import compile_guide
 from engine.datasources import MASK, Redactor
-from engine.effects import classify, step_verdict
+from engine.effects import classify, powershell_verdict, step_verdict
 from engine.effects.bash import bash_verdict
 from engine.effects.sql import sql_problem
 from engine.guide import parse_guide
@@ -274,3 +274,23 @@ def test_a_lone_surrogate_is_a_one_line_error(tmp_path: Path, where: str) -> Non
         proc = mendflow("run", str(TRIAGE), "--alert", str(alert), "--dry-run", tmp=tmp_path)
     assert_one_line_bad_input(proc)
     assert "surrogate" in proc.stderr, proc.stderr
+
+
+# -- 9. PowerShell opening a device ---------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "Get-Content /dev/watchdog", "gc /proc/1/root/dev/watchdog", "Get-Content -Path:/dev/watchdog",
+    "Get-Content -LiteralPath /dev/port", 'Get-Content "/dev/watch`dog"',
+    "Get-Content '/dev/watchdog' -Tail 1", "Get-Content ../../../../dev/watchdog",
+])
+def test_powershell_opening_a_device_is_not_a_read(line: str) -> None:
+    found = powershell_verdict(line)
+    assert found.effect == "mutate" and found.reason.startswith(("opening", "reading")), line
+
+
+@pytest.mark.parametrize("line", [
+    "Get-Content C:\\logs\\app.log -Tail 50", "Get-ChildItem /dev",
+    "Get-Content /var/log/syslog | Select-String error", "Get-Content -Path '/dev/watch''dog'",
+])
+def test_powershell_reading_files_stays_a_read(line: str) -> None:
+    assert powershell_verdict(line).read, line
