@@ -1,4 +1,4 @@
-"""Trust, session 15: words the table read as the guide quoted them, not as bash passes them.
+"""Trust, session 15: words as bash passes them, devices reached another way, secrets in colour.
 
 1. The bash reader took any word it could not read as one literal piece for a value: a flag or
    a path only quoted in parts (`find . '-del'ete`, `curl "-o"/tmp/x URL`, `git log
