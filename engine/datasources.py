@@ -171,12 +171,15 @@ class Redactor:
     YAML `|` block or a pretty-printer's indented continuation lines. What is found across a
     break (`PIECE_MIN` characters or more: `12\n34` is a table's as often as a secret's) is
     masked on each line it sits on (`***` a line: the lines stay lines); one more
-    search of the text, as linear as the first. Hex dumps (`hexdump -C`, `xxd`, `od -t x1`,
-    with or without offsets and an ASCII column) are read back to their bytes, which are
-    searched the same way, and each line's part of what is found is masked in its hex and in
-    its ASCII column; so are `od -c`'s characters. Not covered: 16-bit word dumps (`od -x`,
-    `hexdump` with no option) across lines, and a wrap that adds text at the break (a log
-    prefix on each line, `\\` before it).
+    search of the text, as linear as the first. So is what shows nothing between two
+    characters: a terminal's control sequence (`grep --color=always` wraps every match in
+    colour codes, cutting a secret into pieces shorter than any masked alone), a zero-width
+    or direction-control character; each visible piece is masked. Hex dumps (`hexdump -C`,
+    `xxd`, `od -t x1`, with or without offsets and an ASCII column) are read back to their
+    bytes, which are searched the same way, and each line's part of what is found is masked
+    in its hex and in its ASCII column; so are `od -c`'s characters. Not covered: 16-bit word
+    dumps (`od -x`, `hexdump` with no option) across lines, and a wrap that adds text at the
+    break (a log prefix on each line, `\\` before it).
 
     In part: any piece of a secret at least `piece_min(len)` characters long (half the secret,
     and never under `PIECE_MIN`), wherever it sits (`S3cr3t-P...` from a tool that shows the
@@ -459,8 +462,16 @@ def _masked(text: _T, spans: list[tuple[int, int]], mask: _T) -> _T:
     return text[:0].join(out)
 
 
-_BREAK = re.compile(r"\r?\n[ \t]*")
-_BYTE_BREAK = re.compile(rb"\r?\n[ \t]*")
+# What shows nothing between two characters: a terminal's control sequence (`grep --color`
+# wraps each match in `ESC[01;31mESC[K` ... `ESC[mESC[K`, splitting a secret into pieces too
+# short to mask; a colour, a cursor move, a window title), a zero-width or direction-control
+# character. A secret is looked for with them taken out, as across a line break.
+_INVISIBLE = (r"\x1b\[[0-?]{0,64}[ -/]{0,8}[@-~]|\x1b\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)|"
+              r"\x1b[()*+][0-9A-Za-z]|\x1b[=>78]")
+_INVISIBLE_CHARS = "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_BREAK = re.compile(rf"\r?\n[ \t]*|{_INVISIBLE}|[{_INVISIBLE_CHARS}]")
+_BYTE_BREAK = re.compile(rb"\r?\n[ \t]*|" + _INVISIBLE.encode() + rb"|\xc2\xad|"
+                         rb"\xe2\x80[\x8b-\x8f\xaa-\xae]|\xe2\x81[\xa0-\xa4\xa6-\xa9]|\xef\xbb\xbf")
 _CUT_BREAK = re.compile(r"\A[ \t]+|\r?\n[ \t]*")  # and a cut inside the first line's indentation
 """A line break and the indentation after it: where `base64` (76 columns, or `-w N`),
 `openssl base64` (64), `xxd -p` (60), `base32`, a PEM block or a YAML `|` block of a

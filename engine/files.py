@@ -99,11 +99,50 @@ document Mendflow reads or writes comes near 100 levels."""
 _NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]|[\]}]', re.DOTALL)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def loads(text: str | bytes, **options: Any) -> Any:
     """`json.loads(text, **options)`, and a document nested more than `MAX_DEPTH` levels deep
     is a `json.JSONDecodeError` at the bracket that went past it, so a caller's one error for
-    bad JSON covers it, with its line."""
+    bad JSON covers it, with its line. So is a string that is not text: a `\\ud800` escape
+    with no other half (Python's reader keeps the lone surrogate, which no UTF-8 output, file,
+    terminal or database takes: an alert label holding one ended in an internal error)."""
     doc = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
+    found = _loads(text, doc, **options)
+    if _SURROGATE_ESCAPE.search(doc) is not None or not isinstance(text, bytes) and \
+            _has_surrogate(doc):
+        _refuse_surrogates(found, doc)
+    return found
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _refuse_surrogates(value: Any, doc: str) -> None:
+    """A JSONDecodeError at the first string of `value` (keys too) that is not UTF-8 text."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _has_surrogate(item):
+                at = _SURROGATE_ESCAPE.search(doc)
+                raise json.JSONDecodeError("a string holds half of a UTF-16 surrogate pair "
+                                           "(\\ud800-\\udfff alone), which is not text", doc,
+                                           at.start() if at is not None else 0)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+
+
+def _loads(text: str | bytes, doc: str, **options: Any) -> Any:
     if doc.count("[") + doc.count("{") <= MAX_DEPTH:  # too few to nest that deep
         return json.loads(text, **options)
     depth = 0

@@ -55,6 +55,9 @@ def serve(
 
     if on_resolved not in ("record", "cancel"):
         raise InputError(f"--on-resolved {on_resolved!r}: use record or cancel")
+    if not 1 <= port <= 65535:
+        raise InputError(f"--port {port} is not a TCP port: it must be 1 to 65535",
+                         hint="Write --port 8080")
     if not guides.is_dir():
         raise InputError(f"--guides {guides}: no such folder",
                          hint="Point it at the folder of guides whose triggers route alerts")
@@ -82,6 +85,7 @@ def serve(
                          max_runs_per_guide=max_runs_per_guide,
                          notify=NotifyConfig(webhooks=tuple(webhooks), base_url=link_base),
                          metrics_token=_metrics_token(settings))
+    _can_listen(host, port)
     err.print(f"serving {len(router.routes)} trigger(s) from {guides} on "
               f"http://{host}:{port} (executor {executor})", highlight=False)
     if webhooks:
@@ -109,7 +113,13 @@ def serve(
                                                    log_level="info", access_log=False,
                                                    # the UI's open event streams end then
                                                    timeout_graceful_shutdown=3))
-            await server.serve()
+            try:
+                await server.serve()
+            except SystemExit:  # uvicorn's "could not start" is its exit 3, `escalate` here
+                if server.started:
+                    raise
+                raise InputError(f"could not listen on {host}:{port} (the reason is logged "
+                                 "above)", hint="Pick another --host or --port") from None
             await application.state.notifier.aclose()
         finally:
             if intake is not None:
@@ -117,6 +127,30 @@ def serve(
             await store.close()
 
     asyncio.run(main())
+
+
+def _can_listen(host: str, port: int) -> None:
+    """Bad input, one line, when the server cannot listen on host:port: a name that does not
+    resolve, an address this machine does not have, a port in use or not allowed. uvicorn
+    would log it and exit 3, which means `escalate` to whoever runs mendflow."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise InputError(f"--host {host!r} is not an address to listen on "
+                         f"({getattr(exc, 'strerror', None) or exc})",
+                         hint="Give an address of this machine, such as 127.0.0.1 or 0.0.0.0"
+                         ) from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                             hint="Pick another --host or --port, or stop what listens "
+                                  "there") from None
 
 
 def _metrics_token(settings: Settings) -> str | None:

@@ -38,6 +38,7 @@ from engine.effects import (
     step_verdict,
 )
 from engine.effects.bash import read_script
+from engine.effects.classify import in_the_folder
 from engine.effects.rules import EDITOR, LOGIN, UNTIL_STOPPED
 from engine.errors import ValidationError
 from engine.guide import Element, Guide, load_yaml, slugify
@@ -2070,8 +2071,9 @@ class _OutlineBuilder:
                 to_manual(line)
                 session = session or after_cd
                 continue
-            verdicts = [classify_pipeline([[_judged(w) for w in st] for st in p.stages])
-                        for p in parsed.pipelines]
+            with in_the_folder(cwd):  # after `cd /dev`, `cat watchdog` opens /dev/watchdog
+                verdicts = [classify_pipeline([[_judged(w) for w in st] for st in p.stages])
+                            for p in parsed.pipelines]
             effects = [v.effect for v in verdicts]
             if "interactive" in effects:
                 to_manual(line)
@@ -2165,7 +2167,8 @@ class _OutlineBuilder:
         text = line.text.strip()
         if "{{" in text or "{%" in text or "{#" in text or placeholders.find(text):
             return None
-        found = read_script(text)
+        with in_the_folder(cwd):  # after `cd /dev`, `cat watchdog` opens /dev/watchdog
+            found = read_script(text)
         if found is None:
             return None
         args = {name: "{{ " + self.scope.var(name) + " }}" for name in sorted(found.reads)}

@@ -381,6 +381,10 @@ def _dollar(text: str, i: int, parts: list[tuple[str, str]]) -> int:
     if m:
         parts.append(("var", m.group(0)))
         return m.end()
+    if nxt in ("'", '"'):
+        # `$'-delete'` is `-delete` to bash (escapes decoded), `$"x"` a translated string: a
+        # `$` and a quoted word here would be another argument than the guide's
+        raise _Unsupported(f"a {nxt}-quoted string after '$' that only a shell decodes")
     if nxt and nxt in "0123456789?@*#$!-":
         raise _Unsupported(f"the special shell parameter '${nxt}'")
     parts.append(("lit", "$"))

@@ -35,13 +35,22 @@ It does not run anything and does not decide where a name's value comes from.
 from __future__ import annotations
 
 import functools
+import posixpath
 import re
 from dataclasses import dataclass
 
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
-from engine.effects.classify import READ, Verdict, classify_pipeline, in_a_folder_a_value_gives
+from engine.effects.classify import (
+    READ,
+    Verdict,
+    classify_pipeline,
+    current_folder,
+    in_a_folder_a_value_gives,
+    in_folder,
+    in_the_folder,
+)
 from engine.effects.devices import arming, arms
 from engine.effects.table import sets_only_a_setting
 from engine.effects.words import Templated
@@ -79,6 +88,44 @@ _COMPOUND = frozenset({
     "elif_clause", "else_clause", "case_statement", "case_item", "negated_command",
     "redirected_statement", "command_substitution", "process_substitution", "comment",
 })
+
+
+# Unquoted text bash expands: a glob, a brace expansion (`{a,b}`, `{1..3}`), a tilde (or a `$`
+# the grammar left in a word); a word holding one is a value, whatever else it spells.
+_EXPANDS_UNQUOTED = re.compile(r"[*?\[~$`]|\{[^}]*(?:,|\.\.)")
+_ANSI_C = re.compile(r"\\(?:([abeEfnrtv\\'\"?])|([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|"
+                     r"u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8})|c(.))", re.S)
+_ANSI_C_SIMPLE = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n",
+                  "r": "\r", "t": "\t", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
+
+
+def _unescaped(text: str) -> str:
+    """Unquoted text as bash passes it: `\\x` is `x`, a backslash-newline is nothing."""
+    return re.sub(r"\\(.)", lambda m: "" if m.group(1) == "\n" else m.group(1), text,
+                  flags=re.S)
+
+
+def _unquoted_in_string(text: str) -> str:
+    """Text inside double quotes as bash passes it: a backslash escapes only $ ` " \\ and a
+    newline."""
+    return re.sub(r"\\([$`\"\\\n])", lambda m: "" if m.group(1) == "\n" else m.group(1),
+                  text)
+
+
+def _ansi_c(body: str) -> str:
+    """The text of `$'...'` as bash makes it (its escapes decoded; a NUL ends it)."""
+    def one(m: re.Match[str]) -> str:
+        if m.group(1):
+            return _ANSI_C_SIMPLE[m.group(1)]
+        if m.group(2):
+            return chr(int(m.group(2), 8) & 0xFF)
+        if m.group(3):
+            return chr(int(m.group(3), 16))
+        if m.group(4) or m.group(5):
+            code = int(m.group(4) or m.group(5), 16)
+            return chr(code) if code <= 0x10FFFF else "\ufffd"
+        return chr(ord(m.group(6)) & 0x1F)
+    return _ANSI_C.sub(one, body).split("\0", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -151,6 +198,8 @@ class _Walk:
         self.state_only: set[int] = set()
         self.data: set[str] = set()  # names set from what commands print, globs or `read`
         self.moved = False  # a `cd`/`pushd` to a folder a value gives
+        # where its commands run: the step's folder, then where a `cd` the guide wrote went
+        self.folder: str | None = current_folder()
 
     def text(self, node: Node) -> str:
         return self.src[node.start_byte:node.end_byte].decode()
@@ -197,7 +246,7 @@ class _Walk:
             var = node.child_by_field_name("variable")
             for value in node.children_by_field_name("value"):
                 # `for f in /dev/watch*; do cat $f; done`: the body gets each file it names
-                said = self.text(value).strip("\"'")
+                said = self.spelled(value)[0]
                 if arms(said):
                     self.judge(Verdict("mutate", "its loop hands each file it names to its "
                                        f"body: {arming(said)}", "operand"))
@@ -243,7 +292,8 @@ class _Walk:
             if argv:
                 stages.append(argv)
         if stages:
-            self.judge(classify_pipeline(stages))
+            with in_the_folder(self.folder):
+                self.judge(classify_pipeline(stages))
 
     def command(self, node: Node) -> list[str]:
         """One simple command's argv (values marked); its builtins judged here, not by the
@@ -278,6 +328,9 @@ class _Walk:
             self.state_only.add(node.id)
             if name in ("cd", "pushd") and any(isinstance(w, Templated) for w in argv[1:]):
                 self.moved = True
+            elif name in ("cd", "pushd"):  # `cd /dev && cat watchdog`: the files are there
+                where = [w for w in argv[1:] if not w.startswith("-")]
+                self.folder = with_folder(self.folder, where[0]) if where else None
             if name in ("export", "local", "declare", "readonly"):
                 for word in argv[1:]:
                     self.defined.add(word.split("=", 1)[0])
@@ -301,16 +354,50 @@ class _Walk:
         return self.as_written(node)
 
     def as_written(self, node: Node) -> str:
-        """A word's literal text, quotes taken off; `Templated` when bash expands it."""
-        text = self.text(node)
-        if node.type == "word" and not any(c in text for c in "*?[~"):
-            return text.replace("\\", "")
-        if node.type == "raw_string":
-            return text[1:-1]
-        if node.type == "string" and not any(c.type not in ('"', "string_content")
-                                              for c in node.children):
-            return text[1:-1]
-        return Templated(text)
+        """A word's text as bash passes it, quotes and escapes taken off (`'-del'ete` is
+        `-delete`, `"-o$X"` is `-o$X`, `$'\\x2d'` is `-`); `Templated` when bash expands
+        anything in it. The table reads a flag or a path from what the program receives,
+        never from how the guide quoted it."""
+        text, literal = self.spelled(node)
+        return text if literal else Templated(text)
+
+    def spelled(self, node: Node) -> tuple[str, bool]:
+        """(the word with its quoting taken off, whether nothing in it expands). What expands
+        (`$X`, `$(...)`, a glob, a brace, `~`) is kept as written."""
+        kind, text = node.type, self.text(node)
+        if kind in ("word", "number"):
+            return _unescaped(text), _EXPANDS_UNQUOTED.search(text) is None
+        if kind == "raw_string":
+            return text[1:-1], True
+        if kind == "ansi_c_string":
+            return _ansi_c(text[2:-1]), True
+        if kind in ("string", "concatenation", "translated_string"):
+            quoted = kind != "concatenation"
+            pieces: list[str] = []
+            literal, at = True, node.start_byte
+            for child in node.children:
+                gap = self.src[at:child.start_byte].decode()
+                if gap:
+                    pieces.append(_unquoted_in_string(gap) if quoted else _unescaped(gap))
+                    literal = literal and (quoted or _EXPANDS_UNQUOTED.search(gap) is None)
+                at = child.end_byte
+                if child.type in ('"', "$") and quoted:
+                    continue
+                if child.type == "string_content" and quoted:
+                    pieces.append(_unquoted_in_string(self.text(child)))
+                elif quoted and not child.is_named:
+                    pieces.append(self.text(child))
+                    literal = False
+                elif child.is_named:
+                    piece, fixed = self.spelled(child)
+                    pieces.append(piece)
+                    # `{a,b}` is three pieces here (`{`, `a,b`, `}`): a brace expands
+                    literal = literal and fixed and not (child.type == "word" and "{" in piece)
+                else:
+                    pieces.append(self.text(child))
+                    literal = False
+            return "".join(pieces), literal
+        return text, False
 
     def subscript_code(self, nodes: list[Node], where: str) -> None:
         """Not read-only when text that bash reads as an array subscript (`a[...]`) holds a
@@ -503,18 +590,25 @@ class _Walk:
     def redirect(self, node: Node) -> None:
         op = next((c.type for c in node.children if not c.is_named), "")
         dest = node.child_by_field_name("destination")
-        target = self.text(dest) if dest is not None else ""
+        target = self.spelled(dest)[0] if dest is not None else ""
         if dest is not None:
             self.words(dest)
         else:  # `<<< "$(cmd)"`: a here-string's word is expanded like any other
             for child in node.named_children:
                 self.words(child)
+        with in_the_folder(self.folder):
+            target = in_folder(target) if target and dest is not None else target
         if arms(target):
             self.judge(Verdict("mutate", arming(target), "operand"))
         elif op in _WRITES and target != "/dev/null":
             self.judge(Verdict("mutate", f"it writes to {target or 'a file'}", "flag"))
         elif op in (">&", "<&") and not re.fullmatch(r"\d+|-", target):
             self.judge(Verdict("mutate", f"it writes to {target}", "flag"))
+
+
+def with_folder(folder: str | None, to: str) -> str:
+    """Where `cd TO` goes from `folder` (None: wherever the step runs)."""
+    return posixpath.join(folder, to) if folder else to
 
 
 def bash_verdict(script: str) -> Verdict:

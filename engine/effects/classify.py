@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import posixpath
 import re
 import shlex
 from collections.abc import Iterator, Sequence
@@ -78,6 +79,31 @@ _clients: contextvars.ContextVar[list[list[str]] | None] = contextvars.ContextVa
 _remote: contextvars.ContextVar[bool] = contextvars.ContextVar("_remote", default=False)
 _moved_by_a_value: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "_moved_by_a_value", default=False)
+
+
+_folder: contextvars.ContextVar[str | None] = contextvars.ContextVar("_folder", default=None)
+
+
+@contextlib.contextmanager
+def in_the_folder(folder: str | None) -> Iterator[None]:
+    """Judge commands as running in `folder`, which the guide wrote (`cd /dev && cat
+    watchdog`, a step's `cwd`): a file a word names relative to it is that folder's."""
+    token = _folder.set(folder)
+    try:
+        yield
+    finally:
+        _folder.reset(token)
+
+
+def current_folder() -> str | None:
+    """The folder commands are judged to run in (`in_the_folder`), if the guide wrote it."""
+    return _folder.get()
+
+
+def in_folder(word: str) -> str:
+    """The path a word names, in the folder commands are judged to run in (`in_the_folder`)."""
+    folder = _folder.get()
+    return posixpath.join(folder, word) if folder and not word.startswith("/") else word
 
 
 @contextlib.contextmanager
@@ -379,7 +405,9 @@ def _opens_watchdog(argv: list[str]) -> str | None:
     name = argv[0].rsplit("/", 1)[-1]
     if name in _NAMES_ONLY or name == "file" and not {"-s", "--special-files"} & set(argv):
         return None
-    return next((path for w in argv if "/" in w for path in _paths_in(w) if arms(path)), None)
+    folder = _folder.get()
+    return next((in_folder(path) for w in argv[1:] if "/" in w or folder
+                 for path in _paths_in(w) if arms(in_folder(path))), None)
 
 
 def _paths_in(word: str) -> list[str]:

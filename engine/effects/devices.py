@@ -4,10 +4,16 @@ Opening /dev/watchdog (or /dev/watchdogN, /dev/char/10:130) arms it: unless it i
 told to stop before it is closed, the host reboots. Reading /proc/kmsg or a tracing
 `trace_pipe` takes what it reads away from everyone else (the system logger's kernel
 messages, as `dmesg -c` clears them; a tracer's events), and waits for more until stopped.
+Reading /dev/port reads the machine's I/O ports, and /dev/mem (/dev/kmem) its physical
+memory, device registers included: a device register can act when it is read (a status
+cleared, a FIFO popped), and such reads have hung machines.
 `cat /dev/watchdog` and `cat /proc/kmsg` look like reads. This module says whether a path a
-command opens is one, including a word bash expands (`/dev/watch*`, `/dev/{watchdog,null}`);
-the table's readers (`engine.effects.classify`, `engine.effects.bash`, the sed scanner) ask
-it.
+command opens is one, including a word bash expands (`/dev/watch*`, `/dev/{watchdog,null}`)
+and a path that reaches the file another way: relative to a folder the command runs in
+(`../../dev/watchdog`, `dev/watchdog`), through another root (`/proc/1/root/dev/watchdog`,
+a host's /dev mounted at `/host/dev`). A path is judged by each of its tails, so its folder
+does not have to be known. The table's readers (`engine.effects.classify`,
+`engine.effects.bash`, the sed scanner) ask it.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ import re
 _ARMS = re.compile(r"^/dev/(?:char/10:130|watchdog\d*)$")
 _CONSUMES = re.compile(r"^/(?:proc/kmsg|sys/kernel/(?:debug/)?tracing/"
                        r"(?:instances/[^/]+/)?(?:per_cpu/cpu\d+/)?trace_pipe(?:_raw)?)$")
+_HARDWARE = re.compile(r"^/dev/(?:port|k?mem|char/1:[124])$")
 _WATCHDOGS = ("/dev/watchdog", "/dev/watchdog0", "/dev/watchdog12", "/dev/char/10:130")
+_HARDWARE_FILES = ("/dev/port", "/dev/mem", "/dev/kmem", "/dev/char/1:1", "/dev/char/1:2",
+                   "/dev/char/1:4")
 _CONSUMERS = ("/proc/kmsg", "/sys/kernel/tracing/trace_pipe",
               "/sys/kernel/debug/tracing/trace_pipe",
               "/sys/kernel/tracing/per_cpu/cpu0/trace_pipe_raw")
@@ -41,20 +50,39 @@ def arming(word: str) -> str:
         f" (bash can expand it to {found})"
     if found is not None and _ARMS.match(found):
         return f"opening {word}{expands} arms the watchdog: the host reboots unless it is fed"
+    if found is not None and _HARDWARE.match(found):
+        return (f"reading {word}{expands} reads the machine's I/O ports or physical memory, "
+                "where a device register can act when read")
     return (f"reading {word}{expands} takes what it reads away from the system logger or "
             "tracer (as dmesg -c clears the ring buffer), and waits for more until stopped")
 
 
 def _which(word: str) -> str | None:
-    """The file that acts which `word` names, or one its expansions may name."""
-    if not word.startswith("/"):
+    """The file that acts which `word` names, or one its expansions may name: `word` or any
+    tail of it (`../../dev/watchdog`, `/proc/1/root/dev/watchdog`, `/host/dev/watchdog`)."""
+    if "/" not in word:
         return None
     if _GLOBS.search(word) is None:
-        path = "/" + posixpath.normpath(word).lstrip("/")
-        return path if _ARMS.match(path) or _CONSUMES.match(path) else None
-    return next((device for pattern in _braces(word) for device in _WATCHDOGS + _CONSUMERS
-                 if fnmatch.fnmatchcase(device, "/" + posixpath.normpath(pattern).lstrip("/"))),
-                None)
+        for tail in _tails(word):
+            if _ARMS.match(tail) or _CONSUMES.match(tail) or _HARDWARE.match(tail):
+                return tail
+        return None
+    for pattern in _braces(word):
+        for tail in _tails(pattern):
+            wanted = tail.split("/")
+            for device in _WATCHDOGS + _CONSUMERS + _HARDWARE_FILES:
+                parts = device.split("/")  # a glob never matches across a `/`
+                if len(parts) == len(wanted) and all(
+                        fnmatch.fnmatchcase(a, b) for a, b in zip(parts, wanted, strict=True)):
+                    return device
+    return None
+
+
+def _tails(word: str) -> list[str]:
+    """`word` normalised, and each of its tails, as absolute paths (`a/../dev/x` ->
+    `/dev/x`, `/x`)."""
+    parts = [p for p in posixpath.normpath(word).split("/") if p not in ("", ".", "..")]
+    return ["/" + "/".join(parts[k:]) for k in range(len(parts))]
 
 
 def _braces(word: str, limit: int = 64) -> list[str]:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 
-from engine.effects.classify import READ, Verdict
+from engine.effects.classify import READ, Verdict, in_folder
+from engine.effects.devices import arming, arms
 
 # `Format` and `Select` are not reading verbs: Format-Volume erases a volume, and
 # Select-AzSubscription switches the subscription later commands act on; their reading
@@ -198,7 +199,26 @@ def _command(element: str) -> None:
             raise _NotRead(f"{name} {said} {_REFUSED_PARAMS[refused]}", "flag", effect)
     if low == "foreach-object":
         _foreach_member(name, arguments)
+    for word in _words(rest):  # pwsh on Linux: `Get-Content /dev/watchdog` opens it
+        for path in (word, word.split(":", 1)[-1]):
+            if arms(in_folder(path)):
+                raise _NotRead(arming(in_folder(path)), "operand")
     _expression(rest)
+
+
+_WORD = re.compile(r"(?:'(?:[^']|'')*'|\"(?:[^\"`]|`.)*\"|[^\s'\"(){};,|])+", re.S)
+
+
+def _words(text: str) -> list[str]:
+    """The words of a command's arguments as the cmdlet gets them, quotes taken off (`''` in
+    single quotes is a quote; a backtick escapes the next character)."""
+    def unquoted(m: re.Match[str]) -> str:
+        part = m.group()
+        if part.startswith("'"):
+            return part[1:-1].replace("''", "'")
+        return re.sub(r"`(.)", r"\1", part[1:-1] if part.startswith('"') else part, flags=re.S)
+    return [re.sub(r"'(?:[^']|'')*'|\"(?:[^\"`]|`.)*\"|[^'\"]+", unquoted, m.group())
+            for m in _WORD.finditer(text)]
 
 
 def _refused_param(word: str, cmdlet: str) -> str | None:

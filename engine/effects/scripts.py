@@ -3,7 +3,8 @@
 A program is read-only only when this scanner reads all of it and finds nothing but reading:
 for sed, no `w`/`W`/`e` command and no `s///w` or `s///e` flag (in-place editing is a flag,
 judged by the table); for awk, no `system()`, no `getline`, no pipe (`|`, `|&`), no output
-redirection in `print`/`printf`, no `@include`/`@load`. Where the scanner cannot follow the
+redirection in `print`/`printf`, no `@include`/`@load`, no `ARGV`/`ARGC` (which choose the
+files it opens). Where the scanner cannot follow the
 text it says so, and the program is not read-only: a wrong "no" costs an approval, a wrong
 "yes" runs a write unasked. It does not parse flags (`engine.effects.table`).
 """
@@ -194,6 +195,10 @@ def awk_problem(program: str) -> str | None:
             found = _awk_words(word)
             if found:
                 return found
+            if word in ("ARGV", "ARGC"):
+                # `BEGIN { ARGV[1] = "/dev/watchdog" }`, `split(s, ARGV)`, `sub(..., ARGV[1])`:
+                # the files awk opens are then the program's, not the command line's
+                return f"it uses {word}, which can choose the files awk opens"
             if word in ("print", "printf"):
                 printing, depth = True, 0
             i, operand = j, word not in _AWK_KEYWORDS

@@ -67,6 +67,16 @@ get_lock release_lock release_all_locks load_file sys_exec sys_eval
 the BRIN and GIN maintenance calls write an index, in a READ ONLY transaction too), then
 MySQL's: a named lock held, a server file read, a program run (the sys_exec UDF)."""
 _EFFECT_PREFIXES = ("dblink",)
+_EFFECT_WORDS = frozenset("""
+reset evict kill terminate cancel signal drop create truncate unlink rename promote reload
+rotate switch notify import exec eval force advance emit sync
+""".split())
+"""A word of a function's name (between its `_`s) that says it acts, whoever defines it: the
+list above names the server's own, but an extension adds more under the same words
+(`pg_stat_kcache_reset`, `pg_qualstats_reset`, pg_surgery's `heap_force_kill`,
+pg_buffercache's `pg_buffercache_evict`, a new server's `pg_stat_reset_backend_stats`), and
+many of them act in a READ ONLY transaction too (statistics, buffers, a page's tuples are not
+the transaction's data)."""
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|\S")
 
@@ -112,7 +122,8 @@ def _problem(text: str, starts: frozenset[str], dialect: Dialect) -> str | None:
 
 
 def _effect_function(name: str) -> bool:
-    return name in _EFFECT_FUNCTIONS or name.startswith(_EFFECT_PREFIXES)
+    return name in _EFFECT_FUNCTIONS or name.startswith(_EFFECT_PREFIXES) or \
+        not _EFFECT_WORDS.isdisjoint(name.lower().split("_"))
 
 
 def _statements(text: str) -> list[str]:

@@ -23,7 +23,13 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from engine.effects.bash import bash_verdict
-from engine.effects.classify import READ, Verdict, classify_pipeline, in_a_folder_a_value_gives
+from engine.effects.classify import (
+    READ,
+    Verdict,
+    classify_pipeline,
+    in_a_folder_a_value_gives,
+    in_the_folder,
+)
 from engine.effects.powershell import powershell_verdict
 from engine.effects.sql import sql_problem
 from engine.effects.table import sets_only_a_setting
@@ -73,6 +79,10 @@ def step_verdict(plugin: str | None, params: Mapping[str, Any], *,
     if plugin in ("shell", "bash") and has_template(str((plan_params or params).get("cwd") or "")):
         with in_a_folder_a_value_gives():  # a `cwd` a value gives: what runs there loads
             return _step_verdict(plugin, params, plan_params=plan_params)
+    if plugin in ("shell", "bash") and isinstance(params.get("cwd"), str):
+        with in_the_folder(params["cwd"]):  # `cd /dev` before `cat watchdog`
+            return _step_verdict(plugin, params, declared_read_only=declared_read_only,
+                                 fields=fields, plan_params=plan_params)
     return _step_verdict(plugin, params, declared_read_only=declared_read_only, fields=fields,
                          plan_params=plan_params)
 
