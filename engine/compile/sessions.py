@@ -74,6 +74,7 @@ from typing import TYPE_CHECKING, Any
 from engine import placement
 from engine.compile import placeholders
 from engine.compile.nodes import Action
+from engine.compile.phrases import may_guard
 from engine.compile.shellwords import Parsed, Word, parse_line
 from engine.effects import Templated, classify, classify_pipeline, looks_like_command
 from engine.effects.options import NotRead, parse
@@ -800,7 +801,7 @@ class SessionReader:
             return self._manual(b, s, line, el, cls, owner)
         out: list[Action] = []
         for text_, argv_, mutating, uses in steps:
-            step = self._placeholder(s)
+            step = self._placeholder(s, b, el)
             span = Span(start=s.start, end=line.end)
             context = ""
             if step is None and any(x.kind == StepKind.COMMAND for x in s.steps) and \
@@ -969,7 +970,7 @@ class SessionReader:
         s.carried = []
         uses = frozenset(v for w in words for v in b.scope.refs(w))
         span = Span(start=s.start, end=last)
-        step = self._placeholder(s)
+        step = self._placeholder(s, b, el)
         if step is not None:  # the opener's step runs the first statement: it says both
             step.kind, step.text, step.span, step.plugin = StepKind.COMMAND, \
                 s.opener + "\n" + whole, span, "shell"
@@ -1022,11 +1023,19 @@ class SessionReader:
         return []
 
     @staticmethod
-    def _placeholder(s: Session) -> Action | None:
+    def _placeholder(s: Session, b: _OutlineBuilder, el: Element) -> Action | None:
         """The opener's manual step while it holds only the opening lines: the step the
-        session's first command takes over (a session that runs nothing stays a manual step)."""
+        session's first command takes over (a session that runs nothing stays a manual step).
+        Not across a part that may guard the command (`ssh web-1` in one block, "If the disk
+        is full, clean the cache:" over `sudo rm -rf ...` in the next): the command ran at
+        the opener's place, before the guard, whatever its answer, and the guard scoped the
+        step after it; the opener stays the person's step and the command has its own."""
         if s.fresh and s.steps:
             s.fresh = False
+            opened = s.steps[0].pos
+            if any(e.kind != "code" and may_guard(e.text)
+                   for e in b.els[opened + 1:el.index + 1]):
+                return None
             return s.steps[0]
         return None
 
