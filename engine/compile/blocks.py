@@ -338,7 +338,7 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
                                              "mkfs.", "fsck.", "ovs-", "ovn-")):
         return True
     if strict:
-        return _with_options(words, s)
+        return _with_options(words, s) or _into_a_filter(words)
     code = _QUOTED.sub("''", s).split(" #", 1)[0]  # a trailing comment is prose by right
     prose = sum(1 for w in code.split() if w.lower() in _PROSE_WORDS)
     s = code.rstrip()
@@ -375,6 +375,19 @@ def _with_options(words: list[str], line: str) -> bool:
         return False
     return bool(re.search(r"[-_.]", words[0])) or sum(1 for w in bare if _OPTION.match(w)) > 1 \
         or any(re.search(r"[=/:@<$'\"]", w) for w in args if not _OPTION.match(w))
+
+
+_FILTERS = frozenset("grep egrep fgrep awk sed sort uniq head tail wc jq cut tr column xargs"
+                     .split())
+
+
+def _into_a_filter(words: list[str]) -> bool:
+    """A program the compiler does not know whose output is piped into a text filter
+    (`exportfs -v | grep render`, `lsnrctl status | grep -i ready`): a command line, not the
+    output of the one before it. Prose does not pipe into `grep`."""
+    bar = words.index("|") if "|" in words else -1
+    return 0 < bar < len(words) - 1 and words[bar + 1] in _FILTERS and \
+        not any(w.lower() in _PROSE_WORDS for w in words[:bar])
 
 
 def _keyword_command(first: str, words: list[str]) -> bool:
