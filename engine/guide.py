@@ -763,43 +763,51 @@ def _hugo_shortcodes(then: Callable[[list[str], int], int | None]
 
 
 _FOOTNOTE_DEF = re.compile(r"^\[\^([^\]\s]{1,40})\]:\s*(\S.*)$")
-_FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]{1,40})\](?!:)")
+# `[^3]` in a line; at a line's start only when no `:` follows (`[^3]: ...` defines it), so
+# "check which minions drift[^salt]:" refers to a note
+_FOOTNOTE_REF = re.compile(r"(?<=.)\[\^([^\]\s]{1,40})\]|^\[\^([^\]\s]{1,40})\](?!:)")
+_FOOTNOTE_MORE = re.compile(r"^ {2,}\S")  # a note's next line, indented under its first
 
 
 def _footnotes(body: str) -> str:
-    """Each one-line footnote ("[^3]: `sudo systemctl restart app`") written at its one
-    reference ("restart it[^3]." reads "restart it (`sudo systemctl restart app`)."), its own
-    line left blank, line for line: the footnote is the step's command, in the step's place.
-    Read as they stood, the steps were a person's ("restart it[^3]") and the notes at the end
-    one block of commands run in turn after the last step, whatever its conditions said. A
-    footnote referenced twice or never, or going on over more lines, is left as it is."""
+    """Each footnote ("[^3]: `sudo systemctl restart app`") written at its one reference
+    ("restart it[^3]." reads "restart it (`sudo systemctl restart app`)."), its own lines
+    (the indented ones under its first too) left blank, line for line: the footnote is the
+    step's command, in the step's place, and a note is read where it is referred to. Read
+    as they stood, the steps were a person's ("restart it[^3]") and the notes at the end one
+    block of commands or a person's step run in turn after the last step, whatever its
+    conditions said. A footnote referenced twice or never is left as it is."""
     lines = body.split("\n")
-    defs: dict[str, tuple[int, str]] = {}
+    defs: dict[str, tuple[int, int, str]] = {}  # label: (first line, last line, its text)
     uses: dict[str, int] = {}
 
     def find(ls: list[str], i: int) -> int | None:
         m = _FOOTNOTE_DEF.match(ls[i])
         if m is None:
             for r in _FOOTNOTE_REF.finditer(ls[i]):
-                uses[r.group(1)] = uses.get(r.group(1), 0) + 1
-        elif m.group(1) not in defs and not (i + 1 < len(ls) and ls[i + 1].startswith(" ") and
-                                             ls[i + 1].strip()):
-            defs[m.group(1)] = (i, m.group(2).strip())
-        else:
-            defs[m.group(1)] = (-1, "")  # twice defined, or a note of many lines: left alone
-        return None
+                label = r.group(1) or r.group(2)
+                uses[label] = uses.get(label, 0) + 1
+            return None
+        end = i
+        while end + 1 < len(ls) and _FOOTNOTE_MORE.match(ls[end + 1]):
+            end += 1
+        # (its last stop dropped: "check it (a note.):" ended the sentence before the colon)
+        text = " ".join([m.group(2).strip(), *(x.strip() for x in ls[i + 1:end + 1])])
+        text = text[:-1] if text.endswith(".") and not text.endswith("..") else text
+        defs[m.group(1)] = (i, end, text) if m.group(1) not in defs else (-1, -1, "")
+        return end  # (twice defined: left alone)
     outside_fences(lines, find)
     moved = {k: v for k, v in defs.items() if v[0] >= 0 and uses.get(k) == 1}
     if not moved:
         return body
-    at = {i for i, _ in moved.values()}
+    at = {j for first, last, _ in moved.values() for j in range(first, last + 1)}
 
     def put(ls: list[str], i: int) -> int | None:
         if i in at:
             ls[i] = ""
-        elif "[^" in ls[i]:
-            ls[i] = _FOOTNOTE_REF.sub(lambda r: f" ({moved[r.group(1)][1]})" if r.group(1) in
-                                      moved else r.group(0), ls[i])
+        elif "[^" in ls[i] and not _FOOTNOTE_DEF.match(ls[i]):
+            ls[i] = _FOOTNOTE_REF.sub(lambda r: f" ({moved[label][2]})" if (
+                label := r.group(1) or r.group(2)) in moved else r.group(0), ls[i])
         return None
     return "\n".join(outside_fences(lines, put))
 

@@ -1,0 +1,147 @@
+"""Runbook styles the earlier sweeps did not try: a Quarto notebook's chunks, Docusaurus
+containers and tabs, a Django shell, F5's tmsh, a Siemens integrator's operating instruction,
+a MediaWiki page, keycap-emoji steps, footnotes under a Salt runbook, a Datadog notebook export,
+Gherkin scenarios (tests/fixtures/styles15 holds the guides tried). Each test is one rule a
+guide author would recognise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.plan import StepKind
+from tests.support.compiling import (
+    assert_gated_and_accounted,
+    compile_text,
+    gated,
+    guards_of,
+    manual_scripts,
+    runs,
+)
+
+STYLES15 = Path(__file__).resolve().parents[2] / "fixtures" / "styles15"
+
+
+def _argvs(plan):  # noqa: ANN001, ANN202
+    return [s.params["pipeline"] for s in runs(plan)]
+
+
+def _running(plan, *words: str):  # noqa: ANN001, ANN202
+    """The one command step whose pipeline's text holds all of `words`."""
+    (step,) = [s for s in runs(plan)
+               if all(w in " ".join(" ".join(a) for a in s.params["pipeline"]) for w in words)]
+    return step
+
+
+def test_each_styles15_guide_compiles_gated_and_accounted_for():
+    assert_gated_and_accounted(folder=STYLES15, at_least=10)
+
+
+# -- MediaWiki markup -----------------------------------------------------------------------------
+
+MEDIAWIKI = """= NFS stale handles =
+
+{{Warning|Do '''not''' reboot the filer.}}
+
+== Procedure ==
+
+# Log in to the node and check the mount:
+#: <syntaxhighlight lang="bash">
+ssh render-node-17
+stat -t /mnt/render
+</syntaxhighlight>
+# If <code>stat</code> prints <code>Stale file handle</code>, remount the share:
+#: <syntaxhighlight lang="bash">
+sudo umount -l /mnt/render
+</syntaxhighlight>
+#* If the mount hangs, go to [[#Filer side|Filer side]].
+#* Otherwise re-queue the job:
+#*: <pre>deadlinecommand -RequeueJob 64f1c0e2</pre>
+
+== Filer side ==
+
+# List the exports:
+#: <pre>
+exportfs -v | grep render
+</pre>
+"""
+
+
+def test_a_mediawiki_page_is_read_as_the_steps_it_shows():
+    # `# step` lines were titles, and each `<syntaxhighlight>` / `<pre>` block a paragraph of
+    # prose ("context for a reader"): the umount and the re-queue (both changes) were lost
+    plan = compile_text(MEDIAWIKI)
+    umount = _running(plan, "umount -l /mnt/render")
+    assert umount.mutating and gated(plan, umount.id)
+    assert guards_of(plan, umount.id) == ["If `stat` prints `Stale file handle`"]
+    requeue = _running(plan, "deadlinecommand -RequeueJob 64f1c0e2")
+    assert requeue.mutating and gated(plan, requeue.id)
+    # the commands typed on the node run there, and the section jump lands
+    assert _running(plan, "stat -t /mnt/render").params["pipeline"][0][:3] == \
+        ["ssh", "render-node-17", "--"]
+    listing = _running(plan, "exportfs -v")
+    assert any(e.kind == "jump" and (e.target == listing.id or
+                                     plan.step(e.target).kind == StepKind.APPROVE)
+               for e in plan.edges)
+
+
+def test_wiki_text_shown_in_a_markdown_fence_stays_markdown():
+    plan = compile_text("## Notes\n\nThe old wiki page read:\n\n```\n== Procedure ==\n"
+                        "# Restart it\n#: <pre>systemctl restart foo</pre>\n```\n")
+    assert runs(plan) == []
+
+
+# -- a session opened in one block, a guarded command in a later one ------------------------------
+
+def test_a_guarded_command_after_a_session_opener_stays_under_its_guard():
+    # `ssh web-1` in one block, "If the disk is full, clean the cache:" over `sudo rm -rf` in
+    # the next: the rm took over the opener's step and ran in its place, before the guard
+    # asked anything; the guard then scoped the check after it
+    plan = compile_text("## Fix\n\nLog in:\n\n```bash\nssh web-1\n```\n\n"
+                        "If the disk is full, clean the cache:\n\n```bash\n"
+                        "sudo rm -rf /var/cache/app\n```\n\nThen check:\n\n```bash\ndf -h\n```\n")
+    rm = _running(plan, "rm -rf /var/cache/app")
+    assert rm.params["pipeline"][0][:3] == ["ssh", "web-1", "--"]
+    assert guards_of(plan, rm.id) == ["If the disk is full"]
+    assert guards_of(plan, _running(plan, "df -h").id) == []
+    # with no guard between, the opener's step still becomes the session's first command
+    plan = compile_text("## Check\n\nLog in:\n\n```bash\nssh web-1\n```\n\nThen look:\n\n"
+                        "```bash\ndf -h\n```\n")
+    assert _argvs(plan) == [[["ssh", "web-1", "--", "df -h"]]] and manual_scripts(plan) == []
+
+
+def test_an_unknown_program_piped_into_a_filter_is_a_command_not_output():
+    # `exportfs -v | grep render` under `ssh nfs-filer-02` in an untagged block was the
+    # output of ssh: the check vanished from the plan
+    plan = compile_text("## Check\n\n```\nssh nfs-filer-02\nexportfs -v | grep render\n```\n")
+    assert _argvs(plan) == [[["ssh", "nfs-filer-02", "--", "exportfs -v | grep render"]]]
+    # output that happens to hold a bar is still output
+    plan = compile_text("## Check\n\n```\nkubectl get pods\nNAME | READY | STATUS\n```\n")
+    assert _argvs(plan) == [[["kubectl", "get", "pods"]]]
+
+
+# -- footnotes -------------------------------------------------------------------------------------
+
+def test_a_footnote_referred_to_before_a_colon_is_read_where_it_is_referred_to():
+    # "Look at the sources[^src]:" — the colon after the reference read as a definition's, so
+    # the note was never moved: the notes at the end became a person's steps run after the
+    # last step ("sudo -i" as the guide's final step)
+    plan = compile_text("## Steps\n\n1. Check the sources[^src]:\n\n   ```bash\n"
+                        "   chronyc sources -v\n   ```\n\n2. If none is selected, escalate to "
+                        "the network team.\n\n[^src]: chrony marks the source it follows "
+                        "with `*`.\n")
+    assert [s.id for s in plan.steps if s.source.start >= 10 and s.kind != StepKind.END] == []
+    assert _argvs(plan) == [[["chronyc", "sources", "-v"]]]
+    assert any("chrony marks the source it follows" in s.title and s.source.start <= 6
+               for s in plan.steps)
+
+
+def test_a_footnote_of_many_lines_is_read_where_it_is_referred_to():
+    # a note going on over indented lines stayed at the end: a person's step after the last
+    plan = compile_text("## Steps\n\n1. Check the clock[^why]:\n\n   ```bash\n"
+                        "   chronyc tracking\n   ```\n\n2. If it is off by more than 1 s, "
+                        "escalate to the network team.\n\n"
+                        "[^why]: Trading needs 1 ms. Do not set the clock by hand\n"
+                        "    with `date -s`.\n")
+    assert [s.id for s in plan.steps if s.source.start >= 10 and s.kind != StepKind.END] == []
+    assert any("Do not set the clock by hand with `date -s`" in s.title + s.text
+               for s in plan.steps)
