@@ -1125,15 +1125,22 @@ _ESCALATE = re.compile(
 
 # "If the queue is below 1000, the backlog drains on its own; stop here.", "..., you are done":
 # what the guard's branch does is end the run (nothing else follows "stop" in its sentence).
+# "... and terminate the procedure here" (an integrator's English), "end the runbook here";
+# "stop here; the sweeper retries them" (why, after the stop: no step of its own)
 _STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so)\s+)(?:you (?:can|may) |just )?"
                         r"(?:stop (?:here|now|there)|you(?: are|'re) done|we(?: are|'re) done|"
-                        r"(?:the )?(?:run|procedure|runbook) (?:ends|is (?:over|complete)) here)"
-                        r"[\s.!]*$", re.I)
+                        r"(?:the )?(?:run|procedure|runbook) (?:ends|is (?:over|complete)) here|"
+                        r"(?:terminate|end|finish|abort|quit) (?:the |this )?(?:procedure|"
+                        r"runbook|troubleshooting|process|guide)(?: here| now| at this point)?)"
+                        r"(?:[\s.!]*$|\s*[;:\u2013\u2014]\s+(?P<why>[^;:\n]+?)[\s.!]*$)", re.I)
 
 
 def stops_here(text: str) -> bool:
-    """Whether a guard's consequent is to stop the run there ("stop here", "you are done")."""
-    return _STOP_HERE.search(text.replace("**", "").replace("__", "").strip()) is not None
+    """Whether a guard's consequent is to stop the run there ("stop here", "you are done");
+    a clause after it ("stop here; the payouts are retried") says why, unless it says to do
+    something more ("stop here; restart it" is no stop)."""
+    m = _STOP_HERE.search(text.replace("**", "").replace("__", "").strip())
+    return m is not None and (m.group("why") is None or not _imperative(m.group("why")))
 
 
 def before_stopping(text: str) -> str:

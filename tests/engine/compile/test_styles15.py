@@ -145,3 +145,36 @@ def test_a_footnote_of_many_lines_is_read_where_it_is_referred_to():
     assert [s.id for s in plan.steps if s.source.start >= 10 and s.kind != StepKind.END] == []
     assert any("Do not set the clock by hand with `date -s`" in s.title + s.text
                for s in plan.steps)
+
+
+# -- a stop, said another way ----------------------------------------------------------------------
+
+def _ends_after(plan, decide_text: str) -> bool:  # noqa: ANN001
+    """Whether the branch of the decision `decide_text` ends the run (through a person's step)."""
+    (d,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and s.text == decide_text]
+    (branch,) = [e.target for e in plan.edges if e.source == d.id and e.kind == "branch"]
+    step = plan.step(branch)
+    while step.kind == StepKind.MANUAL:
+        (nxt,) = [e.target for e in plan.edges if e.source == step.id and e.on == "success"]
+        step = plan.step(nxt)
+    return step.kind == StepKind.END
+
+
+def test_a_stop_with_its_reason_after_it_or_in_other_words_ends_the_run():
+    # "... and stop here; the payouts will be retried" and "... and terminate the procedure
+    # here" were no stop: the guard guarded the scale-up after it instead, run only when the
+    # provider was down (the Django and the Siemens guides of styles15)
+    for said in ("When the health check does not return `200`, the provider is down. Post in "
+                 "#billing-incidents and stop here; the payouts will be retried by the sweeper.",
+                 "If the code is F999, the fault is not at the machine. Inform IT-Service "
+                 "(Tel. 4711) and terminate the procedure here."):
+        plan = compile_text(f"## Check\n\n```bash\ncurl -s https://x/health\n```\n\n{said}\n\n"
+                            "```bash\nkubectl -n billing scale deploy/w --replicas=6\n```\n")
+        cond = said.split(",")[0]
+        assert _ends_after(plan, cond), said
+        assert guards_of(plan, _running(plan, "scale").id) == [f"Otherwise (not: {cond})"], said
+    # a clause after the stop that asks for more is no stop
+    plan = compile_text("## Check\n\n```bash\ncurl -s https://x/health\n```\n\n"
+                        "If the code is F999, stop here; restart the pod.\n")
+    assert not any(s.kind == StepKind.END and s.outcome.value == "resolved" and
+                   "F999" in s.text for s in plan.steps)
