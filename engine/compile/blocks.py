@@ -384,9 +384,10 @@ _FILTERS = frozenset("grep egrep fgrep awk sed sort uniq head tail wc jq cut tr 
 def _into_a_filter(words: list[str]) -> bool:
     """A program the compiler does not know whose output is piped into a text filter
     (`exportfs -v | grep render`, `lsnrctl status | grep -i ready`): a command line, not the
-    output of the one before it. Prose does not pipe into `grep`."""
+    output of the one before it. Prose does not pipe into `grep`; nor is a name of one or two
+    letters a program (`k get pods | grep x`: the author's shell's alias)."""
     bar = words.index("|") if "|" in words else -1
-    return 0 < bar < len(words) - 1 and words[bar + 1] in _FILTERS and \
+    return len(words[0]) >= 3 and 0 < bar < len(words) - 1 and words[bar + 1] in _FILTERS and \
         not any(w.lower() in _PROSE_WORDS for w in words[:bar])
 
 
