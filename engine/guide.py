@@ -877,12 +877,56 @@ def _lettered_substeps(body: str) -> str:
     return "\n".join(lines)
 
 
+# 1\ufe0f\u20e3 ... 9\ufe0f\u20e3 and \U0001f51f: keycap numbers, a chat-style runbook's step
+# numbers ("1\ufe0f\u20e3 **Confirm the evictions**", "jump to 5\ufe0f\u20e3")
+_KEYCAP = re.compile("(?:([1-9])\ufe0f?\u20e3|\U0001f51f)")
+_KEYCAP_STEP = re.compile("^(\\s{0,3})(?:([1-9])\ufe0f?\u20e3|\U0001f51f)[ \t]*(?=\\S)")
+# a case marked by a tick or a cross on a line of its own ("\u2705 not growing \u2192 nothing to
+# do" over "\u274c growing \u2192 continue with 2\ufe0f\u20e3")
+_MARKED_CASE = re.compile("^[\u2705\u274c\u2714\u2716]\ufe0f?[ \t]+\\S")
+
+
+def _keycap_steps(body: str) -> str:
+    """A guide that numbers its steps with keycap emoji (two or more lines opening with one):
+    each such line "Step N: ...", each keycap elsewhere in its text "step N" ("jump to
+    5\ufe0f\u20e3" reads "jump to step 5"), and two or more lines of one paragraph each opening
+    with a tick or a cross the list of cases they are, line for line. Read as they stood, the
+    numbers named no step: "jump to 5\ufe0f\u20e3" landed nowhere and its guard scoped the next
+    step instead, and the cases of one paragraph were one condition whose jump ("\u274c
+    growing \u2192 continue with 2\ufe0f\u20e3") was taken when the first held."""
+    if "\u20e3" not in body and "\U0001f51f" not in body:
+        return body
+    lines = body.split("\n")
+    opening: list[int] = []
+    outside_fences(lines, lambda ls, i: opening.append(i) if _KEYCAP_STEP.match(ls[i]) else None)
+    if len(opening) < 2:
+        return body
+
+    def number(m: re.Match[str]) -> str:
+        return m.group(2) if m.group(2) else "10"
+
+    def rewrite(ls: list[str], i: int) -> int | None:
+        if i in opening:
+            m = _KEYCAP_STEP.match(ls[i])
+            assert m is not None
+            ls[i] = f"{m.group(1)}Step {number(m)}: {ls[i][m.end():]}"
+        parts = re.split(r"(`[^`]*`)", ls[i])  # never inside a code span
+        ls[i] = "".join(p if p.startswith("`") else _KEYCAP.sub(
+            lambda m: f"step {m.group(1) or '10'}", p) for p in parts)
+        if _MARKED_CASE.match(ls[i]) and (
+                i + 1 < len(ls) and _MARKED_CASE.match(ls[i + 1]) or
+                i > 0 and _MARKED_CASE.match(ls[i - 1].removeprefix("- "))):
+            ls[i] = f"- {ls[i]}"
+        return None
+    return "\n".join(outside_fences(lines, rewrite))
+
+
 class _Builder:
     """Walks markdown-it's token stream once, keeping a stack of open containers."""
 
     def __init__(self, body: str, *, offset: int, path: str) -> None:
         body = as_markdown(_dedent_admonitions(_lettered_substeps(_diagram_containers(
-            _myst_directives(_footnotes(body))))))
+            _myst_directives(_footnotes(_keycap_steps(body)))))))
         self.body = body
         self.lines = body.split("\n")
         self.path = path

@@ -178,3 +178,62 @@ def test_a_stop_with_its_reason_after_it_or_in_other_words_ends_the_run():
                         "If the code is F999, stop here; restart the pod.\n")
     assert not any(s.kind == StepKind.END and s.outcome.value == "resolved" and
                    "F999" in s.text for s in plan.steps)
+
+
+# -- keycap-emoji step numbers --------------------------------------------------------------------
+
+KEYCAPS = """# Redis evictions
+
+1\ufe0f\u20e3 **Confirm the evictions**
+
+```sh
+redis-cli -h cache INFO stats
+```
+
+\u2705 not growing between two runs \u2192 false alarm, nothing to do.
+\u274c growing \u2192 continue with 2\ufe0f\u20e3
+
+2\ufe0f\u20e3 **How full is it?**
+
+```sh
+redis-cli -h cache INFO memory
+```
+
+\u26a0\ufe0f If `maxmemory_policy` is not `volatile-lru` someone changed it \u2192 jump to \
+4\ufe0f\u20e3
+
+3\ufe0f\u20e3 **Give it more memory**
+
+```sh
+redis-cli -h cache CONFIG SET maxmemory 12gb
+```
+
+\u27a1\ufe0f then skip to 5\ufe0f\u20e3
+
+4\ufe0f\u20e3 **Restore the eviction policy**
+
+```sh
+redis-cli -h cache CONFIG SET maxmemory-policy volatile-lru
+```
+
+5\ufe0f\u20e3 **Check again**: still evicting? Escalate to the platform team.
+"""
+
+
+def test_keycap_numbers_are_step_numbers_and_their_jumps_land():
+    # "jump to 4\ufe0f\u20e3" landed nowhere: its guard scoped the step after it (the memory
+    # raise ran only when the policy had changed), "skip to 5\ufe0f\u20e3" was prose (the policy
+    # restore ran after every raise), and "\u274c growing \u2192 continue with 2\ufe0f\u20e3" was
+    # taken when "not growing" held: the false alarm never ended the run
+    plan = compile_text(KEYCAPS)
+    raise_ = _running(plan, "CONFIG SET maxmemory 12gb")
+    restore = _running(plan, "CONFIG SET maxmemory-policy")
+    assert guards_of(plan, raise_.id) == [
+        "Otherwise (not: If `maxmemory_policy` is not `volatile-lru` someone changed it "
+        "\u2192 jump to step 4)"]
+    (gate,) = [e.source for _, e in plan.incoming(restore.id)]
+    assert raise_.id not in {e.source for _, e in plan.incoming(gate)}  # skipped after it
+    assert any(e.kind == "jump" for _, e in plan.incoming(gate))
+    (end,) = [s for s in plan.steps if s.kind == StepKind.END and s.outcome is not None and
+              s.outcome.value == "no_action"]
+    assert guards_of(plan, end.id) == ["\u2705 not growing between two runs"]
