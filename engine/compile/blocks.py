@@ -255,6 +255,7 @@ _ALONE = frozenset("""
 uptime df free top htop dmesg date hostname ps lsblk who w id whoami pwd ls env printenv
 uname lscpu nproc sync exit logout iostat vmstat mpstat ifconfig route arp netstat ss
 lsmod mount ip crontab tmux screen bash sh zsh history collect_results sudo reboot
+tmsh vtysh clish imish
 """.split())
 _PROSE_WORDS = frozenset("""the a an to is are of and in for with this that you your be will
 it on we our can should must may then when which was were has have from by as or not""".split())

@@ -237,3 +237,46 @@ def test_keycap_numbers_are_step_numbers_and_their_jumps_land():
     (end,) = [s for s in plan.steps if s.kind == StepKind.END and s.outcome is not None and
               s.outcome.value == "no_action"]
     assert guards_of(plan, end.id) == ["\u2705 not growing between two runs"]
+
+
+# -- a network device's own shell ------------------------------------------------------------------
+
+TMSH = """## Procedure
+
+1. Log in to the active unit and start tmsh:
+
+       ssh admin@lb-dc1-a.example.net
+       tmsh
+
+2. Show the pool and its members:
+
+       show ltm pool web-prod-pool members
+
+3. If the server is down, disable the member:
+
+       modify ltm pool web-prod-pool members modify { 10.20.4.11:443 { session user-disabled } }
+
+4. Save the configuration, then leave:
+
+       save sys config
+       quit
+       exit
+
+5. Check from outside that the VIP answers: `curl -sk https://web.example.net/healthz`.
+"""
+
+
+def test_lines_typed_at_a_device_shell_are_a_persons_steps_there():
+    # after `ssh admin@lb` and `tmsh`, `show ltm pool ...` was an SQL query run here, `modify
+    # ltm pool ...` (a change) and `save sys config` sample output: lost from the plan
+    plan = compile_text(TMSH)
+    scripts = manual_scripts(plan)
+    assert any(s.endswith("tmsh\nshow ltm pool web-prod-pool members") for s in scripts)
+    (modify,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and
+                 "modify ltm pool" in str(s.params.get("script"))]
+    assert str(modify.params["script"]).startswith("ssh admin@lb-dc1-a.example.net\ntmsh\n")
+    assert guards_of(plan, modify.id) == ["If the server is down"]
+    assert any("save sys config" in s for s in scripts)
+    assert not any(s.kind == StepKind.QUERY for s in plan.steps)
+    # after `quit` and `exit` the guide is back on this machine
+    assert _argvs(plan) == [[["curl", "-sk", "https://web.example.net/healthz"]]]
