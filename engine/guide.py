@@ -651,6 +651,10 @@ def _dedent_admonitions(body: str) -> str:
 _DIAGRAM_OPEN = re.compile(r"^( {0,3})(:{3,})[ \t]*(mermaid|plantuml)[ \t]*$", re.IGNORECASE)
 
 
+_CHUNK = re.compile(r"^\{([A-Za-z][\w+-]*)(?:[\s,][^}]*)?\}\s*$")
+_CHUNK_OPTION = re.compile(r"^\s*(?:#|--|//)\|\s")
+
+
 def _diagram_containers(body: str) -> str:
     """Azure DevOps wiki's `::: mermaid` ... `:::` diagram written as the fenced block it is
     (```` ```mermaid ```` ... ```` ``` ````), line for line: an illustration, not a quote of
@@ -1088,6 +1092,17 @@ class _Builder:
         fenced = tok.type == "fence"
         lang = tok.info.strip().split()[0].lower() if fenced and tok.info.strip() else None
         text = tok.content.rstrip("\n")
+        if fenced and (chunk := _CHUNK.match(tok.info.strip())) is not None:
+            # a Quarto / R Markdown chunk: ```{sql, connection=con}, ```{bash}, ```{r setup}:
+            # its language is the first word in the braces, and its leading `#| label: x` /
+            # `--| echo: false` lines are the chunk's options, no code (blank, line for line)
+            lang = chunk.group(1).lower()
+            lines = text.split("\n")
+            k = 0
+            while k < len(lines) and _CHUNK_OPTION.match(lines[k]):
+                lines[k] = ""
+                k += 1
+            text = "\n".join(lines)
         if fenced:
             self._check_closed(tok)
         else:

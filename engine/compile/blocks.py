@@ -73,7 +73,7 @@ CONFIG_TAGS = frozenset({"yaml", "yml", "json", "jsonc", "json5", "toml", "ini",
                          "properties", "diff", "patch", "dockerfile", "apache", "systemd",
                          "csv", "html", "css"})
 SCRIPT_TAGS = frozenset({"ruby", "rb", "irb", "python", "py", "python3", "js", "javascript",
-                         "ts", "typescript", "go", "golang", "groovy", "lua", "perl", "rails",
+                         "ts", "typescript", "go", "golang", "groovy", "lua", "perl", "rails", "r",
                          "java", "rust", "c", "cpp", "php", "powershell", "ps1", "pwsh", "cmd",
                          "bat", "batch", "fish", "tcl", "expect", "gdb", "redis", "mongo",
                          "mongodb", "javascript-repl", "pycon", "rbconsole", "vim",

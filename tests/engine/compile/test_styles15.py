@@ -280,3 +280,31 @@ def test_lines_typed_at_a_device_shell_are_a_persons_steps_there():
     assert not any(s.kind == StepKind.QUERY for s in plan.steps)
     # after `quit` and `exit` the guide is back on this machine
     assert _argvs(plan) == [[["curl", "-sk", "https://web.example.net/healthz"]]]
+
+
+# -- Quarto / R Markdown chunks --------------------------------------------------------------------
+
+QUARTO = """## Look at the primary
+
+```{sql, connection=con}
+#| label: replication-slots
+SELECT slot_name, active FROM pg_replication_slots;
+```
+
+```{r}
+#| label: lag-plot
+lag <- dbGetQuery(con, "SELECT 1")
+```
+"""
+
+
+def test_a_chunk_header_in_braces_names_its_language_and_its_option_lines_are_no_code():
+    # ```{sql, connection=con} was tagged "{sql,": the query on the primary was sample output,
+    # and so was the R chunk (code, for a person to run)
+    plan = compile_text(QUARTO)
+    (query,) = [s for s in plan.steps if s.kind == StepKind.QUERY]
+    assert query.plugin == "sql"
+    assert query.params["query"] == "SELECT slot_name, active FROM pg_replication_slots;"
+    assert any("dbGetQuery" in s for s in manual_scripts(plan))
+    assert all("#|" not in s for s in manual_scripts(plan))
+    assert plan.ignored == []
