@@ -92,11 +92,20 @@ def section_class(heading: str) -> SectionClass:
         # "### Symptom: connections refused" names one case, its section what to do in it
         # ("## Symptoms" alone describes the alert, for a reader)
         return "diag" if _DIAG.search(text) else "mit"
-    if _MIT.search(text):
+    if _MIT.search(text) and not (_CHECKS_A_THING.match(text) and not _AND_FIX.search(text)):
         return "mit"
     if _DIAG.search(text):
         return "diag"
     return "step"
+
+
+# "Check the replica's recovery process", "Inspect the restore job": a heading that opens with
+# a check names what it looks at, however that thing is called; it fixes nothing ("Check and
+# fix the config" does)
+_CHECKS_A_THING = re.compile(r"^(?:check|inspect|verify|investigate|diagnose|debug|look at|"
+                             r"find|identify)\b")
+_AND_FIX = re.compile(r"\b(?:and|then|&)\s+(?:fix|repair|restor|recover|resolv|mitigat|"
+                      r"remediat|work\s?around)", re.I)
 
 
 # A step's number written in the paragraph itself, as no list: an outline's "1.2" / "2.3.1." or a

@@ -308,3 +308,20 @@ def test_a_chunk_header_in_braces_names_its_language_and_its_option_lines_are_no
     assert any("dbGetQuery" in s for s in manual_scripts(plan))
     assert all("#|" not in s for s in manual_scripts(plan))
     assert plan.ignored == []
+
+
+# -- a check named after what it looks at ---------------------------------------------------------
+
+def test_a_heading_that_opens_with_a_check_is_diagnosis_whatever_it_checks():
+    # "3. Check the replica's recovery process" was a mitigation section ("recovery"): its
+    # reads waited on "The diagnosis found a cause that the mitigation addresses", whose "no"
+    # ended the run with "nothing to mitigate" before anything was looked at
+    plan = compile_text("# Replica lag\n\n## 1. Measure the lag\n\n```bash\npsql -h r1 -c "
+                        "'SELECT 1'\n```\n\n## 2. Check the replica's recovery process\n\n"
+                        "```bash\nps -o pid,etime,cmd -C postgres\n```\n")
+    assert not any(s.kind == StepKind.DECIDE for s in plan.steps)
+    assert guards_of(plan, _running(plan, "ps -o").id) == []
+    # a heading that also fixes stays a mitigation
+    from engine.compile.phrases import section_class
+    assert section_class("Check and fix the recovery config") == "mit"
+    assert section_class("Check the restore job") == "diag"
