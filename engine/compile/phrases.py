@@ -727,6 +727,12 @@ _WHEN_DONE = re.compile(r"when\s+(?:you(?:'re|\s+are|\s+have)\s+|it(?:'s|\s+is|\
 _WATCH = re.compile(r"^\W*(?:watch|follow|tail|monitor|observe|keep an eye on)\b", re.I)
 
 
+# "and roll back if the last deploy is recent:" (the paragraph goes on from the one before
+# it), "Then restart it if ...": the instruction after the word that carries it on
+_CONTINUES = re.compile(r"^\s*(?:and(?:,?\s+then)?|then|also|next|finally|afterwards)[,\s]+",
+                        re.I)
+
+
 def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
     """The guard of an instruction that names its command before its condition ("Run `x` if
     Y", "Restart X only if Y: `x`"): the commands run only when Y holds (they ran always).
@@ -734,6 +740,7 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
     attached:") or a numbered step's label ("**Step 3: Restart the consumer if none is
     attached**", "### 3. Purge the queue if it is full"): its steps run only when Y holds."""
     bare = t.rstrip(" *_")
+    t = t[lead.end():] if (lead := _CONTINUES.match(t)) is not None else t
     if not ("`" in t or bare.endswith(":") or label and not bare.endswith((".", "!", "?"))) \
             or not _RUN_VERB.match(t):
         return None

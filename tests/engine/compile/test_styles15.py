@@ -325,3 +325,18 @@ def test_a_heading_that_opens_with_a_check_is_diagnosis_whatever_it_checks():
     from engine.compile.phrases import section_class
     assert section_class("Check and fix the recovery config") == "mit"
     assert section_class("Check the restore job") == "diag"
+
+
+# -- a condition after the instruction, in a sentence that goes on from the one before ------------
+
+def test_an_instruction_carried_on_by_and_or_then_keeps_its_trailing_condition():
+    # "...check its recent deploys:" over a block, then "and roll back if the last deploy is
+    # less than one hour old:" over `rollout undo`: the rollback ran after every history
+    # check (the Datadog notebook of styles15)
+    for lead in ("and roll back if the last deploy is less than one hour old:",
+                 "Then roll back if the last deploy is less than one hour old:"):
+        plan = compile_text("## Fix\n\nCheck its recent deploys:\n\n```bash\nkubectl -n c "
+                            "rollout history deploy/api\n```\n\n" + lead + "\n\n```bash\n"
+                            "kubectl -n c rollout undo deploy/api\n```\n")
+        assert guards_of(plan, _running(plan, "rollout undo").id) == [
+            "if the last deploy is less than one hour old"], lead
