@@ -291,6 +291,13 @@ def if_heading(heading: str) -> bool:
     return _IF_HEADING.match(text) is not None
 
 
+# "Only do this when the trace shows X.", "Run these steps only if ...", "Follow the steps below
+# only when ...": a caution over a procedure, which scopes the steps after it (it was a note)
+_DO_THIS = re.compile(r"^(?:only\s+)?(?:do|run|perform|follow|use|apply)\s+(?:this|these(?:\s+"
+                      r"steps)?|the\s+(?:steps\s+)?(?:below|following)|the\s+following(?:\s+"
+                      r"steps)?)\s+(?=(?:only\s+)?(?:if|when)\b)", re.I)
+
+
 # A list item's text is read for its guard two or three times (without and with `fallback`,
 # then by the linter): the reading is done once per text. A Guard is frozen, so sharing it is
 # safe; the cache is small, so it holds one guide's recent texts, not every guide's.
@@ -313,6 +320,8 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
         way = alt.group("way").rstrip(" :*_")
         return Guard(text=f"Alternatively: {way}" if way else "Alternatively",
                      alternative=True), False
+    if (this := _DO_THIS.match(t)) is not None and _GUARD_START.match(t[this.end():]):
+        return Guard(text=_clause(t)), False  # "Only do this when the trace shows X."
     if not _GUARD_START.match(t):
         return _trailing_guard(t, label=_ENUM.match(text.replace("**", "").replace(
             "__", "").strip()) is not None), False

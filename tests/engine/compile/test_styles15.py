@@ -340,3 +340,17 @@ def test_an_instruction_carried_on_by_and_or_then_keeps_its_trailing_condition()
                             "kubectl -n c rollout undo deploy/api\n```\n")
         assert guards_of(plan, _running(plan, "rollout undo").id) == [
             "if the last deploy is less than one hour old"], lead
+
+
+# -- a caution over a procedure --------------------------------------------------------------
+
+def test_only_do_this_when_scopes_the_steps_after_it():
+    # "Only do this when the trace shows a `SerializationException`." over the steps that skip
+    # a poison message was a note: the consumer-group reset ran after every restart
+    plan = compile_text("## Skip a poison message\n\nOnly do this when the trace shows a "
+                        "`SerializationException`.\n\n1. Pause the connector:\n   ```bash\n"
+                        "   curl -s -X PUT localhost:8083/connectors/x/pause\n   ```\n")
+    assert guards_of(plan, _running(plan, "pause").id) == [
+        "Only do this when the trace shows a `SerializationException`"]
+    plan = compile_text("## Fix\n\nDo this now.\n\n```bash\nsudo systemctl restart app\n```\n")
+    assert guards_of(plan, _running(plan, "restart").id) == []
