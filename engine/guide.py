@@ -651,6 +651,10 @@ def _dedent_admonitions(body: str) -> str:
 _DIAGRAM_OPEN = re.compile(r"^( {0,3})(:{3,})[ \t]*(mermaid|plantuml)[ \t]*$", re.IGNORECASE)
 
 
+_CHUNK = re.compile(r"^\{([A-Za-z][\w+-]*)(?:[\s,][^}]*)?\}\s*$")
+_CHUNK_OPTION = re.compile(r"^\s*(?:#|--|//)\|\s")
+
+
 def _diagram_containers(body: str) -> str:
     """Azure DevOps wiki's `::: mermaid` ... `:::` diagram written as the fenced block it is
     (```` ```mermaid ```` ... ```` ``` ````), line for line: an illustration, not a quote of
@@ -763,43 +767,51 @@ def _hugo_shortcodes(then: Callable[[list[str], int], int | None]
 
 
 _FOOTNOTE_DEF = re.compile(r"^\[\^([^\]\s]{1,40})\]:\s*(\S.*)$")
-_FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]{1,40})\](?!:)")
+# `[^3]` in a line; at a line's start only when no `:` follows (`[^3]: ...` defines it), so
+# "check which minions drift[^salt]:" refers to a note
+_FOOTNOTE_REF = re.compile(r"(?<=.)\[\^([^\]\s]{1,40})\]|^\[\^([^\]\s]{1,40})\](?!:)")
+_FOOTNOTE_MORE = re.compile(r"^ {2,}\S")  # a note's next line, indented under its first
 
 
 def _footnotes(body: str) -> str:
-    """Each one-line footnote ("[^3]: `sudo systemctl restart app`") written at its one
-    reference ("restart it[^3]." reads "restart it (`sudo systemctl restart app`)."), its own
-    line left blank, line for line: the footnote is the step's command, in the step's place.
-    Read as they stood, the steps were a person's ("restart it[^3]") and the notes at the end
-    one block of commands run in turn after the last step, whatever its conditions said. A
-    footnote referenced twice or never, or going on over more lines, is left as it is."""
+    """Each footnote ("[^3]: `sudo systemctl restart app`") written at its one reference
+    ("restart it[^3]." reads "restart it (`sudo systemctl restart app`)."), its own lines
+    (the indented ones under its first too) left blank, line for line: the footnote is the
+    step's command, in the step's place, and a note is read where it is referred to. Read
+    as they stood, the steps were a person's ("restart it[^3]") and the notes at the end one
+    block of commands or a person's step run in turn after the last step, whatever its
+    conditions said. A footnote referenced twice or never is left as it is."""
     lines = body.split("\n")
-    defs: dict[str, tuple[int, str]] = {}
+    defs: dict[str, tuple[int, int, str]] = {}  # label: (first line, last line, its text)
     uses: dict[str, int] = {}
 
     def find(ls: list[str], i: int) -> int | None:
         m = _FOOTNOTE_DEF.match(ls[i])
         if m is None:
             for r in _FOOTNOTE_REF.finditer(ls[i]):
-                uses[r.group(1)] = uses.get(r.group(1), 0) + 1
-        elif m.group(1) not in defs and not (i + 1 < len(ls) and ls[i + 1].startswith(" ") and
-                                             ls[i + 1].strip()):
-            defs[m.group(1)] = (i, m.group(2).strip())
-        else:
-            defs[m.group(1)] = (-1, "")  # twice defined, or a note of many lines: left alone
-        return None
+                label = r.group(1) or r.group(2)
+                uses[label] = uses.get(label, 0) + 1
+            return None
+        end = i
+        while end + 1 < len(ls) and _FOOTNOTE_MORE.match(ls[end + 1]):
+            end += 1
+        # (its last stop dropped: "check it (a note.):" ended the sentence before the colon)
+        text = " ".join([m.group(2).strip(), *(x.strip() for x in ls[i + 1:end + 1])])
+        text = text[:-1] if text.endswith(".") and not text.endswith("..") else text
+        defs[m.group(1)] = (i, end, text) if m.group(1) not in defs else (-1, -1, "")
+        return end  # (twice defined: left alone)
     outside_fences(lines, find)
     moved = {k: v for k, v in defs.items() if v[0] >= 0 and uses.get(k) == 1}
     if not moved:
         return body
-    at = {i for i, _ in moved.values()}
+    at = {j for first, last, _ in moved.values() for j in range(first, last + 1)}
 
     def put(ls: list[str], i: int) -> int | None:
         if i in at:
             ls[i] = ""
-        elif "[^" in ls[i]:
-            ls[i] = _FOOTNOTE_REF.sub(lambda r: f" ({moved[r.group(1)][1]})" if r.group(1) in
-                                      moved else r.group(0), ls[i])
+        elif "[^" in ls[i] and not _FOOTNOTE_DEF.match(ls[i]):
+            ls[i] = _FOOTNOTE_REF.sub(lambda r: f" ({moved[label][2]})" if (
+                label := r.group(1) or r.group(2)) in moved else r.group(0), ls[i])
         return None
     return "\n".join(outside_fences(lines, put))
 
@@ -869,12 +881,56 @@ def _lettered_substeps(body: str) -> str:
     return "\n".join(lines)
 
 
+# 1\ufe0f\u20e3 ... 9\ufe0f\u20e3 and \U0001f51f: keycap numbers, a chat-style runbook's step
+# numbers ("1\ufe0f\u20e3 **Confirm the evictions**", "jump to 5\ufe0f\u20e3")
+_KEYCAP = re.compile("(?:([1-9])\ufe0f?\u20e3|\U0001f51f)")
+_KEYCAP_STEP = re.compile("^(\\s{0,3})(?:([1-9])\ufe0f?\u20e3|\U0001f51f)[ \t]*(?=\\S)")
+# a case marked by a tick or a cross on a line of its own ("\u2705 not growing \u2192 nothing to
+# do" over "\u274c growing \u2192 continue with 2\ufe0f\u20e3")
+_MARKED_CASE = re.compile("^[\u2705\u274c\u2714\u2716]\ufe0f?[ \t]+\\S")
+
+
+def _keycap_steps(body: str) -> str:
+    """A guide that numbers its steps with keycap emoji (two or more lines opening with one):
+    each such line "Step N: ...", each keycap elsewhere in its text "step N" ("jump to
+    5\ufe0f\u20e3" reads "jump to step 5"), and two or more lines of one paragraph each opening
+    with a tick or a cross the list of cases they are, line for line. Read as they stood, the
+    numbers named no step: "jump to 5\ufe0f\u20e3" landed nowhere and its guard scoped the next
+    step instead, and the cases of one paragraph were one condition whose jump ("\u274c
+    growing \u2192 continue with 2\ufe0f\u20e3") was taken when the first held."""
+    if "\u20e3" not in body and "\U0001f51f" not in body:
+        return body
+    lines = body.split("\n")
+    opening: list[int] = []
+    outside_fences(lines, lambda ls, i: opening.append(i) if _KEYCAP_STEP.match(ls[i]) else None)
+    if len(opening) < 2:
+        return body
+
+    def number(m: re.Match[str]) -> str:
+        return m.group(2) if m.group(2) else "10"
+
+    def rewrite(ls: list[str], i: int) -> int | None:
+        if i in opening:
+            m = _KEYCAP_STEP.match(ls[i])
+            assert m is not None
+            ls[i] = f"{m.group(1)}Step {number(m)}: {ls[i][m.end():]}"
+        parts = re.split(r"(`[^`]*`)", ls[i])  # never inside a code span
+        ls[i] = "".join(p if p.startswith("`") else _KEYCAP.sub(
+            lambda m: f"step {m.group(1) or '10'}", p) for p in parts)
+        if _MARKED_CASE.match(ls[i]) and (
+                i + 1 < len(ls) and _MARKED_CASE.match(ls[i + 1]) or
+                i > 0 and _MARKED_CASE.match(ls[i - 1].removeprefix("- "))):
+            ls[i] = f"- {ls[i]}"
+        return None
+    return "\n".join(outside_fences(lines, rewrite))
+
+
 class _Builder:
     """Walks markdown-it's token stream once, keeping a stack of open containers."""
 
     def __init__(self, body: str, *, offset: int, path: str) -> None:
         body = as_markdown(_dedent_admonitions(_lettered_substeps(_diagram_containers(
-            _myst_directives(_footnotes(body))))))
+            _myst_directives(_footnotes(_keycap_steps(body)))))))
         self.body = body
         self.lines = body.split("\n")
         self.path = path
@@ -1036,6 +1092,17 @@ class _Builder:
         fenced = tok.type == "fence"
         lang = tok.info.strip().split()[0].lower() if fenced and tok.info.strip() else None
         text = tok.content.rstrip("\n")
+        if fenced and (chunk := _CHUNK.match(tok.info.strip())) is not None:
+            # a Quarto / R Markdown chunk: ```{sql, connection=con}, ```{bash}, ```{r setup}:
+            # its language is the first word in the braces, and its leading `#| label: x` /
+            # `--| echo: false` lines are the chunk's options, no code (blank, line for line)
+            lang = chunk.group(1).lower()
+            lines = text.split("\n")
+            k = 0
+            while k < len(lines) and _CHUNK_OPTION.match(lines[k]):
+                lines[k] = ""
+                k += 1
+            text = "\n".join(lines)
         if fenced:
             self._check_closed(tok)
         else:

@@ -216,6 +216,123 @@ def _asciidoc(lines: list[str]) -> list[str]:
     return outside_fences(list(lines), rewrite)
 
 
+# -- MediaWiki markup ------------------------------------------------------------------------
+
+# `== Procedure ==` (the same run of `=` on both sides: AsciiDoc's has none on the right), a
+# `<syntaxhighlight lang="bash">` / `<source lang=...>` / `<pre>` block, `# step` / `#: more of
+# it` / `#* a bullet under it` lists, `'''bold'''`, `[[#Section|text]]` links: a runbook copied
+# from a MediaWiki (an old ops wiki, a knowledge base).
+_MW_HEADING = re.compile(r"^(={1,6})[ \t]*([^=\s][^\n]*?)[ \t]*\1[ \t]*$")
+_MW_BLOCK_OPEN = re.compile(r"^(?P<lead>[#*:;]*)[ \t]*<(?P<tag>syntaxhighlight|source|pre)\b"
+                            r"(?P<attrs>[^>]*)>(?P<rest>.*)$", re.I)
+_MW_ITEM = re.compile(r"^([#*:;]+)[ \t]*(.*)$")
+_MW_LANG = re.compile(r"""\blang(?:uage)?\s*=\s*["']?([\w+#.-]+)""", re.I)
+
+
+def _is_mediawiki(lines: list[str]) -> bool:
+    """Whether the guide is written in MediaWiki markup: a `== Title ==` heading and a
+    `<syntaxhighlight>` / `<source>` / `<pre>` block or a `#:` / `#*` list line, and no
+    Markdown fence (a Markdown guide that shows wiki text in a fence stays Markdown)."""
+    if any(_FENCE.match(ln) for ln in lines):
+        return False
+    lines = _uncommented(lines)
+    return any(_MW_HEADING.match(ln) for ln in lines) and any(
+        _MW_BLOCK_OPEN.match(ln) or re.match(r"^#+[*:]", ln) for ln in lines)
+
+
+def _mw_inline(text: str) -> str:
+    """A MediaWiki line's inline markup as Markdown: bold and italics, `<code>`, internal links
+    (`[[#Section|text]]` a link to that section, `[[Page]]` its name, categories dropped), and
+    external links `[https://x text]`."""
+    text = re.sub(r"\[\[(?:Category|File|Image):[^\]]*\]\]", "", text, flags=re.I)
+    text = re.sub(r"\[\[#([^|\]]+)(?:\|([^\]]+))?\]\]",
+                  lambda m: f"[{m.group(2) or m.group(1)}](#{_mw_slug(m.group(1))})", text)
+    text = re.sub(r"\[\[(?:[^|\]]+\|)?([^\]]+)\]\]", r"\1", text)
+    text = re.sub(r"\[(https?://\S+)\s+([^\]]+)\]", r"[\2](\1)", text)
+    text = re.sub(r"'''(.+?)'''", r"**\1**", text)
+    text = re.sub(r"''(.+?)''", r"*\1*", text)
+    return re.sub(r"<(code|tt|kbd)\b[^>]*>(.*?)</\1>",
+                  lambda m: f"`{unescape(m.group(2))}`", text, flags=re.I)
+
+
+def _mw_slug(title: str) -> str:
+    """A section title's anchor, as a heading's is written (GitHub style)."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+def _mediawiki(lines: list[str]) -> list[str]:
+    """Each `== Title ==` a heading, each `#` / `*` list line the numbered or bulleted item it
+    is (`#:` more of the item above, at its indent), each `<syntaxhighlight>` / `<source>` /
+    `<pre>` block a fence at its item's indent (one on a single line a code span), and the
+    inline markup Markdown's, line for line. Read as Markdown, `# step` was a title and the
+    block's commands a paragraph of prose: a mutating command in it was lost."""
+    out: list[str] = []
+    counters: list[int] = []
+    indents: list[str] = []  # the indent of the text of the open item at each depth
+    block: str | None = None  # the open block's tag
+    block_indent = ""
+    pending = False  # a block whose closing tag shared its last line: closed at the next blank
+    for ln in lines:
+        if block is not None:
+            close = re.search(rf"</{block}\s*>", ln, re.I)
+            if close is None:
+                out.append(f"{block_indent}{ln}" if ln.strip() else ln)
+            elif ln[:close.start()].strip():  # `last line</pre>`: the blank line after closes
+                out.append(f"{block_indent}{ln[:close.start()]}")
+                block, pending = None, True
+            else:
+                out.append(f"{block_indent}```")
+                block = None
+            continue
+        if not ln.strip():
+            out.append(f"{block_indent}```" if pending else ln)
+            pending = False
+            continue
+        if heading := _MW_HEADING.match(ln):
+            counters, indents = [], []
+            out.append(f"{'#' * len(heading.group(1))} {_mw_inline(heading.group(2))}")
+            continue
+        if opened := _MW_BLOCK_OPEN.match(ln):
+            depth = len(opened.group("lead"))
+            indent = indents[min(depth, len(indents)) - 1] if depth and indents else ""
+            tag = opened.group("tag").lower()
+            lang = _MW_LANG.search(opened.group("attrs")) if tag != "pre" else None
+            rest = opened.group("rest")
+            if (inline := re.match(rf"(.*?)</{tag}\s*>\s*$", rest, re.I)) is not None:
+                code = unescape(inline.group(1)).strip()  # `<pre>cmd</pre>`: a code span
+                out.append(f"{indent}`{code}`" if code else "")
+            elif rest.strip():  # its first line shares the tag's: no line for the fence
+                out.append(f"{indent}{_mw_inline(ln)}")
+            else:
+                out.append(f"{indent}```{lang.group(1).lower() if lang else ''}")
+                block, block_indent = tag, indent
+            continue
+        item = _MW_ITEM.match(ln)
+        if item is None:
+            counters, indents = [], []
+            # `{{Warning|Do not reboot the filer.}}`: a notice template, a quote of prose
+            notice = re.fullmatch(r"\{\{\s*([A-Za-z][\w ]*)\|([^{}|]+)\}\}\s*", ln)
+            out.append(f"> **{notice.group(1).strip()}:** {_mw_inline(notice.group(2).strip())}"
+                       if notice else _mw_inline(ln))
+            continue
+        marks, text = item.group(1), _mw_inline(item.group(2))
+        depth = len(marks)
+        if marks[-1] in ":;":  # more of the item above, at its text's indent
+            under = indents[min(depth - 1, len(indents)) - 1] if depth > 1 and indents else ""
+            out.append(f"{under}{text}")
+            continue
+        del counters[depth:]
+        del indents[depth - 1:]
+        while len(counters) < depth:
+            counters.append(0)
+        counters[depth - 1] += 1
+        lead = (indents[-1] if indents else "") + "    " * (depth - 1 - len(indents))
+        marker = f"{counters[depth - 1]}." if marks[-1] == "#" else "-"
+        out.append(f"{lead}{marker} {text}")
+        indents.append(lead + " " * (len(marker) + 1))
+    return out
+
+
 # -- Org mode pasted into Markdown -----------------------------------------------------------
 
 # `#+BEGIN_SRC sh` ... `#+END_SRC` (an Emacs Org file's source block, any case), `#+BEGIN_EXAMPLE`
@@ -408,6 +525,8 @@ def as_markdown(body: str) -> str:
     lines = body.split("\n")
     if _is_wiki(lines):
         lines = _wiki(lines)
+    if _is_mediawiki(lines):
+        lines = _mediawiki(lines)
     if _is_asciidoc(lines):
         lines = _asciidoc(lines)
     if any(_ORG_BEGIN.match(ln) for ln in lines):

@@ -73,7 +73,7 @@ CONFIG_TAGS = frozenset({"yaml", "yml", "json", "jsonc", "json5", "toml", "ini",
                          "properties", "diff", "patch", "dockerfile", "apache", "systemd",
                          "csv", "html", "css"})
 SCRIPT_TAGS = frozenset({"ruby", "rb", "irb", "python", "py", "python3", "js", "javascript",
-                         "ts", "typescript", "go", "golang", "groovy", "lua", "perl", "rails",
+                         "ts", "typescript", "go", "golang", "groovy", "lua", "perl", "rails", "r",
                          "java", "rust", "c", "cpp", "php", "powershell", "ps1", "pwsh", "cmd",
                          "bat", "batch", "fish", "tcl", "expect", "gdb", "redis", "mongo",
                          "mongodb", "javascript-repl", "pycon", "rbconsole", "vim",
@@ -255,6 +255,7 @@ _ALONE = frozenset("""
 uptime df free top htop dmesg date hostname ps lsblk who w id whoami pwd ls env printenv
 uname lscpu nproc sync exit logout iostat vmstat mpstat ifconfig route arp netstat ss
 lsmod mount ip crontab tmux screen bash sh zsh history collect_results sudo reboot
+tmsh vtysh clish imish
 """.split())
 _PROSE_WORDS = frozenset("""the a an to is are of and in for with this that you your be will
 it on we our can should must may then when which was were has have from by as or not""".split())
@@ -338,7 +339,7 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
                                              "mkfs.", "fsck.", "ovs-", "ovn-")):
         return True
     if strict:
-        return _with_options(words, s)
+        return _with_options(words, s) or _into_a_filter(words)
     code = _QUOTED.sub("''", s).split(" #", 1)[0]  # a trailing comment is prose by right
     prose = sum(1 for w in code.split() if w.lower() in _PROSE_WORDS)
     s = code.rstrip()
@@ -375,6 +376,20 @@ def _with_options(words: list[str], line: str) -> bool:
         return False
     return bool(re.search(r"[-_.]", words[0])) or sum(1 for w in bare if _OPTION.match(w)) > 1 \
         or any(re.search(r"[=/:@<$'\"]", w) for w in args if not _OPTION.match(w))
+
+
+_FILTERS = frozenset("grep egrep fgrep awk sed sort uniq head tail wc jq cut tr column xargs"
+                     .split())
+
+
+def _into_a_filter(words: list[str]) -> bool:
+    """A program the compiler does not know whose output is piped into a text filter
+    (`exportfs -v | grep render`, `lsnrctl status | grep -i ready`): a command line, not the
+    output of the one before it. Prose does not pipe into `grep`; nor is a name of one or two
+    letters a program (`k get pods | grep x`: the author's shell's alias)."""
+    bar = words.index("|") if "|" in words else -1
+    return len(words[0]) >= 3 and 0 < bar < len(words) - 1 and words[bar + 1] in _FILTERS and \
+        not any(w.lower() in _PROSE_WORDS for w in words[:bar])
 
 
 def _keyword_command(first: str, words: list[str]) -> bool:

@@ -147,7 +147,8 @@ def _gaps(guide: Guide, rows: list[Row], blank: list[bool] | None,
             start = line
         elif not free and start is not None:
             held_lines = [x for x in (source or [])[start - 1:line - 1] if x.strip()]
-            if held_lines and all(_FOOTNOTE.match(x) for x in held_lines):
+            if held_lines and _FOOTNOTE.match(held_lines[0]) and \
+                    all(_FOOTNOTE.match(x) or x.startswith("  ") for x in held_lines):
                 out.append(Row(start, line - 1, 0, "footnotes", "each read where the guide "
                                "refers to it (its step lists it)"))
             else:

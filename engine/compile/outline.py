@@ -1863,6 +1863,12 @@ class _OutlineBuilder:
         block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro),
                                   after_config_cue=config)
         own = owner if owner is not None else el.index
+        if not el.lang and self.sessions.device_shell(el) and \
+                not blocks.announces_output(intro):
+            # typed at a device's shell opened before (`ssh admin@lb`, `tmsh`): `show ltm pool
+            # x` is no SQL and `modify ltm pool ...` no sample output; a person's step there
+            return list(self.sessions.typed_at_device(
+                self, el, cls, own, el.span.start + 1 if el.fenced else el.span.start))
         if intro is not None and intro.kind == "paragraph" and self.owner.get(intro.index) == \
                 owner and (owner is None or self.els[owner].kind == "heading" and
                            not self.els[owner].name):

@@ -92,11 +92,20 @@ def section_class(heading: str) -> SectionClass:
         # "### Symptom: connections refused" names one case, its section what to do in it
         # ("## Symptoms" alone describes the alert, for a reader)
         return "diag" if _DIAG.search(text) else "mit"
-    if _MIT.search(text):
+    if _MIT.search(text) and not (_CHECKS_A_THING.match(text) and not _AND_FIX.search(text)):
         return "mit"
     if _DIAG.search(text):
         return "diag"
     return "step"
+
+
+# "Check the replica's recovery process", "Inspect the restore job": a heading that opens with
+# a check names what it looks at, however that thing is called; it fixes nothing ("Check and
+# fix the config" does)
+_CHECKS_A_THING = re.compile(r"^(?:check|inspect|verify|investigate|diagnose|debug|look at|"
+                             r"find|identify)\b")
+_AND_FIX = re.compile(r"\b(?:and|then|&)\s+(?:fix|repair|restor|recover|resolv|mitigat|"
+                      r"remediat|work\s?around)", re.I)
 
 
 # A step's number written in the paragraph itself, as no list: an outline's "1.2" / "2.3.1." or a
@@ -282,6 +291,13 @@ def if_heading(heading: str) -> bool:
     return _IF_HEADING.match(text) is not None
 
 
+# "Only do this when the trace shows X.", "Run these steps only if ...", "Follow the steps below
+# only when ...": a caution over a procedure, which scopes the steps after it (it was a note)
+_DO_THIS = re.compile(r"^(?:only\s+)?(?:do|run|perform|follow|use|apply)\s+(?:this|these(?:\s+"
+                      r"steps)?|the\s+(?:steps\s+)?(?:below|following)|the\s+following(?:\s+"
+                      r"steps)?)\s+(?=(?:only\s+)?(?:if|when)\b)", re.I)
+
+
 # A list item's text is read for its guard two or three times (without and with `fallback`,
 # then by the linter): the reading is done once per text. A Guard is frozen, so sharing it is
 # safe; the cache is small, so it holds one guide's recent texts, not every guide's.
@@ -304,6 +320,8 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
         way = alt.group("way").rstrip(" :*_")
         return Guard(text=f"Alternatively: {way}" if way else "Alternatively",
                      alternative=True), False
+    if (this := _DO_THIS.match(t)) is not None and _GUARD_START.match(t[this.end():]):
+        return Guard(text=_clause(t)), False  # "Only do this when the trace shows X."
     if not _GUARD_START.match(t):
         return _trailing_guard(t, label=_ENUM.match(text.replace("**", "").replace(
             "__", "").strip()) is not None), False
@@ -718,6 +736,12 @@ _WHEN_DONE = re.compile(r"when\s+(?:you(?:'re|\s+are|\s+have)\s+|it(?:'s|\s+is|\
 _WATCH = re.compile(r"^\W*(?:watch|follow|tail|monitor|observe|keep an eye on)\b", re.I)
 
 
+# "and roll back if the last deploy is recent:" (the paragraph goes on from the one before
+# it), "Then restart it if ...": the instruction after the word that carries it on
+_CONTINUES = re.compile(r"^\s*(?:and(?:,?\s+then)?|then|also|next|finally|afterwards)[,\s]+",
+                        re.I)
+
+
 def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
     """The guard of an instruction that names its command before its condition ("Run `x` if
     Y", "Restart X only if Y: `x`"): the commands run only when Y holds (they ran always).
@@ -725,6 +749,7 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
     attached:") or a numbered step's label ("**Step 3: Restart the consumer if none is
     attached**", "### 3. Purge the queue if it is full"): its steps run only when Y holds."""
     bare = t.rstrip(" *_")
+    t = t[lead.end():] if (lead := _CONTINUES.match(t)) is not None else t
     if not ("`" in t or bare.endswith(":") or label and not bare.endswith((".", "!", "?"))) \
             or not _RUN_VERB.match(t):
         return None
@@ -1126,15 +1151,22 @@ _ESCALATE = re.compile(
 
 # "If the queue is below 1000, the backlog drains on its own; stop here.", "..., you are done":
 # what the guard's branch does is end the run (nothing else follows "stop" in its sentence).
+# "... and terminate the procedure here" (an integrator's English), "end the runbook here";
+# "stop here; the sweeper retries them" (why, after the stop: no step of its own)
 _STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so)\s+)(?:you (?:can|may) |just )?"
                         r"(?:stop (?:here|now|there)|you(?: are|'re) done|we(?: are|'re) done|"
-                        r"(?:the )?(?:run|procedure|runbook) (?:ends|is (?:over|complete)) here)"
-                        r"[\s.!]*$", re.I)
+                        r"(?:the )?(?:run|procedure|runbook) (?:ends|is (?:over|complete)) here|"
+                        r"(?:terminate|end|finish|abort|quit) (?:the |this )?(?:procedure|"
+                        r"runbook|troubleshooting|process|guide)(?: here| now| at this point)?)"
+                        r"(?:[\s.!]*$|\s*[;:\u2013\u2014]\s+(?P<why>[^;:\n]+?)[\s.!]*$)", re.I)
 
 
 def stops_here(text: str) -> bool:
-    """Whether a guard's consequent is to stop the run there ("stop here", "you are done")."""
-    return _STOP_HERE.search(text.replace("**", "").replace("__", "").strip()) is not None
+    """Whether a guard's consequent is to stop the run there ("stop here", "you are done");
+    a clause after it ("stop here; the payouts are retried") says why, unless it says to do
+    something more ("stop here; restart it" is no stop)."""
+    m = _STOP_HERE.search(text.replace("**", "").replace("__", "").strip())
+    return m is not None and (m.group("why") is None or not _imperative(m.group("why")))
 
 
 def before_stopping(text: str) -> str:

@@ -74,6 +74,7 @@ from typing import TYPE_CHECKING, Any
 from engine import placement
 from engine.compile import placeholders
 from engine.compile.nodes import Action
+from engine.compile.phrases import may_guard
 from engine.compile.shellwords import Parsed, Word, parse_line
 from engine.effects import Templated, classify, classify_pipeline, looks_like_command
 from engine.effects.options import NotRead, parse
@@ -103,7 +104,10 @@ _CLOSE = frozenset({"exit", "logout", "\\q", "quit", "exit;", "quit;"})
 # an interactive program whose lines follow it in the guide: a session with no form to run them
 _CONSOLES = frozenset("""psql gitlab-psql mysql mariadb redis-cli mongo mongosh sqlite3 toolbox
 clickhouse-client cqlsh gitlab-rails rails irb gitlab-redis-cli gdb lldb dlv cockroach
-zkCli.sh zookeeper-shell zookeeper-shell.sh""".split())
+zkCli.sh zookeeper-shell zookeeper-shell.sh tmsh vtysh clish imish""".split())
+# a network device's own shell, entered with no arguments (`tmsh` on a BIG-IP, `vtysh` on an
+# FRR router): its `show ...` / `modify ...` lines are typed at its prompt, not run here
+_DEVICE_SHELLS = frozenset({"tmsh", "vtysh", "clish", "imish"})
 # a console given its work on its command line: the flags (short letters, long names) that do it
 _PSQL = ("cfl", ("--command", "--file", "--list"))
 _GIVEN = {"psql": _PSQL, "gitlab-psql": _PSQL, "mysql": ("eB", ("--execute", "--batch")),
@@ -190,6 +194,7 @@ class Session:
     console: list[Word] | None = None  # a database console's opener (`sudo gitlab-psql -d x`)
     upto: int = 0  # the last line a console statement took (a statement spans lines)
     carried: list[str] = field(default_factory=list)  # `\\x` lines for the next statement's text
+    device: bool = False  # a network device's shell (`tmsh`): untagged blocks are typed there
 
 
 _GENERIC_HOSTS = frozenset("""host hostname localhost server machine node box computer laptop
@@ -282,7 +287,8 @@ def _opener(parsed: Parsed, text: str) -> Opened | None:
         return None, {}  # a shell on a machine only that CLI reaches: a person's session
     if tool in _CONSOLES and _console(tool, argv):
         # a console: what follows it is typed into it (one step each where it has a form)
-        return None, ({"console": words} if _one_shot(tool, argv) else {})
+        return None, ({"console": words} if _one_shot(tool, argv) else
+                      {"device": True} if tool in _DEVICE_SHELLS else {})
     return None
 
 
@@ -530,7 +536,7 @@ def _console(tool: str, argv: list[str]) -> bool:
         return _redis_bare(argv)
     if tool in ("zkCli.sh", "zookeeper-shell", "zookeeper-shell.sh"):
         return len([a for a in args if not a.startswith("-")]) <= 1  # the server alone
-    if tool in ("toolbox", "irb"):
+    if tool in ("toolbox", "irb", *_DEVICE_SHELLS):
         return not args  # `toolbox apt install jq` runs one command in the toolbox
     if tool == "cockroach" and args[:1] != ["sql"]:
         return False  # `cockroach start`, `cockroach node status`: one command, no console
@@ -800,7 +806,7 @@ class SessionReader:
             return self._manual(b, s, line, el, cls, owner)
         out: list[Action] = []
         for text_, argv_, mutating, uses in steps:
-            step = self._placeholder(s)
+            step = self._placeholder(s, b, el)
             span = Span(start=s.start, end=line.end)
             context = ""
             if step is None and any(x.kind == StepKind.COMMAND for x in s.steps) and \
@@ -895,6 +901,36 @@ class SessionReader:
         s.broken, s.depth = True, s.depth + 1
         return self._manual(b, s, line, el, cls, owner)
 
+    def device_shell(self, el: Element) -> bool:
+        """Whether a network device's shell (`tmsh`, `vtysh`) is open in `el`'s section: an
+        untagged block's lines are typed at its prompt."""
+        s = self.open
+        return s is not None and s.device and s.section == el.section
+
+    def typed_at_device(self, b: _OutlineBuilder, el: Element, cls: SectionClass, owner: int,
+                        first_line: int) -> list[Action]:
+        """The lines of block `el` typed at the open device shell (`show ltm pool x`, `modify
+        ltm pool x members modify {...}`, `save sys config`): a person's step in that session,
+        whatever they would look like here (SQL's `show`, a program's output). `quit` / `exit`
+        leave the shell, and the session it was opened in, one level each."""
+        from engine.compile.blocks import CommandLine  # (blocks reads sessions' rules)
+        out: list[Action] = []
+        here: Action | None = None  # the step this block's lines went to
+        for n, raw in enumerate(el.text.split("\n")):
+            text = raw.strip()
+            s = self.open
+            if not text or s is None:
+                continue
+            line = CommandLine(text, first_line + n, first_line + n)
+            if text in _CLOSE or text.rstrip(";").lower() in ("exit", "quit"):
+                if here is not None:  # (an earlier block's step says nothing of leaving)
+                    self._join(here, line)
+                self.open = s.outer
+                continue
+            out.extend(self._manual(b, s, line, el, cls, owner))
+            here = s.last
+        return out
+
     def console_open(self, el: Element) -> bool:
         """Whether a database console is open in `el`'s section: its lines are typed into it."""
         return self.open is not None and self.open.console is not None and \
@@ -969,7 +1005,7 @@ class SessionReader:
         s.carried = []
         uses = frozenset(v for w in words for v in b.scope.refs(w))
         span = Span(start=s.start, end=last)
-        step = self._placeholder(s)
+        step = self._placeholder(s, b, el)
         if step is not None:  # the opener's step runs the first statement: it says both
             step.kind, step.text, step.span, step.plugin = StepKind.COMMAND, \
                 s.opener + "\n" + whole, span, "shell"
@@ -993,7 +1029,8 @@ class SessionReader:
         workstation tool's shell (`gcloud compute ssh X` after `sudo su - postgres`: a
         workstation tool runs here, whatever session the guide had open)."""
         prefix, extra = found
-        nested = prefix is None and set(extra) <= {"console"} and not workstation_tool(line.text)
+        nested = prefix is None and set(extra) <= {"console", "device"} and \
+            not workstation_tool(line.text)
         self.open = None
         steps = self._start(b, line, el, cls, owner, found=found) or []
         if nested and self.open is not None:
@@ -1004,7 +1041,7 @@ class SessionReader:
             for step in steps:
                 step.params = {"script": literal(inner.opener)}
                 step.text = inner.opener
-            if inner.console is not None and s.fresh and s.steps and \
+            if (inner.console is not None or inner.device) and s.fresh and s.steps and \
                     s.steps[0].kind == StepKind.MANUAL and s.steps[0].pos == el.index:
                 # `sudo -i`, then `gitlab-psql`: the opener's step is the console's, which
                 # holds both lines (no step of `sudo -i` alone is left behind)
@@ -1022,11 +1059,19 @@ class SessionReader:
         return []
 
     @staticmethod
-    def _placeholder(s: Session) -> Action | None:
+    def _placeholder(s: Session, b: _OutlineBuilder, el: Element) -> Action | None:
         """The opener's manual step while it holds only the opening lines: the step the
-        session's first command takes over (a session that runs nothing stays a manual step)."""
+        session's first command takes over (a session that runs nothing stays a manual step).
+        Not across a part that may guard the command (`ssh web-1` in one block, "If the disk
+        is full, clean the cache:" over `sudo rm -rf ...` in the next): the command ran at
+        the opener's place, before the guard, whatever its answer, and the guard scoped the
+        step after it; the opener stays the person's step and the command has its own."""
         if s.fresh and s.steps:
             s.fresh = False
+            opened = s.steps[0].pos
+            if any(e.kind != "code" and may_guard(e.text)
+                   for e in b.els[opened + 1:el.index + 1]):
+                return None
             return s.steps[0]
         return None
 
