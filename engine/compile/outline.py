@@ -2369,19 +2369,21 @@ _CONDITION_COLUMN = re.compile(r"^\W*(?:conditions?|when|if|symptoms?|situations
                                r"(?:(?:if|when) )?you (?:see|observe|notice|get|find)|"
                                r"what you (?:see|observe|notice|get|find)|" + _CODE_NAMES +
                                r")\W*$", re.I)
+# a column that says where to go ("Go to": "§2", "Section 3", "Clear a jam"), one of the
+# action columns
+_GO_TO_WORDS = r"go ?to|jump to|continue (?:at|with|in)|see"
 _ACTION_COLUMN = re.compile(r"^\W*(?:actions?|mitigations?|fix(?:es)?|remed(?:y|ies|iation)|"
                             r"resolutions?|responses?|solutions?|workarounds?|what to do|"
                             r"do this|then|next steps?|recovery(?: steps?| actions?)?|"
                             r"corrective actions?|how to (?:fix|recover|resolve|clear)|"
-                            r"go ?to|jump to|continue (?:at|with|in)|see)\W*$", re.I)
+                            + _GO_TO_WORDS + r")\W*$", re.I)
 # A section that is the short version of the guide's steps, told again in full below it
 _SHORT_VERSION = re.compile(r"^\W*(?:tl;?\s?dr|too long;? didn'?t read|at a glance|in short|"
                             r"(?:the )?short version)\W*$", re.I)
 # A cell that only points to another part of the guide ("see *Collision recovery*", "→ §3")
 _POINTS_TO = re.compile(r"^\W*?(?:see|go to|jump to|continue (?:at|with|in)|follow|proceed to|"
                         r"\u2192|->|=>)\s*", re.I)
-# ... of which a column that says where to go ("Go to": "§2", "Section 3", "Clear a jam")
-_GO_TO_COLUMN = re.compile(r"^\W*(?:go ?to|jump to|continue (?:at|with|in)|see)\W*$", re.I)
+_GO_TO_COLUMN = re.compile(r"^\W*(?:" + _GO_TO_WORDS + r")\W*$", re.I)
 # A fault-code table's key ("Code | Meaning | Recovery", "Alarm | Text | Action"): a row's
 # case is the code the cell or device reports, named with its meaning.
 _CODE_COLUMN = re.compile(r"^\W*(?:" + _CODE_NAMES + r")\W*$", re.I)

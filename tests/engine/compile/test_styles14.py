@@ -16,14 +16,11 @@ from tests.support.compiling import (
     gated,
     guards_of,
     manual_scripts,
+    pipelines,
     runs,
 )
 
 STYLES14 = Path(__file__).resolve().parents[2] / "fixtures" / "styles14"
-
-
-def _argvs(plan):  # noqa: ANN001, ANN202
-    return [s.params["pipeline"] for s in runs(plan)]
 
 
 # -- a program the compiler does not know, with its options ---------------------------------------
@@ -40,12 +37,12 @@ def test_an_unknown_program_with_options_in_an_untagged_block_is_a_command():
         "```\n\nTell the PLC to resume:\n\n```\n"
         "opcua-client write -e opc.tcp://plc-cell4:4840 -n \"ns=3;s=Resume\" -t Boolean -v true\n"
         "```\n")
-    argvs = [p[0][0] for p in _argvs(plan)] + [m.split()[0] for m in manual_scripts(plan)]
+    argvs = [p[0][0] for p in pipelines(plan)] + [m.split()[0] for m in manual_scripts(plan)]
     assert argvs == ["/usr/lib/nagios/plugins/check_nrpe", "icingacli", "opcua-client"]
     # words with an option in them are still no command, nor is a program's printed row
     plan = compile_text("## Check\n\nRun `zpool status`.\n\n```\nuse --dry-run first\n"
                         "tank   ONLINE   0   0   0\n```\n")
-    assert _argvs(plan) == [[["zpool", "status"]]] and not any(manual_scripts(plan))
+    assert pipelines(plan) == [[["zpool", "status"]]] and not any(manual_scripts(plan))
 
 
 # -- PowerShell remoting's prompt -----------------------------------------------------------------
@@ -404,7 +401,7 @@ def test_an_assignment_with_a_spaced_template_placeholder_is_one_value():
     # it): a person's step showing `{{ '{{' }} host }}`, where `https://<host>:8200` set an input
     for value in ("https://{{ host }}:8200", "https://<host>:8200"):
         plan = compile_text(f"## Check\n\n```bash\nexport VAULT_ADDR={value}\nvault status\n```\n")
-        assert manual_scripts(plan) == [] and _argvs(plan) == [[["vault", "status"]]], value
+        assert manual_scripts(plan) == [] and pipelines(plan) == [[["vault", "status"]]], value
         assert [i.name for i in plan.inputs] == ["vault_addr"], value
 
 

@@ -15,14 +15,11 @@ from tests.support.compiling import (
     gated,
     guards_of,
     manual_scripts,
+    pipelines,
     runs,
 )
 
 STYLES15 = Path(__file__).resolve().parents[2] / "fixtures" / "styles15"
-
-
-def _argvs(plan):  # noqa: ANN001, ANN202
-    return [s.params["pipeline"] for s in runs(plan)]
 
 
 def _running(plan, *words: str):  # noqa: ANN001, ANN202
@@ -106,17 +103,17 @@ def test_a_guarded_command_after_a_session_opener_stays_under_its_guard():
     # with no guard between, the opener's step still becomes the session's first command
     plan = compile_text("## Check\n\nLog in:\n\n```bash\nssh web-1\n```\n\nThen look:\n\n"
                         "```bash\ndf -h\n```\n")
-    assert _argvs(plan) == [[["ssh", "web-1", "--", "df -h"]]] and manual_scripts(plan) == []
+    assert pipelines(plan) == [[["ssh", "web-1", "--", "df -h"]]] and manual_scripts(plan) == []
 
 
 def test_an_unknown_program_piped_into_a_filter_is_a_command_not_output():
     # `exportfs -v | grep render` under `ssh nfs-filer-02` in an untagged block was the
     # output of ssh: the check vanished from the plan
     plan = compile_text("## Check\n\n```\nssh nfs-filer-02\nexportfs -v | grep render\n```\n")
-    assert _argvs(plan) == [[["ssh", "nfs-filer-02", "--", "exportfs -v | grep render"]]]
+    assert pipelines(plan) == [[["ssh", "nfs-filer-02", "--", "exportfs -v | grep render"]]]
     # output that happens to hold a bar is still output
     plan = compile_text("## Check\n\n```\nkubectl get pods\nNAME | READY | STATUS\n```\n")
-    assert _argvs(plan) == [[["kubectl", "get", "pods"]]]
+    assert pipelines(plan) == [[["kubectl", "get", "pods"]]]
 
 
 # -- footnotes -------------------------------------------------------------------------------------
@@ -130,7 +127,7 @@ def test_a_footnote_referred_to_before_a_colon_is_read_where_it_is_referred_to()
                         "the network team.\n\n[^src]: chrony marks the source it follows "
                         "with `*`.\n")
     assert [s.id for s in plan.steps if s.source.start >= 10 and s.kind != StepKind.END] == []
-    assert _argvs(plan) == [[["chronyc", "sources", "-v"]]]
+    assert pipelines(plan) == [[["chronyc", "sources", "-v"]]]
     assert any("chrony marks the source it follows" in s.title and s.source.start <= 6
                for s in plan.steps)
 
@@ -279,7 +276,7 @@ def test_lines_typed_at_a_device_shell_are_a_persons_steps_there():
     assert any("save sys config" in s for s in scripts)
     assert not any(s.kind == StepKind.QUERY for s in plan.steps)
     # after `quit` and `exit` the guide is back on this machine
-    assert _argvs(plan) == [[["curl", "-sk", "https://web.example.net/healthz"]]]
+    assert pipelines(plan) == [[["curl", "-sk", "https://web.example.net/healthz"]]]
 
 
 # -- Quarto / R Markdown chunks --------------------------------------------------------------------
