@@ -1867,8 +1867,10 @@ class _OutlineBuilder:
                 not blocks.announces_output(intro):
             # typed at a device's shell opened before (`ssh admin@lb`, `tmsh`): `show ltm pool
             # x` is no SQL and `modify ltm pool ...` no sample output; a person's step there
+            first = el.span.start + 1 if el.fenced else el.span.start
             return list(self.sessions.typed_at_device(
-                self, el, cls, own, el.span.start + 1 if el.fenced else el.span.start))
+                self, el, cls, own, [blocks.CommandLine(raw.strip(), first + n, first + n)
+                                     for n, raw in enumerate(el.text.split("\n"))]))
         if intro is not None and intro.kind == "paragraph" and self.owner.get(intro.index) == \
                 owner and (owner is None or self.els[owner].kind == "heading" and
                            not self.els[owner].name):

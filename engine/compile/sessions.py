@@ -908,20 +908,20 @@ class SessionReader:
         return s is not None and s.device and s.section == el.section
 
     def typed_at_device(self, b: _OutlineBuilder, el: Element, cls: SectionClass, owner: int,
-                        first_line: int) -> list[Action]:
+                        lines: list[CommandLine]) -> list[Action]:
         """The lines of block `el` typed at the open device shell (`show ltm pool x`, `modify
         ltm pool x members modify {...}`, `save sys config`): a person's step in that session,
         whatever they would look like here (SQL's `show`, a program's output). `quit` / `exit`
-        leave the shell, and the session it was opened in, one level each."""
-        from engine.compile.blocks import CommandLine  # (blocks reads sessions' rules)
+        leave the shell, and the session it was opened in, one level each. `lines`: the
+        block's lines, stripped, one each (the caller makes them: blocks reads sessions' rules,
+        so sessions does not import blocks)."""
         out: list[Action] = []
         here: Action | None = None  # the step this block's lines went to
-        for n, raw in enumerate(el.text.split("\n")):
-            text = raw.strip()
+        for line in lines:
+            text = line.text
             s = self.open
             if not text or s is None:
                 continue
-            line = CommandLine(text, first_line + n, first_line + n)
             if text in _CLOSE or text.rstrip(";").lower() in ("exit", "quit"):
                 if here is not None:  # (an earlier block's step says nothing of leaving)
                     self._join(here, line)
