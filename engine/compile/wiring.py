@@ -104,8 +104,8 @@ class Wiring:
 
     def seq(self, nodes: list[Node], frontier: list[Pending]) -> list[Pending]:
         if self._targets is None:
-            self._targets = sorted(self._landings(nodes))
-            self._reached = self._landings(nodes, unconditional=True)
+            conditional, self._reached = self._landings(nodes)
+            self._targets = sorted(conditional)
             self._routed = self._alternatives(nodes)
         i = 0
         evidence = self.last_exec  # what a list of cases is about (see below)
@@ -315,10 +315,11 @@ class Wiring:
         k = bisect_right(self._targets or [], here)
         return k < len(self._targets or []) and (self._targets or [])[k] <= at
 
-    def _landings(self, nodes: list[Node], unconditional: bool = False) -> set[int]:
-        """Element indices where the guide's jumps land (before any step exists); only the
-        conditional ones' unless `unconditional`."""
-        out: set[int] = set()
+    def _landings(self, nodes: list[Node]) -> tuple[set[int], set[int]]:
+        """Element indices where the guide's jumps land (before any step exists): the
+        conditional jumps', and every jump's."""
+        conditional: set[int] = set()
+        every: set[int] = set()
         todo = list(nodes)
         while todo:
             n = todo.pop()
@@ -327,12 +328,15 @@ class Wiring:
                 todo.extend(n.else_ or [])
             elif isinstance(n, Fork):
                 todo.extend(x for b in n.branches for x in b)
-            elif isinstance(n, JumpNode) and (unconditional or not n.unconditional):
+            elif isinstance(n, JumpNode):
                 try:
-                    out.add(self._target_pos(n))
+                    at = self._target_pos(n)
                 except ValidationError:
                     continue
-        return out
+                every.add(at)
+                if not n.unconditional:
+                    conditional.add(at)
+        return conditional, every
 
     def _parallel(self, a: Action) -> bool:
         return a.section == "diag" and a.kind in _PARALLEL_KINDS and not a.mutating and \
