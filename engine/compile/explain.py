@@ -68,6 +68,9 @@ def explain(guide: Guide, plan: Plan, text: str | None = None) -> list[Row]:
                 f"{holder.source}"
         if said:
             became = "; ".join(([became] if became else []) + said)
+        fan = _fanned_out(el, guide, plan)
+        if fan:
+            became = f"{became}; {fan}" if became else fan
         rows.append(Row(el.span.start, el.span.end, el.depth, _part(el),
                         became or _default(el, plan)))
     blank = None if text is None else [True] + [not x.strip() for x in text.split("\n")]
@@ -111,6 +114,40 @@ def _part(el: Element) -> str:
     if el.kind == "list_item":
         return f"{'numbered ' if el.ordered else ''}list item '{_clip(el.text)}'"
     return f"{el.kind} '{_clip(el.text)}'" if el.text else el.kind
+
+
+def _fanned_out(el: Element, guide: Guide, plan: Plan) -> str:
+    """"Steps 3 through 5 are independent; run them concurrently.": which of the "Step N"
+    sections it names the plan starts at once (their first steps entered by the same edges),
+    or "" where it starts none together."""
+    if el.kind not in ("paragraph", "list_item", "quote"):
+        return ""
+    ranges = phrases.parallel_steps(el.text)
+    if not ranges:
+        return ""
+    heads = [h for h in guide.headings() if phrases.step_number(h.text) is not None]
+    incoming: dict[str, set[tuple[str, str, str]]] = {}
+    for e in plan.edges:
+        incoming.setdefault(e.target, set()).add((e.source, e.on, e.kind))
+    said: list[str] = []
+    for first, last in ranges:
+        entries: list[Step] = []
+        for k, h in enumerate(heads):
+            n = phrases.step_number(h.text)
+            if n is None or not first <= n <= last:
+                continue
+            end = next((x.span.start for x in guide.headings()
+                        if x.span.start > h.span.start and x.level <= h.level), 10**9)
+            step = next((s for s in plan.steps if s.kind not in (StepKind.END,)
+                         and h.span.start < s.source.start < end), None)
+            if step is not None:
+                entries.append(step)
+        together = [s for s in entries if incoming.get(s.id) and sum(
+            incoming.get(o.id) == incoming.get(s.id) for o in entries) > 1]
+        if len(together) > 1:
+            said.append(f"steps {first}-{last} start at once: "
+                        + ", ".join(s.id for s in together))
+    return "; ".join(said)
 
 
 def _default(el: Element, plan: Plan) -> str:

@@ -78,6 +78,9 @@ class EndNode:
     title: str
     text: str
     span: Span
+    # "The issue is mitigated." on its own after a section's steps: the run ends there only
+    # where nothing else needs that path (see `Wiring._may_end`); else it is a reader's note
+    said: bool = False
 
 
 @dataclass
@@ -352,6 +355,24 @@ class _OutlineBuilder:
         if guard and nodes:
             return [IfNode(guard, nodes, el.span, el.index)]
         return nodes
+
+    def _said_ending(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
+        """A paragraph that opens by saying how the run stands: "The issue is mitigated.",
+        "This is the root cause.", "This is a potential resolution. Monitor for 30 minutes.":
+        the path ends there (after a person's step for the words that follow it), where
+        nothing else needs to fall through it (`Wiring._may_end`). It was context for a
+        reader, and the run fell into the next section, one that only a jump was for (the
+        roll-back after the backlog was drained)."""
+        sentences = phrases._sentences(el.text)
+        if not sentences or (ending := phrases.said_ending(sentences[0])) is None:
+            return []
+        out: list[Node] = []
+        rest = " ".join(sentences[1:])
+        if rest:
+            out.append(self._manual(owner, cls, rest, rest, el.span, el.index))
+        out.append(EndNode(ending, _conclusion(sentences[0]) or _short(sentences[0]),
+                           el.text, el.span, said=True))
+        return out
 
     def _check_then_fix(self, el: Element, nodes: list[Node]) -> list[Node]:
         """"### High memory" over "**Check:** `free -m`" then "**Fix:** `sudo systemctl
@@ -1027,6 +1048,8 @@ class _OutlineBuilder:
                 # Press the e-stop.", "ii. Clear the jam by hand.": a person's step in the
                 # procedure (it was context for a reader, the loop, wait or step lost)
                 found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
+            if not found and not jumps and cls not in ("info", "cleanup"):
+                found.extend(self._said_ending(el, cls, own))
             nodes.extend(found)
             nodes.extend(jumps)
             return None

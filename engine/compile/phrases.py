@@ -667,6 +667,30 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+# A sentence that is nothing but how the run stands, on its own after a section's steps: "The
+# issue is mitigated.", "This is the root cause.", "This is a potential resolution.", "No further
+# action is needed." (not "... as soon as the issue is resolved", a clause of another sentence)
+_SAID_ENDINGS = (
+    ("resolved", re.compile(r"^(?:(?:the|this|that|your) (?:issue|incident|problem|outage|"
+                            r"alert|page)|it) (?:is|has been|should (?:now )?be) (?:now )?"
+                            r"(?:resolved|fixed)\W*$", re.I)),
+    ("mitigated", re.compile(r"^(?:(?:the|this|that|your) (?:issue|incident|problem|outage|"
+                             r"alert|page|impact)|it) (?:is|has been|should (?:now )?be) "
+                             r"(?:now )?mitigated\W*$", re.I)),
+    ("escalate", re.compile(r"^(?:this|that|it) (?:is|was) (?:likely |probably |most likely )?"
+                            r"(?:the root cause|a potential (?:resolution|fix|mitigation))\b",
+                            re.I)),
+    ("no_action", re.compile(r"^no (?:further |other )?action is (?:needed|required)\W*$|"
+                             r"^nothing (?:else |more )?needs to be done\W*$", re.I)),
+)
+
+
+def said_ending(sentence: str) -> str | None:
+    """The outcome a sentence states and nothing else ("The issue is mitigated."), if so."""
+    said = sentence.strip().strip("*_").strip()
+    return next((outcome for outcome, rx in _SAID_ENDINGS if rx.search(said)), None)
+
+
 def outcome_of(text: str) -> str | None:
     """The outcome a guarded instruction ends the run with ("..., escalate", "no action is
     needed", "the issue is mitigated"), if it says one."""
@@ -967,7 +991,7 @@ class JumpRef:
 
 # "If a peer says `STALE`, restart that pod (see Fix A).", "... replace it (step 3).", "Stop and
 # start the instance — see **Stop/start** below.": where the instruction is written
-_SEE = re.compile(r"\(\s*(?:see\s+)?(?:the\s+)?(?:step|section)\s+(?P<n>\d{1,2})\s*\)|"
+_SEE = re.compile(r"\(\s*(?:see\s+)?(?:the\s+)?(?P<unit>step|section)\s+(?P<n>\d{1,2})\s*\)|"
                   r"(?:\(\s*|[\u2014\u2013]\s*|\s-\s+|[;,]\s*)see\s+(?:the\s+)?"
                   r"(?P<title>[^()\u2014\u2013;]{1,80}?)\s*(?:section\s*)?(?:below\s*)?"
                   r"(?:\)|[.;]?\s*$)", re.I)
@@ -988,7 +1012,11 @@ def jumps_in(text: str, links: list[tuple[str, str]], *, see: bool = False) -> l
             continue
         m = _JUMP.search(sentence) or _ARROW_JUMP.search(sentence)
         if not m and see and (said := _SEE.search(sentence)):
-            if said.group("n"):
+            if said.group("n") and said.group("unit").lower() == "step":
+                # "roll it back (Step 7)": the step numbered 7, a "## Step 7 - ..." heading
+                # or the list's 7th item
+                found.append(JumpRef("step", said.group("n"), sentence, see=True))
+            elif said.group("n"):
                 found.append(JumpRef("heading", f"{said.group('n')}.", sentence, see=True))
             elif (title := _titled(said.group("title"))) and \
                     not _LINK.search(said.group("title")):

@@ -176,12 +176,20 @@ class Wiring:
                 frontier = self._action(node, frontier)
             elif isinstance(node, IfNode):
                 if not frontier and not node.synthetic and is_rollback(node.guard.text) and \
+                        node.pos not in self._reached and \
                         len({target for _, target in self._escalated}) == 1:
                     # "## Rollback" after "If `ceph health` prints HEALTH_OK, you are done.
                     # Otherwise escalate to the storage team.": every path ended before it,
                     # and it had no way in (the guide failed to compile). A person may roll
                     # back before handing over: the escalation asks first, and ends as it did
                     frontier = self._before_escalating(node)
+                elif not frontier and not node.synthetic and is_rollback(node.guard.text) and \
+                        node.pos in self._reached:
+                    # "If a deployment finished in the window, roll it back (Step 7).": only a
+                    # case's jump leads to "## Step 7 - Roll back", and the case has decided:
+                    # the jump lands on its steps (a person was asked again, and saying no
+                    # ended the run resolved)
+                    frontier = self.seq(node.then, [])
                 elif frontier or not node.synthetic:  # the compiler's own ending needs a way in
                     frontier = self._if(node, frontier)
                 elif any(t >= node.pos for t in self._reached):
@@ -201,6 +209,8 @@ class Wiring:
                 frontier = []
             elif isinstance(node, Fork):
                 frontier = self._fork(node, frontier)
+            elif isinstance(node, EndNode) and node.said and not self._may_end(nodes, i):
+                pass  # a reader's note: the steps after it are reached only through it
             elif isinstance(node, EndNode):
                 if frontier:
                     target = self.end(node.outcome, node.title, node.text, node.span)
@@ -314,6 +324,19 @@ class Wiring:
         here = nodes[i].pos  # type: ignore[union-attr]
         k = bisect_right(self._targets or [], here)
         return k < len(self._targets or []) and (self._targets or [])[k] <= at
+
+    def _may_end(self, nodes: list[Node], i: int) -> bool:
+        """Whether a paragraph that says how the run stands may end its path at nodes[i]:
+        inside a branch, at the end of the guide, or where some jump leads to what follows
+        (a "## Step 7 - Roll back" that a case jumps to)."""
+        if self._depth or all(isinstance(n, EndNode) for n in nodes[i + 1:]):
+            return True
+        nxt = nodes[i + 1]
+        at = getattr(nxt, "pos", None)
+        here = getattr(nodes[i - 1], "pos", None) if i else None
+        if at is None or here is None:
+            return False
+        return any(here < t <= at for t in self._reached)
 
     def _landings(self, nodes: list[Node]) -> tuple[set[int], set[int]]:
         """Element indices where the guide's jumps land (before any step exists): the

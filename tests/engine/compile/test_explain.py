@@ -160,3 +160,45 @@ def test_an_item_that_ends_the_run_shows_its_ending_not_ignored_prose():
     # the same words: the two accounts contradicted each other.
     assert "ignored" not in row.became and "(end: escalate)" in row.became, row
     assert not [ig for ig in plan.ignored if ig.text.startswith("Otherwise")]
+
+
+PARALLEL = """# Checks
+
+## Step 1 - Start
+
+Steps 2 through 3 are independent; run them concurrently.
+
+## Step 2 - Disk
+
+```bash
+df -h /var
+```
+
+## Step 3 - Memory
+
+```bash
+free -m
+```
+
+## Step 4 - Report
+
+Write what you found into the incident.
+"""
+
+
+def test_a_parallel_instruction_says_which_steps_start_at_once():
+    guide = parse_guide(PARALLEL, path="t.md")
+    plan = compile_guide(guide, known_plugins={"shell", "bash"})
+    row = next(r for r in explain(guide, plan, PARALLEL) if "independent" in r.part)
+    # Before: "context for a reader: no command, condition or jump in it", for the sentence
+    # the fan-out was made from
+    disk, memory = (s.id for s in plan.steps if s.plugin == "shell")
+    assert row.became == f"steps 2-3 start at once: {disk}, {memory}", row
+
+
+def test_a_parallel_instruction_the_plan_could_not_follow_claims_nothing():
+    text = PARALLEL.replace("Steps 2 through 3", "Steps 7 through 9")
+    guide = parse_guide(text, path="t.md")
+    plan = compile_guide(guide, known_plugins={"shell", "bash"})
+    row = next(r for r in explain(guide, plan, text) if "independent" in r.part)
+    assert "at once" not in row.became, row
