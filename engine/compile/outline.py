@@ -2808,6 +2808,9 @@ def _has_action(nodes: list[Node]) -> bool:
 
 
 _ANSWER_LABEL = re.compile(r"^(?:A|Answer)\s*[:.)]\s+(?=\S)")
+# "1. Check the queue" as a heading's words: the number is no sentence of its own (the title
+# of every step under "## 1. Check the webhook queue" was "1")
+_HEADING_NUMBER = re.compile(r"^[0-9]{1,3}\.[ \t]+(?=\S)")
 _FIRST_SENTENCE_END = re.compile(r"(?<=[.:!?])\s|:\s*$|\n")
 _CODE_SPAN = re.compile(r"`([^`]*)`")
 _BLANK = re.compile(r"\s")
@@ -2818,6 +2821,8 @@ def _short(text: str, limit: int = 80) -> str:
     text = text.replace("**", "").strip()
     text = _ANSWER_LABEL.sub("", text, count=1)  # an FAQ's "A: Check ...": its words
     number = phrases.step_number_prefix(text)  # "ii. Check ...", "Step 2: Check ...": its words
+    if not number and (m := _HEADING_NUMBER.match(text)) is not None:
+        number = m.group(0)  # a heading's "1. Check ..." (a list's marker anywhere else)
     first = number + _FIRST_SENTENCE_END.split(text[len(number):], maxsplit=1)[0].rstrip(":. ")
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
