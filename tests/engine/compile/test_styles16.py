@@ -24,7 +24,7 @@ STYLES16 = Path(__file__).resolve().parents[2] / "fixtures" / "styles16"
 def _running(plan, *words: str):  # noqa: ANN001, ANN202
     """The one command step whose pipeline's text holds all of `words`."""
     (step,) = [s for s in runs(plan)
-               if all(w in " ".join(" ".join(a) for a in s.params["pipeline"]) for w in words)]
+               if all(w in " ".join(" ".join(a) for a in s.params.get("pipeline", [])) for w in words)]
     return step
 
 
@@ -45,3 +45,84 @@ def test_a_numbered_headings_words_name_its_steps():
     assert restart.title == "2. Restart the workers"
     assert plan.step(next(e.source for _, e in plan.incoming(restart.id))).title == \
         "Approve: 2. Restart the workers"
+
+
+# -- Jekyll's Liquid tags -------------------------------------------------------------------------
+
+JEKYLL = """## Mitigate
+
+If one application holds more than 200 connections, terminate its idle ones:
+
+{% highlight sql %}
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle';
+{% endhighlight %}
+
+{% raw %}
+The panel shows `{{ .Values.db }}`.
+{% endraw %}
+
+Then restart PgBouncer:
+
+{% highlight shell linenos %}
+sudo systemctl restart pgbouncer
+{% endhighlight %}
+"""
+
+
+def test_a_liquid_highlight_block_is_the_fenced_block_of_its_language():
+    # `{% highlight sql %}` ... `{% endhighlight %}` was prose: the whole section one person's
+    # step, the termination query and the PgBouncer restart never run nor gated
+    plan = compile_text(JEKYLL)
+    restart = _running(plan, "systemctl restart pgbouncer")
+    assert restart.mutating and gated(plan, restart.id)
+    (kill,) = [s for s in plan.steps if "pg_terminate_backend" in str(s.params.get("query"))]
+    assert kill.mutating and gated(plan, kill.id)
+    assert guards_of(plan, kill.id) == ["If one application holds more than 200 connections"]
+    assert not any("{%" in s.title + s.text for s in plan.steps)
+    # a Liquid tag shown in a Markdown fence stays as it is
+    plan = compile_text("## Notes\n\n```\n{% highlight shell %}\nsudo reboot\n"
+                        "{% endhighlight %}\n```\n")
+    assert runs(plan) == []
+
+
+# -- HTML headings --------------------------------------------------------------------------------
+
+HTML_HEADINGS = """<h1>NGINX returns 502</h1>
+
+<h2 id="check">Check the upstreams</h2>
+
+```bash
+ssh edge-01 sudo tail -n 200 /var/log/nginx/error.log
+```
+
+If the upstream is down, go to <a href="#fix">Fix</a>. Otherwise go to
+<a href="#verify-it">Verify it</a>.
+
+<h2 id="fix">Fix</h2>
+
+```bash
+ssh edge-01 sudo systemctl reload nginx
+```
+
+<h2 id="verify-it">Verify it</h2>
+
+```bash
+curl -s https://shop.example.com/
+```
+"""
+
+
+def test_an_html_heading_alone_on_its_line_is_a_heading():
+    # `<h2 id="fix">Fix</h2>` was "HTML, not read": the guide had no sections (the reload a
+    # diagnosis step titled by its command) and the links to `#fix` landed nowhere
+    plan = compile_text(HTML_HEADINGS)
+    reload_ = _running(plan, "reload nginx")
+    assert reload_.title == "Fix" and reload_.id.startswith(("fix", "mit"))
+    assert _running(plan, "curl").title == "Verify it"
+    jumps = [e for e in plan.edges if e.kind in ("jump", "branch")]
+    assert any(e.target in (reload_.id, *(e2.source for _, e2 in plan.incoming(reload_.id)))
+               for e in jumps)
+    from engine.compile.explain import explain
+    from engine.guide import parse_guide
+    assert "HTML, not read" not in "\n".join(
+        str(x) for x in explain(parse_guide(HTML_HEADINGS, path="g.md"), plan, HTML_HEADINGS))
