@@ -771,6 +771,9 @@ class _OutlineBuilder:
                     # there, as the same sentence in a paragraph does (it was a person's step,
                     # and the run went on into the rollback)
                     ending = "no_action" if cls in ("diag", "info") else "resolved"
+                elif ending is None and phrases.stops_here(then_text) and \
+                        phrases.hands_over(phrases.before_stopping(then_text)):
+                    ending = "escalate"  # "3. If it is F999, inform IT-Service and stop."
             else_ending = phrases.outcome_of(else_text) if else_text else None
         inline = self._inline(el, cls, el.index)  # every section's inline commands count
         inline.extend(self._pasted(el, cls, el.index))
@@ -1156,7 +1159,12 @@ class _OutlineBuilder:
                 # after a fix; the steps after it are not for this case
                 ending = "no_action" if cls in ("diag", "info") else "resolved"
                 first = phrases.before_stopping(rest)
-                if not then and cls not in ("info", "cleanup") and first and \
+                if first and phrases.hands_over(first):
+                    # "If the queue is empty, go to the [provider runbook](p.md) and stop
+                    # here", "Inform IT-Service and terminate the procedure here": handed
+                    # over, not resolved (it ended the run "resolved")
+                    ending = "escalate"
+                elif not then and cls not in ("info", "cleanup") and first and \
                         phrases.is_instruction(first):
                     # "When the battery is under 20 %, send the AGV to charge instead and stop
                     # here.": a person's step, then the end (the charging was dropped)

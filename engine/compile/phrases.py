@@ -593,7 +593,10 @@ _CALL_A_PERSON = (r"(?:(?<=^)|(?<=[,;:.!] )|(?<=\band )|(?<=\bthen )|(?<=\bpleas
                   r"(?:call|phone|contact|page|notify|inform|alert|summon|get|fetch|radio) "
                   r"(?:the |an? |your )?(?:[\w/&-]+ ){0,3}?(?:maintenance|technicians?|"
                   r"electricians?|engineers?|engineering|supervisors?|shift (?:lead|leader|"
-                  r"manager)|team lead|foreman|on-?call|vendor|specialists?|safety officer)\b"
+                  r"manager)|team lead|foreman|on-?call|vendor|specialists?|safety officer|"
+                  # the cell's builder and the plant's IT: "call the integrator", "inform
+                  # IT-Service", "phone the service hotline", "contact the help desk"
+                  r"integrators?|it[- ]service|(?:service )?hotline|help ?desk|service ?desk)\b"
                   r"(?! (?:logs?|mode|window|script|api|dashboard)\b)")
 
 # Asking another team in its channel or queue: "reach out in #help-db", "raise a P2 with the
@@ -1177,6 +1180,28 @@ def before_stopping(text: str) -> str:
     if m is None:
         return ""
     return re.sub(r"(?:[\s,;:\u2013\u2014]|\b(?:and|so|then)\b)+$", "", plain[:m.start()]).strip()
+
+
+# What a stop's sentence says to do first that hands the incident on: telling someone ("Inform
+# IT-Service (Tel. 4711) and terminate the procedure here", "notify the line lead and stop")
+# or going on in another runbook ("go to the [provider status runbook](status.md) and stop
+# here", "follow the database playbook and stop"): the run ends handed over, not resolved.
+_HANDS_OVER = re.compile(
+    r"(?:^|[,;:.!?\u2013\u2014]\s*|\b(?:and|then|so)\s+)(?:please\s+)?(?:"
+    r"(?:inform|notify|tell|alert|call|phone|ring|contact|page|ping|message|hand (?:it )?over to|"
+    r"pass (?:it )?(?:on )?to|ask)\s+(?!(?:it|this|that|them)(?![\w-])|the (?:api|endpoint|"
+    r"script|function|command|service|url)\b)\S|"
+    r"(?:go (?:on )?to|follow|continue (?:with|in|from)|switch to|move (?:on )?to|proceed (?:with|"
+    r"to)|refer to|use)\s+(?:the\s+|that\s+|an?\s+)?(?:\[)?(?:[\w/&'-]+\s+){0,4}?"
+    r"(?:runbook|playbook|run ?book|sop|tsg|troubleshooting guide|procedure|guide|process)s?\b)",
+    re.I)
+
+
+def hands_over(text: str) -> bool:
+    """Whether what a stop's sentence says to do before stopping hands the incident on: to a
+    person or team it tells, or to another runbook ("inform IT-Service", "go to the provider
+    status runbook")."""
+    return _HANDS_OVER.search(text.replace("**", "").replace("__", "")) is not None
 
 
 _ESCALATES = _Caseless(_ESCALATE)

@@ -126,3 +126,52 @@ def test_an_html_heading_alone_on_its_line_is_a_heading():
     from engine.guide import parse_guide
     assert "HTML, not read" not in "\n".join(
         str(x) for x in explain(parse_guide(HTML_HEADINGS, path="g.md"), plan, HTML_HEADINGS))
+
+
+# -- a hand-over, then a stop ---------------------------------------------------------------------
+
+def _ending_of(plan, cond: str) -> str:  # noqa: ANN001
+    """The outcome the branch of the decision `cond` ends the run with, through people's steps."""
+    (d,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and s.text == cond]
+    (branch,) = [e.target for e in plan.edges if e.source == d.id and e.kind == "branch"]
+    step = plan.step(branch)
+    while step.kind == StepKind.MANUAL:
+        (nxt,) = [e.target for e in plan.edges if e.source == step.id and e.on == "success"]
+        step = plan.step(nxt)
+    assert step.kind == StepKind.END and step.outcome is not None
+    return step.outcome.value
+
+
+def test_handing_over_then_stopping_ends_the_run_escalated_not_resolved():
+    # "go to the [provider status runbook](p.md) and stop here" and "Inform IT-Service (Tel.
+    # 4711) and terminate the procedure here" ended the run "resolved" (after a person's step
+    # "the provider is not sending"): the incident was handed on, not fixed
+    for said in ("If the queue is empty, the provider is not sending: go to the [provider "
+                 "status runbook](provider-status.md) and stop here.",
+                 "If the code is F999, the fault is not at the machine. Inform IT-Service "
+                 "(Tel. 4711) and terminate the procedure here.",
+                 "If the code is F999, follow the network team's outage playbook and stop here."):
+        plan = compile_text("## Check\n\n```bash\ncurl -s https://x/health\n```\n\n"
+                            f"{said}\n\n```bash\nkubectl -n p rollout restart deploy/w\n```\n")
+        cond = said.split(",")[0]
+        assert _ending_of(plan, cond) == "escalate", said
+        assert guards_of(plan, _running(plan, "rollout restart").id) == \
+            [f"Otherwise (not: {cond})"], said
+    # a stop after doing something oneself is still the guide's own end
+    plan = compile_text("## Fix\n\n```bash\nkubectl -n p rollout restart deploy/w\n```\n\n"
+                        "If the queue drains, send the report to yourself and stop here.\n\n"
+                        "```bash\nkubectl -n p scale deploy/w --replicas=6\n```\n")
+    assert _ending_of(plan, "If the queue drains") == "resolved"
+
+
+def test_calling_the_integrator_or_it_service_is_a_hand_over():
+    # "If the newest event is 50056, stop here and call the integrator; do not move the
+    # robot." was a person's step, and the run went on into jogging the robot away
+    plan = compile_text("## Read the log\n\n```bash\ncurl -s http://robot/rw/elog/0\n```\n\n"
+                        "If the newest event is 50056, stop here and call the integrator; do "
+                        "not move the robot.\n\n## Restart\n\n```bash\ncurl -s -X POST "
+                        "http://robot/rw/rapid/execution?action=start\n```\n")
+    assert _ending_of(plan, "If the newest event is 50056") == "escalate"
+    from engine.compile.phrases import outcome_of
+    assert outcome_of("Phone the service hotline.") == "escalate"
+    assert outcome_of("Call the API again.") is None
