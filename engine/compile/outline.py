@@ -1703,8 +1703,17 @@ class _OutlineBuilder:
                 found.extend(self._commands([blocks.CommandLine(code, line, line)], el, cls,
                                             owner, block=None))
             ending = phrases.outcome_of(action) if not codes else None
+            first_then = _THEN_GO_CELL.match(action) if not codes and i not in jumps else None
             if i in jumps:
                 found = [JumpNode(jumps[i], where, el.index)]
+            elif first_then is not None and (
+                    go := self._cell_jump(first_then.group(2), el, True)) is not None:
+                # "Close door 4B, then [Restart the program](#restart-the-program)": the
+                # person's step, then the run goes on there (it went on to the steps after
+                # the table, the restart's own guard never asked)
+                found = [self._manual(owner, cls, first_then.group(1),
+                                      f"{row[when]}: {action}", where, el.index),
+                         JumpNode(go, where, el.index)]
             elif ending is not None:  # "Engage the storage team", "No action needed"
                 found = [EndNode(ending, _conclusion(action) or _short(action), action, where)]
             elif not any(isinstance(n, Action) for n in found):
@@ -2372,7 +2381,9 @@ _SAID_ENDING = {"resolved": "resolved", "done": "resolved", "fixed": "resolved",
 # A decision table's columns: the case, and what to do in it; a column of checks to run first
 # makes it a symptom table (its checks run, its actions are shown: `_inline`)
 _CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnostic|dtc)\s+)?"
-               r"(?:codes?|ids?|numbers?|no\.?)|faults?|alarms?|error codes?")
+               r"(?:codes?|ids?|numbers?|no\.?)|faults?|alarms?|error codes?|"
+               # a controller's event log ("Event | Title | Action": ABB's 50204, 20205)
+               r"events?(?=\W*$)")
 _CONDITION_COLUMN = re.compile(r"^\W*(?:conditions?|when|if|symptoms?|situations?|cases?|"
                                r"scenarios?|triggers?|observed|observations?|signs?|"
                                r"indicators?|errors?|error messages?|"
@@ -2393,12 +2404,14 @@ _SHORT_VERSION = re.compile(r"^\W*(?:tl;?\s?dr|too long;? didn'?t read|at a glan
 # A cell that only points to another part of the guide ("see *Collision recovery*", "→ §3")
 _POINTS_TO = re.compile(r"^\W*?(?:see|go to|jump to|continue (?:at|with|in)|follow|proceed to|"
                         r"\u2192|->|=>)\s*", re.I)
+# an action cell that does something, then points on: "Close door 4B, then [Restart](#restart)"
+_THEN_GO_CELL = re.compile(r"^(\S.*?)(?:,\s*|\s+)(?:and\s+)?then\s+(.+)$", re.I)
 _GO_TO_COLUMN = re.compile(r"^\W*(?:" + _GO_TO_WORDS + r")\W*$", re.I)
 # A fault-code table's key ("Code | Meaning | Recovery", "Alarm | Text | Action"): a row's
 # case is the code the cell or device reports, named with its meaning.
 _CODE_COLUMN = re.compile(r"^\W*(?:" + _CODE_NAMES + r")\W*$", re.I)
 _CAUSE_COLUMN = re.compile(r"^\W*(?:(?:likely|probable|possible|root)\s+)?causes?\W*$", re.I)
-_MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|(?:[\w-]+\s+)?(?:text|message)|cause|"
+_MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|(?:[\w-]+\s+)?(?:text|message|title)|cause|"
                              r"fault)\W*$", re.I)  # ("Popup text", "Alarm message")
 _CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how to check|"
                            r"commands?|query|queries|investigat\w*)\W*$", re.I)

@@ -175,3 +175,42 @@ def test_calling_the_integrator_or_it_service_is_a_hand_over():
     from engine.compile.phrases import outcome_of
     assert outcome_of("Phone the service hotline.") == "escalate"
     assert outcome_of("Call the API again.") is None
+
+
+# -- a controller's event table -------------------------------------------------------------------
+
+ABB_EVENTS = """# Cell 4
+
+## Event codes
+
+| Event | Title | Action |
+|---|---|---|
+| 50204 | Motion supervision | Go to [Recover after a collision](#recover-after-a-collision) |
+| 20205 | Auto stop open | Close door 4B, then [Restart the program](#restart-the-program) |
+| 38103 | Lost communication with SMB | Escalate to ABB service |
+
+## Recover after a collision
+
+1. Jog the robot away from the obstacle on the FlexPendant.
+
+## Restart the program
+
+```bash
+curl -s -X POST "http://192.168.125.1/rw/rapid/execution?action=start"
+```
+"""
+
+
+def test_an_event_table_decides_and_a_cell_that_does_then_points_goes_there():
+    # "Event | Title | Action" (an ABB controller's event log) was context for a reader: no
+    # row decided anything, and the collision recovery ran before every restart; "Close door
+    # 4B, then [Restart the program](#...)" was a person's step the run went on from
+    plan = compile_text(ABB_EVENTS)
+    conds = [s.text for s in plan.steps if s.kind == StepKind.DECIDE]
+    assert conds[:3] == ["Event is 50204 (Motion supervision)", "Event is 20205 (Auto stop open)",
+                         "Event is 38103 (Lost communication with SMB)"]
+    (door,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and s.title == "Close door 4B"]
+    (after,) = [e for e in plan.edges if e.source == door.id]
+    start = _running(plan, "action=start")
+    assert after.kind == "jump" and after.target in (
+        start.id, *(e.source for _, e in plan.incoming(start.id)))
