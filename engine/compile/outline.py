@@ -1275,7 +1275,7 @@ class _OutlineBuilder:
             return None
         para = self.els[inner[0]]
         return para if phrases.guard_of(para.text) is not None and self._introduces(para) \
-            and not para.text.rstrip(" *_").endswith(":") else None
+            else None
 
     def _placed_in(self, pos: int) -> int | None:
         """What an element sits in, a quote's words in what holds the quote."""

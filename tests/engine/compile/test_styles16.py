@@ -214,3 +214,22 @@ def test_an_event_table_decides_and_a_cell_that_does_then_points_goes_there():
     start = _running(plan, "action=start")
     assert after.kind == "jump" and after.target in (
         start.id, *(e.source for _, e in plan.incoming(start.id)))
+
+
+# -- a caution that is nothing but a condition ----------------------------------------------------
+
+def test_an_admonition_that_is_only_a_condition_with_a_colon_guards_the_steps_after_it():
+    # ":::caution If a validation compaction has been running for more than 6 hours:" with
+    # nothing inside: a person's step "If a validation ...", then both branches went on to
+    # stop the compaction (the caution guarded nothing)
+    plan = compile_text("## Diagnose\n\n```bash\nssh cass-03 nodetool compactionstats\n```\n\n"
+                        ":::caution If a validation compaction has been running for more than "
+                        "6 hours:\n:::\n\n```bash\nssh cass-03 nodetool stop VALIDATION\n```\n")
+    stop = _running(plan, "nodetool stop VALIDATION")
+    assert guards_of(plan, stop.id) == [
+        "If a validation compaction has been running for more than 6 hours"]
+    assert not any(s.kind == StepKind.MANUAL for s in plan.steps)
+    # the same in a Markdown quote
+    plan = compile_text("## Fix\n\n> **If the disk is full:**\n\n```bash\n"
+                        "sudo rm -rf /var/cache/app\n```\n")
+    assert guards_of(plan, _running(plan, "rm -rf").id) == ["If the disk is full"]
