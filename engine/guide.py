@@ -1202,6 +1202,11 @@ class _Builder:
             t, c, lk = _inline(tokens[i + 1])
             if texts and _CHECKPOINT_LEAD.match(t):  # its own paragraph: a check of its own
                 break
+            if texts and _CONTENT_TAB.match(t):
+                # `=== "Talos"` under "2. Rejoin the node:": a tab of its own, one of the
+                # item's alternatives (joined to the item's words, its first tab was no tab,
+                # and both alternatives ran one after the other)
+                break
             texts.append(t)
             code += c
             links += lk
@@ -1229,6 +1234,7 @@ _OPENS_SENTENCE = re.compile(r"[\[*_`\"(]*[A-Z]")
 # person confirms after the item's action, not more words of the action
 _CHECKPOINT_LEAD = re.compile(r"^\W{0,4}(?:checkpoint|expected (?:result|outcome|state)|"
                               r"hold point)[*_]{0,2}\s*[:\u2013\u2014-]", re.I)
+_CONTENT_TAB = re.compile(r"^\s*===[+!]?\s+\"[^\"\n]{1,80}\"\s*$")  # MkDocs Material's tab
 _DEFINITION = re.compile(r"^ {0,3}:[ \t]+(?=\S)")
 _FENCE_LINE = re.compile(r"^(`{3,}|~{3,})\s*([^`\s]*)[^`]*$")
 

@@ -233,3 +233,39 @@ def test_an_admonition_that_is_only_a_condition_with_a_colon_guards_the_steps_af
     plan = compile_text("## Fix\n\n> **If the disk is full:**\n\n```bash\n"
                         "sudo rm -rf /var/cache/app\n```\n")
     assert guards_of(plan, _running(plan, "rm -rf").id) == ["If the disk is full"]
+
+
+# -- content tabs inside a step -------------------------------------------------------------------
+
+TABS_IN_ITEM = """## Replace the member
+
+1. Rejoin the node:
+
+    === "kubeadm"
+
+        ```bash
+        ssh cp-3 sudo kubeadm join phase control-plane-join etcd --control-plane
+        ```
+
+    === "Talos"
+
+        ```bash
+        talosctl -n 10.0.0.13 reset --graceful=false --reboot
+        ```
+
+2. Check the member list:
+
+    ```bash
+    etcdctl member list
+    ```
+"""
+
+
+def test_content_tabs_inside_a_numbered_step_are_alternatives():
+    # the first `=== "kubeadm"` was joined to the step's words ("Rejoin the node: === ..."),
+    # so the second tab was a lone label: the kubeadm join and the Talos reset both ran, one
+    # after the other
+    plan = compile_text(TABS_IN_ITEM)
+    assert guards_of(plan, _running(plan, "kubeadm join").id) == ["kubeadm"]
+    assert guards_of(plan, _running(plan, "talosctl").id) == ["Talos"]
+    assert _running(plan, "kubeadm join").title == "Rejoin the node"
