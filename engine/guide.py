@@ -17,7 +17,6 @@ import gc
 import hashlib
 import re
 import tomllib
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -35,7 +34,8 @@ from pydantic_core import PydanticCustomError
 
 from engine import files
 from engine.errors import GuideError
-from engine.markup import as_markdown, outside_fences, slugify
+from engine.markup import as_markdown, outside_fences
+from engine.markup import slugify as slugify  # (re-exported: where it was)
 from engine.plan import InputSpec, Span, Trigger
 from engine.policy import PolicySettings
 from engine.stepsettings import StepSettings, parse_tag_settings

@@ -24,7 +24,8 @@ STYLES16 = Path(__file__).resolve().parents[2] / "fixtures" / "styles16"
 def _running(plan, *words: str):  # noqa: ANN001, ANN202
     """The one command step whose pipeline's text holds all of `words`."""
     (step,) = [s for s in runs(plan)
-               if all(w in " ".join(" ".join(a) for a in s.params.get("pipeline", [])) for w in words)]
+               if all(w in " ".join(" ".join(a) for a in s.params.get("pipeline", []))
+                      for w in words)]
     return step
 
 
