@@ -298,6 +298,14 @@ _DO_THIS = re.compile(r"^(?:only\s+)?(?:do|run|perform|follow|use|apply)\s+(?:th
                       r"steps)?)\s+(?=(?:only\s+)?(?:if|when)\b)", re.I)
 
 
+# "When this fires" (MkDocs' `!!! info "When this fires"`), "When this alert fires, it
+# indicates ...": the alert the guide is for, which holds whenever it runs (it was a decision,
+# and a person's step "When this fires"); "when the alert fires again" is a case.
+_THIS_FIRES = re.compile(r"^(?:when|whenever|once)\s+this\s+(?:alert\s+|alarm\s+|page\s+|"
+                         r"monitor\s+|rule\s+)?(?:fires|is firing|triggers|is triggered|"
+                         r"goes off|pages)\b(?!\s+again)", re.I)
+
+
 # A list item's text is read for its guard two or three times (without and with `fallback`,
 # then by the linter): the reading is done once per text. A Guard is frozen, so sharing it is
 # safe; the cache is small, so it holds one guide's recent texts, not every guide's.
@@ -309,6 +317,8 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
     t = _NOTE.sub("", t, count=1)
     if _ABORT_IF.match(t):
         return Guard(text=_abort_clause(t), ends="escalate"), False
+    if _THIS_FIRES.match(t):
+        return None, False  # "When this fires": the guide's trigger, true whenever it runs
     if (asked := _ASKED.match(t)) is not None and not _answered(t[asked.end():]) and \
             (outcome_of(t[asked.end():]) or jumps_in(t[asked.end():], [])):
         return Guard(text=asked.group("q")), False  # "Still high after 15 minutes? Escalate."
@@ -622,7 +632,12 @@ _DECLARE = (r"(?:open|raise|declare|file|create|start) (?:a |an )?(?:new )?(?:p[
 _ESCALATE_WORD = (r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*|eskaluj\w*|eskalacj\w*|"
                   r"e?sc[aá]l\w* (?:a|al|a la|a los|ao|à|aos|para(?: a| o| os| as)?) "
                   r"(?:[\w-]+ ){0,2}?(?:equipo|equipe|time|team|guardia|plant[aã]o|soporte|"
-                  r"suporte|supporto|on-?call|sre|dba|responsable|respons[aá]vel|reperibile)\b")
+                  r"suporte|supporto|on-?call|sre|dba|responsable|respons[aá]vel|reperibile)\b|"
+                  # French hands over by telling: "prévenez l'équipe système", "contactez
+                  # l'astreinte", "appelez le responsable"
+                  r"(?:pr[ée]venez|pr[ée]venir|informez|informer|contactez|contacter|appelez|"
+                  r"appeler|alertez|alerter) (?:l['\u2019]|le |la |les )(?:[\w'\u2019-]+ ){0,2}?(?:[ée]quipe|"
+                  r"astreinte|support|responsable|dba|sre|exploitation)\b")
 _ESCALATE_CJK = r"エスカレ|에스컬레이션"
 
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (

@@ -270,3 +270,31 @@ def test_content_tabs_inside_a_numbered_step_are_alternatives():
     assert guards_of(plan, _running(plan, "kubeadm join").id) == ["kubeadm"]
     assert guards_of(plan, _running(plan, "talosctl").id) == ["Talos"]
     assert _running(plan, "kubeadm join").title == "Rejoin the node"
+
+
+# -- a French runbook's hand-over -----------------------------------------------------------------
+
+def test_a_french_runbook_hands_over_by_telling_the_team():
+    # "Si le disque est toujours plein, prévenez l'équipe système et arrêtez-vous ici." was a
+    # person's step, and the run ended "resolved" with the disk still full
+    plan = compile_text("## 3. Contrôler\n\n```bash\nssh logs-01 df -h /var/log\n```\n\n"
+                        "Si le disque est toujours plein, prévenez l'équipe système et "
+                        "arrêtez-vous ici.\n")
+    assert _ending_of(plan, "Si le disque est toujours plein") == "escalate"
+    from engine.compile.phrases import outcome_of
+    assert outcome_of("contactez l\u2019astreinte") == "escalate"
+    assert outcome_of("appelez le service web") is None
+
+
+# -- the alert the guide is for -------------------------------------------------------------------
+
+def test_when_this_fires_is_the_guides_trigger_not_a_case():
+    # `!!! info "When this fires"` over the alert's names was a decision "When this fires"
+    # and a person's step of that title, before anything was looked at
+    plan = compile_text("# etcd\n\n!!! info \"When this fires\"\n    `etcdNoLeader` in "
+                        "Alertmanager.\n\n## Check\n\n```bash\netcdctl endpoint health\n```\n")
+    assert not any(s.kind in (StepKind.DECIDE, StepKind.MANUAL) for s in plan.steps)
+    # the alert firing again is a case
+    plan = compile_text("## Fix\n\n```bash\nsudo systemctl restart app\n```\n\n"
+                        "When this alert fires again within an hour, escalate to the app team.\n")
+    assert any(s.kind == StepKind.DECIDE for s in plan.steps)
