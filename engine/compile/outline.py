@@ -557,6 +557,13 @@ class _OutlineBuilder:
                 prose.append(lone)
                 guarded = self._prose(lone, cls, owner, nodes)
                 continue
+            if el.kind == "quote" and (case := self._titled_case(idx)) is not None:
+                # `!!! danger "If two members are down"` over "Do not continue. Restore from
+                # the snapshot instead": the title is the case, its words what to do in it
+                flush()
+                prose.append(case)
+                guarded = self._prose(case, cls, owner, nodes)
+                continue
             if el.kind in ("list_item", "quote"):
                 if guarded and self._introduces(guarded[2]):
                     # "If X:" guards the list it opens, and a quote under it: the commands
@@ -1154,6 +1161,8 @@ class _OutlineBuilder:
             return then
         if not any(isinstance(n, JumpNode) for n in then):
             ending = guard.ends or phrases.outcome_of(rest)
+            if ending is None and phrases.goes_no_further(rest):
+                ending = "escalate"  # "If two members are down, do not continue. Restore ..."
             if ending is None and phrases.stops_here(rest):
                 # "If the queue is short, stop here.": nothing to fix while diagnosing, done
                 # after a fix; the steps after it are not for this case
@@ -1276,6 +1285,26 @@ class _OutlineBuilder:
         para = self.els[inner[0]]
         return para if phrases.guard_of(para.text) is not None and self._introduces(para) \
             else None
+
+    def _titled_case(self, quote: int) -> Element | None:
+        """An admonition titled by a condition whose words say not to go on (`!!! danger "If
+        two members are down"` over "Do not continue. Restore from the snapshot instead"), as
+        one sentence: the condition, then its words (the title was a person's step "Record
+        the finding that ...", the words a note, and the run went on into the steps after)."""
+        inner = self.children.get(quote, [])
+        if len(inner) < 2 or any(self.els[i].kind != "paragraph" for i in inner):
+            return None
+        title, rest = self.els[inner[0]], [self.els[i] for i in inner[1:]]
+        guard = phrases.guard_of(title.text)
+        body = " ".join(p.text for p in rest)
+        if guard is None or guard.is_else or _consequent(title.text, guard).strip(" .:*_") or \
+                not phrases.goes_no_further(body):
+            return None
+        said = f"{title.text.rstrip(' .:*_')}, {body[0].lower()}{body[1:]}"
+        return title.model_copy(update={
+            "text": said, "span": Span(start=title.span.start, end=rest[-1].span.end),
+            "links": [lk for p in (title, *rest) for lk in p.links],
+            "inline_code": [c for p in (title, *rest) for c in p.inline_code]})
 
     def _placed_in(self, pos: int) -> int | None:
         """What an element sits in, a quote's words in what holds the quote."""

@@ -1219,6 +1219,21 @@ def hands_over(text: str) -> bool:
     return _HANDS_OVER.search(text.replace("**", "").replace("__", "")) is not None
 
 
+# "If two members are down, do not continue. Restore from the snapshot instead, see [etcd
+# disaster recovery](dr.md).": the guide's steps are not for that case, and what it says to
+# do instead is for a person (the run went on into removing a member).
+_GO_NO_FURTHER = re.compile(r"^\W*(?:do not|don't|never)\s+(?:continue|proceed|go on|go any "
+                            r"further|go further)(?:\s+(?:with (?:this|these|the) (?:runbook|"
+                            r"procedure|steps?|guide|playbook)|any further|here))?\s*(?:[.!;]|$)",
+                            re.I)
+
+
+def goes_no_further(text: str) -> bool:
+    """Whether a guard's consequent opens by telling the reader not to go on ("do not
+    continue", "don't proceed with this runbook")."""
+    return _GO_NO_FURTHER.match(text.replace("**", "").replace("__", "").strip()) is not None
+
+
 _ESCALATES = _Caseless(_ESCALATE)
 
 

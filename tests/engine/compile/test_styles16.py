@@ -298,3 +298,29 @@ def test_when_this_fires_is_the_guides_trigger_not_a_case():
     plan = compile_text("## Fix\n\n```bash\nsudo systemctl restart app\n```\n\n"
                         "When this alert fires again within an hour, escalate to the app team.\n")
     assert any(s.kind == StepKind.DECIDE for s in plan.steps)
+
+
+# -- "do not continue" ----------------------------------------------------------------------------
+
+def test_do_not_continue_under_a_condition_ends_the_run_for_a_person():
+    # "If two members are down, do not continue. Restore from the snapshot instead" and the
+    # same as an admonition (`!!! danger "If two members are down"` over its words): a
+    # person's step "do not continue" (or "Record the finding that ..."), then the run went
+    # on into removing a member
+    for said in ("If two members are down, do not continue. Restore from the snapshot "
+                 "instead, see [etcd disaster recovery](../dr/etcd.md).",
+                 "!!! danger \"If two members are down\"\n    Do not continue. Restore from the "
+                 "snapshot instead, see\n    [etcd disaster recovery](../dr/etcd.md).",
+                 ":::danger If two members are down\nDo not continue. Restore from the "
+                 "snapshot instead.\n:::"):
+        plan = compile_text("## Replace\n\n```bash\netcdctl member list\n```\n\n"
+                            f"{said}\n\n1. Remove the member:\n\n    ```bash\n"
+                            "    etcdctl member remove 8e9e\n    ```\n")
+        assert _ending_of(plan, "If two members are down") == "escalate", said
+        assert guards_of(plan, _running(plan, "member remove").id) == [
+            "Otherwise (not: If two members are down)"], said
+    # a wait is no stop
+    plan = compile_text("## Fix\n\n```bash\nkubectl get pods\n```\n\nIf the pod is pending, do "
+                        "not continue until it is scheduled.\n\n```bash\nkubectl delete pod "
+                        "x\n```\n")
+    assert not any(s.kind == StepKind.END and "continue" in s.title for s in plan.steps)
