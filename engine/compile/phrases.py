@@ -636,8 +636,8 @@ _ESCALATE_WORD = (r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*
                   # French hands over by telling: "prévenez l'équipe système", "contactez
                   # l'astreinte", "appelez le responsable"
                   r"(?:pr[ée]venez|pr[ée]venir|informez|informer|contactez|contacter|appelez|"
-                  r"appeler|alertez|alerter) (?:l['\u2019]|le |la |les )(?:[\w'\u2019-]+ ){0,2}?(?:[ée]quipe|"
-                  r"astreinte|support|responsable|dba|sre|exploitation)\b")
+                  r"appeler|alertez|alerter) (?:l['\u2019]|le |la |les )(?:[\w'\u2019-]+ ){0,2}?"
+                  r"(?:[ée]quipe|astreinte|support|responsable|dba|sre|exploitation)\b")
 _ESCALATE_CJK = r"エスカレ|에스컬레이션"
 
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
