@@ -1919,8 +1919,13 @@ class _OutlineBuilder:
                                      for n, raw in enumerate(el.text.split("\n"))]))
         if intro is not None and intro.kind == "paragraph" and self.owner.get(intro.index) == \
                 owner and (owner is None or self.els[owner].kind == "heading" and
-                           not self.els[owner].name):
-            own = intro.index  # "Debug the node:" names the block (a heading's {#name} wins)
+                           not self.els[owner].name) and \
+                phrases.tab_label(intro.text) is None and \
+                not phrases.only_template_tags(intro.text):
+            # "Debug the node:" names the block (a heading's {#name} wins); a tab's label
+            # (`=== "kubeadm"`, `{{% tab name="VM" %}}`) is markup, not words: the section's
+            # title names it (the step was titled `=== "kubeadm"`)
+            own = intro.index
         span = Span(start=block.start, end=block.end)
         title = self._title(own, el)
         if powershell.dialect(el):  # PowerShell and cmd blocks: engine.compile.powershell

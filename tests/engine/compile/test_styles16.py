@@ -324,3 +324,18 @@ def test_do_not_continue_under_a_condition_ends_the_run_for_a_person():
                         "not continue until it is scheduled.\n\n```bash\nkubectl delete pod "
                         "x\n```\n")
     assert not any(s.kind == StepKind.END and "continue" in s.title for s in plan.steps)
+
+
+# -- a tab's label over a block -------------------------------------------------------------------
+
+def test_a_tab_label_or_template_tags_over_a_block_do_not_title_its_step():
+    # the steps under `=== "kubeadm"` and `{{< tabs >}} {{% tab name="VM" %}}` were titled by
+    # that markup ('=== "kubeadm"', '{% include_cached copy-clipboard.html %}')
+    plan = compile_text("## Find the bad member\n\n=== \"kubeadm\"\n\n    ```bash\n    etcdctl "
+                        "endpoint health\n    ```\n\n=== \"Talos\"\n\n    ```bash\n    talosctl "
+                        "etcd status\n    ```\n")
+    assert [s.title for s in runs(plan)] == ["Find the bad member"] * 2
+    plan = compile_text("## Single node\n\nWhen running a single-node cluster, set:\n\n"
+                        "{% include_cached copy-clipboard.html %}\n```shell\ncockroach sql "
+                        "--execute='SHOW ZONES'\n```\n")
+    assert [s.title for s in runs(plan)] == ["When running a single-node cluster, set"]
