@@ -632,12 +632,21 @@ _DECLARE = (r"(?:open|raise|declare|file|create|start) (?:a |an )?(?:new )?(?:p[
 _ESCALATE_WORD = (r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*|eskaluj\w*|eskalacj\w*|"
                   r"e?sc[aá]l\w* (?:a|al|a la|a los|ao|à|aos|para(?: a| o| os| as)?) "
                   r"(?:[\w-]+ ){0,2}?(?:equipo|equipe|time|team|guardia|plant[aã]o|soporte|"
-                  r"suporte|supporto|on-?call|sre|dba|responsable|respons[aá]vel|reperibile)\b|"
-                  # French hands over by telling: "prévenez l'équipe système", "contactez
-                  # l'astreinte", "appelez le responsable"
+                  r"suporte|supporto|on-?call|sre|dba|responsable|respons[aá]vel|reperibile|"
+                  r"integrador|integratore|mantenimiento|manutenzione|manuten[cç][aã]o)\b|"
+                  # French, Spanish, Italian and Portuguese hand over by telling: "prévenez
+                  # l'équipe système", "avise al mantenimiento", "contattare il team
+                  # piattaforma", "chame a equipe de plantão"
                   r"(?:pr[ée]venez|pr[ée]venir|informez|informer|contactez|contacter|appelez|"
-                  r"appeler|alertez|alerter) (?:l['\u2019]|le |la |les )(?:[\w'\u2019-]+ ){0,2}?"
-                  r"(?:[ée]quipe|astreinte|support|responsable|dba|sre|exploitation)\b")
+                  r"appeler|alertez|alerter|avise|avisa|avisar|avisen|llame|llama|llamar|"
+                  r"contacte|contacta|contactar|informe|informa|informar|contattare|contatta|"
+                  r"contattate|avvisare|avvisa|avvisate|chiamare|chiama|chiamate|informare|chame|"
+                  r"chamar|acione|acionar) (?:con |a |ao )?(?:l['\u2019]|le |la |les |el |al |"
+                  r"los |il |lo |gli |i |o |a |os |as )(?:[\w'\u2019-]+ ){0,2}?"
+                  r"(?:[ée]quipe|astreinte|support|responsable|dba|sre|exploitation|equipo|"
+                  r"mantenimiento|integrador|soporte|guardia|supervisor|t[ée]cnico|team|"
+                  r"manutenzione|reparto|supporto|reperibile|integratore|responsabile|"
+                  r"plant[aã]o|suporte|manuten[cç][aã]o)\b")
 _ESCALATE_CJK = r"エスカレ|에스컬레이션"
 
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -657,6 +666,14 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"case|work order)\b)",
                             re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
+                             # "nessuna azione necessaria", "no hace falta hacer nada", "aucune
+                             # action n'est nécessaire", "keine Aktion erforderlich"
+                             r"\bnessuna (?:ulteriore )?azione (?:è )?(?:necessaria|richiesta)|"
+                             r"\bno (?:hace falta|es necesario) hacer nada|\bninguna acci[oó]n "
+                             r"(?:es )?(?:necesaria|requerida)|\baucune action (?:n'est )?"
+                             r"(?:n[ée]cessaire|requise)|\bkeine (?:weitere )?(?:aktion|"
+                             r"ma[ßs]nahme) (?:ist )?(?:n[öo]tig|erforderlich|notwendig)|"
+                             r"\bnenhuma a[çc][ãa]o (?:[ée] )?necess[áa]ria|"
                              r"\bnothing (?:else |more )?(?:needs to be done|needs doing|to do|"
                              r"to be done)\b|"
                              # "Otherwise, do nothing.", "Option 1: Do nothing." (not "ILM will
@@ -1171,8 +1188,16 @@ _ESCALATE = re.compile(
 # what the guard's branch does is end the run (nothing else follows "stop" in its sentence).
 # "... and terminate the procedure here" (an integrator's English), "end the runbook here";
 # "stop here; the sweeper retries them" (why, after the stop: no step of its own)
-_STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so)\s+)(?:you (?:can|may) |just )?"
+_STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so|y|e|et|und)\s+)"
+                        r"(?:you (?:can|may) |just )?"
                         r"(?:stop (?:here|now|there)|you(?: are|'re) done|we(?: are|'re) done|"
+                        # the same in a runbook's own language: Spanish "deténgase aquí",
+                        # Italian "fermarsi qui", French "arrêtez-vous ici", German "brechen
+                        # Sie hier ab", Portuguese "pare aqui"
+                        r"det[ée]ngase(?: aqu[ií])?|det[ée]nte aqu[ií]|det[ée]nganse aqu[ií]|"
+                        r"fermarsi qui|fermati qui|fermatevi qui|arr[êe]tez(?:-vous)? ici|"
+                        r"arr[êe]ter ici|brechen sie (?:hier|den vorgang|das verfahren) ab|"
+                        r"hier abbrechen|pare aqui|parar aqui|"
                         r"(?:the )?(?:run|procedure|runbook) (?:ends|is (?:over|complete)) here|"
                         r"(?:terminate|end|finish|abort|quit) (?:the |this )?(?:procedure|"
                         r"runbook|troubleshooting|process|guide)(?: here| now| at this point)?)"

@@ -339,3 +339,25 @@ def test_a_tab_label_or_template_tags_over_a_block_do_not_title_its_step():
                         "{% include_cached copy-clipboard.html %}\n```shell\ncockroach sql "
                         "--execute='SHOW ZONES'\n```\n")
     assert [s.title for s in runs(plan)] == ["When running a single-node cluster, set"]
+
+
+# -- stops, hand-overs and nothing to do, in a runbook's own language -----------------------------
+
+def test_a_stop_a_hand_over_and_nothing_to_do_are_read_in_spanish_italian_and_french():
+    # "Si está dañada, avise al mantenimiento y deténgase aquí." was a person's step and the
+    # run went on to restart the cell with a damaged gripper; "Se il LAG è sotto 1000, il
+    # gruppo recupera da solo: nessuna azione necessaria." went on to the restart
+    for said, outcome in (
+            ("Si está dañada, avise al mantenimiento y deténgase aquí.", "escalate"),
+            ("Si está dañada, aborte y reintente una vez; si vuelve a fallar, escale al "
+             "integrador.", "escalate"),
+            ("Si está dañada, contattare il team piattaforma e fermarsi qui.", "escalate"),
+            ("Si está dañada, il gruppo recupera da solo: nessuna azione necessaria.",
+             "no_action"),
+            ("Si está dañada, aucune action n'est nécessaire.", "no_action")):
+        plan = compile_text("## Revisar\n\n```bash\ncurl -s http://hmi/api/status\n```\n\n"
+                            f"{said}\n\n```bash\ncurl -s -X POST http://hmi/api/start\n```\n")
+        assert _ending_of(plan, "Si está dañada") == outcome, said
+    from engine.compile.phrases import outcome_of
+    assert outcome_of("llame al técnico de turno") == "escalate"
+    assert outcome_of("llame al script de nuevo") is None
