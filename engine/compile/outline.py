@@ -2417,7 +2417,13 @@ _SAID_ENDING = {"resolved": "resolved", "done": "resolved", "fixed": "resolved",
 _CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnostic|dtc)\s+)?"
                r"(?:codes?|ids?|numbers?|no\.?)|faults?|alarms?|error codes?|"
                # a controller's event log ("Event | Title | Action": ABB's 50204, 20205)
-               r"events?(?=\W*$)")
+               r"events?(?=\W*$)|"
+               # in a plant's own language: "Código | Descripción | Acción", "Codice allarme |
+               # Descrizione | Azione", "Störung | Bedeutung | Maßnahme", "Code d'alarme"
+               r"c[óo]digos?(?: de (?:alarma|error|fallo|falha|erro))?|"
+               r"codic[ei](?: (?:di )?(?:allarme|errore))?|alarmas?|allarmi?|alarmes?|"
+               r"fehlercodes?|fehlernummer|alarmnummer|st[öo]rung(?:scode|snummer)?|"
+               r"codes? d['\u2019](?:alarme|erreur)|n[º°]\s*(?:de )?alarma")
 _CONDITION_COLUMN = re.compile(r"^\W*(?:conditions?|when|if|symptoms?|situations?|cases?|"
                                r"scenarios?|triggers?|observed|observations?|signs?|"
                                r"indicators?|errors?|error messages?|"
@@ -2431,13 +2437,19 @@ _ACTION_COLUMN = re.compile(r"^\W*(?:actions?|mitigations?|fix(?:es)?|remed(?:y|
                             r"resolutions?|responses?|solutions?|workarounds?|what to do|"
                             r"do this|then|next steps?|recovery(?: steps?| actions?)?|"
                             r"corrective actions?|how to (?:fix|recover|resolve|clear)|"
-                            + _GO_TO_WORDS + r")\W*$", re.I)
+                            + _GO_TO_WORDS + r"|acci[óo]n(?:es)?|azion[ei]|ma[ßs]nahmen?|"
+                            r"a[çc][ãa]o|a[çc][õo]es|qu[ée] hacer|cosa fare|was (?:ist )?zu tun|"
+                            r"que faire|o que fazer|abhilfe|soluci[óo]n|soluzione|rem[èe]de)\W*$",
+                            re.I)
 # A section that is the short version of the guide's steps, told again in full below it
 _SHORT_VERSION = re.compile(r"^\W*(?:tl;?\s?dr|too long;? didn'?t read|at a glance|in short|"
                             r"(?:the )?short version)\W*$", re.I)
 # A cell that only points to another part of the guide ("see *Collision recovery*", "→ §3")
 _POINTS_TO = re.compile(r"^\W*?(?:see|go to|jump to|continue (?:at|with|in)|follow|proceed to|"
-                        r"\u2192|->|=>)\s*", re.I)
+                        r"\u2192|->|=>|"
+                        # "Ir a [Recuperación](#...)", "Vai a", "Vedi", "Voir", "Siehe", "Gehe zu"
+                        r"ir a|ir para|vaya a|v[ée]ase|vai a|vedi|andare a|voir|allez [àa]|"
+                        r"aller [àa]|siehe|gehe zu|weiter (?:mit|bei))\s*", re.I)
 # an action cell that does something, then points on: "Close door 4B, then [Restart](#restart)"
 _THEN_GO_CELL = re.compile(r"^(\S.*?)(?:,\s*|\s+)(?:and\s+)?then\s+(.+)$", re.I)
 _GO_TO_COLUMN = re.compile(r"^\W*(?:" + _GO_TO_WORDS + r")\W*$", re.I)
@@ -2446,7 +2458,9 @@ _GO_TO_COLUMN = re.compile(r"^\W*(?:" + _GO_TO_WORDS + r")\W*$", re.I)
 _CODE_COLUMN = re.compile(r"^\W*(?:" + _CODE_NAMES + r")\W*$", re.I)
 _CAUSE_COLUMN = re.compile(r"^\W*(?:(?:likely|probable|possible|root)\s+)?causes?\W*$", re.I)
 _MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|(?:[\w-]+\s+)?(?:text|message|title)|"
-                             r"cause|fault)\W*$", re.I)  # ("Popup text", "Alarm message")
+                             r"cause|fault|descripci[óo]n|descrizione|beschreibung|"
+                             r"descri[çc][ãa]o|significado|significato|bedeutung|signification|"
+                             r"texto|testo|meldung(?:stext)?|texte)\W*$", re.I)  # ("Popup text", "Alarm message")
 _CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how to check|"
                            r"commands?|query|queries|investigat\w*)\W*$", re.I)
 _OTHERWISE_ROW = re.compile(rf"^\W*(?:{phrases.REST_OF_CASES})\W*$", re.I)

@@ -2038,7 +2038,10 @@ _STATE_VALUE = re.compile(r"`(?P<v>[A-Za-z0-9][\w.:/-]{0,40})`(?:\s*(?:,|or|/)\s
 # "Anything else", "All other cases", "None of the above": the rest of a list's or a table's
 # cases (a decision table's row, `outline._OTHERWISE_ROW`, and a case list's item)
 REST_OF_CASES = (r"(?:anything|something) else|(?:all |any )?other(?: \w+)?|"
-                 r"none of (?:the above|these)|otherwise|else|default")
+                 r"none of (?:the above|these)|otherwise|else|default|"
+                 # "Otro código", "Altro codice", "Andere Codes", "Autre code", "Outro código"
+                 r"(?:cualquier )?otros? \w+|(?:qualsiasi )?altr[oi] \w+|andere \w+|"
+                 r"autres? \w+|outros? \w+")
 _OTHER_CASE = re.compile(REST_OF_CASES, re.I)
 
 

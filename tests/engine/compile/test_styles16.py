@@ -361,3 +361,39 @@ def test_a_stop_a_hand_over_and_nothing_to_do_are_read_in_spanish_italian_and_fr
     from engine.compile.phrases import outcome_of
     assert outcome_of("llame al técnico de turno") == "escalate"
     assert outcome_of("llame al script de nuevo") is None
+
+
+# -- a plant's alarm table in its own language ----------------------------------------------------
+
+FANUC_ES = """# Celda 3
+
+## Tabla de alarmas
+
+| Código | Descripción | Acción |
+|---|---|---|
+| SRVO-050 | Colisión detectada | Ir a [Recuperación tras colisión](#recuperación-tras-colisión) |
+| SRVO-001 | Parada de emergencia | Liberar la seta y pulsar RESET |
+| Otro código | — | Avisar al mantenimiento |
+
+## Recuperación tras colisión
+
+```bash
+curl -s -X POST http://linea3-hmi:8080/api/cell3/start
+```
+"""
+
+
+def test_an_alarm_table_in_spanish_decides_row_by_row():
+    # "Código | Descripción | Acción" was context for a reader: the collision recovery (a
+    # restart of the cell) ran whatever the alarm, and "Otro código" asked for no one
+    plan = compile_text(FANUC_ES)
+    conds = [s.text for s in plan.steps if s.kind == StepKind.DECIDE]
+    assert conds == ["Código is SRVO-050 (Colisión detectada)",
+                     "Código is SRVO-001 (Parada de emergencia)"]
+    start = _running(plan, "cell3/start")
+    assert any(e.kind == "jump" and e.target in (start.id, *(x.source for _, x in
+                                                             plan.incoming(start.id)))
+               for e in plan.edges)
+    (last,) = [s for s in plan.steps if s.text == conds[-1]]
+    (other,) = [e.target for e in plan.edges if e.source == last.id and e.kind == "else"]
+    assert plan.step(other).kind == StepKind.END and plan.step(other).outcome.value == "escalate"
