@@ -2460,7 +2460,8 @@ _CAUSE_COLUMN = re.compile(r"^\W*(?:(?:likely|probable|possible|root)\s+)?causes
 _MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|(?:[\w-]+\s+)?(?:text|message|title)|"
                              r"cause|fault|descripci[óo]n|descrizione|beschreibung|"
                              r"descri[çc][ãa]o|significado|significato|bedeutung|signification|"
-                             r"texto|testo|meldung(?:stext)?|texte)\W*$", re.I)  # ("Popup text", "Alarm message")
+                             r"texto|testo|meldung(?:stext)?|texte)\W*$",
+                             re.I)  # ("Popup text", "Alarm message")
 _CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how to check|"
                            r"commands?|query|queries|investigat\w*)\W*$", re.I)
 _OTHERWISE_ROW = re.compile(rf"^\W*(?:{phrases.REST_OF_CASES})\W*$", re.I)
