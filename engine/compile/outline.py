@@ -1298,11 +1298,12 @@ class _OutlineBuilder:
         guard = phrases.guard_of(title.text)
         body = " ".join(p.text for p in rest)
         if guard is None or guard.is_else or _consequent(title.text, guard).strip(" .:*_") or \
-                not phrases.goes_no_further(body):
+                not (phrases.goes_no_further(body) or phrases.is_instruction(
+                    phrases._sentences(body)[0] if phrases._sentences(body) else body)):
             return None
         said = f"{title.text.rstrip(' .:*_')}, {body[0].lower()}{body[1:]}"
         return title.model_copy(update={
-            "text": said, "span": Span(start=title.span.start, end=rest[-1].span.end),
+            "text": said, "span": Span(start=rest[0].span.start, end=rest[-1].span.end),
             "links": [lk for p in (title, *rest) for lk in p.links],
             "inline_code": [c for p in (title, *rest) for c in p.inline_code]})
 

@@ -397,3 +397,15 @@ def test_an_alarm_table_in_spanish_decides_row_by_row():
     (last,) = [s for s in plan.steps if s.text == conds[-1]]
     (other,) = [e.target for e in plan.edges if e.source == last.id and e.kind == "else"]
     assert plan.step(other).kind == StepKind.END and plan.step(other).outcome.value == "escalate"
+
+
+def test_an_admonition_titled_by_a_condition_is_that_case_and_its_words_what_to_do():
+    # `??? failure "If the play fails on a host"` over "Re-run it for that host only ...": the
+    # person's step was titled by the condition, its words (what to do) a note beside it
+    plan = compile_text("## Roll out\n\n```bash\nansible-playbook site.yml\n```\n\n"
+                        "??? failure \"If the play fails on a host\"\n    Re-run it for that "
+                        "host only with `--limit <host>`.\n")
+    (step,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert step.title.startswith("re-run it for that host only")
+    assert guards_of(plan, step.id) == ["If the play fails on a host"]
+    assert plan.ignored == []
