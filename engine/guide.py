@@ -17,7 +17,6 @@ import gc
 import hashlib
 import re
 import tomllib
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -36,6 +35,7 @@ from pydantic_core import PydanticCustomError
 from engine import files
 from engine.errors import GuideError
 from engine.markup import as_markdown, outside_fences
+from engine.markup import slugify as slugify  # (re-exported: where it was)
 from engine.plan import InputSpec, Span, Trigger
 from engine.policy import PolicySettings
 from engine.stepsettings import StepSettings, parse_tag_settings
@@ -339,13 +339,6 @@ def _command_cells(tokens: list[Token]) -> list[str]:
                     and text.strip() == f"`{code[0]}`":
                 out.append(code[0])  # the cell is the command, nothing around it
     return out
-
-
-def slugify(text: str) -> str:
-    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
-    text = unicodedata.normalize("NFKC", text).strip().lower()
-    text = re.sub(r"[^\w\- ]", "", text)
-    return text.replace(" ", "-")
 
 
 # -- reading bytes and front matter ---------------------------------------------------------
@@ -718,7 +711,7 @@ def _myst_directives(body: str) -> str:
         lines[i] = f"{indent}{fence_mark}{lang}"
         lines[close] = f"{indent}{fence_mark}"
         return close
-    return "\n".join(outside_fences(body.split("\n"), _hugo_shortcodes(rewrite)))
+    return "\n".join(outside_fences(body.split("\n"), _liquid_tags(_hugo_shortcodes(rewrite))))
 
 
 # Hugo's (and its themes') block shortcodes, each alone on its line: a code block
@@ -762,6 +755,36 @@ def _hugo_shortcodes(then: Callable[[list[str], int], int | None]
             else ""
         lines[i] = f"{indent}```{(lang.group(1) if lang else first).lower()}"
         lines[close] = f"{indent}```"
+        return close
+    return rewrite
+
+
+# Jekyll's (Liquid's) code block, each tag alone on its line: `{% highlight bash linenos %}` ...
+# `{% endhighlight %}`; and `{% raw %}` ... `{% endraw %}`, whose lines are the guide's own.
+_LIQUID_OPEN = re.compile(r"^( *)\{%-?\s*(highlight|raw)\b\s*([\w+#-]*)[^%]*?-?%\}[ \t]*$", re.I)
+
+
+def _liquid_tags(then: Callable[[list[str], int], int | None]
+                 ) -> Callable[[list[str], int], int | None]:
+    """`then` (a line rewriter for `outside_fences`), reading Jekyll's `{% highlight lang %}`
+    ... `{% endhighlight %}` as the fenced block of its language, line for line (its commands
+    were prose: a person's step holding the whole section, a query to terminate backends and
+    a service restart never run nor gated), and dropping the `{% raw %}` / `{% endraw %}` tags
+    around lines that are the guide's own."""
+    def rewrite(lines: list[str], i: int) -> int | None:
+        m = _LIQUID_OPEN.match(lines[i])
+        if m is None:
+            return then(lines, i)
+        tag = m.group(2).lower()
+        closer = re.compile(rf"^ *\{{%-?\s*end{tag}\s*-?%\}}[ \t]*$", re.I)
+        close = next((j for j in range(i + 1, len(lines)) if closer.match(lines[j])), None)
+        if close is None:
+            return then(lines, i)
+        if tag == "raw":
+            lines[i] = lines[close] = ""
+            return i
+        lines[i] = f"{m.group(1)}```{m.group(3).lower()}"
+        lines[close] = f"{m.group(1)}```"
         return close
     return rewrite
 
@@ -1179,6 +1202,11 @@ class _Builder:
             t, c, lk = _inline(tokens[i + 1])
             if texts and _CHECKPOINT_LEAD.match(t):  # its own paragraph: a check of its own
                 break
+            if texts and _CONTENT_TAB.match(t):
+                # `=== "Talos"` under "2. Rejoin the node:": a tab of its own, one of the
+                # item's alternatives (joined to the item's words, its first tab was no tab,
+                # and both alternatives ran one after the other)
+                break
             texts.append(t)
             code += c
             links += lk
@@ -1206,6 +1234,7 @@ _OPENS_SENTENCE = re.compile(r"[\[*_`\"(]*[A-Z]")
 # person confirms after the item's action, not more words of the action
 _CHECKPOINT_LEAD = re.compile(r"^\W{0,4}(?:checkpoint|expected (?:result|outcome|state)|"
                               r"hold point)[*_]{0,2}\s*[:\u2013\u2014-]", re.I)
+_CONTENT_TAB = re.compile(r"^\s*===[+!]?\s+\"[^\"\n]{1,80}\"\s*$")  # MkDocs Material's tab
 _DEFINITION = re.compile(r"^ {0,3}:[ \t]+(?=\S)")
 _FENCE_LINE = re.compile(r"^(`{3,}|~{3,})\s*([^`\s]*)[^`]*$")
 

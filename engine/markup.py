@@ -24,6 +24,7 @@ Fenced code blocks are never rewritten.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from html import unescape
 
@@ -459,6 +460,16 @@ _LIST_CLOSE = re.compile(r"^\s*</(ol|ul)>\s*$", re.I)
 _ITEM = re.compile(r"^\s*<li\b[^>]*>(.*?)(?:</li>)?\s*$", re.I | re.S)
 _ITEM_CLOSE = re.compile(r"^\s*</li>\s*$", re.I)
 _PARA = re.compile(r"^\s*<p\b[^>]*>(.*)</p>\s*$", re.I)
+# `<h2 id="fix">Fix</h2>` alone on its line: a heading (it was "HTML, not read": the guide had
+# no sections, and a link to `#fix` landed nowhere)
+_HEADING = re.compile(r"^ {0,3}<h([1-6])\b([^>]*)>(.*?)</h\1>\s*$", re.I)
+
+
+def slugify(text: str) -> str:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    text = unicodedata.normalize("NFKC", text).strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
 
 
 def _html_inline(text: str) -> str:
@@ -515,8 +526,18 @@ def _html(lines: list[str]) -> list[str]:
         if (p := _PARA.match(ln)) is not None and "<p" not in p.group(1).lower():
             out[i] = _html_inline(p.group(1))
             return i
+        if (h := _HEADING.match(ln)) is not None and (words := _html_inline(h.group(3))):
+            out[i] = f"{'#' * int(h.group(1))} {words}{_heading_id(h.group(2), words)}"
+            return i
         return None
     return outside_fences(list(lines), rewrite)
+
+
+def _heading_id(attrs: str, words: str) -> str:
+    """An HTML heading's `id` as the `{#name}` its Markdown heading is linked by ("" when its
+    words' own anchor is that, or the id is no name)."""
+    m = re.search(r"""\bid\s*=\s*["']?([A-Za-z_][A-Za-z0-9_-]{0,63})["'\s>]""", attrs + ">")
+    return f" {{#{m.group(1)}}}" if m and m.group(1) != slugify(words) else ""
 
 
 def as_markdown(body: str) -> str:
@@ -533,7 +554,7 @@ def as_markdown(body: str) -> str:
         lines = _org(lines)
     if any(_RST_DIRECTIVE.match(ln) for ln in lines):
         lines = _rst(lines)
-    if any(_LIST_OPEN.match(ln) or _PARA.match(ln) for ln in lines):
+    if any(_LIST_OPEN.match(ln) or _PARA.match(ln) or _HEADING.match(ln) for ln in lines):
         lines = _html(lines)
     if any(_BOLD_SECTION.match(ln) for ln in lines):
         lines = _bold_sections(lines)

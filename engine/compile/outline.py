@@ -578,6 +578,13 @@ class _OutlineBuilder:
                 prose.append(lone)
                 guarded = self._prose(lone, cls, owner, nodes)
                 continue
+            if el.kind == "quote" and (case := self._titled_case(idx)) is not None:
+                # `!!! danger "If two members are down"` over "Do not continue. Restore from
+                # the snapshot instead": the title is the case, its words what to do in it
+                flush()
+                prose.append(case)
+                guarded = self._prose(case, cls, owner, nodes)
+                continue
             if el.kind in ("list_item", "quote"):
                 if guarded and self._introduces(guarded[2]):
                     # "If X:" guards the list it opens, and a quote under it: the commands
@@ -792,6 +799,9 @@ class _OutlineBuilder:
                     # there, as the same sentence in a paragraph does (it was a person's step,
                     # and the run went on into the rollback)
                     ending = "no_action" if cls in ("diag", "info") else "resolved"
+                elif ending is None and phrases.stops_here(then_text) and \
+                        phrases.hands_over(phrases.before_stopping(then_text)):
+                    ending = "escalate"  # "3. If it is F999, inform IT-Service and stop."
             else_ending = phrases.outcome_of(else_text) if else_text else None
         inline = self._inline(el, cls, el.index)  # every section's inline commands count
         inline.extend(self._pasted(el, cls, el.index))
@@ -1174,12 +1184,19 @@ class _OutlineBuilder:
             return then
         if not any(isinstance(n, JumpNode) for n in then):
             ending = guard.ends or phrases.outcome_of(rest)
+            if ending is None and phrases.goes_no_further(rest):
+                ending = "escalate"  # "If two members are down, do not continue. Restore ..."
             if ending is None and phrases.stops_here(rest):
                 # "If the queue is short, stop here.": nothing to fix while diagnosing, done
                 # after a fix; the steps after it are not for this case
                 ending = "no_action" if cls in ("diag", "info") else "resolved"
                 first = phrases.before_stopping(rest)
-                if not then and cls not in ("info", "cleanup") and first and \
+                if first and phrases.hands_over(first):
+                    # "If the queue is empty, go to the [provider runbook](p.md) and stop
+                    # here", "Inform IT-Service and terminate the procedure here": handed
+                    # over, not resolved (it ended the run "resolved")
+                    ending = "escalate"
+                elif not then and cls not in ("info", "cleanup") and first and \
                         phrases.is_instruction(first):
                     # "When the battery is under 20 %, send the AGV to charge instead and stop
                     # here.": a person's step, then the end (the charging was dropped)
@@ -1290,7 +1307,28 @@ class _OutlineBuilder:
             return None
         para = self.els[inner[0]]
         return para if phrases.guard_of(para.text) is not None and self._introduces(para) \
-            and not para.text.rstrip(" *_").endswith(":") else None
+            else None
+
+    def _titled_case(self, quote: int) -> Element | None:
+        """An admonition titled by a condition whose words say not to go on (`!!! danger "If
+        two members are down"` over "Do not continue. Restore from the snapshot instead"), as
+        one sentence: the condition, then its words (the title was a person's step "Record
+        the finding that ...", the words a note, and the run went on into the steps after)."""
+        inner = self.children.get(quote, [])
+        if len(inner) < 2 or any(self.els[i].kind != "paragraph" for i in inner):
+            return None
+        title, rest = self.els[inner[0]], [self.els[i] for i in inner[1:]]
+        guard = phrases.guard_of(title.text)
+        body = " ".join(p.text for p in rest)
+        if guard is None or guard.is_else or _consequent(title.text, guard).strip(" .:*_") or \
+                not (phrases.goes_no_further(body) or phrases.is_instruction(
+                    phrases._sentences(body)[0] if phrases._sentences(body) else body)):
+            return None
+        said = f"{title.text.rstrip(' .:*_')}, {body[0].lower()}{body[1:]}"
+        return title.model_copy(update={
+            "text": said, "span": Span(start=rest[0].span.start, end=rest[-1].span.end),
+            "links": [lk for p in (title, *rest) for lk in p.links],
+            "inline_code": [c for p in (title, *rest) for c in p.inline_code]})
 
     def _placed_in(self, pos: int) -> int | None:
         """What an element sits in, a quote's words in what holds the quote."""
@@ -1718,8 +1756,17 @@ class _OutlineBuilder:
                 found.extend(self._commands([blocks.CommandLine(code, line, line)], el, cls,
                                             owner, block=None))
             ending = phrases.outcome_of(action) if not codes else None
+            first_then = _THEN_GO_CELL.match(action) if not codes and i not in jumps else None
             if i in jumps:
                 found = [JumpNode(jumps[i], where, el.index)]
+            elif first_then is not None and (
+                    go := self._cell_jump(first_then.group(2), el, True)) is not None:
+                # "Close door 4B, then [Restart the program](#restart-the-program)": the
+                # person's step, then the run goes on there (it went on to the steps after
+                # the table, the restart's own guard never asked)
+                found = [self._manual(owner, cls, first_then.group(1),
+                                      f"{row[when]}: {action}", where, el.index),
+                         JumpNode(go, where, el.index)]
             elif ending is not None:  # "Engage the storage team", "No action needed"
                 found = [EndNode(ending, _conclusion(action) or _short(action), action, where)]
             elif not any(isinstance(n, Action) for n in found):
@@ -1896,8 +1943,13 @@ class _OutlineBuilder:
                                      for n, raw in enumerate(el.text.split("\n"))]))
         if intro is not None and intro.kind == "paragraph" and self.owner.get(intro.index) == \
                 owner and (owner is None or self.els[owner].kind == "heading" and
-                           not self.els[owner].name):
-            own = intro.index  # "Debug the node:" names the block (a heading's {#name} wins)
+                           not self.els[owner].name) and \
+                phrases.tab_label(intro.text) is None and \
+                not phrases.only_template_tags(intro.text):
+            # "Debug the node:" names the block (a heading's {#name} wins); a tab's label
+            # (`=== "kubeadm"`, `{{% tab name="VM" %}}`) is markup, not words: the section's
+            # title names it (the step was titled `=== "kubeadm"`)
+            own = intro.index
         span = Span(start=block.start, end=block.end)
         title = self._title(own, el)
         if powershell.dialect(el):  # PowerShell and cmd blocks: engine.compile.powershell
@@ -2387,7 +2439,15 @@ _SAID_ENDING = {"resolved": "resolved", "done": "resolved", "fixed": "resolved",
 # A decision table's columns: the case, and what to do in it; a column of checks to run first
 # makes it a symptom table (its checks run, its actions are shown: `_inline`)
 _CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnostic|dtc)\s+)?"
-               r"(?:codes?|ids?|numbers?|no\.?)|faults?|alarms?|error codes?")
+               r"(?:codes?|ids?|numbers?|no\.?)|faults?|alarms?|error codes?|"
+               # a controller's event log ("Event | Title | Action": ABB's 50204, 20205)
+               r"events?(?=\W*$)|"
+               # in a plant's own language: "Código | Descripción | Acción", "Codice allarme |
+               # Descrizione | Azione", "Störung | Bedeutung | Maßnahme", "Code d'alarme"
+               r"c[óo]digos?(?: de (?:alarma|error|fallo|falha|erro))?|"
+               r"codic[ei](?: (?:di )?(?:allarme|errore))?|alarmas?|allarmi?|alarmes?|"
+               r"fehlercodes?|fehlernummer|alarmnummer|st[öo]rung(?:scode|snummer)?|"
+               r"codes? d['\u2019](?:alarme|erreur)|n[º°]\s*(?:de )?alarma")
 _CONDITION_COLUMN = re.compile(r"^\W*(?:conditions?|when|if|symptoms?|situations?|cases?|"
                                r"scenarios?|triggers?|observed|observations?|signs?|"
                                r"indicators?|errors?|error messages?|"
@@ -2401,20 +2461,31 @@ _ACTION_COLUMN = re.compile(r"^\W*(?:actions?|mitigations?|fix(?:es)?|remed(?:y|
                             r"resolutions?|responses?|solutions?|workarounds?|what to do|"
                             r"do this|then|next steps?|recovery(?: steps?| actions?)?|"
                             r"corrective actions?|how to (?:fix|recover|resolve|clear)|"
-                            + _GO_TO_WORDS + r")\W*$", re.I)
+                            + _GO_TO_WORDS + r"|acci[óo]n(?:es)?|azion[ei]|ma[ßs]nahmen?|"
+                            r"a[çc][ãa]o|a[çc][õo]es|qu[ée] hacer|cosa fare|was (?:ist )?zu tun|"
+                            r"que faire|o que fazer|abhilfe|soluci[óo]n|soluzione|rem[èe]de)\W*$",
+                            re.I)
 # A section that is the short version of the guide's steps, told again in full below it
 _SHORT_VERSION = re.compile(r"^\W*(?:tl;?\s?dr|too long;? didn'?t read|at a glance|in short|"
                             r"(?:the )?short version)\W*$", re.I)
 # A cell that only points to another part of the guide ("see *Collision recovery*", "→ §3")
 _POINTS_TO = re.compile(r"^\W*?(?:see|go to|jump to|continue (?:at|with|in)|follow|proceed to|"
-                        r"\u2192|->|=>)\s*", re.I)
+                        r"\u2192|->|=>|"
+                        # "Ir a [Recuperación](#...)", "Vai a", "Vedi", "Voir", "Siehe", "Gehe zu"
+                        r"ir a|ir para|vaya a|v[ée]ase|vai a|vedi|andare a|voir|allez [àa]|"
+                        r"aller [àa]|siehe|gehe zu|weiter (?:mit|bei))\s*", re.I)
+# an action cell that does something, then points on: "Close door 4B, then [Restart](#restart)"
+_THEN_GO_CELL = re.compile(r"^(\S.*?)(?:,\s*|\s+)(?:and\s+)?then\s+(.+)$", re.I)
 _GO_TO_COLUMN = re.compile(r"^\W*(?:" + _GO_TO_WORDS + r")\W*$", re.I)
 # A fault-code table's key ("Code | Meaning | Recovery", "Alarm | Text | Action"): a row's
 # case is the code the cell or device reports, named with its meaning.
 _CODE_COLUMN = re.compile(r"^\W*(?:" + _CODE_NAMES + r")\W*$", re.I)
 _CAUSE_COLUMN = re.compile(r"^\W*(?:(?:likely|probable|possible|root)\s+)?causes?\W*$", re.I)
-_MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|(?:[\w-]+\s+)?(?:text|message)|cause|"
-                             r"fault)\W*$", re.I)  # ("Popup text", "Alarm message")
+_MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|(?:[\w-]+\s+)?(?:text|message|title)|"
+                             r"cause|fault|descripci[óo]n|descrizione|beschreibung|"
+                             r"descri[çc][ãa]o|significado|significato|bedeutung|signification|"
+                             r"texto|testo|meldung(?:stext)?|texte)\W*$",
+                             re.I)  # ("Popup text", "Alarm message")
 _CHECK_COLUMN = re.compile(r"^\W*(?:checks?|verify|verification|diagnos\w*|how to check|"
                            r"commands?|query|queries|investigat\w*)\W*$", re.I)
 _OTHERWISE_ROW = re.compile(rf"^\W*(?:{phrases.REST_OF_CASES})\W*$", re.I)
@@ -2831,6 +2902,9 @@ def _has_action(nodes: list[Node]) -> bool:
 
 
 _ANSWER_LABEL = re.compile(r"^(?:A|Answer)\s*[:.)]\s+(?=\S)")
+# "1. Check the queue" as a heading's words: the number is no sentence of its own (the title
+# of every step under "## 1. Check the webhook queue" was "1")
+_HEADING_NUMBER = re.compile(r"^[0-9]{1,3}\.[ \t]+(?=\S)")
 _FIRST_SENTENCE_END = re.compile(r"(?<=[.:!?])\s|:\s*$|\n")
 _CODE_SPAN = re.compile(r"`([^`]*)`")
 _BLANK = re.compile(r"\s")
@@ -2841,6 +2915,8 @@ def _short(text: str, limit: int = 80) -> str:
     text = text.replace("**", "").strip()
     text = _ANSWER_LABEL.sub("", text, count=1)  # an FAQ's "A: Check ...": its words
     number = phrases.step_number_prefix(text)  # "ii. Check ...", "Step 2: Check ...": its words
+    if not number and (m := _HEADING_NUMBER.match(text)) is not None:
+        number = m.group(0)  # a heading's "1. Check ..." (a list's marker anywhere else)
     first = number + _FIRST_SENTENCE_END.split(text[len(number):], maxsplit=1)[0].rstrip(":. ")
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 

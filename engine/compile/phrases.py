@@ -298,6 +298,14 @@ _DO_THIS = re.compile(r"^(?:only\s+)?(?:do|run|perform|follow|use|apply)\s+(?:th
                       r"steps)?)\s+(?=(?:only\s+)?(?:if|when)\b)", re.I)
 
 
+# "When this fires" (MkDocs' `!!! info "When this fires"`), "When this alert fires, it
+# indicates ...": the alert the guide is for, which holds whenever it runs (it was a decision,
+# and a person's step "When this fires"); "when the alert fires again" is a case.
+_THIS_FIRES = re.compile(r"^(?:when|whenever|once)\s+this\s+(?:alert\s+|alarm\s+|page\s+|"
+                         r"monitor\s+|rule\s+)?(?:fires|is firing|triggers|is triggered|"
+                         r"goes off|pages)\b(?!\s+again)", re.I)
+
+
 # A list item's text is read for its guard two or three times (without and with `fallback`,
 # then by the linter): the reading is done once per text. A Guard is frozen, so sharing it is
 # safe; the cache is small, so it holds one guide's recent texts, not every guide's.
@@ -309,6 +317,8 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
     t = _NOTE.sub("", t, count=1)
     if _ABORT_IF.match(t):
         return Guard(text=_abort_clause(t), ends="escalate"), False
+    if _THIS_FIRES.match(t):
+        return None, False  # "When this fires": the guide's trigger, true whenever it runs
     if (asked := _ASKED.match(t)) is not None and not _answered(t[asked.end():]) and \
             (outcome_of(t[asked.end():]) or jumps_in(t[asked.end():], [])):
         return Guard(text=asked.group("q")), False  # "Still high after 15 minutes? Escalate."
@@ -593,7 +603,10 @@ _CALL_A_PERSON = (r"(?:(?<=^)|(?<=[,;:.!] )|(?<=\band )|(?<=\bthen )|(?<=\bpleas
                   r"(?:call|phone|contact|page|notify|inform|alert|summon|get|fetch|radio) "
                   r"(?:the |an? |your )?(?:[\w/&-]+ ){0,3}?(?:maintenance|technicians?|"
                   r"electricians?|engineers?|engineering|supervisors?|shift (?:lead|leader|"
-                  r"manager)|team lead|foreman|on-?call|vendor|specialists?|safety officer)\b"
+                  r"manager)|team lead|foreman|on-?call|vendor|specialists?|safety officer|"
+                  # the cell's builder and the plant's IT: "call the integrator", "inform
+                  # IT-Service", "phone the service hotline", "contact the help desk"
+                  r"integrators?|it[- ]service|(?:service )?hotline|help ?desk|service ?desk)\b"
                   r"(?! (?:logs?|mode|window|script|api|dashboard)\b)")
 
 # Asking another team in its channel or queue: "reach out in #help-db", "raise a P2 with the
@@ -619,7 +632,21 @@ _DECLARE = (r"(?:open|raise|declare|file|create|start) (?:a |an )?(?:new )?(?:p[
 _ESCALATE_WORD = (r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*|eskaluj\w*|eskalacj\w*|"
                   r"e?sc[aá]l\w* (?:a|al|a la|a los|ao|à|aos|para(?: a| o| os| as)?) "
                   r"(?:[\w-]+ ){0,2}?(?:equipo|equipe|time|team|guardia|plant[aã]o|soporte|"
-                  r"suporte|supporto|on-?call|sre|dba|responsable|respons[aá]vel|reperibile)\b")
+                  r"suporte|supporto|on-?call|sre|dba|responsable|respons[aá]vel|reperibile|"
+                  r"integrador|integratore|mantenimiento|manutenzione|manuten[cç][aã]o)\b|"
+                  # French, Spanish, Italian and Portuguese hand over by telling: "prévenez
+                  # l'équipe système", "avise al mantenimiento", "contattare il team
+                  # piattaforma", "chame a equipe de plantão"
+                  r"(?:pr[ée]venez|pr[ée]venir|informez|informer|contactez|contacter|appelez|"
+                  r"appeler|alertez|alerter|avise|avisa|avisar|avisen|llame|llama|llamar|"
+                  r"contacte|contacta|contactar|informe|informa|informar|contattare|contatta|"
+                  r"contattate|avvisare|avvisa|avvisate|chiamare|chiama|chiamate|informare|chame|"
+                  r"chamar|acione|acionar) (?:con |a |ao )?(?:l['\u2019]|le |la |les |el |al |"
+                  r"los |il |lo |gli |i |o |a |os |as )(?:[\w'\u2019-]+ ){0,2}?"
+                  r"(?:[ée]quipe|astreinte|support|responsable|dba|sre|exploitation|equipo|"
+                  r"mantenimiento|integrador|soporte|guardia|supervisor|t[ée]cnico|team|"
+                  r"manutenzione|reparto|supporto|reperibile|integratore|responsabile|"
+                  r"plant[aã]o|suporte|manuten[cç][aã]o)\b")
 _ESCALATE_CJK = r"エスカレ|에스컬레이션"
 
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -639,6 +666,14 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"case|work order)\b)",
                             re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
+                             # "nessuna azione necessaria", "no hace falta hacer nada", "aucune
+                             # action n'est nécessaire", "keine Aktion erforderlich"
+                             r"\bnessuna (?:ulteriore )?azione (?:è )?(?:necessaria|richiesta)|"
+                             r"\bno (?:hace falta|es necesario) hacer nada|\bninguna acci[oó]n "
+                             r"(?:es )?(?:necesaria|requerida)|\baucune action (?:n'est )?"
+                             r"(?:n[ée]cessaire|requise)|\bkeine (?:weitere )?(?:aktion|"
+                             r"ma[ßs]nahme) (?:ist )?(?:n[öo]tig|erforderlich|notwendig)|"
+                             r"\bnenhuma a[çc][ãa]o (?:[ée] )?necess[áa]ria|"
                              r"\bnothing (?:else |more )?(?:needs to be done|needs doing|to do|"
                              r"to be done)\b|"
                              # "Otherwise, do nothing.", "Option 1: Do nothing." (not "ILM will
@@ -1181,8 +1216,16 @@ _ESCALATE = re.compile(
 # what the guard's branch does is end the run (nothing else follows "stop" in its sentence).
 # "... and terminate the procedure here" (an integrator's English), "end the runbook here";
 # "stop here; the sweeper retries them" (why, after the stop: no step of its own)
-_STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so)\s+)(?:you (?:can|may) |just )?"
+_STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so|y|e|et|und)\s+)"
+                        r"(?:you (?:can|may) |just )?"
                         r"(?:stop (?:here|now|there)|you(?: are|'re) done|we(?: are|'re) done|"
+                        # the same in a runbook's own language: Spanish "deténgase aquí",
+                        # Italian "fermarsi qui", French "arrêtez-vous ici", German "brechen
+                        # Sie hier ab", Portuguese "pare aqui"
+                        r"det[ée]ngase(?: aqu[ií])?|det[ée]nte aqu[ií]|det[ée]nganse aqu[ií]|"
+                        r"fermarsi qui|fermati qui|fermatevi qui|arr[êe]tez(?:-vous)? ici|"
+                        r"arr[êe]ter ici|brechen sie (?:hier|den vorgang|das verfahren) ab|"
+                        r"hier abbrechen|pare aqui|parar aqui|"
                         r"(?:the )?(?:run|procedure|runbook) (?:ends|is (?:over|complete)) here|"
                         r"(?:terminate|end|finish|abort|quit) (?:the |this )?(?:procedure|"
                         r"runbook|troubleshooting|process|guide)(?: here| now| at this point)?)"
@@ -1205,6 +1248,43 @@ def before_stopping(text: str) -> str:
     if m is None:
         return ""
     return re.sub(r"(?:[\s,;:\u2013\u2014]|\b(?:and|so|then)\b)+$", "", plain[:m.start()]).strip()
+
+
+# What a stop's sentence says to do first that hands the incident on: telling someone ("Inform
+# IT-Service (Tel. 4711) and terminate the procedure here", "notify the line lead and stop")
+# or going on in another runbook ("go to the [provider status runbook](status.md) and stop
+# here", "follow the database playbook and stop"): the run ends handed over, not resolved.
+_HANDS_OVER = re.compile(
+    r"(?:^|[,;:.!?\u2013\u2014]\s*|\b(?:and|then|so)\s+)(?:please\s+)?(?:"
+    r"(?:inform|notify|tell|alert|call|phone|ring|contact|page|ping|message|hand (?:it )?over to|"
+    r"pass (?:it )?(?:on )?to|ask)\s+(?!(?:it|this|that|them)(?![\w-])|the (?:api|endpoint|"
+    r"script|function|command|service|url)\b)\S|"
+    r"(?:go (?:on )?to|follow|continue (?:with|in|from)|switch to|move (?:on )?to|proceed (?:with|"
+    r"to)|refer to|use)\s+(?:the\s+|that\s+|an?\s+)?(?:\[)?(?:[\w/&'-]+\s+){0,4}?"
+    r"(?:runbook|playbook|run ?book|sop|tsg|troubleshooting guide|procedure|guide|process)s?\b)",
+    re.I)
+
+
+def hands_over(text: str) -> bool:
+    """Whether what a stop's sentence says to do before stopping hands the incident on: to a
+    person or team it tells, or to another runbook ("inform IT-Service", "go to the provider
+    status runbook")."""
+    return _HANDS_OVER.search(text.replace("**", "").replace("__", "")) is not None
+
+
+# "If two members are down, do not continue. Restore from the snapshot instead, see [etcd
+# disaster recovery](dr.md).": the guide's steps are not for that case, and what it says to
+# do instead is for a person (the run went on into removing a member).
+_GO_NO_FURTHER = re.compile(r"^\W*(?:do not|don't|never)\s+(?:continue|proceed|go on|go any "
+                            r"further|go further)(?:\s+(?:with (?:this|these|the) (?:runbook|"
+                            r"procedure|steps?|guide|playbook)|any further|here))?\s*(?:[.!;]|$)",
+                            re.I)
+
+
+def goes_no_further(text: str) -> bool:
+    """Whether a guard's consequent opens by telling the reader not to go on ("do not
+    continue", "don't proceed with this runbook")."""
+    return _GO_NO_FURTHER.match(text.replace("**", "").replace("__", "").strip()) is not None
 
 
 _ESCALATES = _Caseless(_ESCALATE)
@@ -1986,7 +2066,10 @@ _STATE_VALUE = re.compile(r"`(?P<v>[A-Za-z0-9][\w.:/-]{0,40})`(?:\s*(?:,|or|/)\s
 # "Anything else", "All other cases", "None of the above": the rest of a list's or a table's
 # cases (a decision table's row, `outline._OTHERWISE_ROW`, and a case list's item)
 REST_OF_CASES = (r"(?:anything|something) else|(?:all |any )?other(?: \w+)?|"
-                 r"none of (?:the above|these)|otherwise|else|default")
+                 r"none of (?:the above|these)|otherwise|else|default|"
+                 # "Otro código", "Altro codice", "Andere Codes", "Autre code", "Outro código"
+                 r"(?:cualquier )?otros? \w+|(?:qualsiasi )?altr[oi] \w+|andere \w+|"
+                 r"autres? \w+|outros? \w+")
 _OTHER_CASE = re.compile(REST_OF_CASES, re.I)
 
 
