@@ -37,14 +37,16 @@ LINTED := engine plugins worker tests bench demo
 # Lint first (ruff: pyflakes, pycodestyle, import order; well under a second), then type-check
 # engine/ and worker/ (mypy, configured in pyproject.toml), then the tests: two at a time (most
 # of them wait on a server, a subprocess or a clock, so two processes halve the time on two
-# cores; each test makes its own database, schema, queue and ports), then, one at a time, those
-# marked `alone` (they restart PostgreSQL or Redis under everyone, or load the whole machine).
+# cores; each test makes its own database, schema, queue and ports; an idle process takes
+# work queued for the other, so one long test at the end does not hold the run), then, one at
+# a time, those marked `alone` (they restart PostgreSQL or Redis under everyone, or load the
+# whole machine).
 test: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/mypy
 	bash scripts/ensure-system.sh
-	$(PY) -m pytest -q -n 2 -m "not alone"
-	$(PY) -m pytest -q -m alone
+	$(PY) -m pytest -q -n 2 --dist worksteal -m "not alone" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m alone $(PYTEST_ARGS)
 
 # The quick tier: the tests not marked slow, stopping at the first failure; `make test` (the
 # README's command and CI) runs all of them.

@@ -221,13 +221,14 @@ def _best_of(run: Callable[[], object], times: int = 3) -> float:
 def growth(make: Make, n: int, run: Callable[[Guide], object]) -> float:
     """How much longer `run` takes on a guide 4x the size: ~4 when linear, 16 when quadratic.
 
-    The sizes take turns, each timed at its best of five: a burst of load from elsewhere (the
-    other test workers) then falls on both alike, not on one size's runs only."""
+    The sizes take turns, each timed at its best of three (CPU time: five rounds took 20 s a
+    case on a loaded machine, for the same verdict): a burst of load from elsewhere (the other
+    test workers) then falls on both alike, not on one size's runs only."""
     small, large = parse_guide(make(n), path="g.md"), parse_guide(make(4 * n), path="g.md")
     with hang_guard(60):
         run(small)  # warm caches (regexes, imports) before timing
         best_small = best_large = float("inf")
-        for _ in range(5):
+        for _ in range(3):
             best_small = min(best_small, _best_of(lambda: run(small), times=1))
             best_large = min(best_large, _best_of(lambda: run(large), times=1))
         return best_large / max(best_small, 1e-3)
