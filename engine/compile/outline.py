@@ -79,8 +79,10 @@ class EndNode:
     text: str
     span: Span
     # "The issue is mitigated." on its own after a section's steps: the run ends there only
-    # where nothing else needs that path (see `Wiring._may_end`); else it is a reader's note
-    said: bool = False
+    # where nothing else needs that path (see `Wiring._may_end`), else it is a reader's note;
+    # "jumped": only where a jump leads to what follows ("Escalate to the network team." before
+    # the "Step 4" that a case goes to; elsewhere it is the guide's last word, see `escalation`)
+    said: str = ""
 
 
 @dataclass
@@ -371,7 +373,7 @@ class _OutlineBuilder:
         if rest:
             out.append(self._manual(owner, cls, rest, rest, el.span, el.index))
         out.append(EndNode(ending, _conclusion(sentences[0]) or _short(sentences[0]),
-                           el.text, el.span, said=True))
+                           el.text, el.span, said="ending"))
         return out
 
     def _check_then_fix(self, el: Element, nodes: list[Node]) -> list[Node]:
@@ -1032,6 +1034,13 @@ class _OutlineBuilder:
             if self.escalation is None and cls not in ("info", "cleanup") and \
                     phrases.is_escalation(el.text):
                 self.escalation = (el.text, el.span)
+                if not el.text.rstrip(" *_").endswith(":") and \
+                        not phrases.numbered_step(el.text):
+                    # "Escalate to the network team with the trace." after Step 3, before
+                    # the Step 4 a case jumps to: that path ends here (it ran on into Step 4).
+                    # ("Step 5 — Hand the node over ... open a ticket:" is a step's title)
+                    nodes.append(EndNode("escalate", _conclusion(el.text) or _short(el.text),
+                                         el.text, el.span, said="jumped"))
                 if _has_action(found):
                     # "..., put the instance back in error with `nova reset-state x`, and
                     # escalate to the compute team.": the run's last word, whose command was
@@ -1929,6 +1938,16 @@ class _OutlineBuilder:
             # GitBook's `{% code title="unseal.sh" %}` over the block: markup; the words before
             # it introduce the block ("Each key holder runs, on their own machine:")
             intro = self.els[intro.index - 1]
+        if intro is not None and intro.parent is not None and \
+                self.els[intro.parent].kind == "quote" and \
+                not intro.text.rstrip(" *_").endswith(":") and \
+                (note := self.els[intro.parent]).index and note.parent == el.parent and \
+                (title := self.els[note.index - 1]).kind == "paragraph" and \
+                title.parent == el.parent and phrases.numbered_step(title.text):
+            # "**Step 4:** Raise the target." then "> **Warning:** only with the customer's
+            # consent." then the command: the note is said of the step, the step's title
+            # names the block (the title was a person's step of its own, the command another)
+            intro = title
         config = blocks.announces_config(intro, el)
         block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro),
                                   after_config_cue=config)
@@ -2277,8 +2296,17 @@ class _OutlineBuilder:
         no full stop over paragraphs ("**Step 2: See what uses the space**"): what follows is
         the step, and a person's step of its words did the same work twice (a restart by
         hand, then the restart command). Over a sample of a file ("Step 2: Ensure the alert
-        has a `team` label" above YAML) it is the step itself."""
-        after = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
+        has a `team` label" above YAML) it is the step itself. A note between them ("> **Warning:**
+        only do this with the customer's consent.") is said of the step: what follows the note
+        is what the title is over."""
+        k = el.index + 1
+        while k < len(self.els) and self.els[k].kind == "quote" and \
+                self.els[k].parent == el.parent and self.els[k].section == el.section:
+            quote = self.els[k]
+            k += 1
+            while k < len(self.els) and self.els[k].span.start <= quote.span.end:
+                k += 1  # (the note's own paragraphs)
+        after = self.els[k] if k < len(self.els) else None
         if after is None or after.section != el.section or after.parent != el.parent:
             return False
         lines = [line for _, line in el.source_lines]

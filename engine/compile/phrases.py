@@ -684,11 +684,14 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                              r"ignored\b|\b(?:can|may) safely (?:be )?ignored?\b|"
                              r"\bsafe to ignore\b|"
                              # "..., stop here: the alert is a false positive"
-                             r"\b(?:is|was) (?:a |likely a |probably a )?false "
+                             r"\b(?:is|was|as) (?:a |likely a |probably a )?false "
                              r"(?:positive|alarm)\b",
                              re.I)),
     ("mitigated", re.compile(r"\b(?:is|are|has been) (?:now )?mitigated\b|"
-                             r"[:;,]\s*mitigated\W*$", re.I)),
+                             r"[:;,]\s*mitigated\W*$|"
+                             # "..., the account is healthy: mitigate the incident"
+                             r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)mitigate (?:the|this) "
+                             r"(?:incident|alert|page|ticket|icm)\b", re.I)),
     ("escalate", re.compile(r"\b(?:is|was) (?:likely |probably )?the root cause\b|"
                             r"\bpotential (?:resolution|fix|mitigation)\b", re.I)),
     # "..., resolve the incident" / "close the page": the on-call's word for ending it resolved

@@ -329,8 +329,11 @@ class Wiring:
         """Whether a paragraph that says how the run stands may end its path at nodes[i]:
         inside a branch, at the end of the guide, or where some jump leads to what follows
         (a "## Step 7 - Roll back" that a case jumps to)."""
-        if self._depth or all(isinstance(n, EndNode) for n in nodes[i + 1:]):
+        if nodes[i].said != "jumped" and (  # type: ignore[union-attr]
+                self._depth or all(isinstance(n, EndNode) for n in nodes[i + 1:])):
             return True
+        if i + 1 >= len(nodes):
+            return False
         nxt = nodes[i + 1]
         at = getattr(nxt, "pos", None)
         here = getattr(nodes[i - 1], "pos", None) if i else None
@@ -413,7 +416,12 @@ class Wiring:
             self.edges.append(Edge(source=a.id, target=escalate, on="failure", kind="error"))
         else:
             self._connect(frontier, a.id)
-        if a.kind in _PARALLEL_KINDS and a.plugin:
+        if a.kind in _PARALLEL_KINDS and a.plugin or \
+                a.kind == StepKind.MANUAL and a.params.get("script"):
+            # what the next condition is about; a person's query or command ("**Step 2:**
+            # Check the throttling" over a Kusto query no plugin runs) is theirs to judge
+            # ("If the result is empty" read the step before it, which the run had: healthy
+            # on an `az monitor` reading that said nothing about the 503s)
             self.last_exec = a
         return [Pending(a.id)]
 

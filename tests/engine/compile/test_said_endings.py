@@ -125,3 +125,84 @@ def test_only_a_sentence_that_is_nothing_but_the_outcome_says_it() -> None:
     assert phrases.said_ending(
         "This annotation should be removed as soon as the issue is resolved.") is None
     assert phrases.said_ending("Email alerts have nothing to do with Alertmanager.") is None
+
+
+BOLD_STEPS = """# [TSG] Storage account 503s
+
+**Step 1:** Confirm the alert is still active.
+
+```
+az monitor metrics list --resource acct-7 --metric Availability --interval PT5M
+```
+
+**Step 2:** Check whether the 503s come from throttling.
+
+```kusto
+FrontEndLogs
+| where AccountName == "acct-7"
+| summarize count() by HttpStatus, ErrorCode
+```
+
+- If `ErrorCode` is `ServerBusy`, go to step 4.
+- If the result is empty, the account is healthy: mitigate the incident as a false alarm.
+
+**Step 3:** Collect a network trace.
+
+```
+az network watcher packet-capture create -g rg-7 --vm vm-7 -n trace503
+```
+
+Escalate to the XStore network team with the trace.
+
+**Step 4:** Raise the account's scalability target.
+
+> **Warning:** only do this with the customer's consent.
+
+```
+az storage account update -n acct-7 --set properties.targets=high
+```
+"""
+
+
+def test_a_condition_after_a_persons_query_is_theirs_to_judge_not_an_older_steps_output() -> None:
+    plan = compile_text(BOLD_STEPS)
+    empty = next(s for s in plan.steps if s.title.startswith("If the result is empty"))
+    # before: `steps["step-1-..."].stdout | trim == ""`, the az metrics reading, which says
+    # nothing of the Kusto query a person runs: the run could end healthy on it
+    assert {e.condition.expr for e in plan.edges if e.source == empty.id} == {None}
+
+
+def test_a_case_that_says_mitigate_the_incident_as_a_false_alarm_ends_the_run() -> None:
+    plan = compile_text(BOLD_STEPS)
+    empty = next(s for s in plan.steps if s.title.startswith("If the result is empty"))
+    (then,) = [e.target for e in plan.edges if e.source == empty.id and e.kind == "branch"]
+    assert plan.step(then).outcome == "no_action"  # it was a guard with nothing to guard
+    assert phrases.outcome_of("the account is healthy: mitigate the incident") == "mitigated"
+
+
+def test_an_escalation_before_a_step_that_a_case_jumps_to_ends_its_path() -> None:
+    plan = compile_text(BOLD_STEPS)
+    trace = step_running(plan, ["az", "network", "watcher", "packet-capture", "create", "-g",
+                                "rg-7", "--vm", "vm-7", "-n", "trace503"])
+    (after,) = successors(plan, trace)
+    assert plan.step(after).outcome == "escalate"  # not on into raising the target
+    assert "XStore network team" in plan.step(after).title
+
+
+def test_a_note_between_a_steps_title_and_its_command_leaves_the_title_to_the_command() -> None:
+    plan = compile_text(BOLD_STEPS)
+    raise_ = step_running(plan, ["az", "storage", "account", "update", "-n", "acct-7", "--set",
+                                 "properties.targets=high"])
+    assert plan.step(raise_).title.startswith("Step 4: Raise")
+    # before: a person's step "Step 4: Raise ..." and then the command too: the same work twice
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL and "Raise" in s.title]
+
+
+def test_an_escalation_that_titles_a_steps_commands_does_not_end_the_path_before_them() -> None:
+    text = BOLD_STEPS.replace("**Step 4:** Raise the account's scalability target.",
+                              "**Step 4:** Open a ticket with the storage team:")
+    plan = compile_text(text)
+    raise_ = step_running(plan, ["az", "storage", "account", "update", "-n", "acct-7", "--set",
+                                 "properties.targets=high"])
+    assert raise_ in {e.target for e in plan.edges} | {
+        e2.target for e in plan.edges for e2 in plan.edges if e.target == e2.source}
