@@ -1942,12 +1942,12 @@ class _OutlineBuilder:
                 self.els[intro.parent].kind == "quote" and \
                 not intro.text.rstrip(" *_").endswith(":") and \
                 (note := self.els[intro.parent]).index and note.parent == el.parent and \
-                (title := self.els[note.index - 1]).kind == "paragraph" and \
-                title.parent == el.parent and phrases.numbered_step(title.text):
+                (label := self.els[note.index - 1]).kind == "paragraph" and \
+                label.parent == el.parent and phrases.numbered_step(label.text):
             # "**Step 4:** Raise the target." then "> **Warning:** only with the customer's
             # consent." then the command: the note is said of the step, the step's title
             # names the block (the title was a person's step of its own, the command another)
-            intro = title
+            intro = label
         config = blocks.announces_config(intro, el)
         block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro),
                                   after_config_cue=config)
