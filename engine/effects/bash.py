@@ -289,6 +289,14 @@ class _Walk:
         stages: list[list[str]] = []
         for cmd in commands:
             argv = self.command(cmd)
+            name = cmd.child_by_field_name("name")
+            if not argv and name is not None and self.text(name) in ("echo", "printf"):
+                # what the builtin prints feeds the stages after it (`echo PATH | xargs cat`)
+                argv = [self.as_written(c.named_children[0] if c.type == "command_name" and
+                                        c.named_child_count == 1 else c)
+                        for c in cmd.named_children
+                        if c.type not in ("file_redirect", "herestring_redirect",
+                                          "heredoc_redirect", "variable_assignment")]
             if argv:
                 stages.append(argv)
         if stages:

@@ -37,8 +37,13 @@ _WRITES = {
     "analyze": "EXPLAIN ANALYZE runs the statement", "analyse": "EXPLAIN ANALYSE runs the "
     "statement", "truncate": "truncates a table", "call": "calls a procedure",
 }
-# Functions that act on the server. pg_sleep only waits: allowed, and worth knowing.
+# Functions that act on the server. txid_current() and pg_current_xact_id() assign the
+# transaction an id (a write: it spends the wraparound budget and fails on a standby); a sleep
+# (pg_sleep*, MySQL's SLEEP and BENCHMARK) holds the statement's locks and a connection as long
+# as the text says (`SELECT pg_sleep(1e9) FROM orders` blocks every ALTER, and all queued
+# behind it).
 _EFFECT_FUNCTIONS = frozenset("""
+txid_current pg_current_xact_id pg_sleep pg_sleep_for pg_sleep_until sleep benchmark
 pg_terminate_backend pg_cancel_backend pg_reload_conf pg_rotate_logfile pg_read_file
 pg_read_binary_file pg_file_write pg_file_rename pg_file_unlink pg_file_sync lo_import lo_export
 lo_unlink lo_create lo_creat lo_from_bytea lo_put lo_truncate set_config nextval setval

@@ -305,10 +305,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                 "consul catalog nodes -service=patroni"],
                ["consul kv put k v", "consul kv delete k", "consul maint -enable",
                 "consul leave", "!consul monitor"]),
-    "vault": (["vault status", "vault kv get -field=x secret/a", "vault list secret/"],
+    "vault": (["vault status", "vault kv metadata get -mount=x a", "vault list secret/"],
               ["vault write x a=b", "vault kv put a b=c", "!vault login", "vault read x",
-               # prints the runner's own token
-               "vault token lookup"]),
+               # prints the runner's own token; a secret's values
+               "vault token lookup", "vault kv get -field=x secret/a"]),
     "nomad": (["nomad job status -short payments", "nomad alloc logs -stderr 8f2c",
                "nomad node status", "nomad job plan job.nomad", "nomad status"],
               ["nomad job restart -yes payments", "nomad node drain -enable -yes 4d2b",

@@ -1,0 +1,153 @@
+"""Trust, session 16: secrets read by reading commands, paths a command is handed, waits and
+transaction ids in SQL.
+
+1. Reading a secret store was a read: `vault kv get`, `kubectl get secret X -o yaml` (or `-o
+   jsonpath={.data.password}`, a go-template, custom columns on `.data`), `kubectl get --raw
+   /api/v1/.../secrets`, `az keyvault secret show`, `az storage account keys list`, `etcdctl
+   get /registry/secrets/...`: the values went unasked into the step's output, the run's
+   memory and its report, where no redactor knows them. A command that prints a secret's
+   value is not read-only (gated); what names a secret without its value (`kubectl get
+   secret`, `-o name`, `.metadata`, a Secret's public certificate `tls.crt`) still reads.
+2. A command handed a path another command computed or printed was a read: `cat $(echo
+   /dev/watchdog)`, `cat $(find /dev -name 'watch*')`, `cat /dev/$(echo watchdog)`, `cat
+   /dev/${X:-watchdog}`, `echo /dev/watchdog | xargs cat`, `find /dev | xargs head -c1`;
+   PowerShell's `gci /dev | gc` and `gc (Join-Path /dev watchdog)`. What a substitution or
+   an earlier stage names (a device, or a folder holding one) is judged as the path opened.
+3. SQL that assigns a transaction id (`txid_current()`, `pg_current_xact_id()`: a write, which
+   spends the wraparound budget) or sleeps (`pg_sleep*`, MySQL's SLEEP, BENCHMARK: the
+   statement's locks and a connection held as long as the text says) was a read.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from engine.effects import classify, powershell_verdict
+from engine.effects.bash import bash_verdict
+from engine.effects.sql import sql_problem
+from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
+
+# -- 1. a command that prints a secret's value ------------------------------------------------
+
+SECRET_READS = [
+    "vault kv get secret/db", "vault kv get -field=password secret/db",
+    "kubectl get secret db -o yaml", "kubectl get secrets -o json", "kubectl get secret/db -oyaml",
+    "kubectl get pods/x secrets/y -o json", "kubectl get Secrets.v1. -o yaml",
+    "kubectl get pods,secret -o json", "oc get secret db -o yaml",
+    "kubectl get secret db -o jsonpath={.data}",
+    "kubectl get secret db -o jsonpath={.data.password}",
+    "kubectl get secret db -o jsonpath={@}", "kubectl get secret db -o jsonpath={..password}",
+    "kubectl get secrets -o jsonpath={.items}", "kubectl get secret db -o jsonpath={.stringData}",
+    "kubectl get secret db -o 'go-template={{.data.password}}'",
+    "kubectl get secret db -o 'go-template={{.}}'",
+    "kubectl get secret db --template '{{.data.pw}}'",
+    "kubectl get secret db -o custom-columns=P:.data.password",
+    "kubectl get secret db -o jsonpath-file=f",
+    "kubectl get secret tls -o jsonpath={.data.tls\\.key}",
+    "kubectl get secret tls -o 'jsonpath={.data.tls\\.crt}{.data.tls\\.key}'",
+    "kubectl get $KIND -o yaml", "kubectl get --raw /api/v1/namespaces/x/secrets/db",
+    "kubectl get --raw /api/v1/namespaces/x/%73ecrets", "kubectl get --raw=/api/v1/secrets",
+    "az keyvault secret show --name x --vault-name v", "az storage account keys list -n x",
+    "az redis list-keys -n x -g g", "az acr credential show -n x",
+    "etcdctl get /registry/secrets/default/db", "etcdctl get /registry --prefix",
+    "etcdctl get / --prefix", "etcdctl get /registry/a /registry/z",
+]
+
+
+@pytest.mark.parametrize("line", SECRET_READS)
+def test_a_command_that_prints_a_secret_is_not_a_read(line: str) -> None:
+    found = classify(shlex.split(line)) if "$" not in line else bash_verdict(line)
+    assert found.effect == "mutate", (line, found)
+    assert any(w in found.reason for w in ("secret", "Secret", "key")), (line, found)
+    assert ungated_commands(compiled("argv", line)) == [], line
+
+
+@pytest.mark.parametrize("line", [
+    "kubectl get secret", "kubectl get secrets -n x", "kubectl get secret db -o name",
+    "kubectl get secret db -o wide", "kubectl describe secret db", "kubectl get pods -o yaml",
+    "kubectl get secret db -o jsonpath={.metadata.annotations}",
+    "kubectl get secret db -o jsonpath={.type}",
+    "kubectl get secret tls -o jsonpath={.data.tls\\.crt}",
+    "kubectl get secret tls -o \"jsonpath={.data['ca.crt']}\"",
+    "kubectl get secret db -o custom-columns=N:.metadata.name,T:.type",
+    "kubectl get --raw /metrics", "kubectl get --raw /api/v1/nodes/n/proxy/metrics",
+    "vault kv list secret/", "vault kv metadata get secret/db", "az keyvault list",
+    "az vm list", "etcdctl get /registry/pods/default/x", "etcdctl get / --prefix --keys-only",
+    "etcdctl get /registry/services --prefix",
+])
+def test_what_names_a_secret_without_its_value_stays_a_read(line: str) -> None:
+    assert classify(shlex.split(line)).read, line
+
+
+# -- 2. a path handed by what another command prints --------------------------------------------
+
+HANDED = [
+    "cat $(echo /dev/watchdog)", "cat `echo /dev/watchdog`", "cat \"$(printf %s /dev/watchdog)\"",
+    "cat $(find /dev -name 'watch*')", "cat $(readlink -f /dev/watchdog)",
+    "cat /dev/$(echo watchdog)", "cat /dev/${X:-watchdog}", "head -c1 /proc/$(echo kmsg)",
+    "echo /dev/watchdog | xargs cat", "printf '%s\\n' /dev/watchdog | xargs head -c1",
+    "find /dev -maxdepth 1 | xargs cat", "ls -d /dev/* | xargs head -c1",
+    "find / -name watchdog | xargs cat", "cat $(find /host/dev -name x)",
+]
+
+
+@pytest.mark.parametrize("line", HANDED)
+def test_a_device_handed_by_what_another_command_prints_is_not_a_read(line: str) -> None:
+    found = bash_verdict(line)
+    assert found.effect == "mutate" and found.reason.startswith(("opening", "reading")), \
+        (line, found)
+    assert ungated_commands(compiled("bash", line)) == [], line
+
+
+@pytest.mark.parametrize("line", [
+    "tail -n 50 $(ls -t /var/log/app/*.log | head -1)", "cat $(ls /proc/*/status)",
+    "kubectl logs $(kubectl get po -l app=x -oname)", "grep x $(find /proc/sys -name x)",
+    "find /var/log -name '*.log' | xargs grep -l error", "echo /var/log/syslog | xargs cat",
+    "cat /var/log/$X/$Y", "curl -s http://${HOST}/v1/x/${ID}/${NAME}", "ls $(echo /dev)",
+    "cat $LOGDIR/app.log",
+])
+def test_other_computed_paths_stay_reads(line: str) -> None:
+    assert bash_verdict(line).read, line
+
+
+@pytest.mark.parametrize("line", [
+    "gci /dev | gc", "Get-ChildItem /dev -Recurse | Get-Content -TotalCount 1",
+    "gc -Path (Join-Path /dev watchdog)", "gci /proc/1/root/dev | gc",
+    "Get-ChildItem /dev | Select-String x",
+])
+def test_powershell_handed_a_device_is_not_a_read(line: str) -> None:
+    found = powershell_verdict(line)
+    assert found.effect == "mutate" and "watchdog" in found.reason, (line, found)
+    assert ungated_commands(compiled("ps", line)) == [], line
+
+
+@pytest.mark.parametrize("line", [
+    "Get-ChildItem /var/log | Select-String error", "gci /dev",
+    "Get-Content /var/log/syslog | Select-String error", "Get-ChildItem C:\\logs | sls err",
+])
+def test_powershell_reading_listed_files_stays_a_read(line: str) -> None:
+    assert powershell_verdict(line).read, line
+
+
+# -- 3. SQL that takes a transaction id or holds its locks --------------------------------------
+
+@pytest.mark.parametrize("query", [
+    "SELECT txid_current()", "SELECT pg_current_xact_id()", "SELECT pg_catalog.txid_current()",
+    "SELECT pg_sleep(1000)", "SELECT pg_sleep_for('1 hour')", "SELECT pg_sleep_until('tomorrow')",
+    "SELECT pg_sleep(1e9) FROM orders", "SELECT SLEEP(100)", "SELECT BENCHMARK(1e9, MD5('x'))",
+])
+def test_sql_that_takes_a_transaction_id_or_sleeps_is_not_a_read(query: str) -> None:
+    problem = sql_problem(query)
+    assert problem is not None and "acts on the server" in problem, query
+    assert classify(["psql", "-c", query]).effect == "mutate", query
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT txid_current_if_assigned()", "SELECT pg_current_xact_id_if_assigned()",
+    "SELECT backend_xid, state FROM pg_stat_activity", "SELECT txid_current_snapshot()",
+    "SELECT age(datfrozenxid) FROM pg_database",
+])
+def test_reading_transaction_state_stays_a_read(query: str) -> None:
+    assert sql_problem(query) is None, query
