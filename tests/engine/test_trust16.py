@@ -16,11 +16,16 @@ transaction ids in SQL.
 3. SQL that assigns a transaction id (`txid_current()`, `pg_current_xact_id()`: a write, which
    spends the wraparound budget) or sleeps (`pg_sleep*`, MySQL's SLEEP, BENCHMARK: the
    statement's locks and a connection held as long as the text says) was a read.
+4. `mendflow run --alert webhook.json` took an Alertmanager webhook's first alert and dropped
+   the rest unsaid. A payload with several alerts is refused (exit 2) with how to pass one;
+   `mendflow serve` runs each.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +33,7 @@ from engine.effects import classify, powershell_verdict
 from engine.effects.bash import bash_verdict
 from engine.effects.sql import sql_problem
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
+from tests.engine.test_bad_files import TRIAGE, assert_one_line_bad_input, mendflow
 
 # -- 1. a command that prints a secret's value ------------------------------------------------
 
@@ -151,3 +157,29 @@ def test_sql_that_takes_a_transaction_id_or_sleeps_is_not_a_read(query: str) -> 
 ])
 def test_reading_transaction_state_stays_a_read(query: str) -> None:
     assert sql_problem(query) is None, query
+
+
+# -- 4. a webhook payload with several alerts ----------------------------------------------------
+
+def _alert(name: str, instance: str) -> dict[str, object]:
+    return {"status": "firing", "labels": {"alertname": name, "instance": instance},
+            "annotations": {}}
+
+
+def test_a_webhook_with_several_alerts_is_refused_not_cut_to_its_first(tmp_path: Path) -> None:
+    payload = tmp_path / "webhook.json"
+    payload.write_text(json.dumps({"version": "4", "status": "firing", "alerts": [
+        _alert("HostDown", "web-1:9100"), _alert("HostDown", "db-1:9100"),
+        _alert("DiskFull", "db-2:9100")]}))
+    proc = mendflow("run", str(TRIAGE), "--alert", str(payload), "--dry-run", tmp=tmp_path)
+    assert_one_line_bad_input(proc)
+    assert "3 alerts" in proc.stderr and "jq '.alerts[0]'" in proc.stderr, proc.stderr
+
+
+def test_a_webhook_with_one_alert_still_runs(tmp_path: Path) -> None:
+    payload = tmp_path / "webhook.json"
+    payload.write_text(json.dumps({"version": "4", "alerts": [_alert("HostDown", "web-1")]}))
+    proc = mendflow("run", str(TRIAGE), "--alert", str(payload), "--dry-run", tmp=tmp_path)
+    assert proc.returncode != 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "alert" not in "".join(ln for ln in proc.stderr.splitlines()
+                                  if ln.startswith("error:")), proc.stderr
