@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import codecs
 import functools
 import html
 import json
@@ -736,7 +737,24 @@ def _forms(secret: str) -> set[str]:
     for inner in once - {f for f in once if f.startswith("Basic ")}:
         forms |= {f for f in _base64_forms(inner.encode())
                   if len(f) >= _NESTED_MIN and not f.startswith("Basic ")}
+    if len(secret) >= Redactor.PIECE_MIN:
+        forms |= _rewritten_forms(secret)
     return {f for f in forms if f}
+
+
+def _rewritten_forms(secret: str) -> set[str]:
+    """The whole secret as tools rewrite it without a key: reversed (`rev`), rot13 (`tr
+    A-Za-z N-ZA-Mn-za-m`), spaced out (`sed 's/./& /g'`, a screen reader's spelling), base85 and
+    ascii85 (`basenc --z85`, Python's b85encode, PDF streams), the base64 of its hex (`xxd -p |
+    base64`). Only for a secret of PIECE_MIN characters or more: these forms of a short one
+    are too often another text."""
+    raw = secret.encode()
+    forms = {secret[::-1], codecs.encode(secret, "rot13"), " ".join(secret),
+             base64.b85encode(raw).decode(), base64.a85encode(raw).decode()}
+    forms |= {codecs.encode(f, "rot13") for f in (secret[::-1],)}
+    for hexed in (raw.hex(), raw.hex().upper()):
+        forms |= {f for f in _base64_forms(hexed.encode()) if not f.startswith("Basic ")}
+    return forms
 
 
 _NESTED_MIN = 8

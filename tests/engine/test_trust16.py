@@ -19,16 +19,21 @@ transaction ids in SQL.
 4. `mendflow run --alert webhook.json` took an Alertmanager webhook's first alert and dropped
    the rest unsaid. A payload with several alerts is refused (exit 2) with how to pass one;
    `mendflow serve` runs each.
+5. A secret rewritten by a tool that needs no key went out whole: reversed (`rev`), rot13,
+   spaced out (`sed 's/./& /g'`), base85/ascii85, the base64 of its hex (`xxd -p | base64`).
+   Each is one more form of the whole secret (for a secret of 6 characters or more).
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from engine.datasources import MASK, Redactor
 from engine.effects import classify, powershell_verdict
 from engine.effects.bash import bash_verdict
 from engine.effects.sql import sql_problem
@@ -183,3 +188,27 @@ def test_a_webhook_with_one_alert_still_runs(tmp_path: Path) -> None:
     assert proc.returncode != 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "alert" not in "".join(ln for ln in proc.stderr.splitlines()
                                   if ln.startswith("error:")), proc.stderr
+
+
+# -- 5. a secret rewritten without a key ---------------------------------------------------------
+
+SECRET = "Sup3r-S3cret42Pa55"
+
+
+@pytest.mark.parametrize("pipeline", [
+    "rev", "tr A-Za-z N-ZA-Mn-za-m", "sed 's/./& /g'", "xxd -p | base64", "xxd -p | base64 -w 0",
+    "python3 -c 'import base64,sys; print(base64.b85encode(sys.stdin.buffer.read()).decode())'",
+    "python3 -c 'import base64,sys; print(base64.a85encode(sys.stdin.buffer.read()).decode())'",
+])
+def test_a_secret_rewritten_by_a_tool_is_masked(pipeline: str) -> None:
+    out = subprocess.run(f"printf %s {SECRET} | {pipeline}", shell=True, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    assert out and SECRET not in out
+    shown = Redactor([SECRET]).redact(f"value: {out} (end)")
+    assert MASK in shown and shown.endswith(" (end)"), shown
+    assert out not in shown and len(shown) < len(out), shown
+
+
+def test_rewritten_forms_of_other_text_and_short_secrets_stay() -> None:
+    text = "S u p p o r t  ok 24 x=ab ba nopqrs 55aP2"
+    assert Redactor([SECRET, "ab"]).redact(text) == text.replace("ab", MASK)
