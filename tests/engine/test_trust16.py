@@ -22,11 +22,16 @@ transaction ids in SQL.
 5. A secret rewritten by a tool that needs no key went out whole: reversed (`rev`), rot13,
    spaced out (`sed 's/./& /g'`), base85/ascii85, the base64 of its hex (`xxd -p | base64`).
    Each is one more form of the whole secret (for a secret of 6 characters or more).
+6. The logs plugin read journalctl's "-- No entries --" for a unit the journal never heard of
+   (a misspelt name; an alert label naming another host's service) as zero errors, and a run
+   could end healthy on it. A unit with no journal entry at all, at any time, fails the step
+   (the run is inconclusive); a unit that logged before but not in the window is still quiet.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 from pathlib import Path
@@ -37,8 +42,10 @@ from engine.datasources import MASK, Redactor
 from engine.effects import classify, powershell_verdict
 from engine.effects.bash import bash_verdict
 from engine.effects.sql import sql_problem
+from engine.errors import StepFailed
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 from tests.engine.test_bad_files import TRIAGE, assert_one_line_bad_input, mendflow
+from tests.plugins.test_logs import run as run_logs
 
 # -- 1. a command that prints a secret's value ------------------------------------------------
 
@@ -212,3 +219,31 @@ def test_a_secret_rewritten_by_a_tool_is_masked(pipeline: str) -> None:
 def test_rewritten_forms_of_other_text_and_short_secrets_stay() -> None:
     text = "S u p p o r t  ok 24 x=ab ba nopqrs 55aP2"
     assert Redactor([SECRET, "ab"]).redact(text) == text.replace("ab", MASK)
+
+
+# -- 6. a journal with no entry of the unit -----------------------------------------------------
+
+def _journalctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, ever: bool) -> None:
+    """A stand-in journalctl: nothing in the window; one old line for `-n 1` if `ever`."""
+    fake = tmp_path / "journalctl"
+    old = "echo '2020-01-01T00:00:00+0000 host app[1]: started'" if ever else \
+        "echo '-- No entries --'"
+    fake.write_text('#!/bin/sh\ncase " $* " in *" -n 1 "*) ' + old + " ;; *) echo '-- No "
+                    "entries --' ;; esac\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+
+
+async def test_a_unit_the_journal_never_heard_of_is_no_evidence(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _journalctl(tmp_path, monkeypatch, ever=False)
+    with pytest.raises(StepFailed, match="no entries at all for the unit 'ngnix.service'"):
+        await run_logs({"journal_unit": "ngnix.service", "pattern": "error", "since": "15m"})
+
+
+async def test_a_quiet_unit_is_still_evidence(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _journalctl(tmp_path, monkeypatch, ever=True)
+    res = await run_logs({"journal_unit": "nginx.service", "pattern": "error", "since": "15m"})
+    assert res.outputs["count"] == 0
+
