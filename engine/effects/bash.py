@@ -51,6 +51,7 @@ from engine.effects.classify import (
     in_folder,
     in_the_folder,
 )
+from engine.effects.credentials import credential_reason, holds_credentials
 from engine.effects.devices import arming, arms
 from engine.effects.table import sets_only_a_setting
 from engine.effects.words import Templated
@@ -608,6 +609,8 @@ class _Walk:
             target = in_folder(target) if target and dest is not None else target
         if arms(target):
             self.judge(Verdict("mutate", arming(target), "operand"))
+        elif op in ("<", "<>") and holds_credentials(target):
+            self.judge(Verdict("mutate", credential_reason(target), "operand"))
         elif op in _WRITES and target != "/dev/null":
             self.judge(Verdict("mutate", f"it writes to {target or 'a file'}", "flag"))
         elif op in (">&", "<&") and not re.fullmatch(r"\d+|-", target):

@@ -24,6 +24,7 @@ import shlex
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from engine.effects.credentials import credential_reason, opened_credentials
 from engine.effects.devices import arming, arms, listed
 from engine.effects.options import Cause, Effect, Flags, NotRead, parse
 from engine.effects.rules import EDITOR, LOGIN, UNTIL_STOPPED, Grammar, Tool, judge
@@ -544,6 +545,8 @@ def _judge(argv: list[str]) -> None:
         judge(name, rule, args)
     else:
         rule(name, args)
+    if name not in _NAMES_ONLY and (opened := opened_credentials(args)) is not None:
+        raise NotRead(credential_reason(opened), cause="operand")
 
 
 # -- wrappers: the command they run is what is judged ---------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 
 from engine.effects.classify import READ, Verdict, in_folder
+from engine.effects.credentials import credential_reason, holds_credentials
 from engine.effects.devices import arming, arms, listed
 
 # `Format` and `Select` are not reading verbs: Format-Volume erases a volume, and
@@ -227,6 +228,8 @@ def _command(element: str) -> None:
         for path in (word, word.split(":", 1)[-1]):
             if arms(in_folder(path)):
                 raise _NotRead(arming(in_folder(path)), "operand")
+            if low in _OPENS and holds_credentials(path):
+                raise _NotRead(credential_reason(path), "operand")
     _expression(rest)
 
 

@@ -26,6 +26,11 @@ transaction ids in SQL.
    (a misspelt name; an alert label naming another host's service) as zero errors, and a run
    could end healthy on it. A unit with no journal entry at all, at any time, fails the step
    (the run is inconclusive); a unit that logged before but not in the window is still quiet.
+7. Opening a file that holds credentials by convention was a read: `cat ~/.kube/config` (while
+   `kubectl config view --raw` was gated for the same text), `~/.aws/credentials`,
+   `/etc/shadow`, `/run/secrets/...` (a service account's token), `/proc/1/environ`, a
+   private key. It is not read-only now; a flag that hands such a file to a program to use
+   (`--kubeconfig`, `--key`, `ssh -i`) and listing them stay reads.
 """
 
 from __future__ import annotations
@@ -247,3 +252,46 @@ async def test_a_quiet_unit_is_still_evidence(tmp_path: Path,
     res = await run_logs({"journal_unit": "nginx.service", "pattern": "error", "since": "15m"})
     assert res.outputs["count"] == 0
 
+
+
+# -- 7. a file that holds credentials where it is by convention ----------------------------------
+
+CREDENTIAL_FILES = [
+    "cat ~/.aws/credentials", "cat /root/.aws/credentials", "cat ~/.kube/config",
+    "cat /etc/kubernetes/admin.conf", "cat /etc/shadow", "sudo cat /etc/shadow",
+    "cat -v /host/etc/shadow", "cat /proc/1/root/etc/gshadow", "cat ~/.ssh/id_rsa",
+    "cat ~/.ssh/id_ed25519", "cat ~/.pgpass", "cat ~/.netrc", "cat ~/.docker/config.json",
+    "cat /var/run/secrets/kubernetes.io/serviceaccount/token", "cat /run/secrets/db_password",
+    "grep -r x /run/secrets", "cat /etc/ssl/private/server.key", "head /proc/1/environ",
+    "tr '\\0' '\\n' < /proc/1/environ", "cat /etc/gitlab/gitlab-secrets.json",
+    "kubectl exec p -- cat /var/run/secrets/kubernetes.io/serviceaccount/token",
+    "cat /etc/kubernetes/pki/apiserver.key", "cat ~/.vault-token", "cat /etc/kubernetes/*.conf",
+]
+
+
+@pytest.mark.parametrize("line", CREDENTIAL_FILES)
+def test_opening_a_credential_file_is_not_a_read(line: str) -> None:
+    found = bash_verdict(line)
+    assert found.effect == "mutate" and "prints the credentials it holds" in found.reason, \
+        (line, found)
+    assert ungated_commands(compiled("bash", line)) == [], line
+
+
+@pytest.mark.parametrize("line", ["Get-Content ~/.aws/credentials", "gc /etc/shadow"])
+def test_powershell_opening_a_credential_file_is_not_a_read(line: str) -> None:
+    assert "prints the credentials" in powershell_verdict(line).reason, line
+
+
+@pytest.mark.parametrize("line", [
+    "cat /etc/passwd", "ls ~/.ssh", "ls -l /run/secrets", "stat /etc/shadow",
+    "ssh -i ~/.ssh/id_rsa host uptime", "kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes",
+    "kubectl --kubeconfig=/etc/kubernetes/admin.conf get nodes",
+    "etcdctl --key=/etc/kubernetes/pki/etcd/server.key --cert /etc/kubernetes/pki/etcd/server.crt "
+    "endpoint health", "curl --key /x/client.key https://a", "cat ~/.ssh/id_rsa.pub",
+    "openssl x509 -in /etc/kubernetes/pki/apiserver.crt -noout -dates",
+    "cat /etc/kubernetes/manifests/kube-apiserver.yaml", "consul kv export | jq '.[].key'",
+    "Get-ChildItem ~/.ssh",
+])
+def test_using_or_naming_a_credential_file_stays_a_read(line: str) -> None:
+    found = powershell_verdict(line) if line.startswith("Get-") else bash_verdict(line)
+    assert found.read, (line, found)
