@@ -31,12 +31,17 @@ transaction ids in SQL.
    `/etc/shadow`, `/run/secrets/...` (a service account's token), `/proc/1/environ`, a
    private key. It is not read-only now; a flag that hands such a file to a program to use
    (`--kubeconfig`, `--key`, `ssh -i`) and listing them stay reads.
+8. Every step inherits the runner's environment, and `env`, `printenv`, `echo $X` are reads:
+   `mendflow serve`'s MENDFLOW_API_TOKENS (an approver's token), an LLM's API key, a database
+   URL's password went whole into the step's output and the report. The value of a variable
+   whose name says it is a secret, and any URL's password in the environment, are redacted.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -295,3 +300,35 @@ def test_powershell_opening_a_credential_file_is_not_a_read(line: str) -> None:
 def test_using_or_naming_a_credential_file_stays_a_read(line: str) -> None:
     found = powershell_verdict(line) if line.startswith("Get-") else bash_verdict(line)
     assert found.read, (line, found)
+
+
+# -- 8. the runner's own secrets in its environment ---------------------------------------------
+
+def test_printenv_in_a_step_does_not_show_the_runners_secrets(tmp_path: Path) -> None:
+    guide = tmp_path / "env.md"
+    guide.write_text("# Env\n\n## Diagnosis\n\n1. Show the environment:\n\n"
+                     "   ```bash\n   printenv | grep -E '^(MY_SERVICE|MENDFLOW_(API|DATABASE))'\n"
+                     "   ```\n")
+    env = {"MY_SERVICE_TOKEN": "tok-S3cretValue-42",
+           "MENDFLOW_API_TOKENS": "am:approver:tok-0123456789abcdef0123",
+           "MENDFLOW_DATABASE_URL_FOR_TEST": "postgresql://app:Pa55-w0rd-xyz@db:5432/x"}
+    proc = mendflow("run", str(guide), "--yes", tmp=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    run_id = re.findall(r"\brun (\d{8}-\d{6}-[0-9a-f]+)", proc.stdout)[-1]
+    report = mendflow("report", run_id, tmp=tmp_path, env=env).stdout
+    assert "MY_SERVICE_TOKEN=" in report, report
+    for secret in ("tok-S3cretValue-42", "0123456789abcdef0123", "Pa55-w0rd-xyz"):
+        assert secret not in proc.stdout + report, secret
+
+
+def test_environment_secrets_are_values_named_secret_not_paths_or_flags() -> None:
+    from engine.datasources import environment_secrets
+
+    found = environment_secrets({
+        "MENDFLOW_API_TOKENS": "alertmanager:alerts:tok-0123456789abcdef",
+        "ANTHROPIC_API_KEY": "sk-ant-0123456789", "SSH_AUTH_SOCK": "/tmp/ssh-x/agent.1",
+        "GOOGLE_APPLICATION_CREDENTIALS": "/etc/gcp.json", "VAULT_SKIP_VERIFY": "true",
+        "OIDC_AUTH_URL": "https://login.example.com", "PATH": "/usr/bin", "TOKEN_TTL": "3600",
+        "DATABASE_URL": "postgresql://u:p%40ssw0rd@db/x"})
+    assert set(found) == {"alertmanager:alerts:tok-0123456789abcdef", "tok-0123456789abcdef",
+                          "sk-ant-0123456789", "p@ssw0rd"}, found
