@@ -176,6 +176,11 @@ _VIRTCTL: dict[str, Tool] = {
     **rows("console vnc ssh scp port-forward", LIVE),
 }
 
+def _helm_secrets(p: Parsed, name: str) -> None:
+    raise NotRead(f"{name} prints the release's values and rendered Secrets, passwords "
+                  "among them: not a read to keep", cause="subcommand")
+
+
 _HELM_GLOBAL = F("n:", """namespace= kube-context= kubeconfig= kube-apiserver= kube-as-user=
     kube-as-group= kube-ca-file= kube-token= kube-insecure-skip-tls-verify debug
     registry-config= repository-cache= repository-config= burst-limit= qps=
@@ -189,10 +194,14 @@ HELM: dict[str, Tool] = {
         failed filter= max= offset= pending reverse selector= short superseded time-format=
         uninstalled uninstalling no-headers""", go=True))),
     "status": Tool(_HELM_OUT | _HELM_REV | F("", "show-desc show-resources", go=True)),
+    # (`get values` prints the values a release was given, its passwords among them;
+    # `get manifest` and `get all` its rendered Secrets: not reads to keep)
     "get": Tool(subcommands={
-        **rows("manifest notes hooks", Tool(_HELM_REV)),
-        **rows("all values metadata", Tool(_HELM_OUT | _HELM_REV | F("a", "all template=",
-                                                                       go=True)))}),
+        **rows("notes hooks", Tool(_HELM_REV)),
+        "manifest": Tool(_HELM_REV, check=_helm_secrets),
+        **rows("all values", Tool(_HELM_OUT | _HELM_REV | F("a", "all template=", go=True),
+                                  check=_helm_secrets)),
+        "metadata": Tool(_HELM_OUT | _HELM_REV)}),
     **rows("history hist", Tool(_HELM_OUT | F("", "max=", go=True))),
     **rows("show inspect", Tool(subcommands=rows("chart values readme all crds", _HELM_SHOW))),
     "template": Tool(F("f:", """values= set= set-string= set-file= set-json= version= repo=

@@ -4,7 +4,8 @@ transaction ids in SQL.
 1. Reading a secret store was a read: `vault kv get`, `kubectl get secret X -o yaml` (or `-o
    jsonpath={.data.password}`, a go-template, custom columns on `.data`), `kubectl get --raw
    /api/v1/.../secrets`, `az keyvault secret show`, `az storage account keys list`, `etcdctl
-   get /registry/secrets/...`: the values went unasked into the step's output, the run's
+   get /registry/secrets/...`, `helm get values|manifest|all` (a release's passwords, its
+   rendered Secrets): the values went unasked into the step's output, the run's
    memory and its report, where no redactor knows them. A command that prints a secret's
    value is not read-only (gated); what names a secret without its value (`kubectl get
    secret`, `-o name`, `.metadata`, a Secret's public certificate `tls.crt`) still reads.
@@ -81,6 +82,8 @@ SECRET_READS = [
     "az redis list-keys -n x -g g", "az acr credential show -n x",
     "etcdctl get /registry/secrets/default/db", "etcdctl get /registry --prefix",
     "etcdctl get / --prefix", "etcdctl get /registry/a /registry/z",
+    "helm get values r", "helm get values r --all -o json", "helm get manifest r",
+    "helm get all r -n x",
 ]
 
 
@@ -103,7 +106,8 @@ def test_a_command_that_prints_a_secret_is_not_a_read(line: str) -> None:
     "kubectl get --raw /metrics", "kubectl get --raw /api/v1/nodes/n/proxy/metrics",
     "vault kv list secret/", "vault kv metadata get secret/db", "az keyvault list",
     "az vm list", "etcdctl get /registry/pods/default/x", "etcdctl get / --prefix --keys-only",
-    "etcdctl get /registry/services --prefix",
+    "etcdctl get /registry/services --prefix", "helm get notes r", "helm get metadata r",
+    "helm status r",
 ])
 def test_what_names_a_secret_without_its_value_stays_a_read(line: str) -> None:
     assert classify(shlex.split(line)).read, line

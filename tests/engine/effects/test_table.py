@@ -552,9 +552,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                     "mysqladmin status kill 42"]),
     "pg_isready": (["pg_isready -h db", "pg_isready -h db -p 5432 -U app -t 5"],
                    ["pg_isready -h db extra"]),
-    "helm": (["helm list -A", "helm status r -n ns", "helm get values r --all", "helm history r",
+    "helm": (["helm list -A", "helm status r -n ns", "helm get metadata r", "helm history r",
               "helm template r ./chart -f v.yaml"],
              ["helm upgrade r c", "helm install r c", "helm uninstall r", "helm rollback r 1",
+              "helm get values r --all",  # a release's values: its passwords among them
               "helm template r c --output-dir /tmp/x", "helm template r c --post-renderer x"]),
     # -- clouds
     "gcloud": (["gcloud compute disks list --format=json", "gcloud --project p compute "
