@@ -83,6 +83,11 @@ pg_buffercache's `pg_buffercache_evict`, a new server's `pg_stat_reset_backend_s
 many of them act in a READ ONLY transaction too (statistics, buffers, a page's tuples are not
 the transaction's data)."""
 
+_CREDENTIAL_TABLES = frozenset("""pg_authid pg_shadow pg_user_mapping pg_user_mappings""".split())
+"""Catalogs that hold password hashes (a hash is a password to whoever cracks it, and a SCRAM
+secret logs in as the role to a server that trusts it) or a foreign server's user and password;
+MySQL's `mysql.user` holds its accounts' hashes."""
+
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|\S")
 
 Dialect = Literal["postgresql", "mysql"]
@@ -119,6 +124,10 @@ def _problem(text: str, starts: frozenset[str], dialect: Dialect) -> str | None:
         return f"the SQL starts with {tokens[0].upper()}, not " + \
             ", ".join(allowed[:-1]) + (" or " if len(allowed) > 1 else "") + allowed[-1]
     for k, word in enumerate(words):
+        if word in _CREDENTIAL_TABLES or (word == "user" and k > 1 and words[k - 1] == "." and
+                                          words[k - 2] == "mysql"):
+            return (f"the SQL reads {'mysql.user' if word == 'user' else word}, which holds "
+                    "password hashes or stored credentials: not a read to keep")
         if word in _WRITES:
             return f"the SQL says {tokens[k].upper()}: {_WRITES[word]}"
         if k + 1 < len(words) and words[k + 1] == "(" and _effect_function(word):
@@ -158,7 +167,8 @@ def _statements(text: str) -> list[str]:
             start, i = i, _end_of_quote(text, i, '"', backslash=False)
             name = text[start + 1:i - 1]
             # a quoted name is a name, not a keyword; but a quoted function name still calls it
-            current.append(f" {name} " if _effect_function(name) else ' "x" ')
+            current.append(f" {name} " if _effect_function(name) or name in _CREDENTIAL_TABLES
+                           else ' "x" ')
         elif c == "$" and (m := re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", text[i:])) and \
                 not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
             tag = m.group(0)
@@ -206,7 +216,8 @@ def _mysql_statements(text: str) -> list[str]:
             start, i = i, _end_of_quote(text, i, "`", backslash=False)
             name = text[start + 1:i - 1]
             # MySQL's names of functions are not case-sensitive, quoted or not
-            current.append(f" {name} " if _effect_function(name.lower()) else ' "x" ')
+            current.append(f" {name} " if _effect_function(name.lower()) or name.lower() in
+                           _CREDENTIAL_TABLES | {"mysql", "user"} else ' "x" ')
         elif c == ";":
             out.append("".join(current))
             current = []

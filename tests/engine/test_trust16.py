@@ -16,7 +16,9 @@ transaction ids in SQL.
    an earlier stage names (a device, or a folder holding one) is judged as the path opened.
 3. SQL that assigns a transaction id (`txid_current()`, `pg_current_xact_id()`: a write, which
    spends the wraparound budget) or sleeps (`pg_sleep*`, MySQL's SLEEP, BENCHMARK: the
-   statement's locks and a connection held as long as the text says) was a read.
+   statement's locks and a connection held as long as the text says) was a read; so was
+   reading the catalogs of password hashes and stored credentials (`pg_authid`, `pg_shadow`,
+   `pg_user_mappings`, `mysql.user`).
 4. `mendflow run --alert webhook.json` took an Alertmanager webhook's first alert and dropped
    the rest unsaid. A payload with several alerts is refused (exit 2) with how to pass one;
    `mendflow serve` runs each.
@@ -182,6 +184,25 @@ def test_sql_that_takes_a_transaction_id_or_sleeps_is_not_a_read(query: str) -> 
     "SELECT age(datfrozenxid) FROM pg_database",
 ])
 def test_reading_transaction_state_stays_a_read(query: str) -> None:
+    assert sql_problem(query) is None, query
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT rolname, rolpassword FROM pg_authid", "select * from pg_catalog.pg_shadow",
+    'SELECT * FROM "pg_authid"', "SELECT * FROM pg_user_mappings",
+    "SELECT user, authentication_string FROM mysql.user",
+    "SELECT authentication_string FROM `mysql`.`user`",
+])
+def test_sql_reading_password_hashes_is_not_a_read(query: str) -> None:
+    problem = sql_problem(query)
+    assert problem is not None and "password hashes" in problem, query
+    assert classify(["psql", "-c", query]).effect == "mutate", query
+
+
+@pytest.mark.parametrize("query", ["SELECT rolname, rolcanlogin FROM pg_roles",
+                                   "SELECT usename FROM pg_user", "SELECT user FROM t",
+                                   "SELECT current_user"])
+def test_sql_reading_roles_stays_a_read(query: str) -> None:
     assert sql_problem(query) is None, query
 
 
