@@ -813,4 +813,11 @@ def _exec(name: str, args: list[str]) -> bool:
     if not inner:
         raise NotRead(f"{name} exec names no command", cause="wrapper")
     _judge(inner)
+    program = _program(inner[0])
+    if program == "printenv" or program == "env" and all(
+            "=" in w or w.startswith("-") for w in inner[1:]):
+        # a container's environment holds the Secrets injected into it (secretKeyRef,
+        # envFrom, --env-file), which no redactor knows; the runner's own are redacted
+        raise NotRead(f"{name} exec {program} prints the container's environment, the "
+                      "secrets injected into it among it: not a read to keep", cause="wrapper")
     return True

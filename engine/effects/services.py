@@ -70,10 +70,24 @@ def _stats(p: Parsed, name: str) -> None:
                       cause="interactive", effect="interactive")
 
 
+_WHOLE_OR_ENV = re.compile(r"env|json\s+\.\s*\}|\{\{-?\s*\.?\s*-?\}\}|\.config\s*-?\}\}", re.I)
+
+
+def _environment_shown(p: Parsed, name: str) -> None:
+    """`docker inspect C` (and `crictl inspect C`) print the container's environment, the
+    secrets injected into it among it (`--env-file`, a Secret's env): a format that picks
+    other fields (`-f '{{.State.Status}}'`) reads."""
+    chosen = p.values("-f", "--format", "--template")
+    if not chosen or any(_WHOLE_OR_ENV.search(f) for f in chosen):
+        raise NotRead(f"{name} prints the container's environment, the secrets injected into "
+                      "it among it (pick fields with --format): not a read to keep",
+                      cause="operand")
+
+
 _CONTAINER_READ = {
     **rows("ps ls list", Tool(_PS)),
     "logs": Tool(_LOGS, follow=_FOLLOW),
-    "inspect": Tool(_INSPECT),
+    "inspect": Tool(_INSPECT, check=_environment_shown),
     "top": Tool(any_args=True),  # `docker top C [ps options]`: ps reads
     "stats": Tool(F("a", "all format= no-stream no-trunc"), check=_stats),
     "port": NONE, "diff": NONE,
@@ -110,8 +124,9 @@ _CRICTL_LIST = F("aqo:n:p:s:lv", "all quiet output= name= namespace= pod= state=
                  "no-trunc verbose last= latest image= id=", go=True)
 _CRICTL_SUBS: dict[str, Tool] = {
     **rows("ps pods images img image", Tool(_CRICTL_LIST)),
-    **rows("inspect inspecti inspectp info version imagefsinfo",
+    **rows("inspecti inspectp info version imagefsinfo",
            Tool(F("o:", "output= template= quiet", go=True))),
+    "inspect": Tool(F("o:", "output= template= quiet", go=True), check=_environment_shown),
     "logs": Tool(F("ptrf", "previous timestamps tail= since= limit-bytes= reverse follow",
                    go=True), follow=frozenset({"-f", "--follow"})),
     **rows("stats statsp", Tool(F("ao:p:s:", "all output= id= label= pod= seconds=", go=True),

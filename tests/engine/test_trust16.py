@@ -5,10 +5,12 @@ transaction ids in SQL.
    jsonpath={.data.password}`, a go-template, custom columns on `.data`), `kubectl get --raw
    /api/v1/.../secrets`, `az keyvault secret show`, `az storage account keys list`, `etcdctl
    get /registry/secrets/...`, `helm get values|manifest|all` (a release's passwords, its
-   rendered Secrets): the values went unasked into the step's output, the run's
-   memory and its report, where no redactor knows them. A command that prints a secret's
-   value is not read-only (gated); what names a secret without its value (`kubectl get
-   secret`, `-o name`, `.metadata`, a Secret's public certificate `tls.crt`) still reads.
+   rendered Secrets), a container's environment (`kubectl exec P -- env`, `docker inspect C`
+   with no --format that picks other fields): the values went unasked into the step's
+   output, the run's memory and its report, where no redactor knows them. A command that
+   prints a secret's value is not read-only (gated); what names a secret without its value
+   (`kubectl get secret`, `-o name`, `.metadata`, a Secret's public certificate `tls.crt`)
+   still reads.
 2. A command handed a path another command computed or printed was a read: `cat $(echo
    /dev/watchdog)`, `cat $(find /dev -name 'watch*')`, `cat /dev/$(echo watchdog)`, `cat
    /dev/${X:-watchdog}`, `echo /dev/watchdog | xargs cat`, `find /dev | xargs head -c1`;
@@ -85,7 +87,10 @@ SECRET_READS = [
     "etcdctl get /registry/secrets/default/db", "etcdctl get /registry --prefix",
     "etcdctl get / --prefix", "etcdctl get /registry/a /registry/z",
     "helm get values r", "helm get values r --all -o json", "helm get manifest r",
-    "helm get all r -n x",
+    "helm get all r -n x", "kubectl exec p -- env", "kubectl exec -n x p -c app -- printenv PW",
+    "docker exec c env", "crictl exec c printenv", "docker inspect c", "docker container inspect c",
+    "docker inspect --format '{{json .Config.Env}}' c", "docker inspect -f '{{json .}}' c",
+    "crictl inspect c",
 ]
 
 
@@ -109,7 +114,8 @@ def test_a_command_that_prints_a_secret_is_not_a_read(line: str) -> None:
     "vault kv list secret/", "vault kv metadata get secret/db", "az keyvault list",
     "az vm list", "etcdctl get /registry/pods/default/x", "etcdctl get / --prefix --keys-only",
     "etcdctl get /registry/services --prefix", "helm get notes r", "helm get metadata r",
-    "helm status r",
+    "helm status r", "kubectl exec p -- df -h", "docker inspect -f '{{.State.Status}}' c",
+    "crictl inspect -o go-template --template '{{.status.state}}' c", "docker network inspect n",
 ])
 def test_what_names_a_secret_without_its_value_stays_a_read(line: str) -> None:
     assert classify(shlex.split(line)).read, line

@@ -202,8 +202,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "podman": (["podman ps", "podman info", "podman pod ps"], ["podman run x",
                                                                "podman system reset"]),
     "nerdctl": (["nerdctl ps"], ["nerdctl rm x"]),
-    "crictl": (["crictl ps -a", "crictl pods --name x", "crictl inspect c", "crictl logs --tail "
-                "50 c"], ["crictl rm c", "crictl stopp p", "!crictl logs -f c"]),
+    "crictl": (["crictl ps -a", "crictl pods --name x", "crictl logs --tail 50 c",
+                "crictl inspect -o go-template --template '{{.info.pid}}' c"],
+               ["crictl rm c", "crictl stopp p", "!crictl logs -f c",
+                "crictl inspect c"]),  # the container's environment: its injected secrets
     "ctr": (["ctr -n k8s.io containers ls", "ctr images ls -q"], ["ctr images rm x",
                                                                   "ctr tasks kill t"]),
     "git": (["git log --oneline -n 5", "git log -5 --stat", "git status -s",
