@@ -1007,8 +1007,9 @@ def load_datasources(settings: Settings, environ: Mapping[str, str]) -> DataSour
                        environment=environment_secrets(environ))
 
 
+# (AUTH as a word of the name: HTTP_AUTH, not GIT_AUTHOR_NAME)
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|ACCESS_?KEY|"
-                          r"PRIVATE_?KEY|CREDENTIAL|SESSION_?KEY|AUTH", re.I)
+                          r"PRIVATE_?KEY|CREDENTIAL|SESSION_?KEY|(?:^|_)AUTH(?:_|$)", re.I)
 _NOT_A_SECRET = re.compile(r"(?:_FILE|_PATH|_SOCK|_DIR|_ENABLED|_TYPE|_MODE|_URL|_HOST|_ENDPOINT|"
                            r"_ADDR|_ADDRESS|_METHOD|_PROVIDER)$", re.I)
 ENV_SECRET_MIN = 8

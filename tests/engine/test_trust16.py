@@ -360,6 +360,7 @@ def test_environment_secrets_are_values_named_secret_not_paths_or_flags() -> Non
         "ANTHROPIC_API_KEY": "sk-ant-0123456789", "SSH_AUTH_SOCK": "/tmp/ssh-x/agent.1",
         "GOOGLE_APPLICATION_CREDENTIALS": "/etc/gcp.json", "VAULT_SKIP_VERIFY": "true",
         "OIDC_AUTH_URL": "https://login.example.com", "PATH": "/usr/bin", "TOKEN_TTL": "3600",
-        "DATABASE_URL": "postgresql://u:p%40ssw0rd@db/x"})
+        "DATABASE_URL": "postgresql://u:p%40ssw0rd@db/x", "GIT_AUTHOR_NAME": "Jane Doe-Smith",
+        "XAUTHORITY": "/home/j/.Xauthority", "HTTP_AUTH": "basic-0123456789"})
     assert set(found) == {"alertmanager:alerts:tok-0123456789abcdef", "tok-0123456789abcdef",
-                          "sk-ant-0123456789", "p@ssw0rd"}, found
+                          "sk-ant-0123456789", "p@ssw0rd", "basic-0123456789"}, found
