@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import base64
 import bisect
+import codecs
+import contextlib
 import functools
 import html
 import json
@@ -736,7 +738,24 @@ def _forms(secret: str) -> set[str]:
     for inner in once - {f for f in once if f.startswith("Basic ")}:
         forms |= {f for f in _base64_forms(inner.encode())
                   if len(f) >= _NESTED_MIN and not f.startswith("Basic ")}
+    if len(secret) >= Redactor.PIECE_MIN:
+        forms |= _rewritten_forms(secret)
     return {f for f in forms if f}
+
+
+def _rewritten_forms(secret: str) -> set[str]:
+    """The whole secret as tools rewrite it without a key: reversed (`rev`), rot13 (`tr
+    A-Za-z N-ZA-Mn-za-m`), spaced out (`sed 's/./& /g'`, a screen reader's spelling), base85 and
+    ascii85 (`basenc --z85`, Python's b85encode, PDF streams), the base64 of its hex (`xxd -p |
+    base64`). Only for a secret of PIECE_MIN characters or more: these forms of a short one
+    are too often another text."""
+    raw = secret.encode()
+    forms = {secret[::-1], codecs.encode(secret, "rot13"), " ".join(secret),
+             base64.b85encode(raw).decode(), base64.a85encode(raw).decode()}
+    forms |= {codecs.encode(f, "rot13") for f in (secret[::-1],)}
+    for hexed in (raw.hex(), raw.hex().upper()):
+        forms |= {f for f in _base64_forms(hexed.encode()) if not f.startswith("Basic ")}
+    return forms
 
 
 _NESTED_MIN = 8
@@ -848,8 +867,10 @@ class DataSources:
     """The configured data sources, by name."""
 
     def __init__(self, sources: Iterable[DataSource] = (), *, config_file: Path | str = "",
-                 problems: Mapping[str, str] | None = None) -> None:
+                 problems: Mapping[str, str] | None = None,
+                 environment: Iterable[str] = ()) -> None:
         self._sources = {s.name: s for s in sources}
+        self._environment = tuple(environment)  # the runner's own secrets (its environment)
         self.config_file = str(config_file)
         self._problems = dict(problems or {})  # name -> why it cannot be used (missing env)
 
@@ -913,7 +934,8 @@ class DataSources:
         return source.concurrency if source else None
 
     def redactor(self) -> Redactor:
-        return Redactor(v for s in self._sources.values() for v in s.secret_values())
+        return Redactor([*(v for s in self._sources.values() for v in s.secret_values()),
+                         *self._environment])
 
     def public(self) -> list[dict[str, Any]]:
         return [self._sources[n].public() for n in self.names()]
@@ -981,7 +1003,44 @@ def load_datasources(settings: Settings, environ: Mapping[str, str]) -> DataSour
         sources.append(DataSource(name=name, type=str(kind), url=str(url), secrets=secrets,
                                   origin=str(entry["origin"]),
                                   concurrency=entry.get("concurrency")))
-    return DataSources(sources, config_file=path, problems=problems)
+    return DataSources(sources, config_file=path, problems=problems,
+                       environment=environment_secrets(environ))
+
+
+# (AUTH as a word of the name: HTTP_AUTH, not GIT_AUTHOR_NAME)
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|ACCESS_?KEY|"
+                          r"PRIVATE_?KEY|CREDENTIAL|SESSION_?KEY|(?:^|_)AUTH(?:_|$)", re.I)
+_NOT_A_SECRET = re.compile(r"(?:_FILE|_PATH|_SOCK|_DIR|_ENABLED|_TYPE|_MODE|_URL|_HOST|_ENDPOINT|"
+                           r"_ADDR|_ADDRESS|_METHOD|_PROVIDER)$", re.I)
+ENV_SECRET_MIN = 8
+"""The shortest value of a secret-named variable taken as a secret (shorter: a flag, a name)."""
+
+
+def environment_secrets(environ: Mapping[str, str]) -> list[str]:
+    """The runner's own secrets in its environment, which every step inherits: `env`,
+    `printenv` and `echo $X` are reads, so what they print is redacted. The value of a
+    variable whose name says it is a secret (`MENDFLOW_API_TOKENS`' tokens, an LLM's API key,
+    `AWS_SECRET_ACCESS_KEY`, `VAULT_TOKEN`, `PGPASSWORD`), and the password of any URL
+    (`MENDFLOW_DATABASE_URL`); not a path (`..._FILE`, `SSH_AUTH_SOCK`) or a short flag."""
+    found: set[str] = set()
+    for name, value in environ.items():
+        if not value:
+            continue
+        if "://" in value and "@" in value:
+            with contextlib.suppress(ValueError):
+                password = urlsplit(value).password
+                if password:
+                    found.add(unquote(password))
+        if not _SECRET_NAME.search(name) or _NOT_A_SECRET.search(name) or \
+                value.startswith(("/", "~", "./")) or len(value) < ENV_SECRET_MIN or \
+                value.lower() in ("true", "false") or value.isdigit():
+            continue
+        found.add(value)
+        # a list of tokens (`MENDFLOW_API_TOKENS=name:role:token,...`): each token alone
+        found.update(token for part in value.split(",") if ":" in part
+                     for token in [part.rsplit(":", 1)[1].strip()]
+                     if len(token) >= ENV_SECRET_MIN)
+    return sorted(found)
 
 
 def _check_auth(name: str, entry: Mapping[str, Any], path: Path) -> None:

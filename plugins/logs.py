@@ -25,6 +25,9 @@ from an alert label (`(a|a)*c`) cannot stall a scan. The scan runs in a worker t
 checks, line by line, the step's deadline and whether the step was cancelled: a long scan
 never blocks the event loop (so never a parallel step), and stops at the step's deadline.
 
+A unit the journal has no entry of at all, at any time (journalctl's "-- No entries --" for a
+misspelt unit, or one this host does not run), fails the step: its silence is no evidence.
+
 Outputs: `count`, `count_by_file`, `first_at`/`last_at` (ISO times of the first and last match,
 None if unknown), `last_lines` (the last `max_lines` matches, each cut to 500 chars after
 redaction), `files`; artifact `matches` (those lines whole, redacted). Read-only, supports dry
@@ -307,13 +310,16 @@ async def _scan_journal(scan: _Scan, unit: str, ctx: StepContext) -> None:
         argv += ["--until", f"@{int(scan.until.timestamp()) + 1}"]
     source = f"journal:{unit}"
     pending = bytearray()
+    entries = 0
 
     def on_stdout(chunk: bytes) -> None:
+        nonlocal entries
         pending.extend(chunk)
         *complete, rest = pending.split(b"\n")
         pending[:] = rest[:MAX_LINE_BYTES]
         for raw in complete:
             if not raw.startswith(b"-- "):  # journalctl's own "-- No entries --" notes
+                entries += 1
                 scan.line(source, bytes(raw[:MAX_LINE_BYTES]))
 
     remaining = max(scan.deadline - time.monotonic(), 0.001)
@@ -325,13 +331,37 @@ async def _scan_journal(scan: _Scan, unit: str, ctx: StepContext) -> None:
     except CommandNotFound:
         raise StepFailed("journal not available here: journalctl cannot run",
                          retryable=False, step=ctx.step_id) from None
-    if pending:
+    if pending and not pending.startswith(b"-- "):
+        entries += 1
         scan.line(source, bytes(pending))
     err = res.stderr.data.decode("utf-8", errors="replace").strip()
     if "No journal files were found" in err or res.returncodes[0] != 0:
         last = err.splitlines()[-1] if err else f"exit status {res.returncodes[0]}"
         raise StepFailed(f"journal not available here: journalctl: {last}",
                          retryable=False, step=ctx.step_id)
+    if not entries and not await _unit_ever_logged(unit, scan):
+        # "-- No entries --" for a unit the journal never heard of (a misspelt name, an
+        # alert label naming another host's service) is no evidence that nothing went wrong
+        raise StepFailed(f"the journal has no entries at all for the unit {unit!r}, so its "
+                         "silence says nothing", retryable=False, step=ctx.step_id,
+                         hint="Check the unit's name (systemctl list-units), and that this "
+                         "host runs it")
+
+
+async def _unit_ever_logged(unit: str, scan: _Scan) -> bool:
+    """Whether the journal holds any entry of `unit`, at any time: a unit that logged
+    nothing in the window but has before is quiet; one with no entry at all is unknown."""
+    argv = ["journalctl", f"--unit={unit}", "-n", "1", "-o", "short-iso", "--no-pager"]
+    remaining = max(scan.deadline - time.monotonic(), 0.001)
+    try:
+        async with asyncio.timeout(remaining):
+            res = await run_pipeline([argv], cap=64 * 1024)
+    except TimeoutError:
+        raise _OutOfTime from None
+    except CommandNotFound:
+        return False
+    out = res.stdout.data.decode("utf-8", errors="replace")
+    return any(line.strip() and not line.startswith("-- ") for line in out.splitlines())
 
 
 def _result(scan: _Scan, files: list[str], unreadable: list[str],

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -65,7 +66,7 @@ def _parse_inputs(pairs: list[str]) -> dict[str, str]:
 
 
 def _load_alert(path: Path | None) -> dict[str, Any] | None:
-    """An Alertmanager alert (or a webhook payload: its first alert), as a JSON object read
+    """An Alertmanager alert (or a webhook payload holding one), as a JSON object read
     strictly (`loads_strict`: a key twice, `NaN`). Labels and annotations are checked when the
     run's context is built."""
     if path is None:
@@ -99,7 +100,13 @@ def _load_alert(path: Path | None) -> dict[str, Any] | None:
         if not isinstance(alerts, list) or not alerts:
             raise InputError("the webhook payload's `alerts` must be a non-empty list",
                              file=str(path), hint="Pass an Alertmanager webhook payload")
-        data = alerts[0]  # an Alertmanager webhook: take its first alert
+        if len(alerts) > 1:  # never the first alone: the others would go unseen
+            raise InputError(f"the webhook payload holds {len(alerts)} alerts, and a run "
+                             "takes one", file=str(path),
+                             hint=f"Pass one alert (jq '.alerts[0]' {shlex.quote(str(path))} "
+                             "> alert.json), or send the payload to `mendflow serve`, which "
+                             "runs each")
+        data = alerts[0]  # an Alertmanager webhook with one alert
     if not isinstance(data, dict):
         raise InputError("alert must be a JSON object with labels and annotations",
                          file=str(path))

@@ -51,6 +51,7 @@ from engine.effects.classify import (
     in_folder,
     in_the_folder,
 )
+from engine.effects.credentials import credential_reason, holds_credentials
 from engine.effects.devices import arming, arms
 from engine.effects.table import sets_only_a_setting
 from engine.effects.words import Templated
@@ -289,6 +290,14 @@ class _Walk:
         stages: list[list[str]] = []
         for cmd in commands:
             argv = self.command(cmd)
+            name = cmd.child_by_field_name("name")
+            if not argv and name is not None and self.text(name) in ("echo", "printf"):
+                # what the builtin prints feeds the stages after it (`echo PATH | xargs cat`)
+                argv = [self.as_written(c.named_children[0] if c.type == "command_name" and
+                                        c.named_child_count == 1 else c)
+                        for c in cmd.named_children
+                        if c.type not in ("file_redirect", "herestring_redirect",
+                                          "heredoc_redirect", "variable_assignment")]
             if argv:
                 stages.append(argv)
         if stages:
@@ -600,6 +609,8 @@ class _Walk:
             target = in_folder(target) if target and dest is not None else target
         if arms(target):
             self.judge(Verdict("mutate", arming(target), "operand"))
+        elif op in ("<", "<>") and holds_credentials(target):
+            self.judge(Verdict("mutate", credential_reason(target), "operand"))
         elif op in _WRITES and target != "/dev/null":
             self.judge(Verdict("mutate", f"it writes to {target or 'a file'}", "flag"))
         elif op in (">&", "<&") and not re.fullmatch(r"\d+|-", target):

@@ -24,7 +24,8 @@ import shlex
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from engine.effects.devices import arming, arms
+from engine.effects.credentials import credential_reason, opened_credentials
+from engine.effects.devices import arming, arms, listed
 from engine.effects.options import Cause, Effect, Flags, NotRead, parse
 from engine.effects.rules import EDITOR, LOGIN, UNTIL_STOPPED, Grammar, Tool, judge
 from engine.effects.table import APPENDABLE, TABLE
@@ -63,6 +64,12 @@ def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
     if not stages:
         return Verdict("mutate", "an empty pipeline", "tool")
     verdicts = [classify(stage) for stage in stages]
+    for k, stage in enumerate(stages):
+        if k and verdicts[k].read and _program(stage[0]) == "xargs":
+            inner = parse(list(stage[1:]), _XARGS, "xargs").operands
+            armed = _opens_watchdog(inner, _fed(stages[:k])) if inner else None
+            if armed is not None:
+                verdicts[k] = Verdict("mutate", _armed(armed), "operand")
     if verdicts[0].effect == "interactive":
         return verdicts[0]
     worst = next((v for v in verdicts if not v.read), None)
@@ -401,22 +408,65 @@ def _templated_host(url: str) -> bool:
     return any(mark in host for mark in ("{{", "$", "<"))
 
 
-def _opens_watchdog(argv: list[str]) -> str | None:
+def _opens_watchdog(argv: list[str], fed: Sequence[str] = ()) -> str | None:
+    """The file that acts which `argv` may open: a path among its words, or among what a
+    command substitution in a word (or a stage before an `xargs`: `fed`) prints."""
     name = argv[0].rsplit("/", 1)[-1]
     if name in _NAMES_ONLY or name == "file" and not {"-s", "--special-files"} & set(argv):
         return None
     folder = _folder.get()
-    return next((in_folder(path) for w in argv[1:] if "/" in w or folder
-                 for path in _paths_in(w) if arms(in_folder(path))), None)
+    found = next((in_folder(path) for w in argv[1:] if "/" in w or folder
+                  for path in _paths_in(w) if arms(in_folder(path))), None)
+    if found is not None:
+        return found
+    printed = [word for w in argv[1:] if isinstance(w, Templated) for word in _printed_in(w)]
+    return next((f"{device}{_PRINTED}{word}" for word in [*printed, *fed]
+                 if "/" in word and (device := listed(in_folder(word))) is not None), None)
+
+
+_PRINTED = " | printed from "
+
+
+def _armed(found: str) -> str:
+    """The refusal for what `_opens_watchdog` found: a path, or a device a command was
+    handed by what another printed."""
+    device, _, word = found.partition(_PRINTED)
+    said = arming(device)
+    return f"{said} (the command is handed what {word} names or lists)" if word else said
+
+
+# what bash expands in a word: a command substitution, a parameter, a value of the plan
+_EXPANSION = re.compile(r"\$\((?:[^()]|\([^()]*\))*\)|`[^`]*`|\$\{[^}]*\}|\$\w+|\{\{.*?\}\}")
+_SUBSTITUTION = re.compile(r"\$\(((?:[^()]|\([^()]*\))*)\)|`([^`]*)`")
+_NOT_A_PATH = re.compile(r"[\s'\"();|&<>`$=]+")
 
 
 def _paths_in(word: str) -> list[str]:
     """The path a word names: itself, a `--flag=PATH`'s, or a short flag's attached value
-    (`-f/dev/watchdog`, `-ef/dev/x`: from the first `/` of a word of flags)."""
+    (`-f/dev/watchdog`, `-ef/dev/x`: from the first `/` of a word of flags). A word that
+    expands in a folder that holds a device is judged as the glob of what its expansions may
+    be (`/dev/$(echo watchdog)`, `/dev/${X:-watchdog}` are `/dev/*`)."""
     paths = [word.split("=", 1)[-1]]
     if word.startswith("-") and "/" in word:
         paths.append(word[word.index("/"):])
+    if isinstance(word, Templated) and _EXPANSION.search(word):
+        paths += [glob for path in paths if (glob := _EXPANSION.sub("*", path)) != path and
+                  listed(glob.split("*", 1)[0] or "/") is not None]
     return paths
+
+
+def _printed_in(word: str) -> list[str]:
+    """The path words written inside a word's command substitutions: what it may print
+    (`$(echo /dev/watchdog)`, `$(find /dev -name 'watch*')`) is what the command opens."""
+    return [piece for m in _SUBSTITUTION.finditer(word)
+            for piece in _NOT_A_PATH.split(m.group(1) or m.group(2) or "") if "/" in piece]
+
+
+def _fed(stages: Sequence[Sequence[str]]) -> list[str]:
+    """The path words the stages print (`find /dev | xargs cat`): what an xargs after them
+    hands its command."""
+    return [piece for stage in stages for word in stage[1:]
+            for piece in [word, *_printed_in(word)] if "/" in piece]
 
 
 def _judge(argv: list[str]) -> None:
@@ -466,7 +516,7 @@ def _judge(argv: list[str]) -> None:
         raise NotRead(f"{name} is not on the read-only list", cause="tool")
     armed = _opens_watchdog(argv)
     if armed is not None:
-        raise NotRead(arming(armed), cause="operand")
+        raise NotRead(_armed(armed), cause="operand")
     chosen = _server_from_a_value(name, args)
     if chosen is not None:
         raise NotRead(f"a value ({chosen}) picks the server that {name} sends its credentials "
@@ -495,6 +545,8 @@ def _judge(argv: list[str]) -> None:
         judge(name, rule, args)
     else:
         rule(name, args)
+    if name not in _NAMES_ONLY and (opened := opened_credentials(args)) is not None:
+        raise NotRead(credential_reason(opened), cause="operand")
 
 
 # -- wrappers: the command they run is what is judged ---------------------------------------------
@@ -761,4 +813,11 @@ def _exec(name: str, args: list[str]) -> bool:
     if not inner:
         raise NotRead(f"{name} exec names no command", cause="wrapper")
     _judge(inner)
+    program = _program(inner[0])
+    if program == "printenv" or program == "env" and all(
+            "=" in w or w.startswith("-") for w in inner[1:]):
+        # a container's environment holds the Secrets injected into it (secretKeyRef,
+        # envFrom, --env-file), which no redactor knows; the runner's own are redacted
+        raise NotRead(f"{name} exec {program} prints the container's environment, the "
+                      "secrets injected into it among it: not a read to keep", cause="wrapper")
     return True

@@ -95,6 +95,11 @@ _AZ_ACTIONS = frozenset("""create delete update set start stop restart remove ad
     reimage move rotate renew regenerate revoke assign grant enable disable attach detach
     apply deploy cancel swap sync""".split())
 
+# what holds a secret's value: `keyvault secret show`, `storage account keys list`,
+# `acr credential show`, `cosmosdb keys list`, `redis list-keys`
+_AZ_SECRETS = frozenset("secret secrets keys credential credentials connection-string "
+                        "connection-strings".split())
+
 
 def az(name: str, args: list[str]) -> None:
     """az GROUP... VERB [--flags]: the Azure CLI names a command by its groups, then its verb,
@@ -109,6 +114,10 @@ def az(name: str, args: list[str]) -> None:
     if not path or (args and args[0].startswith("-")):
         raise NotRead(f"{name} names no command", cause="subcommand")
     verb = path[-1]
+    if _AZ_SECRETS.intersection(path) or verb.endswith(("-keys", "-connection-strings",
+                                                       "-connection-string", "-secrets")):
+        raise NotRead(f"`{name} {' '.join(path)}` prints a secret, a key or a credential: "
+                      "not a read to keep", cause="subcommand")
     if (verb in _AZ_VERBS or verb.startswith(("show-", "list-"))) and \
             not _AZ_ACTIONS.intersection(path[:-1]):
         return

@@ -78,6 +78,21 @@ def _which(word: str) -> str | None:
     return None
 
 
+def listed(word: str) -> str | None:
+    """The file that acts which a listing of the folder `word` names (`find /dev`, `ls -d
+    /proc/*`, `find /`): a command handed what the listing printed opens it."""
+    if _GLOBS.search(word) is not None:
+        return _which(word)
+    tails = _tails(word)  # the folder itself, or a /dev mounted elsewhere (/host/dev)
+    for tail in [tails[0] if tails else "/", *(t for t in tails[1:] if t.startswith("/dev"))]:
+        folder = tail.rstrip("/") + "/"
+        found = next((device for device in _WATCHDOGS + _CONSUMERS + _HARDWARE_FILES
+                      if device.startswith(folder)), None)
+        if found is not None:
+            return found
+    return _which(word)
+
+
 def _tails(word: str) -> list[str]:
     """`word` normalised, and each of its tails, as absolute paths (`a/../dev/x` ->
     `/dev/x`, `/x`)."""

@@ -12,8 +12,12 @@ for the purpose: never read-only, whatever the command, since the pod is a chang
 
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
+
 from engine.effects.options import Flags, NotRead, Parsed
 from engine.effects.rules import Tool, rows
+from engine.effects.words import Templated
 
 F = Flags.of
 NONE = Tool()
@@ -30,9 +34,70 @@ _SELECT = F("Al:f:k:R", "all-namespaces selector= field-selector= filename= kust
 _OUTPUT = F("o:", "output= template= allow-missing-template-keys show-managed-fields", go=True)
 _WATCH = frozenset({"-w", "--watch", "--watch-only"})
 
+_SECRETS = "prints a Secret's values (base64 is no cover): not a read to keep"
+_NAMES_ONLY = frozenset({"name", "wide"})  # what -o may be without printing a Secret's data
+
+
+_EXPRESSIONS = frozenset({"jsonpath", "go-template", "custom-columns", "template"})
+# a certificate a Secret holds is public by design: `{.data.tls\.crt}`, `{.data['ca.crt']}`
+_CERTIFICATE = re.compile(r"""\.data(?:\.|\[\s*['"]?)[\w.\\-]*?\\?\.crt\b['"]?\s*\]?""", re.I)
+_DATA = re.compile(r"(?<![a-z])(?:string)?data(?![a-z])", re.I)  # not metadata
+# what prints an object whole: `{@}`, `{$}`, `{..x}`, `{.items}`, `{{.}}`, `{{toJson .}}`
+_WHOLE = re.compile(r"\{\s*[@$]\s*\}|\.\.|\{\s*\.items(?:\[[^\]]*\])?\s*\}|"
+                    r"\{\{-?\s*\.?\s*-?\}\}|\{\s*\.?\s*\}|json|yaml|printf|index\s+\.\s", re.I)
+
+
+def _shows_data(expression: str) -> bool:
+    """Whether an output expression (jsonpath, go-template, custom-columns) prints a Secret's
+    data: it names `data` (or `stringData`) other than a certificate, or an object whole."""
+    rest = _CERTIFICATE.sub(".cert", expression)
+    return _a_value(expression) or _DATA.search(rest) is not None or \
+        _WHOLE.search(rest) is not None
+
+
+def _a_value(word: str) -> bool:
+    return isinstance(word, Templated) or any(m in word for m in ("{{", "$", "<", "`"))
+
+
+def _secret_kind(word: str) -> bool:
+    """Whether a kind word (`secret`, `Secrets.v1.`, `pods,secret`) names Secrets; a kind a
+    value gives may be Secrets too."""
+    if _a_value(word):
+        return True
+    return any(kind.split(".", 1)[0].strip().lower() in ("secret", "secrets")
+               for kind in word.split(","))
+
+
+def _reaches_secrets(path: str) -> bool:
+    if _a_value(path):
+        return True
+    segments = unquote(unquote(path)).lower().split("?", 1)[0].replace("\\", "/").split("/")
+    return "secrets" in segments or "secret" in segments
+
+
+def _get(p: Parsed, name: str) -> None:
+    """`get secret X -o yaml` prints the Secret's data and `--raw /api/v1/.../secrets` reads
+    them raw: the output would carry credentials into the run's memory and report."""
+    if any(_reaches_secrets(path) for path in p.values("--raw")):
+        raise NotRead(f"{name} --raw {_SECRETS}", cause="operand")
+    formats = p.values("-o", "--output")
+    shows = any(_shows_data(t) for t in p.values("--template")) or any(
+        _shows_data(f.split("=", 1)[1]) if f.split("=", 1)[0].strip().lower() in _EXPRESSIONS
+        and "=" in f else f.split("=", 1)[0].strip().lower() not in _NAMES_ONLY
+        for f in formats)
+    if not shows or not p.operands:
+        return
+    first = p.operands[0]
+    kinds = [op.split("/", 1)[0] for op in p.operands if "/" in op] if "/" in first \
+        else [first]
+    if any(_secret_kind(kind) for kind in kinds):
+        raise NotRead(f"{name} -o {formats[0] if formats else 'template'} {_SECRETS}",
+                      cause="operand")
+
+
 GET = Tool(_SELECT | _OUTPUT | F("L:wa", """label-columns= no-headers output-watch-events raw=
     server-print show-kind show-labels sort-by= subresource= ignore-not-found watch
-    watch-only show-all""", go=True), follow=_WATCH)
+    watch-only show-all""", go=True), follow=_WATCH, check=_get)
 LOGS = Tool(F("c:fpl:", """all-containers container= follow ignore-errors
     insecure-skip-tls-verify-backend limit-bytes= max-log-requests= pod-running-timeout= prefix
     previous selector= since= since-time= tail= timestamps all-pods""", go=True),
@@ -111,6 +176,11 @@ _VIRTCTL: dict[str, Tool] = {
     **rows("console vnc ssh scp port-forward", LIVE),
 }
 
+def _helm_secrets(p: Parsed, name: str) -> None:
+    raise NotRead(f"{name} prints the release's values and rendered Secrets, passwords "
+                  "among them: not a read to keep", cause="subcommand")
+
+
 _HELM_GLOBAL = F("n:", """namespace= kube-context= kubeconfig= kube-apiserver= kube-as-user=
     kube-as-group= kube-ca-file= kube-token= kube-insecure-skip-tls-verify debug
     registry-config= repository-cache= repository-config= burst-limit= qps=
@@ -124,10 +194,14 @@ HELM: dict[str, Tool] = {
         failed filter= max= offset= pending reverse selector= short superseded time-format=
         uninstalled uninstalling no-headers""", go=True))),
     "status": Tool(_HELM_OUT | _HELM_REV | F("", "show-desc show-resources", go=True)),
+    # (`get values` prints the values a release was given, its passwords among them;
+    # `get manifest` and `get all` its rendered Secrets: not reads to keep)
     "get": Tool(subcommands={
-        **rows("manifest notes hooks", Tool(_HELM_REV)),
-        **rows("all values metadata", Tool(_HELM_OUT | _HELM_REV | F("a", "all template=",
-                                                                       go=True)))}),
+        **rows("notes hooks", Tool(_HELM_REV)),
+        "manifest": Tool(_HELM_REV, check=_helm_secrets),
+        **rows("all values", Tool(_HELM_OUT | _HELM_REV | F("a", "all template=", go=True),
+                                  check=_helm_secrets)),
+        "metadata": Tool(_HELM_OUT | _HELM_REV)}),
     **rows("history hist", Tool(_HELM_OUT | F("", "max=", go=True))),
     **rows("show inspect", Tool(subcommands=rows("chart values readme all crds", _HELM_SHOW))),
     "template": Tool(F("f:", """values= set= set-string= set-file= set-json= version= repo=

@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 
 from engine.effects.classify import READ, Verdict, in_folder
-from engine.effects.devices import arming, arms
+from engine.effects.credentials import credential_reason, holds_credentials
+from engine.effects.devices import arming, arms, listed
 
 # `Format` and `Select` are not reading verbs: Format-Volume erases a volume, and
 # Select-AzSubscription switches the subscription later commands act on; their reading
@@ -144,8 +145,32 @@ def _statement(statement: str) -> None:
         statement = assign.group(2)
     if not statement or _literal(statement):
         return
-    for element in _pipeline(statement):
+    elements = _pipeline(statement)
+    for k, element in enumerate(elements):
         _command(element)
+        _opens_what_is_printed(element, elements[:k])
+
+
+# cmdlets (and their aliases) that open the files they are given or handed down the pipeline
+_OPENS = frozenset("""get-content gc cat type select-string sls import-csv ipcsv get-filehash
+format-hex fhx import-clixml""".split())
+
+
+def _opens_what_is_printed(element: str, before: list[str]) -> None:
+    """`gci /dev | gc`, `Get-Content (Join-Path /dev watchdog)`: a cmdlet that opens files
+    opens what the elements before it list and what its parenthesised arguments compute; a
+    folder with a device in it (or a path of one) there is judged as the device."""
+    name = element.split(None, 1)[0].lower() if element.strip() else ""
+    if name not in _OPENS:
+        return
+    rest = element.split(None, 1)[1] if len(element.split(None, 1)) > 1 else ""
+    computed = [inner for inner in re.findall(r"\(([^()]*)\)", rest)]
+    for text in [*before, *computed]:
+        for word in _words(text):
+            for path in (word, word.split(":", 1)[-1]):
+                if "/" in path and (device := listed(in_folder(path))) is not None:
+                    raise _NotRead(f"{arming(device)} ({element.split(None, 1)[0]} is handed "
+                                   f"what {path} names or lists)", "operand")
 
 
 def _literal(text: str) -> bool:
@@ -203,6 +228,8 @@ def _command(element: str) -> None:
         for path in (word, word.split(":", 1)[-1]):
             if arms(in_folder(path)):
                 raise _NotRead(arming(in_folder(path)), "operand")
+            if low in _OPENS and holds_credentials(path):
+                raise _NotRead(credential_reason(path), "operand")
     _expression(rest)
 
 

@@ -70,10 +70,24 @@ def _stats(p: Parsed, name: str) -> None:
                       cause="interactive", effect="interactive")
 
 
+_WHOLE_OR_ENV = re.compile(r"env|json\s+\.\s*\}|\{\{-?\s*\.?\s*-?\}\}|\.config\s*-?\}\}", re.I)
+
+
+def _environment_shown(p: Parsed, name: str) -> None:
+    """`docker inspect C` (and `crictl inspect C`) print the container's environment, the
+    secrets injected into it among it (`--env-file`, a Secret's env): a format that picks
+    other fields (`-f '{{.State.Status}}'`) reads."""
+    chosen = p.values("-f", "--format", "--template")
+    if not chosen or any(_WHOLE_OR_ENV.search(f) for f in chosen):
+        raise NotRead(f"{name} prints the container's environment, the secrets injected into "
+                      "it among it (pick fields with --format): not a read to keep",
+                      cause="operand")
+
+
 _CONTAINER_READ = {
     **rows("ps ls list", Tool(_PS)),
     "logs": Tool(_LOGS, follow=_FOLLOW),
-    "inspect": Tool(_INSPECT),
+    "inspect": Tool(_INSPECT, check=_environment_shown),
     "top": Tool(any_args=True),  # `docker top C [ps options]`: ps reads
     "stats": Tool(F("a", "all format= no-stream no-trunc"), check=_stats),
     "port": NONE, "diff": NONE,
@@ -110,8 +124,9 @@ _CRICTL_LIST = F("aqo:n:p:s:lv", "all quiet output= name= namespace= pod= state=
                  "no-trunc verbose last= latest image= id=", go=True)
 _CRICTL_SUBS: dict[str, Tool] = {
     **rows("ps pods images img image", Tool(_CRICTL_LIST)),
-    **rows("inspect inspecti inspectp info version imagefsinfo",
+    **rows("inspecti inspectp info version imagefsinfo",
            Tool(F("o:", "output= template= quiet", go=True))),
+    "inspect": Tool(F("o:", "output= template= quiet", go=True), check=_environment_shown),
     "logs": Tool(F("ptrf", "previous timestamps tail= since= limit-bytes= reverse follow",
                    go=True), follow=frozenset({"-f", "--follow"})),
     **rows("stats statsp", Tool(F("ao:p:s:", "all output= id= label= pod= seconds=", go=True),
@@ -402,10 +417,30 @@ def redis_cli(name: str, args: list[str]) -> None:
 _ETCD = F("w:", """endpoints= cacert= cert= key= user= password= write-out= hex command-timeout=
     dial-timeout= keepalive-time= keepalive-timeout= insecure-skip-tls-verify insecure-transport
     insecure-discovery discovery-srv= discovery-srv-name= debug""", go=True)
+_KUBE_SECRETS = "/registry/secrets/"  # where Kubernetes keeps its Secrets in etcd
+
+
+def _prints_secrets(p: Parsed, name: str) -> None:
+    raise NotRead(f"{name} prints the secret's values: not a read to keep", cause="subcommand")
+
+
+def _etcd_get(p: Parsed, name: str) -> None:
+    """`etcdctl get /registry/secrets/ns/x` (or a prefix or range that takes them in) prints a
+    cluster's Secrets, unencrypted unless encryption at rest is set up; keys alone are names."""
+    if p.has("--keys-only", "--count-only") or not p.operands:
+        return
+    key = p.operands[0]
+    if len(p.operands) > 1 or p.has("--from-key") or "$" in key or "{{" in key or \
+            key.startswith(_KUBE_SECRETS) or \
+            (p.has("--prefix") and _KUBE_SECRETS.startswith(key)):
+        raise NotRead(f"{name} {key} can print Kubernetes Secrets' values: not a read to keep",
+                      cause="operand")
+
+
 _ETCD_SUBS: dict[str, Tool] = {
     "get": Tool(F("", "prefix keys-only limit= rev= sort-by= order= from-key print-value-only "
                   "count-only consistency= max-create-rev= max-mod-rev= min-create-rev= "
-                  "min-mod-rev=", go=True)),
+                  "min-mod-rev=", go=True), check=_etcd_get),
     "endpoint": Tool(subcommands=rows("health status hashkv",
                                       Tool(F("", "cluster", go=True)))),
     "member": Tool(subcommands={"list": NONE}), "alarm": Tool(subcommands={"list": NONE}),
@@ -498,9 +533,10 @@ _VAULT = F("", """address= namespace= format= field= mount= version= tls-skip-ve
     ca-path= client-cert= client-key= tls-server-name= detailed""", one_dash=True, go=True)
 _VAULT_SUBS: dict[str, Tool] = {
     "status": NONE, "version": NONE, "list": NONE,
-    "kv": Tool(subcommands={"get": NONE, "list": NONE,
+    # (`vault kv get` prints the secret's values, as `vault read` does, and `vault token
+    # lookup` the runner's own token, its `id`: not reads to store)
+    "kv": Tool(subcommands={"get": Tool(check=_prints_secrets), "list": NONE,
                             "metadata": Tool(subcommands={"get": NONE})}),
-    # (`vault token lookup` prints the runner's own token, its `id`: not a read to store)
     **rows("auth secrets audit", Tool(subcommands={"list": NONE})),
     "policy": Tool(subcommands={"list": NONE, "read": NONE}),
     "operator": Tool(subcommands={"raft": Tool(subcommands={"list-peers": NONE}),

@@ -37,8 +37,13 @@ _WRITES = {
     "analyze": "EXPLAIN ANALYZE runs the statement", "analyse": "EXPLAIN ANALYSE runs the "
     "statement", "truncate": "truncates a table", "call": "calls a procedure",
 }
-# Functions that act on the server. pg_sleep only waits: allowed, and worth knowing.
+# Functions that act on the server. txid_current() and pg_current_xact_id() assign the
+# transaction an id (a write: it spends the wraparound budget and fails on a standby); a sleep
+# (pg_sleep*, MySQL's SLEEP and BENCHMARK) holds the statement's locks and a connection as long
+# as the text says (`SELECT pg_sleep(1e9) FROM orders` blocks every ALTER, and all queued
+# behind it).
 _EFFECT_FUNCTIONS = frozenset("""
+txid_current pg_current_xact_id pg_sleep pg_sleep_for pg_sleep_until sleep benchmark
 pg_terminate_backend pg_cancel_backend pg_reload_conf pg_rotate_logfile pg_read_file
 pg_read_binary_file pg_file_write pg_file_rename pg_file_unlink pg_file_sync lo_import lo_export
 lo_unlink lo_create lo_creat lo_from_bytea lo_put lo_truncate set_config nextval setval
@@ -78,6 +83,11 @@ pg_buffercache's `pg_buffercache_evict`, a new server's `pg_stat_reset_backend_s
 many of them act in a READ ONLY transaction too (statistics, buffers, a page's tuples are not
 the transaction's data)."""
 
+_CREDENTIAL_TABLES = frozenset("""pg_authid pg_shadow pg_user_mapping pg_user_mappings""".split())
+"""Catalogs that hold password hashes (a hash is a password to whoever cracks it, and a SCRAM
+secret logs in as the role to a server that trusts it) or a foreign server's user and password;
+MySQL's `mysql.user` holds its accounts' hashes."""
+
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|\S")
 
 Dialect = Literal["postgresql", "mysql"]
@@ -114,6 +124,10 @@ def _problem(text: str, starts: frozenset[str], dialect: Dialect) -> str | None:
         return f"the SQL starts with {tokens[0].upper()}, not " + \
             ", ".join(allowed[:-1]) + (" or " if len(allowed) > 1 else "") + allowed[-1]
     for k, word in enumerate(words):
+        if word in _CREDENTIAL_TABLES or (word == "user" and k > 1 and words[k - 1] == "." and
+                                          words[k - 2] == "mysql"):
+            return (f"the SQL reads {'mysql.user' if word == 'user' else word}, which holds "
+                    "password hashes or stored credentials: not a read to keep")
         if word in _WRITES:
             return f"the SQL says {tokens[k].upper()}: {_WRITES[word]}"
         if k + 1 < len(words) and words[k + 1] == "(" and _effect_function(word):
@@ -153,7 +167,8 @@ def _statements(text: str) -> list[str]:
             start, i = i, _end_of_quote(text, i, '"', backslash=False)
             name = text[start + 1:i - 1]
             # a quoted name is a name, not a keyword; but a quoted function name still calls it
-            current.append(f" {name} " if _effect_function(name) else ' "x" ')
+            current.append(f" {name} " if _effect_function(name) or name in _CREDENTIAL_TABLES
+                           else ' "x" ')
         elif c == "$" and (m := re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", text[i:])) and \
                 not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
             tag = m.group(0)
@@ -201,7 +216,8 @@ def _mysql_statements(text: str) -> list[str]:
             start, i = i, _end_of_quote(text, i, "`", backslash=False)
             name = text[start + 1:i - 1]
             # MySQL's names of functions are not case-sensitive, quoted or not
-            current.append(f" {name} " if _effect_function(name.lower()) else ' "x" ')
+            current.append(f" {name} " if _effect_function(name.lower()) or name.lower() in
+                           _CREDENTIAL_TABLES | {"mysql", "user"} else ' "x" ')
         elif c == ";":
             out.append("".join(current))
             current = []

@@ -175,7 +175,7 @@ def test_a_value_never_picks_the_server_that_gets_the_credentials(argv):
     for reads in (["kubectl", "-n", Templated("{{ inputs.ns }}"), "get", "pods"],
                   ["kubectl", "--server", "https://api:6443", "get", "nodes"],
                   ["kubectl", "--context", Templated("{{ inputs.ctx }}"), "get", "nodes"],
-                  ["vault", "kv", "get", Templated("{{ inputs.path }}")],
+                  ["vault", "kv", "metadata", "get", Templated("{{ inputs.path }}")],
                   ["curl", "-s", Templated("https://{{ inputs.host }}/health")],
                   ["curl", "--user-agent", "x", Templated("https://{{ inputs.host }}/")],
                   ["curl", "-H", "Authorization: Bearer t",

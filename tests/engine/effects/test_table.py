@@ -202,8 +202,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "podman": (["podman ps", "podman info", "podman pod ps"], ["podman run x",
                                                                "podman system reset"]),
     "nerdctl": (["nerdctl ps"], ["nerdctl rm x"]),
-    "crictl": (["crictl ps -a", "crictl pods --name x", "crictl inspect c", "crictl logs --tail "
-                "50 c"], ["crictl rm c", "crictl stopp p", "!crictl logs -f c"]),
+    "crictl": (["crictl ps -a", "crictl pods --name x", "crictl logs --tail 50 c",
+                "crictl inspect -o go-template --template '{{.info.pid}}' c"],
+               ["crictl rm c", "crictl stopp p", "!crictl logs -f c",
+                "crictl inspect c"]),  # the container's environment: its injected secrets
     "ctr": (["ctr -n k8s.io containers ls", "ctr images ls -q"], ["ctr images rm x",
                                                                   "ctr tasks kill t"]),
     "git": (["git log --oneline -n 5", "git log -5 --stat", "git status -s",
@@ -305,10 +307,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                 "consul catalog nodes -service=patroni"],
                ["consul kv put k v", "consul kv delete k", "consul maint -enable",
                 "consul leave", "!consul monitor"]),
-    "vault": (["vault status", "vault kv get -field=x secret/a", "vault list secret/"],
+    "vault": (["vault status", "vault kv metadata get -mount=x a", "vault list secret/"],
               ["vault write x a=b", "vault kv put a b=c", "!vault login", "vault read x",
-               # prints the runner's own token
-               "vault token lookup"]),
+               # prints the runner's own token; a secret's values
+               "vault token lookup", "vault kv get -field=x secret/a"]),
     "nomad": (["nomad job status -short payments", "nomad alloc logs -stderr 8f2c",
                "nomad node status", "nomad job plan job.nomad", "nomad status"],
               ["nomad job restart -yes payments", "nomad node drain -enable -yes 4d2b",
@@ -552,9 +554,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                     "mysqladmin status kill 42"]),
     "pg_isready": (["pg_isready -h db", "pg_isready -h db -p 5432 -U app -t 5"],
                    ["pg_isready -h db extra"]),
-    "helm": (["helm list -A", "helm status r -n ns", "helm get values r --all", "helm history r",
+    "helm": (["helm list -A", "helm status r -n ns", "helm get metadata r", "helm history r",
               "helm template r ./chart -f v.yaml"],
              ["helm upgrade r c", "helm install r c", "helm uninstall r", "helm rollback r 1",
+              "helm get values r --all",  # a release's values: its passwords among them
               "helm template r c --output-dir /tmp/x", "helm template r c --post-renderer x"]),
     # -- clouds
     "gcloud": (["gcloud compute disks list --format=json", "gcloud --project p compute "
