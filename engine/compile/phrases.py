@@ -125,6 +125,14 @@ _NOTE = re.compile(rf"^(?:\[!{_LABELS}\]\s*|{_LABELS}\s*[:\u2013\u2014-]\s*|"
                    r"(?-i:Note|Important|Tip|Warning|Caution|Attention|Info|NOTE|IMPORTANT|TIP|WARNING|"
                    r"CAUTION)\s+(?=(?-i:If|When|Unless|Should|Otherwise|Only (?:if|when))\b))",
                    re.I)
+# Who does it, before what to do: a checklist's or a chat's owner ("**Ops**: if the answers
+# differ, flush the cache", "IC (@maria): when ...", "@net-oncall: if ..."): a role of up to three
+# words or a handle, a name in brackets, then a colon; the condition after it is the item's
+# (it guarded nothing, and the flush ran whatever the answers were).
+_OWNER = re.compile(r"^(?:\[[ xX]\]\s*(?:[A-Z][\w&/.-]{0,20}(?: [A-Z][\w&/.-]{0,20})?|@[\w.-]+)|"
+                    r"@[\w.-]+|[A-Z]{2,5}|[A-Z][\w&/.-]{0,20}(?=\s*\(@))"
+                    r"(?:\s*\(@?[\w.\- ]{1,30}\))?\s*:\s+"
+                    r"(?=(?i:(?:only\s+)?(?:if|when|unless|in case))\b)")
 _STEP_HEADING = re.compile(r"^\s*step\s+(\d{1,3})\b", re.I)
 
 
@@ -312,7 +320,8 @@ _THIS_FIRES = re.compile(r"^(?:when|whenever|once)\s+this\s+(?:alert\s+|alarm\s+
 @functools.lru_cache(maxsize=1024)
 def _guard_of(text: str) -> tuple[Guard | None, bool]:
     """`guard_of`'s reading of `text`, and whether it is a guard only with `fallback`."""
-    t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    t = _OWNER.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
+    t = _strip_enumerator(t).strip()
     t = _DECORATION.sub("", t, count=1)
     t = _NOTE.sub("", t, count=1)
     if _ABORT_IF.match(t):

@@ -1,0 +1,48 @@
+"""Runbook styles the earlier sweeps did not try: an incident checklist with owners, a chat
+thread exported as the runbook, a regulated SOP numbered 4.1 / 4.1.1, a Word document through
+pandoc (smart quotes, grid tables), a robot cell's alarm table with retries (tests/fixtures/
+styles17 holds the guides tried). Each test is one rule a guide author would recognise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.plan import StepKind
+from tests.support.compiling import (
+    assert_gated_and_accounted,
+    compile_text,
+    gated,
+    guards_of,
+    runs,
+)
+
+STYLES17 = Path(__file__).resolve().parents[2] / "fixtures" / "styles17"
+
+
+def _running(plan, *words: str):  # noqa: ANN001, ANN202
+    """The one command step whose pipeline's text holds all of `words`."""
+    (step,) = [s for s in runs(plan)
+               if all(w in " ".join(" ".join(a) for a in s.params.get("pipeline", []))
+                      for w in words)]
+    return step
+
+
+def test_each_styles17_guide_compiles_gated_and_accounted_for():
+    assert_gated_and_accounted(folder=STYLES17, at_least=8)
+
+
+# -- a checklist's owner --------------------------------------------------------------------------
+
+def test_an_owner_before_a_condition_leaves_the_condition_the_items():
+    # "- [ ] **Ops**: if the answers differ, flush the resolver cache" over its block: the
+    # condition was "a condition with nothing to guard" and the flush ran whatever the answers
+    for item in ("- [ ] **Ops**: if the answers differ, flush the resolver cache",
+                 "- Ops (@net-oncall): if the answers differ, flush the resolver cache",
+                 "- @net-oncall: if the answers differ, flush the resolver cache"):
+        plan = compile_text("## Triage\n\n- [ ] **Ops**: check resolution\n  ```bash\n  dig "
+                            f"+short api.example.com\n  ```\n{item}\n  ```bash\n  ssh dns-01 "
+                            "sudo unbound-control flush_zone example.com\n  ```\n")
+        flush = _running(plan, "flush_zone")
+        assert gated(plan, flush.id)
+        assert guards_of(plan, flush.id) == ["if the answers differ"], item
+        assert plan.ignored == [], item
