@@ -82,8 +82,17 @@ _MIT = re.compile(r"\b(?:mitigat\w*|resolution|resolv\w*|remediat\w*|fix\w*|reco
                   r"workaround\w*|solution\w*|repair\w*|restor\w*|how to fix)\b", re.I)
 
 
+# A regulated procedure's heading number with no dot after it ("## 6 Rollback", "## 1 Purpose"):
+# the words after it are the title (a number, a space, a capital)
+_BARE_HEADING_NUMBER = re.compile(r"^\s*[0-9]{1,2}[ \t]+(?=[A-Z])")
+
+
+def _heading_words(heading: str) -> str:
+    return _BARE_HEADING_NUMBER.sub("", _strip_enumerator(heading), count=1).strip()
+
+
 def section_class(heading: str) -> SectionClass:
-    text = _strip_enumerator(heading).strip().lower()
+    text = _heading_words(heading).lower()
     if _CLEANUP.search(text):
         return "cleanup"
     if _INFO.match(text) and not (_SYMPTOM_TITLE.match(text) and symptom_of(text)):
@@ -1155,9 +1164,11 @@ def title_key(text: str) -> str:
 @functools.lru_cache(maxsize=64)
 def numbered_title(n: int) -> re.Pattern[str]:
     """A title numbered `n`: "3. Check the port", "3) ...", "3 - ...", "3: ...", "3 · ...",
-    "Phase 3 — Resolve"."""
+    "Phase 3 — Resolve", and a regulated procedure's "6 Rollback" (its number, a space, then its
+    title's capital: "proceed to section 6" landed nowhere, a person's step)."""
     return re.compile(rf"^\W*(?:(?:section|part|stage|phase)\s+)?{n}"
-                      r"(?:[.)]|\s*[:\u00b7\u2022|\u2013\u2014-]\s|\s*$)(?!\d)", re.I)
+                      r"(?:[.)]|\s*[:\u00b7\u2022|\u2013\u2014-]\s|\s*$|[ \t]+(?-i:[A-Z]))(?!\d)",
+                      re.I)
 
 
 _TITLE_NUMBER = re.compile(r"^\s*[0-9]{1,2}\s*[\u00b7\u2022|:\u2013\u2014-]\s+")
@@ -2254,7 +2265,7 @@ _ROLLBACK = re.compile(r"^(?:(?:application|emergency|manual)\s+)?(?:roll(?:ing)
 
 def is_rollback(heading: str) -> bool:
     """Whether a heading opens a section to follow only when the change must be undone."""
-    return bool(_ROLLBACK.match(_strip_enumerator(heading.replace("**", "")).strip()))
+    return bool(_ROLLBACK.match(_heading_words(heading.replace("**", ""))))
 
 
 # "Rollback: if the reboot fails again, put it back with `nova reset-state x`.": a paragraph

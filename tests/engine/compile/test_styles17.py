@@ -46,3 +46,39 @@ def test_an_owner_before_a_condition_leaves_the_condition_the_items():
         assert gated(plan, flush.id)
         assert guards_of(plan, flush.id) == ["if the answers differ"], item
         assert plan.ignored == [], item
+
+
+# -- a regulated SOP's numbered sections ----------------------------------------------------------
+
+SOP = """## 5 Verification
+
+5.1 Confirm the application responds:
+
+```
+curl -sf https://lims.example.com/health
+```
+
+5.2 If the check fails, proceed to section 6.
+
+## 6 Rollback
+
+6.1 Fail over to the standby:
+
+```
+ssh lims-db-02 sudo -u postgres patronictl -c /etc/patroni.yml failover --force
+```
+"""
+
+
+def test_a_sop_section_numbered_without_a_dot_is_where_proceed_to_section_n_goes():
+    # "## 6 Rollback" (a regulated SOP's "number, space, title"): "proceed to section 6" was a
+    # person's step, and a healthy check went on into failing the database over, unasked
+    plan = compile_text(SOP)
+    check = _running(plan, "curl")
+    failover = _running(plan, "failover")
+    assert not any(s.kind == StepKind.MANUAL for s in plan.steps)
+    targets = {e.target for e in plan.edges if e.source == check.id}
+    assert any(e.kind == "jump" for e in plan.edges if e.source == check.id)
+    # the roll-back is a way back, asked for, not the next step after a good check
+    assert guards_of(plan, failover.id) == ["6 Rollback"]
+    assert failover.id not in targets
