@@ -1028,9 +1028,10 @@ class _Builder:
                 continue
             elif t == "paragraph_open":
                 text, code, links = _inline(tokens[i + 1])
-                self._add("paragraph", tok, text=text, inline_code=code, links=links,
-                          parent=self._container(stack),
-                          source_lines=self._source_lines(tok, tokens[i + 1]))
+                lines = self._source_lines(tok, tokens[i + 1])
+                self._add("paragraph", tok, text=_without_speaker(text, lines),
+                          inline_code=code, links=links, parent=self._container(stack),
+                          source_lines=lines)
                 i += 3
                 continue
             elif t in ("fence", "code_block"):
@@ -1212,6 +1213,26 @@ class _Builder:
             links += lk
             i += 3
         return _join_paragraphs(texts), code, links, i
+
+
+# A chat thread pasted as the runbook: each message opens with its speaker and time on a line of
+# their own ("**@maria.ops** 09:17", "Sam Lee  9:21 AM", "[09:30] @dev.sam"); the words are
+# the message's, the header is who said it and when ("@maria.ops 09:17 if only one broker is
+# missing, restart it:" was no condition, and the restart ran whatever the ISR showed)
+_SPEAKER = r"(?:[*_]{0,2}@?[\w.-]+(?:[ \t][A-Z][\w.-]*){0,2}[*_]{0,2})"
+_TIME = r"(?:\[?\d{1,2}:\d{2}(?::\d{2})?(?:[ \t]?[AaPp][Mm])?\]?)"
+_SPEAKER_LINE = re.compile(rf"^\s*(?:{_SPEAKER}[ \t]+{_TIME}|{_TIME}[ \t]+{_SPEAKER})\s*$")
+
+
+def _without_speaker(text: str, lines: list[tuple[int, str]]) -> str:
+    """A paragraph's text without its chat header line (`_SPEAKER_LINE`), when words follow."""
+    if len(lines) < 2 or _SPEAKER_LINE.match(lines[0][1]) is None:
+        return text
+    said = re.sub(r"[*_]", "", lines[0][1]).split()
+    words = text.split()
+    if [w.strip("*_") for w in words[:len(said)]] != said or len(words) <= len(said):
+        return text
+    return " ".join(words[len(said):])
 
 
 def _join_paragraphs(texts: list[str]) -> str:

@@ -82,3 +82,25 @@ def test_a_sop_section_numbered_without_a_dot_is_where_proceed_to_section_n_goes
     # the roll-back is a way back, asked for, not the next step after a good check
     assert guards_of(plan, failover.id) == ["6 Rollback"]
     assert failover.id not in targets
+
+
+# -- a chat thread as the runbook -----------------------------------------------------------------
+
+def test_a_chat_messages_speaker_and_time_are_not_its_words():
+    # "**@maria.ops** 09:17" over "if only one broker is missing from the ISR, restart that
+    # broker:": the message read "@maria.ops 09:17 if only ...", no condition, and the restart
+    # ran whatever the ISR showed (its step titled "maria ops 09 17")
+    for header in ("**@maria.ops** 09:17", "Maria Ops  9:17 AM", "[09:17] @maria.ops"):
+        plan = compile_text("# Thread\n\n**@dev.sam** 09:15\nfirst, check the brokers:\n```\n"
+                            "kafka-topics.sh --bootstrap-server k:9092 --describe\n```\n\n"
+                            f"{header}\nif only one broker is missing from the ISR, restart "
+                            "that broker:\n```\nssh kafka-2 sudo systemctl restart kafka\n```\n")
+        restart = _running(plan, "systemctl restart kafka")
+        assert gated(plan, restart.id)
+        assert guards_of(plan, restart.id) == ["if only one broker is missing from the ISR"], \
+            header
+        assert "09" not in _running(plan, "--describe").title
+    # a line of its own that is only a time is not a speaker ("09:17" over words stays)
+    from engine.guide import parse_guide
+    (para,) = [e for e in parse_guide("At\n09:17 the disk filled.\n").elements]
+    assert para.text == "At 09:17 the disk filled."
