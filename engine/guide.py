@@ -1349,6 +1349,33 @@ def _typed_kbd(children: list[Token], opener: Token) -> str | None:
     return typed if len(words) >= 2 and words[0][:1].islower() else None
 
 
+# A command in typographic quotes: a Word or Google document (through pandoc) lost its code
+# formatting, and autocorrect curled the quotes around it ('Run “redis-cli -h cache-0 ping” on
+# the bastion.'): a code span, as backticks would be, when the quoted words are a line typed (a
+# program's lower-case name, then an option, a path or a setting among its words). A quoted
+# message (“connection refused”) stays words.
+_SMART_QUOTED = re.compile("\u201c([^\u201c\u201d\n]{3,300})\u201d")
+
+
+def _typed_line(said: str) -> bool:
+    words = said.split()
+    return len(words) >= 2 and re.fullmatch(r"(?:\.{0,2}/)?[a-z][\w.+/-]*", words[0]) is not None \
+        and any(re.match(r"--?[A-Za-z]", w) or "/" in w or "=" in w for w in words[1:]) \
+        and not said.rstrip().endswith((".", ",", ";", "!", "?"))
+
+
+def _smart_quoted(text: str) -> list[tuple[str, bool]]:
+    """`text` in pieces, each with whether it is a typed line in typographic quotes."""
+    out: list[tuple[str, bool]] = []
+    at = 0
+    for m in _SMART_QUOTED.finditer(text):
+        if _typed_line(m.group(1)):
+            out.extend([(text[at:m.start()], False), (m.group(1).strip(), True)])
+            at = m.end()
+    out.append((text[at:], False))
+    return [(piece, typed) for piece, typed in out if piece]
+
+
 def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
     """Plain text of an inline token (code spans kept with backticks), its code spans, links."""
     parts: list[str] = []
@@ -1379,7 +1406,10 @@ def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
                 html_code = []
                 continue
         if kind == "text":
-            parts.append(_ascii_punctuation(child.content))
+            for piece, typed in _smart_quoted(_ascii_punctuation(child.content)):
+                parts.append(f"`{piece}`" if typed else piece)
+                if typed:
+                    code.append(piece)
         elif kind == "code_inline":
             parts.append(f"`{child.content}`")
             code.append(child.content)

@@ -1558,6 +1558,12 @@ class _OutlineBuilder:
             at = lines[0][0]
             out = [blocks.CommandLine(said.group("cmd").strip(), at, at)]
         rest = lines if len(lines) > 1 and inline_command(lines[0][1]) else lines[1:]
+        if not out and len(lines) == 1 and el.kind == "paragraph" and \
+                not _FUNCTION_WORD.search(lines[0][1]) and self._introduced(el):
+            # "Run the following from the bastion:" over a paragraph that is only a command
+            # (a Word or Google document, its code formatting lost): that command, as a block
+            # right there would be (it was context for a reader, the check never ran)
+            rest = lines
         if not out and rest and _all_commands([line for _, line in rest]):
             code = Element(index=el.index, kind="code", span=Span(start=rest[0][0],
                                                                   end=rest[-1][0]),
@@ -1565,6 +1571,15 @@ class _OutlineBuilder:
             block = blocks.read_block(code)
             out = block.lines if block.cls == "command" else []
         return self._commands(out, el, cls, owner, block=None) if out else []
+
+    def _introduced(self, el: Element) -> bool:
+        """Whether the element before `el`, in the same container, is a paragraph that
+        introduces what follows (it ends with a colon)."""
+        if el.index == 0:
+            return False
+        prev = self.els[el.index - 1]
+        return prev.kind == "paragraph" and prev.parent == el.parent and \
+            prev.section == el.section and prev.text.rstrip(" *_").endswith(":")
 
     def _flow_table(self, el: Element, cls: SectionClass, owner: int) -> list[Node] | None:
         """A procedure as a flowchart table ("Step | Action | If OK | If not OK", "# | Check |

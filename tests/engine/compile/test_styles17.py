@@ -104,3 +104,35 @@ def test_a_chat_messages_speaker_and_time_are_not_its_words():
     from engine.guide import parse_guide
     (para,) = [e for e in parse_guide("At\n09:17 the disk filled.\n").elements]
     assert para.text == "At 09:17 the disk filled."
+
+
+# -- a Word document through pandoc ---------------------------------------------------------------
+
+def test_a_command_in_typographic_quotes_is_a_code_span():
+    # 'Run: “redis-cli -h cache-prod-0 ping”' (Word's autocorrect curled the quotes, the code
+    # formatting was lost): a person's step, or context for a reader alone on its line
+    plan = compile_text("## Check\n\nRun: \u201credis-cli -h cache-prod-0 -p 6379 ping\u201d\n")
+    assert _running(plan, "redis-cli", "ping").params["pipeline"] == [
+        ["redis-cli", "-h", "cache-prod-0", "-p", "6379", "ping"]]
+    plan = compile_text("## Check\n\nRun the following from the bastion:\n\n"
+                        "\u201credis-cli -h cache-prod-0 -p 6379 ping\u201d\n")
+    assert _running(plan, "redis-cli", "ping")
+    # a quoted message stays words
+    from engine.guide import parse_guide
+    (para,) = parse_guide("If the log says \u201cconnection refused\u201d, restart it.\n"
+                          ).elements
+    assert para.inline_code == [] and "\u201cconnection refused\u201d" in para.text
+
+
+def test_a_paragraph_that_is_only_a_command_after_an_introduction_is_that_command():
+    # "List profiles:" over "kubectl exec -n gitlab -it pod-x -- /bin/ls -lah /tmp" (a pasted
+    # command, no fence): context for a reader, so the listing never ran
+    plan = compile_text("## Profile\n\nList profiles:\n\nkubectl exec -n gitlab -it sidekiq-0 "
+                        "-- /bin/ls -lah /tmp\n\nRun the following from the bastion:\n\n"
+                        "redis-cli -h cache-prod-0 -p 6379 ping\n")
+    assert _running(plan, "/bin/ls")
+    assert _running(plan, "redis-cli")
+    # prose after an introduction, and a list's first item, stay what they were
+    plan = compile_text("## Test\n\nTo verify its behaviour:\n\nssh to one of the nodes\n\n"
+                        "The steps are:\n\n* ssh into the chef server\n* copy the key.\n")
+    assert runs(plan) == []
