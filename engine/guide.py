@@ -711,7 +711,47 @@ def _myst_directives(body: str) -> str:
         lines[i] = f"{indent}{fence_mark}{lang}"
         lines[close] = f"{indent}{fence_mark}"
         return close
-    return "\n".join(outside_fences(body.split("\n"), _liquid_tags(_hugo_shortcodes(rewrite))))
+    return "\n".join(outside_fences(body.split("\n"),
+                                    _liquid_tags(_hugo_shortcodes(_confluence_code(rewrite)))))
+
+
+# Confluence's storage format, exported as is: a code macro `<ac:structured-macro
+# ac:name="code">`, its `language` parameter, its text in `<ac:plain-text-body><![CDATA[...]]>`
+_CONFLUENCE_OPEN = re.compile(
+    r"""^( *)<ac:structured-macro\b[^>]*\bac:name=["'](?:code|noformat)["'][^>]*>"""
+    r"""(?P<params>.*?)<ac:plain-text-body>\s*<!\[CDATA\[(?P<rest>.*)$""")
+_CONFLUENCE_LANG = re.compile(r"""<ac:parameter\b[^>]*\bac:name=["']language["'][^>]*>"""
+                              r"""\s*([\w+#-]+)\s*</ac:parameter>""")
+_CONFLUENCE_CLOSE = re.compile(r"^(?P<said>.*?)\]\]>\s*</ac:plain-text-body>\s*"
+                               r"</ac:structured-macro>[ \t]*$")
+
+
+def _confluence_code(then: Callable[[list[str], int], int | None]
+                     ) -> Callable[[list[str], int], int | None]:
+    """`then` (a line rewriter for `outside_fences`), reading a Confluence code macro as the
+    fenced block of its language when its text is on the lines between the macro's opening
+    and closing, and as a code span when the macro is one line (its command was a person's
+    step holding the section's raw XML, never run nor gated). Left as it is otherwise."""
+    def rewrite(lines: list[str], i: int) -> int | None:
+        m = _CONFLUENCE_OPEN.match(lines[i])
+        if m is None:
+            return then(lines, i)
+        indent, rest = m.group(1), m.group("rest")
+        lang = _CONFLUENCE_LANG.search(m.group("params"))
+        tag = lang.group(1).lower() if lang else ""
+        if (one := _CONFLUENCE_CLOSE.match(rest)) is not None:
+            said = one.group("said").strip()
+            if said and "`" not in said:
+                lines[i] = f"{indent}`{said}`"
+            return i
+        close = next((j for j in range(i + 1, len(lines))
+                      if _CONFLUENCE_CLOSE.match(lines[j])), None)
+        if close is None or rest.strip() or lines[close].split("]]>")[0].strip():
+            return i
+        lines[i] = f"{indent}```{tag}"
+        lines[close] = f"{indent}```"
+        return close
+    return rewrite
 
 
 # Hugo's (and its themes') block shortcodes, each alone on its line: a code block

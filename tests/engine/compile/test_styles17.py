@@ -136,3 +136,32 @@ def test_a_paragraph_that_is_only_a_command_after_an_introduction_is_that_comman
     plan = compile_text("## Test\n\nTo verify its behaviour:\n\nssh to one of the nodes\n\n"
                         "The steps are:\n\n* ssh into the chef server\n* copy the key.\n")
     assert runs(plan) == []
+
+
+# -- Confluence's storage format ------------------------------------------------------------------
+
+CONFLUENCE = """## Check the backend
+
+<ac:structured-macro ac:name="code"><ac:parameter ac:name="language">bash</ac:parameter><ac:plain-text-body><![CDATA[echo "show servers state" | sudo socat stdio /run/haproxy/admin.sock]]></ac:plain-text-body></ac:structured-macro>
+
+## Drain a server
+
+<ac:structured-macro ac:name="code"><ac:parameter ac:name="language">bash</ac:parameter><ac:plain-text-body><![CDATA[
+ssh lb-01 sudo systemctl reload haproxy
+]]></ac:plain-text-body></ac:structured-macro>
+"""  # noqa: E501
+
+
+def test_a_confluence_code_macro_is_a_code_block():
+    # `<ac:structured-macro ac:name="code">` ... `<![CDATA[...]]>` (a page exported in
+    # Confluence's storage format): a person's step holding the raw XML, never run nor gated
+    plan = compile_text(CONFLUENCE)
+    reload_ = _running(plan, "systemctl reload haproxy")
+    assert reload_.mutating and gated(plan, reload_.id)
+    assert _running(plan, "socat")
+    assert not any(s.kind == StepKind.MANUAL for s in plan.steps)
+    # the macro shown in a Markdown fence stays as it is
+    plan = compile_text("## Notes\n\n```\n<ac:structured-macro ac:name=\"code\"><ac:plain-text"
+                        "-body><![CDATA[sudo reboot]]></ac:plain-text-body></ac:structured-macro>"
+                        "\n```\n")
+    assert runs(plan) == []
