@@ -526,9 +526,11 @@ class _OutlineBuilder:
                 flush()
                 continue
             if tab is not None:
-                # `=== "Linux"`: the tab's steps are one alternative, for a person to choose
+                # `=== "Linux"`: the tab's steps are one alternative, for a person to choose;
+                # the tabs are one choice (after the "Kubernetes" tab's steps the run asked
+                # about "VM", then "RDS"), then what follows them all
                 flush()
-                guarded = (Guard(text=tab), [], el)
+                guarded = (Guard(text=tab, alternative=True), [], el)
                 continue
             if el.kind == "paragraph" and self._expected(el, guarded[1] if guarded else nodes):
                 continue

@@ -2358,8 +2358,8 @@ def html_guard(text: str) -> Guard | None:
     if closers:  # `</TabItem>` then `<TabItem label="kubectl">`: what opens after it
         text = text[closers[-1].end():]
     label = tab_label(text)
-    if label is not None:
-        return Guard(text=label)
+    if label is not None:  # one tab of a choice among them (see `outline._append`)
+        return Guard(text=label, alternative=True)
     m = _SUMMARY.search(text)
     if m is None:
         return None

@@ -165,3 +165,53 @@ def test_a_confluence_code_macro_is_a_code_block():
                         "-body><![CDATA[sudo reboot]]></ac:plain-text-body></ac:structured-macro>"
                         "\n```\n")
     assert runs(plan) == []
+
+
+# -- content tabs are one choice ------------------------------------------------------------------
+
+TABS = """## Free space
+
+=== "Kubernetes"
+
+    ```bash
+    kubectl -n db delete pod pg-wal-archiver-0
+    ```
+
+=== "VM"
+
+    ```bash
+    ssh pg-01 sudo systemctl restart pg-wal-archiver
+    ```
+
+=== "RDS"
+
+    ```bash
+    aws rds modify-db-instance --db-instance-identifier pg --allocated-storage 500
+    ```
+
+## Verify
+
+```bash
+ssh pg-01 df -h /var/lib/postgresql
+```
+"""
+
+
+def test_content_tabs_are_one_choice_then_what_follows_them():
+    # after the "Kubernetes" tab's steps the run asked about "VM", then about "RDS": the
+    # tabs are alternatives, one taken, then the verification
+    plan = compile_text(TABS)
+    verify = _running(plan, "df -h")
+    for words in ("delete pod", "systemctl restart", "modify-db-instance"):
+        step = _running(plan, words)
+        assert [e.target for e in plan.edges if e.source == step.id and e.on == "success"] \
+            == [verify.id], words
+    # the same for Docusaurus' <TabItem>s
+    plan = compile_text('## Fix\n\n<Tabs>\n<TabItem value="k" label="Kubernetes">\n\n```bash\n'
+                        'kubectl -n db delete pod x-0\n```\n\n</TabItem>\n<TabItem value="v" '
+                        'label="VM">\n\n```bash\nssh pg-01 sudo systemctl restart x\n```\n\n'
+                        '</TabItem>\n</Tabs>\n\n## Verify\n\n```bash\nssh pg-01 df -h /\n```\n')
+    verify = _running(plan, "df -h")
+    step = _running(plan, "delete pod")
+    assert [e.target for e in plan.edges if e.source == step.id and e.on == "success"] == \
+        [verify.id]
