@@ -1949,6 +1949,11 @@ class _OutlineBuilder:
         config = blocks.announces_config(intro, el)
         block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro),
                                   after_config_cue=config)
+        if not config and block.cls in ("output", "other") and blocks.announces_edit(intro):
+            # "Edit the restart point in the `MainModule` before starting again:" over a RAPID
+            # listing: the text a person writes, their step's (it was "sample output")
+            config = True
+            block = blocks.read_block(el, after_config_cue=True)
         own = owner if owner is not None else el.index
         if not el.lang and self.sessions.device_shell(el) and \
                 not blocks.announces_output(intro):

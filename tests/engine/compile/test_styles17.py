@@ -215,3 +215,27 @@ def test_content_tabs_are_one_choice_then_what_follows_them():
     step = _running(plan, "delete pod")
     assert [e.target for e in plan.edges if e.source == step.id and e.on == "success"] == \
         [verify.id]
+
+
+# -- a listing a person edits ---------------------------------------------------------------------
+
+def test_a_block_a_step_tells_a_person_to_edit_is_what_they_write_not_sample_output():
+    # "Edit the restart point in the `MainModule` before starting again:" over a RAPID
+    # listing: "ignored: sample output", and the person's step did not hold what to write
+    from tests.support.compiling import manual_scripts
+    plan = compile_text("## Recover\n\n1. Cut the stuck wire at the contact tip.\n2. Edit the "
+                        "restart point in the `MainModule` before starting again:\n\n"
+                        "    ```rapid\n    PROC main()\n        MoveL pHome, v200, fine, "
+                        "tWeldGun;\n    ENDPROC\n    ```\n\n3. Start the program:\n\n"
+                        "    ```bash\n    curl -s -X POST \"http://192.168.125.1/rw/rapid/"
+                        "execution?action=start\"\n    ```\n")
+    assert plan.ignored == []
+    assert any("MoveL pHome" in s for s in manual_scripts(plan))
+    plan = compile_text("## Fix\n\nChange the restart point to:\n\n```\nPROC main()\n  MoveJ "
+                        "pHome, v100, z10, tool0;\nENDPROC\n```\n")
+    assert plan.ignored == [] and any("MoveJ" in s for s in manual_scripts(plan))
+    # output announced stays output; a command after "Update ...:" still runs
+    plan = compile_text("## Check\n\nCheck the state. Expected output:\n\n```\nPROC main()\n"
+                        "```\n\nUpdate the package:\n\n```bash\nsudo apt-get install -y app\n```\n")
+    assert [i.reason for i in plan.ignored] == ["sample output"]
+    assert _running(plan, "apt-get")
