@@ -1820,6 +1820,14 @@ class _OutlineBuilder:
         if pointer is not None:
             said = said[pointer.end():]
         refs = phrases.jumps_in(f"Go to {said}", [(lk.text, lk.href) for lk in el.links])
+        if not refs and goes and (key := phrases.title_key(
+                re.sub(r"\s*\([^()]*\)\s*$", "", said).rstrip(" ."))) and any(
+                    h.index > el.index and phrases.title_key(h.text) == key
+                    for h in self.g.headings()):
+            # "Check the safety fence door, then reset the alarm" over a "## Reset the alarm"
+            # section: a later heading's whole title, said in the cell, is that section, as a
+            # link would be (the run fell through every section after the table instead)
+            refs = [phrases.JumpRef("title", key, f"Go to {said}")]
         return refs[0] if len(refs) == 1 and self._lands(refs[0], el) else None
 
     @staticmethod

@@ -239,3 +239,43 @@ def test_a_block_a_step_tells_a_person_to_edit_is_what_they_write_not_sample_out
                         "```\n\nUpdate the package:\n\n```bash\nsudo apt-get install -y app\n```\n")
     assert [i.reason for i in plan.ignored] == ["sample output"]
     assert _running(plan, "apt-get")
+
+
+# -- an alarm table's cell that names a section ---------------------------------------------------
+
+ALARMS = """# Cell 7
+
+## Alarm table
+
+| Alarm | Meaning | Action |
+|---|---|---|
+| SRVO-037 | IMSTP input | Check the safety fence door, then reset the alarm |
+| SRVO-050 | Collision detected | Go to [Recover after a collision](#recover-after-a-collision) |
+
+## Recover after a collision
+
+1. Jog the robot away from the obstacle on the teach pendant.
+
+## Reset the alarm
+
+```bash
+curl -s -X POST http://cell7-hmi:8080/api/alarm/reset
+```
+"""
+
+
+def test_an_action_cell_that_then_says_a_sections_title_goes_there():
+    # "Check the safety fence door, then reset the alarm" over a "## Reset the alarm"
+    # section: after the door, the run fell into the collision recovery (jogging the robot)
+    plan = compile_text(ALARMS)
+    (door,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and
+               s.title.startswith("Check the safety fence door")]
+    (after,) = [e for e in plan.edges if e.source == door.id]
+    reset = _running(plan, "alarm/reset")
+    assert after.kind == "jump" and after.target in (
+        reset.id, *(e.source for _, e in plan.incoming(reset.id)))
+    # words that are no section's title stay the person's
+    plan = compile_text(ALARMS.replace("then reset the alarm", "then reset the door switch"))
+    (door,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and
+               s.title.startswith("Check the safety fence door")]
+    assert not any(e.kind == "jump" for e in plan.edges if e.source == door.id)
