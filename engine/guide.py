@@ -1446,9 +1446,9 @@ def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
                 html_code = []
                 continue
         if kind == "text":
-            for piece, typed in _smart_quoted(_ascii_punctuation(child.content)):
-                parts.append(f"`{piece}`" if typed else piece)
-                if typed:
+            for piece, quoted in _smart_quoted(_ascii_punctuation(child.content)):
+                parts.append(f"`{piece}`" if quoted else piece)
+                if quoted:
                     code.append(piece)
         elif kind == "code_inline":
             parts.append(f"`{child.content}`")
