@@ -279,3 +279,42 @@ def test_an_action_cell_that_then_says_a_sections_title_goes_there():
     (door,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and
                s.title.startswith("Check the safety fence door")]
     assert not any(e.kind == "jump" for e in plan.edges if e.source == door.id)
+
+
+# -- AsciiDoc's ordered list, its continuations and a bare listing --------------------------------
+
+ADOC = """= Cell 2
+
+== Recover the torch
+
+. Cut the stuck wire at the contact tip.
+. Start the program from main:
++
+[source,bash]
+----
+curl -s -X POST "http://192.168.125.1/rw/rapid/execution?action=start"
+----
+
+== Verify
+
+Expected output of the status call:
+
+----
+{"ctrlexecstate":"running"}
+----
+"""
+
+
+def test_asciidoc_steps_continuations_and_a_bare_listing_are_read_as_such():
+    # `. Cut the stuck wire` / `. Start the program from main:` were one paragraph of context
+    # (the wire never cut, by no one), the `+` an empty bullet, and the bare `----` listing
+    # under "Expected output" a heading titled by the output
+    plan = compile_text(ADOC)
+    assert [s for s in plan.steps if s.kind == StepKind.MANUAL and
+            s.title.startswith("Cut the stuck wire")]
+    start = _running(plan, "action=start")
+    assert start.title == "Start the program from main" and gated(plan, start.id)
+    assert [i.reason for i in plan.ignored] == ["sample output"]
+    from engine.guide import parse_guide
+    assert [h.text for h in parse_guide(ADOC).headings()] == ["Cell 2", "Recover the torch",
+                                                              "Verify"]
