@@ -1066,6 +1066,14 @@ class _Builder:
             elif t == "paragraph_open" and self._definitions(tok, tokens[i + 1], stack):
                 i += 3
                 continue
+            elif t == "paragraph_open" and (grid := _grid_table(
+                    self._source_lines(tok, tokens[i + 1]))) is not None:
+                # a pandoc grid table (`+----+----+` borders): the table it shows
+                parsed = _MD.parse(grid)
+                self._table(tok, parsed[next(j for j, x in enumerate(parsed)
+                                             if x.type == "table_open"):], stack)
+                i += 3
+                continue
             elif t == "paragraph_open":
                 text, code, links = _inline(tokens[i + 1])
                 lines = self._source_lines(tok, tokens[i + 1])
@@ -1087,17 +1095,7 @@ class _Builder:
                               parent=self._container(stack))
             elif t == "table_open":
                 end = next(j for j in range(i, len(tokens)) if tokens[j].type == "table_close")
-                cells = [_inline(x)[0] for x in tokens[i:end] if x.type == "inline"]
-                code = [c for x in tokens[i:end] if x.type == "inline" for c in _inline(x)[1]]
-                rows: list[list[str]] = []
-                for x in tokens[i:end]:
-                    if x.type == "tr_open":
-                        rows.append([])
-                    elif x.type == "inline" and rows:
-                        rows[-1].append(_inline(x)[0])
-                self._add("table", tok, text=" | ".join(cells), inline_code=code,
-                          command_cells=_command_cells(tokens[i:end]), cells=rows,
-                          parent=self._container(stack))
+                self._table(tok, tokens[i:end], stack)
                 i = end + 1
                 continue
             i += 1
@@ -1118,6 +1116,22 @@ class _Builder:
         while end - 1 > start and not self.lines[end - 1].strip():
             end -= 1
         return Span(start=start + 1, end=max(end, start + 1))
+
+    def _table(self, tok: Token, tokens: list[Token], stack: list[Any]) -> None:
+        """A table element from its tokens (`table_open` up to its close)."""
+        cells = [_inline(x)[0] for x in tokens if x.type == "inline"]
+        code = [c for x in tokens if x.type == "inline" for c in _inline(x)[1]]
+        rows: list[list[str]] = []
+        for x in tokens:
+            if x.type == "table_close":
+                break
+            if x.type == "tr_open":
+                rows.append([])
+            elif x.type == "inline" and rows:
+                rows[-1].append(_inline(x)[0])
+        self._add("table", tok, text=" | ".join(cells), inline_code=code,
+                  command_cells=_command_cells(tokens), cells=rows,
+                  parent=self._container(stack))
 
     def _add(self, kind: ElementKind, tok: Token, **fields: Any) -> int:
         idx = len(self.out)
@@ -1273,6 +1287,40 @@ def _without_speaker(text: str, lines: list[tuple[int, str]]) -> str:
     if [w.strip("*_") for w in words[:len(said)]] != said or len(words) <= len(said):
         return text
     return " ".join(words[len(said):])
+
+
+# A pandoc grid table (a Word or Google document's table through pandoc): `+----+----+`
+# borders, `| a  | b  |` lines, a `+====+====+` line under the header; a cell may run over
+# several lines. It was a paragraph of context for a reader: its rows' cases and commands
+# were never read as a table's (a "Symptom | Action" table ran every action in turn).
+_GRID_BORDER = re.compile(r"^\s*\+(?:[-=:]{3,}\+)+\s*$")
+
+
+def _grid_table(lines: list[tuple[int, str]]) -> str | None:
+    """The pipe table a paragraph's lines show when they are a grid table, or None."""
+    said = [ln.strip() for _, ln in lines]
+    if len(said) < 3 or not _GRID_BORDER.match(said[0]) or not _GRID_BORDER.match(said[-1]) \
+            or not all(_GRID_BORDER.match(ln) or (ln.startswith("|") and ln.endswith("|"))
+                       for ln in said):
+        return None
+    cuts = [k for k, ch in enumerate(said[0]) if ch == "+"]
+    rows: list[list[str]] = []  # the first heads it (under a `+===+` line or not)
+    group: list[list[str]] = []
+    for ln in said[1:]:
+        if _GRID_BORDER.match(ln):
+            if group:
+                rows.append([" ".join(w for w in col if w) for col in zip(*group, strict=True)])
+                group = []
+            continue
+        if len(ln) != len(said[0]) or any(ln[k] != "|" for k in cuts):
+            return None  # a cell spanning columns, or lines out of line: not read
+        group.append([ln[a + 1:b].strip() for a, b in zip(cuts, cuts[1:], strict=False)])
+    if len(rows) < 2:
+        return None
+
+    def line(row: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"
+    return "\n".join([line(rows[0]), "|" + "---|" * len(rows[0]), *map(line, rows[1:])])
 
 
 def _join_paragraphs(texts: list[str]) -> str:

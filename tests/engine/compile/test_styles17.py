@@ -318,3 +318,32 @@ def test_asciidoc_steps_continuations_and_a_bare_listing_are_read_as_such():
     from engine.guide import parse_guide
     assert [h.text for h in parse_guide(ADOC).headings()] == ["Cell 2", "Recover the torch",
                                                               "Verify"]
+
+
+# -- a pandoc grid table --------------------------------------------------------------------------
+
+GRID = """## Fix
+
++------------------+-----------------------------------------+
+| Symptom          | Action                                  |
++==================+=========================================+
+| Disk full        | Run `sudo journalctl --vacuum-size=1G`  |
++------------------+-----------------------------------------+
+| Service down     | Run `sudo systemctl restart app` on the |
+|                  | primary                                 |
++------------------+-----------------------------------------+
+"""
+
+
+def test_a_pandoc_grid_table_is_the_table_it_shows():
+    # a Word document's "Symptom | Action" table through pandoc (`+---+` borders): a
+    # paragraph whose two commands both ran, one after the other, whatever the symptom
+    plan = compile_text(GRID)
+    vacuum = _running(plan, "journalctl")
+    restart = _running(plan, "systemctl restart app")
+    assert guards_of(plan, vacuum.id) == ["Disk full"]
+    assert guards_of(plan, restart.id) == ["Service down"]
+    from engine.guide import parse_guide
+    (table,) = [e for e in parse_guide(GRID).elements if e.kind == "table"]
+    assert table.cells[2] == ["Service down", "Run `sudo systemctl restart app` on the primary"]
+    assert table.span.start == 3 and table.span.end == 10
