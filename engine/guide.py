@@ -711,7 +711,47 @@ def _myst_directives(body: str) -> str:
         lines[i] = f"{indent}{fence_mark}{lang}"
         lines[close] = f"{indent}{fence_mark}"
         return close
-    return "\n".join(outside_fences(body.split("\n"), _liquid_tags(_hugo_shortcodes(rewrite))))
+    return "\n".join(outside_fences(body.split("\n"),
+                                    _liquid_tags(_hugo_shortcodes(_confluence_code(rewrite)))))
+
+
+# Confluence's storage format, exported as is: a code macro `<ac:structured-macro
+# ac:name="code">`, its `language` parameter, its text in `<ac:plain-text-body><![CDATA[...]]>`
+_CONFLUENCE_OPEN = re.compile(
+    r"""^( *)<ac:structured-macro\b[^>]*\bac:name=["'](?:code|noformat)["'][^>]*>"""
+    r"""(?P<params>.*?)<ac:plain-text-body>\s*<!\[CDATA\[(?P<rest>.*)$""")
+_CONFLUENCE_LANG = re.compile(r"""<ac:parameter\b[^>]*\bac:name=["']language["'][^>]*>"""
+                              r"""\s*([\w+#-]+)\s*</ac:parameter>""")
+_CONFLUENCE_CLOSE = re.compile(r"^(?P<said>.*?)\]\]>\s*</ac:plain-text-body>\s*"
+                               r"</ac:structured-macro>[ \t]*$")
+
+
+def _confluence_code(then: Callable[[list[str], int], int | None]
+                     ) -> Callable[[list[str], int], int | None]:
+    """`then` (a line rewriter for `outside_fences`), reading a Confluence code macro as the
+    fenced block of its language when its text is on the lines between the macro's opening
+    and closing, and as a code span when the macro is one line (its command was a person's
+    step holding the section's raw XML, never run nor gated). Left as it is otherwise."""
+    def rewrite(lines: list[str], i: int) -> int | None:
+        m = _CONFLUENCE_OPEN.match(lines[i])
+        if m is None:
+            return then(lines, i)
+        indent, rest = m.group(1), m.group("rest")
+        lang = _CONFLUENCE_LANG.search(m.group("params"))
+        tag = lang.group(1).lower() if lang else ""
+        if (one := _CONFLUENCE_CLOSE.match(rest)) is not None:
+            said = one.group("said").strip()
+            if said and "`" not in said:
+                lines[i] = f"{indent}`{said}`"
+            return i
+        close = next((j for j in range(i + 1, len(lines))
+                      if _CONFLUENCE_CLOSE.match(lines[j])), None)
+        if close is None or rest.strip() or lines[close].split("]]>")[0].strip():
+            return i
+        lines[i] = f"{indent}```{tag}"
+        lines[close] = f"{indent}```"
+        return close
+    return rewrite
 
 
 # Hugo's (and its themes') block shortcodes, each alone on its line: a code block
@@ -1026,11 +1066,20 @@ class _Builder:
             elif t == "paragraph_open" and self._definitions(tok, tokens[i + 1], stack):
                 i += 3
                 continue
+            elif t == "paragraph_open" and (grid := _grid_table(
+                    self._source_lines(tok, tokens[i + 1]))) is not None:
+                # a pandoc grid table (`+----+----+` borders): the table it shows
+                parsed = _MD.parse(grid)
+                self._table(tok, parsed[next(j for j, x in enumerate(parsed)
+                                             if x.type == "table_open"):], stack)
+                i += 3
+                continue
             elif t == "paragraph_open":
                 text, code, links = _inline(tokens[i + 1])
-                self._add("paragraph", tok, text=text, inline_code=code, links=links,
-                          parent=self._container(stack),
-                          source_lines=self._source_lines(tok, tokens[i + 1]))
+                lines = self._source_lines(tok, tokens[i + 1])
+                self._add("paragraph", tok, text=_without_speaker(text, lines),
+                          inline_code=code, links=links, parent=self._container(stack),
+                          source_lines=lines)
                 i += 3
                 continue
             elif t in ("fence", "code_block"):
@@ -1046,17 +1095,7 @@ class _Builder:
                               parent=self._container(stack))
             elif t == "table_open":
                 end = next(j for j in range(i, len(tokens)) if tokens[j].type == "table_close")
-                cells = [_inline(x)[0] for x in tokens[i:end] if x.type == "inline"]
-                code = [c for x in tokens[i:end] if x.type == "inline" for c in _inline(x)[1]]
-                rows: list[list[str]] = []
-                for x in tokens[i:end]:
-                    if x.type == "tr_open":
-                        rows.append([])
-                    elif x.type == "inline" and rows:
-                        rows[-1].append(_inline(x)[0])
-                self._add("table", tok, text=" | ".join(cells), inline_code=code,
-                          command_cells=_command_cells(tokens[i:end]), cells=rows,
-                          parent=self._container(stack))
+                self._table(tok, tokens[i:end], stack)
                 i = end + 1
                 continue
             i += 1
@@ -1077,6 +1116,22 @@ class _Builder:
         while end - 1 > start and not self.lines[end - 1].strip():
             end -= 1
         return Span(start=start + 1, end=max(end, start + 1))
+
+    def _table(self, tok: Token, tokens: list[Token], stack: list[Any]) -> None:
+        """A table element from its tokens (`table_open` up to its close)."""
+        cells = [_inline(x)[0] for x in tokens if x.type == "inline"]
+        code = [c for x in tokens if x.type == "inline" for c in _inline(x)[1]]
+        rows: list[list[str]] = []
+        for x in tokens:
+            if x.type == "table_close":
+                break
+            if x.type == "tr_open":
+                rows.append([])
+            elif x.type == "inline" and rows:
+                rows[-1].append(_inline(x)[0])
+        self._add("table", tok, text=" | ".join(cells), inline_code=code,
+                  command_cells=_command_cells(tokens), cells=rows,
+                  parent=self._container(stack))
 
     def _add(self, kind: ElementKind, tok: Token, **fields: Any) -> int:
         idx = len(self.out)
@@ -1214,6 +1269,60 @@ class _Builder:
         return _join_paragraphs(texts), code, links, i
 
 
+# A chat thread pasted as the runbook: each message opens with its speaker and time on a line of
+# their own ("**@maria.ops** 09:17", "Sam Lee  9:21 AM", "[09:30] @dev.sam"); the words are
+# the message's, the header is who said it and when ("@maria.ops 09:17 if only one broker is
+# missing, restart it:" was no condition, and the restart ran whatever the ISR showed)
+_SPEAKER = r"(?:[*_]{0,2}@?[\w.-]+(?:[ \t][A-Z][\w.-]*){0,2}[*_]{0,2})"
+_TIME = r"(?:\[?\d{1,2}:\d{2}(?::\d{2})?(?:[ \t]?[AaPp][Mm])?\]?)"
+_SPEAKER_LINE = re.compile(rf"^\s*(?:{_SPEAKER}[ \t]+{_TIME}|{_TIME}[ \t]+{_SPEAKER})\s*$")
+
+
+def _without_speaker(text: str, lines: list[tuple[int, str]]) -> str:
+    """A paragraph's text without its chat header line (`_SPEAKER_LINE`), when words follow."""
+    if len(lines) < 2 or _SPEAKER_LINE.match(lines[0][1]) is None:
+        return text
+    said = re.sub(r"[*_]", "", lines[0][1]).split()
+    words = text.split()
+    if [w.strip("*_") for w in words[:len(said)]] != said or len(words) <= len(said):
+        return text
+    return " ".join(words[len(said):])
+
+
+# A pandoc grid table (a Word or Google document's table through pandoc): `+----+----+`
+# borders, `| a  | b  |` lines, a `+====+====+` line under the header; a cell may run over
+# several lines. It was a paragraph of context for a reader: its rows' cases and commands
+# were never read as a table's (a "Symptom | Action" table ran every action in turn).
+_GRID_BORDER = re.compile(r"^\s*\+(?:[-=:]{3,}\+)+\s*$")
+
+
+def _grid_table(lines: list[tuple[int, str]]) -> str | None:
+    """The pipe table a paragraph's lines show when they are a grid table, or None."""
+    said = [ln.strip() for _, ln in lines]
+    if len(said) < 3 or not _GRID_BORDER.match(said[0]) or not _GRID_BORDER.match(said[-1]) \
+            or not all(_GRID_BORDER.match(ln) or (ln.startswith("|") and ln.endswith("|"))
+                       for ln in said):
+        return None
+    cuts = [k for k, ch in enumerate(said[0]) if ch == "+"]
+    rows: list[list[str]] = []  # the first heads it (under a `+===+` line or not)
+    group: list[list[str]] = []
+    for ln in said[1:]:
+        if _GRID_BORDER.match(ln):
+            if group:
+                rows.append([" ".join(w for w in col if w) for col in zip(*group, strict=True)])
+                group = []
+            continue
+        if len(ln) != len(said[0]) or any(ln[k] != "|" for k in cuts):
+            return None  # a cell spanning columns, or lines out of line: not read
+        group.append([ln[a + 1:b].strip() for a, b in zip(cuts, cuts[1:], strict=False)])
+    if len(rows) < 2:
+        return None
+
+    def line(row: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"
+    return "\n".join([line(rows[0]), "|" + "---|" * len(rows[0]), *map(line, rows[1:])])
+
+
 def _join_paragraphs(texts: list[str]) -> str:
     """An item's leading paragraphs as one text: joined by a space, or by a newline where a
     paragraph ends with no stop and the next opens a sentence ("Check the lag: `x`" over "No
@@ -1328,6 +1437,33 @@ def _typed_kbd(children: list[Token], opener: Token) -> str | None:
     return typed if len(words) >= 2 and words[0][:1].islower() else None
 
 
+# A command in typographic quotes: a Word or Google document (through pandoc) lost its code
+# formatting, and autocorrect curled the quotes around it ('Run “redis-cli -h cache-0 ping” on
+# the bastion.'): a code span, as backticks would be, when the quoted words are a line typed (a
+# program's lower-case name, then an option, a path or a setting among its words). A quoted
+# message (“connection refused”) stays words.
+_SMART_QUOTED = re.compile("\u201c([^\u201c\u201d\n]{3,300})\u201d")
+
+
+def _typed_line(said: str) -> bool:
+    words = said.split()
+    return len(words) >= 2 and re.fullmatch(r"(?:\.{0,2}/)?[a-z][\w.+/-]*", words[0]) is not None \
+        and any(re.match(r"--?[A-Za-z]", w) or "/" in w or "=" in w for w in words[1:]) \
+        and not said.rstrip().endswith((".", ",", ";", "!", "?"))
+
+
+def _smart_quoted(text: str) -> list[tuple[str, bool]]:
+    """`text` in pieces, each with whether it is a typed line in typographic quotes."""
+    out: list[tuple[str, bool]] = []
+    at = 0
+    for m in _SMART_QUOTED.finditer(text):
+        if _typed_line(m.group(1)):
+            out.extend([(text[at:m.start()], False), (m.group(1).strip(), True)])
+            at = m.end()
+    out.append((text[at:], False))
+    return [(piece, typed) for piece, typed in out if piece]
+
+
 def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
     """Plain text of an inline token (code spans kept with backticks), its code spans, links."""
     parts: list[str] = []
@@ -1358,7 +1494,10 @@ def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
                 html_code = []
                 continue
         if kind == "text":
-            parts.append(_ascii_punctuation(child.content))
+            for piece, quoted in _smart_quoted(_ascii_punctuation(child.content)):
+                parts.append(f"`{piece}`" if quoted else piece)
+                if quoted:
+                    code.append(piece)
         elif kind == "code_inline":
             parts.append(f"`{child.content}`")
             code.append(child.content)

@@ -172,6 +172,20 @@ _ADOC_ATTRS = re.compile(r"^\s*\[(?:source|listing)(?:%[\w%-]*)?(?:\s*,\s*([\w+#
                          r"(?:\s*,[^\]\n]*)?\]\s*$", re.I)
 _ADOC_DELIM = re.compile(r"^\s*(-{4,}|\.{4,})\s*$")
 _ADOC_HEADING = re.compile(r"^(={1,6})\s+(\S.*)$")
+_ADOC_ITEM = re.compile(r"^(\.{1,5})[ \t]+(\S.*)$")  # `. Step`, `.. Sub-step` (not `.Title`)
+_MD_ITEM = re.compile(r"^(\s*)(?:\d{1,3}[.)]|[-*+])[ \t]+\S")
+
+
+def _item_indent(lines: list[str], i: int) -> str | None:
+    """The indent of the text of the list item a `+` at `i` continues (the last one above it,
+    before any blank line), or None."""
+    j = i - 1
+    while j >= 0 and lines[j].strip():
+        if (m := _MD_ITEM.match(lines[j])) is not None:
+            return m.group(0)[:-1].replace(m.group(0)[:-1].lstrip(), "") + \
+                " " * len(m.group(0)[len(m.group(1)):-1])
+        j -= 1
+    return None
 
 
 def _is_asciidoc(lines: list[str]) -> bool:
@@ -190,17 +204,25 @@ def _asciidoc(lines: list[str]) -> list[str]:
     """Each listing block (`[source,lang]` over `----`) or literal block (`....`) as a fence,
     the attribute line blank and its language the fence's (a literal block is "text"), and each
     `== Title` line a heading, line for line. A block must be closed by its own delimiter; a
-    bare `----` is Markdown's rule."""
+    bare `----` is Markdown's rule, unless it opens a paragraph (a blank line or an
+    item's `+` before it) and a `----` closes it: a listing with no attributes (its text was
+    a Markdown heading, the `----` read as the underline of a setext heading). An ordered
+    list's `. step` (`.. sub-step`) is the numbered item it shows, and a `+` line attaches
+    the listing after it to the item above (its text indented under the item)."""
+    under = [""]  # the indent of the item a `+` attached the next block to
+
     def rewrite(out: list[str], i: int) -> int | None:
         ln = out[i]
         if (attrs := _ADOC_ATTRS.match(ln)) or _ADOC_DELIM.match(ln):
             at = i + 1 if attrs else i
             delim = _ADOC_DELIM.match(out[at]) if at < len(out) else None
             close = None
-            if delim is not None and (attrs or delim.group(1)[0] == "."):
+            opens = i == 0 or not out[i - 1].strip()
+            if delim is not None and (attrs or delim.group(1)[0] == "." or opens):
                 close = next((j for j in range(at + 1, len(out))
                               if out[j].strip() == delim.group(1)), None)
             if delim is None or close is None:
+                under[0] = ""
                 return None
             lang = "text" if delim.group(1)[0] == "." else \
                 (attrs.group(1) or "").lower() if attrs else ""
@@ -209,7 +231,19 @@ def _asciidoc(lines: list[str]) -> list[str]:
             if attrs:
                 out[i] = ""
             out[at], out[close] = f"{tick}{lang}", tick
+            if under[0]:
+                for j in range(at, close + 1):
+                    out[j] = under[0] + out[j]
+            under[0] = ""
             return close
+        under[0] = ""
+        if (item := _ADOC_ITEM.match(ln)) is not None:
+            out[i] = f"{'   ' * (len(item.group(1)) - 1)}1. {item.group(2)}"
+            return i
+        if ln.strip() == "+":  # a list continuation: no text of its own
+            out[i] = ""
+            under[0] = _item_indent(out, i) or ""
+            return i
         if heading := _ADOC_HEADING.match(ln):
             out[i] = f"{'#' * len(heading.group(1))} {heading.group(2)}"
             return i

@@ -550,6 +550,18 @@ def announces_config(intro: Element | None, el: Element | None = None) -> bool:
     return el is not None and _diff(el) and _CHANGE_CUE.search(last) is not None
 
 
+def announces_edit(intro: Element | None) -> bool:
+    """Whether the paragraph or item before a block tells a person to edit something, its last
+    sentence ending with a colon ("Edit the restart point in the `MainModule` before starting
+    again:", "Change the restart point to:"): a block that is no command there is the text
+    the person writes (a robot program's RAPID, a setting), not sample output."""
+    if intro is None or intro.kind not in ("paragraph", "list_item"):
+        return False
+    text = _CODE_SPAN.sub("`x`", intro.text).strip()
+    last = re.split(r"(?<=[.!?])\s+", text)[-1]
+    return _CHANGE_CUE.search(last) is not None and not _ITEM_OUTPUT_TAIL.search(text)
+
+
 # An item's last paragraph that names what follows as output ("1. Check `x`. Expected
 # output:"); not the item's own words about what its command shows ("Watch the connections
 # drain, until it prints 0:" introduces the command).

@@ -528,9 +528,11 @@ class _OutlineBuilder:
                 flush()
                 continue
             if tab is not None:
-                # `=== "Linux"`: the tab's steps are one alternative, for a person to choose
+                # `=== "Linux"`: the tab's steps are one alternative, for a person to choose;
+                # the tabs are one choice (after the "Kubernetes" tab's steps the run asked
+                # about "VM", then "RDS"), then what follows them all
                 flush()
-                guarded = (Guard(text=tab), [], el)
+                guarded = (Guard(text=tab, alternative=True), [], el)
                 continue
             if el.kind == "paragraph" and self._expected(el, guarded[1] if guarded else nodes):
                 continue
@@ -1567,6 +1569,12 @@ class _OutlineBuilder:
             at = lines[0][0]
             out = [blocks.CommandLine(said.group("cmd").strip(), at, at)]
         rest = lines if len(lines) > 1 and inline_command(lines[0][1]) else lines[1:]
+        if not out and len(lines) == 1 and el.kind == "paragraph" and \
+                not _FUNCTION_WORD.search(lines[0][1]) and self._introduced(el):
+            # "Run the following from the bastion:" over a paragraph that is only a command
+            # (a Word or Google document, its code formatting lost): that command, as a block
+            # right there would be (it was context for a reader, the check never ran)
+            rest = lines
         if not out and rest and _all_commands([line for _, line in rest]):
             code = Element(index=el.index, kind="code", span=Span(start=rest[0][0],
                                                                   end=rest[-1][0]),
@@ -1574,6 +1582,15 @@ class _OutlineBuilder:
             block = blocks.read_block(code)
             out = block.lines if block.cls == "command" else []
         return self._commands(out, el, cls, owner, block=None) if out else []
+
+    def _introduced(self, el: Element) -> bool:
+        """Whether the element before `el`, in the same container, is a paragraph that
+        introduces what follows (it ends with a colon)."""
+        if el.index == 0:
+            return False
+        prev = self.els[el.index - 1]
+        return prev.kind == "paragraph" and prev.parent == el.parent and \
+            prev.section == el.section and prev.text.rstrip(" *_").endswith(":")
 
     def _flow_table(self, el: Element, cls: SectionClass, owner: int) -> list[Node] | None:
         """A procedure as a flowchart table ("Step | Action | If OK | If not OK", "# | Check |
@@ -1812,6 +1829,14 @@ class _OutlineBuilder:
         if pointer is not None:
             said = said[pointer.end():]
         refs = phrases.jumps_in(f"Go to {said}", [(lk.text, lk.href) for lk in el.links])
+        if not refs and goes and (key := phrases.title_key(
+                re.sub(r"\s*\([^()]*\)\s*$", "", said).rstrip(" ."))) and any(
+                    h.index > el.index and phrases.title_key(h.text) == key
+                    for h in self.g.headings()):
+            # "Check the safety fence door, then reset the alarm" over a "## Reset the alarm"
+            # section: a later heading's whole title, said in the cell, is that section, as a
+            # link would be (the run fell through every section after the table instead)
+            refs = [phrases.JumpRef("title", key, f"Go to {said}")]
         return refs[0] if len(refs) == 1 and self._lands(refs[0], el) else None
 
     @staticmethod
@@ -1951,6 +1976,11 @@ class _OutlineBuilder:
         config = blocks.announces_config(intro, el)
         block = blocks.read_block(el, after_output_cue=blocks.announces_output(intro),
                                   after_config_cue=config)
+        if not config and block.cls in ("output", "other") and blocks.announces_edit(intro):
+            # "Edit the restart point in the `MainModule` before starting again:" over a RAPID
+            # listing: the text a person writes, their step's (it was "sample output")
+            config = True
+            block = blocks.read_block(el, after_config_cue=True)
         own = owner if owner is not None else el.index
         if not el.lang and self.sessions.device_shell(el) and \
                 not blocks.announces_output(intro):

@@ -82,8 +82,17 @@ _MIT = re.compile(r"\b(?:mitigat\w*|resolution|resolv\w*|remediat\w*|fix\w*|reco
                   r"workaround\w*|solution\w*|repair\w*|restor\w*|how to fix)\b", re.I)
 
 
+# A regulated procedure's heading number with no dot after it ("## 6 Rollback", "## 1 Purpose"):
+# the words after it are the title (a number, a space, a capital)
+_BARE_HEADING_NUMBER = re.compile(r"^\s*[0-9]{1,2}[ \t]+(?=[A-Z])")
+
+
+def _heading_words(heading: str) -> str:
+    return _BARE_HEADING_NUMBER.sub("", _strip_enumerator(heading), count=1).strip()
+
+
 def section_class(heading: str) -> SectionClass:
-    text = _strip_enumerator(heading).strip().lower()
+    text = _heading_words(heading).lower()
     if _CLEANUP.search(text):
         return "cleanup"
     if _INFO.match(text) and not (_SYMPTOM_TITLE.match(text) and symptom_of(text)):
@@ -125,6 +134,14 @@ _NOTE = re.compile(rf"^(?:\[!{_LABELS}\]\s*|{_LABELS}\s*[:\u2013\u2014-]\s*|"
                    r"(?-i:Note|Important|Tip|Warning|Caution|Attention|Info|NOTE|IMPORTANT|TIP|WARNING|"
                    r"CAUTION)\s+(?=(?-i:If|When|Unless|Should|Otherwise|Only (?:if|when))\b))",
                    re.I)
+# Who does it, before what to do: a checklist's or a chat's owner ("**Ops**: if the answers
+# differ, flush the cache", "IC (@maria): when ...", "@net-oncall: if ..."): a role of up to three
+# words or a handle, a name in brackets, then a colon; the condition after it is the item's
+# (it guarded nothing, and the flush ran whatever the answers were).
+_OWNER = re.compile(r"^(?:\[[ xX]\]\s*(?:[A-Z][\w&/.-]{0,20}(?: [A-Z][\w&/.-]{0,20})?|@[\w.-]+)|"
+                    r"@[\w.-]+|[A-Z]{2,5}|[A-Z][\w&/.-]{0,20}(?=\s*\(@))"
+                    r"(?:\s*\(@?[\w.\- ]{1,30}\))?\s*:\s+"
+                    r"(?=(?i:(?:only\s+)?(?:if|when|unless|in case))\b)")
 _STEP_HEADING = re.compile(r"^\s*step\s+(\d{1,3})\b", re.I)
 
 
@@ -312,7 +329,8 @@ _THIS_FIRES = re.compile(r"^(?:when|whenever|once)\s+this\s+(?:alert\s+|alarm\s+
 @functools.lru_cache(maxsize=1024)
 def _guard_of(text: str) -> tuple[Guard | None, bool]:
     """`guard_of`'s reading of `text`, and whether it is a guard only with `fallback`."""
-    t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    t = _OWNER.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
+    t = _strip_enumerator(t).strip()
     t = _DECORATION.sub("", t, count=1)
     t = _NOTE.sub("", t, count=1)
     if _ABORT_IF.match(t):
@@ -1149,9 +1167,11 @@ def title_key(text: str) -> str:
 @functools.lru_cache(maxsize=64)
 def numbered_title(n: int) -> re.Pattern[str]:
     """A title numbered `n`: "3. Check the port", "3) ...", "3 - ...", "3: ...", "3 · ...",
-    "Phase 3 — Resolve"."""
+    "Phase 3 — Resolve", and a regulated procedure's "6 Rollback" (its number, a space, then its
+    title's capital: "proceed to section 6" landed nowhere, a person's step)."""
     return re.compile(rf"^\W*(?:(?:section|part|stage|phase)\s+)?{n}"
-                      r"(?:[.)]|\s*[:\u00b7\u2022|\u2013\u2014-]\s|\s*$)(?!\d)", re.I)
+                      r"(?:[.)]|\s*[:\u00b7\u2022|\u2013\u2014-]\s|\s*$|[ \t]+(?-i:[A-Z]))(?!\d)",
+                      re.I)
 
 
 _TITLE_NUMBER = re.compile(r"^\s*[0-9]{1,2}\s*[\u00b7\u2022|:\u2013\u2014-]\s+")
@@ -2248,7 +2268,7 @@ _ROLLBACK = re.compile(r"^(?:(?:application|emergency|manual)\s+)?(?:roll(?:ing)
 
 def is_rollback(heading: str) -> bool:
     """Whether a heading opens a section to follow only when the change must be undone."""
-    return bool(_ROLLBACK.match(_strip_enumerator(heading.replace("**", "")).strip()))
+    return bool(_ROLLBACK.match(_heading_words(heading.replace("**", ""))))
 
 
 # "Rollback: if the reboot fails again, put it back with `nova reset-state x`.": a paragraph
@@ -2341,8 +2361,8 @@ def html_guard(text: str) -> Guard | None:
     if closers:  # `</TabItem>` then `<TabItem label="kubectl">`: what opens after it
         text = text[closers[-1].end():]
     label = tab_label(text)
-    if label is not None:
-        return Guard(text=label)
+    if label is not None:  # one tab of a choice among them (see `outline._append`)
+        return Guard(text=label, alternative=True)
     m = _SUMMARY.search(text)
     if m is None:
         return None
