@@ -9,6 +9,7 @@ from engine.compile import compile_guide
 from engine.compile.explain import explain, unaccounted
 from engine.guide import parse_guide
 from engine.plan import Plan, Step, StepKind
+from engine.runtime.intervene import downstream
 
 PLUGINS = {"shell", "bash", "prometheus", "sql", "http", "logs"}
 STYLES = Path(__file__).resolve().parents[1] / "fixtures" / "styles"
@@ -43,6 +44,30 @@ def compile_style(name: str) -> Plan:
     """A guide of tests/fixtures/styles, compiled."""
     path = STYLES / name
     return compile_guide(parse_guide(path.read_text(), path=str(path)), known_plugins=PLUGINS)
+
+
+def running(plan: Plan, *words: str) -> Step:
+    """The one command step whose pipeline's text holds all of `words`."""
+    (step,) = [s for s in runs(plan)
+               if all(w in " ".join(" ".join(a) for a in s.params.get("pipeline", []))
+                      for w in words)]
+    return step
+
+
+def successors(plan: Plan, sid: str) -> list[str]:
+    """The steps a step's success leads to, through approval gates."""
+    out: list[str] = []
+    for e in plan.edges:
+        if e.source == sid and e.on == "success":
+            step = plan.step(e.target)
+            out.extend(successors(plan, step.id) if step.kind == StepKind.APPROVE
+                       else [step.id])
+    return out
+
+
+def reachable(plan: Plan, start: str) -> set[str]:
+    """Every step some path from `start` reaches, `start` too."""
+    return downstream(plan, start) | {start}
 
 
 def step_running(plan: Plan, argv: list[str]) -> str:

@@ -5,8 +5,7 @@ section 3."""
 
 from __future__ import annotations
 
-from engine.plan import Plan, StepKind
-from tests.support.compiling import compile_text, step_running
+from tests.support.compiling import compile_text, reachable, step_running, successors
 
 UR = """# UR10e protective stop
 
@@ -59,27 +58,6 @@ systemctl restart kafka-broker-probe
 kubectl get pods -n orders
 ```
 """
-
-
-def successors(plan: Plan, sid: str) -> list[str]:
-    """The steps a step's success leads to, through approval gates."""
-    out: list[str] = []
-    for e in plan.edges:
-        if e.source == sid and e.on == "success":
-            step = plan.step(e.target)
-            out.extend(successors(plan, step.id) if step.kind == StepKind.APPROVE
-                       else [step.id])
-    return out
-
-
-def reachable(plan: Plan, start: str) -> set[str]:
-    seen, todo = set(), [start]
-    while todo:
-        sid = todo.pop()
-        if sid not in seen:
-            seen.add(sid)
-            todo.extend(e.target for e in plan.edges if e.source == sid)
-    return seen
 
 
 def test_a_go_to_column_routes_each_code_to_its_section() -> None:

@@ -6,8 +6,8 @@ instruction points at its step in brackets ("roll it back (Step 7)"), and a jump
 from __future__ import annotations
 
 from engine.compile import phrases
-from engine.plan import Plan, StepKind
-from tests.support.compiling import compile_text, step_running
+from engine.plan import StepKind
+from tests.support.compiling import compile_text, step_running, successors
 
 TSG = """# TSG: Ingestion latency high in region {region}
 
@@ -43,17 +43,6 @@ kubectl -n ingest rollout undo deployment/consumer
 
 This is a potential resolution. Watch the latency for 30 minutes.
 """
-
-
-def successors(plan: Plan, sid: str) -> list[str]:
-    """The steps a step's success leads to, through approval gates."""
-    out: list[str] = []
-    for e in plan.edges:
-        if e.source == sid and e.on == "success":
-            step = plan.step(e.target)
-            out.extend(successors(plan, step.id) if step.kind == StepKind.APPROVE
-                       else [step.id])
-    return out
 
 
 def test_a_step_in_brackets_after_a_cases_instruction_is_where_the_case_goes() -> None:

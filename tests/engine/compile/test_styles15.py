@@ -16,17 +16,11 @@ from tests.support.compiling import (
     guards_of,
     manual_scripts,
     pipelines,
+    running,
     runs,
 )
 
 STYLES15 = Path(__file__).resolve().parents[2] / "fixtures" / "styles15"
-
-
-def _running(plan, *words: str):  # noqa: ANN001, ANN202
-    """The one command step whose pipeline's text holds all of `words`."""
-    (step,) = [s for s in runs(plan)
-               if all(w in " ".join(" ".join(a) for a in s.params["pipeline"]) for w in words)]
-    return step
 
 
 def test_each_styles15_guide_compiles_gated_and_accounted_for():
@@ -67,15 +61,15 @@ def test_a_mediawiki_page_is_read_as_the_steps_it_shows():
     # `# step` lines were titles, and each `<syntaxhighlight>` / `<pre>` block a paragraph of
     # prose ("context for a reader"): the umount and the re-queue (both changes) were lost
     plan = compile_text(MEDIAWIKI)
-    umount = _running(plan, "umount -l /mnt/render")
+    umount = running(plan, "umount -l /mnt/render")
     assert umount.mutating and gated(plan, umount.id)
     assert guards_of(plan, umount.id) == ["If `stat` prints `Stale file handle`"]
-    requeue = _running(plan, "deadlinecommand -RequeueJob 64f1c0e2")
+    requeue = running(plan, "deadlinecommand -RequeueJob 64f1c0e2")
     assert requeue.mutating and gated(plan, requeue.id)
     # the commands typed on the node run there, and the section jump lands
-    assert _running(plan, "stat -t /mnt/render").params["pipeline"][0][:3] == \
+    assert running(plan, "stat -t /mnt/render").params["pipeline"][0][:3] == \
         ["ssh", "render-node-17", "--"]
-    listing = _running(plan, "exportfs -v")
+    listing = running(plan, "exportfs -v")
     assert any(e.kind == "jump" and (e.target == listing.id or
                                      plan.step(e.target).kind == StepKind.APPROVE)
                for e in plan.edges)
@@ -96,10 +90,10 @@ def test_a_guarded_command_after_a_session_opener_stays_under_its_guard():
     plan = compile_text("## Fix\n\nLog in:\n\n```bash\nssh web-1\n```\n\n"
                         "If the disk is full, clean the cache:\n\n```bash\n"
                         "sudo rm -rf /var/cache/app\n```\n\nThen check:\n\n```bash\ndf -h\n```\n")
-    rm = _running(plan, "rm -rf /var/cache/app")
+    rm = running(plan, "rm -rf /var/cache/app")
     assert rm.params["pipeline"][0][:3] == ["ssh", "web-1", "--"]
     assert guards_of(plan, rm.id) == ["If the disk is full"]
-    assert guards_of(plan, _running(plan, "df -h").id) == []
+    assert guards_of(plan, running(plan, "df -h").id) == []
     # with no guard between, the opener's step still becomes the session's first command
     plan = compile_text("## Check\n\nLog in:\n\n```bash\nssh web-1\n```\n\nThen look:\n\n"
                         "```bash\ndf -h\n```\n")
@@ -169,7 +163,7 @@ def test_a_stop_with_its_reason_after_it_or_in_other_words_ends_the_run():
                             "```bash\nkubectl -n billing scale deploy/w --replicas=6\n```\n")
         cond = said.split(",")[0]
         assert _ends_after(plan, cond), said
-        assert guards_of(plan, _running(plan, "scale").id) == [f"Otherwise (not: {cond})"], said
+        assert guards_of(plan, running(plan, "scale").id) == [f"Otherwise (not: {cond})"], said
     # a clause after the stop that asks for more is no stop
     plan = compile_text("## Check\n\n```bash\ncurl -s https://x/health\n```\n\n"
                         "If the code is F999, stop here; restart the pod.\n")
@@ -223,8 +217,8 @@ def test_keycap_numbers_are_step_numbers_and_their_jumps_land():
     # restore ran after every raise), and "\u274c growing \u2192 continue with 2\ufe0f\u20e3" was
     # taken when "not growing" held: the false alarm never ended the run
     plan = compile_text(KEYCAPS)
-    raise_ = _running(plan, "CONFIG SET maxmemory 12gb")
-    restore = _running(plan, "CONFIG SET maxmemory-policy")
+    raise_ = running(plan, "CONFIG SET maxmemory 12gb")
+    restore = running(plan, "CONFIG SET maxmemory-policy")
     assert guards_of(plan, raise_.id) == [
         "Otherwise (not: If `maxmemory_policy` is not `volatile-lru` someone changed it "
         "\u2192 jump to step 4)"]
@@ -317,7 +311,7 @@ def test_a_heading_that_opens_with_a_check_is_diagnosis_whatever_it_checks():
                         "'SELECT 1'\n```\n\n## 2. Check the replica's recovery process\n\n"
                         "```bash\nps -o pid,etime,cmd -C postgres\n```\n")
     assert not any(s.kind == StepKind.DECIDE for s in plan.steps)
-    assert guards_of(plan, _running(plan, "ps -o").id) == []
+    assert guards_of(plan, running(plan, "ps -o").id) == []
     # a heading that also fixes stays a mitigation
     from engine.compile.phrases import section_class
     assert section_class("Check and fix the recovery config") == "mit"
@@ -335,7 +329,7 @@ def test_an_instruction_carried_on_by_and_or_then_keeps_its_trailing_condition()
         plan = compile_text("## Fix\n\nCheck its recent deploys:\n\n```bash\nkubectl -n c "
                             "rollout history deploy/api\n```\n\n" + lead + "\n\n```bash\n"
                             "kubectl -n c rollout undo deploy/api\n```\n")
-        assert guards_of(plan, _running(plan, "rollout undo").id) == [
+        assert guards_of(plan, running(plan, "rollout undo").id) == [
             "if the last deploy is less than one hour old"], lead
 
 
@@ -347,7 +341,7 @@ def test_only_do_this_when_scopes_the_steps_after_it():
     plan = compile_text("## Skip a poison message\n\nOnly do this when the trace shows a "
                         "`SerializationException`.\n\n1. Pause the connector:\n   ```bash\n"
                         "   curl -s -X PUT localhost:8083/connectors/x/pause\n   ```\n")
-    assert guards_of(plan, _running(plan, "pause").id) == [
+    assert guards_of(plan, running(plan, "pause").id) == [
         "Only do this when the trace shows a `SerializationException`"]
     plan = compile_text("## Fix\n\nDo this now.\n\n```bash\nsudo systemctl restart app\n```\n")
-    assert guards_of(plan, _running(plan, "restart").id) == []
+    assert guards_of(plan, running(plan, "restart").id) == []

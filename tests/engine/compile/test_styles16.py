@@ -15,18 +15,11 @@ from tests.support.compiling import (
     compile_text,
     gated,
     guards_of,
+    running,
     runs,
 )
 
 STYLES16 = Path(__file__).resolve().parents[2] / "fixtures" / "styles16"
-
-
-def _running(plan, *words: str):  # noqa: ANN001, ANN202
-    """The one command step whose pipeline's text holds all of `words`."""
-    (step,) = [s for s in runs(plan)
-               if all(w in " ".join(" ".join(a) for a in s.params.get("pipeline", []))
-                      for w in words)]
-    return step
 
 
 def test_each_styles16_guide_compiles_gated_and_accounted_for():
@@ -41,8 +34,8 @@ def test_a_numbered_headings_words_name_its_steps():
     plan = compile_text("# Webhooks\n\n## 1. Check the webhook queue\n\n```bash\n"
                         "kubectl -n p get pods\n```\n\n## 2. Restart the workers\n\n```bash\n"
                         "kubectl -n p rollout restart deploy/w\n```\n")
-    assert _running(plan, "get pods").title == "1. Check the webhook queue"
-    restart = _running(plan, "rollout restart")
+    assert running(plan, "get pods").title == "1. Check the webhook queue"
+    restart = running(plan, "rollout restart")
     assert restart.title == "2. Restart the workers"
     assert plan.step(next(e.source for _, e in plan.incoming(restart.id))).title == \
         "Approve: 2. Restart the workers"
@@ -74,7 +67,7 @@ def test_a_liquid_highlight_block_is_the_fenced_block_of_its_language():
     # `{% highlight sql %}` ... `{% endhighlight %}` was prose: the whole section one person's
     # step, the termination query and the PgBouncer restart never run nor gated
     plan = compile_text(JEKYLL)
-    restart = _running(plan, "systemctl restart pgbouncer")
+    restart = running(plan, "systemctl restart pgbouncer")
     assert restart.mutating and gated(plan, restart.id)
     (kill,) = [s for s in plan.steps if "pg_terminate_backend" in str(s.params.get("query"))]
     assert kill.mutating and gated(plan, kill.id)
@@ -117,9 +110,9 @@ def test_an_html_heading_alone_on_its_line_is_a_heading():
     # `<h2 id="fix">Fix</h2>` was "HTML, not read": the guide had no sections (the reload a
     # diagnosis step titled by its command) and the links to `#fix` landed nowhere
     plan = compile_text(HTML_HEADINGS)
-    reload_ = _running(plan, "reload nginx")
+    reload_ = running(plan, "reload nginx")
     assert reload_.title == "Fix" and reload_.id.startswith(("fix", "mit"))
-    assert _running(plan, "curl").title == "Verify it"
+    assert running(plan, "curl").title == "Verify it"
     jumps = [e for e in plan.edges if e.kind in ("jump", "branch")]
     assert any(e.target in (reload_.id, *(e2.source for _, e2 in plan.incoming(reload_.id)))
                for e in jumps)
@@ -156,7 +149,7 @@ def test_handing_over_then_stopping_ends_the_run_escalated_not_resolved():
                             f"{said}\n\n```bash\nkubectl -n p rollout restart deploy/w\n```\n")
         cond = said.split(",")[0]
         assert _ending_of(plan, cond) == "escalate", said
-        assert guards_of(plan, _running(plan, "rollout restart").id) == \
+        assert guards_of(plan, running(plan, "rollout restart").id) == \
             [f"Otherwise (not: {cond})"], said
     # a stop after doing something oneself is still the guide's own end
     plan = compile_text("## Fix\n\n```bash\nkubectl -n p rollout restart deploy/w\n```\n\n"
@@ -212,7 +205,7 @@ def test_an_event_table_decides_and_a_cell_that_does_then_points_goes_there():
                          "Event is 38103 (Lost communication with SMB)"]
     (door,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and s.title == "Close door 4B"]
     (after,) = [e for e in plan.edges if e.source == door.id]
-    start = _running(plan, "action=start")
+    start = running(plan, "action=start")
     assert after.kind == "jump" and after.target in (
         start.id, *(e.source for _, e in plan.incoming(start.id)))
 
@@ -226,14 +219,14 @@ def test_an_admonition_that_is_only_a_condition_with_a_colon_guards_the_steps_af
     plan = compile_text("## Diagnose\n\n```bash\nssh cass-03 nodetool compactionstats\n```\n\n"
                         ":::caution If a validation compaction has been running for more than "
                         "6 hours:\n:::\n\n```bash\nssh cass-03 nodetool stop VALIDATION\n```\n")
-    stop = _running(plan, "nodetool stop VALIDATION")
+    stop = running(plan, "nodetool stop VALIDATION")
     assert guards_of(plan, stop.id) == [
         "If a validation compaction has been running for more than 6 hours"]
     assert not any(s.kind == StepKind.MANUAL for s in plan.steps)
     # the same in a Markdown quote
     plan = compile_text("## Fix\n\n> **If the disk is full:**\n\n```bash\n"
                         "sudo rm -rf /var/cache/app\n```\n")
-    assert guards_of(plan, _running(plan, "rm -rf").id) == ["If the disk is full"]
+    assert guards_of(plan, running(plan, "rm -rf").id) == ["If the disk is full"]
 
 
 # -- content tabs inside a step -------------------------------------------------------------------
@@ -267,9 +260,9 @@ def test_content_tabs_inside_a_numbered_step_are_alternatives():
     # so the second tab was a lone label: the kubeadm join and the Talos reset both ran, one
     # after the other
     plan = compile_text(TABS_IN_ITEM)
-    assert guards_of(plan, _running(plan, "kubeadm join").id) == ["kubeadm"]
-    assert guards_of(plan, _running(plan, "talosctl").id) == ["Talos"]
-    assert _running(plan, "kubeadm join").title == "Rejoin the node"
+    assert guards_of(plan, running(plan, "kubeadm join").id) == ["kubeadm"]
+    assert guards_of(plan, running(plan, "talosctl").id) == ["Talos"]
+    assert running(plan, "kubeadm join").title == "Rejoin the node"
 
 
 # -- a French runbook's hand-over -----------------------------------------------------------------
@@ -317,7 +310,7 @@ def test_do_not_continue_under_a_condition_ends_the_run_for_a_person():
                             f"{said}\n\n1. Remove the member:\n\n    ```bash\n"
                             "    etcdctl member remove 8e9e\n    ```\n")
         assert _ending_of(plan, "If two members are down") == "escalate", said
-        assert guards_of(plan, _running(plan, "member remove").id) == [
+        assert guards_of(plan, running(plan, "member remove").id) == [
             "Otherwise (not: If two members are down)"], said
     # a wait is no stop
     plan = compile_text("## Fix\n\n```bash\nkubectl get pods\n```\n\nIf the pod is pending, do "
@@ -390,7 +383,7 @@ def test_an_alarm_table_in_spanish_decides_row_by_row():
     conds = [s.text for s in plan.steps if s.kind == StepKind.DECIDE]
     assert conds == ["Código is SRVO-050 (Colisión detectada)",
                      "Código is SRVO-001 (Parada de emergencia)"]
-    start = _running(plan, "cell3/start")
+    start = running(plan, "cell3/start")
     assert any(e.kind == "jump" and e.target in (start.id, *(x.source for _, x in
                                                              plan.incoming(start.id)))
                for e in plan.edges)

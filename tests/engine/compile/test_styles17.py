@@ -13,18 +13,11 @@ from tests.support.compiling import (
     compile_text,
     gated,
     guards_of,
+    running,
     runs,
 )
 
 STYLES17 = Path(__file__).resolve().parents[2] / "fixtures" / "styles17"
-
-
-def _running(plan, *words: str):  # noqa: ANN001, ANN202
-    """The one command step whose pipeline's text holds all of `words`."""
-    (step,) = [s for s in runs(plan)
-               if all(w in " ".join(" ".join(a) for a in s.params.get("pipeline", []))
-                      for w in words)]
-    return step
 
 
 def test_each_styles17_guide_compiles_gated_and_accounted_for():
@@ -42,7 +35,7 @@ def test_an_owner_before_a_condition_leaves_the_condition_the_items():
         plan = compile_text("## Triage\n\n- [ ] **Ops**: check resolution\n  ```bash\n  dig "
                             f"+short api.example.com\n  ```\n{item}\n  ```bash\n  ssh dns-01 "
                             "sudo unbound-control flush_zone example.com\n  ```\n")
-        flush = _running(plan, "flush_zone")
+        flush = running(plan, "flush_zone")
         assert gated(plan, flush.id)
         assert guards_of(plan, flush.id) == ["if the answers differ"], item
         assert plan.ignored == [], item
@@ -74,8 +67,8 @@ def test_a_sop_section_numbered_without_a_dot_is_where_proceed_to_section_n_goes
     # "## 6 Rollback" (a regulated SOP's "number, space, title"): "proceed to section 6" was a
     # person's step, and a healthy check went on into failing the database over, unasked
     plan = compile_text(SOP)
-    check = _running(plan, "curl")
-    failover = _running(plan, "failover")
+    check = running(plan, "curl")
+    failover = running(plan, "failover")
     assert not any(s.kind == StepKind.MANUAL for s in plan.steps)
     targets = {e.target for e in plan.edges if e.source == check.id}
     assert any(e.kind == "jump" for e in plan.edges if e.source == check.id)
@@ -95,11 +88,11 @@ def test_a_chat_messages_speaker_and_time_are_not_its_words():
                             "kafka-topics.sh --bootstrap-server k:9092 --describe\n```\n\n"
                             f"{header}\nif only one broker is missing from the ISR, restart "
                             "that broker:\n```\nssh kafka-2 sudo systemctl restart kafka\n```\n")
-        restart = _running(plan, "systemctl restart kafka")
+        restart = running(plan, "systemctl restart kafka")
         assert gated(plan, restart.id)
         assert guards_of(plan, restart.id) == ["if only one broker is missing from the ISR"], \
             header
-        assert "09" not in _running(plan, "--describe").title
+        assert "09" not in running(plan, "--describe").title
     # a line of its own that is only a time is not a speaker ("09:17" over words stays)
     from engine.guide import parse_guide
     (para,) = [e for e in parse_guide("At\n09:17 the disk filled.\n").elements]
@@ -112,11 +105,11 @@ def test_a_command_in_typographic_quotes_is_a_code_span():
     # 'Run: “redis-cli -h cache-prod-0 ping”' (Word's autocorrect curled the quotes, the code
     # formatting was lost): a person's step, or context for a reader alone on its line
     plan = compile_text("## Check\n\nRun: \u201credis-cli -h cache-prod-0 -p 6379 ping\u201d\n")
-    assert _running(plan, "redis-cli", "ping").params["pipeline"] == [
+    assert running(plan, "redis-cli", "ping").params["pipeline"] == [
         ["redis-cli", "-h", "cache-prod-0", "-p", "6379", "ping"]]
     plan = compile_text("## Check\n\nRun the following from the bastion:\n\n"
                         "\u201credis-cli -h cache-prod-0 -p 6379 ping\u201d\n")
-    assert _running(plan, "redis-cli", "ping")
+    assert running(plan, "redis-cli", "ping")
     # a quoted message stays words
     from engine.guide import parse_guide
     (para,) = parse_guide("If the log says \u201cconnection refused\u201d, restart it.\n"
@@ -130,8 +123,8 @@ def test_a_paragraph_that_is_only_a_command_after_an_introduction_is_that_comman
     plan = compile_text("## Profile\n\nList profiles:\n\nkubectl exec -n gitlab -it sidekiq-0 "
                         "-- /bin/ls -lah /tmp\n\nRun the following from the bastion:\n\n"
                         "redis-cli -h cache-prod-0 -p 6379 ping\n")
-    assert _running(plan, "/bin/ls")
-    assert _running(plan, "redis-cli")
+    assert running(plan, "/bin/ls")
+    assert running(plan, "redis-cli")
     # prose after an introduction, and a list's first item, stay what they were
     plan = compile_text("## Test\n\nTo verify its behaviour:\n\nssh to one of the nodes\n\n"
                         "The steps are:\n\n* ssh into the chef server\n* copy the key.\n")
@@ -156,9 +149,9 @@ def test_a_confluence_code_macro_is_a_code_block():
     # `<ac:structured-macro ac:name="code">` ... `<![CDATA[...]]>` (a page exported in
     # Confluence's storage format): a person's step holding the raw XML, never run nor gated
     plan = compile_text(CONFLUENCE)
-    reload_ = _running(plan, "systemctl reload haproxy")
+    reload_ = running(plan, "systemctl reload haproxy")
     assert reload_.mutating and gated(plan, reload_.id)
-    assert _running(plan, "socat")
+    assert running(plan, "socat")
     assert not any(s.kind == StepKind.MANUAL for s in plan.steps)
     # the macro shown in a Markdown fence stays as it is
     plan = compile_text("## Notes\n\n```\n<ac:structured-macro ac:name=\"code\"><ac:plain-text"
@@ -201,9 +194,9 @@ def test_content_tabs_are_one_choice_then_what_follows_them():
     # after the "Kubernetes" tab's steps the run asked about "VM", then about "RDS": the
     # tabs are alternatives, one taken, then the verification
     plan = compile_text(TABS)
-    verify = _running(plan, "df -h")
+    verify = running(plan, "df -h")
     for words in ("delete pod", "systemctl restart", "modify-db-instance"):
-        step = _running(plan, words)
+        step = running(plan, words)
         assert [e.target for e in plan.edges if e.source == step.id and e.on == "success"] \
             == [verify.id], words
     # the same for Docusaurus' <TabItem>s
@@ -211,8 +204,8 @@ def test_content_tabs_are_one_choice_then_what_follows_them():
                         'kubectl -n db delete pod x-0\n```\n\n</TabItem>\n<TabItem value="v" '
                         'label="VM">\n\n```bash\nssh pg-01 sudo systemctl restart x\n```\n\n'
                         '</TabItem>\n</Tabs>\n\n## Verify\n\n```bash\nssh pg-01 df -h /\n```\n')
-    verify = _running(plan, "df -h")
-    step = _running(plan, "delete pod")
+    verify = running(plan, "df -h")
+    step = running(plan, "delete pod")
     assert [e.target for e in plan.edges if e.source == step.id and e.on == "success"] == \
         [verify.id]
 
@@ -238,7 +231,7 @@ def test_a_block_a_step_tells_a_person_to_edit_is_what_they_write_not_sample_out
     plan = compile_text("## Check\n\nCheck the state. Expected output:\n\n```\nPROC main()\n"
                         "```\n\nUpdate the package:\n\n```bash\nsudo apt-get install -y app\n```\n")
     assert [i.reason for i in plan.ignored] == ["sample output"]
-    assert _running(plan, "apt-get")
+    assert running(plan, "apt-get")
 
 
 # -- an alarm table's cell that names a section ---------------------------------------------------
@@ -271,7 +264,7 @@ def test_an_action_cell_that_then_says_a_sections_title_goes_there():
     (door,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and
                s.title.startswith("Check the safety fence door")]
     (after,) = [e for e in plan.edges if e.source == door.id]
-    reset = _running(plan, "alarm/reset")
+    reset = running(plan, "alarm/reset")
     assert after.kind == "jump" and after.target in (
         reset.id, *(e.source for _, e in plan.incoming(reset.id)))
     # words that are no section's title stay the person's
@@ -312,7 +305,7 @@ def test_asciidoc_steps_continuations_and_a_bare_listing_are_read_as_such():
     plan = compile_text(ADOC)
     assert [s for s in plan.steps if s.kind == StepKind.MANUAL and
             s.title.startswith("Cut the stuck wire")]
-    start = _running(plan, "action=start")
+    start = running(plan, "action=start")
     assert start.title == "Start the program from main" and gated(plan, start.id)
     assert [i.reason for i in plan.ignored] == ["sample output"]
     from engine.guide import parse_guide
@@ -339,8 +332,8 @@ def test_a_pandoc_grid_table_is_the_table_it_shows():
     # a Word document's "Symptom | Action" table through pandoc (`+---+` borders): a
     # paragraph whose two commands both ran, one after the other, whatever the symptom
     plan = compile_text(GRID)
-    vacuum = _running(plan, "journalctl")
-    restart = _running(plan, "systemctl restart app")
+    vacuum = running(plan, "journalctl")
+    restart = running(plan, "systemctl restart app")
     assert guards_of(plan, vacuum.id) == ["Disk full"]
     assert guards_of(plan, restart.id) == ["Service down"]
     from engine.guide import parse_guide
