@@ -813,8 +813,19 @@ class _OutlineBuilder:
                      not any(_said_in(n, t) for _, t, _ in tails))
         nodes.extend(self._call(el, cls, el.index))
         outer, self._ending_item = self._ending_item, ending is not None
-        nodes.extend(self._content(el.index, cls))
+        content = self._content(el.index, cls)
         self._ending_item = outer
+        other: IfNode | None = None
+        if guard is not None and not guard.is_else and not else_text and content and \
+                isinstance(last := content[-1], IfNode) and last.guard.is_else and \
+                last.guard.no_to is None and last.else_ is None and \
+                0 <= last.pos < len(self.els) and self.els[last.pos].parent == el.index:
+            # "2. If the queue is long, restart the consumer:" over its block, then "Otherwise,
+            # go to step 4." under it: the other side of the item's own question (it was a
+            # question of its own, "Otherwise?", asked after the restart had run)
+            other = last
+            content.pop()
+        nodes.extend(content)
         only_jumps = guard is not None and lead_jumps
         # An unticked task-list box ("- [ ] Confirm the dashboard is green") is a to-do, a
         # person's step like a numbered one (a ticked box is done, by someone else)
@@ -880,7 +891,12 @@ class _OutlineBuilder:
             elif else_text and cls in ("diag", "mit"):
                 node.else_ = [self._said(cls, else_text, else_text, el.span, el.index)]
                 node.else_text = else_text
+            elif other is not None:
+                node.else_ = other.then
+                node.else_text = other.guard.text
             return [node, *cases]
+        if other is not None:
+            nodes.append(other)  # (no question of the item's own to be the other side of)
         return nodes + cases
 
     def _asked(self, el: Element) -> str | None:

@@ -195,3 +195,34 @@ def test_an_escalation_that_titles_a_steps_commands_does_not_end_the_path_before
                                  "properties.targets=high"])
     assert raise_ in {e.target for e in plan.edges} | {
         e2.target for e in plan.edges for e2 in plan.edges if e.target == e2.source}
+
+
+OTHERWISE_UNDER_BLOCK = """# Queue stuck
+
+## Diagnosis
+
+1. Check the queue: `rabbitmqctl list_queues name messages`
+2. If the queue holds more than 1000 messages, restart the consumer:
+
+   ```bash
+   systemctl restart consumer
+   ```
+
+   Otherwise, go to step 4.
+3. Check the consumer log: `journalctl -u consumer -n 50`
+4. Check the broker: `rabbitmqctl status`
+"""
+
+
+def test_an_otherwise_under_an_items_block_is_the_other_side_of_the_items_question() -> None:
+    plan = compile_text(OTHERWISE_UNDER_BLOCK)
+    (case,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    # before: a second question "Otherwise" asked after the restart had run, its jump to
+    # step 4 taken (or not) by whoever answered it
+    assert case.title.startswith("If the queue holds more than 1000")
+    broker = step_running(plan, ["rabbitmqctl", "status"])
+    assert [e.target for e in plan.edges if e.source == case.id and e.kind == "jump"] == \
+        [broker]
+    restart = step_running(plan, ["systemctl", "restart", "consumer"])
+    log = step_running(plan, ["journalctl", "-u", "consumer", "-n", "50"])
+    assert log in successors(plan, restart)
