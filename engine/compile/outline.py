@@ -81,8 +81,10 @@ class EndNode:
     # "The issue is mitigated." on its own after a section's steps: the run ends there only
     # where nothing else needs that path (see `Wiring._may_end`), else it is a reader's note;
     # "jumped": only where a jump leads to what follows ("Escalate to the network team." before
-    # the "Step 4" that a case goes to; elsewhere it is the guide's last word, see `escalation`)
+    # the "Step 4" that a case goes to; elsewhere it is the guide's last word, see `escalation`);
+    # "last": only inside a branch or at the guide's end ("Else: 1. Escalate to the team.")
     said: str = ""
+    instead: Action | None = None  # where the said ending may not end: this step instead
 
 
 @dataclass
@@ -193,6 +195,10 @@ class _OutlineBuilder:
         if self.escalation is not None or not acting or not acting[-1]:
             return
         last = acting[-1][-1]
+        if isinstance(last, EndNode) and last.said == "last":  # (see `_item`)
+            acting[-1].pop()
+            self.escalation = (last.text, last.span)
+            return
         if not isinstance(last, Action) or last.kind != StepKind.MANUAL or \
                 last.params.get("script") or last.prose:
             return
@@ -660,6 +666,13 @@ class _OutlineBuilder:
         return Action(action.id, StepKind.MANUAL, action.title, script, action.span, action.pos,
                       action.section, params={"script": literal(script)})
 
+    def _last_in_list(self, el: Element) -> bool:
+        """Whether a list item is its list's last (no item of its list after its own parts)."""
+        after = next((x for x in self.els[el.index + 1:] if x.span.start > el.span.end), None)
+        return after is None or not (after.kind == "list_item" and after.parent == el.parent
+                                     and after.depth == el.depth and
+                                     after.section == el.section)
+
     def _sibling_before(self, el: Element) -> Element | None:
         """The item just before a list item in its list, if any."""
         for at in range(el.index - 1, -1, -1):  # (no copy of the elements before it)
@@ -840,9 +853,19 @@ class _OutlineBuilder:
                 and not (guard is not None and _goes_on(then_text)):
             # ("- All pods `Running` → continue." asks nobody anything: that case goes on)
             # ("No: cordon the zone" is titled by what it says to do, not "No")
-            nodes.insert(0, self._manual(el.index, cls, phrases.without_answer(el.text).strip()
-                                         or el.text, self._item_text(el), el.span,
-                                         el.index))
+            step = self._manual(el.index, cls, phrases.without_answer(el.text).strip()
+                                or el.text, self._item_text(el), el.span, el.index)
+            if el.ordered and guard is None and not nodes and not lead_jumps and \
+                    not self.children.get(el.index) and _HANDS_OVER.match(el.text) and \
+                    phrases.outcome_of(el.text) == "escalate" and \
+                    phrases.guard_in(el.text, fallback=True) is None and \
+                    self._last_in_list(el):
+                # "Else: 1. Escalate to the storage team.": the list's last step hands the
+                # incident over; the path ends there, escalated, where nothing else needs it
+                # to go on (it was a person's step, and the run ended `resolved`)
+                return [EndNode("escalate", _conclusion(el.text) or _short(el.text),
+                                el.text, el.span, said="last", instead=step)]
+            nodes.insert(0, step)
         if not nodes and not lead_jumps and guard is None and not el.ordered and \
                 cls not in ("info", "cleanup") and self.escalation is None and \
                 phrases.is_escalation(el.text):
@@ -926,7 +949,10 @@ class _OutlineBuilder:
     def _append(self, nodes: list[Node], node: IfNode) -> None:
         """Attach "Otherwise ..." to the open `if` before it; "Otherwise, if <expr> ..." is an
         else-if, and a later "Otherwise" attaches to the innermost open one."""
-        if any(isinstance(n, Action) and not n.prose for n in node.then):
+        if any(isinstance(n, Action) and not n.prose or isinstance(n, EndNode) and n.said
+               for n in node.then):
+            # (what the list under "Else:" says to do, its "Escalate to the storage team."
+            # too, stands in for the person's step of the guard's own words)
             node.then = [n for n in node.then if not (isinstance(n, Action) and n.prose)]
         top = last = nodes[-1] if nodes else None
         if node.guard.alternative and isinstance(top, IfNode) and top.guard.alternative and \

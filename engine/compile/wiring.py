@@ -210,7 +210,10 @@ class Wiring:
             elif isinstance(node, Fork):
                 frontier = self._fork(node, frontier)
             elif isinstance(node, EndNode) and node.said and not self._may_end(nodes, i):
-                pass  # a reader's note: the steps after it are reached only through it
+                # the steps after it are reached only through it: a reader's note, or the
+                # person's step it is when it does not end the run
+                if node.instead is not None:
+                    frontier = self._action(node.instead, frontier)
             elif isinstance(node, EndNode):
                 if frontier:
                     target = self.end(node.outcome, node.title, node.text, node.span)
@@ -332,7 +335,7 @@ class Wiring:
         if nodes[i].said != "jumped" and (  # type: ignore[union-attr]
                 self._depth or all(isinstance(n, EndNode) for n in nodes[i + 1:])):
             return True
-        if i + 1 >= len(nodes):
+        if i + 1 >= len(nodes) or nodes[i].said == "last":  # type: ignore[union-attr]
             return False
         nxt = nodes[i + 1]
         at = getattr(nxt, "pos", None)

@@ -226,3 +226,40 @@ def test_an_otherwise_under_an_items_block_is_the_other_side_of_the_items_questi
     restart = step_running(plan, ["systemctl", "restart", "consumer"])
     log = step_running(plan, ["journalctl", "-u", "consumer", "-n", "50"])
     assert log in successors(plan, restart)
+
+
+ELSE_ESCALATES = """# Disk
+
+## Mitigation
+
+Check the inodes: `df -i /var`
+
+If the inodes are exhausted:
+
+1. Remove old sessions: `find /var/lib/php/sessions -mtime +2 -delete`
+
+Else:
+
+1. Escalate to the storage team.
+"""
+
+
+def test_a_lists_last_step_that_hands_over_ends_its_branch_escalated() -> None:
+    plan = compile_text(ELSE_ESCALATES)
+    case = next(s for s in plan.steps if s.title.startswith("If the inodes are exhausted"))
+    (other,) = [e.target for e in plan.edges if e.source == case.id and e.kind == "else"]
+    # before: a person's step "Escalate to the storage team." (and one of "Else:" before it),
+    # then the run ended `resolved`
+    assert plan.step(other).outcome == "escalate"
+    assert "storage team" in plan.step(other).title
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+def test_a_hand_over_step_the_procedure_goes_on_after_stays_a_persons_step() -> None:
+    text = ("# Disk\n\n## Mitigation\n\n1. Remove old sessions: `find /var/lib/php/sessions "
+            "-mtime +2 -delete`\n2. Escalate to the storage team.\n\n## Verify\n\n"
+            "Check again: `df -i /var`\n")
+    plan = compile_text(text)
+    hand = next(s for s in plan.steps if s.title.startswith("Escalate to the storage team"))
+    assert hand.kind == StepKind.MANUAL  # the Verify section after it still runs
+    assert successors(plan, hand.id)
