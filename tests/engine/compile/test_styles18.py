@@ -1,0 +1,51 @@
+"""Runbook styles the earlier sweeps did not try: an Azure TSG with "If yes → Step 4" steps,
+an SRE playbook by Triage / Mitigate / Resolve, a Command | Expected table, a procedure whose
+items say where to run a command ('Run “x” on pg-02'), lettered and Roman sub-steps, a PLC
+integrator's Fault / Cause / Remedy paragraphs (tests/fixtures/styles18 holds the guides
+tried). Each test is one rule a guide author would recognise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.plan import StepKind
+from tests.support.compiling import (
+    assert_gated_and_accounted,
+    compile_text,
+    runs,
+)
+
+STYLES18 = Path(__file__).resolve().parents[2] / "fixtures" / "styles18"
+
+
+def test_each_styles18_guide_compiles_gated_and_accounted_for():
+    assert_gated_and_accounted(folder=STYLES18, at_least=6)
+
+
+# -- where a command is typed, said after it ------------------------------------------------------
+
+def test_a_command_holding_a_star_then_on_the_primary_is_not_run_here():
+    # "Run `psql -c 'select * from pg_stat_replication'` on the primary.": the star read as
+    # emphasis and was dropped, the command no longer found before "on the primary", and it
+    # ran on the machine running the plan
+    for item in ("Run `psql -c 'select * from pg_stat_replication'` on the primary.",
+                 "Run \u201cpsql -c 'select * from pg_stat_replication'\u201d on the primary.",
+                 "Run `rm -f /var/log/app/*.gz` on the replica."):
+        plan = compile_text(f"## Procedure\n\n1. Check the state.\n   {item}\n")
+        assert runs(plan) == [], item
+        assert [s.kind for s in plan.steps if s.kind != StepKind.END] == [StepKind.MANUAL]
+    plan = compile_text("## Check\n\nRun `psql -c 'select * from t'` on your workstation.\n")
+    assert len(runs(plan)) == 1
+
+
+def test_a_command_then_on_a_host_by_its_name_is_not_run_here():
+    # "Run “sudo -u postgres pg_basebackup -h pg-01 ...” on pg-02.": the base backup over the
+    # replica's data directory ran (gated) on the machine running the plan
+    for place in ("pg-02", "`pg-02`", "kafka-3.prod.internal", "db-12a"):
+        plan = compile_text("## Rebuild\n\nRun `sudo -u postgres pg_basebackup -h pg-01 -D "
+                            f"/var/lib/postgresql/16/main -R -P` on {place}.\n")
+        assert runs(plan) == [], place
+    # a platform is no machine
+    for place in ("k8s", "python3", "ubuntu-22.04", "port 5432"):
+        plan = compile_text(f"## Check\n\nRun `curl -sf http://localhost:8080/health` on {place}.\n")
+        assert len(runs(plan)) == 1, place
