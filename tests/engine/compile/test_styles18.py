@@ -12,7 +12,11 @@ from engine.plan import StepKind
 from tests.support.compiling import (
     assert_gated_and_accounted,
     compile_text,
+    gated,
+    guards_of,
+    running,
     runs,
+    successors,
 )
 
 STYLES18 = Path(__file__).resolve().parents[2] / "fixtures" / "styles18"
@@ -49,3 +53,35 @@ def test_a_command_then_on_a_host_by_its_name_is_not_run_here():
     for place in ("k8s", "python3", "ubuntu-22.04", "port 5432"):
         plan = compile_text(f"## Check\n\nRun `curl -sf http://localhost:8080/health` on {place}.\n")
         assert len(runs(plan)) == 1, place
+
+
+# -- a "Command | Expected" table -----------------------------------------------------------------
+
+FIX_TABLE = """## Fix
+
+| Command | Expected |
+|---------|----------|
+| `ssh nfs-01 sudo exportfs -ra` | no output |
+| `ssh nfs-01 sudo systemctl restart nfs-server` | exits 0 |
+| `ssh nfs-01 systemctl is-active nfs-server` | `active` |
+"""
+
+
+def test_a_command_expected_table_is_a_procedure_in_its_rows_order():
+    # "Command | Expected" with no step numbers: read as a table of checks, its commands that
+    # change anything were only shown (one person's step), and the fix never ran
+    plan = compile_text(FIX_TABLE)
+    export = running(plan, "exportfs -ra")
+    restart = running(plan, "systemctl restart")
+    check = running(plan, "is-active")
+    assert gated(plan, export.id) and gated(plan, restart.id) and not gated(plan, check.id)
+    assert successors(plan, export.id) == [restart.id]
+    assert successors(plan, restart.id) == [check.id]
+    assert not any(s.kind == StepKind.MANUAL for s in plan.steps)
+    # what a check should print is its expectation
+    assert any("active" in g for s in successors(plan, check.id) for g in guards_of(plan, s)
+               ) or any(plan.step(s).kind == StepKind.DECIDE for s in successors(plan, check.id))
+    # a table with more in its first column than one command stays a table of checks
+    plan = compile_text("## Fix\n\n| Command | Expected |\n|---|---|\n| restart with "
+                        "`sudo systemctl restart nfs-server` | exits 0 |\n")
+    assert runs(plan) == []
