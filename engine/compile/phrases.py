@@ -501,8 +501,10 @@ def question_case(question: str) -> bool:
 # A known-problems list: "**Symptom:** Lag grows on one partition. **Cause:** ... **Action:**
 # Roll back ...": each symptom is a case, and what follows it (to the next symptom or
 # heading) is what to do in it. "Problem:" / "Issue:" open one only when a cause or an action
-# label follows in the same paragraph.
-_SYMPTOM = re.compile(r"^[\W_]*(?:(?P<sym>symptoms?)|problem|issue)\s*[:.)][*_\s]*(?P<s>.+?)"
+# label follows in the same paragraph, and so do a controls integrator's "Fault: F101 Gripper
+# vacuum low / Cause: ... / Remedy: ..." (and "Alarm:", "Error:") triples.
+_SYMPTOM = re.compile(r"^[\W_]*(?:(?P<sym>symptoms?)|problem|issue|fault|alarm|error)"
+                      r"\s*[:.)][*_\s]*(?P<s>.+?)"
                       r"(?:\s+[*_]*(?P<label>(?:root )?cause|actions?|fix|resolution|solution|"
                       r"workaround|remedy|mitigation)\s*[:.][\s\S]*|$)", re.I | re.S)
 

@@ -85,3 +85,34 @@ def test_a_command_expected_table_is_a_procedure_in_its_rows_order():
     plan = compile_text("## Fix\n\n| Command | Expected |\n|---|---|\n| restart with "
                         "`sudo systemctl restart nfs-server` | exits 0 |\n")
     assert runs(plan) == []
+
+
+# -- a controls integrator's Fault / Cause / Remedy -----------------------------------------------
+
+FAULTS = """# Cell 4 palletizer
+
+**Fault:** F101 Gripper vacuum low
+**Cause:** Suction cup worn.
+**Remedy:** Reset the fault with `curl -s -X PUT http://cell4-gw:8080/tags/DB10.FaultReset -d 1`.
+
+**Fault:** F205 Conveyor jam
+**Cause:** Box skewed at the infeed.
+**Remedy:** Restart the conveyor with `curl -s -X PUT http://cell4-gw:8080/tags/DB20.Start -d 1`.
+"""
+
+
+def test_a_fault_cause_remedy_entry_is_a_case():
+    # "**Fault:** F101 ... **Cause:** ... **Remedy:** ..." (as "Symptom: / Cause: / Action:"
+    # is): the entries were paragraphs in turn, and the run reset F101 and restarted the
+    # conveyor whatever fault the cell showed
+    for label in ("Fault", "Alarm", "Error"):
+        plan = compile_text(FAULTS.replace("**Fault:**", f"**{label}:**"))
+        reset = running(plan, "FaultReset")
+        start = running(plan, "DB20.Start")
+        assert guards_of(plan, reset.id) == ["F101 Gripper vacuum low"], label
+        assert guards_of(plan, start.id) == ["F205 Conveyor jam"], label
+        assert gated(plan, reset.id) and gated(plan, start.id)
+    # "Error: ..." with no cause nor remedy after it is a sentence, no case
+    plan = compile_text("## Check\n\nError: the gateway refuses writes when the cell is in "
+                        "auto. Check it: `curl -s http://cell4-gw:8080/mode`\n")
+    assert guards_of(plan, running(plan, "/mode").id) == []
