@@ -1251,7 +1251,7 @@ class _OutlineBuilder:
         exact = text.count("\n") >= span.end - span.start  # else the lines were joined
         lines = span.end - span.start
         # "Is X? **Yes** → ...": the answers' condition
-        offsets = phrases.sentence_offsets(text)
+        offsets = _both_answers(text, phrases.sentence_offsets(text))
         sentences = [text[a:b] for a, b in offsets]
         # whether an answer ("Yes: ...") comes after each sentence, read once from the end
         answered = [False] * (len(sentences) + 1)
@@ -2482,6 +2482,27 @@ def _faq_case(text: str) -> str | None:
     limit?"), if it names one."""
     asked = phrases.faq_question(text)
     return asked if asked is not None and _asks_a_case(asked) else None
+
+
+# "If yes → Step 4, if no → Step 3." (an Azure TSG's answers, one sentence): each answer is
+# its own guard (the second was part of the first's words, its jump lost, and that answer
+# went on into the step after the question)
+_ANSWERS_OPEN = re.compile(r"^[\W_]*if\s+(?:yes|no|not|so)\b", re.I)
+_NEXT_ANSWER = re.compile(r"[,;]\s+(?=(?:and\s+|or\s+)?if\s+(?:yes|no|not|so)\b)", re.I)
+
+
+def _both_answers(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`offsets` with a sentence of answers cut at each answer after its first."""
+    out: list[tuple[int, int]] = []
+    for a, b in offsets:
+        if not _ANSWERS_OPEN.match(text[a:b]):
+            out.append((a, b))
+            continue
+        for m in _NEXT_ANSWER.finditer(text, a, b):
+            out.append((a, m.start()))
+            a = m.end()
+        out.append((a, b))
+    return out
 
 
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)

@@ -116,3 +116,45 @@ def test_a_fault_cause_remedy_entry_is_a_case():
     plan = compile_text("## Check\n\nError: the gateway refuses writes when the cell is in "
                         "auto. Check it: `curl -s http://cell4-gw:8080/mode`\n")
     assert guards_of(plan, running(plan, "/mode").id) == []
+
+
+# -- both answers in one sentence -----------------------------------------------------------------
+
+ARROWS = """## Step 1: Check
+
+```bash
+kubectl get pods -n web
+```
+
+Are all pods running? {answers}
+
+## Step 2: Restart
+
+```bash
+kubectl -n web rollout restart deploy/web
+```
+
+## Step 3: Verify
+
+```bash
+kubectl -n web get deploy/web
+```
+"""
+
+
+def test_two_answers_in_one_sentence_are_two_guards():
+    # "If no → Step 2, if yes → Step 3." (an Azure TSG's answers): the second answer was part
+    # of the first's words, its jump lost, and a "yes" went on into the restart of Step 2
+    for answers in ("If no \u2192 Step 2, if yes \u2192 Step 3.",
+                    "If no, go to Step 2; if yes, go to Step 3.",
+                    "If no -> Step 2, and if yes -> Step 3."):
+        plan = compile_text(ARROWS.format(answers=answers))
+        restart = running(plan, "rollout restart")
+        verify = running(plan, "get deploy/web")
+        jumps = {e.target: (e.condition.text if e.condition else "") for e in plan.edges
+                 if e.kind == "jump"}
+        assert verify.id in jumps and "yes" in jumps[verify.id].lower(), answers
+        into_restart = [t for s, t in plan.incoming(restart.id)]
+        assert gated(plan, restart.id)
+        assert not any("yes" in g.lower() for g in guards_of(plan, restart.id)), answers
+        assert into_restart
