@@ -51,7 +51,8 @@ def test_a_command_then_on_a_host_by_its_name_is_not_run_here():
         assert runs(plan) == [], place
     # a platform is no machine
     for place in ("k8s", "python3", "ubuntu-22.04", "port 5432"):
-        plan = compile_text(f"## Check\n\nRun `curl -sf http://localhost:8080/health` on {place}.\n")
+        plan = compile_text(f"## Check\n\nRun `curl -sf http://localhost:8080/health` on "
+                            f"{place}.\n")
         assert len(runs(plan)) == 1, place
 
 
