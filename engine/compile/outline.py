@@ -1293,7 +1293,7 @@ class _OutlineBuilder:
         exact = text.count("\n") >= span.end - span.start  # else the lines were joined
         lines = span.end - span.start
         # "Is X? **Yes** → ...": the answers' condition
-        offsets = phrases.sentence_offsets(text)
+        offsets = _both_answers(text, phrases.sentence_offsets(text))
         sentences = [text[a:b] for a, b in offsets]
         # whether an answer ("Yes: ...") comes after each sentence, read once from the end
         answered = [False] * (len(sentences) + 1)
@@ -1722,16 +1722,26 @@ class _OutlineBuilder:
                 if _STEP_ACTION_COLUMN.match(h) or _ACTION_COLUMN.match(h)]
         cells = [m.group(1) for r in rows[1:] for k in acts if k < len(r)
                  and (m := re.fullmatch(r"\s*`([^`]+)`\s*", r[k])) is not None]
-        if len(rows) < 3 or not (el.command_cells or cells) or not rows[0] or \
-                not _STEP_COLUMN.match(rows[0][0]) or \
-                [r[0].strip().rstrip(".)") for r in rows[1:]] != \
-                [str(n) for n in range(1, len(rows))]:
+        # a "Command | Expected" table with no step numbers (one command a row, what it should
+        # print beside it) is a procedure too, in its rows' order: its commands were only
+        # shown when they changed anything, and the fix it wrote never ran
+        paired = len(rows) >= 2 and bool(rows[0]) and \
+            _COMMAND_COLUMN.match(rows[0][0]) is not None and \
+            any(_EXPECTED_COLUMN.match(h) for h in rows[0][1:]) and \
+            all(r and re.fullmatch(r"\s*`([^`]+)`\s*", r[0]) and
+                r[0].strip()[1:-1] in el.command_cells for r in rows[1:])
+        if not paired and (
+                len(rows) < 3 or not (el.command_cells or cells) or not rows[0] or
+                not _STEP_COLUMN.match(rows[0][0]) or
+                [r[0].strip().rstrip(".)") for r in rows[1:]] !=
+                [str(n) for n in range(1, len(rows))]):
             return None
         listed = set(el.command_cells) | set(cells)
         nodes: list[Node] = []
         for i, row in enumerate(rows[1:]):
             line = el.span.start + 2 + i  # the header, its `|---|` line, then one row a line
-            codes = [c for cell in row[1:] for c in re.findall(r"`([^`]+)`", cell)
+            codes = [c for cell in (row[:1] if paired else row[1:])
+                     for c in re.findall(r"`([^`]+)`", cell)
                      if c in listed and cell.strip() == f"`{c}`"]
             said = " | ".join(c for c in row[1:] if c.strip(" -\u2013\u2014"))
             # "Expected result: `200`" beside a check: its output must hold it, or the run
@@ -2516,7 +2526,30 @@ def _faq_case(text: str) -> str | None:
     return asked if asked is not None and _asks_a_case(asked) else None
 
 
+# "If yes → Step 4, if no → Step 3." (an Azure TSG's answers, one sentence): each answer is
+# its own guard (the second was part of the first's words, its jump lost, and that answer
+# went on into the step after the question)
+_ANSWERS_OPEN = re.compile(r"^[\W_]*if\s+(?:yes|no|not|so)\b", re.I)
+_NEXT_ANSWER = re.compile(r"[,;]\s+(?=(?:and\s+|or\s+)?if\s+(?:yes|no|not|so)\b)", re.I)
+
+
+def _both_answers(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`offsets` with a sentence of answers cut at each answer after its first."""
+    out: list[tuple[int, int]] = []
+    for a, b in offsets:
+        if not _ANSWERS_OPEN.match(text[a:b]):
+            out.append((a, b))
+            continue
+        for m in _NEXT_ANSWER.finditer(text, a, b):
+            out.append((a, m.start()))
+            a = m.end()
+        out.append((a, b))
+    return out
+
+
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
+# a procedure table's column of commands ("Command | Expected")
+_COMMAND_COLUMN = re.compile(r"^\W*(?:commands?|cmd|run)\W*$", re.I)
 _EXPECTED_COLUMN = re.compile(r"^\W*expected(?:\s+(?:result|output|value|response))?s?\W*$",
                               re.I)
 # a procedure table's action column (a decision table's is `_ACTION_COLUMN` below, which

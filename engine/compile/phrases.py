@@ -501,8 +501,10 @@ def question_case(question: str) -> bool:
 # A known-problems list: "**Symptom:** Lag grows on one partition. **Cause:** ... **Action:**
 # Roll back ...": each symptom is a case, and what follows it (to the next symptom or
 # heading) is what to do in it. "Problem:" / "Issue:" open one only when a cause or an action
-# label follows in the same paragraph.
-_SYMPTOM = re.compile(r"^[\W_]*(?:(?P<sym>symptoms?)|problem|issue)\s*[:.)][*_\s]*(?P<s>.+?)"
+# label follows in the same paragraph, and so do a controls integrator's "Fault: F101 Gripper
+# vacuum low / Cause: ... / Remedy: ..." (and "Alarm:", "Error:") triples.
+_SYMPTOM = re.compile(r"^[\W_]*(?:(?P<sym>symptoms?)|problem|issue|fault|alarm|error)"
+                      r"\s*[:.)][*_\s]*(?P<s>.+?)"
                       r"(?:\s+[*_]*(?P<label>(?:root )?cause|actions?|fix|resolution|solution|"
                       r"workaround|remedy|mitigation)\s*[:.][\s\S]*|$)", re.I | re.S)
 
@@ -2179,6 +2181,7 @@ _MACHINES = (r"(?:hosts?|nodes?|servers?|brokers?|replicas?|primary|secondary|le
              r"followers?|machines?|vms?|instances?|bastion|box(?:es)?|workers?|masters?|"
              r"members?|containers?)")
 _HOSTNAME = r"[a-z][\w.-]*\d[\w.-]*"
+_NAMED_HOST = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d+[a-z]?(?:\.[a-z][\w-]*)*"
 # The place said right after the command: "Run `x` on all nodes.", "`y` on every broker", "by
 # running `z` on zk-1, zk-2 and zk-3", "on the patroni leader". Not "on the host" / "on the
 # machine" alone: container guides mean the reader's own machine by it.
@@ -2189,6 +2192,9 @@ _ELSEWHERE_AFTER = re.compile(
     r"the\s+(?:[\w.'-]+\s+){0,3}?(?:hosts|nodes?|servers?|brokers?|replicas?|primary|secondary|"
     r"leader|followers?|vms?|bastion|workers?|masters?|members?)\b(?![-`]|\.\w)|"
     rf"(?:the )?(?:host|node|server|machine|broker|vm|instance)\s+`?{_HOSTNAME}`?|"
+    # "Run `x` on pg-02.", "on `kafka-3.prod`": a machine by a name of its own, a word, a
+    # hyphen and its number (not "on k8s", "on python3": a platform, no machine)
+    rf"`?{_NAMED_HOST}`?(?=[\s,;:)]|\.?$|\.\s)|"
     rf"`?{_HOSTNAME}`?(?:\s*,\s*`?{_HOSTNAME}`?)*,?\s+(?:and|or)\s+`?{_HOSTNAME}`?\b)",
     re.I)
 
@@ -2233,7 +2239,11 @@ def runs_elsewhere(text: str, code: str | None = None) -> bool:
     it is the place of `code` only if `code` comes before it ("Run `chef-client` on the nodes:
     `knife ssh ...`" - knife reaches them from here); or close the words that introduce it
     ("restart Postgres on the replica:" over its block)."""
-    plain = re.sub(r"(?<!`)[*](?!`)|\b_|_\b", "", text)
+    # (emphasis marks are dropped outside code spans only: `psql -c 'select * from t'` and
+    # `rm /tmp/*.log` are the commands as typed, and `code` is found in the sentence as such)
+    plain = "".join(piece if piece.startswith("`") else
+                    re.sub(r"(?<!`)[*](?!`)|\b_|_\b", "", piece)
+                    for piece in re.split(r"(`[^`\n]+`)", text))
     for a, b in sentence_offsets(plain):
         sentence = plain[a:b]
         if _HERE.search(sentence):
