@@ -85,6 +85,7 @@ class EndNode:
     # "last": only inside a branch or at the guide's end ("Else: 1. Escalate to the team.")
     said: str = ""
     instead: Action | None = None  # where the said ending may not end: this step instead
+    pos: int | None = None  # a said ending's element: where a jump to it lands
 
 
 @dataclass
@@ -379,7 +380,7 @@ class _OutlineBuilder:
         if rest:
             out.append(self._manual(owner, cls, rest, rest, el.span, el.index))
         out.append(EndNode(ending, _conclusion(sentences[0]) or _short(sentences[0]),
-                           el.text, el.span, said="ending"))
+                           el.text, el.span, said="ending", pos=el.index))
         return out
 
     def _check_then_fix(self, el: Element, nodes: list[Node]) -> list[Node]:
@@ -864,7 +865,7 @@ class _OutlineBuilder:
                 # incident over; the path ends there, escalated, where nothing else needs it
                 # to go on (it was a person's step, and the run ended `resolved`)
                 return [EndNode("escalate", _conclusion(el.text) or _short(el.text),
-                                el.text, el.span, said="last", instead=step)]
+                                el.text, el.span, said="last", instead=step, pos=el.index)]
             nodes.insert(0, step)
         if not nodes and not lead_jumps and guard is None and not el.ordered and \
                 cls not in ("info", "cleanup") and self.escalation is None and \
@@ -1084,7 +1085,7 @@ class _OutlineBuilder:
                     # the Step 4 a case jumps to: that path ends here (it ran on into Step 4).
                     # ("Step 5 — Hand the node over ... open a ticket:" is a step's title)
                     nodes.append(EndNode("escalate", _conclusion(el.text) or _short(el.text),
-                                         el.text, el.span, said="jumped"))
+                                         el.text, el.span, said="jumped", pos=el.index))
                 if _has_action(found):
                     # "..., put the instance back in error with `nova reset-state x`, and
                     # escalate to the compute team.": the run's last word, whose command was

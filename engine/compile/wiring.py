@@ -215,11 +215,17 @@ class Wiring:
                 if node.instead is not None:
                     frontier = self._action(node.instead, frontier)
             elif isinstance(node, EndNode):
-                if frontier:
+                # ("Step 3: Escalate" over "Escalate to the web team." alone: what "If yes →
+                # Step 3" lands on; the jump went past it to the guide's `resolved`)
+                at = node.pos if node.said else None
+                landed = at is not None and self._landing_before(nodes, i, at)
+                if frontier or landed:
                     target = self.end(node.outcome, node.title, node.text, node.span)
                     self._connect(frontier, target)
-                    if node.outcome == Outcome.ESCALATE.value:
+                    if node.outcome == Outcome.ESCALATE.value and frontier:
                         self._escalated.append((list(frontier), target))
+                    if landed and at is not None:
+                        self.entries.append((at, len(self.entries), target))
                 frontier = []
             i += 1
         return frontier + [p for pending in held.values() for p in pending]
@@ -324,7 +330,9 @@ class Wiring:
         at = getattr(nxt, "pos", None)
         if at is None:
             return False
-        here = nodes[i].pos  # type: ignore[union-attr]
+        here = getattr(nodes[i], "pos", None)
+        if here is None:
+            return False
         k = bisect_right(self._targets or [], here)
         return k < len(self._targets or []) and (self._targets or [])[k] <= at
 
@@ -337,12 +345,13 @@ class Wiring:
             return True
         if i + 1 >= len(nodes) or nodes[i].said == "last":  # type: ignore[union-attr]
             return False
-        nxt = nodes[i + 1]
-        at = getattr(nxt, "pos", None)
-        here = getattr(nodes[i - 1], "pos", None) if i else None
-        if at is None or here is None:
-            return False
-        return any(here < t <= at for t in self._reached)
+        at = getattr(nodes[i + 1], "pos", None)
+        return at is not None and self._landing_before(nodes, i, at)
+
+    def _landing_before(self, nodes: list[Node], i: int, pos: int) -> bool:
+        """Whether a jump lands between the node before nodes[i] and element `pos`."""
+        here = getattr(nodes[i - 1], "pos", None) if i else -1
+        return here is not None and any(here < t <= pos for t in self._reached)
 
     def _landings(self, nodes: list[Node]) -> tuple[set[int], set[int]]:
         """Element indices where the guide's jumps land (before any step exists): the

@@ -263,3 +263,36 @@ def test_a_hand_over_step_the_procedure_goes_on_after_stays_a_persons_step() -> 
     hand = next(s for s in plan.steps if s.title.startswith("Escalate to the storage team"))
     assert hand.kind == StepKind.MANUAL  # the Verify section after it still runs
     assert successors(plan, hand.id)
+
+
+JUMP_TO_ESCALATION = """# Web down
+
+## Step 1: Check the container
+
+Run `docker ps --filter name=web`.
+
+Is the container at its autoscale maximum? If yes → Step 3. If no → Step 2.
+
+## Step 2: Restart
+
+```bash
+docker restart web
+```
+
+The issue is mitigated.
+
+## Step 3: Escalate
+
+Escalate to the web team.
+"""
+
+
+def test_a_jump_to_a_step_that_only_escalates_ends_escalated_not_resolved() -> None:
+    plan = compile_text(JUMP_TO_ESCALATION)
+    yes = next(s for s in plan.steps if s.title.startswith("If yes"))
+    (landing,) = [e.target for e in plan.edges if e.source == yes.id and e.kind == "jump"]
+    # before: the jump went past the escalation to the guide's `resolved` ending
+    assert plan.step(landing).outcome == "escalate"
+    assert "web team" in plan.step(landing).title
+    restart = step_running(plan, ["docker", "restart", "web"])
+    assert [plan.step(s).outcome for s in successors(plan, restart)] == ["mitigated"]
