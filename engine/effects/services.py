@@ -84,6 +84,16 @@ def _environment_shown(p: Parsed, name: str) -> None:
                       cause="operand")
 
 
+def _image_environment_shown(p: Parsed, name: str) -> None:
+    """`docker image inspect I` prints the environment the image was built with (its Dockerfile's
+    ENV, a token baked in), which every container of it inherits: as `docker inspect C`."""
+    chosen = p.values("-f", "--format")
+    if not chosen or any(_WHOLE_OR_ENV.search(f) for f in chosen):
+        raise NotRead(f"{name} prints the environment the image was built with, a secret "
+                      "baked into it among it (pick fields with --format): not a read to keep",
+                      cause="operand")
+
+
 _CONTAINER_READ = {
     **rows("ps ls list", Tool(_PS)),
     "logs": Tool(_LOGS, follow=_FOLLOW),
@@ -99,7 +109,8 @@ _DOCKER_SUBS: dict[str, Tool] = {
     "version": Tool(F("f:", "format=")),
     "history": Tool(F("Hq", "human= no-trunc quiet format=")),
     "container": Tool(subcommands=_CONTAINER_READ),
-    "image": Tool(subcommands={**rows("ls list", Tool(_LIST)), "inspect": Tool(_INSPECT),
+    "image": Tool(subcommands={**rows("ls list", Tool(_LIST)),
+                               "inspect": Tool(_INSPECT, check=_image_environment_shown),
                                "history": Tool(F("Hq", "human= no-trunc quiet format="))}),
     **rows("network volume", Tool(subcommands={**rows("ls list", Tool(_LIST)),
                                                 "inspect": Tool(_INSPECT)})),
