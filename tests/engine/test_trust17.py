@@ -11,6 +11,11 @@
 3. `docker image inspect I` printed the image's Config.Env (a Dockerfile's ENV, a token baked
    in) as a read while `docker inspect C` was gated for the same text; it is now gated the same
    way (a --format that picks other fields reads).
+4. The approval line hid part of what would run: a bash step was shown as its line alone
+   (`kubectl delete pod $POD`, not which pod), a shell step without the text fed to it (`psql`
+   fed `DROP TABLE x`), its folder or its variables, and a value with a newline split the
+   command over lines (the rest pushed out of sight). A step is described on one line with
+   everything it is given; a value's newline or control character is written escaped (`$'..'`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import shlex
 import pytest
 
 from engine.effects import classify
+from plugins.bash import BashParams, BashPlugin
+from plugins.shell import ShellParams, ShellPlugin
 
 WRAPPED_CONTAINER_ENV = [
     "kubectl exec p -- sudo env", "docker exec c nice printenv", "kubectl exec p -- timeout 5 "
@@ -75,3 +82,29 @@ def test_image_inspect_printing_its_environment_is_not_a_read(command: str) -> N
 
 def test_image_inspect_picking_other_fields_reads() -> None:
     assert classify(shlex.split("docker image inspect -f '{{.Id}}' nginx")).read
+
+
+def test_a_bash_step_is_approved_with_the_values_it_acts_on() -> None:
+    shown = BashPlugin().describe(params=BashParams(
+        script="kubectl delete pod $POD -n $NS", args={"POD": "web-1", "NS": "prod"}, cwd="/srv"))
+    assert shown == "cd /srv && NS=prod; POD=web-1; kubectl delete pod $POD -n $NS"
+
+
+def test_a_shell_step_is_approved_with_its_input_folder_and_variables() -> None:
+    shown = ShellPlugin().describe(params=ShellParams(
+        pipeline=[["psql", "-d", "app"]], stdin="DROP TABLE users;", cwd="/var/lib",
+        env={"PGHOST": "db-main"}))
+    for part in ("DROP TABLE users;", "/var/lib", "PGHOST=db-main", "psql -d app"):
+        assert part in shown
+
+
+@pytest.mark.parametrize("value", ["web-1\n\nok", "web-1\r", "web\u202e1", "a\x1b[2Jb",
+                                   "x'\ny"])
+def test_a_value_cannot_split_or_hide_the_approved_command(value: str) -> None:
+    shown = ShellPlugin().describe(params=ShellParams(
+        pipeline=[["kubectl", "delete", "pod", value, "-n", "prod"]]))
+    assert shown.isprintable(), shown
+    assert shown.endswith("-n prod")
+    words = BashPlugin().describe(params=BashParams(script="kubectl delete pod $P",
+                                                    args={"P": value}))
+    assert words.isprintable(), words
