@@ -10,7 +10,8 @@
    postgres`, `ps axo user,etime` still read.
 3. `docker image inspect I` printed the image's Config.Env (a Dockerfile's ENV, a token baked
    in) as a read while `docker inspect C` was gated for the same text; it is now gated the same
-   way (a --format that picks other fields reads).
+   way (a --format that picks other fields reads). So is `docker history I`, which prints
+   each layer's build command (`ENV TOKEN=...`), in part when cut, whole with --no-trunc.
 4. The approval line hid part of what would run: a bash step was shown as its line alone
    (`kubectl delete pod $POD`, not which pod), a shell step without the text fed to it (`psql`
    fed `DROP TABLE x`), its folder or its variables, and a value with a newline split the
@@ -108,3 +109,18 @@ def test_a_value_cannot_split_or_hide_the_approved_command(value: str) -> None:
     words = BashPlugin().describe(params=BashParams(script="kubectl delete pod $P",
                                                     args={"P": value}))
     assert words.isprintable(), words
+
+
+@pytest.mark.parametrize("command", ["docker history nginx", "docker history --no-trunc nginx",
+                                     "docker image history nginx", "podman history x",
+                                     "docker history --format '{{.CreatedBy}}' nginx"])
+def test_history_printing_build_commands_is_not_a_read(command: str) -> None:
+    verdict = classify(shlex.split(command))
+    assert not verdict.read, command
+    assert "built with" in verdict.reason
+
+
+@pytest.mark.parametrize("command", ["docker history -q nginx",
+                                     "docker history --format '{{.Size}}' nginx"])
+def test_history_without_build_commands_reads(command: str) -> None:
+    assert classify(shlex.split(command)).read, command
