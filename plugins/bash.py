@@ -33,7 +33,7 @@ from engine.effects.bash import hidden_by_and, is_shell_name, pipeline_stages
 from engine.errors import StepFailed
 from engine.plugins import PluginBase, StepContext, StepResult
 from plugins._bound import bound_env, checked_names
-from plugins.shell import Inner, ShellParams, ShellPlugin
+from plugins.shell import Inner, ShellParams, ShellPlugin, shown_word
 
 ENV_PREFIX = "MENDFLOW_SH_"
 _NOT_ONE_WORD = re.compile(r"[\s*?\[\]]")
@@ -110,7 +110,13 @@ class BashPlugin(PluginBase):
     untemplated_params: ClassVar[frozenset[str]] = frozenset({"script"})
 
     def describe(self, *, params: BashParams) -> str:
-        return params.script
+        """The line with the values its variables are bound to, and the folder it runs in,
+        before it (`NS=prod; kubectl delete pod $POD -n $NS`): an approver sees what the line
+        acts on, not only the names of the values. A value is shown on one line, escaped."""
+        head = f"cd {shown_word(params.cwd)} && " if params.cwd is not None else ""
+        head += "".join(f"{name}={shown_word(value)}; "
+                        for name, value in sorted(params.args.items()))
+        return head + params.script
 
     async def run(self, *, params: BashParams, ctx: StepContext) -> StepResult:
         for name, value in sorted(params.args.items()):

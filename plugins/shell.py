@@ -112,9 +112,37 @@ def _gist(lines: list[str], limit: int = 160) -> str:
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
-def describe_pipeline(pipeline: list[list[str]]) -> str:
-    """The pipeline as a person would type it, quoted so that pasting it is safe."""
-    return " | ".join(shlex.join(argv) for argv in pipeline)
+def shown_word(word: str) -> str:
+    """`word` quoted for bash on one line: a word holding a newline or another control or
+    format character is written `$'...'` with it escaped, so an approver reads every character
+    that will run and no value can push the rest of a command to another line."""
+    if word.isprintable():
+        return shlex.quote(word)
+    out = []
+    for c in word:
+        if c in "\\'":
+            out.append("\\" + c)
+        elif c.isprintable():
+            out.append(c)
+        else:
+            code = ord(c)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000
+                       else f"\\U{code:08x}")
+    return "$'" + "".join(out) + "'"
+
+
+def describe_pipeline(pipeline: list[list[str]], *, cwd: str | None = None,
+                      env: dict[str, str] | None = None, stdin: str | None = None) -> str:
+    """The pipeline as a person would type it, quoted so that pasting it is safe, on one line:
+    with the folder it runs in, the variables it is given and the text fed to it, each of
+    which changes what it does (`psql` fed `DROP TABLE x`), so an approver sees them all."""
+    head = f"cd {shown_word(cwd)} && " if cwd is not None else ""
+    if env:
+        head += "export " + " ".join(f"{name}={shown_word(value)}"
+                                     for name, value in sorted(env.items())) + " && "
+    if stdin is not None:
+        head += f"printf %s {shown_word(stdin)} | "
+    return head + " | ".join(" ".join(shown_word(w) for w in argv) for argv in pipeline)
 
 
 class ShellPlugin(PluginBase):
@@ -127,7 +155,8 @@ class ShellPlugin(PluginBase):
     _warned_unsandboxed: ClassVar[bool] = False
 
     def describe(self, *, params: ShellParams) -> str:
-        return describe_pipeline(params.pipeline)
+        return describe_pipeline(params.pipeline, cwd=params.cwd, env=params.env,
+                                 stdin=params.stdin)
 
     async def run(self, *, params: ShellParams, ctx: StepContext) -> StepResult:
         return await self.run_stages(params, ctx)

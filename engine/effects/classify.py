@@ -89,6 +89,9 @@ _moved_by_a_value: contextvars.ContextVar[bool] = contextvars.ContextVar(
 
 
 _folder: contextvars.ContextVar[str | None] = contextvars.ContextVar("_folder", default=None)
+# the tool (`kubectl exec`, `docker exec`) whose container the command being judged runs in
+_in_container: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "_in_container", default=None)
 
 
 @contextlib.contextmanager
@@ -511,6 +514,7 @@ def _judge(argv: list[str]) -> None:
             raise NotRead(f"{name} {args[0]} opens a console: a person's job",
                           cause="interactive", effect="interactive")
         raise NotRead(f"{name} runs Ruby code, and a script is never read-only", cause="tool")
+    _container_environment(name, args)
     rule = TABLE.get(name)
     if rule is None:
         raise NotRead(f"{name} is not on the read-only list", cause="tool")
@@ -812,12 +816,23 @@ def _exec(name: str, args: list[str]) -> bool:
                       cause="interactive", effect="interactive")
     if not inner:
         raise NotRead(f"{name} exec names no command", cause="wrapper")
-    _judge(inner)
-    program = _program(inner[0])
-    if program == "printenv" or program == "env" and all(
-            "=" in w or w.startswith("-") for w in inner[1:]):
-        # a container's environment holds the Secrets injected into it (secretKeyRef,
-        # envFrom, --env-file), which no redactor knows; the runner's own are redacted
-        raise NotRead(f"{name} exec {program} prints the container's environment, the "
-                      "secrets injected into it among it: not a read to keep", cause="wrapper")
+    token = _in_container.set(name)
+    try:
+        _judge(inner)
+    finally:
+        _in_container.reset(token)
     return True
+
+
+def _container_environment(name: str, args: list[str]) -> None:
+    """`env` or `printenv` run inside a container, however wrapped (`kubectl exec P -- sudo
+    env`, `docker exec C nice printenv`, `timeout 5 printenv`): a container's environment
+    holds the Secrets injected into it (secretKeyRef, envFrom, --env-file), which no redactor
+    knows; the runner's own are redacted."""
+    tool = _in_container.get()
+    if tool is None:
+        return
+    if name == "printenv" or name == "env" and all(
+            "=" in w or w.startswith("-") for w in args):
+        raise NotRead(f"{tool} exec {name} prints the container's environment, the "
+                      "secrets injected into it among it: not a read to keep", cause="wrapper")

@@ -171,6 +171,39 @@ def sampled(name: str, args: list[str]) -> None:
         raise _stream(f"{name} with an interval and no count")
 
 
+# BSD-style ps letters that take the next word as their value (`ps axo user`, `ps U postgres`)
+_PS_BSD_VALUE = set("oOpUtkqgGN")
+
+
+def shown_processes(name: str, args: list[str]) -> None:
+    """ps reads, but the BSD `e` modifier (`ps e`, `ps auxe`, `ps eww`) prints each process's
+    environment after its command line: the secrets a service was started with (a database
+    password, a token from a Secret), which no redactor knows. `-e` (every process) reads."""
+    taken = False  # the word is the value of the flag before it
+    for word in args:
+        if isinstance(word, Templated):  # `ps -o pid= -p $p`, `ps $p`: a pid, as it is read
+            taken = False
+            continue
+        if taken:
+            taken = False
+            continue
+        if word.startswith("--"):
+            taken = "=" not in word and word not in ("--forest", "--headers", "--no-headers",
+                                                      "--cumulative", "--deselect", "--help",
+                                                      "--info", "--version")
+            continue
+        if word.startswith("-"):
+            letters = word[1:]
+            taken = bool(letters) and letters[-1] in "CGgOopqsTtUuNk" and not letters.isdigit()
+            continue
+        if word.isalpha():
+            if "e" in word.split("o")[0].split("O")[0]:
+                raise NotRead(f"{name} {word} prints every process's environment (its `e`), "
+                              "the secrets a service was started with among it: not a read "
+                              "to keep", cause="flag")
+            taken = word[-1] in _PS_BSD_VALUE
+
+
 def find(name: str, args: list[str]) -> None:
     """find [-H -L -P -D x -Ox] [path...] [expression]: every primary must be a reading one."""
     i = 0
@@ -365,7 +398,8 @@ HOST: dict[str, Rule] = {
         "-C": "clears a user's last-login record", "--clear": "clears a user's last-login "
         "record", "-S": "sets a user's last login to now", "--set": "sets a user's last login "
         "to now"}), max_operands=0, too_many="takes no operand"),
-    **rows("ps pgrep pidof pstree last w who users lsof lsblk findmnt lscpu lsmod "
+    "ps": shown_processes,
+    **rows("pgrep pidof pstree last w who users lsof lsblk findmnt lscpu lsmod "
            "lspci lsusb dig nslookup host drill traceroute tracepath getenforce sestatus "
            "getent", ANY),
     **rows("ping ping6", pinged),
@@ -440,6 +474,6 @@ HOST: dict[str, Rule] = {
 # theirs writes, runs a program, or waits for ever.
 APPENDABLE = frozenset("""
 grep egrep fgrep zgrep cat zcat ls wc cut stat file du df basename dirname realpath readlink
-md5sum sha1sum sha256sum sha512sum echo printf id uname head
+md5sum sha1sum sha256sum sha512sum echo printf id uname head ps
 """.split())
 

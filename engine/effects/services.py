@@ -84,6 +84,32 @@ def _environment_shown(p: Parsed, name: str) -> None:
                       cause="operand")
 
 
+def _image_environment_shown(p: Parsed, name: str) -> None:
+    """`docker image inspect I` prints the environment the image was built with (its Dockerfile's
+    ENV, a token baked in), which every container of it inherits: as `docker inspect C`."""
+    chosen = p.values("-f", "--format")
+    if not chosen or any(_WHOLE_OR_ENV.search(f) for f in chosen):
+        raise NotRead(f"{name} prints the environment the image was built with, a secret "
+                      "baked into it among it (pick fields with --format): not a read to keep",
+                      cause="operand")
+
+
+def _build_steps_shown(p: Parsed, name: str) -> None:
+    """`docker history I` prints each layer's build step (CreatedBy): `ENV TOKEN=...`, `RUN
+    --mount ... ARG PASSWORD=...`, in part when cut and whole with --no-trunc. `-q` (layer
+    ids) or a --format that leaves CreatedBy out reads."""
+    if p.has("-q", "--quiet"):
+        return
+    chosen = p.values("--format")
+    if not chosen or any(_WHOLE_OR_ENV.search(f) or "createdby" in f.lower() for f in chosen):
+        raise NotRead(f"{name} prints the commands each layer was built with, the secrets "
+                      "set by ENV or ARG among them (pick fields with --format): not a read "
+                      "to keep", cause="operand")
+
+
+_HISTORY = Tool(F("Hq", "human= no-trunc quiet format="), check=_build_steps_shown)
+
+
 _CONTAINER_READ = {
     **rows("ps ls list", Tool(_PS)),
     "logs": Tool(_LOGS, follow=_FOLLOW),
@@ -97,10 +123,11 @@ _DOCKER_SUBS: dict[str, Tool] = {
     "images": Tool(_LIST),
     "info": Tool(F("f:", "format=")),
     "version": Tool(F("f:", "format=")),
-    "history": Tool(F("Hq", "human= no-trunc quiet format=")),
+    "history": _HISTORY,
     "container": Tool(subcommands=_CONTAINER_READ),
-    "image": Tool(subcommands={**rows("ls list", Tool(_LIST)), "inspect": Tool(_INSPECT),
-                               "history": Tool(F("Hq", "human= no-trunc quiet format="))}),
+    "image": Tool(subcommands={**rows("ls list", Tool(_LIST)),
+                               "inspect": Tool(_INSPECT, check=_image_environment_shown),
+                               "history": _HISTORY}),
     **rows("network volume", Tool(subcommands={**rows("ls list", Tool(_LIST)),
                                                 "inspect": Tool(_INSPECT)})),
     "system": Tool(subcommands={"df": Tool(F("v", "verbose format=")),
