@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from engine import exits, placement
 from engine.compile import blocks, credentials, phrases, placeholders, powershell, queries
@@ -83,7 +83,7 @@ class EndNode:
     # "jumped": only where a jump leads to what follows ("Escalate to the network team." before
     # the "Step 4" that a case goes to; elsewhere it is the guide's last word, see `escalation`);
     # "last": only inside a branch or at the guide's end ("Else: 1. Escalate to the team.")
-    said: str = ""
+    said: Literal["", "ending", "jumped", "last"] = ""
     instead: Action | None = None  # where the said ending may not end: this step instead
     pos: int | None = None  # a said ending's element: where a jump to it lands
 
