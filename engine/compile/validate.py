@@ -18,6 +18,7 @@ from typing import Any
 import networkx as nx
 
 from engine import placement
+from engine.compile.nodes import REPEAT_STEP
 from engine.errors import ConditionError, TemplateError, ValidationError
 from engine.plan import Edge, OnError, Plan, Step, StepKind
 from engine.sqltext import steps_read
@@ -199,9 +200,15 @@ class _Checker:
         reach = g.reachable(entry.id)
         for s in self.plan.steps:
             if s.id not in reach and s.id not in self.cleanup:
+                back = self.steps.get(f"{REPEAT_STEP}{s.id.removeprefix('approve-')}"[:60])
+                hint = "Connect it: an earlier step, a branch or a jump must lead to it" \
+                    if back is None else \
+                    f"Only a jump back leads to it (line {back.source.start}: a loop, which a " \
+                    "person repeats by hand), and nothing going forward: let an earlier step " \
+                    "or case go to it, or write its steps where the jump back is"
                 yield self.problem(
                     "unreachable", f"step {s.id!r} cannot be reached from the entry step",
-                    "Connect it: an earlier step, a branch or a jump must lead to it", s)
+                    hint, s)
 
     def _endings(self) -> Iterator[Problem]:
         for s in self.plan.steps:

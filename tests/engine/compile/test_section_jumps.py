@@ -3,6 +3,9 @@ that come after it: where the guide says to go is where the run goes."""
 
 from __future__ import annotations
 
+import pytest
+
+from engine.errors import ValidationError
 from engine.plan import Plan, StepKind
 from tests.support.compiling import compile_text, guards_of, step_running
 
@@ -132,3 +135,38 @@ def test_a_second_case_after_a_case_that_ends_the_run_is_its_own_question() -> N
     assert [e.target for e in plan.edges if e.source == below and e.kind == "else"] == [above]
     assert [plan.step(e.target).outcome for e in plan.edges
             if e.source == above and e.kind == "branch"] == ["escalate"]
+
+
+ONLY_BACK = """# Cache misses
+
+## Step 1: Check the hit ratio
+
+Run `redis-cli info stats`.
+
+Is the hit ratio below 80%? Yes: go to Step 3. No: go to Step 4.
+
+## Step 2: Warm the cache
+
+```bash
+systemctl start cache-warmer
+```
+
+## Step 3: Check evictions
+
+Run `redis-cli info memory`.
+
+If evictions are rising, go back to Step 2.
+
+## Step 4: Done
+
+No further action is needed.
+"""
+
+
+def test_a_step_only_a_jump_back_leads_to_is_refused_saying_so() -> None:
+    with pytest.raises(ValidationError) as err:
+        compile_text(ONLY_BACK)
+    # before: "Connect it: an earlier step, a branch or a jump must lead to it", though the
+    # guide's "go back to Step 2" does lead to it
+    assert err.value.location.line == 12
+    assert "Only a jump back leads to it (line 19" in str(err.value.hint)
