@@ -34,3 +34,4 @@ class Action:
     call: str | None = None
     prose: bool = False  # a person's step standing for a guard's words, not for a command
     context: str = ""  # what the text runs inside (a session's opening lines), for approvals
+    caution: str = ""  # the guide's warning right above the block ("> **Warning:** ..."), ditto

@@ -2008,6 +2008,25 @@ class _OutlineBuilder:
     # -- code --------------------------------------------------------------------------
 
     def _code(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
+        """A code block's steps; a change the guide warns about right above the block
+        ("> **Warning:** only do this with the customer's consent.") carries the warning,
+        which its approval shows (the approver saw the command alone)."""
+        found = self._code_steps(el, cls, owner)
+        before = self.els[el.index - 1] if el.index else None
+        if before is None or before.parent is None or self.els[before.parent].kind != "quote" \
+                or self.els[before.parent].parent != el.parent:
+            return found
+        # (an admonition, `!!! warning` / `:::caution`, is a quote whose first paragraph is
+        # its title)
+        words = [self.els[c].text for c in self.children.get(before.parent, [])
+                 if self.els[c].kind == "paragraph"]
+        if not words or not _CAUTION.match(words[0]):
+            return found
+        said = " ".join(" ".join(words).replace("**", "").split())[:300]
+        return [replace(n, caution=said) if isinstance(n, Action) and n.mutating else n
+                for n in found]
+
+    def _code_steps(self, el: Element, cls: SectionClass, owner: int | None) -> list[Node]:
         intro = self.els[el.index - 1] if el.index else None
         if intro is not None and intro.index and intro.kind == "paragraph" and \
                 phrases.only_template_tags(intro.text) and \
@@ -2745,6 +2764,8 @@ def _run_word(code: str, text: str, block: str = "") -> bool:
                   f"{text}\n{block}") is None
 
 
+_CAUTION = re.compile(r"\W*(?:warning|caution|danger|important|careful)\b", re.I)
+"""A note that warns: "> **Warning:** ...", "> [!CAUTION]", "> Careful: ..."."""
 _HANDS_OVER = re.compile(
     r"\W*(?:(?:then|finally|lastly),?\s+)?(?:escalat|page\b|call\b|contact\b|hand (?:it )?over\b|"
     r"open an? (?:p\d|sev|incident|ticket|support|case)|raise an? (?:p\d|sev|incident)|declare\b|"

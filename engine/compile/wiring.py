@@ -412,7 +412,9 @@ class Wiring:
             where = f"(in {cwd})\n" if isinstance(cwd, str) and not a.text.startswith("cd ") \
                 else ""
             self._add(gate, pos=a.pos, title=f"Approve: {a.title}", kind=StepKind.APPROVE,
-                      text="Approve before it runs: " + (f"{a.context}\n" if a.context else "")
+                      text="Approve before it runs: "
+                      + (f"(the guide warns: {a.caution})\n" if a.caution else "")
+                      + (f"{a.context}\n" if a.context else "")
                       + where + a.text, source=a.span, entry=True)
         self._add(a.id, pos=a.pos, title=a.title, kind=a.kind, plugin=a.plugin, params=a.params,
                   writes=writes, binds=binds, mutating=a.mutating, call=a.call, text=a.text,
