@@ -175,21 +175,20 @@ class Wiring:
             elif isinstance(node, Action):
                 frontier = self._action(node, frontier)
             elif isinstance(node, IfNode):
-                if not frontier and not node.synthetic and is_rollback(node.guard.text) and \
-                        node.pos not in self._reached and \
-                        len({target for _, target in self._escalated}) == 1:
-                    # "## Rollback" after "If `ceph health` prints HEALTH_OK, you are done.
-                    # Otherwise escalate to the storage team.": every path ended before it,
-                    # and it had no way in (the guide failed to compile). A person may roll
-                    # back before handing over: the escalation asks first, and ends as it did
-                    frontier = self._before_escalating(node)
-                elif not frontier and not node.synthetic and is_rollback(node.guard.text) and \
-                        node.pos in self._reached:
+                unentered_rollback = not frontier and not node.synthetic and \
+                    is_rollback(node.guard.text)
+                if unentered_rollback and node.pos in self._reached:
                     # "If a deployment finished in the window, roll it back (Step 7).": only a
                     # case's jump leads to "## Step 7 - Roll back", and the case has decided:
                     # the jump lands on its steps (a person was asked again, and saying no
                     # ended the run resolved)
                     frontier = self.seq(node.then, [])
+                elif unentered_rollback and len({t for _, t in self._escalated}) == 1:
+                    # "## Rollback" after "If `ceph health` prints HEALTH_OK, you are done.
+                    # Otherwise escalate to the storage team.": every path ended before it,
+                    # and it had no way in (the guide failed to compile). A person may roll
+                    # back before handing over: the escalation asks first, and ends as it did
+                    frontier = self._before_escalating(node)
                 elif frontier or not node.synthetic:  # the compiler's own ending needs a way in
                     frontier = self._if(node, frontier)
                 elif any(t >= node.pos for t in self._reached):
@@ -209,7 +208,7 @@ class Wiring:
                 frontier = []
             elif isinstance(node, Fork):
                 frontier = self._fork(node, frontier)
-            elif isinstance(node, EndNode) and node.said and not self._may_end(nodes, i):
+            elif isinstance(node, EndNode) and node.said and not self._may_end(node, nodes, i):
                 # the steps after it are reached only through it: a reader's note, or the
                 # person's step it is when it does not end the run
                 if node.instead is not None:
@@ -336,14 +335,14 @@ class Wiring:
         k = bisect_right(self._targets or [], here)
         return k < len(self._targets or []) and (self._targets or [])[k] <= at
 
-    def _may_end(self, nodes: list[Node], i: int) -> bool:
-        """Whether a paragraph that says how the run stands may end its path at nodes[i]:
+    def _may_end(self, node: EndNode, nodes: list[Node], i: int) -> bool:
+        """Whether an ending the guide says on its own (`node`, at nodes[i]) may end its path:
         inside a branch, at the end of the guide, or where some jump leads to what follows
-        (a "## Step 7 - Roll back" that a case jumps to)."""
-        if nodes[i].said != "jumped" and (  # type: ignore[union-attr]
+        (a "## Step 7 - Roll back" that a case jumps to); see `EndNode.said`."""
+        if node.said != "jumped" and (
                 self._depth or all(isinstance(n, EndNode) for n in nodes[i + 1:])):
             return True
-        if i + 1 >= len(nodes) or nodes[i].said == "last":  # type: ignore[union-attr]
+        if i + 1 >= len(nodes) or node.said == "last":
             return False
         at = getattr(nodes[i + 1], "pos", None)
         return at is not None and self._landing_before(nodes, i, at)
