@@ -54,6 +54,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from engine.compile import placeholders
 from engine.compile.powershell import windows_command
 from engine.effects import KNOWN_CLIS, sql_verdict
 from engine.guide import Element
@@ -735,9 +736,9 @@ def read_block(el: Element, *, after_output_cue: bool = False,
     if query:
         text = _strip_comments("\n".join(meaningful) if statement else raw,
                                "--" if query == "sql" else "#").strip()
+        holes = re.search(r"<[A-Za-z][^<>\n]*>", placeholders.SERVER_TEXT.sub("", text))
         if query == "sql" and (not _SQL_READ.match(text) or not sql_verdict(text).read or
-                               re.search(r"<[A-Za-z][^<>\n]*>", text)) \
-                or "{{" in text:
+                               holes) or "{{" in text:
             # The author did not say which database: a write, or a query with holes to fill
             # in (`'<table_zpath>'`), is shown to a person.
             return Block("script", text=raw.strip("\n"), start=start, end=end)

@@ -45,6 +45,10 @@ _JSONPATH = re.compile(r"\{\s*(?:\.|range\b|end\b|@|\$)|\{\{\s*\.")
 _RESERVED = frozenset({"end", "range", "if", "else", "with", "define", "template", "block"})
 # ClickHouse macros: the server fills them in (`ON CLUSTER '{cluster}'`, `'/tables/{shard}'`)
 _SERVER_MACROS = frozenset({"cluster", "shard", "replica", "layer", "uuid", "database", "table"})
+# What PostgreSQL itself writes in angle brackets: `pg_stat_activity.query` of an idle session
+# (`WHERE query != '<IDLE>'`, before 9.2) or of another user's. A value the query compares
+# with, never one a reader fills in.
+SERVER_TEXT = re.compile(r"<(?:IDLE|insufficient privilege|command string not enabled)>")
 _WHOLE_LITERAL = re.compile(r"'\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}'")
 
 

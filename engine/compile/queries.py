@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from engine import promql
+from engine.compile import placeholders
 from engine.compile.scope import Scope
 from engine.effects.sql import sql_problem
 from engine.errors import MendflowError, ValidationError
@@ -114,7 +115,7 @@ def _next_value(text: str, i: int, scope: Scope, *,
         if m:
             return m.end(), scope.var(m.group(1) or m.group(2))
         return None
-    if text[i] == "<":
+    if text[i] == "<" and not (in_string and placeholders.SERVER_TEXT.match(text, i)):
         pattern = _PLACEHOLDER_IN_STRING if in_string else _PLACEHOLDER_BARE
         m = pattern.match(text, i)
         if m and (in_string or i == 0 or text[i - 1] in " \t\n(,="):

@@ -203,3 +203,39 @@ def test_promql_a_threshold_is_a_number_and_nothing_else(attack):
     step = query_step(plan, "prometheus")
     with pytest.raises(TemplateError, match="where a number belongs"):
         _render_params(PrometheusPlugin, step.params, {"inputs": {"threshold": attack}})
+
+
+# -- what the server writes in angle brackets -------------------------------------------------
+
+IDLE = ("SELECT pid, query FROM pg_stat_activity\n"
+        "WHERE query != '<IDLE>' AND query != '<insufficient privilege>' AND state != 'idle';")
+
+
+@pytest.mark.parametrize("tag", ["sql", ""])
+def test_text_postgres_writes_in_angle_brackets_is_compared_with_not_asked_for(tag: str):
+    # `'<IDLE>'` is what pg_stat_activity shows for an idle session: the query runs as written
+    # (untagged, it was a person's step; tagged, the run asked for an input named "idle")
+    plan = compile_text(f"# T\n\n## Active queries\n\n```{tag}\n{IDLE}\n```\n")
+    step = query_step(plan, "sql")
+    assert step.params == {"query": IDLE}
+    assert plan.inputs == []
+
+
+def test_a_hole_in_an_untagged_query_is_still_a_persons_beside_server_text():
+    plan = compile_text("# T\n\n## Active queries\n\n```\nSELECT pid FROM pg_stat_activity "
+                        "WHERE query != '<IDLE>' AND usename = '<user name>';\n```\n")
+    assert [s.kind.value for s in plan.steps][0] == "manual"
+
+
+def test_server_text_matches_the_rows_it_names(tmp_path: Path):
+    # The literal reaches the database: the idle session's row is left out
+    db = tmp_path / "pg.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE pg_stat_activity (pid int, query text, state text)")
+        con.executemany("INSERT INTO pg_stat_activity VALUES (?, ?, ?)",
+                        [(1, "<IDLE>", "active"), (2, "select 1", "active")])
+    step = query_step(compile_text(f"# T\n\n## Active\n\n```sql\n{IDLE}\n```\n"), "sql")
+    result = asyncio.run(SqlPlugin().run(params=SqlPlugin.Params(**step.params), ctx=StepContext(
+        run_id="r", step_id=step.id, attempt=1, idempotency_key="k", deadline_s=5,
+        data_source={"type": "sqlite", "url": f"sqlite:///{db}"})))
+    assert result.outputs["rows"] == [{"pid": 2, "query": "select 1"}]
