@@ -54,6 +54,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -199,8 +201,28 @@ class InputSpec(_Frozen):
 
 
 class Trigger(_Frozen):
+    """The alerts a guide is for: an alert name and label matchers (a value is an equality
+    matcher; `~regex` a full-match regular expression, as Alertmanager's `=~`)."""
+
     alert: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        if self.alert is not None and labels.get("alertname") != self.alert:
+            return False
+        return all(_label_matches(want, labels.get(name)) for name, want in self.labels.items())
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        return f"alert {self.alert or '(any)'}" + (f" with {shown}" if shown else "")
+
+
+def _label_matches(want: str, have: str | None) -> bool:
+    if have is None:
+        return False
+    if want.startswith("~"):
+        return re.fullmatch(want[1:], have) is not None
+    return want == have
 
 
 class Reference(_Frozen):

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from engine import values
 from engine.cli._app import (
     OUTCOME_EXIT,
     STATUS_STYLE,
@@ -111,6 +112,27 @@ def _load_alert(path: Path | None) -> dict[str, Any] | None:
         raise InputError("alert must be a JSON object with labels and annotations",
                          file=str(path))
     return data
+
+
+def _check_alert(plan: Plan, alert: dict[str, Any], path: Path) -> None:
+    """An alert this guide is for, and still firing: a run acts on what the alert says, so one
+    that resolved, or one for another failure than the guide's triggers name, is refused
+    before anything runs (`mendflow serve` records both and starts nothing)."""
+    labels = alert.get("labels")
+    if alert.get("status") == "resolved":
+        raise InputError("the alert has resolved (status: resolved): a run acts on a firing "
+                         "alert", file=str(path), hint="To look into it after the fact, run "
+                         "without --alert and pass its labels as --input NAME=VALUE")
+    if not plan.triggers or not isinstance(labels, dict) or \
+            not all(isinstance(v, str) for v in labels.values()):
+        return  # labels of the wrong shape: the run's context refuses them, saying which
+    if not any(trigger.matches(labels) for trigger in plan.triggers):
+        name = labels.get("alertname") or "(no alertname)"
+        wanted = "; ".join(t.describe() for t in plan.triggers)
+        raise InputError(f"the alert {values.shown(name)} is not one this guide is for "
+                         f"(its triggers: {wanted})", file=str(path),
+                         hint="Pass an alert its triggers match, or run the guide written for "
+                         "this alert (`mendflow serve` routes each alert to its guide)")
 
 
 def _build_executor(settings: Settings, store: Store, *, observer: Observer,
@@ -256,6 +278,8 @@ def run(
     plan = _run_plan(guide, settings, plugins_elsewhere=executor != "local", spent=compiled)
     inputs = _parse_inputs(input)
     alert_data = _load_alert(alert)
+    if alert is not None and alert_data is not None:
+        _check_alert(plan, alert_data, alert)
     answers = _answers(settings, plan, answer=answer, approve=approve, yes=yes)
     judge = answers.fallback = _llm_judge(settings)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()

@@ -14,7 +14,6 @@ tie between guides is refused at load time, not decided by file order.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,18 +93,7 @@ class Route:
         return len(self.trigger.labels)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        if self.trigger.alert is not None and labels.get("alertname") != self.trigger.alert:
-            return False
-        return all(_matches(want, labels.get(name)) for name, want in
-                   self.trigger.labels.items())
-
-
-def _matches(want: str, have: str | None) -> bool:
-    if have is None:
-        return False
-    if want.startswith("~"):
-        return re.fullmatch(want[1:], have) is not None
-    return want == have
+        return self.trigger.matches(labels)
 
 
 class Router:
@@ -123,7 +111,7 @@ class Router:
                         and a.trigger.labels == b.trigger.labels):
                     raise InputError(
                         f"guides {a.guide} and {b.guide} both trigger on "
-                        f"{_describe(a.trigger)}: which runs would depend on file order",
+                        f"{a.trigger.describe()}: which runs would depend on file order",
                         file=str(b.guide), hint="Add a label matcher to one of them "
                         "(triggers: - alert: X / labels: {severity: critical})")
 
@@ -133,8 +121,3 @@ class Router:
             if candidate.matches(alert.labels):
                 return candidate
         return None
-
-
-def _describe(trigger: Trigger) -> str:
-    labels = ", ".join(f"{k}={v}" for k, v in sorted(trigger.labels.items()))
-    return f"alert {trigger.alert or '(any)'}" + (f" with {labels}" if labels else "")

@@ -231,7 +231,8 @@ def test_a_webhook_with_several_alerts_is_refused_not_cut_to_its_first(tmp_path:
 
 def test_a_webhook_with_one_alert_still_runs(tmp_path: Path) -> None:
     payload = tmp_path / "webhook.json"
-    payload.write_text(json.dumps({"version": "4", "alerts": [_alert("HostDown", "web-1")]}))
+    payload.write_text(json.dumps({"version": "4", "alerts": [
+        _alert("HostOutOfDiskSpace", "web-1")]}))  # an alert the triage's triggers name
     proc = mendflow("run", str(TRIAGE), "--alert", str(payload), "--dry-run", tmp=tmp_path)
     assert proc.returncode != 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "alert" not in "".join(ln for ln in proc.stderr.splitlines()
