@@ -111,6 +111,10 @@ def _load_alert(path: Path | None) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         raise InputError("alert must be a JSON object with labels and annotations",
                          file=str(path))
+    if "labels" not in data:  # another tool's event (PagerDuty's `event`, a Grafana panel)
+        raise InputError("the alert has no `labels`: it is not an Alertmanager alert",
+                         file=str(path), hint="Pass an Alertmanager alert or webhook payload "
+                         "(labels, annotations), or pass its values as --input NAME=VALUE")
     return data
 
 

@@ -82,3 +82,15 @@ def test_trigger_matching_is_alertmanagers():
     assert not trigger.matches({"alertname": "DiskFull", "severity": "xcritical", "team": "db"})
     assert not trigger.matches({"alertname": "DiskFull", "severity": "critical", "team": "web"})
     assert Trigger(labels={"team": "db"}).matches({"alertname": "X", "team": "db"})
+
+
+@pytest.mark.parametrize("payload", [
+    {"event": {"event_type": "incident.triggered", "data": {"title": "Disk full"}}},  # PagerDuty
+    {"annotations": {"summary": "disk full"}},
+])
+def test_a_payload_without_labels_is_no_alert(tmp_path: Path, payload):
+    # another tool's event ran the guide as if an alert with no labels had fired
+    for guide in (GUIDE, GUIDE.split("---\n", 2)[2]):
+        proc = _run(tmp_path, payload, guide=guide)
+        assert_one_line_bad_input(proc)
+        assert "no `labels`" in proc.stderr, proc.stderr
