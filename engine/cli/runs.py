@@ -123,10 +123,11 @@ def _check_alert(plan: Plan, alert: dict[str, Any], path: Path) -> None:
     that resolved, or one for another failure than the guide's triggers name, is refused
     before anything runs (`mendflow serve` records both and starts nothing)."""
     labels = alert.get("labels")
-    if alert.get("status") == "resolved":
-        raise InputError("the alert has resolved (status: resolved): a run acts on a firing "
-                         "alert", file=str(path), hint="To look into it after the fact, run "
-                         "without --alert and pass its labels as --input NAME=VALUE")
+    quiet = _not_firing(alert)
+    if quiet:
+        raise InputError(f"the alert {quiet}: a run acts on a firing alert", file=str(path),
+                         hint="To look into it anyway, run without --alert and pass its "
+                         "labels as --input NAME=VALUE")
     if not plan.triggers or not isinstance(labels, dict) or \
             not all(isinstance(v, str) for v in labels.values()):
         return  # labels of the wrong shape: the run's context refuses them, saying which
@@ -137,6 +138,22 @@ def _check_alert(plan: Plan, alert: dict[str, Any], path: Path) -> None:
                          f"(its triggers: {wanted})", file=str(path),
                          hint="Pass an alert its triggers match, or run the guide written for "
                          "this alert (`mendflow serve` routes each alert to its guide)")
+
+
+def _not_firing(alert: dict[str, Any]) -> str | None:
+    """Why an alert is not firing, in the words of the API it came from, or None: a webhook's
+    `status: resolved`, Alertmanager's API `status: {state: suppressed}` (a person silenced or
+    an inhibition rule muted it), Prometheus' API `state: pending` (not yet for its `for:`)."""
+    status, state = alert.get("status"), alert.get("state")
+    if status == "resolved":
+        return "has resolved (status: resolved)"
+    if isinstance(status, dict) and status.get("state") == "suppressed":
+        by = "silenced" if status.get("silencedBy") else "inhibited" \
+            if status.get("inhibitedBy") else "suppressed"
+        return f"is {by} in Alertmanager (status.state: suppressed)"
+    if state in ("pending", "inactive"):
+        return f"has not fired (state: {state})"
+    return None
 
 
 def _build_executor(settings: Settings, store: Store, *, observer: Observer,

@@ -58,10 +58,28 @@ def test_an_alert_the_guide_is_not_for_is_refused(tmp_path: Path, alert):
     assert "alert DiskFull with severity=~critical|page; alert InodesFull" in proc.stderr
 
 
-def test_a_resolved_alert_is_refused(tmp_path: Path):
-    proc = _run(tmp_path, _alert("InodesFull", status="resolved"))
+@pytest.mark.parametrize(("alert", "said"), [
+    (_alert("InodesFull", status="resolved"), "has resolved"),
+    # Alertmanager's API (/api/v2/alerts): silenced by a person, or muted by an inhibition
+    ({"labels": {"alertname": "InodesFull"}, "status": {
+        "state": "suppressed", "silencedBy": ["5c1f"], "inhibitedBy": []}}, "is silenced"),
+    ({"labels": {"alertname": "InodesFull"}, "status": {
+        "state": "suppressed", "silencedBy": [], "inhibitedBy": ["ab"]}}, "is inhibited"),
+    # Prometheus' API (/api/v1/alerts): not yet firing for its `for:`
+    ({"labels": {"alertname": "InodesFull"}, "state": "pending"}, "has not fired"),
+])
+def test_an_alert_that_is_not_firing_is_refused(tmp_path: Path, alert, said: str):
+    proc = _run(tmp_path, alert)
     assert_one_line_bad_input(proc)
-    assert "resolved" in proc.stderr and "--input" in proc.stderr, proc.stderr
+    assert said in proc.stderr and "--input" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("alert", [
+    {"labels": {"alertname": "InodesFull"}, "status": {"state": "active", "silencedBy": []}},
+    {"labels": {"alertname": "InodesFull"}, "state": "firing", "value": "1e+00"}])
+def test_the_apis_firing_alerts_run(tmp_path: Path, alert):
+    proc = _run(tmp_path, alert)
+    assert proc.returncode == 0, proc.stderr
 
 
 @pytest.mark.parametrize("alert", [
