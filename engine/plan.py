@@ -201,9 +201,9 @@ class InputSpec(_Frozen):
 
 
 class Trigger(_Frozen):
-    """The alerts a guide is for: an alert name and label matchers (a value is an equality
-    matcher; `~regex` a full-match regular expression, as Alertmanager's `=~`)."""
-
+    # The alerts a guide is for: an alert name and label matchers (a value is an equality
+    # matcher; `~regex` a full-match regular expression, as Alertmanager's `=~`). (A comment,
+    # not a docstring: a docstring is the schema's description, which the LLM's prompt holds.)
     alert: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
 
