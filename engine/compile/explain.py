@@ -63,6 +63,8 @@ def explain(guide: Guide, plan: Plan, text: str | None = None) -> list[Row]:
         became = ", ".join(f"{s.id} ({s.kind.value}{f': {s.outcome.value}' if s.outcome else ''})"
                            for s in made)
         holder = narrowest.get(el.span.start)
+        if not became and not said:
+            became = _other_side(el, guide, plan)
         if not became and not said and holder is not None and el.kind != "heading":
             became = f"part of {holder.id} ({holder.kind.value}), which spans " \
                 f"{holder.source}"
@@ -148,6 +150,34 @@ def _fanned_out(el: Element, guide: Guide, plan: Plan) -> str:
             said.append(f"steps {first}-{last} start at once: "
                         + ", ".join(s.id for s in together))
     return "; ".join(said)
+
+
+def question_answered(guide: Guide, el: Element, sentence: str | None = None) -> str | None:
+    """The question `el` (or its `sentence`) answers ("If no → Step 2", "**No**: escalate"):
+    the nearest one asked before it in its section, or None when it is no answer."""
+    if not phrases.answers(el.text if sentence is None else sentence):
+        return None
+    for k in range(el.index - 1, -1, -1):
+        up = guide.elements[k]
+        if up.section != el.section or up.kind == "heading":
+            return None
+        asked = phrases.lead_question(up.text) if up.kind in ("paragraph", "list_item") \
+            else None
+        if asked is not None:
+            return asked
+    return None
+
+
+def _other_side(el: Element, guide: Guide, plan: Plan) -> str:
+    """"If no → Step 2" under "Is the consumer running?": the decision whose other side it
+    is (its edge reads "Otherwise (no: <the question>)"), or ""."""
+    asked = question_answered(guide, el)
+    if asked is None:
+        return ""
+    said = f"Otherwise (no: {asked})"
+    decide = next((e.source for e in plan.edges if e.condition is not None and
+                   e.condition.text == said), None)
+    return f"the other side (no) of {decide} (decide)" if decide else ""
 
 
 def _default(el: Element, plan: Plan) -> str:

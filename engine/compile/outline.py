@@ -761,7 +761,7 @@ class _OutlineBuilder:
             return [IfNode(Guard(text=f"If not as expected ({said})"),
                            [EndNode("escalate", _short(f"The fix did not take ({said})"),
                                     el.text, el.span)], el.span, el.index)]
-        guard = phrases.guard_of(el.text) or phrases.answer_guard(el.text, self._asked(el))
+        guard = phrases.answer_guard(el.text, self._asked(el)) or phrases.guard_of(el.text)
         if guard is None and cls not in ("info", "cleanup") and not el.ordered and \
                 (colon := phrases.colon_case(el.text, loose=True)) is not None and \
                 self._in_case_list(el):
@@ -830,25 +830,48 @@ class _OutlineBuilder:
         content = self._content(el.index, cls)
         self._ending_item = outer
         other: IfNode | None = None
-        if guard is not None and not guard.is_else and not else_text and content and \
+        else_at, else_words = el.span, ""  # where the item's "Otherwise" is said
+        if guard is not None and not guard.is_else and content and \
                 isinstance(last := content[-1], IfNode) and last.guard.is_else and \
                 last.guard.no_to is None and last.else_ is None and \
                 0 <= last.pos < len(self.els) and self.els[last.pos].parent == el.index:
             # "2. If the queue is long, restart the consumer:" over its block, then "Otherwise,
             # go to step 4." under it: the other side of the item's own question (it was a
-            # question of its own, "Otherwise?", asked after the restart had run)
-            other = last
-            content.pop()
+            # question of its own, "Otherwise?", asked after the restart had run). Read with
+            # the item's words ("Otherwise, escalate."), it is the item's else already.
+            if not else_text:
+                other = last
+                content.pop()
+            elif else_text.strip() in self.els[last.pos].text:
+                content.pop()
+                else_at, else_words = last.span, self.els[last.pos].text
+        # "2. Look at the depth. If it is above 1000, scale the workers:" over its block: the
+        # block is what the later sentence's case does, and an "Otherwise, ..." under it the
+        # other side (the scale ran whatever the depth, then "Otherwise?" was asked, and the
+        # case was a person's step "scale the workers")
+        introduced: list[Node] = []
+        if guard is None and tails and not (last_case := tails[-1][0]).is_else and \
+                (case_said := tails[-1][1]).rstrip(" *_").endswith(":") and \
+                case_said.count("(") >= case_said.count(")") and \
+                len(phrases.sentence_offsets(case_said)) == 1 and \
+                (not (case_does := _consequent(case_said, last_case).strip(" :*_")) or
+                 phrases.tells_to_do(case_does)) and _has_action(content):
+            # (the sentence of the case says to do it; not a case in parentheses ("Confirm it
+            # replicated (if you paste the password but ..., this error is shown: `...`):"),
+            # nor what happens in it ("If the write fails, the process is terminated and this
+            # message is written:"), nor a later sentence's "To do this, run the query:")
+            introduced, content = content, []
         nodes.extend(content)
         only_jumps = guard is not None and lead_jumps
         # An unticked task-list box ("- [ ] Confirm the dashboard is green") is a to-do, a
         # person's step like a numbered one (a ticked box is done, by someone else)
         todo = not el.ordered and re.match(r"\[ \]\s", el.text) is not None
-        if not _has_action(nodes) and (el.ordered or todo or cls in ("diag", "mit") and guard
-                                       or cls == "step" and guard and self._in_case_list(el)
-                                       and _asks_someone(then_text)
-                                       or cls in ("step", "diag", "mit") and guard is None and
-                                       not el.ordered and self._in_instruction_list(el)) \
+        if not _has_action(nodes) and not _has_action(introduced) and (
+                el.ordered or todo or cls in ("diag", "mit") and guard
+                or cls == "step" and guard and self._in_case_list(el)
+                and _asks_someone(then_text)
+                or cls in ("step", "diag", "mit") and guard is None and
+                not el.ordered and self._in_instruction_list(el)) \
                 and not only_jumps and ending is None \
                 and not (not el.ordered and phrases.is_escalation(el.text)) \
                 and not (guard is not None and _goes_on(then_text)):
@@ -891,6 +914,26 @@ class _OutlineBuilder:
                 continue
             if (want := phrases.expectation_in(el.text.split(text, 1)[0])) is not None:
                 g = phrases.against_expectation(g, want)  # "Expected: X. If not: ..."
+            if introduced and (g, text, span) == tails[-1]:
+                tail = introduced[-1]
+                otherwise = introduced.pop() if isinstance(tail, IfNode) and \
+                    tail.guard.is_else and tail.else_ is None and tail.guard.no_to is None \
+                    else None
+                # titled by what the case says to do ("Scale the workers"), not by the item's
+                # question or look ("Approve: Look at the depth"); a label stays its title
+                does = _consequent(text, g).strip().rstrip(" :*_")
+                does = "" if _RUN_THIS.match(does) else does  # ("execute the following")
+                plain = el.text.replace("**", "").replace("__", "")
+                introduced = [replace(n, title=does[:1].upper() + does[1:]) if does and
+                              isinstance(n, Action) and plain.startswith(n.title[:40]) and
+                              (n.title.endswith("?") or phrases.looks(n.title)) else n
+                              for n in introduced]
+                asked = IfNode(g, [*mine, *introduced], Span(start=el.span.start, end=span.end),
+                               el.index)
+                if isinstance(otherwise, IfNode):
+                    asked.else_, asked.else_text = otherwise.then, otherwise.guard.text
+                self._append(nodes, asked)
+                continue
             then = self._guarded(g, text, span, el, cls, el.index, mine, links)
             if then and leaves and not g.is_else:
                 self._append(cases, IfNode(g, then, span, el.index))
@@ -910,7 +953,7 @@ class _OutlineBuilder:
                 node.else_text = else_text
             elif else_ending is not None:
                 node.else_ = [EndNode(else_ending, _conclusion(else_text or "") or "Otherwise",
-                                      self._item_text(el), el.span)]
+                                      else_words or self._item_text(el), else_at)]
                 node.else_text = f"Otherwise (not: {guard.text})"
             elif else_text and cls in ("diag", "mit"):
                 node.else_ = [self._said(cls, else_text, else_text, el.span, el.index)]
@@ -1302,8 +1345,8 @@ class _OutlineBuilder:
             answered[k] = answered[k + 1] or phrases.answers(sentences[k].strip())
         for k, (a, b) in enumerate(offsets):
             sentence = sentences[k]
-            guard = phrases.guard_in(sentence, fallback=fallback and bool(out)) or \
-                phrases.answer_guard(sentence, question)
+            guard = phrases.answer_guard(sentence, question) or \
+                phrases.guard_in(sentence, fallback=fallback and bool(out))
             if guard is None and k + 1 < len(sentences) and question is None and \
                     (asked := phrases.asked_before_doing(
                         sentence, sentences[k + 1], answered_later=answered[k + 1])) is not None:
@@ -2953,7 +2996,9 @@ def _consequent(text: str, guard: Guard) -> str:
 
 def _split_otherwise(text: str) -> tuple[str, str | None]:
     """'..., the issue is mitigated. Otherwise, escalate.' -> (then part, else part)."""
-    m = re.search(r"(?<=[.;!])\s+(?=(?:Otherwise|Else|If not)\b)", text)
+    # (an item's "..., restart the consumer:" over its block, then "Otherwise, escalate." in a
+    # paragraph of its own: the colon ends the then part too)
+    m = re.search(r"(?:(?<=[.;!])\s+|(?<=:)\s*\n\s*)(?=(?:Otherwise|Else|If not)\b)", text)
     return (text[: m.start()], text[m.end():]) if m else (text, None)
 
 
@@ -3040,6 +3085,11 @@ def _guard_comments(el: Element, nodes: list[Node]) -> list[Node]:
 def _names_a_command(el: Element) -> bool:
     """Whether an element is a code block or names a command inline."""
     return el.kind == "code" or any(looks_like_command(c) for c in el.inline_code)
+
+
+# What says only "the block below" ("execute the following command", "run this"): no title
+_RUN_THIS = re.compile(r"^(?:then\s+|just\s+)?(?:run|execute|type|enter|use|do)\b[\w ]{0,30}?"
+                       r"\b(?:following|this|these|below|command|commands)\W*$", re.I)
 
 
 def _has_action(nodes: list[Node]) -> bool:

@@ -391,8 +391,11 @@ def conditional_ending(text: str) -> Guard | None:
 # A decision tree's answers: "Is the queue growing? **Yes** → run `x`. **No** → go to
 # [Scale down](#scale-down).", or each answer an item under the question: the question is the
 # condition, its "Yes" the branch and its "No" the other side.
-_ANSWER = re.compile(r"^[\W_]*(?P<a>yes|no)\b[*_\s]*(?:\u2192|\u21d2|->|=>|:|\u2013|\u2014|-)\s*",
-                     re.I)
+# "If yes → Step 3", "If not, escalate." and "If so, go to step 4." answer it too.
+_ANSWER = re.compile(r"^[\W_]*(?:(?:and|or|but)\s+)?(?:(?P<if>if)\s+(?P<so>so|not)\b[*_\s]*,|"
+                     r"(?:(?P<if2>if)\s+)?"
+                     r"(?P<a>yes|no)\b[*_\s]*(?:\u2192|\u21d2|->|=>|:|\u2013|\u2014|-|"
+                     r"(?(if2),|(?!))))\s*", re.I)
 
 
 # A question, then what to do when its answer is yes: "Still high after 15 minutes? Escalate.",
@@ -438,7 +441,7 @@ def answer_guard(text: str, question: str | None) -> Guard | None:
     m = _ANSWER.match(text.replace("**", "").replace("__", ""))
     if m is None:
         return None
-    if m.group("a").lower() == "yes":
+    if (m.group("a") or m.group("so")).lower() in ("yes", "so"):
         return Guard(text=question)
     return Guard(text=f"Otherwise (no: {question})", is_else=True, no_to=question)
 
@@ -446,6 +449,12 @@ def answer_guard(text: str, question: str | None) -> Guard | None:
 _LOOKS = re.compile(r"^(?:then\s+)?(?:check|verify|look|see|confirm|inspect|run|test|find out|"
                     r"query|examine|review|compare|list|show|view|open|read|watch|determine|"
                     r"ask|answer|use)\b", re.I)
+def looks(text: str) -> bool:
+    """Whether `text` says to look at something ("Check the depth", "Look at the output"):
+    words about finding out, not about what to do."""
+    return _LOOKS.match(text.strip()) is not None
+
+
 _WH = re.compile(r"^\W*(?:what|which|who|whom|whose|why|how|where|when)\b", re.I)
 
 
@@ -1406,6 +1415,20 @@ def instructs(text: str) -> bool:
             guard_of(first) is not None:
         return False
     return _imperative(first)
+
+
+_ADDRESSED = re.compile(r"^(?:(?:just|please|then|also|now)\s+)*(?:you\s+(?:can|may|should|must|"
+                        r"need\s+to|have\s+to|will\s+need\s+to)\s+|(?:don'?t|do\s+not)\s+"
+                        r"forget\s+to\s+|(?:make|be)\s+sure\s+to\s+)?", re.I)
+
+
+def tells_to_do(text: str) -> bool:
+    """Whether a clause tells the reader to do something: "restart the deployment", "just log
+    in and run", "you can manually install it by", "don't forget to set the remote"; not
+    what happens ("the process is terminated", "ClickHouse may use the slowest strategy")."""
+    plain = text.replace("**", "").replace("__", "").strip()
+    return any(_imperative(_ADDRESSED.sub("", clause.strip(), count=1))
+               for clause in re.split(r",\s+|;\s+", plain) if clause.strip())
 
 
 def _imperative(plain: str) -> bool:

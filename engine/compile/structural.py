@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterator
 
 from engine.compile import blocks, phrases
+from engine.compile.explain import question_answered
 from engine.compile.nodes import Action
 from engine.compile.outline import (
     EndNode,
@@ -344,11 +345,20 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
                 if decided or _clause_key(sentence) in conditions or (
                         el.kind != "heading" and any(s.kind == StepKind.MANUAL and
                                                      sentence[:40] in s.text for s in near)) \
-                        or any(sentence[:40] in s.text for s in ends.get(el.span.start, ())):
+                        or any(sentence[:40] in s.text for s in ends.get(el.span.start, ())) \
+                        or _answer_compiled(guide, el, sentence, conditions):
                     continue
                 out.append(Ignored(span=span, kind="guard", reason="descriptive section" if info
                                    else "condition with nothing to guard", text=sentence[:120]))
     return out
+
+
+def _answer_compiled(guide: Guide, el: Element, sentence: str, conditions: set[str]) -> bool:
+    """Whether `sentence` answers a question ("If no → Step 2", "No: escalate") whose decision
+    the plan holds: the answer is that decision's other side (its edge says "Otherwise (no:
+    <the question>)", no words of the answer's own)."""
+    asked = question_answered(guide, el, sentence)
+    return asked is not None and _clause_key(asked) in conditions
 
 
 _CLAUSE_WORDS = re.compile(r"[a-z0-9]+")

@@ -257,15 +257,18 @@ class Wiring:
                     while chain is not None:
                         listed = chain if not chain.else_ else None
                         todo.append(chain.then)
-                        if len(chain.then) == 1 and isinstance(jump := chain.then[0], JumpNode) \
-                                and not _JOINS.search(jump.ref.sentence):
-                            try:
-                                target = self._target_pos(jump)
-                            except ValidationError:
-                                target = -1
-                            if 0 <= target < len(els) and els[target].kind == "heading":
-                                heads.add(target)
                         rest = chain.else_ or []
+                        # ("Is it at its maximum? If yes → Step 4, if no → Step 3": the other
+                        # side's jump routes to its section too)
+                        for side in (chain.then, rest):
+                            if len(side) == 1 and isinstance(jump := side[0], JumpNode) and \
+                                    not _JOINS.search(jump.ref.sentence):
+                                try:
+                                    target = self._target_pos(jump)
+                                except ValidationError:
+                                    target = -1
+                                if 0 <= target < len(els) and els[target].kind == "heading":
+                                    heads.add(target)
                         chain = rest[0] if len(rest) == 1 and isinstance(rest[0], IfNode) \
                             else None
                         if chain is None and rest:

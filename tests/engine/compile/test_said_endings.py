@@ -289,8 +289,10 @@ Escalate to the web team.
 
 def test_a_jump_to_a_step_that_only_escalates_ends_escalated_not_resolved() -> None:
     plan = compile_text(JUMP_TO_ESCALATION)
-    yes = next(s for s in plan.steps if s.title.startswith("If yes"))
-    (landing,) = [e.target for e in plan.edges if e.source == yes.id and e.kind == "jump"]
+    asked = "Is the container at its autoscale maximum?"  # its "If yes" is the question
+    yes = next(s for s in plan.steps if s.title == asked)
+    (landing,) = [e.target for e in plan.edges if e.source == yes.id and e.kind == "jump"
+                  and e.condition is not None and e.condition.text == asked]
     # before: the jump went past the escalation to the guide's `resolved` ending
     assert plan.step(landing).outcome == "escalate"
     assert "web team" in plan.step(landing).title

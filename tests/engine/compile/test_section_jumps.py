@@ -143,7 +143,7 @@ ONLY_BACK = """# Cache misses
 
 Run `redis-cli info stats`.
 
-Is the hit ratio below 80%? Yes: go to Step 3. No: go to Step 4.
+Is the hit ratio below 80%? Yes: go to Step 3. No: no action is needed.
 
 ## Step 2: Warm the cache
 
