@@ -2490,6 +2490,13 @@ class _OutlineBuilder:
 
     def _title(self, owner: int, el: Element) -> str:
         container = self.els[owner]
+        if container.kind == "list_item" and \
+                not phrases.without_answer(container.text).strip(" .:*_") and \
+                (asked := self._asked(container)) is not None and \
+                (answer := phrases.answer_guard(container.text, asked)) is not None:
+            # "- If yes:" over a block: the block is titled by the question it answers ("Is
+            # `/var` more than 90% full? (yes)"), not "If yes" ("Approve: If yes")
+            return f"{_short(asked)} ({'no' if answer.is_else else 'yes'})"
         if container.kind in ("list_item", "heading", "paragraph") and container.text:
             return _short(container.text)
         return _short(el.text.split("\n")[0])

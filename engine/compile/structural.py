@@ -300,7 +300,8 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
             continue
         if el.kind == "list_item" and not cover.any(el.span.start, el.span.end) and \
                 not any(s.text and s.text[:60] in el.text for s in ends.get(el.span.start, ())) \
-                and not _expected_by(el, expecting):
+                and not _expected_by(el, expecting) and \
+                not _answer_compiled(guide, el, el.text, conditions):
             # (what the author marked says more than the section it is in)
             reason = "crossed out (~~...~~): the author struck it, nothing to do" \
                 if phrases.struck_out(el.text) else \

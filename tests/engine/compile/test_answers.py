@@ -165,3 +165,41 @@ def test_what_happens_in_a_case_or_a_case_in_parentheses_does_not_guard_the_bloc
         plan, scale, gate = _case_plan(item)
         assert not any(plan.step(e.source).kind == StepKind.DECIDE for e in plan.edges
                        if e.target == gate), item
+
+
+NESTED = """# Node disk
+
+## Steps
+
+1. Check disk usage:
+
+   ```bash
+   df -h /var
+   ```
+
+2. Is `/var` more than 90% full?
+   - If yes:
+
+     ```bash
+     journalctl --vacuum-size=500M
+     ```
+
+   - If not, go to step 3.
+
+3. Confirm the node is Ready: `kubectl get node $NODE`.
+"""
+
+
+def test_a_block_under_a_bare_answer_is_titled_by_its_question():
+    plan = compile_text(NESTED)
+    vacuum = _command(plan, "journalctl")
+    assert vacuum.title == "Is `/var` more than 90% full? (yes)"  # it was "If yes"
+    assert plan.step(_gate(plan, vacuum.id)).title == \
+        "Approve: Is `/var` more than 90% full? (yes)"
+
+
+def test_an_answer_item_compiled_as_the_other_side_is_no_ignored_prose():
+    plan = compile_text(NESTED)
+    assert not [i for i in plan.ignored if i.span.start == 18]  # it was "prose: nothing to
+    rows = {r.start: r.became for r in explain(parse_guide(NESTED, path="g.md"), plan)}
+    assert rows[18].startswith("the other side (no) of ")  # run or decide"
