@@ -255,6 +255,9 @@ def jump_back(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
 _MEMORY_CODE = re.compile(r"`\s*((?:steps|inputs|vars|alert)\s*(?:\.|\[)[^`]{1,400})`")
 
 
+_DASHED_STEP = re.compile(r"\bsteps\.([A-Za-z_]\w*(?:-\w+)+)")
+
+
 @rule(("MF206", "control_flow", "error",
         "A condition reads a step, filter or input that does not exist."))
 def condition_reads_nothing(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
@@ -289,6 +292,22 @@ def condition_reads_nothing(ctx: Context) -> Iterator[tuple[str, Element | int, 
                     yield ("MF206", el, f"condition `{_clip(code)}` is not an expression Mendflow "
                            f"can evaluate ({why}): it would be asked as a judgment",
                            _fix_expression(code, why))
+                    continue
+                dashed = _DASHED_STEP.search(code)
+                if dashed is not None:
+                    # `steps.diag-1-count.stdout`: Jinja reads `steps.diag - 1 - count`, so
+                    # the finding below would name step 'diag' (and suggest naming one so)
+                    name = dashed.group(1)
+                    near = [name] if name in steps else \
+                        difflib.get_close_matches(name, sorted(steps), n=1, cutoff=0.5)
+                    yield ("MF206", el, f"condition `{_clip(code)}` reads `steps.{name}`: after "
+                           "a dot, hyphens are minus signs (steps."
+                           f"{name.split('-', 1)[0]} minus ...)" + (
+                               "" if name in steps else
+                               f", and the guide has no step '{name}'"),
+                           "Write `" + code.replace(dashed.group(0), f'steps["{near[0]}"]') + "`"
+                           if near else 'Write steps["<step id>"], a step id from '
+                           "`mendflow compile --explain`")
                     continue
                 for ref in sorted(refs):
                     root, _, rest = ref.partition(".")

@@ -60,3 +60,19 @@ def test_a_condition_with_an_unknown_filter_is_an_error_not_a_silent_question():
     fixed = re.search(r"Write `([^`]+)`", finding.suggestion).group(1)
     assert fixed == "steps.disk.stdout | length > 90"
     compiles(guide.replace("steps.disk.stdout | lenght > 90", fixed))
+
+
+@pytest.mark.parametrize("written", ["steps.diag-1-check-disk.stdout", "steps.step-1-disk.stdout"])
+def test_a_step_id_with_hyphens_after_a_dot_is_named_and_its_fix_is_an_expression(written):
+    # `steps.diag-1-check-disk` is `steps.diag - 1 - check - disk` to Jinja: the finding named
+    # step 'diag' and suggested naming a step so; now it says why, and the fix (bracket form,
+    # the nearest real id) compiles to an expression, not a person's question
+    guide = ("# T\n\n## Diagnosis\n\n1. Check the disk:\n\n   ```bash\n   df -h\n   ```\n\n"
+             f"2. If the disk is full (`{written} | length > 90`), escalate.\n")
+    (finding,) = findings(guide, "MF206")
+    assert "hyphens are minus signs" in finding.message, finding.message
+    fixed = re.search(r"Write `([^`]+)`", finding.suggestion).group(1)
+    assert fixed == 'steps["diag-1-check-disk"].stdout | length > 90'
+    plan = compile_guide(parse_guide(guide.replace(f"{written} | length > 90", fixed),
+                                     path="g.md"), known_plugins=PLUGINS)
+    assert [e.condition.expr for e in plan.edges if e.kind == "branch"] == [fixed]
