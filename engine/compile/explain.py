@@ -169,11 +169,17 @@ def question_answered(guide: Guide, el: Element, sentence: str | None = None) ->
 
 
 def _other_side(el: Element, guide: Guide, plan: Plan) -> str:
-    """"If no → Step 2" under "Is the consumer running?": the decision whose other side it
-    is (its edge reads "Otherwise (no: <the question>)"), or ""."""
+    """"If yes → Step 3" / "If no → Step 2" under "Is the consumer running?": the decision on
+    that question (its edges read the question, and "Otherwise (no: <the question>)"), or ""."""
     asked = question_answered(guide, el)
-    if asked is None:
+    answer = phrases.answer_guard(el.text, asked) if asked is not None else None
+    if asked is None or answer is None:
         return ""
+    if not answer.is_else:
+        decide = next((s.id for s in plan.steps if s.kind == StepKind.DECIDE and
+                       s.title == asked and s.source.start <= el.span.start <= s.source.end),
+                      None)
+        return f"{decide} (decide)" if decide else ""
     said = f"Otherwise (no: {asked})"
     decide = next((e.source for e in plan.edges if e.condition is not None and
                    e.condition.text == said), None)

@@ -1038,6 +1038,13 @@ class _OutlineBuilder:
         else:
             last.else_ = node.then
             last.else_text = node.guard.text
+            if node.guard.no_to is not None and node.guard.words:
+                # "- If no → Step 2" under "- If yes → Step 3": one decision, read from both
+                # answers' lines and words
+                last.guard = replace(last.guard, words=" ".join(
+                    w for w in (last.guard.words, node.guard.words) if w))
+                last.span = Span(start=min(last.span.start, node.span.start),
+                                 end=max(last.span.end, node.span.end))
 
     def _escalates_case(self, prev: IfNode, el: Element) -> bool:
         """"If the provider is down:" (or "Otherwise:"), then "Escalate to #payments-oncall.":

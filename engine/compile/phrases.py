@@ -262,6 +262,7 @@ class Guard:
     alternative: bool = False  # "Alternatively, ...:": another way; it holds only what it
     # introduces (what follows is for either way)
     no_to: str | None = None  # a "No" answer's question ("- **No** → ..."), by `answer_guard`
+    words: str = ""  # the guide's own words when `text` is not them (an answer's: "If so, ...")
 
 
 # "Abort if ...", "Stop if ...", "Do not continue if/unless ...": the condition comes after the
@@ -441,9 +442,10 @@ def answer_guard(text: str, question: str | None) -> Guard | None:
     m = _ANSWER.match(text.replace("**", "").replace("__", ""))
     if m is None:
         return None
+    said = " ".join(text.split())
     if (m.group("a") or m.group("so")).lower() in ("yes", "so"):
-        return Guard(text=question)
-    return Guard(text=f"Otherwise (no: {question})", is_else=True, no_to=question)
+        return Guard(text=question, words=said)
+    return Guard(text=f"Otherwise (no: {question})", is_else=True, no_to=question, words=said)
 
 
 _LOOKS = re.compile(r"^(?:then\s+)?(?:check|verify|look|see|confirm|inspect|run|test|find out|"

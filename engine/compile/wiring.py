@@ -530,8 +530,11 @@ class Wiring:
             beside = [p for p in frontier if p != Pending(prev.id)]
         else:
             source = self._unique(f"if-{_slug(node.guard.text, 5) or 'condition'}")
+            # (an answer's words beside its question: "Is the pod running? If yes → Step 3")
+            said = f"{node.guard.text} {node.guard.words}" if node.guard.words else \
+                node.guard.text
             self._add(source, pos=node.pos, title=node.guard.text, kind=StepKind.DECIDE,
-                      text=node.guard.text, source=node.span, entry=not node.synthetic)
+                      text=said, source=node.span, entry=not node.synthetic)
             self._connect(frontier, source)
             branch = Pending(source, Condition(text=node.guard.text, expr=expr), kind="branch")
             other = Pending(source, else_cond, kind="else")

@@ -49,7 +49,7 @@ find /var/lib/postgresql/archive -mtime +7 -delete
 
 
 def _decide(plan: Plan, text: str) -> str:
-    return next(s.id for s in plan.steps if s.kind == StepKind.DECIDE and s.text == text)
+    return next(s.id for s in plan.steps if s.kind == StepKind.DECIDE and s.title == text)
 
 
 def _branch_targets(plan: Plan, source: str) -> dict[str, str]:

@@ -42,4 +42,4 @@ def test_a_question_then_an_ending_is_a_decision_that_ends_the_run() -> None:
     # a question answered Yes/No is the decision tree's, not this
     plan = compile_text("# T\n\n## S\n\nIs a part present? Yes \u2192 Step 2. No \u2192 escalate."
                         "\n\n## Step 2\n\nRun `uptime`.\n")
-    assert [s.text for s in plan.steps if s.kind == StepKind.DECIDE] == ["Is a part present?"]
+    assert [s.title for s in plan.steps if s.kind == StepKind.DECIDE] == ["Is a part present?"]
