@@ -1,0 +1,99 @@
+"""Runbook styles the earlier sweeps did not try: an ASCII decision tree (`├── Yes → Step 1`),
+a step with "Expected result: / Verify: / Rollback:" lines under it, a condition said after
+the command ("Run the command above only if ..."), a question over what to do in a list item,
+`k9s`/`htop` instructions, SQL Server's T-SQL with `GO` batches and `sqlcmd`, MikroTik
+RouterOS (tests/fixtures/styles19 holds the guides tried). Each test is one rule a guide
+author would recognise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.plan import StepKind
+from tests.support.compiling import (
+    assert_gated_and_accounted,
+    compile_text,
+    guards_of,
+    running,
+    successors,
+)
+
+STYLES19 = Path(__file__).resolve().parents[2] / "fixtures" / "styles19"
+
+
+def test_each_styles19_guide_compiles_gated_and_accounted_for():
+    assert_gated_and_accounted(folder=STYLES19, at_least=6)
+
+
+def _ends(plan, sid: str) -> set[str]:
+    """The outcomes of the endings a step's success leads straight to."""
+    return {plan.step(t).outcome.value for t in successors(plan, sid)
+            if plan.step(t).kind == StepKind.END and plan.step(t).outcome is not None}
+
+
+# -- an ASCII decision tree -----------------------------------------------------------------------
+
+TREE = """## Step 1: Read the events
+
+```bash
+kubectl -n checkout describe pod -l app=checkout-api
+```
+
+What does the last event say?
+
+{tree}
+
+## Step 2: Add capacity
+
+```bash
+kubectl -n checkout scale deploy/checkout-api --replicas=2
+```
+
+## Step 3: Check the taints
+
+```bash
+kubectl get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints
+```
+"""
+
+BRANCHES = ("\u251c\u2500\u2500 `Insufficient cpu` \u2192 go to Step 2\n"
+            "\u251c\u2500\u2500 `untolerated taint` \u2192 go to Step 3\n"
+            "\u2514\u2500\u2500 anything else \u2192 escalate to the platform team")
+
+
+def test_an_ascii_decision_tree_s_branches_are_its_cases():
+    # "├── `Insufficient cpu` → go to Step 2" over "└── anything else → escalate": the
+    # branches were one paragraph, one condition whose jumps were lost; the run went on into
+    # the scale-out whatever the event said
+    for tree in (BRANCHES, BRANCHES.replace("\u251c\u2500\u2500", "|--").replace(
+            "\u2514\u2500\u2500", "`--").replace("\u2192", "->")):
+        plan = compile_text(TREE.format(tree=tree))
+        scale = running(plan, "scale")
+        taints = running(plan, "get nodes")
+        assert any("Insufficient cpu" in g for g in guards_of(plan, scale.id)), tree
+        assert any("untolerated taint" in g for g in guards_of(plan, taints.id)), tree
+        assert any(s.kind == StepKind.END and s.outcome is not None and
+                   s.outcome.value == "escalate" and "platform team" in s.title.lower()
+                   for s in plan.steps), tree
+    # nested branches: the answers to a branch's own question
+    nested = ("Is the pod Pending?\n"
+              "\u251c\u2500\u2500 Yes \u2192 Is it Ready?\n"
+              "\u2502   \u251c\u2500\u2500 Yes \u2192 go to Step 3\n"
+              "\u2502   \u2514\u2500\u2500 No \u2192 go to Step 2\n"
+              "\u2514\u2500\u2500 No \u2192 escalate to the platform team")
+    plan = compile_text(TREE.format(tree=nested))
+    assert guards_of(plan, running(plan, "scale").id)
+    assert guards_of(plan, running(plan, "get nodes").id)
+
+
+def test_a_fenced_decision_tree_asks_its_question_and_a_fenced_listing_stays_output():
+    # the tree in a plain fence, to keep its drawing: "ignored: sample output", its question
+    # and the jumps of its answers lost
+    tree = "```\nWhat does the last event say?\n" + BRANCHES + "\n```"
+    plan = compile_text(TREE.format(tree=tree))
+    assert any("Insufficient cpu" in g for g in guards_of(plan, running(plan, "scale").id))
+    # a `tree` listing is output: no question over it, no arrows in its branches
+    listing = ("```\n/etc/nginx\n\u251c\u2500\u2500 nginx.conf\n\u2514\u2500\u2500 "
+               "sites-enabled\n```")
+    plan = compile_text(TREE.format(tree=listing))
+    assert guards_of(plan, running(plan, "scale").id) == []
