@@ -839,16 +839,23 @@ class _OutlineBuilder:
             # question of its own, "Otherwise?", asked after the restart had run)
             other = last
             content.pop()
+        held: list[Node] = []
+        if tails and content and self._introduces(el) and _does_in_case(el.text, *tails[-1][:2]):
+            # "3. Still growing after 10 minutes? Purge the dead-letter queue:" over its block:
+            # the block is what the item's last case says to do (it ran before the question
+            # was asked, whatever the answer, and the case was a person's "purge" step)
+            held, content = content, []
         nodes.extend(content)
         only_jumps = guard is not None and lead_jumps
         # An unticked task-list box ("- [ ] Confirm the dashboard is green") is a to-do, a
         # person's step like a numbered one (a ticked box is done, by someone else)
         todo = not el.ordered and re.match(r"\[ \]\s", el.text) is not None
-        if not _has_action(nodes) and (el.ordered or todo or cls in ("diag", "mit") and guard
-                                       or cls == "step" and guard and self._in_case_list(el)
-                                       and _asks_someone(then_text)
-                                       or cls in ("step", "diag", "mit") and guard is None and
-                                       not el.ordered and self._in_instruction_list(el)) \
+        if not _has_action([*nodes, *held]) and (
+                el.ordered or todo or cls in ("diag", "mit") and guard
+                or cls == "step" and guard and self._in_case_list(el)
+                and _asks_someone(then_text)
+                or cls in ("step", "diag", "mit") and guard is None and
+                not el.ordered and self._in_instruction_list(el)) \
                 and not only_jumps and ending is None \
                 and not (not el.ordered and phrases.is_escalation(el.text)) \
                 and not (guard is not None and _goes_on(then_text)):
@@ -885,6 +892,8 @@ class _OutlineBuilder:
         for g, text, span in tails:  # "Check X. If Y, do Z.": Y guards Z within the item
             mine = [n for n in inline if _said_in(n, text) and not any(n is t for t in taken)]
             taken.extend(mine)
+            if held and text is tails[-1][1]:
+                mine.extend(held)
             if not mine and _goes_on(_consequent(text, g)) and nodes and \
                     isinstance(nodes[-1], IfNode) and nodes[-1].else_ is None:
                 nodes[-1].else_text = text
@@ -2949,6 +2958,22 @@ def _consequent(text: str, guard: Guard) -> str:
             phrases.outcome_of(said):  # "Otherwise the incident is resolved.": its ending
         return said
     return rest
+
+
+def _does_in_case(text: str, guard: Guard, said: str) -> bool:
+    """Whether the case `said` (the last of an item's `text`) says what to do in it right
+    after its condition ("Still growing? Purge the queue:", "If so, purge it:"): what the item
+    introduces is for that case. Not a finding ("If X was used, ClickHouse may count slowly.
+    ... run the following query:" introduces the check of X), nor a case said in passing, in
+    brackets ("Confirm it (if X, this error shows):"), nor one after a sentence that names the
+    block itself ("The following command finds the pod. However, if you know it, ...:")."""
+    before = text[:text.find(said)]
+    if before.count("(") > before.count(")") or re.search(r"\b(?:the following|below)\b",
+                                                          before, re.I):
+        return False
+    rest = _consequent(said, guard)
+    offsets = phrases.sentence_offsets(rest)
+    return bool(offsets) and phrases.is_instruction(rest[offsets[0][0]:offsets[0][1]])
 
 
 def _split_otherwise(text: str) -> tuple[str, str | None]:

@@ -13,6 +13,7 @@ from engine.plan import StepKind
 from tests.support.compiling import (
     assert_gated_and_accounted,
     compile_text,
+    gated,
     guards_of,
     running,
     successors,
@@ -97,3 +98,38 @@ def test_a_fenced_decision_tree_asks_its_question_and_a_fenced_listing_stays_out
                "sites-enabled\n```")
     plan = compile_text(TREE.format(tree=listing))
     assert guards_of(plan, running(plan, "scale").id) == []
+
+
+# -- a question over what to do, in a list item ---------------------------------------------------
+
+QUESTION_ITEM = """# RabbitMQ: queue backlog
+
+1. List the queues:
+
+   ```bash
+   rabbitmqctl list_queues name messages consumers
+   ```
+
+2. {item}
+
+   ```bash
+   rabbitmqctl purge_queue orders.dlq
+   ```
+"""
+
+
+def test_a_question_then_what_to_do_over_a_block_guards_the_block():
+    # "2. Still growing after 10 minutes? Purge the dead-letter queue:" over the purge: the
+    # purge ran before the question was asked, whatever the answer, and the "yes" side was
+    # a person's "purge" step
+    for item, asked in (("Still growing after 10 minutes? Purge the dead-letter queue:",
+                         "Still growing after 10 minutes?"),
+                        ("Is it still growing? If so, purge the dead-letter queue:", "If so"),
+                        ("Check the lag. If it still grows, purge the dead-letter queue:",
+                         "If it still grows")):
+        plan = compile_text(QUESTION_ITEM.format(item=item))
+        purge = running(plan, "purge_queue")
+        assert gated(plan, purge.id)
+        assert guards_of(plan, purge.id) == [asked], item
+        assert successors(plan, running(plan, "list_queues").id) != [purge.id]
+        assert not any(s.kind == StepKind.MANUAL for s in plan.steps), item
