@@ -556,6 +556,14 @@ class _OutlineBuilder:
                 if held is not None:
                     stub = IfNode(held[0], [], held[2].span, held[2].index)
                     nodes.append(stub)
+                cut = self._rollback_line(el) if cls not in ("info", "cleanup") else None
+                if cut is not None:
+                    # "**Verify:** `x`" then "**Rollback:** `y`" on the paragraph's next line:
+                    # the way back is for when a person decides to undo, as a paragraph so
+                    # labelled is (it ran right after the change, undoing it)
+                    guarded = self._prose(cut[0], cls, owner, nodes)
+                    flush()
+                    el = cut[1]
                 guarded = self._prose(el, cls, owner, nodes)  # (guards: outline._prose)
                 if stub is not None and not stub.then:
                     nodes[:] = [n for n in nodes if n is not stub]
@@ -823,6 +831,12 @@ class _OutlineBuilder:
             else_ending = phrases.outcome_of(else_text) if else_text else None
         inline = self._inline(el, cls, el.index)  # every section's inline commands count
         inline.extend(self._pasted(el, cls, el.index))
+        back: list[Node] = []
+        if cls not in ("info", "cleanup") and (cut := self._rollback_line(el)) is not None:
+            # "1. Raise maxmemory: `x`" over "Rollback: `y`": the way back, for when a person
+            # decides to undo (it ran right after the change, undoing it)
+            back = [n for n in inline if _said_in(n, cut[1].text)]
+            inline = [n for n in inline if not any(n is b for b in back)]
         nodes.extend(n for n in inline if _said_in(n, head) or
                      not any(_said_in(n, t) for _, t, _ in tails))
         nodes.extend(self._call(el, cls, el.index))
@@ -905,6 +919,9 @@ class _OutlineBuilder:
                 self._append(cases, IfNode(g, then, span, el.index))
             elif then and not _fold_into_check(nodes, g, then):
                 self._append(nodes, IfNode(g, then, span, el.index))
+        if _has_action(back):
+            nodes.append(IfNode(Guard(text="Rollback"), [*back, EndNode(
+                "escalate", "Rolled back", el.text, el.span)], el.span, el.index))
         if ending is not None:
             nodes.append(EndNode(ending, _conclusion(then_text) or _short(el.text),
                                  self._item_text(el), el.span))
@@ -1038,6 +1055,12 @@ class _OutlineBuilder:
         "..., escalate" / "no action is needed" / "the issue is mitigated" end its branch."""
         if self._ending_item and phrases.outcome_of(el.text):
             return None  # "Then escalate: ..." closes its item's branch (an EndNode)
+        if cls not in ("info", "cleanup") and phrases.rollback_title(el.text) and \
+                el.index + 1 < len(self.els) and self.els[el.index + 1].kind == "code":
+            # "**Rollback:**" over its block: for when a person decides to undo, then handed
+            # over, as a "## Rollback" section is (the block ran right after the change)
+            self._ends_after[el.index] = EndNode("escalate", "Rolled back", el.text, el.span)
+            return (Guard(text="Rollback"), [], el)
         # ("Unless you see huge numbers, ignore these alerts. However, if the issue persists,
         # follow the steps below:": the list is for the last sentence's case, not the first's)
         groups = self._groups(el.text, el.span, self._asked_before(el),
@@ -1186,6 +1209,30 @@ class _OutlineBuilder:
         # the paragraph's commands) comes before its guards: never dropped.
         nodes[at:at] = [n for u in units if isinstance(u[0], Action) for n in u]
         return open_
+
+    @staticmethod
+    def _rollback_line(el: Element) -> tuple[Element, Element] | None:
+        """A paragraph whose later line is labelled as the way back ("**Expected result:**
+        `OK`", "**Verify:** `x`", then "**Rollback:** `y`", a line each): the lines before it,
+        and the way back from its line on, each a paragraph of its own."""
+        k = next((i for i, (_, line) in enumerate(el.source_lines)
+                  if i and phrases.rollback_paragraph(line) is not None), None)
+        if k is None:
+            return None
+        label = el.source_lines[k][1].replace("**", "").replace("__", "").strip(" \t>*_-")
+        at = el.text.find(label.split(":", 1)[0] + ":", 1)
+        if at <= 0:
+            return None
+        before, back = el.text[:at].rstrip(), el.text[at:]
+        line = el.source_lines[k][0]
+        return (el.model_copy(update={
+                    "text": before, "source_lines": el.source_lines[:k],
+                    "inline_code": [c for c in el.inline_code if f"`{c}`" in before],
+                    "span": Span(start=el.span.start, end=max(el.span.start, line - 1))}),
+                el.model_copy(update={
+                    "text": back, "source_lines": el.source_lines[k:],
+                    "inline_code": [c for c in el.inline_code if f"`{c}`" in back],
+                    "span": Span(start=line, end=el.span.end)}))
 
     def _told_case(self, text: str, el: Element, cls: SectionClass) -> IfNode | None:
         """A sentence of prose that names a case of the output and what to do in it: "No rows

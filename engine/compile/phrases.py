@@ -2288,6 +2288,17 @@ _ROLLBACK_LABEL = re.compile(r"^\W*(?:rollback|roll back|to roll back|backout|ba
                              r"(?P<rest>\S.*)$", re.I | re.S)
 
 
+# "**Rollback:**", "To roll back:", "Backout plan:" on its own over the block that undoes the step
+_ROLLBACK_TITLE = re.compile(r"^\W*(?:rollback|roll back|to roll back|backout|back out|to back "
+                             r"out|undo|to undo)(?:\s+(?:plan|steps?|procedure|commands?))?"
+                             r"\s*:\W*$", re.I)
+
+
+def rollback_title(text: str) -> bool:
+    """Whether a paragraph is nothing but the label of the way back over what follows it."""
+    return bool(_ROLLBACK_TITLE.match(text.replace("**", "").replace("__", "").strip()))
+
+
 def rollback_paragraph(text: str) -> str | None:
     """The decision a paragraph labelled "Rollback:" asks ("Rollback: if the reboot fails
     again"), if it is one."""

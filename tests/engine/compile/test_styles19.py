@@ -133,3 +133,59 @@ def test_a_question_then_what_to_do_over_a_block_guards_the_block():
         assert guards_of(plan, purge.id) == [asked], item
         assert successors(plan, running(plan, "list_queues").id) != [purge.id]
         assert not any(s.kind == StepKind.MANUAL for s in plan.steps), item
+
+
+# -- labelled lines under a step: "Verify:", "Rollback:" ------------------------------------------
+
+LABELLED = """# Redis: maxmemory reached
+
+### Step 1 — Raise maxmemory
+
+```bash
+redis-cli -h cache-01 CONFIG SET maxmemory 6gb
+```
+
+**Expected result:** `OK`
+**Verify:** `redis-cli -h cache-01 INFO memory`
+**Rollback:** `redis-cli -h cache-01 CONFIG SET maxmemory 4gb`
+
+### Step 2 — Check the app
+
+```bash
+curl -s http://app-01:8080/health
+```
+"""
+
+
+def _rolled_back_only_on_request(plan) -> None:
+    back = running(plan, "maxmemory 4gb")
+    assert gated(plan, back.id)
+    assert any("rollback" in g.lower() for g in guards_of(plan, back.id))
+    assert _ends(plan, back.id) == {"escalate"}
+    health = running(plan, "health")
+    assert all(g.startswith("Otherwise") for g in guards_of(plan, health.id))
+
+
+def test_a_rollback_line_under_a_step_is_not_run_after_the_change():
+    # "**Rollback:** `... maxmemory 4gb`" on the line under "**Verify:** `...`": the way back
+    # ran right after the change, undoing it, and the run went on as if fixed
+    plan = compile_text(LABELLED)
+    _rolled_back_only_on_request(plan)
+    verify = running(plan, "INFO memory")
+    assert not guards_of(plan, verify.id)
+    assert successors(plan, running(plan, "maxmemory 6gb").id) == [verify.id]
+    # the same lines in a numbered step
+    plan = compile_text("# Redis\n\n1. Raise maxmemory: `redis-cli -h cache-01 CONFIG SET "
+                        "maxmemory 6gb`\n   Verify: `redis-cli -h cache-01 INFO memory`\n   "
+                        "Rollback: `redis-cli -h cache-01 CONFIG SET maxmemory 4gb`\n2. Check "
+                        "the app: `curl -s http://app-01:8080/health`\n")
+    _rolled_back_only_on_request(plan)
+    # "**Rollback:**" alone over its block
+    plan = compile_text(LABELLED.replace(
+        "**Rollback:** `redis-cli -h cache-01 CONFIG SET maxmemory 4gb`",
+        "\n**Rollback:**\n\n```bash\nredis-cli -h cache-01 CONFIG SET maxmemory 4gb\n```"))
+    _rolled_back_only_on_request(plan)
+    # "Rollback: none" is no way back; a block under "Revert the config:" is the step itself
+    plan = compile_text("## Fix\n\nRevert the config:\n\n```bash\nsudo cp /etc/app.bak "
+                        "/etc/app.conf\n```\n")
+    assert guards_of(plan, running(plan, "cp").id) == []
