@@ -543,6 +543,10 @@ class _OutlineBuilder:
                 continue
             if el.kind == "paragraph" and self._expected(el, guarded[1] if guarded else nodes):
                 continue
+            if el.kind == "paragraph" and cls not in ("info", "cleanup") and \
+                    (above := phrases.guard_of_above(el.text)) is not None and \
+                    self._guard_above(above, el, guarded[1] if guarded else nodes):
+                continue
             if el.kind == "paragraph":
                 # "If `nginx -t` fails, it prints the file and line, e.g." over the output it
                 # prints, then "Revert the last change ...": what to do in that case
@@ -1209,6 +1213,20 @@ class _OutlineBuilder:
         # the paragraph's commands) comes before its guards: never dropped.
         nodes[at:at] = [n for u in units if isinstance(u[0], Action) for n in u]
         return open_
+
+    def _guard_above(self, guard: Guard, el: Element, nodes: list[Node]) -> bool:
+        """"Run the command above only if the archive has already been shipped to S3." under
+        a block: the condition guards the block's steps, the last of `nodes` (they ran
+        whatever the archive's state, the sentence context for a reader)."""
+        k = len(nodes)
+        while k and isinstance(nodes[k - 1], Action) and nodes[k - 1].pos == el.index - 1:
+            k -= 1
+        if k == len(nodes) or self.els[el.index - 1].kind != "code":
+            return False
+        then = nodes[k:]
+        del nodes[k:]
+        self._append(nodes, IfNode(guard, then, el.span, el.index))
+        return True
 
     @staticmethod
     def _rollback_line(el: Element) -> tuple[Element, Element] | None:

@@ -315,6 +315,29 @@ _DO_THIS = re.compile(r"^(?:only\s+)?(?:do|run|perform|follow|use|apply)\s+(?:th
                       r"steps)?)\s+(?=(?:only\s+)?(?:if|when)\b)", re.I)
 
 
+# "Run the command above only if the archive is already in S3.", "Only run the above when ...",
+# "The commands above are only needed if ...": a condition said after the block it is for
+_ABOVE_ONLY_IF = re.compile(
+    r"^(?:(?:only\s+)?(?:run|do|execute|use|apply)\s+(?:the\s+(?:command|commands|step|block|"
+    r"script)\s+above|the\s+above(?:\s+(?:command|commands|step|block|script))?|the\s+previous"
+    r"\s+(?:command|commands|step|block)|that(?:\s+(?:command|step))?)|(?:the\s+)?(?:command|"
+    r"commands|step|block)\s+above\s+(?:is|are)|the\s+above(?:\s+(?:command|commands|step|"
+    r"block))?\s+(?:is|are))\s+(?:only\s+)?(?:(?:needed|required|necessary|safe)\s+)?"
+    r"(?:only\s+)?(?P<g>(?:if|when)\s+[^`;]{3,200}?)[.!]?$", re.I)
+
+
+def guard_of_above(text: str) -> Guard | None:
+    """The condition a sentence puts on the block before it ("Run the command above only if
+    the archive has already been shipped to S3."), if it says one."""
+    t = _DECORATION.sub("", _NOTE.sub("", text.replace("**", "").replace("__", "").strip(),
+                                      count=1), count=1)
+    m = _ABOVE_ONLY_IF.match(t)
+    if m is None:
+        return None
+    g = m.group("g")
+    return Guard(text=g[0].upper() + g[1:])
+
+
 # "When this fires" (MkDocs' `!!! info "When this fires"`), "When this alert fires, it
 # indicates ...": the alert the guide is for, which holds whenever it runs (it was a decision,
 # and a person's step "When this fires"); "when the alert fires again" is a case.

@@ -189,3 +189,45 @@ def test_a_rollback_line_under_a_step_is_not_run_after_the_change():
     plan = compile_text("## Fix\n\nRevert the config:\n\n```bash\nsudo cp /etc/app.bak "
                         "/etc/app.conf\n```\n")
     assert guards_of(plan, running(plan, "cp").id) == []
+
+
+# -- a condition said after the command -----------------------------------------------------------
+
+AFTER = """## Free space
+
+```bash
+sudo journalctl --vacuum-size=500M
+```
+
+```bash
+sudo rm -rf /var/log/app/archive
+```
+
+{said}
+
+## Verify
+
+```bash
+df -h /var/log
+```
+"""
+
+
+def test_a_condition_said_after_the_block_guards_it():
+    # "Run the command above only if the archive has already been shipped to S3.": context
+    # for a reader, and the archive was deleted whatever its state
+    for said, cond in (
+            ("Run the command above only if the archive has already been shipped to S3.",
+             "If the archive has already been shipped to S3"),
+            ("Only run the above when the archive is in S3.", "When the archive is in S3"),
+            ("**Note:** the command above is only needed if the disk is still above 90%.",
+             "If the disk is still above 90%")):
+        plan = compile_text(AFTER.format(said=said))
+        rm = running(plan, "rm -rf")
+        assert guards_of(plan, rm.id) == [cond], said
+        assert guards_of(plan, running(plan, "vacuum").id) == []
+        assert guards_of(plan, running(plan, "df -h").id) == [] or \
+            any(g.startswith("Otherwise") for g in guards_of(plan, running(plan, "df -h").id))
+    # "Only do this ..." is said of what follows, not of the block above
+    plan = compile_text(AFTER.format(said="Only do this when the archive is in S3."))
+    assert guards_of(plan, running(plan, "rm -rf").id) == []
