@@ -1543,7 +1543,7 @@ class _OutlineBuilder:
             return self._heading_starts(ref.value)
         if ref.kind == "title":
             heading = phrases.titled_heading(ref.value, ((phrases.title_key(h.text), h)
-                                                         for h in self.g.headings()
+                                                         for h in titled_places(self.g)
                                                          if h.index > el.index))
             return heading is not None and phrases.section_class(heading.text) != "info"
         return True
@@ -3023,6 +3023,14 @@ def _consequent(text: str, guard: Guard) -> str:
             phrases.outcome_of(said):  # "Otherwise the incident is resolved.": its ending
         return said
     return rest
+
+
+def titled_places(guide: Guide) -> list[Element]:
+    """What a jump may name by its title ("go to Recovery", "go to Step C"): the headings, and
+    the paragraphs that open a lettered step ("**Step C — Check the partitions**"; the jump
+    landed nowhere, a person's "go to Step C" step, and the run went on into Step B)."""
+    return [el for el in guide.elements if el.kind == "heading" or
+            el.kind == "paragraph" and phrases.lettered_step(el.text)]
 
 
 def _does_in_case(text: str, guard: Guard, said: str) -> bool:

@@ -154,6 +154,16 @@ def step_number(heading: str) -> int | None:
 _STEP_LABEL = re.compile(r"^\s*step\s+(\d{1,3})\s*[:.)\u2013\u2014-](?!\d)", re.I)
 
 
+# "**Step C — Check the partitions**": a paragraph that opens a step lettered A, B, C, ...
+_STEP_LETTER = re.compile(r"^\s*step\s+(?-i:[A-Z])\s*[:.)\u2013\u2014-]", re.I)
+
+
+def lettered_step(text: str) -> bool:
+    """Whether a paragraph opens a step lettered A, B, C, ... ("**Step C — Check the
+    partitions**"): a place a jump names by its title ("go to Step C"), as a heading is."""
+    return _STEP_LETTER.match(text.replace("**", "")) is not None
+
+
 def step_label(text: str) -> int | None:
     """N of a paragraph that opens with a "Step N:" label ("**Step 3:** Check the endpoint")."""
     m = _STEP_LABEL.match(text.replace("**", ""))

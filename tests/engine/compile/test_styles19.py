@@ -231,3 +231,43 @@ def test_a_condition_said_after_the_block_guards_it():
     # "Only do this ..." is said of what follows, not of the block above
     plan = compile_text(AFTER.format(said="Only do this when the archive is in S3."))
     assert guards_of(plan, running(plan, "rm -rf").id) == []
+
+
+# -- steps lettered A, B, C -----------------------------------------------------------------------
+
+LETTERED = """# Kafka broker disk pressure
+
+{a} — Check the disk
+
+```bash
+ssh kafka-3 df -h /var/lib/kafka
+```
+
+If usage is below 85%, go to Step C.
+
+{b} — Shorten retention
+
+```bash
+kafka-configs.sh --bootstrap-server kafka:9092 --alter --add-config retention.ms=86400000
+```
+
+{c} — Check the partitions
+
+```bash
+kafka-topics.sh --bootstrap-server kafka:9092 --describe --under-replicated-partitions
+```
+"""
+
+
+def test_a_jump_to_a_lettered_step_lands_on_it():
+    # "**Step C — Check the partitions**" paragraphs, and "If usage is below 85%, go to Step
+    # C.": the jump landed nowhere (a person's "go to Step C" step), and the run went on into
+    # Step B's retention change whatever the usage
+    for mark in ("**Step {}**", "Step {}:", "## Step {}"):
+        a, b, c = (mark.format(x) for x in "ABC")
+        plan = compile_text(LETTERED.format(a=a.rstrip(":"), b=b.rstrip(":"), c=c.rstrip(":")))
+        retention = running(plan, "retention.ms")
+        check = running(plan, "under-replicated")
+        assert guards_of(plan, check.id) == ["If usage is below 85%"], mark
+        assert guards_of(plan, retention.id) == ["Otherwise (not: If usage is below 85%)"], mark
+        assert not any(s.kind == StepKind.MANUAL for s in plan.steps), mark
