@@ -1659,6 +1659,24 @@ class _OutlineBuilder:
         if shown:  # no script: the text says what to do with them ("kill `x` processes")
             nodes.insert(at, self._manual(owner, cls, self._title(owner, el), el.text, lead,
                                           el.index))
+        if cls not in ("info", "cleanup") and el.kind != "table" and \
+                sum(isinstance(n, Action) for n in nodes) >= 2:
+            # "Resize the pool: `x`. Wait for the new nodes to be Ready. Then restart the API:
+            # `y`": the wait between two of its commands is a person's step there (it was
+            # dropped, and the restart ran right after the resize)
+            # (a sentence of its own, or a line: "`x`" over "Wait ...", "`x`<br>Wait ...")
+            lines = [part for _, line in el.source_lines for part in re.split(
+                r"<br\s*/?>", line, flags=re.I)]
+            pieces = {text[a:b].strip() for text in [el.text, *lines]
+                      for a, b in phrases.sentence_offsets(text)}
+            for said in sorted(pieces, key=el.text.find, reverse=True):
+                a = el.text.find(said)
+                if a < 0 or "`" in said or not phrases.repeats_or_waits(said):
+                    continue
+                b = a + len(said)
+                later = [k for k, n in enumerate(nodes) if _said_in(n, el.text[b:])]
+                if later and any(_said_in(n, el.text[:a]) for n in nodes[:later[0]]):
+                    nodes.insert(later[0], self._manual(owner, cls, said, said, lead, el.index))
         return nodes
 
     def _pasted(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:

@@ -16,6 +16,7 @@ from tests.support.compiling import (
     gated,
     guards_of,
     running,
+    runs,
     successors,
 )
 
@@ -271,3 +272,28 @@ def test_a_jump_to_a_lettered_step_lands_on_it():
         assert guards_of(plan, check.id) == ["If usage is below 85%"], mark
         assert guards_of(plan, retention.id) == ["Otherwise (not: If usage is below 85%)"], mark
         assert not any(s.kind == StepKind.MANUAL for s in plan.steps), mark
+
+
+# -- a wait between two commands of one step ------------------------------------------------------
+
+WAIT = "## Fix\n\n1. Scale the node pool: `gcloud container clusters resize prod --num-nodes 6 " \
+    "--quiet`{a}Wait for the new nodes to be Ready.{b}Then restart the API: `kubectl -n " \
+    "checkout rollout restart deploy/checkout-api`\n2. Verify: `kubectl -n checkout rollout " \
+    "status deploy/checkout-api`\n"
+
+
+def test_a_wait_between_two_commands_of_a_step_is_a_persons_step_between_them():
+    # "Scale the node pool: `x`<br>Wait for the new nodes to be Ready.<br>Then restart the
+    # API: `y`" (a Word export's line breaks; or a sentence, or a line, of its own): the wait
+    # was dropped, and the restart ran right after the resize
+    for a, b in ((". ", " "), ("\n   ", "\n   "), ("<br>", "<br>"), ("<br/>", "<br />")):
+        plan = compile_text(WAIT.format(a=a, b=b))
+        resize = running(plan, "resize")
+        restart = running(plan, "rollout restart")
+        (wait,) = successors(plan, resize.id)
+        assert plan.step(wait).kind == StepKind.MANUAL, (a, b)
+        assert "Wait for the new nodes" in plan.step(wait).title
+        assert successors(plan, wait) == [restart.id]
+    # a `<br>` is a break between words, not nothing ("`x`<br>Wait" read as "`x`Wait")
+    plan = compile_text("## Check\n\nRead the pods:<br>`kubectl -n checkout get pods`\n")
+    assert len(runs(plan)) == 1
