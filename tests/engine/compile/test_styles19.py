@@ -15,6 +15,7 @@ from tests.support.compiling import (
     compile_text,
     gated,
     guards_of,
+    manual_scripts,
     running,
     runs,
     successors,
@@ -232,6 +233,37 @@ def test_a_condition_said_after_the_block_guards_it():
     # "Only do this ..." is said of what follows, not of the block above
     plan = compile_text(AFTER.format(said="Only do this when the archive is in S3."))
     assert guards_of(plan, running(plan, "rm -rf").id) == []
+
+
+# -- a full-screen tool is a person's -------------------------------------------------------------
+
+SCREEN = """## 1. Look
+
+{said}
+
+## 2. Restart
+
+```bash
+kubectl -n payments rollout restart deploy/payments-worker
+```
+"""
+
+
+def test_a_full_screen_tool_the_guide_opens_is_a_persons_step():
+    # "Open `k9s -n payments`, type `:pods` ...": context for a reader (the step lost), and
+    # "Run `k9s -n payments`." ran k9s, a screen that waits for keys, as a gated command;
+    # "run `htop`" (one word) was context too
+    for said, shown in (("Open `k9s -n payments`, type `:pods`, select the worker pod and "
+                         "press `l` to read its logs.", "k9s -n payments"),
+                        ("Run `k9s -n payments`.", "k9s -n payments"),
+                        ("Run `htop` and sort by memory with `M`.", "htop"),
+                        ("Run `top`.", "top")):
+        plan = compile_text(SCREEN.format(said=said))
+        assert [s.params["pipeline"][0][0] for s in runs(plan)] == ["kubectl"], said
+        assert shown in manual_scripts(plan), said
+    # "the `top` output" names it, asks nothing
+    plan = compile_text(SCREEN.format(said="The `top` output shows the worker at 100% CPU."))
+    assert manual_scripts(plan) == []
 
 
 # -- steps lettered A, B, C -----------------------------------------------------------------------
