@@ -266,6 +266,35 @@ def test_a_full_screen_tool_the_guide_opens_is_a_persons_step():
     assert manual_scripts(plan) == []
 
 
+# -- SQL Server ------------------------------------------------------------------------------------
+
+def test_t_sql_is_a_persons_script_not_the_sql_plugins_query():
+    # a ```sql block of T-SQL (`GO` batches, `KILL 53`, `sys.dm_exec_requests`) went to the
+    # sql plugin, whose databases are PostgreSQL and SQLite: the wrong server, and `GO` made a
+    # SELECT a gated write
+    for body in ("SELECT session_id, blocking_session_id\nFROM sys.dm_exec_requests\n"
+                 "WHERE blocking_session_id <> 0;\nGO",
+                 "KILL 53;\nGO",
+                 "ALTER DATABASE SALESDB SET SINGLE_USER WITH ROLLBACK IMMEDIATE;\nGO\n"
+                 "DBCC CHECKDB (SALESDB, REPAIR_ALLOW_DATA_LOSS);\nGO",
+                 "EXEC sp_who2;"):
+        plan = compile_text(f"## Check\n\n```sql\n{body}\n```\n")
+        assert runs(plan) == [], body
+        assert body in manual_scripts(plan), body
+    # PostgreSQL's own SQL still runs with the plugin
+    plan = compile_text("## Check\n\n```sql\nSELECT pid, state FROM pg_stat_activity;\n```\n")
+    assert [s.kind for s in plan.steps if s.plugin == "sql"] == [StepKind.QUERY]
+
+
+def test_sqlcmd_in_an_unlabelled_block_is_a_command():
+    # `sqlcmd -S sql-prod-01 -E -Q "DBCC CHECKDB ..."` in a plain fence: "ignored: sample
+    # output", the check lost
+    plan = compile_text('## Check\n\n```\nsqlcmd -S sql-prod-01 -E -Q "DBCC CHECKDB (SALESDB) '
+                        'WITH NO_INFOMSGS"\n```\n')
+    check = running(plan, "sqlcmd")
+    assert gated(plan, check.id)
+
+
 # -- steps lettered A, B, C -----------------------------------------------------------------------
 
 LETTERED = """# Kafka broker disk pressure
