@@ -923,7 +923,13 @@ _DEVICE_LINE = re.compile(
     r"|show\s+(?:ip|ipv6|bgp|interfaces?|vlan|version|running|logging|route|ospf|mpls|"
     r"spanning-tree|lldp|cdp|mac\s+address-table|chassis|system|configuration)\b"
     r"|clear\s+(?:ip\s+bgp|bgp|counters|arp)\b|request\s+system\b"
-    r"|commit\s+(?:confirmed|check|and-quit)\b|rollback\s+\d+\s*$)")
+    r"|commit\s+(?:confirmed|check|and-quit)\b|rollback\s+\d+\s*$"
+    # MikroTik RouterOS: a menu's path, then what to do there (`/ip route print`, `/system
+    # reboot`), at its `[admin@br-gw-07] > ` prompt or not
+    r"|(?:\[[\w.-]+@[^\]\n]{1,60}\]\s*>\s*)?/(?:interface|ip|ipv6|system|routing|tool|queue|"
+    r"user|certificate|ppp|snmp|log|file|caps-man|container|radius)(?:[ /][a-z][\w-]*)*?\s+"
+    r"(?:print|set|add|remove|enable|disable|reboot|shutdown|reset-configuration|monitor|export|"
+    r"get|find|unset|move|upgrade|check-for-updates|install|download|flush|release|renew)\b)")
 
 
 def device_command(code: str) -> bool:

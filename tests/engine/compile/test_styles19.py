@@ -295,6 +295,22 @@ def test_sqlcmd_in_an_unlabelled_block_is_a_command():
     assert gated(plan, check.id)
 
 
+# -- MikroTik RouterOS ----------------------------------------------------------------------------
+
+def test_routeros_commands_are_typed_at_the_router():
+    # `/interface disable ether1` and `/system reboot` in plain fences (and `[admin@gw] >
+    # /ip route print`): "ignored: sample output", the reboot of the router nowhere in the plan
+    for block in ("/interface disable ether1\n/interface enable ether1",
+                  "/system reboot",
+                  "[admin@br-gw-07] > /ip route print where dst-address=0.0.0.0/0"):
+        plan = compile_text(f"## Fix\n\n```\n{block}\n```\n")
+        assert runs(plan) == [], block
+        assert block in manual_scripts(plan), block
+    # a path on this machine is not a router's menu
+    plan = compile_text("## Check\n\n```\n/usr/local/bin/healthcheck --all\n```\n")
+    assert len(runs(plan)) == 1
+
+
 # -- steps lettered A, B, C -----------------------------------------------------------------------
 
 LETTERED = """# Kafka broker disk pressure
