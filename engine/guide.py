@@ -1464,6 +1464,9 @@ def _smart_quoted(text: str) -> list[tuple[str, bool]]:
     return [(piece, typed) for piece, typed in out if piece]
 
 
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.I)
+
+
 def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
     """Plain text of an inline token (code spans kept with backticks), its code spans, links."""
     parts: list[str] = []
@@ -1501,8 +1504,9 @@ def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
         elif kind == "code_inline":
             parts.append(f"`{child.content}`")
             code.append(child.content)
-        elif kind in ("softbreak", "hardbreak"):
-            parts.append(" ")
+        elif kind in ("softbreak", "hardbreak") or kind == "html_inline" and \
+                _HTML_BREAK.fullmatch(child.content):
+            parts.append(" ")  # (a Word or Google Docs export breaks its lines with `<br>`)
         elif kind == "link_open":
             link_stack.append((str(child.attrs.get("href", "")), len(parts)))
         elif kind == "link_close" and link_stack:

@@ -592,7 +592,66 @@ def as_markdown(body: str) -> str:
         lines = _html(lines)
     if any(_BOLD_SECTION.match(ln) for ln in lines):
         lines = _bold_sections(lines)
+    if any(_TREE.match(ln) for ln in lines):
+        lines = _decision_trees(lines)
     return "\n".join(lines)
+
+
+# A branch of a decision tree drawn with box characters ("├── `Insufficient cpu` → go to Step
+# 2", "│   └── No → restart it"), or their ASCII ("|-- Yes -> ...", "`-- No -> ...")
+_TREE = re.compile(r"^(?P<pre>[│┃| \t]*)"
+                   r"(?P<glyph>[├└┣┗][─━]+[>▶]?|[|`]--+>?)(?P<gap>[ \t]+)\S")
+_TREE_RULE = re.compile(r"^(?:[│┃|][ \t]*)+$")  # "│" alone, between branches
+_TREE_FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})[ \t]*(?:text|txt|plain|plaintext)?[ \t]*$")
+
+
+def _decision_trees(lines: list[str]) -> list[str]:
+    """A decision tree drawn with box characters as the nested list it is, line for line:
+    each branch ("├── X → ...") a list item at its depth, a "│" that only joins branches a
+    blank line. Two branches or more make a tree. Read as they stood, the branches were one
+    paragraph: one condition whose jumps were lost. A tree in an unlabelled fence is one too
+    when it asks a question over branches that say where each answer goes ("Is the pod
+    Pending?" over "├── Yes → Step 1"); any other fenced tree (a `tree` listing) is output."""
+    def branch(ls: list[str], i: int) -> None:
+        m = _TREE.match(ls[i])
+        if m is None:
+            if _TREE_RULE.match(ls[i]):
+                ls[i] = ""
+            elif m_ := re.match(r"^(?:[│┃][ \t]*)+", ls[i]):
+                ls[i] = " " * len(m_.group(0)) + ls[i][m_.end():]
+            return
+        pre = re.sub(r"\S", " ", m.group("pre"))
+        room = len(m.group("glyph")) + len(m.group("gap")) - 1
+        ls[i] = f"{pre}-{' ' * min(max(room, 1), 4)}{ls[i][m.end() - 1:]}"
+
+    def visit(ls: list[str], i: int) -> int | None:
+        if (fence := _TREE_FENCE.match(ls[i])) is not None:
+            close = next((j for j in range(i + 1, len(ls)) if ls[j].strip() == fence.group(2)),
+                         None)
+            if close is None:
+                return None
+            body = [ln for ln in ls[i + 1:close] if ln.strip()]
+            branches = [ln for ln in body if _TREE.match(ln)]
+            if len(branches) < 2 or not body[0].rstrip().endswith("?") or _TREE.match(body[0]) \
+                    or not all(re.search(r"→|->|=>|⇒", b) for b in branches):
+                return None
+            ls[i] = ls[close] = ""
+            for j in range(i + 1, close):
+                branch(ls, j)
+            return close
+        if _TREE.match(ls[i]) is None and not (_TREE_RULE.match(ls[i]) or ls[i].startswith("│")):
+            return None
+        j = i
+        while j < len(ls) and ls[j].strip() and (_TREE.match(ls[j]) or _TREE_RULE.match(ls[j])
+                                                 or ls[j].lstrip().startswith(("│", "┃"))):
+            j += 1
+        if sum(1 for k in range(i, j) if _TREE.match(ls[k])) < 2:
+            return None
+        for k in range(i, j):
+            branch(ls, k)
+        return j - 1
+
+    return outside_fences(lines, visit)
 
 
 # `**2. Diagnosis**`, `__Rollback__`: a line wholly in bold, its words (after a number) a

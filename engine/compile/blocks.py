@@ -68,7 +68,13 @@ QUERY_TAGS = {"promql": "prometheus", "sql": "sql", "postgresql": "sql", "psql":
               "metricsql": "prometheus"}
 # Query languages with no plugin: the query is shown to a person (a manual step).
 MANUAL_QUERY_TAGS = frozenset({"logql", "kql", "traceql", "esql", "influxql", "flux", "cql",
-                               "cypher", "spl", "lucene", "kusto"})
+                               "cypher", "spl", "lucene", "kusto", "tsql", "t-sql", "mssql",
+                               "sqlserver", "sqlcmd"})
+# SQL Server's own words in a ```sql block: its batch separator (`GO` on a line of its own),
+# `DBCC ...`, `KILL 53`, `EXEC sp_who2`, its `sys.dm_*` views. No plugin talks to SQL Server
+# (the sql plugin's databases are PostgreSQL and SQLite): a script a person runs in sqlcmd.
+_TSQL = re.compile(r"^\s*(?:GO(?:\s+\d+)?\s*;?\s*$|DBCC\s|KILL\s+\d+\b|EXEC(?:UTE)?\s+"
+                   r"(?:master\.dbo\.|dbo\.)?sp_|sp_who2?\b)|\bsys\.dm_\w+", re.I | re.M)
 CONFIG_TAGS = frozenset({"yaml", "yml", "json", "jsonc", "json5", "toml", "ini", "conf", "cfg",
                          "xml", "hcl", "tf", "terraform", "jsonnet", "libsonnet", "nginx", "cron",
                          "properties", "diff", "patch", "dockerfile", "apache", "systemd",
@@ -663,6 +669,8 @@ def read_block(el: Element, *, after_output_cue: bool = False,
         raw = "\n".join(_DOLLAR.sub("", ln, count=1) for ln in lines)
         lines = raw.split("\n")
         meaningful = [ln for ln in lines if ln.strip()]
+    if QUERY_TAGS.get(tag) == "sql" and _TSQL.search(raw):
+        return Block("script", text=raw.strip("\n"), start=start, end=end)  # SQL Server's
     if tag in QUERY_TAGS:
         statement = _sql_over_its_result(meaningful) if QUERY_TAGS[tag] == "sql" else None
         if any(_DB_PROMPT.match(ln) or _PSQL_META.match(ln) for ln in statement or lines):
@@ -916,7 +924,13 @@ _DEVICE_LINE = re.compile(
     r"|show\s+(?:ip|ipv6|bgp|interfaces?|vlan|version|running|logging|route|ospf|mpls|"
     r"spanning-tree|lldp|cdp|mac\s+address-table|chassis|system|configuration)\b"
     r"|clear\s+(?:ip\s+bgp|bgp|counters|arp)\b|request\s+system\b"
-    r"|commit\s+(?:confirmed|check|and-quit)\b|rollback\s+\d+\s*$)")
+    r"|commit\s+(?:confirmed|check|and-quit)\b|rollback\s+\d+\s*$"
+    # MikroTik RouterOS: a menu's path, then what to do there (`/ip route print`, `/system
+    # reboot`), at its `[admin@br-gw-07] > ` prompt or not
+    r"|(?:\[[\w.-]+@[^\]\n]{1,60}\]\s*>\s*)?/(?:interface|ip|ipv6|system|routing|tool|queue|"
+    r"user|certificate|ppp|snmp|log|file|caps-man|container|radius)(?:[ /][a-z][\w-]*)*?\s+"
+    r"(?:print|set|add|remove|enable|disable|reboot|shutdown|reset-configuration|monitor|export|"
+    r"get|find|unset|move|upgrade|check-for-updates|install|download|flush|release|renew)\b)")
 
 
 def device_command(code: str) -> bool:

@@ -543,6 +543,10 @@ class _OutlineBuilder:
                 continue
             if el.kind == "paragraph" and self._expected(el, guarded[1] if guarded else nodes):
                 continue
+            if el.kind == "paragraph" and cls not in ("info", "cleanup") and \
+                    (above := phrases.guard_of_above(el.text)) is not None and \
+                    self._guard_above(above, el, guarded[1] if guarded else nodes):
+                continue
             if el.kind == "paragraph":
                 # "If `nginx -t` fails, it prints the file and line, e.g." over the output it
                 # prints, then "Revert the last change ...": what to do in that case
@@ -556,6 +560,14 @@ class _OutlineBuilder:
                 if held is not None:
                     stub = IfNode(held[0], [], held[2].span, held[2].index)
                     nodes.append(stub)
+                cut = self._rollback_line(el) if cls not in ("info", "cleanup") else None
+                if cut is not None:
+                    # "**Verify:** `x`" then "**Rollback:** `y`" on the paragraph's next line:
+                    # the way back is for when a person decides to undo, as a paragraph so
+                    # labelled is (it ran right after the change, undoing it)
+                    guarded = self._prose(cut[0], cls, owner, nodes)
+                    flush()
+                    el = cut[1]
                 guarded = self._prose(el, cls, owner, nodes)  # (guards: outline._prose)
                 if stub is not None and not stub.then:
                     nodes[:] = [n for n in nodes if n is not stub]
@@ -823,6 +835,12 @@ class _OutlineBuilder:
             else_ending = phrases.outcome_of(else_text) if else_text else None
         inline = self._inline(el, cls, el.index)  # every section's inline commands count
         inline.extend(self._pasted(el, cls, el.index))
+        back: list[Node] = []
+        if cls not in ("info", "cleanup") and (cut := self._rollback_line(el)) is not None:
+            # "1. Raise maxmemory: `x`" over "Rollback: `y`": the way back, for when a person
+            # decides to undo (it ran right after the change, undoing it)
+            back = [n for n in inline if _said_in(n, cut[1].text)]
+            inline = [n for n in inline if not any(n is b for b in back)]
         nodes.extend(n for n in inline if _said_in(n, head) or
                      not any(_said_in(n, t) for _, t, _ in tails))
         nodes.extend(self._call(el, cls, el.index))
@@ -845,28 +863,22 @@ class _OutlineBuilder:
             elif else_text.strip() in self.els[last.pos].text:
                 content.pop()
                 else_at, else_words = last.span, self.els[last.pos].text
-        # "2. Look at the depth. If it is above 1000, scale the workers:" over its block: the
-        # block is what the later sentence's case does, and an "Otherwise, ..." under it the
-        # other side (the scale ran whatever the depth, then "Otherwise?" was asked, and the
-        # case was a person's step "scale the workers")
+        # "2. Look at the depth. If it is above 1000, scale the workers:", "3. Still growing
+        # after 10 minutes? Purge the dead-letter queue:" over its block: the block is what the
+        # item's last case says to do, and an "Otherwise, ..." under it the other side (the
+        # block ran whatever the answer, before the question was asked, "Otherwise?" was asked
+        # after it, and the case was a person's step "scale the workers")
         introduced: list[Node] = []
-        if guard is None and tails and not (last_case := tails[-1][0]).is_else and \
-                (case_said := tails[-1][1]).rstrip(" *_").endswith(":") and \
-                case_said.count("(") >= case_said.count(")") and \
-                len(phrases.sentence_offsets(case_said)) == 1 and \
-                (not (case_does := _consequent(case_said, last_case).strip(" :*_")) or
-                 phrases.tells_to_do(case_does)) and _has_action(content):
-            # (the sentence of the case says to do it; not a case in parentheses ("Confirm it
-            # replicated (if you paste the password but ..., this error is shown: `...`):"),
-            # nor what happens in it ("If the write fails, the process is terminated and this
-            # message is written:"), nor a later sentence's "To do this, run the query:")
+        if guard is None and tails and content and not tails[-1][0].is_else and \
+                self._introduces(el) and _does_in_case(el.text, *tails[-1][:2]) and \
+                _has_action(content):
             introduced, content = content, []
         nodes.extend(content)
         only_jumps = guard is not None and lead_jumps
         # An unticked task-list box ("- [ ] Confirm the dashboard is green") is a to-do, a
         # person's step like a numbered one (a ticked box is done, by someone else)
         todo = not el.ordered and re.match(r"\[ \]\s", el.text) is not None
-        if not _has_action(nodes) and not _has_action(introduced) and (
+        if not _has_action([*nodes, *introduced]) and (
                 el.ordered or todo or cls in ("diag", "mit") and guard
                 or cls == "step" and guard and self._in_case_list(el)
                 and _asks_someone(then_text)
@@ -939,6 +951,9 @@ class _OutlineBuilder:
                 self._append(cases, IfNode(g, then, span, el.index))
             elif then and not _fold_into_check(nodes, g, then):
                 self._append(nodes, IfNode(g, then, span, el.index))
+        if _has_action(back):
+            nodes.append(IfNode(Guard(text="Rollback"), [*back, EndNode(
+                "escalate", "Rolled back", el.text, el.span)], el.span, el.index))
         if ending is not None:
             nodes.append(EndNode(ending, _conclusion(then_text) or _short(el.text),
                                  self._item_text(el), el.span))
@@ -1079,6 +1094,12 @@ class _OutlineBuilder:
         "..., escalate" / "no action is needed" / "the issue is mitigated" end its branch."""
         if self._ending_item and phrases.outcome_of(el.text):
             return None  # "Then escalate: ..." closes its item's branch (an EndNode)
+        if cls not in ("info", "cleanup") and phrases.rollback_title(el.text) and \
+                el.index + 1 < len(self.els) and self.els[el.index + 1].kind == "code":
+            # "**Rollback:**" over its block: for when a person decides to undo, then handed
+            # over, as a "## Rollback" section is (the block ran right after the change)
+            self._ends_after[el.index] = EndNode("escalate", "Rolled back", el.text, el.span)
+            return (Guard(text="Rollback"), [], el)
         # ("Unless you see huge numbers, ignore these alerts. However, if the issue persists,
         # follow the steps below:": the list is for the last sentence's case, not the first's)
         groups = self._groups(el.text, el.span, self._asked_before(el),
@@ -1227,6 +1248,44 @@ class _OutlineBuilder:
         # the paragraph's commands) comes before its guards: never dropped.
         nodes[at:at] = [n for u in units if isinstance(u[0], Action) for n in u]
         return open_
+
+    def _guard_above(self, guard: Guard, el: Element, nodes: list[Node]) -> bool:
+        """"Run the command above only if the archive has already been shipped to S3." under
+        a block: the condition guards the block's steps, the last of `nodes` (they ran
+        whatever the archive's state, the sentence context for a reader)."""
+        k = len(nodes)
+        while k and isinstance(nodes[k - 1], Action) and nodes[k - 1].pos == el.index - 1:
+            k -= 1
+        if k == len(nodes) or self.els[el.index - 1].kind != "code":
+            return False
+        then = nodes[k:]
+        del nodes[k:]
+        self._append(nodes, IfNode(guard, then, el.span, el.index))
+        return True
+
+    @staticmethod
+    def _rollback_line(el: Element) -> tuple[Element, Element] | None:
+        """A paragraph whose later line is labelled as the way back ("**Expected result:**
+        `OK`", "**Verify:** `x`", then "**Rollback:** `y`", a line each): the lines before it,
+        and the way back from its line on, each a paragraph of its own."""
+        k = next((i for i, (_, line) in enumerate(el.source_lines)
+                  if i and phrases.rollback_paragraph(line) is not None), None)
+        if k is None:
+            return None
+        label = el.source_lines[k][1].replace("**", "").replace("__", "").strip(" \t>*_-")
+        at = el.text.find(label.split(":", 1)[0] + ":", 1)
+        if at <= 0:
+            return None
+        before, back = el.text[:at].rstrip(), el.text[at:]
+        line = el.source_lines[k][0]
+        return (el.model_copy(update={
+                    "text": before, "source_lines": el.source_lines[:k],
+                    "inline_code": [c for c in el.inline_code if f"`{c}`" in before],
+                    "span": Span(start=el.span.start, end=max(el.span.start, line - 1))}),
+                el.model_copy(update={
+                    "text": back, "source_lines": el.source_lines[k:],
+                    "inline_code": [c for c in el.inline_code if f"`{c}`" in back],
+                    "span": Span(start=line, end=el.span.end)}))
 
     def _told_case(self, text: str, el: Element, cls: SectionClass) -> IfNode | None:
         """A sentence of prose that names a case of the output and what to do in it: "No rows
@@ -1519,7 +1578,7 @@ class _OutlineBuilder:
             return self._heading_starts(ref.value)
         if ref.kind == "title":
             heading = phrases.titled_heading(ref.value, ((phrases.title_key(h.text), h)
-                                                         for h in self.g.headings()
+                                                         for h in titled_places(self.g)
                                                          if h.index > el.index))
             return heading is not None and phrases.section_class(heading.text) != "info"
         return True
@@ -1635,6 +1694,24 @@ class _OutlineBuilder:
         if shown:  # no script: the text says what to do with them ("kill `x` processes")
             nodes.insert(at, self._manual(owner, cls, self._title(owner, el), el.text, lead,
                                           el.index))
+        if cls not in ("info", "cleanup") and el.kind != "table" and \
+                sum(isinstance(n, Action) for n in nodes) >= 2:
+            # "Resize the pool: `x`. Wait for the new nodes to be Ready. Then restart the API:
+            # `y`": the wait between two of its commands is a person's step there (it was
+            # dropped, and the restart ran right after the resize)
+            # (a sentence of its own, or a line: "`x`" over "Wait ...", "`x`<br>Wait ...")
+            lines = [part for _, line in el.source_lines for part in re.split(
+                r"<br\s*/?>", line, flags=re.I)]
+            pieces = {text[a:b].strip() for text in [el.text, *lines]
+                      for a, b in phrases.sentence_offsets(text)}
+            for said in sorted(pieces, key=el.text.find, reverse=True):
+                a = el.text.find(said)
+                if a < 0 or "`" in said or not phrases.repeats_or_waits(said):
+                    continue
+                b = a + len(said)
+                later = [k for k, n in enumerate(nodes) if _said_in(n, el.text[b:])]
+                if later and any(_said_in(n, el.text[:a]) for n in nodes[:later[0]]):
+                    nodes.insert(later[0], self._manual(owner, cls, said, said, lead, el.index))
         return nodes
 
     def _pasted(self, el: Element, cls: SectionClass, owner: int) -> list[Node]:
@@ -3006,6 +3083,36 @@ def _consequent(text: str, guard: Guard) -> str:
             phrases.outcome_of(said):  # "Otherwise the incident is resolved.": its ending
         return said
     return rest
+
+
+def titled_places(guide: Guide) -> list[Element]:
+    """What a jump may name by its title ("go to Recovery", "go to Step C"): the headings, and
+    the paragraphs that open a lettered step ("**Step C — Check the partitions**"; the jump
+    landed nowhere, a person's "go to Step C" step, and the run went on into Step B)."""
+    return [el for el in guide.elements if el.kind == "heading" or
+            el.kind == "paragraph" and phrases.lettered_step(el.text)]
+
+
+def _does_in_case(text: str, guard: Guard, said: str) -> bool:
+    """Whether the case `said` (the last of an item's `text`) says what to do in it right
+    after its condition ("Still growing? Purge the queue:", "If so, purge it:"): what the item
+    introduces is for that case. Not a finding ("If X was used, ClickHouse may count slowly.
+    ... run the following query:" introduces the check of X), nor a case said in passing, in
+    brackets ("Confirm it (if X, this error shows):"), nor one after a sentence that names the
+    block itself ("The following command finds the pod. However, if you know it, ...:")."""
+    before = text[:text.find(said)]
+    if before.count("(") > before.count(")") or re.search(r"\b(?:the following|below)\b",
+                                                          before, re.I):
+        return False
+    rest = _consequent(said, guard)
+    if not rest.strip(" :*_"):
+        return True  # "Check if only a few ingesters have it. If so:": what follows is the case's
+    offsets = phrases.sentence_offsets(rest)
+    first = rest[offsets[0][0]:offsets[0][1]] if offsets else ""
+    # (a finding says what is so, not what to do: "the process is terminated and this
+    # message is written:" introduces what is written)
+    return bool(first) and phrases.is_instruction(first) and (
+        not phrases.is_finding(first) or phrases.is_instruction_only(first))
 
 
 def _split_otherwise(text: str) -> tuple[str, str | None]:

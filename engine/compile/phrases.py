@@ -154,6 +154,16 @@ def step_number(heading: str) -> int | None:
 _STEP_LABEL = re.compile(r"^\s*step\s+(\d{1,3})\s*[:.)\u2013\u2014-](?!\d)", re.I)
 
 
+# "**Step C — Check the partitions**": a paragraph that opens a step lettered A, B, C, ...
+_STEP_LETTER = re.compile(r"^\s*step\s+(?-i:[A-Z])\s*[:.)\u2013\u2014-]", re.I)
+
+
+def lettered_step(text: str) -> bool:
+    """Whether a paragraph opens a step lettered A, B, C, ... ("**Step C — Check the
+    partitions**"): a place a jump names by its title ("go to Step C"), as a heading is."""
+    return _STEP_LETTER.match(text.replace("**", "")) is not None
+
+
 def step_label(text: str) -> int | None:
     """N of a paragraph that opens with a "Step N:" label ("**Step 3:** Check the endpoint")."""
     m = _STEP_LABEL.match(text.replace("**", ""))
@@ -314,6 +324,29 @@ def if_heading(heading: str) -> bool:
 _DO_THIS = re.compile(r"^(?:only\s+)?(?:do|run|perform|follow|use|apply)\s+(?:this|these(?:\s+"
                       r"steps)?|the\s+(?:steps\s+)?(?:below|following)|the\s+following(?:\s+"
                       r"steps)?)\s+(?=(?:only\s+)?(?:if|when)\b)", re.I)
+
+
+# "Run the command above only if the archive is already in S3.", "Only run the above when ...",
+# "The commands above are only needed if ...": a condition said after the block it is for
+_ABOVE_ONLY_IF = re.compile(
+    r"^(?:(?:only\s+)?(?:run|do|execute|use|apply)\s+(?:the\s+(?:command|commands|step|block|"
+    r"script)\s+above|the\s+above(?:\s+(?:command|commands|step|block|script))?|the\s+previous"
+    r"\s+(?:command|commands|step|block)|that(?:\s+(?:command|step))?)|(?:the\s+)?(?:command|"
+    r"commands|step|block)\s+above\s+(?:is|are)|the\s+above(?:\s+(?:command|commands|step|"
+    r"block))?\s+(?:is|are))\s+(?:only\s+)?(?:(?:needed|required|necessary|safe)\s+)?"
+    r"(?:only\s+)?(?P<g>(?:if|when)\s+[^`;]{3,200}?)[.!]?$", re.I)
+
+
+def guard_of_above(text: str) -> Guard | None:
+    """The condition a sentence puts on the block before it ("Run the command above only if
+    the archive has already been shipped to S3."), if it says one."""
+    t = _DECORATION.sub("", _NOTE.sub("", text.replace("**", "").replace("__", "").strip(),
+                                      count=1), count=1)
+    m = _ABOVE_ONLY_IF.match(t)
+    if m is None:
+        return None
+    g = m.group("g")
+    return Guard(text=g[0].upper() + g[1:])
 
 
 # "When this fires" (MkDocs' `!!! info "When this fires"`), "When this alert fires, it
@@ -1419,20 +1452,6 @@ def instructs(text: str) -> bool:
     return _imperative(first)
 
 
-_ADDRESSED = re.compile(r"^(?:(?:just|please|then|also|now)\s+)*(?:you\s+(?:can|may|should|must|"
-                        r"need\s+to|have\s+to|will\s+need\s+to)\s+|(?:don'?t|do\s+not)\s+"
-                        r"forget\s+to\s+|(?:make|be)\s+sure\s+to\s+)?", re.I)
-
-
-def tells_to_do(text: str) -> bool:
-    """Whether a clause tells the reader to do something: "restart the deployment", "just log
-    in and run", "you can manually install it by", "don't forget to set the remote"; not
-    what happens ("the process is terminated", "ClickHouse may use the slowest strategy")."""
-    plain = text.replace("**", "").replace("__", "").strip()
-    return any(_imperative(_ADDRESSED.sub("", clause.strip(), count=1))
-               for clause in re.split(r",\s+|;\s+", plain) if clause.strip())
-
-
 def _imperative(plain: str) -> bool:
     """Whether words open with a verb in the imperative ("Reboot it", "Put the cell ...")."""
     return _INSTRUCTION_VERB.match(plain) is not None or \
@@ -2311,6 +2330,17 @@ def is_rollback(heading: str) -> bool:
 _ROLLBACK_LABEL = re.compile(r"^\W*(?:rollback|roll back|to roll back|backout|back out|revert)"
                              r"\W*?\s*:\s*(?!(?:none|n/?a|not possible|no rollback|there is no)\b)"
                              r"(?P<rest>\S.*)$", re.I | re.S)
+
+
+# "**Rollback:**", "To roll back:", "Backout plan:" on its own over the block that undoes the step
+_ROLLBACK_TITLE = re.compile(r"^\W*(?:rollback|roll back|to roll back|backout|back out|to back "
+                             r"out|undo|to undo)(?:\s+(?:plan|steps?|procedure|commands?))?"
+                             r"\s*:\W*$", re.I)
+
+
+def rollback_title(text: str) -> bool:
+    """Whether a paragraph is nothing but the label of the way back over what follows it."""
+    return bool(_ROLLBACK_TITLE.match(text.replace("**", "").replace("__", "").strip()))
 
 
 def rollback_paragraph(text: str) -> str | None:

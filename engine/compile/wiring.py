@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.compile.nodes import REPEAT_STEP, Action
-from engine.compile.outline import _BOLD_TITLE, EndNode, Fork, IfNode, JumpNode, Node, _slug
+from engine.compile.outline import (
+    _BOLD_TITLE,
+    EndNode,
+    Fork,
+    IfNode,
+    JumpNode,
+    Node,
+    _slug,
+    titled_places,
+)
 from engine.compile.phrases import (
     Guard,
     JumpRef,
@@ -673,7 +682,7 @@ class Wiring:
         source_el = els[node.pos]
         if ref.kind == "title":  # "go to Recovery": the outline kept it only if one is so titled
             titled = titled_heading(ref.value, ((title_key(h.text), h)
-                                                for h in self.guide.headings()
+                                                for h in titled_places(self.guide)
                                                 if h.index > node.pos))
             if titled is not None:
                 return titled.index

@@ -160,7 +160,9 @@ _PERSON = frozenset("""
 bash sh zsh dash ksh fish su cd chroot exit logout most view vi vim
 nvim nano emacs ed man telnet tmux screen gdb strace ltrace ftp sftp irb
 """.split())
-_LIVE_SCREENS = frozenset("watch htop iotop atop".split())  # they take no typed lines
+# they take no typed lines: keys on a full screen ("open `k9s`, type `:pods`, press `l`")
+_LIVE_SCREENS = frozenset("watch htop iotop atop btop glances nmon iftop nethogs k9s ctop "
+                          "lazydocker".split())
 _SHELLS = frozenset("bash sh zsh dash ksh fish".split())
 _PAGERS = frozenset("less more".split())  # read (no terminal: they print it all), see host.py
 # `vault login`, `gcloud auth login`, `tsh login`: a login asks a person unless the line gives

@@ -28,7 +28,7 @@ patronictl gitlab-patronictl etcdutl cockroach linkerd linkerd-buoyant iscsiadm
 argocd istioctl pg_isready supervisorctl pm2 rc-service rc-status varnishstat varnishadm apachectl
 apache2ctl named-checkconf named-checkzone postconf mailq ipvsadm conntrack zpool zfs multipath
 mysqladmin openstack nova logcli postqueue postsuper qshape sinfo squeue scontrol sacct dcgmi
-clickhouse-client
+clickhouse-client k9s btop glances nmon iftop nethogs sqlcmd
 """.split())
 
 # Known tools that are a whole command on their own (`uptime`, `df`); others need arguments.
@@ -36,6 +36,7 @@ _ALONE = frozenset("""
 cat grep egrep zgrep head ls df du ps free dmesg jq yq dig nslookup ping traceroute mtr netstat ss
 lsof iostat vmstat awk sort uniq wc echo uptime hostname uname date printenv stat file
 systemd-analyze pgrep pidof sar nvidia-smi zcat lsblk ethtool roswtf rosversion
+top htop iotop atop btop glances nmon k9s
 """.split())
 
 
