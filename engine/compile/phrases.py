@@ -620,6 +620,14 @@ def explicit_expr(clause: str) -> str | None:
 # Handing over to a person on the floor: "call maintenance", "notify the shift supervisor",
 # "get a technician", "inform the cell engineer" (a robot cell's or a plant's escalation).
 _CALL_A_PERSON = (r"(?:(?<=^)|(?<=[,;:.!] )|(?<=\band )|(?<=\bthen )|(?<=\bplease )|(?<=\bor ))"
+                  # the maker's after-sales service, by its name: "call Yaskawa service",
+                  # "contact KUKA Service" (not "call the payment service", "call its REST
+                  # service": an API call)
+                  r"(?:(?:call|phone|contact|notify|summon) (?!(?:the|an?|your|our|this|that|"
+                  r"its|their|each|every|any|some|web|rest|http|grpc|soap|api|backend|remote|"
+                  r"system|windows|systemd|local|micro|sub)\b)[\w-]+ service\b"
+                  r"(?! (?:endpoint|api|url|method|function|account|principal|mesh|worker|with)"
+                  r"\b)|"
                   r"(?:call|phone|contact|page|notify|inform|alert|summon|get|fetch|radio) "
                   r"(?:the |an? |your )?(?:[\w/&-]+ ){0,3}?(?:maintenance|technicians?|"
                   r"electricians?|engineers?|engineering|supervisors?|shift (?:lead|leader|"
@@ -627,7 +635,7 @@ _CALL_A_PERSON = (r"(?:(?<=^)|(?<=[,;:.!] )|(?<=\band )|(?<=\bthen )|(?<=\bpleas
                   # the cell's builder and the plant's IT: "call the integrator", "inform
                   # IT-Service", "phone the service hotline", "contact the help desk"
                   r"integrators?|it[- ]service|(?:service )?hotline|help ?desk|service ?desk)\b"
-                  r"(?! (?:logs?|mode|window|script|api|dashboard)\b)")
+                  r"(?! (?:logs?|mode|window|script|api|dashboard)\b))")
 
 # Asking another team in its channel or queue: "reach out in #help-db", "raise a P2 with the
 # storage team", "ask for help in #sre", "file a ticket with the network team" (not "unable to
