@@ -841,6 +841,12 @@ class _OutlineBuilder:
             content.pop()
         nodes.extend(content)
         only_jumps = guard is not None and lead_jumps
+        if only_jumps and not _has_action(nodes) and ending is None and \
+                cls not in ("info", "cleanup") and \
+                (first := phrases.said_before_jump(then_text)):
+            # "2. If the vacuum is low, replace the suction cup and go to step 4.": a person's
+            # step, then the jump (only the jump was kept: the branch skipped the repair)
+            nodes.insert(0, self._said(cls, first, self._item_text(el), el.span, el.index))
         # An unticked task-list box ("- [ ] Confirm the dashboard is green") is a to-do, a
         # person's step like a numbered one (a ticked box is done, by someone else)
         todo = not el.ordered and re.match(r"\[ \]\s", el.text) is not None
@@ -1219,6 +1225,13 @@ class _OutlineBuilder:
         then: list[Node] = list(mine)
         then.extend(self._jumps_in(text, links, el, guard))
         rest = _consequent(text, guard)
+        if not mine and then and cls not in ("info", "cleanup") and \
+                all(isinstance(n, JumpNode) for n in then) and \
+                (first := phrases.said_before_jump(rest)):
+            # "If bit 0 is set, the e-stop chain is open: find the pressed e-stop and pull it
+            # out. Then continue with step 2.": a person's step, then the jump (only the jump
+            # was kept: the branch skipped what the case needs done)
+            then.insert(0, self._said(cls, first, text, span, el.index))
         first, *after = _THEN_NEXT.split(rest, 1)
         if after and any(isinstance(n, Action) for n in mine) and \
                 cls not in ("info", "cleanup") and not self._ending_item and \
@@ -1267,7 +1280,9 @@ class _OutlineBuilder:
                 phrases.is_instruction(said):
             title = rest or text
             if phrases.is_finding(title) and not phrases.is_instruction_only(title):
-                title = f"Record the finding that {title}"
+                # "..., the motor is blocked: put the tugger on the stands": titled by what to
+                # do (it was "Record the finding that the motor is blocked")
+                title = phrases.finding_then(title) or f"Record the finding that {title}"
             then.append(self._said(cls, title, text, span, el.index))
         return then
 

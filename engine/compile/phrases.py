@@ -1055,6 +1055,41 @@ class JumpRef:
     see: bool = False
 
 
+# what comes between a case's finding and what to do about it: "the motor is blocked: put the
+# tugger on the stands", "the cup is worn or the hose leaks: replace the cup"
+_FINDING_THEN = re.compile(r"^[^:;]*?\b(?:is|are|was|were|has|have|means?|indicates?)\b"
+                           r"[^:;]*[:;]\s+(?=\S)")
+
+
+def said_before_jump(text: str) -> str:
+    """What a case's words say to do before they jump ("replace the suction cup and go to
+    step 4" -> "replace the suction cup"; "the e-stop chain is open: find the pressed e-stop
+    and pull it out. Then continue with step 2." -> "find the pressed e-stop and pull it
+    out"), or "" when they only jump or only say what the case means. A link in the words is
+    its text ("note the ID of the [hot node](...)")."""
+    plain = text.replace("**", "").replace("__", "").strip()
+    m = _JUMP.search(plain) or _ARROW_JUMP.search(plain)
+    if m is None:
+        return ""
+    before = _LINK.sub(lambda k: k.group("text"), plain[:m.start()])
+    before = re.sub(r"(?:[\s,;:.\u2013\u2014]|\b(?:and|then|so)\b)+$", "", before,
+                    flags=re.I).strip()
+    before = _FINDING_THEN.sub("", before, count=1)
+    return before if len(before.split()) >= 2 and _imperative(before[:1].upper() + before[1:]) \
+        else ""
+
+
+def finding_then(text: str) -> str:
+    """What to do after a case's finding ("the motor is blocked: put the tugger on the jack
+    stands and check the wheel by hand" -> "put the tugger on ..."), or ""."""
+    plain = text.replace("**", "").replace("__", "").strip()
+    m = _FINDING_THEN.match(plain)
+    if m is None:
+        return ""
+    said = plain[m.end():]
+    return said if len(said.split()) >= 3 and _imperative(said[:1].upper() + said[1:]) else ""
+
+
 # "If a peer says `STALE`, restart that pod (see Fix A).", "... replace it (step 3).", "Stop and
 # start the instance — see **Stop/start** below.": where the instruction is written
 _SEE = re.compile(r"\(\s*(?:see\s+)?(?:the\s+)?(?P<unit>step|section)\s+(?P<n>\d{1,2})\s*\)|"

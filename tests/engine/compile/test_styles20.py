@@ -60,3 +60,74 @@ def test_calling_the_makers_service_ends_the_run_escalated():
                         "warm-up endpoint.\n2. Check the latency.\n")
     assert not any(s.kind == StepKind.END and "payment" in s.title for s in plan.steps)
 
+
+# -- what a case says to do before it jumps, or after its finding ---------------------------------
+
+def _branch(plan, guard_words):
+    """The step the case's own side of the decide `guard_words` names leads to."""
+    (guard,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and guard_words in s.title]
+    (taken,) = [e.target for e in plan.edges if e.source == guard.id and e.condition is not None
+                and not e.condition.text.startswith("Otherwise")]
+    return plan.step(taken)
+
+
+def test_what_a_case_says_to_do_before_its_jump_is_a_persons_step():
+    # "2. If the vacuum is low, replace the suction cup and go to step 4.": only the jump was
+    # kept, and the branch went on to press START with the worn cup still on
+    for item in ("If the vacuum is low, replace the suction cup and go to step 4.",
+                 "If the vacuum is low, the cup is worn or the hose leaks: replace the suction "
+                 "cup and go to step 4."):
+        plan = compile_text("## Procedure\n\n1. Read the vacuum on the HMI.\n"
+                            f"2. {item}\n3. Jog the robot.\n4. Press START.\n")
+        step = _branch(plan, "vacuum is low")
+        assert step.kind == StepKind.MANUAL and step.title == "replace the suction cup", item
+        (start,) = [s for s in plan.steps if s.title == "Press START"]
+        assert [e.target for e in plan.edges if e.source == step.id] == [start.id]
+    # the same in a paragraph: "..., the e-stop chain is open: find the pressed e-stop ... Then
+    # continue with step 2."
+    plan = compile_text("## Step 1 – Read the fault word\n\nRead it on the HMI.\n\n"
+                        "If bit 0 is set, the e-stop chain is open: find the pressed e-stop, "
+                        "make sure the area is safe, and pull it out. Then continue with step 2."
+                        "\n\n## Step 2 – Clear the jam\n\n1. Remove the carton.\n")
+    step = _branch(plan, "bit 0")
+    assert step.kind == StepKind.MANUAL and step.title.startswith("find the pressed e-stop")
+    # a jump alone, or a finding then a jump, is no person's step
+    for item in ("If the vacuum is low, go to step 4.",
+                 "If the vacuum is low, the cup is worn; go to step 4."):
+        plan = compile_text("## Procedure\n\n1. Read the vacuum on the HMI.\n"
+                            f"2. {item}\n3. Jog the robot.\n4. Press START.\n")
+        assert _branch(plan, "vacuum is low").title == "Press START", item
+
+
+def test_a_persons_step_before_a_jump_back_keeps_the_loops_exit():
+    # "If named-checkzone reports errors, fix the record in git (repo `dns-zones`), let CI
+    # deploy it, and go back to Step 1.": the fix is a person's step before the repeat, and
+    # after the repeat the run goes where the decision's other side goes, as it did
+    path = STYLES20.parent / "styles14" / "bind-dns.md"
+    plan = compile_text(path.read_text())
+    fix = _branch(plan, "named-checkzone reports errors")
+    assert fix.kind == StepKind.MANUAL and fix.title.startswith("fix the record in git")
+    (repeat,) = [e.target for e in plan.edges if e.source == fix.id]
+    assert repeat.startswith("repeat-from-step-1")
+    (guard,) = [s for s in plan.steps if s.title == "If named-checkzone reports errors"]
+    (other,) = [e.target for e in plan.edges if e.source == guard.id and e.condition is not None
+                and e.condition.text.startswith("Otherwise")]
+    assert [e.target for e in plan.edges if e.source == repeat] == [other]
+    # a link in the words is its text
+    plan = compile_text("## Check\n\n1. Look at the dashboard.\n2. If a node is hot, note the ID "
+                        "of the [hot node](hot.md#node) and go to step 4.\n3. Wait.\n4. Search "
+                        "the logs.\n")
+    assert _branch(plan, "node is hot").title == "note the ID of the hot node"
+
+
+def test_a_finding_then_what_to_do_is_titled_by_what_to_do():
+    # "If you see `0A1 ...` on the left drive, the motor is blocked: put the tugger on the jack
+    # stands and check the wheel by hand.": the person's step read "Record the finding that
+    # the motor is blocked", the stands and the check were in no title
+    plan = compile_text("## Drives\n\n```sh\ncandump -n 20 can0\n```\n\nIf you see `0A1 [8] 10` "
+                        "on the left drive, the motor is blocked: put the tugger on the jack "
+                        "stands and check the wheel by hand.\n\n## Reset\n\nReset the drive on "
+                        "the panel.\n")
+    step = _branch(plan, "0A1")
+    assert step.title == "put the tugger on the jack stands and check the wheel by hand"
+
