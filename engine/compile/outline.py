@@ -2462,6 +2462,14 @@ class _OutlineBuilder:
 
     def _title(self, owner: int, el: Element) -> str:
         container = self.els[owner]
+        if container.kind == "paragraph" and el.kind == "code" and \
+                (said := phrases._sentences(container.text)) and len(said) > 1 and \
+                said[-1].rstrip(" *_").endswith(":") and \
+                any(inline_command(c) for c in _CODE.findall(" ".join(said[:-1]))):
+            # "Read the speed setpoint (`mbpoll ... -1 host`). If it reads 0, write 450 mm/s:":
+            # the sentence with the colon names the block; the first one is the read's own
+            # step (the approval of the write read "Read the speed setpoint")
+            return _short(said[-1])
         if container.kind in ("list_item", "heading", "paragraph") and container.text:
             return _short(container.text)
         return _short(el.text.split("\n")[0])

@@ -12,7 +12,8 @@ number of messages (`-C N`, `-W SECONDS`, `--retained-only`) and streams otherwi
 `mosquitto_pub` and `--remove-retained` change what the broker holds; NATS's `nats` lists and
 reads streams, consumers and key-value buckets; asyncua's OPC UA tools (`uaread`, `uals`,
 `uahistoryread`, `uadiscover`) read nodes while `uawrite` and `uacall` act on the cell; SocketCAN's
-`candump -n N` reads frames and `cansend`/`cangen` put them on the bus. The plugins that talk to
+`candump -n N` reads frames and `cansend`/`cangen` put them on the bus; Modbus's `mbpoll -1`
+reads registers, and writes the values given after the device. The plugins that talk to
 the cell (OPC UA, MQTT) are judged by their own declarations, not here.
 """
 
@@ -170,6 +171,11 @@ ROBOT: dict[str, Rule] = {
     "nats": Tool(_NATS_CONN, inherit=True, subcommands=_NATS_SUBS),
     **rows("uaread uals uahistoryread uadiscover", Tool(_UA)),
     "uasubscribe": Tool(live=True),
+    # Modbus: `mbpoll [OPTIONS] DEVICE|HOST [VALUE...]` reads the registers it names, or writes
+    # the values after the device into them; it polls every second unless `-1` polls once
+    "mbpoll": Tool(F("m:a:r:c:t:l:o:p:b:d:s:P:4:R::uifeW01qhVvBF"), max_operands=1,
+                   too_many="writes the values after the device into the slave's registers or "
+                   "coils", check=bounded("-1")),
     "candump": Tool(F("n:t:caxedLr:DS", "", why={"-l": "logs the frames to a file",
                                                 "-f": "logs the frames to a file"}),
                     check=bounded("-n")),

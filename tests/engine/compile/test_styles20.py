@@ -12,7 +12,9 @@ from engine.plan import StepKind
 from tests.support.compiling import (
     assert_gated_and_accounted,
     compile_text,
+    gated,
     reachable,
+    step_running,
 )
 
 STYLES20 = Path(__file__).resolve().parents[2] / "fixtures" / "styles20"
@@ -131,3 +133,27 @@ def test_a_finding_then_what_to_do_is_titled_by_what_to_do():
     step = _branch(plan, "0A1")
     assert step.title == "put the tugger on the jack stands and check the wheel by hand"
 
+
+# -- Modbus: mbpoll reads with -1, writes the values after the device ----------------------------
+
+def test_an_mbpoll_read_in_prose_is_the_step_its_condition_reads():
+    # "Read the speed setpoint (`mbpoll ... -t 4:int -1 10.50.7.10`). If it reads 0, write the
+    # nominal 450 mm/s:" over `mbpoll ... 10.50.7.10 450`: the read was no command (mbpoll was
+    # unknown), lost, and "it reads 0" read the fault word of the step before
+    plan = compile_text("## Reset\n\n```bash\nmbpoll -m tcp -a 1 -r 1 -c 1 -t 4 -1 10.50.7.10\n"
+                        "```\n\n## Restore the belt speed\n\nRead the speed setpoint (`mbpoll -m "
+                        "tcp -a 1 -r 20 -c 1 -t 4:int -1 10.50.7.10`). If it reads 0, write the "
+                        "nominal 450 mm/s:\n\n```bash\nmbpoll -m tcp -a 1 -r 20 -t 4:int -1 "
+                        "10.50.7.10 450\n```\n")
+    read = plan.step(step_running(plan, "mbpoll -m tcp -a 1 -r 20 -c 1 -t 4:int -1 "
+                                        "10.50.7.10".split()))
+    write = plan.step(step_running(plan, "mbpoll -m tcp -a 1 -r 20 -t 4:int -1 10.50.7.10 "
+                                         "450".split()))
+    fault = plan.step(step_running(plan, "mbpoll -m tcp -a 1 -r 1 -c 1 -t 4 -1 "
+                                         "10.50.7.10".split()))
+    assert not read.mutating and not fault.mutating and gated(plan, write.id)
+    # the write's approval names the write, not the read said first in its paragraph
+    assert write.title == "If it reads 0, write the nominal 450 mm/s"
+    (expr,) = {e.condition.expr for e in plan.edges if e.condition is not None
+               and e.condition.text == "If it reads 0"}
+    assert f'steps["{read.id}"]' in expr

@@ -423,6 +423,14 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "uasubscribe": ([], ["!uasubscribe -u opc.tcp://cell:4840 -n 'ns=2;i=5'"]),
     "candump": (["candump can0 -n 10", "candump -t a -n 1 can0"],
                 ["!candump can0", "candump -l -n 10 can0"]),
+    # Modbus: the values after the host are written into the registers (-t 4) or coils (-t 0)
+    "mbpoll": (["mbpoll -m tcp -a 1 -r 1 -c 1 -t 4 -1 10.50.7.10",
+                "mbpoll -m tcp -a 1 -r 20 -c 1 -t 4:int -1 10.50.7.10",
+                "mbpoll -m rtu -a 3 -b 19200 -P none -t 3 -c 4 -1 /dev/ttyUSB0"],
+               ["mbpoll -m tcp -a 1 -r 10 -t 4 -1 10.50.7.10 1",
+                "mbpoll -m tcp -a 1 -r 5 -t 0 -1 10.50.7.10 1 0 1",
+                "mbpoll -m tcp -a 1 -r 20 -t 4:int -1 10.50.7.10 450", "mbpoll --frob x",
+                "!mbpoll -m tcp -a 1 -r 1 -c 1 -t 4 10.50.7.10"]),
     # -- kubernetes
     "kubectl": (["kubectl get pods -o jsonpath='{.items[*].metadata.name}'",
                  "kubectl -n ns get pods -l app=x -o wide", "kubectl --all-namespaces get po",
