@@ -2464,10 +2464,10 @@ class _OutlineBuilder:
         container = self.els[owner]
         if container.kind == "paragraph" and el.kind == "code" and \
                 (said := phrases._sentences(container.text)) and len(said) > 1 and \
-                said[-1].rstrip(" *_").endswith(":") and \
+                said[-1].rstrip(" *_").endswith(":") and phrases.guard_of(said[-1]) and \
                 any(inline_command(c) for c in _CODE.findall(" ".join(said[:-1]))):
             # "Read the speed setpoint (`mbpoll ... -1 host`). If it reads 0, write 450 mm/s:":
-            # the sentence with the colon names the block; the first one is the read's own
+            # the case with the colon names the block; the first sentence is the read's own
             # step (the approval of the write read "Read the speed setpoint")
             return _short(said[-1])
         if container.kind in ("list_item", "heading", "paragraph") and container.text:
