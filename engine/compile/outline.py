@@ -1863,6 +1863,17 @@ class _OutlineBuilder:
                          JumpNode(go, where, el.index)]
             elif ending is not None:  # "Engage the storage team", "No action needed"
                 found = [EndNode(ending, _conclusion(action) or _short(action), action, where)]
+            elif not codes and len(refs := [r for r in phrases.jumps_in(
+                    action.replace("*", ""), [(lk.text, lk.href) for lk in el.links], see=True)
+                    if self._lands(r, el)]) == 1:
+                # "Check cable X81 and go to step 4", "Check the glue unit (see *Glue unit*);
+                # do not unhold": what it says to do first is a person's step (a "see" names
+                # the section that does it), then the run goes on there (it went on to the
+                # steps after the table: the unhold the row forbids)
+                first = phrases.said_before_jump(action) if not refs[0].see else ""
+                found = [self._manual(owner, cls, first, f"{row[when]}: {action}", where,
+                                      el.index)] if first else []
+                found.append(JumpNode(refs[0], where, el.index))
             elif not any(isinstance(n, Action) for n in found):
                 found = [self._manual(owner, cls, action or row[when], f"{row[when]}: {action}",
                                       where, el.index)]
@@ -2618,6 +2629,9 @@ _CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnos
                r"(?:codes?|ids?|numbers?|no\.?)|faults?|alarms?|error codes?|"
                # a controller's event log ("Event | Title | Action": ABB's 50204, 20205)
                r"events?(?=\W*$)|"
+               # a machine's stated reason ("Hold reason | Action": PackML's hold and stop
+               # reasons, a line's downtime reason codes)
+               r"(?:hold|stop|stoppage|downtime|reject|trip|interlock)\s+reasons?|"
                # in a plant's own language: "Código | Descripción | Acción", "Codice allarme |
                # Descrizione | Azione", "Störung | Bedeutung | Maßnahme", "Code d'alarme"
                r"c[óo]digos?(?: de (?:alarma|error|fallo|falha|erro))?|"

@@ -14,7 +14,9 @@ from tests.support.compiling import (
     compile_text,
     gated,
     reachable,
+    running,
     step_running,
+    successors,
 )
 
 STYLES20 = Path(__file__).resolve().parents[2] / "fixtures" / "styles20"
@@ -157,3 +159,57 @@ def test_an_mbpoll_read_in_prose_is_the_step_its_condition_reads():
     (expr,) = {e.condition.expr for e in plan.edges if e.condition is not None
                and e.condition.text == "If it reads 0"}
     assert f'steps["{read.id}"]' in expr
+
+
+# -- a machine's reason table, and a row that points elsewhere ----------------------------------
+
+HOLD_REASONS = """## Check the state
+
+```bash
+uaread -u opc.tcp://cartoner-l2:4840 -n "ns=2;s=Cartoner.HoldReason"
+```
+
+| Hold reason | Action |
+|---|---|
+| 12 – carton magazine empty | Refill the magazine |
+| 31 – glue pressure low | Check the glue unit (see *Glue unit*); do not unhold |
+| 44 – film splice | Splice the film and go to *Glue unit* |
+
+## Unhold the machine
+
+```bash
+mosquitto_pub -h broker.l2.plant -t 'plant/l2/cartoner/packml/cmd' -m '{"command":"Unhold"}'
+```
+
+## Glue unit
+
+1. Check the glue tank level through the sight glass.
+"""
+
+
+def test_a_hold_reason_table_decides_and_its_rows_go_where_they_point():
+    # "| Hold reason | Action |": context for a reader, and the cartoner was unholded whatever
+    # the reason, the glue-pressure row's "do not unhold" too
+    plan = compile_text(HOLD_REASONS)
+    unhold = running(plan, "mosquitto_pub")
+    (tank,) = [s for s in plan.steps if s.title.startswith("Check the glue tank")]
+    refill = _branch(plan, "12")
+    assert refill.kind == StepKind.MANUAL and refill.title == "Refill the magazine"
+    glue = _branch(plan, "31")
+    assert glue.id == tank.id and unhold.id not in reachable(plan, glue.id)
+    # "Splice the film and go to *Glue unit*": the person's step, then there
+    splice = _branch(plan, "44")
+    assert splice.title == "Splice the film" and successors(plan, splice.id) == [tank.id]
+
+
+def test_an_alarm_row_that_says_what_to_do_and_where_to_go_goes_there():
+    # "| 1325 | Communication error (I/O) | Check cable X81 and go to step 4 |": a person's
+    # step "Check cable X81 and go to step 4", then on into step 2's jogging
+    plan = compile_text("## 1. Read the alarm\n\n| Alarm | Meaning | What to do |\n|---|---|---|\n"
+                        "| 4315 | Collision detected | Go to step 2 |\n"
+                        "| 1325 | Communication error (I/O) | Check cable X81 and go to step 3 |\n"
+                        "\n## 2. Clear a collision\n\n1. Press SERVO ON and jog the robot away.\n\n"
+                        "## 3. Restart the job\n\n1. Turn the mode switch to PLAY.\n")
+    cable = _branch(plan, "1325")
+    (play,) = [s for s in plan.steps if s.title == "Turn the mode switch to PLAY"]
+    assert cable.title == "Check cable X81" and successors(plan, cable.id) == [play.id]
