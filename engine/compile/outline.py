@@ -1113,7 +1113,8 @@ class _OutlineBuilder:
                 found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
             if not found and not jumps and cls not in ("info", "cleanup") and \
                     (phrases.repeats_or_waits(el.text) or phrases.is_checkpoint(el.text) or
-                     phrases.numbered_step(el.text) and not self._titles_what_follows(el)):
+                     phrases.numbered_step(el.text) and not self._titles_what_follows(el) or
+                     self._acts_alone(el)):
                 # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.", "Step 1:
                 # Press the e-stop.", "ii. Clear the jam by hand.": a person's step in the
                 # procedure (it was context for a reader, the loop, wait or step lost)
@@ -1144,10 +1145,11 @@ class _OutlineBuilder:
                     nodes.append(told)
                     continue
                 if not mine and cls not in ("info", "cleanup") and \
-                        phrases.repeats_or_waits(text):
+                        (phrases.repeats_or_waits(text) or phrases.acts_alone(text)):
                     # "Wait two minutes and run the query from step 1 again. Should the count
                     # still climb, escalate.": the wait before the question, a person's step
-                    # (it was dropped, and the question asked at once)
+                    # (it was dropped, and the question asked at once); so is "On the SP2
+                    # pendant, open the fault log. If it shows ..., STOP: ..."
                     nodes.append(self._manual(own, cls, text, text, span, el.index))
                     continue
                 nodes.extend(mine)
@@ -1285,6 +1287,17 @@ class _OutlineBuilder:
                 title = phrases.finding_then(title) or f"Record the finding that {title}"
             then.append(self._said(cls, title, text, span, el.index))
         return then
+
+    def _acts_alone(self, el: Element) -> bool:
+        """A section's paragraph that tells a person what to do, in a section with steps of its
+        own ("**LOTO required.** Lock out the conveyor's isolator Q7 before you reach into the
+        belt." over the jam's numbered steps; "On the programming pendant, select {ALARM
+        HISTORY} and note the alarm code."): their step, in its place (it was context for a
+        reader, the lock-out lost). Not the words over a block, which name its step."""
+        after = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
+        return (el.parent is None or self.els[el.parent].kind == "heading") and \
+            not (after is not None and after.kind == "code" and after.parent == el.parent) and \
+            phrases.acts_alone(el.text)
 
     def _said(self, cls: SectionClass, title: str, text: str, span: Span, pos: int) -> Action:
         """A person's step holding a guard's words. Its id does not count as a numbered step

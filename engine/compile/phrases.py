@@ -194,8 +194,67 @@ def numbered_step(text: str) -> bool:
     plain = text.replace("**", "").replace("__", "").strip()
     words = _HASH_NUMBER.sub("", _STEP_LABEL.sub("", _NUMBERED_PARAGRAPH.sub("", plain, count=1),
                                                  count=1), count=1).strip(" *_")
+    words = _after_place(words)
     return not words.endswith(":") and len(words.split()) >= 3 and \
         (_INSTRUCTION.match(words) is not None or _IMPERATIVE_SHAPE.match(words) is not None)
+
+
+# Where a person stands, before what they do there: "On the SP2 pendant, open ...", "At the
+# HMI, press Reset", "From the cell PC, ..."
+_AT_A_PLACE = re.compile(r"^(?:on|at|from|in) (?:the |your |each |a )?[^,.:;!?]{1,40},\s+(?=\S)",
+                         re.I)
+
+
+def _after_place(words: str) -> str:
+    m = _AT_A_PLACE.match(words)
+    if m is None:
+        return words
+    rest = words[m.end():]
+    return rest[:1].upper() + rest[1:]
+
+
+# a paragraph's bold label before its words: "**LOTO required.** Lock out ...", "**Important:**"
+_BOLD_LABEL = re.compile(r"^(\*\*|__)[^*_\n]{1,40}?\1\s*(?=\S)")
+# words that point at other text or warn, not a deed: "See the FAQ.", "Avoid restarting ...",
+# "Follow the steps below."
+_NOT_A_DEED = re.compile(r"^(?:see|refer|consult|read|visit|follow|use|consider|review|learn|"
+                         r"avoid|note|keep|bear|check out|look at|feel free)\b", re.I)
+_POINTS_ON = re.compile(r"\b(?:following|below|these steps|the steps|as follows)\b", re.I)
+
+
+# At the machine itself: "On the teach pendant, ...", "At the HMI, ...", "On the operator panel"
+_AT_THE_MACHINE = re.compile(r"^(?:on|at|from) (?:the |your |each )?(?:[\w'\u2019-]+ ){0,3}?"
+                             r"(?:(?:teach |programming |smart ?)?pendant|flexpendant|hmi|"
+                             r"(?:operator |control |touch )?panel|touch ?screen|cabinet|"
+                             r"controller|robot|cell|machine|conveyor|press|gate|fence|door|"
+                             r"station|keypad|plc|drive|agv|amr),\s", re.I)
+# Isolating a machine's energy before reaching in: lock-out / tag-out
+_LOCK_OUT = re.compile(r"\b(?:lock(?:-| )?out|tag(?:-| )?out|loto|padlock|apply your (?:personal )?"
+                       r"lock)\b", re.I)
+
+
+def acts_alone(text: str) -> bool:
+    """Whether a paragraph is a person's step at the machine on its own: it opens by telling
+    the reader what to do there ("On the programming pendant, select {ALARM HISTORY} and note
+    the alarm code.") or to lock the machine out ("**LOTO required.** Lock out the conveyor's
+    isolator Q7 before you reach into the belt."), and does not introduce what follows, ask,
+    warn, or only point at other text."""
+    plain = _BOLD_LABEL.sub("", text.strip(), count=1).replace("**", "").replace("__", "")
+    plain = _DECORATION.sub("", plain.strip(), count=1).strip()
+    said = _sentences(plain)
+    if len(said) > 1 and len(said[0].split()) <= 3 and not _imperative(said[0]):
+        said = said[1:]  # a label ("LOTO required.", the bold gone)
+    if not said or plain.rstrip(" *_").endswith((":", "?")) or _POINTS_ON.search(plain):
+        return False
+    first = _after_place(said[0])
+    return len(first.split()) >= 3 and not _NOT_A_DEED.match(first) and \
+        guard_of(first) is None and (_imperative(first) or _AT_THE_CONTROLS.match(first)) and \
+        (_AT_THE_MACHINE.match(said[0]) is not None or _LOCK_OUT.search(first) is not None)
+
+
+# what a hand does at the controls: "select {ALARM HISTORY}", "press [RESET]", "tap Jogging"
+_AT_THE_CONTROLS = re.compile(r"^(?:select|press|push|tap|touch|turn|hold|jog|note|navigate|"
+                              r"acknowledge|switch|toggle|enter|choose|put|pull)\b", re.I)
 
 
 # A verb the lists above do not know, before its object: "Press the e-stop", "Re-home the

@@ -213,3 +213,39 @@ def test_an_alarm_row_that_says_what_to_do_and_where_to_go_goes_there():
     cable = _branch(plan, "1325")
     (play,) = [s for s in plan.steps if s.title == "Turn the mode switch to PLAY"]
     assert cable.title == "Check cable X81" and successors(plan, cable.id) == [play.id]
+
+
+# -- a person's step at the machine, said in a paragraph ------------------------------------------
+
+def test_a_lock_out_or_a_step_at_the_pendant_in_a_paragraph_is_a_persons_step():
+    # "**LOTO required.** Lock out the conveyor's isolator Q7 before you reach into the belt."
+    # over the jam's numbered steps, "On the programming pendant, select {ALARM HISTORY} and
+    # note the alarm code." before a block: context for a reader, the lock-out lost
+    plan = compile_text("## Clear the jam\n\n**LOTO required.** Lock out the conveyor's isolator "
+                        "Q7 before you reach into the belt.\n\n1. Remove the jammed carton.\n"
+                        "2. Remove your lock from Q7.\n")
+    titles = [s.title for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert titles[0] == "LOTO required" and titles[1] == "Remove the jammed carton"
+    (lock,) = [s for s in plan.steps if s.title == "LOTO required"]
+    assert "Lock out the conveyor's isolator Q7" in lock.text
+    plan = compile_text("## 1. Read the alarm\n\nOn the programming pendant, select **{SYSTEM "
+                        "INFO} → {ALARM HISTORY}** and note the alarm code.\n\nFrom the cell PC:"
+                        "\n\n```bash\ncurl -s http://10.40.3.20/alarms\n```\n")
+    (pendant,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert pendant.title.startswith("On the programming pendant, select")
+    assert successors(plan, pendant.id) == [running(plan, "curl").id]
+    # before a case in the same paragraph: "Step 3. On the SP2 pendant, open the fault log. If
+    # the log shows ..., STOP: ..."
+    plan = compile_text("## Procedure\n\n**Step 3.** On the SP2 pendant, open **Application "
+                        "manager → Fault log**. If the log shows *Joint 3 brake test failed*, "
+                        "STOP: tag the robot and call St\u00e4ubli service.\n\n**Step 4.** Bring "
+                        "the robot home.\n")
+    (log,) = [s for s in plan.steps if s.title.startswith("Step 3. On the SP2 pendant")]
+    assert [plan.step(t).kind for t in successors(plan, log.id)] == [StepKind.DECIDE]
+    # what a reader is told about the machine, or a note, is no step
+    for para in ("On the pendant, the alarm history lists the last 100 alarms.",
+                 "Never enter the cell while the servo power lamp is lit.",
+                 "On the pendant, see the manual for the menu paths."):
+        plan = compile_text(f"## Recover\n\n{para}\n\n1. Press RESET.\n")
+        assert [s.title for s in plan.steps if s.kind == StepKind.MANUAL] == ["Press RESET"], \
+            para
