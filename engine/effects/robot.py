@@ -20,7 +20,7 @@ the cell (OPC UA, MQTT) are judged by their own declarations, not here.
 from __future__ import annotations
 
 from engine.effects.options import Flags, NotRead
-from engine.effects.rules import UNTIL_STOPPED, Rule, Tool, bounded, rows
+from engine.effects.rules import UNTIL_STOPPED, Rule, Tool, bounded, judge, rows
 
 F = Flags.of
 NONE = Tool()
@@ -150,10 +150,50 @@ def rosrun(name: str, args: list[str]) -> None:
                   cause="subcommand")
 
 
+def _until_stopped(what: str) -> NotRead:
+    return NotRead(f"{what} {UNTIL_STOPPED}: a person's job, at the cell",
+                   cause="interactive", effect="interactive")
+
+
+_ROS2 = Tool(subcommands=_ROS2_SUBS)
+_ROSTOPIC_TOOL = Tool(subcommands=_ROSTOPIC)
+
+
+def ros2(name: str, args: list[str]) -> None:
+    """`ros2 VERB ...` by its row; what never ends by itself is a person's, not a step the
+    plan waits on while the robot moves: `ros2 topic pub` without `--once`/`--times`
+    publishes (a velocity, a goal) once a second for ever, `ros2 launch`/`run` run nodes and
+    `ros2 bag record` records until someone presses Ctrl-C."""
+    words = [a for a in args if not a.startswith("-")]
+    if words[:2] == ["topic", "pub"] and not any(
+            a in ("-1", "--once", "-t", "--times") or a.startswith("--times=") for a in args):
+        raise _until_stopped(f"{name} topic pub publishes")
+    if words[:1] in (["launch"], ["run"]):
+        raise _until_stopped(f"{name} {words[0]} runs nodes")
+    if words[:2] == ["bag", "record"]:
+        raise _until_stopped(f"{name} bag record records")
+    judge(name, _ROS2, args)
+
+
+def rostopic(name: str, args: list[str]) -> None:
+    """ROS 1's `rostopic pub` without `-1`/`--once` latches its message, or repeats it at
+    `-r RATE`, until someone stops it."""
+    words = [a for a in args if not a.startswith("-")]
+    if words[:1] == ["pub"] and not any(a in ("-1", "--once") for a in args):
+        raise _until_stopped(f"{name} pub publishes")
+    judge(name, _ROSTOPIC_TOOL, args)
+
+
+def roslaunch(name: str, args: list[str]) -> None:
+    """`roslaunch PKG FILE` starts nodes (and a master) that run until someone stops them."""
+    raise _until_stopped(f"{name} runs nodes")
+
+
 ROBOT: dict[str, Rule] = {
     "rosrun": rosrun,
-    "ros2": Tool(subcommands=_ROS2_SUBS),
-    "rostopic": Tool(subcommands=_ROSTOPIC),
+    "ros2": ros2,
+    "rostopic": rostopic,
+    "roslaunch": roslaunch,
     "rosnode": Tool(subcommands={
         "list": Tool(F("uaq", "all quiet")), "info": Tool(F("q", "quiet")),
         "machine": NONE,
@@ -182,6 +222,6 @@ ROBOT: dict[str, Rule] = {
 }
 """Everything else these tools do changes the robot or its software: `ros2 topic pub`,
 `ros2 service call`, `ros2 action send_goal`, `ros2 param set|load|delete`, `ros2 lifecycle
-set`, `ros2 control switch_controllers|load_controller|set_controller_state`, `ros2 run`,
-`ros2 launch`, `ros2 bag record|play`, `rosservice call`, `rosnode kill`, `rosparam set`,
+set`, `ros2 control switch_controllers|load_controller|set_controller_state`, `ros2 topic pub
+--once`, `ros2 bag play`, `rosservice call`, `rosnode kill`, `rosparam set`,
 `mosquitto_pub`, `nats pub|req`, `nats stream rm|purge`, `uawrite`, `uacall`, `cansend`..."""
