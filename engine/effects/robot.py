@@ -184,6 +184,14 @@ def rostopic(name: str, args: list[str]) -> None:
     judge(name, _ROSTOPIC_TOOL, args)
 
 
+def cangen(name: str, args: list[str]) -> None:
+    """`cangen IFACE` puts generated frames on the CAN bus until someone stops it, unless
+    `-n COUNT` ends it: either way it writes to the bus."""
+    if not any(a == "-n" or a.startswith("-n") and a[2:].isdigit() for a in args):
+        raise _until_stopped(f"{name} puts frames on the bus")
+    raise NotRead(f"{name} puts frames on the bus", cause="tool")
+
+
 def roslaunch(name: str, args: list[str]) -> None:
     """`roslaunch PKG FILE` starts nodes (and a master) that run until someone stops them."""
     raise _until_stopped(f"{name} runs nodes")
@@ -194,6 +202,7 @@ ROBOT: dict[str, Rule] = {
     "ros2": ros2,
     "rostopic": rostopic,
     "roslaunch": roslaunch,
+    "cangen": cangen,
     "rosnode": Tool(subcommands={
         "list": Tool(F("uaq", "all quiet")), "info": Tool(F("q", "quiet")),
         "machine": NONE,

@@ -397,6 +397,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                   "!rostopic pub /cmd std_msgs/Empty", "!rostopic pub -r 10 /cmd_vel x",
                   "rostopic pub -1 /cmd std_msgs/Empty", "rostopic"]),
     "roslaunch": ([], ["!roslaunch agv_bringup navigation.launch map:=hall3"]),
+    "cangen": ([], ["!cangen can0", "!cangen can0 -I 321 -L 4 -g 100",
+                    "cangen can0 -I 321 -L 4 -D 32000000 -g 100 -n 50"]),
     "rosnode": (["rosnode list", "rosnode info /move_group", "rosnode ping -c 3 /driver"],
                 ["rosnode kill /driver", "rosnode cleanup", "!rosnode ping /driver"]),
     "rosservice": (["rosservice list", "rosservice info /reset", "rosservice args /move"],
