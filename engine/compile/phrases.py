@@ -931,6 +931,11 @@ def _abort_clause(text: str) -> str:
     return text[:m.start()].strip() if m else text.strip()
 
 
+# the rest of a list of values in code, up to the clause's end: " `Fault` or `Estop`, ..."
+_VALUES_LEFT = re.compile(r"\s*`[^`]+`(?:\s*,\s*`[^`]+`)*\s*,?\s*(?:or|and)\s+`[^`]+`"
+                          r"\s*(?:[,:;.]|$)")
+
+
 def _clause(text: str) -> str:
     """The condition part: up to the first comma or colon outside code spans, or the sentence."""
     code = False
@@ -944,7 +949,9 @@ def _clause(text: str) -> str:
             parens += 1
         elif c == ")":
             parens = max(0, parens - 1)
-        elif not parens and c in ",:;" and i > 2:
+        elif not parens and c in ",:;" and i > 2 and not (
+                c == "," and text[:i].endswith("`") and _VALUES_LEFT.match(text, i + 1)):
+            # ("If it shows `Error`, `Fault` or `Estop`, ...": a list of values, one case)
             return text[:i].strip()
         elif not parens and c == "." and (i + 1 == len(text) or text[i + 1] == " "):
             return text[:i].strip()
@@ -975,6 +982,11 @@ def derive_condition(clause: str, step: str | None) -> Expr:
     t = clause.lower()
     if step is None:
         return ("expr", None)
+    if (unless := re.match(r"\s*(?:only\s+)?unless\b", t)) is not None:
+        # "Unless it shows `Idle`, ...": the case where it does not (read as "if", the branch
+        # was taken exactly when it should not be)
+        kind, expr = derive_condition("if" + clause[unless.end():], step)
+        return ("expr", negate(expr) if kind == "expr" else None)
     if re.search(r"\b(command|query|check|script|request|call|it|this|that|step)\s+"
                  r"(fails|failed|returns an error|errors)\b|"
                  r"\bexits? with an error\b", t) or _NONZERO_EXIT.search(t):
@@ -997,19 +1009,39 @@ def derive_condition(clause: str, step: str | None) -> Expr:
     if code and contains and not re.search(r"\b(label|annotation|alert)\b", t):
         negated = re.search(r"\b(not|n't|no)\b", t[: contains.end() + 1])
         op = "not in" if negated else "in"
-        if _NUMBER_WORD.fullmatch(code[0]):
-            return ("expr", f"{_number(code[0])} {op} {_numbers_of(step)}")
-        if negated and WORD.fullmatch(code[0]):
-            # what the output must hold is that word: `systemctl is-active` printing
-            # "inactive" does not hold "active" (as text it did, and the check passed)
-            return ("expr", f"{json.dumps(code[0])} {op} (steps[{json.dumps(step)}].stdout"
-                            " | words)")
-        return ("expr", f"{json.dumps(code[0])} {op} steps[{json.dumps(step)}].stdout")
+        if _OR_WORDS.search(clause):
+            return ("expr", None)  # "`0` or negative": more than the values it names
+        joins = {re.sub(r"[\s,]+", " ", j).strip() for j in _BETWEEN_CODE.findall(clause)}
+        if len(code) > 1 and (joins - {"", "or"} or negated and "" in joins and len(code) > 2
+                              or negated and not joins <= {"", "or"}):
+            return ("expr", None)  # not one list of values either of which holds
+        # "If it shows `Error`, `Fault` or `Estop`": any of them (only the first was read);
+        # "does not show `READY` or `IDLE`": none of them
+        terms = [_holds(c, op, negated is not None, step) for c in code]
+        return ("expr", terms[0] if len(terms) == 1 else
+                (" and " if negated else " or ").join(f"({e})" for e in terms))
     said = _PRINTS_NUMBER.search(t)
     if said and not code:  # "If it prints 0", "If the count is 0"
         op = "not in" if re.search(r"\b(not|n't)\b", said.group(0)) else "in"
         return ("expr", f"{_number(said.group(1))} {op} {_numbers_of(step)}")
     return ("expr", None)
+
+
+# what joins a value in code to words, or one value to the next: "`0` or negative", "`Error`,
+# `Fault` or `Estop`"
+_OR_WORDS = re.compile(r"`\s*,?\s*(?:or|and|nor)\s+(?!`)\w")
+_BETWEEN_CODE = re.compile(r"`[^`]+`([^`]*?)(?=`[^`]+`)")
+
+
+def _holds(value: str, op: str, negated: bool, step: str) -> str:
+    """The output holds (or, `op` "not in", lacks) one value the guide quoted."""
+    if _NUMBER_WORD.fullmatch(value):
+        return f"{_number(value)} {op} {_numbers_of(step)}"
+    if negated and WORD.fullmatch(value):
+        # what the output must hold is that word: `systemctl is-active` printing
+        # "inactive" does not hold "active" (as text it did, and the check passed)
+        return f"{json.dumps(value)} {op} (steps[{json.dumps(step)}].stdout | words)"
+    return f"{json.dumps(value)} {op} steps[{json.dumps(step)}].stdout"
 
 
 def _numbers_of(step: str) -> str:

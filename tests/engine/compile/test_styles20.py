@@ -249,3 +249,33 @@ def test_a_lock_out_or_a_step_at_the_pendant_in_a_paragraph_is_a_persons_step():
         plan = compile_text(f"## Recover\n\n{para}\n\n1. Press RESET.\n")
         assert [s.title for s in plan.steps if s.kind == StepKind.MANUAL] == ["Press RESET"], \
             para
+
+
+# -- conditions over what the step before printed -------------------------------------------------
+
+def _expr_of(case: str) -> str | None:
+    plan = compile_text("## Check\n\n```bash\nros2 topic echo /gripper/state --once --field data\n"
+                        f"```\n\n{case}, replace the suction cup.\n\n## Go\n\nPress START.\n")
+    (expr,) = {e.condition.expr for e in plan.edges if e.condition is not None
+               and not e.condition.text.startswith("Otherwise")}
+    return expr
+
+
+def test_a_condition_reads_every_value_it_names_or_is_left_to_a_person():
+    out = 'steps["diag-1-check"].stdout'
+    # "If it shows `Error` or `Fault`": only `Error` was read (a `Fault` went on as healthy)
+    assert _expr_of("If it shows `Error` or `Fault`") == \
+        f'("Error" in {out}) or ("Fault" in {out})'
+    # "`Error`, `Fault` or `Estop`, ...": the comma cut the case at `Error`, the rest was
+    # the person's step
+    assert _expr_of("If it shows `Error`, `Fault` or `Estop`") == \
+        f'("Error" in {out}) or ("Fault" in {out}) or ("Estop" in {out})'
+    assert _expr_of("If it does not show `READY` or `IDLE`") == \
+        f'("READY" not in ({out} | words)) and ("IDLE" not in ({out} | words))'
+    # "Unless it shows `Idle`": read as "if", the branch was taken exactly when it should not
+    assert _expr_of("Unless it shows `Idle`") == f'not ("Idle" in {out})'
+    assert _expr_of("Unless it prints 0") == f"not (0 in ({out} | numbers))"
+    # more than the values it names, or a code span that names the command: a person's call
+    for case in ("If the value is `0` or negative", "If `stat` prints `Stale file handle`",
+                 "If it shows `Error` and the team agreed"):
+        assert _expr_of(case) is None, case
