@@ -762,6 +762,7 @@ class _OutlineBuilder:
                            [EndNode("escalate", _short(f"The fix did not take ({said})"),
                                     el.text, el.span)], el.span, el.index)]
         guard = phrases.guard_of(el.text) or phrases.answer_guard(el.text, self._asked(el))
+        colon: Guard | None = None
         if guard is None and cls not in ("info", "cleanup") and not el.ordered and \
                 (colon := phrases.colon_case(el.text, loose=True)) is not None and \
                 self._in_case_list(el):
@@ -860,8 +861,12 @@ class _OutlineBuilder:
                 and not (guard is not None and _goes_on(then_text)):
             # ("- All pods `Running` → continue." asks nobody anything: that case goes on)
             # ("No: cordon the zone" is titled by what it says to do, not "No")
-            step = self._manual(el.index, cls, phrases.without_answer(el.text).strip()
-                                or el.text, self._item_text(el), el.span, el.index)
+            # ("- Camera does not answer: power-cycle it at breaker F12": titled by what to
+            # do, not by its case, which the decision before it names)
+            step = self._manual(el.index, cls, then_text.strip() if colon is not None and
+                                guard is colon and then_text.strip() else
+                                phrases.without_answer(el.text).strip() or el.text,
+                                self._item_text(el), el.span, el.index)
             if el.ordered and guard is None and not nodes and not lead_jumps and \
                     not self.children.get(el.index) and _HANDS_OVER.match(el.text) and \
                     phrases.outcome_of(el.text) == "escalate" and \
@@ -2984,8 +2989,8 @@ def _goes_on(consequent: str) -> bool:
 def _asks_someone(consequent: str) -> bool:
     """Whether what a guard says is an instruction, or a finding then one after a colon ("the
     conveyor is jammed: clear it by hand"); not what happens ("then X may be slow")."""
-    return phrases.is_instruction_only(consequent) or ":" in consequent and \
-        phrases.is_instruction_only(consequent.split(":", 1)[1])
+    return phrases.tells_to_act(consequent) or ":" in consequent and \
+        phrases.tells_to_act(consequent.split(":", 1)[1])
 
 
 def _consequent(text: str, guard: Guard) -> str:

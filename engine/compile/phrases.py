@@ -2210,8 +2210,9 @@ def normal_case(text: str) -> tuple[str, str] | None:
 # its logs."):
 # the condition and what to do in it, as "If `Use%` is below 80, ..." says. The case compares
 # or names a state (a glossary's "`Use%`: the share of the disk in use" names a term).
-_COLON_CASE = re.compile(r"^(?P<case>[^:.!?;\n\u2192\u21d2]{1,80}?)\s*(?::|\u2192|\u21d2|->|=>)\s*"
-                         r"(?P<said>\S.*)$", re.S)
+# (a case's decimal point is no sentence's end: "Score below 0.85: clean the lens")
+_COLON_CASE = re.compile(r"^(?P<case>(?:[^:.!?;\n\u2192\u21d2]|(?<=\d)\.(?=\d)){1,80}?)\s*"
+                         r"(?::|\u2192|\u21d2|->|=>)\s*(?P<said>\S.*)$", re.S)
 _RELATION = re.compile(
     r"\b(?:below|above|under|over|between|less|more|greater|fewer|higher|lower|at (?:least|"
     r"most)|equals?|exceeds?|is|are|shows?|contains?|reports?|returns?|lists?|not|no|zero|"
@@ -2272,6 +2273,8 @@ def colon_case(text: str, *, loose: bool = False) -> Guard | None:
         return None  # ("Anything else: escalate." is the list's rest, its own case)
     case = m.group("case").strip()
     value = _STATE_VALUE.fullmatch(case)
+    if _imperative(case) and not _OTHER_CASE.fullmatch(case):
+        return None  # "Lock out the cell: put your padlock on ...": a step's label, no case
     if _OTHER_CASE.fullmatch(case):
         found = Guard(text=case, is_else=True)
     elif value and value.group("v").lower() not in KNOWN_CLIS or \
@@ -2284,7 +2287,17 @@ def colon_case(text: str, *, loose: bool = False) -> Guard | None:
     else:
         return None
     said = m.group("said")  # (read last: the costliest test)
-    return found if is_instruction_only(said) or jumps_in(said, []) or goes_on(said) else None
+    return found if tells_to_act(said) or jumps_in(said, []) or goes_on(said) else None
+
+
+def tells_to_act(said: str) -> bool:
+    """Whether what a case says is an instruction: one the verb lists know ("restart it"), or
+    one shaped as an instruction with a verb they do not ("power-cycle it at breaker F12",
+    "reseat the cable")."""
+    plain = re.sub(r"[*_`]", "", said).strip(" ,;:-")
+    return is_instruction_only(plain) or \
+        _IMPERATIVE_SHAPE.match(plain[:1].upper() + plain[1:]) is not None and \
+        _NOT_A_VERB.match(plain) is None
 
 
 # "On the database host, run:", "Log in to the worker node and check ...:", "In the toolbox

@@ -279,3 +279,44 @@ def test_a_condition_reads_every_value_it_names_or_is_left_to_a_person():
     for case in ("If the value is `0` or negative", "If `stat` prints `Stale file handle`",
                  "If it shows `Error` and the team agreed"):
         assert _expr_of(case) is None, case
+
+
+# -- a list of "case: what to do" after a check ---------------------------------------------------
+
+CAMERA = """## {heading}
+
+```bash
+curl -s http://10.60.3.40/api/v1/inspection/last
+```
+
+* Score below 0.85 or status `NG`: clean the lens and the lighting ring, then re-check.
+* Camera does not answer: power-cycle it at breaker F12, wait 60 s, then re-check.
+
+## Recalibrate
+
+1. Place the calibration grid under the camera.
+"""
+
+
+def test_a_list_of_cases_with_a_decimal_or_a_verb_no_list_knows_decides():
+    # "* Score below 0.85 or status `NG`: clean the lens ...", "* Camera does not answer:
+    # power-cycle it at breaker F12": the decimal point ended the case, and "power-cycle" was
+    # no verb: both items were ignored as prose, the cleaning and the power cycle lost
+    for heading in ("1 Check the camera", "1 Camera"):
+        plan = compile_text(CAMERA.format(heading=heading))
+        clean = _branch(plan, "Score below 0.85")
+        power = _branch(plan, "Camera does not answer")
+        assert clean.kind == power.kind == StepKind.MANUAL, heading
+        # each titled by what to do (its case is the decision's)
+        assert clean.title.startswith("clean the lens") and \
+            power.title.startswith("power-cycle it at breaker F12"), heading
+
+
+def test_a_list_of_labelled_steps_is_no_list_of_cases():
+    # "- Lock out the cell: put your padlock ...", "- Verify zero energy: try to start the
+    # cell ...": each label is what to do, not a case (read as cases, the lock-out was lost)
+    plan = compile_text("## Before you start\n\n- Lock out the cell: put your personal padlock "
+                        "and tag on the main disconnect `W2-QS1`.\n- Verify zero energy: try to "
+                        "start the cell from the operator panel; nothing must move.\n\n"
+                        "## Recover\n\n1. Press RESET.\n")
+    assert [s.kind for s in plan.steps if s.kind != StepKind.END] == [StepKind.MANUAL] * 3
