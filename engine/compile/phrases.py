@@ -248,7 +248,8 @@ def acts_alone(text: str) -> bool:
         return False
     first = _after_place(said[0])
     return len(first.split()) >= 3 and not _NOT_A_DEED.match(first) and \
-        guard_of(first) is None and (_imperative(first) or _AT_THE_CONTROLS.match(first)) and \
+        guard_of(first) is None and \
+        (_imperative(first) or _AT_THE_CONTROLS.match(first) is not None) and \
         (_AT_THE_MACHINE.match(said[0]) is not None or _LOCK_OUT.search(first) is not None)
 
 
