@@ -320,3 +320,17 @@ def test_a_list_of_labelled_steps_is_no_list_of_cases():
                         "start the cell from the operator panel; nothing must move.\n\n"
                         "## Recover\n\n1. Press RESET.\n")
     assert [s.kind for s in plan.steps if s.kind != StepKind.END] == [StepKind.MANUAL] * 3
+
+
+def test_a_hand_over_after_the_last_failed_attempt_ends_the_run_escalated():
+    # "If the status is `failed`, do not retry more than twice; after the second failure call
+    # the vision integrator.": a person's step, then on into the robot's hand-eye run in Auto
+    # mode with the calibration failed
+    plan = compile_text("## Recalibrate\n\n1. Trigger the calibration:\n\n   ```bash\n   curl -s "
+                        "http://10.60.3.40/api/v1/calibration/status\n   ```\n\n   If the status "
+                        "is `failed`, do not retry more than twice; after the second failure "
+                        "call the vision integrator.\n\n2. Run the hand-eye project `HE_V3` from "
+                        "the pendant in Auto mode.\n")
+    failed = _branch(plan, "failed")
+    assert failed.kind == StepKind.END and failed.outcome == "escalate"
+    assert failed.title.startswith("Do not retry more than twice")
