@@ -863,8 +863,11 @@ class _OutlineBuilder:
             # ("No: cordon the zone" is titled by what it says to do, not "No")
             # ("- Camera does not answer: power-cycle it at breaker F12": titled by what to
             # do, not by its case, which the decision before it names)
+            # (nor "- If the force exceeds 42000 N, the part was likely double-loaded: remove
+            # both parts, ...", by its finding)
             step = self._manual(el.index, cls, then_text.strip() if colon is not None and
                                 guard is colon and then_text.strip() else
+                                guard is not None and phrases.finding_then(then_text) or
                                 phrases.without_answer(el.text).strip() or el.text,
                                 self._item_text(el), el.span, el.index)
             if el.ordered and guard is None and not nodes and not lead_jumps and \

@@ -134,6 +134,15 @@ def test_a_finding_then_what_to_do_is_titled_by_what_to_do():
                         "the panel.\n")
     step = _branch(plan, "0A1")
     assert step.title == "put the tugger on the jack stands and check the wheel by hand"
+    # the same in a list item: "- If the peak force exceeds 42000 N, the part was likely
+    # double-loaded: remove both parts, ..." was titled by its case and finding
+    plan = compile_text("## Read the curve\n\n```bash\nuaread -u opc.tcp://sp2-cx:4840 -n "
+                        "'ns=4;s=GVL_Press.rPeakForce'\n```\n\n- If the peak force exceeds "
+                        "42000 N, the part was likely double-loaded: remove both parts and "
+                        "inspect the tool for cracks.\n- If the peak force is below 38000 N, "
+                        "check the material batch.\n")
+    assert _branch(plan, "exceeds 42000").title == \
+        "remove both parts and inspect the tool for cracks"
 
 
 # -- Modbus: mbpoll reads with -1, writes the values after the device ----------------------------
