@@ -2276,7 +2276,8 @@ def colon_case(text: str, *, loose: bool = False) -> Guard | None:
         return None  # ("Anything else: escalate." is the list's rest, its own case)
     case = m.group("case").strip()
     value = _STATE_VALUE.fullmatch(case)
-    if _imperative(case) and not _OTHER_CASE.fullmatch(case):
+    if _imperative(case) and "`" not in case and not _RELATION.search(case) and \
+            not _OTHER_CASE.fullmatch(case):
         return None  # "Lock out the cell: put your padlock on ...": a step's label, no case
     if _OTHER_CASE.fullmatch(case):
         found = Guard(text=case, is_else=True)
