@@ -1370,6 +1370,8 @@ _ESCALATE = re.compile(
     r"cannot resolve the issue|can't resolve|"
     rf"unable to resolve|file (?:a|an) (?:bug|issue)|{_ASK_A_TEAM}|{_ESCALATE_WORD}|{_HAND_OFF}|"
     rf"{_DECLARE}|hand (?:it )?over to|"
+    # a plant's hand-over: "lock it out and open a maintenance work order"
+    r"open (?:a |an )?(?:maintenance|service|repair) (?:ticket|request|case|work order)|"
     rf"{_CALL_A_PERSON})"
     r"\b", re.I)
 

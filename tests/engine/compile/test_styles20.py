@@ -343,3 +343,13 @@ def test_a_hand_over_after_the_last_failed_attempt_ends_the_run_escalated():
     failed = _branch(plan, "failed")
     assert failed.kind == StepKind.END and failed.outcome == "escalate"
     assert failed.title.startswith("Do not retry more than twice")
+
+
+def test_opening_a_maintenance_work_order_is_the_guides_escalation():
+    # "## If it happens again within an hour" over "Stop the line, lock it out, and open a
+    # maintenance work order.": context for a reader (the run ended resolved whatever happened)
+    plan = compile_text("## Fix\n\n1. Press RESET.\n2. Press START.\n\n## If it happens again "
+                        "within an hour\n\nStop the line, lock it out, and open a maintenance "
+                        "work order.\n")
+    ends = [s for s in plan.steps if s.kind == StepKind.END and s.outcome == "escalate"]
+    assert any("maintenance work order" in s.text for s in ends)
