@@ -1975,10 +1975,22 @@ class _OutlineBuilder:
         want = phrases.expected_value(el.text)
         last = target[-1] if target else None
         if want is None or not isinstance(last, Action) or last.kind != StepKind.COMMAND or \
-                last.mutating or last.pos != el.index - 1:
+                last.mutating or last.pos != el.index - 1 or self._case_follows(el):
             return False
         target.append(self._expectation(last.text, want, el))
         return True
+
+    def _case_follows(self, el: Element) -> bool:
+        """Whether what comes right after an expectation is a case of what the check showed
+        ("Expected: `RUNNING`." then "2. If the state is `SAFE_OFF` or `COLLISION`: ..."): the
+        guide says what to do when it is not as expected (the run ended escalated there, and
+        the collision recovery could never run)."""
+        after = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
+        if after is None or after.kind not in ("list_item", "paragraph") or \
+                after.section != el.section:
+            return False
+        guard = phrases.guard_of(after.text)
+        return guard is not None and not guard.is_else
 
     _intros: dict[int, str] | None = None
 

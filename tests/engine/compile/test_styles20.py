@@ -353,3 +353,20 @@ def test_opening_a_maintenance_work_order_is_the_guides_escalation():
                         "work order.\n")
     ends = [s for s in plan.steps if s.kind == StepKind.END and s.outcome == "escalate"]
     assert any("maintenance work order" in s.text for s in ends)
+
+
+def test_an_expectation_followed_by_the_case_it_misses_does_not_end_the_run():
+    # "Expected: `{"state":"RUNNING"}`." under the read, then "2. If the state is `SAFE_OFF` or
+    # `COLLISION`: ...": the run ended escalated whenever the robot was not running, so the
+    # guide's collision recovery could never run
+    plan = compile_text((STYLES20 / "doosan-mqtt-fleet.md").read_text())
+    read = running(plan, "mosquitto_sub")
+    (case,) = [s for s in plan.steps if s.title.startswith("If the state is `SAFE_OFF`")]
+    assert successors(plan, read.id) == [case.id]
+    (fence,) = [s for s in plan.steps if s.title == "Make sure nobody is inside the fence"]
+    assert fence.id in reachable(plan, read.id)
+    # an expectation alone still stops the run when it does not hold
+    plan = compile_text("## Check\n\n1. Read the state:\n\n   ```bash\n   mosquitto_sub -h gw4 -t "
+                        "state -C 1 -W 5\n   ```\n\n   Expected: `RUNNING`.\n\n2. Press START.\n")
+    assert any(s.kind == StepKind.END and s.outcome == "escalate" and "RUNNING" in s.title
+               for s in plan.steps)
