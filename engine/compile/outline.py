@@ -1300,12 +1300,14 @@ class _OutlineBuilder:
         """A section's paragraph that tells a person what to do, in a section with steps of its
         own ("**LOTO required.** Lock out the conveyor's isolator Q7 before you reach into the
         belt." over the jam's numbered steps; "On the programming pendant, select {ALARM
-        HISTORY} and note the alarm code."): their step, in its place (it was context for a
-        reader, the lock-out lost). Not the words over a block, which name its step."""
+        HISTORY} and note the alarm code."), or what to confirm first ("Before moving the robot
+        by hand, make sure the gripper holds no part."): their step, in its place (it was
+        context for a reader, the lock-out lost). Not the words over a block, which name its
+        step."""
         after = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
         return (el.parent is None or self.els[el.parent].kind == "heading") and \
             not (after is not None and after.kind == "code" and after.parent == el.parent) and \
-            phrases.acts_alone(el.text)
+            (phrases.acts_alone(el.text) or phrases.checks_before(el.text))
 
     def _said(self, cls: SectionClass, title: str, text: str, span: Span, pos: int) -> Action:
         """A person's step holding a guard's words. Its id does not count as a numbered step

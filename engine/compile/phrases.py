@@ -253,6 +253,19 @@ def acts_alone(text: str) -> bool:
         (_AT_THE_MACHINE.match(said[0]) is not None or _LOCK_OUT.search(first) is not None)
 
 
+# "Before moving the robot by hand, make sure the gripper holds no part.": what a person
+# confirms before a step of the guide
+_CHECKS_BEFORE = re.compile(r"^\W*before [^,.:;]{3,80},\s+(?:make sure|ensure|verify|check|"
+                            r"confirm)\b[^:]*$", re.I)
+
+
+def checks_before(text: str) -> bool:
+    """Whether a paragraph is a precondition a person confirms ("Before moving the robot by
+    hand, make sure the gripper holds no part."), not one that introduces what follows."""
+    plain = text.replace("**", "").replace("__", "").strip()
+    return _CHECKS_BEFORE.match(plain) is not None and len(_sentences(plain)) == 1
+
+
 # what a hand does at the controls: "select {ALARM HISTORY}", "press [RESET]", "tap Jogging"
 _AT_THE_CONTROLS = re.compile(r"^(?:select|press|push|tap|touch|turn|hold|jog|note|navigate|"
                               r"acknowledge|switch|toggle|enter|choose|put|pull)\b", re.I)

@@ -251,6 +251,13 @@ def test_a_lock_out_or_a_step_at_the_pendant_in_a_paragraph_is_a_persons_step():
                         "the robot home.\n")
     (log,) = [s for s in plan.steps if s.title.startswith("Step 3. On the SP2 pendant")]
     assert [plan.step(t).kind for t in successors(plan, log.id)] == [StepKind.DECIDE]
+    # a precondition said alone: "Before moving the robot by hand, make sure the gripper
+    # holds no part."
+    plan = compile_text("## Recovery\n\n```bash\nros2 service call /dashboard_client/play "
+                        "std_srvs/srv/Trigger\n```\n\nBefore moving the robot by hand, make "
+                        "sure the gripper holds no part.\n")
+    assert [s.title for s in plan.steps if s.kind == StepKind.MANUAL] == [
+        "Before moving the robot by hand, make sure the gripper holds no part"]
     # what a reader is told about the machine, or a note, is no step
     for para in ("On the pendant, the alarm history lists the last 100 alarms.",
                  "Never enter the cell while the servo power lamp is lit.",
