@@ -1043,6 +1043,18 @@ class _OutlineBuilder:
         "..., escalate" / "no action is needed" / "the issue is mitigated" end its branch."""
         if self._ending_item and phrases.outcome_of(el.text):
             return None  # "Then escalate: ..." closes its item's branch (an EndNode)
+        moving = [i for i, n in enumerate(nodes) if isinstance(n, Action) and n.mutating and
+                  n.block is not None and n.block == el.index - 1]
+        if moving and cls not in ("info", "cleanup") and phrases.stands_by(el.text):
+            # "Watch the robot the whole time. Press the E-stop if it moves anywhere but
+            # home." under the block that moves it: said to whoever approves the move, who
+            # stands by it (it was context for a reader, after the approval)
+            warned = " ".join(el.text.replace("**", "").split())[:300]
+            for i in moving:
+                step = nodes[i]
+                assert isinstance(step, Action)
+                nodes[i] = replace(step, caution=f"{step.caution} {warned}".strip())
+            return None
         # ("Unless you see huge numbers, ignore these alerts. However, if the issue persists,
         # follow the steps below:": the list is for the last sentence's case, not the first's)
         groups = self._groups(el.text, el.span, self._asked_before(el),

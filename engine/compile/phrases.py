@@ -266,6 +266,20 @@ def checks_before(text: str) -> bool:
     return _CHECKS_BEFORE.match(plain) is not None and len(_sentences(plain)) == 1
 
 
+# Standing by the machine's stop while it moves: "Watch the robot the whole time. Press the
+# E-stop if it moves anywhere but home.", "Keep your hand on the emergency stop."
+_STOP_AT_HAND = re.compile(r"\b(?:e-?stop|emergency[- ]stop|stop button|enabling (?:device|"
+                           r"switch)|dead-?man(?:'s)? (?:switch|button))\b", re.I)
+_STAND_BY = re.compile(r"^(?:watch|keep|stay|stand|be ready|observe|hold)\b", re.I)
+
+
+def stands_by(text: str) -> bool:
+    """Whether a paragraph tells the person at the machine to watch it, hand on its stop,
+    while the step before moves it."""
+    plain = _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
+    return _STOP_AT_HAND.search(plain) is not None and _STAND_BY.match(plain) is not None
+
+
 # what a hand does at the controls: "select {ALARM HISTORY}", "press [RESET]", "tap Jogging"
 _AT_THE_CONTROLS = re.compile(r"^(?:select|press|push|tap|touch|turn|hold|jog|note|navigate|"
                               r"acknowledge|switch|toggle|enter|choose|put|pull)\b", re.I)

@@ -377,3 +377,17 @@ def test_an_expectation_followed_by_the_case_it_misses_does_not_end_the_run():
                         "state -C 1 -W 5\n   ```\n\n   Expected: `RUNNING`.\n\n2. Press START.\n")
     assert any(s.kind == StepKind.END and s.outcome == "escalate" and "RUNNING" in s.title
                for s in plan.steps)
+
+
+def test_standing_by_the_e_stop_is_said_to_whoever_approves_the_move():
+    # "Watch the robot the whole time. Press the E-stop if it moves anywhere but home." under
+    # the block that moves it: context for a reader, after the approval the move ran on
+    plan = compile_text((STYLES20 / "doosan-mqtt-fleet.md").read_text())
+    home = running(plan, "move_home")
+    (gate,) = [plan.step(e.source) for _, e in plan.incoming(home.id)
+               if plan.step(e.source).kind == StepKind.APPROVE]
+    assert "Press the E-stop if it moves anywhere but home" in gate.text
+    resume = running(plan, '"resume"')
+    (other,) = [plan.step(e.source) for _, e in plan.incoming(resume.id)
+                if plan.step(e.source).kind == StepKind.APPROVE]
+    assert "E-stop" not in other.text
