@@ -1271,6 +1271,17 @@ class _OutlineBuilder:
             self._ends_after[el.index] = EndNode(
                 "no_action" if cls == "diag" else "resolved", _short(text), text, span)
             return then
+        block = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
+        if not then and not guard.is_else and lead_in.endswith(":") and \
+                cls not in ("info", "cleanup") and block is not None and \
+                block.kind in ("code", "list_item") and block.parent == el.parent and \
+                (ending := guard.ends or phrases.outcome_of(lead_in[:-1])) is not None:
+            # "If the vehicle does not move within 2 minutes, set it out of service and inform
+            # the shift supervisor:" over the block that takes it out: the block is the case's,
+            # then the run ends so (it ended at once, and the block ran in the other case)
+            self._ends_after[el.index] = EndNode(ending, _conclusion(lead_in[:-1]) or
+                                                 _short(text), text, span)
+            return then
         if not any(isinstance(n, JumpNode) for n in then):
             ending = guard.ends or phrases.outcome_of(rest)
             if ending is None and phrases.goes_no_further(rest):

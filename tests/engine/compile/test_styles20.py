@@ -13,6 +13,7 @@ from tests.support.compiling import (
     assert_gated_and_accounted,
     compile_text,
     gated,
+    guards_of,
     reachable,
     running,
     step_running,
@@ -391,3 +392,15 @@ def test_standing_by_the_e_stop_is_said_to_whoever_approves_the_move():
     (other,) = [plan.step(e.source) for _, e in plan.incoming(resume.id)
                 if plan.step(e.source).kind == StepKind.APPROVE]
     assert "E-stop" not in other.text
+
+
+def test_a_case_that_ends_the_run_after_its_block_runs_the_block_in_that_case():
+    # "3.3 If the vehicle does not move within 2 minutes, set it out of service and inform the
+    # shift supervisor:" over `grpcurl ... RemoveFromSystem`: the case ended the run at once,
+    # and the vehicle was removed from the system in the other case, when it moved fine
+    plan = compile_text((STYLES20 / "agv-fleet-sop.md").read_text())
+    remove = running(plan, "RemoveFromSystem")
+    assert gated(plan, remove.id)
+    assert guards_of(plan, remove.id) == ["If the vehicle does not move within 2 minutes"]
+    (after,) = successors(plan, remove.id)
+    assert plan.step(after).kind == StepKind.END and plan.step(after).outcome == "escalate"
