@@ -351,6 +351,11 @@ class Guard:
     no_to: str | None = None  # a "No" answer's question ("- **No** → ..."), by `answer_guard`
 
 
+# "Only continue if ...", "Proceed only when ...": the same stop, said the other way round
+_ONLY_GO_ON_IF = re.compile(r"^(?:only )?(?:continue|proceed|go on|carry on)(?: only)? "
+                            r"(?:if|when) ", re.I)
+
+
 # "Abort if ...", "Stop if ...", "Do not continue if/unless ...": the condition comes after the
 # instruction, and its branch ends the run there, handed to a person (a robot cell's or a
 # maintenance playbook's safety conditions). The condition runs to the sentence's end, its
@@ -422,6 +427,10 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
     t = _NOTE.sub("", t, count=1)
     if _ABORT_IF.match(t):
         return Guard(text=_abort_clause(t), ends="escalate"), False
+    if (only := _ONLY_GO_ON_IF.match(t)) is not None:
+        # "Only continue if the gripper is empty.": when it is not, the run stops there for a
+        # person (it was a person's step, and the robot was homed whatever the gripper held)
+        return Guard(text=f"Unless {_abort_clause(t[only.end():])}", ends="escalate"), False
     if _THIS_FIRES.match(t):
         return None, False  # "When this fires": the guide's trigger, true whenever it runs
     if (asked := _ASKED.match(t)) is not None and not _answered(t[asked.end():]) and \

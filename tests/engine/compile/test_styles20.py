@@ -404,3 +404,22 @@ def test_a_case_that_ends_the_run_after_its_block_runs_the_block_in_that_case():
     assert guards_of(plan, remove.id) == ["If the vehicle does not move within 2 minutes"]
     (after,) = successors(plan, remove.id)
     assert plan.step(after).kind == StepKind.END and plan.step(after).outcome == "escalate"
+
+
+def test_only_continue_if_stops_the_run_when_it_does_not_hold():
+    # "2. Only continue if the gripper is empty.": a person's step, and the robot was homed
+    # whatever the gripper held
+    plan = compile_text("## Fix\n\n1. Check the gripper is empty.\n2. Only continue if the "
+                        "gripper is empty.\n3. Home the robot: `ros2 service call /home "
+                        "std_srvs/srv/Trigger`\n")
+    home = running(plan, "/home")
+    stop = _branch(plan, "Unless the gripper is empty")
+    assert stop.kind == StepKind.END and stop.outcome == "escalate"
+    assert guards_of(plan, home.id) == ["Otherwise (not: Unless the gripper is empty)"]
+    # said of the output: "Proceed only if it shows `EMPTY`." reads the step before
+    plan = compile_text("## Fix\n\n```bash\nros2 topic echo /gripper/state --once\n```\n\n"
+                        "Proceed only if it shows `EMPTY`.\n\n```bash\nros2 service call /home "
+                        "std_srvs/srv/Trigger\n```\n")
+    (expr,) = {e.condition.expr for e in plan.edges if e.condition is not None
+               and e.condition.text == "Unless it shows `EMPTY`"}
+    assert expr == 'not ("EMPTY" in steps["mit-1-fix"].stdout)'
