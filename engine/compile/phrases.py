@@ -939,7 +939,7 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
     bare = t.rstrip(" *_")
     t = t[lead.end():] if (lead := _CONTINUES.match(t)) is not None else t
     if not ("`" in t or bare.endswith(":") or label and not bare.endswith((".", "!", "?"))) \
-            or not _RUN_VERB.match(t):
+            or not (_RUN_VERB.match(t) or _MACHINE_VERB.match(t)):
         return None
     first = sentence_offsets(t)
     t = t[first[0][0]:first[0][1]] if first else t  # the instruction's own sentence
@@ -1810,6 +1810,10 @@ _RUN_VERB = re.compile(
     r"determine|save|count|measure|load|unload|login|sign in|start up|"
     r"bring up|spin up|take down|re-?start|double-check|cross-check|figure out|sync|refresh|"
     r"rerun|retrieve|inspect|tear down|abort)\b", re.I)
+# what a robot or a machine is told to do, before the condition it is done on: "Home the robot
+# unless it is already at home:" (not "jog": a hand on the pendant)
+_MACHINE_VERB = re.compile(r"^(?:home|re-?home|park|dock|undock|calibrate|recalibrate|unlock)\b",
+                           re.I)
 # "See the manpage for `perf record`", "Wait for `x` to finish": no run asked.
 _NOT_RUN_VERB = re.compile(r"^(?:avoid|ask|contact|escalate|notify|page|file|refer|consult|"
                            r"report|request|see|wait)\b", re.I)

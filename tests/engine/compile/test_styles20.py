@@ -16,6 +16,7 @@ from tests.support.compiling import (
     guards_of,
     reachable,
     running,
+    runs,
     step_running,
     successors,
 )
@@ -423,3 +424,18 @@ def test_only_continue_if_stops_the_run_when_it_does_not_hold():
     (expr,) = {e.condition.expr for e in plan.edges if e.condition is not None
                and e.condition.text == "Unless it shows `EMPTY`"}
     assert expr == 'not ("EMPTY" in steps["mit-1-fix"].stdout)'
+
+
+def test_a_machine_step_said_with_its_condition_after_it_runs_only_then():
+    # "1. Home the robot unless it is already at home:" over the homing call: "Home" was no
+    # verb that runs anything, the condition was dropped, and the robot was homed every time
+    plan = compile_text("## Fix\n\n1. Home the robot unless it is already at home:\n\n   ```bash"
+                        "\n   ros2 service call /home std_srvs/srv/Trigger\n   ```\n\n2. Press "
+                        "START.\n")
+    home = running(plan, "/home")
+    assert guards_of(plan, home.id) == ["unless it is already at home"]
+    # jogging is a hand on the pendant: "Jog the robot home from the teach pendant, then
+    # `curl ...`" stays the person's step it was
+    plan = compile_text("## Fix\n\n**Remedy:** Jog the robot to home from the teach pendant, "
+                        "then `curl -s -X PUT http://cell4-gw:8080/tags/DB30.HomeAck -d 1`.\n")
+    assert runs(plan) == []
