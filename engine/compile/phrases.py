@@ -351,6 +351,9 @@ class Guard:
     no_to: str | None = None  # a "No" answer's question ("- **No** → ..."), by `answer_guard`
 
 
+# "Skip this step if the robot is already homed.": the step's own words are for the other case
+_SKIP_IF = re.compile(r"^skip (?:this|the following) (?:step|item)(?: entirely)? (?:if|when) ",
+                      re.I)
 # "Only continue if ...", "Proceed only when ...": the same stop, said the other way round
 _ONLY_GO_ON_IF = re.compile(r"^(?:only )?(?:continue|proceed|go on|carry on)(?: only)? "
                             r"(?:if|when) ", re.I)
@@ -427,6 +430,10 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
     t = _NOTE.sub("", t, count=1)
     if _ABORT_IF.match(t):
         return Guard(text=_abort_clause(t), ends="escalate"), False
+    if (skip := _SKIP_IF.match(t)) is not None:
+        # "Skip this step if the robot is already homed. Home the robot:": the step is for the
+        # other case (the condition was dropped, and the step ran whatever held)
+        return Guard(text=f"Unless {_clause(t[skip.end():])}"), False
     if (only := _ONLY_GO_ON_IF.match(t)) is not None:
         # "Only continue if the gripper is empty.": when it is not, the run stops there for a
         # person (it was a person's step, and the robot was homed whatever the gripper held)

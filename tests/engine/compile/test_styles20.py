@@ -439,3 +439,16 @@ def test_a_machine_step_said_with_its_condition_after_it_runs_only_then():
     plan = compile_text("## Fix\n\n**Remedy:** Jog the robot to home from the teach pendant, "
                         "then `curl -s -X PUT http://cell4-gw:8080/tags/DB30.HomeAck -d 1`.\n")
     assert runs(plan) == []
+
+
+def test_skip_this_step_if_guards_the_step_by_the_other_case():
+    # "1. Skip this step if the robot is already homed. Home the robot:" over the homing call:
+    # the condition was dropped, and the robot was homed every time
+    for guide in ("## Fix\n\n1. Skip this step if the robot is already homed. Home the robot:\n"
+                  "\n   ```bash\n   ros2 service call /home std_srvs/srv/Trigger\n   ```\n\n2. "
+                  "Press START.\n",
+                  "## Home\n\nSkip this step if the robot is already homed.\n\n```bash\nros2 "
+                  "service call /home std_srvs/srv/Trigger\n```\n\n## Run\n\n1. Press START.\n"):
+        plan = compile_text(guide)
+        home = running(plan, "/home")
+        assert guards_of(plan, home.id) == ["Unless the robot is already homed"]
