@@ -230,7 +230,7 @@ _AT_THE_MACHINE = re.compile(r"^(?:on|at|from) (?:the |your |each )?(?:[\w'\u201
                              r"station|keypad|plc|drive|agv|amr),\s", re.I)
 # Isolating a machine's energy before reaching in: lock-out / tag-out
 _LOCK_OUT = re.compile(r"\b(?:lock(?:-| )?out|tag(?:-| )?out|loto|padlock|apply your (?:personal )?"
-                       r"lock)\b", re.I)
+                       r"lock|(?:remove|take off) your (?:personal )?lock)\b", re.I)
 
 
 def acts_alone(text: str) -> bool:

@@ -253,6 +253,11 @@ def test_a_lock_out_or_a_step_at_the_pendant_in_a_paragraph_is_a_persons_step():
                         "the robot home.\n")
     (log,) = [s for s in plan.steps if s.title.startswith("Step 3. On the SP2 pendant")]
     assert [plan.step(t).kind for t in successors(plan, log.id)] == [StepKind.DECIDE]
+    # and the lock's removal after the fix: "Then remove your lock and tag from Q0, switch to
+    # **Auto** and run one part."
+    plan = compile_text((STYLES20 / "opcua-python-beckhoff-press.md").read_text())
+    assert any(s.kind == StepKind.MANUAL and s.title.startswith("Then remove your lock and tag")
+               for s in plan.steps)
     # a precondition said alone: "Before moving the robot by hand, make sure the gripper
     # holds no part."
     plan = compile_text("## Recovery\n\n```bash\nros2 service call /dashboard_client/play "
