@@ -774,6 +774,7 @@ class _OutlineBuilder:
                            [EndNode("escalate", _short(f"The fix did not take ({said})"),
                                     el.text, el.span)], el.span, el.index)]
         guard = phrases.answer_guard(el.text, self._asked(el)) or phrases.guard_of(el.text)
+        colon: Guard | None = None
         if guard is None and cls not in ("info", "cleanup") and not el.ordered and \
                 (colon := phrases.colon_case(el.text, loose=True)) is not None and \
                 self._in_case_list(el):
@@ -875,6 +876,12 @@ class _OutlineBuilder:
             introduced, content = content, []
         nodes.extend(content)
         only_jumps = guard is not None and lead_jumps
+        if only_jumps and not _has_action(nodes) and ending is None and \
+                cls not in ("info", "cleanup") and \
+                (first := phrases.said_before_jump(then_text)):
+            # "2. If the vacuum is low, replace the suction cup and go to step 4.": a person's
+            # step, then the jump (only the jump was kept: the branch skipped the repair)
+            nodes.insert(0, self._said(cls, first, self._item_text(el), el.span, el.index))
         # An unticked task-list box ("- [ ] Confirm the dashboard is green") is a to-do, a
         # person's step like a numbered one (a ticked box is done, by someone else)
         todo = not el.ordered and re.match(r"\[ \]\s", el.text) is not None
@@ -889,8 +896,15 @@ class _OutlineBuilder:
                 and not (guard is not None and _goes_on(then_text)):
             # ("- All pods `Running` → continue." asks nobody anything: that case goes on)
             # ("No: cordon the zone" is titled by what it says to do, not "No")
-            step = self._manual(el.index, cls, phrases.without_answer(el.text).strip()
-                                or el.text, self._item_text(el), el.span, el.index)
+            # ("- Camera does not answer: power-cycle it at breaker F12": titled by what to
+            # do, not by its case, which the decision before it names)
+            # (nor "- If the force exceeds 42000 N, the part was likely double-loaded: remove
+            # both parts, ...", by its finding)
+            step = self._manual(el.index, cls, then_text.strip() if colon is not None and
+                                guard is colon and then_text.strip() else
+                                guard is not None and phrases.finding_then(then_text) or
+                                phrases.without_answer(el.text).strip() or el.text,
+                                self._item_text(el), el.span, el.index)
             if el.ordered and guard is None and not nodes and not lead_jumps and \
                     not self.children.get(el.index) and _HANDS_OVER.match(el.text) and \
                     phrases.outcome_of(el.text) == "escalate" and \
@@ -1100,6 +1114,18 @@ class _OutlineBuilder:
             # over, as a "## Rollback" section is (the block ran right after the change)
             self._ends_after[el.index] = EndNode("escalate", "Rolled back", el.text, el.span)
             return (Guard(text="Rollback"), [], el)
+        moving = [i for i, n in enumerate(nodes) if isinstance(n, Action) and n.mutating and
+                  n.block is not None and n.block == el.index - 1]
+        if moving and cls not in ("info", "cleanup") and phrases.stands_by(el.text):
+            # "Watch the robot the whole time. Press the E-stop if it moves anywhere but
+            # home." under the block that moves it: said to whoever approves the move, who
+            # stands by it (it was context for a reader, after the approval)
+            warned = " ".join(el.text.replace("**", "").split())[:300]
+            for i in moving:
+                step = nodes[i]
+                assert isinstance(step, Action)
+                nodes[i] = replace(step, caution=f"{step.caution} {warned}".strip())
+            return None
         # ("Unless you see huge numbers, ignore these alerts. However, if the issue persists,
         # follow the steps below:": the list is for the last sentence's case, not the first's)
         groups = self._groups(el.text, el.span, self._asked_before(el),
@@ -1178,7 +1204,8 @@ class _OutlineBuilder:
                 found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
             if not found and not jumps and cls not in ("info", "cleanup") and \
                     (phrases.repeats_or_waits(el.text) or phrases.is_checkpoint(el.text) or
-                     phrases.numbered_step(el.text) and not self._titles_what_follows(el)):
+                     phrases.numbered_step(el.text) and not self._titles_what_follows(el) or
+                     self._acts_alone(el)):
                 # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.", "Step 1:
                 # Press the e-stop.", "ii. Clear the jam by hand.": a person's step in the
                 # procedure (it was context for a reader, the loop, wait or step lost)
@@ -1209,10 +1236,11 @@ class _OutlineBuilder:
                     nodes.append(told)
                     continue
                 if not mine and cls not in ("info", "cleanup") and \
-                        phrases.repeats_or_waits(text):
+                        (phrases.repeats_or_waits(text) or phrases.acts_alone(text)):
                     # "Wait two minutes and run the query from step 1 again. Should the count
                     # still climb, escalate.": the wait before the question, a person's step
-                    # (it was dropped, and the question asked at once)
+                    # (it was dropped, and the question asked at once); so is "On the SP2
+                    # pendant, open the fault log. If it shows ..., STOP: ..."
                     nodes.append(self._manual(own, cls, text, text, span, el.index))
                     continue
                 nodes.extend(mine)
@@ -1328,6 +1356,13 @@ class _OutlineBuilder:
         then: list[Node] = list(mine)
         then.extend(self._jumps_in(text, links, el, guard))
         rest = _consequent(text, guard)
+        if not mine and then and cls not in ("info", "cleanup") and \
+                all(isinstance(n, JumpNode) for n in then) and \
+                (first := phrases.said_before_jump(rest)):
+            # "If bit 0 is set, the e-stop chain is open: find the pressed e-stop and pull it
+            # out. Then continue with step 2.": a person's step, then the jump (only the jump
+            # was kept: the branch skipped what the case needs done)
+            then.insert(0, self._said(cls, first, text, span, el.index))
         first, *after = _THEN_NEXT.split(rest, 1)
         if after and any(isinstance(n, Action) for n in mine) and \
                 cls not in ("info", "cleanup") and not self._ending_item and \
@@ -1344,6 +1379,17 @@ class _OutlineBuilder:
             # block: the block is the case's, then the run ends (it went on to the cleanup)
             self._ends_after[el.index] = EndNode(
                 "no_action" if cls == "diag" else "resolved", _short(text), text, span)
+            return then
+        block = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
+        if not then and not guard.is_else and lead_in.endswith(":") and \
+                cls not in ("info", "cleanup") and block is not None and \
+                block.kind in ("code", "list_item") and block.parent == el.parent and \
+                (ending := guard.ends or phrases.outcome_of(lead_in[:-1])) is not None:
+            # "If the vehicle does not move within 2 minutes, set it out of service and inform
+            # the shift supervisor:" over the block that takes it out: the block is the case's,
+            # then the run ends so (it ended at once, and the block ran in the other case)
+            self._ends_after[el.index] = EndNode(ending, _conclusion(lead_in[:-1]) or
+                                                 _short(text), text, span)
             return then
         if not any(isinstance(n, JumpNode) for n in then):
             ending = guard.ends or phrases.outcome_of(rest)
@@ -1376,9 +1422,24 @@ class _OutlineBuilder:
                 phrases.is_instruction(said):
             title = rest or text
             if phrases.is_finding(title) and not phrases.is_instruction_only(title):
-                title = f"Record the finding that {title}"
+                # "..., the motor is blocked: put the tugger on the stands": titled by what to
+                # do (it was "Record the finding that the motor is blocked")
+                title = phrases.finding_then(title) or f"Record the finding that {title}"
             then.append(self._said(cls, title, text, span, el.index))
         return then
+
+    def _acts_alone(self, el: Element) -> bool:
+        """A section's paragraph that tells a person what to do, in a section with steps of its
+        own ("**LOTO required.** Lock out the conveyor's isolator Q7 before you reach into the
+        belt." over the jam's numbered steps; "On the programming pendant, select {ALARM
+        HISTORY} and note the alarm code."), or what to confirm first ("Before moving the robot
+        by hand, make sure the gripper holds no part."): their step, in its place (it was
+        context for a reader, the lock-out lost). Not the words over a block, which name its
+        step."""
+        after = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
+        return (el.parent is None or self.els[el.parent].kind == "heading") and \
+            not (after is not None and after.kind == "code" and after.parent == el.parent) and \
+            (phrases.acts_alone(el.text) or phrases.checks_before(el.text))
 
     def _said(self, cls: SectionClass, title: str, text: str, span: Span, pos: int) -> Action:
         """A person's step holding a guard's words. Its id does not count as a numbered step
@@ -1975,6 +2036,17 @@ class _OutlineBuilder:
                          JumpNode(go, where, el.index)]
             elif ending is not None:  # "Engage the storage team", "No action needed"
                 found = [EndNode(ending, _conclusion(action) or _short(action), action, where)]
+            elif not codes and len(refs := [r for r in phrases.jumps_in(
+                    action.replace("*", ""), [(lk.text, lk.href) for lk in el.links], see=True)
+                    if self._lands(r, el)]) == 1:
+                # "Check cable X81 and go to step 4", "Check the glue unit (see *Glue unit*);
+                # do not unhold": what it says to do first is a person's step (a "see" names
+                # the section that does it), then the run goes on there (it went on to the
+                # steps after the table: the unhold the row forbids)
+                first = phrases.said_before_jump(action) if not refs[0].see else ""
+                found = [self._manual(owner, cls, first, f"{row[when]}: {action}", where,
+                                      el.index)] if first else []
+                found.append(JumpNode(refs[0], where, el.index))
             elif not any(isinstance(n, Action) for n in found):
                 found = [self._manual(owner, cls, action or row[when], f"{row[when]}: {action}",
                                       where, el.index)]
@@ -2055,10 +2127,22 @@ class _OutlineBuilder:
         want = phrases.expected_value(el.text)
         last = target[-1] if target else None
         if want is None or not isinstance(last, Action) or last.kind != StepKind.COMMAND or \
-                last.mutating or last.pos != el.index - 1:
+                last.mutating or last.pos != el.index - 1 or self._case_follows(el):
             return False
         target.append(self._expectation(last.text, want, el))
         return True
+
+    def _case_follows(self, el: Element) -> bool:
+        """Whether what comes right after an expectation is a case of what the check showed
+        ("Expected: `RUNNING`." then "2. If the state is `SAFE_OFF` or `COLLISION`: ..."): the
+        guide says what to do when it is not as expected (the run ended escalated there, and
+        the collision recovery could never run)."""
+        after = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
+        if after is None or after.kind not in ("list_item", "paragraph") or \
+                after.section != el.section:
+            return False
+        guard = phrases.guard_of(after.text)
+        return guard is not None and not guard.is_else
 
     _intros: dict[int, str] | None = None
 
@@ -2581,6 +2665,14 @@ class _OutlineBuilder:
             # "- If yes:" over a block: the block is titled by the question it answers ("Is
             # `/var` more than 90% full? (yes)"), not "If yes" ("Approve: If yes")
             return f"{_short(asked)} ({'no' if answer.is_else else 'yes'})"
+        if container.kind == "paragraph" and el.kind == "code" and \
+                (said := phrases._sentences(container.text)) and len(said) > 1 and \
+                said[-1].rstrip(" *_").endswith(":") and phrases.guard_of(said[-1]) and \
+                any(inline_command(c) for c in _CODE.findall(" ".join(said[:-1]))):
+            # "Read the speed setpoint (`mbpoll ... -1 host`). If it reads 0, write 450 mm/s:":
+            # the case with the colon names the block; the first sentence is the read's own
+            # step (the approval of the write read "Read the speed setpoint")
+            return _short(said[-1])
         if container.kind in ("list_item", "heading", "paragraph") and container.text:
             return _short(container.text)
         return _short(el.text.split("\n")[0])
@@ -2729,6 +2821,9 @@ _CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnos
                r"(?:codes?|ids?|numbers?|no\.?)|faults?|alarms?|error codes?|"
                # a controller's event log ("Event | Title | Action": ABB's 50204, 20205)
                r"events?(?=\W*$)|"
+               # a machine's stated reason ("Hold reason | Action": PackML's hold and stop
+               # reasons, a line's downtime reason codes)
+               r"(?:hold|stop|stoppage|downtime|reject|trip|interlock)\s+reasons?|"
                # in a plant's own language: "Código | Descripción | Acción", "Codice allarme |
                # Descrizione | Azione", "Störung | Bedeutung | Maßnahme", "Code d'alarme"
                r"c[óo]digos?(?: de (?:alarma|error|fallo|falha|erro))?|"
@@ -3068,8 +3163,8 @@ def _goes_on(consequent: str) -> bool:
 def _asks_someone(consequent: str) -> bool:
     """Whether what a guard says is an instruction, or a finding then one after a colon ("the
     conveyor is jammed: clear it by hand"); not what happens ("then X may be slow")."""
-    return phrases.is_instruction_only(consequent) or ":" in consequent and \
-        phrases.is_instruction_only(consequent.split(":", 1)[1])
+    return phrases.tells_to_act(consequent) or ":" in consequent and \
+        phrases.tells_to_act(consequent.split(":", 1)[1])
 
 
 def _consequent(text: str, guard: Guard) -> str:

@@ -204,8 +204,95 @@ def numbered_step(text: str) -> bool:
     plain = text.replace("**", "").replace("__", "").strip()
     words = _HASH_NUMBER.sub("", _STEP_LABEL.sub("", _NUMBERED_PARAGRAPH.sub("", plain, count=1),
                                                  count=1), count=1).strip(" *_")
+    words = _after_place(words)
     return not words.endswith(":") and len(words.split()) >= 3 and \
         (_INSTRUCTION.match(words) is not None or _IMPERATIVE_SHAPE.match(words) is not None)
+
+
+# Where a person stands, before what they do there: "On the SP2 pendant, open ...", "At the
+# HMI, press Reset", "From the cell PC, ..."
+_AT_A_PLACE = re.compile(r"^(?:on|at|from|in) (?:the |your |each |a )?[^,.:;!?]{1,40},\s+(?=\S)",
+                         re.I)
+
+
+def _after_place(words: str) -> str:
+    m = _AT_A_PLACE.match(words)
+    if m is None:
+        return words
+    rest = words[m.end():]
+    return rest[:1].upper() + rest[1:]
+
+
+# a paragraph's bold label before its words: "**LOTO required.** Lock out ...", "**Important:**"
+_BOLD_LABEL = re.compile(r"^(\*\*|__)[^*_\n]{1,40}?\1\s*(?=\S)")
+# words that point at other text or warn, not a deed: "See the FAQ.", "Avoid restarting ...",
+# "Follow the steps below."
+_NOT_A_DEED = re.compile(r"^(?:see|refer|consult|read|visit|follow|use|consider|review|learn|"
+                         r"avoid|note|keep|bear|check out|look at|feel free)\b", re.I)
+_POINTS_ON = re.compile(r"\b(?:following|below|these steps|the steps|as follows)\b", re.I)
+
+
+# At the machine itself: "On the teach pendant, ...", "At the HMI, ...", "On the operator panel"
+_AT_THE_MACHINE = re.compile(r"^(?:on|at|from) (?:the |your |each )?(?:[\w'\u2019-]+ ){0,3}?"
+                             r"(?:(?:teach |programming |smart ?)?pendant|flexpendant|hmi|"
+                             r"(?:operator |control |touch )?panel|touch ?screen|cabinet|"
+                             r"controller|robot|cell|machine|conveyor|press|gate|fence|door|"
+                             r"station|keypad|plc|drive|agv|amr),\s", re.I)
+# Isolating a machine's energy before reaching in: lock-out / tag-out
+_LOCK_OUT = re.compile(r"\b(?:lock(?:-| )?out|tag(?:-| )?out|loto|padlock|apply your (?:personal )?"
+                       r"lock|(?:remove|take off) your (?:personal )?lock)\b", re.I)
+
+
+def acts_alone(text: str) -> bool:
+    """Whether a paragraph is a person's step at the machine on its own: it opens by telling
+    the reader what to do there ("On the programming pendant, select {ALARM HISTORY} and note
+    the alarm code.") or to lock the machine out ("**LOTO required.** Lock out the conveyor's
+    isolator Q7 before you reach into the belt."), and does not introduce what follows, ask,
+    warn, or only point at other text."""
+    plain = _BOLD_LABEL.sub("", text.strip(), count=1).replace("**", "").replace("__", "")
+    plain = _DECORATION.sub("", plain.strip(), count=1).strip()
+    said = _sentences(plain)
+    if len(said) > 1 and len(said[0].split()) <= 3 and not _imperative(said[0]):
+        said = said[1:]  # a label ("LOTO required.", the bold gone)
+    if not said or plain.rstrip(" *_").endswith((":", "?")) or _POINTS_ON.search(plain):
+        return False
+    first = _after_place(said[0])
+    return len(first.split()) >= 3 and not _NOT_A_DEED.match(first) and \
+        guard_of(first) is None and \
+        (_imperative(first) or _AT_THE_CONTROLS.match(first) is not None) and \
+        (_AT_THE_MACHINE.match(said[0]) is not None or _LOCK_OUT.search(first) is not None)
+
+
+# "Before moving the robot by hand, make sure the gripper holds no part.": what a person
+# confirms before a step of the guide
+_CHECKS_BEFORE = re.compile(r"^\W*before [^,.:;]{3,80},\s+(?:make sure|ensure|verify|check|"
+                            r"confirm)\b[^:]*$", re.I)
+
+
+def checks_before(text: str) -> bool:
+    """Whether a paragraph is a precondition a person confirms ("Before moving the robot by
+    hand, make sure the gripper holds no part."), not one that introduces what follows."""
+    plain = text.replace("**", "").replace("__", "").strip()
+    return _CHECKS_BEFORE.match(plain) is not None and len(_sentences(plain)) == 1
+
+
+# Standing by the machine's stop while it moves: "Watch the robot the whole time. Press the
+# E-stop if it moves anywhere but home.", "Keep your hand on the emergency stop."
+_STOP_AT_HAND = re.compile(r"\b(?:e-?stop|emergency[- ]stop|stop button|enabling (?:device|"
+                           r"switch)|dead-?man(?:'s)? (?:switch|button))\b", re.I)
+_STAND_BY = re.compile(r"^(?:watch|keep|stay|stand|be ready|observe|hold)\b", re.I)
+
+
+def stands_by(text: str) -> bool:
+    """Whether a paragraph tells the person at the machine to watch it, hand on its stop,
+    while the step before moves it."""
+    plain = _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
+    return _STOP_AT_HAND.search(plain) is not None and _STAND_BY.match(plain) is not None
+
+
+# what a hand does at the controls: "select {ALARM HISTORY}", "press [RESET]", "tap Jogging"
+_AT_THE_CONTROLS = re.compile(r"^(?:select|press|push|tap|touch|turn|hold|jog|note|navigate|"
+                              r"acknowledge|switch|toggle|enter|choose|put|pull)\b", re.I)
 
 
 # A verb the lists above do not know, before its object: "Press the e-stop", "Re-home the
@@ -273,6 +360,14 @@ class Guard:
     # introduces (what follows is for either way)
     no_to: str | None = None  # a "No" answer's question ("- **No** → ..."), by `answer_guard`
     words: str = ""  # the guide's own words when `text` is not them (an answer's: "If so, ...")
+
+
+# "Skip this step if the robot is already homed.": the step's own words are for the other case
+_SKIP_IF = re.compile(r"^skip (?:this|the following) (?:step|item)(?: entirely)? (?:if|when) ",
+                      re.I)
+# "Only continue if ...", "Proceed only when ...": the same stop, said the other way round
+_ONLY_GO_ON_IF = re.compile(r"^(?:only )?(?:continue|proceed|go on|carry on)(?: only)? "
+                            r"(?:if|when) ", re.I)
 
 
 # "Abort if ...", "Stop if ...", "Do not continue if/unless ...": the condition comes after the
@@ -369,6 +464,14 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
     t = _NOTE.sub("", t, count=1)
     if _ABORT_IF.match(t):
         return Guard(text=_abort_clause(t), ends="escalate"), False
+    if (skip := _SKIP_IF.match(t)) is not None:
+        # "Skip this step if the robot is already homed. Home the robot:": the step is for the
+        # other case (the condition was dropped, and the step ran whatever held)
+        return Guard(text=f"Unless {_clause(t[skip.end():])}"), False
+    if (only := _ONLY_GO_ON_IF.match(t)) is not None:
+        # "Only continue if the gripper is empty.": when it is not, the run stops there for a
+        # person (it was a person's step, and the robot was homed whatever the gripper held)
+        return Guard(text=f"Unless {_abort_clause(t[only.end():])}", ends="escalate"), False
     if _THIS_FIRES.match(t):
         return None, False  # "When this fires": the guide's trigger, true whenever it runs
     if (asked := _ASKED.match(t)) is not None and not _answered(t[asked.end():]) and \
@@ -663,7 +766,17 @@ def explicit_expr(clause: str) -> str | None:
 
 # Handing over to a person on the floor: "call maintenance", "notify the shift supervisor",
 # "get a technician", "inform the cell engineer" (a robot cell's or a plant's escalation).
-_CALL_A_PERSON = (r"(?:(?<=^)|(?<=[,;:.!] )|(?<=\band )|(?<=\bthen )|(?<=\bplease )|(?<=\bor ))"
+_CALL_A_PERSON = (r"(?:(?<=^)|(?<=[,;:.!] )|(?<=\band )|(?<=\bthen )|(?<=\bplease )|(?<=\bor )|"
+                  # "after the second failure call the vision integrator"
+                  r"(?<=\bfailure )|(?<=\bfailures )|(?<=\battempt )|(?<=\battempts ))"
+                  # the maker's after-sales service, by its name: "call Yaskawa service",
+                  # "contact KUKA Service" (not "call the payment service", "call its REST
+                  # service": an API call)
+                  r"(?:(?:call|phone|contact|notify|summon) (?!(?:the|an?|your|our|this|that|"
+                  r"its|their|each|every|any|some|web|rest|http|grpc|soap|api|backend|remote|"
+                  r"system|windows|systemd|local|micro|sub)\b)[\w-]+ service\b"
+                  r"(?! (?:endpoint|api|url|method|function|account|principal|mesh|worker|with)"
+                  r"\b)|"
                   r"(?:call|phone|contact|page|notify|inform|alert|summon|get|fetch|radio) "
                   r"(?:the |an? |your )?(?:[\w/&-]+ ){0,3}?(?:maintenance|technicians?|"
                   r"electricians?|engineers?|engineering|supervisors?|shift (?:lead|leader|"
@@ -671,7 +784,7 @@ _CALL_A_PERSON = (r"(?:(?<=^)|(?<=[,;:.!] )|(?<=\band )|(?<=\bthen )|(?<=\bpleas
                   # the cell's builder and the plant's IT: "call the integrator", "inform
                   # IT-Service", "phone the service hotline", "contact the help desk"
                   r"integrators?|it[- ]service|(?:service )?hotline|help ?desk|service ?desk)\b"
-                  r"(?! (?:logs?|mode|window|script|api|dashboard)\b)")
+                  r"(?! (?:logs?|mode|window|script|api|dashboard)\b))")
 
 # Asking another team in its channel or queue: "reach out in #help-db", "raise a P2 with the
 # storage team", "ask for help in #sre", "file a ticket with the network team" (not "unable to
@@ -877,7 +990,7 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
     bare = t.rstrip(" *_")
     t = t[lead.end():] if (lead := _CONTINUES.match(t)) is not None else t
     if not ("`" in t or bare.endswith(":") or label and not bare.endswith((".", "!", "?"))) \
-            or not _RUN_VERB.match(t):
+            or not (_RUN_VERB.match(t) or _MACHINE_VERB.match(t)):
         return None
     first = sentence_offsets(t)
     t = t[first[0][0]:first[0][1]] if first else t  # the instruction's own sentence
@@ -908,6 +1021,11 @@ def _abort_clause(text: str) -> str:
     return text[:m.start()].strip() if m else text.strip()
 
 
+# the rest of a list of values in code, up to the clause's end: " `Fault` or `Estop`, ..."
+_VALUES_LEFT = re.compile(r"\s*`[^`]+`(?:\s*,\s*`[^`]+`)*\s*,?\s*(?:or|and)\s+`[^`]+`"
+                          r"\s*(?:[,:;.]|$)")
+
+
 def _clause(text: str) -> str:
     """The condition part: up to the first comma or colon outside code spans, or the sentence."""
     code = False
@@ -921,7 +1039,9 @@ def _clause(text: str) -> str:
             parens += 1
         elif c == ")":
             parens = max(0, parens - 1)
-        elif not parens and c in ",:;" and i > 2:
+        elif not parens and c in ",:;" and i > 2 and not (
+                c == "," and text[:i].endswith("`") and _VALUES_LEFT.match(text, i + 1)):
+            # ("If it shows `Error`, `Fault` or `Estop`, ...": a list of values, one case)
             return text[:i].strip()
         elif not parens and c == "." and (i + 1 == len(text) or text[i + 1] == " "):
             return text[:i].strip()
@@ -952,6 +1072,11 @@ def derive_condition(clause: str, step: str | None) -> Expr:
     t = clause.lower()
     if step is None:
         return ("expr", None)
+    if (unless := re.match(r"\s*(?:only\s+)?unless\b", t)) is not None:
+        # "Unless it shows `Idle`, ...": the case where it does not (read as "if", the branch
+        # was taken exactly when it should not be)
+        kind, expr = derive_condition("if" + clause[unless.end():], step)
+        return ("expr", negate(expr) if kind == "expr" else None)
     if re.search(r"\b(command|query|check|script|request|call|it|this|that|step)\s+"
                  r"(fails|failed|returns an error|errors)\b|"
                  r"\bexits? with an error\b", t) or _NONZERO_EXIT.search(t):
@@ -974,19 +1099,39 @@ def derive_condition(clause: str, step: str | None) -> Expr:
     if code and contains and not re.search(r"\b(label|annotation|alert)\b", t):
         negated = re.search(r"\b(not|n't|no)\b", t[: contains.end() + 1])
         op = "not in" if negated else "in"
-        if _NUMBER_WORD.fullmatch(code[0]):
-            return ("expr", f"{_number(code[0])} {op} {_numbers_of(step)}")
-        if negated and WORD.fullmatch(code[0]):
-            # what the output must hold is that word: `systemctl is-active` printing
-            # "inactive" does not hold "active" (as text it did, and the check passed)
-            return ("expr", f"{json.dumps(code[0])} {op} (steps[{json.dumps(step)}].stdout"
-                            " | words)")
-        return ("expr", f"{json.dumps(code[0])} {op} steps[{json.dumps(step)}].stdout")
+        if _OR_WORDS.search(clause):
+            return ("expr", None)  # "`0` or negative": more than the values it names
+        joins = {re.sub(r"[\s,]+", " ", j).strip() for j in _BETWEEN_CODE.findall(clause)}
+        if len(code) > 1 and (joins - {"", "or"} or negated and "" in joins and len(code) > 2
+                              or negated and not joins <= {"", "or"}):
+            return ("expr", None)  # not one list of values either of which holds
+        # "If it shows `Error`, `Fault` or `Estop`": any of them (only the first was read);
+        # "does not show `READY` or `IDLE`": none of them
+        terms = [_holds(c, op, negated is not None, step) for c in code]
+        return ("expr", terms[0] if len(terms) == 1 else
+                (" and " if negated else " or ").join(f"({e})" for e in terms))
     said = _PRINTS_NUMBER.search(t)
     if said and not code:  # "If it prints 0", "If the count is 0"
         op = "not in" if re.search(r"\b(not|n't)\b", said.group(0)) else "in"
         return ("expr", f"{_number(said.group(1))} {op} {_numbers_of(step)}")
     return ("expr", None)
+
+
+# what joins a value in code to words, or one value to the next: "`0` or negative", "`Error`,
+# `Fault` or `Estop`"
+_OR_WORDS = re.compile(r"`\s*,?\s*(?:or|and|nor)\s+(?!`)\w")
+_BETWEEN_CODE = re.compile(r"`[^`]+`([^`]*?)(?=`[^`]+`)")
+
+
+def _holds(value: str, op: str, negated: bool, step: str) -> str:
+    """The output holds (or, `op` "not in", lacks) one value the guide quoted."""
+    if _NUMBER_WORD.fullmatch(value):
+        return f"{_number(value)} {op} {_numbers_of(step)}"
+    if negated and WORD.fullmatch(value):
+        # what the output must hold is that word: `systemctl is-active` printing
+        # "inactive" does not hold "active" (as text it did, and the check passed)
+        return f"{json.dumps(value)} {op} (steps[{json.dumps(step)}].stdout | words)"
+    return f"{json.dumps(value)} {op} steps[{json.dumps(step)}].stdout"
 
 
 def _numbers_of(step: str) -> str:
@@ -1089,6 +1234,41 @@ class JumpRef:
     sentence: str
     # named by "(see ...)" after a case's instruction: only a later place
     see: bool = False
+
+
+# what comes between a case's finding and what to do about it: "the motor is blocked: put the
+# tugger on the stands", "the cup is worn or the hose leaks: replace the cup"
+_FINDING_THEN = re.compile(r"^[^:;]*?\b(?:is|are|was|were|has|have|means?|indicates?)\b"
+                           r"[^:;]*[:;]\s+(?=\S)")
+
+
+def said_before_jump(text: str) -> str:
+    """What a case's words say to do before they jump ("replace the suction cup and go to
+    step 4" -> "replace the suction cup"; "the e-stop chain is open: find the pressed e-stop
+    and pull it out. Then continue with step 2." -> "find the pressed e-stop and pull it
+    out"), or "" when they only jump or only say what the case means. A link in the words is
+    its text ("note the ID of the [hot node](...)")."""
+    plain = text.replace("**", "").replace("__", "").strip()
+    m = _JUMP.search(plain) or _ARROW_JUMP.search(plain)
+    if m is None:
+        return ""
+    before = _LINK.sub(lambda k: k.group("text"), plain[:m.start()])
+    before = re.sub(r"(?:[\s,;:.\u2013\u2014]|\b(?:and|then|so)\b)+$", "", before,
+                    flags=re.I).strip()
+    before = _FINDING_THEN.sub("", before, count=1)
+    return before if len(before.split()) >= 2 and _imperative(before[:1].upper() + before[1:]) \
+        else ""
+
+
+def finding_then(text: str) -> str:
+    """What to do after a case's finding ("the motor is blocked: put the tugger on the jack
+    stands and check the wheel by hand" -> "put the tugger on ..."), or ""."""
+    plain = text.replace("**", "").replace("__", "").strip()
+    m = _FINDING_THEN.match(plain)
+    if m is None:
+        return ""
+    said = plain[m.end():]
+    return said if len(said.split()) >= 3 and _imperative(said[:1].upper() + said[1:]) else ""
 
 
 # "If a peer says `STALE`, restart that pod (see Fix A).", "... replace it (step 3).", "Stop and
@@ -1277,6 +1457,8 @@ _ESCALATE = re.compile(
     r"cannot resolve the issue|can't resolve|"
     rf"unable to resolve|file (?:a|an) (?:bug|issue)|{_ASK_A_TEAM}|{_ESCALATE_WORD}|{_HAND_OFF}|"
     rf"{_DECLARE}|hand (?:it )?over to|"
+    # a plant's hand-over: "lock it out and open a maintenance work order"
+    r"open (?:a |an )?(?:maintenance|service|repair) (?:ticket|request|case|work order)|"
     rf"{_CALL_A_PERSON})"
     r"\b", re.I)
 
@@ -1679,6 +1861,10 @@ _RUN_VERB = re.compile(
     r"determine|save|count|measure|load|unload|login|sign in|start up|"
     r"bring up|spin up|take down|re-?start|double-check|cross-check|figure out|sync|refresh|"
     r"rerun|retrieve|inspect|tear down|abort)\b", re.I)
+# what a robot or a machine is told to do, before the condition it is done on: "Home the robot
+# unless it is already at home:" (not "jog": a hand on the pendant)
+_MACHINE_VERB = re.compile(r"^(?:home|re-?home|park|dock|undock|calibrate|recalibrate|unlock)\b",
+                           re.I)
 # "See the manpage for `perf record`", "Wait for `x` to finish": no run asked.
 _NOT_RUN_VERB = re.compile(r"^(?:avoid|ask|contact|escalate|notify|page|file|refer|consult|"
                            r"report|request|see|wait)\b", re.I)
@@ -2120,8 +2306,9 @@ def normal_case(text: str) -> tuple[str, str] | None:
 # its logs."):
 # the condition and what to do in it, as "If `Use%` is below 80, ..." says. The case compares
 # or names a state (a glossary's "`Use%`: the share of the disk in use" names a term).
-_COLON_CASE = re.compile(r"^(?P<case>[^:.!?;\n\u2192\u21d2]{1,80}?)\s*(?::|\u2192|\u21d2|->|=>)\s*"
-                         r"(?P<said>\S.*)$", re.S)
+# (a case's decimal point is no sentence's end: "Score below 0.85: clean the lens")
+_COLON_CASE = re.compile(r"^(?P<case>(?:[^:.!?;\n\u2192\u21d2]|(?<=\d)\.(?=\d)){1,80}?)\s*"
+                         r"(?::|\u2192|\u21d2|->|=>)\s*(?P<said>\S.*)$", re.S)
 _RELATION = re.compile(
     r"\b(?:below|above|under|over|between|less|more|greater|fewer|higher|lower|at (?:least|"
     r"most)|equals?|exceeds?|is|are|shows?|contains?|reports?|returns?|lists?|not|no|zero|"
@@ -2182,6 +2369,9 @@ def colon_case(text: str, *, loose: bool = False) -> Guard | None:
         return None  # ("Anything else: escalate." is the list's rest, its own case)
     case = m.group("case").strip()
     value = _STATE_VALUE.fullmatch(case)
+    if _imperative(case) and "`" not in case and not _RELATION.search(case) and \
+            not _OTHER_CASE.fullmatch(case):
+        return None  # "Lock out the cell: put your padlock on ...": a step's label, no case
     if _OTHER_CASE.fullmatch(case):
         found = Guard(text=case, is_else=True)
     elif value and value.group("v").lower() not in KNOWN_CLIS or \
@@ -2194,7 +2384,17 @@ def colon_case(text: str, *, loose: bool = False) -> Guard | None:
     else:
         return None
     said = m.group("said")  # (read last: the costliest test)
-    return found if is_instruction_only(said) or jumps_in(said, []) or goes_on(said) else None
+    return found if tells_to_act(said) or jumps_in(said, []) or goes_on(said) else None
+
+
+def tells_to_act(said: str) -> bool:
+    """Whether what a case says is an instruction: one the verb lists know ("restart it"), or
+    one shaped as an instruction with a verb they do not ("power-cycle it at breaker F12",
+    "reseat the cable")."""
+    plain = re.sub(r"[*_`]", "", said).strip(" ,;:-")
+    return is_instruction_only(plain) or \
+        _IMPERATIVE_SHAPE.match(plain[:1].upper() + plain[1:]) is not None and \
+        _NOT_A_VERB.match(plain) is None
 
 
 # "On the database host, run:", "Log in to the worker node and check ...:", "In the toolbox

@@ -656,8 +656,16 @@ class Wiring:
                        "while this holds; then continue here.", source=node.span)
         self.edges.append(Edge(source=pending.source, target=sid, condition=pending.cond,
                                on=pending.on, kind="jump"))
-        others = [e.target for e in self.edges if e.source == pending.source and
-                  e.on == "success" and e.target != sid and e.kind in ("branch", "else")]
+        source = pending.source
+        into = [e for e in self.edges if e.target == source]
+        if self.steps[source].get("kind") == StepKind.MANUAL and len(into) == 1 and \
+                into[0].kind == "branch":
+            # "If it reports errors, fix the record and go back to Step 1": the person's step
+            # before the jump is the branch's; its decision's other side is the loop's exit
+            source = into[0].source
+        others = [e.target for e in self.edges if e.source == source and
+                  e.on == "success" and e.target not in (sid, pending.source) and
+                  e.kind in ("branch", "else")]
         later = self._first_at(node.pos + 1, entries, final_end)
         for after in [*others, later, final_end]:
             if after not in self.steps:

@@ -23,7 +23,7 @@ kafka-configs.sh rabbitmqctl rabbitmq-diagnostics rabbitmq-plugins
 dd dpkg rpm az
 ros2 rostopic rosnode rosservice rosparam rosbag rosmsg rossrv rospack roswtf rosversion
 roslaunch rosrun catkin colcon mosquitto_sub mosquitto_pub nats uaread uals uawrite uacall
-uahistoryread uadiscover uasubscribe candump cansend cangen
+uahistoryread uadiscover uasubscribe candump cansend cangen mbpoll
 patronictl gitlab-patronictl etcdutl cockroach linkerd linkerd-buoyant iscsiadm
 argocd istioctl pg_isready supervisorctl pm2 rc-service rc-status varnishstat varnishadm apachectl
 apache2ctl named-checkconf named-checkzone postconf mailq ipvsadm conntrack zpool zfs multipath

@@ -12,14 +12,15 @@ number of messages (`-C N`, `-W SECONDS`, `--retained-only`) and streams otherwi
 `mosquitto_pub` and `--remove-retained` change what the broker holds; NATS's `nats` lists and
 reads streams, consumers and key-value buckets; asyncua's OPC UA tools (`uaread`, `uals`,
 `uahistoryread`, `uadiscover`) read nodes while `uawrite` and `uacall` act on the cell; SocketCAN's
-`candump -n N` reads frames and `cansend`/`cangen` put them on the bus. The plugins that talk to
+`candump -n N` reads frames and `cansend`/`cangen` put them on the bus; Modbus's `mbpoll -1`
+reads registers, and writes the values given after the device. The plugins that talk to
 the cell (OPC UA, MQTT) are judged by their own declarations, not here.
 """
 
 from __future__ import annotations
 
 from engine.effects.options import Flags, NotRead
-from engine.effects.rules import UNTIL_STOPPED, Rule, Tool, bounded, rows
+from engine.effects.rules import UNTIL_STOPPED, Rule, Tool, bounded, judge, rows
 
 F = Flags.of
 NONE = Tool()
@@ -149,10 +150,59 @@ def rosrun(name: str, args: list[str]) -> None:
                   cause="subcommand")
 
 
+def _until_stopped(what: str) -> NotRead:
+    return NotRead(f"{what} {UNTIL_STOPPED}: a person's job, at the cell",
+                   cause="interactive", effect="interactive")
+
+
+_ROS2 = Tool(subcommands=_ROS2_SUBS)
+_ROSTOPIC_TOOL = Tool(subcommands=_ROSTOPIC)
+
+
+def ros2(name: str, args: list[str]) -> None:
+    """`ros2 VERB ...` by its row; what never ends by itself is a person's, not a step the
+    plan waits on while the robot moves: `ros2 topic pub` without `--once`/`--times`
+    publishes (a velocity, a goal) once a second for ever, `ros2 launch`/`run` run nodes and
+    `ros2 bag record` records until someone presses Ctrl-C."""
+    words = [a for a in args if not a.startswith("-")]
+    if words[:2] == ["topic", "pub"] and not any(
+            a in ("-1", "--once", "-t", "--times") or a.startswith("--times=") for a in args):
+        raise _until_stopped(f"{name} topic pub publishes")
+    if words[:1] in (["launch"], ["run"]):
+        raise _until_stopped(f"{name} {words[0]} runs nodes")
+    if words[:2] == ["bag", "record"]:
+        raise _until_stopped(f"{name} bag record records")
+    judge(name, _ROS2, args)
+
+
+def rostopic(name: str, args: list[str]) -> None:
+    """ROS 1's `rostopic pub` without `-1`/`--once` latches its message, or repeats it at
+    `-r RATE`, until someone stops it."""
+    words = [a for a in args if not a.startswith("-")]
+    if words[:1] == ["pub"] and not any(a in ("-1", "--once") for a in args):
+        raise _until_stopped(f"{name} pub publishes")
+    judge(name, _ROSTOPIC_TOOL, args)
+
+
+def cangen(name: str, args: list[str]) -> None:
+    """`cangen IFACE` puts generated frames on the CAN bus until someone stops it, unless
+    `-n COUNT` ends it: either way it writes to the bus."""
+    if not any(a == "-n" or a.startswith("-n") and a[2:].isdigit() for a in args):
+        raise _until_stopped(f"{name} puts frames on the bus")
+    raise NotRead(f"{name} puts frames on the bus", cause="tool")
+
+
+def roslaunch(name: str, args: list[str]) -> None:
+    """`roslaunch PKG FILE` starts nodes (and a master) that run until someone stops them."""
+    raise _until_stopped(f"{name} runs nodes")
+
+
 ROBOT: dict[str, Rule] = {
     "rosrun": rosrun,
-    "ros2": Tool(subcommands=_ROS2_SUBS),
-    "rostopic": Tool(subcommands=_ROSTOPIC),
+    "ros2": ros2,
+    "rostopic": rostopic,
+    "roslaunch": roslaunch,
+    "cangen": cangen,
     "rosnode": Tool(subcommands={
         "list": Tool(F("uaq", "all quiet")), "info": Tool(F("q", "quiet")),
         "machine": NONE,
@@ -170,12 +220,17 @@ ROBOT: dict[str, Rule] = {
     "nats": Tool(_NATS_CONN, inherit=True, subcommands=_NATS_SUBS),
     **rows("uaread uals uahistoryread uadiscover", Tool(_UA)),
     "uasubscribe": Tool(live=True),
+    # Modbus: `mbpoll [OPTIONS] DEVICE|HOST [VALUE...]` reads the registers it names, or writes
+    # the values after the device into them; it polls every second unless `-1` polls once
+    "mbpoll": Tool(F("m:a:r:c:t:l:o:p:b:d:s:P:4:R::uifeW01qhVvBF"), max_operands=1,
+                   too_many="writes the values after the device into the slave's registers or "
+                   "coils", check=bounded("-1")),
     "candump": Tool(F("n:t:caxedLr:DS", "", why={"-l": "logs the frames to a file",
                                                 "-f": "logs the frames to a file"}),
                     check=bounded("-n")),
 }
 """Everything else these tools do changes the robot or its software: `ros2 topic pub`,
 `ros2 service call`, `ros2 action send_goal`, `ros2 param set|load|delete`, `ros2 lifecycle
-set`, `ros2 control switch_controllers|load_controller|set_controller_state`, `ros2 run`,
-`ros2 launch`, `ros2 bag record|play`, `rosservice call`, `rosnode kill`, `rosparam set`,
+set`, `ros2 control switch_controllers|load_controller|set_controller_state`, `ros2 topic pub
+--once`, `ros2 bag play`, `rosservice call`, `rosnode kill`, `rosparam set`,
 `mosquitto_pub`, `nats pub|req`, `nats stream rm|purge`, `uawrite`, `uacall`, `cansend`..."""
