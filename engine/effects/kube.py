@@ -145,9 +145,11 @@ KUBECTL: dict[str, Tool] = {
         "status": Tool(_SELECT | F("w", "revision= timeout= watch", go=True)),
         "history": Tool(_SELECT | _OUTPUT | F("", "revision=", go=True))}),
     "config": Tool(subcommands={
-        # (--raw prints the kubeconfig's tokens and client keys: the runner's own credentials)
-        "view": Tool(_OUTPUT | F("", "flatten minify merge", go=True,
-                                 why={"--raw": "prints the kubeconfig's credentials"})),
+        # (--raw prints the kubeconfig's tokens and client keys: the runner's own credentials;
+        # so does --flatten, which inlines the files they are in and redacts nothing)
+        "view": Tool(_OUTPUT | F("", "minify merge", go=True,
+                                 why={"--raw": "prints the kubeconfig's credentials",
+                                      "--flatten": "prints the kubeconfig's credentials"})),
         "get-contexts": Tool(_OUTPUT | F("", "no-headers", go=True)),
         **rows("current-context get-clusters get-users", NONE)}),
     **rows("attach port-forward proxy", LIVE),
