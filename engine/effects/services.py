@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 
 from engine.effects.options import Flags, NotRead, Parsed, parse
 from engine.effects.rules import Check, Rule, Tool, rows
 from engine.effects.sql import sql_problem
+from engine.effects.words import Templated
 
 F = Flags.of
 NONE = Tool()  # a subcommand that reads and takes any operands but no flags of its own
@@ -395,12 +397,30 @@ _REDIS_READ_SUBS = {
                 "getkeysinslot", "links"},
     "command": {"count", "info", "docs", "list", "getkeys"}, "xinfo": {"stream", "groups",
                                                                         "consumers"},
-    "acl": {"whoami", "list", "users", "cat", "getuser"}, "function": {"list", "stats"},
+    "acl": {"whoami", "users", "cat"}, "function": {"list", "stats"},
     "script": {"exists"}, "pubsub": {"channels", "numsub", "numpat", "shardchannels"},
     "module": {"list"}, "sentinel": {"masters", "master", "replicas", "slaves", "sentinels",
                                      "get-master-addr-by-name", "ckquorum", "info-cache"},
 }
 _REDIS_FOLLOW = ("--stat", "--latency", "--latency-history", "--latency-dist")
+# the parameters CONFIG GET would print a password of; its patterns are globs, any case
+_REDIS_SECRETS = ("requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass")
+
+
+def _redis_secret_shown(name: str, command: str, args: list[str]) -> None:
+    """`CONFIG GET requirepass` (or `*`, `*pass*`) prints the server's password, and `ACL
+    LIST`, `ACL GETUSER` each user's password hashes: not reads to keep, as `pg_authid`."""
+    if command == "acl" and args[:1] and args[0].lower() in ("list", "getuser"):
+        raise NotRead(f"{name} ACL {args[0].upper()} prints the users' password hashes: not a "
+                      "read to keep", cause="subcommand")
+    if command != "config" or [a.lower() for a in args[:1]] != ["get"]:
+        return
+    for pattern in args[1:]:
+        glob = pattern.lower().replace("\\", "")
+        if isinstance(pattern, Templated) or any(m in pattern for m in ("{{", "$", "`")) or \
+                any(fnmatchcase(secret, glob) for secret in _REDIS_SECRETS):
+            raise NotRead(f"{name} CONFIG GET {pattern} may print the server's password: not a "
+                          "read to keep", cause="operand")
 
 
 def redis_cli(name: str, args: list[str]) -> None:
@@ -431,6 +451,7 @@ def redis_cli(name: str, args: list[str]) -> None:
                       "job", cause="interactive", effect="interactive")
     if command in _REDIS_READ:
         return
+    _redis_secret_shown(name, command, p.operands[1:])
     sub = p.operands[1].lower() if len(p.operands) > 1 else ""
     if sub in _REDIS_READ_SUBS.get(command, ()):
         return
