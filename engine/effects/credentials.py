@@ -13,8 +13,13 @@ service account's token); a process's environment (`/proc/PID/environ`); kubecon
 (`~/.kube/config`, `/etc/kubernetes/*.conf`); private keys (`*.key`, `*-key.pem`, `id_rsa` and
 its kin, `/etc/ssl/private/`); and the credential files of the usual clients (`.aws/credentials`,
 `.pgpass`, `.netrc`, `.my.cnf`, `.git-credentials`, `.docker/config.json`, `.vault-token`,
-gcloud's, GitLab's `gitlab-secrets.json`). A path is judged by its tails, as a device's is
-(`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
+gcloud's, GitLab's `gitlab-secrets.json`); a host's SSH keys, certbot's `privkey.pem`, a
+Kerberos keytab, a Secret mounted in a kubelet's pod folder, k3s's and RKE2's kubeconfig and
+join token, the first passwords GitLab and Jenkins write, Debian's MySQL maintenance login,
+WireGuard's configurations (their private key), npm's, PyPI's, s3cmd's, GitHub CLI's and
+Terraform's tokens; and the folders that hold them (`grep -r . ~/.ssh`, `grep -r x
+/etc/kubernetes/pki` open every file in them). A path is judged by its tails, as a device's
+is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
 """
 
 from __future__ import annotations
@@ -37,6 +42,17 @@ _PLACES = re.compile(r"""(?x)
   | /gitlab-secrets\.json$
   | /id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?$
   | [^/]\.key$ | [-.]key\.pem$
+  | ^/etc/ssh/ssh_host_\w+_key$ | /privkey\d*\.pem$ | ^/etc/pki/tls/private/. | [^/]\.keytab$
+  | /volumes/kubernetes\.io~secret/.
+  | ^/etc/rancher/(?:k3s/k3s|rke2/rke2)\.yaml$
+  | ^/var/lib/rancher/(?:k3s|rke2)/server/(?:token$|cred/)
+  | ^/etc/gitlab/initial_root_password$ | /secrets/initialAdminPassword$
+  | ^/etc/mysql/debian\.cnf$ | ^/etc/wireguard/[^/]+\.conf$
+  | /\.(?:npmrc|pypirc|s3cfg)$ | /\.config/gh/hosts\.yml$
+  | /\.terraform\.d/credentials\.tfrc\.json$
+  | /\.(?:ssh|aws|kube|docker|gnupg|config/gcloud)$ | ^/etc/(?:ssl|pki/tls)/private$
+  | ^/etc/kubernetes/pki(?:/etcd)?$ | ^/etc/(?:wireguard|rancher/k3s|rancher/rke2)$
+  | /volumes/kubernetes\.io~secret$
 """)
 
 
@@ -56,9 +72,10 @@ def holds_credentials(word: str) -> bool:
 
 
 # a flag that hands a program a credential file to use, not to print (`--key`, `-i`, `--cacert`,
-# `--kubeconfig`, `--password-file`): its value is not opened for its text to be shown
-_USES = re.compile(r"^-{1,2}(?:[ikE]|[\w-]*(?:key|cert|ca|config|identity|file|token|cred|pass|"
-                   r"auth|secret|login|tls|ssl)[\w-]*)$", re.I)
+# `--kubeconfig`, `--password-file`): its value is not opened for its text to be shown. diff's
+# `--from-file`, `--to-file` name a file it compares, and prints
+_USES = re.compile(r"^(?!--(?:from|to)-file$)-{1,2}(?:[ikE]|[\w-]*(?:key|cert|ca|config|identity|"
+                   r"file|token|cred|pass|auth|secret|login|tls|ssl)[\w-]*)$", re.I)
 
 
 def opened_credentials(args: list[str]) -> str | None:
