@@ -1,0 +1,186 @@
+"""Trust, session 18: reads that printed credentials by another road.
+
+1. `kubectl config view --flatten` was a read, while `--raw` was gated: --flatten skips the
+   redaction too (it inlines the files the kubeconfig names), and prints its tokens and
+   client keys whole.
+2. `redis-cli CONFIG GET requirepass` (or `masterauth`, `*`, `*pass*`, any glob that matches
+   a password parameter) printed the server's password; `ACL LIST` and `ACL GETUSER` print
+   each user's password hashes (as `pg_authid`, gated). They are not reads to keep; `CONFIG
+   GET maxmemory`, `ACL WHOAMI`, `ACL USERS` still read.
+3. A credential file reached another way than as an operand was opened unasked: sed's `r` and
+   `R` commands (`sed 'r /etc/shadow' f`), diff's `--from-file`/`--to-file` (taken for a flag
+   that hands a file over for use, as `--password-file` does).
+4. More files hold credentials by convention than the list knew: a host's SSH keys, certbot's
+   `privkey.pem`, a Kerberos keytab, a Secret a kubelet mounted in a pod's folder, k3s's and
+   RKE2's admin kubeconfig and join token, GitLab's and Jenkins' first passwords, Debian's
+   MySQL maintenance login, WireGuard's private keys, npm's, PyPI's, s3cmd's, GitHub CLI's and
+   Terraform's tokens; and a folder that holds them, read recursively (`grep -r . ~/.ssh`).
+5. `curl http://169.254.169.254/latest/meta-data/iam/security-credentials/ROLE` (GCP's
+   service account token, Azure's managed identity token, AWS's container credentials) was a
+   read: the cloud's metadata service hands the machine's own credentials to whoever asks.
+   A glob in the URL (`security-credential[s-s]`) is judged by what it expands to.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from engine.effects import classify
+from engine.effects.bash import bash_verdict
+from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
+
+
+def _gated(line: str, *words: str) -> None:
+    found = bash_verdict(line) if "$" in line else classify(shlex.split(line))
+    assert found.effect == "mutate", (line, found)
+    assert any(w in found.reason for w in words), (line, found.reason)
+    assert ungated_commands(compiled("bash", line)) == [], line
+
+
+def _reads(line: str) -> None:
+    found = bash_verdict(line) if "$" in line else classify(shlex.split(line))
+    assert found.read, (line, found.reason)
+
+
+# -- 1. kubectl config view --flatten ----------------------------------------------------------
+
+@pytest.mark.parametrize("line", ["kubectl config view --flatten",
+                                  "kubectl config view --minify --flatten -o json",
+                                  "kubectl config view --flatten=true", "oc config view --flatten"])
+def test_a_flattened_kubeconfig_is_not_a_read(line: str) -> None:
+    _gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", ["kubectl config view", "kubectl config view --minify",
+                                  "kubectl config view -o jsonpath={.contexts}"])
+def test_a_redacted_kubeconfig_still_reads(line: str) -> None:
+    _reads(line)
+
+
+# -- 2. redis passwords ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "redis-cli CONFIG GET requirepass", "redis-cli config get masterauth",
+    "redis-cli config get '*'", "redis-cli config get '*pass*'", "redis-cli config get 'master*'",
+    "redis-cli config get REQUIREPASS", "redis-cli config get 'r?quirepass'",
+    "redis-cli config get 're\\quirepass'", "redis-cli -h db config get maxmemory 'tls-*'",
+    "redis-cli config get $P",
+])
+def test_redis_config_get_of_a_password_is_not_a_read(line: str) -> None:
+    _gated(line, "password")
+
+
+@pytest.mark.parametrize("line", ["redis-cli ACL LIST", "redis-cli acl getuser default"])
+def test_redis_acl_password_hashes_are_not_a_read(line: str) -> None:
+    _gated(line, "password hashes")
+
+
+@pytest.mark.parametrize("line", ["redis-cli config get maxmemory",
+                                  "redis-cli config get 'maxmemory*' dir", "redis-cli ACL WHOAMI",
+                                  "redis-cli ACL USERS", "redis-cli INFO memory"])
+def test_other_redis_settings_still_read(line: str) -> None:
+    _reads(line)
+
+
+# -- 3. a credential file opened by a program's own words --------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "sed 'r /etc/shadow' f", "sed -e 'R /proc/1/environ' f", "sed '/x/R /root/.aws/credentials' f",
+    "sed -n '$r ~/.kube/config' f", "diff --from-file=/etc/shadow f",
+    "diff --to-file /root/.kube/config f",
+])
+def test_a_credential_file_a_program_is_told_to_open_is_not_a_read(line: str) -> None:
+    _gated(line, "prints the credentials it holds")
+
+
+@pytest.mark.parametrize("line", ["sed 'r /etc/hosts' f", "diff --from-file=/etc/hosts f",
+                                  "curl --netrc-file ~/.netrc https://x",
+                                  "ssh -i ~/.ssh/id_rsa h uptime"])
+def test_other_files_and_credentials_handed_for_use_still_read(line: str) -> None:
+    _reads(line)
+
+
+# -- 4. more places that hold credentials ------------------------------------------------------
+
+MORE_PLACES = [
+    "/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ed25519_key",
+    "/etc/letsencrypt/live/x/privkey.pem", "/etc/letsencrypt/archive/x/privkey1.pem",
+    "/etc/pki/tls/private/server.pem", "/etc/krb5.keytab",
+    "/var/lib/kubelet/pods/x/volumes/kubernetes.io~secret/db/password",
+    "/etc/rancher/k3s/k3s.yaml", "/etc/rancher/rke2/rke2.yaml",
+    "/var/lib/rancher/k3s/server/token", "/var/lib/rancher/k3s/server/cred/passwd",
+    "/etc/gitlab/initial_root_password", "/var/lib/jenkins/secrets/initialAdminPassword",
+    "/etc/mysql/debian.cnf", "/etc/wireguard/wg0.conf", "~/.npmrc", "~/.pypirc", "~/.s3cfg",
+    "~/.config/gh/hosts.yml", "~/.terraform.d/credentials.tfrc.json",
+    "/host/etc/ssh/ssh_host_ecdsa_key",
+]
+
+
+@pytest.mark.parametrize("path", MORE_PLACES)
+def test_opening_another_credential_file_is_not_a_read(path: str) -> None:
+    _gated(f"cat {path}", "prints the credentials it holds")
+
+
+@pytest.mark.parametrize("line", ["grep -r . /root/.ssh", "grep -rh . ~/.ssh/",
+                                  "grep -R x /etc/kubernetes/pki", "grep -r x /etc/ssl/private",
+                                  "grep -r . /home/app/.aws", "grep -r . ~/.kube"])
+def test_reading_a_folder_of_credentials_is_not_a_read(line: str) -> None:
+    _gated(line, "prints the credentials it holds")
+
+
+@pytest.mark.parametrize("line", [
+    "cat /etc/ssh/ssh_host_ed25519_key.pub", "cat /etc/ssh/sshd_config",
+    "cat /etc/letsencrypt/live/x/fullchain.pem", "ls -la ~/.ssh", "find ~/.ssh -type f",
+    "du -sh ~/.kube", "ls /etc/kubernetes/pki", "grep -r server /etc/kubernetes/manifests",
+    "ssh -i /etc/ssh/ssh_host_rsa_key h uptime", "grep -r error /var/log",
+])
+def test_naming_or_using_them_still_reads(line: str) -> None:
+    _reads(line)
+
+
+# -- 5. the cloud's metadata service -----------------------------------------------------------
+
+METADATA_CREDENTIALS = [
+    "curl http://169.254.169.254/latest/meta-data/iam/security-credentials/role",
+    "curl -s http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+    "wget -qO- http://169.254.169.254/latest/meta-data/iam/security-credentials/role",
+    "curl -H 'Metadata-Flavor: Google' http://metadata.google.internal/computeMetadata/v1/"
+    "instance/service-accounts/default/token",
+    "curl -H 'Metadata-Flavor: Google' 'http://metadata/computeMetadata/v1/instance/"
+    "service-accounts/default/identity?audience=x'",
+    "curl -H Metadata:true 'http://169.254.169.254/metadata/identity/oauth2/token?resource=x'",
+    "curl http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "curl \"$AWS_CONTAINER_CREDENTIALS_FULL_URI\"",
+    "curl -H \"X-IDENTITY-HEADER: $IDENTITY_HEADER\" \"$IDENTITY_ENDPOINT?resource=x\"",
+    "curl http://169.254.169.254/latest/meta-data/identity-credentials/ec2/security-credentials/"
+    "ec2-instance",
+    "curl --connect-to ::169.254.169.254:80 http://example.com/latest/meta-data/iam/"
+    "security-credentials/r",
+    "curl http://0xa9fea9fe/latest/meta-data/iam/security%2Dcredentials/",
+    "curl --url http://169.254.169.254/latest/meta-data/iam/security-credentials/x",
+    "curl http://169.254.169.254/latest/meta-data/iam/security-credential[s-s]/",
+    "curl http://169.254.169.254/latest/meta-data/iam/{x,security}-credentials/",
+]
+
+
+@pytest.mark.parametrize("line", METADATA_CREDENTIALS)
+def test_asking_the_metadata_service_for_credentials_is_not_a_read(line: str) -> None:
+    _gated(line, "metadata service")
+
+
+@pytest.mark.parametrize("line", [
+    "curl http://169.254.169.254/latest/meta-data/instance-id",
+    "curl http://169.254.169.254/latest/meta-data/iam/info",
+    "curl -H 'Metadata-Flavor: Google' http://metadata.google.internal/computeMetadata/v1/"
+    "instance/service-accounts/default/email",
+    "curl -H Metadata:true 'http://169.254.169.254/metadata/instance?api-version=2021-02-01'",
+    "curl http://x/page[1-10].html", "curl http://[::1]:8080/metrics",
+])
+def test_other_metadata_and_globbed_urls_still_read(line: str) -> None:
+    _reads(line)
+
+
+def test_a_glob_past_what_can_be_checked_is_not_a_read() -> None:
+    _gated("curl http://x/iam/[a-z][a-z][a-z][a-z]", "more URLs than can be checked")
