@@ -436,8 +436,9 @@ def redis_cli(name: str, args: list[str]) -> None:
                           cause="operand")
         return
     p = parse(args, _REDIS, name)
-    mode = next((f for f, _ in p.flags if f in _REDIS_FOLLOW), None)
-    if mode:
+    mode = next((f for f, _ in p.flags if f in _REDIS_FOLLOW), None) or next(
+        (f"-r {n}" for n in p.values("-r") if n.strip().startswith("-")), None)
+    if mode:  # (`-r -1` repeats the command for ever)
         raise NotRead(f"{name} {mode} runs until someone stops it: a person's job",
                       cause="interactive", effect="interactive")
     if p.has("--bigkeys", "--memkeys", "--hotkeys", "--scan") and not p.operands:
