@@ -107,6 +107,22 @@ def _globbed(url: str, limit: int = 256) -> list[str] | None:
     return out
 
 
+# Docker's API (its socket, or TCP 2375/2376) answers a GET with what `docker inspect`, `docker
+# cp`, `docker export` and `docker config inspect` print: a container's environment, its files,
+# a swarm config's data (all gated as those commands). Listing containers still reads.
+_DOCKER_API_SECRETS = re.compile(r"(?:^|/)(?:containers|images)/[^/?#]+/(?:json|archive|export|"
+                                 r"get)\b|(?:^|/)configs(?:[/?#]|$)", re.I)
+_DOCKER_PORT = re.compile(r"^(?:[a-z]+://)?[^/]*:237[56](?:[/?#]|$)", re.I)
+
+
+def _docker_api(url: str, name: str, socket: bool) -> None:
+    if (socket or _DOCKER_PORT.match(url)) and any(
+            _DOCKER_API_SECRETS.search(unquote(u)) for u in _globbed(url) or [url]):
+        raise NotRead(f"{name} {url} asks Docker's API what `docker inspect` or `docker cp` "
+                      "would print (a container's environment, its files): not a read to keep",
+                      cause="operand")
+
+
 def _http_url(url: str, name: str) -> None:
     expanded = _globbed(url)
     if expanded is None:
@@ -198,8 +214,10 @@ def _curl(p: Parsed, name: str) -> None:
                           cause="flag")
         if flag == "--url":
             _http_url(value, name)
-    for url in p.operands:
+    socket = p.has("--unix-socket", "--abstract-unix-socket")
+    for url in [*p.operands, *p.values("--url")]:
         _http_url(url, name)
+        _docker_api(url, name, socket)
     if p.has("-L", "--location", "--location-trusted") and p.values("--max-redirs") != ["0"]:
         _no_redirect_from_a_value([*p.operands, *p.values("--url")], f"{name} -L")
 

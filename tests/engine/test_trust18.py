@@ -19,6 +19,15 @@
    service account token, Azure's managed identity token, AWS's container credentials) was a
    read: the cloud's metadata service hands the machine's own credentials to whoever asks.
    A glob in the URL (`security-credential[s-s]`) is judged by what it expands to.
+6. A cloud command that prints the environment a program is given was a read, while `docker
+   inspect` (a container's environment) is gated: `aws lambda get-function-configuration`,
+   `aws ecs describe-task-definition`, an instance's user data; `az webapp config appsettings
+   list` (an app's settings, in clear) and `az webapp deployment list-publishing-profiles`
+   (the deployment password). A --query that picks other fields still reads.
+7. `redis-cli -r -1 INFO` repeats the command for ever: a person's job, as `--stat` is.
+8. `curl --unix-socket /var/run/docker.sock http://x/containers/C/json` (or Docker's TCP port)
+   asked Docker's API for what the gated `docker inspect`, `docker cp` (`/archive?path=`),
+   `docker export` and `docker config inspect` print, as a read; listing containers reads.
 """
 
 from __future__ import annotations
@@ -184,3 +193,78 @@ def test_other_metadata_and_globbed_urls_still_read(line: str) -> None:
 
 def test_a_glob_past_what_can_be_checked_is_not_a_read() -> None:
     _gated("curl http://x/iam/[a-z][a-z][a-z][a-z]", "more URLs than can be checked")
+
+
+# -- 6. a program's environment, printed by a cloud command --------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "aws lambda get-function-configuration --function-name f",
+    "aws lambda get-function --function-name f --query Configuration",
+    "aws lambda get-function-configuration --function-name f --query=Environment.Variables",
+    "aws --region x lambda get-function-configuration --function-name f --query '@'",
+    "aws ecs describe-task-definition --task-definition t",
+    "aws ec2 describe-instance-attribute --instance-id i --attribute userData",
+    "aws ec2 describe-launch-template-versions --launch-template-id x",
+])
+def test_a_cloud_command_printing_a_programs_environment_is_not_a_read(line: str) -> None:
+    _gated(line, "environment")
+
+
+@pytest.mark.parametrize("line", [
+    "az webapp config appsettings list -n x -g g", "az functionapp config appsettings list -n x",
+    "az webapp deployment list-publishing-profiles -n x -g g",
+    "az webapp deployment list-publishing-credentials -n x -g g",
+])
+def test_an_apps_settings_and_publishing_password_are_not_a_read(line: str) -> None:
+    _gated(line, "secret")
+
+
+@pytest.mark.parametrize("line", [
+    "aws lambda get-function-configuration --function-name f --query State",
+    "aws ec2 describe-instance-attribute --instance-id i --attribute instanceType",
+    "aws lambda list-functions", "aws ec2 describe-instances", "az webapp show -n x -g g",
+    "az webapp config show -n x -g g",
+])
+def test_other_cloud_reads_stay_reads(line: str) -> None:
+    _reads(line)
+
+
+# -- 7. redis-cli repeating for ever -------------------------------------------------------------
+
+@pytest.mark.parametrize("line", ["redis-cli -r -1 INFO", "redis-cli -r -1 -i 1 INFO",
+                                  "redis-cli -r-1 PING"])
+def test_redis_repeating_for_ever_is_a_persons_job(line: str) -> None:
+    found = classify(shlex.split(line))
+    assert found.effect == "interactive" and "until someone stops it" in found.reason, found
+
+
+def test_redis_repeating_a_few_times_reads() -> None:
+    _reads("redis-cli -r 5 -i 1 INFO")
+
+
+# -- 8. Docker's API through curl ---------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "curl --unix-socket /var/run/docker.sock http://x/containers/c/json",
+    "curl --unix-socket /var/run/docker.sock http://localhost/v1.43/containers/c/json",
+    "curl --unix-socket /var/run/docker.sock 'http://x/containers/c/archive?path=/etc/shadow'",
+    "curl -s --unix-socket /run/docker.sock http://x/containers/c/export",
+    "curl --unix-socket /var/run/docker.sock http://x/images/nginx/json",
+    "curl --unix-socket /var/run/docker.sock http://x/configs",
+    "curl --abstract-unix-socket d http://x/containers/c/json",
+    "curl http://127.0.0.1:2375/containers/c/json",
+    "curl --unix-socket /var/run/docker.sock --url http://x/containers/c/json",
+    "curl --unix-socket /var/run/docker.sock http://x/containers/c/[j-j]son",
+])
+def test_asking_dockers_api_for_an_environment_or_files_is_not_a_read(line: str) -> None:
+    _gated(line, "Docker's API")
+
+
+@pytest.mark.parametrize("line", [
+    "curl --unix-socket /var/run/docker.sock http://localhost/containers/json",
+    "curl --unix-socket /var/run/docker.sock http://localhost/info",
+    "curl --unix-socket /var/run/docker.sock 'http://localhost/containers/c/logs?tail=10'",
+    "curl http://app/containers/c/json",
+])
+def test_listing_containers_through_dockers_api_still_reads(line: str) -> None:
+    _reads(line)
