@@ -28,14 +28,22 @@
 8. `curl --unix-socket /var/run/docker.sock http://x/containers/C/json` (or Docker's TCP port)
    asked Docker's API for what the gated `docker inspect`, `docker cp` (`/archive?path=`),
    `docker export` and `docker config inspect` print, as a read; listing containers reads.
+9. A secret dumped as numbers other than hex bytes was left readable: `xxd -i` (a C array,
+   `0x53, 0x75,` over lines of 12), `xxd -b` (bits, with six characters of ASCII a line: each
+   piece shorter than any masked alone), od's decimal bytes (`od -t d1`, `-t u1`, `-An`),
+   plain `od`'s octal words and `od -d`'s (or `hexdump -o`, `-d`) decimal ones. Each such dump
+   is read back to its bytes and searched, as hex dumps are; the cells (and ASCII column) that
+   show the secret are masked.
 """
 
 from __future__ import annotations
 
 import shlex
+import subprocess
 
 import pytest
 
+from engine.datasources import MASK, Redactor
 from engine.effects import classify
 from engine.effects.bash import bash_verdict
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
@@ -268,3 +276,39 @@ def test_asking_dockers_api_for_an_environment_or_files_is_not_a_read(line: str)
 ])
 def test_listing_containers_through_dockers_api_still_reads(line: str) -> None:
     _reads(line)
+
+
+# -- 9. a secret dumped as numbers ---------------------------------------------------------------
+
+SECRET = "Sup3r-S3cret42Pa55"
+
+
+@pytest.mark.parametrize("dump", [
+    "xxd -i", "xxd -b", "xxd -b -c 4", "od -t d1", "od -t u1", "od -An -t d1", "od -t d1z", "od",
+    "od -o", "od -d", "od -t o2", "hexdump -o", "hexdump -d",
+])
+def test_a_secret_dumped_as_numbers_is_masked(dump: str) -> None:
+    out = subprocess.run(f"printf 'the password: %s.\\n' {SECRET} | {dump}", shell=True,
+                         check=True, capture_output=True, text=True).stdout
+    shown = Redactor([SECRET]).redact(out)
+    assert MASK in shown, shown
+    assert shown.count("\n") == out.count("\n"), shown  # the dump's lines stay lines
+    for piece in (SECRET[:6], SECRET[6:12], SECRET[12:]):  # no ASCII column shows a piece
+        assert piece not in shown, shown
+    assert Redactor(["Other-Secret-9876zz"]).redact(out) == out  # nothing else is masked
+
+
+@pytest.mark.parametrize("text", [
+    "0x53, 0x75, 0x70, 0x33, 0x72, 0x2d, 0x53, 0x33, 0x63, 0x72, 0x65, 0x74, 0x34, 0x32, 0x50, "
+    "0x61, 0x35, 0x35", "53,75,70,33,72,2d,53,33,63,72,65,74,34,32,50,61,35,35",
+])
+def test_a_secret_in_hex_with_commas_is_masked(text: str) -> None:
+    assert Redactor([SECRET]).redact(f"key = {{{text}}};") == f"key = {{{MASK}}};"
+
+
+@pytest.mark.parametrize("text", [
+    "0000000  83 117 112  51\n0000004\n", "procs  1  0  0 123456 7890 12 0 0\n 1 2 3 4 5\n",
+    "  0x68, 0x65, 0x6c, 0x6c, 0x6f,\n", "12 34 56 78\n90 12 34 56\n",
+])
+def test_numbers_that_are_not_the_secret_stay(text: str) -> None:
+    assert Redactor([SECRET]).redact(text) == text
