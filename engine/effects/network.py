@@ -115,23 +115,33 @@ _DOCKER_API_SECRETS = re.compile(r"(?:^|/)(?:containers|images)/[^/?#]+/(?:json|
 _DOCKER_PORT = re.compile(r"^(?:[a-z]+://)?[^/]*:237[56](?:[/?#]|$)", re.I)
 
 
-def _docker_api(url: str, name: str, socket: bool) -> None:
+def credentials_fetched(url: str, *, socket: bool = False) -> str | None:
+    """What a GET of `url` hands out, if it asks for credentials or what holds them: a cloud's
+    metadata service for the machine's credentials, Docker's API (over its socket: `socket`,
+    or TCP) for a container's environment or files. None for any other URL."""
+    # (as a server reads the path: decoded, its empty segments dropped)
+    expanded = [re.sub(r"(?<!:)//+", "/", unquote(unquote(u))) for u in _globbed(url) or [url]]
+    if any(_CLOUD_CREDENTIALS.search(u) for u in expanded):
+        return ("asks the cloud's metadata service for this machine's credentials (a role's "
+                "keys, a token)")
     if (socket or _DOCKER_PORT.match(url)) and any(
-            _DOCKER_API_SECRETS.search(unquote(u)) for u in _globbed(url) or [url]):
-        raise NotRead(f"{name} {url} asks Docker's API what `docker inspect` or `docker cp` "
-                      "would print (a container's environment, its files): not a read to keep",
-                      cause="operand")
+            _DOCKER_API_SECRETS.search(u) for u in expanded):
+        return ("asks Docker's API what `docker inspect` or `docker cp` would print (a "
+                "container's environment, its files)")
+    return None
+
+
+def _no_credentials(url: str, name: str, socket: bool) -> None:
+    said = credentials_fetched(url, socket=socket)
+    if said is not None:
+        raise NotRead(f"{name} {url} {said}: not a read to keep", cause="operand")
 
 
 def _http_url(url: str, name: str) -> None:
-    expanded = _globbed(url)
-    if expanded is None:
+    if _globbed(url) is None:
         raise NotRead(f"{name} expands the globs in {url} to more URLs than can be checked",
                       cause="operand")
-    if any(_CLOUD_CREDENTIALS.search(unquote(unquote(u))) for u in expanded):
-        raise NotRead(f"{name} {url} asks the cloud's metadata service for this machine's "
-                      "credentials (a role's keys, a token): not a read to keep",
-                      cause="operand")
+    _no_credentials(url, name, False)
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme in ("", "http", "https") and "://" not in url:
         head = url.split("/", 1)[0]
@@ -217,7 +227,7 @@ def _curl(p: Parsed, name: str) -> None:
     socket = p.has("--unix-socket", "--abstract-unix-socket")
     for url in [*p.operands, *p.values("--url")]:
         _http_url(url, name)
-        _docker_api(url, name, socket)
+        _no_credentials(url, name, socket)
     if p.has("-L", "--location", "--location-trusted") and p.values("--max-redirs") != ["0"]:
         _no_redirect_from_a_value([*p.operands, *p.values("--url")], f"{name} -L")
 

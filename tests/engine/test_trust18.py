@@ -34,6 +34,10 @@
    plain `od`'s octal words and `od -d`'s (or `hexdump -o`, `-d`) decimal ones. Each such dump
    is read back to its bytes and searched, as hex dumps are; the cells (and ASCII column) that
    show the secret are masked.
+10. An `http` step's GET was a read whatever it asked: `url:
+   http://169.254.169.254/latest/meta-data/iam/` with `path: [security-credentials, ROLE]`
+   fetched the machine's credentials unasked, as curl did (5), and Docker's API on its TCP
+   port a container's environment (8). Such a GET is judged as curl's.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ import pytest
 from engine.datasources import MASK, Redactor
 from engine.effects import classify
 from engine.effects.bash import bash_verdict
+from engine.effects.steps import step_verdict
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 
 
@@ -312,3 +317,41 @@ def test_a_secret_in_hex_with_commas_is_masked(text: str) -> None:
 ])
 def test_numbers_that_are_not_the_secret_stay(text: str) -> None:
     assert Redactor([SECRET]).redact(text) == text
+
+
+# -- 10. an http step asking for credentials ----------------------------------------------------
+
+@pytest.mark.parametrize("params", [
+    {"url": "http://169.254.169.254/latest/meta-data/iam/security-credentials/role"},
+    {"url": "http://169.254.169.254/latest/meta-data/iam/", "path": ["security-credentials", "r"]},
+    {"url": "http://169.254.169.254/latest//meta-data/iam/security-credentials"},
+    {"url": "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/"
+            "default/token", "headers": {"Metadata-Flavor": "Google"}},
+    {"url": "http://169.254.169.254/metadata/identity/oauth2/token", "method": "HEAD"},
+    {"url": "http://localhost:2375/containers/", "path": ["web", "json"]},
+])
+def test_an_http_get_of_credentials_is_not_a_read(params: dict[str, object]) -> None:
+    found = step_verdict("http", params)
+    assert found.effect == "mutate" and "not a read to keep" in found.reason, found
+
+
+def test_an_http_step_fetching_credentials_is_gated_in_the_plan() -> None:
+    from engine.compile import compile_guide
+    from engine.guide import parse_guide
+    from engine.plan import StepKind
+
+    plan = compile_guide(parse_guide(
+        "# T\n\n## Diagnosis\n\n1. Read the role's keys:\n\n   ```http\n   url: http://169.254."
+        "169.254/latest/meta-data/iam/security-credentials/app\n   ```\n", path="g.md"),
+        known_plugins={"http"})
+    fetch = next(s for s in plan.steps if s.plugin == "http")
+    assert fetch.mutating
+    assert any(plan.step(e.source).kind == StepKind.APPROVE for _, e in plan.incoming(fetch.id))
+
+
+@pytest.mark.parametrize("params", [
+    {"url": "http://169.254.169.254/latest/meta-data/instance-id"}, {"url": "api/v1/query"},
+    {"url": "http://localhost:2375/containers/json"}, {"url": "http://x/a", "path": ["b"]},
+])
+def test_other_http_gets_still_read(params: dict[str, object]) -> None:
+    assert step_verdict("http", params).read
