@@ -1,4 +1,4 @@
-"""Trust, session 18: reads that printed credentials by another road.
+r"""Trust, session 18: reads that printed credentials by another road.
 
 1. `kubectl config view --flatten` was a read, while `--raw` was gated: --flatten skips the
    redaction too (it inlines the files the kubeconfig names), and prints its tokens and
@@ -38,6 +38,18 @@
    http://169.254.169.254/latest/meta-data/iam/` with `path: [security-credentials, ROLE]`
    fetched the machine's credentials unasked, as curl did (5), and Docker's API on its TCP
    port a container's environment (8). Such a GET is judged as curl's.
+11. A credential file named through what a shell expands was opened unasked: `cat
+   $HOME/.ssh/id_rsa`, `"${HOME}/.kube/config"`, `/home/$USER/.pgpass`, `/proc/$$/environ`,
+   `/proc/$(pgrep nginx)/environ`, a glob (`/etc/sha*`, `~/.ssh/id_*`, `~/.aws/*`,
+   `/etc/gshado[w]`), braces (`/etc/{shadow,passwd}`), a name relative to the folder a `cd`
+   went to (`cd /root/.aws && cat credentials`), and Windows' backslashes (`Get-Content
+   ~\.ssh\id_rsa`, `$env:USERPROFILE\.aws\credentials`). A word is judged by what it may
+   expand to; a broad glob in an ordinary folder (`/var/log/*`, `/etc/ssl/certs/*.pem`) reads.
+12. PowerShell's reading cmdlets that print a secret's value were reads:
+   `Get-AzKeyVaultSecret -AsPlainText`, `Get-SECSecretValue`, `Get-SSMParameter
+   -WithDecryption`, `Get-LapsADPassword` (a local administrator's password), `Get-ADComputer
+   -Properties ms-Mcs-AdmPwd`, `Get-StoredCredential -AsCredentialObject`, a BitLocker
+   volume's `KeyProtector` (its recovery password).
 """
 
 from __future__ import annotations
@@ -48,7 +60,7 @@ import subprocess
 import pytest
 
 from engine.datasources import MASK, Redactor
-from engine.effects import classify
+from engine.effects import classify, powershell_verdict
 from engine.effects.bash import bash_verdict
 from engine.effects.steps import step_verdict
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
@@ -355,3 +367,73 @@ def test_an_http_step_fetching_credentials_is_gated_in_the_plan() -> None:
 ])
 def test_other_http_gets_still_read(params: dict[str, object]) -> None:
     assert step_verdict("http", params).read
+
+
+# -- 11. a credential file named by what a shell expands ----------------------------------------
+
+EXPANDED = [
+    "cat $HOME/.ssh/id_rsa", "cat \"$HOME/.aws/credentials\"", "cat ${HOME}/.kube/config",
+    "cat /home/$USER/.pgpass", "cat /proc/$$/environ", "cat /proc/$(pgrep nginx)/environ",
+    "cat /etc/{shadow,passwd}", "cat /etc/shad?w", "cat /etc/sha*", "cat /etc/gshado[w]",
+    "cat ~/.ssh/id_*", "cat ~/.ssh/*", "cat /root/.aws/*", "cat /home/*/.ssh/id_rsa",
+    "cat /home/*/.ssh/*", "cat /etc/nginx/ssl/*.key", "cat ~/.docker/*.json", "cat ~/.kube/conf*",
+    "cat /etc/ssl/private/*.pem", "cat /etc/letsencrypt/live/*/privkey.pem", "cat /run/secrets/*",
+    "cd /root/.aws && cat credentials", "cd /etc && cat shadow", "cat /srv/ssh_host_rsa_key",
+]
+
+
+@pytest.mark.parametrize("line", EXPANDED)
+def test_a_credential_file_a_word_may_expand_to_is_not_a_read(line: str) -> None:
+    found = bash_verdict(line)
+    assert found.effect == "mutate" and "prints the credentials it holds" in found.reason, \
+        (line, found)
+    assert ungated_commands(compiled("bash", line)) == [], line
+
+
+@pytest.mark.parametrize("line", [
+    "cat /var/log/*", "cat /var/log/*.log", "cat /etc/*.conf", "cat /etc/nginx/conf.d/*.conf",
+    "cat $LOGDIR/app.log", "tail -n 50 $(ls -t /var/log/app/*.log | head -1)",
+    "cat /var/log/$X/$Y", "cat ~/.ssh/*.pub", "cat ~/.ssh/known_hosts", "ls ~/.ssh/*",
+    "cat /etc/ssl/certs/*.pem", "cat /tmp/id_*", "cd /etc && cat hosts",
+    "kubectl logs $(kubectl get po -l app=x -oname)",
+])
+def test_other_expanded_words_still_read(line: str) -> None:
+    assert bash_verdict(line).read, line
+
+
+@pytest.mark.parametrize("line", [
+    "Get-Content ~\\.ssh\\id_rsa", "Get-Content C:\\Users\\x\\.kube\\config",
+    "Get-Content $env:USERPROFILE\\.aws\\credentials",
+    "Get-Content C:\\ProgramData\\ssh\\ssh_host_rsa_key",
+])
+def test_powershell_opening_a_credential_file_by_a_windows_path_is_not_a_read(line: str) -> None:
+    assert "prints the credentials" in powershell_verdict(line).reason, line
+
+
+def test_powershell_opening_other_windows_paths_reads() -> None:
+    assert powershell_verdict("Get-Content C:\\logs\\app.log").read
+
+
+# -- 12. PowerShell cmdlets printing a secret's value ---------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "Get-AzKeyVaultSecret -VaultName v -Name x -AsPlainText", "Get-SECSecretValue -SecretId x",
+    "Get-SSMParameter -Name x -WithDecryption $true", "Get-SSMParameterValue -Name x -WithD 1",
+    "Get-LapsADPassword -Identity x -AsPlainText", "Get-ADComputer x -Properties ms-Mcs-AdmPwd",
+    "Get-ADComputer x -Properties msLAPS-Password",
+    "Get-StoredCredential -Target x -AsCredentialObject",
+    "(Get-BitLockerVolume -MountPoint C:).KeyProtector",
+    "Get-BitLockerVolume | Select-Object -ExpandProperty KeyProtector",
+])
+def test_powershell_printing_a_secret_is_not_a_read(line: str) -> None:
+    found = powershell_verdict(line)
+    assert found.effect == "mutate", (line, found)
+    assert ungated_commands(compiled("ps", line)) == [], line
+
+
+@pytest.mark.parametrize("line", [
+    "Get-SSMParameter -Name x", "Get-ADComputer x -Properties Name | Select-Object Name",
+    "Get-BitLockerVolume | Select-Object MountPoint, ProtectionStatus",
+])
+def test_powershell_reading_around_secrets_still_reads(line: str) -> None:
+    assert powershell_verdict(line).read, line
