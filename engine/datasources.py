@@ -1100,6 +1100,12 @@ def load_datasources(settings: Settings, environ: Mapping[str, str]) -> DataSour
         if not url:
             raise ConfigError(f"data source {name!r} ({entry['origin']}) has no url",
                               hint=f"Set url in {path} or {ENV_PREFIX}{_env_key(name)}_URL")
+        try:  # (the error leaves the url out: it may hold a password)
+            urlsplit(str(url)).port  # noqa: B018 - raises ValueError on a port that is no number
+        except ValueError:
+            raise ConfigError(f"data source {name!r} ({entry['origin']}): its url cannot be "
+                              "read as a URL", hint="Write scheme://host:port/path: a host in "
+                              "[brackets] closes them, a port is a number up to 65535") from None
         kind = entry.get("type") or _SCHEME_TYPES.get(urlsplit(url).scheme)
         if not kind:
             raise ConfigError(f"data source {name!r} ({entry['origin']}) has no type",

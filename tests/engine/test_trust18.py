@@ -50,12 +50,18 @@ r"""Trust, session 18: reads that printed credentials by another road.
    -WithDecryption`, `Get-LapsADPassword` (a local administrator's password), `Get-ADComputer
    -Properties ms-Mcs-AdmPwd`, `Get-StoredCredential -AsCredentialObject`, a BitLocker
    volume's `KeyProtector` (its recovery password).
+13. A URL that cannot be read was an internal error (exit 1): a data source's `url =
+   "postgresql://[::1/x"` (an unclosed bracket) or a port past 65535 in mendflow.toml or
+   MENDFLOW_DATASOURCE_<NAME>_URL, and MENDFLOW_DATABASE_URL with a port past 65535 (the
+   error's own masking of the password read the port). Each is one line naming where, exit 2,
+   the password not repeated.
 """
 
 from __future__ import annotations
 
 import shlex
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -64,6 +70,7 @@ from engine.effects import classify, powershell_verdict
 from engine.effects.bash import bash_verdict
 from engine.effects.steps import step_verdict
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
+from tests.engine.test_bad_files import TRIAGE, assert_one_line_bad_input, mendflow
 
 
 def _gated(line: str, *words: str) -> None:
@@ -437,3 +444,33 @@ def test_powershell_printing_a_secret_is_not_a_read(line: str) -> None:
 ])
 def test_powershell_reading_around_secrets_still_reads(line: str) -> None:
     assert powershell_verdict(line).read, line
+
+
+# -- 13. a URL that cannot be read --------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["postgresql://app:S3cret-pw@[::1/x",
+                                 "postgresql://app:S3cret-pw@db:99999/x",
+                                 "http://app:S3cret-pw@prom:port/"])
+def test_a_data_source_url_that_cannot_be_read_is_bad_input(url: str, tmp_path: Path) -> None:
+    config = tmp_path / "mendflow.toml"
+    config.write_text(f"[datasources.db]\ntype = 'postgresql'\nurl = '{url}'\n")
+    proc = mendflow("run", str(TRIAGE), "--dry-run", tmp=tmp_path,
+                    env={"MENDFLOW_CONFIG_FILE": str(config)})
+    assert_one_line_bad_input(proc)
+    assert "'db'" in proc.stderr and "S3cret-pw" not in proc.stderr, proc.stderr
+    proc = mendflow("run", str(TRIAGE), "--dry-run", tmp=tmp_path,
+                    env={"MENDFLOW_DATASOURCE_DB_URL": url,
+                         "MENDFLOW_DATASOURCE_DB_TYPE": "postgresql"})
+    assert_one_line_bad_input(proc)
+
+
+@pytest.mark.parametrize(("name", "url"), [
+    ("MENDFLOW_DATABASE_URL", "postgresql://app:S3cret-pw@db:99999/x"),
+    ("MENDFLOW_DATABASE_URL", "postgresql://app:S3cret-pw@[db/x"),
+    ("MENDFLOW_BROKER_URL", "redis://:S3cret-pw@broker:70000/0"),
+])
+def test_a_store_or_broker_url_that_cannot_be_read_is_bad_input(name: str, url: str,
+                                                                  tmp_path: Path) -> None:
+    proc = mendflow("runs", tmp=tmp_path, env={name: url})
+    assert_one_line_bad_input(proc)
+    assert name in proc.stderr and "S3cret-pw" not in proc.stderr, proc.stderr
