@@ -55,11 +55,19 @@ r"""Trust, session 18: reads that printed credentials by another road.
    MENDFLOW_DATASOURCE_<NAME>_URL, and MENDFLOW_DATABASE_URL with a port past 65535 (the
    error's own masking of the password read the port). Each is one line naming where, exit 2,
    the password not repeated.
+14. A store edited by hand (a history file) was an internal error, or worse: a time that is
+   no time (`runs.created_at`, an event's `at`), a run whose snapshot row is gone, a step
+   status the scheduler does not know, a value of the wrong type, a pydantic error spread over
+   four lines with a link; and a snapshot cut short (`{}`, no steps) was read as a fresh
+   state, its finished steps pending again. Each is one line saying the store holds a record
+   Mendflow cannot read (exit 5, as for bad JSON there); nothing runs again.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -474,3 +482,43 @@ def test_a_store_or_broker_url_that_cannot_be_read_is_bad_input(name: str, url: 
     proc = mendflow("runs", tmp=tmp_path, env={name: url})
     assert_one_line_bad_input(proc)
     assert name in proc.stderr and "S3cret-pw" not in proc.stderr, proc.stderr
+
+
+# -- 14. a store edited by hand -----------------------------------------------------------------
+
+def _a_finished_change(tmp_path: Path) -> str:
+    guide = tmp_path / "mut.md"
+    guide.write_text("# Restart\n\n## Mitigation\n\n1. Record the restart:\n\n   ```bash\n"
+                     f"   echo restarted >> {tmp_path}/ledger\n   ```\n")
+    proc = mendflow("run", str(guide), "--yes", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    return re.findall(r"\brun (\d{8}-\d{6}-[0-9a-f]+)", proc.stdout)[-1]
+
+
+@pytest.mark.parametrize("edit", [
+    "UPDATE runs SET created_at = 'yesterday'", "UPDATE events SET at = 'x' WHERE seq = 2",
+    "DELETE FROM snapshots", "UPDATE runs SET status = 'bogus'",
+    "UPDATE snapshots SET state = '{}', state_seq = 0",
+    "UPDATE snapshots SET state = '{\"version\": 2, \"status\": \"running\", \"steps\": {}}'",
+    "UPDATE snapshots SET state = '{\"version\": 2, \"steps\": {\"x\": {\"status\": \"bogus\"}}}'",
+    "UPDATE snapshots SET state = '{\"version\": 2, \"steps\": []}'",
+    "UPDATE events SET data = '{\"event\": {\"type\": \"step_succeeded\", \"step\": \"nosuch\", "
+    "\"attempt\": 1}}' WHERE seq = 5",
+])
+def test_a_record_edited_by_hand_is_one_line_and_runs_nothing_again(edit: str,
+                                                                     tmp_path: Path) -> None:
+    run_id = _a_finished_change(tmp_path)
+    with sqlite3.connect(tmp_path / "data" / "mendflow.sqlite3") as conn:
+        conn.execute("UPDATE runs SET status = 'interrupted'")
+        conn.execute("UPDATE snapshots SET state_seq = 0")
+        conn.execute(edit)
+    conn.close()
+    for command in (["show", run_id], ["report", run_id], ["resume", run_id, "--yes"]):
+        proc = mendflow(*command, tmp=tmp_path)
+        said = proc.stdout + proc.stderr
+        assert "Traceback" not in said and "internal error" not in said, (command, said)
+        assert proc.returncode in (0, 5), (command, said)
+        if proc.returncode:
+            assert len([ln for ln in proc.stderr.splitlines() if ln.strip()]) == 1, said
+            assert "cannot" in proc.stderr and "errors.pydantic.dev" not in said, said
+    assert (tmp_path / "ledger").read_text() == "restarted\n"
