@@ -61,6 +61,11 @@ r"""Trust, session 18: reads that printed credentials by another road.
    four lines with a link; and a snapshot cut short (`{}`, no steps) was read as a fresh
    state, its finished steps pending again. Each is one line saying the store holds a record
    Mendflow cannot read (exit 5, as for bad JSON there); nothing runs again.
+15. `helm status R -o json|yaml` prints the whole release, its manifest (rendered Secrets) and
+   values among it, and `helm get hooks R` the rendered hooks (a hook may be a Secret): reads,
+   while `helm get manifest` and `get values` were gated for the same text.
+16. `docker top C auxe` (podman's, `container top`, `pod top`) hands its words to ps: the `e`
+   printed each process's environment, as the gated `ps e` does.
 """
 
 from __future__ import annotations
@@ -522,3 +527,32 @@ def test_a_record_edited_by_hand_is_one_line_and_runs_nothing_again(edit: str,
             assert len([ln for ln in proc.stderr.splitlines() if ln.strip()]) == 1, said
             assert "cannot" in proc.stderr and "errors.pydantic.dev" not in said, said
     assert (tmp_path / "ledger").read_text() == "restarted\n"
+
+
+# -- 15. a helm release printed whole ------------------------------------------------------------
+
+@pytest.mark.parametrize("line", ["helm status r -o yaml", "helm status r --output=json",
+                                  "helm status r -ojson -n x", "helm get hooks r"])
+def test_a_helm_release_printed_whole_is_not_a_read(line: str) -> None:
+    _gated(line, "rendered Secrets")
+
+
+@pytest.mark.parametrize("line", ["helm status r", "helm status r -o table", "helm get notes r",
+                                  "helm get metadata r -o json"])
+def test_helm_status_and_notes_still_read(line: str) -> None:
+    _reads(line)
+
+
+# -- 16. docker top with ps's e ------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", ["docker top c e", "docker top c auxe",
+                                  "docker container top c eww", "podman top c e",
+                                  "podman pod top p auxe"])
+def test_docker_top_printing_environments_is_not_a_read(line: str) -> None:
+    _gated(line, "environment")
+
+
+@pytest.mark.parametrize("line", ["docker top c", "docker top c aux", "docker top c -eo pid,cmd",
+                                  "docker top c -ef", "podman top c user pid args etime"])
+def test_docker_top_without_environments_reads(line: str) -> None:
+    _reads(line)
