@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 
+from engine.effects.host import shown_processes
 from engine.effects.options import Flags, NotRead, Parsed, parse
 from engine.effects.rules import Check, Rule, Tool, rows
 from engine.effects.sql import sql_problem
@@ -112,11 +113,23 @@ def _build_steps_shown(p: Parsed, name: str) -> None:
 _HISTORY = Tool(F("Hq", "human= no-trunc quiet format="), check=_build_steps_shown)
 
 
+# podman top's own format descriptors (`podman top C user pid args`): not ps options
+_PODMAN_TOP = frozenset("""args capamb capbnd capeff capinh capprm comm etime group groups
+    hgroup hgroups hpid huser label nice pcpu pgid pid ppid rgroup ruser seccomp state stime
+    time tty user vsz""".split())
+
+
+def _top(p: Parsed, name: str) -> None:
+    """`docker top C [ps options]`: ps reads, but not with its `e` (`docker top C auxe`)."""
+    shown_processes(name, [w for w in p.operands[1:] if w.lower() not in _PODMAN_TOP])
+
+
+_TOP = Tool(any_args=True, check=_top)
 _CONTAINER_READ = {
     **rows("ps ls list", Tool(_PS)),
     "logs": Tool(_LOGS, follow=_FOLLOW),
     "inspect": Tool(_INSPECT, check=_environment_shown),
-    "top": Tool(any_args=True),  # `docker top C [ps options]`: ps reads
+    "top": _TOP,
     "stats": Tool(F("a", "all format= no-stream no-trunc"), check=_stats),
     "port": NONE, "diff": NONE,
 }
@@ -143,7 +156,7 @@ _DOCKER_SUBS: dict[str, Tool] = {
                                  "ls": Tool(_LIST), "images": Tool(_LIST), "top": NONE,
                                  "version": NONE}),
     "pod": Tool(subcommands={**rows("ps ls list", Tool(_PS)), "inspect": Tool(_INSPECT),
-                             "top": Tool(any_args=True),
+                             "top": _TOP,
                              "stats": Tool(F("a", "all format= no-stream no-trunc"),
                                            check=_stats)}),
 }
