@@ -66,6 +66,12 @@ r"""Trust, session 18: reads that printed credentials by another road.
    while `helm get manifest` and `get values` were gated for the same text.
 16. `docker top C auxe` (podman's, `container top`, `pod top`) hands its words to ps: the `e`
    printed each process's environment, as the gated `ps e` does.
+17. SQL reading stored replication credentials was a read, while `pg_authid` and
+   `pg_user_mapping` were gated: `pg_subscription` (its `subconninfo`, the publisher's
+   password), the `primary_conninfo` setting (`SHOW primary_conninfo`,
+   `current_setting('primary_conninfo')`: the standby's replication password), MySQL's
+   `mysql.slave_master_info` (the source's password in clear) and `SHOW CREATE USER` (the
+   account's password hash).
 """
 
 from __future__ import annotations
@@ -81,6 +87,7 @@ import pytest
 from engine.datasources import MASK, Redactor
 from engine.effects import classify, powershell_verdict
 from engine.effects.bash import bash_verdict
+from engine.effects.sql import sql_problem
 from engine.effects.steps import step_verdict
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 from tests.engine.test_bad_files import TRIAGE, assert_one_line_bad_input, mendflow
@@ -556,3 +563,25 @@ def test_docker_top_printing_environments_is_not_a_read(line: str) -> None:
                                   "docker top c -ef", "podman top c user pid args etime"])
 def test_docker_top_without_environments_reads(line: str) -> None:
     _reads(line)
+
+
+# -- 17. stored replication credentials in SQL ---------------------------------------------------
+
+@pytest.mark.parametrize("query", [
+    "select * from pg_subscription", "select subconninfo from pg_subscription",
+    'select * from "pg_subscription"', "show primary_conninfo",
+    "select current_setting('primary_conninfo')",
+    "select * from pg_settings where name = 'primary_conninfo'", "SHOW CREATE USER root",
+    "select * from mysql.slave_master_info", "select * from `mysql`.`slave_master_info`",
+])
+def test_sql_reading_stored_replication_credentials_is_not_a_read(query: str) -> None:
+    problem = sql_problem(query)
+    assert problem is not None and "credentials" in problem, query
+    assert classify(["psql", "-c", query]).effect == "mutate", query
+
+
+@pytest.mark.parametrize("query", ["select * from pg_settings", "show create table t",
+                                   "select * from pg_stat_subscription",
+                                   "select * from pg_stat_wal_receiver", "show max_connections"])
+def test_sql_reading_replication_state_stays_a_read(query: str) -> None:
+    assert sql_problem(query) is None, query
