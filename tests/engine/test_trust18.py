@@ -72,6 +72,11 @@ r"""Trust, session 18: reads that printed credentials by another road.
    `current_setting('primary_conninfo')`: the standby's replication password), MySQL's
    `mysql.slave_master_info` (the source's password in clear) and `SHOW CREATE USER` (the
    account's password hash).
+18. The `logs` plugin read any file under its roots: with `roots: ["/"]` (or `/etc`, a home),
+   a path an alert label gives (`{{ inputs.logfile }}` = `/etc/shadow`, `~/.aws/credentials`)
+   put the file's matching lines, pattern `.`: all of them, into the step's output. A file
+   that holds credentials by where it is, is refused whatever the roots, as `cat` of it is
+   gated.
 """
 
 from __future__ import annotations
@@ -91,6 +96,7 @@ from engine.effects.sql import sql_problem
 from engine.effects.steps import step_verdict
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 from tests.engine.test_bad_files import TRIAGE, assert_one_line_bad_input, mendflow
+from tests.plugins.test_logs import run as run_logs
 
 
 def _gated(line: str, *words: str) -> None:
@@ -585,3 +591,25 @@ def test_sql_reading_stored_replication_credentials_is_not_a_read(query: str) ->
                                    "select * from pg_stat_wal_receiver", "show max_connections"])
 def test_sql_reading_replication_state_stays_a_read(query: str) -> None:
     assert sql_problem(query) is None, query
+
+
+# -- 18. the logs plugin reading a credential file -----------------------------------------------
+
+@pytest.mark.parametrize("where", [".aws/credentials", ".ssh/id_rsa", "etc/shadow",
+                                   "run/secrets/db_password"])
+async def test_the_logs_plugin_refuses_a_file_that_holds_credentials(where: str,
+                                                                     tmp_path: Path) -> None:
+    from engine.errors import StepFailed
+
+    secret = tmp_path / where
+    secret.parent.mkdir(parents=True)
+    secret.write_text("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCY\n")
+    with pytest.raises(StepFailed, match="holds credentials"):
+        await run_logs({"paths": [str(secret)], "pattern": ".", "roots": ["/"]})
+
+
+async def test_the_logs_plugin_still_reads_logs(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("2024-01-01T00:00:00Z error: disk full\n")
+    res = await run_logs({"paths": [str(log)], "pattern": "error", "roots": ["/"]})
+    assert res.outputs["count"] == 1
