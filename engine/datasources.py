@@ -31,6 +31,7 @@ What this module does not own: connecting to anything (the plugins), reading set
 
 from __future__ import annotations
 
+import array
 import base64
 import bisect
 import codecs
@@ -179,9 +180,10 @@ class Redactor:
     or direction-control character; each visible piece is masked. Hex dumps (`hexdump -C`,
     `xxd`, `od -t x1`, with or without offsets and an ASCII column) are read back to their
     bytes, which are searched the same way, and each line's part of what is found is masked
-    in its hex and in its ASCII column; so are `od -c`'s characters. Not covered: 16-bit word
-    dumps (`od -x`, `hexdump` with no option) across lines, and a wrap that adds text at the
-    break (a log prefix on each line, `\\` before it).
+    in its hex and in its ASCII column; so are `od -c`'s characters, and dumps of numbers in
+    another form (`_NUMBER_CELLS`: `xxd -i`'s C array, `xxd -b`'s bits, od's decimal bytes,
+    plain `od`'s octal words, `od -d`'s decimal ones). Not covered: a wrap that adds text at
+    the break (a log prefix on each line, `\\` before it).
 
     In part: any piece of a secret at least `piece_min(len)` characters long (half the secret,
     and never under `PIECE_MIN`), wherever it sits (`S3cr3t-P...` from a tool that shows the
@@ -248,6 +250,9 @@ class Redactor:
             return text
         if self._bytes_pattern is not None and _DUMP_HINT.search(text) is not None:
             text = _masked(text, _dump_spans(text, self._bytes_pattern, self._byte_pieces), MASK)
+        if self._bytes_pattern is not None and _NUMBERS_HINT.search(text) is not None:
+            text = _masked(text, _number_spans(text, self._bytes_pattern, self._byte_pieces),
+                           MASK)
         text = _unwrap(text, self._pattern, self._pieces, _BREAK, MASK)
         text = self._pattern.sub(MASK, text)
         if self._mixed is not None:  # after the whole forms: `Bearer x` is masked whole
@@ -668,6 +673,115 @@ def _dump_spans(text: str, pattern: re.Pattern[bytes],
     return spans
 
 
+# Dumps whose cells are numbers in another form than hex bytes: xxd -i's C array (`0x53,
+# 0x75,`), xxd -b's bits, od's decimal bytes (`-t d1`, `-t u1`), and words of two bytes in octal
+# (plain `od`, `hexdump -o`) or decimal (`od -d`, `hexdump -d`): a cell's pattern, its base, how
+# many bytes a cell shows, and the smallest and largest number a cell may hold.
+_NUMBER_CELLS = ((r"0x([0-9a-fA-F]{2}),?", 16, 1, 0, 255), (r"([01]{8})", 2, 1, 0, 255),
+                 (r"(-?[0-9]{1,3})", 10, 1, -128, 255), (r"([0-7]{6})", 8, 2, 0, 65535),
+                 (r"(-?[0-9]{1,5})", 10, 2, -32768, 65535))
+_NUMBER_OFFSET = re.compile(r"[ \t]*[0-9a-fA-F]{7,16}:?(?=[ \t])")
+_NUMBERS_HINT = re.compile(r"^[ \t]*(?:[0-9a-fA-F]{7,16}:?[ \t]+)?(?:0x[0-9a-fA-F]{2},|-?[0-9]+"
+                           r"[ \t]+-?[0-9]+)", re.M)
+"""A line that may be such a dump's: what `_number_spans` reads only where one is."""
+
+
+class _NumberLine(NamedTuple):
+    """A dump of numbers' line: its cells (`block`, at `at` in the text), their numbers, and
+    where its ASCII column starts, if it has one."""
+
+    at: int
+    block: str
+    numbers: list[int]
+    ascii_at: int | None
+
+
+def _number_spans(text: str, pattern: re.Pattern[bytes],
+                  pieces: _Pieces[bytes] | None) -> list[tuple[int, int]]:
+    """Where the dumps of numbers in `text` (`_NUMBER_CELLS`) show a secret, or a piece of
+    one: as `_dump_spans` reads hex dumps, each run of lines read as one kind of dump is read
+    back to its bytes (words both as shown and swapped) and searched; each cell holding a
+    byte of what is found, and the byte's character in an ASCII column, is masked."""
+    spans: list[tuple[int, int]] = []
+    lines, at = [], 0
+    for text_line in text.splitlines(keepends=True):
+        lines.append((at, text_line.rstrip("\r\n")))
+        at += len(text_line)
+    for cell, base, unit, low, high in _NUMBER_CELLS:
+        cells = re.compile(rf"(?:[ \t,]*{cell}(?=[ \t,]|$))+", re.M)
+        if cells.search(text) is None:
+            continue
+        one = re.compile(cell)
+        runs: list[list[_NumberLine]] = [[]]
+        for at, line in lines:
+            read = _number_line(line, at, (cells, one, base, low, high),
+                                continuing=bool(runs[-1]))
+            if read is not None:
+                runs[-1].append(read)
+            elif runs[-1]:
+                runs.append([])
+        for run in runs:
+            shown = array.array("B" if unit == 1 else "H",
+                                [n % (1 << 8 * unit) for line in run for n in line.numbers])
+            order = sys.byteorder  # (each word's bytes as shown, then swapped)
+            for wanted in ("big", "little") if unit > 1 else (order,):
+                if wanted != order:
+                    shown.byteswap()
+                    order = wanted
+                stream = shown.tobytes()
+                found = [m.span() for m in pattern.finditer(stream)]
+                if pieces is not None:
+                    found += pieces.spans(stream)
+                if found:
+                    where = [(line.at + m.start(1), line.at + m.end(1)) for line in run
+                             for m in one.finditer(line.block)]
+                    for start, end in found:
+                        spans += where[start // unit:-(-end // unit)]
+                        spans += _ascii_spans(run, start, end) if unit == 1 else []
+    return spans
+
+
+def _number_line(line: str, at: int,
+                 kind: tuple[re.Pattern[str], re.Pattern[str], int, int, int], *,
+                 continuing: bool) -> _NumberLine | None:
+    """`line` (at `at`) read as a dump of numbers of `kind` (its cells, one cell, their base and
+    range), or None. A line alone shows two cells after an offset, or four after its indent;
+    the last line of a run, one."""
+    cells, one, base, low, high = kind
+    head = _NUMBER_OFFSET.match(line)
+    if head is None and line[:1] not in (" ", "\t"):  # (`od -An`, xxd -i: indented)
+        return None
+    block = cells.match(line, head.end() if head else 0)
+    if block is None:
+        return None
+    numbers = [int(n, base) for n in one.findall(block.group())]
+    if len(numbers) < (1 if continuing and head else 2 if head else 4) or \
+            min(numbers) < low or max(numbers) > high:
+        return None
+    rest = line[block.end():]
+    ascii_at = None
+    if rest.startswith("  ") and rest.strip() and len(rest) - 2 >= len(numbers) and \
+            not rest[:len(rest) - len(numbers)].strip():  # xxd -b (its last line padded)
+        ascii_at = at + len(line) - len(numbers)
+    elif rest.strip().startswith(">") and rest.strip().endswith("<"):  # od -t d1z
+        ascii_at = at + block.end() + rest.index(">") + 1
+    elif rest.strip():
+        return None
+    return _NumberLine(at + block.start(), block.group(), numbers, ascii_at)
+
+
+def _ascii_spans(run: list[_NumberLine], start: int, end: int) -> list[tuple[int, int]]:
+    """The characters of bytes `start` to `end` in the ASCII columns of a run of lines of
+    single-byte cells (xxd -b, od -t d1z)."""
+    spans, first = [], 0
+    for line in run:
+        a, b = max(start, first) - first, min(end, first + len(line.numbers)) - first
+        if line.ascii_at is not None and a < b:
+            spans.append((line.ascii_at + a, line.ascii_at + b))
+        first += len(line.numbers)
+    return spans
+
+
 class RedactingLogger(logging.LoggerAdapter[logging.Logger]):
     """A logger whose records are redacted before any handler sees them: the message is
     formatted with its arguments, redacted, and logged with none (exception text included)."""
@@ -694,13 +808,14 @@ def _hex_dumps(raw: bytes) -> set[str]:
     """The hex of `raw` as dumps and escapes print it, in lower and upper case: together
     (`xxd -p`), a byte apart (`hexdump -C`, `od`: `53 33`; openssl: `53:33`), in xxd's groups of
     two bytes (either alignment: `5333 6372`, `53 3363 72`), `\\x`-escaped (C, bash
-    `$'...'`) and as `0x53 0x33`. Plain text, not patterns: the search over a long output
-    stays as fast as for the secret itself."""
+    `$'...'`), as `0x53 0x33` and as a C array's `0x53, 0x33` (`xxd -i`), or `53,33`. Plain
+    text, not patterns: the search over a long output stays as fast as for the secret itself."""
     forms: set[str] = set()
     for digits in (raw.hex(), raw.hex().upper()):
         pairs = [digits[i:i + 2] for i in range(0, len(digits), 2)]
         forms |= {digits, " ".join(pairs), ":".join(pairs), "".join(f"\\x{p}" for p in pairs),
-                  " ".join(f"0x{p}" for p in pairs)}
+                  " ".join(f"0x{p}" for p in pairs), ",".join(pairs),
+                  *(sep.join(f"0x{p}" for p in pairs) for sep in (", ", ","))}
         for first in (2, 1):  # xxd groups: the secret starting a group, or inside one
             groups = ["".join(pairs[:first])] + ["".join(pairs[i:i + 2])
                                                   for i in range(first, len(pairs), 2)]
@@ -985,6 +1100,12 @@ def load_datasources(settings: Settings, environ: Mapping[str, str]) -> DataSour
         if not url:
             raise ConfigError(f"data source {name!r} ({entry['origin']}) has no url",
                               hint=f"Set url in {path} or {ENV_PREFIX}{_env_key(name)}_URL")
+        try:  # (the error leaves the url out: it may hold a password)
+            urlsplit(str(url)).port  # noqa: B018 - raises ValueError on a port that is no number
+        except ValueError:
+            raise ConfigError(f"data source {name!r} ({entry['origin']}): its url cannot be "
+                              "read as a URL", hint="Write scheme://host:port/path: a host in "
+                              "[brackets] closes them, a port is a number up to 65535") from None
         kind = entry.get("type") or _SCHEME_TYPES.get(urlsplit(url).scheme)
         if not kind:
             raise ConfigError(f"data source {name!r} ({entry['origin']}) has no type",

@@ -42,7 +42,7 @@ from typing import Annotated, Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from engine._frozenmap import FrozenMap
-from engine.errors import ConditionError, InputError, PlanError
+from engine.errors import ConditionError, InputError, PlanError, StoreError
 from engine.plan import Edge, OnError, Outcome, Plan, Step, StepKind
 
 STATE_VERSION = 2
@@ -147,6 +147,18 @@ class RunState:
 
     @classmethod
     def from_json_dict(cls, d: Mapping[str, Any]) -> RunState:
+        """A state `to_json_dict` wrote; one that is not (a store edited by hand: an unknown
+        status, a value of the wrong type) is a StoreError saying so."""
+        try:
+            return cls._from_json_dict(d)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            said = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            raise StoreError(f"a run state in the store cannot be read ({said})",
+                             hint="Was the store edited by hand? Restore it from a backup") \
+                from exc
+
+    @classmethod
+    def _from_json_dict(cls, d: Mapping[str, Any]) -> RunState:
         version = d.get("version", STATE_VERSION)
         if version not in _READABLE_VERSIONS:
             raise PlanError(f"run state has version {version!r}; this Mendflow reads "

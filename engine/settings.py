@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -63,6 +64,20 @@ class Settings(BaseSettings):
                                       "/metrics` of `mendflow serve` then requires (unset: "
                                       "open, as exporters are).")
     config_file: Path = Field(default=Path("mendflow.toml"), description="Data sources.")
+
+    @field_validator("database_url", "broker_url", "base_url")
+    @classmethod
+    def _a_url(cls, value: str | None) -> str | None:
+        """A URL that cannot be read (an unclosed `[host`, a port that is no number up to
+        65535) is bad input, said without the URL (it may hold a password)."""
+        if value is not None:
+            try:
+                urlsplit(value).port  # noqa: B018 - raises ValueError on a bad port
+            except ValueError:
+                raise ValueError("cannot be read as a URL: write scheme://host:port/path (a "
+                                 "host in [brackets] closes them, a port is a number up to "
+                                 "65535)") from None
+        return value
 
     @property
     def config_required(self) -> bool:

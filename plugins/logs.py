@@ -51,6 +51,7 @@ from typing import IO, Any, ClassVar
 import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from engine.effects.credentials import holds_credentials
 from engine.errors import StepFailed
 from engine.plugins import PluginBase, StepContext, StepResult
 from plugins._logtime import line_time, parse_when
@@ -142,7 +143,10 @@ def _matcher(regex: Any) -> Callable[[bytes], bool]:
 
 
 def confined(files: list[str], roots: list[str]) -> list[str]:
-    """`files` resolved (symlinks followed); a file outside every root is refused."""
+    """`files` resolved (symlinks followed); a file outside every root is refused, and so is
+    one that holds credentials by where it is, whatever the roots (/etc/shadow, a private key,
+    ~/.aws/credentials: `engine.effects.credentials`): no log, and its matching lines would go
+    into the step's output unredacted."""
     bases = [os.path.realpath(os.path.expanduser(r)) for r in roots]
     kept = []
     for path in files:
@@ -150,14 +154,16 @@ def confined(files: list[str], roots: list[str]) -> list[str]:
         if not any(real == base or real.startswith(base.rstrip(os.sep) + os.sep)
                    for base in bases):
             raise _Outside(path, real)
+        if holds_credentials(path) or holds_credentials(real):
+            raise _Outside(path, real, "it holds credentials (a password, a token or a key)")
         kept.append(path)
     return kept
 
 
 class _Outside(Exception):
-    def __init__(self, path: str, real: str) -> None:
+    def __init__(self, path: str, real: str, why: str | None = None) -> None:
         super().__init__(path)
-        self.path, self.real = path, real
+        self.path, self.real, self.why = path, real, why
 
 
 class _Scan:
@@ -259,6 +265,10 @@ class LogsPlugin(PluginBase):
             files = confined(files, params.roots)
         except _Outside as out:
             shown = out.path if out.real == out.path else f"{out.path} (which is {out.real})"
+            if out.why is not None:
+                raise StepFailed(f"refused to read {shown}: {out.why}, not a log",
+                                 retryable=False, step=ctx.step_id,
+                                 hint="Name only log files in `paths`") from None
             raise StepFailed(f"refused to read {shown}: it is outside the step's roots "
                              f"({', '.join(params.roots)})", retryable=False, step=ctx.step_id,
                              hint="Add its directory to the step's `roots` if it is meant to "

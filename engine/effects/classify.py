@@ -551,7 +551,8 @@ def _judge(argv: list[str]) -> None:
         judge(name, rule, args)
     else:
         rule(name, args)
-    if name not in _NAMES_ONLY and (opened := opened_credentials(args)) is not None:
+    if name not in _NAMES_ONLY and (opened := opened_credentials(args, _folder.get() or "")) \
+            is not None:
         raise NotRead(credential_reason(opened), cause="operand")
 
 

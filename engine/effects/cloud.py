@@ -70,6 +70,31 @@ _AWS_GETS = frozenset("""get-caller-identity get-console-output get-console-scre
     get-parameters-by-path get-instance-profile get-user get-group get-account-summary""".split())
 # (of them, a parameter read --with-decryption hands out a secret)
 
+# Operations that print a program's environment, or the script a machine boots with, whole: a
+# Lambda's, a task definition's containers', an instance's user data (the secrets a service is
+# given among them, as `docker inspect` prints a container's). A --query that picks other
+# fields reads.
+_AWS_ENVIRONMENTS = {("lambda", "get-function"), ("lambda", "get-function-configuration"),
+                     ("ecs", "describe-task-definition"), ("ec2", "describe-instance-attribute"),
+                     ("ec2", "describe-launch-template-versions")}
+_HOLDS_ENVIRONMENT = ("environment", "configuration", "taskdefinition", "containerdefinitions",
+                      "userdata", "launchtemplatedata", "@", "*", "[]")
+
+
+def _values(args: list[str], flag: str) -> list[str]:
+    """Each value `flag` is given in `args` (`--flag V` or `--flag=V`)."""
+    return [args[k + 1] if word == flag else word[len(flag) + 1:]
+            for k, word in enumerate(args)
+            if word == flag and k + 1 < len(args) or word.startswith(flag + "=")]
+
+
+def _environment_printed(service: str, op: str, args: list[str]) -> bool:
+    if (service, op) not in _AWS_ENVIRONMENTS or op == "describe-instance-attribute" and \
+            "userdata" not in [v.lower() for v in _values(args, "--attribute")]:
+        return False
+    queries = [q.lower() for q in _values(args, "--query")]
+    return not queries or any(w in q for q in queries for w in _HOLDS_ENVIRONMENT)
+
 
 def aws(name: str, args: list[str]) -> None:
     """aws [GLOBAL FLAGS] SERVICE OPERATION [...]: describe-*, list-*, the get-* that only
@@ -81,6 +106,10 @@ def aws(name: str, args: list[str]) -> None:
     service, op = ops[0], ops[1]
     if "--with-decryption" in args:
         raise NotRead(f"`{name} {service} {op}` hands out a secret", cause="subcommand")
+    if _environment_printed(service, op, args):
+        raise NotRead(f"`{name} {service} {op}` prints the environment (or user data) a "
+                      "program is given, its secrets among them: not a read to keep (a "
+                      "--query that picks other fields reads)", cause="subcommand")
     if op.startswith(("describe-", "list-")) or op in _AWS_GETS or op == "wait" or \
             (service == "s3" and op == "ls"):
         return
@@ -96,9 +125,12 @@ _AZ_ACTIONS = frozenset("""create delete update set start stop restart remove ad
     apply deploy cancel swap sync""".split())
 
 # what holds a secret's value: `keyvault secret show`, `storage account keys list`,
-# `acr credential show`, `cosmosdb keys list`, `redis list-keys`
+# `acr credential show`, `cosmosdb keys list`, `redis list-keys`; an app's settings (`webapp
+# config appsettings list`: its environment, in clear) and its publishing profiles (their
+# deployment password)
 _AZ_SECRETS = frozenset("secret secrets keys credential credentials connection-string "
-                        "connection-strings".split())
+                        "connection-strings appsettings list-publishing-profiles "
+                        "list-publishing-credentials".split())
 
 
 def az(name: str, args: list[str]) -> None:

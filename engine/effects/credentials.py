@@ -13,12 +13,18 @@ service account's token); a process's environment (`/proc/PID/environ`); kubecon
 (`~/.kube/config`, `/etc/kubernetes/*.conf`); private keys (`*.key`, `*-key.pem`, `id_rsa` and
 its kin, `/etc/ssl/private/`); and the credential files of the usual clients (`.aws/credentials`,
 `.pgpass`, `.netrc`, `.my.cnf`, `.git-credentials`, `.docker/config.json`, `.vault-token`,
-gcloud's, GitLab's `gitlab-secrets.json`). A path is judged by its tails, as a device's is
-(`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
+gcloud's, GitLab's `gitlab-secrets.json`); a host's SSH keys, certbot's `privkey.pem`, a
+Kerberos keytab, a Secret mounted in a kubelet's pod folder, k3s's and RKE2's kubeconfig and
+join token, the first passwords GitLab and Jenkins write, Debian's MySQL maintenance login,
+WireGuard's configurations (their private key), npm's, PyPI's, s3cmd's, GitHub CLI's and
+Terraform's tokens; and the folders that hold them (`grep -r . ~/.ssh`, `grep -r x
+/etc/kubernetes/pki` open every file in them). A path is judged by its tails, as a device's
+is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import re
 
@@ -37,42 +43,113 @@ _PLACES = re.compile(r"""(?x)
   | /gitlab-secrets\.json$
   | /id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?$
   | [^/]\.key$ | [-.]key\.pem$
+  | /ssh_host_\w+_key$ | /privkey\d*\.pem$ | ^/etc/pki/tls/private/. | [^/]\.keytab$
+  | /volumes/kubernetes\.io~secret/.
+  | ^/etc/rancher/(?:k3s/k3s|rke2/rke2)\.yaml$
+  | ^/var/lib/rancher/(?:k3s|rke2)/server/(?:token$|cred/)
+  | ^/etc/gitlab/initial_root_password$ | /secrets/initialAdminPassword$
+  | ^/etc/mysql/debian\.cnf$ | ^/etc/wireguard/[^/]+\.conf$
+  | /\.(?:npmrc|pypirc|s3cfg)$ | /\.config/gh/hosts\.yml$
+  | /\.terraform\.d/credentials\.tfrc\.json$
+  | /\.(?:ssh|aws|kube|docker|gnupg|config/gcloud)$ | ^/etc/(?:ssl|pki/tls)/private$
+  | ^/etc/kubernetes/pki(?:/etcd)?$ | ^/etc/(?:wireguard|rancher/k3s|rancher/rke2)$
+  | /volumes/kubernetes\.io~secret$
 """)
 
 
 _A_PATH = re.compile(r"[\w.~/@:+*?,-]+")
+# what a shell expands in a word (a parameter, a command's output) and a glob: either may be
+# any text there (`$HOME/.ssh/id_rsa`, `/proc/$$/environ`, `/etc/sha*`, `~/.aws/*`)
+_EXPANSION = re.compile(r"\$\((?:[^()]|\([^()]*\))*\)|`[^`]*`|\$\{[^}]*\}|\$(?:env:)?\w+|\$\$")
+_GLOB = re.compile(r"[*?]|\[[^\]/]+\]")
+_BRACES = re.compile(r"\{([^{}]*,[^{}]*)\}")
+# a name of each kind of file the places hold: a glob that may match one is judged as if it did
+_NAMES = """shadow gshadow shadow- gshadow- environ admin.conf config credentials .pgpass .netrc
+    .my.cnf .git-credentials .vault-token config.json credentials.db access_tokens.db
+    application_default_credentials.json gitlab-secrets.json id_rsa id_dsa id_ecdsa id_ed25519
+    id_ed25519_sk server.key tls-key.pem ssh_host_rsa_key ssh_host_ed25519_key privkey.pem
+    privkey1.pem krb5.keytab k3s.yaml rke2.yaml token initial_root_password
+    initialAdminPassword debian.cnf wg0.conf .npmrc .pypirc .s3cfg hosts.yml
+    credentials.tfrc.json .ssh .aws .kube .docker .gnupg""".split()
 
 
 def holds_credentials(word: str) -> bool:
-    """Whether the file `word` names holds credentials by where it is (see the module)."""
+    """Whether the file `word` names holds credentials by where it is (see the module); a
+    word a shell expands (a parameter, a glob, braces) may name any file it can expand to.
+    A backslash separates folders as a slash does (Windows: `~\\.ssh\\id_rsa`)."""
+    word = word.replace("\\", "/")
+    if "/" in word:
+        words = _braced(_EXPANSION.sub("*", word))
+        if any(_GLOB.search(w) for w in words):
+            return any(_glob_holds(w) for w in words)
+        return any(_holds(w) for w in words)
+    return _holds(word)
+
+
+def _holds(word: str) -> bool:
     if "/" not in word and not word.endswith(".key") and not word.startswith(("id_", ".")) \
             or not _A_PATH.fullmatch(word):  # `.[].key` is jq's, `{.data.key}` a template
         return False
-    text = word.replace("\\", "/")
-    parts = [p for p in posixpath.normpath("/" + text.lstrip("~")).split("/")
+    parts = [p for p in posixpath.normpath("/" + word.lstrip("~")).split("/")
              if p not in ("", ".", "..")]
     tails = ["/" + "/".join(parts[k:]) for k in range(len(parts))]
     return any(_PLACES.search(tail) for tail in tails)
 
 
+def _braced(word: str) -> list[str]:
+    """The words bash's brace expansion makes of `word` (`/etc/{shadow,passwd}`), at most 64."""
+    m = _BRACES.search(word)
+    if m is None:
+        return [word]
+    out = [w for choice in m.group(1).split(",")
+           for w in _braced(word[:m.start()] + choice + word[m.end():])]
+    return out[:64]
+
+
+def _glob_holds(word: str) -> bool:
+    """Whether a glob (`/etc/sha*`, `~/.ssh/id_*`, `/root/.aws/*`) may name a file that holds
+    credentials: its folders' globs taken as any one name, its last part as each name of
+    `_NAMES` it matches (a leading dot only by a dot, as bash globs); in a folder that holds
+    credentials, only wildcards as any of its files. A name that holds them in any folder
+    (`privkey.pem`, `id_rsa`) counts only where the glob is that specific: `*.key` (every
+    `.key` is a key), not `*.pem`."""
+    folder, _, last = word.rstrip("/").rpartition("/")
+    folder = "/".join("x" if _GLOB.search(part) else part for part in folder.split("/"))
+    if not _GLOB.sub("", last):  # only wildcards: any file of the folder
+        return _holds(folder or "/")
+    if "." not in last.lstrip(".") and _holds(folder or "/"):  # `id_*` in ~/.ssh
+        return True
+    plain = _GLOB.sub("x", last)  # the glob's plainest name
+    return any(_holds(f"{folder}/{name}") and (not _holds(f"/x/x/{name}") or
+                                                 _holds(f"{folder}/{plain}"))
+               for name in _NAMES if fnmatch.fnmatchcase(name, last) and
+               (not name.startswith(".") or last.startswith(".")))
+
+
 # a flag that hands a program a credential file to use, not to print (`--key`, `-i`, `--cacert`,
-# `--kubeconfig`, `--password-file`): its value is not opened for its text to be shown
-_USES = re.compile(r"^-{1,2}(?:[ikE]|[\w-]*(?:key|cert|ca|config|identity|file|token|cred|pass|"
-                   r"auth|secret|login|tls|ssl)[\w-]*)$", re.I)
+# `--kubeconfig`, `--password-file`): its value is not opened for its text to be shown. diff's
+# `--from-file`, `--to-file` name a file it compares, and prints
+_USES = re.compile(r"^(?!--(?:from|to)-file$)-{1,2}(?:[ikE]|[\w-]*(?:key|cert|ca|config|identity|"
+                   r"file|token|cred|pass|auth|secret|login|tls|ssl)[\w-]*)$", re.I)
 
 
-def opened_credentials(args: list[str]) -> str | None:
+def opened_credentials(args: list[str], folder: str = "") -> str | None:
     """The first of `args` (a command's words after its name) that opens a credential file
-    to print it: an operand, or a flag's value unless the flag hands it over for use."""
+    to print it: an operand, or a flag's value unless the flag hands it over for use. A
+    relative path is `folder`'s (`cd ~/.aws && cat credentials`)."""
+    def held(word: str) -> bool:
+        return holds_credentials(posixpath.join(folder, word) if folder and not
+                                 word.startswith(("/", "~", "$")) else word)
+
     for k, word in enumerate(args):
         if word.startswith("-"):
             flag, eq, value = word.partition("=")
-            if eq and not _USES.match(flag) and holds_credentials(value):
+            if eq and not _USES.match(flag) and held(value):
                 return value
             continue
         if k and _USES.match(args[k - 1].partition("=")[0]) and "=" not in args[k - 1]:
             continue
-        if holds_credentials(word):
+        if held(word):
             return word
     return None
 

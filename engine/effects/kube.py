@@ -145,9 +145,11 @@ KUBECTL: dict[str, Tool] = {
         "status": Tool(_SELECT | F("w", "revision= timeout= watch", go=True)),
         "history": Tool(_SELECT | _OUTPUT | F("", "revision=", go=True))}),
     "config": Tool(subcommands={
-        # (--raw prints the kubeconfig's tokens and client keys: the runner's own credentials)
-        "view": Tool(_OUTPUT | F("", "flatten minify merge", go=True,
-                                 why={"--raw": "prints the kubeconfig's credentials"})),
+        # (--raw prints the kubeconfig's tokens and client keys: the runner's own credentials;
+        # so does --flatten, which inlines the files they are in and redacts nothing)
+        "view": Tool(_OUTPUT | F("", "minify merge", go=True,
+                                 why={"--raw": "prints the kubeconfig's credentials",
+                                      "--flatten": "prints the kubeconfig's credentials"})),
         "get-contexts": Tool(_OUTPUT | F("", "no-headers", go=True)),
         **rows("current-context get-clusters get-users", NONE)}),
     **rows("attach port-forward proxy", LIVE),
@@ -181,6 +183,12 @@ def _helm_secrets(p: Parsed, name: str) -> None:
                   "among them: not a read to keep", cause="subcommand")
 
 
+def _helm_status(p: Parsed, name: str) -> None:
+    """`helm status -o json|yaml` prints the whole release: its manifest and its values."""
+    if any(f.strip().lower() in ("json", "yaml") for f in p.values("-o", "--output")):
+        _helm_secrets(p, name)
+
+
 _HELM_GLOBAL = F("n:", """namespace= kube-context= kubeconfig= kube-apiserver= kube-as-user=
     kube-as-group= kube-ca-file= kube-token= kube-insecure-skip-tls-verify debug
     registry-config= repository-cache= repository-config= burst-limit= qps=
@@ -193,12 +201,13 @@ HELM: dict[str, Tool] = {
     **rows("list ls", Tool(_HELM_OUT | F("aAdf:m:qrl:", """all all-namespaces date deployed
         failed filter= max= offset= pending reverse selector= short superseded time-format=
         uninstalled uninstalling no-headers""", go=True))),
-    "status": Tool(_HELM_OUT | _HELM_REV | F("", "show-desc show-resources", go=True)),
+    "status": Tool(_HELM_OUT | _HELM_REV | F("", "show-desc show-resources", go=True),
+                   check=_helm_status),
     # (`get values` prints the values a release was given, its passwords among them;
-    # `get manifest` and `get all` its rendered Secrets: not reads to keep)
+    # `get manifest`, `get hooks` and `get all` its rendered Secrets: not reads to keep)
     "get": Tool(subcommands={
-        **rows("notes hooks", Tool(_HELM_REV)),
-        "manifest": Tool(_HELM_REV, check=_helm_secrets),
+        "notes": Tool(_HELM_REV),
+        **rows("manifest hooks", Tool(_HELM_REV, check=_helm_secrets)),
         **rows("all values", Tool(_HELM_OUT | _HELM_REV | F("a", "all template=", go=True),
                                   check=_helm_secrets)),
         "metadata": Tool(_HELM_OUT | _HELM_REV)}),

@@ -3,14 +3,16 @@
 `ip` reads only with a show/list/get command on an object that has one; curl reads only as a
 GET (or HEAD) of an http(s) URL that sends no body (-G data goes in the query string),
 uploads nothing and writes no file; wget only when its download goes to stdout (`-O -`) or
-nowhere (`--spider`). Neither follows a redirect from a URL a value gives (curl `-L`, wget
-unless `--max-redirect=0`): the server it names decides where the request goes. It does not
-cover ssh (a wrapper: `engine.effects.classify`).
+nowhere (`--spider`). Neither asks a cloud's metadata service for the machine's credentials
+(`169.254.169.254/latest/meta-data/iam/security-credentials/...`). Neither follows a redirect
+from a URL a value gives (curl `-L`, wget unless `--max-redirect=0`): the server it names
+decides where the request goes. It does not cover ssh (a wrapper: `engine.effects.classify`).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from engine.effects.options import Flags, NotRead, Parsed, parse
 from engine.effects.rules import Rule, Tool
@@ -68,7 +70,78 @@ _IPV6 = re.compile(r"\[[0-9A-Fa-f:.]+\](?::\d+)?")
 _GUESSED = ("ftp.", "dict.", "ldap.", "imap.", "smtp.", "pop3.")
 
 
+# A cloud instance's metadata service hands whoever asks the machine's own credentials: AWS's
+# (and Alibaba's) role keys, AWS's container credentials (any path on 169.254.170.2, or the
+# URI its variables give), GCP's service account tokens, Azure's managed identity tokens.
+_CLOUD_CREDENTIALS = re.compile(r"""(?ix)
+    /meta-data/(?:iam/security|identity|ram/security)-credentials
+  | /computemetadata/v1(?:beta1)?/.*service-accounts.*/(?:token|identity)
+  | /metadata/identity/oauth2/token | /msi/token
+  | (?:^|//|@)169\.254\.170\.2(?:[:/?#]|$)
+  | \$\{?(?:AWS_CONTAINER_CREDENTIALS_(?:RELATIVE|FULL)_URI|IDENTITY_ENDPOINT|MSI_ENDPOINT)\b
+""")
+
+
+_GLOB = re.compile(r"\{([^{}]*)\}|\[([^\[\]]*)\]")
+
+
+def _globbed(url: str, limit: int = 256) -> list[str] | None:
+    """The URLs curl's globs in `url` expand to (`{a,b}`, `[s-t]`), or None past `limit`."""
+    m = _GLOB.search(url)
+    if m is None:
+        return [url]
+    if m.group(1) is not None:
+        choices = m.group(1).split(",")
+    else:
+        first, _, last = m.group(2).partition(":")[0].partition("-")
+        choices = [m.group(2)] if not last else [str(n) for n in range(
+            int(first), min(int(last), int(first) + limit) + 1)] if first.isdigit() and \
+            last.isdigit() else [chr(c) for c in range(ord(first[:1] or " "),
+                                                        ord(last[:1]) + 1)][:limit + 1]
+    out: list[str] = []
+    for choice in choices:
+        rest = _globbed(url[:m.start()] + choice + url[m.end():], limit)
+        if rest is None or len(out) + len(rest) > limit:
+            return None
+        out += rest
+    return out
+
+
+# Docker's API (its socket, or TCP 2375/2376) answers a GET with what `docker inspect`, `docker
+# cp`, `docker export` and `docker config inspect` print: a container's environment, its files,
+# a swarm config's data (all gated as those commands). Listing containers still reads.
+_DOCKER_API_SECRETS = re.compile(r"(?:^|/)(?:containers|images)/[^/?#]+/(?:json|archive|export|"
+                                 r"get)\b|(?:^|/)configs(?:[/?#]|$)", re.I)
+_DOCKER_PORT = re.compile(r"^(?:[a-z]+://)?[^/]*:237[56](?:[/?#]|$)", re.I)
+
+
+def credentials_fetched(url: str, *, socket: bool = False) -> str | None:
+    """What a GET of `url` hands out, if it asks for credentials or what holds them: a cloud's
+    metadata service for the machine's credentials, Docker's API (over its socket: `socket`,
+    or TCP) for a container's environment or files. None for any other URL."""
+    # (as a server reads the path: decoded, its empty segments dropped)
+    expanded = [re.sub(r"(?<!:)//+", "/", unquote(unquote(u))) for u in _globbed(url) or [url]]
+    if any(_CLOUD_CREDENTIALS.search(u) for u in expanded):
+        return ("asks the cloud's metadata service for this machine's credentials (a role's "
+                "keys, a token)")
+    if (socket or _DOCKER_PORT.match(url)) and any(
+            _DOCKER_API_SECRETS.search(u) for u in expanded):
+        return ("asks Docker's API what `docker inspect` or `docker cp` would print (a "
+                "container's environment, its files)")
+    return None
+
+
+def _no_credentials(url: str, name: str, socket: bool) -> None:
+    said = credentials_fetched(url, socket=socket)
+    if said is not None:
+        raise NotRead(f"{name} {url} {said}: not a read to keep", cause="operand")
+
+
 def _http_url(url: str, name: str) -> None:
+    if _globbed(url) is None:
+        raise NotRead(f"{name} expands the globs in {url} to more URLs than can be checked",
+                      cause="operand")
+    _no_credentials(url, name, False)
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme in ("", "http", "https") and "://" not in url:
         head = url.split("/", 1)[0]
@@ -151,8 +224,10 @@ def _curl(p: Parsed, name: str) -> None:
                           cause="flag")
         if flag == "--url":
             _http_url(value, name)
-    for url in p.operands:
+    socket = p.has("--unix-socket", "--abstract-unix-socket")
+    for url in [*p.operands, *p.values("--url")]:
         _http_url(url, name)
+        _no_credentials(url, name, socket)
     if p.has("-L", "--location", "--location-trusted") and p.values("--max-redirs") != ["0"]:
         _no_redirect_from_a_value([*p.operands, *p.values("--url")], f"{name} -L")
 

@@ -38,7 +38,18 @@ measure ft fl fw echo write sls gi gp gm gl pwd gcm gal gdr history h ghy""".spl
 _PERSON = frozenset({"get-credential", "read-host", "get-help", "help", "man", "out-gridview",
                      "ogv", "enter-pssession", "etsn", "start-transcript", "pause"})
 _NOT_READ = {"get-secret": "prints a credential", "get-azaccesstoken": "prints a credential",
-             "test-cluster": "runs validation tests that can take cluster disks offline"}
+             "test-cluster": "runs validation tests that can take cluster disks offline",
+             # a secret store's value, a local administrator's password (LAPS), a stored
+             # credential's password (-AsCredentialObject): each in clear
+             "get-azkeyvaultsecret": "prints a secret's value (-AsPlainText)",
+             "get-secsecretvalue": "prints a secret's value",
+             "get-lapsadpassword": "prints a local administrator's password",
+             "get-admpwdpassword": "prints a local administrator's password",
+             "get-storedcredential": "prints a stored credential (-AsCredentialObject)"}
+# what names a secret's value among a reading cmdlet's words: a parameter store read decrypted,
+# the AD attributes that hold LAPS passwords, a BitLocker volume's recovery password
+_SECRET_WORDS = re.compile(r"-withd\w*|ms-mcs-admpwd\b|mslaps-\w*password|\bkeyprotector\b|"
+                           r"\brecoverypassword\b", re.I)
 _REFUSED_PARAMS = {"-outfile": "writes a file", "-repair": "repairs what it tests",
                    "-wait": "runs until someone stops it", "-online": "opens a browser",
                    "-asjob": "runs in the background", "-credential": "may prompt",
@@ -72,6 +83,10 @@ _TOKEN = re.compile(r"\s+|'(?:[^']|'')*'|\"(?:[^\"`]|`.)*\"|\$\w+(?::\w+)?|\.\w+
 def powershell_verdict(script: str) -> Verdict:
     """The effect of a PowerShell script (the text a guide wrote; backtick continuations ok)."""
     text = re.sub(r"`\r?\n", " ", script)
+    said = _SECRET_WORDS.search(text)
+    if said is not None:
+        return Verdict("mutate", f"{said.group()} prints a secret's value: not a read to keep",
+                       "flag")
     try:
         for statement in _statements(text):
             _statement(statement)

@@ -52,7 +52,9 @@ def judge(name: str, tool: Tool, args: list[str], inherited: Flags | None = None
     if tool.live:
         raise NotRead(f"{name} runs {UNTIL_STOPPED}: a person's job",
                       cause="interactive", effect="interactive")
-    if tool.any_args:
+    if tool.any_args:  # (its check, if any, gets every word as an operand)
+        if tool.check is not None:
+            tool.check(Parsed(operands=list(args)), name)
         return
     flags = tool.flags | inherited if inherited is not None else tool.flags
     if tool.subcommands is not None:

@@ -11,6 +11,7 @@ text it says so, and the program is not read-only: a wrong "no" costs an approva
 
 from __future__ import annotations
 
+from engine.effects.credentials import credential_reason, holds_credentials
 from engine.effects.devices import arming, arms
 
 _SED_SIMPLE = set("=dDgGhHnNpPxzF")
@@ -55,6 +56,8 @@ def sed_problem(script: str) -> str | None:
             start, i = i, _text_end(script, i)
             if c in "rR" and arms(script[start:i].strip()):
                 return f"its `{c}` command: {arming(script[start:i].strip())}"
+            if c in "rR" and holds_credentials(script[start:i].strip()):
+                return f"its `{c}` command: {credential_reason(script[start:i].strip())}"
         elif c in "sy":
             end = _sed_parts(script, i, 2)
             if end < 0:

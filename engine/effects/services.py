@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 
+from engine.effects.host import shown_processes
 from engine.effects.options import Flags, NotRead, Parsed, parse
 from engine.effects.rules import Check, Rule, Tool, rows
 from engine.effects.sql import sql_problem
+from engine.effects.words import Templated
 
 F = Flags.of
 NONE = Tool()  # a subcommand that reads and takes any operands but no flags of its own
@@ -110,11 +113,23 @@ def _build_steps_shown(p: Parsed, name: str) -> None:
 _HISTORY = Tool(F("Hq", "human= no-trunc quiet format="), check=_build_steps_shown)
 
 
+# podman top's own format descriptors (`podman top C user pid args`): not ps options
+_PODMAN_TOP = frozenset("""args capamb capbnd capeff capinh capprm comm etime group groups
+    hgroup hgroups hpid huser label nice pcpu pgid pid ppid rgroup ruser seccomp state stime
+    time tty user vsz""".split())
+
+
+def _top(p: Parsed, name: str) -> None:
+    """`docker top C [ps options]`: ps reads, but not with its `e` (`docker top C auxe`)."""
+    shown_processes(name, [w for w in p.operands[1:] if w.lower() not in _PODMAN_TOP])
+
+
+_TOP = Tool(any_args=True, check=_top)
 _CONTAINER_READ = {
     **rows("ps ls list", Tool(_PS)),
     "logs": Tool(_LOGS, follow=_FOLLOW),
     "inspect": Tool(_INSPECT, check=_environment_shown),
-    "top": Tool(any_args=True),  # `docker top C [ps options]`: ps reads
+    "top": _TOP,
     "stats": Tool(F("a", "all format= no-stream no-trunc"), check=_stats),
     "port": NONE, "diff": NONE,
 }
@@ -141,7 +156,7 @@ _DOCKER_SUBS: dict[str, Tool] = {
                                  "ls": Tool(_LIST), "images": Tool(_LIST), "top": NONE,
                                  "version": NONE}),
     "pod": Tool(subcommands={**rows("ps ls list", Tool(_PS)), "inspect": Tool(_INSPECT),
-                             "top": Tool(any_args=True),
+                             "top": _TOP,
                              "stats": Tool(F("a", "all format= no-stream no-trunc"),
                                            check=_stats)}),
 }
@@ -395,12 +410,30 @@ _REDIS_READ_SUBS = {
                 "getkeysinslot", "links"},
     "command": {"count", "info", "docs", "list", "getkeys"}, "xinfo": {"stream", "groups",
                                                                         "consumers"},
-    "acl": {"whoami", "list", "users", "cat", "getuser"}, "function": {"list", "stats"},
+    "acl": {"whoami", "users", "cat"}, "function": {"list", "stats"},
     "script": {"exists"}, "pubsub": {"channels", "numsub", "numpat", "shardchannels"},
     "module": {"list"}, "sentinel": {"masters", "master", "replicas", "slaves", "sentinels",
                                      "get-master-addr-by-name", "ckquorum", "info-cache"},
 }
 _REDIS_FOLLOW = ("--stat", "--latency", "--latency-history", "--latency-dist")
+# the parameters CONFIG GET would print a password of; its patterns are globs, any case
+_REDIS_SECRETS = ("requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass")
+
+
+def _redis_secret_shown(name: str, command: str, args: list[str]) -> None:
+    """`CONFIG GET requirepass` (or `*`, `*pass*`) prints the server's password, and `ACL
+    LIST`, `ACL GETUSER` each user's password hashes: not reads to keep, as `pg_authid`."""
+    if command == "acl" and args[:1] and args[0].lower() in ("list", "getuser"):
+        raise NotRead(f"{name} ACL {args[0].upper()} prints the users' password hashes: not a "
+                      "read to keep", cause="subcommand")
+    if command != "config" or [a.lower() for a in args[:1]] != ["get"]:
+        return
+    for pattern in args[1:]:
+        glob = pattern.lower().replace("\\", "")
+        if isinstance(pattern, Templated) or any(m in pattern for m in ("{{", "$", "`")) or \
+                any(fnmatchcase(secret, glob) for secret in _REDIS_SECRETS):
+            raise NotRead(f"{name} CONFIG GET {pattern} may print the server's password: not a "
+                          "read to keep", cause="operand")
 
 
 def redis_cli(name: str, args: list[str]) -> None:
@@ -416,8 +449,9 @@ def redis_cli(name: str, args: list[str]) -> None:
                           cause="operand")
         return
     p = parse(args, _REDIS, name)
-    mode = next((f for f, _ in p.flags if f in _REDIS_FOLLOW), None)
-    if mode:
+    mode = next((f for f, _ in p.flags if f in _REDIS_FOLLOW), None) or next(
+        (f"-r {n}" for n in p.values("-r") if n.strip().startswith("-")), None)
+    if mode:  # (`-r -1` repeats the command for ever)
         raise NotRead(f"{name} {mode} runs until someone stops it: a person's job",
                       cause="interactive", effect="interactive")
     if p.has("--bigkeys", "--memkeys", "--hotkeys", "--scan") and not p.operands:
@@ -431,6 +465,7 @@ def redis_cli(name: str, args: list[str]) -> None:
                       "job", cause="interactive", effect="interactive")
     if command in _REDIS_READ:
         return
+    _redis_secret_shown(name, command, p.operands[1:])
     sub = p.operands[1].lower() if len(p.operands) > 1 else ""
     if sub in _REDIS_READ_SUBS.get(command, ()):
         return

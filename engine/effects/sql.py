@@ -83,10 +83,15 @@ pg_buffercache's `pg_buffercache_evict`, a new server's `pg_stat_reset_backend_s
 many of them act in a READ ONLY transaction too (statistics, buffers, a page's tuples are not
 the transaction's data)."""
 
-_CREDENTIAL_TABLES = frozenset("""pg_authid pg_shadow pg_user_mapping pg_user_mappings""".split())
+_CREDENTIAL_TABLES = frozenset("""pg_authid pg_shadow pg_user_mapping pg_user_mappings
+    pg_subscription slave_master_info""".split())
 """Catalogs that hold password hashes (a hash is a password to whoever cracks it, and a SCRAM
-secret logs in as the role to a server that trusts it) or a foreign server's user and password;
-MySQL's `mysql.user` holds its accounts' hashes."""
+secret logs in as the role to a server that trusts it) or a foreign server's user and password,
+a subscription's connection string to its publisher (its password among it); MySQL's
+`mysql.user` holds its accounts' hashes (`SHOW CREATE USER` prints one), and
+`mysql.slave_master_info` the replication password in clear."""
+_CONNINFO = re.compile(r"primary_conninfo", re.I)
+"""The setting that holds a standby's connection string to its primary, password and all."""
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|\S")
 
@@ -123,6 +128,11 @@ def _problem(text: str, starts: frozenset[str], dialect: Dialect) -> str | None:
                    if w in starts]
         return f"the SQL starts with {tokens[0].upper()}, not " + \
             ", ".join(allowed[:-1]) + (" or " if len(allowed) > 1 else "") + allowed[-1]
+    if words[:3] == ["show", "create", "user"] or _CONNINFO.search(text):
+        said = "SHOW CREATE USER" if words[:3] == ["show", "create", "user"] else \
+            "primary_conninfo"
+        return (f"the SQL reads {said}, which holds password hashes or stored credentials: "
+                "not a read to keep")
     for k, word in enumerate(words):
         if word in _CREDENTIAL_TABLES or (word == "user" and k > 1 and words[k - 1] == "." and
                                           words[k - 2] == "mysql"):

@@ -10,7 +10,8 @@ again with the rendered parameters, just before an ungated step runs. The rules:
 - sql: the query text (`engine.effects.sql`), and `read_only: false` asks for a write;
 - powershell: the script (`engine.effects.powershell`: reading cmdlets only); its args are data;
 - bash: the one-line script (`engine.effects.bash`), every command in it; its args are data;
-- http: GET and HEAD read; any other method changes the world;
+- http: GET and HEAD read, unless they ask for credentials (a cloud's metadata service,
+  Docker's API: `engine.effects.network`); any other method changes the world;
 - a step whose parameters `call` something (an OPC UA method) acts; a plugin whose schema has
   a `call` field and a step that names none (it only reads variables) reads;
 - any other plugin: what its class declares (`read_only`); at compile time, with no class at
@@ -30,6 +31,7 @@ from engine.effects.classify import (
     in_a_folder_a_value_gives,
     in_the_folder,
 )
+from engine.effects.network import credentials_fetched
 from engine.effects.powershell import powershell_verdict
 from engine.effects.sql import sql_problem
 from engine.effects.table import sets_only_a_setting
@@ -110,9 +112,13 @@ def _step_verdict(plugin: str | None, params: Mapping[str, Any], *,
         return Verdict("mutate", f"it calls {params['call']}, an action", "plugin")
     if plugin == "http" or "method" in params:
         method = str(params.get("method", "GET")).upper()
-        if method in ("GET", "HEAD"):
-            return READ
-        return Verdict("mutate", f"an HTTP {method} changes the world", "plugin")
+        if method not in ("GET", "HEAD"):
+            return Verdict("mutate", f"an HTTP {method} changes the world", "plugin")
+        url = "/".join([str(params.get("url", "")).rstrip("/"),
+                        *map(str, params.get("path") or [])])
+        said = credentials_fetched(url)
+        return READ if said is None else Verdict("mutate", f"an HTTP {method} of {url} {said}: "
+                                                 "not a read to keep", "plugin")
     if "call" in fields:
         return READ  # the plugin acts through `call`, and this step calls nothing
     if declared_read_only is False:

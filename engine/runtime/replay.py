@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine import scheduler as sched
+from engine.errors import StoreError
 from engine.plan import Plan
 from engine.runtime.driving import interrupted_reason
 from engine.store.base import EventRecord, RunRecord, RunStatus, Store
@@ -43,14 +44,32 @@ async def current_state(store: Store, plan: Plan,
 
 
 def replay(plan: Plan, record: RunRecord, events: Sequence[EventRecord]) -> sched.RunState:
-    """The snapshot with `events` (those after `record.state_seq`, already read) applied."""
-    state = sched.RunState.from_json_dict(record.state)
+    """The snapshot with `events` (those after `record.state_seq`, already read) applied. A
+    snapshot or an event that does not fit the run's plan (a store edited by hand, a snapshot
+    cut short: read as it is, it would set finished steps back to pending, to run again) is a
+    StoreError."""
     index = sched.plan_index(plan)
-    for ev in events:
-        raw = ev.data.get("event")
-        if isinstance(raw, dict):
-            state, _ = sched.apply(plan, state, sched.event_from_dict(raw), index=index)
+    try:
+        state = sched.RunState.from_json_dict(record.state)
+        todo = [sched.event_from_dict(raw) for ev in events
+                if isinstance(raw := ev.data.get("event"), dict)]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise _unreplayable(record, f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
+    if set(state.steps) != set(index.steps) or set(state.edges) != set(range(len(plan.edges))):
+        raise _unreplayable(record, "its saved state is not of its plan's steps and edges")
+    strange = next((step for event in todo if (step := getattr(event, "step", None)) is not None
+                    and step not in index.steps), None)
+    if strange is not None:
+        raise _unreplayable(record, f"an event names {strange!r}, no step of its plan")
+    for event in todo:
+        state, _ = sched.apply(plan, state, event, index=index)
     return state
+
+
+def _unreplayable(record: RunRecord, said: str) -> StoreError:
+    return StoreError(f"run {record.run_id}'s history cannot be read back: {said}",
+                      hint="Was the store edited by hand? Restore it from a backup; the run "
+                      "cannot be resumed as it is")
 
 
 def started_events(actions: list[Any]) -> list[EventRow]:

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, get_args
 
+import pydantic
+
 from engine.errors import PlanError, StoreError
 from engine.plan import Plan
 from engine.store.base import MemoryEntry, RunRecord, RunStatus
@@ -49,6 +51,23 @@ def dumps(value: Any) -> str:
         raise StoreError(f"cannot store a value that is not JSON: {exc}",
                          hint="Store only dicts, lists, strings, finite numbers, booleans "
                          "and None") from exc
+
+
+UNREADABLE = (ValueError, TypeError, KeyError)
+"""What decoding a stored record raises when it was edited or damaged: bad JSON, a field of the
+wrong shape (pydantic's ValidationError), a time that is no time, a missing value or key.
+(Writing raises StoreError: `dumps`.)"""
+
+
+def unreadable(where: str, exc: BaseException) -> StoreError:
+    """The one-line error for a record in `where` that does not decode."""
+    if isinstance(exc, pydantic.ValidationError):
+        first = exc.errors(include_url=False)[0]
+        said = f"{exc.title}.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    else:
+        said = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return StoreError(f"{where} holds a record this Mendflow cannot read: {said}",
+                      hint="Was it edited by hand? Restore it from a backup")
 
 
 def check_status(status: str) -> None:

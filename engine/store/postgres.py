@@ -49,18 +49,19 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-import pydantic
 
 from engine.errors import RunNotFound, StoreError
 from engine.plan import Plan
 from engine.store._codec import (
     RUN_COLUMNS,
+    UNREADABLE,
     check_status,
     dumps,
     memory_entries,
     memory_json,
     run_values,
     stored_plan,
+    unreadable,
 )
 from engine.store.base import (
     AlertRecord,
@@ -470,9 +471,7 @@ def mask_password(url: str) -> str:
         return "<unparseable URL>"
     if parts.password is None:
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+    host = parts.netloc.rpartition("@")[2]  # (as written: a port out of range is no number)
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
@@ -613,9 +612,8 @@ class PostgresStore:
                 delay = min(delay * 2, 1.0)
             except asyncpg.PostgresError as exc:
                 raise StoreError(f"{self!r}: {exc.sqlstate} {exc}") from exc
-            except (json.JSONDecodeError, pydantic.ValidationError) as exc:
-                raise StoreError(f"{self!r} holds a record this Mendflow cannot read: {exc}",
-                                 hint="Was it edited by hand? Restore it from a backup") from exc
+            except UNREADABLE as exc:
+                raise unreadable(repr(self), exc) from exc
 
     # -- plans -----------------------------------------------------------------------------
 

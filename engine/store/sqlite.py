@@ -55,18 +55,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pydantic
-
 from engine.errors import RunNotFound, StoreError
 from engine.plan import Plan
 from engine.store._codec import (
     RUN_COLUMNS,
+    UNREADABLE,
     check_status,
     dumps,
     memory_entries,
     memory_json,
     run_values,
     stored_plan,
+    unreadable,
 )
 from engine.store.base import (
     AlertRecord,
@@ -464,9 +464,8 @@ class SqliteStore:
             return fn(*args)
         except sqlite3.Error as exc:
             raise self._store_error(exc) from exc
-        except (json.JSONDecodeError, pydantic.ValidationError) as exc:
-            raise StoreError(f"{self.path} holds a record this Mendflow cannot read: {exc}",
-                             hint="Was it edited by hand? Restore it from a backup") from exc
+        except UNREADABLE as exc:
+            raise unreadable(str(self.path), exc) from exc
 
     def _store_error(self, exc: sqlite3.Error) -> StoreError:
         detail = str(exc) or type(exc).__name__
