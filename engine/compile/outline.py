@@ -941,24 +941,7 @@ class _OutlineBuilder:
             if (want := phrases.expectation_in(el.text.split(text, 1)[0])) is not None:
                 g = phrases.against_expectation(g, want)  # "Expected: X. If not: ..."
             if introduced and (g, text, span) == tails[-1]:
-                tail = introduced[-1]
-                otherwise = introduced.pop() if isinstance(tail, IfNode) and \
-                    tail.guard.is_else and tail.else_ is None and tail.guard.no_to is None \
-                    else None
-                # titled by what the case says to do ("Scale the workers"), not by the item's
-                # question or look ("Approve: Look at the depth"); a label stays its title
-                does = _consequent(text, g).strip().rstrip(" :*_")
-                does = "" if _RUN_THIS.match(does) else does  # ("execute the following")
-                plain = el.text.replace("**", "").replace("__", "")
-                introduced = [replace(n, title=does[:1].upper() + does[1:]) if does and
-                              isinstance(n, Action) and plain.startswith(n.title[:40]) and
-                              (n.title.endswith("?") or phrases.looks(n.title)) else n
-                              for n in introduced]
-                asked = IfNode(g, [*mine, *introduced], Span(start=el.span.start, end=span.end),
-                               el.index)
-                if isinstance(otherwise, IfNode):
-                    asked.else_, asked.else_text = otherwise.then, otherwise.guard.text
-                self._append(nodes, asked)
+                self._append(nodes, self._case_over_block(el, g, text, span, mine, introduced))
                 continue
             then = self._guarded(g, text, span, el, cls, el.index, mine, links)
             if then and leaves and not g.is_else:
@@ -994,6 +977,27 @@ class _OutlineBuilder:
         if other is not None:
             nodes.append(other)  # (no question of the item's own to be the other side of)
         return nodes + cases
+
+    def _case_over_block(self, el: Element, g: Guard, text: str, span: Span,
+                         mine: list[Node], introduced: list[Node]) -> IfNode:
+        """The item's last case (`g`, said in `text`) over the block the item introduces:
+        the block is its branch, and an "Otherwise, ..." paragraph under the block (the last
+        of `introduced`) its other side."""
+        tail = introduced[-1]
+        otherwise = introduced.pop() if isinstance(tail, IfNode) and tail.guard.is_else and \
+            tail.else_ is None and tail.guard.no_to is None else None
+        # titled by what the case says to do ("Scale the workers"), not by the item's question
+        # or look ("Approve: Look at the depth"); a label stays its title
+        does = _consequent(text, g).strip().rstrip(" :*_")
+        does = "" if _RUN_THIS.match(does) else does  # ("execute the following command")
+        plain = el.text.replace("**", "").replace("__", "")
+        then = [replace(n, title=does[:1].upper() + does[1:]) if does and
+                isinstance(n, Action) and plain.startswith(n.title[:40]) and
+                (n.title.endswith("?") or phrases.looks(n.title)) else n for n in introduced]
+        case = IfNode(g, [*mine, *then], Span(start=el.span.start, end=span.end), el.index)
+        if isinstance(otherwise, IfNode):
+            case.else_, case.else_text = otherwise.then, otherwise.guard.text
+        return case
 
     def _asked(self, el: Element) -> str | None:
         """The question of the item a list item sits under ("Are any pods crash-looping?"
