@@ -2939,8 +2939,10 @@ def inline_command(code: str) -> bool:
 _ARGV_WORDS = re.compile(r"^(?:\./|/(?=[\w.+-]+/))?[a-z][\w.+/-]*(?:\s+[^\s,;!?]+)+$")
 _CHECKBOX_MARK = re.compile(r"^\s*\[[ xX]\]\s*")
 # "Renew the cert: `certbot renew --cert-name site`": a title, a colon, one code span, nothing
-# after it (one pattern, its code compared after: not a pattern made per code span)
-_TITLED_CODE = re.compile(r"^[\W\d]*(?P<lead>[^`:]{1,60}:)\s*`(?P<code>[^`]*)`[\s.]*$")
+# after it (one pattern, its code compared after: not a pattern made per code span). The title
+# may hold a value in code where a case opens it ("If the state is `off`, power it on: `...`")
+_TITLED_CODE = re.compile(r"^[\W\d]*(?P<lead>(?:[^`:]|`[^`:]{1,20}`){1,60}:)\s*`(?P<code>[^`]*)`"
+                          r"[\s.]*$")
 _SCRIPT_NAME = re.compile(r"^(?:\.{0,2}/)?[\w.+-]+(?:/[\w.+-]+)*\.(?:sh|bash|py|rb|pl)$")
 
 

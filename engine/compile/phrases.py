@@ -2087,8 +2087,9 @@ def asks_for_list(lead: str) -> bool:
 
 def titled_step(lead: str) -> bool:
     """Whether words before a colon are a step's own title ("Renew the cert:"), not a label
-    of something shown ("Example:", "Output:")."""
-    clause = _instruction_clause(lead)
+    of something shown ("Example:", "Output:"). A step's number or an incident timeline's time
+    label before it is no part of the title ("**T+1** — Check the power state:")."""
+    clause = _instruction_clause(_strip_enumerator(lead))
     return _TITLED_STEP.match(clause) is not None and _LABEL_WORD.match(clause) is None and \
         _DESCRIBED.match(clause) is None
 
