@@ -48,3 +48,37 @@ def test_a_titled_items_command_survives_a_time_label_and_a_cased_value():
     # a label of something shown stays no step of its own
     plan = compile_text("## Check\n\n- **T+2** \u2014 Example: `ipmitool -H bmc sel list`\n")
     assert not any(s.kind == StepKind.COMMAND for s in plan.steps)
+
+
+# -- how the guide says to record the run's end ---------------------------------------------------
+
+def _ending_of(plan, guard_words):
+    """The outcome the case `guard_words` of a decide leads straight to (None: no ending)."""
+    (guard,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and guard_words in s.title]
+    (taken,) = [e.target for e in plan.edges if e.source == guard.id and e.condition is not None
+                and not e.condition.text.startswith("Otherwise (not")]
+    return plan.step(taken).outcome if plan.step(taken).kind == StepKind.END else None
+
+
+def test_closing_or_marking_the_incident_as_an_outcome_ends_the_run_so():
+    # "If the output is empty, the alert has cleared on its own. Close the incident as no
+    # action.": a person's step "Record the finding ...", then the run went on to restart the
+    # broker; "..., close the incident as no action." ended it "resolved"
+    fix = "## Fix\n\n```bash\nssh kafka-2 sudo systemctl restart kafka\n```\n"
+    for said, outcome in (
+            ("If the output is empty, the alert has cleared on its own. Close the incident as "
+             "no action.", "no_action"),
+            ("If the output is empty, close the incident as no action.", "no_action"),
+            ("If the output is empty, the alert has cleared. Close the incident.", "resolved"),
+            # "Otherwise the failover is done; mark the change as mitigated and open a ticket
+            # to rebuild the old primary as a replica.": escalated (the follow-up's ticket)
+            ("If the output is empty, the failover is done; mark the change as mitigated and "
+             "open a ticket to rebuild the old primary as a replica.", "mitigated"),
+            ("If the output is empty, mark it as mitigated.", "mitigated")):
+        plan = compile_text("## Check\n\n```bash\nkafka-topics.sh --bootstrap-server k:9092 "
+                            f"--describe --under-replicated-partitions\n```\n\n{said}\n\n{fix}")
+        assert _ending_of(plan, "If the output is empty") == outcome, said
+    # a ticket for the work that is left, alone, still hands the run over
+    plan = compile_text("## Check\n\n```bash\ndf -h /var\n```\n\nIf less than 10% is free, "
+                        "open a ticket to grow the volume.\n\n" + fix)
+    assert _ending_of(plan, "If less than 10% is free") == "escalate"
