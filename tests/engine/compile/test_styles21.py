@@ -15,6 +15,7 @@ from tests.support.compiling import (
     compile_text,
     gated,
     guards_of,
+    reachable,
     running,
 )
 
@@ -82,3 +83,37 @@ def test_closing_or_marking_the_incident_as_an_outcome_ends_the_run_so():
     plan = compile_text("## Check\n\n```bash\ndf -h /var\n```\n\nIf less than 10% is free, "
                         "open a ticket to grow the volume.\n\n" + fix)
     assert _ending_of(plan, "If less than 10% is free") == "escalate"
+
+
+# -- a decision table whose Yes/No cells name the next row ----------------------------------------
+
+def test_a_decision_tables_yes_no_cells_go_to_the_row_they_name():
+    # "| Q1 | Does the load balancer answer? | `curl -sI ...` | Q3 | Q2 |": "Q3" and "Q2" were
+    # persons' steps, and the run went through every row in order: the app was restarted
+    # (row Q6) after the LB VM was started (row Q5), whatever the answers; "Resolved — it was
+    # transient" was a person's step, not the end
+    plan = compile_text(
+        "# Website down\n\n| # | Question | How to check | Yes | No |\n|---|---|---|---|---|\n"
+        "| Q1 | Does the load balancer answer? | `curl -sI https://www.example.com` | Q3 | Q2 |\n"
+        "| Q2 | Is the LB VM running? | `gcloud compute instances describe lb-1` "
+        "| Escalate to network team | Q4 |\n"
+        "| Q3 | Does the backend health check pass? | `curl -s http://web-1:8080/healthz` "
+        "| Resolved \u2014 it was transient | Q5 |\n"
+        "| Q4 | Start the LB VM | `gcloud compute instances start lb-1` | Go to Q1 | Escalate |\n"
+        "| Q5 | Restart the app | `ssh web-1 sudo systemctl restart webapp` | Q3 "
+        "| Escalate to app team |\n")
+    lb = running(plan, "curl", "-sI")
+    start = running(plan, "instances", "start")
+    health = running(plan, "healthz")
+    restart = running(plan, "systemctl", "restart")
+    assert not any(s.kind == StepKind.MANUAL and s.title in ("Q2", "Q3", "Q5")
+                   for s in plan.steps)
+    (q1,) = [s for s in plan.steps if s.kind == StepKind.DECIDE
+             and s.title == "Does the load balancer answer?"]
+    yes = [e.target for e in plan.edges if e.source == q1.id and e.condition is not None
+           and not e.condition.text.startswith("Otherwise")]
+    assert yes == [health.id]
+    assert start.id not in reachable(plan, health.id)
+    assert restart.id not in reachable(plan, start.id) and lb.id not in reachable(plan, health.id)
+    assert guards_of(plan, restart.id) and gated(plan, restart.id)
+    assert _ending_of(plan, "Does the backend health check pass?") == "resolved"
