@@ -1845,7 +1845,9 @@ class _OutlineBuilder:
         bad = next((i for i, c in enumerate(head) if _NOT_OK_COLUMN.match(c)), None)
         if not _STEP_COLUMN.match(head[0]) or act is None or ok is None or bad is None:
             return None
-        numbered: dict[int, str] = {}  # the step number a row gives -> its first step's id
+        # "# | Question | How to check | Yes | No": the row's question, beside its check
+        ask = next((i for i, c in enumerate(head) if _QUESTION_COLUMN.match(c)), None)
+        numbered: dict[int | str, str] = {}  # a row's number or label -> its first step's id
         made: list[tuple[int, list[Node], Span, str, str, str]] = []
         for i, row in enumerate(rows[1:]):
             if len(row) <= max(act, ok, bad):
@@ -1860,12 +1862,17 @@ class _OutlineBuilder:
             if not any(isinstance(n, Action) for n in found):
                 found = [self._manual(owner, cls, action or f"Step {i + 1}", action, where,
                                       el.index)]
-            found = [replace(n, title=_short(action)) if isinstance(n, Action) and action
-                     else n for n in found]  # (titled by its row, not the table's section)
+            question = row[ask].strip() if ask is not None and ask < len(row) else ""
+            found = [replace(n, title=_short(question or action)) if isinstance(n, Action) and
+                     (question or action) else n
+                     for n in found]  # (titled by its row, not the table's section)
             first = next(n for n in found if isinstance(n, Action))
             number = re.match(r"\W*(\d{1,3})", row[0])
             numbered[int(number.group(1)) if number else i + 1] = first.id
-            made.append((i + 1, found, where, action, row[ok].strip(), row[bad].strip()))
+            if (label := _ROW_LABEL.fullmatch(row[0].replace("*", "").strip())) is not None:
+                numbered[label.group(0).upper()] = first.id  # "Q3": the cells name rows so
+            made.append((i + 1, found, where, question or action, row[ok].strip(),
+                         row[bad].strip()))
         if len(made) < 2:
             return None
         out: list[Node] = []
@@ -1886,17 +1893,26 @@ class _OutlineBuilder:
             out.append(node)
         return out
 
-    def _flow_outcome(self, cell: str, numbered: dict[int, str], where: Span,
+    def _flow_outcome(self, cell: str, numbered: dict[int | str, str], where: Span,
                       el: Element) -> list[Node] | None:
-        """What a flow table's outcome cell does: None when it goes on to the next row."""
+        """What a flow table's outcome cell does: None when it goes on to the next row. A cell
+        naming a row by its label ("Q3", "Go to Q3") goes to that row, as a step number does
+        (the label was a person's step, and the run went on to the next row whatever the
+        answer); one that opens with how the run ends ("Resolved — it was transient")
+        ends it so."""
         text = cell.replace("**", "").strip()
         if _GOES_ON_CELL.match(text):
             return None
         step = _STEP_IN_CELL.match(text)
-        if step is not None and int(step.group("n")) in numbered:
-            ref = JumpRef("id", f"{el.index}:{numbered[int(step.group('n'))]}", text)
+        named = _ROW_IN_CELL.match(text)
+        row: int | str | None = int(step.group("n")) if step is not None else \
+            named.group("label").upper() if named is not None else None
+        if row is not None and row in numbered:
+            ref = JumpRef("id", f"{el.index}:{numbered[row]}", text)
             return [JumpNode(ref, where, el.index)]
-        ending = _SAID_ENDING.get(text.lower().rstrip(" .!")) or phrases.outcome_of(text)
+        opening = re.split(r"\s*[\u2014\u2013:;,(]\s*|\s+-\s+", text.lower(), maxsplit=1)[0]
+        ending = _SAID_ENDING.get(text.lower().rstrip(" .!")) or phrases.outcome_of(text) or \
+            _SAID_ENDING.get(opening.rstrip(" .!"))
         if ending is not None:
             return [EndNode(ending, _conclusion(text) or _short(text), text, where)]
         return [self._manual(el.index, "step", text, text, where, el.index)]
@@ -2815,6 +2831,11 @@ _NOT_OK_COLUMN = re.compile(r"^\W*(?:if\s+)?(?:not\s+ok(?:ay)?|nok|no|fail(?:ed|
 # an outcome cell that only goes on to the next row
 _GOES_ON_CELL = re.compile(r"^\W*(?:continue|next(?: step| row)?|go on|proceed|carry on|-+|n/?a)?"
                            r"\W*$", re.I)
+# A row's label in a flow table's first column ("Q3", "A2", "R10"), and a cell naming one
+_ROW_LABEL = re.compile(r"[A-Za-z]\d{1,3}")
+_ROW_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)\s+(?:on\s+)?"
+                          r"(?:back\s+)?to\s+)?(?:row\s+)?(?P<label>[A-Za-z]\d{1,3})\W*$", re.I)
+_QUESTION_COLUMN = re.compile(r"^\W*(?:questions?|ask)\W*$", re.I)
 _STEP_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)\s+(?:on\s+)?"
                            r"(?:back\s+)?to\s+)?(?:step\s*)?#?(?P<n>\d{1,3})\W*$", re.I)
 _SAID_ENDING = {"resolved": "resolved", "done": "resolved", "fixed": "resolved",
@@ -2943,8 +2964,10 @@ def inline_command(code: str) -> bool:
 _ARGV_WORDS = re.compile(r"^(?:\./|/(?=[\w.+-]+/))?[a-z][\w.+/-]*(?:\s+[^\s,;!?]+)+$")
 _CHECKBOX_MARK = re.compile(r"^\s*\[[ xX]\]\s*")
 # "Renew the cert: `certbot renew --cert-name site`": a title, a colon, one code span, nothing
-# after it (one pattern, its code compared after: not a pattern made per code span)
-_TITLED_CODE = re.compile(r"^[\W\d]*(?P<lead>[^`:]{1,60}:)\s*`(?P<code>[^`]*)`[\s.]*$")
+# after it (one pattern, its code compared after: not a pattern made per code span). The title
+# may hold a value in code where a case opens it ("If the state is `off`, power it on: `...`")
+_TITLED_CODE = re.compile(r"^[\W\d]*(?P<lead>(?:[^`:]|`[^`:]{1,20}`){1,60}:)\s*`(?P<code>[^`]*)`"
+                          r"[\s.]*$")
 _SCRIPT_NAME = re.compile(r"^(?:\.{0,2}/)?[\w.+-]+(?:/[\w.+-]+)*\.(?:sh|bash|py|rb|pl)$")
 
 

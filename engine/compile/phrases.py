@@ -826,6 +826,12 @@ _ESCALATE_WORD = (r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*
                   r"plant[aã]o|suporte|manuten[cç][aã]o)\b")
 _ESCALATE_CJK = r"エスカレ|에스컬레이션"
 
+# Where the on-call records how the run ended: a clause of its own ("...; mark the change as
+# mitigated", "The alert has cleared on its own. Close the incident as no action."), naming the
+# record or not
+_CLOSING = r"(?:^|[,:;.!]\s*|\band\s+|\bthen\s+)"
+_RECORD = r"(?:(?:the|this) (?:incident|alert|page|ticket|icm|issue|change) |it )?"
+
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("escalate", re.compile(rf"{_ESCALATE_CJK}|\b(?:escalat\w*|{_ESCALATE_WORD}|"
                             rf"hand (?:it )?over to|page (?:the|an?) |{_CALL_A_PERSON}|"
@@ -862,19 +868,23 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                              r"\bsafe to ignore\b|"
                              # "..., stop here: the alert is a false positive"
                              r"\b(?:is|was|as) (?:a |likely a |probably a )?false "
-                             r"(?:positive|alarm)\b",
+                             r"(?:positive|alarm)\b|"
+                             # "Close the incident as no action.", "resolve it as no-action"
+                             rf"{_CLOSING}(?:close|resolve|mark) {_RECORD}as (?:a )?no[- ]action\b",
                              re.I)),
     ("mitigated", re.compile(r"\b(?:is|are|has been) (?:now )?mitigated\b|"
                              r"[:;,]\s*mitigated\W*$|"
                              # "..., the account is healthy: mitigate the incident"
                              r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)mitigate (?:the|this) "
-                             r"(?:incident|alert|page|ticket|icm)\b", re.I)),
+                             r"(?:incident|alert|page|ticket|icm)\b|"
+                             # "the failover is done; mark the change as mitigated"
+                             rf"{_CLOSING}mark {_RECORD}(?:as )?mitigated\b", re.I)),
     ("escalate", re.compile(r"\b(?:is|was) (?:likely |probably )?the root cause\b|"
                             r"\bpotential (?:resolution|fix|mitigation)\b", re.I)),
     # "..., resolve the incident" / "close the page": the on-call's word for ending it resolved
     ("resolved", re.compile(r"\b(?:is|are|has been) (?:now )?resolved\b|"
                             r"[:;,]\s*resolved\W*$|"
-                            r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)(?:resolve|close) (?:the|this) "
+                            rf"{_CLOSING}(?:resolve|close) (?:the|this) "
                             r"(?:incident|alert|page|ticket|icm)\b|"
                             # "Otherwise mark the alert resolved.", "Mark it as resolved."
                             r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)mark (?:(?:the|this) (?:incident|"
@@ -906,9 +916,19 @@ def said_ending(sentence: str) -> str | None:
     return next((outcome for outcome, rx in _SAID_ENDINGS if rx.search(said)), None)
 
 
+# A ticket for work after the run ("open a ticket to rebuild the old primary"), not to a team
+_FOLLOW_UP_TICKET = re.compile(r"\bopen (?:a )?(?:support )?(?:case|ticket) to "
+                               r"(?!(?:the|an?|your|our|their)\b)(?-i:[a-z]+)\b", re.I)
+
+
 def outcome_of(text: str) -> str | None:
     """The outcome a guarded instruction ends the run with ("..., escalate", "no action is
-    needed", "the issue is mitigated"), if it says one."""
+    needed", "the issue is mitigated"), if it says one. A ticket for later work beside the
+    outcome the guide names hands nothing over ("mark the change as mitigated and open a
+    ticket to rebuild the old primary": mitigated); alone, the work is left to others."""
+    if _FOLLOW_UP_TICKET.search(text) and \
+            (named := outcome_of(_FOLLOW_UP_TICKET.sub("", text))) is not None:
+        return named
     for outcome, rx in _OUTCOMES:
         if rx.search(text):
             return outcome
@@ -2087,8 +2107,9 @@ def asks_for_list(lead: str) -> bool:
 
 def titled_step(lead: str) -> bool:
     """Whether words before a colon are a step's own title ("Renew the cert:"), not a label
-    of something shown ("Example:", "Output:")."""
-    clause = _instruction_clause(lead)
+    of something shown ("Example:", "Output:"). A step's number or an incident timeline's time
+    label before it is no part of the title ("**T+1** — Check the power state:")."""
+    clause = _instruction_clause(_strip_enumerator(lead))
     return _TITLED_STEP.match(clause) is not None and _LABEL_WORD.match(clause) is None and \
         _DESCRIBED.match(clause) is None
 
