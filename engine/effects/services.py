@@ -29,9 +29,41 @@ NONE = Tool()  # a subcommand that reads and takes any operands but no flags of 
 _SYSTEMCTL = F("at:p:P:lqn:o:H:M:r", """all type= state= property= value full lines= output=
     no-pager no-legend plain quiet host= machine= user system global failed recursive reverse
     after before with-dependencies show-types no-ask-password""")
-_SYSTEMCTL_READ = rows("""status show cat is-active is-enabled is-failed is-system-running
+# properties that hold what a unit hands its programs: `Environment=DB_PASSWORD=...` and
+# `SetCredential=` (a credential's value, in the unit) are printed whole by `systemctl show`
+_SECRET_PROPERTIES = ("environment", "setcredential", "setcredentialencrypted")
+
+
+def _unit_environment_shown(p: Parsed, name: str) -> None:
+    """`systemctl show UNIT` prints every property, `Environment=` (what the unit hands its
+    programs, a token set there among it) with them, as `docker inspect` prints a container's:
+    a `-p`/`--property` that names other properties (`-p ActiveState,SubState`) reads."""
+    chosen = p.values("-p", "--property", "-P")
+    if not chosen or any(isinstance(v, Templated) or any(m in v for m in ("{{", "$", "`")) or
+                         any(w.strip().lower() in _SECRET_PROPERTIES for w in v.split(","))
+                         for v in chosen):
+        raise NotRead(f"{name} prints the environment the unit hands its programs (its "
+                      "`Environment=`), the secrets set there among it (pick properties with "
+                      "-p): not a read to keep", cause="operand")
+
+
+def _unit_files_shown(p: Parsed, name: str) -> None:
+    raise NotRead(f"{name} prints the unit's files, the environment they hand its programs "
+                  "(`Environment=` lines) and the secrets set there among it (`systemctl show "
+                  "-p` picks other properties): not a read to keep", cause="subcommand")
+
+
+def _manager_environment_shown(p: Parsed, name: str) -> None:
+    raise NotRead(f"{name} prints the environment the service manager hands every unit, the "
+                  "secrets imported into it among it: not a read to keep", cause="subcommand")
+
+
+_SYSTEMCTL_READ = {**rows("""status is-active is-enabled is-failed is-system-running
     list-units list-unit-files list-timers list-sockets list-dependencies list-jobs list-machines
-    list-paths list-automounts show-environment get-default help""", NONE)
+    list-paths list-automounts get-default help""", NONE),
+    "show": Tool(check=_unit_environment_shown),
+    "cat": Tool(check=_unit_files_shown),
+    "show-environment": Tool(check=_manager_environment_shown)}
 
 _JOURNALCTL = F("u:n::b::kS:U:p:g:o:t:T:D:M:mF:NrexaqlfI", """unit= user-unit= lines=? boot=?
     dmesg since= until= priority= grep= case-sensitive=? output= output-fields= identifier=
