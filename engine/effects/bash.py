@@ -335,9 +335,10 @@ class _Walk:
             raise _NotScript  # `/mnt/file-09 ext4 defaults`: a line of a file, not a command
         if name in _SHELL_STATE:
             self.state_only.add(node.id)
-            if name in ("cd", "pushd") and any(isinstance(w, Templated) for w in argv[1:]):
-                self.moved = True
-            elif name in ("cd", "pushd"):  # `cd /dev && cat watchdog`: the files are there
+            if name in ("cd", "pushd"):  # `cd /dev && cat watchdog`: the files are there
+                # (a folder a value gives, `cd ~/.kube`, `cd "$HOME/.aws"`, is followed as
+                # what it may expand to; what a tool loads from it is the value's to choose)
+                self.moved = self.moved or any(isinstance(w, Templated) for w in argv[1:])
                 where = [w for w in argv[1:] if not w.startswith("-")]
                 self.folder = with_folder(self.folder, where[0]) if where else None
             if name in ("export", "local", "declare", "readonly"):
