@@ -243,16 +243,69 @@ def _only_with_list(p: Parsed, name: str) -> None:
         raise NotRead(f"{name} {p.operands[0]} creates it (only listing reads)", cause="operand")
 
 
+# settings that may hold a credential: a remote's URL (`https://user:TOKEN@host/x`, as a CI
+# clone leaves it), a header sent with every request (`http.extraheader = AUTHORIZATION:
+# bearer ...`), a proxy's user and password, a credential helper (`!echo password=...`)
+_GIT_SECRETS = re.compile(r"""(?ix)^(?:
+    (?:remote|submodule)\..*\.(?:url|pushurl|proxy) | url\..*\.(?:push)?insteadof
+  | http\.(?:.*\.)?(?:extraheader|proxy) | credential(?:\..*)? | lfs\.(?:.*\.)?url)$""")
+_GIT_SECRET_NAMES = ("remote.origin.url", "remote.origin.pushurl", "submodule.x.url",
+                     "url.https://x.insteadof", "http.extraheader", "http.https://x.extraheader",
+                     "http.proxy", "credential.helper", "credential.https://x.username",
+                     "lfs.url")
+
+
+def _git_secret_shown(p: Parsed, name: str, ops: list[str]) -> None:
+    """`git config --list`, or a setting that may hold a credential (a remote's URL with its
+    token, `http.extraheader`, `credential.*`), by name, section or a regexp that takes it
+    in: not a read to keep. `--name-only` prints names alone."""
+    if p.has("--name-only"):
+        return
+    if p.has("-l", "--list") or ops[:1] == ["list"]:
+        raise NotRead(f"{name} --list prints every setting, a remote's URL with its token and "
+                      "`http.extraheader` among them: not a read to keep", cause="operand")
+    asked = ops[1:2] if ops[:1] == ["get"] else ops[:1]
+    for key in asked:
+        if isinstance(key, Templated) or any(m in key for m in ("{{", "$", "`")):
+            shown = True
+        elif p.has("--get-regexp"):
+            try:
+                pattern = re.compile(key, re.I)
+            except re.error:
+                shown = True
+            else:
+                shown = any(pattern.search(secret) for secret in _GIT_SECRET_NAMES)
+        else:  # (`--get-urlmatch http URL` prints the whole section)
+            shown = bool(_GIT_SECRETS.match(key)) or (p.has("--get-urlmatch") and any(
+                secret.startswith(key.lower() + ".") for secret in _GIT_SECRET_NAMES))
+        if shown:
+            raise NotRead(f"{name} {key} may print a credential (a remote's URL with its "
+                          "token, an auth header, a credential helper): not a read to keep",
+                          cause="operand")
+
+
 def _git_config(p: Parsed, name: str) -> None:
-    if p.has("--get", "--get-all", "--get-regexp", "--get-urlmatch", "-l", "--list"):
-        return
     ops = p.operands
-    if ops and ops[0] in ("get", "list"):
+    if p.has("--get", "--get-all", "--get-regexp", "--get-urlmatch", "-l", "--list") or \
+            ops and ops[0] in ("get", "list") or len(ops) == 1 and "." in ops[0]:
+        _git_secret_shown(p, name, ops)  # (`git config user.name` prints it)
         return
-    if len(ops) == 1 and "." in ops[0]:
-        return  # `git config user.name` prints it
     raise NotRead(f"{name} {' '.join(ops) or '(no name)'} sets or edits the configuration",
                   cause="operand")
+
+
+def _remote_urls_shown(p: Parsed, name: str) -> None:
+    """`git remote -v`, `git remote show R`, `git remote get-url R` and `git ls-remote
+    --get-url` print a remote's URL, the token a clone was made with in it
+    (`https://oauth2:TOKEN@host/x`), as `git config remote.R.url` does: `git remote` (names
+    alone) and `git ls-remote R` (its refs) read."""
+    if name.endswith("ls-remote"):
+        if p.has("--get-url"):
+            raise NotRead(f"{name} --get-url prints the remote's URL, the token a clone was "
+                          "made with in it: not a read to keep", cause="flag")
+    elif p.has("-v", "--verbose") or p.operands or name.endswith("get-url"):
+        raise NotRead(f"{name} prints the remotes' URLs, the token a clone was made with "
+                      "among them: not a read to keep", cause="operand")
 
 
 _GIT_GLOBAL = F("C:Pp", """no-pager paginate git-dir= work-tree= namespace= bare
@@ -306,7 +359,8 @@ _GIT_SUBS: dict[str, Tool] = {
                    "no-full connectivity-only strict verbose progress no-progress "
                    "name-objects", why={"--lost-found": "writes objects into .git/lost-found"})),
     "ls-remote": Tool(F("qo:", "heads tags refs quiet exit-code get-url symref sort= "
-                        "server-option=", why={"--upload-pack": "runs a program"})),
+                        "server-option=", why={"--upload-pack": "runs a program"}),
+                      check=_remote_urls_shown),
     "branch": Tool(F("arvli", "all remotes verbose list contains= no-contains= merged=? "
                      "no-merged=? points-at= sort= format= color=? no-color column=? no-column "
                      "show-current abbrev= no-abbrev ignore-case omit-empty"),
@@ -314,8 +368,9 @@ _GIT_SUBS: dict[str, Tool] = {
     "tag": Tool(F("ln::i", "list contains= no-contains= merged=? no-merged=? points-at= sort= "
                   "format= color=? column=? no-column ignore-case omit-empty"),
                 check=_only_with_list),
-    "remote": Tool(F("v", "verbose"), bare="read",
-                   subcommands={"show": Tool(F("n")), "get-url": Tool(F("", "push all"))}),
+    "remote": Tool(F("v", "verbose"), bare="read", check=_remote_urls_shown,
+                   subcommands={"show": Tool(F("n"), check=_remote_urls_shown),
+                                "get-url": Tool(F("", "push all"), check=_remote_urls_shown)}),
     "config": Tool(F("lf:z", """get get-all get-regexp get-urlmatch list name-only show-origin
         show-scope global system local worktree file= blob= type= bool int bool-or-int path
         expiry-date null includes no-includes default= value= fixed-value"""),

@@ -1,0 +1,126 @@
+r"""Trust, session 19: a unit's environment, a remote's URL, a file's Secrets, a standby's
+settings, a secret store's API, a folder reached through `~`.
+
+1. `systemctl show UNIT` prints every property, `Environment=` among them (what the unit hands
+   its programs: `Environment=DB_PASSWORD=...`), as `docker inspect` prints a container's;
+   so does `-p Environment` (or `SetCredential`), `systemctl cat` (the unit's files, with
+   their `Environment=` lines) and `systemctl show-environment` (what the service manager
+   hands every unit). They are not reads to keep; `systemctl show -p ActiveState,SubState
+   UNIT` and `systemctl status` still read.
+2. `git remote -v` (`show R`, `get-url R`, `git ls-remote --get-url`) and `git config
+   --list` (or `--get remote.origin.url`, `credential.helper`, `http.extraheader`, a regexp
+   or a `--get-urlmatch` section that takes them in) print a remote's URL, the token a clone
+   was made with in it (`https://oauth2:TOKEN@host/x`), or the auth header git sends: not
+   reads to keep. `git remote` (names), `git config --get user.name`, `--list --name-only`,
+   `git ls-remote R`, `git log` and `git status` still read.
+6. A `cd` to a folder written with `~` or `$HOME` (`cd ~/.kube && cat config`, `cd
+   $HOME/.aws && cat credentials`) was not followed, so the file named relative to it was not
+   judged: a `cd` is followed to what its word may expand to, as `cat $HOME/.aws/credentials`.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from engine.effects import Verdict, classify
+from engine.effects.bash import bash_verdict
+from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
+
+
+def _verdict(line: str) -> Verdict:
+    shell = any(m in line for m in ("$", "~", "&&", "|"))
+    return bash_verdict(line) if shell else classify(shlex.split(line))
+
+
+def _gated(line: str, *words: str) -> None:
+    found = _verdict(line)
+    assert found.effect == "mutate", (line, found)
+    assert any(w in found.reason for w in words), (line, found.reason)
+    assert ungated_commands(compiled("bash", line)) == [], line
+
+
+def _reads(line: str) -> None:
+    found = _verdict(line)
+    assert found.read, (line, found.reason)
+
+
+# -- 1. a unit's environment -------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "systemctl show nginx", "systemctl show", "systemctl show -p Environment nginx",
+    "systemctl show --property=Environment nginx", "systemctl show -pEnvironment nginx",
+    "systemctl show -p ActiveState,Environment nginx", "systemctl show -P Environment nginx",
+    "systemctl show -p ActiveState -p Environment nginx", "systemctl --user show app",
+    "systemctl show -p SetCredential app", "systemctl show --all nginx",
+    "systemctl show -p environment nginx", "systemctl show -p $PROP nginx",
+    "systemctl -H db1 show nginx", "systemctl cat nginx", "systemctl cat nginx.service db",
+    "systemctl show-environment", "systemctl --user show-environment",
+])
+def test_a_units_environment_is_not_a_read(line: str) -> None:
+    _gated(line, "environment")
+
+
+@pytest.mark.parametrize("line", [
+    "systemctl show -p ActiveState,SubState nginx", "systemctl show -P ActiveState nginx",
+    "systemctl show nginx --property ActiveState", "systemctl -p MainPID show nginx",
+    "systemctl show --property=MainPID,ExecMainStartTimestamp nginx",
+    "systemctl show -p EnvironmentFiles nginx", "systemctl status nginx", "systemctl status",
+    "systemctl is-active nginx", "systemctl list-units --failed",
+])
+def test_a_units_state_still_reads(line: str) -> None:
+    _reads(line)
+
+
+# -- 2. a remote's URL and git's credentials -------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "git remote -v", "git remote --verbose", "git -C /repo remote -v", "git remote show origin",
+    "git remote show -n origin", "git remote get-url origin", "git remote get-url --push o",
+    "git ls-remote --get-url", "git ls-remote --get-url origin", "git config --list",
+    "git config -l", "git config --list --show-origin", "git config --global -l",
+    "git config list", "git config --get remote.origin.url", "git config remote.origin.url",
+    "git config get remote.origin.url", "git config --get-all remote.upstream.pushurl",
+    "git config --get-regexp credential", "git config --get-regexp 'remote\\..*\\.url'",
+    "git config --get-regexp extraheader", "git config --get-regexp url",
+    "git config --get-regexp '('", "git config --get-urlmatch http https://gitlab.example.com",
+    "git config --get http.https://gitlab.com/.extraheader", "git config http.proxy",
+    "git config credential.helper", "git config --get $KEY",
+    "git config Remote.Origin.URL", "git config submodule.lib.url",
+])
+def test_a_remotes_url_or_gits_credentials_are_not_a_read(line: str) -> None:
+    _gated(line, "credential", "token")
+
+
+@pytest.mark.parametrize("line", [
+    "git remote", "git remote show", "git config --get user.name", "git config user.name",
+    "git config --get core.autocrlf", "git config --list --name-only",
+    "git config --get-regexp '^user\\.'", "git config --get-urlmatch http.sslVerify https://x",
+    "git ls-remote origin", "git ls-remote --heads origin", "git log --oneline -n 5",
+    "git status", "git branch -a",
+])
+def test_gits_other_settings_and_remote_names_still_read(line: str) -> None:
+    _reads(line)
+
+
+# -- 6. a folder reached through ~ or $HOME --------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "cd ~/.kube && cat config", "cd $HOME/.aws && cat credentials",
+    "cd \"$HOME/.aws\" && cat credentials", "cd ${HOME}/.ssh && cat id_rsa",
+    "cd $HOME && cat .pgpass", "pushd ~/.docker && cat config.json",
+    "cd ~user/.aws && cat credentials", "cd ~/.kube; cat config", "cd ~/.kube && head config",
+    "cd ~ && cd .kube && cat config",
+])
+def test_a_credential_file_in_a_folder_reached_through_home_is_not_a_read(line: str) -> None:
+    _gated(line, "prints the credentials it holds")
+
+
+@pytest.mark.parametrize("line", [
+    "cd ~/.ssh && cat known_hosts", "cd ~/.ssh && cat authorized_keys", "cd ~/.ssh && ls -l",
+    "cd ~ && cat .bashrc", "cd ~/.aws && cat config", "cd \"$DIR\" && cat config",
+    "cd $LOGDIR && tail -n 50 app.log", "cd ~/.kube && cd cache && cat config",
+])
+def test_other_files_in_a_folder_reached_through_home_still_read(line: str) -> None:
+    _reads(line)
