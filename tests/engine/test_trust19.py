@@ -13,6 +13,10 @@ settings, a secret store's API, a folder reached through `~`.
    was made with in it (`https://oauth2:TOKEN@host/x`), or the auth header git sends: not
    reads to keep. `git remote` (names), `git config --get user.name`, `--list --name-only`,
    `git ls-remote R`, `git log` and `git status` still read.
+3. `kubectl get -f FILE -o yaml` (`-k DIR`, `-o json`, a jsonpath over `.data`) prints the
+   objects the files name, a Secret's values among them when one is a Secret, as `kubectl get
+   secret X -o yaml` (gated) does: which kinds the files name is theirs to say. Without -o, or
+   with `-o name`, `wide`, or a jsonpath over other fields, it still reads.
 6. A `cd` to a folder written with `~` or `$HOME` (`cd ~/.kube && cat config`, `cd
    $HOME/.aws && cat credentials`) was not followed, so the file named relative to it was not
    judged: a `cd` is followed to what its word may expand to, as `cat $HOME/.aws/credentials`.
@@ -101,6 +105,31 @@ def test_a_remotes_url_or_gits_credentials_are_not_a_read(line: str) -> None:
     "git status", "git branch -a",
 ])
 def test_gits_other_settings_and_remote_names_still_read(line: str) -> None:
+    _reads(line)
+
+
+# -- 3. the objects a file names, printed whole ------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "kubectl get -f deploy.yaml -o yaml", "kubectl get -k overlays/prod -o yaml",
+    "kubectl get -f deploy.yaml -o json", "kubectl get --filename=deploy.yaml -ojson",
+    "kubectl get -k overlays/prod --output yaml", "kubectl get --kustomize=o -o yaml",
+    "kubectl get -R -f manifests/ -o jsonpath={.items[*].data}",
+    "kubectl get -f deploy.yaml -o go-template={{.data}}", "oc get -f x.yaml -o yaml",
+    "kubectl get -f - -o yaml", "kubectl -n prod get -f https://x/app.yaml -o json",
+])
+def test_the_objects_a_file_names_printed_whole_are_not_a_read(line: str) -> None:
+    _gated(line, "Secret")
+
+
+@pytest.mark.parametrize("line", [
+    "kubectl get -f deploy.yaml", "kubectl get -f deploy.yaml -o wide",
+    "kubectl get -f deploy.yaml -o name", "kubectl get -k overlays/prod",
+    "kubectl get -f deploy.yaml -o jsonpath={.status.phase}",
+    "kubectl get -f deploy.yaml -o custom-columns=NAME:.metadata.name",
+    "kubectl get pods -o yaml", "kubectl get deploy -l app=x -o json",
+])
+def test_the_objects_a_file_names_listed_still_read(line: str) -> None:
     _reads(line)
 
 
