@@ -394,6 +394,17 @@ PSQL_FLAGS = _PSQL = F("h:p:U:d:wXAtxqP:F:R:v:c:lVeEa1nzS0", """host= port= user
     "-W": "asks a person for a password"})
 
 
+def _settings_shown(name: str, meta: list[str]) -> None:
+    """`\\dconfig` (non-default settings) or `\\dconfig PATTERN` that may match
+    primary_conninfo prints a standby's replication password, as `SHOW ALL` does."""
+    if not re.fullmatch(r"\\dconfig\+?", meta[0]):
+        return
+    pattern = meta[1] if len(meta) > 1 else "*"
+    if not re.fullmatch(r"[\w*?]+", pattern) or fnmatchcase("primary_conninfo", pattern.lower()):
+        raise NotRead(f"{name} -c '\\dconfig {pattern}' may print primary_conninfo, a "
+                      "standby's replication password: not a read to keep", cause="sql")
+
+
 def _psql(p: Parsed, name: str) -> None:
     commands = p.values("-c", "--command")
     if not commands and not p.has("-l", "--list", "-V", "--version"):
@@ -412,6 +423,7 @@ def _psql(p: Parsed, name: str) -> None:
                 raise NotRead(f"{name} -c {command.split()[0]} is not a read-only psql "
                               "command (only \\d..., \\l, \\conninfo and the display "
                               "toggles \\x, \\a, \\t, \\timing)", cause="sql")
+            _settings_shown(name, command.split())
             continue
         problem = sql_problem(command)
         if problem:

@@ -17,6 +17,13 @@ settings, a secret store's API, a folder reached through `~`.
    objects the files name, a Secret's values among them when one is a Secret, as `kubectl get
    secret X -o yaml` (gated) does: which kinds the files name is theirs to say. Without -o, or
    with `-o name`, `wide`, or a jsonpath over other fields, it still reads.
+4. A whole dump of the settings (`SHOW ALL`, `SELECT * FROM pg_settings`, `pg_file_settings`,
+   `pg_show_all_settings()`, psql's `\dconfig`) prints a standby's `primary_conninfo`, its
+   replication password among it, while naming that setting was gated already. A read of
+   pg_settings reads only when it selects no value (`select name, pending_restart`) or its
+   WHERE names other settings (`name = 'work_mem'`, `name in (...)`, `name like 'log_%'`) with
+   no OR, NOT or inequality to undo it; a literal whose value is not its text (`E'\x25'`,
+   `U&''`, `$$..$$`) names no known setting.
 6. A `cd` to a folder written with `~` or `$HOME` (`cd ~/.kube && cat config`, `cd
    $HOME/.aws && cat credentials`) was not followed, so the file named relative to it was not
    judged: a `cd` is followed to what its word may expand to, as `cat $HOME/.aws/credentials`.
@@ -30,6 +37,7 @@ import pytest
 
 from engine.effects import Verdict, classify
 from engine.effects.bash import bash_verdict
+from engine.effects.sql import sql_problem
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 
 
@@ -131,6 +139,70 @@ def test_the_objects_a_file_names_printed_whole_are_not_a_read(line: str) -> Non
 ])
 def test_the_objects_a_file_names_listed_still_read(line: str) -> None:
     _reads(line)
+
+
+# -- 4. every setting, primary_conninfo among them ---------------------------------------------------
+
+ALL_SETTINGS = [
+    "SHOW ALL", "show all;", "SELECT * FROM pg_settings", "select * from pg_file_settings",
+    "select name, setting from pg_settings", "select * from pg_show_all_settings()",
+    "select * from pg_settings order by name", "select s from pg_settings s",
+    "select name, setting, short_desc, sourcefile, sourceline from pg_settings where "
+    "pending_restart",
+    "select * from pg_settings where name = 'x' or true",
+    "select * from pg_settings where name = 'x' or name like '%'",
+    "select * from pg_settings where true /* name = 'x' */",
+    "select * from pg_settings s, t where t.name = 'x'",
+    "select * from pg_settings join t on true where name = 'x'",
+    "select * from pg_settings where name = 'x' union select * from pg_settings",
+    "select name, setting from pg_settings where name like 'prim%'",
+    "select name, setting from pg_settings where name like '%info'",
+    "select name, setting from pg_settings where name <> 'work_mem'",
+    "select name, setting from pg_settings where not name = 'work_mem'",
+    "select * from pg_settings where name like $$prim%$$",
+    "select * from pg_settings where name like E'prim\\x25'",
+    "select * from pg_settings where name like U&'!0070rim%' UESCAPE '!'",
+    "select name, (select setting from pg_settings) from pg_settings where name='x'",
+    "select name, setting from pg_settings where name = 'x' and setting = "
+    "(select string_agg(setting, ',') from pg_settings)",
+    "select name, setting from pg_settings where name in (select 'primary_conninfo')",
+]
+
+
+@pytest.mark.parametrize("query", ALL_SETTINGS)
+def test_every_settings_value_is_not_a_read(query: str) -> None:
+    problem = sql_problem(query)
+    assert problem is not None and "primary_conninfo" in problem, (query, problem)
+    _gated(f"psql -c {shlex.quote(query)}", "primary_conninfo")
+
+
+@pytest.mark.parametrize("meta", ["\\dconfig", "\\dconfig *conninfo", "\\dconfig+ *",
+                                  "\\dconfig prim*"])
+def test_psqls_dconfig_of_every_setting_is_not_a_read(meta: str) -> None:
+    _gated(f"psql -c {shlex.quote(meta)}", "primary_conninfo")
+
+
+@pytest.mark.parametrize("query", [
+    "select name, setting from pg_settings where name = 'max_connections'",
+    "select name, setting from pg_settings where name like 'log_%'",
+    "select name, setting from pg_settings where name in ('work_mem', 'shared_buffers')",
+    "select name, setting from pg_catalog.pg_settings where name = 'work_mem' order by name",
+    "select name, setting from pg_settings where name ilike 'log%' and setting > ''",
+    "select * from pg_settings where name = 'work_mem' limit 1",
+    "select name, pending_restart from pg_settings", "select count(*) from pg_settings",
+    "select name from pg_settings where pending_restart",
+    "select name, sourcefile, sourceline, error from pg_file_settings",
+    "show max_connections", "select * from pg_stat_activity",
+    "select * from pg_stat_wal_receiver",
+])
+def test_named_settings_still_read(query: str) -> None:
+    assert sql_problem(query) is None, query
+    _reads(f"psql -c {shlex.quote(query)}")
+
+
+@pytest.mark.parametrize("meta", ["\\dconfig work_mem", "\\dconfig log_*", "\\dt"])
+def test_psqls_dconfig_of_other_settings_still_reads(meta: str) -> None:
+    _reads(f"psql -c {shlex.quote(meta)}")
 
 
 # -- 6. a folder reached through ~ or $HOME --------------------------------------------------------

@@ -230,9 +230,12 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
               "psql 'postgresql://db/app?options=-c%20default_transaction_read_only%3Doff' "
               "-c 'SELECT f()'",
               "psql -d 'dbname=app options=-cdefault_transaction_read_only=off' -c 'SELECT 1'"]),
-    "gitlab-psql": (["gitlab-psql -c 'select name, setting from pg_settings'"],
+    "gitlab-psql": (["gitlab-psql -c \"select name, setting from pg_settings where name like "
+                     "'log_%'\""],
                     ["gitlab-psql -c 'SELECT pg_reload_conf();'",
-                     "gitlab-psql -c \"ALTER SYSTEM SET x TO 1\""]),
+                     "gitlab-psql -c \"ALTER SYSTEM SET x TO 1\"",
+                     # every setting: a standby's primary_conninfo, its password among them
+                     "gitlab-psql -c 'select name, setting from pg_settings'"]),
     # `\G` ends a statement (rows printed vertically): a read, not a client command
     "mysql": (["mysql -e 'SELECT 1'", "mysql -e 'SHOW REPLICA STATUS\\G'",
                "mysql -e 'show slave status \\G'", "mysql -e 'SELECT 1\\g'"],
