@@ -24,6 +24,15 @@ settings, a secret store's API, a folder reached through `~`.
    WHERE names other settings (`name = 'work_mem'`, `name in (...)`, `name like 'log_%'`) with
    no OR, NOT or inequality to undo it; a literal whose value is not its text (`E'\x25'`,
    `U&''`, `$$..$$`) names no known setting.
+5. Vault's HTTP API read a secret's value unasked, while `vault kv get` was gated: `curl -H
+   "X-Vault-Token: ..." https://vault:8200/v1/secret/data/x`, a dynamic credential
+   (`/v1/database/creds/r`), the caller's token (`/v1/auth/token/lookup-self`), through curl,
+   wget or an `http` step. A request is Vault's by its host (a name with `vault`, port 8200), an
+   `X-Vault-` header, or Vault's default mounts (`/v1/secret/`, `/v1/cubbyhole/`); on it, only
+   the server's state (`/v1/sys/health`, `seal-status`, mounts, policies) and a listing of keys
+   (`?list=true`, as `vault kv list`) read. Consul's and Nomad's ACL tokens (`/v1/acl/tokens`)
+   print each token's SecretID. Consul's KV (`/v1/kv/x?raw`) still reads, as `consul kv get`
+   does: Consul's KV is a configuration store, not a secret store.
 6. A `cd` to a folder written with `~` or `$HOME` (`cd ~/.kube && cat config`, `cd
    $HOME/.aws && cat credentials`) was not followed, so the file named relative to it was not
    judged: a `cd` is followed to what its word may expand to, as `cat $HOME/.aws/credentials`.
@@ -38,6 +47,7 @@ import pytest
 from engine.effects import Verdict, classify
 from engine.effects.bash import bash_verdict
 from engine.effects.sql import sql_problem
+from engine.effects.steps import step_verdict
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 
 
@@ -203,6 +213,61 @@ def test_named_settings_still_read(query: str) -> None:
 @pytest.mark.parametrize("meta", ["\\dconfig work_mem", "\\dconfig log_*", "\\dt"])
 def test_psqls_dconfig_of_other_settings_still_reads(meta: str) -> None:
     _reads(f"psql -c {shlex.quote(meta)}")
+
+
+# -- 5. a secret store's HTTP API -------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "curl -H 'X-Vault-Token: abc' https://vault:8200/v1/secret/data/x",
+    "curl -s -H \"X-Vault-Token: $VAULT_TOKEN\" https://10.0.0.5:8200/v1/kv/data/x",
+    "curl -s -H 'X-Vault-Token: abc' https://secrets.corp/v1/kv/data/x",
+    "curl -s --header 'x-vault-token:abc' https://secrets.corp/v1/database/creds/ro",
+    "curl -s https://vault.corp/v1/auth/token/lookup-self",
+    "curl -s https://vault.corp/v1/sys/../secret/data/x",
+    "curl -s https://vault.corp/v1/sys/health/%2e%2e/%2e%2e/kv/data/x",
+    "curl -s 'https://vault.corp/v1/sys/heal[s-t]h/../../kv/x'",
+    "curl -s https://x.corp/v1/secret/data/x", "curl -s https://x.corp//v1//cubbyhole/x",
+    "curl -s vault:8200/v1/kv/x", "curl -s https://user@vault.corp/v1/kv/x",
+    "curl -s http://consul:8500/v1/acl/tokens", "curl -s http://nomad:4646/v1/acl/token/self",
+    "wget -qO- --header 'X-Vault-Token: abc' https://secrets.corp/v1/kv/data/x",
+    "wget -qO- https://vault.corp/v1/kv/data/x",
+])
+def test_a_secret_through_a_secret_stores_api_is_not_a_read(line: str) -> None:
+    _gated(line, "secret store")
+
+
+@pytest.mark.parametrize("params", [
+    {"url": "https://secrets.corp/v1", "path": ["kv", "data", "x"],
+     "headers": {"X-Vault-Token": "t"}},
+    {"url": "https://vault.corp:8200/v1/secret/data/x"},
+    {"url": "https://vault.corp", "path": ["v1", "database", "creds", "ro"]},
+])
+def test_an_http_get_of_a_vault_secret_is_not_a_read(params: dict[str, object]) -> None:
+    found = step_verdict("http", params)
+    assert found.effect == "mutate" and "secret store" in found.reason, (params, found)
+
+
+@pytest.mark.parametrize("line", [
+    "curl https://vault:8200/v1/sys/health", "curl -s https://vault.corp/v1/sys/seal-status",
+    "curl -s -H 'X-Vault-Token: abc' https://vault:8200/v1/sys/mounts",
+    "curl -s -H 'X-Vault-Token: abc' 'https://vault:8200/v1/kv/metadata/app?list=true'",
+    "curl -s https://vault.corp/v1/sys/leader", "curl -s https://vault.corp/",
+    "curl http://consul:8500/v1/health/state/critical", "curl http://consul:8500/v1/kv/x?raw",
+    "curl -s 'http://localhost:8500/v1/kv/service/pg/?recurse=1'",
+    "curl -s 'http://prometheus:9090/api/v1/query?query=up'", "curl -s https://api.x.com/v1/x",
+    "wget -qO- https://example.com/v1/x",
+])
+def test_a_secret_stores_state_and_other_apis_still_read(line: str) -> None:
+    _reads(line)
+
+
+@pytest.mark.parametrize("params", [
+    {"url": "https://vault.corp:8200/v1/sys/health"},
+    {"url": "http://consul:8500/v1/kv/service/pg", "query": {"recurse": "1"}},
+    {"url": "https://grafana.corp/api/health", "headers": {"Authorization": "Bearer t"}},
+])
+def test_an_http_get_of_a_secret_stores_state_still_reads(params: dict[str, object]) -> None:
+    assert step_verdict("http", params).read, params
 
 
 # -- 6. a folder reached through ~ or $HOME --------------------------------------------------------
