@@ -36,6 +36,9 @@ settings, a secret store's API, a folder reached through `~`.
 6. A `cd` to a folder written with `~` or `$HOME` (`cd ~/.kube && cat config`, `cd
    $HOME/.aws && cat credentials`) was not followed, so the file named relative to it was not
    judged: a `cd` is followed to what its word may expand to, as `cat $HOME/.aws/credentials`.
+7. Files that hold what those commands print were opened unasked: a repository's
+   `.git/config` (its remotes' URLs, as `git config --list`), a standby's `recovery.conf` and
+   `postgresql.auto.conf` (its primary_conninfo, as `SHOW ALL`).
 """
 
 from __future__ import annotations
@@ -289,4 +292,24 @@ def test_a_credential_file_in_a_folder_reached_through_home_is_not_a_read(line: 
     "cd $LOGDIR && tail -n 50 app.log", "cd ~/.kube && cd cache && cat config",
 ])
 def test_other_files_in_a_folder_reached_through_home_still_read(line: str) -> None:
+    _reads(line)
+
+
+# -- 7. the files those commands print -----------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "cat .git/config", "cat /srv/app/.git/config", "cd /srv/app && cat .git/config",
+    "cd /srv/app/.git && cat config", "grep url .git/config",
+    "cat /var/lib/postgresql/data/postgresql.auto.conf",
+    "cat /var/lib/pgsql/11/data/recovery.conf", "head -50 /srv/pg/recovery.conf",
+])
+def test_a_repositorys_or_a_standbys_config_is_not_a_read(line: str) -> None:
+    _gated(line, "prints the credentials it holds")
+
+
+@pytest.mark.parametrize("line", [
+    "cat /var/lib/postgresql/data/postgresql.conf", "ls -l .git/config", "cat .git/HEAD",
+    "cat ~/.gitconfig", "cat /var/opt/gitlab/git-data/repositories/x/0011.git/config",
+])
+def test_other_repository_and_database_files_still_read(line: str) -> None:
     _reads(line)
