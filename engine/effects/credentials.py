@@ -20,8 +20,8 @@ WireGuard's configurations (their private key), npm's, PyPI's, s3cmd's, GitHub C
 Terraform's tokens; a repository's `.git/config` (its remotes' URLs, the token a clone was
 made with in them), a standby's `recovery.conf` or `postgresql.auto.conf` (its
 primary_conninfo, the replication password); and the folders that hold them (`grep -r .
-~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in them). A path is judged by its tails, as a device's
-is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
+~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in them). A path is judged by its
+tails, as a device's is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
 """
 
 from __future__ import annotations

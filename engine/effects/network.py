@@ -5,9 +5,10 @@ GET (or HEAD) of an http(s) URL that sends no body (-G data goes in the query st
 uploads nothing and writes no file; wget only when its download goes to stdout (`-O -`) or
 nowhere (`--spider`). Neither asks a cloud's metadata service for the machine's credentials
 (`169.254.169.254/latest/meta-data/iam/security-credentials/...`), nor Vault's API for a
-secret (`/v1/secret/data/x`, `vault kv get`'s), nor Consul's or Nomad's for their ACL tokens. Neither follows a redirect
-from a URL a value gives (curl `-L`, wget unless `--max-redirect=0`): the server it names
-decides where the request goes. It does not cover ssh (a wrapper: `engine.effects.classify`).
+secret (`/v1/secret/data/x`, `vault kv get`'s), nor Consul's or Nomad's for their ACL tokens.
+Neither follows a redirect from a URL a value gives (curl `-L`, wget unless
+`--max-redirect=0`): the server it names decides where the request goes. It does not cover
+ssh (a wrapper: `engine.effects.classify`).
 """
 
 from __future__ import annotations

@@ -103,8 +103,8 @@ _SETTING_FIELDS = frozenset("""name unit category short_desc extra_desc context 
 _ONE_VIEW = re.compile(r"""(?ix)^\s*select\s(?P<fields>.*?)\sfrom\s+(?:pg_catalog\s*\.\s*)?
     (?:pg_settings|pg_file_settings)(?:\s+(?:as\s+)?\w+)?
     (?:\s+where\s(?P<where>.*?))?\s*(?:\border\s+by\b.*|\blimit\b.*)?$""", re.S)
-_BY_NAME = re.compile(r"""(?ix)(?<![\w.])name\s*(?:=\s*'(\w*)'|in\s*\(\s*('\w*'(?:\s*,\s*'\w*')*)\s*\)
-    | i?like\s*'([\w%]*)')""")
+_BY_NAME = re.compile(r"""(?ix)(?<![\w.])name\s*(?:=\s*'(\w*)'
+    | in\s*\(\s*('\w*'(?:\s*,\s*'\w*')*)\s*\) | i?like\s*'([\w%]*)')""")
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|\S")
 
@@ -166,9 +166,10 @@ def _problem(text: str, starts: frozenset[str], dialect: Dialect) -> str | None:
 
 def _names_other_settings(text: str) -> bool:
     """Whether a read of pg_settings (or pg_file_settings, named once) leaves
-    primary_conninfo's value out: one view, no join, and either no value column in the select list (`select name,
-    pending_restart`) or a WHERE that names settings other than it (`name = 'max_connections'`,
-    `name in (...)`, `name like 'log_%'`) with no OR, NOT or inequality to undo it."""
+    primary_conninfo's value out: one view, no join, and either no value column in the select
+    list (`select name, pending_restart`) or a WHERE that names settings other than it (`name
+    = 'max_connections'`, `name in (...)`, `name like 'log_%'`) with no OR, NOT or inequality
+    to undo it."""
     found = _ONE_VIEW.match(_statements(text, words_kept=True)[0])
     if found is None:
         return False

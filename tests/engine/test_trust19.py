@@ -71,7 +71,7 @@ def _reads(line: str) -> None:
     assert found.read, (line, found.reason)
 
 
-# -- 1. a unit's environment -------------------------------------------------------------------
+# -- 1. a unit's environment ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("line", [
     "systemctl show nginx", "systemctl show", "systemctl show -p Environment nginx",
@@ -98,7 +98,7 @@ def test_a_units_state_still_reads(line: str) -> None:
     _reads(line)
 
 
-# -- 2. a remote's URL and git's credentials -------------------------------------------------------
+# -- 2. a remote's URL and git's credentials ------------------------------------------------------
 
 @pytest.mark.parametrize("line", [
     "git remote -v", "git remote --verbose", "git -C /repo remote -v", "git remote show origin",
@@ -129,7 +129,7 @@ def test_gits_other_settings_and_remote_names_still_read(line: str) -> None:
     _reads(line)
 
 
-# -- 3. the objects a file names, printed whole ------------------------------------------------
+# -- 3. the objects a file names, printed whole ---------------------------------------------------
 
 @pytest.mark.parametrize("line", [
     "kubectl get -f deploy.yaml -o yaml", "kubectl get -k overlays/prod -o yaml",
@@ -154,7 +154,7 @@ def test_the_objects_a_file_names_listed_still_read(line: str) -> None:
     _reads(line)
 
 
-# -- 4. every setting, primary_conninfo among them ---------------------------------------------------
+# -- 4. every setting, primary_conninfo among them ------------------------------------------------
 
 ALL_SETTINGS = [
     "SHOW ALL", "show all;", "SELECT * FROM pg_settings", "select * from pg_file_settings",
@@ -218,7 +218,7 @@ def test_psqls_dconfig_of_other_settings_still_reads(meta: str) -> None:
     _reads(f"psql -c {shlex.quote(meta)}")
 
 
-# -- 5. a secret store's HTTP API -------------------------------------------------------------------
+# -- 5. a secret store's HTTP API -----------------------------------------------------------------
 
 @pytest.mark.parametrize("line", [
     "curl -H 'X-Vault-Token: abc' https://vault:8200/v1/secret/data/x",
@@ -273,7 +273,7 @@ def test_an_http_get_of_a_secret_stores_state_still_reads(params: dict[str, obje
     assert step_verdict("http", params).read, params
 
 
-# -- 6. a folder reached through ~ or $HOME --------------------------------------------------------
+# -- 6. a folder reached through ~ or $HOME -------------------------------------------------------
 
 @pytest.mark.parametrize("line", [
     "cd ~/.kube && cat config", "cd $HOME/.aws && cat credentials",
@@ -295,7 +295,7 @@ def test_other_files_in_a_folder_reached_through_home_still_read(line: str) -> N
     _reads(line)
 
 
-# -- 7. the files those commands print -----------------------------------------------------------
+# -- 7. the files those commands print ------------------------------------------------------------
 
 @pytest.mark.parametrize("line", [
     "cat .git/config", "cat /srv/app/.git/config", "cd /srv/app && cat .git/config",
