@@ -157,6 +157,16 @@ def _top(p: Parsed, name: str) -> None:
 
 
 _TOP = Tool(any_args=True, check=_top)
+
+
+def _compose_environment_shown(p: Parsed, name: str) -> None:
+    """`docker compose config` prints the project as it would run: each service's environment
+    with the values the `.env` file and the shell fill in (`${DB_PASSWORD}`), as `docker
+    inspect` would once it runs. `-q` (check it), `--services` and `--volumes` (names) read."""
+    if not p.has("-q", "--quiet", "--services", "--volumes"):
+        raise NotRead(f"{name} prints each service's environment, the secrets the .env file "
+                      "fills in among it (--services or -q to list or check): not a read to "
+                      "keep", cause="subcommand")
 _CONTAINER_READ = {
     **rows("ps ls list", Tool(_PS)),
     "logs": Tool(_LOGS, follow=_FOLLOW),
@@ -184,7 +194,8 @@ _DOCKER_SUBS: dict[str, Tool] = {
     "compose": Tool(F("f:p:", "file= project-name= project-directory= env-file= profile=",
                       posix=True),
                     subcommands={"ps": Tool(_PS), "logs": Tool(_LOGS, follow=_FOLLOW),
-                                 "config": Tool(F("q", "quiet services volumes format=")),
+                                 "config": Tool(F("q", "quiet services volumes format="),
+                                                check=_compose_environment_shown),
                                  "ls": Tool(_LIST), "images": Tool(_LIST), "top": NONE,
                                  "version": NONE}),
     "pod": Tool(subcommands={**rows("ps ls list", Tool(_PS)), "inspect": Tool(_INSPECT),
@@ -625,6 +636,29 @@ _CONSUL_SUBS: dict[str, Tool] = {
                                   "autopilot": Tool(subcommands={"get-config": NONE,
                                                                  "state": NONE})}),
 }
+def _job_environment_shown(p: Parsed, name: str) -> None:
+    """`nomad job inspect J` prints the job as submitted, each task's `env` among it (as `aws
+    ecs describe-task-definition`); a `-t` template that picks other fields reads."""
+    chosen = p.values("-t")
+    if not chosen or any(_WHOLE_OR_ENV.search(t) for t in chosen):
+        raise NotRead(f"{name} prints the environment each task is given, the secrets set "
+                      "there among it (pick fields with -t): not a read to keep",
+                      cause="subcommand")
+
+
+def _task_secrets_read(p: Parsed, name: str) -> None:
+    """`nomad alloc fs A task/secrets/vault_token` reads a task's secrets folder (its Vault
+    token, the templates rendered there): as `/run/secrets` is, it is not a read to keep."""
+    if any(_a_value(w) or "secrets" in w.lower().replace("\\", "/").split("/")
+           for w in p.operands[1:]):
+        raise NotRead(f"{name} reads a task's secrets folder (its Vault token, the secrets "
+                      "rendered there): not a read to keep", cause="operand")
+
+
+def _a_value(word: str) -> bool:
+    return isinstance(word, Templated) or any(m in word for m in ("{{", "$", "`", "*", "?"))
+
+
 # Nomad (Go flags, one dash): what reports jobs, allocations, nodes and the servers.
 # `nomad job plan` is the scheduler's dry run: it registers nothing. `alloc logs -f` follows.
 _NOMAD = F("", """address= region= namespace= token= ca-cert= ca-path= client-cert= client-key=
@@ -632,8 +666,10 @@ _NOMAD = F("", """address= region= namespace= token= ca-cert= ca-path= client-ce
     allocs full version= p diff""", one_dash=True, go=True)
 _NOMAD_SUBS: dict[str, Tool] = {
     **rows("status version agent-info", NONE),
-    "job": Tool(subcommands=rows("status inspect history allocs deployments plan", NONE)),
-    "alloc": Tool(subcommands={"status": NONE, "fs": NONE, "logs": Tool(
+    "job": Tool(subcommands={**rows("status history allocs deployments plan", NONE),
+                             "inspect": Tool(check=_job_environment_shown)}),
+    "alloc": Tool(subcommands={"status": NONE, "fs": Tool(check=_task_secrets_read),
+                               "logs": Tool(
         F("", "stderr stdout tail n= c= task= job f", one_dash=True, go=True),
         follow=frozenset({"-f", "--f"}))}),
     "node": Tool(subcommands={"status": NONE}),

@@ -39,6 +39,11 @@ settings, a secret store's API, a folder reached through `~`.
 7. Files that hold what those commands print were opened unasked: a repository's
    `.git/config` (its remotes' URLs, as `git config --list`), a standby's `recovery.conf` and
    `postgresql.auto.conf` (its primary_conninfo, as `SHOW ALL`).
+8. Other programs that print the environment a service is given, as `systemctl show`: `docker
+   compose config` (each service's environment, the values the `.env` file fills in), `nomad
+   job inspect` (each task's `env`); and `nomad alloc fs A task/secrets/...` read a task's
+   secrets folder (its Vault token). `compose config --services`/`-q`, `job inspect -t` over
+   other fields and other folders of an allocation still read.
 """
 
 from __future__ import annotations
@@ -312,4 +317,26 @@ def test_a_repositorys_or_a_standbys_config_is_not_a_read(line: str) -> None:
     "cat ~/.gitconfig", "cat /var/opt/gitlab/git-data/repositories/x/0011.git/config",
 ])
 def test_other_repository_and_database_files_still_read(line: str) -> None:
+    _reads(line)
+
+
+# -- 8. a service's environment by other programs -------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "docker compose config", "docker compose -f x.yml config --format json",
+    "podman compose config", "nomad job inspect web", "nomad job inspect -json web",
+    "nomad job inspect -t '{{json .}}' web", "nomad alloc fs 1234 web/secrets/vault_token",
+    "nomad alloc fs 1234 web/secrets", "nomad alloc fs 1234 $P",
+])
+def test_a_services_environment_by_other_programs_is_not_a_read(line: str) -> None:
+    _gated(line, "environment", "secrets folder")
+
+
+@pytest.mark.parametrize("line", [
+    "docker compose config -q", "docker compose config --services",
+    "docker compose config --volumes", "docker compose ps",
+    "nomad job inspect -t '{{.Status}}' web", "nomad alloc fs 1234 alloc/logs",
+    "nomad alloc fs 1234 web/local/config.hcl", "nomad job status web",
+])
+def test_a_services_other_state_still_reads(line: str) -> None:
     _reads(line)
