@@ -40,7 +40,8 @@ def _unit_environment_shown(p: Parsed, name: str) -> None:
     a `-p`/`--property` that names other properties (`-p ActiveState,SubState`) reads."""
     chosen = p.values("-p", "--property", "-P")
     if not chosen or any(isinstance(v, Templated) or any(m in v for m in ("{{", "$", "`")) or
-                         any(w.strip().lower() in _SECRET_PROPERTIES for w in v.split(","))
+                         any(re.sub(r"\W", "", w).lower() in _SECRET_PROPERTIES
+                             for w in v.split(","))
                          for v in chosen):
         raise NotRead(f"{name} prints the environment the unit hands its programs (its "
                       "`Environment=`), the secrets set there among it (pick properties with "

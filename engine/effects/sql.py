@@ -103,7 +103,7 @@ _SETTING_FIELDS = frozenset("""name unit category short_desc extra_desc context 
 _ONE_VIEW = re.compile(r"""(?ix)^\s*select\s(?P<fields>.*?)\sfrom\s+(?:pg_catalog\s*\.\s*)?
     (?:pg_settings|pg_file_settings)(?:\s+(?:as\s+)?\w+)?
     (?:\s+where\s(?P<where>.*?))?\s*(?:\border\s+by\b.*|\blimit\b.*)?$""", re.S)
-_BY_NAME = re.compile(r"""(?ix)(?<![\w.])name\s*(?:=\s*'(\w*)'
+_BY_NAME = re.compile(r"""(?ix)name\s*(?:=\s*'(\w*)'
     | in\s*\(\s*('\w*'(?:\s*,\s*'\w*')*)\s*\) | i?like\s*'([\w%]*)')""")
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|\S")
@@ -180,13 +180,46 @@ def _names_other_settings(text: str) -> bool:
     where = found.group("where") or ""
     if re.search(r"(?i)\b(?:or|not|union|except|intersect|select)\b|<>|!=|\|", where):
         return False
-    for equal, listed, like in _BY_NAME.findall(where):
-        names = [equal] if equal or not (listed or like) else re.findall(r"\w+", listed)
-        if like and not re.fullmatch(re.escape(like).replace("%", ".*").replace("_", "."),
-                                     "primary_conninfo", re.I) or \
-                names and all(n.lower() != "primary_conninfo" for n in names):
+    for condition in _conjuncts(where):  # (one that stands alone: not `(name = 'x') = false`)
+        found = _BY_NAME.fullmatch(condition)
+        if found is None:
+            continue
+        equal, listed, like = found.groups()
+        names = [equal] if equal is not None else re.findall(r"\w+", listed or "")
+        if like is not None and not re.fullmatch(
+                re.escape(like).replace("%", ".*").replace("_", "."), "primary_conninfo",
+                re.I) or names and all(n.lower() != "primary_conninfo" for n in names):
             return True
     return False
+
+
+def _conjuncts(where: str) -> list[str]:
+    """The conditions a WHERE joins with AND at its top level, each without the parentheses
+    around it whole: `(a) and (b = 1 and c)` is `a`, `b = 1 and c`."""
+    parts: list[str] = []
+    depth, start = 0, 0
+    for m in re.finditer(r"'[^']*'|\(|\)|\band\b", where, re.I):
+        depth += {"(": 1, ")": -1}.get(m.group(0), 0)
+        if depth == 0 and m.group(0).lower() == "and":
+            parts.append(where[start:m.start()])
+            start = m.end()
+    parts.append(where[start:])
+    out = []
+    for part in parts:
+        part = part.strip()
+        while part.startswith("(") and part.endswith(")") and _balanced(part[1:-1]):
+            part = part[1:-1].strip()
+        out.append(part)
+    return out
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for m in re.finditer(r"'[^']*'|\(|\)", text):
+        depth += {"(": 1, ")": -1}.get(m.group(0), 0)
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _effect_function(name: str) -> bool:

@@ -85,8 +85,9 @@ def _reads(line: str) -> None:
     "systemctl show -p ActiveState -p Environment nginx", "systemctl --user show app",
     "systemctl show -p SetCredential app", "systemctl show --all nginx",
     "systemctl show -p environment nginx", "systemctl show -p $PROP nginx",
-    "systemctl -H db1 show nginx", "systemctl cat nginx", "systemctl cat nginx.service db",
-    "systemctl show-environment", "systemctl --user show-environment",
+    "systemctl -H db1 show nginx", "systemctl show -p Environment= nginx",
+    "systemctl cat nginx", "systemctl cat nginx.service db", "systemctl show-environment",
+    "systemctl --user show-environment",
 ])
 def test_a_units_environment_is_not_a_read(line: str) -> None:
     _gated(line, "environment")
@@ -184,6 +185,13 @@ ALL_SETTINGS = [
     "select name, setting from pg_settings where name = 'x' and setting = "
     "(select string_agg(setting, ',') from pg_settings)",
     "select name, setting from pg_settings where name in (select 'primary_conninfo')",
+    "select * from pg_settings where (name = 'x') is distinct from true",
+    "select * from pg_settings where (name = 'x') = false",
+    "select * from pg_settings where name = 'x' is false",
+    "select * from pg_settings where f(true and name = 'x')",
+    "select * from pg_settings where (true and name = 'x') is false",
+    "select * from pg_settings where name between 'a' and 'z'",
+    "select * from pg_settings where name like 'a' escape 'x'",
 ]
 
 
@@ -207,6 +215,8 @@ def test_psqls_dconfig_of_every_setting_is_not_a_read(meta: str) -> None:
     "select name, setting from pg_catalog.pg_settings where name = 'work_mem' order by name",
     "select name, setting from pg_settings where name ilike 'log%' and setting > ''",
     "select * from pg_settings where name = 'work_mem' limit 1",
+    "select name, setting from pg_settings where (name like 'log_%') and setting > ''",
+    "select name, setting from pg_settings where source = 'x' and name in ('a', 'b')",
     "select name, pending_restart from pg_settings", "select count(*) from pg_settings",
     "select name from pg_settings where pending_restart",
     "select name, sourcefile, sourceline, error from pg_file_settings",
