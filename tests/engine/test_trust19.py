@@ -295,7 +295,8 @@ def test_an_http_get_of_a_secret_stores_state_still_reads(params: dict[str, obje
     "cd \"$HOME/.aws\" && cat credentials", "cd ${HOME}/.ssh && cat id_rsa",
     "cd $HOME && cat .pgpass", "pushd ~/.docker && cat config.json",
     "cd ~user/.aws && cat credentials", "cd ~/.kube; cat config", "cd ~/.kube && head config",
-    "cd ~ && cd .kube && cat config",
+    "cd ~ && cd .kube && cat config", "cd /root/$U/.aws && cat credentials",
+    "cd /etc && cd \"$X\" && cat shadow",
 ])
 def test_a_credential_file_in_a_folder_reached_through_home_is_not_a_read(line: str) -> None:
     _gated(line, "prints the credentials it holds")
