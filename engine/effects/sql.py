@@ -262,7 +262,7 @@ def _statements(text: str, *, words_kept: bool = False) -> list[str]:
             name = text[start + 1:i - 1]
             # a quoted name is a name, not a keyword; but a quoted function name still calls it
             current.append(f" {name} " if _effect_function(name) or name in _CREDENTIAL_TABLES
-                           else ' "x" ')
+                           or name in _SETTINGS else ' "x" ')
         elif c == "$" and (m := re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", text[i:])) and \
                 not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
             tag = m.group(0)

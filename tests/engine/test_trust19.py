@@ -192,6 +192,8 @@ ALL_SETTINGS = [
     "select * from pg_settings where (true and name = 'x') is false",
     "select * from pg_settings where name between 'a' and 'z'",
     "select * from pg_settings where name like 'a' escape 'x'",
+    'select * from "pg_settings"', 'select * from pg_catalog."pg_settings"',
+    'select * from "pg_catalog"."pg_file_settings"', 'select * from "pg_show_all_settings"()',
 ]
 
 
@@ -217,6 +219,7 @@ def test_psqls_dconfig_of_every_setting_is_not_a_read(meta: str) -> None:
     "select * from pg_settings where name = 'work_mem' limit 1",
     "select name, setting from pg_settings where (name like 'log_%') and setting > ''",
     "select name, setting from pg_settings where source = 'x' and name in ('a', 'b')",
+    "select name, setting from \"pg_settings\" where name = 'work_mem'",
     "select name, pending_restart from pg_settings", "select count(*) from pg_settings",
     "select name from pg_settings where pending_restart",
     "select name, sourcefile, sourceline, error from pg_file_settings",
