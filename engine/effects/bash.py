@@ -335,11 +335,17 @@ class _Walk:
             raise _NotScript  # `/mnt/file-09 ext4 defaults`: a line of a file, not a command
         if name in _SHELL_STATE:
             self.state_only.add(node.id)
-            if name in ("cd", "pushd") and any(isinstance(w, Templated) for w in argv[1:]):
-                self.moved = True
-            elif name in ("cd", "pushd"):  # `cd /dev && cat watchdog`: the files are there
+            if name in ("cd", "pushd"):  # `cd /dev && cat watchdog`: the files are there
                 where = [w for w in argv[1:] if not w.startswith("-")]
-                self.folder = with_folder(self.folder, where[0]) if where else None
+                if any(isinstance(w, Templated) for w in argv[1:]):
+                    # what a tool loads from a folder a value gives is the value's to choose;
+                    # a home's folder (`cd ~/.kube`, `cd "$HOME/.aws"`) is followed as what it
+                    # may expand to, as `cat $HOME/.aws/credentials` is judged
+                    self.moved = True
+                    if where and _HOME.match(where[0]):
+                        self.folder = where[0]
+                else:
+                    self.folder = with_folder(self.folder, where[0]) if where else None
             if name in ("export", "local", "declare", "readonly"):
                 for word in argv[1:]:
                     self.defined.add(word.split("=", 1)[0])
@@ -615,6 +621,9 @@ class _Walk:
             self.judge(Verdict("mutate", f"it writes to {target or 'a file'}", "flag"))
         elif op in (">&", "<&") and not re.fullmatch(r"\d+|-", target):
             self.judge(Verdict("mutate", f"it writes to {target}", "flag"))
+
+
+_HOME = re.compile(r"~[\w.-]*(?:/|$)|\$\{?HOME\}?(?:/|$)|/")  # (a folder from a home or /)
 
 
 def with_folder(folder: str | None, to: str) -> str:

@@ -17,9 +17,11 @@ gcloud's, GitLab's `gitlab-secrets.json`); a host's SSH keys, certbot's `privkey
 Kerberos keytab, a Secret mounted in a kubelet's pod folder, k3s's and RKE2's kubeconfig and
 join token, the first passwords GitLab and Jenkins write, Debian's MySQL maintenance login,
 WireGuard's configurations (their private key), npm's, PyPI's, s3cmd's, GitHub CLI's and
-Terraform's tokens; and the folders that hold them (`grep -r . ~/.ssh`, `grep -r x
-/etc/kubernetes/pki` open every file in them). A path is judged by its tails, as a device's
-is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
+Terraform's tokens; a repository's `.git/config` (its remotes' URLs, the token a clone was
+made with in them), a standby's `recovery.conf` or `postgresql.auto.conf` (its
+primary_conninfo, the replication password); and the folders that hold them (`grep -r .
+~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in them). A path is judged by its
+tails, as a device's is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ _PLACES = re.compile(r"""(?x)
   | ^/etc/mysql/debian\.cnf$ | ^/etc/wireguard/[^/]+\.conf$
   | /\.(?:npmrc|pypirc|s3cfg)$ | /\.config/gh/hosts\.yml$
   | /\.terraform\.d/credentials\.tfrc\.json$
+  | /\.git/config$ | /(?:recovery|postgresql\.auto)\.conf$
   | /\.(?:ssh|aws|kube|docker|gnupg|config/gcloud)$ | ^/etc/(?:ssl|pki/tls)/private$
   | ^/etc/kubernetes/pki(?:/etcd)?$ | ^/etc/(?:wireguard|rancher/k3s|rancher/rke2)$
   | /volumes/kubernetes\.io~secret$
@@ -70,7 +73,8 @@ _NAMES = """shadow gshadow shadow- gshadow- environ admin.conf config credential
     id_ed25519_sk server.key tls-key.pem ssh_host_rsa_key ssh_host_ed25519_key privkey.pem
     privkey1.pem krb5.keytab k3s.yaml rke2.yaml token initial_root_password
     initialAdminPassword debian.cnf wg0.conf .npmrc .pypirc .s3cfg hosts.yml
-    credentials.tfrc.json .ssh .aws .kube .docker .gnupg""".split()
+    credentials.tfrc.json recovery.conf postgresql.auto.conf .ssh .aws .kube .docker
+    .gnupg""".split()
 
 
 def holds_credentials(word: str) -> bool:

@@ -77,7 +77,8 @@ def _reaches_secrets(path: str) -> bool:
 
 def _get(p: Parsed, name: str) -> None:
     """`get secret X -o yaml` prints the Secret's data and `--raw /api/v1/.../secrets` reads
-    them raw: the output would carry credentials into the run's memory and report."""
+    them raw: the output would carry credentials into the run's memory and report. So does
+    `get -f FILE -o yaml` (or `-k DIR`) when the objects the files name are Secrets."""
     if any(_reaches_secrets(path) for path in p.values("--raw")):
         raise NotRead(f"{name} --raw {_SECRETS}", cause="operand")
     formats = p.values("-o", "--output")
@@ -85,6 +86,11 @@ def _get(p: Parsed, name: str) -> None:
         _shows_data(f.split("=", 1)[1]) if f.split("=", 1)[0].strip().lower() in _EXPRESSIONS
         and "=" in f else f.split("=", 1)[0].strip().lower() not in _NAMES_ONLY
         for f in formats)
+    files = [(f, v) for f, v in p.flags if f in ("-f", "--filename", "-k", "--kustomize")]
+    if shows and files:  # (which kinds the files name is theirs to say: Secrets, maybe)
+        raise NotRead(f"{name} {' '.join(map(str, files[0]))} -o "
+                      f"{formats[0] if formats else 'template'} prints the objects the files "
+                      f"name; one a Secret, it {_SECRETS}", cause="operand")
     if not shows or not p.operands:
         return
     first = p.operands[0]

@@ -4,14 +4,18 @@
 GET (or HEAD) of an http(s) URL that sends no body (-G data goes in the query string),
 uploads nothing and writes no file; wget only when its download goes to stdout (`-O -`) or
 nowhere (`--spider`). Neither asks a cloud's metadata service for the machine's credentials
-(`169.254.169.254/latest/meta-data/iam/security-credentials/...`). Neither follows a redirect
-from a URL a value gives (curl `-L`, wget unless `--max-redirect=0`): the server it names
-decides where the request goes. It does not cover ssh (a wrapper: `engine.effects.classify`).
+(`169.254.169.254/latest/meta-data/iam/security-credentials/...`), nor Vault's API for a
+secret (`/v1/secret/data/x`, `vault kv get`'s), nor Consul's or Nomad's for their ACL tokens.
+Neither follows a redirect from a URL a value gives (curl `-L`, wget unless
+`--max-redirect=0`): the server it names decides where the request goes. It does not cover
+ssh (a wrapper: `engine.effects.classify`).
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
+from collections.abc import Sequence
 from urllib.parse import unquote
 
 from engine.effects.options import Flags, NotRead, Parsed, parse
@@ -115,10 +119,47 @@ _DOCKER_API_SECRETS = re.compile(r"(?:^|/)(?:containers|images)/[^/?#]+/(?:json|
 _DOCKER_PORT = re.compile(r"^(?:[a-z]+://)?[^/]*:237[56](?:[/?#]|$)", re.I)
 
 
-def credentials_fetched(url: str, *, socket: bool = False) -> str | None:
+# Vault's API (a host or a variable that names it, its port 8200, or an `X-Vault-` header) reads
+# a secret's value (`/v1/secret/data/x`, `vault kv get`), mints one (`/v1/database/creds/r`) or
+# looks up the caller's token at any path but the server's state, its mounts and policies and
+# a listing of keys (`?list=true`, `vault kv list`). Consul's and Nomad's ACL tokens
+# (`/v1/acl/tokens`) print each token's SecretID; Vault's default mounts are Vault's wherever.
+_VAULT_HOST = re.compile(r"vault|:8200$", re.I)
+_VAULT_STATE = re.compile(r"""/v1/sys/(?:health|seal-status|leader|ha-status|metrics|
+    version-history|replication(?:/[\w-]+)?/status|storage/raft/autopilot/state|
+    (?:mounts|auth|policy|policies/acl)(?:/.*)?)""", re.X)
+_TOKENS_OR_SECRETS = re.compile(r"^/v1/(?:acl/tokens?|secret|cubbyhole)(?:/|$)")
+
+
+def _authority_and_path(url: str) -> tuple[str, str, str]:
+    """The host (and port), the path (its `..` resolved, as a server does) and the query."""
+    rest = url.split("://", 1)[-1]
+    cut = min((rest.find(c) for c in "/?#" if c in rest), default=len(rest))
+    authority, rest = rest[:cut].rsplit("@", 1)[-1], rest[cut:]
+    path, _, query = rest.partition("?")
+    path = posixpath.normpath("/" + path.split("#", 1)[0].lstrip("/"))
+    return authority, path, query
+
+
+def _secret_store_read(urls: list[str], headers: Sequence[str]) -> bool:
+    vault_header = any(h.strip().lower().startswith("x-vault-") for h in headers)
+    for url in urls:
+        authority, path, query = _authority_and_path(url)
+        if _TOKENS_OR_SECRETS.match(path):
+            return True
+        listed = re.search(r"(?:^|&)list=(?:true|1|t)(?:&|$)", query, re.I)
+        if (vault_header or _VAULT_HOST.search(authority)) and path.startswith("/v1/") and \
+                not listed and not _VAULT_STATE.fullmatch(path):
+            return True
+    return False
+
+
+def credentials_fetched(url: str, *, socket: bool = False,
+                        headers: Sequence[str] = ()) -> str | None:
     """What a GET of `url` hands out, if it asks for credentials or what holds them: a cloud's
     metadata service for the machine's credentials, Docker's API (over its socket: `socket`,
-    or TCP) for a container's environment or files. None for any other URL."""
+    or TCP) for a container's environment or files, Vault's API (`headers`, as `Name: value`,
+    may say it is Vault's) for a secret's value. None for any other URL."""
     # (as a server reads the path: decoded, its empty segments dropped)
     expanded = [re.sub(r"(?<!:)//+", "/", unquote(unquote(u))) for u in _globbed(url) or [url]]
     if any(_CLOUD_CREDENTIALS.search(u) for u in expanded):
@@ -128,11 +169,14 @@ def credentials_fetched(url: str, *, socket: bool = False) -> str | None:
             _DOCKER_API_SECRETS.search(u) for u in expanded):
         return ("asks Docker's API what `docker inspect` or `docker cp` would print (a "
                 "container's environment, its files)")
+    if not socket and _secret_store_read(expanded, headers):
+        return ("asks a secret store's API for a secret's value or a token (as `vault kv get` "
+                "would print it)")
     return None
 
 
-def _no_credentials(url: str, name: str, socket: bool) -> None:
-    said = credentials_fetched(url, socket=socket)
+def _no_credentials(url: str, name: str, socket: bool, headers: Sequence[str] = ()) -> None:
+    said = credentials_fetched(url, socket=socket, headers=headers)
     if said is not None:
         raise NotRead(f"{name} {url} {said}: not a read to keep", cause="operand")
 
@@ -227,7 +271,7 @@ def _curl(p: Parsed, name: str) -> None:
     socket = p.has("--unix-socket", "--abstract-unix-socket")
     for url in [*p.operands, *p.values("--url")]:
         _http_url(url, name)
-        _no_credentials(url, name, socket)
+        _no_credentials(url, name, socket, p.values("-H", "--header"))
     if p.has("-L", "--location", "--location-trusted") and p.values("--max-redirs") != ["0"]:
         _no_redirect_from_a_value([*p.operands, *p.values("--url")], f"{name} -L")
 
@@ -244,6 +288,7 @@ def _wget(p: Parsed, name: str) -> None:
                       cause="operand")
     for url in p.operands:
         _http_url(url, name)
+        _no_credentials(url, name, False, p.values("--header"))
     if p.values("--max-redirect") != ["0"]:  # wget follows redirects unless told not to
         _no_redirect_from_a_value(p.operands, name)
 

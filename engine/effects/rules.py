@@ -66,6 +66,8 @@ def judge(name: str, tool: Tool, args: list[str], inherited: Flags | None = None
             if tool.bare != "read":
                 raise NotRead(f"{name} needs a subcommand that reads", cause="subcommand",
                               effect=tool.bare)
+            if tool.check is not None:  # (on the flags of the bare command: `git remote -v`)
+                tool.check(head, name)
             return
         sub = head.operands[0]
         at = len(args) - len(head.operands)

@@ -29,9 +29,42 @@ NONE = Tool()  # a subcommand that reads and takes any operands but no flags of 
 _SYSTEMCTL = F("at:p:P:lqn:o:H:M:r", """all type= state= property= value full lines= output=
     no-pager no-legend plain quiet host= machine= user system global failed recursive reverse
     after before with-dependencies show-types no-ask-password""")
-_SYSTEMCTL_READ = rows("""status show cat is-active is-enabled is-failed is-system-running
+# properties that hold what a unit hands its programs: `Environment=DB_PASSWORD=...` and
+# `SetCredential=` (a credential's value, in the unit) are printed whole by `systemctl show`
+_SECRET_PROPERTIES = ("environment", "setcredential", "setcredentialencrypted")
+
+
+def _unit_environment_shown(p: Parsed, name: str) -> None:
+    """`systemctl show UNIT` prints every property, `Environment=` (what the unit hands its
+    programs, a token set there among it) with them, as `docker inspect` prints a container's:
+    a `-p`/`--property` that names other properties (`-p ActiveState,SubState`) reads."""
+    chosen = p.values("-p", "--property", "-P")
+    if not chosen or any(isinstance(v, Templated) or any(m in v for m in ("{{", "$", "`")) or
+                         any(re.sub(r"\W", "", w).lower() in _SECRET_PROPERTIES
+                             for w in v.split(","))
+                         for v in chosen):
+        raise NotRead(f"{name} prints the environment the unit hands its programs (its "
+                      "`Environment=`), the secrets set there among it (pick properties with "
+                      "-p): not a read to keep", cause="operand")
+
+
+def _unit_files_shown(p: Parsed, name: str) -> None:
+    raise NotRead(f"{name} prints the unit's files, the environment they hand its programs "
+                  "(`Environment=` lines) and the secrets set there among it (`systemctl show "
+                  "-p` picks other properties): not a read to keep", cause="subcommand")
+
+
+def _manager_environment_shown(p: Parsed, name: str) -> None:
+    raise NotRead(f"{name} prints the environment the service manager hands every unit, the "
+                  "secrets imported into it among it: not a read to keep", cause="subcommand")
+
+
+_SYSTEMCTL_READ = {**rows("""status is-active is-enabled is-failed is-system-running
     list-units list-unit-files list-timers list-sockets list-dependencies list-jobs list-machines
-    list-paths list-automounts show-environment get-default help""", NONE)
+    list-paths list-automounts get-default help""", NONE),
+    "show": Tool(check=_unit_environment_shown),
+    "cat": Tool(check=_unit_files_shown),
+    "show-environment": Tool(check=_manager_environment_shown)}
 
 _JOURNALCTL = F("u:n::b::kS:U:p:g:o:t:T:D:M:mF:NrexaqlfI", """unit= user-unit= lines=? boot=?
     dmesg since= until= priority= grep= case-sensitive=? output= output-fields= identifier=
@@ -125,6 +158,16 @@ def _top(p: Parsed, name: str) -> None:
 
 
 _TOP = Tool(any_args=True, check=_top)
+
+
+def _compose_environment_shown(p: Parsed, name: str) -> None:
+    """`docker compose config` prints the project as it would run: each service's environment
+    with the values the `.env` file and the shell fill in (`${DB_PASSWORD}`), as `docker
+    inspect` would once it runs. `-q` (check it), `--services` and `--volumes` (names) read."""
+    if not p.has("-q", "--quiet", "--services", "--volumes"):
+        raise NotRead(f"{name} prints each service's environment, the secrets the .env file "
+                      "fills in among it (--services or -q to list or check): not a read to "
+                      "keep", cause="subcommand")
 _CONTAINER_READ = {
     **rows("ps ls list", Tool(_PS)),
     "logs": Tool(_LOGS, follow=_FOLLOW),
@@ -152,7 +195,8 @@ _DOCKER_SUBS: dict[str, Tool] = {
     "compose": Tool(F("f:p:", "file= project-name= project-directory= env-file= profile=",
                       posix=True),
                     subcommands={"ps": Tool(_PS), "logs": Tool(_LOGS, follow=_FOLLOW),
-                                 "config": Tool(F("q", "quiet services volumes format=")),
+                                 "config": Tool(F("q", "quiet services volumes format="),
+                                                check=_compose_environment_shown),
                                  "ls": Tool(_LIST), "images": Tool(_LIST), "top": NONE,
                                  "version": NONE}),
     "pod": Tool(subcommands={**rows("ps ls list", Tool(_PS)), "inspect": Tool(_INSPECT),
@@ -211,16 +255,69 @@ def _only_with_list(p: Parsed, name: str) -> None:
         raise NotRead(f"{name} {p.operands[0]} creates it (only listing reads)", cause="operand")
 
 
+# settings that may hold a credential: a remote's URL (`https://user:TOKEN@host/x`, as a CI
+# clone leaves it), a header sent with every request (`http.extraheader = AUTHORIZATION:
+# bearer ...`), a proxy's user and password, a credential helper (`!echo password=...`)
+_GIT_SECRETS = re.compile(r"""(?ix)^(?:
+    (?:remote|submodule)\..*\.(?:url|pushurl|proxy) | url\..*\.(?:push)?insteadof
+  | http\.(?:.*\.)?(?:extraheader|proxy) | credential(?:\..*)? | lfs\.(?:.*\.)?url)$""")
+_GIT_SECRET_NAMES = ("remote.origin.url", "remote.origin.pushurl", "submodule.x.url",
+                     "url.https://x.insteadof", "http.extraheader", "http.https://x.extraheader",
+                     "http.proxy", "credential.helper", "credential.https://x.username",
+                     "lfs.url")
+
+
+def _git_secret_shown(p: Parsed, name: str, ops: list[str]) -> None:
+    """`git config --list`, or a setting that may hold a credential (a remote's URL with its
+    token, `http.extraheader`, `credential.*`), by name, section or a regexp that takes it
+    in: not a read to keep. `--name-only` prints names alone."""
+    if p.has("--name-only"):
+        return
+    if p.has("-l", "--list") or ops[:1] == ["list"]:
+        raise NotRead(f"{name} --list prints every setting, a remote's URL with its token and "
+                      "`http.extraheader` among them: not a read to keep", cause="operand")
+    asked = ops[1:2] if ops[:1] == ["get"] else ops[:1]
+    for key in asked:
+        if isinstance(key, Templated) or any(m in key for m in ("{{", "$", "`")):
+            shown = True
+        elif p.has("--get-regexp"):
+            try:
+                pattern = re.compile(key, re.I)
+            except re.error:
+                shown = True
+            else:
+                shown = any(pattern.search(secret) for secret in _GIT_SECRET_NAMES)
+        else:  # (`--get-urlmatch http URL` prints the whole section)
+            shown = bool(_GIT_SECRETS.match(key)) or (p.has("--get-urlmatch") and any(
+                secret.startswith(key.lower() + ".") for secret in _GIT_SECRET_NAMES))
+        if shown:
+            raise NotRead(f"{name} {key} may print a credential (a remote's URL with its "
+                          "token, an auth header, a credential helper): not a read to keep",
+                          cause="operand")
+
+
 def _git_config(p: Parsed, name: str) -> None:
-    if p.has("--get", "--get-all", "--get-regexp", "--get-urlmatch", "-l", "--list"):
-        return
     ops = p.operands
-    if ops and ops[0] in ("get", "list"):
+    if p.has("--get", "--get-all", "--get-regexp", "--get-urlmatch", "-l", "--list") or \
+            ops and ops[0] in ("get", "list") or len(ops) == 1 and "." in ops[0]:
+        _git_secret_shown(p, name, ops)  # (`git config user.name` prints it)
         return
-    if len(ops) == 1 and "." in ops[0]:
-        return  # `git config user.name` prints it
     raise NotRead(f"{name} {' '.join(ops) or '(no name)'} sets or edits the configuration",
                   cause="operand")
+
+
+def _remote_urls_shown(p: Parsed, name: str) -> None:
+    """`git remote -v`, `git remote show R`, `git remote get-url R` and `git ls-remote
+    --get-url` print a remote's URL, the token a clone was made with in it
+    (`https://oauth2:TOKEN@host/x`), as `git config remote.R.url` does: `git remote` (names
+    alone) and `git ls-remote R` (its refs) read."""
+    if name.endswith("ls-remote"):
+        if p.has("--get-url"):
+            raise NotRead(f"{name} --get-url prints the remote's URL, the token a clone was "
+                          "made with in it: not a read to keep", cause="flag")
+    elif p.has("-v", "--verbose") or p.operands or name.endswith("get-url"):
+        raise NotRead(f"{name} prints the remotes' URLs, the token a clone was made with "
+                      "among them: not a read to keep", cause="operand")
 
 
 _GIT_GLOBAL = F("C:Pp", """no-pager paginate git-dir= work-tree= namespace= bare
@@ -274,7 +371,8 @@ _GIT_SUBS: dict[str, Tool] = {
                    "no-full connectivity-only strict verbose progress no-progress "
                    "name-objects", why={"--lost-found": "writes objects into .git/lost-found"})),
     "ls-remote": Tool(F("qo:", "heads tags refs quiet exit-code get-url symref sort= "
-                        "server-option=", why={"--upload-pack": "runs a program"})),
+                        "server-option=", why={"--upload-pack": "runs a program"}),
+                      check=_remote_urls_shown),
     "branch": Tool(F("arvli", "all remotes verbose list contains= no-contains= merged=? "
                      "no-merged=? points-at= sort= format= color=? no-color column=? no-column "
                      "show-current abbrev= no-abbrev ignore-case omit-empty"),
@@ -282,8 +380,9 @@ _GIT_SUBS: dict[str, Tool] = {
     "tag": Tool(F("ln::i", "list contains= no-contains= merged=? no-merged=? points-at= sort= "
                   "format= color=? column=? no-column ignore-case omit-empty"),
                 check=_only_with_list),
-    "remote": Tool(F("v", "verbose"), bare="read",
-                   subcommands={"show": Tool(F("n")), "get-url": Tool(F("", "push all"))}),
+    "remote": Tool(F("v", "verbose"), bare="read", check=_remote_urls_shown,
+                   subcommands={"show": Tool(F("n"), check=_remote_urls_shown),
+                                "get-url": Tool(F("", "push all"), check=_remote_urls_shown)}),
     "config": Tool(F("lf:z", """get get-all get-regexp get-urlmatch list name-only show-origin
         show-scope global system local worktree file= blob= type= bool int bool-or-int path
         expiry-date null includes no-includes default= value= fixed-value"""),
@@ -307,6 +406,17 @@ PSQL_FLAGS = _PSQL = F("h:p:U:d:wXAtxqP:F:R:v:c:lVeEa1nzS0", """host= port= user
     "-W": "asks a person for a password"})
 
 
+def _settings_shown(name: str, meta: list[str]) -> None:
+    """`\\dconfig` (non-default settings) or `\\dconfig PATTERN` that may match
+    primary_conninfo prints a standby's replication password, as `SHOW ALL` does."""
+    if not re.fullmatch(r"\\dconfig\+?", meta[0]):
+        return
+    pattern = meta[1] if len(meta) > 1 else "*"
+    if not re.fullmatch(r"[\w*?]+", pattern) or fnmatchcase("primary_conninfo", pattern.lower()):
+        raise NotRead(f"{name} -c '\\dconfig {pattern}' may print primary_conninfo, a "
+                      "standby's replication password: not a read to keep", cause="sql")
+
+
 def _psql(p: Parsed, name: str) -> None:
     commands = p.values("-c", "--command")
     if not commands and not p.has("-l", "--list", "-V", "--version"):
@@ -325,6 +435,7 @@ def _psql(p: Parsed, name: str) -> None:
                 raise NotRead(f"{name} -c {command.split()[0]} is not a read-only psql "
                               "command (only \\d..., \\l, \\conninfo and the display "
                               "toggles \\x, \\a, \\t, \\timing)", cause="sql")
+            _settings_shown(name, command.split())
             continue
         problem = sql_problem(command)
         if problem:
@@ -526,6 +637,29 @@ _CONSUL_SUBS: dict[str, Tool] = {
                                   "autopilot": Tool(subcommands={"get-config": NONE,
                                                                  "state": NONE})}),
 }
+def _job_environment_shown(p: Parsed, name: str) -> None:
+    """`nomad job inspect J` prints the job as submitted, each task's `env` among it (as `aws
+    ecs describe-task-definition`); a `-t` template that picks other fields reads."""
+    chosen = p.values("-t")
+    if not chosen or any(_WHOLE_OR_ENV.search(t) for t in chosen):
+        raise NotRead(f"{name} prints the environment each task is given, the secrets set "
+                      "there among it (pick fields with -t): not a read to keep",
+                      cause="subcommand")
+
+
+def _task_secrets_read(p: Parsed, name: str) -> None:
+    """`nomad alloc fs A task/secrets/vault_token` reads a task's secrets folder (its Vault
+    token, the templates rendered there): as `/run/secrets` is, it is not a read to keep."""
+    if any(_a_value(w) or "secrets" in w.lower().replace("\\", "/").split("/")
+           for w in p.operands[1:]):
+        raise NotRead(f"{name} reads a task's secrets folder (its Vault token, the secrets "
+                      "rendered there): not a read to keep", cause="operand")
+
+
+def _a_value(word: str) -> bool:
+    return isinstance(word, Templated) or any(m in word for m in ("{{", "$", "`", "*", "?"))
+
+
 # Nomad (Go flags, one dash): what reports jobs, allocations, nodes and the servers.
 # `nomad job plan` is the scheduler's dry run: it registers nothing. `alloc logs -f` follows.
 _NOMAD = F("", """address= region= namespace= token= ca-cert= ca-path= client-cert= client-key=
@@ -533,8 +667,10 @@ _NOMAD = F("", """address= region= namespace= token= ca-cert= ca-path= client-ce
     allocs full version= p diff""", one_dash=True, go=True)
 _NOMAD_SUBS: dict[str, Tool] = {
     **rows("status version agent-info", NONE),
-    "job": Tool(subcommands=rows("status inspect history allocs deployments plan", NONE)),
-    "alloc": Tool(subcommands={"status": NONE, "fs": NONE, "logs": Tool(
+    "job": Tool(subcommands={**rows("status history allocs deployments plan", NONE),
+                             "inspect": Tool(check=_job_environment_shown)}),
+    "alloc": Tool(subcommands={"status": NONE, "fs": Tool(check=_task_secrets_read),
+                               "logs": Tool(
         F("", "stderr stdout tail n= c= task= job f", one_dash=True, go=True),
         follow=frozenset({"-f", "--f"}))}),
     "node": Tool(subcommands={"status": NONE}),

@@ -93,6 +93,19 @@ a subscription's connection string to its publisher (its password among it); MyS
 _CONNINFO = re.compile(r"primary_conninfo", re.I)
 """The setting that holds a standby's connection string to its primary, password and all."""
 
+_SETTINGS = frozenset("""pg_settings pg_file_settings pg_show_all_settings
+    pg_show_all_file_settings""".split())
+"""What holds every setting's value, primary_conninfo's on a standby among them."""
+_SETTING_FIELDS = frozenset("""name unit category short_desc extra_desc context vartype source
+    min_val max_val enumvals sourcefile sourceline pending_restart seqno applied error count
+    distinct""".split())
+"""Their columns that are not a value (and `count(*)`): what a select list may name alone."""
+_ONE_VIEW = re.compile(r"""(?ix)^\s*select\s(?P<fields>.*?)\sfrom\s+(?:pg_catalog\s*\.\s*)?
+    (?:pg_settings|pg_file_settings)(?:\s+(?:as\s+)?\w+)?
+    (?:\s+where\s(?P<where>.*?))?\s*(?:\border\s+by\b.*|\blimit\b.*)?$""", re.S)
+_BY_NAME = re.compile(r"""(?ix)name\s*(?:=\s*'(\w*)'
+    | in\s*\(\s*('\w*'(?:\s*,\s*'\w*')*)\s*\) | i?like\s*'([\w%]*)')""")
+
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|\S")
 
 Dialect = Literal["postgresql", "mysql"]
@@ -133,6 +146,12 @@ def _problem(text: str, starts: frozenset[str], dialect: Dialect) -> str | None:
             "primary_conninfo"
         return (f"the SQL reads {said}, which holds password hashes or stored credentials: "
                 "not a read to keep")
+    if dialect == "postgresql" and (words[:2] == ["show", "all"] or not _SETTINGS.isdisjoint(
+            words) and not (sum(w in _SETTINGS for w in words) == 1 and
+                            _names_other_settings(text))):
+        return ("the SQL reads every setting's value (SHOW ALL, pg_settings), a standby's "
+                "primary_conninfo (its replication password) among them: not a read to keep "
+                "(name the settings in a WHERE, or select other columns)")
     for k, word in enumerate(words):
         if word in _CREDENTIAL_TABLES or (word == "user" and k > 1 and words[k - 1] == "." and
                                           words[k - 2] == "mysql"):
@@ -145,14 +164,73 @@ def _problem(text: str, starts: frozenset[str], dialect: Dialect) -> str | None:
     return None
 
 
+def _names_other_settings(text: str) -> bool:
+    """Whether a read of pg_settings (or pg_file_settings, named once) leaves
+    primary_conninfo's value out: one view, no join, and either no value column in the select
+    list (`select name, pending_restart`) or a WHERE that names settings other than it (`name
+    = 'max_connections'`, `name in (...)`, `name like 'log_%'`) with no OR, NOT or inequality
+    to undo it."""
+    found = _ONE_VIEW.match(_statements(text, words_kept=True)[0])
+    if found is None:
+        return False
+    fields = _TOKEN.findall(found.group("fields").lower())
+    if all(t in _SETTING_FIELDS or t in ",()" or t == "*" and fields[k - 2:k] == ["count", "("]
+           for k, t in enumerate(fields)):
+        return True
+    where = found.group("where") or ""
+    if re.search(r"(?i)\b(?:or|not|union|except|intersect|select)\b|<>|!=|\|", where):
+        return False
+    for condition in _conjuncts(where):  # (one that stands alone: not `(name = 'x') = false`)
+        found = _BY_NAME.fullmatch(condition)
+        if found is None:
+            continue
+        equal, listed, like = found.groups()
+        names = [equal] if equal is not None else re.findall(r"\w+", listed or "")
+        if like is not None and not re.fullmatch(
+                re.escape(like).replace("%", ".*").replace("_", "."), "primary_conninfo",
+                re.I) or names and all(n.lower() != "primary_conninfo" for n in names):
+            return True
+    return False
+
+
+def _conjuncts(where: str) -> list[str]:
+    """The conditions a WHERE joins with AND at its top level, each without the parentheses
+    around it whole: `(a) and (b = 1 and c)` is `a`, `b = 1 and c`."""
+    parts: list[str] = []
+    depth, start = 0, 0
+    for m in re.finditer(r"'[^']*'|\(|\)|\band\b", where, re.I):
+        depth += {"(": 1, ")": -1}.get(m.group(0), 0)
+        if depth == 0 and m.group(0).lower() == "and":
+            parts.append(where[start:m.start()])
+            start = m.end()
+    parts.append(where[start:])
+    out = []
+    for part in parts:
+        part = part.strip()
+        while part.startswith("(") and part.endswith(")") and _balanced(part[1:-1]):
+            part = part[1:-1].strip()
+        out.append(part)
+    return out
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for m in re.finditer(r"'[^']*'|\(|\)", text):
+        depth += {"(": 1, ")": -1}.get(m.group(0), 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def _effect_function(name: str) -> bool:
     return name in _EFFECT_FUNCTIONS or name.startswith(_EFFECT_PREFIXES) or \
         not _EFFECT_WORDS.isdisjoint(name.lower().split("_"))
 
 
-def _statements(text: str) -> list[str]:
+def _statements(text: str, *, words_kept: bool = False) -> list[str]:
     """The statements of `text`, comments removed and literals blanked (so no keyword hides in
-    them); raises NotRead on an unterminated literal or comment."""
+    them), or with `words_kept` each string literal cut to its word characters and `%`
+    (`'log_%'`); raises NotRead on an unterminated literal or comment."""
     out: list[str] = []
     current: list[str] = []
     i, n = 0, len(text)
@@ -168,8 +246,14 @@ def _statements(text: str) -> list[str]:
             # E'...' only where the E starts a word: `my_e'..'` is a name and a string
             escapes = i > 0 and text[i - 1] in "eE" and \
                 (i < 2 or not (text[i - 2].isalnum() or text[i - 2] in "_$"))
-            i = _end_of_quote(text, i, "'", backslash=escapes)
-            current.append(" '' ")
+            start, i = i, _end_of_quote(text, i, "'", backslash=escapes)
+            kept = text[start + 1:i - 1]
+            if not words_kept:
+                current.append(" '' ")
+            elif escapes or "\\" in kept or text[start - 1:start] == "&":  # (E'\x25', U&'')
+                current.append(" $escaped$ ")  # its value is not its text: no known value
+            else:
+                current.append(" '" + re.sub(r"[^\w%]", "", kept) + "' ")
         elif c == '"':
             if text[max(0, i - 2):i].lower() == "u&":
                 raise NotRead("the SQL has a Unicode-escaped name (U&\"...\"), which hides "
@@ -178,7 +262,7 @@ def _statements(text: str) -> list[str]:
             name = text[start + 1:i - 1]
             # a quoted name is a name, not a keyword; but a quoted function name still calls it
             current.append(f" {name} " if _effect_function(name) or name in _CREDENTIAL_TABLES
-                           else ' "x" ')
+                           or name in _SETTINGS else ' "x" ')
         elif c == "$" and (m := re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", text[i:])) and \
                 not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
             tag = m.group(0)
@@ -186,7 +270,7 @@ def _statements(text: str) -> list[str]:
             if end < 0:
                 raise NotRead("the SQL has an unterminated dollar-quoted string", cause="sql")
             i = end + len(tag)
-            current.append(" '' ")
+            current.append(" $quoted$ " if words_kept else " '' ")
         elif c == ";":
             out.append("".join(current))
             current = []

@@ -11,7 +11,7 @@ again with the rendered parameters, just before an ungated step runs. The rules:
 - powershell: the script (`engine.effects.powershell`: reading cmdlets only); its args are data;
 - bash: the one-line script (`engine.effects.bash`), every command in it; its args are data;
 - http: GET and HEAD read, unless they ask for credentials (a cloud's metadata service,
-  Docker's API: `engine.effects.network`); any other method changes the world;
+  Docker's API, Vault's: `engine.effects.network`); any other method changes the world;
 - a step whose parameters `call` something (an OPC UA method) acts; a plugin whose schema has
   a `call` field and a step that names none (it only reads variables) reads;
 - any other plugin: what its class declares (`read_only`); at compile time, with no class at
@@ -116,7 +116,9 @@ def _step_verdict(plugin: str | None, params: Mapping[str, Any], *,
             return Verdict("mutate", f"an HTTP {method} changes the world", "plugin")
         url = "/".join([str(params.get("url", "")).rstrip("/"),
                         *map(str, params.get("path") or [])])
-        said = credentials_fetched(url)
+        headers = params.get("headers")
+        said = credentials_fetched(url, headers=[f"{k}: {v}" for k, v in headers.items()]
+                                   if isinstance(headers, dict) else ())
         return READ if said is None else Verdict("mutate", f"an HTTP {method} of {url} {said}: "
                                                  "not a read to keep", "plugin")
     if "call" in fields:

@@ -210,14 +210,15 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                                                                   "ctr tasks kill t"]),
     "git": (["git log --oneline -n 5", "git log -5 --stat", "git status -s",
              "git diff HEAD~1 --name-only", "git show HEAD", "git branch -a", "git branch",
-             "git branch --list 'f*'", "git remote -v", "git remote show origin",
+             "git branch --list 'f*'", "git remote", "git remote show",
              "git config --get user.name", "git config user.name", "git tag -l",
              "git -C /repo rev-parse HEAD", "git fsck", "git cat-file -p HEAD",
              "git --no-pager log"],
             ["git branch X", "git branch -D x", "git remote add a b", "git remote set-url a b",
              "git tag v1", "git config user.name x", "git fetch", "git pull", "git push",
              "git checkout x", "git reset --hard", "git log --output=F", "git diff --ext-diff",
-             "git -c core.pager=sh log", "git fsck --lost-found", "git stash"]),
+             "git -c core.pager=sh log", "git fsck --lost-found", "git stash",
+             "git remote -v", "git remote show origin"]),  # a remote's URL: a clone's token
     "psql": (["psql -c 'SELECT 1'", "psql -h db -U u -d app -c 'select count(*) from t'",
               "psql -l", "psql -c '\\dt'", "psql -c '\\x' -c 'SELECT 1'",
               "psql -c '\\timing on' -c 'SELECT 1'"],
@@ -229,9 +230,12 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
               "psql 'postgresql://db/app?options=-c%20default_transaction_read_only%3Doff' "
               "-c 'SELECT f()'",
               "psql -d 'dbname=app options=-cdefault_transaction_read_only=off' -c 'SELECT 1'"]),
-    "gitlab-psql": (["gitlab-psql -c 'select name, setting from pg_settings'"],
+    "gitlab-psql": (["gitlab-psql -c \"select name, setting from pg_settings where name like "
+                     "'log_%'\""],
                     ["gitlab-psql -c 'SELECT pg_reload_conf();'",
-                     "gitlab-psql -c \"ALTER SYSTEM SET x TO 1\""]),
+                     "gitlab-psql -c \"ALTER SYSTEM SET x TO 1\"",
+                     # every setting: a standby's primary_conninfo, its password among them
+                     "gitlab-psql -c 'select name, setting from pg_settings'"]),
     # `\G` ends a statement (rows printed vertically): a read, not a client command
     "mysql": (["mysql -e 'SELECT 1'", "mysql -e 'SHOW REPLICA STATUS\\G'",
                "mysql -e 'show slave status \\G'", "mysql -e 'SELECT 1\\g'"],
