@@ -50,7 +50,12 @@ def replay(plan: Plan, record: RunRecord, events: Sequence[EventRecord]) -> sche
     StoreError."""
     index = sched.plan_index(plan)
     try:
-        state = sched.RunState.from_json_dict(record.state)
+        # no snapshot yet (a record's default: none written, none of its events in it): the
+        # plan's first state, every event replayed on it, is the run's; a snapshot cut to {}
+        # after events were folded into it is not, and is refused below
+        state = sched.initial_state(plan, seed=record.run_id) \
+            if not record.state and record.state_seq == 0 else \
+            sched.RunState.from_json_dict(record.state)
         todo = [sched.event_from_dict(raw) for ev in events
                 if isinstance(raw := ev.data.get("event"), dict)]
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
