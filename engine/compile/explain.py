@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from engine.compile import phrases
 from engine.compile.lines import narrowest_steps
+from engine.compile.outline import question_answered
 from engine.guide import Element, Guide
 from engine.plan import Ignored, Plan, Step, StepKind
 
@@ -150,22 +151,6 @@ def _fanned_out(el: Element, guide: Guide, plan: Plan) -> str:
             said.append(f"steps {first}-{last} start at once: "
                         + ", ".join(s.id for s in together))
     return "; ".join(said)
-
-
-def question_answered(guide: Guide, el: Element, sentence: str | None = None) -> str | None:
-    """The question `el` (or its `sentence`) answers ("If no → Step 2", "**No**: escalate"):
-    the nearest one asked before it in its section, or None when it is no answer."""
-    if not phrases.answers(el.text if sentence is None else sentence):
-        return None
-    for k in range(el.index - 1, -1, -1):
-        up = guide.elements[k]
-        if up.section != el.section or up.kind == "heading":
-            return None
-        asked = phrases.lead_question(up.text) if up.kind in ("paragraph", "list_item") \
-            else None
-        if asked is not None:
-            return asked
-    return None
 
 
 def _other_side(el: Element, guide: Guide, plan: Plan) -> str:

@@ -3207,6 +3207,22 @@ def _consequent(text: str, guard: Guard) -> str:
     return rest
 
 
+def question_answered(guide: Guide, el: Element, sentence: str | None = None) -> str | None:
+    """The question `el` (or its `sentence`) answers ("If no → Step 2", "**No**: escalate"):
+    the nearest one asked before it in its section, or None when it is no answer."""
+    if not phrases.answers(el.text if sentence is None else sentence):
+        return None
+    for k in range(el.index - 1, -1, -1):
+        up = guide.elements[k]
+        if up.section != el.section or up.kind == "heading":
+            return None
+        asked = phrases.lead_question(up.text) if up.kind in ("paragraph", "list_item") \
+            else None
+        if asked is not None:
+            return asked
+    return None
+
+
 def titled_places(guide: Guide) -> list[Element]:
     """What a jump may name by its title ("go to Recovery", "go to Step C"): the headings, and
     the paragraphs that open a lettered step ("**Step C — Check the partitions**"; the jump

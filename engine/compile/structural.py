@@ -25,7 +25,6 @@ import re
 from collections.abc import Iterator
 
 from engine.compile import blocks, phrases
-from engine.compile.explain import question_answered
 from engine.compile.nodes import Action
 from engine.compile.outline import (
     EndNode,
@@ -35,6 +34,7 @@ from engine.compile.outline import (
     Outline,
     build_outline,
     inline_command,
+    question_answered,
 )
 from engine.compile.phrases import Guard, SectionClass
 from engine.compile.wiring import Wiring
