@@ -1032,6 +1032,23 @@ class _OutlineBuilder:
             # too, stands in for the person's step of the guard's own words)
             node.then = [n for n in node.then if not (isinstance(n, Action) and n.prose)]
         top = last = nodes[-1] if nodes else None
+        if node.guard.words and (case_of := phrases.answer_case(node.guard.words)) is not None:
+            # "- If no, and the primary is reachable, restart the replica" / "- If no, and the
+            # primary is down, escalate": cases of the one answer, asked on its side (the
+            # restart ran on any no, and the second no became a question of its own asked
+            # after the restart, escalating whatever the primary's state)
+            inner = IfNode(Guard(text=f"If {case_of[0]}"), node.then, node.span, node.pos,
+                           cases=True)
+            node.then = [inner]
+            if node.guard.is_else and isinstance(top, IfNode) and top.else_ is not None and \
+                    top.else_text == node.guard.text:
+                case = top.else_[-1] if len(top.else_) == 1 else None
+                while isinstance(case, IfNode) and case.cases and case.else_ is not None and \
+                        len(case.else_) == 1:
+                    case = case.else_[0]
+                if isinstance(case, IfNode) and case.cases and case.else_ is None:
+                    case.else_, case.else_text = [inner], f"Otherwise (not: {case.guard.text})"
+                    return
         if node.guard.alternative and isinstance(top, IfNode) and top.guard.alternative and \
                 not node.guard.is_else:
             # "### Option A: raise maxmemory" then "### Option B: evict the session keys"
@@ -3198,7 +3215,9 @@ def _consequent(text: str, guard: Guard) -> str:
     """What a guard's sentence says to do: 'If the pod is stuck, delete it.' -> 'delete it.'"""
     plain = text.replace("**", "").replace("__", "")
     at = plain.find(guard.text)
-    rest = plain[at + len(guard.text):] if at >= 0 else phrases.without_answer(plain)
+    rest = plain[at + len(guard.text):] if at >= 0 else \
+        case[1] if (case := phrases.answer_case(plain)) is not None else \
+        phrases.without_answer(plain)  # ("If no, and the primary is down, escalate.")
     rest = re.sub(r"^(?:[\s,:;\u2192\u21d2]|->|=>)*(?:then\b[\s,]*)?", "", rest).strip()
     said = re.sub(r"^(?:otherwise|else)\b\s*", "", guard.text, flags=re.I).strip()
     if not rest.strip(" .!") and guard.is_else and said != guard.text and \

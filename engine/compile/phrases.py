@@ -612,6 +612,22 @@ def asked_before_doing(sentence: str, after: str, *, answered_later: bool) -> st
     return asked.replace("**", "").strip()
 
 
+# An answer with a case of its own: "If no, and the primary is reachable, restart it", "**No**
+# → but the disk is full: clean it" (the case after the answer's "and"/"but", to its comma)
+_ANSWER_AND = re.compile(r"^(?:and|but)\s+(?:only\s+)?(?:if\s+|when\s+)?"
+                         r"(?P<c>[^,:;.?!\u2192\u21d2]{3,120}?)\s*(?:,|:|\u2192|\u21d2|->|=>)\s*(?=\S)",
+                         re.I)
+
+
+def answer_case(text: str) -> tuple[str, str] | None:
+    """The case an answer adds to its question's and what it says to do then ("If no, and the
+    primary is reachable, restart it": "the primary is reachable", "restart it"), or None when
+    it only answers."""
+    rest = without_answer(text).strip()
+    m = _ANSWER_AND.match(rest)
+    return (m.group("c").strip(), rest[m.end():]) if m else None
+
+
 def without_answer(text: str) -> str:
     """An answer's words without its "Yes →": what it says to do."""
     return _ANSWER.sub("", text.replace("**", "").replace("__", ""), count=1)

@@ -203,3 +203,57 @@ def test_an_answer_item_compiled_as_the_other_side_is_no_ignored_prose():
     assert not [i for i in plan.ignored if i.span.start == 18]  # it was "prose: nothing to
     rows = {r.start: r.became for r in explain(parse_guide(NESTED, path="g.md"), plan)}
     assert rows[18].startswith("the other side (no) of ")  # run or decide"
+
+
+# -- an answer with a case of its own ------------------------------------------------------------
+
+COMPOUND = """# Replica lag
+
+## Diagnosis
+
+1. Is the replica connected to the primary? Run `psql -c "select * from pg_stat_wal_receiver"`.
+   - If yes, go to step 3.
+   - If no, and the primary is reachable, restart the replica: `sudo systemctl restart postgresql`
+   - If no, and the primary is down, escalate to the DBA on-call.
+2. Check the replica again: `psql -c "select pg_last_wal_replay_lsn()"`
+3. Check the lag: `psql -c "select now() - pg_last_xact_replay_timestamp()"`
+"""
+
+
+def test_answers_with_cases_of_their_own_are_asked_on_their_answers_side():
+    # "If no, and the primary is reachable, restart" / "If no, and the primary is down,
+    # escalate": the restart ran on any no, and the second no was a question of its own
+    # ("The answer is no: ...?") asked after the restart, ending escalated whatever the primary
+    plan = compile_text(COMPOUND)
+    asked = "Is the replica connected to the primary?"
+    assert _decides(plan) == [asked, "If the primary is reachable", "If the primary is down"]
+    (question,) = [s.id for s in plan.steps if s.kind == StepKind.DECIDE and s.title == asked]
+    reachable, down = (next(s.id for s in plan.steps if s.title == t)
+                       for t in ("If the primary is reachable", "If the primary is down"))
+    assert _edges(plan, question)[reachable] == f"Otherwise (no: {asked})"
+    restart = _command(plan, "restart").id
+    assert _edges(plan, reachable) == {_gate(plan, restart): "If the primary is reachable",
+                                       down: "Otherwise (not: If the primary is reachable)"}
+    (ending,) = [e.target for e in plan.edges if e.source == down and e.kind == "branch"]
+    assert plan.step(ending).kind == StepKind.END and plan.step(ending).outcome == "escalate"
+    assert plan.step(ending).title == "Escalate to the DBA on-call"  # (not "And the primary ...")
+    # neither case: the guide goes on with its next step
+    assert _command(plan, "pg_last_wal_replay_lsn").id in _edges(plan, down)
+
+
+def test_one_answer_with_a_case_guards_what_it_says_and_goes_on_otherwise():
+    plan = compile_text(COMPOUND.replace(
+        "   - If no, and the primary is down, escalate to the DBA on-call.\n", ""))
+    reachable = next(s.id for s in plan.steps if s.title == "If the primary is reachable")
+    restart = _command(plan, "restart").id
+    edges = _edges(plan, reachable)
+    assert edges[_gate(plan, restart)] == "If the primary is reachable"
+    # (the diagnosis' next checks, read-only, start together)
+    assert edges[_command(plan, "pg_last_wal_replay_lsn").id] == \
+        "Otherwise (not: If the primary is reachable)"
+
+
+def test_a_plain_answer_adds_no_case():
+    plan = compile_text(COMPOUND.replace(", and the primary is reachable,", ",").replace(
+        "   - If no, and the primary is down, escalate to the DBA on-call.\n", ""))
+    assert _decides(plan) == ["Is the replica connected to the primary?"]
