@@ -773,6 +773,21 @@ class _OutlineBuilder:
             return [IfNode(Guard(text=f"If not as expected ({said})"),
                            [EndNode("escalate", _short(f"The fix did not take ({said})"),
                                     el.text, el.span)], el.span, el.index)]
+        if el.parent is None and el.section is not None and not self.children.get(el.index) \
+                and phrases.is_preconditions(self.els[el.section].text) and \
+                self._opens_section(el) and phrases.states_a_precondition(el.text):
+            # "## Preconditions" over "- PVC is in `Bound` state": what must hold before the
+            # steps change anything, a person's (or the model's) check; when it does not, the
+            # run stops there, handed over (it was ignored as prose, and the PVC was edited
+            # whatever its state). A command the item names runs first, for the check to read.
+            said = el.text.replace("**", "").replace("__", "").strip().rstrip(".,;")
+            said = re.sub(r"^\[[ xX]\]\s*", "", said)
+            looked = [n for n in self._inline(el, cls, el.index)
+                      if isinstance(n, Action) and not n.mutating and n.kind != StepKind.MANUAL]
+            unmet = EndNode("escalate", _short(f"A precondition does not hold ({said})"),
+                            el.text, el.span)
+            return [*looked, IfNode(Guard(text=f"If the precondition does not hold ({said})"),
+                                    [unmet], el.span, el.index)]
         guard = phrases.answer_guard(el.text, self._asked(el)) or phrases.guard_of(el.text)
         colon: Guard | None = None
         if guard is None and cls not in ("info", "cleanup") and not el.ordered and \
@@ -977,6 +992,18 @@ class _OutlineBuilder:
         if other is not None:
             nodes.append(other)  # (no question of the item's own to be the other side of)
         return nodes + cases
+
+    def _opens_section(self, item: Element) -> bool:
+        """Whether `item`'s list is what its section opens with: only paragraphs (its lead-in,
+        "Before you restore from a snapshot:") come between the heading and the list (not the
+        notes under an example: "- There is no `/` between `~` and the username")."""
+        k = item.index - 1
+        while k > (item.section or 0) and self.els[k].kind == "list_item" and \
+                self.els[k].section == item.section:
+            k -= 1
+        while k > (item.section or 0) and self.els[k].kind == "paragraph":
+            k -= 1
+        return k == item.section
 
     def _case_over_block(self, el: Element, g: Guard, text: str, span: Span,
                          mine: list[Node], introduced: list[Node]) -> IfNode:

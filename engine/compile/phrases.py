@@ -2606,6 +2606,40 @@ _VERIFICATION = re.compile(
     re.I)
 
 
+# A section of what must hold before the guide's steps: "## Preconditions", "Prerequisites",
+# "Before you begin", "Requirements", "Assumptions"
+_PRECONDITIONS = re.compile(r"^(?:pre-?conditions|prerequisites|pre-?reqs|requirements|"
+                            r"assumptions|before you (?:begin|start))\W*$", re.I)
+# a statement whose first word only looks like a verb: "Disk on `pg-02` has 500 GB free" (not
+# "Lock out the cell: put your padlock on the disconnect")
+_STATE_VERB = re.compile(r"^[^:;]*?\s(?:is|are|has|have|was|were|exists?|runs?|points?|"
+                         r"supports?|holds?|contains?)\b", re.I)
+# what to read first, not what must hold ("[Understand how the optimizer chooses plans](...)")
+_READING = re.compile(r"^(?:understand|read|review|learn|familiari[sz]e|see|consult|study)\b",
+                      re.I)
+# what an author prefers, not what must hold ("A private cluster is preferred")
+_PREFERRED = re.compile(r"\b(?:prefer(?:red|ed)?|recommended|optional(?:ly)?|nice to have|"
+                        r"ideally|if possible)\b", re.I)
+
+
+def is_preconditions(heading: str) -> bool:
+    """Whether a heading opens what must hold before the guide's steps run."""
+    return bool(_PRECONDITIONS.match(_strip_enumerator(heading.replace("**", "")).strip()))
+
+
+def states_a_precondition(text: str) -> bool:
+    """Whether a preconditions list item states what must hold ("PVC is in `Bound` state",
+    "Access to the cluster with sufficient privileges"), not what to do ("Request a token"),
+    a question, a case, nor a preference ("A private cluster is preferred")."""
+    plain = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    plain = re.sub(r"^\[[ xX]\]\s*", "", plain).lstrip("[*_ ")
+    return bool(plain) and len(plain) <= 200 and not is_instruction_only(plain) and \
+        (not _imperative(plain) or _STATE_VERB.match(plain) is not None) and \
+        not _READING.match(plain) and not plain.rstrip().endswith("?") and \
+        guard_of(plain) is None and not _GUARD_START.match(plain) and \
+        not _PREFERRED.search(plain)
+
+
 def is_verification(heading: str) -> bool:
     """Whether a heading opens the checks that a fix worked, read after the fix."""
     return bool(_VERIFICATION.match(_strip_enumerator(heading.replace("**", "")).strip()))
