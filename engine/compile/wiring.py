@@ -261,6 +261,7 @@ class Wiring:
                     continue
                 heads: set[int] = set()
                 listed: IfNode | None = None
+                jumped_from = -1  # where a case that jumps to a section is written
                 while k < len(seq) and isinstance(node := seq[k], IfNode):
                     chain: IfNode | None = node
                     while chain is not None:
@@ -278,18 +279,47 @@ class Wiring:
                                     target = -1
                                 if 0 <= target < len(els) and els[target].kind == "heading":
                                     heads.add(target)
+                                    jumped_from = max(jumped_from, chain.pos)
                         chain = rest[0] if len(rest) == 1 and isinstance(rest[0], IfNode) \
                             else None
                         if chain is None and rest:
                             todo.append(rest)
                     k += 1
                 levels = {els[h].level for h in heads}
-                if len(heads) >= 2 and len(levels) == 1:
+                if len(heads) >= 2 and len(levels) == 1 or \
+                        len(heads) == 1 and listed is not None and \
+                        self._next_section(jumped_from) == min(heads):
                     last = max(heads)
                     resume = next((h.index for h in self.guide.headings()
                                    if h.index > last and h.level <= els[last].level), None)
                     out.append((sorted(heads), resume, listed))
         return out
+
+    def _next_section(self, pos: int) -> int | None:
+        """The heading that the guide reads on into from element `pos`, when nothing of the
+        guide's own stands between them (only what `pos` holds: its code, its sub-items).
+        A case that jumps there ("If the errors come back, go to step 3." right above "## 3.
+        Replace the disk") makes it the case's section, as two cases make theirs: without this
+        the run fell into it when the case did not hold, and replaced a disk whose errors had
+        cleared."""
+        els = self.guide.elements
+        if not 0 <= pos < len(els):
+            return None
+        for el in els[pos + 1:]:
+            if el.kind == "heading":
+                return el.index
+            if not self._inside(el, pos):
+                return None
+        return None
+
+    def _inside(self, el: Element, pos: int) -> bool:
+        """Whether `el` is part of element `pos` (through its parents)."""
+        parent = el.parent
+        while parent is not None:
+            if parent == pos:
+                return True
+            parent = self.guide.elements[parent].parent
+        return False
 
     def _sibling_cases(self, before: Node, node: IfNode) -> bool:
         """Whether two guards are items of one list (its cases, each read on its own)."""

@@ -1,0 +1,55 @@
+"""On-call guides in styles the earlier sweeps did not try: a Nomad/Consul operator guide, an
+IIS guide in `cmd` and PowerShell, a cloud CLI guide with JMESPath queries, a Salt "Run on each
+node:" runbook, a GitHub issue template's checklist, a Q:/A: FAQ, heredocs and continuations, a
+"symptom → cause → fix" guide, `<details>` folds, definition lists with 1.1/a) sub-steps, an
+Azure TSG's Symptom | Check | Action table (tests/fixtures/styles22 holds the guides tried).
+Each test is one rule a guide author would recognise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.plan import StepKind
+from tests.support.compiling import (
+    assert_gated_and_accounted,
+    compile_text,
+    gated,
+    reachable,
+    running,
+    successors,
+)
+
+STYLES22 = Path(__file__).resolve().parents[2] / "fixtures" / "styles22"
+
+
+def test_each_styles22_guide_compiles_gated_and_accounted_for():
+    assert_gated_and_accounted(folder=STYLES22, at_least=10)
+
+
+# -- a case that jumps to the very next section owns it -------------------------------------------
+
+def test_a_case_that_jumps_to_the_next_section_does_not_run_it_when_it_does_not_hold():
+    # "If the errors come back, go to step 3." right above "## 3. Replace the disk": the
+    # decision's "otherwise" fell into step 3 as well, and took offline a disk whose errors
+    # had cleared; now the section is the case's, and the run goes on after it
+    plan = compile_text(
+        "## 2. Clear\n\n```bash\nzpool clear tank sdc\n```\n\n"
+        "Watch `zpool status tank` for an hour. If the errors come back, go to step 3.\n\n"
+        "## 3. Replace the disk\n\n1. Take the disk offline: `zpool offline tank sdc`\n\n"
+        "## 4. Finish\n\n```bash\nzpool status -x\n```\n")
+    offline = running(plan, "zpool", "offline")
+    finish = running(plan, "zpool", "status", "-x")
+    (guard,) = [s for s in plan.steps if s.title == "If the errors come back"]
+    jumped = [e.target for e in plan.edges if e.source == guard.id and e.kind == "jump"]
+    (other,) = [e.target for e in plan.edges if e.source == guard.id and e.kind == "else"]
+    assert jumped == ["approve-" + offline.id] and gated(plan, offline.id)
+    assert offline.id not in reachable(plan, other)
+    assert plan.step(other).outcome == "escalate"
+    assert finish.id in successors(plan, offline.id)
+    # a heading the guide jumps to past other steps is still read on into by them
+    plan = compile_text(
+        "## 2. Clear\n\nIf the errors come back, go to step 3.\n\n```bash\nzpool status tank\n"
+        "```\n\n## 3. Replace the disk\n\n1. Take the disk offline: `zpool offline tank sdc`\n")
+    status = running(plan, "zpool", "status", "tank")
+    assert running(plan, "zpool", "offline").id in successors(plan, status.id)
+
