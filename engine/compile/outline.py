@@ -2042,7 +2042,9 @@ class _OutlineBuilder:
             for code in codes:
                 found.extend(self._commands([blocks.CommandLine(code, line, line)], el, cls,
                                             owner, block=None))
-            ending = phrases.outcome_of(action) if not codes else None
+            ending = (phrases.outcome_of(action) or
+                      ("no_action" if _NOTHING_CELL.match(action) else None)) \
+                if not codes else None
             first_then = _THEN_GO_CELL.match(action) if not codes and i not in jumps else None
             if i in jumps:
                 found = [JumpNode(jumps[i], where, el.index)]
@@ -2055,7 +2057,8 @@ class _OutlineBuilder:
                                       f"{row[when]}: {action}", where, el.index),
                          JumpNode(go, where, el.index)]
             elif ending is not None:  # "Engage the storage team", "No action needed"
-                found = [EndNode(ending, _conclusion(action) or _short(action), action, where)]
+                found = [EndNode(ending, "Nothing to do" if _NOTHING_CELL.match(action) else
+                                 _conclusion(action) or _short(action), action, where)]
             elif not codes and len(refs := [r for r in phrases.jumps_in(
                     action.replace("*", ""), [(lk.text, lk.href) for lk in el.links], see=True)
                     if self._lands(r, el)]) == 1:
@@ -2838,6 +2841,11 @@ _ROW_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)
 _QUESTION_COLUMN = re.compile(r"^\W*(?:questions?|ask)\W*$", re.I)
 _STEP_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)\s+(?:on\s+)?"
                            r"(?:back\s+)?to\s+)?(?:step\s*)?#?(?P<n>\d{1,3})\W*$", re.I)
+# An action cell that says there is nothing to do ("| Node healthy again | `kubectl get nodes`
+# | None |"): the case ends the run `no_action` (it was a person's step "None", and the run went
+# on to the next section's reimage)
+_NOTHING_CELL = re.compile(r"^\W*(?:none|nothing|no action|no fix|n/a|not needed|"
+                           r"none needed|no change)\W*$|^\s*[\u2014\u2013-]\s*$", re.I)
 _SAID_ENDING = {"resolved": "resolved", "done": "resolved", "fixed": "resolved",
                 "mitigated": "mitigated", "stop": "resolved", "end": "resolved"}
 # A decision table's columns: the case, and what to do in it; a column of checks to run first

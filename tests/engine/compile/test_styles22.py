@@ -53,3 +53,26 @@ def test_a_case_that_jumps_to_the_next_section_does_not_run_it_when_it_does_not_
     status = running(plan, "zpool", "status", "tank")
     assert running(plan, "zpool", "offline").id in successors(plan, status.id)
 
+
+# -- a table's action cell that says there is nothing to do -------------------------------------
+
+def test_an_action_cell_saying_none_ends_the_run_with_nothing_to_do():
+    # "| Node healthy again | `kubectl get nodes` | None |": a person's step "None", then the
+    # run went on into the next section's reimage
+    for cell in ("None", "No action", "N/A", "\u2014"):
+        plan = compile_text(
+            "## Triage\n\n| Symptom | Check | Action |\n|---|---|---|\n"
+            "| Disk pressure | `kubectl get node n1 -o wide` | Drain it: "
+            "`kubectl drain n1 --ignore-daemonsets` |\n"
+            f"| Node healthy again | `kubectl get nodes` | {cell} |\n\n"
+            "## Reimage\n\n```bash\naz vmss reimage -g rg -n vmss --instance-ids 3\n```\n")
+        (case,) = [s for s in plan.steps if s.title == "Node healthy again"]
+        (taken,) = [e.target for e in plan.edges if e.source == case.id and e.kind == "branch"]
+        assert plan.step(taken).kind == StepKind.END and plan.step(taken).outcome == "no_action"
+        assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    # a cell that says what to do is still the person's step
+    plan = compile_text(
+        "## Triage\n\n| Symptom | Check | Action |\n|---|---|---|\n"
+        "| Node healthy again | `kubectl get nodes` | Uncordon it in the portal |\n")
+    assert [s.title for s in plan.steps if s.kind == StepKind.MANUAL] == \
+        ["Uncordon it in the portal"]
