@@ -1423,6 +1423,22 @@ class _OutlineBuilder:
         # the subject of a description ("Only the primary has ...")
         said = rest or re.sub(r"^\W*only\s+(?=(?:if|when)\b)", "", text, flags=re.I)
         if not then and cls not in ("info", "cleanup") and not self._ending_item and \
+                rest and not phrases.is_instruction(said):
+            # "If the end date is in the past, the rotation did not land. Re-issue it.": the
+            # finding, then in a sentence of its own what to do about it (the condition was
+            # left with nothing to guard, and the re-issue ran whatever the date)
+            said = next((rest[a:b].strip() for a, b in phrases.sentence_offsets(rest)[1:]
+                         if _says_to_do(rest[a:b])), said)
+            rest = said if said is not rest else rest
+        if not then and cls not in ("info", "cleanup") and not self._ending_item and \
+                el.kind == "paragraph" and phrases.is_instruction(said) and \
+                (ahead := self._section_named(el, said)) is not None:
+            # "If the end date is in the past, re-issue it." right above "## Re-issue": the
+            # section is what the case says to do (a person's step "re-issue it", then the run
+            # went on into the section whatever the date)
+            return [JumpNode(JumpRef("anchor", ahead.anchor or slugify(ahead.text), said),
+                             span, el.index)]
+        if not then and cls not in ("info", "cleanup") and not self._ending_item and \
                 phrases.is_instruction(said):
             title = rest or text
             if phrases.is_finding(title) and not phrases.is_instruction_only(title):
@@ -1431,6 +1447,19 @@ class _OutlineBuilder:
                 title = phrases.finding_then(title) or f"Record the finding that {title}"
             then.append(self._said(cls, title, text, span, el.index))
         return then
+
+    def _section_named(self, el: Element, said: str) -> Element | None:
+        """The heading right after paragraph `el` when `said` names it: its verb the title's
+        first word, its other words the title's or only "it", "them", "the" ("re-issue it" over
+        "## Re-issue", "restart the controller" over "## 5. Restart the controller")."""
+        after = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
+        if after is None or after.kind != "heading" or after.level < 2:
+            return None
+        words = _TITLE_WORD.findall(said.lower().replace("`", ""))
+        title = _TITLE_WORD.findall(_NUMBERED_TITLE.sub("", after.text).lower())
+        if not words or not title or words[0] != title[0]:
+            return None
+        return after if set(words[1:]) - _FILLER <= set(title) else None
 
     def _acts_alone(self, el: Element) -> bool:
         """A section's paragraph that tells a person what to do, in a section with steps of its
@@ -2841,6 +2870,11 @@ _ROW_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)
 _QUESTION_COLUMN = re.compile(r"^\W*(?:questions?|ask)\W*$", re.I)
 _STEP_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)\s+(?:on\s+)?"
                            r"(?:back\s+)?to\s+)?(?:step\s*)?#?(?P<n>\d{1,3})\W*$", re.I)
+# a heading's words, past its number ("3. Replace the disk", "Step 4 — Restart")
+_TITLE_WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+_NUMBERED_TITLE = re.compile(r"^\W*(?:step\s+)?\d+(?:\.\d+)*[.):]?\s*(?:[\u2014\u2013:-]\s*)?",
+                             re.I)
+_FILLER = frozenset("it them this that these those the a an now again first then".split())
 # An action cell that says there is nothing to do ("| Node healthy again | `kubectl get nodes`
 # | None |"): the case ends the run `no_action` (it was a person's step "None", and the run went
 # on to the next section's reimage)
@@ -3188,6 +3222,22 @@ def _said_in(node: Node, text: str) -> bool:
     if node.kind == StepKind.CALL:
         return node.title.removeprefix("Run guide: ") in text
     return node.text in text
+
+
+_POINTER = re.compile(r"^\W*(?:see|refer|read|learn|consult|check out)\b", re.I)
+
+
+def _says_to_do(sentence: str) -> bool:
+    """Whether a sentence after a case's finding is what to do about it: an instruction the
+    verb lists know ("Restart the broker."), or a short one shaped so ("Re-issue it."); not a
+    description that opens with a verb form ("Removing a node prevents ...", "Notice that
+    the conditions are evaluated on a schedule")."""
+    words = sentence.split()
+    if not words or _POINTER.match(sentence):
+        return False  # "See these docs for details.": where to read more, nothing to do
+    return phrases.is_instruction_only(sentence) or \
+        len(words) <= 6 and phrases.tells_to_act(sentence) and \
+        not words[0].lower().endswith("ing")
 
 
 def _goes_on(consequent: str) -> bool:

@@ -76,3 +76,47 @@ def test_an_action_cell_saying_none_ends_the_run_with_nothing_to_do():
         "| Node healthy again | `kubectl get nodes` | Uncordon it in the portal |\n")
     assert [s.title for s in plan.steps if s.kind == StepKind.MANUAL] == \
         ["Uncordon it in the portal"]
+
+
+# -- a case's finding, then what to do about it in a sentence of its own --------------------------
+
+def test_a_finding_then_a_short_instruction_is_the_cases_step():
+    # "If the end date is in the past, the rotation did not land. Re-issue it.": the condition
+    # had "nothing to guard", and the re-issue below ran whatever the date
+    check = ("## Look\n\n```bash\nkubectl -n web get secret web-tls -o jsonpath='{.data.tls\\.crt}'"
+             " | base64 -d | openssl x509 -noout -enddate\n```\n\n")
+    plan = compile_text(check + "If the end date is in the past, the rotation did not land. "
+                        "Ask the cert owner to re-issue it.\n\n## Verify\n\n```bash\n"
+                        "kubectl get certificate -n web\n```\n")
+    (guard,) = [s for s in plan.steps if s.title == "If the end date is in the past"]
+    (taken,) = [e.target for e in plan.edges if e.source == guard.id and e.kind == "branch"]
+    assert plan.step(taken).kind == StepKind.MANUAL
+    assert plan.step(taken).title == "Ask the cert owner to re-issue it"
+    assert not [i for i in plan.ignored if i.kind == "guard"]
+    # a pointer to more reading, or a description, is no step of the case's
+    for after in ("See the cert-manager docs for details.",
+                  "Removing the secret forces the issuer to start over."):
+        plan = compile_text(check + "If the end date is in the past, the rotation did not "
+                            f"land. {after}\n")
+        assert not [s for s in plan.steps if s.kind in (StepKind.MANUAL, StepKind.DECIDE)]
+
+
+def test_a_cases_instruction_that_names_the_next_section_goes_there():
+    # "If the end date is in the past, re-issue it." right above "## Re-issue": a person's step
+    # "re-issue it", then the run fell into the section's change whatever the date
+    check = ("## Look\n\n```bash\nopenssl x509 -in /etc/ssl/web.pem -noout -enddate\n```\n\n")
+    fix = ("## Re-issue\n\n```bash\nkubectl cert-manager renew web-tls -n web\n```\n\n"
+           "## Verify\n\n```bash\nkubectl get certificate -n web\n```\n")
+    for said in ("If the end date is in the past, re-issue it.",
+                 "If the end date is in the past, the rotation did not land. Re-issue it."):
+        plan = compile_text(check + said + "\n\n" + fix)
+        renew = running(plan, "cert-manager", "renew")
+        (guard,) = [s for s in plan.steps if s.title == "If the end date is in the past"]
+        assert [e.target for e in plan.edges if e.source == guard.id and e.kind == "jump"] == \
+            ["approve-" + renew.id]
+        (other,) = [e.target for e in plan.edges if e.source == guard.id and e.kind == "else"]
+        assert renew.id not in reachable(plan, other) and gated(plan, renew.id)
+        assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    # an instruction that is not the next section's stays a person's step before it
+    plan = compile_text(check + "If the end date is in the past, renew it by hand.\n\n" + fix)
+    assert [s.title for s in plan.steps if s.kind == StepKind.MANUAL] == ["renew it by hand"]
