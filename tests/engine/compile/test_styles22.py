@@ -120,3 +120,34 @@ def test_a_cases_instruction_that_names_the_next_section_goes_there():
     # an instruction that is not the next section's stays a person's step before it
     plan = compile_text(check + "If the end date is in the past, renew it by hand.\n\n" + fix)
     assert [s.title for s in plan.steps if s.kind == StepKind.MANUAL] == ["renew it by hand"]
+
+
+# -- remote execution and cloud reads that change nothing ----------------------------------------
+
+def test_salts_reading_functions_run_without_approval_and_its_changes_wait():
+    # "sudo salt 'osd-*' cmd.run 'chronyc tracking | grep ...'" and "state.apply chrony
+    # test=True" (a dry run) each waited for an approval, as the restart did
+    plan = compile_text(
+        "## Check\n\n```bash\nsudo salt 'osd-*' cmd.run 'chronyc tracking | grep \"System time\"'"
+        "\nsalt -C 'G@roles:ceph-osd' state.apply chrony test=True\nsalt '*' test.ping\n"
+        "salt-call grains.get osrelease\n```\n\n## Fix\n\n```bash\n"
+        "salt 'osd-*' cmd.run 'chronyc makestep'\nsalt 'osd-*' service.restart chronyd\n"
+        "salt -C 'G@roles:ceph-osd' state.apply chrony\nsalt '*' pillar.items\n```\n")
+    for words in (("chronyc", "tracking"), ("test=True",), ("test.ping",), ("grains.get",)):
+        assert not gated(plan, running(plan, *words).id), words
+    for words in (("makestep",), ("service.restart",), ("pillar.items",)):
+        assert gated(plan, running(plan, *words).id), words
+    (apply,) = [s for s in plan.steps if s.kind == StepKind.COMMAND and
+                s.params["pipeline"][0][-1] == "chrony"]
+    assert gated(plan, apply.id)
+
+
+def test_the_time_daemons_reports_read_and_its_clock_steps_change():
+    plan = compile_text("## Check\n\n```bash\nchronyc tracking\nchronyc sources -v\n"
+                        "timedatectl status\n```\n\n## Fix\n\n```bash\nsudo chronyc makestep\n"
+                        "timedatectl set-ntp true\n```\n")
+    for words in (("tracking",), ("sources", "-v"), ("timedatectl", "status")):
+        assert not gated(plan, running(plan, *words).id), words
+    for words in (("makestep",), ("set-ntp",)):
+        assert gated(plan, running(plan, *words).id), words
+

@@ -14,6 +14,15 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     # -- files and text
     "cat": (["cat -n /etc/hosts", "cat -A f", "cat"], ["cat --frob f"]),
     "zcat": (["zcat -f a.gz"], ["zcat -d a.gz"]),
+    # -- the clock
+    "chronyc": (["chronyc tracking", "chronyc -n sources -v", "chronyc sourcestats",
+                 "chronyc -h ntp-1 activity"],
+                ["chronyc makestep", "chronyc burst 4/4", "chronyc -m tracking makestep",
+                 "!chronyc"]),
+    "timedatectl": (["timedatectl", "timedatectl status", "timedatectl show --all",
+                     "timedatectl timesync-status"],
+                    ["timedatectl set-ntp true", "timedatectl set-time '2026-01-01 00:00'",
+                     "timedatectl timesync-status --monitor"]),
     "grep": (["grep -rn error /var/log", "grep -E 'a|b' -A3 f", "grep -5 x f",
               "grep --color=never -c x f"], ["grep --frob x f"]),
     "egrep": (["egrep -i 'a|b' f"], ["egrep -Z -X x f"]),
