@@ -151,3 +151,14 @@ def test_the_time_daemons_reports_read_and_its_clock_steps_change():
     for words in (("makestep",), ("set-ntp",)):
         assert gated(plan, running(plan, *words).id), words
 
+
+def test_an_az_get_that_only_prints_reads_and_get_credentials_does_not():
+    # "az vmss get-instance-view ... --query statuses[].displayStatus" in a Tip waited for an
+    # approval, as a reimage does
+    plan = compile_text(
+        "## Check\n\n```bash\naz vmss get-instance-view -g rg -n vmss --instance-id 3 "
+        "--query \"statuses[].displayStatus\"\naz aks get-upgrades -g rg -n aks -o table\n"
+        "az aks get-credentials -g rg -n aks --overwrite-existing\n```\n")
+    assert not gated(plan, running(plan, "get-instance-view").id)
+    assert not gated(plan, running(plan, "get-upgrades").id)
+    assert gated(plan, running(plan, "get-credentials").id)  # it writes the kubeconfig
