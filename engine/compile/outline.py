@@ -1056,6 +1056,14 @@ class _OutlineBuilder:
                     and isinstance(last.else_[0], IfNode):
                 last = last.else_[0]
             self._open_else[id(top)] = (top, last)
+        if not node.guard.is_else and (forbidden := self._forbidden_after(nodes, node)):
+            # "sudo haproxy -c -f cfg" and "sudo systemctl reload haproxy" in one block, then
+            # "If the check fails, do not reload; escalate to the network team.": the case is
+            # the check's failure, asked before the reload it forbids (it was the reload's own
+            # failure, asked after the reload had run, and a failed check ended the run with
+            # no word of the escalation)
+            nodes.insert(len(nodes) - forbidden, node)
+            return
         if not (node.guard.is_else and isinstance(last, IfNode) and last.else_ is None):
             if node.guard.is_else and (asked := node.guard.no_to) is not None:
                 # "- **No** → skip to Phase 3." answered first: nothing before it to be the
@@ -1078,6 +1086,28 @@ class _OutlineBuilder:
                     w for w in (last.guard.words, node.guard.words) if w))
                 last.span = Span(start=min(last.span.start, node.span.start),
                                  end=max(last.span.end, node.span.end))
+
+    @staticmethod
+    def _forbidden_after(nodes: list[Node], node: IfNode) -> int:
+        """How many of the last steps of `nodes` a failure case forbids ("If the check fails,
+        do not reload"): the steps of the block before it from the first whose command holds
+        the verb it forbids, when a step of the same block runs before them (the check). 0:
+        none, the case is about the last step as written."""
+        if phrases.derive_condition(node.guard.text, "step")[0] != "failure":
+            return 0
+        said = " ".join(n.text for n in node.then if isinstance(n, (EndNode, Action)))
+        m = _DO_NOT.search(said)
+        if m is None:
+            return 0
+        verb = m.group(1).lower()
+        k = len(nodes)
+        while k > 0 and isinstance(last := nodes[k - 1], Action) and last.block is not None \
+                and not last.prose and last.block == getattr(nodes[-1], "block", None):
+            k -= 1
+        block = nodes[k:]
+        at = next((i for i, n in enumerate(block) if isinstance(n, Action) and
+                   verb in n.text.lower().split()), None)
+        return len(block) - at if at else 0
 
     def _escalates_case(self, prev: IfNode, el: Element) -> bool:
         """"If the provider is down:" (or "Otherwise:"), then "Escalate to #payments-oncall.":
@@ -2870,6 +2900,8 @@ _ROW_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)
 _QUESTION_COLUMN = re.compile(r"^\W*(?:questions?|ask)\W*$", re.I)
 _STEP_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)\s+(?:on\s+)?"
                            r"(?:back\s+)?to\s+)?(?:step\s*)?#?(?P<n>\d{1,3})\W*$", re.I)
+# what a failure case forbids: "do not reload", "don't restart the service"
+_DO_NOT = re.compile(r"\b(?:do not|don't|never)\s+([a-z][a-z-]+)", re.I)
 # a heading's words, past its number ("3. Replace the disk", "Step 4 — Restart")
 _TITLE_WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
 _NUMBERED_TITLE = re.compile(r"^\W*(?:step\s+)?\d+(?:\.\d+)*[.):]?\s*(?:[\u2014\u2013:-]\s*)?",

@@ -162,3 +162,32 @@ def test_an_az_get_that_only_prints_reads_and_get_credentials_does_not():
     assert not gated(plan, running(plan, "get-instance-view").id)
     assert not gated(plan, running(plan, "get-upgrades").id)
     assert gated(plan, running(plan, "get-credentials").id)  # it writes the kubeconfig
+
+
+# -- a failure case that forbids the step after the check ----------------------------------------
+
+def test_if_the_check_fails_do_not_reload_is_the_checks_failure_before_the_reload():
+    # "sudo haproxy -c -f ..." and "sudo systemctl reload haproxy" in one block, then "If the
+    # check fails, do not reload; escalate to the network team.": the reload's own failure,
+    # after it had run; a failed check ended the run with no word of the escalation
+    plan = compile_text(
+        "## Reload\n\n```bash\nsudo haproxy -c -f /etc/haproxy/haproxy.cfg\n"
+        "sudo systemctl reload haproxy\n```\n\n"
+        "If the check fails, do not reload; escalate to the network team.\n\n"
+        "## Verify\n\n```bash\ncurl -s http://localhost:8404/stats\n```\n")
+    check = running(plan, "haproxy", "-c")
+    reload_ = running(plan, "systemctl", "reload")
+    (failed,) = [e.target for e in plan.edges if e.source == check.id and e.kind == "branch"
+                 and e.on == "failure"]
+    assert plan.step(failed).outcome == "escalate" and "network team" in plan.step(failed).text
+    assert reload_.id in successors(plan, check.id) and gated(plan, reload_.id)
+    assert not [e for e in plan.edges if e.source == reload_.id and e.kind == "branch"]
+    # a failure case that forbids nothing is still the last step's own
+    plan = compile_text(
+        "## Reload\n\n```bash\nsudo haproxy -c -f /etc/haproxy/haproxy.cfg\n"
+        "sudo systemctl reload haproxy\n```\n\n"
+        "If it fails, escalate to the network team.\n")
+    reload_ = running(plan, "systemctl", "reload")
+    assert [e.on for e in plan.edges if e.source == reload_.id and e.kind == "branch"] == \
+        ["failure"]
+
