@@ -507,6 +507,12 @@ class _OutlineBuilder:
                 if scoped is not None and (opens is not None or phrases.closes_html_guard(
                         el.text)):
                     close_scope()
+                if opens is None and guarded is not None and _FOLD.search(el.text):
+                    # "If `api-3` flapped, put it in maintenance:" in the fold "Step 2 - Take a
+                    # bad server out", then `</details>`: the case is over where its fold ends
+                    # (it went on over the next folds' config check and reload, skipped when
+                    # the server had not flapped)
+                    flush()
                 if opens is not None:
                     flush()
                     scoped = (opens, nodes, el)
@@ -2900,6 +2906,8 @@ _ROW_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)
 _QUESTION_COLUMN = re.compile(r"^\W*(?:questions?|ask)\W*$", re.I)
 _STEP_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)\s+(?:on\s+)?"
                            r"(?:back\s+)?to\s+)?(?:step\s*)?#?(?P<n>\d{1,3})\W*$", re.I)
+# an HTML fold's opener or closer: `<details>`, `<summary>`, `</details>`
+_FOLD = re.compile(r"</?\s*(?:details|summary)\b", re.I)
 # what a failure case forbids: "do not reload", "don't restart the service"
 _DO_NOT = re.compile(r"\b(?:do not|don't|never)\s+([a-z][a-z-]+)", re.I)
 # a heading's words, past its number ("3. Replace the disk", "Step 4 — Restart")

@@ -191,3 +191,22 @@ def test_if_the_check_fails_do_not_reload_is_the_checks_failure_before_the_reloa
     assert [e.on for e in plan.edges if e.source == reload_.id and e.kind == "branch"] == \
         ["failure"]
 
+
+# -- a case inside a fold ends with the fold -----------------------------------------------------
+
+def test_a_case_said_inside_a_details_fold_guards_only_what_the_fold_holds():
+    # "If `api-3` flapped, put it in maintenance:" inside "<details><summary>Step 2 ...": the
+    # case went on over the next fold's config check and reload, skipped when it had not
+    plan = compile_text(
+        "# HAProxy\n\n<details>\n<summary>Step 2 - Take a bad server out</summary>\n\n"
+        "If `api-3` went DOWN/UP more than 5 times in 10 minutes, put it in maintenance:\n\n"
+        "```bash\necho \"set server be_api/api-3 state maint\" | sudo socat stdio "
+        "/run/haproxy/admin.sock\n```\n\n</details>\n\n<details>\n<summary>Step 3 - Check and "
+        "reload</summary>\n\n```bash\nsudo haproxy -c -f /etc/haproxy/haproxy.cfg\n```\n\n"
+        "</details>\n")
+    maint = running(plan, "state", "maint")
+    check = running(plan, "haproxy", "-c")
+    (guard,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    (other,) = [e.target for e in plan.edges if e.source == guard.id and e.kind == "else"]
+    assert other == check.id and check.id in successors(plan, maint.id)
+    assert gated(plan, maint.id)
