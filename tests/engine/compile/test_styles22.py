@@ -210,3 +210,17 @@ def test_a_case_said_inside_a_details_fold_guards_only_what_the_fold_holds():
     (other,) = [e.target for e in plan.edges if e.source == guard.id and e.kind == "else"]
     assert other == check.id and check.id in successors(plan, maint.id)
     assert gated(plan, maint.id)
+
+
+# -- output that only looked like a ClickHouse statement -----------------------------------------
+
+def test_a_line_that_opens_with_system_is_output_unless_it_names_a_system_statement():
+    # "System time     : 0.000312 seconds fast of NTP time" under "Example:" was read as SQL
+    # (ClickHouse's `SYSTEM ...`) and shown to a person as a step of its own
+    plan = compile_text("## Check\n\n```bash\nchronyc tracking\n```\n\nExample:\n\n```\n"
+                        "System time     : 0.000312 seconds fast of NTP time\n```\n")
+    assert [s.kind for s in plan.steps if s.kind != StepKind.END] == [StepKind.COMMAND]
+    assert [i.reason for i in plan.ignored] == ["sample output"]
+    # ClickHouse's own statement is still one
+    plan = compile_text("## Fix\n\n```\nSYSTEM SYNC REPLICA events.clicks;\n```\n")
+    assert [s.kind for s in plan.steps if s.kind != StepKind.END] == [StepKind.MANUAL]
