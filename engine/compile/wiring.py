@@ -84,6 +84,15 @@ def _names_step(words: str, step: Action | None) -> bool:
 _JOINS = re.compile(r"\b(?:skip(?:ping)?|continue|carry on|resume)\b", re.I)
 
 
+def _joins(ref: JumpRef) -> bool:
+    """Whether a jump's words skip ahead or go on ("skip to Phase 3", "continue with step
+    5"), the title they name aside ("go to *Skip the duplicate*" routes to its section)."""
+    said = ref.sentence
+    if ref.kind in ("title", "heading"):
+        said = re.sub(re.escape(ref.value.rstrip(". ")), " ", said, flags=re.I)
+    return _JOINS.search(said) is not None
+
+
 class Wiring:
     def __init__(self, guide: Guide, items_by_heading: dict[int | None, list[Element]]) -> None:
         self.guide = guide
@@ -261,10 +270,15 @@ class Wiring:
                     continue
                 heads: set[int] = set()
                 listed: IfNode | None = None
-                jumped_from = -1  # where a case that jumps to a section is written
+                jumped_from = -1  # where the cases that jump to a section end
+                run: list[tuple[IfNode, bool]] = []  # a list's cases so far, each: it jumps
                 while k < len(seq) and isinstance(node := seq[k], IfNode):
                     chain: IfNode | None = node
+                    jumps = False  # whether a case of this chain jumps to a section
+                    if not (run and self._sibling_cases(run[-1][0], node)):
+                        run = []
                     while chain is not None:
+                        last_case = chain.pos
                         listed = chain if not chain.else_ else None
                         todo.append(chain.then)
                         rest = chain.else_ or []
@@ -272,18 +286,28 @@ class Wiring:
                         # side's jump routes to its section too)
                         for side in (chain.then, rest):
                             if len(side) == 1 and isinstance(jump := side[0], JumpNode) and \
-                                    not _JOINS.search(jump.ref.sentence):
+                                    not _joins(jump.ref):
                                 try:
                                     target = self._target_pos(jump)
                                 except ValidationError:
                                     target = -1
                                 if 0 <= target < len(els) and els[target].kind == "heading":
                                     heads.add(target)
-                                    jumped_from = max(jumped_from, chain.pos)
+                                    jumps = True
                         chain = rest[0] if len(rest) == 1 and isinstance(rest[0], IfNode) \
                             else None
                         if chain is None and rest:
                             todo.append(rest)
+                    if jumps:
+                        jumped_from = max(jumped_from, last_case)
+                    run.append((node, jumps))
+                    if any(j for _, j in run) and all(
+                            not n.else_ and n.then and isinstance(n.then[-1], (EndNode, JumpNode))
+                            for n, _ in run):
+                        # "- Error 1062: go to *Skip the duplicate*", "- IO stopped: escalate",
+                        # "- Both `Yes`: no action needed": a list of cases, each going
+                        # somewhere, ends where its last case is written
+                        jumped_from = max(jumped_from, last_case)
                     k += 1
                 levels = {els[h].level for h in heads}
                 if len(heads) >= 2 and len(levels) == 1 or \

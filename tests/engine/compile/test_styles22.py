@@ -224,3 +224,42 @@ def test_a_line_that_opens_with_system_is_output_unless_it_names_a_system_statem
     # ClickHouse's own statement is still one
     plan = compile_text("## Fix\n\n```\nSYSTEM SYNC REPLICA events.clicks;\n```\n")
     assert [s.kind for s in plan.steps if s.kind != StepKind.END] == [StepKind.MANUAL]
+
+
+# -- a list of cases, one of which goes to the section after it ----------------------------------
+
+CASES = """## Check
+
+```bash
+mysql -h db-replica-2 -u monitor -e "SHOW REPLICA STATUS\\G"
+```
+
+## Decide
+
+- {first}: go to *Skip the duplicate*.
+- {second}: the replica cannot reach the primary; escalate to the network on-call.
+- Both `Yes` and lag falling: no action needed, it is catching up.
+
+## Skip the duplicate
+
+```bash
+mysql -h db-replica-2 -e "STOP REPLICA SQL_THREAD; SET GLOBAL sql_replica_skip_counter = 1"
+```
+"""
+
+
+def test_a_list_of_cases_whose_first_goes_to_the_next_section_owns_it():
+    # "- Error 1062: go to *Skip the duplicate*." then two cases that end the run: when none
+    # held the run fell into skipping a transaction (and "Skip" in the section's title read
+    # as "skip to", so the section was no case's at all)
+    plan = compile_text(CASES.format(first="Error **1062** (duplicate key)",
+                                     second="IO thread stopped"))
+    skip = running(plan, "sql_replica_skip_counter")
+    (last,) = [s for s in plan.steps if s.title == "Both `Yes` and lag falling"]
+    (other,) = [e.target for e in plan.edges if e.source == last.id and e.kind == "else"]
+    assert plan.step(other).outcome == "escalate"
+    assert skip.id not in reachable(plan, other) and gated(plan, skip.id)
+    (first,) = [s for s in plan.steps if s.title.startswith("Error 1062")]
+    assert [e.target for e in plan.edges if e.source == first.id and e.kind == "jump"] == \
+        ["approve-" + skip.id]
+
