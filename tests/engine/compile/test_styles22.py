@@ -263,3 +263,18 @@ def test_a_list_of_cases_whose_first_goes_to_the_next_section_owns_it():
     assert [e.target for e in plan.edges if e.source == first.id and e.kind == "jump"] == \
         ["approve-" + skip.id]
 
+
+def test_a_case_named_by_a_field_and_its_value_in_code_is_a_case():
+    # "- `Replica_IO_Running: No`: ... escalate to the network on-call.": the colon in the
+    # code span cut the case short; the list was no list of cases, its escalation the else of
+    # a trailing question and "Both `Yes` ...: no action needed" ignored as prose
+    plan = compile_text(CASES.format(first="`Replica_SQL_Running: No` with error **1062** "
+                                           "(duplicate key)",
+                                     second="`Replica_IO_Running: No`"))
+    (io,) = [s for s in plan.steps if s.title == "`Replica_IO_Running: No`"]
+    (taken,) = [e.target for e in plan.edges if e.source == io.id and e.kind == "branch"]
+    assert plan.step(taken).outcome == "escalate" and "network" in plan.step(taken).text
+    (caught_up,) = [s for s in plan.steps if s.title == "Both `Yes` and lag falling"]
+    (taken,) = [e.target for e in plan.edges if e.source == caught_up.id and e.kind == "branch"]
+    assert plan.step(taken).outcome == "no_action"
+    assert not plan.ignored
