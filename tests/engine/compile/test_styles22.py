@@ -278,3 +278,15 @@ def test_a_case_named_by_a_field_and_its_value_in_code_is_a_case():
     (taken,) = [e.target for e in plan.edges if e.source == caught_up.id and e.kind == "branch"]
     assert plan.step(taken).outcome == "no_action"
     assert not plan.ignored
+
+
+def test_a_consumer_groups_reset_as_a_dry_run_reads_and_its_execute_waits():
+    # "kafka-consumer-groups.sh ... --reset-offsets --to-latest ... --dry-run" (it prints the
+    # offsets a reset would set) waited for an approval, as the reset with --execute does
+    plan = compile_text(
+        "## Reset\n\n```bash\nkafka-consumer-groups.sh --bootstrap-server k:9092 --group billing "
+        "--topic t --reset-offsets --to-latest --dry-run\nkafka-consumer-groups.sh "
+        "--bootstrap-server k:9092 --group billing --topic t --reset-offsets --to-latest "
+        "--execute\n```\n")
+    assert not gated(plan, running(plan, "--dry-run").id)
+    assert gated(plan, running(plan, "--execute").id)

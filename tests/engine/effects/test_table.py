@@ -278,9 +278,16 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                f"{name} --bootstrap-server b:9092"])
        for name in ("kafka-topics", "kafka-topics.sh")},
     **{name: ([f"{name} --bootstrap-server b:9092 --describe --group g --members",
-               f"{name} --bootstrap-server b:9092 --list"],
+               f"{name} --bootstrap-server b:9092 --list",
+               f"{name} --bootstrap-server b:9092 --group g --reset-offsets --to-latest "
+               "--topic t --dry-run",
+               f"{name} --bootstrap-server b:9092 --group g --reset-offsets --shift-by -100 "
+               "--all-topics --dry-run"],
               [f"{name} --bootstrap-server b:9092 --group g --reset-offsets --to-earliest "
-               "--execute --topic t", f"{name} --bootstrap-server b:9092 --delete --group g"])
+               "--execute --topic t", f"{name} --bootstrap-server b:9092 --delete --group g",
+               f"{name} --bootstrap-server b:9092 --group g --reset-offsets --to-earliest "
+               "--dry-run --execute --topic t",
+               f"{name} --bootstrap-server b:9092 --delete --group g --dry-run"])
        for name in ("kafka-consumer-groups", "kafka-consumer-groups.sh")},
     **{name: ([f"{name} --bootstrap-server b:9092 --entity-type topics --entity-name t "
                "--describe"],
