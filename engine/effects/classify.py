@@ -64,6 +64,8 @@ def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
     if not stages:
         return Verdict("mutate", "an empty pipeline", "tool")
     verdicts = [classify(stage) for stage in stages]
+    if len(stages) >= 2 and verdicts[0].read and _runtime_api_reads(stages[0], stages[1]):
+        verdicts[1] = READ
     for k, stage in enumerate(stages):
         if k and verdicts[k].read and _program(stage[0]) == "xargs":
             inner = parse(list(stage[1:]), _XARGS, "xargs").operands
@@ -76,6 +78,39 @@ def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
     if worst is None:
         return READ
     return Verdict("mutate", worst.reason, worst.cause)
+
+
+# HAProxy's runtime API over its stats socket: `echo "show stat" | socat stdio
+# /run/haproxy/admin.sock` prints the counters; `show ...` and `help` only read, every other
+# command of it (`set server ... state maint`, `disable server`, `clear counters`, `shutdown
+# session`) acts. socat relays what `echo` printed, nothing else: any option of its own, or an
+# address that is no socket, and it is judged as socat.
+_SOCAT_STDIO = frozenset({"stdio", "-", "STDIO"})
+_SOCKET = re.compile(r"^(?:(?:unix-connect|unix-client|unix):)?/[\w./-]+\.sock$|"
+                     r"^tcp4?:[\w.-]+:\d{2,5}$", re.I)
+_RUNTIME_READ = re.compile(r"^\s*(?:show\s+[a-z]|help\s*$)")
+
+
+def _runtime_api_reads(echo: Sequence[str], relay: Sequence[str]) -> bool:
+    """Whether `echo "show ..." | socat stdio SOCKET` only reads from HAProxy's runtime API
+    (`sudo socat`: the socket is root's)."""
+    def named(word: str) -> str:
+        return "" if isinstance(word, Templated) else str(word)
+
+    if relay and named(relay[0]) == "sudo" and len(relay) > 1 and \
+            not relay[1].startswith("-"):
+        relay = relay[1:]
+    if not echo or named(echo[0]) != "echo" or not relay or named(relay[0]) != "socat":
+        return False
+    words = [w for w in echo[1:] if w not in ("-n", "-e")]
+    addresses = list(relay[1:])
+    if not words or len(addresses) != 2 or any(a.startswith("-") and a != "-"
+                                                 for a in addresses):
+        return False
+    if not (_SOCAT_STDIO.intersection(addresses[:1]) and _SOCKET.match(addresses[1])):
+        return False
+    said = " ".join(words).replace("\\n", ";")
+    return all(_RUNTIME_READ.match(cmd) for cmd in said.split(";") if cmd.strip())
 
 
 DATABASE_CLIENTS = frozenset({"psql", "gitlab-psql", "mysql", "mariadb"})

@@ -290,3 +290,16 @@ def test_a_consumer_groups_reset_as_a_dry_run_reads_and_its_execute_waits():
         "--execute\n```\n")
     assert not gated(plan, running(plan, "--dry-run").id)
     assert gated(plan, running(plan, "--execute").id)
+
+
+def test_haproxys_show_commands_over_its_socket_read_and_its_set_commands_wait():
+    # "echo \"show servers state be_api\" | sudo socat stdio /run/haproxy/admin.sock" waited
+    # for an approval, as the "set server ... state maint" does
+    plan = compile_text(
+        "## Look\n\n```bash\necho \"show servers state be_api\" | sudo socat stdio "
+        "/run/haproxy/admin.sock\necho \"show stat\" | sudo socat stdio /run/haproxy/admin.sock"
+        " | cut -d, -f1,2,18,19\n```\n\n## Drain\n\n```bash\necho \"set server be_api/api-3 "
+        "state maint\" | sudo socat stdio /run/haproxy/admin.sock\n```\n")
+    assert not gated(plan, running(plan, "show servers state be_api").id)
+    assert not gated(plan, running(plan, "show stat").id)
+    assert gated(plan, running(plan, "state maint").id)

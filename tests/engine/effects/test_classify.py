@@ -93,6 +93,22 @@ def test_pipelines():
     assert classify(["ssh", "h", "less", "f"]).read
 
 
+@pytest.mark.parametrize("line, read", [
+    ("echo 'show stat' | sudo socat stdio /run/haproxy/admin.sock | cut -d, -f1,2", True),
+    ("echo 'show servers state be' | socat stdio unix-connect:/var/run/haproxy.sock", True),
+    ("echo 'show info; show pools' | socat - tcp:lb-1:9999", True),
+    ("echo help | socat stdio /run/haproxy/admin.sock", True),
+    ("echo 'set server be/a state maint' | socat stdio /run/haproxy/admin.sock", False),
+    ("echo 'show stat; disable server be/a' | socat stdio /run/haproxy/admin.sock", False),
+    ("echo 'show info' | socat -u stdio /run/haproxy/admin.sock", False),
+    ("echo 'show info' | socat stdio /tmp/out.txt", False),
+    ("cat cmds | socat stdio /run/haproxy/admin.sock", False),
+])
+def test_haproxys_runtime_api_reads_only_with_show(line, read):
+    stages = [shlex.split(stage) for stage in line.split(" | ")]
+    assert classify_pipeline(stages).read is read
+
+
 def test_reasons_name_the_argv_part_and_the_rule():
     assert classify(shlex.split("find /x -delete")).reason == "find's -delete deletes files"
     assert classify(shlex.split("find /x -fprint F")).reason == "find's -fprint writes a file"
