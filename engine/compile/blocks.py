@@ -431,7 +431,11 @@ _SQL_START = re.compile(r"(?is)^\s*(?:select\b.*\bfrom\b|select\s+[\w(*'\"]|with
                         r"drop\s+(?:table|index|database|view|role|user)\b|vacuum\b|analyze\s+\w|"
                         r"create\s+(?:table|index|view|role|user|database|extension)\b|"
                         r"grant\b|revoke\b|truncate\b|reindex\b|begin\b|optimize\s+table\b|"
-                        r"system\s+\w+|detach\s+\w|attach\s+\w)")
+                        # ClickHouse's SYSTEM statements name what they do (`SYSTEM SYNC
+                        # REPLICA`); "System time     : 0.0003 seconds fast" is chronyc's output
+                        r"system\s+(?:flush|sync|reload|drop|stop|start|restart|shutdown|kill|"
+                        r"freeze|unfreeze|wait|enable|disable|refresh|cancel|unload|restore)\b|"
+                        r"detach\s+\w|attach\s+\w)")
 _SQL_READ = re.compile(r"(?is)^\s*(?:select\b|with\b(?!.*\b(?:insert|update|delete)\b)|show\b|"
                        r"explain\b(?!\s+analy[sz]e)|describe\b|desc\b)")
 _PROMQL = re.compile(

@@ -507,6 +507,12 @@ class _OutlineBuilder:
                 if scoped is not None and (opens is not None or phrases.closes_html_guard(
                         el.text)):
                     close_scope()
+                if opens is None and guarded is not None and _FOLD.search(el.text):
+                    # "If `api-3` flapped, put it in maintenance:" in the fold "Step 2 - Take a
+                    # bad server out", then `</details>`: the case is over where its fold ends
+                    # (it went on over the next folds' config check and reload, skipped when
+                    # the server had not flapped)
+                    flush()
                 if opens is not None:
                     flush()
                     scoped = (opens, nodes, el)
@@ -1100,6 +1106,14 @@ class _OutlineBuilder:
                     and isinstance(last.else_[0], IfNode):
                 last = last.else_[0]
             self._open_else[id(top)] = (top, last)
+        if not node.guard.is_else and (forbidden := self._forbidden_after(nodes, node)):
+            # "sudo haproxy -c -f cfg" and "sudo systemctl reload haproxy" in one block, then
+            # "If the check fails, do not reload; escalate to the network team.": the case is
+            # the check's failure, asked before the reload it forbids (it was the reload's own
+            # failure, asked after the reload had run, and a failed check ended the run with
+            # no word of the escalation)
+            nodes.insert(len(nodes) - forbidden, node)
+            return
         if not (node.guard.is_else and isinstance(last, IfNode) and last.else_ is None):
             if node.guard.is_else and (asked := node.guard.no_to) is not None:
                 # "- **No** → skip to Phase 3." answered first: nothing before it to be the
@@ -1122,6 +1136,28 @@ class _OutlineBuilder:
                     w for w in (last.guard.words, node.guard.words) if w))
                 last.span = Span(start=min(last.span.start, node.span.start),
                                  end=max(last.span.end, node.span.end))
+
+    @staticmethod
+    def _forbidden_after(nodes: list[Node], node: IfNode) -> int:
+        """How many of the last steps of `nodes` a failure case forbids ("If the check fails,
+        do not reload"): the steps of the block before it from the first whose command holds
+        the verb it forbids, when a step of the same block runs before them (the check). 0:
+        none, the case is about the last step as written."""
+        if phrases.derive_condition(node.guard.text, "step")[0] != "failure":
+            return 0
+        said = " ".join(n.text for n in node.then if isinstance(n, (EndNode, Action)))
+        m = _DO_NOT.search(said)
+        if m is None:
+            return 0
+        verb = m.group(1).lower()
+        k = len(nodes)
+        while k > 0 and isinstance(last := nodes[k - 1], Action) and last.block is not None \
+                and not last.prose and last.block == getattr(nodes[-1], "block", None):
+            k -= 1
+        block = nodes[k:]
+        at = next((i for i, n in enumerate(block) if isinstance(n, Action) and
+                   verb in n.text.lower().split()), None)
+        return len(block) - at if at else 0
 
     def _escalates_case(self, prev: IfNode, el: Element) -> bool:
         """"If the provider is down:" (or "Otherwise:"), then "Escalate to #payments-oncall.":
@@ -1467,6 +1503,22 @@ class _OutlineBuilder:
         # the subject of a description ("Only the primary has ...")
         said = rest or re.sub(r"^\W*only\s+(?=(?:if|when)\b)", "", text, flags=re.I)
         if not then and cls not in ("info", "cleanup") and not self._ending_item and \
+                rest and not phrases.is_instruction(said):
+            # "If the end date is in the past, the rotation did not land. Re-issue it.": the
+            # finding, then in a sentence of its own what to do about it (the condition was
+            # left with nothing to guard, and the re-issue ran whatever the date)
+            said = next((rest[a:b].strip() for a, b in phrases.sentence_offsets(rest)[1:]
+                         if _says_to_do(rest[a:b])), said)
+            rest = said if said is not rest else rest
+        if not then and cls not in ("info", "cleanup") and not self._ending_item and \
+                el.kind == "paragraph" and phrases.is_instruction(said) and \
+                (ahead := self._section_named(el, said)) is not None:
+            # "If the end date is in the past, re-issue it." right above "## Re-issue": the
+            # section is what the case says to do (a person's step "re-issue it", then the run
+            # went on into the section whatever the date)
+            return [JumpNode(JumpRef("anchor", ahead.anchor or slugify(ahead.text), said),
+                             span, el.index)]
+        if not then and cls not in ("info", "cleanup") and not self._ending_item and \
                 phrases.is_instruction(said):
             title = rest or text
             if phrases.is_finding(title) and not phrases.is_instruction_only(title):
@@ -1475,6 +1527,19 @@ class _OutlineBuilder:
                 title = phrases.finding_then(title) or f"Record the finding that {title}"
             then.append(self._said(cls, title, text, span, el.index))
         return then
+
+    def _section_named(self, el: Element, said: str) -> Element | None:
+        """The heading right after paragraph `el` when `said` names it: its verb the title's
+        first word, its other words the title's or only "it", "them", "the" ("re-issue it" over
+        "## Re-issue", "restart the controller" over "## 5. Restart the controller")."""
+        after = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
+        if after is None or after.kind != "heading" or after.level < 2:
+            return None
+        words = _TITLE_WORD.findall(said.lower().replace("`", ""))
+        title = _TITLE_WORD.findall(_NUMBERED_TITLE.sub("", after.text).lower())
+        if not words or not title or words[0] != title[0]:
+            return None
+        return after if set(words[1:]) - _FILLER <= set(title) else None
 
     def _acts_alone(self, el: Element) -> bool:
         """A section's paragraph that tells a person what to do, in a section with steps of its
@@ -2086,7 +2151,9 @@ class _OutlineBuilder:
             for code in codes:
                 found.extend(self._commands([blocks.CommandLine(code, line, line)], el, cls,
                                             owner, block=None))
-            ending = phrases.outcome_of(action) if not codes else None
+            ending = (phrases.outcome_of(action) or
+                      ("no_action" if _NOTHING_CELL.match(action) else None)) \
+                if not codes else None
             first_then = _THEN_GO_CELL.match(action) if not codes and i not in jumps else None
             if i in jumps:
                 found = [JumpNode(jumps[i], where, el.index)]
@@ -2099,7 +2166,8 @@ class _OutlineBuilder:
                                       f"{row[when]}: {action}", where, el.index),
                          JumpNode(go, where, el.index)]
             elif ending is not None:  # "Engage the storage team", "No action needed"
-                found = [EndNode(ending, _conclusion(action) or _short(action), action, where)]
+                found = [EndNode(ending, "Nothing to do" if _NOTHING_CELL.match(action) else
+                                 _conclusion(action) or _short(action), action, where)]
             elif not codes and len(refs := [r for r in phrases.jumps_in(
                     action.replace("*", ""), [(lk.text, lk.href) for lk in el.links], see=True)
                     if self._lands(r, el)]) == 1:
@@ -2882,6 +2950,20 @@ _ROW_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)
 _QUESTION_COLUMN = re.compile(r"^\W*(?:questions?|ask)\W*$", re.I)
 _STEP_IN_CELL = re.compile(r"^\W*(?:(?:go|jump|skip|continue|proceed|return|back)\s+(?:on\s+)?"
                            r"(?:back\s+)?to\s+)?(?:step\s*)?#?(?P<n>\d{1,3})\W*$", re.I)
+# an HTML fold's opener or closer: `<details>`, `<summary>`, `</details>`
+_FOLD = re.compile(r"</?\s*(?:details|summary)\b", re.I)
+# what a failure case forbids: "do not reload", "don't restart the service"
+_DO_NOT = re.compile(r"\b(?:do not|don't|never)\s+([a-z][a-z-]+)", re.I)
+# a heading's words, past its number ("3. Replace the disk", "Step 4 — Restart")
+_TITLE_WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+_NUMBERED_TITLE = re.compile(r"^\W*(?:step\s+)?\d+(?:\.\d+)*[.):]?\s*(?:[\u2014\u2013:-]\s*)?",
+                             re.I)
+_FILLER = frozenset("it them this that these those the a an now again first then".split())
+# An action cell that says there is nothing to do ("| Node healthy again | `kubectl get nodes`
+# | None |"): the case ends the run `no_action` (it was a person's step "None", and the run went
+# on to the next section's reimage)
+_NOTHING_CELL = re.compile(r"^\W*(?:none|nothing|no action|no fix|n/a|not needed|"
+                           r"none needed|no change)\W*$|^\s*[\u2014\u2013-]\s*$", re.I)
 _SAID_ENDING = {"resolved": "resolved", "done": "resolved", "fixed": "resolved",
                 "mitigated": "mitigated", "stop": "resolved", "end": "resolved"}
 # A decision table's columns: the case, and what to do in it; a column of checks to run first
@@ -3224,6 +3306,22 @@ def _said_in(node: Node, text: str) -> bool:
     if node.kind == StepKind.CALL:
         return node.title.removeprefix("Run guide: ") in text
     return node.text in text
+
+
+_POINTER = re.compile(r"^\W*(?:see|refer|read|learn|consult|check out)\b", re.I)
+
+
+def _says_to_do(sentence: str) -> bool:
+    """Whether a sentence after a case's finding is what to do about it: an instruction the
+    verb lists know ("Restart the broker."), or a short one shaped so ("Re-issue it."); not a
+    description that opens with a verb form ("Removing a node prevents ...", "Notice that
+    the conditions are evaluated on a schedule")."""
+    words = sentence.split()
+    if not words or _POINTER.match(sentence):
+        return False  # "See these docs for details.": where to read more, nothing to do
+    return phrases.is_instruction_only(sentence) or \
+        len(words) <= 6 and phrases.tells_to_act(sentence) and \
+        not words[0].lower().endswith("ing")
 
 
 def _goes_on(consequent: str) -> bool:

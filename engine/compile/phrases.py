@@ -2344,7 +2344,10 @@ def normal_case(text: str) -> tuple[str, str] | None:
 # the condition and what to do in it, as "If `Use%` is below 80, ..." says. The case compares
 # or names a state (a glossary's "`Use%`: the share of the disk in use" names a term).
 # (a case's decimal point is no sentence's end: "Score below 0.85: clean the lens")
-_COLON_CASE = re.compile(r"^(?P<case>(?:[^:.!?;\n\u2192\u21d2]|(?<=\d)\.(?=\d)){1,80}?)\s*"
+# (a code span is one piece of the case, its colon no end of it: "`Replica_IO_Running: No`:
+# escalate to the network on-call")
+_COLON_CASE = re.compile(r"^(?P<case>(?:`[^`\n]{1,60}`|[^:.!?;\n\u2192\u21d2`]|(?<=\d)\.(?=\d))"
+                         r"{1,80}?)\s*"
                          r"(?::|\u2192|\u21d2|->|=>)\s*(?P<said>\S.*)$", re.S)
 _RELATION = re.compile(
     r"\b(?:below|above|under|over|between|less|more|greater|fewer|higher|lower|at (?:least|"
@@ -2353,7 +2356,9 @@ _RELATION = re.compile(
     r"up|down|still|within|outside|growing|rising|increasing|decreasing|falling|dropping|"
     r"climbing|stuck|high|low|full|slow|healthy|unhealthy|degraded|failing|stopped|pending)\b|"
     r"[<>=\u2264\u2265\u2260]", re.I)
-_STATE_VALUE = re.compile(r"`(?P<v>[A-Za-z0-9][\w.:/-]{0,40})`(?:\s*(?:,|or|/)\s*`[^`]+`)*")
+# (a field and its value as the tool prints them is one state: `Replica_IO_Running: No`)
+_STATE_VALUE = re.compile(r"`(?P<v>[A-Za-z0-9][\w.:/-]{0,40}(?:: [\w.-]{1,20})?)`"
+                          r"(?:\s*(?:,|or|/)\s*`[^`]+`)*")
 
 
 # "Anything else", "All other cases", "None of the above": the rest of a list's or a table's
@@ -2387,8 +2392,8 @@ def _names_a_state(case: str) -> bool:
     """"Pods in `CrashLoopBackOff`", "Pods `Pending`", "Cluster `HEALTH_WARN`": a short case
     naming what something is in by a state's name in code (capitalised, as states are
     printed: not a command's or a file's name)."""
-    if case.count("`") != 2 or len(case.split()) > 6:
-        return False
+    if case.count("`") != 2 or len(re.sub(r"\([^()]*\)", "", case).split()) > 6:
+        return False  # (an aside in brackets is no part of it: "... 1062 (duplicate key)")
     value = _STATE_VALUE.search(case)
     return value is not None and value.group("v")[0].isupper() and \
         value.group("v").lower() not in KNOWN_CLIS

@@ -84,6 +84,15 @@ def _names_step(words: str, step: Action | None) -> bool:
 _JOINS = re.compile(r"\b(?:skip(?:ping)?|continue|carry on|resume)\b", re.I)
 
 
+def _joins(ref: JumpRef) -> bool:
+    """Whether a jump's words skip ahead or go on ("skip to Phase 3", "continue with step
+    5"), the title they name aside ("go to *Skip the duplicate*" routes to its section)."""
+    said = ref.sentence
+    if ref.kind in ("title", "heading"):
+        said = re.sub(re.escape(ref.value.rstrip(". ")), " ", said, flags=re.I)
+    return _JOINS.search(said) is not None
+
+
 class Wiring:
     def __init__(self, guide: Guide, items_by_heading: dict[int | None, list[Element]]) -> None:
         self.guide = guide
@@ -261,9 +270,15 @@ class Wiring:
                     continue
                 heads: set[int] = set()
                 listed: IfNode | None = None
+                jumped_from = -1  # where the cases that jump to a section end
+                run: list[tuple[IfNode, bool]] = []  # a list's cases so far, each: it jumps
                 while k < len(seq) and isinstance(node := seq[k], IfNode):
                     chain: IfNode | None = node
+                    jumps = False  # whether a case of this chain jumps to a section
+                    if not (run and self._sibling_cases(run[-1][0], node)):
+                        run = []
                     while chain is not None:
+                        last_case = chain.pos
                         listed = chain if not chain.else_ else None
                         todo.append(chain.then)
                         rest = chain.else_ or []
@@ -271,25 +286,64 @@ class Wiring:
                         # side's jump routes to its section too)
                         for side in (chain.then, rest):
                             if len(side) == 1 and isinstance(jump := side[0], JumpNode) and \
-                                    not _JOINS.search(jump.ref.sentence):
+                                    not _joins(jump.ref):
                                 try:
                                     target = self._target_pos(jump)
                                 except ValidationError:
                                     target = -1
                                 if 0 <= target < len(els) and els[target].kind == "heading":
                                     heads.add(target)
+                                    jumps = True
                         chain = rest[0] if len(rest) == 1 and isinstance(rest[0], IfNode) \
                             else None
                         if chain is None and rest:
                             todo.append(rest)
+                    if jumps:
+                        jumped_from = max(jumped_from, last_case)
+                    run.append((node, jumps))
+                    if any(j for _, j in run) and all(
+                            not n.else_ and n.then and isinstance(n.then[-1], (EndNode, JumpNode))
+                            for n, _ in run):
+                        # "- Error 1062: go to *Skip the duplicate*", "- IO stopped: escalate",
+                        # "- Both `Yes`: no action needed": a list of cases, each going
+                        # somewhere, ends where its last case is written
+                        jumped_from = max(jumped_from, last_case)
                     k += 1
                 levels = {els[h].level for h in heads}
-                if len(heads) >= 2 and len(levels) == 1:
+                if len(heads) >= 2 and len(levels) == 1 or \
+                        len(heads) == 1 and listed is not None and \
+                        self._next_section(jumped_from) == min(heads):
                     last = max(heads)
                     resume = next((h.index for h in self.guide.headings()
                                    if h.index > last and h.level <= els[last].level), None)
                     out.append((sorted(heads), resume, listed))
         return out
+
+    def _next_section(self, pos: int) -> int | None:
+        """The heading that the guide reads on into from element `pos`, when nothing of the
+        guide's own stands between them (only what `pos` holds: its code, its sub-items).
+        A case that jumps there ("If the errors come back, go to step 3." right above "## 3.
+        Replace the disk") makes it the case's section, as two cases make theirs: without this
+        the run fell into it when the case did not hold, and replaced a disk whose errors had
+        cleared."""
+        els = self.guide.elements
+        if not 0 <= pos < len(els):
+            return None
+        for el in els[pos + 1:]:
+            if el.kind == "heading":
+                return el.index
+            if not self._inside(el, pos):
+                return None
+        return None
+
+    def _inside(self, el: Element, pos: int) -> bool:
+        """Whether `el` is part of element `pos` (through its parents)."""
+        parent = el.parent
+        while parent is not None:
+            if parent == pos:
+                return True
+            parent = self.guide.elements[parent].parent
+        return False
 
     def _sibling_cases(self, before: Node, node: IfNode) -> bool:
         """Whether two guards are items of one list (its cases, each read on its own)."""

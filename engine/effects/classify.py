@@ -64,6 +64,8 @@ def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
     if not stages:
         return Verdict("mutate", "an empty pipeline", "tool")
     verdicts = [classify(stage) for stage in stages]
+    if len(stages) >= 2 and verdicts[0].read and _runtime_api_reads(stages[0], stages[1]):
+        verdicts[1] = READ
     for k, stage in enumerate(stages):
         if k and verdicts[k].read and _program(stage[0]) == "xargs":
             inner = parse(list(stage[1:]), _XARGS, "xargs").operands
@@ -76,6 +78,39 @@ def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
     if worst is None:
         return READ
     return Verdict("mutate", worst.reason, worst.cause)
+
+
+# HAProxy's runtime API over its stats socket: `echo "show stat" | socat stdio
+# /run/haproxy/admin.sock` prints the counters; `show ...` and `help` only read, every other
+# command of it (`set server ... state maint`, `disable server`, `clear counters`, `shutdown
+# session`) acts. socat relays what `echo` printed, nothing else: any option of its own, or an
+# address that is no socket, and it is judged as socat.
+_SOCAT_STDIO = frozenset({"stdio", "-", "STDIO"})
+_SOCKET = re.compile(r"^(?:(?:unix-connect|unix-client|unix):)?/[\w./-]+\.sock$|"
+                     r"^tcp4?:[\w.-]+:\d{2,5}$", re.I)
+_RUNTIME_READ = re.compile(r"^\s*(?:show\s+[a-z]|help\s*$)")
+
+
+def _runtime_api_reads(echo: Sequence[str], relay: Sequence[str]) -> bool:
+    """Whether `echo "show ..." | socat stdio SOCKET` only reads from HAProxy's runtime API
+    (`sudo socat`: the socket is root's)."""
+    def named(word: str) -> str:
+        return "" if isinstance(word, Templated) else str(word)
+
+    if relay and named(relay[0]) == "sudo" and len(relay) > 1 and \
+            not relay[1].startswith("-"):
+        relay = relay[1:]
+    if not echo or named(echo[0]) != "echo" or not relay or named(relay[0]) != "socat":
+        return False
+    words = [w for w in echo[1:] if w not in ("-n", "-e")]
+    addresses = list(relay[1:])
+    if not words or len(addresses) != 2 or any(a.startswith("-") and a != "-"
+                                                 for a in addresses):
+        return False
+    if not (_SOCAT_STDIO.intersection(addresses[:1]) and _SOCKET.match(addresses[1])):
+        return False
+    said = " ".join(words).replace("\\n", ";")
+    return all(_RUNTIME_READ.match(cmd) for cmd in said.split(";") if cmd.strip())
 
 
 DATABASE_CLIENTS = frozenset({"psql", "gitlab-psql", "mysql", "mariadb"})
@@ -743,7 +778,53 @@ def _ansible(name: str, args: list[str]) -> None:
         _remote.reset(token)
 
 
+# Salt's remote execution: `salt 'osd-*' cmd.run 'chronyc tracking'` runs one function on each
+# minion the target matches (`salt-call` on this one). It reads when the function only gathers
+# (`test.ping`, `grains.get`, `service.status`, ...), runs a command the table reads
+# (`cmd.run`), or applies states as a dry run (`state.apply chrony test=True`). `pillar.*`
+# prints the minion's secrets: never listed.
+_SALT = F("CEGILNSRt:b:l:v", """compound pcre grain list nodegroup pillar ipcidr range
+    timeout= batch-size= batch= log-level= out= output= out-indent= output-indent= static
+    verbose hide-timeout state-output= state-verbose= no-color force-color""",
+          why={"--async": "starts the job and does not wait to show what it did",
+               "-a": "chooses how the minions are reached (an eauth login asks a person)",
+               "--eauth": "logs in, asking a person for a password"})
+_SALT_GATHER = frozenset("""test.ping test.version test.versions_report grains.items grains.get
+    grains.item grains.ls service.status service.available service.get_all service.enabled
+    status.uptime status.loadavg status.diskusage status.meminfo status.cpuinfo disk.usage
+    disk.inodeusage pkg.version pkg.list_pkgs network.interfaces network.ip_addrs
+    network.ping network.netstat saltutil.running state.show_sls state.show_highstate
+    state.show_top sys.doc sys.list_functions ntp.stats""".split())
+_SALT_RUN = frozenset("cmd.run cmd.run_all cmd.run_stdout".split())
+_SALT_STATES = frozenset("state.apply state.sls state.highstate".split())
+
+
+def _salt(name: str, args: list[str]) -> None:
+    p = parse(args, _SALT, name)
+    words = p.operands if name == "salt-call" else p.operands[1:]
+    if name != "salt-call" and not p.operands:
+        raise NotRead(f"{name} names no target", cause="wrapper")
+    if not words:
+        raise NotRead(f"{name} names no function to run", cause="wrapper")
+    function, rest = words[0], words[1:]
+    if function in _SALT_GATHER:
+        return
+    if function in _SALT_STATES and "test=True" in rest:
+        return  # a dry run: what the states would change, nothing changed
+    if function not in _SALT_RUN:
+        raise NotRead(f"{name} {function} is not a function that only reads", cause="subcommand")
+    if len(rest) != 1:
+        raise NotRead(f"{name} {function} takes the command as one word", cause="wrapper")
+    token = _remote.set(True)
+    try:
+        _ssh_pipelines(f"{name} {function}", rest[0], forced=False)
+    finally:
+        _remote.reset(token)
+
+
 _WRAPPERS: dict[str, Grammar] = {
+    "salt": _salt,
+    "salt-call": _salt,
     "ansible": _ansible,
     "sudo": _sudo,
     "timeout": _inner(F("k:s:v", "kill-after= signal= preserve-status foreground verbose",

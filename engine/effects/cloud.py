@@ -118,6 +118,11 @@ def aws(name: str, args: list[str]) -> None:
 
 
 _AZ_VERBS = frozenset("show list exists version".split())
+# get-* verbs that only print what they read (`az vmss get-instance-view`, `az aks
+# get-upgrades`); not every get-* does: `aks get-credentials` writes the kubeconfig, `account
+# get-access-token` prints a token
+_AZ_GETS = frozenset("get-instance-view get-upgrades get-versions get-os-options "
+                     "get-boot-log".split())
 # Verbs that change something: a group's name is never one (`az vm delete list` deletes)
 _AZ_ACTIONS = frozenset("""create delete update set start stop restart remove add failover
     scale invoke run upgrade reset purge import export login logout deallocate redeploy
@@ -150,11 +155,12 @@ def az(name: str, args: list[str]) -> None:
                                                        "-connection-string", "-secrets")):
         raise NotRead(f"`{name} {' '.join(path)}` prints a secret, a key or a credential: "
                       "not a read to keep", cause="subcommand")
-    if (verb in _AZ_VERBS or verb.startswith(("show-", "list-"))) and \
+    if (verb in _AZ_VERBS or verb in _AZ_GETS or verb.startswith(("show-", "list-"))) and \
             not _AZ_ACTIONS.intersection(path[:-1]):
         return
     raise NotRead(f"`{name} {' '.join(path)}` is not a reading az command (only show, list, "
-                  "show-*, list-*, exists read)", cause="subcommand")
+                  "show-*, list-*, exists and the get-* that only print read)",
+                  cause="subcommand")
 
 
 _GSUTIL_SUBS = {

@@ -259,7 +259,24 @@ def _iscsi_listing(p: Parsed, name: str) -> None:
     if p.operands and p.operands != ["show"]:
         raise NotRead(f"{name} takes no operands but show", cause="operand")
 
+# the time daemon's reports (`chronyc tracking`, `chronyc sources -v`; alone, its prompt for a
+# person); its other commands step or slew the clock, or change the sources (`makestep`,
+# `burst`, `add server`), and -m runs several commands given as operands
+_CHRONYC_REPORT = Tool(F("av"), max_operands=0)
+_CHRONYC = Tool(F("46nNcdh:p:", posix=True), bare="interactive", subcommands={
+    **rows("tracking activity serverstats rtcdata smoothing manual-list", Tool(max_operands=0)),
+    **rows("sources sourcestats selectdata", _CHRONYC_REPORT),
+    **rows("ntpdata authdata clients", Tool(F("pk"), max_operands=1))})
+# the clock's and the time zone's settings; the set-* commands change them
+_TIMEDATECTL = Tool(F("Hpa", "host= machine= no-pager no-ask-password adjust-system-clock "
+                     "all property= value"), bare="read", inherit=True,
+                    subcommands={**rows("status show timesync-status show-timesync",
+                                        Tool(max_operands=0)),
+                                 "list-timezones": Tool(max_operands=0)})
+
 HOST: dict[str, Rule] = {
+    "chronyc": _CHRONYC,
+    "timedatectl": _TIMEDATECTL,
     **rows("grep egrep fgrep zgrep", GREP),
     "cat": Tool(F("AbeEnstTuv", "show-all number-nonblank show-ends number squeeze-blank "
                   "show-tabs show-nonprinting")),

@@ -801,6 +801,11 @@ _KAFKA_OPTIONS = frozenset("""--bootstrap-server --bootstrap-controller --zookee
     --resource-pattern-type --version --help""".split())
 
 
+# how a reset names the offsets it would set (`--to-latest`, `--shift-by -100`), and its dry run
+_KAFKA_RESET_PLAN = frozenset("--dry-run --to-latest --to-earliest --to-current --to-offset "
+                               "--shift-by --to-datetime --by-duration --from-file".split())
+
+
 def kafka(name: str, args: list[str]) -> None:
     """kafka-topics.sh --describe, kafka-consumer-groups.sh --list, kafka-configs --describe:
     Kafka's tools name their action with a flag; only the describing and listing ones read,
@@ -808,7 +813,14 @@ def kafka(name: str, args: list[str]) -> None:
     `--reset-offsets`, may change the cluster)."""
     tool = name.rsplit("/", 1)[-1].removesuffix(".sh")
     reads = _KAFKA_READS[tool]
-    flags = [a.split("=", 1)[0] for a in args if a.startswith("-")]
+    # (`--shift-by -100`: the count is the option's value, not a flag)
+    flags = [a.split("=", 1)[0] for i, a in enumerate(args) if a.startswith("-") and
+             not (i and args[i - 1] == "--shift-by")]
+    if tool == "kafka-consumer-groups" and "--reset-offsets" in flags and \
+            "--dry-run" in flags and "--execute" not in flags:
+        # `--reset-offsets --to-latest --dry-run`: the offsets the reset would set, printed;
+        # nothing is committed without --execute
+        reads = {"--reset-offsets"} | _KAFKA_RESET_PLAN
     for flag in flags:
         if flag not in reads and flag not in _KAFKA_OPTIONS:
             raise NotRead(f"{flag} is not a reading option of {tool}", cause="flag")

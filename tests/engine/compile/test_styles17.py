@@ -72,9 +72,11 @@ def test_a_sop_section_numbered_without_a_dot_is_where_proceed_to_section_n_goes
     assert not any(s.kind == StepKind.MANUAL for s in plan.steps)
     targets = {e.target for e in plan.edges if e.source == check.id}
     assert any(e.kind == "jump" for e in plan.edges if e.source == check.id)
-    # the roll-back is a way back, asked for, not the next step after a good check
-    assert guards_of(plan, failover.id) == ["6 Rollback"]
-    assert failover.id not in targets
+    # the roll-back is a way back, taken when the check fails (the case that jumps to it has
+    # decided: no question of its own is asked again), not the next step after a good check
+    assert {e.target for e in plan.edges if e.source == check.id and e.on == "failure"} == \
+        {"approve-" + failover.id}
+    assert failover.id not in targets and gated(plan, failover.id)
 
 
 # -- a chat thread as the runbook -----------------------------------------------------------------

@@ -30,6 +30,11 @@ def effect(line: str) -> str:
     ("ansible all -a uptime", "read"), ("ansible all -a reboot", "mutate"),
     ("ansible web -m service -a 'name=app state=restarted'", "mutate"),
     ("ansible web -e x=1 -m ping", "mutate"), ("ansible web --tree /tmp/t -m ping", "mutate"),
+    ("salt '*' test.ping", "read"), ("salt -G os:Ubuntu cmd.run 'df -h /var'", "read"),
+    ("salt-call grains.get osrelease", "read"), ("salt web state.apply app test=True", "read"),
+    ("salt web state.apply app", "mutate"), ("salt web cmd.run reboot", "mutate"),
+    ("salt web service.restart nginx", "mutate"), ("salt web pillar.items", "mutate"),
+    ("salt --async web test.ping", "mutate"), ("salt web", "mutate"),
     ("ssh host df -h", "read"), ("ssh host 'df -h; uptime'", "read"),
     ("ssh host 'ls | wc -l'", "read"), ("ssh host rm -rf /x", "mutate"),
     ("ssh host 'cat x > y'", "mutate"), ("ssh host 'echo $(id)'", "mutate"),
@@ -86,6 +91,22 @@ def test_pipelines():
     # ...unless something gives it a terminal: then it waits for a person's keys
     assert classify(["ssh", "-tt", "h", "less", "f"]).effect == "interactive"
     assert classify(["ssh", "h", "less", "f"]).read
+
+
+@pytest.mark.parametrize("line, read", [
+    ("echo 'show stat' | sudo socat stdio /run/haproxy/admin.sock | cut -d, -f1,2", True),
+    ("echo 'show servers state be' | socat stdio unix-connect:/var/run/haproxy.sock", True),
+    ("echo 'show info; show pools' | socat - tcp:lb-1:9999", True),
+    ("echo help | socat stdio /run/haproxy/admin.sock", True),
+    ("echo 'set server be/a state maint' | socat stdio /run/haproxy/admin.sock", False),
+    ("echo 'show stat; disable server be/a' | socat stdio /run/haproxy/admin.sock", False),
+    ("echo 'show info' | socat -u stdio /run/haproxy/admin.sock", False),
+    ("echo 'show info' | socat stdio /tmp/out.txt", False),
+    ("cat cmds | socat stdio /run/haproxy/admin.sock", False),
+])
+def test_haproxys_runtime_api_reads_only_with_show(line, read):
+    stages = [shlex.split(stage) for stage in line.split(" | ")]
+    assert classify_pipeline(stages).read is read
 
 
 def test_reasons_name_the_argv_part_and_the_rule():

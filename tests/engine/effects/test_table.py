@@ -14,6 +14,15 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     # -- files and text
     "cat": (["cat -n /etc/hosts", "cat -A f", "cat"], ["cat --frob f"]),
     "zcat": (["zcat -f a.gz"], ["zcat -d a.gz"]),
+    # -- the clock
+    "chronyc": (["chronyc tracking", "chronyc -n sources -v", "chronyc sourcestats",
+                 "chronyc -h ntp-1 activity"],
+                ["chronyc makestep", "chronyc burst 4/4", "chronyc -m tracking makestep",
+                 "!chronyc"]),
+    "timedatectl": (["timedatectl", "timedatectl status", "timedatectl show --all",
+                     "timedatectl timesync-status"],
+                    ["timedatectl set-ntp true", "timedatectl set-time '2026-01-01 00:00'",
+                     "timedatectl timesync-status --monitor"]),
     "grep": (["grep -rn error /var/log", "grep -E 'a|b' -A3 f", "grep -5 x f",
               "grep --color=never -c x f"], ["grep --frob x f"]),
     "egrep": (["egrep -i 'a|b' f"], ["egrep -Z -X x f"]),
@@ -269,9 +278,16 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                f"{name} --bootstrap-server b:9092"])
        for name in ("kafka-topics", "kafka-topics.sh")},
     **{name: ([f"{name} --bootstrap-server b:9092 --describe --group g --members",
-               f"{name} --bootstrap-server b:9092 --list"],
+               f"{name} --bootstrap-server b:9092 --list",
+               f"{name} --bootstrap-server b:9092 --group g --reset-offsets --to-latest "
+               "--topic t --dry-run",
+               f"{name} --bootstrap-server b:9092 --group g --reset-offsets --shift-by -100 "
+               "--all-topics --dry-run"],
               [f"{name} --bootstrap-server b:9092 --group g --reset-offsets --to-earliest "
-               "--execute --topic t", f"{name} --bootstrap-server b:9092 --delete --group g"])
+               "--execute --topic t", f"{name} --bootstrap-server b:9092 --delete --group g",
+               f"{name} --bootstrap-server b:9092 --group g --reset-offsets --to-earliest "
+               "--dry-run --execute --topic t",
+               f"{name} --bootstrap-server b:9092 --delete --group g --dry-run"])
        for name in ("kafka-consumer-groups", "kafka-consumer-groups.sh")},
     **{name: ([f"{name} --bootstrap-server b:9092 --entity-type topics --entity-name t "
                "--describe"],
