@@ -720,17 +720,46 @@ class _OutlineBuilder:
         the list must instruct (a note among them, "Keep in mind that ...", stays a note);
         not a list nested in a step, nor options ("You can either:")."""
         run = self._bullet_run(el)
-        if run is None or len(run) < 2 or (el.parent is not None and
-                                           self.els[el.parent].kind == "list_item"):
+        nested = el.parent is not None and self.els[el.parent].kind == "list_item"
+        if run is None or len(run) < 2 or nested and not self._opens_case(self.els[el.parent]):
             return False
         told = self._instruction_verdicts.get(id(run))
         if told is None:
+            # (under a case, terse bullets may start in lower case: "- power-cycle the station")
             told = set() if phrases.offers_options(self._intro(run[0])) else \
-                {item.index for item in run if phrases.instructs(item.text)}
+                {item.index for item in run if phrases.instructs(
+                    item.text[:1].upper() + item.text[1:] if nested else item.text)}
             if len(told) < 2 or 2 * len(told) <= len(run):
                 told = set()
             self._instruction_verdicts[id(run)] = told
         return el.index in told
+
+    def _opens_case(self, item: Element) -> bool:
+        """Whether a list item only names a case, and the list under it says what to do in it
+        ("- If the fault is `F22` (load overhang):" over "  - Stop the aisle: `...`", "  - Lock
+        out the aisle door, enter, and push the tote back."): its bullets are that case's
+        steps, not details of a step of its own."""
+        guard = phrases.guard_of(item.text) or self._label_case(item)
+        return guard is not None and not guard.is_else and \
+            not _consequent(item.text, guard).strip(" .:;,-\u2013\u2014")
+
+    def _label_case(self, el: Element) -> Guard | None:
+        """The case a bullet names by a code label alone, in a list of such labels each over
+        the bullets that say what to do ("- `F10` – position lost" over "  - Send the shuttle
+        to its reference point: `...`", "- **Event 16#39:xxxx (station failure)**" over "  -
+        power-cycle the station ..."): a fault-code flowchart in bullets. The labels were
+        ignored as prose, and every case's commands ran one after the other, whatever the
+        code."""
+        if el.ordered or el.kind != "list_item" or not self.children.get(el.index) or \
+                not _names_a_case(el):
+            return None
+        run = self._bullet_run(el)
+        if run is None or len(run) < 2 or not all(
+                _names_a_case(item) and any(
+                    self.els[c].kind == "list_item" for c in self.children.get(item.index, []))
+                for item in run):
+            return None
+        return Guard(text=el.text.replace("**", "").replace("__", "").strip().rstrip(":"))
 
     def _in_case_list(self, el: Element) -> bool:
         """Whether a bullet is one of a list of cases, each opening with its condition ("- If
@@ -782,6 +811,8 @@ class _OutlineBuilder:
             # its condition before a colon (they were one person's step, the escalation the
             # whole run's ending and "below 80: no action needed" lost)
             guard = colon
+        if guard is None and cls not in ("info", "cleanup"):
+            guard = self._label_case(el)  # "- `F10` – position lost" over what to do in it
         if guard is not None and (before := self._sibling_before(el)) is not None and \
                 (expected := phrases.expectation(before.text)) is not None:
             guard = phrases.against_expectation(guard, expected)
@@ -2846,6 +2877,9 @@ _CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnos
                r"(?:codes?|ids?|numbers?|no\.?)|faults?|alarms?|error codes?|"
                # a controller's event log ("Event | Title | Action": ABB's 50204, 20205)
                r"events?(?=\W*$)|"
+               # a controller's numbered messages ("Message | Cause | Remedy": KUKA's KSS01805,
+               # a PLC's message numbers)
+               r"messages?(?:\s+(?:codes?|ids?|numbers?|no\.?))?(?=\W*$)|"
                # a machine's stated reason ("Hold reason | Action": PackML's hold and stop
                # reasons, a line's downtime reason codes)
                r"(?:hold|stop|stoppage|downtime|reject|trip|interlock)\s+reasons?|"
@@ -2886,6 +2920,21 @@ _THEN_GO_CELL = re.compile(r"^(\S.*?)(?:,\s*|\s+)(?:and\s+)?then\s+(.+)$", re.I)
 _GO_TO_COLUMN = re.compile(r"^\W*(?:" + _GO_TO_WORDS + r")\W*$", re.I)
 # A fault-code table's key ("Code | Meaning | Recovery", "Alarm | Text | Action"): a row's
 # case is the code the cell or device reports, named with its meaning.
+# a bullet that only names a fault code or a state, in code or in bold, with a few words of
+# what it means ("`F10` – position lost", "**Event 16#02:4562 (cycle time exceeded)**",
+# "**E-210**: encoder fault")
+_CASE_LABEL = re.compile(r"(?:`[^`\n]+`|\*\*[^*\n]+\*\*|__[^_\n]+__)\s*"
+                         r"(?:(?:[:\u2013\u2014-]|->|\u2192)\s*[^.;!?\n]{0,60}|\([^)\n]{0,60}\))?"
+                         r"\s*:?")
+
+
+def _names_a_case(item: Element) -> bool:
+    """Whether a bullet, as written (its bold kept), only names a fault code or a state."""
+    said = " ".join(line for _, line in item.source_lines) if item.source_lines else item.text
+    said = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", said).strip()
+    return _CASE_LABEL.fullmatch(said) is not None
+
+
 _CODE_COLUMN = re.compile(r"^\W*(?:" + _CODE_NAMES + r")\W*$", re.I)
 _CAUSE_COLUMN = re.compile(r"^\W*(?:(?:likely|probable|possible|root)\s+)?causes?\W*$", re.I)
 _MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|(?:[\w-]+\s+)?(?:text|message|title)|"

@@ -1,0 +1,123 @@
+"""Robot-cell, plant and field-engineering playbooks in styles the earlier sweeps did not try:
+ABB RAPID over Robot Web Services, KUKA KRL message tables, FANUC SRVO tables, an S7-1500
+diagnostic buffer, OPC UA and MQTT command lines, ROS 1, a gripper swap checklist, conveyor jam
+retries, a welding wire feed fault, a CNC tending shift handover, a Cognex recalibration
+(tests/fixtures/styles23 holds the guides tried). Each test is one rule a guide author would
+recognise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.plan import StepKind
+from tests.support.compiling import (
+    assert_gated_and_accounted,
+    compile_text,
+    reachable,
+)
+
+STYLES23 = Path(__file__).resolve().parents[2] / "fixtures" / "styles23"
+
+
+def test_each_styles23_guide_compiles_gated_and_accounted_for():
+    assert_gated_and_accounted(folder=STYLES23, at_least=10)
+
+
+def _ends(plan):
+    return {s.id: s.outcome for s in plan.steps if s.kind == StepKind.END}
+
+
+def _taken(plan, guard_words):
+    """The step the case's own side of the decide `guard_words` names leads to."""
+    (guard,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and guard_words in s.title]
+    (taken,) = [e.target for e in plan.edges if e.source == guard.id and e.condition is not None
+                and not e.condition.text.startswith("Otherwise")]
+    return taken
+
+
+# -- a controller's message table ------------------------------------------------------------------
+
+def test_a_table_of_controller_messages_is_a_decision_on_the_message():
+    # "| Message | Cause | Remedy |" over "| KSS26015 | Brake test failed | Do not restart. Tag
+    # the robot out of service and call KUKA service |": the table was context for a reader,
+    # and the run went on to start the robot after a failed brake test
+    for head in ("Message", "Message no.", "Message number"):
+        plan = compile_text(
+            "## Step 1 – Acknowledge\n\n1. Note every message number on the smartPAD.\n\n"
+            f"| {head} | Cause | Remedy |\n|---|---|---|\n"
+            "| KSS15016 | Software limit switch A3 | Jog A3 back inside its range in T1 |\n"
+            "| KSS26015 | Brake test failed | Do not restart. Tag the robot out of service and "
+            "call KUKA service |\n\n"
+            "## Step 2 – Restart\n\n1. Switch to AUT EXT and press Start.\n")
+        taken = _taken(plan, "KSS26015")
+        (start,) = [s for s in plan.steps if s.title.startswith("Switch to AUT EXT")]
+        assert start.id not in reachable(plan, taken), head
+        assert _ends(plan).get(taken) == "escalate", head
+        jog = plan.step(_taken(plan, "KSS15016"))
+        assert jog.kind == StepKind.MANUAL and jog.title.startswith("Jog A3"), head
+
+
+# -- a fault-code flowchart written as nested bullets ---------------------------------------------
+
+def _step_titled(plan, start):
+    (step,) = [s for s in plan.steps if s.title.startswith(start)]
+    return step
+
+
+def test_the_bullets_under_a_case_are_that_cases_steps():
+    # "- If the fault is `F22` (load overhang):" over "  - Lock out the aisle access door,
+    # enter, and push the tote back onto the shuttle.": the bullets under the case were
+    # ignored as prose (a list nested in a step is that step's details), and the run stopped
+    # the aisle and ended resolved with nobody clearing the tote
+    plan = compile_text(
+        "## Fault\n\nRead the fault:\n\n```bash\nmosquitto_sub -h b -t s/status -C 1\n```\n\n"
+        "- If the fault is `F10` (position lost):\n"
+        "  - Send the shuttle home: `mosquitto_pub -h b -t s/cmd -m home`\n"
+        "  - Check the shuttle reports its position.\n"
+        "- If the fault is `F22` (load overhang):\n"
+        "  - Lock out the aisle access door, enter, and push the tote back onto the shuttle.\n"
+        "  - power-cycle the shuttle at its breaker.\n")
+    lock = _step_titled(plan, "Lock out the aisle access door")
+    power = _step_titled(plan, "power-cycle the shuttle")
+    assert lock.kind == power.kind == StepKind.MANUAL
+    assert lock.id in reachable(plan, _taken(plan, "F22"))
+    assert _step_titled(plan, "Check the shuttle reports").kind == StepKind.MANUAL
+    # a list nested in a step (not a case) stays that step's details
+    plan = compile_text("## Fix\n\n1. Open the cabinet:\n   - Turn the main switch off.\n"
+                        "   - Open the door with the key.\n2. Replace the fuse.\n")
+    assert not any(s.title.startswith("Turn the main switch") for s in plan.steps)
+
+
+def test_a_list_of_code_labels_over_what_to_do_is_a_decision_on_the_code():
+    # "- `F10` – position lost" over its bullets, "- `F22` – load overhang" over its: the
+    # labels were ignored as prose, and every case's commands ran one after the other (the
+    # shuttle was sent home, then the whole aisle stopped, whatever the fault)
+    for f10, f22 in (("`F10` – position lost", "`F22` – load overhang"),
+                     ("**F10** (position lost)", "**F22** (load overhang)"),
+                     ("**Event 16#39:0001 (station failure)**", "**Event 16#4302**")):
+        plan = compile_text(
+            "## Fault\n\nRead the fault:\n\n```bash\nmosquitto_sub -h b -t s/status -C 1\n```\n"
+            f"\nThen look up the fault code:\n\n- {f10}\n"
+            "  - Send the shuttle home: `mosquitto_pub -h b -t s/cmd -m home`\n"
+            "  - Check the shuttle reports its position.\n"
+            f"- {f22}\n"
+            "  - Stop the aisle: `mosquitto_pub -h b -t a/cmd -m stop`\n"
+            "  - Lock out the aisle door, enter, and push the tote back.\n")
+        home = next(s for s in plan.steps if s.kind == StepKind.COMMAND and "home" in
+                    " ".join(s.params["pipeline"][0]))
+        stop = next(s for s in plan.steps if s.kind == StepKind.COMMAND and "stop" in
+                    " ".join(s.params["pipeline"][0]))
+        deciding = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+        assert len(deciding) == 2, f10
+        (first, second) = sorted(deciding, key=lambda s: s.source.start)
+        first_side = _taken(plan, first.title)
+        assert home.id in reachable(plan, first_side), f10
+        assert stop.id in reachable(plan, _taken(plan, second.title)), f10
+        other = [e.target for e in plan.edges if e.source == first.id and e.condition is not None
+                 and e.condition.text.startswith("Otherwise")]
+        assert other and home.id not in reachable(plan, other[0]), f10
+        assert _step_titled(plan, "Lock out the aisle door").kind == StepKind.MANUAL, f10
+    # a glossary of codes (no bullets under them) is no decision
+    plan = compile_text("## Codes\n\nRun `mosquitto_sub -h b -t s/status -C 1`.\n\n"
+                        "- `F10` – position lost\n- `F22` – load overhang\n")
+    assert not any(s.kind == StepKind.DECIDE for s in plan.steps)
