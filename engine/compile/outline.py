@@ -718,10 +718,12 @@ class _OutlineBuilder:
         procedure in bullets, each instruction a person's step as a numbered one is (they
         were ignored as prose, and the run went on without anyone confirming them). Most of
         the list must instruct (a note among them, "Keep in mind that ...", stays a note);
-        not a list nested in a step, nor options ("You can either:")."""
+        not a list nested in a step, nor options ("You can either:"). Under a case ("- If the
+        fault is `F22`:", "- `timeout`") one bullet is enough: it is what to do in that case."""
         run = self._bullet_run(el)
         nested = el.parent is not None and self.els[el.parent].kind == "list_item"
-        if run is None or len(run) < 2 or nested and not self._opens_case(self.els[el.parent]):
+        if run is None or nested and not self._opens_case(self.els[el.parent]) or \
+                len(run) < 2 and not nested:
             return False
         told = self._instruction_verdicts.get(id(run))
         if told is None:
@@ -729,7 +731,7 @@ class _OutlineBuilder:
             told = set() if phrases.offers_options(self._intro(run[0])) else \
                 {item.index for item in run if phrases.instructs(
                     item.text[:1].upper() + item.text[1:] if nested else item.text)}
-            if len(told) < 2 or 2 * len(told) <= len(run):
+            if len(told) < (1 if nested else 2) or 2 * len(told) <= len(run):
                 told = set()
             self._instruction_verdicts[id(run)] = told
         return el.index in told
@@ -2920,10 +2922,10 @@ _THEN_GO_CELL = re.compile(r"^(\S.*?)(?:,\s*|\s+)(?:and\s+)?then\s+(.+)$", re.I)
 _GO_TO_COLUMN = re.compile(r"^\W*(?:" + _GO_TO_WORDS + r")\W*$", re.I)
 # A fault-code table's key ("Code | Meaning | Recovery", "Alarm | Text | Action"): a row's
 # case is the code the cell or device reports, named with its meaning.
-# a bullet that only names a fault code or a state, in code or in bold, with a few words of
-# what it means ("`F10` – position lost", "**Event 16#02:4562 (cycle time exceeded)**",
-# "**E-210**: encoder fault")
-_CASE_LABEL = re.compile(r"(?:`[^`\n]+`|\*\*[^*\n]+\*\*|__[^_\n]+__)\s*"
+# a bullet that only names a fault code or a state, in code or in bold with a number in it,
+# with a few words of what it means ("`F10` – position lost", "**Event 16#02:4562 (cycle time
+# exceeded)**", "**E-210**: encoder fault"; not a topic, "**Node health monitoring:**")
+_CASE_LABEL = re.compile(r"(?:`[^`\n]+`|\*\*[^*\n]*\d[^*\n]*\*\*|__[^_\n]*\d[^_\n]*__)\s*"
                          r"(?:(?:[:\u2013\u2014-]|->|\u2192)\s*[^.;!?\n]{0,60}|\([^)\n]{0,60}\))?"
                          r"\s*:?")
 

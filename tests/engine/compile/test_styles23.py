@@ -121,3 +121,16 @@ def test_a_list_of_code_labels_over_what_to_do_is_a_decision_on_the_code():
     plan = compile_text("## Codes\n\nRun `mosquitto_sub -h b -t s/status -C 1`.\n\n"
                         "- `F10` – position lost\n- `F22` – load overhang\n")
     assert not any(s.kind == StepKind.DECIDE for s in plan.steps)
+    # nor a list of topics in bold over advice ("**Node health monitoring:**")
+    plan = compile_text("## Prevention\n\n- **Node health monitoring:**\n"
+                        "  - Monitor node resource utilization\n  - Set up alerts for taints\n"
+                        "- **Networking:**\n  - Ensure stable network connectivity\n"
+                        "  - Monitor DNS resolution\n")
+    assert not any(s.kind == StepKind.DECIDE for s in plan.steps)
+    # one bullet under each label is what to do in that case
+    plan = compile_text("## Investigate\n\nRun `curl -s http://cache:9100/metrics`.\n\n"
+                        "- Based on the `reason`:\n  - `timeout`\n    - Scale up the memcached "
+                        "replicas\n  - `network-error`\n    - Check the memcached logs\n")
+    scale = _step_titled(plan, "Scale up the memcached")
+    assert scale.kind == StepKind.MANUAL and scale.id in reachable(plan, _taken(plan, "timeout"))
+    assert scale.id not in reachable(plan, _taken(plan, "network-error"))
