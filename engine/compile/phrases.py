@@ -343,8 +343,14 @@ _PROVISO = (r"(?:provided|providing)(?: that)?(?!\s+(?:by|in|with|for|as|to|on|a
 _REST_START = (r"(?:for |in )?(?:any|all) other(?: [\w`-]+){0,2}\s*[:,]|anything else\s*[:,]|"
                r"in (?:all|any) other cases?\b")
 _REST_OPENS = re.compile(_REST_START, re.I)
+# "After the third failed attempt, abort and call maintenance", "After two unsuccessful
+# retries, ...": a retry's bound, the case where the retries ran out (it was a person's step, and
+# the run went on to resume production with the jam still there)
+_RETRIES_OUT = (r"after (?:the )?(?:\w+|\d+(?:st|nd|rd|th)?) (?:failed|unsuccessful) "
+                r"(?:attempts?|tries|try|retries|retry|resets?|restarts?)")
 _GUARD_START = re.compile(r"^(?:(?:(?:only )?(?:if|when|in case)|whenever|in the case|unless|"
                           rf"should|otherwise|else|if not|if so|for the case|{_PROVISO}|"
+                          rf"{_RETRIES_OUT}|"
                           rf"{_ELSE_WORDS}|"
                           rf"{_IF_WORDS})\b(?!-)|{_REST_START}|{_CJK_ELSE}|{_CJK_IF})", re.I)
 _ELSE_START = re.compile(r"^(?:(?:otherwise|else|if not|if this is not the case|if that does not|"

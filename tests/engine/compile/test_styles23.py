@@ -134,3 +134,27 @@ def test_a_list_of_code_labels_over_what_to_do_is_a_decision_on_the_code():
     scale = _step_titled(plan, "Scale up the memcached")
     assert scale.kind == StepKind.MANUAL and scale.id in reachable(plan, _taken(plan, "timeout"))
     assert scale.id not in reachable(plan, _taken(plan, "network-error"))
+
+
+# -- a retry's bound ---------------------------------------------------------------------------
+
+def test_after_the_retries_run_out_the_run_ends_as_the_item_says():
+    # "6. After the third failed attempt, abort: press E-STOP, lock out the conveyor, clear the
+    # jam by hand, and call maintenance." / "7. When the photo-eyes clear, resume production.":
+    # the abort was a person's step, and the run went on to resume production and end resolved
+    for said in ("After the third failed attempt, abort: press E-STOP on CS-3, lock out the "
+                 "conveyor, clear the jam by hand, and call maintenance.",
+                 "After three failed attempts, stop and call maintenance.",
+                 "After 2 unsuccessful retries, escalate to the shift lead."):
+        plan = compile_text("## Procedure\n\n1. Press JAM RESET on CS-3.\n"
+                            "2. Read the photo-eyes. If they are still blocked, repeat step 1, "
+                            f"up to 3 times in total.\n3. {said}\n"
+                            "4. Restart the zone from the HMI and resume production.\n")
+        taken = _taken(plan, said.split(",")[0])
+        (restart,) = [s for s in plan.steps if s.title.startswith("Restart the zone")]
+        assert restart.id not in reachable(plan, taken), said
+        assert _ends(plan).get(taken) == "escalate", said
+    # "after the restart" is a time, not a bound
+    plan = compile_text("## Procedure\n\n1. Press JAM RESET.\n2. After the restart, watch the "
+                        "merge for one minute.\n3. Resume production.\n")
+    assert not any(s.kind == StepKind.DECIDE for s in plan.steps)
