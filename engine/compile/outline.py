@@ -733,6 +733,8 @@ class _OutlineBuilder:
                     item.text[:1].upper() + item.text[1:] if nested else item.text)}
             if len(told) < (1 if nested else 2) or 2 * len(told) <= len(run):
                 told = set()
+            elif told:  # (and a terse one among them, "- stop pubsubbeat", is one too)
+                told |= {item.index for item in run if phrases.opens_with_a_verb(item.text)}
             self._instruction_verdicts[id(run)] = told
         return el.index in told
 
@@ -1706,6 +1708,7 @@ class _OutlineBuilder:
         step that holds the text: a person reads it, and nothing the guide wrote is lost."""
         nodes: list[Node] = []
         shown: list[str] = []
+        told: set[str] = set()  # the sentences whose person's part is a step already
         at = 0
         nxt = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
         block = nxt.text if nxt is not None and nxt.kind == "code" else ""
@@ -1783,6 +1786,13 @@ class _OutlineBuilder:
                 if el.kind == "table" and (named := _row_title(el, code)) is not None:
                     new = [replace(n, title=named) if isinstance(n, Action) else n
                            for n in new]
+                if new and el.kind != "table" and cls not in ("info", "cleanup") and \
+                        said not in told and (first := phrases.done_before_command(said, code)):
+                    # "Lock out the conveyor, clear the box by hand, then restart it with
+                    # `x`": the hands' part is a person's step before the command (it was
+                    # dropped, and the restart's approval was all anyone saw)
+                    told.add(said)
+                    new.insert(0, self._manual(owner, cls, first, said, lead, el.index))
             if not any(isinstance(n, Action) for n in new) and not self._in_session(lead, line):
                 if not shown:
                     at = len(nodes)

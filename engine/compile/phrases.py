@@ -1451,6 +1451,25 @@ _CONDITIONAL = re.compile(r"\b(?:if|when|whenever|unless|otherwise|in case|wheth
                           r"after)\b|\?", re.I)
 
 
+# "Lock out the conveyor, clear the box by hand, then restart it with `x`": a person's hands,
+# then the command
+_THEN_COMMAND = re.compile(r"^(?P<lead>[^`]+?)(?:,\s*(?:and\s+)?then|;\s*then|\s+and\s+then)\s+"
+                           r"(?=[^`]*`)", re.I)
+
+
+def done_before_command(sentence: str, code: str) -> str:
+    """What a sentence tells a person to do before the command `code` it then runs ("Jog the
+    robot to home from the teach pendant, then `x`" -> "Jog the robot to home from the teach
+    pendant"), or "" when it says nothing before it, or a condition."""
+    at = sentence.find(f"`{code}`")
+    m = _THEN_COMMAND.match(sentence[:at + 1].replace("**", "") if at >= 0 else "")
+    if m is None:
+        return ""
+    lead = re.sub(r"^[\w ]{1,20}:\s+", "", m.group("lead")).strip(" ,;:")  # ("Remedy: ...")
+    return lead if len(lead.split()) >= 2 and _imperative(lead[:1].upper() + lead[1:]) and \
+        _CONDITIONAL.search(lead) is None else ""
+
+
 def action_before_jump(sentence: str) -> str | None:
     """The instruction a sentence gives before its unconditional jump ("Re-seat the part by
     hand" in "Re-seat the part by hand, then continue with Step 3"), if it has one and no
@@ -1634,7 +1653,12 @@ _DO = (r"add|address|adjust|allow|apply|ask|assign|avoid|back ?up|bump|call|canc
        r"reboot|rebuild|recreate|reduce|refer|reinstall|reload|remove|rename|repair|replace|"
        r"report|request|reset|resize|restart|restore|resume|retry|revert|review|roll ?back|run|"
        r"scale|search|see|send|set|ssh|start|stop|switch|take|terminate|try|uncordon|unmount|"
-       r"update|upgrade|use|validate|verify|wait|watch|wipe|work")
+       r"update|upgrade|use|validate|verify|wait|watch|wipe|work|"
+       # a person's hands at a machine ("Close gate S4-G1 and acknowledge on the safety panel",
+       # "Jog A3 back", "Torque the bolts to 24 Nm"): verbs a plant's playbook opens with, often
+       # before a name with no article ("close gate G2", "press RESET")
+       r"close|press|acknowledge|twist|jog|lock ?out|unlock|reseat|re-?seat|tighten|torque|"
+       r"refill|reconnect|disconnect|unplug|plug in|power[- ]cycle|power (?:off|on|down|up)")
 _INSTRUCTION = re.compile(
     rf"^(?:then\s+|and\s+|just\s+|simply\s+|first\s+|also\s+|immediately\s+)*(?:{_DO})\b|"
     r"^(?:you|we|the operator|an? (?:operator|admin\w*|engineer))\s+(?:\w+\s+)?(?:should|must|"
@@ -1658,6 +1682,15 @@ def instructs(text: str) -> bool:
             guard_of(first) is not None:
         return False
     return _imperative(first)
+
+
+def opens_with_a_verb(text: str) -> bool:
+    """Whether a list item opens with a verb the verb lists know ("stop pubsubbeat",
+    "Restart nginx"), however short, and is no label over what follows ("Check these:")."""
+    plain = _strip_enumerator(text.replace("**", "").replace("__", "").strip()).strip(" *_")
+    first = plain.split("\n", 1)[0]
+    return not first.rstrip().endswith((":", "?")) and guard_of(first) is None and \
+        _INSTRUCTION_VERB.match(first[:1].upper() + first[1:]) is not None
 
 
 def _imperative(plain: str) -> bool:

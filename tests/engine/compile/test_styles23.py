@@ -158,3 +158,53 @@ def test_after_the_retries_run_out_the_run_ends_as_the_item_says():
     plan = compile_text("## Procedure\n\n1. Press JAM RESET.\n2. After the restart, watch the "
                         "merge for one minute.\n3. Resume production.\n")
     assert not any(s.kind == StepKind.DECIDE for s in plan.steps)
+
+
+# -- a person's hands before a command or a jump -----------------------------------------------
+
+def test_what_a_sentence_says_to_do_by_hand_before_its_command_is_a_persons_step():
+    # "**Remedy:** Lock out the conveyor, clear the box by hand, then restart the conveyor with
+    # `curl -X PUT ...`": only the restart was kept, its approval all anyone saw, the lock-out
+    # lost
+    for said, hands in (("Lock out the conveyor, clear the box by hand, then restart the "
+                         "conveyor with `curl -s -X PUT http://gw/tags/Start -d 1`.",
+                         "Lock out the conveyor, clear the box by hand"),
+                        ("**Remedy:** Jog the robot to home from the teach pendant, then "
+                         "`curl -s -X PUT http://gw/tags/HomeAck -d 1`.",
+                         "Jog the robot to home from the teach pendant")):
+        plan = compile_text(f"## Recover\n\n{said}\n")
+        (person,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+        (command,) = [s for s in plan.steps if s.kind == StepKind.COMMAND]
+        assert person.title == hands, said
+        assert command.id in reachable(plan, person.id), said
+    # a condition before the command is no person's step
+    plan = compile_text("## Recover\n\nIf the belt is stopped, then restart it with "
+                        "`curl -s -X PUT http://gw/tags/Start -d 1`.\n")
+    assert not any(s.title.startswith("If the belt") and s.kind == StepKind.MANUAL
+                   for s in plan.steps)
+
+
+def test_a_plant_verb_before_a_jump_is_a_persons_step():
+    # "- If the state is `guardstop`, a cell door is open: close gate S4-G1 and acknowledge on
+    # the safety panel, then continue with step 2.": only the jump was kept ("close gate S4-G1"
+    # has no article, and "close" was no verb the lists knew), the gate left open
+    for item in ("If the state is `guardstop`, a cell door is open: close gate S4-G1 and "
+                 "acknowledge on the safety panel, then continue with step 2.",
+                 "If the axis is over its limit, jog A3 back inside its range and go to step 2."):
+        plan = compile_text("## Procedure\n\n1. Read the state on the pendant.\n"
+                            f"2. {item}\n3. Jog the robot home.\n"
+                            "## 2. Restart\n\n1. Press START.\n")
+        step = plan.step(_taken(plan, item.split(",")[0]))
+        assert step.kind == StepKind.MANUAL, item
+        assert step.title.startswith(("close gate S4-G1", "jog A3")), item
+
+
+def test_a_terse_instruction_among_instructions_is_a_step_too():
+    # "- stop pubsubbeat" among "- see the queue going up ..." and "- acknowledge all
+    # messages ...": two words were too few to instruct, and the stop was ignored as prose
+    plan = compile_text("## Acknowledge all messages\n\n- stop pubsubbeat\n"
+                        "- watch the queue going up on the dashboard\n"
+                        "- acknowledge all messages in the pubsub queue\n")
+    titles = [s.title for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert titles[:3] == ["stop pubsubbeat", "watch the queue going up on the dashboard",
+                          "acknowledge all messages in the pubsub queue"]
