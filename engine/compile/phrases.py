@@ -1655,9 +1655,10 @@ _DO = (r"add|address|adjust|allow|apply|ask|assign|avoid|back ?up|bump|call|canc
        r"scale|search|see|send|set|ssh|start|stop|switch|take|terminate|try|uncordon|unmount|"
        r"update|upgrade|use|validate|verify|wait|watch|wipe|work|"
        # a person's hands at a machine ("Close gate S4-G1 and acknowledge on the safety panel",
-       # "Jog A3 back", "Torque the bolts to 24 Nm"): verbs a plant's playbook opens with, often
-       # before a name with no article ("close gate G2", "press RESET")
-       r"close|press|acknowledge|twist|jog|lock ?out|unlock|reseat|re-?seat|tighten|torque|"
+       # "Torque the bolts to 24 Nm"): verbs a plant's playbook opens with, often before a name
+       # with no article ("close gate G2", "press RESET"). (Not "jog": "Jog the robot home, then
+       # `curl ...`" is a hand on the pendant, the whole sentence a person's step.)
+       r"close|press|acknowledge|twist|lock ?out|unlock|reseat|re-?seat|tighten|torque|"
        r"refill|reconnect|disconnect|unplug|plug in|power[- ]cycle|power (?:off|on|down|up)")
 _INSTRUCTION = re.compile(
     rf"^(?:then\s+|and\s+|just\s+|simply\s+|first\s+|also\s+|immediately\s+)*(?:{_DO})\b|"

@@ -169,9 +169,9 @@ def test_what_a_sentence_says_to_do_by_hand_before_its_command_is_a_persons_step
     for said, hands in (("Lock out the conveyor, clear the box by hand, then restart the "
                          "conveyor with `curl -s -X PUT http://gw/tags/Start -d 1`.",
                          "Lock out the conveyor, clear the box by hand"),
-                        ("**Remedy:** Jog the robot to home from the teach pendant, then "
-                         "`curl -s -X PUT http://gw/tags/HomeAck -d 1`.",
-                         "Jog the robot to home from the teach pendant")):
+                        ("**Remedy:** Replace the suction cup, then reset the fault with "
+                         "`curl -s -X PUT http://gw/tags/FaultReset -d 1`.",
+                         "Replace the suction cup")):
         plan = compile_text(f"## Recover\n\n{said}\n")
         (person,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
         (command,) = [s for s in plan.steps if s.kind == StepKind.COMMAND]
@@ -190,13 +190,13 @@ def test_a_plant_verb_before_a_jump_is_a_persons_step():
     # has no article, and "close" was no verb the lists knew), the gate left open
     for item in ("If the state is `guardstop`, a cell door is open: close gate S4-G1 and "
                  "acknowledge on the safety panel, then continue with step 2.",
-                 "If the axis is over its limit, jog A3 back inside its range and go to step 2."):
+                 "If the guard door is open, close door G4 and go to step 2."):
         plan = compile_text("## Procedure\n\n1. Read the state on the pendant.\n"
                             f"2. {item}\n3. Jog the robot home.\n"
                             "## 2. Restart\n\n1. Press START.\n")
         step = plan.step(_taken(plan, item.split(",")[0]))
         assert step.kind == StepKind.MANUAL, item
-        assert step.title.startswith(("close gate S4-G1", "jog A3")), item
+        assert step.title.startswith(("close gate S4-G1", "close door G4")), item
 
 
 def test_a_terse_instruction_among_instructions_is_a_step_too():
