@@ -13,7 +13,10 @@ from engine.plan import StepKind
 from tests.support.compiling import (
     assert_gated_and_accounted,
     compile_text,
+    guards_of,
     reachable,
+    running,
+    runs,
 )
 
 STYLES23 = Path(__file__).resolve().parents[2] / "fixtures" / "styles23"
@@ -208,3 +211,21 @@ def test_a_terse_instruction_among_instructions_is_a_step_too():
     titles = [s.title for s in plan.steps if s.kind == StepKind.MANUAL]
     assert titles[:3] == ["stop pubsubbeat", "watch the queue going up on the dashboard",
                           "acknowledge all messages in the pubsub queue"]
+
+
+# -- an output said inline, then a case over the block ----------------------------------------
+
+def test_an_inline_expected_output_then_a_case_introduces_a_command():
+    # "Expected output: `RUN`. If the CPU is in `STOP`:" over the diagnostic-buffer read: the
+    # paragraph opened with "Expected output", and the read was ignored as sample output
+    plan = compile_text("## 1 Read the CPU state\n\n```bash\npython3 -m s7tools.state --ip "
+                        "172.16.7.10\n```\n\nExpected output: `RUN`. If the CPU is in `STOP`:"
+                        "\n\n```bash\npython3 -m s7tools.diagbuf --ip 172.16.7.10 --last 10\n```"
+                        "\n\n## 2 Restart\n\n1. Turn the key to RUN.\n")
+    read = running(plan, "s7tools.diagbuf")
+    assert guards_of(plan, read.id) == ["If the CPU is in `STOP`"]
+    # an output heading over its block stays output
+    for said in ("Expected output:", "Expected output: the CPU prints its state. For example:"):
+        plan = compile_text("## Check\n\n```bash\npython3 -m s7tools.state\n```\n\n"
+                            f"{said}\n\n```\nRUN\n```\n")
+        assert len(runs(plan)) == 1, said
