@@ -894,7 +894,13 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"(?:incident|alert|page|ticket|icm)\b|"
                             # "Otherwise mark the alert resolved.", "Mark it as resolved."
                             r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)mark (?:(?:the|this) (?:incident|"
-                            r"alert|page|ticket|icm|issue) |it )?(?:as )?resolved\b", re.I)),
+                            r"alert|page|ticket|icm|issue) |it )?(?:as )?resolved\b|"
+                            # a plant's word for it: "When the cycle counter increases, resume
+                            # production.", "otherwise put the cell back in production"
+                            r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)(?:resume (?:normal )?production|"
+                            r"(?:put|return|hand|release) (?:the (?:cell|line|machine|robot|"
+                            r"station|aisle|conveyor) |it )?(?:back )?(?:in|into|to) production)"
+                            r"\b", re.I)),
 )
 
 

@@ -229,3 +229,28 @@ def test_an_inline_expected_output_then_a_case_introduces_a_command():
         plan = compile_text("## Check\n\n```bash\npython3 -m s7tools.state\n```\n\n"
                             f"{said}\n\n```\nRUN\n```\n")
         assert len(runs(plan)) == 1, said
+
+
+# -- a plant's word for the end ------------------------------------------------------------------
+
+def test_resuming_production_ends_the_run_resolved():
+    # "5. Watch one full cycle. When the cycle counter increases, resume production." over
+    # "## 3. Motion supervision tripped": "resume production" was a person's step, and the run
+    # went on into the next section, jogging the robot clear while the cell ran
+    for said in ("When the cycle counter increases, resume production.",
+                 "When the cycle counter increases, put the cell back in production.",
+                 "When the cycle counter increases, release the aisle and resume normal "
+                 "production."):
+        plan = compile_text("## 2. Restart\n\n1. Press START on the operator panel.\n"
+                            f"2. Watch one full cycle. {said}\n\n"
+                            "## 3. Motion supervision tripped\n\n1. Switch to MANUAL and jog "
+                            "the robot clear of the fixture.\n")
+        taken = _taken(plan, "cycle counter increases")
+        (jog,) = [s for s in plan.steps if s.title.startswith("Switch to MANUAL")]
+        assert jog.id not in reachable(plan, taken), said
+        assert any(_ends(plan).get(s) == "resolved" for s in reachable(plan, taken)), said
+    # production named in passing is no ending
+    plan = compile_text("## Restart\n\n1. If the line is stopped, check the production "
+                        "schedule before you restart it.\n2. Press START.\n")
+    assert not any(s.kind == StepKind.END and s.outcome == "resolved" and "schedule" in s.title
+                   for s in plan.steps)
