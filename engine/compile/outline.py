@@ -1982,8 +1982,14 @@ class _OutlineBuilder:
             any(_EXPECTED_COLUMN.match(h) for h in rows[0][1:]) and \
             all(r and re.fullmatch(r"\s*`([^`]+)`\s*", r[0]) and
                 r[0].strip()[1:-1] in el.command_cells for r in rows[1:])
+        # a checklist ("# | Check | How | OK?" over "| 1 | Robot program running | ... | ☐ |"):
+        # each numbered row is a person's check, ticked when done (the table was context for a
+        # reader, and "If any check is not OK, ..." asked after checks nobody was given)
+        ticks = [k for k, h in enumerate(rows[0] if rows else []) if _TICK_COLUMN.match(h)]
+        ticked = bool(ticks) and all(len(r) > ticks[0] and r[ticks[0]].strip() in _TICK_BOXES
+                                     for r in rows[1:])
         if not paired and (
-                len(rows) < 3 or not (el.command_cells or cells) or not rows[0] or
+                len(rows) < 3 or not (el.command_cells or cells or ticked) or not rows[0] or
                 not _STEP_COLUMN.match(rows[0][0]) or
                 [r[0].strip().rstrip(".)") for r in rows[1:]] !=
                 [str(n) for n in range(1, len(rows))]):
@@ -1995,7 +2001,8 @@ class _OutlineBuilder:
             codes = [c for cell in (row[:1] if paired else row[1:])
                      for c in re.findall(r"`([^`]+)`", cell)
                      if c in listed and cell.strip() == f"`{c}`"]
-            said = " | ".join(c for c in row[1:] if c.strip(" -\u2013\u2014"))
+            said = " | ".join(c for k, c in enumerate(row[1:], 1) if c.strip(" -\u2013\u2014")
+                              and k not in ticks)
             # "Expected result: `200`" beside a check: its output must hold it, or the run
             # stops for a person (it went on, and ended resolved, whatever the check printed)
             wants = [m.group(1) for k, h in enumerate(rows[0]) if k < len(row) and
@@ -2856,6 +2863,10 @@ def _both_answers(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, 
     return out
 
 
+# a checklist's column of boxes to tick ("OK?", "Done", "✓"), and the empty boxes in it
+_TICK_COLUMN = re.compile(r"^\W*(?:ok|done|checked|tick|initials?|sign(?:ed)?|y/n|yes/no)\W*$|"
+                          r"^[\s\u2713\u2714\u2610\u2611]+$", re.I)
+_TICK_BOXES = frozenset({"", "\u2610", "\u25a1", "[ ]", "[]", "\u2751", "\u274f"})
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 # a procedure table's column of commands ("Command | Expected")
 _COMMAND_COLUMN = re.compile(r"^\W*(?:commands?|cmd|run)\W*$", re.I)

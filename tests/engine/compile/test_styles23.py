@@ -254,3 +254,27 @@ def test_resuming_production_ends_the_run_resolved():
                         "schedule before you restart it.\n2. Press START.\n")
     assert not any(s.kind == StepKind.END and s.outcome == "resolved" and "schedule" in s.title
                    for s in plan.steps)
+
+
+# -- a checklist table ---------------------------------------------------------------------------
+
+def test_a_numbered_checklist_table_with_boxes_to_tick_is_a_persons_checks():
+    # "| # | Check | How | OK? |" over "| 1 | Robot program running | `urctl ... status` shows
+    # `PLAYING` | ☐ |": the table was context for a reader, and "If any check is not OK, ..."
+    # was asked after checks nobody was given
+    for box in ("\u2610", "[ ]", ""):
+        plan = compile_text(
+            "## Outgoing shift\n\n| # | Check | How | OK? |\n|---|---|---|---|\n"
+            f"| 1 | Robot program running | `urctl --host r1 status` shows `PLAYING` | {box} |\n"
+            f"| 2 | Chip conveyor clear | look into both mills | {box} |\n\n"
+            "If any check is not OK, write it in the handover log.\n")
+        checks = [s for s in plan.steps if s.kind == StepKind.MANUAL
+                  and s.title.startswith(("Robot program running", "Chip conveyor clear"))]
+        assert len(checks) == 2, box
+        assert "\u2610" not in checks[0].title and "[ ]" not in checks[0].title, box
+        (asked,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+        assert asked.id in reachable(plan, checks[1].id), box
+    # a numbered table of facts, with no boxes to tick, stays context
+    plan = compile_text("## Cells\n\n| # | Cell | Robot |\n|---|---|---|\n| 1 | T-9 | UR10e |\n"
+                        "| 2 | T-10 | UR5e |\n")
+    assert not any(s.kind == StepKind.MANUAL and s.title.startswith("T-9") for s in plan.steps)
