@@ -278,3 +278,26 @@ def test_a_numbered_checklist_table_with_boxes_to_tick_is_a_persons_checks():
     plan = compile_text("## Cells\n\n| # | Cell | Robot |\n|---|---|---|\n| 1 | T-9 | UR10e |\n"
                         "| 2 | T-10 | UR5e |\n")
     assert not any(s.kind == StepKind.MANUAL and s.title.startswith("T-9") for s in plan.steps)
+
+
+# -- an aside is no test of the output -----------------------------------------------------------
+
+def test_an_alarms_meaning_in_brackets_is_no_test_of_the_output():
+    # "| SRVO-062 BZAL alarm | The pulse coder backup battery is empty | Replace the batteries
+    # ... |": the row's case read "(... battery is empty)" as "the alarm read printed nothing",
+    # and the row was taken, or not, by whether `curl` printed anything
+    plan = compile_text(
+        "## Alarms\n\nRead the alarm: `curl -s http://10.8.1.33/md/errall.ls`\n\n"
+        "| Alarm | Cause | Remedy |\n|---|---|---|\n"
+        "| SRVO-001 | The operator panel E-STOP is pressed | Release it and press RESET |\n"
+        "| SRVO-062 BZAL | The pulse coder backup battery is empty | Replace the batteries, "
+        "then call FANUC service |\n")
+    (row,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and "SRVO-062" in s.title]
+    assert all(e.condition.expr is None for e in plan.edges
+               if e.source == row.id and e.condition is not None)
+    # said of the output, it still is one
+    plan = compile_text("## Check\n\n```bash\nls /var/spool/jobs\n```\n\nIf the output is "
+                        "empty, stop here: no action needed.\n\n## Fix\n\n```bash\nrm -rf "
+                        "/var/spool/jobs/*\n```\n")
+    assert any(e.condition is not None and e.condition.expr is not None and '== ""' in
+               e.condition.expr for e in plan.edges)
