@@ -631,6 +631,7 @@ class _OutlineBuilder:
                         nodes.append(node)
         close_scope()
         flush()
+        nodes = _one_value_or_another(nodes)
         if owner is not None and self.els[owner].kind == "heading" and cls in ("diag", "mit") \
                 and not _has_action(nodes) and prose and not acted:
             text = "\n".join(p.text for p in prose if not phrases.is_escalation(p.text))[:2000]
@@ -2949,6 +2950,30 @@ _GO_TO_COLUMN = re.compile(r"^\W*(?:" + _GO_TO_WORDS + r")\W*$", re.I)
 _CASE_LABEL = re.compile(r"(?:`[^`\n]+`|\*\*[^*\n]*\d[^*\n]*\*\*|__[^_\n]*\d[^_\n]*__)\s*"
                          r"(?:(?:[:\u2013\u2014-]|->|\u2192)\s*[^.;!?\n]{0,60}|\([^)\n]{0,60}\))?"
                          r"\s*:?")
+
+
+def _one_value_or_another(nodes: list[Node]) -> list[Node]:
+    """"**If** the state is `Held`:" over its steps, then "**If** the state is `Aborted`:" over
+    its own (and "Otherwise, hand over ..."): one thing's values, so one case is taken, each the
+    other side of the one before (the Aborted question was asked after the Held recovery, and
+    its "Otherwise" ended that recovery escalated)."""
+    out: list[Node] = []
+    tail: IfNode | None = None  # the last case of the chain `out` ends with
+    for node in nodes:
+        prev = tail if tail is not None and out and isinstance(out[-1], IfNode) else \
+            out[-1] if out else None
+        if isinstance(node, IfNode) and isinstance(prev, IfNode) and prev.else_ is None and \
+                not node.guard.is_else and not node.guard.alternative and \
+                not prev.guard.is_else and not prev.guard.alternative and \
+                not node.synthetic and not prev.synthetic and \
+                phrases.other_value(prev.guard.text, node.guard.text):
+            prev.else_ = [node]
+            prev.else_text = f"Otherwise (not: {prev.guard.text})"
+            tail = node
+            continue
+        out.append(node)
+        tail = node if isinstance(node, IfNode) else None
+    return out
 
 
 def _names_a_case(item: Element) -> bool:

@@ -1479,6 +1479,21 @@ def done_before_command(sentence: str, code: str) -> str:
         _CONDITIONAL.search(lead) is None else ""
 
 
+# "If the state is `Held` (and ...)": a thing, and the one value in code it is said to have
+_IS_VALUE = re.compile(r"^(?:if|when)\s+(?P<subject>[\w' .-]{2,40}?)\s+(?:is|reads|equals|"
+                       r"shows)\s+(?P<value>`[^`]+`)(?:\s|[,:.]|$)", re.I)
+
+
+def other_value(first: str, second: str) -> bool:
+    """Whether two conditions give one thing two different values ("If the state is `Held`",
+    "If the state is `Aborted`"): cases of which at most one holds."""
+    a = _IS_VALUE.match(first.replace("**", "").replace("__", "").strip())
+    b = _IS_VALUE.match(second.replace("**", "").replace("__", "").strip())
+    return a is not None and b is not None and \
+        a.group("subject").lower() == b.group("subject").lower() and \
+        a.group("value") != b.group("value")
+
+
 def action_before_jump(sentence: str) -> str | None:
     """The instruction a sentence gives before its unconditional jump ("Re-seat the part by
     hand" in "Re-seat the part by hand, then continue with Step 3"), if it has one and no

@@ -301,3 +301,28 @@ def test_an_alarms_meaning_in_brackets_is_no_test_of_the_output():
                         "/var/spool/jobs/*\n```\n")
     assert any(e.condition is not None and e.condition.expr is not None and '== ""' in
                e.condition.expr for e in plan.edges)
+
+
+# -- cases of one thing's values -----------------------------------------------------------------
+
+def test_cases_giving_one_thing_different_values_take_one_of_them():
+    # "**If** the state is `Held`:" over its steps, "**If** the state is `Aborted`:" over its
+    # own, "Otherwise, hand over to the packaging line lead.": the Aborted question was asked
+    # after the Held recovery, and its "Otherwise" ended that recovery escalated
+    plan = compile_text(
+        "## Check\n\n```bash\nuaread -u opc.tcp://f12:4840 -n \"ns=3;s=State\"\n```\n\n"
+        "**If** the state is `Held`:\n\n1. Refill the cap hopper.\n2. Press UNHOLD on the HMI."
+        "\n\n**If** the state is `Aborted`:\n\n1. Remove the broken glass.\n2. Press RESET on "
+        "the HMI.\n\n**If** the state is `Stopped`:\n\n1. Press START on the HMI.\n\n"
+        "Otherwise, hand over to the packaging line lead.\n")
+    (unhold,) = [s for s in plan.steps if s.title.startswith("Press UNHOLD")]
+    after = reachable(plan, unhold.id)
+    assert not any(plan.step(s).kind == StepKind.DECIDE for s in after)
+    (reset,) = [s for s in plan.steps if s.title.startswith("Press RESET")]
+    assert reset.id in reachable(plan, _taken(plan, "`Aborted`"))
+    assert not any(_ends(plan).get(s) == "escalate" for s in after)
+    # cases of different things are each asked
+    plan = compile_text("## Check\n\nIf the state is `Held`:\n\n1. Press UNHOLD.\n\n"
+                        "If the alarm is `LowCaps`:\n\n1. Refill the cap hopper.\n")
+    (unhold,) = [s for s in plan.steps if s.title.startswith("Press UNHOLD")]
+    assert any(plan.step(s).kind == StepKind.DECIDE for s in reachable(plan, unhold.id))
