@@ -1042,11 +1042,20 @@ class _OutlineBuilder:
         partitions?" over "- **No** → skip to Phase 3." / "- **Yes** → continue with Phase
         2.": both jumps were lost, and the mitigation ran whatever the answer)."""
         up = self.els[el.parent] if el.parent is not None else None
-        if up is not None and up.kind == "list_item":
-            return phrases.lead_question(up.text)
+        if up is not None and up.kind == "list_item" and \
+                ((asked := phrases.lead_question(up.text)) is not None or el.ordered or
+                 not phrases.answers(el.text)):
+            return asked
         if el.ordered or not phrases.answers(el.text):
             return None
         run = self._bullet_run(el)
+        at = next((k for k, item in enumerate(run or []) if item.index == el.index), 0)
+        prior = [item for item in (run or [])[:at] if not phrases.answers(item.text)]
+        if prior and (asked := phrases.whether_asked(prior[-1].text)) is not None:
+            # "- check whether a new block was downloaded today" over "- if yes, roll back
+            # ..." and "- if no, escalate ...": the bullet before the answers asks (they were
+            # questions "if yes" and "if no" of nothing, the check ignored as prose)
+            return asked
         first = run[0] if run else el
         before = self.els[first.index - 1] if first.index else None
         if before is None or before.kind != "paragraph" or before.parent != el.parent or \

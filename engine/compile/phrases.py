@@ -577,6 +577,19 @@ def lead_question(text: str) -> str | None:
     return m.group("q") if m else None
 
 
+# "check whether a new block was downloaded today", "Find out if the pump runs": a question put
+# as a check, which the answers after it ("if yes, ...", "if no, ...") answer
+_CHECK_WHETHER = re.compile(r"^(?:then\s+)?(?:check|see|find out|verify|confirm|determine|ask)\s+"
+                            r"(?:whether|if)\s+(?P<q>[^?!\n]{3,160}?)[.?!]?$", re.I)
+
+
+def whether_asked(text: str) -> str | None:
+    """The question a check put as "check whether X" asks ("Whether X?"), if it is one."""
+    t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    m = _CHECK_WHETHER.match(t)
+    return f"Whether {m.group('q').strip()}?" if m else None
+
+
 def answer_guard(text: str, question: str | None) -> Guard | None:
     """The guard of an answer to `question` ("**Yes** → ...", "No: ..."), if `text` is one."""
     if question is None:

@@ -326,3 +326,26 @@ def test_cases_giving_one_thing_different_values_take_one_of_them():
                         "If the alarm is `LowCaps`:\n\n1. Refill the cap hopper.\n")
     (unhold,) = [s for s in plan.steps if s.title.startswith("Press UNHOLD")]
     assert any(plan.step(s).kind == StepKind.DECIDE for s in reachable(plan, unhold.id))
+
+
+# -- a check put as a question, then its answers -----------------------------------------------
+
+def test_answers_after_a_check_whether_answer_that_check():
+    # "- check whether a new block was downloaded today" over "- if yes, roll back ..." and "-
+    # if no, escalate to controls engineering": the answers were questions "if yes" and "if no"
+    # of nothing
+    plan = compile_text(
+        "## Diagnostic buffer\n\n- **Event 16#02:4562 (cycle time exceeded)**\n"
+        "  - check whether a new block was downloaded today\n"
+        "  - if yes, roll back to the last released project version and download it\n"
+        "  - if no, escalate to controls engineering\n"
+        "- **Event 16#39:0001 (station failure)**\n  - check the PROFINET cable\n")
+    (asked,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and "block" in s.title]
+    assert asked.title.startswith("Whether a new block was downloaded today")
+    roll = plan.step(_taken(plan, "Whether a new block"))
+    assert roll.kind == StepKind.MANUAL and roll.title.startswith("roll back")
+    (other,) = [e.target for e in plan.edges if e.source == asked.id and e.condition is not None
+                and e.condition.text.startswith("Otherwise")]
+    assert _ends(plan).get(other) == "escalate"
+    assert not any(s.kind == StepKind.DECIDE and s.title.lower() in ("if yes", "if no")
+                   for s in plan.steps)
