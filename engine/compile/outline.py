@@ -722,8 +722,9 @@ class _OutlineBuilder:
         not a list nested in a step, nor options ("You can either:"). Under a case ("- If the
         fault is `F22`:", "- `timeout`") one bullet is enough: it is what to do in that case."""
         run = self._bullet_run(el)
-        nested = el.parent is not None and self.els[el.parent].kind == "list_item"
-        if run is None or nested and not self._opens_case(self.els[el.parent]) or \
+        up = self.els[el.parent] if el.parent is not None else None
+        nested = up is not None and up.kind == "list_item"
+        if run is None or up is not None and nested and not self._opens_case(up) or \
                 len(run) < 2 and not nested:
             return False
         told = self._instruction_verdicts.get(id(run))
