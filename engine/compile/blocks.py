@@ -603,7 +603,12 @@ def output_cue(paragraph: str) -> bool:
     # A word in a code span is a name (`client-output-buffer-limit`), not the author's word.
     text = _CODE_SPAN.sub("`x`", paragraph).strip()
     if _OUTPUT_HEAD.match(text):
-        return True
+        # "Expected output: `RUN`. If the CPU is in `STOP`:": the output was said inline, and
+        # the last sentence introduces the block, a command for that case (it was ignored as
+        # sample output)
+        last = re.split(r"(?<=[.!?])\s+", text)[-1]
+        return last == text or not last.rstrip(" *_").endswith(":") or \
+            bool(_OUTPUT_HEAD.match(last) or _OUTPUT_CUE.search(last))
     return bool(_OUTPUT_CUE.search(text[-90:])) and not _CUE_NOT.search(text)
 
 

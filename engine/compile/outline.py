@@ -637,6 +637,7 @@ class _OutlineBuilder:
                         nodes.append(node)
         close_scope()
         flush()
+        nodes = _one_value_or_another(nodes)
         if owner is not None and self.els[owner].kind == "heading" and cls in ("diag", "mit") \
                 and not _has_action(nodes) and prose and not acted:
             text = "\n".join(p.text for p in prose if not phrases.is_escalation(p.text))[:2000]
@@ -724,19 +725,53 @@ class _OutlineBuilder:
         procedure in bullets, each instruction a person's step as a numbered one is (they
         were ignored as prose, and the run went on without anyone confirming them). Most of
         the list must instruct (a note among them, "Keep in mind that ...", stays a note);
-        not a list nested in a step, nor options ("You can either:")."""
+        not a list nested in a step, nor options ("You can either:"). Under a case ("- If the
+        fault is `F22`:", "- `timeout`") one bullet is enough: it is what to do in that case."""
         run = self._bullet_run(el)
-        if run is None or len(run) < 2 or (el.parent is not None and
-                                           self.els[el.parent].kind == "list_item"):
+        up = self.els[el.parent] if el.parent is not None else None
+        nested = up is not None and up.kind == "list_item"
+        if run is None or up is not None and nested and not self._opens_case(up) or \
+                len(run) < 2 and not nested:
             return False
         told = self._instruction_verdicts.get(id(run))
         if told is None:
+            # (under a case, terse bullets may start in lower case: "- power-cycle the station")
             told = set() if phrases.offers_options(self._intro(run[0])) else \
-                {item.index for item in run if phrases.instructs(item.text)}
-            if len(told) < 2 or 2 * len(told) <= len(run):
+                {item.index for item in run if phrases.instructs(
+                    item.text[:1].upper() + item.text[1:] if nested else item.text)}
+            if len(told) < (1 if nested else 2) or 2 * len(told) <= len(run):
                 told = set()
+            elif told:  # (and a terse one among them, "- stop pubsubbeat", is one too)
+                told |= {item.index for item in run if phrases.opens_with_a_verb(item.text)}
             self._instruction_verdicts[id(run)] = told
         return el.index in told
+
+    def _opens_case(self, item: Element) -> bool:
+        """Whether a list item only names a case, and the list under it says what to do in it
+        ("- If the fault is `F22` (load overhang):" over "  - Stop the aisle: `...`", "  - Lock
+        out the aisle door, enter, and push the tote back."): its bullets are that case's
+        steps, not details of a step of its own."""
+        guard = phrases.guard_of(item.text) or self._label_case(item)
+        return guard is not None and not guard.is_else and \
+            not _consequent(item.text, guard).strip(" .:;,-\u2013\u2014")
+
+    def _label_case(self, el: Element) -> Guard | None:
+        """The case a bullet names by a code label alone, in a list of such labels each over
+        the bullets that say what to do ("- `F10` – position lost" over "  - Send the shuttle
+        to its reference point: `...`", "- **Event 16#39:xxxx (station failure)**" over "  -
+        power-cycle the station ..."): a fault-code flowchart in bullets. The labels were
+        ignored as prose, and every case's commands ran one after the other, whatever the
+        code."""
+        if el.ordered or el.kind != "list_item" or not self.children.get(el.index) or \
+                not _names_a_case(el):
+            return None
+        run = self._bullet_run(el)
+        if run is None or len(run) < 2 or not all(
+                _names_a_case(item) and any(
+                    self.els[c].kind == "list_item" for c in self.children.get(item.index, []))
+                for item in run):
+            return None
+        return Guard(text=el.text.replace("**", "").replace("__", "").strip().rstrip(":"))
 
     def _in_case_list(self, el: Element) -> bool:
         """Whether a bullet is one of a list of cases, each opening with its condition ("- If
@@ -803,6 +838,8 @@ class _OutlineBuilder:
             # its condition before a colon (they were one person's step, the escalation the
             # whole run's ending and "below 80: no action needed" lost)
             guard = colon
+        if guard is None and cls not in ("info", "cleanup"):
+            guard = self._label_case(el)  # "- `F10` – position lost" over what to do in it
         if guard is not None and (before := self._sibling_before(el)) is not None and \
                 (expected := phrases.expectation(before.text)) is not None:
             guard = phrases.against_expectation(guard, expected)
@@ -1039,11 +1076,20 @@ class _OutlineBuilder:
         partitions?" over "- **No** → skip to Phase 3." / "- **Yes** → continue with Phase
         2.": both jumps were lost, and the mitigation ran whatever the answer)."""
         up = self.els[el.parent] if el.parent is not None else None
-        if up is not None and up.kind == "list_item":
-            return phrases.lead_question(up.text)
+        if up is not None and up.kind == "list_item" and \
+                ((asked := phrases.lead_question(up.text)) is not None or el.ordered or
+                 not phrases.answers(el.text)):
+            return asked
         if el.ordered or not phrases.answers(el.text):
             return None
         run = self._bullet_run(el)
+        at = next((k for k, item in enumerate(run or []) if item.index == el.index), 0)
+        prior = [item for item in (run or [])[:at] if not phrases.answers(item.text)]
+        if prior and (asked := phrases.whether_asked(prior[-1].text)) is not None:
+            # "- check whether a new block was downloaded today" over "- if yes, roll back
+            # ..." and "- if no, escalate ...": the bullet before the answers asks (they were
+            # questions "if yes" and "if no" of nothing, the check ignored as prose)
+            return asked
         first = run[0] if run else el
         before = self.els[first.index - 1] if first.index else None
         if before is None or before.kind != "paragraph" or before.parent != el.parent or \
@@ -1782,6 +1828,7 @@ class _OutlineBuilder:
         step that holds the text: a person reads it, and nothing the guide wrote is lost."""
         nodes: list[Node] = []
         shown: list[str] = []
+        told: set[str] = set()  # the sentences whose person's part is a step already
         at = 0
         nxt = self.els[el.index + 1] if el.index + 1 < len(self.els) else None
         block = nxt.text if nxt is not None and nxt.kind == "code" else ""
@@ -1859,6 +1906,13 @@ class _OutlineBuilder:
                 if el.kind == "table" and (named := _row_title(el, code)) is not None:
                     new = [replace(n, title=named) if isinstance(n, Action) else n
                            for n in new]
+                if new and el.kind != "table" and cls not in ("info", "cleanup") and \
+                        said not in told and (first := phrases.done_before_command(said, code)):
+                    # "Lock out the conveyor, clear the box by hand, then restart it with
+                    # `x`": the hands' part is a person's step before the command (it was
+                    # dropped, and the restart's approval was all anyone saw)
+                    told.add(said)
+                    new.insert(0, self._manual(owner, cls, first, said, lead, el.index))
             if not any(isinstance(n, Action) for n in new) and not self._in_session(lead, line):
                 if not shown:
                     at = len(nodes)
@@ -2048,8 +2102,14 @@ class _OutlineBuilder:
             any(_EXPECTED_COLUMN.match(h) for h in rows[0][1:]) and \
             all(r and re.fullmatch(r"\s*`([^`]+)`\s*", r[0]) and
                 r[0].strip()[1:-1] in el.command_cells for r in rows[1:])
+        # a checklist ("# | Check | How | OK?" over "| 1 | Robot program running | ... | ☐ |"):
+        # each numbered row is a person's check, ticked when done (the table was context for a
+        # reader, and "If any check is not OK, ..." asked after checks nobody was given)
+        ticks = [k for k, h in enumerate(rows[0] if rows else []) if _TICK_COLUMN.match(h)]
+        ticked = bool(ticks) and all(len(r) > ticks[0] and r[ticks[0]].strip() in _TICK_BOXES
+                                     for r in rows[1:])
         if not paired and (
-                len(rows) < 3 or not (el.command_cells or cells) or not rows[0] or
+                len(rows) < 3 or not (el.command_cells or cells or ticked) or not rows[0] or
                 not _STEP_COLUMN.match(rows[0][0]) or
                 [r[0].strip().rstrip(".)") for r in rows[1:]] !=
                 [str(n) for n in range(1, len(rows))]):
@@ -2061,7 +2121,8 @@ class _OutlineBuilder:
             codes = [c for cell in (row[:1] if paired else row[1:])
                      for c in re.findall(r"`([^`]+)`", cell)
                      if c in listed and cell.strip() == f"`{c}`"]
-            said = " | ".join(c for c in row[1:] if c.strip(" -\u2013\u2014"))
+            said = " | ".join(c for k, c in enumerate(row[1:], 1) if c.strip(" -\u2013\u2014")
+                              and k not in ticks)
             # "Expected result: `200`" beside a check: its output must hold it, or the run
             # stops for a person (it went on, and ended resolved, whatever the check printed)
             wants = [m.group(1) for k, h in enumerate(rows[0]) if k < len(row) and
@@ -2925,6 +2986,10 @@ def _both_answers(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, 
     return out
 
 
+# a checklist's column of boxes to tick ("OK?", "Done", "✓"), and the empty boxes in it
+_TICK_COLUMN = re.compile(r"^\W*(?:ok|done|checked|tick|initials?|sign(?:ed)?|y/n|yes/no)\W*$|"
+                          r"^[\s\u2713\u2714\u2610\u2611]+$", re.I)
+_TICK_BOXES = frozenset({"", "\u2610", "\u25a1", "[ ]", "[]", "\u2751", "\u274f"})
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 # a procedure table's column of commands ("Command | Expected")
 _COMMAND_COLUMN = re.compile(r"^\W*(?:commands?|cmd|run)\W*$", re.I)
@@ -2972,6 +3037,9 @@ _CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnos
                r"(?:codes?|ids?|numbers?|no\.?)|faults?|alarms?|error codes?|"
                # a controller's event log ("Event | Title | Action": ABB's 50204, 20205)
                r"events?(?=\W*$)|"
+               # a controller's numbered messages ("Message | Cause | Remedy": KUKA's KSS01805,
+               # a PLC's message numbers)
+               r"messages?(?:\s+(?:codes?|ids?|numbers?|no\.?))?(?=\W*$)|"
                # a machine's stated reason ("Hold reason | Action": PackML's hold and stop
                # reasons, a line's downtime reason codes)
                r"(?:hold|stop|stoppage|downtime|reject|trip|interlock)\s+reasons?|"
@@ -3012,6 +3080,45 @@ _THEN_GO_CELL = re.compile(r"^(\S.*?)(?:,\s*|\s+)(?:and\s+)?then\s+(.+)$", re.I)
 _GO_TO_COLUMN = re.compile(r"^\W*(?:" + _GO_TO_WORDS + r")\W*$", re.I)
 # A fault-code table's key ("Code | Meaning | Recovery", "Alarm | Text | Action"): a row's
 # case is the code the cell or device reports, named with its meaning.
+# a bullet that only names a fault code or a state, in code or in bold with a number in it,
+# with a few words of what it means ("`F10` – position lost", "**Event 16#02:4562 (cycle time
+# exceeded)**", "**E-210**: encoder fault"; not a topic, "**Node health monitoring:**")
+_CASE_LABEL = re.compile(r"(?:`[^`\n]+`|\*\*[^*\n]*\d[^*\n]*\*\*|__[^_\n]*\d[^_\n]*__)\s*"
+                         r"(?:(?:[:\u2013\u2014-]|->|\u2192)\s*[^.;!?\n]{0,60}|\([^)\n]{0,60}\))?"
+                         r"\s*:?")
+
+
+def _one_value_or_another(nodes: list[Node]) -> list[Node]:
+    """"**If** the state is `Held`:" over its steps, then "**If** the state is `Aborted`:" over
+    its own (and "Otherwise, hand over ..."): one thing's values, so one case is taken, each the
+    other side of the one before (the Aborted question was asked after the Held recovery, and
+    its "Otherwise" ended that recovery escalated)."""
+    out: list[Node] = []
+    tail: IfNode | None = None  # the last case of the chain `out` ends with
+    for node in nodes:
+        prev = tail if tail is not None and out and isinstance(out[-1], IfNode) else \
+            out[-1] if out else None
+        if isinstance(node, IfNode) and isinstance(prev, IfNode) and prev.else_ is None and \
+                not node.guard.is_else and not node.guard.alternative and \
+                not prev.guard.is_else and not prev.guard.alternative and \
+                not node.synthetic and not prev.synthetic and \
+                phrases.other_value(prev.guard.text, node.guard.text):
+            prev.else_ = [node]
+            prev.else_text = f"Otherwise (not: {prev.guard.text})"
+            tail = node
+            continue
+        out.append(node)
+        tail = node if isinstance(node, IfNode) else None
+    return out
+
+
+def _names_a_case(item: Element) -> bool:
+    """Whether a bullet, as written (its bold kept), only names a fault code or a state."""
+    said = " ".join(line for _, line in item.source_lines) if item.source_lines else item.text
+    said = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", said).strip()
+    return _CASE_LABEL.fullmatch(said) is not None
+
+
 _CODE_COLUMN = re.compile(r"^\W*(?:" + _CODE_NAMES + r")\W*$", re.I)
 _CAUSE_COLUMN = re.compile(r"^\W*(?:(?:likely|probable|possible|root)\s+)?causes?\W*$", re.I)
 _MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|(?:[\w-]+\s+)?(?:text|message|title)|"

@@ -343,8 +343,14 @@ _PROVISO = (r"(?:provided|providing)(?: that)?(?!\s+(?:by|in|with|for|as|to|on|a
 _REST_START = (r"(?:for |in )?(?:any|all) other(?: [\w`-]+){0,2}\s*[:,]|anything else\s*[:,]|"
                r"in (?:all|any) other cases?\b")
 _REST_OPENS = re.compile(_REST_START, re.I)
+# "After the third failed attempt, abort and call maintenance", "After two unsuccessful
+# retries, ...": a retry's bound, the case where the retries ran out (it was a person's step, and
+# the run went on to resume production with the jam still there)
+_RETRIES_OUT = (r"after (?:the )?(?:\w+|\d+(?:st|nd|rd|th)?) (?:failed|unsuccessful) "
+                r"(?:attempts?|tries|try|retries|retry|resets?|restarts?)")
 _GUARD_START = re.compile(r"^(?:(?:(?:only )?(?:if|when|in case)|whenever|in the case|unless|"
                           rf"should|otherwise|else|if not|if so|for the case|{_PROVISO}|"
+                          rf"{_RETRIES_OUT}|"
                           rf"{_ELSE_WORDS}|"
                           rf"{_IF_WORDS})\b(?!-)|{_REST_START}|{_CJK_ELSE}|{_CJK_IF})", re.I)
 _ELSE_START = re.compile(r"^(?:(?:otherwise|else|if not|if this is not the case|if that does not|"
@@ -569,6 +575,19 @@ def lead_question(text: str) -> str | None:
         return whole
     m = _LEAD_QUESTION.match(t)
     return m.group("q") if m else None
+
+
+# "check whether a new block was downloaded today", "Find out if the pump runs": a question put
+# as a check, which the answers after it ("if yes, ...", "if no, ...") answer
+_CHECK_WHETHER = re.compile(r"^(?:then\s+)?(?:check|see|find out|verify|confirm|determine|ask)\s+"
+                            r"(?:whether|if)\s+(?P<q>[^?!\n]{3,160}?)[.?!]?$", re.I)
+
+
+def whether_asked(text: str) -> str | None:
+    """The question a check put as "check whether X" asks ("Whether X?"), if it is one."""
+    t = _strip_enumerator(text.replace("**", "").replace("__", "")).strip()
+    m = _CHECK_WHETHER.match(t)
+    return f"Whether {m.group('q').strip()}?" if m else None
 
 
 def answer_guard(text: str, question: str | None) -> Guard | None:
@@ -904,7 +923,13 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"(?:incident|alert|page|ticket|icm)\b|"
                             # "Otherwise mark the alert resolved.", "Mark it as resolved."
                             r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)mark (?:(?:the|this) (?:incident|"
-                            r"alert|page|ticket|icm|issue) |it )?(?:as )?resolved\b", re.I)),
+                            r"alert|page|ticket|icm|issue) |it )?(?:as )?resolved\b|"
+                            # a plant's word for it: "When the cycle counter increases, resume
+                            # production.", "otherwise put the cell back in production"
+                            r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)(?:resume (?:normal )?production|"
+                            r"(?:put|return|hand|release) (?:the (?:cell|line|machine|robot|"
+                            r"station|aisle|conveyor) |it )?(?:back )?(?:in|into|to) production)"
+                            r"\b", re.I)),
 )
 
 
@@ -1118,6 +1143,9 @@ def derive_condition(clause: str, step: str | None) -> Expr:
                  r"\bexits? with an error\b", t) or _NONZERO_EXIT.search(t):
         return ("failure", None)
     out = f"(steps[{json.dumps(step)}].stdout | trim)"
+    # (an aside in brackets describes the case, it is no test of the output: "Alarm is
+    # SRVO-062 BZAL (the pulse coder backup battery is empty)" was read as "prints nothing")
+    t = re.sub(r"\([^()`]*\)", " ", t)
     negative = re.search(r"\b(not empty|isn't empty|is non-?empty|returns (?:any|some|a|an)\b|"
                          r"lists (?:any|some)|shows (?:any|some)|there (?:are|is) (?:any|some)\b"
                          r"(?! (?:no|not)))", t)
@@ -1461,6 +1489,40 @@ _CONDITIONAL = re.compile(r"\b(?:if|when|whenever|unless|otherwise|in case|wheth
                           r"after)\b|\?", re.I)
 
 
+# "Lock out the conveyor, clear the box by hand, then restart it with `x`": a person's hands,
+# then the command
+_THEN_COMMAND = re.compile(r"^(?P<lead>[^`]+?)(?:,\s*(?:and\s+)?then|;\s*then|\s+and\s+then)\s+"
+                           r"(?=[^`]*`)", re.I)
+
+
+def done_before_command(sentence: str, code: str) -> str:
+    """What a sentence tells a person to do before the command `code` it then runs ("Jog the
+    robot to home from the teach pendant, then `x`" -> "Jog the robot to home from the teach
+    pendant"), or "" when it says nothing before it, or a condition."""
+    at = sentence.find(f"`{code}`")
+    m = _THEN_COMMAND.match(sentence[:at + 1].replace("**", "") if at >= 0 else "")
+    if m is None:
+        return ""
+    lead = re.sub(r"^[\w ]{1,20}:\s+", "", m.group("lead")).strip(" ,;:")  # ("Remedy: ...")
+    return lead if len(lead.split()) >= 2 and _imperative(lead[:1].upper() + lead[1:]) and \
+        _CONDITIONAL.search(lead) is None else ""
+
+
+# "If the state is `Held` (and ...)": a thing, and the one value in code it is said to have
+_IS_VALUE = re.compile(r"^(?:if|when)\s+(?P<subject>[\w' .-]{2,40}?)\s+(?:is|reads|equals|"
+                       r"shows)\s+(?P<value>`[^`]+`)(?:\s|[,:.]|$)", re.I)
+
+
+def other_value(first: str, second: str) -> bool:
+    """Whether two conditions give one thing two different values ("If the state is `Held`",
+    "If the state is `Aborted`"): cases of which at most one holds."""
+    a = _IS_VALUE.match(first.replace("**", "").replace("__", "").strip())
+    b = _IS_VALUE.match(second.replace("**", "").replace("__", "").strip())
+    return a is not None and b is not None and \
+        a.group("subject").lower() == b.group("subject").lower() and \
+        a.group("value") != b.group("value")
+
+
 def action_before_jump(sentence: str) -> str | None:
     """The instruction a sentence gives before its unconditional jump ("Re-seat the part by
     hand" in "Re-seat the part by hand, then continue with Step 3"), if it has one and no
@@ -1644,7 +1706,13 @@ _DO = (r"add|address|adjust|allow|apply|ask|assign|avoid|back ?up|bump|call|canc
        r"reboot|rebuild|recreate|reduce|refer|reinstall|reload|remove|rename|repair|replace|"
        r"report|request|reset|resize|restart|restore|resume|retry|revert|review|roll ?back|run|"
        r"scale|search|see|send|set|ssh|start|stop|switch|take|terminate|try|uncordon|unmount|"
-       r"update|upgrade|use|validate|verify|wait|watch|wipe|work")
+       r"update|upgrade|use|validate|verify|wait|watch|wipe|work|"
+       # a person's hands at a machine ("Close gate S4-G1 and acknowledge on the safety panel",
+       # "Torque the bolts to 24 Nm"): verbs a plant's playbook opens with, often before a name
+       # with no article ("close gate G2", "press RESET"). (Not "jog": "Jog the robot home, then
+       # `curl ...`" is a hand on the pendant, the whole sentence a person's step.)
+       r"close|press|acknowledge|twist|lock ?out|unlock|reseat|re-?seat|tighten|torque|"
+       r"refill|reconnect|disconnect|unplug|plug in|power[- ]cycle|power (?:off|on|down|up)")
 _INSTRUCTION = re.compile(
     rf"^(?:then\s+|and\s+|just\s+|simply\s+|first\s+|also\s+|immediately\s+)*(?:{_DO})\b|"
     r"^(?:you|we|the operator|an? (?:operator|admin\w*|engineer))\s+(?:\w+\s+)?(?:should|must|"
@@ -1668,6 +1736,15 @@ def instructs(text: str) -> bool:
             guard_of(first) is not None:
         return False
     return _imperative(first)
+
+
+def opens_with_a_verb(text: str) -> bool:
+    """Whether a list item opens with a verb the verb lists know ("stop pubsubbeat",
+    "Restart nginx"), however short, and is no label over what follows ("Check these:")."""
+    plain = _strip_enumerator(text.replace("**", "").replace("__", "").strip()).strip(" *_")
+    first = plain.split("\n", 1)[0]
+    return not first.rstrip().endswith((":", "?")) and guard_of(first) is None and \
+        _INSTRUCTION_VERB.match(first[:1].upper() + first[1:]) is not None
 
 
 def _imperative(plain: str) -> bool:
