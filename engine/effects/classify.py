@@ -24,7 +24,11 @@ import shlex
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from engine.effects.credentials import credential_reason, opened_credentials
+from engine.effects.credentials import (
+    credential_reason,
+    holds_credentials_beneath,
+    opened_credentials,
+)
 from engine.effects.devices import arming, arms, listed
 from engine.effects.options import Cause, Effect, Flags, NotRead, parse
 from engine.effects.rules import EDITOR, LOGIN, UNTIL_STOPPED, Grammar, Tool, judge
@@ -554,6 +558,33 @@ def _judge(argv: list[str]) -> None:
     if name not in _NAMES_ONLY and (opened := opened_credentials(args, _folder.get() or "")) \
             is not None:
         raise NotRead(credential_reason(opened), cause="operand")
+    if isinstance(rule, Tool) and (above := _recursed_above(name, rule, args)) is not None:
+        raise NotRead(f"{name} reads every file beneath {above}, the credentials kept there "
+                      "among them (a password, a token or a private key): not a read to keep",
+                      cause="operand")
+
+
+# Tools that open every file beneath a folder they are given, by the flags that say so
+_RECURSES = {"grep": ("-r", "-R", "--recursive", "--dereference-recursive"),
+             "diff": ("-r", "--recursive")}
+_RECURSES.update(dict.fromkeys(("egrep", "fgrep", "zgrep"), _RECURSES["grep"]))
+
+
+def _recursed_above(name: str, rule: Tool, args: list[str]) -> str | None:
+    """The folder above a place that holds credentials (`engine.effects.credentials`) that a
+    recursive grep or diff reads every file of (`grep -r . /etc`, `cd ~ && grep -r x .`)."""
+    if name not in _RECURSES:
+        return None
+    p = parse(args, rule.flags, name)
+    if not p.has(*_RECURSES[name]) and "recurse" not in p.values("-d", "--directories"):
+        return None
+    folders = p.operands
+    if name != "diff" and not p.has("-e", "--regexp", "-f", "--file"):
+        folders = folders[1:]
+    for word in folders or ["."]:
+        if holds_credentials_beneath(in_folder(word)):
+            return word
+    return None
 
 
 # -- wrappers: the command they run is what is judged ---------------------------------------------

@@ -1,0 +1,124 @@
+r"""Trust, session 20: a folder above the credentials, every file a glob takes in, a dotenv file
+and a unit's drop-in, a configuration store's secret keys, a cloud program's environment, a
+debug log's headers.
+
+1. A recursive grep (or diff) of a folder above the places that hold credentials opened them
+   unasked: `grep -r . /etc` prints /etc/shadow, `grep -R x ~` a home's `.ssh` and `.aws`,
+   `grep -r x /var/lib/postgresql` its `.pgpass`, while `grep -r . ~/.ssh` was gated. A
+   recursive read of the root, /etc, /run, /proc, /var/lib or a home is not one to keep; of
+   /var/log, /etc/nginx or a project's folder it still reads, as a plain grep of a file does.
+2. A glob whose last part is only wildcards was judged as naming the folder alone: `cat
+   /etc/*` printed /etc/shadow while `cat /etc/sha*` was gated. It is judged by the names it
+   may match, as any other glob is.
+3. A dotenv file (`.env`, `.env.production`: what `docker compose config`, gated, fills in)
+   and the units and drop-ins written for systemd (`/etc/systemd/system/app.service.d/
+   override.conf`: their `Environment=` lines, what `systemctl cat`, gated, prints) were
+   opened unasked. Templates (`.env.example`) and the units a package ships
+   (`/usr/lib/systemd/system/`) still read.
+4. A configuration store's key that says it holds a secret (`consul kv get app/db/password`,
+   `etcdctl get /secrets/db`, Consul's `/v1/kv/app/api_key` over HTTP) printed it, as `vault
+   kv get` (gated) would; so did a dump of the whole store (`consul kv export`, `-recurse` of
+   the root, `etcdctl get --prefix /`). Other keys, a named prefix and a listing of keys read.
+5. gcloud's describe of what carries a program's environment or a machine's startup script (a
+   function, a Cloud Run service, revision or job, an App Engine version, a VM's metadata, an
+   instance template) read, while aws's `lambda get-function-configuration` and
+   `describe-instance-attribute --attribute userData` were gated; so did a list of them in a
+   `--format` that prints whole objects. A projection of other fields reads.
+6. `aws --debug` logs each request's headers, the session token (X-Amz-Security-Token) among
+   them, as openstack's --debug (gated) does; it was a read.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from engine.effects import Verdict, classify
+from engine.effects.bash import bash_verdict
+from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
+
+
+def _verdict(line: str) -> Verdict:
+    shell = any(m in line for m in ("$", "~", "&&", "|", ";", "*"))
+    return bash_verdict(line) if shell else classify(shlex.split(line))
+
+
+def _gated(line: str, *words: str) -> None:
+    found = _verdict(line)
+    assert found.effect == "mutate", (line, found)
+    assert any(w in found.reason for w in words), (line, found.reason)
+    assert ungated_commands(compiled("bash", line)) == [], line
+
+
+def _reads(line: str) -> None:
+    found = _verdict(line)
+    assert found.read, (line, found.reason)
+
+
+# -- 1. a recursive read of a folder above the credentials ----------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "grep -r . /etc", "grep -r . /etc/", "grep -rh password /etc", "grep -R x /root",
+    "grep -r . /home", "grep -ri token /home/ann", "grep -r x ~", "grep -r x $HOME",
+    "grep -r . /var/lib/postgresql", "grep -r x /var/lib", "grep -rn x /", "grep -ri -e x /",
+    "grep --recursive x /etc", "grep -d recurse x /etc", "grep --directories=recurse x /run",
+    "egrep -r 'a|b' /etc", "zgrep -r x /var/lib", "grep -r x /etc/*", "grep -r x /proc",
+    "grep -r Environment /etc/systemd/system", "cd / && grep -r x", "cd /etc && grep -r x .",
+    "cd ~ && grep -rl x .", "diff -r /etc /tmp/etc", "diff --recursive /root /tmp/r",
+])
+def test_a_recursive_read_of_a_folder_above_credentials_is_not_a_read(line: str) -> None:
+    _gated(line, "beneath", "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "grep -rn error /var/log", "grep -r x /etc/nginx", "grep -r listen /etc/nginx/sites-enabled",
+    "grep -r TODO /srv/app", "grep -rn x /home/ann/src", "grep x /etc/hosts",
+    "grep -i error /var/log/syslog", "diff /etc/hosts /tmp/hosts", "diff -r /srv/a /srv/b",
+    "grep -r x /proc/1/net", "find /etc -name '*.conf'", "ls -R /etc", "du -sh /var/lib",
+])
+def test_a_recursive_read_of_other_folders_still_reads(line: str) -> None:
+    _reads(line)
+
+
+# -- 2. every file of a folder, by a glob ---------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "cat /etc/*", "head -n 5 /etc/*", "grep root /etc/*", "tail /etc/?hadow",
+    "cat /etc/systemd/system/app.service.d/*",
+])
+def test_a_glob_of_every_file_is_judged_by_the_files_it_takes_in(line: str) -> None:
+    _gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "cat /var/log/*", "head /etc/nginx/*", "cat /srv/app/*", "cat /home/ann/*",
+    "tail -n 20 /var/log/nginx/*.log",
+])
+def test_a_glob_of_other_folders_still_reads(line: str) -> None:
+    _reads(line)
+
+
+# -- 3. a dotenv file, a unit and its drop-ins ----------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "cat .env", "cat /srv/app/.env", "cat /srv/app/.env.production", "grep DB_ /srv/app/.env",
+    "head .env.local", "cd /srv/app && cat .env",
+    "cat /etc/systemd/system/app.service.d/override.conf",
+    "cat /etc/systemd/system/app.service", "cat /run/systemd/system/app.service.d/50-env.conf",
+    "grep Environment /etc/systemd/system/app.service",
+    "cat ~/.config/systemd/user/sync.service", "cat /host/etc/systemd/system/app.service",
+    "less /etc/systemd/system/app.timer",
+])
+def test_a_dotenv_file_or_a_units_drop_in_is_not_a_read(line: str) -> None:
+    _gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "cat .env.example", "cat /srv/app/.env.sample", "cat /usr/lib/systemd/system/nginx.service",
+    "cat /lib/systemd/system/ssh.service", "ls /etc/systemd/system/app.service.d",
+    "ls -la /srv/app/.env", "stat .env", "cat /etc/systemd/journald.conf",
+    "systemctl status app",
+])
+def test_templates_and_a_packages_units_still_read(line: str) -> None:
+    _reads(line)
