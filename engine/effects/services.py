@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 
+from engine.effects.credentials import secret_key, whole_store
 from engine.effects.host import shown_processes
 from engine.effects.options import Flags, NotRead, Parsed, parse
 from engine.effects.rules import Check, Rule, Tool, rows
@@ -599,7 +600,9 @@ def _prints_secrets(p: Parsed, name: str) -> None:
 
 def _etcd_get(p: Parsed, name: str) -> None:
     """`etcdctl get /registry/secrets/ns/x` (or a prefix or range that takes them in) prints a
-    cluster's Secrets, unencrypted unless encryption at rest is set up; keys alone are names."""
+    cluster's Secrets, unencrypted unless encryption at rest is set up; keys alone are names.
+    A key whose name says it holds a secret (`/secrets/db`, `app/db/password`) prints it, as
+    `consul kv get` of one does."""
     if p.has("--keys-only", "--count-only") or not p.operands:
         return
     key = p.operands[0]
@@ -608,6 +611,27 @@ def _etcd_get(p: Parsed, name: str) -> None:
             (p.has("--prefix") and _KUBE_SECRETS.startswith(key)):
         raise NotRead(f"{name} {key} can print Kubernetes Secrets' values: not a read to keep",
                       cause="operand")
+    _no_secret_key(name, key, p.has("--prefix"))
+
+
+def _no_secret_key(name: str, key: str, recursive: bool) -> None:
+    if secret_key(key):
+        raise NotRead(f"{name} {key} prints the value of a key named for a secret (a password, "
+                      "a token, a key): not a read to keep", cause="operand")
+    if recursive and whole_store(key):
+        raise NotRead(f"{name} {key or '(the root)'} prints every value the store holds, the "
+                      "secrets kept there among them (name a prefix, or list the keys): not a "
+                      "read to keep", cause="operand")
+
+
+def _consul_kv_get(p: Parsed, name: str) -> None:
+    """`consul kv get app/db/password` prints a secret, as `vault kv get` does; so does a
+    recursive read or an export of the whole store. Keys alone (`-keys`) are names."""
+    if p.has("-keys", "--keys"):
+        return
+    recursive = p.has("-recurse", "--recurse") or name.endswith("export")
+    for key in p.operands or [""]:
+        _no_secret_key(name, key, recursive)
 
 
 _ETCD_SUBS: dict[str, Tool] = {
@@ -632,7 +656,8 @@ _CONSUL = F("", """http-addr= token= token-file= ca-file= ca-path= client-cert= 
 _CONSUL_SUBS: dict[str, Tool] = {
     "members": NONE, "info": NONE, "version": NONE, "monitor": Tool(live=True),
     "catalog": Tool(subcommands=rows("services nodes datacenters", NONE)),
-    "kv": Tool(subcommands={"get": NONE, "export": NONE}),
+    "kv": Tool(subcommands={"get": Tool(check=_consul_kv_get),
+                            "export": Tool(check=_consul_kv_get)}),
     "operator": Tool(subcommands={"raft": Tool(subcommands={"list-peers": NONE}),
                                   "autopilot": Tool(subcommands={"get-config": NONE,
                                                                  "state": NONE})}),

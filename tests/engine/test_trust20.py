@@ -36,6 +36,7 @@ import pytest
 
 from engine.effects import Verdict, classify
 from engine.effects.bash import bash_verdict
+from engine.effects.steps import step_verdict
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 
 
@@ -121,4 +122,45 @@ def test_a_dotenv_file_or_a_units_drop_in_is_not_a_read(line: str) -> None:
     "systemctl status app",
 ])
 def test_templates_and_a_packages_units_still_read(line: str) -> None:
+    _reads(line)
+
+
+# -- 4. a configuration store's secret keys -------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "consul kv get app/db/password", "consul kv get -detailed app/db/password",
+    "consul kv get app/secrets/x", "consul kv get svc/api_key", "consul kv get app/dbPassword",
+    "consul kv get ci/deploy-token", "consul kv get -recurse", "consul kv get -recurse /",
+    "consul kv export", "consul kv export | jq .", "consul kv get app/$KEY",
+    "etcdctl get /secrets/db", "etcdctl get /app/credentials", "etcdctl get /app/auth/key",
+    "etcdctl get --prefix /config/app/passwords",
+    "curl -s http://consul:8500/v1/kv/app/db/password?raw",
+    "curl -s 'http://consul:8500/v1/kv/?recurse'", "curl -s 'http://consul:8500/v1/kv?recurse=1'",
+    "curl -s http://consul:8500/v1/kv/app/%70assword", "curl -s http://c:8500/v1/kv/a/x/../token",
+    "wget -qO- http://consul:8500/v1/kv/app/api_key",
+])
+def test_a_configuration_stores_secret_or_whole_store_is_not_a_read(line: str) -> None:
+    _gated(line, "secret", "every value")
+
+
+@pytest.mark.parametrize("params", [
+    {"url": "http://consul:8500/v1/kv/app/db/password"},
+    {"url": "http://consul:8500", "path": ["v1", "kv", "app", "token"], "query": {"raw": "1"}},
+    {"url": "http://consul:8500/v1/kv/", "query": {"recurse": "true"}},
+    {"url": "http://consul:8500/v1/kv", "query": {"recurse": ["1"]}},
+])
+def test_an_http_get_of_a_consul_secret_is_not_a_read(params: dict[str, object]) -> None:
+    found = step_verdict("http", params)
+    assert found.effect == "mutate" and "secret" in found.reason, (params, found)
+
+
+@pytest.mark.parametrize("line", [
+    "consul kv get service/web/replicas", "consul kv get -recurse service/pg",
+    "consul kv get -keys", "consul kv get -keys -recurse", "consul kv export app/",
+    "etcdctl get /config/app/replicas", "etcdctl get /app/tokenizer/model",
+    "etcdctl get --prefix /config", "etcdctl get --prefix / --keys-only",
+    "curl -s http://consul:8500/v1/kv/service/pg/leader?raw",
+    "curl -s 'http://consul:8500/v1/kv/?keys'", "curl -s 'http://consul:8500/v1/kv/app?recurse'",
+])
+def test_a_configuration_stores_other_keys_still_read(line: str) -> None:
     _reads(line)
