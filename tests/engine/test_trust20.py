@@ -164,3 +164,52 @@ def test_an_http_get_of_a_consul_secret_is_not_a_read(params: dict[str, object])
 ])
 def test_a_configuration_stores_other_keys_still_read(line: str) -> None:
     _reads(line)
+
+
+# -- 5. a cloud program's environment, through gcloud ---------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "gcloud functions describe f", "gcloud functions describe f --format=json",
+    "gcloud functions describe f --format=value(serviceConfig.environmentVariables)",
+    "gcloud run services describe s", "gcloud run services describe s --format=yaml",
+    "gcloud run services describe s --format=value(spec.template)",
+    "gcloud run revisions describe r",
+    "gcloud beta run services describe s", "gcloud --project p run services describe s",
+    "gcloud app versions describe v --service s", "gcloud compute instances describe vm",
+    "gcloud compute instances describe vm --format=get(metadata.items)",
+    "gcloud compute instance-templates describe t", "gcloud run services list --format=json",
+    "gcloud compute instances list --format=yaml", "gcloud functions list --format=json",
+])
+def test_a_cloud_programs_environment_through_gcloud_is_not_a_read(line: str) -> None:
+    _gated(line, "environment")
+
+
+@pytest.mark.parametrize("line", [
+    "gcloud functions list", "gcloud run services list", "gcloud compute instances list",
+    "gcloud run services describe s --format=value(status.url)",
+    "gcloud functions describe f --format=value(name,state)",
+    "gcloud compute instances describe vm --zone z --format=value(status)",
+    "gcloud compute instances list --format=value(name,status)",
+    "gcloud compute disks describe d", "gcloud compute disks list --format=json",
+    "gcloud sql instances describe db",
+])
+def test_gclouds_other_describes_still_read(line: str) -> None:
+    _reads(line)
+
+
+# -- 6. a debug log of each request's headers -----------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "aws --debug ec2 describe-instances", "aws ec2 describe-instances --debug",
+    "aws --region eu-west-1 s3 ls --debug",
+])
+def test_awss_debug_log_is_not_a_read(line: str) -> None:
+    _gated(line, "X-Amz-Security-Token")
+
+
+@pytest.mark.parametrize("line", [
+    "aws ec2 describe-instances", "aws --region eu-west-1 s3 ls",
+    "aws sts get-caller-identity --output json",
+])
+def test_aws_without_debug_still_reads(line: str) -> None:
+    _reads(line)

@@ -582,7 +582,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
               "helm template r c --output-dir /tmp/x", "helm template r c --post-renderer x"]),
     # -- clouds
     "gcloud": (["gcloud compute disks list --format=json", "gcloud --project p compute "
-                "instances describe x --zone z", "gcloud config get-value project",
+                "instances describe x --zone z --format=value(status)",
+                "gcloud config get-value project",
                 "gcloud container node-pools list --cluster c", "gcloud auth list"],
                ["gcloud compute instances stop x", "gcloud container clusters get-credentials c",
                 "gcloud config set project p", "gcloud compute ssh x", "!gcloud auth login",
