@@ -34,7 +34,7 @@ import shlex
 
 import pytest
 
-from engine.effects import Verdict, classify
+from engine.effects import Verdict, classify, sql_verdict
 from engine.effects.bash import bash_verdict
 from engine.effects.steps import step_verdict
 from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
@@ -213,3 +213,25 @@ def test_awss_debug_log_is_not_a_read(line: str) -> None:
 ])
 def test_aws_without_debug_still_reads(line: str) -> None:
     _reads(line)
+
+
+# -- 7. a SQL function that runs the SQL text it is given -----------------------------------------
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM crosstab('select pg_terminate_backend(pid), 1, 1 from pg_stat_activity') "
+    "AS t(a bool, b int, c int)",
+    "select * from crosstab3($$select 'a', 'b', 1$$)", "select * from public.crosstab('x', 'y')",
+    "select * from connectby('t', 'id', 'parent', '1', 0) as t(id int, p int, l int)",
+    "select pg_background_launch('delete from t')",
+])
+def test_a_function_that_runs_sql_text_is_not_a_read(query: str) -> None:
+    found = sql_verdict(query)
+    assert found.effect == "mutate" and "acts on the server" in found.reason, (query, found)
+    _gated(f"psql -c {shlex.quote(query)}", "acts on the server")
+
+
+@pytest.mark.parametrize("query", [
+    "select cross_tab from t", "select * from pg_stat_activity", "select count(*) from t",
+])
+def test_other_selects_still_read(query: str) -> None:
+    assert sql_verdict(query).read, query
