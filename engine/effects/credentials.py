@@ -16,7 +16,8 @@ its kin, `/etc/ssl/private/`); and the credential files of the usual clients (`.
 gcloud's, GitLab's `gitlab-secrets.json`); a host's SSH keys, certbot's `privkey.pem`, a
 Kerberos keytab, a Secret mounted in a kubelet's pod folder, k3s's and RKE2's kubeconfig and
 join token, the first passwords GitLab and Jenkins write, Debian's MySQL maintenance login,
-WireGuard's configurations (their private key), npm's, PyPI's, s3cmd's, GitHub CLI's and
+WireGuard's configurations (their private key), GitLab's `gitlab.rb` (the passwords it hands
+Redis, PostgreSQL, SMTP and LDAP), npm's, PyPI's, s3cmd's, GitHub CLI's and
 Terraform's tokens; a repository's `.git/config` (its remotes' URLs, the token a clone was
 made with in them), a standby's `recovery.conf` or `postgresql.auto.conf` (its
 primary_conninfo, the replication password); a dotenv file (`.env`, `.env.production`: what
@@ -57,7 +58,7 @@ _PLACES = re.compile(r"""(?x)
   | /volumes/kubernetes\.io~secret/.
   | ^/etc/rancher/(?:k3s/k3s|rke2/rke2)\.yaml$
   | ^/var/lib/rancher/(?:k3s|rke2)/server/(?:token$|cred/)
-  | ^/etc/gitlab/initial_root_password$ | /secrets/initialAdminPassword$
+  | ^/etc/gitlab/(?:initial_root_password|gitlab\.rb)$ | /secrets/initialAdminPassword$
   | ^/etc/mysql/debian\.cnf$ | ^/etc/wireguard/[^/]+\.conf$
   | /\.(?:npmrc|pypirc|s3cfg)$ | /\.config/gh/hosts\.yml$
   | /\.terraform\.d/credentials\.tfrc\.json$
@@ -86,7 +87,7 @@ _NAMES = """shadow gshadow shadow- gshadow- environ admin.conf config credential
     privkey1.pem krb5.keytab k3s.yaml rke2.yaml token initial_root_password
     initialAdminPassword debian.cnf wg0.conf .npmrc .pypirc .s3cfg hosts.yml
     credentials.tfrc.json recovery.conf postgresql.auto.conf .ssh .aws .kube .docker
-    .gnupg .env .env.production override.conf unit.service""".split()
+    .gnupg .env .env.production override.conf unit.service gitlab.rb""".split()
 
 
 def holds_credentials(word: str) -> bool:

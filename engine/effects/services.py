@@ -797,12 +797,27 @@ _KNIFE_FLAGS = F("a:F:lirmE:k:u:s:Vz", "attribute= format= long id-only run-list
                  "environment= key= user= server-url= verbose local-mode", why={
                      "-c": "loads a configuration that is Ruby code, run as it is read",
                      "--config": "loads a configuration that is Ruby code, run as it is read"})
+def _gitlab_configuration(p: Parsed, name: str) -> None:
+    raise NotRead(f"{name} prints the configuration gitlab.rb and gitlab-secrets.json give "
+                  "(db_password, secret_key_base, the Redis password): not a read to keep",
+                  cause="subcommand")
+
+
+def _vault_item_shown(p: Parsed, name: str) -> None:
+    """`knife vault show VAULT ITEM` decrypts the item and prints its secrets, as `vault kv
+    get` does; `knife vault show VAULT` lists the vault's items."""
+    if len(p.operands) > 1:
+        raise NotRead(f"{name} {' '.join(p.operands[:2])} decrypts the item and prints its "
+                      "secrets: not a read to keep", cause="operand")
+
+
 _KNIFE_SUBS: dict[str, Tool] = {
     **rows("node role environment client cookbook", Tool(subcommands=rows(
         "show list", Tool(_KNIFE_FLAGS)))),
     "search": Tool(_KNIFE_FLAGS), "status": Tool(_KNIFE_FLAGS),
     "data": Tool(subcommands={"bag": Tool(subcommands=rows("show list", Tool(_KNIFE_FLAGS)))}),
-    "vault": Tool(subcommands=rows("show list", Tool(_KNIFE_FLAGS))),
+    "vault": Tool(subcommands={"list": Tool(_KNIFE_FLAGS),
+                               "show": Tool(_KNIFE_FLAGS, check=_vault_item_shown)}),
 }
 
 # -- Kafka's command-line tools: the action is a flag (`--describe`, `--create`) ---------------
@@ -851,18 +866,36 @@ _RABBIT = F("n:qst:p:l", """node= quiet silent timeout= vhost= longnames formatt
 _RABBITMQCTL_READ = rows("""status cluster_status list_queues list_exchanges list_bindings
     list_connections list_channels list_consumers list_vhosts list_users list_permissions
     list_user_permissions list_topic_permissions list_policies list_operator_policies
-    list_parameters list_global_parameters list_feature_flags list_unresponsive_queues
-    list_vhost_limits list_user_limits list_deprecated_features environment report
+    list_global_parameters list_feature_flags list_unresponsive_queues
+    list_vhost_limits list_user_limits list_deprecated_features
     node_health_check ping version help""", NONE)
+
+
+def _broker_secrets(p: Parsed, name: str) -> None:
+    raise NotRead(f"{name} prints what the broker is given to log in with (its default_pass, "
+                  "the Erlang cookie, a shovel's or federation upstream's URI with its "
+                  "password): not a read to keep", cause="subcommand")
+
+
+# What prints a RabbitMQ node's secrets: its application environment (`environment`, and
+# `report`, which holds it: `default_pass`), its RABBITMQ_* variables (`os_env`:
+# RABBITMQ_DEFAULT_PASS, RABBITMQ_ERLANG_COOKIE), its command line (`-setcookie`), and the
+# runtime parameters (`list_parameters`: each shovel's and federation upstream's URI, the
+# password in it), as `docker inspect` prints a container's environment.
+_RABBITMQ_SECRETS = rows("environment report os_env command_line_arguments list_parameters",
+                         Tool(check=_broker_secrets))
+_RABBITMQCTL_READ.update({k: v for k, v in _RABBITMQ_SECRETS.items()
+                          if k in ("environment", "report", "list_parameters")})
 _RABBITMQ_DIAGNOSTICS_READ = {
     **rows("""status cluster_status check_running check_alarms check_local_alarms
         check_port_connectivity check_protocol_listener check_port_listener check_virtual_hosts
         check_certificate_expiration check_if_node_is_quorum_critical
-        check_if_node_is_mirror_sync_critical alarms listeners memory_breakdown environment
-        report log_location maybe_stuck runtime_thread_stats server_version
-        erlang_version is_running is_booting os_env tls_versions cipher_suites certificates
-        command_line_arguments discover_peers resolve_hostname list_network_interfaces
-        quorum_status erlang_cookie_sources schema_info ping version help""", NONE),
+        check_if_node_is_mirror_sync_critical alarms listeners memory_breakdown
+        log_location maybe_stuck runtime_thread_stats server_version erlang_version
+        is_running is_booting tls_versions cipher_suites certificates discover_peers
+        resolve_hostname list_network_interfaces quorum_status erlang_cookie_sources
+        schema_info ping version help""", NONE),
+    **{k: v for k, v in _RABBITMQ_SECRETS.items() if k != "list_parameters"},
     "log_tail": Tool(F("N:", "number=")),
     **rows("log_tail_stream observer consume_event_stream", Tool(live=True)),
 }
@@ -904,7 +937,8 @@ SERVICES: dict[str, Rule] = {
     "journalctl": Tool(_JOURNALCTL, follow=frozenset({"-f", "--follow"})),
     "service": Tool(F("", "status-all"), check=service_status),
     "sv": Tool(F("vw:"), subcommands={"status": NONE, "s": NONE, "check": NONE}),
-    "gitlab-ctl": Tool(subcommands={"status": NONE, "service-list": NONE, "show-config": NONE,
+    "gitlab-ctl": Tool(subcommands={"status": NONE, "service-list": NONE,
+                                    "show-config": Tool(check=_gitlab_configuration),
                                     "tail": Tool(live=True)}),
     **rows("docker podman nerdctl", Tool(_DOCKER_GLOBAL, subcommands=_DOCKER_SUBS)),
     "crictl": Tool(_CRICTL_GLOBAL, inherit=True, subcommands=_CRICTL_SUBS),

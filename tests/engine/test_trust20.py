@@ -26,6 +26,17 @@ debug log's headers.
    `--format` that prints whole objects. A projection of other fields reads.
 6. `aws --debug` logs each request's headers, the session token (X-Amz-Security-Token) among
    them, as openstack's --debug (gated) does; it was a read.
+7. A SQL function that runs the SQL text it is given (tablefunc's `crosstab`, `connectby`,
+   `pg_background_launch`) ran what no reader of the statement checked: `crosstab('select
+   pg_terminate_backend(pid) ...')` read, while `pg_terminate_backend()` and `query_to_xml`,
+   which does the same, were gated.
+8. What a service keeps its passwords in, printed by its own tools: RabbitMQ's application
+   environment (`environment`, `report`: `default_pass`), its RABBITMQ_* variables (`os_env`:
+   RABBITMQ_DEFAULT_PASS, the Erlang cookie), its command line (`-setcookie`) and its runtime
+   parameters (`list_parameters`: a shovel's URI with its password); chef-vault's `knife vault
+   show VAULT ITEM` (decrypted, as a guide in the corpus shows: `api_key: super-secret-key`);
+   GitLab's `gitlab.rb` and `gitlab-ctl show-config` (the Redis password, db_password); a NATS
+   KV key named for a secret. Their status, listings and other keys still read.
 """
 
 from __future__ import annotations
@@ -235,3 +246,38 @@ def test_a_function_that_runs_sql_text_is_not_a_read(query: str) -> None:
 ])
 def test_other_selects_still_read(query: str) -> None:
     assert sql_verdict(query).read, query
+
+
+# -- 8. a service's own passwords, through its own tools ------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "rabbitmqctl environment", "rabbitmqctl report", "rabbitmqctl list_parameters",
+    "rabbitmqctl list_parameters -p /", "rabbitmq-diagnostics os_env",
+    "rabbitmq-diagnostics environment", "rabbitmq-diagnostics report",
+    "rabbitmq-diagnostics command_line_arguments", "rabbitmqctl -n rabbit@h environment",
+    "gitlab-ctl show-config", "sudo gitlab-ctl show-config",
+])
+def test_a_brokers_or_a_services_configuration_with_its_passwords_is_not_a_read(
+        line: str) -> None:
+    _gated(line, "password")
+
+
+@pytest.mark.parametrize("line", [
+    "knife vault show public-grafana _default", "knife vault show gitlab-cluster-base _default -z",
+    "knife vault show v item -F json", "nats kv get creds db_password",
+    "nats kv get secrets x", "nats kv get app api_token",
+    "cat /etc/gitlab/gitlab.rb", "sudo grep redis_sentinels /etc/gitlab/gitlab.rb",
+])
+def test_a_vaults_item_or_a_file_of_passwords_is_not_a_read(line: str) -> None:
+    _gated(line, "secret", "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "rabbitmqctl status", "rabbitmqctl list_queues name messages", "rabbitmqctl list_users",
+    "rabbitmqctl list_global_parameters", "rabbitmq-diagnostics status",
+    "rabbitmq-diagnostics check_alarms", "gitlab-ctl status", "knife vault show public-grafana",
+    "knife vault list", "nats kv get config replicas", "nats kv ls",
+    "cat /etc/gitlab/gitlab-ctl-config.log", "ls -l /etc/gitlab",
+])
+def test_a_services_status_and_listings_still_read(line: str) -> None:
+    _reads(line)

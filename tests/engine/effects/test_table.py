@@ -346,7 +346,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "amtool": (["amtool alert query", "amtool silence", "amtool --alertmanager.url=http://a "
                 "silence query -q"], ["amtool silence add a=b", "amtool silence expire x"]),
     "knife": (["knife node show n -a fqdn", "knife search node 'role:x' -a name",
-               "knife node list", "knife vault show b i -z"],
+               "knife node list", "knife vault show b -z"],
               ["knife ssh 'role:x' uptime", "knife node delete n", "knife bootstrap x"]),
     "patronictl": (["patronictl list", "patronictl -c /etc/patroni.yml list -e",
                     "patronictl topology", "patronictl history -f json",
