@@ -213,11 +213,13 @@ _SECRET_KEY = re.compile(r"""(?ix) (?: pass(?:word|wd|phrase) | secret | token |
     | (?:^|[/_.:-])(?:auth|pwd)(?:[/_.:-]|$)""")
 
 
-def secret_key(key: str) -> bool:
-    """Whether a configuration store's `key` (or prefix) says it holds a secret: a part of its
-    name does (`app/db/password`, `/secrets/`, `svc/api_key`), or a shell or a template may
-    expand it to any key (`$KEY`, `{{ k }}`)."""
-    return bool(_SECRET_KEY.search(key)) or any(m in key for m in ("$", "`", "{{", "*", "?"))
+def secret_key(key: str, *, globs: bool = True, templates: bool = True) -> bool:
+    """Whether a store's `key` (or prefix) says it holds a secret: a part of its name does
+    (`app/db/password`, `/secrets/`, `svc/api_key`), or a shell may expand it to any key
+    (`$KEY`), or (with `templates`) a template (`{{ k }}`: without, it is left to the run,
+    which judges the key it renders), or (with `globs`) a glob (`app/*`)."""
+    marks = ("$", "`") + (("{{",) if templates else ()) + (("*", "?") if globs else ())
+    return bool(_SECRET_KEY.search(key)) or any(m in key for m in marks)
 
 
 def whole_store(prefix: str) -> bool:

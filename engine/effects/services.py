@@ -532,6 +532,14 @@ _REDIS_FOLLOW = ("--stat", "--latency", "--latency-history", "--latency-dist")
 _REDIS_SECRETS = ("requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass")
 
 
+# Redis commands that print a key's value (not its type, length or TTL): of a key named for a
+# secret (`app:db:password`, `api_token`) they print it, as `consul kv get` of one does
+_REDIS_VALUES = frozenset("""get mget getrange substr hget hmget hgetall hvals hrandfield hscan
+    lrange lindex lpos smembers srandmember sscan sinter sunion sdiff zrange zrangebyscore
+    zrevrange zrevrangebyscore zrangebylex zrevrangebylex zscan zrandmember dump json.get
+    json.mget xrange xrevrange""".split())
+
+
 def _redis_secret_shown(name: str, command: str, args: list[str]) -> None:
     """`CONFIG GET requirepass` (or `*`, `*pass*`) prints the server's password, and `ACL
     LIST`, `ACL GETUSER` each user's password hashes: not reads to keep, as `pg_authid`."""
@@ -560,7 +568,7 @@ def redis_cli(name: str, args: list[str]) -> None:
             raise NotRead(f"{name} --cluster {args[at + 1]} takes one HOST:PORT",
                           cause="operand")
         return
-    p = parse(args, _REDIS, name)
+    p = parse(args, _REDIS, name, stop_at_operand=True)  # as redis-cli: options, a command
     mode = next((f for f, _ in p.flags if f in _REDIS_FOLLOW), None) or next(
         (f"-r {n}" for n in p.values("-r") if n.strip().startswith("-")), None)
     if mode:  # (`-r -1` repeats the command for ever)
@@ -575,6 +583,12 @@ def redis_cli(name: str, args: list[str]) -> None:
     if command in ("monitor", "subscribe", "psubscribe", "ssubscribe"):
         raise NotRead(f"{name} {command.upper()} streams until someone stops it: a person's "
                       "job", cause="interactive", effect="interactive")
+    if command in _REDIS_VALUES and (
+            key := next((k for k in p.operands[1:]
+                         if secret_key(k, globs=False, templates=False)), None)):
+        raise NotRead(f"{name} {command.upper()} {key} prints the value of a key named for a "
+                      "secret (a password, a token, a key): not a read to keep",
+                      cause="operand")
     if command in _REDIS_READ:
         return
     _redis_secret_shown(name, command, p.operands[1:])

@@ -37,6 +37,11 @@ debug log's headers.
    show VAULT ITEM` (decrypted, as a guide in the corpus shows: `api_key: super-secret-key`);
    GitLab's `gitlab.rb` and `gitlab-ctl show-config` (the Redis password, db_password); a NATS
    KV key named for a secret. Their status, listings and other keys still read.
+9. Redis: a command that prints a key's value (GET, HGETALL, MGET, DUMP, ...) of a key or field
+   named for a secret (`app:db:password`, `api_token`) printed it, as Consul's does; a key a
+   template picks is judged as it renders, at run time. And redis-cli read the arguments after
+   its command as its own options, as redis-cli does not (it stops at the command): `LRANGE q 0
+   -1`, the way to read a whole list, was gated as a flag `-1`.
 """
 
 from __future__ import annotations
@@ -280,4 +285,35 @@ def test_a_vaults_item_or_a_file_of_passwords_is_not_a_read(line: str) -> None:
     "cat /etc/gitlab/gitlab-ctl-config.log", "ls -l /etc/gitlab",
 ])
 def test_a_services_status_and_listings_still_read(line: str) -> None:
+    _reads(line)
+
+
+# -- 9. Redis: a secret's value, and the arguments after the command ------------------------------
+
+@pytest.mark.parametrize("line", [
+    "redis-cli get app:db:password", "redis-cli hgetall secrets", "redis-cli mget a b api_token",
+    "redis-cli -n 2 hget user:1 password_hash", "redis-cli dump app:token",
+    "redis-cli --raw get ci:deploy-token", "redis-cli lrange credentials 0 -1",
+])
+def test_a_redis_value_named_for_a_secret_is_not_a_read(line: str) -> None:
+    _gated(line, "secret")
+
+
+def test_a_redis_key_a_value_picks_is_judged_as_it_renders() -> None:
+    # Given a step whose key comes from an alert's label
+    plan = {"pipeline": [["redis-cli", "GET", "{{ inputs.key }}"]]}
+    # When the label names a secret's key, the rendered step is not a read; otherwise it is
+    rendered = {"pipeline": [["redis-cli", "GET", "app:db:password"]]}
+    assert step_verdict("shell", rendered, plan_params=plan).effect == "mutate"
+    other = {"pipeline": [["redis-cli", "GET", "app:replicas"]]}
+    assert step_verdict("shell", other, plan_params=plan).read
+
+
+@pytest.mark.parametrize("line", [
+    "redis-cli lrange queue 0 -1", "redis-cli zrange z 0 -1 withscores", "redis-cli slowlog get -1",
+    "redis-cli -n 2 --raw lrange q 0 -1", "redis-cli get session:abc", "redis-cli ttl app:password",
+    "redis-cli type secrets", "redis-cli --scan --pattern '*token*'",
+    "redis-cli get x --rdb /tmp/x",
+])
+def test_redis_reads_with_negative_indexes_or_other_keys_still_read(line: str) -> None:
     _reads(line)
