@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from engine.effects.credentials import (
     credential_reason,
+    holds_credentials,
     holds_credentials_beneath,
     opened_credentials,
 )
@@ -74,6 +75,8 @@ def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
             armed = _opens_watchdog(inner, _fed(stages[:k])) if inner else None
             if armed is not None:
                 verdicts[k] = Verdict("mutate", _armed(armed), "operand")
+            elif inner and (held := _printed_credentials(inner, _fed(stages[:k]))):
+                verdicts[k] = Verdict("mutate", held, "operand")
     if verdicts[0].effect == "interactive":
         return verdicts[0]
     worst = next((v for v in verdicts if not v.read), None)
@@ -471,6 +474,21 @@ def _printed_in(word: str) -> list[str]:
             for piece in _NOT_A_PATH.split(m.group(1) or m.group(2) or "") if "/" in piece]
 
 
+def _printed_credentials(argv: list[str], fed: Sequence[str] = ()) -> str | None:
+    """Why `argv` opens a file that holds credentials which a command substitution in a word
+    (`cat $(echo /etc/shadow)`) or a stage before an xargs (`echo ~/.aws/credentials | xargs
+    cat`) names or lists (`find /etc | xargs cat`), as `_opens_watchdog` finds a device."""
+    name = argv[0].rsplit("/", 1)[-1]
+    if name in _NAMES_ONLY:
+        return None
+    printed = [word for w in argv[1:] if isinstance(w, Templated) for word in _printed_in(w)]
+    for word in [*printed, *fed]:
+        path = in_folder(word)
+        if holds_credentials(path) or holds_credentials_beneath(path):
+            return (f"{name} is handed what {word} names or lists, and {credential_reason(word)}")
+    return None
+
+
 def _fed(stages: Sequence[Sequence[str]]) -> list[str]:
     """The path words the stages print (`find /dev | xargs cat`): what an xargs after them
     hands its command."""
@@ -527,6 +545,9 @@ def _judge(argv: list[str]) -> None:
     armed = _opens_watchdog(argv)
     if armed is not None:
         raise NotRead(_armed(armed), cause="operand")
+    held = _printed_credentials(argv)
+    if held is not None:
+        raise NotRead(held, cause="operand")
     chosen = _server_from_a_value(name, args)
     if chosen is not None:
         raise NotRead(f"a value ({chosen}) picks the server that {name} sends its credentials "

@@ -42,6 +42,11 @@ debug log's headers.
    template picks is judged as it renders, at run time. And redis-cli read the arguments after
    its command as its own options, as redis-cli does not (it stops at the command): `LRANGE q 0
    -1`, the way to read a whole list, was gated as a flag `-1`.
+10. A file named through the shell rather than as an operand was opened unasked: a variable
+   the script set (`F=/etc/shadow && cat "$F"`, either branch's value), a loop's words (`for f
+   in /etc/shadow; do cat $f; done`), a command substitution (`cat $(echo /etc/shadow)`) or
+   what a stage before an xargs prints (`echo ~/.aws/credentials | xargs cat`, `find /etc |
+   xargs grep x`). Each is followed to the names it holds, as a device already was.
 """
 
 from __future__ import annotations
@@ -316,4 +321,29 @@ def test_a_redis_key_a_value_picks_is_judged_as_it_renders() -> None:
     "redis-cli get x --rdb /tmp/x",
 ])
 def test_redis_reads_with_negative_indexes_or_other_keys_still_read(line: str) -> None:
+    _reads(line)
+
+
+# -- 10. a file named through a variable, a loop, a substitution or an xargs ----------------------
+
+@pytest.mark.parametrize("line", [
+    "F=/etc/shadow && cat \"$F\"", "F=/etc/shadow && cat ${F}",
+    "D=/root/.aws && cat $D/credentials", "F=/etc/shadow && F=/etc/passwd && cat $F",
+    "if true; then F=/etc/shadow; else F=/etc/passwd; fi && cat $F", "D=/etc && grep -r x $D",
+    "for f in /etc/shadow; do cat $f; done", "for f in /etc/passwd ~/.pgpass; do head $f; done",
+    "cat $(echo /etc/shadow)", "cat \"$(ls /etc/shadow)\"", "cat $(find /etc -name shadow)",
+    "echo /etc/shadow | xargs cat", "printf '%s\\n' /root/.aws/credentials | xargs head",
+    "find /etc -name '*.conf' | xargs grep x", "F=/etc/shadow && echo $F | xargs cat",
+])
+def test_a_file_named_through_the_shell_is_judged_as_named(line: str) -> None:
+    _gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "F=/var/log/syslog && tail -n 5 \"$F\"", "F=/etc/shadow && ls -l \"$F\"",
+    "N=5 && tail -n $N /var/log/syslog", "for f in /var/log/*.log; do tail -n 5 $f; done",
+    "cat $(ls -t /var/log/app*.log | head -1)", "echo /etc | xargs ls",
+    "ls -l $(echo /etc/shadow)", "find /var/log -name '*.gz' | xargs ls -l",
+])
+def test_other_files_named_through_the_shell_still_read(line: str) -> None:
     _reads(line)
