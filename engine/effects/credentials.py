@@ -149,7 +149,8 @@ _ANCHORS = [a.split("/")[1:] for a in """/etc/shadow /etc/ssl/private/k /etc/pki
     /etc/kubernetes/admin.conf /etc/rancher/k3s/k3s.yaml /etc/gitlab/initial_root_password
     /etc/mysql/debian.cnf /etc/wireguard/wg0.conf /etc/ssh/ssh_host_rsa_key
     /etc/letsencrypt/live/*/privkey.pem /etc/systemd/system/*.service
-    /run/secrets/* /var/run/secrets/* /run/systemd/system/*.service /proc/*/environ
+    /run/secrets/* /var/run/secrets/* /run/systemd/system/*.service /proc/[0-9]*/environ
+    /proc/self/environ /proc/thread-self/environ
     /var/lib/rancher/k3s/server/token /var/lib/kubelet/pods/*/volumes/kubernetes.io~secret/*
     /var/lib/*/.pgpass /var/lib/*/secrets/initialAdminPassword /root/.ssh/id_rsa
     /home/*/.ssh/id_rsa /Users/*/.ssh/id_rsa""".split()]
