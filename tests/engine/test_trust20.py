@@ -97,7 +97,8 @@ def test_a_recursive_read_of_a_folder_above_credentials_is_not_a_read(line: str)
     "grep -rn error /var/log", "grep -r x /etc/nginx", "grep -r listen /etc/nginx/sites-enabled",
     "grep -r TODO /srv/app", "grep -rn x /home/ann/src", "grep x /etc/hosts",
     "grep -i error /var/log/syslog", "diff /etc/hosts /tmp/hosts", "diff -r /srv/a /srv/b",
-    "grep -r x /proc/1/net", "grep -r x /proc/sys", "find /etc -name '*.conf'", "ls -R /etc", "du -sh /var/lib",
+    "grep -r x /proc/1/net", "grep -r x /proc/sys", "find /etc -name '*.conf'", "ls -R /etc",
+    "du -sh /var/lib",
 ])
 def test_a_recursive_read_of_other_folders_still_reads(line: str) -> None:
     _reads(line)
