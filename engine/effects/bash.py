@@ -198,6 +198,9 @@ class _Walk:
         self.commands: set[int] = set()
         self.state_only: set[int] = set()
         self.data: set[str] = set()  # names set from what commands print, globs or `read`
+        # names the script set to text it wrote (`F=/x`), each value it may hold (a branch
+        # may have set any)
+        self.values: dict[str, list[str]] = {}
         self.moved = False  # a `cd`/`pushd` to a folder a value gives
         # where its commands run: the step's folder, then where a `cd` the guide wrote went
         self.folder: str | None = current_folder()
@@ -251,6 +254,9 @@ class _Walk:
                 if arms(said):
                     self.judge(Verdict("mutate", "its loop hands each file it names to its "
                                        f"body: {arming(said)}", "operand"))
+                elif holds_credentials(said):
+                    self.judge(Verdict("mutate", "its loop hands each file it names to its "
+                                       f"body: {credential_reason(said)}", "operand"))
             if var is not None:
                 self.defined.add(self.text(var))
                 if not all(self.literal(v) for v in node.children_by_field_name("value")):
@@ -303,6 +309,9 @@ class _Walk:
         if stages:
             with in_the_folder(self.folder):
                 self.judge(classify_pipeline(stages))
+                for k, stage in enumerate(stages):
+                    for way in self.followed(stage):
+                        self.judge(classify_pipeline([*stages[:k], way, *stages[k + 1:]]))
 
     def command(self, node: Node) -> list[str]:
         """One simple command's argv (values marked); its builtins judged here, not by the
@@ -601,6 +610,26 @@ class _Walk:
         value = node.child_by_field_name("value")
         if value is not None:
             self.words(value)
+        if name is not None:
+            said, literal = self.spelled(value) if value is not None else ("", True)
+            if literal:
+                self.values.setdefault(self.text(name), []).append(said)
+
+    def followed(self, argv: list[str]) -> list[list[str]]:
+        """`argv` with each variable the script set to text it wrote put in its place, once
+        for each value it may hold (`F=/etc/shadow && cat "$F"` opens /etc/shadow); at most
+        16 ways, none when it names no such variable."""
+        ways = [list(argv)]
+        for k, word in enumerate(argv):
+            if not isinstance(word, Templated):
+                continue
+            for m in _A_VARIABLE.finditer(word):
+                name = m.group(1) or m.group(2)
+                ways = [[*way[:k], way[k].replace(m.group(0), v), *way[k + 1:]]
+                        for way in ways for v in self.values.get(name, [])[:16]][:16] or ways
+        return [[Templated(n) if isinstance(w, Templated) and _EXPANDS_UNQUOTED.search(n)
+                 else n for n, w in zip(way, argv, strict=True)]
+                for way in ways if way != list(argv)]
 
     def redirect(self, node: Node) -> None:
         op = next((c.type for c in node.children if not c.is_named), "")
@@ -623,6 +652,7 @@ class _Walk:
             self.judge(Verdict("mutate", f"it writes to {target}", "flag"))
 
 
+_A_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 _HOME = re.compile(r"~[\w.-]*(?:/|$)|\$\{?HOME\}?(?:/|$)|/")  # (a folder from a home or /)
 
 

@@ -24,7 +24,12 @@ import shlex
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from engine.effects.credentials import credential_reason, opened_credentials
+from engine.effects.credentials import (
+    credential_reason,
+    holds_credentials,
+    holds_credentials_beneath,
+    opened_credentials,
+)
 from engine.effects.devices import arming, arms, listed
 from engine.effects.options import Cause, Effect, Flags, NotRead, parse
 from engine.effects.rules import EDITOR, LOGIN, UNTIL_STOPPED, Grammar, Tool, judge
@@ -72,6 +77,8 @@ def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
             armed = _opens_watchdog(inner, _fed(stages[:k])) if inner else None
             if armed is not None:
                 verdicts[k] = Verdict("mutate", _armed(armed), "operand")
+            elif inner and (held := _printed_credentials(inner, _fed(stages[:k]))):
+                verdicts[k] = Verdict("mutate", held, "operand")
     if verdicts[0].effect == "interactive":
         return verdicts[0]
     worst = next((v for v in verdicts if not v.read), None)
@@ -502,6 +509,21 @@ def _printed_in(word: str) -> list[str]:
             for piece in _NOT_A_PATH.split(m.group(1) or m.group(2) or "") if "/" in piece]
 
 
+def _printed_credentials(argv: list[str], fed: Sequence[str] = ()) -> str | None:
+    """Why `argv` opens a file that holds credentials which a command substitution in a word
+    (`cat $(echo /etc/shadow)`) or a stage before an xargs (`echo ~/.aws/credentials | xargs
+    cat`) names or lists (`find /etc | xargs cat`), as `_opens_watchdog` finds a device."""
+    name = argv[0].rsplit("/", 1)[-1]
+    if name in _NAMES_ONLY:
+        return None
+    printed = [word for w in argv[1:] if isinstance(w, Templated) for word in _printed_in(w)]
+    for word in [*printed, *fed]:
+        path = in_folder(word)
+        if holds_credentials(path) or holds_credentials_beneath(path):
+            return (f"{name} is handed what {word} names or lists, and {credential_reason(word)}")
+    return None
+
+
 def _fed(stages: Sequence[Sequence[str]]) -> list[str]:
     """The path words the stages print (`find /dev | xargs cat`): what an xargs after them
     hands its command."""
@@ -558,6 +580,9 @@ def _judge(argv: list[str]) -> None:
     armed = _opens_watchdog(argv)
     if armed is not None:
         raise NotRead(_armed(armed), cause="operand")
+    held = _printed_credentials(argv)
+    if held is not None:
+        raise NotRead(held, cause="operand")
     chosen = _server_from_a_value(name, args)
     if chosen is not None:
         raise NotRead(f"a value ({chosen}) picks the server that {name} sends its credentials "
@@ -589,6 +614,33 @@ def _judge(argv: list[str]) -> None:
     if name not in _NAMES_ONLY and (opened := opened_credentials(args, _folder.get() or "")) \
             is not None:
         raise NotRead(credential_reason(opened), cause="operand")
+    if isinstance(rule, Tool) and (above := _recursed_above(name, rule, args)) is not None:
+        raise NotRead(f"{name} reads every file beneath {above}, the credentials kept there "
+                      "among them (a password, a token or a private key): not a read to keep",
+                      cause="operand")
+
+
+# Tools that open every file beneath a folder they are given, by the flags that say so
+_RECURSES = {"grep": ("-r", "-R", "--recursive", "--dereference-recursive"),
+             "diff": ("-r", "--recursive")}
+_RECURSES.update(dict.fromkeys(("egrep", "fgrep", "zgrep"), _RECURSES["grep"]))
+
+
+def _recursed_above(name: str, rule: Tool, args: list[str]) -> str | None:
+    """The folder above a place that holds credentials (`engine.effects.credentials`) that a
+    recursive grep or diff reads every file of (`grep -r . /etc`, `cd ~ && grep -r x .`)."""
+    if name not in _RECURSES:
+        return None
+    p = parse(args, rule.flags, name)
+    if not p.has(*_RECURSES[name]) and "recurse" not in p.values("-d", "--directories"):
+        return None
+    folders = p.operands
+    if name != "diff" and not p.has("-e", "--regexp", "-f", "--file"):
+        folders = folders[1:]
+    for word in folders or ["."]:
+        if holds_credentials_beneath(in_folder(word)):
+            return word
+    return None
 
 
 # -- wrappers: the command they run is what is judged ---------------------------------------------

@@ -11,6 +11,8 @@ before the verb, or any other verb is not read-only.
 
 from __future__ import annotations
 
+import re
+
 from engine.effects.options import Flags, NotRead, parse
 from engine.effects.rules import Rule, Tool, rows
 
@@ -34,6 +36,45 @@ _GCLOUD_GLOBAL = F("q", """project= zone= region= account= configuration= format
     flatten= quiet log-http user-output-enabled""")
 
 
+# What prints the environment a program is given, or the script a machine boots with (as
+# `aws lambda get-function-configuration` does): a function's, a Cloud Run service's, revision's
+# or job's containers', an App Engine version's, a VM's or an instance template's metadata (its
+# startup-script), by describe or by a list in a --format that prints whole objects (`json`).
+# Where each keeps it, as a --format projection names it: a projection whose every field is
+# elsewhere (`value(status.url)`) reads, and so does a list in its own table.
+_GCLOUD_ENVIRONMENTS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("functions",): ("environmentvariables", "serviceconfig.environmentvariables",
+                                "buildconfig.environmentvariables"),
+    ("run", "services"): ("spec.template.spec.containers",),
+    ("run", "revisions"): ("spec.containers",),
+    ("run", "jobs"): ("spec.template.spec.template.spec.containers",),
+    ("app", "versions"): ("envvariables",),
+    ("compute", "instances"): ("metadata.items",),
+    ("compute", "instance-templates"): ("properties.metadata.items",),
+}
+_PROJECTION = re.compile(r"^\s*[\w-]+\s*\((.*)\)\s*$", re.S)
+
+
+def _gcloud_environment_printed(path: list[str], args: list[str]) -> bool:
+    *kind, verb = [w for w in path if w not in ("alpha", "beta")]
+    places = _GCLOUD_ENVIRONMENTS.get(tuple(kind))
+    if places is None or verb not in ("describe", "list"):
+        return False
+    formats = _values(args, "--format")
+    if not formats:
+        return verb == "describe"
+    projection = _PROJECTION.match(formats[-1])
+    if projection is None:  # a whole object (`yaml`, `json`, `flattened`)
+        return True
+    for field in re.split(r"[,\s]+", projection.group(1).lower()):
+        field = re.sub(r"\[[^\]]*\]|\.?\w+\(|\)|:.*$", "", field).strip(".")
+        if not field or "env" in field or "metadata" in field and "compute" in path or any(
+                place == field or place.startswith(field + ".") or field.startswith(place)
+                for place in places):
+            return True
+    return False
+
+
 def gcloud(name: str, args: list[str]) -> None:
     """gcloud [GLOBAL FLAGS] GROUP... VERB [...]: the verb must read."""
     i = 0
@@ -47,6 +88,11 @@ def gcloud(name: str, args: list[str]) -> None:
             continue
         path.append(word)
         if word in _GCLOUD_VERBS or word.startswith(("list-", "describe-")):
+            if _gcloud_environment_printed(path, args):
+                raise NotRead(f"`{name} {' '.join(path)}` prints the environment (or startup "
+                              "script) a program is given, its secrets among them: not a read "
+                              "to keep (a --format projection of other fields reads)",
+                              cause="subcommand")
             return
         if word not in _GCLOUD_GROUPS:
             raise NotRead(f"`{name} {' '.join(path)}` is not a reading gcloud command (only "
@@ -55,9 +101,10 @@ def gcloud(name: str, args: list[str]) -> None:
     raise NotRead(f"`{name} {' '.join(path)}` names no reading verb", cause="subcommand")
 
 
-_AWS_GLOBAL = F("", """region= profile= output= query= endpoint-url= no-paginate debug
+_AWS_DEBUG = "logs each request's headers, the session token (X-Amz-Security-Token) among them"
+_AWS_GLOBAL = F("", """region= profile= output= query= endpoint-url= no-paginate
     no-verify-ssl no-cli-pager color= cli-read-timeout= cli-connect-timeout= no-sign-request
-    ca-bundle= cli-binary-format=""", posix=True)
+    ca-bundle= cli-binary-format=""", posix=True, why={"--debug": _AWS_DEBUG})
 
 
 # get-* operations that only print what they read: not every get-* does (`s3api get-object`,
@@ -104,6 +151,8 @@ def aws(name: str, args: list[str]) -> None:
     if len(ops) < 2:
         raise NotRead(f"{name} names no operation", cause="subcommand")
     service, op = ops[0], ops[1]
+    if "--debug" in args:  # a global flag, wherever it is written
+        raise NotRead(f"{name}'s --debug {_AWS_DEBUG}", cause="flag")
     if "--with-decryption" in args:
         raise NotRead(f"`{name} {service} {op}` hands out a secret", cause="subcommand")
     if _environment_printed(service, op, args):

@@ -16,12 +16,21 @@ its kin, `/etc/ssl/private/`); and the credential files of the usual clients (`.
 gcloud's, GitLab's `gitlab-secrets.json`); a host's SSH keys, certbot's `privkey.pem`, a
 Kerberos keytab, a Secret mounted in a kubelet's pod folder, k3s's and RKE2's kubeconfig and
 join token, the first passwords GitLab and Jenkins write, Debian's MySQL maintenance login,
-WireGuard's configurations (their private key), npm's, PyPI's, s3cmd's, GitHub CLI's and
+WireGuard's configurations (their private key), GitLab's `gitlab.rb` (the passwords it hands
+Redis, PostgreSQL, SMTP and LDAP), npm's, PyPI's, s3cmd's, GitHub CLI's and
 Terraform's tokens; a repository's `.git/config` (its remotes' URLs, the token a clone was
 made with in them), a standby's `recovery.conf` or `postgresql.auto.conf` (its
-primary_conninfo, the replication password); and the folders that hold them (`grep -r .
-~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in them). A path is judged by its
-tails, as a device's is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
+primary_conninfo, the replication password); a dotenv file (`.env`, `.env.production`: what
+`docker compose config` fills in; `.env.example` and its kin are templates); the units and
+drop-ins an administrator or a program wrote for systemd (`/etc/systemd/system/app.service`,
+`app.service.d/override.conf`: their `Environment=` lines, what `systemctl cat` prints); and the
+folders that hold them (`grep -r . ~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in
+them). A path is judged by its tails, as a device's is (`/host/etc/shadow`,
+`/proc/1/root/etc/shadow`).
+
+A recursive read of a folder above one of those places opens it too (`grep -r . /etc` opens
+/etc/shadow, `grep -R x ~` a home's `.ssh` and `.aws`): the root, /etc, /run, /proc, /var/lib
+(the homes of services: postgres's `.pgpass`, jenkins's first password) and every home.
 """
 
 from __future__ import annotations
@@ -49,7 +58,7 @@ _PLACES = re.compile(r"""(?x)
   | /volumes/kubernetes\.io~secret/.
   | ^/etc/rancher/(?:k3s/k3s|rke2/rke2)\.yaml$
   | ^/var/lib/rancher/(?:k3s|rke2)/server/(?:token$|cred/)
-  | ^/etc/gitlab/initial_root_password$ | /secrets/initialAdminPassword$
+  | ^/etc/gitlab/(?:initial_root_password|gitlab\.rb)$ | /secrets/initialAdminPassword$
   | ^/etc/mysql/debian\.cnf$ | ^/etc/wireguard/[^/]+\.conf$
   | /\.(?:npmrc|pypirc|s3cfg)$ | /\.config/gh/hosts\.yml$
   | /\.terraform\.d/credentials\.tfrc\.json$
@@ -57,6 +66,10 @@ _PLACES = re.compile(r"""(?x)
   | /\.(?:ssh|aws|kube|docker|gnupg|config/gcloud)$ | ^/etc/(?:ssl|pki/tls)/private$
   | ^/etc/kubernetes/pki(?:/etcd)?$ | ^/etc/(?:wireguard|rancher/k3s|rancher/rke2)$
   | /volumes/kubernetes\.io~secret$
+  | /\.env(?:\.(?!(?:example|sample|template|dist|defaults)$)[\w-]+)?$
+  | ^/(?:etc|run)/systemd/(?:system|user)/[^/]+\.(?:service|socket|timer)$
+  | ^/(?:etc|run)/systemd/(?:system|user)/[^/]+\.d/[^/]+\.conf$
+  | /\.config/systemd/user/(?:[^/]+\.(?:service|socket|timer)|[^/]+\.d/[^/]+\.conf)$
 """)
 
 
@@ -74,7 +87,7 @@ _NAMES = """shadow gshadow shadow- gshadow- environ admin.conf config credential
     privkey1.pem krb5.keytab k3s.yaml rke2.yaml token initial_root_password
     initialAdminPassword debian.cnf wg0.conf .npmrc .pypirc .s3cfg hosts.yml
     credentials.tfrc.json recovery.conf postgresql.auto.conf .ssh .aws .kube .docker
-    .gnupg""".split()
+    .gnupg .env .env.production override.conf unit.service gitlab.rb""".split()
 
 
 def holds_credentials(word: str) -> bool:
@@ -119,8 +132,8 @@ def _glob_holds(word: str) -> bool:
     `.key` is a key), not `*.pem`."""
     folder, _, last = word.rstrip("/").rpartition("/")
     folder = "/".join("x" if _GLOB.search(part) else part for part in folder.split("/"))
-    if not _GLOB.sub("", last):  # only wildcards: any file of the folder
-        return _holds(folder or "/")
+    if not _GLOB.sub("", last) and _holds(folder or "/"):  # only wildcards: any file of it
+        return True
     if "." not in last.lstrip(".") and _holds(folder or "/"):  # `id_*` in ~/.ssh
         return True
     plain = _GLOB.sub("x", last)  # the glob's plainest name
@@ -128,6 +141,36 @@ def _glob_holds(word: str) -> bool:
                                                  _holds(f"{folder}/{plain}"))
                for name in _NAMES if fnmatch.fnmatchcase(name, last) and
                (not name.startswith(".") or last.startswith(".")))
+
+
+# Where the places lie by convention, as patterns of folders (`*` one name, `~` a home): a
+# folder above one of them holds it
+_ANCHORS = [a.split("/")[1:] for a in """/etc/shadow /etc/ssl/private/k /etc/pki/tls/private/k
+    /etc/kubernetes/admin.conf /etc/rancher/k3s/k3s.yaml /etc/gitlab/initial_root_password
+    /etc/mysql/debian.cnf /etc/wireguard/wg0.conf /etc/ssh/ssh_host_rsa_key
+    /etc/letsencrypt/live/*/privkey.pem /etc/systemd/system/*.service
+    /run/secrets/* /var/run/secrets/* /run/systemd/system/*.service /proc/[0-9]*/environ
+    /proc/self/environ /proc/thread-self/environ
+    /var/lib/rancher/k3s/server/token /var/lib/kubelet/pods/*/volumes/kubernetes.io~secret/*
+    /var/lib/*/.pgpass /var/lib/*/secrets/initialAdminPassword /root/.ssh/id_rsa
+    /home/*/.ssh/id_rsa /Users/*/.ssh/id_rsa""".split()]
+_HOME = re.compile(r"^(?:~[\w.-]*|\$HOME|\$\{HOME\})(?=/|$)")
+
+
+def holds_credentials_beneath(word: str) -> bool:
+    """Whether the folder `word` names holds, beneath it, one of the places by convention
+    (`/`, `/etc`, `/var/lib`, `/home/ann`, `~`): a recursive read of it opens that place. A
+    word a shell expands may name any folder it can expand to (`/home/*`, `$D`)."""
+    word = _HOME.sub("/home/*", word.replace("\\", "/"))
+    if not word.startswith("/"):
+        return False
+    parts = [p for p in posixpath.normpath(_EXPANSION.sub("*", word)).split("/") if p]
+    for anchor in _ANCHORS:
+        if len(parts) < len(anchor) and all(
+                fnmatch.fnmatchcase(a, p) or fnmatch.fnmatchcase(p, a)
+                for p, a in zip(parts, anchor, strict=False)):
+            return True
+    return False
 
 
 # a flag that hands a program a credential file to use, not to print (`--key`, `-i`, `--cacert`,
@@ -161,3 +204,25 @@ def opened_credentials(args: list[str], folder: str = "") -> str | None:
 def credential_reason(word: str) -> str:
     return (f"opening {word} prints the credentials it holds (a password, a token or a "
             "private key): not a read to keep")
+
+
+# A configuration store's key (Consul's KV, etcd) that says it holds a secret, by a part of its
+# name: `app/db/password`, `/secrets/db`, `svc/api_key`, `ci:deploy-token`
+# (`tokenizer`, `secretary`, `passwordless` name no secret)
+_SECRET_KEY = re.compile(r"""(?ix) (?: pass(?:word|wd|phrase) | secret | token | credential
+    | (?:api|access|private|secret|session|signing|encryption)[_-]?key )s?(?![a-z])
+    | (?:^|[/_.:-])(?:auth|pwd)(?:[/_.:-]|$)""")
+
+
+def secret_key(key: str, *, globs: bool = True, templates: bool = True) -> bool:
+    """Whether a store's `key` (or prefix) says it holds a secret: a part of its name does
+    (`app/db/password`, `/secrets/`, `svc/api_key`), or a shell may expand it to any key
+    (`$KEY`), or (with `templates`) a template (`{{ k }}`: without, it is left to the run,
+    which judges the key it renders), or (with `globs`) a glob (`app/*`)."""
+    marks = ("$", "`") + (("{{",) if templates else ()) + (("*", "?") if globs else ())
+    return bool(_SECRET_KEY.search(key)) or any(m in key for m in marks)
+
+
+def whole_store(prefix: str) -> bool:
+    """Whether a recursive read from `prefix` takes in a whole store (`""`, `/`)."""
+    return prefix.strip("/") == ""

@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from urllib.parse import unquote
 
+from engine.effects.credentials import secret_key, whole_store
 from engine.effects.options import Flags, NotRead, Parsed, parse
 from engine.effects.rules import Rule, Tool
 from engine.effects.words import Templated
@@ -124,6 +125,8 @@ _DOCKER_PORT = re.compile(r"^(?:[a-z]+://)?[^/]*:237[56](?:[/?#]|$)", re.I)
 # looks up the caller's token at any path but the server's state, its mounts and policies and
 # a listing of keys (`?list=true`, `vault kv list`). Consul's and Nomad's ACL tokens
 # (`/v1/acl/tokens`) print each token's SecretID; Vault's default mounts are Vault's wherever.
+# Consul's KV (`/v1/kv/KEY`) prints a key's value, which `consul kv get` judges the same way
+# (`engine.effects.credentials.secret_key`): one named for a secret, or the whole store.
 _VAULT_HOST = re.compile(r"vault|:8200$", re.I)
 _VAULT_STATE = re.compile(r"""/v1/sys/(?:health|seal-status|leader|ha-status|metrics|
     version-history|replication(?:/[\w-]+)?/status|storage/raft/autopilot/state|
@@ -147,6 +150,12 @@ def _secret_store_read(urls: list[str], headers: Sequence[str]) -> bool:
         authority, path, query = _authority_and_path(url)
         if _TOKENS_OR_SECRETS.match(path):
             return True
+        if path == "/v1/kv" or path.startswith("/v1/kv/"):  # Consul's KV, as `consul kv get`
+            key = unquote(path[len("/v1/kv"):].lstrip("/"))
+            fields = {f.partition("=")[0].lower() for f in query.split("&")}
+            if "keys" not in fields and (secret_key(key) or
+                                         "recurse" in fields and whole_store(key)):
+                return True
         listed = re.search(r"(?:^|&)list=(?:true|1|t)(?:&|$)", query, re.I)
         if (vault_header or _VAULT_HOST.search(authority)) and path.startswith("/v1/") and \
                 not listed and not _VAULT_STATE.fullmatch(path):

@@ -19,7 +19,8 @@ the cell (OPC UA, MQTT) are judged by their own declarations, not here.
 
 from __future__ import annotations
 
-from engine.effects.options import Flags, NotRead
+from engine.effects.credentials import secret_key
+from engine.effects.options import Flags, NotRead, Parsed
 from engine.effects.rules import UNTIL_STOPPED, Rule, Tool, bounded, judge, rows
 
 F = Flags.of
@@ -122,12 +123,23 @@ _MOSQUITTO_SUB = Tool(F("h:p:t:T:C:W:q:I:k:u:P:L:F:V:vdNR", """host= port= topic
 
 _NATS_CONN = F("s:", """server= user= password= creds= nkey= tlscert= tlskey= tlsca= context=
     timeout= socks-proxy= js-domain= js-api-prefix= json""")
+def _kv_secret_key(p: Parsed, name: str) -> None:
+    """`nats kv get BUCKET KEY` of a key (or bucket) named for a secret prints it, as `consul
+    kv get` of one does (`engine.effects.credentials.secret_key`)."""
+    for word in p.operands[:2]:
+        if secret_key(word):
+            raise NotRead(f"{name} {' '.join(p.operands[:2])} prints the value of a key named "
+                          "for a secret (a password, a token, a key): not a read to keep",
+                          cause="operand")
+
+
 _NATS_SUBS: dict[str, Tool] = {
     **rows("stream str", Tool(subcommands=rows("ls list info report state subjects", Tool(
         F("a", "all names subjects json"))))),
     **rows("consumer con", Tool(subcommands=rows("ls list info report", Tool(
         F("a", "all names json"))))),
-    "kv": Tool(subcommands=rows("get ls list status history", Tool(F("", "raw revision=")))),
+    "kv": Tool(subcommands={**rows("ls list status history", Tool(F("", "raw revision="))),
+                            "get": Tool(F("", "raw revision="), check=_kv_secret_key)}),
     "account": Tool(subcommands=rows("info report", NONE)),
     "server": Tool(subcommands=rows("ping info list check", Tool(F("", "count= expect=")))),
     "rtt": NONE,

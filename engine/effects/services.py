@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 
+from engine.effects.credentials import secret_key, whole_store
 from engine.effects.host import shown_processes
 from engine.effects.options import Flags, NotRead, Parsed, parse
 from engine.effects.rules import Check, Rule, Tool, rows
@@ -531,6 +532,14 @@ _REDIS_FOLLOW = ("--stat", "--latency", "--latency-history", "--latency-dist")
 _REDIS_SECRETS = ("requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass")
 
 
+# Redis commands that print a key's value (not its type, length or TTL): of a key named for a
+# secret (`app:db:password`, `api_token`) they print it, as `consul kv get` of one does
+_REDIS_VALUES = frozenset("""get mget getrange substr hget hmget hgetall hvals hrandfield hscan
+    lrange lindex lpos smembers srandmember sscan sinter sunion sdiff zrange zrangebyscore
+    zrevrange zrevrangebyscore zrangebylex zrevrangebylex zscan zrandmember dump json.get
+    json.mget xrange xrevrange""".split())
+
+
 def _redis_secret_shown(name: str, command: str, args: list[str]) -> None:
     """`CONFIG GET requirepass` (or `*`, `*pass*`) prints the server's password, and `ACL
     LIST`, `ACL GETUSER` each user's password hashes: not reads to keep, as `pg_authid`."""
@@ -559,7 +568,7 @@ def redis_cli(name: str, args: list[str]) -> None:
             raise NotRead(f"{name} --cluster {args[at + 1]} takes one HOST:PORT",
                           cause="operand")
         return
-    p = parse(args, _REDIS, name)
+    p = parse(args, _REDIS, name, stop_at_operand=True)  # as redis-cli: options, a command
     mode = next((f for f, _ in p.flags if f in _REDIS_FOLLOW), None) or next(
         (f"-r {n}" for n in p.values("-r") if n.strip().startswith("-")), None)
     if mode:  # (`-r -1` repeats the command for ever)
@@ -574,6 +583,12 @@ def redis_cli(name: str, args: list[str]) -> None:
     if command in ("monitor", "subscribe", "psubscribe", "ssubscribe"):
         raise NotRead(f"{name} {command.upper()} streams until someone stops it: a person's "
                       "job", cause="interactive", effect="interactive")
+    if command in _REDIS_VALUES and (
+            key := next((k for k in p.operands[1:]
+                         if secret_key(k, globs=False, templates=False)), None)):
+        raise NotRead(f"{name} {command.upper()} {key} prints the value of a key named for a "
+                      "secret (a password, a token, a key): not a read to keep",
+                      cause="operand")
     if command in _REDIS_READ:
         return
     _redis_secret_shown(name, command, p.operands[1:])
@@ -599,7 +614,9 @@ def _prints_secrets(p: Parsed, name: str) -> None:
 
 def _etcd_get(p: Parsed, name: str) -> None:
     """`etcdctl get /registry/secrets/ns/x` (or a prefix or range that takes them in) prints a
-    cluster's Secrets, unencrypted unless encryption at rest is set up; keys alone are names."""
+    cluster's Secrets, unencrypted unless encryption at rest is set up; keys alone are names.
+    A key whose name says it holds a secret (`/secrets/db`, `app/db/password`) prints it, as
+    `consul kv get` of one does."""
     if p.has("--keys-only", "--count-only") or not p.operands:
         return
     key = p.operands[0]
@@ -608,6 +625,27 @@ def _etcd_get(p: Parsed, name: str) -> None:
             (p.has("--prefix") and _KUBE_SECRETS.startswith(key)):
         raise NotRead(f"{name} {key} can print Kubernetes Secrets' values: not a read to keep",
                       cause="operand")
+    _no_secret_key(name, key, p.has("--prefix"))
+
+
+def _no_secret_key(name: str, key: str, recursive: bool) -> None:
+    if secret_key(key):
+        raise NotRead(f"{name} {key} prints the value of a key named for a secret (a password, "
+                      "a token, a key): not a read to keep", cause="operand")
+    if recursive and whole_store(key):
+        raise NotRead(f"{name} {key or '(the root)'} prints every value the store holds, the "
+                      "secrets kept there among them (name a prefix, or list the keys): not a "
+                      "read to keep", cause="operand")
+
+
+def _consul_kv_get(p: Parsed, name: str) -> None:
+    """`consul kv get app/db/password` prints a secret, as `vault kv get` does; so does a
+    recursive read or an export of the whole store. Keys alone (`-keys`) are names."""
+    if p.has("-keys", "--keys"):
+        return
+    recursive = p.has("-recurse", "--recurse") or name.endswith("export")
+    for key in p.operands or [""]:
+        _no_secret_key(name, key, recursive)
 
 
 _ETCD_SUBS: dict[str, Tool] = {
@@ -632,7 +670,8 @@ _CONSUL = F("", """http-addr= token= token-file= ca-file= ca-path= client-cert= 
 _CONSUL_SUBS: dict[str, Tool] = {
     "members": NONE, "info": NONE, "version": NONE, "monitor": Tool(live=True),
     "catalog": Tool(subcommands=rows("services nodes datacenters", NONE)),
-    "kv": Tool(subcommands={"get": NONE, "export": NONE}),
+    "kv": Tool(subcommands={"get": Tool(check=_consul_kv_get),
+                            "export": Tool(check=_consul_kv_get)}),
     "operator": Tool(subcommands={"raft": Tool(subcommands={"list-peers": NONE}),
                                   "autopilot": Tool(subcommands={"get-config": NONE,
                                                                  "state": NONE})}),
@@ -772,12 +811,27 @@ _KNIFE_FLAGS = F("a:F:lirmE:k:u:s:Vz", "attribute= format= long id-only run-list
                  "environment= key= user= server-url= verbose local-mode", why={
                      "-c": "loads a configuration that is Ruby code, run as it is read",
                      "--config": "loads a configuration that is Ruby code, run as it is read"})
+def _gitlab_configuration(p: Parsed, name: str) -> None:
+    raise NotRead(f"{name} prints the configuration gitlab.rb and gitlab-secrets.json give "
+                  "(db_password, secret_key_base, the Redis password): not a read to keep",
+                  cause="subcommand")
+
+
+def _vault_item_shown(p: Parsed, name: str) -> None:
+    """`knife vault show VAULT ITEM` decrypts the item and prints its secrets, as `vault kv
+    get` does; `knife vault show VAULT` lists the vault's items."""
+    if len(p.operands) > 1:
+        raise NotRead(f"{name} {' '.join(p.operands[:2])} decrypts the item and prints its "
+                      "secrets: not a read to keep", cause="operand")
+
+
 _KNIFE_SUBS: dict[str, Tool] = {
     **rows("node role environment client cookbook", Tool(subcommands=rows(
         "show list", Tool(_KNIFE_FLAGS)))),
     "search": Tool(_KNIFE_FLAGS), "status": Tool(_KNIFE_FLAGS),
     "data": Tool(subcommands={"bag": Tool(subcommands=rows("show list", Tool(_KNIFE_FLAGS)))}),
-    "vault": Tool(subcommands=rows("show list", Tool(_KNIFE_FLAGS))),
+    "vault": Tool(subcommands={"list": Tool(_KNIFE_FLAGS),
+                               "show": Tool(_KNIFE_FLAGS, check=_vault_item_shown)}),
 }
 
 # -- Kafka's command-line tools: the action is a flag (`--describe`, `--create`) ---------------
@@ -838,18 +892,36 @@ _RABBIT = F("n:qst:p:l", """node= quiet silent timeout= vhost= longnames formatt
 _RABBITMQCTL_READ = rows("""status cluster_status list_queues list_exchanges list_bindings
     list_connections list_channels list_consumers list_vhosts list_users list_permissions
     list_user_permissions list_topic_permissions list_policies list_operator_policies
-    list_parameters list_global_parameters list_feature_flags list_unresponsive_queues
-    list_vhost_limits list_user_limits list_deprecated_features environment report
+    list_global_parameters list_feature_flags list_unresponsive_queues
+    list_vhost_limits list_user_limits list_deprecated_features
     node_health_check ping version help""", NONE)
+
+
+def _broker_secrets(p: Parsed, name: str) -> None:
+    raise NotRead(f"{name} prints what the broker is given to log in with (its default_pass, "
+                  "the Erlang cookie, a shovel's or federation upstream's URI with its "
+                  "password): not a read to keep", cause="subcommand")
+
+
+# What prints a RabbitMQ node's secrets: its application environment (`environment`, and
+# `report`, which holds it: `default_pass`), its RABBITMQ_* variables (`os_env`:
+# RABBITMQ_DEFAULT_PASS, RABBITMQ_ERLANG_COOKIE), its command line (`-setcookie`), and the
+# runtime parameters (`list_parameters`: each shovel's and federation upstream's URI, the
+# password in it), as `docker inspect` prints a container's environment.
+_RABBITMQ_SECRETS = rows("environment report os_env command_line_arguments list_parameters",
+                         Tool(check=_broker_secrets))
+_RABBITMQCTL_READ.update({k: v for k, v in _RABBITMQ_SECRETS.items()
+                          if k in ("environment", "report", "list_parameters")})
 _RABBITMQ_DIAGNOSTICS_READ = {
     **rows("""status cluster_status check_running check_alarms check_local_alarms
         check_port_connectivity check_protocol_listener check_port_listener check_virtual_hosts
         check_certificate_expiration check_if_node_is_quorum_critical
-        check_if_node_is_mirror_sync_critical alarms listeners memory_breakdown environment
-        report log_location maybe_stuck runtime_thread_stats server_version
-        erlang_version is_running is_booting os_env tls_versions cipher_suites certificates
-        command_line_arguments discover_peers resolve_hostname list_network_interfaces
-        quorum_status erlang_cookie_sources schema_info ping version help""", NONE),
+        check_if_node_is_mirror_sync_critical alarms listeners memory_breakdown
+        log_location maybe_stuck runtime_thread_stats server_version erlang_version
+        is_running is_booting tls_versions cipher_suites certificates discover_peers
+        resolve_hostname list_network_interfaces quorum_status erlang_cookie_sources
+        schema_info ping version help""", NONE),
+    **{k: v for k, v in _RABBITMQ_SECRETS.items() if k != "list_parameters"},
     "log_tail": Tool(F("N:", "number=")),
     **rows("log_tail_stream observer consume_event_stream", Tool(live=True)),
 }
@@ -891,7 +963,8 @@ SERVICES: dict[str, Rule] = {
     "journalctl": Tool(_JOURNALCTL, follow=frozenset({"-f", "--follow"})),
     "service": Tool(F("", "status-all"), check=service_status),
     "sv": Tool(F("vw:"), subcommands={"status": NONE, "s": NONE, "check": NONE}),
-    "gitlab-ctl": Tool(subcommands={"status": NONE, "service-list": NONE, "show-config": NONE,
+    "gitlab-ctl": Tool(subcommands={"status": NONE, "service-list": NONE,
+                                    "show-config": Tool(check=_gitlab_configuration),
                                     "tail": Tool(live=True)}),
     **rows("docker podman nerdctl", Tool(_DOCKER_GLOBAL, subcommands=_DOCKER_SUBS)),
     "crictl": Tool(_CRICTL_GLOBAL, inherit=True, subcommands=_CRICTL_SUBS),

@@ -67,11 +67,15 @@ brin_summarize_new_values brin_summarize_range brin_desummarize_range gin_clean_
 pg_ls_dir pg_stat_file pg_ls_logdir pg_ls_waldir pg_ls_tmpdir pg_ls_archive_statusdir
 pg_ls_logicalsnapdir pg_ls_logicalmapdir pg_ls_replslotdir pg_ls_summariesdir
 get_lock release_lock release_all_locks load_file sys_exec sys_eval
+crosstab crosstab2 crosstab3 crosstab4 connectby
 """.split())
 """PostgreSQL's (reading the server's files and directories counts: they are not the data;
 the BRIN and GIN maintenance calls write an index, in a READ ONLY transaction too), then
-MySQL's: a named lock held, a server file read, a program run (the sys_exec UDF)."""
-_EFFECT_PREFIXES = ("dblink",)
+MySQL's: a named lock held, a server file read, a program run (the sys_exec UDF). A function
+that runs the SQL text it is given (query_to_xml, ts_stat, tablefunc's crosstab and connectby,
+dblink, pg_background) runs what no reader of the statement checked: `crosstab('select
+pg_terminate_backend(pid) from pg_stat_activity')` calls what the list gates."""
+_EFFECT_PREFIXES = ("dblink", "pg_background")
 _EFFECT_WORDS = frozenset("""
 reset evict kill terminate cancel signal drop create truncate unlink rename promote reload
 rotate switch notify import exec eval force advance emit sync

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from engine.effects.bash import bash_verdict
 from engine.effects.classify import (
@@ -117,6 +118,11 @@ def _step_verdict(plugin: str | None, params: Mapping[str, Any], *,
         url = "/".join([str(params.get("url", "")).rstrip("/"),
                         *map(str, params.get("path") or [])])
         headers = params.get("headers")
+        query = params.get("query")
+        if isinstance(query, dict) and query:  # judged as the server reads it: in the URL
+            url += ("&" if "?" in url else "?") + urlencode(
+                [(str(k), str(v)) for k, vs in query.items()
+                 for v in (vs if isinstance(vs, list) else [vs])])
         said = credentials_fetched(url, headers=[f"{k}: {v}" for k, v in headers.items()]
                                    if isinstance(headers, dict) else ())
         return READ if said is None else Verdict("mutate", f"an HTTP {method} of {url} {said}: "

@@ -326,7 +326,7 @@ def test_powershell_opening_a_credential_file_is_not_a_read(line: str) -> None:
     "etcdctl --key=/etc/kubernetes/pki/etcd/server.key --cert /etc/kubernetes/pki/etcd/server.crt "
     "endpoint health", "curl --key /x/client.key https://a", "cat ~/.ssh/id_rsa.pub",
     "openssl x509 -in /etc/kubernetes/pki/apiserver.crt -noout -dates",
-    "cat /etc/kubernetes/manifests/kube-apiserver.yaml", "consul kv export | jq '.[].key'",
+    "cat /etc/kubernetes/manifests/kube-apiserver.yaml", "consul kv export app/ | jq '.[].key'",
     "Get-ChildItem ~/.ssh",
 ])
 def test_using_or_naming_a_credential_file_stays_a_read(line: str) -> None:

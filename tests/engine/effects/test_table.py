@@ -362,7 +362,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "amtool": (["amtool alert query", "amtool silence", "amtool --alertmanager.url=http://a "
                 "silence query -q"], ["amtool silence add a=b", "amtool silence expire x"]),
     "knife": (["knife node show n -a fqdn", "knife search node 'role:x' -a name",
-               "knife node list", "knife vault show b i -z"],
+               "knife node list", "knife vault show b -z"],
               ["knife ssh 'role:x' uptime", "knife node delete n", "knife bootstrap x"]),
     "patronictl": (["patronictl list", "patronictl -c /etc/patroni.yml list -e",
                     "patronictl topology", "patronictl history -f json",
@@ -598,7 +598,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
               "helm template r c --output-dir /tmp/x", "helm template r c --post-renderer x"]),
     # -- clouds
     "gcloud": (["gcloud compute disks list --format=json", "gcloud --project p compute "
-                "instances describe x --zone z", "gcloud config get-value project",
+                "instances describe x --zone z --format=value(status)",
+                "gcloud config get-value project",
                 "gcloud container node-pools list --cluster c", "gcloud auth list"],
                ["gcloud compute instances stop x", "gcloud container clusters get-credentials c",
                 "gcloud config set project p", "gcloud compute ssh x", "!gcloud auth login",
