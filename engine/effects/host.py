@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import re
 
+from engine.effects.credentials import (
+    credential_reason,
+    holds_credentials,
+    holds_credentials_beneath,
+)
 from engine.effects.options import Flags, NotRead, Parsed
 from engine.effects.rules import UNTIL_STOPPED, Rule, Tool, needs, rows
 from engine.effects.scripts import awk_problem, sed_problem
@@ -64,6 +69,27 @@ def _awk(p: Parsed, name: str) -> None:
         problem = awk_problem(program)
         if problem:
             raise NotRead(f"{name}'s program: {problem}", cause="script")
+
+
+# yq's functions that open a file the expression names: load, load_str, load_xml, load_props,
+# load_base64 ...; a literal name, or any other argument (`load(strenv(F))`)
+_YQ_LOAD = re.compile(r"\bload\w*\s*\(")
+_YQ_LOAD_LITERAL = re.compile(r"\bload\w*\s*\(\s*(?:\"(?P<d>[^\"\\]*)\"|'(?P<s>[^'\\]*)')\s*\)")
+
+
+def _yq(p: Parsed, name: str) -> None:
+    """A yq expression that loads a file (`load("/etc/shadow")`, `load_str(...)`) opens it as
+    a file operand would be: a file of credentials, or one a value names, is not a read."""
+    for expression in [*p.values("--expression"), *p.operands[:1]]:
+        named = [m.group("d") if m.group("d") is not None else m.group("s")
+                 for m in _YQ_LOAD_LITERAL.finditer(expression)]
+        if len(named) < len(_YQ_LOAD.findall(expression)):
+            raise NotRead(f"{name}'s expression loads a file a value names: it may open any "
+                          "file", cause="operand")
+        for path in named:
+            if holds_credentials(path) or holds_credentials_beneath(path):
+                raise NotRead(f"{name}'s expression loads {path}: {credential_reason(path)}",
+                              cause="operand")
 
 
 def _sar(p: Parsed, name: str) -> None:
@@ -359,7 +385,7 @@ HOST: dict[str, Rule] = {
         raw-output verbose nul-output null-input output-format= input-format= indent=
         unwrapScalar=? expression= front-matter=""", why={
         "-i": "edits files in place", "--inplace": "edits files in place",
-        "-s": "writes files", "--split-exp": "writes files"})),
+        "-s": "writes files", "--split-exp": "writes files"}), check=_yq),
     **rows("echo printf true false sleep test [ getconf seq nproc whoami", ANY),
     "id": Tool(F("aZgGnruz", "context group groups name real user zero")),
     "uname": Tool(F("asnrvmpio", "all kernel-name nodename kernel-release kernel-version "

@@ -348,3 +348,28 @@ def test_a_file_named_through_the_shell_is_judged_as_named(line: str) -> None:
 ])
 def test_other_files_named_through_the_shell_still_read(line: str) -> None:
     _reads(line)
+
+
+# -- 11. a file a yq expression loads ------------------------------------------------------------
+# yq's load functions open the file their argument names, as a file operand does: `yq -n
+# 'load("/etc/shadow")'` printed it unasked while `yq . /etc/shadow` was gated; a file a value
+# names (`load(strenv(F))`) may be any file.
+
+@pytest.mark.parametrize("argv", [
+    ["yq", "-n", 'load("/etc/shadow")'], ["yq", "-n", "load_str('/root/.ssh/id_rsa')"],
+    ["yq", "--expression=load_str(\"/home/ann/.aws/credentials\")", "-n"],
+    ["yq", "-n", '.a = load("x.yaml") | .b = load_base64("/etc/ssl/private/site.key")'],
+    ["yq", "-n", "load(strenv(F))"], ["yq", "-n", 'load("/etc/" + env(F))'],
+])
+def test_a_file_a_yq_expression_loads_is_judged_as_opened(argv: list[str]) -> None:
+    found = classify(argv)
+    assert found.effect == "mutate" and "loads" in found.reason, (argv, found)
+
+
+@pytest.mark.parametrize("argv", [
+    ["yq", ".spec.template", "deploy.yaml"],
+    ["yq", "-n", 'load("defaults.yaml") * load("site.yaml")'],
+    ["yq", ".payload | @base64d", "x.yaml"], ["yq", "-r", ".metadata.name", "pod.yaml"],
+])
+def test_yq_reading_its_files_or_loading_plain_ones_still_reads(argv: list[str]) -> None:
+    assert classify(argv).read, argv
