@@ -1,0 +1,78 @@
+r"""Trust, session 21: a number that was no number, a detector that saw nothing, a history cut
+short.
+
+1. A condition's `int` and `float` (Jinja2's) read anything that is not a number as 0: "If the
+   disk is full (`steps.x.stdout | int > 90`), escalate. Otherwise, no action is needed" ended
+   the run `no_action` when the check printed nothing, `91%`, an error message (exit 0), or a
+   query's NULL. Such a value is an error now: the step that decides fails and the run is
+   `inconclusive`, saying which value; `int(0)` says what it means where the guide means it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.compile import compile_guide
+from engine.errors import ConditionError
+from engine.guide import parse_guide
+from engine.templating import evaluate
+from tests.support.running import run_locally
+
+# -- 1. a number that is no number ---------------------------------------------------------------
+
+DISK_GUIDE = """# Disk
+
+## Diagnosis
+
+1. Read the root file system's usage {{#usage}}:
+
+   ```bash
+   cat {usage}
+   ```
+
+2. If the disk is full (`steps.usage.stdout | {conv} > 90`), escalate to the storage team.
+
+3. Otherwise, no action is needed.
+"""
+
+
+@pytest.mark.parametrize("printed", ["", "N/A\n", "91%\n", "No resources found in x namespace.\n",
+                                     "<html><body>502 Bad Gateway</body></html>\n"])
+@pytest.mark.parametrize("conv", ["int", "float"])
+def test_a_number_read_from_what_is_no_number_concludes_nothing(tmp_path: Path, printed: str,
+                                                                 conv: str) -> None:
+    # Given a check whose output is not a number (empty, a unit, an error message at exit 0)
+    usage = tmp_path / "usage"
+    usage.write_text(printed)
+    plan = compile_guide(parse_guide(DISK_GUIDE.format(usage=usage, conv=conv), path="g.md"))
+    # When the guide compares it with a threshold
+    record = run_locally(plan, tmp_path)
+    # Then the run draws no conclusion (before: 0 > 90 was false, and it ended no_action)
+    assert record.outcome == "inconclusive", (printed, record.outcome, record.reason)
+    assert "is not a number" in (record.reason or ""), record.reason
+
+
+def test_a_number_still_decides(tmp_path: Path) -> None:
+    usage = tmp_path / "usage"
+    plan = compile_guide(parse_guide(DISK_GUIDE.format(usage=usage, conv="int"), path="g.md"))
+    usage.write_text("95\n")
+    assert run_locally(plan, tmp_path).outcome == "escalate"
+    usage.write_text(" 40\n")
+    assert run_locally(plan, tmp_path).outcome == "no_action"
+
+
+@pytest.mark.parametrize("expr", ["x | int > 90", "x | float > 90", "n | float < 5",
+                                  "n | int == 0"])
+def test_int_and_float_of_what_is_no_number_is_an_error(expr: str) -> None:
+    with pytest.raises(ConditionError, match="is not a number"):
+        evaluate(expr, {"x": "", "n": None})
+
+
+@pytest.mark.parametrize(("expr", "value"), [
+    ("x | int(0) > 90", False), ("n | float(100) > 90", True), ("'42.7' | int == 42", True),
+    ("'0x1f' | int(0, 16) == 31", True), ("true | int == 1", True), ("' 7\n' | float == 7", True),
+])
+def test_int_and_float_with_a_default_or_a_number_decide(expr: str, value: bool) -> None:
+    assert evaluate(expr, {"x": "", "n": None}) is value
