@@ -6,10 +6,17 @@ short.
    the run `no_action` when the check printed nothing, `91%`, an error message (exit 0), or a
    query's NULL. Such a value is an error now: the step that decides fails and the run is
    `inconclusive`, saying which value; `int(0)` says what it means where the guide means it.
+2. A detector that watched fewer samples than its window (an empty recording, a stream that
+   ended at once) reported "no alarm", and "If the detector did not fire, the part is in"
+   ended the run `resolved` on nothing watched. With no alarm over too little data the detect
+   step fails (the run is `inconclusive`), saying how many samples against which window; an
+   alarm within them is still an alarm.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -76,3 +83,69 @@ def test_int_and_float_of_what_is_no_number_is_an_error(expr: str) -> None:
 ])
 def test_int_and_float_with_a_default_or_a_number_decide(expr: str, value: bool) -> None:
     assert evaluate(expr, {"x": "", "n": None}) is value
+
+
+# -- 2. a detector that saw too little ----------------------------------------------------------
+
+DETECT_GUIDE = """# Press
+
+## Diagnosis
+
+1. Watch the press {{#watch}}:
+
+   ```detect
+   detector: threshold
+   source: {source}
+   threshold: 5
+   window: 10
+   ```
+
+2. If the detector fired (`steps.watch.alarm`), escalate to the cell's owner.
+
+3. Otherwise, the press went well: no action is needed.
+"""
+
+CHANNELS = ["fx", "fy", "fz", "tx", "ty", "tz"]
+
+
+def _recording(path: Path, forces: list[float]) -> Path:
+    header = {"mendflow_run": 1, "channels": CHANNELS, "label": None}
+    rows = [[i * 0.02, f, 0, 0, 0, 0, 0] for i, f in enumerate(forces)]
+    path.write_text("\n".join(json.dumps(r) for r in [header, *rows]) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("samples", [0, 1, 9])
+def test_no_alarm_over_too_little_data_concludes_nothing(tmp_path: Path, samples: int) -> None:
+    # Given a recording shorter than the detector's window (none of it over the threshold)
+    source = _recording(tmp_path / "attempt.jsonl", [0.1] * samples)
+    plan = compile_guide(parse_guide(DETECT_GUIDE.format(source=source), path="g.md"),
+                         known_plugins={"threshold"})
+    # When the guide concludes on the detector's silence
+    record = run_locally(plan, tmp_path)
+    # Then nothing is concluded (before: no alarm, and the run ended no_action)
+    assert record.outcome == "inconclusive", (record.outcome, record.reason)
+    assert "too little data" in (record.reason or "")
+    assert f"{samples} sample(s), fewer than its window of 10" in (record.reason or "")
+
+
+def test_enough_data_or_an_alarm_still_concludes(tmp_path: Path) -> None:
+    source = tmp_path / "attempt.jsonl"
+    plan = compile_guide(parse_guide(DETECT_GUIDE.format(source=source), path="g.md"),
+                         known_plugins={"threshold"})
+    _recording(source, [0.1] * 10)
+    assert run_locally(plan, tmp_path).outcome == "no_action"
+    _recording(source, [0.1, 0.1, 90.0])  # fired within fewer samples than its window
+    assert run_locally(plan, tmp_path).outcome == "escalate"
+
+
+def test_the_detector_says_how_little_it_saw(tmp_path: Path) -> None:
+    from engine.errors import StepFailed
+    from engine.plugins import parse_params
+    from tests.plugins.detectors.helpers import REGISTRY, ctx
+
+    source = _recording(tmp_path / "attempt.jsonl", [])
+    params = parse_params(REGISTRY.get("threshold"), {"source": str(source), "threshold": 5,
+                                                      "window": 25}, step="watch")
+    with pytest.raises(StepFailed, match="too little data: 0 sample"):
+        asyncio.run(REGISTRY.instance("threshold").run(params=params, ctx=ctx()))
