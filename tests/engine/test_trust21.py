@@ -11,12 +11,25 @@ short.
    ended the run `resolved` on nothing watched. With no alarm over too little data the detect
    step fails (the run is `inconclusive`), saying how many samples against which window; an
    alarm within them is still an alarm.
+3. A history cut short (the events after the last state snapshot gone: a truncated events
+   table, a restore that lost its tail) was replayed as it was: a run killed after an
+   approval and the change it let through had finished resumed with the approval pending, and
+   `resume --yes` approved and made the change again. The run's memory is written in the
+   commit that records a step's finish: a step whose result memory holds while the history
+   read back has not finished it means events are missing, and the run is not resumed (one
+   line, exit 5); nothing runs again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -149,3 +162,75 @@ def test_the_detector_says_how_little_it_saw(tmp_path: Path) -> None:
                                                       "window": 25}, step="watch")
     with pytest.raises(StepFailed, match="too little data: 0 sample"):
         asyncio.run(REGISTRY.instance("threshold").run(params=params, ctx=ctx()))
+
+
+# -- 3. a history cut short -----------------------------------------------------------------------
+
+CHANGE_THEN_WAIT = """# Restart
+
+## Mitigation
+
+1. Record the restart {{#record}}:
+
+   ```bash
+   echo restarted >> {ledger}
+   ```
+
+2. Let it settle {{#settle}}:
+
+   ```bash
+   sleep 60
+   ```
+"""
+
+
+def test_a_history_cut_short_is_refused_and_the_change_not_made_again(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    guide = tmp_path / "restart.md"
+    guide.write_text(CHANGE_THEN_WAIT.format(ledger=ledger))
+    data = tmp_path / "data"
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(data)}
+    env.pop("MENDFLOW_DEBUG", None)
+    # Given a run killed (SIGKILL) after its approved change was made and recorded
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(guide), "--yes"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    db = data / "mendflow.sqlite3"
+    deadline = time.monotonic() + 60
+    while not _started(db, "settle"):
+        assert proc.poll() is None, "the run ended before its last step"
+        assert time.monotonic() < deadline, "the run never reached its last step"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert ledger.read_text() == "restarted\n"
+    # and its events after the last snapshot lost (the approval and the change among them)
+    with sqlite3.connect(db) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+        cut = conn.execute("DELETE FROM events WHERE seq > (SELECT state_seq FROM snapshots)")
+        assert cut.rowcount >= 3
+    conn.close()
+    # When it is resumed, approvals given
+    resumed = subprocess.run([sys.executable, "-m", "engine.cli", "resume", run_id, "--yes"],
+                             env=env, capture_output=True, text=True, timeout=120,
+                             stdin=subprocess.DEVNULL)
+    # Then it is refused in one line, exit 5, and the change is not made again
+    said = resumed.stdout + resumed.stderr
+    assert ledger.read_text() == "restarted\n", said
+    assert resumed.returncode == 5, said
+    assert "Traceback" not in said and "internal error" not in said, said
+    errors = [ln for ln in resumed.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "events that say so are missing" in errors[0], said
+
+
+def _started(db: Path, step: str) -> bool:
+    if not db.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            row = conn.execute("SELECT 1 FROM events WHERE type = 'step_started' AND step_id = ?",
+                               (step,)).fetchone()
+        conn.close()
+    except sqlite3.OperationalError:  # not created yet
+        return False
+    return row is not None
