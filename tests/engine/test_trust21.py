@@ -18,6 +18,10 @@ short.
    commit that records a step's finish: a step whose result memory holds while the history
    read back has not finished it means events are missing, and the run is not resumed (one
    line, exit 5); nothing runs again.
+4. A run's stored plan edited between a kill and the resume (a step's command changed in the
+   store) was resumed as it now read: the operator's `auto_approve` policy, given for the plan
+   the run started with, passed the edited command, and it ran. A stored plan whose data does
+   not hash to the name the run knows it by is refused (one line, exit 5).
 """
 
 from __future__ import annotations
@@ -179,48 +183,108 @@ CHANGE_THEN_WAIT = """# Restart
 2. Let it settle {{#settle}}:
 
    ```bash
-   sleep 60
+   sleep 30
    ```
 """
 
 
 def test_a_history_cut_short_is_refused_and_the_change_not_made_again(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger"
-    guide = tmp_path / "restart.md"
-    guide.write_text(CHANGE_THEN_WAIT.format(ledger=ledger))
-    data = tmp_path / "data"
-    env = {**os.environ, "MENDFLOW_DATA_DIR": str(data)}
-    env.pop("MENDFLOW_DEBUG", None)
     # Given a run killed (SIGKILL) after its approved change was made and recorded
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(guide), "--yes"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    db = data / "mendflow.sqlite3"
-    deadline = time.monotonic() + 60
-    while not _started(db, "settle"):
-        assert proc.poll() is None, "the run ended before its last step"
-        assert time.monotonic() < deadline, "the run never reached its last step"
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+    db, run_id, env = _killed_run(tmp_path, CHANGE_THEN_WAIT.format(ledger=ledger), "settle",
+                                  "--yes")
     assert ledger.read_text() == "restarted\n"
     # and its events after the last snapshot lost (the approval and the change among them)
     with sqlite3.connect(db) as conn:
-        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
         cut = conn.execute("DELETE FROM events WHERE seq > (SELECT state_seq FROM snapshots)")
         assert cut.rowcount >= 3
     conn.close()
     # When it is resumed, approvals given
-    resumed = subprocess.run([sys.executable, "-m", "engine.cli", "resume", run_id, "--yes"],
-                             env=env, capture_output=True, text=True, timeout=120,
-                             stdin=subprocess.DEVNULL)
+    resumed = _mendflow(env, "resume", run_id, "--yes")
     # Then it is refused in one line, exit 5, and the change is not made again
-    said = resumed.stdout + resumed.stderr
-    assert ledger.read_text() == "restarted\n", said
-    assert resumed.returncode == 5, said
+    assert ledger.read_text() == "restarted\n", resumed.stdout + resumed.stderr
+    _assert_one_line_store_error(resumed, "events that say so are missing")
+
+
+def _killed_run(tmp_path: Path, guide_text: str, step: str, *args: str,
+                env: dict[str, str] | None = None) -> tuple[Path, str, dict[str, str]]:
+    """`mendflow run` of the guide, SIGKILLed once `step` has started: the store's file, the
+    run's id, and the environment to go on with."""
+    guide = tmp_path / "guide.md"
+    guide.write_text(guide_text)
+    data = tmp_path / "data"
+    full = {**os.environ, "MENDFLOW_DATA_DIR": str(data), **(env or {})}
+    full.pop("MENDFLOW_DEBUG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(guide), *args],
+                            env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    db = data / "mendflow.sqlite3"
+    deadline = time.monotonic() + 60
+    while not _started(db, step):
+        assert proc.poll() is None, f"the run ended before step {step}"
+        assert time.monotonic() < deadline, f"the run never reached step {step}"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    with sqlite3.connect(db) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+    conn.close()
+    return db, run_id, full
+
+
+def _mendflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def _assert_one_line_store_error(proc: subprocess.CompletedProcess[str], words: str) -> None:
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 5, said
     assert "Traceback" not in said and "internal error" not in said, said
-    errors = [ln for ln in resumed.stderr.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1 and "events that say so are missing" in errors[0], said
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and words in errors[0], said
+
+
+# -- 4. a stored plan edited ----------------------------------------------------------------------
+
+WAIT_THEN_CHANGE = """# Restart
+
+## Mitigation
+
+1. Let the queue drain {{#drain}}:
+
+   ```bash
+   sleep 5
+   ```
+
+2. Record the restart {{#record}}:
+
+   ```bash
+   echo restarted >> {ledger}
+   ```
+"""
+
+
+def test_a_stored_plan_edited_between_kill_and_resume_is_refused(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    policy = tmp_path / "mendflow.toml"
+    policy.write_text('[policy]\nauto_approve = ["approve-record"]\n')
+    # Given a run the operator's policy lets change the world, killed before the change
+    db, run_id, env = _killed_run(tmp_path, WAIT_THEN_CHANGE.format(ledger=ledger), "drain",
+                                  env={"MENDFLOW_CONFIG_FILE": str(policy)})
+    # and its stored plan edited: the change is another command now
+    with sqlite3.connect(db) as conn:
+        edited = conn.execute("UPDATE plans SET json = replace(json, 'echo restarted', "
+                              "'echo WIPED')")
+        assert edited.rowcount == 1
+    conn.close()
+    # When it is resumed
+    resumed = _mendflow(env, "resume", run_id)
+    # Then it is refused in one line, exit 5: the policy approved the plan it was given, not
+    # this one (before: the edited command ran, approved by the policy)
+    assert not ledger.exists(), ledger.read_text()
+    _assert_one_line_store_error(resumed, "was changed since it was saved")
+    assert _mendflow(env, "show", run_id).returncode == 5
 
 
 def _started(db: Path, step: str) -> bool:
