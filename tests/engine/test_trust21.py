@@ -22,6 +22,12 @@ short.
    store) was resumed as it now read: the operator's `auto_approve` policy, given for the plan
    the run started with, passed the edited command, and it ran. A stored plan whose data does
    not hash to the name the run knows it by is refused (one line, exit 5).
+5. An `http` step that changes the world (a POST behind an approval, `{#restart retries=3}`)
+   whose server took the request and dropped the connection before answering (a proxy's
+   reset, a server restarting itself) was retried as if nothing had been sent: only a timeout
+   counted as sent, and the POST went out three times. A request cut off after it was sent
+   (the connection lost while writing it or reading the answer) leaves its effect unknown: a
+   change is not tried again by itself.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import pytest
 from engine.compile import compile_guide
 from engine.errors import ConditionError
 from engine.guide import parse_guide
+from engine.store.base import RunRecord
 from engine.templating import evaluate
 from tests.support.running import run_locally
 
@@ -298,3 +305,68 @@ def _started(db: Path, step: str) -> bool:
     except sqlite3.OperationalError:  # not created yet
         return False
     return row is not None
+
+
+# -- 5. a change whose connection dropped after it was sent ---------------------------------------
+
+RESTART_OVER_HTTP = """# Restart
+
+## Mitigation
+
+1. Restart the service {{#restart retries=3}}:
+
+   ```http
+   method: POST
+   url: http://127.0.0.1:{port}/restart
+   ```
+"""
+
+
+async def _hang_up_server(received: list[bytes]) -> asyncio.Server:
+    """Takes each request whole, then closes the connection without an answer."""
+    async def take(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        received.append(head + await reader.readexactly(length))
+        writer.close()
+    return await asyncio.start_server(take, "127.0.0.1", 0)
+
+
+def test_a_change_whose_answer_was_lost_after_it_was_sent_is_not_sent_again(
+        tmp_path: Path) -> None:
+    from engine.interaction import Answers
+    from engine.plugins import default_registry
+    from engine.runtime.executor import LocalExecutor
+    from engine.runtime.services import Services
+    from engine.settings import Settings
+    from engine.store import open_store
+
+    async def go() -> tuple[list[bytes], RunRecord]:
+        received: list[bytes] = []
+        server = await _hang_up_server(received)
+        port = server.sockets[0].getsockname()[1]
+        plan = compile_guide(parse_guide(RESTART_OVER_HTTP.format(port=port), path="g.md"),
+                             known_plugins={"http"})
+        store = open_store(tmp_path / "s.sqlite3")
+        await store.open()
+        try:
+            executor = LocalExecutor(Services(store=store, registry=default_registry(),
+                                              settings=Settings(data_dir=tmp_path)),
+                                     interaction=Answers(assume_yes=True))
+            record = await executor.start(plan, guide_path="g.md")
+        finally:
+            await store.close()
+            server.close()
+            await server.wait_closed()
+        return received, record
+
+    # Given a gated POST, retried up to three times, whose server hangs up once it has it
+    received, record = asyncio.run(go())
+    # Then it was sent once (before: three times), and the run says its outcome is unknown
+    assert len(received) == 1, [r.split(b"\r\n", 1)[0] for r in received]
+    assert received[0].startswith(b"POST /restart")
+    restart = record.state["steps"]["restart"]
+    assert restart["status"] == "failed" and restart["attempt"] == 1, restart
+    assert "may have done so" in restart["error"], restart
+    assert record.outcome not in ("resolved", "no_action"), record.reason
