@@ -28,6 +28,11 @@ short.
    counted as sent, and the POST went out three times. A request cut off after it was sent
    (the connection lost while writing it or reading the answer) leaves its effect unknown: a
    change is not tried again by itself.
+6. A dry run that did not run a change concluded as if it had: "Flush the cache; if the errors
+   stopped, the incident is resolved" ended `resolved` (exit 0) on errors that had stopped
+   by themselves, the flush never made. A good ending (`resolved`, `mitigated`,
+   `no_action`) reached after a step the dry run did not run (a change, its approval, a
+   person's action) is `inconclusive`, naming that step.
 """
 
 from __future__ import annotations
@@ -370,3 +375,66 @@ def test_a_change_whose_answer_was_lost_after_it_was_sent_is_not_sent_again(
     assert restart["status"] == "failed" and restart["attempt"] == 1, restart
     assert "may have done so" in restart["error"], restart
     assert record.outcome not in ("resolved", "no_action"), record.reason
+
+
+# -- 6. a dry run's conclusion after a change it did not make --------------------------------------
+
+FLUSH_THEN_CHECK = """# Cache
+
+## Mitigation
+
+1. Flush the cache {{#flush}}:
+
+   ```bash
+   echo flushed >> {ledger}
+   ```
+
+2. Count the errors since {{#errors}}:
+
+   ```bash
+   cat {errors}
+   ```
+
+3. If the errors stopped (`steps.errors.stdout | trim == "0"`), the incident is resolved.
+
+4. Otherwise, escalate to the cache's owner.
+"""
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_dry_run_concludes_nothing_after_a_change_it_did_not_make(tmp_path: Path,
+                                                                     dry_run: bool) -> None:
+    from engine.interaction import Answers
+    from engine.plugins import default_registry
+    from engine.runtime.executor import LocalExecutor
+    from engine.runtime.services import Services
+    from engine.settings import Settings
+    from engine.store import open_store
+    from engine.store.base import RunOptions
+
+    ledger, errors = tmp_path / "ledger", tmp_path / "errors"
+    errors.write_text("0\n")  # the errors had stopped by themselves
+    plan = compile_guide(parse_guide(FLUSH_THEN_CHECK.format(ledger=ledger, errors=errors),
+                                     path="g.md"))
+
+    async def go() -> RunRecord:
+        store = open_store(tmp_path / "s.sqlite3")
+        await store.open()
+        try:
+            executor = LocalExecutor(Services(store=store, registry=default_registry(),
+                                              settings=Settings(data_dir=tmp_path)),
+                                     interaction=Answers(assume_yes=True))
+            return await executor.start(plan, guide_path="g.md",
+                                        options=RunOptions(dry_run=dry_run))
+        finally:
+            await store.close()
+
+    record = asyncio.run(go())
+    if dry_run:
+        # Then the dry run draws no conclusion, and says which step it did not run
+        assert not ledger.exists()
+        assert record.outcome == "inconclusive", (record.outcome, record.reason)
+        assert "the dry run did not run step 'flush'" in (record.reason or ""), record.reason
+    else:  # the real run made the change, and concludes on it
+        assert ledger.read_text() == "flushed\n"
+        assert record.outcome == "resolved", record.reason
