@@ -67,6 +67,12 @@ class StepStatus(StrEnum):
 _IN_FLIGHT = (StepStatus.RUNNING, StepStatus.WAITING)
 _ACTIVE = (*_IN_FLIGHT, StepStatus.IN_DOUBT)  # what keeps a running run from ending
 _HEALTHY = (Outcome.NO_ACTION, Outcome.RESOLVED)  # endings that say all is well
+_DONE_WELL = (*_HEALTHY, Outcome.MITIGATED)  # endings that say what was done worked
+
+DRY_RUN = "dry run"
+"""The note (and, for an approval or a person's step, who answered) of a step a dry run did
+not run: a change, its approval, a person's action."""
+_NOT_RUN = (DRY_RUN, f"approved by {DRY_RUN}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -750,6 +756,8 @@ class _Txn:
             if step.kind == StepKind.END:
                 self.put(sid, StepState(StepStatus.SUCCEEDED, 1, None, None))
                 missing = self._evidence_lost(sid) if step.outcome in _HEALTHY else None
+                if not missing and step.outcome in _DONE_WELL:
+                    missing = self._not_done(sid)
                 if missing:
                     self.inconclusive(f"reached end step '{sid}' ({step.title}), but {missing}")
                     return
@@ -779,6 +787,19 @@ class _Txn:
             why = f" ({st.error})" if st.error else ""
             return (f"step '{sid}' failed{why} and the run went on without what it would have "
                     "found; nothing healthy can be concluded")
+        return None
+
+    def _not_done(self, end: str) -> str | None:
+        """Why a good ending (`end`) cannot be trusted in a dry run: a step it did not run (a
+        change, its approval, a person's action) came before it, and what the run concluded
+        after it ("the errors stopped: resolved") rests on what that step would have done."""
+        for notes in (_NOT_RUN[:1], _NOT_RUN[1:]):  # the change itself, else its approval
+            for sid in self.base.steps:  # O(plan), once per run
+                st = self.step(sid)
+                if st.status == StepStatus.SUCCEEDED and st.note in notes:
+                    step = self.index.steps[sid]
+                    return (f"the dry run did not run step '{sid}' ({step.title}), and what "
+                            "the run concluded after it rests on what it would have done")
         return None
 
     def start(self, sid: str, attempt: int, delay: float, *, error: str | None = None,

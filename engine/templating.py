@@ -75,11 +75,47 @@ def _matching(values: Any, pattern: str) -> list[str]:
     return [v for v in items if rx.search(v)]
 
 
+_UNSAID: Any = object()  # no default given: a value that is not a number is an error
+
+
+def _int(value: Any, default: Any = _UNSAID, base: int = 10) -> Any:
+    """Jinja2's `int`, except that a value that is not a number is an error, not 0: `"" |
+    int > 90` (a check that printed nothing), `"91%" | int`, an error message, a NULL read as
+    0 concluded "below the threshold". `int(0)` says what such a value means."""
+    try:
+        return int(value, base) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        try:
+            return int(float(value))  # "42.23" | int is 42, as Jinja2's
+        except (TypeError, ValueError, OverflowError):
+            if default is _UNSAID:
+                raise ValueError(_not_a_number("int", value)) from None
+            return default
+
+
+def _float(value: Any, default: Any = _UNSAID) -> Any:
+    """Jinja2's `float`, except that a value that is not a number is an error, not 0.0
+    (`float(0)` says what it means)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        if default is _UNSAID:
+            raise ValueError(_not_a_number("float", value)) from None
+        return default
+
+
+def _not_a_number(name: str, value: Any) -> str:
+    shown = repr(value if not isinstance(value, str) or len(value) <= 60 else value[:60] + "...")
+    return (f"{name}: {shown} is not a number (a check that printed nothing, or an error "
+            f"message, is no 0; write {name}(DEFAULT) to say what it means)")
+
+
 # Small, pure, total helpers so conditions over command output stay one readable expression;
 # `promql` is the one that refuses: the guard between memory and PromQL text, which writes a
-# value for where it sits (`promql('label')`, 'regex', 'duration', 'offset', 'number').
+# value for where it sits (`promql('label')`, 'regex', 'duration', 'offset', 'number'). `int`
+# and `float` refuse too: Jinja2's read anything that is not a number as 0.
 _ENV.filters.update(numbers=_numbers, words=_words, lines=_lines, column=_column,
-                    matching=_matching, promql=promql.escape)
+                    matching=_matching, promql=promql.escape, int=_int, float=_float)
 
 ROOTS = frozenset({"inputs", "alert", "steps", "vars", "run"})
 """Top-level names a template may read; see `engine.plan` for what each holds."""

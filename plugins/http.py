@@ -84,6 +84,9 @@ _RUNNING: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar("http
                                                                           default=None)
 """The redactor of the request this task is making (httpx logs from inside it)."""
 
+_AFTER_SENDING = (httpx.WriteError, httpx.ReadError, httpx.RemoteProtocolError)
+"""Errors after a request began to go out: whether the server acted on it is unknown."""
+
 
 class _RedactQueryFilter(logging.Filter):
     """httpx logs every request URL at INFO; secret-looking query values become '***', and so
@@ -311,8 +314,10 @@ class HttpPlugin(PluginBase):
                          f"{params.method} {shown_url}; raise max_bytes or narrow the query",
                          retryable=False) from None
         except (httpx.HTTPError, OSError) as exc:  # OSError: a bad ca_file, TLS, DNS
+            # Lost while the request was written or its answer read: the server may have it
+            # and have acted on it (a proxy's reset, a server that restarted itself).
             raise failed(f"{params.method} {shown_url} failed: {type(exc).__name__}: {exc}",
-                         retryable=True) from None
+                         retryable=True, sent=isinstance(exc, _AFTER_SENDING)) from None
         finally:
             _RUNNING.reset(running)
         duration = time.monotonic() - started

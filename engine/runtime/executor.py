@@ -55,7 +55,7 @@ from engine.runtime.driving import (
 from engine.runtime.intervene import server_for
 from engine.runtime.limits import Slots
 from engine.runtime.memory import Memory, build_context
-from engine.runtime.replay import current_state
+from engine.runtime.replay import check_memory, current_state
 from engine.runtime.services import Redact, Services
 from engine.runtime.steps import StepReport, StepRunner
 from engine.store.base import RunOptions, RunRecord, StaleState, Store
@@ -222,8 +222,10 @@ class LocalExecutor:
     async def _drive_loaded(self, plan: Plan, record: RunRecord) -> RunRecord:
         run_id = record.run_id
         dry_run = record.options.dry_run
-        memory = Memory.restore(record.context, await self.store.memory(run_id))
+        entries = await self.store.memory(run_id)
+        memory = Memory.restore(record.context, entries)
         state, _ = await current_state(self.store, plan, record)
+        check_memory(record, state, entries)  # a history cut short would run steps again
         # a replay's steps served from the record of the run it replays
         self.runner.replay = await server_for(self.store, record)
         queue: asyncio.Queue[tuple[str, int, StepReport]] = asyncio.Queue()

@@ -16,7 +16,7 @@ from engine import scheduler as sched
 from engine.errors import StoreError
 from engine.plan import Plan
 from engine.runtime.driving import interrupted_reason
-from engine.store.base import EventRecord, RunRecord, RunStatus, Store
+from engine.store.base import EventRecord, MemoryEntry, RunRecord, RunStatus, Store
 
 SNAPSHOT_EVERY = 64
 """Finished steps between state snapshots; resume replays at most this many events."""
@@ -69,6 +69,26 @@ def replay(plan: Plan, record: RunRecord, events: Sequence[EventRecord]) -> sche
     for event in todo:
         state, _ = sched.apply(plan, state, event, index=index)
     return state
+
+
+_FINISHED = (sched.StepStatus.SUCCEEDED, sched.StepStatus.FAILED)
+
+
+def check_memory(record: RunRecord, state: sched.RunState,
+                 memory: Sequence[MemoryEntry]) -> None:
+    """A StoreError if the run's memory holds what a step attempt found while the history
+    read back (`state`) has not seen that attempt finish: memory is written in the commit that
+    records the finish, so the events that said so are gone (an events table cut short, a
+    restore that lost its tail). Read as it is, the history would run that step, and every
+    step after it, an approval and the change it let through among them, again."""
+    for entry in memory:
+        st = state.steps.get(entry.step_id)
+        if st is None or st.attempt > entry.attempt or (
+                st.attempt == entry.attempt and st.status in _FINISHED):
+            continue
+        raise _unreplayable(record, f"step {entry.step_id!r} finished attempt {entry.attempt} "
+                            "(its result is in the run's memory) but the events that say so "
+                            "are missing")
 
 
 def _unreplayable(record: RunRecord, said: str) -> StoreError:

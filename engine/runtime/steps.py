@@ -231,7 +231,7 @@ class StepRunner:
             would = _describe(plugin, parsed, params)
             result = StepResult(outputs={"dry_run": True, "would_run": would},
                                 summary=f"dry run: would run {would}")
-            return await self._finish(plan, step, attempt, memory, result, note="dry run")
+            return await self._finish(plan, step, attempt, memory, result, note=sched.DRY_RUN)
 
         key = f"{run_id}:{step.id}:{attempt}"
         timeout = step.timeout_s or self.settings.default_timeout_s
@@ -370,7 +370,7 @@ class StepRunner:
         # copies every step's outputs: only a step with conditions on its edges pays for it.
         judged: list[dict[str, Any]] = []
         branches: dict[int, bool] = {}
-        if note == "dry run":
+        if note == sched.DRY_RUN:
             # What a step that did not run would have found is unknown: follow no branch on it.
             branches = {i: False for i, e in sched.plan_index(plan).outgoing[step.id]
                         if e.condition is not None}
@@ -525,7 +525,7 @@ class StepRunner:
                        dry_run: bool) -> StepReport:
         action = self._gated_action(plan, step, memory)
         if dry_run:
-            return await self._answered(plan, step, attempt, memory, True, "dry run",
+            return await self._answered(plan, step, attempt, memory, True, sched.DRY_RUN,
                                         f"dry run: would ask to approve: {action}")
         answer = await self.interaction.approve(step=step, action=action)
         verdict = "approved" if answer.yes else "denied"
@@ -541,7 +541,7 @@ class StepRunner:
                 script = templating.render(script, memory.view())
             instructions = f"{instructions}\n{script}"
         if dry_run:
-            return await self._answered(plan, step, attempt, memory, True, "dry run",
+            return await self._answered(plan, step, attempt, memory, True, sched.DRY_RUN,
                                         "dry run: a person would do this by hand")
         answer = await self.interaction.confirm_manual(step=step, instructions=instructions)
         return await self._answered(plan, step, attempt, memory, answer.yes, answer.by,

@@ -7,6 +7,7 @@ cannot drift in the first place).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any, get_args
 
 import pydantic
 
+from engine import files
 from engine.errors import PlanError, StoreError
 from engine.plan import Plan
 from engine.store.base import MemoryEntry, RunRecord, RunStatus
@@ -90,10 +92,27 @@ def stored_plan(text: str | None, plan_hash: str, where: str) -> Plan:
         raise StoreError(f"no plan with hash {plan_hash} in {where}",
                          hint="Recompile the guide and start a new run")
     try:
-        return Plan.from_json(text, file=f"{where}#plan/{plan_hash}")
+        plan = Plan.from_json(text, file=f"{where}#plan/{plan_hash}")
     except PlanError as exc:
         raise StoreError(f"the stored plan {plan_hash} cannot be read: {exc.message}",
                          hint=exc.hint) from exc
+    if _hash_of(text) != plan_hash:
+        # A run names its plan by this hash: approvals given, steps finished and in doubt
+        # are of that plan. Edited since (a step's command changed between a kill and the
+        # resume), it is another plan, and an approval would pass another change.
+        raise StoreError(f"the stored plan {plan_hash[:12]} was changed since it was saved "
+                         "(its text does not hash to its name)",
+                         hint="Was the store edited by hand? Restore it from a backup; start a "
+                              "new run of the guide")
+    return plan
+
+
+def _hash_of(text: str) -> str:
+    """The content hash of a stored plan's data, as `Plan.content_hash` took it when it was
+    saved (older stores kept it with other separators: the data, not the text, is hashed)."""
+    data = files.loads(text)
+    return hashlib.sha256(json.dumps(data, sort_keys=True,
+                                     separators=(",", ":")).encode()).hexdigest()
 
 
 def memory_json(entries: Sequence[MemoryEntry]) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.detect import DetectError, load_calibration
+from engine.detect import DetectError, StreamDataError, load_calibration
 from engine.detect.artifact import check_detector
 from engine.errors import InputError, StepFailed
 from engine.plugins import PluginBase, StepContext, StepResult, default_registry, parse_params
@@ -129,6 +129,14 @@ class StreamDetector(PluginBase):
             if params.max_stream_s is not None and watch.stream_s >= params.max_stream_s:
                 break
         watch.finish()
+        if watch.alarm is None and watch.samples < watch.window:
+            # Its window never filled: no score was summed over what it is calibrated for,
+            # so "no alarm" says nothing (an empty recording, a stream that ended at once).
+            raise StreamDataError(
+                f"too little data: {watch.samples} sample(s), fewer than its window of "
+                f"{watch.window}; no alarm over them is no sign the attempt went well",
+                hint="Check the source: a recorded run with its samples, or a live cell that "
+                     "streams the attempt")
         return _with_policy(self._result(params, watch, cal, state, sources), params, decided)
 
     def _combined(self, cal: Any, params: Any, channels: list[str]) -> CombinedWatch:
