@@ -820,15 +820,13 @@ class _OutlineBuilder:
             # "## Preconditions" over "- PVC is in `Bound` state": what must hold before the
             # steps change anything, a person's (or the model's) check; when it does not, the
             # run stops there, handed over (it was ignored as prose, and the PVC was edited
-            # whatever its state). A command the item names runs first, for the check to read.
+            # whatever its state). A command it names is the judge's to read in its words.
             said = el.text.replace("**", "").replace("__", "").strip().rstrip(".,;")
             said = re.sub(r"^\[[ xX]\]\s*", "", said)
-            looked = [n for n in self._inline(el, cls, el.index)
-                      if isinstance(n, Action) and not n.mutating and n.kind != StepKind.MANUAL]
             unmet = EndNode("escalate", _short(f"A precondition does not hold ({said})"),
                             el.text, el.span)
-            return [*looked, IfNode(Guard(text=f"If the precondition does not hold ({said})"),
-                                    [unmet], el.span, el.index)]
+            return [IfNode(Guard(text=f"If the precondition does not hold ({said})"), [unmet],
+                           el.span, el.index)]
         guard = phrases.answer_guard(el.text, self._asked(el)) or phrases.guard_of(el.text)
         colon: Guard | None = None
         if guard is None and cls not in ("info", "cleanup") and not el.ordered and \
