@@ -76,3 +76,10 @@ def test_a_lead_in_paragraph_before_the_list_keeps_it_the_sections_preconditions
     plan = compile_text(GUIDE.replace("## Preconditions\n\n",
                                       "## Preconditions\n\nBefore resizing the claim:\n\n"))
     assert len([t for t in _decides(plan) if "precondition" in t]) == 3
+
+
+def test_a_precondition_naming_a_command_leaves_the_steps_numbers_alone():
+    plan = compile_text(GUIDE.replace(
+        "- PVC is in `Bound` state\n",
+        "- PVC is in `Bound` state: `kubectl get pvc data -n shop` prints `Bound`\n"))
+    assert [s.id for s in plan.steps if s.kind == StepKind.COMMAND][0].startswith("step-1-")
