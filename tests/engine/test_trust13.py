@@ -54,8 +54,8 @@ from engine.compile import compile_guide
 from engine.datasources import MASK, Redactor
 from engine.effects import Templated, classify
 from engine.guide import parse_guide
-from tests.engine.effects.test_hostile_reads import compiled, ungated_commands, verdict
 from tests.support.running import run_locally
+from tests.support.verdicts import compiled, ungated_commands, verdict
 
 # -- 1. curl: a scheme without `//`, a glob before the path, a host curl guesses from --------
 

@@ -59,9 +59,9 @@ import pytest
 from engine.datasources import MASK, Redactor
 from engine.effects import Templated, classify, step_verdict
 from engine.effects.bash import bash_verdict
-from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 from tests.engine.runtime.conftest import edge, end, plan, sh, step
 from tests.support.running import run_locally
+from tests.support.verdicts import compiled, ungated_commands
 
 
 def _argv(line: str) -> list[str]:

@@ -49,8 +49,8 @@ from engine.effects import classify, powershell_verdict, step_verdict
 from engine.effects.bash import bash_verdict
 from engine.effects.sql import sql_problem
 from engine.guide import parse_guide
-from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 from tests.engine.test_bad_files import TRIAGE, assert_one_line_bad_input, mendflow
+from tests.support.verdicts import compiled, ungated_commands
 
 # -- 1. a word is what bash passes, not how it was quoted -------------------------------------
 

@@ -58,9 +58,9 @@ from engine.effects import classify, powershell_verdict
 from engine.effects.bash import bash_verdict
 from engine.effects.sql import sql_problem
 from engine.errors import StepFailed
-from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 from tests.engine.test_bad_files import TRIAGE, assert_one_line_bad_input, mendflow
 from tests.plugins.test_logs import run as run_logs
+from tests.support.verdicts import compiled, ungated_commands
 
 # -- 1. a command that prints a secret's value ------------------------------------------------
 

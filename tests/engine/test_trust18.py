@@ -94,22 +94,9 @@ from engine.effects import classify, powershell_verdict
 from engine.effects.bash import bash_verdict
 from engine.effects.sql import sql_problem
 from engine.effects.steps import step_verdict
-from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
 from tests.engine.test_bad_files import TRIAGE, assert_one_line_bad_input, mendflow
 from tests.plugins.test_logs import run as run_logs
-
-
-def _gated(line: str, *words: str) -> None:
-    found = bash_verdict(line) if "$" in line else classify(shlex.split(line))
-    assert found.effect == "mutate", (line, found)
-    assert any(w in found.reason for w in words), (line, found.reason)
-    assert ungated_commands(compiled("bash", line)) == [], line
-
-
-def _reads(line: str) -> None:
-    found = bash_verdict(line) if "$" in line else classify(shlex.split(line))
-    assert found.read, (line, found.reason)
-
+from tests.support.verdicts import assert_gated, assert_reads, compiled, ungated_commands
 
 # -- 1. kubectl config view --flatten ----------------------------------------------------------
 
@@ -117,13 +104,13 @@ def _reads(line: str) -> None:
                                   "kubectl config view --minify --flatten -o json",
                                   "kubectl config view --flatten=true", "oc config view --flatten"])
 def test_a_flattened_kubeconfig_is_not_a_read(line: str) -> None:
-    _gated(line, "credentials")
+    assert_gated(line, "credentials")
 
 
 @pytest.mark.parametrize("line", ["kubectl config view", "kubectl config view --minify",
                                   "kubectl config view -o jsonpath={.contexts}"])
 def test_a_redacted_kubeconfig_still_reads(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 2. redis passwords ------------------------------------------------------------------------
@@ -136,19 +123,19 @@ def test_a_redacted_kubeconfig_still_reads(line: str) -> None:
     "redis-cli config get $P",
 ])
 def test_redis_config_get_of_a_password_is_not_a_read(line: str) -> None:
-    _gated(line, "password")
+    assert_gated(line, "password")
 
 
 @pytest.mark.parametrize("line", ["redis-cli ACL LIST", "redis-cli acl getuser default"])
 def test_redis_acl_password_hashes_are_not_a_read(line: str) -> None:
-    _gated(line, "password hashes")
+    assert_gated(line, "password hashes")
 
 
 @pytest.mark.parametrize("line", ["redis-cli config get maxmemory",
                                   "redis-cli config get 'maxmemory*' dir", "redis-cli ACL WHOAMI",
                                   "redis-cli ACL USERS", "redis-cli INFO memory"])
 def test_other_redis_settings_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 3. a credential file opened by a program's own words --------------------------------------
@@ -159,14 +146,14 @@ def test_other_redis_settings_still_read(line: str) -> None:
     "diff --to-file /root/.kube/config f",
 ])
 def test_a_credential_file_a_program_is_told_to_open_is_not_a_read(line: str) -> None:
-    _gated(line, "prints the credentials it holds")
+    assert_gated(line, "prints the credentials it holds")
 
 
 @pytest.mark.parametrize("line", ["sed 'r /etc/hosts' f", "diff --from-file=/etc/hosts f",
                                   "curl --netrc-file ~/.netrc https://x",
                                   "ssh -i ~/.ssh/id_rsa h uptime"])
 def test_other_files_and_credentials_handed_for_use_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 4. more places that hold credentials ------------------------------------------------------
@@ -187,14 +174,14 @@ MORE_PLACES = [
 
 @pytest.mark.parametrize("path", MORE_PLACES)
 def test_opening_another_credential_file_is_not_a_read(path: str) -> None:
-    _gated(f"cat {path}", "prints the credentials it holds")
+    assert_gated(f"cat {path}", "prints the credentials it holds")
 
 
 @pytest.mark.parametrize("line", ["grep -r . /root/.ssh", "grep -rh . ~/.ssh/",
                                   "grep -R x /etc/kubernetes/pki", "grep -r x /etc/ssl/private",
                                   "grep -r . /home/app/.aws", "grep -r . ~/.kube"])
 def test_reading_a_folder_of_credentials_is_not_a_read(line: str) -> None:
-    _gated(line, "prints the credentials it holds")
+    assert_gated(line, "prints the credentials it holds")
 
 
 @pytest.mark.parametrize("line", [
@@ -204,7 +191,7 @@ def test_reading_a_folder_of_credentials_is_not_a_read(line: str) -> None:
     "ssh -i /etc/ssh/ssh_host_rsa_key h uptime", "grep -r error /var/log",
 ])
 def test_naming_or_using_them_still_reads(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 5. the cloud's metadata service -----------------------------------------------------------
@@ -234,7 +221,7 @@ METADATA_CREDENTIALS = [
 
 @pytest.mark.parametrize("line", METADATA_CREDENTIALS)
 def test_asking_the_metadata_service_for_credentials_is_not_a_read(line: str) -> None:
-    _gated(line, "metadata service")
+    assert_gated(line, "metadata service")
 
 
 @pytest.mark.parametrize("line", [
@@ -246,11 +233,11 @@ def test_asking_the_metadata_service_for_credentials_is_not_a_read(line: str) ->
     "curl http://x/page[1-10].html", "curl http://[::1]:8080/metrics",
 ])
 def test_other_metadata_and_globbed_urls_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 def test_a_glob_past_what_can_be_checked_is_not_a_read() -> None:
-    _gated("curl http://x/iam/[a-z][a-z][a-z][a-z]", "more URLs than can be checked")
+    assert_gated("curl http://x/iam/[a-z][a-z][a-z][a-z]", "more URLs than can be checked")
 
 
 # -- 6. a program's environment, printed by a cloud command --------------------------------------
@@ -265,7 +252,7 @@ def test_a_glob_past_what_can_be_checked_is_not_a_read() -> None:
     "aws ec2 describe-launch-template-versions --launch-template-id x",
 ])
 def test_a_cloud_command_printing_a_programs_environment_is_not_a_read(line: str) -> None:
-    _gated(line, "environment")
+    assert_gated(line, "environment")
 
 
 @pytest.mark.parametrize("line", [
@@ -274,7 +261,7 @@ def test_a_cloud_command_printing_a_programs_environment_is_not_a_read(line: str
     "az webapp deployment list-publishing-credentials -n x -g g",
 ])
 def test_an_apps_settings_and_publishing_password_are_not_a_read(line: str) -> None:
-    _gated(line, "secret")
+    assert_gated(line, "secret")
 
 
 @pytest.mark.parametrize("line", [
@@ -284,7 +271,7 @@ def test_an_apps_settings_and_publishing_password_are_not_a_read(line: str) -> N
     "az webapp config show -n x -g g",
 ])
 def test_other_cloud_reads_stay_reads(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 7. redis-cli repeating for ever -------------------------------------------------------------
@@ -297,7 +284,7 @@ def test_redis_repeating_for_ever_is_a_persons_job(line: str) -> None:
 
 
 def test_redis_repeating_a_few_times_reads() -> None:
-    _reads("redis-cli -r 5 -i 1 INFO")
+    assert_reads("redis-cli -r 5 -i 1 INFO")
 
 
 # -- 8. Docker's API through curl ---------------------------------------------------------------
@@ -315,7 +302,7 @@ def test_redis_repeating_a_few_times_reads() -> None:
     "curl --unix-socket /var/run/docker.sock http://x/containers/c/[j-j]son",
 ])
 def test_asking_dockers_api_for_an_environment_or_files_is_not_a_read(line: str) -> None:
-    _gated(line, "Docker's API")
+    assert_gated(line, "Docker's API")
 
 
 @pytest.mark.parametrize("line", [
@@ -325,7 +312,7 @@ def test_asking_dockers_api_for_an_environment_or_files_is_not_a_read(line: str)
     "curl http://app/containers/c/json",
 ])
 def test_listing_containers_through_dockers_api_still_reads(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 9. a secret dumped as numbers ---------------------------------------------------------------
@@ -547,13 +534,13 @@ def test_a_record_edited_by_hand_is_one_line_and_runs_nothing_again(edit: str,
 @pytest.mark.parametrize("line", ["helm status r -o yaml", "helm status r --output=json",
                                   "helm status r -ojson -n x", "helm get hooks r"])
 def test_a_helm_release_printed_whole_is_not_a_read(line: str) -> None:
-    _gated(line, "rendered Secrets")
+    assert_gated(line, "rendered Secrets")
 
 
 @pytest.mark.parametrize("line", ["helm status r", "helm status r -o table", "helm get notes r",
                                   "helm get metadata r -o json"])
 def test_helm_status_and_notes_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 16. docker top with ps's e ------------------------------------------------------------------
@@ -562,13 +549,13 @@ def test_helm_status_and_notes_still_read(line: str) -> None:
                                   "docker container top c eww", "podman top c e",
                                   "podman pod top p auxe"])
 def test_docker_top_printing_environments_is_not_a_read(line: str) -> None:
-    _gated(line, "environment")
+    assert_gated(line, "environment")
 
 
 @pytest.mark.parametrize("line", ["docker top c", "docker top c aux", "docker top c -eo pid,cmd",
                                   "docker top c -ef", "podman top c user pid args etime"])
 def test_docker_top_without_environments_reads(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 17. stored replication credentials in SQL ---------------------------------------------------

@@ -52,29 +52,12 @@ import shlex
 
 import pytest
 
-from engine.effects import Verdict, classify
-from engine.effects.bash import bash_verdict
 from engine.effects.sql import sql_problem
 from engine.effects.steps import step_verdict
-from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
-
-
-def _verdict(line: str) -> Verdict:
-    shell = any(m in line for m in ("$", "~", "&&", "|"))
-    return bash_verdict(line) if shell else classify(shlex.split(line))
-
-
-def _gated(line: str, *words: str) -> None:
-    found = _verdict(line)
-    assert found.effect == "mutate", (line, found)
-    assert any(w in found.reason for w in words), (line, found.reason)
-    assert ungated_commands(compiled("bash", line)) == [], line
-
-
-def _reads(line: str) -> None:
-    found = _verdict(line)
-    assert found.read, (line, found.reason)
-
+from tests.support.verdicts import (
+    assert_gated,
+    assert_reads,
+)
 
 # -- 1. a unit's environment ----------------------------------------------------------------------
 
@@ -90,7 +73,7 @@ def _reads(line: str) -> None:
     "systemctl --user show-environment",
 ])
 def test_a_units_environment_is_not_a_read(line: str) -> None:
-    _gated(line, "environment")
+    assert_gated(line, "environment")
 
 
 @pytest.mark.parametrize("line", [
@@ -101,7 +84,7 @@ def test_a_units_environment_is_not_a_read(line: str) -> None:
     "systemctl is-active nginx", "systemctl list-units --failed",
 ])
 def test_a_units_state_still_reads(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 2. a remote's URL and git's credentials ------------------------------------------------------
@@ -121,7 +104,7 @@ def test_a_units_state_still_reads(line: str) -> None:
     "git config Remote.Origin.URL", "git config submodule.lib.url",
 ])
 def test_a_remotes_url_or_gits_credentials_are_not_a_read(line: str) -> None:
-    _gated(line, "credential", "token")
+    assert_gated(line, "credential", "token")
 
 
 @pytest.mark.parametrize("line", [
@@ -132,7 +115,7 @@ def test_a_remotes_url_or_gits_credentials_are_not_a_read(line: str) -> None:
     "git status", "git branch -a",
 ])
 def test_gits_other_settings_and_remote_names_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 3. the objects a file names, printed whole ---------------------------------------------------
@@ -146,7 +129,7 @@ def test_gits_other_settings_and_remote_names_still_read(line: str) -> None:
     "kubectl get -f - -o yaml", "kubectl -n prod get -f https://x/app.yaml -o json",
 ])
 def test_the_objects_a_file_names_printed_whole_are_not_a_read(line: str) -> None:
-    _gated(line, "Secret")
+    assert_gated(line, "Secret")
 
 
 @pytest.mark.parametrize("line", [
@@ -157,7 +140,7 @@ def test_the_objects_a_file_names_printed_whole_are_not_a_read(line: str) -> Non
     "kubectl get pods -o yaml", "kubectl get deploy -l app=x -o json",
 ])
 def test_the_objects_a_file_names_listed_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 4. every setting, primary_conninfo among them ------------------------------------------------
@@ -201,13 +184,13 @@ ALL_SETTINGS = [
 def test_every_settings_value_is_not_a_read(query: str) -> None:
     problem = sql_problem(query)
     assert problem is not None and "primary_conninfo" in problem, (query, problem)
-    _gated(f"psql -c {shlex.quote(query)}", "primary_conninfo")
+    assert_gated(f"psql -c {shlex.quote(query)}", "primary_conninfo")
 
 
 @pytest.mark.parametrize("meta", ["\\dconfig", "\\dconfig *conninfo", "\\dconfig+ *",
                                   "\\dconfig prim*"])
 def test_psqls_dconfig_of_every_setting_is_not_a_read(meta: str) -> None:
-    _gated(f"psql -c {shlex.quote(meta)}", "primary_conninfo")
+    assert_gated(f"psql -c {shlex.quote(meta)}", "primary_conninfo")
 
 
 @pytest.mark.parametrize("query", [
@@ -228,12 +211,12 @@ def test_psqls_dconfig_of_every_setting_is_not_a_read(meta: str) -> None:
 ])
 def test_named_settings_still_read(query: str) -> None:
     assert sql_problem(query) is None, query
-    _reads(f"psql -c {shlex.quote(query)}")
+    assert_reads(f"psql -c {shlex.quote(query)}")
 
 
 @pytest.mark.parametrize("meta", ["\\dconfig work_mem", "\\dconfig log_*", "\\dt"])
 def test_psqls_dconfig_of_other_settings_still_reads(meta: str) -> None:
-    _reads(f"psql -c {shlex.quote(meta)}")
+    assert_reads(f"psql -c {shlex.quote(meta)}")
 
 
 # -- 5. a secret store's HTTP API -----------------------------------------------------------------
@@ -254,7 +237,7 @@ def test_psqls_dconfig_of_other_settings_still_reads(meta: str) -> None:
     "wget -qO- https://vault.corp/v1/kv/data/x",
 ])
 def test_a_secret_through_a_secret_stores_api_is_not_a_read(line: str) -> None:
-    _gated(line, "secret store")
+    assert_gated(line, "secret store")
 
 
 @pytest.mark.parametrize("params", [
@@ -279,7 +262,7 @@ def test_an_http_get_of_a_vault_secret_is_not_a_read(params: dict[str, object]) 
     "wget -qO- https://example.com/v1/x",
 ])
 def test_a_secret_stores_state_and_other_apis_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 @pytest.mark.parametrize("params", [
@@ -302,7 +285,7 @@ def test_an_http_get_of_a_secret_stores_state_still_reads(params: dict[str, obje
     "cd /etc && cd \"$X\" && cat shadow",
 ])
 def test_a_credential_file_in_a_folder_reached_through_home_is_not_a_read(line: str) -> None:
-    _gated(line, "prints the credentials it holds")
+    assert_gated(line, "prints the credentials it holds")
 
 
 @pytest.mark.parametrize("line", [
@@ -311,7 +294,7 @@ def test_a_credential_file_in_a_folder_reached_through_home_is_not_a_read(line: 
     "cd $LOGDIR && tail -n 50 app.log", "cd ~/.kube && cd cache && cat config",
 ])
 def test_other_files_in_a_folder_reached_through_home_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 7. the files those commands print ------------------------------------------------------------
@@ -323,7 +306,7 @@ def test_other_files_in_a_folder_reached_through_home_still_read(line: str) -> N
     "cat /var/lib/pgsql/11/data/recovery.conf", "head -50 /srv/pg/recovery.conf",
 ])
 def test_a_repositorys_or_a_standbys_config_is_not_a_read(line: str) -> None:
-    _gated(line, "prints the credentials it holds")
+    assert_gated(line, "prints the credentials it holds")
 
 
 @pytest.mark.parametrize("line", [
@@ -331,7 +314,7 @@ def test_a_repositorys_or_a_standbys_config_is_not_a_read(line: str) -> None:
     "cat ~/.gitconfig", "cat /var/opt/gitlab/git-data/repositories/x/0011.git/config",
 ])
 def test_other_repository_and_database_files_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 8. a service's environment by other programs -------------------------------------------------
@@ -343,7 +326,7 @@ def test_other_repository_and_database_files_still_read(line: str) -> None:
     "nomad alloc fs 1234 web/secrets", "nomad alloc fs 1234 $P",
 ])
 def test_a_services_environment_by_other_programs_is_not_a_read(line: str) -> None:
-    _gated(line, "environment", "secrets folder")
+    assert_gated(line, "environment", "secrets folder")
 
 
 @pytest.mark.parametrize("line", [
@@ -353,4 +336,4 @@ def test_a_services_environment_by_other_programs_is_not_a_read(line: str) -> No
     "nomad alloc fs 1234 web/local/config.hcl", "nomad job status web",
 ])
 def test_a_services_other_state_still_reads(line: str) -> None:
-    _reads(line)
+    assert_reads(line)

@@ -55,28 +55,12 @@ import shlex
 
 import pytest
 
-from engine.effects import Verdict, classify, sql_verdict
-from engine.effects.bash import bash_verdict
+from engine.effects import classify, sql_verdict
 from engine.effects.steps import step_verdict
-from tests.engine.effects.test_hostile_reads import compiled, ungated_commands
-
-
-def _verdict(line: str) -> Verdict:
-    shell = any(m in line for m in ("$", "~", "&&", "|", ";", "*"))
-    return bash_verdict(line) if shell else classify(shlex.split(line))
-
-
-def _gated(line: str, *words: str) -> None:
-    found = _verdict(line)
-    assert found.effect == "mutate", (line, found)
-    assert any(w in found.reason for w in words), (line, found.reason)
-    assert ungated_commands(compiled("bash", line)) == [], line
-
-
-def _reads(line: str) -> None:
-    found = _verdict(line)
-    assert found.read, (line, found.reason)
-
+from tests.support.verdicts import (
+    assert_gated,
+    assert_reads,
+)
 
 # -- 1. a recursive read of a folder above the credentials ----------------------------------------
 
@@ -90,7 +74,7 @@ def _reads(line: str) -> None:
     "cd ~ && grep -rl x .", "diff -r /etc /tmp/etc", "diff --recursive /root /tmp/r",
 ])
 def test_a_recursive_read_of_a_folder_above_credentials_is_not_a_read(line: str) -> None:
-    _gated(line, "beneath", "credentials")
+    assert_gated(line, "beneath", "credentials")
 
 
 @pytest.mark.parametrize("line", [
@@ -101,7 +85,7 @@ def test_a_recursive_read_of_a_folder_above_credentials_is_not_a_read(line: str)
     "du -sh /var/lib",
 ])
 def test_a_recursive_read_of_other_folders_still_reads(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 2. every file of a folder, by a glob ---------------------------------------------------------
@@ -111,7 +95,7 @@ def test_a_recursive_read_of_other_folders_still_reads(line: str) -> None:
     "cat /etc/systemd/system/app.service.d/*",
 ])
 def test_a_glob_of_every_file_is_judged_by_the_files_it_takes_in(line: str) -> None:
-    _gated(line, "credentials")
+    assert_gated(line, "credentials")
 
 
 @pytest.mark.parametrize("line", [
@@ -119,7 +103,7 @@ def test_a_glob_of_every_file_is_judged_by_the_files_it_takes_in(line: str) -> N
     "tail -n 20 /var/log/nginx/*.log",
 ])
 def test_a_glob_of_other_folders_still_reads(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 3. a dotenv file, a unit and its drop-ins ----------------------------------------------------
@@ -134,7 +118,7 @@ def test_a_glob_of_other_folders_still_reads(line: str) -> None:
     "less /etc/systemd/system/app.timer",
 ])
 def test_a_dotenv_file_or_a_units_drop_in_is_not_a_read(line: str) -> None:
-    _gated(line, "credentials")
+    assert_gated(line, "credentials")
 
 
 @pytest.mark.parametrize("line", [
@@ -144,7 +128,7 @@ def test_a_dotenv_file_or_a_units_drop_in_is_not_a_read(line: str) -> None:
     "systemctl status app",
 ])
 def test_templates_and_a_packages_units_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 4. a configuration store's secret keys -------------------------------------------------------
@@ -162,7 +146,7 @@ def test_templates_and_a_packages_units_still_read(line: str) -> None:
     "wget -qO- http://consul:8500/v1/kv/app/api_key",
 ])
 def test_a_configuration_stores_secret_or_whole_store_is_not_a_read(line: str) -> None:
-    _gated(line, "secret", "every value")
+    assert_gated(line, "secret", "every value")
 
 
 @pytest.mark.parametrize("params", [
@@ -185,7 +169,7 @@ def test_an_http_get_of_a_consul_secret_is_not_a_read(params: dict[str, object])
     "curl -s 'http://consul:8500/v1/kv/?keys'", "curl -s 'http://consul:8500/v1/kv/app?recurse'",
 ])
 def test_a_configuration_stores_other_keys_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 5. a cloud program's environment, through gcloud ---------------------------------------------
@@ -203,7 +187,7 @@ def test_a_configuration_stores_other_keys_still_read(line: str) -> None:
     "gcloud compute instances list --format=yaml", "gcloud functions list --format=json",
 ])
 def test_a_cloud_programs_environment_through_gcloud_is_not_a_read(line: str) -> None:
-    _gated(line, "environment")
+    assert_gated(line, "environment")
 
 
 @pytest.mark.parametrize("line", [
@@ -216,7 +200,7 @@ def test_a_cloud_programs_environment_through_gcloud_is_not_a_read(line: str) ->
     "gcloud sql instances describe db",
 ])
 def test_gclouds_other_describes_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 6. a debug log of each request's headers -----------------------------------------------------
@@ -226,7 +210,7 @@ def test_gclouds_other_describes_still_read(line: str) -> None:
     "aws --region eu-west-1 s3 ls --debug",
 ])
 def test_awss_debug_log_is_not_a_read(line: str) -> None:
-    _gated(line, "X-Amz-Security-Token")
+    assert_gated(line, "X-Amz-Security-Token")
 
 
 @pytest.mark.parametrize("line", [
@@ -234,7 +218,7 @@ def test_awss_debug_log_is_not_a_read(line: str) -> None:
     "aws sts get-caller-identity --output json",
 ])
 def test_aws_without_debug_still_reads(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 7. a SQL function that runs the SQL text it is given -----------------------------------------
@@ -249,7 +233,7 @@ def test_aws_without_debug_still_reads(line: str) -> None:
 def test_a_function_that_runs_sql_text_is_not_a_read(query: str) -> None:
     found = sql_verdict(query)
     assert found.effect == "mutate" and "acts on the server" in found.reason, (query, found)
-    _gated(f"psql -c {shlex.quote(query)}", "acts on the server")
+    assert_gated(f"psql -c {shlex.quote(query)}", "acts on the server")
 
 
 @pytest.mark.parametrize("query", [
@@ -270,7 +254,7 @@ def test_other_selects_still_read(query: str) -> None:
 ])
 def test_a_brokers_or_a_services_configuration_with_its_passwords_is_not_a_read(
         line: str) -> None:
-    _gated(line, "password")
+    assert_gated(line, "password")
 
 
 @pytest.mark.parametrize("line", [
@@ -280,7 +264,7 @@ def test_a_brokers_or_a_services_configuration_with_its_passwords_is_not_a_read(
     "cat /etc/gitlab/gitlab.rb", "sudo grep redis_sentinels /etc/gitlab/gitlab.rb",
 ])
 def test_a_vaults_item_or_a_file_of_passwords_is_not_a_read(line: str) -> None:
-    _gated(line, "secret", "credentials")
+    assert_gated(line, "secret", "credentials")
 
 
 @pytest.mark.parametrize("line", [
@@ -291,7 +275,7 @@ def test_a_vaults_item_or_a_file_of_passwords_is_not_a_read(line: str) -> None:
     "cat /etc/gitlab/gitlab-ctl-config.log", "ls -l /etc/gitlab",
 ])
 def test_a_services_status_and_listings_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 9. Redis: a secret's value, and the arguments after the command ------------------------------
@@ -302,7 +286,7 @@ def test_a_services_status_and_listings_still_read(line: str) -> None:
     "redis-cli --raw get ci:deploy-token", "redis-cli lrange credentials 0 -1",
 ])
 def test_a_redis_value_named_for_a_secret_is_not_a_read(line: str) -> None:
-    _gated(line, "secret")
+    assert_gated(line, "secret")
 
 
 def test_a_redis_key_a_value_picks_is_judged_as_it_renders() -> None:
@@ -322,7 +306,7 @@ def test_a_redis_key_a_value_picks_is_judged_as_it_renders() -> None:
     "redis-cli get x --rdb /tmp/x",
 ])
 def test_redis_reads_with_negative_indexes_or_other_keys_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 10. a file named through a variable, a loop, a substitution or an xargs ----------------------
@@ -337,7 +321,7 @@ def test_redis_reads_with_negative_indexes_or_other_keys_still_read(line: str) -
     "find /etc -name '*.conf' | xargs grep x", "F=/etc/shadow && echo $F | xargs cat",
 ])
 def test_a_file_named_through_the_shell_is_judged_as_named(line: str) -> None:
-    _gated(line, "credentials")
+    assert_gated(line, "credentials")
 
 
 @pytest.mark.parametrize("line", [
@@ -347,7 +331,7 @@ def test_a_file_named_through_the_shell_is_judged_as_named(line: str) -> None:
     "ls -l $(echo /etc/shadow)", "find /var/log -name '*.gz' | xargs ls -l",
 ])
 def test_other_files_named_through_the_shell_still_read(line: str) -> None:
-    _reads(line)
+    assert_reads(line)
 
 
 # -- 11. a file a yq expression loads ------------------------------------------------------------

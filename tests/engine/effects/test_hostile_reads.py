@@ -8,15 +8,11 @@ close to each trick stay ungated."""
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from engine.compile import compile_guide, powershell
-from engine.effects import classify, powershell_verdict
-from engine.effects.bash import bash_verdict
-from engine.guide import parse_guide
-from engine.plan import Plan, StepKind
+from engine.compile import powershell
+from engine.plan import StepKind
+from tests.support.verdicts import compiled, ungated_commands, verdict
 
 M, P = "mutate", "interactive"  # P: a person's job
 
@@ -182,33 +178,6 @@ HONEST: list[tuple[str, str]] = [
     ("ps", "Select-Xml -Path x -XPath /a"), ("ps", "Test-Connection x -co 1"),
     ("ps", "Compare-Object (Get-Content a) (gc b)"),
 ]
-
-
-def verdict(how: str, line: str):  # noqa: ANN201
-    if how == "ps":
-        return powershell_verdict(line)
-    if how == "bash":
-        return bash_verdict(line)
-    return classify(shlex.split(line))
-
-
-def compiled(how: str, line: str) -> Plan:
-    fence = "powershell" if how == "ps" else "bash"
-    return compile_guide(parse_guide(f"# T\n\n## Diagnosis\n\n```{fence}\n{line}\n```\n",
-                                     path="guide.md"),
-                         known_plugins={"shell", "bash", "powershell", "sql", "http"})
-
-
-def ungated_commands(plan: Plan) -> list[str]:
-    out = []
-    for step in plan.steps:
-        if step.kind != StepKind.COMMAND:
-            continue
-        gated = any(plan.step(e.source).kind == StepKind.APPROVE
-                    for _, e in plan.incoming(step.id))
-        if not (step.mutating and gated):
-            out.append(step.id)
-    return out
 
 
 @pytest.fixture(autouse=True)
