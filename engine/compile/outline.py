@@ -1187,11 +1187,9 @@ class _OutlineBuilder:
         do not reload"): the steps of the block before it from the first whose command holds
         the verb it forbids, when a step of the same block runs before them (the check). 0:
         none, the case is about the last step as written."""
-        if phrases.derive_condition(node.guard.text, "step")[0] != "failure":
-            return 0
         said = " ".join(n.text for n in node.then if isinstance(n, (EndNode, Action)))
-        m = _DO_NOT.search(said)
-        if m is None:
+        m = _DO_NOT.search(said)  # (first: the cheap test, asked of every case)
+        if m is None or phrases.derive_condition(node.guard.text, "step")[0] != "failure":
             return 0
         verb = m.group(1).lower()
         k = len(nodes)
@@ -1546,24 +1544,25 @@ class _OutlineBuilder:
         # lag keeps growing**", an admonition so titled): "Only" is the author's stress, not
         # the subject of a description ("Only the primary has ...")
         said = rest or re.sub(r"^\W*only\s+(?=(?:if|when)\b)", "", text, flags=re.I)
-        if not then and cls not in ("info", "cleanup") and not self._ending_item and \
-                rest and not phrases.is_instruction(said):
+        acts = not then and cls not in ("info", "cleanup") and not self._ending_item
+        instruction = acts and phrases.is_instruction(said)
+        if acts and rest and not instruction:
             # "If the end date is in the past, the rotation did not land. Re-issue it.": the
             # finding, then in a sentence of its own what to do about it (the condition was
             # left with nothing to guard, and the re-issue ran whatever the date)
-            said = next((rest[a:b].strip() for a, b in phrases.sentence_offsets(rest)[1:]
-                         if _says_to_do(rest[a:b])), said)
-            rest = said if said is not rest else rest
-        if not then and cls not in ("info", "cleanup") and not self._ending_item and \
-                el.kind == "paragraph" and phrases.is_instruction(said) and \
+            found = next((rest[a:b].strip() for a, b in phrases.sentence_offsets(rest)[1:]
+                          if _says_to_do(rest[a:b])), None)
+            if found is not None:
+                said = rest = found
+                instruction = phrases.is_instruction(said)
+        if instruction and el.kind == "paragraph" and \
                 (ahead := self._section_named(el, said)) is not None:
             # "If the end date is in the past, re-issue it." right above "## Re-issue": the
             # section is what the case says to do (a person's step "re-issue it", then the run
             # went on into the section whatever the date)
             return [JumpNode(JumpRef("anchor", ahead.anchor or slugify(ahead.text), said),
                              span, el.index)]
-        if not then and cls not in ("info", "cleanup") and not self._ending_item and \
-                phrases.is_instruction(said):
+        if instruction:
             title = rest or text
             if phrases.is_finding(title) and not phrases.is_instruction_only(title):
                 # "..., the motor is blocked: put the tugger on the stands": titled by what to
