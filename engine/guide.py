@@ -625,6 +625,8 @@ def _dedent_admonitions(body: str) -> str:
     """Each `:::note` ... `:::` admonition whose body the author indented four spaces or more
     (as MkDocs wants it) with that indent taken off, line for line: the body is the guide's
     prose and blocks, not an indented code block (nor lazy lines of the `:::note` line)."""
+    if ":::" not in body:
+        return body
     def dedent(lines: list[str], i: int, m: re.Match[str]) -> int:
         if _ADMONITION_PARAMS.match(lines[i][m.end(2):]) is None:
             return i
@@ -652,6 +654,8 @@ def _diagram_containers(body: str) -> str:
     """Azure DevOps wiki's `::: mermaid` ... `:::` diagram written as the fenced block it is
     (```` ```mermaid ```` ... ```` ``` ````), line for line: an illustration, not a quote of
     prose whose arrows and boxes would be read as sentences."""
+    if ":::" not in body:
+        return body
     def fence(lines: list[str], i: int, m: re.Match[str]) -> int:
         close = next((j for j in range(i + 1, len(lines)) if re.fullmatch(
             r" {0,3}:{3,}[ \t]*", lines[j])), None)
@@ -675,6 +679,11 @@ _MYST_ADMONITIONS = frozenset({"admonition", "attention", "caution", "danger", "
                                "important", "note", "seealso", "tip", "warning", "dropdown",
                                "versionadded", "versionchanged", "deprecated"})
 _MYST_OPTION = re.compile(r"^ *:[\w-]+:(?:[ \t].*)?$")
+# A line that may open a MyST directive, a Confluence code macro, a Hugo shortcode or a Liquid
+# tag (the openers `_myst_directives` reads, each a line that starts so): one search of the
+# whole guide, so that a guide with none is not walked line by line four times over.
+_ANY_DIRECTIVE = re.compile(r"^ *(?:(?:`{3,}|~{3,}|:{3,})[ \t]*\{|<ac:structured-macro\b|"
+                            r"\{\{[<%]|\{%)", re.M)
 
 
 def _myst_directives(body: str) -> str:
@@ -682,6 +691,9 @@ def _myst_directives(body: str) -> str:
     the fenced block of its language (its options blank), an admonition directive a
     `:::name title` ... `:::` admonition, a `{mermaid}` one a mermaid block. Other directives
     are left as they are."""
+    if _ANY_DIRECTIVE.search(body) is None:  # no line opens one: nothing to read
+        return body
+
     def rewrite(lines: list[str], i: int) -> int | None:
         m = _MYST_OPEN.match(lines[i])
         if not m or (name := m.group(3).lower()) not in (_MYST_CODE | _MYST_ADMONITIONS |
@@ -844,6 +856,8 @@ def _footnotes(body: str) -> str:
     as they stood, the steps were a person's ("restart it[^3]") and the notes at the end one
     block of commands or a person's step run in turn after the last step, whatever its
     conditions said. A footnote referenced twice or never is left as it is."""
+    if "[^" not in body:  # no footnote (a cheap test first: most guides have none)
+        return body
     lines = body.split("\n")
     defs: dict[str, tuple[int, int, str]] = {}  # label: (first line, last line, its text)
     uses: dict[str, int] = {}
@@ -881,6 +895,7 @@ def _footnotes(body: str) -> str:
 
 _ITEM_LINE = re.compile(r"^( {0,3})(?:\d{1,9}[.)]|[-*+])( {1,4})\S")
 _LETTERED = re.compile(r"^ *(\(?)([a-z]|[ivx]{1,4})([.)]) +(\S.*)$")
+_FIRST_LETTER = re.compile(r"^ +\(?[ai][.)] +\S", re.M)  # a run's first mark, indented
 _ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii")
 
 
@@ -900,6 +915,8 @@ def _lettered_substeps(body: str) -> str:
     mark written `a)`, `a.` or `(a)` alike along the run; a line under a sub-step that opens
     with no mark goes on with it ("i) If the disk is full, raise the watermark:" over the
     command). Lines elsewhere are left as they are."""
+    if _FIRST_LETTER.search(body) is None:  # no indented `a)` / `(i)` line: nothing to read
+        return body
     lines = body.split("\n")
     fence = ""
     item: int | None = None  # the content column of the list item whose lines these are
@@ -1465,6 +1482,7 @@ def _smart_quoted(text: str) -> list[tuple[str, bool]]:
 
 
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.I)
+_BLANKS = re.compile(r"[ \t]+")
 
 
 def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
@@ -1516,4 +1534,4 @@ def _inline(tok: Token) -> tuple[str, list[str], list[Link]]:
             parts.append(child.content)
         elif kind == "html_inline":
             continue
-    return re.sub(r"[ \t]+", " ", "".join(parts)).strip(), code, links
+    return _BLANKS.sub(" ", "".join(parts)).strip(), code, links

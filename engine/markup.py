@@ -190,6 +190,8 @@ def _item_indent(lines: list[str], i: int) -> str | None:
 
 def _is_asciidoc(lines: list[str]) -> bool:
     """Whether an AsciiDoc listing block sits outside the Markdown fences."""
+    if not any("[" in ln for ln in lines):  # no `[source]` line: no walk over the fences
+        return False
     found: list[int] = []
 
     def listing(lines: list[str], i: int) -> None:
@@ -588,7 +590,8 @@ def as_markdown(body: str) -> str:
         lines = _org(lines)
     if any(_RST_DIRECTIVE.match(ln) for ln in lines):
         lines = _rst(lines)
-    if any(_LIST_OPEN.match(ln) or _PARA.match(ln) or _HEADING.match(ln) for ln in lines):
+    if any("<" in ln for ln in lines) and any(  # (a cheap test first)
+            _LIST_OPEN.match(ln) or _PARA.match(ln) or _HEADING.match(ln) for ln in lines):
         lines = _html(lines)
     if any(_BOLD_SECTION.match(ln) for ln in lines):
         lines = _bold_sections(lines)

@@ -61,7 +61,8 @@ def _bug(exc: Exception, path: str) -> CompilerBug:
 
 
 def compile_path(path: str | Path, **kw: object) -> Plan:
-    return compile_guide(load_guide(path), **kw)  # type: ignore[arg-type]
+    with collector_paused():
+        return compile_guide(load_guide(path), **kw)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

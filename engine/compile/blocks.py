@@ -949,6 +949,9 @@ def device_command(code: str) -> bool:
     return _DEVICE_LINE.match(code) is not None
 
 
+_USER_AT_HOST_HASH = re.compile(r"^\s*([\w.-]+@[\w.-]+)#\s+(?=\S)")  # `ops@mx1# `
+
+
 def _device_prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
     """Lines typed at a network device's CLI (`edge-rtr-01#show ip bgp summary`,
     `sw1(config-if)#no shutdown`, Junos `ops@mx1> configure`): typed into the router's own
@@ -964,8 +967,10 @@ def _device_prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
             if m.group("junos"):
                 junos.add(m.group("junos"))
     edit = any(_JUNOS_EDIT.match(ln) for ln in lines)
+    if not found and not edit:  # no device's prompt, so no line below can be one's
+        return found
     for i, ln in enumerate(lines):
-        m = re.match(r"^\s*([\w.-]+@[\w.-]+)#\s+(?=\S)", ln)
+        m = _USER_AT_HOST_HASH.match(ln)
         if m and i not in found and (m.group(1) in junos or edit):
             found[i] = ("db", m.end())
         m = _DEVICE_SPACED.match(ln)

@@ -962,6 +962,8 @@ _FOLLOW_UP_TICKET = re.compile(r"\bopen (?:a )?(?:support )?(?:case|ticket) to "
                                r"(?!(?:the|an?|your|our|their)\b)(?-i:[a-z]+)\b", re.I)
 
 
+# asked of one text by several readers (a third of the calls repeat one): read once
+@functools.lru_cache(maxsize=1024)
 def outcome_of(text: str) -> str | None:
     """The outcome a guarded instruction ends the run with ("..., escalate", "no action is
     needed", "the issue is mitigated"), if it says one. A ticket for later work beside the
