@@ -2526,8 +2526,9 @@ class _OutlineBuilder:
             where = Span(start=block.lines[0].start, end=block.lines[-1].end)
             return [self._manual(own, cls, title, script, where, el.index, script=script)]
         if intro is not None and intro.kind in ("paragraph", "list_item") and \
-                self.sessions.open is not None and phrases.runs_here(intro.text):
-            self.sessions.open = None  # "Then, from your laptop:": the session is over
+                (self.sessions.open is not None or self.sessions.away is not None) and \
+                phrases.runs_here(intro.text):
+            self.sessions.here()  # "Then, from your laptop:": the session is over
         return self._commands(block.lines, el, cls, own, block=el.index)
 
     def _plugin_step(self, block: blocks.Block, el: Element, cls: SectionClass, owner: int,

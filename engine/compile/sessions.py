@@ -9,6 +9,10 @@ after the session's lines showed another one (`$ docker run -it img sh`, `# git 
 then `$ docker-machine rm`: back on the machine that opened it). A workstation tool (`oc`,
 `kubectl`, `gcloud` ...) between a session's commands runs here and leaves the session open:
 `kubectl top nodes`, then `sensors`, after `kubectl debug node/X` reads the node's sensors.
+A session on another machine or in a container that the guide never left (`ssh node` in
+"## Diagnosis", no `exit`) makes a later section's lines a person's (`SessionReader._carried`):
+`systemctl restart kubelet` under "## Mitigation" means some machine the guide does not name,
+most likely the node, never surely this one.
 
 Each command of a session becomes one non-interactive step where the session's tool has a
 form for it, the command given as argv words (never text for a local shell):
@@ -686,10 +690,55 @@ class SessionReader:
 
     def __init__(self) -> None:
         self.open: Session | None = None
+        # the latest session opened on another machine or in a container (`ssh node`, `oc
+        # debug node/X`, `kubectl exec -it POD -- bash`) and not closed by `exit`: it outlives
+        # its section as the place the guide last worked (see `_carried`)
+        self.away: Session | None = None
 
     def take(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: SectionClass,
              owner: int, block: int | None) -> list[Action] | None:
         """Steps for `line` if it opens, runs in or closes a session; None if it is not one's."""
+        was = self.open
+        steps = self._take(b, line, el, cls, owner, block)
+        if was is not None and was is self.away and self.open is None and \
+                was.section == el.section:
+            self.away = None  # left in its own section (`exit`, the opener's prompt again)
+        if steps is None and self.open is None and self.away is not None:
+            return self._carried(b, self.away, line, el, cls, owner)
+        return steps
+
+    def here(self) -> None:
+        """The guide says its next lines are typed on the reader's own machine ("Then, from
+        your laptop:"): no session is open, and none is carried into later sections."""
+        self.open = self.away = None
+
+    def _carried(self, b: _OutlineBuilder, away: Session, line: CommandLine, el: Element,
+                 cls: SectionClass, owner: int) -> list[Action] | None:
+        """A later section's line after the guide opened a session on another machine (or in
+        a container) and never left it: "## Diagnosis" ssh-es to the node, "## Mitigation"
+        says `systemctl restart kubelet`. Where it is typed the guide does not say: on the
+        node, as its author surely meant, or here, where it would restart (or report) the
+        wrong machine's kubelet (and "## Filer side" may mean a third machine). Neither is the
+        plan's to guess: a person's step, its script the line under a note naming the
+        guide's last session. A workstation tool (`kubectl`), a line that reaches
+        its own machine (`ssh db-2 ...`) or opens a session, and a line at another machine's
+        prompt run as they did; so does all of it once the guide says "from your laptop"."""
+        text = line.text.strip()
+        host = prompt_host(line.prompt) if line.prompt else None
+        if host is not None and host not in away.hosts:
+            self.away = None  # at another machine's prompt: the guide has moved on
+            return None
+        if opens_session(text) or not _command_like(text) or _names_its_server(text) or any(
+                reaches_its_machine(stage) for stage in re.split(r"[|;&\n]+", text)):
+            return None
+        opened = away.opener.split("\n", 1)[0]
+        s = self.open = Session(f"# where: the guide does not say (its last session: "
+                                f"`{opened}`, line {away.start})", line.start, el.section, None,
+                                broken=True, fresh=False, hosts=set(away.hosts))
+        return self._manual(b, s, line, el, cls, owner)
+
+    def _take(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: SectionClass,
+              owner: int, block: int | None) -> list[Action] | None:
         s = self.open
         if s is not None and s.section != el.section:
             s = self.open = None  # sessions end with their section
@@ -764,6 +813,8 @@ class SessionReader:
         if s.ssh is not None and (target := _machine(s.ssh[-2].plain().rpartition("@")[2])):
             s.hosts.add(target)  # (`ssh [options] [user@]HOST --`: the line ends with it)
         self.open = s
+        if s.console is None and not s.device and _on_another_machine(line.text):
+            self.away = s
         step = b._manual(owner, cls, b._title(owner, el), line.text, Span(
             start=line.start, end=line.end), el.index, script=line.text.strip())
         s.last = step
@@ -1143,6 +1194,60 @@ class SessionReader:
             return None
         uses = frozenset(v for w in s.ssh or [] for v in b.scope.refs(w))
         return [(s.opener + "\n" + text, argv, effect == "mutate", uses)]
+
+
+_ENTERED_SUBCOMMANDS = frozenset({"exec", "rsh", "debug", "attach", "node-shell"})
+
+
+def _on_another_machine(text: str) -> bool:
+    """Whether a session's opener enters a machine or a container that lives on after it: a
+    shell on a host (`ssh node`, `gcloud compute ssh`, `oc debug node/X`), in a running pod
+    or container (`kubectl exec -it POD -- bash`, `oc rsh`, `docker exec -it C sh`). Not a
+    login as another user here (`sudo -i`, `su postgres`), a console, a new container of its
+    own (`docker run -it img sh`, `kubectl run -it`: gone when it exits), nor `ssh git@host`
+    (a git server's test of the key, which gives no shell)."""
+    try:
+        argv = shlex.split(text)
+    except ValueError:
+        argv = text.split()
+    while argv and argv[0].rsplit("/", 1)[-1] in ("sudo", "env", "command"):
+        argv = [a for a in argv[1:]]
+        while argv and argv[0].startswith("-"):
+            argv = argv[1:]
+    if not argv:
+        return False
+    tool = argv[0].rsplit("/", 1)[-1]
+    if tool == "ssh":
+        target = next((a for a in argv[1:] if not a.startswith("-")), "")
+        return not target.startswith("git@")
+    if tool in ("oc", "kubectl"):
+        found = _subcommand(argv)
+        return found is not None and found[1] in _ENTERED_SUBCOMMANDS
+    if tool in _CONTAINER_EXECS or tool == "crictl":
+        return "exec" in argv[1:3]
+    return tool in _REMOTE_SHELLS or tool in _SHELL_ON or tool in ("chroot", "nsenter", "lxc",
+                                                                   "incus", "ip")
+
+
+# A client given the server it talks to: a URL's host that is not this machine's, or a host
+# flag (`psql -h db-1`, `kafka-topics.sh --bootstrap-server kafka-1:9092`)
+_URL_HOST = re.compile(r"\bhttps?://\[?([^/:\s\]'\"]+)", re.I)
+_HOST_FLAG = re.compile(r"(?:^|\s)(?:--host|--hostname|--bootstrap-server|--endpoints?|"
+                        r"--server|--address|-addr|--url|--brokers?)[=\s]+['\"]?([\w.-]+)|"
+                        # `-h` is a host only to a database client (`df -h` is human-readable)
+                        r"^(?:sudo\s+(?:-\S+\s+)*)?(?:psql|mysql|mariadb|redis-cli|mongo|"
+                        r"mongosh|clickhouse-client|cqlsh|pg_\w+|mosquitto_(?:pub|sub|rr))\s(?:.*\s)?-h\s*['\"]?"
+                        r"([\w.-]+)")
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]"})
+
+
+def _names_its_server(text: str) -> bool:
+    """Whether a line reaches the server it acts on by name from any machine (`curl
+    https://web.example.net/healthz`, `psql -h orders-db -c ...`): it runs where it did.
+    `curl localhost:9200` asks the machine it runs on."""
+    hosts = [m.group(1) for m in _URL_HOST.finditer(text)] + \
+        [m.group(1) or m.group(2) for m in _HOST_FLAG.finditer(text)]
+    return any(h.lower() not in _LOCAL_HOSTS for h in hosts)
 
 
 def _command_like(text: str) -> bool:

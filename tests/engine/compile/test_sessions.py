@@ -188,8 +188,15 @@ def test_a_session_with_no_command_form_is_one_manual_step_with_its_script() -> 
 
 
 def test_a_session_ends_with_its_section() -> None:
+    # The next section's line is not run in the session (nor here: where it runs, the guide
+    # does not say; tests/engine/compile/test_sessions_carried.py): a person's step
     plan = compile_text(SSH + "\n## Mitigation\n\n```bash\nsystemctl restart kubelet\n```\n")
-    assert [["systemctl", "restart", "kubelet"]] in pipelines(plan)
+    assert not any("systemctl restart kubelet" in " ".join(p[0]) for p in pipelines(plan))
+    assert any(s.endswith("\nsystemctl restart kubelet") for s in manual_scripts(plan))
+    # and once the guide left the session, it runs here
+    left = compile_text(SSH.replace("<interface-name>\n", "<interface-name>\nexit\n") +
+                        "\n## Mitigation\n\n```bash\nsystemctl restart kubelet\n```\n")
+    assert [["systemctl", "restart", "kubelet"]] in pipelines(left)
 
 
 def test_a_workstation_tool_between_session_commands_runs_here_and_keeps_the_session() -> None:
