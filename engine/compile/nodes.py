@@ -14,6 +14,9 @@ from engine.plan import Span, StepKind
 # The id prefix of a person's step standing for a jump back ("go back to step 3"): a loop,
 # which a plan cannot draw (`engine.compile.wiring`; the linter points at each).
 REPEAT_STEP = "repeat-from-"
+# The first line of a person's step whose line the guide typed after leaving a session on
+# another machine open in an earlier section (`engine.compile.sessions`): where it runs is unsaid
+WHERE_UNSAID = "# where: the guide does not say"
 
 
 @dataclass

@@ -77,7 +77,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import placement
 from engine.compile import placeholders
-from engine.compile.nodes import Action
+from engine.compile.nodes import WHERE_UNSAID, Action
 from engine.compile.phrases import may_guard
 from engine.compile.shellwords import Parsed, Word, parse_line
 from engine.effects import Templated, classify, classify_pipeline, looks_like_command
@@ -732,9 +732,9 @@ class SessionReader:
                 reaches_its_machine(stage) for stage in re.split(r"[|;&\n]+", text)):
             return None
         opened = away.opener.split("\n", 1)[0]
-        s = self.open = Session(f"# where: the guide does not say (its last session: "
-                                f"`{opened}`, line {away.start})", line.start, el.section, None,
-                                broken=True, fresh=False, hosts=set(away.hosts))
+        s = self.open = Session(f"{WHERE_UNSAID} (its last session: `{opened}`, line "
+                                f"{away.start})", line.start, el.section, None, broken=True,
+                                fresh=False, hosts=set(away.hosts))
         return self._manual(b, s, line, el, cls, owner)
 
     def _take(self, b: _OutlineBuilder, line: CommandLine, el: Element, cls: SectionClass,

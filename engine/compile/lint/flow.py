@@ -17,7 +17,7 @@ from engine.compile.lint.base import (
     rule,
     sentences,
 )
-from engine.compile.nodes import REPEAT_STEP
+from engine.compile.nodes import REPEAT_STEP, WHERE_UNSAID
 from engine.compile.phrases import (
     explicit_expr,
     guard_in,
@@ -250,6 +250,31 @@ def jump_back(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
                    "To automate it, write the retry out: the steps again, at most N times, "
                    "then what to do if it still fails (e.g. 'If it still fails, escalate to "
                    "...')")
+
+
+_OPENED = re.compile(r"`(.+)`, line (\d+)\)$")
+
+
+@rule(("MF210", "control_flow", "warning",
+        "A command follows a session on another machine that an earlier section left open: "
+        "where it runs is unsaid, so a person runs it."))
+def where_unsaid(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    """"## Diagnosis" ssh-es to the node, "## Mitigation" says `systemctl restart kubelet`:
+    the compiler makes the line a person's step (it would run on this machine), and says so."""
+    if ctx.plan is None:
+        return
+    for step in ctx.plan.steps:
+        script = str(step.params.get("script", "")) if step.kind == StepKind.MANUAL else ""
+        if script.startswith(WHERE_UNSAID):
+            note, _, lines = script.partition("\n")
+            opened = _OPENED.search(note)
+            where = f"`{opened.group(1)}` (line {opened.group(2)})" if opened else "a session"
+            yield ("MF210", step.source.start, f"{_clip(lines.splitlines()[0])!r} comes after "
+                   f"{where}, which an earlier section left open: where it runs is unsaid, so "
+                   f"a person runs it",
+                   "Say where it runs: write the session's one-shot form (`ssh HOST -- CMD`, "
+                   "`kubectl exec POD -- CMD`), open the session again in this section, or "
+                   "write 'From your laptop:' before it")
 
 
 _MEMORY_CODE = re.compile(r"`\s*((?:steps|inputs|vars|alert)\s*(?:\.|\[)[^`]{1,400})`")

@@ -38,6 +38,28 @@ def runbook(body: str) -> str:
     return RUNBOOK.format(body=body) + "\n## Mitigation\n\nThe alert clears; else escalate.\n"
 
 
+CARRIED = """# Kubelet down
+
+## Diagnosis
+
+1. Log in to the node and read the kubelet's log:
+
+   ```bash
+   ssh <node-address>
+   journalctl -u kubelet --no-pager
+   ```
+
+## Mitigation
+
+1. Check the kubelet and restart it:
+
+   ```bash
+   systemctl status kubelet
+   systemctl restart kubelet
+   ```
+"""
+
+
 # (rule, guide text where it fires, the lines, a near miss where it must not fire)
 CASES = [
     ("MF101",
@@ -93,6 +115,9 @@ CASES = [
      runbook("1. Run `kubectl get pods`.\n2. If one is Pending, go back to step 1."),
      [10],
      runbook("1. Run `kubectl get pods`.\n2. If one is Pending, go to step 3.\n3. Done.")),
+    ("MF210",  # a later section's line after a session on the node left open: where?
+     CARRIED, [17],
+     CARRIED.replace("1. Check the kubelet", "1. From your laptop, check the kubelet")),
     ("MF304",  # a path input with no roots reaches a deletion: an alert could aim it anywhere
      "---\ninputs:\n  - name: dir\n    type: path\n---\n"
      + runbook("1. Clean up:\n\n   ```bash\n   find \"$DIR\" -mtime +7 -delete\n   ```"),

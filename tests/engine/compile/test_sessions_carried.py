@@ -107,3 +107,17 @@ def test_a_new_container_or_a_login_here_is_not_another_machine() -> None:
                   s.params.get("pipeline", [[None]])[0][-1:] == ["kubelet"] and
                   "status" in s.params["pipeline"][0]]
         assert status, (opener, manual_scripts(plan))
+
+
+def test_lint_says_where_it_is_unsaid_and_its_fix_compiles_without_it() -> None:
+    from engine.compile.lint import lint_guide
+    from engine.guide import parse_guide
+
+    found = [f for f in lint_guide(parse_guide(NODE, path="g.md")) if f.rule == "MF210"]
+    assert [f.line for f in found] == [17] and "`ssh <node-address>` (line 8)" in found[0].message
+    # the suggested fix: the session's one-shot form
+    fixed = NODE.replace("   systemctl status kubelet\n   systemctl restart kubelet\n",
+                         "   ssh <node-address> -- systemctl status kubelet\n")
+    assert not [f for f in lint_guide(parse_guide(fixed, path="g.md")) if f.rule == "MF210"]
+    assert ["ssh", "{{ inputs.node_address }}", "--", "systemctl", "status", "kubelet"] in \
+        [p[0] for p in pipelines(compile_text(fixed))]
