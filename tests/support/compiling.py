@@ -23,6 +23,17 @@ def runs(plan: Plan) -> list[Step]:
     return [s for s in plan.steps if s.kind == StepKind.COMMAND]
 
 
+def ends_with(plan: Plan, outcome: str) -> list[Step]:
+    """The plan's end steps that end the run with `outcome` ("escalate", "resolved" ...)."""
+    return [s for s in plan.steps if s.kind == StepKind.END and s.outcome is not None and
+            s.outcome.value == outcome]
+
+
+def end_outcomes(plan: Plan) -> dict[str, object]:
+    """Each end step's outcome, by step id."""
+    return {s.id: s.outcome for s in plan.steps if s.kind == StepKind.END}
+
+
 def commands_by_argv(plan: Plan) -> dict[tuple[str, ...], Step]:
     """Each command step by the argv of its first stage."""
     return {tuple(s.params["pipeline"][0]): s for s in runs(plan)}

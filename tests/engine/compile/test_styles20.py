@@ -12,6 +12,7 @@ from engine.plan import StepKind
 from tests.support.compiling import (
     assert_gated_and_accounted,
     compile_text,
+    end_outcomes,
     gated,
     guards_of,
     reachable,
@@ -26,10 +27,6 @@ STYLES20 = Path(__file__).resolve().parents[2] / "fixtures" / "styles20"
 
 def test_each_styles20_guide_compiles_gated_and_accounted_for():
     assert_gated_and_accounted(folder=STYLES20, at_least=7)
-
-
-def _ends(plan):
-    return {s.id: s.outcome for s in plan.steps if s.kind == StepKind.END}
 
 
 # -- a hand-over to the robot's maker --------------------------------------------------------------
@@ -50,8 +47,8 @@ def test_calling_the_makers_service_ends_the_run_escalated():
                  and e.condition is not None and not e.condition.text.startswith("Otherwise")]
         assert len(taken) == 1, said
         assert jog.id not in reachable(plan, taken[0]), said
-        assert any(_ends(plan)[s] == "escalate" for s in reachable(plan, taken[0])
-                   if s in _ends(plan)), said
+        assert any(end_outcomes(plan)[s] == "escalate" for s in reachable(plan, taken[0])
+                   if s in end_outcomes(plan)), said
     # the same in an alarm table's action cell
     plan = compile_text("## Alarm\n\n| Alarm | What to do |\n|---|---|\n| 4315 | Go to step 2 |\n"
                         "| 4107 | Stop. Call Yaskawa service; do not jog the robot. |\n\n"
@@ -60,7 +57,7 @@ def test_calling_the_makers_service_ends_the_run_escalated():
     (jog,) = [s for s in plan.steps if s.title.startswith("Press SERVO ON")]
     (taken,) = [e.target for e in plan.edges if e.source == row.id and e.condition is not None
                 and not e.condition.text.startswith("Otherwise")]
-    assert jog.id not in reachable(plan, taken) and _ends(plan).get(taken) == "escalate"
+    assert jog.id not in reachable(plan, taken) and end_outcomes(plan).get(taken) == "escalate"
     # calling an API service is no hand-over
     plan = compile_text("## Check\n\n1. If the cache is cold, call the payment service "
                         "warm-up endpoint.\n2. Check the latency.\n")

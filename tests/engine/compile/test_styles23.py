@@ -13,6 +13,7 @@ from engine.plan import StepKind
 from tests.support.compiling import (
     assert_gated_and_accounted,
     compile_text,
+    end_outcomes,
     guards_of,
     reachable,
     running,
@@ -24,10 +25,6 @@ STYLES23 = Path(__file__).resolve().parents[2] / "fixtures" / "styles23"
 
 def test_each_styles23_guide_compiles_gated_and_accounted_for():
     assert_gated_and_accounted(folder=STYLES23, at_least=10)
-
-
-def _ends(plan):
-    return {s.id: s.outcome for s in plan.steps if s.kind == StepKind.END}
 
 
 def _taken(plan, guard_words):
@@ -55,7 +52,7 @@ def test_a_table_of_controller_messages_is_a_decision_on_the_message():
         taken = _taken(plan, "KSS26015")
         (start,) = [s for s in plan.steps if s.title.startswith("Switch to AUT EXT")]
         assert start.id not in reachable(plan, taken), head
-        assert _ends(plan).get(taken) == "escalate", head
+        assert end_outcomes(plan).get(taken) == "escalate", head
         jog = plan.step(_taken(plan, "KSS15016"))
         assert jog.kind == StepKind.MANUAL and jog.title.startswith("Jog A3"), head
 
@@ -156,7 +153,7 @@ def test_after_the_retries_run_out_the_run_ends_as_the_item_says():
         taken = _taken(plan, said.split(",")[0])
         (restart,) = [s for s in plan.steps if s.title.startswith("Restart the zone")]
         assert restart.id not in reachable(plan, taken), said
-        assert _ends(plan).get(taken) == "escalate", said
+        assert end_outcomes(plan).get(taken) == "escalate", said
     # "after the restart" is a time, not a bound
     plan = compile_text("## Procedure\n\n1. Press JAM RESET.\n2. After the restart, watch the "
                         "merge for one minute.\n3. Resume production.\n")
@@ -248,7 +245,7 @@ def test_resuming_production_ends_the_run_resolved():
         taken = _taken(plan, "cycle counter increases")
         (jog,) = [s for s in plan.steps if s.title.startswith("Switch to MANUAL")]
         assert jog.id not in reachable(plan, taken), said
-        assert any(_ends(plan).get(s) == "resolved" for s in reachable(plan, taken)), said
+        assert any(end_outcomes(plan).get(s) == "resolved" for s in reachable(plan, taken)), said
     # production named in passing is no ending
     plan = compile_text("## Restart\n\n1. If the line is stopped, check the production "
                         "schedule before you restart it.\n2. Press START.\n")
@@ -320,7 +317,7 @@ def test_cases_giving_one_thing_different_values_take_one_of_them():
     assert not any(plan.step(s).kind == StepKind.DECIDE for s in after)
     (reset,) = [s for s in plan.steps if s.title.startswith("Press RESET")]
     assert reset.id in reachable(plan, _taken(plan, "`Aborted`"))
-    assert not any(_ends(plan).get(s) == "escalate" for s in after)
+    assert not any(end_outcomes(plan).get(s) == "escalate" for s in after)
     # cases of different things are each asked
     plan = compile_text("## Check\n\nIf the state is `Held`:\n\n1. Press UNHOLD.\n\n"
                         "If the alarm is `LowCaps`:\n\n1. Refill the cap hopper.\n")
@@ -346,6 +343,6 @@ def test_answers_after_a_check_whether_answer_that_check():
     assert roll.kind == StepKind.MANUAL and roll.title.startswith("roll back")
     (other,) = [e.target for e in plan.edges if e.source == asked.id and e.condition is not None
                 and e.condition.text.startswith("Otherwise")]
-    assert _ends(plan).get(other) == "escalate"
+    assert end_outcomes(plan).get(other) == "escalate"
     assert not any(s.kind == StepKind.DECIDE and s.title.lower() in ("if yes", "if no")
                    for s in plan.steps)

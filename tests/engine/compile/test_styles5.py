@@ -14,6 +14,7 @@ from tests.support.compiling import (
     assert_gated_and_accounted,
     assert_if_otherwise_guard_their_blocks,
     compile_text,
+    ends_with,
     gated,
     guards_of,
     manual_scripts,
@@ -26,11 +27,6 @@ from tests.support.compiling import compile_style as compile_file
 NEW = ("mermaid-flowchart.md", "portuguese-runbook.md", "jira-wiki-markup.md",
        "html-ol-steps.md", "fault-code-table.md", "paren-numbering.md", "change-ticket.md",
        "symptom-cause-action.md")
-
-
-def _ends(plan, outcome: str) -> list:
-    return [s for s in plan.steps if s.kind == StepKind.END and s.outcome is not None and
-            s.outcome.value == outcome]
 
 
 # -- diagrams ------------------------------------------------------------------------------------
@@ -111,7 +107,7 @@ def test_jira_wiki_markup_reads_as_the_markdown_it_means():
     assert ids.index(explain_) < ids.index(delete) < ids.index(reroute)
     # the {noformat} sample never runs, and the escalation is the run's
     assert not any("unassigned_shards" in str(s.params) for s in plan.steps)
-    assert any("search team" in (s.text or "") for s in _ends(plan, "escalate"))
+    assert any("search team" in (s.text or "") for s in ends_with(plan, "escalate"))
 
 
 def test_wiki_markup_is_read_only_in_a_guide_written_in_it():
@@ -147,7 +143,7 @@ def test_an_html_ordered_list_is_the_guides_steps():
     assert guards_of(plan, enable) == ["If the printer shows as disabled"]
     ids = [s.id for s in plan.steps]
     assert ids.index(cancel) < ids.index(enable)
-    assert any("site IT team" in (s.text or "") for s in _ends(plan, "escalate"))
+    assert any("site IT team" in (s.text or "") for s in ends_with(plan, "escalate"))
     assert not any(s.id == "follow-guide" for s in plan.steps)
 
 
@@ -174,24 +170,24 @@ def test_a_fault_code_table_is_a_decision_on_the_code_the_cell_reports():
     (reset,) = [s.id for s in runs(plan) if "reset_axis" in str(s.params)]
     assert guards_of(plan, reset) == ["Alarm is 1042 (Axis 3 overtravel)"]
     assert gated(plan, reset)
-    assert len(_ends(plan, "escalate")) >= 1
+    assert len(ends_with(plan, "escalate")) >= 1
 
 
 def test_calling_the_supervisor_or_opening_a_maintenance_ticket_ends_the_branch():
     # the fault table's "E001 | Safety circuit open | ... Call the line supervisor.": a
     # person's step, after which the run went on to retry the pick
     plan = compile_file("fault-code-table.md")
-    (end,) = [s for s in _ends(plan, "escalate") if "line supervisor" in (s.text or "")]
+    (end,) = [s for s in ends_with(plan, "escalate") if "line supervisor" in (s.text or "")]
     assert guards_of(plan, end.id) == ["Code is E001 (Safety circuit open)"]
     for words in ("call the shift lead", "lock out the cell and open a maintenance ticket",
                   "contact the controls engineer", "page the electrician"):
         plan = compile_text(f"## Fix\n\n1. Reset the gripper: `sudo systemctl restart grip`\n"
                             f"2. If the gripper jams twice, {words}.\n")
         assert any(guards_of(plan, s.id) == ["If the gripper jams twice"]
-                   for s in _ends(plan, "escalate")), words
+                   for s in ends_with(plan, "escalate")), words
     plan = compile_text("## Fix\n\n1. If the API is slow, call the API: `curl -s "
                         "localhost:8080/health`\n")
-    assert [s for s in _ends(plan, "escalate") if "call the API" in (s.text or "")] == []
+    assert [s for s in ends_with(plan, "escalate") if "call the API" in (s.text or "")] == []
 
 
 def test_a_table_of_codes_with_no_recovery_column_is_reference():
@@ -225,7 +221,7 @@ def test_an_action_that_escalates_ends_its_case_after_its_steps():
     # "Action: Find the stuck offset, then escalate to the orders team": the escalation was
     # the whole run's last word, decided after every case
     plan = compile_file("symptom-cause-action.md")
-    (end,) = [s for s in _ends(plan, "escalate") if "orders team" in (s.text or "")]
+    (end,) = [s for s in ends_with(plan, "escalate") if "orders team" in (s.text or "")]
     describe = [s.id for s in runs(plan) if "--describe" in str(s.params)][0]
     assert guards_of(plan, describe) == ["Lag grows on one partition only"]
     assert any(e.source == describe for _, e in plan.incoming(end.id))
@@ -244,14 +240,14 @@ def test_a_list_step_that_escalates_when_the_retries_fail_ends_the_run_escalated
     # "3. If it still fails after two retries, escalate to controls engineering.": a
     # person's step, after which the run ended `resolved`
     plan = compile_file("fault-code-table.md")
-    (end,) = [s for s in _ends(plan, "escalate") if "controls engineering" in (s.text or "")]
+    (end,) = [s for s in ends_with(plan, "escalate") if "controls engineering" in (s.text or "")]
     assert guards_of(plan, end.id) == ["If it still fails after two retries"]
     assert not any(s.kind == StepKind.MANUAL and "controls engineering" in (s.text or "")
                    for s in plan.steps)
     for item in ("- If nothing helps, escalate to the web team.",
                  "2. If the issue persists, escalate to the web team."):
         plan = compile_text(f"## Fix\n\n1. Restart: `sudo systemctl restart nginx`\n{item}\n")
-        (end,) = [s for s in _ends(plan, "escalate") if "web team" in (s.text or "")]
+        (end,) = [s for s in ends_with(plan, "escalate") if "web team" in (s.text or "")]
         assert len(guards_of(plan, end.id)) == 1, item
         assert not any(s.kind == StepKind.MANUAL for s in plan.steps), item
 
@@ -273,7 +269,7 @@ def test_a_stop_in_a_steps_next_paragraph_stops_after_the_step():
     plan = compile_file("paren-numbering.md")
     curl = step_running(plan, ["curl", "-sv", "https://api.example.com/healthz"])
     assert guards_of(plan, curl) == []
-    (stop,) = [s for s in _ends(plan, "escalate") if (s.text or "").startswith("Stop if")]
+    (stop,) = [s for s in ends_with(plan, "escalate") if (s.text or "").startswith("Stop if")]
     assert guards_of(plan, stop.id) == ["Stop if the served certificate still expires in 2026"]
     (close,) = [s for s in plan.steps if s.kind == StepKind.MANUAL and
                 "Close the change ticket" in (s.text or "")]
@@ -285,7 +281,7 @@ def test_a_stop_in_a_steps_next_paragraph_stops_after_the_step():
                             f"{stop_words}\n\nRun `uptime`.\n")
         restart = step_running(plan, ["sudo", "systemctl", "restart", "homing"])
         assert guards_of(plan, restart) == [], stop_words
-        assert len(_ends(plan, "escalate")) >= 2, stop_words
+        assert len(ends_with(plan, "escalate")) >= 2, stop_words
         assert guards_of(plan, step_running(plan, ["uptime"])) != [], stop_words
 
 

@@ -13,6 +13,7 @@ from tests.support.compiling import STYLES as FIXTURES
 from tests.support.compiling import (
     assert_gated_and_accounted,
     compile_text,
+    ends_with,
     gated,
     guards_of,
     manual_scripts,
@@ -24,11 +25,6 @@ from tests.support.compiling import compile_style as compile_file
 
 NEW = ("lettered-continuation.md", "definition-list.md", "azure-wiki-mermaid.md",
        "timed-steps.md", "chinese-runbook.md", "cache-purge.md")
-
-
-def _ends(plan, outcome: str) -> list:
-    return [s for s in plan.steps if s.kind == StepKind.END and s.outcome is not None and
-            s.outcome.value == outcome]
 
 
 def _manual(plan, start: str):
@@ -154,7 +150,7 @@ def test_a_timeline_label_is_not_the_steps_words():
         "kubectl", "-n", "stream", "rollout", "restart", "deploy/billing-consumer"]]]
     assert guards_of(plan, restarts[-1]) == ["If the lag still grows"]
     assert any(guards_of(plan, e.id) == ["If the lag is still above 10k"]
-               for e in _ends(plan, "escalate"))
+               for e in ends_with(plan, "escalate"))
 
 
 def test_a_bulleted_escalation_is_the_runs_ending_when_the_issue_remains():
@@ -163,7 +159,7 @@ def test_a_bulleted_escalation_is_the_runs_ending_when_the_issue_remains():
     plan = compile_text("## Timeline\n\n- **T+0** — Restart the consumer: "
                         "`systemctl restart consumer`\n"
                         "- **T+15m** — Escalate to the streaming team.\n")
-    (end,) = _ends(plan, "escalate")[-1:]
+    (end,) = ends_with(plan, "escalate")[-1:]
     assert "streaming team" in (end.text or "")
     # the other side of "The issue is resolved" (the else edge carries the guide's words)
     assert "The issue is resolved" in [plan.step(e.source).text

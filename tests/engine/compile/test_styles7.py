@@ -13,6 +13,7 @@ from tests.support.compiling import (
     assert_gated_and_accounted,
     assert_if_otherwise_guard_their_blocks,
     compile_text,
+    ends_with,
     gated,
     guards_of,
     pipelines,
@@ -23,11 +24,6 @@ from tests.support.compiling import compile_style as compile_file
 
 NEW = ("myst-sphinx.md", "asciidoc-listing.md", "russian-runbook.md", "korean-runbook.md",
        "bold-questions.md", "fanuc-alarm.md", "sphinx-rst-pasted.md")
-
-
-def _ends(plan, outcome: str) -> list:
-    return [s for s in plan.steps if s.kind == StepKind.END and s.outcome is not None and
-            s.outcome.value == outcome]
 
 
 # -- Russian and Korean ----------------------------------------------------------------------
@@ -49,7 +45,7 @@ def test_a_russian_runbook_keeps_its_guards_and_escalates():
     clean = [s.id for s in runs(plan) if "-delete" in str(s.params)][0]
     assert guards_of(plan, drop) == ["Если есть неактивный слот"]
     assert len(guards_of(plan, clean)) == 1 and guards_of(plan, clean)[0].startswith("Иначе")
-    (end,) = [e for e in _ends(plan, "escalate") if "эскалируйте" in (e.text or "")]
+    (end,) = [e for e in ends_with(plan, "escalate") if "эскалируйте" in (e.text or "")]
     assert guards_of(plan, end.id) == ["Если диск всё ещё заполнен больше чем на 90%"]
     assert "В противном случае" not in (end.text or "")  # the next sentence is its own
 
@@ -63,7 +59,7 @@ def test_a_korean_runbook_keeps_its_guards_and_escalates():
     assert guards_of(plan, undo) == ["만약 파드가 `CrashLoopBackOff` 상태라면"]
     (other,) = guards_of(plan, scale)
     assert other.startswith("그렇지 않으면")
-    (end,) = [e for e in _ends(plan, "escalate") if "에스컬레이션" in (e.text or "")]
+    (end,) = [e for e in ends_with(plan, "escalate") if "에스컬레이션" in (e.text or "")]
     assert guards_of(plan, end.id) == ["만약 10분 후에도 지연이 계속되면"]
     assert "인시던트를 종료" not in (end.text or "")
 
@@ -73,7 +69,7 @@ def test_escalate_in_the_runbooks_language_ends_the_run_escalated():
                      "Если ошибка повторяется, эскалируйте дежурному.",
                      "もしエラーが続く場合は、DBチームにエスカレーションする。"):
         plan = compile_text(f"## Fix\n\nRestart it: `systemctl restart app`\n\n{sentence}\n")
-        assert any(guards_of(plan, e.id) for e in _ends(plan, "escalate")), sentence
+        assert any(guards_of(plan, e.id) for e in ends_with(plan, "escalate")), sentence
 
 
 # -- AsciiDoc listings -----------------------------------------------------------------------
@@ -219,11 +215,11 @@ def test_a_guard_that_says_stop_here_ends_the_run():
     # "If the queue length is below 1000, the backlog drains on its own; stop here.": a
     # condition with nothing to guard, the restart after it ran whatever the queue's length
     plan = compile_file("myst-sphinx.md")
-    (end,) = [e for e in _ends(plan, "no_action") if "stop here" in (e.text or "")]
+    (end,) = [e for e in ends_with(plan, "no_action") if "stop here" in (e.text or "")]
     assert guards_of(plan, end.id) == ["If the queue length is below 1000"]
     plan = compile_text("## Fix\n\nRestart it: `systemctl restart app`\n\nIf the site answers "
                         "again, you are done.\n\nRestart the database: `systemctl restart db`\n")
-    (end,) = [e for e in _ends(plan, "resolved") if "you are done" in (e.text or "")]
+    (end,) = [e for e in ends_with(plan, "resolved") if "you are done" in (e.text or "")]
     assert guards_of(plan, end.id) == ["If the site answers again"]
     db = step_running(plan, ["systemctl", "restart", "db"])
     assert guards_of(plan, db) == ["Otherwise (not: If the site answers again)"]
@@ -243,8 +239,8 @@ def test_a_numbered_question_branches_on_its_answers_after_the_check_that_answer
     # escalate ...": read as "a question, then what to do" ("Still high? Escalate."), the run
     # escalated when the answer was yes and ended resolved when it was no
     plan = compile_file("bold-questions.md")
-    (resolved,) = [e for e in _ends(plan, "resolved") if "Yes:" in (e.text or "")]
-    (escalated,) = [e for e in _ends(plan, "escalate") if "messaging" in (e.text or "")]
+    (resolved,) = [e for e in ends_with(plan, "resolved") if "Yes:" in (e.text or "")]
+    (escalated,) = [e for e in ends_with(plan, "escalate") if "messaging" in (e.text or "")]
     assert guards_of(plan, resolved.id) == ["Is the queue draining now?"]
     assert guards_of(plan, escalated.id) == ["Otherwise (no: Is the queue draining now?)"]
     check = step_running(plan, ["rabbitmqctl", "list_queues", "-p", "orders", "name",

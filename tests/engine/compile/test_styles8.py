@@ -11,17 +11,12 @@ from engine.plan import StepKind
 from tests.support.compiling import (
     assert_if_otherwise_guard_their_blocks,
     compile_text,
+    ends_with,
     gated,
     guards_of,
     runs,
     step_running,
 )
-
-
-def _ends(plan, outcome: str) -> list:
-    return [s for s in plan.steps if s.kind == StepKind.END and s.outcome is not None and
-            s.outcome.value == outcome]
-
 
 # -- a terminal pasted into a quote -------------------------------------------------------------
 
@@ -70,8 +65,8 @@ def test_a_symptom_heading_guards_its_section_and_its_escalation_ends_that_case(
     restart = step_running(plan, ["sudo", "systemctl", "restart", "memcached"])
     assert guards_of(plan, restart) == ["connections refused"]
     assert gated(plan, restart)
-    (esc,) = [s for s in _ends(plan, "escalate") if "network team" in (s.title or "")]
-    assert guards_of(plan, esc) == [] and not _ends(plan, "no_action")
+    (esc,) = [s for s in ends_with(plan, "escalate") if "network team" in (s.title or "")]
+    assert guards_of(plan, esc) == [] and not ends_with(plan, "no_action")
     decides = [s.title for s in plan.steps if s.kind == StepKind.DECIDE]
     assert "high latency from one AZ" in " ".join(decides)
 
@@ -99,7 +94,7 @@ def test_a_polish_runbook_escalates_when_the_problem_remains():
     restart = step_running(plan, ["kubectl", "-n", "shop", "rollout", "restart",
                                   "deploy/orders-worker"])
     assert guards_of(plan, restart) == ["Jeśli kolejka nie ma konsumentów"]
-    assert _ends(plan, "escalate")
+    assert ends_with(plan, "escalate")
 
 
 def test_english_words_like_the_polish_ones_are_not_guards():
@@ -175,7 +170,7 @@ def test_roman_numbered_lines_under_an_item_are_its_sub_steps_with_their_command
     assert guards_of(plan, restart) == ["If a node left the cluster"]
     assert gated(plan, raise_) and gated(plan, restart)
     step_running(plan, ["curl", "-s", "es:9200/_cat/indices"])
-    assert [s for s in _ends(plan, "escalate") if "search team" in (s.title or "")]
+    assert [s for s in ends_with(plan, "escalate") if "search team" in (s.title or "")]
     assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
 
 
