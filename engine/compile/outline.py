@@ -1887,6 +1887,8 @@ class _OutlineBuilder:
                 # "On all nodes, `x`": typed on another machine, a person's there; and so are
                 # the sub-steps of "a. On the OSD's host:" ("i. `systemctl stop ceph-osd@17`")
                 asked = False
+            if asked and self.sessions.away is not None and phrases.runs_here(el.text):
+                self.sessions.here()  # "From your laptop, run `curl localhost:8080`"
             if asked and not _prose_words(line) and code not in fragments and \
                     code not in choices and not powershell.windows_command(line) and \
                     not blocks.device_command(line):

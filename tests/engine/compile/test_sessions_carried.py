@@ -121,3 +121,10 @@ def test_lint_says_where_it_is_unsaid_and_its_fix_compiles_without_it() -> None:
     assert not [f for f in lint_guide(parse_guide(fixed, path="g.md")) if f.rule == "MF210"]
     assert ["ssh", "{{ inputs.node_address }}", "--", "systemctl", "status", "kubelet"] in \
         [p[0] for p in pipelines(compile_text(fixed))]
+
+
+def test_an_inline_command_said_to_run_locally_ends_the_carried_session() -> None:
+    plan = compile_text(NODE.replace(
+        "2. Watch the node come back:\n\n   ```bash\n   kubectl get node <node-name>\n   ```\n",
+        "2. From your laptop, check the health endpoint: `curl -s localhost:8080/healthz`\n"))
+    assert ["curl", "-s", "localhost:8080/healthz"] in [p[0] for p in pipelines(plan)]
