@@ -16,7 +16,7 @@ from engine.plan import Span, StepKind
 REPEAT_STEP = "repeat-from-"
 # The first line of a person's step whose line the guide typed after leaving a session on
 # another machine open in an earlier section (`engine.compile.sessions`): where it runs is unsaid
-WHERE_UNSAID = "# where: the guide does not say"
+WHERE_UNSAID = "# where: this section does not say"
 
 
 @dataclass

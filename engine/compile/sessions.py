@@ -716,7 +716,7 @@ class SessionReader:
                  cls: SectionClass, owner: int) -> list[Action] | None:
         """A later section's line after the guide opened a session on another machine (or in
         a container) and never left it: "## Diagnosis" ssh-es to the node, "## Mitigation"
-        says `systemctl restart kubelet`. Where it is typed the guide does not say: on the
+        says `systemctl restart kubelet`. Where it is typed the section does not say: on the
         node, as its author surely meant, or here, where it would restart (or report) the
         wrong machine's kubelet (and "## Filer side" may mean a third machine). Neither is the
         plan's to guess: a person's step, its script the line under a note naming the
@@ -732,7 +732,7 @@ class SessionReader:
                 reaches_its_machine(stage) for stage in re.split(r"[|;&\n]+", text)):
             return None
         opened = away.opener.split("\n", 1)[0]
-        s = self.open = Session(f"{WHERE_UNSAID} (its last session: `{opened}`, line "
+        s = self.open = Session(f"{WHERE_UNSAID} (the guide's last session: `{opened}`, line "
                                 f"{away.start})", line.start, el.section, None, broken=True,
                                 fresh=False, hosts=set(away.hosts))
         return self._manual(b, s, line, el, cls, owner)

@@ -49,8 +49,8 @@ def test_a_later_sections_host_command_is_a_persons_step_in_the_session() -> Non
     # Then neither systemctl line runs on this machine (before: both did, the restart gated)
     assert not any(r.startswith("systemctl") for r in runs_here), runs_here
     # and a person is told to run them, with a note naming the session the guide last opened
-    assert "# where: the guide does not say (its last session: `ssh <node-address>`, line 8)" \
-        "\nsystemctl status kubelet\nsystemctl restart kubelet" in manual_scripts(plan)
+    assert "# where: this section does not say (the guide's last session: `ssh <node-address>`, " \
+        "line 8)\nsystemctl status kubelet\nsystemctl restart kubelet" in manual_scripts(plan)
     # while the same section's line still runs in the session, and kubectl runs here
     assert ["ssh", "{{ inputs.node_address }}", "--", "journalctl -u kubelet --no-pager"] in \
         [p[0] for p in pipelines(plan)]
