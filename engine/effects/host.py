@@ -154,6 +154,31 @@ def _stream(what: str) -> NotRead:
                    effect="interactive")
 
 
+# the databases getent prints that hold password hashes: what `cat /etc/shadow` opens, by NSS
+_GETENT_HASHES = frozenset({"shadow", "gshadow"})
+
+
+def getent(name: str, args: list[str]) -> None:
+    """getent DATABASE [KEY...] prints a name service's entries; `shadow` and `gshadow` are
+    the password hashes (a hash is a password to whoever cracks it), as `cat /etc/shadow`
+    prints them. A database a value names may be either."""
+    skip = False
+    for word in args:
+        if skip:
+            skip = False
+            continue
+        if word in ("-s", "--service"):
+            skip = True
+            continue
+        if word.startswith("-") and word != "-":
+            continue
+        if isinstance(word, Templated) or word.lower() in _GETENT_HASHES:
+            shown = "a database a value names" if isinstance(word, Templated) else word
+            raise NotRead(f"{name} {shown} prints the password hashes: not a read to keep",
+                          cause="operand")
+        return
+
+
 def pinged(name: str, args: list[str]) -> None:
     """ping HOST goes on until someone stops it, unless a count or a deadline ends it
     (`-c 3`, `-qc3`, `-w 10`)."""
@@ -443,8 +468,9 @@ HOST: dict[str, Rule] = {
         "to now"}), max_operands=0, too_many="takes no operand"),
     "ps": shown_processes,
     **rows("pgrep pidof pstree last w who users lsof lsblk findmnt lscpu lsmod "
-           "lspci lsusb dig nslookup host drill traceroute tracepath getenforce sestatus "
-           "getent", ANY),
+           "lspci lsusb dig nslookup host drill traceroute tracepath getenforce sestatus",
+           ANY),
+    "getent": getent,
     **rows("ping ping6", pinged),
     "mtr": mtr,
     **rows("vmstat iostat mpstat pidstat", sampled),
