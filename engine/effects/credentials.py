@@ -23,8 +23,20 @@ made with in them), a standby's `recovery.conf` or `postgresql.auto.conf` (its
 primary_conninfo, the replication password); a dotenv file (`.env`, `.env.production`: what
 `docker compose config` fills in; `.env.example` and its kin are templates); the units and
 drop-ins an administrator or a program wrote for systemd (`/etc/systemd/system/app.service`,
-`app.service.d/override.conf`: their `Environment=` lines, what `systemctl cat` prints); and the
-folders that hold them (`grep -r . ~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in
+`app.service.d/override.conf`: their `Environment=` lines, what `systemctl cat` prints); what a
+person typed, kept by a shell or a client (`~/.bash_history`, `~/.psql_history`, any
+`~/.NAME_history`: `mysql -pS3cret`, `\\password`, `AUTH x`, as the `history` builtin, gated,
+prints them); more clients' logins and tokens (podman's, skopeo's and buildah's
+`containers/auth.json`, Helm's registry logins and `repositories.yaml`, the Azure CLI's token
+caches, rclone's, boto's, doctl's, Databricks', cargo's, RubyGems', Composer's, hub's,
+Kaggle's, Maven's `settings.xml`, Gradle's `gradle.properties`, a GitLab Runner's
+`config.toml`); the host's own stored secrets (NetworkManager's connections and
+wpa_supplicant's Wi-Fi keys, IPsec's and PPP's secrets, Postfix's relay login, the old
+password hashes of `/etc/security/opasswd`, Samba's password files, the LDAP bind password
+of `ldap.secret` and `sssd.conf`); what a container runtime keeps a container's environment in,
+the same that `docker inspect` (gated) prints (Docker's `config.v2.json`, the OCI
+`config.json` of a podman or containerd container); etcd's data (every Secret of a
+cluster); and the folders that hold them (`grep -r . ~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in
 them). A path is judged by its tails, as a device's is (`/host/etc/shadow`,
 `/proc/1/root/etc/shadow`).
 
@@ -70,6 +82,23 @@ _PLACES = re.compile(r"""(?x)
   | ^/(?:etc|run)/systemd/(?:system|user)/[^/]+\.(?:service|socket|timer)$
   | ^/(?:etc|run)/systemd/(?:system|user)/[^/]+\.d/[^/]+\.conf$
   | /\.config/systemd/user/(?:[^/]+\.(?:service|socket|timer)|[^/]+\.d/[^/]+\.conf)$
+  | /\.[\w-]+_history$
+  | /\.(?:zhistory|histfile|dbshell)$ | /fish/fish_history$ | /mongosh/mongosh_repl_history$
+  | /containers/(?:\d+/)?auth\.json$ | /\.config/helm/(?:registry/config\.json|repositories\.yaml)$
+  | /\.azure/(?:msal_token_cache|accessTokens|service_principal_entries)\.(?:json|bin)$
+  | /rclone/rclone\.conf$ | /\.(?:boto|databrickscfg)$ | /\.config/doctl/config\.yaml$
+  | /\.cargo/credentials(?:\.toml)?$ | /\.gem/credentials$ | /composer/auth\.json$
+  | /gitlab-runner/config\.toml$ | /\.config/hub$ | /\.kaggle/kaggle\.json$
+  | /\.m2/settings(?:-security)?\.xml$ | /\.gradle/gradle\.properties$
+  | ^/etc/NetworkManager/system-connections(?:/|$) | /wpa_supplicant[^/]*\.conf$
+  | ^/etc/ipsec\.secrets$ | ^/etc/ppp/(?:chap|pap|srp)-secrets$
+  | ^/etc/postfix/sasl_passwd(?:\.\w+)?$ | ^/etc/security/opasswd$
+  | /smbpasswd$ | /samba/private/(?:passdb|secrets)\.tdb$
+  | ^/etc/(?:pam_|libnss-)?ldap\.secret$ | ^/etc/sssd/(?:sssd\.conf|conf\.d/[^/]+\.conf)$
+  | ^/var/lib/docker/containers/[^/]+/config\.v2\.json$
+  | /storage/overlay-containers/[^/]+/userdata/config\.json$
+  | /io\.containerd\.runtime\.v2\.task/[^/]+/[^/]+/config\.json$
+  | /etcd/member/(?:snap/db|wal/[^/]+\.wal)$
 """)
 
 
@@ -87,7 +116,10 @@ _NAMES = """shadow gshadow shadow- gshadow- environ admin.conf config credential
     privkey1.pem krb5.keytab k3s.yaml rke2.yaml token initial_root_password
     initialAdminPassword debian.cnf wg0.conf .npmrc .pypirc .s3cfg hosts.yml
     credentials.tfrc.json recovery.conf postgresql.auto.conf .ssh .aws .kube .docker
-    .gnupg .env .env.production override.conf unit.service gitlab.rb""".split()
+    .gnupg .env .env.production override.conf unit.service gitlab.rb .bash_history
+    .zsh_history .mysql_history .psql_history auth.json rclone.conf .boto .databrickscfg
+    settings.xml wpa_supplicant.conf ipsec.secrets chap-secrets sasl_passwd opasswd smbpasswd
+    ldap.secret sssd.conf home.nmconnection config.v2.json db""".split()
 
 
 def holds_credentials(word: str) -> bool:
@@ -153,7 +185,9 @@ _ANCHORS = [a.split("/")[1:] for a in """/etc/shadow /etc/ssl/private/k /etc/pki
     /proc/self/environ /proc/thread-self/environ
     /var/lib/rancher/k3s/server/token /var/lib/kubelet/pods/*/volumes/kubernetes.io~secret/*
     /var/lib/*/.pgpass /var/lib/*/secrets/initialAdminPassword /root/.ssh/id_rsa
-    /home/*/.ssh/id_rsa /Users/*/.ssh/id_rsa""".split()]
+    /home/*/.ssh/id_rsa /Users/*/.ssh/id_rsa
+    /run/containerd/io.containerd.runtime.v2.task/*/*/config.json
+    /var/lib/containers/storage/overlay-containers/*/userdata/config.json""".split()]
 _HOME = re.compile(r"^(?:~[\w.-]*|\$HOME|\$\{HOME\})(?=/|$)")
 
 

@@ -1,0 +1,128 @@
+r"""Trust, session 22: what prints a password by another door than the one that was gated.
+
+1. `getent shadow` (and `gshadow`) printed the password hashes through the name service, while
+   `cat /etc/shadow` was gated. Those two databases are not reads; `getent passwd`, `hosts`,
+   `group` still read.
+2. What a person typed, kept by a shell or a client (`~/.bash_history`, `~/.mysql_history`,
+   `~/.psql_history`, any `~/.NAME_history`), was opened unasked: `mysql -pS3cret`, psql's
+   `\password`, redis-cli's `AUTH` are in it, as they are in what the `history` builtin
+   (gated) prints.
+3. The logins and tokens more clients keep where they are by convention were opened unasked
+   (podman's `containers/auth.json`, Helm's registry logins and repositories, the Azure CLI's
+   token caches, rclone's, boto's, doctl's, Databricks', cargo's, RubyGems', Composer's,
+   Maven's, Gradle's, a GitLab Runner's), as `~/.docker/config.json` and `~/.npmrc` were not.
+4. The host's own stored secrets were opened unasked: NetworkManager's connections and
+   wpa_supplicant's Wi-Fi keys, IPsec's and PPP's secrets, Postfix's relay login, the old
+   password hashes (`/etc/security/opasswd`), Samba's password files, the LDAP bind password
+   (`/etc/ldap.secret`, `sssd.conf`).
+5. What a container runtime keeps a container's environment in (Docker's `config.v2.json`, the
+   OCI `config.json` of a podman or containerd container: what `docker inspect`, gated,
+   prints) and etcd's data (every Secret of the cluster) were opened unasked.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.verdicts import assert_gated, assert_reads
+
+# -- 1. getent's password databases ---------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "getent shadow", "getent shadow root", "getent gshadow", "getent -s files shadow",
+    "getent --service=files shadow app", "getent shadow | grep root", "sudo getent shadow",
+])
+def test_getent_of_the_password_hashes_is_not_a_read(line: str) -> None:
+    assert_gated(line, "password hashes")
+
+
+@pytest.mark.parametrize("line", [
+    "getent passwd", "getent passwd app", "getent hosts db.internal", "getent group docker",
+    "getent ahosts example.com", "getent -s files passwd",
+])
+def test_getent_of_other_databases_still_reads(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 2. a shell's or a client's history -----------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "cat ~/.bash_history", "cat /root/.bash_history", "tail -n 50 /home/ann/.zsh_history",
+    "grep mysql ~/.bash_history", "cat ~/.mysql_history", "cat /var/lib/postgresql/.psql_history",
+    "cat ~/.rediscli_history", "cat ~/.python_history", "cat ~/.*_history",
+    "cat ~/.local/share/fish/fish_history", "cat ~/.zhistory", "cat ~/.dbshell",
+])
+def test_a_history_of_what_was_typed_is_not_a_read(line: str) -> None:
+    assert_gated(line, "credentials")
+
+
+# -- 3. more clients' logins and tokens -----------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "cat ~/.config/containers/auth.json", "cat /run/user/1000/containers/auth.json",
+    "cat /run/containers/0/auth.json", "cat ~/.config/helm/registry/config.json",
+    "cat ~/.config/helm/repositories.yaml", "cat ~/.azure/msal_token_cache.json",
+    "cat ~/.azure/accessTokens.json", "cat ~/.config/rclone/rclone.conf", "cat ~/.boto",
+    "cat ~/.config/doctl/config.yaml", "cat ~/.databrickscfg", "cat ~/.cargo/credentials.toml",
+    "cat ~/.gem/credentials", "cat ~/.config/composer/auth.json",
+    "cat /etc/gitlab-runner/config.toml", "cat ~/.config/hub", "cat ~/.kaggle/kaggle.json",
+    "cat ~/.m2/settings.xml", "grep -i password ~/.gradle/gradle.properties",
+])
+def test_a_clients_stored_login_is_not_a_read(line: str) -> None:
+    assert_gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "cat /etc/containers/registries.conf", "cat ~/.config/helm/repositories.lock",
+    "ls -la ~/.azure", "cat /srv/app/composer.json", "cat /srv/app/gradle.properties.example",
+    "cat /srv/app/pom.xml",
+])
+def test_their_neighbours_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 4. the host's stored secrets -----------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "cat /etc/NetworkManager/system-connections/home.nmconnection",
+    "grep -r psk /etc/NetworkManager/system-connections",
+    "cat /etc/wpa_supplicant/wpa_supplicant.conf", "cat /etc/wpa_supplicant.conf",
+    "cat /etc/ipsec.secrets", "cat /etc/ppp/chap-secrets", "cat /etc/ppp/pap-secrets",
+    "cat /etc/postfix/sasl_passwd", "cat /etc/security/opasswd", "cat /etc/samba/smbpasswd",
+    "cat /etc/ldap.secret", "cat /etc/pam_ldap.secret", "cat /etc/sssd/sssd.conf",
+    "cat /etc/sssd/conf.d/ad.conf",
+])
+def test_the_hosts_stored_secrets_are_not_a_read(line: str) -> None:
+    assert_gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "cat /etc/NetworkManager/NetworkManager.conf", "cat /etc/postfix/main.cf",
+    "cat /etc/samba/smb.conf", "cat /etc/ppp/options", "cat /etc/ipsec.conf",
+    "ls /etc/NetworkManager/system-connections",
+])
+def test_the_hosts_other_settings_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 5. a container's stored environment, etcd's data ---------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "cat /var/lib/docker/containers/abc123/config.v2.json",
+    "jq .Config.Env /var/lib/docker/containers/abc123/config.v2.json",
+    "cat /var/lib/docker/containers/*/config.v2.json",
+    "cat /var/lib/containers/storage/overlay-containers/abc/userdata/config.json",
+    "cat /run/containerd/io.containerd.runtime.v2.task/k8s.io/abc/config.json",
+    "grep -r PASSWORD /run/containerd", "strings /var/lib/etcd/member/snap/db",
+    "cat /var/lib/etcd/member/wal/0000000000000000-0000000000000000.wal",
+])
+def test_a_containers_stored_environment_or_etcds_data_is_not_a_read(line: str) -> None:
+    assert_gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "tail -n 100 /var/lib/docker/containers/abc123/abc123-json.log",
+    "du -sh /var/lib/etcd", "ls -l /var/lib/etcd/member/snap", "df -h /var/lib/docker",
+])
+def test_a_containers_log_and_etcds_size_still_read(line: str) -> None:
+    assert_reads(line)
