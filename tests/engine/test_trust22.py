@@ -18,6 +18,14 @@ r"""Trust, session 22: what prints a password by another door than the one that 
 5. What a container runtime keeps a container's environment in (Docker's `config.v2.json`, the
    OCI `config.json` of a podman or containerd container: what `docker inspect`, gated,
    prints) and etcd's data (every Secret of the cluster) were opened unasked.
+6. aws operations that list or describe what holds a program's environment printed it as the
+   gated get does: `lambda list-functions` (every function's configuration: trust 18 took it
+   for a read), a Batch job definition, an App Runner service, an Elastic Beanstalk
+   environment's settings, a launch configuration's or spot request's user data, a task's
+   overrides; and ones whose answer holds a secret the service keeps (a Cognito app client's
+   secret, Amplify's basic-auth login, AppSync's API keys). A --query that picks other fields
+   (`Functions[].FunctionName`) reads; one that ends on whole objects (`Functions[0]`) does
+   not.
 """
 
 from __future__ import annotations
@@ -125,4 +133,54 @@ def test_a_containers_stored_environment_or_etcds_data_is_not_a_read(line: str) 
     "du -sh /var/lib/etcd", "ls -l /var/lib/etcd/member/snap", "df -h /var/lib/docker",
 ])
 def test_a_containers_log_and_etcds_size_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 6. aws: a program's environment or a kept secret, listed or described -----------------------
+
+@pytest.mark.parametrize("line", [
+    "aws lambda list-functions", "aws lambda list-functions --region eu-west-1 --output json",
+    "aws lambda list-functions --query 'Functions[0]'",
+    "aws lambda list-functions --query 'Functions[?Runtime==`python3.12`]'",
+    "aws lambda list-functions --query 'Functions | [0]'",
+    "aws lambda list-functions --query 'Functions[].[FunctionName, Environment]'",
+    "aws lambda list-versions-by-function --function-name f",
+    "aws batch describe-job-definitions --status ACTIVE",
+    "aws apprunner describe-service --service-arn arn",
+    "aws elasticbeanstalk describe-configuration-settings --application-name a "
+    "--environment-name e",
+    "aws autoscaling describe-launch-configurations",
+    "aws ec2 describe-spot-instance-requests", "aws ec2 describe-spot-fleet-requests",
+    "aws ecs describe-tasks --cluster c --tasks t",
+])
+def test_a_listed_or_described_programs_environment_is_not_a_read(line: str) -> None:
+    assert_gated(line, "environment")
+
+
+@pytest.mark.parametrize("line", [
+    "aws cognito-idp describe-user-pool-client --user-pool-id p --client-id c",
+    "aws cognito-idp describe-user-pool-client --user-pool-id p --client-id c "
+    "--query UserPoolClient.ClientSecret",
+    "aws amplify list-apps", "aws amplify list-branches --app-id a",
+    "aws appsync list-api-keys --api-id a", "aws appsync list-api-keys --api-id a "
+    "--query 'apiKeys[].id'",
+])
+def test_an_answer_holding_a_kept_secret_is_not_a_read(line: str) -> None:
+    assert_gated(line, "secret")
+
+
+@pytest.mark.parametrize("line", [
+    "aws lambda list-functions --query 'Functions[].FunctionName'",
+    "aws lambda list-functions --query 'Functions[?Runtime==`python3.12`].FunctionName'",
+    "aws lambda list-functions --query 'Functions[].[FunctionName, Runtime]' --output text",
+    "aws ecs describe-tasks --cluster c --tasks t --query 'tasks[].lastStatus'",
+    "aws lambda get-function --function-name f --query Configuration.Runtime",
+    "aws cognito-idp describe-user-pool-client --user-pool-id p --client-id c "
+    "--query UserPoolClient.ClientName",
+    "aws cognito-idp list-user-pool-clients --user-pool-id p",
+    "aws appsync list-api-keys --api-id a --query 'apiKeys[].expires'",
+    "aws ecs describe-services --cluster c --services s",
+    "aws autoscaling describe-auto-scaling-groups",
+])
+def test_other_fields_and_operations_still_read(line: str) -> None:
     assert_reads(line)
