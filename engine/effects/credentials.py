@@ -36,9 +36,9 @@ password hashes of `/etc/security/opasswd`, Samba's password files, the LDAP bin
 of `ldap.secret` and `sssd.conf`); what a container runtime keeps a container's environment in,
 the same that `docker inspect` (gated) prints (Docker's `config.v2.json`, the OCI
 `config.json` of a podman or containerd container); etcd's data (every Secret of a
-cluster); and the folders that hold them (`grep -r . ~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in
-them). A path is judged by its tails, as a device's is (`/host/etc/shadow`,
-`/proc/1/root/etc/shadow`).
+cluster); and the folders that hold them (`grep -r . ~/.ssh`, `grep -r x
+/etc/kubernetes/pki` open every file in them). A path is judged by its tails, as a device's
+is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
 
 A recursive read of a folder above one of those places opens it too (`grep -r . /etc` opens
 /etc/shadow, `grep -R x ~` a home's `.ssh` and `.aws`): the root, /etc, /run, /proc, /var/lib
