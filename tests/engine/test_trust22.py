@@ -26,12 +26,17 @@ r"""Trust, session 22: what prints a password by another door than the one that 
    secret, Amplify's basic-auth login, AppSync's API keys). A --query that picks other fields
    (`Functions[].FunctionName`) reads; one that ends on whole objects (`Functions[0]`) does
    not.
+7. MySQL's other tables that hold credentials read: `mysql.servers` (each FEDERATED or Spider
+   server's user and password, in clear) and MariaDB's `mysql.global_priv` (the accounts'
+   hashes, of which `mysql.user` is a view); and a backquoted name (`` `mysql`.`user` ``) was
+   not taken for the table it names.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from engine.effects import sql_verdict
 from tests.support.verdicts import assert_gated, assert_reads
 
 # -- 1. getent's password databases ---------------------------------------------------------------
@@ -184,3 +189,25 @@ def test_an_answer_holding_a_kept_secret_is_not_a_read(line: str) -> None:
 ])
 def test_other_fields_and_operations_still_read(line: str) -> None:
     assert_reads(line)
+
+
+# -- 7. MySQL's tables of credentials -------------------------------------------------------------
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM mysql.servers", "SELECT Server_name, Username, Password FROM mysql.servers",
+    "SELECT * FROM mysql.global_priv", "SELECT User, Priv FROM mysql . global_priv",
+    "SELECT * FROM `mysql`.`user`", "SELECT * FROM `mysql`.`servers`",
+    "SELECT user, authentication_string FROM `mysql`.user",
+])
+def test_mysqls_tables_of_credentials_are_not_a_read(query: str) -> None:
+    found = sql_verdict(query)
+    assert found.effect == "mutate" and "credentials" in found.reason, (query, found)
+    assert_gated(f"mysql -e '{query}'", "credentials")
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM servers", "SELECT * FROM app.servers", "SELECT * FROM `mysql`.`db`",
+    "SELECT * FROM mysql.slow_log", "SELECT `user`, `host` FROM information_schema.processlist",
+])
+def test_other_tables_still_read(query: str) -> None:
+    assert sql_verdict(query).read, query
