@@ -30,13 +30,23 @@ r"""Trust, session 22: what prints a password by another door than the one that 
    server's user and password, in clear) and MariaDB's `mysql.global_priv` (the accounts'
    hashes, of which `mysql.user` is a view); and a backquoted name (`` `mysql`.`user` ``) was
    not taken for the table it names.
+8. A GET asked what gated commands print, by another door: a machine's user data or GCP's
+   custom metadata (a startup script; GKE's `kube-env`, the kubelet's bootstrap credentials)
+   from the metadata service, as `aws ec2 describe-instance-attribute --attribute userData`
+   and `gcloud compute instances describe` print them; the Kubernetes API's Secrets (`curl
+   localhost:8001/api/v1/namespaces/x/secrets` through `kubectl proxy`), as `kubectl get
+   --raw` did; RabbitMQ's management API's definitions, users and parameters (password hashes,
+   a shovel's URI with its password), as `rabbitmqctl list_parameters` does; etcd's v2 keys API
+   for a key named for a secret or the whole store, as `etcdctl get` and Consul's KV were
+   judged; and a JVM's heap dump (`/actuator/heapdump`: every secret in its memory, and the
+   dump pauses it and is written to its disk). The same URLs' other paths still read.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from engine.effects import sql_verdict
+from engine.effects import sql_verdict, step_verdict
 from tests.support.verdicts import assert_gated, assert_reads
 
 # -- 1. getent's password databases ---------------------------------------------------------------
@@ -211,3 +221,97 @@ def test_mysqls_tables_of_credentials_are_not_a_read(query: str) -> None:
 ])
 def test_other_tables_still_read(query: str) -> None:
     assert sql_verdict(query).read, query
+
+
+# -- 8. what gated commands print, asked over HTTP ------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "curl -s http://169.254.169.254/latest/user-data",
+    "wget -qO- http://169.254.169.254/latest/user-data",
+    "curl -s http://169.254.169.254/2021-07-15/user-data",
+    "curl -s http://169.254.169.254/openstack/latest/user_data",
+    "curl -s -H 'Metadata-Flavor: Google' "
+    "http://metadata.google.internal/computeMetadata/v1/instance/attributes/kube-env",
+    "curl -s -H 'Metadata-Flavor: Google' "
+    "http://metadata.google.internal/computeMetadata/v1/instance/attributes/startup-script",
+    "curl -s -H 'Metadata-Flavor: Google' "
+    "'http://metadata.google.internal/computeMetadata/v1/instance/?recursive=true'",
+    "curl -s -H 'Metadata-Flavor: Google' "
+    "'http://metadata.google.internal/computeMetadata/v1/project/attributes/?recursive=true'",
+    "curl -s -H Metadata:true "
+    "'http://169.254.169.254/metadata/instance/compute/userData?api-version=2021-01-01'",
+])
+def test_a_machines_boot_script_from_the_metadata_service_is_not_a_read(line: str) -> None:
+    assert_gated(line, "boots with")
+
+
+@pytest.mark.parametrize("line", [
+    "curl -s http://localhost:8001/api/v1/namespaces/default/secrets",
+    "curl -s http://localhost:8001/api/v1/namespaces/default/secrets/db",
+    "curl -s http://localhost:8001/api/v1/secrets",
+    "curl -sk -H \"Authorization: Bearer $TOKEN\" "
+    "https://kubernetes.default.svc/api/v1/namespaces/app/secrets",
+    "curl -s 'http://127.0.0.1:8001/api/v1/watch/namespaces/app/secrets?watch=0'",
+])
+def test_the_kubernetes_apis_secrets_over_http_are_not_a_read(line: str) -> None:
+    assert_gated(line, "Secrets")
+
+
+@pytest.mark.parametrize("line", [
+    "curl -s -u guest:guest http://localhost:15672/api/definitions",
+    "curl -s -u guest:guest http://localhost:15672/api/users",
+    "curl -s -u guest:guest http://rabbitmq:15672/api/parameters/shovel",
+    "curl -s http://rabbitmq.internal/api/global-parameters",
+])
+def test_rabbitmqs_users_and_parameters_over_http_are_not_a_read(line: str) -> None:
+    assert_gated(line, "RabbitMQ")
+
+
+@pytest.mark.parametrize("line", [
+    "curl -s http://localhost:2379/v2/keys/app/db/password",
+    "curl -s 'http://localhost:2379/v2/keys/?recursive=true'",
+    "curl -s 'http://etcd:2379/v2/keys?recursive=true'",
+])
+def test_etcds_secret_keys_over_http_are_not_a_read(line: str) -> None:
+    assert_gated(line, "secret store")
+
+
+@pytest.mark.parametrize("line", [
+    "curl -s http://localhost:8080/actuator/heapdump",
+    "wget -qO- http://app:8080/actuator/heapdump", "curl -s http://localhost:8080/heapdump",
+])
+def test_a_heap_dump_over_http_is_not_a_read(line: str) -> None:
+    assert_gated(line, "heap")
+
+
+@pytest.mark.parametrize("line", [
+    "curl -s http://169.254.169.254/latest/meta-data/instance-id",
+    "curl -s http://169.254.169.254/latest/meta-data/",
+    "curl -s -H 'Metadata-Flavor: Google' "
+    "http://metadata.google.internal/computeMetadata/v1/instance/attributes/",
+    "curl -s -H 'Metadata-Flavor: Google' "
+    "http://metadata.google.internal/computeMetadata/v1/instance/zone",
+    "curl -s -H 'Metadata-Flavor: Google' "
+    "'http://metadata.google.internal/computeMetadata/v1/instance/network-interfaces/"
+    "?recursive=true'",
+    "curl -s http://localhost:8001/api/v1/namespaces/default/pods",
+    "curl -s -u guest:guest http://localhost:15672/api/overview",
+    "curl -s -u guest:guest http://localhost:15672/api/queues",
+    "curl -s http://localhost:2379/v2/keys/app/config", "curl -s http://localhost:2379/health",
+    "curl -s http://localhost:8080/actuator/health", "curl -s http://localhost:8080/api/users",
+])
+def test_the_same_services_other_paths_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+@pytest.mark.parametrize(("params", "said"), [
+    ({"url": "http://169.254.169.254/latest/user-data"}, "boots with"),
+    ({"url": "http://localhost:8001/api/v1", "path": ["namespaces", "app", "secrets"]},
+     "Secrets"),
+    ({"url": "http://localhost:15672/api", "path": ["definitions"]}, "RabbitMQ"),
+    ({"url": "http://localhost:2379/v2/keys/", "query": {"recursive": "true"}}, "secret store"),
+    ({"url": "http://app:8080/actuator/heapdump"}, "heap"),
+])
+def test_an_http_step_asking_the_same_is_not_a_read(params: dict[str, object], said: str) -> None:
+    found = step_verdict("http", {"method": "GET", **params})
+    assert found.effect == "mutate" and said in found.reason, found
