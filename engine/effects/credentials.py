@@ -36,7 +36,12 @@ password hashes of `/etc/security/opasswd`, Samba's password files, the LDAP bin
 of `ldap.secret` and `sssd.conf`); what a container runtime keeps a container's environment in,
 the same that `docker inspect` (gated) prints (Docker's `config.v2.json`, the OCI
 `config.json` of a podman or containerd container); etcd's data (every Secret of a
-cluster); and the folders that hold them (`grep -r . ~/.ssh`, `grep -r x
+cluster); a service's own logins (a web server's `htpasswd` hashes, PgBouncer's
+`userlist.txt`, Erlang's `.erlang.cookie`, RabbitMQ's cluster secret, Jenkins' `secrets/` and
+the `credentials.xml` they decrypt, the kubelet's kubeconfig and client key, a CNI plugin's
+kubeconfig and its token); a memory (`/proc/kcore`, the machine's; `/proc/PID/mem`, a
+process's: every secret in it, `strings /proc/kcore | grep password`); and the folders that
+hold them (`grep -r . ~/.ssh`, `grep -r x
 /etc/kubernetes/pki` open every file in them). A path is judged by its tails, as a device's
 is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
 
@@ -99,6 +104,11 @@ _PLACES = re.compile(r"""(?x)
   | /storage/overlay-containers/[^/]+/userdata/config\.json$
   | /io\.containerd\.runtime\.v2\.task/[^/]+/[^/]+/config\.json$
   | /etcd/member/(?:snap/db|wal/[^/]+\.wal)$
+  | /\.?htpasswd(?:\.[\w-]+)?$ | /pgbouncer/userlist\.txt$ | /\.erlang\.cookie$
+  | /jenkins/(?:secrets/.|credentials\.xml$) | ^/var/lib/kubelet/(?:kubeconfig$|pki/.+\.key$)
+  | ^/var/lib/kubelet/pki/kubelet-(?:client|server)-[\w-]+\.pem$
+  | /cni/net\.d/[\w-]*kubeconfig$
+  | ^/proc/kcore$ | ^/proc/[^/]+/(?:task/[^/]+/)?mem$
 """)
 
 
@@ -119,7 +129,8 @@ _NAMES = """shadow gshadow shadow- gshadow- environ admin.conf config credential
     .gnupg .env .env.production override.conf unit.service gitlab.rb .bash_history
     .zsh_history .mysql_history .psql_history auth.json rclone.conf .boto .databrickscfg
     settings.xml wpa_supplicant.conf ipsec.secrets chap-secrets sasl_passwd opasswd smbpasswd
-    ldap.secret sssd.conf home.nmconnection config.v2.json db""".split()
+    ldap.secret sssd.conf home.nmconnection config.v2.json db .htpasswd htpasswd userlist.txt
+    .erlang.cookie credentials.xml kubelet-client-current.pem kcore mem""".split()
 
 
 def holds_credentials(word: str) -> bool:

@@ -40,6 +40,14 @@ r"""Trust, session 22: what prints a password by another door than the one that 
    for a key named for a secret or the whole store, as `etcdctl get` and Consul's KV were
    judged; and a JVM's heap dump (`/actuator/heapdump`: every secret in its memory, and the
    dump pauses it and is written to its disk). The same URLs' other paths still read.
+9. A service's own logins were opened unasked: a web server's `htpasswd` (password hashes, as
+   /etc/shadow's), PgBouncer's `userlist.txt` (its users' passwords), Erlang's cookie
+   (RabbitMQ's cluster secret: trust 20 gated it on rabbitmq's command line), Jenkins'
+   `secrets/` and the `credentials.xml` they decrypt, the kubelet's kubeconfig and client key,
+   a CNI plugin's kubeconfig (a service account's token).
+10. A memory was read unasked: `/proc/kcore` (the machine's physical memory: `strings
+   /proc/kcore | grep password`) and `/proc/PID/mem` (a process's), while `/dev/mem` was
+   gated (as hardware) and `/proc/PID/environ` (as credentials).
 """
 
 from __future__ import annotations
@@ -315,3 +323,46 @@ def test_the_same_services_other_paths_still_read(line: str) -> None:
 def test_an_http_step_asking_the_same_is_not_a_read(params: dict[str, object], said: str) -> None:
     found = step_verdict("http", {"method": "GET", **params})
     assert found.effect == "mutate" and said in found.reason, found
+
+
+# -- 9. a service's own logins --------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "cat /etc/nginx/.htpasswd", "cat /etc/apache2/.htpasswd", "cat /etc/nagios/htpasswd.users",
+    "cat /etc/pgbouncer/userlist.txt", "grep app /etc/pgbouncer/userlist.txt",
+    "cat /var/lib/rabbitmq/.erlang.cookie", "cat ~/.erlang.cookie",
+    "cat /var/lib/jenkins/secrets/hudson.util.Secret", "cat /var/lib/jenkins/credentials.xml",
+    "cat /var/lib/kubelet/kubeconfig", "cat /var/lib/kubelet/pki/kubelet-client-current.pem",
+    "cat /etc/cni/net.d/calico-kubeconfig",
+])
+def test_a_services_own_login_is_not_a_read(line: str) -> None:
+    assert_gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "cat /etc/pgbouncer/pgbouncer.ini", "cat /etc/nginx/nginx.conf",
+    "cat /var/lib/jenkins/config.xml", "cat /etc/cni/net.d/10-calico.conflist",
+    "ls -l /var/lib/kubelet/pki", "cat /var/lib/kubelet/config.yaml",
+    "tail -n 50 /var/log/rabbitmq/rabbit@host.log",
+])
+def test_the_services_settings_and_logs_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 10. a memory ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "strings /proc/kcore | grep -i password", "grep -a password /proc/kcore",
+    "head -c 4096 /proc/kcore", "cat /proc/1/mem", "od -A x -j 4194304 -N 64 /proc/812/mem",
+    "cat /proc/812/task/813/mem", "cat /proc/self/mem",
+])
+def test_a_memory_is_not_a_read(line: str) -> None:
+    assert_gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "cat /proc/meminfo", "cat /proc/1/maps", "cat /proc/1/status", "cat /proc/1/smaps_rollup",
+    "grep -i huge /proc/meminfo", "cat /proc/812/limits",
+])
+def test_what_is_said_about_memory_still_reads(line: str) -> None:
+    assert_reads(line)
