@@ -45,6 +45,11 @@ hold them (`grep -r . ~/.ssh`, `grep -r x
 /etc/kubernetes/pki` open every file in them). A path is judged by its tails, as a device's
 is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
 
+A process's command line is no such place: every local user reads it (`ps aux`, `pgrep -a`,
+`/proc/PID/cmdline` are world-readable, where `/proc/PID/environ` is its owner's), so a
+password on it was exposed by whoever started the program so; the status commands that show
+it (`ps`, `systemctl status`) stay reads.
+
 A recursive read of a folder above one of those places opens it too (`grep -r . /etc` opens
 /etc/shadow, `grep -R x ~` a home's `.ssh` and `.aws`): the root, /etc, /run, /proc, /var/lib
 (the homes of services: postgres's `.pgpass`, jenkins's first password) and every home.

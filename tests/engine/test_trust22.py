@@ -48,6 +48,9 @@ r"""Trust, session 22: what prints a password by another door than the one that 
 10. A memory was read unasked: `/proc/kcore` (the machine's physical memory: `strings
    /proc/kcore | grep password`) and `/proc/PID/mem` (a process's), while `/dev/mem` was
    gated (as hardware) and `/proc/PID/environ` (as credentials).
+
+A process's command line stays a read (README, Safety): every local user reads it, where its
+environment is its owner's; `ps aux` and `systemctl status` are the commonest reads there are.
 """
 
 from __future__ import annotations
@@ -366,3 +369,18 @@ def test_a_memory_is_not_a_read(line: str) -> None:
 ])
 def test_what_is_said_about_memory_still_reads(line: str) -> None:
     assert_reads(line)
+
+
+# -- a command line is every local user's: it stays a read ----------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "ps aux", "ps -ef", "ps -eo pid,args", "pgrep -a redis-server", "cat /proc/1/cmdline",
+    "systemctl status nginx",
+])
+def test_a_processs_command_line_stays_a_read(line: str) -> None:
+    assert_reads(line)
+
+
+@pytest.mark.parametrize("line", ["ps auxe", "cat /proc/1/environ"])
+def test_its_environment_does_not(line: str) -> None:
+    assert_gated(line, "environment", "credentials")
