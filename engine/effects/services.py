@@ -15,7 +15,12 @@ import re
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 
-from engine.effects.credentials import secret_key, whole_store
+from engine.effects.credentials import (
+    credential_reason,
+    holds_credentials,
+    secret_key,
+    whole_store,
+)
 from engine.effects.host import shown_processes
 from engine.effects.options import Flags, NotRead, Parsed, parse
 from engine.effects.rules import Check, Rule, Tool, rows
@@ -321,6 +326,20 @@ def _remote_urls_shown(p: Parsed, name: str) -> None:
                       "among them: not a read to keep", cause="operand")
 
 
+_AT_REVISION = re.compile(r"^(?:[^:]+|:[0-3])?:(.+)$")
+
+
+def _file_at_revision(p: Parsed, name: str) -> None:
+    """`git show REV:PATH` (and `cat-file -p`, `diff A:P B:P`) prints the file PATH as REV
+    holds it (`:PATH`, `:N:PATH`, as the index does): a committed `.env` or key prints as `cat`
+    of it would. (`:/TEXT` names a commit by its message.)"""
+    for word in p.operands:
+        found = _AT_REVISION.match(word)
+        path = found.group(1) if found else ""
+        if path and not path.startswith("/") and holds_credentials(path):
+            raise NotRead(f"{name} {word}: {credential_reason(path)}", cause="operand")
+
+
 _GIT_GLOBAL = F("C:Pp", """no-pager paginate git-dir= work-tree= namespace= bare
     no-replace-objects literal-pathspecs glob-pathspecs noglob-pathspecs icase-pathspecs
     no-optional-locks""", posix=True, why={
@@ -328,7 +347,7 @@ _GIT_GLOBAL = F("C:Pp", """no-pager paginate git-dir= work-tree= namespace= bare
     "--config-env": "sets configuration, which can run programs",
     "--exec-path": "runs git's programs from another directory"})
 _GIT_SUBS: dict[str, Tool] = {
-    **rows("log show diff whatchanged rev-list", Tool(_LOG)),
+    **rows("log show diff whatchanged rev-list", Tool(_LOG, check=_file_at_revision)),
     "shortlog": Tool(_LOG | F("nsecw::", "numbered summary email committer group=")),
     "status": Tool(F("sbzu::v", "short branch porcelain=? long untracked-files=? "
                      "ignore-submodules=? ignored=? column=? no-column ahead-behind "
@@ -358,7 +377,7 @@ _GIT_SUBS: dict[str, Tool] = {
     "describe": Tool(F("", "all tags contains abbrev= candidates= exact-match debug long match= "
                        "exclude= always first-parent dirty=? broken=?")),
     "cat-file": Tool(F("tsep", "batch=? batch-check=? batch-all-objects allow-unknown-type "
-                       "follow-symlinks unordered buffer")),
+                       "follow-symlinks unordered buffer"), check=_file_at_revision),
     "show-ref": Tool(F("dqs", "heads tags verify hash=? abbrev=? dereference quiet head "
                        "exists")),
     "for-each-ref": Tool(F("", "format= sort= count= points-at= merged=? no-merged=? contains= "
