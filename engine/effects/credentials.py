@@ -7,7 +7,8 @@ redactor knows it: opening one is not read-only (a person approves it), as readi
 store is (`engine.effects.kube`, `services`, `cloud`). Listing them (`ls -l ~/.ssh`) and naming
 them stay reads: the table's names-only tools never open a file.
 
-The places: the password hashes (`/etc/shadow`, `/etc/gshadow` and their `-` backups);
+The places: the password hashes (`/etc/shadow`, `/etc/gshadow` and their backups: `-`, `~`,
+`.bak`, Debian's daily `/var/backups/shadow.bak`);
 Kubernetes' and Docker's mounted secrets (`/run/secrets/...`, `/var/run/secrets/...`: a
 service account's token); a process's environment (`/proc/PID/environ`); kubeconfigs
 (`~/.kube/config`, `/etc/kubernetes/*.conf`); private keys (`*.key`, `*-key.pem`, `id_rsa` and
@@ -62,7 +63,7 @@ import posixpath
 import re
 
 _PLACES = re.compile(r"""(?x)
-    ^/etc/g?shadow-?$
+    ^/(?:etc|var/backups)/g?shadow(?:[-~]|\.(?:bak|old|orig|save|dpkg-(?:old|dist|new)))?$
   | ^/(?:var/)?run/secrets(?:/|$)
   | ^/proc/[^/]+/(?:task/[^/]+/)?environ$
   | ^/etc/kubernetes/[^/]+\.conf$
@@ -202,7 +203,7 @@ _ANCHORS = [a.split("/")[1:] for a in """/etc/shadow /etc/ssl/private/k /etc/pki
     /var/lib/rancher/k3s/server/token /var/lib/kubelet/pods/*/volumes/kubernetes.io~secret/*
     /var/lib/*/.pgpass /var/lib/*/secrets/initialAdminPassword /root/.ssh/id_rsa
     /home/*/.ssh/id_rsa /Users/*/.ssh/id_rsa
-    /run/containerd/io.containerd.runtime.v2.task/*/*/config.json
+    /var/backups/shadow.bak /run/containerd/io.containerd.runtime.v2.task/*/*/config.json
     /var/lib/containers/storage/overlay-containers/*/userdata/config.json""".split()]
 _HOME = re.compile(r"^(?:~[\w.-]*|\$HOME|\$\{HOME\})(?=/|$)")
 

@@ -49,6 +49,17 @@ r"""Trust, session 22: what prints a password by another door than the one that 
    /proc/kcore | grep password`) and `/proc/PID/mem` (a process's), while `/dev/mem` was
    gated (as hardware) and `/proc/PID/environ` (as credentials).
 
+11. `env` and `printenv` where the environment is not the runner's (whose secrets the
+   redactor knows) printed it unasked: on another host (`ssh HOST env`, ansible's and salt's
+   commands: what that host's profile exports) and in another user's login (`sudo -i env`),
+   as they were gated inside a container. Here, as the runner, they still read.
+12. `git show REV:PATH` (and `git cat-file -p`, `git diff A:P B:P`, the index's `:PATH`)
+   printed a committed `.env` or key, while `git log -p -- .env` was gated.
+13. `xargs -a FILE` hands FILE's words to its command, which prints them: `xargs -a
+   /etc/shadow echo` printed the hashes.
+14. The password hashes' backups were opened unasked: Debian's daily `/var/backups/shadow.bak`
+   and `gshadow.bak`, `/etc/shadow~`, `.old`, `.dpkg-old`, while `/etc/shadow-` was gated.
+
 A process's command line stays a read (README, Safety): every local user reads it, where its
 environment is its owner's; `ps aux` and `systemctl status` are the commonest reads there are.
 """
@@ -384,3 +395,75 @@ def test_a_processs_command_line_stays_a_read(line: str) -> None:
 @pytest.mark.parametrize("line", ["ps auxe", "cat /proc/1/environ"])
 def test_its_environment_does_not(line: str) -> None:
     assert_gated(line, "environment", "credentials")
+
+
+# -- 11. an environment that is not the runner's ---------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "ssh web-1 env", "ssh -o BatchMode=yes web-1 printenv", "ssh web-1 printenv AWS_SECRET_KEY",
+    "ssh web-1 sudo env", "ansible web -a env", "salt 'web*' cmd.run env", "sudo -i env",
+    "sudo -i -u app printenv", "sudo --login -u app env",
+])
+def test_an_environment_that_is_not_the_runners_is_not_a_read(line: str) -> None:
+    assert_gated(line, "environment")
+
+
+@pytest.mark.parametrize("line", [
+    "env", "printenv", "printenv PATH", "sudo env", "timeout 5 env", "ssh web-1 uptime",
+    "ansible web -a uptime",
+])
+def test_the_runners_own_environment_and_other_remote_reads_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 12. a file as a revision holds it -------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "git show HEAD:.env", "git show HEAD~3:.env.production", "git -C /srv/app show main:.env",
+    "git cat-file -p HEAD:.env", "git show main:deploy/id_rsa", "git show :.env",
+    "git show :1:.env", "git diff HEAD:.env HEAD~1:.env", "git show v1.2:config/tls.key",
+])
+def test_a_committed_credential_file_is_not_a_read(line: str) -> None:
+    assert_gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "git show HEAD:README.md", "git show HEAD", "git show HEAD:.env.example",
+    "git cat-file -t HEAD", "git show :/fix", "git log --oneline HEAD~5..HEAD",
+    "git diff main...feature",
+])
+def test_other_files_and_revisions_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 13. xargs' argument file ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "xargs -a /etc/shadow echo", "xargs --arg-file=/root/.aws/credentials echo",
+    "xargs -a ~/.pgpass -n1 echo", "cd /etc && xargs -a shadow echo",
+])
+def test_an_argument_file_holding_credentials_is_not_a_read(line: str) -> None:
+    assert_gated(line, "credentials")
+
+
+def test_another_argument_file_still_reads() -> None:
+    assert_reads("xargs -a pids.txt ps -p")
+
+
+# -- 14. the password hashes' backups -------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "cat /var/backups/shadow.bak", "cat /var/backups/gshadow.bak", "cat /etc/shadow~",
+    "cat /etc/shadow.old", "cat /etc/shadow.dpkg-old", "diff /etc/shadow.bak /etc/passwd",
+    "grep -r root /var/backups", "cat /var/backups/*",
+])
+def test_a_backup_of_the_password_hashes_is_not_a_read(line: str) -> None:
+    assert_gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "cat /var/backups/passwd.bak", "ls -l /var/backups", "cat /var/backups/dpkg.status.0",
+    "diff /etc/passwd /var/backups/passwd.bak",
+])
+def test_other_backups_still_read(line: str) -> None:
+    assert_reads(line)
