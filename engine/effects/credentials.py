@@ -8,43 +8,42 @@ store is (`engine.effects.kube`, `services`, `cloud`). Listing them (`ls -l ~/.s
 them stay reads: the table's names-only tools never open a file.
 
 The places: the password hashes (`/etc/shadow`, `/etc/gshadow` and their backups: `-`, `~`,
-`.bak`, Debian's daily `/var/backups/shadow.bak`);
-Kubernetes' and Docker's mounted secrets (`/run/secrets/...`, `/var/run/secrets/...`: a
-service account's token); a process's environment (`/proc/PID/environ`); kubeconfigs
-(`~/.kube/config`, `/etc/kubernetes/*.conf`); private keys (`*.key`, `*-key.pem`, `id_rsa` and
-its kin, `/etc/ssl/private/`); and the credential files of the usual clients (`.aws/credentials`,
-`.pgpass`, `.netrc`, `.my.cnf`, `.git-credentials`, `.docker/config.json`, `.vault-token`,
-gcloud's, GitLab's `gitlab-secrets.json`); a host's SSH keys, certbot's `privkey.pem`, a
-Kerberos keytab, a Secret mounted in a kubelet's pod folder, k3s's and RKE2's kubeconfig and
-join token, the first passwords GitLab and Jenkins write, Debian's MySQL maintenance login,
-WireGuard's configurations (their private key), GitLab's `gitlab.rb` (the passwords it hands
-Redis, PostgreSQL, SMTP and LDAP), npm's, PyPI's, s3cmd's, GitHub CLI's and
-Terraform's tokens; a repository's `.git/config` (its remotes' URLs, the token a clone was
-made with in them), a standby's `recovery.conf` or `postgresql.auto.conf` (its
+`.bak`, Debian's daily `/var/backups/shadow.bak`); Kubernetes' and Docker's mounted secrets
+(`/run/secrets/...`, `/var/run/secrets/...`: a service account's token); a process's environment
+(`/proc/PID/environ`); kubeconfigs (`~/.kube/config`, `/etc/kubernetes/*.conf`); private keys
+(`*.key`, `*-key.pem`, `id_rsa` and its kin, `/etc/ssl/private/`); and the credential files of
+the usual clients (`.aws/credentials`, `.pgpass`, `.netrc`, `.my.cnf`, `.git-credentials`,
+`.docker/config.json`, `.vault-token`, gcloud's, GitLab's `gitlab-secrets.json`); a host's SSH
+keys, certbot's `privkey.pem`, a Kerberos keytab, a Secret mounted in a kubelet's pod folder,
+k3s's and RKE2's kubeconfig and join token, the first passwords GitLab and Jenkins write,
+Debian's MySQL maintenance login, WireGuard's configurations (their private key), GitLab's
+`gitlab.rb` (the passwords it hands Redis, PostgreSQL, SMTP and LDAP), npm's, PyPI's, s3cmd's,
+GitHub CLI's and Terraform's tokens; a repository's `.git/config` (its remotes' URLs, the token
+a clone was made with in them), a standby's `recovery.conf` or `postgresql.auto.conf` (its
 primary_conninfo, the replication password); a dotenv file (`.env`, `.env.production`: what
 `docker compose config` fills in; `.env.example` and its kin are templates); the units and
 drop-ins an administrator or a program wrote for systemd (`/etc/systemd/system/app.service`,
 `app.service.d/override.conf`: their `Environment=` lines, what `systemctl cat` prints); what a
 person typed, kept by a shell or a client (`~/.bash_history`, `~/.psql_history`, any
-`~/.NAME_history`: `mysql -pS3cret`, `\\password`, `AUTH x`, as the `history` builtin, gated,
-prints them); more clients' logins and tokens (podman's, skopeo's and buildah's
-`containers/auth.json`, Helm's registry logins and `repositories.yaml`, the Azure CLI's token
-caches, rclone's, boto's, doctl's, Databricks', cargo's, RubyGems', Composer's, hub's,
-Kaggle's, Maven's `settings.xml`, Gradle's `gradle.properties`, a GitLab Runner's
-`config.toml`); the host's own stored secrets (NetworkManager's connections and
-wpa_supplicant's Wi-Fi keys, IPsec's and PPP's secrets, Postfix's relay login, the old
-password hashes of `/etc/security/opasswd`, Samba's password files, the LDAP bind password
-of `ldap.secret` and `sssd.conf`); what a container runtime keeps a container's environment in,
-the same that `docker inspect` (gated) prints (Docker's `config.v2.json`, the OCI
-`config.json` of a podman or containerd container); etcd's data (every Secret of a
-cluster); a service's own logins (a web server's `htpasswd` hashes, PgBouncer's
+`~/.NAME_history`, PowerShell's `ConsoleHost_history.txt`: `mysql -pS3cret`, `\\password`, `AUTH
+x`, as the `history` builtin, gated, prints them); Windows' setup answer files
+(`Panther\\Unattend.xml`, `sysprep.xml`: the administrator's password); more clients' logins and
+tokens (podman's, skopeo's and buildah's `containers/auth.json`, Helm's registry logins and
+`repositories.yaml`, the Azure CLI's token caches, rclone's, boto's, doctl's, Databricks',
+cargo's, RubyGems', Composer's, hub's, Kaggle's, Maven's `settings.xml`, Gradle's
+`gradle.properties`, a GitLab Runner's `config.toml`); the host's own stored secrets
+(NetworkManager's connections and wpa_supplicant's Wi-Fi keys, IPsec's and PPP's secrets,
+Postfix's relay login, the old password hashes of `/etc/security/opasswd`, Samba's password
+files, the LDAP bind password of `ldap.secret` and `sssd.conf`); what a container runtime keeps
+a container's environment in, the same that `docker inspect` (gated) prints (Docker's
+`config.v2.json`, the OCI `config.json` of a podman or containerd container); etcd's data (every
+Secret of a cluster); a service's own logins (a web server's `htpasswd` hashes, PgBouncer's
 `userlist.txt`, Erlang's `.erlang.cookie`, RabbitMQ's cluster secret, Jenkins' `secrets/` and
 the `credentials.xml` they decrypt, the kubelet's kubeconfig and client key, a CNI plugin's
-kubeconfig and its token); a memory (`/proc/kcore`, the machine's; `/proc/PID/mem`, a
-process's: every secret in it, `strings /proc/kcore | grep password`); and the folders that
-hold them (`grep -r . ~/.ssh`, `grep -r x
-/etc/kubernetes/pki` open every file in them). A path is judged by its tails, as a device's
-is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
+kubeconfig and its token); a memory (`/proc/kcore`, the machine's; `/proc/PID/mem`, a process's:
+every secret in it, `strings /proc/kcore | grep password`); and the folders that hold them
+(`grep -r . ~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in them). A path is judged
+by its tails, as a device's is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
 
 A process's command line is no such place: every local user reads it (`ps aux`, `pgrep -a`,
 `/proc/PID/cmdline` are world-readable, where `/proc/PID/environ` is its owner's), so a
@@ -93,7 +92,8 @@ _PLACES = re.compile(r"""(?x)
   | ^/(?:etc|run)/systemd/(?:system|user)/[^/]+\.(?:service|socket|timer)$
   | ^/(?:etc|run)/systemd/(?:system|user)/[^/]+\.d/[^/]+\.conf$
   | /\.config/systemd/user/(?:[^/]+\.(?:service|socket|timer)|[^/]+\.d/[^/]+\.conf)$
-  | /\.[\w-]+_history$
+  | /\.[\w-]+_history$ | (?i:/PSReadLine/[^/]+_history\.txt$)
+  | (?i:/(?:Panther(?:/Unattend)?|sysprep)/(?:auto)?unattend\.xml$|/sysprep/sysprep\.(?:xml|inf)$)
   | /\.(?:zhistory|histfile|dbshell)$ | /fish/fish_history$ | /mongosh/mongosh_repl_history$
   | /containers/(?:\d+/)?auth\.json$ | /\.config/helm/(?:registry/config\.json|repositories\.yaml)$
   | /\.azure/(?:msal_token_cache|accessTokens|service_principal_entries)\.(?:json|bin)$

@@ -6,7 +6,8 @@ r"""Trust, session 22: what prints a password by another door than the one that 
 2. What a person typed, kept by a shell or a client (`~/.bash_history`, `~/.mysql_history`,
    `~/.psql_history`, any `~/.NAME_history`), was opened unasked: `mysql -pS3cret`, psql's
    `\password`, redis-cli's `AUTH` are in it, as they are in what the `history` builtin
-   (gated) prints.
+   (gated) prints; so was PowerShell's (`PSReadLine\ConsoleHost_history.txt`), and Windows'
+   setup answer file (`Panther\Unattend.xml`, `sysprep.xml`: the administrator's password).
 3. The logins and tokens more clients keep where they are by convention were opened unasked
    (podman's `containers/auth.json`, Helm's registry logins and repositories, the Azure CLI's
    token caches, rclone's, boto's, doctl's, Databricks', cargo's, RubyGems', Composer's,
@@ -69,7 +70,13 @@ from __future__ import annotations
 import pytest
 
 from engine.effects import sql_verdict, step_verdict
-from tests.support.verdicts import assert_gated, assert_reads
+from tests.support.verdicts import (
+    assert_gated,
+    assert_reads,
+    compiled,
+    ungated_commands,
+    verdict,
+)
 
 # -- 1. getent's password databases ---------------------------------------------------------------
 
@@ -99,6 +106,30 @@ def test_getent_of_other_databases_still_reads(line: str) -> None:
 ])
 def test_a_history_of_what_was_typed_is_not_a_read(line: str) -> None:
     assert_gated(line, "credentials")
+
+
+@pytest.mark.parametrize(("how", "line"), [
+    ("ps", r"Get-Content $env:APPDATA\Microsoft\Windows\PowerShell\PSReadLine"
+           r"\ConsoleHost_history.txt"),
+    ("ps", r"Get-Content C:\Users\ann\AppData\Roaming\Microsoft\Windows\PowerShell\PSReadLine"
+           r"\ConsoleHost_history.txt"),
+    ("ps", r"Get-Content C:\Windows\Panther\Unattend.xml"),
+    ("ps", r"type C:\Windows\panther\unattend.xml"),
+    ("ps", r"Get-Content C:\Windows\System32\sysprep\sysprep.xml"),
+    ("argv", "cat /mnt/c/Windows/Panther/Unattend.xml"),
+])
+def test_windows_history_and_answer_file_are_not_a_read(how: str, line: str) -> None:
+    found = verdict(how, line)
+    assert found.effect == "mutate" and "credentials" in found.reason, (line, found)
+    assert ungated_commands(compiled(how, line)) == [], line
+
+
+@pytest.mark.parametrize("line", [
+    r"Get-Content C:\Windows\Panther\setupact.log", r"Get-Content C:\inetpub\logs\u_ex1.log",
+    "Get-History",
+])
+def test_windows_logs_still_read(line: str) -> None:
+    assert verdict("ps", line).read, line
 
 
 # -- 3. more clients' logins and tokens -----------------------------------------------------------
