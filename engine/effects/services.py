@@ -484,6 +484,9 @@ def _cqlsh(p: Parsed, name: str) -> None:
     if p.has("-u", "--username") and not p.has("-p", "--password"):
         raise NotRead(f"{name} -u without -p asks a person for the password",
                       cause="interactive", effect="interactive")
+    if any(k.strip('"').lower() == "system_auth" for k in p.values("-k", "--keyspace")):
+        raise NotRead(f"{name} -k system_auth reads the keyspace of the roles' password "
+                      "hashes (system_auth.roles): not a read to keep", cause="sql")
     _executes()(p, name)
 
 

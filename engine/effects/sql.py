@@ -94,10 +94,13 @@ secret logs in as the role to a server that trusts it) or a foreign server's use
 a subscription's connection string to its publisher (its password among it); MySQL's
 `mysql.user` holds its accounts' hashes (`SHOW CREATE USER` prints one), and
 `mysql.slave_master_info` the replication password in clear."""
-_MYSQL_CREDENTIAL_TABLES = frozenset({"user", "global_priv", "servers"})
-"""Tables of the `mysql` schema, named with it, that hold credentials: its accounts' hashes
-(`mysql.user`; MariaDB keeps them in `mysql.global_priv`, of which `mysql.user` is a view) and
-the user and password, in clear, of each FEDERATED or Spider server (`mysql.servers`)."""
+_SCHEMA_CREDENTIAL_TABLES = {"mysql": frozenset({"user", "global_priv", "servers"}),
+                             "system_auth": frozenset({"roles", "credentials"})}
+"""Tables that hold credentials, named with their schema (or keyspace): MySQL's accounts'
+hashes (`mysql.user`; MariaDB keeps them in `mysql.global_priv`, of which `mysql.user` is a
+view) and the user and password, in clear, of each FEDERATED or Spider server
+(`mysql.servers`); Cassandra's roles' salted hashes (`system_auth.roles`, and
+`system_auth.credentials` before 2.2), which `cqlsh -e` reads as SQL."""
 _CONNINFO = re.compile(r"primary_conninfo", re.I)
 """The setting that holds a standby's connection string to its primary, password and all."""
 
@@ -162,9 +165,9 @@ def _problem(text: str, starts: frozenset[str], dialect: Dialect) -> str | None:
                 "(name the settings in a WHERE, or select other columns)")
     bare = [w for w in words if w not in ("`", '"')]  # `mysql`.`user` is mysql.user
     for k, word in enumerate(bare):
-        qualified = k > 1 and bare[k - 1] == "." and bare[k - 2] == "mysql"
-        if word in _CREDENTIAL_TABLES or (qualified and word in _MYSQL_CREDENTIAL_TABLES):
-            return (f"the SQL reads {'mysql.' + word if qualified else word}, which holds "
+        schema = bare[k - 2] if k > 1 and bare[k - 1] == "." else ""
+        if word in _CREDENTIAL_TABLES or word in _SCHEMA_CREDENTIAL_TABLES.get(schema, ()):
+            return (f"the SQL reads {schema + '.' + word if schema else word}, which holds "
                     "password hashes or stored credentials: not a read to keep")
     for k, word in enumerate(words):
         if word in _WRITES:

@@ -29,8 +29,9 @@ r"""Trust, session 22: what prints a password by another door than the one that 
    not.
 7. MySQL's other tables that hold credentials read: `mysql.servers` (each FEDERATED or Spider
    server's user and password, in clear) and MariaDB's `mysql.global_priv` (the accounts'
-   hashes, of which `mysql.user` is a view); and a backquoted name (`` `mysql`.`user` ``) was
-   not taken for the table it names.
+   hashes, of which `mysql.user` is a view), and Cassandra's `system_auth.roles` (the roles'
+   salted hashes, through `cqlsh -e`); and a backquoted name (`` `mysql`.`user` ``) was not
+   taken for the table it names.
 8. A GET asked what gated commands print, by another door: a machine's user data or GCP's
    custom metadata (a startup script; GKE's `kube-env`, the kubelet's bootstrap credentials)
    from the metadata service, as `aws ec2 describe-instance-attribute --attribute userData`
@@ -274,6 +275,24 @@ def test_mysqls_tables_of_credentials_are_not_a_read(query: str) -> None:
 ])
 def test_other_tables_still_read(query: str) -> None:
     assert sql_verdict(query).read, query
+
+
+@pytest.mark.parametrize("line", [
+    "cqlsh -e 'SELECT role, salted_hash FROM system_auth.roles'",
+    "cqlsh db-1 -e 'select * from system_auth.roles'",
+    "cqlsh -e 'SELECT * FROM system_auth.credentials'",
+    "cqlsh -k system_auth -e 'select * from roles'",
+])
+def test_cassandras_role_hashes_are_not_a_read(line: str) -> None:
+    assert_gated(line, "password hashes")
+
+
+@pytest.mark.parametrize("line", [
+    "cqlsh -e 'select * from system.local'", "cqlsh -e 'SELECT * FROM system.peers'",
+    "cqlsh -e 'select * from system_auth.role_permissions'",
+])
+def test_cassandras_other_tables_still_read(line: str) -> None:
+    assert_reads(line)
 
 
 # -- 8. what gated commands print, asked over HTTP ------------------------------------------------
