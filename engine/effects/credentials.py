@@ -41,7 +41,9 @@ Secret of a cluster); a service's own logins (a web server's `htpasswd` hashes, 
 `userlist.txt`, Erlang's `.erlang.cookie`, RabbitMQ's cluster secret, Jenkins' `secrets/` and
 the `credentials.xml` they decrypt, the kubelet's kubeconfig and client key, a CNI plugin's
 kubeconfig and its token); a memory (`/proc/kcore`, the machine's; `/proc/PID/mem`, a process's:
-every secret in it, `strings /proc/kcore | grep password`); and the folders that hold them
+every secret in it, `strings /proc/kcore | grep password`); a keyring (Ceph's
+`ceph.client.admin.keyring` or a daemon's `keyring`: its key, as `ceph auth get`, gated, prints
+it; GNOME's `*.keyring`); and the folders that hold them
 (`grep -r . ~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in them). A path is judged
 by its tails, as a device's is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
 
@@ -115,6 +117,7 @@ _PLACES = re.compile(r"""(?x)
   | ^/var/lib/kubelet/pki/kubelet-(?:client|server)-[\w-]+\.pem$
   | /cni/net\.d/[\w-]*kubeconfig$
   | ^/proc/kcore$ | ^/proc/[^/]+/(?:task/[^/]+/)?mem$
+  | /[^/]*\.keyring$ | /keyring$
 """)
 
 
@@ -136,7 +139,8 @@ _NAMES = """shadow gshadow shadow- gshadow- environ admin.conf config credential
     .zsh_history .mysql_history .psql_history auth.json rclone.conf .boto .databrickscfg
     settings.xml wpa_supplicant.conf ipsec.secrets chap-secrets sasl_passwd opasswd smbpasswd
     ldap.secret sssd.conf home.nmconnection config.v2.json db .htpasswd htpasswd userlist.txt
-    .erlang.cookie credentials.xml kubelet-client-current.pem kcore mem""".split()
+    .erlang.cookie credentials.xml kubelet-client-current.pem kcore mem keyring
+    ceph.client.admin.keyring""".split()
 
 
 def holds_credentials(word: str) -> bool:
@@ -272,6 +276,21 @@ def secret_key(key: str, *, globs: bool = True, templates: bool = True) -> bool:
     which judges the key it renders), or (with `globs`) a glob (`app/*`)."""
     marks = ("$", "`") + (("{{",) if templates else ()) + (("*", "?") if globs else ())
     return bool(_SECRET_KEY.search(key)) or any(m in key for m in marks)
+
+
+# The settings a service's configuration holds a password in, by their names: Redis' and
+# Sentinel's (`requirepass`, `masterauth`, `sentinel auth-pass`), a standby's
+# `primary_conninfo`, RabbitMQ's `default_pass`, Grafana's `admin_password`, Zabbix's
+# `DBPassword`, an LDAP client's bind password (`bindpw`, sssd's `ldap_default_authtok`) and
+# slapd's `rootpw`. Asked for by name (`grep requirepass /etc/redis/redis.conf`), each prints
+# what `redis-cli CONFIG GET requirepass` or `SHOW primary_conninfo` (gated) prints.
+_PASSWORD_SETTINGS = re.compile(r"(?i)requirepass|masterauth|auth-pass|primary_conninfo|"
+                                r"default_pass|admin_password|dbpassword|bindpw|authtok|rootpw")
+
+
+def names_a_password_setting(pattern: str) -> bool:
+    """Whether a search `pattern` names a setting that holds a password (`requirepass`)."""
+    return bool(_PASSWORD_SETTINGS.search(pattern))
 
 
 def whole_store(prefix: str) -> bool:

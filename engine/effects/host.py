@@ -15,6 +15,7 @@ from engine.effects.credentials import (
     credential_reason,
     holds_credentials,
     holds_credentials_beneath,
+    names_a_password_setting,
 )
 from engine.effects.options import Flags, NotRead, Parsed
 from engine.effects.rules import UNTIL_STOPPED, Rule, Tool, needs, rows
@@ -279,7 +280,17 @@ def find(name: str, args: list[str]) -> None:
 
 def _grep(p: Parsed, name: str) -> None:
     """A recursive grep skips the devices it finds unless `-D read` says to open them, and
-    one of them under /dev is the watchdog, which opening arms."""
+    one of them under /dev is the watchdog, which opening arms. A pattern that names a setting
+    holding a password (`grep requirepass redis.conf`) prints its line, the password in it,
+    unless only counts, names or nothing are printed (`-c`, `-l`, `-q`) or the lines that do
+    not match (`-v`)."""
+    patterns = p.values("-e", "--regexp") or ([] if p.has("-f", "--file") else p.operands[:1])
+    quiet = p.has("-c", "--count", "-l", "--files-with-matches", "-L", "--files-without-match",
+                  "-q", "--quiet", "--silent", "-v", "--invert-match")
+    asked = next((t for t in patterns if names_a_password_setting(t)), None)
+    if asked is not None and not quiet:
+        raise NotRead(f"{name} {asked} prints the setting that holds a password (as `redis-cli "
+                      "CONFIG GET requirepass` would): not a read to keep", cause="operand")
     recursive = p.has("-r", "-R", "--recursive", "--dereference-recursive") or \
         "recurse" in p.values("-d", "--directories")
     if recursive and "read" in p.values("-D", "--devices"):

@@ -62,6 +62,16 @@ r"""Trust, session 22: what prints a password by another door than the one that 
 14. The password hashes' backups were opened unasked: Debian's daily `/var/backups/shadow.bak`
    and `gshadow.bak`, `/etc/shadow~`, `.old`, `.dpkg-old`, while `/etc/shadow-` was gated.
 
+15. A keyring was opened unasked: Ceph's (`/etc/ceph/ceph.client.admin.keyring`, a daemon's
+   `keyring`: its key, as `ceph auth get`, gated, prints it), GNOME's `*.keyring`. The corpus
+   had two: rook's `grep key /etc/ceph/keyring | awk '{print $3}'` and `cat
+   /etc/ceph/keyring-store/keyring  # save this keyring content`.
+16. A grep for a setting that holds a password, by its name (`grep requirepass redis.conf`,
+   `primary_conninfo`, `masterauth`, `admin_password`, `bindpw`), printed it, as `redis-cli
+   CONFIG GET requirepass` and `SHOW primary_conninfo` (gated) do. The corpus had one (GitLab's
+   `ssh redis1 -- sudo grep requirepass .../redis.conf`). A count, a name, `-q` or `-v` prints
+   no such line; other settings and log searches still read.
+
 A process's command line stays a read (README, Safety): every local user reads it, where its
 environment is its owner's; `ps aux` and `systemctl status` are the commonest reads there are.
 """
@@ -516,4 +526,47 @@ def test_a_backup_of_the_password_hashes_is_not_a_read(line: str) -> None:
     "diff /etc/passwd /var/backups/passwd.bak",
 ])
 def test_other_backups_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 15. a keyring --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "cat /etc/ceph/ceph.client.admin.keyring", "grep key /etc/ceph/keyring",
+    "grep key /etc/ceph/keyring | awk '{print $3}'",
+    "kubectl -n rook-ceph exec mon-a -- cat /etc/ceph/keyring-store/keyring",
+    "cat /var/lib/ceph/osd/ceph-0/keyring", "cat ~/.local/share/keyrings/login.keyring",
+])
+def test_a_keyring_is_not_a_read(line: str) -> None:
+    assert_gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", ["cat /etc/ceph/ceph.conf", "ls -l /etc/ceph", "ceph status"])
+def test_cephs_settings_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 16. a setting that holds a password, asked for by name ---------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "grep requirepass /etc/redis/redis.conf",
+    "ssh redis1 -- sudo grep requirepass /var/opt/gitlab/redis/redis.conf",
+    "grep -E 'requirepass|maxmemory' /etc/redis/redis.conf", "grep -n masterauth redis.conf",
+    "grep 'sentinel auth-pass' /etc/redis/sentinel.conf",
+    "grep primary_conninfo /var/lib/postgresql/16/main/postgresql.auto.conf",
+    "grep -i admin_password /etc/grafana/grafana.ini", "grep bindpw /etc/nslcd.conf",
+    "zgrep -e DBPassword /etc/zabbix/zabbix_server.conf",
+])
+def test_a_grep_for_a_password_setting_is_not_a_read(line: str) -> None:
+    assert_gated(line, "password")
+
+
+@pytest.mark.parametrize("line", [
+    "grep maxmemory /etc/redis/redis.conf", "grep -c requirepass /etc/redis/redis.conf",
+    "grep -q requirepass /etc/redis/redis.conf", "grep -l requirepass /etc/redis/*.conf",
+    "grep -v requirepass /etc/redis/redis.conf",
+    "grep 'password authentication failed' /var/log/postgresql/postgresql-16-main.log",
+    "grep -i 'auth' /var/log/auth.log",
+])
+def test_other_settings_and_log_searches_still_read(line: str) -> None:
     assert_reads(line)
