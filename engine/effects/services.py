@@ -113,6 +113,27 @@ def _stats(p: Parsed, name: str) -> None:
 
 
 _WHOLE_OR_ENV = re.compile(r"env|json\s+\.\s*\}|\{\{-?\s*\.?\s*-?\}\}|\.config\s*-?\}\}", re.I)
+# What a format prints whole holds the environment below it: the object (`.`, `--format json`),
+# Docker's and podman's `.Config`, crictl's `.info`, its `runtimeSpec`, `process` and `config`.
+_HOLDS_ENV = frozenset({".", ".config", ".info", ".info.runtimespec", ".info.runtimespec.process",
+                        ".info.config"})
+_FIELDS = re.compile(r"(?<![\w$\])])\.(?:[A-Za-z_][\w.]*)?")
+_INDEXED = re.compile(r"""\bindex\s+(\.[\w.]*)((?:\s+"[^"]*")+)""")
+_ACTIONS = re.compile(r"\{\{(.*?)\}\}", re.S)
+_QUOTED = re.compile(r'"[^"]*"|`[^`]*`')
+
+
+def _whole_or_env(chosen: str) -> bool:
+    """Whether a --format prints the environment: it names it, prints the object whole (`json`,
+    `{{json .}}`), or a field that holds it (`{{.Config}}`, `{{index . "Config"}}`, crictl's
+    `{{json .info}}`)."""
+    if _WHOLE_OR_ENV.search(chosen) or chosen.strip().lower() in ("json", "yaml", "{{json .}}"):
+        return True
+    text = _INDEXED.sub(lambda m: m.group(1).rstrip(".") + "".join(
+        "." + k for k in re.findall(r'"([^"]*)"', m.group(2))), chosen)
+    return any((f.rstrip(".").lower() or ".") in _HOLDS_ENV
+               for action in _ACTIONS.findall(text)
+               for f in _FIELDS.findall(_QUOTED.sub('""', action)))
 
 
 def _environment_shown(p: Parsed, name: str) -> None:
@@ -120,7 +141,7 @@ def _environment_shown(p: Parsed, name: str) -> None:
     secrets injected into it among it (`--env-file`, a Secret's env): a format that picks
     other fields (`-f '{{.State.Status}}'`) reads."""
     chosen = p.values("-f", "--format", "--template")
-    if not chosen or any(_WHOLE_OR_ENV.search(f) for f in chosen):
+    if not chosen or any(_whole_or_env(f) for f in chosen):
         raise NotRead(f"{name} prints the container's environment, the secrets injected into "
                       "it among it (pick fields with --format): not a read to keep",
                       cause="operand")
@@ -130,7 +151,7 @@ def _image_environment_shown(p: Parsed, name: str) -> None:
     """`docker image inspect I` prints the environment the image was built with (its Dockerfile's
     ENV, a token baked in), which every container of it inherits: as `docker inspect C`."""
     chosen = p.values("-f", "--format")
-    if not chosen or any(_WHOLE_OR_ENV.search(f) for f in chosen):
+    if not chosen or any(_whole_or_env(f) for f in chosen):
         raise NotRead(f"{name} prints the environment the image was built with, a secret "
                       "baked into it among it (pick fields with --format): not a read to keep",
                       cause="operand")

@@ -72,6 +72,17 @@ r"""Trust, session 22: what prints a password by another door than the one that 
    `ssh redis1 -- sudo grep requirepass .../redis.conf`). A count, a name, `-q` or `-v` prints
    no such line; other settings and log searches still read.
 
+17. A Secret's annotations printed whole (`-o jsonpath='{.metadata.annotations}'`,
+   `{.metadata}`, `custom-columns=A:.metadata.annotations`) or the last-applied one read: a
+   Secret made by `kubectl apply` keeps its whole manifest, data and all, in
+   `kubectl.kubernetes.io/last-applied-configuration`. A test fixture did it
+   (styles/paren-numbering.md: its Secret is then `kubectl apply`-ed, so the key was there);
+   one annotation by name and the Secret's name still read.
+18. A container's inspect format that prints a field holding the environment read: `--format
+   json` (podman's and docker's whole object), `{{index . "Config"}}`, crictl's `{{json .info}}`
+   (its `runtimeSpec.process.env`); `{{.Config.Env}}` and `{{json .}}` were gated already.
+   A format's fields are judged by what they hold; other fields still read.
+
 A process's command line stays a read (README, Safety): every local user reads it, where its
 environment is its owner's; `ps aux` and `systemctl status` are the commonest reads there are.
 """
@@ -569,4 +580,53 @@ def test_a_grep_for_a_password_setting_is_not_a_read(line: str) -> None:
     "grep -i 'auth' /var/log/auth.log",
 ])
 def test_other_settings_and_log_searches_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 17. a Secret's annotations (its last-applied manifest) ---------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "kubectl -n gateway get secret gateway-tls -o jsonpath='{.metadata.annotations}'",
+    "kubectl get secret db -o jsonpath='{.metadata}'",
+    "kubectl get secret db -o custom-columns=A:.metadata.annotations",
+    "kubectl get secret db -o go-template='{{.metadata.annotations}}'",
+    "kubectl get secret db -o jsonpath=\"{.metadata.annotations['kubectl\\.kubernetes\\.io/"
+    "last-applied-configuration']}\"",
+])
+def test_a_secrets_annotations_whole_are_not_a_read(line: str) -> None:
+    assert_gated(line, "Secret")
+
+
+@pytest.mark.parametrize("line", [
+    "kubectl get secret tls -o jsonpath='{.metadata.annotations.cert-manager\\.io/expiry}'",
+    "kubectl get secret db -o jsonpath='{.metadata.name}'",
+    "kubectl get secrets -o custom-columns=NAME:.metadata.name,TYPE:.type",
+    "kubectl get deploy web -o jsonpath='{.metadata.annotations}'",
+])
+def test_one_annotation_or_another_kinds_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 18. an inspect format that holds the environment ---------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "podman inspect --format json web", "docker inspect --format json web",
+    "docker inspect --format '{{index . \"Config\"}}' web",
+    "crictl inspect -o go-template --template '{{json .info}}' abc",
+    "crictl inspect -o go-template --template '{{.info.runtimeSpec}}' abc",
+    "docker inspect -f '{{range .Mounts}}{{.}}{{end}}' web",
+])
+def test_an_inspect_format_holding_the_environment_is_not_a_read(line: str) -> None:
+    assert_gated(line, "environment")
+
+
+@pytest.mark.parametrize("line", [
+    "docker inspect -f '{{.State.Status}}' web", "docker inspect -f '{{json .State}}' web",
+    "docker inspect -f '{{.Name}}. {{.Id}}' web",
+    "docker inspect -f '{{range .Mounts}}{{.Source}} {{end}}' web",
+    "docker inspect -f '{{.HostConfig.RestartPolicy.Name}}' web",
+    "crictl inspect -o go-template --template '{{.info.pid}}' abc",
+    "podman inspect --format '{{.Config.CreateCommand}}' web",
+])
+def test_an_inspect_format_of_other_fields_still_reads(line: str) -> None:
     assert_reads(line)
