@@ -240,6 +240,19 @@ _AZ_ACTIONS = frozenset("""create delete update set start stop restart remove ad
 _AZ_SECRETS = frozenset("secret secrets keys credential credentials connection-string "
                         "connection-strings appsettings list-publishing-profiles "
                         "list-publishing-credentials".split())
+# ... and a service's access key, named in the singular (`signalr key list`, `webpubsub key
+# show`, `search admin-key show`, `communication list-key`, `eventgrid topic key list`): Key
+# Vault's keys are not (their material never leaves the vault: `keyvault key show` prints the
+# public part). What holds a key or a secret under another name: an IoT hub's shared access
+# policies (their keys), an app's authentication settings (its identity provider's client
+# secret).
+_AZ_SECRET_PATHS = (("iot", "hub", "policy"), ("webapp", "auth"), ("functionapp", "auth"))
+
+
+def _az_key(path: list[str]) -> bool:
+    """Whether an az command's groups or verb name an access key or what holds one."""
+    named = any(w == "key" or w.endswith("-key") for w in path) and path[0] != "keyvault"
+    return named or any(tuple(path[:len(p)]) == p for p in _AZ_SECRET_PATHS)
 
 
 def az(name: str, args: list[str]) -> None:
@@ -255,8 +268,8 @@ def az(name: str, args: list[str]) -> None:
     if not path or (args and args[0].startswith("-")):
         raise NotRead(f"{name} names no command", cause="subcommand")
     verb = path[-1]
-    if _AZ_SECRETS.intersection(path) or verb.endswith(("-keys", "-connection-strings",
-                                                       "-connection-string", "-secrets")):
+    if _AZ_SECRETS.intersection(path) or _az_key(path) or verb.endswith((
+            "-keys", "-connection-strings", "-connection-string", "-secrets")):
         raise NotRead(f"`{name} {' '.join(path)}` prints a secret, a key or a credential: "
                       "not a read to keep", cause="subcommand")
     if (verb in _AZ_VERBS or verb in _AZ_GETS or verb.startswith(("show-", "list-"))) and \

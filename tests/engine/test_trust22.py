@@ -83,6 +83,12 @@ r"""Trust, session 22: what prints a password by another door than the one that 
    (its `runtimeSpec.process.env`); `{{.Config.Env}}` and `{{json .}}` were gated already.
    A format's fields are judged by what they hold; other fields still read.
 
+19. az's access keys named in the singular read (`az signalr key list`, `webpubsub key show`,
+   `search admin-key show`, `communication list-key`, `eventgrid topic key list`), as did an IoT
+   hub's shared access policies (their keys) and an app's authentication settings (`webapp
+   auth show`: the identity provider's client secret), while `storage account keys list` was
+   gated. Key Vault's keys (their public part) and the services themselves still read.
+
 A process's command line stays a read (README, Safety): every local user reads it, where its
 environment is its owner's; `ps aux` and `systemctl status` are the commonest reads there are.
 """
@@ -627,4 +633,27 @@ def test_an_inspect_format_holding_the_environment_is_not_a_read(line: str) -> N
     "podman inspect --format '{{.Config.CreateCommand}}' web",
 ])
 def test_an_inspect_format_of_other_fields_still_reads(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 19. az: an access key in the singular, what holds one -----------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "az signalr key list -n s -g g", "az webpubsub key show -n w -g g",
+    "az search admin-key show --service-name s -g g", "az search query-key list "
+    "--service-name s -g g", "az communication list-key -n c -g g",
+    "az eventgrid topic key list -n t -g g", "az iot hub policy list --hub-name h",
+    "az iot hub policy show --hub-name h -n iothubowner", "az webapp auth show -n a -g g",
+    "az functionapp auth show -n f -g g",
+])
+def test_an_azure_access_key_is_not_a_read(line: str) -> None:
+    assert_gated(line, "secret")
+
+
+@pytest.mark.parametrize("line", [
+    "az keyvault key list --vault-name v", "az keyvault key show --vault-name v -n k",
+    "az signalr show -n s -g g", "az iot hub show -n h", "az webapp show -n a -g g",
+    "az search service show -n s -g g",
+])
+def test_azure_services_and_vault_keys_still_read(line: str) -> None:
     assert_reads(line)
