@@ -75,7 +75,8 @@ r"""Trust, session 22: what prints a password by another door than the one that 
 17. A Secret's annotations printed whole (`-o jsonpath='{.metadata.annotations}'`,
    `{.metadata}`, `custom-columns=A:.metadata.annotations`) or the last-applied one read: a
    Secret made by `kubectl apply` keeps its whole manifest, data and all, in
-   `kubectl.kubernetes.io/last-applied-configuration`. A test fixture did it
+   `kubectl.kubernetes.io/last-applied-configuration` (trust 16 took `{.metadata.annotations}`
+   for a name without a value; it now reads one annotation by name). A test fixture did it
    (styles/paren-numbering.md: its Secret is then `kubectl apply`-ed, so the key was there);
    one annotation by name and the Secret's name still read.
 18. A container's inspect format that prints a field holding the environment read: `--format
