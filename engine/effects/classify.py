@@ -134,6 +134,8 @@ _folder: contextvars.ContextVar[str | None] = contextvars.ContextVar("_folder", 
 # the tool (`kubectl exec`, `docker exec`) whose container the command being judged runs in
 _in_container: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "_in_container", default=None)
+# whether the command being judged runs in another user's login shell (`sudo -i`, `--login`)
+_logged_in: contextvars.ContextVar[bool] = contextvars.ContextVar("_logged_in", default=False)
 
 
 @contextlib.contextmanager
@@ -667,11 +669,15 @@ def _sudo(name: str, args: list[str]) -> None:
         raise NotRead(f"{name} {p.operands[0]} sets the environment of the command it runs",
                       cause="wrapper")
     head = args[:len(args) - len(p.operands)]
-    if _picked_by_a_value(head, ("-D", "--chdir")) is not None:
-        with in_a_folder_a_value_gives():  # `sudo -D {{ inputs.dir }} git status`
-            _judge(p.operands)
-        return
-    _judge(p.operands)
+    token = _logged_in.set(_logged_in.get() or p.has("-i", "--login"))
+    try:
+        if _picked_by_a_value(head, ("-D", "--chdir")) is not None:
+            with in_a_folder_a_value_gives():  # `sudo -D {{ inputs.dir }} git status`
+                _judge(p.operands)
+            return
+        _judge(p.operands)
+    finally:
+        _logged_in.reset(token)
 
 
 def _inner(flags: Flags, skip: int = 0) -> Grammar:
@@ -696,6 +702,10 @@ _XARGS = F("0a:d:E:e::I:i::L:l::n:P:rs:tx", """null arg-file= delimiter= eof=? r
 
 def _xargs(name: str, args: list[str]) -> None:
     p = parse(args, _XARGS, name)
+    for listed_file in p.values("-a", "--arg-file"):  # its words go to the command: printed
+        if holds_credentials(in_folder(listed_file)):
+            raise NotRead(f"{name} -a {listed_file}: {credential_reason(listed_file)}",
+                          cause="operand")
     inner = p.operands or ["echo"]
     _judge(inner)
     tool = _program(inner[0])
@@ -961,14 +971,22 @@ def _exec(name: str, args: list[str]) -> bool:
 
 
 def _container_environment(name: str, args: list[str]) -> None:
-    """`env` or `printenv` run inside a container, however wrapped (`kubectl exec P -- sudo
-    env`, `docker exec C nice printenv`, `timeout 5 printenv`): a container's environment
-    holds the Secrets injected into it (secretKeyRef, envFrom, --env-file), which no redactor
-    knows; the runner's own are redacted."""
+    """`env` or `printenv` run where the environment is not the runner's, however wrapped:
+    inside a container (`kubectl exec P -- sudo env`, `docker exec C nice printenv`), whose
+    environment holds the Secrets injected into it (secretKeyRef, envFrom, --env-file); on
+    another host (`ssh HOST env`, ansible's and salt's commands), or in another user's login
+    (`sudo -i env`), whose environment is what that user's profile exports (a cloud's keys, a
+    token). No redactor knows those; the runner's own are redacted (`timeout 5 printenv`)."""
     tool = _in_container.get()
-    if tool is None:
+    if tool is None and not _remote.get() and not _logged_in.get():
         return
     if name == "printenv" or name == "env" and all(
             "=" in w or w.startswith("-") for w in args):
-        raise NotRead(f"{tool} exec {name} prints the container's environment, the "
-                      "secrets injected into it among it: not a read to keep", cause="wrapper")
+        if tool is not None:
+            raise NotRead(f"{tool} exec {name} prints the container's environment, the "
+                          "secrets injected into it among it: not a read to keep",
+                          cause="wrapper")
+        where = "another host's" if _remote.get() else "another user's login"
+        raise NotRead(f"{name} prints {where} environment, not the runner's (what a profile "
+                      "exports, a token or a cloud's keys among it): not a read to keep",
+                      cause="wrapper")

@@ -117,15 +117,55 @@ _AWS_GETS = frozenset("""get-caller-identity get-console-output get-console-scre
     get-parameters-by-path get-instance-profile get-user get-group get-account-summary""".split())
 # (of them, a parameter read --with-decryption hands out a secret)
 
-# Operations that print a program's environment, or the script a machine boots with, whole: a
+# Operations that print a program's environment, or the script a machine boots with: a
 # Lambda's, a task definition's containers', an instance's user data (the secrets a service is
-# given among them, as `docker inspect` prints a container's). A --query that picks other
-# fields reads.
-_AWS_ENVIRONMENTS = {("lambda", "get-function"), ("lambda", "get-function-configuration"),
-                     ("ecs", "describe-task-definition"), ("ec2", "describe-instance-attribute"),
-                     ("ec2", "describe-launch-template-versions")}
-_HOLDS_ENVIRONMENT = ("environment", "configuration", "taskdefinition", "containerdefinitions",
-                      "userdata", "launchtemplatedata", "@", "*", "[]")
+# given among them, as `docker inspect` prints a container's). Listing and describing print
+# them as a get does: every function's configuration (`lambda list-functions`), a Batch job
+# definition's container, an App Runner service's runtime variables, an Elastic Beanstalk
+# environment's properties, a launch configuration's or a spot request's user data, a task's
+# overrides. Each maps to the fields (lower case) that hold it, then those that are it.
+_AWS_ENVIRONMENTS: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    ("lambda", "get-function"): (("configuration",), ("environment",)),
+    ("lambda", "get-function-configuration"): ((), ("environment",)),
+    ("lambda", "list-functions"): (("functions",), ("environment",)),
+    ("lambda", "list-versions-by-function"): (("versions",), ("environment",)),
+    ("ecs", "describe-task-definition"): (("taskdefinition", "containerdefinitions"),
+                                          ("environment",)),
+    ("ecs", "describe-tasks"): (("tasks", "overrides", "containeroverrides"), ("environment",)),
+    ("batch", "describe-job-definitions"): (("jobdefinitions", "containerproperties",
+                                             "ecsproperties", "eksproperties"),
+                                            ("environment",)),
+    ("apprunner", "describe-service"): (("service", "sourceconfiguration", "imagerepository",
+                                         "imageconfiguration", "coderepository",
+                                         "codeconfiguration", "codeconfigurationvalues"),
+                                        ("runtimeenvironmentvariables",)),
+    ("elasticbeanstalk", "describe-configuration-settings"): (("configurationsettings",),
+                                                              ("optionsettings",)),
+    ("ec2", "describe-instance-attribute"): ((), ("userdata",)),
+    ("ec2", "describe-launch-template-versions"): (("launchtemplateversions",
+                                                    "launchtemplatedata"), ("userdata",)),
+    ("autoscaling", "describe-launch-configurations"): (("launchconfigurations",),
+                                                        ("userdata",)),
+    ("ec2", "describe-spot-instance-requests"): (("spotinstancerequests",
+                                                  "launchspecification"), ("userdata",)),
+    ("ec2", "describe-spot-fleet-requests"): (("spotfleetrequestconfigs",
+                                               "spotfleetrequestconfig",
+                                               "launchspecifications"), ("userdata",)),
+}
+# Operations whose answer holds a secret the service keeps, in clear: a Cognito app client's
+# secret, an Amplify app's or branch's basic-auth login and variables, AppSync's API keys (a
+# key's id is the key). Mapped as `_AWS_ENVIRONMENTS` is.
+_AWS_SECRETS_SHOWN: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    ("cognito-idp", "describe-user-pool-client"): (("userpoolclient",), ("clientsecret",)),
+    ("amplify", "list-apps"): (("apps", "autobranchcreationconfig"),
+                               ("basicauthcredentials", "environmentvariables")),
+    ("amplify", "list-branches"): (("branches",),
+                                   ("basicauthcredentials", "environmentvariables")),
+    ("appsync", "list-api-keys"): (("apikeys",), ("id",)),
+}
+_FILTER = re.compile(r"\[\?[^\]]*\]")
+_LAST_STEP = re.compile(r"[.|]")
+_NAME_IN_QUERY = re.compile(r"[a-z0-9_]+")
 
 
 def _values(args: list[str], flag: str) -> list[str]:
@@ -135,12 +175,23 @@ def _values(args: list[str], flag: str) -> list[str]:
             if word == flag and k + 1 < len(args) or word.startswith(flag + "=")]
 
 
-def _environment_printed(service: str, op: str, args: list[str]) -> bool:
-    if (service, op) not in _AWS_ENVIRONMENTS or op == "describe-instance-attribute" and \
+def _printed(where: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]],
+             service: str, op: str, args: list[str]) -> bool:
+    """Whether `aws SERVICE OP args` prints what `where` says the operation holds: with no
+    --query, or one that names it anywhere, or ends on what holds it, or on whole objects
+    (`@`, `[*]`): `Functions[].FunctionName` picks other fields, `Functions[0]` does not."""
+    spec = where.get((service, op))
+    if spec is None or op == "describe-instance-attribute" and \
             "userdata" not in [v.lower() for v in _values(args, "--attribute")]:
         return False
-    queries = [q.lower() for q in _values(args, "--query")]
-    return not queries or any(w in q for q in queries for w in _HOLDS_ENVIRONMENT)
+    holders, secrets = spec
+    for query in (q.lower() for q in _values(args, "--query")):
+        names = _NAME_IN_QUERY.findall(query)
+        last = [w for w in _NAME_IN_QUERY.findall(_LAST_STEP.split(_FILTER.sub("", query))[-1])
+                if not w.isdigit()]  # (`| [0]` is a whole object)
+        if any(w in secrets for w in names) or not last or any(w in holders for w in last):
+            return True
+    return not _values(args, "--query")
 
 
 def aws(name: str, args: list[str]) -> None:
@@ -155,10 +206,14 @@ def aws(name: str, args: list[str]) -> None:
         raise NotRead(f"{name}'s --debug {_AWS_DEBUG}", cause="flag")
     if "--with-decryption" in args:
         raise NotRead(f"`{name} {service} {op}` hands out a secret", cause="subcommand")
-    if _environment_printed(service, op, args):
+    if _printed(_AWS_ENVIRONMENTS, service, op, args):
         raise NotRead(f"`{name} {service} {op}` prints the environment (or user data) a "
                       "program is given, its secrets among them: not a read to keep (a "
                       "--query that picks other fields reads)", cause="subcommand")
+    if _printed(_AWS_SECRETS_SHOWN, service, op, args):
+        raise NotRead(f"`{name} {service} {op}` prints a secret the service keeps (a client's "
+                      "secret, a login, an API key): not a read to keep (a --query that picks "
+                      "other fields reads)", cause="subcommand")
     if op.startswith(("describe-", "list-")) or op in _AWS_GETS or op == "wait" or \
             (service == "s3" and op == "ls"):
         return
@@ -185,6 +240,19 @@ _AZ_ACTIONS = frozenset("""create delete update set start stop restart remove ad
 _AZ_SECRETS = frozenset("secret secrets keys credential credentials connection-string "
                         "connection-strings appsettings list-publishing-profiles "
                         "list-publishing-credentials".split())
+# ... and a service's access key, named in the singular (`signalr key list`, `webpubsub key
+# show`, `search admin-key show`, `communication list-key`, `eventgrid topic key list`): Key
+# Vault's keys are not (their material never leaves the vault: `keyvault key show` prints the
+# public part). What holds a key or a secret under another name: an IoT hub's shared access
+# policies (their keys), an app's authentication settings (its identity provider's client
+# secret).
+_AZ_SECRET_PATHS = (("iot", "hub", "policy"), ("webapp", "auth"), ("functionapp", "auth"))
+
+
+def _az_key(path: list[str]) -> bool:
+    """Whether an az command's groups or verb name an access key or what holds one."""
+    named = any(w == "key" or w.endswith("-key") for w in path) and path[0] != "keyvault"
+    return named or any(tuple(path[:len(p)]) == p for p in _AZ_SECRET_PATHS)
 
 
 def az(name: str, args: list[str]) -> None:
@@ -200,8 +268,8 @@ def az(name: str, args: list[str]) -> None:
     if not path or (args and args[0].startswith("-")):
         raise NotRead(f"{name} names no command", cause="subcommand")
     verb = path[-1]
-    if _AZ_SECRETS.intersection(path) or verb.endswith(("-keys", "-connection-strings",
-                                                       "-connection-string", "-secrets")):
+    if _AZ_SECRETS.intersection(path) or _az_key(path) or verb.endswith((
+            "-keys", "-connection-strings", "-connection-string", "-secrets")):
         raise NotRead(f"`{name} {' '.join(path)}` prints a secret, a key or a credential: "
                       "not a read to keep", cause="subcommand")
     if (verb in _AZ_VERBS or verb in _AZ_GETS or verb.startswith(("show-", "list-"))) and \

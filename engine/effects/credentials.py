@@ -7,26 +7,50 @@ redactor knows it: opening one is not read-only (a person approves it), as readi
 store is (`engine.effects.kube`, `services`, `cloud`). Listing them (`ls -l ~/.ssh`) and naming
 them stay reads: the table's names-only tools never open a file.
 
-The places: the password hashes (`/etc/shadow`, `/etc/gshadow` and their `-` backups);
-Kubernetes' and Docker's mounted secrets (`/run/secrets/...`, `/var/run/secrets/...`: a
-service account's token); a process's environment (`/proc/PID/environ`); kubeconfigs
-(`~/.kube/config`, `/etc/kubernetes/*.conf`); private keys (`*.key`, `*-key.pem`, `id_rsa` and
-its kin, `/etc/ssl/private/`); and the credential files of the usual clients (`.aws/credentials`,
-`.pgpass`, `.netrc`, `.my.cnf`, `.git-credentials`, `.docker/config.json`, `.vault-token`,
-gcloud's, GitLab's `gitlab-secrets.json`); a host's SSH keys, certbot's `privkey.pem`, a
-Kerberos keytab, a Secret mounted in a kubelet's pod folder, k3s's and RKE2's kubeconfig and
-join token, the first passwords GitLab and Jenkins write, Debian's MySQL maintenance login,
-WireGuard's configurations (their private key), GitLab's `gitlab.rb` (the passwords it hands
-Redis, PostgreSQL, SMTP and LDAP), npm's, PyPI's, s3cmd's, GitHub CLI's and
-Terraform's tokens; a repository's `.git/config` (its remotes' URLs, the token a clone was
-made with in them), a standby's `recovery.conf` or `postgresql.auto.conf` (its
+The places: the password hashes (`/etc/shadow`, `/etc/gshadow` and their backups: `-`, `~`,
+`.bak`, Debian's daily `/var/backups/shadow.bak`); Kubernetes' and Docker's mounted secrets
+(`/run/secrets/...`, `/var/run/secrets/...`: a service account's token); a process's environment
+(`/proc/PID/environ`); kubeconfigs (`~/.kube/config`, `/etc/kubernetes/*.conf`); private keys
+(`*.key`, `*-key.pem`, `id_rsa` and its kin, `/etc/ssl/private/`); and the credential files of
+the usual clients (`.aws/credentials`, `.pgpass`, `.netrc`, `.my.cnf`, `.git-credentials`,
+`.docker/config.json`, `.vault-token`, gcloud's, GitLab's `gitlab-secrets.json`); a host's SSH
+keys, certbot's `privkey.pem`, a Kerberos keytab, a Secret mounted in a kubelet's pod folder,
+k3s's and RKE2's kubeconfig and join token, the first passwords GitLab and Jenkins write,
+Debian's MySQL maintenance login, WireGuard's configurations (their private key), GitLab's
+`gitlab.rb` (the passwords it hands Redis, PostgreSQL, SMTP and LDAP), npm's, PyPI's, s3cmd's,
+GitHub CLI's and Terraform's tokens; a repository's `.git/config` (its remotes' URLs, the token
+a clone was made with in them), a standby's `recovery.conf` or `postgresql.auto.conf` (its
 primary_conninfo, the replication password); a dotenv file (`.env`, `.env.production`: what
 `docker compose config` fills in; `.env.example` and its kin are templates); the units and
 drop-ins an administrator or a program wrote for systemd (`/etc/systemd/system/app.service`,
-`app.service.d/override.conf`: their `Environment=` lines, what `systemctl cat` prints); and the
-folders that hold them (`grep -r . ~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in
-them). A path is judged by its tails, as a device's is (`/host/etc/shadow`,
-`/proc/1/root/etc/shadow`).
+`app.service.d/override.conf`: their `Environment=` lines, what `systemctl cat` prints); what a
+person typed, kept by a shell or a client (`~/.bash_history`, `~/.psql_history`, any
+`~/.NAME_history`, PowerShell's `ConsoleHost_history.txt`: `mysql -pS3cret`, `\\password`, `AUTH
+x`, as the `history` builtin, gated, prints them); Windows' setup answer files
+(`Panther\\Unattend.xml`, `sysprep.xml`: the administrator's password); more clients' logins and
+tokens (podman's, skopeo's and buildah's `containers/auth.json`, Helm's registry logins and
+`repositories.yaml`, the Azure CLI's token caches, rclone's, boto's, doctl's, Databricks',
+cargo's, RubyGems', Composer's, hub's, Kaggle's, Maven's `settings.xml`, Gradle's
+`gradle.properties`, a GitLab Runner's `config.toml`); the host's own stored secrets
+(NetworkManager's connections and wpa_supplicant's Wi-Fi keys, IPsec's and PPP's secrets,
+Postfix's relay login, the old password hashes of `/etc/security/opasswd`, Samba's password
+files, the LDAP bind password of `ldap.secret` and `sssd.conf`); what a container runtime keeps
+a container's environment in, the same that `docker inspect` (gated) prints (Docker's
+`config.v2.json`, the OCI `config.json` of a podman or containerd container); etcd's data (every
+Secret of a cluster); a service's own logins (a web server's `htpasswd` hashes, PgBouncer's
+`userlist.txt`, Erlang's `.erlang.cookie`, RabbitMQ's cluster secret, Jenkins' `secrets/` and
+the `credentials.xml` they decrypt, the kubelet's kubeconfig and client key, a CNI plugin's
+kubeconfig and its token); a memory (`/proc/kcore`, the machine's; `/proc/PID/mem`, a process's:
+every secret in it, `strings /proc/kcore | grep password`); a keyring (Ceph's
+`ceph.client.admin.keyring` or a daemon's `keyring`: its key, as `ceph auth get`, gated, prints
+it; GNOME's `*.keyring`); and the folders that hold them
+(`grep -r . ~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in them). A path is judged
+by its tails, as a device's is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
+
+A process's command line is no such place: every local user reads it (`ps aux`, `pgrep -a`,
+`/proc/PID/cmdline` are world-readable, where `/proc/PID/environ` is its owner's), so a
+password on it was exposed by whoever started the program so; the status commands that show
+it (`ps`, `systemctl status`) stay reads.
 
 A recursive read of a folder above one of those places opens it too (`grep -r . /etc` opens
 /etc/shadow, `grep -R x ~` a home's `.ssh` and `.aws`): the root, /etc, /run, /proc, /var/lib
@@ -40,7 +64,7 @@ import posixpath
 import re
 
 _PLACES = re.compile(r"""(?x)
-    ^/etc/g?shadow-?$
+    ^/(?:etc|var/backups)/g?shadow(?:[-~]|\.(?:bak|old|orig|save|dpkg-(?:old|dist|new)))?$
   | ^/(?:var/)?run/secrets(?:/|$)
   | ^/proc/[^/]+/(?:task/[^/]+/)?environ$
   | ^/etc/kubernetes/[^/]+\.conf$
@@ -70,6 +94,30 @@ _PLACES = re.compile(r"""(?x)
   | ^/(?:etc|run)/systemd/(?:system|user)/[^/]+\.(?:service|socket|timer)$
   | ^/(?:etc|run)/systemd/(?:system|user)/[^/]+\.d/[^/]+\.conf$
   | /\.config/systemd/user/(?:[^/]+\.(?:service|socket|timer)|[^/]+\.d/[^/]+\.conf)$
+  | /\.[\w-]+_history$ | (?i:/PSReadLine/[^/]+_history\.txt$)
+  | (?i:/(?:Panther(?:/Unattend)?|sysprep)/(?:auto)?unattend\.xml$|/sysprep/sysprep\.(?:xml|inf)$)
+  | /\.(?:zhistory|histfile|dbshell)$ | /fish/fish_history$ | /mongosh/mongosh_repl_history$
+  | /containers/(?:\d+/)?auth\.json$ | /\.config/helm/(?:registry/config\.json|repositories\.yaml)$
+  | /\.azure/(?:msal_token_cache|accessTokens|service_principal_entries)\.(?:json|bin)$
+  | /rclone/rclone\.conf$ | /\.(?:boto|databrickscfg)$ | /\.config/doctl/config\.yaml$
+  | /\.cargo/credentials(?:\.toml)?$ | /\.gem/credentials$ | /composer/auth\.json$
+  | /gitlab-runner/config\.toml$ | /\.config/hub$ | /\.kaggle/kaggle\.json$
+  | /\.m2/settings(?:-security)?\.xml$ | /\.gradle/gradle\.properties$
+  | ^/etc/NetworkManager/system-connections(?:/|$) | /wpa_supplicant[^/]*\.conf$
+  | ^/etc/ipsec\.secrets$ | ^/etc/ppp/(?:chap|pap|srp)-secrets$
+  | ^/etc/postfix/sasl_passwd(?:\.\w+)?$ | ^/etc/security/opasswd$
+  | /smbpasswd$ | /samba/private/(?:passdb|secrets)\.tdb$
+  | ^/etc/(?:pam_|libnss-)?ldap\.secret$ | ^/etc/sssd/(?:sssd\.conf|conf\.d/[^/]+\.conf)$
+  | ^/var/lib/docker/containers/[^/]+/config\.v2\.json$
+  | /storage/overlay-containers/[^/]+/userdata/config\.json$
+  | /io\.containerd\.runtime\.v2\.task/[^/]+/[^/]+/config\.json$
+  | /etcd/member/(?:snap/db|wal/[^/]+\.wal)$
+  | /\.?htpasswd(?:\.[\w-]+)?$ | /pgbouncer/userlist\.txt$ | /\.erlang\.cookie$
+  | /jenkins/(?:secrets/.|credentials\.xml$) | ^/var/lib/kubelet/(?:kubeconfig$|pki/.+\.key$)
+  | ^/var/lib/kubelet/pki/kubelet-(?:client|server)-[\w-]+\.pem$
+  | /cni/net\.d/[\w-]*kubeconfig$
+  | ^/proc/kcore$ | ^/proc/[^/]+/(?:task/[^/]+/)?mem$
+  | /[^/]*\.keyring$ | /keyring$
 """)
 
 
@@ -87,7 +135,12 @@ _NAMES = """shadow gshadow shadow- gshadow- environ admin.conf config credential
     privkey1.pem krb5.keytab k3s.yaml rke2.yaml token initial_root_password
     initialAdminPassword debian.cnf wg0.conf .npmrc .pypirc .s3cfg hosts.yml
     credentials.tfrc.json recovery.conf postgresql.auto.conf .ssh .aws .kube .docker
-    .gnupg .env .env.production override.conf unit.service gitlab.rb""".split()
+    .gnupg .env .env.production override.conf unit.service gitlab.rb .bash_history
+    .zsh_history .mysql_history .psql_history auth.json rclone.conf .boto .databrickscfg
+    settings.xml wpa_supplicant.conf ipsec.secrets chap-secrets sasl_passwd opasswd smbpasswd
+    ldap.secret sssd.conf home.nmconnection config.v2.json db .htpasswd htpasswd userlist.txt
+    .erlang.cookie credentials.xml kubelet-client-current.pem kcore mem keyring
+    ceph.client.admin.keyring""".split()
 
 
 def holds_credentials(word: str) -> bool:
@@ -153,7 +206,9 @@ _ANCHORS = [a.split("/")[1:] for a in """/etc/shadow /etc/ssl/private/k /etc/pki
     /proc/self/environ /proc/thread-self/environ
     /var/lib/rancher/k3s/server/token /var/lib/kubelet/pods/*/volumes/kubernetes.io~secret/*
     /var/lib/*/.pgpass /var/lib/*/secrets/initialAdminPassword /root/.ssh/id_rsa
-    /home/*/.ssh/id_rsa /Users/*/.ssh/id_rsa""".split()]
+    /home/*/.ssh/id_rsa /Users/*/.ssh/id_rsa
+    /var/backups/shadow.bak /run/containerd/io.containerd.runtime.v2.task/*/*/config.json
+    /var/lib/containers/storage/overlay-containers/*/userdata/config.json""".split()]
 _HOME = re.compile(r"^(?:~[\w.-]*|\$HOME|\$\{HOME\})(?=/|$)")
 
 
@@ -221,6 +276,21 @@ def secret_key(key: str, *, globs: bool = True, templates: bool = True) -> bool:
     which judges the key it renders), or (with `globs`) a glob (`app/*`)."""
     marks = ("$", "`") + (("{{",) if templates else ()) + (("*", "?") if globs else ())
     return bool(_SECRET_KEY.search(key)) or any(m in key for m in marks)
+
+
+# The settings a service's configuration holds a password in, by their names: Redis' and
+# Sentinel's (`requirepass`, `masterauth`, `sentinel auth-pass`), a standby's
+# `primary_conninfo`, RabbitMQ's `default_pass`, Grafana's `admin_password`, Zabbix's
+# `DBPassword`, an LDAP client's bind password (`bindpw`, sssd's `ldap_default_authtok`) and
+# slapd's `rootpw`. Asked for by name (`grep requirepass /etc/redis/redis.conf`), each prints
+# what `redis-cli CONFIG GET requirepass` or `SHOW primary_conninfo` (gated) prints.
+_PASSWORD_SETTINGS = re.compile(r"(?i)requirepass|masterauth|auth-pass|primary_conninfo|"
+                                r"default_pass|admin_password|dbpassword|bindpw|authtok|rootpw")
+
+
+def names_a_password_setting(pattern: str) -> bool:
+    """Whether a search `pattern` names a setting that holds a password (`requirepass`)."""
+    return bool(_PASSWORD_SETTINGS.search(pattern))
 
 
 def whole_store(prefix: str) -> bool:

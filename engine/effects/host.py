@@ -15,6 +15,7 @@ from engine.effects.credentials import (
     credential_reason,
     holds_credentials,
     holds_credentials_beneath,
+    names_a_password_setting,
 )
 from engine.effects.options import Flags, NotRead, Parsed
 from engine.effects.rules import UNTIL_STOPPED, Rule, Tool, needs, rows
@@ -154,6 +155,31 @@ def _stream(what: str) -> NotRead:
                    effect="interactive")
 
 
+# the databases getent prints that hold password hashes: what `cat /etc/shadow` opens, by NSS
+_GETENT_HASHES = frozenset({"shadow", "gshadow"})
+
+
+def getent(name: str, args: list[str]) -> None:
+    """getent DATABASE [KEY...] prints a name service's entries; `shadow` and `gshadow` are
+    the password hashes (a hash is a password to whoever cracks it), as `cat /etc/shadow`
+    prints them. A database a value names may be either."""
+    skip = False
+    for word in args:
+        if skip:
+            skip = False
+            continue
+        if word in ("-s", "--service"):
+            skip = True
+            continue
+        if word.startswith("-") and word != "-":
+            continue
+        if isinstance(word, Templated) or word.lower() in _GETENT_HASHES:
+            shown = "a database a value names" if isinstance(word, Templated) else word
+            raise NotRead(f"{name} {shown} prints the password hashes: not a read to keep",
+                          cause="operand")
+        return
+
+
 def pinged(name: str, args: list[str]) -> None:
     """ping HOST goes on until someone stops it, unless a count or a deadline ends it
     (`-c 3`, `-qc3`, `-w 10`)."""
@@ -254,7 +280,17 @@ def find(name: str, args: list[str]) -> None:
 
 def _grep(p: Parsed, name: str) -> None:
     """A recursive grep skips the devices it finds unless `-D read` says to open them, and
-    one of them under /dev is the watchdog, which opening arms."""
+    one of them under /dev is the watchdog, which opening arms. A pattern that names a setting
+    holding a password (`grep requirepass redis.conf`) prints its line, the password in it,
+    unless only counts, names or nothing are printed (`-c`, `-l`, `-q`) or the lines that do
+    not match (`-v`)."""
+    patterns = p.values("-e", "--regexp") or ([] if p.has("-f", "--file") else p.operands[:1])
+    quiet = p.has("-c", "--count", "-l", "--files-with-matches", "-L", "--files-without-match",
+                  "-q", "--quiet", "--silent", "-v", "--invert-match")
+    asked = next((t for t in patterns if names_a_password_setting(t)), None)
+    if asked is not None and not quiet:
+        raise NotRead(f"{name} {asked} prints the setting that holds a password (as `redis-cli "
+                      "CONFIG GET requirepass` would): not a read to keep", cause="operand")
     recursive = p.has("-r", "-R", "--recursive", "--dereference-recursive") or \
         "recurse" in p.values("-d", "--directories")
     if recursive and "read" in p.values("-D", "--devices"):
@@ -443,8 +479,9 @@ HOST: dict[str, Rule] = {
         "to now"}), max_operands=0, too_many="takes no operand"),
     "ps": shown_processes,
     **rows("pgrep pidof pstree last w who users lsof lsblk findmnt lscpu lsmod "
-           "lspci lsusb dig nslookup host drill traceroute tracepath getenforce sestatus "
-           "getent", ANY),
+           "lspci lsusb dig nslookup host drill traceroute tracepath getenforce sestatus",
+           ANY),
+    "getent": getent,
     **rows("ping ping6", pinged),
     "mtr": mtr,
     **rows("vmstat iostat mpstat pidstat", sampled),

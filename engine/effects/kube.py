@@ -47,12 +47,19 @@ _WHOLE = re.compile(r"\{\s*[@$]\s*\}|\.\.|\{\s*\.items(?:\[[^\]]*\])?\s*\}|"
                     r"\{\{-?\s*\.?\s*-?\}\}|\{\s*\.?\s*\}|json|yaml|printf|index\s+\.\s", re.I)
 
 
+# a Secret made by `kubectl apply` keeps its whole manifest, data and all, in its
+# `kubectl.kubernetes.io/last-applied-configuration` annotation: what prints its annotations
+# whole (`{.metadata}`, `{.metadata.annotations}`) or that one prints its data too
+_ANNOTATIONS = re.compile(r"last-applied|\.metadata(?:\.annotations)?(?![\w.\[])", re.I)
+
+
 def _shows_data(expression: str) -> bool:
     """Whether an output expression (jsonpath, go-template, custom-columns) prints a Secret's
-    data: it names `data` (or `stringData`) other than a certificate, or an object whole."""
+    data: it names `data` (or `stringData`) other than a certificate, its annotations whole
+    (the last-applied manifest among them), or an object whole."""
     rest = _CERTIFICATE.sub(".cert", expression)
     return _a_value(expression) or _DATA.search(rest) is not None or \
-        _WHOLE.search(rest) is not None
+        _WHOLE.search(rest) is not None or _ANNOTATIONS.search(rest) is not None
 
 
 def _a_value(word: str) -> bool:

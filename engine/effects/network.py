@@ -5,7 +5,9 @@ GET (or HEAD) of an http(s) URL that sends no body (-G data goes in the query st
 uploads nothing and writes no file; wget only when its download goes to stdout (`-O -`) or
 nowhere (`--spider`). Neither asks a cloud's metadata service for the machine's credentials
 (`169.254.169.254/latest/meta-data/iam/security-credentials/...`), nor Vault's API for a
-secret (`/v1/secret/data/x`, `vault kv get`'s), nor Consul's or Nomad's for their ACL tokens.
+secret (`/v1/secret/data/x`, `vault kv get`'s), nor Consul's or Nomad's for their ACL tokens,
+nor what gated commands print by another door: a machine's user data, the Kubernetes API's
+Secrets, RabbitMQ's users and parameters, etcd's secret keys, a JVM's heap dump.
 Neither follows a redirect from a URL a value gives (curl `-L`, wget unless
 `--max-redirect=0`): the server it names decides where the request goes. It does not cover
 ssh (a wrapper: `engine.effects.classify`).
@@ -87,6 +89,35 @@ _CLOUD_CREDENTIALS = re.compile(r"""(?ix)
 """)
 
 
+# ... and the script the machine boots with, and the values set for it: AWS's (and OpenStack's,
+# Alibaba's) user data, GCP's custom metadata (a startup script; GKE's `kube-env`, the
+# kubelet's bootstrap credentials), Azure's user data; what `aws ec2 describe-instance-attribute
+# --attribute userData` and `gcloud compute instances describe` (gated) print. A listing of
+# GCP's attribute names (`.../attributes/`, not recursive) still reads.
+_BOOT_DATA = re.compile(r"""(?ix)
+    /(?:latest|\d{4}-\d\d-\d\d)/user-data | /openstack/(?:latest|\d{4}-\d\d-\d\d)/user_data
+  | /computemetadata/v1(?:beta1)?/(?:instance|project)/attributes/[^/?#]
+  | /metadata/instance/compute/userdata
+""")
+_RECURSIVE = re.compile(r"[?&]recursive=(?:true|1|t)(?:&|#|$)", re.I)
+_GCP_METADATA = re.compile(r"(?i)/computemetadata/v1(?:beta1)?(?:/(?:instance|project)"
+                           r"(?:/attributes)?)?/?(?:[?#]|$)")
+
+# The Kubernetes API's Secrets (the API server, or `kubectl proxy`'s port), as `kubectl get
+# secret -o yaml` and `kubectl get --raw` (gated) print them.
+_KUBE_SECRETS = re.compile(r"^/api/v1/(?:watch/)?(?:namespaces/[^/]+/)?secrets(?:/|$)")
+
+# RabbitMQ's management API (its port 15672, or a host named for it): its definitions and its
+# users hold the users' password hashes, its parameters a shovel's or federation's URI with its
+# password, as `rabbitmqctl list_parameters` (gated) prints them.
+_RABBITMQ_HOST = re.compile(r"rabbit|:1567[12]$", re.I)
+_RABBITMQ_SECRETS = re.compile(r"^/api/(?:definitions|users|parameters|global-parameters)"
+                               r"(?:/|$)")
+
+# A JVM's heap dump (Spring Boot's actuator, `/actuator/heapdump`): every secret the program holds
+# in memory, and the dump pauses it and is written to its disk first.
+_HEAP_DUMP = re.compile(r"(?:^|/)heapdump/?$", re.I)
+
 _GLOB = re.compile(r"\{([^{}]*)\}|\[([^\[\]]*)\]")
 
 
@@ -150,11 +181,15 @@ def _secret_store_read(urls: list[str], headers: Sequence[str]) -> bool:
         authority, path, query = _authority_and_path(url)
         if _TOKENS_OR_SECRETS.match(path):
             return True
+        fields = {f.partition("=")[0].lower() for f in query.split("&")}
         if path == "/v1/kv" or path.startswith("/v1/kv/"):  # Consul's KV, as `consul kv get`
             key = unquote(path[len("/v1/kv"):].lstrip("/"))
-            fields = {f.partition("=")[0].lower() for f in query.split("&")}
             if "keys" not in fields and (secret_key(key) or
                                          "recurse" in fields and whole_store(key)):
+                return True
+        if path == "/v2/keys" or path.startswith("/v2/keys/"):  # etcd's, as `etcdctl get`
+            key = unquote(path[len("/v2/keys"):])
+            if secret_key(key) or _RECURSIVE.search("?" + query) and whole_store(key):
                 return True
         listed = re.search(r"(?:^|&)list=(?:true|1|t)(?:&|$)", query, re.I)
         if (vault_header or _VAULT_HOST.search(authority)) and path.startswith("/v1/") and \
@@ -174,6 +209,10 @@ def credentials_fetched(url: str, *, socket: bool = False,
     if any(_CLOUD_CREDENTIALS.search(u) for u in expanded):
         return ("asks the cloud's metadata service for this machine's credentials (a role's "
                 "keys, a token)")
+    if any(_BOOT_DATA.search(u) or _GCP_METADATA.search(u) and _RECURSIVE.search(u)
+           for u in expanded):
+        return ("asks the cloud's metadata service for the script this machine boots with or "
+                "the values set for it (the secrets it is given among them)")
     if (socket or _DOCKER_PORT.match(url)) and any(
             _DOCKER_API_SECRETS.search(u) for u in expanded):
         return ("asks Docker's API what `docker inspect` or `docker cp` would print (a "
@@ -181,6 +220,16 @@ def credentials_fetched(url: str, *, socket: bool = False,
     if not socket and _secret_store_read(expanded, headers):
         return ("asks a secret store's API for a secret's value or a token (as `vault kv get` "
                 "would print it)")
+    for authority, path, _ in map(_authority_and_path, expanded):
+        if _KUBE_SECRETS.match(path):
+            return ("asks the Kubernetes API for Secrets (as `kubectl get secret -o yaml` "
+                    "would print them)")
+        if _RABBITMQ_HOST.search(authority) and _RABBITMQ_SECRETS.match(path):
+            return ("asks RabbitMQ's management API for what holds its passwords (its users' "
+                    "hashes, a shovel's URI)")
+        if _HEAP_DUMP.search(path):
+            return ("asks the program for a dump of its heap (every secret it holds in "
+                    "memory; the dump pauses it and is written to its disk)")
     return None
 
 

@@ -15,7 +15,12 @@ import re
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 
-from engine.effects.credentials import secret_key, whole_store
+from engine.effects.credentials import (
+    credential_reason,
+    holds_credentials,
+    secret_key,
+    whole_store,
+)
 from engine.effects.host import shown_processes
 from engine.effects.options import Flags, NotRead, Parsed, parse
 from engine.effects.rules import Check, Rule, Tool, rows
@@ -108,6 +113,27 @@ def _stats(p: Parsed, name: str) -> None:
 
 
 _WHOLE_OR_ENV = re.compile(r"env|json\s+\.\s*\}|\{\{-?\s*\.?\s*-?\}\}|\.config\s*-?\}\}", re.I)
+# What a format prints whole holds the environment below it: the object (`.`, `--format json`),
+# Docker's and podman's `.Config`, crictl's `.info`, its `runtimeSpec`, `process` and `config`.
+_HOLDS_ENV = frozenset({".", ".config", ".info", ".info.runtimespec", ".info.runtimespec.process",
+                        ".info.config"})
+_FIELDS = re.compile(r"(?<![\w$\])])\.(?:[A-Za-z_][\w.]*)?")
+_INDEXED = re.compile(r"""\bindex\s+(\.[\w.]*)((?:\s+"[^"]*")+)""")
+_ACTIONS = re.compile(r"\{\{(.*?)\}\}", re.S)
+_QUOTED = re.compile(r'"[^"]*"|`[^`]*`')
+
+
+def _whole_or_env(chosen: str) -> bool:
+    """Whether a --format prints the environment: it names it, prints the object whole (`json`,
+    `{{json .}}`), or a field that holds it (`{{.Config}}`, `{{index . "Config"}}`, crictl's
+    `{{json .info}}`)."""
+    if _WHOLE_OR_ENV.search(chosen) or chosen.strip().lower() in ("json", "yaml", "{{json .}}"):
+        return True
+    text = _INDEXED.sub(lambda m: m.group(1).rstrip(".") + "".join(
+        "." + k for k in re.findall(r'"([^"]*)"', m.group(2))), chosen)
+    return any((f.rstrip(".").lower() or ".") in _HOLDS_ENV
+               for action in _ACTIONS.findall(text)
+               for f in _FIELDS.findall(_QUOTED.sub('""', action)))
 
 
 def _environment_shown(p: Parsed, name: str) -> None:
@@ -115,7 +141,7 @@ def _environment_shown(p: Parsed, name: str) -> None:
     secrets injected into it among it (`--env-file`, a Secret's env): a format that picks
     other fields (`-f '{{.State.Status}}'`) reads."""
     chosen = p.values("-f", "--format", "--template")
-    if not chosen or any(_WHOLE_OR_ENV.search(f) for f in chosen):
+    if not chosen or any(_whole_or_env(f) for f in chosen):
         raise NotRead(f"{name} prints the container's environment, the secrets injected into "
                       "it among it (pick fields with --format): not a read to keep",
                       cause="operand")
@@ -125,7 +151,7 @@ def _image_environment_shown(p: Parsed, name: str) -> None:
     """`docker image inspect I` prints the environment the image was built with (its Dockerfile's
     ENV, a token baked in), which every container of it inherits: as `docker inspect C`."""
     chosen = p.values("-f", "--format")
-    if not chosen or any(_WHOLE_OR_ENV.search(f) for f in chosen):
+    if not chosen or any(_whole_or_env(f) for f in chosen):
         raise NotRead(f"{name} prints the environment the image was built with, a secret "
                       "baked into it among it (pick fields with --format): not a read to keep",
                       cause="operand")
@@ -321,6 +347,20 @@ def _remote_urls_shown(p: Parsed, name: str) -> None:
                       "among them: not a read to keep", cause="operand")
 
 
+_AT_REVISION = re.compile(r"^(?:[^:]+|:[0-3])?:(.+)$")
+
+
+def _file_at_revision(p: Parsed, name: str) -> None:
+    """`git show REV:PATH` (and `cat-file -p`, `diff A:P B:P`) prints the file PATH as REV
+    holds it (`:PATH`, `:N:PATH`, as the index does): a committed `.env` or key prints as `cat`
+    of it would. (`:/TEXT` names a commit by its message.)"""
+    for word in p.operands:
+        found = _AT_REVISION.match(word)
+        path = found.group(1) if found else ""
+        if path and not path.startswith("/") and holds_credentials(path):
+            raise NotRead(f"{name} {word}: {credential_reason(path)}", cause="operand")
+
+
 _GIT_GLOBAL = F("C:Pp", """no-pager paginate git-dir= work-tree= namespace= bare
     no-replace-objects literal-pathspecs glob-pathspecs noglob-pathspecs icase-pathspecs
     no-optional-locks""", posix=True, why={
@@ -328,7 +368,7 @@ _GIT_GLOBAL = F("C:Pp", """no-pager paginate git-dir= work-tree= namespace= bare
     "--config-env": "sets configuration, which can run programs",
     "--exec-path": "runs git's programs from another directory"})
 _GIT_SUBS: dict[str, Tool] = {
-    **rows("log show diff whatchanged rev-list", Tool(_LOG)),
+    **rows("log show diff whatchanged rev-list", Tool(_LOG, check=_file_at_revision)),
     "shortlog": Tool(_LOG | F("nsecw::", "numbered summary email committer group=")),
     "status": Tool(F("sbzu::v", "short branch porcelain=? long untracked-files=? "
                      "ignore-submodules=? ignored=? column=? no-column ahead-behind "
@@ -358,7 +398,7 @@ _GIT_SUBS: dict[str, Tool] = {
     "describe": Tool(F("", "all tags contains abbrev= candidates= exact-match debug long match= "
                        "exclude= always first-parent dirty=? broken=?")),
     "cat-file": Tool(F("tsep", "batch=? batch-check=? batch-all-objects allow-unknown-type "
-                       "follow-symlinks unordered buffer")),
+                       "follow-symlinks unordered buffer"), check=_file_at_revision),
     "show-ref": Tool(F("dqs", "heads tags verify hash=? abbrev=? dereference quiet head "
                        "exists")),
     "for-each-ref": Tool(F("", "format= sort= count= points-at= merged=? no-merged=? contains= "
@@ -465,6 +505,9 @@ def _cqlsh(p: Parsed, name: str) -> None:
     if p.has("-u", "--username") and not p.has("-p", "--password"):
         raise NotRead(f"{name} -u without -p asks a person for the password",
                       cause="interactive", effect="interactive")
+    if any(k.strip('"').lower() == "system_auth" for k in p.values("-k", "--keyspace")):
+        raise NotRead(f"{name} -k system_auth reads the keyspace of the roles' password "
+                      "hashes (system_auth.roles): not a read to keep", cause="sql")
     _executes()(p, name)
 
 

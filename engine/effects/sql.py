@@ -94,6 +94,13 @@ secret logs in as the role to a server that trusts it) or a foreign server's use
 a subscription's connection string to its publisher (its password among it); MySQL's
 `mysql.user` holds its accounts' hashes (`SHOW CREATE USER` prints one), and
 `mysql.slave_master_info` the replication password in clear."""
+_SCHEMA_CREDENTIAL_TABLES = {"mysql": frozenset({"user", "global_priv", "servers"}),
+                             "system_auth": frozenset({"roles", "credentials"})}
+"""Tables that hold credentials, named with their schema (or keyspace): MySQL's accounts'
+hashes (`mysql.user`; MariaDB keeps them in `mysql.global_priv`, of which `mysql.user` is a
+view) and the user and password, in clear, of each FEDERATED or Spider server
+(`mysql.servers`); Cassandra's roles' salted hashes (`system_auth.roles`, and
+`system_auth.credentials` before 2.2), which `cqlsh -e` reads as SQL."""
 _CONNINFO = re.compile(r"primary_conninfo", re.I)
 """The setting that holds a standby's connection string to its primary, password and all."""
 
@@ -156,11 +163,13 @@ def _problem(text: str, starts: frozenset[str], dialect: Dialect) -> str | None:
         return ("the SQL reads every setting's value (SHOW ALL, pg_settings), a standby's "
                 "primary_conninfo (its replication password) among them: not a read to keep "
                 "(name the settings in a WHERE, or select other columns)")
-    for k, word in enumerate(words):
-        if word in _CREDENTIAL_TABLES or (word == "user" and k > 1 and words[k - 1] == "." and
-                                          words[k - 2] == "mysql"):
-            return (f"the SQL reads {'mysql.user' if word == 'user' else word}, which holds "
+    bare = [w for w in words if w not in ("`", '"')]  # `mysql`.`user` is mysql.user
+    for k, word in enumerate(bare):
+        schema = bare[k - 2] if k > 1 and bare[k - 1] == "." else ""
+        if word in _CREDENTIAL_TABLES or word in _SCHEMA_CREDENTIAL_TABLES.get(schema, ()):
+            return (f"the SQL reads {schema + '.' + word if schema else word}, which holds "
                     "password hashes or stored credentials: not a read to keep")
+    for k, word in enumerate(words):
         if word in _WRITES:
             return f"the SQL says {tokens[k].upper()}: {_WRITES[word]}"
         if k + 1 < len(words) and words[k + 1] == "(" and _effect_function(word):

@@ -9,7 +9,7 @@ transaction ids in SQL.
    with no --format that picks other fields): the values went unasked into the step's
    output, the run's memory and its report, where no redactor knows them. A command that
    prints a secret's value is not read-only (gated); what names a secret without its value
-   (`kubectl get secret`, `-o name`, `.metadata`, a Secret's public certificate `tls.crt`)
+   (`kubectl get secret`, `-o name`, `.metadata.name`, a Secret's public certificate `tls.crt`)
    still reads.
 2. A command handed a path another command computed or printed was a read: `cat $(echo
    /dev/watchdog)`, `cat $(find /dev -name 'watch*')`, `cat /dev/$(echo watchdog)`, `cat
@@ -105,7 +105,7 @@ def test_a_command_that_prints_a_secret_is_not_a_read(line: str) -> None:
 @pytest.mark.parametrize("line", [
     "kubectl get secret", "kubectl get secrets -n x", "kubectl get secret db -o name",
     "kubectl get secret db -o wide", "kubectl describe secret db", "kubectl get pods -o yaml",
-    "kubectl get secret db -o jsonpath={.metadata.annotations}",
+    "kubectl get secret db -o jsonpath={.metadata.annotations.owner}",
     "kubectl get secret db -o jsonpath={.type}",
     "kubectl get secret tls -o jsonpath={.data.tls\\.crt}",
     "kubectl get secret tls -o \"jsonpath={.data['ca.crt']}\"",
