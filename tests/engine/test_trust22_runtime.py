@@ -1,0 +1,205 @@
+r"""Trust, session 22 (the runtime): one history check on every executor and every reader, and
+changes whose answer was lost.
+
+1. A history cut short (a step's result in the run's memory, the events that finish it gone)
+   was refused by the local executor's resume only. On Celery, `resume` read it as it was,
+   and the reconciler, finding the run idle, dispatched its finished change again; `show` and
+   `report` showed it as a run (exit 0). Every reader that resumes, re-dispatches or shows a
+   run reads it through one check (`engine.runtime.replay.checked_state`): refused in one
+   line, exit 5, nothing dispatched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from engine.errors import StoreError
+from engine.plan import Edge, Plan, SourceInfo, Span, Step
+
+PG_URL = os.environ.get("MENDFLOW_TEST_DATABASE_URL",
+                        "postgresql://postgres@127.0.0.1:5432/test")
+SPAN = Span(start=1, end=1)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _mendflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def _assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int,
+                           words: str) -> None:
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == code, said
+    assert "Traceback" not in said and "internal error" not in said, said
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and words in errors[0], said
+
+
+def _started(db: Path, step: str) -> bool:
+    if not db.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            row = conn.execute("SELECT 1 FROM events WHERE type = 'step_started' AND step_id = ?",
+                               (step,)).fetchone()
+        conn.close()
+    except sqlite3.OperationalError:  # not created yet
+        return False
+    return row is not None
+
+
+def _killed_run(tmp_path: Path, guide_text: str, step: str,
+                *args: str) -> tuple[Path, str, dict[str, str]]:
+    """`mendflow run` of the guide, SIGKILLed once `step` has started: the store's file, the
+    run's id, and the environment to go on with."""
+    guide = tmp_path / "guide.md"
+    guide.write_text(guide_text)
+    data = tmp_path / "data"
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(data)}
+    env.pop("MENDFLOW_DEBUG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(guide), *args],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    db = data / "mendflow.sqlite3"
+    deadline = time.monotonic() + 60
+    while not _started(db, step):
+        assert proc.poll() is None, f"the run ended before step {step}"
+        assert time.monotonic() < deadline, f"the run never reached step {step}"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    with sqlite3.connect(db) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+    conn.close()
+    return db, run_id, env
+
+
+@pytest.fixture
+async def pg_schema() -> AsyncIterator[str]:
+    """A PostgreSQL schema of the test's own in the `test` database, dropped afterwards."""
+    name = f"mf_trust22_{uuid.uuid4().hex[:12]}"
+    yield name
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    finally:
+        await conn.close()
+
+
+# -- 1. a history cut short, read by every executor and every reader ------------------------------
+
+CHANGE_THEN_WAIT = """# Restart
+
+## Mitigation
+
+1. Record the restart {{#record}}:
+
+   ```bash
+   echo restarted >> {ledger}
+   ```
+
+2. Let it settle {{#settle}}:
+
+   ```bash
+   sleep 30
+   ```
+"""
+
+
+def test_show_and_report_of_a_history_cut_short_say_so(tmp_path: Path) -> None:
+    # Given a run killed after its approved change was made, its events after the snapshot lost
+    db, run_id, env = _killed_run(tmp_path, CHANGE_THEN_WAIT.format(ledger=tmp_path / "l"),
+                                  "settle", "--yes")
+    with sqlite3.connect(db) as conn:
+        cut = conn.execute("DELETE FROM events WHERE seq > (SELECT state_seq FROM snapshots)")
+        assert cut.rowcount >= 3
+    conn.close()
+    # When it is shown or reported
+    for command in ("show", "report"):
+        shown = _mendflow(env, command, run_id)
+        # Then it says the history cannot be read back, in one line, exit 5 (before: exit 0,
+        # the change shown as never run)
+        _assert_one_line_error(shown, 5, "events that say so are missing")
+
+
+class _Dispatched:
+    """A dispatcher that only notes what it is asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int]] = []
+
+    async def dispatch(self, *, run_id: str, step_id: str, attempt: int, delay_s: float,
+                       queue: str | None) -> None:
+        self.sent.append((step_id, attempt))
+
+    async def flush(self) -> None:
+        pass
+
+
+def _change_then_wait_plan(ledger: Path) -> Plan:
+    record = Step(id="record", title="record", kind="command", plugin="shell", mutating=True,
+                  params={"pipeline": [["tee", "-a", str(ledger)]], "stdin": "restarted\n"},
+                  source=SPAN)
+    settle = Step(id="settle", title="settle", kind="command", plugin="shell",
+                  params={"pipeline": [["sleep", "30"]]}, source=SPAN)
+    done = Step(id="done", title="done", kind="end", outcome="resolved", source=SPAN)
+    return Plan(id="cut-short", title="cut short", compiler="test/1",
+                source=SourceInfo(path="t.md", sha256="0" * 64), entry="record",
+                steps=[record, settle, done],
+                edges=[Edge(source="record", target="settle"),
+                       Edge(source="settle", target="done")])
+
+
+async def test_a_history_cut_short_is_refused_on_the_distributed_executor(
+        tmp_path: Path, pg_schema: str) -> None:
+    from engine.interaction import Answers
+    from engine.plugins import default_registry
+    from engine.runtime.distributed import DistributedRunner
+    from engine.runtime.services import Services
+    from engine.settings import Settings
+    from engine.store.postgres import PostgresStore
+
+    ledger = tmp_path / "ledger"
+    async with PostgresStore(PG_URL, schema=pg_schema) as store:
+        dispatched = _Dispatched()
+        runner = DistributedRunner(Services(store=store, registry=default_registry(),
+                                            settings=Settings(data_dir=tmp_path)),
+                                   dispatcher=dispatched)
+        # Given a run on the shared store whose change was made and recorded by a worker
+        record = await runner.start(_change_then_wait_plan(ledger), guide_path="t.md",
+                                    run_id="cut-1")
+        await runner.execute(record.run_id, "record", 1)
+        assert ledger.read_text() == "restarted\n"
+        assert dispatched.sent == [("record", 1), ("settle", 1)]
+        # and its history restored without its tail (the memory of the change kept)
+        conn = await asyncpg.connect(PG_URL, server_settings={"search_path": pg_schema})
+        try:
+            await conn.execute("DELETE FROM events WHERE run_id = $1", record.run_id)
+            await conn.execute("UPDATE runs SET state = '{}', state_seq = 0, "
+                               "updated_at = now() - interval '1 hour' WHERE run_id = $1",
+                               record.run_id)
+        finally:
+            await conn.close()
+        dispatched.sent.clear()
+        # When it is resumed (Celery's `mendflow resume`), and the reconciler finds it idle
+        with pytest.raises(StoreError, match="events that say so are missing"):
+            await runner.settle_in_doubt(record.run_id, Answers(assume_yes=True))
+        await runner.reconcile(idle_s=0)
+        # Then nothing is dispatched again (before: the reconciler started the change again)
+        assert dispatched.sent == []
+        assert ledger.read_text() == "restarted\n"
