@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -203,3 +204,104 @@ async def test_a_history_cut_short_is_refused_on_the_distributed_executor(
         # Then nothing is dispatched again (before: the reconciler started the change again)
         assert dispatched.sent == []
         assert ledger.read_text() == "restarted\n"
+
+
+# -- 2. a SQL write whose answer was lost ---------------------------------------------------------
+
+async def _cut_after_commit_proxy(target: tuple[str, int]) -> asyncio.Server:
+    """Forwards a PostgreSQL session; once the client's COMMIT has gone to the server, hangs
+    up on both (a proxy's reset, a failover) before the server's answer comes back."""
+    async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter,
+                   cut: asyncio.Event, watch: bool) -> None:
+        while not cut.is_set() and (chunk := await src.read(65536)):
+            dst.write(chunk)
+            await dst.drain()
+            if watch and b"COMMIT" in chunk.upper():
+                cut.set()
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*target)
+        cut = asyncio.Event()
+        pumps = [asyncio.ensure_future(pipe(reader, up_writer, cut, True)),
+                 asyncio.ensure_future(pipe(up_reader, writer, cut, False))]
+        await asyncio.wait([*pumps, asyncio.ensure_future(cut.wait())],
+                           return_when=asyncio.FIRST_COMPLETED)
+        for pump in pumps:
+            pump.cancel()
+        for w in (writer, up_writer):
+            w.close()
+
+    return await asyncio.start_server(session, "127.0.0.1", 0)
+
+
+@pytest.fixture
+async def pg_table() -> AsyncIterator[str]:
+    """A schema of the test's own holding `restarts (id int)`; yields the table's name."""
+    schema = f"mf_trust22_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(PG_URL)
+    await conn.execute(f"CREATE SCHEMA {schema}")
+    await conn.execute(f"CREATE TABLE {schema}.restarts (id int)")
+    yield f"{schema}.restarts"
+    await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    await conn.close()
+
+
+async def _sql_write(url: str, query: str) -> Any:
+    from engine.datasources import Redactor
+    from engine.plugins import StepContext, parse_params
+    from plugins.sql import SqlPlugin
+
+    ctx = StepContext(run_id="r1", step_id="restart", attempt=1, idempotency_key="k",
+                      deadline_s=20.0, dry_run=False, mutating=True,
+                      data_source={"name": "db", "type": "postgresql", "url": url,
+                                   "secrets": {}}, secrets=Redactor())
+    return await SqlPlugin().run(params=parse_params(SqlPlugin, {"query": query,
+                                                                 "read_only": False}), ctx=ctx)
+
+
+async def test_a_sql_write_whose_commit_answer_was_lost_is_effect_unknown(
+        pg_table: str) -> None:
+    from engine.errors import StepFailed
+
+    proxy = await _cut_after_commit_proxy(("127.0.0.1", 5432))
+    port = proxy.sockets[0].getsockname()[1]
+    try:
+        # Given a gated write whose connection drops once its COMMIT has been sent
+        with pytest.raises(StepFailed) as failed:
+            await _sql_write(f"postgresql://postgres@127.0.0.1:{port}/test",
+                             f"INSERT INTO {pg_table} VALUES (1)")
+    finally:
+        proxy.close()
+        await proxy.wait_closed()
+    # Then the write may well have been made (here it was), and the step says its effect is
+    # unknown: the engine does not send it again by itself (before: retried as not sent)
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        assert await conn.fetchval(f"SELECT count(*) FROM {pg_table}") == 1
+    finally:
+        await conn.close()
+    assert failed.value.effect_unknown, str(failed.value)
+
+
+async def test_a_sql_write_whose_session_was_ended_under_it_is_effect_unknown(
+        pg_table: str) -> None:
+    from engine.errors import StepFailed
+
+    async def end_the_writer() -> None:
+        conn = await asyncpg.connect(PG_URL)
+        try:
+            while not await conn.fetchval(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE query LIKE $1 AND pid <> pg_backend_pid()",
+                    f"%INSERT INTO {pg_table}%"):
+                await asyncio.sleep(0.05)
+        finally:
+            await conn.close()
+
+    # Given a gated write whose session the server ends while it runs (a failover, an admin)
+    ender = asyncio.ensure_future(end_the_writer())
+    with pytest.raises(StepFailed) as failed:
+        await _sql_write(PG_URL, f"INSERT INTO {pg_table} SELECT 1 FROM pg_sleep(5)")
+    await ender
+    # Then its effect is unknown to the engine (before: a transient error, retried)
+    assert failed.value.effect_unknown, str(failed.value)
