@@ -7,6 +7,12 @@ changes whose answer was lost.
    `report` showed it as a run (exit 0). Every reader that resumes, re-dispatches or shows a
    run reads it through one check (`engine.runtime.replay.checked_state`): refused in one
    line, exit 5, nothing dispatched.
+2. A `sql` write whose connection was lost (a proxy's reset after its COMMIT went out, a
+   session the server ended under it) was a transient error, retried: the COMMIT may have
+   landed, and the write was sent again. Its effect is unknown now: not retried by itself.
+3. An `opcua` call (a change to a cell) whose answer never came, or after which the awaited
+   state or a read failed, was retryable: a retry called the method again. The call may have
+   acted (after an answer, it did): its effect is unknown, and it is not called again.
 """
 
 from __future__ import annotations
@@ -304,4 +310,51 @@ async def test_a_sql_write_whose_session_was_ended_under_it_is_effect_unknown(
         await _sql_write(PG_URL, f"INSERT INTO {pg_table} SELECT 1 FROM pg_sleep(5)")
     await ender
     # Then its effect is unknown to the engine (before: a transient error, retried)
+    assert failed.value.effect_unknown, str(failed.value)
+
+
+# -- 3. a cell's method called, the step failing after it ------------------------------------------
+
+async def test_an_opcua_call_the_cell_took_is_not_called_again_by_itself() -> None:
+    from engine.errors import StepFailed
+    from engine.plugins import parse_params
+    from plugins.robot.opcua import OpcUaPlugin
+    from tests.plugins.detectors.helpers import ctx
+    from tests.plugins.robot.conftest import start_cell, stop_cell
+
+    proc, url = start_cell("--seed", "8")
+    try:
+        # Given a call the cell takes (Reset), whose awaited state does not come in time
+        params = parse_params(OpcUaPlugin, {"endpoint": url, "call": "Reset",
+                                            "wait_for": {"State": ["never"]},
+                                            "wait_timeout_s": 0.3})
+        with pytest.raises(StepFailed) as failed:
+            await OpcUaPlugin().run(params=params, ctx=ctx("cell"))
+    finally:
+        stop_cell(proc)
+    # Then the step's effect is unknown (the call acted): the engine does not call it again by
+    # itself (before: a retryable failure, and a retry called Reset again)
+    assert failed.value.effect_unknown, str(failed.value)
+    assert "after Reset was called" in str(failed.value)
+
+
+async def test_an_opcua_call_whose_answer_never_came_is_effect_unknown() -> None:
+    from engine.errors import StepFailed
+    from plugins.robot.ua import CellClient
+    from tests.plugins.robot.conftest import start_cell, stop_cell
+
+    proc, url = start_cell("--seed", "8")
+    try:
+        async with CellClient(url, timeout_s=1.0) as cell:
+            await cell.call("Reset")  # answered: the cell is reached and its method known
+            # Given a cell that stops answering while the call is on its way (frozen)
+            proc.send_signal(signal.SIGSTOP)
+            try:
+                with pytest.raises(StepFailed) as failed:
+                    await cell.call("Reset", timeout_s=1.0)
+            finally:
+                proc.send_signal(signal.SIGCONT)
+    finally:
+        stop_cell(proc)
+    # Then its effect is unknown (before: a retryable timeout, the call sent again)
     assert failed.value.effect_unknown, str(failed.value)
