@@ -13,6 +13,10 @@ changes whose answer was lost.
 3. An `opcua` call (a change to a cell) whose answer never came, or after which the awaited
    state or a read failed, was retryable: a retry called the method again. The call may have
    acted (after an answer, it did): its effect is unknown, and it is not called again.
+4. A password in base64 of the URL that carries it percent-encoded (a Kubernetes Secret's
+   `DATABASE_URL`, shown by `kubectl get secret -o yaml`), or of a JSON text escaping it, was
+   left whole: base64 was looked for of the secret itself only. The base64 of each escaped
+   form a URL or JSON carries it in is masked too.
 """
 
 from __future__ import annotations
@@ -358,3 +362,43 @@ async def test_an_opcua_call_whose_answer_never_came_is_effect_unknown() -> None
         stop_cell(proc)
     # Then its effect is unknown (before: a retryable timeout, the call sent again)
     assert failed.value.effect_unknown, str(failed.value)
+
+
+# -- 4. a secret in base64 of the URL or JSON that carries it --------------------------------------
+
+SECRET = "Zq7/pl@nt-S3cret!x"
+
+
+def _carriers() -> list[tuple[str, str]]:
+    """(the text, the secret as it sits in it)."""
+    from urllib.parse import quote, quote_plus
+
+    url, kept, form = quote(SECRET, safe=""), quote(SECRET), quote_plus(SECRET)
+    sub = quote(SECRET, safe="!")
+    php = SECRET.replace("/", "\\/")
+    return [(f"postgresql://app:{url}@db:5432/app", url),  # Python's quote
+            (f"postgresql://app:{kept}@db:5432/app", kept),  # `/` left
+            (f"mysql://app:{sub}@db/app", sub),  # a sub-delim left: `!`
+            (f"password={form}&user=app", form),  # a form
+            ('{"password": "' + php + '"}', php)]  # PHP's JSON
+
+
+@pytest.mark.parametrize("carrier", _carriers(), ids=lambda c: c[1])
+@pytest.mark.parametrize("lead", ["", "x", "xy"])  # every alignment inside the base64
+def test_a_secret_in_base64_of_the_url_or_json_carrying_it_is_masked(
+        carrier: tuple[str, str], lead: str) -> None:
+    import base64
+
+    from engine.datasources import Redactor
+
+    text, escaped = carrier
+    # Given a Kubernetes Secret's value: base64 of a URL (or JSON) with the password escaped
+    raw = (lead + text).encode()
+    encoded = base64.b64encode(raw).decode()
+    at = raw.index(escaped.encode())
+    core = encoded[-(-8 * at // 6):8 * (at + len(escaped)) // 6]  # encodes the secret only
+    # When it is redacted (memory, logs, reports, artifacts all are)
+    masked = Redactor([SECRET]).redact(f"data:\n  DATABASE_URL: {encoded}\n")
+    # Then none of the base64 that encodes the password is left (before: all of it)
+    left = [core[i:i + 8] for i in range(len(core) - 7) if core[i:i + 8] in masked]
+    assert not left, masked
