@@ -17,6 +17,9 @@ changes whose answer was lost.
    `DATABASE_URL`, shown by `kubectl get secret -o yaml`), or of a JSON text escaping it, was
    left whole: base64 was looked for of the secret itself only. The base64 of each escaped
    form a URL or JSON carries it in is masked too.
+5. An `http` change (a POST, `retries=3`) answered 502 or 504 by a gateway (it lost the answer
+   of the service behind it, which may have acted) was retried: the POST went out four times.
+   Such an answer leaves a change's effect unknown (`StepResult.effect_unknown`): sent once.
 """
 
 from __future__ import annotations
@@ -402,3 +405,83 @@ def test_a_secret_in_base64_of_the_url_or_json_carrying_it_is_masked(
     # Then none of the base64 that encodes the password is left (before: all of it)
     left = [core[i:i + 8] for i in range(len(core) - 7) if core[i:i + 8] in masked]
     assert not left, masked
+
+
+# -- 5. a change a gateway answered it lost ---------------------------------------------------------
+
+RESTART_OVER_HTTP = """# Restart
+
+## Mitigation
+
+1. Restart the service {{#restart retries=3}}:
+
+   ```http
+   method: POST
+   url: http://127.0.0.1:{port}/restart
+   ```
+"""
+
+
+async def _gateway(received: list[bytes], status: int) -> asyncio.Server:
+    """Takes each request whole and answers `status`, as a load balancer does when it lost
+    the answer of the service behind it."""
+    async def take(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        received.append(head + await reader.readexactly(length))
+        writer.write(f"HTTP/1.1 {status} Gateway\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        await writer.drain()
+        writer.close()
+    return await asyncio.start_server(take, "127.0.0.1", 0)
+
+
+def _restart_through(tmp_path: Path, status: int) -> tuple[list[bytes], Any]:
+    from engine.compile import compile_guide
+    from engine.guide import parse_guide
+    from engine.interaction import Answers
+    from engine.plugins import default_registry
+    from engine.runtime.executor import LocalExecutor
+    from engine.runtime.services import Services
+    from engine.settings import Settings
+    from engine.store import open_store
+
+    async def go() -> tuple[list[bytes], Any]:
+        received: list[bytes] = []
+        server = await _gateway(received, status)
+        port = server.sockets[0].getsockname()[1]
+        plan = compile_guide(parse_guide(RESTART_OVER_HTTP.format(port=port), path="g.md"),
+                             known_plugins={"http"})
+        store = open_store(tmp_path / "s.sqlite3")
+        await store.open()
+        try:
+            executor = LocalExecutor(Services(store=store, registry=default_registry(),
+                                              settings=Settings(data_dir=tmp_path)),
+                                     interaction=Answers(assume_yes=True))
+            record = await executor.start(plan, guide_path="g.md")
+        finally:
+            await store.close()
+            server.close()
+            await server.wait_closed()
+        return received, record
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_change_a_gateway_lost_the_answer_of_is_not_sent_again(tmp_path: Path,
+                                                                   status: int) -> None:
+    # Given a gated POST, retried up to three times, through a gateway that lost the answer
+    received, record = _restart_through(tmp_path, status)
+    # Then it was sent once (before: four times), and the run says its effect is unknown
+    assert len(received) == 1, [r.split(b"\r\n", 1)[0] for r in received]
+    restart = record.state["steps"]["restart"]
+    assert restart["status"] == "failed" and restart["attempt"] == 1, restart
+    assert "may have done so" in restart["error"], restart
+
+
+def test_a_change_the_server_itself_refused_is_still_retried(tmp_path: Path) -> None:
+    # A 503 is the service's own answer that it did not take the request: retried as written
+    received, _ = _restart_through(tmp_path, 503)
+    assert len(received) == 4, [r.split(b"\r\n", 1)[0] for r in received]  # 1 + 3 retries
