@@ -589,13 +589,10 @@ async def _run_and_plan(store: Store, run_id: str) -> tuple[RunRecord, Plan]:
 async def _view_of(store: Store, run_id: str, *, depth: int = 0) -> RunView:
     from engine.learn.record import run_lessons
     from engine.report import build_view
-    from engine.runtime.replay import checked_state
     from engine.stragglers import load_baseline
 
     record = await store.get_run(run_id)
     plan = await store.load_plan(record.plan_hash)
-    # a history cut short is said, not shown as if it were the run (exit 5, as resume)
-    await checked_state(store, plan, record)
     events = await store.events(run_id)
     view = build_view(record, plan, events, await store.memory(run_id))
     lessons = await run_lessons(store, record, plan, events)

@@ -3,10 +3,11 @@ changes whose answer was lost.
 
 1. A history cut short (a step's result in the run's memory, the events that finish it gone)
    was refused by the local executor's resume only. On Celery, `resume` read it as it was,
-   and the reconciler, finding the run idle, dispatched its finished change again; `show` and
-   `report` showed it as a run (exit 0). Every reader that resumes, re-dispatches or shows a
-   run reads it through one check (`engine.runtime.replay.checked_state`): refused in one
-   line, exit 5, nothing dispatched.
+   and the reconciler, finding the run idle, dispatched its finished change again; `show`,
+   `report`, the API and the web UI showed it as a run (exit 0, HTTP 200). Every reader that
+   resumes or re-dispatches a run (`engine.runtime.replay.checked_state`) and every view of it
+   (`engine.report.build_view`) checks it: refused in one line, exit 5 (HTTP 503), nothing
+   dispatched.
 2. A `sql` write whose connection was lost (a proxy's reset after its COMMIT went out, a
    session the server ended under it) was a transient error, retried: the COMMIT may have
    landed, and the write was sent again. Its effect is unknown now: not retried by itself.
@@ -149,6 +150,42 @@ def test_show_and_report_of_a_history_cut_short_say_so(tmp_path: Path) -> None:
         # Then it says the history cannot be read back, in one line, exit 5 (before: exit 0,
         # the change shown as never run)
         _assert_one_line_error(shown, 5, "events that say so are missing")
+
+
+async def test_the_api_says_a_history_cut_short_cannot_be_read_back(tmp_path: Path) -> None:
+    from engine.plugins import default_registry
+    from engine.runtime.executor import LocalExecutor
+    from engine.runtime.services import build_services
+    from engine.serve.app import ServeConfig, create_app, load_routes
+    from engine.serve.auth import parse_tokens
+    from engine.settings import Settings
+    from engine.store import open_store
+    from tests.serve.conftest import TOKENS, VIEWER_TOKEN, bearer, serving, write_guides
+
+    # Given a run whose events after the snapshot were lost (its change among them)
+    db, run_id, _ = await asyncio.to_thread(
+        _killed_run, tmp_path, CHANGE_THEN_WAIT.format(ledger=tmp_path / "l"), "settle",
+        "--yes")
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM events WHERE seq > (SELECT state_seq FROM snapshots)")
+    conn.close()
+    settings = Settings(data_dir=db.parent)
+    store = open_store(settings.store_path)
+    await store.open()
+    registry = default_registry()
+    guides = write_guides(tmp_path / "guides")
+    app = create_app(ServeConfig(guides=guides, tokens=parse_tokens(TOKENS)),
+                     build_services(settings, store, registry),
+                     load_routes(guides, known_plugins=set(registry.names())), LocalExecutor)
+    async with serving(app, store) as client:
+        # When the API and the web UI are asked for it
+        for path in (f"/api/v1/runs/{run_id}", f"/api/v1/runs/{run_id}/report",
+                     f"/ui/runs/{run_id}"):
+            said = await client.get(path, headers=bearer(VIEWER_TOKEN))
+            # Then they say its history cannot be read back (before: 200, shown as if the
+            # change had never run)
+            assert said.status_code == 503, (path, said.status_code, said.text[:300])
+            assert "events that say so are missing" in said.text, (path, said.text[:300])
 
 
 class _Dispatched:
