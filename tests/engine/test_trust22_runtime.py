@@ -188,6 +188,54 @@ async def test_the_api_says_a_history_cut_short_cannot_be_read_back(tmp_path: Pa
             assert "events that say so are missing" in said.text, (path, said.text[:300])
 
 
+CHECK_CHANGE_SETTLE = """# Restart
+
+## Mitigation
+
+1. Look at the service {{#look}}:
+
+   ```bash
+   echo up
+   ```
+
+2. Record the restart {{#record}}:
+
+   ```bash
+   echo restarted >> {ledger}
+   ```
+
+3. Let it settle {{#settle}}:
+
+   ```bash
+   echo settled
+   ```
+"""
+
+
+def test_a_replay_of_a_history_that_lost_a_finish_is_refused(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    guide = tmp_path / "guide.md"
+    guide.write_text(CHECK_CHANGE_SETTLE.format(ledger=ledger))
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data")}
+    env.pop("MENDFLOW_DEBUG", None)
+    ran = _mendflow(env, "run", str(guide), "--yes")
+    assert ledger.read_text() == "restarted\n", ran.stdout + ran.stderr
+    db = tmp_path / "data" / "mendflow.sqlite3"
+    with sqlite3.connect(db) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+        # Given the events that finished the change lost (the snapshot and memory kept)
+        cut = conn.execute("DELETE FROM events WHERE step_id = 'record' "
+                           "AND type <> 'step_started'")
+        assert cut.rowcount >= 1
+    conn.close()
+    # When it is replayed from a later step, approvals given
+    replayed = _mendflow(env, "replay", run_id, "--from", "settle", "--yes")
+    # Then it is refused in one line, exit 5, and the change is not made again (before: the
+    # replay did not reuse the change, and made it again)
+    assert ledger.read_text() == "restarted\n", replayed.stdout + replayed.stderr
+    _assert_one_line_error(replayed, 5, "events that say so are missing")
+
+
 class _Dispatched:
     """A dispatcher that only notes what it is asked to send."""
 
