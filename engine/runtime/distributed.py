@@ -100,7 +100,7 @@ from engine.runtime.executor import child_calls
 from engine.runtime.intervene import RecordServer
 from engine.runtime.limits import StoreSlots
 from engine.runtime.memory import Memory, build_context
-from engine.runtime.replay import checked_state, current_state, replay
+from engine.runtime.replay import checked_state, replay
 from engine.runtime.services import Redact, Services, answers_for, judge_for
 from engine.runtime.steps import StepReport, StepRunner
 from engine.store.base import (

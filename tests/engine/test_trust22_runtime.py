@@ -405,7 +405,7 @@ async def test_a_sql_write_whose_session_was_ended_under_it_is_effect_unknown(
     assert failed.value.effect_unknown, str(failed.value)
 
 
-# -- 3. a cell's method called, the step failing after it ------------------------------------------
+# -- 3. a cell's method called, the step failing after it -----------------------------------------
 
 async def test_an_opcua_call_the_cell_took_is_not_called_again_by_itself() -> None:
     from engine.errors import StepFailed
@@ -452,7 +452,7 @@ async def test_an_opcua_call_whose_answer_never_came_is_effect_unknown() -> None
     assert failed.value.effect_unknown, str(failed.value)
 
 
-# -- 4. a secret in base64 of the URL or JSON that carries it --------------------------------------
+# -- 4. a secret in base64 of the URL or JSON that carries it -------------------------------------
 
 SECRET = "Zq7/pl@nt-S3cret!x"
 
@@ -492,7 +492,7 @@ def test_a_secret_in_base64_of_the_url_or_json_carrying_it_is_masked(
     assert not left, masked
 
 
-# -- 5. a change a gateway answered it lost ---------------------------------------------------------
+# -- 5. a change a gateway answered it lost -------------------------------------------------------
 
 RESTART_OVER_HTTP = """# Restart
 
