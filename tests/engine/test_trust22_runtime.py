@@ -21,6 +21,10 @@ changes whose answer was lost.
 5. An `http` change (a POST, `retries=3`) answered 502 or 504 by a gateway (it lost the answer
    of the service behind it, which may have acted) was retried: the POST went out four times.
    Such an answer leaves a change's effect unknown (`StepResult.effect_unknown`): sent once.
+6. A command that changes the world whose tool said it was cut off after it may have acted
+   (`ssh web-1 sudo systemctl restart app` exiting 255 when the connection dropped, `curl -X
+   POST` exiting 52 on an empty reply, a stage killed by a signal or by `timeout`) was retried
+   like any failure: the restart ran again. Such a status leaves its effect unknown.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -570,3 +576,95 @@ def test_a_change_the_server_itself_refused_is_still_retried(tmp_path: Path) -> 
     # A 503 is the service's own answer that it did not take the request: retried as written
     received, _ = _restart_through(tmp_path, 503)
     assert len(received) == 4, [r.split(b"\r\n", 1)[0] for r in received]  # 1 + 3 retries
+
+
+# -- 6. a command cut off after it may have acted ---------------------------------------------------
+
+SSH_RESTART = """# Restart
+
+## Mitigation
+
+1. Restart the app on web-1 {{#restart retries=3 backoff=0.1s}}:
+
+   ```bash
+   ssh web-1 sudo systemctl restart app
+   ```
+
+2. The app is restarted: the incident is mitigated.
+"""
+
+CURL_RESTART = """# Restart
+
+## Mitigation
+
+1. Ask the app to restart {{#restart retries=3 backoff=0.1s}}:
+
+   ```bash
+   curl -sS -X POST http://127.0.0.1:{port}/restart
+   ```
+
+2. The app is restarted: the incident is mitigated.
+"""
+
+
+def _hang_up_after_request(received: list[bytes]) -> tuple[socket.socket, threading.Thread]:
+    """A server that reads each request whole and closes the connection unanswered."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+                    data += chunk
+                received.append(data)
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _run_guide(tmp_path: Path, text: str, env: dict[str, str] | None = None
+               ) -> subprocess.CompletedProcess[str]:
+    guide = tmp_path / "guide.md"
+    guide.write_text(text)
+    full = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data"), **(env or {})}
+    full.pop("MENDFLOW_DEBUG", None)
+    return _mendflow(full, "run", str(guide), "--yes")
+
+
+def test_a_change_over_ssh_whose_connection_dropped_is_not_run_again(tmp_path: Path) -> None:
+    # Given an ssh whose connection drops once the remote command is sent (status 255)
+    ledger = tmp_path / "sent"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ssh").write_text(f"#!/bin/sh\necho \"$*\" >> {ledger}\n"
+                                 "echo 'Connection to web-1 closed by remote host.' >&2\n"
+                                 "exit 255\n")
+    (bin_dir / "ssh").chmod(0o755)
+    # When a gated restart over it, retried up to three times, runs
+    ran = _run_guide(tmp_path, SSH_RESTART,
+                     env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    # Then it is sent once (before: four times), its effect said to be unknown
+    said = ran.stdout + ran.stderr
+    assert ledger.read_text().splitlines() == ["web-1 sudo systemctl restart app"], said
+    assert "may have done so" in " ".join(said.split()), said
+    assert ran.returncode != 0, said
+
+
+def test_a_change_over_curl_whose_answer_was_lost_is_not_sent_again(tmp_path: Path) -> None:
+    received: list[bytes] = []
+    server, thread = _hang_up_after_request(received)
+    try:
+        # Given a server that takes the POST and hangs up unanswered (curl's 52)
+        ran = _run_guide(tmp_path, CURL_RESTART.format(port=server.getsockname()[1]))
+    finally:
+        server.close()
+        thread.join(timeout=5)
+    # Then the POST went out once (before: four times)
+    said = ran.stdout + ran.stderr
+    assert [r.split(b"\r\n", 1)[0] for r in received] == [b"POST /restart HTTP/1.1"], said
+    assert "may have done so" in " ".join(said.split()), said
