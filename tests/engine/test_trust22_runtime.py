@@ -578,7 +578,7 @@ def test_a_change_the_server_itself_refused_is_still_retried(tmp_path: Path) -> 
     assert len(received) == 4, [r.split(b"\r\n", 1)[0] for r in received]  # 1 + 3 retries
 
 
-# -- 6. a command cut off after it may have acted ---------------------------------------------------
+# -- 6. a command cut off after it may have acted -------------------------------------------------
 
 SSH_RESTART = """# Restart
 
