@@ -105,7 +105,9 @@ def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
                memory: list[MemoryEntry]) -> RunView:
     """The run as `show`, `report`, the API and the web UI show it. A history cut short (a
     step's result in memory, the events that finish it gone) is a StoreError, as it is to
-    `resume`: shown as it reads, its change would look as if it never ran."""
+    `resume`: shown as it reads, its change would look as if it never ran. The caller reads
+    `memory` before `events` (memory is written with the events of the finish it records):
+    read after, a step finishing in between would make a live run look cut short."""
     check_memory(record, replay(plan, record, [ev for ev in events if ev.seq > record.state_seq]),
                  memory)
     state = sched.RunState.from_json_dict(record.state) if record.state else None
