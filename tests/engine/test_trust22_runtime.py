@@ -25,6 +25,10 @@ changes whose answer was lost.
    (`ssh web-1 sudo systemctl restart app` exiting 255 when the connection dropped, `curl -X
    POST` exiting 52 on an empty reply, a stage killed by a signal or by `timeout`) was retried
    like any failure: the restart ran again. Such a status leaves its effect unknown.
+7. A healthy ending reached on one branch while a check on a parallel branch had failed and
+   was being tried again ended the run healthy, the retry cancelled: the check's only answer
+   was a failure. It is `inconclusive` now, naming the check, as a check that failed for good
+   already was.
 """
 
 from __future__ import annotations
@@ -668,3 +672,43 @@ def test_a_change_over_curl_whose_answer_was_lost_is_not_sent_again(tmp_path: Pa
     said = ran.stdout + ran.stderr
     assert [r.split(b"\r\n", 1)[0] for r in received] == [b"POST /restart HTTP/1.1"], said
     assert "may have done so" in " ".join(said.split()), said
+
+
+# -- 7. a healthy ending while a parallel check is failing ----------------------------------------
+
+@pytest.mark.parametrize("delay", [True, False])
+def test_a_healthy_ending_while_a_parallel_check_retries_a_failure_concludes_nothing(
+        delay: bool) -> None:
+    from engine import scheduler as sched
+    from engine.plan import Retry
+
+    # Given two checks in parallel ("Steps 2-3 can be run in parallel"): one leads to "no
+    # action is needed", the other, retried, to an escalation
+    check = Step(id="health", title="health", kind="command", plugin="shell",
+                 retry=Retry(attempts=3, backoff_s=5.0 if delay else 0.0, jitter=False),
+                 source=SPAN)
+    plan = Plan(id="par", title="par", compiler="test/1",
+                source=SourceInfo(path="t.md", sha256="0" * 64), entry="start",
+                steps=[Step(id="start", title="start", kind="command", plugin="shell",
+                            source=SPAN),
+                       Step(id="errors", title="errors", kind="command", plugin="shell",
+                            source=SPAN), check,
+                       Step(id="fine", title="fine", kind="end", outcome="no_action",
+                            source=SPAN),
+                       Step(id="page", title="page", kind="end", outcome="escalate",
+                            source=SPAN)],
+                edges=[Edge(source="start", target="errors"),
+                       Edge(source="start", target="health"),
+                       Edge(source="errors", target="fine"),
+                       Edge(source="health", target="page")])
+    state = sched.initial_state(plan, seed="r")
+    for event in (sched.Start(), sched.StepSucceeded(step="start", attempt=1),
+                  # When the health check fails, and is being tried again
+                  sched.StepFailed(step="health", attempt=1, error="connection refused",
+                                   retryable=True),
+                  # and the other check reaches "no action is needed"
+                  sched.StepSucceeded(step="errors", attempt=1)):
+        state, _ = sched.apply(plan, state, event)
+    # Then the run concludes nothing (before: no_action, the failing check cancelled)
+    assert (state.status, state.outcome) == ("succeeded", "inconclusive"), state.reason
+    assert "'health' failed (connection refused)" in (state.reason or "")
