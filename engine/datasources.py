@@ -848,6 +848,10 @@ def _forms(secret: str) -> set[str]:
             forms.add(wide.decode())  # character, either side of it by the byte order
     once = _base64_forms(raw)
     forms |= once
+    # base64 of the secret as a URL or a JSON text carries it: a Kubernetes Secret's
+    # DATABASE_URL (`postgresql://app:Zq7%2Fpl%40nt@db/app`), a config.json holding it
+    for carried in _carried_forms(secret) - {secret}:
+        forms |= {f for f in _base64_forms(carried.encode()) if not f.startswith("Basic ")}
     # base64 inside base64: a Kubernetes Secret's data holding a text that holds it in base64
     # (a .dockerconfigjson's `auth`, a kubeconfig's token file), `base64` run twice
     for inner in once - {f for f in once if f.startswith("Basic ")}:
@@ -856,6 +860,20 @@ def _forms(secret: str) -> set[str]:
     if len(secret) >= Redactor.PIECE_MIN:
         forms |= _rewritten_forms(secret)
     return {f for f in forms if f}
+
+
+_SUB_DELIMS = "!$&'()*+,;="
+"""What RFC 3986 lets a URL's userinfo hold unescaped (with `:` in the password)."""
+
+
+def _carried_forms(secret: str) -> set[str]:
+    """The secret as a URL or a JSON text carries it, escaped all through: percent-encoded
+    (`quote`, with `/` left or not; a form's `quote_plus`; a URL's userinfo, its sub-delims
+    left, `:` left or not: SQLAlchemy's), JSON-escaped (PHP's `\\/` too)."""
+    escaped = json.dumps(secret)[1:-1]
+    return {quote(secret, safe=""), quote(secret), quote_plus(secret),
+            quote(secret, safe=_SUB_DELIMS), quote(secret, safe=_SUB_DELIMS + ":"),
+            escaped, escaped.replace("/", "\\/")}
 
 
 def _rewritten_forms(secret: str) -> set[str]:

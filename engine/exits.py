@@ -16,6 +16,7 @@ a later stage stops reading early (`| head -1`: it may die of the closed pipe).
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Sequence
 
 _ANSWERS: dict[str, list[int]] = {
@@ -29,6 +30,15 @@ _SUBCOMMAND_ANSWERS: dict[tuple[str, str], list[int]] = {
     ("systemctl", "is-enabled"): [0, 1],
 }
 _PREFIXES = frozenset({"sudo", "env", "nice", "ionice", "timeout", "command"})
+_CUT_OFF: dict[str, frozenset[int]] = {
+    # the connection failed or was lost: the remote command may have run, or be running
+    "ssh": frozenset({255}),
+    # a partial transfer, a timeout, an empty reply, a send or a receive that failed, an HTTP/2
+    # stream not closed: after the request may have gone out, its answer lost
+    "curl": frozenset({18, 28, 52, 55, 56, 92}),
+}
+"""Statuses by which a tool says it was cut off after its request may have reached the other
+end: whether the other end acted is unknown."""
 
 
 def ok_exit_codes(pipeline: Sequence[Sequence[str]]) -> list[int] | None:
@@ -48,6 +58,19 @@ def answers(argv: Sequence[str]) -> list[int] | None:
     sub = next((w for w in words[1:] if not w.startswith("-")), "")
     found = _SUBCOMMAND_ANSWERS.get((program, sub))
     return list(found) if found else None
+
+
+def cut_off(argv: Sequence[str], code: int) -> bool:
+    """Whether a stage's status says it was cut off after it may have acted: killed by a
+    signal (not the closed pipe of a reader that stopped early), `timeout`'s 124 (it killed
+    the program), or a tool's own word that it lost its connection (`_CUT_OFF`: ssh's 255,
+    curl's 52). A change whose stage was cut off is not retried by itself."""
+    if code < 0:
+        return code != -signal.SIGPIPE
+    if argv and os.path.basename(argv[0]) == "timeout" and code in (124, 137):
+        return True
+    words = _program_words(argv)
+    return bool(words) and code in _CUT_OFF.get(os.path.basename(words[0]), ())
 
 
 def stops_reading_early(argv: Sequence[str]) -> bool:

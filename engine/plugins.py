@@ -55,7 +55,9 @@ class StepResult(BaseModel):
     `outputs` must be JSON-serialisable and small (summaries); large payloads go to
     `artifacts` (name -> bytes), which the executor stores and replaces with references.
     `ok=False` records a failure that is the world's answer (a non-zero exit status), as
-    opposed to an exception, which is the plugin failing to get an answer.
+    opposed to an exception, which is the plugin failing to get an answer. `effect_unknown`
+    with it: the answer says the change may have been made all the same (a gateway's 504:
+    it lost its upstream's answer), so a mutating step is not tried again by itself.
     """
 
     # Artifacts may be binary (a Parquet table): as JSON they are base64.
@@ -65,6 +67,7 @@ class StepResult(BaseModel):
     artifacts: dict[str, bytes] = Field(default_factory=dict)
     summary: str = ""
     error: str | None = None
+    effect_unknown: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from engine.findings import Finding, findings
 from engine.plan import Plan
 from engine.printable import visible
 from engine.runtime.memory import Memory
+from engine.runtime.replay import check_memory, replay
 from engine.store.base import (
     EventRecord,
     LlmUsage,
@@ -102,6 +103,13 @@ class RunView:
 
 def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
                memory: list[MemoryEntry]) -> RunView:
+    """The run as `show`, `report`, the API and the web UI show it. A history cut short (a
+    step's result in memory, the events that finish it gone) is a StoreError, as it is to
+    `resume`: shown as it reads, its change would look as if it never ran. The caller reads
+    `memory` before `events` (memory is written with the events of the finish it records):
+    read after, a step finishing in between would make a live run look cut short."""
+    check_memory(record, replay(plan, record, [ev for ev in events if ev.seq > record.state_seq]),
+                 memory)
     state = sched.RunState.from_json_dict(record.state) if record.state else None
     outputs = {e.key.split(".", 1)[1]: e.value for e in memory if e.key.startswith("steps.")}
     rows: dict[str, StepRow] = {}

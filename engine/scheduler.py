@@ -777,7 +777,10 @@ class _Txn:
         fail (`on_error: continue`: "this may fail; that is fine") was never evidence."""
         for sid in self.base.steps:  # O(plan), once per run
             st = self.step(sid)
-            if st.status != StepStatus.FAILED:
+            # a check on a parallel branch that failed and is being tried again: its evidence
+            # so far is a failure, and the ending would cancel it
+            retrying = st.status in _IN_FLIGHT and st.error is not None
+            if st.status != StepStatus.FAILED and not retrying:
                 continue
             step = self.index.steps[sid]
             if step.on_error == OnError.CONTINUE or not _is_evidence(step):
@@ -785,6 +788,9 @@ class _Txn:
             if any(e.on == "failure" and e.target == end for _, e in self.index.outgoing[sid]):
                 continue
             why = f" ({st.error})" if st.error else ""
+            if retrying:
+                return (f"step '{sid}' failed{why} and was still being tried again on another "
+                        "branch; nothing healthy can be concluded")
             return (f"step '{sid}' failed{why} and the run went on without what it would have "
                     "found; nothing healthy can be concluded")
         return None

@@ -84,6 +84,9 @@ _RUNNING: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar("http
                                                                           default=None)
 """The redactor of the request this task is making (httpx logs from inside it)."""
 
+_UPSTREAM_LOST = frozenset({502, 504})
+"""A gateway's answers that it lost its upstream's (502 Bad Gateway, 504 Gateway Timeout): the
+request may have reached the upstream and been acted on, so a change's effect is unknown."""
 _AFTER_SENDING = (httpx.WriteError, httpx.ReadError, httpx.RemoteProtocolError)
 """Errors after a request began to go out: whether the server acted on it is unknown."""
 
@@ -393,4 +396,5 @@ def _result(params: HttpParams, response: httpx.Response, body: bytes, shown_url
             error += f": {snippet}"
     return StepResult(ok=ok, outputs=outputs, artifacts={"body": redact.redact_bytes(body)},
                       summary=f"{params.method} {shown_url} -> {response.status_code}",
-                      error=error)
+                      error=error, effect_unknown=not ok and response.status_code in
+                      _UPSTREAM_LOST)

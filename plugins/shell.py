@@ -396,7 +396,10 @@ def _result(params: ShellParams, res: PipelineResult, command: str, duration_s: 
     if error and last_err:
         error += f": {last_err[:500]}"
     summary = f"exit {status}: {_gist(outputs['lines'])}"
-    return StepResult(ok=ok, outputs=outputs, artifacts=artifacts, summary=summary, error=error)
+    # `ssh host restart` whose connection dropped (255): the restart may have run
+    unknown = not ok and any(exits.cut_off(stage, code) for stage, code in zip(stages, codes))
+    return StepResult(ok=ok, outputs=outputs, artifacts=artifacts, summary=summary, error=error,
+                      effect_unknown=unknown)
 
 
 def _hidden_failure(pipeline: list[list[str]], codes: list[int]) -> tuple[int, int] | None:

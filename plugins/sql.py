@@ -66,6 +66,8 @@ __all__ = ["SqlParams", "SqlPlugin", "named_to_positional", "sqlite_path"]
 CONNECT_TIMEOUT_S = 10.0
 _GATED_HINT = ("A write or any other effect needs a gated step: mark the step mutating (an "
                "approval gate in front of it) with read_only: false; otherwise fix the query")
+_LOST_HINT = ("The connection was lost after the statement may have reached the server: "
+              "check whether it took effect before running a write again")
 _PG_ROLES_BEYOND_THE_DATABASE = ("pg_execute_server_program", "pg_signal_backend",
                                  "pg_write_server_files")
 """Roles whose rights a READ ONLY transaction does not take away: running programs, ending
@@ -184,12 +186,25 @@ async def _run_postgres(params: SqlParams, url: str, *, timeout: float,
     except asyncpg.PostgresError as exc:
         state = getattr(exc, "sqlstate", "") or ""
         transient = state[:2] in ("08", "40", "53", "57") and state != "57014"
+        lost = _answer_lost(state)
         raise StepFailed(f"SQL error [{state}]: {reason(exc)}", retryable=transient,
-                         hint=ctx.redact(getattr(exc, "hint", None) or "Fix the query")) from None
+                         effect_unknown=lost,
+                         hint=_LOST_HINT if lost else
+                         ctx.redact(getattr(exc, "hint", None) or "Fix the query")) from None
     except (asyncpg.InterfaceError, OSError) as exc:
-        raise StepFailed(f"lost {shown}: {reason(exc)}", retryable=True) from None
+        raise StepFailed(f"lost {shown}: {reason(exc)}", retryable=True,
+                         effect_unknown=True, hint=_LOST_HINT) from None
     finally:
         await _close(conn)
+
+
+def _answer_lost(sqlstate: str) -> bool:
+    """Whether an error says the connection was lost (class 08), the server shut down under
+    the session (57P01..), or the statement's completion is unknown (40003): the statement,
+    its COMMIT among them, may have reached the server and taken effect, so a write whose
+    answer was lost is not sent again by itself (`StepFailed.effect_unknown`). A refused
+    statement, a serialization failure or a deadlock rolled back: nothing was done."""
+    return sqlstate.startswith(("08", "57P0")) or sqlstate == "40003"
 
 
 async def _close(conn: Any) -> None:

@@ -593,8 +593,9 @@ async def _view_of(store: Store, run_id: str, *, depth: int = 0) -> RunView:
 
     record = await store.get_run(run_id)
     plan = await store.load_plan(record.plan_hash)
+    memory = await store.memory(run_id)  # first: see build_view
     events = await store.events(run_id)
-    view = build_view(record, plan, events, await store.memory(run_id))
+    view = build_view(record, plan, events, memory)
     lessons = await run_lessons(store, record, plan, events)
     view.recurring, view.cause = lessons.recurring, lessons.cause
     view.llm_usage = await store.llm_usage(run_id)

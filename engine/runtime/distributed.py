@@ -100,7 +100,7 @@ from engine.runtime.executor import child_calls
 from engine.runtime.intervene import RecordServer
 from engine.runtime.limits import StoreSlots
 from engine.runtime.memory import Memory, build_context
-from engine.runtime.replay import current_state, replay
+from engine.runtime.replay import checked_state, replay
 from engine.runtime.services import Redact, Services, answers_for, judge_for
 from engine.runtime.steps import StepReport, StepRunner
 from engine.store.base import (
@@ -723,7 +723,8 @@ class DistributedRunner:
             if record.status not in ("running", "interrupted"):
                 return record
             plan = await self._plan(record.plan_hash)
-            state, replayed = await current_state(self.store, plan, record)
+            # a history cut short is refused here as the local executor's resume refuses it
+            state, replayed = await checked_state(self.store, plan, record)
             steps = sched.plan_index(plan).steps
             answers: list[sched.InDoubtAnswer] = []
             for sid, st in state.in_doubt():
@@ -770,7 +771,11 @@ class DistributedRunner:
             if await self._apply_reports(plan, record.run_id):
                 touched += 1  # a report was left parked (its applier died): now applied
                 continue
-            state, _ = await current_state(self.store, plan, record)
+            try:  # a history cut short would start its finished steps again
+                state, _ = await checked_state(self.store, plan, record)
+            except StoreError as exc:
+                log.error("run %s is not dispatched again: %s", record.run_id, exc.message)
+                continue
             if state.status == "pending":  # the starter died before committing Start
                 await self.advance(plan, record.run_id, sched.Start())
                 touched += 1

@@ -42,6 +42,7 @@ from engine import scheduler as sched
 from engine.errors import InputError, TemplateError
 from engine.plan import Edge, Plan, Step, StepKind
 from engine.runtime.memory import MAX_VALUE_BYTES, Memory, build_context
+from engine.runtime.replay import check_memory
 from engine.runtime.replay import replay as replay_state
 from engine.runtime.steps import StepReport, StepRunner, _render_params
 from engine.store.base import (
@@ -271,6 +272,12 @@ async def prepare(store: Store, run_id: str, *, from_step: str, sets: Sets,
     new_plan = plan or old_plan
     events = await store.events(run_id)
     memory = await store.memory(run_id)
+    # A replay reuses what the history says finished, and runs the rest again: a history
+    # whose events lost a step's finish (its result still in memory) would make a finished
+    # change run again. Read whole, every event from the first, as `resume` reads its tail.
+    check_memory(original, replay_state(old_plan, original.model_copy(
+        update={"state": sched.initial_state(old_plan, seed=run_id).to_json_dict()}), events),
+        memory)
     ran = [sid for sid in dict.fromkeys(ev.step_id for ev in events
                                         if ev.type == "step_started" and ev.step_id)]
     if from_step not in ran:

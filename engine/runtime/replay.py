@@ -43,6 +43,19 @@ async def current_state(store: Store, plan: Plan,
     return replay(plan, record, events), len(events)
 
 
+async def checked_state(store: Store, plan: Plan,
+                        record: RunRecord) -> tuple[sched.RunState, int]:
+    """`current_state`, refused (a StoreError) when the run's memory shows that events are
+    missing (`check_memory`): what every reader that resumes, re-dispatches or shows a run
+    reads, on every executor, so a history cut short is refused the same way everywhere.
+    Memory is read before the events: a step that finishes in between is then in the events
+    read, not only in memory (read after, a live run would look cut short)."""
+    memory = await store.memory(record.run_id)
+    state, replayed = await current_state(store, plan, record)
+    check_memory(record, state, memory)
+    return state, replayed
+
+
 def replay(plan: Plan, record: RunRecord, events: Sequence[EventRecord]) -> sched.RunState:
     """The snapshot with `events` (those after `record.state_seq`, already read) applied. A
     snapshot or an event that does not fit the run's plan (a store edited by hand, a snapshot

@@ -47,6 +47,10 @@ from engine.stragglers import Baseline, StepHistory, Straggler
 
 log = logging.getLogger("mendflow.steps")
 
+MAY_HAVE_ACTED = "; it changes the world and may have done so, so it is not tried again by itself"
+"""Said of a change cut off after it may have acted (an error that says its effect is
+unknown, an answer that says so): it is never retried by itself, whatever its `retries`."""
+
 _UNWATCHED = contextlib.nullcontext()
 
 
@@ -126,8 +130,7 @@ class StepRunner:
         except MendflowError as exc:
             error, retryable = str(exc), bool(getattr(exc, "retryable", False))
             if step.mutating and getattr(exc, "effect_unknown", False):
-                error += ("; it changes the world and may have done so, so it is not tried "
-                          "again by itself")
+                error += MAY_HAVE_ACTED
                 retryable = False
             report = StepReport(sched.StepFailed(
                 step=step.id, attempt=attempt, error=self.redact(error), retryable=retryable,
@@ -138,8 +141,7 @@ class StepRunner:
             # A change that raised may have acted before it did (a request sent, its answer
             # unreadable): its outcome is unknown, so it is never tried again by itself.
             if step.mutating:
-                error += ("; it changes the world and may have done so, so it is not tried "
-                          "again by itself")
+                error += MAY_HAVE_ACTED
             report = StepReport(sched.StepFailed(
                 step=step.id, attempt=attempt, error=self.redact(error),
                 retryable=not step.mutating,
@@ -398,9 +400,10 @@ class StepRunner:
             event: sched.Event = sched.StepSucceeded(step=step.id, attempt=attempt,
                                                      branches=branches, note=note)
         else:
+            unknown = step.mutating and result.effect_unknown  # the answer: it may have acted
+            error = (result.error or "step failed") + (MAY_HAVE_ACTED if unknown else "")
             event = sched.StepFailed(step=step.id, attempt=attempt, branches=branches,
-                                     error=self.redact(result.error or "step failed"),
-                                     retryable=True)
+                                     error=self.redact(error), retryable=not unknown)
         return StepReport(event, memory=entries, data=data)
 
     async def served(self, plan: Plan, step: Step, attempt: int, memory: Memory, *,

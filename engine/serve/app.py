@@ -415,8 +415,9 @@ def create_app(config: ServeConfig, services: Services, router: Router,
 
         record = await _get_run(run_id)
         plan = await store.load_plan(record.plan_hash)
+        memory = await store.memory(run_id)  # first: see build_view
         events = await store.events(run_id)
-        view = build_view(record, plan, events, await store.memory(run_id))
+        view = build_view(record, plan, events, memory)
         lessons = await run_lessons(store, record, plan, events)
         view.history = await baselines.of(run_id, record.plan_id, record.created_at)
         asked = await store.questions(run_id=run_id, pending=False)
@@ -457,8 +458,9 @@ def create_app(config: ServeConfig, services: Services, router: Router,
 
         record = await _get_run(run_id)
         plan = await store.load_plan(record.plan_hash)
+        memory = await store.memory(run_id)  # first: see build_view
         events = await store.events(run_id)
-        view = build_view(record, plan, events, await store.memory(run_id))
+        view = build_view(record, plan, events, memory)
         lessons = await run_lessons(store, record, plan, events)
         view.recurring, view.cause = lessons.recurring, lessons.cause
         view.history = await baselines.of(run_id, record.plan_id, record.created_at)

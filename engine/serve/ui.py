@@ -242,8 +242,9 @@ def _routes(store: Store, router: Router) -> APIRouter:
     @ui.get("/ui/runs/{run_id}/report")
     async def report_page(request: Request, run_id: str, who: Viewer) -> Response:
         record, plan = await _run(run_id)
+        memory = await store.memory(run_id)  # first: see build_view
         events = await store.events(run_id)
-        view = build_view(record, plan, events, await store.memory(run_id))
+        view = build_view(record, plan, events, memory)
         lessons = await run_lessons(store, record, plan, events)
         view.recurring, view.cause = lessons.recurring, lessons.cause
         view.history = await baselines.of(run_id, record.plan_id, record.created_at)
@@ -356,8 +357,8 @@ def _routes(store: Store, router: Router) -> APIRouter:
         return record, await store.load_plan(record.plan_hash)
 
     async def _detail(record: RunRecord, plan: Plan) -> dict[str, Any]:
+        memory = await store.memory(record.run_id)  # first: see build_view
         events = await store.events(record.run_id)
-        memory = await store.memory(record.run_id)
         view = build_view(record, plan, events, memory)
         lessons = await run_lessons(store, record, plan, events)
         view.recurring, view.cause = lessons.recurring, lessons.cause

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.plugins import PluginBase, StepContext, StepResult
-from plugins.robot.ua import CellClient
+from plugins.robot.ua import CellClient, CellError
 
 
 class OpcUaParams(BaseModel):
@@ -61,17 +61,30 @@ class OpcUaPlugin(PluginBase):
                 result = await cell.call(params.call, *params.args,
                                          timeout_s=max(params.timeout_s, 5.0))
             values: dict[str, Any] = {}
-            for name, accepted in params.wait_for.items():
-                values[name] = await cell.wait_for(name, lambda v, a=accepted: v in a,
-                                                   timeout_s=params.wait_timeout_s)
-            for name in params.read:
-                values[name] = await cell.read(name)
+            try:
+                for name, accepted in params.wait_for.items():
+                    values[name] = await cell.wait_for(name, lambda v, a=accepted: v in a,
+                                                       timeout_s=params.wait_timeout_s)
+                for name in params.read:
+                    values[name] = await cell.read(name)
+            except CellError as exc:
+                if params.call is None:
+                    raise
+                raise _after_the_call(exc, params.call) from None
         values = {k: _plain(v) for k, v in values.items()}
         summary = self.describe(params=params)
         if result is not None:
             summary += f" -> {_plain(result)}"
         return StepResult(outputs={"result": _plain(result), "values": values,
                                    "endpoint": params.endpoint}, summary=summary)
+
+
+def _after_the_call(exc: CellError, call: str) -> CellError:
+    """A failure after the cell took the call (its awaited state never came, a read lost):
+    the call acted, so trying the step again would call it again; its effect is unknown to
+    the engine, which never re-runs such a change by itself (a person decides)."""
+    return CellError(f"{exc.message} (after {call} was called)", retryable=exc.retryable,
+                     effect_unknown=True, hint=exc.hint)
 
 
 def _plain(value: Any) -> Any:

@@ -81,25 +81,30 @@ class CellClient:
             await asyncio.wait_for(self._client.disconnect(), self.timeout_s)
 
     @contextlib.asynccontextmanager
-    async def _translate(self, doing: str) -> AsyncIterator[None]:
+    async def _translate(self, doing: str, *, sent: bool = False) -> AsyncIterator[None]:
+        """asyncua's and the socket's errors as CellError. `sent`: the request may have reached
+        the cell before it failed (a method call), so an error but the cell's refusal leaves
+        its effect unknown (`StepFailed.effect_unknown`: a change is not sent again)."""
         try:
             yield
         except CellError:
             raise
         except TimeoutError:
             raise CellError(f"the cell at {self.url} did not answer within "
-                            f"{self.timeout_s:g} s ({doing})",
+                            f"{self.timeout_s:g} s ({doing})", effect_unknown=sent,
                             hint="Check that the cell controller is running and reachable; "
                                  "stop the cell safely before retrying") from None
         except (OSError, ConnectionError) as exc:
             raise CellError(f"cannot {doing} the cell at {self.url}: {exc}",
+                            effect_unknown=sent,
                             hint="Is the controller running? (demo: python -m "
                                  "plugins.robot.sim_cell --port PORT)") from None
         except ua.UaStatusCodeError as exc:
             raise CellError(f"the cell at {self.url} refused to {doing}: {exc}",
                             retryable=False) from None
         except ua.UaError as exc:
-            raise CellError(f"OPC UA error from {self.url} ({doing}): {exc}") from None
+            raise CellError(f"OPC UA error from {self.url} ({doing}): {exc}",
+                            effect_unknown=sent) from None
 
     async def _node(self, name: str) -> Any:
         if name not in self._nodes:
@@ -127,7 +132,7 @@ class CellClient:
 
     async def call(self, method: str, *args: Any, timeout_s: float | None = None) -> Any:
         node = await self._node(method)
-        async with self._translate(f"call {method} on"):
+        async with self._translate(f"call {method} on", sent=True):
             return await asyncio.wait_for(self._cell.call_method(node, *args),
                                           timeout_s or self.timeout_s)
 
