@@ -72,6 +72,11 @@ class IfNode:
     cases: bool = False
 
 
+# where the compiler's own ending sits ("The issue is resolved", else the guide's escalation):
+# after every element of the guide
+ENDING_POS = 10**9
+
+
 @dataclass
 class EndNode:
     outcome: str
