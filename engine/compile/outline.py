@@ -876,6 +876,7 @@ class _OutlineBuilder:
         # "If <condition>, ... escalate / no action is needed / the issue is mitigated": the
         # branch ends there, and "... Otherwise, escalate." in the same item ends the other.
         ending = else_ending = None
+        stop_after: str | None = None  # the ending after the person's step the case says to do
         then_text = ""
         else_text: str | None = ""
         if guard:
@@ -894,6 +895,16 @@ class _OutlineBuilder:
                 elif ending is None and phrases.stops_here(then_text) and \
                         phrases.hands_over(phrases.before_stopping(then_text)):
                     ending = "escalate"  # "3. If it is F999, inform IT-Service and stop."
+                elif ending is None and phrases.stops_here(then_text) and \
+                        phrases.only_why(phrases.before_stopping(then_text)):
+                    # "2. If there are no unassigned shards, the cluster is recovering by
+                    # itself: stop here.": what it says before the stop is why, no step (it was
+                    # a person's step, and the run went on into the reroute)
+                    ending = "no_action" if cls in ("diag", "info") else "resolved"
+                elif ending is None and phrases.stops_here(then_text):
+                    # "2. If the battery is under 20 %, send the AGV to charge and stop here.":
+                    # the person's step, then the end (the run went on into the next step)
+                    stop_after = "resolved"
             else_ending = phrases.outcome_of(else_text) if else_text else None
         inline = self._inline(el, cls, el.index)  # every section's inline commands count
         inline.extend(self._pasted(el, cls, el.index))
@@ -1012,6 +1023,8 @@ class _OutlineBuilder:
         if _has_action(back):
             nodes.append(IfNode(Guard(text="Rollback"), [*back, EndNode(
                 "escalate", "Rolled back", el.text, el.span)], el.span, el.index))
+        if ending is None and stop_after is not None and not lead_jumps and not cases:
+            ending = stop_after
         if ending is not None:
             nodes.append(EndNode(ending, _conclusion(then_text) or _short(el.text),
                                  self._item_text(el), el.span))
@@ -1537,7 +1550,7 @@ class _OutlineBuilder:
                     # over, not resolved (it ended the run "resolved")
                     ending = "escalate"
                 elif not then and cls not in ("info", "cleanup") and first and \
-                        phrases.is_instruction(first):
+                        phrases.is_instruction(first) and not phrases.only_why(first):
                     # "When the battery is under 20 %, send the AGV to charge instead and stop
                     # here.": a person's step, then the end (the charging was dropped)
                     then.append(self._said(cls, first, text, span, el.index))

@@ -881,7 +881,12 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             # a plant's hand-over: "Call the line supervisor.", "lock out the
                             # cell and open a maintenance ticket" (and `_CALL_A_PERSON`)
                             r"open (?:a |an )?(?:maintenance|service|repair) (?:ticket|request|"
-                            r"case|work order)\b)",
+                            r"case|work order)\b|"
+                            # "the image tag is wrong: stop and tell the release team": the run
+                            # stops, handed on (it was a person's step, and the restart ran)
+                            r"(?:^|[,;:.\u2013\u2014]\s*)stop(?: here| now| there)?,? and "
+                            r"(?:then )?(?:inform|notify|tell|alert|call|phone|contact|page|ping|"
+                            r"message|ask) (?:the |your |an? )?(?!(?:it|this|that|them|user)\b)\w)",
                             re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
                              # "nessuna azione necessaria", "no hace falta hacer nada", "aucune
@@ -1578,7 +1583,12 @@ _STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so|y|e|et|und)\s+)"
                         r"(?:the )?(?:run|procedure|runbook) (?:ends|is (?:over|complete)) here|"
                         r"(?:terminate|end|finish|abort|quit) (?:the |this )?(?:procedure|"
                         r"runbook|troubleshooting|process|guide)(?: here| now| at this point)?)"
-                        r"(?:[\s.!]*$|\s*[;:\u2013\u2014]\s+(?P<why>[^;:\n]+?)[\s.!]*$)", re.I)
+                        r"(?:[\s.!]*$|\s*[;:\u2013\u2014]\s+(?P<why>[^;:\n]+?)[\s.!]*$|"
+                        # "stop here and watch it", "... and let it recover": nothing more to
+                        # do but wait (it was a person's step, and the run went on)
+                        r",?\s+and\s+(?:just\s+)?(?:watch|monitor|keep (?:an eye on|watching)|"
+                        r"let (?:it|them|the \w+) (?:recover|finish|drain|catch up))\b"
+                        r"[^;:\n]*?[\s.!]*$)", re.I)
 
 
 def stops_here(text: str) -> bool:
@@ -1597,6 +1607,19 @@ def before_stopping(text: str) -> str:
     if m is None:
         return ""
     return re.sub(r"(?:[\s,;:\u2013\u2014]|\b(?:and|so|then)\b)+$", "", plain[:m.start()]).strip()
+
+
+_CLAUSES = re.compile(r"[,;:.!?\u2013\u2014]\s+|\s+-\s+|\s+(?:and|so|then)\s+")
+
+
+def only_why(text: str) -> bool:
+    """Whether what a stop's sentence says before the stop is only why ("the cluster is
+    recovering by itself: stop here"), no clause of it an instruction ("the alert is stale -
+    resolve the alert and stop here", "the provider is down. Post in #billing and stop")."""
+    plain = text.replace("**", "").replace("__", "").strip()
+    return bool(plain) and not any(
+        is_instruction_only(c) or _imperative(c[:1].upper() + c[1:])
+        for c in _CLAUSES.split(plain) if c.strip())
 
 
 # What a stop's sentence says to do first that hands the incident on: telling someone ("Inform
