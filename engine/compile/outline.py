@@ -51,6 +51,12 @@ following command commands running run using use via any all your you if its it 
 whether then there their following below above""".split())
 
 
+# a condition whose subject is a command: "If `ceph -s` shows ...", "When the output of `x`
+# says ..." (`\0` stands for the command)
+_CONDITION_SUBJECT = re.compile(r"^\W*(?:only\s+)?(?:if|when|once|unless|in case)\s+"
+                                r"(?:the (?:output|result) of\s+)?(?:the\s+)?`\0`\s+\w", re.I)
+
+
 class _Where(TypedDict):
     """Where a plugin block sits, for the errors about it."""
 
@@ -1929,6 +1935,12 @@ class _OutlineBuilder:
                     told.add(said)
                     new.insert(0, self._manual(owner, cls, first, said, lead, el.index))
             if not any(isinstance(n, Action) for n in new) and not self._in_session(lead, line):
+                if el.kind != "table" and (g := phrases.guard_of(said)) is not None and \
+                        _CONDITION_SUBJECT.match(g.text.replace(f"`{code}`", "`\0`")):
+                    # "If `ceph -s` shows PGs `inactive`, stop here and page storage": the
+                    # command is what the condition reads, the judge's to read in its words
+                    # (it was a person's step of its own, before the case's ending)
+                    continue
                 if not shown:
                     at = len(nodes)
                 shown.append(line)

@@ -125,3 +125,95 @@ def test_stop_and_tell_a_team_hands_the_incident_over():
         taken = _case_side(plan, "If the pod is `ImagePullBackOff`")
         assert _ends(plan).get(taken) == "escalate", said
         assert running(plan, "reroute").id not in reachable(plan, taken), said
+
+
+# -- lettered cases under a numbered step ---------------------------------------------------------
+
+LETTERED = """# Pod not starting
+
+1. Find the pod's status:
+
+   ```bash
+   kubectl -n shop get pod -l app=cart -o wide
+   ```
+
+2. Act on the status:
+
+   {a} If the pod is `Pending`, describe it and look at the events:
+
+      ```bash
+      kubectl -n shop describe pod -l app=cart
+      ```
+
+   {b} If the pod is `CrashLoopBackOff`, read the previous container's logs:
+
+      ```bash
+      kubectl -n shop logs -l app=cart --previous --tail=100
+      ```
+
+   {c} If the pod is `ImagePullBackOff`, the image tag is wrong: escalate to the release team.
+
+3. Once the cause is fixed, restart the deployment:
+
+   ```bash
+   kubectl -n shop rollout restart deploy/cart
+   ```
+"""
+
+
+def test_lettered_cases_apart_with_their_blocks_are_sibling_cases():
+    # "a) If the pod is `Pending`, ..." over its block, a blank line, "b) If the pod is
+    # `CrashLoopBackOff`, ..." over its block: the first case's paragraph was the item's
+    # words, and the other cases were asked only inside it (a crash-looping pod, not Pending,
+    # went straight to the restart, its logs never read)
+    for marks in (("a)", "b)", "c)"), ("a.", "b.", "c."), ("(a)", "(b)", "(c)")):
+        plan = compile_text(LETTERED.format(a=marks[0], b=marks[1], c=marks[2]))
+        logs = running(plan, "logs")
+        describe = running(plan, "describe")
+        assert guards_of(plan, describe.id) == ["If the pod is `Pending`"], marks
+        assert guards_of(plan, logs.id) == ["If the pod is `CrashLoopBackOff`"], marks
+        # not Pending: the next case is asked (it went to the restart)
+        (pending,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and
+                      s.title == "If the pod is `Pending`"]
+        (other,) = [e.target for e in plan.edges if e.source == pending.id and e.condition and
+                    e.condition.text.startswith("Otherwise")]
+        assert plan.step(other).title == "If the pod is `CrashLoopBackOff`", marks
+        assert describe.id not in reachable(plan, other), marks
+        pulled = _case_side(plan, "If the pod is `ImagePullBackOff`")
+        assert _ends(plan).get(pulled) == "escalate", marks
+
+
+def test_sub_steps_on_the_lines_under_an_item_stay_as_they_were():
+    # a letter that opens a paragraph outside any list is no sub-step
+    plan = compile_text("## Fix\n\nRestart it:\n\n```bash\nsudo systemctl restart app\n```\n\n"
+                        "a) the service comes back.\n\nb) the queue drains.\n")
+    assert not any(s.title.startswith(("The service comes back", "the service comes back"))
+                   for s in plan.steps)
+
+
+# -- a command the condition reads ----------------------------------------------------------------
+
+def test_a_command_that_a_condition_reads_is_no_step_of_its_own():
+    # "3. If `ceph -s` shows PGs `inactive`, stop here and page storage on-call.": the command
+    # is what the condition reads; it was a person's step "show `ceph -s`" of its own before
+    # the case's ending
+    plan = compile_text(
+        "## Fix\n\n1. Mark it out:\n\n   ```bash\n   ceph osd out osd.17\n   ```\n\n"
+        "2. If `ceph -s` shows PGs `inactive`, stop here and page storage on-call.\n\n"
+        "3. Purge it:\n\n   ```bash\n   ceph osd purge 17 --yes-i-really-mean-it\n   ```\n")
+    taken = _case_side(plan, "If `ceph -s` shows PGs `inactive`")
+    assert _ends(plan).get(taken) == "escalate"
+    # and a paragraph's "When `zpool status` shows X, turn the LED off with `y`": the LED
+    # command is the case's, `zpool status` no step
+    plan = compile_text(
+        "## Finish\n\nWhen `zpool status tank` shows `0 errors`, turn the LED off with "
+        "`sudo ledctl locate_off=/dev/sdb`.\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL and "zpool" in
+                str(s.params.get("script", "")) + s.title]
+    # a command the sentence asks to use is still a person's ("If you see `False` you can get
+    # more info using `kubectl describe certificate`")
+    plan = compile_text(
+        "## Check\n\n```bash\nkubectl get certificate\n```\n\nIf you see one with ready status "
+        "`False` you can get more info using `kubectl describe certificate`.\n")
+    assert any("kubectl describe certificate" in s.text for s in plan.steps
+               if s.kind in (StepKind.MANUAL, StepKind.COMMAND))
