@@ -1587,7 +1587,9 @@ class _OutlineBuilder:
             return [JumpNode(JumpRef("anchor", ahead.anchor or slugify(ahead.text), said),
                              span, el.index)]
         if instruction:
-            title = rest or text
+            # (titled by the whole sentence when the guard took all its words: "If no server
+            # says `leader` the ensemble has no quorum." left a full stop, a step with no title)
+            title = rest if re.search(r"\w", rest) else text
             if phrases.is_finding(title) and not phrases.is_instruction_only(title):
                 # "..., the motor is blocked: put the tugger on the stands": titled by what to
                 # do (it was "Record the finding that the motor is blocked")

@@ -217,3 +217,28 @@ def test_a_command_that_a_condition_reads_is_no_step_of_its_own():
         "`False` you can get more info using `kubectl describe certificate`.\n")
     assert any("kubectl describe certificate" in s.text for s in plan.steps
                if s.kind in (StepKind.MANUAL, StepKind.COMMAND))
+
+
+# -- reStructuredText literal blocks --------------------------------------------------------------
+
+def test_a_four_letter_word_piped_into_a_tool_is_a_command_line():
+    # "Check each server's mode::" over an indented `echo srvr | nc zk-1 2181 | grep Mode`
+    # (an RST literal block, converted): taken for sample output, the checks were lost
+    plan = compile_text("## Check\n\nCheck each server's mode::\n\n"
+                        "    echo srvr | nc zk-1 2181 | grep Mode\n"
+                        "    echo srvr | nc zk-2 2181 | grep Mode\n\nThen restart.\n")
+    checks = [s for s in plan.steps if s.kind == StepKind.COMMAND]
+    assert [s.params["pipeline"][0][:2] for s in checks] == [["echo", "srvr"]] * 2
+    assert all(gated(plan, s.id) for s in checks)  # (what `nc` sends is not known read-only)
+    # output that only names such words stays output
+    plan = compile_text("## Check\n\nThe log shows:\n\n    echo is not a command here\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.COMMAND]
+
+
+def test_a_guard_that_takes_the_whole_sentence_titles_its_step_by_it():
+    # "If no server says ``leader`` the ensemble has no quorum." (no comma): the guard took
+    # every word and the person's step under it had no title
+    plan = compile_text("## Check\n\n```bash\nsystemctl status zookeeper\n```\n\n"
+                        "If no server says `leader` the ensemble has no quorum.\n\n"
+                        "## Restart\n\n```bash\nsudo systemctl restart zookeeper\n```\n")
+    assert all(s.title.strip() for s in plan.steps)
