@@ -2123,6 +2123,16 @@ class _OutlineBuilder:
                 if _STEP_ACTION_COLUMN.match(h) or _ACTION_COLUMN.match(h)]
         cells = [m.group(1) for r in rows[1:] for k in acts if k < len(r)
                  and (m := re.fullmatch(r"\s*`([^`]+)`\s*", r[k])) is not None]
+        # ... or its words, then the one command: "Check the eviction counter: `x`" (the
+        # whole table was one person's step)
+        # (not a decision table's "Condition | Mitigation": each row is a case, not a step)
+        told = [] if any(_CONDITION_COLUMN.match(h.replace("*", "").strip())
+                         for h in rows[0]) else \
+            [k for k in acts if _STEP_ACTION_COLUMN.match(rows[0][k])]
+        labelled = {(i, k): m for i, r in enumerate(rows[1:]) for k in told if k < len(r)
+                    and (m := _LABELLED_CELL.match(r[k])) is not None and
+                    inline_command(m.group("cmd"))}
+        cells += [m.group("cmd") for m in labelled.values()]
         # a "Command | Expected" table with no step numbers (one command a row, what it should
         # print beside it) is a procedure too, in its rows' order: its commands were only
         # shown when they changed anything, and the fix it wrote never ran
@@ -2150,6 +2160,8 @@ class _OutlineBuilder:
             codes = [c for cell in (row[:1] if paired else row[1:])
                      for c in re.findall(r"`([^`]+)`", cell)
                      if c in listed and cell.strip() == f"`{c}`"]
+            label = next((m.group("label") for (r, _), m in labelled.items() if r == i), "")
+            codes += [m.group("cmd") for (r, _), m in labelled.items() if r == i]
             said = " | ".join(c for k, c in enumerate(row[1:], 1) if c.strip(" -\u2013\u2014")
                               and k not in ticks)
             # "Expected result: `200`" beside a check: its output must hold it, or the run
@@ -2160,7 +2172,11 @@ class _OutlineBuilder:
             # the row's own words title its steps ("Check queue depth"), not the section
             named = next((c.strip() for k, c in enumerate(row[1:], 1) if c.strip() and
                           "`" not in c and k < len(rows[0]) and
-                          not _EXPECTED_COLUMN.match(rows[0][k])), "")
+                          not _EXPECTED_COLUMN.match(rows[0][k])), "") or label
+            # "If evictions keep rising, restart the warm-up job: `x`": the row's case guards
+            # its command
+            guard = phrases.guard_of(label) if label else None
+            at = len(nodes)
             if codes:
                 for code in codes:
                     new = self._commands([blocks.CommandLine(code, line, line)], el, cls,
@@ -2175,6 +2191,8 @@ class _OutlineBuilder:
             else:
                 nodes.append(self._manual(owner, cls, said or row[0], f"Step {row[0]}: {said}",
                                           Span(start=line, end=line), el.index))
+            if guard is not None and nodes[at:]:
+                nodes[at:] = [IfNode(guard, nodes[at:], Span(start=line, end=line), el.index)]
         return nodes
 
     def _decision_table(self, el: Element, cls: SectionClass, owner: int) -> list[Node] | None:
@@ -3019,6 +3037,9 @@ def _both_answers(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, 
 _TICK_COLUMN = re.compile(r"^\W*(?:ok|done|checked|tick|initials?|sign(?:ed)?|y/n|yes/no)\W*$|"
                           r"^[\s\u2713\u2714\u2610\u2611]+$", re.I)
 _TICK_BOXES = frozenset({"", "\u2610", "\u25a1", "[ ]", "[]", "\u2751", "\u274f"})
+# a procedure table's action cell: its words, then the one command ("Check the counter: `x`")
+_LABELLED_CELL = re.compile(r"^\s*(?P<label>[^`|]{3,200}?)\s*(?::|\s[\u2014\u2013-])\s*"
+                            r"`(?P<cmd>[^`]+)`\s*\.?\s*$")
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 # a procedure table's column of commands ("Command | Expected")
 _COMMAND_COLUMN = re.compile(r"^\W*(?:commands?|cmd|run)\W*$", re.I)

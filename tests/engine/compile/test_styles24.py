@@ -242,3 +242,43 @@ def test_a_guard_that_takes_the_whole_sentence_titles_its_step_by_it():
                         "If no server says `leader` the ensemble has no quorum.\n\n"
                         "## Restart\n\n```bash\nsudo systemctl restart zookeeper\n```\n")
     assert all(s.title.strip() for s in plan.steps)
+
+
+# -- a Confluence "Step | Action | Expected result" table -----------------------------------------
+
+STEP_ACTION = """## Procedure
+
+| Step | Action | Expected result |
+|---|---|---|
+| 1 | Check the eviction counter: `echo stats \\| nc cache-01 11211 \\| grep evictions` | Stable |
+| 2 | Check the memory: `free -m` | 4 GB |
+| 3 | If evictions keep rising, restart the warm-up job: `sudo systemctl restart cache-warmer` \
+| The job is active |
+| 4 | Tell the #platform channel the cache is being warmed | — |
+"""
+
+
+def test_an_action_cell_with_its_words_then_its_command_is_a_step():
+    # "| 2 | Check the memory: `free -m` | 4 GB |": each row's command is the row's step, in
+    # the table's order; the whole table was one person's step "Procedure"
+    plan = compile_text(STEP_ACTION)
+    memory = running(plan, "free", "-m")
+    assert memory.title == "Check the memory" and not gated(plan, memory.id)
+    stats = running(plan, "nc", "cache-01")
+    assert stats.params["pipeline"] == [["echo", "stats"], ["nc", "cache-01", "11211"],
+                                        ["grep", "evictions"]]
+    assert memory.id in reachable(plan, stats.id)
+    # the row's case guards its command, which waits for an approval
+    warm = running(plan, "restart", "cache-warmer")
+    assert gated(plan, warm.id) and guards_of(plan, warm.id) == ["If evictions keep rising"]
+    assert _step_titled(plan, "Tell the #platform channel").kind == StepKind.MANUAL
+
+
+def test_a_decision_tables_action_cells_stay_cases():
+    # "| # | Condition | Mitigation |" numbered too: each row is a case, not a step in turn
+    plan = compile_text(
+        "## Mitigation\n\n| # | Condition | Mitigation |\n|---|---|---|\n"
+        "| 1 | Throttling on one account | Fail over: `az storage account failover --name a` |\n"
+        "| 2 | Throttling on every account | Scale down: `az aks scale --name k --node-count 3` |"
+        "\n")
+    assert guards_of(plan, running(plan, "failover").id) == ["Throttling on one account"]
