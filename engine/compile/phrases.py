@@ -480,6 +480,13 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
         return Guard(text=f"Unless {_abort_clause(t[only.end():])}", ends="escalate"), False
     if _THIS_FIRES.match(t):
         return None, False  # "When this fires": the guide's trigger, true whenever it runs
+    if (qualified := _QUALIFIED_ANSWER.match(t)) is not None:
+        # an FAQ's answer that says when: "Yes, if the count is zero on every other broker:",
+        # "No, unless the controller log shows ...:" over what to do then (the condition was
+        # lost, and the restart ran whatever the count)
+        clause = _clause(t[qualified.end():])
+        clause = re.sub(r"^unless\b", "If", clause, flags=re.I)
+        return Guard(text=clause[:1].upper() + clause[1:]), False
     if (asked := _ASKED.match(t)) is not None and not _answered(t[asked.end():]) and \
             (outcome_of(t[asked.end():]) or jumps_in(t[asked.end():], [])):
         return Guard(text=asked.group("q")), False  # "Still high after 15 minutes? Escalate."
@@ -516,6 +523,11 @@ _ENDING_THEN_IF = re.compile(r"^(?P<then>[^`]{3,160}?),?\s+(?P<g>(?:only )?(?:if
                              r"[^`;]{3,200}?)[.!]?$", re.I)
 _ONCE_THEN_ENDING = re.compile(r"^(?P<g>once\s[^`,;]{3,160}),\s*(?P<then>[^`]{3,160}?)[.!]?$",
                                re.I)
+
+
+_QUALIFIED_ANSWER = re.compile(r"^(?:yes\b[\s,:;\u2014\u2013-]*(?:but\s+)?(?:only\s+)?"
+                               r"(?=(?:if|when)\s)|(?:no|not)\b[\s,:;\u2014\u2013-]*"
+                               r"(?=unless\s))", re.I)
 
 
 def conditional_ending(text: str) -> Guard | None:
@@ -2078,7 +2090,9 @@ _MAIN = re.compile(r"\b(?:you|we)(?:'ll| will| must| should| need to| have to)\b
 _CHECKBOX = re.compile(r"^\[[ xX]\]\s*")
 _LEAD_WORDS = re.compile(r"^(?:(?:then|next|now|first|second|third|finally|afterwards|after that|"
                          r"also|again|just|simply|please|lastly|optionally|manually|otherwise|"
-                         r"remember to|be sure to|make sure to|(?:don't|do not) forget to)\b"
+                         r"remember to|be sure to|make sure to|(?:don't|do not) forget to|"
+                         # an FAQ's answer: "Yes, if the count is zero on every broker:"
+                         r"yes(?=\s*,)|no(?=\s*,))\b"
                          r"[\s,:]*)+",
                          re.I)
 _PLACE = re.compile(r"^(?:(?:on|in|from|inside|within|at)\s+[^`,:;.]{1,80}?[,:]\s*|"

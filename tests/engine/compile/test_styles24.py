@@ -282,3 +282,30 @@ def test_a_decision_tables_action_cells_stay_cases():
         "| 2 | Throttling on every account | Scale down: `az aks scale --name k --node-count 3` |"
         "\n")
     assert guards_of(plan, running(plan, "failover").id) == ["Throttling on one account"]
+
+
+# -- an FAQ's qualified answers ---------------------------------------------------------------------
+
+def test_yes_if_and_no_unless_answers_guard_what_they_introduce():
+    # "### Can I restart a broker?" over "Yes, if the under-replicated partition count is zero
+    # on every other broker:" and the restart: the condition was lost, the restart ran
+    # whatever the count (and "on every other broker" sent the check to a person)
+    for answer, guard in (
+            ("Yes, if the under-replicated count is zero on every other broker:",
+             "If the under-replicated count is zero on every other broker"),
+            ("Yes, but only if the under-replicated count is zero:",
+             "If the under-replicated count is zero"),
+            ("No, unless the controller log shows leaders piling on one broker:",
+             "If the controller log shows leaders piling on one broker")):
+        plan = compile_text(
+            "### Can I restart a broker during business hours?\n\n"
+            f"{answer}\n\n```bash\nkafka-topics.sh --bootstrap-server k:9092 --describe "
+            "--under-replicated-partitions\n```\n\n```bash\nsudo systemctl restart kafka\n```\n")
+        check = running(plan, "kafka-topics.sh")
+        restart = running(plan, "systemctl", "restart")
+        assert guards_of(plan, check.id) == [guard], answer
+        assert restart.id in reachable(plan, check.id) and gated(plan, restart.id), answer
+    # a plain "No." stays no condition
+    plan = compile_text("### Should I delete the log directory?\n\nNo. Never. Escalate to the "
+                        "streaming team.\n")
+    assert not any(s.title.startswith("If ") for s in plan.steps)
