@@ -956,7 +956,8 @@ class _OutlineBuilder:
         only_jumps = guard is not None and lead_jumps
         if only_jumps and not _has_action(nodes) and ending is None and \
                 cls not in ("info", "cleanup") and \
-                (first := phrases.said_before_jump(then_text)):
+                (first := phrases.said_before_jump(then_text) or
+                 phrases.said_after_jump(then_text)):
             # "2. If the vacuum is low, replace the suction cup and go to step 4.": a person's
             # step, then the jump (only the jump was kept: the branch skipped the repair)
             nodes.insert(0, self._said(cls, first, self._item_text(el), el.span, el.index))
@@ -1508,7 +1509,7 @@ class _OutlineBuilder:
         rest = _consequent(text, guard)
         if not mine and then and cls not in ("info", "cleanup") and \
                 all(isinstance(n, JumpNode) for n in then) and \
-                (first := phrases.said_before_jump(rest)):
+                (first := phrases.said_before_jump(rest) or phrases.said_after_jump(rest)):
             # "If bit 0 is set, the e-stop chain is open: find the pressed e-stop and pull it
             # out. Then continue with step 2.": a person's step, then the jump (only the jump
             # was kept: the branch skipped what the case needs done)

@@ -1341,6 +1341,19 @@ def said_before_jump(text: str) -> str:
         else ""
 
 
+def said_after_jump(text: str) -> str:
+    """What a case's words hand over after they jump ("go to **Follow-up** and page the
+    payments lead" -> "page the payments lead"), or "": it was lost, and only the jump kept."""
+    plain = _LINK.sub(lambda k: k.group("text"), text.replace("**", "").replace("__", ""))
+    m = _JUMP.search(plain)
+    if m is None:
+        return ""
+    tail = re.search(r"\s(?:and|then)\s+(?:then\s+)?(?P<do>[^.;:]{3,160})",
+                     plain[m.start("target"):])
+    return tail.group("do").strip() if tail is not None and \
+        _HANDS_OVER.search(tail.group("do")) is not None else ""
+
+
 def finding_then(text: str) -> str:
     """What to do after a case's finding ("the motor is blocked: put the tugger on the jack
     stands and check the wheel by hand" -> "put the tugger on ..."), or ""."""

@@ -309,3 +309,23 @@ def test_yes_if_and_no_unless_answers_guard_what_they_introduce():
     plan = compile_text("### Should I delete the log directory?\n\nNo. Never. Escalate to the "
                         "streaming team.\n")
     assert not any(s.title.startswith("If ") for s in plan.steps)
+
+
+# -- a jump and a hand-over in one case -------------------------------------------------------------
+
+def test_go_to_a_section_and_page_someone_keeps_the_page():
+    # "- If no rollout happened, go to **Follow-up** and page the payments lead.": only the
+    # jump was kept, and nobody was paged
+    for said in ("- If no rollout happened, go to **Follow-up** and page the payments lead.",
+                 "If no rollout happened, go to [Follow-up](#follow-up) and tell the payments "
+                 "lead."):
+        plan = compile_text(
+            "## Triage\n\n```bash\nkubectl -n web rollout history deploy/web\n```\n\n"
+            f"{said}\n\n## Mitigate\n\n```bash\nkubectl -n web rollout undo deploy/web\n```\n\n"
+            "## Follow-up\n\n1. Write the timeline in the incident doc.\n")
+        taken = _case_side(plan, "If no rollout happened")
+        page = plan.step(taken)
+        assert page.kind == StepKind.MANUAL and "payments lead" in page.title, said
+        ticket = _step_titled(plan, "Write the timeline")
+        assert ticket.id in reachable(plan, taken), said
+        assert running(plan, "undo").id not in reachable(plan, taken), said
