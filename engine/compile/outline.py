@@ -51,6 +51,9 @@ following command commands running run using use via any all your you if its it 
 whether then there their following below above""".split())
 
 
+# an escalation in place of what the guide forbids ("Do not reinstall the agent on domain
+# controllers. Escalate to the identity team instead.")
+_INSTEAD_OF = re.compile(r"\b(?:do not|don't|never)\b[^`]*\binstead\b", re.I | re.S)
 # a condition whose subject is a command: "If `ceph -s` shows ...", "When the output of `x`
 # says ..." (`\0` stands for the command)
 _CONDITION_SUBJECT = re.compile(r"^\W*(?:only\s+)?(?:if|when|once|unless|in case)\s+"
@@ -673,8 +676,12 @@ class _OutlineBuilder:
                 continue  # done already: no command to show, no escalation to take from it
             elif el.kind in ("paragraph", "table", "list_item"):
                 nodes.extend(self._inline(el, "info", owner if owner is not None else el.index))
-                if el.kind != "table" and self.escalation is None and \
+                if el.kind != "table" and (self.escalation is None or
+                                           _INSTEAD_OF.search(self.escalation[0])) and \
                         self._under_escalation(el) and phrases.is_escalation(el.text):
+                    # (over a warning's "Do not reinstall the agent on domain controllers.
+                    # Escalate to the identity team instead.": what to do in that one case,
+                    # said on the way; the run's hand-over was the identity team's)
                     self.escalation = (el.text, el.span)
             if el.kind in ("heading", "list_item", "quote"):
                 nodes.extend(self._described(idx))

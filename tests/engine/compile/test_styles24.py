@@ -329,3 +329,22 @@ def test_go_to_a_section_and_page_someone_keeps_the_page():
         ticket = _step_titled(plan, "Write the timeline")
         assert ticket.id in reachable(plan, taken), said
         assert running(plan, "undo").id not in reachable(plan, taken), said
+
+
+# -- the guide's hand-over ------------------------------------------------------------------------
+
+def test_the_escalation_section_hands_over_not_a_warnings_instead():
+    # "> [!WARNING] Do not reinstall the agent on domain controllers. Escalate to the identity
+    # team instead." then "## Escalation" "Engage the Azure Compute support queue ...": the
+    # warning's one case was the run's hand-over, the Escalation section ignored
+    plan = compile_text(
+        "## Fix\n\n```powershell\nRestart-Service -Name RdAgent\n```\n\n"
+        "> [!WARNING]\n> Do not reinstall the agent on domain controllers. Escalate to the "
+        "identity team instead.\n\n## Mitigation\n\nIf the agent still does not report, "
+        "redeploy the VM:\n\n```bash\naz vm redeploy -g rg-app -n win-app-07\n```\n\n"
+        "## Escalation\n\nEngage the Azure Compute support queue with the VM resource ID.\n")
+    handed = [s for s in plan.steps if s.kind == StepKind.END and s.outcome == "escalate"
+              and "Azure Compute support" in (s.text or "")]
+    assert handed
+    assert not [s for s in plan.steps if s.kind == StepKind.END and "identity team" in
+                (s.text or "") and "Azure" not in (s.text or "")]
