@@ -375,6 +375,11 @@ class _OutlineBuilder:
             if _has_action(nodes) and not isinstance(nodes[-1], (EndNode, JumpNode)):
                 nodes = [*nodes, EndNode("escalate", f"Rolled back ({_short(el.text)})",
                                          el.text, el.span)]
+        if guard is None and el.level > 1 and phrases.is_last_resort(el.text) and \
+                _has_action(nodes) and not isinstance(nodes[0], IfNode):
+            # "## Last resort" after the triage: its steps are for when the steps above did
+            # not help, a person's call (the triage's last case fell into the restart)
+            guard = Guard(text=f"{_short(el.text)}: the steps above did not help")
         if guard and nodes:
             return [IfNode(guard, nodes, el.span, el.index)]
         return nodes

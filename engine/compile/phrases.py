@@ -2689,6 +2689,17 @@ _ROLLBACK = re.compile(r"^(?:(?:application|emergency|manual)\s+)?(?:roll(?:ing)
                        r"(?!\s+(?:is|was|are|were|happens|works)\b)", re.I)
 
 
+# "## Last resort", "### Break glass", "## Nuclear option": steps for when nothing above helped,
+# taken only when a person says so
+_LAST_RESORT = re.compile(r"^(?:as\s+a\s+|the\s+|a\s+)?(?:last[\s-]resort|break[\s-]?(?:the[\s-])?glass|"
+                          r"nuclear option)\b", re.I)
+
+
+def is_last_resort(heading: str) -> bool:
+    """Whether a heading opens the steps to take only when nothing above helped."""
+    return bool(_LAST_RESORT.match(_heading_words(heading.replace("**", ""))))
+
+
 def is_rollback(heading: str) -> bool:
     """Whether a heading opens a section to follow only when the change must be undone."""
     return bool(_ROLLBACK.match(_heading_words(heading.replace("**", ""))))

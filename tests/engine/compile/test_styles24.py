@@ -348,3 +348,45 @@ def test_the_escalation_section_hands_over_not_a_warnings_instead():
     assert handed
     assert not [s for s in plan.steps if s.kind == StepKind.END and "identity team" in
                 (s.text or "") and "Azure" not in (s.text or "")]
+
+
+# -- a last resort ---------------------------------------------------------------------------------
+
+LAST_RESORT = """# MySQL too many connections
+
+## Triage
+
+1. List the threads: `mysql -u admin -e 'SHOW PROCESSLIST'`
+2. If more than 200 threads sleep, kill the sleeping ones:
+
+   ```bash
+   pt-kill --match-command Sleep --busy-time 600 --kill --print
+   ```
+
+3. If the count drops below 100, the incident is mitigated.
+
+## {heading}
+
+1. Restart MySQL:
+
+   ```bash
+   sudo systemctl restart mysql
+   ```
+
+2. Tell #incidents that MySQL was restarted.
+"""
+
+
+def test_a_last_resort_section_is_entered_only_when_a_person_says_so():
+    # "## Last resort" after the triage: the triage's last case fell straight into the
+    # MySQL restart (its approval the only question, asked as of any step)
+    for heading in ("Last resort", "As a last resort", "Break glass"):
+        plan = compile_text(LAST_RESORT.format(heading=heading))
+        restart = running(plan, "systemctl", "restart", "mysql")
+        assert guards_of(plan, restart.id) == [f"{heading}: the steps above did not help"], \
+            heading
+        assert gated(plan, restart.id), heading
+    # any other section is not asked
+    plan = compile_text(LAST_RESORT.format(heading="Restart"))
+    assert guards_of(plan, running(plan, "systemctl", "restart", "mysql").id) == \
+        ["Otherwise (not: If the count drops below 100)"]
