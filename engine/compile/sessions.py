@@ -479,7 +479,22 @@ def reaches_its_machine(text: str) -> bool:
     while text.startswith(_LEADS) and " " in text:
         text = text.split(" ", 1)[1].lstrip()
     first = _FIRST_WORD.match(text)
+    if first is not None and first.group(1).rsplit("/", 1)[-1] in _NETWORK_CLIENTS and \
+            (host := _HOST_OPTION.search(text)) is not None and \
+            not _LOCAL_HOST.match(host.group("host")):
+        # "On the replica:" over `redis-cli -h redis-replica-2 info replication`: the client
+        # reaches the host it names (a person was asked to type it there); not `-h localhost`
+        return True
     return first is not None and first.group(1).rsplit("/", 1)[-1] == "ssh"
+
+
+# database and cache clients that reach the server their host option names
+_NETWORK_CLIENTS = frozenset({"redis-cli", "valkey-cli", "keydb-cli", "psql", "pg_isready",
+                              "mysql", "mysqladmin", "mariadb", "clickhouse-client", "mongosh",
+                              "mongo", "nodetool", "memcstat"})
+_HOST_OPTION = re.compile(r"\s(?:-h\s*|--host(?:=|\s+)|--servers=)['\"]?(?P<host>[\w.:\[\]-]+)")
+_LOCAL_HOST = re.compile(r"^(?:localhost|127\.\d+\.\d+\.\d+|::1|\[::1\]|0\.0\.0\.0)(?::\d+)?$",
+                         re.I)
 
 
 _CONTAINER_EXECS = frozenset({"docker", "podman", "nerdctl"})

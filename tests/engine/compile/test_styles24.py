@@ -390,3 +390,21 @@ def test_a_last_resort_section_is_entered_only_when_a_person_says_so():
     plan = compile_text(LAST_RESORT.format(heading="Restart"))
     assert guards_of(plan, running(plan, "systemctl", "restart", "mysql").id) == \
         ["Otherwise (not: If the count drops below 100)"]
+
+
+# -- a client that names its host -----------------------------------------------------------------
+
+def test_a_client_that_names_its_host_runs_here_whatever_place_the_sentence_names():
+    # "Check the replication state on the replica:" over `redis-cli -h redis-replica-2 info
+    # replication`: the client reaches the replica itself; it was a person's step, typed there
+    for line in ("redis-cli -h redis-replica-2 info replication",
+                 "psql --host=pg-replica-1 -U monitor -c 'SELECT pg_is_in_recovery()'"):
+        plan = compile_text(f"## Check\n\n1. Check the replication state on the replica:\n\n"
+                            f"   ```bash\n   {line}\n   ```\n")
+        assert [s.kind for s in plan.steps if s.source.start == 6 and
+                s.kind != StepKind.END] == [StepKind.COMMAND], line
+    # `-h localhost` is the machine the sentence names: typed there, a person's
+    plan = compile_text("## Check\n\n1. Check the replication state on the replica:\n\n"
+                        "   ```bash\n   redis-cli -h 127.0.0.1 info replication\n   ```\n")
+    assert [s.kind for s in plan.steps if s.source.start == 6 and
+            s.kind != StepKind.END] == [StepKind.MANUAL]
