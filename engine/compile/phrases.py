@@ -535,8 +535,9 @@ def conditional_ending(text: str) -> Guard | None:
     follows it, or opens with "Once" (see above); None for any other sentence."""
     for rx in (_ENDING_THEN_IF, _ONCE_THEN_ENDING):
         m = rx.match(text.strip())
-        if m is None or _WHETHER.search(m.group("then")):
-            continue
+        if m is None or _WHETHER.search(m.group("then")) or \
+                m.group("then").rstrip(" *_").endswith(":"):
+            continue  # ("**Escalation:** If the lag keeps rising, page X": a label, no ending)
         outcome = outcome_of(m.group("then"))
         if outcome is not None and _GUARD_START.match(m.group("then")) is None:
             return Guard(text=m.group("g").strip(), ends=outcome)
@@ -885,6 +886,8 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             rf"{_ASK_A_TEAM}|{_DECLARE}|"
                             # "stop here and page storage on-call", "call the DBA on-call"
                             r"(?:page|call) (?:the |an? )?(?:[\w/&-]+ ){0,3}on-?call\b|"
+                            # "page storage-oncall", "page @dba-oncall": the rota's handle
+                            r"page @?[\w/&.-]+-on-?call\b|"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
                             r"open (?:a )?(?:support )?(?:case|ticket)|"
                             r"(?:transfer|reassign|route|hand (?:it )?off) (?:the |this |your )?"

@@ -408,3 +408,33 @@ def test_a_client_that_names_its_host_runs_here_whatever_place_the_sentence_name
                         "   ```bash\n   redis-cli -h 127.0.0.1 info replication\n   ```\n")
     assert [s.kind for s in plan.steps if s.source.start == 6 and
             s.kind != StepKind.END] == [StepKind.MANUAL]
+
+
+# -- a playbook entry's bold lead-ins ---------------------------------------------------------------
+
+def _playbook(said):
+    return ("**Diagnosis:** Look at the clusters:\n\n```bash\ngcloud bigtable clusters list "
+            f"--instances=prod-events\n```\n\n{said}\n")
+
+
+def test_paging_a_rotas_handle_hands_over():
+    # "If the lag keeps rising after 30 minutes, page storage-oncall.": a person's step, and
+    # the run ended resolved
+    for said in ("If the lag keeps rising after 30 minutes, page storage-oncall.",
+                 "If the lag keeps rising after 30 minutes, page @dba-on-call."):
+        plan = compile_text(_playbook(said))
+        taken = _case_side(plan, "If the lag keeps rising after 30 minutes")
+        assert _ends(plan).get(taken) == "escalate", said
+
+
+def test_a_label_over_a_case_is_not_its_ending():
+    # "**Escalation:** If the lag keeps rising after 30 minutes, page storage-oncall.": the
+    # label was read as "Escalate if ...", and the case's condition held its action too
+    plan = compile_text(_playbook(
+        "**Escalation:** If the lag keeps rising after 30 minutes, page the storage on-call."))
+    (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    assert decide.title == "If the lag keeps rising after 30 minutes"
+    # an ending said before its condition still is one
+    plan = compile_text(_playbook("Escalate to the storage team if the lag keeps rising."))
+    taken = _case_side(plan, "if the lag keeps rising")
+    assert _ends(plan).get(taken) == "escalate"
