@@ -438,3 +438,20 @@ def test_a_label_over_a_case_is_not_its_ending():
     plan = compile_text(_playbook("Escalate to the storage team if the lag keeps rising."))
     taken = _case_side(plan, "if the lag keeps rising")
     assert _ends(plan).get(taken) == "escalate"
+
+
+# -- a case's section in prose ----------------------------------------------------------------------
+
+def test_an_if_headings_prose_is_that_cases_step():
+    # "## If the quick path did not help" over "Take the agent offline.": the words were lost,
+    # the condition left with nothing to guard, and the run ended as if the path had helped
+    plan = compile_text("## Check\n\n```bash\ndf -h /var/lib/docker\n```\n\n"
+                        "## If the quick path did not help\n\nTake the agent offline and drain "
+                        "its queue by hand.\n")
+    taken = _case_side(plan, "If the quick path did not help")
+    step = plan.step(taken)
+    assert step.kind == StepKind.MANUAL and step.title.startswith("Take the agent offline")
+    # a section that is no case keeps its prose as context
+    plan = compile_text("## Check\n\n```bash\ndf -h /var/lib/docker\n```\n\n"
+                        "## Background\n\nThe agents share one disk.\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
