@@ -37,7 +37,7 @@ from engine.effects import (
     sql_verdict,
     step_verdict,
 )
-from engine.effects.bash import read_script
+from engine.effects.bash import bash_verdict, read_script
 from engine.effects.classify import in_the_folder
 from engine.effects.rules import EDITOR, LOGIN, UNTIL_STOPPED
 from engine.errors import ValidationError
@@ -1956,10 +1956,12 @@ class _OutlineBuilder:
                     new.insert(0, self._manual(owner, cls, first, said, lead, el.index))
             if not any(isinstance(n, Action) for n in new) and not self._in_session(lead, line):
                 if el.kind != "table" and (g := phrases.guard_of(said)) is not None and \
-                        _CONDITION_SUBJECT.match(g.text.replace(f"`{code}`", "`\0`")):
-                    # "If `ceph -s` shows PGs `inactive`, stop here and page storage": the
+                        _CONDITION_SUBJECT.match(g.text.replace(f"`{code}`", "`\0`")) and \
+                        bash_verdict(line).effect == "read":
+                    # "If `ceph health` shows `HEALTH_WARN`, stop here and page storage": the
                     # command is what the condition reads, the judge's to read in its words
-                    # (it was a person's step of its own, before the case's ending)
+                    # (it was a person's step of its own, before the case's ending); one that
+                    # changes anything ("If `kill -TTIN` fails, ...") stays in a person's sight
                     continue
                 if not shown:
                     at = len(nodes)

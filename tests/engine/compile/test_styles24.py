@@ -194,15 +194,19 @@ def test_sub_steps_on_the_lines_under_an_item_stay_as_they_were():
 # -- a command the condition reads ----------------------------------------------------------------
 
 def test_a_command_that_a_condition_reads_is_no_step_of_its_own():
-    # "3. If `ceph -s` shows PGs `inactive`, stop here and page storage on-call.": the command
-    # is what the condition reads; it was a person's step "show `ceph -s`" of its own before
-    # the case's ending
-    plan = compile_text(
-        "## Fix\n\n1. Mark it out:\n\n   ```bash\n   ceph osd out osd.17\n   ```\n\n"
-        "2. If `ceph -s` shows PGs `inactive`, stop here and page storage on-call.\n\n"
-        "3. Purge it:\n\n   ```bash\n   ceph osd purge 17 --yes-i-really-mean-it\n   ```\n")
-    taken = _case_side(plan, "If `ceph -s` shows PGs `inactive`")
+    # "2. If `ceph health` shows PGs `inactive`, stop here and page storage on-call.": the
+    # command is what the condition reads; it was a person's step "show `ceph health`" of its
+    # own before the case's ending
+    guide = ("## Fix\n\n1. Mark it out:\n\n   ```bash\n   ceph osd out osd.17\n   ```\n\n"
+             "2. If `{cmd}` shows PGs `inactive`, stop here and page storage on-call.\n\n"
+             "3. Purge it:\n\n   ```bash\n   ceph osd purge 17 --yes-i-really-mean-it\n   ```\n")
+    plan = compile_text(guide.format(cmd="ceph health"))
+    taken = _case_side(plan, "If `ceph health` shows PGs `inactive`")
     assert _ends(plan).get(taken) == "escalate"
+    # one not known to only read stays in a person's sight ("If `kill -TTIN` fails, ...")
+    plan = compile_text(guide.format(cmd="kill -TTIN 4242"))
+    taken = _case_side(plan, "If `kill -TTIN 4242` shows PGs `inactive`")
+    assert plan.step(taken).kind == StepKind.MANUAL
     # and a paragraph's "When `zpool status` shows X, turn the LED off with `y`": the LED
     # command is the case's, `zpool status` no step
     plan = compile_text(
