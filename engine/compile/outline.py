@@ -659,15 +659,15 @@ class _OutlineBuilder:
         nodes = _one_value_or_another(nodes)
         # ("## If the quick path did not help" over "Take the agent offline." is that case's
         # step: its words were lost, the condition left with nothing to guard)
-        case = owner is not None and cls == "step" and self.els[owner].kind == "heading" and \
+        in_case = owner is not None and cls == "step" and self.els[owner].kind == "heading" and \
             phrases.if_heading(self.els[owner].text)
         if owner is not None and self.els[owner].kind == "heading" and \
-                (cls in ("diag", "mit") or case) and not _has_action(nodes) and prose and \
+                (cls in ("diag", "mit") or in_case) and not _has_action(nodes) and prose and \
                 not acted:
             text = "\n".join(p.text for p in prose if not phrases.is_escalation(p.text))[:2000]
             if text.strip():
                 span = Span(start=prose[0].span.start, end=prose[-1].span.end)
-                title = _short(text) if case else self.els[owner].text
+                title = _short(text) if in_case else self.els[owner].text
                 nodes.insert(0, self._manual(owner, cls, title, text, span, prose[0].index))
         return nodes
 

@@ -2694,8 +2694,8 @@ _ROLLBACK = re.compile(r"^(?:(?:application|emergency|manual)\s+)?(?:roll(?:ing)
 
 # "## Last resort", "### Break glass", "## Nuclear option": steps for when nothing above helped,
 # taken only when a person says so
-_LAST_RESORT = re.compile(r"^(?:as\s+a\s+|the\s+|a\s+)?(?:last[\s-]resort|break[\s-]?(?:the[\s-])?glass|"
-                          r"nuclear option)\b", re.I)
+_LAST_RESORT = re.compile(r"^(?:as\s+a\s+|the\s+|a\s+)?(?:last[\s-]resort|"
+                          r"break[\s-]?(?:the[\s-])?glass|nuclear option)\b", re.I)
 
 
 def is_last_resort(heading: str) -> bool:

@@ -288,7 +288,7 @@ def test_a_decision_tables_action_cells_stay_cases():
     assert guards_of(plan, running(plan, "failover").id) == ["Throttling on one account"]
 
 
-# -- an FAQ's qualified answers ---------------------------------------------------------------------
+# -- an FAQ's qualified answers -------------------------------------------------------------------
 
 def test_yes_if_and_no_unless_answers_guard_what_they_introduce():
     # "### Can I restart a broker?" over "Yes, if the under-replicated partition count is zero
@@ -315,7 +315,7 @@ def test_yes_if_and_no_unless_answers_guard_what_they_introduce():
     assert not any(s.title.startswith("If ") for s in plan.steps)
 
 
-# -- a jump and a hand-over in one case -------------------------------------------------------------
+# -- a jump and a hand-over in one case -----------------------------------------------------------
 
 def test_go_to_a_section_and_page_someone_keeps_the_page():
     # "- If no rollout happened, go to **Follow-up** and page the payments lead.": only the
@@ -354,7 +354,7 @@ def test_the_escalation_section_hands_over_not_a_warnings_instead():
                 (s.text or "") and "Azure" not in (s.text or "")]
 
 
-# -- a last resort ---------------------------------------------------------------------------------
+# -- a last resort --------------------------------------------------------------------------------
 
 LAST_RESORT = """# MySQL too many connections
 
@@ -414,7 +414,7 @@ def test_a_client_that_names_its_host_runs_here_whatever_place_the_sentence_name
             s.kind != StepKind.END] == [StepKind.MANUAL]
 
 
-# -- a playbook entry's bold lead-ins ---------------------------------------------------------------
+# -- a playbook entry's bold lead-ins -------------------------------------------------------------
 
 def _playbook(said):
     return ("**Diagnosis:** Look at the clusters:\n\n```bash\ngcloud bigtable clusters list "
@@ -444,7 +444,7 @@ def test_a_label_over_a_case_is_not_its_ending():
     assert _ends(plan).get(taken) == "escalate"
 
 
-# -- a case's section in prose ----------------------------------------------------------------------
+# -- a case's section in prose --------------------------------------------------------------------
 
 def test_an_if_headings_prose_is_that_cases_step():
     # "## If the quick path did not help" over "Take the agent offline.": the words were lost,
