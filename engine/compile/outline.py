@@ -24,6 +24,7 @@ from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
 from engine.compile.sessions import (
     SessionReader,
+    asks_a_password,
     opens_session,
     reaches_its_machine,
     without_terminal,
@@ -2750,6 +2751,9 @@ class _OutlineBuilder:
                 verdicts = [classify_pipeline([[_judged(w) for w in st] for st in p.stages])
                             for p in parsed.pipelines]
             effects = [v.effect for v in verdicts]
+            if any(asks_a_password([w.plain() for w in st]) for p in parsed.pipelines
+                   for st in p.stages):
+                effects.append("interactive")  # a person types the password
             if "interactive" in effects:
                 to_manual(line)
                 # an editor closes when the person saves, a login when they answer it, a

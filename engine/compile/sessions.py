@@ -383,6 +383,33 @@ _SQLITE_FLAGS = frozenset("""-readonly -header -noheader -column -csv -json -lin
 _ASKS_PASSWORD = frozenset({"-W", "--password", "-p", "--askpass", "--ask-password"})
 
 
+# the flag that makes a client ask for its password at the terminal, by client
+_PASSWORD_PROMPT = {**dict.fromkeys(("mysql", "mariadb", "mysqladmin", "mysqldump", "mysqlcheck"),
+                                    frozenset({"-p", "--password"})),
+                    **dict.fromkeys(("psql", "gitlab-psql", "pg_dump", "pg_dumpall", "pg_restore",
+                                     "vacuumdb", "reindexdb", "clusterdb"),
+                                    frozenset({"-W", "--password"})),
+                    **dict.fromkeys(("redis-cli", "valkey-cli", "gitlab-redis-cli"),
+                                    frozenset({"--askpass"}))}
+
+
+def asks_a_password(argv: list[str]) -> bool:
+    """Whether a command line asks a person for a password at the terminal: `mysql -u admin
+    -p -e '...'`, `psql -W -c '...'`, `redis-cli --askpass`, `pt-kill --ask-pass` (a step has
+    no terminal: it hung or failed, and a password is a person's to type, never the plan's)."""
+    if not argv:
+        return False
+    args = argv[1:]
+    if argv[0] == "sudo":  # (`sudo -u postgres psql -W`)
+        i = 0
+        while i < len(args) and args[i].startswith("-"):
+            i += 2 if args[i] in ("-u", "--user", "-g", "--group") else 1
+        return asks_a_password(args[i:])
+    tool = argv[0].rsplit("/", 1)[-1]
+    return any(a in ("--ask-pass", "--askpass") for a in args) or \
+        any(a in _PASSWORD_PROMPT.get(tool, ()) for a in args)
+
+
 def _one_shot(tool: str, argv: list[str]) -> bool:
     """Whether the console has a one-shot form and its opener asks no one for a password
     (`mysql -u root -p`, `psql -W`: a person types it)."""

@@ -459,3 +459,23 @@ def test_an_if_headings_prose_is_that_cases_step():
     plan = compile_text("## Check\n\n```bash\ndf -h /var/lib/docker\n```\n\n"
                         "## Background\n\nThe agents share one disk.\n")
     assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+# -- a password typed at the terminal ---------------------------------------------------------------
+
+def test_a_client_that_asks_for_its_password_is_a_persons_step():
+    # "1. Connect as admin and list the threads: `mysql -u admin -p -e 'SHOW PROCESSLIST'`":
+    # it ran as a read-only step, with no terminal to type the password at
+    for line in ("mysql -u admin -p -e 'SHOW PROCESSLIST'",
+                 "psql -h db-1 -U app -W -c 'SELECT 1'",
+                 "sudo -u postgres psql --password -c 'SELECT 1'",
+                 "redis-cli -h cache-1 --askpass INFO replication",
+                 "pt-kill --user admin --ask-pass --match-command Sleep --print"):
+        plan = compile_text(f"## Check\n\n1. List the threads: `{line}`\n"
+                            "2. Count the sleeping ones.\n")
+        (step,) = [s for s in plan.steps if s.title == "List the threads"]
+        assert step.kind == StepKind.MANUAL, line
+    # a password given on the line (or none asked) runs as before
+    plan = compile_text("## Check\n\n1. List the threads: `mysql -u admin -e 'SHOW PROCESSLIST'`"
+                        "\n2. Count the sleeping ones.\n")
+    assert running(plan, "mysql").title == "List the threads"
