@@ -461,7 +461,7 @@ def test_an_if_headings_prose_is_that_cases_step():
     assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
 
 
-# -- a password typed at the terminal ---------------------------------------------------------------
+# -- a password typed at the terminal -------------------------------------------------------------
 
 def test_a_client_that_asks_for_its_password_is_a_persons_step():
     # "1. Connect as admin and list the threads: `mysql -u admin -p -e 'SHOW PROCESSLIST'`":
