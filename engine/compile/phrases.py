@@ -901,7 +901,7 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             # stops, handed on (it was a person's step, and the restart ran)
                             r"(?:^|[,;:.\u2013\u2014]\s*)stop(?: here| now| there)?,? and "
                             r"(?:then )?(?:inform|notify|tell|alert|call|phone|contact|page|ping|"
-                            r"message|ask) (?:the |your |an? )?(?!(?:it|this|that|them|user)\b)\w)",
+                            r"message) (?:the |your |an? )?(?!(?:it|this|that|them|user)\b)\w)",
                             re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
                              # "nessuna azione necessaria", "no hace falta hacer nada", "aucune
