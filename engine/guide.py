@@ -920,32 +920,51 @@ def _lettered_substeps(body: str) -> str:
     lines = body.split("\n")
     fence = ""
     item: int | None = None  # the content column of the list item whose lines these are
+    apart = False  # a blank line since the item's line: only its own content goes on with it
     i = 0
     while i < len(lines):
         ln = lines[i]
         opener = _FENCE_OPEN.match(ln)
+        indent = len(ln) - len(ln.lstrip(" "))
         if fence:
             if ln.strip().startswith(fence) and not ln.strip().strip(fence[0]):
                 fence = ""
         elif opener:
-            fence, item = opener.group(1), None
+            fence = opener.group(1)
+            if item is None or indent < item:
+                item = None
         elif not ln.strip():
-            item = None
+            apart = True
         elif m := _ITEM_LINE.match(ln):
-            item = m.end(2)
+            item, apart = m.end(2), False
+        elif item is not None and apart and indent < item:
+            item = None  # the list is over
         elif item is not None and (lm := _LETTERED.match(ln)) and lm.group(2) in ("a", "i") \
-                and ln[:len(ln) - len(ln.lstrip(" "))] and \
-                len(ln) - len(ln.lstrip(" ")) <= item + 3:
-            at = len(ln) - len(ln.lstrip(" "))
+                and indent and indent <= item + 3 and (not apart or indent >= item):
+            at = indent
             run, j = [i], i + 1
-            while j < len(lines) and lines[j].strip() and not _FENCE_OPEN.match(lines[j]):
+            while j < len(lines):
+                deep = len(lines[j]) - len(lines[j].lstrip(" "))
+                if not lines[j].strip():
+                    # "a) If the pod is Pending, describe it:", its block, a blank line, then
+                    # "b) ...": the sub-steps may stand apart, each with its own block
+                    j += 1
+                    continue
+                if (fo := _FENCE_OPEN.match(lines[j])) is not None:
+                    if deep <= at:
+                        break
+                    j += 1  # a block under a sub-step: on past its closing fence
+                    while j < len(lines) and not (lines[j].strip().startswith(fo.group(1)) and
+                                                  not lines[j].strip().strip(fo.group(1)[0])):
+                        j += 1
+                    j += 1
+                    continue
                 nx = _LETTERED.match(lines[j])
                 if nx is not None and (nx.group(1), nx.group(3)) == (lm.group(1), lm.group(3)) \
-                        and lines[j].startswith(" ") and \
+                        and deep == at and \
                         nx.group(2) == _next_mark(lm.group(2), len(run)):
                     run.append(j)
-                elif len(lines[j]) - len(lines[j].lstrip(" ")) <= at or _ITEM_LINE.match(
-                        lines[j]):
+                elif deep <= at or _ITEM_LINE.match(lines[j]):
                     break  # neither the next mark nor a line under a sub-step
                 j += 1
             if len(run) >= 2:

@@ -340,6 +340,8 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
         return first in _ALONE or (not strict and first in _TOOLS)
     arg = words[1]
     technical = bool(re.match(r"""^[-/$.~"'\d{(\[<]|.*[=/.:@|]""", arg)) or arg in ("|", ">", ">>")
+    if first in _WEAK and strict and not technical and _feeds_a_tool(words):
+        return True  # `echo srvr | nc zk-1 2181`: a word typed into a program, not output
     if first in _WEAK and (strict or technical):
         return technical
     if first in _TOOLS or first.startswith(("gitlab-", "chef-", "kube", "ceph-", "pg_", "pg-",
@@ -387,6 +389,16 @@ def _with_options(words: list[str], line: str) -> bool:
 
 _FILTERS = frozenset("grep egrep fgrep awk sed sort uniq head tail wc jq cut tr column xargs"
                      .split())
+
+
+def _feeds_a_tool(words: list[str]) -> bool:
+    """`echo srvr | nc zk-1 2181 | grep Mode`, `echo stats | nc cache-01 11211`: an English-like
+    program (`echo`, `printf`, `cat`) whose words are piped into a program the compiler knows,
+    with no prose before the pipe: a command line (it was taken for sample output)."""
+    bar = words.index("|") if "|" in words else -1
+    return 0 < bar < len(words) - 1 and words[bar + 1] in _TOOLS and \
+        words[bar + 1] not in _WEAK and \
+        not any(w.lower() in _PROSE_WORDS for w in words[:bar])
 
 
 def _into_a_filter(words: list[str]) -> bool:

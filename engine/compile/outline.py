@@ -24,6 +24,7 @@ from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
 from engine.compile.sessions import (
     SessionReader,
+    asks_a_password,
     opens_session,
     reaches_its_machine,
     without_terminal,
@@ -37,7 +38,7 @@ from engine.effects import (
     sql_verdict,
     step_verdict,
 )
-from engine.effects.bash import read_script
+from engine.effects.bash import bash_verdict, read_script
 from engine.effects.classify import in_the_folder
 from engine.effects.rules import EDITOR, LOGIN, UNTIL_STOPPED
 from engine.errors import ValidationError
@@ -49,6 +50,15 @@ _PREFIX = {"diag": "diag", "mit": "mit", "step": "step"}
 _STOP = frozenset("""the a an of for to by and or in on with from is are be that this these those
 following command commands running run using use via any all your you if its it as at which
 whether then there their following below above""".split())
+
+
+# an escalation in place of what the guide forbids ("Do not reinstall the agent on domain
+# controllers. Escalate to the identity team instead.")
+_INSTEAD_OF = re.compile(r"\b(?:do not|don't|never)\b[^`]*\binstead\b", re.I | re.S)
+# a condition whose subject is a command: "If `ceph -s` shows ...", "When the output of `x`
+# says ..." (`\0` stands for the command)
+_CONDITION_SUBJECT = re.compile(r"^\W*(?:only\s+)?(?:if|when|once|unless|in case)\s+"
+                                r"(?:the (?:output|result) of\s+)?(?:the\s+)?`\0`\s+\w", re.I)
 
 
 class _Where(TypedDict):
@@ -70,6 +80,11 @@ class IfNode:
     # one of the cases the guide lists (a decision table's rows, its options): when none of
     # them holds at the guide's end, it said nothing of what then
     cases: bool = False
+
+
+# where the compiler's own ending sits ("The issue is resolved", else the guide's escalation):
+# after every element of the guide
+ENDING_POS = 10**9
 
 
 @dataclass
@@ -361,6 +376,11 @@ class _OutlineBuilder:
             if _has_action(nodes) and not isinstance(nodes[-1], (EndNode, JumpNode)):
                 nodes = [*nodes, EndNode("escalate", f"Rolled back ({_short(el.text)})",
                                          el.text, el.span)]
+        if guard is None and el.level > 1 and phrases.is_last_resort(el.text) and \
+                _has_action(nodes) and not isinstance(nodes[0], IfNode):
+            # "## Last resort" after the triage: its steps are for when the steps above did
+            # not help, a person's call (the triage's last case fell into the restart)
+            guard = Guard(text=f"{_short(el.text)}: the steps above did not help")
         if guard and nodes:
             return [IfNode(guard, nodes, el.span, el.index)]
         return nodes
@@ -638,12 +658,17 @@ class _OutlineBuilder:
         close_scope()
         flush()
         nodes = _one_value_or_another(nodes)
-        if owner is not None and self.els[owner].kind == "heading" and cls in ("diag", "mit") \
-                and not _has_action(nodes) and prose and not acted:
+        # ("## If the quick path did not help" over "Take the agent offline." is that case's
+        # step: its words were lost, the condition left with nothing to guard)
+        in_case = owner is not None and cls == "step" and self.els[owner].kind == "heading" and \
+            phrases.if_heading(self.els[owner].text)
+        if owner is not None and self.els[owner].kind == "heading" and \
+                (cls in ("diag", "mit") or in_case) and not _has_action(nodes) and prose and \
+                not acted:
             text = "\n".join(p.text for p in prose if not phrases.is_escalation(p.text))[:2000]
             if text.strip():
                 span = Span(start=prose[0].span.start, end=prose[-1].span.end)
-                title = self.els[owner].text
+                title = _short(text) if in_case else self.els[owner].text
                 nodes.insert(0, self._manual(owner, cls, title, text, span, prose[0].index))
         return nodes
 
@@ -662,8 +687,12 @@ class _OutlineBuilder:
                 continue  # done already: no command to show, no escalation to take from it
             elif el.kind in ("paragraph", "table", "list_item"):
                 nodes.extend(self._inline(el, "info", owner if owner is not None else el.index))
-                if el.kind != "table" and self.escalation is None and \
+                if el.kind != "table" and (self.escalation is None or
+                                           _INSTEAD_OF.search(self.escalation[0])) and \
                         self._under_escalation(el) and phrases.is_escalation(el.text):
+                    # (over a warning's "Do not reinstall the agent on domain controllers.
+                    # Escalate to the identity team instead.": what to do in that one case,
+                    # said on the way; the run's hand-over was the identity team's)
                     self.escalation = (el.text, el.span)
             if el.kind in ("heading", "list_item", "quote"):
                 nodes.extend(self._described(idx))
@@ -871,6 +900,7 @@ class _OutlineBuilder:
         # "If <condition>, ... escalate / no action is needed / the issue is mitigated": the
         # branch ends there, and "... Otherwise, escalate." in the same item ends the other.
         ending = else_ending = None
+        stop_after: str | None = None  # the ending after the person's step the case says to do
         then_text = ""
         else_text: str | None = ""
         if guard:
@@ -889,6 +919,16 @@ class _OutlineBuilder:
                 elif ending is None and phrases.stops_here(then_text) and \
                         phrases.hands_over(phrases.before_stopping(then_text)):
                     ending = "escalate"  # "3. If it is F999, inform IT-Service and stop."
+                elif ending is None and phrases.stops_here(then_text) and \
+                        phrases.only_why(phrases.before_stopping(then_text)):
+                    # "2. If there are no unassigned shards, the cluster is recovering by
+                    # itself: stop here.": what it says before the stop is why, no step (it was
+                    # a person's step, and the run went on into the reroute)
+                    ending = "no_action" if cls in ("diag", "info") else "resolved"
+                elif ending is None and phrases.stops_here(then_text):
+                    # "2. If the battery is under 20 %, send the AGV to charge and stop here.":
+                    # the person's step, then the end (the run went on into the next step)
+                    stop_after = "resolved"
             else_ending = phrases.outcome_of(else_text) if else_text else None
         inline = self._inline(el, cls, el.index)  # every section's inline commands count
         inline.extend(self._pasted(el, cls, el.index))
@@ -934,7 +974,8 @@ class _OutlineBuilder:
         only_jumps = guard is not None and lead_jumps
         if only_jumps and not _has_action(nodes) and ending is None and \
                 cls not in ("info", "cleanup") and \
-                (first := phrases.said_before_jump(then_text)):
+                (first := phrases.said_before_jump(then_text) or
+                 phrases.said_after_jump(then_text)):
             # "2. If the vacuum is low, replace the suction cup and go to step 4.": a person's
             # step, then the jump (only the jump was kept: the branch skipped the repair)
             nodes.insert(0, self._said(cls, first, self._item_text(el), el.span, el.index))
@@ -1007,6 +1048,8 @@ class _OutlineBuilder:
         if _has_action(back):
             nodes.append(IfNode(Guard(text="Rollback"), [*back, EndNode(
                 "escalate", "Rolled back", el.text, el.span)], el.span, el.index))
+        if ending is None and stop_after is not None and not lead_jumps and not cases:
+            ending = stop_after
         if ending is not None:
             nodes.append(EndNode(ending, _conclusion(then_text) or _short(el.text),
                                  self._item_text(el), el.span))
@@ -1484,7 +1527,7 @@ class _OutlineBuilder:
         rest = _consequent(text, guard)
         if not mine and then and cls not in ("info", "cleanup") and \
                 all(isinstance(n, JumpNode) for n in then) and \
-                (first := phrases.said_before_jump(rest)):
+                (first := phrases.said_before_jump(rest) or phrases.said_after_jump(rest)):
             # "If bit 0 is set, the e-stop chain is open: find the pressed e-stop and pull it
             # out. Then continue with step 2.": a person's step, then the jump (only the jump
             # was kept: the branch skipped what the case needs done)
@@ -1532,7 +1575,7 @@ class _OutlineBuilder:
                     # over, not resolved (it ended the run "resolved")
                     ending = "escalate"
                 elif not then and cls not in ("info", "cleanup") and first and \
-                        phrases.is_instruction(first):
+                        phrases.is_instruction(first) and not phrases.only_why(first):
                     # "When the battery is under 20 %, send the AGV to charge instead and stop
                     # here.": a person's step, then the end (the charging was dropped)
                     then.append(self._said(cls, first, text, span, el.index))
@@ -1563,7 +1606,9 @@ class _OutlineBuilder:
             return [JumpNode(JumpRef("anchor", ahead.anchor or slugify(ahead.text), said),
                              span, el.index)]
         if instruction:
-            title = rest or text
+            # (titled by the whole sentence when the guard took all its words: "If no server
+            # says `leader` the ensemble has no quorum." left a full stop, a step with no title)
+            title = rest if re.search(r"\w", rest) else text
             if phrases.is_finding(title) and not phrases.is_instruction_only(title):
                 # "..., the motor is blocked: put the tugger on the stands": titled by what to
                 # do (it was "Record the finding that the motor is blocked")
@@ -1913,6 +1958,14 @@ class _OutlineBuilder:
                     told.add(said)
                     new.insert(0, self._manual(owner, cls, first, said, lead, el.index))
             if not any(isinstance(n, Action) for n in new) and not self._in_session(lead, line):
+                if el.kind != "table" and (g := phrases.guard_of(said)) is not None and \
+                        _CONDITION_SUBJECT.match(g.text.replace(f"`{code}`", "`\0`")) and \
+                        bash_verdict(line).effect == "read":
+                    # "If `ceph health` shows `HEALTH_WARN`, stop here and page storage": the
+                    # command is what the condition reads, the judge's to read in its words
+                    # (it was a person's step of its own, before the case's ending); one that
+                    # changes anything ("If `kill -TTIN` fails, ...") stays in a person's sight
+                    continue
                 if not shown:
                     at = len(nodes)
                 shown.append(line)
@@ -2093,6 +2146,16 @@ class _OutlineBuilder:
                 if _STEP_ACTION_COLUMN.match(h) or _ACTION_COLUMN.match(h)]
         cells = [m.group(1) for r in rows[1:] for k in acts if k < len(r)
                  and (m := re.fullmatch(r"\s*`([^`]+)`\s*", r[k])) is not None]
+        # ... or its words, then the one command: "Check the eviction counter: `x`" (the
+        # whole table was one person's step)
+        # (not a decision table's "Condition | Mitigation": each row is a case, not a step)
+        told = [] if any(_CONDITION_COLUMN.match(h.replace("*", "").strip())
+                         for h in rows[0]) else \
+            [k for k in acts if _STEP_ACTION_COLUMN.match(rows[0][k])]
+        labelled = {(i, k): m for i, r in enumerate(rows[1:]) for k in told if k < len(r)
+                    and (m := _LABELLED_CELL.match(r[k])) is not None and
+                    inline_command(m.group("cmd"))}
+        cells += [m.group("cmd") for m in labelled.values()]
         # a "Command | Expected" table with no step numbers (one command a row, what it should
         # print beside it) is a procedure too, in its rows' order: its commands were only
         # shown when they changed anything, and the fix it wrote never ran
@@ -2120,6 +2183,8 @@ class _OutlineBuilder:
             codes = [c for cell in (row[:1] if paired else row[1:])
                      for c in re.findall(r"`([^`]+)`", cell)
                      if c in listed and cell.strip() == f"`{c}`"]
+            label = next((m.group("label") for (r, _), m in labelled.items() if r == i), "")
+            codes += [m.group("cmd") for (r, _), m in labelled.items() if r == i]
             said = " | ".join(c for k, c in enumerate(row[1:], 1) if c.strip(" -\u2013\u2014")
                               and k not in ticks)
             # "Expected result: `200`" beside a check: its output must hold it, or the run
@@ -2130,7 +2195,11 @@ class _OutlineBuilder:
             # the row's own words title its steps ("Check queue depth"), not the section
             named = next((c.strip() for k, c in enumerate(row[1:], 1) if c.strip() and
                           "`" not in c and k < len(rows[0]) and
-                          not _EXPECTED_COLUMN.match(rows[0][k])), "")
+                          not _EXPECTED_COLUMN.match(rows[0][k])), "") or label
+            # "If evictions keep rising, restart the warm-up job: `x`": the row's case guards
+            # its command
+            guard = phrases.guard_of(label) if label else None
+            at = len(nodes)
             if codes:
                 for code in codes:
                     new = self._commands([blocks.CommandLine(code, line, line)], el, cls,
@@ -2145,6 +2214,8 @@ class _OutlineBuilder:
             else:
                 nodes.append(self._manual(owner, cls, said or row[0], f"Step {row[0]}: {said}",
                                           Span(start=line, end=line), el.index))
+            if guard is not None and nodes[at:]:
+                nodes[at:] = [IfNode(guard, nodes[at:], Span(start=line, end=line), el.index)]
         return nodes
 
     def _decision_table(self, el: Element, cls: SectionClass, owner: int) -> list[Node] | None:
@@ -2683,6 +2754,9 @@ class _OutlineBuilder:
                 verdicts = [classify_pipeline([[_judged(w) for w in st] for st in p.stages])
                             for p in parsed.pipelines]
             effects = [v.effect for v in verdicts]
+            if any(asks_a_password([w.plain() for w in st]) for p in parsed.pipelines
+                   for st in p.stages):
+                effects.append("interactive")  # a person types the password
             if "interactive" in effects:
                 to_manual(line)
                 # an editor closes when the person saves, a login when they answer it, a
@@ -2990,6 +3064,9 @@ def _both_answers(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, 
 _TICK_COLUMN = re.compile(r"^\W*(?:ok|done|checked|tick|initials?|sign(?:ed)?|y/n|yes/no)\W*$|"
                           r"^[\s\u2713\u2714\u2610\u2611]+$", re.I)
 _TICK_BOXES = frozenset({"", "\u2610", "\u25a1", "[ ]", "[]", "\u2751", "\u274f"})
+# a procedure table's action cell: its words, then the one command ("Check the counter: `x`")
+_LABELLED_CELL = re.compile(r"^\s*(?P<label>[^`|]{3,200}?)\s*(?::|\s[\u2014\u2013-])\s*"
+                            r"`(?P<cmd>[^`]+)`\s*\.?\s*$")
 _STEP_COLUMN = re.compile(r"^\W*(?:step|#|no|nr|n|num|number)\W*$", re.I)
 # a procedure table's column of commands ("Command | Expected")
 _COMMAND_COLUMN = re.compile(r"^\W*(?:commands?|cmd|run)\W*$", re.I)

@@ -480,6 +480,13 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
         return Guard(text=f"Unless {_abort_clause(t[only.end():])}", ends="escalate"), False
     if _THIS_FIRES.match(t):
         return None, False  # "When this fires": the guide's trigger, true whenever it runs
+    if (qualified := _QUALIFIED_ANSWER.match(t)) is not None:
+        # an FAQ's answer that says when: "Yes, if the count is zero on every other broker:",
+        # "No, unless the controller log shows ...:" over what to do then (the condition was
+        # lost, and the restart ran whatever the count)
+        clause = _clause(t[qualified.end():])
+        clause = re.sub(r"^unless\b", "If", clause, flags=re.I)
+        return Guard(text=clause[:1].upper() + clause[1:]), False
     if (asked := _ASKED.match(t)) is not None and not _answered(t[asked.end():]) and \
             (outcome_of(t[asked.end():]) or jumps_in(t[asked.end():], [])):
         return Guard(text=asked.group("q")), False  # "Still high after 15 minutes? Escalate."
@@ -518,13 +525,19 @@ _ONCE_THEN_ENDING = re.compile(r"^(?P<g>once\s[^`,;]{3,160}),\s*(?P<then>[^`]{3,
                                re.I)
 
 
+_QUALIFIED_ANSWER = re.compile(r"^(?:yes\b[\s,:;\u2014\u2013-]*(?:but\s+)?(?:only\s+)?"
+                               r"(?=(?:if|when)\s)|(?:no|not)\b[\s,:;\u2014\u2013-]*"
+                               r"(?=unless\s))", re.I)
+
+
 def conditional_ending(text: str) -> Guard | None:
     """The guard of a sentence whose consequence is the run's ending and whose condition
     follows it, or opens with "Once" (see above); None for any other sentence."""
     for rx in (_ENDING_THEN_IF, _ONCE_THEN_ENDING):
         m = rx.match(text.strip())
-        if m is None or _WHETHER.search(m.group("then")):
-            continue
+        if m is None or _WHETHER.search(m.group("then")) or \
+                m.group("then").rstrip(" *_").endswith(":"):
+            continue  # ("**Escalation:** If the lag keeps rising, page X": a label, no ending)
         outcome = outcome_of(m.group("then"))
         if outcome is not None and _GUARD_START.match(m.group("then")) is None:
             return Guard(text=m.group("g").strip(), ends=outcome)
@@ -873,6 +886,8 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             rf"{_ASK_A_TEAM}|{_DECLARE}|"
                             # "stop here and page storage on-call", "call the DBA on-call"
                             r"(?:page|call) (?:the |an? )?(?:[\w/&-]+ ){0,3}on-?call\b|"
+                            # "page storage-oncall", "page @dba-oncall": the rota's handle
+                            r"page @?[\w/&.-]+-on-?call\b|"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
                             r"open (?:a )?(?:support )?(?:case|ticket)|"
                             r"(?:transfer|reassign|route|hand (?:it )?off) (?:the |this |your )?"
@@ -881,7 +896,12 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             # a plant's hand-over: "Call the line supervisor.", "lock out the
                             # cell and open a maintenance ticket" (and `_CALL_A_PERSON`)
                             r"open (?:a |an )?(?:maintenance|service|repair) (?:ticket|request|"
-                            r"case|work order)\b)",
+                            r"case|work order)\b|"
+                            # "the image tag is wrong: stop and tell the release team": the run
+                            # stops, handed on (it was a person's step, and the restart ran)
+                            r"(?:^|[,;:.\u2013\u2014]\s*)stop(?: here| now| there)?,? and "
+                            r"(?:then )?(?:inform|notify|tell|alert|call|phone|contact|page|ping|"
+                            r"message) (?:the |your |an? )?(?!(?:it|this|that|them|user)\b)\w)",
                             re.I)),
     ("no_action", re.compile(r"\bno (?:further )?action (?:is )?(?:needed|required)\b|"
                              # "nessuna azione necessaria", "no hace falta hacer nada", "aucune
@@ -1326,6 +1346,19 @@ def said_before_jump(text: str) -> str:
         else ""
 
 
+def said_after_jump(text: str) -> str:
+    """What a case's words hand over after they jump ("go to **Follow-up** and page the
+    payments lead" -> "page the payments lead"), or "": it was lost, and only the jump kept."""
+    plain = _LINK.sub(lambda k: k.group("text"), text.replace("**", "").replace("__", ""))
+    m = _JUMP.search(plain)
+    if m is None:
+        return ""
+    tail = re.search(r"\s(?:and|then)\s+(?:then\s+)?(?P<do>[^.;:]{3,160})",
+                     plain[m.start("target"):])
+    return tail.group("do").strip() if tail is not None and \
+        _HANDS_OVER.search(tail.group("do")) is not None else ""
+
+
 def finding_then(text: str) -> str:
     """What to do after a case's finding ("the motor is blocked: put the tugger on the jack
     stands and check the wheel by hand" -> "put the tugger on ..."), or ""."""
@@ -1580,7 +1613,12 @@ _STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so|y|e|et|und)\s+)"
                         r"(?:the )?(?:run|procedure|runbook) (?:ends|is (?:over|complete)) here|"
                         r"(?:terminate|end|finish|abort|quit) (?:the |this )?(?:procedure|"
                         r"runbook|troubleshooting|process|guide)(?: here| now| at this point)?)"
-                        r"(?:[\s.!]*$|\s*[;:\u2013\u2014]\s+(?P<why>[^;:\n]+?)[\s.!]*$)", re.I)
+                        r"(?:[\s.!]*$|\s*[;:\u2013\u2014]\s+(?P<why>[^;:\n]+?)[\s.!]*$|"
+                        # "stop here and watch it", "... and let it recover": nothing more to
+                        # do but wait (it was a person's step, and the run went on)
+                        r",?\s+and\s+(?:just\s+)?(?:watch|monitor|keep (?:an eye on|watching)|"
+                        r"let (?:it|them|the \w+) (?:recover|finish|drain|catch up))\b"
+                        r"[^;:\n]*?[\s.!]*$)", re.I)
 
 
 def stops_here(text: str) -> bool:
@@ -1599,6 +1637,19 @@ def before_stopping(text: str) -> str:
     if m is None:
         return ""
     return re.sub(r"(?:[\s,;:\u2013\u2014]|\b(?:and|so|then)\b)+$", "", plain[:m.start()]).strip()
+
+
+_CLAUSES = re.compile(r"[,;:.!?\u2013\u2014]\s+|\s+-\s+|\s+(?:and|so|then)\s+")
+
+
+def only_why(text: str) -> bool:
+    """Whether what a stop's sentence says before the stop is only why ("the cluster is
+    recovering by itself: stop here"), no clause of it an instruction ("the alert is stale -
+    resolve the alert and stop here", "the provider is down. Post in #billing and stop")."""
+    plain = text.replace("**", "").replace("__", "").strip()
+    return bool(plain) and not any(
+        is_instruction_only(c) or _imperative(c[:1].upper() + c[1:])
+        for c in _CLAUSES.split(plain) if c.strip())
 
 
 # What a stop's sentence says to do first that hands the incident on: telling someone ("Inform
@@ -2057,7 +2108,9 @@ _MAIN = re.compile(r"\b(?:you|we)(?:'ll| will| must| should| need to| have to)\b
 _CHECKBOX = re.compile(r"^\[[ xX]\]\s*")
 _LEAD_WORDS = re.compile(r"^(?:(?:then|next|now|first|second|third|finally|afterwards|after that|"
                          r"also|again|just|simply|please|lastly|optionally|manually|otherwise|"
-                         r"remember to|be sure to|make sure to|(?:don't|do not) forget to)\b"
+                         r"remember to|be sure to|make sure to|(?:don't|do not) forget to|"
+                         # an FAQ's answer: "Yes, if the count is zero on every broker:"
+                         r"yes(?=\s*,)|no(?=\s*,))\b"
                          r"[\s,:]*)+",
                          re.I)
 _PLACE = re.compile(r"^(?:(?:on|in|from|inside|within|at)\s+[^`,:;.]{1,80}?[,:]\s*|"
@@ -2639,6 +2692,17 @@ def runs_elsewhere(text: str, code: str | None = None) -> bool:
 _ROLLBACK = re.compile(r"^(?:(?:application|emergency|manual)\s+)?(?:roll(?:ing)?[\s-]?back|"
                        r"revert(?:ing)?|undo(?:ing)?|back(?:ing)?[\s-]?out)\b"
                        r"(?!\s+(?:is|was|are|were|happens|works)\b)", re.I)
+
+
+# "## Last resort", "### Break glass", "## Nuclear option": steps for when nothing above helped,
+# taken only when a person says so
+_LAST_RESORT = re.compile(r"^(?:as\s+a\s+|the\s+|a\s+)?(?:last[\s-]resort|"
+                          r"break[\s-]?(?:the[\s-])?glass|nuclear option)\b", re.I)
+
+
+def is_last_resort(heading: str) -> bool:
+    """Whether a heading opens the steps to take only when nothing above helped."""
+    return bool(_LAST_RESORT.match(_heading_words(heading.replace("**", ""))))
 
 
 def is_rollback(heading: str) -> bool:

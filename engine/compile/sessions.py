@@ -387,6 +387,33 @@ _SQLITE_FLAGS = frozenset("""-readonly -header -noheader -column -csv -json -lin
 _ASKS_PASSWORD = frozenset({"-W", "--password", "-p", "--askpass", "--ask-password"})
 
 
+# the flag that makes a client ask for its password at the terminal, by client
+_PASSWORD_PROMPT = {**dict.fromkeys(("mysql", "mariadb", "mysqladmin", "mysqldump", "mysqlcheck"),
+                                    frozenset({"-p", "--password"})),
+                    **dict.fromkeys(("psql", "gitlab-psql", "pg_dump", "pg_dumpall", "pg_restore",
+                                     "vacuumdb", "reindexdb", "clusterdb"),
+                                    frozenset({"-W", "--password"})),
+                    **dict.fromkeys(("redis-cli", "valkey-cli", "gitlab-redis-cli"),
+                                    frozenset({"--askpass"}))}
+
+
+def asks_a_password(argv: list[str]) -> bool:
+    """Whether a command line asks a person for a password at the terminal: `mysql -u admin
+    -p -e '...'`, `psql -W -c '...'`, `redis-cli --askpass`, `pt-kill --ask-pass` (a step has
+    no terminal: it hung or failed, and a password is a person's to type, never the plan's)."""
+    if not argv:
+        return False
+    args = argv[1:]
+    if argv[0] == "sudo":  # (`sudo -u postgres psql -W`)
+        i = 0
+        while i < len(args) and args[i].startswith("-"):
+            i += 2 if args[i] in ("-u", "--user", "-g", "--group") else 1
+        return asks_a_password(args[i:])
+    tool = argv[0].rsplit("/", 1)[-1]
+    return any(a in ("--ask-pass", "--askpass") for a in args) or \
+        any(a in _PASSWORD_PROMPT.get(tool, ()) for a in args)
+
+
 def _one_shot(tool: str, argv: list[str]) -> bool:
     """Whether the console has a one-shot form and its opener asks no one for a password
     (`mysql -u root -p`, `psql -W`: a person types it)."""
@@ -483,7 +510,22 @@ def reaches_its_machine(text: str) -> bool:
     while text.startswith(_LEADS) and " " in text:
         text = text.split(" ", 1)[1].lstrip()
     first = _FIRST_WORD.match(text)
+    if first is not None and first.group(1).rsplit("/", 1)[-1] in _NETWORK_CLIENTS and \
+            (host := _HOST_OPTION.search(text)) is not None and \
+            not _LOCAL_HOST.match(host.group("host")):
+        # "On the replica:" over `redis-cli -h redis-replica-2 info replication`: the client
+        # reaches the host it names (a person was asked to type it there); not `-h localhost`
+        return True
     return first is not None and first.group(1).rsplit("/", 1)[-1] == "ssh"
+
+
+# database and cache clients that reach the server their host option names
+_NETWORK_CLIENTS = frozenset({"redis-cli", "valkey-cli", "keydb-cli", "psql", "pg_isready",
+                              "mysql", "mysqladmin", "mariadb", "clickhouse-client", "mongosh",
+                              "mongo", "nodetool", "memcstat"})
+_HOST_OPTION = re.compile(r"\s(?:-h\s*|--host(?:=|\s+)|--servers=)['\"]?(?P<host>[\w.:\[\]-]+)")
+_LOCAL_HOST = re.compile(r"^(?:localhost|127\.\d+\.\d+\.\d+|::1|\[::1\]|0\.0\.0\.0)(?::\d+)?$",
+                         re.I)
 
 
 _CONTAINER_EXECS = frozenset({"docker", "podman", "nerdctl"})

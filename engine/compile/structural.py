@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from engine.compile import blocks, phrases
 from engine.compile.nodes import Action
 from engine.compile.outline import (
+    ENDING_POS,
     EndNode,
     Fork,
     IfNode,
@@ -126,7 +127,7 @@ def _tree(guide: Guide, outline: Outline) -> tuple[list[Node], str]:
         text, span = outline.escalation
         ending: list[Node] = [IfNode(
             Guard(text="The issue is resolved"), [EndNode("resolved", "Resolved", "", last_span)],
-            span, 10**9, else_=[EndNode("escalate", "Escalate to a person", text, span)],
+            span, ENDING_POS, else_=[EndNode("escalate", "Escalate to a person", text, span)],
             else_text=text, synthetic=True)]
     else:
         ending = [EndNode(final_outcome, "", "", last_span)]

@@ -19,6 +19,7 @@ from typing import Any
 from engine.compile.nodes import REPEAT_STEP, Action
 from engine.compile.outline import (
     _BOLD_TITLE,
+    ENDING_POS,
     EndNode,
     Fork,
     IfNode,
@@ -133,9 +134,13 @@ class Wiring:
         while i < len(nodes):
             node = nodes[i]
             at = getattr(node, "pos", None)
-            if held and at is None and i == len(nodes) - 1:
+            if held and i == len(nodes) - 1 and (at is None or at == ENDING_POS):
+                # the guide's ending (its end, or the compiler's "is the issue resolved?"
+                # when the guide says what to do if not): what was held back ends there too
+                # (a case's section last, "go to **Follow-up**", left the fix's path nowhere
+                # to go, and the guide failed to compile)
                 frontier = frontier + [p for pending in held.values() for p in pending]
-                held = {}  # the guide's ending: what was held back ends there too
+                held = {}
             if at is not None and self._routed and \
                     not (isinstance(node, IfNode) and node.synthetic):  # (the compiler's gate)
                 for g, (headings, resume, listed) in enumerate(self._routed):

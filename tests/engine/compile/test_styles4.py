@@ -165,7 +165,11 @@ def test_stop_here_and_page_the_on_call_ends_the_branch():
     ends = [s for s in plan.steps if s.kind == StepKind.END and
             "stop here and page storage on-call" in (s.text or "")]
     assert len(ends) == 1 and ends[0].outcome is not None and ends[0].outcome.value == "escalate"
-    assert guards_of(plan, ends[0].id) == ["If `ceph -s` shows PGs `inactive`"]
+    # (straight from the case, or after the person's step showing `ceph -s`, which is not
+    # known to only read: the sub-steps a., b., c. are steps of their own)
+    into = [e.source for _, e in plan.incoming(ends[0].id)]
+    guarded = guards_of(plan, ends[0].id) or [g for s in into for g in guards_of(plan, s)]
+    assert guarded == ["If `ceph -s` shows PGs `inactive`"]
 
 
 # -- runbooks in other languages -----------------------------------------------------------------
