@@ -39,12 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -54,6 +49,13 @@ from engine.errors import ConditionError
 from engine.guide import parse_guide
 from engine.store.base import RunRecord
 from engine.templating import evaluate
+from tests.support.killed import (
+    CHANGE_THEN_WAIT,
+    RESTART_OVER_HTTP,
+    assert_one_line_error,
+    killed_run,
+    mendflow,
+)
 from tests.support.running import run_locally
 
 # -- 1. a number that is no number ---------------------------------------------------------------
@@ -182,28 +184,12 @@ def test_the_detector_says_how_little_it_saw(tmp_path: Path) -> None:
 
 # -- 3. a history cut short -----------------------------------------------------------------------
 
-CHANGE_THEN_WAIT = """# Restart
-
-## Mitigation
-
-1. Record the restart {{#record}}:
-
-   ```bash
-   echo restarted >> {ledger}
-   ```
-
-2. Let it settle {{#settle}}:
-
-   ```bash
-   sleep 30
-   ```
-"""
 
 
 def test_a_history_cut_short_is_refused_and_the_change_not_made_again(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger"
     # Given a run killed (SIGKILL) after its approved change was made and recorded
-    db, run_id, env = _killed_run(tmp_path, CHANGE_THEN_WAIT.format(ledger=ledger), "settle",
+    db, run_id, env = killed_run(tmp_path, CHANGE_THEN_WAIT.format(ledger=ledger), "settle",
                                   "--yes")
     assert ledger.read_text() == "restarted\n"
     # and its events after the last snapshot lost (the approval and the change among them)
@@ -212,49 +198,10 @@ def test_a_history_cut_short_is_refused_and_the_change_not_made_again(tmp_path: 
         assert cut.rowcount >= 3
     conn.close()
     # When it is resumed, approvals given
-    resumed = _mendflow(env, "resume", run_id, "--yes")
+    resumed = mendflow(env, "resume", run_id, "--yes")
     # Then it is refused in one line, exit 5, and the change is not made again
     assert ledger.read_text() == "restarted\n", resumed.stdout + resumed.stderr
-    _assert_one_line_store_error(resumed, "events that say so are missing")
-
-
-def _killed_run(tmp_path: Path, guide_text: str, step: str, *args: str,
-                env: dict[str, str] | None = None) -> tuple[Path, str, dict[str, str]]:
-    """`mendflow run` of the guide, SIGKILLed once `step` has started: the store's file, the
-    run's id, and the environment to go on with."""
-    guide = tmp_path / "guide.md"
-    guide.write_text(guide_text)
-    data = tmp_path / "data"
-    full = {**os.environ, "MENDFLOW_DATA_DIR": str(data), **(env or {})}
-    full.pop("MENDFLOW_DEBUG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(guide), *args],
-                            env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    db = data / "mendflow.sqlite3"
-    deadline = time.monotonic() + 60
-    while not _started(db, step):
-        assert proc.poll() is None, f"the run ended before step {step}"
-        assert time.monotonic() < deadline, f"the run never reached step {step}"
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-    with sqlite3.connect(db) as conn:
-        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
-    conn.close()
-    return db, run_id, full
-
-
-def _mendflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-
-
-def _assert_one_line_store_error(proc: subprocess.CompletedProcess[str], words: str) -> None:
-    said = proc.stdout + proc.stderr
-    assert proc.returncode == 5, said
-    assert "Traceback" not in said and "internal error" not in said, said
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1 and words in errors[0], said
+    assert_one_line_error(resumed, 5, "events that say so are missing")
 
 
 # -- 4. a stored plan edited ----------------------------------------------------------------------
@@ -282,7 +229,7 @@ def test_a_stored_plan_edited_between_kill_and_resume_is_refused(tmp_path: Path)
     policy = tmp_path / "mendflow.toml"
     policy.write_text('[policy]\nauto_approve = ["approve-record"]\n')
     # Given a run the operator's policy lets change the world, killed before the change
-    db, run_id, env = _killed_run(tmp_path, WAIT_THEN_CHANGE.format(ledger=ledger), "drain",
+    db, run_id, env = killed_run(tmp_path, WAIT_THEN_CHANGE.format(ledger=ledger), "drain",
                                   env={"MENDFLOW_CONFIG_FILE": str(policy)})
     # and its stored plan edited: the change is another command now
     with sqlite3.connect(db) as conn:
@@ -291,40 +238,16 @@ def test_a_stored_plan_edited_between_kill_and_resume_is_refused(tmp_path: Path)
         assert edited.rowcount == 1
     conn.close()
     # When it is resumed
-    resumed = _mendflow(env, "resume", run_id)
+    resumed = mendflow(env, "resume", run_id)
     # Then it is refused in one line, exit 5: the policy approved the plan it was given, not
     # this one (before: the edited command ran, approved by the policy)
     assert not ledger.exists(), ledger.read_text()
-    _assert_one_line_store_error(resumed, "was changed since it was saved")
-    assert _mendflow(env, "show", run_id).returncode == 5
-
-
-def _started(db: Path, step: str) -> bool:
-    if not db.exists():
-        return False
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            row = conn.execute("SELECT 1 FROM events WHERE type = 'step_started' AND step_id = ?",
-                               (step,)).fetchone()
-        conn.close()
-    except sqlite3.OperationalError:  # not created yet
-        return False
-    return row is not None
+    assert_one_line_error(resumed, 5, "was changed since it was saved")
+    assert mendflow(env, "show", run_id).returncode == 5
 
 
 # -- 5. a change whose connection dropped after it was sent ---------------------------------------
 
-RESTART_OVER_HTTP = """# Restart
-
-## Mitigation
-
-1. Restart the service {{#restart retries=3}}:
-
-   ```http
-   method: POST
-   url: http://127.0.0.1:{port}/restart
-   ```
-"""
 
 
 async def _hang_up_server(received: list[bytes]) -> asyncio.Server:

@@ -39,9 +39,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -52,6 +50,13 @@ import pytest
 
 from engine.errors import StoreError
 from engine.plan import Edge, Plan, SourceInfo, Span, Step
+from tests.support.killed import (
+    CHANGE_THEN_WAIT,
+    RESTART_OVER_HTTP,
+    assert_one_line_error,
+    killed_run,
+    mendflow,
+)
 
 PG_URL = os.environ.get("MENDFLOW_TEST_DATABASE_URL",
                         "postgresql://postgres@127.0.0.1:5432/test")
@@ -59,59 +64,6 @@ SPAN = Span(start=1, end=1)
 
 
 # -- helpers --------------------------------------------------------------------------------------
-
-
-def _mendflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-
-
-def _assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int,
-                           words: str) -> None:
-    said = proc.stdout + proc.stderr
-    assert proc.returncode == code, said
-    assert "Traceback" not in said and "internal error" not in said, said
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1 and words in errors[0], said
-
-
-def _started(db: Path, step: str) -> bool:
-    if not db.exists():
-        return False
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            row = conn.execute("SELECT 1 FROM events WHERE type = 'step_started' AND step_id = ?",
-                               (step,)).fetchone()
-        conn.close()
-    except sqlite3.OperationalError:  # not created yet
-        return False
-    return row is not None
-
-
-def _killed_run(tmp_path: Path, guide_text: str, step: str,
-                *args: str) -> tuple[Path, str, dict[str, str]]:
-    """`mendflow run` of the guide, SIGKILLed once `step` has started: the store's file, the
-    run's id, and the environment to go on with."""
-    guide = tmp_path / "guide.md"
-    guide.write_text(guide_text)
-    data = tmp_path / "data"
-    env = {**os.environ, "MENDFLOW_DATA_DIR": str(data)}
-    env.pop("MENDFLOW_DEBUG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(guide), *args],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    db = data / "mendflow.sqlite3"
-    deadline = time.monotonic() + 60
-    while not _started(db, step):
-        assert proc.poll() is None, f"the run ended before step {step}"
-        assert time.monotonic() < deadline, f"the run never reached step {step}"
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-    with sqlite3.connect(db) as conn:
-        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
-    conn.close()
-    return db, run_id, env
 
 
 @pytest.fixture
@@ -128,27 +80,11 @@ async def pg_schema() -> AsyncIterator[str]:
 
 # -- 1. a history cut short, read by every executor and every reader ------------------------------
 
-CHANGE_THEN_WAIT = """# Restart
-
-## Mitigation
-
-1. Record the restart {{#record}}:
-
-   ```bash
-   echo restarted >> {ledger}
-   ```
-
-2. Let it settle {{#settle}}:
-
-   ```bash
-   sleep 30
-   ```
-"""
 
 
 def test_show_and_report_of_a_history_cut_short_say_so(tmp_path: Path) -> None:
     # Given a run killed after its approved change was made, its events after the snapshot lost
-    db, run_id, env = _killed_run(tmp_path, CHANGE_THEN_WAIT.format(ledger=tmp_path / "l"),
+    db, run_id, env = killed_run(tmp_path, CHANGE_THEN_WAIT.format(ledger=tmp_path / "l"),
                                   "settle", "--yes")
     with sqlite3.connect(db) as conn:
         cut = conn.execute("DELETE FROM events WHERE seq > (SELECT state_seq FROM snapshots)")
@@ -156,10 +92,10 @@ def test_show_and_report_of_a_history_cut_short_say_so(tmp_path: Path) -> None:
     conn.close()
     # When it is shown or reported
     for command in ("show", "report"):
-        shown = _mendflow(env, command, run_id)
+        shown = mendflow(env, command, run_id)
         # Then it says the history cannot be read back, in one line, exit 5 (before: exit 0,
         # the change shown as never run)
-        _assert_one_line_error(shown, 5, "events that say so are missing")
+        assert_one_line_error(shown, 5, "events that say so are missing")
 
 
 async def test_the_api_says_a_history_cut_short_cannot_be_read_back(tmp_path: Path) -> None:
@@ -174,7 +110,7 @@ async def test_the_api_says_a_history_cut_short_cannot_be_read_back(tmp_path: Pa
 
     # Given a run whose events after the snapshot were lost (its change among them)
     db, run_id, _ = await asyncio.to_thread(
-        _killed_run, tmp_path, CHANGE_THEN_WAIT.format(ledger=tmp_path / "l"), "settle",
+        killed_run, tmp_path, CHANGE_THEN_WAIT.format(ledger=tmp_path / "l"), "settle",
         "--yes")
     with sqlite3.connect(db) as conn:
         conn.execute("DELETE FROM events WHERE seq > (SELECT state_seq FROM snapshots)")
@@ -228,7 +164,7 @@ def test_a_replay_of_a_history_that_lost_a_finish_is_refused(tmp_path: Path) -> 
     guide.write_text(CHECK_CHANGE_SETTLE.format(ledger=ledger))
     env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data")}
     env.pop("MENDFLOW_DEBUG", None)
-    ran = _mendflow(env, "run", str(guide), "--yes")
+    ran = mendflow(env, "run", str(guide), "--yes")
     assert ledger.read_text() == "restarted\n", ran.stdout + ran.stderr
     db = tmp_path / "data" / "mendflow.sqlite3"
     with sqlite3.connect(db) as conn:
@@ -239,11 +175,11 @@ def test_a_replay_of_a_history_that_lost_a_finish_is_refused(tmp_path: Path) -> 
         assert cut.rowcount >= 1
     conn.close()
     # When it is replayed from a later step, approvals given
-    replayed = _mendflow(env, "replay", run_id, "--from", "settle", "--yes")
+    replayed = mendflow(env, "replay", run_id, "--from", "settle", "--yes")
     # Then it is refused in one line, exit 5, and the change is not made again (before: the
     # replay did not reuse the change, and made it again)
     assert ledger.read_text() == "restarted\n", replayed.stdout + replayed.stderr
-    _assert_one_line_error(replayed, 5, "events that say so are missing")
+    assert_one_line_error(replayed, 5, "events that say so are missing")
 
 
 class _Dispatched:
@@ -504,17 +440,6 @@ def test_a_secret_in_base64_of_the_url_or_json_carrying_it_is_masked(
 
 # -- 5. a change a gateway answered it lost -------------------------------------------------------
 
-RESTART_OVER_HTTP = """# Restart
-
-## Mitigation
-
-1. Restart the service {{#restart retries=3}}:
-
-   ```http
-   method: POST
-   url: http://127.0.0.1:{port}/restart
-   ```
-"""
 
 
 async def _gateway(received: list[bytes], status: int) -> asyncio.Server:
@@ -637,7 +562,7 @@ def _run_guide(tmp_path: Path, text: str, env: dict[str, str] | None = None
     guide.write_text(text)
     full = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data"), **(env or {})}
     full.pop("MENDFLOW_DEBUG", None)
-    return _mendflow(full, "run", str(guide), "--yes")
+    return mendflow(full, "run", str(guide), "--yes")
 
 
 def test_a_change_over_ssh_whose_connection_dropped_is_not_run_again(tmp_path: Path) -> None:

@@ -38,26 +38,9 @@ def runbook(body: str) -> str:
     return RUNBOOK.format(body=body) + "\n## Mitigation\n\nThe alert clears; else escalate.\n"
 
 
-CARRIED = """# Kubelet down
-
-## Diagnosis
-
-1. Log in to the node and read the kubelet's log:
-
-   ```bash
-   ssh <node-address>
-   journalctl -u kubelet --no-pager
-   ```
-
-## Mitigation
-
-1. Check the kubelet and restart it:
-
-   ```bash
-   systemctl status kubelet
-   systemctl restart kubelet
-   ```
-"""
+# a session on the node left open in Diagnosis, its Mitigation typed after it (MF210)
+CARRIED = (Path(__file__).resolve().parents[2] / "fixtures" / "sessions" / "ssh-left-open.md"
+           ).read_text(encoding="utf-8")
 
 
 # (rule, guide text where it fires, the lines, a near miss where it must not fire)

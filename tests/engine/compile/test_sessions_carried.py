@@ -12,35 +12,14 @@ so does everything once the guide leaves the session (`exit`) or says "from your
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from engine.plan import StepKind
 from tests.support.compiling import compile_text, manual_scripts, pipelines
 
-NODE = """# Kubelet down
-
-## Diagnosis
-
-1. Log in to the node and read the kubelet's log:
-
-   ```bash
-   ssh <node-address>
-   journalctl -u kubelet --no-pager
-   ```
-
-## Mitigation
-
-1. Check the kubelet and restart it:
-
-   ```bash
-   systemctl status kubelet
-   systemctl restart kubelet
-   ```
-
-2. Watch the node come back:
-
-   ```bash
-   kubectl get node <node-name>
-   ```
-"""
+# ssh to the node under Diagnosis, `systemctl ...` under Mitigation, `kubectl get node` after
+NODE = (Path(__file__).resolve().parents[2] / "fixtures" / "sessions" / "ssh-left-open.md"
+        ).read_text(encoding="utf-8")
 
 
 def test_a_later_sections_host_command_is_a_persons_step_in_the_session() -> None:
