@@ -51,10 +51,10 @@ from engine.store.base import RunRecord
 from engine.templating import evaluate
 from tests.support.killed import (
     CHANGE_THEN_WAIT,
-    RESTART_OVER_HTTP,
     assert_one_line_error,
     killed_run,
     mendflow,
+    restart_over_http,
 )
 from tests.support.running import run_locally
 
@@ -263,34 +263,8 @@ async def _hang_up_server(received: list[bytes]) -> asyncio.Server:
 
 def test_a_change_whose_answer_was_lost_after_it_was_sent_is_not_sent_again(
         tmp_path: Path) -> None:
-    from engine.interaction import Answers
-    from engine.plugins import default_registry
-    from engine.runtime.executor import LocalExecutor
-    from engine.runtime.services import Services
-    from engine.settings import Settings
-    from engine.store import open_store
-
-    async def go() -> tuple[list[bytes], RunRecord]:
-        received: list[bytes] = []
-        server = await _hang_up_server(received)
-        port = server.sockets[0].getsockname()[1]
-        plan = compile_guide(parse_guide(RESTART_OVER_HTTP.format(port=port), path="g.md"),
-                             known_plugins={"http"})
-        store = open_store(tmp_path / "s.sqlite3")
-        await store.open()
-        try:
-            executor = LocalExecutor(Services(store=store, registry=default_registry(),
-                                              settings=Settings(data_dir=tmp_path)),
-                                     interaction=Answers(assume_yes=True))
-            record = await executor.start(plan, guide_path="g.md")
-        finally:
-            await store.close()
-            server.close()
-            await server.wait_closed()
-        return received, record
-
     # Given a gated POST, retried up to three times, whose server hangs up once it has it
-    received, record = asyncio.run(go())
+    received, record = restart_over_http(tmp_path, _hang_up_server)
     # Then it was sent once (before: three times), and the run says its outcome is unknown
     assert len(received) == 1, [r.split(b"\r\n", 1)[0] for r in received]
     assert received[0].startswith(b"POST /restart")

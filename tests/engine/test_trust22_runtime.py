@@ -52,10 +52,10 @@ from engine.errors import StoreError
 from engine.plan import Edge, Plan, SourceInfo, Span, Step
 from tests.support.killed import (
     CHANGE_THEN_WAIT,
-    RESTART_OVER_HTTP,
     assert_one_line_error,
     killed_run,
     mendflow,
+    restart_over_http,
 )
 
 PG_URL = os.environ.get("MENDFLOW_TEST_DATABASE_URL",
@@ -458,35 +458,7 @@ async def _gateway(received: list[bytes], status: int) -> asyncio.Server:
 
 
 def _restart_through(tmp_path: Path, status: int) -> tuple[list[bytes], Any]:
-    from engine.compile import compile_guide
-    from engine.guide import parse_guide
-    from engine.interaction import Answers
-    from engine.plugins import default_registry
-    from engine.runtime.executor import LocalExecutor
-    from engine.runtime.services import Services
-    from engine.settings import Settings
-    from engine.store import open_store
-
-    async def go() -> tuple[list[bytes], Any]:
-        received: list[bytes] = []
-        server = await _gateway(received, status)
-        port = server.sockets[0].getsockname()[1]
-        plan = compile_guide(parse_guide(RESTART_OVER_HTTP.format(port=port), path="g.md"),
-                             known_plugins={"http"})
-        store = open_store(tmp_path / "s.sqlite3")
-        await store.open()
-        try:
-            executor = LocalExecutor(Services(store=store, registry=default_registry(),
-                                              settings=Settings(data_dir=tmp_path)),
-                                     interaction=Answers(assume_yes=True))
-            record = await executor.start(plan, guide_path="g.md")
-        finally:
-            await store.close()
-            server.close()
-            await server.wait_closed()
-        return received, record
-
-    return asyncio.run(go())
+    return restart_over_http(tmp_path, lambda received: _gateway(received, status))
 
 
 @pytest.mark.parametrize("status", [502, 504])

@@ -1,15 +1,19 @@
-"""A `mendflow run` killed mid-way, and the CLI run again on what it left: the helpers the trust
-tests share (tests/engine/test_trust21.py, test_trust22_runtime.py)."""
+"""Runs cut short: a `mendflow run` killed mid-way and the CLI run again on what it left, and a
+change sent over HTTP to a server that loses its answer: the helpers the trust tests share
+(tests/engine/test_trust21.py, test_trust22_runtime.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 # A change, then a wait long enough to kill the run in: the change is made and recorded before
 # the kill (the guide's `{ledger}` is a file each run of the change appends a line to)
@@ -97,3 +101,38 @@ def killed_run(tmp_path: Path, guide_text: str, step: str, *args: str,
         (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
     conn.close()
     return db, run_id, full
+
+
+def restart_over_http(tmp_path: Path, serve: Callable[[list[bytes]], Awaitable[asyncio.Server]]
+                      ) -> tuple[list[bytes], Any]:
+    """RESTART_OVER_HTTP run to its end (approved) against the server `serve` starts, which
+    appends each request it receives to the list it is given: the requests, the run's record."""
+    from engine.compile import compile_guide
+    from engine.guide import parse_guide
+    from engine.interaction import Answers
+    from engine.plugins import default_registry
+    from engine.runtime.executor import LocalExecutor
+    from engine.runtime.services import Services
+    from engine.settings import Settings
+    from engine.store import open_store
+
+    async def go() -> tuple[list[bytes], Any]:
+        received: list[bytes] = []
+        server = await serve(received)
+        port = server.sockets[0].getsockname()[1]
+        plan = compile_guide(parse_guide(RESTART_OVER_HTTP.format(port=port), path="g.md"),
+                             known_plugins={"http"})
+        store = open_store(tmp_path / "s.sqlite3")
+        await store.open()
+        try:
+            executor = LocalExecutor(Services(store=store, registry=default_registry(),
+                                              settings=Settings(data_dir=tmp_path)),
+                                     interaction=Answers(assume_yes=True))
+            record = await executor.start(plan, guide_path="g.md")
+        finally:
+            await store.close()
+            server.close()
+            await server.wait_closed()
+        return received, record
+
+    return asyncio.run(go())
