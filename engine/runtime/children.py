@@ -24,7 +24,9 @@ the child to its end on a local executor (the driver it is given) and reports:
 The child's id is the caller's, the step's and, after the first, the attempt's
 (`RUN.STEP`, `RUN.STEP.2`): a call step run again after its runner or worker died finds its
 child. A finished child is not run again (its outcome is reported); an unfinished one is
-resumed, never restarted, so none of its steps' effects repeats. If the dead process's lease on
+resumed, never restarted, so none of its steps' effects repeats. A call step tried again after
+its child ended badly (`retries=1`) starts the guide anew only when no earlier attempt's child
+started a change: else it fails, saying which, and a person decides. If the dead process's lease on
 the child has not lapsed yet (it died on another host), this waits for it.
 
 On Celery the worker that executes the call step drives the child itself (no task per child
@@ -108,6 +110,7 @@ class ChildCalls:
         except RunNotFound:
             record = None
         if record is None:
+            await self._no_change_made_before(plan, run_id, step, attempt)
             inputs = _inputs(step, memory)
             alert = memory.view().get("alert")
             guide = child_plan.source.path
@@ -127,6 +130,43 @@ class ChildCalls:
         elif record.status in ("running", "interrupted"):
             record = await self._drive(lambda d: d.resume(child_id))
         return await self._report(record, decided_by_guide=_decides(plan, step, record))
+
+    async def _no_change_made_before(self, plan: Plan, run_id: str, step: Step,
+                                     attempt: int) -> None:
+        """A call step tried again starts its guide anew (`RUN.STEP.2`): refused when an
+        earlier attempt's child (or a child of it) started a change, which would be made
+        again; a person decides (retries=1 on "Follow [the flush](flush.md)" flushed twice)."""
+        for earlier in range(1, attempt):
+            changed = await self._change_started(plan.calls.get(step.call or ""),
+                                                 child_run_id(run_id, step.id, earlier))
+            if changed is not None:
+                raise StepFailed(
+                    f"the linked guide's run {changed[0]} started a change ({changed[1]}) "
+                    f"before it ended: it is not run again by itself, its changes would be "
+                    f"made twice", retryable=False, step=step.id,
+                    hint=f"See what it did (`mendflow show {changed[0]}`), then run the "
+                         f"linked guide yourself if it should run again")
+
+    async def _change_started(self, plan: Plan | None, run_id: str
+                              ) -> tuple[str, str] | None:
+        """(run id, step id) of a mutating step `run_id` (or a child run of it) started."""
+        if plan is None:
+            return None
+        try:
+            await self.store.get_run(run_id)
+        except RunNotFound:
+            return None
+        mutating = {s.id for s in plan.steps if s.mutating}
+        started = next((ev.step_id for ev in await self.store.events(run_id)
+                        if ev.type == "step_started" and ev.step_id in mutating), None)
+        if started is not None:
+            return run_id, started
+        for child in await self.store.child_runs(run_id):
+            found = await self._change_started(plan.calls.get(
+                _called(plan, child.parent_step or "")), child.run_id)
+            if found is not None:
+                return found
+        return None
 
     async def _drive(self, go: Callable[[ChildDriver], Awaitable[RunRecord]]) -> RunRecord:
         """Drive the child; while a dead driver's lease on it has not lapsed, wait for it."""
@@ -252,3 +292,9 @@ def _inputs(step: Step, memory: Memory) -> dict[str, str]:
                              retryable=False, step=step.id, hint=exc.hint) from None
         out[str(name)] = str(value)
     return out
+
+
+def _called(plan: Plan, step_id: str) -> str:
+    """The guide a call step of `plan` links to ("" when `step_id` is none of its calls)."""
+    step = next((s for s in plan.steps if s.id == step_id), None)
+    return (step.call or "") if step is not None else ""

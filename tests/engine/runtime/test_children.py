@@ -365,3 +365,59 @@ async def test_a_child_that_concluded_nothing_never_lets_its_caller_end_healthy(
     assert (record.status, record.outcome) == (status, outcome), record.reason
     if status == "failed":
         assert "ended inconclusive" in (record.reason or "")
+
+
+_CHANGE_THEN_CHECK = """# Flush
+
+## Mitigation
+
+1. Flush the cache {{#flush}}:
+
+   ```bash
+   touch {marker}
+   ```
+
+2. Check the flush took {{#check}}:
+
+   ```bash
+   ls {missing}
+   ```
+"""
+
+_RETRIED_CALLER = """# Caller
+
+## Mitigation
+
+1. Follow [the flush](child.md) {#flush retries=1}.
+"""
+
+
+@pytest.mark.parametrize("change_first", [True, False])
+async def test_a_retried_call_step_never_makes_its_childs_change_again(
+        make_executor, store, tmp_path: Path, change_first: bool) -> None:
+    from engine.interaction import Answers
+
+    # Given a call step with a retry, whose child makes a change and then fails a check
+    # (or, the control, fails its check before any change)
+    child = _CHANGE_THEN_CHECK.format(marker=tmp_path / "flushed", missing=tmp_path / "nope")
+    if not change_first:
+        child = child.replace("1. Flush", "0. Check the flush took {#first}:\n\n   ```bash\n"
+                              f"   ls {tmp_path / 'nope'}\n   ```\n\n1. Flush")
+    (tmp_path / "child.md").write_text(child)
+    caller = tmp_path / "caller.md"
+    caller.write_text(_RETRIED_CALLER)
+    ex, _ = make_executor(interaction=Answers(assume_yes=True))
+
+    record = await ex.start(compile_path(caller, known_plugins={"shell", "bash"}),
+                            guide_path=str(caller))
+
+    children = await store.child_runs(record.run_id)
+    assert record.status == "failed"
+    if change_first:
+        # Then the child ran once (before: a second child flushed again, approved by --yes),
+        # and the call step says why it did not try again
+        assert [c.run_id for c in children] == [f"{record.run_id}.flush"]
+        assert "started a change (flush)" in (record.reason or ""), record.reason
+        assert "not run again by itself" in (record.reason or "")
+    else:  # nothing changed: the retry may run the guide again
+        assert len(children) == 2, [c.run_id for c in children]
