@@ -521,8 +521,10 @@ def reaches_its_machine(text: str) -> bool:
 
 # database and cache clients that reach the server their host option names
 _NETWORK_CLIENTS = frozenset({"redis-cli", "valkey-cli", "keydb-cli", "psql", "pg_isready",
-                              "mysql", "mysqladmin", "mariadb", "clickhouse-client", "mongosh",
-                              "mongo", "nodetool", "memcstat"})
+                              "pg_dump", "pg_dumpall", "pg_restore", "mysql", "mysqladmin",
+                              "mariadb", "clickhouse-client", "mongosh", "mongo", "nodetool",
+                              "memcstat", "cqlsh", "mosquitto_pub", "mosquitto_sub",
+                              "mosquitto_rr"})
 _HOST_OPTION = re.compile(r"\s(?:-h\s*|--host(?:=|\s+)|--servers=)['\"]?(?P<host>[\w.:\[\]-]+)")
 _LOCAL_HOST = re.compile(r"^(?:localhost|127\.\d+\.\d+\.\d+|::1|\[::1\]|0\.0\.0\.0)(?::\d+)?$",
                          re.I)
@@ -1253,7 +1255,7 @@ def _on_another_machine(text: str) -> bool:
     except ValueError:
         argv = text.split()
     while argv and argv[0].rsplit("/", 1)[-1] in ("sudo", "env", "command"):
-        argv = [a for a in argv[1:]]
+        argv = argv[1:]
         while argv and argv[0].startswith("-"):
             argv = argv[1:]
     if not argv:
@@ -1267,20 +1269,17 @@ def _on_another_machine(text: str) -> bool:
         return found is not None and found[1] in _ENTERED_SUBCOMMANDS
     if tool in _CONTAINER_EXECS or tool == "crictl":
         return "exec" in argv[1:3]
-    return tool in _REMOTE_SHELLS or tool in _SHELL_ON or tool in ("chroot", "nsenter", "lxc",
-                                                                   "incus", "ip")
+    # (and `chroot /host`, `nsenter -t PID`, `ip netns exec NS bash`, `lxc exec C -- bash`)
+    return tool in _REMOTE_SHELLS or tool in _SHELL_ON or tool in ("chroot", "nsenter", "ip",
+                                                                   "lxc", "incus")
 
 
-# A client given the server it talks to: a URL's host that is not this machine's, or a host
-# flag (`psql -h db-1`, `kafka-topics.sh --bootstrap-server kafka-1:9092`)
+# A client given the server it talks to by a URL, or by an address option whatever the tool
+# (`kafka-topics.sh --bootstrap-server kafka-1:9092`, `etcdctl --endpoints=...`; a database
+# client's `-h db-1` is `reaches_its_machine`'s)
 _URL_HOST = re.compile(r"\bhttps?://\[?([^/:\s\]'\"]+)", re.I)
-_HOST_FLAG = re.compile(r"(?:^|\s)(?:--host|--hostname|--bootstrap-server|--endpoints?|"
-                        r"--server|--address|-addr|--url|--brokers?)[=\s]+['\"]?([\w.-]+)|"
-                        # `-h` is a host only to a database client (`df -h` is human-readable)
-                        r"^(?:sudo\s+(?:-\S+\s+)*)?(?:psql|mysql|mariadb|redis-cli|mongo|"
-                        r"mongosh|clickhouse-client|cqlsh|pg_\w+|mosquitto_(?:pub|sub|rr))\s(?:.*\s)?-h\s*['\"]?"
-                        r"([\w.-]+)")
-_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]"})
+_ADDRESS_OPTION = re.compile(r"(?:^|\s)(?:--bootstrap-server|--endpoints?|--brokers?|--server|"
+                            r"--address|-addr|--url)[=\s]+['\"]?([\w.-]+)")
 
 
 def _names_its_server(text: str) -> bool:
@@ -1288,8 +1287,8 @@ def _names_its_server(text: str) -> bool:
     https://web.example.net/healthz`, `psql -h orders-db -c ...`): it runs where it did.
     `curl localhost:9200` asks the machine it runs on."""
     hosts = [m.group(1) for m in _URL_HOST.finditer(text)] + \
-        [m.group(1) or m.group(2) for m in _HOST_FLAG.finditer(text)]
-    return any(h.lower() not in _LOCAL_HOSTS for h in hosts)
+        [m.group(1) for m in _ADDRESS_OPTION.finditer(text)]
+    return any(not _LOCAL_HOST.match(h) for h in hosts)
 
 
 def _command_like(text: str) -> bool:

@@ -64,9 +64,11 @@ def test_lines_that_reach_their_own_machine_still_run() -> None:
    curl -s https://api.example.net/healthz
    psql -h orders-db -c 'select 1'
    ssh node-2 uptime
+   kafka-topics.sh --bootstrap-server kafka-1:9092 --list
+   mosquitto_sub -h gw4.plant -t line4/state -C 1 -W 5
    ```"""))
     first_words = {p[0][0] for p in pipelines(plan)}
-    assert {"curl", "psql", "ssh"} <= first_words, first_words
+    assert {"curl", "psql", "ssh", "kafka-topics.sh", "mosquitto_sub"} <= first_words, first_words
 
 
 def test_leaving_the_session_or_saying_locally_ends_it() -> None:
