@@ -37,6 +37,8 @@ class Tool:
     any_args: bool = False  # no flag or operand of this tool writes (ps, dig): all are fine
     live: bool = False  # a live view or stream whatever its arguments (`gitlab-ctl tail`)
     stays: bool = False  # live, and open for the lines after it (`port-forward`, `attach`)
+    # a flag given instead of a subcommand that is that subcommand (`ceph -s`: `ceph status`)
+    named_by: Mapping[str, str] | None = None
 
 
 Grammar = Callable[[str, list[str]], None]  # a tool with its own syntax (find): raises NotRead
@@ -62,6 +64,14 @@ def judge(name: str, tool: Tool, args: list[str], inherited: Flags | None = None
         finding = _all_flags(tool, flags) if tool.inherit else flags
         head = parse(args, finding, name, stop_at_operand=True)
         _follow(name, tool, head)
+        named = tool.named_by or {}
+        said = next((named[f] for f, _ in head.flags if f in named), None) \
+            if not head.operands else None
+        if said is not None:  # judged as the subcommand it names, the other flags its own
+            rest = [a for a in args if a not in named]
+            judge(f"{name} {said}", tool.subcommands[said], rest, flags if tool.inherit else
+                  inherited)
+            return
         if not head.operands:
             if tool.bare != "read":
                 raise NotRead(f"{name} needs a subcommand that reads", cause="subcommand",

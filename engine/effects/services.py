@@ -778,7 +778,7 @@ _NODETOOL_SUBS: dict[str, Tool] = rows(
 # `ceph -w` (`--watch`, `--watch-warn` ...) streams the cluster's log until stopped.
 _CEPH_WATCH = frozenset("-w --watch --watch-debug --watch-info --watch-sec --watch-warn "
                         "--watch-error".split())
-_CEPH = F("c:k:n:i:f:w", "conf= keyring= name= id= format= cluster= connect-timeout= "
+_CEPH = F("c:k:n:i:f:ws", "conf= keyring= name= id= format= cluster= connect-timeout= status "
           "watch-channel= watch watch-debug watch-info watch-sec watch-warn watch-error",
           why={"--admin-daemon": "talks to a daemon's admin socket"})
 _CEPH_SUBS: dict[str, Tool] = {
@@ -1036,7 +1036,8 @@ SERVICES: dict[str, Rule] = {
     "vault": Tool(_VAULT, inherit=True, subcommands=_VAULT_SUBS),
     "nomad": Tool(_NOMAD, inherit=True, subcommands=_NOMAD_SUBS),
     "nodetool": Tool(_NODETOOL, inherit=True, subcommands=_NODETOOL_SUBS),
-    "ceph": Tool(_CEPH, inherit=True, subcommands=_CEPH_SUBS, follow=_CEPH_WATCH),
+    "ceph": Tool(_CEPH, inherit=True, subcommands=_CEPH_SUBS, follow=_CEPH_WATCH,
+                 named_by={"-s": "status", "--status": "status"}),
     "rados": Tool(_RADOS_RBD, inherit=True, subcommands=_RADOS_SUBS),
     "rbd": Tool(_RADOS_RBD, inherit=True, subcommands=_RBD_SUBS),
     "promtool": _PROMTOOL,
