@@ -50,6 +50,14 @@ log = logging.getLogger("mendflow.steps")
 MAY_HAVE_ACTED = "; it changes the world and may have done so, so it is not tried again by itself"
 """Said of a change cut off after it may have acted (an error that says its effect is
 unknown, an answer that says so): it is never retried by itself, whatever its `retries`."""
+MAY_HAVE_ACTED_CLEANUP = ("; it changes the world and may have done so; a clean-up step, "
+                          "written to be repeated, it is tried again within its retries")
+"""The same said of a clean-up step, which the scheduler tries until it works or its budget
+ends (stop the motion, open the gripper: what leaves the world safe is made to be repeated)."""
+
+
+def _may_have_acted(plan: Plan, step: Step) -> str:
+    return MAY_HAVE_ACTED_CLEANUP if step.id in plan.cleanup else MAY_HAVE_ACTED
 
 _UNWATCHED = contextlib.nullcontext()
 
@@ -130,7 +138,7 @@ class StepRunner:
         except MendflowError as exc:
             error, retryable = str(exc), bool(getattr(exc, "retryable", False))
             if step.mutating and getattr(exc, "effect_unknown", False):
-                error += MAY_HAVE_ACTED
+                error += _may_have_acted(plan, step)
                 retryable = False
             report = StepReport(sched.StepFailed(
                 step=step.id, attempt=attempt, error=self.redact(error), retryable=retryable,
@@ -141,7 +149,7 @@ class StepRunner:
             # A change that raised may have acted before it did (a request sent, its answer
             # unreadable): its outcome is unknown, so it is never tried again by itself.
             if step.mutating:
-                error += MAY_HAVE_ACTED
+                error += _may_have_acted(plan, step)
             report = StepReport(sched.StepFailed(
                 step=step.id, attempt=attempt, error=self.redact(error),
                 retryable=not step.mutating,
@@ -401,7 +409,8 @@ class StepRunner:
                                                      branches=branches, note=note)
         else:
             unknown = step.mutating and result.effect_unknown  # the answer: it may have acted
-            error = (result.error or "step failed") + (MAY_HAVE_ACTED if unknown else "")
+            error = (result.error or "step failed") + (_may_have_acted(plan, step) if unknown
+                                                       else "")
             event = sched.StepFailed(step=step.id, attempt=attempt, branches=branches,
                                      error=self.redact(error), retryable=not unknown)
         return StepReport(event, memory=entries, data=data)

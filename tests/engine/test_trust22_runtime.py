@@ -556,6 +556,38 @@ def test_a_change_over_ssh_whose_connection_dropped_is_not_run_again(tmp_path: P
     assert ran.returncode != 0, said
 
 
+CLEANUP_CUT_OFF = """# Cell
+
+## Diagnosis
+
+1. Read the state {{#state}}:
+
+   ```bash
+   echo ok
+   ```
+
+## Clean-up (always)
+
+1. Release the brake {{#release retries=1}}:
+
+   ```bash
+   timeout 1 sh -c 'echo released >> {ledger}; sleep 5'
+   ```
+"""
+
+
+def test_a_clean_up_step_cut_off_is_tried_again_and_says_so(tmp_path: Path) -> None:
+    # Given a clean-up step (the safe stop, made to be repeated) cut off after it may have acted
+    ledger = tmp_path / "released"
+    ran = _run_guide(tmp_path, CLEANUP_CUT_OFF.format(ledger=ledger))
+    said = " ".join((ran.stdout + ran.stderr).split())
+    # Then it is tried again within its retries, as clean-up always is, and its error says so
+    # (before: "it is not tried again by itself", and it was tried again)
+    assert ledger.read_text().splitlines() == ["released", "released"], said
+    assert "written to be repeated, it is tried again within its retries" in said, said
+    assert "not tried again by itself" not in said, said
+
+
 def test_a_change_over_curl_whose_answer_was_lost_is_not_sent_again(tmp_path: Path) -> None:
     received: list[bytes] = []
     server, thread = _hang_up_after_request(received)
