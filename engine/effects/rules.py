@@ -64,13 +64,12 @@ def judge(name: str, tool: Tool, args: list[str], inherited: Flags | None = None
         finding = _all_flags(tool, flags) if tool.inherit else flags
         head = parse(args, finding, name, stop_at_operand=True)
         _follow(name, tool, head)
-        named = tool.named_by or {}
+        named = tool.named_by  # (asked only of a tool that has one: this runs per command)
         said = next((named[f] for f, _ in head.flags if f in named), None) \
-            if not head.operands else None
-        if said is not None:  # judged as the subcommand it names, the other flags its own
-            rest = [a for a in args if a not in named]
-            judge(f"{name} {said}", tool.subcommands[said], rest, flags if tool.inherit else
-                  inherited)
+            if named and not head.operands else None
+        if said is not None and named:  # judged as the subcommand it names, with its flags
+            judge(f"{name} {said}", tool.subcommands[said], [a for a in args if a not in named],
+                  flags if tool.inherit else inherited)
             return
         if not head.operands:
             if tool.bare != "read":

@@ -153,11 +153,11 @@ class ChildCalls:
         if plan is None:
             return None
         try:
-            await self.store.get_run(run_id)
-        except RunNotFound:
+            events = await self.store.events(run_id)
+        except RunNotFound:  # that attempt never started its child
             return None
         mutating = {s.id for s in plan.steps if s.mutating}
-        started = next((ev.step_id for ev in await self.store.events(run_id)
+        started = next((ev.step_id for ev in events
                         if ev.type == "step_started" and ev.step_id in mutating), None)
         if started is not None:
             return run_id, started
