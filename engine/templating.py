@@ -22,6 +22,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import nodes
+from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine import promql
@@ -237,19 +238,33 @@ def references(template_or_expr: str, *, expression: bool = False) -> set[str]:
     """
     if not expression and not is_template(template_or_expr):
         return set()
+    found = _references(template_or_expr, expression)
+    if isinstance(found, str):
+        error = ConditionError if expression else TemplateError
+        raise error(f"syntax error: {found}", hint=f"Check {template_or_expr!r}")
+    return set(found)
+
+
+# The compiler asks this of one text from several places (placement, validation, lint), and
+# the parse is most of a guard's cost: each text is parsed once (a syntax error as its message).
+@lru_cache(maxsize=4096)
+def _references(template_or_expr: str, expression: bool) -> frozenset[str] | str:
     source = "{{ " + template_or_expr + " }}" if expression else template_or_expr
     try:
-        ast = _ENV.parse(source)
+        # Jinja's own parser, as `Environment.parse` calls it, without the rewrite `parse`
+        # makes of a syntax error's traceback for a template's author: that rewrite leaves a
+        # reference cycle holding every frame above the parse (the whole guide being
+        # compiled) for the cyclic collector to find
+        ast = Parser(_ENV, source).parse()
     except jinja2.TemplateSyntaxError as exc:
-        error = ConditionError if expression else TemplateError
-        raise error(f"syntax error: {exc.message}", hint=f"Check {template_or_expr!r}") from None
+        return str(exc.message)
     local_names = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
     found: set[str] = set()
     for node in _outermost_chains(ast):
         path = _dotted(node)
         if path and path.split(".")[0] not in local_names:
             found.add(path)
-    return found
+    return frozenset(found)
 
 
 def _outermost_chains(node: nodes.Node, parent_is_chain: bool = False) -> Iterator[nodes.Node]:
