@@ -19,30 +19,41 @@ MASK = "********"
 
 _NAMES = r"(?:[A-Z][A-Z0-9_]*_)?(?:PASSWORD|PASSWD|PWD|PASS|TOKEN|SECRET|API_KEY|APIKEY|AUTH)"
 _VALUE = r"""(?P<v>'[^'\s]{4,}'|"[^"\s]{4,}"|(?!-)[^\s'"`;|&]{4,})"""
-_WRITTEN = [
+# Each pattern with the words (lower-case) a line holds wherever the pattern matches it: most
+# command lines hold none, and are not scanned by the pattern (of every line of every guide).
+_SECRET_NAMES = ("pass", "pwd", "token", "secret", "key", "auth")
+_WRITTEN: list[tuple[tuple[str, ...], re.Pattern[str]]] = [
     # PGPASSWORD=hunter2 psql, export GITHUB_TOKEN=..., REDISCLI_AUTH=...
-    re.compile(rf"(?<![\w$]){_NAMES}={_VALUE}"),
-    re.compile(rf"(?:MYSQL_PWD|PGPASSWORD|REDISCLI_AUTH|AWS_SECRET_ACCESS_KEY)={_VALUE}"),
+    (_SECRET_NAMES, re.compile(rf"(?<![\w$]){_NAMES}={_VALUE}")),
+    (_SECRET_NAMES,
+     re.compile(rf"(?:MYSQL_PWD|PGPASSWORD|REDISCLI_AUTH|AWS_SECRET_ACCESS_KEY)={_VALUE}")),
     # --password=x, --password x, --token x, --api-key=x, --secret x
-    re.compile(rf"(?<!\S)--(?:password|passwd|token|api-key|apikey|secret|auth-token|"
-               rf"client-secret)(?:=|\s+){_VALUE}"),
+    (_SECRET_NAMES,
+     re.compile(rf"(?<!\S)--(?:password|passwd|token|api-key|apikey|secret|auth-token|"
+                rf"client-secret)(?:=|\s+){_VALUE}")),
     # mysql -pS3cret, -p'S3cret' (mysql's own: no space between)
-    re.compile(rf"(?<!\S)(?:mysql|mysqladmin|mysqldump|mariadb)\b[^|;&]{{0,400}}?(?<!\S)-p{_VALUE}"),
+    (("mysql", "mariadb"),
+     re.compile(rf"(?<!\S)(?:mysql|mysqladmin|mysqldump|mariadb)\b[^|;&]{{0,400}}?(?<!\S)"
+                rf"-p{_VALUE}")),
     # redis-cli -a S3cret
-    re.compile(rf"(?<!\S)redis-cli\b[^|;&]{{0,400}}?(?<!\S)-a\s+{_VALUE}"),
-    # Authorization headers
-    re.compile(r"(?i)authorization:\s*(?:bearer|basic|token)\s+(?P<v>[A-Za-z0-9._~+/=-]{8,})"),
+    (("redis-cli",), re.compile(rf"(?<!\S)redis-cli\b[^|;&]{{0,400}}?(?<!\S)-a\s+{_VALUE}")),
+    # Authorization headers (caseless: "auth", as no other letter folds to a, u, t or h, as
+    # "ı" does to "i")
+    (("auth",), re.compile(r"(?i)authorization:\s*(?:bearer|basic|token)\s+"
+                           r"(?P<v>[A-Za-z0-9._~+/=-]{8,})")),
     # userinfo in a URL, curl -u user:pass
     # (a scheme starts a word and is short: scanning a 200 kB word from each of its letters
     # for "://" took time growing with its square)
-    re.compile(r"(?<![A-Za-z0-9+.-])[a-z][a-z0-9+.-]{0,15}://[^/\s:@]{1,256}:"
-               r"(?P<v>[^@\s/]{4,256})@"),
-    re.compile(r"(?<!\S)(?:curl|wget)\b[^|;&]{0,400}?(?<!\S)(?:-u|--user)\s+['\"]?[^:\s'\"/]+:"
-               r"(?P<v>[^\s'\"]{4,})"),
+    (("://",), re.compile(r"(?<![A-Za-z0-9+.-])[a-z][a-z0-9+.-]{0,15}://[^/\s:@]{1,256}:"
+                          r"(?P<v>[^@\s/]{4,256})@")),
+    (("curl", "wget"),
+     re.compile(r"(?<!\S)(?:curl|wget)\b[^|;&]{0,400}?(?<!\S)(?:-u|--user)\s+['\"]?"
+                r"[^:\s'\"/]+:(?P<v>[^\s'\"]{4,})")),
     # tokens in the shapes their issuers give them
-    re.compile(r"(?P<v>\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|"
-               r"glpat-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|"
-               r"sk_live_[A-Za-z0-9]{16,}|AKIA[0-9A-Z]{16})\b)"),
+    (("gh", "glpat-", "xox", "sk_live_", "akia"),
+     re.compile(r"(?P<v>\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|"
+                r"glpat-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|"
+                r"sk_live_[A-Za-z0-9]{16,}|AKIA[0-9A-Z]{16})\b)")),
 ]
 _PLACEHOLDER = re.compile(
     r"^(?:<.*|\$\{?\w+\}?|(?i:.*(?:password|passwd|token|secret|api-?key).*)|\{\{.*\}\}|\{[\w.-]+\}|\[[^\]]*\]|(.)\1{3,}|"
@@ -54,7 +65,10 @@ _PLACEHOLDER = re.compile(
 def written(line: str) -> list[str]:
     """The secret values a command line holds, as written (quotes stripped)."""
     found: list[str] = []
-    for rx in _WRITTEN:
+    low = line.lower()
+    for words, rx in _WRITTEN:
+        if not any(word in low for word in words):
+            continue
         for m in rx.finditer(line):
             value = m.group("v").strip("'\"")
             if len(value) >= 4 and not _PLACEHOLDER.match(value) and value not in found:

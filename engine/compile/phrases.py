@@ -34,7 +34,9 @@ class _Caseless:
     names no upper-case letter; Unicode text is searched as before)."""
 
     def __init__(self, rx: re.Pattern[str]) -> None:
-        if not rx.flags & re.I or re.search(r"[A-Z]", re.sub(r"\\.", "", rx.pattern)):
+        # (a group that turns case back on, `(?-i:[a-z]+)`, would match upper case folded)
+        if not rx.flags & re.I or re.search(r"[A-Z]", re.sub(r"\\.", "", rx.pattern)) or \
+                "(?-i" in rx.pattern:
             raise ValueError(f"not a lower-case IGNORECASE pattern: {rx.pattern[:40]}")
         self.rx = rx
         self.lower = re.compile(rx.pattern, rx.flags & ~re.I)
@@ -953,6 +955,9 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+_OUTCOMES_SAID = tuple((outcome, _Caseless(rx)) for outcome, rx in _OUTCOMES)
+
+
 # A sentence that is nothing but how the run stands, on its own after a section's steps: "The
 # issue is mitigated.", "This is the root cause.", "This is a potential resolution.", "No further
 # action is needed." (not "... as soon as the issue is resolved", a clause of another sentence)
@@ -992,10 +997,7 @@ def outcome_of(text: str) -> str | None:
     if _FOLLOW_UP_TICKET.search(text) and \
             (named := outcome_of(_FOLLOW_UP_TICKET.sub("", text))) is not None:
         return named
-    for outcome, rx in _OUTCOMES:
-        if rx.search(text):
-            return outcome
-    return None
+    return next((outcome for outcome, said in _OUTCOMES_SAID if said.occurs(text)), None)
 
 
 _LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:(?:Only )?(?:If|When|In case)|Otherwise)\b)")

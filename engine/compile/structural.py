@@ -282,7 +282,7 @@ def ignored_parts(guide: Guide, steps: list[Step], edges: list[Edge]) -> list[Ig
         return [s for line in range(a, b + 1) for s in starting.get(line, ())]
 
     for el in guide.elements:
-        span = Span(start=el.span.start, end=el.span.end)
+        span = el.span  # (frozen: shared, not copied)
         info = el.section in describing
         if el.kind == "code":
             # (a session's steps span from its opener's block to the block of their line)

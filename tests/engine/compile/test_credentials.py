@@ -58,6 +58,17 @@ def test_a_placeholder_or_a_flag_is_no_credential(line):
     ("clickhouse-client --password=Zq7plant", "Zq7plant"),
     ("curl -H 'Authorization: Basic YWRtaW46aHVudGVyMg==' http://x", "YWRtaW46aHVudGVyMg=="),
     ("export SLACK_TOKEN=xoxb-1234567890-abcdefghij", "xoxb-1234567890-abcdefghij"),
+    # each way once more, in the other cases and places a line may say it
+    ("PGPASSWORD=hunter2x psql -h db", "hunter2x"),
+    ("sudo MYSQL_PWD='Zq7plant' mysqldump app", "Zq7plant"),
+    ("vault login --token s.Abc123xyz", "s.Abc123xyz"),
+    ("mariadb -h db -u root -pS3cretpw", "S3cretpw"),
+    ("redis-cli -h cache -a S3cretpw ping", "S3cretpw"),
+    ("curl -H 'AUTHORIZATION: bearer abcdefgh12' http://x", "abcdefgh12"),
+    ("wget --user=ops --user ops:Zq7plant http://x", "Zq7plant"),
+    ("echo ghp_abcdefghijklmnopqrstuv1234 | gh auth login --with-token",
+     "ghp_abcdefghijklmnopqrstuv1234"),
+    ("aws configure set aws_access_key_id AKIAABCDEFGHIJKLMNOP", "AKIAABCDEFGHIJKLMNOP"),
 ])
 def test_each_way_a_credential_is_written_is_found(line, secret):
     assert written(line) == [secret]

@@ -114,12 +114,16 @@ def test_a_tables_words_are_read_once_for_its_rows(monkeypatch):
     assert sum(1 for r in readings if isinstance(r, str) and "If not OK" in r) <= 1
 
 
-@pytest.mark.parametrize("rx", [phrases._GUARD_WORD, phrases._ESCALATE], ids=["guard", "escalate"])
+@pytest.mark.parametrize("rx", [phrases._GUARD_WORD, phrases._ESCALATE,
+                                *(rx for _, rx in phrases._OUTCOMES)],
+                         ids=["guard", "escalate", *(o for o, _ in phrases._OUTCOMES)])
 def test_a_caseless_pattern_answers_as_its_ignorecase_form(rx):
     twin = phrases._Caseless(rx)
     texts = ["IF the disk is full", "Otherwise, ESCALATE to the DBA team", "When", "whenever",
              "Escalation policy", "Contact SUPPORT", "iF", "ſe", "Если нет", "Page The On-Call",
-             "the service answers", "Sonst: Eskalieren", "KIf", "If\u0130", "\u212aif", ""]
+             "the service answers", "Sonst: Eskalieren", "KIf", "If\u0130", "\u212aif", "",
+             "No Action Is Needed.", "The issue IS MITIGATED", "Mark The Alert Resolved",
+             "Stop, and Tell the release team", "Open a Support Ticket"]
     for text in texts:
         assert twin.occurs(text) == (rx.search(text) is not None), text
 
@@ -130,3 +134,9 @@ def test_a_pattern_naming_an_upper_case_letter_has_no_caseless_twin():
     twin = phrases._Caseless(re.compile(r"\Bif\b", re.I))  # an escape is not a letter
     assert twin.occurs("XIF") is True
     assert twin.occurs("IF") is False
+
+
+def test_a_pattern_turning_case_back_on_has_no_caseless_twin():
+    # `(?-i:[a-z]+)` refuses "Team": on the lower-cased text it would match "team"
+    with pytest.raises(ValueError):
+        phrases._Caseless(re.compile(r"\bopen a ticket to (?-i:[a-z]+)\b", re.I))
