@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
+from engine.compile.prefilter import folds_to_ascii, needed_words
 from engine.effects.names import KNOWN_CLIS
 from engine.errors import MendflowError
 from engine.templating import WORD, references
@@ -34,16 +35,21 @@ class _Caseless:
     names no upper-case letter; Unicode text is searched as before)."""
 
     def __init__(self, rx: re.Pattern[str]) -> None:
-        # (a group that turns case back on, `(?-i:[a-z]+)`, would match upper case folded)
+        # (a group that turns case back on, `(?-i:[a-z]+)`, would match upper case folded; a
+        # letter that folds to an ASCII one, `ſ` to "s", would no longer match it)
         if not rx.flags & re.I or re.search(r"[A-Z]", re.sub(r"\\.", "", rx.pattern)) or \
-                "(?-i" in rx.pattern:
+                "(?-i" in rx.pattern or any(map(folds_to_ascii, rx.pattern)):
             raise ValueError(f"not a lower-case IGNORECASE pattern: {rx.pattern[:40]}")
         self.rx = rx
         self.lower = re.compile(rx.pattern, rx.flags & ~re.I)
+        self.words = needed_words(rx)
 
     def occurs(self, text: str) -> bool:
         if text.isascii():
-            return self.lower.search(text.lower()) is not None
+            low = text.lower()
+            if self.words is not None and not any(word in low for word in self.words):
+                return False  # (most texts: none of the words any of its phrasings needs)
+            return self.lower.search(low) is not None
         return self.rx.search(text) is not None
 
 def may_hold(text: str, *words: str) -> bool:
