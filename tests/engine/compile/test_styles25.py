@@ -1,0 +1,66 @@
+"""On-call and plant guides in styles the earlier sweeps did not try: NetApp ONTAP's
+`cluster1::>` console, an ESXi host's `[root@esx07:~]` shell beside PowerCLI, a Vault unseal, an
+Elasticsearch guide of curl and jq pipelines, Patroni with `\\` continuations at a host prompt, a
+ServiceNow KB export, a Rundeck job page, `wevtutil` in `cmd`, a GitHub Actions runner, runbooks
+in Turkish and Indonesian, a Boston Dynamics Spot fault, a numbered e-mail, a SECS/GEM etch tool
+and a Chef converge (tests/fixtures/styles25 holds the guides tried). Each test is one rule a
+guide author would recognise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.plan import StepKind
+from tests.support.compiling import (
+    assert_gated_and_accounted,
+    compile_text,
+    end_outcomes,
+    gated,
+    reachable,
+    running,
+)
+
+STYLES25 = Path(__file__).resolve().parents[2] / "fixtures" / "styles25"
+
+
+def test_each_styles25_guide_compiles_gated_and_accounted_for():
+    assert_gated_and_accounted(folder=STYLES25, at_least=10)
+
+
+def _outcomes_after(plan, step_id):
+    ends = end_outcomes(plan)
+    return {ends[s].value for s in reachable(plan, step_id) if s in ends}
+
+
+def _case_side(plan, guard_start):
+    (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and
+                 s.title.startswith(guard_start)]
+    (taken,) = [e.target for e in plan.edges if e.source == decide.id and e.condition and
+                not e.condition.text.startswith("Otherwise")]
+    return taken
+
+
+# -- an ESXi host's shell -------------------------------------------------------------------------
+
+def test_an_esxi_shell_prompt_is_a_prompt_and_its_commands_are_not_output():
+    # "[root@esx07:~] /etc/init.d/hostd restart" under "When hostd is not running, restart it":
+    # the bracketed prompt has no `#` or `$`, so the block was ignored as sample output and the
+    # restart was nowhere in the plan
+    plan = compile_text("## Fix\n\nRestart the management agents:\n\n```\n"
+                        "[root@esx07:~] /etc/init.d/hostd restart\n"
+                        "[root@esx07:~] /etc/init.d/vpxa restart\n```\n")
+    for agent in ("hostd", "vpxa"):
+        restart = running(plan, f"/etc/init.d/{agent}", "restart")
+        assert gated(plan, restart.id)
+        assert restart.params["pipeline"][0][0] == f"/etc/init.d/{agent}"
+
+
+def test_commands_at_an_esxi_prompt_after_ssh_are_typed_on_that_host():
+    # `$ ssh root@esx07` then `[root@esx07:~] esxcli ...`: the esxcli lines were output of the
+    # ssh line, and only the login was a person's step
+    plan = compile_text("## Check\n\n```\n$ ssh root@esx07.corp.local\n"
+                        "[root@esx07:~] /etc/init.d/hostd status\n```\n")
+    status = running(plan, "/etc/init.d/hostd", "status")
+    assert status.params["pipeline"][0][:2] == ["ssh", "root@esx07.corp.local"]
+    assert gated(plan, status.id)
+
