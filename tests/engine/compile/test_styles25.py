@@ -16,6 +16,7 @@ from tests.support.compiling import (
     compile_text,
     end_outcomes,
     gated,
+    guards_of,
     reachable,
     running,
 )
@@ -63,4 +64,37 @@ def test_commands_at_an_esxi_prompt_after_ssh_are_typed_on_that_host():
     status = running(plan, "/etc/init.d/hostd", "status")
     assert status.params["pipeline"][0][:2] == ["ssh", "root@esx07.corp.local"]
     assert gated(plan, status.id)
+
+
+# -- guards and endings in Turkish and Indonesian -------------------------------------------------
+
+def test_a_turkish_guard_and_its_otherwise_guard_their_blocks():
+    # "Eğer `/var/log` 10 GB'den büyükse, ... sil:" / "Aksi halde ...": no guard was read, so
+    # the deletion ran whatever the size
+    plan = compile_text("## Adım 2\n\nEğer `/var/log` 10 GB'den büyükse, eski günlükleri sil:\n\n"
+                        "```bash\nsudo find /var/log -name '*.gz' -mtime +7 -delete\n```\n\n"
+                        "Aksi halde journal boyutunu küçült:\n\n"
+                        "```bash\nsudo journalctl --vacuum-size=500M\n```\n")
+    find = running(plan, "find", "/var/log")
+    vacuum = running(plan, "journalctl")
+    assert guards_of(plan, find.id) == ["Eğer `/var/log` 10 GB'den büyükse"]
+    assert len(guards_of(plan, vacuum.id)) == 1
+    assert guards_of(plan, vacuum.id) != guards_of(plan, find.id)
+
+
+def test_an_indonesian_guard_and_its_escalation_end_the_case():
+    # "Jika masih 502, eskalasi ke tim platform.": no guard, no ending; the run ended resolved
+    # whatever the check said
+    plan = compile_text("## Langkah 1\n\n```bash\ncurl -sI https://toko.example.id\n```\n\n"
+                        "Jika log berisi `connect() failed`, mulai ulang PHP-FPM:\n\n"
+                        "```bash\nsudo systemctl restart php8.2-fpm\n```\n\n"
+                        "Jika tidak, lanjutkan.\n\n"
+                        "Jika masih 502, eskalasi ke tim platform.\n")
+    restart = running(plan, "restart", "php8.2-fpm")
+    assert guards_of(plan, restart.id) == ["Jika log berisi `connect() failed`"]
+    assert "escalate" in _outcomes_after(plan, _case_side(plan, "Jika masih 502"))
+    # "hubungi tim web" (tell the web team) hands the case over too
+    plan = compile_text("## Langkah 4\n\n```bash\nsudo nginx -t\n```\n\n"
+                        "Jika uji gagal, jangan reload; hubungi tim web.\n")
+    assert _outcomes_after(plan, _case_side(plan, "Jika uji gagal")) == {"escalate"}
 
