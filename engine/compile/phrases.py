@@ -1301,9 +1301,11 @@ def is_checkpoint(text: str) -> bool:
 
 # -- jumps -------------------------------------------------------------------------------
 
+# ("... first and repeat step 3", "then redo from step 2": a jump back said with the step alone)
 _JUMP = re.compile(
-    r"\b(?:skip(?:ping)?|go(?:ing)?(?: back)?|jump|proceed|continue|move(?: on)?|return|turn)"
+    r"\b(?:(?:skip(?:ping)?|go(?:ing)?(?: back)?|jump|proceed|continue|move(?: on)?|return|turn)"
     r"\s+(?:directly\s+|straight\s+|ahead\s+)?(?:on\s+)?(?:to|with|at)\s+"
+    r"|(?:repeat|redo|re-?run|re-?do)\s+(?:(?:it\s+)?from\s+)?(?=step\s+\d+\b(?!\.\d)))"
     r"(?:the\s+)?(?P<target>\[[^\]]+\]\([^)]*\)|step\s+\d+|\S+(?:\s+\S+)?)", re.I)
 # "Lag growing for 15 minutes → step 3", "Every partition => [Restart](#restart)": an option's
 # arrow points where to go (only at a step or a link: "Settings → Network" is a menu path).

@@ -98,3 +98,20 @@ def test_an_indonesian_guard_and_its_escalation_end_the_case():
                         "Jika uji gagal, jangan reload; hubungi tim web.\n")
     assert _outcomes_after(plan, _case_side(plan, "Jika uji gagal")) == {"escalate"}
 
+
+# -- "repeat step N" ------------------------------------------------------------------------------
+
+def test_repeat_step_n_goes_back_to_that_step():
+    # "4. If `sapstartsrv` is not running at all, run `x` first and repeat step 3.": the jump
+    # back was lost, and the run went on to the check without starting the instance again
+    plan = compile_text(
+        "## Resolution\n\n1. Check the processes: `sapcontrol -nr 00 -function GetProcessList`\n"
+        "2. If the dispatcher is stopped, start the instance: `sapcontrol -nr 00 -function "
+        "Start`\n"
+        "3. If `sapstartsrv` is not running at all, run `sapcontrol -nr 00 -function "
+        "StartService PRD` first and repeat step 2.\n"
+        "4. Escalate to SAP Basis if it is not GREEN.\n")
+    service = running(plan, "StartService")
+    (after,) = [e.target for e in plan.edges if e.source == service.id and e.on == "success"]
+    assert plan.step(after).title == "Repeat from 'If the dispatcher is stopped'"
+
