@@ -3297,6 +3297,12 @@ def _with_options(words: list[str]) -> bool:
         any(re.match(r"--?[A-Za-z]", w) for w in words[1:])
 
 
+# "Confirm that all processes are GREEN with `x`", "Verify with `y`": the check is made by
+# running the program the sentence names (it was only shown, a person's step with no script)
+_CHECK_WITH = (r"(?:^|[.!?;:]\s+)\W*(?:then\s+)?(?:confirm|verify|check|make sure|ensure|validate)\b[^`.;]{0,80}?"
+               r"\b(?:with|using|by running)")
+
+
 def _run_word(code: str, text: str, block: str = "") -> bool:
     """A program the sentence says to run, right after "run"/"execute" ("Run `uptime`.", "by
     running `kafka-topics.sh --describe`"): a command, though `inline_command` knows neither a
@@ -3322,8 +3328,8 @@ def _run_word(code: str, text: str, block: str = "") -> bool:
                               rf"please),?\s+)(?:run|execute)\s+`{re.escape(code)}`",
                               text, re.I | re.M))):
         return False  # (a program no table knows: only where the guide says to run it)
-    m = re.search(rf"\b(?:run|running|execute|executing)\s+`{re.escape(code)}`(\s*command)?"
-                  r"(\s*:)?", text, re.I)
+    m = re.search(rf"(?:\b(?:run|running|execute|executing)|{_CHECK_WITH})\s+"
+                  rf"`{re.escape(code)}`(\s*command)?(\s*:)?", text, re.I)
     # "Run `date` command:" and "Run `ls` on the host" over a block name the block's command
     return m is not None and not m.group(2) and not text.rstrip(" *_").endswith(":") and \
         re.search(rf"(?m)^\s*(?:\$\s*)?(?:sudo\s+(?:-\w+\s+)*)?{re.escape(words[0])}\b",

@@ -115,3 +115,18 @@ def test_repeat_step_n_goes_back_to_that_step():
     (after,) = [e.target for e in plan.edges if e.source == service.id and e.on == "success"]
     assert plan.step(after).title == "Repeat from 'If the dispatcher is stopped'"
 
+
+# -- a check made "with" a program ----------------------------------------------------------------
+
+def test_confirm_with_a_program_runs_that_program():
+    # "5. Confirm that all processes are GREEN with `sapcontrol -nr 00 -function
+    # GetProcessList`.": a program no table knows, named after "with": the step was a person's
+    # with no script, the check never made
+    plan = compile_text("## Fix\n\n1. Start it: `sapcontrol -nr 00 -function Start`\n"
+                        "2. Confirm that all processes are GREEN with `sapcontrol -nr 00 "
+                        "-function GetProcessList`.\n"
+                        "3. Then verify with `mytool status --all`.\n")
+    for words in (("GetProcessList",), ("mytool", "status")):
+        check = running(plan, *words)
+        assert gated(plan, check.id)  # a program no table knows may change things
+
