@@ -898,6 +898,9 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"page @?[\w/&.-]+-on-?call\b|"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
                             r"open (?:a )?(?:support )?(?:case|ticket)|"
+                            # sending the machine back to its maker: "open an RMA with
+                            # Boston Dynamics support", "raise an RMA"
+                            r"(?:open|raise|file|request|start) (?:a |an )?rma\b|"
                             r"(?:transfer|reassign|route|hand (?:it )?off) (?:the |this |your )?"
                             r"(?:icm|incident|ticket|case|page|alert)s? to|"
                             r"engage (?:the )?(?:[\w/&-]+ ){0,4}(?:team|on-?call|support|sre)\b|"
@@ -1602,6 +1605,7 @@ _ESCALATE = re.compile(
     rf"{_DECLARE}|hand (?:it )?over to|"
     # a plant's hand-over: "lock it out and open a maintenance work order"
     r"open (?:a |an )?(?:maintenance|service|repair) (?:ticket|request|case|work order)|"
+    r"(?:open|raise|file|request|start) (?:a |an )?rma|"
     rf"{_CALL_A_PERSON})"
     r"\b", re.I)
 
@@ -1677,11 +1681,19 @@ _HANDS_OVER = re.compile(
     re.I)
 
 
+# "this is the Windows team's problem, call them (x4410)": "them" is the team the sentence
+# named (not "restart the pods, tell them apart")
+_TELL_THE_NAMED = re.compile(r"\b(?:team|on-?call|support|vendor|owners?|help ?desk|lead|"
+                             r"engineers?|admins?|dba)\b(?:'s)?[^.;]{0,80}?\b(?:inform|notify|"
+                             r"tell|call|phone|ring|contact|page|ping|message)\s+them\b", re.I)
+
+
 def hands_over(text: str) -> bool:
     """Whether what a stop's sentence says to do before stopping hands the incident on: to a
     person or team it tells, or to another runbook ("inform IT-Service", "go to the provider
     status runbook")."""
-    return _HANDS_OVER.search(text.replace("**", "").replace("__", "")) is not None
+    plain = text.replace("**", "").replace("__", "")
+    return _HANDS_OVER.search(plain) is not None or _TELL_THE_NAMED.search(plain) is not None
 
 
 # "If two members are down, do not continue. Restore from the snapshot instead, see [etcd

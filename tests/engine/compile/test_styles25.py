@@ -130,3 +130,29 @@ def test_confirm_with_a_program_runs_that_program():
         check = running(plan, *words)
         assert gated(plan, check.id)  # a program no table knows may change things
 
+
+# -- endings ---------------------------------------------------------------------------------------
+
+def test_call_them_after_naming_a_team_hands_the_incident_over():
+    # "If AD DNS doesn't answer either, this is the Windows team's problem, call them (x4410)
+    # and stop there.": "them" was not read as the team, and the case ended resolved
+    plan = compile_text("## Fix\n\n1. Check: `dig @10.20.0.10 git.corp.internal +short`\n"
+                        "2. If AD DNS doesn't answer either, this is the Windows team's problem, "
+                        "call them (x4410) and stop there.\n"
+                        "3. Flush: `sudo unbound-control flush_zone corp.internal`\n")
+    taken = _case_side(plan, "If AD DNS doesn't answer either")
+    assert _outcomes_after(plan, taken) == {"escalate"}
+    assert running(plan, "flush_zone").id not in reachable(plan, taken)
+
+
+def test_opening_an_rma_hands_the_machine_back_to_its_maker():
+    # "4. If the fault is `Leg fault`, ... put Spot in its crate and open an RMA with Boston
+    # Dynamics support.": a person's step, and the run went on to resume the mission, resolved
+    plan = compile_text("## Recovery\n\n1. Read the faults: `python3 -m bosdyn.client "
+                        "192.168.80.3 faults`\n"
+                        "2. If the fault is `Leg fault`, do not power the motors again. Put Spot "
+                        "in its crate and open an RMA with Boston Dynamics support.\n"
+                        "3. Otherwise resume the mission from the tablet.\n")
+    assert _outcomes_after(plan, _case_side(plan, "If the fault is `Leg fault`")) == \
+        {"escalate"}
+
