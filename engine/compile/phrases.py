@@ -195,6 +195,9 @@ def step_number_prefix(text: str) -> str:
     return ""
 
 
+_ONCE_LEAD = re.compile(r"^(?:once|as soon as|after)\s[^,;:]{3,120},\s+(?=\S)", re.I)
+
+
 def numbered_step(text: str) -> bool:
     """Whether a paragraph is a numbered step a person does ("Step 1: Press the e-stop.",
     "i. Stop the conveyor from the HMI."), not one that introduces what follows it ("1.1
@@ -205,6 +208,9 @@ def numbered_step(text: str) -> bool:
     words = _HASH_NUMBER.sub("", _STEP_LABEL.sub("", _NUMBERED_PARAGRAPH.sub("", plain, count=1),
                                                  count=1), count=1).strip(" *_")
     words = _after_place(words)
+    # "Step 5. Once S1F14 comes back, request ONLINE-REMOTE from MES": when to do it, then what
+    # (it was context for a reader, and the person's step was lost)
+    words = _ONCE_LEAD.sub("", words, count=1)
     return not words.endswith(":") and len(words.split()) >= 3 and \
         (_INSTRUCTION.match(words) is not None or _IMPERATIVE_SHAPE.match(words) is not None)
 

@@ -156,3 +156,16 @@ def test_opening_an_rma_hands_the_machine_back_to_its_maker():
     assert _outcomes_after(plan, _case_side(plan, "If the fault is `Leg fault`")) == \
         {"escalate"}
 
+
+# -- a numbered step said with when to do it ------------------------------------------------------
+
+def test_a_numbered_paragraph_that_says_when_first_is_a_persons_step():
+    # "**Step 5.** Once S1F14 comes back with COMMACK=0, request ONLINE-REMOTE from MES and
+    # release the held lots.": context for a reader, the lots never released
+    plan = compile_text("## Procedure\n\n**Step 1.** Check the link:\n\n```bash\n"
+                        "nc -vz etch07-eqp.fab2 5000\n```\n\n"
+                        "**Step 2.** Once S1F14 comes back with COMMACK=0, request ONLINE-REMOTE "
+                        "from MES and release the held lots.\n")
+    (step,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert step.title.startswith("Step 2. Once S1F14 comes back")
+    assert step.id in reachable(plan, running(plan, "nc", "-vz").id)
