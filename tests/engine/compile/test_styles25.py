@@ -169,3 +169,22 @@ def test_a_numbered_paragraph_that_says_when_first_is_a_persons_step():
     (step,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
     assert step.title.startswith("Step 2. Once S1F14 comes back")
     assert step.id in reachable(plan, running(plan, "nc", "-vz").id)
+
+
+# -- a session opened in one item, used in the next -----------------------------------------------
+
+def test_a_command_in_the_item_after_a_login_is_that_items_step():
+    # "1. Log in to the cluster management LIF: `ssh admin@cluster1-mgmt`", "2. Check the
+    # volume: `cluster1::> volume show ...`": the volume show ran titled "Log in ...", and
+    # "Check the volume" was a person's step with nothing to do
+    plan = compile_text("## Diagnose\n\n1. Log in to the cluster:\n\n   ```\n"
+                        "   ssh admin@cluster1-mgmt\n   ```\n\n"
+                        "2. Check the volume:\n\n   ```\n"
+                        "   cluster1::> volume show -vserver svm_app -volume vol_app01\n"
+                        "   ```\n")
+    show = running(plan, "volume", "show")
+    assert show.title == "Check the volume"
+    assert show.params["pipeline"][0][:2] == ["ssh", "admin@cluster1-mgmt"]
+    assert gated(plan, show.id)
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL and
+                s.title == "Check the volume"]
