@@ -3495,7 +3495,10 @@ def _said_in(node: Node, text: str) -> bool:
         return False
     if node.kind == StepKind.CALL:
         return node.title.removeprefix("Run guide: ") in text
-    return node.text in text
+    # a command typed in an open session says the session's opener first ("ssh runner-3\n
+    # sudo rm -rf ..."): the paragraph said its own line (it was put before the guard, and
+    # the deletion was done whatever the disk held)
+    return node.text in text or "\n" in node.text and node.text.rsplit("\n", 1)[1] in text
 
 
 _POINTER = re.compile(r"^\W*(?:see|refer|read|learn|consult|check out)\b", re.I)

@@ -188,3 +188,18 @@ def test_a_command_in_the_item_after_a_login_is_that_items_step():
     assert gated(plan, show.id)
     assert not [s for s in plan.steps if s.kind == StepKind.MANUAL and
                 s.title == "Check the volume"]
+
+
+# -- a guarded inline command in an open session --------------------------------------------------
+
+def test_a_guarded_inline_command_typed_in_a_session_stays_under_its_guard():
+    # "If `_work` is over 90%, delete old workspaces: `sudo rm -rf .../_temp/*`." after a block
+    # that opened `ssh runner-3`: the deletion (a person's step in that session) was put before
+    # the question, done whatever the disk held
+    plan = compile_text("## Disk\n\n```bash\nssh runner-3\ndf -h /opt/runner/_work\n```\n\n"
+                        "If `_work` is over 90%, delete old workspaces: "
+                        "`sudo rm -rf /opt/runner/_work/_temp/*`.\n")
+    (rm,) = [s for s in plan.steps if "rm -rf" in str(s.params.get("script", "")) or
+             "rm -rf" in " ".join(" ".join(a) for a in s.params.get("pipeline", []))]
+    assert guards_of(plan, rm.id) == ["If `_work` is over 90%"]
+    assert "ssh runner-3" in str(rm.params.get("script", rm.params.get("pipeline")))
