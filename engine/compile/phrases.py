@@ -942,7 +942,11 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                              r"\b(?:is|was|as) (?:a |likely a |probably a )?false "
                              r"(?:positive|alarm)\b|"
                              # "Close the incident as no action.", "resolve it as no-action"
-                             rf"{_CLOSING}(?:close|resolve|mark) {_RECORD}as (?:a )?no[- ]action\b",
+                             rf"{_CLOSING}(?:close|resolve|mark) {_RECORD}as (?:a )?no[- ]action\b|"
+                             # "this was planned: close as \"no fault found\"" (a service
+                             # desk's closure code for nothing wrong)
+                             rf"{_CLOSING}(?:close|resolve|mark) {_RECORD}as [\"'\u201c]?"
+                             r"(?:no fault found|nff|not a fault|no issue found)\b",
                              re.I)),
     ("mitigated", re.compile(r"\b(?:is|are|has been) (?:now )?mitigated\b|"
                              r"[:;,]\s*mitigated\W*$|"

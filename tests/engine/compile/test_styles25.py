@@ -203,3 +203,15 @@ def test_a_guarded_inline_command_typed_in_a_session_stays_under_its_guard():
              "rm -rf" in " ".join(" ".join(a) for a in s.params.get("pipeline", []))]
     assert guards_of(plan, rm.id) == ["If `_work` is over 90%"]
     assert "ssh runner-3" in str(rm.params.get("script", rm.params.get("pipeline")))
+
+
+def test_close_as_no_fault_found_ends_the_case_with_no_action():
+    # "4. When event 1074 names a user or Windows Update, this was planned: close as \"no fault
+    # found\".": a person's step, and the run went on into copying the dump and clearing the log
+    plan = compile_text("## Check\n\n1. Read the log: `wevtutil qe System /c:10 /rd:true /f:text`\n"
+                        "2. When event 1074 names a user, this was planned: close as "
+                        "\"no fault found\".\n"
+                        "3. Clear the log: `sudo journalctl --rotate`\n")
+    taken = _case_side(plan, "When event 1074 names a user")
+    assert _outcomes_after(plan, taken) == {"no_action"}
+    assert running(plan, "journalctl").id not in reachable(plan, taken)
