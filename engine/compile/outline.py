@@ -2590,7 +2590,8 @@ class _OutlineBuilder:
                 self.sessions.open is None and block.lines and \
                 not any(opens_session(line.text) or reaches_its_machine(line.text)
                         for line in block.lines) and (phrases.runs_elsewhere(intro.text) or
-                                                      phrases.others_run(intro.text)):
+                                                      phrases.others_run(intro.text) or
+                                                      self._list_runs_elsewhere(intro)):
             # "On the database host, run:": typed on a machine no line of the block reaches
             # (`ssh`, `kubectl exec`, a cloud CLI would); run here, it would act on (or
             # report) the wrong machine. A person's step, there; and so is a block "Ask the
@@ -2603,6 +2604,12 @@ class _OutlineBuilder:
                 phrases.runs_here(intro.text):
             self.sessions.here()  # "Then, from your laptop:": the session is over
         return self._commands(block.lines, el, cls, own, block=el.index)
+
+    def _list_runs_elsewhere(self, item: Element) -> bool:
+        """Whether the words before an item's list say its steps are typed on another machine
+        ("If Rundeck is down, do the same on `worker-01`:" over "1. ... `systemctl restart
+        celery-worker`"): each item's block is a person's there (they ran here)."""
+        return item.kind == "list_item" and phrases.runs_elsewhere(self._intro(item))
 
     def _plugin_step(self, block: blocks.Block, el: Element, cls: SectionClass, owner: int,
                      title: str) -> Action:

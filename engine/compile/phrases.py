@@ -2718,7 +2718,15 @@ def runs_elsewhere(text: str, code: str | None = None) -> bool:
         lead = _instruction_clause(head)
         if "`" not in lead and _PLACE_END.search(lead.rstrip()):
             return True
+        if _NAMED_PLACE_END.match(lead.rstrip()):
+            return True
     return False
+
+
+# "If Rundeck is down, do the same on `worker-01`:", "Run these from pg-02:": a machine by a
+# name of its own, closing the words that introduce what follows (the lines ran here)
+_NAMED_PLACE_END = re.compile(rf"^[^`]*\b(?:on|from|inside)\s+(?:the\s+)?(?:{_MACHINES}\s+)?"
+                              rf"`?{_NAMED_HOST}`?\s*:$", re.I)
 
 
 # "## Rollback", "### Roll back the change", "## Backout plan": steps for when the change went

@@ -215,3 +215,19 @@ def test_close_as_no_fault_found_ends_the_case_with_no_action():
     taken = _case_side(plan, "When event 1074 names a user")
     assert _outcomes_after(plan, taken) == {"no_action"}
     assert running(plan, "journalctl").id not in reachable(plan, taken)
+
+
+# -- where a list's steps are typed ---------------------------------------------------------------
+
+def test_a_list_introduced_by_a_named_machine_is_typed_there():
+    # "If Rundeck is down, do the same on `worker-01`:" over "2. ... restart the worker:" and
+    # its block: the restart ran on the machine running the plan, not on worker-01
+    plan = compile_text("## By hand\n\nIf Rundeck is down, do the same on `worker-01`:\n\n"
+                        "1. Restart the worker:\n\n   ```bash\n"
+                        "   sudo systemctl restart celery-worker@default\n   ```\n\n"
+                        "2. Ping the workers:\n\n   ```bash\n"
+                        "   celery -A proj inspect ping\n   ```\n")
+    scripts = [str(s.params.get("script")) for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert "sudo systemctl restart celery-worker@default" in scripts
+    assert "celery -A proj inspect ping" in scripts
+    assert not [s for s in plan.steps if s.kind == StepKind.COMMAND]
