@@ -325,13 +325,15 @@ def _strip_enumerator(text: str) -> str:
 # ..." / "В противном случае ...", in Korean "만약 파드가 ... 상태라면," / "그렇지 않으면 ...",
 # in Polish "Jeśli kolejka nie ma konsumentów:" / "W przeciwnym razie ...", in Turkish "Eğer
 # `/var/log` 10 GB'den büyükse," / "Aksi halde ...", in Indonesian "Jika log berisi X," / "Jika
-# tidak, ...".
+# tidak, ...", in Swedish "Om fördröjningen växer," / "Annars ..." (not Dutch "Om X te doen,":
+# a purpose), in Vietnamese "Nếu bộ nhớ vượt quá 90%," / "Nếu không, ...".
 # ("Se n\u00e3o ..." is "if not ...", a guard of its own.)
 _IF_WORDS = (r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9|"
              r"se|caso|quando|qualora|nel caso in cui|als|indien|wanneer|ingeval|"
              r"если|когда|в случае если|만약|만일|"
              r"je\u015bli|je\u017celi|gdy|w przypadku gdy|o ile|"
-             r"e\u011fer|\u015fayet|jika|apabila|bila|kalau|bilamana")
+             r"e\u011fer|\u015fayet|jika|apabila|bila|kalau|bilamana|"
+             r"om(?![^,:;]*\bte\b)|ifall|n\u1ebfu|tr\u01b0\u1eddng h\u1ee3p")
 _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contrario|si no|"
                r"en caso contrario|sino|sinon|dans le cas contraire|caso contr\u00e1rio|"
                r"sen\u00e3o|do contr\u00e1rio|altrimenti|in caso contrario|anders|zo niet|"
@@ -339,7 +341,8 @@ _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contra
                r"если это не так|그렇지 않으면|그렇지 않은 경우|아니면|그 외의 경우|"
                r"w przeciwnym (?:razie|wypadku|przypadku)|je\u015bli nie|je\u017celi nie|"
                r"inaczej|aksi (?:halde|takdirde)|de\u011filse|"
-               r"(?:jika|kalau|apabila|bila) tidak|selain itu|sebaliknya")
+               r"(?:jika|kalau|apabila|bila) tidak|selain itu|sebaliknya|"
+               r"annars|om inte|i annat fall|n\u1ebfu kh\u00f4ng|ng\u01b0\u1ee3c l\u1ea1i")
 # Chinese and Japanese write no space after the word: "如果磁盘已满：" / "否则，...",
 # "もし使用率が 90% を超えている場合：" / "それ以外の場合は、..."
 _CJK_IF = r"如果|假如|倘若|若是|要是|万一|もし|万が一"
@@ -868,6 +871,9 @@ _ESCALATE_WORD = (r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*
                   # Turkish "olayı yükselt", "eskale et"; Indonesian "eskalasi ke tim
                   # platform", "hubungi tim web" (tell the web team)
                   r"eskale et\w*|olay\w* y\u00fckselt\w*|eskalasi\w*|"
+                  # Swedish "eskalera till plattformsteamet", Vietnamese "liên hệ đội nền
+                  # tảng" (contact the platform team)
+                  r"eskalera\w*|li\u00ean h\u1ec7 (?:\u0111\u1ed9i|nh\u00f3m|b\u1ed9 ph\u1eadn)\b|"
                   r"hubungi (?:tim|on-?call|dba|sre|vendor|pihak|penanggung jawab)\b|"
                   r"e?sc[aá]l\w* (?:a|al|a la|a los|ao|à|aos|para(?: a| o| os| as)?) "
                   r"(?:[\w-]+ ){0,2}?(?:equipo|equipe|time|team|guardia|plant[aã]o|soporte|"
@@ -1930,7 +1936,8 @@ _GUARD_HINTS = ("if", "when", "unless", "once", "should", "otherwise", "else", "
                 "в случае", "иначе", "противном", "만약", "만일", "그렇지", "아니면", "그 외의",
                 "je\u015bli", "je\u017celi", "gdy", "przeciwnym", "inaczej", "o ile",
                 "e\u011fer", "\u015fayet", "aksi ", "de\u011filse", "jika", "apabila", "bila",
-                "kalau", "selain itu", "sebaliknya",
+                "kalau", "selain itu", "sebaliknya", "om", "ifall", "annars",
+                "i annat fall", "n\u1ebfu", "tr\u01b0\u1eddng h\u1ee3p", "ng\u01b0\u1ee3c l\u1ea1i",
                 *_CJK_IF.split("|"), *_CJK_ELSE.split("|"))
 
 

@@ -231,3 +231,28 @@ def test_a_list_introduced_by_a_named_machine_is_typed_there():
     assert "sudo systemctl restart celery-worker@default" in scripts
     assert "celery -A proj inspect ping" in scripts
     assert not [s for s in plan.steps if s.kind == StepKind.COMMAND]
+
+
+def test_a_swedish_or_vietnamese_guard_and_escalation_are_read():
+    # "Om fördröjningen är över 100 000 ..., starta om konsumenten:" / "Annars, ...", and
+    # "Nếu bộ nhớ vượt quá 90%, ...:" / "Nếu không, ...": no guard was read, the restart and
+    # the deletion ran whatever held, and "eskalera" / "liên hệ đội" ended resolved
+    for cond, other, still in (
+            ("Om fördröjningen växer, starta om konsumenten", "Annars, vänta 10 minuter.",
+             "Om fördröjningen fortfarande växer, eskalera till plattformsteamet."),
+            ("Nếu bộ nhớ vượt quá 90%, xóa các key", "Nếu không, chuyển sang bước 3.",
+             "Nếu vẫn trên 90%, hãy liên hệ đội nền tảng.")):
+        plan = compile_text(f"## Fix\n\n{cond}:\n\n```bash\n"
+                            "kubectl -n orders rollout restart deploy/orders-consumer\n```\n\n"
+                            f"{other}\n\n## Check\n\n```bash\nkubectl -n orders get pods\n```\n\n"
+                            f"{still}\n")
+        restart = running(plan, "rollout", "restart")
+        assert guards_of(plan, restart.id) == [cond.split(",")[0]], cond
+        assert _outcomes_after(plan, _case_side(plan, still.split(",")[0])) == {"escalate"}
+
+
+def test_a_dutch_purpose_clause_is_no_swedish_guard():
+    # "Om de schijf vrij te maken, voer uit:" is Dutch for "To free the disk, run:"
+    plan = compile_text("## Fix\n\nOm de schijf vrij te maken, voer uit:\n\n```bash\n"
+                        "sudo journalctl --vacuum-size=500M\n```\n")
+    assert guards_of(plan, running(plan, "journalctl").id) == []
