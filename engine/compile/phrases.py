@@ -1062,6 +1062,12 @@ def guard_in(sentence: str, *, fallback: bool = False) -> Guard | None:
 # nor "even if" / "as if".
 _TRAILING_IF = re.compile(r"(?<![`\w])(?P<g>(?:only )?(?:if|when|unless)\s[^`:;.!?]*?)"
                           r"(?=\s*(?::\s*`|[.;!:]?\s*$))", re.I)
+# the rest after a condition that closes the words introducing the command ("Disable the agent
+# while you investigate, if it keeps reverting your fix: `x`", "... (only if Y):" over a block)
+_CLOSES_INTRO = re.compile(r"\)?\s*:\s*(?:`|$)")
+# "..., if any:", "(if needed):": an aside, no case the plan can ask
+_ASIDE_ONLY = re.compile(r"(?:only )?if (?:any|needed|necessary|required|applicable|possible|"
+                         r"present|desired|wanted|you (?:like|want|wish|prefer))\W*$", re.I)
 _WHETHER = re.compile(r"\b(?:see|check|checks|verify|determine|know|tell|find out|test|ask|"
                       r"confirm|sure|whether|even|as|wonder)\s*$", re.I)
 
@@ -1091,6 +1097,23 @@ _CONTINUES = re.compile(r"^\s*(?:and(?:,?\s+then)?|then|also|next|finally|afterw
                         re.I)
 
 
+def _opens_its_own(before: str, g: str, rest: str) -> bool:
+    """Whether a condition `g` after the words `before` (and before `rest`) starts a sentence
+    or clause of its own ("X. If Y", "X: if Y", "..., if Y, do Z"), not the instruction's. A
+    condition after a comma or in parentheses that closes the words introducing the command
+    is the instruction's ("Disable the agent while you investigate, if it keeps reverting
+    your fix: `x`", "Block the top IP (only if one IP has more than 1,000 failures):"); an
+    aside ("..., if any:", "(if needed)") is not."""
+    last = before.rstrip()[-1:]
+    if not last or last in ".:;":
+        return True
+    if last not in ",(":
+        return False
+    if not _CLOSES_INTRO.match(rest) or _ASIDE_ONLY.match(g):
+        return True
+    return "," in g if last == "," else not g.lower().startswith("only")
+
+
 def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
     """The guard of an instruction that names its command before its condition ("Run `x` if
     Y", "Restart X only if Y: `x`"): the commands run only when Y holds (they ran always).
@@ -1109,8 +1132,13 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
         before = masked[:m.start()]
         if "`" in masked[m.end():] and not masked[m.end():].lstrip().startswith(":"):
             continue  # a command still follows, not through a colon: not this form
-        if _WHETHER.search(before) or not before.strip() or before.rstrip()[-1] in ".:;,(":
+        if _WHETHER.search(before) or _opens_its_own(before, m.group("g"), masked[m.end():]):
             continue  # ("..., if X" or "X: If Y" opens a guard of its own)
+        g = t[m.start("g"):m.end("g")].strip()
+        if before.rstrip()[-1] == "(":
+            # "Block the top IP (only if one IP has more than 1,000 failures):": the aside is
+            # the step's condition (it was dropped, and the block ran whatever the count)
+            g = g.removesuffix(")").strip()
         if m.group("g")[0].isupper():
             continue  # "Run `x` If Y ...": a sentence of its own (a list item's next paragraph)
         if _ABORT_BEFORE.search(before):
@@ -1119,7 +1147,7 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
             continue  # "Watch it: `rostopic echo /cmd_vel` (Ctrl-C when done)": when to stop
         if _ITS_OWN_TEST.match(m.group("g")) and _TESTS_FIRST.search(before):
             continue  # "Test it and reload only if the test passes:": the `&&` of its block
-        return Guard(text=t[m.start("g"):m.end("g")].strip())
+        return Guard(text=g)
     return None
 
 
@@ -2067,7 +2095,7 @@ _RUN_VERB = re.compile(
     r"type|convert|connect|attach|exec|tail|backup|back up|unmount|umount|uncordon|shut ?down|"
     r"determine|save|count|measure|load|unload|login|sign in|start up|"
     r"bring up|spin up|take down|re-?start|double-check|cross-check|figure out|sync|refresh|"
-    r"rerun|retrieve|inspect|tear down|abort)\b", re.I)
+    r"rerun|retrieve|inspect|tear down|abort|block|unblock|ban|unban|quarantine)\b", re.I)
 # what a robot or a machine is told to do, before the condition it is done on: "Home the robot
 # unless it is already at home:" (not "jog": a hand on the pendant)
 _MACHINE_VERB = re.compile(r"^(?:home|re-?home|park|dock|undock|calibrate|recalibrate|unlock)\b",

@@ -256,3 +256,31 @@ def test_a_dutch_purpose_clause_is_no_swedish_guard():
     plan = compile_text("## Fix\n\nOm de schijf vrij te maken, voer uit:\n\n```bash\n"
                         "sudo journalctl --vacuum-size=500M\n```\n")
     assert guards_of(plan, running(plan, "journalctl").id) == []
+
+
+# -- a condition after the instruction, in an aside or after a comma ------------------------------
+
+def test_a_condition_in_parentheses_or_after_a_comma_guards_the_command():
+    # "**3. Block the top IP** (only if one IP has more than 1,000 failures):" over its block,
+    # "5. Disable the agent while you investigate, if it keeps reverting your fix: `x`.": the
+    # conditions were dropped, and the block and the disable ran whatever held
+    plan = compile_text("## Fix\n\n**3. Block the top IP** (only if one IP has more than 1,000 "
+                        "failures):\n\n```bash\nsudo nft add element inet filter blocklist x\n"
+                        "```\n\n"
+                        "5. Disable the agent while you investigate, if it keeps reverting your "
+                        "fix: `sudo puppet agent --disable investigating`.\n")
+    assert guards_of(plan, running(plan, "nft").id) == \
+        ["only if one IP has more than 1,000 failures"]
+    assert guards_of(plan, running(plan, "puppet", "--disable").id) == \
+        ["if it keeps reverting your fix"]
+
+
+def test_an_aside_or_a_condition_mid_sentence_guards_nothing():
+    # "Check the logs of the previous container, if any:", "Inspect and, if necessary, clear
+    # the image cache:": what the words do, whatever holds
+    plan = compile_text("## Fix\n\nCheck the logs of the previous container, if any:\n\n"
+                        "```bash\nkubectl -n db logs pxc-0 -c pxc --previous\n```\n\n"
+                        "Inspect and, if necessary, clear the image cache:\n\n"
+                        "```bash\nsudo crictl rmi --prune\n```\n")
+    assert guards_of(plan, running(plan, "--previous").id) == []
+    assert guards_of(plan, running(plan, "crictl").id) == []
