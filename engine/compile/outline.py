@@ -3306,8 +3306,8 @@ def _with_options(words: list[str]) -> bool:
 
 # "Confirm that all processes are GREEN with `x`", "Verify with `y`": the check is made by
 # running the program the sentence names (it was only shown, a person's step with no script)
-_CHECK_WITH = (r"(?:^|[.!?;:]\s+)\W*(?:then\s+)?(?:confirm|verify|check|make sure|ensure|validate)\b[^`.;]{0,80}?"
-               r"\b(?:with|using|by running)")
+_CHECK_WITH = (r"(?:^|[.!?;:]\s+)\W*(?:then\s+)?(?:confirm|verify|check|make sure|ensure|"
+               r"validate)\b[^`.;]{0,80}?\b(?:with|using|by running)")
 
 
 def _run_word(code: str, text: str, block: str = "") -> bool:
