@@ -1674,7 +1674,9 @@ class _OutlineBuilder:
         for k, (a, b) in enumerate(offsets):
             sentence = sentences[k]
             guard = phrases.answer_guard(sentence, question) or \
-                phrases.guard_in(sentence, fallback=fallback and bool(out))
+                phrases.guard_in(sentence, fallback=fallback and bool(out)) or \
+                (phrases.labelled_condition(sentence, sentences[k + 1])
+                 if k + 1 < len(sentences) else None)
             if guard is None and k + 1 < len(sentences) and question is None and \
                     (asked := phrases.asked_before_doing(
                         sentence, sentences[k + 1], answered_later=answered[k + 1])) is not None:

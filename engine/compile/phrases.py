@@ -422,6 +422,24 @@ def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
     return None if ending_only and not fallback else guard
 
 
+_ACTION_LABEL = r"(?:action|then|do|remedy|fix|response|what to do)\s*:"
+_CONDITION_LABEL = r"(?:condition|trigger|if)\s*:\s+"
+_CONDITION_ACTION = re.compile(rf"^(?P<c>{_CONDITION_LABEL}[^\n]+?)\s*"
+                               rf"(?:\n\s*|\s+(?={_ACTION_LABEL})){_ACTION_LABEL}", re.I)
+_CONDITION_LINE = re.compile(rf"^{_CONDITION_LABEL}\S", re.I)
+_ACTION_LINE = re.compile(rf"^{_ACTION_LABEL}\s*\S", re.I)
+
+
+def labelled_condition(sentence: str, following: str) -> Guard | None:
+    """The guard of a "Condition: the queue is above 500." line that a sentence labelled
+    "Action: restart the consumer:" follows (a pair, as plant and ITSM guides write them)."""
+    plain = sentence.replace("**", "").replace("__", "").strip()
+    if _CONDITION_LINE.match(plain) and \
+            _ACTION_LINE.match(following.replace("**", "").replace("__", "").strip()):
+        return Guard(text=plain.rstrip(" ."))
+    return None
+
+
 _IF_HEADING = re.compile(r"^(?:if|in case)\s+\S", re.I)
 
 
@@ -513,6 +531,11 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
                      alternative=True), False
     if (this := _DO_THIS.match(t)) is not None and _GUARD_START.match(t[this.end():]):
         return Guard(text=_clause(t)), False  # "Only do this when the trace shows X."
+    if (labelled := _CONDITION_ACTION.match(t)) is not None:
+        # "Condition: the queue is above 500." over "Action: restart the consumer:": a
+        # labelled pair, the condition's line its guard (it was dropped, and the restart
+        # ran whatever the queue held)
+        return Guard(text=labelled.group("c").rstrip(" .")), False
     if not _GUARD_START.match(t):
         return _trailing_guard(t, label=_ENUM.match(text.replace("**", "").replace(
             "__", "").strip()) is not None), False
@@ -1978,7 +2001,8 @@ _GUARD_HINT = re.compile("|".join(re.escape(w) for w in _GUARD_HINTS))
 def may_guard(text: str) -> bool:
     """A cheap test before cutting `text` into sentences: does any guard word occur?"""
     return _GUARD_HINT.search(text.lower()) is not None and _GUARD_WORDS.occurs(text) or \
-        _ALTERNATIVE.match(text.lstrip(" *_")) is not None
+        _ALTERNATIVE.match(text.lstrip(" *_")) is not None or \
+        _CONDITION_ACTION.match(text.replace("**", "").lstrip(" *_")) is not None
 
 
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")

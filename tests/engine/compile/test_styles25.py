@@ -284,3 +284,14 @@ def test_an_aside_or_a_condition_mid_sentence_guards_nothing():
                         "```bash\nsudo crictl rmi --prune\n```\n")
     assert guards_of(plan, running(plan, "--previous").id) == []
     assert guards_of(plan, running(plan, "crictl").id) == []
+
+
+def test_a_condition_and_action_pair_guards_the_action():
+    # "**Condition:** the queue is above 500." over "**Action:** restart the consumer:" and
+    # its block: the condition was context, and the restart ran whatever the queue held
+    for pair in ("Condition: the queue is above 500.\nAction: restart the consumer:",
+                 "**Condition:** the queue is above 500.\n**Action:** restart the consumer:"):
+        plan = compile_text(f"## Recovery\n\n{pair}\n\n```bash\n"
+                            "kubectl -n q rollout restart deploy/consumer\n```\n")
+        assert guards_of(plan, running(plan, "rollout", "restart").id) == \
+            ["Condition: the queue is above 500"], pair
