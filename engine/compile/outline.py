@@ -2605,7 +2605,17 @@ class _OutlineBuilder:
                 (self.sessions.open is not None or self.sessions.away is not None) and \
                 phrases.runs_here(intro.text):
             self.sessions.here()  # "Then, from your laptop:": the session is over
-        return self._commands(block.lines, el, cls, own, block=el.index)
+        return self._done_first(intro, cls, own) + \
+            self._commands(block.lines, el, cls, own, block=el.index)
+
+    def _done_first(self, intro: Element | None, cls: SectionClass, own: int) -> list[Node]:
+        """A person's step for what the words introducing a block say to do before it ("Lock
+        out the conveyor and clear the jam by hand, then restart it:", "Wait 15 minutes, then
+        restart it:"): it was dropped, and the restart ran right after the step before."""
+        if intro is None or intro.kind not in ("paragraph", "list_item") or \
+                cls in ("info", "cleanup") or not (first := phrases.done_before_block(intro.text)):
+            return []
+        return [self._manual(own, cls, first, intro.text, intro.span, intro.index)]
 
     def _list_runs_elsewhere(self, item: Element) -> bool:
         """Whether the words before an item's list say its steps are typed on another machine

@@ -1623,6 +1623,33 @@ def done_before_command(sentence: str, code: str) -> str:
         _CONDITIONAL.search(lead) is None else ""
 
 
+# "Lock out the conveyor and clear the jam by hand, then restart it:", "Wait 15 minutes, then
+# restart it:": what a person does, then the instruction that introduces a block
+_THEN_BLOCK = re.compile(r"^(?P<lead>(?:[^`:]|`[^`]*`)+?)(?:,\s*(?:and\s+)?then|;\s*then|\s+and\s+then)\s+"
+                         r"[^`:]+:\s*$", re.I)
+
+
+# what only a person does before the block: wait ("Wait one minute", "Let the robot cool down
+# for 15 minutes") or use their hands ("Lock out the conveyor and clear the jam by hand"); not
+# what the block may do itself ("Remove packages first, then install ...", "Retry the pick up
+# to 3 times, then abort")
+_PERSON_FIRST = re.compile(r"^(?:wait|pause)\b|^let\b[^,]*\b(?:cool|settle|drain|recover|finish|"
+                           r"catch up|stabili[sz]e)\b|\bby hand\b|\bmanually\b|\bphysically\b|"
+                           rf"{_LOCK_OUT.pattern}", re.I)
+
+
+def done_before_block(intro: str) -> str:
+    """What the words introducing a block tell a person to do before its commands ("Wait 15
+    minutes, then restart it:" -> "Wait 15 minutes"), or "" when they say nothing only a
+    person does before it, or a condition."""
+    m = _THEN_BLOCK.match(_strip_enumerator(intro.replace("**", "").replace("__", "")).strip())
+    if m is None:
+        return ""
+    lead = _instruction_clause(m.group("lead")).strip(" ,;:")  # ("If the fault is X, ...")
+    return lead if len(lead.split()) >= 2 and _imperative(lead[:1].upper() + lead[1:]) and \
+        _PERSON_FIRST.search(lead) is not None and _CONDITIONAL.search(lead) is None else ""
+
+
 # "If the state is `Held` (and ...)": a thing, and the one value in code it is said to have
 _IS_VALUE = re.compile(r"^(?:if|when)\s+(?P<subject>[\w' .-]{2,40}?)\s+(?:is|reads|equals|"
                        r"shows)\s+(?P<value>`[^`]+`)(?:\s|[,:.]|$)", re.I)

@@ -295,3 +295,33 @@ def test_a_condition_and_action_pair_guards_the_action():
                             "kubectl -n q rollout restart deploy/consumer\n```\n")
         assert guards_of(plan, running(plan, "rollout", "restart").id) == \
             ["Condition: the queue is above 500"], pair
+
+
+# -- what a person does before a block ------------------------------------------------------------
+
+def test_a_wait_or_hands_on_work_before_a_block_is_a_persons_step():
+    # "Wait 15 minutes, then restart it:", "Lock out the conveyor and clear the jam by hand,
+    # then restart it:" over a block: the wait and the hands' work were dropped, and the
+    # restart came right after the step before
+    for said, first in (("Wait 15 minutes, then restart it:", "Wait 15 minutes"),
+                        ("Lock out the conveyor and clear the jam by hand, then restart it:",
+                         "Lock out the conveyor and clear the jam by hand")):
+        plan = compile_text(f"## Fix\n\n1. Check: `curl -s http://x/health`\n2. {said}\n\n"
+                            "   ```bash\n   sudo systemctl restart conveyor\n   ```\n")
+        restart = running(plan, "restart", "conveyor")
+        (person,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+        assert person.title == first, said
+        assert restart.id in reachable(plan, person.id), said
+        assert person.id in reachable(plan, running(plan, "curl").id), said
+
+
+def test_what_the_block_does_itself_before_then_is_no_persons_step():
+    # "Remove packages first, then install older versions:", "Retry the pick up to 3 times,
+    # then abort:": the block does it (the retry stays the person's loop it was)
+    for said, lead in (("Remove packages first, then install older versions:",
+                        "Remove packages first"),
+                       ("Retry the pick up to 3 times, then abort:",
+                        "Retry the pick up to 3 times")):
+        plan = compile_text(f"## Fix\n\n{said}\n\n```bash\nsudo yum erase clickhouse-server\n"
+                            "```\n")
+        assert not [s for s in plan.steps if s.title == lead], said
