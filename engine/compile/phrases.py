@@ -1625,8 +1625,8 @@ def done_before_command(sentence: str, code: str) -> str:
 
 # "Lock out the conveyor and clear the jam by hand, then restart it:", "Wait 15 minutes, then
 # restart it:": what a person does, then the instruction that introduces a block
-_THEN_BLOCK = re.compile(r"^(?P<lead>(?:[^`:]|`[^`]*`)+?)(?:,\s*(?:and\s+)?then|;\s*then|\s+and\s+then)\s+"
-                         r"[^`:]+:\s*$", re.I)
+_THEN_BLOCK = re.compile(r"^(?P<lead>(?:[^`:]|`[^`]*`)+?)"
+                         r"(?:,\s*(?:and\s+)?then|;\s*then|\s+and\s+then)\s+[^`:]+:\s*$", re.I)
 
 
 # what only a person does before the block: wait ("Wait one minute", "Let the robot cool down
