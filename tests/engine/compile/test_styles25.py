@@ -13,10 +13,11 @@ from pathlib import Path
 from engine.plan import StepKind
 from tests.support.compiling import (
     assert_gated_and_accounted,
+    case_side,
     compile_text,
-    end_outcomes,
     gated,
     guards_of,
+    outcomes_after,
     reachable,
     running,
 )
@@ -28,17 +29,12 @@ def test_each_styles25_guide_compiles_gated_and_accounted_for():
     assert_gated_and_accounted(folder=STYLES25, at_least=10)
 
 
-def _outcomes_after(plan, step_id):
-    ends = end_outcomes(plan)
-    return {ends[s].value for s in reachable(plan, step_id) if s in ends}
-
-
-def _case_side(plan, guard_start):
-    (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and
-                 s.title.startswith(guard_start)]
-    (taken,) = [e.target for e in plan.edges if e.source == decide.id and e.condition and
-                not e.condition.text.startswith("Otherwise")]
-    return taken
+def _assert_case_ends(guide, guard_start, outcome, not_after):
+    """The case `guard_start` of `guide` ends with `outcome`, never running `not_after`."""
+    plan = compile_text(guide)
+    taken = case_side(plan, guard_start)
+    assert outcomes_after(plan, taken) == {outcome}
+    assert running(plan, not_after).id not in reachable(plan, taken)
 
 
 # -- an ESXi host's shell -------------------------------------------------------------------------
@@ -92,11 +88,11 @@ def test_an_indonesian_guard_and_its_escalation_end_the_case():
                         "Jika masih 502, eskalasi ke tim platform.\n")
     restart = running(plan, "restart", "php8.2-fpm")
     assert guards_of(plan, restart.id) == ["Jika log berisi `connect() failed`"]
-    assert "escalate" in _outcomes_after(plan, _case_side(plan, "Jika masih 502"))
+    assert "escalate" in outcomes_after(plan, case_side(plan, "Jika masih 502"))
     # "hubungi tim web" (tell the web team) hands the case over too
     plan = compile_text("## Langkah 4\n\n```bash\nsudo nginx -t\n```\n\n"
                         "Jika uji gagal, jangan reload; hubungi tim web.\n")
-    assert _outcomes_after(plan, _case_side(plan, "Jika uji gagal")) == {"escalate"}
+    assert outcomes_after(plan, case_side(plan, "Jika uji gagal")) == {"escalate"}
 
 
 # -- "repeat step N" ------------------------------------------------------------------------------
@@ -136,13 +132,11 @@ def test_confirm_with_a_program_runs_that_program():
 def test_call_them_after_naming_a_team_hands_the_incident_over():
     # "If AD DNS doesn't answer either, this is the Windows team's problem, call them (x4410)
     # and stop there.": "them" was not read as the team, and the case ended resolved
-    plan = compile_text("## Fix\n\n1. Check: `dig @10.20.0.10 git.corp.internal +short`\n"
-                        "2. If AD DNS doesn't answer either, this is the Windows team's problem, "
-                        "call them (x4410) and stop there.\n"
-                        "3. Flush: `sudo unbound-control flush_zone corp.internal`\n")
-    taken = _case_side(plan, "If AD DNS doesn't answer either")
-    assert _outcomes_after(plan, taken) == {"escalate"}
-    assert running(plan, "flush_zone").id not in reachable(plan, taken)
+    _assert_case_ends("## Fix\n\n1. Check: `dig @10.20.0.10 git.corp.internal +short`\n"
+                      "2. If AD DNS doesn't answer either, this is the Windows team's problem, "
+                      "call them (x4410) and stop there.\n"
+                      "3. Flush: `sudo unbound-control flush_zone corp.internal`\n",
+                      "If AD DNS doesn't answer either", "escalate", "flush_zone")
 
 
 def test_opening_an_rma_hands_the_machine_back_to_its_maker():
@@ -153,7 +147,7 @@ def test_opening_an_rma_hands_the_machine_back_to_its_maker():
                         "2. If the fault is `Leg fault`, do not power the motors again. Put Spot "
                         "in its crate and open an RMA with Boston Dynamics support.\n"
                         "3. Otherwise resume the mission from the tablet.\n")
-    assert _outcomes_after(plan, _case_side(plan, "If the fault is `Leg fault`")) == \
+    assert outcomes_after(plan, case_side(plan, "If the fault is `Leg fault`")) == \
         {"escalate"}
 
 
@@ -208,13 +202,11 @@ def test_a_guarded_inline_command_typed_in_a_session_stays_under_its_guard():
 def test_close_as_no_fault_found_ends_the_case_with_no_action():
     # "4. When event 1074 names a user or Windows Update, this was planned: close as \"no fault
     # found\".": a person's step, and the run went on into copying the dump and clearing the log
-    plan = compile_text("## Check\n\n1. Read the log: `wevtutil qe System /c:10 /rd:true /f:text`\n"
-                        "2. When event 1074 names a user, this was planned: close as "
-                        "\"no fault found\".\n"
-                        "3. Clear the log: `sudo journalctl --rotate`\n")
-    taken = _case_side(plan, "When event 1074 names a user")
-    assert _outcomes_after(plan, taken) == {"no_action"}
-    assert running(plan, "journalctl").id not in reachable(plan, taken)
+    _assert_case_ends("## Check\n\n1. Read the log: `wevtutil qe System /c:10 /rd:true /f:text`\n"
+                      "2. When event 1074 names a user, this was planned: close as "
+                      "\"no fault found\".\n"
+                      "3. Clear the log: `sudo journalctl --rotate`\n",
+                      "When event 1074 names a user", "no_action", "journalctl")
 
 
 # -- where a list's steps are typed ---------------------------------------------------------------
@@ -248,7 +240,7 @@ def test_a_swedish_or_vietnamese_guard_and_escalation_are_read():
                             f"{still}\n")
         restart = running(plan, "rollout", "restart")
         assert guards_of(plan, restart.id) == [cond.split(",")[0]], cond
-        assert _outcomes_after(plan, _case_side(plan, still.split(",")[0])) == {"escalate"}
+        assert outcomes_after(plan, case_side(plan, still.split(",")[0])) == {"escalate"}
 
 
 def test_a_dutch_purpose_clause_is_no_swedish_guard():
