@@ -422,6 +422,10 @@ def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
     return None if ending_only and not fallback else guard
 
 
+# a clause whose last word ends in Turkish's conditional suffix (-sa/-se, "ise"), in a sentence
+# written in Turkish (its dotless ı, ğ, ş or İ)
+_TURKISH_IF = re.compile(r"^(?=[^\n]*[\u0131\u011f\u015f\u0130])(?P<c>[^,.;:\n]{3,160}?"
+                         r"\w(?:y?s[ae]|ise))\s*,\s+(?=\S)")
 _ACTION_LABEL = r"(?:action|then|do|remedy|fix|response|what to do)\s*:"
 _CONDITION_LABEL = r"(?:condition|trigger|if)\s*:\s+"
 _CONDITION_ACTION = re.compile(rf"^(?P<c>{_CONDITION_LABEL}[^\n]+?)\s*"
@@ -531,6 +535,10 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
                      alternative=True), False
     if (this := _DO_THIS.match(t)) is not None and _GUARD_START.match(t[this.end():]):
         return Guard(text=_clause(t)), False  # "Only do this when the trace shows X."
+    if (turkish := _TURKISH_IF.match(t)) is not None:
+        # "Disk kullanımı hâlâ %90'ın üzerindeyse, ... olayı yükselt.": Turkish says "if" with
+        # the word's ending (-sa/-se), "Eğer" before it optional (the escalation was context)
+        return Guard(text=turkish.group("c")), False
     if (labelled := _CONDITION_ACTION.match(t)) is not None:
         # "Condition: the queue is above 500." over "Action: restart the consumer:": a
         # labelled pair, the condition's line its guard (it was dropped, and the restart
@@ -2029,7 +2037,8 @@ def may_guard(text: str) -> bool:
     """A cheap test before cutting `text` into sentences: does any guard word occur?"""
     return _GUARD_HINT.search(text.lower()) is not None and _GUARD_WORDS.occurs(text) or \
         _ALTERNATIVE.match(text.lstrip(" *_")) is not None or \
-        _CONDITION_ACTION.match(text.replace("**", "").lstrip(" *_")) is not None
+        _CONDITION_ACTION.match(text.replace("**", "").lstrip(" *_")) is not None or \
+        _TURKISH_IF.match(text.lstrip(" *_")) is not None
 
 
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")

@@ -317,3 +317,20 @@ def test_what_the_block_does_itself_before_then_is_no_persons_step():
         plan = compile_text(f"## Fix\n\n{said}\n\n```bash\nsudo yum erase clickhouse-server\n"
                             "```\n")
         assert not [s for s in plan.steps if s.title == lead], said
+
+
+def test_a_turkish_condition_said_with_its_suffix_alone_is_a_guard():
+    # "Disk kullanımı hâlâ %90'ın üzerindeyse, nöbetçi mühendisi ara ve olayı yükselt.":
+    # Turkish puts "if" in the word's ending (-sa/-se), "Eğer" optional; the escalation was
+    # context, and a person was asked whether the issue was resolved
+    plan = compile_text("## Adım 4\n\n```bash\ndf -h /var\n```\n\n"
+                        "Disk kullanımı hâlâ %90'ın üzerindeyse, nöbetçi mühendisi ara ve olayı "
+                        "yükselt.\n\n## Adım 5\n\nGünlük dizini 10 GB'ı aşıyorsa, eski "
+                        "günlükleri sil:\n\n```bash\nsudo find /var/log -name '*.gz' -mtime +7 "
+                        "-delete\n```\n")
+    assert outcomes_after(plan, case_side(plan, "Disk kullanımı hâlâ")) == {"escalate"}
+    assert guards_of(plan, running(plan, "find").id) == ["Günlük dizini 10 GB'ı aşıyorsa"]
+    # (German "Prüfen Sie die Adresse, dann ..." is no such clause: no Turkish letter in it)
+    plan = compile_text("## Fix\n\nPrüfen Sie die Adresse, dann starten Sie neu:\n\n```bash\n"
+                        "sudo systemctl restart app\n```\n")
+    assert guards_of(plan, running(plan, "restart").id) == []
