@@ -1246,9 +1246,12 @@ class SessionReader:
 
 
 def _another_item(b: _OutlineBuilder, opened: int, at: int) -> bool:
-    """Whether the element at `at` belongs to a list item other than the opener's."""
-    owner = b.owner.get(at)
-    return owner is not None and owner != b.owner.get(opened) and \
+    """Whether the element at `at` belongs to a list item other than the opener's (an item
+    that opens the session in its own words is its own)."""
+    def item_of(pos: int) -> int | None:
+        return pos if b.els[pos].kind == "list_item" else b.owner.get(pos)
+    owner = item_of(at)
+    return owner is not None and owner != item_of(opened) and \
         b.els[owner].kind == "list_item"
 
 
