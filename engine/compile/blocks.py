@@ -109,6 +109,7 @@ _PROMPT = re.compile(
     r"|[\w.-]+@[\w.-]+\s[~/][^\s$#%>]*[>#]"          # fish's user@host ~> , root@host /e/x#
     r"|[\w.-]+:(?:~|/)[^\s$#]*\s?[$#]"              # host:~$ , host:/srv#
     r"|\[[^\]\n]{1,60}\]\s?[$#]"                    # [root@host ~]#
+    r"|\[[\w.-]+@[\w.-]+:[~/][^\]\s]{0,40}\]"        # ESXi's [root@esx07:~] (no $ or #)
     r"|[\w.-]+-\d[\d.]*[$#]"                        # sh-5.1# , bash-4.2$
     r"|PS(?: [^>\n]{0,40})?>"                       # PS C:\>
     # oh-my-zsh's `➜  ~ `, `➜  app git:(main) ✗ `: the directory is the prompt's, not a command

@@ -1674,7 +1674,9 @@ class _OutlineBuilder:
         for k, (a, b) in enumerate(offsets):
             sentence = sentences[k]
             guard = phrases.answer_guard(sentence, question) or \
-                phrases.guard_in(sentence, fallback=fallback and bool(out))
+                phrases.guard_in(sentence, fallback=fallback and bool(out)) or \
+                (phrases.labelled_condition(sentence, sentences[k + 1])
+                 if k + 1 < len(sentences) else None)
             if guard is None and k + 1 < len(sentences) and question is None and \
                     (asked := phrases.asked_before_doing(
                         sentence, sentences[k + 1], answered_later=answered[k + 1])) is not None:
@@ -2590,7 +2592,8 @@ class _OutlineBuilder:
                 self.sessions.open is None and block.lines and \
                 not any(opens_session(line.text) or reaches_its_machine(line.text)
                         for line in block.lines) and (phrases.runs_elsewhere(intro.text) or
-                                                      phrases.others_run(intro.text)):
+                                                      phrases.others_run(intro.text) or
+                                                      self._list_runs_elsewhere(intro)):
             # "On the database host, run:": typed on a machine no line of the block reaches
             # (`ssh`, `kubectl exec`, a cloud CLI would); run here, it would act on (or
             # report) the wrong machine. A person's step, there; and so is a block "Ask the
@@ -2602,7 +2605,23 @@ class _OutlineBuilder:
                 (self.sessions.open is not None or self.sessions.away is not None) and \
                 phrases.runs_here(intro.text):
             self.sessions.here()  # "Then, from your laptop:": the session is over
-        return self._commands(block.lines, el, cls, own, block=el.index)
+        return self._done_first(intro, cls, own) + \
+            self._commands(block.lines, el, cls, own, block=el.index)
+
+    def _done_first(self, intro: Element | None, cls: SectionClass, own: int) -> list[Node]:
+        """A person's step for what the words introducing a block say to do before it ("Lock
+        out the conveyor and clear the jam by hand, then restart it:", "Wait 15 minutes, then
+        restart it:"): it was dropped, and the restart ran right after the step before."""
+        if intro is None or intro.kind not in ("paragraph", "list_item") or \
+                cls in ("info", "cleanup") or not (first := phrases.done_before_block(intro.text)):
+            return []
+        return [self._manual(own, cls, first, intro.text, intro.span, intro.index)]
+
+    def _list_runs_elsewhere(self, item: Element) -> bool:
+        """Whether the words before an item's list say its steps are typed on another machine
+        ("If Rundeck is down, do the same on `worker-01`:" over "1. ... `systemctl restart
+        celery-worker`"): each item's block is a person's there (they ran here)."""
+        return item.kind == "list_item" and phrases.runs_elsewhere(self._intro(item))
 
     def _plugin_step(self, block: blocks.Block, el: Element, cls: SectionClass, owner: int,
                      title: str) -> Action:
@@ -3297,6 +3316,12 @@ def _with_options(words: list[str]) -> bool:
         any(re.match(r"--?[A-Za-z]", w) for w in words[1:])
 
 
+# "Confirm that all processes are GREEN with `x`", "Verify with `y`": the check is made by
+# running the program the sentence names (it was only shown, a person's step with no script)
+_CHECK_WITH = (r"(?:^|[.!?;:]\s+)\W*(?:then\s+)?(?:confirm|verify|check|make sure|ensure|"
+               r"validate)\b[^`.;]{0,80}?\b(?:with|using|by running)")
+
+
 def _run_word(code: str, text: str, block: str = "") -> bool:
     """A program the sentence says to run, right after "run"/"execute" ("Run `uptime`.", "by
     running `kafka-topics.sh --describe`"): a command, though `inline_command` knows neither a
@@ -3322,8 +3347,8 @@ def _run_word(code: str, text: str, block: str = "") -> bool:
                               rf"please),?\s+)(?:run|execute)\s+`{re.escape(code)}`",
                               text, re.I | re.M))):
         return False  # (a program no table knows: only where the guide says to run it)
-    m = re.search(rf"\b(?:run|running|execute|executing)\s+`{re.escape(code)}`(\s*command)?"
-                  r"(\s*:)?", text, re.I)
+    m = re.search(rf"(?:\b(?:run|running|execute|executing)|{_CHECK_WITH})\s+"
+                  rf"`{re.escape(code)}`(\s*command)?(\s*:)?", text, re.I)
     # "Run `date` command:" and "Run `ls` on the host" over a block name the block's command
     return m is not None and not m.group(2) and not text.rstrip(" *_").endswith(":") and \
         re.search(rf"(?m)^\s*(?:\$\s*)?(?:sudo\s+(?:-\w+\s+)*)?{re.escape(words[0])}\b",
@@ -3489,7 +3514,10 @@ def _said_in(node: Node, text: str) -> bool:
         return False
     if node.kind == StepKind.CALL:
         return node.title.removeprefix("Run guide: ") in text
-    return node.text in text
+    # a command typed in an open session says the session's opener first ("ssh runner-3\n
+    # sudo rm -rf ..."): the paragraph said its own line (it was put before the guard, and
+    # the deletion was done whatever the disk held)
+    return node.text in text or "\n" in node.text and node.text.rsplit("\n", 1)[1] in text
 
 
 _POINTER = re.compile(r"^\W*(?:see|refer|read|learn|consult|check out)\b", re.I)

@@ -203,6 +203,9 @@ def step_number_prefix(text: str) -> str:
     return ""
 
 
+_ONCE_LEAD = re.compile(r"^(?:once|as soon as|after)\s[^,;:]{3,120},\s+(?=\S)", re.I)
+
+
 def numbered_step(text: str) -> bool:
     """Whether a paragraph is a numbered step a person does ("Step 1: Press the e-stop.",
     "i. Stop the conveyor from the HMI."), not one that introduces what follows it ("1.1
@@ -213,6 +216,9 @@ def numbered_step(text: str) -> bool:
     words = _HASH_NUMBER.sub("", _STEP_LABEL.sub("", _NUMBERED_PARAGRAPH.sub("", plain, count=1),
                                                  count=1), count=1).strip(" *_")
     words = _after_place(words)
+    # "Step 5. Once S1F14 comes back, request ONLINE-REMOTE from MES": when to do it, then what
+    # (it was context for a reader, and the person's step was lost)
+    words = _ONCE_LEAD.sub("", words, count=1)
     return not words.endswith(":") and len(words.split()) >= 3 and \
         (_INSTRUCTION.match(words) is not None or _IMPERATIVE_SHAPE.match(words) is not None)
 
@@ -325,19 +331,26 @@ def _strip_enumerator(text: str) -> str:
 # estiver parada:" / "Caso contr\u00e1rio ...", "Se il disco \u00e8 pieno:" / "Altrimenti ...",
 # "Als de schijf vol is:" / "Anders ...", in Russian "Если есть неактивный слот," / "Иначе
 # ..." / "В противном случае ...", in Korean "만약 파드가 ... 상태라면," / "그렇지 않으면 ...",
-# in Polish "Jeśli kolejka nie ma konsumentów:" / "W przeciwnym razie ...".
+# in Polish "Jeśli kolejka nie ma konsumentów:" / "W przeciwnym razie ...", in Turkish "Eğer
+# `/var/log` 10 GB'den büyükse," / "Aksi halde ...", in Indonesian "Jika log berisi X," / "Jika
+# tidak, ...", in Swedish "Om fördröjningen växer," / "Annars ..." (not Dutch "Om X te doen,":
+# a purpose), in Vietnamese "Nếu bộ nhớ vượt quá 90%," / "Nếu không, ...".
 # ("Se n\u00e3o ..." is "if not ...", a guard of its own.)
 _IF_WORDS = (r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9|"
              r"se|caso|quando|qualora|nel caso in cui|als|indien|wanneer|ingeval|"
              r"если|когда|в случае если|만약|만일|"
-             r"je\u015bli|je\u017celi|gdy|w przypadku gdy|o ile")
+             r"je\u015bli|je\u017celi|gdy|w przypadku gdy|o ile|"
+             r"e\u011fer|\u015fayet|jika|apabila|bila|kalau|bilamana|"
+             r"om(?![^,:;]*\bte\b)|ifall|n\u1ebfu|tr\u01b0\u1eddng h\u1ee3p")
 _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contrario|si no|"
                r"en caso contrario|sino|sinon|dans le cas contraire|caso contr\u00e1rio|"
                r"sen\u00e3o|do contr\u00e1rio|altrimenti|in caso contrario|anders|zo niet|"
                r"indien niet|in het andere geval|иначе|в противном случае|если нет|"
                r"если это не так|그렇지 않으면|그렇지 않은 경우|아니면|그 외의 경우|"
                r"w przeciwnym (?:razie|wypadku|przypadku)|je\u015bli nie|je\u017celi nie|"
-               r"inaczej")
+               r"inaczej|aksi (?:halde|takdirde)|de\u011filse|"
+               r"(?:jika|kalau|apabila|bila) tidak|selain itu|sebaliknya|"
+               r"annars|om inte|i annat fall|n\u1ebfu kh\u00f4ng|ng\u01b0\u1ee3c l\u1ea1i")
 # Chinese and Japanese write no space after the word: "如果磁盘已满：" / "否则，...",
 # "もし使用率が 90% を超えている場合：" / "それ以外の場合は、..."
 _CJK_IF = r"如果|假如|倘若|若是|要是|万一|もし|万が一"
@@ -415,6 +428,28 @@ def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
     """
     guard, ending_only = _guard_of(text)
     return None if ending_only and not fallback else guard
+
+
+# a clause whose last word ends in Turkish's conditional suffix (-sa/-se, "ise"), in a sentence
+# written in Turkish (its dotless ı, ğ, ş or İ)
+_TURKISH_IF = re.compile(r"^(?=[^\n]*[\u0131\u011f\u015f\u0130])(?P<c>[^,.;:\n]{3,160}?"
+                         r"\w(?:y?s[ae]|ise))\s*,\s+(?=\S)")
+_ACTION_LABEL = r"(?:action|then|do|remedy|fix|response|what to do)\s*:"
+_CONDITION_LABEL = r"(?:condition|trigger|if)\s*:\s+"
+_CONDITION_ACTION = re.compile(rf"^(?P<c>{_CONDITION_LABEL}[^\n]+?)\s*"
+                               rf"(?:\n\s*|\s+(?={_ACTION_LABEL})){_ACTION_LABEL}", re.I)
+_CONDITION_LINE = re.compile(rf"^{_CONDITION_LABEL}\S", re.I)
+_ACTION_LINE = re.compile(rf"^{_ACTION_LABEL}\s*\S", re.I)
+
+
+def labelled_condition(sentence: str, following: str) -> Guard | None:
+    """The guard of a "Condition: the queue is above 500." line that a sentence labelled
+    "Action: restart the consumer:" follows (a pair, as plant and ITSM guides write them)."""
+    plain = sentence.replace("**", "").replace("__", "").strip()
+    if _CONDITION_LINE.match(plain) and \
+            _ACTION_LINE.match(following.replace("**", "").replace("__", "").strip()):
+        return Guard(text=plain.rstrip(" ."))
+    return None
 
 
 _IF_HEADING = re.compile(r"^(?:if|in case)\s+\S", re.I)
@@ -508,6 +543,15 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
                      alternative=True), False
     if (this := _DO_THIS.match(t)) is not None and _GUARD_START.match(t[this.end():]):
         return Guard(text=_clause(t)), False  # "Only do this when the trace shows X."
+    if (turkish := _TURKISH_IF.match(t)) is not None:
+        # "Disk kullanımı hâlâ %90'ın üzerindeyse, ... olayı yükselt.": Turkish says "if" with
+        # the word's ending (-sa/-se), "Eğer" before it optional (the escalation was context)
+        return Guard(text=turkish.group("c")), False
+    if (labelled := _CONDITION_ACTION.match(t)) is not None:
+        # "Condition: the queue is above 500." over "Action: restart the consumer:": a
+        # labelled pair, the condition's line its guard (it was dropped, and the restart
+        # ran whatever the queue held)
+        return Guard(text=labelled.group("c").rstrip(" .")), False
     if not _GUARD_START.match(t):
         return _trailing_guard(t, label=_ENUM.match(text.replace("**", "").replace(
             "__", "").strip()) is not None), False
@@ -866,6 +910,13 @@ _DECLARE = (r"(?:open|raise|declare|file|create|start) (?:a |an )?(?:new )?(?:p[
 # team" (to a team or a person: "escala a 5 réplicas" scales), and
 # (no word boundary in the script) Japanese "エスカレーション", Korean "에스컬레이션합니다".
 _ESCALATE_WORD = (r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*|eskaluj\w*|eskalacj\w*|"
+                  # Turkish "olayı yükselt", "eskale et"; Indonesian "eskalasi ke tim
+                  # platform", "hubungi tim web" (tell the web team)
+                  r"eskale et\w*|olay\w* y\u00fckselt\w*|eskalasi\w*|"
+                  # Swedish "eskalera till plattformsteamet", Vietnamese "liên hệ đội nền
+                  # tảng" (contact the platform team)
+                  r"eskalera\w*|li\u00ean h\u1ec7 (?:\u0111\u1ed9i|nh\u00f3m|b\u1ed9 ph\u1eadn)\b|"
+                  r"hubungi (?:tim|on-?call|dba|sre|vendor|pihak|penanggung jawab)\b|"
                   r"e?sc[aá]l\w* (?:a|al|a la|a los|ao|à|aos|para(?: a| o| os| as)?) "
                   r"(?:[\w-]+ ){0,2}?(?:equipo|equipe|time|team|guardia|plant[aã]o|soporte|"
                   r"suporte|supporto|on-?call|sre|dba|responsable|respons[aá]vel|reperibile|"
@@ -901,6 +952,9 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"page @?[\w/&.-]+-on-?call\b|"
                             r"contact (?:the |your )?(?:on-?call|owner|support|team)|"
                             r"open (?:a )?(?:support )?(?:case|ticket)|"
+                            # sending the machine back to its maker: "open an RMA with
+                            # Boston Dynamics support", "raise an RMA"
+                            r"(?:open|raise|file|request|start) (?:a |an )?rma\b|"
                             r"(?:transfer|reassign|route|hand (?:it )?off) (?:the |this |your )?"
                             r"(?:icm|incident|ticket|case|page|alert)s? to|"
                             r"engage (?:the )?(?:[\w/&-]+ ){0,4}(?:team|on-?call|support|sre)\b|"
@@ -936,7 +990,11 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                              r"\b(?:is|was|as) (?:a |likely a |probably a )?false "
                              r"(?:positive|alarm)\b|"
                              # "Close the incident as no action.", "resolve it as no-action"
-                             rf"{_CLOSING}(?:close|resolve|mark) {_RECORD}as (?:a )?no[- ]action\b",
+                             rf"{_CLOSING}(?:close|resolve|mark) {_RECORD}as (?:a )?no[- ]action\b|"
+                             # "this was planned: close as \"no fault found\"" (a service
+                             # desk's closure code for nothing wrong)
+                             rf"{_CLOSING}(?:close|resolve|mark) {_RECORD}as [\"'\u201c]?"
+                             r"(?:no fault found|nff|not a fault|no issue found)\b",
                              re.I)),
     ("mitigated", re.compile(r"\b(?:is|are|has been) (?:now )?mitigated\b|"
                              r"[:;,]\s*mitigated\W*$|"
@@ -1046,6 +1104,12 @@ def guard_in(sentence: str, *, fallback: bool = False) -> Guard | None:
 # nor "even if" / "as if".
 _TRAILING_IF = re.compile(r"(?<![`\w])(?P<g>(?:only )?(?:if|when|unless)\s[^`:;.!?]*?)"
                           r"(?=\s*(?::\s*`|[.;!:]?\s*$))", re.I)
+# the rest after a condition that closes the words introducing the command ("Disable the agent
+# while you investigate, if it keeps reverting your fix: `x`", "... (only if Y):" over a block)
+_CLOSES_INTRO = re.compile(r"\)?\s*:\s*(?:`|$)")
+# "..., if any:", "(if needed):": an aside, no case the plan can ask
+_ASIDE_ONLY = re.compile(r"(?:only )?if (?:any|needed|necessary|required|applicable|possible|"
+                         r"present|desired|wanted|you (?:like|want|wish|prefer))\W*$", re.I)
 _WHETHER = re.compile(r"\b(?:see|check|checks|verify|determine|know|tell|find out|test|ask|"
                       r"confirm|sure|whether|even|as|wonder)\s*$", re.I)
 
@@ -1075,6 +1139,23 @@ _CONTINUES = re.compile(r"^\s*(?:and(?:,?\s+then)?|then|also|next|finally|afterw
                         re.I)
 
 
+def _opens_its_own(before: str, g: str, rest: str) -> bool:
+    """Whether a condition `g` after the words `before` (and before `rest`) starts a sentence
+    or clause of its own ("X. If Y", "X: if Y", "..., if Y, do Z"), not the instruction's. A
+    condition after a comma or in parentheses that closes the words introducing the command
+    is the instruction's ("Disable the agent while you investigate, if it keeps reverting
+    your fix: `x`", "Block the top IP (only if one IP has more than 1,000 failures):"); an
+    aside ("..., if any:", "(if needed)") is not."""
+    last = before.rstrip()[-1:]
+    if not last or last in ".:;":
+        return True
+    if last not in ",(":
+        return False
+    if not _CLOSES_INTRO.match(rest) or _ASIDE_ONLY.match(g):
+        return True
+    return "," in g if last == "," else not g.lower().startswith("only")
+
+
 def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
     """The guard of an instruction that names its command before its condition ("Run `x` if
     Y", "Restart X only if Y: `x`"): the commands run only when Y holds (they ran always).
@@ -1093,8 +1174,13 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
         before = masked[:m.start()]
         if "`" in masked[m.end():] and not masked[m.end():].lstrip().startswith(":"):
             continue  # a command still follows, not through a colon: not this form
-        if _WHETHER.search(before) or not before.strip() or before.rstrip()[-1] in ".:;,(":
+        if _WHETHER.search(before) or _opens_its_own(before, m.group("g"), masked[m.end():]):
             continue  # ("..., if X" or "X: If Y" opens a guard of its own)
+        g = t[m.start("g"):m.end("g")].strip()
+        if before.rstrip()[-1] == "(":
+            # "Block the top IP (only if one IP has more than 1,000 failures):": the aside is
+            # the step's condition (it was dropped, and the block ran whatever the count)
+            g = g.removesuffix(")").strip()
         if m.group("g")[0].isupper():
             continue  # "Run `x` If Y ...": a sentence of its own (a list item's next paragraph)
         if _ABORT_BEFORE.search(before):
@@ -1103,7 +1189,7 @@ def _trailing_guard(t: str, *, label: bool = False) -> Guard | None:
             continue  # "Watch it: `rostopic echo /cmd_vel` (Ctrl-C when done)": when to stop
         if _ITS_OWN_TEST.match(m.group("g")) and _TESTS_FIRST.search(before):
             continue  # "Test it and reload only if the test passes:": the `&&` of its block
-        return Guard(text=t[m.start("g"):m.end("g")].strip())
+        return Guard(text=g)
     return None
 
 
@@ -1304,9 +1390,11 @@ def is_checkpoint(text: str) -> bool:
 
 # -- jumps -------------------------------------------------------------------------------
 
+# ("... first and repeat step 3", "then redo from step 2": a jump back said with the step alone)
 _JUMP = re.compile(
-    r"\b(?:skip(?:ping)?|go(?:ing)?(?: back)?|jump|proceed|continue|move(?: on)?|return|turn)"
+    r"\b(?:(?:skip(?:ping)?|go(?:ing)?(?: back)?|jump|proceed|continue|move(?: on)?|return|turn)"
     r"\s+(?:directly\s+|straight\s+|ahead\s+)?(?:on\s+)?(?:to|with|at)\s+"
+    r"|(?:repeat|redo|re-?run|re-?do)\s+(?:(?:it\s+)?from\s+)?(?=step\s+\d+\b(?!\.\d)))"
     r"(?:the\s+)?(?P<target>\[[^\]]+\]\([^)]*\)|step\s+\d+|\S+(?:\s+\S+)?)", re.I)
 # "Lag growing for 15 minutes → step 3", "Every partition => [Restart](#restart)": an option's
 # arrow points where to go (only at a step or a link: "Settings → Network" is a menu path).
@@ -1554,6 +1642,33 @@ def done_before_command(sentence: str, code: str) -> str:
         _CONDITIONAL.search(lead) is None else ""
 
 
+# "Lock out the conveyor and clear the jam by hand, then restart it:", "Wait 15 minutes, then
+# restart it:": what a person does, then the instruction that introduces a block
+_THEN_BLOCK = re.compile(r"^(?P<lead>(?:[^`:]|`[^`]*`)+?)"
+                         r"(?:,\s*(?:and\s+)?then|;\s*then|\s+and\s+then)\s+[^`:]+:\s*$", re.I)
+
+
+# what only a person does before the block: wait ("Wait one minute", "Let the robot cool down
+# for 15 minutes") or use their hands ("Lock out the conveyor and clear the jam by hand"); not
+# what the block may do itself ("Remove packages first, then install ...", "Retry the pick up
+# to 3 times, then abort")
+_PERSON_FIRST = re.compile(r"^(?:wait|pause)\b|^let\b[^,]*\b(?:cool|settle|drain|recover|finish|"
+                           r"catch up|stabili[sz]e)\b|\bby hand\b|\bmanually\b|\bphysically\b|"
+                           rf"{_LOCK_OUT.pattern}", re.I)
+
+
+def done_before_block(intro: str) -> str:
+    """What the words introducing a block tell a person to do before its commands ("Wait 15
+    minutes, then restart it:" -> "Wait 15 minutes"), or "" when they say nothing only a
+    person does before it, or a condition."""
+    m = _THEN_BLOCK.match(_strip_enumerator(intro.replace("**", "").replace("__", "")).strip())
+    if m is None:
+        return ""
+    lead = _instruction_clause(m.group("lead")).strip(" ,;:")  # ("If the fault is X, ...")
+    return lead if len(lead.split()) >= 2 and _imperative(lead[:1].upper() + lead[1:]) and \
+        _PERSON_FIRST.search(lead) is not None and _CONDITIONAL.search(lead) is None else ""
+
+
 # "If the state is `Held` (and ...)": a thing, and the one value in code it is said to have
 _IS_VALUE = re.compile(r"^(?:if|when)\s+(?P<subject>[\w' .-]{2,40}?)\s+(?:is|reads|equals|"
                        r"shows)\s+(?P<value>`[^`]+`)(?:\s|[,:.]|$)", re.I)
@@ -1603,6 +1718,7 @@ _ESCALATE = re.compile(
     rf"{_DECLARE}|hand (?:it )?over to|"
     # a plant's hand-over: "lock it out and open a maintenance work order"
     r"open (?:a |an )?(?:maintenance|service|repair) (?:ticket|request|case|work order)|"
+    r"(?:open|raise|file|request|start) (?:a |an )?rma|"
     rf"{_CALL_A_PERSON})"
     r"\b", re.I)
 
@@ -1678,11 +1794,19 @@ _HANDS_OVER = re.compile(
     re.I)
 
 
+# "this is the Windows team's problem, call them (x4410)": "them" is the team the sentence
+# named (not "restart the pods, tell them apart")
+_TELL_THE_NAMED = re.compile(r"\b(?:team|on-?call|support|vendor|owners?|help ?desk|lead|"
+                             r"engineers?|admins?|dba)\b(?:'s)?[^.;]{0,80}?\b(?:inform|notify|"
+                             r"tell|call|phone|ring|contact|page|ping|message)\s+them\b", re.I)
+
+
 def hands_over(text: str) -> bool:
     """Whether what a stop's sentence says to do before stopping hands the incident on: to a
     person or team it tells, or to another runbook ("inform IT-Service", "go to the provider
     status runbook")."""
-    return _HANDS_OVER.search(text.replace("**", "").replace("__", "")) is not None
+    plain = text.replace("**", "").replace("__", "")
+    return _HANDS_OVER.search(plain) is not None or _TELL_THE_NAMED.search(plain) is not None
 
 
 # "If two members are down, do not continue. Restore from the snapshot instead, see [etcd
@@ -1908,6 +2032,9 @@ _GUARD_HINTS = ("if", "when", "unless", "once", "should", "otherwise", "else", "
                 "wanneer", "anders", "zo niet", "ingeval", "sen\u00e3o", "если", "когда",
                 "в случае", "иначе", "противном", "만약", "만일", "그렇지", "아니면", "그 외의",
                 "je\u015bli", "je\u017celi", "gdy", "przeciwnym", "inaczej", "o ile",
+                "e\u011fer", "\u015fayet", "aksi ", "de\u011filse", "jika", "apabila", "bila",
+                "kalau", "selain itu", "sebaliknya", "om", "ifall", "annars",
+                "i annat fall", "n\u1ebfu", "tr\u01b0\u1eddng h\u1ee3p", "ng\u01b0\u1ee3c l\u1ea1i",
                 *_CJK_IF.split("|"), *_CJK_ELSE.split("|"))
 
 
@@ -1920,7 +2047,9 @@ _GUARD_HINT = re.compile("|".join(re.escape(w) for w in _GUARD_HINTS))
 def may_guard(text: str) -> bool:
     """A cheap test before cutting `text` into sentences: does any guard word occur?"""
     return _GUARD_HINT.search(text.lower()) is not None and _GUARD_WORDS.occurs(text) or \
-        _ALTERNATIVE.match(text.lstrip(" *_")) is not None
+        _ALTERNATIVE.match(text.lstrip(" *_")) is not None or \
+        _CONDITION_ACTION.match(text.replace("**", "").lstrip(" *_")) is not None or \
+        _TURKISH_IF.match(text.lstrip(" *_")) is not None
 
 
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")
@@ -2037,7 +2166,7 @@ _RUN_VERB = re.compile(
     r"type|convert|connect|attach|exec|tail|backup|back up|unmount|umount|uncordon|shut ?down|"
     r"determine|save|count|measure|load|unload|login|sign in|start up|"
     r"bring up|spin up|take down|re-?start|double-check|cross-check|figure out|sync|refresh|"
-    r"rerun|retrieve|inspect|tear down|abort)\b", re.I)
+    r"rerun|retrieve|inspect|tear down|abort|block|unblock|ban|unban|quarantine)\b", re.I)
 # what a robot or a machine is told to do, before the condition it is done on: "Home the robot
 # unless it is already at home:" (not "jog": a hand on the pendant)
 _MACHINE_VERB = re.compile(r"^(?:home|re-?home|park|dock|undock|calibrate|recalibrate|unlock)\b",
@@ -2695,7 +2824,15 @@ def runs_elsewhere(text: str, code: str | None = None) -> bool:
         lead = _instruction_clause(head)
         if "`" not in lead and _PLACE_END.search(lead.rstrip()):
             return True
+        if _NAMED_PLACE_END.match(lead.rstrip()):
+            return True
     return False
+
+
+# "If Rundeck is down, do the same on `worker-01`:", "Run these from pg-02:": a machine by a
+# name of its own, closing the words that introduce what follows (the lines ran here)
+_NAMED_PLACE_END = re.compile(rf"^[^`]*\b(?:on|from|inside)\s+(?:the\s+)?(?:{_MACHINES}\s+)?"
+                              rf"`?{_NAMED_HOST}`?\s*:$", re.I)
 
 
 # "## Rollback", "### Roll back the change", "## Backout plan": steps for when the change went

@@ -1160,12 +1160,17 @@ class SessionReader:
         Not across a part that may guard the command (`ssh web-1` in one block, "If the disk
         is full, clean the cache:" over `sudo rm -rf ...` in the next): the command ran at
         the opener's place, before the guard, whatever its answer, and the guard scoped the
-        step after it; the opener stays the person's step and the command has its own."""
+        step after it; the opener stays the person's step and the command has its own. Nor
+        across list items ("1. Log in: `ssh admin@nas`", "2. Check the volume: `volume show`"):
+        the command is the next item's step (it ran titled "Log in", and "Check the volume"
+        was a person's step with nothing to do)."""
         if s.fresh and s.steps:
             s.fresh = False
             opened = s.steps[0].pos
             if any(e.kind != "code" and may_guard(e.text)
                    for e in b.els[opened + 1:el.index + 1]):
+                return None
+            if _another_item(b, opened, el.index):
                 return None
             return s.steps[0]
         return None
@@ -1238,6 +1243,16 @@ class SessionReader:
             return None
         uses = frozenset(v for w in s.ssh or [] for v in b.scope.refs(w))
         return [(s.opener + "\n" + text, argv, effect == "mutate", uses)]
+
+
+def _another_item(b: _OutlineBuilder, opened: int, at: int) -> bool:
+    """Whether the element at `at` belongs to a list item other than the opener's (an item
+    that opens the session in its own words is its own)."""
+    def item_of(pos: int) -> int | None:
+        return pos if b.els[pos].kind == "list_item" else b.owner.get(pos)
+    owner = item_of(at)
+    return owner is not None and owner != item_of(opened) and \
+        b.els[owner].kind == "list_item"
 
 
 _ENTERED_SUBCOMMANDS = frozenset({"exec", "rsh", "debug", "attach", "node-shell"})

@@ -34,6 +34,22 @@ def end_outcomes(plan: Plan) -> dict[str, object]:
     return {s.id: s.outcome for s in plan.steps if s.kind == StepKind.END}
 
 
+def case_side(plan: Plan, guard_start: str) -> str:
+    """The step the case's own side (not "Otherwise") of the decide titled `guard_start...`
+    leads to."""
+    (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and
+                 s.title.startswith(guard_start)]
+    (taken,) = [e.target for e in plan.edges if e.source == decide.id and e.condition and
+                not e.condition.text.startswith("Otherwise")]
+    return taken
+
+
+def outcomes_after(plan: Plan, step_id: str) -> set[str]:
+    """The outcomes of the end steps some path from `step_id` reaches."""
+    return {s.outcome.value for s in plan.steps if s.kind == StepKind.END and
+            s.outcome is not None and s.id in reachable(plan, step_id)}
+
+
 def commands_by_argv(plan: Plan) -> dict[tuple[str, ...], Step]:
     """Each command step by the argv of its first stage."""
     return {tuple(s.params["pipeline"][0]): s for s in runs(plan)}

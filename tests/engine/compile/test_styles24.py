@@ -13,6 +13,7 @@ from pathlib import Path
 from engine.plan import StepKind
 from tests.support.compiling import (
     assert_gated_and_accounted,
+    case_side,
     compile_text,
     gated,
     guards_of,
@@ -61,14 +62,6 @@ def test_a_case_that_goes_to_the_last_section_leaves_the_fix_a_way_to_the_ending
 
 # -- a stop, and what the sentence says around it -------------------------------------------------
 
-def _case_side(plan, guard_start):
-    (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and
-                 s.title.startswith(guard_start)]
-    (taken,) = [e.target for e in plan.edges if e.source == decide.id and e.condition and
-                not e.condition.text.startswith("Otherwise")]
-    return taken
-
-
 _REROUTE = ("3. Reroute:\n\n```bash\ncurl -s -XPOST localhost:9200/_cluster/reroute\n```\n")
 
 
@@ -84,7 +77,7 @@ def test_a_finding_before_a_stop_says_why_and_the_case_ends_there():
                  "stop here.",
                  "If there are no unassigned shards, the cluster heals on its own; stop here."):
         plan = compile_text(_shards_guide(said))
-        taken = _case_side(plan, "If there are no unassigned shards")
+        taken = case_side(plan, "If there are no unassigned shards")
         assert _ends(plan).get(taken) == "resolved", said
         assert running(plan, "reroute").id not in reachable(plan, taken), said
 
@@ -93,7 +86,7 @@ def test_a_stop_with_something_to_do_before_it_keeps_that_step():
     # a clause that says to do something is still a person's step before the stop
     plan = compile_text(_shards_guide(
         "If the queue is empty, restart the consumer by hand and stop here."))
-    taken = _case_side(plan, "If the queue is empty")
+    taken = case_side(plan, "If the queue is empty")
     assert plan.step(taken).kind == StepKind.MANUAL
     assert running(plan, "reroute").id not in reachable(plan, taken)
     assert "resolved" in {_ends(plan).get(s) for s in reachable(plan, taken)}
@@ -101,7 +94,7 @@ def test_a_stop_with_something_to_do_before_it_keeps_that_step():
     plan = compile_text("## Check\n\n```bash\ncurl -s https://x/health\n```\n\n"
                         "If `Sealed` is `false`, the alert is stale - resolve the alert and stop "
                         "here.\n\n```bash\nkubectl -n v delete pod vault-0\n```\n")
-    taken = _case_side(plan, "If `Sealed` is `false`")
+    taken = case_side(plan, "If `Sealed` is `false`")
     assert "resolved" in {_ends(plan).get(s) for s in reachable(plan, taken)}
 
 
@@ -111,7 +104,7 @@ def test_stop_here_and_watch_it_ends_the_run():
                  "If there are no unassigned shards, the cluster is recovering: stop here and "
                  "let it recover."):
         plan = compile_text(_shards_guide(said))
-        taken = _case_side(plan, "If there are no unassigned shards")
+        taken = case_side(plan, "If there are no unassigned shards")
         assert _ends(plan).get(taken) == "resolved", said
 
 
@@ -122,7 +115,7 @@ def test_stop_and_tell_a_team_hands_the_incident_over():
                  "release team.",
                  "If the pod is `ImagePullBackOff`, stop and notify the release team."):
         plan = compile_text(_shards_guide(said))
-        taken = _case_side(plan, "If the pod is `ImagePullBackOff`")
+        taken = case_side(plan, "If the pod is `ImagePullBackOff`")
         assert _ends(plan).get(taken) == "escalate", said
         assert running(plan, "reroute").id not in reachable(plan, taken), said
 
@@ -179,7 +172,7 @@ def test_lettered_cases_apart_with_their_blocks_are_sibling_cases():
                     e.condition.text.startswith("Otherwise")]
         assert plan.step(other).title == "If the pod is `CrashLoopBackOff`", marks
         assert describe.id not in reachable(plan, other), marks
-        pulled = _case_side(plan, "If the pod is `ImagePullBackOff`")
+        pulled = case_side(plan, "If the pod is `ImagePullBackOff`")
         assert _ends(plan).get(pulled) == "escalate", marks
 
 
@@ -201,11 +194,11 @@ def test_a_command_that_a_condition_reads_is_no_step_of_its_own():
              "2. If `{cmd}` shows PGs `inactive`, stop here and page storage on-call.\n\n"
              "3. Purge it:\n\n   ```bash\n   ceph osd purge 17 --yes-i-really-mean-it\n   ```\n")
     plan = compile_text(guide.format(cmd="ceph health"))
-    taken = _case_side(plan, "If `ceph health` shows PGs `inactive`")
+    taken = case_side(plan, "If `ceph health` shows PGs `inactive`")
     assert _ends(plan).get(taken) == "escalate"
     # one not known to only read stays in a person's sight ("If `kill -TTIN` fails, ...")
     plan = compile_text(guide.format(cmd="kill -TTIN 4242"))
-    taken = _case_side(plan, "If `kill -TTIN 4242` shows PGs `inactive`")
+    taken = case_side(plan, "If `kill -TTIN 4242` shows PGs `inactive`")
     assert plan.step(taken).kind == StepKind.MANUAL
     # and a paragraph's "When `zpool status` shows X, turn the LED off with `y`": the LED
     # command is the case's, `zpool status` no step
@@ -327,7 +320,7 @@ def test_go_to_a_section_and_page_someone_keeps_the_page():
             "## Triage\n\n```bash\nkubectl -n web rollout history deploy/web\n```\n\n"
             f"{said}\n\n## Mitigate\n\n```bash\nkubectl -n web rollout undo deploy/web\n```\n\n"
             "## Follow-up\n\n1. Write the timeline in the incident doc.\n")
-        taken = _case_side(plan, "If no rollout happened")
+        taken = case_side(plan, "If no rollout happened")
         page = plan.step(taken)
         assert page.kind == StepKind.MANUAL and "payments lead" in page.title, said
         ticket = _step_titled(plan, "Write the timeline")
@@ -427,7 +420,7 @@ def test_paging_a_rotas_handle_hands_over():
     for said in ("If the lag keeps rising after 30 minutes, page storage-oncall.",
                  "If the lag keeps rising after 30 minutes, page @dba-on-call."):
         plan = compile_text(_playbook(said))
-        taken = _case_side(plan, "If the lag keeps rising after 30 minutes")
+        taken = case_side(plan, "If the lag keeps rising after 30 minutes")
         assert _ends(plan).get(taken) == "escalate", said
 
 
@@ -440,7 +433,7 @@ def test_a_label_over_a_case_is_not_its_ending():
     assert decide.title == "If the lag keeps rising after 30 minutes"
     # an ending said before its condition still is one
     plan = compile_text(_playbook("Escalate to the storage team if the lag keeps rising."))
-    taken = _case_side(plan, "if the lag keeps rising")
+    taken = case_side(plan, "if the lag keeps rising")
     assert _ends(plan).get(taken) == "escalate"
 
 
@@ -452,7 +445,7 @@ def test_an_if_headings_prose_is_that_cases_step():
     plan = compile_text("## Check\n\n```bash\ndf -h /var/lib/docker\n```\n\n"
                         "## If the quick path did not help\n\nTake the agent offline and drain "
                         "its queue by hand.\n")
-    taken = _case_side(plan, "If the quick path did not help")
+    taken = case_side(plan, "If the quick path did not help")
     step = plan.step(taken)
     assert step.kind == StepKind.MANUAL and step.title.startswith("Take the agent offline")
     # a section that is no case keeps its prose as context
