@@ -322,32 +322,19 @@ def _decode(response: httpx.Response, raw: bytes, *, shown: str,
 def _result(params: PrometheusParams, body: dict[str, Any], *, shown: str,
             ctx: StepContext | None = None) -> StepResult:
     data = body.get("data") or {}
-    result_type = data.get("resultType")
-    result = data.get("result")
-    artifacts: dict[str, bytes] = {}
-    if result_type in ("scalar", "string"):
-        value = _number(result[1]) if result_type == "scalar" else result[1]
-        series = [{"labels": {}, "value": value}] if result_type == "scalar" else []
-        outputs = summarize_series(result_type, series, max_series=params.max_series)
-        outputs["value"] = to_jsonable(value)
-    elif result_type == "vector":
-        series = [{"labels": item.get("metric", {}), "value": _number(item["value"][1])}
-                  for item in result]
-        outputs = summarize_series("vector", series, max_series=params.max_series)
-        if outputs["series_truncated"]:
-            artifacts["series"] = _json_lines(
-                {"labels": s["labels"], "value": to_jsonable(s["value"])} for s in series)
-    elif result_type == "matrix":
-        series = [{"labels": item.get("metric", {}),
-                   "samples": [(float(ts), _number(v)) for ts, v in item.get("values", [])]}
-                  for item in result]
-        outputs = summarize_series("matrix", series, max_series=params.max_series)
-        artifacts["samples"] = _json_lines(
-            {"labels": s["labels"], "values": [[ts, to_jsonable(v)] for ts, v in s["samples"]]}
-            for s in series)
-    else:
+    result_type = data.get("resultType") if isinstance(data, dict) else None
+    if result_type not in ("scalar", "string", "vector", "matrix"):
         raise StepFailed(f"Prometheus at {shown} returned an unknown result type "
                          f"{result_type!r}", retryable=False)
+    result: Any = data.get("result")
+    try:
+        series, outputs, artifacts = _read(params, result_type, result)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # a proxy or another server answering "success" with a body of another shape
+        said = " ".join(str(exc).split())[:200]
+        raise StepFailed(f"Prometheus at {shown} sent a malformed {result_type} result "
+                         f"({said})", retryable=False,
+                         hint="Is the data source url the Prometheus server itself?") from None
     if result_type in ("vector", "scalar") and params.non_finite == "fail":
         _refuse_non_finite(series)
     if body.get("warnings"):
@@ -383,6 +370,41 @@ def _table(result_type: str, result: Any, ctx: StepContext) -> TableBuilder:
             if not table.add([*labels, at, _number(value)]):
                 return table
     return table
+
+
+def _read(params: PrometheusParams, result_type: str,
+          result: Any) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, bytes]]:
+    """The series of a result of its type, their summary and what is kept beside it."""
+    artifacts: dict[str, bytes] = {}
+    series: list[dict[str, Any]]
+    if result_type in ("scalar", "string"):
+        value: Any = _number(_pair(result)[1]) if result_type == "scalar" else _pair(result)[1]
+        series = [{"labels": {}, "value": value}] if result_type == "scalar" else []
+        outputs = summarize_series(result_type, series, max_series=params.max_series)
+        outputs["value"] = to_jsonable(value)
+    elif result_type == "vector":
+        series = [{"labels": item.get("metric", {}), "value": _number(_pair(item["value"])[1])}
+                  for item in result]
+        outputs = summarize_series("vector", series, max_series=params.max_series)
+        if outputs["series_truncated"]:
+            artifacts["series"] = _json_lines(
+                {"labels": s["labels"], "value": to_jsonable(s["value"])} for s in series)
+    else:
+        series = [{"labels": item.get("metric", {}),
+                   "samples": [(float(ts), _number(v))
+                               for ts, v in map(_pair, item.get("values", []))]}
+                  for item in result]
+        outputs = summarize_series("matrix", series, max_series=params.max_series)
+        artifacts["samples"] = _json_lines(
+            {"labels": s["labels"], "values": [[ts, to_jsonable(v)] for ts, v in s["samples"]]}
+            for s in series)
+    return series, outputs, artifacts
+
+
+def _pair(sample: Any) -> tuple[Any, Any]:
+    if not isinstance(sample, list) or len(sample) != 2:
+        raise ValueError(f"{str(sample)[:40]!r} is not a [time, value] pair")
+    return sample[0], sample[1]
 
 
 def _number(text: Any) -> float:

@@ -191,6 +191,24 @@ async def test_html_instead_of_json_says_so(stub) -> None:
     assert "Prometheus server itself" in str(err.value)
 
 
+@pytest.mark.parametrize("data", [
+    {"resultType": "vector", "result": None},
+    {"resultType": "vector", "result": [{"metric": {}, "value": "7"}]},
+    {"resultType": "matrix", "result": [{"metric": {}, "values": [[1]]}]},
+    {"resultType": "scalar", "result": None},
+    {"resultType": "string"},
+], ids=["no-result", "value-not-a-pair", "sample-not-a-pair", "no-scalar", "no-string"])
+async def test_a_success_whose_result_is_malformed_says_so_in_one_line(stub, data) -> None:
+    # a proxy or another server that answers "success" with a body of another shape: the
+    # step fails naming the server (it was a TypeError from inside the plugin)
+    stub.content_type = "application/json"
+    stub.body = json.dumps({"status": "success", "data": data}).encode()
+    with pytest.raises(StepFailed) as err:
+        await query(stub.url, query="up")
+    assert "malformed" in err.value.message and stub.url in err.value.message
+    assert err.value.retryable is False and "\n" not in err.value.message
+
+
 async def test_slow_server_times_out(stub) -> None:
     stub.delay_s, stub.content_type = 2.0, "application/json"
     stub.body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
