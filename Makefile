@@ -35,7 +35,7 @@ demo-web-down: $(STAMP)
 LINTED := engine plugins worker tests bench demo
 
 # Lint first (ruff: pyflakes, pycodestyle, import order; well under a second), then type-check
-# engine/ and worker/ (mypy, configured in pyproject.toml), then the tests: two at a time (most
+# engine/, plugins/ and worker/ (mypy, configured in pyproject.toml), then the tests: two at a time (most
 # of them wait on a server, a subprocess or a clock, so two processes halve the time on two
 # cores; each test makes its own database, schema, queue and ports; an idle process takes
 # work queued for the other, so one long test at the end does not hold the run), then, one at

@@ -65,8 +65,8 @@ class RowCollector:
 
     def result(self) -> StepResult:
         if self.status is not None and not self.columns:
-            outputs = {"status": self.status, "affected_rows": self.affected, "row_count": 0,
-                       "value": None}
+            outputs: dict[str, Any] = {"status": self.status, "affected_rows": self.affected,
+                                       "row_count": 0, "value": None}
             return StepResult(outputs=outputs, summary=self.status)
         outputs = self.summary.result()
         one_cell = outputs["row_count"] == 1 and len(self.columns) == 1 and not self.truncated

@@ -47,7 +47,7 @@ from plugins._table import RESULT_ARTIFACT, lines_table, read_table
 
 _READS = frozenset({"select", "with"})
 MEMORY_LIMIT = "512MB"
-_CONFIG = {
+_CONFIG: dict[str, str | int | float | list[str]] = {
     "enable_external_access": False,
     "autoload_known_extensions": False,
     "autoinstall_known_extensions": False,

@@ -46,7 +46,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import IO, Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -218,7 +218,7 @@ class _OutOfTime(Exception):
     pass
 
 
-def _lines(f: IO[bytes]) -> Iterator[bytes]:
+def _lines(f: gzip.GzipFile | BinaryIO) -> Iterator[bytes]:
     """Lines of at most MAX_LINE_BYTES: the rest of a longer line is skipped, not kept."""
     while line := f.readline(MAX_LINE_BYTES):
         if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):

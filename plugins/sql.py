@@ -47,7 +47,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
@@ -273,7 +273,7 @@ def _affected(status: str | None) -> int | None:
     return int(last) if last.isdigit() else None
 
 
-_PG_COERCE = {
+_PG_COERCE: dict[str, Callable[[str], Any]] = {
     **dict.fromkeys(("int2", "int4", "int8", "oid"), int),
     **dict.fromkeys(("float4", "float8"), float),
     "numeric": decimal.Decimal,

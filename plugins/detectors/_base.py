@@ -153,6 +153,9 @@ class StreamDetector(PluginBase):
                 raise DetectError("a combination of combinations is not supported",
                                   hint="Combine two calibrations made by calibrate")
             det = self if c.detector == self.name else registry.instance(c.detector)
+            if not isinstance(det, StreamDetector):
+                raise DetectError(f"the combined calibration names {c.detector!r}, which is "
+                                  "no stream detector", hint="Calibrate the combination again")
             scorer_params = type(params).model_validate(c.params) if det is self else \
                 parse_params(type(det), c.params)
             parts.append(Watch(scorer=det.scorer(params=scorer_params, channels=channels),
@@ -257,7 +260,7 @@ def tare(x: np.ndarray, t: np.ndarray, tare_s: float) -> np.ndarray:
     if n > 1:  # inside the tare window only past samples are known: running mean
         run = np.cumsum(x[:n], axis=0) / np.arange(1, n + 1)[:, None]
         out[:n] = x[:n] - run
-    return out
+    return np.asarray(out)
 
 
 def channel_index(channels: list[str], name: str) -> int:

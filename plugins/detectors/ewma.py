@@ -75,7 +75,7 @@ class EwmaDetector(StreamDetector):
               channels: list[str]) -> np.ndarray:
         v = series(x, t, channels, params.channel, params.tare_s)
         z = ewma_z(v, lam=params.lam, warmup=params.warmup, min_std=params.min_std)
-        return np.maximum(np.abs(z) - params.z0, 0.0)
+        return np.asarray(np.maximum(np.abs(z) - params.z0, 0.0))
 
 
 class _EwmaScorer:
@@ -86,4 +86,4 @@ class _EwmaScorer:
 
     def update(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
         v = pick(self.tare.update(t, x), self.channels, self.params.channel)
-        return np.maximum(np.abs(self.state.update(v)) - self.params.z0, 0.0)
+        return np.asarray(np.maximum(np.abs(self.state.update(v)) - self.params.z0, 0.0))

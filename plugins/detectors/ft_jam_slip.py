@@ -160,4 +160,4 @@ class _FtScorer:
         score[: len(score) if self.n_tare is None else done] = 0.0
         self.seen += len(t)
         self.prev_tz = float(tz[-1])
-        return score
+        return np.asarray(score)

@@ -102,4 +102,4 @@ class _LinearScorer:
 
     def update(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
         v = self.tare.update(t, x)[:, self.cols] @ self.weights + self.model.bias
-        return np.abs(v) if self.model.absolute else v
+        return np.asarray(np.abs(v) if self.model.absolute else v)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,12 +24,14 @@ from plugins.robot.cell_model import CHANNELS
 from plugins.robot.stream import LIVE_STATES_DONE, Block
 
 
-class Source:
+class Source(Protocol):
+    """What a detect step reads: its channels' names, the run's label where it has one, and
+    its blocks of samples."""
+
     channels: list[str]
     label: str | None = None
 
-    def blocks(self) -> AsyncIterator[Block]:
-        raise NotImplementedError
+    def blocks(self) -> AsyncIterator[Block]: ...
 
 
 class RecordedSource(Source):
@@ -77,8 +80,10 @@ def _samples(reply: object, url: str, width: int) -> tuple[int, int, list[float]
     """ReadSamples' reply (attempt, start, flat samples, state), checked: a server that sends
     something else is named in one line, not a ValueError from deep inside numpy."""
     try:
-        got, start, flat, state = reply  # type: ignore[misc]
-        flat = list(flat or [])
+        if not isinstance(reply, (list, tuple)) or len(reply) != 4:
+            raise TypeError(f"{type(reply).__name__} is not (attempt, start, samples, state)")
+        got, start, rows, state = reply
+        flat: list[Any] = list(rows or [])
         if len(flat) % width or not all(isinstance(v, (int, float)) for v in flat):
             raise ValueError(f"{len(flat)} values are not rows of {width} numbers")
         return int(got), int(start), flat, str(state)

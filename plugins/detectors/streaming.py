@@ -69,7 +69,7 @@ class StreamTare:
                 self.base = self.total / max(self.count, 1) if self.count else x[0].copy()
                 out[n:] = x[n:] - self.base
             return out
-        return x - self.base
+        return np.asarray(x - self.base)
 
 
 class Rescoring:
@@ -169,7 +169,7 @@ class Watch:
         if self.cal.method == "band" and self.cal.band is not None:
             band = self.cal.band
             i = np.minimum(np.arange(start, start + n), len(band.mean) - 1)
-            return np.asarray(band.mean)[i] + band.h * np.asarray(band.spread)[i]
+            return np.asarray(np.asarray(band.mean)[i] + band.h * np.asarray(band.spread)[i])
         return float(self.cal.threshold)
 
     @property

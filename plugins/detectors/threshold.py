@@ -32,7 +32,7 @@ def pick(x: np.ndarray, channels: list[str], channel: str) -> np.ndarray:
     if channel in ("force", "torque") and channel not in channels:
         cols = [channel_index(channels, c) for c in
                 (("fx", "fy", "fz") if channel == "force" else ("tx", "ty", "tz"))]
-        return np.linalg.norm(x[:, cols], axis=1)
+        return np.asarray(np.linalg.norm(x[:, cols], axis=1))
     return x[:, channel_index(channels, channel)]
 
 
@@ -50,10 +50,10 @@ class ThresholdDetector(StreamDetector):
     @staticmethod
     def excess(params: Any, v: np.ndarray) -> np.ndarray:
         if params.sense == "above":
-            return np.maximum(v - params.level, 0.0)
+            return np.asarray(np.maximum(v - params.level, 0.0))
         if params.sense == "below":
-            return np.maximum(params.level - v, 0.0)
-        return np.maximum(np.abs(v) - params.level, 0.0)
+            return np.asarray(np.maximum(params.level - v, 0.0))
+        return np.asarray(np.maximum(np.abs(v) - params.level, 0.0))
 
 
 class _ThresholdScorer:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.detect import window_sum
+from engine.detect import Calibration, window_sum
 from engine.detect.commands import alarm_index
 from engine.plugins import parse_params
 from engine.policy import Attempt, CellStats, estimate_from_history
@@ -23,7 +23,7 @@ from plugins.robot.cell_model import Attempt as CellAttempt
 AlarmFn = Callable[[CellAttempt], float | None]
 
 
-def calibrated_alarm(detector: type, cal) -> AlarmFn:
+def calibrated_alarm(detector: type, cal: Calibration) -> AlarmFn:
     """An alarm function from a detector class and its calibration."""
     det, params = detector(), parse_params(detector, cal.params)
 

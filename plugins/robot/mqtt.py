@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -48,8 +49,9 @@ class CellPublisher:
                             hint="Is mosquitto running? (127.0.0.1:1883)") from None
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self._client.__aexit__(*exc)
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self._client.__aexit__(kind, exc, tb)
 
     async def publish(self, cell: Any, sent: int) -> int:
         """Publish samples from index `sent` on; return the new index."""
@@ -64,7 +66,7 @@ class CellPublisher:
             payload = {"attempt": cell.attempt_no, "start": sent,
                        "x": [[round(float(v), 5) for v in row] for row in block]}
             await self._client.publish(f"{self.prefix}/samples", json.dumps(payload), qos=1)
-        return max(upto, sent)
+        return max(int(upto), sent)
 
 
 class MqttSource:
@@ -76,7 +78,7 @@ class MqttSource:
         self.prefix = parts.path.strip("/") or DEFAULT_PREFIX
         self.rate_hz, self.timeout_s = rate_hz, timeout_s
         self.channels = list(CHANNELS)
-        self.label = None
+        self.label: str | None = None
 
     async def blocks(self) -> AsyncIterator[Any]:
         attempt = None

@@ -63,7 +63,7 @@ class OpcUaPlugin(PluginBase):
             values: dict[str, Any] = {}
             try:
                 for name, accepted in params.wait_for.items():
-                    values[name] = await cell.wait_for(name, lambda v, a=accepted: v in a,
+                    values[name] = await cell.wait_for(name, accepted.__contains__,
                                                        timeout_s=params.wait_timeout_s)
                 for name in params.read:
                     values[name] = await cell.read(name)

@@ -26,13 +26,14 @@ import argparse
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from plugins.robot.cell_model import PHASES, Attempt, CellConfig, generate_attempt
-from plugins.robot.ua import serve_cell, set_values, ua_invalid_state
+from plugins.robot.ua import Method, serve_cell, set_values, ua_invalid_state
 
 TICK_S = 0.01
 MAX_BLOCK = 2000
@@ -204,7 +205,7 @@ async def serve(cell: SimCell, *, host: str = "127.0.0.1", port: int = 4840,
             return result
         return call
 
-    methods = {
+    methods: dict[str, tuple[Method, Sequence[type], Sequence[type]]] = {
         "StartAttempt": (guarded(cell.start_attempt), [], [int]),
         "Abort": (guarded(cell.abort), [], [float]),
         "Reset": (guarded(cell.reset), [], [bool]),

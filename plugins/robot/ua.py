@@ -16,8 +16,12 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Self
 
-from asyncua import Client, Server, ua
+from asyncua import ua
+from asyncua.client.client import Client
 from asyncua.common.methods import uamethod
+from asyncua.server.server import Server
+from asyncua.ua.status_codes import StatusCodes
+from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
 from engine.errors import StepFailed
 
@@ -65,7 +69,7 @@ class CellClient:
                 self._ns = await self._client.get_namespace_index(NAMESPACE)
                 self._cell = await self._client.nodes.objects.get_child(
                     f"{self._ns}:{OBJECT}")
-            except (ValueError, ua.UaStatusCodeError):
+            except (ValueError, UaStatusCodeError):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._client.disconnect(), self.timeout_s)
                 raise CellError(f"the OPC UA server at {self.url} is not a cell controller "
@@ -99,10 +103,10 @@ class CellClient:
                             effect_unknown=sent,
                             hint="Is the controller running? (demo: python -m "
                                  "plugins.robot.sim_cell --port PORT)") from None
-        except ua.UaStatusCodeError as exc:
+        except UaStatusCodeError as exc:
             raise CellError(f"the cell at {self.url} refused to {doing}: {exc}",
                             retryable=False) from None
-        except ua.UaError as exc:
+        except UaError as exc:
             raise CellError(f"OPC UA error from {self.url} ({doing}): {exc}",
                             effect_unknown=sent) from None
 
@@ -111,7 +115,7 @@ class CellClient:
             async with self._translate(f"find {name!r} on"):
                 try:
                     self._nodes[name] = await self._cell.get_child(f"{self._ns}:{name}")
-                except ua.UaStatusCodeError:
+                except UaStatusCodeError:
                     raise CellError(f"the cell at {self.url} has no node {name!r}",
                                     retryable=False,
                                     hint="Check the variable or method name") from None
@@ -146,8 +150,7 @@ class CellClient:
         class Handler:
             def datachange_notification(self, _node: Any, val: Any, _data: Any) -> None:
                 if not found.done() and accept(val):
-                    loop.call_soon_threadsafe(
-                        lambda: found.done() or found.set_result(val))
+                    loop.call_soon_threadsafe(_settle, found, val)
 
         async with self._translate(f"subscribe to {name} on"):
             sub = await self._client.create_subscription(20, Handler())
@@ -214,9 +217,14 @@ def _variant(value: Any) -> ua.VariantType:
     return _VARIANTS[type(value)]
 
 
+def _settle(found: asyncio.Future[Any], value: Any) -> None:
+    if not found.done():  # (a second notification may come before the first is taken)
+        found.set_result(value)
+
+
 UaServer = Server
 
 
 def ua_invalid_state(message: str) -> Exception:
     """The error a served method raises to answer BadInvalidState with a reason."""
-    return ua.UaStatusCodeError(ua.StatusCodes.BadInvalidState)
+    return UaStatusCodeError(StatusCodes.BadInvalidState)

@@ -76,3 +76,16 @@ async def test_a_step_of_another_detector_is_refused(cals, runs) -> None:
     with pytest.raises(StepFailed, match="combined calibration is of ft_jam_slip and "
                                          "ft_jam_slip, not of ewma"):
         await watch(runs["fail"][0], cals["and"], detector=EwmaDetector)
+
+
+async def test_a_combination_naming_a_plugin_that_is_no_detector_is_refused(cals, runs,
+                                                                            tmp_path) -> None:
+    # a calibration file edited (or written by hand) to combine with `bash`: the step fails
+    # naming it (it was an AttributeError from inside the detector)
+    import json
+    data = json.loads(cals["and"].read_text())
+    data["components"][1]["detector"] = "bash"
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(data))
+    with pytest.raises(StepFailed, match="names 'bash', which is no stream detector"):
+        await watch(runs["fail"][0], edited)
