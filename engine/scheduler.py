@@ -678,8 +678,24 @@ class _Txn:
             note = f"retry {attempt + 1} of {step.retry.attempts} after {delay:.3g} s"
             self.start(sid, attempt + 1, delay, error=error, note=note)
             return
-        if step.on_error == OnError.CONTINUE:
+        continued = step.on_error == OnError.CONTINUE
+        undecided = self._undecided(sid, "success" if continued else "failure", branches)
+        if undecided is not None:
+            self.put(sid, StepState(StepStatus.FAILED, attempt, error, None))
+            tries = f" after {attempt} attempts" if attempt > 1 else ""
+            why = (f"step '{sid}' failed{tries}: {error}; where that leads ('{undecided}') "
+                   "could not be decided")
+            if _is_evidence(step):
+                self.inconclusive(why)
+            else:
+                self.end("failed", why)
+            return
+        if continued:
             self.put(sid, StepState(StepStatus.FAILED, attempt, error, "continued (on_error)"))
+            unsound = self._reads_failed(sid, branches)  # its own conditions read its failure
+            if unsound:
+                self.inconclusive(unsound)
+                return
             self.launch(self.decide(sid, "success", branches))
             return
         self.put(sid, StepState(StepStatus.FAILED, attempt, error, None))
@@ -692,6 +708,14 @@ class _Txn:
                 self.end("failed", f"step '{sid}' failed{tries} and has no error path: {error}")
             return
         self.launch(ready)
+
+    def _undecided(self, sid: str, on: str, branches: Mapping[int, bool]) -> str | None:
+        """The text of a condition on `sid`'s `on` edges that has no value: the step's report
+        could not decide it (a failure's conditions read output a failure does not have)."""
+        for i, edge in self.index.outgoing[sid]:
+            if edge.on == on and edge.condition is not None and i not in branches:
+                return edge.condition.text
+        return None
 
     def decide(self, sid: str, on: str, branches: Mapping[int, bool]) -> list[str]:
         """Decide `sid`'s outgoing edges as if it finished `on` success or failure; propagate

@@ -1,0 +1,177 @@
+r"""Trust, session 23 (the runtime): what a failure's branches read.
+
+1. A step whose failure leads on by conditions (a plan's "on failure, if the error says X")
+   whose conditions could not be decided (they read output a failure does not have) ended
+   `mendflow run` in "The executor must pass every conditional outgoing edge" (exit 1) with
+   the run left `running`, and a resume ran the step again into the same wall. Such a
+   failure ends the run: `inconclusive` for a check, failed for a change, saying which
+   condition could not be decided.
+2. A check the plan lets fail (`on_error: continue`) whose own conditions read its output
+   ("If the log holds ERROR, escalate; otherwise no action is needed") decided them on the
+   failed read's output: a log that could not be read ended the run `no_action`, while the
+   same condition on a later step read it as the failure it was (`inconclusive`). A
+   condition on a failed step's output concludes nothing wherever it sits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.interaction import Answers
+from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step
+from engine.store.base import RunRecord
+from tests.support.running import run_locally
+
+SPAN = Span(start=1, end=1)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _step(id: str, kind: str = "command", **kw: Any) -> Step:
+    if kind == "command" and "plugin" not in kw:
+        kw["plugin"] = "shell"
+    return Step(id=id, title=kw.pop("title", id), kind=kind, source=SPAN, **kw)
+
+
+def _sh(id: str, *argv: str, **kw: Any) -> Step:
+    return _step(id, params={"pipeline": [list(argv)]}, **kw)
+
+
+def _end(id: str, outcome: str) -> Step:
+    return _step(id, kind="end", outcome=outcome)
+
+
+def _edge(a: str, b: str, expr: str | None = None, **kw: Any) -> Edge:
+    return Edge(source=a, target=b, condition=Condition(text=expr, expr=expr) if expr else None,
+                **kw)
+
+
+def _plan(steps: list[Step], edges: list[Edge], **kw: Any) -> Plan:
+    return Plan(id="t23", title="trust 23", compiler="test/1",
+                source=SourceInfo(path="t.md", sha256="0" * 64), entry=steps[0].id,
+                steps=steps, edges=edges, **kw)
+
+
+def _mendflow_run(tmp_path: Path, plan: Plan, *args: str) -> subprocess.CompletedProcess[str]:
+    """`mendflow run PLAN.json` of `plan`, its store under `tmp_path`."""
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(plan.to_json())
+    env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path / "data")}
+    env.pop("MENDFLOW_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "engine.cli", "run", str(plan_file), *args],
+                          env=env, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, cwd=tmp_path)
+
+
+def _run(plan: Plan, tmp_path: Path, interaction: Any) -> RunRecord:
+    from engine.plugins import default_registry
+    from engine.runtime.executor import LocalExecutor
+    from engine.runtime.services import Services
+    from engine.settings import Settings
+    from engine.store import open_store
+
+    async def go() -> RunRecord:
+        store = open_store(tmp_path / "s.sqlite3")
+        await store.open()
+        try:
+            executor = LocalExecutor(Services(store=store, registry=default_registry(),
+                                              settings=Settings(data_dir=tmp_path)),
+                                     interaction=interaction)
+            return await executor.start(plan, guide_path="t.md")
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+# -- 1. a failure whose branches cannot be decided ------------------------------------------------
+
+
+def _timed_out_check_branching_on_its_output() -> Plan:
+    # "Read the log (1 s). If it fails and the log says `refused`, escalate; if it fails
+    # otherwise, no action is needed": a timeout has no log to read
+    return _plan([_sh("log", "sleep", "5", timeout_s=0.5), _end("page", "escalate"),
+                  _end("fine", "no_action")],
+                 [_edge("log", "fine"),
+                  _edge("log", "page", "'refused' in steps.log.stdout", on="failure"),
+                  _edge("log", "fine", "'refused' not in steps.log.stdout", on="failure")])
+
+
+def test_a_failure_whose_branches_cannot_be_decided_ends_the_run_inconclusive(
+        tmp_path: Path) -> None:
+    # Given a check that times out, whose failure edges read an output it does not have
+    # When it runs
+    record = run_locally(_timed_out_check_branching_on_its_output(), tmp_path)
+    # Then the run concludes nothing, saying which condition (before: ConditionError raised
+    # out of the executor, the run left running)
+    assert (record.status, record.outcome) == ("succeeded", "inconclusive"), record.reason
+    assert "timed out" in (record.reason or "") and "'refused' in steps.log.stdout" in (
+        record.reason or ""), record.reason
+
+
+def test_mendflow_run_of_such_a_failure_ends_the_run_and_says_why(tmp_path: Path) -> None:
+    # When `mendflow run` runs such a plan
+    ran = _mendflow_run(tmp_path, _timed_out_check_branching_on_its_output())
+    said = ran.stdout + ran.stderr
+    # Then it ends inconclusive (exit 4), no internal error, nothing left running (before:
+    # exit 1, "The executor must pass every conditional outgoing edge", the run `running`)
+    assert ran.returncode == 4, said
+    assert "must pass every conditional" not in said and "Traceback" not in said, said
+    with sqlite3.connect(tmp_path / "data" / "mendflow.sqlite3") as conn:
+        rows = conn.execute("SELECT status, outcome FROM runs").fetchall()
+    conn.close()
+    assert rows == [("succeeded", "inconclusive")], said
+
+
+def test_a_change_whose_failure_cannot_be_decided_fails_the_run(tmp_path: Path) -> None:
+    # Given a change (approved) that fails at once, whose failure edges read its output
+    plan = _plan([_step("gate", kind="approve"),
+                  _sh("restart", "false", mutating=True), _end("page", "escalate"),
+                  _end("fine", "resolved"), _end("denied", "escalate")],
+                 [_edge("gate", "restart"), _edge("gate", "denied", on="failure", kind="error"),
+                  _edge("restart", "fine"),
+                  _edge("restart", "page", "'busy' in steps.restart.missing", on="failure"),
+                  _edge("restart", "fine", "'busy' not in steps.restart.missing",
+                        on="failure")])
+    record = _run(plan, tmp_path, Answers(assume_yes=True))
+    # Then the run failed, saying why (before: ConditionError out of the executor)
+    assert record.status == "failed", record.reason
+    assert "'busy' in steps.restart.missing" in (record.reason or ""), record.reason
+
+
+# -- 2. a check the plan lets fail, deciding on its own failed output -----------------------------
+
+
+def test_a_continued_checks_own_condition_on_its_failed_output_concludes_nothing(
+        tmp_path: Path) -> None:
+    # Given a log read the plan lets fail, whose own branches read its output ("If it holds
+    # ERROR, escalate; otherwise no action is needed")
+    plan = _plan([_sh("log", "grep", "-h", "ERROR", str(tmp_path / "missing.log"),
+                      on_error="continue"),
+                  _end("page", "escalate"), _end("fine", "no_action")],
+                 [_edge("log", "page", "'ERROR' in steps.log.stdout"),
+                  _edge("log", "fine", "'ERROR' not in steps.log.stdout")])
+    # When the log cannot be read
+    record = run_locally(plan, tmp_path)
+    # Then the run concludes nothing (before: no_action, on a log never read)
+    assert (record.status, record.outcome) == ("succeeded", "inconclusive"), record.reason
+    assert "reads step 'log', which failed" in (record.reason or ""), record.reason
+
+
+def test_a_continued_check_that_tests_its_status_still_decides(tmp_path: Path) -> None:
+    # Given the same read, whose branches test its exit status first (the plan handles it)
+    plan = _plan([_sh("log", "grep", "-h", "ERROR", str(tmp_path / "missing.log"),
+                      on_error="continue"),
+                  _end("page", "escalate"), _end("fine", "no_action")],
+                 [_edge("log", "page", "steps.log.exit_code != 1"),
+                  _edge("log", "fine", "steps.log.exit_code == 1")])
+    record = run_locally(plan, tmp_path)
+    # Then its conditions decide as they say (grep's 2, "cannot read": escalate)
+    assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason
