@@ -1,4 +1,5 @@
-r"""Trust, session 23 (the runtime): what a failure's branches read.
+r"""Trust, session 23 (the runtime): what a failure's branches read, and what an approval was
+for.
 
 1. A step whose failure leads on by conditions (a plan's "on failure, if the error says X")
    whose conditions could not be decided (they read output a failure does not have) ended
@@ -11,6 +12,11 @@ r"""Trust, session 23 (the runtime): what a failure's branches read.
    failed read's output: a log that could not be read ended the run `no_action`, while the
    same condition on a later step read it as the failure it was (`inconclusive`). A
    condition on a failed step's output concludes nothing wherever it sits.
+3. An approval was given for what the gated step would run as the person saw it; the step
+   rendered its command again when it started, and ran whatever it rendered then: a value
+   bound on a parallel branch while the person decided (`rm -rf {{ vars.dir }}`) made it
+   delete another folder than the one approved. A gated step runs only what its approval
+   showed; otherwise it is refused, not retried, saying both.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.interaction import Answers
+from engine.interaction import Answer, Answers
 from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step
 from engine.store.base import RunRecord
 from tests.support.running import run_locally
@@ -175,3 +181,62 @@ def test_a_continued_check_that_tests_its_status_still_decides(tmp_path: Path) -
     record = run_locally(plan, tmp_path)
     # Then its conditions decide as they say (grep's 2, "cannot read": escalate)
     assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason
+
+
+# -- 3. an approval for one command, another run ---------------------------------------------------
+
+
+class _SlowApprover(Answers):
+    """A person who takes a while to approve, and the actions they were shown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: list[str] = []
+
+    async def approve(self, *, step: Step, action: str) -> Answer:
+        self.shown.append(action)
+        await asyncio.sleep(1.0)
+        return Answer(True, "alice")
+
+
+def test_a_gated_step_runs_only_what_its_approval_showed(tmp_path: Path) -> None:
+    approved, other = tmp_path / "old-logs", tmp_path / "data"
+    approved.mkdir()
+    other.mkdir()
+    # Given `rm -rf {{ vars.dir }}` behind an approval, and a parallel branch that binds
+    # vars.dir anew while the person decides
+    plan = _plan(
+        [_sh("pick", "echo", str(approved), binds={"vars.dir": "result.stdout | trim"}),
+         _step("gate", kind="approve"),
+         _step("slow", params={"pipeline": [["sleep", "0.3"], ["echo", str(other)]]},
+               binds={"vars.dir": "result.stdout | trim"}),
+         _sh("clean", "rm", "-rf", "{{ vars.dir }}", mutating=True),
+         _end("done", "mitigated"), _end("denied", "escalate"), _step("join", kind="decide")],
+        [_edge("pick", "gate"), _edge("pick", "slow"), _edge("gate", "clean"),
+         _edge("gate", "denied", on="failure", kind="error"), _edge("clean", "join"),
+         _edge("slow", "join"), _edge("join", "done")])
+    approver = _SlowApprover()
+    # When the person approves what they were shown
+    record = _run(plan, tmp_path, approver)
+    # Then they were shown the folder picked first, and no other folder was deleted (before:
+    # `rm -rf .../data` ran on the approval for `rm -rf .../old-logs`)
+    assert approver.shown == [f"rm -rf {approved}"]
+    assert other.exists(), record.reason
+    assert record.status == "failed", record.reason
+    assert f"rm -rf {other}" in (record.reason or "") and "approv" in (record.reason or "")
+
+
+def test_a_gated_step_that_renders_what_was_approved_runs(tmp_path: Path) -> None:
+    approved = tmp_path / "old-logs"
+    approved.mkdir()
+    # Given the same approval, nothing bound anew
+    plan = _plan([_sh("pick", "echo", str(approved), binds={"vars.dir": "result.stdout | trim"}),
+                  _step("gate", kind="approve"),
+                  _sh("clean", "rm", "-rf", "{{ vars.dir }}", mutating=True),
+                  _end("done", "mitigated"), _end("denied", "escalate")],
+                 [_edge("pick", "gate"), _edge("gate", "clean"),
+                  _edge("gate", "denied", on="failure", kind="error"), _edge("clean", "done")])
+    record = _run(plan, tmp_path, _SlowApprover())
+    # Then the approved command runs
+    assert (record.status, record.outcome) == ("succeeded", "mitigated"), record.reason
+    assert not approved.exists()
