@@ -17,6 +17,11 @@ for.
    bound on a parallel branch while the person decided (`rm -rf {{ vars.dir }}`) made it
    delete another folder than the one approved. A gated step runs only what its approval
    showed; otherwise it is refused, not retried, saying both.
+4. A commit the store refused (a disk full, an I/O error, a lock held past its wait) stopped
+   the local executor's driver, but not the steps it had started: a change in flight went
+   on and acted for a run no one drove (its report lost, the run `running`, its lease
+   released for another driver to start it again). Whatever stops a driver stops its steps
+   first; the run is left `interrupted`, saying what failed, resumable.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.errors import StoreError
 from engine.interaction import Answer, Answers
 from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step
 from engine.store.base import RunRecord
@@ -240,3 +246,67 @@ def test_a_gated_step_that_renders_what_was_approved_runs(tmp_path: Path) -> Non
     # Then the approved command runs
     assert (record.status, record.outcome) == ("succeeded", "mitigated"), record.reason
     assert not approved.exists()
+
+
+# -- 4. a commit the store refused, a change left running ----------------------------------------
+
+
+class _FailingCommit:
+    """The store, but its `at`-th commit fails as a disk that filled up would."""
+
+    def __init__(self, inner: Any, at: int) -> None:
+        self._inner, self._at, self._commits = inner, at, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def commit(self, *args: Any, **kw: Any) -> Any:
+        self._commits += 1
+        if self._commits == self._at:
+            raise StoreError("database or disk is full")
+        return await self._inner.commit(*args, **kw)
+
+
+def test_a_driver_stopped_by_a_failed_commit_stops_its_steps_first(tmp_path: Path) -> None:
+    from engine.plugins import default_registry
+    from engine.runtime.executor import LocalExecutor
+    from engine.runtime.services import Services
+    from engine.settings import Settings
+    from engine.store import open_store
+
+    ledger = tmp_path / "ledger"
+    # Given a change in flight on one branch while a read on another finishes
+    plan = _plan([_sh("look", "true"), _sh("read", "true"),
+                  _sh("change", "sh", "-c", f"sleep 1; echo changed >> {ledger}",
+                      mutating=True),
+                  _step("join", kind="decide"), _end("done", "mitigated")],
+                 [_edge("look", "read"), _edge("look", "change"), _edge("read", "join"),
+                  _edge("change", "join"), _edge("join", "done")])
+
+    async def go() -> tuple[str, RunRecord]:
+        inner = open_store(tmp_path / "s.sqlite3")
+        await inner.open()
+        try:
+            executor = LocalExecutor(Services(
+                store=_FailingCommit(inner, at=3), registry=default_registry(),
+                settings=Settings(data_dir=tmp_path)))
+            said = ""
+            # When the commit of the read's report fails
+            try:
+                await executor.start(plan, guide_path="t.md")
+            except StoreError as exc:
+                said = exc.message
+            await asyncio.sleep(2)  # longer than the change takes
+            (run,) = await inner.list_runs()
+            return said, await inner.get_run(run.run_id)
+        finally:
+            await inner.close()
+
+    said, record = asyncio.run(go())
+    # Then the driver says so, the change was stopped before it acted (before: it went on and
+    # appended to the ledger after the driver had stopped), and the run is resumable
+    assert "disk is full" in said
+    assert not ledger.exists()
+    assert record.status == "interrupted", record
+    assert "database or disk is full" in (record.reason or "") and "resumable" in (
+        record.reason or "")
