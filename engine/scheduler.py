@@ -781,7 +781,7 @@ class _Txn:
                 self.put(sid, StepState(StepStatus.SUCCEEDED, 1, None, None))
                 missing = self._evidence_lost(sid) if step.outcome in _HEALTHY else None
                 if not missing and step.outcome in _DONE_WELL:
-                    missing = self._not_done(sid)
+                    missing = self._not_done(sid) or self._change_cut_off()
                 if missing:
                     self.inconclusive(f"reached end step '{sid}' ({step.title}), but {missing}")
                     return
@@ -830,6 +830,19 @@ class _Txn:
                     step = self.index.steps[sid]
                     return (f"the dry run did not run step '{sid}' ({step.title}), and what "
                             "the run concluded after it rests on what it would have done")
+        return None
+
+    def _change_cut_off(self) -> str | None:
+        """Why a good ending cannot be trusted: a change is still running on another branch
+        (or waits to be tried again, or is in doubt), and the ending would cut it off, its
+        effect unknown: what the run concluded does not account for what it did."""
+        for sid in self.base.steps:  # O(plan), once per run
+            st = self.step(sid)
+            step = self.index.steps[sid]
+            if st.status in _ACTIVE and step.mutating and sid not in self.index.cleanup:
+                doing = "in doubt" if st.status == StepStatus.IN_DOUBT else "still running"
+                return (f"change '{sid}' ({step.title}) was {doing} on another branch, and "
+                        "the ending would cut it off: what it did is unknown")
         return None
 
     def start(self, sid: str, attempt: int, delay: float, *, error: str | None = None,

@@ -22,6 +22,11 @@ for.
    on and acted for a run no one drove (its report lost, the run `running`, its lease
    released for another driver to start it again). Whatever stops a driver stops its steps
    first; the run is left `interrupted`, saying what failed, resumable.
+5. A good ending (`no_action`, `resolved`, `mitigated`) reached on one branch while a change
+   ran on another (steps "that can be run in parallel") ended the run healthy, the change
+   cut off half-way (a restart killed mid-flight), or left in doubt: what it did was unknown,
+   and the conclusion did not account for it. Such an ending is `inconclusive`, naming the
+   change.
 """
 
 from __future__ import annotations
@@ -310,3 +315,56 @@ def test_a_driver_stopped_by_a_failed_commit_stops_its_steps_first(tmp_path: Pat
     assert record.status == "interrupted", record
     assert "database or disk is full" in (record.reason or "") and "resumable" in (
         record.reason or "")
+
+
+# -- 5. a good ending that cuts off a change on another branch -------------------------------------
+
+
+def _check_beside_a_change(ledger: Path) -> Plan:
+    # "Steps 2-3 can be run in parallel": a check that finds nothing wrong, and a change
+    return _plan([_sh("look", "true"), _sh("errors", "true"),
+                  _sh("restart", "sh", "-c", f"sleep 3; echo restarted >> {ledger}",
+                      mutating=True),
+                  _end("fine", "no_action"), _end("done", "mitigated")],
+                 [_edge("look", "errors"), _edge("look", "restart"), _edge("errors", "fine"),
+                  _edge("restart", "done")])
+
+
+def test_a_good_ending_that_cuts_off_a_change_in_flight_concludes_nothing(
+        tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    # When the check reaches "no action is needed" while the change runs
+    record = run_locally(_check_beside_a_change(ledger), tmp_path)
+    # Then the run concludes nothing, naming the change it cut off (before: no_action, the
+    # change killed half-way)
+    assert (record.status, record.outcome) == ("succeeded", "inconclusive"), record.reason
+    assert "change 'restart'" in (record.reason or "") and "cut it off" in (record.reason or "")
+    assert not ledger.exists()
+
+
+def test_a_good_ending_beside_a_change_in_doubt_concludes_nothing() -> None:
+    from engine import scheduler as sched
+
+    plan = _check_beside_a_change(Path("/nonexistent"))
+    state = sched.initial_state(plan, seed="r")
+    # Given the change in doubt (its worker died mid-step)
+    for event in (sched.Start(), sched.StepSucceeded(step="look", attempt=1),
+                  sched.StepInDoubt(step="restart", attempt=1, reason="worker lost"),
+                  # When the check reaches "no action is needed"
+                  sched.StepSucceeded(step="errors", attempt=1)):
+        state, _ = sched.apply(plan, state, event)
+    # Then the run concludes nothing (before: no_action, the change's fate never asked)
+    assert (state.status, state.outcome) == ("succeeded", "inconclusive"), state.reason
+    assert "change 'restart' (restart) was in doubt" in (state.reason or "")
+
+
+def test_a_good_ending_after_the_change_finished_stands(tmp_path: Path) -> None:
+    # Given the same branches, the change quick
+    plan = _plan([_sh("look", "true"), _sh("restart", "true", mutating=True),
+                  _sh("errors", "sleep", "0.5"), _step("join", kind="decide"),
+                  _end("fine", "no_action")],
+                 [_edge("look", "errors"), _edge("look", "restart"), _edge("errors", "join"),
+                  _edge("restart", "join"), _edge("join", "fine")])
+    record = run_locally(plan, tmp_path)
+    # Then the ending stands
+    assert (record.status, record.outcome) == ("succeeded", "no_action"), record.reason
