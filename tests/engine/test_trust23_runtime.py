@@ -27,6 +27,12 @@ for.
    cut off half-way (a restart killed mid-flight), or left in doubt: what it did was unknown,
    and the conclusion did not account for it. Such an ending is `inconclusive`, naming the
    change.
+6. A run that asks people through the store (`mendflow serve`) kept each question by its step:
+   a decision with two Ifs ("If the disk is full, ...; if memory is exhausted, ...;
+   otherwise no action is needed") asked the first, and took its answer for the second,
+   never asked: "no" to the disk ended the run `no_action` with memory exhausted. A gate
+   whose branch a person judges took its approval for the judgment. A judgment is kept and
+   answered by its edge (`DECIDE->TARGET`, as `--answer` names it).
 """
 
 from __future__ import annotations
@@ -368,3 +374,86 @@ def test_a_good_ending_after_the_change_finished_stands(tmp_path: Path) -> None:
     record = run_locally(plan, tmp_path)
     # Then the ending stands
     assert (record.status, record.outcome) == ("succeeded", "no_action"), record.reason
+
+
+# -- 6. one answer taken for another question -----------------------------------------------------
+
+
+def _asking_people(plan: Plan, tmp_path: Path, answer: dict[str, bool]
+                   ) -> tuple[RunRecord, list[Any]]:
+    """`plan` run as `mendflow serve` runs it (its questions put to people through the store),
+    a person answering each question as `answer` says by its text (yes when it says
+    nothing); the run and its questions."""
+    from engine.plugins import default_registry
+    from engine.runtime.executor import LocalExecutor
+    from engine.runtime.questions import StoreQuestions
+    from engine.runtime.services import Services
+    from engine.settings import Settings
+    from engine.store import open_store
+
+    async def go() -> tuple[RunRecord, list[Any]]:
+        store = open_store(tmp_path / "s.sqlite3")
+        await store.open()
+        try:
+            services = Services(store=store, registry=default_registry(),
+                                settings=Settings(data_dir=tmp_path))
+            run_id = "20261205-000000-ask"
+            executor = LocalExecutor(services, interaction=StoreQuestions(store, run_id))
+            record = await executor.create(plan, guide_path="t.md", run_id=run_id)
+
+            async def person() -> None:
+                while True:
+                    for q in await store.questions(run_id=run_id):
+                        await store.answer_question(run_id, q.step_id, yes=answer.get(q.text, True),
+                                                    by="alice", source="test")
+                    await asyncio.sleep(0.05)
+
+            answering = asyncio.create_task(person())
+            try:
+                record = await asyncio.wait_for(executor.drive(plan, record), 60)
+            finally:
+                answering.cancel()
+            return record, await store.questions(run_id=run_id, pending=False)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def _judged(a: str, b: str, text: str, kind: str = "branch", **kw: Any) -> Edge:
+    return Edge(source=a, target=b, condition=Condition(text=text), kind=kind, **kw)
+
+
+def test_each_if_of_a_decision_is_asked_and_answered_apart(tmp_path: Path) -> None:
+    # Given a decision with two Ifs a person judges
+    plan = _plan([_sh("look", "true"), _step("which", kind="decide"),
+                  _end("disk", "escalate"), _end("memory", "escalate"),
+                  _end("fine", "no_action")],
+                 [_edge("look", "which"),
+                  _judged("which", "disk", "the disk is full"),
+                  _judged("which", "memory", "memory is exhausted"),
+                  _judged("which", "fine", "otherwise", kind="else")])
+    # When the person says no to the disk, yes to memory
+    record, asked = _asking_people(plan, tmp_path, {"the disk is full": False,
+                                                    "memory is exhausted": True})
+    # Then both were asked, each kept by its edge, and the run went the memory way (before:
+    # the second question was never asked, "no" taken for it, and the run said no_action)
+    assert sorted((q.step_id, q.text, q.yes) for q in asked) == [
+        ("which->disk", "the disk is full", False),
+        ("which->memory", "memory is exhausted", True)]
+    assert record.outcome == "escalate" and "'memory'" in (record.reason or ""), record.reason
+
+
+def test_an_approval_is_not_taken_for_the_judgment_after_it(tmp_path: Path) -> None:
+    # Given a gate approved by a person, whose branch after it the person judges
+    plan = _plan([_step("gate", kind="approve"), _end("deep", "escalate"),
+                  _end("fine", "no_action"), _end("denied", "escalate")],
+                 [_judged("gate", "deep", "the node needs a deeper look"),
+                  _judged("gate", "fine", "otherwise", kind="else"),
+                  _edge("gate", "denied", on="failure", kind="error")])
+    record, asked = _asking_people(plan, tmp_path, {"the node needs a deeper look": False})
+    # Then the judgment was asked apart from the approval, and its "no" decided (before: the
+    # approval's yes was taken for it, never asked)
+    assert sorted((q.step_id, q.kind, q.yes) for q in asked) == [
+        ("gate", "approve", True), ("gate->deep", "judge", False)]
+    assert record.outcome == "no_action" and "'fine'" in (record.reason or ""), record.reason
