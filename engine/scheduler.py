@@ -425,6 +425,15 @@ def _is_evidence(step: Step) -> bool:
         not step.mutating
 
 
+def _changes(plan: Plan, step: Step) -> bool:
+    """Whether `step` changes the world: it is a change, or a call step whose linked guide (or
+    a guide it calls) holds one."""
+    if step.mutating:
+        return True
+    called = plan.calls.get(step.call or "") if step.kind == StepKind.CALL else None
+    return called is not None and any(_changes(called, s) for s in called.steps)
+
+
 def initial_state(plan: Plan, *, seed: str = "") -> RunState:
     init = plan_index(plan).initial
     return RunState(seed=seed, steps=init.steps, edges=init.edges, _joins=init._joins)
@@ -839,7 +848,8 @@ class _Txn:
         for sid in self.base.steps:  # O(plan), once per run
             st = self.step(sid)
             step = self.index.steps[sid]
-            if st.status in _ACTIVE and step.mutating and sid not in self.index.cleanup:
+            if st.status in _ACTIVE and _changes(self.plan, step) and \
+                    sid not in self.index.cleanup:
                 doing = "in doubt" if st.status == StepStatus.IN_DOUBT else "still running"
                 return (f"change '{sid}' ({step.title}) was {doing} on another branch, and "
                         "the ending would cut it off: what it did is unknown")

@@ -24,9 +24,9 @@ for.
    first; the run is left `interrupted`, saying what failed, resumable.
 5. A good ending (`no_action`, `resolved`, `mitigated`) reached on one branch while a change
    ran on another (steps "that can be run in parallel") ended the run healthy, the change
-   cut off half-way (a restart killed mid-flight), or left in doubt: what it did was unknown,
-   and the conclusion did not account for it. Such an ending is `inconclusive`, naming the
-   change.
+   cut off half-way (a restart killed mid-flight, a linked guide's run cancelled in its
+   change), or left in doubt: what it did was unknown, and the conclusion did not account
+   for it. Such an ending is `inconclusive`, naming the change.
 6. A run that asks people through the store (`mendflow serve`) kept each question by its step:
    a decision with two Ifs ("If the disk is full, ...; if memory is exhausted, ...;
    otherwise no action is needed") asked the first, and took its answer for the second,
@@ -362,6 +362,25 @@ def test_a_good_ending_beside_a_change_in_doubt_concludes_nothing() -> None:
     # Then the run concludes nothing (before: no_action, the change's fate never asked)
     assert (state.status, state.outcome) == ("succeeded", "inconclusive"), state.reason
     assert "change 'restart' (restart) was in doubt" in (state.reason or "")
+
+
+def test_a_good_ending_that_cuts_off_a_linked_guide_making_a_change_concludes_nothing(
+        tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    # Given "Follow [the restart](restart.md)" beside a check, the linked guide's change slow
+    child = _plan([_sh("restart", "sh", "-c", f"sleep 3; echo restarted >> {ledger}",
+                       mutating=True), _end("done", "mitigated")],
+                  [_edge("restart", "done")])
+    plan = _plan([_sh("look", "true"), _sh("errors", "true"),
+                  _step("follow", kind="call", call="restart"), _end("fine", "no_action"),
+                  _end("done", "mitigated")],
+                 [_edge("look", "errors"), _edge("look", "follow"), _edge("errors", "fine"),
+                  _edge("follow", "done")], calls={"restart": child})
+    # When the check reaches "no action is needed" while the linked guide's change runs
+    record = run_locally(plan, tmp_path)
+    # Then the run concludes nothing (before: no_action, the child cancelled mid-change)
+    assert (record.status, record.outcome) == ("succeeded", "inconclusive"), record.reason
+    assert "change 'follow'" in (record.reason or ""), record.reason
 
 
 def test_a_good_ending_after_the_change_finished_stands(tmp_path: Path) -> None:
