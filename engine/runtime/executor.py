@@ -46,7 +46,9 @@ from engine.runtime.commit import (
     start_run,
 )
 from engine.runtime.driving import (
+    LEASE_LOST,
     LEASE_TTL_S,
+    LEASE_UNRENEWED,
     drive_lease,
     in_doubt_reason,
     interrupted_reason,
@@ -480,6 +482,9 @@ def _ended(plan: Plan, record: RunRecord) -> None:
 
 def _stopped_by(exc: BaseException) -> str:
     """Why a run's driver stopped, in a few words: the user, or what failed."""
+    if isinstance(exc, asyncio.CancelledError) and exc.args in ((LEASE_LOST,),
+                                                             (LEASE_UNRENEWED,)):
+        return f"interrupted: {exc.args[0]}"
     if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
         return "interrupted by the user"
     said = exc.message if isinstance(exc, MendflowError) else f"{type(exc).__name__}: {exc}"

@@ -33,6 +33,12 @@ for.
    never asked: "no" to the disk ended the run `no_action` with memory exhausted. A gate
    whose branch a person judges took its approval for the judgment. A judgment is kept and
    answered by its edge (`DECIDE->TARGET`, as `--answer` names it).
+7. A driver whose lease could not be renewed (the store unreachable for its renewals, a
+   network partition) went on driving past the lease's end: another `mendflow resume` (or
+   `serve`) could then take the run over, and both ran what was in flight (the second put
+   the change in doubt, a person said run it again, and it ran twice). A driver that cannot
+   renew its lease before it lapses stops first, its steps stopped, the run `interrupted`
+   saying so.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -476,3 +483,61 @@ def test_an_approval_is_not_taken_for_the_judgment_after_it(tmp_path: Path) -> N
     assert sorted((q.step_id, q.kind, q.yes) for q in asked) == [
         ("gate", "approve", True), ("gate->deep", "judge", False)]
     assert record.outcome == "no_action" and "'fine'" in (record.reason or ""), record.reason
+
+
+# -- 7. a lease that could not be renewed ---------------------------------------------------------
+
+
+class _Unrenewable:
+    """The store, but every renewal of a driver's lease fails (its server unreachable)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def renew_lease(self, run_id: str, *, holder: str, ttl_s: float) -> bool:
+        raise StoreError("could not reach the store")
+
+
+def test_a_driver_that_cannot_renew_its_lease_stops_before_it_lapses(tmp_path: Path) -> None:
+    from engine.plugins import default_registry
+    from engine.runtime.executor import LocalExecutor
+    from engine.runtime.services import Services
+    from engine.settings import Settings
+    from engine.store import open_store
+
+    ledger = tmp_path / "ledger"
+    # Given a change that takes longer than the driver's lease (0.9 s)
+    plan = _plan([_sh("look", "true"),
+                  _sh("change", "sh", "-c", f"sleep 3; echo changed >> {ledger}",
+                      mutating=True), _end("done", "mitigated")],
+                 [_edge("look", "change"), _edge("change", "done")])
+
+    async def go() -> tuple[BaseException | RunRecord, RunRecord, float]:
+        inner = open_store(tmp_path / "s.sqlite3")
+        await inner.open()
+        try:
+            executor = LocalExecutor(Services(
+                store=_Unrenewable(inner), registry=default_registry(),
+                settings=Settings(data_dir=tmp_path)), lease_ttl_s=0.9)
+            # When the lease cannot be renewed
+            began = time.monotonic()
+            (ended,) = await asyncio.gather(executor.start(plan, guide_path="t.md"),
+                                            return_exceptions=True)
+            took = time.monotonic() - began
+            await asyncio.sleep(3.5)  # longer than the change takes
+            (run,) = await inner.list_runs()
+            return ended, await inner.get_run(run.run_id), took
+        finally:
+            await inner.close()
+
+    ended, record, took = asyncio.run(go())
+    # Then the driver stopped before its lease lapsed, the change with it (before: the run
+    # went on to its end, driven past its lease, and the change appended to the ledger)
+    assert isinstance(ended, asyncio.CancelledError), ended
+    assert took < 0.9 + 0.5, took
+    assert not ledger.exists()
+    assert record.status == "interrupted", record
+    assert "lease could not be renewed" in (record.reason or ""), record.reason
