@@ -143,6 +143,12 @@ class StepRunner:
             report = StepReport(sched.StepFailed(
                 step=step.id, attempt=attempt, error=self.redact(error), retryable=retryable,
             ))
+        except asyncio.CancelledError as exc:
+            if _stopped_from_outside():  # its executor stops it: no report is wanted
+                raise
+            # Cancelled from within (a plugin's own future, a linked guide's run that lost
+            # its lease): no one else reports for it, and its run would wait forever.
+            report = self._unreported(plan, step, attempt, exc)
         except Exception as exc:  # a plugin bug must not kill the run
             RedactingLogger(log, self.secrets).exception("step %s raised", step.id)
             error = f"{type(exc).__name__}: {exc}"
@@ -167,6 +173,18 @@ class StepRunner:
         if self._notes:  # a straggler's note lands before its step's report (and its loop)
             await asyncio.wait(set(self._notes), timeout=5.0)
         return report
+
+    def _unreported(self, plan: Plan, step: Step, attempt: int,
+                    exc: asyncio.CancelledError) -> StepReport:
+        """The report of a step whose work was cancelled from within: a failure, whose
+        effect is unknown for a change (it may have acted before it stopped)."""
+        why = str(exc.args[0]) if exc.args else "cancelled"
+        error = f"stopped before it reported ({why})"
+        if step.mutating:
+            error += _may_have_acted(plan, step)
+        return StepReport(sched.StepFailed(step=step.id, attempt=attempt,
+                                           error=self.redact(error),
+                                           retryable=not step.mutating))
 
     async def _decide_failure(self, plan: Plan, step: Step, memory: Memory,
                               report: StepReport) -> StepReport:
@@ -727,6 +745,14 @@ class StepRunner:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+def _stopped_from_outside() -> bool:
+    """Whether the task running this step was asked to stop (`Task.cancel`: its executor
+    cancelled the step, the run, or the process is stopping), rather than a CancelledError
+    raised from within the step's work."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
+
 
 def _kept_in_part(outputs: Mapping[str, Any], stream: str = "stdout") -> bool:
     """Whether memory holds only part of a step's stdout (its start, or of its lines) or

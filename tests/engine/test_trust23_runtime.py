@@ -39,6 +39,11 @@ for.
    the change in doubt, a person said run it again, and it ran twice). A driver that cannot
    renew its lease before it lapses stops first, its steps stopped, the run `interrupted`
    saying so.
+8. A step whose work was cancelled from within (a plugin awaiting a future something else
+   cancelled, a linked guide's run stopped by its lease) ended its task without a report,
+   and the run waited for that report forever: `mendflow run` hung, its lease renewed, no
+   one able to resume it. Such a step is a failure (a change's effect unknown), reported on
+   either executor, and the run goes on to its ending.
 """
 
 from __future__ import annotations
@@ -50,11 +55,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
 
 from engine.errors import StoreError
 from engine.interaction import Answer, Answers
 from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step
+from engine.plugins import PluginBase, StepContext, StepResult
 from engine.store.base import RunRecord
 from tests.support.running import run_locally
 
@@ -541,3 +549,56 @@ def test_a_driver_that_cannot_renew_its_lease_stops_before_it_lapses(tmp_path: P
     assert not ledger.exists()
     assert record.status == "interrupted", record
     assert "lease could not be renewed" in (record.reason or ""), record.reason
+
+
+# -- 8. a step cancelled from within, never reported ----------------------------------------------
+
+
+class _CancelledWithinParams(BaseModel):
+    key: str = "x"
+
+
+class _CancelledWithin(PluginBase):
+    """A read whose client's request future was cancelled under it (a connection pool that
+    closed): CancelledError out of its own work, the step itself never cancelled."""
+
+    name: ClassVar[str] = "cancelled_within"
+    Params = _CancelledWithinParams
+    read_only = True
+
+    async def run(self, *, params: _CancelledWithinParams, ctx: StepContext) -> StepResult:
+        request: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        request.cancel()
+        await request
+        return StepResult()
+
+
+def test_a_step_cancelled_from_within_is_a_failure_not_a_hang(tmp_path: Path) -> None:
+    from engine.plugins import Registry
+    from engine.runtime.executor import LocalExecutor
+    from engine.runtime.services import Services
+    from engine.settings import Settings
+    from engine.store import open_store
+    from plugins.shell import ShellPlugin
+
+    # Given a check whose plugin's request is cancelled under it
+    plan = _plan([_step("look", plugin="cancelled_within"), _end("fine", "no_action")],
+                 [_edge("look", "fine")])
+
+    async def go() -> RunRecord:
+        store = open_store(tmp_path / "s.sqlite3")
+        await store.open()
+        try:
+            registry = Registry(discover=False, extra={"shell": ShellPlugin,
+                                                       "cancelled_within": _CancelledWithin})
+            executor = LocalExecutor(Services(store=store, registry=registry,
+                                              settings=Settings(data_dir=tmp_path)))
+            # When it runs (before: the run waited for its report forever)
+            return await asyncio.wait_for(executor.start(plan, guide_path="t.md"), 30)
+        finally:
+            await store.close()
+
+    record = asyncio.run(go())
+    # Then the check failed, saying so, and the run concluded nothing
+    assert (record.status, record.outcome) == ("succeeded", "inconclusive"), record.reason
+    assert "stopped before it reported" in (record.reason or ""), record.reason
