@@ -61,40 +61,14 @@ from pydantic import BaseModel
 
 from engine.errors import StoreError
 from engine.interaction import Answer, Answers
-from engine.plan import Condition, Edge, Plan, SourceInfo, Span, Step
+from engine.plan import Condition, Edge, Plan, Step
 from engine.plugins import PluginBase, StepContext, StepResult
 from engine.store.base import RunRecord
+from tests.engine.runtime.conftest import edge, end, sh, step
+from tests.engine.runtime.conftest import plan as make_plan
 from tests.support.running import run_locally
 
-SPAN = Span(start=1, end=1)
-
-
 # -- helpers --------------------------------------------------------------------------------------
-
-
-def _step(id: str, kind: str = "command", **kw: Any) -> Step:
-    if kind == "command" and "plugin" not in kw:
-        kw["plugin"] = "shell"
-    return Step(id=id, title=kw.pop("title", id), kind=kind, source=SPAN, **kw)
-
-
-def _sh(id: str, *argv: str, **kw: Any) -> Step:
-    return _step(id, params={"pipeline": [list(argv)]}, **kw)
-
-
-def _end(id: str, outcome: str) -> Step:
-    return _step(id, kind="end", outcome=outcome)
-
-
-def _edge(a: str, b: str, expr: str | None = None, **kw: Any) -> Edge:
-    return Edge(source=a, target=b, condition=Condition(text=expr, expr=expr) if expr else None,
-                **kw)
-
-
-def _plan(steps: list[Step], edges: list[Edge], **kw: Any) -> Plan:
-    return Plan(id="t23", title="trust 23", compiler="test/1",
-                source=SourceInfo(path="t.md", sha256="0" * 64), entry=steps[0].id,
-                steps=steps, edges=edges, **kw)
 
 
 def _mendflow_run(tmp_path: Path, plan: Plan, *args: str) -> subprocess.CompletedProcess[str]:
@@ -108,38 +82,17 @@ def _mendflow_run(tmp_path: Path, plan: Plan, *args: str) -> subprocess.Complete
                           stdin=subprocess.DEVNULL, cwd=tmp_path)
 
 
-def _run(plan: Plan, tmp_path: Path, interaction: Any) -> RunRecord:
-    from engine.plugins import default_registry
-    from engine.runtime.executor import LocalExecutor
-    from engine.runtime.services import Services
-    from engine.settings import Settings
-    from engine.store import open_store
-
-    async def go() -> RunRecord:
-        store = open_store(tmp_path / "s.sqlite3")
-        await store.open()
-        try:
-            executor = LocalExecutor(Services(store=store, registry=default_registry(),
-                                              settings=Settings(data_dir=tmp_path)),
-                                     interaction=interaction)
-            return await executor.start(plan, guide_path="t.md")
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
-
-
 # -- 1. a failure whose branches cannot be decided ------------------------------------------------
 
 
 def _timed_out_check_branching_on_its_output() -> Plan:
     # "Read the log (1 s). If it fails and the log says `refused`, escalate; if it fails
     # otherwise, no action is needed": a timeout has no log to read
-    return _plan([_sh("log", "sleep", "5", timeout_s=0.5), _end("page", "escalate"),
-                  _end("fine", "no_action")],
-                 [_edge("log", "fine"),
-                  _edge("log", "page", "'refused' in steps.log.stdout", on="failure"),
-                  _edge("log", "fine", "'refused' not in steps.log.stdout", on="failure")])
+    return make_plan([sh("log", "sleep", "5", timeout_s=0.5), end("page", "escalate"),
+                       end("fine", "no_action")],
+                      [edge("log", "fine"),
+                       edge("log", "page", "'refused' in steps.log.stdout", on="failure"),
+                       edge("log", "fine", "'refused' not in steps.log.stdout", on="failure")])
 
 
 def test_a_failure_whose_branches_cannot_be_decided_ends_the_run_inconclusive(
@@ -170,15 +123,15 @@ def test_mendflow_run_of_such_a_failure_ends_the_run_and_says_why(tmp_path: Path
 
 def test_a_change_whose_failure_cannot_be_decided_fails_the_run(tmp_path: Path) -> None:
     # Given a change (approved) that fails at once, whose failure edges read its output
-    plan = _plan([_step("gate", kind="approve"),
-                  _sh("restart", "false", mutating=True), _end("page", "escalate"),
-                  _end("fine", "resolved"), _end("denied", "escalate")],
-                 [_edge("gate", "restart"), _edge("gate", "denied", on="failure", kind="error"),
-                  _edge("restart", "fine"),
-                  _edge("restart", "page", "'busy' in steps.restart.missing", on="failure"),
-                  _edge("restart", "fine", "'busy' not in steps.restart.missing",
-                        on="failure")])
-    record = _run(plan, tmp_path, Answers(assume_yes=True))
+    plan = make_plan([step("gate", kind="approve"),
+                       sh("restart", "false", mutating=True), end("page", "escalate"),
+                       end("fine", "resolved"), end("denied", "escalate")],
+                      [edge("gate", "restart"), edge("gate", "denied", on="failure", kind="error"),
+                       edge("restart", "fine"),
+                       edge("restart", "page", "'busy' in steps.restart.missing", on="failure"),
+                       edge("restart", "fine", "'busy' not in steps.restart.missing",
+                             on="failure")])
+    record = run_locally(plan, tmp_path, interaction=Answers(assume_yes=True))
     # Then the run failed, saying why (before: ConditionError out of the executor)
     assert record.status == "failed", record.reason
     assert "'busy' in steps.restart.missing" in (record.reason or ""), record.reason
@@ -187,17 +140,22 @@ def test_a_change_whose_failure_cannot_be_decided_fails_the_run(tmp_path: Path) 
 # -- 2. a check the plan lets fail, deciding on its own failed output -----------------------------
 
 
+def _continued_log_read(tmp_path: Path, page: str, fine: str) -> RunRecord:
+    """A read of a log that is not there, which the plan lets fail (`on_error: continue`),
+    run: escalate when `page` holds, no action is needed when `fine` does."""
+    plan = make_plan([sh("log", "grep", "-h", "ERROR", str(tmp_path / "missing.log"),
+                         on_error="continue"), end("page", "escalate"), end("fine", "no_action")],
+                     [edge("log", "page", page), edge("log", "fine", fine)])
+    return run_locally(plan, tmp_path)
+
+
 def test_a_continued_checks_own_condition_on_its_failed_output_concludes_nothing(
         tmp_path: Path) -> None:
     # Given a log read the plan lets fail, whose own branches read its output ("If it holds
     # ERROR, escalate; otherwise no action is needed")
-    plan = _plan([_sh("log", "grep", "-h", "ERROR", str(tmp_path / "missing.log"),
-                      on_error="continue"),
-                  _end("page", "escalate"), _end("fine", "no_action")],
-                 [_edge("log", "page", "'ERROR' in steps.log.stdout"),
-                  _edge("log", "fine", "'ERROR' not in steps.log.stdout")])
     # When the log cannot be read
-    record = run_locally(plan, tmp_path)
+    record = _continued_log_read(tmp_path, "'ERROR' in steps.log.stdout",
+                                 "'ERROR' not in steps.log.stdout")
     # Then the run concludes nothing (before: no_action, on a log never read)
     assert (record.status, record.outcome) == ("succeeded", "inconclusive"), record.reason
     assert "reads step 'log', which failed" in (record.reason or ""), record.reason
@@ -205,12 +163,8 @@ def test_a_continued_checks_own_condition_on_its_failed_output_concludes_nothing
 
 def test_a_continued_check_that_tests_its_status_still_decides(tmp_path: Path) -> None:
     # Given the same read, whose branches test its exit status first (the plan handles it)
-    plan = _plan([_sh("log", "grep", "-h", "ERROR", str(tmp_path / "missing.log"),
-                      on_error="continue"),
-                  _end("page", "escalate"), _end("fine", "no_action")],
-                 [_edge("log", "page", "steps.log.exit_code != 1"),
-                  _edge("log", "fine", "steps.log.exit_code == 1")])
-    record = run_locally(plan, tmp_path)
+    record = _continued_log_read(tmp_path, "steps.log.exit_code != 1",
+                                 "steps.log.exit_code == 1")
     # Then its conditions decide as they say (grep's 2, "cannot read": escalate)
     assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason
 
@@ -237,19 +191,19 @@ def test_a_gated_step_runs_only_what_its_approval_showed(tmp_path: Path) -> None
     other.mkdir()
     # Given `rm -rf {{ vars.dir }}` behind an approval, and a parallel branch that binds
     # vars.dir anew while the person decides
-    plan = _plan(
-        [_sh("pick", "echo", str(approved), binds={"vars.dir": "result.stdout | trim"}),
-         _step("gate", kind="approve"),
-         _step("slow", params={"pipeline": [["sleep", "0.3"], ["echo", str(other)]]},
-               binds={"vars.dir": "result.stdout | trim"}),
-         _sh("clean", "rm", "-rf", "{{ vars.dir }}", mutating=True),
-         _end("done", "mitigated"), _end("denied", "escalate"), _step("join", kind="decide")],
-        [_edge("pick", "gate"), _edge("pick", "slow"), _edge("gate", "clean"),
-         _edge("gate", "denied", on="failure", kind="error"), _edge("clean", "join"),
-         _edge("slow", "join"), _edge("join", "done")])
+    plan = make_plan(
+        [sh("pick", "echo", str(approved), binds={"vars.dir": "result.stdout | trim"}),
+         step("gate", kind="approve"),
+         step("slow", params={"pipeline": [["sleep", "0.3"], ["echo", str(other)]]},
+              binds={"vars.dir": "result.stdout | trim"}),
+         sh("clean", "rm", "-rf", "{{ vars.dir }}", mutating=True),
+         end("done", "mitigated"), end("denied", "escalate"), step("join", kind="decide")],
+        [edge("pick", "gate"), edge("pick", "slow"), edge("gate", "clean"),
+         edge("gate", "denied", on="failure", kind="error"), edge("clean", "join"),
+         edge("slow", "join"), edge("join", "done")])
     approver = _SlowApprover()
     # When the person approves what they were shown
-    record = _run(plan, tmp_path, approver)
+    record = run_locally(plan, tmp_path, interaction=approver)
     # Then they were shown the folder picked first, and no other folder was deleted (before:
     # `rm -rf .../data` ran on the approval for `rm -rf .../old-logs`)
     assert approver.shown == [f"rm -rf {approved}"]
@@ -262,13 +216,13 @@ def test_a_gated_step_that_renders_what_was_approved_runs(tmp_path: Path) -> Non
     approved = tmp_path / "old-logs"
     approved.mkdir()
     # Given the same approval, nothing bound anew
-    plan = _plan([_sh("pick", "echo", str(approved), binds={"vars.dir": "result.stdout | trim"}),
-                  _step("gate", kind="approve"),
-                  _sh("clean", "rm", "-rf", "{{ vars.dir }}", mutating=True),
-                  _end("done", "mitigated"), _end("denied", "escalate")],
-                 [_edge("pick", "gate"), _edge("gate", "clean"),
-                  _edge("gate", "denied", on="failure", kind="error"), _edge("clean", "done")])
-    record = _run(plan, tmp_path, _SlowApprover())
+    plan = make_plan([sh("pick", "echo", str(approved), binds={"vars.dir": "result.stdout | trim"}),
+                       step("gate", kind="approve"),
+                       sh("clean", "rm", "-rf", "{{ vars.dir }}", mutating=True),
+                       end("done", "mitigated"), end("denied", "escalate")],
+                      [edge("pick", "gate"), edge("gate", "clean"),
+                       edge("gate", "denied", on="failure", kind="error"), edge("clean", "done")])
+    record = run_locally(plan, tmp_path, interaction=_SlowApprover())
     # Then the approved command runs
     assert (record.status, record.outcome) == ("succeeded", "mitigated"), record.reason
     assert not approved.exists()
@@ -302,12 +256,12 @@ def test_a_driver_stopped_by_a_failed_commit_stops_its_steps_first(tmp_path: Pat
 
     ledger = tmp_path / "ledger"
     # Given a change in flight on one branch while a read on another finishes
-    plan = _plan([_sh("look", "true"), _sh("read", "true"),
-                  _sh("change", "sh", "-c", f"sleep 1; echo changed >> {ledger}",
-                      mutating=True),
-                  _step("join", kind="decide"), _end("done", "mitigated")],
-                 [_edge("look", "read"), _edge("look", "change"), _edge("read", "join"),
-                  _edge("change", "join"), _edge("join", "done")])
+    plan = make_plan([sh("look", "true"), sh("read", "true"),
+                       sh("change", "sh", "-c", f"sleep 1; echo changed >> {ledger}",
+                           mutating=True),
+                       step("join", kind="decide"), end("done", "mitigated")],
+                      [edge("look", "read"), edge("look", "change"), edge("read", "join"),
+                       edge("change", "join"), edge("join", "done")])
 
     async def go() -> tuple[str, RunRecord]:
         inner = open_store(tmp_path / "s.sqlite3")
@@ -343,12 +297,12 @@ def test_a_driver_stopped_by_a_failed_commit_stops_its_steps_first(tmp_path: Pat
 
 def _check_beside_a_change(ledger: Path) -> Plan:
     # "Steps 2-3 can be run in parallel": a check that finds nothing wrong, and a change
-    return _plan([_sh("look", "true"), _sh("errors", "true"),
-                  _sh("restart", "sh", "-c", f"sleep 3; echo restarted >> {ledger}",
-                      mutating=True),
-                  _end("fine", "no_action"), _end("done", "mitigated")],
-                 [_edge("look", "errors"), _edge("look", "restart"), _edge("errors", "fine"),
-                  _edge("restart", "done")])
+    return make_plan([sh("look", "true"), sh("errors", "true"),
+                       sh("restart", "sh", "-c", f"sleep 3; echo restarted >> {ledger}",
+                           mutating=True),
+                       end("fine", "no_action"), end("done", "mitigated")],
+                      [edge("look", "errors"), edge("look", "restart"), edge("errors", "fine"),
+                       edge("restart", "done")])
 
 
 def test_a_good_ending_that_cuts_off_a_change_in_flight_concludes_nothing(
@@ -383,14 +337,14 @@ def test_a_good_ending_that_cuts_off_a_linked_guide_making_a_change_concludes_no
         tmp_path: Path) -> None:
     ledger = tmp_path / "ledger"
     # Given "Follow [the restart](restart.md)" beside a check, the linked guide's change slow
-    child = _plan([_sh("restart", "sh", "-c", f"sleep 3; echo restarted >> {ledger}",
-                       mutating=True), _end("done", "mitigated")],
-                  [_edge("restart", "done")])
-    plan = _plan([_sh("look", "true"), _sh("errors", "true"),
-                  _step("follow", kind="call", call="restart"), _end("fine", "no_action"),
-                  _end("done", "mitigated")],
-                 [_edge("look", "errors"), _edge("look", "follow"), _edge("errors", "fine"),
-                  _edge("follow", "done")], calls={"restart": child})
+    child = make_plan([sh("restart", "sh", "-c", f"sleep 3; echo restarted >> {ledger}",
+                            mutating=True), end("done", "mitigated")],
+                       [edge("restart", "done")])
+    plan = make_plan([sh("look", "true"), sh("errors", "true"),
+                       step("follow", kind="call", call="restart"), end("fine", "no_action"),
+                       end("done", "mitigated")],
+                      [edge("look", "errors"), edge("look", "follow"), edge("errors", "fine"),
+                       edge("follow", "done")], calls={"restart": child})
     # When the check reaches "no action is needed" while the linked guide's change runs
     record = run_locally(plan, tmp_path)
     # Then the run concludes nothing (before: no_action, the child cancelled mid-change)
@@ -400,11 +354,11 @@ def test_a_good_ending_that_cuts_off_a_linked_guide_making_a_change_concludes_no
 
 def test_a_good_ending_after_the_change_finished_stands(tmp_path: Path) -> None:
     # Given the same branches, the change quick
-    plan = _plan([_sh("look", "true"), _sh("restart", "true", mutating=True),
-                  _sh("errors", "sleep", "0.5"), _step("join", kind="decide"),
-                  _end("fine", "no_action")],
-                 [_edge("look", "errors"), _edge("look", "restart"), _edge("errors", "join"),
-                  _edge("restart", "join"), _edge("join", "fine")])
+    plan = make_plan([sh("look", "true"), sh("restart", "true", mutating=True),
+                       sh("errors", "sleep", "0.5"), step("join", kind="decide"),
+                       end("fine", "no_action")],
+                      [edge("look", "errors"), edge("look", "restart"), edge("errors", "join"),
+                       edge("restart", "join"), edge("join", "fine")])
     record = run_locally(plan, tmp_path)
     # Then the ending stands
     assert (record.status, record.outcome) == ("succeeded", "no_action"), record.reason
@@ -460,13 +414,13 @@ def _judged(a: str, b: str, text: str, kind: str = "branch", **kw: Any) -> Edge:
 
 def test_each_if_of_a_decision_is_asked_and_answered_apart(tmp_path: Path) -> None:
     # Given a decision with two Ifs a person judges
-    plan = _plan([_sh("look", "true"), _step("which", kind="decide"),
-                  _end("disk", "escalate"), _end("memory", "escalate"),
-                  _end("fine", "no_action")],
-                 [_edge("look", "which"),
-                  _judged("which", "disk", "the disk is full"),
-                  _judged("which", "memory", "memory is exhausted"),
-                  _judged("which", "fine", "otherwise", kind="else")])
+    plan = make_plan([sh("look", "true"), step("which", kind="decide"),
+                       end("disk", "escalate"), end("memory", "escalate"),
+                       end("fine", "no_action")],
+                      [edge("look", "which"),
+                       _judged("which", "disk", "the disk is full"),
+                       _judged("which", "memory", "memory is exhausted"),
+                       _judged("which", "fine", "otherwise", kind="else")])
     # When the person says no to the disk, yes to memory
     record, asked = _asking_people(plan, tmp_path, {"the disk is full": False,
                                                     "memory is exhausted": True})
@@ -480,11 +434,11 @@ def test_each_if_of_a_decision_is_asked_and_answered_apart(tmp_path: Path) -> No
 
 def test_an_approval_is_not_taken_for_the_judgment_after_it(tmp_path: Path) -> None:
     # Given a gate approved by a person, whose branch after it the person judges
-    plan = _plan([_step("gate", kind="approve"), _end("deep", "escalate"),
-                  _end("fine", "no_action"), _end("denied", "escalate")],
-                 [_judged("gate", "deep", "the node needs a deeper look"),
-                  _judged("gate", "fine", "otherwise", kind="else"),
-                  _edge("gate", "denied", on="failure", kind="error")])
+    plan = make_plan([step("gate", kind="approve"), end("deep", "escalate"),
+                       end("fine", "no_action"), end("denied", "escalate")],
+                      [_judged("gate", "deep", "the node needs a deeper look"),
+                       _judged("gate", "fine", "otherwise", kind="else"),
+                       edge("gate", "denied", on="failure", kind="error")])
     record, asked = _asking_people(plan, tmp_path, {"the node needs a deeper look": False})
     # Then the judgment was asked apart from the approval, and its "no" decided (before: the
     # approval's yes was taken for it, never asked)
@@ -518,10 +472,10 @@ def test_a_driver_that_cannot_renew_its_lease_stops_before_it_lapses(tmp_path: P
 
     ledger = tmp_path / "ledger"
     # Given a change that takes longer than the driver's lease (0.9 s)
-    plan = _plan([_sh("look", "true"),
-                  _sh("change", "sh", "-c", f"sleep 3; echo changed >> {ledger}",
-                      mutating=True), _end("done", "mitigated")],
-                 [_edge("look", "change"), _edge("change", "done")])
+    plan = make_plan([sh("look", "true"),
+                       sh("change", "sh", "-c", f"sleep 3; echo changed >> {ledger}",
+                           mutating=True), end("done", "mitigated")],
+                      [edge("look", "change"), edge("change", "done")])
 
     async def go() -> tuple[BaseException | RunRecord, RunRecord, float]:
         inner = open_store(tmp_path / "s.sqlite3")
@@ -582,8 +536,8 @@ def test_a_step_cancelled_from_within_is_a_failure_not_a_hang(tmp_path: Path) ->
     from plugins.shell import ShellPlugin
 
     # Given a check whose plugin's request is cancelled under it
-    plan = _plan([_step("look", plugin="cancelled_within"), _end("fine", "no_action")],
-                 [_edge("look", "fine")])
+    plan = make_plan([step("look", plugin="cancelled_within"), end("fine", "no_action")],
+                      [edge("look", "fine")])
 
     async def go() -> RunRecord:
         store = open_store(tmp_path / "s.sqlite3")
