@@ -425,6 +425,15 @@ def _is_evidence(step: Step) -> bool:
         not step.mutating
 
 
+def _changes(plan: Plan, step: Step) -> bool:
+    """Whether `step` changes the world: it is a change, or a call step whose linked guide (or
+    a guide it calls) holds one."""
+    if step.mutating:
+        return True
+    called = plan.calls.get(step.call or "") if step.kind == StepKind.CALL else None
+    return called is not None and any(_changes(called, s) for s in called.steps)
+
+
 def initial_state(plan: Plan, *, seed: str = "") -> RunState:
     init = plan_index(plan).initial
     return RunState(seed=seed, steps=init.steps, edges=init.edges, _joins=init._joins)
@@ -678,8 +687,24 @@ class _Txn:
             note = f"retry {attempt + 1} of {step.retry.attempts} after {delay:.3g} s"
             self.start(sid, attempt + 1, delay, error=error, note=note)
             return
-        if step.on_error == OnError.CONTINUE:
+        continued = step.on_error == OnError.CONTINUE
+        undecided = self._undecided(sid, "success" if continued else "failure", branches)
+        if undecided is not None:
+            self.put(sid, StepState(StepStatus.FAILED, attempt, error, None))
+            tries = f" after {attempt} attempts" if attempt > 1 else ""
+            why = (f"step '{sid}' failed{tries}: {error}; where that leads ('{undecided}') "
+                   "could not be decided")
+            if _is_evidence(step):
+                self.inconclusive(why)
+            else:
+                self.end("failed", why)
+            return
+        if continued:
             self.put(sid, StepState(StepStatus.FAILED, attempt, error, "continued (on_error)"))
+            unsound = self._reads_failed(sid, branches)  # its own conditions read its failure
+            if unsound:
+                self.inconclusive(unsound)
+                return
             self.launch(self.decide(sid, "success", branches))
             return
         self.put(sid, StepState(StepStatus.FAILED, attempt, error, None))
@@ -692,6 +717,14 @@ class _Txn:
                 self.end("failed", f"step '{sid}' failed{tries} and has no error path: {error}")
             return
         self.launch(ready)
+
+    def _undecided(self, sid: str, on: str, branches: Mapping[int, bool]) -> str | None:
+        """The text of a condition on `sid`'s `on` edges that has no value: the step's report
+        could not decide it (a failure's conditions read output a failure does not have)."""
+        for i, edge in self.index.outgoing[sid]:
+            if edge.on == on and edge.condition is not None and i not in branches:
+                return edge.condition.text
+        return None
 
     def decide(self, sid: str, on: str, branches: Mapping[int, bool]) -> list[str]:
         """Decide `sid`'s outgoing edges as if it finished `on` success or failure; propagate
@@ -757,7 +790,7 @@ class _Txn:
                 self.put(sid, StepState(StepStatus.SUCCEEDED, 1, None, None))
                 missing = self._evidence_lost(sid) if step.outcome in _HEALTHY else None
                 if not missing and step.outcome in _DONE_WELL:
-                    missing = self._not_done(sid)
+                    missing = self._not_done(sid) or self._change_cut_off()
                 if missing:
                     self.inconclusive(f"reached end step '{sid}' ({step.title}), but {missing}")
                     return
@@ -806,6 +839,20 @@ class _Txn:
                     step = self.index.steps[sid]
                     return (f"the dry run did not run step '{sid}' ({step.title}), and what "
                             "the run concluded after it rests on what it would have done")
+        return None
+
+    def _change_cut_off(self) -> str | None:
+        """Why a good ending cannot be trusted: a change is still running on another branch
+        (or waits to be tried again, or is in doubt), and the ending would cut it off, its
+        effect unknown: what the run concluded does not account for what it did."""
+        for sid in self.base.steps:  # O(plan), once per run
+            st = self.step(sid)
+            step = self.index.steps[sid]
+            if st.status in _ACTIVE and _changes(self.plan, step) and \
+                    sid not in self.index.cleanup:
+                doing = "in doubt" if st.status == StepStatus.IN_DOUBT else "still running"
+                return (f"change '{sid}' ({step.title}) was {doing} on another branch, and "
+                        "the ending would cut it off: what it did is unknown")
         return None
 
     def start(self, sid: str, attempt: int, delay: float, *, error: str | None = None,

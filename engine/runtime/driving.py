@@ -6,8 +6,8 @@ Owns:
   pid is gone or is another process now; on another host it cannot be told, and the lease
   must lapse first);
 - `drive_lease`: the lease a local executor takes before it reads a run to drive it, renews
-  every third of its TTL (the heartbeat) and releases when it stops; a lost lease cancels the
-  driving task;
+  every third of its TTL (the heartbeat) and releases when it stops; a lost lease, or one that
+  could not be renewed before it would lapse, cancels the driving task;
 - the rule for which steps left in flight by a dead runner or worker may simply run again
   (`repeatable`: read-only steps, and gated steps whose plugin declares its effect idempotent
   for its key), and the sentence that tells a person how to answer for the others;
@@ -47,6 +47,11 @@ LEASE_TTL_S = 15.0
 """A driver renews its lease every third of this; a driver that stops renewing (killed,
 frozen) loses it this long after its last renewal. A dead driver on the same host is seen at
 once and needs no wait."""
+
+
+LEASE_LOST = "another process took over driving the run"
+LEASE_UNRENEWED = "the driver's lease could not be renewed before it lapsed"
+"""What a driver stopped by its lease is cancelled with (said in the run's reason)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,7 @@ async def drive_lease(store: Store, run_id: str, *,
     Raises `LeaseHeld` if a live process drives the run. If the lease is lost (this process
     was frozen for longer than the TTL and another took over), the body's task is cancelled."""
     me = this_driver()
+    asked = asyncio.get_running_loop().time()  # the lease runs at least until asked + TTL
     try:
         lease = await store.take_lease(run_id, holder=me.holder, host=me.host, pid=me.pid,
                                        ttl_s=ttl_s)
@@ -104,7 +110,7 @@ async def drive_lease(store: Store, run_id: str, *,
         log.warning("run %s: took over from its dead driver (%s)", run_id,
                     lease.taken_over.describe())
     driving = asyncio.current_task()
-    heartbeat = asyncio.create_task(_renew(store, run_id, me.holder, ttl_s, driving),
+    heartbeat = asyncio.create_task(_renew(store, run_id, me.holder, ttl_s, driving, asked),
                                     name=f"lease:{run_id}")
     try:
         yield lease
@@ -117,19 +123,32 @@ async def drive_lease(store: Store, run_id: str, *,
 
 
 async def _renew(store: Store, run_id: str, holder: str, ttl_s: float,
-                 driving: asyncio.Task[object] | None) -> None:
+                 driving: asyncio.Task[object] | None, renewed: float) -> None:
+    """Renew the lease every third of its TTL. A renewal that fails (a store hiccup) is tried
+    again at the next beat, unless that beat would come after the lease lapsed: from then on
+    another process may take the run over, so this one stops first (two drivers would each
+    run what is in flight)."""
+    clock = asyncio.get_running_loop()  # the lease runs at least until `renewed + ttl_s`
     while True:
         await asyncio.sleep(ttl_s / 3)
+        sent = clock.time()
         try:
             kept = await store.renew_lease(run_id, holder=holder, ttl_s=ttl_s)
         except Exception as exc:  # noqa: BLE001 - a store hiccup: try again next beat
-            log.warning("run %s: could not renew the driver's lease: %s", run_id, exc)
-            continue
+            if clock.time() + ttl_s / 3 < renewed + ttl_s:
+                log.warning("run %s: could not renew the driver's lease: %s", run_id, exc)
+                continue
+            log.error("run %s: the driver's lease could not be renewed before it lapses "
+                      "(%s); this one stops", run_id, exc)
+            if driving is not None:
+                driving.cancel(LEASE_UNRENEWED)
+            return
         if not kept:
             log.error("run %s: another process took over driving it; this one stops", run_id)
             if driving is not None:
-                driving.cancel()
+                driving.cancel(LEASE_LOST)
             return
+        renewed = sent
 
 
 # -- work left in flight by a dead runner or worker --------------------------------------------

@@ -31,6 +31,7 @@ from typing import Any
 
 from engine import logs, metrics
 from engine import scheduler as sched
+from engine.errors import MendflowError
 from engine.interaction import Answers, Interaction, NeedsAnswer
 from engine.learn.record import learn_safely
 from engine.plan import Plan, Step, StepKind
@@ -45,7 +46,9 @@ from engine.runtime.commit import (
     start_run,
 )
 from engine.runtime.driving import (
+    LEASE_LOST,
     LEASE_TTL_S,
+    LEASE_UNRENEWED,
     drive_lease,
     in_doubt_reason,
     interrupted_reason,
@@ -288,8 +291,11 @@ class LocalExecutor:
                             state=state, error=getattr(outcome.event, "error", None),
                         ))
                 self._launch(plan, run_id, state, actions, memory, tasks, queue, dry_run)
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            # Ctrl-C: stop in-flight steps, keep the run resumable (state says they were running).
+        except BaseException as exc:
+            # Ctrl-C, or a commit that failed (the store unwritable): stop in-flight steps
+            # first, whatever stopped the driver (a step left running would act for a run no
+            # one drives, and its report would be lost), and keep the run resumable (state
+            # says they were running).
             await _cancel_all(tasks)
             stopping, self._calls_stopping = self._calls_stopping, []
             for call in stopping:
@@ -297,7 +303,7 @@ class LocalExecutor:
             await asyncio.gather(*stopping, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await asyncio.shield(head.commit(self, end_run(
-                    state, "interrupted", "interrupted by the user; resumable")))
+                    state, "interrupted", str(self.redact(f"{_stopped_by(exc)}; resumable")))))
             raise
         record = head.record()
         await _cancel_all(tasks)
@@ -472,6 +478,17 @@ def _ended(plan: Plan, record: RunRecord) -> None:
     metrics.run_ended(plan.id, record.status, record.outcome)
     log.info("run %s of %s ended %s (%s)", record.run_id, plan.id, record.status,
              record.outcome or "no outcome")
+
+
+def _stopped_by(exc: BaseException) -> str:
+    """Why a run's driver stopped, in a few words: the user, or what failed."""
+    if isinstance(exc, asyncio.CancelledError) and exc.args in ((LEASE_LOST,),
+                                                             (LEASE_UNRENEWED,)):
+        return f"interrupted: {exc.args[0]}"
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        return "interrupted by the user"
+    said = exc.message if isinstance(exc, MendflowError) else f"{type(exc).__name__}: {exc}"
+    return f"interrupted: {said}"
 
 
 def new_run_id() -> str:

@@ -7,6 +7,9 @@ where). Any process sharing the store may take the answer: the server that start
 another server behind the same load balancer, or a Celery worker running the gate. The step
 waits as long as it takes; cancelling the run ends the wait.
 
+Each question is kept by its own key (`question_key`): a judgment by its edge, so that the
+answer to one If of a decision never answers another, nor the approval of the same step.
+
 A step in doubt after a crash is not asked here: `mendflow resume` answers it.
 """
 
@@ -27,25 +30,34 @@ class StoreQuestions:
         self.store = store
         self.run_id = run_id
 
-    async def _ask(self, step: Step, kind: QuestionKind, text: str) -> Answer:
-        asked = await self.store.ask_question(self.run_id, step.id, kind=kind, text=text)
+    async def _ask(self, key: str, kind: QuestionKind, text: str) -> Answer:
+        """Ask the question kept as `key` (`question_key`) and wait for its answer."""
+        asked = await self.store.ask_question(self.run_id, key, kind=kind, text=text)
         pause = POLL_FIRST_S
         while asked.yes is None:
             await asyncio.sleep(pause)
             pause = min(pause * 2, POLL_MAX_S)
-            asked = await self.store.ask_question(self.run_id, step.id, kind=kind, text=text)
+            asked = await self.store.ask_question(self.run_id, key, kind=kind, text=text)
         return Answer(asked.yes, f"api:{asked.by} from {asked.source}")
 
     async def approve(self, *, step: Step, action: str) -> Answer:
-        return await self._ask(step, "approve", action)
+        return await self._ask(question_key(step), "approve", action)
 
     async def confirm_manual(self, *, step: Step, instructions: str) -> Answer:
-        return await self._ask(step, "manual", instructions)
+        return await self._ask(question_key(step), "manual", instructions)
 
     async def judge(self, *, step: Step, edge: Edge, evidence: str) -> Answer:
         text = edge.condition.text if edge.condition else edge.target
-        return await self._ask(step, "judge", text)
+        return await self._ask(question_key(step, edge), "judge", text)
 
     async def settle_in_doubt(self, *, step: Step, reason: str) -> InDoubtReply:
         raise NeedsAnswer(f"{reason}: it is not run again unless a person says so",
                           step=step.id, hint=f"Resume it: {in_doubt_hint(step.id)}")
+
+
+def question_key(step: Step, edge: Edge | None = None) -> str:
+    """What a question is kept and answered by (`Question.step_id`): an approval or a manual
+    step by its step, a judgment by its edge (`DECIDE->TARGET`, as `--answer` names it). A
+    decision with two Ifs asks two questions, and a gate whose branches a person judges asks
+    its approval apart: one answer never stands for another question."""
+    return f"{step.id}->{edge.target}" if edge is not None else step.id

@@ -143,6 +143,12 @@ class StepRunner:
             report = StepReport(sched.StepFailed(
                 step=step.id, attempt=attempt, error=self.redact(error), retryable=retryable,
             ))
+        except asyncio.CancelledError as exc:
+            if _stopped_from_outside():  # its executor stops it: no report is wanted
+                raise
+            # Cancelled from within (a plugin's own future, a linked guide's run that lost
+            # its lease): no one else reports for it, and its run would wait forever.
+            report = self._unreported(plan, step, attempt, exc)
         except Exception as exc:  # a plugin bug must not kill the run
             RedactingLogger(log, self.secrets).exception("step %s raised", step.id)
             error = f"{type(exc).__name__}: {exc}"
@@ -167,6 +173,18 @@ class StepRunner:
         if self._notes:  # a straggler's note lands before its step's report (and its loop)
             await asyncio.wait(set(self._notes), timeout=5.0)
         return report
+
+    def _unreported(self, plan: Plan, step: Step, attempt: int,
+                    exc: asyncio.CancelledError) -> StepReport:
+        """The report of a step whose work was cancelled from within: a failure, whose
+        effect is unknown for a change (it may have acted before it stopped)."""
+        why = str(exc.args[0]) if exc.args else "cancelled"
+        error = f"stopped before it reported ({why})"
+        if step.mutating:
+            error += _may_have_acted(plan, step)
+        return StepReport(sched.StepFailed(step=step.id, attempt=attempt,
+                                           error=self.redact(error),
+                                           retryable=not step.mutating))
 
     async def _decide_failure(self, plan: Plan, step: Step, memory: Memory,
                               report: StepReport) -> StepReport:
@@ -237,6 +255,11 @@ class StepRunner:
                 f"({verdict.reason}); a step that changes the world needs an approval gate "
                 "in the plan", retryable=False, step=step.id,
                 hint="Mark the step mutating behind an approve step, or make it a read")
+        if step.mutating and not dry_run:
+            unapproved = self._unapproved(plan, step, memory, _describe(plugin, parsed, params))
+            if unapproved:
+                raise StepFailed(unapproved, retryable=False, step=step.id,
+                                 hint="Run it again to be asked about what it would run now")
         if dry_run and (step.mutating or not verdict.read):
             would = _describe(plugin, parsed, params)
             result = StepResult(outputs={"dry_run": True, "would_run": would},
@@ -535,14 +558,18 @@ class StepRunner:
 
     async def _approve(self, plan: Plan, step: Step, attempt: int, memory: Memory,
                        dry_run: bool) -> StepReport:
-        action = self._gated_action(plan, step, memory)
+        shown = self._gated_actions(plan, step, memory)
+        action = "; ".join(text for _, text, _ in shown) or step.title
+        # what each gated step was shown to run: all the approval is for
+        approved = {sid: self.redact(text) for sid, text, rendered in shown if rendered}
         if dry_run:
             return await self._answered(plan, step, attempt, memory, True, sched.DRY_RUN,
-                                        f"dry run: would ask to approve: {action}")
+                                        f"dry run: would ask to approve: {action}",
+                                        approved=approved)
         answer = await self.interaction.approve(step=step, action=action)
         verdict = "approved" if answer.yes else "denied"
         return await self._answered(plan, step, attempt, memory, answer.yes, answer.by,
-                                    f"{verdict} by {answer.by}: {action}")
+                                    f"{verdict} by {answer.by}: {action}", approved=approved)
 
     async def _manual(self, plan: Plan, step: Step, attempt: int, memory: Memory,
                       dry_run: bool) -> StepReport:
@@ -560,9 +587,13 @@ class StepRunner:
                                     ("done" if answer.yes else "not done") + f" ({answer.by})")
 
     async def _answered(self, plan: Plan, step: Step, attempt: int, memory: Memory,
-                        granted: bool, by: str, summary: str) -> StepReport:
-        """A person's answer, with the conditions on the step's edges decided as usual."""
-        outputs = {"granted": granted, "by": by}
+                        granted: bool, by: str, summary: str,
+                        approved: Mapping[str, str] | None = None) -> StepReport:
+        """A person's answer, with the conditions on the step's edges decided as usual;
+        `approved`: what each gated step was shown to run (kept: `_unapproved`)."""
+        outputs: dict[str, Any] = {"granted": granted, "by": by}
+        if approved:
+            outputs["approved"] = dict(approved)
         entries = [memory.entry(f"steps.{step.id}", outputs, step_id=step.id, attempt=attempt)]
         view = dict(memory.view())
         view["steps"] = {**view["steps"], step.id: outputs}
@@ -572,24 +603,44 @@ class StepRunner:
                                          branches=branches),
                           memory=entries, data={"summary": summary})
 
-    def _gated_action(self, plan: Plan, gate: Step, memory: Memory) -> str:
-        """Render what the step(s) after an approval gate will do, for the person to judge."""
-        parts = []
+    def _gated_actions(self, plan: Plan, gate: Step, memory: Memory
+                       ) -> list[tuple[str, str, bool]]:
+        """What each step after an approval gate will do, rendered for the person to judge:
+        (its id, the text, whether that is the command it renders to now)."""
+        shown = []
         for _, edge in sched.plan_index(plan).outgoing[gate.id]:
             if edge.on != "success":
                 continue
             target = sched.plan_index(plan).steps[edge.target]
-            text = target.title
+            text, rendered = target.title, False
             if target.plugin:
                 try:
                     plugin = self.registry.instance(target.plugin)
                     params = _render_params(type(plugin), target.params, memory.view())
                     parsed = parse_params(type(plugin), params, step=target.id)
-                    text = _describe(plugin, parsed, params)
+                    text, rendered = _describe(plugin, parsed, params), True
                 except MendflowError as exc:
                     text = f"{target.title} (cannot render yet: {exc.message})"
-            parts.append(text)
-        return "; ".join(parts) or gate.title
+            shown.append((target.id, text, rendered))
+        return shown
+
+    def _unapproved(self, plan: Plan, step: Step, memory: Memory, now: str) -> str | None:
+        """Why `step` may not run `now` (what it renders to as it starts): an approval gate
+        before it was given for another command (a value it reads changed since)."""
+        index = sched.plan_index(plan)
+        said = self.redact(now)
+        for i in index.incoming[step.id]:
+            gate = index.steps[plan.edges[i].source]
+            if gate.kind != StepKind.APPROVE or plan.edges[i].on != "success":
+                continue
+            answer = memory.view()["steps"].get(gate.id)
+            approved = answer.get("approved") if isinstance(answer, Mapping) else None
+            shown = approved.get(step.id) if isinstance(approved, Mapping) else None
+            if isinstance(shown, str) and shown != said:
+                return (f"refused: the approval '{gate.id}' was given for `{shown}`, and the "
+                        f"step would now run `{said}`; a value it reads changed after the "
+                        "approval")
+        return None
 
     async def _whole_output(self, expr: str, view: Mapping[str, Any]) -> Mapping[str, Any]:
         """`view`, with the whole output of each step whose `stdout` or `lines` `expr` reads
@@ -694,6 +745,14 @@ class StepRunner:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+def _stopped_from_outside() -> bool:
+    """Whether the task running this step was asked to stop (`Task.cancel`: its executor
+    cancelled the step, the run, or the process is stopping), rather than a CancelledError
+    raised from within the step's work."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
+
 
 def _kept_in_part(outputs: Mapping[str, Any], stream: str = "stdout") -> bool:
     """Whether memory holds only part of a step's stdout (its start, or of its lines) or

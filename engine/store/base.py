@@ -213,7 +213,7 @@ class Question(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     run_id: str
-    step_id: str
+    step_id: str  # the step; for a judgment its edge, STEP->TARGET (`question_key`)
     kind: QuestionKind
     text: str
     asked_at: datetime
