@@ -1,0 +1,47 @@
+r"""Trust, session 23: what a hostile label, value or program text could still reach.
+
+1. A trigger's `~regex` label matcher was matched with Python's backtracking `re` against the
+   alert's label, which whoever controls a metric writes: a careless `~(.*a)+b` or `~(x+x+)+y`
+   and a label of forty characters held `mendflow serve`'s intake for ever (every alert after
+   it waited). A matcher is matched by RE2 now (linear in the label, as Alertmanager's Go
+   regexp); one RE2 cannot compile (a backreference) is refused at the guide's line.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from engine.plan import Trigger
+from tests.engine.test_guide import front_error
+
+# -- 1. a trigger's regex against a hostile label ----------------------------------------------
+
+_STALL = """
+from engine.plan import Trigger
+trigger = Trigger(alert="DiskFull", labels={"instance": "~(x+x+)+y"})
+print(trigger.matches({"alertname": "DiskFull", "instance": "x" * 40}))
+"""
+
+
+def test_a_triggers_regex_takes_linear_time_on_a_hostile_label() -> None:
+    done = subprocess.run([sys.executable, "-c", _STALL], capture_output=True, text=True,
+                          timeout=20)  # backtracking: 2**40 steps; RE2: forty
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"x(?=y)", r"(?<!a)b"])
+def test_a_matcher_re2_cannot_compile_is_refused_at_its_line(pattern: str) -> None:
+    err = front_error(f"title: T\ntriggers:\n  - alert: DiskFull\n    labels:\n"
+                      f"      instance: '~{pattern}'")
+    assert "RE2" in err.message and "instance" in err.message
+
+
+def test_matchers_still_match_as_alertmanagers() -> None:
+    trigger = Trigger(alert="DiskFull", labels={"severity": "~crit.*|page", "team": "db"})
+    assert trigger.matches({"alertname": "DiskFull", "severity": "critical", "team": "db"})
+    assert trigger.matches({"alertname": "DiskFull", "severity": "page", "team": "db"})
+    assert not trigger.matches({"alertname": "DiskFull", "severity": "xcritical", "team": "db"})
