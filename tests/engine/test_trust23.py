@@ -5,6 +5,11 @@ r"""Trust, session 23: what a hostile label, value or program text could still r
    and a label of forty characters held `mendflow serve`'s intake for ever (every alert after
    it waited). A matcher is matched by RE2 now (linear in the label, as Alertmanager's Go
    regexp); one RE2 cannot compile (a backreference) is refused at the guide's line.
+2. A jq program that names a file opened it unasked: `import "/root/.docker/config" as $c; $c`
+   prints config.json (a registry's login), `include`, or `{search: "/root/.docker"}` picking
+   the folder as `-L` does; `jq --slurpfile c ~/.docker/config.json` was gated for the same
+   text. A program with such a directive, or read from a file (`-f`) that may hold one, is not
+   a read; a filter that only reads its input still is.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import pytest
 
 from engine.plan import Trigger
 from tests.engine.test_guide import front_error
+from tests.support.verdicts import assert_gated, assert_reads
 
-# -- 1. a trigger's regex against a hostile label ----------------------------------------------
+# -- 1. a trigger's regex against a hostile label -------------------------------------------------
 
 _STALL = """
 from engine.plan import Trigger
@@ -45,3 +51,24 @@ def test_matchers_still_match_as_alertmanagers() -> None:
     assert trigger.matches({"alertname": "DiskFull", "severity": "critical", "team": "db"})
     assert trigger.matches({"alertname": "DiskFull", "severity": "page", "team": "db"})
     assert not trigger.matches({"alertname": "DiskFull", "severity": "xcritical", "team": "db"})
+
+
+# -- 2. a jq program that opens a file ------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "jq -n 'import \"/root/.docker/config\" as $c; $c'",
+    "jq -n 'include \"/root/.docker/config\"; .'",
+    "jq -n 'import \"config\" as $c {search: \"/root/.docker\"}; $c'",
+    "jq -n '  import \"/var/lib/docker/containers/abc/config.v2\" as $c; $c.Config.Env'",
+    "jq -f prog.jq data.json", "jq --from-file=prog.jq data.json",
+])
+def test_a_jq_program_that_opens_a_file_is_not_a_read(line: str) -> None:
+    assert_gated(line, "import", "program")
+
+
+@pytest.mark.parametrize("line", [
+    "jq -r '.items[] | .metadata.name' pods.json", "jq '.msg | contains(\"import x\")' log.json",
+    "jq -s . a.json b.json", "kubectl get pods -o json | jq '.items | length'",
+])
+def test_a_jq_filter_still_reads(line: str) -> None:
+    assert_reads(line)
