@@ -10,23 +10,33 @@ r"""Trust, session 23: what a hostile label, value or program text could still r
    the folder as `-L` does; `jq --slurpfile c ~/.docker/config.json` was gated for the same
    text. A program with such a directive, or read from a file (`-f`) that may hold one, is not
    a read; a filter that only reads its input still is.
+3. A path input confined under `roots` was checked from the folder Mendflow ran in: with
+   `roots: [/srv/scratch]` and `mendflow serve` started there, an alert's `dir: build` was
+   taken as /srv/scratch/build, and the step (`find {{ inputs.dir }} -delete`) used it from
+   the folder it runs in, wherever that is. Such a path is absolute now; a relative one is
+   refused, saying so.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from engine.plan import Trigger
+from engine.errors import InputError
+from engine.plan import InputSpec, Trigger
+from engine.runtime.memory import coerce_inputs
 from tests.engine.test_guide import front_error
 from tests.support.verdicts import assert_gated, assert_reads
 
 # -- 1. a trigger's regex against a hostile label -------------------------------------------------
 
 _STALL = """
-from engine.plan import Trigger
+from engine.errors import InputError
+from engine.plan import InputSpec, Trigger
+from engine.runtime.memory import coerce_inputs
 trigger = Trigger(alert="DiskFull", labels={"instance": "~(x+x+)+y"})
 print(trigger.matches({"alertname": "DiskFull", "instance": "x" * 40}))
 """
@@ -72,3 +82,18 @@ def test_a_jq_program_that_opens_a_file_is_not_a_read(line: str) -> None:
 ])
 def test_a_jq_filter_still_reads(line: str) -> None:
     assert_reads(line)
+
+
+# -- 3. a relative path under roots ---------------------------------------------------------------
+
+def test_a_relative_path_is_not_taken_as_under_a_root(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.chdir(scratch)  # where `mendflow serve` was started
+    spec = InputSpec(name="dir", type="path", roots=[str(scratch)])
+    with pytest.raises(InputError) as info:
+        coerce_inputs([spec], {}, labels={"dir": "build"})
+    assert "relative" in str(info.value) and "\n" not in str(info.value)
+    absolute = str(scratch / "build")
+    assert coerce_inputs([spec], {}, labels={"dir": absolute}) == {"dir": absolute}
