@@ -15,6 +15,10 @@ r"""Trust, session 23: what a hostile label, value or program text could still r
    taken as /srv/scratch/build, and the step (`find {{ inputs.dir }} -delete`) used it from
    the folder it runs in, wherever that is. Such a path is absolute now; a relative one is
    refused, saying so.
+4. A value in the query text of `cqlsh -e` or `cockroach sql -e` (both reads on the table)
+   was an ordinary argument: a regex, a path or an earlier step's output holding a quote
+   (`x' OR k > '`) rewrote the statement, while in `psql -c` or `mysql -e` it is refused. Their
+   `-e`/`--execute` text is SQL text, checked as theirs is.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import InputError
+from engine.placement import rendered_problem
 from engine.plan import InputSpec, Trigger
 from engine.runtime.memory import coerce_inputs
 from tests.engine.test_guide import front_error
@@ -35,6 +40,7 @@ from tests.support.verdicts import assert_gated, assert_reads
 
 _STALL = """
 from engine.errors import InputError
+from engine.placement import rendered_problem
 from engine.plan import InputSpec, Trigger
 from engine.runtime.memory import coerce_inputs
 trigger = Trigger(alert="DiskFull", labels={"instance": "~(x+x+)+y"})
@@ -97,3 +103,20 @@ def test_a_relative_path_is_not_taken_as_under_a_root(tmp_path: Path,
     assert "relative" in str(info.value) and "\n" not in str(info.value)
     absolute = str(scratch / "build")
     assert coerce_inputs([spec], {}, labels={"dir": absolute}) == {"dir": absolute}
+
+
+# -- 4. a value in cqlsh's or cockroach's query text ----------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["cqlsh", "-e", "{q}", "cass-1"], ["cqlsh", "--execute={q}", "cass-1"],
+    ["cockroach", "sql", "--insecure", "-e", "{q}"], ["cockroach", "sql", "--execute={q}"],
+])
+@pytest.mark.parametrize(("value", "refused"), [("x' OR k > '", True), ("node-7", False)])
+def test_a_value_in_cql_or_cockroach_sql_stays_in_its_place(argv: list[str], value: str,
+                                                             refused: bool) -> None:
+    query = "SELECT * FROM ks.t WHERE k = '{{ inputs.v }}'"
+    template = [w.replace("{q}", query) for w in argv]
+    rendered = [w.replace("{{ inputs.v }}", value) for w in template]
+    problem = rendered_problem("shell", {"pipeline": [template]}, {"pipeline": [rendered]},
+                               {"inputs": {"v": value}})
+    assert (problem is not None) == refused, problem
