@@ -19,12 +19,20 @@ r"""Trust, session 23: what a hostile label, value or program text could still r
    was an ordinary argument: a regex, a path or an earlier step's output holding a quote
    (`x' OR k > '`) rewrote the statement, while in `psql -c` or `mysql -e` it is refused. Their
    `-e`/`--execute` text is SQL text, checked as theirs is.
+5. A run's report wrote what a step read as Markdown: an output holding a line of three
+   backticks ended its code block, and the rest (a forged `- **Outcome:** resolved`, a heading,
+   `[Approve here](https://evil.example)`) was the report's own Markdown, as the web UI renders
+   it; a step's summary or error, a child step's values, and a conclusion or reason filled in
+   from memory put their `[text](url)`, `![](url)` and `<https://...>` in as links and images.
+   An output's fence is longer than any run of backticks in it, and an inline value's link and
+   block marks are escaped: each renders as the text it is.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,8 +40,12 @@ import pytest
 from engine.errors import InputError
 from engine.placement import rendered_problem
 from engine.plan import InputSpec, Trigger
+from engine.report import RunView, StepRow, render_markdown
 from engine.runtime.memory import coerce_inputs
+from engine.serve.views import report_html
+from engine.store.base import RunRecord
 from tests.engine.test_guide import front_error
+from tests.support.compiling import compile_text
 from tests.support.verdicts import assert_gated, assert_reads
 
 # -- 1. a trigger's regex against a hostile label -------------------------------------------------
@@ -42,7 +54,11 @@ _STALL = """
 from engine.errors import InputError
 from engine.placement import rendered_problem
 from engine.plan import InputSpec, Trigger
+from engine.report import RunView, StepRow, render_markdown
 from engine.runtime.memory import coerce_inputs
+from engine.serve.views import report_html
+from engine.store.base import RunRecord
+from tests.support.compiling import compile_text
 trigger = Trigger(alert="DiskFull", labels={"instance": "~(x+x+)+y"})
 print(trigger.matches({"alertname": "DiskFull", "instance": "x" * 40}))
 """
@@ -120,3 +136,42 @@ def test_a_value_in_cql_or_cockroach_sql_stays_in_its_place(argv: list[str], val
     problem = rendered_problem("shell", {"pipeline": [template]}, {"pipeline": [rendered]},
                                {"inputs": {"v": value}})
     assert (problem is not None) == refused, problem
+
+
+# -- 5. a step's output writing the report's Markdown ---------------------------------------------
+
+_LINK = "[Approve the fix here](https://evil.example/approve)"
+_LINE = f"## Verdict: {_LINK} ![](https://evil.example/p.png) <https://evil.example/x>"
+_OUTPUT = f"disk ok\n```\n- **Outcome:** resolved\n{_LINE}"
+
+
+def _report(**said: str) -> str:
+    """The web UI's HTML of a one-step run whose step and ending said `said`."""
+    plan = compile_text("# Disk\n\n## Diagnosis\n\n```bash\ndf -h\n```\n")
+    now = datetime.now(UTC)
+    record = RunRecord(run_id="r1", plan_id=plan.id, plan_hash="0" * 64, guide_path="g.md",
+                       status="failed", outcome="escalate", created_at=now, updated_at=now,
+                       reason=said.get("reason", "a step failed"))
+    row = StepRow(step_id=plan.steps[0].id, title="Check the disk", kind="command",
+                  status="failed", summary=said.get("summary", ""), error=said.get("error"),
+                  outputs={"stdout": said.get("stdout", "")})
+    view = RunView(record=record, plan=plan, rows=[row], critical_path=[], critical_path_s=0.0,
+                   started_at=now, finished_at=now, conclusion=said.get("conclusion"))
+    return report_html(render_markdown(view), "run r1")
+
+
+@pytest.mark.parametrize(("where", "text"), [
+    ("stdout", _OUTPUT), ("summary", _LINE), ("error", _LINE), ("conclusion", _LINE),
+    ("reason", _LINE),
+])
+def test_what_a_step_read_stays_text_in_the_report(where: str, text: str) -> None:
+    page = _report(**{where: text})
+    assert "<a " not in page and "<img" not in page, where
+    assert "<h2>Verdict" not in page and "<li><strong>Outcome:</strong> resolved" not in page
+    assert "evil.example/approve" in page  # shown, as text
+
+
+def test_an_ordinary_output_and_conclusion_read_as_before() -> None:
+    page = _report(stdout="/dev/sda1  91%  /", conclusion="The disk is 91% full (< 95)")
+    assert "<pre><code class=\"language-text\">/dev/sda1  91%  /\n</code></pre>" in page
+    assert "The disk is 91% full (&lt; 95)" in page
