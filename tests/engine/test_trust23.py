@@ -26,6 +26,12 @@ r"""Trust, session 23: what a hostile label, value or program text could still r
    from memory put their `[text](url)`, `![](url)` and `<https://...>` in as links and images.
    An output's fence is longer than any run of backticks in it, and an inline value's link and
    block marks are escaped: each renders as the text it is.
+6. A credential file named after a key in one word was opened unasked: `kubectl get ns x -o
+   go-template-file=/etc/shadow` (or `jsonpath-file=`, `custom-columns-file=`) prints the
+   template file, which has no action, as it is; `helm template app ./chart --set-file
+   ca=/root/.ssh/id_rsa` puts the key into the manifests it prints (`--set-file` was taken for
+   a flag that hands a file over for use). The path after each `=` of such a word is judged
+   as the file it names; a template or a value file of the guide's own still reads.
 """
 
 from __future__ import annotations
@@ -175,3 +181,25 @@ def test_an_ordinary_output_and_conclusion_read_as_before() -> None:
     page = _report(stdout="/dev/sda1  91%  /", conclusion="The disk is 91% full (< 95)")
     assert "<pre><code class=\"language-text\">/dev/sda1  91%  /\n</code></pre>" in page
     assert "The disk is 91% full (&lt; 95)" in page
+
+
+# -- 6. a credential file named after a key -------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "kubectl get ns default -o go-template-file=/etc/shadow",
+    "kubectl get ns default -o jsonpath-file=/root/.aws/credentials",
+    "kubectl get ns default -o custom-columns-file=/root/.kube/config",
+    "helm template app ./chart --set-file ca=/root/.ssh/id_rsa",
+    "helm template app ./chart --set-file=ca=/root/.ssh/id_rsa",
+    "helm template app ./chart --set-file a=b.txt,ca=/root/.ssh/id_rsa",
+])
+def test_a_credential_file_named_after_a_key_is_not_a_read(line: str) -> None:
+    assert_gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "kubectl get pods -o go-template-file=./pods.tmpl", "kubectl get pods -l app=web",
+    "helm template app ./chart --set-file ca=./ca.crt", "kubectl get pods -o jsonpath={.items}",
+])
+def test_the_guides_own_template_and_value_files_still_read(line: str) -> None:
+    assert_reads(line)
