@@ -31,6 +31,7 @@ from engine.effects.credentials import (
     opened_credentials,
 )
 from engine.effects.devices import arming, arms, listed
+from engine.effects.kube import logged_bodies
 from engine.effects.options import Cause, Effect, Flags, NotRead, parse
 from engine.effects.rules import EDITOR, LOGIN, UNTIL_STOPPED, Grammar, Tool, judge
 from engine.effects.table import APPENDABLE, TABLE
@@ -576,6 +577,8 @@ def _judge(argv: list[str]) -> None:
                           cause="interactive", effect="interactive")
         raise NotRead(f"{name} runs Ruby code, and a script is never read-only", cause="tool")
     _container_environment(name, args)
+    if name in _KLOG and (loud := logged_bodies(name, args)) is not None:
+        raise NotRead(loud, cause="flag")
     rule = TABLE.get(name)
     if rule is None:
         raise NotRead(f"{name} is not on the read-only list", cause="tool")
@@ -968,6 +971,9 @@ def _exec(name: str, args: list[str]) -> bool:
     finally:
         _in_container.reset(token)
     return True
+
+
+_KLOG = frozenset({"kubectl", "oc", "virtctl"})  # klog's -v: from 8 on, the API's answers
 
 
 def _container_environment(name: str, args: list[str]) -> None:

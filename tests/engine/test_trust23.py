@@ -32,6 +32,12 @@ r"""Trust, session 23: what a hostile label, value or program text could still r
    ca=/root/.ssh/id_rsa` puts the key into the manifests it prints (`--set-file` was taken for
    a flag that hands a file over for use). The path after each `=` of such a word is judged
    as the file it names; a template or a value file of the guide's own still reads.
+7. kubectl's `-v=8` and up (`--v`, `-v9`, a file's level in `--vmodule=request=9`; oc's,
+   virtctl's) logs each answer of the API server, cut at 8 and whole at 9: `kubectl describe
+   secret db -v=9` printed the Secret's data, which `describe` itself shows only as sizes, and
+   `get secrets -v=9` the last-applied annotation that holds it, as `aws --debug` (gated)
+   prints a session token. Such a level is not a read; up to 7 (URLs, headers with the token
+   masked) still reads.
 """
 
 from __future__ import annotations
@@ -202,4 +208,23 @@ def test_a_credential_file_named_after_a_key_is_not_a_read(line: str) -> None:
     "helm template app ./chart --set-file ca=./ca.crt", "kubectl get pods -o jsonpath={.items}",
 ])
 def test_the_guides_own_template_and_value_files_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 7. kubectl's verbosity that logs the API's answers -------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "kubectl describe secret db -v=9", "kubectl get secrets -v 8", "kubectl get secrets -v8",
+    "kubectl --v=9 get secrets", "oc get secret db -o name --v=10",
+    "kubectl get pods --vmodule=request=9", "virtctl version -v=9",
+])
+def test_a_verbosity_that_logs_the_apis_answers_is_not_a_read(line: str) -> None:
+    assert_gated(line, "answers whole")
+
+
+@pytest.mark.parametrize("line", [
+    "kubectl get pods -v=6", "kubectl describe pod web -v 4",
+    "kubectl exec web -- grep -v 9 /var/log/app.log", "kubectl get pods --vmodule=request=2",
+])
+def test_a_lower_verbosity_still_reads(line: str) -> None:
     assert_reads(line)
