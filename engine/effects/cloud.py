@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from engine.effects.credentials import secret_key, whole_store
 from engine.effects.options import Flags, NotRead, parse
 from engine.effects.rules import Rule, Tool, rows
 
@@ -151,6 +152,10 @@ _AWS_ENVIRONMENTS: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]
     ("ec2", "describe-spot-fleet-requests"): (("spotfleetrequestconfigs",
                                                "spotfleetrequestconfig",
                                                "launchspecifications"), ("userdata",)),
+    # a SageMaker job's or model's containers' environment
+    **{("sagemaker", f"describe-{job}-job"): ((), ("environment",))
+       for job in ("training", "processing", "transform")},
+    ("sagemaker", "describe-model"): (("primarycontainer", "containers"), ("environment",)),
 }
 # Operations whose answer holds a secret the service keeps, in clear: a Cognito app client's
 # secret, an Amplify app's or branch's basic-auth login and variables, AppSync's API keys (a
@@ -210,6 +215,8 @@ def aws(name: str, args: list[str]) -> None:
         raise NotRead(f"`{name} {service} {op}` prints the environment (or user data) a "
                       "program is given, its secrets among them: not a read to keep (a "
                       "--query that picks other fields reads)", cause="subcommand")
+    if service == "ssm" and (named := _secret_parameter(op, args)) is not None:
+        raise NotRead(f"`{name} {service} {op}` {named}", cause="operand")
     if _printed(_AWS_SECRETS_SHOWN, service, op, args):
         raise NotRead(f"`{name} {service} {op}` prints a secret the service keeps (a client's "
                       "secret, a login, an API key): not a read to keep (a --query that picks "
@@ -219,6 +226,34 @@ def aws(name: str, args: list[str]) -> None:
         return
     raise NotRead(f"`{name} {service} {op}` is not a reading operation (describe-*, list-*, "
                   "a get-* that only prints, wait)", cause="subcommand")
+
+
+_SSM_READS = frozenset("get-parameter get-parameters get-parameters-by-path".split())
+
+
+def _secret_parameter(op: str, args: list[str]) -> str | None:
+    """What reading Parameter Store prints that it should not, or None: a parameter named for
+    a secret (`/prod/db/password`: a String one is in clear, without --with-decryption), or
+    the whole store (`get-parameters-by-path --path / --recursive`), as Consul's KV is judged."""
+    if op not in _SSM_READS:
+        return None
+    listed = [w for k, w in enumerate(args) if k and not w.startswith("-") and
+              _follows(args, k, "--names")]
+    for key in [*_values(args, "--name"), *listed, *_values(args, "--path")]:
+        if secret_key(key):
+            return (f"prints the value of {key}, a parameter named for a secret (a password, a "
+                    "token, a key): not a read to keep")
+    if any(whole_store(path) for path in _values(args, "--path")) and "--recursive" in args:
+        return ("prints every parameter the store holds, the secrets kept there among them "
+                "(name a path): not a read to keep")
+    return None
+
+
+def _follows(args: list[str], k: int, flag: str) -> bool:
+    """Whether `args[k]` is one of the values `flag` takes (`--names a b c`)."""
+    while k > 0 and not args[k - 1].startswith("-"):
+        k -= 1
+    return k > 0 and args[k - 1] == flag
 
 
 _AZ_VERBS = frozenset("show list exists version".split())
@@ -247,6 +282,22 @@ _AZ_SECRETS = frozenset("secret secrets keys credential credentials connection-s
 # policies (their keys), an app's authentication settings (its identity provider's client
 # secret).
 _AZ_SECRET_PATHS = (("iot", "hub", "policy"), ("webapp", "auth"), ("functionapp", "auth"))
+# What shows and lists print a program's environment in (as `webapp config appsettings list`,
+# gated, does): a Container App's, its jobs' and revisions' containers, a container group's
+# (ACI: a secure variable's value is not shown, an ordinary one's is), a Spring app's
+# deployment. Mapped as `_AWS_ENVIRONMENTS` is, by the groups before the verb.
+_AZ_ENVIRONMENTS: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    (group, verb): spec
+    for group, spec in {
+        "containerapp": (("properties", "template", "containers"), ("env",)),
+        "containerapp job": (("properties", "template", "containers"), ("env",)),
+        "containerapp revision": (("properties", "template", "containers"), ("env",)),
+        "container": (("containers", "properties"), ("environmentvariables",)),
+        "spring app deployment": (("properties", "deploymentsettings"),
+                                  ("environmentvariables",)),
+    }.items()
+    for verb in ("show", "list")
+}
 
 
 def _az_key(path: list[str]) -> bool:
@@ -272,6 +323,10 @@ def az(name: str, args: list[str]) -> None:
             "-keys", "-connection-strings", "-connection-string", "-secrets")):
         raise NotRead(f"`{name} {' '.join(path)}` prints a secret, a key or a credential: "
                       "not a read to keep", cause="subcommand")
+    if _printed(_AZ_ENVIRONMENTS, " ".join(path[:-1]), verb, args):
+        raise NotRead(f"`{name} {' '.join(path)}` prints the environment a program is given, "
+                      "its secrets among them: not a read to keep (a --query that picks other "
+                      "fields reads)", cause="subcommand")
     if (verb in _AZ_VERBS or verb in _AZ_GETS or verb.startswith(("show-", "list-"))) and \
             not _AZ_ACTIONS.intersection(path[:-1]):
         return

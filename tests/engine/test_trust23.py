@@ -38,6 +38,15 @@ r"""Trust, session 23: what a hostile label, value or program text could still r
    `get secrets -v=9` the last-applied annotation that holds it, as `aws --debug` (gated)
    prints a session token. Such a level is not a read; up to 7 (URLs, headers with the token
    masked) still reads.
+8. AWS Parameter Store read a parameter named for a secret (`aws ssm get-parameter --name
+   /prod/db/password`: a String parameter prints in clear, no --with-decryption needed) or the
+   whole store (`get-parameters-by-path --path / --recursive`), as `consul kv get
+   app/db/password` and `consul kv export` (gated) do. Other parameters and paths still read.
+9. More describes printed a program's environment, as `aws lambda get-function-configuration`
+   and `az webapp config appsettings list` (gated) do: a SageMaker training, processing or
+   transform job's and a model's containers' (`Environment`), an Azure Container App's, its
+   jobs' and revisions' containers' `env`, a container group's (ACI) environment variables, a
+   Spring app deployment's. A --query that picks other fields still reads.
 """
 
 from __future__ import annotations
@@ -227,4 +236,50 @@ def test_a_verbosity_that_logs_the_apis_answers_is_not_a_read(line: str) -> None
     "kubectl exec web -- grep -v 9 /var/log/app.log", "kubectl get pods --vmodule=request=2",
 ])
 def test_a_lower_verbosity_still_reads(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 8. Parameter Store's secrets -----------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "aws ssm get-parameter --name /prod/db/password",
+    "aws ssm get-parameter --name=/prod/api_token",
+    "aws ssm get-parameters --names /prod/db/host /prod/db/password",
+    "aws ssm get-parameters-by-path --path /prod/secrets",
+    "aws ssm get-parameters-by-path --path / --recursive",
+])
+def test_a_parameter_named_for_a_secret_or_the_whole_store_is_not_a_read(line: str) -> None:
+    assert_gated(line, "secret")
+
+
+@pytest.mark.parametrize("line", [
+    "aws ssm get-parameter --name /prod/db/host",
+    "aws ssm get-parameters --names /prod/db/host /prod/db/port",
+    "aws ssm get-parameters-by-path --path /prod/app --recursive",
+])
+def test_other_parameters_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 9. a described program's environment ---------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "aws sagemaker describe-training-job --training-job-name j",
+    "aws sagemaker describe-processing-job --processing-job-name j",
+    "aws sagemaker describe-model --model-name m", "az containerapp show -n a -g g",
+    "az containerapp list -g g", "az containerapp job show -n j -g g",
+    "az containerapp revision list -n a -g g", "az container show -n c -g g",
+    "az spring app deployment show -n d --app a -g g -s s",
+])
+def test_a_described_programs_environment_is_not_a_read(line: str) -> None:
+    assert_gated(line, "environment")
+
+
+@pytest.mark.parametrize("line", [
+    "aws sagemaker describe-training-job --training-job-name j --query TrainingJobStatus",
+    "az containerapp show -n a -g g --query properties.runningStatus",
+    "az containerapp list -g g --query '[].name'", "az containerapp logs show -n a -g g",
+    "az container show -n c -g g --query instanceView.state", "az containerapp env show -n e -g g",
+])
+def test_other_fields_of_them_still_read(line: str) -> None:
     assert_reads(line)
