@@ -73,6 +73,9 @@ def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
     if len(stages) >= 2 and verdicts[0].read and _runtime_api_reads(stages[0], stages[1]):
         verdicts[1] = READ
     for k, stage in enumerate(stages):
+        if k and verdicts[k].read and (sent := sends_its_input(stage)) and \
+                not _feeds_nothing(stages[k - 1]):
+            verdicts[k] = Verdict("mutate", f"{sent} what the stage before it prints", "operand")
         if k and verdicts[k].read and _program(stage[0]) == "xargs":
             inner = parse(list(stage[1:]), _XARGS, "xargs").operands
             armed = _opens_watchdog(inner, _fed(stages[:k])) if inner else None
@@ -86,6 +89,30 @@ def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
     if worst is None:
         return READ
     return Verdict("mutate", worst.reason, worst.cause)
+
+
+def sends_its_input(stage: Sequence[str]) -> str | None:
+    """How a stage that sends what it reads to the server it connects to says so, or None:
+    `openssl s_client` writes its input to the TLS connection (`echo FLUSHALL | openssl
+    s_client -connect redis:6380` is a command to Redis, a `printf 'DELETE ...'` one to a web
+    server), as `nc` without -z (not a read at all) does. It reads only fed nothing."""
+    words = [str(w) for w in stage]
+    if _program(words[0]) == "openssl" and "s_client" in words[1:2]:
+        return "openssl s_client sends the server"
+    return None
+
+
+_EMPTY_ECHO = frozenset({"-n", "-e", "-E", "-ne", "-en", ""})
+
+
+def _feeds_nothing(stage: Sequence[str]) -> bool:
+    """Whether a stage prints nothing but a line break at most (`echo`, `echo -n`, `printf
+    ''`, `true`, `cat /dev/null`): what feeds `openssl s_client` an end of input."""
+    words = [str(w) if not isinstance(w, Templated) else "$" for w in stage]
+    name, rest = _program(words[0]), words[1:]
+    return name == "echo" and set(rest) <= _EMPTY_ECHO or \
+        name == "printf" and rest in ([], [""], ["\\n"], ["\n"]) or \
+        name in ("true", ":") or name == "cat" and rest == ["/dev/null"]
 
 
 # HAProxy's runtime API over its stats socket: `echo "show stat" | socat stdio

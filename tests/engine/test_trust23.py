@@ -47,6 +47,11 @@ r"""Trust, session 23: what a hostile label, value or program text could still r
    transform job's and a model's containers' (`Environment`), an Azure Container App's, its
    jobs' and revisions' containers' `env`, a container group's (ACI) environment variables, a
    Spring app deployment's. A --query that picks other fields still reads.
+10. `openssl s_client` writes what it reads to the TLS connection, and was a read whatever fed
+   it: `echo FLUSHALL | openssl s_client -connect redis:6380` (a command to Redis), a `printf
+   'DELETE /v1/x HTTP/1.1...'` to a web server, a here-string, a heredoc, `< FILE`, a shell
+   step's `stdin`; `nc` without -z, which does the same in clear, is gated. It reads when fed
+   nothing: `echo |`, `</dev/null`, no input, the way the corpus checks a certificate.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.effects import step_verdict
 from engine.errors import InputError
 from engine.placement import rendered_problem
 from engine.plan import InputSpec, Trigger
@@ -67,11 +73,18 @@ from engine.serve.views import report_html
 from engine.store.base import RunRecord
 from tests.engine.test_guide import front_error
 from tests.support.compiling import compile_text
-from tests.support.verdicts import assert_gated, assert_reads
+from tests.support.verdicts import (
+    assert_gated,
+    assert_reads,
+    compiled,
+    ungated_commands,
+    verdict,
+)
 
 # -- 1. a trigger's regex against a hostile label -------------------------------------------------
 
 _STALL = """
+from engine.effects import step_verdict
 from engine.errors import InputError
 from engine.placement import rendered_problem
 from engine.plan import InputSpec, Trigger
@@ -282,4 +295,45 @@ def test_a_described_programs_environment_is_not_a_read(line: str) -> None:
     "az container show -n c -g g --query instanceView.state", "az containerapp env show -n e -g g",
 ])
 def test_other_fields_of_them_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 10. what feeds openssl s_client goes to the server -------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "echo FLUSHALL | openssl s_client -connect redis:6380",
+    "printf 'DELETE /v1/items HTTP/1.1\\r\\nHost: api\\r\\n\\r\\n' | openssl s_client "
+    "-connect api:443 -quiet",
+    "cat /tmp/request | openssl s_client -connect api:443",
+])
+def test_what_feeds_openssl_s_client_is_not_a_read(line: str) -> None:
+    assert_gated(line, "sends the server")
+
+
+@pytest.mark.parametrize("line", [
+    "openssl s_client -connect redis:6380 <<< FLUSHALL",
+    "openssl s_client -connect redis:6380 < /tmp/commands",
+    "openssl s_client -connect redis:6380 <<EOF\nFLUSHALL\nEOF",
+])
+def test_what_a_redirection_feeds_s_client_is_not_a_read(line: str) -> None:
+    found = verdict("bash", line)
+    assert found.effect == "mutate" and "sends the server" in found.reason, found
+    assert ungated_commands(compiled("bash", line)) == []
+
+
+def test_a_shell_steps_text_fed_to_s_client_is_not_a_read() -> None:
+    fed = step_verdict("shell", {"pipeline": [["openssl", "s_client", "-connect", "r:6380"]],
+                                 "stdin": "FLUSHALL\n"})
+    assert fed.effect == "mutate" and "sends the server" in fed.reason
+    assert step_verdict("shell", {"pipeline": [["openssl", "s_client", "-connect",
+                                                "r:6380"]]}).read
+
+
+@pytest.mark.parametrize("line", [
+    "echo | openssl s_client -connect x:443 -servername x 2>/dev/null | openssl x509 -noout "
+    "-dates",
+    "openssl s_client -connect x:443 </dev/null", "echo -n | openssl s_client -connect x:443",
+    "openssl s_client -connect x:443 -servername x -showcerts",
+])
+def test_s_client_fed_nothing_still_reads(line: str) -> None:
     assert_reads(line)
