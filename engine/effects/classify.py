@@ -97,9 +97,14 @@ def sends_its_input(stage: Sequence[str]) -> str | None:
     s_client -connect redis:6380` is a command to Redis, a `printf 'DELETE ...'` one to a web
     server), as `nc` without -z (not a read at all) does. It reads only fed nothing."""
     words = [str(w) for w in stage]
-    if _program(words[0]) == "openssl" and "s_client" in words[1:2]:
+    if words and _named(words[0]) == "openssl" and "s_client" in words[1:2]:
         return "openssl s_client sends the server"
     return None
+
+
+def _named(word: str) -> str:
+    """The name a program is run by (`/usr/bin/openssl` is openssl), judging nothing."""
+    return word.rsplit("/", 1)[-1]
 
 
 _EMPTY_ECHO = frozenset({"-n", "-e", "-E", "-ne", "-en", ""})
@@ -109,7 +114,7 @@ def _feeds_nothing(stage: Sequence[str]) -> bool:
     """Whether a stage prints nothing but a line break at most (`echo`, `echo -n`, `printf
     ''`, `true`, `cat /dev/null`): what feeds `openssl s_client` an end of input."""
     words = [str(w) if not isinstance(w, Templated) else "$" for w in stage]
-    name, rest = _program(words[0]), words[1:]
+    name, rest = _named(words[0]) if words else "", words[1:]
     return name == "echo" and set(rest) <= _EMPTY_ECHO or \
         name == "printf" and rest in ([], [""], ["\\n"], ["\n"]) or \
         name in ("true", ":") or name == "cat" and rest == ["/dev/null"]

@@ -337,3 +337,8 @@ def test_a_shell_steps_text_fed_to_s_client_is_not_a_read() -> None:
 ])
 def test_s_client_fed_nothing_still_reads(line: str) -> None:
     assert_reads(line)
+
+
+def test_a_program_by_its_path_fed_a_file_is_judged_not_a_crash() -> None:
+    found = verdict("bash", "echo x | ./bin/set-server-state < /tmp/servers")
+    assert found.effect == "mutate" and "path" in found.reason
