@@ -118,6 +118,15 @@ _PLACES = re.compile(r"""(?x)
   | /cni/net\.d/[\w-]*kubeconfig$
   | ^/proc/kcore$ | ^/proc/[^/]+/(?:task/[^/]+/)?mem$
   | /[^/]*\.keyring$ | /keyring$
+  | /\.config/git/credentials$ | /\.pulumi/credentials\.json$ | /\.terraformrc$ | /\.dockercfg$
+  | /gitlab-rails/etc/secrets\.yml$ | ^/etc/master\.passwd$
+  | /(?:[\w.-]*-)?encryption(?:-provider)?(?:-config(?:uration)?)?\.ya?ml$
+  | ^/etc/exim4/passwd\.client$ | ^/etc/dovecot/(?:users|passwd)$ | /realm\.properties$
+  | /elasticsearch\.keystore$ | /[^/]*jaas[^/]*\.conf$
+  | /[^/]+\.tfstate(?:\.backup)?$ | /terraform\.tfstate\.d/.
+  | /(?:[^/]+\.)?kubeconfig(?:\.ya?ml)?$
+  | /sops/age/keys\.txt$ | /\.?vault[_-]pass(?:word)?(?:\.txt)?$
+  | /client_secret[^/]*\.json$ | /service[-_]account[^/]*\.json$ | /credentials\.json$
 """)
 
 
@@ -156,8 +165,12 @@ def holds_credentials(word: str) -> bool:
     return _holds(word)
 
 
+# a name alone (no folder) that is a credential file's wherever it is: `cat terraform.tfstate`
+_BARE = (".key", ".tfstate", ".tfstate.backup", "kubeconfig")
+
+
 def _holds(word: str) -> bool:
-    if "/" not in word and not word.endswith(".key") and not word.startswith(("id_", ".")) \
+    if "/" not in word and not word.endswith(_BARE) and not word.startswith(("id_", ".")) \
             or not _A_PATH.fullmatch(word):  # `.[].key` is jq's, `{.data.key}` a template
         return False
     parts = [p for p in posixpath.normpath("/" + word.lstrip("~")).split("/")

@@ -52,6 +52,14 @@ r"""Trust, session 23: what a hostile label, value or program text could still r
    'DELETE /v1/x HTTP/1.1...'` to a web server, a here-string, a heredoc, `< FILE`, a shell
    step's `stdin`; `nc` without -z, which does the same in clear, is gated. It reads when fed
    nothing: `echo |`, `</dev/null`, no input, the way the corpus checks a certificate.
+11. More files hold credentials by convention than the list knew: Terraform's state (`cat
+   terraform.tfstate`: the sensitive values `terraform show -json`, gated, prints in clear),
+   a kubeconfig by another name (`admin.kubeconfig`, `kubeconfig`), the key that encrypts a
+   cluster's Secrets at rest (`encryption-config.yaml`), sops' age keys, an Ansible vault
+   password file, Kafka's and ZooKeeper's JAAS files, git's XDG credential store, Pulumi's
+   and Terraform's CLI tokens, Docker's old `.dockercfg`, GitLab's `secrets.yml`, BSD's
+   `master.passwd`, Exim's and Dovecot's password files, Rundeck's realm, Elasticsearch's
+   keystore, a Google OAuth client secret or service account key.
 """
 
 from __future__ import annotations
@@ -342,3 +350,30 @@ def test_s_client_fed_nothing_still_reads(line: str) -> None:
 def test_a_program_by_its_path_fed_a_file_is_judged_not_a_crash() -> None:
     found = verdict("bash", "echo x | ./bin/set-server-state < /tmp/servers")
     assert found.effect == "mutate" and "path" in found.reason
+
+
+# -- 11. more credential files by convention ------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "cat terraform.tfstate", "cat /srv/infra/terraform.tfstate.backup", "cat admin.kubeconfig",
+    "cat /srv/ci/kubeconfig", "cat /etc/kubernetes/encryption-config.yaml",
+    "cat ~/.config/sops/age/keys.txt", "cat /srv/ansible/.vault_pass",
+    "cat /etc/kafka/kafka_server_jaas.conf", "cat ~/.config/git/credentials",
+    "cat ~/.pulumi/credentials.json", "cat ~/.terraformrc", "cat ~/.dockercfg",
+    "cat /var/opt/gitlab/gitlab-rails/etc/secrets.yml", "cat /etc/master.passwd",
+    "cat /etc/exim4/passwd.client", "cat /etc/dovecot/users",
+    "cat /etc/rundeck/realm.properties", "cat /etc/elasticsearch/elasticsearch.keystore",
+    "cat /srv/app/client_secret_42.apps.googleusercontent.com.json",
+    "cat /srv/app/service-account.json", "grep token /srv/app/credentials.json",
+])
+def test_more_credential_files_are_not_a_read(line: str) -> None:
+    assert_gated(line, "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "terraform state list", "cat main.tf", "kubectl --kubeconfig kubeconfig get pods",
+    "cat /etc/kafka/server.properties", "cat /etc/kubernetes/manifests/kube-apiserver.yaml",
+    "cat encryption-at-rest.md", "cat /srv/app/config.json",
+])
+def test_their_neighbours_still_read(line: str) -> None:
+    assert_reads(line)
