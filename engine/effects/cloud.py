@@ -32,9 +32,13 @@ policies dashboards spanner bigtable filestore resource-manager folders os-login
 """.split())
 _GCLOUD_VERBS = frozenset("list describe get-iam-policy get-health get-server-config get-value "
                           "read info version".split())
+# A CLI's HTTP log: each answer of the service whole, what a projection (`--format
+# value(name)`, `--query`) leaves out of the output among it (a program's environment, a
+# startup script), as `aws --debug` logs a session token and `kubectl -v=9` a Secret
+_ANSWERS_LOGGED = "logs each answer of the service whole, what the output leaves out among it"
 _GCLOUD_GLOBAL = F("q", """project= zone= region= account= configuration= format= filter=
     limit= sort-by= page-size= verbosity= impersonate-service-account= billing-project=
-    flatten= quiet log-http user-output-enabled""")
+    flatten= quiet user-output-enabled""", why={"--log-http": _ANSWERS_LOGGED})
 
 
 # What prints the environment a program is given, or the script a machine boots with (as
@@ -78,6 +82,9 @@ def _gcloud_environment_printed(path: list[str], args: list[str]) -> bool:
 
 def gcloud(name: str, args: list[str]) -> None:
     """gcloud [GLOBAL FLAGS] GROUP... VERB [...]: the verb must read."""
+    if any(w == "--log-http" or w.startswith("--log-http=") and w != "--log-http=false"
+           for w in args):  # a global flag, wherever it is written
+        raise NotRead(f"{name}'s --log-http {_ANSWERS_LOGGED}", cause="flag")
     i = 0
     path: list[str] = []
     while i < len(args):
@@ -318,6 +325,8 @@ def az(name: str, args: list[str]) -> None:
         path.append(word)
     if not path or (args and args[0].startswith("-")):
         raise NotRead(f"{name} names no command", cause="subcommand")
+    if "--debug" in args:  # a global flag, wherever it is written
+        raise NotRead(f"{name}'s --debug {_ANSWERS_LOGGED}", cause="flag")
     verb = path[-1]
     if _AZ_SECRETS.intersection(path) or _az_key(path) or verb.endswith((
             "-keys", "-connection-strings", "-connection-string", "-secrets")):

@@ -60,6 +60,11 @@ r"""Trust, session 23: what a hostile label, value or program text could still r
    and Terraform's CLI tokens, Docker's old `.dockercfg`, GitLab's `secrets.yml`, BSD's
    `master.passwd`, Exim's and Dovecot's password files, Rundeck's realm, Elasticsearch's
    keystore, a Google OAuth client secret or service account key.
+12. gcloud's `--log-http` and az's `--debug` log each answer of the service whole: `gcloud
+   functions describe f --format='value(name)' --log-http` printed the environment the
+   projection left out, `gcloud compute instances list --log-http` each machine's startup
+   script, as `aws --debug` (gated) logs a session token. They are not reads; the same
+   commands without them still are.
 """
 
 from __future__ import annotations
@@ -376,4 +381,25 @@ def test_more_credential_files_are_not_a_read(line: str) -> None:
     "cat encryption-at-rest.md", "cat /srv/app/config.json",
 ])
 def test_their_neighbours_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 12. a cloud CLI's HTTP log -------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "gcloud functions describe f --format='value(name)' --log-http",
+    "gcloud --log-http functions list --format='value(name)'",
+    "gcloud compute instances list --log-http",
+    "az containerapp show -n a -g g --query properties.runningStatus --debug",
+    "az webapp show -n a -g g --debug",
+])
+def test_a_cloud_clis_http_log_is_not_a_read(line: str) -> None:
+    assert_gated(line, "answer of the service whole")
+
+
+@pytest.mark.parametrize("line", [
+    "gcloud functions describe f --format='value(name)'", "gcloud compute instances list",
+    "gcloud compute instances list --log-http=false", "az webapp show -n a -g g --verbose",
+])
+def test_the_same_commands_without_it_still_read(line: str) -> None:
     assert_reads(line)
