@@ -105,7 +105,7 @@ def _jq(p: Parsed, name: str) -> None:
     a folder its `search` picks, as `-L` would: not a read to keep. So is a program read from
     a file (`-f`), which may hold such a directive."""
     for word in p.operands:
-        if word in ("-f", "--from-file") or word.startswith("--from-file="):
+        if word.startswith("--from-file") or re.fullmatch(r"-[a-zA-Z]*f[a-zA-Z]*", word):
             raise NotRead(f"{name} {word} reads its program from a file it cannot check, which "
                           "may open any file (import, include)", cause="script")
         if _JQ_DIRECTIVE.match(word):

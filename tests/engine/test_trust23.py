@@ -139,7 +139,7 @@ def test_matchers_still_match_as_alertmanagers() -> None:
     "jq -n 'include \"/root/.docker/config\"; .'",
     "jq -n 'import \"config\" as $c {search: \"/root/.docker\"}; $c'",
     "jq -n '  import \"/var/lib/docker/containers/abc/config.v2\" as $c; $c.Config.Env'",
-    "jq -f prog.jq data.json", "jq --from-file=prog.jq data.json",
+    "jq -f prog.jq data.json", "jq --from-file=prog.jq data.json", "jq -rf prog.jq data.json",
 ])
 def test_a_jq_program_that_opens_a_file_is_not_a_read(line: str) -> None:
     assert_gated(line, "import", "program")
