@@ -649,12 +649,23 @@ def _judge(argv: list[str]) -> None:
     else:
         rule(name, args)
     if name not in _NAMES_ONLY and (opened := opened_credentials(args, _folder.get() or "")) \
-            is not None:
+            is not None and not _its_own(name, opened):
         raise NotRead(credential_reason(opened), cause="operand")
     if isinstance(rule, Tool) and (above := _recursed_above(name, rule, args)) is not None:
         raise NotRead(f"{name} reads every file beneath {above}, the credentials kept there "
                       "among them (a password, a token or a private key): not a read to keep",
                       cause="operand")
+
+
+# A tool handed its own kind of file, which it shows as it should: terraform a state, whose
+# sensitive values `show` and `state show` redact (its `-json` and `output -raw`, which do not,
+# are gated by its row); `cat terraform.tfstate` prints them in clear
+_OWN_FILES = {"terraform": re.compile(r"\.tfstate(?:\.backup)?$")}
+
+
+def _its_own(name: str, opened: str) -> bool:
+    own = _OWN_FILES.get(name)
+    return own is not None and own.search(opened.rpartition("=")[2]) is not None
 
 
 # Tools that open every file beneath a folder they are given, by the flags that say so

@@ -59,7 +59,8 @@ r"""Trust, session 23: what a hostile label, value or program text could still r
    password file, Kafka's and ZooKeeper's JAAS files, git's XDG credential store, Pulumi's
    and Terraform's CLI tokens, Docker's old `.dockercfg`, GitLab's `secrets.yml`, BSD's
    `master.passwd`, Exim's and Dovecot's password files, Rundeck's realm, Elasticsearch's
-   keystore, a Google OAuth client secret or service account key.
+   keystore, a Google OAuth client secret or service account key. terraform itself, handed
+   its state, still reads: it redacts the sensitive values (its -json is gated).
 12. gcloud's `--log-http` and az's `--debug` log each answer of the service whole: `gcloud
    functions describe f --format='value(name)' --log-http` printed the environment the
    projection left out, `gcloud compute instances list --log-http` each machine's startup
@@ -377,6 +378,7 @@ def test_more_credential_files_are_not_a_read(line: str) -> None:
 
 @pytest.mark.parametrize("line", [
     "terraform state list", "cat main.tf", "kubectl --kubeconfig kubeconfig get pods",
+    "terraform show terraform.tfstate", "terraform state list -state=terraform.tfstate",
     "cat /etc/kafka/server.properties", "cat /etc/kubernetes/manifests/kube-apiserver.yaml",
     "cat encryption-at-rest.md", "cat /srv/app/config.json",
 ])
