@@ -12,7 +12,8 @@ step's parameters is a *sink*, and each sink takes some input types (`engine.val
               arguments of shells and interpreters, ssh's
               remote command, `watch`'s command, jq filters
     sql       the SQL text of a database client: psql -c,      every type but text
-              mysql -e, clickhouse-client -q, sqlite3's SQL
+              mysql -e, clickhouse-client -q, sqlite3's SQL,
+              cqlsh -e, cockroach sql -e
     argv      any other argv word                               every type but text
     promql    a Prometheus query                                every type but text
     url       an HTTP url or path                               every type but text
@@ -93,6 +94,7 @@ _SQL_FLAGS = {  # database client -> flags whose value is SQL text the server pa
     **{c: frozenset({"-e", "--execute"}) for c in ("mysql", "mariadb")},
     "clickhouse-client": frozenset({"-q", "--query"}),
     "sqlite3": frozenset({"-cmd"}),
+    **{c: frozenset({"-e", "--execute"}) for c in ("cqlsh", "cockroach")},  # CQL, `sql -e`
 }
 _WRAPPERS = {  # tool -> flags that take a value, before the wrapped command
     "sudo": frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-U", "-r", "-t"}),

@@ -54,13 +54,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import re2
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -207,6 +207,18 @@ class Trigger(_Frozen):
     alert: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("labels")
+    @classmethod
+    def _linear_regexes(cls, labels: dict[str, str]) -> dict[str, str]:
+        # A label's value is written by whoever controls a metric: a `~regex` is matched in
+        # linear time (RE2, as Alertmanager's Go regexp), so no value can stall the intake.
+        for name, want in labels.items():
+            if want.startswith("~") and (problem := _regex_problem(want[1:])):
+                raise ValueError(f"label {name!r}: the regex {want[1:]!r} {problem}; write one "
+                                 "RE2 takes (no backreferences or lookarounds), as "
+                                 "Alertmanager's `=~`")
+        return labels
+
     def matches(self, labels: Mapping[str, str]) -> bool:
         if self.alert is not None and labels.get("alertname") != self.alert:
             return False
@@ -221,8 +233,25 @@ def _label_matches(want: str, have: str | None) -> bool:
     if have is None:
         return False
     if want.startswith("~"):
-        return re.fullmatch(want[1:], have) is not None
+        return _linear(want[1:]).fullmatch(have) is not None
     return want == have
+
+
+@lru_cache(maxsize=256)
+def _linear(pattern: str) -> Any:
+    """`pattern` compiled by RE2: matching takes time linear in the text, whatever it holds."""
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options=options)
+
+
+def _regex_problem(pattern: str) -> str | None:
+    try:
+        _linear(pattern)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        return f"does not compile with RE2 ({reason})"
+    return None
 
 
 class Reference(_Frozen):

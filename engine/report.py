@@ -271,10 +271,11 @@ def cause_lines(cause: RunCause | None) -> list[str]:
     """The root cause as report lines: the class and summary, then each piece of evidence."""
     if cause is None:
         return []
-    out = [f"- **Root cause:** {CAUSE_NAMES.get(cause.cause, cause.cause)}: {cause.summary}"]
+    out = [f"- **Root cause:** {CAUSE_NAMES.get(cause.cause, cause.cause)}: "
+           f"{as_text(cause.summary)}"]
     for e in cause.evidence:
         where = f"`{e.step_id}` (line {e.line}): " if e.step_id else ""
-        out.append(f"  - {where}{_one_line(e.message, 200)}")
+        out.append(f"  - {where}{as_text(_one_line(e.message, 200))}")
     return out
 
 
@@ -284,9 +285,9 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     outcome = r.outcome or "none"
     out += [
         f"- **Outcome:** {outcome} ({r.status})",
-        f"- **Why:** {view.why or r.reason or '-'}",
-        *([f"- **Conclusion:** {view.conclusion}"] if view.conclusion else []),
-        *(["- **Found:**", *(f"  - {line}" for line in findings_lines(view.findings))]
+        f"- **Why:** {as_text(view.why or r.reason or '-')}",
+        *([f"- **Conclusion:** {as_text(view.conclusion)}"] if view.conclusion else []),
+        *(["- **Found:**", *(f"  - {as_text(line)}" for line in findings_lines(view.findings))]
           if view.findings else []),
         *cause_lines(view.cause),
         f"- **Guide:** `{r.guide_path}` (plan `{r.plan_hash[:12]}`, {view.plan.compiler})",
@@ -319,18 +320,19 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
         out.append(f"Guide line {row.line}; {row.kind}; attempts: {row.attempts}."
                    + (f" Not run: {row.replayed}." if row.replayed else ""))
         if row.summary:
-            out += ["", f"> {_one_line(row.summary, 300)}"]
+            out += ["", f"> {as_text(_one_line(row.summary, 300))}"]
         if row.error and row.status == "failed":
-            out += ["", f"Error: {_one_line(row.error, 300)}"]
+            out += ["", f"Error: {as_text(_one_line(row.error, 300))}"]
         if row.step_id in view.recurring:
-            out += ["", f"Known failure: {_one_line(view.recurring[row.step_id], 300)}"]
+            out += ["", f"Known failure: {as_text(_one_line(view.recurring[row.step_id], 300))}"]
         child = view.children.get(row.step_id)
         if child is not None:  # a linked guide's run: its steps, nested under the call
             out += ["", *child_lines(child)]
         else:
             found = _found(row.outputs)
             if found:
-                out += ["", "```text", found, "```"]
+                fence = code_fence(found)
+                out += ["", f"{fence}text", found, fence]
         out.append("")
     skipped = [row.step_id for row in view.rows if row.status == "skipped"]
     if skipped:
@@ -409,7 +411,7 @@ def child_lines(view: RunView, *, depth: int = 0) -> list[str]:
         said = row.error if row.status == "failed" and row.error else (
             small_values(row.outputs) or row.summary)
         lines.append(f"{pad}  - `{row.step_id}` ({row.status}): {row.title}"
-                     + (f": {_one_line(said, 200)}" if said else ""))
+                     + (f": {as_text(_one_line(said, 200))}" if said else ""))
         if row.step_id in view.children:
             lines += child_lines(view.children[row.step_id], depth=depth + 2)
     return lines
@@ -473,6 +475,29 @@ def code_span(text: str, limit: int = 200) -> str:
     fence = "`" * (max((len(run) for run in re.findall(r"`+", shown)), default=0) + 1)
     pad = " " if shown[:1] in ("`", " ") or shown[-1:] in ("`", " ") else ""
     return f"{fence}{pad}{shown}{pad}{fence}"
+
+
+_LINKING = re.compile(r"(\\*)(\[|<(?=[A-Za-z]))")
+_BLOCK_MARKS = frozenset("#>-+*=|`~")
+
+
+def as_text(text: str) -> str:
+    """A value written into the report's Markdown (a step's summary, error or output line, a
+    conclusion or reason filled in from memory) so that it stays the text it is: a step's output
+    is written by whatever the step read (a log line, a web page, an alert's label), and its
+    `[text](url)`, `![](url)` or `<https://...>` would be a link or an image in the report, its
+    leading `#` or `>` a heading or a quote of its own. Each `[` and an autolink's `<` are
+    escaped (with the backslashes before them), and a leading block mark; they render as
+    themselves; a line break is a space (no line of its own)."""
+    escaped = _LINKING.sub(lambda m: "\\" * (2 * len(m[1]) + 1) + m[2], " ".join(text.split()))
+    return "\\" + escaped if escaped[:1] in _BLOCK_MARKS else escaped
+
+
+def code_fence(text: str) -> str:
+    """A fence for `text` as a code block that no line of it can close: longer than any run of
+    backticks in it (a step's output holding a line of ``` would end the block, and the rest
+    of the output would be the report's own Markdown: a forged `**Outcome:**`, a link)."""
+    return "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
 
 
 def _one_line(text: str, limit: int) -> str:

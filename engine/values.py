@@ -9,7 +9,8 @@ value (escaped) and the rule it broke:
               segment (a service, namespace, pod, host:port, version). `string` is the same
               type, by its old name.
     path      a file system path: no control characters, not starting with `-`, normalised
-              (`a/./b/../c` -> `a/c`); confined under the input's `roots` when it declares any.
+              (`a/./b/../c` -> `a/c`); confined under the input's `roots` when it declares any,
+              and then absolute (a relative one is read from wherever the step runs).
     integer   a whole number;  number: a finite number;  boolean: true/false, yes/no, 1/0.
     duration  a Prometheus-style duration: `30s`, `5m`, `1h30m`, `7d` (ASCII digits: a
               fullwidth `５m` is kept as written, and Prometheus or a command cannot read it).
@@ -167,6 +168,9 @@ def _path(text: str, roots: tuple[str, ...] | list[str]) -> str:
         raise ValueRejected("it starts with '-', so a command would read it as an option")
     if not roots:
         return path
+    if not posixpath.isabs(path):  # checked from here, used from the folder the step runs in
+        raise ValueRejected("a path confined under roots is written from / (a relative one "
+                            "is read from whatever folder the step runs in, not from a root)")
     resolved = os.path.realpath(path)
     for root in roots:
         base = os.path.realpath(root)

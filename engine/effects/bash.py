@@ -50,6 +50,7 @@ from engine.effects.classify import (
     in_a_folder_a_value_gives,
     in_folder,
     in_the_folder,
+    sends_its_input,
 )
 from engine.effects.credentials import credential_reason, holds_credentials
 from engine.effects.devices import arming, arms
@@ -222,6 +223,8 @@ class _Walk:
             raise _NotScript  # `while true; do ...; sleep 5; done`: a person watches it
         if kind == "redirected_statement" and self.writes_heredoc(node):
             raise _NotScript  # a file's content for a person to adapt and write
+        if kind == "redirected_statement":
+            self.fed_input(node)
         if kind == "pipeline":
             self.pipeline(node)
         elif kind == "command":
@@ -317,6 +320,7 @@ class _Walk:
         """One simple command's argv (values marked); its builtins judged here, not by the
         table; its substitutions and redirections walked."""
         self.commands.add(node.id)
+        self.fed_input(node)
         name_node = node.child_by_field_name("name")
         argv: list[str] = []
         for child in node.children:
@@ -630,6 +634,31 @@ class _Walk:
         return [[Templated(n) if isinstance(w, Templated) and _EXPANDS_UNQUOTED.search(n)
                  else n for n, w in zip(way, argv, strict=True)]
                 for way in ways if way != list(argv)]
+
+    def fed_input(self, node: Node) -> None:
+        """What a here-string, a heredoc or `< FILE` (not /dev/null) feeds a command that sends
+        its input to the server it connects to (`openssl s_client ... <<< FLUSHALL`): a
+        message to that server, not a read. `node` is a command or a redirected statement
+        (whose pipeline's last command takes the input)."""
+        if not any(self.feeds(c) for c in node.children):
+            return
+        target: Node | None = node if node.type == "command" else next(
+            (c for c in node.children if c.type in ("command", "pipeline")), None)
+        if target is not None and target.type == "pipeline":
+            target = next((c for c in reversed(target.children) if c.type == "command"), None)
+        if target is None:
+            return
+        words = [self.text(c) for c in target.named_children if "redirect" not in c.type]
+        if words and (sent := sends_its_input(words)):
+            self.judge(Verdict("mutate", f"{sent} what its input redirection holds", "operand"))
+
+    def feeds(self, redirect: Node) -> bool:
+        if redirect.type in ("herestring_redirect", "heredoc_redirect"):
+            return True
+        op = next((c.type for c in redirect.children if not c.is_named), "")
+        dest = redirect.child_by_field_name("destination")
+        return redirect.type == "file_redirect" and op in ("<", "<>") and (
+            dest is None or self.spelled(dest)[0] != "/dev/null")
 
     def redirect(self, node: Node) -> None:
         op = next((c.type for c in node.children if not c.is_named), "")

@@ -31,6 +31,7 @@ from engine.effects.credentials import (
     opened_credentials,
 )
 from engine.effects.devices import arming, arms, listed
+from engine.effects.kube import logged_bodies
 from engine.effects.options import Cause, Effect, Flags, NotRead, parse
 from engine.effects.rules import EDITOR, LOGIN, UNTIL_STOPPED, Grammar, Tool, judge
 from engine.effects.table import APPENDABLE, TABLE
@@ -72,6 +73,9 @@ def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
     if len(stages) >= 2 and verdicts[0].read and _runtime_api_reads(stages[0], stages[1]):
         verdicts[1] = READ
     for k, stage in enumerate(stages):
+        if k and verdicts[k].read and (sent := sends_its_input(stage)) and \
+                not _feeds_nothing(stages[k - 1]):
+            verdicts[k] = Verdict("mutate", f"{sent} what the stage before it prints", "operand")
         if k and verdicts[k].read and _program(stage[0]) == "xargs":
             inner = parse(list(stage[1:]), _XARGS, "xargs").operands
             armed = _opens_watchdog(inner, _fed(stages[:k])) if inner else None
@@ -85,6 +89,35 @@ def classify_pipeline(stages: Sequence[Sequence[str]]) -> Verdict:
     if worst is None:
         return READ
     return Verdict("mutate", worst.reason, worst.cause)
+
+
+def sends_its_input(stage: Sequence[str]) -> str | None:
+    """How a stage that sends what it reads to the server it connects to says so, or None:
+    `openssl s_client` writes its input to the TLS connection (`echo FLUSHALL | openssl
+    s_client -connect redis:6380` is a command to Redis, a `printf 'DELETE ...'` one to a web
+    server), as `nc` without -z (not a read at all) does. It reads only fed nothing."""
+    words = [str(w) for w in stage]
+    if words and _named(words[0]) == "openssl" and "s_client" in words[1:2]:
+        return "openssl s_client sends the server"
+    return None
+
+
+def _named(word: str) -> str:
+    """The name a program is run by (`/usr/bin/openssl` is openssl), judging nothing."""
+    return word.rsplit("/", 1)[-1]
+
+
+_EMPTY_ECHO = frozenset({"-n", "-e", "-E", "-ne", "-en", ""})
+
+
+def _feeds_nothing(stage: Sequence[str]) -> bool:
+    """Whether a stage prints nothing but a line break at most (`echo`, `echo -n`, `printf
+    ''`, `true`, `cat /dev/null`): what feeds `openssl s_client` an end of input."""
+    words = [str(w) if not isinstance(w, Templated) else "$" for w in stage]
+    name, rest = _named(words[0]) if words else "", words[1:]
+    return name == "echo" and set(rest) <= _EMPTY_ECHO or \
+        name == "printf" and rest in ([], [""], ["\\n"], ["\n"]) or \
+        name in ("true", ":") or name == "cat" and rest == ["/dev/null"]
 
 
 # HAProxy's runtime API over its stats socket: `echo "show stat" | socat stdio
@@ -576,6 +609,8 @@ def _judge(argv: list[str]) -> None:
                           cause="interactive", effect="interactive")
         raise NotRead(f"{name} runs Ruby code, and a script is never read-only", cause="tool")
     _container_environment(name, args)
+    if name in _KLOG and (loud := logged_bodies(name, args)) is not None:
+        raise NotRead(loud, cause="flag")
     rule = TABLE.get(name)
     if rule is None:
         raise NotRead(f"{name} is not on the read-only list", cause="tool")
@@ -614,12 +649,23 @@ def _judge(argv: list[str]) -> None:
     else:
         rule(name, args)
     if name not in _NAMES_ONLY and (opened := opened_credentials(args, _folder.get() or "")) \
-            is not None:
+            is not None and not _its_own(name, opened):
         raise NotRead(credential_reason(opened), cause="operand")
     if isinstance(rule, Tool) and (above := _recursed_above(name, rule, args)) is not None:
         raise NotRead(f"{name} reads every file beneath {above}, the credentials kept there "
                       "among them (a password, a token or a private key): not a read to keep",
                       cause="operand")
+
+
+# A tool handed its own kind of file, which it shows as it should: terraform a state, whose
+# sensitive values `show` and `state show` redact (its `-json` and `output -raw`, which do not,
+# are gated by its row); `cat terraform.tfstate` prints them in clear
+_OWN_FILES = {"terraform": re.compile(r"\.tfstate(?:\.backup)?$")}
+
+
+def _its_own(name: str, opened: str) -> bool:
+    own = _OWN_FILES.get(name)
+    return own is not None and own.search(opened.rpartition("=")[2]) is not None
 
 
 # Tools that open every file beneath a folder they are given, by the flags that say so
@@ -968,6 +1014,9 @@ def _exec(name: str, args: list[str]) -> bool:
     finally:
         _in_container.reset(token)
     return True
+
+
+_KLOG = frozenset({"kubectl", "oc", "virtctl"})  # klog's -v: from 8 on, the API's answers
 
 
 def _container_environment(name: str, args: list[str]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from engine.effects.credentials import secret_key, whole_store
 from engine.effects.options import Flags, NotRead, parse
 from engine.effects.rules import Rule, Tool, rows
 
@@ -31,9 +32,13 @@ policies dashboards spanner bigtable filestore resource-manager folders os-login
 """.split())
 _GCLOUD_VERBS = frozenset("list describe get-iam-policy get-health get-server-config get-value "
                           "read info version".split())
+# A CLI's HTTP log: each answer of the service whole, what a projection (`--format
+# value(name)`, `--query`) leaves out of the output among it (a program's environment, a
+# startup script), as `aws --debug` logs a session token and `kubectl -v=9` a Secret
+_ANSWERS_LOGGED = "logs each answer of the service whole, what the output leaves out among it"
 _GCLOUD_GLOBAL = F("q", """project= zone= region= account= configuration= format= filter=
     limit= sort-by= page-size= verbosity= impersonate-service-account= billing-project=
-    flatten= quiet log-http user-output-enabled""")
+    flatten= quiet user-output-enabled""", why={"--log-http": _ANSWERS_LOGGED})
 
 
 # What prints the environment a program is given, or the script a machine boots with (as
@@ -77,6 +82,9 @@ def _gcloud_environment_printed(path: list[str], args: list[str]) -> bool:
 
 def gcloud(name: str, args: list[str]) -> None:
     """gcloud [GLOBAL FLAGS] GROUP... VERB [...]: the verb must read."""
+    if any(w == "--log-http" or w.startswith("--log-http=") and w != "--log-http=false"
+           for w in args):  # a global flag, wherever it is written
+        raise NotRead(f"{name}'s --log-http {_ANSWERS_LOGGED}", cause="flag")
     i = 0
     path: list[str] = []
     while i < len(args):
@@ -151,6 +159,10 @@ _AWS_ENVIRONMENTS: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]
     ("ec2", "describe-spot-fleet-requests"): (("spotfleetrequestconfigs",
                                                "spotfleetrequestconfig",
                                                "launchspecifications"), ("userdata",)),
+    # a SageMaker job's or model's containers' environment
+    **{("sagemaker", f"describe-{job}-job"): ((), ("environment",))
+       for job in ("training", "processing", "transform")},
+    ("sagemaker", "describe-model"): (("primarycontainer", "containers"), ("environment",)),
 }
 # Operations whose answer holds a secret the service keeps, in clear: a Cognito app client's
 # secret, an Amplify app's or branch's basic-auth login and variables, AppSync's API keys (a
@@ -210,6 +222,8 @@ def aws(name: str, args: list[str]) -> None:
         raise NotRead(f"`{name} {service} {op}` prints the environment (or user data) a "
                       "program is given, its secrets among them: not a read to keep (a "
                       "--query that picks other fields reads)", cause="subcommand")
+    if service == "ssm" and (named := _secret_parameter(op, args)) is not None:
+        raise NotRead(f"`{name} {service} {op}` {named}", cause="operand")
     if _printed(_AWS_SECRETS_SHOWN, service, op, args):
         raise NotRead(f"`{name} {service} {op}` prints a secret the service keeps (a client's "
                       "secret, a login, an API key): not a read to keep (a --query that picks "
@@ -219,6 +233,34 @@ def aws(name: str, args: list[str]) -> None:
         return
     raise NotRead(f"`{name} {service} {op}` is not a reading operation (describe-*, list-*, "
                   "a get-* that only prints, wait)", cause="subcommand")
+
+
+_SSM_READS = frozenset("get-parameter get-parameters get-parameters-by-path".split())
+
+
+def _secret_parameter(op: str, args: list[str]) -> str | None:
+    """What reading Parameter Store prints that it should not, or None: a parameter named for
+    a secret (`/prod/db/password`: a String one is in clear, without --with-decryption), or
+    the whole store (`get-parameters-by-path --path / --recursive`), as Consul's KV is judged."""
+    if op not in _SSM_READS:
+        return None
+    listed = [w for k, w in enumerate(args) if k and not w.startswith("-") and
+              _follows(args, k, "--names")]
+    for key in [*_values(args, "--name"), *listed, *_values(args, "--path")]:
+        if secret_key(key):
+            return (f"prints the value of {key}, a parameter named for a secret (a password, a "
+                    "token, a key): not a read to keep")
+    if any(whole_store(path) for path in _values(args, "--path")) and "--recursive" in args:
+        return ("prints every parameter the store holds, the secrets kept there among them "
+                "(name a path): not a read to keep")
+    return None
+
+
+def _follows(args: list[str], k: int, flag: str) -> bool:
+    """Whether `args[k]` is one of the values `flag` takes (`--names a b c`)."""
+    while k > 0 and not args[k - 1].startswith("-"):
+        k -= 1
+    return k > 0 and args[k - 1] == flag
 
 
 _AZ_VERBS = frozenset("show list exists version".split())
@@ -247,6 +289,22 @@ _AZ_SECRETS = frozenset("secret secrets keys credential credentials connection-s
 # policies (their keys), an app's authentication settings (its identity provider's client
 # secret).
 _AZ_SECRET_PATHS = (("iot", "hub", "policy"), ("webapp", "auth"), ("functionapp", "auth"))
+# What shows and lists print a program's environment in (as `webapp config appsettings list`,
+# gated, does): a Container App's, its jobs' and revisions' containers, a container group's
+# (ACI: a secure variable's value is not shown, an ordinary one's is), a Spring app's
+# deployment. Mapped as `_AWS_ENVIRONMENTS` is, by the groups before the verb.
+_AZ_ENVIRONMENTS: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    (group, verb): spec
+    for group, spec in {
+        "containerapp": (("properties", "template", "containers"), ("env",)),
+        "containerapp job": (("properties", "template", "containers"), ("env",)),
+        "containerapp revision": (("properties", "template", "containers"), ("env",)),
+        "container": (("containers", "properties"), ("environmentvariables",)),
+        "spring app deployment": (("properties", "deploymentsettings"),
+                                  ("environmentvariables",)),
+    }.items()
+    for verb in ("show", "list")
+}
 
 
 def _az_key(path: list[str]) -> bool:
@@ -267,11 +325,17 @@ def az(name: str, args: list[str]) -> None:
         path.append(word)
     if not path or (args and args[0].startswith("-")):
         raise NotRead(f"{name} names no command", cause="subcommand")
+    if "--debug" in args:  # a global flag, wherever it is written
+        raise NotRead(f"{name}'s --debug {_ANSWERS_LOGGED}", cause="flag")
     verb = path[-1]
     if _AZ_SECRETS.intersection(path) or _az_key(path) or verb.endswith((
             "-keys", "-connection-strings", "-connection-string", "-secrets")):
         raise NotRead(f"`{name} {' '.join(path)}` prints a secret, a key or a credential: "
                       "not a read to keep", cause="subcommand")
+    if _printed(_AZ_ENVIRONMENTS, " ".join(path[:-1]), verb, args):
+        raise NotRead(f"`{name} {' '.join(path)}` prints the environment a program is given, "
+                      "its secrets among them: not a read to keep (a --query that picks other "
+                      "fields reads)", cause="subcommand")
     if (verb in _AZ_VERBS or verb in _AZ_GETS or verb.startswith(("show-", "list-"))) and \
             not _AZ_ACTIONS.intersection(path[:-1]):
         return

@@ -118,6 +118,15 @@ _PLACES = re.compile(r"""(?x)
   | /cni/net\.d/[\w-]*kubeconfig$
   | ^/proc/kcore$ | ^/proc/[^/]+/(?:task/[^/]+/)?mem$
   | /[^/]*\.keyring$ | /keyring$
+  | /\.config/git/credentials$ | /\.pulumi/credentials\.json$ | /\.terraformrc$ | /\.dockercfg$
+  | /gitlab-rails/etc/secrets\.yml$ | ^/etc/master\.passwd$
+  | /(?:[\w.-]*-)?encryption(?:-provider)?(?:-config(?:uration)?)?\.ya?ml$
+  | ^/etc/exim4/passwd\.client$ | ^/etc/dovecot/(?:users|passwd)$ | /realm\.properties$
+  | /elasticsearch\.keystore$ | /[^/]*jaas[^/]*\.conf$
+  | /[^/]+\.tfstate(?:\.backup)?$ | /terraform\.tfstate\.d/.
+  | /(?:[^/]+\.)?kubeconfig(?:\.ya?ml)?$
+  | /sops/age/keys\.txt$ | /\.?vault[_-]pass(?:word)?(?:\.txt)?$
+  | /client_secret[^/]*\.json$ | /service[-_]account[^/]*\.json$ | /credentials\.json$
 """)
 
 
@@ -156,8 +165,12 @@ def holds_credentials(word: str) -> bool:
     return _holds(word)
 
 
+# a name alone (no folder) that is a credential file's wherever it is: `cat terraform.tfstate`
+_BARE = (".key", ".tfstate", ".tfstate.backup", "kubeconfig")
+
+
 def _holds(word: str) -> bool:
-    if "/" not in word and not word.endswith(".key") and not word.startswith(("id_", ".")) \
+    if "/" not in word and not word.endswith(_BARE) and not word.startswith(("id_", ".")) \
             or not _A_PATH.fullmatch(word):  # `.[].key` is jq's, `{.data.key}` a template
         return False
     parts = [p for p in posixpath.normpath("/" + word.lstrip("~")).split("/")
@@ -230,18 +243,25 @@ def holds_credentials_beneath(word: str) -> bool:
 
 # a flag that hands a program a credential file to use, not to print (`--key`, `-i`, `--cacert`,
 # `--kubeconfig`, `--password-file`): its value is not opened for its text to be shown. diff's
-# `--from-file`, `--to-file` name a file it compares, and prints
-_USES = re.compile(r"^(?!--(?:from|to)-file$)-{1,2}(?:[ikE]|[\w-]*(?:key|cert|ca|config|identity|"
-                   r"file|token|cred|pass|auth|secret|login|tls|ssl)[\w-]*)$", re.I)
+# `--from-file`, `--to-file` name a file it compares, and prints; helm's `--set-file` a file
+# whose text becomes a value of the chart, which `helm template` prints where the chart uses it
+_USES = re.compile(r"^(?!--(?:from|to|set)-file$)-{1,2}(?:[ikE]|[\w-]*(?:key|cert|ca|config|"
+                   r"identity|file|token|cred|pass|auth|secret|login|tls|ssl)[\w-]*)$", re.I)
 
 
 def opened_credentials(args: list[str], folder: str = "") -> str | None:
     """The first of `args` (a command's words after its name) that opens a credential file
     to print it: an operand, or a flag's value unless the flag hands it over for use. A
-    relative path is `folder`'s (`cd ~/.aws && cat credentials`)."""
+    relative path is `folder`'s (`cd ~/.aws && cat credentials`). A word that names a file
+    after a key (`-o go-template-file=/etc/shadow`, `--set-file key=~/.aws/credentials`: the
+    template, the value, printed; `a=PATH,b=PATH`) is judged by the path after each `=` too."""
+    def one(path: str) -> bool:
+        return holds_credentials(posixpath.join(folder, path) if folder and not
+                                 path.startswith(("/", "~", "$")) else path)
+
     def held(word: str) -> bool:
-        return holds_credentials(posixpath.join(folder, word) if folder and not
-                                 word.startswith(("/", "~", "$")) else word)
+        return one(word) or any(one(part.split("=", k)[-1]) for part in word.split(",")
+                                for k in range(1, part.count("=") + 1))
 
     for k, word in enumerate(args):
         if word.startswith("-"):

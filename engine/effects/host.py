@@ -93,6 +93,26 @@ def _yq(p: Parsed, name: str) -> None:
                               cause="operand")
 
 
+# jq's directives, at the start of its program: `import "PATH" as $NAME;` loads PATH.json as
+# data, `include "PATH";` and `import "PATH" as NAME;` load PATH.jq; a `{search: "DIR"}` after
+# the path says where from. The program, not the command line, picks the file jq opens.
+_JQ_DIRECTIVE = re.compile(r"(?:\s|#[^\n]*\n)*(?:module\s*\{[^}]*\}\s*;\s*)?(?:import|include)\b")
+
+
+def _jq(p: Parsed, name: str) -> None:
+    """A jq program that imports or includes a file opens the file it names (`import
+    "/root/.docker/config" as $c; $c` prints config.json), as `--slurpfile` would, and from
+    a folder its `search` picks, as `-L` would: not a read to keep. So is a program read from
+    a file (`-f`), which may hold such a directive."""
+    for word in p.operands:
+        if word.startswith("--from-file") or re.fullmatch(r"-[a-zA-Z]*f[a-zA-Z]*", word):
+            raise NotRead(f"{name} {word} reads its program from a file it cannot check, which "
+                          "may open any file (import, include)", cause="script")
+        if _JQ_DIRECTIVE.match(word):
+            raise NotRead(f"{name}'s program imports a file it names (import, include): it may "
+                          "open any file", cause="operand")
+
+
 def _sar(p: Parsed, name: str) -> None:
     """sar INTERVAL samples until someone stops it; a COUNT, or a file it reads (-f), ends it."""
     numbers = [o for o in p.operands if re.fullmatch(r"\d+(?:\.\d+)?", o)]
@@ -416,7 +436,8 @@ HOST: dict[str, Rule] = {
         "--load": "loads an extension", "-o": "writes a file", "--pretty-print": "writes a file",
         "-p": "writes a profile file", "--profile": "writes a profile file",
         "-d": "writes a file", "--dump-variables": "writes a file"}), check=_awk)),
-    "jq": ANY,  # jq has no output file, no program execution: every flag reads
+    # jq has no output file, no program execution; only a file its program names is checked
+    "jq": Tool(any_args=True, check=_jq),
     "yq": Tool(F("CMPe:jNrv0no:p:I:", """colors no-colors prettyPrint exit-status tojson no-doc
         raw-output verbose nul-output null-input output-format= input-format= indent=
         unwrapScalar=? expression= front-matter=""", why={

@@ -108,6 +108,34 @@ def _get(p: Parsed, name: str) -> None:
                       cause="operand")
 
 
+# klog's verbosity: from 8 on, kubectl logs each answer of the API server (its body, cut at 8,
+# whole at 9): a Secret's data as `describe secret` fetches it, a Secret's last-applied
+# annotation behind `get secrets`, whatever -o name or a jsonpath leaves out of the output
+_BODIES = 8
+_VERBOSITY = re.compile(r"(?P<flag>--?v|--vmodule)(?:=|$)|(?P<bundled>-v)(?=\d)")
+
+
+def logged_bodies(name: str, args: list[str]) -> str | None:
+    """Why `name args` (kubectl, oc, virtctl) logs the API's answers whole, or None: a
+    verbosity (`-v`, or a file's in `--vmodule=request=9`) of 8 or more, or one a value gives.
+    The words after `--` are another command's."""
+    words = args[:args.index("--")] if "--" in args else args
+    for k, word in enumerate(words):
+        m = _VERBOSITY.match(word)
+        if m is None:
+            continue
+        given = word[m.end():] if m.end() < len(word) else \
+            (words[k + 1] if k + 1 < len(words) else "")
+        levels = [v.rpartition("=")[2] for v in given.split(",")] \
+            if m.group("flag") == "--vmodule" else [given]
+        if isinstance(given, Templated) or any(
+                not level.isdigit() or int(level) >= _BODIES for level in levels):
+            return (f"{name} {word if m.end() < len(word) else word + ' ' + given} logs the API "
+                    "server's answers whole (from 8 on): a Secret's data among them, whatever "
+                    "the output shows: not a read to keep")
+    return None
+
+
 GET = Tool(_SELECT | _OUTPUT | F("L:wa", """label-columns= no-headers output-watch-events raw=
     server-print show-kind show-labels sort-by= subresource= ignore-not-found watch
     watch-only show-all""", go=True), follow=_WATCH, check=_get)

@@ -31,6 +31,7 @@ from engine.effects.classify import (
     classify_pipeline,
     in_a_folder_a_value_gives,
     in_the_folder,
+    sends_its_input,
 )
 from engine.effects.network import credentials_fetched
 from engine.effects.powershell import powershell_verdict
@@ -42,15 +43,18 @@ from engine.effects.words import has_template, marked
 def shell_verdict(pipeline: Sequence[Sequence[str]], *,
                   plan_pipeline: Sequence[Sequence[Any]] | None = None,
                   env: Mapping[str, str] | None = None,
-                  plan_env: Mapping[str, Any] | None = None) -> Verdict:
+                  plan_env: Mapping[str, Any] | None = None,
+                  stdin: str | None = None) -> Verdict:
     """A shell step's pipeline (rendered); `plan_pipeline` is the same before rendering, and
-    `plan_env` the environment before rendering."""
+    `plan_env` the environment before rendering; `stdin` the text fed to its first stage."""
     changing = sorted(name for name, value in (env or {}).items()
                       if not _a_setting(name, value, (plan_env or {}).get(name, value)))
     if changing:
         return Verdict("mutate", f"it sets environment variables ({', '.join(changing)}), "
                        "which can change what a program runs", "flag")
     stages = [list(stage) for stage in pipeline]
+    if stdin and stdin.strip() and stages and (sent := sends_its_input(stages[0])):
+        return Verdict("mutate", f"{sent} the text the step feeds it", "operand")
     if plan_pipeline is not None and len(plan_pipeline) == len(stages):
         stages = [marked(stage, [has_template(str(w)) for w in raw])
                   if len(raw) == len(stage) else stage
@@ -101,7 +105,8 @@ def _step_verdict(plugin: str | None, params: Mapping[str, Any], *,
         raw_env = (plan_params or {}).get("env")
         return shell_verdict(pipeline, plan_pipeline=raw if isinstance(raw, list) else None,
                              env=params.get("env") or None,
-                             plan_env=raw_env if isinstance(raw_env, dict) else None)
+                             plan_env=raw_env if isinstance(raw_env, dict) else None,
+                             stdin=str(params.get("stdin") or "") or None)
     if plugin == "powershell":
         return powershell_verdict(str(params.get("script", "")))
     if plugin == "bash":
