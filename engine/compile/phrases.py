@@ -1405,6 +1405,7 @@ _ARROW_JUMP = re.compile(r"(?:\u2192|\u21d2|->|=>)\s*(?:(?:go|skip|jump|continue
 # nor "A record")
 _LETTERED = re.compile(r"(?:(?:[Ss]ection|[Pp]art|[Ss]tage|[Pp]hase)\s+)?([A-Z])(?=[.;,:)]|\s*$|"
                        r"\s+(?:and|then|if|or|below|above|otherwise|unless|first)\b)")
+_MAY_POINT = re.compile(r"\u2192|\u21d2|->|=>")  # what every `_ARROW_JUMP` opens with
 _SKIP_NEXT = re.compile(r"\bskip\s+the\s+next\s+(?P<n>\d+\s+|two\s+|three\s+)?steps?\b", re.I)
 _LINK = re.compile(r"\[(?P<text>[^\]]+)\]\((?P<href>[^)]*)\)")
 
@@ -1481,8 +1482,9 @@ def jumps_in(text: str, links: list[tuple[str, str]], *, see: bool = False) -> l
     """Jumps in a piece of prose; `links` are its (text, href) pairs from the syntax tree.
     `see`: the prose is a case's, whose "(see X)" after its instruction goes to X."""
     found: list[JumpRef] = []
-    if _JUMP.search(text) is None and _SKIP_NEXT.search(text) is None and \
-            _ARROW_JUMP.search(text) is None and not (see and _SEE.search(text)):
+    if _JUMP.search(text) is None and not (may_hold(text, "skip") and _SKIP_NEXT.search(text)) \
+            and not (_MAY_POINT.search(text) and _ARROW_JUMP.search(text)) and \
+            not (see and _SEE.search(text)):
         return found  # no jump verb at all: no sentences to cut
     for sentence in _sentences(text):
         skip = _SKIP_NEXT.search(sentence)
