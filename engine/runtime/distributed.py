@@ -72,6 +72,7 @@ workers; their reports are ignored by the scheduler.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -774,7 +775,7 @@ class DistributedRunner:
             try:  # a history cut short would start its finished steps again
                 state, _ = await checked_state(self.store, plan, record)
             except StoreError as exc:
-                log.error("run %s is not dispatched again: %s", record.run_id, exc.message)
+                await self._set_aside(record, exc.message)
                 continue
             if state.status == "pending":  # the starter died before committing Start
                 await self.advance(plan, record.run_id, sched.Start())
@@ -920,6 +921,18 @@ class DistributedRunner:
         commit that ends a run is made once, whichever worker makes it)."""
         if status != "running":
             await learn_safely(self.store, run_id)
+
+    async def _set_aside(self, record: RunRecord, why: str) -> None:
+        """Stop a run the reconciler cannot dispatch again (its history is cut short) for a
+        person, once: left `running`, it was the oldest stalled run at every sweep, logged
+        again each time, and a hundred of them kept every other stalled run from its turn."""
+        log.error("run %s is not dispatched again: %s", record.run_id, why)
+        with contextlib.suppress(StaleState):  # it moved: the next sweep looks again
+            await self.store.commit(
+                record.run_id, expected_version=record.version, state=None,
+                status="interrupted", outcome=record.outcome,
+                reason=f"not dispatched again: {why}",
+                events=[("interrupted", None, None, {"reason": why})])
 
     async def _reject(self, record: RunRecord, step_id: str | None, attempt: int | None,
                       reason: str, *, end_run: bool) -> None:

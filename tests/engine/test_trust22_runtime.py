@@ -248,6 +248,11 @@ async def test_a_history_cut_short_is_refused_on_the_distributed_executor(
         # Then nothing is dispatched again (before: the reconciler started the change again)
         assert dispatched.sent == []
         assert ledger.read_text() == "restarted\n"
+        # and the run is set aside for a person, once: no longer a stalled run for every sweep
+        # to log again and to put before the others' turn
+        after = await store.get_run(record.run_id)
+        assert after.status == "interrupted" and "events that say so are missing" in after.reason
+        assert record.run_id not in {r.run_id for r in await store.stalled_runs(idle_s=0)}
 
 
 # -- 2. a SQL write whose answer was lost ---------------------------------------------------------
