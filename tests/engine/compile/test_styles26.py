@@ -1,0 +1,29 @@
+"""On-call and lab guides in styles the earlier sweeps did not try: a CloudNativePG guide of
+`kubectl cnpg` plugin commands, an Argo CD / Flux GitOps rollback, a Cloudflare purge through
+its API with curl, a kdump guide typed at a bastion and a crashed host, an mdadm and storcli
+disk swap, a Windows Failover Cluster guide in PowerShell, a Lustre runbook in Czech and a
+Hamilton liquid handler's deck error (tests/fixtures/styles26 holds the guides tried). Each
+test is one rule a guide author would recognise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.plan import StepKind
+from tests.support.compiling import (
+    assert_gated_and_accounted,
+    case_side,
+    compile_text,
+    gated,
+    guards_of,
+    outcomes_after,
+    reachable,
+    running,
+)
+
+STYLES26 = Path(__file__).resolve().parents[2] / "fixtures" / "styles26"
+
+
+def test_each_styles26_guide_compiles_gated_and_accounted_for():
+    assert_gated_and_accounted(folder=STYLES26, at_least=7)
+
