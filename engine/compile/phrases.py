@@ -334,14 +334,16 @@ def _strip_enumerator(text: str) -> str:
 # in Polish "Jeśli kolejka nie ma konsumentów:" / "W przeciwnym razie ...", in Turkish "Eğer
 # `/var/log` 10 GB'den büyükse," / "Aksi halde ...", in Indonesian "Jika log berisi X," / "Jika
 # tidak, ...", in Swedish "Om fördröjningen växer," / "Annars ..." (not Dutch "Om X te doen,":
-# a purpose), in Vietnamese "Nếu bộ nhớ vượt quá 90%," / "Nếu không, ...".
+# a purpose), in Vietnamese "Nếu bộ nhớ vượt quá 90%," / "Nếu không, ...", in Czech "Pokud je OST
+# zaplněn nad 95 %," / "Jinak ..." / "V opačném případě ...".
 # ("Se n\u00e3o ..." is "if not ...", a guard of its own.)
 _IF_WORDS = (r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9|"
              r"se|caso|quando|qualora|nel caso in cui|als|indien|wanneer|ingeval|"
              r"если|когда|в случае если|만약|만일|"
              r"je\u015bli|je\u017celi|gdy|w przypadku gdy|o ile|"
              r"e\u011fer|\u015fayet|jika|apabila|bila|kalau|bilamana|"
-             r"om(?![^,:;]*\bte\b)|ifall|n\u1ebfu|tr\u01b0\u1eddng h\u1ee3p")
+             r"om(?![^,:;]*\bte\b)|ifall|n\u1ebfu|tr\u01b0\u1eddng h\u1ee3p|"
+             r"pokud|jestli\u017ee|jestli|v p\u0159\u00edpad\u011b, \u017ee")
 _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contrario|si no|"
                r"en caso contrario|sino|sinon|dans le cas contraire|caso contr\u00e1rio|"
                r"sen\u00e3o|do contr\u00e1rio|altrimenti|in caso contrario|anders|zo niet|"
@@ -350,7 +352,8 @@ _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contra
                r"w przeciwnym (?:razie|wypadku|przypadku)|je\u015bli nie|je\u017celi nie|"
                r"inaczej|aksi (?:halde|takdirde)|de\u011filse|"
                r"(?:jika|kalau|apabila|bila) tidak|selain itu|sebaliknya|"
-               r"annars|om inte|i annat fall|n\u1ebfu kh\u00f4ng|ng\u01b0\u1ee3c l\u1ea1i")
+               r"annars|om inte|i annat fall|n\u1ebfu kh\u00f4ng|ng\u01b0\u1ee3c l\u1ea1i|"
+               r"jinak|v opa\u010dn\u00e9m p\u0159\u00edpad\u011b|pokud ne|jestli\u017ee ne")
 # Chinese and Japanese write no space after the word: "如果磁盘已满：" / "否则，...",
 # "もし使用率が 90% を超えている場合：" / "それ以外の場合は、..."
 _CJK_IF = r"如果|假如|倘若|若是|要是|万一|もし|万が一"
@@ -2034,7 +2037,8 @@ _GUARD_HINTS = ("if", "when", "unless", "once", "should", "otherwise", "else", "
                 "je\u015bli", "je\u017celi", "gdy", "przeciwnym", "inaczej", "o ile",
                 "e\u011fer", "\u015fayet", "aksi ", "de\u011filse", "jika", "apabila", "bila",
                 "kalau", "selain itu", "sebaliknya", "om", "ifall", "annars",
-                "i annat fall", "n\u1ebfu", "tr\u01b0\u1eddng h\u1ee3p", "ng\u01b0\u1ee3c l\u1ea1i",
+                "i annat fall", "n\u1ebfu", "pokud", "jestli", "jinak", "opa\u010dn\u00e9m",
+                "v p\u0159\u00edpad\u011b", "tr\u01b0\u1eddng h\u1ee3p", "ng\u01b0\u1ee3c l\u1ea1i",
                 *_CJK_IF.split("|"), *_CJK_ELSE.split("|"))
 
 

@@ -27,3 +27,19 @@ STYLES26 = Path(__file__).resolve().parents[2] / "fixtures" / "styles26"
 def test_each_styles26_guide_compiles_gated_and_accounted_for():
     assert_gated_and_accounted(folder=STYLES26, at_least=7)
 
+
+# -- guards in Czech -------------------------------------------------------------------------------
+
+def test_a_czech_guard_and_its_otherwise_guard_their_blocks():
+    # "Pokud je některý OST zaplněn nad 95 %, deaktivujte ho ...:" / "Jinak pokračujte krokem
+    # 3.": no guard was read, so the OST was taken out of service whatever it held; and "Pokud
+    # je OST stále nad 95 %, ... incident eskalujte." ended resolved
+    plan = compile_text("## Krok 2\n\nPokud je některý OST zaplněn nad 95 %, deaktivujte ho:\n\n"
+                        "```bash\nsudo lctl set_param osp.OST0007.max_create_count=0\n```\n\n"
+                        "Jinak pokračujte krokem 3.\n\n## Krok 3\n\n```bash\nlfs df -h /lustre\n"
+                        "```\n\nPokud je OST stále nad 95 %, kontaktujte tým HPC storage a "
+                        "incident eskalujte.\n")
+    deactivate = running(plan, "lctl", "set_param")
+    assert guards_of(plan, deactivate.id) == ["Pokud je některý OST zaplněn nad 95 %"]
+    assert outcomes_after(plan, case_side(plan, "Pokud je OST stále")) == {"escalate"}
+
