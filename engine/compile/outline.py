@@ -3322,6 +3322,16 @@ _CHECK_WITH = (r"(?:^|[.!?;:]\s+)\W*(?:then\s+)?(?:confirm|verify|check|make sur
                r"validate)\b[^`.;]{0,80}?\b(?:with|using|by running)")
 
 
+def _checked_with(code: str, words: list[str], text: str) -> bool:
+    """A program's command line the sentence checks with ("; check with `storcli64 /c0 /e252
+    /s3 show rebuild`", "Then verify with `kdumpctl status`"): whatever its arguments look like
+    (a controller's `/c0`), the check is made by running it (it was context for a reader, and
+    the check nowhere in the plan)."""
+    return len(words) <= 8 and bool(_ARGV_WORDS.match(code)) and \
+        not any(w.lower() in _ENGLISH for w in words) and \
+        re.search(rf"{_CHECK_WITH}\s+`{re.escape(code)}`", text, re.I | re.M) is not None
+
+
 def _run_word(code: str, text: str, block: str = "") -> bool:
     """A program the sentence says to run, right after "run"/"execute" ("Run `uptime`.", "by
     running `kafka-topics.sh --describe`"): a command, though `inline_command` knows neither a
@@ -3345,7 +3355,7 @@ def _run_word(code: str, text: str, block: str = "") -> bool:
                           _argv_of_words(code, words) and re.search(
                               rf"(?:^|[.:;!?,]\s+|\b(?:then|next|finally|first|now|and|"
                               rf"please),?\s+)(?:run|execute)\s+`{re.escape(code)}`",
-                              text, re.I | re.M))):
+                              text, re.I | re.M) or _checked_with(code, words, text))):
         return False  # (a program no table knows: only where the guide says to run it)
     m = re.search(rf"(?:\b(?:run|running|execute|executing)|{_CHECK_WITH})\s+"
                   rf"`{re.escape(code)}`(\s*command)?(\s*:)?", text, re.I)

@@ -2309,6 +2309,9 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
     if at < 0:
         return bool(_IMPERATIVE.match(plain))
     before, after = plain[:at], plain[at + len(code) + 2:]
+    # "After the swap the rebuild starts by itself; check with `x`": a semicolon ends the
+    # clause before it, whose opener ("After ...") holds nothing of the command's
+    before = before.rsplit(";", 1)[-1]
     if plain.rstrip(" *_").endswith("?"):
         return False
     clause = _instruction_clause(before)

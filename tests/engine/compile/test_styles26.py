@@ -43,3 +43,18 @@ def test_a_czech_guard_and_its_otherwise_guard_their_blocks():
     assert guards_of(plan, deactivate.id) == ["Pokud je některý OST zaplněn nad 95 %"]
     assert outcomes_after(plan, case_side(plan, "Pokud je OST stále")) == {"escalate"}
 
+
+# -- a check made with a program no table knows ---------------------------------------------------
+
+def test_check_with_a_program_runs_it_whatever_its_arguments_look_like():
+    # "After the swap the rebuild starts by itself; check with `storcli64 /c0 /e252 /s3 show
+    # rebuild`.", "Then check with `kdumpctl status`.": a program no table knows, its words a
+    # controller's `/c0` or a bare subcommand: context for a reader, the check nowhere
+    for said, words in (("After the swap the rebuild starts by itself; check with "
+                         "`storcli64 /c0 /e252 /s3 show rebuild`.", ("storcli64", "rebuild")),
+                        ("Then check with `kdumpctl status`.", ("kdumpctl", "status"))):
+        plan = compile_text(f"## Fix\n\n1. Read: `ls /var/crash`\n2. {said}\n")
+        check = running(plan, *words)
+        assert gated(plan, check.id), said  # a program no table knows may change things
+        assert check.id in reachable(plan, running(plan, "ls").id), said
+
