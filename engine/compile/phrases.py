@@ -896,7 +896,9 @@ _CALL_A_PERSON = (# (every form opens with one of these verbs: looked at first, 
 # storage team", "ask for help in #sre", "file a ticket with the network team" (not "unable to
 # reach out to the endpoint", nor "post in #deploys that ...": telling is not handing over).
 _ASK_A_TEAM = (r"(?<!\bto )reach out (?:to|in|on)\b|"
-               r"(?:raise|open|file|create|log) (?:a |an )?(?:p[0-4]|sev-?[0-4]|s[0-4]|"
+               # (what kind it is may come first: "open a hardware ticket with the vendor")
+               r"(?:raise|open|file|create|log) (?:a |an )?(?:[a-z][\w-]* ){0,2}?"
+               r"(?:p[0-4]|sev-?[0-4]|s[0-4]|"
                r"ticket|incident|issue|bug|case)\b(?= (?:with|for|against|to) (?:the |an? )?"
                r"(?:[\w/&-]+ ){0,3}(?:team|on-?call|support|sre|owners?|vendor|squad)\b| "
                r"(?:in|on) #)|"

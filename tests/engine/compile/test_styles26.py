@@ -58,3 +58,17 @@ def test_check_with_a_program_runs_it_whatever_its_arguments_look_like():
         assert gated(plan, check.id), said  # a program no table knows may change things
         assert check.id in reachable(plan, running(plan, "ls").id), said
 
+
+# -- endings --------------------------------------------------------------------------------------
+
+def test_opening_a_ticket_of_a_kind_with_the_vendor_hands_the_case_over():
+    # "5. If the backtrace shows a hardware error, open a hardware ticket with the vendor and
+    # stop.": "hardware" between "a" and "ticket" hid the hand-over; a person's step, and the
+    # case went on to the reboot, resolved
+    plan = compile_text("## Fix\n\n1. Read: `ls /var/crash`\n"
+                        "2. If the backtrace shows a hardware error, open a hardware ticket with "
+                        "the vendor and stop.\n3. Reboot: `sudo reboot`\n")
+    taken = case_side(plan, "If the backtrace shows a hardware error")
+    assert outcomes_after(plan, taken) == {"escalate"}
+    assert running(plan, "reboot").id not in reachable(plan, taken)
+
