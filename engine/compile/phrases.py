@@ -1648,16 +1648,20 @@ def done_before_command(sentence: str, code: str) -> str:
 
 
 # "Lock out the conveyor and clear the jam by hand, then restart it:", "Wait 15 minutes, then
-# restart it:": what a person does, then the instruction that introduces a block
+# restart it:": what a person does, then the instruction that introduces a block (in one
+# sentence or two: "Ask the DC technician to swap the disk. Then add the new disk:")
 _THEN_BLOCK = re.compile(r"^(?P<lead>(?:[^`:]|`[^`]*`)+?)"
-                         r"(?:,\s*(?:and\s+)?then|;\s*then|\s+and\s+then)\s+[^`:]+:\s*$", re.I)
+                         r"(?:,\s*(?:and\s+)?then|;\s*then|\s+and\s+then|[.!]\s+then)\s+[^`:]+:\s*$",
+                         re.I)
 
 
 # what only a person does before the block: wait ("Wait one minute", "Let the robot cool down
-# for 15 minutes") or use their hands ("Lock out the conveyor and clear the jam by hand"); not
+# for 15 minutes"), use their hands ("Lock out the conveyor and clear the jam by hand") or ask
+# someone to ("Ask the DC technician to swap the disk"); not
 # what the block may do itself ("Remove packages first, then install ...", "Retry the pick up
 # to 3 times, then abort")
-_PERSON_FIRST = re.compile(r"^(?:wait|pause)\b|^let\b[^,]*\b(?:cool|settle|drain|recover|finish|"
+_PERSON_FIRST = re.compile(r"^(?:wait|pause)\b|^(?:ask|get)\s+(?:the|a|an|your|our|someone|"
+                           r"somebody)\b[^,;]*?\bto\s+[a-z]|^let\b[^,]*\b(?:cool|settle|drain|recover|finish|"
                            r"catch up|stabili[sz]e)\b|\bby hand\b|\bmanually\b|\bphysically\b|"
                            rf"{_LOCK_OUT.pattern}", re.I)
 

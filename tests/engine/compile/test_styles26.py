@@ -72,3 +72,23 @@ def test_opening_a_ticket_of_a_kind_with_the_vendor_hands_the_case_over():
     assert outcomes_after(plan, taken) == {"escalate"}
     assert running(plan, "reboot").id not in reachable(plan, taken)
 
+
+# -- what a person does before a block ------------------------------------------------------------
+
+def test_asking_someone_to_act_before_then_and_a_block_is_a_persons_step():
+    # "Ask the DC technician to swap the disk (slot label on the tray). Then copy the partition
+    # table and add the new disk:": the swap was the add's title, and the add came right after
+    # the failed disk was removed, with no disk in the slot
+    plan = compile_text("## Fix\n\n1. Check: `cat /proc/mdstat`\n\n"
+                        "Ask the DC technician to swap the disk (slot label on the tray). Then "
+                        "copy the partition table and add the new disk:\n\n```\n"
+                        "# mdadm --manage /dev/md0 --add /dev/sdb1\n```\n")
+    add = running(plan, "mdadm", "--add")
+    (person,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert person.title == "Ask the DC technician to swap the disk"
+    assert add.id in reachable(plan, person.id)
+    assert person.id in reachable(plan, running(plan, "cat").id)
+    # (what the block does itself stays no person's step: "Remove packages first. Then ...:")
+    plan = compile_text("## Fix\n\nRemove the packages first. Then install older versions:\n\n"
+                        "```bash\nsudo yum erase clickhouse-server\n```\n")
+    assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
