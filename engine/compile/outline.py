@@ -938,6 +938,12 @@ class _OutlineBuilder:
             # decides to undo (it ran right after the change, undoing it)
             back = [n for n in inline if _said_in(n, cut[1].text)]
             inline = [n for n in inline if not any(n is b for b in back)]
+        # "If X, call the vendor. Otherwise restart it: `x`": the command the other case says
+        # to run is that case's (it ran in the item's own case, before its ending)
+        otherwise = [replace(n, title=_short(else_text)) for n in inline
+                     if else_text and _said_in(n, else_text) and not _said_in(n, then_text)]
+        inline = [n for n in inline if not (else_text and _said_in(n, else_text) and
+                                            not _said_in(n, then_text))]
         nodes.extend(n for n in inline if _said_in(n, head) or
                      not any(_said_in(n, t) for _, t, _ in tails))
         nodes.extend(self._call(el, cls, el.index))
@@ -1060,14 +1066,20 @@ class _OutlineBuilder:
         if guard and nodes:
             node = IfNode(guard, nodes, el.span, el.index)
             if else_jumps:
-                node.else_ = else_jumps
+                node.else_ = [*otherwise, *else_jumps]
                 node.else_text = else_text
             elif else_ending is not None:
-                node.else_ = [EndNode(else_ending, _conclusion(else_text or "") or "Otherwise",
-                                      else_words or self._item_text(el), else_at)]
+                node.else_ = [*otherwise, EndNode(
+                    else_ending, _conclusion(else_text or "") or "Otherwise",
+                    else_words or self._item_text(el), else_at)]
                 node.else_text = f"Otherwise (not: {guard.text})"
-            elif else_text and cls in ("diag", "mit"):
-                node.else_ = [self._said(cls, else_text, else_text, el.span, el.index)]
+            elif else_text and (otherwise or cls in ("diag", "mit") or
+                                cls == "step" and not _goes_on(_ELSE_LEAD.sub("", else_text))):
+                # (in a list of steps as in a fix: "Otherwise send the backtrace to the kernel
+                # team." was dropped there, that case ending the run resolved; "otherwise
+                # continue with the next step" asks nobody anything)
+                node.else_ = otherwise or [self._said(cls, else_text, else_text, el.span,
+                                                      el.index)]
                 node.else_text = else_text
             elif other is not None:
                 node.else_ = other.then
@@ -3617,6 +3629,9 @@ def _does_in_case(text: str, guard: Guard, said: str) -> bool:
     # message is written:" introduces what is written)
     return bool(first) and phrases.is_instruction(first) and (
         not phrases.is_finding(first) or phrases.is_instruction_only(first))
+
+
+_ELSE_LEAD = re.compile(r"^\W*(?:otherwise|else|if not)\b[\s,]*", re.I)
 
 
 def _split_otherwise(text: str) -> tuple[str, str | None]:

@@ -92,3 +92,33 @@ def test_asking_someone_to_act_before_then_and_a_block_is_a_persons_step():
     plan = compile_text("## Fix\n\nRemove the packages first. Then install older versions:\n\n"
                         "```bash\nsudo yum erase clickhouse-server\n```\n")
     assert not [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+# -- the other case of a step ---------------------------------------------------------------------
+
+def test_what_an_items_otherwise_says_to_run_is_the_other_cases():
+    # "5. If the backtrace shows a hardware error, call the vendor. Otherwise restart it:
+    # `x`.": the restart ran in the hardware case, before the vendor was called, and the other
+    # case ended resolved with nothing done
+    for heading in ("Steps", "Fix"):
+        plan = compile_text(f"## {heading}\n\n1. Read: `ls /var/crash`\n"
+                            "2. If the backtrace shows a hardware error, call the vendor. "
+                            "Otherwise restart it: `sudo systemctl restart kdump`.\n")
+        restart = running(plan, "restart", "kdump")
+        taken = case_side(plan, "If the backtrace shows a hardware error")
+        assert restart.id not in reachable(plan, taken), heading
+        assert guards_of(plan, restart.id) == \
+            ["Otherwise restart it: `sudo systemctl restart kdump`."], heading
+        assert gated(plan, restart.id), heading
+
+
+def test_an_items_otherwise_in_a_list_of_steps_is_a_persons_step():
+    # "Otherwise send the backtrace to the kernel team." under "## Steps": only a fix's or a
+    # diagnosis' list kept it; here it was dropped, and that case ended resolved, nothing done
+    plan = compile_text("## Steps\n\n1. Read: `ls /var/crash`\n"
+                        "2. If the backtrace shows a hardware error, call the vendor. Otherwise "
+                        "send the backtrace to the kernel team.\n")
+    (person,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert person.title == "Otherwise send the backtrace to the kernel team"
+    (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+    assert person.id in reachable(plan, decide.id)
