@@ -940,10 +940,9 @@ class _OutlineBuilder:
             inline = [n for n in inline if not any(n is b for b in back)]
         # "If X, call the vendor. Otherwise restart it: `x`": the command the other case says
         # to run is that case's (it ran in the item's own case, before its ending)
-        otherwise = [replace(n, title=_short(else_text)) for n in inline
-                     if else_text and _said_in(n, else_text) and not _said_in(n, then_text)]
-        inline = [n for n in inline if not (else_text and _said_in(n, else_text) and
-                                            not _said_in(n, then_text))]
+        theirs = _said_only_in(inline, else_text, then_text)
+        inline = [n for n in inline if not any(n is t for t in theirs)]
+        otherwise: list[Node] = [replace(n, title=_short(else_text or "")) for n in theirs]
         nodes.extend(n for n in inline if _said_in(n, head) or
                      not any(_said_in(n, t) for _, t, _ in tails))
         nodes.extend(self._call(el, cls, el.index))
@@ -3540,6 +3539,13 @@ def _said_in(node: Node, text: str) -> bool:
     # sudo rm -rf ..."): the paragraph said its own line (it was put before the guard, and
     # the deletion was done whatever the disk held)
     return node.text in text or "\n" in node.text and node.text.rsplit("\n", 1)[1] in text
+
+
+def _said_only_in(nodes: list[Node], text: str | None, not_in: str) -> list[Action]:
+    """The inline commands of `nodes` said in `text` (an item's "Otherwise ..."), not in
+    `not_in` (its own case's words)."""
+    return [n for n in nodes if isinstance(n, Action) and text and _said_in(n, text) and
+            not _said_in(n, not_in)]
 
 
 _POINTER = re.compile(r"^\W*(?:see|refer|read|learn|consult|check out)\b", re.I)
