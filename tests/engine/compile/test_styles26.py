@@ -122,3 +122,19 @@ def test_an_items_otherwise_in_a_list_of_steps_is_a_persons_step():
     assert person.title == "Otherwise send the backtrace to the kernel team"
     (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
     assert person.id in reachable(plan, decide.id)
+
+
+# -- a check run again ----------------------------------------------------------------------------
+
+def test_run_the_check_again_is_a_persons_step_before_the_question():
+    # "Run the first curl again; `cf-cache-status` should be `MISS` or `EXPIRED`. If it is
+    # still `HIT` ..., escalate.": the re-check was dropped, and the question was asked of the
+    # purge's output, right after it
+    plan = compile_text("## Check\n\n```bash\ncurl -sI https://static.example.com/app.js\n```\n\n"
+                        "## Purge\n\n```bash\ncurl -s -X POST https://api.example.com/purge\n```\n\n"
+                        "## Verify\n\nRun the first curl again; `cf-cache-status` should be "
+                        "`MISS`. If it is still `HIT` after 10 minutes, escalate to #web-perf.\n")
+    (person,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    assert person.title.startswith("Run the first curl again")
+    assert person.id in reachable(plan, running(plan, "POST").id)
+    assert case_side(plan, "If it is still `HIT`") in reachable(plan, person.id)
