@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.plan import StepKind
+from engine.plan import Plan, Step, StepKind
 from tests.support.compiling import (
     assert_gated_and_accounted,
     case_side,
@@ -26,6 +26,12 @@ STYLES26 = Path(__file__).resolve().parents[2] / "fixtures" / "styles26"
 
 def test_each_styles26_guide_compiles_gated_and_accounted_for():
     assert_gated_and_accounted(folder=STYLES26, at_least=7)
+
+
+def _the_persons_step(plan: Plan) -> Step:
+    """The plan's one person's step."""
+    (person,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    return person
 
 
 # -- guards in Czech -------------------------------------------------------------------------------
@@ -84,7 +90,7 @@ def test_asking_someone_to_act_before_then_and_a_block_is_a_persons_step():
                         "copy the partition table and add the new disk:\n\n```\n"
                         "# mdadm --manage /dev/md0 --add /dev/sdb1\n```\n")
     add = running(plan, "mdadm", "--add")
-    (person,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    person = _the_persons_step(plan)
     assert person.title == "Ask the DC technician to swap the disk"
     assert add.id in reachable(plan, person.id)
     assert person.id in reachable(plan, running(plan, "cat").id)
@@ -118,10 +124,9 @@ def test_an_items_otherwise_in_a_list_of_steps_is_a_persons_step():
     plan = compile_text("## Steps\n\n1. Read: `ls /var/crash`\n"
                         "2. If the backtrace shows a hardware error, call the vendor. Otherwise "
                         "send the backtrace to the kernel team.\n")
-    (person,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    person = _the_persons_step(plan)
     assert person.title == "Otherwise send the backtrace to the kernel team"
-    (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
-    assert person.id in reachable(plan, decide.id)
+    assert person.id in reachable(plan, running(plan, "ls").id)
 
 
 # -- a check run again ----------------------------------------------------------------------------
@@ -134,7 +139,7 @@ def test_run_the_check_again_is_a_persons_step_before_the_question():
                         "## Purge\n\n```bash\ncurl -s -X POST https://api.example.com/purge\n```\n\n"
                         "## Verify\n\nRun the first curl again; `cf-cache-status` should be "
                         "`MISS`. If it is still `HIT` after 10 minutes, escalate to #web-perf.\n")
-    (person,) = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    person = _the_persons_step(plan)
     assert person.title.startswith("Run the first curl again")
     assert person.id in reachable(plan, running(plan, "POST").id)
     assert case_side(plan, "If it is still `HIT`") in reachable(plan, person.id)
