@@ -1362,9 +1362,10 @@ def may_fail(text: str) -> bool:
 # "Repeat steps 1-2 until ...", "Retry the pick", "Wait 5 minutes", "Wait until the pods are
 # Ready", "Run the first curl again": an instruction to a person even as a paragraph of its own.
 _REPEAT_OR_WAIT = re.compile(
-    r"^(?:then\s+|now\s+)?(?:repeat|retry|re-?run\s+(?:the|it|this|that|these|those|step|"
+    r"^(?:then\s+|now\s+)?(?:repeat|retry|(?:re-?run\s+(?:the|it|this|that|these|those|step|"
     r"steps|both|all)|run\s+(?:the|it|this|that|these|those|step|steps|both|all)\b[^.;:!?`]{0,60}?"
-    r"\bagain|wait(?:\s+(?:for|until|till|about|up to|at least|"
+    # (not "Re-run the check from the satellite:" over the block that does it)
+    r"\bagain)(?![^:]*:\s*$)|wait(?:\s+(?:for|until|till|about|up to|at least|"
     r"a (?:few|couple|minute|moment|while)|another|\d+(?:\s*[a-z]+)?|"
     r"(?:one|two|three|four|five|ten|fifteen|thirty)\s+(?:seconds?|minutes?|hours?))))\b", re.I)
 
