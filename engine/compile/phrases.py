@@ -2319,8 +2319,10 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
         return bool(_IMPERATIVE.match(plain))
     before, after = plain[:at], plain[at + len(code) + 2:]
     # "After the swap the rebuild starts by itself; check with `x`": a semicolon ends the
-    # clause before it, whose opener ("After ...") holds nothing of the command's
-    before = before.rsplit(";", 1)[-1]
+    # clause before it, whose opener ("After ...") holds nothing of the command's (words
+    # after it: "...; `x` and `y` are commands" reads as it did)
+    if (rest := before.rpartition(";")[2]).strip() and ";" in before:
+        before = rest
     if plain.rstrip(" *_").endswith("?"):
         return False
     clause = _instruction_clause(before)
