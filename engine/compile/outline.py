@@ -1384,6 +1384,7 @@ class _OutlineBuilder:
                 found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
             if not found and not jumps and cls not in ("info", "cleanup") and \
                     (phrases.repeats_or_waits(el.text) or phrases.is_checkpoint(el.text) or
+                     phrases.runs_again(el.text) and not self._titles_what_follows(el) or
                      phrases.numbered_step(el.text) and not self._titles_what_follows(el) or
                      self._acts_alone(el)):
                 # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.", "Step 1:
@@ -1416,7 +1417,8 @@ class _OutlineBuilder:
                     nodes.append(told)
                     continue
                 if not mine and cls not in ("info", "cleanup") and \
-                        (phrases.repeats_or_waits(text) or phrases.acts_alone(text)):
+                        (phrases.repeats_or_waits(text) or phrases.acts_alone(text) or
+                         phrases.runs_again(text) and not self._titles_what_follows(el)):
                     # "Wait two minutes and run the query from step 1 again. Should the count
                     # still climb, escalate.": the wait before the question, a person's step
                     # (it was dropped, and the question asked at once); so is "On the SP2

@@ -1360,12 +1360,9 @@ def may_fail(text: str) -> bool:
 
 
 # "Repeat steps 1-2 until ...", "Retry the pick", "Wait 5 minutes", "Wait until the pods are
-# Ready", "Run the first curl again": an instruction to a person even as a paragraph of its own.
+# Ready": an instruction to a person even as a paragraph of its own.
 _REPEAT_OR_WAIT = re.compile(
-    r"^(?:then\s+|now\s+)?(?:repeat|retry|(?:re-?run\s+(?:the|it|this|that|these|those|step|"
-    r"steps|both|all)|run\s+(?:the|it|this|that|these|those|step|steps|both|all)\b[^.;:!?`]{0,60}?"
-    # (not "Re-run the check from the satellite:" over the block that does it)
-    r"\bagain)(?![^:]*:\s*$)|wait(?:\s+(?:for|until|till|about|up to|at least|"
+    r"^(?:then\s+|now\s+)?(?:repeat|retry|wait(?:\s+(?:for|until|till|about|up to|at least|"
     r"a (?:few|couple|minute|moment|while)|another|\d+(?:\s*[a-z]+)?|"
     r"(?:one|two|three|four|five|ten|fifteen|thirty)\s+(?:seconds?|minutes?|hours?))))\b", re.I)
 
@@ -1374,6 +1371,20 @@ def repeats_or_waits(text: str) -> bool:
     """Whether a paragraph tells the reader to repeat steps or to wait."""
     plain = _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
     return _REPEAT_OR_WAIT.match(plain) is not None
+
+
+# "Run the first curl again", "Re-run the tests": the check an earlier step made, made again
+# (not "Re-run the check from the satellite:" over the block that does it)
+_RUN_AGAIN = re.compile(
+    r"^(?:then\s+|now\s+)?(?:re-?run\s+(?:the|it|this|that|these|those|step|steps|both|all)\b|"
+    r"run\s+(?:the|it|this|that|these|those|step|steps|both|all)\b[^.;:!?`]{0,60}?\bagain\b)"
+    r"(?![^:]*:\s*$)", re.I)
+
+
+def runs_again(text: str) -> bool:
+    """Whether a paragraph tells the reader to run again what an earlier step ran."""
+    plain = _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
+    return _RUN_AGAIN.match(plain) is not None
 
 
 # "**Checkpoint:** the served certificate expires in 2027.", "Expected result: every axis
