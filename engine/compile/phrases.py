@@ -1367,10 +1367,14 @@ _REPEAT_OR_WAIT = re.compile(
     r"(?:one|two|three|four|five|ten|fifteen|thirty)\s+(?:seconds?|minutes?|hours?))))\b", re.I)
 
 
+def _undecorated(text: str) -> str:
+    """A paragraph's words without its bold and its leading decoration."""
+    return _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
+
+
 def repeats_or_waits(text: str) -> bool:
     """Whether a paragraph tells the reader to repeat steps or to wait."""
-    plain = _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
-    return _REPEAT_OR_WAIT.match(plain) is not None
+    return _REPEAT_OR_WAIT.match(_undecorated(text)) is not None
 
 
 # "Run the first curl again", "Re-run the tests": the check an earlier step made, made again
@@ -1383,8 +1387,7 @@ _RUN_AGAIN = re.compile(
 
 def runs_again(text: str) -> bool:
     """Whether a paragraph tells the reader to run again what an earlier step ran."""
-    plain = _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
-    return _RUN_AGAIN.match(plain) is not None
+    return _RUN_AGAIN.match(_undecorated(text)) is not None
 
 
 # "**Checkpoint:** the served certificate expires in 2027.", "Expected result: every axis
