@@ -938,6 +938,11 @@ class _OutlineBuilder:
             # decides to undo (it ran right after the change, undoing it)
             back = [n for n in inline if _said_in(n, cut[1].text)]
             inline = [n for n in inline if not any(n is b for b in back)]
+        # "If X, call the vendor. Otherwise restart it: `x`": the command the other case says
+        # to run is that case's (it ran in the item's own case, before its ending)
+        theirs = _said_only_in(inline, else_text, then_text)
+        inline = [n for n in inline if not any(n is t for t in theirs)]
+        otherwise: list[Node] = [replace(n, title=_short(else_text or "")) for n in theirs]
         nodes.extend(n for n in inline if _said_in(n, head) or
                      not any(_said_in(n, t) for _, t, _ in tails))
         nodes.extend(self._call(el, cls, el.index))
@@ -1060,14 +1065,20 @@ class _OutlineBuilder:
         if guard and nodes:
             node = IfNode(guard, nodes, el.span, el.index)
             if else_jumps:
-                node.else_ = else_jumps
+                node.else_ = [*otherwise, *else_jumps]
                 node.else_text = else_text
             elif else_ending is not None:
-                node.else_ = [EndNode(else_ending, _conclusion(else_text or "") or "Otherwise",
-                                      else_words or self._item_text(el), else_at)]
+                node.else_ = [*otherwise, EndNode(
+                    else_ending, _conclusion(else_text or "") or "Otherwise",
+                    else_words or self._item_text(el), else_at)]
                 node.else_text = f"Otherwise (not: {guard.text})"
-            elif else_text and cls in ("diag", "mit"):
-                node.else_ = [self._said(cls, else_text, else_text, el.span, el.index)]
+            elif else_text and (otherwise or cls in ("diag", "mit") or
+                                cls == "step" and not _goes_on(_ELSE_LEAD.sub("", else_text))):
+                # (in a list of steps as in a fix: "Otherwise send the backtrace to the kernel
+                # team." was dropped there, that case ending the run resolved; "otherwise
+                # continue with the next step" asks nobody anything)
+                node.else_ = otherwise or [self._said(cls, else_text, else_text, el.span,
+                                                      el.index)]
                 node.else_text = else_text
             elif other is not None:
                 node.else_ = other.then
@@ -1373,6 +1384,7 @@ class _OutlineBuilder:
                 found.append(self._manual(own, cls, el.text, el.text, el.span, el.index))
             if not found and not jumps and cls not in ("info", "cleanup") and \
                     (phrases.repeats_or_waits(el.text) or phrases.is_checkpoint(el.text) or
+                     phrases.runs_again(el.text) and not self._titles_what_follows(el) or
                      phrases.numbered_step(el.text) and not self._titles_what_follows(el) or
                      self._acts_alone(el)):
                 # "Repeat steps 1-2 until all pods are Ready.", "Wait 5 minutes.", "Step 1:
@@ -1405,7 +1417,8 @@ class _OutlineBuilder:
                     nodes.append(told)
                     continue
                 if not mine and cls not in ("info", "cleanup") and \
-                        (phrases.repeats_or_waits(text) or phrases.acts_alone(text)):
+                        (phrases.repeats_or_waits(text) or phrases.acts_alone(text) or
+                         phrases.runs_again(text) and not self._titles_what_follows(el)):
                     # "Wait two minutes and run the query from step 1 again. Should the count
                     # still climb, escalate.": the wait before the question, a person's step
                     # (it was dropped, and the question asked at once); so is "On the SP2
@@ -3322,6 +3335,16 @@ _CHECK_WITH = (r"(?:^|[.!?;:]\s+)\W*(?:then\s+)?(?:confirm|verify|check|make sur
                r"validate)\b[^`.;]{0,80}?\b(?:with|using|by running)")
 
 
+def _checked_with(code: str, words: list[str], text: str) -> bool:
+    """A program's command line the sentence checks with ("; check with `storcli64 /c0 /e252
+    /s3 show rebuild`", "Then verify with `kdumpctl status`"): whatever its arguments look like
+    (a controller's `/c0`), the check is made by running it (it was context for a reader, and
+    the check nowhere in the plan)."""
+    return len(words) <= 8 and bool(_ARGV_WORDS.match(code)) and \
+        not any(w.lower() in _ENGLISH for w in words) and \
+        re.search(rf"{_CHECK_WITH}\s+`{re.escape(code)}`", text, re.I | re.M) is not None
+
+
 def _run_word(code: str, text: str, block: str = "") -> bool:
     """A program the sentence says to run, right after "run"/"execute" ("Run `uptime`.", "by
     running `kafka-topics.sh --describe`"): a command, though `inline_command` knows neither a
@@ -3345,7 +3368,7 @@ def _run_word(code: str, text: str, block: str = "") -> bool:
                           _argv_of_words(code, words) and re.search(
                               rf"(?:^|[.:;!?,]\s+|\b(?:then|next|finally|first|now|and|"
                               rf"please),?\s+)(?:run|execute)\s+`{re.escape(code)}`",
-                              text, re.I | re.M))):
+                              text, re.I | re.M) or _checked_with(code, words, text))):
         return False  # (a program no table knows: only where the guide says to run it)
     m = re.search(rf"(?:\b(?:run|running|execute|executing)|{_CHECK_WITH})\s+"
                   rf"`{re.escape(code)}`(\s*command)?(\s*:)?", text, re.I)
@@ -3520,6 +3543,13 @@ def _said_in(node: Node, text: str) -> bool:
     return node.text in text or "\n" in node.text and node.text.rsplit("\n", 1)[1] in text
 
 
+def _said_only_in(nodes: list[Node], text: str | None, not_in: str) -> list[Action]:
+    """The inline commands of `nodes` said in `text` (an item's "Otherwise ..."), not in
+    `not_in` (its own case's words)."""
+    return [n for n in nodes if isinstance(n, Action) and text and _said_in(n, text) and
+            not _said_in(n, not_in)]
+
+
 _POINTER = re.compile(r"^\W*(?:see|refer|read|learn|consult|check out)\b", re.I)
 
 
@@ -3607,6 +3637,9 @@ def _does_in_case(text: str, guard: Guard, said: str) -> bool:
     # message is written:" introduces what is written)
     return bool(first) and phrases.is_instruction(first) and (
         not phrases.is_finding(first) or phrases.is_instruction_only(first))
+
+
+_ELSE_LEAD = re.compile(r"^\W*(?:otherwise|else|if not)\b[\s,]*", re.I)
 
 
 def _split_otherwise(text: str) -> tuple[str, str | None]:

@@ -334,14 +334,16 @@ def _strip_enumerator(text: str) -> str:
 # in Polish "Jeśli kolejka nie ma konsumentów:" / "W przeciwnym razie ...", in Turkish "Eğer
 # `/var/log` 10 GB'den büyükse," / "Aksi halde ...", in Indonesian "Jika log berisi X," / "Jika
 # tidak, ...", in Swedish "Om fördröjningen växer," / "Annars ..." (not Dutch "Om X te doen,":
-# a purpose), in Vietnamese "Nếu bộ nhớ vượt quá 90%," / "Nếu không, ...".
+# a purpose), in Vietnamese "Nếu bộ nhớ vượt quá 90%," / "Nếu không, ...", in Czech "Pokud je OST
+# zaplněn nad 95 %," / "Jinak ..." / "V opačném případě ...".
 # ("Se n\u00e3o ..." is "if not ...", a guard of its own.)
 _IF_WORDS = (r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9|"
              r"se|caso|quando|qualora|nel caso in cui|als|indien|wanneer|ingeval|"
              r"если|когда|в случае если|만약|만일|"
              r"je\u015bli|je\u017celi|gdy|w przypadku gdy|o ile|"
              r"e\u011fer|\u015fayet|jika|apabila|bila|kalau|bilamana|"
-             r"om(?![^,:;]*\bte\b)|ifall|n\u1ebfu|tr\u01b0\u1eddng h\u1ee3p")
+             r"om(?![^,:;]*\bte\b)|ifall|n\u1ebfu|tr\u01b0\u1eddng h\u1ee3p|"
+             r"pokud|jestli\u017ee|jestli|v p\u0159\u00edpad\u011b, \u017ee")
 _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contrario|si no|"
                r"en caso contrario|sino|sinon|dans le cas contraire|caso contr\u00e1rio|"
                r"sen\u00e3o|do contr\u00e1rio|altrimenti|in caso contrario|anders|zo niet|"
@@ -350,7 +352,8 @@ _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contra
                r"w przeciwnym (?:razie|wypadku|przypadku)|je\u015bli nie|je\u017celi nie|"
                r"inaczej|aksi (?:halde|takdirde)|de\u011filse|"
                r"(?:jika|kalau|apabila|bila) tidak|selain itu|sebaliknya|"
-               r"annars|om inte|i annat fall|n\u1ebfu kh\u00f4ng|ng\u01b0\u1ee3c l\u1ea1i")
+               r"annars|om inte|i annat fall|n\u1ebfu kh\u00f4ng|ng\u01b0\u1ee3c l\u1ea1i|"
+               r"jinak|v opa\u010dn\u00e9m p\u0159\u00edpad\u011b|pokud ne|jestli\u017ee ne")
 # Chinese and Japanese write no space after the word: "如果磁盘已满：" / "否则，...",
 # "もし使用率が 90% を超えている場合：" / "それ以外の場合は、..."
 _CJK_IF = r"如果|假如|倘若|若是|要是|万一|もし|万が一"
@@ -893,7 +896,9 @@ _CALL_A_PERSON = (# (every form opens with one of these verbs: looked at first, 
 # storage team", "ask for help in #sre", "file a ticket with the network team" (not "unable to
 # reach out to the endpoint", nor "post in #deploys that ...": telling is not handing over).
 _ASK_A_TEAM = (r"(?<!\bto )reach out (?:to|in|on)\b|"
-               r"(?:raise|open|file|create|log) (?:a |an )?(?:p[0-4]|sev-?[0-4]|s[0-4]|"
+               # (what kind it is may come first: "open a hardware ticket with the vendor")
+               r"(?:raise|open|file|create|log) (?:a |an )?(?:[a-z][\w-]* ){0,2}?"
+               r"(?:p[0-4]|sev-?[0-4]|s[0-4]|"
                r"ticket|incident|issue|bug|case)\b(?= (?:with|for|against|to) (?:the |an? )?"
                r"(?:[\w/&-]+ ){0,3}(?:team|on-?call|support|sre|owners?|vendor|squad)\b| "
                r"(?:in|on) #)|"
@@ -1362,10 +1367,27 @@ _REPEAT_OR_WAIT = re.compile(
     r"(?:one|two|three|four|five|ten|fifteen|thirty)\s+(?:seconds?|minutes?|hours?))))\b", re.I)
 
 
+def _undecorated(text: str) -> str:
+    """A paragraph's words without its bold and its leading decoration."""
+    return _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
+
+
 def repeats_or_waits(text: str) -> bool:
     """Whether a paragraph tells the reader to repeat steps or to wait."""
-    plain = _DECORATION.sub("", text.replace("**", "").replace("__", "").strip(), count=1)
-    return _REPEAT_OR_WAIT.match(plain) is not None
+    return _REPEAT_OR_WAIT.match(_undecorated(text)) is not None
+
+
+# "Run the first curl again", "Re-run the tests": the check an earlier step made, made again
+# (not "Re-run the check from the satellite:" over the block that does it)
+_RUN_AGAIN = re.compile(
+    r"^(?:then\s+|now\s+)?(?:re-?run\s+(?:the|it|this|that|these|those|step|steps|both|all)\b|"
+    r"run\s+(?:the|it|this|that|these|those|step|steps|both|all)\b[^.;:!?`]{0,60}?\bagain\b)"
+    r"(?![^:]*:\s*$)", re.I)
+
+
+def runs_again(text: str) -> bool:
+    """Whether a paragraph tells the reader to run again what an earlier step ran."""
+    return _RUN_AGAIN.match(_undecorated(text)) is not None
 
 
 # "**Checkpoint:** the served certificate expires in 2027.", "Expected result: every axis
@@ -1645,16 +1667,20 @@ def done_before_command(sentence: str, code: str) -> str:
 
 
 # "Lock out the conveyor and clear the jam by hand, then restart it:", "Wait 15 minutes, then
-# restart it:": what a person does, then the instruction that introduces a block
+# restart it:": what a person does, then the instruction that introduces a block (in one
+# sentence or two: "Ask the DC technician to swap the disk. Then add the new disk:")
 _THEN_BLOCK = re.compile(r"^(?P<lead>(?:[^`:]|`[^`]*`)+?)"
-                         r"(?:,\s*(?:and\s+)?then|;\s*then|\s+and\s+then)\s+[^`:]+:\s*$", re.I)
+                         r"(?:,\s*(?:and\s+)?then|;\s*then|\s+and\s+then|[.!]\s+then)\s+[^`:]+:\s*$",
+                         re.I)
 
 
 # what only a person does before the block: wait ("Wait one minute", "Let the robot cool down
-# for 15 minutes") or use their hands ("Lock out the conveyor and clear the jam by hand"); not
+# for 15 minutes"), use their hands ("Lock out the conveyor and clear the jam by hand") or ask
+# someone to ("Ask the DC technician to swap the disk"); not
 # what the block may do itself ("Remove packages first, then install ...", "Retry the pick up
 # to 3 times, then abort")
-_PERSON_FIRST = re.compile(r"^(?:wait|pause)\b|^let\b[^,]*\b(?:cool|settle|drain|recover|finish|"
+_PERSON_FIRST = re.compile(r"^(?:wait|pause)\b|^(?:ask|get)\s+(?:the|a|an|your|our|someone|"
+                           r"somebody)\b[^,;]*?\bto\s+[a-z]|^let\b[^,]*\b(?:cool|settle|drain|recover|finish|"
                            r"catch up|stabili[sz]e)\b|\bby hand\b|\bmanually\b|\bphysically\b|"
                            rf"{_LOCK_OUT.pattern}", re.I)
 
@@ -2036,7 +2062,8 @@ _GUARD_HINTS = ("if", "when", "unless", "once", "should", "otherwise", "else", "
                 "je\u015bli", "je\u017celi", "gdy", "przeciwnym", "inaczej", "o ile",
                 "e\u011fer", "\u015fayet", "aksi ", "de\u011filse", "jika", "apabila", "bila",
                 "kalau", "selain itu", "sebaliknya", "om", "ifall", "annars",
-                "i annat fall", "n\u1ebfu", "tr\u01b0\u1eddng h\u1ee3p", "ng\u01b0\u1ee3c l\u1ea1i",
+                "i annat fall", "n\u1ebfu", "pokud", "jestli", "jinak", "opa\u010dn\u00e9m",
+                "v p\u0159\u00edpad\u011b", "tr\u01b0\u1eddng h\u1ee3p", "ng\u01b0\u1ee3c l\u1ea1i",
                 *_CJK_IF.split("|"), *_CJK_ELSE.split("|"))
 
 
@@ -2307,6 +2334,11 @@ def asks_to_run(text: str, code: str, lead: str = "") -> bool:
     if at < 0:
         return bool(_IMPERATIVE.match(plain))
     before, after = plain[:at], plain[at + len(code) + 2:]
+    # "After the swap the rebuild starts by itself; check with `x`": a semicolon ends the
+    # clause before it, whose opener ("After ...") holds nothing of the command's (words
+    # after it: "...; `x` and `y` are commands" reads as it did)
+    if (rest := before.rpartition(";")[2]).strip() and ";" in before:
+        before = rest
     if plain.rstrip(" *_").endswith("?"):
         return False
     clause = _instruction_clause(before)
