@@ -28,7 +28,7 @@ patronictl gitlab-patronictl etcdutl cockroach linkerd linkerd-buoyant iscsiadm
 argocd istioctl pg_isready supervisorctl pm2 rc-service rc-status varnishstat varnishadm apachectl
 apache2ctl named-checkconf named-checkzone postconf mailq ipvsadm conntrack zpool zfs multipath
 mysqladmin openstack nova logcli postqueue postsuper qshape sinfo squeue scontrol sacct dcgmi
-clickhouse-client k9s btop glances nmon iftop nethogs sqlcmd
+clickhouse-client k9s btop glances nmon iftop nethogs sqlcmd scp rsync
 """.split())
 
 # Known tools that are a whole command on their own (`uptime`, `df`); others need arguments.

@@ -65,6 +65,18 @@ def test_check_with_a_program_runs_it_whatever_its_arguments_look_like():
         assert check.id in reachable(plan, running(plan, "ls").id), said
 
 
+def test_copying_files_off_a_host_with_scp_or_rsync_is_a_command_and_gated():
+    # "Copy the vmcore off the host before it is cleaned: `scp root@web-1:/var/crash/... .`":
+    # the copy was a person's step's text only (scp and rsync were no tools the compiler knew)
+    for said, words in (("Copy the vmcore off the host before it is cleaned: "
+                         "`scp root@web-1:/var/crash/vmcore /srv/crash/`", ("scp", "vmcore")),
+                        ("Keep the dumps: `rsync -a web-1:/var/crash/ /srv/crash/`",
+                         ("rsync", "/srv/crash/"))):
+        plan = compile_text(f"## Fix\n\n1. Read: `ls /var/crash`\n2. {said}\n")
+        copy = running(plan, *words)
+        assert gated(plan, copy.id), said  # it writes where it copies to
+
+
 # -- endings --------------------------------------------------------------------------------------
 
 def test_opening_a_ticket_of_a_kind_with_the_vendor_hands_the_case_over():
