@@ -5,6 +5,17 @@ r"""Trust, session 24: query text, a policy's globs, and reads that print what t
    up{a="`) rewrote the query, while the prometheus plugin's own query keeps each value in its
    place (`engine.promql`). Their query text is query text now: inside a quoted string a value
    holds neither that quote nor a backslash, elsewhere it is one number or duration.
+3. Reads that printed what nobody asked for: `git log -p` (`--patch`, `whatchanged -p`, `git
+   show A..B`) printed every line the history ever added, a secret committed and deleted
+   since among them, and `git cat-file --batch-all-objects --batch` every object; trust22
+   gated only a credential file's own name. A patch of many commits reads when it names the
+   files it covers (none holding credentials) or one commit (`git show REV`, `git log -p -1`);
+   `git log --oneline` and `--batch-check` still read. `redis-cli KEYS` walks every key in one
+   call while the server serves no one else (an effect on the world); `--scan`/SCAN still read.
+   Left reads, on purpose: `aws ec2 get-console-output` (what an instance printed, as `cat
+   /var/log/cloud-init-output.log` on it reads) and `SELECT query FROM pg_stat_activity` (the
+   diagnostic for a long-running query; the server shows another role's text only to a
+   superuser or pg_read_all_stats).
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ from __future__ import annotations
 import pytest
 
 from engine.placement import rendered_problem
+from tests.support.verdicts import assert_gated, assert_reads
 
 # -- 1. a value in promtool's or logcli's query text ----------------------------------------------
 
@@ -61,3 +73,43 @@ def test_a_value_outside_a_querys_strings_is_one_number_or_duration(value: str,
 def test_promtools_url_and_flags_are_not_query_text() -> None:
     template = ["promtool", "query", "instant", "--time={{ inputs.t }}", _URL, "up"]
     assert _query_problem(template, {"t": "2026-12-05T10:00:00Z"}) is None
+
+
+# -- 3. reads that print what nobody asked for ----------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "git log -p", "git log --patch", "git log -p -5", "git log -p -S password",
+    "git log -p origin/main", "git log -p -- config/", "git whatchanged -p",
+    "git show HEAD~20..HEAD", "git show --patch v1..v2", "git log -L 1,20:.env",
+])
+def test_a_patch_of_many_commits_is_not_a_read(line: str) -> None:
+    assert_gated(line, "patch of many commits", "credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "git log -p -- app.yaml", "git log -p deploy/values.yaml", "git log -p -1", "git log -p -n 1",
+    "git show HEAD", "git show abc123", "git show --stat HEAD~5..HEAD", "git log --oneline",
+    "git log --stat -20", "git log --oneline c9a4626..ebe21ac", "git whatchanged",
+    "git log -L 10,20:app.py", "git rev-list HEAD",
+])
+def test_a_patch_of_named_files_or_one_commit_still_reads(line: str) -> None:
+    assert_reads(line)
+
+
+def test_every_object_of_a_repository_is_not_a_read() -> None:
+    assert_gated("git cat-file --batch-all-objects --batch", "every object")
+    assert_reads("git cat-file --batch-all-objects --batch-check")
+
+
+@pytest.mark.parametrize("line", ["redis-cli KEYS '*'", "redis-cli -h cache keys 'user:*'"])
+def test_redis_keys_stalls_the_server(line: str) -> None:
+    assert_gated(line, "KEYS walks every key")
+
+
+@pytest.mark.parametrize("line", [
+    "redis-cli --scan --pattern 'user:*'", "redis-cli SCAN 0 MATCH 'user:*' COUNT 100",
+    "aws ec2 get-console-output --instance-id i-1 --latest",
+    "psql -c 'SELECT pid, query FROM pg_stat_activity'",
+])
+def test_what_was_weighed_and_left_a_read_still_reads(line: str) -> None:
+    assert_reads(line)
