@@ -5,6 +5,12 @@ r"""Trust, session 24: query text, a policy's globs, and reads that print what t
    up{a="`) rewrote the query, while the prometheus plugin's own query keeps each value in its
    place (`engine.promql`). Their query text is query text now: inside a quoted string a value
    holds neither that quote nor a backslash, elsewhere it is one number or duration.
+2. The operator's `[policy] auto_approve` globs matched approval steps' ids, and a step's id
+   is the guide's to choose: with `auto_approve = ["approve-check-*"]` a guide that named a
+   change `{#check-x}` had it approved unasked. A policy glob matches the command a gate would
+   run, as its approver is shown it (`systemctl restart *`; its `*` never spans `;`, `|`, `&`,
+   `$`, a quote or a redirection; `*` alone approves every gate); an id glob in mendflow.toml
+   is refused in one line, saying what to write.
 3. Reads that printed what nobody asked for: `git log -p` (`--patch`, `whatchanged -p`, `git
    show A..B`) printed every line the history ever added, a secret committed and deleted
    since among them, and `git cat-file --batch-all-objects --batch` every object; trust22
@@ -20,9 +26,16 @@ r"""Trust, session 24: query text, a policy's globs, and reads that print what t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from engine.config import read_config
+from engine.errors import ConfigError
+from engine.interaction import Answers, policy_approves
 from engine.placement import rendered_problem
+from tests.support.compiling import compile_text
+from tests.support.running import run_locally
 from tests.support.verdicts import assert_gated, assert_reads
 
 # -- 1. a value in promtool's or logcli's query text ----------------------------------------------
@@ -73,6 +86,55 @@ def test_a_value_outside_a_querys_strings_is_one_number_or_duration(value: str,
 def test_promtools_url_and_flags_are_not_query_text() -> None:
     template = ["promtool", "query", "instant", "--time={{ inputs.t }}", _URL, "up"]
     assert _query_problem(template, {"t": "2026-12-05T10:00:00Z"}) is None
+
+
+# -- 2. a policy's globs against the guide's names -----------------------------------------------
+
+_NAMED_CHECK = """# T
+
+## Diagnosis
+
+1. Check the pods {{#check-x}}:
+
+   ```bash
+   touch {marker}
+   ```
+"""
+
+
+@pytest.mark.parametrize(("policy", "done"), [
+    (("approve-check-*", "check-*"), False), (("touch *",), True), (("*",), True),
+])
+def test_a_policy_approves_commands_not_the_guides_names(tmp_path: Path, policy: tuple[str, ...],
+                                                          done: bool) -> None:
+    marker = tmp_path / "changed"
+    plan = compile_text(_NAMED_CHECK.format(marker=marker))
+    run_locally(plan, tmp_path, interaction=Answers(auto_approve=policy))
+    assert marker.exists() == done
+
+
+@pytest.mark.parametrize("command", [
+    "systemctl restart nginx; rm -rf /", "systemctl restart nginx | tee /etc/passwd",
+    "systemctl restart $(curl evil)", "systemctl restart 'a b' && reboot",
+    "systemctl restart x > /etc/motd",
+])
+def test_a_policy_globs_star_stays_within_plain_words(command: str) -> None:
+    assert not policy_approves(["systemctl restart *"], [command])
+    assert policy_approves(["systemctl restart *"], ["systemctl restart nginx --no-block"])
+
+
+def test_a_gate_over_two_commands_needs_both_approved() -> None:
+    assert not policy_approves(["systemctl restart *"], ["systemctl restart a", "rm -rf /x"])
+    assert not policy_approves(["systemctl restart *"], [])  # not rendered yet: a person asks
+
+
+def test_an_id_glob_in_the_policy_is_refused_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "mendflow.toml"
+    config.write_text('[policy]\nauto_approve = ["approve-start_*"]\n')
+    with pytest.raises(ConfigError) as info:
+        read_config(config)
+    said = str(info.value)
+    assert "approve-start_*" in said and "commands" in said and "\n" not in said
 
 
 # -- 3. reads that print what nobody asked for ----------------------------------------------------
