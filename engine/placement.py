@@ -50,7 +50,7 @@ the world (the read-only table).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -489,24 +489,15 @@ _SQL_WORD = re.compile(r"[A-Za-z0-9_.]+")
 def sql_value_problem(template: str, memory: Mapping[str, Any]) -> str | None:
     """A value put into SQL text may not change the SQL: inside a quoted literal or name it
     holds neither that quote nor a backslash; elsewhere it is one number or word."""
-    for expression, quote in _sql_places(template):
-        for ref in sorted(_refs(expression)):
-            value = _lookup(memory, ref)
-            if value is None:
-                continue
-            text = str(value)
-            if quote:
-                bad = next((c for c in (quote, "\\") if c in text), None)
-                if bad is not None:
-                    return (f"the value {shown(text)} of {ref} would end the {quote}...{quote} "
-                            f"it sits in, in SQL text (it holds {bad!r})")
-                continue
-            bad = next((c for c in text if not _SQL_WORD.fullmatch(c)), None)
-            if bad is not None:
-                return (f"the value {shown(text)} of {ref} would change the SQL it is put "
-                        "into: outside a quoted literal a value is one number or word, "
-                        f"and it holds {bad!r}")
-    return None
+    return _spliced_value_problem(template, memory, "SQL text", _sql_outside)
+
+
+def _sql_outside(text: str) -> str | None:
+    bad = next((c for c in text if not _SQL_WORD.fullmatch(c)), None)
+    if bad is None:
+        return None
+    return ("would change the SQL it is put into: outside a quoted literal a value is one "
+            f"number or word, and it holds {bad!r}")
 
 
 _QUERY_WORD = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"  # a number
@@ -516,20 +507,34 @@ _QUERY_WORD = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"  # a numb
 def query_value_problem(template: str, memory: Mapping[str, Any]) -> str | None:
     """A value put into PromQL or LogQL text may not change the query: inside a quoted string
     it holds neither that quote nor a backslash; elsewhere it is one number or duration."""
+    return _spliced_value_problem(template, memory, "a query's text", _query_outside)
+
+
+def _query_outside(text: str) -> str | None:
+    if _QUERY_WORD.fullmatch(text):
+        return None
+    return ("would change the query it is put into: outside a quoted string a value is one "
+            "number or duration")
+
+
+def _spliced_value_problem(template: str, memory: Mapping[str, Any], language: str,
+                           outside: Callable[[str], str | None]) -> str | None:
+    """The first value of `template` that would leave its place in `language` text: out of
+    the quoted string it sits in (by that quote or a backslash), or, outside any, what
+    `outside` says of it."""
     for expression, quote in _sql_places(template):
         for ref in sorted(_refs(expression)):
             value = _lookup(memory, ref)
             if value is None:
                 continue
             text = str(value)
-            if quote:
-                bad = next((c for c in (quote, "\\") if c in text), None)
-                if bad is not None:
-                    return (f"the value {shown(text)} of {ref} would end the {quote}...{quote} "
-                            f"it sits in, in a query's text (it holds {bad!r})")
-            elif not _QUERY_WORD.fullmatch(text):
-                return (f"the value {shown(text)} of {ref} would change the query it is put "
-                        "into: outside a quoted string a value is one number or duration")
+            bad = next((c for c in (quote, "\\") if c in text), None) if quote else None
+            if bad is not None:
+                return (f"the value {shown(text)} of {ref} would end the {quote}...{quote} "
+                        f"it sits in, in {language} (it holds {bad!r})")
+            problem = None if quote else outside(text)
+            if problem is not None:
+                return f"the value {shown(text)} of {ref} {problem}"
     return None
 
 
