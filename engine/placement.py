@@ -445,8 +445,8 @@ def rendered_problem(plugin: str | None, templates: Mapping[str, Any],
     for where, template, sink in param_sinks(plugin, templates):
         if plugin == "bash" and where.startswith("args."):
             sink = "argv"  # `git log $REF`: the line expands the value as a word of a command
-        if sink not in ("argv", "path", "sql", "promql"):
-            continue
+        if sink not in ("argv", "path", "sql") and not (sink == "promql" and plugin == "shell"):
+            continue  # (the prometheus plugin's query is guarded by its own filter)
         value = values.get(where)
         if value is None:
             continue

@@ -88,6 +88,13 @@ def test_promtools_url_and_flags_are_not_query_text() -> None:
     assert _query_problem(template, {"t": "2026-12-05T10:00:00Z"}) is None
 
 
+def test_the_prometheus_plugins_query_is_left_to_its_own_filter() -> None:
+    query = "sum(rate(x{service=\"{{ (inputs.v) | promql('label') }}\"}[5m]))"
+    value = 'a"b'  # the filter writes it as "a\"b": a label value, whatever it holds
+    assert rendered_problem("prometheus", {"query": query}, {"query": query},
+                            {"inputs": {"v": value}}) is None
+
+
 # -- 2. a policy's globs against the guide's names -----------------------------------------------
 
 _NAMED_CHECK = """# T
@@ -175,3 +182,4 @@ def test_redis_keys_stalls_the_server(line: str) -> None:
 ])
 def test_what_was_weighed_and_left_a_read_still_reads(line: str) -> None:
     assert_reads(line)
+
