@@ -6,7 +6,7 @@
     password_env = "REQUESTS_DB_PASSWORD"
 
     [policy]                           # the operator's approval policy
-    auto_approve = ["approve-start_*"]
+    auto_approve = ["systemctl start *"]   # the commands a gate may run unasked
 
     [serve]                            # `mendflow serve` (engine.serve)
     base_url = "https://mendflow.example.com"   # the run links its notifications carry
@@ -31,7 +31,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine import files
 from engine.errors import ConfigError
@@ -54,6 +54,16 @@ class DataSourceEntry(_Strict):
 
 class Policy(_Strict):
     auto_approve: list[str] = Field(default_factory=list)
+
+    @field_validator("auto_approve")
+    @classmethod
+    def _commands_not_ids(cls, globs: list[str]) -> list[str]:
+        named = next((g for g in globs if g.startswith("approve-")), None)
+        if named is not None:
+            raise ValueError(f"{named!r} names approval steps by id, which the guide chooses: "
+                             "write the commands a gate may run ('systemctl restart *'), or "
+                             "'*' for every gate")
+        return globs
 
 
 class WebhookEntry(_Strict):

@@ -12,7 +12,8 @@ An unanswerable question (no terminal, no answer given) is never guessed: it rai
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -59,8 +60,9 @@ def in_doubt_hint(step_id: str) -> str:
 
 
 class Interaction(Protocol):
-    async def approve(self, *, step: Step, action: str) -> Answer:
-        """May `action` (the rendered command of the step after this gate) run?"""
+    async def approve(self, *, step: Step, action: str, commands: Sequence[str] = ()) -> Answer:
+        """May `action` (the rendered command of the step after this gate) run? `commands`:
+        each gated step's rendered command (empty when one cannot be rendered yet)."""
         ...
 
     async def confirm_manual(self, *, step: Step, instructions: str) -> Answer:
@@ -81,12 +83,37 @@ def load_auto_approve(config_file: Path, *, required: bool = False) -> tuple[str
     """The operator's approval policy from `mendflow.toml`:
 
         [policy]
-        auto_approve = ["approve-start_*", "approve-reset_*"]   # globs over approval steps
+        auto_approve = ["systemctl restart *", "kubectl rollout restart deployment/*"]
+
+    Each glob is over the command a gate would run, as its approver is shown it
+    (`policy_approves`), never over a step's id: the guide names its steps.
 
     Approval belongs to whoever runs the guide, never to the guide itself, so it lives in the
     operator's config file, not in front matter. A missing file means no policy, unless it
     was named (`required`)."""
     return tuple(read_config(config_file, required=required).policy.auto_approve)
+
+
+_SHELL_MARKS = ";&|<>$`'\"\\\n"
+"""What a policy glob's `*` and `?` never match: what joins, redirects, expands or quotes."""
+
+
+def policy_approves(globs: Iterable[str], commands: Sequence[str]) -> bool:
+    """Whether the operator's policy approves a gate: each command it gates (as the approver
+    is shown it) matches one of the globs, whose `*` and `?` stand for plain words, never for
+    `;`, `|`, `&`, `$`, a quote or a redirection; the glob `*` alone approves every gate. A
+    step's id is no part of it: the guide names its steps (`{#check-x}` on a `kubectl delete`)."""
+    globs = list(globs)
+    if "*" in globs:
+        return True
+    return bool(commands) and all(any(_command_glob(g).fullmatch(c) for g in globs)
+                                  for c in commands)
+
+
+def _command_glob(glob: str) -> re.Pattern[str]:
+    plain = "[^" + re.escape(_SHELL_MARKS) + "]"
+    return re.compile("".join(plain + "*" if c == "*" else plain if c == "?" else re.escape(c)
+                              for c in glob))
 
 
 def parse_answers(pairs: Iterable[str]) -> dict[str, bool]:
@@ -142,10 +169,10 @@ class Answers:
     fallback: Interaction | None = None  # e.g. the terminal prompt
     in_doubt: Mapping[str, InDoubtDecision] = field(default_factory=dict)
 
-    async def approve(self, *, step: Step, action: str) -> Answer:
+    async def approve(self, *, step: Step, action: str, commands: Sequence[str] = ()) -> Answer:
         if any(fnmatch.fnmatchcase(step.id, pat) for pat in self.approvals):
             return Answer(True, "--approve")
-        if any(fnmatch.fnmatchcase(step.id, pat) for pat in self.auto_approve):
+        if policy_approves(self.auto_approve, commands):
             return Answer(True, "policy")
         if self.assume_yes:
             return Answer(True, "--yes")

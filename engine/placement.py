@@ -15,7 +15,8 @@ step's parameters is a *sink*, and each sink takes some input types (`engine.val
               mysql -e, clickhouse-client -q, sqlite3's SQL,
               cqlsh -e, cockroach sql -e
     argv      any other argv word                               every type but text
-    promql    a Prometheus query                                every type but text
+    promql    a Prometheus query; the PromQL/LogQL text of      every type but text
+              `promtool query` and `logcli query`
     url       an HTTP url or path                               every type but text
     path      a logs path, a working directory                  name, path
     data      a SQL bound value, an HTTP body or query field,   every type
@@ -37,6 +38,11 @@ would end the literal); anywhere else it must be one number or word (letters, di
 `.`). Checked on the values a template reads, like a URL's, for every value: a path, a regex,
 a URL or an earlier step's output can hold a quote (`sql_value_problem`).
 
+A value in the PromQL or LogQL text of `promtool query` or `logcli query` is checked so too,
+as the prometheus plugin's query keeps a value in its place (`engine.promql`): inside a quoted
+string (a label matcher's value, a line filter) it holds neither that quote nor a backslash;
+anywhere else it is one number or duration (`query_value_problem`).
+
 It does not check a value against its type (`engine.values`) or decide what a command does to
 the world (the read-only table).
 """
@@ -44,7 +50,7 @@ the world (the read-only table).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -192,6 +198,9 @@ def _classify(argv: list[str], start: int, sinks: list[Sink]) -> None:
         if not named_program and positional:
             sinks[positional[0]] = "script"
         return
+    if tool in _QUERY_TOOLS:
+        _query_text(argv, i, tool, sinks)
+        return
     if tool == "ssh":
         _ssh(argv, i, sinks)
         return
@@ -234,6 +243,46 @@ def _sql_text(argv: list[str], i: int, tool: str, sinks: list[Sink]) -> None:
             operands += 1
             if tool == "sqlite3" and operands > 1:
                 sinks[j] = "sql"
+        j += 1
+
+
+_QUERY_TOOLS = {  # tool -> (its query subcommands, how many operands come before the query)
+    "promtool": {"query instant": 1, "query range": 1, "query series": 1},
+    "logcli": {"query": 0, "instant-query": 0, "series": 0},
+}
+_QUERY_VALUE_FLAGS = frozenset(  # flags of promtool query and logcli whose value is a word apart
+    "--time --start --end --step --header -o --format --http.config.file --addr --username "
+    "--password --org-id --limit --since --from --to --interval --batch --output -z "
+    "--timezone --exclude-label --include-label --labels-length --parallel-duration "
+    "--parallel-max-workers --part-path-prefix --ca-cert --cert --key --tls-server-name "
+    "--bearer-token --bearer-token-file --retries --delay-for --max-backoff --min-backoff "
+    "--auth-header --proxy-url --query-timeout --output-timestamp-format".split())
+_QUERY_FLAGS = frozenset({"--match"})  # a flag whose value is a selector: query text
+
+
+def _query_text(argv: list[str], i: int, tool: str, sinks: list[Sink]) -> None:
+    """Mark the PromQL/LogQL text of `promtool query instant|range|series` and `logcli
+    query|instant-query|series`: the operands after the server's URL, and `--match`'s value."""
+    words = 2 if tool == "promtool" else 1
+    before = _QUERY_TOOLS[tool].get(" ".join(argv[i : i + words]))
+    if before is None:
+        return
+    operands = 0
+    j = i + words
+    while j < len(argv):
+        word = argv[j]
+        flag, eq, _ = word.partition("=")
+        if flag in _QUERY_FLAGS:
+            if eq or j + 1 < len(argv):
+                sinks[j if eq else j + 1] = "promql"
+            j += 1 if eq else 2
+            continue
+        if word.startswith("-"):
+            j += 2 if flag in _QUERY_VALUE_FLAGS and not eq else 1
+            continue
+        if operands >= before:
+            sinks[j] = "promql"
+        operands += 1
         j += 1
 
 
@@ -396,14 +445,16 @@ def rendered_problem(plugin: str | None, templates: Mapping[str, Any],
     for where, template, sink in param_sinks(plugin, templates):
         if plugin == "bash" and where.startswith("args."):
             sink = "argv"  # `git log $REF`: the line expands the value as a word of a command
-        if sink not in ("argv", "path", "sql"):
-            continue
+        if sink not in ("argv", "path", "sql") and not (sink == "promql" and plugin == "shell"):
+            continue  # (the prometheus plugin's query is guarded by its own filter)
         value = values.get(where)
         if value is None:
             continue
         problem = argv_problem(template, value) or (
             url_value_problem(template, memory) if memory is not None else None) or (
             sql_value_problem(template, memory) if memory is not None and sink == "sql"
+            else None) or (
+            query_value_problem(template, memory) if memory is not None and sink == "promql"
             else None)
         if problem:
             return f"{where}: {problem}"
@@ -438,23 +489,52 @@ _SQL_WORD = re.compile(r"[A-Za-z0-9_.]+")
 def sql_value_problem(template: str, memory: Mapping[str, Any]) -> str | None:
     """A value put into SQL text may not change the SQL: inside a quoted literal or name it
     holds neither that quote nor a backslash; elsewhere it is one number or word."""
+    return _spliced_value_problem(template, memory, "SQL text", _sql_outside)
+
+
+def _sql_outside(text: str) -> str | None:
+    bad = next((c for c in text if not _SQL_WORD.fullmatch(c)), None)
+    if bad is None:
+        return None
+    return ("would change the SQL it is put into: outside a quoted literal a value is one "
+            f"number or word, and it holds {bad!r}")
+
+
+_QUERY_WORD = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"  # a number
+                         r"|-?(?:\d+(?:ms|s|m|h|d|w|y))+")  # a duration, an offset
+
+
+def query_value_problem(template: str, memory: Mapping[str, Any]) -> str | None:
+    """A value put into PromQL or LogQL text may not change the query: inside a quoted string
+    it holds neither that quote nor a backslash; elsewhere it is one number or duration."""
+    return _spliced_value_problem(template, memory, "a query's text", _query_outside)
+
+
+def _query_outside(text: str) -> str | None:
+    if _QUERY_WORD.fullmatch(text):
+        return None
+    return ("would change the query it is put into: outside a quoted string a value is one "
+            "number or duration")
+
+
+def _spliced_value_problem(template: str, memory: Mapping[str, Any], language: str,
+                           outside: Callable[[str], str | None]) -> str | None:
+    """The first value of `template` that would leave its place in `language` text: out of
+    the quoted string it sits in (by that quote or a backslash), or, outside any, what
+    `outside` says of it."""
     for expression, quote in _sql_places(template):
         for ref in sorted(_refs(expression)):
             value = _lookup(memory, ref)
             if value is None:
                 continue
             text = str(value)
-            if quote:
-                bad = next((c for c in (quote, "\\") if c in text), None)
-                if bad is not None:
-                    return (f"the value {shown(text)} of {ref} would end the {quote}...{quote} "
-                            f"it sits in, in SQL text (it holds {bad!r})")
-                continue
-            bad = next((c for c in text if not _SQL_WORD.fullmatch(c)), None)
+            bad = next((c for c in (quote, "\\") if c in text), None) if quote else None
             if bad is not None:
-                return (f"the value {shown(text)} of {ref} would change the SQL it is put "
-                        "into: outside a quoted literal a value is one number or word, "
-                        f"and it holds {bad!r}")
+                return (f"the value {shown(text)} of {ref} would end the {quote}...{quote} "
+                        f"it sits in, in {language} (it holds {bad!r})")
+            problem = None if quote else outside(text)
+            if problem is not None:
+                return f"the value {shown(text)} of {ref} {problem}"
     return None
 
 

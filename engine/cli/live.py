@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from rich.live import Live
@@ -132,7 +132,7 @@ class _TerminalPrompt:
         finally:
             self.view.resume()
 
-    async def approve(self, *, step: Any, action: str) -> Any:
+    async def approve(self, *, step: Any, action: str, commands: Sequence[str] = ()) -> Any:
         from engine.interaction import Answer
 
         ok = await self._ask(f"[bold]Approve[/bold] {step.id}?", f"\nAbout to run: {action}")

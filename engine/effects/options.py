@@ -116,6 +116,7 @@ class Parsed:
 
     flags: list[tuple[str, str | None]] = field(default_factory=list)
     operands: list[str] = field(default_factory=list)
+    after_dashes: list[str] = field(default_factory=list)  # the operands after `--` (paths)
 
     def has(self, *names: str) -> bool:
         return any(name in names for name, _ in self.flags)
@@ -133,6 +134,7 @@ def parse(args: list[str], flags: Flags, tool: str, *, stop_at_operand: bool = F
         arg = args[i]
         if arg == "--":
             out.operands += args[i + 1:]
+            out.after_dashes = args[i + 1:]
             break
         if arg.startswith("--") or (flags.one_dash and arg.startswith("-") and len(arg) > 1
                                     and _one_dash_long(arg, flags)):

@@ -361,6 +361,55 @@ def _file_at_revision(p: Parsed, name: str) -> None:
             raise NotRead(f"{name} {word}: {credential_reason(path)}", cause="operand")
 
 
+_PATCHES = ("-p", "-u", "--patch", "--patch-with-stat", "--patch-with-raw", "-U", "--unified",
+            "--word-diff", "--cc", "-L")
+_NO_PATCH = ("-s", "--no-patch", "--stat", "--shortstat", "--numstat", "--name-only",
+             "--name-status", "--summary", "--raw", "--compact-summary", "--dirstat")
+_ONE_COMMIT = frozenset({"1"})
+_FILE_NAME = re.compile(r"(?:^|/)[^/*?\[:]*\.[A-Za-z][\w-]*$")
+
+
+def _history_patch(p: Parsed, name: str) -> None:
+    """A patch of many commits (`git log -p`, `git whatchanged -p`, `git show A..B`) prints
+    every line each commit added, a secret committed and deleted since among them: it reads
+    when it names the files it covers (`git log -p -- app.yaml`, none holding credentials) or
+    one commit (`git show REV`, `git log -p -1`)."""
+    _file_at_revision(p, name)
+    if name.endswith("rev-list") or not _prints_patch(p, name) or _one_commit(p, name):
+        return
+    paths = p.after_dashes or [w for w in p.operands if _FILE_NAME.search(w) and ".." not in w]
+    paths += [v.rpartition(":")[2] for v in p.values("-L")]
+    if not paths or not all(_FILE_NAME.search(w) and not holds_credentials(w) for w in paths):
+        raise NotRead(f"{name} prints the patch of many commits, every line they added (a "
+                      "secret committed and deleted since among them): not a read to keep "
+                      "(name the files: `-- FILE`, or one commit)", cause="flag")
+
+
+def _prints_patch(p: Parsed, name: str) -> bool:
+    if p.has(*_PATCHES):
+        return True
+    return name.endswith("show") and not p.has(*_NO_PATCH)
+
+
+def _one_commit(p: Parsed, name: str) -> bool:
+    if name.endswith("show"):
+        return not any(".." in w or w.startswith("^") for w in p.operands) and \
+            not p.has("--all", "--branches", "--tags", "--remotes", "--glob")
+    counts = p.values("-N", "-n", "--max-count")
+    return bool(counts) and counts[-1] in _ONE_COMMIT or p.has("--no-walk")
+
+
+def _every_object(p: Parsed, name: str) -> None:
+    """`git cat-file --batch-all-objects --batch` prints every object the repository holds,
+    each file as every commit had it (a secret deleted since among them); `--batch-check`
+    prints their names, types and sizes, and reads."""
+    _file_at_revision(p, name)
+    if p.has("--batch-all-objects") and p.has("--batch"):
+        raise NotRead(f"{name} --batch-all-objects --batch prints every object the repository "
+                      "holds, each file as every commit had it (a secret deleted since among "
+                      "them): not a read to keep (--batch-check reads)", cause="flag")
+
+
 _GIT_GLOBAL = F("C:Pp", """no-pager paginate git-dir= work-tree= namespace= bare
     no-replace-objects literal-pathspecs glob-pathspecs noglob-pathspecs icase-pathspecs
     no-optional-locks""", posix=True, why={
@@ -368,7 +417,8 @@ _GIT_GLOBAL = F("C:Pp", """no-pager paginate git-dir= work-tree= namespace= bare
     "--config-env": "sets configuration, which can run programs",
     "--exec-path": "runs git's programs from another directory"})
 _GIT_SUBS: dict[str, Tool] = {
-    **rows("log show diff whatchanged rev-list", Tool(_LOG, check=_file_at_revision)),
+    **rows("log show whatchanged rev-list", Tool(_LOG, check=_history_patch)),
+    "diff": Tool(_LOG, check=_file_at_revision),
     "shortlog": Tool(_LOG | F("nsecw::", "numbered summary email committer group=")),
     "status": Tool(F("sbzu::v", "short branch porcelain=? long untracked-files=? "
                      "ignore-submodules=? ignored=? column=? no-column ahead-behind "
@@ -398,7 +448,7 @@ _GIT_SUBS: dict[str, Tool] = {
     "describe": Tool(F("", "all tags contains abbrev= candidates= exact-match debug long match= "
                        "exclude= always first-parent dirty=? broken=?")),
     "cat-file": Tool(F("tsep", "batch=? batch-check=? batch-all-objects allow-unknown-type "
-                       "follow-symlinks unordered buffer"), check=_file_at_revision),
+                       "follow-symlinks unordered buffer"), check=_every_object),
     "show-ref": Tool(F("dqs", "heads tags verify hash=? abbrev=? dereference quiet head "
                        "exists")),
     "for-each-ref": Tool(F("", "format= sort= count= points-at= merged=? no-merged=? contains= "
@@ -551,7 +601,7 @@ _REDIS_READ = frozenset("""
 get mget exists ttl pttl type strlen getrange llen lrange lindex lpos scard smembers sismember
 smismember srandmember sinter sunion sdiff sintercard zcard zrange zrangebyscore zrangebylex
 zrevrange zrevrangebyscore zrevrangebylex zscore zmscore zrank zrevrank zcount zlexcount
-hget hmget hgetall hkeys hvals hlen hexists hstrlen hrandfield keys scan sscan hscan zscan info
+hget hmget hgetall hkeys hvals hlen hexists hstrlen hrandfield scan sscan hscan zscan info
 ping dbsize time lastsave role echo randomkey bitcount getbit bitpos xlen xrange xrevrange
 pfcount geopos geodist geohash geosearch substr lcs dump touch
 """.split())
@@ -632,6 +682,10 @@ def redis_cli(name: str, args: list[str]) -> None:
         raise NotRead(f"{name} {command.upper()} {key} prints the value of a key named for a "
                       "secret (a password, a token, a key): not a read to keep",
                       cause="operand")
+    if command == "keys":
+        raise NotRead(f"{name} KEYS walks every key in one call, and the server serves no one "
+                      "else until it ends (a large one stalls for seconds): not a read to keep "
+                      "(--scan --pattern P, or SCAN, reads a page at a time)", cause="subcommand")
     if command in _REDIS_READ:
         return
     _redis_secret_shown(name, command, p.operands[1:])

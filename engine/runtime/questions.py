@@ -16,6 +16,7 @@ A step in doubt after a crash is not asked here: `mendflow resume` answers it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from engine.interaction import Answer, InDoubtReply, NeedsAnswer, in_doubt_hint
 from engine.plan import Edge, Step
@@ -40,7 +41,7 @@ class StoreQuestions:
             asked = await self.store.ask_question(self.run_id, key, kind=kind, text=text)
         return Answer(asked.yes, f"api:{asked.by} from {asked.source}")
 
-    async def approve(self, *, step: Step, action: str) -> Answer:
+    async def approve(self, *, step: Step, action: str, commands: Sequence[str] = ()) -> Answer:
         return await self._ask(question_key(step), "approve", action)
 
     async def confirm_manual(self, *, step: Step, instructions: str) -> Answer:

@@ -566,7 +566,9 @@ class StepRunner:
             return await self._answered(plan, step, attempt, memory, True, sched.DRY_RUN,
                                         f"dry run: would ask to approve: {action}",
                                         approved=approved)
-        answer = await self.interaction.approve(step=step, action=action)
+        commands = [text for _, text, rendered in shown if rendered] \
+            if all(rendered for _, _, rendered in shown) else []
+        answer = await self.interaction.approve(step=step, action=action, commands=commands)
         verdict = "approved" if answer.yes else "denied"
         return await self._answered(plan, step, attempt, memory, answer.yes, answer.by,
                                     f"{verdict} by {answer.by}: {action}", approved=approved)

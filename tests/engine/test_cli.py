@@ -182,7 +182,7 @@ def test_first_ctrl_c_cancels_and_runs_the_always_steps(tmp_path: Path) -> None:
                      f"   ```\n\n## Always: make it safe\n\n1. Park {{#park}}:\n\n   ```bash\n"
                      f"   touch {marker}\n   ```\n")
     config = tmp_path / "mendflow.toml"
-    config.write_text('[policy]\nauto_approve = ["approve-*"]\n')  # `sleep` is read-only anyway
+    config.write_text('[policy]\nauto_approve = ["*"]\n')  # `sleep` is read-only anyway
     env = {**os.environ, "MENDFLOW_DATA_DIR": str(tmp_path), "MENDFLOW_CONFIG_FILE": str(config)}
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(guide)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -206,7 +206,7 @@ def test_an_operator_policy_approves_gates_without_a_terminal(tmp_path: Path) ->
     denied = mendflow("run", str(guide), data=tmp_path)
     assert denied.returncode == 3 and target.exists()
     config = tmp_path / "mendflow.toml"
-    config.write_text('[policy]\nauto_approve = ["approve-mit-*"]\n')
+    config.write_text('[policy]\nauto_approve = ["rm *"]\n')
     approved = mendflow("run", str(guide), data=tmp_path,
                         env={"MENDFLOW_CONFIG_FILE": str(config)})
     assert approved.returncode == 0, approved.stdout + approved.stderr

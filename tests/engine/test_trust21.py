@@ -227,7 +227,7 @@ WAIT_THEN_CHANGE = """# Restart
 def test_a_stored_plan_edited_between_kill_and_resume_is_refused(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger"
     policy = tmp_path / "mendflow.toml"
-    policy.write_text('[policy]\nauto_approve = ["approve-record"]\n')
+    policy.write_text('[policy]\nauto_approve = ["*"]\n')
     # Given a run the operator's policy lets change the world, killed before the change
     db, run_id, env = killed_run(tmp_path, WAIT_THEN_CHANGE.format(ledger=ledger), "drain",
                                   env={"MENDFLOW_CONFIG_FILE": str(policy)})

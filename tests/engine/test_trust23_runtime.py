@@ -54,6 +54,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -179,7 +180,7 @@ class _SlowApprover(Answers):
         super().__init__()
         self.shown: list[str] = []
 
-    async def approve(self, *, step: Step, action: str) -> Answer:
+    async def approve(self, *, step: Step, action: str, commands: Sequence[str] = ()) -> Answer:
         self.shown.append(action)
         await asyncio.sleep(1.0)
         return Answer(True, "alice")

@@ -175,7 +175,7 @@ async def applied(url: str, run_id: str) -> set[str]:
 
 
 @pytest.mark.parametrize("options, fixed", [
-    (RunOptions(auto_approve=("approve-*",)), True),
+    (RunOptions(auto_approve=("*",)), True),
     (RunOptions(approvals=("approve-fix",)), True),
     (RunOptions(assume_yes=True), True),
 ], ids=["policy", "approved", "yes"])

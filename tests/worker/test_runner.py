@@ -143,7 +143,7 @@ def gated_plan() -> Any:
     return make_plan(steps, edges, id="gated")
 
 
-@pytest.mark.parametrize("policy", [("approve-*",), ()], ids=["policy", "no-policy"])
+@pytest.mark.parametrize("policy", [("*",), ()], ids=["policy", "no-policy"])
 async def test_the_starters_approval_policy_is_saved_with_the_run_and_used_by_workers(
         any_store: Store, policy: tuple[str, ...]) -> None:
     dispatcher = ListDispatcher()

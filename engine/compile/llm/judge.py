@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
@@ -60,9 +60,9 @@ class LlmJudge:
     broken: str | None = None  # why the model is no longer asked in this run (a breaker)
     spent_s: float = 0.0
 
-    async def approve(self, *, step: Step, action: str) -> Answer:
+    async def approve(self, *, step: Step, action: str, commands: Sequence[str] = ()) -> Answer:
         return await self._fallback(step, f"--approve {step.id} (or --yes)").approve(
-            step=step, action=action)
+            step=step, action=action, commands=commands)
 
     async def confirm_manual(self, *, step: Step, instructions: str) -> Answer:
         return await self._fallback(step, f"--answer {step.id}=done once done").confirm_manual(

@@ -17,6 +17,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -259,7 +260,7 @@ def test_a_broken_sql_query_is_a_guide_defect_on_real_sources(tmp_path: Path) ->
 class Denier(Answers):
     """A person who denies every approval."""
 
-    async def approve(self, *, step: Step, action: str) -> Answer:
+    async def approve(self, *, step: Step, action: str, commands: Sequence[str] = ()) -> Answer:
         return Answer(yes=False, by="alice")
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -213,7 +214,7 @@ class Recording(Answers):
         super().__init__(assume_yes=True)
         self.asked: list[str] = []
 
-    async def approve(self, *, step: Step, action: str) -> Answer:
+    async def approve(self, *, step: Step, action: str, commands: Sequence[str] = ()) -> Answer:
         self.asked.append(action)
         return await super().approve(step=step, action=action)
 

@@ -54,7 +54,7 @@ def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("operator") / "mendflow.toml"
-    path.write_text('[policy]\nauto_approve = ["approve-*"]\n', encoding="utf-8")
+    path.write_text('[policy]\nauto_approve = ["*"]\n', encoding="utf-8")
     return path
 
 
