@@ -180,12 +180,15 @@ class Answers:
     fallback: Interaction | None = None  # e.g. the terminal prompt
     in_doubt: Mapping[str, InDoubtDecision] = field(default_factory=dict)
     address: str = ""  # "fix/": how the command line names this (a linked guide's) plan
+    # A resumed run's policy now (`auto_approve` is the one saved when it started): a gate is
+    # approved by policy only when both approve it, the stricter wins.
+    policy_now: tuple[str, ...] | None = None
 
     def for_call(self, call: str) -> Answers:
         """The answers for the child run of call step `call`: only those given for it
         (`CALL/...`); `--yes`, the policy and the fallback as they are."""
         return Answers(answers=addressed_to(self.answers, call), assume_yes=self.assume_yes,
-                       auto_approve=self.auto_approve,
+                       auto_approve=self.auto_approve, policy_now=self.policy_now,
                        approvals=tuple(addressed_to(dict.fromkeys(self.approvals), call)),
                        fallback=for_call(self.fallback, call) if self.fallback else None,
                        in_doubt=addressed_to(self.in_doubt, call),
@@ -194,7 +197,8 @@ class Answers:
     async def approve(self, *, step: Step, action: str) -> Answer:
         if any(fnmatch.fnmatchcase(step.id, pat) for pat in self.approvals):
             return Answer(True, "--approve")
-        if any(fnmatch.fnmatchcase(step.id, pat) for pat in self.auto_approve):
+        if all(any(fnmatch.fnmatchcase(step.id, pat) for pat in policy)
+               for policy in (self.auto_approve, self.policy_now) if policy is not None):
             return Answer(True, "policy")
         if self.assume_yes:
             return Answer(True, "--yes")

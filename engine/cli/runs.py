@@ -447,6 +447,10 @@ def resume(
                              hint=f"Only a gated step can be in doubt: {known}")
     answers = _answers(settings, plan, answer=answer, approve=approve, yes=yes)
     answers.in_doubt = in_doubt
+    # a gate is approved by policy only as both the policy saved when the run started and the
+    # policy now approve it: tightening it holds for runs already started, loosening it does
+    # not widen what their starter agreed to
+    answers.policy_now, answers.auto_approve = answers.auto_approve, record.options.auto_approve
     answers.fallback = _llm_judge(settings)  # the judge decides on resume as on run
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
 

@@ -8,8 +8,9 @@ r"""Trust, session 24 (the runtime): whose approvals, which policy.
    step (`--approve CALL/STEP`, `--answer CALL/DECIDE=yes`, `--rerun CALL/STEP`), checked
    against the linked guide's plan, and otherwise asked (or refused, saying which flag).
 2. The approval policy (`[policy] auto_approve`) was saved with the run, and a run resumed
-   after the operator tightened it still approved what the policy no longer named (a
-   distributed run's workers, `mendflow serve`'s resume, read only the saved one). On
+   through `mendflow serve` after the operator tightened it still approved what the policy
+   no longer named (it read only the saved one); `mendflow resume` read only the current
+   one, so a policy loosened since approved what the run's starter had not agreed to. On
    resume a gate is approved by policy only when both the saved and the current policy
    approve it: the stricter wins.
 """
@@ -28,6 +29,7 @@ from engine.interaction import Answers, NeedsAnswer, parse_in_doubt
 from engine.plan import Plan
 from tests.engine.runtime.conftest import edge, end, sh, step
 from tests.engine.runtime.conftest import plan as make_plan
+from tests.support.killed import killed_run, mendflow
 
 # -- helpers --------------------------------------------------------------------------------------
 
@@ -122,3 +124,56 @@ def test_a_rerun_said_of_the_callers_step_does_not_settle_the_linked_guides(
     with pytest.raises(NeedsAnswer) as raised:
         asyncio.run(for_call(said, "other").settle_in_doubt(step=bounce, reason="?"))
     assert "--rerun other/bounce" in (raised.value.hint or "")
+
+
+# -- 2. a resumed run's policy: the stricter wins -------------------------------------------------
+
+
+def _policy(tmp_path: Path, *approved: str) -> None:
+    quoted = ", ".join(f'"{glob}"' for glob in approved)
+    (tmp_path / "mendflow.toml").write_text(f"[policy]\nauto_approve = [{quoted}]\n")
+
+
+def _resumed_under(tmp_path: Path, started: tuple[str, ...], now: tuple[str, ...]
+                   ) -> subprocess.CompletedProcess[str]:
+    """A run of "wait, approve `restart`, restart" started under policy `started`, killed
+    while it waits, resumed under policy `now`."""
+    plan = _gated_restart(tmp_path / "restarted", steps=[sh("wait", "sleep", "2")],
+                          edges=[edge("wait", "restart"), edge("bounce", "done")])
+    plan = plan.model_copy(update={"entry": "wait"})
+    _policy(tmp_path, *started)
+    _, run_id, env = killed_run(tmp_path, plan.to_json(), "wait", name="plan.json", env={
+        "MENDFLOW_CONFIG_FILE": str(tmp_path / "mendflow.toml")})
+    _policy(tmp_path, *now)
+    return mendflow(env, "resume", run_id)
+
+
+def test_a_policy_loosened_since_the_run_started_does_not_approve_on_resume(
+        tmp_path: Path) -> None:
+    # Given a run started under a policy that approves nothing, the gate not reached
+    # When the operator's policy approves `restart` by the time it is resumed
+    ran = _resumed_under(tmp_path, (), ("restart",))
+    said = ran.stdout + ran.stderr
+    # Then the gate is not approved by policy: its starter did not agree to it (before: the
+    # restart ran, approved by the policy of the resuming process alone)
+    assert not (tmp_path / "restarted").exists(), said
+    assert ran.returncode == 3 and "Traceback" not in said, said  # denied: escalate
+
+
+def test_a_gate_both_policies_approve_is_approved_on_resume(tmp_path: Path) -> None:
+    ran = _resumed_under(tmp_path, ("restart",), ("rest*",))
+    said = ran.stdout + ran.stderr
+    assert ran.returncode == 0 and "approved by policy" in said, said
+    assert (tmp_path / "restarted").exists(), said
+
+
+def test_a_policy_tightened_since_the_run_started_holds_for_it(tmp_path: Path) -> None:
+    from engine.runtime.services import answers_for
+    from engine.store.base import RunOptions
+
+    # Given a run whose saved policy approved `restart`, resumed (the way a served run is)
+    # under a policy that no longer does
+    said = answers_for(RunOptions(auto_approve=("restart",)), policy_now=("flush-*",))
+    # Then its gate is not approved by policy (before: the saved policy alone approved it)
+    with pytest.raises(NeedsAnswer):
+        asyncio.run(said.approve(step=step("restart", kind="approve"), action="restart"))
