@@ -13,6 +13,10 @@ r"""Trust, session 24 (the runtime): whose approvals, which policy.
    one, so a policy loosened since approved what the run's starter had not agreed to. On
    resume a gate is approved by policy only when both the saved and the current policy
    approve it: the stricter wins.
+3. A condition on a parallel branch that read a check whose last attempt failed and which
+   was being tried again (`retries`) decided on that failure: "if the check did not pass,
+   escalate" escalated on the first attempt's exit status, the retry that might have passed
+   cut off. Such a condition, its status included, concludes nothing (`inconclusive`).
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ from pathlib import Path
 import pytest
 
 from engine.interaction import Answers, NeedsAnswer, parse_in_doubt
-from engine.plan import Plan
-from tests.engine.runtime.conftest import edge, end, sh, step
+from engine.plan import Plan, Retry, Step
+from engine.plugins import Registry
+from plugins.shell import ShellPlugin
+from tests.engine.runtime.conftest import FlakyPlugin, edge, end, sh, step
 from tests.engine.runtime.conftest import plan as make_plan
 from tests.support.killed import killed_run, mendflow
+from tests.support.running import run_locally
 
 # -- helpers --------------------------------------------------------------------------------------
 
@@ -177,3 +184,43 @@ def test_a_policy_tightened_since_the_run_started_holds_for_it(tmp_path: Path) -
     # Then its gate is not approved by policy (before: the saved policy alone approved it)
     with pytest.raises(NeedsAnswer):
         asyncio.run(said.approve(step=step("restart", kind="approve"), action="restart"))
+
+
+# -- 3. a condition on a step being tried again ----------------------------------------------------
+
+
+def _branch_reads_a_retried_check(x: Step) -> Plan:
+    """Check `x` beside `y` (0.3 s), whose branches read `x`: escalate unless it passed."""
+    return make_plan([sh("look", "true"), x, sh("y", "sleep", "0.3"), end("page", "escalate"),
+                      end("fine", "no_action"), end("checked", "resolved")],
+                     [edge("look", "x"), edge("look", "y"), edge("x", "checked"),
+                      edge("y", "page", "steps.x.exit_code != 0"),
+                      edge("y", "fine", "steps.x.exit_code == 0")])
+
+
+def test_a_condition_on_a_step_being_tried_again_concludes_nothing(tmp_path: Path) -> None:
+    # Given a check that fails once and is tried again 5 s later, and a parallel branch that
+    # decides on its exit status meanwhile
+    x = sh("x", "cat", str(tmp_path / "not-yet.txt"),
+           retry=Retry(attempts=2, backoff_s=5.0, jitter=False))
+    record = run_locally(_branch_reads_a_retried_check(x), tmp_path)
+    # Then nothing is concluded from the failure its retry may undo (before: escalate, on the
+    # first attempt's exit status, the retry cut off)
+    assert (record.status, record.outcome) == ("succeeded", "inconclusive"), record.reason
+    assert "reads step 'x', whose last attempt failed" in (record.reason or ""), record.reason
+
+
+def test_a_condition_on_a_step_its_retry_passed_decides(tmp_path: Path) -> None:
+    # Given the same branch deciding (after 1 s) on a check whose retry passed by then
+    FlakyPlugin.calls = {}
+    x = step("x", plugin="flaky", params={"fail_times": 1, "key": "x"},
+             retry=Retry(attempts=2, backoff_s=0.05, jitter=False))
+    plan = _branch_reads_a_retried_check(x)
+    plan = plan.model_copy(update={
+        "edges": [*(e for e in plan.edges if e.source not in ("x", "y")),
+                  edge("y", "page", "steps.x.calls != 2"), edge("y", "fine", "steps.x.calls == 2")],
+        "steps": [s if s.id != "y" else sh("y", "sleep", "1") for s in plan.steps]})
+    registry = Registry(discover=False, extra={"shell": ShellPlugin, "flaky": FlakyPlugin})
+    record = run_locally(plan, tmp_path, registry=registry)
+    # Then it decides as it says
+    assert (record.status, record.outcome) == ("succeeded", "no_action"), record.reason
