@@ -484,7 +484,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         """Questions runs are waiting on (approvals, manual steps, judgments)."""
         return await store.questions(run_id=run_id)
 
-    @app.post("/api/v1/runs/{run_id}/steps/{step_id}/answer")
+    # a linked guide's questions are kept as CALL/KEY (fix/restart)
+    @app.post("/api/v1/runs/{run_id}/steps/{step_id:path}/answer")
     async def answer(run_id: str, step_id: str, reply: Reply, request: Request,
                      who: Operator) -> Question:
         """Answer a waiting question: an approval needs the approver role; a manual step or

@@ -224,3 +224,4 @@ def test_a_condition_on_a_step_its_retry_passed_decides(tmp_path: Path) -> None:
     record = run_locally(plan, tmp_path, registry=registry)
     # Then it decides as it says
     assert (record.status, record.outcome) == ("succeeded", "no_action"), record.reason
+
