@@ -266,4 +266,9 @@ async def test_a_linked_guides_question_is_answered_by_its_address(client) -> No
     # Then that question, and no other, is answered
     assert approved.status_code == 200, approved.text
     assert (await asyncio.wait_for(waiting, 10)).yes
-    assert "fix/restart" not in [q["step_id"] for q in await pending(client, run_id)]
+    left = [q["step_id"] for q in await pending(client, run_id)]
+    assert "fix/restart" not in left
+    for step_id in left:  # the run's own gate: denied, so that it ends
+        await client.post(f"/api/v1/runs/{run_id}/steps/{step_id}/answer", json={"yes": False},
+                          headers=bearer(APPROVER_TOKEN))
+    await wait_over(client, run_id)
