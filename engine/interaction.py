@@ -7,16 +7,23 @@ the LLM judge (`engine.compile.llm.judge`) chains in front of the terminal promp
 
 An unanswerable question (no terminal, no answer given) is never guessed: it raises
 `NeedsAnswer`, and the step fails saying which flag would answer it.
+
+What the command line says is checked against the plan it names and applies to that plan
+only. A linked guide's steps (a call step's child run) are named through the call step,
+`CALL/STEP` (`--approve fix/restart`, `--answer fix/decide=yes`, `--rerun fix/restart`;
+`CALL` may be a glob, `*/restart`), checked against the linked guide's plan: approving the
+caller's `restart` never approves a linked guide's `restart`, which no one was shown
+(`for_call`). `--yes` and the operator's policy are the operator's for every guide.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar, runtime_checkable
 
 from engine.config import read_config
 from engine.errors import InputError, MendflowError
@@ -77,6 +84,37 @@ class Interaction(Protocol):
         """`step` (a gated one) was running when its runner or worker died, so its outcome is
         unknown (`reason` says so): run it again, or take it as done or failed?"""
         ...
+
+
+CALL_SEP = "/"
+"""Between a call step's id and a step of its linked guide (`fix/restart`): no step id holds
+it (`STEP_ID_PATTERN`)."""
+
+_V = TypeVar("_V")
+
+
+def addressed_to(given: Mapping[str, _V], call: str) -> dict[str, _V]:
+    """What of `given` (keys as the command line wrote them) names the linked guide of call
+    step `call` (`CALL/KEY`, CALL a glob), its keys as that guide's plan names them."""
+    out: dict[str, _V] = {}
+    for key, value in given.items():
+        head, sep, rest = key.partition(CALL_SEP)
+        if sep and rest and fnmatch.fnmatchcase(call, head):
+            out[rest] = value
+    return out
+
+
+@runtime_checkable
+class CallScoped(Protocol):
+    """An interaction that answers a linked guide's run otherwise than its caller's."""
+
+    def for_call(self, call: str) -> Interaction: ...
+
+
+def for_call(interaction: Interaction, call: str) -> Interaction:
+    """How the child run of call step `call` is answered: what was said of its caller's plan
+    does not answer it (`Answers.for_call`); a terminal asks its questions as any."""
+    return interaction.for_call(call) if isinstance(interaction, CallScoped) else interaction
 
 
 def load_auto_approve(config_file: Path, *, required: bool = False) -> tuple[str, ...]:
@@ -168,18 +206,34 @@ class Answers:
     approvals: tuple[str, ...] = ()  # --approve STEP (globs, like the policy)
     fallback: Interaction | None = None  # e.g. the terminal prompt
     in_doubt: Mapping[str, InDoubtDecision] = field(default_factory=dict)
+    address: str = ""  # "fix/": how the command line names this (a linked guide's) plan
+    # A resumed run's policy now (`auto_approve` is the one saved when it started): a gate is
+    # approved by policy only when both approve it, the stricter wins.
+    policy_now: tuple[str, ...] | None = None
+
+    def for_call(self, call: str) -> Answers:
+        """The answers for the child run of call step `call`: only those given for it
+        (`CALL/...`); `--yes`, the policy and the fallback as they are."""
+        return Answers(answers=addressed_to(self.answers, call), assume_yes=self.assume_yes,
+                       auto_approve=self.auto_approve, policy_now=self.policy_now,
+                       approvals=tuple(addressed_to(dict.fromkeys(self.approvals), call)),
+                       fallback=for_call(self.fallback, call) if self.fallback else None,
+                       in_doubt=addressed_to(self.in_doubt, call),
+                       address=f"{self.address}{call}{CALL_SEP}")
 
     async def approve(self, *, step: Step, action: str, commands: Sequence[str] = ()) -> Answer:
         if any(fnmatch.fnmatchcase(step.id, pat) for pat in self.approvals):
             return Answer(True, "--approve")
-        if policy_approves(self.auto_approve, commands):
+        if all(policy_approves(policy, commands)
+               for policy in (self.auto_approve, self.policy_now) if policy is not None):
             return Answer(True, "policy")
         if self.assume_yes:
             return Answer(True, "--yes")
         if self.fallback is not None:
             return await self.fallback.approve(step=step, action=action)
         raise NeedsAnswer(f"approval needed before: {action}", step=step.id,
-                          hint=f"Run interactively, or pass --approve {step.id} (or --yes)")
+                          hint=f"Run interactively, or pass --approve {self.address}{step.id} "
+                               "(or --yes)")
 
     async def confirm_manual(self, *, step: Step, instructions: str) -> Answer:
         given = self.answers.get(step.id)
@@ -188,7 +242,8 @@ class Answers:
         if self.fallback is not None:
             return await self.fallback.confirm_manual(step=step, instructions=instructions)
         raise NeedsAnswer("a person must do this step and confirm it", step=step.id,
-                          hint=f"Run interactively, or pass --answer {step.id}=done once done")
+                          hint=f"Run interactively, or pass --answer {self.address}{step.id}=done "
+                               "once done")
 
     async def judge(self, *, step: Step, edge: Edge, evidence: str) -> Answer:
         given = self.answers.get(f"{step.id}->{edge.target}")
@@ -200,7 +255,8 @@ class Answers:
             return await self.fallback.judge(step=step, edge=edge, evidence=evidence)
         text = edge.condition.text if edge.condition else ""
         raise NeedsAnswer(f"a person must judge: {text!r}", step=step.id,
-                          hint=f"Run interactively, or pass --answer {step.id}=yes|no")
+                          hint=f"Run interactively, or pass --answer "
+                               f"{self.address}{step.id}=yes|no")
 
     async def settle_in_doubt(self, *, step: Step, reason: str) -> InDoubtReply:
         decision = self.in_doubt.get(step.id)
@@ -209,30 +265,66 @@ class Answers:
         if self.fallback is not None:
             return await self.fallback.settle_in_doubt(step=step, reason=reason)
         raise NeedsAnswer(f"{reason}: it is not run again unless a person says so",
-                          step=step.id, hint=f"Resume interactively, or {in_doubt_hint(step.id)}")
+                          step=step.id,
+                          hint=f"Resume interactively, or {in_doubt_hint(self.address + step.id)}")
+
+
+def addresses(plan: Plan, which: Callable[[Plan, Step], bool], prefix: str = ""
+              ) -> list[str]:
+    """How the command line names the steps of `plan` that `which` picks, its linked guides'
+    included (`fix/restart`)."""
+    found = [prefix + s.id for s in plan.steps if which(plan, s)]
+    for s in plan.steps:
+        child = plan.calls.get(s.call or "") if s.kind == StepKind.CALL else None
+        if child is not None:
+            found += addresses(child, which, f"{prefix}{s.id}{CALL_SEP}")
+    return found
+
+
+def names(pattern: str, address: str) -> bool:
+    """Whether `pattern` (globs, one per plan: `*/restart`) names `address` (`fix/restart`)."""
+    parts, at = pattern.split(CALL_SEP), address.split(CALL_SEP)
+    return len(parts) == len(at) and all(fnmatch.fnmatchcase(a, p) for a, p in zip(at, parts))
+
+
+def _asks(plan: Plan, step: Step) -> bool:
+    return step.kind == StepKind.MANUAL or any(
+        e.source == step.id and e.condition is not None and e.condition.expr is None
+        for e in plan.edges)
+
+
+def _judged_edges(plan: Plan, prefix: str = "") -> set[str]:
+    found = {f"{prefix}{e.source}->{e.target}" for e in plan.edges
+             if e.condition is not None and e.condition.expr is None}
+    for s in plan.steps:
+        child = plan.calls.get(s.call or "") if s.kind == StepKind.CALL else None
+        if child is not None:
+            found |= _judged_edges(child, f"{prefix}{s.id}{CALL_SEP}")
+    return found
+
+
+def _is_gate(plan: Plan, step: Step) -> bool:
+    return step.kind == StepKind.APPROVE
 
 
 def check_answer_keys(plan: Plan, answers: Mapping[str, bool],
                       approvals: Iterable[str] = ()) -> None:
-    """Refuse `--answer` keys that name no question of the plan, or an approval gate (an
-    answer never approves: that is `--approve`), and `--approve` ids that name no gate."""
-    steps = {s.id: s for s in plan.steps}
-    questions = {e.source for e in plan.edges if e.condition is not None and
-                 e.condition.expr is None}
-    questions |= {s.id for s in plan.steps if s.kind == StepKind.MANUAL}
-    edges = {f"{e.source}->{e.target}" for e in plan.edges
-             if e.condition is not None and e.condition.expr is None}
+    """Refuse `--answer` keys that name no question of the plan (its linked guides' named
+    `CALL/...`), or an approval gate (an answer never approves: that is `--approve`), and
+    `--approve` ids that name no gate."""
+    questions = set(addresses(plan, _asks))
+    edges = _judged_edges(plan)
+    gates = addresses(plan, _is_gate)
     for key in answers:
         if key in edges or key in questions:
             continue
-        if key in steps and steps[key].kind == StepKind.APPROVE:
+        if key in gates:
             raise InputError(f"--answer {key}=...: an answer never approves a step",
                              hint=f"Pass --approve {key} to approve it")
         asked = ", ".join(sorted(questions)) or "none"
         raise InputError(f"--answer {key}=...: this plan asks no question {key!r}",
                          hint=f"Answer one of: {asked}")
-    gates = {s.id for s in plan.steps if s.kind == StepKind.APPROVE}
     for pattern in approvals:
-        if not any(fnmatch.fnmatchcase(g, pattern) for g in gates):
+        if not any(names(pattern, g) for g in gates):
             raise InputError(f"--approve {pattern}: this plan has no approval step {pattern!r}",
                              hint="Approve one of: " + (", ".join(sorted(gates)) or "none"))

@@ -313,6 +313,8 @@ class PlanIndex:
     cleanup: tuple[str, ...]  # the plan's clean-up steps, in order
     initial: RunState
     reads: Mapping[int, frozenset[str]]  # edge index -> steps its condition expression reads
+    # (without testing their exit status); `reads_any`: every step it reads, status included
+    reads_any: Mapping[int, frozenset[str]]
 
     @classmethod
     def build(cls, plan: Plan) -> PlanIndex:
@@ -346,6 +348,7 @@ class PlanIndex:
             cleanup=tuple(sid for sid in plan.cleanup if sid in steps),
             initial=initial,
             reads=_condition_reads(plan, steps),
+            reads_any=_condition_reads(plan, steps, status_too=True),
         )
 
     def joins_of(self, state: RunState) -> _Joins:
@@ -373,9 +376,10 @@ _INDEX_CACHE: dict[int, tuple[Plan, PlanIndex]] = {}
 _INDEX_CACHE_SIZE = 32
 
 
-def _condition_reads(plan: Plan, steps: Mapping[str, Step]) -> dict[int, frozenset[str]]:
+def _condition_reads(plan: Plan, steps: Mapping[str, Step], *, status_too: bool = False
+                     ) -> dict[int, frozenset[str]]:
     """For each edge whose condition has an expression, the steps whose output it reads
-    without testing their exit status."""
+    without testing their exit status (with `status_too`: every step it reads)."""
     from engine.templating import references  # pure: parses, never renders
 
     reads: dict[int, frozenset[str]] = {}
@@ -390,8 +394,9 @@ def _condition_reads(plan: Plan, steps: Mapping[str, Step]) -> dict[int, frozens
                 if p.startswith("steps.") and p.split(".")[1] in steps}
         # A condition that tests a step's exit status handles its failure itself
         # (`steps.x.exit_code == 0 and ...`): it is not misled by a failed step's output.
-        handled = {p.split(".")[1] for p in paths
-                   if p.count(".") >= 2 and p.split(".")[2] in _STATUS_FIELDS}
+        handled = set() if status_too else {
+            p.split(".")[1] for p in paths
+            if p.count(".") >= 2 and p.split(".")[2] in _STATUS_FIELDS}
         if read - handled:
             reads[i] = frozenset(read - handled)
     return reads
@@ -658,15 +663,24 @@ class _Txn:
 
     def _reads_failed(self, sid: str, branches: Mapping[int, bool]) -> str | None:
         """Why the conditions `sid` just decided cannot be trusted: one reads a step that
-        failed (its output is an error, not evidence). None when they can."""
+        failed (its output is an error, not evidence), or whose last attempt failed and which
+        is being tried again on another branch (what it read is that failure, and what the
+        retry finds is not known yet). None when they can."""
         for i, edge in self.index.outgoing[sid]:
-            if i not in branches or i not in self.index.reads:
+            if i not in branches:
                 continue
-            for read in sorted(self.index.reads[i]):
+            # a step tried again: even its status is stale (the retry's is not known yet)
+            for read in sorted(self.index.reads_any.get(i, ())):
                 st = self.step(read)
-                if st.status == StepStatus.FAILED:
+                retrying = st.status in _IN_FLIGHT and st.error is not None
+                failed = st.status == StepStatus.FAILED and read in self.index.reads.get(i, ())
+                if failed or retrying:
                     why = f": {st.error}" if st.error else ""
                     text = edge.condition.text if edge.condition else ""
+                    if retrying:
+                        return (f"'{text}' ({sid}) reads step '{read}', whose last attempt "
+                                f"failed{why} and which was still being tried again; nothing "
+                                "can be concluded from it")
                     return (f"'{text}' ({sid}) reads step '{read}', which failed{why}; "
                             "nothing can be concluded from it")
         return None

@@ -432,12 +432,13 @@ def resume(
     run again unasked: it is asked about (interactively), or answered with --rerun,
     --mark-done or --mark-failed; `--yes` does not answer it. Exit 2 if another live process
     drives the run."""
-    from engine.interaction import IN_DOUBT_FLAGS, parse_in_doubt
+    from engine.interaction import IN_DOUBT_FLAGS, addresses, parse_in_doubt
 
     settings = _settings()
     in_doubt = parse_in_doubt(rerun=rerun, done=mark_done, failed=mark_failed)
     record, plan = asyncio.run(_with_store(settings, lambda s: _run_and_plan(s, run_id)))
-    gated = {step.id for step in plan.steps if step.mutating}
+    # a linked guide's by its call step (`fix/restart`), as its child run is answered
+    gated = set(addresses(plan, lambda _, step: step.mutating))
     for step_id, decision in in_doubt.items():
         if step_id not in gated:
             flag = IN_DOUBT_FLAGS[decision]
@@ -446,6 +447,10 @@ def resume(
                              hint=f"Only a gated step can be in doubt: {known}")
     answers = _answers(settings, plan, answer=answer, approve=approve, yes=yes)
     answers.in_doubt = in_doubt
+    # a gate is approved by policy only as both the policy saved when the run started and the
+    # policy now approve it: tightening it holds for runs already started, loosening it does
+    # not widen what their starter agreed to
+    answers.policy_now, answers.auto_approve = answers.auto_approve, record.options.auto_approve
     answers.fallback = _llm_judge(settings)  # the judge decides on resume as on run
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
 

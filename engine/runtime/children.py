@@ -33,10 +33,12 @@ On Celery the worker that executes the call step drives the child itself (no tas
 step): no worker slot waits on work that needs another slot, so a pool full of call steps
 cannot deadlock. Its claim on the call step is renewed while it does (`engine.runtime.
 distributed`). The child's inputs are the link's mapping (templates over the caller's memory,
-rendered now) and the caller's alert; it runs with the caller's run options (answers,
-approvals, policy, judge, dry run). When the caller's executor cancels the call step
-(`STEP_CANCELLED`: the run was cancelled, or ended while the call ran), the child is cancelled
-and its clean-up steps run; any other stop (Ctrl-C) leaves it interrupted and resumable.
+rendered now) and the caller's alert; it runs with the caller's run options (policy, judge,
+dry run) and the answers and approvals given for it (`CALL/STEP`, `engine.interaction`): what
+was said of the caller's own steps answers none of the child's. When the caller's executor
+cancels the call step (`STEP_CANCELLED`: the run was cancelled, or ended while the call ran),
+the child is cancelled and its clean-up steps run; any other stop (Ctrl-C) leaves it
+interrupted and resumable.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from typing import Any, Protocol
 
 from engine import templating
 from engine.errors import MendflowError, RunNotFound, StepFailed, TemplateError
+from engine.interaction import addressed_to
 from engine.plan import Outcome, Plan, Step
 from engine.plugins import StepResult
 from engine.runtime.driving import LEASE_TTL_S
@@ -91,10 +94,10 @@ def child_run_id(run_id: str, step_id: str, attempt: int) -> str:
 class ChildCalls:
     """What a `StepRunner` does with a call step: start or resume the child, report it."""
 
-    def __init__(self, store: Store, driver: Callable[[], ChildDriver], *,
+    def __init__(self, store: Store, driver: Callable[[str], ChildDriver], *,
                  lease_wait_s: float = 3 * LEASE_TTL_S) -> None:
         self.store = store
-        self.driver = driver
+        self.driver = driver  # for the child of a call step (its id): answered as its own
         self.lease_wait_s = lease_wait_s
 
     async def run(self, plan: Plan, run_id: str, step: Step, attempt: int, memory: Memory,
@@ -114,12 +117,16 @@ class ChildCalls:
             inputs = _inputs(step, memory)
             alert = memory.view().get("alert")
             guide = child_plan.source.path
-            # the caller's answers, approvals, policy and judge: a later `mendflow resume` of
-            # the child alone acts as its caller would
-            options = (await self.store.get_run(run_id)).options.model_copy(
-                update={"dry_run": dry_run, "replay": None})
+            # the caller's policy, judge and the answers and approvals given for this call's
+            # guide (`CALL/STEP`): a later `mendflow resume` of the child alone acts as its
+            # caller would
+            saved = (await self.store.get_run(run_id)).options
+            options = saved.model_copy(update={
+                "dry_run": dry_run, "replay": None,
+                "answers": addressed_to(saved.answers, step.id),
+                "approvals": tuple(addressed_to(dict.fromkeys(saved.approvals), step.id))})
             try:
-                record = await self._drive(lambda d: d.start(
+                record = await self._drive(step.id, lambda d: d.start(
                     child_plan, guide_path=guide, inputs=inputs, alert=alert, options=options,
                     run_id=child_id, parent=(run_id, step.id)))
             except MendflowError as exc:
@@ -128,7 +135,7 @@ class ChildCalls:
                 raise StepFailed(f"the linked guide's run cannot start: {exc.message}",
                                  retryable=False, step=step.id, hint=exc.hint) from None
         elif record.status in ("running", "interrupted"):
-            record = await self._drive(lambda d: d.resume(child_id))
+            record = await self._drive(step.id, lambda d: d.resume(child_id))
         return await self._report(record, decided_by_guide=_decides(plan, step, record))
 
     async def _no_change_made_before(self, plan: Plan, run_id: str, step: Step,
@@ -168,11 +175,13 @@ class ChildCalls:
                 return found
         return None
 
-    async def _drive(self, go: Callable[[ChildDriver], Awaitable[RunRecord]]) -> RunRecord:
-        """Drive the child; while a dead driver's lease on it has not lapsed, wait for it."""
+    async def _drive(self, call: str, go: Callable[[ChildDriver], Awaitable[RunRecord]]
+                     ) -> RunRecord:
+        """Drive the child of call step `call`; while a dead driver's lease on it has not
+        lapsed, wait for it."""
         deadline = time.monotonic() + self.lease_wait_s
         while True:
-            driver = self.driver()
+            driver = self.driver(call)
             task = asyncio.ensure_future(go(driver))
             try:
                 return await asyncio.shield(task)

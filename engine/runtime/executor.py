@@ -32,7 +32,7 @@ from typing import Any
 from engine import logs, metrics
 from engine import scheduler as sched
 from engine.errors import MendflowError
-from engine.interaction import Answers, Interaction, NeedsAnswer
+from engine.interaction import Answers, Interaction, NeedsAnswer, for_call
 from engine.learn.record import learn_safely
 from engine.plan import Plan, Step, StepKind
 from engine.runtime.children import STEP_CANCELLED, ChildCalls
@@ -460,14 +460,16 @@ def _committed(record: RunRecord, change: Commit, version: int,
 def child_calls(services: Services, *, interaction: Interaction, slots: Slots | None = None,
                 lease_ttl_s: float = LEASE_TTL_S) -> ChildCalls:
     """How a step runner runs linked guides: each child run on a local executor in this
-    process, answered as its caller is, its steps taking the caller's concurrency slots
-    (`slots`: the store's on a Celery worker). Used by the local executor and by workers."""
+    process, answered by what was said for it (`engine.interaction.for_call`), its steps
+    taking the caller's concurrency slots (`slots`: the store's on a Celery worker). Used by
+    the local executor and by workers."""
 
-    def driver() -> LocalExecutor:
-        executor = LocalExecutor(services, interaction=interaction, lease_ttl_s=lease_ttl_s)
+    def driver(call: str) -> LocalExecutor:
+        answered = for_call(interaction, call)  # what was said for that call's guide
+        executor = LocalExecutor(services, interaction=answered, lease_ttl_s=lease_ttl_s)
         if slots is not None:
             executor.runner.slots = slots
-            executor.runner.calls = child_calls(services, interaction=interaction,
+            executor.runner.calls = child_calls(services, interaction=answered,
                                                 slots=slots, lease_ttl_s=lease_ttl_s)
         return executor
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from engine.interaction import Answer, InDoubtReply, NeedsAnswer, in_doubt_hint
+from engine.interaction import CALL_SEP, Answer, InDoubtReply, NeedsAnswer, in_doubt_hint
 from engine.plan import Edge, Step
 from engine.store.base import QuestionKind, Store
 
@@ -27,12 +27,19 @@ POLL_MAX_S = 1.0
 
 
 class StoreQuestions:
-    def __init__(self, store: Store, run_id: str) -> None:
+    def __init__(self, store: Store, run_id: str, address: str = "") -> None:
         self.store = store
         self.run_id = run_id
+        self.address = address  # "fix/": a linked guide's questions, kept as `fix/KEY`
+
+    def for_call(self, call: str) -> StoreQuestions:
+        """A linked guide's questions, kept with its caller's as `CALL/KEY` (as the command
+        line names them): the answer to the caller's `restart` never answers the guide's."""
+        return StoreQuestions(self.store, self.run_id, f"{self.address}{call}{CALL_SEP}")
 
     async def _ask(self, key: str, kind: QuestionKind, text: str) -> Answer:
         """Ask the question kept as `key` (`question_key`) and wait for its answer."""
+        key = self.address + key
         asked = await self.store.ask_question(self.run_id, key, kind=kind, text=text)
         pause = POLL_FIRST_S
         while asked.yes is None:

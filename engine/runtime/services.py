@@ -83,11 +83,14 @@ def build_services(settings: Settings, store: Store, registry: Registry) -> Serv
 
 
 def answers_for(options: RunOptions, *, judge: Interaction | None = None,
-                store: Store | None = None, run_id: str | None = None) -> Answers:
+                store: Store | None = None, run_id: str | None = None,
+                policy_now: tuple[str, ...] | None = None) -> Answers:
     """The answers a run's options give: what a worker (or any driver with no terminal)
     answers with. What they do not say goes to the run's judge (for a judgment), then, when
     the options ask people (`ask_people`) and a store is given, to a person through the store
-    (`engine.runtime.questions`); else it fails the step, saying which flag answers it."""
+    (`engine.runtime.questions`); else it fails the step, saying which flag answers it.
+    `policy_now`, on resume: the operator's approval policy now, which a gate must match as
+    well as the saved one (the stricter wins)."""
     from engine.runtime.questions import StoreQuestions
 
     people = StoreQuestions(store, run_id) if options.ask_people and store is not None \
@@ -101,7 +104,7 @@ def answers_for(options: RunOptions, *, judge: Interaction | None = None,
             judge.fallback = people  # unsure: a person decides
     return Answers(answers=dict(options.answers), assume_yes=options.assume_yes,
                    approvals=options.approvals, auto_approve=options.auto_approve,
-                   fallback=judge or people)
+                   policy_now=policy_now, fallback=judge or people)
 
 
 def judge_for(spec: str | None, settings: Settings) -> LlmJudge | None:

@@ -484,7 +484,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
         """Questions runs are waiting on (approvals, manual steps, judgments)."""
         return await store.questions(run_id=run_id)
 
-    @app.post("/api/v1/runs/{run_id}/steps/{step_id}/answer")
+    # a linked guide's questions are kept as CALL/KEY (fix/restart)
+    @app.post("/api/v1/runs/{run_id}/steps/{step_id:path}/answer")
     async def answer(run_id: str, step_id: str, reply: Reply, request: Request,
                      who: Operator) -> Question:
         """Answer a waiting question: an approval needs the approver role; a manual step or
@@ -547,7 +548,8 @@ def create_app(config: ServeConfig, services: Services, router: Router,
                                      "live: resume it when one ends")
         if run_id in live.executors:  # a resume asked at the same moment won (no await
             raise HTTPException(409, f"run {run_id} is driven by this server")  # since here)
-        answers = answers_for(record.options, store=store, run_id=run_id)
+        # the policy saved when it started and the policy now: the stricter wins
+        answers = answers_for(record.options, store=store, run_id=run_id, policy_now=policy)
         answers.in_doubt = in_doubt
         executor = factory(services, interaction=answers)
         _launch(executor, run_id, plan.id, record.guide_path, None,

@@ -15,7 +15,7 @@ from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
 from engine.errors import MendflowError
-from engine.interaction import IN_DOUBT_FLAGS, parse_in_doubt
+from engine.interaction import IN_DOUBT_FLAGS, addresses, parse_in_doubt
 from engine.plan import Plan
 from engine.scheduler import InDoubtDecision
 from engine.serve.auth import Caller
@@ -62,7 +62,8 @@ async def check_resumable(store: Store, record: RunRecord, plan: Plan, request: 
                                   failed=request.mark_failed)
     except MendflowError as exc:
         raise HTTPException(400, exc.message) from None
-    gated = {step.id for step in plan.steps if step.mutating}
+    # a linked guide's by its call step (`fix/restart`), as its child run is answered
+    gated = set(addresses(plan, lambda _, step: step.mutating))
     for step_id, decision in in_doubt.items():
         if step_id not in gated:
             flag = IN_DOUBT_FLAGS[decision].removeprefix("--").replace("-", "_")

@@ -253,7 +253,8 @@ def _routes(store: Store, router: Router) -> APIRouter:
         return _page(request, "report.html", who, record=record,
                      report=pages.markdown_html(render_markdown(view)))
 
-    @ui.post("/ui/runs/{run_id}/steps/{step_id}/answer")
+    # a linked guide's questions are kept as CALL/KEY (fix/restart)
+    @ui.post("/ui/runs/{run_id}/steps/{step_id:path}/answer")
     async def answer(request: Request, run_id: str, step_id: str, who: Viewer) -> Response:
         form = await _form(request)
         session.check_form(request, form)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from engine.errors import InputError
+from engine.plan import Span, Step
 from engine.serve.alerts import Alert, Notification, Route, Router
 from engine.serve.app import load_routes
 
@@ -243,3 +244,31 @@ async def test_a_resolved_alert_cancels_its_groups_live_run_and_claims_nothing(c
                                headers=bearer(ALERTS_TOKEN))).json()["alerts"][0]
     assert again["disposition"] == "started"
     await wait_over(client, again["run_id"])
+
+
+async def test_a_linked_guides_question_is_answered_by_its_address(client) -> None:
+    from engine.runtime.questions import StoreQuestions
+
+    # Given a run whose linked guide (called by step `fix`) waits on its own gate `restart`,
+    # kept with its caller's questions as `fix/restart` (trust24 #1)
+    said = (await client.post(ALERTS, json=notification(group="s9", alertname="ScratchFull"),
+                              headers=bearer(ALERTS_TOKEN))).json()["alerts"][0]
+    run_id = said["run_id"]
+    await pending(client, run_id)
+    asking = StoreQuestions(client.store, run_id).for_call("fix")
+    gate = Step(id="restart", title="restart", kind="approve", source=Span(start=1, end=1))
+    waiting = asyncio.ensure_future(asking.approve(step=gate, action="systemctl restart x"))
+    while not any(q["step_id"] == "fix/restart" for q in await pending(client, run_id)):
+        await asyncio.sleep(0.05)
+    # When an approver answers it by that address (before: no route, 404)
+    approved = await client.post(f"/api/v1/runs/{run_id}/steps/fix/restart/answer",
+                                 json={"yes": True}, headers=bearer(APPROVER_TOKEN))
+    # Then that question, and no other, is answered
+    assert approved.status_code == 200, approved.text
+    assert (await asyncio.wait_for(waiting, 10)).yes
+    left = [q["step_id"] for q in await pending(client, run_id)]
+    assert "fix/restart" not in left
+    for step_id in left:  # the run's own gate: denied, so that it ends
+        await client.post(f"/api/v1/runs/{run_id}/steps/{step_id}/answer", json={"yes": False},
+                          headers=bearer(APPROVER_TOKEN))
+    await wait_over(client, run_id)

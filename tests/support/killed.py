@@ -78,10 +78,11 @@ def started(db: Path, step: str) -> bool:
 
 
 def killed_run(tmp_path: Path, guide_text: str, step: str, *args: str,
-               env: dict[str, str] | None = None) -> tuple[Path, str, dict[str, str]]:
-    """`mendflow run` of the guide, SIGKILLed once `step` has started: the store's file, the
-    run's id, and the environment to go on with."""
-    guide = tmp_path / "guide.md"
+               env: dict[str, str] | None = None, name: str = "guide.md"
+               ) -> tuple[Path, str, dict[str, str]]:
+    """`mendflow run` of the guide (a plan's JSON when `name` ends .json), SIGKILLed once
+    `step` has started: the store's file, the run's id, and the environment to go on with."""
+    guide = tmp_path / name
     guide.write_text(guide_text)
     data = tmp_path / "data"
     full = {**os.environ, "MENDFLOW_DATA_DIR": str(data), **(env or {})}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -22,7 +22,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from engine.compile.llm import prompts
 from engine.compile.llm.errors import LlmError
 from engine.compile.llm.provider import Usage, ask
-from engine.interaction import Answer, InDoubtReply, Interaction, NeedsAnswer
+from engine.interaction import Answer, InDoubtReply, Interaction, NeedsAnswer, for_call
 from engine.plan import Edge, Step
 
 JUDGE_SCHEMA = {
@@ -59,6 +59,11 @@ class LlmJudge:
     budget_s: float = 300.0  # LLM time one run may spend; then people decide the rest
     broken: str | None = None  # why the model is no longer asked in this run (a breaker)
     spent_s: float = 0.0
+
+    def for_call(self, call: str) -> LlmJudge:
+        """The judge of a linked guide's run: the same model and spending, its questions for
+        people those of that guide (`engine.interaction.for_call`)."""
+        return replace(self, fallback=for_call(self.fallback, call) if self.fallback else None)
 
     async def approve(self, *, step: Step, action: str, commands: Sequence[str] = ()) -> Answer:
         return await self._fallback(step, f"--approve {step.id} (or --yes)").approve(

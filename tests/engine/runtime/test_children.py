@@ -88,13 +88,17 @@ async def test_a_guide_that_branches_on_the_childs_outcome_decides_itself(
 async def test_a_child_runs_with_its_callers_options_dry_run_included(
         make_executor, store) -> None:
     ex, _ = make_executor()
-    options = RunOptions(dry_run=True, approvals=("approve-*",), answers={"gate": True})
+    # the approvals and answers said of the linked guide's steps (through its call step
+    # `backup`) are its own; those said of the caller's are not (trust24 #1)
+    options = RunOptions(dry_run=True, approvals=("approve-*", "backup/approve-*"),
+                         answers={"gate": True, "backup/gate": False}, auto_approve=("x-*",))
 
     record = await ex.start(compile_("parent.md"), guide_path="parent.md",
                             inputs={"cluster": "prod"}, options=options)
 
     [child] = await store.child_runs(record.run_id)
-    assert child.options == options.model_copy(update={"executor": "local"})
+    assert child.options == options.model_copy(update={
+        "executor": "local", "approvals": ("approve-*",), "answers": {"gate": False}})
 
 
 async def test_a_child_that_cannot_start_fails_the_call_step_saying_why(
