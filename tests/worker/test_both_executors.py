@@ -368,13 +368,15 @@ def caller_plan(tag: str, child_ends: str) -> Plan:
 async def test_a_linked_guide_runs_as_a_child_run_answered_as_its_caller(
         on: Harness, child_ends: str) -> None:
     url = on.worker_env["MENDFLOW_DATABASE_URL"]
-    options = RunOptions(approvals=("approve-*",))
+    # the caller's gates approved, and the linked guide's through its call step (`backup/`):
+    # an approval of the caller's steps is none of the child's
+    options = RunOptions(approvals=("approve-*", "backup/approve-*"))
     record = await on.run(caller_plan(child_ends, child_ends), options)
 
     [child] = await on.store.child_runs(record.run_id)
     assert (child.run_id, child.parent_step, child.status, child.outcome) == (
         f"{record.run_id}.backup", "backup", "succeeded", child_ends)
-    assert child.options.approvals == ("approve-*",)  # the caller's approval reached it
+    assert child.options.approvals == ("approve-*",)  # what was said of it reached it
     assert await applied(url, child.run_id) == {"look", "fix"}
     found = {m.key: m.value for m in await on.store.memory(record.run_id)}["steps.backup"]
     assert (found["run_id"], found["outcome"]) == (child.run_id, child_ends)
