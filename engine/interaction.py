@@ -19,6 +19,7 @@ caller's `restart` never approves a linked guide's `restart`, which no one was s
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -148,7 +149,9 @@ def policy_approves(globs: Iterable[str], commands: Sequence[str]) -> bool:
                                   for c in commands)
 
 
+@functools.lru_cache(maxsize=256)
 def _command_glob(glob: str) -> re.Pattern[str]:
+    """A glob as the pattern it stands for; cached: a policy's few globs meet every gate."""
     plain = "[^" + re.escape(_SHELL_MARKS) + "]"
     return re.compile("".join(plain + "*" if c == "*" else plain if c == "?" else re.escape(c)
                               for c in glob))

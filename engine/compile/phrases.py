@@ -1420,14 +1420,15 @@ _JUMP = re.compile(
     r"(?:the\s+)?(?P<target>\[[^\]]+\]\([^)]*\)|step\s+\d+|\S+(?:\s+\S+)?)", re.I)
 # "Lag growing for 15 minutes → step 3", "Every partition => [Restart](#restart)": an option's
 # arrow points where to go (only at a step or a link: "Settings → Network" is a menu path).
-_ARROW_JUMP = re.compile(r"(?:\u2192|\u21d2|->|=>)\s*(?:(?:go|skip|jump|continue|proceed)\s+"
+_ARROWS = r"\u2192|\u21d2|->|=>"
+_ARROW_JUMP = re.compile(r"(?:" + _ARROWS + r")\s*(?:(?:go|skip|jump|continue|proceed)\s+"
                          r"(?:to|with)\s+)?(?:the\s+)?(?P<target>step\s+\d+\b|\[[^\]]+\]\(#[^)]*\))",
                          re.I)
 # "go to B", "continue with section C below": a section lettered so (a capital alone, not "A/B"
 # nor "A record")
 _LETTERED = re.compile(r"(?:(?:[Ss]ection|[Pp]art|[Ss]tage|[Pp]hase)\s+)?([A-Z])(?=[.;,:)]|\s*$|"
                        r"\s+(?:and|then|if|or|below|above|otherwise|unless|first)\b)")
-_MAY_POINT = re.compile(r"\u2192|\u21d2|->|=>")  # what every `_ARROW_JUMP` opens with
+_MAY_POINT = re.compile(_ARROWS)  # what every `_ARROW_JUMP` opens with
 _SKIP_NEXT = re.compile(r"\bskip\s+the\s+next\s+(?P<n>\d+\s+|two\s+|three\s+)?steps?\b", re.I)
 _LINK = re.compile(r"\[(?P<text>[^\]]+)\]\((?P<href>[^)]*)\)")
 
