@@ -981,7 +981,7 @@ def _device_prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
                 junos.add(m.group("junos"))
     edit = any(_JUNOS_EDIT.match(ln) for ln in lines)
     if not found and not edit:  # no device's prompt, so no line below can be one's
-        return found
+        return _one_device_prompt(lines)
     for i, ln in enumerate(lines):
         m = _USER_AT_HOST_HASH.match(ln)
         if m and i not in found and (m.group(1) in junos or edit):
@@ -990,6 +990,26 @@ def _device_prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
         if m and i not in found and found:
             found[i] = ("db", m.end())
     return found
+
+
+# what is typed at a device's CLI and is no program a shell could run (`commit`, `show ...`,
+# `rollback 1`, `no shutdown`): a line so typed at `name# ` is the device's
+_DEVICE_ONLY = re.compile(r"(?:show|configure|conf|commit|rollback|interface|switchport|vlan|"
+                          r"neighbor|address-family|no|request)\b")
+
+
+def _one_device_prompt(lines: list[str]) -> dict[int, tuple[str, int]]:
+    """A block whose every line is typed at one `name# ` prompt, one of them a device's own
+    verb (`er1.fra# rollback 1` over `er1.fra# commit`, the back-out of a change made at the
+    router earlier in the guide): the device's lines (it was sample output, the back-out lost)."""
+    typed = {i: _DEVICE_SPACED.match(ln) for i, ln in enumerate(lines) if ln.strip()}
+    if not typed or not all(typed.values()):
+        return {}
+    names = {ln[:ln.index("#")].strip() for ln in (lines[i] for i in typed)}
+    if len(names) != 1 or not any(_DEVICE_ONLY.match(lines[i][m.end():])
+                                  for i, m in typed.items() if m is not None):
+        return {}
+    return {i: ("db", m.end()) for i, m in typed.items() if m is not None}
 
 
 def _root_command(body: str) -> bool:

@@ -881,6 +881,11 @@ class _OutlineBuilder:
         if case is not None:  # "fsync p99 > 10ms -> disk slow, escalate storage."
             said = el.text.split(case, 1)[-1].lstrip(" \u2192\u21d2->=")
             ending = phrases.outcome_of(said)
+            if ending is None and phrases.stops_handed_over(said):
+                # "`dbt` test failures → a data problem. Post the failing test in
+                # #analytics-eng and stop.": handed over (it was prose, and the run went on
+                # to clear the task the item forbids)
+                ending = "escalate"
             # ("Lines say `timeout` → escalate": the case may show the output in code spans;
             # what follows the arrow holds none, no command to run before the ending)
             if ending is not None and not self.g.children(el.index) and "`" not in said:
@@ -916,8 +921,7 @@ class _OutlineBuilder:
                     # there, as the same sentence in a paragraph does (it was a person's step,
                     # and the run went on into the rollback)
                     ending = "no_action" if cls in ("diag", "info") else "resolved"
-                elif ending is None and phrases.stops_here(then_text) and \
-                        phrases.hands_over(phrases.before_stopping(then_text)):
+                elif ending is None and phrases.stops_handed_over(then_text):
                     ending = "escalate"  # "3. If it is F999, inform IT-Service and stop."
                 elif ending is None and phrases.stops_here(then_text) and \
                         phrases.only_why(phrases.before_stopping(then_text)):
@@ -2329,7 +2333,11 @@ class _OutlineBuilder:
                 found = [self._manual(owner, cls, action or row[when], f"{row[when]}: {action}",
                                       where, el.index)]
             case = row[when].strip()
-            if _CODE_COLUMN.match(head[when]) and not _OTHERWISE_ROW.match(case):
+            if _VALUE_COLUMN.match(head[when]) and not _OTHERWISE_ROW.match(case):
+                # ("`malicious`": the value said, as its step's title says it)
+                value = re.fullmatch(r"`([^`]+)`", case)
+                case = f"{head[when]} is {value.group(1) if value else case}"
+            elif _CODE_COLUMN.match(head[when]) and not _OTHERWISE_ROW.match(case):
                 meaning = next((row[i].strip() for i, c in enumerate(head) if i < len(row)
                                 and i not in (when, then) and _MEANING_COLUMN.match(c)), "")
                 case = f"{head[when]} is {case}" + (f" ({meaning})" if meaning else "")
@@ -3142,6 +3150,12 @@ _SAID_ENDING = {"resolved": "resolved", "done": "resolved", "fixed": "resolved",
                 "mitigated": "mitigated", "stop": "resolved", "end": "resolved"}
 # A decision table's columns: the case, and what to do in it; a column of checks to run first
 # makes it a symptom table (its checks run, its actions are shown: `_inline`)
+# what a check the guide ran answered ("| Verdict | Action |" over "`malicious` | Go to
+# Contain", "| Result | Next step |", "| State | Fix |"): each row is the case that the answer
+# is that value (the table was context for a reader, and the guide ran every section after it)
+_VALUE_NAMES = (r"(?:(?:check|test|probe|scan|lookup|query|health|exit|command)\s+)?"
+                r"(?:verdicts?|results?|outcomes?|status|states?|answers?|readings?|"
+                r"responses?|findings?|classifications?|output)|health|phase")
 _CODE_NAMES = (r"(?:(?:fault|error|alarm|event|status|exit|return|reason|diagnostic|dtc)\s+)?"
                r"(?:codes?|ids?|numbers?|no\.?)|faults?|alarms?|error codes?|"
                # a controller's event log ("Event | Title | Action": ABB's 50204, 20205)
@@ -3163,7 +3177,7 @@ _CONDITION_COLUMN = re.compile(r"^\W*(?:conditions?|when|if|symptoms?|situations
                                r"indicators?|errors?|error messages?|"
                                r"(?:(?:if|when) )?you (?:see|observe|notice|get|find)|"
                                r"what you (?:see|observe|notice|get|find)|" + _CODE_NAMES +
-                               r")\W*$", re.I)
+                               r"|" + _VALUE_NAMES + r")\W*$", re.I)
 # a column that says where to go ("Go to": "§2", "Section 3", "Clear a jam"), one of the
 # action columns
 _GO_TO_WORDS = r"go ?to|jump to|continue (?:at|with|in)|see"
@@ -3229,6 +3243,7 @@ def _names_a_case(item: Element) -> bool:
 
 
 _CODE_COLUMN = re.compile(r"^\W*(?:" + _CODE_NAMES + r")\W*$", re.I)
+_VALUE_COLUMN = re.compile(r"^\W*(?:" + _VALUE_NAMES + r")\W*$", re.I)
 _CAUSE_COLUMN = re.compile(r"^\W*(?:(?:likely|probable|possible|root)\s+)?causes?\W*$", re.I)
 _MEANING_COLUMN = re.compile(r"^\W*(?:meaning|description|(?:[\w-]+\s+)?(?:text|message|title)|"
                              r"cause|fault|descripci[óo]n|descrizione|beschreibung|"

@@ -1768,7 +1768,10 @@ _STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so|y|e|et|und)\s+)"
                         r"hier abbrechen|pare aqui|parar aqui|"
                         r"(?:the )?(?:run|procedure|runbook) (?:ends|is (?:over|complete)) here|"
                         r"(?:terminate|end|finish|abort|quit) (?:the |this )?(?:procedure|"
-                        r"runbook|troubleshooting|process|guide)(?: here| now| at this point)?)"
+                        r"runbook|troubleshooting|process|guide)(?: here| now| at this point)?|"
+                        # "Post the failing test in #analytics-eng and stop.": "stop" with
+                        # nothing after it is the reader's own (a pump's is "to stop")
+                        r"stop(?=[\s.!]*$))"
                         r"(?:[\s.!]*$|\s*[;:\u2013\u2014]\s+(?P<why>[^;:\n]+?)[\s.!]*$|"
                         # "stop here and watch it", "... and let it recover": nothing more to
                         # do but wait (it was a person's step, and the run went on)
@@ -1828,6 +1831,27 @@ _HANDS_OVER = re.compile(
 _TELL_THE_NAMED = re.compile(r"\b(?:team|on-?call|support|vendor|owners?|help ?desk|lead|"
                              r"engineers?|admins?|dba)\b(?:'s)?[^.;]{0,80}?\b(?:inform|notify|"
                              r"tell|call|phone|ring|contact|page|ping|message)\s+them\b", re.I)
+
+
+# "Post the failing test in #analytics-eng and stop.": the team that reads the channel takes it
+_POSTS_TO_A_CHANNEL = re.compile(r"(?:^|[,;:.!?\u2013\u2014]\s*|\b(?:and|then|so)\s+)(?:please\s+)?"
+                                 r"(?:post|share|report|raise|drop|put)\b[^.;:#]{0,60}?\s"
+                                 r"(?:in|to|on|into)\s+#[\w-]+", re.I)
+
+
+def stops_handed_over(consequent: str) -> bool:
+    """Whether a consequent that stops the run hands the incident on first: to a person or
+    team it tells, to another runbook, or to the channel it posts in ("post the failing test
+    in #analytics-eng and stop"), unless the stop says why nothing more is needed ("post in
+    #billing-incidents and stop here; the payouts are retried once the provider is back": an
+    announcement, the run's work done)."""
+    plain = consequent.replace("**", "").replace("__", "").strip()
+    m = _STOP_HERE.search(plain)
+    if m is None or m.group("why") is not None and _imperative(m.group("why")):
+        return False
+    before = before_stopping(plain)
+    return hands_over(before) or m.group("why") is None and \
+        _POSTS_TO_A_CHANNEL.search(before) is not None
 
 
 def hands_over(text: str) -> bool:

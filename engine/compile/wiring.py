@@ -105,7 +105,7 @@ class Wiring:
         self.last_exec: Action | None = None
         self.escalate_span: Span | None = None
         self.escalate_text = "A person declined or a change failed: hand over to a person"
-        self._titled_ends: dict[tuple[str, str], str] = {}  # (end id, the guide's title) -> id
+        self._titled_ends: dict[tuple[str, str | None], str] = {}  # (end id, its title) -> id
         self._next_suffix: dict[str, int] = {}
         self._heading_by_words: dict[str, Element | None] = {}
         self._item_positions: dict[int | None, list[int]] = {}
@@ -633,15 +633,17 @@ class Wiring:
     def end(self, outcome: str, title: str | None = None, text: str = "",
             span: Span | None = None) -> str:
         sid = f"end-{outcome.replace('_', '-')}"
-        if title and sid in self.steps and self.steps[sid].get("title") != title:
+        titles = {"resolved": "Resolved", "mitigated": "Mitigated",
+                  "escalate": "Escalate to a person", "no_action": "No action needed"}
+        if sid in self.steps and self.steps[sid].get("title") != (title or titles[outcome]):
             # The guide names this ending in its own words: keep it apart, so the run's
-            # reason says which ending it reached.
+            # reason says which ending it reached (and the plain ending, the guide's last
+            # step done, is not one a row or a sentence named: "Reply to the reporter and
+            # close the ticket" was the ending of every path off the guide's end).
             base = sid
             sid = self._titled_ends.get((base, title)) or self._free_id(base)
             self._titled_ends[(base, title)] = sid
         if sid not in self.steps:
-            titles = {"resolved": "Resolved", "mitigated": "Mitigated",
-                      "escalate": "Escalate to a person", "no_action": "No action needed"}
             if outcome == Outcome.ESCALATE.value:
                 text = text or self.escalate_text
                 span = span or self.escalate_span
