@@ -26,6 +26,7 @@ from engine.compile.sessions import (
     SessionReader,
     asks_a_password,
     opens_session,
+    prompt_host,
     reaches_its_machine,
     without_terminal,
     workstation_tool,
@@ -2748,6 +2749,19 @@ class _OutlineBuilder:
                 nodes.extend(taken)
                 continue
             if line.console:  # typed into a database console (`db=# `, `\\dt`): a person's job
+                to_manual(line)
+                continue
+            host = prompt_host(line.prompt) if line.prompt else None
+            if host is not None and not reaches_its_machine(line.text) and \
+                    not opens_session(line.text):
+                # `[root@db-17 ~]# systemctl restart postgresql-15`, `root@file-31:~$ top`:
+                # typed at another machine's own prompt, no session of the guide's leading
+                # there. Run here, it restarts (or reports) this machine's; a person's step
+                # there, its script saying where (a `kubectl` or `ssh` line there runs as any)
+                if not manual or manual[-1].prompt != line.prompt:
+                    manual.append(blocks.CommandLine(f"# on {host} (at its prompt: "
+                                                     f"{line.prompt.strip()})", line.start,
+                                                     line.start, prompt=line.prompt))
                 to_manual(line)
                 continue
             parsed = without_terminal(parse_line(line.text))

@@ -765,8 +765,9 @@ class SessionReader:
         wrong machine's kubelet (and "## Filer side" may mean a third machine). Neither is the
         plan's to guess: a person's step, its script the line under a note naming the
         guide's last session. A workstation tool (`kubectl`), a line that reaches
-        its own machine (`ssh db-2 ...`) or opens a session, and a line at another machine's
-        prompt run as they did; so does all of it once the guide says "from your laptop"."""
+        its own machine (`ssh db-2 ...`) or opens a session run as they did, and so does all
+        of it once the guide says "from your laptop"; a line at another machine's prompt is a
+        person's step there (`outline._commands`)."""
         text = line.text.strip()
         host = prompt_host(line.prompt) if line.prompt else None
         if host is not None and host not in away.hosts:

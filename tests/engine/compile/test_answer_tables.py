@@ -180,3 +180,41 @@ def test_a_block_typed_at_one_device_prompt_is_the_devices():
     lines = ["db-1# ls /var/lib/postgresql", "db-1# exit"]
     assert blocks._one_device_prompt(lines) == {}
     assert blocks._one_device_prompt(["r1# show ip route", "r2# show ip route"]) == {}
+
+
+HOST_PROMPTS = """# Replica lag
+
+## Check
+
+```console
+[postgres@db-17 ~]$ psql -c "select now() - pg_last_xact_replay_timestamp();"
+```
+
+## Fix
+
+```console
+[root@db-17 ~]# systemctl restart postgresql-15
+root@db-17:~# kubectl -n db get pods
+```
+
+```console
+[root@localhost ~]# systemctl status haproxy
+```
+"""
+
+
+def test_a_line_at_another_machines_prompt_is_a_persons_step_there():
+    """`[root@db-17 ~]# systemctl restart postgresql-15`: typed on db-17, as its prompt shows;
+    run here, it restarted this machine's (and the check read this machine's lag: evidence
+    from the wrong host). A person's step there, saying where; a `kubectl` line at that
+    prompt reaches its cluster from anywhere and runs; a stand-in prompt (`localhost`) says
+    nothing of where."""
+    plan = compile_text(HOST_PROMPTS)
+    manual = [s for s in plan.steps if s.kind == StepKind.MANUAL]
+    scripts = "\n".join(str(s.params.get("script", "")) for s in manual)
+    assert "# on db-17 (at its prompt: [postgres@db-17 ~]$)" in scripts
+    assert "psql -c" in scripts and "systemctl restart postgresql-15" in scripts
+    argvs = [s.params["pipeline"][0] for s in plan.steps if s.kind == StepKind.COMMAND]
+    assert ["kubectl", "-n", "db", "get", "pods"] in argvs
+    assert ["systemctl", "status", "haproxy"] in argvs
+    assert not any(a[:2] == ["systemctl", "restart"] or a[0] == "psql" for a in argvs)

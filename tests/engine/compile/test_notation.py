@@ -63,8 +63,11 @@ def test_only_the_prompted_lines_of_a_transcript_run():
                         "Number of packages: 1\n\n[root@db-1 ~]# df -h /var\n"
                         "Filesystem  Size  Used Avail Use% Mounted on\n/dev/sda1  100G  97G"
                         "  3G  97% /var\nsh-5.1# uptime\n 10:00:01 up 3 days\n```\n")
-    assert runs(plan) == [["aptly", "repo", "show", "gitlab-utils"], ["df", "-h", "/var"],
-                          ["uptime"]]
+    # (the lines at a named machine's prompt are a person's there, their output in no step)
+    assert runs(plan) == [["uptime"]]
+    assert manual_scripts(plan) == [
+        "# on aptly (at its prompt: user@aptly$)\naptly repo show gitlab-utils\n"
+        "# on db-1 (at its prompt: [root@db-1 ~]#)\ndf -h /var"]
 
 
 def test_a_transcript_command_left_unprompted_at_its_start_still_runs():
@@ -185,7 +188,8 @@ def test_a_psql_table_under_a_separator_is_output():
 def test_a_keyword_followed_by_prose_is_a_comment_not_a_root_prompt():
     plan = compile_text("```\nroot@web-1:~# cat /etc/idmapd.conf\n[General]\n"
                         "# set your own domain here, if it differs\nDomain = localdomain\n```\n")
-    assert runs(plan) == [["cat", "/etc/idmapd.conf"]]
+    assert manual_scripts(plan) == ["# on web-1 (at its prompt: root@web-1#)\n"
+                                    "cat /etc/idmapd.conf"]
 
 
 def test_a_transcript_after_example_output_is_an_illustration_not_steps():

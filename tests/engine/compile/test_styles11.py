@@ -75,9 +75,12 @@ def test_lines_typed_at_a_network_device_prompt_are_a_persons_step_in_its_consol
     assert not unaccounted(text, explain(parse_guide(text, path="g.md"), plan, text))
 
 
-    # a root prompt naming a machine, with no device in its block, stays a shell's
+    # a root prompt naming a machine, with no device in its block, stays a shell's: that
+    # machine's, a person's step there (not the device console's)
     plan = compile_text("## Check\n\n```\nroot@db-02# systemctl status postgresql\n```\n")
-    assert _argvs(plan) == [["systemctl", "status", "postgresql"]]
+    assert _argvs(plan) == []
+    assert manual_scripts(plan) == ["# on db-02 (at its prompt: root@db-02#)\n"
+                                    "systemctl status postgresql"]
 
 
 def test_a_routers_command_line_without_its_prompt_is_a_persons_step_at_the_device():
