@@ -79,13 +79,22 @@ CONFIG_TAGS = frozenset({"yaml", "yml", "json", "jsonc", "json5", "toml", "ini",
                          "xml", "hcl", "tf", "terraform", "jsonnet", "libsonnet", "nginx", "cron",
                          "properties", "diff", "patch", "dockerfile", "apache", "systemd",
                          "csv", "html", "css"})
+MACHINE_CODE_TAGS = frozenset({"gcode", "g-code", "ngc", "krl", "rapid",
+                               "urscript", "karel"})
+# G-code lines: `M104 S230`, `G1 E-30 F300`, `G28 X Y` (a word letter and its number, then
+# the axis and parameter words), a comment after `;`
+_GCODE_LINE = re.compile(r"^\s*[GMT]\d{1,3}(?:\.\d)?(?:\s+[A-Z](?:[-+]?\d*\.?\d+)?)*\s*"
+                         r"(?:;.*)?$")
 SCRIPT_TAGS = frozenset({"ruby", "rb", "irb", "python", "py", "python3", "js", "javascript",
                          "ts", "typescript", "go", "golang", "groovy", "lua", "perl", "rails", "r",
                          "java", "rust", "c", "cpp", "php", "powershell", "ps1", "pwsh", "cmd",
                          "bat", "batch", "fish", "tcl", "expect", "gdb", "redis", "mongo",
                          "mongodb", "javascript-repl", "pycon", "rbconsole", "vim",
                          # a network device's CLI, typed at the router (a person's there)
-                         "cisco", "ios", "iosxr", "nxos", "eos", "junos", "routeros", "vyos"})
+                         "cisco", "ios", "iosxr", "nxos", "eos", "junos", "routeros", "vyos",
+                         # a machine's own program language, sent from its terminal or
+                         # pendant (a printer's G-code, a robot's KRL, RAPID or URScript)
+                         *MACHINE_CODE_TAGS})
 OUTPUT_TAGS = frozenset({"text", "txt", "plaintext", "plain", "log", "logs", "output", "none",
                          "nohighlight", "fatal", "error", "stdout", "stderr", "out"})
 OTHER_TAGS = frozenset({"mermaid", "plantuml", "math", "markdown", "md", "dot", "graphviz",
@@ -343,6 +352,8 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
     technical = bool(re.match(r"""^[-/$.~"'\d{(\[<]|.*[=/.:@|]""", arg)) or arg in ("|", ">", ">>")
     if first in _WEAK and strict and not technical and _feeds_a_tool(words):
         return True  # `echo srvr | nc zk-1 2181`: a word typed into a program, not output
+    if first in _TASK_RUNNERS and _recipe(words):
+        return True  # `just rotate-certs`, `make reload-ingress ENV=prod`: a recipe run
     if first in _WEAK and (strict or technical):
         return technical
     if first in _TOOLS or first.startswith(("gitlab-", "chef-", "kube", "ceph-", "pg_", "pg-",
@@ -354,6 +365,21 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
     prose = sum(1 for w in code.split() if w.lower() in _PROSE_WORDS)
     s = code.rstrip()
     return prose < 2 and not s.endswith((".", ":", "?", "!")) or technical and prose < 3
+
+
+# Programs that run a recipe named in a repository's task file (Makefile, justfile,
+# Taskfile.yml, magefile): `just rotate-certs`, `make reload-ingress ENV=prod`, `task db:migrate`
+_TASK_RUNNERS = frozenset({"make", "just", "task", "mage", "invoke", "rake"})
+_RECIPE = re.compile(r"^[a-z][\w:-]*$")
+
+
+def _recipe(words: list[str]) -> bool:
+    """A task runner's line that names a recipe (`just expiring 14`, `make clean-cache`) and
+    holds no prose (`make sure the disk is free` is advice): a command, not sample output (a
+    justfile guide's untagged blocks were all dropped as output)."""
+    if len(words) < 2 or not _RECIPE.match(words[1]) or words[-1].endswith((".", ":", "?", "!")):
+        return False
+    return not any(w.lower() in _PROSE_WORDS or w.lower() in ("sure", "certain") for w in words)
 
 
 _SQL_STATEMENT = re.compile(r"(?i)^\s*(?:set|show|select|with|grant|revoke|create|drop|alter|"
@@ -751,6 +777,10 @@ def read_block(el: Element, *, after_output_cue: bool = False,
         # listing of what it printed: a command line in it is text it printed, not a step (a
         # command typed after output carries its prompt).
         return Block("output", text=raw, start=start, end=end)
+    if all(_GCODE_LINE.match(ln) or ln.strip().startswith(";") for ln in meaningful):
+        # `M104 S230`, `G1 E-30 F300`: G-code sent from the printer's (or the CNC's) own
+        # terminal, a person's there (it was dropped as sample output)
+        return Block("script", text=raw.strip("\n"), start=start, end=end)
     cmds = _untagged_commands(lines, first_line)
     if cmds:
         return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)

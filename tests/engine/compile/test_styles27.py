@@ -1,0 +1,67 @@
+"""On-call, network and shop-floor guides in styles the earlier sweeps did not try: a Japanese
+and a Polish runbook, Arista EOS and Cisco NX-OS consoles, a Velero restore whose steps are
+level-4 headings with "Expected:" and "If not:", a Zabbix guide with a Symptom/Check/Fix
+table under YAML front matter, a justfile-driven certificate rotation with "(optional)"
+steps, a PX4 drone preflight in MAVProxy, an OctoPrint print farm's jam with G-code, an
+AutoStore port fault, a Franka cobot's reflex stop, a macOS launchctl fleet and Windows
+`sc`/`netsh` in cmd blocks (tests/fixtures/styles27 holds the guides tried). Each test is one
+rule a guide author would recognise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.plan import Plan, Step, StepKind
+from tests.support.compiling import (
+    assert_gated_and_accounted,
+    case_side,
+    compile_text,
+    gated,
+    guards_of,
+    outcomes_after,
+    reachable,
+    running,
+    runs,
+)
+
+STYLES27 = Path(__file__).resolve().parents[2] / "fixtures" / "styles27"
+
+
+def test_each_styles27_guide_compiles_gated_and_accounted_for():
+    assert_gated_and_accounted(folder=STYLES27, at_least=12)
+
+
+def _persons_steps(plan: Plan) -> list[Step]:
+    return [s for s in plan.steps if s.kind == StepKind.MANUAL]
+
+
+# -- a task runner's recipes ----------------------------------------------------------------------
+
+def test_a_task_runners_recipe_in_a_plain_block_is_a_command():
+    # "3. Rotate:" over an untagged block "just rotate-certs": every recipe of the justfile
+    # guide was dropped as sample output, and the rotation was a person's step with no script
+    for line, words in (("just rotate-certs", ("just", "rotate-certs")),
+                        ("just expiring 14", ("just", "expiring")),
+                        ("make clean-cache", ("make", "clean-cache")),
+                        ("task db:migrate", ("task", "db:migrate"))):
+        plan = compile_text(f"## Fix\n\n1. Rotate:\n\n   ```\n   {line}\n   ```\n")
+        step = running(plan, *words)
+        assert gated(plan, step.id), line  # a recipe may change anything
+    # (advice in a block stays no command)
+    plan = compile_text("## Fix\n\n1. Rotate:\n\n   ```\n   make sure the disk is free\n   ```\n")
+    assert not runs(plan)
+
+
+# -- a machine's own program ----------------------------------------------------------------------
+
+def test_g_code_or_a_robots_program_is_a_persons_step_at_its_terminal():
+    # "Send G-code from the OctoPrint terminal to heat and retract:" over ```gcode `M104 S230`
+    # ...: dropped as sample output, so the heat-and-retract was nowhere in the plan
+    for tag in ("gcode", "", "krl"):
+        body = "PTP HOME Vel=10%" if tag == "krl" else "M104 S230\nG91\nG1 E-30 F300 ; retract"
+        plan = compile_text(f"## Fix\n\n1. Read: `ls /srv`\n2. Heat and retract:\n\n"
+                            f"   ```{tag}\n" + "".join(f"   {ln}\n" for ln in body.split("\n")) +
+                            "   ```\n")
+        (person,) = _persons_steps(plan)
+        assert str(person.params["script"]).startswith(body.split("\n")[0]), tag
+        assert person.id in reachable(plan, running(plan, "ls").id), tag
