@@ -146,9 +146,10 @@ _DEVICE_VERBS = (r"(?:show|sh|configure|conf|interface|int|shutdown|shut|no|end|
                  r"write|wr|ping|traceroute|enable|terminal|debug|undebug|reload|router|ip|ipv6|"
                  r"commit|rollback|run|request|set|delete|edit|top|monitor|display|save|do|"
                  r"vlan|switchport|neighbor|network|address-family|load|compare|restart)\b")
+# (a mode's name may hold the interface's: Arista's `leaf-3(config-if-Et49/1)#`)
 _DEVICE_PROMPT = re.compile(
-    r"^\s*(?:[A-Za-z][\w-]*(?:\((?:config|cfg)[\w-]*\))?#(?=[a-z])"
-    r"|[A-Za-z][\w.-]*\((?:config|cfg)[\w-]*\)#\s*(?=\S)"
+    r"^\s*(?:[A-Za-z][\w-]*(?:\((?:config|cfg)[\w/.:-]*\))?#(?=[a-z])"
+    r"|[A-Za-z][\w.-]*\((?:config|cfg)[\w/.:-]*\)#\s*(?=\S)"
     r"|[A-Za-z][\w.-]*#\s+(?=(?:show|configure)\b)"
     rf"|(?P<junos>[\w.-]+@[\w.-]+)>\s+(?={_DEVICE_VERBS}))")
 # `sw1# end` alone may be a root shell's `host# exit`: a device's only beside a surer prompt
@@ -974,7 +975,11 @@ _DEVICE_LINE = re.compile(
     r"^\s*(?:(?:copy|show|sh)\s+(?:run(?:ning)?-config|start(?:up)?-config)\b"
     r"|(?:write|wr)\s+(?:mem(?:ory)?|erase|terminal)\b|conf(?:igure)?\s+t(?:erminal)?\s*$"
     r"|show\s+(?:ip|ipv6|bgp|interfaces?|vlan|version|running|logging|route|ospf|mpls|"
-    r"spanning-tree|lldp|cdp|mac\s+address-table|chassis|system|configuration)\b"
+    r"spanning-tree|lldp|cdp|mac\s+address-table|chassis|system|configuration|"
+    # a switch's port channels, peers and first-hop redundancy (NX-OS `show vpc brief`,
+    # Arista `show mlag`, `show port-channel summary`, `show vrrp`), and its parts
+    r"vpc|mlag|port-channel|etherchannel|lacp|vrrp|hsrp|standby|bfd|evpn|nve|vxlan|"
+    r"environment|inventory|module|transceiver|ntp|clock|arp|access-lists?|policy-map)\b"
     r"|clear\s+(?:ip\s+bgp|bgp|counters|arp)\b|request\s+system\b"
     r"|commit\s+(?:confirmed|check|and-quit)\b|rollback\s+\d+\s*$"
     # MikroTik RouterOS: a menu's path, then what to do there (`/ip route print`, `/system
@@ -1009,6 +1014,11 @@ def _device_prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
             found[i] = ("db", m.end())
             if m.group("junos"):
                 junos.add(m.group("junos"))
+        elif (m := _DEVICE_SPACED.match(ln)) is not None and device_command(ln[m.end():]):
+            # `leaf-3# clear ip bgp neighbor 10.0.0.1 soft`, `sw1# write memory` alone in a
+            # block: what follows the prompt is a router's command, so the prompt is the
+            # router's (it ran `clear` in this machine's shell, after a root prompt)
+            found[i] = ("db", m.end())
     edit = any(_JUNOS_EDIT.match(ln) for ln in lines)
     if not found and not edit:  # no device's prompt, so no line below can be one's
         return found

@@ -65,3 +65,43 @@ def test_g_code_or_a_robots_program_is_a_persons_step_at_its_terminal():
         (person,) = _persons_steps(plan)
         assert str(person.params["script"]).startswith(body.split("\n")[0]), tag
         assert person.id in reachable(plan, running(plan, "ls").id), tag
+
+
+# -- a switch's console ---------------------------------------------------------------------------
+
+def test_a_switch_prompt_before_a_routers_command_is_the_switchs_alone_in_a_block():
+    # "If the interface is clean ..., clear it:" over `leaf-3# clear ip bgp neighbor 10.0.0.1
+    # soft` alone: read as a root shell's prompt, and `clear ...` ran in this machine's shell
+    for line in ("leaf-3# clear ip bgp neighbor 10.0.0.1 soft", "sw1# write memory",
+                 "n9k-agg-1# copy running-config startup-config"):
+        plan = compile_text(f"## Fix\n\n1. Read: `ls /srv`\n2. Reset it:\n\n   ```\n   {line}\n"
+                            "   ```\n")
+        assert [" ".join(s.params["pipeline"][0]) for s in runs(plan)] == ["ls /srv"], line
+        (person,) = _persons_steps(plan)
+        assert str(person.params["script"]) == line.split("# ", 1)[1], line
+    # (a root prompt before a shell command stays the shell's)
+    plan = compile_text("## Fix\n\n1. Clear:\n\n   ```\n   web-1# clear\n   ```\n")
+    assert running(plan, "clear") and not _persons_steps(plan)
+
+
+def test_a_config_mode_prompt_naming_its_interface_is_the_devices():
+    # Arista's `leaf-3(config-if-Et49/1)# shutdown`: the interface's slash hid the prompt, and
+    # the person's script lost `shutdown` and `no shutdown`, keeping `configure terminal`
+    plan = compile_text("## Fix\n\n1. Bounce it:\n\n   ```\n   leaf-3# configure terminal\n"
+                        "   leaf-3(config)# interface Ethernet49/1\n"
+                        "   leaf-3(config-if-Et49/1)# shutdown\n"
+                        "   leaf-3(config-if-Et49/1)# no shutdown\n   ```\n")
+    (person,) = _persons_steps(plan)
+    assert str(person.params["script"]).split("\n") == \
+        ["configure terminal", "interface Ethernet49/1", "shutdown", "no shutdown"]
+
+
+def test_a_switchs_show_of_its_port_channels_and_peers_is_typed_at_the_switch():
+    # "4. Check again with `show vpc brief`.": run in this machine's shell (gated, and failing:
+    # no shell has `show`), where the guide's blocks were typed at the Nexus's prompt
+    for code in ("show vpc brief", "show mlag detail", "show port-channel summary",
+                 "show vrrp brief"):
+        plan = compile_text(f"## Fix\n\n1. Read: `ls /srv`\n2. Check again with `{code}`.\n")
+        assert [" ".join(s.params["pipeline"][0]) for s in runs(plan)] == ["ls /srv"], code
+        (person,) = _persons_steps(plan)
+        assert person.id in reachable(plan, running(plan, "ls").id), code
