@@ -437,6 +437,16 @@ def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
 # written in Turkish (its dotless ı, ğ, ş or İ)
 _TURKISH_IF = re.compile(r"^(?=[^\n]*[\u0131\u011f\u015f\u0130])(?P<c>[^,.;:\n]{3,160}?"
                          r"\w(?:y?s[ae]|ise))\s*,\s+(?=\S)")
+# Japanese says "if" at the clause's end too: "ディスクが解放されない場合、..." (in the case
+# that the disk is not freed), "使用率が 80% 未満なら対応完了" (if usage is under 80%), with
+# or without "もし" before it; an aside in brackets may follow the clause. Not "この場合" / "そ
+# の場合" (in this / that case: the case the sentence before named), nor "...しなければならない"
+# (must).
+_JAPANESE_IF = re.compile(r"^(?=[^\n]*[\u3040-\u30ff])(?!(?:\u3053\u306e|\u305d\u306e|"
+                          r"\u3042\u306e|\u3069\u306e|\u591a\u304f\u306e)\u5834\u5408)"
+                          r"(?P<c>[^,.;:\n]{2,160}?(?:\u5834\u5408(?:\u306b)?(?:\u306f)?|"
+                          r"\u306a\u3089(?:\u3070)?(?![\u306a\u3044\u305a])))"
+                          r"(?:\s*\([^()\n]*\))?\s*(?:,\s*)?(?=\S)")
 _ACTION_LABEL = r"(?:action|then|do|remedy|fix|response|what to do)\s*:"
 _CONDITION_LABEL = r"(?:condition|trigger|if)\s*:\s+"
 _CONDITION_ACTION = re.compile(rf"^(?P<c>{_CONDITION_LABEL}[^\n]+?)\s*"
@@ -550,6 +560,10 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
         # "Disk kullanımı hâlâ %90'ın üzerindeyse, ... olayı yükselt.": Turkish says "if" with
         # the word's ending (-sa/-se), "Eğer" before it optional (the escalation was context)
         return Guard(text=turkish.group("c")), False
+    if (japanese := _JAPANESE_IF.match(t)) is not None and not _GUARD_START.match(t):
+        # "ディスクが解放されない場合、アプリを再起動する。": the restart is for that case (the
+        # sentence was context, and the app restarted whatever the disk)
+        return Guard(text=japanese.group("c")), False
     if (labelled := _CONDITION_ACTION.match(t)) is not None:
         # "Condition: the queue is above 500." over "Action: restart the consumer:": a
         # labelled pair, the condition's line its guard (it was dropped, and the restart
@@ -1012,7 +1026,17 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"\bpotential (?:resolution|fix|mitigation)\b", re.I)),
     # "..., resolve the incident" / "close the page": the on-call's word for ending it resolved
     ("resolved", re.compile(r"\b(?:is|are|has been) (?:now )?resolved\b|"
-                            r"[:;,]\s*resolved\W*$|"
+                            r"(?:^|[:;,])\s*resolved\W*$|"
+                            # what the work was, and that it is done, nothing else: "Otherwise
+                            # the rotation is complete." (not "Wait until the resync is
+                            # complete": a wait; not "When the copy is complete, ...": a case)
+                            r"^(?:(?:the|this|that|your|our) )?[\w-]+(?: [\w-]+)? (?:is|has "
+                            r"been) (?:now )?(?:complete|completed|finished|done)\W*$|"
+                            # in a runbook's own language: Polish "incydent rozwiązany",
+                            # Japanese "対応完了" (the response is complete), "解決済み"
+                            r"\b(?:incydent|problem|alert) (?:jest |zosta\u0142 )?"
+                            r"rozwi\u0105zany\b|\u5bfe\u5fdc\u5b8c\u4e86|\u89e3\u6c7a\u6e08|"
+                            r"\u5fa9\u65e7\u5b8c\u4e86|"
                             rf"{_CLOSING}(?:resolve|close) (?:the|this) "
                             r"(?:incident|alert|page|ticket|icm)\b|"
                             # "Otherwise mark the alert resolved.", "Mark it as resolved."
@@ -2078,7 +2102,8 @@ def may_guard(text: str) -> bool:
     return _GUARD_HINT.search(text.lower()) is not None and _GUARD_WORDS.occurs(text) or \
         _ALTERNATIVE.match(text.lstrip(" *_")) is not None or \
         _CONDITION_ACTION.match(text.replace("**", "").lstrip(" *_")) is not None or \
-        _TURKISH_IF.match(text.lstrip(" *_")) is not None
+        _TURKISH_IF.match(text.lstrip(" *_")) is not None or \
+        _JAPANESE_IF.match(text.lstrip(" *_")) is not None
 
 
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")

@@ -105,3 +105,45 @@ def test_a_switchs_show_of_its_port_channels_and_peers_is_typed_at_the_switch():
         assert [" ".join(s.params["pipeline"][0]) for s in runs(plan)] == ["ls /srv"], code
         (person,) = _persons_steps(plan)
         assert person.id in reachable(plan, running(plan, "ls").id), code
+
+
+# -- endings said shortly -------------------------------------------------------------------------
+
+def test_an_ending_said_in_a_word_or_as_the_work_done_ends_the_run_resolved():
+    # "If it prints, resolved.", "Otherwise the rotation is complete.", Polish "Jeśli opóźnienie
+    # spadło poniżej 60 s, incydent rozwiązany.", Japanese "..., 対応完了。": a person's step
+    # with nothing to do, and the run went on past it to the next question
+    for said in ("If it prints, resolved.", "If the date is new, the rotation is complete.",
+                 "Jeśli opóźnienie spadło poniżej 60 s, incydent rozwiązany.",
+                 "もし使用率が 80% 未満なら、対応完了。"):
+        plan = compile_text(f"## Verify\n\n```bash\ndf -h /var\n```\n\n{said}\n\n"
+                            "If it is still above 90%, escalate to the infra on-call.\n")
+        assert not _persons_steps(plan), said
+        assert outcomes_after(plan, case_side(plan, said[:9])) == {"resolved"}, said
+    # (a wait for the work is no ending)
+    plan = compile_text("## Fix\n\n1. Read: `ls /srv`\n2. Wait until the resync is complete.\n"
+                        "3. Restart: `sudo systemctl restart app`\n")
+    assert gated(plan, running(plan, "restart").id)
+    assert running(plan, "restart").id in reachable(plan, running(plan, "ls").id)
+
+
+# -- guards in Japanese ---------------------------------------------------------------------------
+
+def test_a_japanese_case_said_at_the_clauses_end_guards_its_block():
+    # "ディスクが解放されない場合（削除済みファイルをプロセスが掴んでいる）、アプリを再起動する。":
+    # Japanese says "if" with 場合 / なら at the clause's end, もし optional; the sentence was
+    # context, and the app restarted whatever the disk showed
+    for said, guard in (("ディスクが解放されない場合（削除済みファイルをプロセスが掴んでいる）、"
+                         "アプリを再起動する。", "ディスクが解放されない場合"),
+                        ("ログが 10GB を超えているなら、アプリを再起動する。",
+                         "ログが 10GB を超えているなら")):
+        plan = compile_text(f"## 3. 再起動\n\n```bash\ndf -h /var\n```\n\n{said}\n\n"
+                            "```bash\nsudo systemctl restart app\n```\n")
+        restart = running(plan, "restart", "app")
+        assert guards_of(plan, restart.id) == [guard], said
+        assert gated(plan, restart.id), said
+    # ("この場合" is the case the sentence before named; "...なければならない" is "must")
+    for said in ("この場合、アプリを再起動する。", "アプリを再起動しなければならない。"):
+        plan = compile_text(f"## 3. 再起動\n\n```bash\ndf -h /var\n```\n\n{said}\n\n"
+                            "```bash\nsudo systemctl restart app\n```\n")
+        assert guards_of(plan, running(plan, "restart", "app").id) == [], said
