@@ -150,7 +150,12 @@ _OWNER = re.compile(r"^(?:\[[ xX]\]\s*(?:[A-Z][\w&/.-]{0,20}(?: [A-Z][\w&/.-]{0,
                     r"@[\w.-]+|[A-Z]{2,5}|[A-Z][\w&/.-]{0,20}(?=\s*\(@))"
                     r"(?:\s*\(@?[\w.\- ]{1,30}\))?\s*:\s+"
                     r"(?=(?i:(?:only\s+)?(?:if|when|unless|in case))\b)")
-_STEP_HEADING = re.compile(r"^\s*step\s+(\d{1,3})\b", re.I)
+# (in a runbook's own language too: Polish and Czech "Krok 3", German "Schritt 3", Spanish,
+# Portuguese and Italian "Paso/Passo 3", French "Étape 3", Dutch "Stap 3", Swedish "Steg 3",
+# Russian "Шаг 3", Japanese "手順 3" / "ステップ 3": what "przejdź do kroku 3" goes to)
+_STEP_HEADING = re.compile(r"^\s*(?:step|krok|schritt|paso|passo|\u00e9tape|etape|stap|steg|"
+                           r"\u0448\u0430\u0433|\u624b\u9806|\u30b9\u30c6\u30c3\u30d7)"
+                           r"\s*(\d{1,3})\b", re.I)
 
 
 def step_number(heading: str) -> int | None:
@@ -1451,6 +1456,27 @@ _ARROW_JUMP = re.compile(r"(?:\u2192|\u21d2|->|=>)\s*(?:(?:go|skip|jump|continue
 # nor "A record")
 _LETTERED = re.compile(r"(?:(?:[Ss]ection|[Pp]art|[Ss]tage|[Pp]hase)\s+)?([A-Z])(?=[.;,:)]|\s*$|"
                        r"\s+(?:and|then|if|or|below|above|otherwise|unless|first)\b)")
+# "Go to step 3" in a runbook's own language: Polish "przejdź do kroku 3", Czech "pokračujte
+# krokem 3", German "weiter mit Schritt 3", Spanish "vaya al paso 3", French "passez à
+# l'étape 3", Portuguese "vá para o passo 3", Italian "passa al passo 3", Dutch "ga naar stap
+# 3", Swedish "gå till steg 3", Russian "перейдите к шагу 3", Japanese "手順 3 に進む"
+_STEP_JUMP_SAID = re.compile(
+    r"(?:\b(?:przejd\u017a|przejdz|wr\u00f3\u0107|kontynuuj)\s+(?:do|od)\s+kroku"
+    r"|\b(?:pokra\u010dujte|pokra\u010duj)\s+krokem|\b(?:p\u0159ejd\u011bte|vra\u0165te se)\s+"
+    r"(?:na|ke?)\s+krok(?:u)?"
+    r"|\b(?:weiter|fahren sie|gehen sie|springen sie)\s+(?:fort\s+)?(?:mit|zu|bei)\s+Schritt"
+    r"|\b(?:vaya|ir|pase|pasar|contin\u00fae|continuar|salte|saltar|vuelva|volver)\s+"
+    r"(?:al|con el|hasta el)\s+paso"
+    r"|\b(?:passez|allez|continuez|revenez|passer|aller)\s+(?:directement\s+)?"
+    r"(?:\u00e0|a|au)\s+(?:l['\u2019]\s*)?\u00e9tape"
+    r"|\b(?:v\u00e1|ir|pule|siga|avance|volte|continue)\s+(?:para|ao|at\u00e9)\s+(?:o\s+)?passo"
+    r"|\b(?:vai|passa|passare|andare|prosegui|torna)\s+(?:al|allo)\s+passo"
+    r"|\b(?:ga|spring)\s+(?:verder\s+)?(?:naar|met)\s+stap"
+    r"|\b(?:g\u00e5|hoppa)\s+(?:vidare\s+)?till\s+steg"
+    r"|(?:перейдите|переходите|вернитесь)\s+к\s+шагу)"
+    r"\s+(?P<n>\d{1,3})\b(?!\.\d)"
+    r"|(?:\u624b\u9806|\u30b9\u30c6\u30c3\u30d7)\s*(?P<ja>\d{1,3})\s*"
+    r"(?:\u306b|\u3078)\s*(?:\u9032|\u623b|\u79fb)", re.I)
 _MAY_POINT = re.compile(r"\u2192|\u21d2|->|=>")  # what every `_ARROW_JUMP` opens with
 _SKIP_NEXT = re.compile(r"\bskip\s+the\s+next\s+(?P<n>\d+\s+|two\s+|three\s+)?steps?\b", re.I)
 _LINK = re.compile(r"\[(?P<text>[^\]]+)\]\((?P<href>[^)]*)\)")
@@ -1530,9 +1556,16 @@ def jumps_in(text: str, links: list[tuple[str, str]], *, see: bool = False) -> l
     found: list[JumpRef] = []
     if _JUMP.search(text) is None and not (may_hold(text, "skip") and _SKIP_NEXT.search(text)) \
             and not (_MAY_POINT.search(text) and _ARROW_JUMP.search(text)) and \
-            not (see and _SEE.search(text)):
+            not (see and _SEE.search(text)) and _STEP_JUMP_SAID.search(text) is None:
         return found  # no jump verb at all: no sentences to cut
     for sentence in _sentences(text):
+        said_step = _STEP_JUMP_SAID.search(sentence)
+        if said_step is not None:
+            # "W przeciwnym razie przejdź do kroku 3.", "それ以外の場合は手順 3 に進む。": the
+            # step numbered so (it was a person's step "go to step 3" with nothing to do)
+            found.append(JumpRef("step", said_step.group("n") or said_step.group("ja"),
+                                 sentence))
+            continue
         skip = _SKIP_NEXT.search(sentence)
         if skip:
             n = (skip.group("n") or "1").strip()

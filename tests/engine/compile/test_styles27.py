@@ -147,3 +147,23 @@ def test_a_japanese_case_said_at_the_clauses_end_guards_its_block():
         plan = compile_text(f"## 3. 再起動\n\n```bash\ndf -h /var\n```\n\n{said}\n\n"
                             "```bash\nsudo systemctl restart app\n```\n")
         assert guards_of(plan, running(plan, "restart", "app").id) == [], said
+
+
+# -- jumps in a runbook's own language ------------------------------------------------------------
+
+def test_go_to_step_n_in_a_runbooks_own_language_jumps_there():
+    # "W przeciwnym razie przejdź do kroku 3.", "それ以外の場合は手順 3 に進む。": the other case was
+    # a person's step "go to step 3" with nothing to do, which then went on to step 3's next
+    # section in turn, the cleanup's approval skipped by nothing
+    for heading, other in (("Krok", "W przeciwnym razie przejdź do kroku 3."),
+                           ("Schritt", "Andernfalls weiter mit Schritt 3."),
+                           ("手順", "それ以外の場合は手順 3 に進む。")):
+        plan = compile_text(f"## {heading} 1\n\n```bash\ndf -h\n```\n\n## {heading} 2\n\n"
+                            "If the disk is full, remove the old logs:\n\n```bash\n"
+                            "sudo rm -rf /var/log/app/old\n```\n\n"
+                            f"{other}\n\n## {heading} 3\n\n```bash\nuptime\n```\n")
+        assert not _persons_steps(plan), other
+        (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE]
+        other_side = [e.target for e in plan.edges if e.source == decide.id and e.condition
+                      and e.condition.text.startswith(other[:8])]
+        assert other_side == [running(plan, "uptime").id], other
