@@ -969,6 +969,11 @@ _RECORD = r"(?:(?:the|this) (?:incident|alert|page|ticket|icm|issue|change) |it 
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("escalate", re.compile(rf"{_ESCALATE_CJK}|\b(?:escalat\w*|{_ESCALATE_WORD}|"
                             rf"hand (?:it )?over to|page (?:the|an?) |{_CALL_A_PERSON}|"
+                            # "tag it red and hand it to the fleet maintenance team": the thing
+                            # itself handed on (it was a person's step, and the run resolved)
+                            r"hand (?:(?:it|them|the [\w-]+) )?(?:over |off )?to (?:the |your |an? )?"
+                            r"(?:[\w/&-]+ ){0,3}(?:team|on-?call|engineers?|technicians?|"
+                            r"maintenance|department|vendor|manufacturer|supervisor)\b|"
                             rf"{_ASK_A_TEAM}|{_DECLARE}|"
                             # "stop here and page storage on-call", "call the DBA on-call"
                             r"(?:page|call) (?:the |an? )?(?:[\w/&-]+ ){0,3}on-?call\b|"

@@ -167,3 +167,23 @@ def test_go_to_step_n_in_a_runbooks_own_language_jumps_there():
         other_side = [e.target for e in plan.edges if e.source == decide.id and e.condition
                       and e.condition.text.startswith(other[:8])]
         assert other_side == [running(plan, "uptime").id], other
+
+
+# -- handing the thing itself on ------------------------------------------------------------------
+
+def test_handing_the_machine_to_a_team_hands_the_case_over():
+    # "If the preflight still fails after the reboot, ground the vehicle, tag it red and hand it
+    # to the fleet maintenance team.": a person's step, and the run went on to the restart and
+    # ended resolved
+    for said in ("ground the vehicle, tag it red and hand it to the fleet maintenance team.",
+                 "hand the printer over to the hardware technicians."):
+        plan = compile_text("## Fix\n\n1. Read: `ls /srv`\n"
+                            f"2. If the preflight still fails after the reboot, {said}\n"
+                            "3. Restart: `sudo systemctl restart app`\n")
+        taken = case_side(plan, "If the preflight still fails")
+        assert outcomes_after(plan, taken) == {"escalate"}, said
+        assert running(plan, "restart").id not in reachable(plan, taken), said
+    # (back to production is no hand-over)
+    plan = compile_text("## Fix\n\n1. Read: `ls /srv`\n2. If the cycle runs, hand it back to "
+                        "production.\n")
+    assert outcomes_after(plan, case_side(plan, "If the cycle runs")) == {"resolved"}
