@@ -1324,7 +1324,7 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
     if not meaningful:
         return []
     out: list[CommandLine] = []
-    i, in_table, typing = 0, False, False
+    i, in_table, typing, logged_in = 0, False, False, False
     while i < len(lines):
         ln = lines[i]
         s = ln.strip()
@@ -1352,6 +1352,19 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
             typing = _typed_line(out, s, first_line + i)
             i += 1
             continue
+        if out and _BARE_SSH.match(out[-1].text):
+            logged_in = True
+        if s in ("exit", "logout"):
+            logged_in = False
+        if logged_in and not in_table and not s.startswith("#") and not _outputish(s) and \
+                _shape(s, strict=False):
+            # `ssh ops@as-controller-1`, then `asctl port status 12`: typed on the machine the
+            # block logged in to, a command there whatever the program (it was taken for what
+            # ssh printed, and the person's step held the login alone)
+            text, j = _gather(lines, i, ln)
+            out.append(CommandLine(text.strip(), first_line + i, first_line + j))
+            i = j + 1
+            continue
         if s.startswith("#") or in_table or _outputish(s) or not _shape(s, strict=True):
             i = _past_continuations(lines, i)  # a `\` line's rest is not a command of its own
             continue
@@ -1359,6 +1372,10 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
         out.append(CommandLine(text.strip(), first_line + i, first_line + j))
         i, typing = j + 1, _typed_into(text)
     return out
+
+
+# a login and nothing else: `ssh ops@as-controller-1`, `ssh -p 2222 -i key.pem admin@10.0.0.5`
+_BARE_SSH = re.compile(r"^(?:sudo\s+)?ssh(?:\s+-[A-Za-z](?:\s+(?!-)\S+)?)*\s+[\w.@-]+$")
 
 
 def _gather_sql(lines: list[str], i: int) -> tuple[str, int]:

@@ -187,3 +187,21 @@ def test_handing_the_machine_to_a_team_hands_the_case_over():
     plan = compile_text("## Fix\n\n1. Read: `ls /srv`\n2. If the cycle runs, hand it back to "
                         "production.\n")
     assert outcomes_after(plan, case_side(plan, "If the cycle runs")) == {"resolved"}
+
+
+# -- lines typed after logging in -----------------------------------------------------------------
+
+def test_lines_after_a_bare_ssh_in_a_plain_block_run_on_that_machine():
+    # `ssh ops@as-controller-1`, then `asctl port status 12` and `asctl port errors 12 --last
+    # 20`: a program no table knows was taken for what ssh printed, and the person's step held
+    # the login alone
+    plan = compile_text("## Steps\n\n1. Read the port status on the controller:\n\n   ```\n"
+                        "   ssh ops@as-controller-1\n   Last login: Thu Dec  4 09:12:01 2026\n"
+                        "   asctl port status 12\n   asctl port errors 12 --last 20\n"
+                        "   ```\n")
+    status = running(plan, "ssh", "as-controller-1", "status")
+    errors = running(plan, "ssh", "as-controller-1", "errors")
+    assert status.params["pipeline"][0][-1] == "asctl port status 12"  # the remote shell splits it
+    assert errors.id in reachable(plan, status.id)
+    assert not [s for s in runs(plan) if "Last" in " ".join(s.params["pipeline"][0])]
+    assert not _persons_steps(plan)
