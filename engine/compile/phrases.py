@@ -971,9 +971,10 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             rf"hand (?:it )?over to|page (?:the|an?) |{_CALL_A_PERSON}|"
                             # "tag it red and hand it to the fleet maintenance team": the thing
                             # itself handed on (it was a person's step, and the run resolved)
-                            r"hand (?:(?:it|them|the [\w-]+) )?(?:over |off )?to (?:the |your |an? )?"
-                            r"(?:[\w/&-]+ ){0,3}(?:team|on-?call|engineers?|technicians?|"
-                            r"maintenance|department|vendor|manufacturer|supervisor)\b|"
+                            r"hand (?:(?:it|them|the [\w-]+) )?(?:over |off )?to "
+                            r"(?:the |your |an? )?(?:[\w/&-]+ ){0,3}(?:team|on-?call|"
+                            r"engineers?|technicians?|maintenance|department|vendor|"
+                            r"manufacturer|supervisor)\b|"
                             rf"{_ASK_A_TEAM}|{_DECLARE}|"
                             # "stop here and page storage on-call", "call the DBA on-call"
                             r"(?:page|call) (?:the |an? )?(?:[\w/&-]+ ){0,3}on-?call\b|"

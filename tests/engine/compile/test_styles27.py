@@ -152,9 +152,8 @@ def test_a_japanese_case_said_at_the_clauses_end_guards_its_block():
 # -- jumps in a runbook's own language ------------------------------------------------------------
 
 def test_go_to_step_n_in_a_runbooks_own_language_jumps_there():
-    # "W przeciwnym razie przejdź do kroku 3.", "それ以外の場合は手順 3 に進む。": the other case was
-    # a person's step "go to step 3" with nothing to do, which then went on to step 3's next
-    # section in turn, the cleanup's approval skipped by nothing
+    # "W przeciwnym razie przejdź do kroku 3.", "それ以外の場合は手順 3 に進む。": the other
+    # case was a person's step "go to step 3" with nothing to do
     for heading, other in (("Krok", "W przeciwnym razie przejdź do kroku 3."),
                            ("Schritt", "Andernfalls weiter mit Schritt 3."),
                            ("手順", "それ以外の場合は手順 3 に進む。")):
@@ -205,3 +204,19 @@ def test_lines_after_a_bare_ssh_in_a_plain_block_run_on_that_machine():
     assert errors.id in reachable(plan, status.id)
     assert not [s for s in runs(plan) if "Last" in " ".join(s.params["pipeline"][0])]
     assert not _persons_steps(plan)
+
+
+# -- reads of a backup tool -----------------------------------------------------------------------
+
+def test_velero_reads_run_and_its_restore_waits_for_approval():
+    # "#### Step 1: List the backups" `velero backup get --selector app=billing`: every velero
+    # line waited for a person, the lists and descriptions too
+    plan = compile_text("## Restore\n\n```bash\nvelero backup get --selector app=billing\n"
+                        "velero backup describe billing-daily --details\n"
+                        "velero restore create r1 --from-backup billing-daily\n"
+                        "velero restore logs r1\n```\n")
+    for words in (("backup", "get"), ("backup", "describe"), ("restore", "logs")):
+        assert not gated(plan, running(plan, "velero", *words).id), words
+    assert gated(plan, running(plan, "velero", "create").id)
+    plan = compile_text("## Restore\n\n```bash\nvelero backup download billing-daily\n```\n")
+    assert gated(plan, running(plan, "velero", "download").id)  # it writes a file
