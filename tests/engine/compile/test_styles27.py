@@ -220,3 +220,28 @@ def test_velero_reads_run_and_its_restore_waits_for_approval():
     assert gated(plan, running(plan, "velero", "create").id)
     plan = compile_text("## Restore\n\n```bash\nvelero backup download billing-daily\n```\n")
     assert gated(plan, running(plan, "velero", "download").id)  # it writes a file
+
+
+# -- "Expected:" and "If not:" as paragraphs ------------------------------------------------------
+
+def test_if_not_after_an_expected_paragraph_is_about_what_was_expected():
+    # "#### Step 1: List the backups", its block, "Expected: at least one backup with status
+    # `Completed` ...", "If not: no usable backup exists. Escalate ...": the question read
+    # "If not" alone (a list's items said what was expected; a step's paragraphs did not)
+    text = ("#### Step 1: List the backups\n\n```bash\nvelero backup get\n```\n\n"
+            "Expected: at least one backup with status `Completed`.\n\n"
+            "If not: no usable backup exists. Escalate to the platform team.\n\n"
+            "#### Step 2: Restore\n\n```bash\nvelero restore create r1 --from-backup b1\n```\n")
+    plan = compile_text(text)
+    (decide,) = [s for s in plan.steps if s.kind == StepKind.DECIDE and
+                 s.text.startswith("If not")]
+    assert decide.text == "If not as expected (at least one backup with status `Completed`)"
+    assert outcomes_after(plan, case_side(plan, "If not as expected")) == {"escalate"}
+    from engine.compile.explain import explain
+    from engine.guide import parse_guide
+    said = "\n".join(str(row) for row in explain(parse_guide(text, path="g.md"), plan, text))
+    assert "'Expected: at least one backup with status `Comple…': what should be seen" in said
+    # (an "If not" with no expectation before it stays as written)
+    plan = compile_text(text.replace("Expected: at least", "Look for at least"))
+    assert [s.text for s in plan.steps if s.kind == StepKind.DECIDE and
+            s.text.startswith("If not")] == ["If not"]
