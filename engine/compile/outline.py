@@ -1321,13 +1321,12 @@ class _OutlineBuilder:
         # follow the steps below:": the list is for the last sentence's case, not the first's)
         groups = self._groups(el.text, el.span, self._asked_before(el),
                               fallback=el.text.rstrip(" *_").endswith(":"))
-        if groups and groups[0][0] is not None and \
+        if groups and (first_guard := groups[0][0]) is not None and \
                 (expected := self._expected_before(el)) is not None:
             # "Expected: a backup `Completed` ..." then "If not: escalate ...", paragraphs
             # under a step's heading: the "If not" is about what was expected (it was a
             # question reading "If not" alone), as in a list's items
-            g, said, where = groups[0]
-            groups[0] = (phrases.against_expectation(g, expected), said, where)
+            groups[0] = (phrases.against_expectation(first_guard, expected), *groups[0][1:])
         own = owner if owner is not None else el.index
         found: list[Node] = []
         found.extend(self._inline(el, cls, own))  # every section's inline commands count
