@@ -245,3 +245,16 @@ def test_if_not_after_an_expected_paragraph_is_about_what_was_expected():
     plan = compile_text(text.replace("Expected: at least", "Look for at least"))
     assert [s.text for s in plan.steps if s.kind == StepKind.DECIDE and
             s.text.startswith("If not")] == ["If not"]
+
+
+# -- reads of macOS launchd -----------------------------------------------------------------------
+
+def test_launchctl_print_and_list_are_reads_and_kickstart_waits_for_approval():
+    # "## Check the agent" `launchctl print gui/501/com.example.buildagent`: a macOS fleet
+    # guide's every look at its agent waited for a person
+    plan = compile_text("## Check\n\n```bash\nlaunchctl print gui/501/com.example.buildagent\n"
+                        "launchctl list com.example.buildagent\n```\n\n## Restart\n\n```bash\n"
+                        "launchctl kickstart -k gui/501/com.example.buildagent\n```\n")
+    assert not gated(plan, running(plan, "launchctl", "print").id)
+    assert not gated(plan, running(plan, "launchctl", "list").id)
+    assert gated(plan, running(plan, "launchctl", "kickstart").id)
