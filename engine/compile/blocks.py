@@ -79,13 +79,22 @@ CONFIG_TAGS = frozenset({"yaml", "yml", "json", "jsonc", "json5", "toml", "ini",
                          "xml", "hcl", "tf", "terraform", "jsonnet", "libsonnet", "nginx", "cron",
                          "properties", "diff", "patch", "dockerfile", "apache", "systemd",
                          "csv", "html", "css"})
+MACHINE_CODE_TAGS = frozenset({"gcode", "g-code", "ngc", "krl", "rapid",
+                               "urscript", "karel"})
+# G-code lines: `M104 S230`, `G1 E-30 F300`, `G28 X Y` (a word letter and its number, then
+# the axis and parameter words), a comment after `;`
+_GCODE_LINE = re.compile(r"^\s*[GMT]\d{1,3}(?:\.\d)?(?:\s+[A-Z](?:[-+]?\d*\.?\d+)?)*\s*"
+                         r"(?:;.*)?$")
 SCRIPT_TAGS = frozenset({"ruby", "rb", "irb", "python", "py", "python3", "js", "javascript",
                          "ts", "typescript", "go", "golang", "groovy", "lua", "perl", "rails", "r",
                          "java", "rust", "c", "cpp", "php", "powershell", "ps1", "pwsh", "cmd",
                          "bat", "batch", "fish", "tcl", "expect", "gdb", "redis", "mongo",
                          "mongodb", "javascript-repl", "pycon", "rbconsole", "vim",
                          # a network device's CLI, typed at the router (a person's there)
-                         "cisco", "ios", "iosxr", "nxos", "eos", "junos", "routeros", "vyos"})
+                         "cisco", "ios", "iosxr", "nxos", "eos", "junos", "routeros", "vyos",
+                         # a machine's own program language, sent from its terminal or
+                         # pendant (a printer's G-code, a robot's KRL, RAPID or URScript)
+                         *MACHINE_CODE_TAGS})
 OUTPUT_TAGS = frozenset({"text", "txt", "plaintext", "plain", "log", "logs", "output", "none",
                          "nohighlight", "fatal", "error", "stdout", "stderr", "out"})
 OTHER_TAGS = frozenset({"mermaid", "plantuml", "math", "markdown", "md", "dot", "graphviz",
@@ -137,9 +146,10 @@ _DEVICE_VERBS = (r"(?:show|sh|configure|conf|interface|int|shutdown|shut|no|end|
                  r"write|wr|ping|traceroute|enable|terminal|debug|undebug|reload|router|ip|ipv6|"
                  r"commit|rollback|run|request|set|delete|edit|top|monitor|display|save|do|"
                  r"vlan|switchport|neighbor|network|address-family|load|compare|restart)\b")
+# (a mode's name may hold the interface's: Arista's `leaf-3(config-if-Et49/1)#`)
 _DEVICE_PROMPT = re.compile(
-    r"^\s*(?:[A-Za-z][\w-]*(?:\((?:config|cfg)[\w-]*\))?#(?=[a-z])"
-    r"|[A-Za-z][\w.-]*\((?:config|cfg)[\w-]*\)#\s*(?=\S)"
+    r"^\s*(?:[A-Za-z][\w-]*(?:\((?:config|cfg)[\w/.:-]*\))?#(?=[a-z])"
+    r"|[A-Za-z][\w.-]*\((?:config|cfg)[\w/.:-]*\)#\s*(?=\S)"
     r"|[A-Za-z][\w.-]*#\s+(?=(?:show|configure)\b)"
     rf"|(?P<junos>[\w.-]+@[\w.-]+)>\s+(?={_DEVICE_VERBS}))")
 # `sw1# end` alone may be a root shell's `host# exit`: a device's only beside a surer prompt
@@ -343,6 +353,8 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
     technical = bool(re.match(r"""^[-/$.~"'\d{(\[<]|.*[=/.:@|]""", arg)) or arg in ("|", ">", ">>")
     if first in _WEAK and strict and not technical and _feeds_a_tool(words):
         return True  # `echo srvr | nc zk-1 2181`: a word typed into a program, not output
+    if first in _TASK_RUNNERS and _recipe(words):
+        return True  # `just rotate-certs`, `make reload-ingress ENV=prod`: a recipe run
     if first in _WEAK and (strict or technical):
         return technical
     if first in _TOOLS or first.startswith(("gitlab-", "chef-", "kube", "ceph-", "pg_", "pg-",
@@ -354,6 +366,21 @@ def _shape(text: str, *, strict: bool, depth: int = 0) -> bool:
     prose = sum(1 for w in code.split() if w.lower() in _PROSE_WORDS)
     s = code.rstrip()
     return prose < 2 and not s.endswith((".", ":", "?", "!")) or technical and prose < 3
+
+
+# Programs that run a recipe named in a repository's task file (Makefile, justfile,
+# Taskfile.yml, magefile): `just rotate-certs`, `make reload-ingress ENV=prod`, `task db:migrate`
+_TASK_RUNNERS = frozenset({"make", "just", "task", "mage", "invoke", "rake"})
+_RECIPE = re.compile(r"^[a-z][\w:-]*$")
+
+
+def _recipe(words: list[str]) -> bool:
+    """A task runner's line that names a recipe (`just expiring 14`, `make clean-cache`) and
+    holds no prose (`make sure the disk is free` is advice): a command, not sample output (a
+    justfile guide's untagged blocks were all dropped as output)."""
+    if len(words) < 2 or not _RECIPE.match(words[1]) or words[-1].endswith((".", ":", "?", "!")):
+        return False
+    return not any(w.lower() in _PROSE_WORDS or w.lower() in ("sure", "certain") for w in words)
 
 
 _SQL_STATEMENT = re.compile(r"(?i)^\s*(?:set|show|select|with|grant|revoke|create|drop|alter|"
@@ -751,6 +778,10 @@ def read_block(el: Element, *, after_output_cue: bool = False,
         # listing of what it printed: a command line in it is text it printed, not a step (a
         # command typed after output carries its prompt).
         return Block("output", text=raw, start=start, end=end)
+    if all(_GCODE_LINE.match(ln) or ln.strip().startswith(";") for ln in meaningful):
+        # `M104 S230`, `G1 E-30 F300`: G-code sent from the printer's (or the CNC's) own
+        # terminal, a person's there (it was dropped as sample output)
+        return Block("script", text=raw.strip("\n"), start=start, end=end)
     cmds = _untagged_commands(lines, first_line)
     if cmds:
         return Block("command", plugin="shell", lines=cmds, text=raw, start=start, end=end)
@@ -944,7 +975,11 @@ _DEVICE_LINE = re.compile(
     r"^\s*(?:(?:copy|show|sh)\s+(?:run(?:ning)?-config|start(?:up)?-config)\b"
     r"|(?:write|wr)\s+(?:mem(?:ory)?|erase|terminal)\b|conf(?:igure)?\s+t(?:erminal)?\s*$"
     r"|show\s+(?:ip|ipv6|bgp|interfaces?|vlan|version|running|logging|route|ospf|mpls|"
-    r"spanning-tree|lldp|cdp|mac\s+address-table|chassis|system|configuration)\b"
+    r"spanning-tree|lldp|cdp|mac\s+address-table|chassis|system|configuration|"
+    # a switch's port channels, peers and first-hop redundancy (NX-OS `show vpc brief`,
+    # Arista `show mlag`, `show port-channel summary`, `show vrrp`), and its parts
+    r"vpc|mlag|port-channel|etherchannel|lacp|vrrp|hsrp|standby|bfd|evpn|nve|vxlan|"
+    r"environment|inventory|module|transceiver|ntp|clock|arp|access-lists?|policy-map)\b"
     r"|clear\s+(?:ip\s+bgp|bgp|counters|arp)\b|request\s+system\b"
     r"|commit\s+(?:confirmed|check|and-quit)\b|rollback\s+\d+\s*$"
     # MikroTik RouterOS: a menu's path, then what to do there (`/ip route print`, `/system
@@ -979,6 +1014,11 @@ def _device_prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
             found[i] = ("db", m.end())
             if m.group("junos"):
                 junos.add(m.group("junos"))
+        elif (m := _DEVICE_SPACED.match(ln)) is not None and device_command(ln[m.end():]):
+            # `leaf-3# clear ip bgp neighbor 10.0.0.1 soft`, `sw1# write memory` alone in a
+            # block: what follows the prompt is a router's command, so the prompt is the
+            # router's (it ran `clear` in this machine's shell, after a root prompt)
+            found[i] = ("db", m.end())
     edit = any(_JUNOS_EDIT.match(ln) for ln in lines)
     if not found and not edit:  # no device's prompt, so no line below can be one's
         return _one_device_prompt(lines)
@@ -1304,7 +1344,7 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
     if not meaningful:
         return []
     out: list[CommandLine] = []
-    i, in_table, typing = 0, False, False
+    i, in_table, typing, logged_in = 0, False, False, False
     while i < len(lines):
         ln = lines[i]
         s = ln.strip()
@@ -1332,6 +1372,19 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
             typing = _typed_line(out, s, first_line + i)
             i += 1
             continue
+        if out and _BARE_SSH.match(out[-1].text):
+            logged_in = True
+        if s in ("exit", "logout"):
+            logged_in = False
+        if logged_in and not in_table and not s.startswith("#") and not _outputish(s) and \
+                _shape(s, strict=False):
+            # `ssh ops@as-controller-1`, then `asctl port status 12`: typed on the machine the
+            # block logged in to, a command there whatever the program (it was taken for what
+            # ssh printed, and the person's step held the login alone)
+            text, j = _gather(lines, i, ln)
+            out.append(CommandLine(text.strip(), first_line + i, first_line + j))
+            i = j + 1
+            continue
         if s.startswith("#") or in_table or _outputish(s) or not _shape(s, strict=True):
             i = _past_continuations(lines, i)  # a `\` line's rest is not a command of its own
             continue
@@ -1339,6 +1392,10 @@ def _untagged_commands(lines: list[str], first_line: int) -> list[CommandLine]:
         out.append(CommandLine(text.strip(), first_line + i, first_line + j))
         i, typing = j + 1, _typed_into(text)
     return out
+
+
+# a login and nothing else: `ssh ops@as-controller-1`, `ssh -p 2222 -i key.pem admin@10.0.0.5`
+_BARE_SSH = re.compile(r"^(?:sudo\s+)?ssh(?:\s+-[A-Za-z](?:\s+(?!-)\S+)?)*\s+[\w.@-]+$")
 
 
 def _gather_sql(lines: list[str], i: int) -> tuple[str, int]:

@@ -175,8 +175,9 @@ def _default(el: Element, plan: Plan) -> str:
     """Why an element with no step and no ignored record is none: what it is."""
     if el.kind == "heading":
         return "a section of the guide (its steps are listed under it)"
-    if el.kind == "list_item" and phrases.expectation(el.text) is not None and any(
-            s.kind == StepKind.DECIDE and (s.text or "").startswith("If not as expected (")
+    if el.kind in ("list_item", "paragraph") and \
+            (want := phrases.expectation(el.text)) is not None and any(
+            s.kind == StepKind.DECIDE and (s.text or "") == f"If not as expected ({want})"
             for s in plan.steps):
         return "what should be seen: the condition of the decision after it"
     if el.kind == "list_item":

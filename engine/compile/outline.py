@@ -723,6 +723,17 @@ class _OutlineBuilder:
                                      and after.depth == el.depth and
                                      after.section == el.section)
 
+    def _expected_before(self, el: Element) -> str | None:
+        """What the paragraph just before a paragraph says should be seen ("Expected: X"),
+        when it is one and beside it (same section, same item or none)."""
+        if el.index == 0:
+            return None
+        before = self.els[el.index - 1]
+        if before.kind != "paragraph" or before.parent != el.parent or \
+                before.section != el.section:
+            return None
+        return phrases.expectation(before.text)
+
     def _sibling_before(self, el: Element) -> Element | None:
         """The item just before a list item in its list, if any."""
         for at in range(el.index - 1, -1, -1):  # (no copy of the elements before it)
@@ -1315,6 +1326,12 @@ class _OutlineBuilder:
         # follow the steps below:": the list is for the last sentence's case, not the first's)
         groups = self._groups(el.text, el.span, self._asked_before(el),
                               fallback=el.text.rstrip(" *_").endswith(":"))
+        if groups and (first_guard := groups[0][0]) is not None and \
+                (expected := self._expected_before(el)) is not None:
+            # "Expected: a backup `Completed` ..." then "If not: escalate ...", paragraphs
+            # under a step's heading: the "If not" is about what was expected (it was a
+            # question reading "If not" alone), as in a list's items
+            groups[0] = (phrases.against_expectation(first_guard, expected), *groups[0][1:])
         own = owner if owner is not None else el.index
         found: list[Node] = []
         found.extend(self._inline(el, cls, own))  # every section's inline commands count

@@ -150,7 +150,12 @@ _OWNER = re.compile(r"^(?:\[[ xX]\]\s*(?:[A-Z][\w&/.-]{0,20}(?: [A-Z][\w&/.-]{0,
                     r"@[\w.-]+|[A-Z]{2,5}|[A-Z][\w&/.-]{0,20}(?=\s*\(@))"
                     r"(?:\s*\(@?[\w.\- ]{1,30}\))?\s*:\s+"
                     r"(?=(?i:(?:only\s+)?(?:if|when|unless|in case))\b)")
-_STEP_HEADING = re.compile(r"^\s*step\s+(\d{1,3})\b", re.I)
+# (in a runbook's own language too: Polish and Czech "Krok 3", German "Schritt 3", Spanish,
+# Portuguese and Italian "Paso/Passo 3", French "Étape 3", Dutch "Stap 3", Swedish "Steg 3",
+# Russian "Шаг 3", Japanese "手順 3" / "ステップ 3": what "przejdź do kroku 3" goes to)
+_STEP_HEADING = re.compile(r"^\s*(?:step|krok|schritt|paso|passo|\u00e9tape|etape|stap|steg|"
+                           r"\u0448\u0430\u0433|\u624b\u9806|\u30b9\u30c6\u30c3\u30d7)"
+                           r"\s*(\d{1,3})\b", re.I)
 
 
 def step_number(heading: str) -> int | None:
@@ -437,6 +442,16 @@ def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
 # written in Turkish (its dotless ı, ğ, ş or İ)
 _TURKISH_IF = re.compile(r"^(?=[^\n]*[\u0131\u011f\u015f\u0130])(?P<c>[^,.;:\n]{3,160}?"
                          r"\w(?:y?s[ae]|ise))\s*,\s+(?=\S)")
+# Japanese says "if" at the clause's end too: "ディスクが解放されない場合、..." (in the case
+# that the disk is not freed), "使用率が 80% 未満なら対応完了" (if usage is under 80%), with
+# or without "もし" before it; an aside in brackets may follow the clause. Not "この場合" / "そ
+# の場合" (in this / that case: the case the sentence before named), nor "...しなければならない"
+# (must).
+_JAPANESE_IF = re.compile(r"^(?=[^\n]*[\u3040-\u30ff])(?!(?:\u3053\u306e|\u305d\u306e|"
+                          r"\u3042\u306e|\u3069\u306e|\u591a\u304f\u306e)\u5834\u5408)"
+                          r"(?P<c>[^,.;:\n]{2,160}?(?:\u5834\u5408(?:\u306b)?(?:\u306f)?|"
+                          r"\u306a\u3089(?:\u3070)?(?![\u306a\u3044\u305a])))"
+                          r"(?:\s*\([^()\n]*\))?\s*(?:,\s*)?(?=\S)")
 _ACTION_LABEL = r"(?:action|then|do|remedy|fix|response|what to do)\s*:"
 _CONDITION_LABEL = r"(?:condition|trigger|if)\s*:\s+"
 _CONDITION_ACTION = re.compile(rf"^(?P<c>{_CONDITION_LABEL}[^\n]+?)\s*"
@@ -550,6 +565,10 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
         # "Disk kullanımı hâlâ %90'ın üzerindeyse, ... olayı yükselt.": Turkish says "if" with
         # the word's ending (-sa/-se), "Eğer" before it optional (the escalation was context)
         return Guard(text=turkish.group("c")), False
+    if (japanese := _JAPANESE_IF.match(t)) is not None and not _GUARD_START.match(t):
+        # "ディスクが解放されない場合、アプリを再起動する。": the restart is for that case (the
+        # sentence was context, and the app restarted whatever the disk)
+        return Guard(text=japanese.group("c")), False
     if (labelled := _CONDITION_ACTION.match(t)) is not None:
         # "Condition: the queue is above 500." over "Action: restart the consumer:": a
         # labelled pair, the condition's line its guard (it was dropped, and the restart
@@ -950,6 +969,12 @@ _RECORD = r"(?:(?:the|this) (?:incident|alert|page|ticket|icm|issue|change) |it 
 _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("escalate", re.compile(rf"{_ESCALATE_CJK}|\b(?:escalat\w*|{_ESCALATE_WORD}|"
                             rf"hand (?:it )?over to|page (?:the|an?) |{_CALL_A_PERSON}|"
+                            # "tag it red and hand it to the fleet maintenance team": the thing
+                            # itself handed on (it was a person's step, and the run resolved)
+                            r"hand (?:(?:it|them|the [\w-]+) )?(?:over |off )?to "
+                            r"(?:the |your |an? )?(?:[\w/&-]+ ){0,3}(?:team|on-?call|"
+                            r"engineers?|technicians?|maintenance|department|vendor|"
+                            r"manufacturer|supervisor)\b|"
                             rf"{_ASK_A_TEAM}|{_DECLARE}|"
                             # "stop here and page storage on-call", "call the DBA on-call"
                             r"(?:page|call) (?:the |an? )?(?:[\w/&-]+ ){0,3}on-?call\b|"
@@ -1012,7 +1037,17 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"\bpotential (?:resolution|fix|mitigation)\b", re.I)),
     # "..., resolve the incident" / "close the page": the on-call's word for ending it resolved
     ("resolved", re.compile(r"\b(?:is|are|has been) (?:now )?resolved\b|"
-                            r"[:;,]\s*resolved\W*$|"
+                            r"(?:^|[:;,])\s*resolved\W*$|"
+                            # what the work was, and that it is done, nothing else: "Otherwise
+                            # the rotation is complete." (not "Wait until the resync is
+                            # complete": a wait; not "When the copy is complete, ...": a case)
+                            r"^(?:(?:the|this|that|your|our) )?[\w-]+(?: [\w-]+)? (?:is|has "
+                            r"been) (?:now )?(?:complete|completed|finished|done)\W*$|"
+                            # in a runbook's own language: Polish "incydent rozwiązany",
+                            # Japanese "対応完了" (the response is complete), "解決済み"
+                            r"\b(?:incydent|problem|alert) (?:jest |zosta\u0142 )?"
+                            r"rozwi\u0105zany\b|\u5bfe\u5fdc\u5b8c\u4e86|\u89e3\u6c7a\u6e08|"
+                            r"\u5fa9\u65e7\u5b8c\u4e86|"
                             rf"{_CLOSING}(?:resolve|close) (?:the|this) "
                             r"(?:incident|alert|page|ticket|icm)\b|"
                             # "Otherwise mark the alert resolved.", "Mark it as resolved."
@@ -1428,6 +1463,27 @@ _ARROW_JUMP = re.compile(r"(?:" + _ARROWS + r")\s*(?:(?:go|skip|jump|continue|pr
 # nor "A record")
 _LETTERED = re.compile(r"(?:(?:[Ss]ection|[Pp]art|[Ss]tage|[Pp]hase)\s+)?([A-Z])(?=[.;,:)]|\s*$|"
                        r"\s+(?:and|then|if|or|below|above|otherwise|unless|first)\b)")
+# "Go to step 3" in a runbook's own language: Polish "przejdź do kroku 3", Czech "pokračujte
+# krokem 3", German "weiter mit Schritt 3", Spanish "vaya al paso 3", French "passez à
+# l'étape 3", Portuguese "vá para o passo 3", Italian "passa al passo 3", Dutch "ga naar stap
+# 3", Swedish "gå till steg 3", Russian "перейдите к шагу 3", Japanese "手順 3 に進む"
+_STEP_JUMP_SAID = re.compile(
+    r"(?:\b(?:przejd\u017a|przejdz|wr\u00f3\u0107|kontynuuj)\s+(?:do|od)\s+kroku"
+    r"|\b(?:pokra\u010dujte|pokra\u010duj)\s+krokem|\b(?:p\u0159ejd\u011bte|vra\u0165te se)\s+"
+    r"(?:na|ke?)\s+krok(?:u)?"
+    r"|\b(?:weiter|fahren sie|gehen sie|springen sie)\s+(?:fort\s+)?(?:mit|zu|bei)\s+Schritt"
+    r"|\b(?:vaya|ir|pase|pasar|contin\u00fae|continuar|salte|saltar|vuelva|volver)\s+"
+    r"(?:al|con el|hasta el)\s+paso"
+    r"|\b(?:passez|allez|continuez|revenez|passer|aller)\s+(?:directement\s+)?"
+    r"(?:\u00e0|a|au)\s+(?:l['\u2019]\s*)?\u00e9tape"
+    r"|\b(?:v\u00e1|ir|pule|siga|avance|volte|continue)\s+(?:para|ao|at\u00e9)\s+(?:o\s+)?passo"
+    r"|\b(?:vai|passa|passare|andare|prosegui|torna)\s+(?:al|allo)\s+passo"
+    r"|\b(?:ga|spring)\s+(?:verder\s+)?(?:naar|met)\s+stap"
+    r"|\b(?:g\u00e5|hoppa)\s+(?:vidare\s+)?till\s+steg"
+    r"|(?:перейдите|переходите|вернитесь)\s+к\s+шагу)"
+    r"\s+(?P<n>\d{1,3})\b(?!\.\d)"
+    r"|(?:\u624b\u9806|\u30b9\u30c6\u30c3\u30d7)\s*(?P<ja>\d{1,3})\s*"
+    r"(?:\u306b|\u3078)\s*(?:\u9032|\u623b|\u79fb)", re.I)
 _MAY_POINT = re.compile(_ARROWS)  # what every `_ARROW_JUMP` opens with
 _SKIP_NEXT = re.compile(r"\bskip\s+the\s+next\s+(?P<n>\d+\s+|two\s+|three\s+)?steps?\b", re.I)
 _LINK = re.compile(r"\[(?P<text>[^\]]+)\]\((?P<href>[^)]*)\)")
@@ -1507,9 +1563,16 @@ def jumps_in(text: str, links: list[tuple[str, str]], *, see: bool = False) -> l
     found: list[JumpRef] = []
     if _JUMP.search(text) is None and not (may_hold(text, "skip") and _SKIP_NEXT.search(text)) \
             and not (_MAY_POINT.search(text) and _ARROW_JUMP.search(text)) and \
-            not (see and _SEE.search(text)):
+            not (see and _SEE.search(text)) and _STEP_JUMP_SAID.search(text) is None:
         return found  # no jump verb at all: no sentences to cut
     for sentence in _sentences(text):
+        said_step = _STEP_JUMP_SAID.search(sentence)
+        if said_step is not None:
+            # "W przeciwnym razie przejdź do kroku 3.", "それ以外の場合は手順 3 に進む。": the
+            # step numbered so (it was a person's step "go to step 3" with nothing to do)
+            found.append(JumpRef("step", said_step.group("n") or said_step.group("ja"),
+                                 sentence))
+            continue
         skip = _SKIP_NEXT.search(sentence)
         if skip:
             n = (skip.group("n") or "1").strip()
@@ -2103,7 +2166,8 @@ def may_guard(text: str) -> bool:
     return _GUARD_HINT.search(text.lower()) is not None and _GUARD_WORDS.occurs(text) or \
         _ALTERNATIVE.match(text.lstrip(" *_")) is not None or \
         _CONDITION_ACTION.match(text.replace("**", "").lstrip(" *_")) is not None or \
-        _TURKISH_IF.match(text.lstrip(" *_")) is not None
+        _TURKISH_IF.match(text.lstrip(" *_")) is not None or \
+        _JAPANESE_IF.match(text.lstrip(" *_")) is not None
 
 
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")

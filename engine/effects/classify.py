@@ -355,7 +355,8 @@ def _picked_by_a_value(args: list[str], flags: tuple[str, ...]) -> str | None:
 # writes the value picks the program a read runs.
 _CONFIG_FLAGS = {
     **dict.fromkeys(("kubectl", "oc", "virtctl", "helm", "flux", "linkerd", "istioctl",
-                     "linkerd-buoyant"), (("--kubeconfig",), "a kubeconfig's exec plugin")),
+                     "linkerd-buoyant", "velero"),
+                    (("--kubeconfig",), "a kubeconfig's exec plugin")),
     "haproxy": (("-f",), "its lua-load lines"),
     "terraform": (("-chdir",), "the provider plugins in its .terraform folder"),
     # the repository's .git/config: core.fsmonitor runs on `git status` and `git diff`,

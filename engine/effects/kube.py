@@ -341,6 +341,23 @@ ISTIOCTL: dict[str, Tool] = {
     "version": Tool(F("so:r:", "short output= remote revision=", go=True)),
 }
 
+# velero: what backups, restores and schedules exist and what each did (`backup describe
+# --details`, `restore logs`); `backup download` writes a file, `create` and `delete` change
+# the cluster: not listed
+_VELERO_GLOBAL = F("n:", "namespace= kubeconfig= kubecontext= features= colorized=", go=True)
+_VELERO_GET = Tool(F("o:l:", "output= selector= show-labels", go=True))
+_VELERO_DESCRIBE = Tool(F("l:", "details selector= insecure-skip-tls-verify cacert= "
+                              "volume-details", go=True))
+_VELERO_LOGS = Tool(F("", "timeout= insecure-skip-tls-verify cacert=", go=True), max_operands=1)
+VELERO: dict[str, Tool] = {
+    **rows("backup restore", Tool(subcommands={"get": _VELERO_GET, "describe": _VELERO_DESCRIBE,
+                                               "logs": _VELERO_LOGS})),
+    "schedule": Tool(subcommands={"get": _VELERO_GET, "describe": _VELERO_DESCRIBE}),
+    **rows("backup-location snapshot-location repo plugin",
+           Tool(subcommands={"get": _VELERO_GET})),
+    "version": Tool(F("", "client-only timeout=", go=True), max_operands=0),
+}
+
 KUBE: dict[str, Tool] = {
     "kubectl": Tool(GLOBAL, inherit=True, subcommands=KUBECTL),
     "oc": Tool(GLOBAL, inherit=True, subcommands=OC),
@@ -350,6 +367,7 @@ KUBE: dict[str, Tool] = {
     "argocd": Tool(_ARGOCD_GLOBAL, inherit=True, subcommands=ARGOCD),
     "flux": Tool(_FLUX_GLOBAL, inherit=True, subcommands=FLUX),
     "istioctl": Tool(_ISTIO_GLOBAL, inherit=True, subcommands=ISTIOCTL),
+    "velero": Tool(_VELERO_GLOBAL, inherit=True, subcommands=VELERO),
     "linkerd-buoyant": Tool(F("", "context= kubeconfig= verbose", go=True), inherit=True,
                             subcommands={"check": Tool(F("", "pre", go=True)),
                                          "version": Tool(F("", "cli", go=True))}),

@@ -1107,4 +1107,10 @@ SERVICES: dict[str, Rule] = {
     "etcdutl": Tool(_ETCDUTL, inherit=True, subcommands={
         "snapshot": Tool(subcommands={"status": NONE}), "version": NONE}),
     "cockroach": Tool(subcommands=_COCKROACH_READ),
+    # macOS launchd: a service's or a domain's state (`launchctl print gui/501/com.x.agent`),
+    # the jobs loaded, why a service runs; kickstart, bootstrap, bootout, enable and kill act
+    "launchctl": Tool(subcommands={"print": Tool(max_operands=1), "list": Tool(max_operands=1),
+                                   "print-disabled": Tool(max_operands=1),
+                                   "blame": Tool(max_operands=1), "procinfo": Tool(max_operands=1),
+                                   "version": Tool(max_operands=0)}),
 }
