@@ -5,6 +5,7 @@ Its own module so that the readers of special notations (`engine.compile.session
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,13 @@ REPEAT_STEP = "repeat-from-"
 # The first line of a person's step whose line the guide typed after leaving a session on
 # another machine open in an earlier section (`engine.compile.sessions`): where it runs is unsaid
 WHERE_UNSAID = "# where: this section does not say"
+AT_ITS_PROMPT = re.compile(r"^# on (?P<host>\S+) \(at its prompt: (?P<prompt>.*)\)$", re.M)
+"""The note opening a person's script typed at another machine's prompt (`at_its_prompt`)."""
+
+
+def at_its_prompt(host: str, prompt: str) -> str:
+    """`# on db-17 (at its prompt: [root@db-17 ~]#)`: where a person types the lines below."""
+    return f"# on {host} (at its prompt: {prompt.strip()})"
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any, Literal, TypedDict
 from engine import exits, placement
 from engine.compile import blocks, credentials, phrases, placeholders, powershell, queries
 from engine.compile.links import guide_link
-from engine.compile.nodes import Action
+from engine.compile.nodes import Action, at_its_prompt
 from engine.compile.phrases import Guard, JumpRef, SectionClass
 from engine.compile.scope import Scope
 from engine.compile.sessions import (
@@ -2776,9 +2776,8 @@ class _OutlineBuilder:
                 # there. Run here, it restarts (or reports) this machine's; a person's step
                 # there, its script saying where (a `kubectl` or `ssh` line there runs as any)
                 if not manual or manual[-1].prompt != line.prompt:
-                    manual.append(blocks.CommandLine(f"# on {host} (at its prompt: "
-                                                     f"{line.prompt.strip()})", line.start,
-                                                     line.start, prompt=line.prompt))
+                    manual.append(blocks.CommandLine(at_its_prompt(host, line.prompt),
+                                                     line.start, line.start, prompt=line.prompt))
                 to_manual(line)
                 continue
             parsed = without_terminal(parse_line(line.text))

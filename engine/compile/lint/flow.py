@@ -17,7 +17,7 @@ from engine.compile.lint.base import (
     rule,
     sentences,
 )
-from engine.compile.nodes import REPEAT_STEP, WHERE_UNSAID
+from engine.compile.nodes import AT_ITS_PROMPT, REPEAT_STEP, WHERE_UNSAID
 from engine.compile.phrases import (
     explicit_expr,
     guard_in,
@@ -275,6 +275,26 @@ def where_unsaid(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
                    "Say where it runs: write the session's one-shot form (`ssh HOST -- CMD`, "
                    "`kubectl exec POD -- CMD`), open the session again in this section, or "
                    "write 'From your laptop:' before it")
+
+
+@rule(("MF211", "control_flow", "warning",
+        "Lines typed at another machine's prompt, with no session of the guide's leading "
+        "there: a person types them there."))
+def typed_elsewhere(ctx: Context) -> Iterator[tuple[str, Element | int, str, str]]:
+    """`[root@db-17 ~]# systemctl restart postgresql-15`: the compiler makes the lines a
+    person's step on db-17 (run here, they act on this machine), and says so."""
+    if ctx.plan is None:
+        return
+    for step in ctx.plan.steps:
+        script = str(step.params.get("script", "")) if step.kind == StepKind.MANUAL else ""
+        for note in AT_ITS_PROMPT.finditer(script):
+            host = note.group("host")
+            yield ("MF211", step.source.start, f"lines typed at {host}'s prompt "
+                   f"({note.group('prompt')}) are a person's step there: no session of the "
+                   f"guide's leads to {host}, and here they would act on this machine",
+                   f"To have them run, open the session first (`ssh {host}`) or write each "
+                   f"line's one-shot form (`ssh {host} -- CMD`)")
+            break
 
 
 _MEMORY_CODE = re.compile(r"`\s*((?:steps|inputs|vars|alert)\s*(?:\.|\[)[^`]{1,400})`")

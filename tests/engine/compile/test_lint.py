@@ -101,6 +101,12 @@ CASES = [
     ("MF210",  # a later section's line after a session on the node left open: where?
      CARRIED, [17],
      CARRIED.replace("1. Check the kubelet", "1. From your laptop, check the kubelet")),
+    ("MF211",  # a line at another machine's prompt: a person types it there
+     runbook("1. Restart it:\n\n   ```console\n   [root@db-17 ~]# systemctl restart pg\n"
+             "   ```"),
+     [12],
+     runbook("1. Restart it:\n\n   ```console\n   $ ssh db-17 -- systemctl restart pg\n"
+             "   ```")),
     ("MF304",  # a path input with no roots reaches a deletion: an alert could aim it anywhere
      "---\ninputs:\n  - name: dir\n    type: path\n---\n"
      + runbook("1. Clean up:\n\n   ```bash\n   find \"$DIR\" -mtime +7 -delete\n   ```"),
