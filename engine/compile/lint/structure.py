@@ -158,9 +158,11 @@ def ambiguous_block(ctx: Context) -> Iterator[tuple[str, Element | int, str, str
         if el.kind != "code" or (el.lang is not None and el.lang not in _CONSOLE_TAGS):
             continue
         lines = el.text.split("\n")
-        if el.lang is not None and (any(_PROMPT.match(ln) for ln in lines) or
-                                    shows_prompts(el.text)):
-            continue  # (the compiler's prompts: `[root@h ~]# `, fish's `~> `, busybox's `/ # `)
+        if any(_PROMPT.match(ln) for ln in lines) or shows_prompts(el.text):
+            # (the compiler's prompts: `[root@h ~]# `, fish's `~> `, busybox's `/ # `, a
+            # router's `er1# `): what is typed at them is said, tagged or not; "tag it
+            # ```bash" was wrong advice for a device's lines
+            continue
         if read_block(el).cls != "command":
             continue
         where = f"{el.span.start}-{el.span.end}"

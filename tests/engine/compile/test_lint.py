@@ -362,3 +362,13 @@ def test_whole_corpus_lints_without_raising_and_deterministically():
     for p in paths[:50]:
         findings = [f for f in lint_path(p) if f.rule != "MF001"]  # MF001 comes first
         assert findings == sorted(findings, key=lambda f: (f.line, f.rule, f.message))
+
+
+def test_an_untagged_block_typed_at_prompts_is_no_ambiguous_call():
+    """`er1.fra# rollback 1` over `er1.fra# commit`: the prompts say what is typed (a router's
+    lines, a person's there); "tag it ```bash" was wrong advice, tagged or not."""
+    back_out = runbook("1. Back out:\n\n   ```\n   er1.fra# rollback 1\n   er1.fra# commit\n"
+                       "   ```")
+    assert fired(back_out, "MF509") == []
+    assert fired(runbook("1. Check:\n\n   ```\n   $ kubectl get pods\n   ```"), "MF509") == []
+    assert fired(runbook("1. Check:\n\n   ```\n   kubectl get pods\n   ```"), "MF509") == [11]
