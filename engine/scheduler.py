@@ -439,6 +439,30 @@ def _changes(plan: Plan, step: Step) -> bool:
     return called is not None and any(_changes(called, s) for s in called.steps)
 
 
+def acts_after_failure(plan: Plan, sid: str, branches: Mapping[int, bool]) -> str | None:
+    """The first step that acts (a change, a call step whose linked guide holds one, or the
+    approval gate before one) on the path that a final failure of `sid` (its conditions on
+    the edges it takes decided as `branches` says) would take the run along; None when that
+    path acts on nothing (an escalation, a read). A change whose effect is unknown (it timed
+    out, or was cut off after it may have acted) must not be followed by another way of
+    doing the same thing until a person says what the first did: both might have acted."""
+    index = plan_index(plan)
+    on = "success" if index.steps[sid].on_error == OnError.CONTINUE else "failure"
+    todo = [e.target for i, e in index.outgoing[sid]
+            if e.on == on and (e.condition is None or branches.get(i))]
+    seen: set[str] = set()
+    while todo:  # O(plan), only when a change's effect is unknown
+        target = todo.pop(0)
+        if target in seen:
+            continue
+        seen.add(target)
+        step = index.steps[target]
+        if step.kind == StepKind.APPROVE or _changes(plan, step):
+            return target
+        todo += [e.target for _, e in index.outgoing[target]]
+    return None
+
+
 def initial_state(plan: Plan, *, seed: str = "") -> RunState:
     init = plan_index(plan).initial
     return RunState(seed=seed, steps=init.steps, edges=init.edges, _joins=init._joins)
