@@ -93,7 +93,9 @@ class CeleryExecutor:
         it. With a question unanswered the run stays `interrupted`, as it was."""
         runner, dispatcher = self._runner()
         try:
-            record = await runner.settle_in_doubt(run_id, self.interaction or Answers())
+            said = self.interaction or Answers()
+            record = await runner.settle_in_doubt(
+                run_id, said, policy_now=said.policy_now if isinstance(said, Answers) else None)
         finally:
             dispatcher.close()
         if record.status != "running":

@@ -714,11 +714,17 @@ class DistributedRunner:
 
     # -- answers for steps in doubt --------------------------------------------------------
 
-    async def settle_in_doubt(self, run_id: str, interaction: Interaction) -> RunRecord:
+    async def settle_in_doubt(self, run_id: str, interaction: Interaction, *,
+                              policy_now: tuple[str, ...] | None = None) -> RunRecord:
         """`mendflow resume` of a distributed run: ask `interaction` about every step in
         doubt and, when each has an answer, commit them and dispatch what they start (a
         re-run as a new attempt, or the steps after one taken as done). With any question
-        unanswered nothing is written and the record is returned as it is."""
+        unanswered nothing is written and the record is returned as it is.
+
+        `policy_now`: the resuming operator's approval policy, saved with the run's options
+        before anything starts, so that the workers approve a gate by policy only when both
+        it and the policy saved at the start approve it, as the local driver does on resume
+        (they read only the saved one: a policy tightened since held for no Celery run)."""
         for tries in range(1, MAX_COMMIT_TRIES + 1):
             record = await self.store.get_run(run_id)
             if record.status not in ("running", "interrupted"):
@@ -738,6 +744,9 @@ class DistributedRunner:
                                                    decision=reply.decision, by=reply.by))
             if not answers:
                 return record
+            if policy_now is not None and record.options.policy_now != policy_now:
+                await self.store.set_options(run_id, record.options.model_copy(
+                    update={"policy_now": tuple(policy_now)}))
             change = commit_reports(
                 plan, state, [Report.of(a, {"summary": f"{a.decision} ({a.by})"})
                               for a in answers],
