@@ -439,6 +439,13 @@ def _changes(plan: Plan, step: Step) -> bool:
     return called is not None and any(_changes(called, s) for s in called.steps)
 
 
+CUT_OFF = "stopped while it ran: what it did is unknown"
+"""The note of a change the run's ending stopped mid-way (the run cancelled, or ended on
+another branch): cancelled, it did not simply not run; it may have acted, in part or in
+whole (a worker's report of it, arriving after the ending, is ignored). The report says so,
+not "cancelled" alone, which reads as not run."""
+
+
 def acts_after_failure(plan: Plan, sid: str, branches: Mapping[int, bool]) -> str | None:
     """The first step that acts (a change, a call step whose linked guide holds one, or the
     approval gate before one) on the path that a final failure of `sid` (its conditions on
@@ -905,7 +912,11 @@ class _Txn:
             for sid, st in self.base.steps.items():  # O(plan), once per run
                 st = self.steps.get(sid, st)
                 if st.status in _ACTIVE:
-                    self.put(sid, StepState(StepStatus.CANCELLED, st.attempt, st.error, reason))
+                    note = reason
+                    if st.status == StepStatus.RUNNING and sid not in self.index.cleanup and \
+                            _changes(self.plan, self.index.steps[sid]):
+                        note = f"{CUT_OFF}: {reason}"
+                    self.put(sid, StepState(StepStatus.CANCELLED, st.attempt, st.error, note))
                     if st.status in _IN_FLIGHT:  # an IN_DOUBT step runs nowhere
                         self.actions.append(CancelStep(step=sid, attempt=st.attempt))
         if self.index.cleanup and self.closing is None:

@@ -10,6 +10,12 @@ r"""Trust, session 25 (the runtime): one budget, no effect guessed at.
    process while the restart, its effect unknown, may have done its work (or still be at
    it). Such a change whose error path goes on to act is in doubt: a person says what it
    did (`--mark-failed` takes the error path) before the next way runs.
+3. A change running when the run ended (cancelled, or another branch reached its end) was
+   recorded `cancelled`, as a step that never ran is, and the report said "(cancelled)":
+   it was stopped mid-way, and may have acted. Its note and the report say what it did is
+   unknown.
+4. (Celery, `tests/worker/test_trust25_celery.py`) a resume's policy is saved with the run:
+   a worker approves a gate by policy only when both the saved and that one approve it.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from engine.compile.llm import LlmJudge
-from engine.interaction import Answer, Answers, for_call, parse_in_doubt
+from engine.interaction import Answer, Answers, NeedsAnswer, for_call, parse_in_doubt
 from engine.plan import Condition, Edge, Plan, Span, Step, StepKind
 from engine.plugins import default_registry
+from engine.report import build_view, render_markdown
 from engine.runtime.executor import LocalExecutor
 from engine.runtime.services import Services
 from engine.settings import Settings
@@ -122,3 +131,54 @@ def test_a_timed_out_change_whose_error_path_acts_on_nothing_escalates(tmp_path:
     record = run_locally(_restart_else_kill(tmp_path, then_escalate=True), tmp_path,
                          interaction=_BOTH)
     assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason
+
+
+# -- 3. a change the run's ending stopped mid-way -----------------------------------------------
+
+
+def test_a_change_stopped_by_the_runs_ending_is_reported_as_unknown_not_cancelled(
+        tmp_path: Path) -> None:
+    # Given a change (5 s) beside a look that escalates after 0.3 s
+    p = make_plan([sh("start", "true"), sh("long", "sleep", "5", mutating=True),
+                   sh("look", "sleep", "0.3"), end("done"), end("page", "escalate")],
+                  [edge("start", "long"), edge("start", "look"), edge("long", "done"),
+                   edge("look", "page")])
+    record = run_locally(p, tmp_path)
+    assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason
+
+    async def report() -> str:
+        store = open_store(tmp_path / "s.sqlite3")
+        await store.open()
+        try:
+            run = await store.get_run(record.run_id)
+            memory = await store.memory(record.run_id)
+            view = build_view(run, p, await store.events(record.run_id), memory)
+            return render_markdown(view)
+        finally:
+            await store.close()
+
+    # Then the change it stopped is said to have done what is unknown (before: "cancelled",
+    # its note the ending's reason, as if it had not run)
+    note = record.state["steps"]["long"]["note"]
+    assert "what it did is unknown" in note, note
+    said = asyncio.run(report())
+    assert "`long`: long (cancelled, stopped while it ran: what it did is unknown)" in said, said
+
+
+# -- 4. the policy a resume saves holds on the workers -----------------------------------------
+
+
+async def test_a_worker_approves_by_the_policy_its_runs_resume_saved_as_well() -> None:
+    from engine.runtime.services import answers_for
+    from engine.store.base import RunOptions
+
+    # Given a run's options as a resume under a tighter policy left them (what a worker reads)
+    options = RunOptions(auto_approve=("*",), policy_now=("systemctl restart *",))
+    said = answers_for(options)
+    gate = step("approve-kill", kind="approve")
+    # Then a gate only the policy saved at the start approves is not approved (before: the
+    # saved one alone decided)
+    with pytest.raises(NeedsAnswer):
+        await said.approve(step=gate, action="kill", commands=("pkill -9 app",))
+    assert (await said.approve(step=gate, action="restart",
+                               commands=("systemctl restart app",))).by == "policy"

@@ -6,10 +6,15 @@ r"""Trust, session 25, on Celery workers (real Redis, PostgreSQL and `mendflow w
    no longer names. The local driver has approved, since session 24, only what both the saved
    and the current policy approve; the resume now saves the current one with the run, and a
    worker answers by both.
+2. A step the run stopped (the run cancelled, or ended by a sibling branch while the step
+   ran) went on running on its worker to its end: a change acting for a run already over,
+   its report ignored, the run's record saying it was cancelled. The worker now reads, while
+   the step runs, whether the run still runs it, and stops it as the local driver does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,7 +22,16 @@ from typing import Any
 from engine.interaction import Answers
 from engine.plan import Edge, Step
 from engine.store.base import RunOptions
-from tests.worker.conftest import SPAN, Workers, end, ledger, ledger_rows, make_plan, wait_all
+from tests.worker.conftest import (
+    SPAN,
+    Workers,
+    call_started,
+    end,
+    ledger,
+    ledger_rows,
+    make_plan,
+    wait_all,
+)
 
 
 def _restart_else_kill() -> Any:
@@ -55,3 +69,61 @@ async def test_a_policy_tightened_before_a_celery_run_is_resumed_holds_on_its_wo
     assert (run_id, "kill") not in effects, record.reason
     assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason
     assert (await store.get_run(run_id)).options.policy_now == ("systemctl restart *",)
+
+
+# -- 2. a step the run stopped stops on its worker ----------------------------------------------
+
+
+def _long_change_beside(sibling: list[Step], edges: list[Edge]) -> Any:
+    """`start`, then a change taking 6 s (`long`) beside `sibling`'s steps."""
+    steps = [Step(id="start", title="start", kind="query", plugin="probe",
+                  params={"sleep_s": 0}, source=SPAN), ledger("long", sleep_s=6), *sibling,
+             end()]
+    return make_plan(steps, [Edge(source="start", target="long"),
+                             Edge(source="long", target="done"), *edges],
+                     id=f"stop-{uuid.uuid4().hex[:6]}")
+
+
+async def _stopped_mid_change(store: Any, url: str, run_id: str, stop: Any) -> tuple[Any, Any]:
+    """Wait until `long` is running, `stop` the run, wait for it to end and then as long as
+    `long` would have taken: the run's record, and the ledger's effects."""
+    await call_started(url, f"{run_id}:long:1")
+    await stop()
+    (record,) = await wait_all(store, [run_id], timeout=30)
+    await asyncio.sleep(7)  # `long` would have applied its effect by now
+    effects, _ = await ledger_rows(url, [run_id])
+    return record, effects
+
+
+async def test_a_step_of_a_cancelled_celery_run_stops_on_its_worker(
+        workers: Workers, store: Any, starter: Any, worker_env: dict[str, str]) -> None:
+    workers.start("w1")
+    url = worker_env["MENDFLOW_DATABASE_URL"]
+    run_id = f"stop-{uuid.uuid4().hex[:10]}"
+    await starter.start(_long_change_beside([], []), guide_path="t.md", run_id=run_id)
+    # When the run is cancelled while its change runs
+    record, effects = await _stopped_mid_change(
+        store, url, run_id, lambda: starter.cancel(run_id, "cancelled by the test"))
+    # Then the change stopped on its worker (before: it ran to its end, for a cancelled run)
+    assert record.status == "cancelled", record.reason
+    assert (run_id, "long") not in effects, effects
+
+
+async def test_a_step_of_a_celery_run_a_sibling_ended_stops_on_its_worker(
+        workers: Workers, store: Any, starter: Any, worker_env: dict[str, str]) -> None:
+    workers.start("w1")
+    url = worker_env["MENDFLOW_DATABASE_URL"]
+    run_id = f"stop-{uuid.uuid4().hex[:10]}"
+    # Given a sibling branch that escalates 1 s after the change began
+    page = [Step(id="look", title="look", kind="query", plugin="probe", params={"sleep_s": 1},
+                 source=SPAN), end("page", "escalate")]
+    plan = _long_change_beside(page, [Edge(source="start", target="look"),
+                                      Edge(source="look", target="page")])
+    await starter.start(plan, guide_path="t.md", run_id=run_id)
+
+    async def ended() -> None:  # by the sibling, not by the test
+        await wait_all(store, [run_id], timeout=30)
+
+    record, effects = await _stopped_mid_change(store, url, run_id, ended)
+    assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason
+    assert (run_id, "long") not in effects, effects
