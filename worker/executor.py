@@ -72,8 +72,9 @@ class CeleryExecutor:
 
     def cancel(self, reason: str = "cancelled by the user") -> bool:
         """Cancel the run this process follows: the cancel is committed to the store (the
-        workers stop nothing mid-step but start no more of it, and run the plan's clean-up
-        steps), and following goes on until the run ends. False when it follows none."""
+        workers stop its steps in flight within a poll, start no more of it, and run the
+        plan's clean-up steps), and following goes on until the run ends. False when it
+        follows none."""
         if self._following is None or self._cancelling is not None:
             return self._cancelling is not None
         self._cancelling = asyncio.get_running_loop().create_task(

@@ -65,8 +65,10 @@ is not run: the worker reports it in doubt (`StepInDoubt`), and once nothing els
 is in flight the run stops `interrupted`, its reason naming the flags of `mendflow resume`
 that answer for it; `settle_in_doubt` applies those answers and dispatches what they start.
 
-Cancelled steps (a run ended while others were in flight) are not interrupted on their
-workers; their reports are ignored by the scheduler.
+Cancelled steps (a run ended while others were in flight) are stopped on their workers: a
+worker running a step reads every `STOP_POLL_S` whether the run still runs it, and cancels it
+as the local driver does (`_unless_stopped`); a change so stopped is noted as having done
+what is unknown (`engine.scheduler.CUT_OFF`). A report that arrives anyway is ignored.
 """
 
 from __future__ import annotations
