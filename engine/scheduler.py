@@ -430,6 +430,16 @@ def _is_evidence(step: Step) -> bool:
         not step.mutating
 
 
+def _finds_out(plan: Plan, step: Step) -> bool:
+    """Whether `step` finds something out for a healthy ending to rest on: a check
+    (`_is_evidence`), or a call step whose linked guide (and every guide it calls) changes
+    nothing: a diagnosis written as its own guide. When such a call fails (its guide's check
+    failed, so it concluded nothing), what it would have found is as missing as a failed
+    check's; a caller that goes on past it must not conclude all is well."""
+    return _is_evidence(step) or step.kind == StepKind.CALL and not _changes(plan, step) \
+        and step.call in plan.calls
+
+
 def _changes(plan: Plan, step: Step) -> bool:
     """Whether `step` changes the world: it is a change, or a call step whose linked guide (or
     a guide it calls) holds one."""
@@ -861,7 +871,7 @@ class _Txn:
             if st.status != StepStatus.FAILED and not retrying:
                 continue
             step = self.index.steps[sid]
-            if step.on_error == OnError.CONTINUE or not _is_evidence(step):
+            if step.on_error == OnError.CONTINUE or not _finds_out(self.plan, step):
                 continue
             if any(e.on == "failure" and e.target == end for _, e in self.index.outgoing[sid]):
                 continue

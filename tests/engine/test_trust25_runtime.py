@@ -16,6 +16,10 @@ r"""Trust, session 25 (the runtime): one budget, no effect guessed at.
    unknown.
 4. (Celery, `tests/worker/test_trust25_celery.py`) a resume's policy is saved with the run:
    a worker approves a gate by policy only when both the saved and that one approve it.
+5. A diagnosis written as its own guide (a call step whose linked guide changes nothing)
+   that failed (its check failed: it concluded nothing) was not evidence: a caller that went
+   on past it ("if that fails, go on to step 5") concluded `no_action`. Its failure is lost
+   evidence, as a failed check's is: nothing healthy is concluded.
 """
 
 from __future__ import annotations
@@ -182,3 +186,22 @@ async def test_a_worker_approves_by_the_policy_its_runs_resume_saved_as_well() -
         await said.approve(step=gate, action="kill", commands=("pkill -9 app",))
     assert (await said.approve(step=gate, action="restart",
                                commands=("systemctl restart app",))).by == "policy"
+
+
+# -- 5. a failed diagnosis guide is lost evidence --------------------------------------------------
+
+
+def test_a_caller_past_a_failed_diagnosis_guide_concludes_nothing_healthy(
+        tmp_path: Path) -> None:
+    # Given a linked guide that only checks (its check fails: it concludes nothing), and a
+    # caller that, if it fails, looks once more and says no action is needed
+    child = make_plan([sh("check", "false"), end("ok", "resolved")], [edge("check", "ok")],
+                      id="child")
+    caller = make_plan([step("diag", kind="call", call="child"), sh("look", "true"),
+                        end("fine", "no_action"), end("page", "escalate")],
+                       [edge("diag", "page"), edge("diag", "look", on="failure", kind="error"),
+                        edge("look", "fine")], calls={"child": child})
+    record = run_locally(caller, tmp_path)
+    # Then the run concludes nothing (before: no_action, the diagnosis's evidence missing)
+    assert (record.status, record.outcome) == ("succeeded", "inconclusive"), record.reason
+    assert "step 'diag' failed" in (record.reason or ""), record.reason
