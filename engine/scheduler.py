@@ -430,6 +430,12 @@ def _is_evidence(step: Step) -> bool:
         not step.mutating
 
 
+def changes(plan: Plan, step: Step) -> bool:
+    """Whether `step` changes the world (`_changes`): a change, or a call step whose linked
+    guide holds one."""
+    return _changes(plan, step)
+
+
 def _finds_out(plan: Plan, step: Step) -> bool:
     """Whether `step` finds something out for a healthy ending to rest on: a check
     (`_is_evidence`), or a call step whose linked guide (and every guide it calls) changes

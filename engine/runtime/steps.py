@@ -69,7 +69,7 @@ def _unknown_effect_waits(plan: Plan, step: Step, report: StepReport) -> StepRep
     path that acts on nothing (an escalation, a read) is taken as before; a clean-up step
     is tried again within its retries, as it always is."""
     event = report.event
-    if not step.mutating or step.id in plan.cleanup:
+    if not sched.changes(plan, step) or step.id in plan.cleanup:
         return report
     if isinstance(event, sched.StepTimedOut):
         what = f"timed out after {event.timeout_s:g} s"
@@ -461,7 +461,9 @@ class StepRunner:
             event: sched.Event = sched.StepSucceeded(step=step.id, attempt=attempt,
                                                      branches=branches, note=note)
         else:
-            unknown = step.mutating and result.effect_unknown  # the answer: it may have acted
+            # the answer: it may have acted (a linked guide holding a change: it stopped for
+            # a person, a change of it in doubt)
+            unknown = sched.changes(plan, step) and result.effect_unknown
             error = (result.error or "step failed") + (_may_have_acted(plan, step) if unknown
                                                        else "")
             event = sched.StepFailed(step=step.id, attempt=attempt, branches=branches,

@@ -9,7 +9,8 @@ r"""Trust, session 25 (the runtime): one budget, no effect guessed at.
    path was taken at once: "restart; if the restart fails, kill the process" killed the
    process while the restart, its effect unknown, may have done its work (or still be at
    it). Such a change whose error path goes on to act is in doubt: a person says what it
-   did (`--mark-failed` takes the error path) before the next way runs.
+   did (`--mark-failed` takes the error path) before the next way runs. A linked guide
+   that so stops for a person fails its call step no more: its caller stops for one too.
 3. A change running when the run ended (cancelled, or another branch reached its end) was
    recorded `cancelled`, as a step that never ran is, and the report said "(cancelled)":
    it was stopped mid-way, and may have acted. Its note and the report say what it did is
@@ -136,6 +137,28 @@ def test_a_timed_out_change_whose_error_path_acts_on_nothing_escalates(tmp_path:
                          interaction=_BOTH)
     assert (record.status, record.outcome) == ("succeeded", "escalate"), record.reason
 
+
+def test_a_linked_guide_stopped_for_a_person_does_not_send_its_caller_down_its_error_path(
+        tmp_path: Path) -> None:
+    # Given a caller that follows the linked guide "restart; if that fails, kill" (whose
+    # restart times out: it stops for a person) and, if the call fails, approves and drains
+    drained = tmp_path / "drained"
+    child = _restart_else_kill(tmp_path)
+    caller = make_plan([step("fix", kind="call", call="restart"),
+                        step("approve-drain", kind="approve"),
+                        sh("drain", "touch", str(drained), mutating=True),
+                        end("done", "mitigated")],
+                       [edge("fix", "done"),
+                        edge("fix", "approve-drain", on="failure", kind="error"),
+                        edge("approve-drain", "drain"), edge("drain", "done")],
+                       calls={"restart": child})
+    said = Answers(approvals=("approve-drain", "fix/approve-restart", "fix/approve-kill"))
+    record = run_locally(caller, tmp_path, interaction=said)
+    # Then neither the kill nor the drain ran: the caller stops for a person too (before:
+    # the call step failed, and the caller drained at once)
+    assert not drained.exists() and not (tmp_path / "killed").exists(), record.reason
+    assert record.status == "interrupted", record.reason
+    assert "--mark-failed fix" in (record.reason or ""), record.reason
 
 # -- 3. a change the run's ending stopped mid-way -----------------------------------------------
 
