@@ -59,6 +59,7 @@ ends (stop the motion, open the gripper: what leaves the world safe is made to b
 def _may_have_acted(plan: Plan, step: Step) -> str:
     return MAY_HAVE_ACTED_CLEANUP if step.id in plan.cleanup else MAY_HAVE_ACTED
 
+
 def _unknown_effect_waits(plan: Plan, step: Step, report: StepReport) -> StepReport:
     """A change whose effect is unknown (it timed out, or was cut off after it may have
     acted) whose error path goes on to act (another way of making the same change, or the
