@@ -52,6 +52,7 @@ class StepRow:
     last_work_s: float | None = None  # its last finished attempt's work (history is per attempt)
     summary: str = ""
     error: str | None = None
+    note: str | None = None  # the scheduler's (why it was cancelled, retried, taken as done)
     line: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
     # In a replay (`mendflow replay`): how the step's result was served instead of run
@@ -118,7 +119,8 @@ def build_view(record: RunRecord, plan: Plan, events: list[EventRecord],
         rows[step.id] = StepRow(
             step_id=step.id, title=step.title, kind=str(step.kind),
             status=str(st.status) if st else "pending", attempts=st.attempt if st else 0,
-            error=st.error if st else None, line=str(step.source),
+            error=st.error if st else None, note=st.note if st else None,
+            line=str(step.source),
             outputs=outputs.get(step.id) or {},
         )
     for ev in events:
@@ -315,6 +317,8 @@ def render_markdown(view: RunView, *, graph: str | None = None) -> str:
     for row in ran:
         mark = {"succeeded": "ok", "failed": "FAILED", "cancelled": "cancelled"}.get(
             row.status, row.status)
+        if row.status == "cancelled" and (row.note or "").startswith(sched.CUT_OFF):
+            mark = f"cancelled, {sched.CUT_OFF}"  # a change stopped mid-way: not "not run"
         out.append(f"### `{row.step_id}`: {row.title} ({mark})")
         out.append("")
         out.append(f"Guide line {row.line}; {row.kind}; attempts: {row.attempts}."

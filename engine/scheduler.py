@@ -430,6 +430,22 @@ def _is_evidence(step: Step) -> bool:
         not step.mutating
 
 
+def changes(plan: Plan, step: Step) -> bool:
+    """Whether `step` changes the world (`_changes`): a change, or a call step whose linked
+    guide holds one."""
+    return _changes(plan, step)
+
+
+def _finds_out(plan: Plan, step: Step) -> bool:
+    """Whether `step` finds something out for a healthy ending to rest on: a check
+    (`_is_evidence`), or a call step whose linked guide (and every guide it calls) changes
+    nothing: a diagnosis written as its own guide. When such a call fails (its guide's check
+    failed, so it concluded nothing), what it would have found is as missing as a failed
+    check's; a caller that goes on past it must not conclude all is well."""
+    return _is_evidence(step) or step.kind == StepKind.CALL and not _changes(plan, step) \
+        and step.call in plan.calls
+
+
 def _changes(plan: Plan, step: Step) -> bool:
     """Whether `step` changes the world: it is a change, or a call step whose linked guide (or
     a guide it calls) holds one."""
@@ -437,6 +453,37 @@ def _changes(plan: Plan, step: Step) -> bool:
         return True
     called = plan.calls.get(step.call or "") if step.kind == StepKind.CALL else None
     return called is not None and any(_changes(called, s) for s in called.steps)
+
+
+CUT_OFF = "stopped while it ran: what it did is unknown"
+"""The note of a change the run's ending stopped mid-way (the run cancelled, or ended on
+another branch): cancelled, it did not simply not run; it may have acted, in part or in
+whole (a worker's report of it, arriving after the ending, is ignored). The report says so,
+not "cancelled" alone, which reads as not run."""
+
+
+def acts_after_failure(plan: Plan, sid: str, branches: Mapping[int, bool]) -> str | None:
+    """The first step that acts (a change, a call step whose linked guide holds one, or the
+    approval gate before one) on the path that a final failure of `sid` (its conditions on
+    the edges it takes decided as `branches` says) would take the run along; None when that
+    path acts on nothing (an escalation, a read). A change whose effect is unknown (it timed
+    out, or was cut off after it may have acted) must not be followed by another way of
+    doing the same thing until a person says what the first did: both might have acted."""
+    index = plan_index(plan)
+    on = "success" if index.steps[sid].on_error == OnError.CONTINUE else "failure"
+    todo = [e.target for i, e in index.outgoing[sid]
+            if e.on == on and (e.condition is None or branches.get(i))]
+    seen: set[str] = set()
+    while todo:  # O(plan), only when a change's effect is unknown
+        target = todo.pop(0)
+        if target in seen:
+            continue
+        seen.add(target)
+        step = index.steps[target]
+        if step.kind == StepKind.APPROVE or _changes(plan, step):
+            return target
+        todo += [e.target for _, e in index.outgoing[target]]
+    return None
 
 
 def initial_state(plan: Plan, *, seed: str = "") -> RunState:
@@ -830,7 +877,7 @@ class _Txn:
             if st.status != StepStatus.FAILED and not retrying:
                 continue
             step = self.index.steps[sid]
-            if step.on_error == OnError.CONTINUE or not _is_evidence(step):
+            if step.on_error == OnError.CONTINUE or not _finds_out(self.plan, step):
                 continue
             if any(e.on == "failure" and e.target == end for _, e in self.index.outgoing[sid]):
                 continue
@@ -881,7 +928,11 @@ class _Txn:
             for sid, st in self.base.steps.items():  # O(plan), once per run
                 st = self.steps.get(sid, st)
                 if st.status in _ACTIVE:
-                    self.put(sid, StepState(StepStatus.CANCELLED, st.attempt, st.error, reason))
+                    note = reason
+                    if st.status == StepStatus.RUNNING and sid not in self.index.cleanup and \
+                            _changes(self.plan, self.index.steps[sid]):
+                        note = f"{CUT_OFF}: {reason}"
+                    self.put(sid, StepState(StepStatus.CANCELLED, st.attempt, st.error, note))
                     if st.status in _IN_FLIGHT:  # an IN_DOUBT step runs nowhere
                         self.actions.append(CancelStep(step=sid, attempt=st.attempt))
         if self.index.cleanup and self.closing is None:

@@ -72,8 +72,9 @@ class CeleryExecutor:
 
     def cancel(self, reason: str = "cancelled by the user") -> bool:
         """Cancel the run this process follows: the cancel is committed to the store (the
-        workers stop nothing mid-step but start no more of it, and run the plan's clean-up
-        steps), and following goes on until the run ends. False when it follows none."""
+        workers stop its steps in flight within a poll, start no more of it, and run the
+        plan's clean-up steps), and following goes on until the run ends. False when it
+        follows none."""
         if self._following is None or self._cancelling is not None:
             return self._cancelling is not None
         self._cancelling = asyncio.get_running_loop().create_task(
@@ -93,7 +94,9 @@ class CeleryExecutor:
         it. With a question unanswered the run stays `interrupted`, as it was."""
         runner, dispatcher = self._runner()
         try:
-            record = await runner.settle_in_doubt(run_id, self.interaction or Answers())
+            said = self.interaction or Answers()
+            record = await runner.settle_in_doubt(
+                run_id, said, policy_now=said.policy_now if isinstance(said, Answers) else None)
         finally:
             dispatcher.close()
         if record.status != "running":

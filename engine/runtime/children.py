@@ -206,7 +206,10 @@ class ChildCalls:
         why = f"the linked guide's run {record.run_id} ended {ended}"
         if record.reason:
             why += f": {record.reason}"
-        return StepResult(ok=False, outputs=outputs, summary=summary, error=why)
+        # Stopped for a person (a change of it in doubt): what it did is not known yet, as
+        # of a change cut off; its caller does not take its error path unasked either.
+        return StepResult(ok=False, outputs=outputs, summary=summary, error=why,
+                          effect_unknown=record.status == "interrupted")
 
     async def _findings(self, record: RunRecord) -> list[dict[str, str]]:
         """What each of the child's steps found, as its last report said, in finishing order."""

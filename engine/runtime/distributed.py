@@ -65,8 +65,10 @@ is not run: the worker reports it in doubt (`StepInDoubt`), and once nothing els
 is in flight the run stops `interrupted`, its reason naming the flags of `mendflow resume`
 that answer for it; `settle_in_doubt` applies those answers and dispatches what they start.
 
-Cancelled steps (a run ended while others were in flight) are not interrupted on their
-workers; their reports are ignored by the scheduler.
+Cancelled steps (a run ended while others were in flight) are stopped on their workers: a
+worker running a step reads every `STOP_POLL_S` whether the run still runs it, and cancels it
+as the local driver does (`_unless_stopped`); a change so stopped is noted as having done
+what is unknown (`engine.scheduler.CUT_OFF`). A report that arrives anyway is ignored.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -89,6 +91,7 @@ from engine.errors import RunNotFound, StoreError
 from engine.interaction import Interaction, NeedsAnswer
 from engine.learn.record import learn_safely
 from engine.plan import Plan, Step
+from engine.runtime.children import STEP_CANCELLED
 from engine.runtime.commit import (
     Commit,
     Report,
@@ -126,6 +129,10 @@ MAX_COMMIT_TRIES = 200
 """Compare-and-set retries before an advance gives up (each lost race means another step of
 the run committed first, so this bounds contention, not time)."""
 
+
+STOP_POLL_S = 0.5
+"""How often a worker running a step reads whether the run still runs it (`_unless_stopped`):
+a cancelled step, a change among them, goes on at most this long, plus the read."""
 
 RUN_PLANS_KEPT = 10_000
 """Runs whose plan hash a process remembers (a run never changes plan): with it known, a task
@@ -477,8 +484,13 @@ class DistributedRunner:
                 runner, judge = self._runner(record)
                 runner.baselines[run_id] = self._baseline(plan, record)
                 runner.replay = await self._replay(record)
-                report = await runner.run(plan, run_id, step, attempt, memory,
-                                          dry_run=record.options.dry_run)
+                ran = await self._unless_stopped(
+                    plan, run_id, step_id, attempt, record.version,
+                    runner.run(plan, run_id, step, attempt, memory,
+                               dry_run=record.options.dry_run))
+                if ran is None:  # the run stopped it: its report would be ignored
+                    return TaskResult(Outcome.RUN_OVER, "stopped: the run no longer runs it"), []
+                report = ran
                 if judge is not None:
                     await self._save_judge_usage(run_id, judge)
             report.data["worker"] = self.owner
@@ -502,6 +514,46 @@ class DistributedRunner:
             memory_after = [*entries, *report.memory] if whole else None
             nexts = [n._replace(begun=n.begun._with_memory(memory_after)) for n in nexts]
         return TaskResult(Outcome.RAN), nexts
+
+    async def _unless_stopped(self, plan: Plan, run_id: str, step_id: str, attempt: int,
+                              version: int, work: Coroutine[Any, Any, StepReport]
+                              ) -> StepReport | None:
+        """`work` (the step), stopped as soon as the run no longer runs it: the run was
+        cancelled, or ended (a sibling branch reached its end, a change failed), while it
+        ran. The scheduler cancels such a step when it commits that, and the local driver
+        stops its task at once; a worker went on running it to its end, a change acting for
+        a run already over (or cleaning up) and its report ignored. The worker looks every
+        `STOP_POLL_S` (a read of the run; its events replayed only when it moved on) and
+        cancels the step as the local driver does (`STEP_CANCELLED`: a linked guide's run is
+        cancelled too, its clean-up run). None when it was stopped."""
+        task = asyncio.ensure_future(work)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=STOP_POLL_S)
+                if done:
+                    return task.result()
+                try:
+                    record = await self.store.get_run(run_id)
+                    if record.version == version:
+                        continue
+                    version = record.version
+                    wanted = record.status == "running" and _pending(replay(
+                        plan, record, await self.store.events(run_id, after=record.state_seq)),
+                        step_id, attempt)
+                except StoreError as exc:  # unread: it goes on, as before
+                    log.warning("could not read run %s while its step %s ran: %s", run_id,
+                                step_id, exc)
+                    continue
+                if not wanted:
+                    log.warning("run %s no longer runs step %s (attempt %d): stopping it",
+                                run_id, step_id, attempt)
+                    task.cancel(STEP_CANCELLED)
+                    await asyncio.gather(task, return_exceptions=True)
+                    return None
+        finally:
+            if not task.done():  # this task itself was cancelled: so is the step
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def _begin(self, plan: Plan, run_id: str, step_id: str, attempt: int,
                      lease: float) -> _Begun:
@@ -714,11 +766,17 @@ class DistributedRunner:
 
     # -- answers for steps in doubt --------------------------------------------------------
 
-    async def settle_in_doubt(self, run_id: str, interaction: Interaction) -> RunRecord:
+    async def settle_in_doubt(self, run_id: str, interaction: Interaction, *,
+                              policy_now: tuple[str, ...] | None = None) -> RunRecord:
         """`mendflow resume` of a distributed run: ask `interaction` about every step in
         doubt and, when each has an answer, commit them and dispatch what they start (a
         re-run as a new attempt, or the steps after one taken as done). With any question
-        unanswered nothing is written and the record is returned as it is."""
+        unanswered nothing is written and the record is returned as it is.
+
+        `policy_now`: the resuming operator's approval policy, saved with the run's options
+        before anything starts, so that the workers approve a gate by policy only when both
+        it and the policy saved at the start approve it, as the local driver does on resume
+        (they read only the saved one: a policy tightened since held for no Celery run)."""
         for tries in range(1, MAX_COMMIT_TRIES + 1):
             record = await self.store.get_run(run_id)
             if record.status not in ("running", "interrupted"):
@@ -738,6 +796,9 @@ class DistributedRunner:
                                                    decision=reply.decision, by=reply.by))
             if not answers:
                 return record
+            if policy_now is not None and record.options.policy_now != policy_now:
+                await self.store.set_options(run_id, record.options.model_copy(
+                    update={"policy_now": tuple(policy_now)}))
             change = commit_reports(
                 plan, state, [Report.of(a, {"summary": f"{a.decision} ({a.by})"})
                               for a in answers],

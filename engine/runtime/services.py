@@ -90,7 +90,9 @@ def answers_for(options: RunOptions, *, judge: Interaction | None = None,
     the options ask people (`ask_people`) and a store is given, to a person through the store
     (`engine.runtime.questions`); else it fails the step, saying which flag answers it.
     `policy_now`, on resume: the operator's approval policy now, which a gate must match as
-    well as the saved one (the stricter wins)."""
+    well as the saved one (the stricter wins); without it, the one saved by the run's last
+    resume (`RunOptions.policy_now`: a worker answers as the resuming operator's policy
+    said, as the local driver does)."""
     from engine.runtime.questions import StoreQuestions
 
     people = StoreQuestions(store, run_id) if options.ask_people and store is not None \
@@ -104,7 +106,8 @@ def answers_for(options: RunOptions, *, judge: Interaction | None = None,
             judge.fallback = people  # unsure: a person decides
     return Answers(answers=dict(options.answers), assume_yes=options.assume_yes,
                    approvals=options.approvals, auto_approve=options.auto_approve,
-                   policy_now=policy_now, fallback=judge or people)
+                   policy_now=policy_now if policy_now is not None else options.policy_now,
+                   fallback=judge or people)
 
 
 def judge_for(spec: str | None, settings: Settings) -> LlmJudge | None:

@@ -34,7 +34,7 @@ from engine.errors import (
     StepFailed,
     TemplateError,
 )
-from engine.interaction import Answers, Interaction
+from engine.interaction import Answers, Interaction, in_doubt_hint
 from engine.plan import Edge, Plan, Step, StepKind
 from engine.plugins import MAX_SUMMARY_CHARS, Plugin, StepContext, StepResult, parse_params
 from engine.runtime.children import ChildCalls
@@ -58,6 +58,36 @@ ends (stop the motion, open the gripper: what leaves the world safe is made to b
 
 def _may_have_acted(plan: Plan, step: Step) -> str:
     return MAY_HAVE_ACTED_CLEANUP if step.id in plan.cleanup else MAY_HAVE_ACTED
+
+
+def _unknown_effect_waits(plan: Plan, step: Step, report: StepReport) -> StepReport:
+    """A change whose effect is unknown (it timed out, or was cut off after it may have
+    acted) whose error path goes on to act (another way of making the same change, or the
+    approval gate before it: "if the restart fails, kill the process") is in doubt, not
+    failed: a person says whether it acted before the run goes on (`--mark-failed` takes
+    the error path, `--mark-done` the way on, `--rerun` tries it again). Taken at once,
+    both ways might have acted, the second on top of the first still at work. An error
+    path that acts on nothing (an escalation, a read) is taken as before; a clean-up step
+    is tried again within its retries, as it always is."""
+    event = report.event
+    if not sched.changes(plan, step) or step.id in plan.cleanup:
+        return report
+    if isinstance(event, sched.StepTimedOut):
+        what = f"timed out after {event.timeout_s:g} s"
+    elif isinstance(event, sched.StepFailed) and not event.retryable and \
+            MAY_HAVE_ACTED in event.error:
+        what = f"failed ({event.error.replace(MAY_HAVE_ACTED, '')})"
+    else:
+        return report
+    then = sched.acts_after_failure(plan, step.id, event.branches)
+    if then is None:
+        return report
+    reason = (f"step '{step.id}' {what}; what it did is unknown, and its error path goes on "
+              f"to '{then}', which acts: not taken unless a person says so "
+              f"({in_doubt_hint(step.id)})")
+    return StepReport(sched.StepInDoubt(step=step.id, attempt=event.attempt, reason=reason),
+                      memory=report.memory, data={**report.data, "summary": reason})
+
 
 _UNWATCHED = contextlib.nullcontext()
 
@@ -160,7 +190,8 @@ class StepRunner:
                 step=step.id, attempt=attempt, error=self.redact(error),
                 retryable=not step.mutating,
             ))
-        report = await self._decide_failure(plan, step, memory, report)
+        report = _unknown_effect_waits(plan, step, await self._decide_failure(
+            plan, step, memory, report))
         # A step's time is its work; the wait for a concurrency slot is shown apart.
         waited = float(report.data.get("waited_s") or 0.0)
         report.data.setdefault("duration_s", round(time.monotonic() - started - waited, 6))
@@ -431,7 +462,9 @@ class StepRunner:
             event: sched.Event = sched.StepSucceeded(step=step.id, attempt=attempt,
                                                      branches=branches, note=note)
         else:
-            unknown = step.mutating and result.effect_unknown  # the answer: it may have acted
+            # the answer: it may have acted (a linked guide holding a change: it stopped for
+            # a person, a change of it in doubt)
+            unknown = sched.changes(plan, step) and result.effect_unknown
             error = (result.error or "step failed") + (_may_have_acted(plan, step) if unknown
                                                        else "")
             event = sched.StepFailed(step=step.id, attempt=attempt, branches=branches,

@@ -124,6 +124,10 @@ class RunOptions(BaseModel):
                                           "gates approved without asking.")
     judge: str | None = Field(default=None, description="provider:model of the LLM that "
                               "judges prose conditions; None: a person does.")
+    policy_now: tuple[str, ...] | None = Field(
+        default=None, description="The operator's approval policy when the run was last "
+        "resumed (None: never): a gate is approved by policy only when both it and "
+        "`auto_approve` approve it, the stricter wins.")
     ask_people: bool = Field(default=False, description="What the above do not answer is "
                              "asked through the API and waited for (mendflow serve); else it "
                              "fails the step, saying which flag would answer it.")
@@ -406,6 +410,10 @@ class Store(Protocol):
         memory: list[MemoryEntry] = (),  # type: ignore[assignment]
     ) -> int:
         """Compare-and-set; returns the run's new version. `state=None` keeps the snapshot."""
+        ...
+
+    async def set_options(self, run_id: str, options: RunOptions) -> None:
+        """Replace the run's options (a resume saves the operator's policy now with them)."""
         ...
 
     async def events(self, run_id: str, *, after: int = 0) -> list[EventRecord]: ...

@@ -80,6 +80,7 @@ from engine.store.base import (
     Report,
     RunCause,
     RunNotes,
+    RunOptions,
     RunRecord,
     RunStatus,
     SharedStore,
@@ -846,6 +847,17 @@ class PostgresStore:
                 await self._get_run(conn, run_id)  # RunNotFound, or [] for a quiet run
             return events
         return await self._call(select)
+
+    async def set_options(self, run_id: str, options: RunOptions) -> None:
+        text = dumps(options.model_dump(mode="json"))
+
+        async def write(conn: asyncpg.Connection) -> None:
+            done = await conn.fetchval(
+                "UPDATE runs SET options = $2 WHERE run_id = $1 RETURNING 1", run_id, text)
+            if done is None:
+                raise RunNotFound(f"no run {run_id!r} in {self!r}",
+                                  hint="`mendflow runs` lists the runs it holds")
+        await self._call(write)
 
     async def add_note(self, run_id: str, type: str, data: dict[str, Any]) -> int:
         text = dumps(data)

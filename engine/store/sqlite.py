@@ -85,6 +85,7 @@ from engine.store.base import (
     Report,
     RunCause,
     RunNotes,
+    RunOptions,
     RunRecord,
     RunStatus,
     SharedStore,
@@ -650,6 +651,17 @@ class SqliteStore:
                 self._get_run(run_id)  # RunNotFound for an unknown run, [] for a quiet one
             return events
         return await self._run(select)
+
+    async def set_options(self, run_id: str, options: RunOptions) -> None:
+        text = dumps(options.model_dump(mode="json"))
+
+        def write(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                if db.execute("UPDATE runs SET options = ? WHERE run_id = ?",
+                              (text, run_id)).rowcount == 0:
+                    raise RunNotFound(f"no run {run_id!r} in {self.path}",
+                                      hint="`mendflow runs` lists the runs it holds")
+        await self._write(write)
 
     async def add_note(self, run_id: str, type: str, data: dict[str, Any]) -> int:
         text = dumps(data)

@@ -48,6 +48,15 @@ class Decision:
 
 
 @dataclass
+class _Spending:
+    """What a run's judge has spent of its LLM time, and why it stopped asking (None: it
+    has not): one per run, shared by the judges of the guides it links to."""
+
+    spent_s: float = 0.0
+    broken: str | None = None
+
+
+@dataclass
 class LlmJudge:
     model: BaseChatModel
     label: str
@@ -57,12 +66,31 @@ class LlmJudge:
     decisions: list[Decision] = field(default_factory=list)
     min_confidence: float = 0.6
     budget_s: float = 300.0  # LLM time one run may spend; then people decide the rest
-    broken: str | None = None  # why the model is no longer asked in this run (a breaker)
-    spent_s: float = 0.0
+    spending: _Spending = field(default_factory=_Spending)
+
+    @property
+    def broken(self) -> str | None:
+        """Why the model is no longer asked in this run (a breaker), or None."""
+        return self.spending.broken
+
+    @broken.setter
+    def broken(self, why: str | None) -> None:
+        self.spending.broken = why
+
+    @property
+    def spent_s(self) -> float:
+        return self.spending.spent_s
+
+    @spent_s.setter
+    def spent_s(self, seconds: float) -> None:
+        self.spending.spent_s = seconds
 
     def for_call(self, call: str) -> LlmJudge:
-        """The judge of a linked guide's run: the same model and spending, its questions for
-        people those of that guide (`engine.interaction.for_call`)."""
+        """The judge of a linked guide's run: the same model, its questions for people those
+        of that guide (`engine.interaction.for_call`), and the same spending, one object:
+        the budget is the run's, its linked guides' judgments included, however often it calls
+        them (a copy of the numbers started each call afresh from what the caller had spent
+        then, and lost what the linked guide spent)."""
         return replace(self, fallback=for_call(self.fallback, call) if self.fallback else None)
 
     async def approve(self, *, step: Step, action: str, commands: Sequence[str] = ()) -> Answer:
