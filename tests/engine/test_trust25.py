@@ -1,0 +1,197 @@
+r"""Trust, session 25: reads that reach past the files the list knows, and a password from a value.
+
+1. A disk read raw was a read: `strings /dev/nvme0n1 | grep password`, `head -c 1M /dev/sda`,
+   `hexdump -C /dev/sda`, `grep -a password /dev/mapper/vg-root`, `cat /dev/md0`, a swap file,
+   the kernel's crash dump (`/proc/vmcore`) print every file on the disk (or in memory),
+   /etc/shadow, keys and files deleted since among them, where `cat /etc/shadow` is gated. A
+   disk, a partition or a volume is a place that holds credentials now, for every tool that
+   reads its blocks; the tools that say what a device is (`df -h /dev/sdb`, `smartctl -a`,
+   `lsblk`, `mdadm --detail`, `file -s`) still read, as does a loop of them over `/dev/sd?`.
+2. A file named by a short option joined to it, or by a bare `--file`, was not judged as the
+   same option written apart: `grep -f /etc/shadow x` was gated, and `grep -f/etc/shadow x`,
+   `grep --file=/etc/shadow x` and `grep --file /etc/shadow x` read. A joined value is judged
+   as the word it would be apart (unless its option hands the file over for use, `ssh
+   -i~/.ssh/id_rsa`), and a `--file` alone is the file the tool reads, as its `-f` is.
+3. Another process's open file (`cat /proc/1234/fd/0`, `/proc/*/fd/1`, a thread's) was a read:
+   from a pipe or a socket it takes what that process was waiting for (a service's requests,
+   a pipeline's data), as /proc/kmsg's messages are taken; a file it holds is printed
+   whatever it is (a secret, one deleted since). The step's own (`/proc/self/fd/0`,
+   `/dev/fd/0`) and the names (`ls -l /proc/PID/fd`, `readlink`) still read.
+4. A template in a password's or a token's place (`redis-cli -a {{ inputs.pw }}`, `mysql
+   -p{{ ... }}`, `sshpass -p`, `--password`, `--token=`, `curl -u user:{{ ... }}`, a URL's
+   `user:{{ ... }}@`, an `Authorization:` header, on the command line or in an http step's
+   headers) ran as a read: the value, a password, was shown whole in the run's inputs, its
+   events, its report and, behind a gate, the approval, where a written one (`redis-cli -a
+   S3cret`) is a person's step masked. Such a line is a person's step now, and a plan that
+   holds one (edited by hand) is refused before it runs; the program reads its password
+   where Mendflow runs (REDISCLI_AUTH, ~/.pgpass, ~/.my.cnf, ~/.netrc).
+5. A machine's user data was gated where it is fetched (`curl 169.254.169.254/latest/user-data`)
+   and read where the machine keeps it: cloud-init's `/var/lib/cloud/instance/user-data.txt`
+   (and each instance's, its `.i`, its scripts, its pickled `obj.pkl`), its
+   `instance-data-sensitive.json`, the Azure agent's `ovf-env.xml` (the admin password) and
+   `CustomData`, an Ubuntu autoinstall's `autoinstall-user-data`: the passwords and tokens a
+   machine is booted with. So was a crash's dump (`strings /var/crash/*.crash`, systemd's
+   `/var/lib/systemd/coredump/`): a process's memory and environment, as /proc/PID/mem is.
+   They are places that hold credentials now; cloud-init's status, its `instance-data.json`
+   (the sensitive keys redacted) and its output log still read.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from engine import placement
+from engine.plan import InputSpec
+from tests.support.compiling import compile_text, runs
+from tests.support.verdicts import assert_gated, assert_reads
+
+# -- 1. a disk read raw ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "strings /dev/nvme0n1", "head -c 1000000 /dev/sda", "hexdump -C /dev/sda", "cat /dev/sda1",
+    "grep -a password /dev/mapper/vg-root", "strings /dev/dm-0", "od -c /dev/xvda",
+    "tail -c 4096 /dev/vda", "cat /dev/disk/by-uuid/0a1b", "cat /dev/md0", "cat /dev/mmcblk0p2",
+    "strings /swapfile", "strings /proc/vmcore", "cat /host/dev/sdb", "cat /dev/sd*",
+    "cat < /dev/sda", "strings /dev/nvme0n1 | grep -i password",
+    "for d in /dev/sd?; do strings $d; done",
+])
+def test_a_disk_read_raw_is_not_a_read(line: str) -> None:
+    assert_gated(line, "blocks raw")
+
+
+@pytest.mark.parametrize("line", [
+    "df -h /dev/sdb", "df -h /dev/sd*", "lsblk /dev/sda", "smartctl -a /dev/nvme0n1",
+    "mdadm --detail /dev/md0", "findmnt /dev/sda1", "file -s /dev/sda1", "ls -l /dev/sda",
+    "stat /dev/mapper/vg-root", "for d in /dev/sd?; do echo $d; smartctl -H $d; done",
+    "head -c 16 /dev/urandom", "cat /sys/block/sda/size",
+])
+def test_what_says_what_a_device_is_still_reads(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 2. a file named by a joined short option or a bare --file ------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "grep -f/etc/shadow app.log", "grep --file=/etc/shadow app.log",
+    "grep --file /etc/shadow app.log", "grep -e x -f/etc/shadow app.log",
+    "grep -hf~/.pgpass app.log",
+])
+def test_a_file_named_by_any_spelling_of_an_option_is_judged_alike(line: str) -> None:
+    assert_gated(line, "prints the credentials")
+
+
+@pytest.mark.parametrize("line", [
+    "grep -f patterns.txt app.log", "grep --file=patterns.txt app.log",
+    "ssh -i~/.ssh/id_rsa web-1 uptime", "cut -d/ -f2 paths.txt", "sort -t/ -k2 paths.txt",
+    "kubectl get -f deploy.yaml", "docker compose --file compose.yaml ps",
+])
+def test_an_option_handing_a_file_over_or_naming_another_still_reads(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 3. another process's open file ---------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "cat /proc/1234/fd/0", "head -c 100 /proc/1/fd/4", "cat /proc/*/fd/1",
+    "cat /proc/1/task/1/fd/3", "strings /proc/$(pgrep nginx)/fd/5",
+])
+def test_another_processs_open_file_is_not_a_read(line: str) -> None:
+    assert_gated(line, "another process's open file")
+
+
+@pytest.mark.parametrize("line", [
+    "cat /proc/self/fd/0", "cat /dev/fd/0", "ls -l /proc/1234/fd", "readlink /proc/1/fd/3",
+    "cat /proc/1/fdinfo/3", "cat /proc/1/status",
+])
+def test_the_steps_own_fds_and_the_names_still_read(line: str) -> None:
+    assert_reads(line)
+
+
+# -- 4. a password from a value -------------------------------------------------------------------
+
+_GUIDE = """---
+title: T
+inputs:
+  - name: pw
+    type: name
+  - name: ns
+    type: name
+---
+# T
+
+## Diagnosis
+
+1. Check it:
+
+   ```bash
+   {line}
+   ```
+"""
+
+
+@pytest.mark.parametrize("line", [
+    "redis-cli -h cache -a {{ inputs.pw }} INFO memory", "redis-cli -a{{ inputs.pw }} ping",
+    "mysql -h db -p{{ inputs.pw }} -e 'SHOW PROCESSLIST'",
+    "sshpass -p {{ inputs.pw }} ssh web-1 uptime",
+    "curl -u admin:{{ inputs.pw }} http://svc/status",
+    "curl https://admin:{{ inputs.pw }}@svc/status",
+    'curl -H "Authorization: Bearer {{ inputs.pw }}" http://svc/status',
+    'curl -H "X-Api-Key: {{ inputs.pw }}" http://svc/status',
+    "vault kv list --token={{ inputs.pw }} secret/", "kubectl get pods --token {{ inputs.pw }}",
+])
+def test_a_value_in_a_passwords_place_is_a_persons_step(line: str) -> None:
+    plan = compile_text(_GUIDE.format(line=line))
+    assert runs(plan) == [], [s.params for s in runs(plan)]
+    assert "inputs.pw" in plan.model_dump_json()  # the person's step shows the guide's words
+
+
+@pytest.mark.parametrize("line", [
+    "kubectl get pods -n {{ inputs.ns }}", "curl -s http://svc/{{ inputs.ns }}/status",
+    'curl -s -H "X-Tenant: {{ inputs.ns }}" http://svc/status',
+])
+def test_a_value_elsewhere_still_runs(line: str) -> None:
+    assert len(runs(compile_text(_GUIDE.format(line=line)))) == 1, line
+
+
+@pytest.mark.parametrize(("plugin", "params"), [
+    ("shell", {"pipeline": [["redis-cli", "-a", "{{ inputs.pw }}", "INFO"]]}),
+    ("shell", {"pipeline": [["mysql", "--password={{ inputs.pw }}", "-e", "SELECT 1"]]}),
+    ("http", {"url": "http://svc/status", "headers": {"Authorization": "Bearer {{ inputs.pw }}"}}),
+])
+def test_a_plan_with_a_value_in_a_passwords_place_is_refused(plugin: str,
+                                                             params: dict[str, object]) -> None:
+    step = SimpleNamespace(id="check", plugin=plugin, params=params)  # a plan edited by hand
+    found = placement.step_problems(step, {"pw": InputSpec(name="pw", type="name")})  # type: ignore[arg-type]
+    assert len(found) == 1 and "password" in found[0].message, found
+    assert "\n" not in found[0].message
+
+
+def test_an_http_header_of_another_name_is_data() -> None:
+    step = SimpleNamespace(id="check", plugin="http", params={
+        "url": "http://svc/status", "headers": {"X-Tenant": "{{ inputs.pw }}"}})
+    assert placement.step_problems(step, {"pw": InputSpec(name="pw", type="name")}) == []  # type: ignore[arg-type]
+
+
+# -- 5. a machine's user data, a crash's dump, where the machine keeps them -----------------------
+
+@pytest.mark.parametrize("line", [
+    "cat /var/lib/cloud/instance/user-data.txt", "cat /var/lib/cloud/instances/i-0ab/user-data.txt",
+    "cat /var/lib/cloud/instance/user-data.txt.i", "cat /var/lib/cloud/instance/scripts/part-001",
+    "cat /var/lib/cloud/instances/*/user-data.txt", "grep -r password /var/lib/cloud",
+    "cat /run/cloud-init/instance-data-sensitive.json", "cat /var/lib/waagent/ovf-env.xml",
+    "cat /var/lib/waagent/CustomData", "cat /var/log/installer/autoinstall-user-data",
+    "strings /var/crash/_usr_sbin_nginx.0.crash",
+    "strings /var/lib/systemd/coredump/core.nginx.0.ab.1234.zst",
+])
+def test_user_data_and_crash_dumps_kept_on_the_machine_are_not_reads(line: str) -> None:
+    assert_gated(line, "prints the credentials", "the credentials kept there")
+
+
+@pytest.mark.parametrize("line", [
+    "cat /run/cloud-init/instance-data.json", "cat /var/lib/cloud/data/status.json",
+    "cat /var/log/cloud-init-output.log", "ls -l /var/crash", "grep -r error /var/log",
+])
+def test_cloud_inits_status_and_logs_still_read(line: str) -> None:
+    assert_reads(line)
