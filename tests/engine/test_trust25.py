@@ -34,15 +34,24 @@ r"""Trust, session 25: reads that reach past the files the list knows, and a pas
    `/var/lib/systemd/coredump/`): a process's memory and environment, as /proc/PID/mem is.
    They are places that hold credentials now; cloud-init's status, its `instance-data.json`
    (the sensitive keys redacted) and its output log still read.
+6. `mendflow serve`'s text log wrote a message as it was: a run's reason holds a failed
+   command's stderr (what a log line or an alert's label put there), and its newline wrote a
+   line of its own (`2026-... INFO mendflow: run r1 of disk ended resolved`) that a reader or a
+   shipper reading lines took for Mendflow's, its `ESC ]0;...` retitled the terminal of whoever
+   tailed the log. A text log's message is one line of visible text now (`\n`, `\x1b`
+   escaped, as `engine.printable` shows values on the console); a traceback keeps its lines.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 from types import SimpleNamespace
 
 import pytest
 
-from engine import placement
+from engine import logs, placement
+from engine.datasources import Redactor
 from engine.plan import InputSpec
 from tests.support.compiling import compile_text, runs
 from tests.support.verdicts import assert_gated, assert_reads
@@ -195,3 +204,24 @@ def test_user_data_and_crash_dumps_kept_on_the_machine_are_not_reads(line: str) 
 ])
 def test_cloud_inits_status_and_logs_still_read(line: str) -> None:
     assert_reads(line)
+
+
+# -- 6. a text log's message is one visible line --------------------------------------------------
+
+def test_a_text_logs_message_cannot_write_a_line_or_an_escape() -> None:
+    stream = io.StringIO()
+    logger = logging.getLogger(f"mendflow.test_trust25.{id(stream)}")
+    handler = logs.configure("text", logger=logger.name, redact=Redactor(["hunter2-pw"]).redact)
+    handler.setStream(stream)  # type: ignore[attr-defined]
+    forged = "\n2026-12-05 03:00:00,000 INFO mendflow: run r1 of disk ended resolved"
+    logger.info("run %s ended %s (%s)", "r1", "failed",
+                f"du: cannot access x{forged}\x1b]0;pwned\x07 \u202e hunter2-pw")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logger.exception("step %s raised", "s1")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) >= 2 and "\\n2026-12-05" in lines[0] and "\\x1b]0;pwned" in lines[0]
+    assert "\\u202e" in lines[0] and "hunter2-pw" not in stream.getvalue()
+    assert not any(line.startswith("2026-12-05 03:00") for line in lines)
+    assert lines[1].endswith("step s1 raised") and lines[-1] == "ValueError: boom"
