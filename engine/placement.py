@@ -21,10 +21,6 @@ step's parameters is a *sink*, and each sink takes some input types (`engine.val
     path      a logs path, a working directory                  name, path
     data      a SQL bound value, an HTTP body or query field,   every type
               a plugin parameter passed as data
-    secret    a password's or token's place in argv: `redis-cli nothing: the value would be
-              -a`, `mysql -pX`, `sshpass -p`, `--password`,     shown in the run's inputs,
-              `curl -u user:X`, a URL's `user:X@`, an           its approval, events and
-              `Authorization:` header                           report
 
 Two kinds of check: `problems(plan)` reads the plan alone (which inputs each template reads,
 and where it sits) and runs before a run starts and when a plan is validated; `argv_problem`
@@ -62,7 +58,7 @@ from engine.plan import InputSpec, Plan, Step
 from engine.templating import is_template, references
 from engine.values import control_characters, shown
 
-Sink = Literal["program", "script", "sql", "argv", "promql", "url", "path", "data", "secret"]
+Sink = Literal["program", "script", "sql", "argv", "promql", "url", "path", "data"]
 
 _REFUSES: dict[Sink, frozenset[str]] = {
     "program": frozenset({"*"}),
@@ -74,7 +70,6 @@ _REFUSES: dict[Sink, frozenset[str]] = {
     "path": frozenset({"text", "integer", "number", "boolean", "duration", "enum", "regex",
                        "url"}),
     "data": frozenset(),
-    "secret": frozenset({"*"}),
 }
 
 _SHELLS = frozenset("sh bash zsh dash ksh mksh ash fish csh tcsh su busybox".split())
@@ -123,50 +118,7 @@ def argv_sinks(argv: Sequence[str]) -> list[Sink]:
     """The sink of each word of one argv (its words as the plan holds them: templates)."""
     sinks: list[Sink] = ["argv"] * len(argv)
     _classify(list(argv), 0, sinks)
-    _secret_places(list(argv), sinks)
     return sinks
-
-
-# A flag whose value is a password or a token (`--password`, `--http-password`, `--token`,
-# `--bearer-token`, `--api-key`, `--client-secret`, redis-cli's `--pass`), not a file that
-# holds one (`--password-file`) nor a switch (`--ask-pass`, `--no-password`)
-_SECRET_FLAG = re.compile(r"^--(?!ask-|no-)(?:[\w-]*[-_])?(?:password|passwd|pass|token|secret"
-                          r"|api-?key)$", re.I)
-_SECRET_SHORT = {"redis-cli": "-a", "sshpass": "-p", "keydb-cli": "-a"}
-"""Tools whose short option takes the password: `-a PASS` or `-aPASS`."""
-_GLUED_PASSWORD = frozenset("mysql mariadb mysqladmin mysqldump mariadb-dump mysqlcheck "
-                            "mysqlshow".split())
-"""MySQL's clients: `-pPASS` joined (a `-p` alone asks at the terminal; the word after it is
-the database)."""
-_USER_FLAGS = {"curl": ("-u", "--user", "-U", "--proxy-user"), "wget": ("--user",)}
-_USERINFO = re.compile(r"://[^/@\s]*:[^/@\s]*\{\{[^@]*@|://[^/\s]*\{\{[^@/]*:[^@/]*@")
-_AUTH_HEADER = re.compile(r"(?i)^\s*(?:proxy-)?authorization\s*:|^\s*[\w-]*(?:token|api-?key|"
-                          r"secret|password)[\w-]*\s*:")
-
-
-def _secret_places(argv: list[str], sinks: list[Sink]) -> None:
-    """Mark each word that is a password's or a token's place (see `_REFUSES`): a template
-    there puts a value the run shows everywhere (its inputs, the approval, events, the report)
-    where the program could read it from its environment or its own file."""
-    tool = ""
-    for j, word in enumerate(argv):
-        if sinks[j] == "program":
-            tool = _tool(word)
-            continue
-        if sinks[j] != "argv":
-            continue
-        before = argv[j - 1] if j else ""
-        flag, eq, _ = word.partition("=")
-        short = _SECRET_SHORT.get(tool)
-        if _SECRET_FLAG.match(before) or (eq and _SECRET_FLAG.match(flag)) or \
-                short is not None and (before == short or word.startswith(short) and
-                                       len(word) > len(short)) or \
-                tool in _GLUED_PASSWORD and word.startswith("-p") and len(word) > 2 or \
-                before in _USER_FLAGS.get(tool, ()) and ":" in word and \
-                is_template(word.partition(":")[2]) or \
-                _USERINFO.search(word) or before in ("-H", "--header") and \
-                _AUTH_HEADER.match(word):
-            sinks[j] = "secret"
 
 
 def _tool(word: str) -> str:
@@ -357,12 +309,6 @@ def param_sinks(plugin: str | None, params: Mapping[str, Any]) -> Iterator[tuple
                 for w, (word, sink) in enumerate(zip(words, argv_sinks(words))):
                     yield f"pipeline[{s}][{w}]", word, sink
             continue
-        if plugin == "http" and key == "headers" and isinstance(value, dict):
-            for name in sorted(value):  # `Authorization: Bearer {{ ... }}`: a token's place
-                secret = _AUTH_HEADER.match(f"{name}:") is not None
-                yield from ((where, text, "secret" if secret else "data")
-                            for where, text in _strings(f"{key}.{name}", value[name]))
-            continue
         sink = _sink_of(plugin, key)
         yield from ((where, text, sink) for where, text in _strings(key, value))
 
@@ -423,13 +369,6 @@ def step_problems(step: Step, specs: Mapping[str, InputSpec]) -> list[Misplaced]
         if not is_template(text):
             continue
         refused = _REFUSES[sink]
-        if sink == "secret":
-            found.append(Misplaced(
-                step.id, where, f"{where} puts a value into a password's or a token's place: "
-                "it would be shown in the run's inputs, its approval, events and report",
-                "Let the program read it where Mendflow runs (its environment: REDISCLI_AUTH, "
-                "PGPASSWORD; its own file: ~/.my.cnf, ~/.netrc), or make this a manual step"))
-            continue
         if "*" in refused:
             what = "the program to run" if sink == "program" else "program text"
             if step.plugin == "sql":
@@ -452,7 +391,7 @@ def step_problems(step: Step, specs: Mapping[str, InputSpec]) -> list[Misplaced]
 _SINK_WORDS: dict[Sink, str] = {
     "sql": "SQL text", "argv": "a command-line argument", "promql": "PromQL text",
     "url": "part of a URL", "path": "a path", "data": "data", "program": "the program",
-    "script": "program text", "secret": "a password's place",
+    "script": "program text",
 }
 _HINTS: dict[Sink, str] = {
     "argv": "Free text is only passed as data; give the input a narrower type (name, path, "
@@ -462,7 +401,7 @@ _HINTS: dict[Sink, str] = {
     "promql": "Give the input a narrower type (name, integer, duration, ...)",
     "url": "Give the input a narrower type (name, integer, enum, ...)",
     "path": "Declare the input as `type: path` (with `roots`) or `type: name`",
-    "data": "", "program": "", "script": "", "secret": "",
+    "data": "", "program": "", "script": "",
 }
 
 
