@@ -1,4 +1,4 @@
-r"""Trust, session 25: reads that reach past the files the list knows, and a password from a value.
+r"""Trust, session 25: reads that reach past the files the list knows, and a log line a value wrote.
 
 1. A disk read raw was a read: `strings /dev/nvme0n1 | grep password`, `head -c 1M /dev/sda`,
    `hexdump -C /dev/sda`, `grep -a password /dev/mapper/vg-root`, `cat /dev/md0`, a swap file,
@@ -17,15 +17,7 @@ r"""Trust, session 25: reads that reach past the files the list knows, and a pas
    a pipeline's data), as /proc/kmsg's messages are taken; a file it holds is printed
    whatever it is (a secret, one deleted since). The step's own (`/proc/self/fd/0`,
    `/dev/fd/0`) and the names (`ls -l /proc/PID/fd`, `readlink`) still read.
-4. A template in a password's or a token's place (`redis-cli -a {{ inputs.pw }}`, `mysql
-   -p{{ ... }}`, `sshpass -p`, `--password`, `--token=`, `curl -u user:{{ ... }}`, a URL's
-   `user:{{ ... }}@`, an `Authorization:` header, on the command line or in an http step's
-   headers) ran as a read: the value, a password, was shown whole in the run's inputs, its
-   events, its report and, behind a gate, the approval, where a written one (`redis-cli -a
-   S3cret`) is a person's step masked. Such a line is a person's step now, and a plan that
-   holds one (edited by hand) is refused before it runs; the program reads its password
-   where Mendflow runs (REDISCLI_AUTH, ~/.pgpass, ~/.my.cnf, ~/.netrc).
-5. A machine's user data was gated where it is fetched (`curl 169.254.169.254/latest/user-data`)
+4. A machine's user data was gated where it is fetched (`curl 169.254.169.254/latest/user-data`)
    and read where the machine keeps it: cloud-init's `/var/lib/cloud/instance/user-data.txt`
    (and each instance's, its `.i`, its scripts, its pickled `obj.pkl`), its
    `instance-data-sensitive.json`, the Azure agent's `ovf-env.xml` (the admin password) and
@@ -34,26 +26,30 @@ r"""Trust, session 25: reads that reach past the files the list knows, and a pas
    `/var/lib/systemd/coredump/`): a process's memory and environment, as /proc/PID/mem is.
    They are places that hold credentials now; cloud-init's status, its `instance-data.json`
    (the sensitive keys redacted) and its output log still read.
-6. `mendflow serve`'s text log wrote a message as it was: a run's reason holds a failed
+5. `mendflow serve`'s text log wrote a message as it was: a run's reason holds a failed
    command's stderr (what a log line or an alert's label put there), and its newline wrote a
    line of its own (`2026-... INFO mendflow: run r1 of disk ended resolved`) that a reader or a
    shipper reading lines took for Mendflow's, its `ESC ]0;...` retitled the terminal of whoever
    tailed the log. A text log's message is one line of visible text now (`\n`, `\x1b`
    escaped, as `engine.printable` shows values on the console); a traceback keeps its lines.
+
+Weighed and left: a template in a password's place (`redis-cli -a {{ inputs.redis_password }}`,
+which the compiler makes of `-a "$REDIS_PASSWORD"`; `Authorization: Bearer $CF_TOKEN`) runs as
+a read whose value is an input, shown whole in the run's inputs, events and report; fourteen
+corpus and fixture plans do it. Making each such line a person's step, as a written password
+is, took those checks out of the runs; what keeps them is an input the run holds as a secret
+(its value in the run's redactor, never stored), which is more than this session.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from types import SimpleNamespace
 
 import pytest
 
-from engine import logs, placement
+from engine import logs
 from engine.datasources import Redactor
-from engine.plan import InputSpec
-from tests.support.compiling import compile_text, runs
 from tests.support.verdicts import assert_gated, assert_reads
 
 # -- 1. a disk read raw ---------------------------------------------------------------------------
@@ -118,72 +114,7 @@ def test_the_steps_own_fds_and_the_names_still_read(line: str) -> None:
     assert_reads(line)
 
 
-# -- 4. a password from a value -------------------------------------------------------------------
-
-_GUIDE = """---
-title: T
-inputs:
-  - name: pw
-    type: name
-  - name: ns
-    type: name
----
-# T
-
-## Diagnosis
-
-1. Check it:
-
-   ```bash
-   {line}
-   ```
-"""
-
-
-@pytest.mark.parametrize("line", [
-    "redis-cli -h cache -a {{ inputs.pw }} INFO memory", "redis-cli -a{{ inputs.pw }} ping",
-    "mysql -h db -p{{ inputs.pw }} -e 'SHOW PROCESSLIST'",
-    "sshpass -p {{ inputs.pw }} ssh web-1 uptime",
-    "curl -u admin:{{ inputs.pw }} http://svc/status",
-    "curl https://admin:{{ inputs.pw }}@svc/status",
-    'curl -H "Authorization: Bearer {{ inputs.pw }}" http://svc/status',
-    'curl -H "X-Api-Key: {{ inputs.pw }}" http://svc/status',
-    "vault kv list --token={{ inputs.pw }} secret/", "kubectl get pods --token {{ inputs.pw }}",
-])
-def test_a_value_in_a_passwords_place_is_a_persons_step(line: str) -> None:
-    plan = compile_text(_GUIDE.format(line=line))
-    assert runs(plan) == [], [s.params for s in runs(plan)]
-    assert "inputs.pw" in plan.model_dump_json()  # the person's step shows the guide's words
-
-
-@pytest.mark.parametrize("line", [
-    "kubectl get pods -n {{ inputs.ns }}", "curl -s http://svc/{{ inputs.ns }}/status",
-    'curl -s -H "X-Tenant: {{ inputs.ns }}" http://svc/status',
-])
-def test_a_value_elsewhere_still_runs(line: str) -> None:
-    assert len(runs(compile_text(_GUIDE.format(line=line)))) == 1, line
-
-
-@pytest.mark.parametrize(("plugin", "params"), [
-    ("shell", {"pipeline": [["redis-cli", "-a", "{{ inputs.pw }}", "INFO"]]}),
-    ("shell", {"pipeline": [["mysql", "--password={{ inputs.pw }}", "-e", "SELECT 1"]]}),
-    ("http", {"url": "http://svc/status", "headers": {"Authorization": "Bearer {{ inputs.pw }}"}}),
-])
-def test_a_plan_with_a_value_in_a_passwords_place_is_refused(plugin: str,
-                                                             params: dict[str, object]) -> None:
-    step = SimpleNamespace(id="check", plugin=plugin, params=params)  # a plan edited by hand
-    found = placement.step_problems(step, {"pw": InputSpec(name="pw", type="name")})  # type: ignore[arg-type]
-    assert len(found) == 1 and "password" in found[0].message, found
-    assert "\n" not in found[0].message
-
-
-def test_an_http_header_of_another_name_is_data() -> None:
-    step = SimpleNamespace(id="check", plugin="http", params={
-        "url": "http://svc/status", "headers": {"X-Tenant": "{{ inputs.pw }}"}})
-    assert placement.step_problems(step, {"pw": InputSpec(name="pw", type="name")}) == []  # type: ignore[arg-type]
-
-
-# -- 5. a machine's user data, a crash's dump, where the machine keeps them -----------------------
+# -- 4. a machine's user data, a crash's dump, where the machine keeps them -----------------------
 
 @pytest.mark.parametrize("line", [
     "cat /var/lib/cloud/instance/user-data.txt", "cat /var/lib/cloud/instances/i-0ab/user-data.txt",
@@ -206,7 +137,7 @@ def test_cloud_inits_status_and_logs_still_read(line: str) -> None:
     assert_reads(line)
 
 
-# -- 6. a text log's message is one visible line --------------------------------------------------
+# -- 5. a text log's message is one visible line --------------------------------------------------
 
 def test_a_text_logs_message_cannot_write_a_line_or_an_escape() -> None:
     stream = io.StringIO()
