@@ -32,6 +32,11 @@ r"""Trust, session 25: reads that reach past the files the list knows, and a log
    shipper reading lines took for Mendflow's, its `ESC ]0;...` retitled the terminal of whoever
    tailed the log. A text log's message is one line of visible text now (`\n`, `\x1b`
    escaped, as `engine.printable` shows values on the console); a traceback keeps its lines.
+6. A MySQL wait for a replica to reach a position (`SELECT MASTER_POS_WAIT('bin.3', 4)`,
+   SOURCE_POS_WAIT, WAIT_FOR_EXECUTED_GTID_SET, MariaDB's MASTER_GTID_WAIT) was a read: it holds
+   the statement and its connection (for ever without a timeout, on a replica that stopped),
+   as `SELECT SLEEP(100)` (gated) does. It acts on the server now; reading the replica's
+   position (`SHOW REPLICA STATUS`, `@@gtid_executed`) still reads.
 
 Weighed and left: a template in a password's place (`redis-cli -a {{ inputs.redis_password }}`,
 which the compiler makes of `-a "$REDIS_PASSWORD"`; `Authorization: Bearer $CF_TOKEN`) runs as
@@ -50,6 +55,8 @@ import pytest
 
 from engine import logs
 from engine.datasources import Redactor
+from engine.effects import classify
+from engine.effects.sql import sql_problem
 from tests.support.verdicts import assert_gated, assert_reads
 
 # -- 1. a disk read raw ---------------------------------------------------------------------------
@@ -156,3 +163,23 @@ def test_a_text_logs_message_cannot_write_a_line_or_an_escape() -> None:
     assert "\\u202e" in lines[0] and "hunter2-pw" not in stream.getvalue()
     assert not any(line.startswith("2026-12-05 03:00") for line in lines)
     assert lines[1].endswith("step s1 raised") and lines[-1] == "ValueError: boom"
+
+
+# -- 6. a wait for a replica's position -----------------------------------------------------------
+
+@pytest.mark.parametrize("query", [
+    "SELECT MASTER_POS_WAIT('mysql-bin.000003', 4)", "SELECT SOURCE_POS_WAIT('bin.3', 4, 10)",
+    "SELECT WAIT_FOR_EXECUTED_GTID_SET('3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5')",
+    "SELECT MASTER_GTID_WAIT('0-1-100', 10)",
+])
+def test_a_wait_for_a_replicas_position_is_not_a_read(query: str) -> None:
+    problem = sql_problem(query)
+    assert problem is not None and "acts on the server" in problem, query
+    assert classify(["mysql", "-e", query]).effect == "mutate", query
+
+
+@pytest.mark.parametrize("query", [
+    "SHOW REPLICA STATUS", "SELECT @@gtid_executed", "SELECT @@global.gtid_purged",
+])
+def test_reading_a_replicas_position_still_reads(query: str) -> None:
+    assert sql_problem(query) is None, query
