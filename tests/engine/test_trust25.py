@@ -37,6 +37,11 @@ r"""Trust, session 25: reads that reach past the files the list knows, and a log
    the statement and its connection (for ever without a timeout, on a replica that stopped),
    as `SELECT SLEEP(100)` (gated) does. It acts on the server now; reading the replica's
    position (`SHOW REPLICA STATUS`, `@@gtid_executed`) still reads.
+7. A data source's secret written quoted-printable (a mail's body: MIME writes `=` as `=3D`
+   and each byte of what is not ASCII as `=C3=A9`) was masked only in the part before its first
+   escape: `Zq7/pl@nt=3DS3cr=C3=A9t!x` left `3DS3cr=C3=A9t!x`, and `p=C3=A4ssw=C3=B6rd-42` was
+   left whole (an accented letter counted as a letter, never escaped alone). Each character
+   but an ASCII letter or digit may be written `=HH` now, as `%HH` and `\xHH` were.
 
 Weighed and left: a template in a password's place (`redis-cli -a {{ inputs.redis_password }}`,
 which the compiler makes of `-a "$REDIS_PASSWORD"`; `Authorization: Bearer $CF_TOKEN`) runs as
@@ -50,6 +55,7 @@ from __future__ import annotations
 
 import io
 import logging
+import quopri
 
 import pytest
 
@@ -183,3 +189,19 @@ def test_a_wait_for_a_replicas_position_is_not_a_read(query: str) -> None:
 ])
 def test_reading_a_replicas_position_still_reads(query: str) -> None:
     assert sql_problem(query) is None, query
+
+
+# -- 7. a secret written quoted-printable ---------------------------------------------------------
+
+@pytest.mark.parametrize("secret", ["Zq7/pl@nt=S3cr\u00e9t!x", "hunter=22",
+                                    "p\u00e4ssw\u00f6rd-42"])
+def test_a_secret_written_quoted_printable_is_masked_whole(secret: str) -> None:
+    written = quopri.encodestring(secret.encode()).decode()
+    shown = Redactor([secret]).redact(f"password: {written}\n")
+    assert shown == "password: ***\n", (written, shown)
+    # each escape the text may have left alone, the rest as it is
+    assert Redactor([secret]).redact(secret.replace("\u00e9", "=C3=A9")) == "***"
+
+
+def test_quoted_printable_of_other_text_is_left_alone() -> None:
+    assert Redactor(["Zq7/pl@nt"]).redact("a=3Db x=2F Zq7=2F") == "a=3Db x=2F Zq7=2F"
