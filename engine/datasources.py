@@ -342,10 +342,11 @@ CSV), a single quote closed, escaped and opened again (bash's `set -x`, `set`), 
 def _char_escapes(ch: str, *, in_run: bool = False) -> list[str]:
     """The ways one character is written by a tool that escapes it alone: itself, after a
     backslash, as `\\u`/`\\U` code, `&#` reference, and its UTF-8 bytes as `%HH`, `\\xHH` and
-    octal `\\NNN` (hex in either case), and its names (`_NAMED`). `in_run` (the secret has
-    the same character beside it): itself, or a way without it, only; a quote doubled in a
-    run of quotes can be read in ever more ways as the run grows, and the search would no
-    longer be as fast as for the secret itself."""
+    octal `\\NNN` (hex in either case) and quoted-printable's `=HH` (a mail's body: MIME
+    writes each byte of `=` and of what is not ASCII so), and its names (`_NAMED`).
+    `in_run` (the secret has the same character beside it): itself, or a way without it,
+    only; a quote doubled in a run of quotes can be read in ever more ways as the run grows,
+    and the search would no longer be as fast as for the secret itself."""
     code, raw = ord(ch), ch.encode()
     ways = {ch, "\\" + ch, f"&#{code};", f"&#x{code:x};", f"&#x{code:X};", f"&#X{code:X};",
             f"\\U{code:08x}", f"\\U{code:08X}", "".join(f"\\{b:03o}" for b in raw),
@@ -355,6 +356,7 @@ def _char_escapes(ch: str, *, in_run: bool = False) -> list[str]:
     for hexed in ("{:02x}", "{:02X}"):
         ways |= {"".join("%" + hexed.format(b) for b in raw),
                  "".join("\\x" + hexed.format(b) for b in raw)}
+    ways.add("".join(f"={b:02X}" for b in raw))  # quoted-printable: a mail's body (`=3D`)
     if in_run:
         ways = {w for w in ways if w == ch or ch not in w}
     return sorted(ways, key=len, reverse=True)
@@ -362,17 +364,17 @@ def _char_escapes(ch: str, *, in_run: bool = False) -> list[str]:
 
 @functools.lru_cache(maxsize=64)
 def _mixed_escapes(secrets: tuple[str, ...]) -> str:
-    """A pattern matching each secret that has a character other than a letter or digit,
-    with each such character written in any of its escapes (`_char_escapes`) and the rest as
+    """A pattern matching each secret that has a character other than an ASCII letter or
+    digit, with each such character written in any of its escapes (`_char_escapes`) and the rest as
     it is ('' when no secret has one). Its letters and digits are plain text, so a search
     fails at the first that differs: as fast as for the secret itself."""
     out = []
     for secret in secrets:
-        if secret.isalnum():
+        if secret.isascii() and secret.isalnum():
             continue  # its forms are the forms of the whole: none mixes
         groups = []
         for at, ch in enumerate(secret):
-            if ch.isalnum():
+            if ch.isascii() and ch.isalnum():  # (`é` is escaped alone: `=C3=A9`, `%C3%A9`)
                 groups.append(re.escape(ch))
                 continue
             ways = _char_escapes(ch, in_run=ch in (secret[at - 1:at], secret[at + 1:at + 2]))

@@ -20,6 +20,8 @@ from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Literal
 
+from engine.printable import visible
+
 LogFormat = Literal["text", "json"]
 
 _RUN: ContextVar[str | None] = ContextVar("mendflow_log_run", default=None)
@@ -89,9 +91,23 @@ class JsonFormatter(logging.Formatter):
 
 
 class _RedactingText(logging.Formatter):
+    """A line of text for each record. Its message is one line of visible text: what a step
+    printed or an alert's label said reaches messages (a run's reason holds a failed command's
+    stderr), and a newline in it wrote a line of its own that a reader, or a log shipper
+    reading lines, took for Mendflow's (`... INFO mendflow: run r1 of disk ended resolved`),
+    and a terminal escape acted on the terminal of whoever tails the log (`engine.printable`).
+    Newlines, carriage returns and every control and format character are escaped (`\\n`,
+    `\\x1b`); an exception's traceback, after it, keeps its lines."""
+
     def __init__(self, redact: Callable[[str], str]) -> None:
         super().__init__(TEXT_FORMAT)
         self.redact = redact
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        shown = logging.makeLogRecord(record.__dict__)
+        shown.message = visible(self.redact(record.message)).replace("\n", "\\n") \
+            .replace("\t", "\\t")
+        return super().formatMessage(shown)
 
     def format(self, record: logging.LogRecord) -> str:
         return self.redact(super().format(record))

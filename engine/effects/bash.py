@@ -43,6 +43,8 @@ import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
 from engine.effects.classify import (
+    DEVICE_INFO,
+    NAMES_ONLY,
     READ,
     Verdict,
     classify_pipeline,
@@ -52,7 +54,7 @@ from engine.effects.classify import (
     in_the_folder,
     sends_its_input,
 )
-from engine.effects.credentials import credential_reason, holds_credentials
+from engine.effects.credentials import credential_reason, holds_credentials, reads_a_disk
 from engine.effects.devices import arming, arms
 from engine.effects.table import sets_only_a_setting
 from engine.effects.words import Templated
@@ -128,6 +130,19 @@ def _ansi_c(body: str) -> str:
             return chr(code) if code <= 0x10FFFF else "\ufffd"
         return chr(ord(m.group(6)) & 0x1F)
     return _ANSI_C.sub(one, body).split("\0", 1)[0]
+
+
+def _tools_in(node: Node) -> set[str]:
+    """The names of the commands a statement runs (a loop's body among them)."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type == "command_name":
+            found.add(n.text.decode(errors="replace").rsplit("/", 1)[-1] if n.text else "")
+        else:
+            stack.extend(n.children)
+    return found
 
 
 @dataclass(frozen=True)
@@ -257,7 +272,9 @@ class _Walk:
                 if arms(said):
                     self.judge(Verdict("mutate", "its loop hands each file it names to its "
                                        f"body: {arming(said)}", "operand"))
-                elif holds_credentials(said):
+                elif holds_credentials(said) and not (
+                        reads_a_disk(said) and _tools_in(node) <= DEVICE_INFO | NAMES_ONLY):
+                    # (`for d in /dev/sd?; do smartctl -H $d; done` says what each disk is)
                     self.judge(Verdict("mutate", "its loop hands each file it names to its "
                                        f"body: {credential_reason(said)}", "operand"))
             if var is not None:

@@ -29,6 +29,7 @@ from engine.effects.credentials import (
     holds_credentials,
     holds_credentials_beneath,
     opened_credentials,
+    reads_a_disk,
 )
 from engine.effects.devices import arming, arms, listed
 from engine.effects.kube import logged_bodies
@@ -297,7 +298,7 @@ def _logs_in(name: str, args: list[str]) -> bool:
 
 # Opening the watchdog device arms it (`engine.effects.devices`); `ls -l /dev/watchdog` (a
 # tool that only looks at names and inodes) does not.
-_NAMES_ONLY = frozenset("ls stat find realpath readlink basename dirname test [ du lsof "
+NAMES_ONLY = frozenset("ls stat find realpath readlink basename dirname test [ du lsof "
                         "echo printf which".split())
 
 
@@ -495,7 +496,7 @@ def _opens_watchdog(argv: list[str], fed: Sequence[str] = ()) -> str | None:
     """The file that acts which `argv` may open: a path among its words, or among what a
     command substitution in a word (or a stage before an `xargs`: `fed`) prints."""
     name = argv[0].rsplit("/", 1)[-1]
-    if name in _NAMES_ONLY or name == "file" and not {"-s", "--special-files"} & set(argv):
+    if name in NAMES_ONLY or name == "file" and not {"-s", "--special-files"} & set(argv):
         return None
     folder = _folder.get()
     found = next((in_folder(path) for w in argv[1:] if "/" in w or folder
@@ -550,7 +551,7 @@ def _printed_credentials(argv: list[str], fed: Sequence[str] = ()) -> str | None
     (`cat $(echo /etc/shadow)`) or a stage before an xargs (`echo ~/.aws/credentials | xargs
     cat`) names or lists (`find /etc | xargs cat`), as `_opens_watchdog` finds a device."""
     name = argv[0].rsplit("/", 1)[-1]
-    if name in _NAMES_ONLY:
+    if name in NAMES_ONLY:
         return None
     printed = [word for w in argv[1:] if isinstance(w, Templated) for word in _printed_in(w)]
     for word in [*printed, *fed]:
@@ -649,13 +650,22 @@ def _judge(argv: list[str]) -> None:
         judge(name, rule, args)
     else:
         rule(name, args)
-    if name not in _NAMES_ONLY and (opened := opened_credentials(args, _folder.get() or "")) \
-            is not None and not _its_own(name, opened):
+    if name not in NAMES_ONLY and (opened := opened_credentials(args, _folder.get() or "")) \
+            is not None and not _its_own(name, opened) and \
+            not (name in DEVICE_INFO and reads_a_disk(opened)):
         raise NotRead(credential_reason(opened), cause="operand")
     if isinstance(rule, Tool) and (above := _recursed_above(name, rule, args)) is not None:
         raise NotRead(f"{name} reads every file beneath {above}, the credentials kept there "
                       "among them (a password, a token or a private key): not a read to keep",
                       cause="operand")
+
+
+# Tools that, handed a disk or a volume (`df -h /dev/sdb`, `smartctl -a /dev/nvme0n1`, `lsblk
+# /dev/sda`, `mdadm --detail /dev/md0`), say what it is (its size, health, filesystem, members),
+# never what its blocks hold; every other tool handed one reads its blocks
+# (`engine.effects.credentials`: `strings /dev/sda` prints every file on it)
+DEVICE_INFO = frozenset("df lsblk smartctl findmnt file mdadm pvs pvdisplay lvs lvdisplay vgs "
+                         "vgdisplay multipath mount iostat lsof zpool zfs".split())
 
 
 # A tool handed its own kind of file, which it shows as it should: terraform a state, whose

@@ -44,7 +44,13 @@ kubeconfig and its token); a memory (`/proc/kcore`, the machine's; `/proc/PID/me
 every secret in it, `strings /proc/kcore | grep password`); a keyring (Ceph's
 `ceph.client.admin.keyring` or a daemon's `keyring`: its key, as `ceph auth get`, gated, prints
 it; GNOME's `*.keyring`); and the folders that hold them
-(`grep -r . ~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in them). A path is judged
+(`grep -r . ~/.ssh`, `grep -r x /etc/kubernetes/pki` open every file in them); a machine's
+user data as cloud-init and the Azure agent keep it on the machine (`/var/lib/cloud/instance/
+user-data.txt`, its scripts and pickled copy, `instance-data-sensitive.json`, waagent's
+`ovf-env.xml` and `CustomData`, an Ubuntu autoinstall's), what `curl 169.254.169.254/latest/
+user-data` (gated) fetches: the passwords and tokens a machine is booted with; a crash's dump
+(`/var/crash/*.crash`, systemd's `/var/lib/systemd/coredump/`): a process's memory and
+environment. A path is judged
 by its tails, as a device's is (`/host/etc/shadow`, `/proc/1/root/etc/shadow`).
 
 A process's command line is no such place: every local user reads it (`ps aux`, `pgrep -a`,
@@ -62,6 +68,18 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
+
+# A disk's blocks, read raw (`strings /dev/sda`, `head -c 1M /dev/nvme0n1p2`, `grep -a password
+# /dev/mapper/vg-root`): every file on it, /etc/shadow, keys and files deleted since among them,
+# none of which the file rules see; a swap file or a crash dump holds what memory held
+_DISKS = r"""^/dev/(?:[hsv]d[a-z]+|xvd[a-z]+|nvme\d+n\d+|mmcblk\d+|nbd\d+|rbd\d+|zd\d+|dm-\d+
+                       |md\d+|loop\d+|zram\d+)(?:p?\d+)?$
+  | ^/dev/(?:mapper/(?!control$)|md/|zvol/|disk/by-[\w-]+/). | ^/dev/block/\d+:\d+$
+  | ^/(?:swapfile|swap\.img)$ | ^/proc/vmcore$"""
+_DISK = re.compile("(?x)" + _DISKS)
+_DISK_FILES = ("/dev/sda", "/dev/sda1", "/dev/vda", "/dev/xvda1", "/dev/nvme0n1", "/dev/nvme0n1p1",
+               "/dev/mmcblk0", "/dev/dm-0", "/dev/md0", "/dev/loop0", "/dev/zram0",
+               "/dev/mapper/vg-root", "/swapfile")
 
 _PLACES = re.compile(r"""(?x)
     ^/(?:etc|var/backups)/g?shadow(?:[-~]|\.(?:bak|old|orig|save|dpkg-(?:old|dist|new)))?$
@@ -124,9 +142,15 @@ _PLACES = re.compile(r"""(?x)
   | ^/etc/exim4/passwd\.client$ | ^/etc/dovecot/(?:users|passwd)$ | /realm\.properties$
   | /elasticsearch\.keystore$ | /[^/]*jaas[^/]*\.conf$
   | /[^/]+\.tfstate(?:\.backup)?$ | /terraform\.tfstate\.d/.
+  | ^/var/lib/cloud/(?:instance|instances/[^/]+)/(?:(?:user|vendor)-data2?\.txt(?:\.i)?$
+                                                   |obj\.pkl$|scripts/.)
+  | ^/run/cloud-init/instance-data-sensitive\.json$ | ^/var/lib/waagent/(?:ovf-env\.xml|CustomData)$
+  | ^/var/log/installer/autoinstall-user-data$
+  | ^/var/crash/. | ^/var/lib/systemd/coredump/.
   | /(?:[^/]+\.)?kubeconfig(?:\.ya?ml)?$
   | /sops/age/keys\.txt$ | /\.?vault[_-]pass(?:word)?(?:\.txt)?$
   | /client_secret[^/]*\.json$ | /service[-_]account[^/]*\.json$ | /credentials\.json$
+  | """ + _DISKS + r"""
 """)
 
 
@@ -149,7 +173,8 @@ _NAMES = """shadow gshadow shadow- gshadow- environ admin.conf config credential
     settings.xml wpa_supplicant.conf ipsec.secrets chap-secrets sasl_passwd opasswd smbpasswd
     ldap.secret sssd.conf home.nmconnection config.v2.json db .htpasswd htpasswd userlist.txt
     .erlang.cookie credentials.xml kubelet-client-current.pem kcore mem keyring
-    ceph.client.admin.keyring""".split()
+    ceph.client.admin.keyring sda sda1 vda xvda nvme0n1 nvme0n1p1 mmcblk0 dm-0 md0 loop0
+    zram0 swapfile user-data.txt instance-data-sensitive.json ovf-env.xml CustomData""".split()
 
 
 def holds_credentials(word: str) -> bool:
@@ -221,7 +246,8 @@ _ANCHORS = [a.split("/")[1:] for a in """/etc/shadow /etc/ssl/private/k /etc/pki
     /var/lib/*/.pgpass /var/lib/*/secrets/initialAdminPassword /root/.ssh/id_rsa
     /home/*/.ssh/id_rsa /Users/*/.ssh/id_rsa
     /var/backups/shadow.bak /run/containerd/io.containerd.runtime.v2.task/*/*/config.json
-    /var/lib/containers/storage/overlay-containers/*/userdata/config.json""".split()]
+    /var/lib/containers/storage/overlay-containers/*/userdata/config.json
+    /var/lib/cloud/instance/user-data.txt /var/crash/x.crash""".split()]
 _HOME = re.compile(r"^(?:~[\w.-]*|\$HOME|\$\{HOME\})(?=/|$)")
 
 
@@ -244,8 +270,9 @@ def holds_credentials_beneath(word: str) -> bool:
 # a flag that hands a program a credential file to use, not to print (`--key`, `-i`, `--cacert`,
 # `--kubeconfig`, `--password-file`): its value is not opened for its text to be shown. diff's
 # `--from-file`, `--to-file` name a file it compares, and prints; helm's `--set-file` a file
-# whose text becomes a value of the chart, which `helm template` prints where the chart uses it
-_USES = re.compile(r"^(?!--(?:from|to|set)-file$)-{1,2}(?:[ikE]|[\w-]*(?:key|cert|ca|config|"
+# whose text becomes a value of the chart, which `helm template` prints where the chart uses it;
+# a `--file` alone is the file the tool reads, as its `-f` is (grep's patterns, a manifest)
+_USES = re.compile(r"^(?!--(?:(?:from|to|set)-)?file$)-{1,2}(?:[ikE]|[\w-]*(?:key|cert|ca|config|"
                    r"identity|file|token|cred|pass|auth|secret|login|tls|ssl)[\w-]*)$", re.I)
 
 
@@ -268,6 +295,8 @@ def opened_credentials(args: list[str], folder: str = "") -> str | None:
             flag, eq, value = word.partition("=")
             if eq and not _USES.match(flag) and held(value):
                 return value
+            if (glued := _glued(word)) is not None and held(glued):
+                return glued
             continue
         if k and _USES.match(args[k - 1].partition("=")[0]) and "=" not in args[k - 1]:
             continue
@@ -276,9 +305,39 @@ def opened_credentials(args: list[str], folder: str = "") -> str | None:
     return None
 
 
+def _glued(word: str) -> str | None:
+    """The path a short option is written joined to (`-f/etc/shadow`, `-hf~/.pgpass`: grep
+    reads it as `-f /etc/shadow`, which is judged so), unless that option hands the file over
+    for use (`-i~/.ssh/id_rsa`)."""
+    if word.startswith("--") or len(word) < 3:
+        return None
+    at = next((k for k in range(2, len(word)) if word[k] in "/~.$"), None)
+    if at is None or not word[1:at].isalnum() or _USES.match("-" + word[at - 1]):
+        return None
+    return word[at:]
+
+
 def credential_reason(word: str) -> str:
+    if reads_a_disk(word):
+        return (f"reading {word} reads a disk's (or memory's) blocks raw: every file on it, "
+                "the credentials and deleted files among them: not a read to keep")
     return (f"opening {word} prints the credentials it holds (a password, a token or a "
             "private key): not a read to keep")
+
+
+def reads_a_disk(word: str) -> bool:
+    """Whether `word` names a disk, a partition or a volume read raw, a swap file or a crash
+    dump (`/dev/sda1`, `/dev/mapper/vg-root`, `/host/dev/nvme0n1`), or may expand to one
+    (`/dev/sd*`): what a tool that only says what a device is (`df /dev/sda1`) may be handed."""
+    for w in _braced(_EXPANSION.sub("*", word.replace("\\", "/"))):
+        parts = [p for p in posixpath.normpath(w).split("/") if p not in ("", ".", "..")]
+        for tail in ("/" + "/".join(parts[k:]) for k in range(len(parts))):
+            if _DISK.search(tail) if not _GLOB.search(tail) else \
+                    not _GLOB.search(tail.split("/")[1]) and any(  # (`/*` is every tail's)
+                        name.count("/") == tail.count("/") and fnmatch.fnmatchcase(name, tail)
+                        for name in _DISK_FILES):
+                return True
+    return False
 
 
 # A configuration store's key (Consul's KV, etcd) that says it holds a secret, by a part of its

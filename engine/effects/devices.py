@@ -7,6 +7,10 @@ messages, as `dmesg -c` clears them; a tracer's events), and waits for more unti
 Reading /dev/port reads the machine's I/O ports, and /dev/mem (/dev/kmem) its physical
 memory, device registers included: a device register can act when it is read (a status
 cleared, a FIFO popped), and such reads have hung machines.
+Reading another process's open file through /proc (`/proc/PID/fd/N`) reads its end of a pipe
+or a socket: what it reads is taken from the process that was waiting for it (a service's
+requests, a pipeline's data), as /proc/kmsg's messages are; a file it holds opens whatever it
+is (a secret, one deleted since). The step's own (`/proc/self/fd/N`, `/dev/fd/N`) are its own.
 `cat /dev/watchdog` and `cat /proc/kmsg` look like reads. This module says whether a path a
 command opens is one, including a word bash expands (`/dev/watch*`, `/dev/{watchdog,null}`)
 and a path that reaches the file another way: relative to a folder the command runs in
@@ -26,6 +30,8 @@ _ARMS = re.compile(r"^/dev/(?:char/10:130|watchdog\d*)$")
 _CONSUMES = re.compile(r"^/(?:proc/kmsg|sys/kernel/(?:debug/)?tracing/"
                        r"(?:instances/[^/]+/)?(?:per_cpu/cpu\d+/)?trace_pipe(?:_raw)?)$")
 _HARDWARE = re.compile(r"^/dev/(?:port|k?mem|char/1:[124])$")
+_ANOTHERS = re.compile(r"^/proc/(?!self/|thread-self/)[^/]+/(?:task/[^/]+/)?fd/[^/]+$")
+_ANOTHERS_FILES = ("/proc/1/fd/0", "/proc/1/task/1/fd/0")
 _WATCHDOGS = ("/dev/watchdog", "/dev/watchdog0", "/dev/watchdog12", "/dev/char/10:130")
 _HARDWARE_FILES = ("/dev/port", "/dev/mem", "/dev/kmem", "/dev/char/1:1", "/dev/char/1:2",
                    "/dev/char/1:4")
@@ -50,6 +56,10 @@ def arming(word: str) -> str:
         f" (bash can expand it to {found})"
     if found is not None and _ARMS.match(found):
         return f"opening {word}{expands} arms the watchdog: the host reboots unless it is fed"
+    if found is not None and _ANOTHERS.match(found):
+        return (f"reading {word}{expands} reads another process's open file: from a pipe or "
+                "a socket it takes what that process was waiting for, and a file it holds "
+                "(a secret, one deleted since) is printed whatever it is")
     if found is not None and _HARDWARE.match(found):
         return (f"reading {word}{expands} reads the machine's I/O ports or physical memory, "
                 "where a device register can act when read")
@@ -64,13 +74,17 @@ def _which(word: str) -> str | None:
         return None
     if _GLOBS.search(word) is None:
         for tail in _tails(word):
-            if _ARMS.match(tail) or _CONSUMES.match(tail) or _HARDWARE.match(tail):
+            if _ARMS.match(tail) or _CONSUMES.match(tail) or _HARDWARE.match(tail) or \
+                    _ANOTHERS.match(tail):
                 return tail
         return None
     for pattern in _braces(word):
         for tail in _tails(pattern):
+            one = re.sub(r"\[[^\]/]*\]|[*?]", "1", tail)  # `/proc/*/fd/1`: any fd's number
+            if _ANOTHERS.match(one):
+                return one
             wanted = tail.split("/")
-            for device in _WATCHDOGS + _CONSUMERS + _HARDWARE_FILES:
+            for device in _WATCHDOGS + _CONSUMERS + _HARDWARE_FILES + _ANOTHERS_FILES:
                 parts = device.split("/")  # a glob never matches across a `/`
                 if len(parts) == len(wanted) and all(
                         fnmatch.fnmatchcase(a, b) for a, b in zip(parts, wanted, strict=True)):

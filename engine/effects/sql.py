@@ -41,9 +41,13 @@ _WRITES = {
 # transaction an id (a write: it spends the wraparound budget and fails on a standby); a sleep
 # (pg_sleep*, MySQL's SLEEP and BENCHMARK) holds the statement's locks and a connection as long
 # as the text says (`SELECT pg_sleep(1e9) FROM orders` blocks every ALTER, and all queued
-# behind it).
+# behind it); so does a wait for a replica to reach a position (MySQL's MASTER_POS_WAIT,
+# SOURCE_POS_WAIT, WAIT_FOR_EXECUTED_GTID_SET, MariaDB's MASTER_GTID_WAIT), for ever without
+# a timeout, on a replica that stopped or a position never reached.
 _EFFECT_FUNCTIONS = frozenset("""
 txid_current pg_current_xact_id pg_sleep pg_sleep_for pg_sleep_until sleep benchmark
+master_pos_wait source_pos_wait wait_for_executed_gtid_set wait_until_sql_thread_after_gtids
+master_gtid_wait
 pg_terminate_backend pg_cancel_backend pg_reload_conf pg_rotate_logfile pg_read_file
 pg_read_binary_file pg_file_write pg_file_rename pg_file_unlink pg_file_sync lo_import lo_export
 lo_unlink lo_create lo_creat lo_from_bytea lo_put lo_truncate set_config nextval setval

@@ -260,7 +260,7 @@ def test_a_recursive_grep_told_to_read_devices_is_not_a_read(line: str) -> None:
 
 
 @pytest.mark.parametrize(("how", "line"), [
-    ("bash", "cat /dev/sd*"), ("bash", "smartctl -a /dev/sd?"), ("bash", "ls -l /dev/*"),
+    ("bash", "cat /sys/block/sd*/size"), ("bash", "smartctl -a /dev/sd?"), ("bash", "ls -l /dev/*"),
     ("bash", "tail -n 5 /var/log/*.log"), ("argv", "grep -r panic /var/log"),
     ("bash", "for d in /dev/sd?; do smartctl -H $d; done"),
     ("argv", "grep -D read x /var/log/syslog"),
