@@ -3129,3 +3129,12 @@ def html_guard(text: str) -> Guard | None:
 
 def closes_html_guard(text: str) -> bool:
     return bool(_HTML_CLOSER.search(text))
+def fold_title(text: str) -> str | None:
+    """The plain title of a `<details>` fold's `<summary>` ("<b>3. Defragment</b>" -> "3.
+    Defragment"), or None: a guide whose every step is a fold numbers its steps there."""
+    if not text.lstrip().lower().startswith("<details"):
+        return None
+    m = _SUMMARY.search(text)
+    return re.sub(r"<[^>]*>", "", m.group(1)).strip() if m is not None else None
+
+
