@@ -152,9 +152,11 @@ _OWNER = re.compile(r"^(?:\[[ xX]\]\s*(?:[A-Z][\w&/.-]{0,20}(?: [A-Z][\w&/.-]{0,
                     r"(?=(?i:(?:only\s+)?(?:if|when|unless|in case))\b)")
 # (in a runbook's own language too: Polish and Czech "Krok 3", German "Schritt 3", Spanish,
 # Portuguese and Italian "Paso/Passo 3", French "Étape 3", Dutch "Stap 3", Swedish "Steg 3",
-# Russian "Шаг 3", Japanese "手順 3" / "ステップ 3": what "przejdź do kroku 3" goes to)
-_STEP_HEADING = re.compile(r"^\s*(?:step|krok|schritt|paso|passo|\u00e9tape|etape|stap|steg|"
-                           r"\u0448\u0430\u0433|\u624b\u9806|\u30b9\u30c6\u30c3\u30d7)"
+# Russian "Шаг 3", Japanese "手順 3" / "ステップ 3", Hebrew "שלב 3", Arabic "الخطوة 3": what
+# "przejdź do kroku 3" goes to)
+_STEP_HEADING = re.compile(r"^[\s\u200e\u200f]*(?:step|krok|schritt|paso|passo|\u00e9tape|etape|"
+                           r"stap|steg|\u0448\u0430\u0433|\u624b\u9806|\u30b9\u30c6\u30c3\u30d7|"
+                           r"\u05e9\u05dc\u05d1|\u0627\u0644\u062e\u0637\u0648\u0629)"
                            r"\s*(\d{1,3})\b", re.I)
 
 
@@ -340,7 +342,8 @@ def _strip_enumerator(text: str) -> str:
 # `/var/log` 10 GB'den büyükse," / "Aksi halde ...", in Indonesian "Jika log berisi X," / "Jika
 # tidak, ...", in Swedish "Om fördröjningen växer," / "Annars ..." (not Dutch "Om X te doen,":
 # a purpose), in Vietnamese "Nếu bộ nhớ vượt quá 90%," / "Nếu không, ...", in Czech "Pokud je OST
-# zaplněn nad 95 %," / "Jinak ..." / "V opačném případě ...".
+# zaplněn nad 95 %," / "Jinak ..." / "V opačném případě ...", and right to left in Hebrew
+# "אם השירות לא רץ," / "אחרת, ..." and Arabic "إذا كانت الخدمة متوقفة،" / "وإلا ...".
 # ("Se n\u00e3o ..." is "if not ...", a guard of its own.)
 _IF_WORDS = (r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9|"
              r"se|caso|quando|qualora|nel caso in cui|als|indien|wanneer|ingeval|"
@@ -348,7 +351,9 @@ _IF_WORDS = (r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o
              r"je\u015bli|je\u017celi|gdy|w przypadku gdy|o ile|"
              r"e\u011fer|\u015fayet|jika|apabila|bila|kalau|bilamana|"
              r"om(?![^,:;]*\bte\b)|ifall|n\u1ebfu|tr\u01b0\u1eddng h\u1ee3p|"
-             r"pokud|jestli\u017ee|jestli|v p\u0159\u00edpad\u011b, \u017ee")
+             r"pokud|jestli\u017ee|jestli|v p\u0159\u00edpad\u011b, \u017ee|"
+             r"\u05d0\u05dd|\u05db\u05d0\u05e9\u05e8|\u0625\u0630\u0627|\u0627\u0630\u0627|"
+             r"\u0641\u064a \u062d\u0627\u0644")
 _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contrario|si no|"
                r"en caso contrario|sino|sinon|dans le cas contraire|caso contr\u00e1rio|"
                r"sen\u00e3o|do contr\u00e1rio|altrimenti|in caso contrario|anders|zo niet|"
@@ -358,7 +363,9 @@ _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contra
                r"inaczej|aksi (?:halde|takdirde)|de\u011filse|"
                r"(?:jika|kalau|apabila|bila) tidak|selain itu|sebaliknya|"
                r"annars|om inte|i annat fall|n\u1ebfu kh\u00f4ng|ng\u01b0\u1ee3c l\u1ea1i|"
-               r"jinak|v opa\u010dn\u00e9m p\u0159\u00edpad\u011b|pokud ne|jestli\u017ee ne")
+               r"jinak|v opa\u010dn\u00e9m p\u0159\u00edpad\u011b|pokud ne|jestli\u017ee ne|"
+               r"\u05d0\u05d7\u05e8\u05ea|\u05d0\u05dd \u05dc\u05d0|\u0648\u0625\u0644\u0627|"
+               r"\u0648\u0627\u0644\u0627|\u062e\u0644\u0627\u0641 \u0630\u0644\u0643")
 # Chinese and Japanese write no space after the word: "如果磁盘已满：" / "否则，...",
 # "もし使用率が 90% を超えている場合：" / "それ以外の場合は、..."
 _CJK_IF = r"如果|假如|倘若|若是|要是|万一|もし|万が一"
@@ -953,6 +960,9 @@ _ESCALATE_WORD = (r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*
                   r"contacte|contacta|contactar|informe|informa|informar|contattare|contatta|"
                   r"contattate|avvisare|avvisa|avvisate|chiamare|chiama|chiamate|informare|chame|"
                   r"chamar|acione|acionar) (?:con |a |ao )?(?:l['\u2019]|le |la |les |el |al |"
+                  # Hebrew "הסלימו לצוות ה-Backend", Arabic "صعّد إلى فريق الدعم"
+                  r"\u05d4\u05e1\u05dc[\u05d9\u05de]\w*|\u05dc\u05d4\u05e1\u05dc\u05d9\u05dd|"
+                  r"\u0635\u0639[\u0651]?\u062f\w*|\u062a\u0635\u0639\u064a\u062f|"
                   r"los |il |lo |gli |i |o |a |os |as )(?:[\w'\u2019-]+ ){0,2}?"
                   r"(?:[ée]quipe|astreinte|support|responsable|dba|sre|exploitation|equipo|"
                   r"mantenimiento|integrador|soporte|guardia|supervisor|t[ée]cnico|team|"
@@ -1062,6 +1072,11 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+                            # Hebrew "הבעיה נפתרה" (the problem is solved), Arabic "تم حل
+                            # المشكلة"
+                            r"(?:\u05d4\u05d1\u05e2\u05d9\u05d4|\u05d4\u05ea\u05e7\u05dc\u05d4|"
+                            r"\u05d4\u05d0\u05d9\u05e8\u05d5\u05e2) \u05e0\u05e4\u05ea\u05e8\w*|"
+                            r"\u062a\u0645 \u062d\u0644 \u0627\u0644\u0645\u0634\u0643\u0644\u0629|"
 _OUTCOMES_SAID = tuple((outcome, _Caseless(rx)) for outcome, rx in _OUTCOMES)
 
 
@@ -1259,7 +1274,7 @@ def _clause(text: str) -> str:
             parens += 1
         elif c == ")":
             parens = max(0, parens - 1)
-        elif not parens and c in ",:;" and i > 2 and not (
+        elif not parens and c in ",:;\u060c\u061b" and i > 2 and not (  # (Arabic's "،", "؛")
                 c == "," and text[:i].endswith("`") and _VALUES_LEFT.match(text, i + 1)):
             # ("If it shows `Error`, `Fault` or `Estop`, ...": a list of values, one case)
             return text[:i].strip()
@@ -1466,7 +1481,8 @@ _LETTERED = re.compile(r"(?:(?:[Ss]ection|[Pp]art|[Ss]tage|[Pp]hase)\s+)?([A-Z])
 # "Go to step 3" in a runbook's own language: Polish "przejdź do kroku 3", Czech "pokračujte
 # krokem 3", German "weiter mit Schritt 3", Spanish "vaya al paso 3", French "passez à
 # l'étape 3", Portuguese "vá para o passo 3", Italian "passa al passo 3", Dutch "ga naar stap
-# 3", Swedish "gå till steg 3", Russian "перейдите к шагу 3", Japanese "手順 3 に進む"
+# 3", Swedish "gå till steg 3", Russian "перейдите к шагу 3", Japanese "手順 3 に進む", Hebrew
+# "עברו לשלב 3", Arabic "انتقل إلى الخطوة 3"
 _STEP_JUMP_SAID = re.compile(
     r"(?:\b(?:przejd\u017a|przejdz|wr\u00f3\u0107|kontynuuj)\s+(?:do|od)\s+kroku"
     r"|\b(?:pokra\u010dujte|pokra\u010duj)\s+krokem|\b(?:p\u0159ejd\u011bte|vra\u0165te se)\s+"
@@ -1480,7 +1496,11 @@ _STEP_JUMP_SAID = re.compile(
     r"|\b(?:vai|passa|passare|andare|prosegui|torna)\s+(?:al|allo)\s+passo"
     r"|\b(?:ga|spring)\s+(?:verder\s+)?(?:naar|met)\s+stap"
     r"|\b(?:g\u00e5|hoppa)\s+(?:vidare\s+)?till\s+steg"
-    r"|(?:перейдите|переходите|вернитесь)\s+к\s+шагу)"
+    r"|(?:перейдите|переходите|вернитесь)\s+к\s+шагу"
+    r"|(?:\u05e2\u05d1\u05e8\u05d5|\u05e2\u05d1\u05d5\u05e8|\u05d4\u05de\u05e9\u05d9\u05db\u05d5|"
+    r"\u05d4\u05de\u05e9\u05da|\u05d7\u05d6\u05e8\u05d5|\u05d7\u05d6\u05d5\u05e8)\s+\u05dc\u05e9\u05dc\u05d1"
+    r"|(?:\u0627\u0646\u062a\u0642\u0644|\u0627\u0646\u062a\u0642\u0644\u0648\u0627|\u0627\u0630\u0647\u0628|"
+    r"\u0627\u0631\u062c\u0639)\s+(?:\u0625\u0644\u0649|\u0627\u0644\u0649)\s+\u0627\u0644\u062e\u0637\u0648\u0629)"
     r"\s+(?P<n>\d{1,3})\b(?!\.\d)"
     r"|(?:\u624b\u9806|\u30b9\u30c6\u30c3\u30d7)\s*(?P<ja>\d{1,3})\s*"
     r"(?:\u306b|\u3078)\s*(?:\u9032|\u623b|\u79fb)", re.I)
@@ -2170,6 +2190,9 @@ def may_guard(text: str) -> bool:
         _JAPANESE_IF.match(text.lstrip(" *_")) is not None
 
 
+                "\u05d0\u05dd", "\u05db\u05d0\u05e9\u05e8", "\u05d0\u05d7\u05e8\u05ea",
+                "\u0625\u0630\u0627", "\u0627\u0630\u0627", "\u0641\u064a \u062d\u0627\u0644",
+                "\u0648\u0625\u0644\u0627", "\u0648\u0627\u0644\u0627", "\u062e\u0644\u0627\u0641",
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")
 
 _ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$", re.I)
@@ -2179,7 +2202,9 @@ _SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9\u0410-
                           # a Chinese, Japanese or Korean sentence after one ("。" read as
                           # ". "; Korean has no capitals)
                           r"(?<=[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3][.!?])\s+"
-                          r"(?=[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3])")
+                          r"(?=[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3])|"
+                          # a Hebrew or Arabic sentence after one (no capitals either)
+                          r"(?<=[.!?\u061f])\s+(?=[\u200e\u200f]?[\u05d0-\u05ea\u0620-\u064a])")
 
 
 # "Abort if ...", "Stop if ...", "Do not continue unless ..." after a code span: a list item's
