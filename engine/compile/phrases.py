@@ -2190,9 +2190,6 @@ def may_guard(text: str) -> bool:
         _JAPANESE_IF.match(text.lstrip(" *_")) is not None
 
 
-                "\u05d0\u05dd", "\u05db\u05d0\u05e9\u05e8", "\u05d0\u05d7\u05e8\u05ea",
-                "\u0625\u0630\u0627", "\u0627\u0630\u0627", "\u0641\u064a \u062d\u0627\u0644",
-                "\u0648\u0625\u0644\u0627", "\u0648\u0627\u0644\u0627", "\u062e\u0644\u0627\u0641",
 _CODE_SPAN_TEXT = re.compile(r"`[^`]*`")
 
 _ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|fig|ex|cf)\.$", re.I)
