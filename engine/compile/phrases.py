@@ -433,6 +433,12 @@ _ALTERNATIVE = re.compile(r"^(?:alternatively|or(?:,?\s+alternatively)?|as an al
                           r"another (?:option|way) is to)\b,?\s*(?P<way>\S.*)$", re.I | re.S)
 
 
+# A step marked optional before its words: "(optional) Post the report", "Optional: ...",
+# "[Optional] ..."
+_OPTIONAL_STEP = re.compile(r"^(?:\(optional\)|\[optional\]|optional\s*[:\u2013\u2014-])\s*",
+                            re.I)
+
+
 def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
     """The guard a sentence, list item or heading opens with, if any.
 
@@ -548,6 +554,14 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
         return Guard(text=f"Unless {_abort_clause(t[only.end():])}", ends="escalate"), False
     if _THIS_FIRES.match(t):
         return None, False  # "When this fires": the guide's trigger, true whenever it runs
+    if (optional := _OPTIONAL_STEP.match(t)) is not None and t[optional.end():].strip():
+        # "2. (optional) Dry-run the rotation:": whether to do it is a person's choice, as a
+        # command's `# optional` comment says (a declined gate escalated the run, where the
+        # author meant the step be skipped and the rest go on); "Optional: In case the
+        # database should only be recovered to a point in time, ..." says when
+        said, ending_only = _guard_of(t[optional.end():])
+        return (said, ending_only) if said is not None else \
+            (Guard(text=optional.group(0).strip()), False)
     if (qualified := _QUALIFIED_ANSWER.match(t)) is not None:
         # an FAQ's answer that says when: "Yes, if the count is zero on every other broker:",
         # "No, unless the controller log shows ...:" over what to do then (the condition was
@@ -946,6 +960,9 @@ _ESCALATE_WORD = (r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*
                   r"eskale et\w*|olay\w* y\u00fckselt\w*|eskalasi\w*|"
                   # Swedish "eskalera till plattformsteamet", Vietnamese "liên hệ đội nền
                   # tảng" (contact the platform team)
+                  # Hebrew "הסלימו לצוות ה-Backend", Arabic "صعّد إلى فريق الدعم"
+                  r"\u05d4\u05e1\u05dc[\u05d9\u05de]\w*|\u05dc\u05d4\u05e1\u05dc\u05d9\u05dd|"
+                  r"\u0635\u0639[\u0651]?\u062f\w*|\u062a\u0635\u0639\u064a\u062f|"
                   r"eskalera\w*|li\u00ean h\u1ec7 (?:\u0111\u1ed9i|nh\u00f3m|b\u1ed9 ph\u1eadn)\b|"
                   r"hubungi (?:tim|on-?call|dba|sre|vendor|pihak|penanggung jawab)\b|"
                   r"e?sc[aá]l\w* (?:a|al|a la|a los|ao|à|aos|para(?: a| o| os| as)?) "
@@ -960,9 +977,6 @@ _ESCALATE_WORD = (r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*
                   r"contacte|contacta|contactar|informe|informa|informar|contattare|contatta|"
                   r"contattate|avvisare|avvisa|avvisate|chiamare|chiama|chiamate|informare|chame|"
                   r"chamar|acione|acionar) (?:con |a |ao )?(?:l['\u2019]|le |la |les |el |al |"
-                  # Hebrew "הסלימו לצוות ה-Backend", Arabic "صعّد إلى فريق الدعم"
-                  r"\u05d4\u05e1\u05dc[\u05d9\u05de]\w*|\u05dc\u05d4\u05e1\u05dc\u05d9\u05dd|"
-                  r"\u0635\u0639[\u0651]?\u062f\w*|\u062a\u0635\u0639\u064a\u062f|"
                   r"los |il |lo |gli |i |o |a |os |as )(?:[\w'\u2019-]+ ){0,2}?"
                   r"(?:[ée]quipe|astreinte|support|responsable|dba|sre|exploitation|equipo|"
                   r"mantenimiento|integrador|soporte|guardia|supervisor|t[ée]cnico|team|"
@@ -1058,8 +1072,17 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"\b(?:incydent|problem|alert) (?:jest |zosta\u0142 )?"
                             r"rozwi\u0105zany\b|\u5bfe\u5fdc\u5b8c\u4e86|\u89e3\u6c7a\u6e08|"
                             r"\u5fa9\u65e7\u5b8c\u4e86|"
+                            # Hebrew "הבעיה נפתרה" (the problem is solved), Arabic "تم حل
+                            # المشكلة"
+                            r"(?:\u05d4\u05d1\u05e2\u05d9\u05d4|\u05d4\u05ea\u05e7\u05dc\u05d4|"
+                            r"\u05d4\u05d0\u05d9\u05e8\u05d5\u05e2) \u05e0\u05e4\u05ea\u05e8\w*|"
+                            r"\u062a\u0645 \u062d\u0644 \u0627\u0644\u0645\u0634\u0643\u0644\u0629|"
                             rf"{_CLOSING}(?:resolve|close) (?:the|this) "
                             r"(?:incident|alert|page|ticket|icm)\b|"
+                            # a change's Method of Procedure ends "close the change as
+                            # successful" (not "... as failed", nor "as rolled back")
+                            rf"{_CLOSING}close (?:the|this) change(?: request| ticket)? (?:as )?"
+                            r"(?:successful|successfully|completed?|implemented)\b|"
                             # "Otherwise mark the alert resolved.", "Mark it as resolved."
                             r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)mark (?:(?:the|this) (?:incident|"
                             r"alert|page|ticket|icm|issue) |it )?(?:as )?resolved\b|"
@@ -1072,11 +1095,6 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-                            # Hebrew "הבעיה נפתרה" (the problem is solved), Arabic "تم حل
-                            # المشكلة"
-                            r"(?:\u05d4\u05d1\u05e2\u05d9\u05d4|\u05d4\u05ea\u05e7\u05dc\u05d4|"
-                            r"\u05d4\u05d0\u05d9\u05e8\u05d5\u05e2) \u05e0\u05e4\u05ea\u05e8\w*|"
-                            r"\u062a\u0645 \u062d\u0644 \u0627\u0644\u0645\u0634\u0643\u0644\u0629|"
 _OUTCOMES_SAID = tuple((outcome, _Caseless(rx)) for outcome, rx in _OUTCOMES)
 
 
@@ -2172,6 +2190,9 @@ _GUARD_HINTS = ("if", "when", "unless", "once", "should", "otherwise", "else", "
                 "kalau", "selain itu", "sebaliknya", "om", "ifall", "annars",
                 "i annat fall", "n\u1ebfu", "pokud", "jestli", "jinak", "opa\u010dn\u00e9m",
                 "v p\u0159\u00edpad\u011b", "tr\u01b0\u1eddng h\u1ee3p", "ng\u01b0\u1ee3c l\u1ea1i",
+                "\u05d0\u05dd", "\u05db\u05d0\u05e9\u05e8", "\u05d0\u05d7\u05e8\u05ea",
+                "\u0625\u0630\u0627", "\u0627\u0630\u0627", "\u0641\u064a \u062d\u0627\u0644",
+                "\u0648\u0625\u0644\u0627", "\u0648\u0627\u0644\u0627", "\u062e\u0644\u0627\u0641",
                 *_CJK_IF.split("|"), *_CJK_ELSE.split("|"))
 
 
@@ -3149,8 +3170,6 @@ def html_guard(text: str) -> Guard | None:
     return guard_of(summary)
 
 
-def closes_html_guard(text: str) -> bool:
-    return bool(_HTML_CLOSER.search(text))
 def fold_title(text: str) -> str | None:
     """The plain title of a `<details>` fold's `<summary>` ("<b>3. Defragment</b>" -> "3.
     Defragment"), or None: a guide whose every step is a fold numbers its steps there."""
@@ -3160,3 +3179,5 @@ def fold_title(text: str) -> str | None:
     return re.sub(r"<[^>]*>", "", m.group(1)).strip() if m is not None else None
 
 
+def closes_html_guard(text: str) -> bool:
+    return bool(_HTML_CLOSER.search(text))
