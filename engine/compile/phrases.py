@@ -1872,13 +1872,18 @@ _STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so|y|e|et|und)\s+)"
                         r"runbook|troubleshooting|process|guide)(?: here| now| at this point)?|"
                         # "Post the failing test in #analytics-eng and stop.": "stop" with
                         # nothing after it is the reader's own (a pump's is "to stop")
-                        r"stop(?=[\s.!]*$))"
+                        r"stop(?=[\s.!]*$|,?\s+and\s+(?:do not|don't|never)\s))"
                         r"(?:[\s.!]*$|\s*[;:\u2013\u2014]\s+(?P<why>[^;:\n]+?)[\s.!]*$|"
                         # "stop here and watch it", "... and let it recover": nothing more to
                         # do but wait (it was a person's step, and the run went on)
                         r",?\s+and\s+(?:just\s+)?(?:watch|monitor|keep (?:an eye on|watching)|"
                         r"let (?:it|them|the \w+) (?:recover|finish|drain|catch up))\b"
-                        r"[^;:\n]*?[\s.!]*$)", re.I)
+                        r"[^;:\n]*?[\s.!]*$|"
+                        # a pre-check's "stop and do not start the change", "stop here and do
+                        # not proceed": what not to do after stopping (it was a person's step,
+                        # and the run went on into the change)
+                        r",?\s+and\s+(?:do not|don't|never)\s+(?:start|begin|proceed|continue|"
+                        r"go on|carry on|make|apply|run)\b[^;:\n]*?[\s.!]*$)", re.I)
 
 
 def stops_here(text: str) -> bool:
