@@ -1091,7 +1091,11 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)(?:resume (?:normal )?production|"
                             r"(?:put|return|hand|release) (?:the (?:cell|line|machine|robot|"
                             r"station|aisle|conveyor) |it )?(?:back )?(?:in|into|to) production)"
-                            r"\b", re.I)),
+                            r"\b|"
+                            # said of the thing itself: "The cell is back in production."
+                            r"(?:^|(?<=[.!] ))(?:the |this |your )?(?:[\w-]+ ){1,2}(?:is|are) "
+                            r"(?:now )?back "
+                            r"(?:in|into) (?:production|service)\W*$", re.I)),
 )
 
 
