@@ -1144,6 +1144,22 @@ def outcome_of(text: str) -> str | None:
     return next((outcome for outcome, said in _OUTCOMES_SAID if said.occurs(text)), None)
 
 
+def done_before_ending(text: str) -> str:
+    """What a case says to do in the sentences before the one that ends the run ("switch
+    Single Block off. The cell is back in production." -> "switch Single Block off"), or ""
+    (a finding before it, "this is expected. No action needed.", is no step, nor is a stop)."""
+    offsets = sentence_offsets(text)
+    ends_at = next((k for k, (a, b) in enumerate(offsets) if outcome_of(text[a:b])), 0)
+    if ends_at == 0:
+        return ""
+    before = text[:offsets[ends_at][0]].strip()
+    if before.endswith(":") or _STOP_HERE.search(before) or \
+            any(re.fullmatch(r"(?i)\W*stop\W*", before[a:b]) for a, b in sentence_offsets(before)):
+        return ""  # ("reset the cell:" over its blocks; "STOP. Do not apply. Open a ticket")
+    before = before.rstrip(" .")
+    return before if is_instruction_only(before) and not only_why(before) else ""
+
+
 _LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:(?:Only )?(?:If|When|In case)|Otherwise)\b)")
 # after a semicolon, a clause of its own in lower case too, when it says what to do or how the
 # run ends: "Then continue below; if it reads `ok`, nothing needs doing." ("...; if you edit it
