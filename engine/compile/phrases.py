@@ -3000,6 +3000,12 @@ def runs_elsewhere(text: str, code: str | None = None) -> bool:
         if _ELSEWHERE.match(sentence):
             return True
         after = _ELSEWHERE_AFTER.search(sentence)
+        if after is not None and code is None and \
+                re.match(r"`[^`]+`\s", after.group(0)) is not None and \
+                _in_condition(sentence, after.end()):
+            after = None  # "If `nvidia-smi` on the node is clean, resume it:": where the
+            # condition's command ran (a place after a command is that command's), not where
+            # the lines after it are typed
         if after is not None and (code is None or 0 <= sentence.find(f"`{code}`") <= after.start()
                                   or f"`{code}`" in after.group(0)):
             return True
@@ -3018,6 +3024,16 @@ def runs_elsewhere(text: str, code: str | None = None) -> bool:
         if _NAMED_PLACE_END.match(lead.rstrip()):
             return True
     return False
+
+
+def _in_condition(sentence: str, end: int) -> bool:
+    """Whether the words up to `end` of a sentence lie in the condition it opens with ("If
+    `nvidia-smi` on the node is clean" of "..., resume it:")."""
+    guard = guard_of(sentence)
+    if guard is None or guard.is_else:
+        return False
+    at = sentence.find(guard.text)
+    return at >= 0 and end <= at + len(guard.text)
 
 
 # "If Rundeck is down, do the same on `worker-01`:", "Run these from pg-02:": a machine by a

@@ -245,6 +245,21 @@ def test_a_case_that_says_what_to_do_then_that_the_run_is_over_does_it_then_ends
     assert outcomes_after(plan, case_side(plan, "If the lag")) == {"no_action"}
 
 
+# -- where a condition's check ran ----------------------------------------------------------------
+
+def test_a_place_after_the_command_a_condition_names_is_that_commands_not_the_blocks():
+    # Slurm "If `nvidia-smi` on the node is clean (...), resume it:" over `sudo scontrol update
+    # NodeName=gpu-017 State=RESUME`: the resume, typed on the login node, became a person's
+    # step on the GPU node (where nvidia-smi ran)
+    plan = compile_text("## Fix\n\nIf `nvidia-smi` on the node is clean, resume it:\n\n"
+                        "```\nsudo scontrol update NodeName=gpu-017 State=RESUME\n```\n")
+    assert gated(plan, running(plan, "scontrol", "update").id) and not _persons_steps(plan)
+    # (a place that closes the instruction is still the block's)
+    plan = compile_text("## Fix\n\nIf `df` on the replica shows a full disk, clean it on the "
+                        "replica:\n\n```\nsudo rm -rf /var/cache/app\n```\n")
+    assert not runs(plan) and len(_persons_steps(plan)) == 1
+
+
 # -- the guides as written ------------------------------------------------------------------------
 
 def _guide(name: str) -> Plan:
