@@ -433,6 +433,13 @@ _ALTERNATIVE = re.compile(r"^(?:alternatively|or(?:,?\s+alternatively)?|as an al
                           r"another (?:option|way) is to)\b,?\s*(?P<way>\S.*)$", re.I | re.S)
 
 
+# "Exit code 2 means drift", "A return code of 1 means ...", "`rc=3` means ...": a case of the
+# command's exit code, its finding, then after a dash or a colon what to do
+_EXIT_CODE_MEANS = re.compile(r"^(?:an?\s+|the\s+)?(?:exit|return|status)\s+(?:code|status)"
+                              r"(?:\s+of)?\s+`?\d{1,3}`?\s+means\b", re.I)
+_MEANS_THEN = re.compile(r"\s*(?:[:;\u2013\u2014]|\s-\s)\s*")
+
+
 # A step marked optional before its words: "(optional) Post the report", "Optional: ...",
 # "[Optional] ..."
 _OPTIONAL_STEP = re.compile(r"^(?:\(optional\)|\[optional\]|optional\s*[:\u2013\u2014-])\s*",
@@ -590,6 +597,13 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
         # "ディスクが解放されない場合、アプリを再起動する。": the restart is for that case (the
         # sentence was context, and the app restarted whatever the disk)
         return Guard(text=japanese.group("c")), False
+    if (means := _EXIT_CODE_MEANS.match(t)) is not None:
+        # "Exit code 0 means no drift — you are done. Exit code 2 means drift: post the plan
+        # for review.": each a case of the command's exit code, what follows the dash or the
+        # colon what to do in it (the sentences were context, and the apply ran either way)
+        clause = _MEANS_THEN.split(t[means.end():], maxsplit=1)
+        if len(clause) == 2 and clause[1].strip(" ."):
+            return Guard(text=(t[:means.end()] + clause[0]).rstrip(" .")), False
     if (labelled := _CONDITION_ACTION.match(t)) is not None:
         # "Condition: the queue is above 500." over "Action: restart the consumer:": a
         # labelled pair, the condition's line its guard (it was dropped, and the restart
@@ -2233,6 +2247,7 @@ def may_guard(text: str) -> bool:
         _ALTERNATIVE.match(text.lstrip(" *_")) is not None or \
         _CONDITION_ACTION.match(text.replace("**", "").lstrip(" *_")) is not None or \
         _TURKISH_IF.match(text.lstrip(" *_")) is not None or \
+        "means" in text and _EXIT_CODE_MEANS.search(text) is not None or \
         _JAPANESE_IF.match(text.lstrip(" *_")) is not None
 
 

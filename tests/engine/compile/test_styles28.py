@@ -245,6 +245,25 @@ def test_a_case_that_says_what_to_do_then_that_the_run_is_over_does_it_then_ends
     assert outcomes_after(plan, case_side(plan, "If the lag")) == {"no_action"}
 
 
+# -- a command's exit codes, each a case ----------------------------------------------------------
+
+def test_exit_code_n_means_x_then_what_to_do_is_a_case_of_its_own():
+    # Terraform "Exit code 0 means no drift — you are done. Exit code 2 means drift: post the
+    # plan in #infra-changes and get a second reviewer before any `terraform apply`.": context,
+    # and the run went on to apply whatever the plan said
+    plan = compile_text("## Steps\n\n1. Check:\n\n   ```sh\n   terraform plan -detailed-exitcode"
+                        "\n   ```\n\n   Exit code 0 means no drift — you are done. Exit code 2 "
+                        "means drift: post the plan in #infra-changes and get a second "
+                        "reviewer.\n\n2. Apply: `terraform apply`\n")
+    assert outcomes_after(plan, case_side(plan, "Exit code 0 means no drift")) == {"resolved"}
+    (post,) = _persons_steps(plan)
+    assert guards_of(plan, post.id) == ["Exit code 2 means drift"]
+    # (a meaning with nothing to do after it stays a reader's note)
+    plan = compile_text("## Steps\n\n1. Check: `terraform plan -detailed-exitcode`\n\n"
+                        "   Exit code 0 means no drift.\n")
+    assert not _decides(plan)
+
+
 # -- where a condition's check ran ----------------------------------------------------------------
 
 def test_a_place_after_the_command_a_condition_names_is_that_commands_not_the_blocks():
