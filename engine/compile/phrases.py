@@ -601,9 +601,9 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
         # "Exit code 0 means no drift — you are done. Exit code 2 means drift: post the plan
         # for review.": each a case of the command's exit code, what follows the dash or the
         # colon what to do in it (the sentences were context, and the apply ran either way)
-        clause = _MEANS_THEN.split(t[means.end():], maxsplit=1)
-        if len(clause) == 2 and clause[1].strip(" ."):
-            return Guard(text=(t[:means.end()] + clause[0]).rstrip(" .")), False
+        finding = _MEANS_THEN.split(t[means.end():], maxsplit=1)
+        if len(finding) == 2 and finding[1].strip(" ."):
+            return Guard(text=(t[:means.end()] + finding[0]).rstrip(" .")), False
     if (labelled := _CONDITION_ACTION.match(t)) is not None:
         # "Condition: the queue is above 500." over "Action: restart the consumer:": a
         # labelled pair, the condition's line its guard (it was dropped, and the restart
