@@ -927,6 +927,12 @@ class _OutlineBuilder:
                 else_text = tails.pop(0)[1]
             if not lead_jumps:
                 ending = guard.ends or phrases.outcome_of(then_text)
+                if ending is not None and not guard.ends and cls not in ("info", "cleanup") \
+                        and phrases.done_before_ending(then_text):
+                    # "5. If the part finishes cleanly, switch Single Block off. The cell is
+                    # back in production.": the person's step, then the end (the switch was
+                    # lost in the ending)
+                    stop_after, ending = ending, None
                 if ending is None and phrases.stops_here(then_text) and \
                         not phrases.before_stopping(then_text):
                     # "2. If `ceph health` prints `HEALTH_OK`, you are done.": the run ends
@@ -1616,6 +1622,8 @@ class _OutlineBuilder:
                     then.append(self._said(cls, first, text, span, el.index))
                     ending = "resolved"
             if ending is not None:
+                if not then and cls not in ("info", "cleanup") and not self._ending_item:
+                    then.extend(self._done_before_ending(rest, cls, text, span, el))
                 then.append(EndNode(ending, _conclusion(rest) or _short(text), text, span))
                 return then
         # A guard with nothing after it is a label over the steps below it ("**Only if the
@@ -1650,6 +1658,14 @@ class _OutlineBuilder:
                 title = phrases.finding_then(title) or f"Record the finding that {title}"
             then.append(self._said(cls, title, text, span, el.index))
         return then
+
+    def _done_before_ending(self, rest: str, cls: SectionClass, text: str, span: Span,
+                            el: Element) -> list[Node]:
+        """What a case says to do in the sentences before the one that ends the run ("If the
+        part finishes cleanly, switch Single Block off. The cell is back in production."): a
+        person's step before the end (the end kept only its last sentence, the switch lost)."""
+        before = phrases.done_before_ending(rest)
+        return [self._said(cls, before, text, span, el.index)] if before else []
 
     def _section_named(self, el: Element, said: str) -> Element | None:
         """The heading right after paragraph `el` when `said` names it: its verb the title's

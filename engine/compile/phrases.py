@@ -152,9 +152,11 @@ _OWNER = re.compile(r"^(?:\[[ xX]\]\s*(?:[A-Z][\w&/.-]{0,20}(?: [A-Z][\w&/.-]{0,
                     r"(?=(?i:(?:only\s+)?(?:if|when|unless|in case))\b)")
 # (in a runbook's own language too: Polish and Czech "Krok 3", German "Schritt 3", Spanish,
 # Portuguese and Italian "Paso/Passo 3", French "Étape 3", Dutch "Stap 3", Swedish "Steg 3",
-# Russian "Шаг 3", Japanese "手順 3" / "ステップ 3": what "przejdź do kroku 3" goes to)
-_STEP_HEADING = re.compile(r"^\s*(?:step|krok|schritt|paso|passo|\u00e9tape|etape|stap|steg|"
-                           r"\u0448\u0430\u0433|\u624b\u9806|\u30b9\u30c6\u30c3\u30d7)"
+# Russian "Шаг 3", Japanese "手順 3" / "ステップ 3", Hebrew "שלב 3", Arabic "الخطوة 3": what
+# "przejdź do kroku 3" goes to)
+_STEP_HEADING = re.compile(r"^[\s\u200e\u200f]*(?:step|krok|schritt|paso|passo|\u00e9tape|etape|"
+                           r"stap|steg|\u0448\u0430\u0433|\u624b\u9806|\u30b9\u30c6\u30c3\u30d7|"
+                           r"\u05e9\u05dc\u05d1|\u0627\u0644\u062e\u0637\u0648\u0629)"
                            r"\s*(\d{1,3})\b", re.I)
 
 
@@ -340,7 +342,8 @@ def _strip_enumerator(text: str) -> str:
 # `/var/log` 10 GB'den büyükse," / "Aksi halde ...", in Indonesian "Jika log berisi X," / "Jika
 # tidak, ...", in Swedish "Om fördröjningen växer," / "Annars ..." (not Dutch "Om X te doen,":
 # a purpose), in Vietnamese "Nếu bộ nhớ vượt quá 90%," / "Nếu không, ...", in Czech "Pokud je OST
-# zaplněn nad 95 %," / "Jinak ..." / "V opačném případě ...".
+# zaplněn nad 95 %," / "Jinak ..." / "V opačném případě ...", and right to left in Hebrew
+# "אם השירות לא רץ," / "אחרת, ..." and Arabic "إذا كانت الخدمة متوقفة،" / "وإلا ...".
 # ("Se n\u00e3o ..." is "if not ...", a guard of its own.)
 _IF_WORDS = (r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o\u00f9|"
              r"se|caso|quando|qualora|nel caso in cui|als|indien|wanneer|ingeval|"
@@ -348,7 +351,9 @@ _IF_WORDS = (r"wenn|falls|sofern|si|cuando|en caso de que|lorsque|quand|au cas o
              r"je\u015bli|je\u017celi|gdy|w przypadku gdy|o ile|"
              r"e\u011fer|\u015fayet|jika|apabila|bila|kalau|bilamana|"
              r"om(?![^,:;]*\bte\b)|ifall|n\u1ebfu|tr\u01b0\u1eddng h\u1ee3p|"
-             r"pokud|jestli\u017ee|jestli|v p\u0159\u00edpad\u011b, \u017ee")
+             r"pokud|jestli\u017ee|jestli|v p\u0159\u00edpad\u011b, \u017ee|"
+             r"\u05d0\u05dd|\u05db\u05d0\u05e9\u05e8|\u0625\u0630\u0627|\u0627\u0630\u0627|"
+             r"\u0641\u064a \u062d\u0627\u0644")
 _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contrario|si no|"
                r"en caso contrario|sino|sinon|dans le cas contraire|caso contr\u00e1rio|"
                r"sen\u00e3o|do contr\u00e1rio|altrimenti|in caso contrario|anders|zo niet|"
@@ -358,7 +363,9 @@ _ELSE_WORDS = (r"andernfalls|ansonsten|sonst|falls nicht|wenn nicht|de lo contra
                r"inaczej|aksi (?:halde|takdirde)|de\u011filse|"
                r"(?:jika|kalau|apabila|bila) tidak|selain itu|sebaliknya|"
                r"annars|om inte|i annat fall|n\u1ebfu kh\u00f4ng|ng\u01b0\u1ee3c l\u1ea1i|"
-               r"jinak|v opa\u010dn\u00e9m p\u0159\u00edpad\u011b|pokud ne|jestli\u017ee ne")
+               r"jinak|v opa\u010dn\u00e9m p\u0159\u00edpad\u011b|pokud ne|jestli\u017ee ne|"
+               r"\u05d0\u05d7\u05e8\u05ea|\u05d0\u05dd \u05dc\u05d0|\u0648\u0625\u0644\u0627|"
+               r"\u0648\u0627\u0644\u0627|\u062e\u0644\u0627\u0641 \u0630\u0644\u0643")
 # Chinese and Japanese write no space after the word: "如果磁盘已满：" / "否则，...",
 # "もし使用率が 90% を超えている場合：" / "それ以外の場合は、..."
 _CJK_IF = r"如果|假如|倘若|若是|要是|万一|もし|万が一"
@@ -424,6 +431,19 @@ _DECORATION = re.compile(r"^[^\w\s`(\[\-*\"'<>{]+\s*")
 # (Not "Instead, ...": after "Do not use `KEYS`", "Instead use:" is the way, not another.)
 _ALTERNATIVE = re.compile(r"^(?:alternatively|or(?:,?\s+alternatively)?|as an alternative|"
                           r"another (?:option|way) is to)\b,?\s*(?P<way>\S.*)$", re.I | re.S)
+
+
+# "Exit code 2 means drift", "A return code of 1 means ...", "`rc=3` means ...": a case of the
+# command's exit code, its finding, then after a dash or a colon what to do
+_EXIT_CODE_MEANS = re.compile(r"^(?:an?\s+|the\s+)?(?:exit|return|status)\s+(?:code|status)"
+                              r"(?:\s+of)?\s+`?\d{1,3}`?\s+means\b", re.I)
+_MEANS_THEN = re.compile(r"\s*(?:[:;\u2013\u2014]|\s-\s)\s*")
+
+
+# A step marked optional before its words: "(optional) Post the report", "Optional: ...",
+# "[Optional] ..."
+_OPTIONAL_STEP = re.compile(r"^(?:\(optional\)|\[optional\]|optional\s*[:\u2013\u2014-])\s*",
+                            re.I)
 
 
 def guard_of(text: str, *, fallback: bool = False) -> Guard | None:
@@ -541,6 +561,14 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
         return Guard(text=f"Unless {_abort_clause(t[only.end():])}", ends="escalate"), False
     if _THIS_FIRES.match(t):
         return None, False  # "When this fires": the guide's trigger, true whenever it runs
+    if (optional := _OPTIONAL_STEP.match(t)) is not None and t[optional.end():].strip():
+        # "2. (optional) Dry-run the rotation:": whether to do it is a person's choice, as a
+        # command's `# optional` comment says (a declined gate escalated the run, where the
+        # author meant the step be skipped and the rest go on); "Optional: In case the
+        # database should only be recovered to a point in time, ..." says when
+        said, ending_only = _guard_of(t[optional.end():])
+        return (said, ending_only) if said is not None else \
+            (Guard(text=optional.group(0).strip()), False)
     if (qualified := _QUALIFIED_ANSWER.match(t)) is not None:
         # an FAQ's answer that says when: "Yes, if the count is zero on every other broker:",
         # "No, unless the controller log shows ...:" over what to do then (the condition was
@@ -569,6 +597,13 @@ def _guard_of(text: str) -> tuple[Guard | None, bool]:
         # "ディスクが解放されない場合、アプリを再起動する。": the restart is for that case (the
         # sentence was context, and the app restarted whatever the disk)
         return Guard(text=japanese.group("c")), False
+    if (means := _EXIT_CODE_MEANS.match(t)) is not None:
+        # "Exit code 0 means no drift — you are done. Exit code 2 means drift: post the plan
+        # for review.": each a case of the command's exit code, what follows the dash or the
+        # colon what to do in it (the sentences were context, and the apply ran either way)
+        finding = _MEANS_THEN.split(t[means.end():], maxsplit=1)
+        if len(finding) == 2 and finding[1].strip(" ."):
+            return Guard(text=(t[:means.end()] + finding[0]).rstrip(" .")), False
     if (labelled := _CONDITION_ACTION.match(t)) is not None:
         # "Condition: the queue is above 500." over "Action: restart the consumer:": a
         # labelled pair, the condition's line its guard (it was dropped, and the restart
@@ -939,6 +974,9 @@ _ESCALATE_WORD = (r"eskalier\w*|eskalation|эскалир\w*|эскалаци\w*
                   r"eskale et\w*|olay\w* y\u00fckselt\w*|eskalasi\w*|"
                   # Swedish "eskalera till plattformsteamet", Vietnamese "liên hệ đội nền
                   # tảng" (contact the platform team)
+                  # Hebrew "הסלימו לצוות ה-Backend", Arabic "صعّد إلى فريق الدعم"
+                  r"\u05d4\u05e1\u05dc[\u05d9\u05de]\w*|\u05dc\u05d4\u05e1\u05dc\u05d9\u05dd|"
+                  r"\u0635\u0639[\u0651]?\u062f\w*|\u062a\u0635\u0639\u064a\u062f|"
                   r"eskalera\w*|li\u00ean h\u1ec7 (?:\u0111\u1ed9i|nh\u00f3m|b\u1ed9 ph\u1eadn)\b|"
                   r"hubungi (?:tim|on-?call|dba|sre|vendor|pihak|penanggung jawab)\b|"
                   r"e?sc[aá]l\w* (?:a|al|a la|a los|ao|à|aos|para(?: a| o| os| as)?) "
@@ -1048,8 +1086,17 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"\b(?:incydent|problem|alert) (?:jest |zosta\u0142 )?"
                             r"rozwi\u0105zany\b|\u5bfe\u5fdc\u5b8c\u4e86|\u89e3\u6c7a\u6e08|"
                             r"\u5fa9\u65e7\u5b8c\u4e86|"
+                            # Hebrew "הבעיה נפתרה" (the problem is solved), Arabic "تم حل
+                            # المشكلة"
+                            r"(?:\u05d4\u05d1\u05e2\u05d9\u05d4|\u05d4\u05ea\u05e7\u05dc\u05d4|"
+                            r"\u05d4\u05d0\u05d9\u05e8\u05d5\u05e2) \u05e0\u05e4\u05ea\u05e8\w*|"
+                            r"\u062a\u0645 \u062d\u0644 \u0627\u0644\u0645\u0634\u0643\u0644\u0629|"
                             rf"{_CLOSING}(?:resolve|close) (?:the|this) "
                             r"(?:incident|alert|page|ticket|icm)\b|"
+                            # a change's Method of Procedure ends "close the change as
+                            # successful" (not "... as failed", nor "as rolled back")
+                            rf"{_CLOSING}close (?:the|this) change(?: request| ticket)? (?:as )?"
+                            r"(?:successful|successfully|completed?|implemented)\b|"
                             # "Otherwise mark the alert resolved.", "Mark it as resolved."
                             r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)mark (?:(?:the|this) (?:incident|"
                             r"alert|page|ticket|icm|issue) |it )?(?:as )?resolved\b|"
@@ -1058,7 +1105,11 @@ _OUTCOMES: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"(?:^|[,:;]\s*|\band\s+|\bthen\s+)(?:resume (?:normal )?production|"
                             r"(?:put|return|hand|release) (?:the (?:cell|line|machine|robot|"
                             r"station|aisle|conveyor) |it )?(?:back )?(?:in|into|to) production)"
-                            r"\b", re.I)),
+                            r"\b|"
+                            # said of the thing itself: "The cell is back in production."
+                            r"(?:^|(?<=[.!] ))(?:the |this |your )?(?:[\w-]+ ){1,2}(?:is|are) "
+                            r"(?:now )?back "
+                            r"(?:in|into) (?:production|service)\W*$", re.I)),
 )
 
 
@@ -1105,6 +1156,22 @@ def outcome_of(text: str) -> str | None:
             (named := outcome_of(_FOLLOW_UP_TICKET.sub("", text))) is not None:
         return named
     return next((outcome for outcome, said in _OUTCOMES_SAID if said.occurs(text)), None)
+
+
+def done_before_ending(text: str) -> str:
+    """What a case says to do in the sentences before the one that ends the run ("switch
+    Single Block off. The cell is back in production." -> "switch Single Block off"), or ""
+    (a finding before it, "this is expected. No action needed.", is no step, nor is a stop)."""
+    offsets = sentence_offsets(text)
+    ends_at = next((k for k, (a, b) in enumerate(offsets) if outcome_of(text[a:b])), 0)
+    if ends_at == 0:
+        return ""
+    before = text[:offsets[ends_at][0]].strip()
+    if before.endswith(":") or _STOP_HERE.search(before) or \
+            any(re.fullmatch(r"(?i)\W*stop\W*", before[a:b]) for a, b in sentence_offsets(before)):
+        return ""  # ("reset the cell:" over its blocks; "STOP. Do not apply. Open a ticket")
+    before = before.rstrip(" .")
+    return before if is_instruction_only(before) and not only_why(before) else ""
 
 
 _LEAD_IN = re.compile(r"(?:^|[:;]\s+)(?=(?:(?:Only )?(?:If|When|In case)|Otherwise)\b)")
@@ -1259,7 +1326,7 @@ def _clause(text: str) -> str:
             parens += 1
         elif c == ")":
             parens = max(0, parens - 1)
-        elif not parens and c in ",:;" and i > 2 and not (
+        elif not parens and c in ",:;\u060c\u061b" and i > 2 and not (  # (Arabic's "،", "؛")
                 c == "," and text[:i].endswith("`") and _VALUES_LEFT.match(text, i + 1)):
             # ("If it shows `Error`, `Fault` or `Estop`, ...": a list of values, one case)
             return text[:i].strip()
@@ -1466,7 +1533,8 @@ _LETTERED = re.compile(r"(?:(?:[Ss]ection|[Pp]art|[Ss]tage|[Pp]hase)\s+)?([A-Z])
 # "Go to step 3" in a runbook's own language: Polish "przejdź do kroku 3", Czech "pokračujte
 # krokem 3", German "weiter mit Schritt 3", Spanish "vaya al paso 3", French "passez à
 # l'étape 3", Portuguese "vá para o passo 3", Italian "passa al passo 3", Dutch "ga naar stap
-# 3", Swedish "gå till steg 3", Russian "перейдите к шагу 3", Japanese "手順 3 に進む"
+# 3", Swedish "gå till steg 3", Russian "перейдите к шагу 3", Japanese "手順 3 に進む", Hebrew
+# "עברו לשלב 3", Arabic "انتقل إلى الخطوة 3"
 _STEP_JUMP_SAID = re.compile(
     r"(?:\b(?:przejd\u017a|przejdz|wr\u00f3\u0107|kontynuuj)\s+(?:do|od)\s+kroku"
     r"|\b(?:pokra\u010dujte|pokra\u010duj)\s+krokem|\b(?:p\u0159ejd\u011bte|vra\u0165te se)\s+"
@@ -1480,7 +1548,11 @@ _STEP_JUMP_SAID = re.compile(
     r"|\b(?:vai|passa|passare|andare|prosegui|torna)\s+(?:al|allo)\s+passo"
     r"|\b(?:ga|spring)\s+(?:verder\s+)?(?:naar|met)\s+stap"
     r"|\b(?:g\u00e5|hoppa)\s+(?:vidare\s+)?till\s+steg"
-    r"|(?:перейдите|переходите|вернитесь)\s+к\s+шагу)"
+    r"|(?:перейдите|переходите|вернитесь)\s+к\s+шагу"
+    r"|(?:\u05e2\u05d1\u05e8\u05d5|\u05e2\u05d1\u05d5\u05e8|\u05d4\u05de\u05e9\u05d9\u05db\u05d5|"
+    r"\u05d4\u05de\u05e9\u05da|\u05d7\u05d6\u05e8\u05d5|\u05d7\u05d6\u05d5\u05e8)\s+\u05dc\u05e9\u05dc\u05d1"
+    r"|(?:\u0627\u0646\u062a\u0642\u0644|\u0627\u0646\u062a\u0642\u0644\u0648\u0627|\u0627\u0630\u0647\u0628|"
+    r"\u0627\u0631\u062c\u0639)\s+(?:\u0625\u0644\u0649|\u0627\u0644\u0649)\s+\u0627\u0644\u062e\u0637\u0648\u0629)"
     r"\s+(?P<n>\d{1,3})\b(?!\.\d)"
     r"|(?:\u624b\u9806|\u30b9\u30c6\u30c3\u30d7)\s*(?P<ja>\d{1,3})\s*"
     r"(?:\u306b|\u3078)\s*(?:\u9032|\u623b|\u79fb)", re.I)
@@ -1834,13 +1906,18 @@ _STOP_HERE = re.compile(r"(?:^|[,;:\u2013\u2014]\s*|\b(?:and|so|y|e|et|und)\s+)"
                         r"runbook|troubleshooting|process|guide)(?: here| now| at this point)?|"
                         # "Post the failing test in #analytics-eng and stop.": "stop" with
                         # nothing after it is the reader's own (a pump's is "to stop")
-                        r"stop(?=[\s.!]*$))"
+                        r"stop(?=[\s.!]*$|,?\s+and\s+(?:do not|don't|never)\s))"
                         r"(?:[\s.!]*$|\s*[;:\u2013\u2014]\s+(?P<why>[^;:\n]+?)[\s.!]*$|"
                         # "stop here and watch it", "... and let it recover": nothing more to
                         # do but wait (it was a person's step, and the run went on)
                         r",?\s+and\s+(?:just\s+)?(?:watch|monitor|keep (?:an eye on|watching)|"
                         r"let (?:it|them|the \w+) (?:recover|finish|drain|catch up))\b"
-                        r"[^;:\n]*?[\s.!]*$)", re.I)
+                        r"[^;:\n]*?[\s.!]*$|"
+                        # a pre-check's "stop and do not start the change", "stop here and do
+                        # not proceed": what not to do after stopping (it was a person's step,
+                        # and the run went on into the change)
+                        r",?\s+and\s+(?:do not|don't|never)\s+(?:start|begin|proceed|continue|"
+                        r"go on|carry on|make|apply|run)\b[^;:\n]*?[\s.!]*$)", re.I)
 
 
 def stops_here(text: str) -> bool:
@@ -2152,6 +2229,9 @@ _GUARD_HINTS = ("if", "when", "unless", "once", "should", "otherwise", "else", "
                 "kalau", "selain itu", "sebaliknya", "om", "ifall", "annars",
                 "i annat fall", "n\u1ebfu", "pokud", "jestli", "jinak", "opa\u010dn\u00e9m",
                 "v p\u0159\u00edpad\u011b", "tr\u01b0\u1eddng h\u1ee3p", "ng\u01b0\u1ee3c l\u1ea1i",
+                "\u05d0\u05dd", "\u05db\u05d0\u05e9\u05e8", "\u05d0\u05d7\u05e8\u05ea",
+                "\u0625\u0630\u0627", "\u0627\u0630\u0627", "\u0641\u064a \u062d\u0627\u0644",
+                "\u0648\u0625\u0644\u0627", "\u0648\u0627\u0644\u0627", "\u062e\u0644\u0627\u0641",
                 *_CJK_IF.split("|"), *_CJK_ELSE.split("|"))
 
 
@@ -2167,6 +2247,7 @@ def may_guard(text: str) -> bool:
         _ALTERNATIVE.match(text.lstrip(" *_")) is not None or \
         _CONDITION_ACTION.match(text.replace("**", "").lstrip(" *_")) is not None or \
         _TURKISH_IF.match(text.lstrip(" *_")) is not None or \
+        "means" in text and _EXIT_CODE_MEANS.search(text) is not None or \
         _JAPANESE_IF.match(text.lstrip(" *_")) is not None
 
 
@@ -2179,7 +2260,9 @@ _SENTENCE_AT = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\[*_`\"(]*[A-Z0-9\u0410-
                           # a Chinese, Japanese or Korean sentence after one ("。" read as
                           # ". "; Korean has no capitals)
                           r"(?<=[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3][.!?])\s+"
-                          r"(?=[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3])")
+                          r"(?=[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3])|"
+                          # a Hebrew or Arabic sentence after one (no capitals either)
+                          r"(?<=[.!?\u061f])\s+(?=[\u200e\u200f]?[\u05d0-\u05ea\u0620-\u064a])")
 
 
 # "Abort if ...", "Stop if ...", "Do not continue unless ..." after a code span: a list item's
@@ -2932,6 +3015,12 @@ def runs_elsewhere(text: str, code: str | None = None) -> bool:
         if _ELSEWHERE.match(sentence):
             return True
         after = _ELSEWHERE_AFTER.search(sentence)
+        if after is not None and code is None and \
+                re.match(r"`[^`]+`\s", after.group(0)) is not None and \
+                _in_condition(sentence, after.end()):
+            after = None  # "If `nvidia-smi` on the node is clean, resume it:": where the
+            # condition's command ran (a place after a command is that command's), not where
+            # the lines after it are typed
         if after is not None and (code is None or 0 <= sentence.find(f"`{code}`") <= after.start()
                                   or f"`{code}`" in after.group(0)):
             return True
@@ -2950,6 +3039,16 @@ def runs_elsewhere(text: str, code: str | None = None) -> bool:
         if _NAMED_PLACE_END.match(lead.rstrip()):
             return True
     return False
+
+
+def _in_condition(sentence: str, end: int) -> bool:
+    """Whether the words up to `end` of a sentence lie in the condition it opens with ("If
+    `nvidia-smi` on the node is clean" of "..., resume it:")."""
+    guard = guard_of(sentence)
+    if guard is None or guard.is_else:
+        return False
+    at = sentence.find(guard.text)
+    return at >= 0 and end <= at + len(guard.text)
 
 
 # "If Rundeck is down, do the same on `worker-01`:", "Run these from pg-02:": a machine by a
@@ -3125,6 +3224,15 @@ def html_guard(text: str) -> Guard | None:
     if is_rollback(summary):  # a collapsed "Rollback": for when a person decides to roll back
         return Guard(text=summary)
     return guard_of(summary)
+
+
+def fold_title(text: str) -> str | None:
+    """The plain title of a `<details>` fold's `<summary>` ("<b>3. Defragment</b>" -> "3.
+    Defragment"), or None: a guide whose every step is a fold numbers its steps there."""
+    if not text.lstrip().lower().startswith("<details"):
+        return None
+    m = _SUMMARY.search(text)
+    return re.sub(r"<[^>]*>", "", m.group(1)).strip() if m is not None else None
 
 
 def closes_html_guard(text: str) -> bool:

@@ -601,11 +601,20 @@ def _console(tool: str, argv: list[str]) -> bool:
     return True
 
 
+# redis-cli's own modes: a flag that is the work itself (`redis-cli -h H --bigkeys` scans and
+# prints, then exits), not a console the next lines are typed into
+_REDIS_MODES = frozenset({"--bigkeys", "--memkeys", "--hotkeys", "--keystats", "--scan",
+                          "--stat", "--latency", "--latency-history", "--latency-dist",
+                          "--intrinsic-latency", "--rdb", "--functions-rdb", "--pipe",
+                          "--cluster", "--replica", "--slave", "--eval"})
+
+
 def _redis_bare(argv: list[str]) -> bool:
-    """redis-cli with flags only (`-h H -p 6379`): its commands follow it."""
+    """redis-cli with flags only (`-h H -p 6379`): its commands follow it; a mode flag
+    (`--bigkeys`, `--stat`, `--scan`) is a command of its own."""
     i = 1
     while i < len(argv):
-        if not argv[i].startswith("-"):
+        if not argv[i].startswith("-") or argv[i].split("=", 1)[0] in _REDIS_MODES:
             return False
         i += 1 if argv[i] in ("--no-auth-warning", "--tls", "-c", "--raw", "--no-raw") else 2
     return True

@@ -32,6 +32,7 @@ from engine.compile.phrases import (
     Guard,
     JumpRef,
     derive_condition,
+    fold_title,
     is_rollback,
     may_fail,
     negate,
@@ -835,6 +836,10 @@ class Wiring:
                     n = step_label(el.text)
                     if n is not None:
                         self._numbered.setdefault(n, el)
+                elif el.kind == "html" and (title := fold_title(el.text)) is not None:
+                    n = step_number(title)  # `<summary>Step 2 — Take a bad server out</summary>`
+                    if n is not None:
+                        self._numbered.setdefault(n, el)
         return self._numbered
 
     def _step_heading(self, n: int) -> Element | None:
@@ -848,6 +853,12 @@ class Wiring:
         heading = next((h for h in self.guide.headings() if at.match(h.text)), None)
         if heading is not None:
             return heading
+        # `<details><summary><b>3. Defragment</b></summary>`: a guide whose every step is a
+        # fold numbers its steps in the folds' summaries ("go to step 3" opens the third)
+        fold = next((el for el in self.guide.elements if el.kind == "html"
+                     and (title := fold_title(el.text)) is not None and at.match(title)), None)
+        if fold is not None:
+            return fold
         # "**5. Evacuate from a dead hypervisor**": a numbered title line wholly in bold is the
         # heading of a guide written without `#` headings (Confluence's, Notion's)
         return next((el for el in self.guide.elements if el.kind == "paragraph"

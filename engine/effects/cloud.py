@@ -122,8 +122,11 @@ _AWS_GETS = frozenset("""get-caller-identity get-console-output get-console-scre
     get-function-configuration get-role get-policy get-bucket-location get-bucket-policy
     get-bucket-versioning get-queue-attributes get-queue-url get-health-check-status
     get-hosted-zone get-cost-and-usage get-command-invocation get-parameter get-parameters
-    get-parameters-by-path get-instance-profile get-user get-group get-account-summary""".split())
-# (of them, a parameter read --with-decryption hands out a secret)
+    get-parameters-by-path get-instance-profile get-user get-group get-account-summary
+    get-access-key-last-used get-trail-status lookup-events filter-log-events""".split())
+# (of them, a parameter read --with-decryption hands out a secret; an audit trail's or a log
+# group's search, `cloudtrail lookup-events`, `logs filter-log-events`, only prints what
+# happened)
 
 # Operations that print a program's environment, or the script a machine boots with: a
 # Lambda's, a task definition's containers', an instance's user data (the secrets a service is

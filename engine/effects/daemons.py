@@ -3,7 +3,8 @@ supervisors (supervisorctl, pm2, OpenRC), web servers and proxies checking their
 (nginx, apachectl, haproxy, varnish), mail and name servers (postconf, mailq, postqueue,
 qshape, exim, named-checkconf), the kernel's packet tables (nft, ipvsadm, conntrack), storage
 volumes (zpool, zfs, LVM, multipath), a batch cluster's scheduler (Slurm's sinfo, squeue,
-scontrol show) and a log store's client (Loki's logcli).
+scontrol show), a log store's client (Loki's logcli) and a data pipeline's scheduler
+(Airflow's listings of DAGs, runs and task states).
 
 Each row lists the forms that only show state or test a configuration; any other form is not
 read-only (`supervisorctl restart`, `nginx -s reload`, `postconf -e`, `conntrack -D`,
@@ -163,7 +164,22 @@ _LOGCLI = Tool(F("qo:z:", """addr= org-id= tls-skip-verify quiet stats output= t
     "series": Tool(F("", _LOGCLI_RANGE + "analyze-labels"), max_operands=1),
 })
 
+# -- a data pipeline's scheduler: Airflow ------------------------------------------------------
+
+# what DAGs, runs and task instances exist and in which state (`tasks states-for-dag-run`,
+# `dags list-runs -d DAG`); `tasks clear`, `dags trigger`, `tasks run` and `test` change or run
+# the pipeline, `connections` and `config` print its secrets: not listed
+_ANY = Tool(any_args=True)
+_AIRFLOW = Tool(subcommands={
+    "dags": Tool(subcommands=rows("list list-runs list-jobs list-import-errors state details "
+                                  "next-execution report", _ANY)),
+    "tasks": Tool(subcommands=rows("list state states-for-dag-run failed-deps", _ANY)),
+    "jobs": Tool(subcommands={"check": _ANY}),
+    "version": NONE,
+})
+
 DAEMONS: dict[str, Rule] = {
+    "airflow": _AIRFLOW,
     "supervisorctl": _SUPERVISORCTL,
     "pm2": _PM2,
     "rc-service": Tool(check=service_status),

@@ -29,6 +29,7 @@ argocd istioctl pg_isready supervisorctl pm2 rc-service rc-status varnishstat va
 apache2ctl named-checkconf named-checkzone postconf mailq ipvsadm conntrack zpool zfs multipath
 mysqladmin openstack nova logcli postqueue postsuper qshape sinfo squeue scontrol sacct dcgmi
 clickhouse-client k9s btop glances nmon iftop nethogs sqlcmd scp rsync
+airflow dbt kcat kafkacat spark-submit beeline trino snowsql dagster prefect
 """.split())
 
 # Known tools that are a whole command on their own (`uptime`, `df`); others need arguments.
