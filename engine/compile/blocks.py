@@ -1038,6 +1038,12 @@ _DEVICE_ONLY = re.compile(r"(?:show|configure|conf|commit|rollback|interface|swi
                           r"neighbor|address-family|no|request)\b")
 
 
+def device_verb(text: str) -> bool:
+    """Whether a line opens with what only a network device's CLI has (`configure`, `commit`,
+    `show ...`, `rollback 1`): no program on this machine's PATH answers it."""
+    return _DEVICE_ONLY.match(text.strip()) is not None
+
+
 def _one_device_prompt(lines: list[str]) -> dict[int, tuple[str, int]]:
     """A block whose every line is typed at one `name# ` prompt, one of them a device's own
     verb (`er1.fra# rollback 1` over `er1.fra# commit`, the back-out of a change made at the

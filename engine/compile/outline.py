@@ -2001,8 +2001,7 @@ class _OutlineBuilder:
                         all(isinstance(n, Action) and not n.mutating for n in new):
                     new.append(self._expectation(code, expects[1], el))
                 if el.kind == "table" and (named := _row_title(el, code)) is not None:
-                    new = [replace(n, title=named) if isinstance(n, Action) else n
-                           for n in new]
+                    new = _retitled(new, named)
                 if new and el.kind != "table" and cls not in ("info", "cleanup") and \
                         said not in told and (first := phrases.done_before_command(said, code)):
                     # "Lock out the conveyor, clear the box by hand, then restart it with
@@ -2131,9 +2130,8 @@ class _OutlineBuilder:
                 found = [self._manual(owner, cls, action or f"Step {i + 1}", action, where,
                                       el.index)]
             question = row[ask].strip() if ask is not None and ask < len(row) else ""
-            found = [replace(n, title=_short(question or action)) if isinstance(n, Action) and
-                     (question or action) else n
-                     for n in found]  # (titled by its row, not the table's section)
+            if question or action:  # (titled by its row, not the table's section)
+                found = _retitled(found, _short(question or action))
             first = next(n for n in found if isinstance(n, Action))
             number = re.match(r"\W*(\d{1,3})", row[0])
             numbered[int(number.group(1)) if number else i + 1] = first.id
@@ -2225,9 +2223,7 @@ class _OutlineBuilder:
                                      for r in rows[1:])
         if not paired and (
                 len(rows) < 3 or not (el.command_cells or cells or ticked) or not rows[0] or
-                not _STEP_COLUMN.match(rows[0][0]) or
-                [r[0].strip().rstrip(".)") for r in rows[1:]] !=
-                [str(n) for n in range(1, len(rows))]):
+                not _STEP_COLUMN.match(rows[0][0]) or not _numbered_on(rows[1:])):
             return None
         listed = set(el.command_cells) | set(cells)
         nodes: list[Node] = []
@@ -2258,8 +2254,7 @@ class _OutlineBuilder:
                     new = self._commands([blocks.CommandLine(code, line, line)], el, cls,
                                          owner, block=None)
                     if named:
-                        new = [replace(n, title=_short(named)) if isinstance(n, Action) else n
-                               for n in new]
+                        new = _retitled(new, _short(named))
                     if len(codes) == 1 and len(wants) == 1 and new and all(
                             isinstance(n, Action) and not n.mutating for n in new):
                         new.append(self._expectation(code, wants[0], el))
@@ -2269,6 +2264,7 @@ class _OutlineBuilder:
                                           Span(start=line, end=line), el.index))
             if guard is not None and nodes[at:]:
                 nodes[at:] = [IfNode(guard, nodes[at:], Span(start=line, end=line), el.index)]
+            self.sessions.row_done()  # (a row is a step of its own, as a list item is)
         return nodes
 
     def _decision_table(self, el: Element, cls: SectionClass, owner: int) -> list[Node] | None:
@@ -3305,6 +3301,28 @@ _OTHERWISE_ROW = re.compile(rf"^\W*(?:{phrases.REST_OF_CASES})\W*$", re.I)
 # a file a person makes from the block the words introduce
 _SAVE_AS = re.compile(r"\b(?:save|store|write|put|paste|copy|create)\b[^.`]{0,60}?"
                       r"`(?P<name>[^`\s/]+\.[A-Za-z][A-Za-z0-9]{0,5})`", re.I)
+
+
+def _numbered_on(rows: list[list[str]]) -> bool:
+    """Whether a table's rows are numbered one after another: 1, 2, 3, or on from where the
+    table before stopped (a Method of Procedure numbers its Execution table 4-8 after its
+    Pre-checks 1-3; those rows were read as a list of checks and its change lost)."""
+    numbers = [r[0].strip().rstrip(".)") if r else "" for r in rows]
+    if not numbers or not numbers[0].isdigit():
+        return False
+    first = int(numbers[0])
+    return first >= 1 and numbers == [str(n) for n in range(first, first + len(numbers))]
+
+
+def _retitled(nodes: list[Node], title: str) -> list[Node]:
+    """`nodes`, each step titled `title` in place: a session's reader holds its steps (the
+    opener's step a later line runs as, the person's step later lines join), and a copy so
+    titled left the step it went on changing out of the plan (a MOP table's `show bgp
+    summary` after its `ssh` row was lost)."""
+    for n in nodes:
+        if isinstance(n, Action):
+            n.title = title
+    return nodes
 
 
 def _row_title(table: Element, code: str) -> str | None:

@@ -77,6 +77,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import placement
 from engine.compile import placeholders
+from engine.compile.blocks import device_verb
 from engine.compile.nodes import WHERE_UNSAID, Action
 from engine.compile.phrases import may_guard
 from engine.compile.shellwords import Parsed, Word, parse_line
@@ -760,6 +761,14 @@ class SessionReader:
             return self._carried(b, self.away, line, el, cls, owner)
         return steps
 
+    def row_done(self) -> None:
+        """A procedure table's row is over: the next row's command is its own step, titled by
+        its row, never the opener's step taken over ("Log in to PE-ROUTER-07" ran `show bgp
+        summary`), as across list items (`_placeholder`)."""
+        if self.open is not None:
+            self.open.fresh = False
+            self.open.last = None  # (a person's session: the next row's lines a step of their own)
+
     def here(self) -> None:
         """The guide says its next lines are typed on the reader's own machine ("Then, from
         your laptop:"): no session is open, and none is carried into later sections."""
@@ -782,7 +791,8 @@ class SessionReader:
         if host is not None and host not in away.hosts:
             self.away = None  # at another machine's prompt: the guide has moved on
             return None
-        if opens_session(text) or not _command_like(text) or _names_its_server(text) or any(
+        if opens_session(text) or not (_command_like(text) or device_verb(text)) or \
+                _names_its_server(text) or any(
                 reaches_its_machine(stage) for stage in re.split(r"[|;&\n]+", text)):
             return None
         opened = away.opener.split("\n", 1)[0]

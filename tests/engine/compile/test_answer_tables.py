@@ -218,3 +218,50 @@ def test_a_line_at_another_machines_prompt_is_a_persons_step_there():
     assert ["kubectl", "-n", "db", "get", "pods"] in argvs
     assert ["systemctl", "status", "haproxy"] in argvs
     assert not any(a[:2] == ["systemctl", "restart"] or a[0] == "psql" for a in argvs)
+
+
+MOP_TABLES = """# MOP: replace an uplink
+
+## Pre-checks
+
+| # | Action | Command | Expected result |
+|---|---|---|---|
+| 1 | Log in to the router | `ssh noc@pe-router-07` | Its prompt |
+| 2 | Record BGP neighbors | `show bgp summary` | All Established |
+| 3 | Record interface state | `show interfaces Te0/0/0/1 brief` | up/up |
+
+## Execution
+
+| # | Action | Command | Expected result |
+|---|---|---|---|
+| 4 | Enter config mode | `configure` | `(config)#` prompt |
+| 5 | Shut the old uplink | `interface Te0/0/0/1 shutdown` | |
+| 6 | Commit | `commit` | No errors |
+"""
+
+
+def test_every_row_of_a_procedure_table_after_its_login_row_is_kept():
+    """Row 2 after the `ssh` row was lost: the session made it the login's step, and the
+    table's titling copied that step out of the plan; each row is its own step now."""
+    plan = compile_text(MOP_TABLES)
+    by_title = {s.title: s for s in plan.steps}
+    assert by_title["Log in to the router"].kind == StepKind.MANUAL
+    for title, line in (("Record BGP neighbors", "show bgp summary"),
+                        ("Record interface state", "show interfaces Te0/0/0/1 brief")):
+        assert by_title[title].params["pipeline"][0][-1] == line
+
+
+def test_a_table_numbered_on_from_the_last_is_a_procedure_typed_where_it_was():
+    """The Execution table numbers its rows 4-6 after the Pre-checks' 1-3: each row is a step
+    (they were a list of checks, its change lost), typed at the router the guide logged in
+    to, never this machine's `configure`."""
+    plan = compile_text(MOP_TABLES)
+    assert not [s for s in plan.steps if s.kind == StepKind.COMMAND and
+                s.params["pipeline"][0][0] in ("configure", "commit", "interface")]
+    manual = {s.title: str(s.params.get("script", "")) for s in plan.steps
+              if s.kind == StepKind.MANUAL}
+    for title, line in (("Enter config mode", "configure"),
+                        ("Shut the old uplink", "interface Te0/0/0/1 shutdown"),
+                        ("Commit", "commit")):
+        assert manual[title].splitlines()[-1] == line
+        assert "ssh noc@pe-router-07" in manual[title].splitlines()[0]
