@@ -1032,27 +1032,16 @@ def _device_prompts(lines: list[str]) -> dict[int, tuple[str, int]]:
     return found
 
 
-# what is typed at a device's CLI and is no program a shell could run (`commit`, `show ...`,
-# `rollback 1`, `no shutdown`): a line so typed at `name# ` is the device's
-_DEVICE_ONLY = re.compile(r"(?:show|configure|conf|commit|rollback|interface|switchport|vlan|"
-                          r"neighbor|address-family|no|request)\b")
-
-
-def device_verb(text: str) -> bool:
-    """Whether a line opens with what only a network device's CLI has (`configure`, `commit`,
-    `show ...`, `rollback 1`): no program on this machine's PATH answers it."""
-    return _DEVICE_ONLY.match(text.strip()) is not None
-
-
 def _one_device_prompt(lines: list[str]) -> dict[int, tuple[str, int]]:
     """A block whose every line is typed at one `name# ` prompt, one of them a device's own
     verb (`er1.fra# rollback 1` over `er1.fra# commit`, the back-out of a change made at the
     router earlier in the guide): the device's lines (it was sample output, the back-out lost)."""
+    from engine.compile.sessions import device_verb
     typed = {i: _DEVICE_SPACED.match(ln) for i, ln in enumerate(lines) if ln.strip()}
     if not typed or not all(typed.values()):
         return {}
     names = {ln[:ln.index("#")].strip() for ln in (lines[i] for i in typed)}
-    if len(names) != 1 or not any(_DEVICE_ONLY.match(lines[i][m.end():])
+    if len(names) != 1 or not any(device_verb(lines[i][m.end():])
                                   for i, m in typed.items() if m is not None):
         return {}
     return {i: ("db", m.end()) for i, m in typed.items() if m is not None}

@@ -77,7 +77,6 @@ from typing import TYPE_CHECKING, Any
 
 from engine import placement
 from engine.compile import placeholders
-from engine.compile.blocks import device_verb
 from engine.compile.nodes import WHERE_UNSAID, Action
 from engine.compile.phrases import may_guard
 from engine.compile.shellwords import Parsed, Word, parse_line
@@ -113,6 +112,10 @@ zkCli.sh zookeeper-shell zookeeper-shell.sh tmsh vtysh clish imish""".split())
 # a network device's own shell, entered with no arguments (`tmsh` on a BIG-IP, `vtysh` on an
 # FRR router): its `show ...` / `modify ...` lines are typed at its prompt, not run here
 _DEVICE_SHELLS = frozenset({"tmsh", "vtysh", "clish", "imish"})
+# what is typed at a device's CLI and is no program a shell could run (`commit`, `show ...`,
+# `rollback 1`, `no shutdown`): a line so typed at `name# ` is the device's
+_DEVICE_ONLY = re.compile(r"(?:show|configure|conf|commit|rollback|interface|switchport|vlan|"
+                          r"neighbor|address-family|no|request)\b")
 # a console given its work on its command line: the flags (short letters, long names) that do it
 _PSQL = ("cfl", ("--command", "--file", "--list"))
 _GIVEN = {"psql": _PSQL, "gitlab-psql": _PSQL, "mysql": ("eB", ("--execute", "--batch")),
@@ -1324,6 +1327,12 @@ def _names_its_server(text: str) -> bool:
     hosts = [m.group(1) for m in _URL_HOST.finditer(text)] + \
         [m.group(1) for m in _ADDRESS_OPTION.finditer(text)]
     return any(not _LOCAL_HOST.match(h) for h in hosts)
+
+
+def device_verb(text: str) -> bool:
+    """Whether a line opens with what only a network device's CLI has (`configure`, `commit`,
+    `show ...`, `rollback 1`): no program on this machine's PATH answers it."""
+    return _DEVICE_ONLY.match(text.strip()) is not None
 
 
 def _command_like(text: str) -> bool:
